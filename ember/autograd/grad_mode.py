@@ -1,0 +1,137 @@
+"""Grad mode: whether ops record a graph, private to each thread and each asyncio task."""
+
+import contextvars
+
+from ember.autograd._contextlib import DecoratorContextManager
+
+__all__ = [
+    "enable_grad",
+    "inference_mode",
+    "is_grad_enabled",
+    "is_inference_mode_enabled",
+    "no_grad",
+    "set_grad_enabled",
+]
+
+# (grad_enabled, inference_mode). The autograd core reads it on every op and records a graph only
+# when grad_enabled and not inference_mode. A ContextVar, so a new thread starts from the default
+# and every asyncio task works on its own copy.
+_grad_state = contextvars.ContextVar("_grad_state", default=(True, False))
+
+
+def is_grad_enabled():
+    """Return True if grad mode is on in this thread / asyncio task."""
+    return _grad_state.get()[0]
+
+
+def is_inference_mode_enabled():
+    """Return True if inference mode is on in this thread / asyncio task."""
+    return _grad_state.get()[1]
+
+
+class _GradModeSwitch(DecoratorContextManager):
+    """Shared body of no_grad and enable_grad: set the grad flag on enter, restore on exit."""
+
+    _grad_enabled = True
+
+    def __new__(cls, function=None):
+        # Bare use as a decorator (`@no_grad` without parentheses) passes the function here.
+        if function is None:
+            return super().__new__(cls)
+        return cls()(function)
+
+    def __init__(self, function=None):
+        # A stack, so one instance can be entered again while already entered.
+        self._previous_states = []
+
+    def __enter__(self):
+        previous_state = _grad_state.get()
+        self._previous_states.append(previous_state)
+        _grad_state.set((self._grad_enabled, previous_state[1]))
+
+    def __exit__(self, exception_type, exception_value, traceback):
+        _grad_state.set(self._previous_states.pop())
+
+    def clone(self):
+        return type(self)()
+
+
+class no_grad(_GradModeSwitch):
+    """Context manager and decorator that turns grad mode off, so no graph is recorded.
+
+    Only entering it changes the state: a bare `no_grad()` statement does nothing.
+    """
+
+    _grad_enabled = False
+
+
+class enable_grad(_GradModeSwitch):
+    """Context manager and decorator that turns grad mode on, e.g. inside `no_grad`.
+
+    Inside inference mode the grad flag turns on but inference mode stays, so nothing is recorded.
+    """
+
+    _grad_enabled = True
+
+
+class set_grad_enabled(DecoratorContextManager):
+    """Set grad mode to `mode` at once (a plain call works); as a context manager, restore on exit.
+
+    The state restored on exit is the one from before construction.
+    """
+
+    def __init__(self, mode):
+        if not isinstance(mode, bool):
+            raise TypeError(
+                "set_grad_enabled(): argument 'mode' (position 1) must be bool, "
+                f"not {type(mode).__name__}; pass True or False"
+            )
+        self.mode = mode
+        self._previous_state = _grad_state.get()
+        _grad_state.set((mode, self._previous_state[1]))
+
+    def __call__(self, function):
+        # Construction already switched the mode; a decorator must leave the caller's state alone.
+        _grad_state.set(self._previous_state)
+        return super().__call__(function)
+
+    def __enter__(self):
+        _grad_state.set((self.mode, _grad_state.get()[1]))
+
+    def __exit__(self, exception_type, exception_value, traceback):
+        _grad_state.set(self._previous_state)
+
+    def clone(self):
+        return type(self)(self.mode)
+
+
+class inference_mode(DecoratorContextManager):
+    """Context manager and decorator for inference mode: grad off and no graph, even under enable_grad.
+
+    `inference_mode(False)` turns both off, which re-enables grad even inside `no_grad`.
+    """
+
+    def __new__(cls, mode=True):
+        # Bare use as a decorator (`@inference_mode` without parentheses) passes the function as mode.
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        if callable(mode):
+            return cls()(mode)
+        raise TypeError(
+            f"inference_mode(): argument 'mode' must be bool, not {type(mode).__name__}; "
+            "pass True or False, or decorate a function"
+        )
+
+    def __init__(self, mode=True):
+        self.mode = mode
+        self._previous_states = []
+
+    def __enter__(self):
+        self._previous_states.append(_grad_state.get())
+        _grad_state.set((not self.mode, self.mode))
+
+    def __exit__(self, exception_type, exception_value, traceback):
+        _grad_state.set(self._previous_states.pop())
+
+    def clone(self):
+        return type(self)(self.mode)
