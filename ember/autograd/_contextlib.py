@@ -6,10 +6,10 @@ import inspect
 
 
 class DecoratorContextManager(abc.ABC):
-    """A context manager that can also decorate functions, generators, coroutines and async generators.
+    """A context manager that also decorates functions, generators, coroutines, async generators.
 
-    Subclasses implement ``__enter__``, ``__exit__`` and ``clone()``; every decorated call (and every
-    generator step) runs under a fresh ``clone()``, so recursion and re-entrancy restore correctly.
+    Subclasses implement ``__enter__``, ``__exit__`` and ``clone()``; every decorated call (and
+    every generator step) runs under a fresh ``clone()``, so recursion and re-entrancy restore.
     """
 
     @abc.abstractmethod

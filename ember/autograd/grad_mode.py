@@ -106,13 +106,13 @@ class set_grad_enabled(DecoratorContextManager):
 
 
 class inference_mode(DecoratorContextManager):
-    """Context manager and decorator for inference mode: grad off and no graph, even under enable_grad.
+    """Inference mode, as context manager and decorator: grad off; enable_grad inside records nothing.
 
-    `inference_mode(False)` turns both off, which re-enables grad even inside `no_grad`.
+    `inference_mode(False)` turns both flags off, which re-enables grad even inside `no_grad`.
     """
 
     def __new__(cls, mode=True):
-        # Bare use as a decorator (`@inference_mode` without parentheses) passes the function as mode.
+        # Bare `@inference_mode` (no parentheses) passes the decorated function as mode.
         if isinstance(mode, bool):
             return super().__new__(cls)
         if callable(mode):
