@@ -1,0 +1,35 @@
+"""ember: PyTorch's semantics for autograd, grad modes and module modes, on NumPy."""
+from . import _dtype
+from ._dtype import (  # noqa: F401
+    dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
+    set_default_dtype, uint8)
+from ._factories import (  # noqa: F401
+    arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+    multinomial, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like,
+    randperm, tensor, zeros, zeros_like)
+from ._random import (  # noqa: F401
+    Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
+from .autograd.grad_mode import (  # noqa: F401
+    enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+    set_grad_enabled)
+from .ops import (  # noqa: F401
+    abs, add, all, allclose, amax, amin, any, argmax, argmin, bmm, cat, ceil, chunk, clamp, clip,
+    clone, concat, concatenate, cos, count_nonzero, cumsum, div, dot, eq, equal, exp, expand,
+    flatten, flip, floor, floor_divide, gather, ge, gt, index_select, isclose, isfinite, isinf,
+    isnan, le, log, log1p, log_softmax, logical_and, logical_not, logical_or, logical_xor,
+    logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mm, movedim, mul, mv,
+    ne, neg, negative, nonzero, outer, permute, pow, prod, reciprocal, relu, remainder, repeat,
+    reshape, round, rsqrt, sigmoid, sign, sin, softmax, split, sqrt, square, squeeze, stack, std,
+    sub, sum, swapaxes, t, take_along_dim, tanh, transpose, true_divide, trunc, unflatten,
+    unsqueeze, var, where)
+from .tensor import Size, Tensor  # noqa: F401
+
+bool = _dtype.bool_
+float = float32
+double = float64
+half = float16
+long = int64
+int = int32
+short = int16
+
+__version__ = "0.1.0"

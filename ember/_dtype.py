@@ -1,0 +1,120 @@
+"""ember dtypes, their NumPy counterparts, the default dtype and PyTorch's type-promotion rules."""
+import numpy as np
+
+
+class dtype:
+    """A tensor element type; compares by identity, prints like ``ember.float32``."""
+
+    __slots__ = ("name", "numpy", "is_floating_point", "is_signed", "itemsize", "_category")
+
+    def __init__(self, name, numpy_type, category):
+        self.name = name
+        self.numpy = np.dtype(numpy_type)
+        self.is_floating_point = category == 2
+        self.is_signed = name != "bool" and name != "uint8"
+        self.itemsize = self.numpy.itemsize
+        # 0 bool < 1 integer < 2 floating: the categories of PyTorch's promotion rules.
+        self._category = category
+
+    def __repr__(self):
+        return f"ember.{self.name}"
+
+    def __reduce__(self):
+        return self.name
+
+
+bool_ = dtype("bool", np.bool_, 0)
+uint8 = dtype("uint8", np.uint8, 1)
+int8 = dtype("int8", np.int8, 1)
+int16 = dtype("int16", np.int16, 1)
+int32 = dtype("int32", np.int32, 1)
+int64 = dtype("int64", np.int64, 1)
+float16 = dtype("float16", np.float16, 2)
+float32 = dtype("float32", np.float32, 2)
+float64 = dtype("float64", np.float64, 2)
+
+_ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+_FROM_NUMPY = {d.numpy: d for d in _ALL}
+_BY_NAME = {d.name: d for d in _ALL}
+_BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
+                 "int": int32, "short": int16})
+
+_default_float = float32
+
+
+def get_default_dtype():
+    """The dtype that float factories and Python floats produce (float32 unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(new_dtype):
+    """Set the default floating dtype (float32 or float64), as torch.set_default_dtype."""
+    global _default_float
+    new_dtype = to_dtype(new_dtype)
+    if not new_dtype.is_floating_point:
+        raise TypeError(f"set_default_dtype(): only floating-point types are supported as the "
+                        f"default type, got {new_dtype}")
+    _default_float = new_dtype
+
+
+def from_numpy_dtype(numpy_dtype):
+    """The ember dtype of a NumPy dtype; TypeError for types ember does not support."""
+    found = _FROM_NUMPY.get(np.dtype(numpy_dtype))
+    if found is None:
+        raise TypeError(f"can't convert np.ndarray of type {np.dtype(numpy_dtype)}. The only "
+                        f"supported types are: float64, float32, float16, int64, int32, int16, "
+                        f"int8, uint8, and bool.")
+    return found
+
+
+def to_dtype(value):
+    """Accept an ember dtype, a NumPy dtype or type, a name, or a Python type (float/int/bool)."""
+    if isinstance(value, dtype):
+        return value
+    if value is float:
+        return _default_float
+    if value is int:
+        return int64
+    if value is bool:
+        return bool_
+    if isinstance(value, str) and value in _BY_NAME:
+        return _BY_NAME[value]
+    try:
+        return from_numpy_dtype(np.dtype(value))
+    except (TypeError, ValueError):
+        raise TypeError(f"expected an ember dtype, got {value!r}") from None
+
+
+def _promote_same_kind(a, b):
+    """Promotion of two dtypes, PyTorch's lattice (which agrees with NumPy's for these types)."""
+    if a is b:
+        return a
+    return _FROM_NUMPY[np.promote_types(a.numpy, b.numpy)]
+
+
+def result_type(tensor_dtypes, scalar_dtypes=(), python_scalars=()):
+    """PyTorch's promotion: dimensioned tensors win over 0-dim tensors, which win over Python
+    numbers, unless a lower-priority operand is of a higher category (bool < int < float).
+
+    ``tensor_dtypes`` are the dtypes of tensors with ndim > 0, ``scalar_dtypes`` those of 0-dim
+    tensors, ``python_scalars`` the Python numbers themselves.
+    """
+    result = None
+    for d in tensor_dtypes:
+        result = d if result is None else _promote_same_kind(result, d)
+    zero_dim = None
+    for d in scalar_dtypes:
+        zero_dim = d if zero_dim is None else _promote_same_kind(zero_dim, d)
+    if zero_dim is not None:
+        if result is None:
+            result = zero_dim
+        elif zero_dim._category > result._category:
+            result = zero_dim
+    for value in python_scalars:
+        category = 0 if isinstance(value, (bool, np.bool_)) else (
+            2 if isinstance(value, (float, np.floating)) else 1)
+        if result is None:
+            result = (bool_, int64, _default_float)[category]
+        elif category > result._category:
+            result = int64 if category == 1 else _default_float
+    return result

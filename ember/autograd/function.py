@@ -1,0 +1,249 @@
+"""``Function``: one differentiable op, forward and backward side by side; ``apply`` records the node.
+
+ember's own ops set ``array_io = True``: their forward and backward take and return NumPy arrays
+(fast, no Tensor wrapping inside kernels). User subclasses keep the default and work on Tensors,
+exactly like ``torch.autograd.Function``.
+"""
+import itertools
+
+import numpy as np
+
+from ..tensor import Tensor
+from .grad_mode import _grad_state, no_grad
+
+_sequence = itertools.count()
+# Bytes of arrays currently saved for backward by live nodes (ember.autograd.saved_bytes()).
+_saved_bytes = [0]
+
+
+def _nbytes(item):
+    if isinstance(item, np.ndarray):
+        return item.nbytes
+    if isinstance(item, Tensor):
+        return item._data.nbytes
+    return 0
+
+
+class Function:
+    """Base of every differentiable op. Subclass with ``forward(ctx, *args)`` and
+    ``backward(ctx, *grad_outputs)`` static methods and call ``YourOp.apply(*args)``.
+
+    The instance created for a call is both ``ctx`` and the graph node (``grad_fn``).
+    """
+
+    array_io = False
+    is_view = False  # output 0 shares memory and version counter with input 0
+
+    __slots__ = ("next_edges", "needs_input_grad", "saved", "_saved_checks", "_sequence_nr",
+                 "_released", "_recording", "_inputs", "_tensor_hooks", "_saved_nbytes",
+                 "_non_differentiable", "_num_outputs", "__dict__", "__weakref__")
+
+    # ---- ctx API -----------------------------------------------------------------------------
+    def save_for_backward(self, *items):
+        """Keep arrays (or Tensors) for backward; in-place changes to saved inputs or outputs
+        are detected when backward unpacks them. Under no_grad this does nothing."""
+        if not self._recording:
+            return
+        checks = []
+        inputs = self._inputs
+        for index, item in enumerate(items):
+            if item is None:
+                continue
+            source = None
+            if isinstance(item, Tensor):
+                source = item
+            elif isinstance(item, np.ndarray):
+                for candidate in inputs:
+                    if isinstance(candidate, Tensor) and candidate._data is item:
+                        source = candidate
+                        break
+            if source is not None:
+                if source._is_inference:
+                    raise RuntimeError(
+                        "Inference tensors cannot be saved for backward. To work around you can "
+                        "make a clone to get a normal tensor and use it in autograd.")
+                counter = source._version_counter()
+                checks.append((index, counter, counter.value, source.grad_fn, source._output_nr))
+            else:
+                checks.append((index, None, 0, None, 0))  # matched against outputs in apply
+        nbytes = sum(_nbytes(item) for item in items)
+        self.saved = items
+        self._saved_checks = checks
+        self._saved_nbytes = nbytes
+        _saved_bytes[0] += nbytes
+
+    @property
+    def saved_tensors(self):
+        """The saved items, after checking none was modified in place since it was saved."""
+        if self._released:
+            raise RuntimeError(_SECOND_BACKWARD)
+        self._check_versions()
+        return self.saved if self.saved is not None else ()
+
+    def mark_non_differentiable(self, *outputs):
+        self._non_differentiable = {id(output) for output in outputs}
+
+    # ---- node API ----------------------------------------------------------------------------
+    def name(self):
+        return type(self).__name__ + "Backward0"
+
+    @property
+    def next_functions(self):
+        """((node_or_leaf_accumulator, output_nr), ...) as in PyTorch; leaves appear as tensors."""
+        return tuple(edge if edge is not None else (None, 0) for edge in self.next_edges)
+
+    def register_hook(self, hook):
+        """hook(grad_inputs, grad_outputs) is not supported; use Tensor.register_hook."""
+        raise NotImplementedError("Node.register_hook: use Tensor.register_hook on the output")
+
+    def _check_versions(self):
+        for index, counter, expected, grad_fn, output_nr in self._saved_checks:
+            if counter is not None and counter.value != expected:
+                item = self.saved[index]
+                array = item._data if isinstance(item, Tensor) else item
+                from ..tensor import _type_name
+                description = f"[{_type_name(array.dtype)} {list(array.shape)}]"
+                if grad_fn is not None:
+                    description += f", which is output {output_nr} of {grad_fn.name()},"
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: {description} is at version {counter.value}; "
+                    f"expected version {expected} instead. Hint: the backtrace further above "
+                    "shows the operation that failed to compute its gradient. The variable in "
+                    "question was changed in there or anywhere later. Good luck!")
+
+    def _release(self):
+        """Drop saved arrays after backward (retain_graph=False)."""
+        if self.saved is not None:
+            _saved_bytes[0] -= self._saved_nbytes
+            self._saved_nbytes = 0
+            self.saved = None
+            self._released = True
+
+    def __del__(self):
+        if self.saved is not None:
+            _saved_bytes[0] -= self._saved_nbytes
+
+    def _run_backward(self, grad_outputs):
+        """Call backward with array gradients; return one array-or-None per input edge."""
+        if self._released:
+            raise RuntimeError(_SECOND_BACKWARD)
+        if self._saved_checks:
+            self._check_versions()
+        if self.array_io:
+            result = self.backward(self, *grad_outputs)
+        else:
+            wrapped = [None if g is None else Tensor._wrap(g) for g in grad_outputs]
+            with no_grad():
+                result = self.backward(self, *wrapped)
+        if not isinstance(result, tuple):
+            result = (result,)
+        count = len(self.next_edges)
+        if len(result) != count:
+            if len(result) > count or any(self.needs_input_grad[len(result):]):
+                raise RuntimeError(f"function {self.name()} returned an incorrect number of "
+                                   f"gradients (expected {count}, got {len(result)})")
+            result = result + (None,) * (count - len(result))
+        if not self.array_io:
+            result = tuple(g._data if isinstance(g, Tensor) else g for g in result)
+        return result
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    # ---- recording ---------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args):
+        grad_enabled, inference = _grad_state.get()
+        recording = False
+        if grad_enabled and not inference:
+            for arg in args:
+                if isinstance(arg, Tensor) and arg._requires_grad:
+                    recording = True
+                    break
+        ctx = object.__new__(cls)
+        ctx._recording = recording
+        ctx.saved = None
+        ctx._saved_checks = ()
+        ctx._released = False
+        ctx._inputs = args
+        if recording:
+            ctx.needs_input_grad = tuple(isinstance(arg, Tensor) and arg._requires_grad
+                                         for arg in args)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
+        if cls.array_io:
+            arrays = [arg._data if isinstance(arg, Tensor) else arg for arg in args]
+            output = cls.forward(ctx, *arrays)
+        else:
+            with no_grad():
+                output = cls.forward(ctx, *args)
+        ctx._inputs = None
+        if isinstance(output, tuple):
+            outputs = tuple(_as_array(item) for item in output)
+            single = False
+        else:
+            outputs = (_as_array(output),)
+            single = True
+        results = []
+        for number, array in enumerate(outputs):
+            tensor = Tensor._wrap(array)
+            if inference:
+                tensor._is_inference = True
+            results.append(tensor)
+        if cls.is_view and isinstance(args[0], Tensor):
+            results[0]._vc = args[0]._version_counter()
+        if recording:
+            ctx._sequence_nr = next(_sequence)
+            ctx._num_outputs = len(results)
+            ctx._tensor_hooks = None
+            ctx.next_edges = tuple(_edge(arg) if needed else None
+                                   for arg, needed in zip(args, ctx.needs_input_grad))
+            non_differentiable = getattr(ctx, "_non_differentiable", None)
+            for number, tensor in enumerate(results):
+                if non_differentiable and id(output if single else output[number]) in \
+                        non_differentiable:
+                    continue
+                if tensor._data.dtype.kind == "f":
+                    tensor._requires_grad = True
+                    tensor.grad_fn = ctx
+                    tensor._output_nr = number
+            if ctx._saved_checks:
+                _match_saved_outputs(ctx, results)
+        return results[0] if single else tuple(results)
+
+
+def _as_array(item):
+    if isinstance(item, Tensor):
+        return item._data
+    if isinstance(item, np.ndarray):
+        return item
+    return np.asarray(item)
+
+
+def _edge(tensor):
+    if tensor.grad_fn is not None:
+        return (tensor.grad_fn, tensor._output_nr)
+    return (tensor, 0)
+
+
+def _match_saved_outputs(ctx, results):
+    checks = list(ctx._saved_checks)
+    for position, (index, counter, expected, grad_fn, output_nr) in enumerate(checks):
+        if counter is not None:
+            continue
+        item = ctx.saved[index]
+        for number, tensor in enumerate(results):
+            if tensor._data is item:
+                counter = tensor._version_counter()
+                checks[position] = (index, counter, counter.value, ctx, number)
+                break
+    ctx._saved_checks = tuple(check for check in checks if check[1] is not None)
+
+
+_SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward.")

@@ -1,0 +1,831 @@
+"""Elementwise ops: arithmetic, unary math, comparisons, where, clamp; forward and backward together."""
+import numpy as np
+
+from .._dtype import _FROM_NUMPY, get_default_dtype, result_type
+from ..autograd.function import Function
+from ..tensor import Tensor
+from ._broadcast import unbroadcast
+
+_PYTHON_NUMBERS = (int, float, bool)
+
+
+# ---- type promotion for binary ops -------------------------------------------------------------
+def _promote(a, b):
+    """Bring two operands (arrays or Python numbers) to PyTorch's result dtype.
+
+    Python numbers stay Python numbers when NumPy's weak-scalar rule already gives PyTorch's
+    answer, so ``float32 * 2.0`` stays float32 without a cast.
+    """
+    a_is_array = isinstance(a, np.ndarray)
+    b_is_array = isinstance(b, np.ndarray)
+    if a_is_array and b_is_array:
+        if a.dtype == b.dtype:
+            return a, b
+    elif a_is_array and type(b) in (int, float):
+        if a.dtype.kind == "f" or (type(b) is int and a.dtype.kind in "iu"):
+            return a, b
+    elif b_is_array and type(a) in (int, float):
+        if b.dtype.kind == "f" or (type(a) is int and b.dtype.kind in "iu"):
+            return a, b
+    target = _result_dtype(a, b).numpy
+    return _cast(a, target), _cast(b, target)
+
+
+def _result_dtype(*operands):
+    tensors = []
+    zero_dim = []
+    numbers = []
+    for operand in operands:
+        if isinstance(operand, np.ndarray):
+            (tensors if operand.ndim else zero_dim).append(_FROM_NUMPY[operand.dtype])
+        elif operand is not None:
+            numbers.append(operand)
+    return result_type(tensors, zero_dim, numbers)
+
+
+def _cast(value, numpy_dtype):
+    if isinstance(value, np.ndarray):
+        return value if value.dtype == numpy_dtype else value.astype(numpy_dtype)
+    if isinstance(value, (bool, np.bool_)) and numpy_dtype.kind == "b":
+        return np.bool_(value)
+    return np.asarray(value, dtype=numpy_dtype)
+
+
+def _to_operand(value, operation):
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, _PYTHON_NUMBERS):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor._wrap(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{operation}(): expected a Tensor or a number, got {type(value).__name__}")
+
+
+def _grad_for(grad, shape, dtype):
+    """Undo broadcasting and return the gradient in the input's dtype."""
+    grad = unbroadcast(grad, shape)
+    if grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    return grad
+
+
+def _shape_dtype(value):
+    if isinstance(value, np.ndarray):
+        return value.shape, value.dtype
+    return (), None
+
+
+class _Binary(Function):
+    """Remembers operand shapes and dtypes so backward can unbroadcast and cast."""
+
+    array_io = True
+
+    @staticmethod
+    def _remember(ctx, a, b):
+        ctx.a_meta = _shape_dtype(a)
+        ctx.b_meta = _shape_dtype(b)
+
+
+# ---- arithmetic ----------------------------------------------------------------------------------
+class Add(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_a, needs_b = ctx.needs_input_grad
+        return (_grad_for(grad, *ctx.a_meta) if needs_a else None,
+                _grad_for(grad, *ctx.b_meta) if needs_b else None)
+
+
+class Sub(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        if isinstance(a, np.ndarray) and a.dtype == np.bool_ or isinstance(b, np.ndarray) and \
+                b.dtype == np.bool_:
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                               "supported. Use the `^` or `logical_xor()` operator instead.")
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_a, needs_b = ctx.needs_input_grad
+        return (_grad_for(grad, *ctx.a_meta) if needs_a else None,
+                _grad_for(-grad, *ctx.b_meta) if needs_b else None)
+
+
+class Mul(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        needs_a, needs_b = ctx.needs_input_grad
+        ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
+        a, b = _promote(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        b, a = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        return (_grad_for(grad * b, *ctx.a_meta) if needs_a else None,
+                _grad_for(grad * a, *ctx.b_meta) if needs_b else None)
+
+
+class Div(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        if isinstance(a, np.ndarray) and a.dtype.kind != "f" or not isinstance(a, np.ndarray) \
+                and isinstance(b, np.ndarray) and b.dtype.kind != "f":
+            # True division of integers gives the default float dtype.
+            target = get_default_dtype().numpy
+            a, b = _cast(a, target), _cast(b, target)
+        elif not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
+            a = np.asarray(a, dtype=get_default_dtype().numpy)
+        ctx.save_for_backward(b, a if ctx.needs_input_grad[1] else None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.true_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        b, a = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad_a = _grad_for(grad / b, *ctx.a_meta) if needs_a else None
+            grad_b = _grad_for(-grad * a / (b * b), *ctx.b_meta) if needs_b else None
+        return grad_a, grad_b
+
+
+class Pow(_Binary):
+    @staticmethod
+    def forward(ctx, base, exponent):
+        _Binary._remember(ctx, base, exponent)
+        base, exponent = _promote(base, exponent)
+        if isinstance(exponent, np.ndarray) and exponent.dtype.kind in "iu" and \
+                np.any(exponent < 0) and (not isinstance(base, np.ndarray)
+                                          or base.dtype.kind in "iu"):
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.power(base, exponent)
+        needs_base, needs_exponent = ctx.needs_input_grad
+        ctx.save_for_backward(base if needs_base or needs_exponent else None,
+                              exponent if needs_base else None,
+                              out if needs_exponent else None)
+        if not isinstance(out, np.ndarray):
+            out = np.asarray(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        base, exponent, out = ctx.saved_tensors
+        needs_base, needs_exponent = ctx.needs_input_grad
+        grad_base = grad_exponent = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if needs_base:
+                if isinstance(exponent, (int, float)) and exponent == 0:
+                    local = np.zeros_like(grad)
+                else:
+                    local = exponent * np.power(base, exponent - 1)
+                    # PyTorch: d/dx x**0 is 0 even where x == 0.
+                    local = np.where(np.asarray(exponent) == 0, 0, local)
+                grad_base = _grad_for(grad * local, *ctx.a_meta)
+            if needs_exponent:
+                # d/dy x**y = x**y * log(x), taken as 0 where x == 0 and y >= 0 (PyTorch).
+                log_base = np.log(base)
+                local = out * log_base
+                local = np.where((np.asarray(base) == 0) & (np.asarray(exponent) >= 0), 0, local)
+                grad_exponent = _grad_for(grad * local, *ctx.b_meta)
+        return grad_base, grad_exponent
+
+
+class Maximum(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return _select_grads(ctx, grad, a > b, a == b)
+
+
+class Minimum(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return _select_grads(ctx, grad, a < b, a == b)
+
+
+def _select_grads(ctx, grad, a_wins, tie):
+    """maximum/minimum backward: the winner gets the gradient, ties split it evenly (PyTorch)."""
+    needs_a, needs_b = ctx.needs_input_grad
+    share = np.where(tie, 0.5, a_wins.astype(grad.dtype)).astype(grad.dtype, copy=False)
+    grad_a = _grad_for(grad * share, *ctx.a_meta) if needs_a else None
+    grad_b = _grad_for(grad * (1 - share), *ctx.b_meta) if needs_b else None
+    return grad_a, grad_b
+
+
+class FloorDivide(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and np.any(b == 0) or \
+                type(b) is int and b == 0:
+            raise RuntimeError("ZeroDivisionError")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.floor_divide(a, b))
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_a, needs_b = ctx.needs_input_grad
+        return (_grad_for(np.zeros_like(grad), *ctx.a_meta) if needs_a else None,
+                _grad_for(np.zeros_like(grad), *ctx.b_meta) if needs_b else None)
+
+
+class Remainder(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and np.any(b == 0) or \
+                type(b) is int and b == 0 and not (isinstance(a, np.ndarray)
+                                                   and a.dtype.kind == "f"):
+            raise RuntimeError("ZeroDivisionError")
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.remainder(a, b))
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_a, needs_b = ctx.needs_input_grad
+        grad_a = _grad_for(grad, *ctx.a_meta) if needs_a else None
+        grad_b = None
+        if needs_b:
+            a, b = ctx.saved_tensors
+            grad_b = _grad_for(-grad * np.floor_divide(a, b), *ctx.b_meta)
+        return grad_a, grad_b
+
+
+# ---- unary ---------------------------------------------------------------------------------------
+class _Unary(Function):
+    array_io = True
+
+
+def _floating(x):
+    """Unary math on integer tensors computes in the default float dtype (PyTorch)."""
+    if x.dtype.kind != "f":
+        return x.astype(get_default_dtype().numpy)
+    return x
+
+
+class Neg(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        if x.dtype == np.bool_:
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                               "you are trying to invert a mask, use the `~` or `logical_not()` "
+                               "operator instead.")
+        return np.negative(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.negative(grad)
+
+
+class Exp(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.exp(_floating(x))
+        ctx.save_for_backward(out)  # the output is the derivative: cheaper than keeping x
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class Log(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(_floating(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad / x
+
+
+class Log1p(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(_floating(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad / (1 + x)
+
+
+class Sqrt(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            out = np.sqrt(_floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad / (2 * out)
+
+
+class Rsqrt(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 1 / np.sqrt(_floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (-0.5 * out * out * out)
+
+
+class Sin(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(_floating(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * np.cos(x)
+
+
+class Cos(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(_floating(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return -grad * np.sin(x)
+
+
+class Tanh(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(_floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+
+class Sigmoid(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        # Split by sign so exp never overflows: sigmoid(x) = e^x / (1 + e^x) for x < 0.
+        exp_neg_abs = np.exp(-np.abs(x))
+        out = np.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
+        out = out.astype(x.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+
+class Relu(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        if x.dtype == np.bool_:
+            raise RuntimeError('"clamp_min_scalar_cpu" not implemented for \'Bool\'')
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out > 0)
+
+
+class Abs(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * np.sign(x).astype(grad.dtype, copy=False)
+
+
+class Sign(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        return np.sign(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad)
+
+
+class Clamp(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        out = x
+        if low is not None:
+            out = np.maximum(out, _cast(low, x.dtype) if isinstance(low, np.ndarray) else low)
+        if high is not None:
+            out = np.minimum(out, _cast(high, x.dtype) if isinstance(high, np.ndarray) else high)
+        if out is x:
+            out = x.copy()
+        target = _result_dtype(x, low if not isinstance(low, np.ndarray) else None,
+                               high if not isinstance(high, np.ndarray) else None).numpy
+        if out.dtype != target:
+            out = out.astype(target)
+        if ctx.needs_input_grad[0]:
+            inside = np.ones(x.shape, dtype=bool)
+            if low is not None:
+                inside &= x >= low
+            if high is not None:
+                inside &= x <= high
+            ctx.save_for_backward(inside)
+        ctx.x_shape = x.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None, None
+
+
+class Where(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        if not isinstance(condition, np.ndarray) or condition.dtype != np.bool_:
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
+                               f"tensor with dtype {getattr(condition, 'dtype', type(condition))}")
+        ctx.a_meta = _shape_dtype(a)
+        ctx.b_meta = _shape_dtype(b)
+        a, b = _promote(a, b)
+        if any(ctx.needs_input_grad[1:]):
+            ctx.save_for_backward(condition)
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (condition,) = ctx.saved_tensors
+        _, needs_a, needs_b = ctx.needs_input_grad
+        zero = np.zeros((), dtype=grad.dtype)
+        return (None,
+                _grad_for(np.where(condition, grad, zero), *ctx.a_meta) if needs_a else None,
+                _grad_for(np.where(condition, zero, grad), *ctx.b_meta) if needs_b else None)
+
+
+class Cast(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, target):
+        ctx.source = x.dtype
+        return x.astype(target.numpy)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.source.kind != "f":
+            return None, None
+        return grad.astype(ctx.source), None
+
+
+class Clone(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class CopyInto(Function):
+    """``dst.copy_(src)`` as an op: the result is src broadcast and cast to dst's shape and dtype."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, destination, source):
+        ctx.source_meta = _shape_dtype(source)
+        try:
+            out = np.broadcast_to(source, destination.shape)
+        except ValueError:
+            raise RuntimeError(f"copy_: the size of tensor a ({list(destination.shape)}) must "
+                               f"match the size of tensor b ({list(source.shape)})") from None
+        return out.astype(destination.dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_destination, needs_source = ctx.needs_input_grad
+        return (np.zeros_like(grad) if needs_destination else None,
+                _grad_for(grad, *ctx.source_meta) if needs_source else None)
+
+
+class FillLike(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, value):
+        return np.full_like(x, value)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad), (grad.sum() if ctx.needs_input_grad[1] else None)
+
+
+# ---- functional API ------------------------------------------------------------------------------
+def add(input, other, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    return Add.apply(_to_operand(input, "add"), _to_operand(other, "add"))
+
+
+def sub(input, other, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    return Sub.apply(_to_operand(input, "sub"), _to_operand(other, "sub"))
+
+
+def mul(input, other):
+    return Mul.apply(_to_operand(input, "mul"), _to_operand(other, "mul"))
+
+
+def div(input, other, rounding_mode=None):
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        quotient = Div.apply(_to_operand(input, "div"), _to_operand(other, "div"))
+        return Tensor._wrap(np.trunc(quotient._data).astype(
+            _result_dtype(*(_raw(v) for v in (input, other))).numpy))
+    if rounding_mode is not None:
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{rounding_mode}'")
+    return Div.apply(_to_operand(input, "div"), _to_operand(other, "div"))
+
+
+def _raw(value):
+    return value._data if isinstance(value, Tensor) else value
+
+
+true_divide = div
+
+
+def floor_divide(input, other):
+    return FloorDivide.apply(_to_operand(input, "floor_divide"), _to_operand(other, "floor_divide"))
+
+
+def remainder(input, other):
+    return Remainder.apply(_to_operand(input, "remainder"), _to_operand(other, "remainder"))
+
+
+def pow(input, exponent):
+    return Pow.apply(_to_operand(input, "pow"), _to_operand(exponent, "pow"))
+
+
+def maximum(input, other):
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError("maximum(): argument 'other' must be Tensor")
+    return Maximum.apply(input, other)
+
+
+def minimum(input, other):
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError("minimum(): argument 'other' must be Tensor")
+    return Minimum.apply(input, other)
+
+
+def neg(input):
+    return Neg.apply(input)
+
+
+negative = neg
+
+
+def exp(input):
+    return Exp.apply(input)
+
+
+def log(input):
+    return Log.apply(input)
+
+
+def log1p(input):
+    return Log1p.apply(input)
+
+
+def sqrt(input):
+    return Sqrt.apply(input)
+
+
+def rsqrt(input):
+    return Rsqrt.apply(input)
+
+
+def sin(input):
+    return Sin.apply(input)
+
+
+def cos(input):
+    return Cos.apply(input)
+
+
+def tanh(input):
+    return Tanh.apply(input)
+
+
+def sigmoid(input):
+    return Sigmoid.apply(input)
+
+
+def relu(input):
+    return Relu.apply(input)
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+def sign(input):
+    return Sign.apply(input)
+
+
+def square(input):
+    return Mul.apply(input, input)
+
+
+def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    low = _to_operand(min, "clamp") if min is not None else None
+    high = _to_operand(max, "clamp") if max is not None else None
+    return Clamp.apply(input, low, high)
+
+
+clip = clamp
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        from .index import nonzero
+        return nonzero(condition, as_tuple=True)
+    return Where.apply(_to_operand(condition, "where"), _to_operand(input, "where"),
+                       _to_operand(other, "where"))
+
+
+def clone(input):
+    return Clone.apply(input)
+
+
+def cast(input, dtype):
+    return Cast.apply(input, dtype)
+
+
+def copy_into(destination, source):
+    return CopyInto.apply(destination, source)
+
+
+def fill_like(input, value):
+    return FillLike.apply(input, value)
+
+
+# ---- comparisons and logic (not differentiable) ------------------------------------------------------
+def _compare(ufunc, name):
+    def compare(input, other):
+        a = input._data if isinstance(input, Tensor) else _to_operand(input, name)
+        b = other._data if isinstance(other, Tensor) else _to_operand(other, name)
+        if isinstance(a, Tensor):
+            a = a._data
+        if isinstance(b, Tensor):
+            b = b._data
+        a, b = _promote(a, b)
+        return Tensor._wrap(np.asarray(ufunc(a, b)))
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise ``{name}``, returning a bool tensor (not differentiable)."
+    return compare
+
+
+eq = _compare(np.equal, "eq")
+ne = _compare(np.not_equal, "ne")
+lt = _compare(np.less, "lt")
+le = _compare(np.less_equal, "le")
+gt = _compare(np.greater, "gt")
+ge = _compare(np.greater_equal, "ge")
+logical_and = _compare(np.logical_and, "logical_and")
+logical_or = _compare(np.logical_or, "logical_or")
+logical_xor = _compare(np.logical_xor, "logical_xor")
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def logical_not(input):
+    return Tensor._wrap(np.logical_not(input._data))
+
+
+def bitwise_not(input):
+    if input._data.dtype.kind == "f":
+        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+    return Tensor._wrap(np.invert(input._data))
+
+
+def isnan(input):
+    return Tensor._wrap(np.isnan(input._data))
+
+
+def isinf(input):
+    return Tensor._wrap(np.isinf(input._data))
+
+
+def isfinite(input):
+    return Tensor._wrap(np.isfinite(input._data))
+
+
+def equal(input, other):
+    """True when both have the same shape and elements."""
+    return input._data.shape == other._data.shape and bool(np.array_equal(input._data, other._data))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(np.allclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return Tensor._wrap(np.isclose(input._data, _raw(other), rtol=rtol, atol=atol,
+                                   equal_nan=equal_nan))
+
+
+def floor(input):
+    return Tensor._wrap(np.floor(input._data))
+
+
+def ceil(input):
+    return Tensor._wrap(np.ceil(input._data))
+
+
+def round(input, decimals=0):
+    return Tensor._wrap(np.round(input._data, decimals))
+
+
+def trunc(input):
+    return Tensor._wrap(np.trunc(input._data))
+
+
+def reciprocal(input):
+    return div(1.0, input)
+

@@ -1,0 +1,423 @@
+"""Shape ops: reshape/view, permute/transpose, expand, repeat, squeeze/unsqueeze, cat/stack, split."""
+import numpy as np
+
+from .._dtype import _FROM_NUMPY, result_type
+from ..autograd.function import Function
+from ..tensor import Tensor, _normalize_dim
+from ._broadcast import unbroadcast
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(size) for size in shape)
+
+
+def _infer_shape(shape, numel):
+    """Resolve one -1 in ``shape``; RuntimeError naming the shape when it can't fit ``numel``."""
+    unknown = [index for index, size in enumerate(shape) if size == -1]
+    if len(unknown) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for size in shape:
+        if size < -1:
+            raise RuntimeError(f"invalid shape dimension {size}")
+    known = 1
+    for size in shape:
+        if size != -1:
+            known *= size
+    if unknown:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = list(shape)
+        shape[unknown[0]] = numel // known
+        return tuple(shape)
+    if known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+class Reshape(Function):
+    array_io = True
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape, strict_view):
+        ctx.shape = x.shape
+        if strict_view:
+            try:
+                return np.reshape(x, shape, copy=False)
+            except ValueError:
+                raise RuntimeError("view size is not compatible with input tensor's size and "
+                                   "stride (at least one dimension spans across two contiguous "
+                                   "subspaces). Use .reshape(...) instead.") from None
+        return np.reshape(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.reshape(grad, ctx.shape), None, None
+
+
+class Permute(Function):
+    array_io = True
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = tuple(np.argsort(dims))
+        return np.transpose(x, dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.transpose(grad, ctx.inverse), None
+
+
+class Expand(Function):
+    array_io = True
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unbroadcast(grad, ctx.shape), None
+
+
+class Repeat(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, repeats):
+        padded = (1,) * (len(repeats) - x.ndim) + x.shape
+        ctx.padded = padded
+        ctx.shape = x.shape
+        ctx.repeats = repeats
+        return np.tile(x.reshape(padded), repeats)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # Split each axis into (repeat, size) and sum over the repeat axes.
+        interleaved = []
+        for repeat, size in zip(ctx.repeats, ctx.padded):
+            interleaved += [repeat, size]
+        summed = grad.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2)))
+        return summed.reshape(ctx.shape), None
+
+
+class Cat(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, axis, *arrays):
+        ctx.axis = axis
+        ctx.sizes = [array.shape[axis] if array.ndim else 0 for array in arrays]
+        ctx.dtypes = [array.dtype for array in arrays]
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        offsets = np.cumsum(ctx.sizes)[:-1]
+        pieces = np.split(grad, offsets, axis=ctx.axis)
+        return (None,) + tuple(piece.astype(dtype, copy=False) if needed else None
+                               for piece, dtype, needed in zip(pieces, ctx.dtypes,
+                                                               ctx.needs_input_grad[1:]))
+
+
+class Stack(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, axis, *arrays):
+        ctx.axis = axis
+        ctx.dtypes = [array.dtype for array in arrays]
+        return np.stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        pieces = np.moveaxis(grad, ctx.axis, 0)
+        return (None,) + tuple(piece.astype(dtype, copy=False) if needed else None
+                               for piece, dtype, needed in zip(pieces, ctx.dtypes,
+                                                               ctx.needs_input_grad[1:]))
+
+
+class Contiguous(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.ascontiguousarray(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Flip(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return np.flip(x, axes).copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.flip(grad, ctx.axes), None
+
+
+# ---- functional API ------------------------------------------------------------------------------
+def reshape(input, *shape):
+    shape = _infer_shape(_shape_arg(shape), input._data.size)
+    if shape == input._data.shape:
+        return Reshape.apply(input, shape, False)
+    return Reshape.apply(input, shape, False)
+
+
+def view(input, *shape):
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
+        from .._dtype import to_dtype
+        target = to_dtype(shape[0])
+        if target.numpy.itemsize != input._data.itemsize:
+            raise RuntimeError("view(dtype): only dtypes of the same size are supported in ember")
+        return Tensor._wrap(input._data.view(target.numpy))
+    shape = _infer_shape(_shape_arg(shape), input._data.size)
+    return Reshape.apply(input, shape, True)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    ndim = input._data.ndim
+    if ndim == 0:
+        return reshape(input, (1,))
+    start = _normalize_dim(start_dim, ndim)
+    end = _normalize_dim(end_dim, ndim)
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = input._data.shape
+    middle = 1
+    for size in shape[start:end + 1]:
+        middle *= size
+    return reshape(input, shape[:start] + (middle,) + shape[end + 1:])
+
+
+def unflatten(input, dim, sizes):
+    axis = _normalize_dim(dim, input._data.ndim)
+    shape = input._data.shape
+    sizes = tuple(sizes)
+    inferred = _infer_shape(sizes, shape[axis]) if -1 in sizes else sizes
+    product = 1
+    for size in inferred:
+        product *= size
+    if product != shape[axis]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size "
+                           f"of dim {dim} ({shape[axis]}) in the input tensor")
+    return reshape(input, shape[:axis] + tuple(inferred) + shape[axis + 1:])
+
+
+def squeeze(input, dim=None):
+    shape = input._data.shape
+    if dim is None:
+        new_shape = tuple(size for size in shape if size != 1)
+    else:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        axes = {_normalize_dim(d, input._data.ndim) for d in dims} if input._data.ndim else set()
+        new_shape = tuple(size for axis, size in enumerate(shape)
+                          if not (axis in axes and size == 1))
+    return Reshape.apply(input, new_shape, False)
+
+
+def unsqueeze(input, dim):
+    ndim = input._data.ndim
+    if not -(ndim + 1) <= dim <= ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-(ndim + 1)}, "
+                         f"{ndim}], but got {dim})")
+    axis = dim % (ndim + 1)
+    shape = input._data.shape
+    return Reshape.apply(input, shape[:axis] + (1,) + shape[axis:], False)
+
+
+def permute(input, *dims):
+    dims = _shape_arg(dims)
+    ndim = input._data.ndim
+    if len(dims) != ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {ndim} is not equal to len(dims) = {len(dims)}")
+    normalized = tuple(_normalize_dim(d, ndim) for d in dims)
+    if len(set(normalized)) != len(normalized):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return Permute.apply(input, normalized)
+
+
+def transpose(input, dim0, dim1):
+    ndim = input._data.ndim
+    if ndim == 0:
+        _normalize_dim(dim0, 0)
+        _normalize_dim(dim1, 0)
+        return Permute.apply(input, ())
+    dims = list(range(ndim))
+    a = _normalize_dim(dim0, ndim)
+    b = _normalize_dim(dim1, ndim)
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(input, tuple(dims))
+
+
+swapaxes = transpose
+
+
+def movedim(input, source, destination):
+    ndim = input._data.ndim
+    order = list(np.moveaxis(np.arange(ndim), source, destination))
+    return Permute.apply(input, tuple(int(axis) for axis in order))
+
+
+def t(input):
+    ndim = input._data.ndim
+    if ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D")
+    return Permute.apply(input, tuple(reversed(range(ndim))))
+
+
+def expand(input, *sizes):
+    sizes = _shape_arg(sizes)
+    shape = input._data.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand(ember.{_FROM_NUMPY[input._data.dtype].name.capitalize()}"
+                           f"Tensor{{{list(shape)}}}, size={list(sizes)}): the number of sizes "
+                           f"provided ({len(sizes)}) must be greater or equal to the number of "
+                           f"dimensions in the tensor ({len(shape)})")
+    padded = (1,) * (len(sizes) - len(shape)) + shape
+    target = []
+    for axis, (size, existing) in enumerate(zip(sizes, padded)):
+        if size == -1:
+            if axis < len(sizes) - len(shape):
+                raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a "
+                                   "leading, non-existing dimension 0")
+            size = existing
+        if existing != 1 and size != existing:
+            raise RuntimeError(f"The expanded size of the tensor ({size}) must match the existing "
+                               f"size ({existing}) at non-singleton dimension {axis}.  Target "
+                               f"sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
+        target.append(size)
+    return Expand.apply(input, tuple(target))
+
+
+def expand_as(input, other):
+    return expand(input, other._data.shape)
+
+
+def repeat(input, *repeats):
+    repeats = _shape_arg(repeats)
+    if len(repeats) < input._data.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
+                           "dimensions of tensor")
+    return Repeat.apply(input, repeats)
+
+
+def _check_sequence(tensors, operation):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{operation}(): argument 'tensors' must be tuple of Tensors, not "
+                        f"{type(tensors).__name__}")
+    if len(tensors) == 0:
+        raise RuntimeError(f"{operation}(): expected a non-empty list of Tensors")
+    for tensor in tensors:
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{operation}(): expected Tensor as element in argument 'tensors', "
+                            f"but got {type(tensor).__name__}")
+
+
+def _promoted(tensors):
+    dtypes = [_FROM_NUMPY[tensor._data.dtype] for tensor in tensors]
+    target = result_type(dtypes)
+    return [tensor if tensor._data.dtype == target.numpy else tensor.to(target)
+            for tensor in tensors]
+
+
+def cat(tensors, dim=0):
+    _check_sequence(tensors, "cat")
+    # PyTorch skips legacy empty 1-D tensors of shape (0,).
+    kept = [tensor for tensor in tensors if not (tensor._data.ndim == 1
+                                                 and tensor._data.shape[0] == 0)]
+    if not kept:
+        return _promoted(list(tensors))[0].clone() if len(tensors) == 1 else \
+            Cat.apply(0, *_promoted(list(tensors)))
+    reference = kept[0]._data
+    if reference.ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    axis = _normalize_dim(dim, reference.ndim)
+    for number, tensor in enumerate(kept):
+        array = tensor._data
+        if array.ndim != reference.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got "
+                               f"{reference.ndim} and {array.ndim}")
+        for d in range(reference.ndim):
+            if d != axis and array.shape[d] != reference.shape[d]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. "
+                                   f"Expected size {reference.shape[d]} but got size "
+                                   f"{array.shape[d]} for tensor number {number} in the list.")
+    return Cat.apply(axis, *_promoted(kept))
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    _check_sequence(tensors, "stack")
+    shape = tensors[0]._data.shape
+    for number, tensor in enumerate(tensors):
+        if tensor._data.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(shape)} at entry 0 and {list(tensor._data.shape)} at "
+                               f"entry {number}")
+    ndim = len(shape) + 1
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
+                         f"{ndim - 1}], but got {dim})")
+    return Stack.apply(dim % ndim, *_promoted(list(tensors)))
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    axis = _normalize_dim(dim, tensor._data.ndim)
+    length = tensor._data.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0 and not (size == 0 and length == 0):
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {length}")
+        bounds = list(range(0, length, size)) if size else [0]
+        sections = [(start, min(start + size, length)) for start in bounds]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != length:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} "
+                               f"(input tensor's size at dimension {axis}), but got "
+                               f"split_sizes={sizes}")
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+        sections = [(int(start), int(start) + size) for start, size in zip(starts, sizes)]
+    from .index import getitem
+    prefix = (slice(None),) * axis
+    return tuple(getitem(tensor, prefix + (slice(start, stop),)) for start, stop in sections)
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    axis = _normalize_dim(dim, input._data.ndim)
+    length = input._data.shape[axis]
+    size = -(-length // chunks) if length else 0
+    if size == 0:
+        return split(input, 1, axis) if length else (input,)
+    return split(input, size, axis)
+
+
+def contiguous(input):
+    if input._data.flags.c_contiguous:
+        return input
+    return Contiguous.apply(input)
+
+
+def flip(input, dims):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    axes = tuple(_normalize_dim(d, input._data.ndim) for d in dims)
+    return Flip.apply(input, axes)

@@ -1,0 +1,915 @@
+"""Tensor: a NumPy array plus autograd state (requires_grad, grad, grad_fn, version counter).
+
+Arithmetic and methods forward to the differentiable ops in ``ember.ops``; the ops decide what is
+recorded, so this file only holds state, conversions and the in-place protocol.
+"""
+import warnings
+
+import numpy as np
+
+from . import _dtype
+from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
+from .autograd.grad_mode import _grad_state
+
+
+class _VersionCounter:
+    """Shared by a tensor, its views and ``detach()``: bumped by every in-place change."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple that prints like ``ember.Size([2, 3])``."""
+
+    def __repr__(self):
+        return f"ember.Size({list(self)})"
+
+    def numel(self):
+        count = 1
+        for size in self:
+            count *= size
+        return count
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def _type_name(numpy_dtype):
+    return "ember." + _TYPE_NAMES.get(np.dtype(numpy_dtype).name, "Tensor")
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations that made it."""
+
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_vc", "_hooks",
+                 "_retains_grad", "_is_inference", "__weakref__")
+
+    __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to our reflected operators
+
+    def __init__(self, data=None, requires_grad=False):
+        """``Tensor(data)`` converts to the default float dtype, like ``torch.Tensor(data)``."""
+        array = _to_array(() if data is None else data, get_default_dtype())
+        _init(self, array)
+        if requires_grad:
+            self.requires_grad = True
+
+    @staticmethod
+    def _wrap(array, requires_grad=False):
+        """Fast constructor around an existing array (no copy, no checks)."""
+        tensor = object.__new__(Tensor)
+        tensor._data = array
+        tensor._requires_grad = requires_grad
+        tensor._grad = None
+        tensor.grad_fn = None
+        tensor._output_nr = 0
+        tensor._vc = None
+        tensor._hooks = None
+        tensor._retains_grad = False
+        tensor._is_inference = False
+        return tensor
+
+    # ---- metadata ----------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_normalize_dim(dim, self._data.ndim, "size")]
+
+    @property
+    def dtype(self):
+        return from_numpy_dtype(self._data.dtype)
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    def ndimension(self):
+        return self._data.ndim
+
+    @property
+    def device(self):
+        return "cpu"
+
+    @property
+    def is_cuda(self):
+        return False
+
+    def numel(self):
+        return self._data.size
+
+    def nelement(self):
+        return self._data.size
+
+    def element_size(self):
+        return self._data.itemsize
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    def stride(self, dim=None):
+        strides = tuple(step // self._data.itemsize for step in self._data.strides)
+        return strides if dim is None else strides[_normalize_dim(dim, self._data.ndim, "stride")]
+
+    def is_contiguous(self):
+        return self._data.flags.c_contiguous
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def data_ptr(self):
+        return self._data.__array_interface__["data"][0]
+
+    def is_inference(self):
+        return self._is_inference
+
+    # ---- autograd state ----------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set requires_grad on a leaf; errors as PyTorch for non-leaves and non-float dtypes."""
+        requires_grad = bool(requires_grad)
+        if self.grad_fn is not None:
+            if requires_grad:
+                return self
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        if requires_grad and self._is_inference and not _grad_state.get()[1]:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                               "InferenceMode is not allowed.")
+        self._requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and not self._retains_grad and self._grad is None:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                ".grad attribute won't be populated during autograd.backward(). If you indeed "
+                "want the .grad field to be populated for a non-leaf Tensor, use .retain_grad() "
+                "on the non-leaf Tensor.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: expected "
+                                   f"{list(self._data.shape)}, got {list(value._data.shape)}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: expected "
+                                   f"{self.dtype}, got {value.dtype}")
+        self._grad = value
+
+    @property
+    def _version(self):
+        if self._is_inference:
+            raise RuntimeError("Inference tensors do not track version counter.")
+        return 0 if self._vc is None else self._vc.value
+
+    def _version_counter(self):
+        counter = self._vc
+        if counter is None:
+            counter = self._vc = _VersionCounter()
+        return counter
+
+    @property
+    def data(self):
+        """The same storage without history: in-place changes through it are not tracked."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    def detach(self):
+        """A new leaf sharing storage and version counter, with requires_grad=False."""
+        out = Tensor._wrap(self._data)
+        out._vc = self._version_counter() if not self._is_inference else None
+        out._is_inference = self._is_inference
+        return out
+
+    def detach_(self):
+        """Make this tensor a leaf that does not require grad, in place."""
+        self.grad_fn = None
+        self._output_nr = 0
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self):
+        """Keep .grad for this non-leaf tensor after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        from .autograd.engine import _add_tensor_hook, _RetainGrad
+        _add_tensor_hook(self, _RetainGrad(self))
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def register_hook(self, hook):
+        """hook(grad) -> Tensor or None, run when this tensor's gradient is computed."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        from .autograd.engine import _add_tensor_hook
+        return _add_tensor_hook(self, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .autograd.engine import backward
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                 inputs=inputs)
+
+    # ---- conversions -------------------------------------------------------------------------
+    def numpy(self, force=False):
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return self._data.astype(dtype)
+        if copy:
+            return self._data.copy()
+        return self._data
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+                               f"to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[index] for index in range(self._data.shape[0]))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {'no' if self._data.size == 0 else 'more than one'} "
+                               f"value{'s' if self._data.size == 0 else ''} is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __contains__(self, element):
+        return bool(np.any(self._data == np.asarray(element._data if isinstance(element, Tensor)
+                                                      else element)))
+
+    def __repr__(self):
+        return _format_tensor(self)
+
+    def __format__(self, spec):
+        if self._data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
+                               "the deepcopy protocol at the moment.")
+        out = type(self).__new__(type(self))
+        _init(out, self._data.copy())
+        out._requires_grad = self._requires_grad
+        if self._grad is not None:
+            out._grad = Tensor._wrap(self._grad._data.copy())
+        memo[id(self)] = out
+        return out
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("ember tensors are not picklable: save them with ember.save (safetensors)")
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return _type_name(self._data.dtype)
+        return self.to(dtype)
+
+    def to(self, *args, **kwargs):
+        """Convert dtype (``to(ember.float64)``, ``to(other)``); devices other than cpu are refused."""
+        target = kwargs.pop("dtype", None)
+        copy = kwargs.pop("copy", False)
+        device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                target = arg.dtype
+            elif isinstance(arg, str) and arg not in ("float32", "float64"):
+                device = arg
+            else:
+                target = arg
+        if device is not None and str(device) != "cpu":
+            raise RuntimeError(f"to(): ember runs on the CPU only, got device {device!r}")
+        if target is None or to_dtype(target).numpy == self._data.dtype:
+            return self.clone() if copy else self
+        return _ops.cast(self, to_dtype(target))
+
+    def cpu(self):
+        return self
+
+    def float(self):
+        return self.to(_dtype.float32)
+
+    def double(self):
+        return self.to(_dtype.float64)
+
+    def half(self):
+        return self.to(_dtype.float16)
+
+    def long(self):
+        return self.to(_dtype.int64)
+
+    def int(self):
+        return self.to(_dtype.int32)
+
+    def bool(self):
+        return self.to(_dtype.bool_)
+
+    # ---- in-place protocol -------------------------------------------------------------------
+    def _check_inplace(self):
+        """Refuse in-place changes PyTorch refuses; return whether the change must be recorded."""
+        grad_enabled, inference = _grad_state.get()
+        if self._is_inference and not inference:
+            raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not "
+                               "allowed.You can make a clone to get a normal tensor before doing "
+                               "inplace update.")
+        recording = grad_enabled and not inference
+        if recording and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        return recording
+
+    def _bump_version(self):
+        if not self._is_inference:
+            self._version_counter().value += 1
+
+    def _write(self, array, operation):
+        """Copy ``array`` into this tensor's storage (after shape and dtype checks)."""
+        target = self._data
+        if array.shape != target.shape:
+            try:
+                array = np.broadcast_to(array, target.shape)
+            except ValueError:
+                raise RuntimeError(f"{operation}: output with shape {list(target.shape)} doesn't "
+                                   f"match the broadcast shape {list(array.shape)}") from None
+        if array.dtype != target.dtype and array.dtype.kind == "f" and target.dtype.kind in "iub":
+            raise RuntimeError(f"{operation}: result type {from_numpy_dtype(array.dtype)} can't "
+                               f"be cast to the desired output type {self.dtype}")
+        if not target.flags.writeable:
+            raise RuntimeError(f"{operation}: unsupported operation: more than one element of the "
+                               f"written-to tensor refers to a single memory location. Please "
+                               f"clone() the tensor before performing the operation.")
+        np.copyto(target, array, casting="unsafe")
+
+    def _inplace(self, operation, compute, fast=None, operand=None):
+        """Run ``compute()`` (an out-of-place op) and store its result in this tensor.
+
+        ``fast(array)`` applies the change with a NumPy ``out=`` ufunc when nothing needs recording.
+        """
+        recording = self._check_inplace()
+        operand_requires_grad = isinstance(operand, Tensor) and operand._requires_grad
+        needs_graph = recording and (self._requires_grad or operand_requires_grad)
+        if fast is not None and not needs_graph:
+            if not self._data.flags.writeable:
+                self._write(self._data, operation)  # raises the PyTorch error
+            fast(self._data)
+            self._bump_version()
+            return self
+        result = compute()
+        self._write(result._data, operation)
+        self._bump_version()
+        if result.grad_fn is not None:
+            self.grad_fn = result.grad_fn
+            self._output_nr = result._output_nr
+            self._requires_grad = True
+        return self
+
+    # ---- operators (see ember.ops for the ops themselves) ------------------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    def __pow__(self, exponent):
+        return _ops.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return _ops.pow(base, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __invert__(self):
+        return _ops.logical_not(self) if self._data.dtype == np.bool_ else _ops.bitwise_not(self)
+
+    def __and__(self, other):
+        return _ops.logical_and(self, other)
+
+    def __or__(self, other):
+        return _ops.logical_or(self, other)
+
+    def __xor__(self, other):
+        return _ops.logical_xor(self, other)
+
+    def __eq__(self, other):
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):
+        return _ops.ne(self, other)
+
+    def __lt__(self, other):
+        return _ops.lt(self, other)
+
+    def __le__(self, other):
+        return _ops.le(self, other)
+
+    def __gt__(self, other):
+        return _ops.gt(self, other)
+
+    def __ge__(self, other):
+        return _ops.ge(self, other)
+
+    def __getitem__(self, key):
+        return _ops.getitem(self, key)
+
+    def __setitem__(self, key, value):
+        _ops.setitem(self, key, value)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    # ---- in-place methods --------------------------------------------------------------------
+    def add_(self, other, alpha=1):
+        operand = other if alpha == 1 else other * alpha
+        return self._inplace("add_", lambda: _ops.add(self, operand),
+                             _fast_binary(np.add, operand, self), operand)
+
+    def sub_(self, other, alpha=1):
+        operand = other if alpha == 1 else other * alpha
+        return self._inplace("sub_", lambda: _ops.sub(self, operand),
+                             _fast_binary(np.subtract, operand, self), operand)
+
+    def mul_(self, other):
+        return self._inplace("mul_", lambda: _ops.mul(self, other),
+                             _fast_binary(np.multiply, other, self), other)
+
+    def div_(self, other):
+        return self._inplace("div_", lambda: _ops.div(self, other),
+                             _fast_binary(np.true_divide, other, self), other)
+
+    def pow_(self, exponent):
+        return self._inplace("pow_", lambda: _ops.pow(self, exponent))
+
+    def neg_(self):
+        return self._inplace("neg_", lambda: _ops.neg(self))
+
+    def exp_(self):
+        return self._inplace("exp_", lambda: _ops.exp(self))
+
+    def sqrt_(self):
+        return self._inplace("sqrt_", lambda: _ops.sqrt(self))
+
+    def relu_(self):
+        return self._inplace("relu_", lambda: _ops.relu(self))
+
+    def sigmoid_(self):
+        return self._inplace("sigmoid_", lambda: _ops.sigmoid(self))
+
+    def tanh_(self):
+        return self._inplace("tanh_", lambda: _ops.tanh(self))
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace("clamp_", lambda: _ops.clamp(self, min, max), None,
+                             min if isinstance(min, Tensor) else max)
+
+    clip_ = clamp_
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        if isinstance(value, Tensor):
+            if value._data.ndim != 0:
+                raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                                   f"with {value._data.ndim} dimensions.")
+        return self._inplace("fill_", lambda: _ops.fill_like(self, value),
+                             lambda array: array.fill(value.item() if isinstance(value, Tensor)
+                                                      else value))
+
+    def copy_(self, source):
+        """Copy ``source`` (broadcast, cast) into this tensor; differentiable w.r.t. source."""
+        if not isinstance(source, Tensor):
+            source = Tensor._wrap(np.asarray(source))
+        return self._inplace("copy_", lambda: _ops.copy_into(self, source),
+                             lambda array: self._write(source._data, "copy_"), source)
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from ._random import numpy_generator
+        values = numpy_generator(generator).uniform(a, b, self._data.shape)
+        return self._init_fill(values, "uniform_")
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from ._random import numpy_generator
+        values = numpy_generator(generator).normal(mean, std, self._data.shape)
+        return self._init_fill(values, "normal_")
+
+    def bernoulli_(self, p=0.5, generator=None):
+        from ._random import numpy_generator
+        values = numpy_generator(generator).random(self._data.shape) < p
+        return self._init_fill(values, "bernoulli_")
+
+    def _init_fill(self, values, operation):
+        self._check_inplace()
+        self._write(np.asarray(values, dtype=self._data.dtype), operation)
+        self._bump_version()
+        return self
+
+
+def _fast_binary(ufunc, operand, target):
+    """An ``out=`` version of an in-place binary op when the operand is a plain number or a
+    tensor whose dtype the target can hold; None when the general path is needed."""
+    if isinstance(operand, Tensor):
+        if operand._requires_grad:
+            return None
+        array = operand._data
+    elif isinstance(operand, (int, float)) and not isinstance(operand, bool):
+        array = operand
+    else:
+        return None
+    target_kind = target._data.dtype.kind
+    if ufunc is np.true_divide and target_kind != "f":
+        return None
+    if isinstance(array, np.ndarray):
+        if array.dtype.kind == "f" and target_kind != "f":
+            return None
+        if np.broadcast_shapes(array.shape, target._data.shape) != target._data.shape:
+            return None
+    elif isinstance(array, float) and target_kind != "f":
+        return None
+
+    def apply(destination):
+        ufunc(destination, array, out=destination, casting="unsafe")
+    return apply
+
+
+def _init(tensor, array):
+    tensor._data = array
+    tensor._requires_grad = False
+    tensor._grad = None
+    tensor.grad_fn = None
+    tensor._output_nr = 0
+    tensor._vc = None
+    tensor._hooks = None
+    tensor._retains_grad = False
+    tensor._is_inference = bool(_grad_state.get()[1])
+
+
+def _normalize_dim(dim, ndim, operation="dim"):
+    rank = max(ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-rank}, "
+                         f"{rank - 1}], but got {dim})")
+    return dim % rank
+
+
+def _to_array(data, dtype=None):
+    """Convert Python data, arrays or tensors to an ndarray with PyTorch's dtype inference."""
+    if isinstance(data, Tensor):
+        array = data._data
+    elif isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, np.generic):
+        array = np.asarray(data)
+    else:
+        array = _from_python(data)
+    if dtype is not None:
+        numpy_dtype = to_dtype(dtype).numpy
+        if array.dtype != numpy_dtype:
+            array = array.astype(numpy_dtype)
+    else:
+        from_numpy_dtype(array.dtype)  # raises for unsupported types
+    return array
+
+
+def _from_python(data):
+    """Infer float (default dtype) / int64 / bool from nested Python sequences."""
+    if isinstance(data, (list, tuple)):
+        flat = _flatten_python(data)
+        if any(isinstance(item, Tensor) for item in flat):
+            data = _replace_tensors(data)
+    array = np.array(data)
+    kind = array.dtype.kind
+    if kind == "f":
+        return array.astype(get_default_dtype().numpy, copy=False)
+    if kind in "iu":
+        return array.astype(np.int64, copy=False)
+    if kind == "b":
+        return array
+    if kind == "O" or kind == "U" or kind == "S":
+        raise TypeError(f"Could not infer dtype of {type(data).__name__}"
+                        if kind != "O" else "tensor(): expected a sequence of numbers with a "
+                                            "regular shape")
+    if kind == "c":
+        raise TypeError("ember does not support complex tensors")
+    return array
+
+
+def _flatten_python(data):
+    stack = [data]
+    flat = []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            flat.append(item)
+    return flat
+
+
+def _replace_tensors(data):
+    if isinstance(data, (list, tuple)):
+        return [_replace_tensors(item) for item in data]
+    if isinstance(data, Tensor):
+        return data._data.tolist() if data._data.ndim else data.item()
+    return data
+
+
+# ---- printing, in PyTorch's format -------------------------------------------------------------
+def _format_tensor(tensor):
+    array = tensor._data
+    prefix = "tensor("
+    body = _format_array(array, len(prefix))
+    suffixes = []
+    default = get_default_dtype().numpy
+    if array.dtype not in (default, np.int64, np.bool_) or array.size == 0 and array.dtype != default:
+        suffixes.append(f"dtype={from_numpy_dtype(array.dtype)!r}")
+    if array.size == 0 and array.ndim != 1:
+        suffixes.insert(0, f"size={tuple(array.shape)}")
+    if tensor.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{tensor.grad_fn.name()}>")
+    elif tensor._requires_grad:
+        suffixes.append("requires_grad=True")
+    return prefix + body + "".join(", " + suffix for suffix in suffixes) + ")"
+
+
+def _format_array(array, indent):
+    if array.size == 0:
+        return "[]"
+    summarize = array.size > 1000
+    kind = array.dtype.kind
+    if kind == "b":
+        formatter = {"bool": lambda value: " True" if value else "False"}
+    elif kind in "iu":
+        values = _summary_values(array) if summarize else array
+        width = max(len(str(int(values.max()))), len(str(int(values.min()))))
+        formatter = {"int": lambda value: str(value).rjust(width)}
+    else:
+        formatter = {"float": _float_formatter(_summary_values(array) if summarize else array)}
+    return np.array2string(array, separator=", ", prefix=" " * indent, formatter=formatter,
+                           threshold=1000 if summarize else array.size + 1, edgeitems=3,
+                           max_line_width=80)
+
+
+def _summary_values(array):
+    if array.ndim == 0:
+        return array.reshape(1)
+    pieces = [array[tuple(slice(0, 3) if d == axis else slice(None) for d in range(array.ndim))]
+              for axis in range(array.ndim)]
+    pieces += [array[tuple(slice(-3, None) if d == axis else slice(None)
+                           for d in range(array.ndim))] for axis in range(array.ndim)]
+    return np.concatenate([piece.ravel() for piece in pieces])
+
+
+def _float_formatter(array):
+    """PyTorch's float printing: integers as ``1.``, else 4 decimals, scientific for wide ranges."""
+    values = np.asarray(array, dtype=np.float64).ravel()
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return _plain_nonfinite
+    magnitudes = np.abs(finite[finite != 0])
+    integral = bool(np.all(finite == np.round(finite)))
+    if integral:
+        if magnitudes.size and magnitudes.max() > 1e8:
+            formatted = [f"{value:.4e}" for value in finite]
+            width = max(len(text) for text in formatted)
+            return lambda value: _nonfinite(value) or f"{value:.4e}".rjust(width)
+        formatted = [f"{value:.0f}." for value in finite]
+        width = max(len(text) for text in formatted)
+        return lambda value: (_nonfinite(value) or f"{value:.0f}.").rjust(width)
+    scientific = magnitudes.size and (magnitudes.max() / magnitudes.min() > 1000.0
+                                      or magnitudes.max() > 1e8 or magnitudes.min() < 1e-4)
+    pattern = "{:.4e}" if scientific else "{:.4f}"
+    width = max(len(pattern.format(value)) for value in finite)
+    return lambda value: (_nonfinite(value) or pattern.format(value)).rjust(width)
+
+
+def _nonfinite(value):
+    if np.isnan(value):
+        return "nan"
+    if np.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return None
+
+
+def _plain_nonfinite(value):
+    return _nonfinite(value)
+
+
+from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)
+
+
+def _attach_methods():
+    """Functional ops double as methods: ``x.sum(1)`` is ``ember.sum(x, 1)``."""
+    for name in ("abs", "exp", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
+                 "relu", "neg", "negative", "sign", "square", "clamp", "clip", "reciprocal",
+                 "floor", "ceil", "round", "trunc", "isnan", "isinf", "isfinite",
+                 "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
+                 "prod", "logsumexp", "softmax", "log_softmax", "all", "any", "cumsum",
+                 "count_nonzero", "reshape", "view", "flatten", "unflatten", "squeeze",
+                 "unsqueeze", "permute", "transpose", "swapaxes", "movedim", "t", "expand",
+                 "expand_as", "repeat", "split", "chunk", "contiguous", "flip", "matmul", "mm",
+                 "bmm", "mv", "dot", "outer", "masked_fill", "gather", "index_select",
+                 "take_along_dim", "nonzero", "pow", "add", "sub", "mul", "div", "true_divide",
+                 "floor_divide", "remainder", "maximum", "minimum", "eq", "ne", "lt", "le", "gt",
+                 "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
+                 "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_not",
+                 "equal", "allclose", "isclose", "clone"):
+        setattr(Tensor, name, getattr(_ops, name))
+    Tensor.multiply = _ops.mul
+    Tensor.subtract = _ops.sub
+    Tensor.divide = _ops.div
+
+
+_attach_methods()
+
+
+def _where_method(self, condition, other):
+    return _ops.where(condition, self, other)
+
+
+def _masked_fill_(self, mask, value):
+    return self._inplace("masked_fill_", lambda: _ops.masked_fill(self, mask, value),
+                         lambda array: np.copyto(array, np.asarray(
+                             value._data if isinstance(value, Tensor) else value,
+                             dtype=array.dtype), where=np.broadcast_to(mask._data, array.shape)),
+                         value)
+
+
+def _view_as(self, other):
+    return _ops.view(self, other._data.shape)
+
+
+def _reshape_as(self, other):
+    return _ops.reshape(self, other._data.shape)
+
+
+def _type_as(self, other):
+    return self.to(other.dtype)
+
+
+def _new_factory(fill):
+    def make(self, *size, dtype=None, device=None, requires_grad=False):
+        shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
+        array = np.empty(shape, target) if fill is None else np.full(shape, fill, target)
+        out = Tensor._wrap(array)
+        return out.requires_grad_(True) if requires_grad else out
+    return make
+
+
+def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
+    out = Tensor._wrap(np.full(tuple(size), fill_value, target))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
+    out = Tensor._wrap(np.array(_to_array(data), dtype=target, copy=True))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+Tensor.where = _where_method
+Tensor.masked_fill_ = _masked_fill_
+Tensor.view_as = _view_as
+Tensor.reshape_as = _reshape_as
+Tensor.type_as = _type_as
+Tensor.new_zeros = _new_factory(0)
+Tensor.new_ones = _new_factory(1)
+Tensor.new_empty = _new_factory(None)
+Tensor.new_full = _new_full
+Tensor.new_tensor = _new_tensor
+Tensor.T = property(lambda self: _ops.permute(self, tuple(reversed(range(self._data.ndim)))))
+Tensor.mT = property(lambda self: _ops.transpose(self, -2, -1))
