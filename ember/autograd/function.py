@@ -34,9 +34,16 @@ class Function:
     array_io = False
     is_view = False  # output 0 shares memory and version counter with input 0
 
-    __slots__ = ("next_edges", "needs_input_grad", "saved", "_saved_checks", "_sequence_nr",
-                 "_released", "_recording", "_inputs", "_tensor_hooks", "_saved_nbytes",
-                 "_non_differentiable", "_num_outputs", "__dict__", "__weakref__")
+    __slots__ = ("next_edges", "needs_input_grad", "_sequence_nr", "_recording", "_num_outputs",
+                 "__dict__", "__weakref__")
+    # Rarely written per-node state: class-level defaults keep node creation cheap.
+    saved = None
+    _saved_checks = ()
+    _saved_nbytes = 0
+    _released = False
+    _inputs = None
+    _tensor_hooks = None
+    _non_differentiable = None
 
     # ---- ctx API -----------------------------------------------------------------------------
     def save_for_backward(self, *items):
@@ -154,52 +161,57 @@ class Function:
     # ---- recording ---------------------------------------------------------------------------
     @classmethod
     def apply(cls, *args):
+        # Hot path of every op: plain loops and list comprehensions, no generator expressions.
         grad_enabled, inference = _grad_state.get()
-        recording = False
-        if grad_enabled and not inference:
-            for arg in args:
-                if isinstance(arg, Tensor) and arg._requires_grad:
-                    recording = True
-                    break
         ctx = object.__new__(cls)
+        # One pass over the arguments collects both the arrays and which inputs need grad.
+        arrays = []
+        needs = []
+        recording = False
+        for arg in args:
+            if isinstance(arg, Tensor):
+                arrays.append(arg._data)
+                if arg._requires_grad:
+                    recording = True
+                    needs.append(True)
+                else:
+                    needs.append(False)
+            else:
+                arrays.append(arg)
+                needs.append(False)
+        recording = recording and grad_enabled and not inference
         ctx._recording = recording
-        ctx.saved = None
-        ctx._saved_checks = ()
-        ctx._released = False
-        ctx._inputs = args
         if recording:
-            ctx.needs_input_grad = tuple(isinstance(arg, Tensor) and arg._requires_grad
-                                         for arg in args)
+            ctx.needs_input_grad = tuple(needs)
+            ctx._inputs = args
         else:
-            ctx.needs_input_grad = (False,) * len(args)
+            ctx.needs_input_grad = _nothing_needed(len(args))
         if cls.array_io:
-            arrays = [arg._data if isinstance(arg, Tensor) else arg for arg in args]
             output = cls.forward(ctx, *arrays)
         else:
+            ctx._inputs = args
             with no_grad():
                 output = cls.forward(ctx, *args)
-        ctx._inputs = None
-        if isinstance(output, tuple):
-            outputs = tuple(_as_array(item) for item in output)
-            single = False
+        if recording or not cls.array_io:
+            ctx._inputs = None
+        single = type(output) is not tuple
+        if single:
+            result = Tensor._wrap(output if type(output) is np.ndarray else _as_array(output))
+            results = (result,)
         else:
-            outputs = (_as_array(output),)
-            single = True
-        results = []
-        for number, array in enumerate(outputs):
-            tensor = Tensor._wrap(array)
-            if inference:
+            results = tuple([Tensor._wrap(_as_array(item)) for item in output])
+        if inference:
+            for tensor in results:
                 tensor._is_inference = True
-            results.append(tensor)
         if cls.is_view and isinstance(args[0], Tensor):
             results[0]._vc = args[0]._version_counter()
         if recording:
             ctx._sequence_nr = next(_sequence)
             ctx._num_outputs = len(results)
-            ctx._tensor_hooks = None
-            ctx.next_edges = tuple(_edge(arg) if needed else None
-                                   for arg, needed in zip(args, ctx.needs_input_grad))
-            non_differentiable = getattr(ctx, "_non_differentiable", None)
+            ctx.next_edges = tuple([
+                ((arg.grad_fn, arg._output_nr) if arg.grad_fn is not None else (arg, 0))
+                if needed else None for arg, needed in zip(args, needs)])
+            non_differentiable = ctx._non_differentiable
             for number, tensor in enumerate(results):
                 if non_differentiable and id(output if single else output[number]) in \
                         non_differentiable:
@@ -210,7 +222,16 @@ class Function:
                     tensor._output_nr = number
             if ctx._saved_checks:
                 _match_saved_outputs(ctx, results)
-        return results[0] if single else tuple(results)
+        return results[0] if single else results
+
+
+_NOTHING_NEEDED = [(False,) * count for count in range(8)]
+
+
+def _nothing_needed(count):
+    if count < 8:
+        return _NOTHING_NEEDED[count]
+    return (False,) * count
 
 
 def _as_array(item):
@@ -219,12 +240,6 @@ def _as_array(item):
     if isinstance(item, np.ndarray):
         return item
     return np.asarray(item)
-
-
-def _edge(tensor):
-    if tensor.grad_fn is not None:
-        return (tensor.grad_fn, tensor._output_nr)
-    return (tensor, 0)
 
 
 def _match_saved_outputs(ctx, results):

@@ -3,6 +3,7 @@ import numpy as np
 
 from .._dtype import _FROM_NUMPY, get_default_dtype, result_type
 from ..autograd.function import Function
+from ..autograd.grad_mode import _grad_state
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
 
@@ -84,8 +85,39 @@ class _Binary(Function):
 
     @staticmethod
     def _remember(ctx, a, b):
-        ctx.a_meta = _shape_dtype(a)
-        ctx.b_meta = _shape_dtype(b)
+        ctx.a_meta = (a.shape, a.dtype) if type(a) is np.ndarray else ((), None)
+        ctx.b_meta = (b.shape, b.dtype) if type(b) is np.ndarray else ((), None)
+
+
+def _plain_binary(ufunc, a, b):
+    """No-graph fast path for float tensors of one dtype, or a float tensor and a Python number:
+    the ufunc straight on the arrays, skipping Function bookkeeping. None when it doesn't apply."""
+    grad_enabled, inference = _grad_state.get()
+    if isinstance(a, Tensor):
+        if a._requires_grad and grad_enabled and not inference:
+            return None
+        x = a._data
+    elif type(a) is float or type(a) is int:
+        x = a
+    else:
+        return None
+    if isinstance(b, Tensor):
+        if b._requires_grad and grad_enabled and not inference:
+            return None
+        y = b._data
+    elif type(b) is float or type(b) is int:
+        y = b
+    else:
+        return None
+    if type(x) is np.ndarray:
+        if x.dtype.kind != "f" or type(y) is np.ndarray and y.dtype != x.dtype:
+            return None
+    elif type(y) is not np.ndarray or y.dtype.kind != "f":
+        return None
+    out = Tensor._wrap(ufunc(x, y))
+    if inference:
+        out._is_inference = True
+    return out
 
 
 # ---- arithmetic ----------------------------------------------------------------------------------
@@ -593,19 +625,38 @@ class FillLike(Function):
 
 # ---- functional API ------------------------------------------------------------------------------
 def add(input, other, alpha=1):
-    if alpha != 1:
+    if alpha == 1:
+        out = _plain_binary(np.add, input, other)
+        if out is not None:
+            return out
+    else:
         other = mul(other, alpha)
-    return Add.apply(_to_operand(input, "add"), _to_operand(other, "add"))
+    if type(input) is not Tensor:
+        input = _to_operand(input, "add")
+    if type(other) is not Tensor:
+        other = _to_operand(other, "add")
+    return Add.apply(input, other)
 
 
 def sub(input, other, alpha=1):
-    if alpha != 1:
+    if alpha == 1:
+        out = _plain_binary(np.subtract, input, other)
+        if out is not None:
+            return out
+    else:
         other = mul(other, alpha)
     return Sub.apply(_to_operand(input, "sub"), _to_operand(other, "sub"))
 
 
 def mul(input, other):
-    return Mul.apply(_to_operand(input, "mul"), _to_operand(other, "mul"))
+    out = _plain_binary(np.multiply, input, other)
+    if out is not None:
+        return out
+    if type(input) is not Tensor:
+        input = _to_operand(input, "mul")
+    if type(other) is not Tensor:
+        other = _to_operand(other, "mul")
+    return Mul.apply(input, other)
 
 
 def div(input, other, rounding_mode=None):
@@ -618,6 +669,10 @@ def div(input, other, rounding_mode=None):
     if rounding_mode is not None:
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _plain_binary(np.true_divide, input, other)
+    if out is not None:
+        return out
     return Div.apply(_to_operand(input, "div"), _to_operand(other, "div"))
 
 
