@@ -16,14 +16,6 @@ _sequence = itertools.count()
 _saved_bytes = [0]
 
 
-def _nbytes(item):
-    if isinstance(item, np.ndarray):
-        return item.nbytes
-    if isinstance(item, Tensor):
-        return item._data.nbytes
-    return 0
-
-
 class Function:
     """Base of every differentiable op. Subclass with ``forward(ctx, *args)`` and
     ``backward(ctx, *grad_outputs)`` static methods and call ``YourOp.apply(*args)``.
@@ -52,28 +44,30 @@ class Function:
         if not self._recording:
             return
         checks = []
+        nbytes = 0
         inputs = self._inputs
         for index, item in enumerate(items):
-            if item is None:
-                continue
-            source = None
-            if isinstance(item, Tensor):
-                source = item
-            elif isinstance(item, np.ndarray):
+            if isinstance(item, np.ndarray):
+                nbytes += item.nbytes
+                source = None
                 for candidate in inputs:
                     if isinstance(candidate, Tensor) and candidate._data is item:
                         source = candidate
                         break
-            if source is not None:
-                if source._is_inference:
-                    raise RuntimeError(
-                        "Inference tensors cannot be saved for backward. To work around you can "
-                        "make a clone to get a normal tensor and use it in autograd.")
-                counter = source._version_counter()
-                checks.append((index, counter, counter.value, source.grad_fn, source._output_nr))
+                if source is None:
+                    checks.append((index, None, 0, None, 0))  # matched against outputs in apply
+                    continue
+            elif isinstance(item, Tensor):
+                nbytes += item._data.nbytes
+                source = item
             else:
-                checks.append((index, None, 0, None, 0))  # matched against outputs in apply
-        nbytes = sum(_nbytes(item) for item in items)
+                continue
+            if source._is_inference:
+                raise RuntimeError(
+                    "Inference tensors cannot be saved for backward. To work around you can "
+                    "make a clone to get a normal tensor and use it in autograd.")
+            counter = source._version_counter()
+            checks.append((index, counter, counter.value, source.grad_fn, source._output_nr))
         self.saved = items
         self._saved_checks = checks
         self._saved_nbytes = nbytes
