@@ -1,4 +1,6 @@
 """Reductions and normalised exponentials: sum, mean, var/std, max/min, prod, logsumexp, softmax."""
+import builtins
+
 import numpy as np
 
 from .._dtype import get_default_dtype
@@ -13,7 +15,7 @@ def _axes(dim, ndim, operation):
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     if len(dims) == 0:
         return tuple(range(ndim))
-    rank = max(ndim, 1)
+    rank = builtins.max(ndim, 1)
     axes = []
     for axis in dims:
         if not -rank <= axis < rank:
@@ -102,7 +104,7 @@ class Var(Function):
         mean = np.mean(x, axis=axes, keepdims=True)
         centered = x - mean
         count = _count(x.shape, axes)
-        divisor = max(count - correction, 0)
+        divisor = builtins.max(count - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / x.dtype.type(divisor)
         ctx.save_for_backward(centered)
@@ -130,7 +132,7 @@ class _Extreme(Function):
 
     @classmethod
     def forward(cls, ctx, x, axes, keepdim, by_index):
-        if x.size == 0 and any(x.shape[axis] == 0 for axis in axes) or x.size == 0 and not axes:
+        if x.size == 0 and builtins.any(x.shape[axis] == 0 for axis in axes) or x.size == 0 and not axes:
             raise IndexError(f"{cls.__name__.lower()}(): Expected reduction dim to be specified "
                              f"for input.numel() == 0. Specify the reduction dim with the 'dim' "
                              f"argument.")

@@ -1,0 +1,213 @@
+"""``gradcheck``: compare backward's gradients with float64 central finite differences.
+
+Small problems get the full Jacobian (every input element perturbed, every output element
+back-propagated); large ones are checked along a few random directions, comparing the numerical
+directional derivative u . (f(x + eps v) - f(x - eps v)) / (2 eps) with the analytical u^T J v.
+"""
+import warnings
+
+import numpy as np
+
+from ..tensor import Tensor
+from .engine import grad as _autograd_grad
+from .grad_mode import enable_grad, no_grad
+
+
+class GradcheckError(RuntimeError):
+    """Raised by ``gradcheck`` when the analytical and numerical gradients disagree."""
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
+              full_jacobian_limit=256, directions=3, seed=0):
+    """Check ``fn``'s gradients for the inputs that require grad; True when they match.
+
+    ``full_jacobian_limit`` bounds the total number of input (and output) elements for which the
+    full Jacobian is built; beyond it ``directions`` random directions are checked instead.
+    """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = [index for index, value in enumerate(inputs)
+               if isinstance(value, Tensor) and value._requires_grad]
+    if not checked:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, but "
+                         "none of them have requires_grad=True.")
+    for index in checked:
+        if inputs[index]._data.dtype != np.float64:
+            warnings.warn(f"Input #{index} requires gradient and is not a double precision "
+                          f"floating point: gradcheck's finite differences are only reliable in "
+                          f"float64.", UserWarning, stacklevel=2)
+
+    differentiable = _differentiable(_call(fn, inputs))
+    output_numel = sum(output._data.size for output in differentiable)
+    input_numel = sum(inputs[index]._data.size for index in checked)
+    if input_numel == 0 or output_numel == 0:
+        return True
+    if input_numel <= full_jacobian_limit and output_numel <= full_jacobian_limit:
+        failure = _check_full(fn, inputs, checked, eps, atol, rtol)
+    else:
+        failure = _check_directions(fn, inputs, checked, eps, atol, rtol, directions, seed)
+    if failure is None:
+        return True
+    if raise_exception:
+        raise GradcheckError(failure)
+    return False
+
+
+def _call(fn, inputs):
+    """fn's outputs as a tuple of Tensors."""
+    with enable_grad():
+        result = fn(*inputs)
+    if isinstance(result, Tensor):
+        return (result,)
+    if isinstance(result, (tuple, list)) and all(isinstance(item, Tensor) for item in result):
+        return tuple(result)
+    raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, got "
+                    f"{type(result).__name__}")
+
+
+def _differentiable(outputs):
+    return [output for output in outputs if output._data.dtype.kind == "f"]
+
+
+def _float_outputs(fn, inputs):
+    """fn's floating outputs as float64 arrays, evaluated without recording a graph."""
+    with no_grad():
+        outputs = fn(*inputs)
+    if isinstance(outputs, Tensor):
+        outputs = (outputs,)
+    return [np.asarray(output._data, dtype=np.float64) for output in outputs
+            if output._data.dtype.kind == "f"]
+
+
+def _with_replaced(inputs, index, array):
+    replaced = list(inputs)
+    replaced[index] = Tensor._wrap(array)
+    return replaced
+
+
+def _analytical_vjp(outputs, inputs, checked, output_weights):
+    """sum_k weights_k . output_k back-propagated through the retained graph of ``outputs``:
+    one float64 array per checked input (zeros where the input is unused)."""
+    roots = []
+    root_grads = []
+    for output, weight in zip(outputs, output_weights):
+        if output._requires_grad:
+            roots.append(output)
+            root_grads.append(Tensor._wrap(weight.astype(output._data.dtype)))
+    targets = [inputs[index] for index in checked]
+    if not roots:
+        return [np.zeros(target._data.shape) for target in targets]
+    grads = _autograd_grad(roots, targets, grad_outputs=root_grads, retain_graph=True,
+                           allow_unused=True)
+    results = []
+    for target, value in zip(targets, grads):
+        if value is None:
+            results.append(np.zeros(target._data.shape))
+            continue
+        if value._data.shape != target._data.shape:
+            raise GradcheckError(f"gradcheck: the gradient for an input of shape "
+                                 f"{list(target._data.shape)} has shape "
+                                 f"{list(value._data.shape)}")
+        results.append(np.asarray(value._data, dtype=np.float64))
+    return results
+
+
+def _check_full(fn, inputs, checked, eps, atol, rtol):
+    """Build both Jacobians element by element; describe the worst mismatch, or return None."""
+    reference = _float_outputs(fn, inputs)
+    output_sizes = [output.size for output in reference]
+    output_total = sum(output_sizes)
+    # numerical[i] has shape (numel of input i, total output numel)
+    numerical = []
+    for index in checked:
+        base = inputs[index]._data
+        columns = np.zeros((base.size, output_total))
+        for flat in range(base.size):
+            plus = base.copy()
+            minus = base.copy()
+            plus.reshape(-1)[flat] += eps
+            minus.reshape(-1)[flat] -= eps
+            high = _float_outputs(fn, _with_replaced(inputs, index, plus))
+            low = _float_outputs(fn, _with_replaced(inputs, index, minus))
+            columns[flat] = np.concatenate(
+                [((h - l) / (2 * eps)).reshape(-1) for h, l in zip(high, low)])
+        numerical.append(columns)
+    analytical = [np.zeros_like(columns) for columns in numerical]
+    outputs = _differentiable(_call(fn, inputs))
+    for position in range(output_total):
+        one_hot = np.zeros(output_total)
+        one_hot[position] = 1.0
+        weights = _split(one_hot, reference)
+        for slot, value in enumerate(_analytical_vjp(outputs, inputs, checked, weights)):
+            analytical[slot][:, position] = value.reshape(-1)
+    for slot, index in enumerate(checked):
+        failure = _worst(numerical[slot], analytical[slot], atol, rtol)
+        if failure is None:
+            continue
+        input_flat, output_flat, numeric_value, analytic_value = failure
+        output_number, output_index = _locate(output_flat, reference)
+        input_index = np.unravel_index(input_flat, inputs[index]._data.shape)
+        return (f"Jacobian mismatch for output {output_number} with respect to input {index}: "
+                f"worst at input element {tuple(int(i) for i in input_index)}, output element "
+                f"{output_index}: numerical {numeric_value!r} vs analytical {analytic_value!r} "
+                f"(allowed |difference| <= atol + rtol * |numerical| with atol={atol}, "
+                f"rtol={rtol}).")
+    return None
+
+
+def _check_directions(fn, inputs, checked, eps, atol, rtol, directions, seed):
+    """Compare u^T J v numerically and analytically along random (u, v), one input at a time."""
+    random = np.random.default_rng(seed)
+    reference = _float_outputs(fn, inputs)
+    outputs = _differentiable(_call(fn, inputs))
+    for direction in range(directions):
+        weights = [random.standard_normal(output.shape) for output in reference]
+        analytical = _analytical_vjp(outputs, inputs, checked, weights)
+        for slot, index in enumerate(checked):
+            base = inputs[index]._data
+            if base.size == 0:
+                continue
+            tangent = random.standard_normal(base.shape)
+            tangent /= np.linalg.norm(tangent)
+            high = _float_outputs(fn, _with_replaced(inputs, index, base + eps * tangent))
+            low = _float_outputs(fn, _with_replaced(inputs, index, base - eps * tangent))
+            numeric_value = float(sum(np.sum(weight * (h - l)) for weight, h, l
+                                      in zip(weights, high, low)) / (2 * eps))
+            analytic_value = float(np.sum(analytical[slot] * tangent))
+            if not abs(numeric_value - analytic_value) <= atol + rtol * abs(numeric_value):
+                return (f"directional derivative mismatch with respect to input {index} "
+                        f"(random direction {direction}): numerical {numeric_value!r} vs "
+                        f"analytical {analytic_value!r} (allowed |difference| <= atol + rtol * "
+                        f"|numerical| with atol={atol}, rtol={rtol}).")
+    return None
+
+
+def _split(flat, like):
+    """Cut a flat vector into arrays shaped like ``like``."""
+    pieces = []
+    start = 0
+    for array in like:
+        pieces.append(flat[start:start + array.size].reshape(array.shape))
+        start += array.size
+    return pieces
+
+
+def _locate(flat_index, outputs):
+    """(output number, element index) of a position in the concatenated outputs."""
+    for number, output in enumerate(outputs):
+        if flat_index < output.size:
+            return number, tuple(int(i) for i in np.unravel_index(flat_index, output.shape))
+        flat_index -= output.size
+    raise IndexError(flat_index)
+
+
+def _worst(numerical, analytical, atol, rtol):
+    """(input flat index, output flat index, numerical, analytical) of the worst violation."""
+    excess = np.abs(numerical - analytical) - (atol + rtol * np.abs(numerical))
+    # NaN in either Jacobian counts as a mismatch unless both are NaN at that element.
+    both_nan = np.isnan(numerical) & np.isnan(analytical)
+    excess = np.where(np.isnan(excess) & ~both_nan, np.inf, excess)
+    excess = np.where(both_nan, -np.inf, excess)
+    if not np.any(excess > 0):
+        return None
+    row, column = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    return int(row), int(column), float(numerical[row, column]), float(analytical[row, column])
