@@ -23,6 +23,7 @@ from .ops import (  # noqa: F401
     sub, sum, swapaxes, t, take_along_dim, tanh, transpose, true_divide, trunc, unflatten,
     unsqueeze, var, where)
 from .tensor import Size, Tensor  # noqa: F401
+from .io import load, save  # noqa: F401
 
 bool = _dtype.bool_
 float = float32

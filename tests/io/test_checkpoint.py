@@ -1,0 +1,316 @@
+"""ember.save / ember.load: exact round trips, safetensors compatibility, atomic writes, corruption."""
+import collections
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ember
+from ember.io import CheckpointError
+
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _same(left, right):
+    """Structural equality that also compares types, tensors by value/dtype and NaN to NaN."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, ember.Tensor):
+        return (left.dtype is right.dtype and left.shape == right.shape
+                and left.requires_grad == right.requires_grad
+                and np.array_equal(left.detach().numpy(), right.detach().numpy(), equal_nan=True))
+    if isinstance(left, np.ndarray):
+        return left.dtype == right.dtype and np.array_equal(left, right, equal_nan=True)
+    if isinstance(left, float):
+        return (math.isnan(left) and math.isnan(right)) or (
+            left == right and math.copysign(1, left) == math.copysign(1, right))
+    if isinstance(left, np.generic):
+        return left.dtype == right.dtype and (left == right or (np.isnan(left) and np.isnan(right)))
+    if isinstance(left, (list, tuple)):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right))
+    if isinstance(left, dict):
+        return (list(left.keys()) == list(right.keys())
+                and all(type(a) is type(b) for a, b in zip(left, right))
+                and all(_same(left[key], right[key]) for key in left))
+    return left == right
+
+
+def _rich_object():
+    weight = ember.randn(3, 4)
+    return {
+        "model": {"fc.weight": weight, "fc.bias": ember.zeros(4), "bn.num_batches_tracked":
+                  ember.tensor(7)},
+        "optimizer": {"state": {0: {"step": 3, "exp_avg": ember.ones(2, dtype=ember.float64)},
+                                1: {}},
+                      "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0, 1],
+                                        "amsgrad": False, "foreach": None}]},
+        "floats": [float("nan"), float("inf"), float("-inf"), -0.0, 1e300, 5e-324, 0.1],
+        "keys": {1: "int", 2.5: "float", (1, "a"): "tuple", None: "none", False: "bool",
+                 "$dollar": "escaped"},
+        "nested": {"a": [(), [()], {"b": ({},)}], "$tensor": "not a tensor"},
+        "ordered": collections.OrderedDict([("z", 1), ("a", 2)]),
+        "numpy": {"scalar": np.float32(0.1), "int": np.int64(-3), "bool": np.bool_(True),
+                  "array": np.arange(6, dtype=np.int16).reshape(2, 3)},
+        "dtype": ember.float64,
+        "rng": ember.get_rng_state(),
+        "shared": [weight, weight],
+        "grad": ember.ones(2, requires_grad=True),
+        "text": "héllo \"quoted\" \n",
+        "big": 2 ** 80,
+    }
+
+
+def test_nested_object_round_trips_exactly(tmp_path):
+    original = _rich_object()
+    path = tmp_path / "rich.safetensors"
+    ember.save(original, path)
+    loaded = ember.load(path)
+    assert _same(original, loaded)
+    assert loaded["shared"][0] is loaded["shared"][1]  # one stored tensor, one loaded object
+    assert loaded["model"]["fc.weight"] is loaded["shared"][0]
+
+
+def test_loaded_tensors_are_independent_and_writable(tmp_path):
+    original = {"a": ember.arange(4.0), "b": ember.zeros(2)}
+    ember.save(original, tmp_path / "x.safetensors")
+    loaded = ember.load(tmp_path / "x.safetensors")
+    loaded["a"].add_(1.0)
+    assert loaded["a"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert loaded["b"].tolist() == [0.0, 0.0]
+    assert original["a"].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int16", "int32", "int64", "float16",
+                                   "float32", "float64"])
+@pytest.mark.parametrize("shape", [(), (0,), (2, 0, 3), (3, 4)])
+def test_every_dtype_and_shape(tmp_path, dtype, shape):
+    array = np.asarray(np.random.default_rng(1).standard_normal(shape) * 5).astype(dtype)
+    tensor = ember.from_numpy(array)
+    ember.save({"t": tensor}, tmp_path / "t.safetensors")
+    loaded = ember.load(tmp_path / "t.safetensors")["t"]
+    assert loaded.dtype is tensor.dtype and loaded.shape == tensor.shape
+    assert np.array_equal(loaded.numpy(), array)
+
+
+def test_non_contiguous_tensors_are_saved_by_value(tmp_path):
+    base = ember.arange(12.0).reshape(3, 4)
+    view = base.t()[::2]
+    ember.save({"view": view, "bool": ember.from_numpy(np.array([True, False])[::-1])},
+               tmp_path / "v.safetensors")
+    loaded = ember.load(tmp_path / "v.safetensors")
+    assert loaded["view"].tolist() == view.tolist()
+    assert loaded["bool"].tolist() == [False, True]
+
+
+def test_flat_state_dict_is_a_plain_safetensors_file(tmp_path):
+    state = {"fc.weight": ember.randn(2, 3), "fc.bias": ember.randn(2),
+             "bn.num_batches_tracked": ember.tensor(4)}
+    path = tmp_path / "sd.safetensors"
+    ember.save(state, path)
+    plain = safetensors_numpy.load_file(str(path))
+    assert set(plain) == set(state)
+    for name, tensor in state.items():
+        assert np.array_equal(plain[name], tensor.numpy())
+
+
+def test_flat_state_dict_loads_in_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    state = {"layer.0.weight": ember.randn(2, 3), "layer.0.bias": ember.randn(2)}
+    ember.save(state, tmp_path / "sd.safetensors")
+    loaded = safetensors_torch.load_file(str(tmp_path / "sd.safetensors"))
+    assert list(sorted(loaded)) == sorted(state)
+    for name, tensor in state.items():
+        assert loaded[name].dtype == torch.float32
+        assert np.array_equal(loaded[name].numpy(), tensor.numpy())
+
+
+def test_plain_safetensors_file_loads_as_flat_dict(tmp_path):
+    arrays = {"w": np.ones((2, 2), np.float32), "steps": np.array(3, np.int64)}
+    safetensors_numpy.save_file(arrays, str(tmp_path / "plain.safetensors"))
+    loaded = ember.load(tmp_path / "plain.safetensors")
+    assert set(loaded) == {"w", "steps"}
+    assert loaded["w"].dtype is ember.float32 and loaded["steps"].dtype is ember.int64
+    assert loaded["steps"].item() == 3
+
+
+def test_save_rejects_objects_that_would_need_pickle(tmp_path):
+    path = tmp_path / "bad.safetensors"
+    with pytest.raises(TypeError, match=r"ember.save: cannot store a value of type 'set' at "
+                                        r"key 'a.b'"):
+        ember.save({"a": {"b": {1, 2}}}, path)
+    with pytest.raises(TypeError, match="cannot store a value of type 'function'"):
+        ember.save([lambda: 0], path)
+    with pytest.raises(TypeError, match="dict keys"):
+        ember.save({ember.zeros(1): 1}, path)
+    with pytest.raises(TypeError, match="file path"):
+        ember.save({}, 3)
+    assert not path.exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5),
+    lambda children: (st.lists(children, max_size=3) | st.tuples(children, children)
+                      | st.dictionaries(st.text(max_size=3) | st.integers() | st.booleans(),
+                                        children, max_size=3)),
+    max_leaves=12))
+def test_json_like_trees_round_trip(tmp_path_factory, tree):
+    path = tmp_path_factory.mktemp("tree") / "tree.safetensors"
+    ember.save({"tree": tree}, path)
+    assert _same({"tree": tree}, ember.load(path))
+
+
+# ---- atomic writes -----------------------------------------------------------------------------
+
+_CRASHING_SAVE = textwrap.dedent("""
+    import os, sys
+    import ember
+    import ember.io.checkpoint as checkpoint
+    path = sys.argv[1]
+    written = [0]
+    def crash_half_way(file, chunk):
+        file.write(chunk[: len(chunk) // 2])
+        file.flush()
+        os._exit(17)  # the process dies mid-write: no cleanup, no rename
+    checkpoint._write_chunk = crash_half_way
+    ember.save({"version": 2, "weight": ember.full((64, 64), 2.0)}, path)
+""")
+
+
+def test_crash_mid_save_leaves_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "model.safetensors"
+    ember.save({"version": 1, "weight": ember.ones(64, 64)}, path)
+    result = subprocess.run([sys.executable, "-c", _CRASHING_SAVE, str(path)], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, timeout=60)
+    assert result.returncode == 17, result.stderr.decode()
+    loaded = ember.load(path)
+    assert loaded["version"] == 1 and loaded["weight"].sum().item() == 64 * 64
+    leftovers = [name for name in os.listdir(tmp_path) if name != "model.safetensors"]
+    assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")  # the dead writer's temp file
+
+
+def test_failed_save_keeps_old_file_and_removes_temporary(tmp_path, monkeypatch):
+    import ember.io.checkpoint as checkpoint
+    path = tmp_path / "model.safetensors"
+    ember.save({"version": 1}, path)
+
+    def disk_full(file, chunk):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "_write_chunk", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        ember.save({"version": 2}, path)
+    assert ember.load(path) == {"version": 1}
+    assert os.listdir(tmp_path) == ["model.safetensors"]
+
+
+def test_saved_file_permissions_follow_the_umask(tmp_path):
+    if os.name != "posix":
+        pytest.skip("POSIX permissions")
+    ember.save({"a": 1}, tmp_path / "a.safetensors")
+    with open(tmp_path / "plain", "wb"):
+        pass
+    assert os.stat(tmp_path / "a.safetensors").st_mode == os.stat(tmp_path / "plain").st_mode
+
+
+# ---- corrupt and missing files -----------------------------------------------------------------
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(CheckpointError, match=r"no such file: '.*nope.safetensors'"):
+        ember.load(tmp_path / "nope.safetensors")
+    with pytest.raises(CheckpointError, match="is a directory"):
+        ember.load(tmp_path)
+    assert issubclass(CheckpointError, RuntimeError)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello", b"not a checkpoint at all, just text\n",
+                                     b"\x08\x00\x00\x00\x00\x00\x00\x00[1, 2]  ",
+                                     b"\x02\x00\x00\x00\x00\x00\x00\x00{]",
+                                     b"\xff" * 64])
+def test_foreign_files_are_rejected(tmp_path, content):
+    path = tmp_path / "foreign.bin"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="foreign.bin' is not a valid checkpoint"):
+        ember.load(path)
+
+
+def _small_checkpoint(tmp_path):
+    obj = {"model": {"w": ember.randn(3, 2), "mask": ember.tensor([True, False]),
+                     "count": ember.tensor(5)},
+           "epoch": 2, "lr": 0.5, "betas": (0.9, 0.99)}
+    path = tmp_path / "small.safetensors"
+    ember.save(obj, path)
+    return obj, path, path.read_bytes()
+
+
+def test_every_truncation_is_a_clear_error(tmp_path):
+    _, _, data = _small_checkpoint(tmp_path)
+    broken = tmp_path / "broken.safetensors"
+    for length in range(len(data)):
+        broken.write_bytes(data[:length])
+        with pytest.raises(CheckpointError, match="broken.safetensors"):
+            ember.load(broken)
+
+
+def test_appended_bytes_are_a_clear_error(tmp_path):
+    _, _, data = _small_checkpoint(tmp_path)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(data + b"\0")
+    with pytest.raises(CheckpointError, match="data section"):
+        ember.load(broken)
+
+
+def test_random_byte_flips_never_load_wrong_data(tmp_path):
+    original, _, data = _small_checkpoint(tmp_path)
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    broken = tmp_path / "broken.safetensors"
+    rng = np.random.default_rng(1234)
+    # Every position of the length prefix and of the data section, and 400 places in the header.
+    positions = list(range(8)) + list(range(header_end, len(data)))
+    positions += rng.integers(8, header_end, size=400).tolist()
+    rejected = 0
+    for position in positions:
+        corrupted = bytearray(data)
+        corrupted[position] ^= int(rng.integers(1, 256))
+        broken.write_bytes(bytes(corrupted))
+        try:
+            loaded = ember.load(broken)
+        except CheckpointError as error:
+            assert "broken.safetensors" in str(error)
+            rejected += 1
+        else:
+            # Only harmless changes may load (e.g. a padding space turned into a tab).
+            assert _same(original, loaded), f"flip at byte {position} loaded different data"
+    assert rejected >= len(positions) * 0.9
+
+
+def test_header_with_valid_json_but_bad_layout(tmp_path):
+    def write(header, data=b""):
+        import json
+        encoded = json.dumps(header).encode()
+        path = tmp_path / "crafted.safetensors"
+        path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + data)
+        return path
+
+    cases = [
+        ({"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4, "needs 8"),
+        ({"t": {"dtype": "BF16", "shape": [1], "data_offsets": [0, 2]}}, b"\0" * 2, "BF16"),
+        ({"t": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4, "shape"),
+        ({"t": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\0" * 8, "starts at"),
+        ({"t": {"dtype": "F32", "shape": [1]}}, b"\0" * 4, "malformed"),
+        ({"t": {"dtype": "BOOL", "shape": [1], "data_offsets": [0, 1]}}, b"\x07", "booleans"),
+        ({"__metadata__": {"ember": 3}}, b"", "string-to-string"),
+        ({"__metadata__": {"ember": "{}"}}, b"", "checksum"),
+    ]
+    for header, data, message in cases:
+        with pytest.raises(CheckpointError, match=message):
+            ember.load(write(header, data))
