@@ -1,0 +1,369 @@
+"""Convolution and transposed convolution in 1, 2 or 3 spatial dimensions.
+
+Forward: a strided view of the kernel windows, copied once into columns (im2col), then ONE batched
+GEMM (``weight @ columns`` broadcast over the batch lands directly in (N, C_out, L) layout, which
+measured faster than a single 2-D GEMM followed by a transposing copy). The adjoint (col2im) is a
+loop over the kernel offsets (prod(kernel_size) vectorised slice additions), never over pixels.
+"""
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+# Above this many elements, grad_weight uses one 2-D GEMM over transposed copies instead of a
+# batched GEMM followed by a sum over the batch (which needs N * weight.size of scratch memory).
+_BATCHED_WEIGHT_GRAD_LIMIT = 1 << 22
+
+
+def _pad(array, padding):
+    """Zero-pad the spatial dims of (N, C, *spatial) by ``((before, after), ...)``."""
+    if not any(before or after for before, after in padding):
+        return array
+    shape = array.shape[:2] + tuple(size + before + after
+                                    for size, (before, after) in zip(array.shape[2:], padding))
+    padded = np.zeros(shape, array.dtype)
+    padded[_interior(array.shape, padding)] = array
+    return padded
+
+
+def _interior(shape, padding):
+    """Index of the unpadded region of size ``shape[2:]`` inside a padded array."""
+    return (slice(None), slice(None)) + tuple(
+        slice(before, before + size) for size, (before, _) in zip(shape[2:], padding))
+
+
+def _windows(padded, kernel_size, stride, dilation, out_size):
+    """Read-only view (N, C, *kernel_size, *out_size) of every kernel window of ``padded``."""
+    strides = padded.strides
+    spatial = strides[2:]
+    shape = padded.shape[:2] + tuple(kernel_size) + tuple(out_size)
+    view_strides = (strides[:2] + tuple(step * gap for step, gap in zip(spatial, dilation))
+                    + tuple(step * jump for step, jump in zip(spatial, stride)))
+    return as_strided(padded, shape, view_strides, writeable=False)
+
+
+def _im2col(padded, kernel_size, stride, dilation, out_size):
+    """Contiguous columns (N, C * prod(kernel_size), prod(out_size))."""
+    windows = _windows(padded, kernel_size, stride, dilation, out_size)
+    batch, channels = padded.shape[:2]
+    return np.ascontiguousarray(windows).reshape(
+        batch, channels * math.prod(kernel_size), math.prod(out_size))
+
+
+def _col2im(columns, padded_shape, kernel_size, stride, dilation, out_size):
+    """Adjoint of ``_im2col``: scatter-add columns (N, C, *kernel_size, *out_size) into zeros."""
+    result = np.zeros(padded_shape, columns.dtype)
+    everything = (slice(None), slice(None))
+    for offset in np.ndindex(*kernel_size):
+        target = everything + tuple(
+            slice(index * gap, index * gap + jump * (size - 1) + 1, jump)
+            for index, gap, jump, size in zip(offset, dilation, stride, out_size))
+        result[target] += columns[everything + offset]
+    return result
+
+
+def _weight_grad(grad_rows, columns, groups):
+    """Sum over the batch of grad_rows (N, G, A, L) @ columns (N, G, B, L)^T -> (G, A, B)."""
+    batch, _, rows, length = grad_rows.shape
+    width = columns.shape[2]
+    if batch * groups * rows * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
+        return np.matmul(grad_rows, columns.swapaxes(-1, -2)).sum(axis=0)
+    left = np.ascontiguousarray(grad_rows.transpose(1, 2, 0, 3)).reshape(groups, rows, -1)
+    right = np.ascontiguousarray(columns.transpose(1, 2, 0, 3)).reshape(groups, width, -1)
+    return np.matmul(left, right.swapaxes(-1, -2))
+
+
+class ConvNd(Function):
+    """Cross-correlation of (N, C_in, *spatial) with weight (C_out, C_in / groups, *kernel)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, stride, padding, dilation, groups):
+        batch, in_channels = input.shape[:2]
+        out_channels = weight.shape[0]
+        kernel_size = weight.shape[2:]
+        padded = _pad(input, padding)
+        out_size = tuple((size - gap * (kernel - 1) - 1) // jump + 1 for size, kernel, jump, gap
+                         in zip(padded.shape[2:], kernel_size, stride, dilation))
+        columns = _im2col(padded, kernel_size, stride, dilation, out_size)
+        length = columns.shape[2]
+        if groups == 1:
+            output = np.matmul(weight.reshape(out_channels, -1), columns)
+        else:
+            output = np.matmul(weight.reshape(groups, out_channels // groups, -1),
+                               columns.reshape(batch, groups, -1, length))
+            output = output.reshape(batch, out_channels, length)
+        if bias is not None:
+            output += bias[:, None]
+        needs_input, needs_weight = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(input if needs_weight else None, weight if needs_input else None)
+        ctx.geometry = (input.shape, weight.shape, padded.shape, stride, padding, dilation,
+                        groups, out_size)
+        return output.reshape((batch, out_channels) + out_size)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, weight = ctx.saved_tensors
+        (input_shape, weight_shape, padded_shape, stride, padding, dilation, groups,
+         out_size) = ctx.geometry
+        needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+        batch = grad.shape[0]
+        out_channels = weight_shape[0]
+        kernel_size = weight_shape[2:]
+        grad_rows = grad.reshape(batch, groups, out_channels // groups, -1)
+        grad_input = grad_weight = grad_bias = None
+        if needs_input:
+            grouped_weight = weight.reshape(groups, out_channels // groups, -1)
+            columns = np.matmul(grouped_weight.swapaxes(-1, -2), grad_rows)
+            columns = columns.reshape((batch, input_shape[1]) + kernel_size + out_size)
+            grad_padded = _col2im(columns, padded_shape, kernel_size, stride, dilation, out_size)
+            grad_input = grad_padded[_interior(input_shape, padding)]
+        if needs_weight:
+            columns = _im2col(_pad(input, padding), kernel_size, stride, dilation, out_size)
+            columns = columns.reshape(batch, groups, -1, columns.shape[2])
+            grad_weight = _weight_grad(grad_rows, columns, groups).reshape(weight_shape)
+        if needs_bias:
+            grad_bias = grad_rows.sum(axis=(0, 3)).reshape(out_channels)
+        return grad_input, grad_weight, grad_bias, None, None, None, None
+
+
+class ConvTransposeNd(Function):
+    """Adjoint of ConvNd with respect to its input: weight (C_in, C_out / groups, *kernel)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, stride, padding, output_padding, dilation, groups):
+        batch, in_channels = input.shape[:2]
+        in_size = input.shape[2:]
+        kernel_size = weight.shape[2:]
+        out_channels = weight.shape[1] * groups
+        full_size = tuple((size - 1) * jump + gap * (kernel - 1) + extra + 1
+                          for size, kernel, jump, gap, extra
+                          in zip(in_size, kernel_size, stride, dilation, output_padding))
+        grouped_weight = weight.reshape(groups, in_channels // groups, -1)
+        rows = input.reshape(batch, groups, in_channels // groups, -1)
+        columns = np.matmul(grouped_weight.swapaxes(-1, -2), rows)
+        columns = columns.reshape((batch, out_channels) + kernel_size + in_size)
+        padded_shape = (batch, out_channels) + full_size
+        output = _col2im(columns, padded_shape, kernel_size, stride, dilation, in_size)
+        out_size = tuple(size - 2 * pad for size, pad in zip(full_size, padding))
+        pairs = tuple((pad, pad) for pad in padding)
+        output = output[_interior((batch, out_channels) + out_size, pairs)]
+        if bias is not None:
+            output = output + bias.reshape((out_channels,) + (1,) * len(in_size))
+        needs_input, needs_weight = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(input if needs_weight else None, weight if needs_input else None)
+        ctx.geometry = (input.shape, weight.shape, stride, pairs, dilation, groups)
+        return np.ascontiguousarray(output)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, weight = ctx.saved_tensors
+        input_shape, weight_shape, stride, pairs, dilation, groups = ctx.geometry
+        needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+        batch, in_channels = input_shape[:2]
+        in_size = input_shape[2:]
+        kernel_size = weight_shape[2:]
+        grad_input = grad_weight = grad_bias = None
+        if needs_input or needs_weight:
+            columns = _im2col(_pad(grad, pairs), kernel_size, stride, dilation, in_size)
+            columns = columns.reshape(batch, groups, -1, columns.shape[2])
+            if needs_input:
+                grouped_weight = weight.reshape(groups, in_channels // groups, -1)
+                grad_input = np.matmul(grouped_weight, columns).reshape(input_shape)
+            if needs_weight:
+                rows = input.reshape(batch, groups, in_channels // groups, -1)
+                grad_weight = _weight_grad(rows, columns, groups).reshape(weight_shape)
+        if needs_bias:
+            grad_bias = grad.reshape(batch, grad.shape[1], -1).sum(axis=(0, 2))
+        return grad_input, grad_weight, grad_bias, None, None, None, None, None
+
+
+# ---- functional API ------------------------------------------------------------------------------
+def _tuple(value, count, name):
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * count
+    value = tuple(int(item) for item in value)
+    if len(value) == 1:
+        return value * count
+    if len(value) != count:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {count} "
+                           f"values to match the convolution dimensions, but got "
+                           f"{name}={list(value)}")
+    return value
+
+
+def _batched(input, spatial_dims, operation):
+    """Check the rank of ``input``; return whether it lacks the batch dim."""
+    array = input._data
+    if array.ndim == spatial_dims + 1:
+        return True
+    if array.ndim == spatial_dims + 2:
+        return False
+    raise RuntimeError(f"Expected {spatial_dims + 1}D (unbatched) or {spatial_dims + 2}D "
+                       f"(batched) input to {operation}, but got input of size: "
+                       f"{list(array.shape)}")
+
+
+def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operation):
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{operation}(): argument 'weight' must be Tensor, not "
+                        f"{type(weight).__name__}")
+    if weight._data.ndim != spatial_dims + 2:
+        raise RuntimeError(f"weight should have at least three dimensions"
+                           if weight._data.ndim < 3 else
+                           f"Expected {spatial_dims + 2}-dimensional weight for "
+                           f"{spatial_dims + 2}-dimensional input, but got "
+                           f"{weight._data.ndim}-dimensional weight of size "
+                           f"{list(weight._data.shape)}")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if input._data.dtype != weight._data.dtype:
+        raise RuntimeError(f"Input type ({_type(input)}) and weight type ({_type(weight)}) "
+                           f"should be the same")
+    in_channels = input._data.shape[1]
+    weight_shape = list(weight._data.shape)
+    if transposed:
+        expected = weight_shape[0]
+        if in_channels != expected:
+            raise RuntimeError(f"Given transposed=1, weight of size {weight_shape}, expected "
+                               f"input{list(input._data.shape)} to have {expected} channels, "
+                               f"but got {in_channels} channels instead")
+        out_channels = weight_shape[1] * groups
+    else:
+        expected = weight_shape[1] * groups
+        if weight_shape[0] % groups:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
+                               f"{groups} at dimension 0, but got weight of size "
+                               f"{weight_shape} instead")
+        if in_channels != expected:
+            raise RuntimeError(f"Given groups={groups}, weight of size {weight_shape}, expected "
+                               f"input{list(input._data.shape)} to have {expected} channels, "
+                               f"but got {in_channels} channels instead")
+        out_channels = weight_shape[0]
+    if bias is not None and (bias._data.ndim != 1 or bias._data.shape[0] != out_channels):
+        raise RuntimeError(f"Given weight of size {weight_shape}, expected bias to be 1-dimensional "
+                           f"with {out_channels} elements, but got bias of size "
+                           f"{list(bias._data.shape)} instead")
+
+
+def _type(tensor):
+    names = {"float32": "float", "float64": "double", "float16": "c10::Half"}
+    return names.get(tensor._data.dtype.name, tensor._data.dtype.name)
+
+
+def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial_dims, operation):
+    unbatched = _batched(input, spatial_dims, operation)
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_weight(input, weight, bias, groups, spatial_dims, False, operation)
+    stride = _tuple(stride, spatial_dims, "stride")
+    dilation = _tuple(dilation, spatial_dims, "dilation")
+    kernel_size = weight._data.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pairs = ((0, 0),) * spatial_dims
+        elif padding == "same":
+            if any(jump != 1 for jump in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            # The total padding d * (k - 1) is split with the odd extra element on the right.
+            pairs = tuple((gap * (kernel - 1) // 2, gap * (kernel - 1) - gap * (kernel - 1) // 2)
+                          for gap, kernel in zip(dilation, kernel_size))
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+    else:
+        pairs = tuple((pad, pad) for pad in _tuple(padding, spatial_dims, "padding"))
+    if any(jump <= 0 for jump in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(pad < 0 for pair in pairs for pad in pair):
+        raise RuntimeError("negative padding is not supported")
+    if any(gap <= 0 for gap in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    padded_size = [size + before + after
+                   for size, (before, after) in zip(input._data.shape[2:], pairs)]
+    reach = [gap * (kernel - 1) + 1 for gap, kernel in zip(dilation, kernel_size)]
+    if any(size < extent for size, extent in zip(padded_size, reach)):
+        raise RuntimeError(f"Calculated padded input size per channel: "
+                           f"({' x '.join(str(size) for size in padded_size)}). Kernel size: "
+                           f"({' x '.join(str(extent) for extent in reach)}). Kernel size can't "
+                           f"be greater than actual input size")
+    output = ConvNd.apply(input, weight, bias, stride, pairs, dilation, groups)
+    return output.squeeze(0) if unbatched else output
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation over (N, C_in, L) or unbatched (C_in, L)."""
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation over (N, C_in, H, W) or unbatched (C_in, H, W)."""
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D cross-correlation over (N, C_in, D, H, W) or unbatched (C_in, D, H, W)."""
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation,
+                spatial_dims, operation):
+    unbatched = _batched(input, spatial_dims, operation)
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_weight(input, weight, bias, groups, spatial_dims, True, operation)
+    if input._data.shape[1] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected input channels "
+                           f"{input._data.shape[1]} to be divisible by groups")
+    stride = _tuple(stride, spatial_dims, "stride")
+    padding = _tuple(padding, spatial_dims, "padding")
+    output_padding = _tuple(output_padding, spatial_dims, "output_padding")
+    dilation = _tuple(dilation, spatial_dims, "dilation")
+    if any(jump <= 0 for jump in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(pad < 0 for pad in padding):
+        raise RuntimeError("negative padding is not supported")
+    if any(gap <= 0 for gap in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    for extra, jump, gap in zip(output_padding, stride, dilation):
+        if extra < 0 or (extra >= jump and extra >= gap):
+            raise RuntimeError(f"output padding must be smaller than either stride or dilation, "
+                               f"but got output_padding={list(output_padding)}, "
+                               f"stride={list(stride)}, dilation={list(dilation)}")
+    kernel_size = weight._data.shape[2:]
+    out_size = [(size - 1) * jump - 2 * pad + gap * (kernel - 1) + extra + 1
+                for size, kernel, jump, pad, gap, extra in zip(
+                    input._data.shape[2:], kernel_size, stride, padding, dilation, output_padding)]
+    if any(size <= 0 for size in out_size):
+        raise RuntimeError(f"Given input size per channel: {list(input._data.shape[2:])}. "
+                           f"Calculated output size per channel: {out_size}. Output size is too "
+                           f"small")
+    output = ConvTransposeNd.apply(input, weight, bias, stride, padding, output_padding, dilation,
+                                   groups)
+    return output.squeeze(0) if unbatched else output
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """1-D transposed convolution: the gradient of conv1d with respect to its input."""
+    return _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                       "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution: the gradient of conv2d with respect to its input."""
+    return _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                       "conv_transpose2d")
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """3-D transposed convolution: the gradient of conv3d with respect to its input."""
+    return _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
+                       "conv_transpose3d")
