@@ -1,0 +1,19 @@
+"""Data-parallel training over MPI: collectives, DistributedDataParallel, DistributedSampler,
+SyncBatchNorm. Without ``mpiexec`` the world is one process, so the same script runs anywhere."""
+from .comm import (  # noqa: F401
+    Backend, MPIBackend, ReduceOp, Request, SingleProcessBackend, Work, all_gather, all_reduce,
+    all_reduce_metrics, barrier, broadcast, destroy_process_group, get_backend, get_rank,
+    get_world_size, init_process_group, is_available, is_initialized, is_mpi_available,
+    launched_under_mpi)
+from .sampler import DistributedSampler, UnpaddedDistributedSampler  # noqa: F401
+
+_LAZY = {"DistributedDataParallel": "parallel", "SyncBatchNorm": "sync_batchnorm"}
+
+
+def __getattr__(name):
+    # The nn-based pieces load on first use, keeping `import ember.distributed` light.
+    if name in _LAZY:
+        import importlib
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

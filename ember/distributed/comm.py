@@ -1,0 +1,386 @@
+"""Collective communication: a small ``Backend`` interface, MPI through mpi4py, one-process fallback.
+
+mpi4py is imported only when the process was started by an MPI launcher (importing it initialises
+MPI), so a script that calls ``init_process_group()`` runs unchanged with or without ``mpiexec``.
+"""
+import enum
+import os
+import sys
+
+import numpy as np
+
+from ..tensor import Tensor
+
+# Variables that MPICH's Hydra, PMIx launchers and Open MPI's mpirun set in every rank.
+_LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
+                       "OMPI_COMM_WORLD_RANK", "MPI_LOCALRANKID", "HYDRA_CONTROL_FD")
+
+
+class ReduceOp(enum.Enum):
+    """How ``all_reduce`` combines the ranks' values (``torch.distributed.ReduceOp``)."""
+
+    SUM = 0
+    AVG = 1
+    PRODUCT = 2
+    MIN = 3
+    MAX = 4
+
+
+class Request:
+    """A started non-blocking collective: ``wait()`` blocks until its result is in place."""
+
+    def wait(self):
+        raise NotImplementedError
+
+    def test(self):
+        """True when finished; also lets the engine progress the operation."""
+        raise NotImplementedError
+
+
+class Backend:
+    """What a communication engine provides. Arrays are C-contiguous, writeable NumPy arrays.
+
+    ``op`` is one of ``ReduceOp.SUM``, ``PRODUCT``, ``MIN``, ``MAX`` (AVG is SUM then a division,
+    done by the caller). A new engine subclasses this and is passed to ``init_process_group``.
+    """
+
+    name = "base"
+    rank = 0
+    world_size = 1
+
+    def allreduce(self, array, op):
+        """Combine ``array`` across ranks, in place."""
+        self.iallreduce(array, op).wait()
+
+    def iallreduce(self, array, op):
+        """Start combining ``array`` in place; return a ``Request``."""
+        raise NotImplementedError
+
+    def broadcast(self, array, src):
+        """Overwrite ``array`` on every rank with rank ``src``'s values."""
+        raise NotImplementedError
+
+    def allgather(self, array):
+        """Return an array of shape ``(world_size,) + array.shape`` holding every rank's array."""
+        raise NotImplementedError
+
+    def barrier(self):
+        raise NotImplementedError
+
+    def abort(self, code=1):
+        """End every rank of the job (used when one rank fails, so the others never hang)."""
+        os._exit(code)
+
+    def close(self):
+        pass
+
+
+class _DoneRequest(Request):
+    def wait(self):
+        return None
+
+    def test(self):
+        return True
+
+
+class SingleProcessBackend(Backend):
+    """World size 1: every collective is the identity."""
+
+    name = "single"
+
+    def iallreduce(self, array, op):
+        return _DoneRequest()
+
+    def broadcast(self, array, src):
+        pass
+
+    def allgather(self, array):
+        return array[None].copy()
+
+    def barrier(self):
+        pass
+
+
+class _MPIRequest(Request):
+    __slots__ = ("_request", "_array", "_done")
+
+    def __init__(self, request, array):
+        self._request = request
+        self._array = array  # keeps the buffer alive while MPI writes into it
+        self._done = False
+
+    def wait(self):
+        if not self._done:
+            self._request.Wait()
+            self._done = True
+            self._array = None
+
+    def test(self):
+        if not self._done and self._request.Test():
+            self._done = True
+            self._array = None
+        return self._done
+
+
+class MPIBackend(Backend):
+    """MPI through mpi4py, on a private duplicate of ``COMM_WORLD``."""
+
+    name = "mpi"
+
+    def __init__(self):
+        try:
+            from mpi4py import MPI
+        except ImportError as error:
+            raise RuntimeError("init_process_group: this process was started by an MPI launcher "
+                               "but mpi4py is not importable; install it with "
+                               "`pip install 'ember[mpi]'` (or `pip install mpi4py` built "
+                               "against the site MPI)") from error
+        self._mpi = MPI
+        self._comm = MPI.COMM_WORLD.Dup()
+        self.rank = self._comm.Get_rank()
+        self.world_size = self._comm.Get_size()
+        self._ops = {ReduceOp.SUM: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MIN: MPI.MIN,
+                     ReduceOp.MAX: MPI.MAX}
+
+    def allreduce(self, array, op):
+        self._comm.Allreduce(self._mpi.IN_PLACE, array, op=self._ops[op])
+
+    def iallreduce(self, array, op):
+        return _MPIRequest(self._comm.Iallreduce(self._mpi.IN_PLACE, array, op=self._ops[op]),
+                           array)
+
+    def broadcast(self, array, src):
+        self._comm.Bcast(array, root=src)
+
+    def allgather(self, array):
+        gathered = np.empty((self.world_size,) + array.shape, dtype=array.dtype)
+        self._comm.Allgather(array, gathered)
+        return gathered
+
+    def barrier(self):
+        self._comm.Barrier()
+
+    def abort(self, code=1):
+        self._mpi.COMM_WORLD.Abort(code)
+
+    def close(self):
+        self._comm.Free()
+
+
+def launched_under_mpi():
+    """True when an MPI launcher started this process (or mpi4py.MPI is already initialised)."""
+    return "mpi4py.MPI" in sys.modules or any(name in os.environ for name in _LAUNCHER_VARIABLES)
+
+
+# ---- the default process group ---------------------------------------------------------------
+_backend = None
+_previous_excepthook = None
+
+
+def _abort_on_uncaught_exception(exception_type, exception, traceback):
+    """Print the traceback, then end the whole job: the other ranks would wait forever."""
+    _previous_excepthook(exception_type, exception, traceback)
+    sys.stderr.flush()
+    if _backend is not None:
+        _backend.abort(1)
+
+
+def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1,
+                       **unused):
+    """Join the job's process group: MPI under ``mpiexec``, else a world of one process.
+
+    ``backend`` is ``"mpi"``, None (same), or a ``Backend`` instance for another engine.
+    """
+    global _backend, _previous_excepthook
+    if _backend is not None:
+        raise ValueError("trying to initialize the default process group twice!")
+    if isinstance(backend, Backend):
+        engine = backend
+    elif backend is None or (isinstance(backend, str) and backend.lower() == "mpi"):
+        engine = MPIBackend() if launched_under_mpi() else SingleProcessBackend()
+    else:
+        raise ValueError(f"init_process_group: backend {backend!r} is not available in ember; "
+                         f"use 'mpi' (the world is a single process when not started by mpiexec) "
+                         f"or pass a Backend instance")
+    problems = []
+    if world_size not in (-1, None) and world_size != engine.world_size:
+        problems.append(f"world_size={world_size} but the launcher started "
+                        f"{engine.world_size} process(es)")
+    if rank not in (-1, None) and rank != engine.rank:
+        problems.append(f"rank={rank} but this process is rank {engine.rank}")
+    if problems:
+        engine.close()
+        raise ValueError("init_process_group: " + "; ".join(problems))
+    _backend = engine
+    if engine.world_size > 1 and _previous_excepthook is None:
+        _previous_excepthook = sys.excepthook
+        sys.excepthook = _abort_on_uncaught_exception
+
+
+def destroy_process_group(group=None):
+    """Leave the process group; ``init_process_group`` may be called again afterwards."""
+    global _backend, _previous_excepthook
+    engine = _require_backend("destroy_process_group")
+    _backend = None
+    if _previous_excepthook is not None:
+        sys.excepthook = _previous_excepthook
+        _previous_excepthook = None
+    engine.close()
+
+
+def is_available():
+    """The package works everywhere (a single process without MPI)."""
+    return True
+
+
+def is_mpi_available():
+    """Whether mpi4py can be imported (checked without importing it)."""
+    import importlib.util
+    return importlib.util.find_spec("mpi4py") is not None
+
+
+def is_initialized():
+    return _backend is not None
+
+
+def get_backend(group=None):
+    return _require_backend("get_backend").name
+
+
+def _require_backend(operation, group=None):
+    if group is not None:
+        raise ValueError(f"{operation}: ember has only the default process group; pass "
+                         f"group=None")
+    if _backend is None:
+        raise ValueError("Default process group has not been initialized, please make sure to "
+                         "call init_process_group.")
+    return _backend
+
+
+def get_rank(group=None):
+    return _require_backend("get_rank", group).rank
+
+
+def get_world_size(group=None):
+    return _require_backend("get_world_size", group).world_size
+
+
+def barrier(group=None):
+    _require_backend("barrier", group).barrier()
+
+
+class Work:
+    """Handle of an ``async_op=True`` collective (``torch.distributed.Work``)."""
+
+    def __init__(self, request, finish):
+        self._request = request
+        self._finish = finish
+
+    def wait(self, timeout=None):
+        if self._finish is not None:
+            self._request.wait()
+            finish, self._finish = self._finish, None
+            finish()
+        return True
+
+    def is_completed(self):
+        return self._finish is None or self._request.test()
+
+
+def _contiguous_buffer(tensor, operation):
+    """The array to hand to the engine: the tensor's own storage when contiguous."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{operation}: expected a Tensor, got {type(tensor).__name__}")
+    array = tensor._data
+    if not array.flags.writeable:
+        raise RuntimeError(f"{operation}: the tensor's storage is read-only (an expanded view?); "
+                           f"clone() it first")
+    if array.flags.c_contiguous:
+        return array
+    return np.ascontiguousarray(array)
+
+
+def _finish_in_place(tensor, buffer, divisor):
+    if divisor is not None:
+        np.divide(buffer, divisor, out=buffer, casting="unsafe")
+    if buffer is not tensor._data:
+        np.copyto(tensor._data, buffer)
+
+
+def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
+    """Combine ``tensor`` across ranks in place; every rank gets the result (dtype kept)."""
+    engine = _require_backend("all_reduce", group)
+    if not isinstance(op, ReduceOp):
+        raise TypeError(f"all_reduce: op must be a ReduceOp, got {type(op).__name__}")
+    buffer = _contiguous_buffer(tensor, "all_reduce")
+    divisor = None
+    if op is ReduceOp.AVG:
+        if buffer.dtype.kind not in "fc":
+            raise RuntimeError(f"all_reduce: ReduceOp.AVG needs a floating-point tensor, got "
+                               f"{tensor.dtype}")
+        op = ReduceOp.SUM
+        divisor = engine.world_size
+    tensor._bump_version()
+    request = engine.iallreduce(buffer, op)
+    work = Work(request, lambda: _finish_in_place(tensor, buffer, divisor))
+    if async_op:
+        return work
+    work.wait()
+    return None
+
+
+def broadcast(tensor, src, group=None, async_op=False):
+    """Overwrite ``tensor`` on every rank with rank ``src``'s values."""
+    engine = _require_backend("broadcast", group)
+    if not isinstance(src, int) or not 0 <= src < engine.world_size:
+        raise RuntimeError(f"broadcast: invalid root rank: {src} (world size "
+                           f"{engine.world_size})")
+    buffer = _contiguous_buffer(tensor, "broadcast")
+    engine.broadcast(buffer, src)
+    tensor._bump_version()
+    _finish_in_place(tensor, buffer, None)
+    return Work(_DoneRequest(), None) if async_op else None
+
+
+def all_gather(tensor_list, tensor, group=None, async_op=False):
+    """Fill ``tensor_list[r]`` with rank r's ``tensor`` on every rank."""
+    engine = _require_backend("all_gather", group)
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"all_gather: expected a Tensor, got {type(tensor).__name__}")
+    problems = []
+    if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != engine.world_size:
+        length = len(tensor_list) if isinstance(tensor_list, (list, tuple)) else "no list"
+        problems.append(f"tensor_list must hold world_size={engine.world_size} tensors, got "
+                        f"{length}")
+    else:
+        for index, output in enumerate(tensor_list):
+            if not isinstance(output, Tensor) or output._data.shape != tensor._data.shape:
+                shape = list(output._data.shape) if isinstance(output, Tensor) else None
+                problems.append(f"tensor_list[{index}] must be a Tensor of shape "
+                                f"{list(tensor._data.shape)}, got {shape}")
+    if problems:
+        raise RuntimeError("all_gather: " + "; ".join(problems))
+    gathered = engine.allgather(np.ascontiguousarray(tensor._data))
+    for output, array in zip(tensor_list, gathered):
+        output._write(array, "all_gather")
+        output._bump_version()
+    return Work(_DoneRequest(), None) if async_op else None
+
+
+def all_reduce_metrics(metrics, group=None):
+    """Sum a dict of numbers (counts, summed losses) across ranks; returns a new dict of floats.
+
+    Evaluation over a sharded dataset calls it on its totals (e.g. ``{"correct": c, "count": n,
+    "loss_sum": s}``) before dividing, so the metrics equal the single-process ones. Every rank
+    must pass the same keys.
+    """
+    engine = _require_backend("all_reduce_metrics", group)
+    names = sorted(metrics)
+    values = np.array([float(metrics[name]) for name in names], dtype=np.float64)
+    engine.allreduce(values, ReduceOp.SUM)
+    return {name: float(value) for name, value in zip(names, values)}
+
+
+def _default_backend():
+    """The engine in use, or None (DistributedDataParallel and SyncBatchNorm read it)."""
+    return _backend

@@ -1,0 +1,156 @@
+"""ember.distributed collectives in one process: the fallback world, a plugged-in backend, errors."""
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+import ember.distributed as dist
+from ember.distributed import ReduceOp
+
+
+@pytest.fixture
+def world():
+    dist.init_process_group()
+    yield
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+class _TwinBackend(dist.Backend):
+    """A pretend world of two ranks holding identical values: SUM doubles, MAX/MIN keep."""
+
+    name = "twin"
+    rank = 1
+    world_size = 2
+
+    def __init__(self):
+        self.calls = []
+
+    def iallreduce(self, array, op):
+        self.calls.append(("allreduce", op, array.flags.c_contiguous))
+        if op is ReduceOp.SUM:
+            array *= 2
+        elif op is ReduceOp.PRODUCT:
+            array *= array
+        return dist.comm._DoneRequest()
+
+    def broadcast(self, array, src):
+        self.calls.append(("broadcast", src))
+        array[...] = src
+
+    def allgather(self, array):
+        return np.stack([array, array + 1])
+
+    def barrier(self):
+        self.calls.append(("barrier",))
+
+
+def test_not_initialized_errors_match_torch():
+    assert not dist.is_initialized()
+    for call in (dist.get_rank, dist.get_world_size, dist.barrier,
+                 lambda: dist.all_reduce(ember.ones(2))):
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
+            call()
+
+
+def test_fallback_world_is_one_process(world, monkeypatch):
+    assert dist.is_initialized() and dist.is_available()
+    assert (dist.get_rank(), dist.get_world_size(), dist.get_backend()) == (0, 1, "single")
+    assert "mpi4py.MPI" not in sys.modules or dist.launched_under_mpi()
+    tensor = ember.tensor([1.0, -2.0, 3.0])
+    for op in ReduceOp:
+        dist.all_reduce(tensor, op=op)
+    np.testing.assert_array_equal(tensor.numpy(), [1.0, -2.0, 3.0])
+    assert tensor.dtype == ember.float32
+    dist.broadcast(tensor, src=0)
+    outputs = [ember.zeros(3)]
+    dist.all_gather(outputs, tensor)
+    np.testing.assert_array_equal(outputs[0].numpy(), tensor.numpy())
+    dist.barrier()
+
+
+def test_initialising_twice_is_an_error_and_destroy_allows_again(world):
+    with pytest.raises(ValueError, match="trying to initialize the default process group twice!"):
+        dist.init_process_group("mpi")
+    dist.destroy_process_group()
+    assert not dist.is_initialized()
+    dist.init_process_group("mpi", world_size=1, rank=0)
+    assert dist.get_world_size() == 1
+
+
+def test_bad_init_arguments():
+    with pytest.raises(ValueError, match="backend 'nccl' is not available"):
+        dist.init_process_group("nccl")
+    with pytest.raises(ValueError, match="world_size=4 but the launcher started 1"):
+        dist.init_process_group(world_size=4)
+    assert not dist.is_initialized()
+
+
+def test_launcher_detection_reads_the_environment(monkeypatch):
+    for name in dist.comm._LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delitem(sys.modules, "mpi4py.MPI", raising=False)
+    assert not dist.launched_under_mpi()
+    monkeypatch.setenv("PMI_RANK", "0")
+    assert dist.launched_under_mpi()
+
+
+def test_plugged_in_backend_average_keeps_float32_and_fills_views():
+    backend = _TwinBackend()
+    dist.init_process_group(backend)
+    try:
+        assert (dist.get_rank(), dist.get_world_size(), dist.get_backend()) == (1, 2, "twin")
+        tensor = ember.tensor([[1.0, 2.0], [3.0, 4.0]])
+        version = tensor._version
+        dist.all_reduce(tensor, op=ReduceOp.AVG)
+        np.testing.assert_array_equal(tensor.numpy(), [[1.0, 2.0], [3.0, 4.0]])
+        assert tensor.dtype == ember.float32 and tensor._version > version
+        dist.all_reduce(tensor)
+        np.testing.assert_array_equal(tensor.numpy(), [[2.0, 4.0], [6.0, 8.0]])
+        column = tensor.t()  # a non-contiguous view: reduced through a copy, written back
+        dist.all_reduce(column)
+        np.testing.assert_array_equal(tensor.numpy(), [[4.0, 8.0], [12.0, 16.0]])
+        work = dist.all_reduce(tensor, op=ReduceOp.AVG, async_op=True)
+        work.wait()
+        assert work.is_completed()
+        np.testing.assert_array_equal(tensor.numpy(), [[4.0, 8.0], [12.0, 16.0]])
+        dist.broadcast(tensor, src=1)
+        np.testing.assert_array_equal(tensor.numpy(), np.ones((2, 2)))
+        outputs = [ember.zeros(2, 2), ember.zeros(2, 2, dtype=ember.float64)]
+        dist.all_gather(outputs, tensor)
+        np.testing.assert_array_equal(outputs[1].numpy(), 2 * np.ones((2, 2)))
+        assert outputs[1].dtype == ember.float64
+        assert dist.all_reduce_metrics({"correct": 3, "count": 5}) == {"correct": 6.0,
+                                                                       "count": 10.0}
+    finally:
+        dist.destroy_process_group()
+
+
+def test_collective_argument_errors():
+    dist.init_process_group(_TwinBackend())
+    try:
+        with pytest.raises(RuntimeError, match="AVG needs a floating-point tensor"):
+            dist.all_reduce(ember.tensor([1, 2]), op=ReduceOp.AVG)
+        with pytest.raises(TypeError, match="op must be a ReduceOp"):
+            dist.all_reduce(ember.ones(2), op="sum")
+        with pytest.raises(TypeError, match="expected a Tensor"):
+            dist.all_reduce(np.ones(2))
+        with pytest.raises(RuntimeError, match="invalid root rank: 2"):
+            dist.broadcast(ember.ones(2), src=2)
+        with pytest.raises(RuntimeError, match="tensor_list must hold world_size=2 tensors, got 1"):
+            dist.all_gather([ember.ones(2)], ember.ones(2))
+        with pytest.raises(RuntimeError, match=r"tensor_list\[1\] must be a Tensor of shape \[2\]"):
+            dist.all_gather([ember.ones(2), ember.ones(3)], ember.ones(2))
+        with pytest.raises(RuntimeError, match="read-only"):
+            dist.all_reduce(ember.ones(1).expand(3))
+        with pytest.raises(ValueError, match="only the default process group"):
+            dist.get_rank(group="other")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_integer_all_reduce_keeps_dtype(world):
+    tensor = ember.tensor([3, 4])
+    dist.all_reduce(tensor, op=ReduceOp.MAX)
+    assert tensor.dtype == ember.int64
