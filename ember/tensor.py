@@ -252,6 +252,16 @@ class Tensor:
         from .autograd.engine import _add_tensor_hook
         return _add_tensor_hook(self, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) -> None, run after this leaf's ``.grad`` has been updated by backward."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        from .autograd.engine import _add_post_accumulate_hook
+        return _add_post_accumulate_hook(self, hook)
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         from .autograd.engine import backward
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,

@@ -6,6 +6,7 @@ is deterministic, and it needs no recursion. Saved arrays and intermediate gradi
 soon as the sweep passes their node, so memory falls while backward runs.
 """
 import heapq
+import threading
 
 import numpy as np
 
@@ -91,6 +92,40 @@ def _accumulate_leaf(tensor, grad, owned):
         existing._data += grad
     else:
         existing._data = existing._data + grad
+    if _post_accumulate_hooks:
+        for hook in list(_post_accumulate_hooks.get(id(tensor), ())):
+            hook(tensor)
+
+
+# Leaf id -> hooks run after its .grad is updated (DistributedDataParallel's readiness signal).
+# Kept here rather than in a Tensor slot so the hot constructor stays unchanged.
+_post_accumulate_hooks = {}
+
+
+def _add_post_accumulate_hook(tensor, hook):
+    import weakref
+    key = id(tensor)
+    hooks = _post_accumulate_hooks.get(key)
+    if hooks is None:
+        hooks = _post_accumulate_hooks[key] = []
+        weakref.finalize(tensor, _post_accumulate_hooks.pop, key, None)
+    hooks.append(hook)
+    return _RemovableHandle(hooks, hook)
+
+
+class _Callbacks(threading.local):
+    queue = None  # a list while a backward sweep runs in this thread
+
+
+_callbacks = _Callbacks()
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the backward sweep now running finishes (PyTorch's
+    ``Variable._execution_engine.queue_callback``); DDP waits for its all-reduces there."""
+    if _callbacks.queue is None:
+        raise RuntimeError("queue_callback: no backward pass is running")
+    _callbacks.queue.append(callback)
 
 
 class _Pending:
@@ -116,6 +151,18 @@ class _Pending:
 
 
 def run_backward(roots, root_grads, retain_graph, capture=None):
+    """``_sweep``, then the callbacks queued during it, in order."""
+    outer_queue = _callbacks.queue
+    _callbacks.queue = queue = []
+    try:
+        _sweep(roots, root_grads, retain_graph, capture)
+        while queue:
+            queue.pop(0)()
+    finally:
+        _callbacks.queue = outer_queue
+
+
+def _sweep(roots, root_grads, retain_graph, capture=None):
     """Propagate ``root_grads`` from ``roots``. ``capture`` maps leaf tensors (by id) and
     (node, output_nr) pairs to slots for ``grad()``; with it nothing is accumulated into .grad."""
     heap = []
