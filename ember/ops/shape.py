@@ -268,7 +268,11 @@ swapaxes = transpose
 
 def movedim(input, source, destination):
     ndim = input._data.ndim
-    order = list(np.moveaxis(np.arange(ndim), source, destination))
+    sources = [int(axis) % max(ndim, 1) for axis in np.atleast_1d(source)]
+    destinations = [int(axis) % max(ndim, 1) for axis in np.atleast_1d(destination)]
+    order = [axis for axis in range(ndim) if axis not in sources]
+    for target, axis in sorted(zip(destinations, sources)):
+        order.insert(target, axis)
     return Permute.apply(input, tuple(int(axis) for axis in order))
 
 
