@@ -1,0 +1,432 @@
+"""Max, average and adaptive pooling over 1 to 3 spatial dims, through strided window views.
+
+Max pooling finds each window's argmax on a strided view and keeps PyTorch's flattened spatial
+indices; one gather/scatter op (``GatherSpatial``) carries the gradient for every max pooling.
+"""
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..tensor import Tensor
+from .conv import _col2im, _interior, _windows
+from .linalg import matmul
+
+
+class GatherSpatial(Function):
+    """out[n, c, j] = input[n, c, indices[n, c, j]] over flattened spatial dims; backward scatters.
+
+    ``overlapping`` says whether two outputs may pick the same input element (then the scatter
+    must add, through bincount; otherwise a plain assignment is exact and faster).
+    """
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, input, indices, overlapping):
+        batch, channels = input.shape[:2]
+        rows = input.reshape(batch * channels, -1)
+        flat_indices = indices.reshape(batch * channels, -1)
+        ctx.save_for_backward(indices)
+        ctx.shapes = (input.shape, overlapping)
+        return np.take_along_axis(rows, flat_indices, axis=1).reshape(indices.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        input_shape, overlapping = ctx.shapes
+        rows = input_shape[0] * input_shape[1]
+        size = math.prod(input_shape[2:])
+        flat_indices = indices.reshape(rows, -1)
+        flat_grad = grad.reshape(rows, -1)
+        if overlapping:
+            positions = flat_indices + (np.arange(rows) * size)[:, None]
+            summed = np.bincount(positions.ravel(), weights=flat_grad.ravel(),
+                                 minlength=rows * size)
+            grad_input = summed.astype(grad.dtype, copy=False).reshape(input_shape)
+        else:
+            grad_input = np.zeros((rows, size), grad.dtype)
+            np.put_along_axis(grad_input, flat_indices, flat_grad, axis=1)
+            grad_input = grad_input.reshape(input_shape)
+        return grad_input, None, None
+
+
+class AvgPoolNd(Function):
+    """Window sums divided by PyTorch's divisor (padding counted or not, or an override)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, input, kernel_size, stride, padding, out_size, divisor):
+        padded_shape, pairs = _padded_geometry(input.shape, kernel_size, stride, padding,
+                                               (1,) * len(kernel_size), out_size)
+        padded = np.zeros(padded_shape, input.dtype) if padded_shape != input.shape else input
+        if padded is not input:
+            padded[_interior(input.shape, pairs)] = input
+        windows = _windows(padded, kernel_size, stride, (1,) * len(kernel_size), out_size)
+        everything = (slice(None), slice(None))
+        total = None
+        for offset in np.ndindex(*kernel_size):
+            window = windows[everything + offset]
+            total = window.copy() if total is None else np.add(total, window, out=total)
+        total /= divisor
+        ctx.geometry = (input.shape, padded_shape, pairs, kernel_size, stride, out_size)
+        ctx.save_for_backward(divisor if isinstance(divisor, np.ndarray) else None)
+        ctx.scalar_divisor = None if isinstance(divisor, np.ndarray) else divisor
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        (divisor,) = ctx.saved_tensors
+        if divisor is None:
+            divisor = ctx.scalar_divisor
+        input_shape, padded_shape, pairs, kernel_size, stride, out_size = ctx.geometry
+        scaled = grad / divisor
+        spread = len(kernel_size)
+        columns = np.broadcast_to(scaled.reshape(scaled.shape[:2] + (1,) * spread + out_size),
+                                  scaled.shape[:2] + kernel_size + out_size)
+        grad_padded = _col2im(columns, padded_shape, kernel_size, stride, (1,) * spread, out_size)
+        return grad_padded[_interior(input_shape, pairs)], None, None, None, None, None
+
+
+# ---- geometry ------------------------------------------------------------------------------------
+def _padded_geometry(input_shape, kernel_size, stride, padding, dilation, out_size):
+    """Padded shape covering every window (ceil_mode may reach past the right padding)."""
+    pairs = []
+    for size, kernel, jump, pad, gap, count in zip(input_shape[2:], kernel_size, stride, padding,
+                                                   dilation, out_size):
+        reach = (count - 1) * jump + gap * (kernel - 1) + 1
+        pairs.append((pad, max(0, reach - size - pad)))
+    shape = input_shape[:2] + tuple(size + before + after
+                                    for size, (before, after) in zip(input_shape[2:], pairs))
+    return shape, tuple(pairs)
+
+
+def _pool_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """Output length along one dim, with PyTorch's ceil_mode rule (last window starts inside)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        count = -(-span // stride) + 1
+        if (count - 1) * stride >= size + padding:
+            count -= 1
+    else:
+        count = span // stride + 1
+    return count
+
+
+def _tuple(value, count, name):
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * count
+    value = tuple(int(item) for item in value)
+    if len(value) == 1:
+        return value * count
+    if len(value) != count:
+        raise RuntimeError(f"{name} must either be a single int, or a tuple of {count} ints")
+    return value
+
+
+def _prepare(input, spatial_dims, operation):
+    """Check the rank; return (batched input, whether it was unbatched)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{operation}(): argument 'input' must be Tensor, not "
+                        f"{type(input).__name__}")
+    ndim = input._data.ndim
+    if ndim == spatial_dims + 1:
+        return input.unsqueeze(0), True
+    if ndim == spatial_dims + 2:
+        return input, False
+    raise RuntimeError(f"{operation}: Expected {spatial_dims + 1}D or {spatial_dims + 2}D "
+                       f"(batch mode) tensor for input, but got: {list(input._data.shape)}")
+
+
+def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims,
+               operation, kernel_name):
+    kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
+    stride = kernel_size if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
+        else _tuple(stride, spatial_dims, "stride")
+    padding = _tuple(padding, spatial_dims, "padding")
+    dilation = _tuple(dilation, spatial_dims, "dilation")
+    if any(kernel <= 0 for kernel in kernel_size):
+        raise RuntimeError(f"{operation}: kernel_size must be greater than zero, but got "
+                           f"{_dims(kernel_size)}")
+    if any(jump <= 0 for jump in stride):
+        raise RuntimeError(f"{operation}: stride must be greater than zero, but got "
+                           f"{_dims(stride)}")
+    if any(gap <= 0 for gap in dilation):
+        raise RuntimeError(f"{operation}: dilation must be greater than zero, but got "
+                           f"{_dims(dilation)}")
+    for pad, kernel, gap in zip(padding, kernel_size, dilation):
+        if pad < 0 or pad > (gap * (kernel - 1) + 1) // 2 if kernel_name == "effective" \
+                else pad < 0 or pad > kernel // 2:
+            raise RuntimeError(_padding_message(pad, kernel, gap, kernel_name))
+    sizes = input._data.shape[2:]
+    out_size = tuple(_pool_size(size, kernel, jump, pad, gap, ceil_mode) for size, kernel, jump,
+                     pad, gap in zip(sizes, kernel_size, stride, padding, dilation))
+    if any(count <= 0 for count in out_size):
+        raise RuntimeError(f"Given input size: ({'x'.join(str(s) for s in input._data.shape[1:])})"
+                           f". Calculated output size: "
+                           f"({'x'.join(str(s) for s in input._data.shape[1:2] + out_size)}). "
+                           f"Output size is too small")
+    return kernel_size, stride, padding, dilation, out_size
+
+
+def _dims(values):
+    return " ".join(str(value) for value in values)
+
+
+def _padding_message(pad, kernel, dilation, kind):
+    if kind == "effective":
+        return (f"pad should be at most half of effective kernel size, but got pad={pad}, "
+                f"kernel_size={kernel} and dilation={dilation}")
+    return f"pad should be at most half of kernel size, but got pad={pad} and kernel_size={kernel}"
+
+
+# ---- max pooling ---------------------------------------------------------------------------------
+def _max_indices(array, kernel_size, stride, padding, dilation, out_size):
+    """Flattened spatial index of each window's first maximum (NaN wins, as in PyTorch)."""
+    spatial_dims = len(kernel_size)
+    sizes = array.shape[2:]
+    padded_shape, pairs = _padded_geometry(array.shape, kernel_size, stride, padding, dilation,
+                                           out_size)
+    if array.dtype.kind == "f":
+        fill = -np.inf
+    else:
+        fill = np.iinfo(array.dtype).min
+    padded = array
+    if padded_shape != array.shape:
+        padded = np.full(padded_shape, fill, array.dtype)
+        padded[_interior(array.shape, pairs)] = array
+    windows = _windows(padded, kernel_size, stride, dilation, out_size)
+    # (N, C, *kernel, *out) -> (N, C, *out, prod(kernel)), then one argmax over the window.
+    order = ((0, 1) + tuple(range(2 + spatial_dims, 2 + 2 * spatial_dims))
+             + tuple(range(2, 2 + spatial_dims)))
+    flat_windows = np.ascontiguousarray(windows.transpose(order)).reshape(
+        array.shape[:2] + out_size + (-1,))
+    offsets = np.argmax(flat_windows, axis=-1)
+    kernel_coordinates = np.unravel_index(offsets, kernel_size)
+    flat = np.zeros(offsets.shape, np.int64)
+    for dim in range(spatial_dims):
+        shape = [1] * (2 + spatial_dims)
+        shape[2 + dim] = out_size[dim]
+        starts = (np.arange(out_size[dim]) * stride[dim] - padding[dim]).reshape(shape)
+        position = starts + kernel_coordinates[dim] * dilation[dim]
+        flat = flat * sizes[dim] + position
+    return flat
+
+
+def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+              spatial_dims, operation):
+    batched, unbatched = _prepare(input, spatial_dims, operation)
+    kernel_size, stride, padding, dilation, out_size = _arguments(
+        batched, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims, operation,
+        "effective")
+    indices = _max_indices(batched._data, kernel_size, stride, padding, dilation, out_size)
+    overlapping = any(jump < gap * (kernel - 1) + 1
+                      for jump, gap, kernel in zip(stride, dilation, kernel_size))
+    output = GatherSpatial.apply(batched, indices, overlapping)
+    indices_tensor = Tensor._wrap(indices)
+    if unbatched:
+        output = output.squeeze(0)
+        indices_tensor = Tensor._wrap(indices[0])
+    if return_indices:
+        return output, indices_tensor
+    return output
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling over (N, C, L) or (C, L); indices index the flattened L."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1,
+                     "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling over (N, C, H, W) or (C, H, W); indices index the flattened H*W."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2,
+                     "max_pool2d")
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3-D max pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3,
+                     "max_pool3d")
+
+
+# ---- average pooling -----------------------------------------------------------------------------
+def _avg_divisor(sizes, kernel_size, stride, padding, out_size, count_include_pad, dtype):
+    """Per-output divisor (PyTorch's rule: padding counts, the ceil_mode overhang never does)."""
+    divisor = np.ones((), dtype)
+    for dim, (size, kernel, jump, pad, count) in enumerate(
+            zip(sizes, kernel_size, stride, padding, out_size)):
+        starts = np.arange(count) * jump - pad
+        ends = np.minimum(starts + kernel, size + pad)
+        if count_include_pad:
+            lengths = ends - starts
+        else:
+            lengths = np.minimum(ends, size) - np.maximum(starts, 0)
+        shape = [1] * len(sizes)
+        shape[dim] = count
+        divisor = divisor * lengths.astype(dtype).reshape(shape)
+    return divisor
+
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+              spatial_dims, operation):
+    batched, unbatched = _prepare(input, spatial_dims, operation)
+    kernel_size, stride, padding, _, out_size = _arguments(
+        batched, kernel_size, stride, padding, 1, ceil_mode, spatial_dims, operation, "plain")
+    dtype = batched._data.dtype
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
+        divisor = dtype.type(divisor_override)
+    else:
+        divisor = _avg_divisor(batched._data.shape[2:], kernel_size, stride, padding, out_size,
+                               count_include_pad, dtype)
+        if np.all(divisor == divisor.flat[0]):
+            divisor = dtype.type(divisor.flat[0])
+    output = AvgPoolNd.apply(batched, kernel_size, stride, padding, out_size, divisor)
+    return output.squeeze(0) if unbatched else output
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """1-D average pooling over (N, C, L) or (C, L)."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1,
+                     "avg_pool1d")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2-D average pooling over (N, C, H, W) or (C, H, W)."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, 2, "avg_pool2d")
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, 3, "avg_pool3d")
+
+
+# ---- adaptive pooling ----------------------------------------------------------------------------
+def _adaptive_bounds(size, count):
+    """PyTorch's adaptive windows: [floor(i * size / count), ceil((i + 1) * size / count))."""
+    index = np.arange(count)
+    starts = (index * size) // count
+    ends = -((-(index + 1) * size) // count)
+    return starts, ends
+
+
+def _adaptive_output_size(input, output_size, spatial_dims, operation):
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size,) * spatial_dims
+    output_size = tuple(output_size)
+    if len(output_size) != spatial_dims:
+        raise ValueError(f"{operation}: output_size must be {spatial_dims}-dimensional, got "
+                         f"{output_size}")
+    sizes = input._data.shape[-spatial_dims:]
+    output_size = tuple(size if count is None else int(count)
+                        for size, count in zip(sizes, output_size))
+    if any(count < 0 for count in output_size):
+        raise RuntimeError(f"{operation}: elements of output_size must be greater than or equal "
+                           f"to 0 but received {list(output_size)}")
+    for dim in range(-input._data.ndim + 1, -spatial_dims):
+        if input._data.shape[dim] == 0:
+            raise RuntimeError(f"{operation}(): Expected input to have non-zero size for "
+                               f"non-batch dimensions, but input has sizes "
+                               f"{list(input._data.shape)} with dimension {input._data.ndim + dim}"
+                               f" being empty")
+    return output_size
+
+
+def _averaging_matrix(size, count, dtype):
+    """(count, size) matrix whose row i averages adaptive window i."""
+    starts, ends = _adaptive_bounds(size, count)
+    columns = np.arange(size)
+    inside = (columns >= starts[:, None]) & (columns < ends[:, None])
+    return inside.astype(dtype) / (ends - starts).astype(dtype)[:, None]
+
+
+def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
+    _prepare(input, spatial_dims, operation)
+    output_size = _adaptive_output_size(input, output_size, spatial_dims, operation)
+    dtype = input._data.dtype
+    # Adaptive averaging is separable: one small averaging matrix per spatial dim (a composite of
+    # matmuls, so autograd needs no op of its own).
+    output = input
+    ndim = input._data.ndim
+    for dim in range(spatial_dims):
+        axis = ndim - spatial_dims + dim
+        matrix = Tensor._wrap(_averaging_matrix(input._data.shape[axis], output_size[dim], dtype))
+        if axis == ndim - 1:
+            output = matmul(output, matrix.t())
+        else:
+            output = matmul(output.movedim(axis, -1), matrix.t()).movedim(-1, axis)
+    return output
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average over PyTorch's adaptive windows to length ``output_size``."""
+    return _adaptive_avg_pool(input, output_size, 1, "adaptive_avg_pool1d")
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average over PyTorch's adaptive windows to ``output_size`` (an int, pair, or None entries)."""
+    return _adaptive_avg_pool(input, output_size, 2, "adaptive_avg_pool2d")
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Average over PyTorch's adaptive windows to a 3-D ``output_size``."""
+    return _adaptive_avg_pool(input, output_size, 3, "adaptive_avg_pool3d")
+
+
+def _adaptive_max_indices(array, output_size):
+    """Flattened spatial index of the first maximum of every adaptive window."""
+    spatial_dims = len(output_size)
+    sizes = array.shape[2:]
+    grids = []
+    for dim, (size, count) in enumerate(zip(sizes, output_size)):
+        starts, ends = _adaptive_bounds(size, count)
+        widest = int((ends - starts).max()) if count else 0
+        # Narrower windows repeat their last element: the first maximum stays the same.
+        grid = np.minimum(starts[:, None] + np.arange(widest), ends[:, None] - 1)
+        grids.append(grid)
+    # Broadcast the per-dim (count, width) grids to (*out, *width) flattened positions.
+    flat = np.zeros((), np.int64)
+    for dim, grid in enumerate(grids):
+        shape = [1] * (2 * spatial_dims)
+        shape[dim] = grid.shape[0]
+        shape[spatial_dims + dim] = grid.shape[1]
+        flat = flat * sizes[dim] + grid.reshape(shape)
+    positions = flat.reshape(tuple(output_size) + (-1,))
+    rows = array.reshape(array.shape[:2] + (-1,))
+    offsets = np.argmax(rows[:, :, positions], axis=-1)
+    return positions[tuple(np.indices(output_size, sparse=True)) + (offsets,)]
+
+
+def _adaptive_max_pool(input, output_size, return_indices, spatial_dims, operation):
+    batched, unbatched = _prepare(input, spatial_dims, operation)
+    output_size = _adaptive_output_size(batched, output_size, spatial_dims, operation)
+    indices = np.ascontiguousarray(_adaptive_max_indices(batched._data, output_size))
+    output = GatherSpatial.apply(batched, indices, True)
+    indices_tensor = Tensor._wrap(indices)
+    if unbatched:
+        output = output.squeeze(0)
+        indices_tensor = Tensor._wrap(indices[0])
+    if return_indices:
+        return output, indices_tensor
+    return output
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive windows to length ``output_size``."""
+    return _adaptive_max_pool(input, output_size, return_indices, 1, "adaptive_max_pool1d")
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive windows to ``output_size``; indices as max_pool2d's."""
+    return _adaptive_max_pool(input, output_size, return_indices, 2, "adaptive_max_pool2d")
