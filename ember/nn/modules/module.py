@@ -1,0 +1,626 @@
+"""Module: the base of every layer; registers parameters, buffers and submodules, holds the
+train/eval flag, runs forward between hooks and saves/loads state_dicts with PyTorch's keys."""
+import itertools
+from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
+
+import numpy as np
+
+from ... import _dtype
+from ...autograd.grad_mode import no_grad
+from ...tensor import Size, Tensor, _type_name
+from ..parameter import Parameter
+
+
+def _typename(value):
+    """PyTorch's torch.typename: 'ember.FloatTensor' for tensors, the qualified class otherwise."""
+    if isinstance(value, Tensor):
+        return _type_name(value._data.dtype)
+    cls = type(value)
+    module = cls.__module__
+    if module in ("builtins", "__builtin__", None):
+        return cls.__qualname__
+    return module + "." + cls.__qualname__
+
+
+def _add_indent(text, spaces):
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    first = lines.pop(0)
+    return first + "\n" + "\n".join(" " * spaces + line for line in lines)
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the keys it did not find and the ones it did not use."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class _LoadErrors(list):
+    """The error list of one ``load_state_dict`` call; it also carries the validated copies, which
+    run only once every module has been checked (a failed load changes nothing)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pending = []
+
+
+class RemovableHandle:
+    """Returned by ``register_*_hook``: ``remove()`` (or leaving a ``with`` block) unregisters."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, *hook_dicts):
+        self.hook_dicts = hook_dicts
+        self.id = next(RemovableHandle._next_id)
+
+    def remove(self):
+        for hooks in self.hook_dicts:
+            hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+
+
+class Module:
+    """Base class of all layers: assign Parameters, Modules and buffers as attributes to register
+    them; ``forward`` holds the computation and calling the module runs it between its hooks."""
+
+    _version = 1  # stored in state_dict()._metadata; subclasses bump it when their format changes
+    _mode_lock = None  # a bool pins ``training`` against train()/eval() (see lock_mode)
+    training: bool
+
+    def __init__(self):
+        set_attribute = object.__setattr__
+        set_attribute(self, "training", True)
+        set_attribute(self, "_parameters", {})
+        set_attribute(self, "_buffers", {})
+        set_attribute(self, "_non_persistent_buffers_set", set())
+        set_attribute(self, "_modules", {})
+        set_attribute(self, "_forward_pre_hooks", OrderedDict())
+        set_attribute(self, "_forward_hooks", OrderedDict())
+        set_attribute(self, "_forward_hooks_with_kwargs", set())
+        set_attribute(self, "_forward_pre_hooks_with_kwargs", set())
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
+                                  f'"forward" function')
+
+    def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks:
+            return self._call_with_hooks(args, kwargs)
+        return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook_id, hook in list(self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook_id, hook in list(self._forward_hooks.items()):
+            if hook_id in self._forward_hooks_with_kwargs:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` runs before forward; a non-None result replaces the args."""
+        handle = RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
+        self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs.add(handle.id)
+        if prepend:
+            self._forward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args, output)`` runs after forward; a non-None result replaces the output."""
+        handle = RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs)
+        self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_hooks_with_kwargs.add(handle.id)
+        if prepend:
+            self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    # ---- registration ------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        parameters = self.__dict__.get("_parameters")
+        modules = self.__dict__.get("_modules")
+        buffers = self.__dict__.get("_buffers")
+        if isinstance(value, Parameter):
+            if parameters is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self._forget(name)
+            self.register_parameter(name, value)
+        elif parameters is not None and name in parameters:
+            if value is not None:
+                raise TypeError(f"cannot assign '{_typename(value)}' as parameter '{name}' "
+                                f"(Parameter or None expected)")
+            parameters[name] = None
+        elif isinstance(value, Module):
+            if modules is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self._forget(name)
+            modules[name] = value
+        elif modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
+                                f"(Module or None expected)")
+            modules[name] = None
+        elif buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
+                                f"(Tensor or None expected)")
+            buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name):
+        """Drop ``name`` from every registry and the instance dict before re-registering it."""
+        for registry in (self.__dict__, self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        self._non_persistent_buffers_set.discard(name)
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails: parameters, buffers and submodules live here.
+        state = self.__dict__
+        if "_parameters" in state:
+            if name in state["_parameters"]:
+                return state["_parameters"][name]
+            if name in state["_buffers"]:
+                return state["_buffers"][name]
+            if name in state["_modules"]:
+                return state["_modules"][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        if name in self._parameters:
+            del self._parameters[name]
+        elif name in self._buffers:
+            del self._buffers[name]
+            self._non_persistent_buffers_set.discard(name)
+        elif name in self._modules:
+            del self._modules[name]
+        else:
+            object.__delattr__(self, name)
+
+    def _check_name(self, kind, name, registry):
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {_typename(name)}")
+        if "." in name:
+            suffix = f", got: {name}" if kind == "module" else ""
+            raise KeyError(f"{kind} name can't contain \".\"{suffix}")
+        if name == "":
+            raise KeyError(f"{kind} name can't be empty string \"\"")
+        if hasattr(self, name) and name not in registry:
+            raise KeyError(f"attribute '{name}' already exists")
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter or None) under ``name``."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        self._check_name("parameter", name, self._parameters)
+        if param is not None:
+            if not isinstance(param, Parameter):
+                raise TypeError(f"cannot assign '{_typename(param)}' object to parameter "
+                                f"'{name}' (Parameter or None required)")
+            if param.grad_fn is not None:
+                raise ValueError(
+                    f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must "
+                    f"be created explicitly. To express '{name}' as a function of another Tensor, "
+                    f"compute the value in the forward() method.")
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register a tensor (or None) that is state but not a parameter, e.g. running statistics;
+        a non-persistent buffer is left out of ``state_dict``."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        self._check_name("buffer", name, self._buffers)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
+                            f"(Tensor or None required)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def add_module(self, name, module):
+        """Register a child module (or None) under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if "_modules" not in self.__dict__:
+            raise AttributeError("cannot assign module before Module.__init__() call")
+        self._check_name("module", name, self._modules)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target):
+        """The submodule at a dotted path ('' is this module)."""
+        if target == "":
+            return self
+        module = self
+        for item in target.split("."):
+            if not hasattr(module, item):
+                raise AttributeError(f"{module._get_name()} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return module
+
+    def get_parameter(self, target):
+        """The parameter at a dotted path such as 'encoder.0.weight'."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        parameter = getattr(module, name)
+        if not isinstance(parameter, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return parameter
+
+    def get_buffer(self, target):
+        """The buffer at a dotted path such as 'bn.running_mean'."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return module._buffers[name]
+
+    # ---- traversal ---------------------------------------------------------------------------
+    def named_children(self):
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and all below it, depth first, each once."""
+        if memo is None:
+            memo = set()
+        if id(self) in memo:
+            return
+        if remove_duplicate:
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            child_prefix = prefix + ("." if prefix else "") + name
+            yield from module.named_modules(memo, child_prefix, remove_duplicate)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def _named_members(self, registry_name, prefix, recurse, remove_duplicate):
+        seen = set()
+        if recurse:
+            modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+        else:
+            modules = [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, registry_name).items():
+                if value is None or id(value) in seen:
+                    continue
+                if remove_duplicate:
+                    seen.add(id(value))
+                yield module_prefix + ("." if module_prefix else "") + name, value
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, parameter) pairs; a parameter shared by several modules appears once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse=True):
+        for _, parameter in self.named_parameters(recurse=recurse):
+            yield parameter
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, buffer) pairs, non-persistent buffers included."""
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    # ---- modes -------------------------------------------------------------------------------
+    def train(self, mode=True):
+        """Set training mode here and in every current child; a locked module keeps its mode."""
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        lock = self._mode_lock
+        self.training = mode if lock is None else lock
+        for module in self.children():
+            module.train(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def lock_mode(self, training):
+        """Pin this module's ``training`` flag: train()/eval() leave it (not its children) alone."""
+        if not isinstance(training, bool):
+            raise ValueError("training mode is expected to be boolean")
+        self._mode_lock = training
+        self.training = training
+        return self
+
+    def unlock_mode(self):
+        """Let train()/eval() change this module's mode again."""
+        self._mode_lock = None
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        for parameter in self.parameters():
+            parameter.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Reset every parameter's gradient: to None by default, else to zeros in place."""
+        for parameter in self.parameters():
+            grad = parameter._grad
+            if grad is None:
+                continue
+            if set_to_none:
+                parameter._grad = None
+            else:
+                if grad.grad_fn is not None:
+                    grad.detach_()
+                else:
+                    grad.requires_grad_(False)
+                grad.zero_()
+
+    def apply(self, fn):
+        """Call ``fn`` on every submodule (children first) and then on this module."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ---- dtype conversion --------------------------------------------------------------------
+    def _apply(self, convert):
+        """Convert every parameter (in place: ``param.data = converted``, identity kept), gradient
+        and buffer with ``convert``, children first."""
+        for module in self.children():
+            module._apply(convert)
+        for parameter in self._parameters.values():
+            if parameter is None:
+                continue
+            with no_grad():
+                converted = convert(parameter)
+            parameter.data = converted
+            if parameter._grad is not None:
+                with no_grad():
+                    parameter._grad.data = convert(parameter._grad)
+        for name, buffer in self._buffers.items():
+            if buffer is not None:
+                self._buffers[name] = convert(buffer)
+        return self
+
+    def to(self, *args, **kwargs):
+        """Convert floating parameters and buffers to a floating dtype (``to(ember.float64)``,
+        ``to(tensor)``, ``to('cpu')``); integer buffers are left as they are."""
+        target = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() received an invalid combination of arguments: "
+                            f"{sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                target = arg.dtype
+            elif isinstance(arg, _dtype.dtype):
+                target = arg
+            else:
+                device = arg
+        if device is not None and str(device) != "cpu":
+            raise RuntimeError(f"Module.to: ember runs on the CPU only, got device {device!r}")
+        if target is None:
+            return self
+        target = _dtype.to_dtype(target)
+        if np.dtype(target.numpy).kind != "f":
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got "
+                            f"desired dtype={target}")
+        return self._apply(lambda tensor: tensor.to(target) if tensor.is_floating_point()
+                           else tensor)
+
+    def float(self):
+        return self._apply(lambda tensor: tensor.float() if tensor.is_floating_point() else tensor)
+
+    def double(self):
+        return self._apply(lambda tensor: tensor.double() if tensor.is_floating_point() else tensor)
+
+    def half(self):
+        return self._apply(lambda tensor: tensor.half() if tensor.is_floating_point() else tensor)
+
+    def cpu(self):
+        return self
+
+    # ---- state_dict --------------------------------------------------------------------------
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        for name, parameter in self._parameters.items():
+            if parameter is not None:
+                destination[prefix + name] = parameter if keep_vars else parameter.detach()
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+
+    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+        """An ordered dict of parameters and persistent buffers by dotted name, PyTorch's keys and
+        order (per module: parameters, buffers, then children); values share storage, detached."""
+        if destination is None:
+            destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = {"version": self._version}
+        self._save_to_state_dict(destination, prefix, keep_vars)
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination=destination, prefix=prefix + name + ".",
+                                  keep_vars=keep_vars)
+        return destination
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """Check this module's own entries of ``state_dict`` (keys ``prefix + name``).
+
+        Appends to ``missing_keys``, ``unexpected_keys`` and ``error_msgs``; the copies are queued
+        on ``error_msgs.pending`` and run by ``load_state_dict`` after every module passed.
+        Override to adapt old checkpoints before calling super(): ``local_metadata['version']`` is
+        the ``_version`` the checkpoint was saved with (None if unknown), and ``state_dict`` is
+        this module's private copy, so inserting a missing key (e.g. BatchNorm's
+        ``num_batches_tracked``) is safe. Called directly with a plain list, it copies at once.
+        """
+        assign = local_metadata.get("assign_to_params_buffers", False)
+        pending = getattr(error_msgs, "pending", None)
+        deferred = pending is not None
+        if not deferred:
+            pending = []
+        local_state = {name: value for name, value in itertools.chain(
+            self._parameters.items(),
+            ((name, buffer) for name, buffer in self._buffers.items()
+             if name not in self._non_persistent_buffers_set)) if value is not None}
+        for name, current in local_state.items():
+            key = prefix + name
+            if key not in state_dict:
+                if strict:
+                    missing_keys.append(key)
+                continue
+            value = state_dict[key]
+            if isinstance(value, Tensor):
+                array = value._data
+            elif isinstance(value, np.ndarray):
+                array = value
+            else:
+                error_msgs.append(f'While copying the parameter named "{key}", expected '
+                                  f'ember.Tensor or a NumPy array from checkpoint but received '
+                                  f'{type(value)}')
+                continue
+            if current._data.ndim == 0 and array.ndim == 1 and array.shape[0] == 1:
+                array = array.reshape(())  # checkpoints from before 0-d tensors existed
+            if array.shape != current._data.shape:
+                error_msgs.append(f"size mismatch for {key}: copying a param with shape "
+                                  f"{Size(array.shape)!r} from checkpoint, the shape in current "
+                                  f"model is {Size(current._data.shape)!r}.")
+                continue
+            pending.append((self, name, current, array, assign))
+        if strict:
+            for key in state_dict:
+                if key.startswith(prefix):
+                    head = key[len(prefix):].split(".", 1)[0]
+                    if head not in self._modules and head not in local_state:
+                        unexpected_keys.append(key)
+        if not deferred:
+            _run_copies(pending)
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy ``state_dict`` into this module's parameters and buffers (storage kept, values cast
+        to their dtype). Every missing, unexpected or mis-shaped key is reported in one
+        RuntimeError, and nothing is changed unless the whole load is valid."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing_keys = []
+        unexpected_keys = []
+        error_msgs = _LoadErrors()
+        metadata = getattr(state_dict, "_metadata", None)
+        stack = [(self, dict(state_dict), "")]
+        while stack:
+            module, local_state_dict, prefix = stack.pop()
+            local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
+            local_metadata.setdefault("version", None)
+            if assign:
+                local_metadata["assign_to_params_buffers"] = True
+            module._load_from_state_dict(local_state_dict, prefix, local_metadata, True,
+                                         missing_keys, unexpected_keys, error_msgs)
+            children = []
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    child_state_dict = {key: value for key, value in local_state_dict.items()
+                                        if key.startswith(child_prefix)}
+                    children.append((child, child_state_dict, child_prefix))
+            stack.extend(reversed(children))
+        messages = list(error_msgs)
+        if strict:
+            if unexpected_keys:
+                messages.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{key}"' for key in unexpected_keys)))
+            if missing_keys:
+                messages.insert(0, "Missing key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{key}"' for key in missing_keys)))
+        if messages:
+            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
+                type(self).__name__, "\n\t".join(messages)))
+        _run_copies(error_msgs.pending)
+        return _IncompatibleKeys(missing_keys, unexpected_keys)
+
+    # ---- repr --------------------------------------------------------------------------------
+    def _get_name(self):
+        return type(self).__name__
+
+    def extra_repr(self):
+        """One line (or several) describing this module's settings, shown inside its repr."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + _add_indent(repr(module), 2)
+                       for name, module in self._modules.items()]
+        lines = extra_lines + child_lines
+        text = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                text += extra_lines[0]
+            else:
+                text += "\n  " + "\n  ".join(lines) + "\n"
+        return text + ")"
+
+
+def _run_copies(pending):
+    """Write validated state_dict values into parameters and buffers."""
+    with no_grad():
+        for module, name, current, array, assign in pending:
+            if assign:
+                replacement = Tensor._wrap(array)
+                if isinstance(current, Parameter):
+                    replacement = Parameter(replacement, requires_grad=current.requires_grad)
+                    module._parameters[name] = replacement
+                else:
+                    module._buffers[name] = replacement
+                continue
+            np.copyto(current._data, array, casting="unsafe")
+            current._bump_version()
