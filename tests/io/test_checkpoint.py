@@ -314,3 +314,17 @@ def test_header_with_valid_json_but_bad_layout(tmp_path):
     for header, data, message in cases:
         with pytest.raises(CheckpointError, match=message):
             ember.load(write(header, data))
+
+
+def test_parameters_and_requires_grad_come_back(tmp_path):
+    from ember.nn import Parameter
+    saved = {"weight": Parameter(ember.randn(2, 2)), "frozen": Parameter(ember.ones(1),
+                                                                         requires_grad=False),
+             "leaf": ember.zeros(3, requires_grad=True), "plain": ember.zeros(3)}
+    ember.save(saved, tmp_path / "p.safetensors")
+    loaded = ember.load(tmp_path / "p.safetensors")
+    assert type(loaded["weight"]) is Parameter and loaded["weight"].requires_grad
+    assert type(loaded["frozen"]) is Parameter and not loaded["frozen"].requires_grad
+    assert type(loaded["leaf"]) is ember.Tensor and loaded["leaf"].requires_grad
+    assert loaded["leaf"].is_leaf and not loaded["plain"].requires_grad
+    assert loaded["weight"].tolist() == saved["weight"].tolist()
