@@ -86,9 +86,12 @@ def to_dtype(value):
 
 
 def _promote_same_kind(a, b):
-    """Promotion of two dtypes, PyTorch's lattice (which agrees with NumPy's for these types)."""
+    """Promotion of two dtypes on PyTorch's lattice (NumPy's within a category)."""
     if a is b:
         return a
+    # Across categories the higher one's dtype wins (int64 + float32 is float32, unlike NumPy).
+    if a._category != b._category:
+        return a if a._category > b._category else b
     return _FROM_NUMPY[np.promote_types(a.numpy, b.numpy)]
 
 

@@ -446,6 +446,9 @@ class Tensor:
             self._bump_version()
             return self
         result = compute()
+        node = result.grad_fn
+        if node is not None and node.saved is not None:
+            node._unshare_saved(self._data)  # backward needs this tensor as it was before
         self._write(result._data, operation)
         self._bump_version()
         if result.grad_fn is not None:
@@ -664,7 +667,10 @@ def _fast_binary(ufunc, operand, target):
     if isinstance(array, np.ndarray):
         if array.dtype.kind == "f" and target_kind != "f":
             return None
-        if np.broadcast_shapes(array.shape, target._data.shape) != target._data.shape:
+        try:
+            if np.broadcast_shapes(array.shape, target._data.shape) != target._data.shape:
+                return None
+        except ValueError:  # the general path raises PyTorch's error
             return None
     elif isinstance(array, float) and target_kind != "f":
         return None

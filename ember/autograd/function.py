@@ -81,6 +81,19 @@ class Function:
         self._check_versions()
         return self.saved if self.saved is not None else ()
 
+    def _unshare_saved(self, array):
+        """Give this node a private copy of ``array`` if it saved it: an in-place op is about to
+        overwrite its own input, which backward needs as it was (PyTorch saves the original)."""
+        saved = self.saved
+        positions = [index for index, item in enumerate(saved) if item is array]
+        if not positions:
+            return
+        private = array.copy()
+        self.saved = tuple(private if index in positions else item
+                           for index, item in enumerate(saved))
+        self._saved_checks = tuple(check for check in self._saved_checks
+                                   if check[0] not in positions)
+
     def mark_non_differentiable(self, *outputs):
         self._non_differentiable = {id(output) for output in outputs}
 

@@ -1,4 +1,6 @@
 """Elementwise ops: arithmetic, unary math, comparisons, where, clamp; forward and backward together."""
+import builtins
+
 import numpy as np
 
 from .._dtype import _FROM_NUMPY, get_default_dtype, result_type
@@ -114,7 +116,10 @@ def _plain_binary(ufunc, a, b):
             return None
     elif type(y) is not np.ndarray or y.dtype.kind != "f":
         return None
-    out = Tensor._wrap(ufunc(x, y))
+    result = ufunc(x, y)
+    if type(result) is not np.ndarray:  # ufuncs return NumPy scalars for 0-d operands
+        result = np.array(result)
+    out = Tensor._wrap(result)
     if inference:
         out._is_inference = True
     return out
@@ -201,15 +206,14 @@ class Pow(_Binary):
     def forward(ctx, base, exponent):
         _Binary._remember(ctx, base, exponent)
         base, exponent = _promote(base, exponent)
-        if isinstance(exponent, np.ndarray) and exponent.dtype.kind in "iu" and \
-                np.any(exponent < 0) and (not isinstance(base, np.ndarray)
-                                          or base.dtype.kind in "iu"):
+        if type(exponent) is int and exponent < 0 and isinstance(base, np.ndarray) and \
+                base.dtype.kind in "iu":
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.power(base, exponent)
         needs_base, needs_exponent = ctx.needs_input_grad
         ctx.save_for_backward(base if needs_base or needs_exponent else None,
-                              exponent if needs_base else None,
+                              exponent if needs_base or needs_exponent else None,
                               out if needs_exponent else None)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
@@ -288,9 +292,7 @@ class FloorDivide(_Binary):
 
     @staticmethod
     def backward(ctx, grad):
-        needs_a, needs_b = ctx.needs_input_grad
-        return (_grad_for(np.zeros_like(grad), *ctx.a_meta) if needs_a else None,
-                _grad_for(np.zeros_like(grad), *ctx.b_meta) if needs_b else None)
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
 
 
 class Remainder(_Binary):
@@ -624,39 +626,66 @@ class FillLike(Function):
 
 
 # ---- functional API ------------------------------------------------------------------------------
+def _shape_error(error, *operands):
+    """PyTorch's RuntimeError for operands whose shapes do not broadcast (NumPy raises
+    ValueError); any other ValueError is returned unchanged."""
+    shapes = [np.shape(_raw(operand)) for operand in operands if operand is not None]
+    for first in range(len(shapes)):
+        for second in range(first + 1, len(shapes)):
+            shape_a, shape_b = shapes[first], shapes[second]
+            rank = builtins.max(len(shape_a), len(shape_b))
+            for offset in range(1, rank + 1):
+                size_a = shape_a[-offset] if offset <= len(shape_a) else 1
+                size_b = shape_b[-offset] if offset <= len(shape_b) else 1
+                if size_a != size_b and size_a != 1 and size_b != 1:
+                    return RuntimeError(f"The size of tensor a ({size_a}) must match the size of "
+                                        f"tensor b ({size_b}) at non-singleton dimension "
+                                        f"{rank - offset}")
+    return error
+
+
 def add(input, other, alpha=1):
-    if alpha == 1:
-        out = _plain_binary(np.add, input, other)
-        if out is not None:
-            return out
-    else:
-        other = mul(other, alpha)
-    if type(input) is not Tensor:
-        input = _to_operand(input, "add")
-    if type(other) is not Tensor:
-        other = _to_operand(other, "add")
-    return Add.apply(input, other)
+    try:
+        if alpha == 1:
+            out = _plain_binary(np.add, input, other)
+            if out is not None:
+                return out
+        else:
+            other = mul(other, alpha)
+        if type(input) is not Tensor:
+            input = _to_operand(input, "add")
+        if type(other) is not Tensor:
+            other = _to_operand(other, "add")
+        return Add.apply(input, other)
+    except ValueError as error:
+        raise _shape_error(error, input, other) from None
 
 
 def sub(input, other, alpha=1):
-    if alpha == 1:
-        out = _plain_binary(np.subtract, input, other)
-        if out is not None:
-            return out
-    else:
-        other = mul(other, alpha)
-    return Sub.apply(_to_operand(input, "sub"), _to_operand(other, "sub"))
+    try:
+        if alpha == 1:
+            out = _plain_binary(np.subtract, input, other)
+            if out is not None:
+                return out
+        else:
+            other = mul(other, alpha)
+        return Sub.apply(_to_operand(input, "sub"), _to_operand(other, "sub"))
+    except ValueError as error:
+        raise _shape_error(error, input, other) from None
 
 
 def mul(input, other):
-    out = _plain_binary(np.multiply, input, other)
-    if out is not None:
-        return out
-    if type(input) is not Tensor:
-        input = _to_operand(input, "mul")
-    if type(other) is not Tensor:
-        other = _to_operand(other, "mul")
-    return Mul.apply(input, other)
+    try:
+        out = _plain_binary(np.multiply, input, other)
+        if out is not None:
+            return out
+        if type(input) is not Tensor:
+            input = _to_operand(input, "mul")
+        if type(other) is not Tensor:
+            other = _to_operand(other, "mul")
+        return Mul.apply(input, other)
+    except ValueError as error:
+        raise _shape_error(error, input, other) from None
 
 
 def div(input, other, rounding_mode=None):
@@ -669,11 +698,14 @@ def div(input, other, rounding_mode=None):
     if rounding_mode is not None:
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = _plain_binary(np.true_divide, input, other)
-    if out is not None:
-        return out
-    return Div.apply(_to_operand(input, "div"), _to_operand(other, "div"))
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = _plain_binary(np.true_divide, input, other)
+        if out is not None:
+            return out
+        return Div.apply(_to_operand(input, "div"), _to_operand(other, "div"))
+    except ValueError as error:
+        raise _shape_error(error, input, other) from None
 
 
 def _raw(value):
@@ -684,27 +716,43 @@ true_divide = div
 
 
 def floor_divide(input, other):
-    return FloorDivide.apply(_to_operand(input, "floor_divide"), _to_operand(other, "floor_divide"))
+    try:
+        return FloorDivide.apply(_to_operand(input, "floor_divide"),
+                                 _to_operand(other, "floor_divide"))
+    except ValueError as error:
+        raise _shape_error(error, input, other) from None
 
 
 def remainder(input, other):
-    return Remainder.apply(_to_operand(input, "remainder"), _to_operand(other, "remainder"))
+    try:
+        return Remainder.apply(_to_operand(input, "remainder"), _to_operand(other, "remainder"))
+    except ValueError as error:
+        raise _shape_error(error, input, other) from None
 
 
 def pow(input, exponent):
-    return Pow.apply(_to_operand(input, "pow"), _to_operand(exponent, "pow"))
+    try:
+        return Pow.apply(_to_operand(input, "pow"), _to_operand(exponent, "pow"))
+    except ValueError as error:
+        raise _shape_error(error, input, exponent) from None
 
 
 def maximum(input, other):
-    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
-        raise TypeError("maximum(): argument 'other' must be Tensor")
-    return Maximum.apply(input, other)
+    try:
+        if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+            raise TypeError("maximum(): argument 'other' must be Tensor")
+        return Maximum.apply(input, other)
+    except ValueError as error:
+        raise _shape_error(error, input, other) from None
 
 
 def minimum(input, other):
-    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
-        raise TypeError("minimum(): argument 'other' must be Tensor")
-    return Minimum.apply(input, other)
+    try:
+        if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+            raise TypeError("minimum(): argument 'other' must be Tensor")
+        return Minimum.apply(input, other)
+    except ValueError as error:
+        raise _shape_error(error, input, other) from None
 
 
 def neg(input):
@@ -778,11 +826,14 @@ clip = clamp
 
 
 def where(condition, input=None, other=None):
-    if input is None and other is None:
-        from .index import nonzero
-        return nonzero(condition, as_tuple=True)
-    return Where.apply(_to_operand(condition, "where"), _to_operand(input, "where"),
-                       _to_operand(other, "where"))
+    try:
+        if input is None and other is None:
+            from .index import nonzero
+            return nonzero(condition, as_tuple=True)
+        return Where.apply(_to_operand(condition, "where"), _to_operand(input, "where"),
+                           _to_operand(other, "where"))
+    except ValueError as error:
+        raise _shape_error(error, condition, input, other) from None
 
 
 def clone(input):

@@ -150,8 +150,12 @@ def setitem(input, key, value):
     def fast(array):
         array[key] = raw
 
-    return input._inplace("setitem", lambda: IndexPut.apply(input, value_tensor, key), fast,
-                          value_tensor)
+    try:
+        return input._inplace("setitem", lambda: IndexPut.apply(input, value_tensor, key), fast,
+                              value_tensor)
+    except ValueError as error:  # NumPy checks shapes before writing: nothing was changed
+        raise RuntimeError(f"setitem: the value of shape {list(raw.shape)} can't be assigned: "
+                           f"{error}") from None
 
 
 def index_select(input, dim, index):

@@ -132,10 +132,6 @@ class _Extreme(Function):
 
     @classmethod
     def forward(cls, ctx, x, axes, keepdim, by_index):
-        if x.size == 0 and builtins.any(x.shape[axis] == 0 for axis in axes) or x.size == 0 and not axes:
-            raise IndexError(f"{cls.__name__.lower()}(): Expected reduction dim to be specified "
-                             f"for input.numel() == 0. Specify the reduction dim with the 'dim' "
-                             f"argument.")
         out = np.asarray(cls.reducer(x, axis=axes, keepdims=keepdim))
         ctx.shape = x.shape
         ctx.axes_keepdim = (axes, keepdim)
@@ -338,12 +334,29 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
+def _check_reducible(input, axes, dim_given, operation):
+    """max/min/amax/amin have no identity: refuse reducing over an empty dimension."""
+    shape = input._data.shape
+    if input._data.size != 0:
+        return
+    if not dim_given:
+        raise RuntimeError(f"{operation}(): Expected reduction dim to be specified for "
+                           f"input.numel() == 0. Specify the reduction dim with the 'dim' "
+                           f"argument.")
+    for axis in axes:
+        if shape[axis] == 0:
+            raise IndexError(f"{operation}(): Expected reduction dim {axis} to have non-zero "
+                             f"size.")
+
+
 def _extreme(cls, input, dim, keepdim, operation):
     if dim is None:
+        _check_reducible(input, (), False, operation)
         return cls.apply(input, _axes(None, input._data.ndim, operation), False, False)
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = _axes(dim, input._data.ndim, operation)
+    _check_reducible(input, axes, True, operation)
     values = cls.apply(input, axes, keepdim, True)
     arg = np.argmax if cls is Max else np.argmin
     if input._data.ndim == 0:
@@ -368,11 +381,15 @@ def min(input, dim=None, keepdim=False):
 
 
 def amax(input, dim=(), keepdim=False):
-    return Max.apply(input, _axes(dim, input._data.ndim, "amax"), keepdim, False)
+    axes = _axes(dim, input._data.ndim, "amax")
+    _check_reducible(input, axes, dim not in ((), [], None), "amax")
+    return Max.apply(input, axes, keepdim, False)
 
 
 def amin(input, dim=(), keepdim=False):
-    return Min.apply(input, _axes(dim, input._data.ndim, "amin"), keepdim, False)
+    axes = _axes(dim, input._data.ndim, "amin")
+    _check_reducible(input, axes, dim not in ((), [], None), "amin")
+    return Min.apply(input, axes, keepdim, False)
 
 
 def argmax(input, dim=None, keepdim=False):
@@ -415,8 +432,8 @@ def _softmax_axis(input, dim, dtype, operation):
     if dtype is not None:
         input = input.to(dtype)
     elif input._data.dtype.kind != "f":
-        raise RuntimeError(f"\"{operation}_lastdim_kernel_impl\" not implemented for "
-                           f"'{_name(input._data.dtype)}'")
+        raise NotImplementedError(f"\"{operation}_lastdim_kernel_impl\" not implemented for "
+                                  f"'{_name(input._data.dtype)}'")
     axes = _axes(dim, input._data.ndim, operation)
     return input, axes[0] if axes else None
 

@@ -324,7 +324,9 @@ def _check_sequence(tensors, operation):
         raise TypeError(f"{operation}(): argument 'tensors' must be tuple of Tensors, not "
                         f"{type(tensors).__name__}")
     if len(tensors) == 0:
-        raise RuntimeError(f"{operation}(): expected a non-empty list of Tensors")
+        if operation == "cat":
+            raise ValueError("cat(): expected a non-empty list of Tensors")
+        raise RuntimeError(f"{operation} expects a non-empty TensorList")
     for tensor in tensors:
         if not isinstance(tensor, Tensor):
             raise TypeError(f"{operation}(): expected Tensor as element in argument 'tensors', "

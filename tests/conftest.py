@@ -1,0 +1,74 @@
+"""Shared test fixtures: fixed seeds, the optional torch import, float64 helpers."""
+import importlib
+
+import numpy as np
+import pytest
+
+import ember
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state in ember, NumPy and (if present) torch."""
+    ember.manual_seed(0)
+    np.random.seed(0)
+    torch_module = _import_torch()
+    if torch_module is not None:
+        torch_module.manual_seed(0)
+    yield
+
+
+_TORCH = []
+
+
+def _import_torch():
+    """torch when installed, else None (imported once)."""
+    if not _TORCH:
+        try:
+            _TORCH.append(importlib.import_module("torch"))
+        except ImportError:
+            _TORCH.append(None)
+    return _TORCH[0]
+
+
+@pytest.fixture
+def torch():
+    """The torch module; the test is skipped cleanly when torch is not installed."""
+    return pytest.importorskip("torch")
+
+
+def float64_tensor(shape, low=-1.0, high=1.0, requires_grad=True, seed=0):
+    """A float64 tensor with uniform values in [low, high), for gradchecks."""
+    random = np.random.default_rng(seed)
+    array = random.uniform(low, high, size=shape)
+    return ember.tensor(array, dtype=ember.float64, requires_grad=requires_grad)
+
+
+def to_float64(tensor):
+    """A float64 leaf copy of an ember tensor that requires grad (when it is floating)."""
+    out = ember.tensor(tensor.detach().numpy().astype(np.float64), dtype=ember.float64)
+    return out.requires_grad_(True)
+
+
+def assert_close(actual, expected, rtol=1e-5, atol=1e-6, check_dtype=True):
+    """Compare ember/torch tensors or arrays elementwise (NaN equal to NaN), and their dtypes."""
+    actual_array = _as_numpy(actual)
+    expected_array = _as_numpy(expected)
+    assert actual_array.shape == expected_array.shape, \
+        f"shape {actual_array.shape} != {expected_array.shape}"
+    if check_dtype:
+        assert actual_array.dtype == expected_array.dtype, \
+            f"dtype {actual_array.dtype} != {expected_array.dtype}"
+    np.testing.assert_allclose(actual_array.astype(np.float64) if actual_array.dtype != np.bool_
+                               else actual_array,
+                               expected_array.astype(np.float64) if expected_array.dtype
+                               != np.bool_ else expected_array,
+                               rtol=rtol, atol=atol, equal_nan=True)
+
+
+def _as_numpy(value):
+    if isinstance(value, ember.Tensor):
+        return np.asarray(value.detach()._data)
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
