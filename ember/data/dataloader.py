@@ -1,0 +1,212 @@
+"""DataLoader: batches from a dataset through a sampler and a collate function.
+
+``num_workers > 0`` loads batches in worker threads (NumPy releases the GIL) and yields them in
+sampler order, so the result never depends on the number of workers.
+"""
+import itertools
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+from ..tensor import Tensor
+from ._collate import default_collate, default_convert
+from .dataset import IterableDataset, _tensor_rows
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+
+__all__ = ["DataLoader", "get_worker_info", "WorkerInfo"]
+
+_worker_local = threading.local()
+
+
+class WorkerInfo:
+    """What a worker thread knows about itself: ``id``, ``num_workers``, ``seed``, ``dataset``."""
+
+    def __init__(self, id, num_workers, seed, dataset):  # noqa: A002 (PyTorch's field name)
+        self.id = id
+        self.num_workers = num_workers
+        self.seed = seed
+        self.dataset = dataset
+
+    def __repr__(self):
+        return (f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed}, "
+                f"dataset={self.dataset!r})")
+
+
+def get_worker_info():
+    """The current worker's ``WorkerInfo`` inside a DataLoader worker, else None."""
+    return getattr(_worker_local, "info", None)
+
+
+class _InfiniteConstantSampler(Sampler):
+    """The sampler of an IterableDataset: the dataset itself decides what comes next."""
+
+    def __iter__(self):
+        while True:
+            yield None
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches of ``batch_size`` (see PyTorch's DataLoader)."""
+
+    _locked_attributes = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset",
+                          "persistent_workers")
+
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+                 in_order=True):
+        if num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
+                             "disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing."
+                             "let num_workers > 0 to enable multiprocessing, otherwise set "
+                             "prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        elif prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("prefetch_factor option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if isinstance(dataset, IterableDataset):
+            if shuffle not in (False, None):
+                raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle "
+                                 f"option, but got shuffle={shuffle}")
+            if sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified sampler "
+                                 f"option, but got sampler={sampler}")
+            if batch_sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified "
+                                 f"batch_sampler option, but got batch_sampler={batch_sampler}")
+        else:
+            shuffle = bool(shuffle)
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, "
+                                 "shuffle, sampler, and drop_last")
+            batch_size = None
+            drop_last = False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually "
+                             "exclusive with drop_last")
+        if sampler is None:
+            if isinstance(dataset, IterableDataset):
+                sampler = _InfiniteConstantSampler()
+            elif shuffle:
+                sampler = RandomSampler(dataset, generator=generator)
+            else:
+                sampler = SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        if collate_fn is None:
+            collate_fn = default_collate if batch_sampler is not None else default_convert
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.num_workers = num_workers
+        self.collate_fn = collate_fn
+        self.pin_memory = pin_memory
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.generator = generator
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
+        self.in_order = in_order
+        self._initialized = True
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_initialized", False) and name in self._locked_attributes:
+            raise ValueError(f"{name} attribute should not be set after "
+                             f"{type(self).__name__} is initialized")
+        super().__setattr__(name, value)
+
+    @property
+    def _auto_collation(self):
+        return self.batch_sampler is not None
+
+    def __len__(self):
+        if isinstance(self.dataset, IterableDataset):
+            length = len(self.dataset)
+            if self.batch_size is not None:
+                if self.drop_last:
+                    return length // self.batch_size
+                return -(-length // self.batch_size)
+            return length
+        if self._auto_collation:
+            return len(self.batch_sampler)
+        return len(self.sampler)
+
+    def __iter__(self):
+        if isinstance(self.dataset, IterableDataset):
+            # A stream cannot be split between threads without changing it: read it here.
+            return self._iterable_batches()
+        fetch = self._fetch_batch if self._auto_collation else self._fetch_sample
+        keys = iter(self.batch_sampler if self._auto_collation else self.sampler)
+        if self.num_workers == 0:
+            return map(fetch, keys)
+        return self._threaded(fetch, keys)
+
+    # ---- fetching ---------------------------------------------------------------------------
+    def _fetch_batch(self, indices):
+        if self.collate_fn is default_collate:
+            rows = _tensor_rows(self.dataset, indices)
+            if rows is not None:
+                return [Tensor._wrap(array) for array in rows]
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if callable(getitems):
+            samples = getitems(indices)
+        else:
+            dataset = self.dataset
+            samples = [dataset[index] for index in indices]
+        return self.collate_fn(samples)
+
+    def _fetch_sample(self, index):
+        return self.collate_fn(self.dataset[index])
+
+    def _iterable_batches(self):
+        stream = iter(self.dataset)
+        if not self._auto_collation:
+            for sample in stream:
+                yield self.collate_fn(sample)
+            return
+        while True:
+            samples = list(itertools.islice(stream, self.batch_size))
+            if not samples or (self.drop_last and len(samples) < self.batch_size):
+                return
+            yield self.collate_fn(samples)
+
+    def _threaded(self, fetch, keys):
+        worker_ids = itertools.count()
+        lock = threading.Lock()
+
+        def start_worker():
+            with lock:
+                worker_id = next(worker_ids)
+            _worker_local.info = WorkerInfo(worker_id, self.num_workers, worker_id, self.dataset)
+            if self.worker_init_fn is not None:
+                self.worker_init_fn(worker_id)
+
+        in_flight = max(1, self.prefetch_factor * self.num_workers)
+        executor = ThreadPoolExecutor(max_workers=self.num_workers, initializer=start_worker,
+                                      thread_name_prefix="ember-dataloader")
+        pending = deque()
+        try:
+            for key in itertools.islice(keys, in_flight):
+                pending.append(executor.submit(fetch, key))
+            while pending:
+                future = pending.popleft()
+                for key in itertools.islice(keys, 1):
+                    pending.append(executor.submit(fetch, key))
+                yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+            executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,2 @@
+"""Alias of ``ember.data.datasets``."""
+from ..data.datasets import Digits  # noqa: F401

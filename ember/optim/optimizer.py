@@ -1,0 +1,352 @@
+"""Optimizer: parameter groups, per-parameter state, state_dict in PyTorch's format, step hooks.
+
+Subclasses write ``_update(group, params_with_grad)`` style logic inside ``step``; the base wraps every
+subclass ``step`` so hooks run around it and the update itself runs with grad mode off.
+"""
+import functools
+import warnings
+from collections import OrderedDict, defaultdict
+
+import numpy as np
+
+from ..autograd.grad_mode import _grad_state
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
+           "register_optimizer_step_post_hook"]
+
+# Called as ``hook(optimizer)`` before every ``step`` of every optimizer (a mode-misuse checker
+# registers itself here). Plain list: append to register, remove to unregister.
+_step_pre_hooks = []
+
+_global_pre_hooks = OrderedDict()
+_global_post_hooks = OrderedDict()
+
+
+class _RequiredParameter:
+    """Marks a hyper-parameter with no default (a group must give it)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks_dict):
+        self._hooks_dict = hooks_dict
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self._hooks_dict.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exception_type, exception_value, traceback):
+        self.remove()
+
+
+def register_optimizer_step_pre_hook(hook):
+    """Register ``hook(optimizer, args, kwargs)`` to run before every optimizer's step."""
+    handle = RemovableHandle(_global_pre_hooks)
+    _global_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_optimizer_step_post_hook(hook):
+    """Register ``hook(optimizer, args, kwargs)`` to run after every optimizer's step."""
+    handle = RemovableHandle(_global_post_hooks)
+    _global_post_hooks[handle.id] = hook
+    return handle
+
+
+def _wrap_step(step):
+    """Run the step hooks around ``step`` and the step itself with grad mode off."""
+
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        for hook in _step_pre_hooks:
+            hook(self)
+        if _global_pre_hooks or self._optimizer_step_pre_hooks:
+            for hook in (*_global_pre_hooks.values(), *self._optimizer_step_pre_hooks.values()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
+                                           f"new_kwargs), but got {result}.")
+                    args, kwargs = result
+        self._opt_called = True
+        self._step_count_internal += 1
+        token = _grad_state.set((False, _grad_state.get()[1]))
+        try:
+            output = step(self, *args, **kwargs)
+        finally:
+            _grad_state.reset(token)
+        if _global_post_hooks or self._optimizer_step_post_hooks:
+            for hook in (*self._optimizer_step_post_hooks.values(), *_global_post_hooks.values()):
+                hook(self, args, kwargs)
+        return output
+
+    wrapper._ember_step_wrapped = True
+    return wrapper
+
+
+def _call_closure(closure):
+    """Evaluate a step closure with grad mode on (the step itself runs with it off)."""
+    if closure is None:
+        return None
+    token = _grad_state.set((True, _grad_state.get()[1]))
+    try:
+        return closure()
+    finally:
+        _grad_state.reset(token)
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` (dicts of params and options) and per-parameter ``state``."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_ember_step_wrapped", False):
+            cls.step = _wrap_step(step)
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        self._optimizer_step_pre_hooks = OrderedDict()
+        self._optimizer_step_post_hooks = OrderedDict()
+        self._opt_called = False
+        self._step_count_internal = 0
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {params.type()}")
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    def __repr__(self):
+        lines = [self.__class__.__name__ + " ("]
+        for index, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {index}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def __getstate__(self):
+        raise TypeError(f"{type(self).__name__} cannot be pickled: save optimizer.state_dict() "
+                        "with ember.save instead")
+
+    # ---- parameter groups ------------------------------------------------------------------
+    def add_param_group(self, param_group):
+        """Add a group of params with its own options; missing options come from the defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. "
+                            "Please use a list instead.")
+        else:
+            params = list(params)
+        for param in params:
+            if not isinstance(param, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                f"{type(param).__module__}.{type(param).__name__}")
+            if not param.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        group = dict(param_group)
+        group["params"] = params
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError("parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            group.setdefault(name, default)
+        if len(params) != len({id(param) for param in params}):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in "
+                          "future, this will cause an error; see github.com/pytorch/pytorch/"
+                          "issues/40967 for more information", stacklevel=3)
+        existing = {id(param) for other in self.param_groups for param in other["params"]}
+        if any(id(param) in existing for param in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Reset every parameter's ``.grad`` (to None by default, else to zeros)."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                grad = param._grad
+                if grad is None:
+                    continue
+                if set_to_none:
+                    param._grad = None
+                else:
+                    if grad.grad_fn is not None:
+                        grad.detach_()
+                    else:
+                        grad.requires_grad_(False)
+                    grad._data.fill(0)
+                    grad._bump_version()
+
+    def step(self, closure=None):
+        raise NotImplementedError
+
+    # ---- hooks -----------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` runs before ``step``; it may return new (args, kwargs)."""
+        handle = RemovableHandle(self._optimizer_step_pre_hooks)
+        self._optimizer_step_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_step_post_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` runs after ``step``."""
+        handle = RemovableHandle(self._optimizer_step_post_hooks)
+        self._optimizer_step_post_hooks[handle.id] = hook
+        return handle
+
+    # ---- state_dict ------------------------------------------------------------------------
+    def state_dict(self):
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``.
+
+        Params are replaced by their position across groups; state tensors are the live ones
+        (like PyTorch), options are plain Python values.
+        """
+        index_of = {}
+        packed_groups = []
+        for group in self.param_groups:
+            packed = {key: value for key, value in group.items() if key != "params"}
+            indices = []
+            for param in group["params"]:
+                if id(param) not in index_of:
+                    index_of[id(param)] = len(index_of)
+                indices.append(index_of[id(param)])
+            packed["params"] = indices
+            packed_groups.append(packed)
+        packed_state = {}
+        for key, value in self.state.items():
+            packed_key = index_of[id(key)] if isinstance(key, Tensor) else key
+            packed_state[packed_key] = dict(value) if isinstance(value, dict) else value
+        return {"state": packed_state, "param_groups": packed_groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a ``state_dict()``: everything is checked before anything changes."""
+        if not isinstance(state_dict, dict) or "state" not in state_dict \
+                or "param_groups" not in state_dict:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: expected a dict with 'state' "
+                             f"and 'param_groups', got {_describe(state_dict)}")
+        groups = self.param_groups
+        saved_groups = state_dict["param_groups"]
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(group["params"]) != len(saved["params"])
+               for group, saved in zip(groups, saved_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match the "
+                             "size of optimizer's group")
+        param_of = {}
+        for group, saved in zip(groups, saved_groups):
+            for saved_index, param in zip(saved["params"], group["params"]):
+                param_of[int(saved_index)] = param
+        new_state = defaultdict(dict)
+        problems = []
+        for key, value in state_dict["state"].items():
+            index = _as_index(key)
+            if index is not None and index in param_of:
+                param = param_of[index]
+                new_state[param] = _cast_state(param, value, f"state[{key!r}]", problems)
+            else:
+                new_state[key] = value
+        if problems:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+        new_groups = []
+        for group, saved in zip(groups, saved_groups):
+            new_group = {}
+            for key, value in saved.items():
+                if key == "params":
+                    continue
+                default = self.defaults.get(key)
+                if isinstance(default, tuple) and isinstance(value, list):
+                    value = tuple(value)  # a JSON round trip turns betas into a list
+                new_group[key] = value
+            new_group["params"] = group["params"]
+            new_groups.append(new_group)
+        self.state = new_state
+        self.param_groups = new_groups
+
+
+def _describe(value):
+    return f"{type(value).__name__}"
+
+
+def _as_index(key):
+    """State keys are ints; a JSON round trip makes them strings."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return int(key)
+    if isinstance(key, str) and key.lstrip("-").isdigit():
+        return int(key)
+    return None
+
+
+def _cast_state(param, value, where, problems):
+    """Copy a saved state value for ``param``: tensors to its dtype ('step' stays as saved)."""
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            if key == "step":
+                result[key] = _as_step(item, f"{where}['step']", problems)
+            else:
+                result[key] = _cast_state(param, item, f"{where}[{key!r}]", problems)
+        return result
+    if isinstance(value, (Tensor, np.ndarray)):
+        array = value._data if isinstance(value, Tensor) else value
+        if array.ndim > 0 and array.shape != param._data.shape:
+            problems.append(f"{where} has shape {list(array.shape)} but the parameter has shape "
+                            f"{list(param._data.shape)}")
+            return None
+        if array.dtype.kind == "f" and param._data.dtype.kind == "f":
+            array = array.astype(param._data.dtype, copy=True)
+        else:
+            array = array.copy()
+        return Tensor._wrap(array)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_state(param, item, where, problems) for item in value)
+    return value
+
+
+def _as_step(value, where, problems):
+    """'step' is a 0-d float32 tensor, like PyTorch's; accept a saved number too."""
+    if isinstance(value, Tensor):
+        return Tensor._wrap(np.array(value._data, dtype=value._data.dtype))
+    if isinstance(value, np.ndarray):
+        return Tensor._wrap(np.array(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Tensor._wrap(np.array(value, dtype=np.float32))
+    problems.append(f"{where} must be a number or a tensor, got {type(value).__name__}")
+    return None
+
+
+def _new_step():
+    return Tensor._wrap(np.zeros((), dtype=np.float32))
+
+
+def _check_unsupported(name, differentiable=False, fused=None):
+    """ember's optimizers update arrays in place: no differentiable or fused variants."""
+    if differentiable:
+        raise ValueError(f"{name}: differentiable=True is not supported by ember")
+    if fused:
+        raise ValueError(f"{name}: fused=True is not supported by ember (CPU only)")

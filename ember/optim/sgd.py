@@ -1,0 +1,67 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov, weight decay and maximize."""
+from ..tensor import Tensor
+from .optimizer import Optimizer, _call_closure, _check_unsupported
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """SGD with PyTorch's update: the first momentum buffer is the gradient itself (no dampening)."""
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                 *, maximize=False, foreach=None, differentiable=False, fused=None):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _check_unsupported("SGD", differentiable=differentiable, fused=fused)
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
+                    "foreach": foreach, "differentiable": differentiable, "fused": fused}
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns the closure's loss."""
+        loss = _call_closure(closure)
+        state = self.state
+        for group in self.param_groups:
+            lr = float(group["lr"])
+            momentum = float(group["momentum"])
+            dampening = float(group["dampening"])
+            weight_decay = float(group["weight_decay"])
+            nesterov = group["nesterov"]
+            maximize = group["maximize"]
+            for param in group["params"]:
+                grad_tensor = param._grad
+                if grad_tensor is None:
+                    continue
+                data = param._data
+                grad = grad_tensor._data
+                if maximize:
+                    grad = -grad
+                if weight_decay != 0:
+                    grad = grad + data * weight_decay
+                if momentum != 0:
+                    param_state = state[param]
+                    buffer_tensor = param_state.get("momentum_buffer")
+                    if buffer_tensor is None:
+                        buffer = grad.copy()
+                        param_state["momentum_buffer"] = Tensor._wrap(buffer)
+                    else:
+                        buffer = buffer_tensor._data
+                        buffer *= momentum
+                        if dampening == 0:
+                            buffer += grad
+                        else:
+                            buffer += grad * (1 - dampening)
+                    if nesterov:
+                        grad = grad + buffer * momentum
+                    else:
+                        grad = buffer
+                data -= grad * lr
+                param._bump_version()
+        return loss

@@ -1,0 +1,2 @@
+"""PyTorch-style aliases: ``ember.utils.data`` is ``ember.data``."""
+from . import data  # noqa: F401
