@@ -25,6 +25,7 @@ from .ops import (  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from .io import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402
+from . import data, datasets, optim, utils  # noqa: F401,E402
 
 bool = _dtype.bool_
 float = float32
