@@ -1,0 +1,458 @@
+"""Loss functions. cross_entropy/nll_loss, binary_cross_entropy(_with_logits) are fused Functions
+(numerical stability and the training hot path); the regression losses and kl_div are composites.
+"""
+import warnings
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..tensor import Size, Tensor
+from . import elementwise, reduce
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def legacy_reduction(size_average, reduce, reduction="mean"):
+    """Map the deprecated size_average/reduce pair to a reduction string (warning like PyTorch)."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='"
+                  f"{_legacy(size_average, reduce)}' instead.", stacklevel=3)
+    return _legacy(size_average, reduce)
+
+
+def _legacy(size_average, reduce):
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _log_softmax(array, axis):
+    shifted = array - np.max(array, axis=axis, keepdims=True) if array.size else array.copy()
+    shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted
+
+
+# ---- cross entropy / nll -------------------------------------------------------------------------
+class _Targets:
+    """What a class-index or class-probability target contributes to the loss.
+
+    Per sample, loss = -sum_c coefficient[c] * log_probability[c]; ``denominator`` is what
+    reduction='mean' divides the summed loss by (PyTorch: the summed weights of the non-ignored
+    targets, or the number of samples for probability targets).
+    """
+
+    def __init__(self, target, weight, ignore_index, smoothing, classes, dtype):
+        self.target = target
+        self.weight = weight
+        self.smoothing = smoothing
+        self.classes = classes
+        self.dtype = dtype
+        self.indices = target.dtype.kind in "iub"
+        if self.indices:
+            valid = target != ignore_index
+            self.safe_target = np.where(valid, target, 0).astype(np.int64, copy=False)
+            chosen = (weight[self.safe_target] if weight is not None
+                      else np.ones(target.shape, dtype))
+            self.chosen_weight = np.where(valid, chosen, 0).astype(dtype, copy=False)
+            self.valid = valid
+            self.denominator = self.chosen_weight.sum(dtype=np.float64)
+        else:
+            self.denominator = float(target.size // classes) if classes else 0.0
+
+    def _class_weight(self, ndim):
+        shape = (1, self.classes) + (1,) * (ndim - 2)
+        return self.weight.reshape(shape)
+
+    def coefficients(self, ndim):
+        """Dense coefficients (N, C, ...), the negated gradient of the per-sample loss."""
+        if self.indices:
+            shape = (self.target.shape[0], self.classes) + self.target.shape[1:]
+            coefficients = np.zeros(shape, self.dtype)
+            main = self.chosen_weight * self.dtype.type(1.0 - self.smoothing)
+            np.put_along_axis(coefficients, self.safe_target[:, None], main[:, None], axis=1)
+            if self.smoothing:
+                spread = self.valid[:, None].astype(self.dtype) * self.dtype.type(
+                    self.smoothing / self.classes)
+                if self.weight is not None:
+                    spread = spread * self._class_weight(ndim)
+                coefficients += spread
+            return coefficients
+        coefficients = self.smoothed_target()
+        if self.weight is not None:
+            coefficients = coefficients * self._class_weight(ndim)
+        return coefficients
+
+    def smoothed_target(self):
+        target = self.target.astype(self.dtype, copy=False)
+        if not self.smoothing:
+            return target
+        return (target * self.dtype.type(1.0 - self.smoothing)
+                + self.dtype.type(self.smoothing / self.classes))
+
+    def per_sample_loss(self, log_probabilities):
+        if self.indices:
+            picked = np.take_along_axis(log_probabilities, self.safe_target[:, None], axis=1)[:, 0]
+            loss = -(picked * self.chosen_weight)
+            if self.smoothing:
+                if self.weight is not None:
+                    weighted = log_probabilities * self._class_weight(log_probabilities.ndim)
+                else:
+                    weighted = log_probabilities
+                spread = -weighted.sum(axis=1) * self.valid
+                loss = (loss * self.dtype.type(1.0 - self.smoothing)
+                        + spread * self.dtype.type(self.smoothing / self.classes))
+            return loss
+        return -np.sum(self.coefficients(log_probabilities.ndim) * log_probabilities, axis=1)
+
+
+class ClassificationLoss(Function):
+    """Fused (log_softmax +) negative log-likelihood over dim 1 of (N, C, ...).
+
+    ``from_logits`` adds the log_softmax: for stability and because it is on every training step's
+    hot path; backward then is ``softmax * sum(coefficients) - coefficients`` (scaled).
+    """
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, input, target, weight, ignore_index, smoothing, reduction, from_logits):
+        log_probabilities = _log_softmax(input, 1) if from_logits else input
+        targets = _Targets(target, weight, ignore_index, smoothing, input.shape[1], input.dtype)
+        loss = targets.per_sample_loss(log_probabilities)
+        if reduction == "sum":
+            loss = np.asarray(loss.sum(dtype=input.dtype))
+        elif reduction == "mean":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                loss = np.asarray(loss.sum(dtype=np.float64) / targets.denominator,
+                                  dtype=input.dtype)
+        ctx.save_for_backward(log_probabilities if from_logits or ctx.needs_input_grad[1]
+                              else None, target, weight)
+        ctx.options = (ignore_index, smoothing, reduction, from_logits, input.shape)
+        return loss.astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        log_probabilities, target, weight = ctx.saved_tensors
+        ignore_index, smoothing, reduction, from_logits, shape = ctx.options
+        dtype = grad.dtype
+        targets = _Targets(target, weight, ignore_index, smoothing, shape[1], dtype)
+        if reduction == "none":
+            scale = grad[:, None]
+        else:
+            scale = grad
+            if reduction == "mean":
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    scale = grad / dtype.type(targets.denominator)
+        grad_input = grad_target = None
+        if ctx.needs_input_grad[0]:
+            coefficients = targets.coefficients(len(shape))
+            if from_logits:
+                grad_input = np.exp(log_probabilities)
+                grad_input *= coefficients.sum(axis=1, keepdims=True)
+                grad_input -= coefficients
+            else:
+                grad_input = np.negative(coefficients)
+            grad_input *= scale
+        if ctx.needs_input_grad[1] and not targets.indices:
+            factor = dtype.type(-(1.0 - smoothing))
+            grad_target = log_probabilities * factor
+            if weight is not None:
+                grad_target = grad_target * targets._class_weight(len(shape))
+            grad_target = grad_target * scale
+        return grad_input, grad_target, None, None, None, None, None
+
+
+def _classification(input, target, weight, ignore_index, reduction, smoothing, from_logits,
+                    operation):
+    _check_reduction(reduction)
+    if not 0.0 <= smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {smoothing:g}")
+    array = input._data
+    target_array = target._data
+    if array.ndim == 0:
+        raise RuntimeError(f"{operation}: input tensor should be 1D or more, but got a 0D tensor")
+    unbatched = array.ndim == 1
+    probabilities = tuple(array.shape) == tuple(target_array.shape)
+    if unbatched:
+        input = input.unsqueeze(0)
+        target = target.unsqueeze(0)
+        array = input._data
+        target_array = target._data
+    classes = array.shape[1]
+    if probabilities and from_logits:
+        if target_array.dtype.kind != "f":
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {_type_name(target_array.dtype)}")
+        if ignore_index != -100:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+    else:
+        if target_array.dtype.kind not in "iu":
+            raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                               f"{_type_name(target_array.dtype)}")
+        if not from_logits and target_array.ndim != array.ndim - 1:
+            if array.ndim == 2:
+                raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+            raise RuntimeError(f"size mismatch (got input: {list(array.shape)} , target: "
+                               f"{list(target_array.shape)}")
+        if target_array.shape[:1] != array.shape[:1]:
+            raise ValueError(f"Expected input batch_size ({array.shape[0]}) to match target "
+                             f"batch_size ({target_array.shape[0]}).")
+        if array.ndim == 2 and target_array.ndim != 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        expected = array.shape[:1] + array.shape[2:]
+        if tuple(target_array.shape) != expected:
+            raise RuntimeError(f"Expected target size {list(expected)}, got "
+                               f"{list(target_array.shape)}")
+        bad = (target_array != ignore_index) & ((target_array < 0) | (target_array >= classes))
+        if bad.any():
+            raise IndexError(f"Target {int(target_array[bad].flat[0])} is out of bounds.")
+    weight_array = None
+    if weight is not None:
+        weight_array = weight._data
+        if weight_array.shape != (classes,):
+            raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
+                               f"or no classes but got weight tensor of shape: "
+                               f"{list(weight_array.shape)}")
+        weight_array = weight_array.astype(array.dtype, copy=False)
+    loss = ClassificationLoss.apply(input, target, weight_array, ignore_index, float(smoothing),
+                                    reduction, from_logits)
+    if unbatched and reduction == "none":
+        loss = loss.squeeze(0)
+    return loss
+
+
+def _type_name(numpy_dtype):
+    return {"int64": "Long", "int32": "Int", "float32": "Float", "float64": "Double",
+            "bool": "Bool", "uint8": "Byte"}.get(numpy_dtype.name, numpy_dtype.name)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross entropy of logits (N, C, ...) against class indices (N, ...) or probabilities."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    return _classification(input, target, weight, ignore_index, reduction, label_smoothing, True,
+                           "cross_entropy")
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C, ...) at class indices (N, ...)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    return _classification(input, target, weight, ignore_index, reduction, 0.0, False,
+                           "nll_loss")
+
+
+# ---- binary cross entropy ------------------------------------------------------------------------
+class BinaryCrossEntropy(Function):
+    """Elementwise -(t log x + (1 - t) log(1 - x)) with each log clamped at -100 (PyTorch's rule)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, input, target):
+        with np.errstate(divide="ignore"):
+            log_input = np.maximum(np.log(input), -100)
+            log_complement = np.maximum(np.log1p(-input), -100)
+        loss = -(target * log_input + (1 - target) * log_complement)
+        ctx.save_for_backward(input, target)
+        return loss.astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, target = ctx.saved_tensors
+        grad_input = grad_target = None
+        if ctx.needs_input_grad[0]:
+            # PyTorch's gradient: (x - t) / max(x (1 - x), 1e-12).
+            denominator = np.maximum(input * (1 - input), input.dtype.type(1e-12))
+            grad_input = grad * (input - target) / denominator
+        if ctx.needs_input_grad[1]:
+            # PyTorch leaves these logs unclamped: infinite at input 0 or 1.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_target = grad * (np.log1p(-input) - np.log(input))
+        return grad_input, grad_target
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """Elementwise (1 - t) x + (1 + (p - 1) t) softplus(-x), softplus(-x) computed stably."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, input, target, pos_weight):
+        softplus = np.logaddexp(0, -input).astype(input.dtype, copy=False)
+        if pos_weight is None:
+            loss = (1 - target) * input + softplus
+        else:
+            loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus
+        ctx.save_for_backward(input, target, pos_weight)
+        return loss.astype(input.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, target, pos_weight = ctx.saved_tensors
+        dtype = input.dtype
+        grad_input = grad_target = grad_pos_weight = None
+        sigmoid = (1 / (1 + np.exp(-input))).astype(dtype, copy=False)
+        if ctx.needs_input_grad[0]:
+            if pos_weight is None:
+                grad_input = grad * (sigmoid - target)
+            else:
+                log_weight = 1 + (pos_weight - 1) * target
+                grad_input = grad * (log_weight * sigmoid - pos_weight * target)
+            grad_input = _unbroadcast(grad_input, input.shape)
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            softplus = np.logaddexp(0, -input).astype(dtype, copy=False)
+            if ctx.needs_input_grad[1]:
+                if pos_weight is None:
+                    grad_target = grad * -input
+                else:
+                    grad_target = grad * (-input + (pos_weight - 1) * softplus)
+                grad_target = _unbroadcast(grad_target, target.shape)
+            if ctx.needs_input_grad[2]:
+                grad_pos_weight = _unbroadcast(grad * target * softplus, pos_weight.shape)
+        return grad_input, grad_target, grad_pos_weight
+
+
+def _unbroadcast(grad, shape):
+    from ._broadcast import unbroadcast
+    return unbroadcast(grad, shape)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """Binary cross entropy of probabilities ``input`` in [0, 1] against ``target``."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if tuple(target._data.shape) != tuple(input._data.shape):
+        raise ValueError(f"Using a target size ({Size(target._data.shape)!r}) that is different "
+                         f"to the input size ({Size(input._data.shape)!r}) is deprecated. Please "
+                         f"ensure they have the same size.")
+    values = input._data
+    if np.any((values < 0) | (values > 1)):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    loss = BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """Sigmoid + binary cross entropy in one stable op; ``pos_weight`` weighs positive targets."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if tuple(target._data.shape) != tuple(input._data.shape):
+        raise ValueError(f"Target size ({Size(target._data.shape)!r}) must be the same as input "
+                         f"size ({Size(input._data.shape)!r})")
+    loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+# ---- regression losses and KL divergence (composites) --------------------------------------------
+def _check_sizes(input, target):
+    if tuple(target._data.shape) != tuple(input._data.shape):
+        warnings.warn(f"Using a target size ({Size(target._data.shape)!r}) that is different to "
+                      f"the input size ({Size(input._data.shape)!r}). This will likely lead to "
+                      f"incorrect results due to broadcasting. Please ensure they have the same "
+                      f"size.", stacklevel=3)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error; ``weight`` (optional) scales each element's squared error."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _check_sizes(input, target)
+    loss = elementwise.square(input - target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _check_sizes(input, target)
+    loss = elementwise.abs(input - target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Quadratic 0.5 d^2 / beta below ``beta``, linear |d| - 0.5 beta above (L1 when beta == 0)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _check_sizes(input, target)
+    difference = input - target
+    distance = elementwise.abs(difference)
+    if beta == 0:
+        return _reduce(distance, reduction)
+    loss = elementwise.where(distance < beta, difference * difference * (0.5 / beta),
+                             distance - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """Quadratic 0.5 d^2 below ``delta``, linear delta (|d| - 0.5 delta) above."""
+    _check_reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _check_sizes(input, target)
+    difference = input - target
+    distance = elementwise.abs(difference)
+    loss = elementwise.where(distance < delta, difference * difference * 0.5,
+                             (distance - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+_KL_MEAN_WARNING = (
+    "reduction: 'mean' divides the total loss by both the batch size and the support size."
+    "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+    "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL divergence with ``input`` as log-probabilities; 'batchmean' is the mathematical KL."""
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce)
+    elif reduction == "mean":
+        warnings.warn(_KL_MEAN_WARNING, stacklevel=2)
+    if reduction == "batchmean":
+        reduced = "sum"
+    else:
+        _check_reduction(reduction)
+        reduced = reduction
+    if log_target:
+        loss = elementwise.exp(target) * (target - input)
+    else:
+        # xlogy(t, t) - t * input, with 0 log 0 = 0 and a finite gradient at t = 0.
+        positive = target > 0
+        safe = elementwise.where(positive, target, 1.0)
+        loss = target * elementwise.log(safe) - target * input
+    loss = _reduce(loss, reduced)
+    if reduction == "batchmean" and input._data.ndim != 0:
+        loss = loss / input._data.shape[0]
+    return loss
