@@ -68,7 +68,7 @@ class Adagrad(Optimizer):
                 clr = lr / (1 + (step - 1) * lr_decay)
                 accumulator = param_state["sum"]._data
                 accumulator += grad * grad
-                standard_deviation = np.sqrt(accumulator)
+                standard_deviation = np.sqrt(accumulator, out=np.empty_like(data))
                 standard_deviation += eps
                 np.divide(grad, standard_deviation, out=standard_deviation)
                 standard_deviation *= -clr

@@ -79,9 +79,9 @@ class Adam(Optimizer):
                 if amsgrad:
                     max_exp_avg_sq = param_state["max_exp_avg_sq"]._data
                     np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-                    denominator = np.sqrt(max_exp_avg_sq)
+                    denominator = np.sqrt(max_exp_avg_sq, out=np.empty_like(data))
                 else:
-                    denominator = np.sqrt(exp_avg_sq)
+                    denominator = np.sqrt(exp_avg_sq, out=np.empty_like(data))
                 denominator /= bias_correction2_sqrt
                 denominator += eps
                 np.divide(exp_avg, denominator, out=denominator)

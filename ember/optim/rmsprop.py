@@ -69,11 +69,11 @@ class RMSprop(Optimizer):
                 if centered:
                     grad_avg = param_state["grad_avg"]._data
                     _lerp_(grad_avg, grad, 1 - alpha)
-                    average = grad_avg * grad_avg
+                    average = np.multiply(grad_avg, grad_avg, out=np.empty_like(data))
                     np.subtract(square_avg, average, out=average)
                     np.sqrt(average, out=average)
                 else:
-                    average = np.sqrt(square_avg)
+                    average = np.sqrt(square_avg, out=np.empty_like(data))
                 average += eps
                 if momentum > 0:
                     buffer = param_state["momentum_buffer"]._data

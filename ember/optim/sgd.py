@@ -1,4 +1,6 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov, weight decay and maximize."""
+import numpy as np
+
 from ..tensor import Tensor
 from .optimizer import Optimizer, _call_closure, _check_unsupported
 
@@ -49,7 +51,7 @@ class SGD(Optimizer):
                     param_state = state[param]
                     buffer_tensor = param_state.get("momentum_buffer")
                     if buffer_tensor is None:
-                        buffer = grad.copy()
+                        buffer = np.array(grad, copy=True)
                         param_state["momentum_buffer"] = Tensor._wrap(buffer)
                     else:
                         buffer = buffer_tensor._data

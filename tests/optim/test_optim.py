@@ -1,0 +1,391 @@
+"""Optimizers: update rules against PyTorch, param groups, state_dict, hooks, errors."""
+import json
+
+import numpy as np
+import pytest
+
+import ember
+from ember import optim
+from ember.optim import optimizer as optimizer_module
+
+SHAPES = [(3, 4), (5,), ()]
+STEPS = 25
+
+CASES = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.3, "maximize": True}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.02, "amsgrad": True, "maximize": True}),
+    ("AdamW", {"lr": 0.01}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.3, "amsgrad": True}),
+    ("RMSprop", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "centered": True}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.7, "weight_decay": 0.1, "maximize": True}),
+    ("RMSprop", {"lr": 0.005, "momentum": 0.5, "centered": True, "eps": 1e-5}),
+    ("Adagrad", {"lr": 0.1}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.3}),
+    ("Adagrad", {"lr": 0.1, "weight_decay": 0.2, "eps": 1e-6, "maximize": True}),
+]
+
+# A second param group overriding some options, per optimizer.
+GROUP_OVERRIDES = {
+    "SGD": {"lr": 0.02, "momentum": 0.5, "weight_decay": 0.01},
+    "Adam": {"lr": 0.003, "betas": (0.5, 0.9), "amsgrad": True},
+    "AdamW": {"lr": 0.003, "weight_decay": 0.0},
+    "RMSprop": {"lr": 0.002, "centered": True, "momentum": 0.3},
+    "Adagrad": {"lr": 0.05, "lr_decay": 0.1},
+}
+
+
+def _case_id(case):
+    name, options = case
+    return name + "-" + "-".join(f"{key}={value}" for key, value in options.items())
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    initial = [rng.standard_normal(shape).astype(np.float32) for shape in SHAPES]
+    gradients = [[rng.standard_normal(shape).astype(np.float32) for shape in SHAPES]
+                 for _ in range(STEPS)]
+    return initial, gradients
+
+
+def _run(library, module, name, options, initial, gradients, groups=False, skip=None):
+    params = [library.tensor(array.copy(), requires_grad=True) for array in initial]
+    if groups:
+        param_spec = [{"params": params[:2]}, {"params": params[2:], **GROUP_OVERRIDES[name]}]
+    else:
+        param_spec = params
+    opt = getattr(module, name)(param_spec, **options)
+    for step, step_gradients in enumerate(gradients):
+        for index, (param, gradient) in enumerate(zip(params, step_gradients)):
+            # Leave one parameter without a gradient on some steps: it must be skipped.
+            if skip is not None and index == 1 and step % skip == 0:
+                param.grad = None
+            else:
+                param.grad = library.tensor(gradient)
+        opt.step()
+    return opt, [param.detach().numpy() for param in params]
+
+
+def _assert_close(actual, expected):
+    for got, want in zip(actual, expected):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_matches_torch(torch, case):
+    name, options = case
+    initial, gradients = _data()
+    _, expected = _run(torch, torch.optim, name, options, initial, gradients, skip=4)
+    _, actual = _run(ember, optim, name, options, initial, gradients, skip=4)
+    _assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_OVERRIDES))
+def test_param_groups_with_different_options_match_torch(torch, name):
+    options = dict(CASES[[case[0] for case in CASES].index(name)][1])
+    initial, gradients = _data(1)
+    torch_opt, expected = _run(torch, torch.optim, name, options, initial, gradients, groups=True)
+    ember_opt, actual = _run(ember, optim, name, options, initial, gradients, groups=True)
+    _assert_close(actual, expected)
+    torch_state = torch_opt.state_dict()
+    ember_state = ember_opt.state_dict()
+    assert ember_state["param_groups"] == torch_state["param_groups"]
+    assert sorted(ember_state["state"]) == sorted(torch_state["state"])
+    for index, torch_entry in torch_state["state"].items():
+        ember_entry = ember_state["state"][index]
+        assert sorted(ember_entry) == sorted(torch_entry)
+        for key, value in torch_entry.items():
+            assert isinstance(ember_entry[key], ember.Tensor)
+            assert ember_entry[key].dtype == ember.float32
+            np.testing.assert_allclose(ember_entry[key].numpy(), value.numpy(), rtol=1e-5,
+                                       atol=1e-6)
+
+
+def _json_round_trip(state_dict):
+    """What a checkpoint does: tensors aside, everything goes through JSON."""
+    tensors = {}
+
+    def strip(value, path):
+        if isinstance(value, ember.Tensor):
+            tensors[path] = value.numpy().copy()
+            return {"__tensor__": path}
+        if isinstance(value, dict):
+            return {str(key): strip(item, f"{path}/{key}") for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [strip(item, f"{path}/{index}") for index, item in enumerate(value)]
+        return value
+
+    def restore(value):
+        if isinstance(value, dict):
+            if "__tensor__" in value:
+                return ember.tensor(tensors[value["__tensor__"]])
+            return {key: restore(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [restore(item) for item in value]
+        return value
+
+    return restore(json.loads(json.dumps(strip(state_dict, ""))))
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_state_dict_round_trip_continues_identically(case):
+    name, options = case
+    initial, gradients = _data(2)
+    params = [ember.tensor(array.copy(), requires_grad=True) for array in initial]
+    opt = getattr(optim, name)(params, **options)
+    for step_gradients in gradients[:10]:
+        for param, gradient in zip(params, step_gradients):
+            param.grad = ember.tensor(gradient)
+        opt.step()
+    saved = _json_round_trip(opt.state_dict())
+    clones = [ember.tensor(param.detach().numpy().copy(), requires_grad=True) for param in params]
+    resumed = getattr(optim, name)(clones, lr=123.0)
+    resumed.load_state_dict(saved)
+    assert resumed.param_groups[0]["lr"] == options["lr"]
+    for step_gradients in gradients[10:]:
+        for param, clone, gradient in zip(params, clones, step_gradients):
+            param.grad = ember.tensor(gradient)
+            clone.grad = ember.tensor(gradient)
+        opt.step()
+        resumed.step()
+    for param, clone in zip(params, clones):
+        np.testing.assert_array_equal(param.detach().numpy(), clone.detach().numpy())
+    if "betas" in opt.defaults:
+        assert isinstance(resumed.param_groups[0]["betas"], tuple)
+
+
+def test_load_state_dict_does_not_share_state_tensors():
+    param = ember.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.Adam([param], lr=0.1)
+    param.grad = ember.tensor([0.5, -0.5])
+    opt.step()
+    other_param = ember.tensor([1.0, 2.0], requires_grad=True)
+    other = optim.Adam([other_param], lr=0.1)
+    other.load_state_dict(opt.state_dict())
+    opt.step()
+    assert float(other.state[other_param]["step"]) == 1.0
+    assert float(opt.state[param]["step"]) == 2.0
+
+
+def test_load_state_dict_validates_before_changing_anything():
+    params = [ember.tensor([1.0, 2.0], requires_grad=True), ember.tensor([3.0], requires_grad=True)]
+    opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    for param in params:
+        param.grad = ember.ones_like(param)
+    opt.step()
+    state_dict = opt.state_dict()
+    other = optim.SGD([ember.tensor([1.0], requires_grad=True)], lr=0.5)
+    with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
+        other.load_state_dict(state_dict)
+    two_groups = optim.SGD([{"params": [params[0]]}, {"params": [params[1]]}], lr=0.5)
+    with pytest.raises(ValueError, match="different number of parameter groups"):
+        two_groups.load_state_dict(state_dict)
+    swapped = [ember.tensor([3.0], requires_grad=True), ember.tensor([1.0, 2.0], requires_grad=True)]
+    target = optim.SGD(swapped, lr=0.5)
+    with pytest.raises(ValueError, match="shape"):
+        target.load_state_dict(state_dict)
+    assert target.param_groups[0]["lr"] == 0.5
+    assert len(target.state) == 0
+
+
+def test_load_state_dict_casts_state_to_param_dtype():
+    param = ember.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.Adam([param])
+    param.grad = ember.ones_like(param)
+    opt.step()
+    state_dict = opt.state_dict()
+    state_dict["state"][0]["exp_avg"] = ember.tensor([0.1, 0.2], dtype=ember.float64)
+    double = ember.tensor([1.0, 2.0], dtype=ember.float64, requires_grad=True)
+    target = optim.Adam([double])
+    target.load_state_dict(state_dict)
+    assert target.state[double]["exp_avg"].dtype == ember.float64
+    assert target.state[double]["step"].dtype == ember.float32
+    state_dict["state"][0]["step"] = 5
+    target.load_state_dict(state_dict)
+    assert float(target.state[double]["step"]) == 5.0
+
+
+def test_state_dict_format():
+    first = ember.tensor([1.0], requires_grad=True)
+    second = ember.tensor([2.0, 3.0], requires_grad=True)
+    opt = optim.SGD([{"params": [first]}, {"params": [second], "lr": 0.5}], lr=0.1, momentum=0.9)
+    first.grad = ember.tensor([1.0])
+    opt.step()
+    state_dict = opt.state_dict()
+    assert state_dict["param_groups"][0]["params"] == [0]
+    assert state_dict["param_groups"][1]["params"] == [1]
+    assert state_dict["param_groups"][1]["lr"] == 0.5
+    assert list(state_dict["state"]) == [0]
+    assert set(state_dict["state"][0]) == {"momentum_buffer"}
+    json.dumps(state_dict["param_groups"])
+
+
+def test_add_param_group_errors_and_defaults():
+    first = ember.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([first], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):
+        opt.add_param_group({"params": [first]})
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        opt.add_param_group({"params": [first * 2]})
+    with pytest.raises(TypeError, match="optimizer can only optimize Tensors"):
+        opt.add_param_group({"params": [1.0]})
+    with pytest.raises(TypeError, match="ordered collections"):
+        opt.add_param_group({"params": {ember.tensor([1.0], requires_grad=True)}})
+    second = ember.tensor([2.0], requires_grad=True)
+    opt.add_param_group({"params": second, "lr": 0.01})
+    assert opt.param_groups[1]["params"] == [second]
+    assert opt.param_groups[1]["lr"] == 0.01
+    assert opt.param_groups[1]["momentum"] == 0.9
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: optim.SGD([]), ValueError, "optimizer got an empty parameter list"),
+    (lambda: optim.SGD(ember.ones(2, requires_grad=True)), TypeError,
+     "should be an iterable of Tensors or dicts"),
+    (lambda: optim.SGD([ember.ones(2, requires_grad=True)], lr=-1), ValueError,
+     "Invalid learning rate: -1"),
+    (lambda: optim.SGD([ember.ones(2, requires_grad=True)], momentum=-0.5), ValueError,
+     "Invalid momentum value"),
+    (lambda: optim.SGD([ember.ones(2, requires_grad=True)], nesterov=True), ValueError,
+     "Nesterov momentum requires a momentum and zero dampening"),
+    (lambda: optim.Adam([ember.ones(2, requires_grad=True)], betas=(1.0, 0.9)), ValueError,
+     "Invalid beta parameter at index 0: 1.0"),
+    (lambda: optim.Adam([ember.ones(2, requires_grad=True)], eps=-1.0), ValueError,
+     "Invalid epsilon value"),
+    (lambda: optim.AdamW([ember.ones(2, requires_grad=True)], weight_decay=-1.0), ValueError,
+     "Invalid weight_decay value"),
+    (lambda: optim.RMSprop([ember.ones(2, requires_grad=True)], alpha=-1.0), ValueError,
+     "Invalid alpha value"),
+    (lambda: optim.Adagrad([ember.ones(2, requires_grad=True)], lr_decay=-1.0), ValueError,
+     "Invalid lr_decay value"),
+    (lambda: optim.Adagrad([ember.ones(2, requires_grad=True)], initial_accumulator_value=-1),
+     ValueError, "Invalid initial_accumulator_value value"),
+])
+def test_constructor_errors(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_constructor_errors_match_torch_types(torch):
+    for make in (lambda module, p: module.SGD([], lr=0.1),
+                 lambda module, p: module.SGD([p], lr=-1.0),
+                 lambda module, p: module.Adam([p], betas=(0.9, 1.5)),
+                 lambda module, p: module.SGD([p], nesterov=True)):
+        with pytest.raises(Exception) as torch_error:
+            make(torch.optim, torch.ones(1, requires_grad=True))
+        with pytest.raises(Exception) as ember_error:
+            make(optim, ember.ones(1, requires_grad=True))
+        assert type(ember_error.value) is type(torch_error.value)
+        assert str(ember_error.value) == str(torch_error.value)
+
+
+def test_zero_grad():
+    param = ember.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.SGD([param], lr=0.1)
+    param.grad = ember.tensor([3.0, 4.0])
+    grad = param.grad
+    opt.zero_grad(set_to_none=False)
+    assert param.grad is grad
+    np.testing.assert_array_equal(param.grad.numpy(), [0.0, 0.0])
+    opt.zero_grad()
+    assert param.grad is None
+
+
+def test_step_closure_runs_with_grad_and_update_without():
+    param = ember.tensor([1.0, -2.0], requires_grad=True)
+    opt = optim.SGD([param], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        assert ember.is_grad_enabled()
+        loss = (param * param).sum()
+        loss.backward()
+        return loss
+
+    with ember.no_grad():
+        loss = opt.step(closure)
+    assert float(loss) == 5.0
+    np.testing.assert_allclose(param.detach().numpy(), [0.8, -1.6], rtol=1e-6)
+    assert param.grad_fn is None and param.is_leaf
+    assert ember.is_grad_enabled()
+
+
+def test_step_hooks():
+    param = ember.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([param], lr=0.1)
+    calls = []
+    optimizer_module._step_pre_hooks.append(lambda optimizer: calls.append(("module", optimizer)))
+    try:
+        pre = opt.register_step_pre_hook(lambda o, args, kwargs: calls.append(("pre", o)))
+        post = opt.register_step_post_hook(lambda o, args, kwargs: calls.append(("post", o)))
+        param.grad = ember.tensor([1.0])
+        opt.step()
+        assert calls == [("module", opt), ("pre", opt), ("post", opt)]
+        pre.remove()
+        post.remove()
+        calls.clear()
+        opt.step()
+        assert calls == [("module", opt)]
+    finally:
+        optimizer_module._step_pre_hooks.clear()
+
+
+def test_pre_hook_can_replace_arguments():
+    param = ember.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([param], lr=0.1)
+    opt.register_step_pre_hook(lambda o, args, kwargs: ((), {"closure": lambda: 7.0}))
+    param.grad = ember.tensor([1.0])
+    assert opt.step() == 7.0
+
+
+def test_float32_stays_float32_with_numpy_hyperparameters():
+    param = ember.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.Adam([param], lr=np.float64(0.1), betas=(np.float64(0.9), 0.999))
+    param.grad = ember.tensor([1.0, 1.0])
+    opt.step()
+    assert param.dtype == ember.float32
+    assert opt.state[param]["exp_avg"].dtype == ember.float32
+
+
+def test_step_bumps_the_version_counter():
+    param = ember.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([param], lr=0.1)
+    version = param._version
+    param.grad = ember.tensor([1.0])
+    opt.step()
+    assert param._version == version + 1
+
+
+def test_parameters_of_a_module():
+    layer = ember.nn.Parameter(ember.ones(3))
+    opt = optim.AdamW([layer], lr=0.1)
+    layer.grad = ember.ones(3)
+    opt.step()
+    assert isinstance(layer, ember.nn.Parameter)
+    assert np.all(layer.detach().numpy() < 1.0)
+
+
+def test_optimizer_subclass_gets_hooks_and_no_grad():
+    class Halve(optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, {"lr": 0.5})
+
+        def step(self, closure=None):
+            assert not ember.is_grad_enabled()
+            for group in self.param_groups:
+                for param in group["params"]:
+                    param.mul_(group["lr"])
+
+    param = ember.tensor([4.0], requires_grad=True)
+    opt = Halve([param])
+    calls = []
+    opt.register_step_post_hook(lambda o, args, kwargs: calls.append(o))
+    opt.step()
+    assert calls == [opt]
+    assert float(param) == 2.0
