@@ -118,7 +118,8 @@ class Function:
                 from ..tensor import _type_name
                 description = f"[{_type_name(array.dtype)} {list(array.shape)}]"
                 if grad_fn is not None:
-                    description += f", which is output {output_nr} of {grad_fn.name()},"
+                    operation = grad_fn.name().removesuffix("Backward0")
+                    description += f", which is output {output_nr} of {operation},"
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by "
                     f"an inplace operation: {description} is at version {counter.value}; "
