@@ -1,0 +1,281 @@
+"""Learning-rate schedulers: every value against PyTorch, state_dict round trips, errors."""
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember import optim
+from ember.optim import lr_scheduler
+
+STEPS = 30
+
+
+def _scale(epoch):
+    return 0.95 ** epoch
+
+
+# name, scheduler kwargs, optimizer name, optimizer kwargs
+CASES = [
+    ("StepLR", {"step_size": 4, "gamma": 0.5}, "SGD", {}),
+    ("MultiStepLR", {"milestones": [3, 7, 7, 20], "gamma": 0.3}, "SGD", {}),
+    ("ExponentialLR", {"gamma": 0.9}, "Adam", {}),
+    ("CosineAnnealingLR", {"T_max": 7, "eta_min": 0.001}, "SGD", {}),
+    ("CosineAnnealingLR", {"T_max": 30}, "Adam", {}),
+    ("LinearLR", {"start_factor": 0.2, "end_factor": 0.9, "total_iters": 8}, "SGD", {}),
+    ("LinearLR", {}, "Adam", {}),
+    ("LambdaLR", {"lr_lambda": _scale}, "SGD", {}),
+    ("OneCycleLR", {"max_lr": 0.5, "total_steps": STEPS}, "SGD", {"momentum": 0.9}),
+    ("OneCycleLR", {"max_lr": [0.5, 0.2], "epochs": 3, "steps_per_epoch": 10,
+                    "anneal_strategy": "linear", "three_phase": True}, "SGD", {"momentum": 0.9}),
+    ("OneCycleLR", {"max_lr": 0.01, "total_steps": STEPS, "pct_start": 0.25,
+                    "div_factor": 10.0, "final_div_factor": 100.0}, "Adam", {}),
+    ("OneCycleLR", {"max_lr": 0.1, "total_steps": STEPS, "cycle_momentum": False}, "Adagrad", {}),
+]
+
+
+def _case_id(case):
+    return case[0] + "-" + case[2] + "-" + "-".join(f"{key}" for key in case[1])
+
+
+def _optimizer(library, module, name, options):
+    first = library.zeros(2, requires_grad=True)
+    second = library.zeros(3, requires_grad=True)
+    groups = [{"params": [first]}, {"params": [second], "lr": 0.05}]
+    return getattr(module, name)(groups, lr=0.1, **options)
+
+
+def _trace(library, module, case, steps=STEPS):
+    name, options, optimizer_name, optimizer_options = case
+    opt = _optimizer(library, module.optim, optimizer_name, optimizer_options)
+    scheduler = getattr(module.optim.lr_scheduler, name)(opt, **options)
+    trace = [list(scheduler.get_last_lr())]
+    momenta = [_momenta(opt)]
+    for _ in range(steps):
+        opt.step()
+        scheduler.step()
+        trace.append(list(scheduler.get_last_lr()))
+        momenta.append(_momenta(opt))
+        assert [group["lr"] for group in opt.param_groups] == trace[-1]
+    return trace, momenta
+
+
+def _momenta(opt):
+    return [group.get("momentum", group.get("betas", (None,))[0]) for group in opt.param_groups]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_matches_torch(torch, case):
+    expected, expected_momenta = _trace(torch, torch, case)
+    actual, actual_momenta = _trace(ember, ember, case)
+    np.testing.assert_allclose(actual, expected, rtol=1e-7, atol=0)
+    if expected_momenta[0][0] is not None:
+        np.testing.assert_allclose(actual_momenta, expected_momenta, rtol=1e-7, atol=0)
+
+
+def _sequential(library):
+    opt = _optimizer(library, library.optim, "SGD", {})
+    schedulers = library.optim.lr_scheduler
+    warmup = schedulers.LinearLR(opt, start_factor=0.1, total_iters=5)
+    decay = schedulers.ExponentialLR(opt, gamma=0.8)
+    cosine = schedulers.CosineAnnealingLR(opt, T_max=6)
+    return opt, schedulers.SequentialLR(opt, [warmup, decay, cosine], milestones=[5, 12])
+
+
+def test_sequential_matches_torch(torch):
+    traces = []
+    for library in (torch, ember):
+        opt, scheduler = _sequential(library)
+        trace = [list(scheduler.get_last_lr())]
+        for _ in range(STEPS):
+            opt.step()
+            scheduler.step()
+            trace.append(list(scheduler.get_last_lr()))
+        traces.append(trace)
+    np.testing.assert_allclose(traces[1], traces[0], rtol=1e-7, atol=0)
+
+
+METRICS = [1.0, 0.9, 0.9, 0.95, 0.91, 0.9, 0.9, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.6, 0.7, 0.49999,
+           0.5, 0.5, 0.5, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]
+
+
+@pytest.mark.parametrize("options", [
+    {"patience": 2},
+    {"patience": 1, "factor": 0.5, "cooldown": 2, "min_lr": 0.01},
+    {"patience": 0, "threshold": 0.1, "threshold_mode": "abs", "min_lr": [0.02, 0.0]},
+    {"mode": "max", "patience": 1, "factor": 0.3},
+    {"mode": "max", "threshold_mode": "abs", "patience": 2, "eps": 0.05},
+])
+def test_reduce_on_plateau_matches_torch(torch, options):
+    traces = []
+    for library in (torch, ember):
+        opt = _optimizer(library, library.optim, "SGD", {})
+        scheduler = library.optim.lr_scheduler.ReduceLROnPlateau(opt, **options)
+        trace = []
+        for metric in METRICS:
+            opt.step()
+            scheduler.step(metric)
+            trace.append(list(scheduler.get_last_lr()))
+        traces.append((trace, scheduler.num_bad_epochs, scheduler.cooldown_counter,
+                       scheduler.best))
+    np.testing.assert_allclose(traces[1][0], traces[0][0], rtol=1e-7, atol=0)
+    assert traces[1][1:] == traces[0][1:]
+
+
+def _json(value):
+    return json.loads(json.dumps(value))
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_state_dict_round_trip_through_json(case):
+    name, options, optimizer_name, optimizer_options = case
+    opt = _optimizer(ember, optim, optimizer_name, optimizer_options)
+    scheduler = getattr(lr_scheduler, name)(opt, **options)
+    for _ in range(11):
+        opt.step()
+        scheduler.step()
+    scheduler_state = _json(scheduler.state_dict())
+    optimizer_state = opt.state_dict()
+    assert "optimizer" not in scheduler_state
+    # PyTorch's documented order: build the scheduler, then load the optimizer, then the scheduler.
+    resumed_opt = _optimizer(ember, optim, optimizer_name, optimizer_options)
+    resumed = getattr(lr_scheduler, name)(resumed_opt, **options)
+    resumed_opt.load_state_dict(optimizer_state)
+    resumed.load_state_dict(scheduler_state)
+    for _ in range(STEPS - 11):
+        opt.step()
+        scheduler.step()
+        resumed_opt.step()
+        resumed.step()
+        assert resumed.get_last_lr() == scheduler.get_last_lr()
+        assert _momenta(resumed_opt) == _momenta(opt)
+
+
+def test_sequential_and_plateau_state_dicts_round_trip():
+    opt, scheduler = _sequential(ember)
+    for _ in range(8):
+        opt.step()
+        scheduler.step()
+    state = _json(scheduler.state_dict())
+    resumed_opt, resumed = _sequential(ember)
+    resumed_opt.load_state_dict(opt.state_dict())
+    resumed.load_state_dict(state)
+    for _ in range(10):
+        opt.step()
+        scheduler.step()
+        resumed_opt.step()
+        resumed.step()
+        assert resumed.get_last_lr() == scheduler.get_last_lr()
+
+    opt = _optimizer(ember, optim, "SGD", {})
+    plateau = lr_scheduler.ReduceLROnPlateau(opt, patience=1)
+    for metric in METRICS[:9]:
+        plateau.step(metric)
+    state = plateau.state_dict()
+    assert state["best"] == 0.5 and "optimizer" not in state
+    other = lr_scheduler.ReduceLROnPlateau(_optimizer(ember, optim, "SGD", {}), patience=1)
+    other.load_state_dict(_json(state))
+    assert other.best == plateau.best and other.num_bad_epochs == plateau.num_bad_epochs
+
+
+def test_lambda_state_dict_leaves_functions_out():
+    opt = _optimizer(ember, optim, "SGD", {})
+
+    class Schedule:
+        def __init__(self):
+            self.factor = 0.5
+
+        def __call__(self, epoch):
+            return self.factor ** epoch
+
+    scheduler = lr_scheduler.LambdaLR(opt, [lambda epoch: 1.0, Schedule()])
+    state = scheduler.state_dict()
+    assert state["lr_lambdas"] == [None, {"factor": 0.5}]
+    json.dumps(state)
+
+
+def test_initial_lr_and_first_step():
+    opt = _optimizer(ember, optim, "SGD", {})
+    scheduler = lr_scheduler.StepLR(opt, step_size=2)
+    assert [group["initial_lr"] for group in opt.param_groups] == [0.1, 0.05]
+    assert scheduler.last_epoch == 0
+    assert scheduler.base_lrs == [0.1, 0.05]
+
+
+def test_warns_when_stepped_before_optimizer():
+    opt = _optimizer(ember, optim, "SGD", {})
+    scheduler = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+        scheduler.step()
+    opt = _optimizer(ember, optim, "SGD", {})
+    scheduler = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    opt.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scheduler.step()
+
+
+def test_resuming_without_initial_lr_raises():
+    opt = _optimizer(ember, optim, "SGD", {})
+    with pytest.raises(KeyError, match="initial_lr"):
+        lr_scheduler.StepLR(opt, step_size=2, last_epoch=3)
+
+
+def test_closed_form_with_epoch_argument():
+    opt = _optimizer(ember, optim, "SGD", {})
+    scheduler = lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+    opt.step()
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        scheduler.step(5)
+    assert math.isclose(scheduler.get_last_lr()[0], 0.05 * (1 + math.cos(math.pi / 2)) + 0.0)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda opt: lr_scheduler.StepLR(object(), 2), TypeError, "object is not an Optimizer"),
+    (lambda opt: lr_scheduler.LinearLR(opt, start_factor=0), ValueError,
+     "Starting multiplicative factor"),
+    (lambda opt: lr_scheduler.LinearLR(opt, end_factor=2), ValueError,
+     "Ending multiplicative factor"),
+    (lambda opt: lr_scheduler.LambdaLR(opt, [_scale]), ValueError, "Expected 2 lr_lambdas"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, 0.1), ValueError, "You must define either"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, 0.1, total_steps=0), ValueError,
+     "Expected positive integer total_steps"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, 0.1, total_steps=5, pct_start=1), ValueError,
+     "pct_start"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, 0.1, total_steps=5, anneal_strategy="x"),
+     ValueError, "anneal_strategy"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, [0.1], total_steps=5), ValueError,
+     "max_lr must have the same length"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, factor=1.0), ValueError,
+     "Factor should be < 1.0."),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, mode="up"), ValueError, "mode up is unknown"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1]), ValueError,
+     "expected 2 min_lrs, got 1"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [], []), ValueError, "at least one scheduler"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.StepLR(opt, 2)], [3]), ValueError,
+     "one more than the number of milestone points"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ReduceLROnPlateau(opt)], []),
+     ValueError, "does not support `ReduceLROnPlateau`"),
+])
+def test_errors(make, error, message):
+    opt = _optimizer(ember, optim, "SGD", {})
+    with pytest.raises(error, match=message):
+        make(opt)
+
+
+def test_one_cycle_needs_momentum_when_cycling():
+    opt = optim.Adagrad([ember.zeros(2, requires_grad=True)])
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
+        lr_scheduler.OneCycleLR(opt, 0.1, total_steps=5)
+
+
+def test_one_cycle_refuses_to_step_past_the_end():
+    opt = optim.SGD([ember.zeros(2, requires_grad=True)], momentum=0.9)
+    scheduler = lr_scheduler.OneCycleLR(opt, 0.1, total_steps=3)
+    opt.step()
+    for _ in range(3):
+        scheduler.step()
+    with pytest.raises(ValueError, match="Tried to step 4 times"):
+        scheduler.step()
