@@ -1,0 +1,402 @@
+"""RESULTS.md, scaling.png and results.json from the records the workers returned."""
+
+import json
+import math
+from pathlib import Path
+
+COMMENTARY_HEADING = "## Profile commentary"
+COMMENTARY_PLACEHOLDER = ("_Not written yet: where ember's time goes in each missed target. "
+                          "This section is kept when the benchmarks are rerun._")
+
+# (target, measurement names whose worst ember/PyTorch ratio counts, highest ratio allowed, what)
+TARGETS = (
+    ("mlp_train", ("mlp_train",), 1.0, "time"),
+    ("mlp_eval", ("mlp_eval",), 1.0, "time"),
+    ("small_train", ("small_train/mlp", "small_train/conv1d"), 0.8, "time"),
+    ("op_overhead without graph", ("op_overhead/add",), 1.5, "time"),
+    ("op_overhead with graph", ("op_overhead/add_graph",), 2.0, "time"),
+    ("cnn_train", ("cnn_train",), 1.5, "time"),
+    ("cnn_eval", ("cnn_eval",), 1.5, "time"),
+    ("nograd_memory: no_grad peak", ("nograd_memory/no_grad",), 1.0, "memory"),
+    ("nograd_memory: grad peak", ("nograd_memory/grad",), 1.1, "memory"),
+    ("import_time", ("import_time",), 0.25, "time"),
+)
+# A measurement whose IQR exceeds this fraction of its median is flagged as noisy.
+NOISE_FRACTION = 0.25
+UNIT_LABELS = {"ms": "ms per step", "us": "µs per call", "MiB": "MiB peak growth", "s": "s"}
+FRAMEWORK_LABELS = {"ember": "ember", "torch": "PyTorch"}
+
+
+def _number(value):
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 0.01 or magnitude == 0:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def collect(records):
+    """{measurement name: {framework: measurement + the worker's memory}} in run order."""
+    table = {}
+    for record in records:
+        for result in record.get("results", []):
+            entry = dict(result)
+            entry["worker_memory"] = record.get("memory", {})
+            table.setdefault(result["name"], {})[record["framework"]] = entry
+    return table
+
+
+def is_noisy(measurement):
+    return measurement["iqr"] > NOISE_FRACTION * measurement["median"]
+
+
+def ratio(table, name):
+    frameworks = table.get(name, {})
+    if "ember" not in frameworks or "torch" not in frameworks:
+        return None
+    denominator = frameworks["torch"]["median"]
+    if denominator <= 0:
+        return None
+    return frameworks["ember"]["median"] / denominator
+
+
+def _unavailable_reasons(records, workload_names):
+    reasons = []
+    for record in records:
+        if record["status"] != "ok" and record["workload"] in workload_names:
+            reason = f"{FRAMEWORK_LABELS[record['framework']]}: {record['error']}"
+            if reason not in reasons:
+                reasons.append(reason)
+    return reasons
+
+
+def target_rows(run):
+    """(target, ratio or None, limit, status text) for each target in TARGETS."""
+    table = collect(run["records"])
+    rows = []
+    for target, names, limit, kind in TARGETS:
+        workload = names[0].split("/")[0]
+        if workload not in run["workloads"]:
+            continue
+        ratios = [ratio(table, name) for name in names]
+        if any(value is None for value in ratios):
+            reasons = _unavailable_reasons(run["records"], {workload}) or ["no ember/PyTorch pair"]
+            rows.append((target, None, limit, "unavailable: " + "; ".join(reasons)))
+            continue
+        worst = max(ratios)
+        if worst <= limit:
+            status = "met"
+        else:
+            over = (worst / limit - 1) * 100
+            cut = (1 - limit / worst) * 100
+            noun = "time" if kind == "time" else "peak memory"
+            status = (f"**missed** by {over:.0f}% ({_number(worst)} > {limit:g}): ember must cut "
+                      f"its {noun} by {cut:.0f}%")
+        if len(names) > 1:
+            parts = ", ".join(f"{name.split('/')[1]} {_number(value)}"
+                              for name, value in zip(names, ratios))
+            status += f" (worst of {parts})"
+        if any(is_noisy(entry) for name in names for entry in table[name].values()):
+            status += " (noisy: rerun on a quiet machine before trusting it)"
+        rows.append((target, worst, limit, status))
+    return rows
+
+
+def _first_environment(records, framework):
+    for record in records:
+        environment = record.get("environment", {})
+        if record["framework"] == framework and environment.get("blas") and record.get("memory"):
+            return environment
+    for record in records:
+        if record["framework"] == framework and "cpu_model" in record.get("environment", {}):
+            return record["environment"]
+    return None
+
+
+def _machine_section(run):
+    environments = {framework: _first_environment(run["records"], framework)
+                    for framework in run["frameworks"]}
+    known = [environment for environment in environments.values() if environment]
+    lines = ["## Machine and software", ""]
+    if not known:
+        return lines + ["No worker reported its environment.", ""]
+    first = known[0]
+    ember_version = (environments.get("ember") or {}).get("framework_version")
+    torch_version = (environments.get("torch") or {}).get("framework_version")
+    torch_version = torch_version or run.get("torch_distribution") or "not installed"
+    lines += [
+        f"- CPU: {first['cpu_model']} ({first['logical_cpus']} logical CPUs)",
+        f"- OS: {first['platform']}",
+        f"- Python {first['python']}, NumPy {first['numpy']}, PyTorch {torch_version}, "
+        f"ember {ember_version or 'unavailable'}",
+        f"- Threads: {run['threads']} in every worker ("
+        + ", ".join(f"{name}={value}" for name, value in first["thread_variables"].items())
+        + f"; torch.set_num_threads({run['threads']}))",
+        "",
+        "BLAS and OpenMP libraries loaded in each worker (threadpoolctl's `threadpool_info()`):",
+        "",
+        "| worker | user_api | internal_api | architecture | num_threads | version | library |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for framework, environment in environments.items():
+        if not environment:
+            continue
+        for library in environment["blas"]:
+            cells = [FRAMEWORK_LABELS[framework], library["user_api"], library["internal_api"],
+                     library["architecture"] or "-", library["num_threads"],
+                     library["version"] or "-", f"`{library['library']}`"]
+            lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    torch_build = (environments.get("torch") or {}).get("torch")
+    if torch_build:
+        lines += ["", f"PyTorch links MKL statically, so threadpoolctl does not see it; its build "
+                      f"reports (torch.get_num_threads() = {torch_build['num_threads']}):", ""]
+        lines += [f"- {line}" for line in torch_build["build"]]
+    return lines + [""]
+
+
+def _cell(entry):
+    if entry is None:
+        return "n/a"
+    mark = " †" if is_noisy(entry) else ""
+    return f"{_number(entry['median'])} ({_number(entry['min'])}, {_number(entry['iqr'])}){mark}"
+
+
+def _memory_cell(entry):
+    if entry is None:
+        return "n/a"
+    worker_memory = entry.get("worker_memory") or {}
+    peak = worker_memory.get("peak_rss_mib")
+    after_import = worker_memory.get("rss_after_import_mib")
+    if peak is None:
+        return "n/a"
+    if after_import is None:
+        return _number(peak)
+    return f"{_number(peak)} (+{_number(peak - after_import)})"
+
+
+def _results_section(run):
+    table = collect(run["records"])
+    lines = [
+        "## Results",
+        "",
+        "Median (min, IQR) of each framework over the pooled repeats of its worker processes; "
+        "ratio = ember median / PyTorch median, lower is better. † marks an IQR above "
+        f"{NOISE_FRACTION:.0%} of the median (a busy machine: rerun before trusting the ratio). "
+        "Peak RSS is the worker process's high-water mark in MiB (median over its processes), "
+        "with its growth over the RSS right after importing the framework in brackets.",
+        "",
+        "| workload | unit | ember | PyTorch | ember/PyTorch | ember peak RSS | "
+        "PyTorch peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, frameworks in table.items():
+        if name.startswith("scaling/"):
+            continue
+        unit = next(iter(frameworks.values()))["unit"]
+        value = ratio(table, name)
+        cells = [f"`{name}`", UNIT_LABELS.get(unit, unit), _cell(frameworks.get("ember")),
+                 _cell(frameworks.get("torch")), "n/a" if value is None else _number(value),
+                 _memory_cell(frameworks.get("ember")), _memory_cell(frameworks.get("torch"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    unavailable = [record for record in run["records"] if record["status"] != "ok"]
+    if unavailable:
+        lines += ["", "Unavailable:", ""]
+        for record in unavailable:
+            variant = f" ({record['variant']})" if record.get("variant") else ""
+            lines.append(f"- {FRAMEWORK_LABELS[record['framework']]} `{record['workload']}`"
+                         f"{variant}: unavailable: {record['error']}")
+    return lines + [""]
+
+
+def _memory_section(run):
+    if "nograd_memory" not in run["workloads"]:
+        return []
+    table = collect(run["records"])
+    lines = ["## nograd_memory", ""]
+    example = next(iter(table.get("nograd_memory/grad", {}).values()), None)
+    if example is not None:
+        params = example["params"]
+        lines += [
+            f"One forward of a {params['depth']}-layer Linear({params['width']}, "
+            f"{params['width']})+ReLU MLP at batch {params['batch']}, output kept alive, in a "
+            f"fresh process per measurement (median of "
+            f"{run.get('rounds', {}).get('nograd_memory', 1)} processes). Growth = "
+            f"{params['method']}. The weights ({_number(params['weights_mib'])} MiB) and the "
+            f"input exist before the baseline, and a batch-1 forward has run, so lazy "
+            f"initialisation is not counted; BLAS workspace for the full-size GEMMs is, for "
+            f"both frameworks alike. One activation is {_number(params['activation_mib'])} MiB.",
+            "",
+        ]
+    lines += ["| framework | grad (MiB) | no_grad (MiB) | grad / no_grad |", "|---|---|---|---|"]
+    for framework in run["frameworks"]:
+        grad = table.get("nograd_memory/grad", {}).get(framework)
+        no_grad = table.get("nograd_memory/no_grad", {}).get(framework)
+        grad_value = grad["median"] if grad else None
+        no_grad_value = no_grad["median"] if no_grad else None
+        quotient = None
+        if grad_value is not None and no_grad_value:
+            quotient = grad_value / no_grad_value
+        lines.append(f"| {FRAMEWORK_LABELS[framework]} | {_number(grad_value)} | "
+                     f"{_number(no_grad_value)} | {_number(quotient)} |")
+    return lines + [""]
+
+
+def scaling_series(run):
+    """{axis: {framework: [(size, median ms)]}} for the scaling workload."""
+    series = {"batch": {}, "width": {}}
+    for record in run["records"]:
+        for result in record.get("results", []):
+            if result["name"].startswith("scaling/"):
+                params = result["params"]
+                points = series[params["axis"]].setdefault(record["framework"], [])
+                points.append((params["size"], result["median"]))
+    return series
+
+
+def _scaling_section(run, plot_name):
+    if "scaling" not in run["workloads"]:
+        return []
+    table = collect(run["records"])
+    lines = [
+        "## Scaling",
+        "",
+        "`mlp_train` against batch size (width fixed) and hidden width (batch fixed), "
+        "at fewer repeats.",
+        "",
+        f"![ember/PyTorch ratio against problem size]({plot_name})",
+        "",
+        "| axis | size | batch | width | ember ms | PyTorch ms | ember/PyTorch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, frameworks in table.items():
+        if not name.startswith("scaling/"):
+            continue
+        params = next(iter(frameworks.values()))["params"]
+        ember = frameworks.get("ember")
+        torch = frameworks.get("torch")
+        value = ratio(table, name)
+        lines.append(f"| {params['axis']} | {params['size']} | {params['batch']} | "
+                     f"{params['width']} | {_number(ember['median']) if ember else 'n/a'} | "
+                     f"{_number(torch['median']) if torch else 'n/a'} | "
+                     f"{'n/a' if value is None else _number(value)} |")
+    return lines + [""]
+
+
+def existing_commentary(path):
+    """The profile commentary already in RESULTS.md, so a rerun does not erase it."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    start = text.find(COMMENTARY_HEADING)
+    if start < 0:
+        return None
+    body = text[start + len(COMMENTARY_HEADING):]
+    end = body.find("\n## ")
+    body = body if end < 0 else body[:end]
+    return body.strip() or None
+
+
+def render_markdown(run, plot_name, commentary=None):
+    rounds = run.get("rounds", {})
+    process_counts = ", ".join(f"{workload} {count}" for workload, count in rounds.items())
+    mode = ("**Quick mode: tiny sizes and few repeats; these numbers say nothing about speed.**"
+            if run["quick"] else
+            "Timings are medians of at least 5 timed repeats per process, after warm-up, pooled "
+            f"over several processes per framework ({process_counts}), the frameworks taking "
+            "turns. import_time times 5 fresh interpreters inside its one worker.")
+    lines = [
+        "# ember against PyTorch",
+        "",
+        f"Generated by `{run['command'].strip()}` on {run['started_utc']} "
+        f"in {run['total_seconds']:.0f} s. {mode} Every framework runs each workload in its "
+        "own worker process (`python -m benchmarks.worker`) on identical NumPy-generated inputs.",
+        "",
+    ]
+    lines += _machine_section(run)
+    rows = target_rows(run)
+    if rows:
+        lines += ["## Targets", "", "| target | ember/PyTorch | limit | status |",
+                  "|---|---|---|---|"]
+        for target, value, limit, status in rows:
+            lines.append(f"| {target} | {'n/a' if value is None else _number(value)} | "
+                         f"<= {limit:g} | {status} |")
+        lines.append("")
+    lines += _results_section(run)
+    lines += _memory_section(run)
+    lines += _scaling_section(run, plot_name)
+    lines += [COMMENTARY_HEADING, "", commentary or COMMENTARY_PLACEHOLDER, ""]
+    return "\n".join(lines)
+
+
+def plot_scaling(run, path):
+    """ms per step (top) and the ember/PyTorch ratio (bottom) against batch size and width."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    series = scaling_series(run)
+    figure, axes = pyplot.subplots(2, 2, figsize=(10, 7), sharex="col")
+    for column, axis_name in enumerate(("batch", "width")):
+        timing_axes = axes[0][column]
+        ratio_axes = axes[1][column]
+        by_framework = series[axis_name]
+        for framework, points in sorted(by_framework.items()):
+            sizes, medians = zip(*points)
+            timing_axes.plot(sizes, medians, marker="o", label=FRAMEWORK_LABELS[framework])
+        timing_axes.set_xscale("log", base=2)
+        timing_axes.set_yscale("log")
+        timing_axes.set_ylabel("ms per step")
+        timing_axes.set_title(f"mlp_train against {axis_name}")
+        timing_axes.grid(True, which="both", alpha=0.3)
+        if by_framework:
+            timing_axes.legend()
+        ember = dict(by_framework.get("ember", []))
+        torch = dict(by_framework.get("torch", []))
+        common = sorted(set(ember) & set(torch))
+        ratios = [ember[size] / torch[size] for size in common]
+        if common:
+            ratio_axes.plot(common, ratios, marker="o", color="tab:red", label="ember / PyTorch")
+        else:
+            ratio_axes.text(0.5, 0.5, "ratio unavailable", ha="center", va="center",
+                            transform=ratio_axes.transAxes)
+        ratio_axes.axhline(1.0, color="gray", linestyle="--", label="mlp_train target (1.0)")
+        ratio_axes.set_ylim(0, max([1.2] + [value * 1.1 for value in ratios]))
+        ratio_axes.set_xscale("log", base=2)
+        sizes = sorted({size for points in by_framework.values() for size, _ in points})
+        if sizes:
+            ratio_axes.set_xticks(sizes, [str(size) for size in sizes])
+        timing_axes.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        timing_axes.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        timing_axes.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ratio_axes.set_xlabel("batch size" if axis_name == "batch" else "hidden width")
+        ratio_axes.set_ylabel("ember / PyTorch")
+        ratio_axes.grid(True, which="both", alpha=0.3)
+        ratio_axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+
+
+def write_report(run, out_path):
+    """Write the markdown report, the PNG and the raw JSON; returns their paths."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    plot_path = out_path.with_name("scaling.png")
+    json_path = out_path.with_name("results.json")
+    commentary = existing_commentary(out_path)
+    written = [out_path]
+    if "scaling" in run["workloads"]:
+        plot_scaling(run, plot_path)
+        written.append(plot_path)
+    out_path.write_text(render_markdown(run, plot_path.name, commentary))
+    json_path.write_text(json.dumps(run, indent=1) + "\n")
+    written.append(json_path)
+    return written

@@ -1,0 +1,188 @@
+"""The benchmarks cannot rot: every workload runs once at a tiny size, the worker speaks JSON and
+the runner writes its report. No timing is asserted, only keys and finite, positive numbers."""
+
+import importlib
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report, runner, workloads
+
+pytestmark = pytest.mark.timeout(120)
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+MEASUREMENT_KEYS = {"name", "unit", "median", "min", "iqr", "q1", "q3", "repeats", "number",
+                    "params"}
+# What each workload needs from the framework; ember's tests skip until all of it exists.
+REQUIRED_API = {
+    "common": ("tensor", "manual_seed", "no_grad", "nn.Sequential", "nn.Linear", "nn.ReLU",
+               "nn.functional.cross_entropy", "optim.SGD"),
+    "mlp_train": ("nn.BatchNorm1d", "nn.Dropout"),
+    "mlp_eval": ("nn.BatchNorm1d", "nn.Dropout"),
+    "cnn_train": ("nn.Conv2d", "nn.BatchNorm2d", "nn.MaxPool2d", "nn.Flatten", "nn.Dropout"),
+    "cnn_eval": ("nn.Conv2d", "nn.BatchNorm2d", "nn.MaxPool2d", "nn.Flatten", "nn.Dropout"),
+    "small_train": ("nn.Conv1d", "nn.Flatten", "optim.Adam"),
+    "op_overhead": (),
+    "nograd_memory": (),
+    "import_time": (),
+    "scaling": ("nn.BatchNorm1d", "nn.Dropout"),
+}
+TIMED_CASES = [
+    (workload, variant)
+    for workload in workloads.RUNNERS
+    for variant in workloads.VARIANTS.get(workload, (None,))
+]
+
+
+def framework_or_skip(name, workload):
+    """The framework module, or a skip while torch is absent or ember's API is incomplete."""
+    if name == "torch":
+        return pytest.importorskip("torch")
+    missing = []
+    try:
+        module = importlib.import_module(name)
+        for submodule in ("nn", "nn.functional", "optim"):
+            importlib.import_module(f"{name}.{submodule}")
+    except ImportError as error:
+        pytest.skip(f"{name} does not import yet: {error}")
+    for dotted in REQUIRED_API["common"] + REQUIRED_API[workload]:
+        owner = module
+        for part in dotted.split("."):
+            owner = getattr(owner, part, None)
+        if owner is None:
+            missing.append(dotted)
+    if missing:
+        pytest.skip(f"{name} lacks {', '.join(missing)} for {workload}")
+    return module
+
+
+def check_measurements(measurements, expected_names):
+    assert [measurement["name"] for measurement in measurements] == expected_names
+    for measurement in measurements:
+        assert MEASUREMENT_KEYS <= set(measurement)
+        assert measurement["unit"] in {"ms", "us", "s", "MiB"}
+        assert measurement["repeats"] >= 1
+        assert measurement["number"] >= 1
+        for key in ("median", "min", "iqr", "q1", "q3"):
+            assert math.isfinite(measurement[key])
+            assert measurement[key] >= 0
+        if measurement["unit"] != "MiB":  # RSS growth of a tiny forward can round to 0 pages
+            assert measurement["median"] > 0
+            assert measurement["min"] > 0
+        assert measurement["min"] <= measurement["median"]
+
+
+def expected_names(workload, variant):
+    if workload == "small_train":
+        return ["small_train/mlp", "small_train/conv1d"]
+    if workload == "op_overhead":
+        return ["op_overhead/add", "op_overhead/add_graph", "op_overhead/linear"]
+    if workload == "nograd_memory":
+        return [f"nograd_memory/{variant}"]
+    if workload == "scaling":
+        sizes = workloads.SIZES["scaling"]["quick"]
+        return ([f"scaling/batch/{size}" for size in sizes["batches"]]
+                + [f"scaling/width/{size}" for size in sizes["widths"]])
+    return [workload]
+
+
+@pytest.mark.parametrize("framework", ["ember", "torch"])
+@pytest.mark.parametrize(("workload", "variant"), TIMED_CASES)
+def test_workload_runs_once_at_tiny_size(framework, workload, variant):
+    module = framework_or_skip(framework, workload)
+    measurements = workloads.RUNNERS[workload](module, quick=True, variant=variant)
+    check_measurements(measurements, expected_names(workload, variant))
+
+
+@pytest.mark.parametrize("framework", ["ember", "torch"])
+def test_import_time_runs_fresh_processes(framework):
+    framework_or_skip(framework, "import_time")
+    measurements = workloads.run_import_time(framework, quick=True)
+    check_measurements(measurements, ["import_time"])
+
+
+def run_worker(*arguments):
+    command = [sys.executable, "-m", "benchmarks.worker", "--json", "--quick", *arguments]
+    completed = subprocess.run(command, cwd=REPOSITORY_ROOT, capture_output=True, text=True,
+                               timeout=100, check=False)
+    return completed.returncode, json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_worker_prints_one_json_record_with_its_environment():
+    framework_or_skip("torch", "mlp_train")
+    returncode, record = run_worker("--framework", "torch", "--workload", "mlp_train")
+    assert returncode == 0
+    assert record["status"] == "ok"
+    check_measurements(record["results"], ["mlp_train"])
+    assert record["memory"]["peak_rss_mib"] > 0
+    environment = record["environment"]
+    assert environment["thread_variables"] == {"OMP_NUM_THREADS": "2",
+                                               "OPENBLAS_NUM_THREADS": "2",
+                                               "MKL_NUM_THREADS": "2"}
+    assert environment["torch"]["num_threads"] == 2
+    assert environment["blas"], "threadpoolctl found no BLAS in the worker"
+    for library in environment["blas"]:
+        assert {"internal_api", "architecture", "num_threads"} <= set(library)
+
+
+def test_worker_reports_a_failure_as_unavailable():
+    returncode, record = run_worker("--framework", "torch", "--workload", "no_such_workload")
+    assert returncode == 1
+    assert record["status"] == "unavailable"
+    assert "no_such_workload" in record["error"]
+
+
+def test_runner_writes_results_plot_and_json(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    assert runner.main(["--quick", "--only", "mlp_eval", "scaling", "--out", str(out)]) == 0
+    text = out.read_text()
+    for heading in ("## Machine and software", "## Targets", "## Results", "## Scaling",
+                    report.COMMENTARY_HEADING):
+        assert heading in text
+    assert (tmp_path / "scaling.png").stat().st_size > 0
+    run = json.loads((tmp_path / "results.json").read_text())
+    assert {record["framework"] for record in run["records"]} == {"ember", "torch"}
+    for record in run["records"]:
+        assert record["status"] == "ok" or record["error"]
+
+
+def synthetic_run(ember_median, torch_median):
+    def record(framework, median):
+        measurement = {"name": "mlp_train", "unit": "ms", "median": median, "min": median,
+                       "iqr": 0.0, "q1": median, "q3": median, "repeats": 5, "number": 1,
+                       "params": {"batch": 128, "width": 512}}
+        return {"framework": framework, "workload": "mlp_train", "variant": None,
+                "status": "ok", "error": None, "results": [measurement],
+                "memory": {"peak_rss_mib": 100.0, "rss_after_import_mib": 60.0}}
+
+    return {"command": "python -m benchmarks", "started_utc": "2000-01-01 00:00 UTC",
+            "total_seconds": 1.0, "quick": False, "threads": 2, "frameworks": ["ember", "torch"],
+            "workloads": ["mlp_train"], "torch_distribution": None,
+            "records": [record("ember", ember_median), record("torch", torch_median)]}
+
+
+def test_report_says_by_how_much_a_target_is_missed():
+    [(target, ratio, limit, status)] = report.target_rows(synthetic_run(13.7, 10.0))
+    assert (target, limit) == ("mlp_train", 1.0)
+    assert ratio == pytest.approx(1.37)
+    assert "missed** by 37%" in status
+    assert "by 27%" in status
+    [(_, _, _, status)] = report.target_rows(synthetic_run(9.0, 10.0))
+    assert status == "met"
+
+
+def test_rerun_keeps_the_profile_commentary(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    report.write_report(synthetic_run(13.7, 10.0), out)
+    written = out.read_text()
+    assert report.COMMENTARY_PLACEHOLDER in written
+    out.write_text(written.replace(report.COMMENTARY_PLACEHOLDER, "BatchNorm is the hot spot."))
+    report.write_report(synthetic_run(12.0, 10.0), out)
+    rewritten = out.read_text()
+    assert "BatchNorm is the hot spot." in rewritten
+    assert report.COMMENTARY_PLACEHOLDER not in rewritten
+    assert "missed** by 20%" in rewritten
