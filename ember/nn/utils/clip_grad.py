@@ -50,10 +50,11 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     norm_type = float(norm_type)
     if len(tensors) == 0:
         return Tensor._wrap(np.zeros((), dtype=np.float32))
-    norms = [_vector_norm(tensor._data, norm_type) for tensor in tensors]
     dtype = np.result_type(*[tensor._data.dtype for tensor in tensors])
-    stacked = np.array(norms, dtype=dtype)
-    total_norm = np.asarray(_vector_norm(stacked, norm_type), dtype=dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = [_vector_norm(tensor._data, norm_type) for tensor in tensors]
+        stacked = np.array(norms, dtype=dtype)
+        total_norm = np.asarray(_vector_norm(stacked, norm_type), dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total_norm):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` "
                            "is non-finite, so it cannot be clipped. To disable this error and "
@@ -71,9 +72,10 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     total = total_norm._data if isinstance(total_norm, Tensor) else np.asarray(total_norm)
     clip_coefficient = float(max_norm) / (total + 1e-6)
     clip_coefficient = np.minimum(clip_coefficient, np.asarray(1.0, dtype=total.dtype))
-    for grad in grads:
-        grad._data *= clip_coefficient.astype(grad._data.dtype)
-        grad._bump_version()
+    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm scales like PyTorch
+        for grad in grads:
+            grad._data *= clip_coefficient.astype(grad._data.dtype)
+            grad._bump_version()
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
