@@ -3,5 +3,11 @@ from .parameter import Parameter  # noqa: F401
 from .modules import Module  # noqa: F401
 
 # ---- conv, pooling, normalization, losses (nn part 2) ----
+from .modules import (  # noqa: F401,E402
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, BatchNorm1d, BatchNorm2d, BatchNorm3d,
+    BCELoss, BCEWithLogitsLoss, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
+    ConvTranspose3d, CrossEntropyLoss, GroupNorm, HuberLoss, KLDivLoss, L1Loss, LayerNorm,
+    MaxPool1d, MaxPool2d, MaxPool3d, MSELoss, NLLLoss, SmoothL1Loss)
 
 from . import functional, init  # noqa: F401,E402

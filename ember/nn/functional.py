@@ -2,5 +2,281 @@
 
 Mode-dependent functions take ``training`` as an argument and never read a global mode.
 """
-# ---- conv, pooling, normalization, losses (ember/ops/...) ----
+import warnings
 
+from .. import ops as _ops
+from .._random import numpy_generator
+from ..ops import activation as _activation
+from ..ops import dropout as _dropout
+from ..ops import nn_linear as _nn_linear
+from ..ops.reduce import log_softmax as _log_softmax
+from ..ops.reduce import softmax as _softmax
+
+# ---- conv, pooling, normalization, losses (ember/ops/...) ----
+from ..ops.conv import (  # noqa: F401,E402
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d)
+from ..ops.loss import (  # noqa: F401,E402
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
+    l1_loss, mse_loss, nll_loss, smooth_l1_loss)
+from ..ops.normalization import batch_norm, group_norm, layer_norm  # noqa: F401,E402
+from ..ops.pooling import (  # noqa: F401,E402
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
+    adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d)
+
+
+def _apply(input, inplace, name, compute):
+    """``compute()``, or the same written into ``input`` in place when ``inplace``."""
+    if inplace:
+        return input._inplace(name, compute)
+    return compute()
+
+
+# ---- linear ----------------------------------------------------------------------------------
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias, as one fused node."""
+    return _nn_linear.Linear.apply(input, weight, bias)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o] (composite)."""
+    if input1.dim() != input2.dim():
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.dim()} and "
+                           f"{input2.dim()}")
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
+                           f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
+    if weight.dim() != 3:
+        raise RuntimeError(f"bilinear(): weight must be three-dimensional, got {weight.dim()}")
+    out_features, in1_features, in2_features = weight.shape
+    if input1.shape[-1] != in1_features:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got "
+                           f"{input1.shape[-1]} but expected {in1_features}")
+    if input2.shape[-1] != in2_features:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got "
+                           f"{input2.shape[-1]} but expected {in2_features}")
+    batch_shape = tuple(input1.shape[:-1])
+    left = input1.reshape(-1, in1_features)
+    right = input2.reshape(-1, in2_features)
+    # (B, in1) @ (in1, out * in2) -> (B, out, in2), then contract in2 against input2.
+    mixed = left.matmul(weight.permute(1, 0, 2).reshape(in1_features, -1))
+    out = (mixed.reshape(-1, out_features, in2_features) * right.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(batch_shape + (out_features,))
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` picked by the integer ``input``; ``padding_idx``'s row gets no gradient
+    and ``max_norm`` renormalises the looked-up rows of ``weight`` in place."""
+    if input._data.dtype.kind not in "iu":
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got {input.dtype} instead "
+                           f"(while checking arguments for embedding)")
+    if sparse:
+        raise NotImplementedError("embedding: ember has no sparse gradients; use sparse=False")
+    num_embeddings = weight.shape[0]
+    if padding_idx is not None:
+        if padding_idx > 0 and padding_idx >= num_embeddings:
+            raise ValueError("Padding_idx must be within num_embeddings")
+        if padding_idx < 0:
+            if padding_idx < -num_embeddings:
+                raise ValueError("Padding_idx must be within num_embeddings")
+            padding_idx = num_embeddings + padding_idx
+    indices = input._data
+    if indices.size and (indices.min() < 0 or indices.max() >= num_embeddings):
+        raise IndexError("index out of range in self")
+    if max_norm is not None:
+        _embedding_renorm(weight, indices, max_norm, norm_type)
+    return _nn_linear.Embedding.apply(input, weight, padding_idx, scale_grad_by_freq)
+
+
+def _embedding_renorm(weight, indices, max_norm, norm_type):
+    """Scale the rows of ``weight`` used by ``indices`` whose norm exceeds ``max_norm`` (in place,
+    untracked, like PyTorch's embedding_renorm_)."""
+    import numpy as np
+
+    rows = np.unique(indices)
+    values = weight._data[rows]
+    norms = np.sum(np.abs(values) ** norm_type, axis=1) ** (1.0 / norm_type)
+    too_large = norms > max_norm
+    if np.any(too_large):
+        scale = (max_norm / (norms[too_large] + 1e-7)).astype(weight._data.dtype)
+        weight._data[rows[too_large]] = values[too_large] * scale[:, None]
+        weight._bump_version()
+
+
+# ---- activations -----------------------------------------------------------------------------
+def relu(input, inplace=False):
+    if inplace:
+        return input.relu_()
+    return _ops.relu(input)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _apply(input, inplace, "hardtanh_",
+                  lambda: _activation.Hardtanh.apply(input, min_val, max_val))
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _apply(input, inplace, "leaky_relu_",
+                  lambda: _activation.LeakyRelu.apply(input, negative_slope))
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return _apply(input, inplace, "elu_", lambda: _activation.Elu.apply(input, alpha, 1.0))
+
+
+def selu(input, inplace=False):
+    return _apply(input, inplace, "selu_", lambda: _activation.Elu.apply(
+        input, _activation.SELU_ALPHA, _activation.SELU_SCALE))
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return _activation.Gelu.apply(input, approximate)
+
+
+def silu(input, inplace=False):
+    return _apply(input, inplace, "silu_", lambda: _activation.Silu.apply(input))
+
+
+def mish(input, inplace=False):
+    return _apply(input, inplace, "mish_", lambda: _activation.Mish.apply(input))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return _activation.Softplus.apply(input, beta, threshold)
+
+
+def sigmoid(input):
+    return _ops.sigmoid(input)
+
+
+def tanh(input):
+    return _ops.tanh(input)
+
+
+def _implicit_softmax_dim(name, ndim):
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+                  f"include dim=X as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _implicit_softmax_dim("softmax", input.dim())
+    return _softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _implicit_softmax_dim("log_softmax", input.dim())
+    return _log_softmax(input, dim, dtype=dtype)
+
+
+# ---- dropout ---------------------------------------------------------------------------------
+def _check_probability(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _dropout(input, p, training, inplace, feature, alpha, generator=None):
+    """The shared dropout rule: the input itself when not training, p == 0 or empty; zeros
+    (``x * 0``) when p == 1; otherwise one fused node with a freshly drawn mask."""
+    _check_probability(p)
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    if p == 1:
+        return _apply(input, inplace, "mul_", lambda: input * 0)
+    scaled_mask, shift = _dropout.dropout_masks(input._data, p, numpy_generator(generator),
+                                                feature, alpha)
+    return _apply(input, inplace, "dropout_",
+                  lambda: _dropout.Dropout.apply(input, scaled_mask, shift))
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero each element with probability p and scale the rest by 1/(1-p) when ``training``."""
+    return _dropout(input, p, training, inplace, False, False, generator)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
+    """Dropout for SELU networks: dropped values go to SELU's saturation and an affine correction
+    keeps zero mean and unit variance. Off unless ``training=True`` (PyTorch's default)."""
+    return _dropout(input, p, training, inplace, False, True, generator)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
+    """AlphaDropout of whole channels (one draw per sample and channel)."""
+    return _dropout(input, p, training, inplace, True, True, generator)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Channel dropout for (N, C, L) or (C, L) inputs."""
+    _check_probability(p)
+    dims = input.dim()
+    if dims not in (2, 3):
+        raise RuntimeError(
+            f"dropout1d: Expected 2D or 3D input, but received a {dims}D input. Note that "
+            f"dropout1d exists to provide channel-wise dropout on inputs with 1 spatial "
+            f"dimension, a channel dimension, and an optional batch dimension (i.e. 2D or 3D "
+            f"inputs).")
+    if dims == 3:
+        return _dropout(input, p, training, inplace, True, False, generator)
+    return _unbatched_channel_dropout(input, p, training, inplace, generator)
+
+
+def _unbatched_channel_dropout(input, p, training, inplace, generator):
+    """Channel dropout of one sample: add a batch dimension, drop, remove it again."""
+    batched = input.unsqueeze(0)
+    result = _dropout(batched, p, training, False, True, False, generator)
+    if result is batched:
+        return input
+    if inplace:
+        return input.copy_(result.squeeze(0))
+    return result.squeeze(0)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Channel dropout for (N, C, H, W) inputs; a 3-D input is taken as (N, C, L), as in PyTorch."""
+    _check_probability(p)
+    dims = input.dim()
+    if dims not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {dims}-D input to dropout2d, which is deprecated and will "
+            f"result in an error in a future release. To retain the behavior and silence this "
+            f"warning, please use dropout instead. Note that dropout2d exists to provide "
+            f"channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and "
+            f"an optional batch dimension (i.e. 3D or 4D inputs).", stacklevel=2)
+    if dims == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2)
+    return _dropout(input, p, training, inplace, True, False, generator)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Channel dropout for (N, C, D, H, W) or (C, D, H, W) inputs."""
+    _check_probability(p)
+    dims = input.dim()
+    if dims not in (4, 5):
+        warnings.warn(
+            f"dropout3d: Received a {dims}-D input to dropout3d, which is deprecated and will "
+            f"result in an error in a future release. To retain the behavior and silence this "
+            f"warning, please use dropout instead. Note that dropout3d exists to provide "
+            f"channel-wise dropout on inputs with 3 spatial dimensions, a channel dimension, and "
+            f"an optional batch dimension (i.e. 4D or 5D inputs).", stacklevel=2)
+    if dims == 5:
+        return _dropout(input, p, training, inplace, True, False, generator)
+    return _unbatched_channel_dropout(input, p, training, inplace, generator)
