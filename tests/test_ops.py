@@ -405,7 +405,7 @@ def test_gradcheck_float64(case, shapes):
     assert gradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3)
 
 
-# ---- against torch --------------------------------------------------------------------------------
+# ---- against torch -------------------------------------------------------------------------------
 def _dtype_name(dtype):
     return str(dtype).split(".")[-1]
 
@@ -443,7 +443,7 @@ def test_matches_torch(case, shapes, torch):
                                    rtol=case.grad_rtol, atol=case.grad_atol)
 
 
-# ---- result dtypes of mixed-type arithmetic -------------------------------------------------------
+# ---- result dtypes of mixed-type arithmetic ------------------------------------------------------
 def _ints(fw, dtype="int64"):
     return fw.tensor([1, 2, 3], dtype=getattr(fw, dtype))
 

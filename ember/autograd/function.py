@@ -148,7 +148,9 @@ class Function:
         if self.array_io:
             result = self.backward(self, *grad_outputs)
         else:
-            wrapped = [None if g is None else Tensor._wrap(g) for g in grad_outputs]
+            # Like PyTorch, Tensor-level backward gets zeros for outputs that received no grad.
+            wrapped = [Tensor._wrap(np.zeros(shape, dtype) if g is None else g)
+                       for g, (shape, dtype) in zip(grad_outputs, self._output_meta)]
             with no_grad():
                 result = self.backward(self, *wrapped)
         if not isinstance(result, tuple):
@@ -160,7 +162,9 @@ class Function:
                                    f"gradients (expected {count}, got {len(result)})")
             result = result + (None,) * (count - len(result))
         if not self.array_io:
-            result = tuple(g._data if isinstance(g, Tensor) else g for g in result)
+            result = tuple([_validate_gradient(self, index, gradient, meta)
+                            for index, (gradient, meta) in enumerate(zip(result,
+                                                                         self._input_meta))])
         return result
 
     def __repr__(self):
@@ -213,6 +217,8 @@ class Function:
                 tensor._is_inference = True
         if cls.is_view and isinstance(args[0], Tensor):
             results[0]._vc = args[0]._version_counter()
+        if not cls.array_io:
+            _remember_user_io(ctx, args, (output,) if single else output, results)
         if recording:
             ctx._sequence_nr = next(_sequence)
             ctx._num_outputs = len(results)
@@ -248,6 +254,44 @@ def _as_array(item):
     if isinstance(item, np.ndarray):
         return item
     return np.asarray(item)
+
+
+def _remember_user_io(ctx, args, outputs, results):
+    """Tensor-level Functions: an output returned as a Tensor keeps that Tensor's version counter
+    (so saving it is checked), and the node keeps shapes and dtypes to validate gradients."""
+    for item, result in zip(outputs, results):
+        if isinstance(item, Tensor) and not item._is_inference:
+            result._vc = item._version_counter()
+    ctx._input_meta = tuple([(arg._data.shape, arg._data.dtype) if isinstance(arg, Tensor)
+                             else None for arg in args])
+    ctx._output_meta = tuple([(result._data.shape, result._data.dtype) for result in results])
+
+
+def _validate_gradient(node, index, gradient, meta):
+    """A user backward's gradient as an array of its input's shape (summing broadcast dims, as
+    PyTorch does) and dtype; RuntimeError when the shapes are incompatible."""
+    if isinstance(gradient, Tensor):
+        gradient = gradient._data
+    if gradient is None or meta is None:
+        return gradient
+    shape, dtype = meta
+    gradient = np.asarray(gradient)
+    if gradient.shape != shape:
+        try:
+            compatible = np.broadcast_shapes(shape, gradient.shape) == gradient.shape
+        except ValueError:
+            compatible = False
+        if not compatible:
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
+                               f"{index} - got {list(gradient.shape)} but expected shape "
+                               f"compatible with {list(shape)}")
+        extra = gradient.ndim - len(shape)
+        axes = tuple(range(extra)) + tuple(extra + axis for axis, size in enumerate(shape)
+                                           if size == 1 and gradient.shape[extra + axis] != 1)
+        gradient = gradient.sum(axis=axes, keepdims=True).reshape(shape)
+    if gradient.dtype != dtype:
+        gradient = gradient.astype(dtype)
+    return gradient
 
 
 def _match_saved_outputs(ctx, results):

@@ -1,0 +1,268 @@
+"""Custom ops by subclassing ``ember.autograd.Function`` at the Tensor level, as in PyTorch."""
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import Function, gradcheck
+
+
+class Cube(Function):
+    """x**3 with the derivative from the saved input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 3 * x * x
+
+
+class ScaledAdd(Function):
+    """a * scale + b, with a Python number argument and needs_input_grad checks."""
+
+    @staticmethod
+    def forward(ctx, a, scale, b):
+        ctx.scale = scale
+        ctx.calls = []
+        return a * scale + b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        needs_a, needs_scale, needs_b = ctx.needs_input_grad
+        assert not needs_scale
+        grad_a = grad_output * ctx.scale if needs_a else None
+        grad_b = grad_output if needs_b else None
+        return grad_a, None, grad_b
+
+
+class SortWithIndices(Function):
+    """Two outputs, the second (indices) marked non-differentiable."""
+
+    @staticmethod
+    def forward(ctx, x):
+        order = np.argsort(x.detach().numpy(), kind="stable")
+        indices = ember.tensor(order)
+        values = x[indices]
+        ctx.mark_non_differentiable(indices)
+        ctx.save_for_backward(indices)
+        ctx.size = x.shape[0]
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, grad_values, grad_indices):
+        (indices,) = ctx.saved_tensors
+        grad = ember.zeros(ctx.size, dtype=grad_values.dtype)
+        grad[indices] = grad_values
+        return grad
+
+
+class ExpSavingOutput(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = x.exp()
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * out
+
+
+def test_custom_function_forward_backward():
+    x = ember.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    y = Cube.apply(x)
+    assert y.grad_fn is not None and y.grad_fn.name() == "CubeBackward0"
+    assert y.requires_grad and not y.is_leaf
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.array([1.0, 4.0, 0.25]))
+
+
+def test_custom_function_gradcheck():
+    x = ember.tensor([0.3, -1.2, 2.0], dtype=ember.float64, requires_grad=True)
+    assert gradcheck(Cube.apply, (x,))
+    a = ember.tensor([[0.1, 0.2]], dtype=ember.float64, requires_grad=True)
+    b = ember.tensor([1.0, 2.0], dtype=ember.float64, requires_grad=True)
+    assert gradcheck(lambda a, b: ScaledAdd.apply(a, 2.5, b), (a, b)) is True
+
+
+def test_custom_function_inside_a_graph():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = Cube.apply(x * 2) + x
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * (2 * np.array([1.0, 2.0])) ** 2 * 2 + 1)
+
+
+def test_needs_input_grad_reflects_inputs():
+    seen = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, a, b, number):
+            seen.append(ctx.needs_input_grad)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            seen.append(ctx.needs_input_grad)
+            return grad_output, None, None
+
+    a = ember.ones(2, requires_grad=True)
+    b = ember.ones(2)
+    Probe.apply(a, b, 3).sum().backward()
+    assert seen == [(True, False, False), (True, False, False)]
+    np.testing.assert_allclose(a.grad.numpy(), [1.0, 1.0])
+
+
+def test_forward_runs_without_recording_inside():
+    class Inner(Function):
+        @staticmethod
+        def forward(ctx, x):
+            inner = x * 2
+            assert inner.grad_fn is None and not ember.is_grad_enabled()
+            return inner
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output * 2
+
+    x = ember.ones(2, requires_grad=True)
+    Inner.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_mark_non_differentiable_and_multiple_outputs():
+    x = ember.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    values, indices = SortWithIndices.apply(x)
+    np.testing.assert_array_equal(values.detach().numpy(), [1.0, 2.0, 3.0])
+    assert indices.dtype is ember.int64 and not indices.requires_grad
+    assert values.requires_grad
+    (values * ember.tensor([1.0, 10.0, 100.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [100.0, 1.0, 10.0])
+
+
+def test_saved_output_modified_in_place_is_detected():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = ExpSavingOutput.apply(x)
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):
+        y.sum().backward()
+
+
+def test_saved_input_modified_in_place_is_detected():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    y = Cube.apply(h)
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_saved_tensors_after_backward_raise():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = Cube.apply(x)
+    y.sum().backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.grad_fn.saved_tensors
+
+
+def test_wrong_number_of_gradients_raises():
+    class TooMany(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output, grad_output
+
+    x = ember.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="incorrect number of gradients"):
+        TooMany.apply(x).sum().backward()
+
+
+def test_apply_under_no_grad_records_nothing():
+    x = ember.ones(2, requires_grad=True)
+    with ember.no_grad():
+        y = Cube.apply(x)
+    assert not y.requires_grad and y.grad_fn is None
+
+
+def test_inputs_without_grad_give_outputs_without_grad():
+    y = Cube.apply(ember.ones(2))
+    assert not y.requires_grad and y.grad_fn is None
+
+
+def test_custom_function_matches_torch(torch):
+    class TorchCube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return grad_output * 3 * x * x
+
+    data = np.array([0.5, -1.5, 2.0], dtype=np.float32)
+    ember_x = ember.tensor(data, requires_grad=True)
+    torch_x = torch.tensor(data, requires_grad=True)
+    (Cube.apply(ember_x) * ember_x).sum().backward()
+    (TorchCube.apply(torch_x) * torch_x).sum().backward()
+    np.testing.assert_allclose(ember_x.grad.numpy(), torch_x.grad.numpy(), rtol=1e-6)
+    assert ember_x.grad.dtype is ember.float32
+
+
+def test_gradient_of_broadcast_shape_is_summed_to_input_shape():
+    class AddRow(Function):
+        @staticmethod
+        def forward(ctx, matrix, row):
+            return matrix + row
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output, grad_output  # the row's gradient still has the matrix's shape
+
+    matrix = ember.ones(3, 2, requires_grad=True)
+    row = ember.ones(2, requires_grad=True)
+    AddRow.apply(matrix, row).sum().backward()
+    np.testing.assert_allclose(row.grad.numpy(), [3.0, 3.0])
+    assert row.grad.shape == (2,)
+
+
+def test_gradient_of_incompatible_shape_raises():
+    class Wrong(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return ember.ones(5)
+
+    with pytest.raises(RuntimeError, match="invalid gradient at index 0"):
+        Wrong.apply(ember.ones(2, requires_grad=True)).sum().backward()
+
+
+def test_unused_outputs_get_zero_gradients_in_backward():
+    received = []
+
+    class Split(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, grad_first, grad_second):
+            received.append(grad_second.numpy().copy())
+            return grad_first * 2 + grad_second * 3
+
+    x = ember.ones(2, requires_grad=True)
+    first, _ = Split.apply(x)
+    first.sum().backward()
+    np.testing.assert_array_equal(received[0], [0.0, 0.0])
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
