@@ -7,7 +7,7 @@ import warnings
 from .. import ops as _ops
 from .._random import numpy_generator
 from ..ops import activation as _activation
-from ..ops import dropout as _dropout
+from ..ops import dropout as _dropout_ops
 from ..ops import nn_linear as _nn_linear
 from ..ops.reduce import log_softmax as _log_softmax
 from ..ops.reduce import softmax as _softmax
@@ -196,10 +196,10 @@ def _dropout(input, p, training, inplace, feature, alpha, generator=None):
         return input
     if p == 1:
         return _apply(input, inplace, "mul_", lambda: input * 0)
-    scaled_mask, shift = _dropout.dropout_masks(input._data, p, numpy_generator(generator),
+    scaled_mask, shift = _dropout_ops.dropout_masks(input._data, p, numpy_generator(generator),
                                                 feature, alpha)
     return _apply(input, inplace, "dropout_",
-                  lambda: _dropout.Dropout.apply(input, scaled_mask, shift))
+                  lambda: _dropout_ops.Dropout.apply(input, scaled_mask, shift))
 
 
 def dropout(input, p=0.5, training=True, inplace=False, generator=None):

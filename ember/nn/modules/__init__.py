@@ -1,5 +1,15 @@
 """The layer classes of ember.nn."""
+from .activation import (  # noqa: F401
+    ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax,
+    Softplus, Tanh)
+from .container import (  # noqa: F401
+    ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential)
+from .dropout import (  # noqa: F401
+    AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout)
+from .flatten import Flatten, Unflatten  # noqa: F401
+from .linear import Bilinear, Identity, Linear  # noqa: F401
 from .module import Module  # noqa: F401
+from .sparse import Embedding  # noqa: F401
 
 # ---- conv, pooling, normalization, losses (nn part 2) ----
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d  # noqa: F401,E402

@@ -1,0 +1,57 @@
+"""Dropout layers: active while ``self.training``, the identity in eval mode."""
+from .. import functional as F
+from .module import Module
+
+
+class _DropoutNd(Module):
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if p < 0 or p > 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Zero each element with probability p in training and scale survivors by 1/(1-p)."""
+
+    def forward(self, input, generator=None):
+        return F.dropout(input, self.p, self.training, self.inplace, generator)
+
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels of (N, C, L) or (C, L) inputs."""
+
+    def forward(self, input, generator=None):
+        return F.dropout1d(input, self.p, self.training, self.inplace, generator)
+
+
+class Dropout2d(_DropoutNd):
+    """Zero whole channels of (N, C, H, W) inputs (3-D inputs get 1-D channel dropout)."""
+
+    def forward(self, input, generator=None):
+        return F.dropout2d(input, self.p, self.training, self.inplace, generator)
+
+
+class Dropout3d(_DropoutNd):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
+
+    def forward(self, input, generator=None):
+        return F.dropout3d(input, self.p, self.training, self.inplace, generator)
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout for SELU networks, keeping zero mean and unit variance (``inplace`` is ignored)."""
+
+    def forward(self, input, generator=None):
+        return F.alpha_dropout(input, self.p, self.training, generator=generator)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """AlphaDropout of whole channels."""
+
+    def forward(self, input, generator=None):
+        return F.feature_alpha_dropout(input, self.p, self.training, generator=generator)

@@ -1,0 +1,81 @@
+"""Fused linear layer (x @ W.T + b) and the embedding lookup (a one-hot product done by indexing)."""
+import numpy as np
+
+from ..autograd.function import Function
+
+_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _dtype_name(array):
+    return _DTYPE_NAMES.get(array.dtype.name, array.dtype.name)
+
+
+class Linear(Function):
+    """One node for x @ W.T + b (the hottest op of MLPs): BLAS on 2-D views, saving only x and W,
+    and only the one each requested gradient needs."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        in_features = weight.shape[-1]
+        if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != in_features:
+            rows = x.size // x.shape[-1] if x.ndim and x.shape[-1] else 1
+            mat1 = f"{rows}x{x.shape[-1]}" if x.ndim else "1x1"
+            mat2 = "x".join(str(size) for size in reversed(weight.shape))
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({mat1} and {mat2})")
+        if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+            other = bias if x.dtype == weight.dtype else x
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                               f"{_dtype_name(other)} and {_dtype_name(weight)}")
+        x_2d = x.reshape(-1, in_features)
+        out = np.matmul(x_2d, weight.T)
+        if bias is not None:
+            out += bias
+        needs_x, needs_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)
+        return out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        out_features = grad.shape[-1] if grad.ndim else 1
+        grad_2d = grad.reshape(-1, out_features)
+        grad_x = grad_weight = grad_bias = None
+        needs_x, needs_weight, needs_bias = ctx.needs_input_grad
+        if needs_x:
+            grad_x = np.matmul(grad_2d, weight).reshape(grad.shape[:-1] + (weight.shape[1],))
+        if needs_weight:
+            grad_weight = np.matmul(grad_2d.T, x.reshape(-1, x.shape[-1]))
+        if needs_bias:
+            grad_bias = grad_2d.sum(axis=0)
+        return grad_x, grad_weight, grad_bias
+
+
+class Embedding(Function):
+    """weight[indices]; the backward scatters rows back, skipping ``padding_idx`` and optionally
+    dividing by how often each index occurs in the batch (``scale_grad_by_freq``)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, indices, weight, padding_idx, scale_grad_by_freq):
+        ctx.save_for_backward(indices)
+        ctx.settings = (weight.shape, padding_idx, scale_grad_by_freq)
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        weight_shape, padding_idx, scale_grad_by_freq = ctx.settings
+        flat_indices = indices.reshape(-1)
+        flat_grad = grad.reshape(flat_indices.size, weight_shape[1])
+        if scale_grad_by_freq:
+            counts = np.bincount(flat_indices, minlength=weight_shape[0])
+            flat_grad = flat_grad / counts[flat_indices][:, None].astype(grad.dtype)
+        grad_weight = np.zeros(weight_shape, dtype=grad.dtype)
+        np.add.at(grad_weight, flat_indices, flat_grad)
+        if padding_idx is not None:
+            grad_weight[padding_idx] = 0
+        return None, grad_weight, None, None
