@@ -1,6 +1,10 @@
 """Neural-network building blocks: Parameter, Module, layers, containers, init and functional."""
 from .parameter import Parameter  # noqa: F401
-from .modules import Module  # noqa: F401
+from .modules import (  # noqa: F401
+    ELU, GELU, SELU, AlphaDropout, Bilinear, Dropout, Dropout1d, Dropout2d, Dropout3d, Embedding,
+    FeatureAlphaDropout, Flatten, Hardtanh, Identity, LeakyReLU, Linear, LogSoftmax, Mish, Module,
+    ModuleDict, ModuleList, ParameterDict, ParameterList, ReLU, ReLU6, Sequential, Sigmoid, SiLU,
+    Softmax, Softplus, Tanh, Unflatten)
 
 # ---- conv, pooling, normalization, losses (nn part 2) ----
 from .modules import (  # noqa: F401,E402
@@ -11,3 +15,4 @@ from .modules import (  # noqa: F401,E402
     MaxPool1d, MaxPool2d, MaxPool3d, MSELoss, NLLLoss, SmoothL1Loss)
 
 from . import functional, init  # noqa: F401,E402
+from . import utils  # noqa: F401,E402
