@@ -3,8 +3,8 @@ SyncBatchNorm. Without ``mpiexec`` the world is one process, so the same script 
 from .comm import (  # noqa: F401
     Backend, MPIBackend, ReduceOp, Request, SingleProcessBackend, Work, all_gather, all_reduce,
     all_reduce_metrics, barrier, broadcast, destroy_process_group, get_backend, get_rank,
-    get_world_size, init_process_group, is_available, is_initialized, is_mpi_available,
-    launched_under_mpi)
+    get_world_size, init_process_group, is_available, is_initialized, is_main_process,
+    is_mpi_available, launched_under_mpi)
 from .sampler import DistributedSampler, UnpaddedDistributedSampler  # noqa: F401
 
 _LAZY = {"DistributedDataParallel": "parallel", "SyncBatchNorm": "sync_batchnorm"}

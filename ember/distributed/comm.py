@@ -243,6 +243,12 @@ def is_initialized():
     return _backend is not None
 
 
+def is_main_process():
+    """True on rank 0, and in a script that never joined a process group: the process that
+    prints progress and writes checkpoints."""
+    return _backend is None or _backend.rank == 0
+
+
 def get_backend(group=None):
     return _require_backend("get_backend").name
 

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from .._random import Generator, numpy_generator
+from ..data.sampler import Sampler
 from . import comm
 
 
@@ -18,7 +19,7 @@ def _replicas_and_rank(num_replicas, rank):
     return num_replicas, rank
 
 
-class DistributedSampler:
+class DistributedSampler(Sampler):
     """Rank ``rank``'s indices: every ``num_replicas``-th of a (seed, epoch) permutation.
 
     As in PyTorch, the list is padded by repeating its start (or, with ``drop_last``, trimmed) to a

@@ -16,3 +16,14 @@ from .modules import (  # noqa: F401,E402
 
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402
+
+
+def __getattr__(name):
+    # SyncBatchNorm and DistributedDataParallel (nn.parallel) live in ember.distributed, the
+    # layer above nn: resolved by name on first use.
+    import importlib
+    if name == "SyncBatchNorm":
+        return importlib.import_module("ember.distributed.sync_batchnorm").SyncBatchNorm
+    if name == "parallel":
+        return importlib.import_module("ember.nn.parallel")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
