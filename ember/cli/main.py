@@ -167,12 +167,15 @@ def _train_config(args):
             "batch_size": args.batch_size, "seed": args.seed}
 
 
-def _check_resume_config(path, config):
+def _check_resume_checkpoint(path, config, epochs):
     from ..io.checkpoint import load
     state = load(path)
     saved = state.get("config") if isinstance(state, dict) else None
     if not isinstance(saved, dict) or "epoch" not in state:
         raise UsageError(f"'{path}' is not a checkpoint written by 'ember train'")
+    if state["epoch"] > epochs:
+        raise UsageError(f"'{path}' is after epoch {state['epoch']}, beyond the requested "
+                         f"{epochs} epochs")
     different = [f"--{key.replace('_', '-')} {config[key]} (checkpoint: {saved.get(key)})"
                  for key in config if key != "model_options" and saved.get(key) != config[key]]
     if different:
@@ -189,7 +192,7 @@ def _run_train(args):
 
     config = _train_config(args)
     if args.resume is not None:
-        _check_resume_config(args.resume, config)
+        _check_resume_checkpoint(args.resume, config, args.epochs)
     train_set = load_dataset(args.dataset, train=True)
     test_set = load_dataset(args.dataset, train=False)
     ember.manual_seed(args.seed)
