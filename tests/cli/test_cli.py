@@ -1,0 +1,190 @@
+"""The ember command: train then eval, inspect, resume through the CLI, and every error path."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+from ember.cli.main import main
+
+pytest.importorskip("sklearn")
+pytest.importorskip("safetensors")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(capsys, *argv):
+    status = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _python_m_ember(*argv):
+    return subprocess.run([sys.executable, "-m", "ember", *map(str, argv)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": REPO})
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One small `ember train` run shared by the eval/inspect tests."""
+    out = tmp_path_factory.mktemp("run")
+    status = main(["train", "--model", "mlp", "--epochs", "2", "--batch-size", "64", "--lr",
+                   "0.01", "--seed", "3", "--out", str(out), "--quiet"])
+    assert status == 0
+    return out
+
+
+def test_train_writes_a_checkpoint_per_epoch(trained_run):
+    assert sorted(os.listdir(trained_run)) == ["epoch-001.safetensors", "epoch-002.safetensors"]
+    state = ember.load(trained_run / "epoch-002.safetensors")
+    assert state["epoch"] == 2
+    assert state["config"] == {"model": "mlp", "model_options": {}, "dataset": "digits",
+                               "optimizer": "adam", "lr": 0.01, "weight_decay": 0.0,
+                               "batch_size": 64, "seed": 3}
+    assert state["history"]["val_accuracy"][-1] > 0.85
+
+
+def test_eval_json_rebuilds_the_model_from_the_checkpoint(trained_run, capsys):
+    path = trained_run / "epoch-002.safetensors"
+    status, out, err = _run(capsys, "eval", path, "--json")
+    assert status == 0 and err == ""
+    report = json.loads(out)
+    history = ember.load(path)["history"]
+    assert report["model"] == "mlp" and report["dataset"] == "digits" and report["epoch"] == 2
+    assert report["samples"] == len(ember.data.datasets.Digits(train=False))
+    # Same weights, same test set, eval mode: exactly the accuracy fit() measured after epoch 2.
+    assert report["accuracy"] == history["val_accuracy"][-1]
+    assert report["loss"] == pytest.approx(history["val_loss"][-1], rel=1e-6)
+
+
+def test_eval_human_readable(trained_run, capsys):
+    status, out, _ = _run(capsys, "eval", trained_run / "epoch-001.safetensors")
+    assert status == 0
+    lines = out.strip().splitlines()
+    assert "model mlp" in lines[0] and lines[1].startswith("loss ") and "accuracy" in lines[1]
+
+
+def test_inspect_lists_tensors_and_metadata(trained_run, capsys):
+    path = trained_run / "epoch-002.safetensors"
+    status, out, _ = _run(capsys, "inspect", path)
+    assert status == 0
+    state = ember.load(path)
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith("  model.")}
+    assert set(rows) == {f"model.{name}" for name in state["model"]}
+    for name, tensor in state["model"].items():
+        assert rows[f"model.{name}"][0] == "F32"
+        assert " ".join(rows[f"model.{name}"][1:]) == str(list(tensor.shape))
+    metadata = json.loads(out[out.index("metadata:") + len("metadata:"):])
+    assert metadata["config"]["model"] == "mlp" and metadata["epoch"] == 2
+    assert all(value.startswith("<tensor float32 [") for value in metadata["model"].values())
+
+
+def test_inspect_flat_state_dict(tmp_path, capsys):
+    ember.save({"w": ember.zeros(2, 3, dtype=ember.float64)}, tmp_path / "sd.safetensors")
+    status, out, _ = _run(capsys, "inspect", tmp_path / "sd.safetensors")
+    assert status == 0
+    assert ["w", "F64", "[2,", "3]"] in [line.split() for line in out.splitlines()]
+    assert "metadata: none (a flat state_dict)" in out
+
+
+def test_cli_resume_is_bit_identical(tmp_path, capsys):
+    common = ["--model", "cnn", "--batch-size", "128", "--optimizer", "adamw", "--lr", "0.005",
+              "--weight-decay", "0.01", "--seed", "7", "--quiet"]
+    assert _run(capsys, "train", *common, "--epochs", "4", "--out", tmp_path / "straight")[0] == 0
+    assert _run(capsys, "train", *common, "--epochs", "2", "--out", tmp_path / "split")[0] == 0
+    status, _, err = _run(capsys, "train", *common, "--epochs", "4", "--out", tmp_path / "split",
+                          "--resume", tmp_path / "split" / "epoch-002.safetensors")
+    assert status == 0, err
+    straight = ember.load(tmp_path / "straight" / "epoch-004.safetensors")
+    split = ember.load(tmp_path / "split" / "epoch-004.safetensors")
+    assert list(straight["model"]) == list(split["model"])
+    for name in straight["model"]:
+        assert np.array_equal(straight["model"][name].numpy(), split["model"][name].numpy()), name
+    assert straight["history"] == split["history"]
+    assert straight["rng"] == split["rng"]
+
+
+# ---- errors: one line on stderr, exit status 2, no traceback -----------------------------------
+
+def _corrupt_file(tmp_path):
+    path = tmp_path / "corrupt.safetensors"
+    ember.save({"model": {"w": ember.ones(4)}, "config": {"model": "mlp"}}, path)
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _error_cases(tmp_path, trained_run):
+    flat = tmp_path / "flat.safetensors"
+    ember.save({"w": ember.ones(2)}, flat)
+    wrong_model = tmp_path / "wrong.safetensors"
+    ember.save({"model": {"w": ember.ones(2)}, "config": {"model": "cnn"}}, wrong_model)
+    unknown_model = tmp_path / "unknown.safetensors"
+    ember.save({"model": {}, "config": {"model": "resnet"}}, unknown_model)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    corrupt = _corrupt_file(tmp_path)
+    checkpoint = trained_run / "epoch-002.safetensors"
+    return {
+        "no command": ([], "required: COMMAND"),
+        "unknown command": (["frobnicate"], "invalid choice: 'frobnicate'"),
+        "negative epochs": (["train", "--epochs", "-3"], "--epochs: expected a non-negative"),
+        "non-numeric lr": (["train", "--lr", "abc"], "--lr: expected a positive number, got 'abc'"),
+        "zero lr": (["train", "--lr", "0"], "--lr: expected a positive number"),
+        "nan lr": (["train", "--lr", "nan"], "--lr: expected a positive number"),
+        "negative weight decay": (["train", "--weight-decay", "-1"], "non-negative number"),
+        "zero batch size": (["train", "--batch-size", "0"], "--batch-size: expected a positive"),
+        "unknown model": (["train", "--model", "resnet"], "invalid choice: 'resnet'"),
+        "unknown optimizer": (["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+        "unknown dataset": (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
+        "missing checkpoint": (["eval", tmp_path / "nope.safetensors"], "no such file"),
+        "directory checkpoint": (["inspect", tmp_path], "is a directory"),
+        "corrupt eval": (["eval", corrupt], "is not a valid checkpoint: checksum mismatch"),
+        "corrupt inspect": (["inspect", corrupt], "is not a valid checkpoint"),
+        "not a checkpoint": (["eval", blocker], "is not a valid checkpoint"),
+        "no config": (["eval", flat], "has no model configuration"),
+        "weights do not fit": (["eval", wrong_model], "the weights do not fit model 'cnn'"),
+        "unknown model in file": (["eval", unknown_model], "unknown model 'resnet'"),
+        "corrupt resume": (["train", "--resume", corrupt, "--out", tmp_path / "r"],
+                           "not a valid checkpoint"),
+        "resume with other settings": (["train", "--model", "mlp", "--resume", checkpoint,
+                                        "--lr", "0.5", "--seed", "3", "--batch-size", "64",
+                                        "--out", tmp_path / "r"],
+                                       "--lr 0.5 (checkpoint: 0.01)"),
+        "resume past the end": (["train", "--model", "mlp", "--resume", checkpoint, "--lr",
+                                 "0.01", "--seed", "3", "--batch-size", "64", "--epochs", "1",
+                                 "--out", tmp_path / "r", "--quiet"], "beyond the requested 1"),
+        "output is a file": (["train", "--epochs", "1", "--out", blocker / "sub"],
+                             "cannot create output directory"),
+    }
+
+
+def test_error_paths(tmp_path, trained_run, capsys):
+    for label, (argv, message) in _error_cases(tmp_path, trained_run).items():
+        status, out, err = _run(capsys, *argv)
+        assert status == 2, label
+        assert out == "", label
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("ember: error: "), (label, err)
+        assert message in lines[0], (label, lines[0])
+
+
+def test_errors_from_a_real_process(tmp_path):
+    for argv, message in ((["train", "--epochs", "-1"], "--epochs"),
+                          (["eval", _corrupt_file(tmp_path)], "checksum mismatch")):
+        result = _python_m_ember(*argv)
+        assert result.returncode == 2
+        assert result.stdout == ""
+        assert "Traceback" not in result.stderr
+        assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_help_exits_zero():
+    result = _python_m_ember("train", "--help")
+    assert result.returncode == 0 and "--resume" in result.stdout
