@@ -135,30 +135,36 @@ def _prepare(input, spatial_dims, operation):
         return input.unsqueeze(0), True
     if ndim == spatial_dims + 2:
         return input, False
-    raise RuntimeError(f"{operation}: Expected {spatial_dims + 1}D or {spatial_dims + 2}D "
-                       f"(batch mode) tensor for input, but got: {list(input._data.shape)}")
+    shape = list(input._data.shape)
+    if operation.startswith("adaptive"):
+        raise RuntimeError(f"{operation}(): Expected {spatial_dims + 1}D or {spatial_dims + 2}D "
+                           f"tensor, but got {shape}")
+    if spatial_dims == 1:
+        raise RuntimeError(f"{operation}: Expected 2D or 3D (batch mode) tensor with optional 0 "
+                           f"dim batch size for input, but got:{shape}")
+    raise RuntimeError(f"non-empty {spatial_dims + 1}D or {spatial_dims + 2}D (batch mode) tensor "
+                       f"expected for input")
 
 
 def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims,
-               operation, kernel_name):
+               operation):
     kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
     stride = kernel_size if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
         else _tuple(stride, spatial_dims, "stride")
     padding = _tuple(padding, spatial_dims, "padding")
     dilation = _tuple(dilation, spatial_dims, "dilation")
+    if any(jump <= 0 for jump in stride):
+        raise RuntimeError("stride should not be zero")
     if any(kernel <= 0 for kernel in kernel_size):
         raise RuntimeError(f"{operation}: kernel_size must be greater than zero, but got "
                            f"{_dims(kernel_size)}")
-    if any(jump <= 0 for jump in stride):
-        raise RuntimeError(f"{operation}: stride must be greater than zero, but got "
-                           f"{_dims(stride)}")
     if any(gap <= 0 for gap in dilation):
         raise RuntimeError(f"{operation}: dilation must be greater than zero, but got "
                            f"{_dims(dilation)}")
     for pad, kernel, gap in zip(padding, kernel_size, dilation):
-        if pad < 0 or pad > (gap * (kernel - 1) + 1) // 2 if kernel_name == "effective" \
-                else pad < 0 or pad > kernel // 2:
-            raise RuntimeError(_padding_message(pad, kernel, gap, kernel_name))
+        if pad < 0 or pad > (gap * (kernel - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={pad}, kernel_size={kernel} and dilation={gap}")
     sizes = input._data.shape[2:]
     out_size = tuple(_pool_size(size, kernel, jump, pad, gap, ceil_mode) for size, kernel, jump,
                      pad, gap in zip(sizes, kernel_size, stride, padding, dilation))
@@ -173,12 +179,6 @@ def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial
 def _dims(values):
     return " ".join(str(value) for value in values)
 
-
-def _padding_message(pad, kernel, dilation, kind):
-    if kind == "effective":
-        return (f"pad should be at most half of effective kernel size, but got pad={pad}, "
-                f"kernel_size={kernel} and dilation={dilation}")
-    return f"pad should be at most half of kernel size, but got pad={pad} and kernel_size={kernel}"
 
 
 # ---- max pooling ---------------------------------------------------------------------------------
@@ -218,8 +218,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
               spatial_dims, operation):
     batched, unbatched = _prepare(input, spatial_dims, operation)
     kernel_size, stride, padding, dilation, out_size = _arguments(
-        batched, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims, operation,
-        "effective")
+        batched, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims, operation)
     indices = _max_indices(batched._data, kernel_size, stride, padding, dilation, out_size)
     overlapping = any(jump < gap * (kernel - 1) + 1
                       for jump, gap, kernel in zip(stride, dilation, kernel_size))
@@ -276,7 +275,7 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               spatial_dims, operation):
     batched, unbatched = _prepare(input, spatial_dims, operation)
     kernel_size, stride, padding, _, out_size = _arguments(
-        batched, kernel_size, stride, padding, 1, ceil_mode, spatial_dims, operation, "plain")
+        batched, kernel_size, stride, padding, 1, ceil_mode, spatial_dims, operation)
     dtype = batched._data.dtype
     if divisor_override is not None:
         if divisor_override == 0:

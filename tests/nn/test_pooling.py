@@ -1,0 +1,153 @@
+"""Pooling: max/avg/adaptive kernels and modules against torch, indices, gradchecks, errors."""
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from ember.autograd import gradcheck
+
+POOL_CASES = [
+    # (functional name, input shape, keyword arguments)
+    ("max_pool1d", (2, 3, 11), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("max_pool1d", (3, 12), dict(kernel_size=4, dilation=2)),
+    ("max_pool2d", (2, 3, 8, 8), dict(kernel_size=2)),
+    ("max_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=1)),
+    ("max_pool2d", (2, 3, 9, 8), dict(kernel_size=(3, 2), stride=2, padding=1, dilation=(1, 2),
+                                      ceil_mode=True)),
+    ("max_pool2d", (3, 7, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("avg_pool1d", (2, 3, 10), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                    count_include_pad=False)),
+    ("avg_pool1d", (2, 3, 10), dict(kernel_size=4)),
+    ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=2)),
+    ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                      count_include_pad=False)),
+    ("avg_pool2d", (3, 8, 9), dict(kernel_size=(3, 2), stride=(1, 2), padding=1,
+                                   divisor_override=5)),
+    ("adaptive_avg_pool1d", (2, 3, 10), dict(output_size=4)),
+    ("adaptive_avg_pool2d", (2, 3, 10, 7), dict(output_size=(4, 3))),
+    ("adaptive_avg_pool2d", (2, 3, 10, 7), dict(output_size=(None, 3))),
+    ("adaptive_avg_pool2d", (3, 10, 7), dict(output_size=1)),
+    ("adaptive_max_pool2d", (2, 3, 10, 7), dict(output_size=(4, 3))),
+    ("adaptive_max_pool2d", (3, 5, 7), dict(output_size=(8, 9))),
+]
+
+
+def _call(function, x, keywords, with_indices):
+    if with_indices:
+        return function(x, return_indices=True, **keywords)
+    return function(x, **keywords), None
+
+
+@pytest.mark.parametrize("rounded", [False, True], ids=["distinct", "ties"])
+@pytest.mark.parametrize("name, shape, keywords", POOL_CASES)
+def test_functional_matches_torch_float64(torch, name, shape, keywords, rounded):
+    array = np.random.default_rng(1).standard_normal(shape)
+    if rounded:
+        array = np.round(array)  # many ties: the first maximum must win, as in PyTorch
+    x = ember.tensor(array, requires_grad=True)
+    tx = torch.tensor(array, requires_grad=True)
+    with_indices = "max" in name
+    output, indices = _call(getattr(F, name), x, keywords, with_indices)
+    expected, expected_indices = _call(getattr(torch.nn.functional, name), tx, keywords,
+                                       with_indices)
+    assert output.shape == tuple(expected.shape)
+    np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(), rtol=1e-12,
+                               atol=1e-12)
+    if with_indices:
+        assert indices.dtype == ember.int64
+        np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    grad = np.random.default_rng(2).standard_normal(tuple(expected.shape))
+    output.backward(ember.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, shape, keywords", POOL_CASES)
+def test_gradcheck(name, shape, keywords):
+    x = ember.tensor(np.random.default_rng(3).standard_normal(shape), requires_grad=True)
+    function = getattr(F, name)
+    assert gradcheck(lambda value: function(value, **keywords), (x,))
+
+
+def test_float32_stays_float32():
+    x = ember.randn(2, 3, 8, 8, requires_grad=True)
+    for output in (F.max_pool2d(x, 2), F.avg_pool2d(x, 3, 1, 1), F.adaptive_avg_pool2d(x, 3),
+                   F.adaptive_max_pool2d(x, 3), F.max_pool1d(x[0], 2)):
+        assert output.dtype == ember.float32
+        output.sum().backward()
+        assert x.grad.dtype == ember.float32
+
+
+def test_max_pool_propagates_nan(torch):
+    array = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    array[0, 0, 1, 0] = np.nan
+    output, indices = F.max_pool2d(ember.tensor(array), 2, return_indices=True)
+    expected, expected_indices = torch.nn.functional.max_pool2d(torch.tensor(array), 2,
+                                                                return_indices=True)
+    np.testing.assert_array_equal(output.numpy(), expected.numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+
+
+MODULE_CASES = [
+    ("MaxPool1d", (3,), dict(stride=2, padding=1), (2, 4, 9)),
+    ("MaxPool2d", (2,), dict(), (2, 4, 8, 8)),
+    ("MaxPool2d", (3,), dict(stride=2, padding=1, dilation=1, ceil_mode=True), (2, 4, 9, 8)),
+    ("AvgPool1d", (3,), dict(stride=2, padding=1, count_include_pad=False), (2, 4, 9)),
+    ("AvgPool2d", (3,), dict(stride=2, padding=1, ceil_mode=True), (2, 4, 9, 8)),
+    ("AvgPool2d", (2,), dict(divisor_override=3), (2, 4, 8, 8)),
+    ("AdaptiveAvgPool1d", (4,), dict(), (2, 4, 9)),
+    ("AdaptiveAvgPool2d", ((3, None),), dict(), (2, 4, 9, 8)),
+    ("AdaptiveMaxPool2d", ((3, 5),), dict(), (2, 4, 9, 8)),
+]
+
+
+@pytest.mark.parametrize("name, arguments, keywords, shape", MODULE_CASES)
+def test_module_matches_torch_float32(torch, name, arguments, keywords, shape):
+    module = getattr(nn, name)(*arguments, **keywords)
+    torch_module = getattr(torch.nn, name)(*arguments, **keywords)
+    assert repr(module) == repr(torch_module)
+    assert list(module.state_dict()) == [] == list(torch_module.state_dict())
+    array = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    for training in (True, False):
+        module.train(training)
+        torch_module.train(training)
+        x = ember.tensor(array, requires_grad=True)
+        tx = torch.tensor(array, requires_grad=True)
+        output = module(x)
+        expected = torch_module(tx)
+        np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
+        output.sum().backward()
+        expected.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_return_indices_modules(torch):
+    array = np.random.default_rng(5).standard_normal((2, 3, 6, 7)).astype(np.float32)
+    for name, arguments in (("MaxPool2d", (3, 2, 1)), ("AdaptiveMaxPool2d", ((4, 3),))):
+        output, indices = getattr(nn, name)(*arguments, return_indices=True)(
+            ember.tensor(array))
+        expected, expected_indices = getattr(torch.nn, name)(*arguments, return_indices=True)(
+            torch.tensor(array))
+        np.testing.assert_array_equal(output.numpy(), expected.numpy())
+        np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+
+
+@pytest.mark.parametrize("call", [
+    lambda F, x: F.max_pool2d(x, 3, padding=2),
+    lambda F, x: F.avg_pool2d(x, 3, padding=2),
+    lambda F, x: F.max_pool2d(x[0, 0], 3),
+    lambda F, x: F.max_pool2d(x[:, :, :2, :2], 3),
+    lambda F, x: F.max_pool1d(x, 3),
+    lambda F, x: F.max_pool2d(x, 2, stride=0),
+    lambda F, x: F.adaptive_avg_pool2d(x[0, 0], 3),
+])
+def test_errors_match_torch(torch, call):
+    array = np.random.default_rng(6).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    with pytest.raises(RuntimeError) as expected:
+        call(torch.nn.functional, torch.tensor(array))
+    with pytest.raises(RuntimeError) as raised:
+        call(F, ember.tensor(array))
+    assert str(raised.value) == str(expected.value)
