@@ -61,12 +61,12 @@ def default_collate(batch):
         except TypeError:
             return {key: default_collate([sample[key] for sample in batch]) for key in first}
     if isinstance(first, tuple) and hasattr(first, "_fields"):
-        return first_type(*(default_collate(list(samples)) for samples in zip(*batch)))
+        return first_type(*(default_collate(samples) for samples in zip(*batch)))
     if isinstance(first, collections.abc.Sequence):
         size = len(first)
         if not all(len(sample) == size for sample in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        transposed = [list(samples) for samples in zip(*batch)]
+        transposed = list(zip(*batch))  # tuples, as PyTorch (strings stay tuples)
         if isinstance(first, tuple):
             return [default_collate(samples) for samples in transposed]
         try:

@@ -1,0 +1,327 @@
+"""DataLoader: batching, shuffling, collation (vs torch's default_collate), workers, errors."""
+import collections
+import threading
+
+import numpy as np
+import pytest
+
+import ember
+from ember.data import (
+    BatchSampler, DataLoader, Dataset, IterableDataset, SequentialSampler, Subset, TensorDataset,
+    default_collate, default_convert, get_worker_info, random_split)
+
+
+class Samples(Dataset):
+    """Samples that mix every collatable type."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __getitem__(self, index):
+        image = np.full((2, 3), index, dtype=np.float32)
+        return {"image": ember.tensor(image), "label": index % 3, "weight": index / 2,
+                "name": f"item{index}", "array": np.arange(3) + index}
+
+    def __len__(self):
+        return self.size
+
+
+class Stream(IterableDataset):
+    def __init__(self, size):
+        self.size = size
+
+    def __iter__(self):
+        return iter(range(self.size))
+
+    def __len__(self):
+        return self.size
+
+
+def _tensor_dataset(size=10):
+    features = ember.arange(size * 3, dtype=ember.float32).reshape(size, 3)
+    labels = ember.arange(size)
+    return TensorDataset(features, labels)
+
+
+def _labels(loader):
+    return [batch[1].numpy().tolist() for batch in loader]
+
+
+def test_batches_of_a_tensor_dataset():
+    loader = DataLoader(_tensor_dataset(), batch_size=4)
+    batches = list(loader)
+    assert len(loader) == 3 and len(batches) == 3
+    assert isinstance(batches[0], list)
+    assert batches[0][0].shape == (4, 3) and batches[0][0].dtype == ember.float32
+    assert batches[0][1].dtype == ember.int64
+    assert _labels(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    dropped = DataLoader(_tensor_dataset(), batch_size=4, drop_last=True)
+    assert len(dropped) == 2 and _labels(dropped) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_len_matches_torch(torch):
+    for size, batch_size, drop_last in [(10, 4, False), (10, 4, True), (8, 4, True), (3, 5, False)]:
+        expected = len(torch.utils.data.DataLoader(range(size), batch_size=batch_size,
+                                                   drop_last=drop_last))
+        assert len(DataLoader(list(range(size)), batch_size=batch_size,
+                              drop_last=drop_last)) == expected
+
+
+def test_shuffle_is_seeded_and_complete():
+    first = _labels(DataLoader(_tensor_dataset(), batch_size=3, shuffle=True,
+                               generator=ember.Generator().manual_seed(4)))
+    second = _labels(DataLoader(_tensor_dataset(), batch_size=3, shuffle=True,
+                                generator=ember.Generator().manual_seed(4)))
+    assert first == second
+    assert sorted(sum(first, [])) == list(range(10))
+    assert sum(first, []) != list(range(10))
+    ember.manual_seed(9)
+    loader = DataLoader(_tensor_dataset(), batch_size=3, shuffle=True)
+    epoch_one = _labels(loader)
+    epoch_two = _labels(loader)
+    assert epoch_one != epoch_two
+    ember.manual_seed(9)
+    assert _labels(DataLoader(_tensor_dataset(), batch_size=3, shuffle=True)) == epoch_one
+
+
+def test_sampler_and_batch_sampler():
+    loader = DataLoader(_tensor_dataset(), batch_size=2, sampler=[9, 0, 5])
+    assert _labels(loader) == [[9, 0], [5]]
+    batch_sampler = [[1, 2, 3], [7], [0, 9]]
+    loader = DataLoader(_tensor_dataset(), batch_sampler=batch_sampler)
+    assert _labels(loader) == batch_sampler
+    assert len(loader) == 3
+    loader = DataLoader(_tensor_dataset(), batch_sampler=BatchSampler(
+        SequentialSampler(range(10)), 6, drop_last=True))
+    assert _labels(loader) == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_fast_path_equals_per_sample_collation():
+    dataset = _tensor_dataset(17)
+    train, _ = random_split(dataset, [12, 5], generator=ember.Generator().manual_seed(0))
+    for source in (dataset, train, Subset(train, [3, 1, 4, 1, 5])):
+        fast = list(DataLoader(source, batch_size=5, shuffle=True,
+                               generator=ember.Generator().manual_seed(1)))
+        slow = list(DataLoader(source, batch_size=5, shuffle=True,
+                               generator=ember.Generator().manual_seed(1),
+                               collate_fn=lambda batch: default_collate(batch)))
+        assert len(fast) == len(slow)
+        for fast_batch, slow_batch in zip(fast, slow):
+            assert type(fast_batch) is type(slow_batch)
+            for fast_tensor, slow_tensor in zip(fast_batch, slow_batch):
+                assert fast_tensor.dtype == slow_tensor.dtype
+                np.testing.assert_array_equal(fast_tensor.numpy(), slow_tensor.numpy())
+
+
+def test_batches_do_not_alias_the_dataset():
+    dataset = _tensor_dataset(4)
+    batch = next(iter(DataLoader(dataset, batch_size=4)))
+    batch[0].mul_(0)
+    assert float(dataset.tensors[0].sum()) == sum(range(12))
+
+
+def _describe(value, library):
+    """A structural description of a collated value: containers, dtypes, shapes, values."""
+    if isinstance(value, library.Tensor):
+        return ("tensor", str(value.dtype).split(".")[-1], tuple(value.shape),
+                value.detach().numpy().tolist())
+    if isinstance(value, dict):
+        return ("dict", {key: _describe(item, library) for key, item in value.items()})
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return (type(value).__name__, [_describe(item, library) for item in value])
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_describe(item, library) for item in value])
+    return ("value", value)
+
+
+Point = collections.namedtuple("Point", ["x", "y"])
+
+
+def _batches(library):
+    return [
+        [library.tensor([1.0, 2.0]), library.tensor([3.0, 4.0])],
+        [np.array([1, 2], dtype=np.int32), np.array([3, 4], dtype=np.int32)],
+        [np.float32(1.5), np.float32(2.5)],
+        [np.int64(3), np.int64(4)],
+        [1.5, 2.5],
+        [1, 2],
+        [True, False],
+        ["a", "b"],
+        [(1, 2.0), (3, 4.0)],
+        [[1, "x"], [2, "y"]],
+        [Point(1, 2.0), Point(3, 4.0)],
+        [{"a": 1, "b": [np.float64(0.5)]}, {"a": 2, "b": [np.float64(1.5)]}],
+    ]
+
+
+def test_default_collate_matches_torch(torch):
+    from torch.utils.data import default_collate as torch_collate
+    for ember_batch, torch_batch in zip(_batches(ember), _batches(torch)):
+        expected = _describe(torch_collate(torch_batch), torch)
+        actual = _describe(default_collate(ember_batch), ember)
+        assert actual == expected, (ember_batch, actual, expected)
+
+
+def test_default_convert_matches_torch(torch):
+    from torch.utils.data import default_convert as torch_convert
+    for sample in ([np.array([1.0, 2.0]), (np.int32(3), "s")], {"k": np.zeros(2)},
+                   Point(np.float32(1.0), 2)):
+        assert _describe(default_convert(sample), ember) == _describe(torch_convert(sample), torch)
+
+
+def test_collate_errors():
+    with pytest.raises(TypeError, match="default_collate: batch must contain tensors"):
+        default_collate([object(), object()])
+    with pytest.raises(TypeError, match="default_collate: batch must contain tensors"):
+        default_collate([np.array(["a"]), np.array(["b"])])
+    with pytest.raises(RuntimeError, match="each element in list of batch should be of equal size"):
+        default_collate([[1, 2], [3]])
+
+
+def test_mixed_samples_through_a_loader():
+    batch = next(iter(DataLoader(Samples(5), batch_size=4)))
+    assert batch["image"].shape == (4, 2, 3) and batch["image"].dtype == ember.float32
+    assert batch["label"].dtype == ember.int64
+    assert batch["weight"].dtype == ember.float64
+    assert batch["name"] == ["item0", "item1", "item2", "item3"]
+    assert batch["array"].shape == (4, 3) and batch["array"].dtype == ember.int64
+
+
+def test_batch_size_none_converts_samples():
+    loader = DataLoader(Samples(3), batch_size=None)
+    items = list(loader)
+    assert len(loader) == 3 and len(items) == 3
+    assert isinstance(items[1]["array"], ember.Tensor)
+    assert items[1]["label"] == 1
+
+
+class SlowSquares(Dataset):
+    """A dataset whose samples take a little NumPy work, for the worker tests."""
+
+    def __getitem__(self, index):
+        values = np.sin(np.arange(2000, dtype=np.float64) * (index + 1))
+        return ember.tensor(values[:4].astype(np.float32)), index
+
+    def __len__(self):
+        return 37
+
+
+@pytest.mark.parametrize("num_workers", [1, 2, 3])
+def test_workers_do_not_change_order_or_values(num_workers):
+    def load(workers):
+        loader = DataLoader(SlowSquares(), batch_size=5, shuffle=True, num_workers=workers,
+                            generator=ember.Generator().manual_seed(7))
+        return list(loader)
+
+    serial = load(0)
+    parallel = load(num_workers)
+    assert len(serial) == len(parallel) == 8
+    for serial_batch, parallel_batch in zip(serial, parallel):
+        np.testing.assert_array_equal(serial_batch[0].numpy(), parallel_batch[0].numpy())
+        np.testing.assert_array_equal(serial_batch[1].numpy(), parallel_batch[1].numpy())
+
+
+def test_worker_init_and_worker_info():
+    seen = []
+    lock = threading.Lock()
+
+    class Recording(Dataset):
+        def __getitem__(self, index):
+            info = get_worker_info()
+            with lock:
+                seen.append((info.id, info.num_workers))
+            return index
+
+        def __len__(self):
+            return 12
+
+    initialised = []
+    loader = DataLoader(Recording(), batch_size=2, num_workers=2,
+                        worker_init_fn=lambda worker_id: initialised.append(worker_id))
+    assert [batch.tolist() for batch in loader] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9],
+                                                     [10, 11]]
+    assert set(initialised) <= {0, 1} and initialised
+    assert {number for _, number in seen} == {2}
+    assert get_worker_info() is None
+
+
+def test_breaking_out_of_a_threaded_loader():
+    loader = DataLoader(SlowSquares(), batch_size=2, num_workers=2)
+    for index, _ in enumerate(loader):
+        if index == 1:
+            break
+    assert len(list(loader)) == 19
+
+
+def test_worker_errors_reach_the_caller():
+    class Broken(Dataset):
+        def __getitem__(self, index):
+            raise KeyError("broken sample")
+
+        def __len__(self):
+            return 4
+
+    with pytest.raises(KeyError, match="broken sample"):
+        list(DataLoader(Broken(), batch_size=2, num_workers=2))
+
+
+def test_iterable_dataset():
+    loader = DataLoader(Stream(10), batch_size=4)
+    assert [batch.tolist() for batch in loader] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert len(loader) == 3
+    dropped = DataLoader(Stream(10), batch_size=4, drop_last=True)
+    assert [batch.tolist() for batch in dropped] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert len(dropped) == 2
+    unbatched = DataLoader(Stream(3), batch_size=None)
+    assert list(unbatched) == [0, 1, 2]
+    threaded = DataLoader(Stream(7), batch_size=3, num_workers=2)
+    assert [batch.tolist() for batch in threaded] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"shuffle": True, "sampler": [0, 1]},
+    {"batch_sampler": [[0]], "batch_size": 2},
+    {"batch_sampler": [[0]], "shuffle": True},
+    {"batch_sampler": [[0]], "drop_last": True},
+    {"batch_sampler": [[0]], "sampler": [0]},
+    {"batch_size": None, "drop_last": True},
+    {"num_workers": -1},
+    {"prefetch_factor": 2},
+    {"persistent_workers": True},
+    {"timeout": -1},
+])
+def test_argument_conflicts_match_torch(torch, kwargs):
+    with pytest.raises(Exception) as torch_error:
+        torch.utils.data.DataLoader(list(range(4)), **kwargs)
+    with pytest.raises(Exception) as ember_error:
+        DataLoader(list(range(4)), **kwargs)
+    assert type(ember_error.value) is type(torch_error.value)
+    assert str(ember_error.value) == str(torch_error.value)
+
+
+def test_iterable_dataset_conflicts_match_torch(torch):
+    class TorchStream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(range(3))
+
+    for kwargs in ({"shuffle": True}, {"sampler": [0]}, {"batch_sampler": [[0]]}):
+        with pytest.raises(ValueError) as torch_error:
+            torch.utils.data.DataLoader(TorchStream(), **kwargs)
+        with pytest.raises(ValueError) as ember_error:
+            DataLoader(Stream(3), **kwargs)
+        assert str(ember_error.value).split(", but got")[0] == \
+            str(torch_error.value).split(", but got")[0]
+
+
+def test_attributes_are_locked_after_init():
+    loader = DataLoader(_tensor_dataset(), batch_size=2)
+    with pytest.raises(ValueError, match="batch_size attribute should not be set after DataLoader"):
+        loader.batch_size = 3
+    loader.num_workers = 1
+    assert loader.num_workers == 1
+
+
+def test_alias_module():
+    import ember.utils.data as alias
+    assert alias.DataLoader is DataLoader
+    assert alias.TensorDataset is TensorDataset
