@@ -122,6 +122,41 @@ def merge_rounds(round_records):
     return merged
 
 
+def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, threads,
+                    timeout):
+    """One record per framework: its rounds' processes pooled, or the first failure."""
+    succeeded = {framework: [] for framework in frameworks}
+    failed = {}
+    for round_index in range(rounds):
+        # Alternate who goes first, so a drift in the machine's load hits both alike.
+        order = frameworks if round_index % 2 == 0 else frameworks[::-1]
+        for framework in order:
+            if framework in missing or framework in failed:
+                continue
+            worker_start = time.perf_counter()
+            record = run_worker(framework, workload, variant, quick=quick, threads=threads,
+                                timeout=timeout)
+            if record["status"] == "ok":
+                succeeded[framework].append(record)
+                outcome = "ok"
+            else:
+                failed[framework] = record
+                outcome = "unavailable: " + record["error"]
+            label = f"{framework} {workload}" + (f" ({variant})" if variant else "")
+            progress(f"{label} round {round_index + 1}/{rounds}: {outcome} "
+                     f"[{time.perf_counter() - worker_start:.1f} s]")
+    records = []
+    for framework in frameworks:
+        if framework in missing:
+            records.append(unavailable(framework, workload, variant, missing[framework]))
+            progress(f"{framework} {workload}: skipped, {missing[framework]}")
+        elif framework in failed:
+            records.append(failed[framework])
+        else:
+            records.append(merge_rounds(succeeded[framework]))
+    return records
+
+
 def installed_version(distribution):
     try:
         return importlib.metadata.version(distribution)
@@ -147,36 +182,10 @@ def main(argv=None):
     start = time.perf_counter()
     records = []
     for workload in workloads:
-        rounds = ROUNDS[mode].get(workload, ROUNDS[mode]["default"])
         for variant in VARIANTS.get(workload, (None,)):
-            succeeded = {framework: [] for framework in frameworks}
-            failed = {}
-            for round_index in range(rounds):
-                # Alternate who goes first, so a drift in the machine's load hits both alike.
-                order = frameworks if round_index % 2 == 0 else frameworks[::-1]
-                for framework in order:
-                    if framework in missing or framework in failed:
-                        continue
-                    worker_start = time.perf_counter()
-                    record = run_worker(framework, workload, variant, quick=args.quick,
-                                        threads=args.threads, timeout=timeout)
-                    label = (f"{framework} {workload}" + (f" ({variant})" if variant else "")
-                             + f" round {round_index + 1}/{rounds}")
-                    if record["status"] == "ok":
-                        succeeded[framework].append(record)
-                        outcome = "ok"
-                    else:
-                        failed[framework] = record
-                        outcome = "unavailable: " + record["error"]
-                    progress(f"{label}: {outcome} [{time.perf_counter() - worker_start:.1f} s]")
-            for framework in frameworks:
-                if framework in missing:
-                    records.append(unavailable(framework, workload, variant, missing[framework]))
-                    progress(f"{framework} {workload}: skipped, {missing[framework]}")
-                elif framework in failed:
-                    records.append(failed[framework])
-                else:
-                    records.append(merge_rounds(succeeded[framework]))
+            records += measure_variant(workload, variant, frameworks, missing,
+                                       rounds=ROUNDS[mode].get(workload, ROUNDS[mode]["default"]),
+                                       quick=args.quick, threads=args.threads, timeout=timeout)
 
     run = {
         "rounds": {workload: ROUNDS[mode].get(workload, ROUNDS[mode]["default"])
