@@ -64,7 +64,10 @@ class RemovableHandle:
 
     def remove(self):
         for hooks in self.hook_dicts:
-            hooks.pop(self.id, None)
+            if isinstance(hooks, set):
+                hooks.discard(self.id)
+            else:
+                hooks.pop(self.id, None)
 
     def __enter__(self):
         return self

@@ -1,0 +1,414 @@
+"""Module: registration, traversal, modes, hooks, dtype conversion, state_dict and its loading."""
+import copy
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(ember.randn(3, 2))
+        self.register_buffer("count", ember.zeros(1, dtype=ember.int64))
+        self.register_buffer("scratch", ember.zeros(2), persistent=False)
+        self.inner = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.inner(x @ self.weight)
+
+
+def _torch_net(torch):
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.randn(3, 2))
+            self.register_buffer("count", torch.zeros(1, dtype=torch.int64))
+            self.register_buffer("scratch", torch.zeros(2), persistent=False)
+            self.inner = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.inner(x @ self.weight)
+    return TorchNet()
+
+
+# ---- registration ------------------------------------------------------------------------------
+def test_attribute_assignment_registers_parameters_buffers_and_modules():
+    net = Net()
+    assert list(net._parameters) == ["weight"]
+    assert list(net._buffers) == ["count", "scratch"]
+    assert list(net._modules) == ["inner"]
+    assert "weight" not in net.__dict__
+    assert net.weight is net._parameters["weight"]
+    assert isinstance(net.inner, nn.Linear)
+
+
+def test_assignment_errors_match_pytorch():
+    net = Net()
+    with pytest.raises(TypeError, match=r"cannot assign 'int' as parameter 'weight' "
+                                        r"\(Parameter or None expected\)"):
+        net.weight = 3
+    with pytest.raises(TypeError, match="cannot assign 'ember.FloatTensor' as parameter"):
+        net.weight = ember.zeros(3, 2)
+    with pytest.raises(TypeError, match="cannot assign 'int' as child module 'inner'"):
+        net.inner = 1
+    with pytest.raises(TypeError, match="cannot assign 'str' as buffer 'count'"):
+        net.count = "x"
+
+    class Early(nn.Module):
+        def __init__(self):
+            self.layer = nn.Linear(1, 1)
+
+    with pytest.raises(AttributeError, match=r"cannot assign module before Module.__init__\(\) "
+                                             r"call"):
+        Early()
+
+    class EarlyParameter(nn.Module):
+        def __init__(self):
+            self.weight = nn.Parameter(ember.zeros(1))
+
+    with pytest.raises(AttributeError, match="cannot assign parameters before"):
+        EarlyParameter()
+
+
+def test_register_errors():
+    net = Net()
+    with pytest.raises(KeyError, match="attribute 'forward' already exists"):
+        net.register_buffer("forward", ember.zeros(1))
+    with pytest.raises(KeyError, match="name can.*t contain"):
+        net.register_parameter("a.b", None)
+    with pytest.raises(KeyError, match="empty string"):
+        net.add_module("", nn.ReLU())
+    with pytest.raises(TypeError, match="buffer name should be a string. Got int"):
+        net.register_buffer(1, None)
+    with pytest.raises(TypeError, match="is not a Module subclass"):
+        net.add_module("x", 3)
+    with pytest.raises(TypeError, match="object to parameter 'p'"):
+        net.register_parameter("p", ember.zeros(1))
+
+
+def test_reassignment_moves_between_registries_and_delattr():
+    net = Net()
+    net.weight = None
+    assert net.weight is None and "weight" in net._parameters
+    with pytest.raises(TypeError, match="as parameter 'weight'"):
+        net.weight = nn.Linear(1, 1)  # a registered parameter name takes Parameters only
+    del net.weight
+    net.weight = nn.Linear(1, 1)
+    assert "weight" not in net._parameters and "weight" in net._modules
+    net.inner = None
+    assert net.inner is None and list(net.children()) == [net.weight]
+    del net.count
+    assert "count" not in net._buffers
+    with pytest.raises(AttributeError, match="'Net' object has no attribute 'count'"):
+        net.count
+    net.plain = 5
+    del net.plain
+    assert not hasattr(net, "plain")
+
+
+def test_parameter_basics():
+    data = ember.randn(2, 3)
+    parameter = nn.Parameter(data)
+    assert parameter.requires_grad and parameter.is_leaf and parameter.grad_fn is None
+    assert np.shares_memory(parameter.detach().numpy(), data.detach().numpy())
+    assert repr(parameter).startswith("Parameter containing:\ntensor([[")
+    assert not nn.Parameter(data, requires_grad=False).requires_grad
+    assert nn.Parameter().shape == (0,)
+    assert type(parameter * 2) is ember.Tensor
+    assert type(copy.deepcopy(parameter)) is nn.Parameter
+
+
+def test_parameter_repr_matches_torch(torch):
+    values = np.arange(6, dtype=np.float32).reshape(2, 3) / 4
+    ours = repr(nn.Parameter(ember.tensor(values)))
+    theirs = repr(torch.nn.Parameter(torch.tensor(values)))
+    assert ours == theirs
+
+
+# ---- traversal ---------------------------------------------------------------------------------
+def test_named_members_dotted_shared_once():
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), nn.Sequential(shared, nn.Linear(2, 1)))
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["0.weight", "0.bias", "2.1.weight", "2.1.bias"]
+    all_names = [name for name, _ in model.named_parameters(remove_duplicate=False)]
+    assert all_names == ["0.weight", "0.bias", "2.0.weight", "2.0.bias", "2.1.weight",
+                         "2.1.bias"]
+    assert [name for name, _ in model.named_modules()] == ["", "0", "1", "2", "2.1"]
+    assert [name for name, _ in model.named_parameters(prefix="net")][0] == "net.0.weight"
+    assert list(model.parameters(recurse=False)) == []
+    assert len(list(model.modules())) == 5
+    assert [name for name, _ in model.named_children()] == ["0", "1", "2"]
+
+
+def test_named_buffers_include_non_persistent():
+    net = Net()
+    assert [name for name, _ in net.named_buffers()] == ["count", "scratch"]
+    assert "scratch" not in net.state_dict()
+
+
+def test_get_submodule_parameter_buffer():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(Net()))
+    assert model.get_submodule("1.0.inner") is model[1][0].inner
+    assert model.get_parameter("1.0.inner.bias") is model[1][0].inner.bias
+    assert model.get_buffer("1.0.count") is model[1][0].count
+    with pytest.raises(AttributeError, match="Linear has no attribute `foo`"):
+        model.get_submodule("0.foo")
+    with pytest.raises(AttributeError, match="`weight` is not an nn.Module"):
+        model.get_submodule("0.weight")
+    with pytest.raises(AttributeError, match="`training` is not an nn.Parameter"):
+        model.get_parameter("0.training")
+    assert model.get_submodule("") is model
+
+
+# ---- modes -------------------------------------------------------------------------------------
+def test_train_eval_recurse_and_return_self():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Dropout(), nn.ReLU()))
+    assert model.eval() is model
+    assert not any(module.training for module in model.modules())
+    assert model.train() is model
+    assert all(module.training for module in model.modules())
+    with pytest.raises(ValueError, match="training mode is expected to be boolean"):
+        model.train(1)
+    model.eval()
+    model.append(nn.Dropout())  # a child added later keeps its own (fresh: training) flag
+    assert model[2].training and not model[0].training
+
+
+def test_lock_mode_pins_module_but_children_follow():
+    inner = nn.Dropout()
+    block = nn.Sequential(inner)
+    model = nn.Sequential(block)
+    assert block.lock_mode(False) is block
+    model.train()
+    assert model.training and not block.training and inner.training
+    model.eval()
+    assert not inner.training
+    block.unlock_mode()
+    model.train()
+    assert block.training
+    assert "_mode_lock" not in "".join(model.state_dict())
+
+
+def test_zero_grad_requires_grad_apply():
+    model = nn.Linear(3, 2)
+    model(ember.randn(4, 3)).sum().backward()
+    model.zero_grad(set_to_none=False)
+    assert np.all(model.weight.grad.detach().numpy() == 0) and not model.weight.grad.requires_grad
+    model.zero_grad()
+    assert model.weight.grad is None and model.bias.grad is None
+    assert model.requires_grad_(False) is model
+    assert not any(parameter.requires_grad for parameter in model.parameters())
+    visited = []
+    outer = nn.Sequential(nn.ReLU(), nn.Sequential(nn.Tanh()))
+    assert outer.apply(lambda module: visited.append(type(module).__name__)) is outer
+    assert visited == ["ReLU", "Tanh", "Sequential", "Sequential"]
+
+
+def test_to_double_keeps_parameter_identity_and_integer_buffers():
+    net = Net()
+    weight = net.weight
+    net(ember.randn(4, 3)).sum().backward()
+    assert net.double() is net
+    assert net.weight is weight and net.weight.dtype == ember.float64
+    assert net.weight.grad.dtype == ember.float64
+    assert net.count.dtype == ember.int64 and net.scratch.dtype == ember.float64
+    net.to(ember.float32)
+    assert net.inner.weight.dtype == ember.float32
+    net.to(dtype=ember.float64).float()
+    assert net.inner.bias.dtype == ember.float32
+    with pytest.raises(TypeError, match="only accepts floating point"):
+        net.to(ember.int64)
+    assert net.cpu() is net and net.to("cpu") is net
+
+
+# ---- hooks -------------------------------------------------------------------------------------
+def test_forward_hooks_and_handles():
+    model = nn.Linear(2, 2)
+    calls = []
+    pre = model.register_forward_pre_hook(lambda module, args: (args[0] * 0,))
+    post = model.register_forward_hook(lambda module, args, output: calls.append(output) or
+                                       output + 1)
+    out = model(ember.randn(3, 2))
+    expected = model.bias.detach().numpy() + 1
+    np.testing.assert_allclose(out.detach().numpy(), np.broadcast_to(expected, (3, 2)))
+    assert len(calls) == 1
+    pre.remove()
+    post.remove()
+    x = ember.randn(3, 2)
+    np.testing.assert_allclose(model(x).detach().numpy(), nn.functional.linear(
+        x, model.weight, model.bias).detach().numpy())
+    with model.register_forward_hook(lambda m, a, k, o: o * 2, with_kwargs=True):
+        assert model(x).shape == (3, 2)
+    assert not model._forward_hooks
+
+
+# ---- state_dict ------------------------------------------------------------------------------
+def test_state_dict_keys_order_values_match_torch(torch):
+    ours = nn.Sequential(Net(), nn.ReLU(), nn.Sequential(nn.Linear(2, 3), nn.Dropout()))
+    theirs = torch.nn.Sequential(_torch_net(torch), torch.nn.ReLU(),
+                                 torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Dropout()))
+    our_state = ours.state_dict()
+    their_state = theirs.state_dict()
+    assert list(our_state) == list(their_state)
+    assert [tuple(value.shape) for value in our_state.values()] == \
+        [tuple(value.shape) for value in their_state.values()]
+    assert list(our_state._metadata) == list(their_state._metadata)
+    assert our_state["0.count"].dtype == ember.int64
+    assert our_state["0.weight"].grad_fn is None and not our_state["0.weight"].requires_grad
+    assert np.shares_memory(our_state["0.weight"].detach().numpy(), ours[0].weight.detach().numpy())
+    assert ours.state_dict(keep_vars=True)["0.weight"] is ours[0].weight
+
+
+def test_load_torch_weights_gives_same_outputs(torch):
+    ours = Net()
+    theirs = _torch_net(torch)
+    result = ours.load_state_dict({key: ember.tensor(value.detach().numpy())
+                                   for key, value in theirs.state_dict().items()})
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert repr(result) == "<All keys matched successfully>"
+    x = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_allclose(ours(ember.tensor(x)).detach().numpy(),
+                               theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_load_copies_into_existing_storage_and_casts():
+    model = nn.Linear(3, 2)
+    weight = model.weight
+    storage = weight._data
+    values = np.arange(6, dtype=np.float64).reshape(2, 3)
+    model.load_state_dict({"weight": values, "bias": ember.tensor([1, 2])})
+    assert model.weight is weight and model.weight._data is storage
+    assert model.weight.dtype == ember.float32
+    np.testing.assert_array_equal(model.weight.detach().numpy(), values.astype(np.float32))
+    np.testing.assert_array_equal(model.bias.detach().numpy(), [1.0, 2.0])
+    assert model.weight.requires_grad and model.weight.is_leaf
+
+
+def test_load_assign_replaces_parameters():
+    model = nn.Linear(3, 2)
+    new_weight = ember.ones(2, 3, dtype=ember.float64)
+    model.load_state_dict({"weight": new_weight, "bias": ember.zeros(2)}, assign=True)
+    assert isinstance(model.weight, nn.Parameter) and model.weight.dtype == ember.float64
+    assert np.shares_memory(model.weight.detach().numpy(), new_weight.detach().numpy())
+
+
+def test_failed_load_lists_every_problem_and_changes_nothing():
+    model = nn.Sequential(nn.Linear(3, 3), Net())
+    before = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
+    bad = {key: ember.full(value.shape, 7.0) for key, value in model.state_dict().items()}
+    bad["0.weight"] = ember.zeros(2, 3)
+    bad["1.inner.bias"] = ember.zeros(5)
+    del bad["1.count"]
+    bad["1.extra"] = ember.zeros(1)
+    bad["2.weight"] = ember.zeros(1)
+    with pytest.raises(RuntimeError) as error:
+        model.load_state_dict(bad)
+    message = str(error.value)
+    assert message == (
+        "Error(s) in loading state_dict for Sequential:\n"
+        "\tMissing key(s) in state_dict: \"1.count\". \n"
+        "\tUnexpected key(s) in state_dict: \"2.weight\", \"1.extra\". \n"
+        "\tsize mismatch for 0.weight: copying a param with shape ember.Size([2, 3]) from "
+        "checkpoint, the shape in current model is ember.Size([3, 3]).\n"
+        "\tsize mismatch for 1.inner.bias: copying a param with shape ember.Size([5]) from "
+        "checkpoint, the shape in current model is ember.Size([2]).")
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.detach().numpy(), before[key])
+    with pytest.raises(RuntimeError, match="size mismatch for 0.weight"):
+        model.load_state_dict(bad, strict=False)  # shape mismatches raise even when not strict
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.detach().numpy(), before[key])
+
+
+def test_error_message_matches_torch_format(torch):
+    ours = nn.Linear(3, 3)
+    theirs = torch.nn.Linear(3, 3)
+    state = {"weight": np.zeros((2, 3), np.float32), "extra": np.zeros(1, np.float32)}
+    with pytest.raises(RuntimeError) as our_error:
+        ours.load_state_dict(state)
+    with pytest.raises(RuntimeError) as their_error:
+        theirs.load_state_dict({key: torch.tensor(value) for key, value in state.items()})
+    assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
+
+
+def test_load_non_strict_returns_incompatible_keys():
+    model = nn.Linear(2, 2)
+    result = model.load_state_dict({"weight": ember.ones(2, 2), "other": ember.ones(1)},
+                                   strict=False)
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == ["other"]
+    assert np.all(model.weight.detach().numpy() == 1)
+    assert repr(result) == "_IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['other'])"
+    with pytest.raises(TypeError, match="Expected state_dict to be dict-like"):
+        model.load_state_dict([1, 2])
+    with pytest.raises(RuntimeError, match="expected ember.Tensor or a NumPy array"):
+        model.load_state_dict({"weight": 1.0, "bias": ember.zeros(2)})
+
+
+def test_load_from_state_dict_override_sees_version():
+    class Versioned(nn.Module):
+        _version = 2
+
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("counter", ember.tensor(5))
+
+        def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                                  missing_keys, unexpected_keys, error_msgs):
+            version = local_metadata.get("version", None)
+            if (version is None or version < 2) and prefix + "counter" not in state_dict:
+                state_dict[prefix + "counter"] = ember.tensor(0)
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                          missing_keys, unexpected_keys, error_msgs)
+
+    model = nn.Sequential(Versioned())
+    saved = model.state_dict()
+    assert saved._metadata["0"] == {"version": 2}
+    model.load_state_dict({})  # no metadata: an old checkpoint, the counter is filled with 0
+    assert model[0].counter.item() == 0
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "0.counter"'):
+        current = model.state_dict()
+        del current["0.counter"]
+        model.load_state_dict(current)  # metadata says version 2: nothing to fill
+
+
+def test_state_dict_round_trip_is_identity():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Embedding(5, 2), Net())
+    other = nn.Sequential(nn.Linear(3, 4), nn.Embedding(5, 2), Net())
+    other.load_state_dict(model.state_dict())
+    for (key, ours), (_, theirs) in zip(model.state_dict().items(), other.state_dict().items()):
+        np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy(), err_msg=key)
+
+
+# ---- repr and copy -----------------------------------------------------------------------------
+def test_repr_matches_torch(torch):
+    ours = nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(inplace=True),
+                         nn.Sequential(nn.Dropout(0.25), nn.GELU(approximate="tanh")),
+                         nn.Flatten(), nn.Embedding(7, 3, padding_idx=2), nn.LeakyReLU(0.2),
+                         nn.ModuleList([nn.Tanh(), nn.Tanh(), nn.Softmax(dim=1)]),
+                         nn.ModuleDict({"a": nn.Identity()}))
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(3, 4, bias=False), torch.nn.ReLU(inplace=True),
+        torch.nn.Sequential(torch.nn.Dropout(0.25), torch.nn.GELU(approximate="tanh")),
+        torch.nn.Flatten(), torch.nn.Embedding(7, 3, padding_idx=2), torch.nn.LeakyReLU(0.2),
+        torch.nn.ModuleList([torch.nn.Tanh(), torch.nn.Tanh(), torch.nn.Softmax(dim=1)]),
+        torch.nn.ModuleDict({"a": torch.nn.Identity()}))
+    assert repr(ours) == repr(theirs)
+
+
+def test_deepcopy_gives_independent_module():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
+    clone = copy.deepcopy(model)
+    assert clone[0].weight is not model[0].weight
+    np.testing.assert_array_equal(clone[0].weight.detach().numpy(), model[0].weight.detach().numpy())
+    clone[0].weight.data.fill_(0)
+    assert not np.all(model[0].weight.detach().numpy() == 0)
+    assert isinstance(clone[0].weight, nn.Parameter)
+
+
+def test_forward_not_implemented():
+    with pytest.raises(NotImplementedError, match='missing the required "forward" function'):
+        nn.Module()(1)
