@@ -154,8 +154,22 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    array = np.linspace(_number(start), _number(end), int(steps), dtype=np.float64)
-    return _new(array.astype(_float_dtype(dtype)), requires_grad)
+    numpy_dtype = _float_dtype(dtype)
+    start, end, steps = _number(start), _number(end), int(steps)
+    if steps == 1 or np.dtype(numpy_dtype).kind != "f":
+        array = np.linspace(start, end, steps, dtype=np.float64).astype(numpy_dtype)
+        return _new(array, requires_grad)
+    # PyTorch's kernel: the step in the output dtype; the first half steps up from start, the
+    # second half down from end (both ends exact), each value a fused multiply-add (emulated in
+    # a wider type, then rounded once).
+    kind = np.dtype(numpy_dtype).type
+    wide = np.float64 if numpy_dtype == np.float32 else np.longdouble
+    step = wide((kind(end) - kind(start)) / kind(steps - 1))
+    index = np.arange(steps).astype(wide)
+    halfway = steps // 2
+    array = np.where(index < halfway, wide(kind(start)) + step * index,
+                     wide(kind(end)) - step * (wide(steps - 1) - index)).astype(numpy_dtype)
+    return _new(array, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):

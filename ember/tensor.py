@@ -3,6 +3,8 @@
 Arithmetic and methods forward to the differentiable ops in ``ember.ops``; the ops decide what is
 recorded, so this file only holds state, conversions and the in-place protocol.
 """
+import builtins
+import math
 import warnings
 
 import numpy as np
@@ -780,67 +782,104 @@ def _format_tensor(tensor):
     return prefix + body + "".join(", " + suffix for suffix in suffixes) + ")"
 
 
+_LINE_WIDTH = 80
+_THRESHOLD = 1000
+_EDGE_ITEMS = 3
+
+
 def _format_array(array, indent):
+    """PyTorch's layout: one formatter (width) for all printed values, a fixed number of
+    elements per line, and ``...`` for the middle of long dimensions."""
     if array.size == 0:
         return "[]"
-    summarize = array.size > 1000
-    kind = array.dtype.kind
-    if kind == "b":
-        formatter = {"bool": lambda value: " True" if value else "False"}
-    elif kind in "iu":
-        values = _summary_values(array) if summarize else array
-        width = max(len(str(int(values.max()))), len(str(int(values.min()))))
-        formatter = {"int": lambda value: str(value).rjust(width)}
+    summarize = array.size > _THRESHOLD
+    formatter = _Formatter(_summary_values(array) if summarize else array.reshape(-1))
+    return _format_nested(array, indent, summarize, formatter)
+
+
+def _format_nested(array, indent, summarize, formatter):
+    if array.ndim == 0:
+        return formatter.format(array.item())
+    if array.ndim == 1:
+        element_length = formatter.width + 2
+        per_line = builtins.max(1, (_LINE_WIDTH - indent) // element_length)
+        if summarize and array.shape[0] > 2 * _EDGE_ITEMS:
+            items = ([formatter.format(value) for value in array[:_EDGE_ITEMS].tolist()] + [" ..."]
+                     + [formatter.format(value) for value in array[-_EDGE_ITEMS:].tolist()])
+        else:
+            items = [formatter.format(value) for value in array.tolist()]
+        lines = [", ".join(items[start:start + per_line])
+                 for start in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    if summarize and array.shape[0] > 2 * _EDGE_ITEMS:
+        rows = ([_format_nested(array[row], indent + 1, summarize, formatter)
+                 for row in range(_EDGE_ITEMS)] + ["..."]
+                + [_format_nested(array[row], indent + 1, summarize, formatter)
+                   for row in range(array.shape[0] - _EDGE_ITEMS, array.shape[0])])
     else:
-        formatter = {"float": _float_formatter(_summary_values(array) if summarize else array)}
-    return np.array2string(array, separator=", ", prefix=" " * indent, formatter=formatter,
-                           threshold=1000 if summarize else array.size + 1, edgeitems=3,
-                           max_line_width=80)
+        rows = [_format_nested(array[row], indent + 1, summarize, formatter)
+                for row in range(array.shape[0])]
+    return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
 
 
 def _summary_values(array):
+    """The values that a summarized print shows (the first and last items of every dim)."""
     if array.ndim == 0:
         return array.reshape(1)
-    pieces = [array[tuple(slice(0, 3) if d == axis else slice(None) for d in range(array.ndim))]
-              for axis in range(array.ndim)]
-    pieces += [array[tuple(slice(-3, None) if d == axis else slice(None)
-                           for d in range(array.ndim))] for axis in range(array.ndim)]
-    return np.concatenate([piece.ravel() for piece in pieces])
+    if array.shape[0] > 2 * _EDGE_ITEMS:
+        pieces = [array[:_EDGE_ITEMS], array[-_EDGE_ITEMS:]]
+    else:
+        pieces = [array]
+    if array.ndim == 1:
+        return np.concatenate([piece.reshape(-1) for piece in pieces])
+    return np.concatenate([_summary_values(row) for piece in pieces for row in piece])
 
 
-def _float_formatter(array):
-    """PyTorch's float printing: integers as ``1.``, else 4 decimals, scientific for wide ranges."""
-    values = np.asarray(array, dtype=np.float64).ravel()
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return _plain_nonfinite
-    magnitudes = np.abs(finite[finite != 0])
-    integral = bool(np.all(finite == np.round(finite)))
-    if integral:
-        if magnitudes.size and magnitudes.max() > 1e8:
-            formatted = [f"{value:.4e}" for value in finite]
-            width = max(len(text) for text in formatted)
-            return lambda value: _nonfinite(value) or f"{value:.4e}".rjust(width)
-        formatted = [f"{value:.0f}." for value in finite]
-        width = max(len(text) for text in formatted)
-        return lambda value: (_nonfinite(value) or f"{value:.0f}.").rjust(width)
-    scientific = magnitudes.size and (magnitudes.max() / magnitudes.min() > 1000.0
-                                      or magnitudes.max() > 1e8 or magnitudes.min() < 1e-4)
-    pattern = "{:.4e}" if scientific else "{:.4f}"
-    width = max(len(pattern.format(value)) for value in finite)
-    return lambda value: (_nonfinite(value) or pattern.format(value)).rjust(width)
+class _Formatter:
+    """PyTorch's float printing: integral values as ``1.``, else 4 decimals, scientific when the
+    nonzero finite magnitudes span more than 1000x or leave [1e-4, 1e8]; all padded to one width."""
 
+    def __init__(self, values):
+        self.kind = values.dtype.kind
+        self.mode = "integral"  # also when there is no nonzero finite value: zeros print as 0.
+        self.width = 1
+        if self.kind != "f":
+            for value in values.tolist():
+                self.width = builtins.max(self.width, len(str(value)))
+            return
+        finite = values[np.isfinite(values) & (values != 0)].astype(np.float64)
+        if finite.size == 0:
+            return
+        magnitudes = np.abs(finite)
+        largest = float(magnitudes.max())
+        smallest = float(magnitudes.min())
+        if bool(np.all(finite == np.ceil(finite))):
+            if largest / smallest > 1000.0 or largest > 1.0e8:
+                self.mode = "scientific"
+                texts = [f"{value:.4e}" for value in finite.tolist()]
+            else:
+                self.mode = "integral"
+                texts = [f"{value:.0f}." for value in finite.tolist()]
+        elif largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4:
+            self.mode = "scientific"
+            texts = [f"{value:.4e}" for value in finite.tolist()]
+        else:
+            self.mode = "plain"
+            texts = [f"{value:.4f}" for value in finite.tolist()]
+        self.width = builtins.max(len(text) for text in texts)
 
-def _nonfinite(value):
-    if np.isnan(value):
-        return "nan"
-    if np.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return None
-
-
-def _plain_nonfinite(value):
-    return _nonfinite(value)
+    def format(self, value):
+        if self.kind != "f":
+            text = str(value)
+        elif self.mode == "scientific":
+            text = f"{value:.4e}"
+        elif self.mode == "integral":
+            text = f"{value:.0f}"
+            if not (math.isinf(value) or math.isnan(value)):
+                text += "."
+        else:
+            text = f"{value:.4f}"
+        return " " * (self.width - len(text)) + text
 
 
 from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)
