@@ -1,0 +1,105 @@
+"""LayerNorm and GroupNorm against torch (train and eval alike), gradchecks, errors."""
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from ember.autograd import gradcheck
+
+MODULE_CASES = [
+    ("LayerNorm", (6,), dict(), (4, 5, 6)),
+    ("LayerNorm", ((5, 6),), dict(eps=1e-3), (4, 5, 6)),
+    ("LayerNorm", (6,), dict(bias=False), (3, 6)),
+    ("LayerNorm", (6,), dict(elementwise_affine=False), (2, 3, 6)),
+    ("GroupNorm", (3, 6), dict(), (4, 6, 5, 3)),
+    ("GroupNorm", (1, 6), dict(eps=1e-3), (4, 6, 5)),
+    ("GroupNorm", (6, 6), dict(affine=False), (4, 6, 3)),
+    ("GroupNorm", (2, 4), dict(bias=False), (3, 4, 2, 2, 3)),
+]
+
+
+@pytest.mark.parametrize("name, arguments, keywords, shape", MODULE_CASES)
+def test_module_matches_torch_float32(torch, name, arguments, keywords, shape):
+    module = getattr(nn, name)(*arguments, **keywords)
+    torch_module = getattr(torch.nn, name)(*arguments, **keywords)
+    assert repr(module) == repr(torch_module)
+    assert list(module.state_dict()) == list(torch_module.state_dict())
+    with torch.no_grad():
+        for parameter in torch_module.parameters():
+            parameter.uniform_(-1.5, 1.5)
+    module.load_state_dict({key: ember.tensor(value.numpy())
+                            for key, value in torch_module.state_dict().items()})
+    random = np.random.default_rng(1)
+    for training in (True, False):
+        module.train(training)
+        torch_module.train(training)
+        array = (random.standard_normal(shape) * 3 + 2).astype(np.float32)
+        x = ember.tensor(array, requires_grad=True)
+        tx = torch.tensor(array, requires_grad=True)
+        module.zero_grad()
+        torch_module.zero_grad()
+        output = module(x)
+        expected = torch_module(tx)
+        assert output.dtype == ember.float32
+        np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(), rtol=1e-5,
+                                   atol=1e-5)
+        grad = random.standard_normal(shape).astype(np.float32)
+        output.backward(ember.tensor(grad))
+        expected.backward(torch.tensor(grad))
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+        for (key, parameter), (_, torch_parameter) in zip(module.named_parameters(),
+                                                          torch_module.named_parameters()):
+            np.testing.assert_allclose(parameter.grad.numpy(), torch_parameter.grad.numpy(),
+                                       rtol=1e-4, atol=1e-4, err_msg=key)
+
+
+def test_default_parameters():
+    layer = nn.LayerNorm((2, 3))
+    assert layer.weight.shape == (2, 3) and np.all(layer.weight.detach().numpy() == 1)
+    assert np.all(layer.bias.detach().numpy() == 0)
+    group = nn.GroupNorm(2, 4)
+    assert np.all(group.weight.detach().numpy() == 1) and np.all(group.bias.detach().numpy() == 0)
+
+
+@pytest.mark.parametrize("function, shape", [
+    (lambda x, w, b: F.layer_norm(x, (4,), w[:4], b[:4]), (3, 2, 4)),
+    (lambda x, w, b: F.layer_norm(x, (2, 4), w.reshape(2, 4), b.reshape(2, 4), eps=1e-3),
+     (3, 2, 4)),
+    (lambda x, w, b: F.group_norm(x, 2, w[:4], b[:4]), (3, 4, 3)),
+    (lambda x, w, b: F.group_norm(x, 4, w[:4], b[:4]), (2, 4, 2, 2)),
+])
+def test_gradcheck(function, shape):
+    random = np.random.default_rng(2)
+    x = ember.tensor(random.standard_normal(shape), requires_grad=True)
+    weight = ember.tensor(random.standard_normal(8), requires_grad=True)
+    bias = ember.tensor(random.standard_normal(8), requires_grad=True)
+    assert gradcheck(function, (x, weight, bias))
+
+
+def test_functional_matches_torch_float64(torch):
+    array = np.random.default_rng(3).standard_normal((3, 4, 5))
+    x = ember.tensor(array, requires_grad=True)
+    tx = torch.tensor(array, requires_grad=True)
+    for ours, theirs in ((F.layer_norm(x, (4, 5)), torch.nn.functional.layer_norm(tx, (4, 5))),
+                         (F.group_norm(x, 2), torch.nn.functional.group_norm(tx, 2))):
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12,
+                                   atol=1e-12)
+        (ours * ours * ours).sum().backward()
+        (theirs * theirs * theirs).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_errors(torch):
+    with pytest.raises(ValueError, match=r"num_channels \(4\) must be divisible by num_groups "
+                                         r"\(3\)"):
+        nn.GroupNorm(3, 4)
+    with pytest.raises(ValueError):
+        torch.nn.GroupNorm(3, 4)
+    array = np.zeros((2, 3), np.float32)
+    for call in (lambda F, x: F.layer_norm(x, (4,)), lambda F, x: F.group_norm(x, 2)):
+        with pytest.raises(RuntimeError) as expected:
+            call(torch.nn.functional, torch.tensor(array))
+        with pytest.raises(RuntimeError) as raised:
+            call(F, ember.tensor(array))
+        assert str(raised.value) == str(expected.value)
