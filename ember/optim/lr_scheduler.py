@@ -83,7 +83,7 @@ class LRScheduler:
         raise NotImplementedError
 
     def step(self, epoch=None):
-        """Advance one epoch (call after ``optimizer.step()``) and set the groups' learning rates."""
+        """Advance one epoch (call after ``optimizer.step()``) and set the groups' lrs."""
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn(
                 "Detected call of `lr_scheduler.step()` before `optimizer.step()`. You should call "
@@ -203,7 +203,7 @@ class MultiStepLR(LRScheduler):
 
 
 class LinearLR(LRScheduler):
-    """Scale the learning rate linearly from ``start_factor`` to ``end_factor`` over ``total_iters``."""
+    """Scale the lr linearly from ``start_factor`` to ``end_factor`` over ``total_iters``."""
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
                  last_epoch=-1):
@@ -252,7 +252,7 @@ class ExponentialLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """Cosine annealing from the initial lr to ``eta_min`` over ``T_max`` epochs (recursive form)."""
+    """Cosine annealing from the initial lr to ``eta_min`` over ``T_max`` epochs (recursive)."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):  # noqa: N803 (PyTorch name)
         self.T_max = T_max

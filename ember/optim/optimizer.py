@@ -1,7 +1,7 @@
 """Optimizer: parameter groups, per-parameter state, state_dict in PyTorch's format, step hooks.
 
-Subclasses write ``_update(group, params_with_grad)`` style logic inside ``step``; the base wraps every
-subclass ``step`` so hooks run around it and the update itself runs with grad mode off.
+The base wraps every subclass ``step`` so that the step hooks run around it and the update itself
+runs with grad mode off; subclasses update ``param._data`` in place from ``param._grad._data``.
 """
 import functools
 import warnings
@@ -110,7 +110,7 @@ def _call_closure(closure):
 
 
 class Optimizer:
-    """Base class: holds ``param_groups`` (dicts of params and options) and per-parameter ``state``."""
+    """Base class: ``param_groups`` (dicts of params and options) and per-parameter ``state``."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -165,6 +165,11 @@ class Optimizer:
                             "Please use a list instead.")
         else:
             params = list(params)
+        names = [param[0] for param in params if isinstance(param, tuple)]
+        params = [param[1] if isinstance(param, tuple) else param for param in params]
+        if names and len(names) != len(params):
+            raise ValueError("all optimizer params should be with/without names. Some param names "
+                             "are missing")
         for param in params:
             if not isinstance(param, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
@@ -173,6 +178,11 @@ class Optimizer:
                 raise ValueError("can't optimize a non-leaf Tensor")
         group = dict(param_group)
         group["params"] = params
+        if names:
+            group["param_names"] = names
+        named = "param_names" in group
+        if self.param_groups and named != ("param_names" in self.param_groups[0]):
+            raise ValueError("all optimizer param groups should be with/without names.")
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ValueError("parameter group didn't specify a value of required "
@@ -209,7 +219,7 @@ class Optimizer:
 
     # ---- hooks -----------------------------------------------------------------------------
     def register_step_pre_hook(self, hook):
-        """``hook(optimizer, args, kwargs)`` runs before ``step``; it may return new (args, kwargs)."""
+        """``hook(optimizer, args, kwargs)`` runs before ``step``; may return (args, kwargs)."""
         handle = RemovableHandle(self._optimizer_step_pre_hooks)
         self._optimizer_step_pre_hooks[handle.id] = hook
         return handle

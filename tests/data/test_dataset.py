@@ -149,7 +149,8 @@ def test_subset_random_sampler():
 
 
 def test_weighted_random_sampler():
-    sampler = WeightedRandomSampler([0.0, 1.0, 3.0], 200, generator=ember.Generator().manual_seed(0))
+    generator = ember.Generator().manual_seed(0)
+    sampler = WeightedRandomSampler([0.0, 1.0, 3.0], 200, generator=generator)
     drawn = np.array(list(sampler))
     assert len(drawn) == 200 and 0 not in drawn
     assert 0.6 < np.mean(drawn == 2) < 0.9

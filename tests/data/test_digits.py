@@ -1,4 +1,4 @@
-"""ember.datasets.Digits: sizes, the fixed stratified split, item format, the missing-extra error."""
+"""ember.datasets.Digits: sizes, the fixed stratified split, items, the missing-extra error."""
 import sys
 
 import numpy as np

@@ -111,8 +111,8 @@ def test_parameters_to_vector_and_back(torch):
     torch_params = _params(torch, 1.0)
     ember_params = _params(ember, 1.0)
     vector = parameters_to_vector(ember_params)
-    np.testing.assert_array_equal(vector.detach().numpy(),
-                                  torch.nn.utils.parameters_to_vector(torch_params).detach().numpy())
+    expected = torch.nn.utils.parameters_to_vector(torch_params).detach().numpy()
+    np.testing.assert_array_equal(vector.detach().numpy(), expected)
     assert vector.shape == (sum(int(np.prod(shape)) for shape in SHAPES),)
     new_values = ember.arange(vector.shape[0], dtype=ember.float32)
     vector_to_parameters(new_values, ember_params)

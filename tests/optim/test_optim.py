@@ -186,7 +186,8 @@ def test_load_state_dict_validates_before_changing_anything():
     two_groups = optim.SGD([{"params": [params[0]]}, {"params": [params[1]]}], lr=0.5)
     with pytest.raises(ValueError, match="different number of parameter groups"):
         two_groups.load_state_dict(state_dict)
-    swapped = [ember.tensor([3.0], requires_grad=True), ember.tensor([1.0, 2.0], requires_grad=True)]
+    swapped = [ember.tensor([3.0], requires_grad=True),
+               ember.tensor([1.0, 2.0], requires_grad=True)]
     target = optim.SGD(swapped, lr=0.5)
     with pytest.raises(ValueError, match="shape"):
         target.load_state_dict(state_dict)
@@ -389,3 +390,19 @@ def test_optimizer_subclass_gets_hooks_and_no_grad():
     opt.step()
     assert calls == [opt]
     assert float(param) == 2.0
+
+
+def test_named_parameters(torch):
+    named = [("weight", ember.ones(2, requires_grad=True)),
+             ("bias", ember.zeros(1, requires_grad=True))]
+    opt = optim.SGD(named, lr=0.1)
+    torch_named = [("weight", torch.ones(2, requires_grad=True)),
+                   ("bias", torch.zeros(1, requires_grad=True))]
+    torch_opt = torch.optim.SGD(torch_named, lr=0.1)
+    assert opt.state_dict()["param_groups"] == torch_opt.state_dict()["param_groups"]
+    assert opt.param_groups[0]["params"] == [tensor for _, tensor in named]
+    with pytest.raises(ValueError, match="Some param names are missing"):
+        optim.SGD([("weight", ember.ones(2, requires_grad=True)),
+                   ember.ones(1, requires_grad=True)])
+    with pytest.raises(ValueError, match="should be with/without names"):
+        opt.add_param_group({"params": [ember.ones(1, requires_grad=True)]})
