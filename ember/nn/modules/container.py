@@ -7,7 +7,7 @@ from itertools import chain, islice
 
 from ...tensor import Tensor
 from ..parameter import Parameter
-from .module import Module, _add_indent
+from .module import Module, _add_indent, _typename
 
 
 def _absolute_index(index, size):
@@ -269,11 +269,13 @@ class ModuleDict(Module):
             self[pair[0]] = pair[1]
 
 
-def _describe_parameter(value):
+def _describe_parameter(value, type_name):
     if isinstance(value, Tensor):
         kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
         size = "x".join(str(size) for size in value.shape)
-        return f"{kind} containing: [{value.dtype} of size {size}]"
+        # PyTorch prints the dtype in ParameterList and the tensor type in ParameterDict.
+        description = _typename(value) if type_name else str(value.dtype)
+        return f"{kind} containing: [{description} of size {size}]"
     return f"Object of type: {type(value).__name__}"
 
 
@@ -324,7 +326,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        return "\n".join(f"  ({position}): {_describe_parameter(value)}"
+        return "\n".join(f"  ({position}): {_describe_parameter(value, False)}"
                          for position, value in enumerate(self))
 
     def __call__(self, *args, **kwargs):
@@ -432,7 +434,7 @@ class ParameterDict(Module):
             self[pair[0]] = pair[1]
 
     def extra_repr(self):
-        return "\n".join(f"  ({key}): {_describe_parameter(self[key])}" for key in self._keys)
+        return "\n".join(f"  ({key}): {_describe_parameter(self[key], True)}" for key in self._keys)
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterDict should not be called.")
