@@ -72,30 +72,41 @@ def _wrap_step(step):
 
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
-        for hook in _step_pre_hooks:
-            hook(self)
-        if _global_pre_hooks or self._optimizer_step_pre_hooks:
-            for hook in (*_global_pre_hooks.values(), *self._optimizer_step_pre_hooks.values()):
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
-                                           f"new_kwargs), but got {result}.")
-                    args, kwargs = result
-        self._opt_called = True
-        self._step_count_internal += 1
-        token = _grad_state.set((False, _grad_state.get()[1]))
+        if getattr(self, "_in_step", False):
+            # A subclass's step calling super().step(): the hooks already ran once.
+            return step(self, *args, **kwargs)
+        self._in_step = True
         try:
-            output = step(self, *args, **kwargs)
+            return _run_step(self, step, args, kwargs)
         finally:
-            _grad_state.reset(token)
-        if _global_post_hooks or self._optimizer_step_post_hooks:
-            for hook in (*self._optimizer_step_post_hooks.values(), *_global_post_hooks.values()):
-                hook(self, args, kwargs)
-        return output
+            self._in_step = False
 
     wrapper._ember_step_wrapped = True
     return wrapper
+
+
+def _run_step(optimizer, step, args, kwargs):
+    """Pre-hooks, the step with grad mode off, post-hooks."""
+    for hook in _step_pre_hooks:
+        hook(optimizer)
+    if _global_pre_hooks or optimizer._optimizer_step_pre_hooks:
+        for hook in (*_global_pre_hooks.values(), *optimizer._optimizer_step_pre_hooks.values()):
+            result = hook(optimizer, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
+                                       f"new_kwargs), but got {result}.")
+                args, kwargs = result
+    optimizer._opt_called = True
+    token = _grad_state.set((False, _grad_state.get()[1]))
+    try:
+        output = step(optimizer, *args, **kwargs)
+    finally:
+        _grad_state.reset(token)
+    if _global_post_hooks or optimizer._optimizer_step_post_hooks:
+        for hook in (*optimizer._optimizer_step_post_hooks.values(), *_global_post_hooks.values()):
+            hook(optimizer, args, kwargs)
+    return output
 
 
 def _call_closure(closure):
@@ -125,7 +136,7 @@ class Optimizer:
         self._optimizer_step_pre_hooks = OrderedDict()
         self._optimizer_step_post_hooks = OrderedDict()
         self._opt_called = False
-        self._step_count_internal = 0
+        self._in_step = False
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {params.type()}")
@@ -146,10 +157,6 @@ class Optimizer:
                     lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
-
-    def __getstate__(self):
-        raise TypeError(f"{type(self).__name__} cannot be pickled: save optimizer.state_dict() "
-                        "with ember.save instead")
 
     # ---- parameter groups ------------------------------------------------------------------
     def add_param_group(self, param_group):

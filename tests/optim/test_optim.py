@@ -406,3 +406,29 @@ def test_named_parameters(torch):
                    ember.ones(1, requires_grad=True)])
     with pytest.raises(ValueError, match="should be with/without names"):
         opt.add_param_group({"params": [ember.ones(1, requires_grad=True)]})
+
+
+def test_subclass_calling_super_step_runs_hooks_once():
+    class Logged(optim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)
+
+    param = ember.tensor([1.0], requires_grad=True)
+    opt = Logged([param], lr=0.5)
+    calls = []
+    opt.register_step_pre_hook(lambda o, args, kwargs: calls.append("pre"))
+    param.grad = ember.tensor([1.0])
+    opt.step()
+    assert calls == ["pre"]
+    assert float(param) == 0.5
+
+
+def test_optimizer_can_be_deep_copied():
+    import copy
+    param = ember.tensor([1.0], requires_grad=True)
+    opt = optim.Adam([param], lr=0.5)
+    param.grad = ember.tensor([1.0])
+    opt.step()
+    clone = copy.deepcopy(opt)
+    assert clone.param_groups[0]["lr"] == 0.5
+    assert len(clone.state) == 1
