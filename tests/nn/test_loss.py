@@ -1,0 +1,284 @@
+"""Losses against torch: every option, reductions, gradients of input and target, errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from ember.autograd import gradcheck
+
+REDUCTIONS = ["none", "mean", "sum"]
+
+
+def _compare(torch, name, arrays, grads=(0,), tolerance=1e-10, **keywords):
+    """Run F.<name> on ember and torch copies of ``arrays``; compare values and gradients."""
+    ours = [ember.tensor(array, requires_grad=index in grads) for index, array in
+            enumerate(arrays)]
+    theirs = [torch.tensor(array, requires_grad=index in grads) for index, array in
+              enumerate(arrays)]
+    our_keywords = {key: ember.tensor(value) if isinstance(value, np.ndarray) else value
+                    for key, value in keywords.items()}
+    their_keywords = {key: torch.tensor(value) if isinstance(value, np.ndarray) else value
+                      for key, value in keywords.items()}
+    output = getattr(F, name)(*ours, **our_keywords)
+    expected = getattr(torch.nn.functional, name)(*theirs, **their_keywords)
+    assert output.shape == tuple(expected.shape)
+    assert output.dtype.numpy == expected.detach().numpy().dtype
+    np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(),
+                               rtol=tolerance, atol=tolerance)
+    grad = np.random.default_rng(0).standard_normal(tuple(expected.shape)).astype(
+        expected.detach().numpy().dtype)
+    output.backward(ember.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    for index in grads:
+        np.testing.assert_allclose(ours[index].grad.numpy(), theirs[index].grad.numpy(),
+                                   rtol=tolerance, atol=tolerance)
+
+
+def _probabilities(random, shape, axis=1):
+    values = random.random(shape)
+    return values / values.sum(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_matches_torch(torch, reduction, smoothing, weighted):
+    random = np.random.default_rng(1)
+    weight = random.random(5) + 0.5 if weighted else None
+    logits = random.standard_normal((6, 5))
+    indices = random.integers(0, 5, 6)
+    indices[2] = -100
+    options = dict(reduction=reduction, label_smoothing=smoothing, weight=weight)
+    _compare(torch, "cross_entropy", [logits, indices], **options)
+    _compare(torch, "cross_entropy", [logits, _probabilities(random, (6, 5))], grads=(0, 1),
+             **options)
+    spatial = random.standard_normal((3, 5, 4, 2))
+    spatial_indices = random.integers(0, 5, (3, 4, 2))
+    _compare(torch, "cross_entropy", [spatial, spatial_indices], ignore_index=3, **options)
+    spatial_indices[0, 1, 1] = -100
+    _compare(torch, "cross_entropy", [spatial, spatial_indices], **options)
+    _compare(torch, "cross_entropy", [spatial, random.random((3, 5, 4, 2))], grads=(0, 1),
+             **options)
+    _compare(torch, "cross_entropy", [logits[0], np.array(3)], **options)
+    _compare(torch, "cross_entropy", [logits[0], _probabilities(random, (5,), 0)], **options)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_loss_matches_torch(torch, reduction):
+    random = np.random.default_rng(2)
+    log_probabilities = np.log(_probabilities(random, (6, 5)))
+    target = random.integers(0, 5, 6)
+    target[0] = 1
+    _compare(torch, "nll_loss", [log_probabilities, target], reduction=reduction)
+    _compare(torch, "nll_loss", [log_probabilities, target], reduction=reduction,
+             weight=random.random(5), ignore_index=1)
+    _compare(torch, "nll_loss", [random.standard_normal((2, 5, 3, 2)),
+                                 random.integers(0, 5, (2, 3, 2))], reduction=reduction)
+
+
+def test_cross_entropy_float32_and_all_ignored(torch):
+    random = np.random.default_rng(3)
+    logits = (random.standard_normal((64, 10)) * 4).astype(np.float32)
+    _compare(torch, "cross_entropy", [logits, random.integers(0, 10, 64)], tolerance=1e-6)
+    everything_ignored = F.cross_entropy(ember.tensor(logits[:3]), ember.tensor([-100] * 3))
+    assert np.isnan(everything_ignored.item())
+    large = np.array([[1000.0, -1000.0, 0.0]], np.float32)
+    _compare(torch, "cross_entropy", [large, np.array([1])], tolerance=1e-6)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_regression_losses_match_torch(torch, reduction):
+    random = np.random.default_rng(4)
+    prediction = random.standard_normal((4, 3))
+    target = random.standard_normal((4, 3))
+    target[0, 0] = prediction[0, 0]  # a zero difference: the gradient of |d| there is 0
+    pair = [prediction, target]
+    _compare(torch, "mse_loss", pair, grads=(0, 1), reduction=reduction)
+    _compare(torch, "l1_loss", pair, grads=(0, 1), reduction=reduction)
+    _compare(torch, "smooth_l1_loss", pair, grads=(0, 1), reduction=reduction, beta=0.7)
+    _compare(torch, "smooth_l1_loss", pair, grads=(0, 1), reduction=reduction, beta=0.0)
+    _compare(torch, "huber_loss", pair, grads=(0, 1), reduction=reduction, delta=0.7)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropies_match_torch(torch, reduction):
+    random = np.random.default_rng(5)
+    probabilities = random.random((4, 3))
+    probabilities[0, 0] = 0.0  # log clamped at -100, as in PyTorch
+    probabilities[0, 1] = 1.0
+    target = random.random((4, 3))
+    _compare(torch, "binary_cross_entropy", [probabilities, target], grads=(0,),
+             reduction=reduction, weight=random.random(3), tolerance=1e-8)
+    _compare(torch, "binary_cross_entropy", [probabilities[1:], target[1:]], grads=(0, 1),
+             reduction=reduction)
+    logits = random.standard_normal((4, 3)) * 5
+    logits[0, 0] = 0.0
+    logits[1, 1] = 80.0
+    logits[2, 2] = -80.0
+    _compare(torch, "binary_cross_entropy_with_logits", [logits, target], grads=(0, 1),
+             reduction=reduction, weight=random.random(3))
+    _compare(torch, "binary_cross_entropy_with_logits", [logits, target], grads=(0, 1),
+             reduction=reduction, pos_weight=random.random(3) * 3)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS + ["batchmean"])
+def test_kl_div_matches_torch(torch, reduction):
+    random = np.random.default_rng(6)
+    log_input = np.log(_probabilities(random, (4, 5)))
+    target = _probabilities(random, (4, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _compare(torch, "kl_div", [log_input, target], grads=(0, 1), reduction=reduction)
+        _compare(torch, "kl_div", [log_input, np.log(target)], grads=(0, 1),
+                 reduction=reduction, log_target=True)
+        with_zero = target.copy()
+        with_zero[0, 0] = 0.0  # 0 log 0 = 0
+        _compare(torch, "kl_div", [log_input, with_zero], grads=(0,), reduction=reduction)
+
+
+def test_kl_div_mean_warns_like_torch(torch):
+    x = np.log(_probabilities(np.random.default_rng(7), (2, 3)))
+    with pytest.warns(UserWarning) as ours:
+        F.kl_div(ember.tensor(x), ember.tensor(np.exp(x)))
+    with pytest.warns(UserWarning) as theirs:
+        torch.nn.functional.kl_div(torch.tensor(x), torch.tensor(np.exp(x)))
+    assert str(ours[0].message) == str(theirs[0].message)
+
+
+GRADCHECK_CASES = [
+    ("cross_entropy", lambda random: random.integers(0, 4, (3,)),
+     dict(weight=ember.tensor([0.5, 1.0, 2.0, 1.5], dtype=ember.float64), label_smoothing=0.1)),
+    ("cross_entropy", lambda random: random.integers(0, 4, (3, 2)),
+     dict(reduction="sum", ignore_index=1)),
+    ("cross_entropy", lambda random: random.random((3, 4)), dict(label_smoothing=0.3)),
+    ("nll_loss", lambda random: random.integers(0, 4, (3,)), dict(reduction="none")),
+    ("binary_cross_entropy_with_logits", lambda random: random.random((3, 4)),
+     dict(pos_weight=ember.tensor([1.0, 2.0, 0.5, 3.0], dtype=ember.float64))),
+]
+
+
+@pytest.mark.parametrize("name, make_target, keywords", GRADCHECK_CASES)
+def test_gradcheck(name, make_target, keywords):
+    random = np.random.default_rng(8)
+    target_array = make_target(random)
+    shape = (3, 4) + (target_array.shape[1:] if target_array.dtype.kind == "i" else ())
+    if target_array.dtype.kind == "f":
+        shape = target_array.shape
+    x = ember.tensor(random.standard_normal(shape), requires_grad=True)
+    target = ember.tensor(target_array)
+    function = getattr(F, name)
+    assert gradcheck(lambda value: function(value, target, **keywords), (x,))
+
+
+def test_gradcheck_targets_and_bce():
+    random = np.random.default_rng(9)
+    x = ember.tensor(random.standard_normal((3, 4)), requires_grad=True)
+    probabilities = ember.tensor(random.uniform(0.1, 0.9, (3, 4)), requires_grad=True)
+    target = ember.tensor(random.random((3, 4)), requires_grad=True)
+    assert gradcheck(lambda a, t: F.cross_entropy(a, t, label_smoothing=0.2), (x, target))
+    assert gradcheck(lambda a, t: F.binary_cross_entropy_with_logits(a, t), (x, target))
+    assert gradcheck(lambda p, t: F.binary_cross_entropy(p, t), (probabilities, target))
+
+
+MODULE_CASES = [
+    ("CrossEntropyLoss", dict(label_smoothing=0.1), "indices"),
+    ("CrossEntropyLoss", dict(weight=True, ignore_index=2, reduction="sum"), "indices"),
+    ("NLLLoss", dict(weight=True), "indices"),
+    ("MSELoss", dict(), "values"),
+    ("L1Loss", dict(reduction="sum"), "values"),
+    ("SmoothL1Loss", dict(beta=0.5), "values"),
+    ("HuberLoss", dict(delta=0.5), "values"),
+    ("BCELoss", dict(weight=True), "probabilities"),
+    ("BCEWithLogitsLoss", dict(pos_weight=True), "probabilities"),
+    ("KLDivLoss", dict(reduction="batchmean"), "probabilities"),
+]
+
+
+@pytest.mark.parametrize("name, keywords, target_kind", MODULE_CASES)
+def test_modules_match_torch_float32(torch, name, keywords, target_kind):
+    random = np.random.default_rng(10)
+    classes = 4
+    our_keywords = dict(keywords)
+    their_keywords = dict(keywords)
+    for key in ("weight", "pos_weight"):
+        if keywords.get(key):
+            array = (random.random(classes) + 0.5).astype(np.float32)
+            our_keywords[key] = ember.tensor(array)
+            their_keywords[key] = torch.tensor(array)
+    module = getattr(nn, name)(**our_keywords)
+    torch_module = getattr(torch.nn, name)(**their_keywords)
+    assert repr(module) == repr(torch_module)
+    assert list(module.state_dict()) == list(torch_module.state_dict())
+    assert module.reduction == torch_module.reduction
+    prediction = random.standard_normal((5, classes)).astype(np.float32)
+    if name == "BCELoss":
+        prediction = random.uniform(0.05, 0.95, (5, classes)).astype(np.float32)
+    if target_kind == "indices":
+        target_array = random.integers(0, classes, 5)
+    elif target_kind == "probabilities":
+        target_array = random.random((5, classes)).astype(np.float32)
+    else:
+        target_array = random.standard_normal((5, classes)).astype(np.float32)
+    x = ember.tensor(prediction, requires_grad=True)
+    tx = torch.tensor(prediction, requires_grad=True)
+    output = module(x, ember.tensor(target_array))
+    expected = torch_module(tx, torch.tensor(target_array))
+    assert output.dtype == ember.float32
+    np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    output.backward()
+    expected.backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_legacy_size_average_and_reduce(torch):
+    with pytest.warns(UserWarning):
+        module = nn.MSELoss(size_average=False)
+    assert module.reduction == "sum"
+    with pytest.warns(UserWarning):
+        assert nn.L1Loss(reduce=False).reduction == "none"
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.tensor([0, 5, 1])), IndexError),
+    (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.tensor([0, -1, 1])), IndexError),
+    (lambda F, lib: F.nll_loss(lib.zeros(3, 5), lib.tensor([0, 7, 1])), IndexError),
+    (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.tensor([0, 1])), ValueError),
+    (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.tensor([0, 1, 1]), reduction="avg"),
+     ValueError),
+    (lambda F, lib: F.mse_loss(lib.zeros(3), lib.zeros(3), reduction="avg"), ValueError),
+    (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.zeros(3, 5), ignore_index=1),
+     RuntimeError),
+    (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.tensor([0, 1, 1]), label_smoothing=2.0),
+     RuntimeError),
+    (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.tensor([0, 1, 1]), weight=lib.ones(4)),
+     RuntimeError),
+    (lambda F, lib: F.cross_entropy(lib.zeros(2, 5, 3), lib.zeros(2, 4, dtype=lib.int64)),
+     RuntimeError),
+    (lambda F, lib: F.nll_loss(lib.zeros(3, 5), lib.zeros(3)), RuntimeError),
+    (lambda F, lib: F.binary_cross_entropy(lib.tensor([0.5, 2.0]), lib.tensor([0.0, 1.0])),
+     RuntimeError),
+    (lambda F, lib: F.smooth_l1_loss(lib.zeros(3), lib.zeros(3), beta=-1.0), RuntimeError),
+    (lambda F, lib: F.huber_loss(lib.zeros(3), lib.zeros(3), delta=0.0), RuntimeError),
+])
+def test_errors_match_torch(torch, call, error):
+    with pytest.raises(error) as expected:
+        call(torch.nn.functional, torch)
+    with pytest.raises(error) as raised:
+        call(F, ember)
+    assert str(raised.value) == str(expected.value)
+
+
+def test_shape_mismatch_messages(torch):
+    with pytest.raises(ValueError, match=r"Using a target size \(ember.Size\(\[1, 2\]\)\) that is "
+                                         r"different to the input size \(ember.Size\(\[2\]\)\)"):
+        F.binary_cross_entropy(ember.tensor([0.5, 0.2]), ember.tensor([[0.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"Target size \(ember.Size\(\[1, 2\]\)\) must be the "
+                                         r"same as input size \(ember.Size\(\[2\]\)\)"):
+        F.binary_cross_entropy_with_logits(ember.tensor([0.5, 0.2]), ember.tensor([[0.0, 1.0]]))
+    with pytest.warns(UserWarning, match="This will likely lead to incorrect results due to "
+                                         "broadcasting"):
+        F.mse_loss(ember.tensor([0.5, 0.2]), ember.tensor([[0.0, 1.0], [1.0, 1.0]]))
