@@ -1,0 +1,195 @@
+"""Linear, Bilinear, Identity, Flatten/Unflatten and Embedding: torch parity, gradients, init."""
+import math
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from ember.autograd.gradcheck import gradcheck
+from tests.conftest import assert_close, float64_tensor
+
+
+def _load_from_torch(ours, theirs):
+    ours.load_state_dict({key: value.detach().numpy() for key, value in
+                          theirs.state_dict().items()})
+
+
+def _pair(torch, array, requires_grad=True):
+    ours = ember.tensor(array, requires_grad=requires_grad)
+    theirs = torch.tensor(array, requires_grad=requires_grad)
+    return ours, theirs
+
+
+def _check_module(torch, ours, theirs, *arrays, rtol=1e-5, atol=1e-5):
+    """Same outputs and the same gradients for every input and parameter."""
+    _load_from_torch(ours, theirs)
+    our_inputs, their_inputs = zip(*[_pair(torch, array) for array in arrays])
+    our_out = ours(*our_inputs)
+    their_out = theirs(*their_inputs)
+    assert_close(our_out, their_out, rtol=rtol, atol=atol)
+    weights = np.random.default_rng(3).standard_normal(tuple(their_out.shape)).astype(np.float32)
+    (our_out * ember.tensor(weights)).sum().backward()
+    (their_out * torch.tensor(weights)).sum().backward()
+    for our_input, their_input in zip(our_inputs, their_inputs):
+        assert_close(our_input.grad, their_input.grad, rtol=rtol, atol=atol)
+    their_parameters = dict(theirs.named_parameters())
+    for name, parameter in ours.named_parameters():
+        assert_close(parameter.grad, their_parameters[name].grad, rtol=rtol, atol=atol)
+
+
+def _random(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape, in_features, out_features, bias", [
+    ((5, 4), 4, 3, True), ((4,), 4, 2, True), ((2, 3, 4), 4, 6, False), ((0, 4), 4, 3, True),
+    ((8, 784), 784, 16, True)])
+def test_linear_matches_torch(torch, shape, in_features, out_features, bias):
+    ours = nn.Linear(in_features, out_features, bias=bias)
+    theirs = torch.nn.Linear(in_features, out_features, bias=bias)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    _check_module(torch, ours, theirs, _random(shape), rtol=1e-4)
+    assert ours(ember.randn(*shape)).dtype == ember.float32
+
+
+def test_linear_float64_gradcheck():
+    x = float64_tensor((3, 4))
+    weight = float64_tensor((2, 4), seed=1)
+    bias = float64_tensor((2,), seed=2)
+    assert gradcheck(F.linear, (x, weight, bias))
+    assert gradcheck(F.linear, (float64_tensor((2, 3, 4), seed=4), weight, None))
+
+
+def test_linear_saves_only_what_backward_needs():
+    weight = nn.Parameter(ember.randn(3, 4))
+    frozen_input = ember.randn(5, 4)
+    out = F.linear(frozen_input, weight)
+    x_saved, weight_saved = out.grad_fn.saved
+    assert x_saved is frozen_input._data and weight_saved is None
+    with ember.no_grad():
+        assert F.linear(frozen_input, weight).grad_fn is None
+
+
+def test_linear_errors_match_torch(torch):
+    ours = nn.Linear(4, 3)
+    with pytest.raises(RuntimeError) as our_error:
+        ours(ember.randn(2, 5))
+    with pytest.raises(RuntimeError) as their_error:
+        torch.nn.Linear(4, 3)(torch.randn(2, 5))
+    assert str(our_error.value) == str(their_error.value)
+    with pytest.raises(RuntimeError, match="must have the same dtype"):
+        ours(ember.randn(2, 4, dtype=ember.float64))
+
+
+def test_linear_default_init_statistics():
+    fan_in = 400
+    layer = nn.Linear(fan_in, 300)
+    weight = layer.weight.detach().numpy()
+    bound = 1 / math.sqrt(fan_in)
+    assert np.abs(weight).max() <= bound
+    assert np.abs(weight).max() > 0.99 * bound
+    assert abs(weight.var() - 1 / (3 * fan_in)) < 0.03 / (3 * fan_in)
+    assert abs(weight.mean()) < 0.01 * bound
+    bias = layer.bias.detach().numpy()
+    assert np.abs(bias).max() <= bound and bias.std() > 0.4 * bound
+    ember.manual_seed(3)
+    again = nn.Linear(fan_in, 300)
+    ember.manual_seed(3)
+    np.testing.assert_array_equal(again.weight.detach().numpy(),
+                                  nn.Linear(fan_in, 300).weight.detach().numpy())
+
+
+def test_linear_dtype_float64():
+    layer = nn.Linear(3, 2, dtype=ember.float64)
+    assert layer.weight.dtype == ember.float64
+    assert layer(ember.randn(4, 3, dtype=ember.float64)).dtype == ember.float64
+
+
+@pytest.mark.parametrize("batch_shape, bias", [((5,), True), ((2, 3), False), ((), True)])
+def test_bilinear_matches_torch(torch, batch_shape, bias):
+    ours = nn.Bilinear(3, 4, 2, bias=bias)
+    theirs = torch.nn.Bilinear(3, 4, 2, bias=bias)
+    assert repr(ours) == repr(theirs)
+    _check_module(torch, ours, theirs, _random(batch_shape + (3,)),
+                  _random(batch_shape + (4,), seed=1), rtol=1e-4)
+    bound = 1 / math.sqrt(3)
+    assert np.abs(ours.weight.detach().numpy()).max() <= bound
+
+
+def test_bilinear_gradcheck_and_errors():
+    inputs = (float64_tensor((3, 2)), float64_tensor((3, 4), seed=1),
+              float64_tensor((5, 2, 4), seed=2), float64_tensor((5,), seed=3))
+    assert gradcheck(F.bilinear, inputs)
+    with pytest.raises(RuntimeError, match="input1 size does not match weight size"):
+        F.bilinear(ember.randn(3, 3), ember.randn(3, 4), ember.randn(5, 2, 4))
+
+
+def test_identity_flatten_unflatten(torch):
+    x = ember.randn(2, 3, 4, 5)
+    assert nn.Identity(7, key="ignored")(x) is x
+    array = _random((2, 3, 4, 5))
+    for args in [(), (0,), (1, 2), (2, -1)]:
+        assert_close(nn.Flatten(*args)(ember.tensor(array)), torch.nn.Flatten(*args)(
+            torch.tensor(array)))
+        assert repr(nn.Flatten(*args)) == repr(torch.nn.Flatten(*args))
+    unflatten = nn.Unflatten(1, (2, 6))
+    assert unflatten(ember.randn(4, 12)).shape == (4, 2, 6)
+    assert repr(unflatten) == repr(torch.nn.Unflatten(1, (2, 6)))
+    with pytest.raises(TypeError, match="unflattened_size must be tuple of ints"):
+        nn.Unflatten(1, (2, 1.5))
+    x = ember.randn(2, 3, 4, requires_grad=True)
+    nn.Flatten()(x).sum().backward()
+    assert np.all(x.grad.numpy() == 1)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"padding_idx": 1}, {"padding_idx": -2},
+                                    {"scale_grad_by_freq": True, "padding_idx": 0}])
+def test_embedding_matches_torch(torch, kwargs):
+    ours = nn.Embedding(6, 3, **kwargs)
+    theirs = torch.nn.Embedding(6, 3, **kwargs)
+    assert repr(ours) == repr(theirs)
+    _load_from_torch(ours, theirs)
+    indices = np.array([[0, 1, 4], [1, 1, 4]])
+    our_out = ours(ember.tensor(indices))
+    their_out = theirs(torch.tensor(indices))
+    assert_close(our_out, their_out)
+    weights = _random(our_out.shape)
+    (our_out * ember.tensor(weights)).sum().backward()
+    (their_out * torch.tensor(weights)).sum().backward()
+    assert_close(ours.weight.grad, theirs.weight.grad)
+
+
+def test_embedding_padding_row_zero_and_without_gradient():
+    layer = nn.Embedding(10, 4, padding_idx=3)
+    weights = layer.weight.detach().numpy()
+    assert np.all(weights[3] == 0)
+    rows = np.delete(weights, 3, axis=0)
+    assert abs(rows.std() - 1) < 0.35 and abs(rows.mean()) < 0.5  # N(0, 1) init
+    out = layer(ember.tensor([3, 3, 1]))
+    out.sum().backward()
+    assert np.all(layer.weight.grad.numpy()[3] == 0)
+    assert np.all(layer.weight.grad.numpy()[1] == 1)
+
+
+def test_embedding_max_norm_renormalises_used_rows(torch):
+    ours = nn.Embedding(5, 3, max_norm=1.0)
+    theirs = torch.nn.Embedding(5, 3, max_norm=1.0)
+    _load_from_torch(ours, theirs)
+    indices = np.array([0, 2, 2])
+    assert_close(ours(ember.tensor(indices)), theirs(torch.tensor(indices)), atol=1e-6)
+    assert_close(ours.weight, theirs.weight, atol=1e-6)
+
+
+def test_embedding_errors_and_from_pretrained():
+    layer = nn.Embedding(4, 2)
+    with pytest.raises(IndexError, match="index out of range in self"):
+        layer(ember.tensor([4]))
+    with pytest.raises(RuntimeError, match="indices"):
+        layer(ember.tensor([1.0]))
+    with pytest.raises(ValueError, match="Padding_idx must be within num_embeddings"):
+        nn.Embedding(4, 2, padding_idx=4)
+    pretrained = nn.Embedding.from_pretrained(ember.ones(3, 2))
+    assert not pretrained.weight.requires_grad and pretrained.num_embeddings == 3
+    assert nn.Embedding.from_pretrained(ember.ones(3, 2), freeze=False).weight.requires_grad
