@@ -136,7 +136,14 @@ def main(argv=None):
 
 def _run_demo(args):
     from .demo import run_demo
-    run_demo(out_dir=args.out, epochs=args.epochs, seed=args.seed)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create output directory '{args.out}': {error.strerror}") from None
+    try:
+        run_demo(out_dir=args.out, epochs=args.epochs, seed=args.seed)
+    except ImportError as error:
+        raise UsageError(str(error)) from None
 
 
 def load_dataset(name, train):
