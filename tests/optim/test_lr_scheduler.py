@@ -33,6 +33,11 @@ CASES = [
     ("OneCycleLR", {"max_lr": 0.01, "total_steps": STEPS, "pct_start": 0.25,
                     "div_factor": 10.0, "final_div_factor": 100.0}, "Adam", {}),
     ("OneCycleLR", {"max_lr": 0.1, "total_steps": STEPS, "cycle_momentum": False}, "Adagrad", {}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": 4}, "SGD", {}),
+    ("MultiplicativeLR", {"lr_lambda": lambda epoch: 0.97}, "SGD", {}),
+    ("PolynomialLR", {"total_iters": 12, "power": 2.0}, "SGD", {}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 5, "T_mult": 2, "eta_min": 0.001}, "SGD", {}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 4}, "Adam", {}),
 ]
 
 
@@ -279,3 +284,36 @@ def test_one_cycle_refuses_to_step_past_the_end():
         scheduler.step()
     with pytest.raises(ValueError, match="Tried to step 4 times"):
         scheduler.step()
+
+
+def test_chained_matches_torch(torch):
+    traces = []
+    for library in (torch, ember):
+        opt = _optimizer(library, library.optim, "SGD", {})
+        schedulers = library.optim.lr_scheduler
+        chained = schedulers.ChainedScheduler([
+            schedulers.ConstantLR(opt, factor=0.2, total_iters=3),
+            schedulers.ExponentialLR(opt, gamma=0.9)])
+        trace = [list(chained.get_last_lr())]
+        for _ in range(STEPS):
+            opt.step()
+            chained.step()
+            trace.append(list(chained.get_last_lr()))
+        traces.append(trace)
+    np.testing.assert_allclose(traces[1], traces[0], rtol=1e-7, atol=0)
+
+
+def test_warm_restarts_with_fractional_epochs_match_torch(torch):
+    traces = []
+    for library in (torch, ember):
+        opt = _optimizer(library, library.optim, "SGD", {})
+        scheduler = library.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2)
+        trace = []
+        for epoch in np.arange(0, 20, 0.25).tolist():
+            opt.step()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scheduler.step(epoch)
+            trace.append(list(scheduler.get_last_lr()))
+        traces.append(trace)
+    np.testing.assert_allclose(traces[1], traces[0], rtol=1e-7, atol=0)
