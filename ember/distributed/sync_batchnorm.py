@@ -88,9 +88,10 @@ class SyncBatchNorm(_BatchNorm):
     (``torch.nn.SyncBatchNorm``); ``convert_sync_batchnorm`` swaps it into an existing model."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, process_group=None, device=None, dtype=None):
+                 track_running_stats=True, process_group=None, device=None, dtype=None, *,
+                 bias=True):
         super().__init__(num_features, eps, momentum, affine, track_running_stats,
-                         device=device, dtype=dtype)
+                         device=device, dtype=dtype, bias=bias)
         if process_group is not None:
             raise ValueError("SyncBatchNorm: ember has only the default process group; pass "
                              "process_group=None")
@@ -139,7 +140,8 @@ class SyncBatchNorm(_BatchNorm):
         converted = module
         if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
             converted = cls(module.num_features, module.eps, module.momentum, module.affine,
-                            module.track_running_stats, process_group)
+                            module.track_running_stats, process_group,
+                            bias=module.bias is not None)
             if module.affine:
                 converted.weight = module.weight
                 converted.bias = module.bias
