@@ -137,3 +137,10 @@ def test_parameters_to_vector_is_differentiable():
 def test_vector_to_parameters_needs_a_tensor():
     with pytest.raises(TypeError, match="expected ember.Tensor"):
         vector_to_parameters([1.0, 2.0], [ember.zeros(2, requires_grad=True)])
+
+
+def test_parameters_to_vector_gradcheck():
+    from tests.conftest import float64_tensor
+    params = (float64_tensor((2, 3), seed=1), float64_tensor((4,), seed=2))
+    assert ember.autograd.gradcheck(lambda first, second: parameters_to_vector([first, second]),
+                                    params)

@@ -432,3 +432,21 @@ def test_optimizer_can_be_deep_copied():
     clone = copy.deepcopy(opt)
     assert clone.param_groups[0]["lr"] == 0.5
     assert len(clone.state) == 1
+
+
+@pytest.mark.parametrize("case", CASES[::2], ids=_case_id)
+def test_float64_parameters_match_torch(torch, case):
+    name, options = case
+    rng = np.random.default_rng(5)
+    initial = [rng.standard_normal((4, 3))]
+    gradients = [[rng.standard_normal((4, 3))] for _ in range(STEPS)]
+    results = []
+    for library, module in ((torch, torch.optim), (ember, optim)):
+        param = library.tensor(initial[0].copy(), dtype=library.float64, requires_grad=True)
+        opt = getattr(module, name)([param], **options)
+        for (gradient,) in gradients:
+            param.grad = library.tensor(gradient, dtype=library.float64)
+            opt.step()
+        results.append(param.detach().numpy())
+    assert results[1].dtype == np.float64
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-14)
