@@ -4,6 +4,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ember
 from ember.data import (
@@ -325,3 +327,24 @@ def test_alias_module():
     import ember.utils.data as alias
     assert alias.DataLoader is DataLoader
     assert alias.TensorDataset is TensorDataset
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(0, 40), batch_size=st.integers(1, 12), drop_last=st.booleans(),
+       shuffle=st.booleans(), seed=st.integers(0, 2 ** 32 - 1))
+def test_every_sample_once_per_epoch(size, batch_size, drop_last, shuffle, seed):
+    dataset = TensorDataset(ember.arange(size))
+    if size == 0 and shuffle:
+        with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+            DataLoader(dataset, shuffle=True)
+        return
+    loader = DataLoader(dataset, batch_size=batch_size, drop_last=drop_last, shuffle=shuffle,
+                        generator=ember.Generator().manual_seed(seed))
+    batches = [batch[0].numpy().tolist() for batch in loader]
+    assert len(batches) == len(loader)
+    assert all(len(batch) == batch_size for batch in batches[:-1])
+    seen = sum(batches, [])
+    expected_count = size - size % batch_size if drop_last else size
+    assert len(seen) == expected_count == len(set(seen))
+    if not shuffle:
+        assert seen == list(range(expected_count))
