@@ -1,4 +1,5 @@
-"""``ember demo``: train a small CNN on Digits, then measure why evaluation needs eval() AND no_grad().
+"""``ember demo``: train a small CNN on Digits, then measure why evaluation needs eval() and
+no_grad().
 
 Every number printed is measured in this run: accuracy evaluated correctly against one sample at
 a time left in train mode, what each does to BatchNorm's running statistics, and the memory and
@@ -29,7 +30,8 @@ def _max_change(before, after):
 
 
 def _batches_tracked(buffers):
-    return sum(int(value) for name, value in buffers.items() if name.endswith("num_batches_tracked"))
+    return sum(int(value) for name, value in buffers.items()
+               if name.endswith("num_batches_tracked"))
 
 
 def _stack(dataset):

@@ -7,7 +7,7 @@ from ..tensor import Tensor
 
 
 def load_torch_state_dict(torch_state_dict):
-    """``{name: torch.Tensor}`` -> ``{name: ember.Tensor}`` (copies; for ``model.load_state_dict``)."""
+    """``{name: torch.Tensor}`` -> ``{name: ember.Tensor}``, copied, for ``load_state_dict``."""
     converted = {}
     for name, value in torch_state_dict.items():
         if not hasattr(value, "detach") or not hasattr(value, "numpy"):
@@ -18,7 +18,7 @@ def load_torch_state_dict(torch_state_dict):
 
 
 def to_torch_state_dict(state_dict):
-    """``{name: ember.Tensor}`` -> ``{name: torch.Tensor}`` (copies; for torch's load_state_dict)."""
+    """``{name: ember.Tensor}`` -> ``{name: torch.Tensor}``, copied, for torch's modules."""
     import torch
 
     converted = {}

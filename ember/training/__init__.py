@@ -1,3 +1,3 @@
-"""Thin training helpers (a hand-written loop stays first-class): epochs, evaluation, fit, metrics."""
+"""Thin training helpers (a hand-written loop stays first-class): epoch, evaluate, fit, metrics."""
 from .loop import checkpoint_path, evaluate, fit, latest_checkpoint, train_one_epoch  # noqa: F401
 from .metrics import Accuracy, RunningMean  # noqa: F401

@@ -178,7 +178,7 @@ def _restore_training_state(path, model, optimizer, scheduler, train_loader):
 
 def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=None,
         checkpoint_dir=None, resume=None, progress=True, seed=None, config=None):
-    """Train for ``epochs`` epochs; returns the history (per-epoch train loss and validation results).
+    """Train for ``epochs`` epochs; returns the history (per-epoch train loss, validation results).
 
     ``scheduler`` steps once per epoch (``ReduceLROnPlateau`` gets the validation loss).
     ``checkpoint_dir``: after each epoch, write model, optimizer, scheduler, epoch, RNG states and

@@ -31,7 +31,7 @@ class RunningMean:
 
 
 class Accuracy:
-    """Fraction of correct predictions; accepts class scores ``(N, C, ...)`` or labels ``(N, ...)``."""
+    """Fraction of correct predictions from class scores ``(N, C, ...)`` or labels ``(N, ...)``."""
 
     def __init__(self):
         self.reset()

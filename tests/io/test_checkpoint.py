@@ -1,4 +1,4 @@
-"""ember.save / ember.load: exact round trips, safetensors compatibility, atomic writes, corruption."""
+"""ember.save / ember.load: exact round trips, safetensors compatibility, atomicity, corruption."""
 import collections
 import math
 import os
@@ -176,7 +176,6 @@ _CRASHING_SAVE = textwrap.dedent("""
     import ember
     import ember.io.checkpoint as checkpoint
     path = sys.argv[1]
-    written = [0]
     def crash_half_way(file, chunk):
         file.write(chunk[: len(chunk) // 2])
         file.flush()

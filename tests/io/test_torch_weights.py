@@ -1,4 +1,4 @@
-"""PyTorch <-> ember weights: through safetensors files and in memory; identical outputs and buffers."""
+"""PyTorch <-> ember weights through safetensors files and in memory: same outputs and buffers."""
 import os
 import subprocess
 import sys

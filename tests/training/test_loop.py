@@ -1,4 +1,4 @@
-"""ember.training: one epoch, evaluate (modes restored, buffers untouched), metrics, fit + resume."""
+"""ember.training: one epoch, evaluate (modes restored, buffers kept), metrics, fit + resume."""
 import math
 import os
 
@@ -195,7 +195,8 @@ def test_resume_is_bit_identical(tmp_path):
     _assert_identical(expected, _state_arrays(model))
     assert optimizer.param_groups[0]["lr"] == expected_lr
     assert resumed == straight
-    assert sorted(os.listdir(tmp_path / "split")) == [f"epoch-00{n}.safetensors" for n in (1, 2, 3, 4)]
+    assert sorted(os.listdir(tmp_path / "split")) == [f"epoch-00{n}.safetensors"
+                                                      for n in (1, 2, 3, 4)]
     final_straight = ember.load(tmp_path / "straight" / "epoch-004.safetensors")
     final_split = ember.load(tmp_path / "split" / "epoch-004.safetensors")
     _assert_identical({k: v.numpy() for k, v in final_straight["model"].items()},
