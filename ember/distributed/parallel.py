@@ -20,6 +20,9 @@ from . import comm
 from .comm import ReduceOp
 
 
+_FIRST_BUCKET_BYTES = 2 ** 20
+
+
 class _Bucket:
     """Flat gradient storage for a run of same-dtype parameters, and its state for one backward."""
 
@@ -116,12 +119,15 @@ class DistributedDataParallel(Module):
 
     @staticmethod
     def _make_buckets(params, cap_bytes):
+        """Reverse registration order; the first bucket is capped at 1 MiB (as in PyTorch) so the
+        first all-reduce can start early in backward."""
         buckets = []
         current = []
         current_bytes = 0
         for param in reversed(params):
             size = param._data.nbytes
-            if current and (current_bytes + size > cap_bytes
+            cap = min(cap_bytes, _FIRST_BUCKET_BYTES) if not buckets else cap_bytes
+            if current and (current_bytes + size > cap
                             or param._data.dtype != current[0]._data.dtype):
                 buckets.append(_Bucket(current, current[0]._data.dtype))
                 current = []
