@@ -46,8 +46,6 @@ def time_statement(statement, namespace, *, repeats, warmup, min_repeat_seconds,
     if warmup:
         timer.timeit(warmup)
     number = _calibrate(timer, min_repeat_seconds)
-    per_call = []
-    for _ in range(repeats):
-        gc.collect()
-        per_call.append(timer.timeit(number) / number * scale)
+    gc.collect()
+    per_call = [timer.timeit(number) / number * scale for _ in range(repeats)]
     return summarise(per_call, number)

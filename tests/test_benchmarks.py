@@ -1,6 +1,7 @@
 """The benchmarks cannot rot: every workload runs once at a tiny size, the worker speaks JSON and
 the runner writes its report. No timing is asserted, only keys and finite, positive numbers."""
 
+import gc
 import importlib
 import json
 import math
@@ -38,10 +39,32 @@ TIMED_CASES = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def restore_process_state():
+    """framework_or_skip freezes the import heap and pins torch to one thread; undo both."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    threads = torch.get_num_threads() if torch is not None else None
+    yield
+    gc.unfreeze()
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
 def framework_or_skip(name, workload):
-    """The framework module, or a skip while torch is absent or ember's API is incomplete."""
+    """The framework module, or a skip while torch is absent or ember's API is incomplete.
+
+    As in the worker, the objects imports left are frozen out of the collector's way; torch
+    runs on one thread, since OpenMP threads stall when other jobs share the cores.
+    """
     if name == "torch":
-        return pytest.importorskip("torch")
+        torch = pytest.importorskip("torch")
+        torch.set_num_threads(1)
+        gc.collect()
+        gc.freeze()
+        return torch
     missing = []
     try:
         module = importlib.import_module(name)
@@ -57,6 +80,8 @@ def framework_or_skip(name, workload):
             missing.append(dotted)
     if missing:
         pytest.skip(f"{name} lacks {', '.join(missing)} for {workload}")
+    gc.collect()
+    gc.freeze()
     return module
 
 
@@ -137,32 +162,57 @@ def test_worker_reports_a_failure_as_unavailable():
 
 
 def test_runner_writes_results_plot_and_json(tmp_path):
+    # ember alone keeps this quick (no torch import per worker); the worker test covers torch.
     out = tmp_path / "RESULTS.md"
-    assert runner.main(["--quick", "--only", "mlp_eval", "scaling", "--out", str(out)]) == 0
+    arguments = ["--quick", "--only", "mlp_eval", "scaling", "--frameworks", "ember"]
+    assert runner.main(arguments + ["--out", str(out)]) == 0
     text = out.read_text()
     for heading in ("## Machine and software", "## Targets", "## Results", "## Scaling",
                     report.COMMENTARY_HEADING):
         assert heading in text
     assert (tmp_path / "scaling.png").stat().st_size > 0
     run = json.loads((tmp_path / "results.json").read_text())
-    assert {record["framework"] for record in run["records"]} == {"ember", "torch"}
+    assert [(record["framework"], record["workload"]) for record in run["records"]] == [
+        ("ember", "mlp_eval"), ("ember", "scaling")]
     for record in run["records"]:
         assert record["status"] == "ok" or record["error"]
 
 
-def synthetic_run(ember_median, torch_median):
-    def record(framework, median):
-        measurement = {"name": "mlp_train", "unit": "ms", "median": median, "min": median,
-                       "iqr": 0.0, "q1": median, "q3": median, "repeats": 5, "number": 1,
-                       "params": {"batch": 128, "width": 512}}
-        return {"framework": framework, "workload": "mlp_train", "variant": None,
-                "status": "ok", "error": None, "results": [measurement],
-                "memory": {"peak_rss_mib": 100.0, "rss_after_import_mib": 60.0}}
+def synthetic_measurement(name, median, **params):
+    return {"name": name, "unit": "ms", "median": median, "min": median, "iqr": 0.0,
+            "q1": median, "q3": median, "repeats": 5, "number": 1, "params": params}
 
+
+def synthetic_record(framework, workload, measurements):
+    return {"framework": framework, "workload": workload, "variant": None, "status": "ok",
+            "error": None, "results": measurements,
+            "memory": {"peak_rss_mib": 100.0, "rss_after_import_mib": 60.0}}
+
+
+def synthetic_run(ember_median, torch_median, with_scaling=False):
+    records = [
+        synthetic_record(framework, "mlp_train",
+                         [synthetic_measurement("mlp_train", median, batch=128, width=512)])
+        for framework, median in (("ember", ember_median), ("torch", torch_median))
+    ]
+    if with_scaling:
+        for framework, factor in (("ember", 1.3), ("torch", 1.0)):
+            points = [synthetic_measurement(f"scaling/{axis}/{size}", factor * size / 32,
+                                            axis=axis, size=size, batch=size, width=size)
+                      for axis in ("batch", "width") for size in (32, 64, 128)]
+            records.append(synthetic_record(framework, "scaling", points))
+    workloads = ["mlp_train", "scaling"] if with_scaling else ["mlp_train"]
     return {"command": "python -m benchmarks", "started_utc": "2000-01-01 00:00 UTC",
             "total_seconds": 1.0, "quick": False, "threads": 2, "frameworks": ["ember", "torch"],
-            "workloads": ["mlp_train"], "torch_distribution": None,
-            "records": [record("ember", ember_median), record("torch", torch_median)]}
+            "workloads": workloads, "torch_distribution": None, "records": records}
+
+
+def test_report_plots_the_scaling_ratio(tmp_path):
+    paths = report.write_report(synthetic_run(13.7, 10.0, with_scaling=True),
+                                tmp_path / "RESULTS.md")
+    assert tmp_path / "scaling.png" in paths
+    assert (tmp_path / "scaling.png").stat().st_size > 0
+    assert "| batch | 64 | 64 | 64 | 2.60 | 2.00 | 1.30 |" in (tmp_path / "RESULTS.md").read_text()
 
 
 def test_report_says_by_how_much_a_target_is_missed():
