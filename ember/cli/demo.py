@@ -120,8 +120,8 @@ def run_demo(out_dir="demo-out", epochs=None, seed=0):
                               generator=ember.Generator().manual_seed(seed))
     test_loader = DataLoader(test_set, batch_size=128)
     print(f"ember demo: CNN (2 x Conv-BatchNorm-ReLU, MaxPool, Linear-ReLU-Dropout-Linear) on "
-          f"Digits: {len(train_set)} train / {len(test_set)} test images, {epochs} epochs, "
-          f"seed {seed}")
+          f"Digits: {len(train_set)} train / {len(test_set)} test images (validation = the test "
+          f"set), {epochs} epochs, seed {seed}")
     history = fit(model, train_loader, test_loader, loss_fn, optimizer, epochs, progress=True)
 
     inputs, labels = _stack(test_set)

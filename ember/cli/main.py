@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 
 from ..io.checkpoint import CheckpointError
@@ -279,12 +280,33 @@ def _displayable(value):
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
+        if value and all(isinstance(item, Tensor) for item in value.values()):
+            return f"<{len(value)} tensors, listed above>"
         return {str(key): _displayable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_displayable(item) for item in value]
     if isinstance(value, dtype):
         return f"<dtype {value.name}>"
     return value
+
+
+def _format_json(value, indent=""):
+    """Indented JSON, with lists of plain values kept on one line."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(key)}: {_format_json(item, inner)}"
+                 for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        items = [inner + _format_json(item, inner) for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
+    return json.dumps(value)
+
+
+def _natural_key(name):
+    """Sort ``layer.10`` after ``layer.9``: digit runs compare as numbers."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", name)]
 
 
 def _run_inspect(args):
@@ -297,7 +319,7 @@ def _run_inspect(args):
           f"{os.path.getsize(args.checkpoint)} bytes")
     width = max([len(name) for name in tensors] + [4])
     print(f"  {'name':<{width}}  {'dtype':<5}  shape")
-    for name in sorted(tensors):
+    for name in sorted(tensors, key=_natural_key):
         dtype, shape = tensors[name]
         print(f"  {name:<{width}}  {dtype:<5}  {list(shape)}")
     flat = isinstance(state, dict) and all(isinstance(value, Tensor) for value in state.values())
@@ -305,5 +327,5 @@ def _run_inspect(args):
         print("metadata: none (a flat state_dict)")
     else:
         print("metadata:")
-        print(json.dumps(_displayable(state), indent=2, default=str))
+        print(_format_json(_displayable(state)))
     return 0
