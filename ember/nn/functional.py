@@ -4,6 +4,8 @@ Mode-dependent functions take ``training`` as an argument and never read a globa
 """
 import warnings
 
+import numpy as np
+
 from .. import ops as _ops
 from .._random import numpy_generator
 from ..ops import activation as _activation
@@ -11,6 +13,7 @@ from ..ops import dropout as _dropout_ops
 from ..ops import nn_linear as _nn_linear
 from ..ops.reduce import log_softmax as _log_softmax
 from ..ops.reduce import softmax as _softmax
+from ..tensor import _type_name
 
 # ---- conv, pooling, normalization, losses (ember/ops/...) ----
 from ..ops.conv import (  # noqa: F401,E402
@@ -70,8 +73,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     """Rows of ``weight`` picked by the integer ``input``; ``padding_idx``'s row gets no gradient
     and ``max_norm`` renormalises the looked-up rows of ``weight`` in place."""
     if input._data.dtype.kind not in "iu":
+        type_name = _type_name(input._data.dtype)
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
-                           f"following scalar types: Long, Int; but got {input.dtype} instead "
+                           f"following scalar types: Long, Int; but got {type_name} instead "
                            f"(while checking arguments for embedding)")
     if sparse:
         raise NotImplementedError("embedding: ember has no sparse gradients; use sparse=False")
@@ -94,8 +98,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 def _embedding_renorm(weight, indices, max_norm, norm_type):
     """Scale the rows of ``weight`` used by ``indices`` whose norm exceeds ``max_norm`` (in place,
     untracked, like PyTorch's embedding_renorm_)."""
-    import numpy as np
-
     rows = np.unique(indices)
     values = weight._data[rows]
     norms = np.sum(np.abs(values) ** norm_type, axis=1) ** (1.0 / norm_type)

@@ -1,4 +1,4 @@
-"""In-place initialisers (PyTorch's torch.nn.init): run under no_grad, draw from ember's generators."""
+"""In-place initialisers (PyTorch's torch.nn.init): untracked, drawing from ember's generators."""
 import math
 import warnings
 

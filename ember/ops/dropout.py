@@ -8,7 +8,7 @@ from ..autograd.function import Function
 
 class Dropout(Function):
     """``x * scaled_mask + shift``: the mask (possibly broadcast per channel) already holds
-    1/(1-p) or AlphaDropout's ``a``; ``shift`` is AlphaDropout's constant term (None for dropout)."""
+    1/(1-p) or AlphaDropout's ``a``; ``shift`` is AlphaDropout's constant term (else None)."""
 
     array_io = True
 

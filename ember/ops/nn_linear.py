@@ -1,4 +1,4 @@
-"""Fused linear layer (x @ W.T + b) and the embedding lookup (a one-hot product done by indexing)."""
+"""Fused linear layer (x @ W.T + b) and the embedding lookup (a one-hot product, by indexing)."""
 import numpy as np
 
 from ..autograd.function import Function

@@ -403,7 +403,8 @@ def test_deepcopy_gives_independent_module():
     model = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
     clone = copy.deepcopy(model)
     assert clone[0].weight is not model[0].weight
-    np.testing.assert_array_equal(clone[0].weight.detach().numpy(), model[0].weight.detach().numpy())
+    np.testing.assert_array_equal(clone[0].weight.detach().numpy(),
+                                  model[0].weight.detach().numpy())
     clone[0].weight.data.fill_(0)
     assert not np.all(model[0].weight.detach().numpy() == 0)
     assert isinstance(clone[0].weight, nn.Parameter)
