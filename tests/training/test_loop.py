@@ -91,7 +91,7 @@ def test_train_one_epoch_is_the_hand_written_loop():
         results.append((mean_loss, _state_arrays(model), model.training))
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-12)
     _assert_identical(results[0][1], results[1][1])
-    assert results[0][2] is True
+    assert results[0][2] is False  # afterwards the helper restores the eval mode it found
 
 
 def test_train_one_epoch_steps_a_scheduler_per_batch():
@@ -274,3 +274,15 @@ def test_fit_prints_one_line_per_epoch(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split("  ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert "val accuracy" in lines[-1]
+
+
+def test_fit_without_tqdm_falls_back_silently(monkeypatch, capsys):
+    import sys
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm...` now raises ImportError
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    model, optimizer, _, train_loader, _ = _fit_setup()
+    history = fit(model, train_loader, None, nn.CrossEntropyLoss(), optimizer, 1, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out.startswith("epoch 1/1  train loss ")
+    assert captured.err == ""
+    assert len(history["train_loss"]) == 1
