@@ -406,9 +406,13 @@ class Tensor:
                                "allowed.You can make a clone to get a normal tensor before doing "
                                "inplace update.")
         recording = grad_enabled and not inference
-        if recording and self._requires_grad and self.grad_fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation.")
+        if recording and self._requires_grad:
+            if self.grad_fn is None:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                   "in-place operation.")
+            if self.grad_fn._view_of is not None and self.grad_fn._views_leaf():
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
+                                   "an in-place operation.")
         return recording
 
     def _bump_version(self):
@@ -447,6 +451,7 @@ class Tensor:
             fast(self._data)
             self._bump_version()
             return self
+        view_of = self.grad_fn._view_of if self.grad_fn is not None else None
         result = compute()
         node = result.grad_fn
         if node is not None and node.saved is not None:
@@ -457,6 +462,11 @@ class Tensor:
             self.grad_fn = result.grad_fn
             self._output_nr = result._output_nr
             self._requires_grad = True
+            if view_of is not None:
+                # This tensor is a view: its base's history must include the change (PyTorch
+                # rebases the base onto a CopySlices node).
+                result.grad_fn._view_of = view_of[:2] + (self._vc.value,)
+                result.grad_fn._propagate_to_base(self)
         return self
 
     # ---- operators (see ember.ops for the ops themselves) ------------------------------------

@@ -5,6 +5,7 @@ ember's own ops set ``array_io = True``: their forward and backward take and ret
 exactly like ``torch.autograd.Function``.
 """
 import itertools
+import weakref
 
 import numpy as np
 
@@ -36,6 +37,9 @@ class Function:
     _inputs = None
     _tensor_hooks = None
     _non_differentiable = None
+    # On a view's node: (weak reference to the root base tensor, ((view class, view args), ...),
+    # the shared version when this node was made): the chain of view ops from base to view.
+    _view_of = None
 
     # ---- ctx API -----------------------------------------------------------------------------
     def save_for_backward(self, *items):
@@ -93,6 +97,35 @@ class Function:
                            for index, item in enumerate(saved))
         self._saved_checks = tuple(check for check in self._saved_checks
                                    if check[0] not in positions)
+
+    def _views_leaf(self):
+        """Whether this view node's output is a view of a leaf that requires grad: in-place
+        changes to it are refused, as PyTorch refuses them."""
+        base = self._view_of[0]()
+        return base is not None and base.grad_fn is None and base._requires_grad
+
+    def _propagate_to_base(self, view):
+        """``view`` (whose grad_fn is this node) was just changed in place: give its base a
+        CopySlices node so that the base's later uses see the new values' history."""
+        base_reference, view_chain, _ = self._view_of
+        base = base_reference()
+        if base is None or not np.may_share_memory(base._data, view._data):
+            return  # a reshape that had to copy is not a view of its input's memory
+        previous = base.grad_fn
+        if previous is not None:
+            base_edge = (previous, base._output_nr)
+        else:
+            base_edge = (base, 0) if base._requires_grad else None
+        node = object.__new__(CopySlices)
+        node._recording = True
+        node.needs_input_grad = (base_edge is not None, True)
+        node.next_edges = (base_edge, (self, view._output_nr))
+        node._sequence_nr = next(_sequence)
+        node._num_outputs = 1
+        node._replay = view_chain
+        base.grad_fn = node
+        base._output_nr = 0
+        base._requires_grad = True
 
     def mark_non_differentiable(self, *outputs):
         self._non_differentiable = {id(output) for output in outputs}
@@ -186,6 +219,9 @@ class Function:
                 if arg._requires_grad:
                     recording = True
                     needs.append(True)
+                    node = arg.grad_fn
+                    if node is not None and node._view_of is not None and grad_enabled:
+                        _refresh_view(arg, node)
                 else:
                     needs.append(False)
             else:
@@ -216,7 +252,14 @@ class Function:
             for tensor in results:
                 tensor._is_inference = True
         if cls.is_view and isinstance(args[0], Tensor):
-            results[0]._vc = args[0]._version_counter()
+            counter = results[0]._vc = args[0]._version_counter()
+            if recording:
+                source = args[0].grad_fn
+                parent = source._view_of if source is not None else None
+                if parent is None:
+                    ctx._view_of = (weakref.ref(args[0]), ((cls, args[1:]),), counter.value)
+                else:
+                    ctx._view_of = (parent[0], parent[1] + ((cls, args[1:]),), counter.value)
         if not cls.array_io:
             _remember_user_io(ctx, args, (output,) if single else output, results)
         if recording:
@@ -254,6 +297,46 @@ def _as_array(item):
     if isinstance(item, np.ndarray):
         return item
     return np.asarray(item)
+
+
+def _refresh_view(view, node):
+    """A view whose base changed in place after the view's node was made (its shared version
+    moved on) gets a fresh node chain from the base's current history, as PyTorch regenerates a
+    view's grad_fn."""
+    base_reference, view_chain, version = node._view_of
+    counter = view._vc
+    if counter is None or counter.value == version or _grad_state.get()[1]:
+        return
+    base = base_reference()
+    if base is None or not base._requires_grad or not np.may_share_memory(base._data,
+                                                                           view._data):
+        return
+    current = base
+    for view_class, view_args in view_chain:
+        current = view_class.apply(current, *view_args)
+    view.grad_fn = current.grad_fn
+    view._output_nr = current._output_nr
+
+
+class CopySlices(Function):
+    """A base's new value after one of its views was changed in place: the view's region comes
+    from the in-place op, everything else from the base's previous history (PyTorch's node)."""
+
+    array_io = True
+
+    def name(self):
+        return "CopySlices"
+
+    @staticmethod
+    def backward(ctx, grad):
+        rest = np.array(grad, copy=True)
+        # Replaying the view ops on the gradient gives the region as a view into it.
+        region = rest
+        for view_class, view_args in ctx._replay:
+            region = view_class.forward(object.__new__(view_class), region, *view_args)
+        grad_view = np.array(region, copy=True)
+        region[...] = 0
+        return (rest if ctx.needs_input_grad[0] else None), grad_view
 
 
 def _remember_user_io(ctx, args, outputs, results):

@@ -505,3 +505,92 @@ def test_backward_order_is_deterministic():
     first = run()
     for _ in range(3):
         np.testing.assert_array_equal(run(), first)
+
+
+# ---- in-place changes through views ----------------------------------------------------------------
+def _view_slice_mul(fw, x, w):
+    y = x * 1
+    y[1:].mul_(3)
+    return (y * w).sum()
+
+
+def _view_chain_add(fw, x, w):
+    y = x * 1
+    view = y[1:]
+    view[0:1].add_(w[:1] * 5)
+    return (y * y).sum() + view.sum()
+
+
+def _view_reshape_mul(fw, x, w):
+    y = x.reshape(2, 3) * 1
+    y.view(-1)[2:4].mul_(w[2:4])
+    return (y * y).sum()
+
+
+def _view_transpose_row(fw, x, w):
+    y = x.reshape(2, 3) * 2
+    y.t()[0].mul_(w[:2])
+    return (y.exp()).sum()
+
+
+def _view_setitem(fw, x, w):
+    y = x * 1
+    view = y[2:]
+    view[1] = w[0] * 7
+    return (y * w).sum()
+
+
+def _view_relu_then_both(fw, x, w):
+    y = x * w
+    view = y[:4]
+    view.relu_()
+    return view.sum() * 2 + (y * y).sum()
+
+
+def _reshape_copy_is_not_a_view(fw, x, w):
+    y = (x.reshape(2, 3) * 1).t()
+    flat = y.reshape(-1)  # y is not contiguous: this reshape copies
+    flat.mul_(w)
+    return y.sum() + (flat * flat).sum()
+
+
+VIEW_CASES = [_view_slice_mul, _view_chain_add, _view_reshape_mul, _view_transpose_row,
+              _view_setitem, _view_relu_then_both, _reshape_copy_is_not_a_view]
+
+
+@pytest.mark.parametrize("case", VIEW_CASES, ids=lambda case: case.__name__)
+def test_inplace_through_views_matches_torch(case, torch):
+    x_values = np.array([0.5, -1.0, 2.0, -0.25, 1.5, 3.0], dtype=np.float32)
+    w_values = np.array([1.5, -0.5, 2.0, 0.75, -1.25, 0.5], dtype=np.float32)
+    results = []
+    for fw in (ember, torch):
+        x = fw.tensor(x_values, requires_grad=True)
+        w = fw.tensor(w_values, requires_grad=True)
+        out = case(fw, x, w)
+        out.backward()
+        results.append((out.item(), x.grad.numpy().copy(), w.grad.numpy().copy()))
+    (ember_out, ember_x, ember_w), (torch_out, torch_x, torch_w) = results
+    np.testing.assert_allclose(ember_out, torch_out, rtol=1e-5)
+    np.testing.assert_allclose(ember_x, torch_x, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ember_w, torch_w, rtol=1e-5, atol=1e-6)
+
+
+def test_inplace_on_view_of_leaf_is_refused_and_leaf_unchanged():
+    x = _leaf([1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is "
+                                           "being used in an in-place operation."):
+        x[1:].mul_(2)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable"):
+        x.view(3, 1)[0].zero_()
+    np.testing.assert_array_equal(x.detach().numpy(), [1.0, 2.0, 3.0])
+    with ember.no_grad():
+        x[1:].mul_(2)  # the optimizer/initialisation pattern
+    np.testing.assert_array_equal(x.detach().numpy(), [1.0, 4.0, 6.0])
+
+
+def test_base_gets_copyslices_node_after_view_change():
+    x = _leaf([1.0, 2.0, 3.0])
+    y = x * 1
+    y[1:].mul_(3)
+    assert y.grad_fn.name() == "CopySlices"
+    np.testing.assert_array_equal(y.detach().numpy(), [1.0, 6.0, 9.0])
