@@ -102,6 +102,9 @@ def build_parser():
     train.add_argument("--resume", type=existing_file, default=None,
                        help="continue from a checkpoint written by 'ember train'")
     train.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+    train.add_argument("--nproc", type=positive_int, default=1,
+                       help="data-parallel training on N MPI ranks, --batch-size split among "
+                            "them (starts itself under mpiexec; needs ember[mpi])")
     train.set_defaults(handler=_run_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint on its test set")
@@ -122,6 +125,10 @@ def main(argv=None):
     """Entry point of the ``ember`` console script and ``python -m ember``; returns the status."""
     parser = build_parser()
     try:
+        from ..distributed.launch import relaunch_for_nproc
+        status = relaunch_for_nproc(sys.argv[1:] if argv is None else list(argv))
+        if status is not None:
+            return status
         args = parser.parse_args(argv)
         return args.handler(args) or 0
     except (UsageError, CheckpointError) as error:
@@ -211,15 +218,20 @@ def _run_train(args):
     shuffle_generator = ember.Generator().manual_seed(args.seed)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
                               generator=shuffle_generator)
+    main_process = True
+    if args.nproc > 1:
+        from ..distributed.launch import distributed_training
+        model, train_loader, main_process = distributed_training(
+            model, train_set, args.batch_size, args.nproc, args.seed, UsageError)
     test_loader = DataLoader(test_set, batch_size=256)
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as error:
         raise UsageError(f"cannot create output directory '{args.out}': {error.strerror}") from None
     history = fit(model, train_loader, test_loader, CrossEntropyLoss(), optimizer, args.epochs,
-                  checkpoint_dir=args.out, resume=args.resume, progress=not args.quiet,
-                  config=config)
-    if history["train_loss"]:
+                  checkpoint_dir=args.out if main_process else None, resume=args.resume,
+                  progress=not args.quiet and main_process, config=config)
+    if history["train_loss"] and main_process:
         accuracy = history["val_accuracy"][-1]
         print(f"final test accuracy {100 * accuracy:.2f}% after {args.epochs} epochs; "
               f"checkpoints in '{args.out}'")
@@ -236,8 +248,12 @@ def _model_from_checkpoint(path, state):
         model = build_model(config["model"], **config.get("model_options", {}))
     except (ValueError, TypeError) as error:
         raise UsageError(f"'{path}': {error}") from None
+    weights = state["model"]
+    if isinstance(weights, dict) and weights and all(
+            key.startswith("module.") for key in weights):  # from DistributedDataParallel
+        weights = {key[len("module."):]: value for key, value in weights.items()}
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(weights)
     except (RuntimeError, KeyError, TypeError, ValueError) as error:
         raise UsageError(f"'{path}': the weights do not fit model {config['model']!r}: "
                          f"{error}") from None

@@ -207,6 +207,9 @@ def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=N
     if checkpoint_dir is not None:
         os.makedirs(checkpoint_dir, exist_ok=True)
     for epoch in range(start_epoch, epochs):
+        set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)  # a DistributedSampler reshuffles per epoch, the same on every rank
         train_loss = train_one_epoch(model, train_loader, loss_fn, optimizer, progress=progress)
         history["train_loss"].append(train_loss)
         line = f"epoch {epoch + 1}/{epochs}  train loss {train_loss:.4f}"
