@@ -413,3 +413,46 @@ def test_deepcopy_gives_independent_module():
 def test_forward_not_implemented():
     with pytest.raises(NotImplementedError, match='missing the required "forward" function'):
         nn.Module()(1)
+
+
+# ---- properties ------------------------------------------------------------------------------
+hypothesis = pytest.importorskip("hypothesis")
+strategies = hypothesis.strategies
+
+
+def _random_model(widths, bias, seed):
+    ember.manual_seed(seed)
+    layers = []
+    for in_features, out_features in zip(widths, widths[1:]):
+        layers += [nn.Linear(in_features, out_features, bias=bias), nn.Dropout(0.1)]
+    return nn.Sequential(nn.Sequential(*layers), nn.Embedding(3, widths[-1]))
+
+
+@hypothesis.settings(max_examples=25, deadline=None)
+@hypothesis.given(widths=strategies.lists(strategies.integers(1, 6), min_size=2, max_size=4),
+                  bias=strategies.booleans())
+def test_property_state_dict_round_trip_is_identity(widths, bias):
+    source = _random_model(widths, bias, seed=1)
+    target = _random_model(widths, bias, seed=2)
+    identities = [id(parameter) for parameter in target.parameters()]
+    assert target.load_state_dict(source.state_dict()) == ([], [])
+    assert [id(parameter) for parameter in target.parameters()] == identities
+    for (name, ours), (_, theirs) in zip(source.state_dict().items(),
+                                         target.state_dict().items()):
+        assert ours.numpy().tobytes() == theirs.numpy().tobytes(), name
+
+
+@hypothesis.settings(max_examples=25, deadline=None)
+@hypothesis.given(widths=strategies.lists(strategies.integers(1, 6), min_size=2, max_size=4),
+                  bad_key=strategies.integers(0, 100))
+def test_property_failed_load_changes_nothing(widths, bad_key):
+    model = _random_model(widths, True, seed=3)
+    before = {key: value.numpy().copy() for key, value in model.state_dict().items()}
+    state = {key: ember.zeros(*value.shape) for key, value in model.state_dict().items()}
+    keys = list(state)
+    broken = keys[bad_key % len(keys)]
+    state[broken] = ember.zeros(*(size + 1 for size in state[broken].shape))
+    with pytest.raises(RuntimeError, match=f"size mismatch for {broken}:"):
+        model.load_state_dict(state)
+    for key, value in model.state_dict().items():
+        assert value.numpy().tobytes() == before[key].tobytes(), key
