@@ -26,6 +26,8 @@ from .tensor import Size, Tensor  # noqa: F401
 from .io import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402
 from . import data, datasets, optim, utils  # noqa: F401,E402
+from ._warnings import ModeWarning, set_mode_checks  # noqa: F401,E402
+from .training.modes import evaluating, training_mode  # noqa: F401,E402
 
 bool = _dtype.bool_
 float = float32

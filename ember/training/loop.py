@@ -6,9 +6,9 @@ import os
 import re
 
 from .. import _random
-from ..autograd.grad_mode import no_grad
 from ..io.checkpoint import CheckpointError, load, save
 from .metrics import Accuracy, RunningMean
+from .modes import evaluating, training_mode
 
 _CHECKPOINT_NAME = re.compile(r"^epoch-(\d+)\.safetensors$")
 
@@ -40,42 +40,22 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler=None, progress=
     ``loss_fn`` must return the batch mean; the result is weighted by batch size (a per-sample
     mean). ``scheduler``, if given, steps after every batch (per-iteration schedules such as
     OneCycleLR); for per-epoch schedules call ``scheduler.step()`` yourself or use ``fit``.
+    The epoch runs in train mode; afterwards every submodule has its previous mode back.
     """
-    model.train()
     mean_loss = RunningMean()
     batches = _progress_bar(loader, progress, "train")
-    for inputs, targets in batches:
-        optimizer.zero_grad()
-        loss = loss_fn(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        mean_loss.update(loss.item(), _batch_size(targets))
-        if batches is not loader:
-            batches.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    with training_mode(model):
+        for inputs, targets in batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            mean_loss.update(loss.item(), _batch_size(targets))
+            if batches is not loader:
+                batches.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
     return mean_loss.compute()
-
-
-class _EvaluationModes:
-    """Eval mode and no_grad for the block; every submodule's own ``training`` flag comes back."""
-
-    def __init__(self, model):
-        self.model = model
-        self.saved = None
-        self.no_grad = no_grad()
-
-    def __enter__(self):
-        self.saved = [(module, module.training) for module in self.model.modules()]
-        self.model.eval()
-        self.no_grad.__enter__()
-        return self.model
-
-    def __exit__(self, *exc_info):
-        self.no_grad.__exit__(*exc_info)
-        for module, training in self.saved:
-            module.training = training
-        return False
 
 
 def evaluate(model, loader, loss_fn=None, metrics=None, progress=False):
@@ -89,7 +69,7 @@ def evaluate(model, loader, loss_fn=None, metrics=None, progress=False):
     for metric in metrics.values():
         metric.reset()
     mean_loss = RunningMean()
-    with _EvaluationModes(model):
+    with evaluating(model):
         for inputs, targets in _progress_bar(loader, progress, "eval"):
             outputs = model(inputs)
             if loss_fn is not None:

@@ -6,10 +6,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ... import _dtype
+from ... import _dtype, _warnings
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size, Tensor, _type_name
 from ..parameter import Parameter
+
+_call_state = _warnings._call_state
 
 
 def _typename(value):
@@ -101,6 +103,8 @@ class Module:
                                   f'"forward" function')
 
     def __call__(self, *args, **kwargs):
+        if _call_state.outermost:  # a top-level call: run it through the mode checks
+            return _warnings.outermost_call(self, args, kwargs)
         if self._forward_pre_hooks or self._forward_hooks:
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
