@@ -22,9 +22,11 @@ def _pair(torch, array, requires_grad=True):
     return ours, theirs
 
 
-def _check_module(torch, ours, theirs, *arrays, rtol=1e-5, atol=1e-5):
+def _check_module(torch, ours, theirs, *arrays, rtol=1e-5, atol=1e-5, training=True):
     """Same outputs and the same gradients for every input and parameter."""
     _load_from_torch(ours, theirs)
+    ours.train(training)
+    theirs.train(training)
     our_inputs, their_inputs = zip(*[_pair(torch, array) for array in arrays])
     our_out = ours(*our_inputs)
     their_out = theirs(*their_inputs)
@@ -46,11 +48,12 @@ def _random(shape, seed=0):
 @pytest.mark.parametrize("shape, in_features, out_features, bias", [
     ((5, 4), 4, 3, True), ((4,), 4, 2, True), ((2, 3, 4), 4, 6, False), ((0, 4), 4, 3, True),
     ((8, 784), 784, 16, True)])
-def test_linear_matches_torch(torch, shape, in_features, out_features, bias):
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_linear_matches_torch(torch, shape, in_features, out_features, bias, training):
     ours = nn.Linear(in_features, out_features, bias=bias)
     theirs = torch.nn.Linear(in_features, out_features, bias=bias)
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    _check_module(torch, ours, theirs, _random(shape), rtol=1e-4)
+    _check_module(torch, ours, theirs, _random(shape), rtol=1e-4, training=training)
     assert ours(ember.randn(*shape)).dtype == ember.float32
 
 
@@ -108,12 +111,13 @@ def test_linear_dtype_float64():
 
 
 @pytest.mark.parametrize("batch_shape, bias", [((5,), True), ((2, 3), False), ((), True)])
-def test_bilinear_matches_torch(torch, batch_shape, bias):
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_bilinear_matches_torch(torch, batch_shape, bias, training):
     ours = nn.Bilinear(3, 4, 2, bias=bias)
     theirs = torch.nn.Bilinear(3, 4, 2, bias=bias)
     assert repr(ours) == repr(theirs)
     _check_module(torch, ours, theirs, _random(batch_shape + (3,)),
-                  _random(batch_shape + (4,), seed=1), rtol=1e-4)
+                  _random(batch_shape + (4,), seed=1), rtol=1e-4, training=training)
     bound = 1 / math.sqrt(3)
     assert np.abs(ours.weight.detach().numpy()).max() <= bound
 
@@ -146,9 +150,10 @@ def test_identity_flatten_unflatten(torch):
 
 @pytest.mark.parametrize("kwargs", [{}, {"padding_idx": 1}, {"padding_idx": -2},
                                     {"scale_grad_by_freq": True, "padding_idx": 0}])
-def test_embedding_matches_torch(torch, kwargs):
-    ours = nn.Embedding(6, 3, **kwargs)
-    theirs = torch.nn.Embedding(6, 3, **kwargs)
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_embedding_matches_torch(torch, kwargs, training):
+    ours = nn.Embedding(6, 3, **kwargs).train(training)
+    theirs = torch.nn.Embedding(6, 3, **kwargs).train(training)
     assert repr(ours) == repr(theirs)
     _load_from_torch(ours, theirs)
     indices = np.array([[0, 1, 4], [1, 1, 4]])
