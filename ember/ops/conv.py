@@ -15,7 +15,7 @@ from ..tensor import Tensor
 
 # Above this many elements, grad_weight uses one 2-D GEMM over transposed copies instead of a
 # batched GEMM followed by a sum over the batch (which needs N * weight.size of scratch memory).
-_BATCHED_WEIGHT_GRAD_LIMIT = 1 << 22
+_BATCHED_WEIGHT_GRAD_LIMIT = 1 << 18
 
 
 def _pad(array, padding):

@@ -182,36 +182,121 @@ def _dims(values):
 
 
 # ---- max pooling ---------------------------------------------------------------------------------
-def _max_indices(array, kernel_size, stride, padding, dilation, out_size):
-    """Flattened spatial index of each window's first maximum (NaN wins, as in PyTorch)."""
-    spatial_dims = len(kernel_size)
-    sizes = array.shape[2:]
+def _padded_windows(array, kernel_size, stride, padding, dilation, out_size):
+    """The input padded with the lowest value and its (N, C, *kernel, *out) window view."""
     padded_shape, pairs = _padded_geometry(array.shape, kernel_size, stride, padding, dilation,
                                            out_size)
-    if array.dtype.kind == "f":
-        fill = -np.inf
-    else:
-        fill = np.iinfo(array.dtype).min
     padded = array
     if padded_shape != array.shape:
+        fill = -np.inf if array.dtype.kind == "f" else np.iinfo(array.dtype).min
         padded = np.full(padded_shape, fill, array.dtype)
         padded[_interior(array.shape, pairs)] = array
-    windows = _windows(padded, kernel_size, stride, dilation, out_size)
-    # (N, C, *kernel, *out) -> (N, C, *out, prod(kernel)), then one argmax over the window.
-    order = ((0, 1) + tuple(range(2 + spatial_dims, 2 + 2 * spatial_dims))
-             + tuple(range(2, 2 + spatial_dims)))
-    flat_windows = np.ascontiguousarray(windows.transpose(order)).reshape(
-        array.shape[:2] + out_size + (-1,))
-    offsets = np.argmax(flat_windows, axis=-1)
-    kernel_coordinates = np.unravel_index(offsets, kernel_size)
-    flat = np.zeros(offsets.shape, np.int64)
+    return _windows(padded, kernel_size, stride, dilation, out_size), padded_shape, pairs
+
+
+def _window_maxima(windows, kernel_size):
+    """Elementwise maximum over the kernel offsets (NaN propagates)."""
+    everything = (slice(None), slice(None))
+    offsets = list(np.ndindex(*kernel_size))
+    values = windows[everything + offsets[0]].copy()
+    for offset in offsets[1:]:
+        np.maximum(values, windows[everything + offset], out=values)
+    return values
+
+
+def _window_argmax(windows, kernel_size, has_nan):
+    """Running maximum with the offset of each window's maximum, PyTorch's rule: a later element
+    wins only when strictly greater or NaN (so the first maximum, or the last NaN, is kept)."""
+    everything = (slice(None), slice(None))
+    offsets = list(np.ndindex(*kernel_size))
+    values = windows[everything + offsets[0]].copy()
+    best = np.zeros(values.shape, np.uint8 if len(offsets) < 256 else np.int64)
+    better = np.empty(values.shape, bool)
+    for number, offset in enumerate(offsets[1:], start=1):
+        window = windows[everything + offset]
+        np.greater(window, values, out=better)
+        if has_nan:
+            better |= np.isnan(window)
+        np.copyto(values, window, where=better)
+        np.copyto(best, number, where=better)
+    return values, best
+
+
+def _offset_slices(kernel_size, stride, dilation, out_size):
+    """For each kernel offset, the slices of the padded input its window elements occupy."""
+    everything = (slice(None), slice(None))
+    return [everything + tuple(slice(index * gap, index * gap + jump * (size - 1) + 1, jump)
+                               for index, gap, jump, size
+                               in zip(offset, dilation, stride, out_size))
+            for offset in np.ndindex(*kernel_size)]
+
+
+def _flat_indices(best, input_shape, kernel_size, stride, padding, dilation, out_size):
+    """PyTorch's indices: each maximum's position in the flattened input spatial dims."""
+    sizes = input_shape[2:]
+    spatial_dims = len(sizes)
+    kernel_coordinates = np.unravel_index(best.astype(np.int64), kernel_size)
+    flat = np.zeros(best.shape, np.int64)
     for dim in range(spatial_dims):
         shape = [1] * (2 + spatial_dims)
         shape[2 + dim] = out_size[dim]
         starts = (np.arange(out_size[dim]) * stride[dim] - padding[dim]).reshape(shape)
-        position = starts + kernel_coordinates[dim] * dilation[dim]
-        flat = flat * sizes[dim] + position
+        flat = flat * sizes[dim] + starts + kernel_coordinates[dim] * dilation[dim]
     return flat
+
+
+class MaxPoolNd(Function):
+    """Window maxima. Forward is one ``np.maximum`` per kernel offset; backward routes each
+    gradient to the first element equal to its window's maximum (PyTorch's argmax), recomputed
+    from the saved input, so nothing but the input is kept (the argmax offsets, one byte each,
+    only when the indices were asked for anyway)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, input, kernel_size, stride, padding, dilation, out_size, with_indices):
+        windows, padded_shape, pairs = _padded_windows(input, kernel_size, stride, padding,
+                                                       dilation, out_size)
+        ctx.geometry = (input.shape, padded_shape, pairs, kernel_size, stride, padding, dilation)
+        if not with_indices:
+            ctx.save_for_backward(input, None)
+            return _window_maxima(windows, kernel_size)
+        has_nan = input.dtype.kind == "f" and bool(np.isnan(input).any())
+        values, best = _window_argmax(windows, kernel_size, has_nan)
+        ctx.save_for_backward(None, best)
+        indices = _flat_indices(best, input.shape, kernel_size, stride, padding, dilation,
+                                out_size)
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, grad, *unused):
+        input, best = ctx.saved_tensors
+        input_shape, padded_shape, pairs, kernel_size, stride, padding, dilation = ctx.geometry
+        slices = _offset_slices(kernel_size, stride, dilation, grad.shape[2:])
+        grad_padded = np.zeros(padded_shape, grad.dtype)
+        contribution = np.empty(grad.shape, grad.dtype)
+        if best is None:
+            windows = _padded_windows(input, kernel_size, stride, padding, dilation,
+                                      grad.shape[2:])[0]
+            if input.dtype.kind == "f" and np.isnan(input).any():
+                best = _window_argmax(windows, kernel_size, True)[1]
+        if best is not None:
+            for number, target in enumerate(slices):
+                np.multiply(grad, best == number, out=contribution)
+                grad_padded[target] += contribution
+        else:
+            values = _window_maxima(windows, kernel_size)
+            everything = (slice(None), slice(None))
+            claimed = np.zeros(grad.shape, bool)
+            match = np.empty(grad.shape, bool)
+            for offset, target in zip(np.ndindex(*kernel_size), slices):
+                np.equal(windows[everything + offset], values, out=match)
+                match &= ~claimed
+                claimed |= match
+                np.multiply(grad, match, out=contribution)
+                grad_padded[target] += contribution
+        grad_input = grad_padded[_interior(input_shape, pairs)]
+        return grad_input, None, None, None, None, None, None
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
@@ -219,17 +304,14 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     batched, unbatched = _prepare(input, spatial_dims, operation)
     kernel_size, stride, padding, dilation, out_size = _arguments(
         batched, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims, operation)
-    indices = _max_indices(batched._data, kernel_size, stride, padding, dilation, out_size)
-    overlapping = any(jump < gap * (kernel - 1) + 1
-                      for jump, gap, kernel in zip(stride, dilation, kernel_size))
-    output = GatherSpatial.apply(batched, indices, overlapping)
-    indices_tensor = Tensor._wrap(indices)
+    result = MaxPoolNd.apply(batched, kernel_size, stride, padding, dilation, out_size,
+                             bool(return_indices))
+    if not return_indices:
+        return result.squeeze(0) if unbatched else result
+    output, indices = result
     if unbatched:
-        output = output.squeeze(0)
-        indices_tensor = Tensor._wrap(indices[0])
-    if return_indices:
-        return output, indices_tensor
-    return output
+        return output.squeeze(0), Tensor._wrap(indices._data[0])
+    return output, indices
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

@@ -41,14 +41,15 @@ def _call(function, x, keywords, with_indices):
 
 
 @pytest.mark.parametrize("rounded", [False, True], ids=["distinct", "ties"])
-@pytest.mark.parametrize("name, shape, keywords", POOL_CASES)
-def test_functional_matches_torch_float64(torch, name, shape, keywords, rounded):
+@pytest.mark.parametrize("name, shape, keywords, with_indices",
+                         [case + (False,) for case in POOL_CASES]
+                         + [case + (True,) for case in POOL_CASES if "max" in case[0]])
+def test_functional_matches_torch_float64(torch, name, shape, keywords, rounded, with_indices):
     array = np.random.default_rng(1).standard_normal(shape)
     if rounded:
         array = np.round(array)  # many ties: the first maximum must win, as in PyTorch
     x = ember.tensor(array, requires_grad=True)
     tx = torch.tensor(array, requires_grad=True)
-    with_indices = "max" in name
     output, indices = _call(getattr(F, name), x, keywords, with_indices)
     expected, expected_indices = _call(getattr(torch.nn.functional, name), tx, keywords,
                                        with_indices)
@@ -80,14 +81,22 @@ def test_float32_stays_float32():
         assert x.grad.dtype == ember.float32
 
 
-def test_max_pool_propagates_nan(torch):
-    array = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+@pytest.mark.parametrize("kernel_size, stride", [(2, 2), (3, 1)])
+def test_max_pool_propagates_nan(torch, kernel_size, stride):
+    array = np.arange(36, dtype=np.float32).reshape(1, 1, 6, 6) % 7
     array[0, 0, 1, 0] = np.nan
-    output, indices = F.max_pool2d(ember.tensor(array), 2, return_indices=True)
-    expected, expected_indices = torch.nn.functional.max_pool2d(torch.tensor(array), 2,
-                                                                return_indices=True)
+    array[0, 0, 2, 3] = np.nan
+    array[0, 0, 3, 3] = np.nan
+    output, indices = F.max_pool2d(ember.tensor(array), kernel_size, stride, return_indices=True)
+    expected, expected_indices = torch.nn.functional.max_pool2d(
+        torch.tensor(array), kernel_size, stride, return_indices=True)
     np.testing.assert_array_equal(output.numpy(), expected.numpy())
     np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    x = ember.tensor(array, requires_grad=True)
+    tx = torch.tensor(array, requires_grad=True)
+    F.max_pool2d(x, kernel_size, stride).sum().backward()
+    torch.nn.functional.max_pool2d(tx, kernel_size, stride).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
 
 
 MODULE_CASES = [
