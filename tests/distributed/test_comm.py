@@ -1,4 +1,5 @@
-"""ember.distributed collectives in one process: the fallback world, a plugged-in backend, errors."""
+"""ember.distributed collectives in one process: the fallback world, a plugged-in backend,
+errors."""
 import sys
 
 import numpy as np

@@ -135,3 +135,22 @@ def test_a_rank_that_raises_ends_the_whole_job(runner):
     assert "deliberate failure on the last rank" in completed.stderr
     assert "unreachable" not in completed.stdout
     assert elapsed < 30
+
+
+def test_ember_train_nproc_trains_on_two_ranks_and_rank_zero_checkpoints(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "ember.cli", "train", "--model", "mlp", "--epochs", "1",
+               "--batch-size", "64", "--nproc", "2", "--quiet", "--out", str(out)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                               env=_environment(), cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.count("final test accuracy") == 1  # rank 0 alone prints
+    assert sorted(path.name for path in out.iterdir()) == ["epoch-001.safetensors"]
+    evaluated = subprocess.run([sys.executable, "-m", "ember.cli", "eval",
+                                str(out / "epoch-001.safetensors"), "--json"],
+                               capture_output=True, text=True, timeout=120, env=_environment(),
+                               cwd=ROOT)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    accuracy = json.loads(evaluated.stdout)["accuracy"]
+    assert f"{100 * accuracy:.2f}%" in completed.stdout

@@ -93,7 +93,8 @@ def test_shuffle_is_a_function_of_seed_plus_epoch():
 
 
 def test_invalid_rank_is_a_value_error_like_torch():
-    with pytest.raises(ValueError, match=r"Invalid rank 3, rank should be in the interval \[0, 2\]"):
+    with pytest.raises(ValueError,
+                       match=r"Invalid rank 3, rank should be in the interval \[0, 2\]"):
         DistributedSampler(_Sized(5), num_replicas=3, rank=3)
     with pytest.raises(ValueError, match="Invalid rank -1"):
         DistributedSampler(_Sized(5), num_replicas=3, rank=-1)
