@@ -319,11 +319,13 @@ def _parse_header(buffer):
         raise _Corrupt(f"file is {len(buffer)} bytes, too short for a safetensors header")
     (header_length,) = struct.unpack("<Q", bytes(buffer[:8]))
     if header_length > min(len(buffer) - 8, _MAX_HEADER_BYTES):
+        _refuse_pickle(buffer)
         raise _Corrupt(f"header length {header_length} exceeds the file size {len(buffer)} "
                        f"(truncated?)")
     try:
         header = json.loads(bytes(buffer[8:8 + header_length]).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        _refuse_pickle(buffer)
         raise _Corrupt(f"header is not valid JSON ({error})") from None
     if not isinstance(header, dict):
         raise _Corrupt("header is not a JSON object")
@@ -347,6 +349,13 @@ def _parse_header(buffer):
         raise _Corrupt(f"data section is {data_length} bytes but the tensors describe {position}"
                        + (" (truncated)" if data_length < position else ""))
     return entries, metadata, data_start
+
+
+def _refuse_pickle(buffer):
+    """A clearer message for torch.save files (a zip archive, or a pickle from protocol 2 on)."""
+    if bytes(buffer[:4]) == b"PK\x03\x04" or (buffer[:1] == b"\x80" and 2 <= buffer[1] <= 5):
+        raise _Corrupt("it looks like a torch.save/pickle file, which ember never loads (loading "
+                       "a pickle can run code); re-save it with safetensors.torch.save_file")
 
 
 def _check_entry(name, entry):

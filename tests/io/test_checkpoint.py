@@ -327,3 +327,16 @@ def test_parameters_and_requires_grad_come_back(tmp_path):
     assert type(loaded["leaf"]) is ember.Tensor and loaded["leaf"].requires_grad
     assert loaded["leaf"].is_leaf and not loaded["plain"].requires_grad
     assert loaded["weight"].tolist() == saved["weight"].tolist()
+
+
+def test_pickle_files_are_refused_with_a_hint(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save({"w": torch.ones(2)}, str(path))
+    with pytest.raises(CheckpointError, match="model.pt' is not a valid checkpoint: it looks like "
+                                              "a torch.save/pickle file"):
+        ember.load(path)
+    import pickle
+    path.write_bytes(pickle.dumps({"w": 1}))
+    with pytest.raises(CheckpointError, match="safetensors.torch.save_file"):
+        ember.load(path)
