@@ -234,6 +234,10 @@ CASES = [
     Case("clamp_min", lambda fw, a: a.clamp(min=0.1), UNARY_SHAPES),
     Case("clamp_max", lambda fw, a: fw.clamp(a, max=-0.2), UNARY_SHAPES),
     Case("clip", lambda fw, a: fw.clip(a, -1, 1), UNARY_SHAPES),
+    Case("clamp_tensor_bounds", lambda fw, a, low, high: a.clamp(low, high),
+         [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), ()), ((), (), ())]),
+    Case("clamp_tensor_min", lambda fw, a, low: fw.clamp(a, min=low), [((3, 4), (1, 4))]),
+    Case("clamp_tensor_max", lambda fw, a, high: fw.clamp(a, max=high), [((3, 4), (3, 1))]),
     # -- reductions ---------------------------------------------------------------------------
     Case("sum", lambda fw, a: a.sum(), UNARY_SHAPES, numpy=lambda a: np.sum(a)),
     Case("sum_dim", lambda fw, a: a.sum(dim=1), REDUCE_SHAPES + [((0, 3),)],

@@ -508,6 +508,8 @@ class Sign(_Unary):
 
 
 class Clamp(Function):
+    """min(max(x, low), high); bounds may be numbers or tensors (which get gradients too)."""
+
     array_io = True
 
     @staticmethod
@@ -523,20 +525,44 @@ class Clamp(Function):
                                high if not isinstance(high, np.ndarray) else None).numpy
         if out.dtype != target:
             out = out.astype(target)
-        if ctx.needs_input_grad[0]:
-            inside = np.ones(x.shape, dtype=bool)
-            if low is not None:
-                inside &= x >= low
-            if high is not None:
-                inside &= x <= high
-            ctx.save_for_backward(inside)
-        ctx.x_shape = x.shape
+        needs_x, needs_low, needs_high = ctx.needs_input_grad
+        if needs_low or needs_high:
+            ctx.save_for_backward(x, low, high)
+            ctx.metas = (_shape_dtype(x), _shape_dtype(low), _shape_dtype(high))
+        elif needs_x:
+            # Number bounds: a boolean mask is all backward needs (a quarter of x's bytes).
+            ctx.save_for_backward(_clamp_inside(x, low, high))
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (inside,) = ctx.saved_tensors
-        return grad * inside, None, None
+        needs_x, needs_low, needs_high = ctx.needs_input_grad
+        if not (needs_low or needs_high):
+            (inside,) = ctx.saved_tensors
+            return grad * inside, None, None
+        x, low, high = ctx.saved_tensors
+        x_meta, low_meta, high_meta = ctx.metas
+        zero = np.zeros((), dtype=grad.dtype)
+        grad_x = grad_low = grad_high = None
+        if needs_x:
+            grad_x = _grad_for(np.where(_clamp_inside(x, low, high), grad, zero), *x_meta)
+        if needs_low:
+            # PyTorch: where the bounds cross (low > high) the result is high.
+            below = x < low if high is None else (x < low) & (low < high)
+            grad_low = _grad_for(np.where(below, grad, zero), *low_meta)
+        if needs_high:
+            above = x > high if low is None else (x > high) | (low > high)
+            grad_high = _grad_for(np.where(above, grad, zero), *high_meta)
+        return grad_x, grad_low, grad_high
+
+
+def _clamp_inside(x, low, high):
+    inside = np.ones(x.shape, dtype=bool)
+    if low is not None:
+        inside = inside & (x >= low)
+    if high is not None:
+        inside = inside & (x <= high)
+    return inside
 
 
 class Where(Function):
