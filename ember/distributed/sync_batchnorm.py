@@ -6,10 +6,10 @@ all-reduce of per-channel [sum, sum of squares] and the count in forward, one al
 """
 import numpy as np
 
+from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 from ..nn import functional as F
 from ..nn.modules.batchnorm import _BatchNorm
-from ..ops.normalization import BatchNorm, _blend
 from . import comm
 from .comm import ReduceOp
 
@@ -41,45 +41,66 @@ def _global_statistics(input_array, backend):
     return mean, variance, int(count)
 
 
-class _SyncBatchNormFunction(BatchNorm):
-    """The fused BatchNorm kernel with given global statistics; its backward all-reduces the
-    per-channel sums of grad and grad * x_hat so the input gradient is the global-batch one.
+def _blend(buffer, batch_value, factor):
+    """buffer <- (1 - factor) * buffer + factor * batch_value, in place, outside autograd."""
+    target = buffer._data
+    np.copyto(target, target * (1.0 - factor) + batch_value * factor, casting="unsafe")
+    buffer._bump_version()
 
-    Weight and bias gradients stay local: DistributedDataParallel averages them.
+
+class _SyncBatchNormFunction(Function):
+    """``(x - mean) * invstd * weight + bias`` with the global batch's ``mean`` and ``invstd``.
+
+    Its own fused Function (memory and speed, as BatchNorm's) because backward needs the global
+    per-channel sums of grad and grad * x_hat: one all-reduce in the middle of the formula. Weight
+    and bias gradients stay local (DistributedDataParallel averages them). Saves the input and
+    per-channel vectors, never a normalised copy.
     """
 
     array_io = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, mean, invstd, count, backend):
+        shape = _channel_shape(input)
+        scale = invstd if weight is None else invstd * weight
+        output = input - mean.reshape(shape)
+        output *= scale.reshape(shape)
+        if bias is not None:
+            output += bias.reshape(shape)
+        needs_input, needs_weight = ctx.needs_input_grad[:2]
+        if needs_input or needs_weight:
+            ctx.save_for_backward(input, weight, mean, invstd)
         ctx.count = count
         ctx.backend = backend
-        return BatchNorm.forward(ctx, input, weight, bias, mean, invstd, True)
+        return output
 
     @staticmethod
     def backward(ctx, grad):
         input, weight, mean, invstd = ctx.saved_tensors
         needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
-        channels = input.shape[1]
+        batch, channels = input.shape[:2]
         shape = _channel_shape(input)
-        normalized = input - mean.reshape(shape)
-        normalized *= invstd.reshape(shape)
+        grad_rows = grad.reshape(batch, channels, -1)
+        centered = input - mean.reshape(shape)
         sums = np.empty(2 * channels, dtype=np.float64)
-        sums[:channels] = grad.sum(axis=_channel_axes(grad), dtype=np.float64)
-        sums[channels:] = np.einsum("ncl,ncl->c", grad.reshape(grad.shape[0], channels, -1),
-                                    normalized.reshape(grad.shape[0], channels, -1),
-                                    dtype=np.float64)
+        sums[:channels] = grad_rows.sum(axis=2).sum(axis=0, dtype=np.float64)
+        # sum(grad * (x - mean)) per channel; times invstd it is sum(grad * x_hat).
+        sums[channels:] = np.einsum("ncl,ncl->nc", grad_rows,
+                                    centered.reshape(batch, channels, -1)).sum(
+            axis=0, dtype=np.float64) * invstd
         grad_weight = sums[channels:].astype(grad.dtype) if needs_weight else None
         grad_bias = sums[:channels].astype(grad.dtype) if needs_bias else None
         grad_input = None
         if needs_input:
             ctx.backend.allreduce(sums, ReduceOp.SUM)
-            means = (sums / ctx.count).astype(grad.dtype)
-            grad_input = normalized
-            grad_input *= means[channels:].reshape(shape)
-            grad_input += means[:channels].reshape(shape)
-            np.subtract(grad, grad_input, out=grad_input)
-            grad_input *= (invstd if weight is None else invstd * weight).reshape(shape)
+            means = sums / ctx.count  # global mean of grad, and of grad * x_hat
+            scale = invstd if weight is None else invstd * weight
+            # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat))
+            coefficient = (scale * invstd * means[channels:]).astype(grad.dtype)
+            grad_input = centered
+            grad_input *= -coefficient.reshape(shape)
+            grad_input += (-scale * means[:channels]).astype(grad.dtype).reshape(shape)
+            grad_input += grad * scale.reshape(shape)
         return grad_input, grad_weight, grad_bias, None, None, None, None
 
 
