@@ -247,8 +247,8 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
                                f"but got {in_channels} channels instead")
         out_channels = weight_shape[0]
     if bias is not None and (bias._data.ndim != 1 or bias._data.shape[0] != out_channels):
-        raise RuntimeError(f"Given weight of size {weight_shape}, expected bias to be 1-dimensional "
-                           f"with {out_channels} elements, but got bias of size "
+        raise RuntimeError(f"Given weight of size {weight_shape}, expected bias to be "
+                           f"1-dimensional with {out_channels} elements, but got bias of size "
                            f"{list(bias._data.shape)} instead")
 
 

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from ..autograd.function import Function
-from ..tensor import Size, Tensor
+from ..tensor import Size
 from . import elementwise, reduce
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -260,7 +260,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 # ---- binary cross entropy ------------------------------------------------------------------------
 class BinaryCrossEntropy(Function):
-    """Elementwise -(t log x + (1 - t) log(1 - x)) with each log clamped at -100 (PyTorch's rule)."""
+    """Elementwise -(t log x + (1 - t) log(1 - x)), each log clamped at -100 (PyTorch's rule)."""
 
     array_io = True
 

@@ -8,64 +8,95 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..tensor import Size, Tensor
+from ..tensor import Size
 
 
 class BatchNorm(Function):
     """Fused batch normalisation (memory and speed): ``(x - mean) * invstd * weight + bias``.
 
-    ``mean`` and ``invstd`` arrive as plain arrays; with ``batch_statistics`` they are the
-    batch's own statistics and backward differentiates through them (the standard fused formula).
-    Saves the input (usually alive anyway) and per-channel vectors, never the normalised input.
+    In training the batch statistics are computed here (per-row float32 sums, combined in
+    float64) and the given running buffers' arrays are updated in place; backward differentiates
+    through the batch statistics with the standard fused formula. Saves the input (usually alive
+    anyway) and per-channel vectors, never a normalised copy.
     """
 
     array_io = True
 
     @staticmethod
-    def forward(ctx, input, weight, bias, mean, invstd, batch_statistics):
-        shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
-        output = input - mean.reshape(shape)
-        output *= invstd.reshape(shape)
-        if weight is not None:
-            output *= weight.reshape(shape)
-        if bias is not None:
-            output += bias.reshape(shape)
+    def forward(ctx, input, weight, bias, running_mean, running_var, training, momentum, eps):
+        batch, channels = input.shape[:2]
+        shape = (1, channels) + (1,) * (input.ndim - 2)
+        dtype = input.dtype
+        if training:
+            count = input.size // channels if channels else 0
+            rows = input.reshape(batch, channels, -1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean = (rows.sum(axis=2).sum(axis=0, dtype=np.float64) / count).astype(dtype)
+                output = input - mean.reshape(shape)
+                centered = output.reshape(batch, channels, -1)
+                variance = np.einsum("ncl,ncl->nc", centered, centered).sum(
+                    axis=0, dtype=np.float64) / count
+                invstd = (1.0 / np.sqrt(variance + eps)).astype(dtype)
+                if running_mean is not None:
+                    _blend(running_mean, mean, momentum)
+                if running_var is not None:
+                    _blend(running_var, variance * (count / (count - 1)) if count > 1
+                           else variance * np.nan, momentum)
+            scale = invstd if weight is None else invstd * weight
+            output *= scale.reshape(shape)
+            if bias is not None:
+                output += bias.reshape(shape)
+        else:
+            mean = running_mean.astype(dtype, copy=False)
+            invstd = (1.0 / np.sqrt(running_var.astype(np.float64) + eps)).astype(dtype)
+            # y = x * scale + shift with scale = invstd * weight, shift = bias - mean * scale.
+            scale = invstd if weight is None else invstd * weight
+            shift = -mean * scale
+            if bias is not None:
+                shift += bias
+            output = input * scale.reshape(shape)
+            output += shift.reshape(shape)
         needs_input, needs_weight = ctx.needs_input_grad[:2]
         if needs_input or needs_weight:
             ctx.save_for_backward(input, weight, mean, invstd)
-        ctx.batch_statistics = batch_statistics
+        ctx.training = training
         return output
 
     @staticmethod
     def backward(ctx, grad):
         input, weight, mean, invstd = ctx.saved_tensors
         needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
-        channels = input.shape[1]
+        batch, channels = input.shape[:2]
         shape = (1, channels) + (1,) * (input.ndim - 2)
-        axes = (0,) + tuple(range(2, input.ndim))
         count = input.size // channels if channels else 0
-        normalized = input - mean.reshape(shape)
-        normalized *= invstd.reshape(shape)
-        grad_sum = grad.sum(axis=axes)
-        grad_dot = None
-        if needs_weight or (needs_input and ctx.batch_statistics):
-            grad_dot = np.einsum("ncl,ncl->c", grad.reshape(grad.shape[0], channels, -1),
-                                 normalized.reshape(grad.shape[0], channels, -1))
-        grad_input = None
-        if needs_input:
-            scale = invstd if weight is None else invstd * weight
-            if ctx.batch_statistics:
-                one_over_count = grad.dtype.type(1.0 / count)
-                grad_input = normalized
-                grad_input *= (grad_dot * one_over_count).reshape(shape)
-                grad_input += (grad_sum * one_over_count).reshape(shape)
-                np.subtract(grad, grad_input, out=grad_input)
-                grad_input *= scale.reshape(shape)
-            else:
-                grad_input = grad * scale.reshape(shape)
-        grad_weight = grad_dot if needs_weight else None
+        grad_rows = grad.reshape(batch, channels, -1)
+        grad_sum = grad_rows.sum(axis=2).sum(axis=0)
+        scale = invstd if weight is None else invstd * weight
+        grad_input = grad_weight = None
+        if needs_weight or (needs_input and ctx.training):
+            centered = input - mean.reshape(shape)
+            # sum(grad * (x - mean)) per channel; times invstd it is sum(grad * x_hat).
+            grad_dot = np.einsum("ncl,ncl->nc", grad_rows,
+                                 centered.reshape(batch, channels, -1)).sum(axis=0)
+            if needs_weight:
+                grad_weight = grad_dot * invstd
+            if needs_input and ctx.training:
+                # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), written as
+                # g * scale + (x - mean) * coefficient + offset, one vectorised pass each.
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    inverse_count = np.float64(1.0 / count) if count else np.float64(np.nan)
+                coefficient = (-(scale.astype(np.float64) * invstd * invstd * grad_dot)
+                               * inverse_count).astype(grad.dtype)
+                offset = (-(scale.astype(np.float64) * grad_sum) * inverse_count).astype(
+                    grad.dtype)
+                grad_input = centered
+                grad_input *= coefficient.reshape(shape)
+                grad_input += offset.reshape(shape)
+                grad_input += grad * scale.reshape(shape)
+        if needs_input and not ctx.training:
+            grad_input = grad * scale.reshape(shape)
         grad_bias = grad_sum if needs_bias else None
-        return grad_input, grad_weight, grad_bias, None, None, None
+        return grad_input, grad_weight, grad_bias, None, None, None, None, None
 
 
 class Standardize(Function):
@@ -97,19 +128,6 @@ class Standardize(Function):
 
 
 # ---- functional API ------------------------------------------------------------------------------
-def _batch_statistics(array, eps):
-    """Batch mean and biased variance per channel (float64 accumulation), and 1/sqrt(var+eps)."""
-    axes = (0,) + tuple(range(2, array.ndim))
-    shape = (1, array.shape[1]) + (1,) * (array.ndim - 2)
-    mean = array.mean(axis=axes, dtype=np.float64).astype(array.dtype)
-    centered = array - mean.reshape(shape)
-    rows = centered.reshape(array.shape[0], array.shape[1], -1)
-    variance = np.einsum("ncl,ncl->c", rows, rows, dtype=np.float64)
-    variance /= max(array.size // max(array.shape[1], 1), 1)
-    invstd = (1.0 / np.sqrt(variance + eps)).astype(array.dtype)
-    return mean, variance, invstd
-
-
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Batch normalisation over every dim but 1 (channels).
@@ -129,32 +147,24 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                f"(the input's channels), but got {name} of shape "
                                f"{list(tensor._data.shape)}")
     if training:
-        count = array.size // channels if channels else 0
-        if count == 1:
+        if channels and array.size // channels == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {Size(array.shape)!r}")
-        mean, variance, invstd = _batch_statistics(array, eps)
-        if running_mean is not None or running_var is not None:
-            factor = 0.0 if momentum is None else float(momentum)
-            if running_mean is not None:
-                _blend(running_mean, mean, factor)
-            if running_var is not None:
-                unbiased = variance * (count / (count - 1)) if count > 1 else variance * np.nan
-                _blend(running_var, unbiased, factor)
-    else:
-        if running_mean is None or running_var is None:
-            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
-        mean = running_mean._data.astype(array.dtype, copy=False)
-        invstd = (1.0 / np.sqrt(running_var._data.astype(np.float64) + eps)).astype(array.dtype)
-    return BatchNorm.apply(input, weight, bias, mean, invstd, bool(training))
+    elif running_mean is None or running_var is None:
+        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    output = BatchNorm.apply(input, weight, bias, running_mean, running_var, bool(training),
+                             0.0 if momentum is None else float(momentum), eps)
+    if training:
+        for buffer in (running_mean, running_var):
+            if buffer is not None:
+                buffer._bump_version()
+    return output
 
 
-def _blend(buffer, batch_value, factor):
-    """buffer <- (1 - factor) * buffer + factor * batch_value, in place, outside autograd."""
-    target = buffer._data
-    blended = target * (1.0 - factor) + batch_value.astype(np.float64) * factor
+def _blend(target, batch_value, factor):
+    """target <- (1 - factor) * target + factor * batch_value, in place (a running buffer)."""
+    blended = target * (1.0 - factor) + np.asarray(batch_value, np.float64) * factor
     np.copyto(target, blended, casting="unsafe")
-    buffer._bump_version()
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -1,7 +1,7 @@
 """Max, average and adaptive pooling over 1 to 3 spatial dims, through strided window views.
 
-Max pooling finds each window's argmax on a strided view and keeps PyTorch's flattened spatial
-indices; one gather/scatter op (``GatherSpatial``) carries the gradient for every max pooling.
+Max pooling is one vectorised pass per kernel offset (never per pixel) and reports PyTorch's
+flattened spatial indices; adaptive max pooling gathers its variable windows by index.
 """
 import math
 
@@ -14,41 +14,30 @@ from .linalg import matmul
 
 
 class GatherSpatial(Function):
-    """out[n, c, j] = input[n, c, indices[n, c, j]] over flattened spatial dims; backward scatters.
-
-    ``overlapping`` says whether two outputs may pick the same input element (then the scatter
-    must add, through bincount; otherwise a plain assignment is exact and faster).
-    """
+    """out[n, c, j] = input[n, c, indices[n, c, j]] over flattened spatial dims; backward
+    scatter-adds (windows may overlap) through one bincount."""
 
     array_io = True
 
     @staticmethod
-    def forward(ctx, input, indices, overlapping):
+    def forward(ctx, input, indices):
         batch, channels = input.shape[:2]
         rows = input.reshape(batch * channels, -1)
         flat_indices = indices.reshape(batch * channels, -1)
         ctx.save_for_backward(indices)
-        ctx.shapes = (input.shape, overlapping)
+        ctx.input_shape = input.shape
         return np.take_along_axis(rows, flat_indices, axis=1).reshape(indices.shape)
 
     @staticmethod
     def backward(ctx, grad):
         (indices,) = ctx.saved_tensors
-        input_shape, overlapping = ctx.shapes
+        input_shape = ctx.input_shape
         rows = input_shape[0] * input_shape[1]
         size = math.prod(input_shape[2:])
-        flat_indices = indices.reshape(rows, -1)
-        flat_grad = grad.reshape(rows, -1)
-        if overlapping:
-            positions = flat_indices + (np.arange(rows) * size)[:, None]
-            summed = np.bincount(positions.ravel(), weights=flat_grad.ravel(),
-                                 minlength=rows * size)
-            grad_input = summed.astype(grad.dtype, copy=False).reshape(input_shape)
-        else:
-            grad_input = np.zeros((rows, size), grad.dtype)
-            np.put_along_axis(grad_input, flat_indices, flat_grad, axis=1)
-            grad_input = grad_input.reshape(input_shape)
-        return grad_input, None, None
+        positions = indices.reshape(rows, -1) + (np.arange(rows) * size)[:, None]
+        summed = np.bincount(positions.ravel(), weights=grad.reshape(rows, -1).ravel(),
+                             minlength=rows * size)
+        return summed.astype(grad.dtype, copy=False).reshape(input_shape), None
 
 
 class AvgPoolNd(Function):
@@ -456,7 +445,7 @@ def adaptive_avg_pool1d(input, output_size):
 
 
 def adaptive_avg_pool2d(input, output_size):
-    """Average over PyTorch's adaptive windows to ``output_size`` (an int, pair, or None entries)."""
+    """Average over PyTorch's adaptive windows to ``output_size`` (int, or pair with None)."""
     return _adaptive_avg_pool(input, output_size, 2, "adaptive_avg_pool2d")
 
 
@@ -493,7 +482,7 @@ def _adaptive_max_pool(input, output_size, return_indices, spatial_dims, operati
     batched, unbatched = _prepare(input, spatial_dims, operation)
     output_size = _adaptive_output_size(batched, output_size, spatial_dims, operation)
     indices = np.ascontiguousarray(_adaptive_max_indices(batched._data, output_size))
-    output = GatherSpatial.apply(batched, indices, True)
+    output = GatherSpatial.apply(batched, indices)
     indices_tensor = Tensor._wrap(indices)
     if unbatched:
         output = output.squeeze(0)
