@@ -7,6 +7,8 @@ import weakref
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ember
 from ember.autograd import function as function_module
@@ -594,3 +596,35 @@ def test_base_gets_copyslices_node_after_view_change():
     y[1:].mul_(3)
     assert y.grad_fn.name() == "CopySlices"
     np.testing.assert_array_equal(y.detach().numpy(), [1.0, 6.0, 9.0])
+
+
+# ---- properties ---------------------------------------------------------------------------------
+_UNARY = [lambda t: t.exp(), lambda t: t.tanh(), lambda t: t * 3, lambda t: t.sin(),
+          lambda t: t.reshape(-1), lambda t: t.sum(0, keepdim=True) + t, lambda t: t.t(),
+          lambda t: t.softmax(-1)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(chain=st.lists(st.integers(0, len(_UNARY) - 1), min_size=1, max_size=6),
+       rows=st.integers(1, 3), columns=st.integers(1, 3))
+def test_two_backward_calls_double_grad_and_no_grad_records_nothing(chain, rows, columns):
+    x = ember.tensor(np.linspace(-1, 1, rows * columns).reshape(rows, columns),
+                     requires_grad=True)
+
+    def forward(value):
+        for index in chain:
+            value = _UNARY[index](value)
+            if value.ndim == 1:
+                value = value.reshape(rows, columns) if value.numel() == rows * columns \
+                    else value
+        return (value * value).sum()
+
+    loss = forward(x)
+    loss.backward(retain_graph=True)
+    once = x.grad.numpy().copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * once, rtol=1e-6, atol=1e-7)
+    with ember.no_grad():
+        detached = forward(x)
+    assert not detached.requires_grad and detached.grad_fn is None
+    np.testing.assert_allclose(detached.numpy(), loss.detach().numpy(), rtol=1e-6)

@@ -1,0 +1,85 @@
+"""gradcheck itself: it passes correct gradients and reports wrong ones clearly."""
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import Function, GradcheckError, gradcheck
+
+
+def _double(shape, seed=0):
+    values = np.random.default_rng(seed).uniform(-1.0, 1.0, shape)
+    return ember.tensor(values, dtype=ember.float64, requires_grad=True)
+
+
+class WrongSquare(Function):
+    """x**2 whose backward forgets the factor 2 at one element."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        local = 2 * x
+        flat = local.reshape(-1)
+        flat[flat.shape[0] // 2] = flat[flat.shape[0] // 2] / 2
+        return grad_output * local
+
+
+def test_correct_gradients_pass_full_and_directional():
+    small = _double((3, 4))
+    other = _double((4,), seed=1)
+    assert gradcheck(lambda a, b: (a * b).tanh().sum(1), (small, other))
+    large = _double((20, 20))  # 400 elements: checked along random directions
+    assert gradcheck(lambda a: (a.exp() * a).softmax(1), (large,))
+
+
+def test_wrong_gradient_reports_worst_element_in_full_mode():
+    x = _double((2, 3))
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(WrongSquare.apply, (x,))
+    message = str(error.value)
+    assert "with respect to input 0" in message
+    assert "worst at input element (1, 0)" in message
+    assert "numerical" in message and "analytical" in message
+    assert isinstance(error.value, RuntimeError)
+
+
+def test_wrong_gradient_detected_along_directions():
+    x = _double((30, 30))
+    with pytest.raises(GradcheckError, match="directional derivative mismatch with respect to "
+                                             "input 0"):
+        gradcheck(WrongSquare.apply, (x,))
+
+
+def test_raise_exception_false_returns_false():
+    assert gradcheck(WrongSquare.apply, (_double((3,)),), raise_exception=False) is False
+
+
+def test_multiple_outputs_and_unused_inputs():
+    a = _double((3,))
+    unused = _double((2,), seed=2)
+    assert gradcheck(lambda a, b: (a.sin(), a * 3), (a, unused))
+
+
+def test_inputs_that_do_not_require_grad_are_held_fixed():
+    a = _double((3,))
+    constant = ember.tensor([1.0, 2.0, 3.0], dtype=ember.float64)
+    assert gradcheck(lambda a, c: a * c, (a, constant))
+
+
+def test_float32_input_warns():
+    x = ember.tensor([0.5, 1.0], requires_grad=True)
+    with pytest.warns(UserWarning, match="not a double precision"):
+        gradcheck(lambda a: a * 2, (x,), atol=1e-2, rtol=1e-2, eps=1e-3)
+
+
+def test_no_input_requiring_grad_is_an_error():
+    with pytest.raises(ValueError, match="at least one input tensor to require gradient"):
+        gradcheck(lambda a: a * 2, (ember.ones(2, dtype=ember.float64),))
+
+
+def test_zero_size_input_passes_trivially():
+    assert gradcheck(lambda a: a * 2, (_double((0, 3)),))
