@@ -192,7 +192,7 @@ def write_report(rows, machine, steps, repeats):
              f"backward (with DDP's all-reduces) and optimizer.step; for 2 ranks the slower "
              f"rank's time.", "",
              "| configuration | step (ms) | samples/s | speed-up vs 1 rank x 1 thread | "
-             "blocked in all-reduce wait (ms/step) | buckets |",
+             "waiting for all-reduces (ms/step) | buckets |",
              "|---|---:|---:|---:|---:|---:|"]
     for name, result in rows:
         lines.append(f"| {name} | {result['step_ms']:.2f} | "
@@ -211,13 +211,20 @@ def write_report(rows, machine, steps, repeats):
               f"{overlap_off['step_ms'] - overlap_on['step_ms']:+.2f} ms saved; time blocked "
               f"waiting for all-reduces {overlap_off['blocked_ms']:.2f} -> "
               f"{overlap_on['blocked_ms']:.2f} ms.",
+              "- Waiting for all-reduces is the time a rank spends in `wait()` at the end of "
+              "backward: the transfer itself plus waiting for the slower rank to get there. "
+              "Beyond the blocking all-reduce's cost it is load imbalance between the ranks.",
               "- MPICH progresses a non-blocking all-reduce only inside MPI calls; DDP tests its "
               "requests each time a parameter's gradient is ready, which is what lets the "
               "transfer advance while backward computes.",
+              f"- The machine's {machine['cores']} cores are shared with other jobs (load "
+              f"average {machine['load']} at the end of the run): two ranks or two BLAS threads "
+              f"compete with that work, so these figures show the mechanism and its overheads "
+              f"rather than the speed-up an idle machine with a core per rank gives. Rerun "
+              f"`python -m benchmarks.distributed` there for clean figures.",
               "",
               "## Machine", "",
-              f"- CPU: {machine['cpu']}, {machine['cores']} cores (shared with other jobs; load "
-              f"average at the end: {machine['load']})",
+              f"- CPU: {machine['cpu']}, {machine['cores']} cores",
               f"- BLAS: {machine['blas']}",
               f"- Python {machine['python']}, NumPy {machine['numpy']}, mpi4py "
               f"{machine['mpi4py']} (MPICH wheel), threads set with OMP/OPENBLAS/MKL_NUM_THREADS",

@@ -1,5 +1,7 @@
 """ember.distributed collectives in one process: the fallback world, a plugged-in backend,
 errors."""
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -55,10 +57,9 @@ def test_not_initialized_errors_match_torch():
             call()
 
 
-def test_fallback_world_is_one_process(world, monkeypatch):
+def test_fallback_world_is_one_process(world):
     assert dist.is_initialized() and dist.is_available()
     assert (dist.get_rank(), dist.get_world_size(), dist.get_backend()) == (0, 1, "single")
-    assert "mpi4py.MPI" not in sys.modules or dist.launched_under_mpi()
     tensor = ember.tensor([1.0, -2.0, 3.0])
     for op in ReduceOp:
         dist.all_reduce(tensor, op=op)
@@ -155,3 +156,16 @@ def test_integer_all_reduce_keeps_dtype(world):
     tensor = ember.tensor([3, 4])
     dist.all_reduce(tensor, op=ReduceOp.MAX)
     assert tensor.dtype == ember.int64
+
+
+def test_the_fallback_never_imports_mpi4py():
+    # Importing mpi4py initialises MPI; outside a launcher the fallback must not do it.
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in dist.comm._LAUNCHER_VARIABLES}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    environment["PYTHONPATH"] = root + os.pathsep + environment.get("PYTHONPATH", "")
+    code = ("import sys, ember, ember.distributed as dist; dist.init_process_group('mpi'); "
+            "print(dist.get_backend(), 'mpi4py' in sys.modules)")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=60, env=environment)
+    assert completed.stdout.split() == ["single", "False"], completed.stderr
