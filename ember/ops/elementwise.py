@@ -942,20 +942,55 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
                                    equal_nan=equal_nan))
 
 
+class _Stepwise(Function):
+    """Piecewise-constant rounding: the gradient is zero almost everywhere (PyTorch's too)."""
+
+    array_io = True
+    ufunc = None
+
+    @classmethod
+    def forward(cls, ctx, x, decimals):
+        if x.dtype.kind != "f":
+            return x.copy()  # integers are already whole
+        if decimals:
+            return np.asarray(np.round(x, decimals))
+        return np.asarray(cls.ufunc(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad), None
+
+
+class Floor(_Stepwise):
+    ufunc = staticmethod(np.floor)
+
+
+class Ceil(_Stepwise):
+    ufunc = staticmethod(np.ceil)
+
+
+class Round(_Stepwise):
+    ufunc = staticmethod(np.round)  # half to even, as PyTorch
+
+
+class Trunc(_Stepwise):
+    ufunc = staticmethod(np.trunc)
+
+
 def floor(input):
-    return Tensor._wrap(np.floor(input._data))
+    return Floor.apply(input, 0)
 
 
 def ceil(input):
-    return Tensor._wrap(np.ceil(input._data))
+    return Ceil.apply(input, 0)
 
 
 def round(input, decimals=0):
-    return Tensor._wrap(np.round(input._data, decimals))
+    return Round.apply(input, decimals)
 
 
 def trunc(input):
-    return Tensor._wrap(np.trunc(input._data))
+    return Trunc.apply(input, 0)
 
 
 def reciprocal(input):
