@@ -130,7 +130,7 @@ _warned_step = weakref.WeakSet()
 
 def _layer_names(model, layers):
     wanted = {id(layer) for layer in layers}
-    names = [f"'{name}'" if name else f"{type(module).__name__} itself"
+    names = [f"'{name}'" if name else "(the module itself)"
              for name, module in model.named_modules() if id(module) in wanted]
     if len(names) > 4:
         names = names[:4] + [f"... ({len(names) - 4} more)"]
@@ -166,18 +166,17 @@ def _check_forward(module):
                 and layer.running_mean is not None]
     effects = []
     if updating:
-        effects.append(f"BatchNorm layers {_layer_names(module, updating)} just updated their "
-                       f"running statistics with this data")
+        effects.append(f"the running statistics of BatchNorm {_layer_names(module, updating)} "
+                       f"were just updated with this data")
     updating_ids = {id(layer) for layer in updating}
     batch_statistics = [layer for layer in training_layers
                         if isinstance(layer, _BatchNorm) and id(layer) not in updating_ids]
     if batch_statistics:
-        effects.append(f"BatchNorm layers {_layer_names(module, batch_statistics)} normalised "
-                       f"with batch statistics")
+        effects.append(f"BatchNorm {_layer_names(module, batch_statistics)} normalised with "
+                       f"batch statistics")
     dropouts = [layer for layer in training_layers if not isinstance(layer, _BatchNorm)]
     if dropouts:
-        effects.append(f"Dropout layers {_layer_names(module, dropouts)} zeroed activations at "
-                       f"random")
+        effects.append(f"Dropout {_layer_names(module, dropouts)} zeroed activations at random")
     warnings.warn(
         f"{type(module).__name__} ran in training mode with gradients disabled (no_grad or "
         f"inference_mode), most likely an evaluation that forgot eval(): "
