@@ -556,7 +556,22 @@ def _reshape_copy_is_not_a_view(fw, x, w):
     return y.sum() + (flat * flat).sum()
 
 
-VIEW_CASES = [_view_slice_mul, _view_chain_add, _view_reshape_mul, _view_transpose_row,
+def _base_changed_after_view(fw, x, w):
+    y = x * 1
+    view = y[1:4]
+    y.mul_(w)
+    return (view * view).sum() + y.sum()
+
+
+def _sibling_views(fw, x, w):
+    y = x.reshape(2, 3) * 1
+    first = y[0]
+    second = y[:, 1]
+    first.mul_(4)
+    return (second * w[:2]).sum() + (first * first).sum()
+
+
+VIEW_CASES = [_base_changed_after_view, _sibling_views, _view_slice_mul, _view_chain_add, _view_reshape_mul, _view_transpose_row,
               _view_setitem, _view_relu_then_both, _reshape_copy_is_not_a_view]
 
 
