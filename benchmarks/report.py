@@ -21,6 +21,8 @@ TARGETS = (
     ("nograd_memory: grad peak", ("nograd_memory/grad",), 1.1, "memory"),
     ("import_time", ("import_time",), 0.25, "time"),
 )
+# Above this load average per CPU the report says the machine was busy.
+LOAD_WARNING = 0.5
 # A measurement whose IQR exceeds this fraction of its median is flagged as noisy.
 NOISE_FRACTION = 0.25
 UNIT_LABELS = {"ms": "ms per step", "us": "µs per call", "MiB": "MiB peak growth", "s": "s"}
@@ -137,6 +139,16 @@ def _machine_section(run):
         f"- Threads: {run['threads']} in every worker ("
         + ", ".join(f"{name}={value}" for name, value in first["thread_variables"].items())
         + f"; torch.set_num_threads({run['threads']}))",
+    ]
+    load = run.get("load_average") or {}
+    if load.get("start") is not None:
+        busiest = max(load["start"], load.get("end") or 0)
+        lines.append(
+            f"- Load average (1 min): {load['start']:.2f} at the start, "
+            f"{load.get('end') or 0:.2f} at the end"
+            + (" — **the machine was busy: other jobs shared the CPUs and disturbed the timings**"
+               if busiest > LOAD_WARNING * first["logical_cpus"] else ""))
+    lines += [
         "",
         "BLAS and OpenMP libraries loaded in each worker (threadpoolctl's `threadpool_info()`):",
         "",
@@ -153,8 +165,10 @@ def _machine_section(run):
             lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     torch_build = (environments.get("torch") or {}).get("torch")
     if torch_build:
-        lines += ["", f"PyTorch links MKL statically, so threadpoolctl does not see it; its build "
-                      f"reports (torch.get_num_threads() = {torch_build['num_threads']}):", ""]
+        lines += ["", "In the PyTorch worker OpenBLAS is NumPy's, loaded to make the inputs; torch "
+                      "computes with MKL, which it links statically, so threadpoolctl does not "
+                      f"see it. Its build reports (torch.get_num_threads() = "
+                      f"{torch_build['num_threads']}):", ""]
         lines += [f"- {line}" for line in torch_build["build"]]
     return lines + [""]
 

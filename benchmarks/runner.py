@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from benchmarks.environment import THREAD_VARIABLES
-from benchmarks.report import write_report
+from benchmarks.report import LOAD_WARNING, write_report
 from benchmarks.timing import summarise
 from benchmarks.workloads import VARIANTS, WORKLOAD_NAMES
 
@@ -157,6 +157,14 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
     return records
 
 
+def load_average():
+    """The 1-minute load average, None where the platform has none."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
 def installed_version(distribution):
     try:
         return importlib.metadata.version(distribution)
@@ -180,6 +188,10 @@ def main(argv=None):
 
     started = datetime.datetime.now(datetime.timezone.utc)
     start = time.perf_counter()
+    load_at_start = load_average()
+    if load_at_start is not None and load_at_start > LOAD_WARNING * (os.cpu_count() or 1):
+        progress(f"warning: load average {load_at_start:.1f} on {os.cpu_count()} CPUs; "
+                 "other jobs will disturb the timings")
     records = []
     for workload in workloads:
         for variant in VARIANTS.get(workload, (None,)):
@@ -198,6 +210,7 @@ def main(argv=None):
         "frameworks": frameworks,
         "workloads": workloads,
         "torch_distribution": installed_version("torch"),
+        "load_average": {"start": load_at_start, "end": load_average()},
         "records": records,
     }
     paths = write_report(run, args.out)
