@@ -1,4 +1,4 @@
-"""Collective communication: a small ``Backend`` interface, MPI through mpi4py, one-process fallback.
+"""Collective communication: a small ``Backend`` interface, MPI (mpi4py), a one-process fallback.
 
 mpi4py is imported only when the process was started by an MPI launcher (importing it initialises
 MPI), so a script that calls ``init_process_group()`` runs unchanged with or without ``mpiexec``.
@@ -290,7 +290,9 @@ class Work:
         return True
 
     def is_completed(self):
-        return self._finish is None or self._request.test()
+        if self._finish is not None and self._request.test():
+            self.wait()  # finished: put the result in place now
+        return self._finish is None
 
 
 def _contiguous_buffer(tensor, operation):
