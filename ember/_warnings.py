@@ -1,7 +1,10 @@
 """ModeWarning and the switch for the mode-misuse checks, at the bottom layer so that Module and
 Optimizer can call into them; the checks themselves live in ``ember.training.modes``."""
 import contextvars
+import os
+import sys
 import threading
+import warnings
 
 __all__ = ["ModeWarning", "set_mode_checks"]
 
@@ -52,6 +55,19 @@ class deliberate:
     def __exit__(self, exception_type, exception_value, traceback):
         _deliberate_depth.set(_deliberate_depth.get() - 1)
         return False
+
+
+_PACKAGE_PREFIX = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message):
+    """Issue a ModeWarning pointing at the first caller outside the ember package."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_PREFIX):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, ModeWarning, stacklevel=level)
 
 
 def outermost_call(module, args, kwargs):

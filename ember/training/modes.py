@@ -6,14 +6,12 @@ back on exit, so a layer deliberately left in eval stays in eval (``model.train(
 would switch it on). The checks warn once per model about the two classic slips: evaluating in
 training mode under no_grad, and stepping an optimizer while Dropout/BatchNorm are in eval mode.
 """
-import warnings
 import weakref
 from collections import OrderedDict
 
 import numpy as np
 
 from .. import _warnings
-from .._warnings import ModeWarning
 from ..autograd._contextlib import DecoratorContextManager
 from ..autograd.grad_mode import _grad_state, no_grad
 from ..nn.modules.batchnorm import _BatchNorm
@@ -177,13 +175,12 @@ def _check_forward(module):
     dropouts = [layer for layer in training_layers if not isinstance(layer, _BatchNorm)]
     if dropouts:
         effects.append(f"Dropout {_layer_names(module, dropouts)} zeroed activations at random")
-    warnings.warn(
+    _warnings.warn(
         f"{type(module).__name__} ran in training mode with gradients disabled (no_grad or "
         f"inference_mode), most likely an evaluation that forgot eval(): "
         f"{'; '.join(effects)}. Call model.eval() first, or evaluate inside "
         f"`with ember.evaluating(model):` (eval mode and no_grad, both restored afterwards). "
-        f"Shown once per module; turn off with ember.set_mode_checks(False).",
-        ModeWarning, stacklevel=4)
+        f"Shown once per module; turn off with ember.set_mode_checks(False).")
 
 
 def _check_step(optimizer):
@@ -206,7 +203,7 @@ def _check_step(optimizer):
         if not any(id(parameter) in parameter_ids for parameter in model.parameters()):
             continue
         _warned_step.add(model)
-        warnings.warn(
+        _warnings.warn(
             f"{type(optimizer).__name__}.step() is updating parameters of "
             f"{type(model).__name__} while its Dropout/BatchNorm layers "
             f"{_layer_names(model, eval_layers)} are in eval mode, most likely training after "
@@ -215,8 +212,7 @@ def _check_step(optimizer):
             f"evaluate inside `with ember.evaluating(model):`, which restores the modes); to keep "
             f"layers in eval on purpose, pin them with layer.lock_mode(False) or "
             f"ember.nn.utils.freeze_batchnorm(model). Shown once per module; turn off with "
-            f"ember.set_mode_checks(False).",
-            ModeWarning, stacklevel=3)
+            f"ember.set_mode_checks(False).")
 
 
 _warnings._forward_check = _check_forward

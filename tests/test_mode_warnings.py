@@ -1,0 +1,231 @@
+"""ModeWarning: evaluating in training mode under no_grad, stepping while Dropout/BatchNorm are in
+eval mode; once per module, silent in correct code and in the deliberate tools, switchable off."""
+import threading
+import warnings
+
+import pytest
+
+import ember
+from ember import nn
+from ember.data import DataLoader, TensorDataset
+from ember.nn.utils import freeze_batchnorm, mc_dropout, update_bn
+from ember.training import evaluate, mc_predict, train_one_epoch
+
+
+def _model(dropout=True, batchnorm=True):
+    layers = [nn.Linear(4, 8)]
+    if batchnorm:
+        layers.append(nn.BatchNorm1d(8))
+    layers.append(nn.ReLU())
+    if dropout:
+        layers.append(nn.Dropout(0.5))
+    return nn.Sequential(nn.Sequential(*layers), nn.Linear(8, 3))
+
+
+def _inputs():
+    return ember.randn(6, 4)
+
+
+def _loader():
+    dataset = TensorDataset(ember.randn(12, 4), ember.randint(0, 3, (12,)))
+    return DataLoader(dataset, batch_size=6)
+
+
+def _mode_warnings(action):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        action()
+    return [warning for warning in caught if issubclass(warning.category, ember.ModeWarning)]
+
+
+def _train_step(model, optimizer):
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(_inputs()), ember.tensor([0, 1, 2, 0, 1, 2])).backward()
+    optimizer.step()
+
+
+def test_mode_warning_is_a_user_warning():
+    assert issubclass(ember.ModeWarning, UserWarning)
+
+
+# ---- (a) forward in training mode with grad disabled ---------------------------------------------
+
+@pytest.mark.parametrize("context", [ember.no_grad, ember.inference_mode])
+def test_training_mode_forward_without_grad_warns_once_at_this_line(context):
+    model = _model()
+
+    def forgot_eval():
+        with context():
+            model(_inputs())
+            model(_inputs())
+
+    caught = _mode_warnings(forgot_eval)
+    assert len(caught) == 1  # once, and only for the top-level module, not for each layer
+    message = str(caught[0].message)
+    assert "running statistics of BatchNorm '0.1' were just updated" in message
+    assert "Dropout '0.3'" in message
+    assert "model.eval()" in message and "ember.evaluating(model)" in message
+    assert caught[0].filename == __file__
+    assert _mode_warnings(forgot_eval) == []  # the same instance never warns again
+    assert len(_mode_warnings(lambda: _no_grad_forward(_model()))) == 1  # a new one does
+
+
+def _no_grad_forward(model):
+    with ember.no_grad():
+        return model(_inputs())
+
+
+def test_dropout_only_model_warns_without_mentioning_statistics():
+    caught = _mode_warnings(lambda: _no_grad_forward(_model(batchnorm=False)))
+    assert len(caught) == 1
+    assert "running statistics" not in str(caught[0].message)
+    assert "Dropout '0.2'" in str(caught[0].message)
+
+
+def test_correct_forwards_are_silent():
+    model = _model()
+
+    def correct():
+        model.eval()
+        _no_grad_forward(model)         # evaluation
+        model.train()
+        model(_inputs())                # training forward
+        model.eval()
+        model(_inputs())                # eval with grad: saliency, adversarial examples
+        _no_grad_forward(_model(dropout=False, batchnorm=False).train())  # nothing mode-dependent
+        hand_made = _model().eval()
+        hand_made[0][3].train()         # mc dropout by hand under an eval model: deliberate
+        _no_grad_forward(hand_made)
+
+    assert _mode_warnings(correct) == []
+
+
+def test_deliberate_tools_are_silent():
+    def deliberate():
+        model = _model().train()
+        with ember.evaluating(model):
+            model(_inputs())
+        mc_predict(model, _inputs(), samples=3)
+        with mc_dropout(model), ember.no_grad():
+            model(_inputs())
+        update_bn([_inputs(), _inputs()], model)
+        with ember.training_mode(model), ember.no_grad():
+            model(_inputs())  # asked for training mode explicitly (e.g. recalibration by hand)
+        locked = _model().train()
+        locked[0][1].lock_mode(True)
+        locked[0][3].lock_mode(True)
+        _no_grad_forward(locked)
+        evaluate(model, _loader(), nn.CrossEntropyLoss())
+
+    assert _mode_warnings(deliberate) == []
+
+
+def test_each_thread_checks_its_own_top_level_call():
+    model = _model()
+    caught = []
+
+    def worker():
+        caught.extend(_mode_warnings(lambda: _no_grad_forward(model)))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert len(caught) == 1
+
+
+# ---- (b) optimizer step while Dropout/BatchNorm are in eval mode ---------------------------------
+
+def test_step_after_an_evaluation_that_forgot_train_warns_once():
+    model = _model()
+    optimizer = ember.optim.SGD(model.parameters(), lr=0.1)
+
+    def forgot_train():
+        model.eval()
+        _no_grad_forward(model)  # a correct evaluation ...
+        _train_step(model, optimizer)  # ... but training goes on in eval mode
+        _train_step(model, optimizer)
+
+    caught = _mode_warnings(forgot_train)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message.startswith("SGD.step() is updating parameters of Sequential")
+    assert "'0.1', '0.3'" in message and "model.train()" in message
+    assert "freeze_batchnorm" in message
+    assert caught[0].filename == __file__
+
+
+def test_correct_training_is_silent():
+    model = _model()
+    optimizer = ember.optim.Adam(model.parameters(), lr=0.01)
+
+    def correct():
+        for _ in range(2):
+            model.train()
+            _train_step(model, optimizer)
+            with ember.evaluating(model):
+                model(_inputs())
+        train_one_epoch(model, _loader(), nn.CrossEntropyLoss(), optimizer)
+        evaluate(model, _loader(), nn.CrossEntropyLoss())
+        train_one_epoch(model, _loader(), nn.CrossEntropyLoss(), optimizer)
+
+    assert _mode_warnings(correct) == []
+
+
+def test_locked_layers_in_eval_are_deliberate():
+    model = _model()
+    optimizer = ember.optim.SGD(model.parameters(), lr=0.1)
+
+    def fine_tune():
+        freeze_batchnorm(model)
+        model[0][3].lock_mode(False)
+        model.train()
+        _train_step(model, optimizer)
+
+    assert _mode_warnings(fine_tune) == []
+
+
+def test_an_optimizer_over_other_tensors_is_not_the_models_training():
+    model = _model().eval()
+    perturbation = ember.zeros(6, 4, requires_grad=True)
+    optimizer = ember.optim.SGD([perturbation], lr=0.1)
+
+    def adversarial():
+        optimizer.zero_grad()
+        (-model(_inputs() + perturbation).square().mean()).backward()
+        optimizer.step()
+
+    assert _mode_warnings(adversarial) == []
+
+
+# ---- switching off -------------------------------------------------------------------------------
+
+def test_set_mode_checks_turns_both_checks_off():
+    model = _model()
+    optimizer = ember.optim.SGD(model.parameters(), lr=0.1)
+
+    def misuse():
+        model.train()
+        _no_grad_forward(model)
+        model.eval()
+        _train_step(model, optimizer)
+
+    ember.set_mode_checks(False)
+    try:
+        assert _mode_warnings(misuse) == []
+    finally:
+        ember.set_mode_checks(True)
+    assert len(_mode_warnings(misuse)) == 2
+
+
+def test_the_warnings_module_silences_them():
+    model = _model()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ember.ModeWarning)
+        _no_grad_forward(model)
+    assert caught == []
+
+
+def test_set_mode_checks_wants_a_bool():
+    with pytest.raises(TypeError, match="expected a bool, got int"):
+        ember.set_mode_checks(0)
