@@ -1,4 +1,4 @@
-"""DistributedDataParallel: one model replica per rank, gradients averaged in buckets during backward.
+"""DistributedDataParallel: a model replica per rank, gradients averaged in buckets during backward.
 
 Each rank runs forward and backward on its shard of the batch. Parameters are grouped, in reverse
 registration order (roughly the order backward produces their gradients), into buckets of at most

@@ -1,4 +1,4 @@
-"""Samplers that give each rank its own shard of a dataset (``torch.utils.data.DistributedSampler``)."""
+"""Samplers that give each rank its own shard of a dataset (PyTorch's DistributedSampler)."""
 import math
 
 import numpy as np
