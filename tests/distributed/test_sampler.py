@@ -1,5 +1,7 @@
 """DistributedSampler: lengths, padding and rank structure as PyTorch's; shuffles per epoch."""
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ember.distributed as dist
 from ember.distributed import DistributedSampler, UnpaddedDistributedSampler
@@ -122,3 +124,21 @@ def test_unpadded_sampler_partitions_the_dataset_exactly(length, replicas):
         assert [len(shard) for shard in shards] == [
             len(UnpaddedDistributedSampler(_Sized(length), replicas, rank))
             for rank in range(replicas)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.integers(0, 40), replicas=st.integers(1, 6), drop_last=st.booleans(),
+       seed=st.integers(0, 1000), epoch=st.integers(0, 5))
+def test_property_shards_have_torch_structure(length, replicas, drop_last, seed, epoch):
+    samplers = [DistributedSampler(_Sized(length), replicas, rank, seed=seed,
+                                   drop_last=drop_last) for rank in range(replicas)]
+    for sampler in samplers:
+        sampler.set_epoch(epoch)
+    shards = [list(sampler) for sampler in samplers]
+    assert all(len(shard) == len(samplers[0]) for shard in shards)
+    flat = [index for shard in shards for index in shard]
+    if drop_last:
+        assert len(flat) == len(set(flat)) == replicas * (length // replicas)
+    else:
+        assert set(flat) == set(range(length))
+        assert len(flat) == replicas * -(-length // replicas)
