@@ -136,7 +136,7 @@ def _prepare(input, spatial_dims, operation):
 
 
 def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims,
-               operation):
+               operation, max_indices=None):
     kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
     stride = kernel_size if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
         else _tuple(stride, spatial_dims, "stride")
@@ -150,6 +150,8 @@ def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial
     if any(gap <= 0 for gap in dilation):
         raise RuntimeError(f"{operation}: dilation must be greater than zero, but got "
                            f"{_dims(dilation)}")
+    if max_indices is not None:  # max pooling (with or without indices)
+        _check_plain_padding(padding, kernel_size, dilation, with_indices=max_indices)
     for pad, kernel, gap in zip(padding, kernel_size, dilation):
         if pad < 0 or pad > (gap * (kernel - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
@@ -158,11 +160,35 @@ def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial
     out_size = tuple(_pool_size(size, kernel, jump, pad, gap, ceil_mode) for size, kernel, jump,
                      pad, gap in zip(sizes, kernel_size, stride, padding, dilation))
     if any(count <= 0 for count in out_size):
-        raise RuntimeError(f"Given input size: ({'x'.join(str(s) for s in input._data.shape[1:])})"
-                           f". Calculated output size: "
-                           f"({'x'.join(str(s) for s in input._data.shape[1:2] + out_size)}). "
+        if max_indices is False and spatial_dims == 1:
+            raise RuntimeError(f"max_pool1d() Invalid computed output size: {out_size[0]}")
+        given = input._data.shape[1:]
+        calculated = input._data.shape[1:2] + out_size
+        if spatial_dims == 1:  # PyTorch runs it as a 2-D pooling over (C, 1, L)
+            given = given[:1] + (1,) + given[1:]
+            calculated = calculated[:1] + (1,) + calculated[1:]
+        raise RuntimeError(f"Given input size: ({'x'.join(str(size) for size in given)}). "
+                           f"Calculated output size: "
+                           f"({'x'.join(str(size) for size in calculated)}). "
                            f"Output size is too small")
     return kernel_size, stride, padding, dilation, out_size
+
+
+def _check_plain_padding(padding, kernel_size, dilation, with_indices):
+    """PyTorch bounds max pooling's padding by half the kernel size itself (stricter than half
+    the dilated size) for max_pool1d without indices and for dilated 1-D/2-D max pooling."""
+    if all(pad <= kernel // 2 for pad, kernel in zip(padding, kernel_size)):
+        return
+    if len(kernel_size) == 1 and not with_indices:
+        raise RuntimeError(f"max_pool1d() padding should be at most half of kernel size, but got "
+                           f"padding={padding[0]} and kernel_size={kernel_size[0]}")
+    if len(kernel_size) <= 2 and any(gap != 1 for gap in dilation):
+        # 1-D pooling runs as 2-D pooling over (C, 1, L).
+        padding = (0,) * (2 - len(padding)) + tuple(padding)
+        kernel_size = (1,) * (2 - len(kernel_size)) + tuple(kernel_size)
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
+                           f"padW = {padding[1]}, padH = {padding[0]}, kW = {kernel_size[1]}, "
+                           f"kH = {kernel_size[0]}")
 
 
 def _dims(values):
@@ -276,12 +302,17 @@ class MaxPoolNd(Function):
         else:
             values = _window_maxima(windows, kernel_size)
             everything = (slice(None), slice(None))
-            claimed = np.zeros(grad.shape, bool)
+            claimed = None
             match = np.empty(grad.shape, bool)
-            for offset, target in zip(np.ndindex(*kernel_size), slices):
+            last = len(slices) - 1
+            for number, (offset, target) in enumerate(zip(np.ndindex(*kernel_size), slices)):
                 np.equal(windows[everything + offset], values, out=match)
-                match &= ~claimed
-                claimed |= match
+                if claimed is None:
+                    claimed = match.copy()
+                else:
+                    np.greater(match, claimed, out=match)  # equal and not claimed earlier
+                    if number != last:
+                        claimed |= match
                 np.multiply(grad, match, out=contribution)
                 grad_padded[target] += contribution
         grad_input = grad_padded[_interior(input_shape, pairs)]
@@ -292,7 +323,8 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
               spatial_dims, operation):
     batched, unbatched = _prepare(input, spatial_dims, operation)
     kernel_size, stride, padding, dilation, out_size = _arguments(
-        batched, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims, operation)
+        batched, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims, operation,
+        max_indices=bool(return_indices))
     result = MaxPoolNd.apply(batched, kernel_size, stride, padding, dilation, out_size,
                              bool(return_indices))
     if not return_indices:

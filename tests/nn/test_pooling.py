@@ -160,3 +160,64 @@ def test_errors_match_torch(torch, call):
     with pytest.raises(RuntimeError) as raised:
         call(F, ember.tensor(array))
     assert str(raised.value) == str(expected.value)
+
+
+def _random_pool_configuration(random, spatial_dims):
+    kernel = tuple(int(k) for k in random.integers(1, 5, spatial_dims))
+    stride = tuple(int(s) for s in random.integers(1, 4, spatial_dims))
+    dilation = tuple(int(d) for d in random.integers(1, 3, spatial_dims))
+    padding = tuple(int(random.integers(0, (d * (k - 1) + 1) // 2 + 1))
+                    for k, d in zip(kernel, dilation))
+    size = tuple(int(s) for s in random.integers(1, 12, spatial_dims))
+    return kernel, stride, dilation, padding, size, bool(random.integers(0, 2))
+
+
+@pytest.mark.parametrize("spatial_dims", [1, 2])
+def test_random_configurations_match_torch(torch, spatial_dims):
+    """Seeded random kernel/stride/padding/dilation/ceil_mode/size combinations: the same output
+    shape, values, indices and gradients as torch, or the same error type and message."""
+    random = np.random.default_rng(11 + spatial_dims)
+    for _ in range(60):
+        kernel, stride, dilation, padding, size, ceil_mode = _random_pool_configuration(
+            random, spatial_dims)
+        array = np.round(random.standard_normal((2, 3) + size) * 2)  # ties included
+        with_indices = bool(random.integers(0, 2))
+        max_name = f"max_pool{spatial_dims}d"
+        avg_name = f"avg_pool{spatial_dims}d"
+        calls = [(max_name, dict(kernel_size=kernel, stride=stride, padding=padding,
+                                 dilation=dilation, ceil_mode=ceil_mode,
+                                 return_indices=with_indices)),
+                 (avg_name, dict(kernel_size=kernel, stride=stride,
+                                 padding=tuple(min(p, k // 2) for p, k in zip(padding, kernel)),
+                                 ceil_mode=ceil_mode,
+                                 count_include_pad=bool(random.integers(0, 2))))]
+        for name, keywords in calls:
+            x = ember.tensor(array, requires_grad=True)
+            tx = torch.tensor(array, requires_grad=True)
+            try:
+                expected = getattr(torch.nn.functional, name)(tx, **keywords)
+            except RuntimeError as error:
+                with pytest.raises(RuntimeError) as raised:
+                    getattr(F, name)(x, **keywords)
+                assert str(raised.value) == str(error), (name, keywords, size)
+                continue
+            output = getattr(F, name)(x, **keywords)
+            values = expected[0] if isinstance(expected, tuple) else expected
+            # A window lying wholly in the padding gives -inf; PyTorch then reports an index
+            # outside the input (and scatters its gradient there): nothing to compare.
+            comparable = not np.isinf(values.detach().numpy()).any()
+            if isinstance(expected, tuple):
+                if comparable:
+                    np.testing.assert_array_equal(output[1].numpy(), expected[1].numpy(),
+                                                  err_msg=f"{keywords} {size}")
+                output, expected = output[0], expected[0]
+            assert output.shape == tuple(expected.shape), (name, keywords, size)
+            np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(),
+                                       rtol=1e-12, atol=1e-12)
+            if not comparable:
+                continue
+            grad = random.standard_normal(tuple(expected.shape))
+            output.backward(ember.tensor(grad))
+            expected.backward(torch.tensor(grad))
+            np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{name} {keywords} {size}")
