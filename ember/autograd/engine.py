@@ -142,8 +142,9 @@ class _Pending:
         if current is None:
             self.grads[number] = grad
             self.owned[number] = owned
-        elif self.owned[number] and current.shape == np.broadcast_shapes(current.shape, grad.shape) \
-                and current.dtype == np.result_type(current, grad):
+        elif self.owned[number] and current.dtype == grad.dtype and (
+                current.shape == grad.shape
+                or current.shape == np.broadcast_shapes(current.shape, grad.shape)):
             current += grad
         else:
             self.grads[number] = current + grad
@@ -204,8 +205,11 @@ def _sweep(roots, root_grads, retain_graph, capture=None):
                 key = (id(node), number)
                 if key in capture and grad is not None:
                     capture[key] = grad if capture[key] is None else capture[key] + grad
-        if all(grad is None for grad in grads):
-            continue
+        for grad in grads:
+            if grad is not None:
+                break
+        else:
+            continue  # no gradient reached any output of this node
         input_grads = node._run_backward(grads)
         del grads, entry
         if not retain_graph:

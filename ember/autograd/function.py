@@ -378,17 +378,23 @@ def _validate_gradient(node, index, gradient, meta):
 
 
 def _match_saved_outputs(ctx, results):
-    checks = list(ctx._saved_checks)
-    for position, (index, counter, expected, grad_fn, output_nr) in enumerate(checks):
-        if counter is not None:
+    """Tie saved arrays that are outputs of this node to the outputs' version counters (arrays
+    that are neither inputs nor outputs are private to the node and need no check)."""
+    saved = ctx.saved
+    matched = []
+    for check in ctx._saved_checks:
+        if check[1] is not None:
+            matched.append(check)
             continue
-        item = ctx.saved[index]
-        for number, tensor in enumerate(results):
+        item = saved[check[0]]
+        number = 0
+        for tensor in results:
             if tensor._data is item:
                 counter = tensor._version_counter()
-                checks[position] = (index, counter, counter.value, ctx, number)
+                matched.append((check[0], counter, counter.value, ctx, number))
                 break
-    ctx._saved_checks = tuple(check for check in checks if check[1] is not None)
+            number += 1
+    ctx._saved_checks = matched
 
 
 _SECOND_BACKWARD = (
