@@ -340,8 +340,10 @@ def _transposed(input, weight, bias, stride, padding, output_padding, groups, di
                 for size, kernel, jump, pad, gap, extra in zip(
                     input._data.shape[2:], kernel_size, stride, padding, dilation, output_padding)]
     if any(size <= 0 for size in out_size):
-        raise RuntimeError(f"Given input size per channel: {list(input._data.shape[2:])}. "
-                           f"Calculated output size per channel: {out_size}. Output size is too "
+        raise RuntimeError(f"Given input size per channel: "
+                           f"({' x '.join(str(size) for size in input._data.shape[2:])}). "
+                           f"Calculated output size per channel: "
+                           f"({' x '.join(str(size) for size in out_size)}). Output size is too "
                            f"small")
     output = ConvTransposeNd.apply(input, weight, bias, stride, padding, output_padding, dilation,
                                    groups)

@@ -210,3 +210,50 @@ def test_errors_match_torch(torch):
     with pytest.raises(ValueError, match='Only "zeros" padding mode is supported for '
                                          'ConvTranspose2d'):
         nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect")
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv2d", "conv_transpose2d"])
+def test_random_configurations_match_torch(torch, transposed):
+    """Seeded random kernel/stride/padding/dilation/groups/size combinations: the same output and
+    gradients as torch, or the same error type and message."""
+    random = np.random.default_rng(21 + transposed)
+    for _ in range(40):
+        kernel = tuple(int(k) for k in random.integers(1, 5, 2))
+        stride = tuple(int(s) for s in random.integers(1, 4, 2))
+        dilation = tuple(int(d) for d in random.integers(1, 3, 2))
+        groups = int(random.choice([1, 2]))
+        in_channels = 2 * int(random.integers(1, 3))
+        out_channels = 2 * int(random.integers(1, 3))
+        size = tuple(int(s) for s in random.integers(1, 10, 2))
+        padding = tuple(int(p) for p in random.integers(0, 3, 2))
+        if transposed:
+            name = "conv_transpose2d"
+            weight_shape = (in_channels, out_channels // groups) + kernel
+            output_padding = tuple(int(random.integers(0, max(s, d)))
+                                   for s, d in zip(stride, dilation))
+            keywords = dict(stride=stride, padding=padding, output_padding=output_padding,
+                            dilation=dilation, groups=groups)
+        else:
+            name = "conv2d"
+            weight_shape = (out_channels, in_channels // groups) + kernel
+            if random.random() < 0.3:
+                padding = "same" if stride == (1, 1) else "valid"
+            keywords = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        x, tx = _pair(random.standard_normal((2, in_channels) + size), torch)
+        w, tw = _pair(random.standard_normal(weight_shape), torch)
+        try:
+            expected = getattr(torch.nn.functional, name)(tx, tw, **keywords)
+        except RuntimeError as error:
+            with pytest.raises(RuntimeError) as raised:
+                getattr(F, name)(x, w, **keywords)
+            assert str(raised.value) == str(error), (keywords, size)
+            continue
+        output = getattr(F, name)(x, w, **keywords)
+        assert output.shape == tuple(expected.shape), (keywords, size)
+        np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(),
+                                   rtol=1e-10, atol=1e-10)
+        grad = random.standard_normal(tuple(expected.shape))
+        output.backward(ember.tensor(grad))
+        expected.backward(torch.tensor(grad))
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-10)
