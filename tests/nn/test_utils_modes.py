@@ -1,4 +1,4 @@
-"""ember.nn.utils: freeze_batchnorm / unfreeze_batchnorm, mc_dropout, update_bn (exact statistics)."""
+"""ember.nn.utils: freeze_batchnorm / unfreeze_batchnorm, mc_dropout, update_bn (exact stats)."""
 import warnings
 
 import numpy as np
