@@ -156,8 +156,8 @@ class SyncBatchNorm(_BatchNorm):
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):
-        """Return ``module`` with every BatchNorm*D replaced by a SyncBatchNorm sharing its
-        parameters, buffers and training flag (the module itself when it is a BatchNorm)."""
+        """Return ``module`` with every BatchNorm*d replaced by a SyncBatchNorm sharing its
+        parameters, buffers and training flag (a new SyncBatchNorm when ``module`` is one)."""
         converted = module
         if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
             converted = cls(module.num_features, module.eps, module.momentum, module.affine,
