@@ -50,17 +50,18 @@ def _train_mode_one_at_a_time(model, inputs):
 def _forward_cost(model, inputs, use_no_grad):
     """Peak and still-held traced memory, bytes saved for backward, best of 3 wall times."""
     import ember
-    from ..autograd import function
+    from ..autograd import graph_stats, saved_bytes
 
     model.eval()
     context = ember.no_grad if use_no_grad else ember.enable_grad
-    saved_before = function._saved_bytes[0]
+    saved_before = saved_bytes()
     tracemalloc.start()
     with context():
         output = model(inputs)
-    saved = function._saved_bytes[0] - saved_before
+    saved = saved_bytes() - saved_before
     held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    nodes = graph_stats(output).nodes
     del output
     seconds = []
     for _ in range(3):
@@ -69,7 +70,7 @@ def _forward_cost(model, inputs, use_no_grad):
             output = model(inputs)
         seconds.append(time.perf_counter() - start)
         del output
-    return {"peak": peak, "held": held, "saved": saved, "seconds": min(seconds)}
+    return {"peak": peak, "held": held, "saved": saved, "nodes": nodes, "seconds": min(seconds)}
 
 
 def _mebibytes(count):
@@ -164,6 +165,8 @@ def run_demo(out_dir="demo-out", epochs=None, seed=0):
         print(f"   {label:<27} peak {_mebibytes(cost['peak'])}, held afterwards "
               f"{_mebibytes(cost['held'])} ({_mebibytes(cost['saved'])} saved for backward), "
               f"{1000 * cost['seconds']:.1f} ms")
+    print(f"   graph behind the output (ember.autograd.graph_stats): {with_grad['nodes']} nodes "
+          f"with grad, {without_grad['nodes']} under no_grad()")
     print("4) Why both: eval() changes what the layers compute (BatchNorm uses its running "
           "statistics, Dropout is off); no_grad() changes what autograd records (no graph, no "
           "saved activations). Neither does the other's job.")
