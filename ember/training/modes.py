@@ -48,9 +48,15 @@ class _ScopedModes(DecoratorContextManager):
         quiet = _warnings.deliberate()
         grad_switch = self._grad_switch()
         quiet.__enter__()
+        try:
+            for module in self.modules:
+                module.train(self._training)
+        except BaseException:
+            # A train() override failed: leave nothing half-switched.
+            _restore_modes(snapshot)
+            quiet.__exit__(None, None, None)
+            raise
         self._saved.append((snapshot, quiet, grad_switch))
-        for module in self.modules:
-            module.train(self._training)
         if grad_switch is not None:
             grad_switch.__enter__()
         return self.modules[0] if len(self.modules) == 1 else self.modules

@@ -302,3 +302,18 @@ def test_mc_predict_bad_arguments():
         mc_predict(model, ember.randn(2, 4), samples=2.0)
     with pytest.raises(TypeError, match="expected an ember.nn.Module, got function"):
         mc_predict(lambda x: x, ember.randn(2, 4))
+
+
+def test_a_failing_train_override_leaves_nothing_switched():
+    class Stubborn(nn.Module):
+        def train(self, mode=True):
+            raise RuntimeError("no")
+
+    model = nn.Sequential(nn.Dropout(), Stubborn())
+    before = _modes(model)  # all True: Sequential.train switches itself and the dropout first
+    with pytest.raises(RuntimeError, match="no"):
+        with evaluating(model):
+            pass
+    assert _modes(model) == before
+    assert ember.is_grad_enabled()
+    assert ember._warnings._deliberate_depth.get() == 0

@@ -131,8 +131,14 @@ class mc_dropout(DecoratorContextManager):
         snapshot = _snapshot_modes((self.model,))
         quiet = _warnings.deliberate()
         quiet.__enter__()
+        try:
+            self.model.eval()
+        except BaseException:
+            # An eval()/train() override failed: leave nothing half-switched.
+            _restore_modes(snapshot)
+            quiet.__exit__(None, None, None)
+            raise
         self._saved.append((snapshot, quiet))
-        self.model.eval()
         for module in self.model.modules():
             if isinstance(module, _DropoutNd) and module._mode_lock is None:
                 module.training = True
