@@ -76,6 +76,32 @@ def _weight_grad(grad_rows, columns, groups):
     return np.matmul(left, right.swapaxes(-1, -2))
 
 
+def _conv_weight_grad(input, grad_rows, weight_shape, stride, padding, dilation, groups,
+                      out_size):
+    """grad_weight = sum over batch and positions of grad (x) columns, as ONE GEMM per group.
+
+    Small problems use a batched GEMM and a sum over the batch; large ones copy the windows
+    straight into (C * prod(kernel), N * L) order, so only the small grad needs transposing.
+    """
+    batch = input.shape[0]
+    out_channels = weight_shape[0]
+    kernel_size = weight_shape[2:]
+    width = math.prod(weight_shape[1:])
+    if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
+        columns = _im2col(_pad(input, padding), kernel_size, stride, dilation, out_size)
+        columns = columns.reshape(batch, groups, -1, columns.shape[2])
+        return _weight_grad(grad_rows, columns, groups).reshape(weight_shape)
+    windows = _windows(_pad(input, padding), kernel_size, stride, dilation, out_size)
+    spatial = len(kernel_size)
+    # (N, C, *kernel, *out) -> (C, *kernel, N, *out): rows ordered like the weight's columns.
+    order = ((1,) + tuple(range(2, 2 + spatial)) + (0,)
+             + tuple(range(2 + spatial, 2 + 2 * spatial)))
+    columns = np.ascontiguousarray(windows.transpose(order)).reshape(groups, width, -1)
+    left = np.ascontiguousarray(grad_rows.transpose(1, 2, 0, 3)).reshape(
+        groups, out_channels // groups, -1)
+    return np.matmul(left, columns.swapaxes(-1, -2)).reshape(weight_shape)
+
+
 class ConvNd(Function):
     """Cross-correlation of (N, C_in, *spatial) with weight (C_out, C_in / groups, *kernel)."""
 
@@ -110,6 +136,7 @@ class ConvNd(Function):
         input, weight = ctx.saved_tensors
         (input_shape, weight_shape, padded_shape, stride, padding, dilation, groups,
          out_size) = ctx.geometry
+        grad = np.ascontiguousarray(grad)  # e.g. a broadcast from sum(): BLAS needs real strides
         needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
         batch = grad.shape[0]
         out_channels = weight_shape[0]
@@ -123,9 +150,8 @@ class ConvNd(Function):
             grad_padded = _col2im(columns, padded_shape, kernel_size, stride, dilation, out_size)
             grad_input = grad_padded[_interior(input_shape, padding)]
         if needs_weight:
-            columns = _im2col(_pad(input, padding), kernel_size, stride, dilation, out_size)
-            columns = columns.reshape(batch, groups, -1, columns.shape[2])
-            grad_weight = _weight_grad(grad_rows, columns, groups).reshape(weight_shape)
+            grad_weight = _conv_weight_grad(input, grad_rows, weight_shape, stride, padding,
+                                            dilation, groups, out_size)
         if needs_bias:
             grad_bias = grad_rows.sum(axis=(0, 3)).reshape(out_channels)
         return grad_input, grad_weight, grad_bias, None, None, None, None
@@ -165,6 +191,7 @@ class ConvTransposeNd(Function):
     def backward(ctx, grad):
         input, weight = ctx.saved_tensors
         input_shape, weight_shape, stride, pairs, dilation, groups = ctx.geometry
+        grad = np.ascontiguousarray(grad)
         needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
         batch, in_channels = input_shape[:2]
         in_size = input_shape[2:]

@@ -257,3 +257,18 @@ def test_random_configurations_match_torch(torch, transposed):
         expected.backward(torch.tensor(grad))
         np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("limit", [0, 1 << 30], ids=["single-gemm", "batched-gemm"])
+def test_both_weight_gradient_strategies(torch, monkeypatch, limit):
+    """grad_weight takes one 2-D GEMM for large problems and a batched GEMM for small ones."""
+    from ember.ops import conv as conv_ops
+    monkeypatch.setattr(conv_ops, "_BATCHED_WEIGHT_GRAD_LIMIT", limit)
+    random = np.random.default_rng(31)
+    for name, input_shape, weight_shape, keywords in CONV_CASES:
+        x, tx = _pair(random.standard_normal(input_shape), torch)
+        w, tw = _pair(random.standard_normal(weight_shape), torch)
+        getattr(F, name)(x, w, **keywords).sum().backward()
+        getattr(torch.nn.functional, name)(tx, tw, **keywords).sum().backward()
+        np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
