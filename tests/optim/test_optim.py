@@ -321,7 +321,8 @@ def test_step_hooks():
     param = ember.tensor([1.0], requires_grad=True)
     opt = optim.SGD([param], lr=0.1)
     calls = []
-    optimizer_module._step_pre_hooks.append(lambda optimizer: calls.append(("module", optimizer)))
+    module_hook = lambda optimizer: calls.append(("module", optimizer))  # noqa: E731
+    optimizer_module._step_pre_hooks.append(module_hook)
     try:
         pre = opt.register_step_pre_hook(lambda o, args, kwargs: calls.append(("pre", o)))
         post = opt.register_step_post_hook(lambda o, args, kwargs: calls.append(("post", o)))
@@ -334,7 +335,7 @@ def test_step_hooks():
         opt.step()
         assert calls == [("module", opt)]
     finally:
-        optimizer_module._step_pre_hooks.clear()
+        optimizer_module._step_pre_hooks.remove(module_hook)  # others (ModeWarning) stay
 
 
 def test_pre_hook_can_replace_arguments():
