@@ -321,7 +321,10 @@ def test_step_hooks():
     param = ember.tensor([1.0], requires_grad=True)
     opt = optim.SGD([param], lr=0.1)
     calls = []
-    module_hook = lambda optimizer: calls.append(("module", optimizer))  # noqa: E731
+
+    def module_hook(optimizer):
+        calls.append(("module", optimizer))
+
     optimizer_module._step_pre_hooks.append(module_hook)
     try:
         pre = opt.register_step_pre_hook(lambda o, args, kwargs: calls.append(("pre", o)))
