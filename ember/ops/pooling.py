@@ -295,6 +295,11 @@ class MaxPoolNd(Function):
                                       grad.shape[2:])[0]
             if input.dtype.kind == "f" and np.isnan(input).any():
                 best = _window_argmax(windows, kernel_size, True)[1]
+            elif (stride == kernel_size and not any(padding)
+                  and all(gap == 1 for gap in dilation)):
+                values = _window_maxima(windows, kernel_size)
+                return (_tiled_max_grad(input, values, grad, kernel_size),
+                        None, None, None, None, None, None)
         if best is not None:
             for number, target in enumerate(slices):
                 np.multiply(grad, best == number, out=contribution)
@@ -317,6 +322,40 @@ class MaxPoolNd(Function):
                 grad_padded[target] += contribution
         grad_input = grad_padded[_interior(input_shape, pairs)]
         return grad_input, None, None, None, None, None, None
+
+
+def _tiled_max_grad(input, values, grad, kernel_size):
+    """Max-pooling gradient when the windows tile the input (kernel == stride, no padding or
+    dilation): the input seen as (N, C, out_1, k_1, out_2, k_2, ...) blocks is compared with its
+    block maxima in one contiguous pass, instead of one strided scatter per kernel offset."""
+    batch, channels = input.shape[:2]
+    out_size = values.shape[2:]
+    covered = (slice(None), slice(None)) + tuple(
+        slice(0, count * kernel) for count, kernel in zip(out_size, kernel_size))
+    blocks_shape = (batch, channels) + tuple(
+        size for pair in zip(out_size, kernel_size) for size in pair)
+    expanded_shape = (batch, channels) + tuple(
+        size for count in out_size for size in (count, 1))
+    blocks = input[covered].reshape(blocks_shape)
+    match = blocks == values.reshape(expanded_shape)
+    if np.count_nonzero(match) != values.size:
+        # Ties: only the first maximum of each window (in kernel order) takes the gradient.
+        everything = (slice(None),) * 2
+        views = [match[everything + tuple(index for pair in zip((slice(None),) * len(offset),
+                                                               offset) for index in pair)]
+                 for offset in np.ndindex(*kernel_size)]
+        claimed = views[0].copy()
+        for number, view in enumerate(views[1:], start=2):
+            np.greater(view, claimed, out=view)
+            if number != len(views):
+                claimed |= view
+    grad_blocks = match * grad.reshape(expanded_shape)
+    if all(count * kernel == size
+           for count, kernel, size in zip(out_size, kernel_size, input.shape[2:])):
+        return grad_blocks.reshape(input.shape)
+    grad_input = np.zeros(input.shape, grad.dtype)
+    grad_input[covered] = grad_blocks.reshape(grad_input[covered].shape)
+    return grad_input
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,

@@ -12,6 +12,8 @@ POOL_CASES = [
     ("max_pool1d", (2, 3, 11), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
     ("max_pool1d", (3, 12), dict(kernel_size=4, dilation=2)),
     ("max_pool2d", (2, 3, 8, 8), dict(kernel_size=2)),
+    ("max_pool2d", (2, 3, 9, 7), dict(kernel_size=(2, 3))),  # tiles, leaving a border
+    ("max_pool1d", (2, 3, 11), dict(kernel_size=2)),
     ("max_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=1)),
     ("max_pool2d", (2, 3, 9, 8), dict(kernel_size=(3, 2), stride=2, padding=1, dilation=(1, 2),
                                       ceil_mode=True)),
