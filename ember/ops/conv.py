@@ -251,10 +251,13 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     if input._data.dtype != weight._data.dtype:
-        raise RuntimeError(f"Input type ({_type(input)}) and weight type ({_type(weight)}) "
-                           f"should be the same")
+        raise RuntimeError(f"expected scalar type {_type(input)} but found {_type(weight)}")
     in_channels = input._data.shape[1]
     weight_shape = list(weight._data.shape)
+    if weight_shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
+                           f"{groups} at dimension 0, but got weight of size "
+                           f"[{weight_shape}] instead")
     if transposed:
         expected = weight_shape[0]
         if in_channels != expected:
@@ -264,10 +267,6 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
         out_channels = weight_shape[1] * groups
     else:
         expected = weight_shape[1] * groups
-        if weight_shape[0] % groups:
-            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
-                               f"{groups} at dimension 0, but got weight of size "
-                               f"{weight_shape} instead")
         if in_channels != expected:
             raise RuntimeError(f"Given groups={groups}, weight of size {weight_shape}, expected "
                                f"input{list(input._data.shape)} to have {expected} channels, "
@@ -280,7 +279,7 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
 
 
 def _type(tensor):
-    names = {"float32": "float", "float64": "double", "float16": "c10::Half"}
+    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long"}
     return names.get(tensor._data.dtype.name, tensor._data.dtype.name)
 
 
@@ -310,7 +309,7 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
     if any(pad < 0 for pair in pairs for pad in pair):
         raise RuntimeError("negative padding is not supported")
     if any(gap <= 0 for gap in dilation):
-        raise RuntimeError("dilation should be greater than zero")
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     padded_size = [size + before + after
                    for size, (before, after) in zip(input._data.shape[2:], pairs)]
     reach = [gap * (kernel - 1) + 1 for gap, kernel in zip(dilation, kernel_size)]
@@ -344,9 +343,6 @@ def _transposed(input, weight, bias, stride, padding, output_padding, groups, di
     if unbatched:
         input = input.unsqueeze(0)
     _check_weight(input, weight, bias, groups, spatial_dims, True, operation)
-    if input._data.shape[1] % groups:
-        raise RuntimeError(f"Given groups={groups}, expected input channels "
-                           f"{input._data.shape[1]} to be divisible by groups")
     stride = _tuple(stride, spatial_dims, "stride")
     padding = _tuple(padding, spatial_dims, "padding")
     output_padding = _tuple(output_padding, spatial_dims, "output_padding")
@@ -356,12 +352,19 @@ def _transposed(input, weight, bias, stride, padding, output_padding, groups, di
     if any(pad < 0 for pad in padding):
         raise RuntimeError("negative padding is not supported")
     if any(gap <= 0 for gap in dilation):
-        raise RuntimeError("dilation should be greater than zero")
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     for extra, jump, gap in zip(output_padding, stride, dilation):
         if extra < 0 or (extra >= jump and extra >= gap):
+            # 1-D runs as 2-D in PyTorch, so its message names a height of (0, 1, 1).
+            names = ("depth", "height", "width")[-max(spatial_dims, 2):]
+            values = {"output_padding": output_padding, "stride": stride, "dilation": dilation}
+            if spatial_dims == 1:
+                values = {"output_padding": (0,) + output_padding, "stride": (1,) + stride,
+                          "dilation": (1,) + dilation}
+            described = " ".join(f"{key}_{name}: {value}" for key, row in values.items()
+                                 for name, value in zip(names, row))
             raise RuntimeError(f"output padding must be smaller than either stride or dilation, "
-                               f"but got output_padding={list(output_padding)}, "
-                               f"stride={list(stride)}, dilation={list(dilation)}")
+                               f"but got {described}")
     kernel_size = weight._data.shape[2:]
     out_size = [(size - 1) * jump - 2 * pad + gap * (kernel - 1) + extra + 1
                 for size, kernel, jump, pad, gap, extra in zip(

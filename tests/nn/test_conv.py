@@ -272,3 +272,38 @@ def test_both_weight_gradient_strategies(torch, monkeypatch, limit):
         getattr(torch.nn.functional, name)(tx, tw, **keywords).sum().backward()
         np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("call", [
+    lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3, dtype=lib.float64)),
+    lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3), lib.randn(3)),
+    lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3), stride=0),
+    lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3), padding=-1),
+    lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3), dilation=0),
+    lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3), padding="foo"),
+    lambda F, lib: F.conv2d(lib.randn(1, 4, 5, 5), lib.randn(3, 2, 3, 3), groups=2),
+    lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3), stride=(1, 1, 1)),
+    lambda F, lib: F.conv_transpose2d(lib.randn(1, 3, 5, 5), lib.randn(3, 4, 3, 3), groups=2),
+    lambda F, lib: F.conv_transpose2d(lib.randn(1, 3, 5, 5), lib.randn(3, 4, 3, 3),
+                                      stride=2, output_padding=2),
+    lambda F, lib: F.conv1d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3)),
+])
+def test_functional_error_messages_match_torch(torch, call):
+    with pytest.raises(RuntimeError) as expected:
+        call(torch.nn.functional, torch)
+    with pytest.raises(RuntimeError) as raised:
+        call(F, ember)
+    assert str(raised.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("name, input_shape, weight_shape", [
+    ("conv_transpose1d", (1, 3, 5), (3, 4, 3)), ("conv_transpose2d", (1, 3, 5, 5), (3, 4, 3, 3)),
+    ("conv_transpose3d", (1, 3, 4, 4, 4), (3, 4, 3, 3, 3))])
+def test_output_padding_message_matches_torch(torch, name, input_shape, weight_shape):
+    with pytest.raises(RuntimeError) as expected:
+        getattr(torch.nn.functional, name)(torch.randn(*input_shape), torch.randn(*weight_shape),
+                                           stride=2, output_padding=2)
+    with pytest.raises(RuntimeError) as raised:
+        getattr(F, name)(ember.randn(*input_shape), ember.randn(*weight_shape), stride=2,
+                         output_padding=2)
+    assert str(raised.value) == str(expected.value)
