@@ -229,3 +229,15 @@ def test_the_warnings_module_silences_them():
 def test_set_mode_checks_wants_a_bool():
     with pytest.raises(TypeError, match="expected a bool, got int"):
         ember.set_mode_checks(0)
+
+
+def test_modules_that_are_not_hashable_are_checked_too():
+    class Comparable(nn.Sequential):
+        def __eq__(self, other):
+            return isinstance(other, Comparable)
+
+    model = Comparable(nn.Linear(4, 8), nn.Dropout(0.5))
+    with pytest.raises(TypeError):
+        hash(model)
+    assert len(_mode_warnings(lambda: _no_grad_forward(model))) == 1
+    assert _mode_warnings(lambda: _no_grad_forward(model)) == []

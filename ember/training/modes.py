@@ -128,8 +128,9 @@ def mc_predict(model, x, samples=20):
 # an optimizer step is most likely training.
 _recently_trained = OrderedDict()
 _RECENT_LIMIT = 8
-_warned_forward = weakref.WeakSet()
-_warned_step = weakref.WeakSet()
+# Modules already warned about, by id (a module class may define __eq__ and lose hashing).
+_warned_forward = weakref.WeakValueDictionary()
+_warned_step = weakref.WeakValueDictionary()
 
 
 def _layer_names(model, layers):
@@ -158,13 +159,13 @@ def _check_forward(module):
     if grad_enabled and not inference:
         _remember_trained(module)
         return
-    if not module.training or module in _warned_forward:
+    if not module.training or _warned_forward.get(id(module)) is module:
         return  # an eval-mode model with some layers switched on by hand is deliberate
     training_layers = [layer for layer in _mode_sensitive_layers(module)
                        if layer.training and layer._mode_lock is None]
     if not training_layers:
         return
-    _warned_forward.add(module)
+    _warned_forward[id(module)] = module
     updating = [layer for layer in training_layers
                 if isinstance(layer, _BatchNorm) and layer.track_running_stats
                 and layer.running_mean is not None]
@@ -197,7 +198,7 @@ def _check_step(optimizer):
     parameter_ids = None
     for reference in list(_recently_trained.values()):
         model = reference()
-        if model is None or model in _warned_step:
+        if model is None or _warned_step.get(id(model)) is model:
             continue
         eval_layers = [layer for layer in _mode_sensitive_layers(model)
                        if not layer.training and layer._mode_lock is None]
@@ -208,7 +209,7 @@ def _check_step(optimizer):
                              for parameter in group["params"]}
         if not any(id(parameter) in parameter_ids for parameter in model.parameters()):
             continue
-        _warned_step.add(model)
+        _warned_step[id(model)] = model
         _warnings.warn(
             f"{type(optimizer).__name__}.step() is updating parameters of "
             f"{type(model).__name__} while its Dropout/BatchNorm layers "
