@@ -1,4 +1,4 @@
-"""Helpers over a model's parameters: gradient clipping and flattening."""
+"""Helpers over a model: gradient clipping, flattening, deliberate BatchNorm and Dropout modes."""
 from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_  # noqa: F401
 from .clip_grad import get_total_norm  # noqa: F401
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
