@@ -241,3 +241,13 @@ def test_modules_that_are_not_hashable_are_checked_too():
         hash(model)
     assert len(_mode_warnings(lambda: _no_grad_forward(model))) == 1
     assert _mode_warnings(lambda: _no_grad_forward(model)) == []
+
+
+def test_a_forward_that_raises_does_not_disable_later_checks():
+    class Failing(nn.Module):
+        def forward(self, inputs):
+            raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        nn.Sequential(nn.Linear(4, 4), Failing())(_inputs())
+    assert len(_mode_warnings(lambda: _no_grad_forward(_model()))) == 1
