@@ -140,20 +140,28 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if array.ndim < 2:
         raise ValueError(f"batch_norm: expected 2D or higher input (got {array.ndim}D input)")
     channels = array.shape[1]
+    if momentum is None or isinstance(momentum, bool):
+        raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
+                        f"{type(momentum).__name__}")
     for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
                          ("weight", weight), ("bias", bias)):
-        if tensor is not None and tuple(tensor._data.shape) != (channels,):
-            raise RuntimeError(f"batch_norm: expected {name} to have {channels} elements "
-                               f"(the input's channels), but got {name} of shape "
-                               f"{list(tensor._data.shape)}")
+        if tensor is not None and tensor._data.size != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not "
+                               f"{tensor._data.size}")
+    if weight is not None and weight._data.ndim != 1:
+        weight = weight.reshape(-1)
+    if bias is not None and bias._data.ndim != 1:
+        bias = bias.reshape(-1)
     if training:
         if channels and array.size // channels == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {Size(array.shape)!r}")
-    elif running_mean is None or running_var is None:
-        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    elif running_mean is None:
+        raise RuntimeError("running_mean must be defined in evaluation mode")
+    elif running_var is None:
+        raise RuntimeError("running_var must be defined in evaluation mode")
     output = BatchNorm.apply(input, weight, bias, running_mean, running_var, bool(training),
-                             0.0 if momentum is None else float(momentum), eps)
+                             float(momentum), eps)
     if training:
         for buffer in (running_mean, running_var):
             if buffer is not None:

@@ -245,3 +245,18 @@ def test_loading_a_checkpoint_without_num_batches_tracked(torch):
     with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: '
                                            '"num_batches_tracked"'):
         module.load_state_dict(current)
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda F, lib: F.batch_norm(lib.randn(4, 3), lib.zeros(3), lib.ones(3), training=True,
+                                 momentum=None), TypeError),
+    (lambda F, lib: F.batch_norm(lib.randn(4, 3), None, None, training=False), RuntimeError),
+    (lambda F, lib: F.batch_norm(lib.randn(4, 3), lib.zeros(4), lib.ones(4)), RuntimeError),
+    (lambda F, lib: F.batch_norm(lib.randn(1, 3), None, None, training=True), ValueError),
+])
+def test_functional_errors_match_torch(torch, call, error):
+    with pytest.raises(error) as expected:
+        call(torch.nn.functional, torch)
+    with pytest.raises(error) as raised:
+        call(F, ember)
+    assert str(raised.value) == str(expected.value).replace("torch.Size", "ember.Size")
