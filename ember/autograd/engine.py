@@ -169,6 +169,9 @@ def _sweep(roots, root_grads, retain_graph, capture=None):
     heap = []
     pending = {}
     handed_out = set()
+    # Leaves with hooks: their contributions are summed first, so each hook runs once on the
+    # total gradient (as PyTorch's AccumulateGrad does), at the end of the sweep.
+    deferred = {}
 
     def deliver(target, number, grad, owned):
         if isinstance(target, Tensor):
@@ -176,6 +179,14 @@ def _sweep(roots, root_grads, retain_graph, capture=None):
                 key = id(target)
                 if key in capture:
                     capture[key] = grad if capture[key] is None else capture[key] + grad
+                return
+            if target._hooks or _post_accumulate_hooks and id(target) in _post_accumulate_hooks:
+                slot = deferred.get(id(target))
+                if slot is None:
+                    deferred[id(target)] = [target, grad, owned]
+                else:
+                    slot[1] = slot[1] + grad
+                    slot[2] = True
                 return
             _accumulate_leaf(target, grad, owned)
             return
@@ -223,6 +234,8 @@ def _sweep(roots, root_grads, retain_graph, capture=None):
             owned = key not in handed_out and grad.flags.owndata and grad.flags.writeable
             handed_out.add(key)
             deliver(edge[0], edge[1], grad, owned)
+    for target, grad, owned in deferred.values():
+        _accumulate_leaf(target, grad, owned)
 
 
 def _make_root_grads(tensors, grad_tensors, caller):
@@ -307,6 +320,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         capture[key] = None
         keys.append(key)
     run_backward(outputs, root_grads, retain_graph, capture)
+    for tensor, key in zip(inputs, keys):
+        if tensor.grad_fn is None and tensor._hooks and capture[key] is not None:
+            capture[key] = _run_hooks(tensor._hooks, capture[key])  # leaf hooks, as PyTorch
     results = []
     for tensor, key in zip(inputs, keys):
         value = capture[key]

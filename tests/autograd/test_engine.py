@@ -643,3 +643,33 @@ def test_two_backward_calls_double_grad_and_no_grad_records_nothing(chain, rows,
         detached = forward(x)
     assert not detached.requires_grad and detached.grad_fn is None
     np.testing.assert_allclose(detached.numpy(), loss.detach().numpy(), rtol=1e-6)
+
+
+def test_leaf_hook_runs_once_on_the_summed_gradient(torch):
+    def run(fw):
+        calls = []
+        x = fw.tensor([1.0, -2.0], requires_grad=True)
+
+        def hook(grad):
+            calls.append(grad.numpy().copy())
+            return grad.clamp(-4, 4)
+
+        x.register_hook(hook)
+        (x * 3 + x * 2).sum().backward()
+        return calls, x.grad.numpy().copy()
+
+    (ember_calls, ember_grad), (torch_calls, torch_grad) = run(ember), run(torch)
+    assert len(ember_calls) == len(torch_calls) == 1
+    np.testing.assert_allclose(ember_calls[0], torch_calls[0])
+    np.testing.assert_allclose(ember_grad, torch_grad)
+
+
+def test_autograd_grad_runs_leaf_hooks(torch):
+    results = []
+    for fw in (ember, torch):
+        x = fw.tensor([1.0, 2.0], requires_grad=True)
+        x.register_hook(lambda grad: grad * 10)
+        (grad,) = fw.autograd.grad((x * 3).sum(), x)
+        results.append(grad.numpy())
+        assert x.grad is None
+    np.testing.assert_allclose(results[0], results[1])
