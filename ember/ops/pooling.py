@@ -287,9 +287,6 @@ class MaxPoolNd(Function):
     def backward(ctx, grad, *unused):
         input, best = ctx.saved_tensors
         input_shape, padded_shape, pairs, kernel_size, stride, padding, dilation = ctx.geometry
-        slices = _offset_slices(kernel_size, stride, dilation, grad.shape[2:])
-        grad_padded = np.zeros(padded_shape, grad.dtype)
-        contribution = np.empty(grad.shape, grad.dtype)
         if best is None:
             windows = _padded_windows(input, kernel_size, stride, padding, dilation,
                                       grad.shape[2:])[0]
@@ -300,6 +297,9 @@ class MaxPoolNd(Function):
                 values = _window_maxima(windows, kernel_size)
                 return (_tiled_max_grad(input, values, grad, kernel_size),
                         None, None, None, None, None, None)
+        slices = _offset_slices(kernel_size, stride, dilation, grad.shape[2:])
+        grad_padded = np.zeros(padded_shape, grad.dtype)
+        contribution = np.empty(grad.shape, grad.dtype)
         if best is not None:
             for number, target in enumerate(slices):
                 np.multiply(grad, best == number, out=contribution)
@@ -324,37 +324,46 @@ class MaxPoolNd(Function):
         return grad_input, None, None, None, None, None, None
 
 
+def _upsample(array, kernel_size):
+    """Repeat each spatial element kernel_size times along its dim (nearest-neighbour): one
+    strided assignment per kernel offset (measured faster than np.repeat)."""
+    shape = array.shape[:2] + tuple(size * kernel
+                                    for size, kernel in zip(array.shape[2:], kernel_size))
+    result = np.empty(shape, array.dtype)
+    for offset in np.ndindex(*kernel_size):
+        result[(slice(None), slice(None)) + tuple(
+            slice(index, None, kernel) for index, kernel in zip(offset, kernel_size))] = array
+    return result
+
+
 def _tiled_max_grad(input, values, grad, kernel_size):
     """Max-pooling gradient when the windows tile the input (kernel == stride, no padding or
-    dilation): the input seen as (N, C, out_1, k_1, out_2, k_2, ...) blocks is compared with its
-    block maxima in one contiguous pass, instead of one strided scatter per kernel offset."""
-    batch, channels = input.shape[:2]
+    dilation): the block maxima and gradients are repeated to the input's resolution, so the
+    comparison and the product are contiguous passes instead of strided scatters per offset."""
     out_size = values.shape[2:]
     covered = (slice(None), slice(None)) + tuple(
         slice(0, count * kernel) for count, kernel in zip(out_size, kernel_size))
-    blocks_shape = (batch, channels) + tuple(
+    blocks_shape = input.shape[:2] + tuple(
         size for pair in zip(out_size, kernel_size) for size in pair)
-    expanded_shape = (batch, channels) + tuple(
-        size for count in out_size for size in (count, 1))
-    blocks = input[covered].reshape(blocks_shape)
-    match = blocks == values.reshape(expanded_shape)
+    match = input[covered] == _upsample(values, kernel_size)
     if np.count_nonzero(match) != values.size:
         # Ties: only the first maximum of each window (in kernel order) takes the gradient.
+        blocks = match.reshape(blocks_shape)
         everything = (slice(None),) * 2
-        views = [match[everything + tuple(index for pair in zip((slice(None),) * len(offset),
-                                                               offset) for index in pair)]
+        views = [blocks[everything + tuple(index for pair in zip((slice(None),) * len(offset),
+                                                                offset) for index in pair)]
                  for offset in np.ndindex(*kernel_size)]
         claimed = views[0].copy()
         for number, view in enumerate(views[1:], start=2):
             np.greater(view, claimed, out=view)
             if number != len(views):
                 claimed |= view
-    grad_blocks = match * grad.reshape(expanded_shape)
-    if all(count * kernel == size
-           for count, kernel, size in zip(out_size, kernel_size, input.shape[2:])):
-        return grad_blocks.reshape(input.shape)
+    grad_covered = _upsample(grad, kernel_size)
+    grad_covered *= match
+    if grad_covered.shape == input.shape:
+        return grad_covered
     grad_input = np.zeros(input.shape, grad.dtype)
-    grad_input[covered] = grad_blocks.reshape(grad_input[covered].shape)
+    grad_input[covered] = grad_covered
     return grad_input
 
 
