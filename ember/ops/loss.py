@@ -7,7 +7,8 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..tensor import Size
-from . import elementwise, reduce
+from . import elementwise
+from ._broadcast import unbroadcast
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -315,7 +316,7 @@ class BinaryCrossEntropyWithLogits(Function):
             else:
                 log_weight = 1 + (pos_weight - 1) * target
                 grad_input = grad * (log_weight * sigmoid - pos_weight * target)
-            grad_input = _unbroadcast(grad_input, input.shape)
+            grad_input = unbroadcast(grad_input, input.shape)
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
             softplus = np.logaddexp(0, -input).astype(dtype, copy=False)
             if ctx.needs_input_grad[1]:
@@ -323,15 +324,10 @@ class BinaryCrossEntropyWithLogits(Function):
                     grad_target = grad * -input
                 else:
                     grad_target = grad * (-input + (pos_weight - 1) * softplus)
-                grad_target = _unbroadcast(grad_target, target.shape)
+                grad_target = unbroadcast(grad_target, target.shape)
             if ctx.needs_input_grad[2]:
-                grad_pos_weight = _unbroadcast(grad * target * softplus, pos_weight.shape)
+                grad_pos_weight = unbroadcast(grad * target * softplus, pos_weight.shape)
         return grad_input, grad_target, grad_pos_weight
-
-
-def _unbroadcast(grad, shape):
-    from ._broadcast import unbroadcast
-    return unbroadcast(grad, shape)
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
