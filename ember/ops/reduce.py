@@ -123,7 +123,8 @@ class Var(Function):
 
 
 class _Extreme(Function):
-    """max/min/amax/amin. With ``index`` the gradient goes to the returned index; without it
+    """max/min/amax/amin. Given ``indices`` (max/min with dim, computed once by the caller and
+    kept as kept-dim int64) the values are taken at them and the gradient goes there; without
     (full reductions, amax/amin) it is split evenly among ties, as PyTorch does."""
 
     array_io = True
@@ -131,20 +132,25 @@ class _Extreme(Function):
     arg_reducer = None
 
     @classmethod
-    def forward(cls, ctx, x, axes, keepdim, by_index):
-        out = np.asarray(cls.reducer(x, axis=axes, keepdims=keepdim))
+    def forward(cls, ctx, x, axes, keepdim, indices):
         ctx.shape = x.shape
         ctx.axes_keepdim = (axes, keepdim)
-        if by_index:
-            axis = axes[0] if axes else None
-            indices = cls.arg_reducer(x, axis=axis, keepdims=True) if axis is not None else None
-            ctx.save_for_backward(indices)
+        if indices is not None:
             ctx.by_index = True
-        else:
+            if x.ndim == 0:
+                ctx.save_for_backward(None)
+                return x.copy()
+            out = np.take_along_axis(x, indices, axis=axes[0])
+            if not keepdim:
+                out = out.reshape(indices.shape[:axes[0]] + indices.shape[axes[0] + 1:])
             if ctx.needs_input_grad[0]:
-                kept = out if keepdim or not axes else np.expand_dims(out, axes)
-                ctx.save_for_backward(x == kept)
-            ctx.by_index = False
+                ctx.save_for_backward(indices)
+            return out
+        out = np.asarray(cls.reducer(x, axis=axes, keepdims=keepdim))
+        if ctx.needs_input_grad[0]:
+            kept = out if keepdim or not axes else np.expand_dims(out, axes)
+            ctx.save_for_backward(x == kept)
+        ctx.by_index = False
         return out
 
     @staticmethod
@@ -352,18 +358,20 @@ def _check_reducible(input, axes, dim_given, operation):
 def _extreme(cls, input, dim, keepdim, operation):
     if dim is None:
         _check_reducible(input, (), False, operation)
-        return cls.apply(input, _axes(None, input._data.ndim, operation), False, False)
+        return cls.apply(input, _axes(None, input._data.ndim, operation), False, None)
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = _axes(dim, input._data.ndim, operation)
     _check_reducible(input, axes, True, operation)
-    values = cls.apply(input, axes, keepdim, True)
-    arg = np.argmax if cls is Max else np.argmin
     if input._data.ndim == 0:
-        indices = np.zeros((), dtype=np.int64)
+        kept = np.zeros((), dtype=np.int64)
     else:
-        indices = arg(input._data, axis=axes[0], keepdims=keepdim).astype(np.int64)
-    return _ReturnTypes((values, Tensor._wrap(indices)))
+        kept = cls.arg_reducer(input._data, axis=axes[0], keepdims=True).astype(np.int64,
+                                                                                copy=False)
+    values = cls.apply(input, axes, keepdim, kept)
+    indices = kept if keepdim or input._data.ndim == 0 else np.squeeze(kept, axis=axes[0])
+    # A copy: the node may have saved ``kept``, and the caller may change the indices in place.
+    return _ReturnTypes((values, Tensor._wrap(np.array(indices, copy=True))))
 
 
 def max(input, dim=None, keepdim=False):
@@ -383,13 +391,13 @@ def min(input, dim=None, keepdim=False):
 def amax(input, dim=(), keepdim=False):
     axes = _axes(dim, input._data.ndim, "amax")
     _check_reducible(input, axes, dim not in ((), [], None), "amax")
-    return Max.apply(input, axes, keepdim, False)
+    return Max.apply(input, axes, keepdim, None)
 
 
 def amin(input, dim=(), keepdim=False):
     axes = _axes(dim, input._data.ndim, "amin")
     _check_reducible(input, axes, dim not in ((), [], None), "amin")
-    return Min.apply(input, axes, keepdim, False)
+    return Min.apply(input, axes, keepdim, None)
 
 
 def argmax(input, dim=None, keepdim=False):
