@@ -496,6 +496,8 @@ PROMOTIONS = {
     "int_mod_float": lambda fw: _ints(fw) % 2.0,
     "int_pow_float": lambda fw: _ints(fw) ** 2.0,
     "number_pow_int": lambda fw: 2 ** _ints(fw),
+    "int_pow_negative_int_tensor": lambda fw: fw.tensor([2, 1, -1, 0, -1, 3]) ** fw.tensor(
+        [-1, -1, -1, -1, -2, 2]),
     "int_times_bool": lambda fw: _ints(fw) * fw.tensor([True, False, True]),
     "bool_plus_int": lambda fw: fw.tensor([True, False]) + 1,
     "bool_plus_bool": lambda fw: fw.tensor([True, False]) + fw.tensor([True, True]),

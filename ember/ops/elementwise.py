@@ -209,8 +209,12 @@ class Pow(_Binary):
         if type(exponent) is int and exponent < 0 and isinstance(base, np.ndarray) and \
                 base.dtype.kind in "iu":
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.power(base, exponent)
+        if isinstance(exponent, np.ndarray) and exponent.dtype.kind in "iu" and \
+                np.asarray(base).dtype.kind in "iu":
+            out = _integer_power(base, exponent)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = np.power(base, exponent)
         needs_base, needs_exponent = ctx.needs_input_grad
         ctx.save_for_backward(base if needs_base or needs_exponent else None,
                               exponent if needs_base or needs_exponent else None,
@@ -240,6 +244,19 @@ class Pow(_Binary):
                 local = np.where((np.asarray(base) == 0) & (np.asarray(exponent) >= 0), 0, local)
                 grad_exponent = _grad_for(grad * local, *ctx.b_meta)
         return grad_base, grad_exponent
+
+
+def _integer_power(base, exponent):
+    """Integer powers with tensor exponents; a negative exponent gives the truncated reciprocal
+    (1 for 1, +-1 for -1, else 0) as PyTorch does, where NumPy would raise."""
+    negative = exponent < 0
+    if not np.any(negative):
+        return np.power(base, exponent)
+    out = np.power(base, np.where(negative, 0, exponent).astype(exponent.dtype))
+    base = np.broadcast_to(base, out.shape)
+    odd = np.broadcast_to(exponent % 2 == 1, out.shape)
+    reciprocal = np.where(base == 1, 1, np.where(base == -1, np.where(odd, -1, 1), 0))
+    return np.where(negative, reciprocal, out).astype(out.dtype)
 
 
 class Maximum(_Binary):
