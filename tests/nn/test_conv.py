@@ -108,6 +108,11 @@ MODULE_CASES = [
     ("Conv2d", (4, 6, (3, 2)), dict(stride=2, dilation=2, groups=2, bias=False), (2, 4, 11, 9)),
     ("Conv2d", (3, 4, 3), dict(padding="same", dilation=(1, 2)), (2, 3, 7, 8)),
     ("Conv3d", (2, 3, 2), dict(padding=1), (2, 2, 4, 5, 3)),
+    ("Conv2d", (3, 4, 3), dict(padding=(2, 1), padding_mode="reflect"), (2, 3, 6, 5)),
+    ("Conv2d", (3, 4, 3), dict(padding=2, stride=2, padding_mode="replicate"), (2, 3, 6, 5)),
+    ("Conv2d", (2, 4, 3), dict(padding=(1, 2), padding_mode="circular", groups=2), (2, 2, 4, 5)),
+    ("Conv1d", (3, 4, 4), dict(padding="same", padding_mode="reflect"), (2, 3, 7)),
+    ("Conv1d", (3, 4, 3), dict(padding=2, padding_mode="circular"), (3, 6)),
     ("ConvTranspose1d", (3, 4, 3), dict(stride=2, output_padding=1), (2, 3, 6)),
     ("ConvTranspose2d", (4, 6, 3), dict(stride=2, padding=1, groups=2), (2, 4, 5, 5)),
     ("ConvTranspose2d", (3, 2, (2, 3)), dict(stride=(2, 3), dilation=(2, 1), bias=False),
@@ -210,6 +215,11 @@ def test_errors_match_torch(torch):
     with pytest.raises(ValueError, match='Only "zeros" padding mode is supported for '
                                          'ConvTranspose2d'):
         nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
+    with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding "
+                                           "input dimension"):
+        nn.Conv2d(2, 3, 3, padding=2, padding_mode="reflect")(ember.randn(1, 2, 2, 2))
 
 
 @pytest.mark.parametrize("transposed", [False, True], ids=["conv2d", "conv_transpose2d"])

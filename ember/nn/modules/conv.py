@@ -1,6 +1,8 @@
 """Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d with PyTorch's parameters and init."""
 import math
 
+import numpy as np
+
 from ... import _factories
 from ...ops import conv as conv_ops
 from .. import init
@@ -46,9 +48,6 @@ class _ConvNd(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, but got "
                              f"padding_mode='{padding_mode}'")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{type(self).__name__}: padding_mode='{padding_mode}' is "
-                                      f"not implemented in ember (only 'zeros')")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
@@ -59,6 +58,15 @@ class _ConvNd(Module):
         self.output_padding = _ntuple(output_padding, count)
         self.groups = groups
         self.padding_mode = padding_mode
+        # Per spatial dim (before, after): 'same' puts the odd extra element after.
+        if padding == "same":
+            self._padding_pairs = tuple(
+                (gap * (kernel - 1) // 2, gap * (kernel - 1) - gap * (kernel - 1) // 2)
+                for gap, kernel in zip(dilation, kernel_size))
+        elif padding == "valid":
+            self._padding_pairs = ((0, 0),) * count
+        else:
+            self._padding_pairs = tuple((pad, pad) for pad in padding)
         if transposed:
             shape = (in_channels, out_channels // groups) + kernel_size
         else:
@@ -98,49 +106,79 @@ class _ConvNd(Module):
         return text
 
 
-class Conv1d(_ConvNd):
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_input(input, pairs, mode):
+    """Pad the trailing spatial dims by gathering border indices (reflect, replicate or circular);
+    a differentiable composite: indexing's backward adds the border gradients back."""
+    shape = list(input.shape)
+    first_axis = input.dim() - len(pairs)
+    for dim, (before, after) in enumerate(pairs):
+        axis = first_axis + dim
+        size = shape[axis]
+        if mode == "reflect" and (before >= size or after >= size):
+            raise RuntimeError(f"Padding size should be less than the corresponding input "
+                               f"dimension, but got: padding ({before}, {after}) at dimension "
+                               f"{axis} of input {shape}")
+        if mode == "circular" and (before > size or after > size):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if before == 0 and after == 0:
+            continue
+        index = np.pad(np.arange(size), (before, after), mode=_NUMPY_PAD_MODES[mode])
+        input = input[(slice(None),) * axis + (index,)]
+    return input
+
+
+class _ConvForward(_ConvNd):
+    """forward() for the (non-transposed) convolutions: zero padding inside the kernel, other
+    padding modes by padding the input first."""
+
+    _functional = None
+
+    def forward(self, input):
+        if self.padding_mode == "zeros":
+            return type(self)._functional(input, self.weight, self.bias, self.stride,
+                                          self.padding, self.dilation, self.groups)
+        padded = _pad_input(input, self._padding_pairs, self.padding_mode)
+        return type(self)._functional(padded, self.weight, self.bias, self.stride, 0,
+                                      self.dilation, self.groups)
+
+
+class Conv1d(_ConvForward):
     """1-D convolution over (N, C_in, L); weight (C_out, C_in / groups, k)."""
 
     _spatial_dims = 1
+    _functional = staticmethod(conv_ops.conv1d)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
                          0, groups, bias, padding_mode, device, dtype)
 
-    def forward(self, input):
-        return conv_ops.conv1d(input, self.weight, self.bias, self.stride, self.padding,
-                               self.dilation, self.groups)
 
-
-class Conv2d(_ConvNd):
+class Conv2d(_ConvForward):
     """2-D convolution over (N, C_in, H, W); weight (C_out, C_in / groups, kH, kW)."""
 
     _spatial_dims = 2
+    _functional = staticmethod(conv_ops.conv2d)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
                          0, groups, bias, padding_mode, device, dtype)
 
-    def forward(self, input):
-        return conv_ops.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                               self.dilation, self.groups)
 
-
-class Conv3d(_ConvNd):
+class Conv3d(_ConvForward):
     """3-D convolution over (N, C_in, D, H, W); weight (C_out, C_in / groups, kD, kH, kW)."""
 
     _spatial_dims = 3
+    _functional = staticmethod(conv_ops.conv3d)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
                          0, groups, bias, padding_mode, device, dtype)
-
-    def forward(self, input):
-        return conv_ops.conv3d(input, self.weight, self.bias, self.stride, self.padding,
-                               self.dilation, self.groups)
 
 
 class _ConvTransposeNd(_ConvNd):
