@@ -512,6 +512,13 @@ PROMOTIONS = {
     "float32_plus_numpy_float64_scalar": lambda fw: fw.ones(3) + np.float64(2.5),
     "float32_times_numpy_float32_array": lambda fw: fw.ones(3) * np.ones(3, np.float32),
     "int32_plus_numpy_int64_scalar": lambda fw: _ints(fw, "int32") + np.int64(3),
+    "float32_plus_numpy_float64_0d": lambda fw: fw.ones(3) + np.array(2.5),
+    "scalar_plus_numpy_float64_0d": lambda fw: fw.tensor(1.0) - np.array(2.5),
+    "int32_plus_numpy_int64_0d": lambda fw: _ints(fw, "int32") + np.array(2),
+    "float32_times_numpy_int64_array": lambda fw: fw.ones(3) * np.arange(3),
+    "float64_plus_numpy_float32_0d": lambda fw: fw.ones(3, dtype=fw.float64) + np.array(
+        2.5, dtype=np.float32),
+    "int64_div_numpy_int32_array": lambda fw: _ints(fw) / np.arange(1, 4, dtype=np.int32),
     "float32_times_large_number": lambda fw: fw.ones(3) * 1e300,
     "int_sum": lambda fw: _ints(fw, "int32").sum(),
     "bool_sum": lambda fw: fw.tensor([True, True]).sum(),

@@ -3,7 +3,7 @@ import builtins
 
 import numpy as np
 
-from .._dtype import _FROM_NUMPY, get_default_dtype, result_type
+from .._dtype import _FROM_NUMPY, from_numpy_dtype, get_default_dtype, result_type
 from ..autograd.function import Function
 from ..autograd.grad_mode import _grad_state
 from ..tensor import Tensor
@@ -64,6 +64,28 @@ def _to_operand(value, operation):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{operation}(): expected a Tensor or a number, got {type(value).__name__}")
+
+
+def _operands(input, other, operation):
+    """Both operands of a binary op as Tensors or numbers. A NumPy array operand makes the pair
+    follow NumPy's promotion, as ``torch_tensor + ndarray`` does (NumPy computes it there)."""
+    if type(input) is np.ndarray or type(other) is np.ndarray:
+        arrays = [_raw(value) for value in (input, other) if not isinstance(value, _PYTHON_NUMBERS)]
+        target = np.result_type(*arrays)
+        if operation == "div" and target.kind in "biu":
+            target = np.dtype(np.float64)  # NumPy's true division of integers
+        input, other = [_numpy_cast(value, target, operation) for value in (input, other)]
+    return _to_operand(input, operation), _to_operand(other, operation)
+
+
+def _numpy_cast(value, target, operation):
+    if isinstance(value, Tensor):
+        if value._data.dtype == target:
+            return value
+        return value.to(from_numpy_dtype(target))  # TypeError for dtypes ember lacks
+    if isinstance(value, np.ndarray) and value.dtype != target:
+        return value.astype(target)
+    return value
 
 
 def _grad_for(grad, shape, dtype):
@@ -695,10 +717,8 @@ def add(input, other, alpha=1):
                 return out
         else:
             other = mul(other, alpha)
-        if type(input) is not Tensor:
-            input = _to_operand(input, "add")
-        if type(other) is not Tensor:
-            other = _to_operand(other, "add")
+        if type(input) is not Tensor or type(other) is not Tensor:
+            input, other = _operands(input, other, "add")
         return Add.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
@@ -712,7 +732,7 @@ def sub(input, other, alpha=1):
                 return out
         else:
             other = mul(other, alpha)
-        return Sub.apply(_to_operand(input, "sub"), _to_operand(other, "sub"))
+        return Sub.apply(*_operands(input, other, "sub"))
     except ValueError as error:
         raise _shape_error(error, input, other) from None
 
@@ -722,10 +742,8 @@ def mul(input, other):
         out = _plain_binary(np.multiply, input, other)
         if out is not None:
             return out
-        if type(input) is not Tensor:
-            input = _to_operand(input, "mul")
-        if type(other) is not Tensor:
-            other = _to_operand(other, "mul")
+        if type(input) is not Tensor or type(other) is not Tensor:
+            input, other = _operands(input, other, "mul")
         return Mul.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
@@ -746,7 +764,7 @@ def div(input, other, rounding_mode=None):
             out = _plain_binary(np.true_divide, input, other)
         if out is not None:
             return out
-        return Div.apply(_to_operand(input, "div"), _to_operand(other, "div"))
+        return Div.apply(*_operands(input, other, "div"))
     except ValueError as error:
         raise _shape_error(error, input, other) from None
 
@@ -760,22 +778,21 @@ true_divide = div
 
 def floor_divide(input, other):
     try:
-        return FloorDivide.apply(_to_operand(input, "floor_divide"),
-                                 _to_operand(other, "floor_divide"))
+        return FloorDivide.apply(*_operands(input, other, "floor_divide"))
     except ValueError as error:
         raise _shape_error(error, input, other) from None
 
 
 def remainder(input, other):
     try:
-        return Remainder.apply(_to_operand(input, "remainder"), _to_operand(other, "remainder"))
+        return Remainder.apply(*_operands(input, other, "remainder"))
     except ValueError as error:
         raise _shape_error(error, input, other) from None
 
 
 def pow(input, exponent):
     try:
-        return Pow.apply(_to_operand(input, "pow"), _to_operand(exponent, "pow"))
+        return Pow.apply(*_operands(input, exponent, "pow"))
     except ValueError as error:
         raise _shape_error(error, input, exponent) from None
 
