@@ -324,13 +324,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if tensor.grad_fn is None and tensor._hooks and capture[key] is not None:
             capture[key] = _run_hooks(tensor._hooks, capture[key])  # leaf hooks, as PyTorch
     results = []
-    for tensor, key in zip(inputs, keys):
+    for index, (tensor, key) in enumerate(zip(inputs, keys)):
         value = capture[key]
         if value is None:
             if not allow_unused and not materialize_grads:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {index} appears to not "
+                                   f"have been used in the graph. Set allow_unused=True if this "
+                                   f"is the desired behavior.")
             if materialize_grads:
                 value = np.zeros_like(tensor._data)
         results.append(None if value is None else

@@ -673,3 +673,29 @@ def test_autograd_grad_runs_leaf_hooks(torch):
         results.append(grad.numpy())
         assert x.grad is None
     np.testing.assert_allclose(results[0], results[1])
+
+
+ERROR_MESSAGES = {
+    "non_scalar_backward": lambda fw: (fw.ones(2, requires_grad=True) * 2).backward(),
+    "leaf_inplace": lambda fw: fw.ones(2, requires_grad=True).add_(1),
+    "view_of_leaf_inplace": lambda fw: fw.ones(2, requires_grad=True)[:1].mul_(2),
+    "no_grad_backward": lambda fw: fw.ones(2).sum().backward(),
+    "requires_grad_int": lambda fw: fw.ones(2, dtype=fw.int64).requires_grad_(),
+    "retain_grad_without_grad": lambda fw: fw.ones(2).retain_grad(),
+    "non_leaf_requires_grad_false": lambda fw: (fw.ones(2, requires_grad=True) * 2)
+    .requires_grad_(False),
+    "grad_unused": lambda fw: fw.autograd.grad((fw.ones(1, requires_grad=True) * 2).sum(),
+                                               fw.ones(1, requires_grad=True)),
+    "grad_input_without_grad": lambda fw: fw.autograd.grad(
+        (fw.ones(1, requires_grad=True) * 2).sum(), fw.ones(1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERROR_MESSAGES))
+def test_error_messages_match_torch(name, torch):
+    with pytest.raises(Exception) as torch_error:
+        ERROR_MESSAGES[name](torch)
+    with pytest.raises(Exception) as ember_error:
+        ERROR_MESSAGES[name](ember)
+    assert ember_error.type is torch_error.type
+    assert str(ember_error.value) == str(torch_error.value).replace("torch.", "ember.")
