@@ -21,8 +21,8 @@ TARGETS = (
     ("nograd_memory: grad peak", ("nograd_memory/grad",), 1.1, "memory"),
     ("import_time", ("import_time",), 0.25, "time"),
 )
-# Above this load average per CPU the report says the machine was busy.
-LOAD_WARNING = 0.5
+# A worker during which other processes kept more CPUs than this busy is flagged as disturbed.
+OTHERS_CPU_WARNING = 0.2
 # A measurement whose IQR exceeds this fraction of its median is flagged as noisy.
 NOISE_FRACTION = 0.25
 UNIT_LABELS = {"ms": "ms per step", "us": "µs per call", "MiB": "MiB peak growth", "s": "s"}
@@ -49,12 +49,18 @@ def collect(records):
         for result in record.get("results", []):
             entry = dict(result)
             entry["worker_memory"] = record.get("memory", {})
+            entry["others_cpu"] = record.get("others_cpu")
             table.setdefault(result["name"], {})[record["framework"]] = entry
     return table
 
 
 def is_noisy(measurement):
     return measurement["iqr"] > NOISE_FRACTION * measurement["median"]
+
+
+def _disturbed(record):
+    share = record.get("others_cpu")
+    return share is not None and share > OTHERS_CPU_WARNING
 
 
 def ratio(table, name):
@@ -103,7 +109,12 @@ def target_rows(run):
             parts = ", ".join(f"{name.split('/')[1]} {_number(value)}"
                               for name, value in zip(names, ratios))
             status += f" (worst of {parts})"
-        if any(is_noisy(entry) for name in names for entry in table[name].values()):
+        entries = [entry for name in names for entry in table[name].values()]
+        if any(_disturbed(entry) for entry in entries):
+            busiest = max(entry["others_cpu"] for entry in entries if _disturbed(entry))
+            status += (f" (disturbed: other processes kept up to {busiest:.1f} CPUs busy; "
+                       "rerun on a quiet machine)")
+        elif any(is_noisy(entry) for entry in entries):
             status += " (noisy: rerun on a quiet machine before trusting it)"
         rows.append((target, worst, limit, status))
     return rows
@@ -140,14 +151,15 @@ def _machine_section(run):
         + ", ".join(f"{name}={value}" for name, value in first["thread_variables"].items())
         + f"; torch.set_num_threads({run['threads']}))",
     ]
-    load = run.get("load_average") or {}
-    if load.get("start") is not None:
-        busiest = max(load["start"], load.get("end") or 0)
-        lines.append(
-            f"- Load average (1 min): {load['start']:.2f} at the start, "
-            f"{load.get('end') or 0:.2f} at the end"
-            + (" — **the machine was busy: other jobs shared the CPUs and disturbed the timings**"
-               if busiest > LOAD_WARNING * first["logical_cpus"] else ""))
+    if run.get("others_cpu") is not None:
+        disturbed = [record for record in run["records"] if _disturbed(record)]
+        line = (f"- Other processes kept {run['others_cpu']:.2f} CPUs busy on average during "
+                f"the run (from /proc/stat, less the benchmark's own CPU time)")
+        if disturbed:
+            line += (f"; **{len(disturbed)} of {len(run['records'])} measurements shared the "
+                     f"machine with them** (over {OTHERS_CPU_WARNING} CPUs; marked ‡ below) and "
+                     "should be rerun on a quiet machine")
+        lines.append(line)
     lines += [
         "",
         "BLAS and OpenMP libraries loaded in each worker (threadpoolctl's `threadpool_info()`):",
@@ -176,7 +188,7 @@ def _machine_section(run):
 def _cell(entry):
     if entry is None:
         return "n/a"
-    mark = " †" if is_noisy(entry) else ""
+    mark = (" †" if is_noisy(entry) else "") + (" ‡" if _disturbed(entry) else "")
     return f"{_number(entry['median'])} ({_number(entry['min'])}, {_number(entry['iqr'])}){mark}"
 
 
@@ -200,7 +212,8 @@ def _results_section(run):
         "",
         "Median (min, IQR) of each framework over the pooled repeats of its worker processes; "
         "ratio = ember median / PyTorch median, lower is better. † marks an IQR above "
-        f"{NOISE_FRACTION:.0%} of the median (a busy machine: rerun before trusting the ratio). "
+        f"{NOISE_FRACTION:.0%} of the median, ‡ a measurement during which other processes "
+        f"kept over {OTHERS_CPU_WARNING} CPUs busy: rerun either before trusting the ratio. "
         "Peak RSS is the worker process's high-water mark in MiB (median over its processes), "
         "with its growth over the RSS right after importing the framework in brackets.",
         "",

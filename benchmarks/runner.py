@@ -7,13 +7,14 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from benchmarks.environment import THREAD_VARIABLES
-from benchmarks.report import LOAD_WARNING, write_report
+from benchmarks.report import OTHERS_CPU_WARNING, write_report
 from benchmarks.timing import summarise
 from benchmarks.workloads import VARIANTS, WORKLOAD_NAMES
 
@@ -107,6 +108,9 @@ def merge_rounds(round_records):
     merged = dict(round_records[0])
     merged["rounds"] = len(round_records)
     merged["wall_seconds"] = sum(record["wall_seconds"] for record in round_records)
+    shares = [record["others_cpu"] for record in round_records
+              if record.get("others_cpu") is not None]
+    merged["others_cpu"] = max(shares) if shares else None
     results = []
     for position, first in enumerate(merged["results"]):
         same = [record["results"][position] for record in round_records]
@@ -134,8 +138,10 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
             if framework in missing or framework in failed:
                 continue
             worker_start = time.perf_counter()
-            record = run_worker(framework, workload, variant, quick=quick, threads=threads,
-                                timeout=timeout)
+            with OtherProcesses() as others:
+                record = run_worker(framework, workload, variant, quick=quick, threads=threads,
+                                    timeout=timeout)
+            record["others_cpu"] = others.cpus
             if record["status"] == "ok":
                 succeeded[framework].append(record)
                 outcome = "ok"
@@ -143,8 +149,11 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
                 failed[framework] = record
                 outcome = "unavailable: " + record["error"]
             label = f"{framework} {workload}" + (f" ({variant})" if variant else "")
+            disturbed = ""
+            if others.cpus is not None and others.cpus > OTHERS_CPU_WARNING:
+                disturbed = f", other processes busy on {others.cpus:.1f} CPUs"
             progress(f"{label} round {round_index + 1}/{rounds}: {outcome} "
-                     f"[{time.perf_counter() - worker_start:.1f} s]")
+                     f"[{time.perf_counter() - worker_start:.1f} s{disturbed}]")
     records = []
     for framework in frameworks:
         if framework in missing:
@@ -157,12 +166,48 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
     return records
 
 
-def load_average():
-    """The 1-minute load average, None where the platform has none."""
+def _busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat), or None."""
     try:
-        return os.getloadavg()[0]
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
     except OSError:
         return None
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    user, nice, system, _, _, irq, softirq, steal = (int(value) for value in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds():
+    """CPU seconds of this process and its finished descendants (the workers)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+class OtherProcesses:
+    """Average number of CPUs that other processes kept busy while the block ran.
+
+    Any other job sharing the cores disturbs the timings (OpenMP's barriers suffer most), so
+    each worker's share is recorded and the report flags the measurements it touched.
+    """
+
+    def __enter__(self):
+        self.start = (time.perf_counter(), _busy_cpu_seconds(), _own_cpu_seconds())
+        self.cpus = None
+        return self
+
+    def __exit__(self, *exception):
+        wall_start, busy_start, own_start = self.start
+        busy_end = _busy_cpu_seconds()
+        wall = time.perf_counter() - wall_start
+        if busy_start is None or busy_end is None or wall <= 0:
+            return False
+        others = (busy_end - busy_start) - (_own_cpu_seconds() - own_start)
+        self.cpus = max(0.0, others / wall)
+        return False
 
 
 def installed_version(distribution):
@@ -188,16 +233,14 @@ def main(argv=None):
 
     started = datetime.datetime.now(datetime.timezone.utc)
     start = time.perf_counter()
-    load_at_start = load_average()
-    if load_at_start is not None and load_at_start > LOAD_WARNING * (os.cpu_count() or 1):
-        progress(f"warning: load average {load_at_start:.1f} on {os.cpu_count()} CPUs; "
-                 "other jobs will disturb the timings")
     records = []
-    for workload in workloads:
-        for variant in VARIANTS.get(workload, (None,)):
-            records += measure_variant(workload, variant, frameworks, missing,
-                                       rounds=ROUNDS[mode].get(workload, ROUNDS[mode]["default"]),
-                                       quick=args.quick, threads=args.threads, timeout=timeout)
+    with OtherProcesses() as others:
+        for workload in workloads:
+            for variant in VARIANTS.get(workload, (None,)):
+                records += measure_variant(
+                    workload, variant, frameworks, missing,
+                    rounds=ROUNDS[mode].get(workload, ROUNDS[mode]["default"]),
+                    quick=args.quick, threads=args.threads, timeout=timeout)
 
     run = {
         "rounds": {workload: ROUNDS[mode].get(workload, ROUNDS[mode]["default"])
@@ -210,7 +253,7 @@ def main(argv=None):
         "frameworks": frameworks,
         "workloads": workloads,
         "torch_distribution": installed_version("torch"),
-        "load_average": {"start": load_at_start, "end": load_average()},
+        "others_cpu": others.cpus,
         "records": records,
     }
     paths = write_report(run, args.out)
