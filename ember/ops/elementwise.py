@@ -66,6 +66,12 @@ def _to_operand(value, operation):
     raise TypeError(f"{operation}(): expected a Tensor or a number, got {type(value).__name__}")
 
 
+# PyTorch's scalar type names, as its error messages print them.
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                "bool": "Bool"}
+
+
 def _operands(input, other, operation):
     """Both operands of a binary op as Tensors or numbers. A NumPy array operand makes the pair
     follow NumPy's promotion, as ``torch_tensor + ndarray`` does (NumPy computes it there)."""
@@ -610,8 +616,11 @@ class Where(Function):
     @staticmethod
     def forward(ctx, condition, a, b):
         if not isinstance(condition, np.ndarray) or condition.dtype != np.bool_:
+            kind = getattr(condition, "dtype", None)
+            name = _TORCH_NAMES.get(kind.name, kind.name) if kind is not None else \
+                type(condition).__name__
             raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
-                               f"tensor with dtype {getattr(condition, 'dtype', type(condition))}")
+                               f"tensor with dtype {name}")
         ctx.a_meta = _shape_dtype(a)
         ctx.b_meta = _shape_dtype(b)
         a, b = _promote(a, b)
@@ -800,7 +809,8 @@ def pow(input, exponent):
 def maximum(input, other):
     try:
         if not isinstance(input, Tensor) or not isinstance(other, Tensor):
-            raise TypeError("maximum(): argument 'other' must be Tensor")
+            raise TypeError(f"maximum(): argument 'other' (position 2) must be Tensor, not "
+                            f"{type(other if isinstance(input, Tensor) else input).__name__}")
         return Maximum.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
@@ -809,7 +819,8 @@ def maximum(input, other):
 def minimum(input, other):
     try:
         if not isinstance(input, Tensor) or not isinstance(other, Tensor):
-            raise TypeError("minimum(): argument 'other' must be Tensor")
+            raise TypeError(f"minimum(): argument 'other' (position 2) must be Tensor, not "
+                            f"{type(other if isinstance(input, Tensor) else input).__name__}")
         return Minimum.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None

@@ -1,4 +1,6 @@
 """Indexing: basic and advanced ``x[key]``, indexed assignment, gather, index_select, masked_fill."""
+import re
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -61,7 +63,7 @@ class AdvancedIndex(Function):
         try:
             return np.asarray(x[key])
         except IndexError as error:
-            raise IndexError(str(error).replace("axis", "dimension")) from None
+            raise _index_error(error) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -122,6 +124,22 @@ class Gather(Function):
 
 
 # ---- functional API ------------------------------------------------------------------------------
+def _index_error(error):
+    """NumPy's indexing errors in PyTorch's words."""
+    text = str(error)
+    match = re.match(r"too many indices for array: array is (\d+)-dimensional", text)
+    if match:
+        return IndexError(f"too many indices for tensor of dimension {match.group(1)}")
+    match = re.match(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); "
+                     r"size of (?:axis|dimension) is (\d+) but size of corresponding boolean "
+                     r"(?:axis|dimension) is (\d+)", text)
+    if match:
+        axis, size, mask_size = match.groups()
+        return IndexError(f"The shape of the mask [{mask_size}] at index {axis} does not match "
+                          f"the shape of the indexed tensor [{size}] at index {axis}")
+    return IndexError(text.replace("axis", "dimension"))
+
+
 def getitem(input, key):
     if input._data.ndim == 0 and isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
@@ -132,7 +150,7 @@ def getitem(input, key):
     try:
         return BasicIndex.apply(input, key)
     except IndexError as error:
-        raise IndexError(str(error).replace("axis", "dimension")) from None
+        raise _index_error(error) from None
 
 
 def setitem(input, key, value):
@@ -167,7 +185,7 @@ def index_select(input, dim, index):
 
 def gather(input, dim, index):
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
-        raise RuntimeError("gather(): Expected dtype int64 for index")
+        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     if index._data.ndim != input._data.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     axis = _normalize_dim(dim, input._data.ndim)

@@ -67,11 +67,16 @@ def matmul(input, other):
         right = f"{inner_b}x{b.shape[-1] if b.ndim > 1 else 1}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
     if a.ndim > 2 or b.ndim > 2:
-        try:
-            np.broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
-        except ValueError:
-            raise RuntimeError(f"The size of tensor a ({a.shape[:-2]}) must match the size of "
-                               f"tensor b ({b.shape[:-2]}) at non-singleton dimension") from None
+        batch_a = a.shape[:-2]
+        batch_b = b.shape[:-2] if b.ndim > 1 else ()
+        rank = max(len(batch_a), len(batch_b))
+        for offset in range(1, rank + 1):
+            size_a = batch_a[-offset] if offset <= len(batch_a) else 1
+            size_b = batch_b[-offset] if offset <= len(batch_b) else 1
+            if size_a != size_b and size_a != 1 and size_b != 1:
+                raise RuntimeError(f"The size of tensor a ({size_a}) must match the size of "
+                                   f"tensor b ({size_b}) at non-singleton dimension "
+                                   f"{rank - offset}")
     return MatMul.apply(input, other)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 
 from .._dtype import _FROM_NUMPY, result_type
 from ..autograd.function import Function
-from ..tensor import Tensor, _normalize_dim
+from ..tensor import Tensor, _normalize_dim, _type_name
 from ._broadcast import unbroadcast
 
 
@@ -287,8 +287,8 @@ def expand(input, *sizes):
     sizes = _shape_arg(sizes)
     shape = input._data.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand(ember.{_FROM_NUMPY[input._data.dtype].name.capitalize()}"
-                           f"Tensor{{{list(shape)}}}, size={list(sizes)}): the number of sizes "
+        raise RuntimeError(f"expand({_type_name(input._data.dtype)}{{{list(shape)}}}, "
+                           f"size={list(sizes)}): the number of sizes "
                            f"provided ({len(sizes)}) must be greater or equal to the number of "
                            f"dimensions in the tensor ({len(shape)})")
     padded = (1,) * (len(sizes) - len(shape)) + shape
