@@ -345,7 +345,14 @@ def _tiled_max_grad(input, values, grad, kernel_size):
         slice(0, count * kernel) for count, kernel in zip(out_size, kernel_size))
     blocks_shape = input.shape[:2] + tuple(
         size for pair in zip(out_size, kernel_size) for size in pair)
-    match = input[covered] == _upsample(values, kernel_size)
+    # match = input == upsampled maxima, one strided comparison per kernel offset (no upsampled
+    # copy of the maxima is allocated).
+    region = input[covered]
+    match = np.empty(region.shape, bool)
+    for offset in np.ndindex(*kernel_size):
+        phase = (slice(None), slice(None)) + tuple(
+            slice(index, None, kernel) for index, kernel in zip(offset, kernel_size))
+        np.equal(region[phase], values, out=match[phase])
     if np.count_nonzero(match) != values.size:
         # Ties: only the first maximum of each window (in kernel order) takes the gradient.
         blocks = match.reshape(blocks_shape)
