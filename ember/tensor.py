@@ -75,6 +75,15 @@ class Tensor:
         tensor._is_inference = False
         return tensor
 
+    @staticmethod
+    def _result(array):
+        """A new result that records no history (comparisons, argmax, ...): like every tensor
+        made inside inference_mode, it is an inference tensor there."""
+        tensor = Tensor._wrap(array)
+        if _grad_state.get()[1]:
+            tensor._is_inference = True
+        return tensor
+
     # ---- metadata ----------------------------------------------------------------------------
     @property
     def shape(self):

@@ -248,10 +248,14 @@ class Function:
             results = (result,)
         else:
             results = tuple([Tensor._wrap(_as_array(item)) for item in output])
-        if inference:
+        if inference and not (cls.is_view and isinstance(args[0], Tensor)
+                              and not args[0]._is_inference):
+            # Made in inference_mode: inference tensors, except views of normal tensors.
             for tensor in results:
                 tensor._is_inference = True
         if cls.is_view and isinstance(args[0], Tensor):
+            if args[0]._is_inference:
+                results[0]._is_inference = True  # a view of an inference tensor is one too
             counter = results[0]._vc = args[0]._version_counter()
             if recording:
                 source = args[0].grad_fn

@@ -763,7 +763,7 @@ def div(input, other, rounding_mode=None):
         return floor_divide(input, other)
     if rounding_mode == "trunc":
         quotient = Div.apply(_to_operand(input, "div"), _to_operand(other, "div"))
-        return Tensor._wrap(np.trunc(quotient._data).astype(
+        return Tensor._result(np.trunc(quotient._data).astype(
             _result_dtype(*(_raw(v) for v in (input, other))).numpy))
     if rounding_mode is not None:
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
@@ -933,7 +933,7 @@ def _compare(ufunc, name):
         if isinstance(b, Tensor):
             b = b._data
         a, b = _promote(a, b)
-        return Tensor._wrap(np.asarray(ufunc(a, b)))
+        return Tensor._result(np.asarray(ufunc(a, b)))
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}``, returning a bool tensor (not differentiable)."
     return compare
@@ -952,25 +952,25 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
 def logical_not(input):
-    return Tensor._wrap(np.logical_not(input._data))
+    return Tensor._result(np.logical_not(input._data))
 
 
 def bitwise_not(input):
     if input._data.dtype.kind == "f":
         raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
-    return Tensor._wrap(np.invert(input._data))
+    return Tensor._result(np.invert(input._data))
 
 
 def isnan(input):
-    return Tensor._wrap(np.isnan(input._data))
+    return Tensor._result(np.isnan(input._data))
 
 
 def isinf(input):
-    return Tensor._wrap(np.isinf(input._data))
+    return Tensor._result(np.isinf(input._data))
 
 
 def isfinite(input):
-    return Tensor._wrap(np.isfinite(input._data))
+    return Tensor._result(np.isfinite(input._data))
 
 
 def equal(input, other):
@@ -983,7 +983,7 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return Tensor._wrap(np.isclose(input._data, _raw(other), rtol=rtol, atol=atol,
+    return Tensor._result(np.isclose(input._data, _raw(other), rtol=rtol, atol=atol,
                                    equal_nan=equal_nan))
 
 

@@ -211,6 +211,6 @@ def masked_fill(input, mask, value):
 def nonzero(input, as_tuple=False):
     indices = np.nonzero(input._data)
     if as_tuple:
-        return tuple(Tensor._wrap(axis.astype(np.int64)) for axis in indices)
-    return Tensor._wrap(np.stack(indices, axis=1).astype(np.int64) if indices else
+        return tuple(Tensor._result(axis.astype(np.int64)) for axis in indices)
+    return Tensor._result(np.stack(indices, axis=1).astype(np.int64) if indices else
                         np.zeros((0, 0), np.int64))

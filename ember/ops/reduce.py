@@ -371,7 +371,7 @@ def _extreme(cls, input, dim, keepdim, operation):
     values = cls.apply(input, axes, keepdim, kept)
     indices = kept if keepdim or input._data.ndim == 0 else np.squeeze(kept, axis=axes[0])
     # A copy: the node may have saved ``kept``, and the caller may change the indices in place.
-    return _ReturnTypes((values, Tensor._wrap(np.array(indices, copy=True))))
+    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
 
 
 def max(input, dim=None, keepdim=False):
@@ -402,21 +402,21 @@ def amin(input, dim=(), keepdim=False):
 
 def argmax(input, dim=None, keepdim=False):
     if dim is None:
-        return Tensor._wrap(np.asarray(np.argmax(input._data), dtype=np.int64).reshape(
+        return Tensor._result(np.asarray(np.argmax(input._data), dtype=np.int64).reshape(
             (1,) * input._data.ndim if keepdim else ()))
     axis = _axes(dim, input._data.ndim, "argmax")
     axis = axis[0] if axis else None
-    return Tensor._wrap(np.asarray(np.argmax(input._data, axis=axis, keepdims=keepdim),
+    return Tensor._result(np.asarray(np.argmax(input._data, axis=axis, keepdims=keepdim),
                                    dtype=np.int64))
 
 
 def argmin(input, dim=None, keepdim=False):
     if dim is None:
-        return Tensor._wrap(np.asarray(np.argmin(input._data), dtype=np.int64).reshape(
+        return Tensor._result(np.asarray(np.argmin(input._data), dtype=np.int64).reshape(
             (1,) * input._data.ndim if keepdim else ()))
     axis = _axes(dim, input._data.ndim, "argmin")
     axis = axis[0] if axis else None
-    return Tensor._wrap(np.asarray(np.argmin(input._data, axis=axis, keepdims=keepdim),
+    return Tensor._result(np.asarray(np.argmin(input._data, axis=axis, keepdims=keepdim),
                                    dtype=np.int64))
 
 
@@ -458,17 +458,17 @@ def log_softmax(input, dim=None, dtype=None):
 
 def all(input, dim=None, keepdim=False):
     axes = _axes(dim, input._data.ndim, "all")
-    return Tensor._wrap(np.asarray(np.all(input._data, axis=axes, keepdims=keepdim)))
+    return Tensor._result(np.asarray(np.all(input._data, axis=axes, keepdims=keepdim)))
 
 
 def any(input, dim=None, keepdim=False):
     axes = _axes(dim, input._data.ndim, "any")
-    return Tensor._wrap(np.asarray(np.any(input._data, axis=axes, keepdims=keepdim)))
+    return Tensor._result(np.asarray(np.any(input._data, axis=axes, keepdims=keepdim)))
 
 
 def count_nonzero(input, dim=None):
     axes = _axes(dim, input._data.ndim, "count_nonzero")
-    return Tensor._wrap(np.asarray(np.count_nonzero(input._data, axis=axes), dtype=np.int64))
+    return Tensor._result(np.asarray(np.count_nonzero(input._data, axis=axes), dtype=np.int64))
 
 
 def cumsum(input, dim, dtype=None):

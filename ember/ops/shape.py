@@ -181,7 +181,7 @@ def view(input, *shape):
         target = to_dtype(shape[0])
         if target.numpy.itemsize != input._data.itemsize:
             raise RuntimeError("view(dtype): only dtypes of the same size are supported in ember")
-        return Tensor._wrap(input._data.view(target.numpy))
+        return Tensor._result(input._data.view(target.numpy))
     shape = _infer_shape(_shape_arg(shape), input._data.size)
     return Reshape.apply(input, shape, True)
 

@@ -699,3 +699,30 @@ def test_error_messages_match_torch(name, torch):
         ERROR_MESSAGES[name](ember)
     assert ember_error.type is torch_error.type
     assert str(ember_error.value) == str(torch_error.value).replace("torch.", "ember.")
+
+
+def test_every_result_made_in_inference_mode_is_an_inference_tensor(torch):
+    makers = [lambda fw, x: x > 0, lambda fw, x: x.argmax(), lambda fw, x: x.isnan(),
+              lambda fw, x: x.max(0)[1], lambda fw, x: x.any(), lambda fw, x: x.nonzero(),
+              lambda fw, x: x * 2, lambda fw, x: x[0], lambda fw, x: fw.zeros(2),
+              lambda fw, x: x.floor()]
+    for make in makers:
+        flags = []
+        for fw in (ember, torch):
+            x = fw.tensor([[1.0, -2.0], [3.0, 0.5]])
+            with fw.inference_mode():
+                flags.append(make(fw, x).is_inference())
+        assert flags[0] == flags[1]
+
+
+def test_views_are_inference_tensors_iff_their_base_is(torch):
+    for fw in (ember, torch):
+        normal = fw.ones(2, 3)
+        with fw.inference_mode():
+            made_inside = fw.ones(2, 3)
+            assert not normal[0].is_inference()
+            assert not normal.view(3, 2).is_inference()
+        assert made_inside[0].is_inference()
+        assert made_inside.t().is_inference()
+        with pytest.raises(RuntimeError, match="Inplace update to inference tensor"):
+            made_inside[0].add_(1)
