@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from ..tensor import Size, Tensor
+from .function import _refresh_view
 
 
 class _RemovableHandle:
@@ -239,6 +240,10 @@ def _sweep(roots, root_grads, retain_graph, capture=None):
 
 
 def _make_root_grads(tensors, grad_tensors, caller):
+    for tensor in tensors:
+        node = tensor.grad_fn
+        if node is not None and node._view_of is not None:
+            _refresh_view(tensor, node)  # a view whose base changed since: start from the base
     grads = []
     for index, (tensor, gradient) in enumerate(zip(tensors, grad_tensors)):
         if not tensor._requires_grad:

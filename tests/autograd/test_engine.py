@@ -571,7 +571,14 @@ def _sibling_views(fw, x, w):
     return (second * w[:2]).sum() + (first * first).sum()
 
 
-VIEW_CASES = [_base_changed_after_view, _sibling_views, _view_slice_mul, _view_chain_add, _view_reshape_mul, _view_transpose_row,
+def _stale_view_as_root(fw, x, w):
+    y = x * 1
+    view = y[2]  # 0-d: backpropagated from directly, without another op
+    y.mul_(w)
+    return view
+
+
+VIEW_CASES = [_stale_view_as_root, _base_changed_after_view, _sibling_views, _view_slice_mul, _view_chain_add, _view_reshape_mul, _view_transpose_row,
               _view_setitem, _view_relu_then_both, _reshape_copy_is_not_a_view]
 
 
