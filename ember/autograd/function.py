@@ -5,7 +5,6 @@ ember's own ops set ``array_io = True``: their forward and backward take and ret
 exactly like ``torch.autograd.Function``.
 """
 import itertools
-import weakref
 
 import numpy as np
 
@@ -37,8 +36,9 @@ class Function:
     _inputs = None
     _tensor_hooks = None
     _non_differentiable = None
-    # On a view's node: (weak reference to the root base tensor, ((view class, view args), ...),
-    # the shared version when this node was made): the chain of view ops from base to view.
+    # On a view's node: (the root base tensor, ((view class, view args), ...), the shared version
+    # when this node was made): the chain of view ops from base to view. The base is held
+    # strongly, as PyTorch's view._base: a stale view must still reach its base's history.
     _view_of = None
 
     # ---- ctx API -----------------------------------------------------------------------------
@@ -101,15 +101,14 @@ class Function:
     def _views_leaf(self):
         """Whether this view node's output is a view of a leaf that requires grad: in-place
         changes to it are refused, as PyTorch refuses them."""
-        base = self._view_of[0]()
-        return base is not None and base.grad_fn is None and base._requires_grad
+        base = self._view_of[0]
+        return base.grad_fn is None and base._requires_grad
 
     def _propagate_to_base(self, view):
         """``view`` (whose grad_fn is this node) was just changed in place: give its base a
         CopySlices node so that the base's later uses see the new values' history."""
-        base_reference, view_chain, _ = self._view_of
-        base = base_reference()
-        if base is None or not np.may_share_memory(base._data, view._data):
+        base, view_chain, _ = self._view_of
+        if not np.may_share_memory(base._data, view._data):
             return  # a reshape that had to copy is not a view of its input's memory
         previous = base.grad_fn
         if previous is not None:
@@ -261,7 +260,7 @@ class Function:
                 source = args[0].grad_fn
                 parent = source._view_of if source is not None else None
                 if parent is None:
-                    ctx._view_of = (weakref.ref(args[0]), ((cls, args[1:]),), counter.value)
+                    ctx._view_of = (args[0], ((cls, args[1:]),), counter.value)
                 else:
                     ctx._view_of = (parent[0], parent[1] + ((cls, args[1:]),), counter.value)
         if not cls.array_io:
@@ -307,13 +306,11 @@ def _refresh_view(view, node):
     """A view whose base changed in place after the view's node was made (its shared version
     moved on) gets a fresh node chain from the base's current history, as PyTorch regenerates a
     view's grad_fn."""
-    base_reference, view_chain, version = node._view_of
+    base, view_chain, version = node._view_of
     counter = view._vc
     if counter is None or counter.value == version or _grad_state.get()[1]:
         return
-    base = base_reference()
-    if base is None or not base._requires_grad or not np.may_share_memory(base._data,
-                                                                           view._data):
+    if not base._requires_grad or not np.may_share_memory(base._data, view._data):
         return
     current = base
     for view_class, view_args in view_chain:
