@@ -312,8 +312,8 @@ class Tensor:
 
     def __bool__(self):
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {'no' if self._data.size == 0 else 'more than one'} "
-                               f"value{'s' if self._data.size == 0 else ''} is ambiguous")
+            amount = "no values" if self._data.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {amount} is ambiguous")
         return bool(self._data.reshape(()))
 
     def __float__(self):
@@ -364,7 +364,7 @@ class Tensor:
         return self.to(dtype)
 
     def to(self, *args, **kwargs):
-        """Convert dtype (``to(ember.float64)``, ``to(other)``); devices other than cpu are refused."""
+        """Convert dtype (``to(ember.float64)``, ``to(other)``); devices but cpu are refused."""
         target = kwargs.pop("dtype", None)
         copy = kwargs.pop("copy", False)
         device = kwargs.pop("device", None)
@@ -789,7 +789,8 @@ def _format_tensor(tensor):
     body = _format_array(array, len(prefix))
     suffixes = []
     default = get_default_dtype().numpy
-    if array.dtype not in (default, np.int64, np.bool_) or array.size == 0 and array.dtype != default:
+    if array.dtype not in (default, np.int64, np.bool_) or \
+            array.size == 0 and array.dtype != default:
         suffixes.append(f"dtype={from_numpy_dtype(array.dtype)!r}")
     if array.size == 0 and array.ndim != 1:
         suffixes.insert(0, f"size={tuple(array.shape)}")

@@ -509,7 +509,7 @@ def test_backward_order_is_deterministic():
         np.testing.assert_array_equal(run(), first)
 
 
-# ---- in-place changes through views ----------------------------------------------------------------
+# ---- in-place changes through views -------------------------------------------------------------
 def _view_slice_mul(fw, x, w):
     y = x * 1
     y[1:].mul_(3)
@@ -578,8 +578,9 @@ def _stale_view_as_root(fw, x, w):
     return view
 
 
-VIEW_CASES = [_stale_view_as_root, _base_changed_after_view, _sibling_views, _view_slice_mul, _view_chain_add, _view_reshape_mul, _view_transpose_row,
-              _view_setitem, _view_relu_then_both, _reshape_copy_is_not_a_view]
+VIEW_CASES = [_stale_view_as_root, _base_changed_after_view, _sibling_views, _view_slice_mul,
+              _view_chain_add, _view_reshape_mul, _view_transpose_row, _view_setitem,
+              _view_relu_then_both, _reshape_copy_is_not_a_view]
 
 
 @pytest.mark.parametrize("case", VIEW_CASES, ids=lambda case: case.__name__)
