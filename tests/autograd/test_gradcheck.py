@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 import ember
+from conftest import assert_close, float64_tensor, to_float64
 from ember.autograd import Function, GradcheckError, gradcheck
 
 
 def _double(shape, seed=0):
-    values = np.random.default_rng(seed).uniform(-1.0, 1.0, shape)
-    return ember.tensor(values, dtype=ember.float64, requires_grad=True)
+    return float64_tensor(shape, seed=seed)
 
 
 class WrongSquare(Function):
@@ -83,3 +83,11 @@ def test_no_input_requiring_grad_is_an_error():
 
 def test_zero_size_input_passes_trivially():
     assert gradcheck(lambda a: a * 2, (_double((0, 3)),))
+
+
+def test_conftest_float64_helpers():
+    x = ember.tensor([0.25, -0.5], requires_grad=True)
+    copy = to_float64(x)
+    assert copy.dtype is ember.float64 and copy.requires_grad and copy.is_leaf
+    assert_close(copy, np.array([0.25, -0.5]))
+    assert gradcheck(lambda a: a.exp() * a, (copy,))
