@@ -470,6 +470,8 @@ class Tensor:
             self.grad_fn = result.grad_fn
             self._output_nr = result._output_nr
             self._requires_grad = True
+            if node.saved is not None and self._data.dtype == result._data.dtype:
+                node._rebind_saved_output(result._data, self)
             if view_of is not None:
                 # This tensor is a view: its base's history must include the change (PyTorch
                 # rebases the base onto a CopySlices node).

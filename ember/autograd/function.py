@@ -126,6 +126,22 @@ class Function:
         base._output_nr = 0
         base._requires_grad = True
 
+    def _rebind_saved_output(self, array, tensor):
+        """An in-place op's result ``array`` was copied into ``tensor``: what this node saved of
+        it now lives in ``tensor``, checked against its version counter (PyTorch saves self), so
+        later in-place changes to ``tensor`` are detected and the result array can be freed."""
+        saved = self.saved
+        positions = [index for index, item in enumerate(saved) if item is array]
+        if not positions:
+            return
+        counter = tensor._version_counter()
+        self.saved = tuple(tensor._data if index in positions else item
+                           for index, item in enumerate(saved))
+        self._saved_checks = [check for check in self._saved_checks
+                              if check[0] not in positions]
+        self._saved_checks += [(index, counter, counter.value, self, tensor._output_nr)
+                               for index in positions]
+
     def mark_non_differentiable(self, *outputs):
         self._non_differentiable = {id(output) for output in outputs}
 

@@ -734,3 +734,27 @@ def test_views_are_inference_tensors_iff_their_base_is(torch):
         assert made_inside.t().is_inference()
         with pytest.raises(RuntimeError, match="Inplace update to inference tensor"):
             made_inside[0].add_(1)
+
+
+def test_output_saved_by_inplace_op_is_checked_after_later_changes(torch):
+    def run(fw):
+        x = fw.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        y = x * 1
+        y.relu_()  # relu saves its output: now y itself
+        y.mul_(2)
+        y.sum().backward()
+
+    with pytest.raises(RuntimeError) as torch_error:
+        run(torch)
+    with pytest.raises(RuntimeError) as ember_error:
+        run(ember)
+    assert "is at version 2; expected version 1 instead" in str(torch_error.value)
+    assert "is at version 2; expected version 1 instead" in str(ember_error.value)
+
+
+def test_inplace_op_saving_its_output_still_backpropagates():
+    x = _leaf([1.0, -2.0, 3.0])
+    y = x * 1
+    y.exp_()
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, -2.0, 3.0]), rtol=1e-6)
