@@ -797,7 +797,7 @@ def _format_tensor(tensor):
     if array.size == 0 and array.ndim != 1:
         suffixes.insert(0, f"size={tuple(array.shape)}")
     if tensor.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{tensor.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{tensor.grad_fn.name().rpartition('::')[2]}>")
     elif tensor._requires_grad:
         suffixes.append("requires_grad=True")
     return prefix + body + "".join(", " + suffix for suffix in suffixes) + ")"

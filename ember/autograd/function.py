@@ -71,7 +71,8 @@ class Function:
                     "Inference tensors cannot be saved for backward. To work around you can "
                     "make a clone to get a normal tensor and use it in autograd.")
             counter = source._version_counter()
-            checks.append((index, counter, counter.value, source.grad_fn, source._output_nr))
+            # The input tensor itself: an error names its grad_fn as it is then (as PyTorch).
+            checks.append((index, counter, counter.value, source, 0))
         self.saved = items
         self._saved_checks = checks
         self._saved_nbytes = nbytes
@@ -159,8 +160,12 @@ class Function:
         raise NotImplementedError("Node.register_hook: use Tensor.register_hook on the output")
 
     def _check_versions(self):
-        for index, counter, expected, grad_fn, output_nr in self._saved_checks:
+        for index, counter, expected, owner, output_nr in self._saved_checks:
             if counter is not None and counter.value != expected:
+                if isinstance(owner, Tensor):  # a saved input
+                    grad_fn, output_nr = owner.grad_fn, owner._output_nr
+                else:  # a saved output of ``owner``
+                    grad_fn = owner
                 item = self.saved[index]
                 array = item._data if isinstance(item, Tensor) else item
                 from ..tensor import _type_name
@@ -181,6 +186,7 @@ class Function:
             _saved_bytes[0] -= self._saved_nbytes
             self._saved_nbytes = 0
             self.saved = None
+            self._saved_checks = ()
             self._released = True
 
     def __del__(self):
@@ -216,7 +222,7 @@ class Function:
         return result
 
     def __repr__(self):
-        return f"<{self.name()} object at {id(self):#x}>"
+        return f"<{self.name().rpartition('::')[2]} object at {id(self):#x}>"
 
     # ---- recording ---------------------------------------------------------------------------
     @classmethod
@@ -342,7 +348,7 @@ class CopySlices(Function):
     array_io = True
 
     def name(self):
-        return "CopySlices"
+        return "ember::autograd::CopySlices"
 
     @staticmethod
     def backward(ctx, grad):
