@@ -63,13 +63,23 @@ def _im2col(padded, kernel_size, stride, dilation, out_size):
 def _col2im(columns, padded_shape, kernel_size, stride, dilation, out_size):
     """Adjoint of ``_im2col``: scatter-add columns (N, C, *kernel_size, *out_size) into zeros."""
     result = np.zeros(padded_shape, columns.dtype)
+    _col2im_add(result, columns, kernel_size, stride, dilation, out_size)
+    return result
+
+
+def _col2im_add(result, columns, kernel_size, stride, dilation, out_size):
+    """Scatter-add columns (N, C, *kernel_size, *out_size) into ``result`` (N, C, *padded)."""
     everything = (slice(None), slice(None))
     for offset in np.ndindex(*kernel_size):
         target = everything + tuple(
             slice(index * gap, index * gap + jump * (size - 1) + 1, jump)
             for index, gap, jump, size in zip(offset, dilation, stride, out_size))
         result[target] += columns[everything + offset]
-    return result
+
+
+def _chunk(batch_bytes):
+    """Batch items per chunk so that a chunk's columns take about _COLUMN_CHUNK_BYTES."""
+    return max(1, _COLUMN_CHUNK_BYTES // max(1, batch_bytes))
 
 
 def _weight_grad(grad_rows, columns, groups):
@@ -127,7 +137,7 @@ class ConvNd(Function):
         width = in_channels * math.prod(kernel_size)
         output = np.empty((batch, out_channels, length), np.result_type(input, weight))
         grouped_weight = weight.reshape(groups, out_channels // groups, width // groups)
-        chunk = max(1, _COLUMN_CHUNK_BYTES // max(1, width * length * input.itemsize))
+        chunk = _chunk(width * length * input.itemsize)
         for start in range(0, batch, chunk):
             stop = min(batch, start + chunk)
             columns = np.ascontiguousarray(windows[start:stop]).reshape(
@@ -155,10 +165,18 @@ class ConvNd(Function):
         grad_rows = grad.reshape(batch, groups, out_channels // groups, -1)
         grad_input = grad_weight = grad_bias = None
         if needs_input:
-            grouped_weight = weight.reshape(groups, out_channels // groups, -1)
-            columns = np.matmul(grouped_weight.swapaxes(-1, -2), grad_rows)
-            columns = columns.reshape((batch, input_shape[1]) + kernel_size + out_size)
-            grad_padded = _col2im(columns, padded_shape, kernel_size, stride, dilation, out_size)
+            # Chunked like the forward, so each chunk's columns are scattered while in cache
+            # (Conv2d(32->64, 3, pad 1), 14x14, batch 64, one thread: 15.4 -> 12.4 ms).
+            transposed_weight = weight.reshape(groups, out_channels // groups, -1).swapaxes(-1, -2)
+            length = grad_rows.shape[3]
+            chunk = _chunk(math.prod(weight_shape[1:]) * groups * length * grad.itemsize)
+            grad_padded = np.zeros(padded_shape, grad.dtype)
+            for start in range(0, batch, chunk):
+                stop = min(batch, start + chunk)
+                columns = np.matmul(transposed_weight, grad_rows[start:stop])
+                columns = columns.reshape((stop - start, input_shape[1]) + kernel_size + out_size)
+                _col2im_add(grad_padded[start:stop], columns, kernel_size, stride, dilation,
+                            out_size)
             grad_input = grad_padded[_interior(input_shape, padding)]
         if needs_weight:
             grad_weight = _conv_weight_grad(input, grad_rows, weight_shape, stride, padding,
