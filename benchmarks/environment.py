@@ -1,12 +1,62 @@
-"""What a worker ran on: machine, versions, and the BLAS libraries loaded in its process."""
+"""What a worker ran on: machine, versions, the BLAS libraries loaded in its process, and how
+much of the machine other processes took meanwhile."""
 
 import os
 import platform
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    user, nice, system, _, _, irq, softirq, steal = (int(value) for value in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds():
+    """CPU seconds of this process and its finished descendants (the workers)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+class OtherProcesses:
+    """Average number of CPUs that other processes kept busy while the block ran.
+
+    Any other job sharing the cores disturbs the timings (OpenMP's barriers suffer most), so
+    each timing records this share and the report flags the ones it touched. None where
+    /proc/stat is missing or the block was too short for its 10 ms ticks.
+    """
+
+    shortest_seconds = 0.2
+
+    def __enter__(self):
+        self.start = (time.perf_counter(), _busy_cpu_seconds(), _own_cpu_seconds())
+        self.cpus = None
+        return self
+
+    def __exit__(self, *exception):
+        wall_start, busy_start, own_start = self.start
+        busy_end = _busy_cpu_seconds()
+        wall = time.perf_counter() - wall_start
+        if busy_start is None or busy_end is None or wall < self.shortest_seconds:
+            return False
+        others = (busy_end - busy_start) - (_own_cpu_seconds() - own_start)
+        self.cpus = max(0.0, others / wall)
+        return False
 
 
 def cpu_model():

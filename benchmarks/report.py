@@ -54,7 +54,6 @@ def collect(records):
         for result in record.get("results", []):
             entry = dict(result)
             entry["worker_memory"] = record.get("memory", {})
-            entry["others_cpu"] = record.get("others_cpu")
             table.setdefault(result["name"], {})[record["framework"]] = entry
     return table
 
@@ -69,7 +68,7 @@ def _busy(others_cpu):
 
 def _disturbed(entry):
     """Other processes took CPU while this was timed (memory is not affected by them)."""
-    return entry["unit"] in TIME_UNITS and _busy(entry["others_cpu"])
+    return entry["unit"] in TIME_UNITS and _busy(entry.get("others_cpu"))
 
 
 def min_ratio(table, name):
@@ -173,13 +172,13 @@ def _machine_section(run):
         + f"; torch.set_num_threads({run['threads']}))",
     ]
     if run.get("others_cpu") is not None:
-        timed = [record for record in run["records"]
-                 if any(result["unit"] in TIME_UNITS for result in record.get("results", []))]
-        disturbed = [record for record in timed if _busy(record.get("others_cpu"))]
+        timed = [result for record in run["records"] for result in record.get("results", [])
+                 if result["unit"] in TIME_UNITS]
+        disturbed = [result for result in timed if _disturbed(result)]
         line = (f"- Other processes kept {run['others_cpu']:.2f} CPUs busy on average during "
                 f"the run (from /proc/stat, less the benchmark's own CPU time)")
         if disturbed:
-            line += (f"; **{len(disturbed)} of {len(timed)} timed workers shared the "
+            line += (f"; **{len(disturbed)} of {len(timed)} timings shared the "
                      f"machine with them** (over {OTHERS_CPU_WARNING} CPUs; marked ‡ below) and "
                      "should be rerun on a quiet machine")
         lines.append(line)
@@ -318,13 +317,20 @@ def _scaling_section(run, plot_name):
         "## Scaling",
         "",
         "`mlp_train` against batch size (width fixed) and hidden width (batch fixed), "
-        "at fewer repeats.",
+        "at fewer repeats, one worker process per framework (‡: other processes were busy "
+        "while that point was timed).",
         "",
         f"![ember/PyTorch ratio against problem size]({plot_name})",
         "",
         "| axis | size | batch | width | ember ms | PyTorch ms | ember/PyTorch |",
         "|---|---|---|---|---|---|---|",
     ]
+
+    def cell(entry):
+        if entry is None:
+            return "n/a"
+        return _number(entry["median"]) + (" ‡" if _disturbed(entry) else "")
+
     for name, frameworks in table.items():
         if not name.startswith("scaling/"):
             continue
@@ -333,9 +339,7 @@ def _scaling_section(run, plot_name):
         torch = frameworks.get("torch")
         value = ratio(table, name)
         lines.append(f"| {params['axis']} | {params['size']} | {params['batch']} | "
-                     f"{params['width']} | {_number(ember['median']) if ember else 'n/a'} | "
-                     f"{_number(torch['median']) if torch else 'n/a'} | "
-                     f"{'n/a' if value is None else _number(value)} |")
+                     f"{params['width']} | {cell(ember)} | {cell(torch)} | {_number(value)} |")
     return lines + [""]
 
 
@@ -396,6 +400,11 @@ def plot_scaling(run, path):
 
     series = scaling_series(run)
     figure, axes = pyplot.subplots(2, 2, figsize=(10, 7), sharex="col")
+    disturbed = [result for record in run["records"] for result in record.get("results", [])
+                 if result["name"].startswith("scaling/") and _disturbed(result)]
+    if disturbed:
+        figure.suptitle(f"{len(disturbed)} points disturbed by other processes (‡ in "
+                        "RESULTS.md); rerun on a quiet machine", color="tab:red")
     for column, axis_name in enumerate(("batch", "width")):
         timing_axes = axes[0][column]
         ratio_axes = axes[1][column]

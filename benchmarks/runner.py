@@ -7,13 +7,12 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.environment import THREAD_VARIABLES
+from benchmarks.environment import THREAD_VARIABLES, OtherProcesses
 from benchmarks.report import OTHERS_CPU_WARNING, write_report
 from benchmarks.timing import summarise
 from benchmarks.workloads import VARIANTS, WORKLOAD_NAMES
@@ -108,15 +107,15 @@ def merge_rounds(round_records):
     merged = dict(round_records[0])
     merged["rounds"] = len(round_records)
     merged["wall_seconds"] = sum(record["wall_seconds"] for record in round_records)
-    shares = [record["others_cpu"] for record in round_records
-              if record.get("others_cpu") is not None]
-    merged["others_cpu"] = max(shares) if shares else None
     results = []
     for position, first in enumerate(merged["results"]):
         same = [record["results"][position] for record in round_records]
         values = [value for measurement in same for value in measurement["values"]]
         pooled = {**first, **summarise(values, first["number"])}
         pooled["round_medians"] = [measurement["median"] for measurement in same]
+        shares = [measurement["others_cpu"] for measurement in same
+                  if measurement.get("others_cpu") is not None]
+        pooled["others_cpu"] = max(shares) if shares else None
         results.append(pooled)
     merged["results"] = results
     memories = [record["memory"] for record in round_records if record.get("memory")]
@@ -138,10 +137,8 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
             if framework in missing or framework in failed:
                 continue
             worker_start = time.perf_counter()
-            with OtherProcesses() as others:
-                record = run_worker(framework, workload, variant, quick=quick, threads=threads,
-                                    timeout=timeout)
-            record["others_cpu"] = others.cpus
+            record = run_worker(framework, workload, variant, quick=quick, threads=threads,
+                                timeout=timeout)
             if record["status"] == "ok":
                 succeeded[framework].append(record)
                 outcome = "ok"
@@ -149,9 +146,11 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
                 failed[framework] = record
                 outcome = "unavailable: " + record["error"]
             label = f"{framework} {workload}" + (f" ({variant})" if variant else "")
+            shares = [result["others_cpu"] for result in record["results"]
+                      if result.get("others_cpu") is not None]
             disturbed = ""
-            if others.cpus is not None and others.cpus > OTHERS_CPU_WARNING:
-                disturbed = f", other processes busy on {others.cpus:.1f} CPUs"
+            if shares and max(shares) > OTHERS_CPU_WARNING:
+                disturbed = f", other processes busy on up to {max(shares):.1f} CPUs"
             progress(f"{label} round {round_index + 1}/{rounds}: {outcome} "
                      f"[{time.perf_counter() - worker_start:.1f} s{disturbed}]")
     records = []
@@ -164,50 +163,6 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
         else:
             records.append(merge_rounds(succeeded[framework]))
     return records
-
-
-def _busy_cpu_seconds():
-    """CPU seconds the whole machine has spent busy since boot (/proc/stat), or None."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = stat.readline().split()
-    except OSError:
-        return None
-    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
-    user, nice, system, _, _, irq, softirq, steal = (int(value) for value in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu_seconds():
-    """CPU seconds of this process and its finished descendants (the workers)."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
-
-
-class OtherProcesses:
-    """Average number of CPUs that other processes kept busy while the block ran.
-
-    Any other job sharing the cores disturbs the timings (OpenMP's barriers suffer most), so
-    each worker's share is recorded and the report flags the measurements it touched.
-    """
-
-    def __enter__(self):
-        self.start = (time.perf_counter(), _busy_cpu_seconds(), _own_cpu_seconds())
-        self.cpus = None
-        return self
-
-    def __exit__(self, *exception):
-        wall_start, busy_start, own_start = self.start
-        busy_end = _busy_cpu_seconds()
-        wall = time.perf_counter() - wall_start
-        if busy_start is None or busy_end is None or wall <= 0:
-            return False
-        others = (busy_end - busy_start) - (_own_cpu_seconds() - own_start)
-        self.cpus = max(0.0, others / wall)
-        return False
 
 
 def installed_version(distribution):

@@ -4,6 +4,8 @@ import gc
 import statistics
 import timeit
 
+from benchmarks.environment import OtherProcesses
+
 
 def summarise(values, number=1):
     """Median, min and interquartile range of the repeat values (any unit), which are kept so
@@ -47,5 +49,6 @@ def time_statement(statement, namespace, *, repeats, warmup, min_repeat_seconds,
         timer.timeit(warmup)
     number = _calibrate(timer, min_repeat_seconds)
     gc.collect()
-    per_call = [timer.timeit(number) / number * scale for _ in range(repeats)]
-    return summarise(per_call, number)
+    with OtherProcesses() as others:
+        per_call = [timer.timeit(number) / number * scale for _ in range(repeats)]
+    return {**summarise(per_call, number), "others_cpu": others.cpus}

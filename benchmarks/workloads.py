@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from benchmarks import memory
+from benchmarks.environment import OtherProcesses
 from benchmarks.timing import summarise, time_statement
 
 SEED = 0
@@ -336,11 +337,13 @@ def run_import_time(framework, quick=False, variant=None):
         raise RuntimeError(f"import_time: `{check}` failed: {last_line}")
     command = [sys.executable, "-c", f"import {framework}"]
     seconds = []
-    for _ in range(processes):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        seconds.append(time.perf_counter() - start)
-    return [_measurement("import_time", "s", summarise(seconds), command=" ".join(command[1:]))]
+    with OtherProcesses() as others:
+        for _ in range(processes):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            seconds.append(time.perf_counter() - start)
+    summary = {**summarise(seconds), "others_cpu": others.cpus}
+    return [_measurement("import_time", "s", summary, command=" ".join(command[1:]))]
 
 
 def run_scaling(fw, quick=False, variant=None):

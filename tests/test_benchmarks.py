@@ -98,6 +98,8 @@ def check_measurements(measurements, expected_names):
         if measurement["unit"] != "MiB":  # RSS growth of a tiny forward can round to 0 pages
             assert measurement["median"] > 0
             assert measurement["min"] > 0
+            others_cpu = measurement["others_cpu"]  # None when too short to tell
+            assert others_cpu is None or (math.isfinite(others_cpu) and others_cpu >= 0)
         assert measurement["min"] <= measurement["median"]
 
 
