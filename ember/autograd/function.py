@@ -255,13 +255,14 @@ class Function:
             ctx._inputs = args
         else:
             ctx.needs_input_grad = _nothing_needed(len(args))
-        if cls.array_io:
+        array_io = cls.array_io
+        if array_io:
             output = cls.forward(ctx, *arrays)
         else:
             ctx._inputs = args
             with no_grad():
                 output = cls.forward(ctx, *args)
-        if recording or not cls.array_io:
+        if recording or not array_io:
             ctx._inputs = None
         single = type(output) is not tuple
         if single:
@@ -269,12 +270,12 @@ class Function:
             results = (result,)
         else:
             results = tuple([Tensor._wrap(_as_array(item)) for item in output])
-        if inference and not (cls.is_view and isinstance(args[0], Tensor)
-                              and not args[0]._is_inference):
+        is_view = cls.is_view and isinstance(args[0], Tensor)
+        if inference and not (is_view and not args[0]._is_inference):
             # Made in inference_mode: inference tensors, except views of normal tensors.
             for tensor in results:
                 tensor._is_inference = True
-        if cls.is_view and isinstance(args[0], Tensor):
+        if is_view:
             if args[0]._is_inference:
                 results[0]._is_inference = True  # a view of an inference tensor is one too
             counter = results[0]._vc = args[0]._version_counter()
@@ -285,7 +286,7 @@ class Function:
                     ctx._view_of = (args[0], ((cls, args[1:]),), counter.value)
                 else:
                     ctx._view_of = (parent[0], parent[1] + ((cls, args[1:]),), counter.value)
-        if not cls.array_io:
+        if not array_io:
             _remember_user_io(ctx, args, (output,) if single else output, results)
         if recording:
             ctx._sequence_nr = next(_sequence)
@@ -294,6 +295,13 @@ class Function:
                 ((arg.grad_fn, arg._output_nr) if arg.grad_fn is not None else (arg, 0))
                 if needed else None for arg, needed in zip(args, needs)])
             non_differentiable = ctx._non_differentiable
+            if single and non_differentiable is None:
+                if result._data.dtype.kind == "f":
+                    result._requires_grad = True
+                    result.grad_fn = ctx
+                if ctx._saved_checks:
+                    _match_saved_outputs(ctx, results)
+                return result
             for number, tensor in enumerate(results):
                 if non_differentiable and id(output if single else output[number]) in \
                         non_differentiable:
