@@ -54,6 +54,7 @@ def import_framework(name, threads):
 
 def run(args):
     """Import, measure, describe; any exception becomes status 'unavailable' with its message."""
+    # Imported here, after limit_threads: workloads loads NumPy, whose BLAS reads the variables.
     from benchmarks import environment, memory, workloads
 
     record = {
