@@ -1,0 +1,130 @@
+"""Adamax, NAdam, RAdam, Adadelta: update rules, param groups and state_dict against PyTorch."""
+import numpy as np
+import pytest
+
+import ember
+from ember import optim
+
+SHAPES = [(3, 4), (5,), ()]
+STEPS = 25
+
+CASES = [
+    ("Adamax", {}),
+    ("Adamax", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+    ("Adamax", {"lr": 0.02, "maximize": True}),
+    ("NAdam", {}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "momentum_decay": 0.01}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.2, "decoupled_weight_decay": True,
+               "maximize": True}),
+    ("RAdam", {}),
+    ("RAdam", {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.1}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.2, "decoupled_weight_decay": True,
+               "maximize": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.1}),
+    ("Adadelta", {"maximize": True}),
+]
+
+GROUP_OVERRIDES = {
+    "Adamax": {"lr": 0.003, "betas": (0.5, 0.9)},
+    "NAdam": {"lr": 0.003, "momentum_decay": 0.02},
+    "RAdam": {"lr": 0.003, "weight_decay": 0.05},
+    "Adadelta": {"lr": 0.3, "rho": 0.5},
+}
+
+
+def _case_id(case):
+    name, options = case
+    return name + "-" + "-".join(f"{key}={value}" for key, value in options.items())
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    initial = [rng.standard_normal(shape).astype(np.float32) for shape in SHAPES]
+    gradients = [[rng.standard_normal(shape).astype(np.float32) for shape in SHAPES]
+                 for _ in range(STEPS)]
+    return initial, gradients
+
+
+def _run(library, name, options, initial, gradients, groups=False, skip=None, state=None):
+    params = [library.tensor(array.copy(), requires_grad=True) for array in initial]
+    param_spec = params
+    if groups:
+        param_spec = [{"params": params[:2]}, {"params": params[2:], **GROUP_OVERRIDES[name]}]
+    opt = getattr(library.optim, name)(param_spec, **options)
+    if state is not None:
+        opt.load_state_dict(state)
+    for step, step_gradients in enumerate(gradients):
+        for index, (param, gradient) in enumerate(zip(params, step_gradients)):
+            if skip is not None and index == 1 and step % skip == 0:
+                param.grad = None
+            else:
+                param.grad = library.tensor(gradient)
+        opt.step()
+    return opt, [param.detach().numpy() for param in params]
+
+
+def _assert_close(actual, expected):
+    for got, want in zip(actual, expected):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_matches_torch(torch, case):
+    name, options = case
+    initial, gradients = _data()
+    _, expected = _run(torch, name, options, initial, gradients, skip=4)
+    _, actual = _run(ember, name, options, initial, gradients, skip=4)
+    _assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_OVERRIDES))
+def test_param_groups_and_state_dict_match_torch(torch, name):
+    initial, gradients = _data(1)
+    torch_opt, expected = _run(torch, name, {}, initial, gradients, groups=True)
+    ember_opt, actual = _run(ember, name, {}, initial, gradients, groups=True)
+    _assert_close(actual, expected)
+    torch_state = torch_opt.state_dict()
+    ember_state = ember_opt.state_dict()
+    assert ember_state["param_groups"] == torch_state["param_groups"]
+    assert sorted(ember_state["state"]) == sorted(torch_state["state"])
+    for index, torch_entry in torch_state["state"].items():
+        ember_entry = ember_state["state"][index]
+        assert list(ember_entry) == list(torch_entry)
+        for key, value in torch_entry.items():
+            assert ember_entry[key].dtype == ember.float32
+            np.testing.assert_allclose(ember_entry[key].numpy(), value.numpy(), rtol=1e-5,
+                                       atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_OVERRIDES))
+def test_state_dict_round_trip_continues_identically(name):
+    initial, gradients = _data(2)
+    straight, expected = _run(ember, name, {}, initial, gradients)
+    first, middle = _run(ember, name, {}, initial, gradients[:10])
+    saved = first.state_dict()
+    _, resumed = _run(ember, name, {}, middle, gradients[10:], state=saved)
+    for got, want in zip(resumed, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("Adamax", {"lr": -1.0}, "Invalid learning rate: -1.0"),
+    ("NAdam", {"betas": (0.9, 1.0)}, "Invalid beta parameter at index 1: 1.0"),
+    ("NAdam", {"momentum_decay": -0.1}, "Invalid momentum_decay value: -0.1"),
+    ("RAdam", {"eps": -1.0}, "Invalid epsilon value: -1.0"),
+    ("Adadelta", {"rho": 1.5}, "Invalid rho value: 1.5"),
+])
+def test_invalid_options_raise_like_torch(torch, name, options, message):
+    with pytest.raises(ValueError, match=message):
+        getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **options)
+    with pytest.raises(ValueError, match=message):
+        getattr(optim, name)([ember.zeros(2, requires_grad=True)], **options)
+
+
+def test_reprs_list_the_same_options_as_torch(torch):
+    for name in GROUP_OVERRIDES:
+        torch_opt = getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)])
+        ember_opt = getattr(optim, name)([ember.zeros(2, requires_grad=True)])
+        assert repr(ember_opt) == repr(torch_opt)
