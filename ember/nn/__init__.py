@@ -14,6 +14,10 @@ from .modules import (  # noqa: F401,E402
     ConvTranspose3d, CrossEntropyLoss, GroupNorm, HuberLoss, KLDivLoss, L1Loss, LayerNorm,
     MaxPool1d, MaxPool2d, MaxPool3d, MSELoss, NLLLoss, SmoothL1Loss)
 
+# ---- recurrent layers and attention ----
+from .modules import (  # noqa: F401,E402
+    GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase)
+
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402
 

@@ -1,0 +1,508 @@
+"""Recurrent layers (RNN, LSTM, GRU) and their single-step cells, as PyTorch defines them.
+
+Each layer and direction projects the whole input sequence with one matmul, then loops over
+time steps only; gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).
+"""
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from ... import _factories
+from ... import ops
+from ...autograd.function import Function
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+
+class _Pieces(Function):
+    """Splits ``x`` along ``axis`` into ``count`` equal pieces (dropping the axis when
+    ``squeeze``), as one node: its backward writes every piece's gradient into a single array,
+    where slicing piece by piece would allocate a full-size gradient per piece (memory and time
+    quadratic in the sequence length)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis, count, squeeze):
+        ctx.shape = x.shape
+        ctx.dtype = x.dtype
+        ctx.axis = axis
+        ctx.squeeze = squeeze
+        size = x.shape[axis] // count
+        prefix = (slice(None),) * axis
+        if squeeze:
+            return tuple(x[prefix + (index,)] for index in range(count))
+        return tuple(x[prefix + (slice(index * size, (index + 1) * size),)]
+                     for index in range(count))
+
+    @staticmethod
+    def backward(ctx, *grad_pieces):
+        grad = np.zeros(ctx.shape, dtype=ctx.dtype)
+        count = len(grad_pieces)
+        size = ctx.shape[ctx.axis] // count
+        prefix = (slice(None),) * ctx.axis
+        for index, piece in enumerate(grad_pieces):
+            if piece is None:
+                continue
+            if ctx.squeeze:
+                grad[prefix + (index,)] = piece
+            else:
+                grad[prefix + (slice(index * size, (index + 1) * size),)] = piece
+        return grad, None, None, None
+
+
+def _steps(sequence):
+    """The time steps of a (T, B, G) sequence, as T tensors of shape (B, G)."""
+    length = sequence.shape[0]
+    if length == 1:
+        return (ops.squeeze(sequence, 0),)
+    return _Pieces.apply(sequence, 0, length, True)
+
+
+def _gates(projection, count):
+    """The ``count`` gate blocks of a (B, count * H) projection."""
+    return _Pieces.apply(projection, projection.dim() - 1, count, False)
+
+
+# ---- one time step; ``input_projection`` is W_ih x + b_ih, already computed ------------------
+def _rnn_tanh_step(input_projection, hidden, weight_hh, bias_hh):
+    return ops.tanh(input_projection + F.linear(hidden, weight_hh, bias_hh))
+
+
+def _rnn_relu_step(input_projection, hidden, weight_hh, bias_hh):
+    return ops.relu(input_projection + F.linear(hidden, weight_hh, bias_hh))
+
+
+def _lstm_step(input_projection, state, weight_hh, bias_hh):
+    hidden, cell = state
+    gates = input_projection + F.linear(hidden, weight_hh, bias_hh)
+    input_gate, forget_gate, cell_gate, output_gate = _gates(gates, 4)
+    cell = (ops.sigmoid(forget_gate) * cell
+            + ops.sigmoid(input_gate) * ops.tanh(cell_gate))
+    hidden = ops.sigmoid(output_gate) * ops.tanh(cell)
+    return hidden, cell
+
+
+def _gru_step(input_projection, hidden, weight_hh, bias_hh):
+    input_reset, input_update, input_new = _gates(input_projection, 3)
+    hidden_reset, hidden_update, hidden_new = _gates(F.linear(hidden, weight_hh, bias_hh), 3)
+    reset = ops.sigmoid(input_reset + hidden_reset)
+    update = ops.sigmoid(input_update + hidden_update)
+    new = ops.tanh(input_new + reset * hidden_new)
+    # (1 - z) * n + z * h, with one operation fewer
+    return new + update * (hidden - new)
+
+
+_STEPS = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "LSTM": _lstm_step,
+          "GRU": _gru_step}
+_GATE_COUNTS = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+class RNNBase(Module):
+    """Shared parameters, checks and the layer/direction/time loop of RNN, LSTM and GRU."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                 device=None, dtype=None):
+        super().__init__()
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
+                or not 0 <= dropout <= 1):
+            raise ValueError("dropout should be a number in range [0, 1] representing the "
+                             "probability of an element being zeroed")
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        num_directions = 2 if bidirectional else 1
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"dropout option adds dropout after all but last recurrent layer, so "
+                          f"non-zero dropout expects num_layers greater than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=3)
+        if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
+            raise TypeError(f"hidden_size should be of type int, got: "
+                            f"{type(hidden_size).__name__}")
+        if hidden_size <= 0:
+            raise ValueError("hidden_size must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable "
+                             "projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size > 0:
+            raise NotImplementedError("LSTM: proj_size > 0 is not supported by ember")
+        if mode not in _GATE_COUNTS:
+            raise ValueError(f"Unrecognized RNN mode: {mode}")
+        gate_size = _GATE_COUNTS[mode] * hidden_size
+
+        self._flat_weights_names = []
+        self._all_weights = []
+        for layer in range(num_layers):
+            for direction in range(num_directions):
+                layer_input_size = input_size if layer == 0 else hidden_size * num_directions
+                shapes = [(gate_size, layer_input_size), (gate_size, hidden_size)]
+                names = ["weight_ih_l{}{}", "weight_hh_l{}{}"]
+                if bias:
+                    shapes += [(gate_size,), (gate_size,)]
+                    names += ["bias_ih_l{}{}", "bias_hh_l{}{}"]
+                suffix = "_reverse" if direction == 1 else ""
+                names = [name.format(layer, suffix) for name in names]
+                for name, shape in zip(names, shapes):
+                    setattr(self, name, Parameter(_factories.empty(shape, dtype=dtype)))
+                self._flat_weights_names.extend(names)
+                self._all_weights.append(names)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -bound, bound)
+
+    def flatten_parameters(self):
+        """A no-op (PyTorch compacts cuDNN weights here); kept so model code runs unchanged."""
+
+    @property
+    def _flat_weights(self):
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self):
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    def extra_repr(self):
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            text += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            text += f", bias={self.bias}"
+        if self.batch_first is not False:
+            text += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            text += f", bidirectional={self.bidirectional}"
+        return text
+
+    # ---- checks ------------------------------------------------------------------------------
+    def _check_input_dim(self, input):
+        if input.dim() not in (2, 3):
+            # PyTorch's RNN says "4D tensor instead", LSTM and GRU "4D instead"
+            got = f"{input.dim()}D tensor" if type(self).__name__ == "RNN" else f"{input.dim()}D"
+            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {got} "
+                             f"instead")
+
+    def _check_input(self, input):
+        """Checks a (T, B, F) input."""
+        if input.shape[0] == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {input.shape[-1]}")
+
+    def _expected_hidden_size(self, batch_size):
+        num_directions = 2 if self.bidirectional else 1
+        return (self.num_layers * num_directions, batch_size, self.hidden_size)
+
+    @staticmethod
+    def _check_hidden_size(hidden, expected, message="Expected hidden size {}, got {}"):
+        if tuple(hidden.shape) != expected:
+            raise RuntimeError(message.format(expected, list(hidden.shape)))
+
+    # ---- the recurrence ----------------------------------------------------------------------
+    def _run(self, input, initial_states):
+        """input (T, B, input_size); initial_states: one state per layer and direction (a
+        tensor, or an (h, c) pair for LSTM). Returns the last layer's output and final states."""
+        step = _STEPS[self.mode]
+        num_directions = 2 if self.bidirectional else 1
+        layer_input = input
+        final_states = []
+        for layer in range(self.num_layers):
+            direction_outputs = []
+            for direction in range(num_directions):
+                index = layer * num_directions + direction
+                weights = self.all_weights[index]
+                weight_ih, weight_hh = weights[0], weights[1]
+                bias_ih, bias_hh = (weights[2], weights[3]) if self.bias else (None, None)
+                # one matmul projects every time step of the input
+                projections = _steps(F.linear(layer_input, weight_ih, bias_ih))
+                if direction == 1:
+                    projections = projections[::-1]
+                state = initial_states[index]
+                hiddens = []
+                for projection in projections:
+                    state = step(projection, state, weight_hh, bias_hh)
+                    hiddens.append(state[0] if self.mode == "LSTM" else state)
+                if direction == 1:
+                    hiddens.reverse()
+                direction_outputs.append(ops.stack(hiddens, 0))
+                final_states.append(state)
+            if num_directions == 1:
+                layer_input = direction_outputs[0]
+            else:
+                layer_input = ops.cat(direction_outputs, 2)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, True)
+        return layer_input, final_states
+
+    def _sequence_forward(self, input, hx):
+        """Shared forward of RNN and GRU (hx is one tensor)."""
+        self._check_input_dim(input)
+        batched = input.dim() == 3
+        if hx is not None:
+            if batched and hx.dim() != 3:
+                raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got "
+                                   f"{hx.dim()}-D tensor")
+            if not batched and hx.dim() != 2:
+                raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got "
+                                   f"{hx.dim()}-D tensor")
+        input, hx = self._batch_major(input, hx, batched)
+        self._check_input(input)
+        batch_size = input.shape[1]
+        expected = self._expected_hidden_size(batch_size)
+        if hx is None:
+            hx = _factories.zeros(expected, dtype=input.dtype)
+        else:
+            self._check_hidden_size(hx, expected)
+        output, final_states = self._run(input, [hx[index] for index in range(expected[0])])
+        return self._restore_layout(output, batched), self._final(final_states, batched)
+
+    def _batch_major(self, input, hx, batched):
+        """(T, B, F) input and (L*D, B, H) states from any accepted layout."""
+        if not batched:
+            input = ops.unsqueeze(input, 1)
+            if hx is not None:
+                hx = ops.unsqueeze(hx, 1)
+        elif self.batch_first:
+            input = ops.transpose(input, 0, 1)
+        return input, hx
+
+    def _restore_layout(self, output, batched):
+        if not batched:
+            return ops.squeeze(output, 1)
+        if self.batch_first:
+            return ops.transpose(output, 0, 1)
+        return output
+
+    @staticmethod
+    def _final(states, batched):
+        stacked = ops.stack(states, 0)
+        return stacked if batched else ops.squeeze(stacked, 1)
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) (or relu)."""
+
+    def __init__(self, *args, **kwargs):
+        if "proj_size" in kwargs:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if len(args) > 3:
+            self.nonlinearity = args[3]
+            args = args[:3] + args[4:]
+        else:
+            self.nonlinearity = kwargs.pop("nonlinearity", "tanh")
+        if self.nonlinearity == "tanh":
+            mode = "RNN_TANH"
+        elif self.nonlinearity == "relu":
+            mode = "RNN_RELU"
+        else:
+            raise ValueError(f"Unknown nonlinearity '{self.nonlinearity}'. Select from 'tanh' "
+                             f"or 'relu'.")
+        super().__init__(mode, *args, **kwargs)
+
+    def forward(self, input, hx=None):
+        """Returns ``(output, h_n)``."""
+        return self._sequence_forward(input, hx)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit: r, z gates and n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
+
+    def __init__(self, *args, **kwargs):
+        if "proj_size" in kwargs:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        super().__init__("GRU", *args, **kwargs)
+
+    def forward(self, input, hx=None):
+        """Returns ``(output, h_n)``."""
+        return self._sequence_forward(input, hx)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory with gates i, f, g, o; returns ``output, (h_n, c_n)``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__("LSTM", *args, **kwargs)
+
+    def forward(self, input, hx=None):
+        self._check_input_dim(input)
+        batched = input.dim() == 3
+        if hx is not None:
+            hidden, cell = hx
+            if batched and (hidden.dim() != 3 or cell.dim() != 3):
+                raise RuntimeError(f"For batched 3-D input, hx and cx should also be 3-D but "
+                                   f"got ({hidden.dim()}-D, {cell.dim()}-D) tensors")
+            if not batched and (hidden.dim() != 2 or cell.dim() != 2):
+                raise RuntimeError(f"For unbatched 2-D input, hx and cx should also be 2-D but "
+                                   f"got ({hidden.dim()}-D, {cell.dim()}-D) tensors")
+            input, hidden = self._batch_major(input, hidden, batched)
+            cell = ops.unsqueeze(cell, 1) if not batched else cell
+        else:
+            input, _ = self._batch_major(input, None, batched)
+        self._check_input(input)
+        expected = self._expected_hidden_size(input.shape[1])
+        if hx is None:
+            hidden = _factories.zeros(expected, dtype=input.dtype)
+            cell = _factories.zeros(expected, dtype=input.dtype)
+        else:
+            self._check_hidden_size(hidden, expected, "Expected hidden[0] size {}, got {}")
+            self._check_hidden_size(cell, expected, "Expected hidden[1] size {}, got {}")
+        states = [(hidden[index], cell[index]) for index in range(expected[0])]
+        output, final_states = self._run(input, states)
+        final_hidden = self._final([state[0] for state in final_states], batched)
+        final_cell = self._final([state[1] for state in final_states], batched)
+        return self._restore_layout(output, batched), (final_hidden, final_cell)
+
+
+class RNNCellBase(Module):
+    """Parameters, init, repr and input checks shared by the single-step cells."""
+
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        gate_size = num_chunks * hidden_size
+        self.weight_ih = Parameter(_factories.empty((gate_size, input_size), dtype=dtype))
+        self.weight_hh = Parameter(_factories.empty((gate_size, hidden_size), dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(_factories.empty(gate_size, dtype=dtype))
+            self.bias_hh = Parameter(_factories.empty(gate_size, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -bound, bound)
+
+    def extra_repr(self):
+        text = f"{self.input_size}, {self.hidden_size}"
+        if "bias" in self.__dict__ and self.bias is not True:
+            text += f", bias={self.bias}"
+        if "nonlinearity" in self.__dict__ and self.nonlinearity != "tanh":
+            text += f", nonlinearity={self.nonlinearity}"
+        return text
+
+    def _check_dims(self, input, hiddens):
+        """Validates dims (1-D unbatched or 2-D); returns whether the input is batched."""
+        name = type(self).__name__
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D "
+                             f"instead")
+        for label, hidden in hiddens:
+            if hidden is not None and hidden.dim() not in (1, 2):
+                raise ValueError(f"{name}: Expected {label} to be 1D or 2D, got "
+                                 f"{hidden.dim()}D instead")
+        return input.dim() == 2
+
+    def _check_sizes(self, input, hiddens):
+        if input.shape[1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[1]} "
+                               f"expected {self.input_size}")
+        for label, hidden in hiddens:
+            if hidden.shape[0] != input.shape[0]:
+                raise RuntimeError(f"Input batch size {input.shape[0]} doesn't match "
+                                   f"hidden{label} batch size {hidden.shape[0]}")
+            if hidden.shape[1] != self.hidden_size:
+                raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
+                                   f"{hidden.shape[1]}, expected {self.hidden_size}")
+
+    def _input_projection(self, input):
+        return F.linear(input, self.weight_ih, self.bias_ih)
+
+
+class RNNCell(RNNCellBase):
+    """One Elman RNN step: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
+                 dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=1, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        batched = self._check_dims(input, [("hidden", hx)])
+        if not batched:
+            input = ops.unsqueeze(input, 0)
+        if hx is None:
+            hx = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
+        elif not batched:
+            hx = ops.unsqueeze(hx, 0)
+        self._check_sizes(input, [("0", hx)])
+        if self.nonlinearity == "tanh":
+            step = _rnn_tanh_step
+        elif self.nonlinearity == "relu":
+            step = _rnn_relu_step
+        else:
+            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
+        output = step(self._input_projection(input), hx, self.weight_hh, self.bias_hh)
+        return output if batched else ops.squeeze(output, 0)
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step (gates r, z, n)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=3, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        batched = self._check_dims(input, [("hidden", hx)])
+        if not batched:
+            input = ops.unsqueeze(input, 0)
+        if hx is None:
+            hx = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
+        elif not batched:
+            hx = ops.unsqueeze(hx, 0)
+        self._check_sizes(input, [("0", hx)])
+        output = _gru_step(self._input_projection(input), hx, self.weight_hh, self.bias_hh)
+        return output if batched else ops.squeeze(output, 0)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step (gates i, f, g, o); returns ``(h', c')``."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=4, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        hidden, cell = hx if hx is not None else (None, None)
+        batched = self._check_dims(input, [("hx[0]", hidden), ("hx[1]", cell)])
+        if not batched:
+            input = ops.unsqueeze(input, 0)
+        if hx is None:
+            hidden = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
+            cell = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
+        elif not batched:
+            hidden = ops.unsqueeze(hidden, 0)
+            cell = ops.unsqueeze(cell, 0)
+        self._check_sizes(input, [("0", hidden), ("1", cell)])
+        hidden, cell = _lstm_step(self._input_projection(input), (hidden, cell), self.weight_hh,
+                                  self.bias_hh)
+        if not batched:
+            return ops.squeeze(hidden, 0), ops.squeeze(cell, 0)
+        return hidden, cell

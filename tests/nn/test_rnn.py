@@ -1,0 +1,387 @@
+"""RNN, LSTM, GRU and their cells against torch: state_dict, outputs, final states, gradients."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.autograd.gradcheck import gradcheck
+from tests.conftest import assert_close, float64_tensor
+
+LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
+CELLS = {"RNNCell": nn.RNNCell, "LSTMCell": nn.LSTMCell, "GRUCell": nn.GRUCell}
+
+
+def _load_torch_weights(ember_module, torch_module):
+    state = {name: ember.tensor(value.detach().numpy())
+             for name, value in torch_module.state_dict().items()}
+    ember_module.load_state_dict(state)
+
+
+def _pair(torch, name, *args, **kwargs):
+    torch_module = getattr(torch.nn, name)(*args, **kwargs)
+    ember_module = getattr(nn, name)(*args, **kwargs)
+    _load_torch_weights(ember_module, torch_module)
+    return torch_module, ember_module
+
+
+def _leaves(torch, shape, seed):
+    array = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return (torch.tensor(array, requires_grad=True),
+            ember.tensor(array, requires_grad=True))
+
+
+def _flatten_results(result):
+    """output, h_n / output, (h_n, c_n) / h / (h, c) as a flat list."""
+    flat = []
+    for item in result if isinstance(result, tuple) else (result,):
+        flat.extend(item if isinstance(item, tuple) else (item,))
+    return flat
+
+
+def _compare_forward_backward(torch, torch_module, ember_module, torch_args, ember_args,
+                              torch_leaves, ember_leaves):
+    torch_results = _flatten_results(torch_module(*torch_args))
+    ember_results = _flatten_results(ember_module(*ember_args))
+    assert len(torch_results) == len(ember_results)
+    torch_loss = 0
+    ember_loss = 0
+    for index, (torch_result, ember_result) in enumerate(zip(torch_results, ember_results)):
+        assert_close(ember_result, torch_result, rtol=1e-5, atol=1e-5)
+        weights = np.random.default_rng(100 + index).standard_normal(
+            tuple(torch_result.shape)).astype(np.float32)
+        torch_loss = torch_loss + (torch_result * torch.tensor(weights)).sum()
+        ember_loss = ember_loss + (ember_result * ember.tensor(weights)).sum()
+    torch_loss.backward()
+    ember_loss.backward()
+    for torch_leaf, ember_leaf in zip(torch_leaves, ember_leaves):
+        assert_close(ember_leaf.grad, torch_leaf.grad, rtol=1e-4, atol=1e-5)
+    torch_parameters = dict(torch_module.named_parameters())
+    for name, parameter in ember_module.named_parameters():
+        assert_close(parameter.grad, torch_parameters[name].grad, rtol=1e-4, atol=1e-5)
+
+
+LAYER_CONFIGS = [
+    dict(kwargs={}, batched=True, initial=False),
+    dict(kwargs={}, batched=True, initial=True),
+    dict(kwargs=dict(num_layers=2, bidirectional=True), batched=True, initial=True),
+    dict(kwargs=dict(num_layers=2, batch_first=True), batched=True, initial=False),
+    dict(kwargs=dict(bidirectional=True, batch_first=True, bias=False), batched=True,
+         initial=True),
+    dict(kwargs=dict(num_layers=2, dropout=0.0), batched=False, initial=True),
+    dict(kwargs=dict(bidirectional=True), batched=False, initial=False),
+]
+MODES = [("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("LSTM", {}), ("GRU", {})]
+
+
+@pytest.mark.parametrize("name, mode_kwargs", MODES, ids=["rnn_tanh", "rnn_relu", "lstm", "gru"])
+@pytest.mark.parametrize("config", LAYER_CONFIGS, ids=range(len(LAYER_CONFIGS)))
+def test_layer_matches_torch(torch, name, mode_kwargs, config):
+    input_size, hidden_size, length, batch = 3, 4, 5, 2
+    kwargs = dict(config["kwargs"], **mode_kwargs)
+    torch_module, ember_module = _pair(torch, name, input_size, hidden_size, **kwargs)
+    torch_module.train()
+    ember_module.train()
+    num_states = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
+    if not config["batched"]:
+        input_shape = (length, input_size)
+        state_shape = (num_states, hidden_size)
+    elif kwargs.get("batch_first"):
+        input_shape = (batch, length, input_size)
+        state_shape = (num_states, batch, hidden_size)
+    else:
+        input_shape = (length, batch, input_size)
+        state_shape = (num_states, batch, hidden_size)
+    torch_x, ember_x = _leaves(torch, input_shape, 1)
+    torch_leaves, ember_leaves = [torch_x], [ember_x]
+    torch_args, ember_args = [torch_x], [ember_x]
+    if config["initial"]:
+        torch_h, ember_h = _leaves(torch, state_shape, 2)
+        torch_leaves.append(torch_h)
+        ember_leaves.append(ember_h)
+        if name == "LSTM":
+            torch_c, ember_c = _leaves(torch, state_shape, 3)
+            torch_leaves.append(torch_c)
+            ember_leaves.append(ember_c)
+            torch_args.append((torch_h, torch_c))
+            ember_args.append((ember_h, ember_c))
+        else:
+            torch_args.append(torch_h)
+            ember_args.append(ember_h)
+    _compare_forward_backward(torch, torch_module, ember_module, torch_args, ember_args,
+                              torch_leaves, ember_leaves)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("initial", [True, False])
+def test_cell_matches_torch(torch, name, batched, initial):
+    input_size, hidden_size, batch = 3, 4, 2
+    torch_module, ember_module = _pair(torch, name, input_size, hidden_size)
+    torch_x, ember_x = _leaves(torch, (batch, input_size) if batched else (input_size,), 1)
+    state_shape = (batch, hidden_size) if batched else (hidden_size,)
+    torch_leaves, ember_leaves = [torch_x], [ember_x]
+    torch_args, ember_args = [torch_x], [ember_x]
+    if initial:
+        torch_h, ember_h = _leaves(torch, state_shape, 2)
+        torch_leaves.append(torch_h)
+        ember_leaves.append(ember_h)
+        if name == "LSTMCell":
+            torch_c, ember_c = _leaves(torch, state_shape, 3)
+            torch_leaves.append(torch_c)
+            ember_leaves.append(ember_c)
+            torch_args.append((torch_h, torch_c))
+            ember_args.append((ember_h, ember_c))
+        else:
+            torch_args.append(torch_h)
+            ember_args.append(ember_h)
+    _compare_forward_backward(torch, torch_module, ember_module, torch_args, ember_args,
+                              torch_leaves, ember_leaves)
+
+
+def test_cell_options_match_torch(torch):
+    torch_module, ember_module = _pair(torch, "RNNCell", 3, 4, bias=False, nonlinearity="relu")
+    torch_x, ember_x = _leaves(torch, (2, 3), 1)
+    _compare_forward_backward(torch, torch_module, ember_module, [torch_x], [ember_x],
+                              [torch_x], [ember_x])
+    for name in ("LSTMCell", "GRUCell"):
+        torch_module, ember_module = _pair(torch, name, 3, 4, bias=False)
+        torch_x, ember_x = _leaves(torch, (2, 3), 1)
+        _compare_forward_backward(torch, torch_module, ember_module, [torch_x], [ember_x],
+                                  [torch_x], [ember_x])
+
+
+def test_a_sequence_loop_of_cells_matches_the_layer(torch):
+    """LSTMCell stepped over time equals a one-layer LSTM with the same weights."""
+    layer = nn.LSTM(3, 4)
+    cell = nn.LSTMCell(3, 4)
+    cell.load_state_dict({name[:-3]: value for name, value in layer.state_dict().items()})
+    x = ember.randn(6, 2, 3)
+    output, (final_hidden, final_cell) = layer(x)
+    hidden = cell_state = ember.zeros(2, 4)
+    for step in range(6):
+        hidden, cell_state = cell(x[step], (hidden, cell_state))
+        assert_close(hidden, output[step])
+    assert_close(hidden, final_hidden[0])
+    assert_close(cell_state, final_cell[0])
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("kwargs", [{}, dict(num_layers=2, bidirectional=True, bias=False)],
+                         ids=["default", "deep"])
+def test_state_dict_keys_shapes_and_repr_match_torch(torch, name, kwargs):
+    if name.endswith("Cell"):
+        kwargs = dict(bias=False) if kwargs else {}
+    torch_module = getattr(torch.nn, name)(5, 7, **kwargs)
+    ember_module = getattr(nn, name)(5, 7, **kwargs)
+    torch_state = torch_module.state_dict()
+    ember_state = ember_module.state_dict()
+    assert list(ember_state) == list(torch_state)
+    for key in torch_state:
+        assert tuple(ember_state[key].shape) == tuple(torch_state[key].shape)
+        assert ember_state[key].dtype == ember.float32
+    assert [name for name, _ in ember_module.named_parameters()] == \
+        [name for name, _ in torch_module.named_parameters()]
+    assert repr(ember_module) == repr(torch_module)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(nonlinearity="relu", num_layers=3, bias=False, batch_first=True, dropout=0.25,
+         bidirectional=True),
+    dict(num_layers=2, dropout=0.5),
+])
+def test_repr_with_options_matches_torch(torch, kwargs):
+    assert repr(nn.RNN(2, 3, **kwargs)) == repr(torch.nn.RNN(2, 3, **kwargs))
+    kwargs.pop("nonlinearity", None)
+    assert repr(nn.LSTM(2, 3, **kwargs)) == repr(torch.nn.LSTM(2, 3, **kwargs))
+    assert repr(nn.GRU(2, 3, **kwargs)) == repr(torch.nn.GRU(2, 3, **kwargs))
+    assert repr(nn.RNNCell(2, 3, False, "relu")) == repr(torch.nn.RNNCell(2, 3, False, "relu"))
+
+
+def test_positional_nonlinearity_and_all_weights():
+    module = nn.RNN(2, 3, 2, "relu", False)
+    assert module.nonlinearity == "relu" and module.num_layers == 2 and module.bias is False
+    assert [[tuple(weight.shape) for weight in weights] for weights in module.all_weights] == \
+        [[(3, 2), (3, 3)], [(3, 3), (3, 3)]]
+    module.flatten_parameters()
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
+def test_default_init_is_uniform_within_one_over_sqrt_hidden(name):
+    hidden_size = 16
+    module = getattr(nn, name)(32, hidden_size)
+    bound = 1 / math.sqrt(hidden_size)
+    values = np.concatenate([parameter.detach().numpy().ravel()
+                             for parameter in module.parameters()])
+    assert values.min() >= -bound and values.max() <= bound
+    # uniform on [-b, b]: mean 0, std b / sqrt(3); spread reaches both ends
+    assert abs(values.mean()) < 0.05 * bound
+    assert abs(values.std() - bound / math.sqrt(3)) < 0.05 * bound
+    assert values.min() < -0.95 * bound and values.max() > 0.95 * bound
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_float64_gradcheck(name):
+    module = getattr(nn, name)(2, 3, num_layers=2, bidirectional=True, dtype=ember.float64)
+    x = float64_tensor((3, 2, 2), seed=1)
+    hidden = float64_tensor((4, 2, 3), seed=2)
+    if name == "LSTM":
+        cell = float64_tensor((4, 2, 3), seed=3)
+
+        def run(x, hidden, cell):
+            output, (final_hidden, final_cell) = module(x, (hidden, cell))
+            return output, final_hidden, final_cell
+
+        assert gradcheck(run, (x, hidden, cell))
+    else:
+        assert gradcheck(lambda x, hidden: module(x, hidden), (x, hidden))
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cell_float64_gradcheck(name):
+    module = getattr(nn, name)(2, 3, dtype=ember.float64)
+    x = float64_tensor((2, 2), seed=1)
+    hidden = float64_tensor((2, 3), seed=2)
+    if name == "LSTMCell":
+        cell = float64_tensor((2, 3), seed=3)
+        assert gradcheck(lambda x, hidden, cell: module(x, (hidden, cell)), (x, hidden, cell))
+    else:
+        assert gradcheck(module, (x, hidden))
+
+
+def test_float64_gradcheck_of_parameters():
+    """Parameter gradients, through a float64 module whose weights are the checked inputs."""
+    module = nn.GRU(2, 3, dtype=ember.float64)
+    names = [name for name, _ in module.named_parameters()]
+    x = float64_tensor((3, 2, 2), seed=1)
+
+    def run(*weights):
+        for name, weight in zip(names, weights):
+            module._parameters[name] = weight
+        output, final_hidden = module(x)
+        return output
+
+    weights = [float64_tensor(tuple(parameter.shape), seed=index + 5)
+               for index, (_, parameter) in enumerate(module.named_parameters())]
+    assert gradcheck(run, tuple(weights))
+
+
+def test_dropout_between_layers_matches_torch_in_eval_mode(torch):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch_module, ember_module = _pair(torch, "LSTM", 3, 4, num_layers=3, dropout=0.5)
+    torch_module.eval()
+    ember_module.eval()
+    torch_x, ember_x = _leaves(torch, (4, 2, 3), 1)
+    _compare_forward_backward(torch, torch_module, ember_module, [torch_x], [ember_x],
+                              [torch_x], [ember_x])
+
+
+def test_dropout_between_layers_in_training_has_the_right_statistics():
+    """Layer 2 of a relu RNN with identity input weights and no recurrence outputs
+    relu(dropout(layer 1)): zeros at rate p, survivors scaled by 1 / (1 - p)."""
+    p = 0.3
+    size = 64
+    module = nn.RNN(size, size, num_layers=2, nonlinearity="relu", bias=False, dropout=p)
+    with ember.no_grad():
+        for layer in range(2):
+            getattr(module, f"weight_ih_l{layer}").copy_(ember.eye(size))
+            getattr(module, f"weight_hh_l{layer}").zero_()
+    x = ember.rand(20, 8, size) + 0.5
+    output, _ = module(x)
+    out = output.detach().numpy()
+    zero_fraction = (out == 0).mean()
+    assert abs(zero_fraction - p) < 0.02
+    survivors = out != 0
+    np.testing.assert_allclose(out[survivors], x.numpy()[survivors] / (1 - p), rtol=1e-5)
+    module.eval()
+    assert_close(module(x)[0], x)
+    # the last layer's output is never dropped
+    single = nn.RNN(size, size, nonlinearity="relu", bias=False)
+    single.load_state_dict({"weight_ih_l0": ember.eye(size),
+                            "weight_hh_l0": ember.zeros(size, size)})
+    assert_close(single(x)[0], x)
+
+
+def test_no_graph_under_no_grad():
+    module = nn.LSTM(3, 4, num_layers=2)
+    with ember.no_grad():
+        output, (hidden, cell) = module(ember.randn(5, 2, 3))
+    assert not output.requires_grad and output.grad_fn is None
+    assert not hidden.requires_grad and not cell.requires_grad
+
+
+def test_only_the_final_state_backpropagates(torch):
+    """Unused outputs leave gaps in the per-step gradients."""
+    torch_module, ember_module = _pair(torch, "GRU", 3, 4, num_layers=2)
+    torch_x, ember_x = _leaves(torch, (5, 2, 3), 1)
+    torch_module(torch_x)[1].sum().backward()
+    ember_module(ember_x)[1].sum().backward()
+    assert_close(ember_x.grad, torch_x.grad, rtol=1e-4, atol=1e-5)
+
+
+def _errors(call):
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - the type and text are what is compared
+        return type(error).__name__, str(error)
+    return None
+
+
+@pytest.mark.parametrize("case", [
+    ("LSTM", (3, 4), lambda zeros: (zeros(2, 5, 3), (zeros(1, 5, 4), zeros(2, 5, 4)))),
+    ("LSTM", (3, 4), lambda zeros: (zeros(2, 5, 3), (zeros(1, 5, 4), zeros(5, 4)))),
+    ("LSTM", (3, 4), lambda zeros: (zeros(2, 3), (zeros(1, 1, 4), zeros(1, 1, 4)))),
+    ("LSTM", (3, 4), lambda zeros: (zeros(5),)),
+    ("LSTM", (3, 4), lambda zeros: (zeros(2, 5, 7),)),
+    ("GRU", (3, 4), lambda zeros: (zeros(2, 5, 3), zeros(1, 4, 4))),
+    ("GRU", (3, 4), lambda zeros: (zeros(2, 5, 3), zeros(5, 4))),
+    ("GRU", (3, 4), lambda zeros: (zeros(2, 3), zeros(1, 1, 4))),
+    ("GRU", (3, 4), lambda zeros: (zeros(0, 5, 3),)),
+    ("RNN", (3, 4), lambda zeros: (zeros(2, 2, 2, 3),)),
+    ("LSTMCell", (3, 4), lambda zeros: (zeros(2, 5),)),
+    ("LSTMCell", (3, 4), lambda zeros: (zeros(2, 3), (zeros(2, 5), zeros(2, 4)))),
+    ("LSTMCell", (3, 4), lambda zeros: (zeros(2, 3), (zeros(3, 4), zeros(3, 4)))),
+    ("LSTMCell", (3, 4), lambda zeros: (zeros(2, 3), (zeros(2, 4), zeros(2, 5)))),
+    ("LSTMCell", (3, 4), lambda zeros: (zeros(2, 2, 3),)),
+    ("GRUCell", (3, 4), lambda zeros: (zeros(2, 3), zeros(2, 5))),
+    ("GRUCell", (3, 4), lambda zeros: (zeros(2, 2, 3),)),
+    ("GRUCell", (3, 4), lambda zeros: (zeros(3), zeros(2, 2, 4))),
+    ("RNNCell", (3, 4), lambda zeros: (zeros(2, 3), zeros(3, 4))),
+], ids=range(19))
+def test_forward_errors_match_torch(torch, case):
+    name, args, make_inputs = case
+    torch_module = getattr(torch.nn, name)(*args)
+    ember_module = getattr(nn, name)(*args)
+    expected = _errors(lambda: torch_module(*make_inputs(torch.zeros)))
+    assert expected is not None
+    assert _errors(lambda: ember_module(*make_inputs(ember.zeros))) == expected
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((3, 4), dict(dropout=2)),
+    ((3, 4), dict(dropout="0.5")),
+    ((3, 4), dict(num_layers=0)),
+    ((3, 0), {}),
+    ((3, 4.0), {}),
+    ((3, 4), dict(nonlinearity="gelu")),
+    ((3, 4), dict(proj_size=2)),
+])
+def test_constructor_errors_match_torch(torch, args, kwargs):
+    expected = _errors(lambda: torch.nn.RNN(*args, **kwargs))
+    assert expected is not None
+    assert _errors(lambda: nn.RNN(*args, **kwargs)) == expected
+
+
+def test_dropout_with_one_layer_warns_as_torch(torch):
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        nn.GRU(3, 4, dropout=0.5)
+
+
+def test_lstm_projections_are_not_supported():
+    with pytest.raises(NotImplementedError, match="proj_size"):
+        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
