@@ -16,7 +16,12 @@ from .modules import (  # noqa: F401,E402
 
 # ---- recurrent layers and attention ----
 from .modules import (  # noqa: F401,E402
-    GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase)
+    GRU, LSTM, RNN, GRUCell, LSTMCell, MultiheadAttention, RNNBase, RNNCell, RNNCellBase)
+
+# ---- more activations, distances, pixel shuffle (nn breadth) ----
+from .modules import (  # noqa: F401,E402
+    CELU, GLU, CosineSimilarity, Hardsigmoid, Hardswish, LogSigmoid, PairwiseDistance,
+    PixelShuffle, PixelUnshuffle, PReLU, Softmax2d, Softmin, Softsign, Tanhshrink, Threshold)
 
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402

@@ -22,6 +22,8 @@ from ..ops.loss import (  # noqa: F401,E402
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
     l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from ..ops.normalization import batch_norm, group_norm, layer_norm  # noqa: F401,E402
+from ..ops.attention import (  # noqa: F401,E402
+    _canonical_mask, _dtype_or_none, multi_head_attention_forward, scaled_dot_product_attention)
 from ..ops.pooling import (  # noqa: F401,E402
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
     adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d)
@@ -282,3 +284,193 @@ def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
     if dims == 5:
         return _dropout(input, p, training, inplace, True, False, generator)
     return _unbatched_channel_dropout(input, p, training, inplace, generator)
+
+
+# ---- more activations (ember/ops/activation.py kernels and composites) -----------------------
+def logsigmoid(input):
+    """log(sigmoid(x)), computed without overflow."""
+    return _activation.LogSigmoid.apply(input)
+
+
+def hardsigmoid(input, inplace=False):
+    return _apply(input, inplace, "hardsigmoid_", lambda: _activation.Hardsigmoid.apply(input))
+
+
+def hardswish(input, inplace=False):
+    return _apply(input, inplace, "hardswish_", lambda: _activation.Hardswish.apply(input))
+
+
+def softsign(input):
+    """x / (1 + |x|) (composite)."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    """x - tanh(x) (composite)."""
+    return input - input.tanh()
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x): weights that favour the smallest entries."""
+    if dim is None:
+        dim = _implicit_softmax_dim("softmin", input.dim())
+    if dtype is not None:
+        input = input.to(dtype)
+    return _softmax(-input, dim)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _apply(input, inplace, "celu_", lambda: _activation.Celu.apply(input, alpha))
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, otherwise ``value``."""
+    return _apply(input, inplace, "threshold_",
+                  lambda: _activation.Threshold.apply(input, threshold, value))
+
+
+def glu(input, dim=-1):
+    """Gated linear unit: first half of ``dim`` times sigmoid of the second half (composite)."""
+    if input.dim() == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    axis = dim % input.dim() if -input.dim() <= dim < input.dim() else dim
+    size = input.shape[axis]
+    if size % 2 != 0:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {size}")
+    first, second = input.split(size // 2, dim)
+    return first * second.sigmoid()
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x), one weight per channel (dimension 1) or one shared."""
+    channels = input.shape[1] if input.dim() >= 2 else 1
+    count = weight.numel()
+    if count != 1:
+        if count != channels:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                               f"parameter numbers = {count} and channel size = {channels}.")
+        weight = weight.reshape((channels,) + (1,) * (input.dim() - 2))
+    elif weight.dim() > 0:
+        weight = weight.reshape(())
+    return _ops.where(input > 0, input, weight * input)
+
+
+# ---- distances and normalisation of vectors --------------------------------------------------
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p over ``dim``, eps)."""
+    if out is not None:
+        raise NotImplementedError("normalize: ember does not support out=")
+    norm = _vector_norm(input, p, dim, keepdim=True).clamp(min=eps)
+    return input / norm.expand_as(input)
+
+
+def _broadcast_pair(x1, x2, name):
+    try:
+        shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    except ValueError:
+        raise RuntimeError(_ops_size_mismatch(x1.shape, x2.shape)) from None
+    return x1.expand(shape), x2.expand(shape)
+
+
+def _ops_size_mismatch(shape1, shape2):
+    """PyTorch's broadcast error, naming the first mismatching dimension from the right."""
+    for offset in range(1, min(len(shape1), len(shape2)) + 1):
+        size1 = shape1[-offset]
+        size2 = shape2[-offset]
+        if size1 != size2 and size1 != 1 and size2 != 1:
+            axis = max(len(shape1), len(shape2)) - offset
+            return (f"The size of tensor a ({size1}) must match the size of tensor b ({size2}) "
+                    f"at non-singleton dimension {axis}")
+    return "shapes cannot be broadcast"
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) over ``dim``.
+
+    As in PyTorch, each vector is divided by its norm first, and the eps clamp does not stop the
+    gradient (it acts as a constant shift of the norm)."""
+    x1, x2 = _broadcast_pair(x1, x2, "cosine_similarity")
+    norm1 = _vector_norm(x1, 2, dim, keepdim=True)
+    norm2 = _vector_norm(x2, 2, dim, keepdim=True)
+    norm1 = norm1 + (norm1.detach().clamp(min=eps) - norm1.detach())
+    norm2 = norm2 + (norm2.detach().clamp(min=eps) - norm2.detach())
+    return ((x1 / norm1) * (x2 / norm2)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dimension."""
+    difference = x1 - x2 + eps
+    dim = max(x1.dim(), x2.dim()) - 1
+    if dim < 0:
+        return _vector_norm(difference, p, 0, keepdim)
+    return _vector_norm(difference, p, dim, keepdim)
+
+
+def _vector_norm(input, p, dim, keepdim):
+    from ..ops.reduce import vector_norm
+    return vector_norm(input, p, dim, keepdim)
+
+
+# ---- indices and pixels ----------------------------------------------------------------------
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor with a trailing dimension of ``num_classes``, 1 at each index."""
+    indices = tensor._data
+    if indices.dtype != np.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if indices.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(indices.max()) + 1
+    if indices.size:
+        if indices.min() < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if indices.max() >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    result = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(result, indices[..., None], 1, axis=-1)
+    return type(tensor)._wrap(result)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r), by reshapes and one permute."""
+    if input.dim() < 3:
+        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got "
+                           f"input with {input.dim()} dimension(s)")
+    if upscale_factor <= 0:
+        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got "
+                           f"{upscale_factor}")
+    *batch, channels, height, width = input.shape
+    factor = upscale_factor
+    if channels % (factor * factor) != 0:
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
+                           f"divisible by the square of upscale_factor, but "
+                           f"input.size(-3)={channels} is not divisible by {factor * factor}")
+    out_channels = channels // (factor * factor)
+    split = input.reshape(-1, out_channels, factor, factor, height, width)
+    shuffled = split.permute(0, 1, 4, 2, 5, 3)
+    return shuffled.reshape(tuple(batch) + (out_channels, height * factor, width * factor))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of pixel_shuffle."""
+    if input.dim() < 3:
+        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but "
+                           f"got input with {input.dim()} dimension(s)")
+    if downscale_factor <= 0:
+        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got "
+                           f"{downscale_factor}")
+    *batch, channels, height, width = input.shape
+    factor = downscale_factor
+    if height % factor != 0:
+        raise RuntimeError(f"pixel_unshuffle expects height to be divisible by "
+                           f"downscale_factor, but input.size(-2)={height} is not divisible by "
+                           f"{factor}")
+    if width % factor != 0:
+        raise RuntimeError(f"pixel_unshuffle expects width to be divisible by downscale_factor, "
+                           f"but input.size(-1)={width} is not divisible by {factor}")
+    split = input.reshape(-1, channels, height // factor, factor, width // factor, factor)
+    shuffled = split.permute(0, 1, 3, 5, 2, 4)
+    return shuffled.reshape(tuple(batch) + (channels * factor * factor, height // factor,
+                                            width // factor))

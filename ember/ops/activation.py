@@ -238,3 +238,93 @@ class Softplus(Function):
         beta, threshold = ctx.beta_threshold
         scaled = x * beta
         return np.where(scaled > threshold, grad, grad * _sigmoid(scaled)), None, None
+
+
+class LogSigmoid(Function):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), fused for stability at large |x|."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x):
+        _check_floating(x, "log_sigmoid_forward")
+        ctx.save_for_backward(x)
+        return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _sigmoid(-x)
+
+
+class Hardsigmoid(Function):
+    """clamp(x + 3, 0, 6) / 6; the gradient is 1/6 on the open interval (-3, 3) only."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x):
+        _check_floating(x, "hardsigmoid")
+        ctx.save_for_backward(x)
+        return np.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return np.where((x > -3) & (x < 3), grad / 6, 0).astype(grad.dtype, copy=False)
+
+
+class Hardswish(Function):
+    """x * clamp(x + 3, 0, 6) / 6; at the edges PyTorch takes the outer slopes (0 and 1)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x):
+        _check_floating(x, "hardswish")
+        ctx.save_for_backward(x)
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        middle = grad * (x / 3 + 0.5)
+        return np.where(x <= -3, 0, np.where(x < 3, middle, grad)).astype(grad.dtype, copy=False)
+
+
+class Celu(Function):
+    """x if x > 0 else alpha * (exp(x / alpha) - 1); the slope below zero is out / alpha + 1."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, alpha):
+        _check_floating(x, "celu")
+        negative = np.expm1(np.minimum(x, 0) / alpha) * alpha
+        out = np.where(x > 0, x, negative).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        slope_below = np.exp(np.minimum(x, 0) / ctx.alpha)
+        return np.where(x > 0, grad, grad * slope_below).astype(grad.dtype, copy=False), None
+
+
+class Threshold(Function):
+    """x where x > threshold, else value; the gradient passes only where x > threshold."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, threshold, value):
+        kept = x > threshold
+        ctx.save_for_backward(kept)
+        return np.where(kept, x, np.asarray(value, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (kept,) = ctx.saved_tensors
+        return np.where(kept, grad, 0).astype(grad.dtype, copy=False), None, None

@@ -24,5 +24,13 @@ from .pooling import (  # noqa: F401,E402
     AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d)
 
 # ---- recurrent layers and attention ----
+from .attention import MultiheadAttention, NonDynamicallyQuantizableLinear  # noqa: F401,E402
 from .rnn import (  # noqa: F401,E402
     GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase)
+
+# ---- more activations, distances, pixel shuffle (nn breadth) ----
+from .activation import (  # noqa: F401,E402
+    CELU, GLU, Hardsigmoid, Hardswish, LogSigmoid, PReLU, Softmax2d, Softmin, Softsign,
+    Tanhshrink, Threshold)
+from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401,E402
+from .pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401,E402

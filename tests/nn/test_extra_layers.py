@@ -1,0 +1,249 @@
+"""nn breadth: extra activations, distances, one_hot, pixel shuffle, padding, interpolation and
+instance norm against PyTorch (values, every gradient, reprs, state_dict keys, errors)."""
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from ember.autograd.gradcheck import gradcheck
+from tests.conftest import assert_close
+
+
+def _array(shape, seed=0, low=-3.0, high=3.0):
+    values = np.random.default_rng(seed).uniform(low, high, size=shape)
+    values[np.abs(values) < 1e-3] = 0.5
+    return values.astype(np.float32)
+
+
+def _compare(torch, ember_fn, torch_fn, arrays, rtol=1e-5, atol=1e-6, grads=True):
+    """Run both libraries on the same float arrays; compare outputs and every input gradient."""
+    ours = [ember.tensor(array, requires_grad=grads) for array in arrays]
+    theirs = [torch.tensor(array, requires_grad=grads) for array in arrays]
+    our_out = ember_fn(*ours)
+    their_out = torch_fn(*theirs)
+    assert_close(our_out.detach(), their_out.detach(), rtol=rtol, atol=atol)
+    if not grads:
+        return ours, theirs
+    weights = np.random.default_rng(7).standard_normal(tuple(their_out.shape)).astype(np.float32)
+    (our_out * ember.tensor(weights)).sum().backward()
+    (their_out * torch.tensor(weights)).sum().backward()
+    for our_input, their_input in zip(ours, theirs):
+        assert_close(our_input.grad, their_input.grad, rtol=rtol, atol=atol * 10)
+    return ours, theirs
+
+
+def _gradcheck(fn, arrays):
+    inputs = [ember.tensor(array.astype(np.float64), requires_grad=True) for array in arrays]
+    assert gradcheck(fn, inputs)
+
+
+# ---- activations -----------------------------------------------------------------------------
+# name, ember callable, torch callable (given torch), shape
+ACTIVATIONS = [
+    ("logsigmoid", lambda x: F.logsigmoid(x), lambda t, x: t.nn.functional.logsigmoid(x)),
+    ("logsigmoid_module", lambda x: nn.LogSigmoid()(x), lambda t, x: t.nn.LogSigmoid()(x)),
+    ("hardswish", lambda x: nn.Hardswish()(x), lambda t, x: t.nn.Hardswish()(x)),
+    ("hardsigmoid", lambda x: nn.Hardsigmoid()(x), lambda t, x: t.nn.Hardsigmoid()(x)),
+    ("softsign", lambda x: nn.Softsign()(x), lambda t, x: t.nn.Softsign()(x)),
+    ("tanhshrink", lambda x: nn.Tanhshrink()(x), lambda t, x: t.nn.Tanhshrink()(x)),
+    ("softmin", lambda x: nn.Softmin(1)(x), lambda t, x: t.nn.Softmin(1)(x)),
+    ("softmin_last", lambda x: F.softmin(x, -1), lambda t, x: t.nn.functional.softmin(x, -1)),
+    ("celu", lambda x: nn.CELU()(x), lambda t, x: t.nn.CELU()(x)),
+    ("celu_0.5", lambda x: nn.CELU(0.5)(x), lambda t, x: t.nn.CELU(0.5)(x)),
+    ("glu", lambda x: nn.GLU()(x), lambda t, x: t.nn.GLU()(x)),
+    ("glu_dim1", lambda x: nn.GLU(1)(x), lambda t, x: t.nn.GLU(1)(x)),
+    ("threshold", lambda x: nn.Threshold(0.5, -2.0)(x), lambda t, x: t.nn.Threshold(0.5, -2.0)(x)),
+    ("prelu_shared", lambda x: F.prelu(x, ember.tensor([0.3])),
+     lambda t, x: t.nn.functional.prelu(x, t.tensor([0.3]))),
+    ("softmax2d", lambda x: nn.Softmax2d()(x.reshape(-1, 2, 3, 2)),
+     lambda t, x: t.nn.Softmax2d()(x.reshape(-1, 2, 3, 2))),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", ACTIVATIONS, ids=[row[0] for row in ACTIVATIONS])
+@pytest.mark.parametrize("shape", [(4, 6), (2, 4, 6)], ids=str)
+def test_activation_matches_torch(torch, name, ours, theirs, shape):
+    _compare(torch, ours, lambda x: theirs(torch, x), [_array(shape)])
+
+
+@pytest.mark.parametrize("name, ours, theirs", ACTIVATIONS, ids=[row[0] for row in ACTIVATIONS])
+def test_activation_gradcheck(name, ours, theirs):
+    _gradcheck(ours, [_array((4, 6), seed=3)])
+
+
+def test_piecewise_edges_take_torchs_gradient(torch):
+    edges = np.array([-3.0, 3.0, 0.0, 0.5, -0.5], dtype=np.float32)
+    for ours, theirs in [(F.hardswish, torch.nn.functional.hardswish),
+                         (F.hardsigmoid, torch.nn.functional.hardsigmoid),
+                         (lambda x: F.threshold(x, 0.5, 1.0),
+                          lambda x: torch.nn.functional.threshold(x, 0.5, 1.0)),
+                         (F.celu, torch.nn.functional.celu)]:
+        _compare(torch, ours, theirs, [edges])
+
+
+def test_logsigmoid_is_stable_at_large_magnitudes(torch):
+    values = np.array([-200.0, -30.0, 30.0, 200.0], dtype=np.float32)
+    _compare(torch, F.logsigmoid, torch.nn.functional.logsigmoid, [values])
+
+
+@pytest.mark.parametrize("inplace_name", ["hardswish", "hardsigmoid", "celu"])
+def test_inplace_forms_match_out_of_place(inplace_name):
+    array = _array((3, 4))
+    function = getattr(F, inplace_name)
+    leaf = ember.tensor(array, requires_grad=True)
+    expected = function(leaf * 1)
+    expected.sum().backward()
+    expected_grad = leaf.grad.numpy().copy()
+    leaf.grad = None
+    hidden = leaf * 1
+    result = function(hidden, inplace=True)
+    assert result is hidden
+    result.sum().backward()
+    np.testing.assert_allclose(result.detach().numpy(), expected.detach().numpy())
+    np.testing.assert_allclose(leaf.grad.numpy(), expected_grad)
+
+
+@pytest.mark.parametrize("num_parameters, shape", [(1, (4, 3)), (3, (2, 3, 5)), (3, (2, 3, 2, 2))])
+def test_prelu_module_matches_torch_with_its_weights(torch, num_parameters, shape):
+    theirs = torch.nn.PReLU(num_parameters, init=0.1)
+    with torch.no_grad():
+        theirs.weight.uniform_(-0.5, 0.5)
+    ours = nn.PReLU(num_parameters, init=0.1)
+    ours.load_state_dict({key: ember.tensor(value.numpy())
+                          for key, value in theirs.state_dict().items()})
+    array = _array(shape)
+    our_input = ember.tensor(array, requires_grad=True)
+    their_input = torch.tensor(array, requires_grad=True)
+    ours(our_input).pow(2).sum().backward()
+    theirs(their_input).pow(2).sum().backward()
+    assert_close(ours(our_input).detach(), theirs(their_input).detach())
+    assert_close(our_input.grad, their_input.grad)
+    assert_close(ours.weight.grad, theirs.weight.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_prelu_default_init_repr_and_state_dict(torch):
+    assert repr(nn.PReLU()) == repr(torch.nn.PReLU())
+    assert repr(nn.PReLU(4)) == repr(torch.nn.PReLU(4))
+    ours = nn.PReLU(4).state_dict()
+    theirs = torch.nn.PReLU(4).state_dict()
+    assert list(ours) == list(theirs)
+    np.testing.assert_array_equal(ours["weight"].numpy(), theirs["weight"].numpy())
+    _gradcheck(lambda x, w: F.prelu(x, w), [_array((2, 3, 4)), _array((3,), seed=2)])
+
+
+def test_activation_errors_match_torch(torch):
+    for ours, theirs, error in [
+            (lambda: F.glu(ember.zeros(2, 3), 1),
+             lambda: torch.nn.functional.glu(torch.zeros(2, 3), 1), RuntimeError),
+            (lambda: F.prelu(ember.zeros(2, 3), ember.zeros(2)),
+             lambda: torch.nn.functional.prelu(torch.zeros(2, 3), torch.zeros(2)), RuntimeError),
+            (lambda: nn.Softmax2d()(ember.zeros(2, 3)),
+             lambda: torch.nn.Softmax2d()(torch.zeros(2, 3)), ValueError)]:
+        with pytest.raises(error) as their_error:
+            theirs()
+        with pytest.raises(error) as our_error:
+            ours()
+        assert str(our_error.value) == str(their_error.value)
+
+
+MODULE_REPRS = [
+    "Hardswish()", "Hardsigmoid()", "LogSigmoid()", "Softsign()", "Tanhshrink()", "Softmin(1)",
+    "Softmin()", "Softmax2d()", "CELU()", "CELU(0.5, True)", "GLU()", "GLU(1)",
+    "Threshold(0.1, 20)", "Threshold(0.1, 20.0, True)", "PixelShuffle(2)", "PixelUnshuffle(3)",
+    "CosineSimilarity()", "PairwiseDistance()",
+]
+
+
+@pytest.mark.parametrize("expression", MODULE_REPRS)
+def test_module_reprs_match_torch(torch, expression):
+    ours = eval("nn." + expression)
+    theirs = eval("torch.nn." + expression)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+# ---- distances -------------------------------------------------------------------------------
+@pytest.mark.parametrize("shapes, dim", [(((4, 5), (4, 5)), 1), (((4, 5), (5,)), -1),
+                                         (((2, 3, 4), (2, 3, 4)), 0)])
+def test_cosine_similarity_matches_torch(torch, shapes, dim):
+    arrays = [_array(shape, seed=index) for index, shape in enumerate(shapes)]
+    _compare(torch, lambda a, b: nn.CosineSimilarity(dim)(a, b),
+             lambda a, b: torch.nn.CosineSimilarity(dim)(a, b), arrays)
+    _gradcheck(lambda a, b: F.cosine_similarity(a, b, dim), arrays)
+
+
+def test_cosine_similarity_of_a_zero_vector_matches_torch(torch):
+    arrays = [_array((3, 4)), _array((3, 4), seed=1)]
+    arrays[0][1] = 0
+    _compare(torch, F.cosine_similarity, torch.nn.functional.cosine_similarity, arrays)
+
+
+@pytest.mark.parametrize("p, keepdim", [(2.0, False), (1.0, True), (3.0, False),
+                                        (float("inf"), False)])
+def test_pairwise_distance_matches_torch(torch, p, keepdim):
+    arrays = [_array((4, 5)), _array((4, 5), seed=1)]
+    _compare(torch, lambda a, b: nn.PairwiseDistance(p, keepdim=keepdim)(a, b),
+             lambda a, b: torch.nn.PairwiseDistance(p, keepdim=keepdim)(a, b), arrays)
+    if p != float("inf"):
+        _gradcheck(lambda a, b: F.pairwise_distance(a, b, p), arrays)
+
+
+@pytest.mark.parametrize("p, dim", [(2.0, 1), (1.0, 0), (3.0, -1)])
+def test_normalize_matches_torch(torch, p, dim):
+    arrays = [_array((4, 5))]
+    arrays[0][2] = 0
+    _compare(torch, lambda x: F.normalize(x, p, dim),
+             lambda x: torch.nn.functional.normalize(x, p, dim), arrays)
+    _gradcheck(lambda x: F.normalize(x, p, dim), [_array((4, 5), seed=4)])
+
+
+def test_distance_shape_errors_match_torch(torch):
+    with pytest.raises(RuntimeError) as their_error:
+        torch.nn.functional.cosine_similarity(torch.zeros(3, 4), torch.zeros(3, 5))
+    with pytest.raises(RuntimeError) as our_error:
+        F.cosine_similarity(ember.zeros(3, 4), ember.zeros(3, 5))
+    assert str(our_error.value) == str(their_error.value)
+
+
+# ---- one_hot and pixel shuffle ---------------------------------------------------------------
+@pytest.mark.parametrize("values, num_classes", [([1, 0, 3], -1), ([[1, 2], [0, 0]], 5),
+                                                 ([], 3)])
+def test_one_hot_matches_torch(torch, values, num_classes):
+    ours = F.one_hot(ember.tensor(values, dtype=ember.int64), num_classes)
+    theirs = torch.nn.functional.one_hot(torch.tensor(values, dtype=torch.int64), num_classes)
+    assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("values, num_classes, dtype", [
+    ([1, -1], -1, "int64"), ([1, 4], 3, "int64"), ([], -1, "int64"), ([1, 2], 3, "int32")])
+def test_one_hot_errors_match_torch(torch, values, num_classes, dtype):
+    with pytest.raises(RuntimeError) as their_error:
+        torch.nn.functional.one_hot(torch.tensor(values, dtype=getattr(torch, dtype)),
+                                    num_classes)
+    with pytest.raises(RuntimeError) as our_error:
+        F.one_hot(ember.tensor(values, dtype=getattr(ember, dtype)), num_classes)
+    assert str(our_error.value) == str(their_error.value)
+
+
+@pytest.mark.parametrize("shape, factor", [((2, 8, 3, 4), 2), ((9, 2, 2), 3), ((1, 2, 4, 3, 3), 1)])
+def test_pixel_shuffle_and_unshuffle_match_torch(torch, shape, factor):
+    array = _array(shape)
+    _compare(torch, nn.PixelShuffle(factor), torch.nn.PixelShuffle(factor), [array])
+    shuffled = torch.nn.functional.pixel_shuffle(torch.tensor(array), factor).numpy()
+    _compare(torch, nn.PixelUnshuffle(factor), torch.nn.PixelUnshuffle(factor), [shuffled])
+
+
+def test_pixel_shuffle_errors_match_torch(torch):
+    for ours, theirs in [
+            (lambda: F.pixel_shuffle(ember.zeros(1, 5, 2, 2), 2),
+             lambda: torch.nn.functional.pixel_shuffle(torch.zeros(1, 5, 2, 2), 2)),
+            (lambda: F.pixel_shuffle(ember.zeros(5, 2), 2),
+             lambda: torch.nn.functional.pixel_shuffle(torch.zeros(5, 2), 2)),
+            (lambda: F.pixel_unshuffle(ember.zeros(1, 1, 3, 4), 2),
+             lambda: torch.nn.functional.pixel_unshuffle(torch.zeros(1, 1, 3, 4), 2))]:
+        with pytest.raises(RuntimeError) as their_error:
+            theirs()
+        with pytest.raises(RuntimeError) as our_error:
+            ours()
+        assert str(our_error.value) == str(their_error.value)
