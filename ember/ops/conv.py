@@ -123,7 +123,7 @@ def _conv_weight_grad(input, grad_rows, weight_shape, stride, padding, dilation,
     width = math.prod(weight_shape[1:])
     if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
         columns = _im2col(_pad(input, padding), kernel_size, stride, dilation, out_size)
-        columns = columns.reshape(batch, groups, -1, columns.shape[2])
+        columns = columns.reshape(batch, groups, width, columns.shape[2])
         return _weight_grad(grad_rows, columns, groups).reshape(weight_shape)
     windows = _windows(_pad(input, padding), kernel_size, stride, dilation, out_size)
     # (N, C, *kernel, *out) -> (C, *kernel, N, *out): rows ordered like the weight's columns.
@@ -188,7 +188,7 @@ class ConvNd(Function):
         batch = grad.shape[0]
         out_channels = weight_shape[0]
         kernel_size = weight_shape[2:]
-        grad_rows = grad.reshape(batch, groups, out_channels // groups, -1)
+        grad_rows = grad.reshape(batch, groups, out_channels // groups, math.prod(out_size))
         grad_input = grad_weight = grad_bias = None
         if needs_input:
             # Chunked like the forward, so each chunk's columns are scattered while in cache

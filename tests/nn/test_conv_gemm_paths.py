@@ -84,3 +84,18 @@ def test_strategy_float32(torch, strategy):
     assert x.grad.dtype == ember.float32 and w.grad.dtype == ember.float32
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_strategy_empty_batch(torch, strategy, groups):
+    x, tx = _pair(np.zeros((0, 3, 5, 5)), torch)
+    w, tw = _pair(np.ones((6, 3 // groups, 3, 3)), torch)
+    b, tb = _pair(np.ones(6), torch)
+    output = F.conv2d(x, w, b, padding=1, groups=groups)
+    expected = torch.nn.functional.conv2d(tx, tw, tb, padding=1, groups=groups)
+    assert output.shape == tuple(expected.shape)
+    output.sum().backward()
+    expected.sum().backward()
+    for mine, theirs in ((x, tx), (w, tw), (b, tb)):
+        assert mine.grad.shape == tuple(theirs.grad.shape)
+        np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())
