@@ -1,0 +1,399 @@
+"""scaled_dot_product_attention and MultiheadAttention against torch: values, weights, gradients,
+masks, state_dict, init and errors."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.autograd.gradcheck import gradcheck
+from ember.nn import functional as F
+from tests.conftest import assert_close, float64_tensor
+
+
+def _leaf_pair(torch, shape, seed, requires_grad=True):
+    array = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return (torch.tensor(array, requires_grad=requires_grad),
+            ember.tensor(array, requires_grad=requires_grad))
+
+
+def _mask_pair(torch, array):
+    return torch.tensor(array), ember.tensor(array)
+
+
+def _backward_both(torch, torch_out, ember_out, seed=50):
+    weights = np.random.default_rng(seed).standard_normal(tuple(torch_out.shape))
+    weights = weights.astype(np.float32)
+    (torch_out * torch.tensor(weights)).sum().backward()
+    (ember_out * ember.tensor(weights)).sum().backward()
+
+
+# ---- scaled_dot_product_attention ------------------------------------------------------------
+def _sdpa_masks(length, source):
+    random = np.random.default_rng(7)
+    bool_mask = random.random((length, source)) > 0.3
+    bool_mask[:, 0] = True
+    return {
+        "none": dict(),
+        "bool": dict(attn_mask=bool_mask),
+        "bool_batched": dict(attn_mask=random.random((2, 1, length, source)) > 0.5),
+        "float": dict(attn_mask=random.standard_normal((length, source)).astype(np.float32)),
+        "causal": dict(is_causal=True),
+        "scale": dict(scale=0.3),
+    }
+
+
+@pytest.mark.parametrize("case", ["none", "bool", "bool_batched", "float", "causal", "scale"])
+def test_sdpa_matches_torch(torch, case):
+    length, source = 4, 6
+    torch_q, ember_q = _leaf_pair(torch, (2, 3, length, 8), 1)
+    torch_k, ember_k = _leaf_pair(torch, (2, 3, source, 8), 2)
+    torch_v, ember_v = _leaf_pair(torch, (2, 3, source, 5), 3)
+    kwargs = _sdpa_masks(length, source)[case]
+    torch_kwargs = dict(kwargs)
+    ember_kwargs = dict(kwargs)
+    if "attn_mask" in kwargs:
+        torch_kwargs["attn_mask"], ember_kwargs["attn_mask"] = _mask_pair(torch,
+                                                                          kwargs["attn_mask"])
+    torch_out = torch.nn.functional.scaled_dot_product_attention(torch_q, torch_k, torch_v,
+                                                                 **torch_kwargs)
+    ember_out = F.scaled_dot_product_attention(ember_q, ember_k, ember_v, **ember_kwargs)
+    assert_close(ember_out, torch_out, atol=1e-5)
+    _backward_both(torch, torch_out, ember_out)
+    for torch_leaf, ember_leaf in ((torch_q, ember_q), (torch_k, ember_k), (torch_v, ember_v)):
+        assert_close(ember_leaf.grad, torch_leaf.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_sdpa_fully_masked_rows_give_zeros_and_finite_gradients_as_torch(torch):
+    torch_q, ember_q = _leaf_pair(torch, (2, 3, 4), 1)
+    torch_k, ember_k = _leaf_pair(torch, (2, 5, 4), 2)
+    torch_v, ember_v = _leaf_pair(torch, (2, 5, 6), 3)
+    mask = np.ones((3, 5), dtype=bool)
+    mask[1] = False
+    torch_mask, ember_mask = _mask_pair(torch, mask)
+    torch_out = torch.nn.functional.scaled_dot_product_attention(torch_q, torch_k, torch_v,
+                                                                 attn_mask=torch_mask)
+    ember_out = F.scaled_dot_product_attention(ember_q, ember_k, ember_v, attn_mask=ember_mask)
+    assert_close(ember_out, torch_out, atol=1e-5)
+    assert np.all(ember_out.detach().numpy()[:, 1] == 0)
+    _backward_both(torch, torch_out, ember_out)
+    for torch_leaf, ember_leaf in ((torch_q, ember_q), (torch_k, ember_k), (torch_v, ember_v)):
+        assert np.isfinite(ember_leaf.grad.numpy()).all()
+        assert_close(ember_leaf.grad, torch_leaf.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_sdpa_grouped_query_attention_matches_torch(torch):
+    torch_q, ember_q = _leaf_pair(torch, (2, 4, 3, 8), 1)
+    torch_k, ember_k = _leaf_pair(torch, (2, 2, 5, 8), 2)
+    torch_v, ember_v = _leaf_pair(torch, (2, 2, 5, 8), 3)
+    torch_out = torch.nn.functional.scaled_dot_product_attention(torch_q, torch_k, torch_v,
+                                                                 enable_gqa=True)
+    ember_out = F.scaled_dot_product_attention(ember_q, ember_k, ember_v, enable_gqa=True)
+    assert_close(ember_out, torch_out, atol=1e-5)
+    _backward_both(torch, torch_out, ember_out)
+    assert_close(ember_k.grad, torch_k.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_sdpa_mask_with_is_causal_is_an_error_as_in_torch(torch):
+    q = ember.zeros(2, 3, 4)
+    with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when "
+                                           "is_causal=True"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=ember.ones(3, 3, dtype=ember.bool),
+                                       is_causal=True)
+
+
+def test_sdpa_float64_gradcheck():
+    q = float64_tensor((2, 3, 4), seed=1)
+    k = float64_tensor((2, 5, 4), seed=2)
+    v = float64_tensor((2, 5, 3), seed=3)
+    mask = float64_tensor((3, 5), seed=4)
+    assert gradcheck(lambda q, k, v, mask: F.scaled_dot_product_attention(q, k, v, mask),
+                     (q, k, v, mask))
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                     (q, k[:, :3], v[:, :3].detach().requires_grad_()))
+
+
+def test_sdpa_dropout_keeps_the_expected_value():
+    """Uniform weights 1/S over ones: each output is (kept count) / (S (1 - p)), mean 1."""
+    p = 0.25
+    q = ember.zeros(64, 16, 4)
+    k = ember.zeros(64, 32, 4)
+    v = ember.ones(64, 32, 1)
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=p).numpy()
+    assert abs(out.mean() - 1) < 0.01
+    kept_counts = out * 32 * (1 - p)
+    np.testing.assert_allclose(kept_counts, np.round(kept_counts), atol=1e-4)
+    assert out.std() > 0.05
+
+
+# ---- MultiheadAttention ----------------------------------------------------------------------
+def _mha_pair(torch, *args, **kwargs):
+    torch_module = torch.nn.MultiheadAttention(*args, **kwargs)
+    ember_module = nn.MultiheadAttention(*args, **kwargs)
+    ember_module.load_state_dict({name: ember.tensor(value.detach().numpy())
+                                  for name, value in torch_module.state_dict().items()})
+    return torch_module, ember_module
+
+
+MHA_CASES = {
+    "self": dict(),
+    "self_no_weights": dict(call=dict(need_weights=False)),
+    "per_head_weights": dict(call=dict(average_attn_weights=False)),
+    "key_padding_bool": dict(key_padding="bool"),
+    "key_padding_float": dict(key_padding="float", call=dict(need_weights=False)),
+    "attn_mask_bool_2d": dict(attn_mask="bool2d"),
+    "attn_mask_float_3d": dict(attn_mask="float3d", call=dict(average_attn_weights=False)),
+    "masks_together": dict(key_padding="bool", attn_mask="bool2d",
+                           call=dict(need_weights=False)),
+    "causal_hint": dict(attn_mask="causal", call=dict(is_causal=True, need_weights=False)),
+    "causal_hint_weights": dict(attn_mask="causal", call=dict(is_causal=True)),
+    "causal_hint_padding": dict(attn_mask="causal", key_padding="bool",
+                                call=dict(is_causal=True, need_weights=False)),
+    "cross_kdim_vdim": dict(module=dict(kdim=3, vdim=5), cross=True),
+    "cross_same_dims": dict(cross=True, call=dict(need_weights=False)),
+    "key_is_value": dict(key_is_value=True),
+    "batch_first": dict(module=dict(batch_first=True), key_padding="bool"),
+    "batch_first_cross": dict(module=dict(batch_first=True, kdim=3, vdim=5), cross=True,
+                              call=dict(need_weights=False)),
+    "unbatched": dict(batched=False, attn_mask="bool2d"),
+    "unbatched_cross": dict(batched=False, cross=True, module=dict(kdim=3, vdim=5),
+                            key_padding="bool", call=dict(need_weights=False)),
+    "no_bias": dict(module=dict(bias=False)),
+    "bias_kv_zero_attn": dict(module=dict(add_bias_kv=True, add_zero_attn=True),
+                              key_padding="bool", attn_mask="float2d"),
+    "dropout_eval": dict(module=dict(dropout=0.5), eval=True),
+}
+
+
+def _mha_masks(case, batch, length, source, heads, batched):
+    random = np.random.default_rng(11)
+    masks = {}
+    if case.get("key_padding") == "bool":
+        padding = random.random((batch, source)) > 0.6
+        padding[:, 0] = False
+        masks["key_padding_mask"] = padding if batched else padding[0]
+    elif case.get("key_padding") == "float":
+        masks["key_padding_mask"] = random.standard_normal((batch, source)).astype(np.float32)
+    if case.get("attn_mask") == "bool2d":
+        mask = random.random((length, source)) > 0.6
+        mask[:, 0] = False
+        masks["attn_mask"] = mask
+    elif case.get("attn_mask") == "float2d":
+        masks["attn_mask"] = random.standard_normal((length, source)).astype(np.float32)
+    elif case.get("attn_mask") == "float3d":
+        masks["attn_mask"] = random.standard_normal((batch * heads, length, source)).astype(
+            np.float32)
+    elif case.get("attn_mask") == "causal":
+        masks["attn_mask"] = np.triu(np.ones((length, source), dtype=bool), 1)
+    return masks
+
+
+@pytest.mark.parametrize("name", list(MHA_CASES))
+def test_multihead_attention_matches_torch(torch, name):
+    case = MHA_CASES[name]
+    embed_dim, heads, batch = 8, 2, 3
+    length = 4
+    source = 5 if case.get("cross") else length
+    module_kwargs = case.get("module", {})
+    batched = case.get("batched", True)
+    batch_first = module_kwargs.get("batch_first", False)
+    torch_module, ember_module = _mha_pair(torch, embed_dim, heads, **module_kwargs)
+    if case.get("eval"):
+        torch_module.eval()
+        ember_module.eval()
+
+    def shape(sequence, features):
+        if not batched:
+            return (sequence, features)
+        return (batch, sequence, features) if batch_first else (sequence, batch, features)
+
+    torch_q, ember_q = _leaf_pair(torch, shape(length, embed_dim), 1)
+    leaves = [(torch_q, ember_q)]
+    if case.get("cross"):
+        torch_k, ember_k = _leaf_pair(torch, shape(source, module_kwargs.get("kdim", embed_dim)),
+                                      2)
+        torch_v, ember_v = _leaf_pair(torch, shape(source, module_kwargs.get("vdim", embed_dim)),
+                                      3)
+        leaves += [(torch_k, ember_k), (torch_v, ember_v)]
+    elif case.get("key_is_value"):
+        torch_k, ember_k = _leaf_pair(torch, shape(source, embed_dim), 2)
+        torch_v, ember_v = torch_k, ember_k
+        leaves.append((torch_k, ember_k))
+    else:
+        torch_k = torch_v = torch_q
+        ember_k = ember_v = ember_q
+    masks = _mha_masks(case, batch, length, source, heads, batched)
+    torch_masks = {key: torch.tensor(value) for key, value in masks.items()}
+    ember_masks = {key: ember.tensor(value) for key, value in masks.items()}
+    call = case.get("call", {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch_out, torch_weights = torch_module(torch_q, torch_k, torch_v, **torch_masks, **call)
+        ember_out, ember_weights = ember_module(ember_q, ember_k, ember_v, **ember_masks, **call)
+    assert_close(ember_out, torch_out, atol=1e-5)
+    if torch_weights is None:
+        assert ember_weights is None
+    else:
+        assert_close(ember_weights, torch_weights, atol=1e-6)
+    _backward_both(torch, torch_out, ember_out)
+    for torch_leaf, ember_leaf in leaves:
+        assert_close(ember_leaf.grad, torch_leaf.grad, rtol=1e-4, atol=1e-5)
+    torch_parameters = dict(torch_module.named_parameters())
+    for parameter_name, parameter in ember_module.named_parameters():
+        assert_close(parameter.grad, torch_parameters[parameter_name].grad, rtol=1e-4,
+                     atol=1e-5)
+
+
+def test_attention_weights_gradient_matches_torch(torch):
+    torch_module, ember_module = _mha_pair(torch, 6, 3)
+    torch_q, ember_q = _leaf_pair(torch, (4, 2, 6), 1)
+    _, torch_weights = torch_module(torch_q, torch_q, torch_q, average_attn_weights=False)
+    _, ember_weights = ember_module(ember_q, ember_q, ember_q, average_attn_weights=False)
+    assert tuple(ember_weights.shape) == (2, 3, 4, 4)
+    _backward_both(torch, torch_weights, ember_weights)
+    assert_close(ember_q.grad, torch_q.grad, rtol=1e-4, atol=1e-5)
+    assert_close(ember_module.in_proj_weight.grad, torch_module.in_proj_weight.grad, rtol=1e-4,
+                 atol=1e-5)
+
+
+def test_fully_padded_sequence_is_nan_with_weights_and_zero_without_as_torch(torch):
+    torch_module, ember_module = _mha_pair(torch, 4, 2)
+    torch_x, ember_x = _leaf_pair(torch, (3, 2, 4), 1, requires_grad=False)
+    padding = np.zeros((2, 3), dtype=bool)
+    padding[1] = True
+    for need_weights in (True, False):
+        torch_out, _ = torch_module(torch_x, torch_x, torch_x, need_weights=need_weights,
+                                    key_padding_mask=torch.tensor(padding))
+        ember_out, _ = ember_module(ember_x, ember_x, ember_x, need_weights=need_weights,
+                                    key_padding_mask=ember.tensor(padding))
+        assert_close(ember_out, torch_out, atol=1e-5)
+        assert np.isnan(ember_out.detach().numpy()[:, 1]).all() == need_weights
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, dict(kdim=3, vdim=5), dict(bias=False), dict(add_bias_kv=True), dict(batch_first=True)])
+def test_state_dict_keys_shapes_and_repr_match_torch(torch, kwargs):
+    torch_module = torch.nn.MultiheadAttention(8, 2, **kwargs)
+    ember_module = nn.MultiheadAttention(8, 2, **kwargs)
+    torch_state = torch_module.state_dict()
+    ember_state = ember_module.state_dict()
+    assert list(ember_state) == list(torch_state)
+    for key in torch_state:
+        assert tuple(ember_state[key].shape) == tuple(torch_state[key].shape)
+    assert repr(ember_module) == repr(torch_module)
+    assert (ember_module.in_proj_weight is None) == (torch_module.in_proj_weight is None)
+    assert ember_module.head_dim == torch_module.head_dim
+    assert ember_module._qkv_same_embed_dim == torch_module._qkv_same_embed_dim
+
+
+def test_default_init_matches_torch_rules():
+    embed_dim = 64
+    module = nn.MultiheadAttention(embed_dim, 4, add_bias_kv=True)
+    in_proj = module.in_proj_weight.detach().numpy()
+    xavier_bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))
+    assert np.abs(in_proj).max() <= xavier_bound
+    assert np.abs(in_proj).max() > 0.95 * xavier_bound
+    assert abs(in_proj.std() - xavier_bound / math.sqrt(3)) < 0.05 * xavier_bound
+    assert np.all(module.in_proj_bias.detach().numpy() == 0)
+    assert np.all(module.out_proj.bias.detach().numpy() == 0)
+    out_proj = module.out_proj.weight.detach().numpy()
+    linear_bound = 1 / math.sqrt(embed_dim)
+    assert np.abs(out_proj).max() <= linear_bound
+    assert np.abs(out_proj).max() > 0.95 * linear_bound
+    bias_k = module.bias_k.detach().numpy()
+    assert 0.5 < bias_k.std() / math.sqrt(2.0 / (2 * embed_dim)) < 1.5
+    separate = nn.MultiheadAttention(embed_dim, 4, kdim=32)
+    bound = math.sqrt(6.0 / (embed_dim + 32))
+    assert np.abs(separate.k_proj_weight.detach().numpy()).max() <= bound
+
+
+def test_dropout_in_training_drops_attention_weights():
+    p = 0.5
+    module = nn.MultiheadAttention(8, 2, dropout=p)
+    x = ember.randn(6, 4, 8)
+    module.eval()
+    _, eval_weights = module(x, x, x, average_attn_weights=False)
+    module.train()
+    _, train_weights = module(x, x, x, average_attn_weights=False)
+    eval_weights = eval_weights.detach().numpy()
+    train_weights = train_weights.detach().numpy()
+    dropped = train_weights == 0
+    assert 0.4 < dropped.mean() < 0.6
+    np.testing.assert_allclose(train_weights[~dropped], eval_weights[~dropped] / (1 - p),
+                               rtol=1e-5)
+
+
+def test_multihead_attention_forward_float64_gradcheck():
+    embed_dim, heads = 4, 2
+    query = float64_tensor((3, 2, embed_dim), seed=1)
+    key = float64_tensor((5, 2, embed_dim), seed=2)
+    value = float64_tensor((5, 2, embed_dim), seed=3)
+    in_proj_weight = float64_tensor((3 * embed_dim, embed_dim), seed=4)
+    in_proj_bias = float64_tensor((3 * embed_dim,), seed=5)
+    out_weight = float64_tensor((embed_dim, embed_dim), seed=6)
+    out_bias = float64_tensor((embed_dim,), seed=7)
+    padding = ember.tensor(np.array([[False] * 4 + [True], [False] * 5]))
+
+    def run(query, key, value, in_proj_weight, in_proj_bias, out_weight, out_bias):
+        return F.multi_head_attention_forward(
+            query, key, value, embed_dim, heads, in_proj_weight, in_proj_bias, None, None,
+            False, 0.0, out_weight, out_bias, key_padding_mask=padding,
+            average_attn_weights=False)
+
+    assert gradcheck(run, (query, key, value, in_proj_weight, in_proj_bias, out_weight,
+                           out_bias))
+
+
+def _errors(call):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call()
+    except Exception as error:  # noqa: BLE001 - the type and text are what is compared
+        return type(error).__name__, str(error).replace("torch.Size", "Size").replace(
+            "ember.Size", "Size")
+    return None
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_forward_errors_match_torch(torch, index):
+    def inputs(library):
+        x = library.zeros(3, 2, 4)
+        cases = [
+            ((x, x, x), dict(is_causal=True)),
+            ((x, x, x), dict(attn_mask=library.zeros(2, 2))),
+            ((x, x, x), dict(attn_mask=library.zeros(2, 2, 2))),
+            ((x, x, x), dict(attn_mask=library.zeros(2, 2, 2, 2))),
+            ((x, x[0], x), {}),
+            ((x, x, x), dict(key_padding_mask=library.zeros(2, 3, dtype=library.int64))),
+            ((x, x, x), dict(key_padding_mask=library.zeros(2, 4, dtype=library.bool))),
+            ((x, x, x), dict(key_padding_mask=library.zeros(3, 3, dtype=library.bool),
+                             need_weights=False)),
+            ((x[0], x[0], x[0]), dict(attn_mask=library.zeros(3, 3, 3))),
+            ((library.zeros(1, 3, 2, 4),) * 3, {}),
+        ]
+        return cases[index]
+
+    torch_args, torch_kwargs = inputs(torch)
+    ember_args, ember_kwargs = inputs(ember)
+    expected = _errors(lambda: torch.nn.MultiheadAttention(4, 2)(*torch_args, **torch_kwargs))
+    assert expected is not None
+    assert _errors(lambda: nn.MultiheadAttention(4, 2)(*ember_args, **ember_kwargs)) == expected
+
+
+@pytest.mark.parametrize("args", [(5, 2), (0, 2), (4, 0)])
+def test_constructor_errors_match_torch(torch, args):
+    expected = _errors(lambda: torch.nn.MultiheadAttention(*args))
+    assert expected is not None
+    assert _errors(lambda: nn.MultiheadAttention(*args)) == expected
+
+
+def test_mismatched_mask_types_warn_as_torch():
+    module = nn.MultiheadAttention(4, 2)
+    x = ember.zeros(3, 2, 4)
+    with pytest.warns(UserWarning, match="Support for mismatched key_padding_mask and attn_mask "
+                                         "is deprecated"):
+        module(x, x, x, key_padding_mask=ember.zeros(2, 3, dtype=ember.bool),
+               attn_mask=ember.zeros(3, 3))
