@@ -22,6 +22,9 @@ from .modules import (  # noqa: F401,E402
 from .modules import (  # noqa: F401,E402
     CELU, GLU, CosineSimilarity, Hardsigmoid, Hardswish, LogSigmoid, PairwiseDistance,
     PixelShuffle, PixelUnshuffle, PReLU, Softmax2d, Softmin, Softsign, Tanhshrink, Threshold)
+from .modules import (  # noqa: F401,E402
+    CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
+    MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
 
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402

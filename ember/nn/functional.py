@@ -22,8 +22,6 @@ from ..ops.loss import (  # noqa: F401,E402
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
     l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from ..ops.normalization import batch_norm, group_norm, layer_norm  # noqa: F401,E402
-from ..ops.attention import (  # noqa: F401,E402
-    _canonical_mask, _dtype_or_none, multi_head_attention_forward, scaled_dot_product_attention)
 from ..ops.pooling import (  # noqa: F401,E402
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
     adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d)
@@ -474,3 +472,31 @@ def pixel_unshuffle(input, downscale_factor):
     shuffled = split.permute(0, 1, 3, 5, 2, 4)
     return shuffled.reshape(tuple(batch) + (channels * factor * factor, height // factor,
                                             width // factor))
+
+
+# ---- margin, embedding and likelihood losses (ember/ops/loss.py) -----------------------------
+from ..ops.loss import (  # noqa: F401,E402
+    cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
+    multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) with pairwise p-distances;
+    ``swap`` uses d(positive, negative) when it is the smaller negative distance."""
+    from ..ops.loss import _reduce, _reduction_from
+    reduction = _reduction_from(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.dim(), positive.dim(), negative.dim())
+    if len(set(dims)) != 1:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the "
+                           f"same number of dimensions, but got: anchor {dims[0]}D, positive "
+                           f"{dims[1]}D, and negative {dims[2]}D inputs")
+    positive_distance = pairwise_distance(anchor, positive, p, eps)
+    negative_distance = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        swap_distance = pairwise_distance(positive, negative, p, eps)
+        negative_distance = _ops.minimum(negative_distance, swap_distance)
+    loss = (positive_distance - negative_distance + margin).clamp(min=0)
+    return _reduce(loss, reduction)

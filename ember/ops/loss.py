@@ -452,3 +452,134 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if reduction == "batchmean" and input._data.ndim != 0:
         loss = loss / input._data.shape[0]
     return loss
+
+
+# ---- margin, embedding and likelihood losses (composites of differentiable ops) -------------------
+def _reduction_from(size_average, reduce, reduction):
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    return reduction
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                        reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin): input1 should rank above input2 when
+    target is 1."""
+    reduction = _reduction_from(size_average, reduce, reduction)
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
+                           f"but got sizes: input1: {input1.shape}, input2: {input2.shape}, "
+                           f"target: {target.shape} ")
+    loss = elementwise.clamp(-target * (input1 - input2) + margin, min=0)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)), the logistic loss for targets in {-1, 1}."""
+    reduction = _reduction_from(size_average, reduce, reduction)
+    loss = elementwise.log1p(elementwise.exp(-input * target))
+    return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
+    """input where target is 1, max(0, margin - input) where target is -1."""
+    reduction = _reduction_from(size_average, reduce, reduction)
+    zeros = input.new_zeros(input.shape)
+    margin_part = elementwise.where(target != 1, elementwise.clamp(margin - input, min=0), zeros)
+    self_part = elementwise.where(target != -1, input, zeros)
+    return _reduce(margin_part + self_part, reduction)
+
+
+# PyTorch's cosine_embedding_loss adds this to both squared magnitudes.
+_COSINE_EMBEDDING_EPSILON = 1e-12
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where target is -1."""
+    reduction = _reduction_from(size_average, reduce, reduction)
+    target_dim = target.dim()
+    if target_dim not in (0, 1):
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if target_dim == 1 and (input1.dim() != 2 or input2.dim() != 2):
+        raise RuntimeError(f"1D target tensor expects 2D input tensors, but found inputs with "
+                           f"sizes {list(input1.shape)} and {list(input2.shape)}.")
+    if target_dim == 0 and (input1.dim() != 1 or input2.dim() != 1):
+        raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with "
+                           f"sizes {list(input1.shape)} and {list(input2.shape)}.")
+    product_sum = (input1 * input2).sum(target_dim)
+    magnitude1 = (input1 * input1).sum(target_dim) + _COSINE_EMBEDDING_EPSILON
+    magnitude2 = (input2 * input2).sum(target_dim) + _COSINE_EMBEDDING_EPSILON
+    cosine = product_sum / elementwise.sqrt(magnitude1 * magnitude2)
+    zeros = cosine.new_zeros(cosine.shape)
+    positive = elementwise.where(target == 1, 1 - cosine, zeros)
+    negative = elementwise.where(target == -1, elementwise.clamp(cosine - margin, min=0), zeros)
+    return _reduce(positive + negative, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    """Negative log-likelihood of ``target`` under Poisson(rate), rate = exp(input) when
+    ``log_input``; ``full`` adds Stirling's approximation of log(target!) for targets above 1."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy(size_average, reduce)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_input:
+        loss = elementwise.exp(input) - target * input
+    else:
+        loss = input - target * elementwise.log(input + eps)
+    if full:
+        stirling = (target * elementwise.log(target) - target
+                    + 0.5 * elementwise.log(2 * np.pi * target))
+        loss = loss + stirling.masked_fill(target <= 1, 0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 (log var + (input - target)^2 / var), var clamped at ``eps`` without stopping its
+    gradient (as PyTorch does); ``var`` may omit the last dimension or have size 1 in one."""
+    from ..autograd.grad_mode import no_grad
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = input.new_full(input.shape, var)
+    elif bool(np.any(var._data < 0)):
+        raise ValueError("var has negative entry/entries")
+    input_shape = tuple(input.shape)
+    var_shape = tuple(var.shape)
+    if var_shape != input_shape:
+        if input_shape[:-1] == var_shape:
+            var = var.unsqueeze(-1)
+        elif len(input_shape) == len(var_shape) and sum(
+                size for input_size, size in zip(input_shape, var_shape)
+                if input_size != size) == 1:
+            pass  # heteroscedastic: one dimension of size 1, broadcast
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    var = var.clone()
+    with no_grad():
+        var.clamp_(min=eps)
+    loss = 0.5 * (elementwise.log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
+    """Per-class binary logistic loss, averaged over the classes (the last dimension)."""
+    from .activation import LogSigmoid
+    if size_average is not None or reduce is not None:
+        reduction = _legacy(size_average, reduce)
+    loss = -(target * LogSigmoid.apply(input) + (1 - target) * LogSigmoid.apply(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.dim() - 1
+    loss = loss.sum(class_dim) / input.shape[class_dim]
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    return _reduce(loss, reduction)

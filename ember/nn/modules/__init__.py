@@ -34,3 +34,6 @@ from .activation import (  # noqa: F401,E402
     Tanhshrink, Threshold)
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401,E402
 from .pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401,E402
+from .loss import (  # noqa: F401,E402
+    CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
+    MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
