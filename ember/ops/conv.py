@@ -1,11 +1,12 @@
 """Convolution and transposed convolution in 1, 2 or 3 spatial dimensions.
 
-Forward: a strided view of the kernel windows, copied once into columns (im2col), then ONE batched
-GEMM (``weight @ columns`` broadcast over the batch lands directly in (N, C_out, L) layout, which
-measured faster than a single 2-D GEMM followed by a transposing copy). Large batches are
-blocked into chunks of about _COLUMN_CHUNK_BYTES of columns, each copied and multiplied while it
-is still in cache, straight into its slice of the output. The adjoint (col2im) is a loop over the
-kernel offsets (prod(kernel_size) vectorised slice additions), never over pixels.
+Forward: a strided view of the kernel windows, copied into columns (im2col), then GEMMs. When
+each batch item's GEMM is small, ``weight @ columns`` broadcast over the batch lands directly in
+(N, C_out, L) layout, in batch chunks of about _COLUMN_CHUNK_BYTES of columns copied and
+multiplied while in cache. Larger convolutions use channel-major columns (C * prod(kernel), N * L)
+and one 2-D GEMM per chunk of _LARGE_CHUNK_BYTES, whose output is transposed back: few threaded
+BLAS calls (see _THREADED_GEMM_SIZE). The adjoint (col2im) is a loop over the kernel offsets
+(prod(kernel_size) vectorised slice additions), never over pixels.
 """
 import math
 
@@ -20,15 +21,16 @@ from ..tensor import Tensor
 _BATCHED_WEIGHT_GRAD_LIMIT = 1 << 18
 # Forward im2col is done in batch chunks of about this many bytes of columns: a chunk stays in
 # cache between the copy and the GEMM, and no columns array large enough for glibc to mmap fresh
-# (page faulting on every call) is made. Conv2d(32->64, 3, pad 1) on 14x14 at batch 256, eval:
-# 31.6 -> 24.0 ms (2 threads); neutral at batch 64.
+# (page faulting on every call) is made. Measured on Conv2d(32->64, 3, pad 1), 14x14, batch 256,
+# eval: 31.6 -> 24.0 ms (2 threads); neutral at batch 64.
 _COLUMN_CHUNK_BYTES = 1 << 20
 # A per-item GEMM of at most this many multiply-adds runs single-threaded in OpenBLAS. Bigger
 # GEMMs are threaded, and every threaded call waits for both threads: when another process holds
 # a core, each call can stall for a scheduler time slice. Such convolutions therefore use few
 # large 2-D GEMMs over channel-major columns (chunks of _LARGE_CHUNK_BYTES) instead of one GEMM
 # per batch item. Conv2d(32->64, 3, pad 1) 14x14 batch 256 eval with one competing busy core:
-# 3070 ms (256 calls) -> 140 ms (4 calls); unloaded about equal.
+# 3070 ms (256 calls) -> about 150 ms (4 calls); without contention (one thread) the transposing
+# copies make cnn_train/cnn_eval 5-10% slower.
 _THREADED_GEMM_SIZE = 1 << 18
 _LARGE_CHUNK_BYTES = 1 << 24
 
