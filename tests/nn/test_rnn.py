@@ -375,6 +375,12 @@ def test_constructor_errors_match_torch(torch, args, kwargs):
     assert _errors(lambda: nn.RNN(*args, **kwargs)) == expected
 
 
+def test_input_dtype_must_match_the_weights_as_torch(torch):
+    expected = _errors(lambda: torch.nn.GRU(3, 4)(torch.zeros(2, 1, 3, dtype=torch.float64)))
+    error = _errors(lambda: nn.GRU(3, 4)(ember.zeros(2, 1, 3, dtype=ember.float64)))
+    assert error == (expected[0], expected[1].replace("torch.", "ember."))
+
+
 def test_dropout_with_one_layer_warns_as_torch(torch):
     with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
         nn.GRU(3, 4, dropout=0.5)
