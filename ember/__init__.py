@@ -22,6 +22,17 @@ from .ops import (  # noqa: F401
     reshape, round, rsqrt, sigmoid, sign, sin, softmax, split, sqrt, square, squeeze, stack, std,
     sub, sum, swapaxes, t, take_along_dim, tanh, transpose, true_divide, trunc, unflatten,
     unsqueeze, var, where)
+from .ops import (  # noqa: F401
+    acos, arccos, arcsin, arctan, arctan2, argsort, asin, atan, atan2, broadcast_to, clamp_max,
+    clamp_min, cosh, cumprod, diag, diff, erf, exp2, hypot, is_floating_point, is_tensor, lerp,
+    log10, log2, logaddexp, median, meshgrid, nansum, narrow, norm, numel, repeat_interleave,
+    roll, sinh, sort, tan, tile, topk, trace, tril, triu, unbind, unique)
+from .ops import (  # noqa: F401
+    addcdiv, addcmul, addmm, einsum, index_add, index_fill, kron, scatter, scatter_add,
+    tensordot)
+from ._device import device  # noqa: F401
+from ._threads import get_num_threads, set_num_threads  # noqa: F401
+from . import cuda, linalg  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from .io import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402

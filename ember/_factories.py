@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ._device import check_cpu
 from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
 from ._random import numpy_generator
 from .autograd.grad_mode import _grad_state
@@ -10,8 +11,7 @@ from .tensor import Tensor, _to_array
 
 
 def _check_device(device):
-    if device is not None and str(device) != "cpu":
-        raise RuntimeError(f"ember runs on the CPU only, got device {device!r}")
+    check_cpu(device, "factory")
 
 
 def _new(array, requires_grad=False):

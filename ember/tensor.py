@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from . import _dtype
+from . import _device, _dtype
 from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
 from .autograd.grad_mode import _grad_state
 
@@ -110,7 +110,7 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        return _device.CPU
 
     @property
     def is_cuda(self):
@@ -374,18 +374,21 @@ class Tensor:
         for arg in args:
             if isinstance(arg, Tensor):
                 target = arg.dtype
-            elif isinstance(arg, str) and arg not in ("float32", "float64"):
+            elif isinstance(arg, (str, _device.device)) and arg not in ("float32", "float64"):
                 device = arg
             else:
                 target = arg
-        if device is not None and str(device) != "cpu":
-            raise RuntimeError(f"to(): ember runs on the CPU only, got device {device!r}")
+        _device.check_cpu(device, "Tensor.to")
         if target is None or to_dtype(target).numpy == self._data.dtype:
             return self.clone() if copy else self
         return _ops.cast(self, to_dtype(target))
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None, non_blocking=False):
+        raise RuntimeError("Tensor.cuda: ember runs on the CPU only (ember.cuda.is_available() is "
+                           "False); keep tensors on 'cpu'")
 
     def float(self):
         return self.to(_dtype.float32)
@@ -624,6 +627,71 @@ class Tensor:
 
     def tanh_(self):
         return self._inplace("tanh_", lambda: _ops.tanh(self))
+
+    def abs_(self):
+        return self._inplace("abs_", lambda: _ops.abs(self))
+
+    def square_(self):
+        return self._inplace("square_", lambda: _ops.square(self))
+
+    def clamp_min_(self, min):
+        return self._inplace("clamp_min_", lambda: _ops.clamp(self, min, None))
+
+    def clamp_max_(self, max):
+        return self._inplace("clamp_max_", lambda: _ops.clamp(self, None, max))
+
+    def lerp_(self, end, weight):
+        return self._inplace("lerp_", lambda: _ops.lerp(self, end, weight))
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._inplace("addcmul_", lambda: _ops.addcmul(self, tensor1, tensor2, value=value))
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._inplace("addcdiv_", lambda: _ops.addcdiv(self, tensor1, tensor2, value=value))
+
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        return self._inplace("scatter_", lambda: _ops.scatter(self, dim, index, src, value,
+                                                              reduce))
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace("scatter_add_", lambda: _ops.scatter_add(self, dim, index, src))
+
+    def index_add_(self, dim, index, source, alpha=1):
+        return self._inplace("index_add_", lambda: _ops.index_add(self, dim, index, source,
+                                                                  alpha))
+
+    def index_fill_(self, dim, index, value):
+        return self._inplace("index_fill_", lambda: _ops.index_fill(self, dim, index, value))
+
+    def _inplace_view(self, view):
+        """Change this tensor's shape in place (``unsqueeze_``, ``t_``, ...): it becomes
+        ``view`` of its former self, which its history then records."""
+        recording = self._check_inplace()
+        former = Tensor._wrap(self._data, self._requires_grad)
+        if recording and self._requires_grad:
+            former.grad_fn = self.grad_fn
+            former._output_nr = self._output_nr
+            former._vc = self._version_counter()
+            former._is_inference = self._is_inference
+            out = view(former)
+            self.grad_fn = out.grad_fn
+            self._output_nr = out._output_nr
+        else:
+            out = view(former)
+        self._data = out._data
+        return self
+
+    def unsqueeze_(self, dim):
+        return self._inplace_view(lambda tensor: _ops.unsqueeze(tensor, dim))
+
+    def squeeze_(self, dim=None):
+        return self._inplace_view(lambda tensor: _ops.squeeze(tensor, dim))
+
+    def t_(self):
+        return self._inplace_view(lambda tensor: _ops.t(tensor))
+
+    def transpose_(self, dim0, dim1):
+        return self._inplace_view(lambda tensor: _ops.transpose(tensor, dim0, dim1))
 
     def clamp_(self, min=None, max=None):
         return self._inplace("clamp_", lambda: _ops.clamp(self, min, max), None,
@@ -921,7 +989,14 @@ def _attach_methods():
                  "floor_divide", "remainder", "maximum", "minimum", "eq", "ne", "lt", "le", "gt",
                  "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
                  "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_not",
-                 "equal", "allclose", "isclose", "clone"):
+                 "equal", "allclose", "isclose", "clone",
+                 "exp2", "log2", "log10", "sinh", "cosh", "tan", "asin", "acos", "atan",
+                 "arcsin", "arccos", "arctan", "atan2", "arctan2", "hypot", "logaddexp", "lerp",
+                 "erf", "clamp_min", "clamp_max", "sort", "argsort", "topk", "median", "cumprod",
+                 "nansum", "norm", "unique", "tril", "triu", "diag", "trace", "roll", "tile",
+                 "broadcast_to", "narrow", "unbind", "repeat_interleave", "diff", "scatter",
+                 "scatter_add", "index_add", "index_fill", "addcmul", "addcdiv", "addmm", "kron",
+                 "tensordot"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

@@ -5,13 +5,24 @@ from .elementwise import (  # noqa: F401
     le, less, less_equal, log, log1p, logical_and, logical_not, logical_or, logical_xor, lt,
     maximum, minimum, mul, ne, neg, negative, not_equal, pow, reciprocal, relu, remainder, round,
     rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh, true_divide, trunc, where)
+from .elementwise import (  # noqa: F401
+    acos, arccos, arcsin, arctan, arctan2, asin, atan, atan2, clamp_max, clamp_min, cosh, erf,
+    exp2, hypot, lerp, log10, log2, logaddexp, sinh, tan)
 from .reduce import (  # noqa: F401
     all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, log_softmax, logsumexp, max,
     mean, min, prod, softmax, std, sum, var)
+from .reduce import (  # noqa: F401
+    argsort, cumprod, median, nansum, norm, sort, topk, unique, vector_norm)
 from .shape import (  # noqa: F401
     cat, chunk, concat, concatenate, contiguous, expand, expand_as, flatten, movedim, permute,
     repeat, reshape, split, squeeze, stack, swapaxes, t, transpose, unflatten, unsqueeze, view,
     flip)
+from .shape import (  # noqa: F401
+    broadcast_to, diag, diff, is_floating_point, is_tensor, meshgrid, narrow, numel,
+    repeat_interleave, roll, tile, trace, tril, triu, unbind)
 from .index import (  # noqa: F401
     gather, getitem, index_select, masked_fill, nonzero, setitem, take_along_dim)
+from .index import index_add, index_fill, scatter, scatter_add  # noqa: F401
+from .elementwise import addcdiv, addcmul  # noqa: F401
 from .linalg import bmm, dot, matmul, mm, mv, outer  # noqa: F401
+from .linalg import addmm, einsum, kron, tensordot  # noqa: F401

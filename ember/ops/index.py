@@ -214,3 +214,208 @@ def nonzero(input, as_tuple=False):
         return tuple(Tensor._result(axis.astype(np.int64)) for axis in indices)
     return Tensor._result(np.stack(indices, axis=1).astype(np.int64) if indices else
                         np.zeros((0, 0), np.int64))
+
+
+# ---- scatter, index_add, index_fill ---------------------------------------------------------------
+def _scatter_grid(index, axis):
+    """Advanced-index tuple addressing ``out[..., index[i], ...]`` along ``axis`` for every
+    position of ``index`` (the scatter pattern)."""
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[axis] = index
+    return tuple(grid)
+
+
+def _leading(array, shape):
+    """The leading ``shape`` block of ``array`` (scatter reads only that much of ``src``)."""
+    return array[tuple(slice(0, size) for size in shape)]
+
+
+class Scatter(Function):
+    """out = input with ``src`` (a tensor or a number) written at ``index`` along ``axis``."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis, index, src):
+        ctx.axis = axis
+        ctx.src_shape = src.shape if type(src) is np.ndarray else None
+        ctx.save_for_backward(index)
+        out = x.copy()
+        grid = _scatter_grid(index, axis)
+        out[grid] = _leading(src, index.shape) if type(src) is np.ndarray else src
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grid = _scatter_grid(index, ctx.axis)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad.copy()
+            grad_x[grid] = 0
+        grad_src = None
+        if ctx.src_shape is not None and ctx.needs_input_grad[3]:
+            grad_src = np.zeros(ctx.src_shape, dtype=grad.dtype)
+            _leading(grad_src, index.shape)[...] = grad[grid]
+        return grad_x, None, None, grad_src
+
+
+class ScatterAdd(Function):
+    """out = input with ``src`` added at ``index`` along ``axis`` (repeats accumulate)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis, index, src):
+        ctx.axis = axis
+        ctx.src_shape = src.shape
+        ctx.save_for_backward(index)
+        out = x.copy()
+        np.add.at(out, _scatter_grid(index, axis), _leading(src, index.shape))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_src = None
+        if ctx.needs_input_grad[3]:
+            grad_src = np.zeros(ctx.src_shape, dtype=grad.dtype)
+            _leading(grad_src, index.shape)[...] = grad[_scatter_grid(index, ctx.axis)]
+        return grad, None, None, grad_src
+
+
+def _check_scatter(operation, input, dim, index, src):
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{operation}(): Expected dtype int64 for index")
+    ndim = input._data.ndim
+    if index._data.ndim != ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    if isinstance(src, Tensor):
+        if src._data.dtype != input._data.dtype:
+            raise RuntimeError(f"{operation}(): Expected self.dtype to be equal to src.dtype")
+        if src._data.ndim != ndim:
+            raise RuntimeError("Index tensor must have the same number of dimensions as src "
+                               "tensor")
+    axis = _normalize_dim(dim, ndim)
+    for position, size in enumerate(index._data.shape):
+        limit = input._data.shape[position] if position != axis else size
+        if isinstance(src, Tensor):
+            limit = min(limit, src._data.shape[position])
+        if size > limit:
+            raise RuntimeError(f"Expected index {list(index._data.shape)} to be no larger than "
+                               f"self {list(input._data.shape)} apart from dimension {axis}"
+                               + (f" and to be no larger size than src "
+                                  f"{list(src._data.shape)}" if isinstance(src, Tensor) else ""))
+    size = input._data.shape[axis] if ndim else 1
+    indices = index._data
+    if indices.size and (indices.min() < -size or indices.max() >= size):
+        bad = indices[(indices < -size) | (indices >= size)].flat[0]
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
+    return axis, np.where(indices < 0, indices + size, indices).astype(np.intp, copy=False)
+
+
+def scatter(input, dim, index, src=None, value=None, reduce=None):
+    """``input`` with ``src`` (or ``value``) written at ``index`` along ``dim``; with
+    ``reduce='add'|'multiply'`` combined instead (not differentiable, as in PyTorch)."""
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter(): expected a src tensor or a value")
+    axis, indices = _check_scatter("scatter", input, dim, index, src)
+    if reduce is not None:
+        if reduce not in ("add", "multiply"):
+            raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+        out = input._data.copy()
+        values = _leading(src._data, indices.shape) if isinstance(src, Tensor) else src
+        ufunc = np.add if reduce == "add" else np.multiply
+        ufunc.at(out, _scatter_grid(indices, axis), values)
+        return Tensor._result(out)
+    if not isinstance(src, Tensor):
+        if isinstance(src, np.generic):
+            src = src.item()
+        src = np.asarray(src, dtype=input._data.dtype)[()]
+    return Scatter.apply(input, axis, indices, src)
+
+
+def scatter_add(input, dim, index, src):
+    axis, indices = _check_scatter("scatter_add", input, dim, index, src)
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add(): argument 'src' (position 4) must be Tensor, not "
+                        f"{type(src).__name__}")
+    return ScatterAdd.apply(input, axis, indices, src)
+
+
+class IndexAdd(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis, index, source, alpha):
+        ctx.axis_alpha = (axis, alpha)
+        ctx.save_for_backward(index)
+        out = x.copy()
+        added = source if alpha == 1 else source * alpha
+        np.add.at(out, (slice(None),) * axis + (index,), added.astype(out.dtype, copy=False))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        axis, alpha = ctx.axis_alpha
+        grad_source = None
+        if ctx.needs_input_grad[3]:
+            grad_source = np.take(grad, index, axis=axis)
+            if alpha != 1:
+                grad_source = grad_source * alpha
+        return grad, None, None, grad_source, None
+
+
+def index_add(input, dim, index, source, alpha=1):
+    """``input`` with ``alpha * source`` slices added at ``index`` along ``dim``."""
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu" or index._data.ndim > 1:
+        raise IndexError("index_add_(): Expected a 1-D integer index tensor")
+    axis = _normalize_dim(dim, input._data.ndim)
+    indices = index._data.reshape(-1)
+    source_shape = source._data.shape
+    count = source_shape[axis] if source._data.ndim else 1
+    if indices.size != count:
+        raise RuntimeError(f"index_add_(): Number of indices ({indices.size}) should be equal to "
+                           f"source.size(dim): ({count}), for dim: {axis}")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"index_add_(): self ({input.dtype}) and source ({source.dtype}) must "
+                           f"have the same scalar type")
+    size = input._data.shape[axis] if input._data.ndim else 1
+    if indices.size and (indices.min() < -size or indices.max() >= size):
+        raise IndexError(f"index out of range in self (dimension {axis} has size {size})")
+    return IndexAdd.apply(input, axis, indices, source, alpha)
+
+
+class IndexFill(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis, index, value):
+        ctx.axis = axis
+        ctx.save_for_backward(index)
+        out = x.copy()
+        out[(slice(None),) * axis + (index,)] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad = grad.copy()
+        grad[(slice(None),) * ctx.axis + (index,)] = 0
+        return grad, None, None, None
+
+
+def index_fill(input, dim, index, value):
+    """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number)."""
+    if not isinstance(index, Tensor) or index._data.dtype != np.int64:
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
+                               f"tensor with {value._data.ndim} dimension(s).")
+        value = value.item()
+    axis = _normalize_dim(dim, input._data.ndim)
+    return IndexFill.apply(input, axis, index._data.reshape(-1), value)

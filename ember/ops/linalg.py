@@ -115,3 +115,202 @@ def dot(input, other):
 def outer(input, vec2):
     from .shape import unsqueeze
     return unsqueeze(input, 1) * unsqueeze(vec2, 0)
+
+
+# ---- einsum and the contractions built on it ------------------------------------------------------
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _expand_equation(equation, shapes):
+    """The equation with ``...`` spelled out as letters and the output made explicit (implicit
+    output: the ellipsis dims, then the letters used once, in alphabetical order)."""
+    equation = equation.replace(" ", "")
+    inputs_text, arrow, output = equation.partition("->")
+    subscripts = inputs_text.split(",")
+    if len(subscripts) != len(shapes):
+        relation = "more" if len(shapes) > len(subscripts) else "fewer"
+        raise RuntimeError(f"einsum(): {relation} operands were provided than specified in the "
+                           f"equation")
+    used = set(equation) - set(".,->")
+    spare = [letter for letter in _LETTERS if letter not in used]
+    ellipsis_rank = 0
+    for subscript, shape in zip(subscripts, shapes):
+        if "..." in subscript:
+            ellipsis_rank = max(ellipsis_rank, len(shape) - (len(subscript) - 3))
+    ellipsis_letters = "".join(spare[:ellipsis_rank])
+    expanded = []
+    for subscript, shape in zip(subscripts, shapes):
+        if "..." in subscript:
+            rank = len(shape) - (len(subscript) - 3)
+            subscript = subscript.replace("...", ellipsis_letters[ellipsis_rank - rank:])
+        if len(subscript) != len(shape):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation "
+                               f"({len(subscript)}) does not match the number of dimensions "
+                               f"({len(shape)}) for operand {len(expanded)}"
+                               + ("" if "..." in equation else " and no ellipsis was given"))
+        expanded.append(subscript)
+    if arrow:
+        output = output.replace("...", ellipsis_letters)
+        for letter in output:
+            if output.count(letter) > 1:
+                raise RuntimeError(f"einsum(): output subscript {letter} appears more than once "
+                                   f"in the output")
+            if not any(letter in subscript for subscript in expanded):
+                raise RuntimeError(f"einsum(): output subscript {letter} does not appear in the "
+                                   f"equation for any input operand")
+    else:
+        counts = {}
+        for letter in "".join(expanded):
+            counts[letter] = counts.get(letter, 0) + 1
+        once = sorted((letter for letter, count in counts.items()
+                       if count == 1 and letter not in ellipsis_letters),
+                      key=lambda letter: (letter.isupper(), letter))
+        output = ellipsis_letters + "".join(once)
+    sizes = {}
+    for subscript, shape in zip(expanded, shapes):
+        for letter, size in zip(subscript, shape):
+            if sizes.get(letter, size) != size and 1 not in (size, sizes[letter]):
+                raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes "
+                                   f"(original->remapped): subscript {letter} has sizes "
+                                   f"{sizes[letter]} and {size}")
+            sizes[letter] = max(sizes.get(letter, size), size)
+    return expanded, output, sizes
+
+
+class Einsum(Function):
+    """np.einsum forward; each operand's gradient is the einsum of the output gradient with the
+    other operands, broadcast over letters only that operand has and written onto its diagonal
+    when a letter repeats (``ii``)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, subscripts, output, *operands):
+        ctx.subscripts_output = (subscripts, output)
+        needs = ctx.needs_input_grad[2:]
+        # An operand is needed for the other operands' gradients only.
+        ctx.save_for_backward(*[operand if any(needs[:position] + needs[position + 1:]) else None
+                                for position, operand in enumerate(operands)])
+        ctx.shapes = [operand.shape for operand in operands]
+        equation = ",".join(subscripts) + "->" + output
+        return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 1))
+
+    @staticmethod
+    def backward(ctx, grad):
+        subscripts, output = ctx.subscripts_output
+        operands = ctx.saved_tensors
+        grads = [None, None]
+        for position, subscript in enumerate(subscripts):
+            if not ctx.needs_input_grad[2 + position]:
+                grads.append(None)
+                continue
+            shape = ctx.shapes[position]
+            others = [(other_subscript, operands[other]) for other, other_subscript
+                      in enumerate(subscripts) if other != position]
+            unique = "".join(dict.fromkeys(subscript))
+            available = set(output).union(*[set(other) for other, _ in others])
+            present = "".join(letter for letter in unique if letter in available)
+            sizes = dict(zip(subscript, shape))
+            for other_subscript, operand in others:
+                for letter, size in zip(other_subscript, operand.shape):
+                    if letter in sizes and sizes[letter] != size:
+                        raise NotImplementedError(
+                            "einsum backward: operands broadcast over an ellipsis dimension "
+                            "(sizes 1 and n); expand them explicitly first")
+            equation = ",".join([output] + [other for other, _ in others]) + "->" + present
+            partial = np.einsum(equation, grad, *[operand for _, operand in others],
+                                optimize=len(others) > 0)
+            kept_shape = [sizes[letter] if letter in present else 1 for letter in unique]
+            partial = np.broadcast_to(np.reshape(partial, kept_shape),
+                                      [sizes[letter] for letter in unique])
+            if len(unique) == len(subscript):
+                grads.append(np.array(partial, dtype=grad.dtype))
+                continue
+            full = np.zeros(shape, dtype=grad.dtype)
+            # A repeated letter is a diagonal: einsum('ii->i', full) is a writable view of it.
+            np.einsum(f"{subscript}->{unique}", full)[...] = partial
+            grads.append(full)
+        return tuple(grads)
+
+
+def einsum(equation, *operands):
+    """Einstein summation over the operands (``einsum('ij,jk->ik', a, b)``), differentiable."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for operand in operands:
+        if not isinstance(operand, Tensor):
+            raise TypeError(f"einsum(): operands must be Tensors, got {type(operand).__name__}")
+    subscripts, output, _ = _expand_equation(equation, [operand._data.shape
+                                                        for operand in operands])
+    dtypes = {operand._data.dtype for operand in operands}
+    if len(dtypes) > 1:
+        names = sorted(str(operand.dtype) for operand in operands)
+        raise RuntimeError(f"einsum(): expected operands of one dtype, got {names[0]} and "
+                           f"{names[-1]}")
+    return Einsum.apply(tuple(subscripts), output, *operands)
+
+
+def tensordot(a, b, dims=2):
+    """Contract the last ``dims`` dims of ``a`` with the first of ``b`` (or the listed pairs)."""
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        dims_a = list(range(a._data.ndim - dims, a._data.ndim))
+        dims_b = list(range(dims))
+    else:
+        dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    if len(dims_a) != len(dims_b):
+        raise RuntimeError("both dimension lists should have same length")
+    dims_a = [dim % a._data.ndim for dim in dims_a]
+    dims_b = [dim % b._data.ndim for dim in dims_b]
+    letters = iter(_LETTERS)
+    subscript_a = [next(letters) for _ in range(a._data.ndim)]
+    subscript_b = [next(letters) for _ in range(b._data.ndim)]
+    for dim_a, dim_b in zip(dims_a, dims_b):
+        if a._data.shape[dim_a] != b._data.shape[dim_b]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a._data.shape[dim_a]} in dim {dim_a} and second has size "
+                               f"{b._data.shape[dim_b]} in dim {dim_b}")
+        subscript_b[dim_b] = subscript_a[dim_a]
+    output = [letter for position, letter in enumerate(subscript_a) if position not in dims_a]
+    output += [letter for position, letter in enumerate(subscript_b) if position not in dims_b]
+    equation = f"{''.join(subscript_a)},{''.join(subscript_b)}->{''.join(output)}"
+    return einsum(equation, a, b)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2); with beta == 0 the input is ignored (NaN too)."""
+    for name, matrix in (("mat1", mat1), ("mat2", mat2)):
+        if matrix._data.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix, got {matrix._data.ndim}-D tensor")
+    if mat1._data.shape[1] != mat2._data.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                           f"({mat1._data.shape[0]}x{mat1._data.shape[1]} and "
+                           f"{mat2._data.shape[0]}x{mat2._data.shape[1]})")
+    product = mm(mat1, mat2)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    scaled = input if beta == 1 else input * beta
+    try:
+        np.broadcast_to(np.empty(input._data.shape, np.bool_), product._data.shape)
+    except ValueError:
+        raise RuntimeError(f"The expanded size of the tensor ({product._data.shape[-1]}) must "
+                           f"match the existing size ({input._data.shape[-1]}) at non-singleton "
+                           f"dimension 1.  Target sizes: {list(product._data.shape)}.  Tensor "
+                           f"sizes: {list(input._data.shape)}") from None
+    return scaled + product
+
+
+def kron(input, other):
+    """The Kronecker product: every element of ``input`` times a block of ``other``."""
+    rank = max(input._data.ndim, other._data.ndim)
+    shape_a = (1,) * (rank - input._data.ndim) + input._data.shape
+    shape_b = (1,) * (rank - other._data.ndim) + other._data.shape
+    interleaved_a = [size for pair in zip(shape_a, (1,) * rank) for size in pair]
+    interleaved_b = [size for pair in zip((1,) * rank, shape_b) for size in pair]
+    product = input.reshape(interleaved_a) * other.reshape(interleaved_b)
+    return product.reshape([a * b for a, b in zip(shape_a, shape_b)])

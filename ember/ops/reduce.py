@@ -493,3 +493,230 @@ class CumSum(Function):
             return grad, None
         flipped = np.flip(grad, ctx.axis)
         return np.flip(np.cumsum(flipped, axis=ctx.axis), ctx.axis), None
+
+
+# ---- sorting, order statistics, norms ----------------------------------------------------------------
+def _sort_indices(data, axis, descending):
+    """Stable sort indices along ``axis`` (NaN largest); descending keeps equal values in order."""
+    if not descending:
+        return np.argsort(data, axis=axis, kind="stable")
+    size = data.shape[axis]
+    ascending_of_flipped = np.argsort(np.flip(data, axis), axis=axis, kind="stable")
+    return (size - 1) - np.flip(ascending_of_flipped, axis)
+
+
+def _take_sorted(input, axis, indices):
+    """Values at ``indices`` along ``axis``, differentiable (the gradient scatters back)."""
+    from .index import Gather
+    if input._data.ndim == 0:
+        return input.clone()
+    return Gather.apply(input, axis, indices)
+
+
+def sort(input, dim=-1, descending=False, *, stable=False):
+    """Sorted values and their indices along ``dim`` (always stable; NaN sorts as largest)."""
+    if input._data.ndim == 0:
+        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+    axis = _axes(dim, input._data.ndim, "sort")[0]
+    indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
+    return _ReturnTypes((_take_sorted(input, axis, indices), Tensor._result(indices)))
+
+
+def argsort(input, dim=-1, descending=False, *, stable=False):
+    return sort(input, dim, descending)[1]
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) values along ``dim`` and their indices."""
+    ndim = input._data.ndim
+    axis = _axes(dim, ndim, "topk")[0] if ndim else 0
+    size = input._data.shape[axis] if ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError("selected index k out of range")
+    if ndim == 0:
+        return sort(input)
+    indices = _sort_indices(input._data, axis, largest).astype(np.int64, copy=False)
+    indices = np.ascontiguousarray(np.take(indices, np.arange(k), axis=axis))
+    return _ReturnTypes((_take_sorted(input, axis, indices), Tensor._result(indices)))
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median (PyTorch's: no averaging of the middle pair); NaN if any is NaN."""
+    data = input._data
+    if dim is None:
+        flat = data.reshape(-1)
+        if flat.size == 0:
+            return Tensor._result(np.array(np.nan, dtype=data.dtype))
+        order = np.argsort(flat, kind="stable")
+        position = order[(flat.size - 1) // 2]
+        if data.dtype.kind == "f" and np.isnan(flat).any():
+            position = np.argmax(np.isnan(flat))
+        return input.reshape(-1)[int(position)]
+    axis = _axes(dim, data.ndim, "median")[0] if data.ndim else 0
+    if data.ndim == 0:
+        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+    _check_reducible(input, (axis,), True, "median")
+    order = _sort_indices(data, axis, False)
+    kept = np.take(order, [(data.shape[axis] - 1) // 2], axis=axis)
+    if data.dtype.kind == "f":
+        has_nan = np.isnan(data).any(axis=axis, keepdims=True)
+        first_nan = np.argmax(np.isnan(data), axis=axis, keepdims=True)
+        kept = np.where(has_nan, first_nan, kept)
+    kept = kept.astype(np.int64, copy=False)
+    values = _take_sorted(input, axis, kept)
+    indices = kept
+    if not keepdim:
+        values = values.squeeze(axis)
+        indices = np.squeeze(kept, axis)
+    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+
+
+class CumProd(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        out_dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
+        if axis is None:
+            return x.astype(out_dtype, copy=True)
+        out = np.cumprod(x, axis=axis, dtype=out_dtype)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.axis is None:
+            return grad, None
+        x, out = ctx.saved_tensors
+        axis = ctx.axis
+        x = np.moveaxis(x, axis, -1)
+        out = np.moveaxis(out, axis, -1)
+        grad = np.moveaxis(grad, axis, -1)
+        size = x.shape[-1]
+        is_zero = x == 0
+        has_zero = is_zero.any(axis=-1, keepdims=True)
+        first_zero = np.where(has_zero, np.argmax(is_zero, axis=-1)[..., None], size)
+        position = np.arange(size)
+        # Before the first zero x_i != 0: dL/dx_i = sum_{j >= i} g_j out_j / x_i.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            suffix = np.flip(np.cumsum(np.flip(grad * out, -1), axis=-1), -1)
+            result = np.where(position < first_zero, suffix / np.where(is_zero, 1, x), 0)
+        # At the first zero z: out_{z-1} * sum_{j >= z} g_j prod_{z < k <= j} x_k; after it 0.
+        if has_zero.any():
+            after_zero = np.where(position <= first_zero, 1, x)
+            partial = np.cumprod(after_zero, axis=-1)
+            tail = np.where(position >= first_zero, grad * partial, 0).sum(axis=-1, keepdims=True)
+            previous = np.take_along_axis(out, np.clip(first_zero - 1, 0, size - 1), axis=-1)
+            previous = np.where(first_zero == 0, 1, previous)
+            result = np.where(position == first_zero, previous * tail, result)
+        return np.moveaxis(result.astype(grad.dtype, copy=False), -1, axis), None
+
+
+def cumprod(input, dim, dtype=None):
+    return CumProd.apply(input if dtype is None else input.to(dtype),
+                         _axes(dim, input._data.ndim, "cumprod")[0] if input._data.ndim else None)
+
+
+def nansum(input, dim=None, keepdim=False, dtype=None):
+    """Sum treating NaN as zero (their gradient is zero)."""
+    from .elementwise import where
+    if input._data.dtype.kind != "f":
+        return sum(input, dim, keepdim, dtype)
+    zero = Tensor._wrap(np.zeros((), dtype=input._data.dtype))
+    return sum(where(Tensor._wrap(np.isnan(input._data)), zero, input), dim, keepdim, dtype)
+
+
+class VectorNorm(Function):
+    """Its own op for the gradient at zero (0, as PyTorch, where sqrt(sum(x^2)) would give NaN)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, ord, axes, keepdim):
+        ctx.ord = ord
+        ctx.axes_keepdim = (axes, keepdim)
+        magnitude = np.abs(x)
+        if ord == 2:
+            out = np.sqrt(np.sum(magnitude * magnitude, axis=axes, keepdims=keepdim))
+        elif ord == 1:
+            out = np.sum(magnitude, axis=axes, keepdims=keepdim)
+        elif ord == np.inf:
+            out = np.max(magnitude, axis=axes, keepdims=keepdim, initial=0)
+        elif ord == -np.inf:
+            out = np.min(magnitude, axis=axes, keepdims=keepdim)
+        elif ord == 0:
+            out = np.sum(magnitude != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
+        else:
+            with np.errstate(divide="ignore"):
+                powered = np.sum(magnitude ** ord, axis=axes, keepdims=keepdim)
+                out = powered ** (1.0 / ord)
+        out = np.asarray(out, dtype=x.dtype)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        axes, keepdim = ctx.axes_keepdim
+        ord = ctx.ord
+        grad = _expand_back(grad, x.shape, axes, keepdim)
+        norm = _expand_back(out, x.shape, axes, keepdim)
+        magnitude = np.abs(x)
+        if ord == 0:
+            return np.zeros_like(x), None, None, None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ord == 2:
+                result = np.where(norm == 0, 0, grad * x / norm)
+            elif ord == 1:
+                result = grad * np.sign(x)
+            elif ord in (np.inf, -np.inf):
+                hits = magnitude == norm
+                count = np.sum(hits, axis=axes, keepdims=True)
+                result = np.where(hits, grad * np.sign(x) / count, 0)
+            else:
+                scale = x * magnitude ** (ord - 2) / norm ** (ord - 1)
+                result = np.where(norm == 0, 0, grad * scale)
+        return result.astype(x.dtype, copy=False), None, None, None
+
+
+def vector_norm(input, ord=2, dim=None, keepdim=False, dtype=None):
+    """The ``ord``-norm of the elements over ``dim`` (all elements when None)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {input.dtype}")
+    if isinstance(ord, str):
+        raise RuntimeError(f"linalg.vector_norm: got an invalid ord '{ord}' (a number expected)")
+    axes = _axes(dim, input._data.ndim, "linalg.vector_norm")
+    if ord in (np.inf, -np.inf) or ord < 0:
+        _check_reducible(input, axes, dim is not None, "linalg.vector_norm")
+    return VectorNorm.apply(input, float(ord), axes, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm: 'fro' (and None) is the 2-norm of the selected elements; numbers as
+    vector_norm. The nuclear norm is not implemented."""
+    if p is None or p == "fro":
+        p = 2
+    elif isinstance(p, str):
+        raise NotImplementedError(f"norm: p='{p}' is not implemented in ember")
+    return vector_norm(input, p, dim, keepdim, dtype)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values (always sorted), optionally the inverse map and the counts."""
+    data = input._data
+    if dim is not None:
+        dim = _axes(dim, data.ndim, "unique")[0]
+    values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim)
+    results = [Tensor._result(values)]
+    if return_inverse:
+        shape = data.shape if dim is None else (data.shape[dim],)
+        results.append(Tensor._result(inverse.reshape(shape).astype(np.int64)))
+    if return_counts:
+        results.append(Tensor._result(counts.astype(np.int64)))
+    return results[0] if len(results) == 1 else tuple(results)

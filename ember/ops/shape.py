@@ -427,3 +427,217 @@ def flip(input, dims):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     axes = tuple(_normalize_dim(d, input._data.ndim) for d in dims)
     return Flip.apply(input, axes)
+
+
+# ---- triangles, diagonals, rolls and other rearrangements ------------------------------------------
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def _require_tensor(input, operation):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{operation}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+
+
+def numel(input):
+    _require_tensor(input, "numel")
+    return input._data.size
+
+
+def is_floating_point(input):
+    _require_tensor(input, "is_floating_point")
+    return input._data.dtype.kind == "f"
+
+
+class Triangle(Function):
+    """tril/triu over the last two dims: the gradient keeps the same triangle."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, diagonal, upper):
+        ctx.diagonal_upper = (diagonal, upper)
+        return np.triu(x, diagonal) if upper else np.tril(x, diagonal)
+
+    @staticmethod
+    def backward(ctx, grad):
+        diagonal, upper = ctx.diagonal_upper
+        return (np.triu(grad, diagonal) if upper else np.tril(grad, diagonal)), None, None
+
+
+def tril(input, diagonal=0):
+    if input._data.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return Triangle.apply(input, diagonal, False)
+
+
+def triu(input, diagonal=0):
+    if input._data.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return Triangle.apply(input, diagonal, True)
+
+
+class Diag(Function):
+    """A vector to a (square) matrix with it on the ``diagonal``-th diagonal, or a matrix's
+    diagonal as a vector."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, diagonal):
+        ctx.shape = x.shape
+        ctx.diagonal = diagonal
+        return np.diag(x, diagonal).copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        if len(ctx.shape) == 1:
+            return np.diagonal(grad, ctx.diagonal).copy(), None
+        full = np.zeros(ctx.shape, dtype=grad.dtype)
+        rows = np.arange(grad.shape[0]) + max(-ctx.diagonal, 0)
+        full[rows, rows + ctx.diagonal] = grad
+        return full, None
+
+
+def diag(input, diagonal=0):
+    if input._data.ndim not in (1, 2):
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input._data.ndim}D")
+    return Diag.apply(input, diagonal)
+
+
+def trace(input):
+    if input._data.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
+    return Diag.apply(input, 0).sum()
+
+
+class Roll(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, shifts, axes):
+        ctx.shifts_axes = (shifts, axes)
+        if axes is None:
+            return np.roll(x.reshape(-1), shifts).reshape(x.shape)
+        return np.roll(x, shifts, axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        shifts, axes = ctx.shifts_axes
+        back = tuple(-shift for shift in shifts) if isinstance(shifts, tuple) else -shifts
+        if axes is None:
+            return np.roll(grad.reshape(-1), back).reshape(grad.shape), None, None
+        return np.roll(grad, back, axes), None, None
+
+
+def roll(input, shifts, dims=None):
+    if dims is None:
+        if isinstance(shifts, (tuple, list)):
+            if len(shifts) != 1:
+                raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
+                                   f"dims:0")
+            shifts = shifts[0]
+        return Roll.apply(input, int(shifts), None)
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
+                           f"dims:{len(dims)}")
+    axes = tuple(_normalize_dim(dim, input._data.ndim) for dim in dims)
+    return Roll.apply(input, shifts, axes)
+
+
+def tile(input, dims):
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    dims = (1,) * (input._data.ndim - len(dims)) + dims
+    return repeat(input, dims)
+
+
+def broadcast_to(input, size):
+    return expand(input, tuple(size))
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors ('ij': matrix indexing, 'xy': Cartesian)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                           f"received: {indexing}")
+    for tensor in tensors:
+        if tensor._data.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
+                               f"got: {tensor._data.ndim}D")
+    swap = indexing == "xy" and len(tensors) >= 2
+    ordered = list(tensors)
+    if swap:
+        ordered[0], ordered[1] = ordered[1], ordered[0]
+    shape = tuple(tensor._data.size for tensor in ordered)
+    grids = []
+    for axis, tensor in enumerate(ordered):
+        view_shape = [1] * len(ordered)
+        view_shape[axis] = -1
+        grids.append(expand(reshape(tensor, tuple(view_shape)), shape))
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+def narrow(input, dim, start, length):
+    from .index import getitem
+    axis = _normalize_dim(dim, input._data.ndim)
+    size = input._data.shape[axis]
+    if isinstance(start, Tensor):
+        start = start.item()
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but "
+                         f"got {start})")
+    start = start % size if start < 0 else start
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return getitem(input, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def unbind(input, dim=0):
+    from .index import getitem
+    axis = _normalize_dim(dim, input._data.ndim)
+    return tuple(getitem(input, (slice(None),) * axis + (position,))
+                 for position in range(input._data.shape[axis]))
+
+
+def repeat_interleave(input, repeats, dim=None):
+    """Each element (or slice along ``dim``) repeated ``repeats`` times, consecutively."""
+    from .index import getitem
+    if dim is None:
+        input = reshape(input, -1)
+        axis = 0
+    else:
+        axis = _normalize_dim(dim, input._data.ndim)
+    size = input._data.shape[axis]
+    counts = repeats._data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    if counts.ndim == 1 and counts.size != size and counts.size != 1:
+        raise RuntimeError(f"repeats must have the same size as input along dim, but got "
+                           f"repeats.size(0) = {counts.size} and input.size(0) = {size}")
+    if (counts < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    positions = np.repeat(np.arange(size), counts.reshape(-1) if counts.ndim else counts)
+    return getitem(input, (slice(None),) * axis + (positions,))
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The ``n``-th forward difference along ``dim`` (with optional prepended/appended values)."""
+    if input._data.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    axis = _normalize_dim(dim, input._data.ndim)
+    pieces = [value for value in (prepend, input, append) if value is not None]
+    if len(pieces) > 1:
+        input = cat(pieces, axis)
+    for _ in range(n):
+        length = input._data.shape[axis]
+        if length == 0:
+            break
+        later = narrow(input, axis, 1, length - 1)
+        earlier = narrow(input, axis, 0, length - 1)
+        input = (later != earlier) if input._data.dtype == np.bool_ else later - earlier
+    return input

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ... import _dtype, _warnings
+from ... import _device, _dtype, _warnings
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size, Tensor, _type_name
 from ..parameter import Parameter
@@ -455,8 +455,7 @@ class Module:
                 target = arg
             else:
                 device = arg
-        if device is not None and str(device) != "cpu":
-            raise RuntimeError(f"Module.to: ember runs on the CPU only, got device {device!r}")
+        _device.check_cpu(device, "Module.to")
         if target is None:
             return self
         target = _dtype.to_dtype(target)

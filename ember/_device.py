@@ -1,0 +1,89 @@
+"""ember.device: where a tensor lives. ember computes on the CPU only; other device types are
+accepted here (so scripts can name them) and refused by ``Tensor.to``/``Module.to``."""
+import re
+
+_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve",
+                 "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
+                 "privateuseone")
+_DEVICE_STRING = re.compile(r"([a-z]+)(?::(\d+))?$")
+
+
+class device:
+    """A device type and optional index: ``device('cpu')``, ``device('cuda:1')``,
+    ``device('cuda', 1)``."""
+
+    __slots__ = ("_type", "_index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, device):
+            self._type, self._index = type._type, type._index
+            return
+        if isinstance(type, int) and not isinstance(type, bool):
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        if not isinstance(type, str):
+            raise TypeError(f"device() received an invalid combination of arguments - got "
+                            f"({type.__class__.__name__}), expected (str type, int index) or "
+                            f"(device)")
+        match = _DEVICE_STRING.match(type)
+        if match is None:
+            raise RuntimeError(f"Invalid device string: '{type}'")
+        name, text_index = match.groups()
+        if name not in _DEVICE_TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start "
+                               f"of device string: {type}")
+        if text_index is not None:
+            if index is not None:
+                raise RuntimeError(f"type (string) must not include an index because index was "
+                                   f"passed explicitly: {type}")
+            index = int(text_index)
+        if index is not None and (not isinstance(index, int) or index < 0):
+            raise RuntimeError(f"Device index must not be negative, got {index}")
+        self._type = name
+        self._index = index
+
+    @property
+    def type(self):
+        return self._type
+
+    @property
+    def index(self):
+        return self._index
+
+    def __str__(self):
+        return self._type if self._index is None else f"{self._type}:{self._index}"
+
+    def __repr__(self):
+        if self._index is None:
+            return f"device(type='{self._type}')"
+        return f"device(type='{self._type}', index={self._index})"
+
+    def __eq__(self, other):
+        # Unlike torch, a device also equals its string form ('cpu'), which scripts often compare.
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (RuntimeError, TypeError):
+                return False
+        if not isinstance(other, device):
+            return NotImplemented
+        return self._type == other._type and self._index == other._index
+
+    def __hash__(self):
+        return hash((self._type, self._index))
+
+    def __reduce__(self):
+        return (device, (self._type, self._index))
+
+
+CPU = device("cpu")
+
+
+def check_cpu(target, operation):
+    """Refuse any device but the CPU, naming the operation (``Tensor.to``, ``Module.to``, ...)."""
+    if target is None:
+        return
+    if not isinstance(target, device):
+        target = device(target)
+    if target.type != "cpu":
+        raise RuntimeError(f"{operation}: ember runs on the CPU only, got device '{target}' "
+                           f"(ember.cuda.is_available() is False)")

@@ -1,0 +1,27 @@
+"""ember.linalg: the norms of torch.linalg (vector_norm, norm); matrix norms other than the
+Frobenius norm are not implemented."""
+from .ops.reduce import vector_norm
+
+__all__ = ["norm", "vector_norm"]
+
+
+def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
+    """The 2-norm of all elements (``ord=None``), the Frobenius norm over two dims, or a vector
+    norm over one dim."""
+    if ord is None:
+        return vector_norm(input, 2, dim, keepdim, dtype=dtype)
+    if ord == "fro":
+        if dim is None:
+            if input.ndim != 2:
+                raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
+                                   f"dimensions.")
+            dim = (-2, -1)
+        return vector_norm(input, 2, dim, keepdim, dtype=dtype)
+    if isinstance(ord, str):
+        raise NotImplementedError(f"linalg.norm: ord='{ord}' is not implemented in ember")
+    if isinstance(dim, int) or (dim is None and input.ndim == 1):
+        return vector_norm(input, ord, dim, keepdim, dtype=dtype)
+    if isinstance(dim, (tuple, list)) and len(dim) == 1:
+        return vector_norm(input, ord, dim, keepdim, dtype=dtype)
+    raise NotImplementedError(f"linalg.norm: the matrix norm ord={ord} is not implemented in ember "
+                              f"(use ord=None or 'fro', or a vector norm over one dim)")

@@ -1,0 +1,445 @@
+"""The op table for the tensor API beyond the core set (math, sorting, norms, shape, scatter,
+einsum): per case, forward values and dtypes and backward gradients equal to torch's, float32 in
+-> float32 out, and a float64 gradcheck. Bad inputs raise torch's exception type; a few semantics
+(tie order, lower median, gradients at zero) have their own tests."""
+import zlib
+
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import gradcheck
+
+
+# ---- input domains ------------------------------------------------------------------------------
+def _real(rng, shape):
+    return rng.uniform(-2.0, 2.0, shape)
+
+
+def _positive(rng, shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def _unit(rng, shape):
+    """Inside (-1, 1), away from the ends, where asin/acos have poles in their derivative."""
+    return rng.uniform(-0.9, 0.9, shape)
+
+
+def _distinct(rng, shape):
+    """A permutation scaled to floats: no ties, so sort/topk/median indices are unique."""
+    size = int(np.prod(shape))
+    return (rng.permutation(size).reshape(shape) - size / 2) * 0.25
+
+
+def _with_zeros(rng, shape):
+    values = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+    values[rng.random(shape) < 0.3] = 0.0
+    return values
+
+
+def _integers(rng, shape):
+    return rng.integers(0, 3, shape)
+
+
+_DOMAINS = {"real": _real, "positive": _positive, "unit": _unit, "distinct": _distinct,
+            "with_zeros": _with_zeros, "index3": _integers}
+
+
+class Case:
+    """``fn(fw, *inputs)`` works unchanged with ``fw=ember`` and ``fw=torch``; ``shapes`` is a
+    list of shape tuples (one per input); ``domain`` is one name or one per input. Domains named
+    ``index*`` make int64 inputs that never require grad."""
+
+    def __init__(self, name, fn, shapes, domain="real", grad=True, check_grad=True, atol=1e-6,
+                 rtol=1e-5):
+        self.name = name
+        self.fn = fn
+        self.shapes = shapes
+        self.domain = domain
+        self.grad = grad
+        self.check_grad = check_grad and grad
+        self.atol = atol
+        self.rtol = rtol
+
+    def arrays(self, shapes, dtype):
+        rng = np.random.default_rng(zlib.crc32(f"{self.name}{shapes}".encode()))
+        domains = self.domain if isinstance(self.domain, tuple) else (self.domain,) * len(shapes)
+        arrays = []
+        for domain, shape in zip(domains, shapes):
+            values = _DOMAINS[domain](rng, shape)
+            arrays.append(np.asarray(values, np.int64 if domain.startswith("index") else dtype))
+        return arrays
+
+
+UNARY = [((),), ((5,),), ((2, 3, 4),), ((0, 3),)]
+BINARY = [((), ()), ((3, 4), (3, 4)), ((3, 1), (1, 4)), ((4,), (2, 3, 4)), ((2, 3), ())]
+MATRIX = [((3, 4),), ((4, 4),), ((2, 3, 4),)]
+
+
+def _square_(fw, a):
+    return (a * 1).square_()
+
+
+def _inplace_chain(fw, a, b):
+    out = (a * 1).abs_().addcmul_(a, b, value=0.5).addcdiv_(a, b.abs() + 1, value=-2)
+    return out.clamp_min_(0.1).clamp_max_(2.5)
+
+
+def _lerp_(fw, a, b):
+    return (a * 1).lerp_(b, 0.3)
+
+
+def _shape_inplace(fw, a):
+    return (a * 1).unsqueeze_(0).transpose_(1, 2).squeeze_(0).t_()
+
+
+def _scatter_(fw, a, index, b):
+    return (a * 1).scatter_(1, index, b)
+
+
+def _scatter_add_(fw, a, index, b):
+    return (a * 1).scatter_add_(1, index, b)
+
+
+def _index_add_(fw, a, b):
+    return (a * 1).index_add_(0, fw.tensor([0, 2, 0]), b, alpha=2)
+
+
+def _index_fill_(fw, a):
+    return (a * 1).index_fill_(1, fw.tensor([1, 3]), -1.5)
+
+
+CASES = [
+    # -- unary and binary math ----------------------------------------------------------------
+    Case("exp2", lambda fw, a: fw.exp2(a), UNARY),
+    Case("log2", lambda fw, a: a.log2(), UNARY, "positive"),
+    Case("log10", lambda fw, a: fw.log10(a), UNARY, "positive"),
+    Case("sinh", lambda fw, a: a.sinh(), UNARY),
+    Case("cosh", lambda fw, a: fw.cosh(a), UNARY),
+    Case("tan", lambda fw, a: fw.tan(a), UNARY, "unit"),
+    Case("asin", lambda fw, a: a.asin(), UNARY, "unit"),
+    Case("acos", lambda fw, a: fw.acos(a), UNARY, "unit"),
+    Case("atan", lambda fw, a: fw.arctan(a), UNARY),
+    Case("erf", lambda fw, a: fw.erf(a * 1.5), UNARY),
+    Case("atan2", lambda fw, a, b: fw.atan2(a, b), BINARY),
+    Case("hypot", lambda fw, a, b: fw.hypot(a, b), BINARY),
+    Case("logaddexp", lambda fw, a, b: fw.logaddexp(a, b), BINARY),
+    Case("lerp_scalar", lambda fw, a, b: fw.lerp(a, b, 0.3), BINARY[1:4]),
+    Case("lerp_scalar_high", lambda fw, a, b: a.lerp(b, 0.8), BINARY[1:3]),
+    Case("lerp_tensor", lambda fw, a, b, w: fw.lerp(a, b, w), [((3, 4), (3, 4), (3, 4)),
+                                                               ((3, 4), (1, 4), (3, 1))]),
+    Case("clamp_min", lambda fw, a: fw.clamp_min(a, 0.2), UNARY),
+    Case("clamp_max", lambda fw, a: a.clamp_max(-0.1), UNARY),
+    # -- in-place forms, on a non-leaf so they are recorded ------------------------------------
+    Case("square_", _square_, UNARY),
+    Case("abs_addcmul_addcdiv_clamp_", _inplace_chain, [((3, 4), (3, 4)), ((3, 4), (4,))]),
+    Case("lerp_", _lerp_, [((3, 4), (3, 4)), ((3, 4), (1, 4))]),
+    Case("unsqueeze_transpose_squeeze_t_", _shape_inplace, [((3, 4),)]),
+    # -- reductions, sorting, order statistics, norms ------------------------------------------
+    Case("sort", lambda fw, a: fw.sort(a), UNARY[:3], "distinct"),
+    Case("sort_descending_dim0", lambda fw, a: a.sort(0, descending=True), MATRIX, "distinct"),
+    Case("argsort", lambda fw, a: fw.argsort(a, dim=1, descending=True), MATRIX, "distinct",
+         grad=False),
+    Case("topk", lambda fw, a: fw.topk(a, 2), MATRIX + [((5,),)], "distinct"),
+    Case("topk_smallest_dim0", lambda fw, a: a.topk(2, dim=0, largest=False), MATRIX,
+         "distinct"),
+    Case("median", lambda fw, a: fw.median(a), UNARY[1:3] + [((4,),)], "distinct"),
+    Case("median_dim", lambda fw, a: a.median(dim=1), MATRIX, "distinct"),
+    Case("median_dim_keepdim", lambda fw, a: fw.median(a, 0, keepdim=True), MATRIX, "distinct"),
+    Case("cumprod", lambda fw, a: fw.cumprod(a, 1), MATRIX),
+    Case("cumprod_zeros", lambda fw, a: a.cumprod(dim=-1), MATRIX, "with_zeros"),
+    Case("nansum", lambda fw, a: fw.nansum(a.masked_fill(a > 1.2, float("nan")), 1), MATRIX),
+    Case("norm", lambda fw, a: a.norm(), UNARY[:3]),
+    Case("norm_dim", lambda fw, a: fw.norm(a, dim=1, keepdim=True), MATRIX),
+    Case("norm_p1", lambda fw, a: fw.norm(a, p=1, dim=-1), MATRIX, "with_zeros"),
+    Case("norm_p3", lambda fw, a: fw.norm(a, 3), MATRIX),
+    Case("vector_norm_inf", lambda fw, a: fw.linalg.vector_norm(a, float("inf"), dim=(0, 1)),
+         MATRIX, "distinct"),
+    Case("vector_norm_neg_inf", lambda fw, a: fw.linalg.vector_norm(a, -float("inf")), MATRIX,
+         "distinct"),
+    Case("linalg_norm", lambda fw, a: fw.linalg.norm(a), UNARY[1:3]),
+    Case("linalg_norm_fro", lambda fw, a: fw.linalg.norm(a, "fro", dim=(-2, -1)), MATRIX),
+    # -- shape and index ------------------------------------------------------------------------
+    Case("tril", lambda fw, a: fw.tril(a), MATRIX),
+    Case("triu_offset", lambda fw, a: a.triu(diagonal=1), MATRIX),
+    Case("tril_negative", lambda fw, a: a.tril(-1), MATRIX),
+    Case("diag_matrix", lambda fw, a: fw.diag(a), MATRIX[:2]),
+    Case("diag_matrix_offset", lambda fw, a: a.diag(-1), MATRIX[:2]),
+    Case("diag_vector", lambda fw, a: fw.diag(a, 1), [((3,),)]),
+    Case("trace", lambda fw, a: fw.trace(a), MATRIX[:2]),
+    Case("roll", lambda fw, a: fw.roll(a, 2), UNARY[1:3]),
+    Case("roll_dims", lambda fw, a: a.roll((1, -2), (0, 2)), [((2, 3, 4),)]),
+    Case("tile", lambda fw, a: fw.tile(a, (2, 1, 3)), MATRIX),
+    Case("broadcast_to", lambda fw, a: fw.broadcast_to(a, (2, 3, 4)), [((3, 1),), ((4,),)]),
+    Case("meshgrid_ij", lambda fw, a, b: fw.meshgrid(a, b, indexing="ij"), [((3,), (4,))]),
+    Case("meshgrid_xy", lambda fw, a, b, c: fw.meshgrid(a, b, c, indexing="xy"),
+         [((3,), (4,), (2,))]),
+    Case("narrow", lambda fw, a: fw.narrow(a, 1, 1, 2), MATRIX),
+    Case("narrow_negative_start", lambda fw, a: a.narrow(-1, -3, 2), MATRIX),
+    Case("unbind", lambda fw, a: fw.unbind(a, 1), MATRIX),
+    Case("repeat_interleave", lambda fw, a: fw.repeat_interleave(a, 2), UNARY[1:3]),
+    Case("repeat_interleave_tensor",
+         lambda fw, a: a.repeat_interleave(fw.tensor([1, 0, 3]), dim=0), [((3, 4),)]),
+    Case("diff", lambda fw, a: fw.diff(a), MATRIX),
+    Case("diff_twice_prepend", lambda fw, a, b: fw.diff(a, 2, dim=0, prepend=b),
+         [((3, 4), (1, 4))]),
+    Case("scatter", lambda fw, a, index, b: fw.scatter(a, 1, index, b),
+         [((3, 4), (3, 2), (3, 2))], ("real", "index3", "real"), check_grad=False),
+    Case("scatter_", _scatter_, [((3, 4), (3, 2), (3, 2))], ("real", "index3", "real"),
+         check_grad=False),
+    Case("scatter_add", lambda fw, a, index, b: fw.scatter_add(a, 1, index, b),
+         [((3, 4), (3, 5), (3, 5)), ((3, 4), (2, 2), (2, 2))], ("real", "index3", "real")),
+    Case("scatter_add_", _scatter_add_, [((3, 4), (3, 5), (3, 5))], ("real", "index3", "real")),
+    Case("index_add_", _index_add_, [((3, 4), (3, 4))]),
+    Case("index_fill_", _index_fill_, [((3, 4),)]),
+    # -- linear algebra -------------------------------------------------------------------------
+    Case("einsum_matmul", lambda fw, a, b: fw.einsum("ij,jk->ik", a, b), [((3, 4), (4, 2))]),
+    Case("einsum_batched", lambda fw, a, b: fw.einsum("bij,bkj->bik", a, b),
+         [((2, 3, 4), (2, 5, 4))]),
+    Case("einsum_implicit_outer", lambda fw, a, b: fw.einsum("i,j", a, b), [((3,), (4,))]),
+    Case("einsum_sum_and_broadcast", lambda fw, a, b: fw.einsum("...ij,j->...", a, b),
+         [((2, 3, 4), (4,))]),
+    Case("einsum_trace_diagonal", lambda fw, a: fw.einsum("ii->i", a), [((4, 4),)]),
+    Case("einsum_trace", lambda fw, a: fw.einsum("ii", a), [((4, 4),)]),
+    Case("einsum_three", lambda fw, a, b, c: fw.einsum("ij,jk,kl->il", a, b, c),
+         [((2, 3), (3, 4), (4, 2))]),
+    Case("einsum_list", lambda fw, a, b: fw.einsum("ij,ij->i", [a, b]), [((3, 4), (3, 4))]),
+    Case("tensordot", lambda fw, a, b: fw.tensordot(a, b, dims=2), [((2, 3, 4), (3, 4, 5))]),
+    Case("tensordot_pairs", lambda fw, a, b: fw.tensordot(a, b, dims=([0, 2], [2, 0])),
+         [((2, 3, 4), (4, 5, 2))]),
+    Case("addmm", lambda fw, c, a, b: fw.addmm(c, a, b), [((3, 2), (3, 4), (4, 2)),
+                                                         ((2,), (3, 4), (4, 2))]),
+    Case("addmm_scaled", lambda fw, c, a, b: c.addmm(a, b, beta=0.5, alpha=2.0),
+         [((3, 2), (3, 4), (4, 2))]),
+    Case("kron", lambda fw, a, b: fw.kron(a, b), [((2, 3), (3, 2)), ((2,), (3, 1))]),
+]
+
+
+def _params(cases):
+    return [pytest.param(case, shapes, id=f"{case.name}-{'-'.join(map(str, shapes))}")
+            for case in cases for shapes in case.shapes]
+
+
+def _as_tuple(result):
+    return tuple(result) if isinstance(result, (tuple, list)) else (result,)
+
+
+def _leaves(module, arrays, requires_grad):
+    return [module.tensor(array, requires_grad=requires_grad and array.dtype.kind == "f")
+            for array in arrays]
+
+
+def _dtype_name(dtype):
+    return str(dtype).split(".")[-1]
+
+
+@pytest.mark.parametrize("case, shapes", _params(CASES))
+def test_matches_torch(case, shapes, torch):
+    arrays = case.arrays(shapes, np.float32)
+    ember_inputs = _leaves(ember, arrays, case.grad)
+    torch_inputs = _leaves(torch, arrays, case.grad)
+    ember_outputs = _as_tuple(case.fn(ember, *ember_inputs))
+    torch_outputs = _as_tuple(case.fn(torch, *torch_inputs))
+    assert len(ember_outputs) == len(torch_outputs)
+    for ember_output, torch_output in zip(ember_outputs, torch_outputs):
+        assert _dtype_name(ember_output.dtype) == _dtype_name(torch_output.dtype)
+        assert tuple(ember_output.shape) == tuple(torch_output.shape)
+        np.testing.assert_allclose(ember_output.detach().numpy(), torch_output.detach().numpy(),
+                                   rtol=case.rtol, atol=case.atol)
+        assert ember_output.requires_grad == torch_output.requires_grad
+    pairs = [(e, t) for e, t in zip(ember_outputs, torch_outputs) if t.requires_grad]
+    if not case.grad or not pairs:
+        return
+    rng = np.random.default_rng(1)
+    weights = [rng.standard_normal(tuple(t.shape)).astype(np.float32) for _, t in pairs]
+    ember.autograd.backward([e for e, _ in pairs], [ember.tensor(w) for w in weights])
+    torch.autograd.backward([t for _, t in pairs], [torch.tensor(w) for w in weights])
+    for ember_leaf, torch_leaf in zip(ember_inputs, torch_inputs):
+        if torch_leaf.grad is None:
+            assert ember_leaf.grad is None or not ember_leaf.grad.numpy().any()
+            continue
+        assert ember_leaf.grad.dtype is ember.float32
+        np.testing.assert_allclose(ember_leaf.grad.numpy(), torch_leaf.grad.numpy(), rtol=1e-5,
+                                   atol=1e-5)
+
+
+@pytest.mark.parametrize("case, shapes", _params([case for case in CASES if case.check_grad]))
+def test_gradcheck_float64(case, shapes):
+    arrays = case.arrays(shapes, np.float64)
+    inputs = _leaves(ember, arrays, True)
+
+    def function(*tensors):
+        return tuple(output for output in _as_tuple(case.fn(ember, *tensors))
+                     if output.is_floating_point())
+
+    assert gradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+# ---- integer inputs: result dtypes --------------------------------------------------------------
+INTEGER_CASES = {
+    "erf_int": lambda fw: fw.erf(fw.tensor([0, 1, 2])),
+    "log2_int": lambda fw: fw.log2(fw.tensor([1, 2, 8], dtype=fw.int32)),
+    "atan2_int": lambda fw: fw.atan2(fw.tensor([1, 2]), fw.tensor([3, -1])),
+    "hypot_float64": lambda fw: fw.hypot(fw.tensor([3.0], dtype=fw.float64), fw.tensor([4.0])),
+    "cumprod_int": lambda fw: fw.cumprod(fw.tensor([[1, 2, 3], [4, 5, 6]]), 1),
+    "trace_int32": lambda fw: fw.trace(fw.ones(2, 3, dtype=fw.int32)),
+    "sort_int": lambda fw: fw.sort(fw.tensor([3, 1, 2, 1]), descending=True),
+    "topk_int": lambda fw: fw.topk(fw.tensor([3, 1, 2, 5]), 3),
+    "median_int": lambda fw: fw.median(fw.tensor([4, 1, 3, 2])),
+    "unique": lambda fw: fw.unique(fw.tensor([3, 1, 1, 2, 3, 3]), return_inverse=True,
+                                    return_counts=True),
+    "unique_float": lambda fw: fw.tensor([2.5, -1.0, 2.5]).unique(),
+    "unique_dim": lambda fw: fw.unique(fw.tensor([[1, 2], [0, 1], [1, 2]]), dim=0,
+                                        return_inverse=True),
+    "nansum_int": lambda fw: fw.nansum(fw.tensor([1, 2, 3])),
+    "diff_int": lambda fw: fw.diff(fw.tensor([1, 4, 9, 16]), n=2),
+    "diff_bool": lambda fw: fw.diff(fw.tensor([True, False, False, True])),
+    "tril_int": lambda fw: fw.tril(fw.ones(3, 3, dtype=fw.int64), 1),
+    "scatter_value": lambda fw: fw.zeros(2, 4).scatter(1, fw.tensor([[1, 3], [0, 0]]), 2.5),
+    "scatter_reduce_add": lambda fw: fw.ones(2, 4).scatter_(1, fw.tensor([[1, 1], [0, 2]]),
+                                                            fw.ones(2, 2), reduce="add"),
+    "scatter_reduce_multiply": lambda fw: fw.full((2, 4), 2.0).scatter_(
+        1, fw.tensor([[1, 1], [0, 2]]), fw.full((2, 2), 3.0), reduce="multiply"),
+    "index_add_int": lambda fw: fw.zeros(3, dtype=fw.int64).index_add_(
+        0, fw.tensor([0, 0, 2]), fw.tensor([1, 2, 3])),
+    "einsum_int": lambda fw: fw.einsum("ij,j->i", fw.ones(2, 3, dtype=fw.int64),
+                                       fw.tensor([1, 2, 3])),
+    "repeat_interleave_flat": lambda fw: fw.tensor([[1, 2], [3, 4]]).repeat_interleave(
+        fw.tensor([1, 2, 0, 1])),
+    "numel": lambda fw: fw.numel(fw.ones(2, 3)),
+    "is_tensor": lambda fw: (fw.is_tensor(fw.ones(1)), fw.is_tensor([1.0])),
+    "is_floating_point": lambda fw: (fw.is_floating_point(fw.ones(1)),
+                                     fw.is_floating_point(fw.ones(1, dtype=fw.int64))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INTEGER_CASES))
+def test_values_and_dtypes_match_torch(name, torch):
+    ember_result = _as_tuple(INTEGER_CASES[name](ember))
+    torch_result = _as_tuple(INTEGER_CASES[name](torch))
+    assert len(ember_result) == len(torch_result)
+    for ember_value, torch_value in zip(ember_result, torch_result):
+        if not isinstance(torch_value, torch.Tensor):
+            assert ember_value == torch_value
+            continue
+        assert _dtype_name(ember_value.dtype) == _dtype_name(torch_value.dtype)
+        if torch_value.is_floating_point():
+            np.testing.assert_allclose(ember_value.numpy(), torch_value.numpy(), rtol=1e-6)
+        else:
+            np.testing.assert_array_equal(ember_value.numpy(), torch_value.numpy())
+
+
+# ---- bad inputs: torch's exception type ---------------------------------------------------------
+BAD_INPUTS = {
+    "topk_k_too_large": lambda fw: fw.topk(fw.ones(3), 4),
+    "topk_dim_out_of_range": lambda fw: fw.topk(fw.ones(3), 1, dim=2),
+    "tril_vector": lambda fw: fw.tril(fw.ones(3)),
+    "triu_scalar": lambda fw: fw.triu(fw.ones(())),
+    "diag_3d": lambda fw: fw.diag(fw.ones(2, 2, 2)),
+    "trace_vector": lambda fw: fw.trace(fw.ones(3)),
+    "roll_misaligned": lambda fw: fw.roll(fw.ones(3, 4), (1, 2), (0,)),
+    "narrow_too_long": lambda fw: fw.narrow(fw.ones(3, 4), 0, 2, 5),
+    "narrow_start_out_of_range": lambda fw: fw.narrow(fw.ones(3, 4), 0, 4, 0),
+    "diff_scalar": lambda fw: fw.diff(fw.ones(())),
+    "repeat_interleave_sizes": lambda fw: fw.repeat_interleave(fw.ones(3, 2), fw.tensor([1, 2]),
+                                                               dim=0),
+    "meshgrid_2d": lambda fw: fw.meshgrid(fw.ones(2, 2), indexing="ij"),
+    "meshgrid_bad_indexing": lambda fw: fw.meshgrid(fw.ones(2), indexing="ji"),
+    "lerp_int": lambda fw: fw.lerp(fw.tensor([1, 2]), fw.tensor([3, 4]), 0.5),
+    "lerp_dtype_mismatch": lambda fw: fw.lerp(fw.ones(2), fw.ones(2, dtype=fw.float64), 0.5),
+    "atan2_shapes": lambda fw: fw.atan2(fw.ones(2), fw.ones(3)),
+    "scatter_float_index": lambda fw: fw.zeros(2, 3).scatter(1, fw.ones(2, 1), 1.0),
+    "scatter_rank_mismatch": lambda fw: fw.zeros(2, 3).scatter(1, fw.tensor([0, 1]), 1.0),
+    "scatter_index_out_of_range": lambda fw: fw.zeros(2, 3).scatter(1, fw.tensor([[5]]), 1.0),
+    "scatter_add_dtype": lambda fw: fw.zeros(2, 3).scatter_add(1, fw.tensor([[0]]),
+                                                               fw.ones(1, 1, dtype=fw.float64)),
+    "index_add_shape": lambda fw: fw.zeros(3, 2).index_add_(0, fw.tensor([0, 1]),
+                                                            fw.ones(3, 2)),
+    "index_fill_index_dtype": lambda fw: fw.zeros(3, 2).index_fill_(0, fw.tensor([0.0]), 1.0),
+    "einsum_operand_count": lambda fw: fw.einsum("ij,jk->ik", fw.ones(2, 3)),
+    "einsum_repeated_output": lambda fw: fw.einsum("ii->ii", fw.ones(2, 2)),
+    "einsum_size_mismatch": lambda fw: fw.einsum("ij,jk->ik", fw.ones(2, 3), fw.ones(2, 3)),
+    "tensordot_mismatch": lambda fw: fw.tensordot(fw.ones(2, 3), fw.ones(2, 3), dims=1),
+    "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
+    "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
+    "numel_list": lambda fw: fw.numel([1, 2]),
+    "device_bad_type": lambda fw: fw.device("gpu"),
+    "device_bad_index": lambda fw: fw.device("cuda:x"),
+    "set_num_threads_zero": lambda fw: fw.set_num_threads(0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input_raises_torch_exception_type(name, torch):
+    with pytest.raises(Exception) as torch_error:
+        BAD_INPUTS[name](torch)
+    expected = torch_error.type
+    with pytest.raises(Exception) as ember_error:
+        BAD_INPUTS[name](ember)
+    builtin = next(base for base in expected.__mro__ if base.__module__ == "builtins")
+    assert issubclass(ember_error.type, builtin), \
+        f"{name}: ember raised {ember_error.type.__name__}: {ember_error.value}; torch " \
+        f"raised {expected.__name__}: {torch_error.value}"
+
+
+# ---- semantics worth spelling out ---------------------------------------------------------------
+def test_sort_is_stable_and_nan_sorts_largest(torch):
+    values = [2.0, float("nan"), 1.0, 2.0, -1.0, 1.0, float("nan")]
+    for descending in (False, True):
+        ours = ember.sort(ember.tensor(values), descending=descending)
+        theirs = torch.sort(torch.tensor(values), descending=descending, stable=True)
+        np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+
+
+def test_median_is_the_lower_middle_value_and_nan_propagates():
+    assert ember.median(ember.tensor([4.0, 1.0, 3.0, 2.0])).item() == 2.0
+    values, indices = ember.tensor([[1.0, 5.0, 3.0, 2.0], [1.0, float("nan"), 0.0, 2.0]]).median(1)
+    np.testing.assert_array_equal(values.numpy(), [2.0, np.nan])
+    np.testing.assert_array_equal(indices.numpy(), [3, 1])
+
+
+def test_cumprod_gradient_with_zeros_is_exact(torch):
+    array = np.array([[2.0, 0.0, 3.0, 0.0, 5.0], [0.0, 1.5, 2.0, -1.0, 4.0]])
+    ours = ember.tensor(array, requires_grad=True)
+    theirs = torch.tensor(array, requires_grad=True)
+    ours.cumprod(1).sum().backward()
+    theirs.cumprod(1).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
+def test_norm_gradient_at_zero_is_zero(torch):
+    ours = ember.zeros(3, requires_grad=True)
+    ember.norm(ours).backward()
+    theirs = torch.zeros(3, requires_grad=True)
+    torch.norm(theirs).backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+def test_erf_float32_is_accurate_near_zero(torch):
+    array = np.array([1e-6, -3e-4, 0.01, 0.5, 2.0, 4.0], np.float32)
+    np.testing.assert_allclose(ember.erf(ember.tensor(array)).numpy(),
+                               torch.erf(torch.tensor(array)).numpy(), rtol=3e-7, atol=0)
+
+
+def test_topk_and_sort_gradients_scatter_back():
+    leaf = ember.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    values, _ = leaf.topk(2)
+    (values * ember.tensor([10.0, 1.0])).sum().backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), [10.0, 0.0, 1.0])
+
+
+def test_inplace_shape_methods_return_self():
+    tensor = ember.ones(2, 3)
+    assert tensor.unsqueeze_(0) is tensor and tensor.shape == (1, 2, 3)
+    assert tensor.squeeze_() is tensor and tensor.shape == (2, 3)
+    assert tensor.t_() is tensor and tensor.shape == (3, 2)
+    assert tensor.transpose_(0, 1) is tensor and tensor.shape == (2, 3)
+
+
+def test_einsum_broadcast_ellipsis_gradient_is_refused_not_wrong():
+    a = ember.ones(1, 3, requires_grad=True)
+    out = ember.einsum("...j,...j->...", a, ember.ones(4, 3))
+    assert out.shape == (4,)
+    with pytest.raises(NotImplementedError):
+        out.sum().backward()
