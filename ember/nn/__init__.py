@@ -25,6 +25,9 @@ from .modules import (  # noqa: F401,E402
 from .modules import (  # noqa: F401,E402
     CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
     MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
+from .modules import (  # noqa: F401,E402
+    CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d,
+    ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
 
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402

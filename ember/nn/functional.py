@@ -502,3 +502,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         negative_distance = _ops.minimum(negative_distance, swap_distance)
     loss = (positive_distance - negative_distance + margin).clamp(min=0)
     return _reduce(loss, reduction)
+
+
+# ---- padding and resampling ------------------------------------------------------------------
+from ..ops.padding import pad  # noqa: F401,E402

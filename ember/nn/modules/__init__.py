@@ -37,3 +37,6 @@ from .pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401,E402
 from .loss import (  # noqa: F401,E402
     CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
     MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
+from .padding import (  # noqa: F401,E402
+    CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d,
+    ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
