@@ -386,8 +386,49 @@ def test_dropout_with_one_layer_warns_as_torch(torch):
         nn.GRU(3, 4, dropout=0.5)
 
 
-def test_lstm_projections_are_not_supported():
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nn.LSTM(3, 4, proj_size=2)
+@pytest.mark.parametrize("kwargs, batched, initial", [
+    (dict(proj_size=2), True, True),
+    (dict(proj_size=3, num_layers=2, bidirectional=True, batch_first=True), True, True),
+    (dict(proj_size=2, num_layers=2, bias=False), False, False),
+])
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_lstm_with_projections_matches_torch(torch, kwargs, batched, initial):
+    input_size, hidden_size, proj_size, length, batch = 3, 5, kwargs["proj_size"], 4, 2
+    torch_module, ember_module = _pair(torch, "LSTM", input_size, hidden_size, **kwargs)
+    assert list(ember_module.state_dict()) == list(torch_module.state_dict())
+    assert repr(ember_module) == repr(torch_module)
+    num_states = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
+    if kwargs.get("batch_first"):
+        input_shape = (batch, length, input_size)
+    else:
+        input_shape = (length, batch, input_size) if batched else (length, input_size)
+    batch_dims = (batch,) if batched else ()
+    torch_x, ember_x = _leaves(torch, input_shape, 1)
+    torch_leaves, ember_leaves = [torch_x], [ember_x]
+    torch_args, ember_args = [torch_x], [ember_x]
+    if initial:
+        torch_h, ember_h = _leaves(torch, (num_states,) + batch_dims + (proj_size,), 2)
+        torch_c, ember_c = _leaves(torch, (num_states,) + batch_dims + (hidden_size,), 3)
+        torch_leaves += [torch_h, torch_c]
+        ember_leaves += [ember_h, ember_c]
+        torch_args.append((torch_h, torch_c))
+        ember_args.append((ember_h, ember_c))
+    _compare_forward_backward(torch, torch_module, ember_module, torch_args, ember_args,
+                              torch_leaves, ember_leaves)
+
+
+def test_lstm_projection_state_errors_match_torch(torch):
+    torch_module = torch.nn.LSTM(3, 5, proj_size=2)
+    ember_module = nn.LSTM(3, 5, proj_size=2)
+    for hidden_size, cell_size in ((5, 5), (2, 2)):
+        def call(library, module):
+            zeros = library.zeros
+            return lambda: module(zeros(4, 2, 3), (zeros(1, 2, hidden_size),
+                                                   zeros(1, 2, cell_size)))
+        expected = _errors(call(torch, torch_module))
+        assert expected is not None
+        assert _errors(call(ember, ember_module)) == expected
     with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
         nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="proj_size should be a positive integer or zero"):
+        nn.LSTM(3, 4, proj_size=-1)

@@ -77,13 +77,15 @@ def _rnn_relu_step(input_projection, hidden, weight_hh, bias_hh):
     return ops.relu(input_projection + F.linear(hidden, weight_hh, bias_hh))
 
 
-def _lstm_step(input_projection, state, weight_hh, bias_hh):
+def _lstm_step(input_projection, state, weight_hh, bias_hh, weight_hr=None):
     hidden, cell = state
     gates = input_projection + F.linear(hidden, weight_hh, bias_hh)
     input_gate, forget_gate, cell_gate, output_gate = _gates(gates, 4)
     cell = (ops.sigmoid(forget_gate) * cell
             + ops.sigmoid(input_gate) * ops.tanh(cell_gate))
     hidden = ops.sigmoid(output_gate) * ops.tanh(cell)
+    if weight_hr is not None:
+        hidden = F.linear(hidden, weight_hr)  # LSTM with projections (proj_size > 0)
     return hidden, cell
 
 
@@ -139,22 +141,25 @@ class RNNBase(Module):
                              "projections")
         if proj_size >= hidden_size:
             raise ValueError("proj_size has to be smaller than hidden_size")
-        if proj_size > 0:
-            raise NotImplementedError("LSTM: proj_size > 0 is not supported by ember")
         if mode not in _GATE_COUNTS:
             raise ValueError(f"Unrecognized RNN mode: {mode}")
         gate_size = _GATE_COUNTS[mode] * hidden_size
+        real_hidden_size = proj_size if proj_size > 0 else hidden_size
 
         self._flat_weights_names = []
         self._all_weights = []
         for layer in range(num_layers):
             for direction in range(num_directions):
-                layer_input_size = input_size if layer == 0 else hidden_size * num_directions
-                shapes = [(gate_size, layer_input_size), (gate_size, hidden_size)]
+                layer_input_size = (input_size if layer == 0
+                                    else real_hidden_size * num_directions)
+                shapes = [(gate_size, layer_input_size), (gate_size, real_hidden_size)]
                 names = ["weight_ih_l{}{}", "weight_hh_l{}{}"]
                 if bias:
                     shapes += [(gate_size,), (gate_size,)]
                     names += ["bias_ih_l{}{}", "bias_hh_l{}{}"]
+                if proj_size > 0:
+                    shapes.append((proj_size, hidden_size))
+                    names.append("weight_hr_l{}{}")
                 suffix = "_reverse" if direction == 1 else ""
                 names = [name.format(layer, suffix) for name in names]
                 for name, shape in zip(names, shapes):
@@ -219,7 +224,8 @@ class RNNBase(Module):
 
     def _expected_hidden_size(self, batch_size):
         num_directions = 2 if self.bidirectional else 1
-        return (self.num_layers * num_directions, batch_size, self.hidden_size)
+        size = self.proj_size if self.proj_size > 0 else self.hidden_size
+        return (self.num_layers * num_directions, batch_size, size)
 
     @staticmethod
     def _check_hidden_size(hidden, expected, message="Expected hidden size {}, got {}"):
@@ -241,6 +247,7 @@ class RNNBase(Module):
                 weights = self.all_weights[index]
                 weight_ih, weight_hh = weights[0], weights[1]
                 bias_ih, bias_hh = (weights[2], weights[3]) if self.bias else (None, None)
+                extra = (weights[-1],) if self.proj_size > 0 else ()
                 # one matmul projects every time step of the input
                 projections = _steps(F.linear(layer_input, weight_ih, bias_ih))
                 if direction == 1:
@@ -248,7 +255,7 @@ class RNNBase(Module):
                 state = initial_states[index]
                 hiddens = []
                 for projection in projections:
-                    state = step(projection, state, weight_hh, bias_hh)
+                    state = step(projection, state, weight_hh, bias_hh, *extra)
                     hiddens.append(state[0] if self.mode == "LSTM" else state)
                 if direction == 1:
                     hiddens.reverse()
@@ -346,7 +353,9 @@ class GRU(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory with gates i, f, g, o; returns ``output, (h_n, c_n)``."""
+    """Long short-term memory with gates i, f, g, o; returns ``output, (h_n, c_n)``.
+
+    With ``proj_size > 0`` each hidden state is projected: h = W_hr (o * tanh(c))."""
 
     def __init__(self, *args, **kwargs):
         super().__init__("LSTM", *args, **kwargs)
@@ -368,12 +377,13 @@ class LSTM(RNNBase):
             input, _ = self._batch_major(input, None, batched)
         self._check_input(input)
         expected = self._expected_hidden_size(input.shape[1])
+        expected_cell = expected[:2] + (self.hidden_size,)
         if hx is None:
             hidden = _factories.zeros(expected, dtype=input.dtype)
-            cell = _factories.zeros(expected, dtype=input.dtype)
+            cell = _factories.zeros(expected_cell, dtype=input.dtype)
         else:
             self._check_hidden_size(hidden, expected, "Expected hidden[0] size {}, got {}")
-            self._check_hidden_size(cell, expected, "Expected hidden[1] size {}, got {}")
+            self._check_hidden_size(cell, expected_cell, "Expected hidden[1] size {}, got {}")
         states = [(hidden[index], cell[index]) for index in range(expected[0])]
         output, final_states = self._run(input, states)
         final_hidden = self._final([state[0] for state in final_states], batched)
