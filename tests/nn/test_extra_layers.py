@@ -319,3 +319,61 @@ def test_pad_errors_match_torch(torch, call):
     with pytest.raises(their_error.type) as our_error:
         call(ember, ember.tensor(array))
     assert str(our_error.value) == str(their_error.value)
+
+
+# ---- interpolation ---------------------------------------------------------------------------
+INTERPOLATE_CASES = [
+    ((2, 3, 5), {"size": 8, "mode": "nearest"}),
+    ((2, 3, 5), {"scale_factor": 2.5, "mode": "nearest"}),
+    ((2, 3, 5, 4), {"size": (7, 3), "mode": "nearest"}),
+    ((2, 3, 5, 4), {"scale_factor": (1.7, 2.2), "mode": "nearest-exact"}),
+    ((2, 3, 5), {"size": 9, "mode": "linear"}),
+    ((2, 3, 5), {"size": 9, "mode": "linear", "align_corners": True}),
+    ((2, 3, 5, 4), {"size": (9, 7), "mode": "bilinear"}),
+    ((2, 3, 5, 4), {"scale_factor": 1.5, "mode": "bilinear"}),
+    ((2, 3, 5, 4), {"scale_factor": (0.6, 2.3), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 5, 4), {"size": (3, 2), "mode": "bilinear"}),
+    ((2, 3, 5, 4), {"size": (1, 3), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 5, 4), {"scale_factor": 1.7, "mode": "bilinear", "recompute_scale_factor": True}),
+    ((1, 2, 3, 4, 2), {"scale_factor": 2, "mode": "trilinear"}),
+    ((2, 3, 8, 6), {"size": (3, 4), "mode": "area"}),
+]
+
+
+@pytest.mark.parametrize("shape, options", INTERPOLATE_CASES, ids=str)
+def test_interpolate_matches_torch(torch, shape, options):
+    array = _array(shape)
+    _compare(torch, lambda x: F.interpolate(x, **options),
+             lambda x: torch.nn.functional.interpolate(x, **options), [array])
+    _gradcheck(lambda x: F.interpolate(x, **options), [array])
+
+
+@pytest.mark.parametrize("expression", [
+    "Upsample(scale_factor=2)", "Upsample(size=(7, 9), mode='bilinear')",
+    "Upsample(scale_factor=(2, 3), mode='bilinear', align_corners=True)",
+    "UpsamplingNearest2d(scale_factor=2)", "UpsamplingBilinear2d(size=(6, 5))"])
+def test_upsample_modules_match_torch(torch, expression):
+    ours = eval("nn." + expression)
+    theirs = eval("torch.nn." + expression)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == []
+    _compare(torch, ours, theirs, [_array((2, 3, 4, 3))])
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, scale_factor=2),
+    lambda lib, x: lib.nn.functional.interpolate(x),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=(4, 5, 6)),
+    lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=(2, 3, 4)),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, align_corners=True),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, recompute_scale_factor=True),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, mode="linear"),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, mode="cubic"),
+])
+def test_interpolate_errors_match_torch(torch, call):
+    array = np.zeros((1, 2, 4, 5), dtype=np.float32)
+    with pytest.raises((ValueError, NotImplementedError)) as their_error:
+        call(torch, torch.tensor(array))
+    with pytest.raises(their_error.type) as our_error:
+        call(ember, ember.tensor(array))
+    assert str(our_error.value) == str(their_error.value)
