@@ -29,6 +29,7 @@ from .modules import (  # noqa: F401,E402
     CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d,
     ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
 from .modules import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401,E402
+from .modules import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401,E402
 
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402

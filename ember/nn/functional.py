@@ -507,3 +507,4 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 # ---- padding and resampling ------------------------------------------------------------------
 from ..ops.padding import pad  # noqa: F401,E402
 from ..ops.sampling import interpolate  # noqa: F401,E402
+from ..ops.normalization import instance_norm  # noqa: F401,E402

@@ -225,3 +225,33 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         output = output + bias.reshape(affine_shape)
     return output
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalise each (sample, channel) over its spatial positions: batch_norm on the input
+    seen as one sample of N * C channels; running statistics are averaged over the samples."""
+    from ..autograd.grad_mode import no_grad
+    from ..tensor import Tensor
+    shape = tuple(input.shape)
+    if use_input_stats and math.prod(shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{Size(shape)!r}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
+    batch, channels = shape[0], shape[1]
+    folded = input.reshape((1, batch * channels) + shape[2:])
+    repeated = []
+    for tensor in (weight, bias):
+        repeated.append(tensor.repeat(batch) if tensor is not None else None)
+    running = []
+    for buffer in (running_mean, running_var):
+        running.append(Tensor._wrap(np.tile(buffer._data, batch)) if buffer is not None else None)
+    output = batch_norm(folded, running[0], running[1], repeated[0], repeated[1],
+                        use_input_stats, momentum, eps)
+    with no_grad():
+        for buffer, tiled in zip((running_mean, running_var), running):
+            if buffer is not None:
+                buffer.copy_(tiled.reshape(batch, channels).mean(0))
+    return output.reshape(shape)

@@ -41,3 +41,4 @@ from .padding import (  # noqa: F401,E402
     CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d,
     ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401,E402
+from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401,E402
