@@ -19,53 +19,48 @@ from .module import Module
 
 
 class _Pieces(Function):
-    """Splits ``x`` along ``axis`` into ``count`` equal pieces (dropping the axis when
-    ``squeeze``), as one node: its backward writes every piece's gradient into a single array,
-    where slicing piece by piece would allocate a full-size gradient per piece (memory and time
-    quadratic in the sequence length)."""
+    """Splits ``x`` along ``axis`` into consecutive pieces of the given ``sizes`` (or drops the
+    axis, one piece per index, when ``sizes`` is None), as one node: its backward writes every
+    piece's gradient into a single array, where slicing piece by piece would allocate a
+    full-size gradient per piece (memory and time quadratic in the sequence length)."""
 
     array_io = True
 
     @staticmethod
-    def forward(ctx, x, axis, count, squeeze):
+    def forward(ctx, x, axis, sizes):
         ctx.shape = x.shape
         ctx.dtype = x.dtype
-        ctx.axis = axis
-        ctx.squeeze = squeeze
-        size = x.shape[axis] // count
         prefix = (slice(None),) * axis
-        if squeeze:
-            return tuple(x[prefix + (index,)] for index in range(count))
-        return tuple(x[prefix + (slice(index * size, (index + 1) * size),)]
-                     for index in range(count))
+        if sizes is None:
+            ctx.keys = [prefix + (index,) for index in range(x.shape[axis])]
+        else:
+            ends = np.cumsum(sizes)
+            ctx.keys = [prefix + (slice(int(end - size), int(end)),)
+                        for size, end in zip(sizes, ends)]
+        return tuple(x[key] for key in ctx.keys)
 
     @staticmethod
     def backward(ctx, *grad_pieces):
         grad = np.zeros(ctx.shape, dtype=ctx.dtype)
-        count = len(grad_pieces)
-        size = ctx.shape[ctx.axis] // count
-        prefix = (slice(None),) * ctx.axis
-        for index, piece in enumerate(grad_pieces):
-            if piece is None:
-                continue
-            if ctx.squeeze:
-                grad[prefix + (index,)] = piece
-            else:
-                grad[prefix + (slice(index * size, (index + 1) * size),)] = piece
-        return grad, None, None, None
+        for key, piece in zip(ctx.keys, grad_pieces):
+            if piece is not None:
+                grad[key] = piece
+        return grad, None, None
 
 
-def _steps(sequence):
-    """The time steps of a (T, B, G) sequence, as T tensors of shape (B, G)."""
-    length = sequence.shape[0]
-    if length == 1:
-        return (ops.squeeze(sequence, 0),)
-    return _Pieces.apply(sequence, 0, length, True)
+def _steps(sequence, batch_sizes=None):
+    """The time steps of a (T, B, G) sequence as T tensors (B, G), or of packed (N, G) rows as
+    tensors (batch_sizes[t], G)."""
+    count = sequence.shape[0] if batch_sizes is None else len(batch_sizes)
+    if count == 1:
+        return (ops.squeeze(sequence, 0) if batch_sizes is None else sequence,)
+    return _Pieces.apply(sequence, 0, batch_sizes)
 
 
 def _gates(projection, count):
     """The ``count`` gate blocks of a (B, count * H) projection."""
-    return _Pieces.apply(projection, projection.dim() - 1, count, False)
+    size = projection.shape[-1] // count
+    return _Pieces.apply(projection, projection.dim() - 1, (size,) * count)
 
 
 # ---- one time step; ``input_projection`` is W_ih x + b_ih, already computed ------------------
@@ -97,6 +92,12 @@ def _gru_step(input_projection, hidden, weight_hh, bias_hh):
     new = ops.tanh(input_new + reset * hidden_new)
     # (1 - z) * n + z * h, with one operation fewer
     return new + update * (hidden - new)
+
+
+def _is_packed(input):
+    # imported here: nn.utils sits beside nn.modules and imports layers itself
+    from ..utils.rnn import PackedSequence
+    return isinstance(input, PackedSequence)
 
 
 _STEPS = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "LSTM": _lstm_step,
@@ -233,11 +234,14 @@ class RNNBase(Module):
             raise RuntimeError(message.format(expected, list(hidden.shape)))
 
     # ---- the recurrence ----------------------------------------------------------------------
-    def _run(self, input, initial_states):
-        """input (T, B, input_size); initial_states: one state per layer and direction (a
-        tensor, or an (h, c) pair for LSTM). Returns the last layer's output and final states."""
+    def _run(self, input, initial_states, batch_sizes=None):
+        """input (T, B, input_size), or packed rows (N, input_size) with their ``batch_sizes``;
+        initial_states: one state per layer and direction (a tensor, or an (h, c) pair for
+        LSTM). Returns the last layer's output (same layout) and the final states."""
         step = _STEPS[self.mode]
+        lstm = self.mode == "LSTM"
         num_directions = 2 if self.bidirectional else 1
+        full_batch = None if batch_sizes is None else batch_sizes[0]
         layer_input = input
         final_states = []
         for layer in range(self.num_layers):
@@ -249,28 +253,95 @@ class RNNBase(Module):
                 bias_ih, bias_hh = (weights[2], weights[3]) if self.bias else (None, None)
                 extra = (weights[-1],) if self.proj_size > 0 else ()
                 # one matmul projects every time step of the input
-                projections = _steps(F.linear(layer_input, weight_ih, bias_ih))
-                if direction == 1:
-                    projections = projections[::-1]
+                projections = _steps(F.linear(layer_input, weight_ih, bias_ih), batch_sizes)
+                times = range(len(projections))
                 state = initial_states[index]
-                hiddens = []
-                for projection in projections:
-                    state = step(projection, state, weight_hh, bias_hh, *extra)
-                    hiddens.append(state[0] if self.mode == "LSTM" else state)
-                if direction == 1:
-                    hiddens.reverse()
-                direction_outputs.append(ops.stack(hiddens, 0))
+                hiddens = [None] * len(projections)
+                for time in (reversed(times) if direction == 1 else times):
+                    running = full_batch if batch_sizes is None else batch_sizes[time]
+                    if running == full_batch:
+                        state = step(projections[time], state, weight_hh, bias_hh, *extra)
+                        hiddens[time] = state[0] if lstm else state
+                    else:
+                        # packed input: only the first ``running`` sequences take this step;
+                        # the others keep their state (finished, or not started when reversed)
+                        active = (state[0][:running], state[1][:running]) if lstm \
+                            else state[:running]
+                        new = step(projections[time], active, weight_hh, bias_hh, *extra)
+                        if lstm:
+                            state = (ops.cat([new[0], state[0][running:]], 0),
+                                     ops.cat([new[1], state[1][running:]], 0))
+                            hiddens[time] = new[0]
+                        else:
+                            state = ops.cat([new, state[running:]], 0)
+                            hiddens[time] = new
+                if batch_sizes is None:
+                    direction_outputs.append(ops.stack(hiddens, 0))
+                else:
+                    direction_outputs.append(ops.cat(hiddens, 0))
                 final_states.append(state)
             if num_directions == 1:
                 layer_input = direction_outputs[0]
             else:
-                layer_input = ops.cat(direction_outputs, 2)
+                layer_input = ops.cat(direction_outputs, -1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
         return layer_input, final_states
 
+    def _packed_forward(self, packed, hx):
+        """Forward of a PackedSequence: returns (PackedSequence output, final state(s))."""
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        if data.dim() != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.dim()}")
+        if data.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {data.shape[-1]}")
+        weight_dtype = self.weight_ih_l0.dtype
+        if data.dtype != weight_dtype:
+            raise ValueError(f"RNN input dtype ({data.dtype}) does not match weight dtype "
+                             f"({weight_dtype}). Convert input: input.to({weight_dtype}), or "
+                             f"convert model: model.to({data.dtype})")
+        sizes = [int(size) for size in np.asarray(batch_sizes._data)]
+        expected = self._expected_hidden_size(sizes[0])
+        lstm = self.mode == "LSTM"
+        expected_cell = expected[:2] + (self.hidden_size,)
+        if hx is None:
+            hidden = _factories.zeros(expected, dtype=data.dtype)
+            cell = _factories.zeros(expected_cell, dtype=data.dtype)
+        else:
+            hidden, cell = hx if lstm else (hx, None)
+            if sorted_indices is not None:
+                # states arrive in the batch's order; the packed rows are by decreasing length
+                hidden = ops.index_select(hidden, 1, sorted_indices)
+                if lstm:
+                    cell = ops.index_select(cell, 1, sorted_indices)
+            if lstm:
+                self._check_hidden_size(hidden, expected, "Expected hidden[0] size {}, got {}")
+                self._check_hidden_size(cell, expected_cell, "Expected hidden[1] size {}, got {}")
+            else:
+                self._check_hidden_size(hidden, expected)
+        if lstm:
+            states = [(hidden[index], cell[index]) for index in range(expected[0])]
+        else:
+            states = [hidden[index] for index in range(expected[0])]
+        output, final_states = self._run(data, states, sizes)
+        output = type(packed)(output, batch_sizes, sorted_indices, unsorted_indices)
+
+        def restore_order(states):
+            stacked = ops.stack(states, 0)
+            if unsorted_indices is None:
+                return stacked
+            return ops.index_select(stacked, 1, unsorted_indices)
+
+        if lstm:
+            return output, (restore_order([state[0] for state in final_states]),
+                            restore_order([state[1] for state in final_states]))
+        return output, restore_order(final_states)
+
     def _sequence_forward(self, input, hx):
         """Shared forward of RNN and GRU (hx is one tensor)."""
+        if _is_packed(input):
+            return self._packed_forward(input, hx)
         self._check_input_dim(input)
         batched = input.dim() == 3
         if hx is not None:
@@ -361,6 +432,8 @@ class LSTM(RNNBase):
         super().__init__("LSTM", *args, **kwargs)
 
     def forward(self, input, hx=None):
+        if _is_packed(input):
+            return self._packed_forward(input, hx)
         self._check_input_dim(input)
         batched = input.dim() == 3
         if hx is not None:

@@ -1,0 +1,165 @@
+"""Variable-length batches for the recurrent layers: PackedSequence and its pack/pad helpers.
+
+A packed sequence stores, time step after time step, only the rows of the sequences still
+running (sorted by decreasing length), so an RNN skips the padding.
+"""
+from collections import namedtuple
+
+import numpy as np
+
+from ... import _factories
+from ... import ops
+from ...tensor import Tensor
+
+
+def _as_int_array(values):
+    if isinstance(values, Tensor):
+        return np.asarray(values._data, dtype=np.int64).reshape(-1)
+    return np.asarray([int(value) for value in values], dtype=np.int64)
+
+
+def invert_permutation(permutation):
+    """The permutation that undoes ``permutation`` (None stays None)."""
+    if permutation is None:
+        return None
+    order = np.asarray(permutation._data, dtype=np.int64)
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size, dtype=np.int64)
+    return Tensor._wrap(inverse)
+
+
+class PackedSequence(namedtuple("PackedSequence",
+                                ["data", "batch_sizes", "sorted_indices", "unsorted_indices"])):
+    """(data, batch_sizes, sorted_indices, unsorted_indices): ``data`` holds the running rows of
+    each time step in turn; ``batch_sizes[t]`` says how many; the indices map batch order to
+    length order and back (None when the batch was already sorted)."""
+
+    def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
+        if unsorted_indices is None:
+            unsorted_indices = invert_permutation(sorted_indices)
+        if batch_sizes is None:
+            raise ValueError("PackedSequence: batch_sizes is required (build packed sequences "
+                             "with pack_padded_sequence or pack_sequence)")
+        return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
+
+    @property
+    def is_cuda(self):
+        return False
+
+    def is_pinned(self):
+        return False
+
+    def to(self, *args, **kwargs):
+        """The same sequence with ``data`` converted (``batch_sizes`` stays int64)."""
+        data = self.data.to(*args, **kwargs)
+        if data is self.data:
+            return self
+        return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+
+
+def _packing_index(lengths_sorted, max_length):
+    """(time, batch) coordinates of the packed rows, step by step, and the batch sizes."""
+    running = np.arange(max_length)[:, None] < lengths_sorted[None, :]
+    time_index, batch_index = np.nonzero(running)
+    return time_index, batch_index, running.sum(axis=1)
+
+
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    """Pack a padded (T, B, *) batch (B, T, * with ``batch_first``) of the given lengths."""
+    lengths = _as_int_array(lengths)
+    if enforce_sorted:
+        if np.any(lengths[:-1] < lengths[1:]):
+            raise RuntimeError("`lengths` array must be sorted in decreasing order when "
+                               "`enforce_sorted` is True. You can pass `enforce_sorted=False` "
+                               "to pack_padded_sequence and/or pack_sequence to sidestep this "
+                               "requirement if you do not need ONNX exportability.")
+        sorted_indices = None
+        lengths_sorted = lengths
+    else:
+        order = np.argsort(-lengths, kind="stable")
+        sorted_indices = Tensor._wrap(order.astype(np.int64))
+        lengths_sorted = lengths[order]
+        input = ops.index_select(input, 0 if batch_first else 1, sorted_indices)
+    if lengths.size and lengths_sorted[-1] <= 0:
+        raise RuntimeError("Length of all samples has to be greater than 0, but found an "
+                           "element in 'lengths' that is <= 0")
+    if batch_first:
+        input = ops.transpose(input, 0, 1)
+    if lengths.size and lengths_sorted[0] > input.shape[0]:
+        raise RuntimeError(f"Expected the longest sequence to have at most {input.shape[0]} "
+                           f"steps (the padded length), but got a length of "
+                           f"{lengths_sorted[0]}")
+    max_length = int(lengths_sorted[0]) if lengths.size else 0
+    time_index, batch_index, batch_sizes = _packing_index(lengths_sorted, max_length)
+    data = input[Tensor._wrap(time_index), Tensor._wrap(batch_index)]
+    return PackedSequence(data, Tensor._wrap(batch_sizes.astype(np.int64)), sorted_indices,
+                          None)
+
+
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """Undo pack_padded_sequence: returns (padded batch, lengths in the original order)."""
+    batch_sizes = np.asarray(sequence.batch_sizes._data, dtype=np.int64)
+    max_length = batch_sizes.size
+    if total_length is not None:
+        if total_length < max_length:
+            raise ValueError(f"Expected total_length to be at least the length of the longest "
+                             f"sequence in input, but got total_length={total_length} and max "
+                             f"sequence length being {max_length}")
+        max_length = total_length
+    batch_size = int(batch_sizes[0])
+    lengths_sorted = (np.arange(batch_size)[:, None] < batch_sizes[None, :]).sum(axis=1)
+    time_index, batch_index, _ = _packing_index(lengths_sorted, max_length)
+    data = sequence.data
+    features = tuple(data.shape[1:])
+    # each padded (t, b) reads its packed row, or the appended padding row
+    rows = np.full((max_length, batch_size), data.shape[0], dtype=np.int64)
+    rows[time_index, batch_index] = np.arange(time_index.size)
+    padding = _factories.full((1,) + features, padding_value, dtype=data.dtype)
+    padded = ops.cat([data, padding], 0)[Tensor._wrap(rows)]
+    lengths = lengths_sorted.astype(np.int64)
+    if sequence.unsorted_indices is not None:
+        padded = ops.index_select(padded, 1, sequence.unsorted_indices)
+        lengths = lengths[np.asarray(sequence.unsorted_indices._data)]
+    if batch_first:
+        padded = ops.transpose(padded, 0, 1)
+    return padded, Tensor._wrap(lengths)
+
+
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+    """Stack (L_i, *) tensors into (max L, B, *) (or (B, max L, *)), padding the short ones."""
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"Expected padding_side to be one of left or right, but got "
+                         f"{padding_side}.")
+    sequences = list(sequences)
+    max_length = max(sequence.shape[0] for sequence in sequences)
+    padded = []
+    for sequence in sequences:
+        missing = max_length - sequence.shape[0]
+        if missing:
+            fill = _factories.full((missing,) + tuple(sequence.shape[1:]), padding_value,
+                                   dtype=sequence.dtype)
+            parts = [sequence, fill] if padding_side == "right" else [fill, sequence]
+            sequence = ops.cat(parts, 0)
+        padded.append(sequence)
+    return ops.stack(padded, 0 if batch_first else 1)
+
+
+def pack_sequence(sequences, enforce_sorted=True):
+    """Pack a list of (L_i, *) tensors (decreasing lengths unless ``enforce_sorted=False``)."""
+    lengths = [sequence.shape[0] for sequence in sequences]
+    return pack_padded_sequence(pad_sequence(sequences), lengths,
+                                enforce_sorted=enforce_sorted)
+
+
+def unpad_sequence(padded_sequences, lengths, batch_first=False):
+    """The list of unpadded sequences of a padded batch."""
+    if not batch_first:
+        padded_sequences = ops.transpose(padded_sequences, 0, 1)
+    return [padded_sequences[index, :int(length)]
+            for index, length in enumerate(_as_int_array(lengths))]
+
+
+def unpack_sequence(packed_sequences):
+    """The list of sequences of a packed batch, in the original order."""
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
