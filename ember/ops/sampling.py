@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from .padding import scatter_add_axis
 
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 _ALL_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -66,10 +67,7 @@ class Resample(Function):
     def backward(ctx, grad):
         for axis, operator in reversed(ctx.steps):
             if operator.ndim == 1:
-                moved = np.moveaxis(grad, axis, 0)
-                result = np.zeros((ctx.input_shape[axis],) + moved.shape[1:], dtype=grad.dtype)
-                np.add.at(result, operator, moved)
-                grad = np.moveaxis(result, 0, axis)
+                grad = scatter_add_axis(grad, operator, ctx.input_shape[axis], axis)
             else:
                 grad = np.moveaxis(np.moveaxis(grad, axis, -1) @ operator, -1, axis)
         return np.ascontiguousarray(grad), None
