@@ -30,6 +30,9 @@ from .modules import (  # noqa: F401,E402
     ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
 from .modules import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401,E402
 from .modules import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401,E402
+from .modules import (  # noqa: F401,E402
+    ChannelShuffle, CircularPad3d, Hardshrink, ReflectionPad3d, ReplicationPad3d, Softshrink,
+    ZeroPad3d)
 
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402

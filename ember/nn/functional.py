@@ -508,3 +508,35 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 from ..ops.padding import pad  # noqa: F401,E402
 from ..ops.sampling import interpolate  # noqa: F401,E402
 from ..ops.normalization import instance_norm  # noqa: F401,E402
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0 (composite)."""
+    return _ops.where(input.abs() > lambd, input, input.new_zeros(()))
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (composite)."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be in range [0, 3.40282e+38] for input dtype Float, but "
+                           f"found {lambd:g}")
+    zero = input.new_zeros(())
+    return _ops.where(input > lambd, input - lambd,
+                      _ops.where(input < -lambd, input + lambd, zero))
+
+
+def channel_shuffle(input, groups):
+    """Interleave the channels of ``groups`` groups: (N, g * k, *) -> (N, k * g, *)."""
+    if input.dim() <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
+                           f"groups:{groups}")
+    channels = input.shape[1]
+    if channels % groups != 0:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {channels} "
+                           f"channels and {groups} groups.")
+    shape = tuple(input.shape)
+    grouped = input.reshape((shape[0], groups, channels // groups) + shape[2:])
+    return grouped.transpose(1, 2).reshape(shape)

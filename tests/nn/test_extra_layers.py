@@ -58,6 +58,10 @@ ACTIVATIONS = [
      lambda t, x: t.nn.functional.prelu(x, t.tensor([0.3]))),
     ("softmax2d", lambda x: nn.Softmax2d()(x.reshape(-1, 2, 3, 2)),
      lambda t, x: t.nn.Softmax2d()(x.reshape(-1, 2, 3, 2))),
+    ("hardshrink", lambda x: nn.Hardshrink(1.0)(x), lambda t, x: t.nn.Hardshrink(1.0)(x)),
+    ("softshrink", lambda x: nn.Softshrink()(x), lambda t, x: t.nn.Softshrink()(x)),
+    ("channel_shuffle", lambda x: nn.ChannelShuffle(2)(x.reshape(2, 4, -1)),
+     lambda t, x: t.nn.ChannelShuffle(2)(x.reshape(2, 4, -1))),
 ]
 
 
@@ -78,7 +82,9 @@ def test_piecewise_edges_take_torchs_gradient(torch):
                          (F.hardsigmoid, torch.nn.functional.hardsigmoid),
                          (lambda x: F.threshold(x, 0.5, 1.0),
                           lambda x: torch.nn.functional.threshold(x, 0.5, 1.0)),
-                         (F.celu, torch.nn.functional.celu)]:
+                         (F.celu, torch.nn.functional.celu),
+                         (F.softshrink, torch.nn.functional.softshrink),
+                         (F.hardshrink, torch.nn.functional.hardshrink)]:
         _compare(torch, ours, theirs, [edges])
 
 
@@ -139,7 +145,14 @@ def test_activation_errors_match_torch(torch):
             (lambda: F.prelu(ember.zeros(2, 3), ember.zeros(2)),
              lambda: torch.nn.functional.prelu(torch.zeros(2, 3), torch.zeros(2)), RuntimeError),
             (lambda: nn.Softmax2d()(ember.zeros(2, 3)),
-             lambda: torch.nn.Softmax2d()(torch.zeros(2, 3)), ValueError)]:
+             lambda: torch.nn.Softmax2d()(torch.zeros(2, 3)), ValueError),
+            (lambda: F.softshrink(ember.zeros(3), -1),
+             lambda: torch.nn.functional.softshrink(torch.zeros(3), -1), RuntimeError),
+            (lambda: F.channel_shuffle(ember.zeros(1, 5, 2, 2), 2),
+             lambda: torch.nn.functional.channel_shuffle(torch.zeros(1, 5, 2, 2), 2),
+             RuntimeError),
+            (lambda: F.channel_shuffle(ember.zeros(5), 2),
+             lambda: torch.nn.functional.channel_shuffle(torch.zeros(5), 2), RuntimeError)]:
         with pytest.raises(error) as their_error:
             theirs()
         with pytest.raises(error) as our_error:
@@ -151,7 +164,8 @@ MODULE_REPRS = [
     "Hardswish()", "Hardsigmoid()", "LogSigmoid()", "Softsign()", "Tanhshrink()", "Softmin(1)",
     "Softmin()", "Softmax2d()", "CELU()", "CELU(0.5, True)", "GLU()", "GLU(1)",
     "Threshold(0.1, 20)", "Threshold(0.1, 20.0, True)", "PixelShuffle(2)", "PixelUnshuffle(3)",
-    "CosineSimilarity()", "PairwiseDistance()",
+    "CosineSimilarity()", "PairwiseDistance()", "Hardshrink()", "Softshrink(0.3)",
+    "ChannelShuffle(3)",
 ]
 
 
@@ -286,7 +300,8 @@ PAD_MODULES = [
     "ZeroPad1d(1)", "ZeroPad2d(2)", "ZeroPad2d((1, 2, 3, 4))", "ConstantPad1d(2, 3.5)",
     "ConstantPad2d((1, 0, 2, 1), -1.0)", "ConstantPad3d(1, 2.0)", "ReflectionPad1d(2)",
     "ReflectionPad2d((1, 2, 2, 1))", "ReplicationPad1d((1, 2))", "ReplicationPad2d(1)",
-    "CircularPad1d(1)", "CircularPad2d((1, 2, 0, 1))",
+    "CircularPad1d(1)", "CircularPad2d((1, 2, 0, 1))", "ZeroPad3d(1)",
+    "ReflectionPad3d((1, 0, 2, 1, 1, 1))", "ReplicationPad3d(2)", "CircularPad3d(1)",
 ]
 
 

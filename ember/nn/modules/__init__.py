@@ -42,3 +42,7 @@ from .padding import (  # noqa: F401,E402
     ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401,E402
 from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401,E402
+from .activation import Hardshrink, Softshrink  # noqa: F401,E402
+from .padding import (  # noqa: F401,E402
+    CircularPad3d, ReflectionPad3d, ReplicationPad3d, ZeroPad3d)
+from .pixelshuffle import ChannelShuffle  # noqa: F401,E402

@@ -94,3 +94,26 @@ class CircularPad1d(_PadNd):
 class CircularPad2d(_PadNd):
     mode = "circular"
     dims = 2
+
+
+class ZeroPad3d(ConstantPad3d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ReflectionPad3d(_PadNd):
+    mode = "reflect"
+    dims = 3
+
+
+class ReplicationPad3d(_PadNd):
+    mode = "replicate"
+    dims = 3
+
+
+class CircularPad3d(_PadNd):
+    mode = "circular"
+    dims = 3
