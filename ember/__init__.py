@@ -30,12 +30,26 @@ from .ops import (  # noqa: F401
 from .ops import (  # noqa: F401
     addcdiv, addcmul, addmm, einsum, index_add, index_fill, kron, scatter, scatter_add,
     tensordot)
+from .ops import (  # noqa: F401
+    absolute, acosh, aminmax, arccosh, arcsinh, arctanh, argwhere, asinh, atanh, atleast_1d,
+    atleast_2d, atleast_3d, baddbmm, bincount, broadcast_shapes, broadcast_tensors, bucketize,
+    column_stack, cross, cummax, cummin, deg2rad, diagonal, dist, divide, dstack, expm1, fliplr,
+    flipud, fmod, frac, hstack, inner, isin, kthvalue, logit, masked_select, moveaxis, msort,
+    multiply, nan_to_num, nanmean, quantile, rad2deg, ravel, rot90, row_stack, searchsorted,
+    select, sgn, signbit, std_mean, subtract, swapdims, take, tensor_split, tril_indices,
+    triu_indices, var_mean, vdot, vstack)
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
 from . import cuda, linalg  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from .io import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402
+# torch's top-level aliases of functional ops whose signatures match nn.functional's.
+from .nn.functional import (  # noqa: F401,E402
+    alpha_dropout, avg_pool1d, bilinear, celu, conv1d, conv2d, conv3d, conv_transpose1d,
+    conv_transpose2d, cosine_similarity, dropout, feature_alpha_dropout, group_norm, layer_norm,
+    max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
+    selu, threshold)
 from . import data, datasets, optim, utils  # noqa: F401,E402
 from ._warnings import ModeWarning, set_mode_checks  # noqa: F401,E402
 from .training.modes import evaluating, training_mode  # noqa: F401,E402

@@ -2,7 +2,7 @@
 Frobenius norm are not implemented."""
 from .ops.reduce import vector_norm
 
-__all__ = ["norm", "vector_norm"]
+__all__ = ["cross", "norm", "vecdot", "vector_norm"]
 
 
 def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -25,3 +25,12 @@ def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
         return vector_norm(input, ord, dim, keepdim, dtype=dtype)
     raise NotImplementedError(f"linalg.norm: the matrix norm ord={ord} is not implemented in ember "
                               f"(use ord=None or 'fro', or a vector norm over one dim)")
+
+
+def cross(input, other, *, dim=-1):
+    from .ops.linalg import cross as cross_product
+    return cross_product(input, other, dim)
+
+
+def vecdot(x, y, *, dim=-1):
+    return (x * y).sum(dim)

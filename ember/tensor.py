@@ -663,6 +663,61 @@ class Tensor:
     def index_fill_(self, dim, index, value):
         return self._inplace("index_fill_", lambda: _ops.index_fill(self, dim, index, value))
 
+    def _unary_inplace(name):
+        def method(self):
+            return self._inplace(name + "_", lambda: getattr(_ops, name)(self))
+        method.__name__ = name + "_"
+        method.__doc__ = f"In-place ``{name}``."
+        return method
+
+    log_ = _unary_inplace("log")
+    log1p_ = _unary_inplace("log1p")
+    log2_ = _unary_inplace("log2")
+    log10_ = _unary_inplace("log10")
+    expm1_ = _unary_inplace("expm1")
+    exp2_ = _unary_inplace("exp2")
+    rsqrt_ = _unary_inplace("rsqrt")
+    reciprocal_ = _unary_inplace("reciprocal")
+    sin_ = _unary_inplace("sin")
+    cos_ = _unary_inplace("cos")
+    tan_ = _unary_inplace("tan")
+    erf_ = _unary_inplace("erf")
+    sign_ = _unary_inplace("sign")
+    floor_ = _unary_inplace("floor")
+    ceil_ = _unary_inplace("ceil")
+    trunc_ = _unary_inplace("trunc")
+    frac_ = _unary_inplace("frac")
+    del _unary_inplace
+
+    def round_(self, decimals=0):
+        return self._inplace("round_", lambda: _ops.round(self, decimals))
+
+    def remainder_(self, other):
+        return self._inplace("remainder_", lambda: _ops.remainder(self, other), None, other)
+
+    def fmod_(self, other):
+        return self._inplace("fmod_", lambda: _ops.fmod(self, other), None, other)
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        return self._inplace("nan_to_num_", lambda: _ops.nan_to_num(self, nan, posinf, neginf))
+
+    def tril_(self, diagonal=0):
+        return self._inplace("tril_", lambda: _ops.tril(self, diagonal))
+
+    def triu_(self, diagonal=0):
+        return self._inplace("triu_", lambda: _ops.triu(self, diagonal))
+
+    def cumsum_(self, dim):
+        return self._inplace("cumsum_", lambda: _ops.cumsum(self, dim))
+
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        return self._inplace("addmm_", lambda: _ops.addmm(self, mat1, mat2, beta=beta,
+                                                          alpha=alpha))
+
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        return self._inplace("baddbmm_", lambda: _ops.baddbmm(self, batch1, batch2, beta=beta,
+                                                              alpha=alpha))
+
     def _inplace_view(self, view):
         """Change this tensor's shape in place (``unsqueeze_``, ``t_``, ...): it becomes
         ``view`` of its former self, which its history then records."""
@@ -996,7 +1051,12 @@ def _attach_methods():
                  "nansum", "norm", "unique", "tril", "triu", "diag", "trace", "roll", "tile",
                  "broadcast_to", "narrow", "unbind", "repeat_interleave", "diff", "scatter",
                  "scatter_add", "index_add", "index_fill", "addcmul", "addcdiv", "addmm", "kron",
-                 "tensordot"):
+                 "tensordot", "absolute", "acosh", "aminmax", "arccosh", "arcsinh", "arctanh",
+                 "argwhere", "asinh", "atanh", "baddbmm", "bincount", "cross", "cummax", "cummin",
+                 "deg2rad", "diagonal", "dist", "expm1", "fliplr", "flipud", "fmod", "frac",
+                 "inner", "isin", "kthvalue", "logit", "masked_select", "moveaxis", "msort",
+                 "nan_to_num", "nanmean", "quantile", "rad2deg", "ravel", "rot90", "select",
+                 "sgn", "signbit", "swapdims", "take", "tensor_split", "vdot"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

@@ -215,6 +215,91 @@ CASES = [
 ]
 
 
+def _inplace_unary(fw, a):
+    # Ops that save their output (exp2, expm1, reciprocal, tan) end a chain: torch and ember
+    # both refuse to differentiate after that output is changed in place.
+    out = (a * 1).abs_().add_(0.5).log_().sin_().erf_().frac_()
+    return (out * 1).exp2_(), (out * 1).expm1_(), (out * 1).reciprocal_(), out.tan_()
+
+
+def _inplace_matrix(fw, a, b, c):
+    return (a * 1).addmm_(b, c, beta=0.5).tril_(1).triu_(-1).cumsum_(0).fmod_(1.5)
+
+
+CASES += [
+    # -- more math ----------------------------------------------------------------------------
+    Case("expm1", lambda fw, a: fw.expm1(a), UNARY),
+    Case("asinh", lambda fw, a: a.asinh(), UNARY),
+    Case("acosh", lambda fw, a: fw.acosh(a + 3), UNARY),
+    Case("atanh", lambda fw, a: fw.arctanh(a), UNARY, "unit"),
+    Case("nan_to_num", lambda fw, a: fw.nan_to_num(a.masked_fill(a > 1, float("nan")), 0.5),
+         UNARY[1:]),
+    Case("nan_to_num_inf", lambda fw, a: (a.masked_fill(a > 1, float("inf"))
+                                          .masked_fill(a < -1, -float("inf")).nan_to_num()),
+         UNARY[1:3], check_grad=False),
+    Case("fmod", lambda fw, a, b: fw.fmod(a, b), BINARY, ("real", "positive")),
+    Case("fmod_scalar", lambda fw, a: a.fmod(0.7), UNARY),
+    Case("frac", lambda fw, a: fw.frac(a * 3), UNARY),
+    Case("logit", lambda fw, a: fw.logit(a), UNARY, "unit", check_grad=False),
+    Case("logit_eps_outside", lambda fw, a: fw.logit(a, 0.3), UNARY, "unit", check_grad=False),
+    Case("logit_positive", lambda fw, a: fw.logit(a * 0.4), UNARY, "positive"),
+    Case("logit_eps", lambda fw, a: a.logit(eps=0.2), UNARY, "unit"),
+    Case("deg2rad_rad2deg", lambda fw, a: (fw.deg2rad(a), fw.rad2deg(a)), UNARY),
+    # torch's sgn gradient is a ZeroTensor (cannot be read): forward only.
+    Case("sgn", lambda fw, a: fw.sgn(a), UNARY, grad=False),
+    Case("inplace_unary_chain", _inplace_unary, UNARY[1:3]),
+    Case("inplace_matrix_chain", _inplace_matrix, [((3, 3), (3, 4), (4, 3))]),
+    # -- more shape and selection -----------------------------------------------------------------
+    Case("hstack", lambda fw, a, b: fw.hstack([a, b]), [((3,), (2,)), ((2, 3), (2, 1))]),
+    Case("vstack", lambda fw, a, b: fw.vstack((a, b)), [((3,), (3,)), ((2, 3), (1, 3))]),
+    Case("dstack", lambda fw, a, b: fw.dstack([a, b]), [((3,), (3,)), ((2, 3), (2, 3))]),
+    Case("column_stack", lambda fw, a, b: fw.column_stack([a, b]), [((3,), (3, 2))]),
+    Case("atleast", lambda fw, a: (fw.atleast_1d(a), fw.atleast_2d(a), fw.atleast_3d(a)),
+         [((),), ((3,),), ((2, 3),)]),
+    Case("fliplr_flipud", lambda fw, a: (fw.fliplr(a), fw.flipud(a)), MATRIX),
+    Case("rot90", lambda fw, a: fw.rot90(a), MATRIX),
+    Case("rot90_k", lambda fw, a: (a.rot90(2, (1, 0)), a.rot90(-1, [0, -1])), MATRIX),
+    Case("select", lambda fw, a: fw.select(a, 1, -1), MATRIX),
+    Case("diagonal", lambda fw, a: fw.diagonal(a), MATRIX),
+    Case("diagonal_offset_dims", lambda fw, a: a.diagonal(1, -1, 0), MATRIX),
+    Case("broadcast_tensors", lambda fw, a, b: fw.broadcast_tensors(a, b), BINARY[2:4]),
+    Case("tensor_split", lambda fw, a: fw.tensor_split(a, 3, dim=-1), MATRIX),
+    Case("tensor_split_indices", lambda fw, a: a.tensor_split([1, -1, 10], 1), MATRIX),
+    Case("ravel_swapdims_moveaxis", lambda fw, a: (fw.ravel(a), fw.swapdims(a, 0, -1),
+                                                   fw.moveaxis(a, 0, -1)), MATRIX),
+    Case("masked_select", lambda fw, a, b: fw.masked_select(a, b > 0), BINARY[1:4]),
+    Case("take", lambda fw, a: fw.take(a, fw.tensor([[0, 5], [-1, 5]])), MATRIX),
+    # -- more reductions ----------------------------------------------------------------------------
+    Case("aminmax", lambda fw, a: fw.aminmax(a, dim=1), MATRIX, "distinct"),
+    Case("aminmax_all", lambda fw, a: a.aminmax(), MATRIX, "distinct"),
+    Case("nanmean", lambda fw, a: fw.nanmean(a.masked_fill(a > 1.2, float("nan")), 1), MATRIX),
+    Case("var_mean_std_mean", lambda fw, a: fw.var_mean(a, 1) + fw.std_mean(a, 0, keepdim=True),
+         MATRIX),
+    Case("cummax", lambda fw, a: fw.cummax(a, 1), MATRIX),
+    Case("cummin", lambda fw, a: a.cummin(0), MATRIX),
+    Case("kthvalue", lambda fw, a: fw.kthvalue(a, 2, 1), MATRIX, "distinct"),
+    Case("kthvalue_keepdim", lambda fw, a: a.kthvalue(1, 0, keepdim=True), MATRIX, "distinct"),
+    Case("msort", lambda fw, a: fw.msort(a), MATRIX, "distinct"),
+    Case("quantile", lambda fw, a: fw.quantile(a, 0.3), MATRIX, "distinct"),
+    Case("quantile_dim", lambda fw, a: fw.quantile(a, fw.tensor([0.25, 0.5, 1.0]), dim=1),
+         MATRIX, "distinct"),
+    Case("quantile_keepdim_nearest", lambda fw, a: a.quantile(0.4, 0, True, interpolation="nearest"),
+         MATRIX, "distinct"),
+    Case("quantile_midpoint_lower_higher", lambda fw, a: tuple(
+        fw.quantile(a, 0.7, dim=-1, interpolation=kind) for kind in ("midpoint", "lower",
+                                                                    "higher")),
+         MATRIX, "distinct"),
+    # -- more linear algebra --------------------------------------------------------------------
+    Case("baddbmm", lambda fw, c, a, b: fw.baddbmm(c, a, b, beta=0.5, alpha=2),
+         [((2, 3, 2), (2, 3, 4), (2, 4, 2)), ((3, 1), (2, 3, 4), (2, 4, 2))]),
+    Case("inner", lambda fw, a, b: fw.inner(a, b), [((3, 4), (2, 4)), ((4,), (4,)), ((), (3,))]),
+    Case("vdot", lambda fw, a, b: fw.vdot(a, b), [((4,), (4,))]),
+    Case("cross", lambda fw, a, b: fw.cross(a, b, dim=1), [((2, 3), (2, 3)), ((4, 3, 2), (1, 3, 2))]),
+    Case("linalg_cross", lambda fw, a, b: fw.linalg.cross(a, b), [((2, 3), (2, 3))]),
+    Case("dist", lambda fw, a, b: (fw.dist(a, b), fw.dist(a, b, 1)), BINARY[1:4]),
+]
+
+
 def _params(cases):
     return [pytest.param(case, shapes, id=f"{case.name}-{'-'.join(map(str, shapes))}")
             for case in cases for shapes in case.shapes]
@@ -307,6 +392,28 @@ INTEGER_CASES = {
     "repeat_interleave_flat": lambda fw: fw.tensor([[1, 2], [3, 4]]).repeat_interleave(
         fw.tensor([1, 2, 0, 1])),
     "numel": lambda fw: fw.numel(fw.ones(2, 3)),
+    "signbit": lambda fw: fw.signbit(fw.tensor([-0.0, 0.0, -2.0, 3.0])),
+    "fmod_int": lambda fw: fw.fmod(fw.tensor([-7, 7, 5]), fw.tensor([2, -3, 5])),
+    "argwhere": lambda fw: fw.argwhere(fw.tensor([[0, 1], [2, 0]])),
+    "isin": lambda fw: fw.isin(fw.tensor([1, 2, 3, 4]), fw.tensor([2, 4, 6])),
+    "bincount": lambda fw: fw.bincount(fw.tensor([0, 3, 1, 1]), minlength=6),
+    "bincount_weights": lambda fw: fw.bincount(fw.tensor([0, 2, 2]), fw.tensor([0.5, 1.0, 2.0])),
+    "searchsorted": lambda fw: fw.searchsorted(fw.tensor([1, 3, 5, 7]), fw.tensor([[0, 3], [6, 9]])),
+    "searchsorted_right_2d": lambda fw: fw.searchsorted(
+        fw.tensor([[1.0, 3.0, 5.0], [-2.0, 4.0, 6.0]]), fw.tensor([[3.0, 5.5], [-3.0, 4.0]]),
+        right=True),
+    "bucketize": lambda fw: (fw.bucketize(fw.tensor([1, 5, 9]), fw.tensor([1, 3, 5, 7])),
+                             fw.bucketize(fw.tensor([1, 5, 9]), fw.tensor([1, 3, 5, 7]),
+                                          right=True)),
+    "tril_triu_indices": lambda fw: (fw.tril_indices(3, 4), fw.triu_indices(4, 3, 1),
+                                     fw.tril_indices(3, 3, -1)),
+    "broadcast_shapes": lambda fw: tuple(fw.broadcast_shapes((3, 1), (4,), (2, 1, 1))),
+    "cummax_ties_nan": lambda fw: fw.cummax(fw.tensor([1.0, 3.0, 3.0, float("nan"), 5.0]), 0),
+    "cummin_int": lambda fw: fw.cummin(fw.tensor([4, 2, 2, 3, 1]), 0),
+    "kthvalue_int": lambda fw: fw.kthvalue(fw.tensor([5, 1, 4, 2]), 3),
+    "rot90_int": lambda fw: fw.rot90(fw.arange(6).reshape(2, 3), 3),
+    "atanh_int": lambda fw: fw.atanh(fw.tensor([0, 0])),
+    "nan_to_num_int": lambda fw: fw.nan_to_num(fw.tensor([1, 2])),
     "is_tensor": lambda fw: (fw.is_tensor(fw.ones(1)), fw.is_tensor([1.0])),
     "is_floating_point": lambda fw: (fw.is_floating_point(fw.ones(1)),
                                      fw.is_floating_point(fw.ones(1, dtype=fw.int64))),
@@ -363,6 +470,25 @@ BAD_INPUTS = {
     "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "numel_list": lambda fw: fw.numel([1, 2]),
+    "frac_int": lambda fw: fw.frac(fw.tensor([1, 2])),
+    "fmod_int_zero": lambda fw: fw.fmod(fw.tensor([1, 2]), fw.tensor([0, 1])),
+    "fliplr_vector": lambda fw: fw.fliplr(fw.ones(3)),
+    "rot90_same_dims": lambda fw: fw.rot90(fw.ones(2, 2), 1, (0, 0)),
+    "select_out_of_range": lambda fw: fw.select(fw.ones(2, 3), 1, 3),
+    "diagonal_same_dims": lambda fw: fw.diagonal(fw.ones(2, 2), 0, 1, 1),
+    "broadcast_shapes_mismatch": lambda fw: fw.broadcast_shapes((2,), (3,)),
+    "masked_select_float_mask": lambda fw: fw.masked_select(fw.ones(2), fw.ones(2)),
+    "take_out_of_range": lambda fw: fw.take(fw.ones(2, 2), fw.tensor([4])),
+    "bincount_negative": lambda fw: fw.bincount(fw.tensor([-1, 2])),
+    "bincount_2d": lambda fw: fw.bincount(fw.tensor([[1, 2]])),
+    "kthvalue_k_too_large": lambda fw: fw.kthvalue(fw.ones(3), 4),
+    "quantile_q_out_of_range": lambda fw: fw.quantile(fw.ones(3), 1.5),
+    "quantile_int": lambda fw: fw.quantile(fw.tensor([1, 2]), 0.5),
+    "quantile_interpolation": lambda fw: fw.quantile(fw.ones(3), 0.5, interpolation="cubic"),
+    "nanmean_int": lambda fw: fw.nanmean(fw.tensor([1, 2])),
+    "cross_no_size_3": lambda fw: fw.linalg.cross(fw.ones(2, 4), fw.ones(2, 4)),
+    "inner_mismatch": lambda fw: fw.inner(fw.ones(2, 3), fw.ones(3, 2)),
+    "tensor_split_zero": lambda fw: fw.tensor_split(fw.ones(3), 0),
     "device_bad_type": lambda fw: fw.device("gpu"),
     "device_bad_index": lambda fw: fw.device("cuda:x"),
     "set_num_threads_zero": lambda fw: fw.set_num_threads(0),

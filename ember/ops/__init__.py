@@ -25,4 +25,17 @@ from .index import (  # noqa: F401
 from .index import index_add, index_fill, scatter, scatter_add  # noqa: F401
 from .elementwise import addcdiv, addcmul  # noqa: F401
 from .linalg import bmm, dot, matmul, mm, mv, outer  # noqa: F401
-from .linalg import addmm, einsum, kron, tensordot  # noqa: F401
+from .linalg import (  # noqa: F401
+    addmm, baddbmm, cross, dist, einsum, inner, kron, tensordot, vdot)
+from .elementwise import (  # noqa: F401
+    absolute, acosh, arccosh, arcsinh, arctanh, asinh, atanh, deg2rad, divide, expm1, fmod, frac,
+    logit, multiply, nan_to_num, rad2deg, sgn, signbit, subtract)
+from .shape import (  # noqa: F401
+    atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors, column_stack,
+    diagonal, dstack, fliplr, flipud, hstack, moveaxis, ravel, rot90, row_stack, select,
+    swapdims, tensor_split, vstack)
+from .index import (  # noqa: F401
+    argwhere, bincount, bucketize, isin, masked_select, searchsorted, take, tril_indices,
+    triu_indices)
+from .reduce import (  # noqa: F401
+    aminmax, cummax, cummin, kthvalue, msort, nanmean, quantile, std_mean, var_mean)

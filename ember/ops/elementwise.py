@@ -1389,3 +1389,185 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "value * tensor1 / tensor2), for all dtypes.")
     quotient = div(tensor1, tensor2)
     return add(input, quotient if value == 1 else mul(quotient, value))
+
+
+class Expm1(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.expm1(_floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out + 1)
+
+
+class Asinh(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.arcsinh(_floating(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / np.sqrt(x * x + 1)
+
+
+class Acosh(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(invalid="ignore"):
+            return np.arccosh(_floating(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad / np.sqrt(x * x - 1)
+
+
+class Atanh(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.arctanh(_floating(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return grad / (1 - x * x)
+
+
+class NanToNum(_Unary):
+    """NaN and infinities replaced by numbers; the gradient flows only through finite entries."""
+
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        if x.dtype.kind != "f":
+            return x.copy()
+        ctx.save_for_backward(np.isfinite(x))
+        info = np.finfo(x.dtype)
+        return np.nan_to_num(x, nan=nan, posinf=info.max if posinf is None else posinf,
+                             neginf=info.min if neginf is None else neginf)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (finite,) = ctx.saved_tensors
+        return grad * finite, None, None, None
+
+
+class Fmod(_Binary):
+    """The C remainder: the sign of the dividend (``remainder`` takes the divisor's)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and (b == 0).any():
+                raise RuntimeError("ZeroDivisionError")
+            return np.asarray(np.fmod(a, b))
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_a, needs_b = ctx.needs_input_grad
+        grad_b = None
+        if needs_b:
+            a, b = ctx.saved_tensors
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = _grad_for(-grad * np.trunc(a / b), *ctx.b_meta)
+        return (_grad_for(grad, *ctx.a_meta) if needs_a else None), grad_b
+
+
+def expm1(input):
+    return Expm1.apply(input)
+
+
+def asinh(input):
+    return Asinh.apply(input)
+
+
+def acosh(input):
+    return Acosh.apply(input)
+
+
+def atanh(input):
+    return Atanh.apply(input)
+
+
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    return NanToNum.apply(input, nan, posinf, neginf)
+
+
+def fmod(input, other):
+    return _binary_math(Fmod, input, other, "fmod")
+
+
+def frac(input):
+    """x - trunc(x), keeping the sign of x."""
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f"\"frac_cpu\" not implemented for "
+                           f"'{_TORCH_NAMES.get(input._data.dtype.name)}'")
+    return sub(input, trunc(input))
+
+
+class Logit(_Unary):
+    """log(p / (1 - p)); its derivative is NaN outside [0, 1] (and 0 outside [eps, 1 - eps] when
+    eps clamps), as PyTorch's, which the chain rule through log and div would not give."""
+
+    @staticmethod
+    def forward(ctx, x, eps):
+        x = _floating(x)
+        ctx.eps = eps
+        ctx.save_for_backward(x)
+        clamped = x if eps is None else np.clip(x, eps, 1 - eps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(clamped / (1 - clamped))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            derivative = grad / (x * (1 - x))
+        if ctx.eps is None:
+            return np.where((x < 0) | (x > 1), np.nan, derivative).astype(grad.dtype), None
+        inside = (x >= ctx.eps) & (x <= 1 - ctx.eps)
+        return np.where(inside, derivative, 0).astype(grad.dtype), None
+
+
+def logit(input, eps=None):
+    """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when eps is given."""
+    return Logit.apply(input, eps)
+
+
+def deg2rad(input):
+    return mul(input, 0.017453292519943295)
+
+
+def rad2deg(input):
+    return mul(input, 57.29577951308232)
+
+
+def sgn(input):
+    return sign(input)
+
+
+def signbit(input):
+    return Tensor._result(np.signbit(input._data))
+
+
+absolute = abs
+multiply = mul
+subtract = sub
+divide = div

@@ -419,3 +419,103 @@ def index_fill(input, dim, index, value):
         value = value.item()
     axis = _normalize_dim(dim, input._data.ndim)
     return IndexFill.apply(input, axis, index._data.reshape(-1), value)
+
+
+# ---- selection by mask or flat index; searching; counting (indices are not differentiable) -------
+def masked_select(input, mask):
+    """The elements where ``mask`` (broadcast with ``input``) is True, as a 1-D tensor."""
+    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    try:
+        shape = np.broadcast_shapes(input._data.shape, mask._data.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_select: the mask of shape {list(mask._data.shape)} does not "
+                           f"broadcast with the input of shape {list(input._data.shape)}") from None
+    expanded = input.expand(*shape) if input._data.shape != shape else input
+    return getitem(expanded, np.broadcast_to(mask._data, shape))
+
+
+def take(input, index):
+    """Elements of the flattened ``input`` at ``index`` (shaped like ``index``)."""
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
+        raise RuntimeError("take(): Expected a long tensor for index, but got "
+                           f"{getattr(index, 'dtype', type(index).__name__)}")
+    size = input._data.size
+    positions = index._data
+    if positions.size and (positions.min() < -size or positions.max() >= size):
+        bad = positions[(positions < -size) | (positions >= size)].flat[0]
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {size} "
+                         f"elements.")
+    return getitem(input.reshape(-1), (positions,))
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    values = elements._data if isinstance(elements, Tensor) else np.asarray(elements)
+    tests = test_elements._data if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    return Tensor._result(np.isin(values, tests, invert=invert))
+
+
+def bincount(input, weights=None, minlength=0):
+    data = input._data
+    if data.ndim != 1 or data.dtype.kind not in "iu":
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if data.size and data.min() < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is None:
+        return Tensor._result(np.bincount(data, minlength=minlength).astype(np.int64))
+    counts = np.bincount(data, weights=weights._data, minlength=minlength)
+    dtype = weights._data.dtype if weights._data.dtype.kind == "f" else np.float64
+    return Tensor._result(counts.astype(dtype))
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
+    """Insertion points of ``input`` in the innermost dim of ``sorted_sequence``."""
+    if side is not None:
+        right = side == "right"
+    sequence = sorted_sequence._data
+    values = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if sorter is not None:
+        sequence = np.take_along_axis(sequence, sorter._data, axis=-1)
+    kind = "right" if right else "left"
+    if sequence.ndim <= 1:
+        out = np.searchsorted(sequence, values, side=kind)
+    else:
+        if sequence.shape[:-1] != values.shape[:-1]:
+            raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or "
+                               f"the first N-1 dimensions of boundaries tensor and input value "
+                               f"tensor must match, but we got boundaries tensor "
+                               f"{list(sequence.shape)} and input value tensor "
+                               f"{list(values.shape)}")
+        # One search over all rows: offset each row so rows never interleave.
+        rows = sequence.reshape(-1, sequence.shape[-1]).astype(np.float64)
+        queries = values.reshape(rows.shape[0], -1).astype(np.float64)
+        low = min(rows.min(initial=0), queries.min(initial=0))
+        span = max(rows.max(initial=0), queries.max(initial=0)) - low + 1
+        offsets = np.arange(rows.shape[0])[:, None] * span
+        flat = np.searchsorted((rows - low + offsets).reshape(-1),
+                               (queries - low + offsets).reshape(-1), side=kind)
+        out = flat.reshape(queries.shape) - np.arange(rows.shape[0])[:, None] * rows.shape[1]
+        out = out.reshape(values.shape)
+    return Tensor._result(np.asarray(out).astype(np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The bucket of each value: boundaries[i-1] < x <= boundaries[i] (``right=False``)."""
+    if boundaries._data.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
+                           f"{boundaries._data.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None):
+    rows, cols = np.tril_indices(row, offset, col)
+    return Tensor._result(np.stack([rows, cols]).astype(np.int64).reshape(2, -1))
+
+
+def triu_indices(row, col, offset=0, *, dtype=None):
+    rows, cols = np.triu_indices(row, offset, col)
+    return Tensor._result(np.stack([rows, cols]).astype(np.int64).reshape(2, -1))

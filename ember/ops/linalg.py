@@ -314,3 +314,53 @@ def kron(input, other):
     interleaved_b = [size for pair in zip((1,) * rank, shape_b) for size in pair]
     product = input.reshape(interleaved_a) * other.reshape(interleaved_b)
     return product.reshape([a * b for a, b in zip(shape_a, shape_b)])
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
+    product = bmm(batch1, batch2)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return (input if beta == 1 else input * beta) + product
+
+
+def inner(input, other):
+    """Sum over the last dims of both (a plain product when either is 0-d)."""
+    if input._data.ndim == 0 or other._data.ndim == 0:
+        return input * other
+    if input._data.shape[-1] != other._data.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got "
+                           f"shapes {list(input._data.shape)} and {list(other._data.shape)}")
+    return tensordot(input, other, dims=([-1], [-1]))
+
+
+def vdot(input, other):
+    return dot(input, other)
+
+
+def cross(input, other, dim=None):
+    """The 3-vector cross product along ``dim`` (the first dim of size 3 when None)."""
+    from .index import index_select
+    from .shape import broadcast_tensors
+    if input._data.ndim != other._data.ndim:
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+    input, other = broadcast_tensors(input, other)
+    if dim is None:
+        sizes = input._data.shape
+        dim = next((axis for axis, size in enumerate(sizes) if size == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    if input._data.shape[dim] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                           f"{input._data.shape[dim]} and {other._data.shape[dim]}")
+    following = Tensor._wrap(np.array([1, 2, 0]))
+    preceding = Tensor._wrap(np.array([2, 0, 1]))
+    return (index_select(input, dim, following) * index_select(other, dim, preceding)
+            - index_select(input, dim, preceding) * index_select(other, dim, following))
+
+
+def dist(input, other, p=2):
+    from .reduce import vector_norm
+    return vector_norm(input - other, p)

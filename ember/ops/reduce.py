@@ -720,3 +720,138 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     if return_counts:
         results.append(Tensor._result(counts.astype(np.int64)))
     return results[0] if len(results) == 1 else tuple(results)
+
+
+class _MinMax(tuple):
+    """(min, max) with attribute access, like torch.return_types.aminmax."""
+
+    @property
+    def min(self):
+        return self[0]
+
+    @property
+    def max(self):
+        return self[1]
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    axes = () if dim is None else dim
+    return _MinMax((amin(input, axes, keepdim), amax(input, axes, keepdim)))
+
+
+def nanmean(input, dim=None, keepdim=False, dtype=None):
+    """Mean over the non-NaN elements."""
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got "
+                           f"{input.dtype}")
+    axes = _axes(dim, input._data.ndim, "nanmean")
+    count = np.sum(~np.isnan(input._data), axis=axes, keepdims=keepdim)
+    total = nansum(input, dim, keepdim, dtype)
+    return total / Tensor._wrap(np.asarray(count, dtype=total._data.dtype))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def _cumulative_extreme(input, dim, accumulate, operation):
+    data = input._data
+    if data.ndim == 0:
+        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+    axis = _axes(dim, data.ndim, operation)[0]
+    running = accumulate(data, axis=axis)
+    shape = [1] * data.ndim
+    shape[axis] = data.shape[axis]
+    positions = np.arange(data.shape[axis]).reshape(shape)
+    # The running extreme was last attained at the latest position where the element equals it
+    # (ties take the later index, as PyTorch).
+    reached = np.where(data == running, positions, 0)
+    if data.dtype.kind == "f":
+        reached = np.where(np.isnan(data), positions, reached)
+    indices = np.maximum.accumulate(reached, axis=axis).astype(np.int64)
+    from .index import Gather
+    return _ReturnTypes((Gather.apply(input, axis, indices), Tensor._result(indices)))
+
+
+def cummax(input, dim):
+    return _cumulative_extreme(input, dim, np.maximum.accumulate, "cummax")
+
+
+def cummin(input, dim):
+    return _cumulative_extreme(input, dim, np.minimum.accumulate, "cummin")
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The ``k``-th smallest value along ``dim`` and its index."""
+    data = input._data
+    axis = _axes(dim, data.ndim, "kthvalue")[0] if data.ndim else 0
+    size = data.shape[axis] if data.ndim else 1
+    if not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
+    if data.ndim == 0:
+        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+    kept = np.take(_sort_indices(data, axis, False), [k - 1], axis=axis).astype(np.int64)
+    values = _take_sorted(input, axis, kept)
+    indices = kept
+    if not keepdim:
+        values = values.squeeze(axis)
+        indices = np.squeeze(kept, axis)
+    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+
+
+def msort(input):
+    return sort(input, 0)[0]
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The ``q``-quantiles along ``dim`` (of all elements when None), interpolating between the
+    two nearest ranks (differentiable through the selected values)."""
+    from .elementwise import lerp
+    if interpolation not in ("linear", "lower", "higher", "nearest", "midpoint"):
+        raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"quantile() input tensor must be either float or double dtype")
+    scalar_q = not isinstance(q, Tensor)
+    levels = np.atleast_1d(np.asarray(q._data if isinstance(q, Tensor) else q, np.float64))
+    if levels.ndim > 1:
+        raise RuntimeError("quantile() q must be a scalar or 1D tensor")
+    if ((levels < 0) | (levels > 1)).any():
+        raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    source = input.reshape(-1) if dim is None else input
+    axis = 0 if dim is None else _axes(dim, input._data.ndim, "quantile")[0]
+    ordered = sort(source, axis)[0]
+    size = ordered._data.shape[axis]
+    ranks = levels * (size - 1)
+    below = np.floor(ranks).astype(np.int64)
+    above = np.ceil(ranks).astype(np.int64)
+    if interpolation == "lower":
+        above = below
+    elif interpolation == "higher":
+        below = above
+    elif interpolation == "nearest":
+        below = above = np.round(ranks).astype(np.int64)  # half to even, as PyTorch
+    results = []
+    for level_below, level_above, rank in zip(below, above, ranks):
+        low = ordered.narrow(axis, int(level_below), 1)
+        high = ordered.narrow(axis, int(level_above), 1)
+        if interpolation == "midpoint":
+            weight = 0.5 if level_below != level_above else 0.0
+        else:
+            weight = float(rank - level_below) if level_below != level_above else 0.0
+        value = lerp(low, high, weight)
+        if dim is None:
+            value = value.reshape((1,) * input._data.ndim if keepdim else ())
+        elif not keepdim:
+            value = value.squeeze(axis)
+        results.append(value)
+    if scalar_q:
+        return results[0]
+    from .shape import stack
+    return stack(results, 0)

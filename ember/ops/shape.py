@@ -3,7 +3,7 @@ import numpy as np
 
 from .._dtype import _FROM_NUMPY, result_type
 from ..autograd.function import Function
-from ..tensor import Tensor, _normalize_dim, _type_name
+from ..tensor import Size, Tensor, _normalize_dim, _type_name
 from ._broadcast import unbroadcast
 
 
@@ -641,3 +641,174 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
         earlier = narrow(input, axis, 0, length - 1)
         input = (later != earlier) if input._data.dtype == np.bool_ else later - earlier
     return input
+
+
+def atleast_1d(*tensors):
+    tensors = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    out = tuple(reshape(tensor, (1,)) if tensor._data.ndim == 0 else tensor for tensor in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*tensors):
+    tensors = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    out = tuple(reshape(tensor, (1,) * (2 - tensor._data.ndim) + tensor._data.shape)
+                if tensor._data.ndim < 2 else tensor for tensor in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_3d(*tensors):
+    tensors = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    shapes = {0: lambda shape: (1, 1, 1), 1: lambda shape: (1,) + shape + (1,),
+              2: lambda shape: shape + (1,)}
+    out = tuple(reshape(tensor, shapes[tensor._data.ndim](tensor._data.shape))
+                if tensor._data.ndim < 3 else tensor for tensor in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def _as_list(tensors, operation):
+    if not isinstance(tensors, (tuple, list)):
+        raise TypeError(f"{operation}(): argument 'tensors' (position 1) must be tuple of Tensors, "
+                        f"not {type(tensors).__name__}")
+    return list(tensors)
+
+
+def hstack(tensors):
+    tensors = [atleast_1d(tensor) for tensor in _as_list(tensors, "hstack")]
+    return cat(tensors, 0 if tensors and tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([atleast_2d(tensor) for tensor in _as_list(tensors, "vstack")], 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors):
+    return cat([atleast_3d(tensor) for tensor in _as_list(tensors, "dstack")], 2)
+
+
+def column_stack(tensors):
+    columns = [reshape(tensor, (-1, 1)) if tensor._data.ndim <= 1 else tensor
+               for tensor in _as_list(tensors, "column_stack")]
+    return cat(columns, 1)
+
+
+def fliplr(input):
+    if input._data.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(input, (1,))
+
+
+def flipud(input):
+    if input._data.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, (0,))
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims`` (from the first towards the
+    second)."""
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input._data.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input._data.ndim}")
+    first, second = (_normalize_dim(dim, input._data.ndim) for dim in dims)
+    if first == second:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {first} and "
+                           f"dim1 = {second}")
+    k %= 4
+    if k == 1:
+        return transpose(flip(input, (second,)), first, second)
+    if k == 2:
+        return flip(input, (first, second))
+    if k == 3:
+        return transpose(flip(input, (first,)), first, second)
+    return input.clone()
+
+
+def select(input, dim, index):
+    from .index import getitem
+    axis = _normalize_dim(dim, input._data.ndim)
+    size = input._data.shape[axis]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input._data.shape)} at dimension {axis}")
+    return getitem(input, (slice(None),) * axis + (index,))
+
+
+class Diagonal(Function):
+    """The diagonal of the (dim1, dim2) planes, as a new last dim."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, offset, axis1, axis2):
+        ctx.shape = x.shape
+        ctx.layout = (offset, axis1, axis2)
+        return np.diagonal(x, offset, axis1, axis2).copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        offset, axis1, axis2 = ctx.layout
+        full = np.zeros(ctx.shape, dtype=grad.dtype)
+        planes = np.moveaxis(full, (axis1, axis2), (-2, -1))
+        positions = np.arange(grad.shape[-1])
+        rows = positions + max(-offset, 0)
+        planes[..., rows, rows + offset] = grad
+        return full, None, None, None
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    ndim = input._data.ndim
+    axis1 = _normalize_dim(dim1, ndim)
+    axis2 = _normalize_dim(dim2, ndim)
+    if axis1 == axis2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return Diagonal.apply(input, offset, axis1, axis2)
+
+
+def broadcast_shapes(*shapes):
+    try:
+        return Size(np.broadcast_shapes(*[(shape,) if isinstance(shape, int) else tuple(shape)
+                                          for shape in shapes]))
+    except ValueError:
+        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: "
+                           f"{[list(shape) for shape in shapes]}") from None
+
+
+def broadcast_tensors(*tensors):
+    shape = broadcast_shapes(*[tensor._data.shape for tensor in tensors])
+    return tuple(expand(tensor, shape) for tensor in tensors)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """Split into ``n`` nearly equal parts (the first ``size % n`` one longer), or at indices."""
+    axis = _normalize_dim(dim, input._data.ndim)
+    size = input._data.shape[axis]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, int):
+        sections = indices_or_sections
+        if sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
+        small, extra = divmod(size, sections)
+        bounds = [0]
+        for part in range(sections):
+            bounds.append(bounds[-1] + small + (1 if part < extra else 0))
+    else:
+        bounds = [0] + [min(max(index if index >= 0 else index + size, 0), size)
+                        for index in indices_or_sections] + [size]
+    pieces = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        stop = max(stop, start)
+        pieces.append(narrow(input, axis, start, stop - start))
+    return tuple(pieces)
+
+
+swapdims = swapaxes
+moveaxis = movedim
+
+
+def ravel(input):
+    return reshape(input, (-1,))
