@@ -432,3 +432,31 @@ def test_lstm_projection_state_errors_match_torch(torch):
         nn.LSTM(3, 4, proj_size=4)
     with pytest.raises(ValueError, match="proj_size should be a positive integer or zero"):
         nn.LSTM(3, 4, proj_size=-1)
+
+
+def test_fused_cell_kernels_float64_gradcheck():
+    """The fused LSTM/GRU cell nodes, with every output used, or only one of the LSTM's."""
+    from ember.ops import recurrent
+    input_gates = float64_tensor((2, 12), seed=1)
+    hidden_gates = float64_tensor((2, 12), seed=2)
+    cell = float64_tensor((2, 3), seed=3)
+    assert gradcheck(recurrent.LSTMCell.apply, (input_gates, hidden_gates, cell))
+    assert gradcheck(lambda *args: recurrent.LSTMCell.apply(*args)[0],
+                     (input_gates, hidden_gates, cell))
+    assert gradcheck(lambda *args: recurrent.LSTMCell.apply(*args)[1],
+                     (input_gates, hidden_gates, cell))
+    gru_input = float64_tensor((2, 9), low=-3, high=3, seed=4)
+    gru_hidden_gates = float64_tensor((2, 9), seed=5)
+    hidden = float64_tensor((2, 3), seed=6)
+    assert gradcheck(recurrent.GRUCell.apply, (gru_input, gru_hidden_gates, hidden))
+
+
+def test_fused_cells_are_stable_for_large_gates(torch):
+    torch_module, ember_module = _pair(torch, "LSTM", 3, 4)
+    torch_module.weight_ih_l0.data.mul_(200)
+    ember_module.weight_ih_l0.data.mul_(200)
+    torch_x, ember_x = _leaves(torch, (3, 2, 3), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _compare_forward_backward(torch, torch_module, ember_module, [torch_x], [ember_x],
+                                  [torch_x], [ember_x])

@@ -11,41 +11,11 @@ import numpy as np
 
 from ... import _factories
 from ... import ops
-from ...autograd.function import Function
+from ...ops import recurrent as _recurrent
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
-
-
-class _Pieces(Function):
-    """Splits ``x`` along ``axis`` into consecutive pieces of the given ``sizes`` (or drops the
-    axis, one piece per index, when ``sizes`` is None), as one node: its backward writes every
-    piece's gradient into a single array, where slicing piece by piece would allocate a
-    full-size gradient per piece (memory and time quadratic in the sequence length)."""
-
-    array_io = True
-
-    @staticmethod
-    def forward(ctx, x, axis, sizes):
-        ctx.shape = x.shape
-        ctx.dtype = x.dtype
-        prefix = (slice(None),) * axis
-        if sizes is None:
-            ctx.keys = [prefix + (index,) for index in range(x.shape[axis])]
-        else:
-            ends = np.cumsum(sizes)
-            ctx.keys = [prefix + (slice(int(end - size), int(end)),)
-                        for size, end in zip(sizes, ends)]
-        return tuple(x[key] for key in ctx.keys)
-
-    @staticmethod
-    def backward(ctx, *grad_pieces):
-        grad = np.zeros(ctx.shape, dtype=ctx.dtype)
-        for key, piece in zip(ctx.keys, grad_pieces):
-            if piece is not None:
-                grad[key] = piece
-        return grad, None, None
 
 
 def _steps(sequence, batch_sizes=None):
@@ -54,13 +24,7 @@ def _steps(sequence, batch_sizes=None):
     count = sequence.shape[0] if batch_sizes is None else len(batch_sizes)
     if count == 1:
         return (ops.squeeze(sequence, 0) if batch_sizes is None else sequence,)
-    return _Pieces.apply(sequence, 0, batch_sizes)
-
-
-def _gates(projection, count):
-    """The ``count`` gate blocks of a (B, count * H) projection."""
-    size = projection.shape[-1] // count
-    return _Pieces.apply(projection, projection.dim() - 1, (size,) * count)
+    return _recurrent.SplitSteps.apply(sequence, 0, batch_sizes)
 
 
 # ---- one time step; ``input_projection`` is W_ih x + b_ih, already computed ------------------
@@ -74,24 +38,16 @@ def _rnn_relu_step(input_projection, hidden, weight_hh, bias_hh):
 
 def _lstm_step(input_projection, state, weight_hh, bias_hh, weight_hr=None):
     hidden, cell = state
-    gates = input_projection + F.linear(hidden, weight_hh, bias_hh)
-    input_gate, forget_gate, cell_gate, output_gate = _gates(gates, 4)
-    cell = (ops.sigmoid(forget_gate) * cell
-            + ops.sigmoid(input_gate) * ops.tanh(cell_gate))
-    hidden = ops.sigmoid(output_gate) * ops.tanh(cell)
+    hidden, cell = _recurrent.LSTMCell.apply(input_projection,
+                                             F.linear(hidden, weight_hh, bias_hh), cell)
     if weight_hr is not None:
         hidden = F.linear(hidden, weight_hr)  # LSTM with projections (proj_size > 0)
     return hidden, cell
 
 
 def _gru_step(input_projection, hidden, weight_hh, bias_hh):
-    input_reset, input_update, input_new = _gates(input_projection, 3)
-    hidden_reset, hidden_update, hidden_new = _gates(F.linear(hidden, weight_hh, bias_hh), 3)
-    reset = ops.sigmoid(input_reset + hidden_reset)
-    update = ops.sigmoid(input_update + hidden_update)
-    new = ops.tanh(input_new + reset * hidden_new)
-    # (1 - z) * n + z * h, with one operation fewer
-    return new + update * (hidden - new)
+    return _recurrent.GRUCell.apply(input_projection, F.linear(hidden, weight_hh, bias_hh),
+                                    hidden)
 
 
 def _is_packed(input):
