@@ -23,7 +23,7 @@ from ..ops.loss import (  # noqa: F401,E402
     l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from ..ops.normalization import batch_norm, group_norm, layer_norm  # noqa: F401,E402
 from ..ops.attention import (  # noqa: F401,E402
-    _canonical_mask, _dtype_or_none, multi_head_attention_forward, scaled_dot_product_attention)
+    _canonical_mask, _none_or_dtype, multi_head_attention_forward, scaled_dot_product_attention)
 from ..ops.pooling import (  # noqa: F401,E402
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
     adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d)

@@ -95,22 +95,28 @@ def _repeat_heads(tensor, repeats):
 
 # ---- multi-head attention --------------------------------------------------------------------
 def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_other=True):
-    """A bool mask (True = ignore) as 0 / -inf floats in ``target_type``; float masks as given."""
+    """A bool mask (True = ignore) as 0 / -inf floats of dtype ``target_type``; float masks as
+    given. ``other_type``: the dtype of the other mask, to warn about mixed kinds (PyTorch)."""
     if mask is None:
         return None
     kind = mask._data.dtype
     if kind != np.bool_ and kind.kind != "f":
         raise AssertionError(f"only bool and floating types of {mask_name} are supported")
-    if check_other and other_type is not None and kind != other_type:
+    if check_other and other_type is not None and mask.dtype != other_type:
         warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use "
                       f"same type for both instead.", stacklevel=3)
     if kind == np.bool_:
-        return Tensor._wrap(np.where(mask._data, -np.inf, 0.0).astype(target_type))
+        return Tensor._wrap(np.where(mask._data, -np.inf, 0.0).astype(target_type.numpy))
     return mask
 
 
-def _dtype_or_none(tensor):
-    return None if tensor is None else tensor._data.dtype
+def _none_or_dtype(input):
+    """The dtype of a tensor, or None."""
+    if input is None:
+        return None
+    if isinstance(input, Tensor):
+        return input.dtype
+    raise RuntimeError("input to _none_or_dtype() must be None or ember.Tensor")
 
 
 def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
@@ -198,7 +204,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     target_length, batch_size, embed_dim = query.shape
     dtype = query._data.dtype
     key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask",
-                                       _dtype_or_none(attn_mask), "attn_mask", dtype)
+                                       _none_or_dtype(attn_mask), "attn_mask", query.dtype)
     if is_causal and attn_mask is None:
         raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
                            "Transformer module method `generate_square_subsequent_mask` to "
@@ -207,7 +213,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         # the hint alone drives scaled_dot_product_attention's causal mask
         attn_mask = None
     else:
-        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", dtype, check_other=False)
+        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype,
+                                    check_other=False)
         if key_padding_mask is not None:
             is_causal = False
     if embed_dim != embed_dim_to_check:

@@ -87,9 +87,9 @@ class MultiheadAttention(Module):
         """Returns ``(attn_output, attn_weights)``; see ``F.multi_head_attention_forward``."""
         batched = query.dim() == 3
         key_padding_mask = F._canonical_mask(
-            key_padding_mask, "key_padding_mask", F._dtype_or_none(attn_mask), "attn_mask",
-            query._data.dtype)
-        attn_mask = F._canonical_mask(attn_mask, "attn_mask", None, "", query._data.dtype,
+            key_padding_mask, "key_padding_mask", F._none_or_dtype(attn_mask), "attn_mask",
+            query.dtype)
+        attn_mask = F._canonical_mask(attn_mask, "attn_mask", None, "", query.dtype,
                                       check_other=False)
         if self.batch_first and batched:
             # keep the identities that select the one-matmul self-attention projection
