@@ -397,3 +397,28 @@ def test_mismatched_mask_types_warn_as_torch():
                                          "is deprecated"):
         module(x, x, x, key_padding_mask=ember.zeros(2, 3, dtype=ember.bool),
                attn_mask=ember.zeros(3, 3))
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_eval_without_grad_matches_torch_fast_path(torch, need_weights):
+    """torch takes its fused inference path here (eval, no grad, batch_first self-attention)."""
+    torch_module, ember_module = _mha_pair(torch, 8, 2, batch_first=True)
+    torch_module.eval()
+    ember_module.eval()
+    array = np.random.default_rng(3).standard_normal((3, 4, 8)).astype(np.float32)
+    padding = np.zeros((3, 4), dtype=bool)
+    padding[0, 2:] = True
+    with torch.no_grad(), ember.no_grad():
+        torch_x = torch.tensor(array)
+        ember_x = ember.tensor(array)
+        torch_out, torch_weights = torch_module(torch_x, torch_x, torch_x,
+                                                key_padding_mask=torch.tensor(padding),
+                                                need_weights=need_weights)
+        ember_out, ember_weights = ember_module(ember_x, ember_x, ember_x,
+                                                key_padding_mask=ember.tensor(padding),
+                                                need_weights=need_weights)
+    assert_close(ember_out, torch_out, atol=1e-5)
+    if need_weights:
+        assert_close(ember_weights, torch_weights, atol=1e-6)
+    else:
+        assert ember_weights is None and torch_weights is None
