@@ -540,3 +540,4 @@ def channel_shuffle(input, groups):
     shape = tuple(input.shape)
     grouped = input.reshape((shape[0], groups, channels // groups) + shape[2:])
     return grouped.transpose(1, 2).reshape(shape)
+from ..ops.fold import fold, unfold  # noqa: F401,E402

@@ -459,3 +459,38 @@ def test_instance_norm_errors_match_torch(torch):
         with pytest.raises(error) as our_error:
             ours()
         assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
+
+
+# ---- unfold and fold -------------------------------------------------------------------------
+FOLD_CASES = [
+    ((2, 3, 5, 6), {"kernel_size": 2}),
+    ((3, 5, 6), {"kernel_size": (2, 3), "padding": 1, "stride": 2, "dilation": (1, 2)}),
+    ((2, 2, 7, 7), {"kernel_size": 3, "padding": (1, 0), "stride": (2, 1)}),
+]
+
+
+@pytest.mark.parametrize("shape, options", FOLD_CASES, ids=str)
+def test_unfold_and_fold_match_torch(torch, shape, options):
+    array = _array(shape)
+    _compare(torch, nn.Unfold(**options), torch.nn.Unfold(**options), [array])
+    _gradcheck(lambda x: F.unfold(x, **options), [array])
+    columns = torch.nn.functional.unfold(torch.tensor(array), **options).numpy()
+    _compare(torch, nn.Fold(shape[-2:], **options), torch.nn.Fold(shape[-2:], **options),
+             [columns])
+    _gradcheck(lambda x: F.fold(x, shape[-2:], **options), [columns])
+    assert repr(nn.Fold(shape[-2:], **options)) == repr(torch.nn.Fold(shape[-2:], **options))
+    assert repr(nn.Unfold(**options)) == repr(torch.nn.Unfold(**options))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.nn.functional.unfold(lib.zeros(1, 1, 2, 2), 3),
+    lambda lib: lib.nn.functional.fold(lib.zeros(2, 12, 10), (4, 5), 2),
+    lambda lib: lib.nn.functional.fold(lib.zeros(2, 10, 12), (4, 5), 2),
+    lambda lib: lib.nn.functional.fold(lib.zeros(2, 2, 12, 12), (4, 5), 2),
+])
+def test_unfold_and_fold_errors_match_torch(torch, call):
+    with pytest.raises(RuntimeError) as their_error:
+        call(torch)
+    with pytest.raises(RuntimeError) as our_error:
+        call(ember)
+    assert str(our_error.value) == str(their_error.value)
