@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ember
 from ember import nn
@@ -460,3 +462,37 @@ def test_fused_cells_are_stable_for_large_gates(torch):
         warnings.simplefilter("error")
         _compare_forward_backward(torch, torch_module, ember_module, [torch_x], [ember_x],
                                   [torch_x], [ember_x])
+
+
+@settings(max_examples=15, deadline=None)
+@given(name=st.sampled_from(["RNN", "LSTM", "GRU"]), num_layers=st.integers(1, 2),
+       bidirectional=st.booleans(), batch_first=st.booleans(), length=st.integers(1, 4),
+       batch=st.integers(1, 3), input_size=st.integers(1, 3), hidden_size=st.integers(1, 3),
+       packed=st.booleans(), seed=st.integers(0, 1000))
+def test_random_configurations_match_torch(name, num_layers, bidirectional, batch_first, length,
+                                           batch, input_size, hidden_size, packed, seed):
+    torch = pytest.importorskip("torch")
+    from ember.nn.utils import rnn as rnn_utils
+    kwargs = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first)
+    torch_module, ember_module = _pair(torch, name, input_size, hidden_size, **kwargs)
+    shape = (batch, length, input_size) if batch_first else (length, batch, input_size)
+    torch_x, ember_x = _leaves(torch, shape, seed)
+    torch_input, ember_input = torch_x, ember_x
+    if packed:
+        lengths = np.random.default_rng(seed).integers(1, length + 1, size=batch).tolist()
+        torch_input = torch.nn.utils.rnn.pack_padded_sequence(torch_x, lengths, batch_first,
+                                                              enforce_sorted=False)
+        ember_input = rnn_utils.pack_padded_sequence(ember_x, lengths, batch_first,
+                                                     enforce_sorted=False)
+    torch_output, torch_final = torch_module(torch_input)
+    ember_output, ember_final = ember_module(ember_input)
+    if packed:
+        torch_output = torch_output.data
+        ember_output = ember_output.data
+    torch_results = [torch_output] + (list(torch_final) if name == "LSTM" else [torch_final])
+    ember_results = [ember_output] + (list(ember_final) if name == "LSTM" else [ember_final])
+    for torch_result, ember_result in zip(torch_results, ember_results):
+        assert_close(ember_result, torch_result, atol=1e-5)
+    sum(result.sum() for result in torch_results).backward()
+    sum(result.sum() for result in ember_results).backward()
+    assert_close(ember_x.grad, torch_x.grad, rtol=1e-4, atol=1e-5)
