@@ -1,4 +1,5 @@
-"""Adamax, NAdam, RAdam, Adadelta: update rules, param groups and state_dict against PyTorch."""
+"""Adamax, NAdam, RAdam, Adadelta, Rprop, ASGD: update rules, param groups and state_dict
+against PyTorch."""
 import numpy as np
 import pytest
 
@@ -23,6 +24,12 @@ CASES = [
     ("Adadelta", {}),
     ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.1}),
     ("Adadelta", {"maximize": True}),
+    ("Rprop", {}),
+    ("Rprop", {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2)}),
+    ("Rprop", {"maximize": True}),
+    ("ASGD", {}),
+    ("ASGD", {"lr": 0.05, "lambd": 0.01, "alpha": 0.5, "t0": 5, "weight_decay": 0.1}),
+    ("ASGD", {"lr": 0.02, "t0": 3, "maximize": True}),
 ]
 
 GROUP_OVERRIDES = {
@@ -30,6 +37,8 @@ GROUP_OVERRIDES = {
     "NAdam": {"lr": 0.003, "momentum_decay": 0.02},
     "RAdam": {"lr": 0.003, "weight_decay": 0.05},
     "Adadelta": {"lr": 0.3, "rho": 0.5},
+    "Rprop": {"lr": 0.003, "etas": (0.4, 1.1)},
+    "ASGD": {"lr": 0.003, "t0": 4},
 }
 
 
@@ -115,6 +124,8 @@ def test_state_dict_round_trip_continues_identically(name):
     ("NAdam", {"momentum_decay": -0.1}, "Invalid momentum_decay value: -0.1"),
     ("RAdam", {"eps": -1.0}, "Invalid epsilon value: -1.0"),
     ("Adadelta", {"rho": 1.5}, "Invalid rho value: 1.5"),
+    ("Rprop", {"etas": (1.5, 2.0)}, "Invalid eta values: 1.5, 2.0"),
+    ("ASGD", {"weight_decay": -0.1}, "Invalid weight_decay value: -0.1"),
 ])
 def test_invalid_options_raise_like_torch(torch, name, options, message):
     with pytest.raises(ValueError, match=message):

@@ -1,0 +1,58 @@
+"""Rprop: per-element step sizes grown or shrunk by the sign agreement of successive gradients."""
+import numpy as np
+
+from ..tensor import Tensor
+from .adam import _zeros_like
+from .optimizer import Optimizer, _call_closure, _check_unsupported, _new_step
+
+__all__ = ["Rprop"]
+
+
+class Rprop(Optimizer):
+    """Rprop with PyTorch's update: after a sign change the gradient is zeroed for that step."""
+
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        _check_unsupported("Rprop", differentiable=differentiable)
+        defaults = {"lr": lr, "etas": tuple(etas), "step_sizes": tuple(step_sizes),
+                    "foreach": foreach, "maximize": maximize, "differentiable": differentiable,
+                    "capturable": capturable}
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns the closure's loss."""
+        loss = _call_closure(closure)
+        for group in self.param_groups:
+            eta_minus, eta_plus = (float(value) for value in group["etas"])
+            step_size_min, step_size_max = (float(value) for value in group["step_sizes"])
+            for param in group["params"]:
+                if param._grad is None:
+                    continue
+                data = param._data
+                grad = param._grad._data
+                if group["maximize"]:
+                    grad = -grad
+                param_state = self.state[param]
+                if len(param_state) == 0:
+                    param_state["step"] = _new_step()
+                    param_state["prev"] = _zeros_like(data)
+                    param_state["step_size"] = Tensor._wrap(
+                        np.full_like(grad, float(group["lr"])))
+                param_state["step"]._data += 1
+                prev = param_state["prev"]._data
+                step_size = param_state["step_size"]._data
+                agreement = np.sign(grad * prev)
+                factor = np.where(agreement > 0, eta_plus,
+                                  np.where(agreement < 0, eta_minus, 1.0)).astype(data.dtype)
+                step_size *= factor
+                np.clip(step_size, step_size_min, step_size_max, out=step_size)
+                grad = np.where(factor == np.asarray(eta_minus, data.dtype), 0, grad).astype(
+                    data.dtype, copy=False)
+                data -= np.sign(grad) * step_size
+                prev[...] = grad
+                param._bump_version()
+        return loss
