@@ -1,7 +1,9 @@
 """Recurrent layers (RNN, LSTM, GRU) and their single-step cells, as PyTorch defines them.
 
 Each layer and direction projects the whole input sequence with one matmul, then loops over
-time steps only; gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).
+time steps only (one hidden matmul and one fused cell node per step, ember/ops/recurrent.py);
+gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n). Padded (T, B, F) / (B, T, F), unbatched
+(T, F) and packed (nn.utils.rnn.PackedSequence) inputs are accepted.
 """
 import math
 import numbers
