@@ -13,8 +13,8 @@ def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
     if ord == "fro":
         if dim is None:
             if input.ndim != 2:
-                raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
-                                   f"dimensions.")
+                raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input "
+                                   f"must be 1D or 2D. Got {input.ndim}D.")
             dim = (-2, -1)
         return vector_norm(input, 2, dim, keepdim, dtype=dtype)
     if isinstance(ord, str):

@@ -718,6 +718,37 @@ class Tensor:
         return self._inplace("baddbmm_", lambda: _ops.baddbmm(self, batch1, batch2, beta=beta,
                                                               alpha=alpha))
 
+    def index_copy_(self, dim, index, source):
+        return self._inplace("index_copy_", lambda: _ops.index_copy(self, dim, index, source))
+
+    def masked_scatter_(self, mask, source):
+        return self._inplace("masked_scatter_", lambda: _ops.masked_scatter(self, mask, source))
+
+    def fill_diagonal_(self, fill_value, wrap=False):
+        return self._inplace("fill_diagonal_", lambda: _ops.fill_diagonal(self, fill_value, wrap))
+
+    def random_(self, from_=0, to=None, *, generator=None):
+        """Whole numbers drawn uniformly from [from_, to - 1] (``random_(to)`` means [0, to))."""
+        from ._random import numpy_generator
+        if to is None and from_ != 0:
+            from_, to = 0, from_
+        if to is None:
+            kind = self._data.dtype
+            to = 2 ** (np.finfo(kind).nmant + 1) + 1 if kind.kind == "f" else (
+                2 if kind == np.bool_ else np.iinfo(kind).max)
+        if from_ >= to:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
+                               f"from={from_} >= to={to}")
+        values = numpy_generator(generator).integers(from_, to, self._data.shape)
+        return self._init_fill(values, "random_")
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        from ._random import numpy_generator
+        if lambd <= 0:
+            raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+        values = numpy_generator(generator).exponential(1.0 / lambd, self._data.shape)
+        return self._init_fill(values, "exponential_")
+
     def _inplace_view(self, view):
         """Change this tensor's shape in place (``unsqueeze_``, ``t_``, ...): it becomes
         ``view`` of its former self, which its history then records."""
@@ -1056,7 +1087,8 @@ def _attach_methods():
                  "deg2rad", "diagonal", "dist", "expm1", "fliplr", "flipud", "fmod", "frac",
                  "inner", "isin", "kthvalue", "logit", "masked_select", "moveaxis", "msort",
                  "nan_to_num", "nanmean", "quantile", "rad2deg", "ravel", "rot90", "select",
-                 "sgn", "signbit", "swapdims", "take", "tensor_split", "vdot"):
+                 "sgn", "signbit", "swapdims", "take", "tensor_split", "vdot", "unfold",
+                 "index_copy", "masked_scatter"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

@@ -269,7 +269,7 @@ CASES += [
                                                    fw.moveaxis(a, 0, -1)), MATRIX),
     Case("masked_select", lambda fw, a, b: fw.masked_select(a, b > 0), BINARY[1:4]),
     Case("take", lambda fw, a: fw.take(a, fw.tensor([[0, 5], [-1, 5]])), MATRIX),
-    # -- more reductions ----------------------------------------------------------------------------
+    # -- more reductions ---------------------------------------------------------------------------
     Case("aminmax", lambda fw, a: fw.aminmax(a, dim=1), MATRIX, "distinct"),
     Case("aminmax_all", lambda fw, a: a.aminmax(), MATRIX, "distinct"),
     Case("nanmean", lambda fw, a: fw.nanmean(a.masked_fill(a > 1.2, float("nan")), 1), MATRIX),
@@ -283,8 +283,8 @@ CASES += [
     Case("quantile", lambda fw, a: fw.quantile(a, 0.3), MATRIX, "distinct"),
     Case("quantile_dim", lambda fw, a: fw.quantile(a, fw.tensor([0.25, 0.5, 1.0]), dim=1),
          MATRIX, "distinct"),
-    Case("quantile_keepdim_nearest", lambda fw, a: a.quantile(0.4, 0, True, interpolation="nearest"),
-         MATRIX, "distinct"),
+    Case("quantile_keepdim_nearest",
+         lambda fw, a: a.quantile(0.4, 0, True, interpolation="nearest"), MATRIX, "distinct"),
     Case("quantile_midpoint_lower_higher", lambda fw, a: tuple(
         fw.quantile(a, 0.7, dim=-1, interpolation=kind) for kind in ("midpoint", "lower",
                                                                     "higher")),
@@ -294,9 +294,36 @@ CASES += [
          [((2, 3, 2), (2, 3, 4), (2, 4, 2)), ((3, 1), (2, 3, 4), (2, 4, 2))]),
     Case("inner", lambda fw, a, b: fw.inner(a, b), [((3, 4), (2, 4)), ((4,), (4,)), ((), (3,))]),
     Case("vdot", lambda fw, a, b: fw.vdot(a, b), [((4,), (4,))]),
-    Case("cross", lambda fw, a, b: fw.cross(a, b, dim=1), [((2, 3), (2, 3)), ((4, 3, 2), (1, 3, 2))]),
+    Case("cross", lambda fw, a, b: fw.cross(a, b, dim=1),
+         [((2, 3), (2, 3)), ((4, 3, 2), (1, 3, 2))]),
     Case("linalg_cross", lambda fw, a, b: fw.linalg.cross(a, b), [((2, 3), (2, 3))]),
     Case("dist", lambda fw, a, b: (fw.dist(a, b), fw.dist(a, b, 1)), BINARY[1:4]),
+]
+
+
+def _index_copy_(fw, a, b):
+    return (a * 1).index_copy_(1, fw.tensor([3, 0]), b)
+
+
+def _masked_scatter_(fw, a, b):
+    return (a * 1).masked_scatter_(a > 0, b)
+
+
+def _fill_diagonal_(fw, a):
+    return (a * 1).fill_diagonal_(-2.0, wrap=True)
+
+
+CASES += [
+    Case("unfold", lambda fw, a: a.unfold(1, 2, 1), MATRIX),
+    Case("unfold_step", lambda fw, a: a.unfold(-1, 3, 2), MATRIX + [((7,),)]),
+    Case("block_diag", lambda fw, a, b, c: fw.block_diag(a, b, c), [((2, 2), (3,), ())]),
+    Case("cartesian_prod", lambda fw, a, b: fw.cartesian_prod(a, b), [((2,), (3,))]),
+    Case("index_copy_", _index_copy_, [((3, 4), (3, 2))]),
+    Case("index_copy", lambda fw, a, b: a.index_copy(0, fw.tensor([1]), b), [((3, 4), (1, 4))]),
+    Case("masked_scatter_", _masked_scatter_, [((3, 4), (3, 4)), ((3, 4), (14,))]),
+    Case("fill_diagonal_", _fill_diagonal_, [((3, 4),), ((7, 3),), ((3, 3, 3),)]),
+    Case("cdist", lambda fw, a, b: fw.cdist(a, b), [((4, 3), (5, 3)), ((2, 4, 3), (2, 2, 3))]),
+    Case("cdist_p1", lambda fw, a, b: fw.cdist(a, b, p=1.0), [((4, 3), (5, 3))]),
 ]
 
 
@@ -398,7 +425,8 @@ INTEGER_CASES = {
     "isin": lambda fw: fw.isin(fw.tensor([1, 2, 3, 4]), fw.tensor([2, 4, 6])),
     "bincount": lambda fw: fw.bincount(fw.tensor([0, 3, 1, 1]), minlength=6),
     "bincount_weights": lambda fw: fw.bincount(fw.tensor([0, 2, 2]), fw.tensor([0.5, 1.0, 2.0])),
-    "searchsorted": lambda fw: fw.searchsorted(fw.tensor([1, 3, 5, 7]), fw.tensor([[0, 3], [6, 9]])),
+    "searchsorted": lambda fw: fw.searchsorted(fw.tensor([1, 3, 5, 7]),
+                                               fw.tensor([[0, 3], [6, 9]])),
     "searchsorted_right_2d": lambda fw: fw.searchsorted(
         fw.tensor([[1.0, 3.0, 5.0], [-2.0, 4.0, 6.0]]), fw.tensor([[3.0, 5.5], [-3.0, 4.0]]),
         right=True),
@@ -470,6 +498,16 @@ BAD_INPUTS = {
     "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "numel_list": lambda fw: fw.numel([1, 2]),
+    "unfold_too_big": lambda fw: fw.ones(2, 3).unfold(1, 4, 1),
+    "unfold_zero_step": lambda fw: fw.ones(2, 3).unfold(1, 2, 0),
+    "block_diag_3d": lambda fw: fw.block_diag(fw.ones(2, 2, 2)),
+    "index_copy_count": lambda fw: fw.zeros(3, 2).index_copy_(0, fw.tensor([0, 1]), fw.ones(1, 2)),
+    "masked_scatter_short_source": lambda fw: fw.zeros(3).masked_scatter_(
+        fw.tensor([True, True, False]), fw.ones(1)),
+    "fill_diagonal_unequal_3d": lambda fw: fw.zeros(2, 3, 3).fill_diagonal_(1.0),
+    "cdist_columns": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 4)),
+    "random_from_to": lambda fw: fw.zeros(2).random_(5, 2),
+    "exponential_negative": lambda fw: fw.zeros(2).exponential_(-1.0),
     "frac_int": lambda fw: fw.frac(fw.tensor([1, 2])),
     "fmod_int_zero": lambda fw: fw.fmod(fw.tensor([1, 2]), fw.tensor([0, 1])),
     "fliplr_vector": lambda fw: fw.fliplr(fw.ones(3)),
@@ -569,3 +607,16 @@ def test_einsum_broadcast_ellipsis_gradient_is_refused_not_wrong():
     assert out.shape == (4,)
     with pytest.raises(NotImplementedError):
         out.sum().backward()
+
+
+def test_random_fills_stay_in_range_and_follow_the_seed():
+    ember.manual_seed(3)
+    first = ember.zeros(200).random_(2, 7)
+    ember.manual_seed(3)
+    again = ember.zeros(200).random_(2, 7)
+    np.testing.assert_array_equal(first.numpy(), again.numpy())
+    assert first.min().item() == 2 and first.max().item() == 6
+    below = ember.zeros(100, dtype=ember.int64).random_(4)
+    assert below.dtype is ember.int64 and 0 <= below.min().item() and below.max().item() <= 3
+    waits = ember.zeros(4000, dtype=ember.float64).exponential_(2.0)
+    assert waits.min().item() >= 0 and abs(waits.mean().item() - 0.5) < 0.05

@@ -39,3 +39,6 @@ from .index import (  # noqa: F401
     triu_indices)
 from .reduce import (  # noqa: F401
     aminmax, cummax, cummin, kthvalue, msort, nanmean, quantile, std_mean, var_mean)
+from .shape import block_diag, cartesian_prod, unfold  # noqa: F401
+from .index import fill_diagonal, index_copy, masked_scatter  # noqa: F401
+from .linalg import cdist  # noqa: F401

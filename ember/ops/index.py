@@ -216,7 +216,7 @@ def nonzero(input, as_tuple=False):
                         np.zeros((0, 0), np.int64))
 
 
-# ---- scatter, index_add, index_fill ---------------------------------------------------------------
+# ---- scatter, index_add, index_fill --------------------------------------------------------------
 def _scatter_grid(index, axis):
     """Advanced-index tuple addressing ``out[..., index[i], ...]`` along ``axis`` for every
     position of ``index`` (the scatter pattern)."""
@@ -519,3 +519,96 @@ def tril_indices(row, col, offset=0, *, dtype=None):
 def triu_indices(row, col, offset=0, *, dtype=None):
     rows, cols = np.triu_indices(row, offset, col)
     return Tensor._result(np.stack([rows, cols]).astype(np.int64).reshape(2, -1))
+
+
+class IndexCopy(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis, index, source):
+        ctx.axis = axis
+        ctx.save_for_backward(index)
+        out = x.copy()
+        out[(slice(None),) * axis + (index,)] = source
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        where = (slice(None),) * ctx.axis + (index,)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad.copy()
+            grad_x[where] = 0
+        grad_source = grad[where] if ctx.needs_input_grad[3] else None
+        return grad_x, None, None, grad_source
+
+
+def index_copy(input, dim, index, source):
+    """``input`` with its slices at ``index`` along ``dim`` replaced by ``source``'s."""
+    if not isinstance(index, Tensor) or index._data.dtype != np.int64 or index._data.ndim > 1:
+        raise IndexError("index_copy_(): Index should have dimension 1 or 0 (got "
+                         f"{getattr(index, 'ndim', '?')}) and dtype int64")
+    axis = _normalize_dim(dim, input._data.ndim)
+    indices = index._data.reshape(-1)
+    count = source._data.shape[axis] if source._data.ndim else 1
+    if indices.size != count:
+        raise IndexError(f"index_copy_(): Number of indices ({indices.size}) should be equal to "
+                           f"source.size(dim) ({count})")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but "
+                           f"got (self) {input.dtype} and (source) {source.dtype}")
+    return IndexCopy.apply(input, axis, indices, source)
+
+
+class MaskedScatter(Function):
+    """Where ``mask`` is True take ``source``'s elements in order; elsewhere keep ``input``."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, mask, source):
+        ctx.source_shape = source.shape
+        ctx.save_for_backward(mask)
+        out = x.copy()
+        count = int(mask.sum())
+        out[mask] = source.reshape(-1)[:count]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        grad_x = np.where(mask, 0, grad) if ctx.needs_input_grad[0] else None
+        grad_source = None
+        if ctx.needs_input_grad[2]:
+            picked = grad[mask]
+            flat = np.zeros(int(np.prod(ctx.source_shape)), dtype=grad.dtype)
+            flat[:picked.size] = picked
+            grad_source = flat.reshape(ctx.source_shape)
+        return grad_x, None, grad_source
+
+
+def masked_scatter(input, mask, source):
+    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
+        raise RuntimeError("masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
+                           f"{input.dtype} and {source.dtype}")
+    mask_array = np.broadcast_to(mask._data, input._data.shape)
+    if int(mask_array.sum()) > source._data.size:
+        raise RuntimeError("masked_scatter: expected source to have at least as many elements as "
+                           "ones in mask")
+    return MaskedScatter.apply(input, mask_array, source)
+
+
+def fill_diagonal(input, fill_value, wrap=False):
+    """``input`` with its main diagonal (all dims equal, or 2-D) set to ``fill_value``."""
+    shape = input._data.shape
+    if input._data.ndim < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if input._data.ndim > 2 and len(set(shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    mask = np.zeros(shape, dtype=np.bool_)
+    np.fill_diagonal(mask, True, wrap=wrap)
+    return masked_fill(input, Tensor._wrap(mask), fill_value)

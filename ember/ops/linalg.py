@@ -117,7 +117,7 @@ def outer(input, vec2):
     return unsqueeze(input, 1) * unsqueeze(vec2, 0)
 
 
-# ---- einsum and the contractions built on it ------------------------------------------------------
+# ---- einsum and the contractions built on it -----------------------------------------------------
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -345,7 +345,7 @@ def cross(input, other, dim=None):
     from .index import index_select
     from .shape import broadcast_tensors
     if input._data.ndim != other._data.ndim:
-        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     input, other = broadcast_tensors(input, other)
     if dim is None:
         sizes = input._data.shape
@@ -364,3 +364,15 @@ def cross(input, other, dim=None):
 def dist(input, other, p=2):
     from .reduce import vector_norm
     return vector_norm(input - other, p)
+
+
+def cdist(x1, x2, p=2.0):
+    """The ``p``-norm distance between every row of ``x1`` and every row of ``x2`` (batched)."""
+    from .reduce import vector_norm
+    if x1._data.ndim < 2 or x2._data.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1._data.ndim}D")
+    if x1._data.shape[-1] != x2._data.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1._data.shape[-1]} X2: {x2._data.shape[-1]}")
+    difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    return vector_norm(difference, p, dim=-1)

@@ -495,7 +495,7 @@ class CumSum(Function):
         return np.flip(np.cumsum(flipped, axis=ctx.axis), ctx.axis), None
 
 
-# ---- sorting, order statistics, norms ----------------------------------------------------------------
+# ---- sorting, order statistics, norms ------------------------------------------------------------
 def _sort_indices(data, axis, descending):
     """Stable sort indices along ``axis`` (NaN largest); descending keeps equal values in order."""
     if not descending:
@@ -551,7 +551,7 @@ def median(input, dim=None, keepdim=False):
         position = order[(flat.size - 1) // 2]
         if data.dtype.kind == "f" and np.isnan(flat).any():
             position = np.argmax(np.isnan(flat))
-        return input.reshape(-1)[int(position)]
+        return input.reshape(-1)[int(position)].clone()  # a new tensor, not a view
     axis = _axes(dim, data.ndim, "median")[0] if data.ndim else 0
     if data.ndim == 0:
         return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
@@ -817,7 +817,7 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
         raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
                            f"midpoint or nearest, but got {interpolation}")
     if input._data.dtype.kind != "f":
-        raise RuntimeError(f"quantile() input tensor must be either float or double dtype")
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
     scalar_q = not isinstance(q, Tensor)
     levels = np.atleast_1d(np.asarray(q._data if isinstance(q, Tensor) else q, np.float64))
     if levels.ndim > 1:

@@ -429,7 +429,7 @@ def flip(input, dims):
     return Flip.apply(input, axes)
 
 
-# ---- triangles, diagonals, rolls and other rearrangements ------------------------------------------
+# ---- triangles, diagonals, rolls and other rearrangements ----------------------------------------
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 
@@ -812,3 +812,75 @@ moveaxis = movedim
 
 def ravel(input):
     return reshape(input, (-1,))
+
+
+class Unfold(Function):
+    """Every ``size``-long window along ``axis``, ``step`` apart, as a new last dim."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis, size, step):
+        ctx.shape = x.shape
+        ctx.layout = (axis, size, step)
+        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=axis)
+        picked = (slice(None),) * axis + (slice(None, None, step),)
+        return np.ascontiguousarray(windows[picked])
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis, size, step = ctx.layout
+        full = np.zeros(ctx.shape, dtype=grad.dtype)
+        count = grad.shape[axis]
+        for offset in range(size):  # a loop over the window, not over elements
+            span = slice(offset, offset + step * (count - 1) + 1, step)
+            full[(slice(None),) * axis + (span,)] += grad[..., offset]
+        return full, None, None, None
+
+
+def unfold(input, dimension, size, step):
+    """Tensor.unfold: windows of ``size`` along ``dimension``, ``step`` apart (a copy here)."""
+    ndim = input._data.ndim
+    axis = _normalize_dim(dimension, ndim) if ndim else 0
+    length = input._data.shape[axis] if ndim else 1
+    if size > length:
+        raise RuntimeError(f"maximum size for tensor at dimension {axis} is {length} but size is "
+                           f"{size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if ndim == 0:
+        return reshape(input, (1,))
+    return Unfold.apply(input, axis, size, step)
+
+
+def block_diag(*tensors):
+    """The tensors (0-, 1- or 2-D) as blocks along the diagonal of one matrix."""
+    blocks = []
+    for tensor in tensors:
+        if tensor._data.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
+                               f"dimensions. Input {len(blocks)} has {tensor._data.ndim} "
+                               f"dimensions")
+        blocks.append(reshape(tensor, (1, -1)) if tensor._data.ndim < 2 else tensor)
+    if not blocks:
+        return Tensor._wrap(np.zeros((1, 0), np.float32))
+    blocks = _promoted(blocks)
+    dtype = blocks[0]._data.dtype
+    width = sum(block._data.shape[1] for block in blocks)
+    rows = []
+    before = 0
+    for block in blocks:
+        height, columns = block._data.shape
+        left = Tensor._wrap(np.zeros((height, before), dtype))
+        right = Tensor._wrap(np.zeros((height, width - before - columns), dtype))
+        rows.append(cat([left, block, right], 1))
+        before += columns
+    return cat(rows, 0)
+
+
+def cartesian_prod(*tensors):
+    """Every combination of the 1-D tensors' elements, one per row."""
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack([reshape(grid, (-1,)) for grid in grids], 1)

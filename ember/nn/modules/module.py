@@ -477,6 +477,10 @@ class Module:
     def cpu(self):
         return self
 
+    def cuda(self, device=None):
+        raise RuntimeError("Module.cuda: ember runs on the CPU only (ember.cuda.is_available() is "
+                           "False); keep modules on 'cpu'")
+
     # ---- state_dict --------------------------------------------------------------------------
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, parameter in self._parameters.items():
