@@ -34,6 +34,8 @@ from .modules import (  # noqa: F401,E402
     ChannelShuffle, CircularPad3d, Hardshrink, ReflectionPad3d, ReplicationPad3d, Softshrink,
     ZeroPad3d)
 from .modules import Fold, Unfold  # noqa: F401,E402
+from .modules import (  # noqa: F401,E402
+    MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
 
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402

@@ -541,3 +541,20 @@ def channel_shuffle(input, groups):
     grouped = input.reshape((shape[0], groups, channels // groups) + shape[2:])
     return grouped.transpose(1, 2).reshape(shape)
 from ..ops.fold import fold, unfold  # noqa: F401,E402
+from ..ops.loss import multi_margin_loss, multilabel_margin_loss  # noqa: F401,E402
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """Triplet margin loss with any distance (pairwise_distance when None)."""
+    from ..ops.loss import _check_reduction, _reduce
+    _check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    distance = distance_function if distance_function is not None else pairwise_distance
+    positive_distance = distance(anchor, positive)
+    negative_distance = distance(anchor, negative)
+    if swap:
+        negative_distance = _ops.minimum(negative_distance, distance(positive, negative))
+    loss = (positive_distance - negative_distance + margin).clamp(min=0)
+    return _reduce(loss, reduction)

@@ -583,3 +583,69 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if reduction not in _REDUCTIONS:
         raise ValueError(reduction + " is not valid")
     return _reduce(loss, reduction)
+
+
+def _strict_hinge(value):
+    """max(0, value) whose gradient is zero at 0 (PyTorch's margin kernels test z > 0)."""
+    return elementwise.where(value > 0, value, value.new_zeros(()))
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """sum over i != y of max(0, margin - x[y] + x[i])^p (times weight[y]), divided by C."""
+    reduction = _reduction_from(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    unbatched = input.dim() <= 1
+    scores = input.reshape(1, -1) if unbatched else input
+    classes = scores.shape[1]
+    labels = target._data.reshape(-1)
+    if labels.shape[0] != scores.shape[0]:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
+                           f"the number of input samples (batch size). Expected target size "
+                           f"[{scores.shape[0]}], but got {list(target.shape)}. Input has shape "
+                           f"{list(input.shape)}.")
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise RuntimeError("target out of range")
+    label_index = type(input)._wrap(labels.reshape(-1, 1).astype(np.int64))
+    chosen = scores.gather(1, label_index)
+    hinge = _strict_hinge(margin - chosen + scores)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * weight.reshape(-1)[label_index.reshape(-1)].reshape(-1, 1)
+    others = np.ones(scores.shape, dtype=scores._data.dtype)
+    others[np.arange(labels.shape[0]), labels] = 0
+    loss = (hinge * type(input)._wrap(others)).sum(1) / classes
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """sum over target classes j (up to the first -1) and non-target classes i of
+    max(0, 1 - (x[j] - x[i])), divided by C."""
+    reduction = _reduction_from(size_average, reduce, reduction)
+    unbatched = input.dim() <= 1
+    scores = input.reshape(1, -1) if unbatched else input
+    labels = target._data.reshape(scores.shape) if unbatched else target._data
+    if tuple(labels.shape) != tuple(scores.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    classes = scores.shape[1]
+    if labels.size and (labels.min() < -1 or labels.max() >= classes):
+        raise RuntimeError("argument #2 'target' is out of range")
+    # Targets are read up to the first -1 of each row.
+    valid = np.cumprod(labels >= 0, axis=1).astype(bool)
+    safe_labels = np.where(valid, labels, 0).astype(np.int64)
+    is_target = np.zeros(scores.shape, dtype=bool)
+    rows = np.nonzero(valid)[0]
+    is_target[rows, safe_labels[valid]] = True
+    dtype = scores._data.dtype
+    chosen = scores.gather(1, type(input)._wrap(safe_labels))
+    hinge = _strict_hinge(1 - chosen.unsqueeze(2) + scores.unsqueeze(1))
+    pair_mask = valid[:, :, None] & ~is_target[:, None, :]
+    loss = (hinge * type(input)._wrap(pair_mask.astype(dtype))).sum((1, 2)) / classes
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)

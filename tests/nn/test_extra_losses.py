@@ -58,6 +58,19 @@ CASES = {
         (_uniform((5, 4), 0), True), (_uniform((5, 4), 1), True), (_uniform((5, 4), 2), True)]),
     "triplet_swap_p1": ("TripletMarginLoss", {"margin": 2.0, "p": 1.0, "swap": True}, lambda: [
         (_uniform((5, 4), 0), True), (_uniform((5, 4), 1), True), (_uniform((5, 4), 2), True)]),
+    "multi_margin": ("MultiMarginLoss", {}, lambda: [
+        (_uniform((5, 4), 0), True), (np.array([0, 3, 1, 1, 2]), False)]),
+    "multi_margin_p2": ("MultiMarginLoss", {"p": 2, "margin": 0.7}, lambda: [
+        (_uniform((5, 4), 0), True), (np.array([0, 3, 1, 1, 2]), False)]),
+    "multi_margin_unbatched": ("MultiMarginLoss", {}, lambda: [
+        (_uniform((4,), 0), True), (np.array(2), False)]),
+    "multilabel_margin": ("MultiLabelMarginLoss", {}, lambda: [
+        (_uniform((3, 4), 0), True), (np.array([[1, -1, 0, 0], [3, 2, -1, 1], [0, 1, 2, 3]]),
+                                      False)]),
+    "multilabel_margin_unbatched": ("MultiLabelMarginLoss", {}, lambda: [
+        (_uniform((4,), 0), True), (np.array([2, 0, -1, 3]), False)]),
+    "triplet_with_distance": ("TripletMarginWithDistanceLoss", {"swap": True}, lambda: [
+        (_uniform((5, 4), 0), True), (_uniform((5, 4), 1), True), (_uniform((5, 4), 2), True)]),
     "multilabel_soft_margin": ("MultiLabelSoftMarginLoss", {}, lambda: [
         (_uniform((4, 5), 0), True),
         ((np.random.default_rng(1).random((4, 5)) < 0.5).astype(np.float32), False)]),
@@ -70,6 +83,9 @@ def _run(library, module_name, kwargs, arrays, reduction, weight=None):
     module = getattr(library.nn, module_name)(reduction=reduction, **kwargs)
     inputs = [library.tensor(array, requires_grad=differentiable)
               for array, differentiable in arrays]
+    if module_name == "TripletMarginWithDistanceLoss":
+        module = getattr(library.nn, module_name)(
+            distance_function=library.nn.PairwiseDistance(p=1.0), reduction=reduction, **kwargs)
     out = module(*inputs)
     return module, inputs, out
 
@@ -97,8 +113,8 @@ def test_loss_gradcheck(case):
     module_name, kwargs, make = CASES[case]
     arrays = make()
     module = getattr(nn, module_name)(reduction="sum", **kwargs)
-    inputs = [ember.tensor(array.astype(np.float64), requires_grad=differentiable)
-              for array, differentiable in arrays]
+    inputs = [ember.tensor(array.astype(np.float64) if differentiable else array,
+                           requires_grad=differentiable) for array, differentiable in arrays]
     assert gradcheck(lambda *values: module(*values), inputs)
 
 
@@ -127,7 +143,8 @@ def test_gaussian_nll_accepts_a_float_variance(torch):
 @pytest.mark.parametrize("expression", [
     "MarginRankingLoss()", "MarginRankingLoss(margin=0.5)", "SoftMarginLoss()",
     "CosineEmbeddingLoss()", "HingeEmbeddingLoss()", "PoissonNLLLoss()", "GaussianNLLLoss()",
-    "TripletMarginLoss()", "MultiLabelSoftMarginLoss()"])
+    "TripletMarginLoss()", "MultiLabelSoftMarginLoss()", "MultiMarginLoss(p=2, margin=0.5)",
+    "MultiLabelMarginLoss()", "TripletMarginWithDistanceLoss()"])
 def test_loss_module_reprs_and_state_dicts_match_torch(torch, expression):
     ours = eval("nn." + expression)
     theirs = eval("torch.nn." + expression)
@@ -154,6 +171,17 @@ def test_loss_module_reprs_and_state_dicts_match_torch(torch, expression):
     (lambda lib, fn: fn.poisson_nll_loss(lib.zeros(3), lib.zeros(3), reduction="average"),
      ValueError),
     (lambda lib, fn: lib.nn.TripletMarginLoss(margin=-1.0), ValueError),
+    (lambda lib, fn: lib.nn.MultiMarginLoss(p=3), ValueError),
+    (lambda lib, fn: fn.multi_margin_loss(lib.zeros(3, 4), lib.tensor([0, 1, 4])), RuntimeError),
+    (lambda lib, fn: fn.multi_margin_loss(lib.zeros(3, 4), lib.tensor([0, 1])), RuntimeError),
+    (lambda lib, fn: fn.multilabel_margin_loss(lib.zeros(2, 4), lib.tensor([[1, -1, 0, 0]])),
+     RuntimeError),
+    (lambda lib, fn: fn.multilabel_margin_loss(lib.zeros(2, 4),
+                                               lib.tensor([[1, 5, 0, 0], [1, 1, 1, 1]])),
+     RuntimeError),
+    (lambda lib, fn: lib.nn.TripletMarginWithDistanceLoss(margin=0), ValueError),
+    (lambda lib, fn: fn.triplet_margin_with_distance_loss(lib.zeros(2, 3), lib.zeros(2, 3),
+                                                          lib.zeros(2, 3), margin=0), ValueError),
 ])
 def test_loss_errors_match_torch(torch, make, error):
     with pytest.raises(error) as their_error:
@@ -161,3 +189,17 @@ def test_loss_errors_match_torch(torch, make, error):
     with pytest.raises(error) as our_error:
         make(ember, ember.nn.functional)
     assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_weight_matches_torch(torch, p):
+    weight = _uniform((4,), 3, 0.5, 2.0)
+    arrays = [(_uniform((5, 4), 0), True), (np.array([0, 3, 1, 1, 2]), False)]
+    ours, our_inputs, our_out = _run(ember, "MultiMarginLoss", {"p": p}, arrays, "sum", weight)
+    theirs, their_inputs, their_out = _run(torch, "MultiMarginLoss", {"p": p}, arrays, "sum",
+                                           weight)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+    assert_close(our_out.detach(), their_out.detach())
+    our_out.backward()
+    their_out.backward()
+    assert_close(our_inputs[0].grad, their_inputs[0].grad)

@@ -47,3 +47,5 @@ from .padding import (  # noqa: F401,E402
     CircularPad3d, ReflectionPad3d, ReplicationPad3d, ZeroPad3d)
 from .pixelshuffle import ChannelShuffle  # noqa: F401,E402
 from .fold import Fold, Unfold  # noqa: F401,E402
+from .loss import (  # noqa: F401,E402
+    MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
