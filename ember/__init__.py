@@ -38,7 +38,8 @@ from .ops import (  # noqa: F401
     multiply, nan_to_num, nanmean, quantile, rad2deg, ravel, rot90, row_stack, searchsorted,
     select, sgn, signbit, std_mean, subtract, swapdims, take, tensor_split, tril_indices,
     triu_indices, var_mean, vdot, vstack)
-from .ops import block_diag, cartesian_prod, cdist, index_copy, masked_scatter  # noqa: F401
+from .ops import (  # noqa: F401
+    block_diag, cartesian_prod, cdist, det, index_copy, inverse, masked_scatter)
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
 from . import cuda, linalg  # noqa: F401

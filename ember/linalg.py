@@ -1,8 +1,8 @@
-"""ember.linalg: the norms of torch.linalg (vector_norm, norm); matrix norms other than the
-Frobenius norm are not implemented."""
+"""ember.linalg: torch.linalg's norms (vector_norm, norm; of the matrix norms only Frobenius),
+inv, det, solve, cross and vecdot."""
 from .ops.reduce import vector_norm
 
-__all__ = ["cross", "norm", "vecdot", "vector_norm"]
+__all__ = ["cross", "det", "inv", "norm", "solve", "vecdot", "vector_norm"]
 
 
 def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -34,3 +34,18 @@ def cross(input, other, *, dim=-1):
 
 def vecdot(x, y, *, dim=-1):
     return (x * y).sum(dim)
+
+
+def inv(A):
+    from .ops.linalg import inverse
+    return inverse(A)
+
+
+def det(A):
+    from .ops.linalg import det as determinant
+    return determinant(A)
+
+
+def solve(A, B, *, left=True):
+    from .ops.linalg import solve as solve_system
+    return solve_system(A, B, left=left)

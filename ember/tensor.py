@@ -1088,7 +1088,7 @@ def _attach_methods():
                  "inner", "isin", "kthvalue", "logit", "masked_select", "moveaxis", "msort",
                  "nan_to_num", "nanmean", "quantile", "rad2deg", "ravel", "rot90", "select",
                  "sgn", "signbit", "swapdims", "take", "tensor_split", "vdot", "unfold",
-                 "index_copy", "masked_scatter"):
+                 "index_copy", "masked_scatter", "inverse", "det"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

@@ -41,4 +41,4 @@ from .reduce import (  # noqa: F401
     aminmax, cummax, cummin, kthvalue, msort, nanmean, quantile, std_mean, var_mean)
 from .shape import block_diag, cartesian_prod, unfold  # noqa: F401
 from .index import fill_diagonal, index_copy, masked_scatter  # noqa: F401
-from .linalg import cdist  # noqa: F401
+from .linalg import cdist, det, inverse  # noqa: F401

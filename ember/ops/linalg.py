@@ -376,3 +376,126 @@ def cdist(x1, x2, p=2.0):
                            f"{x1._data.shape[-1]} X2: {x2._data.shape[-1]}")
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     return vector_norm(difference, p, dim=-1)
+
+
+# ---- inverse, determinant, solve ---------------------------------------------------------------
+def _check_square(input, operation):
+    data = input._data
+    if data.dtype.kind != "f":
+        raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
+                           f"Got {input.dtype}")
+    if data.ndim < 2 or data.shape[-1] != data.shape[-2]:
+        shape = data.shape[-2:] if data.ndim >= 2 else data.shape
+        raise RuntimeError(f"{operation}: A must be batches of square matrices, but they are "
+                           f"{' by '.join(map(str, shape))} matrices")
+
+
+def _matrix_transpose(array):
+    return np.swapaxes(array, -1, -2)
+
+
+class Inverse(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x):
+        try:
+            out = np.linalg.inv(x)
+        except np.linalg.LinAlgError:
+            raise RuntimeError("linalg.inv: The diagonal element is zero, the inversion could not "
+                               "be completed because the input matrix is singular.") from None
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        inverse_t = _matrix_transpose(out)
+        return -(inverse_t @ grad @ inverse_t)
+
+
+class Det(Function):
+    """det(A); its gradient is the transposed adjugate, taken from the SVD so that singular
+    matrices (where A^-1 does not exist) still get it."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.asarray(np.linalg.det(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        u, singular, vh = np.linalg.svd(x)
+        ones = np.ones(singular.shape[:-1] + (1,), dtype=singular.dtype)
+        before = np.cumprod(np.concatenate([ones, singular[..., :-1]], -1), -1)
+        after = np.flip(np.cumprod(np.flip(np.concatenate([singular[..., 1:], ones], -1), -1),
+                                   -1), -1)
+        others = before * after  # the product of all singular values but the i-th
+        sign = np.linalg.det(u) * np.linalg.det(vh)
+        adjugate_t = (u * others[..., None, :]) @ vh * sign[..., None, None]
+        return (grad[..., None, None] * adjugate_t).astype(x.dtype, copy=False)
+
+
+class Solve(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, a, b, vector):
+        ctx.vector = vector
+        ctx.shapes = (a.shape, b.shape)
+        columns = b[..., None] if vector else b
+        batch = np.broadcast_shapes(a.shape[:-2], columns.shape[:-2])
+        a = np.broadcast_to(a, batch + a.shape[-2:])
+        columns = np.broadcast_to(columns, batch + columns.shape[-2:])
+        try:
+            out = np.linalg.solve(a, columns)
+        except np.linalg.LinAlgError:
+            raise RuntimeError("torch.linalg.solve: The solver failed because the input matrix is "
+                               "singular.") from None
+        ctx.save_for_backward(a, out)
+        return out[..., 0] if vector else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        if ctx.vector:
+            grad = grad[..., None]
+        grad_columns = np.linalg.solve(_matrix_transpose(a), grad)
+        grad_a = None
+        if ctx.needs_input_grad[0]:
+            grad_a = unbroadcast(-(grad_columns @ _matrix_transpose(out)), a_shape)
+        grad_b = None
+        if ctx.needs_input_grad[1]:
+            grad_b = grad_columns[..., 0] if ctx.vector else grad_columns
+            grad_b = unbroadcast(grad_b, b_shape)
+        return grad_a, grad_b, None
+
+
+def inverse(input):
+    _check_square(input, "linalg.inv")
+    return Inverse.apply(input)
+
+
+def det(input):
+    _check_square(input, "linalg.det")
+    return Det.apply(input)
+
+
+def solve(A, B, *, left=True):
+    """X with A X = B (B a vector when it has A's shape without the last dim)."""
+    if not left:
+        raise NotImplementedError("linalg.solve: left=False is not implemented in ember")
+    _check_square(A, "linalg.solve")
+    vector = B._data.ndim == 1 or B._data.shape == A._data.shape[:-1]
+    if B._data.dtype != A._data.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
+                           f"A of type {A.dtype} and B of type {B.dtype} instead")
+    if B._data.shape[-1 if vector else -2] != A._data.shape[-1]:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = "
+                           f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and "
+                           f"{'x'.join(map(str, B._data.shape[-2:]))})")
+    return Solve.apply(A, B, vector)
