@@ -558,3 +558,4 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
         negative_distance = _ops.minimum(negative_distance, distance(positive, negative))
     loss = (positive_distance - negative_distance + margin).clamp(min=0)
     return _reduce(loss, reduction)
+from ..ops.sampling import affine_grid, grid_sample  # noqa: F401,E402

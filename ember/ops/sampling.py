@@ -167,3 +167,210 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def _dimension_error(input, mode):
     return NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
                                f"{input.dim()}D) for the modes: {_ALL_MODES} (got {mode})")
+
+
+# ---- grid_sample and affine_grid -----------------------------------------------------------------
+_ALIGN_CORNERS_WARNING = (
+    "Default grid_sample and affine_grid behavior has changed to align_corners=False since "
+    "1.3.0. Please specify align_corners=True if the old behavior is desired. See the "
+    "documentation of grid_sample for details.")
+
+
+def _reflect(source, twice_low, twice_high):
+    """Reflect coordinates into [twice_low / 2, twice_high / 2]; also d(result)/d(source)."""
+    if twice_low == twice_high:
+        return np.zeros_like(source), np.zeros_like(source)
+    low = source.dtype.type(twice_low / 2)
+    span = source.dtype.type((twice_high - twice_low) / 2)
+    shifted = source - low
+    sign = np.where(shifted < 0, -1, 1).astype(source.dtype)
+    shifted = np.abs(shifted)
+    extra = np.fmod(shifted, span)
+    flips = np.floor(shifted / span).astype(np.int64)
+    even = flips % 2 == 0
+    reflected = np.where(even, extra + low, span - extra + low)
+    return reflected.astype(source.dtype), np.where(even, sign, -sign)
+
+
+def _clip(source, size):
+    """Clip to [0, size - 1]; the derivative is zero at and beyond the edges (PyTorch)."""
+    inside = (source > 0) & (source < size - 1)
+    return np.clip(source, 0, size - 1).astype(source.dtype), inside.astype(source.dtype)
+
+
+def _source_coordinates(coordinate, size, padding_mode, align_corners):
+    """Pixel coordinate for normalised ``coordinate`` in [-1, 1], and its derivative."""
+    dtype = coordinate.dtype
+    if align_corners:
+        scale = dtype.type((size - 1) / 2)
+        source = (coordinate + dtype.type(1)) * scale
+    else:
+        scale = dtype.type(size / 2)
+        source = ((coordinate + dtype.type(1)) * dtype.type(size) - dtype.type(1)) / dtype.type(2)
+    derivative = np.full_like(source, scale)
+    if padding_mode == "border":
+        source, inside = _clip(source, size)
+        derivative *= inside
+    elif padding_mode == "reflection":
+        if align_corners:
+            source, flip = _reflect(source, 0, 2 * (size - 1))
+        else:
+            source, flip = _reflect(source, -1, 2 * size - 1)
+        derivative *= flip
+        source, inside = _clip(source, size)
+        derivative *= inside
+    return source, derivative
+
+
+def _taps(source_x, source_y, height, width, mode):
+    """(flat index, in-bounds mask, weight, d weight/dx, d weight/dy) for each sampled tap."""
+    if mode == "nearest":
+        column = np.rint(source_x).astype(np.int64)
+        row = np.rint(source_y).astype(np.int64)
+        corners = [(row, column, np.ones_like(source_x), np.zeros_like(source_x),
+                    np.zeros_like(source_x))]
+    else:
+        left = np.floor(source_x)
+        top = np.floor(source_y)
+        right_weight = source_x - left
+        bottom_weight = source_y - top
+        left_weight = 1 - right_weight
+        top_weight = 1 - bottom_weight
+        left_index = left.astype(np.int64)
+        top_index = top.astype(np.int64)
+        corners = [
+            (top_index, left_index, left_weight * top_weight, -top_weight, -left_weight),
+            (top_index, left_index + 1, right_weight * top_weight, top_weight, -right_weight),
+            (top_index + 1, left_index, left_weight * bottom_weight, -bottom_weight, left_weight),
+            (top_index + 1, left_index + 1, right_weight * bottom_weight, bottom_weight,
+             right_weight)]
+    taps = []
+    for row, column, weight, weight_dx, weight_dy in corners:
+        inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
+        flat = np.where(inside, row * width + column, 0)
+        taps.append((flat, inside, weight, weight_dx, weight_dy))
+    return taps
+
+
+class GridSample(Function):
+    """Sample (N, C, H, W) at the normalised (x, y) positions of a (N, Ho, Wo, 2) grid."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, grid, mode, padding_mode, align_corners):
+        batch, channels, height, width = x.shape
+        flat_input = x.reshape(batch, channels, height * width)
+        source_x, _ = _source_coordinates(grid[..., 0], width, padding_mode, align_corners)
+        source_y, _ = _source_coordinates(grid[..., 1], height, padding_mode, align_corners)
+        out = np.zeros((batch, channels) + grid.shape[1:3], dtype=x.dtype)
+        for flat, inside, weight, _, _ in _taps(source_x, source_y, height, width, mode):
+            values = np.take_along_axis(flat_input, flat.reshape(batch, 1, -1), axis=2)
+            scale = (weight * inside).reshape(batch, 1, -1)
+            out += (values * scale).reshape(out.shape)
+        ctx.save_for_backward(x, grid)
+        ctx.options = (mode, padding_mode, align_corners)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, grid = ctx.saved_tensors
+        mode, padding_mode, align_corners = ctx.options
+        batch, channels, height, width = x.shape
+        flat_input = x.reshape(batch, channels, height * width)
+        source_x, derivative_x = _source_coordinates(grid[..., 0], width, padding_mode,
+                                                     align_corners)
+        source_y, derivative_y = _source_coordinates(grid[..., 1], height, padding_mode,
+                                                     align_corners)
+        flat_grad = grad.reshape(batch, channels, -1)
+        grad_input = None
+        if ctx.needs_input_grad[0]:
+            plane = (np.arange(batch)[:, None, None] * channels
+                     + np.arange(channels)[None, :, None]) * (height * width)
+            accumulated = np.zeros(batch * channels * height * width, dtype=np.float64)
+        grad_source_x = np.zeros(flat_grad.shape[::2], dtype=x.dtype)
+        grad_source_y = np.zeros_like(grad_source_x)
+        for flat, inside, weight, weight_dx, weight_dy in _taps(source_x, source_y, height,
+                                                                 width, mode):
+            flat = flat.reshape(batch, 1, -1)
+            mask = inside.reshape(batch, 1, -1)
+            if ctx.needs_input_grad[0]:
+                contribution = flat_grad * (weight.reshape(batch, 1, -1) * mask)
+                accumulated += np.bincount((plane + flat).ravel(), contribution.ravel(),
+                                           minlength=accumulated.size)
+            if ctx.needs_input_grad[1] and mode != "nearest":
+                values = np.take_along_axis(flat_input, flat, axis=2) * mask
+                summed = np.sum(flat_grad * values, axis=1)
+                grad_source_x += summed * weight_dx.reshape(batch, -1)
+                grad_source_y += summed * weight_dy.reshape(batch, -1)
+        if ctx.needs_input_grad[0]:
+            grad_input = accumulated.astype(x.dtype).reshape(x.shape)
+        grad_grid = None
+        if ctx.needs_input_grad[1]:
+            grad_grid = np.stack([grad_source_x.reshape(grid.shape[:3]) * derivative_x,
+                                  grad_source_y.reshape(grid.shape[:3]) * derivative_y], axis=-1)
+            grad_grid = grad_grid.astype(grid.dtype, copy=False)
+        return grad_input, grad_grid, None, None, None
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) positions in [-1, 1] (x, y)."""
+    import warnings
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
+                         f"'nearest' or 'bicubic', but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
+                         f"'border', or 'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
+        align_corners = False
+    if mode == "bicubic":
+        raise NotImplementedError("grid_sample: mode 'bicubic' is not implemented in ember")
+    if input.dim() != 4:
+        raise NotImplementedError(f"grid_sample: ember supports 4-D input only, got "
+                                  f"{input.dim()}-D")
+    if grid.dim() != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension and "
+                           f"the same batch size as input, but got grid with sizes "
+                           f"{list(grid.shape)} for input of size {list(input.shape)}")
+    return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
+
+
+def _base_coordinates(steps, align_corners, dtype):
+    if steps <= 1:
+        return np.zeros(max(steps, 0), dtype=dtype)
+    values = np.linspace(-1, 1, steps, dtype=dtype)
+    if not align_corners:
+        values = values * dtype.type((steps - 1) / steps)
+    return values
+
+
+def affine_grid(theta, size, align_corners=None):
+    """The (N, H, W, 2) sampling grid of the 2-D affine maps ``theta`` (N, 2, 3) (composite)."""
+    import warnings
+    if align_corners is None:
+        warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
+        align_corners = False
+    if theta._data.dtype.kind != "f":
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    if len(size) == 4:
+        if theta.dim() != 3 or tuple(theta.shape[-2:]) != (2, 3):
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size "
+                             f"{size}. Got {theta.shape}.")
+    else:
+        raise NotImplementedError(f"affine_grid: ember supports 4D sizes (2D affine transforms) "
+                                  f"only. Got size {size}.")
+    if min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    batch, _, height, width = size
+    dtype = theta._data.dtype
+    xs = _base_coordinates(width, align_corners, dtype)
+    ys = _base_coordinates(height, align_corners, dtype)
+    base = np.empty((height, width, 3), dtype=dtype)
+    base[..., 0] = xs[None, :]
+    base[..., 1] = ys[:, None]
+    base[..., 2] = 1
+    base_tensor = type(theta)._wrap(base.reshape(1, height * width, 3))
+    grid = base_tensor.matmul(theta.transpose(1, 2))
+    return grid.reshape(batch, height, width, 2)

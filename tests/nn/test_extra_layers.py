@@ -494,3 +494,57 @@ def test_unfold_and_fold_errors_match_torch(torch, call):
     with pytest.raises(RuntimeError) as our_error:
         call(ember)
     assert str(our_error.value) == str(their_error.value)
+
+
+# ---- grid_sample and affine_grid -------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_matches_torch(torch, mode, padding_mode, align_corners):
+    image = _array((2, 3, 5, 6))
+    grid = _array((2, 4, 7, 2), seed=1, low=-1.3, high=1.3)
+
+    def ours(x, g):
+        return F.grid_sample(x, g, mode, padding_mode, align_corners)
+
+    def theirs(x, g):
+        return torch.nn.functional.grid_sample(x, g, mode, padding_mode, align_corners)
+
+    _compare(torch, ours, theirs, [image, grid], rtol=1e-5, atol=1e-6)
+    if mode == "bilinear":
+        _gradcheck(ours, [image, grid])
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_affine_grid_matches_torch_and_feeds_grid_sample(torch, align_corners):
+    theta = _array((2, 2, 3), seed=2, low=-1.0, high=1.0)
+    _compare(torch, lambda t: F.affine_grid(t, (2, 3, 4, 5), align_corners),
+             lambda t: torch.nn.functional.affine_grid(t, (2, 3, 4, 5), align_corners), [theta])
+    image = _array((2, 3, 6, 6), seed=3)
+
+    def ours(t, x):
+        return F.grid_sample(x, F.affine_grid(t, (2, 3, 4, 5), align_corners),
+                             align_corners=align_corners)
+
+    def theirs(t, x):
+        grid = torch.nn.functional.affine_grid(t, (2, 3, 4, 5), align_corners)
+        return torch.nn.functional.grid_sample(x, grid, align_corners=align_corners)
+
+    _compare(torch, ours, theirs, [theta, image], rtol=1e-5, atol=1e-6)
+
+
+def test_grid_sample_errors_and_warning_match_torch(torch):
+    for call in [lambda lib: lib.nn.functional.grid_sample(lib.zeros(1, 1, 2, 2),
+                                                            lib.zeros(1, 2, 2, 2), mode="area"),
+                 lambda lib: lib.nn.functional.grid_sample(lib.zeros(1, 1, 2, 2),
+                                                            lib.zeros(1, 2, 2, 2),
+                                                            padding_mode="wrap"),
+                 lambda lib: lib.nn.functional.affine_grid(lib.zeros(1, 3, 3), (1, 1, 2, 2),
+                                                           False)]:
+        with pytest.raises(ValueError) as their_error:
+            call(torch)
+        with pytest.raises(ValueError) as our_error:
+            call(ember)
+        assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(ember.zeros(1, 1, 2, 2), ember.zeros(1, 2, 2, 2))
