@@ -559,3 +559,35 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     loss = (positive_distance - negative_distance + margin).clamp(min=0)
     return _reduce(loss, reduction)
 from ..ops.sampling import affine_grid, grid_sample  # noqa: F401,E402
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + alpha * mean of x^2 over ``size`` neighbouring channels)^beta (composite)."""
+    dims = input.dim()
+    if dims < 3:
+        # PyTorch's message, including the run of spaces left by its line continuation.
+        raise ValueError(f"Expected 3D or higher dimensionality{' ' * 26}input (got {dims} "
+                         f"dimensions)")
+    if input.numel() == 0:
+        return input
+    squared = (input * input).unsqueeze(1)
+    if dims == 3:
+        squared = pad(squared, (0, 0, size // 2, (size - 1) // 2))
+        average = avg_pool2d(squared, (size, 1), stride=1).squeeze(1)
+    else:
+        shape = tuple(input.shape)
+        squared = squared.reshape(shape[0], 1, shape[1], shape[2], -1)
+        squared = pad(squared, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        average = avg_pool3d(squared, (size, 1, 1), stride=1).squeeze(1).reshape(shape)
+    return input / (average * alpha + k).pow(beta)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU with slopes drawn from U(lower, upper) per element in training, and their mean
+    in evaluation."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    draws = numpy_generator(None).uniform(lower, upper, size=tuple(input.shape))
+    slopes = np.where(input._data <= 0, draws, 1).astype(input._data.dtype)
+    noise = type(input)._wrap(slopes)
+    return _apply(input, inplace, "rrelu_", lambda: input * noise)

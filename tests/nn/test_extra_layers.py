@@ -548,3 +548,43 @@ def test_grid_sample_errors_and_warning_match_torch(torch):
         assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
     with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
         F.grid_sample(ember.zeros(1, 1, 2, 2), ember.zeros(1, 2, 2, 2))
+
+
+# ---- local response norm and RReLU -----------------------------------------------------------
+@pytest.mark.parametrize("shape, size", [((2, 5, 6), 3), ((2, 6, 3, 4), 2), ((1, 4, 2, 3, 2), 5)])
+def test_local_response_norm_matches_torch(torch, shape, size):
+    array = _array(shape)
+    options = {"alpha": 0.1, "beta": 0.6, "k": 1.5}
+    _compare(torch, nn.LocalResponseNorm(size, **options),
+             torch.nn.LocalResponseNorm(size, **options), [array])
+    _gradcheck(lambda x: F.local_response_norm(x, size, **options), [array])
+    assert repr(nn.LocalResponseNorm(size)) == repr(torch.nn.LocalResponseNorm(size))
+    with pytest.raises(ValueError) as their_error:
+        torch.nn.functional.local_response_norm(torch.zeros(2, 3), 2)
+    with pytest.raises(ValueError) as our_error:
+        F.local_response_norm(ember.zeros(2, 3), 2)
+    assert str(our_error.value) == str(their_error.value)
+
+
+def test_rrelu_evaluation_matches_torch(torch):
+    ours = nn.RReLU(0.1, 0.3).eval()
+    theirs = torch.nn.RReLU(0.1, 0.3).eval()
+    _compare(torch, ours, theirs, [_array((4, 5))])
+    assert repr(ours) == repr(theirs)
+    assert repr(nn.RReLU(inplace=True)) == repr(torch.nn.RReLU(inplace=True))
+
+
+def test_rrelu_training_draws_slopes_in_range_and_differentiates_through_them():
+    ember.manual_seed(123)  # not 0: _array draws from the same PCG64 stream with seed 0
+    array = _array((50, 40))
+    leaf = ember.tensor(array, requires_grad=True)
+    out = nn.RReLU(0.1, 0.3)(leaf)
+    out.sum().backward()
+    result = out.detach().numpy()
+    negative = array <= 0
+    np.testing.assert_array_equal(result[~negative], array[~negative])
+    slopes = result[negative] / array[negative]
+    assert slopes.min() >= 0.1 - 1e-6 and slopes.max() <= 0.3 + 1e-6
+    assert slopes.std() > 0.03
+    np.testing.assert_allclose(leaf.grad.numpy()[negative], slopes, rtol=1e-5)
+    np.testing.assert_array_equal(leaf.grad.numpy()[~negative], 1.0)

@@ -49,3 +49,5 @@ from .pixelshuffle import ChannelShuffle  # noqa: F401,E402
 from .fold import Fold, Unfold  # noqa: F401,E402
 from .loss import (  # noqa: F401,E402
     MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
+from .activation import RReLU  # noqa: F401,E402
+from .normalization import LocalResponseNorm  # noqa: F401,E402

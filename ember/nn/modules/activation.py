@@ -308,3 +308,19 @@ class Softshrink(Module):
 
     def extra_repr(self):
         return f"{self.lambd}"
+
+
+class RReLU(Module):
+    """Randomised leaky ReLU: random negative slopes in training, their mean in evaluation."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}{_inplace_suffix(self.inplace)}"
