@@ -687,7 +687,99 @@ class Tensor:
     ceil_ = _unary_inplace("ceil")
     trunc_ = _unary_inplace("trunc")
     frac_ = _unary_inplace("frac")
+    absolute_ = _unary_inplace("abs")
+    negative_ = _unary_inplace("neg")
+    sgn_ = _unary_inplace("sgn")
+    sinh_ = _unary_inplace("sinh")
+    cosh_ = _unary_inplace("cosh")
+    arcsin_ = asin_ = _unary_inplace("asin")
+    arccos_ = acos_ = _unary_inplace("acos")
+    arctan_ = atan_ = _unary_inplace("atan")
+    arcsinh_ = asinh_ = _unary_inplace("asinh")
+    arccosh_ = acosh_ = _unary_inplace("acosh")
+    arctanh_ = atanh_ = _unary_inplace("atanh")
+    deg2rad_ = _unary_inplace("deg2rad")
+    rad2deg_ = _unary_inplace("rad2deg")
     del _unary_inplace
+
+    def _binary_inplace(name):
+        def method(self, other):
+            return self._inplace(name + "_", lambda: getattr(_ops, name)(self, other), None, other)
+        method.__name__ = name + "_"
+        method.__doc__ = f"In-place ``{name}``."
+        return method
+
+    arctan2_ = atan2_ = _binary_inplace("atan2")
+    hypot_ = _binary_inplace("hypot")
+    xlogy_ = _binary_inplace("xlogy")
+    multiply_ = _binary_inplace("mul")
+    floor_divide_ = _binary_inplace("floor_divide")
+    true_divide_ = _binary_inplace("div")
+    eq_ = _binary_inplace("eq")
+    ne_ = not_equal_ = _binary_inplace("ne")
+    lt_ = less_ = _binary_inplace("lt")
+    le_ = less_equal_ = _binary_inplace("le")
+    gt_ = greater_ = _binary_inplace("gt")
+    ge_ = greater_equal_ = _binary_inplace("ge")
+    logical_and_ = _binary_inplace("logical_and")
+    logical_or_ = _binary_inplace("logical_or")
+    logical_xor_ = _binary_inplace("logical_xor")
+    del _binary_inplace
+
+    def subtract_(self, other, alpha=1):
+        return self.sub_(other, alpha=alpha)
+
+    def divide_(self, other, rounding_mode=None):
+        return self._inplace("divide_", lambda: _ops.div(self, other, rounding_mode), None, other)
+
+    def logical_not_(self):
+        return self._inplace("logical_not_", lambda: _ops.logical_not(self))
+
+    def logit_(self, eps=None):
+        return self._inplace("logit_", lambda: _ops.logit(self, eps))
+
+    def cumprod_(self, dim):
+        return self._inplace("cumprod_", lambda: _ops.cumprod(self, dim))
+
+    def swapaxes_(self, axis0, axis1):
+        return self.transpose_(axis0, axis1)
+
+    swapdims_ = swapaxes_
+
+    # ---- CPU-only answers to device and memory queries ---------------------------------------
+    @property
+    def is_cpu(self):
+        return True
+
+    def get_device(self):
+        return -1
+
+    def is_complex(self):
+        return False
+
+    def is_signed(self):
+        return self._data.dtype.kind in "if"
+
+    def is_same_size(self, other):
+        return self._data.shape == other._data.shape
+
+    def share_memory_(self):
+        return self
+
+    def pin_memory(self):
+        return self
+
+    def is_pinned(self):
+        return False
+
+    def short(self):
+        return self.to(_dtype.int16)
+
+    def char(self):
+        return self.to(_dtype.int8)
+
+    def byte(self):
+        return self.to(_dtype.uint8)
 
     def round_(self, decimals=0):
         return self._inplace("round_", lambda: _ops.round(self, decimals))
@@ -1088,7 +1180,9 @@ def _attach_methods():
                  "inner", "isin", "kthvalue", "logit", "masked_select", "moveaxis", "msort",
                  "nan_to_num", "nanmean", "quantile", "rad2deg", "ravel", "rot90", "select",
                  "sgn", "signbit", "swapdims", "take", "tensor_split", "vdot", "unfold",
-                 "index_copy", "masked_scatter", "inverse", "det"):
+                 "index_copy", "masked_scatter", "inverse", "det", "xlogy", "logaddexp2",
+                 "fmax", "fmin", "heaviside", "logcumsumexp", "nanmedian", "hsplit", "vsplit",
+                 "dsplit", "sum_to_size"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

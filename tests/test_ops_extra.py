@@ -32,8 +32,8 @@ def _distinct(rng, shape):
 
 
 def _with_zeros(rng, shape):
-    values = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
-    values[rng.random(shape) < 0.3] = 0.0
+    values = np.asarray(rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape))
+    values[np.asarray(rng.random(shape) < 0.3)] = 0.0
     return values
 
 
@@ -337,6 +337,39 @@ CASES += [
 ]
 
 
+def _inplace_more(fw, a, b):
+    out = (a * 1).atan_().atan2_(b).sinh_().deg2rad_().subtract_(b, alpha=2)
+    out = out.multiply_(b).divide_(b.abs() + 1).negative_().absolute_().xlogy_(b.abs() + 0.5)
+    return (out * 1).hypot_(b), out  # hypot saves its output: it ends a chain
+
+
+def _compare_inplace(fw, a, b):
+    return ((a * 1).ge_(b), (a * 1).lt_(b), (a > 0).logical_and_(b > 0),
+            (a > 0).logical_not_())
+
+
+CASES += [
+    Case("xlogy", lambda fw, a, b: fw.xlogy(a, b), BINARY, ("with_zeros", "positive")),
+    Case("xlogy_scalar", lambda fw, a: fw.xlogy(a, 3.0), UNARY, "with_zeros"),
+    Case("logaddexp2", lambda fw, a, b: fw.logaddexp2(a, b), BINARY),
+    Case("fmax_fmin", lambda fw, a, b: (fw.fmax(a, b), fw.fmin(a, b)), BINARY),
+    Case("fmax_nan", lambda fw, a, b: a.masked_fill(a > 1, float("nan")).fmax(b), BINARY[1:3],
+         check_grad=False),
+    Case("logcumsumexp", lambda fw, a: fw.logcumsumexp(a * 4, 1), MATRIX),
+    Case("logcumsumexp_vector", lambda fw, a: a.logcumsumexp(0), UNARY[:2]),
+    Case("nanmedian", lambda fw, a: fw.nanmedian(a.masked_fill(a > 1.2, float("nan"))),
+         MATRIX, "distinct"),
+    Case("nanmedian_dim", lambda fw, a: a.masked_fill(a > 1.2, float("nan")).nanmedian(1),
+         MATRIX, "distinct"),
+    Case("hsplit_vsplit", lambda fw, a: fw.hsplit(a, 2) + fw.vsplit(a, [1]), [((4, 4),)]),
+    Case("dsplit", lambda fw, a: fw.dsplit(a, [1, 3]), [((2, 3, 4),)]),
+    Case("sum_to_size", lambda fw, a: (a.sum_to_size(1, 4), a.sum_to_size((3, 1)),
+                                       a.sum_to_size(4)), [((3, 4),)]),
+    Case("inplace_more_chain", _inplace_more, [((3, 4), (3, 4)), ((3, 4), (4,))], "positive"),
+    Case("inplace_compare", _compare_inplace, [((3, 4), (3, 4))], grad=False),
+]
+
+
 def _params(cases):
     return [pytest.param(case, shapes, id=f"{case.name}-{'-'.join(map(str, shapes))}")
             for case in cases for shapes in case.shapes]
@@ -452,6 +485,15 @@ INTEGER_CASES = {
     "rot90_int": lambda fw: fw.rot90(fw.arange(6).reshape(2, 3), 3),
     "atanh_int": lambda fw: fw.atanh(fw.tensor([0, 0])),
     "nan_to_num_int": lambda fw: fw.nan_to_num(fw.tensor([1, 2])),
+    "heaviside": lambda fw: fw.heaviside(fw.tensor([-1.0, 0.0, 2.0]), fw.tensor(0.5)),
+    "xlogy_zero_and_nan": lambda fw: fw.xlogy(fw.tensor([0.0, 0.0, 2.0, 0.0]),
+                                              fw.tensor([0.0, 3.0, 0.0, float("nan")])),
+    "nanmedian_all_nan": lambda fw: fw.nanmedian(fw.tensor([float("nan"), float("nan")])),
+    "metadata": lambda fw: (fw.ones(2).is_cpu, fw.ones(2).get_device(),
+                            fw.ones(2).is_complex(), fw.ones(2, dtype=fw.uint8).is_signed(),
+                            fw.ones(2).is_same_size(fw.zeros(2)), fw.ones(2).is_pinned()),
+    "short_char_byte": lambda fw: (fw.tensor([1.5, -2.0]).short(), fw.tensor([1.5]).char(),
+                                   fw.tensor([3.0]).byte()),
     "is_tensor": lambda fw: (fw.is_tensor(fw.ones(1)), fw.is_tensor([1.0])),
     "is_floating_point": lambda fw: (fw.is_floating_point(fw.ones(1)),
                                      fw.is_floating_point(fw.ones(1, dtype=fw.int64))),
@@ -508,6 +550,12 @@ BAD_INPUTS = {
     "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "numel_list": lambda fw: fw.numel([1, 2]),
+    "heaviside_number": lambda fw: fw.heaviside(fw.ones(2), 0.5),
+    "heaviside_dtypes": lambda fw: fw.heaviside(fw.ones(2), fw.tensor(1)),
+    "vsplit_vector": lambda fw: fw.vsplit(fw.ones(4), 2),
+    "dsplit_matrix": lambda fw: fw.dsplit(fw.ones(4, 2), 2),
+    "sum_to_size_bad": lambda fw: fw.ones(2, 3).sum_to_size(2),
+    "logcumsumexp_int": lambda fw: fw.logcumsumexp(fw.tensor([1, 2]), 0),
     "inverse_singular": lambda fw: fw.linalg.inv(fw.zeros(2, 2)),
     "inverse_not_square": lambda fw: fw.linalg.inv(fw.ones(2, 3)),
     "inverse_int": lambda fw: fw.inverse(fw.ones(2, 2, dtype=fw.int64)),

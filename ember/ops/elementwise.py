@@ -1188,7 +1188,10 @@ class Erf(_Unary):
 def _floating_pair(a, b):
     """Promote a binary op's operands, then lift integers to the default float dtype."""
     a, b = _promote(a, b)
-    return _cast(a, _floating(np.asarray(a)).dtype), _cast(b, _floating(np.asarray(b)).dtype)
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:  # a Python number stays one
+        return (_floating(a) if type(a) is np.ndarray else float(a),
+                _floating(b) if type(b) is np.ndarray else float(b))
+    return _floating(a), _floating(b)
 
 
 class Atan2(_Binary):
@@ -1571,3 +1574,104 @@ absolute = abs
 multiply = mul
 subtract = sub
 divide = div
+
+
+class XLogY(_Binary):
+    """x * log(y), defined as 0 where x == 0 (unless y is NaN): the entropy-style product."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _floating_pair(a, b)
+        ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(a == 0, 0, a * np.log(b))
+        return np.where(np.isnan(b), np.nan, out).astype(np.result_type(a, b), copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # log(y), but 0 where x == 0 and y <= 0 (PyTorch's convention there).
+            grad_a = np.where((a == 0) & (b <= 0), 0, grad * np.log(b)) if needs_a else None
+            grad_b = grad * a / b if needs_b else None
+        return (_grad_for(grad_a, *ctx.a_meta) if needs_a else None,
+                _grad_for(grad_b, *ctx.b_meta) if needs_b else None)
+
+
+class LogAddExp2(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _floating_pair(a, b)
+        out = np.logaddexp2(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        return (_grad_for(grad * np.exp2(a - out), *ctx.a_meta) if needs_a else None,
+                _grad_for(grad * np.exp2(b - out), *ctx.b_meta) if needs_b else None)
+
+
+class _NanIgnoringExtreme(_Binary):
+    """fmax/fmin: like maximum/minimum but a NaN loses to a number; the gradient goes to the
+    chosen operand (to ``input`` on ties, as PyTorch)."""
+
+    ufunc = None
+    keeps_input = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        ctx.save_for_backward(cls.keeps_input(a, b) | np.isnan(b))
+        return np.asarray(cls.ufunc(a, b))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input_chosen,) = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        return (_grad_for(np.where(input_chosen, grad, 0), *ctx.a_meta) if needs_a else None,
+                _grad_for(np.where(input_chosen, 0, grad), *ctx.b_meta) if needs_b else None)
+
+
+class Fmax(_NanIgnoringExtreme):
+    ufunc = staticmethod(np.fmax)
+    keeps_input = staticmethod(np.greater_equal)
+
+
+class Fmin(_NanIgnoringExtreme):
+    ufunc = staticmethod(np.fmin)
+    keeps_input = staticmethod(np.less_equal)
+
+
+def xlogy(input, other):
+    return _binary_math(XLogY, input, other, "xlogy")
+
+
+def logaddexp2(input, other):
+    return _binary_math(LogAddExp2, input, other, "logaddexp2")
+
+
+def fmax(input, other):
+    return _binary_math(Fmax, input, other, "fmax")
+
+
+def fmin(input, other):
+    return _binary_math(Fmin, input, other, "fmin")
+
+
+def heaviside(input, values):
+    """The step function: 0 below zero, 1 above, ``values`` at zero (not differentiable)."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not "
+                        f"{type(values).__name__}")
+    if values._data.dtype != input._data.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
+    data = input._data
+    return Tensor._result(np.asarray(np.where(data == 0, values._data, (data > 0).astype(
+        data.dtype))).astype(data.dtype, copy=False))

@@ -855,3 +855,70 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
         return results[0]
     from .shape import stack
     return stack(results, 0)
+
+
+def _reverse_logcumsumexp(values, axis):
+    return np.flip(np.logaddexp.accumulate(np.flip(values, axis), axis=axis), axis)
+
+
+class LogCumSumExp(Function):
+    """Its own op for stability: log-space accumulation forward, and a backward that splits the
+    gradient by sign so every exponential stays bounded."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        if axis is None:
+            return x.copy()
+        out = np.logaddexp.accumulate(x, axis=axis)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.axis is None:
+            return grad, None
+        x, out = ctx.saved_tensors
+        dtype = grad.dtype
+        # In float64: the two signed parts cancel, which costs float32 a few digits.
+        x, out, grad = x.astype(np.float64), out.astype(np.float64), grad.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            positive = np.where(grad > 0, np.log(np.abs(grad)), -np.inf) - out
+            negative = np.where(grad < 0, np.log(np.abs(grad)), -np.inf) - out
+            result = (np.exp(x + _reverse_logcumsumexp(positive, ctx.axis))
+                      - np.exp(x + _reverse_logcumsumexp(negative, ctx.axis)))
+        return result.astype(dtype, copy=False), None
+
+
+def logcumsumexp(input, dim):
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for {input.dtype}')
+    return LogCumSumExp.apply(input, _axes(dim, input._data.ndim, "logcumsumexp")[0]
+                              if input._data.ndim else None)
+
+
+def nanmedian(input, dim=None, keepdim=False):
+    """The lower median of the non-NaN values (NaN only when all are NaN)."""
+    data = input._data
+    if data.dtype.kind != "f" or not np.isnan(data).any():
+        return median(input, dim, keepdim)
+    if dim is None:
+        flat = data.reshape(-1)
+        valid = np.flatnonzero(~np.isnan(flat))
+        if valid.size == 0:
+            return input.reshape(-1)[0].clone()
+        order = valid[np.argsort(flat[valid], kind="stable")]
+        return input.reshape(-1)[int(order[(valid.size - 1) // 2])].clone()
+    axis = _axes(dim, data.ndim, "nanmedian")[0]
+    order = _sort_indices(data, axis, False)  # NaN sorts last
+    counts = np.sum(~np.isnan(data), axis=axis, keepdims=True)
+    middle = np.maximum(counts - 1, 0) // 2
+    kept = np.take_along_axis(order, middle, axis=axis).astype(np.int64)
+    values = _take_sorted(input, axis, kept)
+    indices = kept
+    if not keepdim:
+        values = values.squeeze(axis)
+        indices = np.squeeze(kept, axis)
+    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))

@@ -884,3 +884,37 @@ def cartesian_prod(*tensors):
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")
     return stack([reshape(grid, (-1,)) for grid in grids], 1)
+
+
+def hsplit(input, indices_or_sections):
+    return tensor_split(input, indices_or_sections, 1 if input._data.ndim > 1 else 0)
+
+
+def vsplit(input, indices_or_sections):
+    if input._data.ndim < 2:
+        raise RuntimeError(f"torch.vsplit requires a tensor with at least 2 dimension, but got a "
+                           f"tensor with {input._data.ndim} dimensions!")
+    return tensor_split(input, indices_or_sections, 0)
+
+
+def dsplit(input, indices_or_sections):
+    if input._data.ndim < 3:
+        raise RuntimeError(f"torch.dsplit requires a tensor with at least 3 dimension, but got a "
+                           f"tensor with {input._data.ndim} dimensions!")
+    return tensor_split(input, indices_or_sections, 2)
+
+
+def sum_to_size(input, *size):
+    """Sum ``input`` down to ``size`` (which ``input`` must be expandable from)."""
+    size = _shape_arg(size)
+    shape = input._data.shape
+    leading = len(shape) - len(size)
+    if leading < 0 or any(target not in (1, have) for target, have in zip(size, shape[leading:])):
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size "
+                           f"{{{list(shape)}}}.")
+    axes = tuple(range(leading)) + tuple(
+        leading + position for position, (target, have) in enumerate(zip(size, shape[leading:]))
+        if target == 1 and have != 1)
+    if not axes:
+        return input
+    return reshape(input.sum(axes, keepdim=True), size)
