@@ -366,15 +366,16 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return input / norm.expand_as(input)
 
 
-def _broadcast_pair(x1, x2, name):
+def _broadcast_pair(x1, x2):
+    """Both tensors expanded to their broadcast shape (PyTorch's error when there is none)."""
     try:
         shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
     except ValueError:
-        raise RuntimeError(_ops_size_mismatch(x1.shape, x2.shape)) from None
+        raise RuntimeError(_size_mismatch_message(x1.shape, x2.shape)) from None
     return x1.expand(shape), x2.expand(shape)
 
 
-def _ops_size_mismatch(shape1, shape2):
+def _size_mismatch_message(shape1, shape2):
     """PyTorch's broadcast error, naming the first mismatching dimension from the right."""
     for offset in range(1, min(len(shape1), len(shape2)) + 1):
         size1 = shape1[-offset]
@@ -391,7 +392,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
     As in PyTorch, each vector is divided by its norm first, and the eps clamp does not stop the
     gradient (it acts as a constant shift of the norm)."""
-    x1, x2 = _broadcast_pair(x1, x2, "cosine_similarity")
+    x1, x2 = _broadcast_pair(x1, x2)
     norm1 = _vector_norm(x1, 2, dim, keepdim=True)
     norm2 = _vector_norm(x2, 2, dim, keepdim=True)
     norm1 = norm1 + (norm1.detach().clamp(min=eps) - norm1.detach())

@@ -454,7 +454,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return loss
 
 
-# ---- margin, embedding and likelihood losses (composites of differentiable ops) -------------------
+# ---- margin, embedding and likelihood losses (composites of differentiable ops) ------------------
 def _reduction_from(size_average, reduce, reduction):
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
