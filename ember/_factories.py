@@ -266,3 +266,36 @@ def multinomial(input, num_samples, replacement=False, generator=None):
                                 p=probabilities))
     result = np.stack(picks).astype(np.int64)
     return _new(result.reshape(weights.shape[:-1] + (num_samples,)))
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """``steps`` values from base**start to base**end, evenly spaced in the exponent."""
+    _check_device(device)
+    numpy_dtype = _float_dtype(dtype)
+    exponents = np.linspace(_number(start), _number(end), int(steps), dtype=np.float64)
+    return _new(np.power(float(base), exponents).astype(numpy_dtype), requires_grad)
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False):
+    """Normal samples: ``normal(mean, std, size)`` for numbers, or elementwise means and
+    standard deviations from tensors (broadcast together); not differentiable."""
+    _check_device(device)
+    mean_array = mean._data if isinstance(mean, Tensor) else None
+    std_array = std._data if isinstance(std, Tensor) else None
+    if std_array is None and std < 0 or std_array is not None and (std_array < 0).any():
+        found = std if std_array is None else std_array.min()
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {found}")
+    if mean_array is None and std_array is None:
+        if size is None:
+            raise TypeError("normal(): with a number mean and std, size must be given")
+        numpy_dtype = _float_dtype(dtype)
+        shape = _size((size,) if isinstance(size, int) else tuple(size))
+    else:
+        shape = np.broadcast_shapes(*[array.shape for array in (mean_array, std_array)
+                                      if array is not None])
+        numpy_dtype = next(array.dtype for array in (mean_array, std_array) if array is not None)
+    draws = numpy_generator(generator).standard_normal(shape)
+    mean_values = mean if mean_array is None else mean_array
+    std_values = std if std_array is None else std_array
+    return _new((draws * std_values + mean_values).astype(numpy_dtype), requires_grad)

@@ -699,6 +699,8 @@ class Tensor:
     arccosh_ = acosh_ = _unary_inplace("acosh")
     arctanh_ = atanh_ = _unary_inplace("atanh")
     deg2rad_ = _unary_inplace("deg2rad")
+    erfc_ = _unary_inplace("erfc")
+    erfinv_ = _unary_inplace("erfinv")
     rad2deg_ = _unary_inplace("rad2deg")
     del _unary_inplace
 
@@ -731,6 +733,10 @@ class Tensor:
 
     def divide_(self, other, rounding_mode=None):
         return self._inplace("divide_", lambda: _ops.div(self, other, rounding_mode), None, other)
+
+    def index_put_(self, indices, values, accumulate=False):
+        return self._inplace("index_put_", lambda: _ops.index_put(self, indices, values,
+                                                                  accumulate))
 
     def logical_not_(self):
         return self._inplace("logical_not_", lambda: _ops.logical_not(self))
@@ -1182,7 +1188,7 @@ def _attach_methods():
                  "sgn", "signbit", "swapdims", "take", "tensor_split", "vdot", "unfold",
                  "index_copy", "masked_scatter", "inverse", "det", "xlogy", "logaddexp2",
                  "fmax", "fmin", "heaviside", "logcumsumexp", "nanmedian", "hsplit", "vsplit",
-                 "dsplit", "sum_to_size"):
+                 "dsplit", "sum_to_size", "erfc", "erfinv", "mode", "index_put"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

@@ -370,6 +370,22 @@ CASES += [
 ]
 
 
+def _index_put_(fw, a, b):
+    return (a * 1).index_put_((fw.tensor([0, 2, 0]), fw.tensor([1, 1, 1])), b, accumulate=True)
+
+
+CASES += [
+    Case("erfc", lambda fw, a: fw.erfc(a * 2), UNARY),
+    Case("erfc_far", lambda fw, a: (a * 3 + 6).erfc(), UNARY[1:3], "positive"),
+    Case("erfinv", lambda fw, a: fw.erfinv(a), UNARY, "unit"),
+    Case("mode", lambda fw, a: fw.mode(fw.round(a)), MATRIX),
+    Case("mode_dim_keepdim", lambda fw, a: fw.round(a).mode(0, keepdim=True), MATRIX),
+    Case("index_put_accumulate", _index_put_, [((3, 4), (3,)), ((3, 4), ())]),
+    Case("index_put", lambda fw, a, b: a.index_put((fw.tensor([2, 0]),), b),
+         [((3, 4), (2, 4)), ((3, 4), (4,))]),
+]
+
+
 def _params(cases):
     return [pytest.param(case, shapes, id=f"{case.name}-{'-'.join(map(str, shapes))}")
             for case in cases for shapes in case.shapes]
@@ -485,6 +501,13 @@ INTEGER_CASES = {
     "rot90_int": lambda fw: fw.rot90(fw.arange(6).reshape(2, 3), 3),
     "atanh_int": lambda fw: fw.atanh(fw.tensor([0, 0])),
     "nan_to_num_int": lambda fw: fw.nan_to_num(fw.tensor([1, 2])),
+    "erfinv_edges": lambda fw: fw.erfinv(fw.tensor([-1.0, 1.0, 0.0, 1.5, 0.999999])),
+    "erfc_int": lambda fw: fw.erfc(fw.tensor([0, 1, 3])),
+    "mode_ties": lambda fw: fw.mode(fw.tensor([[1, 2, 2, 3, 3], [4, 4, 1, 1, 0]]), 1),
+    "index_put_bool_mask": lambda fw: fw.zeros(2, 3).index_put_(
+        (fw.tensor([[True, False, True], [False, True, False]]),), fw.tensor(2.0)),
+    "logspace": lambda fw: (fw.logspace(0, 2, 3), fw.logspace(-1, 1, 5, base=2.0),
+                            fw.logspace(0, 3, 4, dtype=fw.float64)),
     "heaviside": lambda fw: fw.heaviside(fw.tensor([-1.0, 0.0, 2.0]), fw.tensor(0.5)),
     "xlogy_zero_and_nan": lambda fw: fw.xlogy(fw.tensor([0.0, 0.0, 2.0, 0.0]),
                                               fw.tensor([0.0, 3.0, 0.0, float("nan")])),
@@ -550,6 +573,12 @@ BAD_INPUTS = {
     "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "numel_list": lambda fw: fw.numel([1, 2]),
+    "normal_negative_std": lambda fw: fw.normal(0.0, -1.0, size=(2,)),
+    "index_put_float_index": lambda fw: fw.zeros(3).index_put_((fw.tensor([0.0]),),
+                                                               fw.tensor(1.0)),
+    "index_put_dtype": lambda fw: fw.zeros(3).index_put_((fw.tensor([0]),),
+                                                         fw.tensor([1], dtype=fw.float64)),
+    "mode_empty_dim": lambda fw: fw.mode(fw.ones(2, 0), 1),
     "heaviside_number": lambda fw: fw.heaviside(fw.ones(2), 0.5),
     "heaviside_dtypes": lambda fw: fw.heaviside(fw.ones(2), fw.tensor(1)),
     "vsplit_vector": lambda fw: fw.vsplit(fw.ones(4), 2),
@@ -684,3 +713,15 @@ def test_random_fills_stay_in_range_and_follow_the_seed():
     assert below.dtype is ember.int64 and 0 <= below.min().item() and below.max().item() <= 3
     waits = ember.zeros(4000, dtype=ember.float64).exponential_(2.0)
     assert waits.min().item() >= 0 and abs(waits.mean().item() - 0.5) < 0.05
+
+
+def test_normal_shapes_dtypes_and_statistics():
+    ember.manual_seed(1)
+    samples = ember.normal(2.0, 3.0, size=(20000,))
+    assert samples.dtype is ember.float32 and samples.shape == (20000,)
+    assert abs(samples.mean().item() - 2.0) < 0.1 and abs(samples.std().item() - 3.0) < 0.1
+    means = ember.zeros(2, 3, dtype=ember.float64)
+    assert ember.normal(means, ember.ones(3, dtype=ember.float64)).shape == (2, 3)
+    assert ember.normal(means, 0.0).abs().max().item() == 0.0
+    ember.manual_seed(1)
+    np.testing.assert_array_equal(ember.normal(2.0, 3.0, size=(20000,)).numpy(), samples.numpy())

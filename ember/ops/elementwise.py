@@ -8,7 +8,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _grad_state
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
-from .activation import erf as _erf_kernel
+from .activation import _erfc_fraction, erf as _erf_kernel
 
 _PYTHON_NUMBERS = (int, float, bool)
 
@@ -1675,3 +1675,64 @@ def heaviside(input, values):
     data = input._data
     return Tensor._result(np.asarray(np.where(data == 0, values._data, (data > 0).astype(
         data.dtype))).astype(data.dtype, copy=False))
+
+
+def _erfc_float64(x):
+    """erfc in float64: 1 - erf where that keeps its digits, the continued fraction beyond 2.5."""
+    out = np.empty_like(x)
+    far = x > 2.5
+    out[far] = _erfc_fraction(x[far])
+    out[~far] = 1.0 - _erf_kernel(x[~far])
+    return out
+
+
+class Erfc(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return _erfc_float64(x.astype(np.float64)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (np.exp(-x * x) * -_TWO_OVER_SQRT_PI)
+
+
+_WINITZKI = 0.147  # Winitzki's constant for a closed-form erfinv approximation (~2e-3 relative)
+
+
+def _erfinv_float64(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_term = np.log((1.0 - x) * (1.0 + x))
+        first = 2.0 / (np.pi * _WINITZKI) + 0.5 * log_term
+        guess = np.sign(x) * np.sqrt(np.sqrt(first * first - log_term / _WINITZKI) - first)
+        inside = np.abs(x) < 1
+        y = np.where(inside, guess, 0.0)
+        for _ in range(4):  # Newton on erf(y) = x: quadratic, from ~1e-3 to float64 precision
+            y = y - (_erf_kernel(y) - x) / (_TWO_OVER_SQRT_PI * np.exp(-y * y))
+            y = np.where(inside, y, 0.0)
+        out = np.where(np.abs(x) == 1, np.sign(x) * np.inf, y)
+        return np.where((np.abs(x) > 1) | np.isnan(x), np.nan, out)
+
+
+class Erfinv(_Unary):
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        out = _erfinv_float64(x.astype(np.float64)).astype(x.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (np.exp(out * out) / _TWO_OVER_SQRT_PI)
+
+
+def erfc(input):
+    return Erfc.apply(input)
+
+
+def erfinv(input):
+    return Erfinv.apply(input)

@@ -612,3 +612,53 @@ def fill_diagonal(input, fill_value, wrap=False):
     mask = np.zeros(shape, dtype=np.bool_)
     np.fill_diagonal(mask, True, wrap=wrap)
     return masked_fill(input, Tensor._wrap(mask), fill_value)
+
+
+class IndexPutAccumulate(Function):
+    """``input`` with ``values`` added at an advanced index (repeated positions accumulate)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, key, values):
+        ctx.values_meta = values.shape, values.dtype
+        ctx.save_for_backward(*key)
+        out = x.copy()
+        np.add.at(out, key, values.astype(out.dtype, copy=False))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ._broadcast import unbroadcast
+        grad_values = None
+        if ctx.needs_input_grad[2]:
+            shape, dtype = ctx.values_meta
+            key = tuple(ctx.saved_tensors)
+            grad_values = unbroadcast(grad[key], shape).astype(dtype, copy=False)
+        return grad, None, grad_values
+
+
+def index_put(input, indices, values, accumulate=False):
+    """``input`` with ``values`` written (or, with ``accumulate``, added) at ``indices``, a tuple
+    of index tensors as in ``input[indices]``."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not "
+                        f"{type(indices).__name__}")
+    if not isinstance(values, Tensor):
+        values = Tensor._wrap(np.asarray(values, dtype=input._data.dtype))
+    if values._data.dtype != input._data.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{input.dtype} for the destination and {values.dtype} for the "
+                           f"source.")
+    key = tuple(np.asarray(index._data if isinstance(index, Tensor) else index)
+                for index in indices)
+    if any(index.dtype.kind not in "iub" for index in key):
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    if not accumulate:
+        out = input.clone()
+        setitem(out, tuple(indices), values)
+        return out
+    try:
+        return IndexPutAccumulate.apply(input, key, values)
+    except IndexError as error:
+        raise _index_error(error) from None

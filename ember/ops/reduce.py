@@ -922,3 +922,36 @@ def nanmedian(input, dim=None, keepdim=False):
         values = values.squeeze(axis)
         indices = np.squeeze(kept, axis)
     return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+
+
+def mode(input, dim=-1, keepdim=False):
+    """The most frequent value along ``dim`` (the smallest among equally frequent ones) and the
+    index of its last occurrence."""
+    data = input._data
+    if data.ndim == 0:
+        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+    axis = _axes(dim, data.ndim, "mode")[0]
+    size = data.shape[axis]
+    if size == 0:
+        raise IndexError(f"mode(): Expected reduction dim {axis} to have non-zero size.")
+    order = np.moveaxis(_sort_indices(data, axis, False), axis, -1)
+    ordered = np.take_along_axis(np.moveaxis(data, axis, -1), order, axis=-1)
+    positions = np.arange(size)
+    same_as_previous = np.concatenate(
+        [np.zeros(ordered.shape[:-1] + (1,), np.bool_), ordered[..., 1:] == ordered[..., :-1]], -1)
+    same_as_next = np.concatenate(
+        [same_as_previous[..., 1:], np.zeros(ordered.shape[:-1] + (1,), np.bool_)], -1)
+    # Each sorted position's run of equal values: where it starts and ends.
+    starts = np.maximum.accumulate(np.where(same_as_previous, 0, positions), axis=-1)
+    ends = np.flip(np.minimum.accumulate(np.flip(np.where(same_as_next, size, positions), -1),
+                                         axis=-1), -1)
+    best = np.argmax(ends - starts, axis=-1)[..., None]  # first (smallest) longest run
+    last = np.take_along_axis(ends, best, axis=-1)
+    # A stable sort keeps equal values in input order: the run's end is the last occurrence.
+    kept = np.moveaxis(np.take_along_axis(order, last, axis=-1), -1, axis).astype(np.int64)
+    values = _take_sorted(input, axis, kept)
+    indices = kept
+    if not keepdim:
+        values = values.squeeze(axis)
+        indices = np.squeeze(kept, axis)
+    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
