@@ -42,7 +42,7 @@ from .ops import (  # noqa: F401
     block_diag, cartesian_prod, cdist, det, index_copy, inverse, masked_scatter)
 from .ops import (  # noqa: F401
     dsplit, fmax, fmin, heaviside, hsplit, logaddexp2, logcumsumexp, nanmedian, vsplit, xlogy)
-from .ops import erfc, erfinv, index_put, mode  # noqa: F401
+from .ops import erfc, erfinv, index_put, mode, scatter_reduce  # noqa: F401
 from ._factories import logspace, normal  # noqa: F401
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401

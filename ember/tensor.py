@@ -734,6 +734,10 @@ class Tensor:
     def divide_(self, other, rounding_mode=None):
         return self._inplace("divide_", lambda: _ops.div(self, other, rounding_mode), None, other)
 
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        return self._inplace("scatter_reduce_", lambda: _ops.scatter_reduce(
+            self, dim, index, src, reduce, include_self=include_self))
+
     def index_put_(self, indices, values, accumulate=False):
         return self._inplace("index_put_", lambda: _ops.index_put(self, indices, values,
                                                                   accumulate))
@@ -1188,7 +1192,8 @@ def _attach_methods():
                  "sgn", "signbit", "swapdims", "take", "tensor_split", "vdot", "unfold",
                  "index_copy", "masked_scatter", "inverse", "det", "xlogy", "logaddexp2",
                  "fmax", "fmin", "heaviside", "logcumsumexp", "nanmedian", "hsplit", "vsplit",
-                 "dsplit", "sum_to_size", "erfc", "erfinv", "mode", "index_put"):
+                 "dsplit", "sum_to_size", "erfc", "erfinv", "mode", "index_put",
+                 "scatter_reduce"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

@@ -386,6 +386,24 @@ CASES += [
 ]
 
 
+def _scatter_reduce(reduce, include_self):
+    def function(fw, a, index, b):
+        return fw.scatter_reduce(a, 1, index, b, reduce, include_self=include_self)
+    return function
+
+
+CASES += [
+    Case(f"scatter_reduce_{reduce}_{include_self}", _scatter_reduce(reduce, include_self),
+         [((3, 4), (3, 5), (3, 5))], ("real" if reduce != "prod" else "positive", "index3",
+                                      "real" if reduce != "prod" else "positive"))
+    for reduce in ("sum", "mean", "amax", "amin", "prod") for include_self in (True, False)
+] + [
+    Case("scatter_reduce_ties", lambda fw, a, index, b: (a * 0).scatter_reduce_(
+        1, index, b * 0, "amax"), [((3, 4), (3, 5), (3, 5))], ("real", "index3", "real"),
+        check_grad=False),
+]
+
+
 def _params(cases):
     return [pytest.param(case, shapes, id=f"{case.name}-{'-'.join(map(str, shapes))}")
             for case in cases for shapes in case.shapes]
@@ -501,6 +519,10 @@ INTEGER_CASES = {
     "rot90_int": lambda fw: fw.rot90(fw.arange(6).reshape(2, 3), 3),
     "atanh_int": lambda fw: fw.atanh(fw.tensor([0, 0])),
     "nan_to_num_int": lambda fw: fw.nan_to_num(fw.tensor([1, 2])),
+    "scatter_reduce_int_mean": lambda fw: fw.tensor([5, 7, 9]).scatter_reduce(
+        0, fw.tensor([0, 0, 2]), fw.tensor([2, 4, 4]), "mean"),
+    "scatter_reduce_int_amin": lambda fw: fw.tensor([5, 7, 9]).scatter_reduce(
+        0, fw.tensor([0, 0, 2]), fw.tensor([2, 4, 40]), "amin", include_self=False),
     "erfinv_edges": lambda fw: fw.erfinv(fw.tensor([-1.0, 1.0, 0.0, 1.5, 0.999999])),
     "erfc_int": lambda fw: fw.erfc(fw.tensor([0, 1, 3])),
     "mode_ties": lambda fw: fw.mode(fw.tensor([[1, 2, 2, 3, 3], [4, 4, 1, 1, 0]]), 1),
@@ -573,6 +595,8 @@ BAD_INPUTS = {
     "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "numel_list": lambda fw: fw.numel([1, 2]),
+    "scatter_reduce_bad_reduce": lambda fw: fw.zeros(3).scatter_reduce(
+        0, fw.tensor([0]), fw.ones(1), "median"),
     "normal_negative_std": lambda fw: fw.normal(0.0, -1.0, size=(2,)),
     "index_put_float_index": lambda fw: fw.zeros(3).index_put_((fw.tensor([0.0]),),
                                                                fw.tensor(1.0)),

@@ -47,4 +47,4 @@ from .reduce import logcumsumexp, nanmedian  # noqa: F401
 from .shape import dsplit, hsplit, sum_to_size, vsplit  # noqa: F401
 from .elementwise import erfc, erfinv  # noqa: F401
 from .reduce import mode  # noqa: F401
-from .index import index_put  # noqa: F401
+from .index import index_put, scatter_reduce  # noqa: F401

@@ -662,3 +662,86 @@ def index_put(input, indices, values, accumulate=False):
         return IndexPutAccumulate.apply(input, key, values)
     except IndexError as error:
         raise _index_error(error) from None
+
+
+_SCATTER_UFUNCS = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+                   "amin": np.minimum}
+
+
+def _identity(reduce, dtype):
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    info = np.iinfo(dtype) if dtype.kind in "iu" else None
+    if info is None:
+        return reduce == "amin"
+    return info.min if reduce == "amax" else info.max
+
+
+class ScatterReduce(Function):
+    """``input`` with ``src`` combined at ``index`` along ``axis`` by sum/prod/mean/amax/amin
+    (optionally leaving ``input``'s own values out of the reduction)."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, axis, index, src, reduce, include_self):
+        ctx.layout = (axis, reduce, include_self, src.shape)
+        grid = _scatter_grid(index, axis)
+        values = _leading(src, index.shape)
+        out = x.copy()
+        hit = np.zeros(x.shape, np.int64)
+        np.add.at(hit, grid, 1)
+        if not include_self:
+            out[hit > 0] = _identity(reduce, x.dtype)
+        _SCATTER_UFUNCS[reduce].at(out, grid, values)
+        count = hit + (1 if include_self else 0)
+        if reduce == "mean":
+            divisor = np.maximum(count, 1).astype(out.dtype)
+            out = out // divisor if out.dtype.kind in "iu" else out / divisor
+        ctx.save_for_backward(x, index, values, out, count)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, index, values, out, count = ctx.saved_tensors
+        axis, reduce, include_self, src_shape = ctx.layout
+        grid = _scatter_grid(index, axis)
+        hit = count > (1 if include_self else 0)
+        if reduce in ("sum", "mean"):
+            share = grad / np.maximum(count, 1) if reduce == "mean" else grad
+            grad_x = share if include_self else np.where(hit, 0, grad)
+            grad_values = share[grid]
+        elif reduce == "prod":
+            if (x[hit] == 0).any() and include_self or (values == 0).any():
+                raise NotImplementedError("scatter_reduce backward with reduce='prod' and zeros "
+                                          "in the reduced values is not implemented in ember")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_x = grad * out / x if include_self else np.where(hit, 0, grad)
+                grad_x = np.where(hit | include_self, grad_x, grad)
+                grad_values = (grad * out)[grid] / values
+        else:  # amax/amin: shared evenly by every value equal to the result
+            winners_self = (x == out) if include_self else ~hit
+            winners_values = values == out[grid]
+            ties = winners_self.astype(grad.dtype)
+            np.add.at(ties, grid, winners_values.astype(grad.dtype))
+            share = grad / np.maximum(ties, 1)
+            grad_x = np.where(winners_self, share, 0)
+            grad_values = np.where(winners_values, share[grid], 0)
+        grad_src = None
+        if ctx.needs_input_grad[3]:
+            grad_src = np.zeros(src_shape, dtype=grad.dtype)
+            _leading(grad_src, index.shape)[...] = grad_values
+        return (grad_x.astype(grad.dtype, copy=False) if ctx.needs_input_grad[0] else None,
+                None, None, grad_src, None, None)
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    if reduce not in _SCATTER_UFUNCS:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    axis, indices = _check_scatter("scatter_reduce", input, dim, index, src)
+    return ScatterReduce.apply(input, axis, indices, src, reduce, include_self)
