@@ -139,3 +139,75 @@ def test_reprs_list_the_same_options_as_torch(torch):
         torch_opt = getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)])
         ember_opt = getattr(optim, name)([ember.zeros(2, requires_grad=True)])
         assert repr(ember_opt) == repr(torch_opt)
+
+
+# ---- LBFGS -----------------------------------------------------------------------------------
+def _rosenbrock_run(library, dtype, steps=4, state=None, start=None, **options):
+    initial = np.array([-1.5, 2.0, 0.5, -0.7]) if start is None else start
+    param = library.tensor(initial.astype(dtype), requires_grad=True)
+    opt = library.optim.LBFGS([param], **options)
+    if state is not None:
+        opt.load_state_dict(state)
+
+    def closure():
+        opt.zero_grad()
+        loss = (100 * (param[1:] - param[:-1] ** 2) ** 2 + (1 - param[:-1]) ** 2).sum()
+        loss.backward()
+        return loss
+
+    losses = [float(opt.step(closure).detach()) for _ in range(steps)]
+    return opt, param, losses
+
+
+LBFGS_CASES = [
+    {"max_iter": 5}, {"lr": 0.1, "max_iter": 6, "history_size": 3},
+    {"line_search_fn": "strong_wolfe", "max_iter": 5},
+    {"line_search_fn": "strong_wolfe", "history_size": 2, "max_iter": 8},
+]
+
+
+@pytest.mark.parametrize("options", LBFGS_CASES, ids=str)
+def test_lbfgs_follows_torch_exactly_in_float64(torch, options):
+    ours, our_param, our_losses = _rosenbrock_run(ember, np.float64, **options)
+    theirs, their_param, their_losses = _rosenbrock_run(torch, np.float64, **options)
+    np.testing.assert_allclose(our_losses, their_losses, rtol=1e-12)
+    np.testing.assert_allclose(our_param.detach().numpy(), their_param.detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+    our_state = ours.state[our_param]
+    their_state = theirs.state[their_param]
+    assert (our_state["n_iter"], our_state["func_evals"]) == (their_state["n_iter"],
+                                                               their_state["func_evals"])
+    assert sorted(our_state) == sorted(their_state)
+    assert ours.state_dict()["param_groups"] == theirs.state_dict()["param_groups"]
+
+
+def test_lbfgs_matches_torch_in_float32_away_from_the_noise_floor(torch):
+    options = {"lr": 0.1, "max_iter": 6, "history_size": 3}
+    _, our_param, our_losses = _rosenbrock_run(ember, np.float32, **options)
+    _, their_param, their_losses = _rosenbrock_run(torch, np.float32, **options)
+    assert our_param.dtype == ember.float32
+    np.testing.assert_allclose(our_losses, their_losses, rtol=1e-5)
+    np.testing.assert_allclose(our_param.detach().numpy(), their_param.detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_lbfgs_state_dict_round_trip_continues_identically():
+    options = {"line_search_fn": "strong_wolfe", "history_size": 3, "max_iter": 4}
+    _, straight_param, straight_losses = _rosenbrock_run(ember, np.float64, steps=4, **options)
+    first, middle_param, first_losses = _rosenbrock_run(ember, np.float64, steps=2, **options)
+    _, resumed_param, resumed_losses = _rosenbrock_run(
+        ember, np.float64, steps=2, state=first.state_dict(),
+        start=middle_param.detach().numpy(), **options)
+    assert first_losses + resumed_losses == straight_losses
+    np.testing.assert_array_equal(resumed_param.detach().numpy(),
+                                  straight_param.detach().numpy())
+
+
+def test_lbfgs_rejects_parameter_groups_and_bad_options_like_torch(torch):
+    for library in (torch, ember):
+        first = library.zeros(2, requires_grad=True)
+        second = library.zeros(2, requires_grad=True)
+        with pytest.raises(ValueError, match="doesn't support per-parameter options"):
+            library.optim.LBFGS([{"params": [first]}, {"params": [second]}])
+        with pytest.raises(ValueError, match="Invalid learning rate: -1"):
+            library.optim.LBFGS([first], lr=-1)
