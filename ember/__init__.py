@@ -43,6 +43,10 @@ from .ops import (  # noqa: F401
 from .ops import (  # noqa: F401
     dsplit, fmax, fmin, heaviside, hsplit, logaddexp2, logcumsumexp, nanmedian, vsplit, xlogy)
 from .ops import erfc, erfinv, index_put, mode, scatter_reduce  # noqa: F401
+from .ops import (  # noqa: F401
+    addbmm, addmv, addr, chain_matmul, copysign, corrcoef, cov, diag_embed, diagflat,
+    float_power, histc, isneginf, isposinf, isreal, matrix_power, trapezoid,
+    unique_consecutive, vander)
 from ._factories import logspace, normal  # noqa: F401
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401

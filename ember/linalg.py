@@ -2,7 +2,8 @@
 inv, det, solve, cross and vecdot."""
 from .ops.reduce import vector_norm
 
-__all__ = ["cross", "det", "inv", "norm", "solve", "vecdot", "vector_norm"]
+__all__ = ["cross", "det", "inv", "matrix_power", "multi_dot", "norm", "solve", "vecdot",
+           "vector_norm"]
 
 
 def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -49,3 +50,13 @@ def det(A):
 def solve(A, B, *, left=True):
     from .ops.linalg import solve as solve_system
     return solve_system(A, B, left=left)
+
+
+def matrix_power(A, n):
+    from .ops.linalg import matrix_power as power
+    return power(A, n)
+
+
+def multi_dot(tensors):
+    from .ops.linalg import multi_dot as chain
+    return chain(tensors)

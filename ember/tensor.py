@@ -770,6 +770,13 @@ class Tensor:
     def is_signed(self):
         return self._data.dtype.kind in "if"
 
+    def is_nonzero(self):
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous"
+                               if self._data.size else
+                               "Boolean value of Tensor with no values is ambiguous")
+        return bool(self._data.reshape(-1)[0])
+
     def is_same_size(self, other):
         return self._data.shape == other._data.shape
 
@@ -1193,7 +1200,9 @@ def _attach_methods():
                  "index_copy", "masked_scatter", "inverse", "det", "xlogy", "logaddexp2",
                  "fmax", "fmin", "heaviside", "logcumsumexp", "nanmedian", "hsplit", "vsplit",
                  "dsplit", "sum_to_size", "erfc", "erfinv", "mode", "index_put",
-                 "scatter_reduce"):
+                 "scatter_reduce", "isposinf", "isneginf", "isreal", "float_power", "copysign",
+                 "diag_embed", "addmv", "addr", "addbmm", "matrix_power", "histc", "cov",
+                 "corrcoef", "unique_consecutive"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

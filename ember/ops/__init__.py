@@ -48,3 +48,8 @@ from .shape import dsplit, hsplit, sum_to_size, vsplit  # noqa: F401
 from .elementwise import erfc, erfinv  # noqa: F401
 from .reduce import mode  # noqa: F401
 from .index import index_put, scatter_reduce  # noqa: F401
+from .elementwise import copysign, float_power, isneginf, isposinf, isreal  # noqa: F401
+from .shape import diag_embed, diagflat, vander  # noqa: F401
+from .linalg import (  # noqa: F401
+    addbmm, addmv, addr, chain_matmul, matrix_power, multi_dot)
+from .reduce import corrcoef, cov, histc, trapezoid, unique_consecutive  # noqa: F401

@@ -1736,3 +1736,55 @@ def erfc(input):
 
 def erfinv(input):
     return Erfinv.apply(input)
+
+
+def isposinf(input):
+    return Tensor._result(np.isposinf(input._data) if input._data.dtype.kind == "f"
+                          else np.zeros(input._data.shape, np.bool_))
+
+
+def isneginf(input):
+    return Tensor._result(np.isneginf(input._data) if input._data.dtype.kind == "f"
+                          else np.zeros(input._data.shape, np.bool_))
+
+
+def isreal(input):
+    return Tensor._result(np.ones(input._data.shape, np.bool_))
+
+
+def float_power(input, exponent):
+    """pow computed in float64 (PyTorch's float_power), differentiable through pow."""
+    wide = from_numpy_dtype(np.dtype(np.float64))
+    base = input.to(wide) if isinstance(input, Tensor) else float(input)
+    power = exponent.to(wide) if isinstance(exponent, Tensor) else float(exponent)
+    if not isinstance(base, Tensor):
+        base = Tensor._wrap(np.asarray(base))
+    return pow(base, power)
+
+
+class Copysign(_Binary):
+    """|input| with the sign of ``other``; ``other`` gets a zero gradient (PyTorch's too)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _floating_pair(a, b)
+        out = np.asarray(np.copysign(a, b))
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        grad_a = None
+        if needs_a:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(a == 0, 0, out / a)
+            grad_a = _grad_for(grad * ratio, *ctx.a_meta)
+        grad_b = _grad_for(np.zeros_like(grad), *ctx.b_meta) if needs_b else None
+        return grad_a, grad_b
+
+
+def copysign(input, other):
+    return _binary_math(Copysign, input, other, "copysign")

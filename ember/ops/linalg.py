@@ -499,3 +499,69 @@ def solve(A, B, *, left=True):
                            f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and "
                            f"{'x'.join(map(str, B._data.shape[-2:]))})")
     return Solve.apply(A, B, vector)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat @ vec)."""
+    product = mv(mat, vec)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return (input if beta == 1 else input * beta) + product
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """beta * input + alpha * outer(vec1, vec2)."""
+    product = outer(vec1, vec2)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return (input if beta == 1 else input * beta) + product
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (the sum over the batch of batch1[i] @ batch2[i])."""
+    product = einsum("bij,bjk->ik", batch1, batch2)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return (input if beta == 1 else input * beta) + product
+
+
+def matrix_power(input, n):
+    """A^n by repeated squaring (n < 0 through the inverse)."""
+    if input._data.ndim < 2 or input._data.shape[-1] != input._data.shape[-2]:
+        raise RuntimeError("linalg.matrix_power: A must be batches of square matrices")
+    if n == 0:
+        eye = np.broadcast_to(np.eye(input._data.shape[-1], dtype=input._data.dtype),
+                              input._data.shape)
+        return Tensor._result(eye.copy())
+    if n == 1:
+        return input.clone()
+    base = inverse(input) if n < 0 else input
+    remaining = n if n > 0 else -n
+    result = None
+    while remaining:
+        if remaining & 1:
+            result = base if result is None else matmul(result, base)
+        remaining >>= 1
+        if remaining:
+            base = matmul(base, base)
+    return result
+
+
+def multi_dot(tensors):
+    """The product of a chain of matrices (the first and last may be vectors), left to right."""
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    result = tensors[0]
+    for tensor in tensors[1:]:
+        result = matmul(result, tensor)
+    return result
+
+
+def chain_matmul(*matrices):
+    return multi_dot(matrices) if len(matrices) > 1 else matrices[0]

@@ -955,3 +955,80 @@ def mode(input, dim=-1, keepdim=False):
         values = values.squeeze(axis)
         indices = np.squeeze(kept, axis)
     return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The trapezoid rule along ``dim``, with sample points ``x`` or a constant spacing ``dx``."""
+    from .shape import diff, narrow
+    axis = _axes(dim, y._data.ndim, "trapezoid")[0]
+    length = y._data.shape[axis]
+    if length == 0:
+        return sum(y, axis)
+    pair_sums = narrow(y, axis, 1, length - 1) + narrow(y, axis, 0, length - 1)
+    if x is not None:
+        spacing = diff(x, dim=-1 if x._data.ndim == 1 else axis)
+        if x._data.ndim == 1:
+            shape = [1] * y._data.ndim
+            shape[axis] = length - 1
+            spacing = spacing.reshape(shape)
+        return sum(pair_sums * spacing, axis) / 2
+    return sum(pair_sums, axis) * ((1.0 if dx is None else dx) / 2)
+
+
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """The covariance matrix of the rows (variables) over the columns (observations)."""
+    if fweights is not None or aweights is not None:
+        raise NotImplementedError("cov: fweights and aweights are not implemented in ember")
+    if input._data.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
+                           f"input with {input._data.ndim} dimensions")
+    data = input if input._data.ndim == 2 else input.reshape(1, -1)
+    if data._data.dtype.kind != "f":
+        data = data.to(get_default_dtype())
+    observations = data._data.shape[1]
+    centered = data - mean(data, 1, keepdim=True)
+    out = (centered @ centered.t()) / builtins.max(observations - correction, 0)
+    return out.reshape(()) if input._data.ndim < 2 else out
+
+
+def corrcoef(input):
+    """Pearson correlation coefficients of the rows, clipped to [-1, 1]."""
+    covariance = cov(input)
+    if covariance._data.ndim == 0:
+        return covariance / covariance
+    spread = covariance.diagonal().sqrt()
+    out = covariance / spread.reshape(-1, 1) / spread.reshape(1, -1)
+    return out.clamp(-1, 1)
+
+
+def histc(input, bins=100, min=0, max=0):
+    """Counts in ``bins`` equal-width bins over [min, max] (the data's range when both are 0)."""
+    data = input._data
+    if data.dtype.kind != "f":
+        raise NotImplementedError(f'"histogram_cpu" not implemented for {input.dtype}')
+    low, high = float(min), float(max)
+    if low == high and data.size:
+        low, high = float(data.min()), float(data.max())
+    if low == high:
+        low, high = low - 1, high + 1
+    if low > high:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    counts, _ = np.histogram(data, bins=bins, range=(low, high))
+    return Tensor._result(counts.astype(data.dtype))
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """Collapse runs of equal consecutive values (of the flattened input when dim is None)."""
+    if dim is not None:
+        raise NotImplementedError("unique_consecutive: dim is not implemented in ember")
+    flat = input._data.reshape(-1)
+    starts = np.ones(flat.shape, np.bool_)
+    starts[1:] = flat[1:] != flat[:-1]
+    results = [Tensor._result(flat[starts].copy())]
+    if return_inverse:
+        results.append(Tensor._result((np.cumsum(starts) - 1).reshape(input._data.shape)
+                                      .astype(np.int64)))
+    if return_counts:
+        boundaries = np.append(np.flatnonzero(starts), flat.size)
+        results.append(Tensor._result(np.diff(boundaries).astype(np.int64)))
+    return results[0] if len(results) == 1 else tuple(results)

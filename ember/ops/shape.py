@@ -918,3 +918,41 @@ def sum_to_size(input, *size):
     if not axes:
         return input
     return reshape(input.sum(axes, keepdim=True), size)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Matrices whose (dim1, dim2) diagonals are the last dim of ``input``."""
+    from .index import setitem
+    size = input._data.shape[-1] + abs(offset)
+    ndim = input._data.ndim + 1
+    axis1 = _normalize_dim(dim1, ndim)
+    axis2 = _normalize_dim(dim2, ndim)
+    if axis1 == axis2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    batch = input._data.shape[:-1]
+    out = Tensor._wrap(np.zeros(batch + (size, size), input._data.dtype))
+    positions = np.arange(input._data.shape[-1])
+    rows = positions + max(-offset, 0)
+    setitem(out, (Ellipsis, rows, rows + offset), input)
+    # The two new dims sit last; move them to (axis1, axis2).
+    rest = [axis for axis in range(ndim) if axis not in (axis1, axis2)]
+    order = [0] * ndim
+    for source, target in enumerate(rest + [axis1, axis2]):
+        order[target] = source
+    return permute(out, order)
+
+
+def diagflat(input, offset=0):
+    return diag(reshape(input, (-1,)), offset)
+
+
+def vander(x, N=None, increasing=False):
+    """Columns of powers of the 1-D ``x`` (decreasing unless ``increasing``)."""
+    if x._data.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    count = x._data.shape[0] if N is None else N
+    if count < 0:
+        raise RuntimeError("N must be non-negative.")
+    exponents = np.arange(count) if increasing else np.arange(count)[::-1].copy()
+    base = x if x._data.dtype.kind == "f" else x.to(_FROM_NUMPY[np.dtype(np.int64)])
+    return reshape(base, (-1, 1)) ** Tensor._wrap(exponents.astype(base._data.dtype))
