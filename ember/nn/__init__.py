@@ -37,6 +37,7 @@ from .modules import Fold, Unfold  # noqa: F401,E402
 from .modules import (  # noqa: F401,E402
     MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
 from .modules import LocalResponseNorm, RReLU  # noqa: F401,E402
+from .modules import EmbeddingBag  # noqa: F401,E402
 
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402

@@ -592,3 +592,86 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     slopes = np.where(input._data <= 0, draws, 1).astype(input._data.dtype)
     noise = type(input)._wrap(slopes)
     return _apply(input, inplace, "rrelu_", lambda: input * noise)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """Sum, mean or max of the embeddings of each bag (a row of a 2-D input, or a run of a 1-D
+    input starting at each offset); ``padding_idx`` entries are left out (composite: one lookup,
+    then a (bags, indices) weight matrix product, or a gather at each bag's argmax)."""
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
+                             f"is a mini-batch of fixed length sequences. However, found offsets "
+                             f"of type {type(offsets)}")
+        bags, length = input.shape
+        starts = np.arange(bags, dtype=np.int64) * length
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.dim() == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.dim() != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        starts = offsets._data.astype(np.int64)
+        if include_last_offset:
+            starts = starts[:-1]
+        if starts.size and starts[0] != 0:
+            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
+                               f"mini-batch has to start from position 0. However, got "
+                               f"{starts[0]}")
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{input.dim()}")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
+                                  f"per_sample_weights is only supported for mode='sum' (got "
+                                  f"mode='{mode}'). Please open a feature request on GitHub.")
+    indices = input._data
+    count = weight.shape[0]
+    bad = np.flatnonzero((indices < 0) | (indices >= count))
+    if bad.size:
+        raise RuntimeError(f"Index {bad[0]} of input takes value {indices[bad[0]]} which is not "
+                           f"in the valid range [0, {count})")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += count
+    rows = embedding(input, weight, None, max_norm, norm_type, scale_grad_by_freq)
+    bag_of = np.searchsorted(starts, np.arange(indices.size), side="right") - 1
+    kept = np.ones(indices.size, dtype=bool) if padding_idx is None else indices != padding_idx
+    dtype = weight._data.dtype
+    if mode == "max":
+        return _bag_max(rows, bag_of, kept, starts.size, dtype)
+    membership = np.zeros((starts.size, indices.size), dtype=dtype)
+    membership[bag_of[kept], np.flatnonzero(kept)] = 1
+    if mode == "mean":
+        sizes = membership.sum(axis=1, keepdims=True)
+        membership /= np.maximum(sizes, 1)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.unsqueeze(1)
+    return type(weight)._wrap(membership).matmul(rows)
+
+
+def _bag_max(rows, bag_of, kept, bags, dtype):
+    """Per-bag, per-feature maximum as a gather at the argmax rows (empty bags give zeros)."""
+    values = rows._data
+    features = values.shape[1]
+    best = np.full((bags, features), -np.inf, dtype=dtype)
+    positions = np.flatnonzero(kept)
+    np.maximum.at(best, bag_of[positions], values[positions])
+    # The first row reaching each maximum supplies it (and receives its gradient).
+    is_best = values[positions] == best[bag_of[positions]]
+    unused = values.shape[0]
+    choice = np.full((bags, features), unused, dtype=np.int64)
+    shape = is_best.shape
+    np.minimum.at(choice, (np.broadcast_to(bag_of[positions][:, None], shape),
+                           np.broadcast_to(np.arange(features), shape)),
+                  np.where(is_best, positions[:, None], unused))
+    empty = choice == unused
+    gathered = rows.gather(0, type(rows)._wrap(np.where(empty, 0, choice)))
+    if np.any(empty):
+        gathered = gathered * type(rows)._wrap((~empty).astype(dtype))
+    return gathered

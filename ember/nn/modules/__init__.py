@@ -51,3 +51,4 @@ from .loss import (  # noqa: F401,E402
     MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
 from .activation import RReLU  # noqa: F401,E402
 from .normalization import LocalResponseNorm  # noqa: F401,E402
+from .sparse import EmbeddingBag  # noqa: F401,E402
