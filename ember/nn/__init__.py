@@ -38,6 +38,7 @@ from .modules import (  # noqa: F401,E402
     MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
 from .modules import LocalResponseNorm, RReLU  # noqa: F401,E402
 from .modules import EmbeddingBag  # noqa: F401,E402
+from .modules import LPPool1d, LPPool2d  # noqa: F401,E402
 
 from . import functional, init  # noqa: F401,E402
 from . import utils  # noqa: F401,E402

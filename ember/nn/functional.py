@@ -675,3 +675,39 @@ def _bag_max(rows, bag_of, kept, bags, dtype):
     if np.any(empty):
         gathered = gathered * type(rows)._wrap((~empty).astype(dtype))
     return gathered
+
+
+def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, pool, window):
+    """(window * avg_pool(x^p))^(1/p), with the sign/relu guard PyTorch applies (composite)."""
+    powered = input.pow(norm_type)
+    if stride is not None:
+        pooled = pool(powered, kernel_size, stride, 0, ceil_mode)
+    else:
+        pooled = pool(powered, kernel_size, padding=0, ceil_mode=ceil_mode)
+    return (pooled.sign() * relu(pooled.abs())).mul(window).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over 1-D windows: (sum of x^p over the window)^(1/p)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool1d, kernel_size)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over 2-D windows: (sum of x^p over the window)^(1/p)."""
+    height, width = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool2d,
+                    height * width)
+
+
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + Gumbel noise) / tau); with ``hard`` the one-hot argmax in the forward
+    pass and the soft sample's gradient (straight-through)."""
+    noise = numpy_generator(None).exponential(1.0, size=tuple(logits.shape))
+    gumbels = type(logits)._wrap(-np.log(noise).astype(logits._data.dtype))
+    soft = _softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return soft
+    winners = np.argmax(soft._data, axis=dim)
+    one_hot_array = np.zeros_like(soft._data)
+    np.put_along_axis(one_hot_array, np.expand_dims(winners, dim), 1, axis=dim)
+    return type(logits)._wrap(one_hot_array) - soft.detach() + soft

@@ -656,3 +656,34 @@ def test_embedding_bag_errors_match_torch(torch):
         with pytest.raises(error) as our_error:
             call(ember)
         assert str(our_error.value) == str(their_error.value)
+
+
+# ---- LP pooling and gumbel_softmax -----------------------------------------------------------
+@pytest.mark.parametrize("expression, shape", [
+    ("LPPool1d(2, 3)", (2, 3, 8)), ("LPPool1d(3.0, 2, stride=1)", (2, 3, 7)),
+    ("LPPool2d(2, 2)", (2, 3, 4, 6)), ("LPPool2d(1.5, (2, 3), stride=1, ceil_mode=True)",
+                                       (1, 2, 5, 6))])
+def test_lp_pool_matches_torch(torch, expression, shape):
+    ours = eval("nn." + expression)
+    theirs = eval("torch.nn." + expression)
+    assert repr(ours) == repr(theirs)
+    array = np.abs(_array(shape)) + 0.1
+    _compare(torch, ours, theirs, [array], rtol=1e-5, atol=1e-5)
+    _gradcheck(ours, [array])
+
+
+def test_gumbel_softmax_samples_and_straight_through_gradient():
+    ember.manual_seed(5)
+    logits = ember.tensor(np.log(np.array([[0.7, 0.2, 0.1]] * 4000, dtype=np.float32)),
+                          requires_grad=True)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.detach().numpy().sum(axis=1), 1.0, rtol=1e-5)
+    hard = F.gumbel_softmax(logits, hard=True)
+    values = hard.detach().numpy()
+    assert set(np.unique(values)) == {0.0, 1.0}
+    np.testing.assert_array_equal(values.sum(axis=1), 1.0)
+    # The argmax of logits + Gumbel noise is a sample of softmax(logits).
+    np.testing.assert_allclose(values.mean(axis=0), [0.7, 0.2, 0.1], atol=0.03)
+    (hard * ember.tensor(np.arange(3, dtype=np.float32))).sum().backward()
+    assert np.all(np.isfinite(logits.grad.numpy()))
+    assert np.abs(logits.grad.numpy()).sum() > 0

@@ -52,3 +52,4 @@ from .loss import (  # noqa: F401,E402
 from .activation import RReLU  # noqa: F401,E402
 from .normalization import LocalResponseNorm  # noqa: F401,E402
 from .sparse import EmbeddingBag  # noqa: F401,E402
+from .pooling import LPPool1d, LPPool2d  # noqa: F401,E402

@@ -161,3 +161,32 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     """Maximum over adaptive windows to ``output_size``; indices as MaxPool2d's."""
 
     _functional = staticmethod(pooling_ops.adaptive_max_pool2d)
+
+
+class _LPPoolNd(Module):
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """Power-average pooling over 1-D windows."""
+
+    def forward(self, input):
+        from .. import functional as F
+        return F.lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class LPPool2d(_LPPoolNd):
+    """Power-average pooling over 2-D windows."""
+
+    def forward(self, input):
+        from .. import functional as F
+        return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
