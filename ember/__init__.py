@@ -47,6 +47,9 @@ from .ops import (  # noqa: F401
     addbmm, addmv, addr, chain_matmul, copysign, corrcoef, cov, diag_embed, diagflat,
     float_power, histc, isneginf, isposinf, isreal, matrix_power, trapezoid,
     unique_consecutive, vander)
+from .ops import (  # noqa: F401
+    bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
+    frexp, gcd, lcm, ldexp)
 from ._factories import logspace, normal  # noqa: F401
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401

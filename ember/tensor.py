@@ -544,13 +544,37 @@ class Tensor:
         return _ops.logical_not(self) if self._data.dtype == np.bool_ else _ops.bitwise_not(self)
 
     def __and__(self, other):
-        return _ops.logical_and(self, other)
+        return _ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ops.bitwise_and(other, self)
 
     def __or__(self, other):
-        return _ops.logical_or(self, other)
+        return _ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ops.bitwise_or(other, self)
 
     def __xor__(self, other):
-        return _ops.logical_xor(self, other)
+        return _ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops.bitwise_xor(other, self)
+
+    def __lshift__(self, other):
+        return _ops.bitwise_left_shift(self, other)
+
+    def __rshift__(self, other):
+        return _ops.bitwise_right_shift(self, other)
+
+    def __iand__(self, other):
+        return self._inplace("bitwise_and_", lambda: _ops.bitwise_and(self, other))
+
+    def __ior__(self, other):
+        return self._inplace("bitwise_or_", lambda: _ops.bitwise_or(self, other))
+
+    def __ixor__(self, other):
+        return self._inplace("bitwise_xor_", lambda: _ops.bitwise_xor(self, other))
 
     def __eq__(self, other):
         return _ops.eq(self, other)
@@ -1202,7 +1226,8 @@ def _attach_methods():
                  "dsplit", "sum_to_size", "erfc", "erfinv", "mode", "index_put",
                  "scatter_reduce", "isposinf", "isneginf", "isreal", "float_power", "copysign",
                  "diag_embed", "addmv", "addr", "addbmm", "matrix_power", "histc", "cov",
-                 "corrcoef", "unique_consecutive"):
+                 "corrcoef", "unique_consecutive", "bitwise_and", "bitwise_or", "bitwise_xor",
+                 "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm", "ldexp", "frexp"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

@@ -546,6 +546,19 @@ INTEGER_CASES = {
     "rot90_int": lambda fw: fw.rot90(fw.arange(6).reshape(2, 3), 3),
     "atanh_int": lambda fw: fw.atanh(fw.tensor([0, 0])),
     "nan_to_num_int": lambda fw: fw.nan_to_num(fw.tensor([1, 2])),
+    "bitwise_operators": lambda fw: (fw.tensor([6, 5]) & fw.tensor([3, 1]),
+                                     fw.tensor([6, 5]) | 8, 3 ^ fw.tensor([6, 5]),
+                                     fw.tensor([1, 2], dtype=fw.int32) << 3,
+                                     fw.tensor([64, 7]) >> fw.tensor([2, 1]),
+                                     fw.tensor([True, False]) & fw.tensor([3, 1]),
+                                     fw.tensor([True, False]) ^ True),
+    "bitwise_functions": lambda fw: (fw.bitwise_and(fw.tensor([12]), fw.tensor([10])),
+                                     fw.bitwise_or(fw.tensor([12], dtype=fw.uint8), 1),
+                                     fw.bitwise_xor(fw.tensor([True]), fw.tensor([True])),
+                                     fw.gcd(fw.tensor([12, 7]), fw.tensor([8, 0])),
+                                     fw.lcm(fw.tensor([4, 6]), fw.tensor([6, 4]))),
+    "frexp_ldexp": lambda fw: tuple(fw.frexp(fw.tensor([8.0, 0.3, -5.0, 0.0]))) + (
+        fw.ldexp(fw.tensor([1.0, 0.5]), fw.tensor([3, -1])),),
     "isposinf_isneginf_isreal": lambda fw: (fw.isposinf(fw.tensor([float("inf"), 1.0])),
                                             fw.isneginf(fw.tensor([-float("inf"), 1.0])),
                                             fw.isreal(fw.tensor([1, 2]))),
@@ -635,6 +648,9 @@ BAD_INPUTS = {
     "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "numel_list": lambda fw: fw.numel([1, 2]),
+    "bitwise_float": lambda fw: fw.ones(2) & fw.ones(2),
+    "bitwise_float_number": lambda fw: fw.tensor([1, 2]) | 1.5,
+    "frexp_int": lambda fw: fw.frexp(fw.tensor([1, 2])),
     "is_nonzero_many": lambda fw: fw.tensor([1, 2]).is_nonzero(),
     "vander_2d": lambda fw: fw.vander(fw.ones(2, 2)),
     "matrix_power_not_square": lambda fw: fw.linalg.matrix_power(fw.ones(2, 3), 2),
@@ -800,3 +816,11 @@ def test_normal_shapes_dtypes_and_statistics():
 def test_vander_gradient():
     leaf = ember.tensor([0.5, -1.5, 2.0], dtype=ember.float64, requires_grad=True)
     assert gradcheck(lambda x: ember.vander(x, 4), [leaf])
+
+
+def test_inplace_bitwise_operators_on_masks():
+    mask = ember.tensor([True, False, True])
+    mask &= ember.tensor([True, True, False])
+    mask |= ember.tensor([False, True, False])
+    mask ^= ember.tensor([True, False, False])
+    np.testing.assert_array_equal(mask.numpy(), [False, True, False])

@@ -49,6 +49,9 @@ from .elementwise import erfc, erfinv  # noqa: F401
 from .reduce import mode  # noqa: F401
 from .index import index_put, scatter_reduce  # noqa: F401
 from .elementwise import copysign, float_power, isneginf, isposinf, isreal  # noqa: F401
+from .elementwise import (  # noqa: F401
+    bitwise_and, bitwise_left_shift, bitwise_or, bitwise_right_shift, bitwise_xor, frexp, gcd,
+    lcm, ldexp)
 from .shape import diag_embed, diagflat, vander  # noqa: F401
 from .linalg import (  # noqa: F401
     addbmm, addmv, addr, chain_matmul, matrix_power, multi_dot)

@@ -1788,3 +1788,55 @@ class Copysign(_Binary):
 
 def copysign(input, other):
     return _binary_math(Copysign, input, other, "copysign")
+
+
+# ---- bitwise and integer ops (not differentiable) ----------------------------------------------------
+def _bitwise(ufunc, name):
+    def operation(input, other):
+        a = _raw(input)
+        b = _raw(other)
+        a, b = _promote(a if isinstance(a, np.ndarray) else _to_operand(a, name),
+                        b if isinstance(b, np.ndarray) else _to_operand(b, name))
+        for operand in (a, b):
+            kind = np.asarray(operand).dtype.kind
+            if kind not in "biu":
+                raise NotImplementedError(f'"{name}_cpu" not implemented for '
+                                          f"'{_TORCH_NAMES.get(np.asarray(operand).dtype.name)}'")
+        return Tensor._result(np.asarray(ufunc(a, b)))
+    operation.__name__ = name
+    operation.__doc__ = f"Elementwise ``{name}`` of integer or bool tensors."
+    return operation
+
+
+bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
+bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
+bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
+bitwise_left_shift = _bitwise(np.left_shift, "bitwise_left_shift")
+bitwise_right_shift = _bitwise(np.right_shift, "bitwise_right_shift")
+gcd = _bitwise(np.gcd, "gcd")
+lcm = _bitwise(np.lcm, "lcm")
+
+
+def ldexp(input, other):
+    """input * 2 ** other."""
+    return mul(input, pow(2.0, other if isinstance(other, Tensor) else float(other)))
+
+
+def frexp(input):
+    """Mantissa in [0.5, 1) and integer exponent with input = mantissa * 2 ** exponent."""
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    mantissa, exponent = np.frexp(input._data)
+    return _Frexp((Tensor._result(mantissa), Tensor._result(exponent.astype(np.int32))))
+
+
+class _Frexp(tuple):
+    """(mantissa, exponent) with attribute access, like torch.return_types.frexp."""
+
+    @property
+    def mantissa(self):
+        return self[0]
+
+    @property
+    def exponent(self):
+        return self[1]
