@@ -687,3 +687,29 @@ def test_gumbel_softmax_samples_and_straight_through_gradient():
     (hard * ember.tensor(np.arange(3, dtype=np.float32))).sum().backward()
     assert np.all(np.isfinite(logits.grad.numpy()))
     assert np.abs(logits.grad.numpy()).sum() > 0
+
+
+# ---- in-place forms and deprecated aliases ---------------------------------------------------
+@pytest.mark.parametrize("name, arguments", [
+    ("relu_", ()), ("elu_", (0.5,)), ("selu_", ()), ("celu_", (0.7,)), ("leaky_relu_", (0.2,)),
+    ("hardtanh_", (-0.5, 0.5)), ("threshold_", (0.1, -3.0)), ("rrelu_", (0.1, 0.3))])
+def test_inplace_functional_forms_match_torch(torch, name, arguments):
+    array = _array((3, 4))
+    ours = ember.tensor(array)
+    theirs = torch.tensor(array)
+    result = getattr(F, name)(ours, *arguments)
+    getattr(torch.nn.functional, name)(theirs, *arguments)
+    assert result is ours
+    assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("upsample", {"scale_factor": 2, "mode": "bilinear", "align_corners": False}),
+    ("upsample_nearest", {"size": (5, 3)}), ("upsample_bilinear", {"scale_factor": 1.5})])
+def test_deprecated_upsample_aliases_warn_and_match_torch(torch, name, options):
+    array = _array((1, 2, 3, 4))
+    with pytest.warns(UserWarning, match="is deprecated"):
+        ours = getattr(F, name)(ember.tensor(array), **options)
+    with pytest.warns(UserWarning, match="is deprecated"):
+        theirs = getattr(torch.nn.functional, name)(torch.tensor(array), **options)
+    assert_close(ours, theirs)
