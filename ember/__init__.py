@@ -50,6 +50,7 @@ from .ops import (  # noqa: F401
 from .ops import (  # noqa: F401
     bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
     frexp, gcd, lcm, ldexp)
+from .ops import cholesky, logdet, slogdet  # noqa: F401
 from ._factories import logspace, normal  # noqa: F401
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401

@@ -1,9 +1,9 @@
 """ember.linalg: torch.linalg's norms (vector_norm, norm; of the matrix norms only Frobenius),
-inv, det, solve, cross and vecdot."""
+inv, det, slogdet, cholesky, solve, matrix_power, multi_dot, cross and vecdot."""
 from .ops.reduce import vector_norm
 
-__all__ = ["cross", "det", "inv", "matrix_power", "multi_dot", "norm", "solve", "vecdot",
-           "vector_norm"]
+__all__ = ["cholesky", "cross", "det", "inv", "matrix_power", "multi_dot", "norm", "slogdet",
+           "solve", "vecdot", "vector_norm"]
 
 
 def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -60,3 +60,13 @@ def matrix_power(A, n):
 def multi_dot(tensors):
     from .ops.linalg import multi_dot as chain
     return chain(tensors)
+
+
+def slogdet(A):
+    from .ops.linalg import slogdet as sign_and_log
+    return sign_and_log(A)
+
+
+def cholesky(A, *, upper=False):
+    from .ops.linalg import cholesky as factor
+    return factor(A, upper=upper)

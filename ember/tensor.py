@@ -1227,7 +1227,8 @@ def _attach_methods():
                  "scatter_reduce", "isposinf", "isneginf", "isreal", "float_power", "copysign",
                  "diag_embed", "addmv", "addr", "addbmm", "matrix_power", "histc", "cov",
                  "corrcoef", "unique_consecutive", "bitwise_and", "bitwise_or", "bitwise_xor",
-                 "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm", "ldexp", "frexp"):
+                 "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm", "ldexp", "frexp",
+                 "slogdet", "logdet", "cholesky"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

@@ -431,6 +431,21 @@ CASES += [
 ]
 
 
+def _positive_definite(fw, a):
+    return a @ a.mT + 3 * fw.eye(a.shape[-1])
+
+
+CASES += [
+    Case("slogdet_logdet", lambda fw, a: fw.linalg.slogdet(a) + (
+        fw.logdet(_positive_definite(fw, a)),), [((3, 3),), ((2, 4, 4),)], atol=1e-5),
+    Case("slogdet_method", lambda fw, a: a.slogdet()[1], [((3, 3),)], atol=1e-5),
+    Case("cholesky", lambda fw, a: fw.linalg.cholesky(_positive_definite(fw, a)),
+         [((3, 3),), ((2, 4, 4),)], atol=1e-5),
+    Case("cholesky_upper", lambda fw, a: fw.linalg.cholesky(_positive_definite(fw, a),
+                                                             upper=True), [((3, 3),)], atol=1e-5),
+]
+
+
 def _params(cases):
     return [pytest.param(case, shapes, id=f"{case.name}-{'-'.join(map(str, shapes))}")
             for case in cases for shapes in case.shapes]
@@ -546,6 +561,8 @@ INTEGER_CASES = {
     "rot90_int": lambda fw: fw.rot90(fw.arange(6).reshape(2, 3), 3),
     "atanh_int": lambda fw: fw.atanh(fw.tensor([0, 0])),
     "nan_to_num_int": lambda fw: fw.nan_to_num(fw.tensor([1, 2])),
+    "logdet_signs": lambda fw: (fw.logdet(fw.tensor([[0.0, 1.0], [1.0, 0.0]])),
+                                fw.logdet(fw.zeros(2, 2)), fw.logdet(2 * fw.eye(2))),
     "bitwise_operators": lambda fw: (fw.tensor([6, 5]) & fw.tensor([3, 1]),
                                      fw.tensor([6, 5]) | 8, 3 ^ fw.tensor([6, 5]),
                                      fw.tensor([1, 2], dtype=fw.int32) << 3,
@@ -648,6 +665,8 @@ BAD_INPUTS = {
     "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "numel_list": lambda fw: fw.numel([1, 2]),
+    "cholesky_not_positive_definite": lambda fw: fw.linalg.cholesky(-fw.eye(2)),
+    "slogdet_not_square": lambda fw: fw.linalg.slogdet(fw.ones(2, 3)),
     "bitwise_float": lambda fw: fw.ones(2) & fw.ones(2),
     "bitwise_float_number": lambda fw: fw.tensor([1, 2]) | 1.5,
     "frexp_int": lambda fw: fw.frexp(fw.tensor([1, 2])),

@@ -41,7 +41,7 @@ from .reduce import (  # noqa: F401
     aminmax, cummax, cummin, kthvalue, msort, nanmean, quantile, std_mean, var_mean)
 from .shape import block_diag, cartesian_prod, unfold  # noqa: F401
 from .index import fill_diagonal, index_copy, masked_scatter  # noqa: F401
-from .linalg import cdist, det, inverse  # noqa: F401
+from .linalg import cdist, cholesky, det, inverse, logdet, slogdet  # noqa: F401
 from .elementwise import fmax, fmin, heaviside, logaddexp2, xlogy  # noqa: F401
 from .reduce import logcumsumexp, nanmedian  # noqa: F401
 from .shape import dsplit, hsplit, sum_to_size, vsplit  # noqa: F401

@@ -565,3 +565,83 @@ def multi_dot(tensors):
 
 def chain_matmul(*matrices):
     return multi_dot(matrices) if len(matrices) > 1 else matrices[0]
+
+
+class LogAbsDet(Function):
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x):
+        sign, logabsdet = np.linalg.slogdet(x)
+        ctx.save_for_backward(x)
+        # The sign requires grad too (PyTorch's): its gradient is zero, so it is ignored below.
+        return np.asarray(sign, dtype=x.dtype), np.asarray(logabsdet, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_sign, grad_logabsdet):
+        (x,) = ctx.saved_tensors
+        if grad_logabsdet is None:
+            return np.zeros_like(x)
+        return grad_logabsdet[..., None, None] * _matrix_transpose(np.linalg.inv(x))
+
+
+class _SignLogAbsDet(tuple):
+    """(sign, logabsdet) with attribute access, like torch.return_types.slogdet."""
+
+    @property
+    def sign(self):
+        return self[0]
+
+    @property
+    def logabsdet(self):
+        return self[1]
+
+
+def slogdet(input):
+    """The sign and the log of the absolute value of the determinant (stable for large ones)."""
+    _check_square(input, "linalg.slogdet")
+    sign, logabsdet = LogAbsDet.apply(input)
+    return _SignLogAbsDet((sign, logabsdet))
+
+
+def logdet(input):
+    """log(det(A)): NaN for a negative determinant, -inf for a zero one."""
+    sign, logabsdet = slogdet(input)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_sign = Tensor._wrap(np.log(sign._data))  # 0 for +1, NaN for -1, -inf for 0
+    return logabsdet + log_sign
+
+
+class Cholesky(Function):
+    """L with A = L L^T; the gradient is symmetrised, since only A's lower triangle is read."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, upper):
+        try:
+            lower = np.linalg.cholesky(x)
+        except np.linalg.LinAlgError:
+            raise RuntimeError("linalg.cholesky: The factorization could not be completed because "
+                               "the input is not positive-definite.") from None
+        ctx.upper = upper
+        ctx.save_for_backward(lower)
+        return _matrix_transpose(lower).copy() if upper else lower
+
+    @staticmethod
+    def backward(ctx, grad):
+        (lower,) = ctx.saved_tensors
+        if ctx.upper:
+            grad = _matrix_transpose(grad)
+        # Murray (2016): Phi(L^T gL) (lower triangle, halved diagonal), then L^-T (.) L^-1.
+        inner_product = np.tril(_matrix_transpose(lower) @ np.tril(grad))
+        diagonal = np.einsum("...ii->...i", inner_product)
+        diagonal *= 0.5
+        inverse_lower = np.linalg.inv(lower)
+        middle = _matrix_transpose(inverse_lower) @ inner_product @ inverse_lower
+        return (middle + _matrix_transpose(middle)) * 0.5, None
+
+
+def cholesky(input, *, upper=False):
+    _check_square(input, "linalg.cholesky")
+    return Cholesky.apply(input, upper)
