@@ -882,6 +882,47 @@ class Tensor:
         values = numpy_generator(generator).exponential(1.0 / lambd, self._data.shape)
         return self._init_fill(values, "exponential_")
 
+    def geometric_(self, p, *, generator=None):
+        """Trials up to the first success (1, 2, ...), each succeeding with probability p."""
+        from ._random import numpy_generator
+        if not 0 < p < 1:
+            raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+        values = numpy_generator(generator).geometric(p, self._data.shape)
+        return self._init_fill(values, "geometric_")
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        from ._random import numpy_generator
+        if std <= 0:
+            raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+        values = numpy_generator(generator).lognormal(mean, std, self._data.shape)
+        return self._init_fill(values, "log_normal_")
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        from ._random import numpy_generator
+        if sigma <= 0:
+            raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+        values = median + sigma * numpy_generator(generator).standard_cauchy(self._data.shape)
+        return self._init_fill(values, "cauchy_")
+
+    def apply_(self, callable):
+        """Replace every element by ``callable(element)`` (a Python call per element, as in
+        PyTorch; not recorded by autograd)."""
+        if self._requires_grad:
+            raise RuntimeError("apply_ is only implemented on CPU tensors that don't require "
+                               "grad")
+        flat = self._data.reshape(-1)
+        values = np.array([callable(value) for value in flat.tolist()], dtype=self._data.dtype)
+        return self._init_fill(values.reshape(self._data.shape), "apply_")
+
+    def map_(self, other, callable):
+        """Replace every element by ``callable(element, other's element)`` (broadcast other)."""
+        if self._requires_grad:
+            raise RuntimeError("map_ is only implemented on CPU tensors that don't require grad")
+        paired = np.broadcast_to(other._data, self._data.shape).reshape(-1).tolist()
+        values = [callable(a, b) for a, b in zip(self._data.reshape(-1).tolist(), paired)]
+        return self._init_fill(np.array(values, dtype=self._data.dtype).reshape(
+            self._data.shape), "map_")
+
     def _inplace_view(self, view):
         """Change this tensor's shape in place (``unsqueeze_``, ``t_``, ...): it becomes
         ``view`` of its former self, which its history then records."""

@@ -561,6 +561,9 @@ INTEGER_CASES = {
     "rot90_int": lambda fw: fw.rot90(fw.arange(6).reshape(2, 3), 3),
     "atanh_int": lambda fw: fw.atanh(fw.tensor([0, 0])),
     "nan_to_num_int": lambda fw: fw.nan_to_num(fw.tensor([1, 2])),
+    "apply_map_": lambda fw: (fw.tensor([1.0, 2.0]).apply_(lambda v: v * 3),
+                              fw.tensor([[1, 2], [3, 4]]).map_(fw.tensor([10, 20]),
+                                                               lambda a, b: a * b)),
     "logdet_signs": lambda fw: (fw.logdet(fw.tensor([[0.0, 1.0], [1.0, 0.0]])),
                                 fw.logdet(fw.zeros(2, 2)), fw.logdet(2 * fw.eye(2))),
     "bitwise_operators": lambda fw: (fw.tensor([6, 5]) & fw.tensor([3, 1]),
@@ -706,6 +709,9 @@ BAD_INPUTS = {
     "cdist_columns": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 4)),
     "random_from_to": lambda fw: fw.zeros(2).random_(5, 2),
     "exponential_negative": lambda fw: fw.zeros(2).exponential_(-1.0),
+    "geometric_p": lambda fw: fw.zeros(2).geometric_(1.5),
+    "log_normal_std": lambda fw: fw.zeros(2).log_normal_(0.0, -1.0),
+    "cauchy_sigma": lambda fw: fw.zeros(2).cauchy_(0.0, -1.0),
     "frac_int": lambda fw: fw.frac(fw.tensor([1, 2])),
     "fmod_int_zero": lambda fw: fw.fmod(fw.tensor([1, 2]), fw.tensor([0, 1])),
     "fliplr_vector": lambda fw: fw.fliplr(fw.ones(3)),
@@ -843,3 +849,13 @@ def test_inplace_bitwise_operators_on_masks():
     mask |= ember.tensor([False, True, False])
     mask ^= ember.tensor([True, False, False])
     np.testing.assert_array_equal(mask.numpy(), [False, True, False])
+
+
+def test_more_random_fills_follow_their_distributions():
+    ember.manual_seed(5)
+    trials = ember.zeros(20000, dtype=ember.float64).geometric_(0.25)
+    assert trials.min().item() >= 1 and abs(trials.mean().item() - 4.0) < 0.15
+    logs = ember.zeros(20000, dtype=ember.float64).log_normal_(0.5, 0.25).log()
+    assert abs(logs.mean().item() - 0.5) < 0.02 and abs(logs.std().item() - 0.25) < 0.02
+    draws = ember.zeros(20000, dtype=ember.float64).cauchy_(1.0, 2.0)
+    assert abs(draws.median().item() - 1.0) < 0.1
