@@ -23,34 +23,24 @@ from .ops import (  # noqa: F401
     sub, sum, swapaxes, t, take_along_dim, tanh, transpose, true_divide, trunc, unflatten,
     unsqueeze, var, where)
 from .ops import (  # noqa: F401
-    acos, arccos, arcsin, arctan, arctan2, argsort, asin, atan, atan2, broadcast_to, clamp_max,
-    clamp_min, cosh, cumprod, diag, diff, erf, exp2, hypot, is_floating_point, is_tensor, lerp,
-    log10, log2, logaddexp, median, meshgrid, nansum, narrow, norm, numel, repeat_interleave,
-    roll, sinh, sort, tan, tile, topk, trace, tril, triu, unbind, unique)
-from .ops import (  # noqa: F401
-    addcdiv, addcmul, addmm, einsum, index_add, index_fill, kron, scatter, scatter_add,
-    tensordot)
-from .ops import (  # noqa: F401
-    absolute, acosh, aminmax, arccosh, arcsinh, arctanh, argwhere, asinh, atanh, atleast_1d,
-    atleast_2d, atleast_3d, baddbmm, bincount, broadcast_shapes, broadcast_tensors, bucketize,
-    column_stack, cross, cummax, cummin, deg2rad, diagonal, dist, divide, dstack, expm1, fliplr,
-    flipud, fmod, frac, hstack, inner, isin, kthvalue, logit, masked_select, moveaxis, msort,
-    multiply, nan_to_num, nanmean, quantile, rad2deg, ravel, rot90, row_stack, searchsorted,
-    select, sgn, signbit, std_mean, subtract, swapdims, take, tensor_split, tril_indices,
-    triu_indices, var_mean, vdot, vstack)
-from .ops import (  # noqa: F401
-    block_diag, cartesian_prod, cdist, det, index_copy, inverse, masked_scatter)
-from .ops import (  # noqa: F401
-    dsplit, fmax, fmin, heaviside, hsplit, logaddexp2, logcumsumexp, nanmedian, vsplit, xlogy)
-from .ops import erfc, erfinv, index_put, mode, scatter_reduce  # noqa: F401
-from .ops import (  # noqa: F401
-    addbmm, addmv, addr, chain_matmul, copysign, corrcoef, cov, diag_embed, diagflat,
-    float_power, histc, isneginf, isposinf, isreal, matrix_power, trapezoid,
-    unique_consecutive, vander)
-from .ops import (  # noqa: F401
-    bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
-    frexp, gcd, lcm, ldexp)
-from .ops import cholesky, logdet, slogdet  # noqa: F401
+    absolute, acos, acosh, addbmm, addcdiv, addcmul, addmm, addmv, addr, aminmax, arccos,
+    arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, argsort, argwhere, asin, asinh, atan,
+    atan2, atanh, atleast_1d, atleast_2d, atleast_3d, baddbmm, bincount, bitwise_and,
+    bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor, block_diag,
+    broadcast_shapes, broadcast_tensors, broadcast_to, bucketize, cartesian_prod, cdist,
+    chain_matmul, cholesky, clamp_max, clamp_min, column_stack, copysign, corrcoef, cosh, cov,
+    cross, cummax, cummin, cumprod, deg2rad, det, diag, diag_embed, diagflat, diagonal, diff,
+    dist, divide, dsplit, dstack, einsum, erf, erfc, erfinv, exp2, expm1, fliplr, flipud,
+    float_power, fmax, fmin, fmod, frac, frexp, gcd, heaviside, histc, hsplit, hstack, hypot,
+    index_add, index_copy, index_fill, index_put, inner, inverse, is_floating_point, is_tensor,
+    isin, isneginf, isposinf, isreal, kron, kthvalue, lcm, ldexp, lerp, log10, log2, logaddexp,
+    logaddexp2, logcumsumexp, logdet, logit, masked_scatter, masked_select, matrix_power,
+    median, meshgrid, mode, moveaxis, msort, multiply, nan_to_num, nanmean, nanmedian, nansum,
+    narrow, norm, numel, quantile, rad2deg, ravel, repeat_interleave, roll, rot90, row_stack,
+    scatter, scatter_add, scatter_reduce, searchsorted, select, sgn, signbit, sinh, slogdet,
+    sort, std_mean, subtract, swapdims, take, tan, tensor_split, tensordot, tile, topk, trace,
+    trapezoid, tril, tril_indices, triu, triu_indices, unbind, unique, unique_consecutive,
+    vander, var_mean, vdot, vsplit, vstack, xlogy)
 from ._factories import logspace, normal  # noqa: F401
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
