@@ -2,7 +2,8 @@
 import numpy as np
 
 from .adam import _zeros_like
-from .optimizer import Optimizer, _call_closure, _check_unsupported, _new_step
+from .optimizer import (
+    Optimizer, _call_closure, _check_non_negative, _check_unsupported, _gradients, _new_step)
 
 __all__ = ["Adadelta"]
 
@@ -12,14 +13,10 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_non_negative(lr=lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_non_negative(eps=eps, weight_decay=weight_decay)
         _check_unsupported("Adadelta", differentiable=differentiable)
         defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
                     "maximize": maximize, "capturable": capturable, "foreach": foreach,
@@ -34,13 +31,7 @@ class Adadelta(Optimizer):
             rho = float(group["rho"])
             eps = float(group["eps"])
             weight_decay = float(group["weight_decay"])
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                data = param._data
-                grad = param._grad._data
-                if group["maximize"]:
-                    grad = -grad
+            for param, data, grad in _gradients(group):
                 param_state = self.state[param]
                 if len(param_state) == 0:
                     param_state["step"] = _new_step()

@@ -2,7 +2,8 @@
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _call_closure, _check_unsupported, _new_step
+from .optimizer import (
+    Optimizer, _call_closure, _check_non_negative, _check_unsupported, _gradients, _new_step)
 
 __all__ = ["Adagrad"]
 
@@ -12,17 +13,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_non_negative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value, eps=eps)
         _check_unsupported("Adagrad", differentiable=differentiable, fused=fused)
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,
@@ -48,15 +39,7 @@ class Adagrad(Optimizer):
             lr_decay = float(group["lr_decay"])
             eps = float(group["eps"])
             weight_decay = float(group["weight_decay"])
-            maximize = group["maximize"]
-            for param in group["params"]:
-                grad_tensor = param._grad
-                if grad_tensor is None:
-                    continue
-                data = param._data
-                grad = grad_tensor._data
-                if maximize:
-                    grad = -grad
+            for param, data, grad in _gradients(group):
                 param_state = state[param]
                 if len(param_state) == 0:
                     param_state = self._init_state(param, group)

@@ -1,7 +1,9 @@
 """Adam and AdamW (decoupled weight decay), with amsgrad and maximize."""
 import numpy as np
 
-from .optimizer import Optimizer, _call_closure, _check_unsupported, _new_step
+from .optimizer import (
+    Optimizer, _call_closure, _check_betas, _check_non_negative, _check_unsupported, _gradients,
+    _new_step)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -12,16 +14,9 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_non_negative(lr=lr, eps=eps)
+        _check_betas(betas)
+        _check_non_negative(weight_decay=weight_decay)
         _check_unsupported(type(self).__name__, differentiable=differentiable, fused=fused)
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
@@ -40,16 +35,8 @@ class Adam(Optimizer):
             eps = float(group["eps"])
             weight_decay = float(group["weight_decay"])
             amsgrad = group["amsgrad"]
-            maximize = group["maximize"]
             decoupled = group.get("decoupled_weight_decay", False)
-            for param in group["params"]:
-                grad_tensor = param._grad
-                if grad_tensor is None:
-                    continue
-                data = param._data
-                grad = grad_tensor._data
-                if maximize:
-                    grad = -grad
+            for param, data, grad in _gradients(group):
                 param_state = state[param]
                 if len(param_state) == 0:
                     param_state["step"] = _new_step()

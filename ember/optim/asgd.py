@@ -3,7 +3,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from .adam import _zeros_like
-from .optimizer import Optimizer, _call_closure, _check_unsupported, _new_step
+from .optimizer import (
+    Optimizer, _call_closure, _check_non_negative, _check_unsupported, _gradients, _new_step)
 
 __all__ = ["ASGD"]
 
@@ -14,10 +15,7 @@ class ASGD(Optimizer):
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_non_negative(lr=lr, weight_decay=weight_decay)
         _check_unsupported("ASGD", differentiable=differentiable)
         defaults = {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0,
                     "weight_decay": weight_decay, "foreach": foreach, "maximize": maximize,
@@ -33,13 +31,7 @@ class ASGD(Optimizer):
             alpha = float(group["alpha"])
             t0 = float(group["t0"])
             weight_decay = float(group["weight_decay"])
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                data = param._data
-                grad = param._grad._data
-                if group["maximize"]:
-                    grad = -grad
+            for param, data, grad in _gradients(group):
                 param_state = self.state[param]
                 if len(param_state) == 0:
                     param_state["step"] = _new_step()

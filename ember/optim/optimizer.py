@@ -342,6 +342,32 @@ def _new_step():
     return Tensor._wrap(np.zeros((), dtype=np.float32))
 
 
+def _check_non_negative(**values):
+    """PyTorch's constructor checks, in the order given: each hyper-parameter must be >= 0."""
+    for name, value in values.items():
+        if not 0.0 <= value:
+            label = {"lr": "learning rate", "eps": "epsilon value"}.get(name, name + " value")
+            raise ValueError(f"Invalid {label}: {value}")
+
+
+def _check_betas(betas):
+    for index in (0, 1):
+        if not 0.0 <= betas[index] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {index}: {betas[index]}")
+
+
+def _gradients(group):
+    """(param, data, grad) for each parameter of ``group`` that has a gradient, the gradient
+    negated when the group maximizes: the first step of every optimizer's update."""
+    maximize = group.get("maximize", False)
+    for param in group["params"]:
+        grad_tensor = param._grad
+        if grad_tensor is None:
+            continue
+        grad = grad_tensor._data
+        yield param, param._data, -grad if maximize else grad
+
+
 def _check_unsupported(name, differentiable=False, fused=None):
     """ember's optimizers update arrays in place: no differentiable or fused variants."""
     if differentiable:

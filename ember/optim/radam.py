@@ -2,7 +2,9 @@
 import numpy as np
 
 from .adam import _lerp_, _zeros_like
-from .optimizer import Optimizer, _call_closure, _check_unsupported, _new_step
+from .optimizer import (
+    Optimizer, _call_closure, _check_betas, _check_non_negative, _check_unsupported, _gradients,
+    _new_step)
 
 __all__ = ["RAdam"]
 
@@ -13,16 +15,9 @@ class RAdam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_non_negative(lr=lr, eps=eps)
+        _check_betas(betas)
+        _check_non_negative(weight_decay=weight_decay)
         _check_unsupported("RAdam", differentiable=differentiable)
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "maximize": maximize, "foreach": foreach, "capturable": capturable,
@@ -39,13 +34,7 @@ class RAdam(Optimizer):
             beta2 = float(group["betas"][1])
             eps = float(group["eps"])
             weight_decay = float(group["weight_decay"])
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                data = param._data
-                grad = param._grad._data
-                if group["maximize"]:
-                    grad = -grad
+            for param, data, grad in _gradients(group):
                 param_state = self.state[param]
                 if len(param_state) == 0:
                     param_state["step"] = _new_step()

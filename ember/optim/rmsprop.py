@@ -3,7 +3,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from .adam import _lerp_
-from .optimizer import Optimizer, _call_closure, _check_unsupported, _new_step
+from .optimizer import (
+    Optimizer, _call_closure, _check_non_negative, _check_unsupported, _gradients, _new_step)
 
 __all__ = ["RMSprop"]
 
@@ -14,16 +15,7 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
                  differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_non_negative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         _check_unsupported("RMSprop", differentiable=differentiable)
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps,
                     "centered": centered, "weight_decay": weight_decay, "capturable": capturable,
@@ -41,15 +33,7 @@ class RMSprop(Optimizer):
             weight_decay = float(group["weight_decay"])
             momentum = float(group["momentum"])
             centered = group["centered"]
-            maximize = group["maximize"]
-            for param in group["params"]:
-                grad_tensor = param._grad
-                if grad_tensor is None:
-                    continue
-                data = param._data
-                grad = grad_tensor._data
-                if maximize:
-                    grad = -grad
+            for param, data, grad in _gradients(group):
                 param_state = state[param]
                 if len(param_state) == 0:
                     param_state["step"] = _new_step()

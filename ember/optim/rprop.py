@@ -3,7 +3,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from .adam import _zeros_like
-from .optimizer import Optimizer, _call_closure, _check_unsupported, _new_step
+from .optimizer import (
+    Optimizer, _call_closure, _check_non_negative, _check_unsupported, _gradients, _new_step)
 
 __all__ = ["Rprop"]
 
@@ -13,8 +14,7 @@ class Rprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_non_negative(lr=lr)
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         _check_unsupported("Rprop", differentiable=differentiable)
@@ -29,13 +29,7 @@ class Rprop(Optimizer):
         for group in self.param_groups:
             eta_minus, eta_plus = (float(value) for value in group["etas"])
             step_size_min, step_size_max = (float(value) for value in group["step_sizes"])
-            for param in group["params"]:
-                if param._grad is None:
-                    continue
-                data = param._data
-                grad = param._grad._data
-                if group["maximize"]:
-                    grad = -grad
+            for param, data, grad in _gradients(group):
                 param_state = self.state[param]
                 if len(param_state) == 0:
                     param_state["step"] = _new_step()

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _call_closure, _check_unsupported
+from .optimizer import Optimizer, _call_closure, _check_unsupported, _gradients
 
 __all__ = ["SGD"]
 
@@ -36,15 +36,7 @@ class SGD(Optimizer):
             dampening = float(group["dampening"])
             weight_decay = float(group["weight_decay"])
             nesterov = group["nesterov"]
-            maximize = group["maximize"]
-            for param in group["params"]:
-                grad_tensor = param._grad
-                if grad_tensor is None:
-                    continue
-                data = param._data
-                grad = grad_tensor._data
-                if maximize:
-                    grad = -grad
+            for param, data, grad in _gradients(group):
                 if weight_decay != 0:
                     grad = grad + data * weight_decay
                 if momentum != 0:
