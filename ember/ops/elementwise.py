@@ -1790,7 +1790,7 @@ def copysign(input, other):
     return _binary_math(Copysign, input, other, "copysign")
 
 
-# ---- bitwise and integer ops (not differentiable) ----------------------------------------------------
+# ---- bitwise and integer ops (not differentiable) ------------------------------------------------
 def _bitwise(ufunc, name):
     def operation(input, other):
         a = _raw(input)
