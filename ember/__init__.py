@@ -28,20 +28,22 @@ from .ops import (  # noqa: F401
     atan2, atanh, atleast_1d, atleast_2d, atleast_3d, baddbmm, bincount, bitwise_and,
     bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor, block_diag,
     broadcast_shapes, broadcast_tensors, broadcast_to, bucketize, cartesian_prod, cdist,
-    chain_matmul, cholesky, clamp_max, clamp_min, column_stack, copysign, corrcoef, cosh, cov,
-    cross, cummax, cummin, cumprod, deg2rad, det, diag, diag_embed, diagflat, diagonal, diff,
-    dist, divide, dsplit, dstack, einsum, erf, erfc, erfinv, exp2, expm1, fliplr, flipud,
-    float_power, fmax, fmin, fmod, frac, frexp, gcd, heaviside, histc, hsplit, hstack, hypot,
-    index_add, index_copy, index_fill, index_put, inner, inverse, is_floating_point, is_tensor,
-    isin, isneginf, isposinf, isreal, kron, kthvalue, lcm, ldexp, lerp, log10, log2, logaddexp,
+    chain_matmul, cholesky, clamp_max, clamp_min, column_stack, combinations, copysign,
+    corrcoef, cosh, cov, cross, cummax, cummin, cumprod, cumulative_trapezoid, deg2rad, det,
+    diag, diag_embed, diagflat, diagonal, diff, dist, divide, dsplit, dstack, einsum, erf, erfc,
+    erfinv, exp2, expm1, fliplr, flipud, float_power, fmax, fmin, fmod, frac, frexp, gcd, ger,
+    heaviside, histc, hsplit, hstack, hypot, index_add, index_copy, index_fill, index_put,
+    inner, inverse, is_complex, is_floating_point, is_nonzero, is_same_size, is_tensor, isin,
+    isneginf, isposinf, isreal, kron, kthvalue, lcm, ldexp, lerp, log10, log2, logaddexp,
     logaddexp2, logcumsumexp, logdet, logit, masked_scatter, masked_select, matrix_power,
     median, meshgrid, mode, moveaxis, msort, multiply, nan_to_num, nanmean, nanmedian, nansum,
-    narrow, norm, numel, quantile, rad2deg, ravel, repeat_interleave, roll, rot90, row_stack,
-    scatter, scatter_add, scatter_reduce, searchsorted, select, sgn, signbit, sinh, slogdet,
-    sort, std_mean, subtract, swapdims, take, tan, tensor_split, tensordot, tile, topk, trace,
-    trapezoid, tril, tril_indices, triu, triu_indices, unbind, unique, unique_consecutive,
-    vander, var_mean, vdot, vsplit, vstack, xlogy)
+    narrow, norm, not_equal, numel, quantile, rad2deg, ravel, repeat_interleave, roll, rot90,
+    row_stack, scatter, scatter_add, scatter_reduce, searchsorted, select, sgn, signbit, sinc,
+    sinh, slogdet, sort, std_mean, subtract, swapdims, take, tan, tensor_split, tensordot, tile,
+    topk, trace, trapezoid, tril, tril_indices, triu, triu_indices, unbind, unique,
+    unique_consecutive, unravel_index, vander, var_mean, vdot, vsplit, vstack, xlogy)
 from ._factories import logspace, normal  # noqa: F401
+from ._dtype import finfo, iinfo  # noqa: F401
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
 from . import cuda, linalg  # noqa: F401

@@ -121,3 +121,45 @@ def result_type(tensor_dtypes, scalar_dtypes=(), python_scalars=()):
         elif category > result._category:
             result = int64 if category == 1 else _default_float
     return result
+
+
+class finfo:
+    """Machine limits of a floating dtype (the default dtype when none is given)."""
+
+    def __init__(self, type=None):
+        target = get_default_dtype() if type is None else to_dtype(type)
+        if np.dtype(target.numpy).kind != "f":
+            raise TypeError("torch.finfo() requires a floating point input type. Use "
+                            "torch.iinfo to handle 'torch.finfo'")
+        info = np.finfo(target.numpy)
+        self.bits = int(info.bits)
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.tiny = float(info.tiny)
+        self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -int(info.precision)
+        self.dtype = np.dtype(target.numpy).name
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Limits of an integer dtype."""
+
+    def __init__(self, type):
+        target = to_dtype(type)
+        if np.dtype(target.numpy).kind not in "iub":
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to "
+                            "handle 'torch.iinfo'")
+        info = np.iinfo(np.uint8 if np.dtype(target.numpy).kind == "b" else target.numpy)
+        self.bits = int(info.bits)
+        self.min = int(info.min)
+        self.max = int(info.max)
+        self.dtype = np.dtype(target.numpy).name
+
+    def __repr__(self):
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

@@ -1269,7 +1269,7 @@ def _attach_methods():
                  "diag_embed", "addmv", "addr", "addbmm", "matrix_power", "histc", "cov",
                  "corrcoef", "unique_consecutive", "bitwise_and", "bitwise_or", "bitwise_xor",
                  "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm", "ldexp", "frexp",
-                 "slogdet", "logdet", "cholesky"):
+                 "slogdet", "logdet", "cholesky", "sinc", "ger"):
         setattr(Tensor, name, getattr(_ops, name))
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub

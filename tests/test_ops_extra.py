@@ -446,6 +446,21 @@ CASES += [
 ]
 
 
+CASES += [
+    Case("sinc", lambda fw, a: fw.sinc(a), UNARY),
+    Case("sinc_at_zero", lambda fw, a: (a * 0).sinc(), UNARY[1:3]),
+    Case("ger", lambda fw, a, b: fw.ger(a, b), [((3,), (4,))]),
+    Case("combinations", lambda fw, a: (fw.combinations(a), fw.combinations(a, 3),
+                                        fw.combinations(a, 2, with_replacement=True),
+                                        fw.combinations(a, 1)), [((4,),)]),
+    Case("cumulative_trapezoid", lambda fw, a: (fw.cumulative_trapezoid(a),
+                                                fw.cumulative_trapezoid(a, dx=2.0, dim=0)),
+         MATRIX),
+    Case("cumulative_trapezoid_x", lambda fw, y, x: fw.cumulative_trapezoid(y, x),
+         [((3, 4), (4,))]),
+]
+
+
 def _params(cases):
     return [pytest.param(case, shapes, id=f"{case.name}-{'-'.join(map(str, shapes))}")
             for case in cases for shapes in case.shapes]
@@ -561,6 +576,16 @@ INTEGER_CASES = {
     "rot90_int": lambda fw: fw.rot90(fw.arange(6).reshape(2, 3), 3),
     "atanh_int": lambda fw: fw.atanh(fw.tensor([0, 0])),
     "nan_to_num_int": lambda fw: fw.nan_to_num(fw.tensor([1, 2])),
+    "unravel_index": lambda fw: fw.unravel_index(fw.tensor([4, 7, -1]), (2, 4)),
+    "predicates": lambda fw: (fw.is_nonzero(fw.tensor([3])), fw.is_complex(fw.ones(1)),
+                              fw.is_same_size(fw.ones(2, 3), fw.zeros(2, 3)),
+                              fw.not_equal(fw.tensor([1, 2]), 2)),
+    "finfo_iinfo": lambda fw: tuple(
+        (info.bits, info.eps, info.max, info.min, info.tiny, info.smallest_normal,
+         info.resolution, str(info.dtype)) for info in (fw.finfo(fw.float32), fw.finfo(),
+                                                        fw.finfo(fw.float64))) + tuple(
+        (info.bits, info.min, info.max, str(info.dtype))
+        for info in (fw.iinfo(fw.int32), fw.iinfo(fw.int64), fw.iinfo(fw.uint8))),
     "apply_map_": lambda fw: (fw.tensor([1.0, 2.0]).apply_(lambda v: v * 3),
                               fw.tensor([[1, 2], [3, 4]]).map_(fw.tensor([10, 20]),
                                                                lambda a, b: a * b)),
@@ -668,6 +693,10 @@ BAD_INPUTS = {
     "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "numel_list": lambda fw: fw.numel([1, 2]),
+    "finfo_int": lambda fw: fw.finfo(fw.int32),
+    "iinfo_float": lambda fw: fw.iinfo(fw.float32),
+    "combinations_2d": lambda fw: fw.combinations(fw.ones(2, 2)),
+    "is_complex_list": lambda fw: fw.is_complex([1.0]),
     "cholesky_not_positive_definite": lambda fw: fw.linalg.cholesky(-fw.eye(2)),
     "slogdet_not_square": lambda fw: fw.linalg.slogdet(fw.ones(2, 3)),
     "bitwise_float": lambda fw: fw.ones(2) & fw.ones(2),

@@ -1840,3 +1840,25 @@ class _Frexp(tuple):
     @property
     def exponent(self):
         return self[1]
+
+
+class Sinc(_Unary):
+    """sin(pi x) / (pi x), 1 at 0 (a primitive: the quotient's derivative is 0/0 there)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.sinc(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        angle = np.pi * x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            derivative = (np.cos(angle) * angle - np.sin(angle)) / (angle * x)
+        return grad * np.where(x == 0, 0, derivative).astype(grad.dtype, copy=False)
+
+
+def sinc(input):
+    return Sinc.apply(input)

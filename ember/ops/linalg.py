@@ -645,3 +645,6 @@ class Cholesky(Function):
 def cholesky(input, *, upper=False):
     _check_square(input, "linalg.cholesky")
     return Cholesky.apply(input, upper)
+
+
+ger = outer

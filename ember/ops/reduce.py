@@ -1032,3 +1032,20 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         boundaries = np.append(np.flatnonzero(starts), flat.size)
         results.append(Tensor._result(np.diff(boundaries).astype(np.int64)))
     return results[0] if len(results) == 1 else tuple(results)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """Running trapezoid-rule integrals along ``dim`` (one fewer element than ``y``)."""
+    from .shape import diff, narrow
+    axis = _axes(dim, y._data.ndim, "cumulative_trapezoid")[0]
+    length = y._data.shape[axis]
+    pairs = builtins.max(length - 1, 0)
+    pair_sums = narrow(y, axis, 1, pairs) + narrow(y, axis, 0, pairs)
+    if x is not None:
+        spacing = diff(x, dim=-1 if x._data.ndim == 1 else axis)
+        if x._data.ndim == 1:
+            shape = [1] * y._data.ndim
+            shape[axis] = length - 1
+            spacing = spacing.reshape(shape)
+        return cumsum(pair_sums * spacing, axis) / 2
+    return cumsum(pair_sums, axis) * ((1.0 if dx is None else dx) / 2)

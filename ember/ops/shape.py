@@ -956,3 +956,46 @@ def vander(x, N=None, increasing=False):
     exponents = np.arange(count) if increasing else np.arange(count)[::-1].copy()
     base = x if x._data.dtype.kind == "f" else x.to(_FROM_NUMPY[np.dtype(np.int64)])
     return reshape(base, (-1, 1)) ** Tensor._wrap(exponents.astype(base._data.dtype))
+
+
+def is_nonzero(input):
+    return input.is_nonzero()
+
+
+def is_complex(input):
+    _require_tensor(input, "is_complex")
+    return False
+
+
+def is_same_size(input, other):
+    return input._data.shape == other._data.shape
+
+
+def combinations(input, r=2, with_replacement=False):
+    """Every length-``r`` combination of the 1-D ``input``'s elements, one per row."""
+    import itertools
+    from .index import getitem
+    if input._data.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input._data.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    choose = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    rows = np.array(list(choose(range(input._data.shape[0]), r)), dtype=np.int64)
+    if r == 0 or rows.size == 0:
+        return Tensor._wrap(np.zeros((0,) if r == 0 else (0, r), input._data.dtype))
+    return getitem(input, (rows,))
+
+
+def unravel_index(indices, shape):
+    """The coordinates in ``shape`` of flat ``indices``, one int64 tensor per dim."""
+    flat = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    if flat.dtype.kind not in "iu":
+        raise TypeError("expected 'indices' to be integer dtype, but got "
+                        f"{getattr(indices, 'dtype', flat.dtype)}")
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    size = int(np.prod(shape))
+    if flat.size and (flat.min() < -size or flat.max() >= size):
+        raise ValueError("index out of bounds for the given shape")
+    coordinates = np.unravel_index(np.where(flat < 0, flat + size, flat), shape)
+    return tuple(Tensor._result(np.asarray(axis, dtype=np.int64)) for axis in coordinates)
