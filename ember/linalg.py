@@ -1,9 +1,9 @@
 """ember.linalg: torch.linalg's norms (vector_norm, norm; of the matrix norms only Frobenius),
-inv, det, slogdet, cholesky, solve, matrix_power, multi_dot, cross and vecdot."""
+inv, det, slogdet, cholesky, eigh/eigvalsh, solve, matrix_power, multi_dot, cross and vecdot."""
 from .ops.reduce import vector_norm
 
-__all__ = ["cholesky", "cross", "det", "inv", "matrix_power", "multi_dot", "norm", "slogdet",
-           "solve", "vecdot", "vector_norm"]
+__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_power", "multi_dot",
+           "norm", "slogdet", "solve", "vecdot", "vector_norm"]
 
 
 def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -70,3 +70,13 @@ def slogdet(A):
 def cholesky(A, *, upper=False):
     from .ops.linalg import cholesky as factor
     return factor(A, upper=upper)
+
+
+def eigh(A, UPLO="L"):
+    from .ops.linalg import eigh as decompose
+    return decompose(A, UPLO)
+
+
+def eigvalsh(A, UPLO="L"):
+    from .ops.linalg import eigvalsh as eigenvalues
+    return eigenvalues(A, UPLO)

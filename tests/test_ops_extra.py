@@ -461,6 +461,24 @@ CASES += [
 ]
 
 
+def _symmetric(fw, a):
+    return a + a.mT
+
+
+def _eigh_invariants(fw, a):
+    """Eigenvectors are defined up to sign: compare what does not depend on it."""
+    values, vectors = fw.linalg.eigh(_symmetric(fw, a))
+    weights = fw.arange(1.0, a.shape[-1] + 1.0)
+    return values, (vectors * weights) @ vectors.mT, vectors.abs()
+
+
+CASES += [
+    Case("eigh", _eigh_invariants, [((3, 3),), ((2, 4, 4),)], atol=1e-5),
+    Case("eigvalsh_upper", lambda fw, a: fw.linalg.eigvalsh(_symmetric(fw, a), UPLO="U"),
+         [((3, 3),)], atol=1e-5),
+]
+
+
 def _params(cases):
     return [pytest.param(case, shapes, id=f"{case.name}-{'-'.join(map(str, shapes))}")
             for case in cases for shapes in case.shapes]
@@ -693,6 +711,8 @@ BAD_INPUTS = {
     "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "numel_list": lambda fw: fw.numel([1, 2]),
+    "eigh_uplo": lambda fw: fw.linalg.eigh(fw.eye(2), UPLO="X"),
+    "eigh_not_square": lambda fw: fw.linalg.eigh(fw.ones(2, 3)),
     "finfo_int": lambda fw: fw.finfo(fw.int32),
     "iinfo_float": lambda fw: fw.iinfo(fw.float32),
     "combinations_2d": lambda fw: fw.combinations(fw.ones(2, 2)),

@@ -648,3 +648,57 @@ def cholesky(input, *, upper=False):
 
 
 ger = outer
+
+
+class Eigh(Function):
+    """Eigenvalues (ascending) and eigenvectors of symmetric matrices (from the lower
+    triangle). Backward: V (diag(gL) + skew(V^T gV) / (L_j - L_i)) V^T, as PyTorch."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx, x, lower):
+        values, vectors = np.linalg.eigh(x, UPLO="L" if lower else "U")
+        ctx.save_for_backward(values, vectors)
+        return values, vectors
+
+    @staticmethod
+    def backward(ctx, grad_values, grad_vectors):
+        values, vectors = ctx.saved_tensors
+        vectors_t = _matrix_transpose(vectors)
+        if grad_vectors is None:
+            inner_product = np.zeros(vectors.shape, dtype=vectors.dtype)
+        else:
+            projected = vectors_t @ grad_vectors
+            inner_product = 0.5 * (projected - _matrix_transpose(projected))
+            gaps = values[..., None, :] - values[..., :, None]  # L_j - L_i
+            size = values.shape[-1]
+            gaps[..., np.arange(size), np.arange(size)] = 1
+            inner_product = inner_product / gaps
+        diagonal = np.einsum("...ii->...i", inner_product)
+        diagonal[...] = 0 if grad_values is None else grad_values
+        return vectors @ inner_product @ vectors_t, None
+
+
+class _EighResult(tuple):
+    """(eigenvalues, eigenvectors) with attribute access, like torch.return_types.linalg_eigh."""
+
+    @property
+    def eigenvalues(self):
+        return self[0]
+
+    @property
+    def eigenvectors(self):
+        return self[1]
+
+
+def eigh(input, UPLO="L"):
+    _check_square(input, "linalg.eigh")
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    values, vectors = Eigh.apply(input, UPLO == "L")
+    return _EighResult((values, vectors))
+
+
+def eigvalsh(input, UPLO="L"):
+    return eigh(input, UPLO)[0]
