@@ -483,26 +483,8 @@ class Tensor:
         return self
 
     # ---- operators (see ember.ops for the ops themselves) ------------------------------------
-    def __add__(self, other):
-        return _ops.add(self, other)
-
-    def __radd__(self, other):
-        return _ops.add(other, self)
-
-    def __sub__(self, other):
-        return _ops.sub(self, other)
-
     def __rsub__(self, other):
         return _ops.sub(other, self)
-
-    def __mul__(self, other):
-        return _ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return _ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return _ops.div(self, other)
 
     def __rtruediv__(self, other):
         return _ops.div(other, self)
@@ -1271,6 +1253,12 @@ def _attach_methods():
                  "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm", "ldexp", "frexp",
                  "slogdet", "logdet", "cholesky", "sinc", "ger"):
         setattr(Tensor, name, getattr(_ops, name))
+    # The hottest operators are the functional ops themselves (one call fewer per op); addition
+    # and multiplication commute exactly in IEEE arithmetic, so the reflected forms are the same.
+    Tensor.__add__ = Tensor.__radd__ = _ops.add
+    Tensor.__mul__ = Tensor.__rmul__ = _ops.mul
+    Tensor.__sub__ = _ops.sub
+    Tensor.__truediv__ = _ops.div
     Tensor.multiply = _ops.mul
     Tensor.subtract = _ops.sub
     Tensor.divide = _ops.div
