@@ -378,6 +378,59 @@ def _floating(x):
     return x
 
 
+class _OfInput(_Unary):
+    """y = function(x), backward ``gradient(grad, x)`` from the saved input. ``quiet`` ops return
+    inf/nan at the edges of their domain without NumPy warnings, as PyTorch does (opt-in:
+    np.errstate costs about a microsecond)."""
+
+    quiet = False
+
+    @classmethod
+    def forward(cls, ctx, x):
+        ctx.save_for_backward(x)
+        if cls.quiet:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return cls.function(_floating(x))
+        return cls.function(_floating(x))
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        (x,) = ctx.saved_tensors
+        if cls.quiet:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return cls.gradient(grad, x)
+        return cls.gradient(grad, x)
+
+
+class _OfOutput(_Unary):
+    """y = function(x), backward ``gradient(grad, y)`` from the saved output: kept instead of the
+    input where the derivative is cheaper from y (exp, tanh, sqrt)."""
+
+    quiet = False
+
+    @classmethod
+    def forward(cls, ctx, x):
+        if cls.quiet:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = cls.function(_floating(x))
+        else:
+            out = cls.function(_floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        (out,) = ctx.saved_tensors
+        if cls.quiet:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return cls.gradient(grad, out)
+        return cls.gradient(grad, out)
+
+
+def _reciprocal_sqrt(x):
+    return 1 / np.sqrt(x)
+
+
 class Neg(_Unary):
     @staticmethod
     def forward(ctx, x):
@@ -392,111 +445,48 @@ class Neg(_Unary):
         return np.negative(grad)
 
 
-class Exp(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        out = np.exp(_floating(x))
-        ctx.save_for_backward(out)  # the output is the derivative: cheaper than keeping x
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * out
+class Exp(_OfOutput):
+    function = staticmethod(np.exp)
+    gradient = staticmethod(lambda grad, out: grad * out)
 
 
-class Log(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / x
+class Log(_OfInput):
+    function = staticmethod(np.log)
+    gradient = staticmethod(lambda grad, x: grad / x)
+    quiet = True
 
 
-class Log1p(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log1p(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / (1 + x)
+class Log1p(_OfInput):
+    function = staticmethod(np.log1p)
+    gradient = staticmethod(lambda grad, x: grad / (1 + x))
+    quiet = True
 
 
-class Sqrt(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        with np.errstate(invalid="ignore"):
-            out = np.sqrt(_floating(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / (2 * out)
+class Sqrt(_OfOutput):
+    function = staticmethod(np.sqrt)
+    gradient = staticmethod(lambda grad, out: grad / (2 * out))
+    quiet = True
 
 
-class Rsqrt(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = 1 / np.sqrt(_floating(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (-0.5 * out * out * out)
+class Rsqrt(_OfOutput):
+    function = staticmethod(_reciprocal_sqrt)
+    gradient = staticmethod(lambda grad, out: grad * (-0.5 * out * out * out))
+    quiet = True
 
 
-class Sin(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.sin(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * np.cos(x)
+class Sin(_OfInput):
+    function = staticmethod(np.sin)
+    gradient = staticmethod(lambda grad, x: grad * np.cos(x))
 
 
-class Cos(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.cos(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return -grad * np.sin(x)
+class Cos(_OfInput):
+    function = staticmethod(np.cos)
+    gradient = staticmethod(lambda grad, x: -grad * np.sin(x))
 
 
-class Tanh(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        out = np.tanh(_floating(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (1 - out * out)
+class Tanh(_OfOutput):
+    function = staticmethod(np.tanh)
+    gradient = staticmethod(lambda grad, out: grad * (1 - out * out))
 
 
 class Sigmoid(_Unary):
@@ -1050,122 +1040,53 @@ _LN10 = 2.302585092994046
 _TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
-class Exp2(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        out = np.exp2(_floating(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * out * _LN2
+class Exp2(_OfOutput):
+    function = staticmethod(np.exp2)
+    gradient = staticmethod(lambda grad, out: grad * out * _LN2)
 
 
-class Log2(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log2(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / (x * _LN2)
+class Log2(_OfInput):
+    function = staticmethod(np.log2)
+    gradient = staticmethod(lambda grad, x: grad / (x * _LN2))
+    quiet = True
 
 
-class Log10(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log10(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / (x * _LN10)
+class Log10(_OfInput):
+    function = staticmethod(np.log10)
+    gradient = staticmethod(lambda grad, x: grad / (x * _LN10))
+    quiet = True
 
 
-class Sinh(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.sinh(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * np.cosh(x)
+class Sinh(_OfInput):
+    function = staticmethod(np.sinh)
+    gradient = staticmethod(lambda grad, x: grad * np.cosh(x))
 
 
-class Cosh(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.cosh(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * np.sinh(x)
+class Cosh(_OfInput):
+    function = staticmethod(np.cosh)
+    gradient = staticmethod(lambda grad, x: grad * np.sinh(x))
 
 
-class Tan(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        out = np.tan(_floating(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (1 + out * out)
+class Tan(_OfOutput):
+    function = staticmethod(np.tan)
+    gradient = staticmethod(lambda grad, out: grad * (1 + out * out))
 
 
-class Asin(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(invalid="ignore"):
-            return np.arcsin(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / np.sqrt(1 - x * x)
+class Asin(_OfInput):
+    function = staticmethod(np.arcsin)
+    gradient = staticmethod(lambda grad, x: grad / np.sqrt(1 - x * x))
+    quiet = True
 
 
-class Acos(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(invalid="ignore"):
-            return np.arccos(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return -grad / np.sqrt(1 - x * x)
+class Acos(_OfInput):
+    function = staticmethod(np.arccos)
+    gradient = staticmethod(lambda grad, x: -grad / np.sqrt(1 - x * x))
+    quiet = True
 
 
-class Atan(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.arctan(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad / (1 + x * x)
+class Atan(_OfInput):
+    function = staticmethod(np.arctan)
+    gradient = staticmethod(lambda grad, x: grad / (1 + x * x))
 
 
 class Erf(_Unary):
@@ -1394,57 +1315,26 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     return add(input, quotient if value == 1 else mul(quotient, value))
 
 
-class Expm1(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        out = np.expm1(_floating(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (out + 1)
+class Expm1(_OfOutput):
+    function = staticmethod(np.expm1)
+    gradient = staticmethod(lambda grad, out: grad * (out + 1))
 
 
-class Asinh(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.arcsinh(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad / np.sqrt(x * x + 1)
+class Asinh(_OfInput):
+    function = staticmethod(np.arcsinh)
+    gradient = staticmethod(lambda grad, x: grad / np.sqrt(x * x + 1))
 
 
-class Acosh(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(invalid="ignore"):
-            return np.arccosh(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / np.sqrt(x * x - 1)
+class Acosh(_OfInput):
+    function = staticmethod(np.arccosh)
+    gradient = staticmethod(lambda grad, x: grad / np.sqrt(x * x - 1))
+    quiet = True
 
 
-class Atanh(_Unary):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.arctanh(_floating(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
-            return grad / (1 - x * x)
+class Atanh(_OfInput):
+    function = staticmethod(np.arctanh)
+    gradient = staticmethod(lambda grad, x: grad / (1 - x * x))
+    quiet = True
 
 
 class NanToNum(_Unary):
