@@ -163,8 +163,10 @@ def run_demo(out_dir="demo-out", epochs=None, seed=0):
     for label, cost in (("grad enabled, output kept:", with_grad),
                         ("under no_grad():", without_grad)):
         print(f"   {label:<27} peak {_mebibytes(cost['peak'])}, held afterwards "
-              f"{_mebibytes(cost['held'])} ({_mebibytes(cost['saved'])} saved for backward), "
-              f"{1000 * cost['seconds']:.1f} ms")
+              f"{_mebibytes(cost['held'])}, {1000 * cost['seconds']:.1f} ms")
+    print(f"   saved for backward (ember.autograd.saved_bytes; an array saved by two nodes counts "
+          f"twice): {_mebibytes(with_grad['saved'])} with grad, "
+          f"{_mebibytes(without_grad['saved'])} under no_grad()")
     print(f"   graph behind the output (ember.autograd.graph_stats): {with_grad['nodes']} nodes "
           f"with grad, {without_grad['nodes']} under no_grad()")
     print("4) Why both: eval() changes what the layers compute (BatchNorm uses its running "
