@@ -616,30 +616,6 @@ class Tensor:
     def pow_(self, exponent):
         return self._inplace("pow_", lambda: _ops.pow(self, exponent))
 
-    def neg_(self):
-        return self._inplace("neg_", lambda: _ops.neg(self))
-
-    def exp_(self):
-        return self._inplace("exp_", lambda: _ops.exp(self))
-
-    def sqrt_(self):
-        return self._inplace("sqrt_", lambda: _ops.sqrt(self))
-
-    def relu_(self):
-        return self._inplace("relu_", lambda: _ops.relu(self))
-
-    def sigmoid_(self):
-        return self._inplace("sigmoid_", lambda: _ops.sigmoid(self))
-
-    def tanh_(self):
-        return self._inplace("tanh_", lambda: _ops.tanh(self))
-
-    def abs_(self):
-        return self._inplace("abs_", lambda: _ops.abs(self))
-
-    def square_(self):
-        return self._inplace("square_", lambda: _ops.square(self))
-
     def clamp_min_(self, min):
         return self._inplace("clamp_min_", lambda: _ops.clamp(self, min, None))
 
@@ -676,6 +652,14 @@ class Tensor:
         method.__doc__ = f"In-place ``{name}``."
         return method
 
+    neg_ = _unary_inplace("neg")
+    exp_ = _unary_inplace("exp")
+    sqrt_ = _unary_inplace("sqrt")
+    relu_ = _unary_inplace("relu")
+    sigmoid_ = _unary_inplace("sigmoid")
+    tanh_ = _unary_inplace("tanh")
+    abs_ = _unary_inplace("abs")
+    square_ = _unary_inplace("square")
     log_ = _unary_inplace("log")
     log1p_ = _unary_inplace("log1p")
     log2_ = _unary_inplace("log2")
