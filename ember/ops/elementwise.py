@@ -1152,20 +1152,26 @@ class Hypot(_Binary):
 
 
 class LogAddExp(_Binary):
-    @staticmethod
-    def forward(ctx, a, b):
+    """log(e^a + e^b) (``base_power`` = exp); LogAddExp2 is the base-2 form. The gradient of
+    each side is base^(side - out)."""
+
+    function = staticmethod(np.logaddexp)
+    base_power = staticmethod(np.exp)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _floating_pair(a, b)
-        out = np.logaddexp(a, b)
+        out = cls.function(a, b)
         ctx.save_for_backward(a, b, out)
         return out
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b, out = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        return (_grad_for(grad * np.exp(a - out), *ctx.a_meta) if needs_a else None,
-                _grad_for(grad * np.exp(b - out), *ctx.b_meta) if needs_b else None)
+        return (_grad_for(grad * cls.base_power(a - out), *ctx.a_meta) if needs_a else None,
+                _grad_for(grad * cls.base_power(b - out), *ctx.b_meta) if needs_b else None)
 
 
 class Lerp(Function):
@@ -1490,21 +1496,9 @@ class XLogY(_Binary):
                 _grad_for(grad_b, *ctx.b_meta) if needs_b else None)
 
 
-class LogAddExp2(_Binary):
-    @staticmethod
-    def forward(ctx, a, b):
-        _Binary._remember(ctx, a, b)
-        a, b = _floating_pair(a, b)
-        out = np.logaddexp2(a, b)
-        ctx.save_for_backward(a, b, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b, out = ctx.saved_tensors
-        needs_a, needs_b = ctx.needs_input_grad
-        return (_grad_for(grad * np.exp2(a - out), *ctx.a_meta) if needs_a else None,
-                _grad_for(grad * np.exp2(b - out), *ctx.b_meta) if needs_b else None)
+class LogAddExp2(LogAddExp):
+    function = staticmethod(np.logaddexp2)
+    base_power = staticmethod(np.exp2)
 
 
 class _NanIgnoringExtreme(_Binary):
