@@ -50,7 +50,9 @@ class ConstantPad3d(_ConstantPadNd):
     dims = 3
 
 
-class ZeroPad1d(ConstantPad1d):
+class _ZeroPad:
+    """Constant padding with zeros: no value argument, and the repr shows only the padding."""
+
     def __init__(self, padding):
         super().__init__(padding, 0.0)
 
@@ -58,12 +60,12 @@ class ZeroPad1d(ConstantPad1d):
         return f"{self.padding}"
 
 
-class ZeroPad2d(ConstantPad2d):
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
+class ZeroPad1d(_ZeroPad, ConstantPad1d):
+    pass
 
-    def extra_repr(self):
-        return f"{self.padding}"
+
+class ZeroPad2d(_ZeroPad, ConstantPad2d):
+    pass
 
 
 class ReflectionPad1d(_PadNd):
@@ -96,12 +98,8 @@ class CircularPad2d(_PadNd):
     dims = 2
 
 
-class ZeroPad3d(ConstantPad3d):
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
-
-    def extra_repr(self):
-        return f"{self.padding}"
+class ZeroPad3d(_ZeroPad, ConstantPad3d):
+    pass
 
 
 class ReflectionPad3d(_PadNd):
