@@ -915,15 +915,17 @@ def fill_like(input, value):
 
 
 # ---- comparisons and logic (not differentiable) ------------------------------------------------------
+def _unrecorded_operands(input, other, name):
+    """Both operands as arrays (or Python numbers), promoted, for ops that record nothing."""
+    a = _to_operand(input, name)
+    b = _to_operand(other, name)
+    return _promote(a._data if isinstance(a, Tensor) else a,
+                    b._data if isinstance(b, Tensor) else b)
+
+
 def _compare(ufunc, name):
     def compare(input, other):
-        a = input._data if isinstance(input, Tensor) else _to_operand(input, name)
-        b = other._data if isinstance(other, Tensor) else _to_operand(other, name)
-        if isinstance(a, Tensor):
-            a = a._data
-        if isinstance(b, Tensor):
-            b = b._data
-        a, b = _promote(a, b)
+        a, b = _unrecorded_operands(input, other, name)
         return Tensor._result(np.asarray(ufunc(a, b)))
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}``, returning a bool tensor (not differentiable)."
@@ -1677,10 +1679,7 @@ def copysign(input, other):
 # ---- bitwise and integer ops (not differentiable) ------------------------------------------------
 def _bitwise(ufunc, name):
     def operation(input, other):
-        a = _raw(input)
-        b = _raw(other)
-        a, b = _promote(a if isinstance(a, np.ndarray) else _to_operand(a, name),
-                        b if isinstance(b, np.ndarray) else _to_operand(b, name))
+        a, b = _unrecorded_operands(input, other, name)
         for operand in (a, b):
             kind = np.asarray(operand).dtype.kind
             if kind not in "biu":
