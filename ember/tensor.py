@@ -704,9 +704,7 @@ class Tensor:
     arctan2_ = atan2_ = _binary_inplace("atan2")
     hypot_ = _binary_inplace("hypot")
     xlogy_ = _binary_inplace("xlogy")
-    multiply_ = _binary_inplace("mul")
     floor_divide_ = _binary_inplace("floor_divide")
-    true_divide_ = _binary_inplace("div")
     eq_ = _binary_inplace("eq")
     ne_ = not_equal_ = _binary_inplace("ne")
     lt_ = less_ = _binary_inplace("lt")
@@ -717,6 +715,8 @@ class Tensor:
     logical_or_ = _binary_inplace("logical_or")
     logical_xor_ = _binary_inplace("logical_xor")
     del _binary_inplace
+    multiply_ = mul_  # PyTorch's aliases: the same method, with its no-graph fast path
+    true_divide_ = div_
 
     def subtract_(self, other, alpha=1):
         return self.sub_(other, alpha=alpha)
