@@ -252,21 +252,28 @@ class ModuleDict(Module):
 
     def update(self, modules):
         """Add (key, module) pairs from a mapping or an iterable of pairs, keeping their order."""
-        if not isinstance(modules, Iterable):
-            raise TypeError(f"ModuleDict.update should be called with an iterable of key/value "
-                            f"pairs, but got {type(modules).__name__}")
-        if isinstance(modules, (Mapping, ModuleDict)):
-            for key, module in modules.items():
-                self[key] = module
-            return
-        for number, pair in enumerate(modules):
-            if not isinstance(pair, Iterable):
-                raise TypeError(f"ModuleDict update sequence element #{number} should be "
-                                f"Iterable; is{type(pair).__name__}")
-            if len(pair) != 2:
-                raise ValueError(f"ModuleDict update sequence element #{number} has length "
-                                 f"{len(pair)}; 2 is required")
-            self[pair[0]] = pair[1]
+        _update_from_pairs(self, modules, ModuleDict, "ModuleDict.update")
+
+
+def _update_from_pairs(container, entries, kind, method_name):
+    """ModuleDict/ParameterDict.update: a mapping (or a dict of the same kind), or an iterable of
+    (key, value) pairs, with PyTorch's errors."""
+    if not isinstance(entries, Iterable):
+        raise TypeError(f"{method_name} should be called with an iterable of key/value pairs, "
+                        f"but got {type(entries).__name__}")
+    if isinstance(entries, (Mapping, kind)):
+        for key, value in entries.items():
+            container[key] = value
+        return
+    name = kind.__name__
+    for number, pair in enumerate(entries):
+        if not isinstance(pair, Iterable):
+            raise TypeError(f"{name} update sequence element #{number} should be Iterable; "
+                            f"is{type(pair).__name__}")
+        if len(pair) != 2:
+            raise ValueError(f"{name} update sequence element #{number} has length "
+                             f"{len(pair)}; 2 is required")
+        container[pair[0]] = pair[1]
 
 
 def _describe_parameter(value, type_name):
@@ -417,21 +424,8 @@ class ParameterDict(Module):
 
     def update(self, values):
         """Add (key, value) pairs from a mapping or an iterable of pairs."""
-        if not isinstance(values, Iterable):
-            raise TypeError(f"ParametersDict.update should be called with an iterable of "
-                            f"key/value pairs, but got {type(values).__name__}")
-        if isinstance(values, (Mapping, ParameterDict)):
-            for key, value in values.items():
-                self[key] = value
-            return
-        for number, pair in enumerate(values):
-            if not isinstance(pair, Iterable):
-                raise TypeError(f"ParameterDict update sequence element #{number} should be "
-                                f"Iterable; is{type(pair).__name__}")
-            if len(pair) != 2:
-                raise ValueError(f"ParameterDict update sequence element #{number} has length "
-                                 f"{len(pair)}; 2 is required")
-            self[pair[0]] = pair[1]
+        _update_from_pairs(self, values, ParameterDict,
+                           "ParametersDict.update")  # PyTorch's spelling
 
     def extra_repr(self):
         return "\n".join(f"  ({key}): {_describe_parameter(self[key], True)}" for key in self._keys)
