@@ -11,7 +11,7 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 
 LEVELS = {
-    "_dtype": 0, "_random": 0, "_warnings": 0, "_device": 0, "cuda": 0, "_threads": 0, "linalg": 3,
+    "_dtype": 0, "_random": 0, "_warnings": 0, "_hooks": 0, "_device": 0, "cuda": 0, "_threads": 0, "linalg": 3,
     "tensor": 1,
     "autograd": 2,
     "ops": 3, "_factories": 3,

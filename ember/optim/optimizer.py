@@ -10,7 +10,7 @@ from collections import OrderedDict, defaultdict
 import numpy as np
 
 from ..autograd.grad_mode import _grad_state
-from ..nn.modules.module import RemovableHandle
+from .._hooks import RemovableHandle
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",

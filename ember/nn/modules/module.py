@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ... import _device, _dtype, _warnings
+from ..._hooks import RemovableHandle
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size, Tensor, _type_name
 from ..parameter import Parameter
@@ -53,29 +54,6 @@ class _LoadErrors(list):
     def __init__(self):
         super().__init__()
         self.pending = []
-
-
-class RemovableHandle:
-    """Returned by ``register_*_hook``: ``remove()`` (or leaving a ``with`` block) unregisters."""
-
-    _next_id = itertools.count()
-
-    def __init__(self, *hook_dicts):
-        self.hook_dicts = hook_dicts
-        self.id = next(RemovableHandle._next_id)
-
-    def remove(self):
-        for hooks in self.hook_dicts:
-            if isinstance(hooks, set):
-                hooks.discard(self.id)
-            else:
-                hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.remove()
 
 
 class Module:
