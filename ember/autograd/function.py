@@ -315,6 +315,12 @@ class Function:
         return results[0] if single else results
 
 
+class Op(Function):
+    """Base of ember's own ops: forward and backward take and return NumPy arrays."""
+
+    array_io = True
+
+
 _NOTHING_NEEDED = [(False,) * count for count in range(8)]
 
 
@@ -349,11 +355,9 @@ def _refresh_view(view, node):
     view._output_nr = current._output_nr
 
 
-class CopySlices(Function):
+class CopySlices(Op):
     """A base's new value after one of its views was changed in place: the view's region comes
     from the in-place op, everything else from the base's previous history (PyTorch's node)."""
-
-    array_io = True
 
     def name(self):
         return "ember::autograd::CopySlices"

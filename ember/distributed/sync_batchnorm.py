@@ -6,7 +6,7 @@ all-reduce of per-channel [sum, sum of squares] and the count in forward, one al
 """
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..autograd.grad_mode import no_grad
 from ..nn import functional as F
 from ..nn.modules.batchnorm import _BatchNorm
@@ -48,7 +48,7 @@ def _blend(buffer, batch_value, factor):
     buffer._bump_version()
 
 
-class _SyncBatchNormFunction(Function):
+class _SyncBatchNormFunction(Op):
     """``(x - mean) * invstd * weight + bias`` with the global batch's ``mean`` and ``invstd``.
 
     Its own fused Function (memory and speed, as BatchNorm's) because backward needs the global
@@ -56,8 +56,6 @@ class _SyncBatchNormFunction(Function):
     and bias gradients stay local (DistributedDataParallel averages them). Saves the input and
     per-channel vectors, never a normalised copy.
     """
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, mean, invstd, count, backend):

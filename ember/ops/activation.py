@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -74,10 +74,8 @@ def _check_floating(x, name):
 
 
 # ---- kernels -------------------------------------------------------------------------------------
-class Hardtanh(Function):
+class Hardtanh(Op):
     """clamp to [min_val, max_val]; the gradient is zero at and beyond the edges."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, min_val, max_val):
@@ -94,9 +92,7 @@ class Hardtanh(Function):
         return grad * ((out > min_val) & (out < max_val)), None, None
 
 
-class LeakyRelu(Function):
-    array_io = True
-
+class LeakyRelu(Op):
     @staticmethod
     def forward(ctx, x, negative_slope):
         _check_floating(x, "leaky_relu")
@@ -112,10 +108,8 @@ class LeakyRelu(Function):
         return np.where(saved > 0, grad, grad * ctx.negative_slope), None
 
 
-class Elu(Function):
+class Elu(Op):
     """scale * (x if x > 0 else alpha * (exp(x) - 1)): ELU (scale 1) and SELU share it."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, alpha, scale):
@@ -139,10 +133,8 @@ class Elu(Function):
         return np.where(saved > 0, grad * scale, grad * slope_below), None, None
 
 
-class Gelu(Function):
+class Gelu(Op):
     """x * Phi(x) (exact, via erf) or its tanh approximation."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, approximate):
@@ -176,10 +168,8 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
 
 
-class Silu(Function):
+class Silu(Op):
     """x * sigmoid(x), fused so backward needs only x."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x):
@@ -199,10 +189,8 @@ def _softplus_unit(x):
     return np.logaddexp(0, x)
 
 
-class Mish(Function):
+class Mish(Op):
     """x * tanh(softplus(x)), fused so backward needs only x."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x):
@@ -217,10 +205,8 @@ class Mish(Function):
         return grad * (tanh_softplus + x * _sigmoid(x) * (1 - tanh_softplus * tanh_softplus))
 
 
-class Softplus(Function):
+class Softplus(Op):
     """log(1 + exp(beta x)) / beta, reverting to x where beta x > threshold (PyTorch's rule)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, beta, threshold):
@@ -240,10 +226,8 @@ class Softplus(Function):
         return np.where(scaled > threshold, grad, grad * _sigmoid(scaled)), None, None
 
 
-class LogSigmoid(Function):
+class LogSigmoid(Op):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), fused for stability at large |x|."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x):
@@ -257,10 +241,8 @@ class LogSigmoid(Function):
         return grad * _sigmoid(-x)
 
 
-class Hardsigmoid(Function):
+class Hardsigmoid(Op):
     """clamp(x + 3, 0, 6) / 6; the gradient is 1/6 on the open interval (-3, 3) only."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x):
@@ -274,10 +256,8 @@ class Hardsigmoid(Function):
         return np.where((x > -3) & (x < 3), grad / 6, 0).astype(grad.dtype, copy=False)
 
 
-class Hardswish(Function):
+class Hardswish(Op):
     """x * clamp(x + 3, 0, 6) / 6; at the edges PyTorch takes the outer slopes (0 and 1)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x):
@@ -292,10 +272,8 @@ class Hardswish(Function):
         return np.where(x <= -3, 0, np.where(x < 3, middle, grad)).astype(grad.dtype, copy=False)
 
 
-class Celu(Function):
+class Celu(Op):
     """x if x > 0 else alpha * (exp(x / alpha) - 1); the slope below zero is out / alpha + 1."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, alpha):
@@ -313,10 +291,8 @@ class Celu(Function):
         return np.where(x > 0, grad, grad * slope_below).astype(grad.dtype, copy=False), None
 
 
-class Threshold(Function):
+class Threshold(Op):
     """x where x > threshold, else value; the gradient passes only where x > threshold."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, threshold, value):

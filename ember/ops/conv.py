@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..tensor import Tensor
 
 # Above this many elements, grad_weight uses one 2-D GEMM over transposed copies instead of a
@@ -136,10 +136,8 @@ def _conv_weight_grad(input, grad_rows, weight_shape, stride, padding, dilation,
     return np.matmul(left, columns.swapaxes(-1, -2)).reshape(weight_shape)
 
 
-class ConvNd(Function):
+class ConvNd(Op):
     """Cross-correlation of (N, C_in, *spatial) with weight (C_out, C_in / groups, *kernel)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, stride, padding, dilation, groups):
@@ -231,10 +229,8 @@ class ConvNd(Function):
         return grad_input, grad_weight, grad_bias, None, None, None, None
 
 
-class ConvTransposeNd(Function):
+class ConvTransposeNd(Op):
     """Adjoint of ConvNd with respect to its input: weight (C_in, C_out / groups, *kernel)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, stride, padding, output_padding, dilation, groups):

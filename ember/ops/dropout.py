@@ -3,14 +3,12 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 
 
-class Dropout(Function):
+class Dropout(Op):
     """``x * scaled_mask + shift``: the mask (possibly broadcast per channel) already holds
     1/(1-p) or AlphaDropout's ``a``; ``shift`` is AlphaDropout's constant term (else None)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, scaled_mask, shift):

@@ -4,7 +4,7 @@ import builtins
 import numpy as np
 
 from .._dtype import _FROM_NUMPY, from_numpy_dtype, get_default_dtype, result_type
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..autograd.grad_mode import _grad_state
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
@@ -109,10 +109,8 @@ def _shape_dtype(value):
     return (), None
 
 
-class _Binary(Function):
+class _Binary(Op):
     """Remembers operand shapes and dtypes so backward can unbroadcast and cast."""
-
-    array_io = True
 
     @staticmethod
     def _remember(ctx, a, b):
@@ -367,10 +365,6 @@ class Remainder(_Binary):
 
 
 # ---- unary ---------------------------------------------------------------------------------------
-class _Unary(Function):
-    array_io = True
-
-
 def _floating(x):
     """Unary math on integer tensors computes in the default float dtype (PyTorch)."""
     if x.dtype.kind != "f":
@@ -378,7 +372,7 @@ def _floating(x):
     return x
 
 
-class _OfInput(_Unary):
+class _OfInput(Op):
     """y = function(x), backward ``gradient(grad, x)`` from the saved input. ``quiet`` ops return
     inf/nan at the edges of their domain without NumPy warnings, as PyTorch does (opt-in:
     np.errstate costs about a microsecond)."""
@@ -402,7 +396,7 @@ class _OfInput(_Unary):
         return cls.gradient(grad, x)
 
 
-class _OfOutput(_Unary):
+class _OfOutput(Op):
     """y = function(x), backward ``gradient(grad, y)`` from the saved output: kept instead of the
     input where the derivative is cheaper from y (exp, tanh, sqrt)."""
 
@@ -431,7 +425,7 @@ def _reciprocal_sqrt(x):
     return 1 / np.sqrt(x)
 
 
-class Neg(_Unary):
+class Neg(Op):
     @staticmethod
     def forward(ctx, x):
         if x.dtype == np.bool_:
@@ -489,7 +483,7 @@ class Tanh(_OfOutput):
     gradient = staticmethod(lambda grad, out: grad * (1 - out * out))
 
 
-class Sigmoid(_Unary):
+class Sigmoid(Op):
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -506,7 +500,7 @@ class Sigmoid(_Unary):
         return grad * out * (1 - out)
 
 
-class Relu(_Unary):
+class Relu(Op):
     @staticmethod
     def forward(ctx, x):
         if x.dtype == np.bool_:
@@ -521,7 +515,7 @@ class Relu(_Unary):
         return grad * (out > 0)
 
 
-class Abs(_Unary):
+class Abs(Op):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -533,7 +527,7 @@ class Abs(_Unary):
         return grad * np.sign(x).astype(grad.dtype, copy=False)
 
 
-class Sign(_Unary):
+class Sign(Op):
     @staticmethod
     def forward(ctx, x):
         return np.sign(x)
@@ -543,10 +537,8 @@ class Sign(_Unary):
         return np.zeros_like(grad)
 
 
-class Clamp(Function):
+class Clamp(Op):
     """min(max(x, low), high); bounds may be numbers or tensors (which get gradients too)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, low, high):
@@ -601,9 +593,7 @@ def _clamp_inside(x, low, high):
     return inside
 
 
-class Where(Function):
-    array_io = True
-
+class Where(Op):
     @staticmethod
     def forward(ctx, condition, a, b):
         if not isinstance(condition, np.ndarray) or condition.dtype != np.bool_:
@@ -629,9 +619,7 @@ class Where(Function):
                 _grad_for(np.where(condition, zero, grad), *ctx.b_meta) if needs_b else None)
 
 
-class Cast(Function):
-    array_io = True
-
+class Cast(Op):
     @staticmethod
     def forward(ctx, x, target):
         ctx.source = x.dtype
@@ -644,9 +632,7 @@ class Cast(Function):
         return grad.astype(ctx.source), None
 
 
-class Clone(Function):
-    array_io = True
-
+class Clone(Op):
     @staticmethod
     def forward(ctx, x):
         return x.copy()
@@ -656,10 +642,8 @@ class Clone(Function):
         return grad
 
 
-class CopyInto(Function):
+class CopyInto(Op):
     """``dst.copy_(src)`` as an op: the result is src broadcast and cast to dst's shape and dtype."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, destination, source):
@@ -678,9 +662,7 @@ class CopyInto(Function):
                 _grad_for(grad, *ctx.source_meta) if needs_source else None)
 
 
-class FillLike(Function):
-    array_io = True
-
+class FillLike(Op):
     @staticmethod
     def forward(ctx, x, value):
         return np.full_like(x, value)
@@ -980,10 +962,9 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
                                    equal_nan=equal_nan))
 
 
-class _Stepwise(Function):
+class _Stepwise(Op):
     """Piecewise-constant rounding: the gradient is zero almost everywhere (PyTorch's too)."""
 
-    array_io = True
     ufunc = None
 
     @classmethod
@@ -1091,7 +1072,7 @@ class Atan(_OfInput):
     gradient = staticmethod(lambda grad, x: grad / (1 + x * x))
 
 
-class Erf(_Unary):
+class Erf(Op):
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -1176,10 +1157,8 @@ class LogAddExp(_Binary):
                 _grad_for(grad * cls.base_power(b - out), *ctx.b_meta) if needs_b else None)
 
 
-class Lerp(Function):
+class Lerp(Op):
     """input + weight * (end - input), in PyTorch's two-sided form (exact at weight 0 and 1)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, start, end, weight):
@@ -1345,7 +1324,7 @@ class Atanh(_OfInput):
     quiet = True
 
 
-class NanToNum(_Unary):
+class NanToNum(Op):
     """NaN and infinities replaced by numbers; the gradient flows only through finite entries."""
 
     @staticmethod
@@ -1423,7 +1402,7 @@ def frac(input):
     return sub(input, trunc(input))
 
 
-class Logit(_Unary):
+class Logit(Op):
     """log(p / (1 - p)); its derivative is NaN outside [0, 1] (and 0 outside [eps, 1 - eps] when
     eps clamps), as PyTorch's, which the chain rule through log and div would not give."""
 
@@ -1572,7 +1551,7 @@ def _erfc_float64(x):
     return out
 
 
-class Erfc(_Unary):
+class Erfc(Op):
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -1602,7 +1581,7 @@ def _erfinv_float64(x):
         return np.where((np.abs(x) > 1) | np.isnan(x), np.nan, out)
 
 
-class Erfinv(_Unary):
+class Erfinv(Op):
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -1725,7 +1704,7 @@ class _Frexp(tuple):
         return self[1]
 
 
-class Sinc(_Unary):
+class Sinc(Op):
     """sin(pi x) / (pi x), 1 at 0 (a primitive: the quotient's derivative is 0/0 there)."""
 
     @staticmethod

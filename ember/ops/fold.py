@@ -2,7 +2,7 @@
 convolution uses (ember/ops/conv.py's strided-view helpers)."""
 import math
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 from .conv import _col2im, _im2col, _interior, _pad
 
 
@@ -21,10 +21,8 @@ def _blocks(spatial, kernel_size, dilation, padding, stride):
                                                          stride))
 
 
-class Unfold(Function):
+class Unfold(Op):
     """(N, C, H, W) -> (N, C * kh * kw, L): every kernel window as a column."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, kernel_size, dilation, padding, stride, out_size):
@@ -41,10 +39,8 @@ class Unfold(Function):
         return image[_interior(shape, pairs)], None, None, None, None, None
 
 
-class Fold(Function):
+class Fold(Op):
     """(N, C * kh * kw, L) -> (N, C, H, W): columns summed back into their windows."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, columns, output_size, kernel_size, dilation, padding, stride, blocks):

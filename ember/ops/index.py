@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..tensor import Tensor, _normalize_dim
 
 
@@ -35,8 +35,7 @@ def _convert_key(key):
     return tuple(converted), advanced
 
 
-class BasicIndex(Function):
-    array_io = True
+class BasicIndex(Op):
     is_view = True
 
     @staticmethod
@@ -53,9 +52,7 @@ class BasicIndex(Function):
         return full, None
 
 
-class AdvancedIndex(Function):
-    array_io = True
-
+class AdvancedIndex(Op):
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape = x.shape
@@ -73,10 +70,8 @@ class AdvancedIndex(Function):
         return full, None
 
 
-class IndexPut(Function):
+class IndexPut(Op):
     """``out = x.clone(); out[key] = value``: the recorded form of indexed assignment."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, value, key):
@@ -102,9 +97,7 @@ class IndexPut(Function):
         return grad_x, grad_value, None
 
 
-class Gather(Function):
-    array_io = True
-
+class Gather(Op):
     @staticmethod
     def forward(ctx, x, axis, index):
         ctx.shape = x.shape
@@ -230,10 +223,8 @@ def _leading(array, shape):
     return array[tuple(slice(0, size) for size in shape)]
 
 
-class Scatter(Function):
+class Scatter(Op):
     """out = input with ``src`` (a tensor or a number) written at ``index`` along ``axis``."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, axis, index, src):
@@ -260,10 +251,8 @@ class Scatter(Function):
         return grad_x, None, None, grad_src
 
 
-class ScatterAdd(Function):
+class ScatterAdd(Op):
     """out = input with ``src`` added at ``index`` along ``axis`` (repeats accumulate)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, axis, index, src):
@@ -345,9 +334,7 @@ def scatter_add(input, dim, index, src):
     return ScatterAdd.apply(input, axis, indices, src)
 
 
-class IndexAdd(Function):
-    array_io = True
-
+class IndexAdd(Op):
     @staticmethod
     def forward(ctx, x, axis, index, source, alpha):
         ctx.axis_alpha = (axis, alpha)
@@ -389,9 +376,7 @@ def index_add(input, dim, index, source, alpha=1):
     return IndexAdd.apply(input, axis, indices, source, alpha)
 
 
-class IndexFill(Function):
-    array_io = True
-
+class IndexFill(Op):
     @staticmethod
     def forward(ctx, x, axis, index, value):
         ctx.axis = axis
@@ -521,9 +506,7 @@ def triu_indices(row, col, offset=0, *, dtype=None):
     return Tensor._result(np.stack([rows, cols]).astype(np.int64).reshape(2, -1))
 
 
-class IndexCopy(Function):
-    array_io = True
-
+class IndexCopy(Op):
     @staticmethod
     def forward(ctx, x, axis, index, source):
         ctx.axis = axis
@@ -561,10 +544,8 @@ def index_copy(input, dim, index, source):
     return IndexCopy.apply(input, axis, indices, source)
 
 
-class MaskedScatter(Function):
+class MaskedScatter(Op):
     """Where ``mask`` is True take ``source``'s elements in order; elsewhere keep ``input``."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, mask, source):
@@ -614,10 +595,8 @@ def fill_diagonal(input, fill_value, wrap=False):
     return masked_fill(input, Tensor._wrap(mask), fill_value)
 
 
-class IndexPutAccumulate(Function):
+class IndexPutAccumulate(Op):
     """``input`` with ``values`` added at an advanced index (repeated positions accumulate)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, key, values):
@@ -681,11 +660,9 @@ def _identity(reduce, dtype):
     return info.min if reduce == "amax" else info.max
 
 
-class ScatterReduce(Function):
+class ScatterReduce(Op):
     """``input`` with ``src`` combined at ``index`` along ``axis`` by sum/prod/mean/amax/amin
     (optionally leaving ``input``'s own values out of the reduction)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, axis, index, src, reduce, include_self):

@@ -1,7 +1,7 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
 
@@ -9,9 +9,7 @@ _NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32":
           "float16": "c10::Half", "bool": "bool"}
 
 
-class MatMul(Function):
-    array_io = True
-
+class MatMul(Op):
     @staticmethod
     def forward(ctx, a, b):
         needs_a, needs_b = ctx.needs_input_grad
@@ -177,12 +175,10 @@ def _expand_equation(equation, shapes):
     return expanded, output, sizes
 
 
-class Einsum(Function):
+class Einsum(Op):
     """np.einsum forward; each operand's gradient is the einsum of the output gradient with the
     other operands, broadcast over letters only that operand has and written onto its diagonal
     when a letter repeats (``ii``)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, subscripts, output, *operands):
@@ -394,9 +390,7 @@ def _matrix_transpose(array):
     return np.swapaxes(array, -1, -2)
 
 
-class Inverse(Function):
-    array_io = True
-
+class Inverse(Op):
     @staticmethod
     def forward(ctx, x):
         try:
@@ -414,11 +408,9 @@ class Inverse(Function):
         return -(inverse_t @ grad @ inverse_t)
 
 
-class Det(Function):
+class Det(Op):
     """det(A); its gradient is the transposed adjugate, taken from the SVD so that singular
     matrices (where A^-1 does not exist) still get it."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x):
@@ -439,9 +431,7 @@ class Det(Function):
         return (grad[..., None, None] * adjugate_t).astype(x.dtype, copy=False)
 
 
-class Solve(Function):
-    array_io = True
-
+class Solve(Op):
     @staticmethod
     def forward(ctx, a, b, vector):
         ctx.vector = vector
@@ -567,9 +557,7 @@ def chain_matmul(*matrices):
     return multi_dot(matrices) if len(matrices) > 1 else matrices[0]
 
 
-class LogAbsDet(Function):
-    array_io = True
-
+class LogAbsDet(Op):
     @staticmethod
     def forward(ctx, x):
         sign, logabsdet = np.linalg.slogdet(x)
@@ -612,10 +600,8 @@ def logdet(input):
     return logabsdet + log_sign
 
 
-class Cholesky(Function):
+class Cholesky(Op):
     """L with A = L L^T; the gradient is symmetrised, since only A's lower triangle is read."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, upper):
@@ -650,11 +636,9 @@ def cholesky(input, *, upper=False):
 ger = outer
 
 
-class Eigh(Function):
+class Eigh(Op):
     """Eigenvalues (ascending) and eigenvectors of symmetric matrices (from the lower
     triangle). Backward: V (diag(gL) + skew(V^T gV) / (L_j - L_i)) V^T, as PyTorch."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, lower):

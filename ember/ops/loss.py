@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..tensor import Size
 from . import elementwise
 from ._broadcast import unbroadcast
@@ -122,14 +122,12 @@ class _Targets:
         return -np.sum(self.coefficients(log_probabilities.ndim) * log_probabilities, axis=1)
 
 
-class ClassificationLoss(Function):
+class ClassificationLoss(Op):
     """Fused (log_softmax +) negative log-likelihood over dim 1 of (N, C, ...).
 
     ``from_logits`` adds the log_softmax: for stability and because it is on every training step's
     hot path; backward then is ``softmax * sum(coefficients) - coefficients`` (scaled).
     """
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index, smoothing, reduction, from_logits):
@@ -260,10 +258,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 # ---- binary cross entropy ------------------------------------------------------------------------
-class BinaryCrossEntropy(Function):
+class BinaryCrossEntropy(Op):
     """Elementwise -(t log x + (1 - t) log(1 - x)), each log clamped at -100 (PyTorch's rule)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, target):
@@ -289,10 +285,8 @@ class BinaryCrossEntropy(Function):
         return grad_input, grad_target
 
 
-class BinaryCrossEntropyWithLogits(Function):
+class BinaryCrossEntropyWithLogits(Op):
     """Elementwise (1 - t) x + (1 + (p - 1) t) softplus(-x), softplus(-x) computed stably."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, target, pos_weight):

@@ -1,7 +1,7 @@
 """Fused linear layer (x @ W.T + b) and the embedding lookup (a one-hot product, by indexing)."""
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 
 _DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
@@ -11,11 +11,9 @@ def _dtype_name(array):
     return _DTYPE_NAMES.get(array.dtype.name, array.dtype.name)
 
 
-class Linear(Function):
+class Linear(Op):
     """One node for x @ W.T + b (the hottest op of MLPs): BLAS on 2-D views, saving only x and W,
     and only the one each requested gradient needs."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, weight, bias):
@@ -53,11 +51,9 @@ class Linear(Function):
         return grad_x, grad_weight, grad_bias
 
 
-class Embedding(Function):
+class Embedding(Op):
     """weight[indices]; the backward scatters rows back, skipping ``padding_idx`` and optionally
     dividing by how often each index occurs in the batch (``scale_grad_by_freq``)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, indices, weight, padding_idx, scale_grad_by_freq):

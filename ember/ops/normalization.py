@@ -7,11 +7,11 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..tensor import Size
 
 
-class BatchNorm(Function):
+class BatchNorm(Op):
     """Fused batch normalisation (memory and speed): ``(x - mean) * invstd * weight + bias``.
 
     In training the batch statistics are computed here (per-row float32 sums, combined in
@@ -19,8 +19,6 @@ class BatchNorm(Function):
     through the batch statistics with the standard fused formula. Saves the input (usually alive
     anyway) and per-channel vectors, never a normalised copy.
     """
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, running_mean, running_var, training, momentum, eps):
@@ -99,10 +97,8 @@ class BatchNorm(Function):
         return grad_input, grad_weight, grad_bias, None, None, None, None, None
 
 
-class Standardize(Function):
+class Standardize(Op):
     """Rows of a (M, K) array to zero mean, unit (biased) variance; fused for memory and speed."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, eps):

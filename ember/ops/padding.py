@@ -5,7 +5,7 @@ through it and the backward scatter-adds through it, so all four modes share one
 """
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 
 _NON_CONSTANT_MODES = ("reflect", "replicate", "circular")
 _SUPPORTED_DIMS = "\n".join([
@@ -34,10 +34,8 @@ def _index_map(size, left, right, mode):
     return np.where((positions >= 0) & (positions < size), positions, -1)
 
 
-class Pad(Function):
+class Pad(Op):
     """Gather through per-dimension index maps; the constant fills positions mapped to -1."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, index_maps, value):

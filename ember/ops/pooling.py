@@ -7,17 +7,15 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..tensor import Tensor
 from .conv import _col2im, _interior, _windows
 from .linalg import matmul
 
 
-class GatherSpatial(Function):
+class GatherSpatial(Op):
     """out[n, c, j] = input[n, c, indices[n, c, j]] over flattened spatial dims; backward
     scatter-adds (windows may overlap) through one bincount."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, indices):
@@ -40,10 +38,8 @@ class GatherSpatial(Function):
         return summed.astype(grad.dtype, copy=False).reshape(input_shape), None
 
 
-class AvgPoolNd(Function):
+class AvgPoolNd(Op):
     """Window sums divided by PyTorch's divisor (padding counted or not, or an override)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, kernel_size, stride, padding, out_size, divisor):
@@ -274,13 +270,11 @@ def _flat_indices(best, input_shape, kernel_size, stride, padding, dilation, out
     return flat
 
 
-class MaxPoolNd(Function):
+class MaxPoolNd(Op):
     """Window maxima. Forward is one ``np.maximum`` per kernel offset; backward routes each
     gradient to the first element equal to its window's maximum (PyTorch's argmax), recomputed
     from the saved input, so nothing but the input is kept (the argmax offsets, one byte each,
     only when the indices were asked for anyway)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input, kernel_size, stride, padding, dilation, out_size, with_indices):

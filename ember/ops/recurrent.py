@@ -7,7 +7,7 @@ gate order, LSTM i, f, g, o and GRU r, z, n with n = tanh(x_n + r * h_n).
 """
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 
 
 def _sigmoid(x):
@@ -26,10 +26,8 @@ def _two_gradients(grad, needs_input_grad):
     return first, second
 
 
-class LSTMCell(Function):
+class LSTMCell(Op):
     """(input_gates + hidden_gates, cell) -> (hidden, new cell), gates i, f, g, o."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input_gates, hidden_gates, cell):
@@ -70,11 +68,9 @@ class LSTMCell(Function):
         return grad_input, grad_hidden_gates, grad_previous_cell
 
 
-class GRUCell(Function):
+class GRUCell(Op):
     """(input_gates, hidden_gates, hidden) -> new hidden, gates r, z, n; both gate arrays
     include their biases, so n = tanh(x_n + r * h_n) keeps b_hn inside the reset product."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, input_gates, hidden_gates, hidden):
@@ -112,13 +108,11 @@ class GRUCell(Function):
             grad_previous
 
 
-class SplitSteps(Function):
+class SplitSteps(Op):
     """Splits ``x`` along ``axis`` into consecutive pieces of the given ``sizes`` (or drops the
     axis, one piece per index, when ``sizes`` is None), as one node: its backward writes every
     piece's gradient into a single array, where slicing piece by piece would allocate a
     full-size gradient per piece (memory and time quadratic in the sequence length)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, axis, sizes):

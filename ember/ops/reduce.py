@@ -4,7 +4,7 @@ import builtins
 import numpy as np
 
 from .._dtype import get_default_dtype
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..tensor import Tensor
 
 
@@ -45,9 +45,7 @@ def _count(shape, axes):
     return count
 
 
-class Sum(Function):
-    array_io = True
-
+class Sum(Op):
     @staticmethod
     def forward(ctx, x, axes, keepdim, dtype):
         ctx.shape = x.shape
@@ -65,9 +63,7 @@ class Sum(Function):
                 None, None, None)
 
 
-class Mean(Function):
-    array_io = True
-
+class Mean(Op):
     @staticmethod
     def forward(ctx, x, axes, keepdim, dtype):
         if dtype is not None:
@@ -92,10 +88,8 @@ def _name(numpy_dtype):
             "float64": "Double"}.get(np.dtype(numpy_dtype).name, str(numpy_dtype))
 
 
-class Var(Function):
+class Var(Op):
     """Variance with Bessel-style ``correction``; its own op for a stable two-pass formula."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
@@ -122,12 +116,11 @@ class Var(Function):
             return grad * centered * scale, None, None, None
 
 
-class _Extreme(Function):
+class _Extreme(Op):
     """max/min/amax/amin. Given ``indices`` (max/min with dim, computed once by the caller and
     kept as kept-dim int64) the values are taken at them and the gradient goes there; without
     (full reductions, amax/amin) it is split evenly among ties, as PyTorch does."""
 
-    array_io = True
     reducer = None
     arg_reducer = None
 
@@ -182,9 +175,7 @@ class Min(_Extreme):
     arg_reducer = staticmethod(np.argmin)
 
 
-class Prod(Function):
-    array_io = True
-
+class Prod(Op):
     @staticmethod
     def forward(ctx, x, axis, keepdim):
         ctx.shape = x.shape
@@ -228,10 +219,8 @@ class Prod(Function):
         return np.broadcast_to(grad_kept, x.shape) * others, None, None
 
 
-class LogSumExp(Function):
+class LogSumExp(Op):
     """Its own op for stability: shifts by the max before exponentiating."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
@@ -255,9 +244,7 @@ class LogSumExp(Function):
         return grad_kept * np.exp(x - out_kept), None, None
 
 
-class Softmax(Function):
-    array_io = True
-
+class Softmax(Op):
     @staticmethod
     def forward(ctx, x, axis):
         shifted = x - np.max(x, axis=axis, keepdims=True) if x.size else x
@@ -274,10 +261,8 @@ class Softmax(Function):
         return out * (grad - inner), None
 
 
-class LogSoftmax(Function):
+class LogSoftmax(Op):
     """Its own op for stability: x - max - log(sum(exp(x - max)))."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, axis):
@@ -476,9 +461,7 @@ def cumsum(input, dim, dtype=None):
                         _axes(dim, input._data.ndim, "cumsum")[0] if input._data.ndim else None)
 
 
-class CumSum(Function):
-    array_io = True
-
+class CumSum(Op):
     @staticmethod
     def forward(ctx, x, axis):
         ctx.axis = axis
@@ -571,9 +554,7 @@ def median(input, dim=None, keepdim=False):
     return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
 
 
-class CumProd(Function):
-    array_io = True
-
+class CumProd(Op):
     @staticmethod
     def forward(ctx, x, axis):
         ctx.axis = axis
@@ -628,10 +609,8 @@ def nansum(input, dim=None, keepdim=False, dtype=None):
     return sum(where(Tensor._wrap(np.isnan(input._data)), zero, input), dim, keepdim, dtype)
 
 
-class VectorNorm(Function):
+class VectorNorm(Op):
     """Its own op for the gradient at zero (0, as PyTorch, where sqrt(sum(x^2)) would give NaN)."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, ord, axes, keepdim):
@@ -861,11 +840,9 @@ def _reverse_logcumsumexp(values, axis):
     return np.flip(np.logaddexp.accumulate(np.flip(values, axis), axis=axis), axis)
 
 
-class LogCumSumExp(Function):
+class LogCumSumExp(Op):
     """Its own op for stability: log-space accumulation forward, and a backward that splits the
     gradient by sign so every exponential stays bounded."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, axis):

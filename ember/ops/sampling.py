@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Op
 from .padding import scatter_add_axis
 
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
@@ -46,10 +46,8 @@ def _linear_matrix(in_size, out_size, scale, align_corners, dtype):
     return matrix
 
 
-class Resample(Function):
+class Resample(Op):
     """Apply per-axis gathers (index arrays) or interpolation matrices to the spatial axes."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, steps):
@@ -252,10 +250,8 @@ def _taps(source_x, source_y, height, width, mode):
     return taps
 
 
-class GridSample(Function):
+class GridSample(Op):
     """Sample (N, C, H, W) at the normalised (x, y) positions of a (N, Ho, Wo, 2) grid."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._dtype import _FROM_NUMPY, result_type
-from ..autograd.function import Function
+from ..autograd.function import Op
 from ..tensor import Size, Tensor, _normalize_dim, _type_name
 from ._broadcast import unbroadcast
 
@@ -36,8 +36,7 @@ def _infer_shape(shape, numel):
     return shape
 
 
-class Reshape(Function):
-    array_io = True
+class Reshape(Op):
     is_view = True
 
     @staticmethod
@@ -57,8 +56,7 @@ class Reshape(Function):
         return np.reshape(grad, ctx.shape), None, None
 
 
-class Permute(Function):
-    array_io = True
+class Permute(Op):
     is_view = True
 
     @staticmethod
@@ -71,8 +69,7 @@ class Permute(Function):
         return np.transpose(grad, ctx.inverse), None
 
 
-class Expand(Function):
-    array_io = True
+class Expand(Op):
     is_view = True
 
     @staticmethod
@@ -85,9 +82,7 @@ class Expand(Function):
         return unbroadcast(grad, ctx.shape), None
 
 
-class Repeat(Function):
-    array_io = True
-
+class Repeat(Op):
     @staticmethod
     def forward(ctx, x, repeats):
         padded = (1,) * (len(repeats) - x.ndim) + x.shape
@@ -106,9 +101,7 @@ class Repeat(Function):
         return summed.reshape(ctx.shape), None
 
 
-class Cat(Function):
-    array_io = True
-
+class Cat(Op):
     @staticmethod
     def forward(ctx, axis, *arrays):
         ctx.axis = axis
@@ -125,9 +118,7 @@ class Cat(Function):
                                                                ctx.needs_input_grad[1:]))
 
 
-class Stack(Function):
-    array_io = True
-
+class Stack(Op):
     @staticmethod
     def forward(ctx, axis, *arrays):
         ctx.axis = axis
@@ -142,9 +133,7 @@ class Stack(Function):
                                                                ctx.needs_input_grad[1:]))
 
 
-class Contiguous(Function):
-    array_io = True
-
+class Contiguous(Op):
     @staticmethod
     def forward(ctx, x):
         return np.ascontiguousarray(x)
@@ -154,9 +143,7 @@ class Contiguous(Function):
         return grad
 
 
-class Flip(Function):
-    array_io = True
-
+class Flip(Op):
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -450,10 +437,8 @@ def is_floating_point(input):
     return input._data.dtype.kind == "f"
 
 
-class Triangle(Function):
+class Triangle(Op):
     """tril/triu over the last two dims: the gradient keeps the same triangle."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, diagonal, upper):
@@ -478,11 +463,9 @@ def triu(input, diagonal=0):
     return Triangle.apply(input, diagonal, True)
 
 
-class Diag(Function):
+class Diag(Op):
     """A vector to a (square) matrix with it on the ``diagonal``-th diagonal, or a matrix's
     diagonal as a vector."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, diagonal):
@@ -512,9 +495,7 @@ def trace(input):
     return Diag.apply(input, 0).sum()
 
 
-class Roll(Function):
-    array_io = True
-
+class Roll(Op):
     @staticmethod
     def forward(ctx, x, shifts, axes):
         ctx.shifts_axes = (shifts, axes)
@@ -737,10 +718,8 @@ def select(input, dim, index):
     return getitem(input, (slice(None),) * axis + (index,))
 
 
-class Diagonal(Function):
+class Diagonal(Op):
     """The diagonal of the (dim1, dim2) planes, as a new last dim."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, offset, axis1, axis2):
@@ -814,10 +793,8 @@ def ravel(input):
     return reshape(input, (-1,))
 
 
-class Unfold(Function):
+class Unfold(Op):
     """Every ``size``-long window along ``axis``, ``step`` apart, as a new last dim."""
-
-    array_io = True
 
     @staticmethod
     def forward(ctx, x, axis, size, step):
