@@ -42,6 +42,7 @@ from .ops import (  # noqa: F401
     sinh, slogdet, sort, std_mean, subtract, swapdims, take, tan, tensor_split, tensordot, tile,
     topk, trace, trapezoid, tril, tril_indices, triu, triu_indices, unbind, unique,
     unique_consecutive, unravel_index, vander, var_mean, vdot, vsplit, vstack, xlogy)
+from . import _tensor_methods  # noqa: F401,E402  (binds Tensor's methods: the one table)
 from ._factories import logspace, normal  # noqa: F401
 from ._dtype import finfo, iinfo  # noqa: F401
 from ._device import device  # noqa: F401

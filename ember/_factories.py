@@ -17,7 +17,7 @@ def _check_device(device):
 def _new(array, requires_grad=False):
     """Wrap a freshly made array; ``requires_grad`` is honoured even under no_grad (PyTorch)."""
     tensor = Tensor._wrap(array)
-    if _grad_state.get()[1]:
+    if _grad_state.get().inference:
         tensor._is_inference = True
     if requires_grad:
         tensor.requires_grad_(True)

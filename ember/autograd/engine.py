@@ -4,98 +4,85 @@ Nodes are visited in decreasing creation order (a heap keyed by sequence number)
 a node is created after it, so this is a topological order without a separate dependency pass, it
 is deterministic, and it needs no recursion. Saved arrays and intermediate gradients are dropped as
 soon as the sweep passes their node, so memory falls while backward runs.
+
+Gradients flow as NumPy arrays. Under ``create_graph`` they flow as Tensors and every node's
+backward is itself recorded (grad mode is on during the sweep, as in PyTorch), so the gradients
+can be differentiated again.
 """
 import heapq
 import threading
+import weakref
 
 import numpy as np
 
+from .._dtype import from_numpy_dtype
+from .._hooks import RemovableHandle
 from ..tensor import Size, Tensor
-from .function import _refresh_view
+from .grad_mode import GradState, _grad_state
+from .views import refresh_view
 
 
-class _RemovableHandle:
-    """Returned by register_hook; ``remove()`` unregisters."""
-
-    __slots__ = ("_hooks", "_hook")
-
-    def __init__(self, hooks, hook):
-        self._hooks = hooks
-        self._hook = hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
-
-
+# ---- hooks ------------------------------------------------------------------------------------
 class _RetainGrad:
-    """The hook behind ``retain_grad()``: accumulates a non-leaf's gradient into its ``.grad``."""
+    """What ``retain_grad()`` adds: accumulates a non-leaf's gradient into its ``.grad``; it runs
+    after the tensor's own hooks, as in PyTorch."""
 
     def __init__(self, tensor):
-        import weakref
         self._tensor = weakref.ref(tensor)
 
     def __call__(self, grad):
         tensor = self._tensor()
-        if tensor is not None:
-            if tensor._grad is None:
-                tensor._grad = Tensor._wrap(grad._data.copy())
-            else:
-                tensor._grad._data = tensor._grad._data + grad._data
-        return None
+        if tensor is None:
+            return
+        if tensor._grad is None:
+            tensor._grad = grad.clone() if grad._requires_grad else Tensor._wrap(grad._data.copy())
+        elif grad._requires_grad or tensor._grad._requires_grad:
+            tensor._grad = tensor._grad + grad
+        else:
+            tensor._grad._data = tensor._grad._data + grad._data
 
 
-def _add_tensor_hook(tensor, hook):
+def add_tensor_hook(tensor, hook):
+    """Register ``hook(grad)`` on ``tensor``: on a leaf's own dict, or on its node's per-output
+    dict for a non-leaf (so the hook sees the gradient reaching that output)."""
     if tensor.grad_fn is None:
         if tensor._hooks is None:
-            tensor._hooks = []
+            tensor._hooks = {}
         hooks = tensor._hooks
     else:
         node = tensor.grad_fn
         if node._tensor_hooks is None:
             node._tensor_hooks = {}
-        hooks = node._tensor_hooks.setdefault(tensor._output_nr, [])
-    # retain_grad's hook runs after the user's hooks, as in PyTorch.
-    if isinstance(hook, _RetainGrad) or not hooks or not isinstance(hooks[-1], _RetainGrad):
-        hooks.append(hook)
-    else:
-        hooks.insert(len(hooks) - 1, hook)
-    return _RemovableHandle(hooks, hook)
+        hooks = node._tensor_hooks.setdefault(tensor._output_nr, {})
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
 
 
-def _run_hooks(hooks, grad):
-    for hook in list(hooks):
-        result = hook(Tensor._wrap(grad))
-        if result is not None:
-            if not isinstance(result, Tensor):
-                raise TypeError(f"hook returned {type(result).__name__}, expected a Tensor or None")
-            if result._data.shape != grad.shape:
-                raise RuntimeError(f"hook 'hook' has changed the size of value: expected "
-                                   f"{list(grad.shape)}, got {list(result._data.shape)}")
-            grad = result._data
+def retain_grad(tensor):
+    """Keep ``.grad`` for the non-leaf ``tensor`` after backward."""
+    node = tensor.grad_fn
+    if node._retained is None:
+        node._retained = {}
+    node._retained[tensor._output_nr] = _RetainGrad(tensor)
+
+
+def _run_hooks(hooks, grad, retained=None):
+    """Run ``hook(grad)`` in registration order; a non-None result replaces the gradient."""
+    as_tensor = isinstance(grad, Tensor)
+    for hook in list(hooks.values()) if hooks else ():
+        result = hook(grad if as_tensor else Tensor._wrap(grad))
+        if result is None:
+            continue
+        if not isinstance(result, Tensor):
+            raise TypeError(f"hook returned {type(result).__name__}, expected a Tensor or None")
+        if result._data.shape != grad.shape:
+            raise RuntimeError(f"hook 'hook' has changed the size of value: expected "
+                               f"{list(grad.shape)}, got {list(result._data.shape)}")
+        grad = result if as_tensor else result._data
+    if retained is not None:
+        retained(grad if as_tensor else Tensor._wrap(grad))
     return grad
-
-
-def _accumulate_leaf(tensor, grad, owned):
-    """Add ``grad`` into ``tensor.grad`` in place (PyTorch's AccumulateGrad)."""
-    if tensor._hooks:
-        grad = _run_hooks(tensor._hooks, grad)
-        owned = False
-    if grad.dtype != tensor._data.dtype:
-        grad = grad.astype(tensor._data.dtype)
-        owned = True
-    existing = tensor._grad
-    if existing is None:
-        if not owned or grad.shape != tensor._data.shape:
-            grad = np.array(np.broadcast_to(grad, tensor._data.shape), copy=True)
-        tensor._grad = Tensor._wrap(grad)
-    elif existing._data.flags.writeable:
-        existing._data += grad
-    else:
-        existing._data = existing._data + grad
-    if _post_accumulate_hooks:
-        for hook in list(_post_accumulate_hooks.get(id(tensor), ())):
-            hook(tensor)
 
 
 # Leaf id -> hooks run after its .grad is updated (DistributedDataParallel's readiness signal).
@@ -103,15 +90,16 @@ def _accumulate_leaf(tensor, grad, owned):
 _post_accumulate_hooks = {}
 
 
-def _add_post_accumulate_hook(tensor, hook):
-    import weakref
+def add_post_accumulate_hook(tensor, hook):
+    """Register ``hook(tensor)``, run after backward has updated the leaf's ``.grad``."""
     key = id(tensor)
     hooks = _post_accumulate_hooks.get(key)
     if hooks is None:
-        hooks = _post_accumulate_hooks[key] = []
+        hooks = _post_accumulate_hooks[key] = {}
         weakref.finalize(tensor, _post_accumulate_hooks.pop, key, None)
-    hooks.append(hook)
-    return _RemovableHandle(hooks, hook)
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
 
 
 class _Callbacks(threading.local):
@@ -129,8 +117,10 @@ def queue_callback(callback):
     _callbacks.queue.append(callback)
 
 
+# ---- the sweep --------------------------------------------------------------------------------
 class _Pending:
-    """Gradient being summed for one node: one slot per output."""
+    """Gradient being summed for one node: one slot per output. ``owned`` arrays were made by
+    the sweep itself, so later contributions may be added into them in place."""
 
     __slots__ = ("grads", "owned")
 
@@ -143,6 +133,8 @@ class _Pending:
         if current is None:
             self.grads[number] = grad
             self.owned[number] = owned
+        elif type(current) is not np.ndarray:
+            self.grads[number] = current + grad  # Tensors under create_graph: recorded
         elif self.owned[number] and current.dtype == grad.dtype and (
                 current.shape == grad.shape
                 or current.shape == np.broadcast_shapes(current.shape, grad.shape)):
@@ -152,21 +144,24 @@ class _Pending:
             self.owned[number] = True
 
 
-def run_backward(roots, root_grads, retain_graph, capture=None):
-    """``_sweep``, then the callbacks queued during it, in order."""
+def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
+    """``_sweep`` with grad mode set to ``create_graph``, then the callbacks queued during it."""
+    state = _grad_state.get()
+    token = _grad_state.set(GradState(create_graph, state.inference))
     outer_queue = _callbacks.queue
     _callbacks.queue = queue = []
     try:
-        _sweep(roots, root_grads, retain_graph, capture)
+        _sweep(roots, root_grads, retain_graph, create_graph, capture)
         while queue:
             queue.pop(0)()
     finally:
         _callbacks.queue = outer_queue
+        _grad_state.reset(token)
 
 
-def _sweep(roots, root_grads, retain_graph, capture=None):
+def _sweep(roots, root_grads, retain_graph, create_graph, capture):
     """Propagate ``root_grads`` from ``roots``. ``capture`` maps leaf tensors (by id) and
-    (node, output_nr) pairs to slots for ``grad()``; with it nothing is accumulated into .grad."""
+    (node id, output_nr) pairs to slots for ``grad()``; with it nothing is accumulated into .grad."""
     heap = []
     pending = {}
     handed_out = set()
@@ -208,10 +203,8 @@ def _sweep(roots, root_grads, retain_graph, capture=None):
         _, node = heapq.heappop(heap)
         entry = pending.pop(node)
         grads = entry.grads
-        if node._tensor_hooks:
-            for number, hooks in node._tensor_hooks.items():
-                if grads[number] is not None and hooks:
-                    grads[number] = _run_hooks(hooks, grads[number])
+        if node._tensor_hooks or node._retained:
+            _run_node_hooks(node, grads)
         if capture is not None:
             for number, grad in enumerate(grads):
                 key = (id(node), number)
@@ -222,12 +215,17 @@ def _sweep(roots, root_grads, retain_graph, capture=None):
                 break
         else:
             continue  # no gradient reached any output of this node
-        input_grads = node._run_backward(grads)
+        input_grads = node._run_backward(grads, create_graph)
         del grads, entry
         if not retain_graph:
             node._release()
         for edge, grad in zip(node.next_edges, input_grads):
             if edge is None or grad is None:
+                continue
+            if create_graph:
+                if not isinstance(grad, Tensor):
+                    grad = Tensor._wrap(np.asarray(grad))
+                deliver(edge[0], edge[1], grad, False)
                 continue
             if not isinstance(grad, np.ndarray):
                 grad = np.asarray(grad)
@@ -239,11 +237,72 @@ def _sweep(roots, root_grads, retain_graph, capture=None):
         _accumulate_leaf(target, grad, owned)
 
 
-def _make_root_grads(tensors, grad_tensors, caller):
+def _run_node_hooks(node, grads):
+    """The hooks registered on the node's outputs (user hooks, then retain_grad's)."""
+    hooks_by_output = node._tensor_hooks or {}
+    retained_by_output = node._retained or {}
+    for number in range(len(grads)):
+        grad = grads[number]
+        if grad is None:
+            continue
+        hooks = hooks_by_output.get(number)
+        retained = retained_by_output.get(number)
+        if hooks or retained is not None:
+            grads[number] = _run_hooks(hooks, grad, retained)
+
+
+def _accumulate_leaf(tensor, grad, owned):
+    """Add ``grad`` into ``tensor.grad`` (PyTorch's AccumulateGrad): in place for arrays; out of
+    place, recorded, for the Tensors of a create_graph sweep."""
+    if tensor._hooks:
+        grad = _run_hooks(tensor._hooks, grad)
+        owned = False
+    if isinstance(grad, Tensor):
+        _accumulate_leaf_tensor(tensor, grad)
+    else:
+        _accumulate_leaf_array(tensor, grad, owned)
+    hooks = _post_accumulate_hooks.get(id(tensor)) if _post_accumulate_hooks else None
+    if hooks:
+        for hook in list(hooks.values()):
+            hook(tensor)
+
+
+def _accumulate_leaf_array(tensor, grad, owned):
+    if grad.dtype != tensor._data.dtype:
+        grad = grad.astype(tensor._data.dtype)
+        owned = True
+    existing = tensor._grad
+    if existing is None:
+        if not owned or grad.shape != tensor._data.shape:
+            grad = np.array(np.broadcast_to(grad, tensor._data.shape), copy=True)
+        tensor._grad = Tensor._wrap(grad)
+    elif existing._requires_grad:
+        tensor._grad = existing + Tensor._wrap(grad)  # a .grad with history stays recorded
+    elif existing._data.flags.writeable:
+        existing._data += grad
+    else:
+        existing._data = existing._data + grad
+
+
+def _accumulate_leaf_tensor(tensor, grad):
+    if grad._data.dtype != tensor._data.dtype:
+        grad = grad.to(from_numpy_dtype(tensor._data.dtype))
+    if grad._data.shape != tensor._data.shape:
+        grad = grad.expand(*tensor._data.shape)
+    existing = tensor._grad
+    if existing is None:
+        tensor._grad = grad.clone()  # PyTorch stores a copy (CloneBackward under create_graph)
+    else:
+        tensor._grad = existing + grad
+
+
+# ---- backward() and grad() --------------------------------------------------------------------
+def _root_grads(tensors, grad_tensors, create_graph):
+    """The gradients the sweep starts from, checked against the roots' shapes."""
     for tensor in tensors:
         node = tensor.grad_fn
         if node is not None and node._view_of is not None:
-            _refresh_view(tensor, node)  # a view whose base changed since: start from the base
+            refresh_view(tensor, node)  # a view whose base changed since: start from the base
     grads = []
     for index, (tensor, gradient) in enumerate(zip(tensors, grad_tensors)):
         if not tensor._requires_grad:
@@ -252,13 +311,20 @@ def _make_root_grads(tensors, grad_tensors, caller):
         if gradient is None:
             if tensor._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            grads.append(np.ones(tensor._data.shape, dtype=tensor._data.dtype))
+            array = np.ones(tensor._data.shape, dtype=tensor._data.dtype)
+            grads.append(Tensor._wrap(array) if create_graph else array)
             continue
         array = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if array.shape != tensor._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of "
                                f"{Size(array.shape)} and output[{index}] has a shape of "
                                f"{Size(tensor._data.shape)}.")
+        if create_graph:
+            gradient = gradient if isinstance(gradient, Tensor) else Tensor._wrap(array)
+            if array.dtype != tensor._data.dtype:
+                gradient = gradient.to(from_numpy_dtype(tensor._data.dtype))
+            grads.append(gradient)
+            continue
         if array.dtype != tensor._data.dtype:
             array = array.astype(tensor._data.dtype)
         grads.append(array)
@@ -274,57 +340,59 @@ def _as_tensor_tuple(value, name):
                     f"{type(value).__name__}")
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``torch.autograd.backward``)."""
-    if create_graph:
-        raise NotImplementedError("backward(create_graph=True): ember does not support "
-                                  "higher-order gradients")
-    tensors = _as_tensor_tuple(tensors, "backward")
+def _grad_tuple(grad_tensors, count):
     if grad_tensors is None:
-        grad_tensors = (None,) * len(tensors)
-    elif isinstance(grad_tensors, Tensor):
-        grad_tensors = (grad_tensors,)
+        return (None,) * count
+    if isinstance(grad_tensors, Tensor):
+        return (grad_tensors,)
+    return tuple(grad_tensors)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``torch.autograd.backward``).
+    With ``create_graph`` the gradients carry their own history (higher-order derivatives)."""
+    tensors = _as_tensor_tuple(tensors, "backward")
+    grad_tensors = _grad_tuple(grad_tensors, len(tensors))
     if len(grad_tensors) != len(tensors):
         raise RuntimeError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
     if retain_graph is None:
         retain_graph = create_graph
-    root_grads = _make_root_grads(tensors, grad_tensors, "backward")
     if inputs is not None:
         inputs = _as_tensor_tuple(inputs, "backward(inputs=)")
-        results = grad(tensors, inputs, grad_outputs=[Tensor._wrap(g) for g in root_grads],
-                       retain_graph=retain_graph, allow_unused=True)
+        results = grad(tensors, inputs, grad_outputs=grad_tensors, retain_graph=retain_graph,
+                       create_graph=create_graph, allow_unused=True)
         for tensor, result in zip(inputs, results):
-            if result is not None:
-                _accumulate_leaf(tensor, result._data, True)
+            if result is None:
+                continue
+            if create_graph:
+                _accumulate_leaf_tensor(tensor, result)
+            else:
+                _accumulate_leaf_array(tensor, result._data, True)
         return
-    run_backward(tensors, root_grads, retain_graph)
+    root_grads = _root_grads(tensors, grad_tensors, create_graph)
+    run_backward(tensors, root_grads, retain_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=None, materialize_grads=False):
-    """Return d(outputs)/d(inputs) without touching any ``.grad`` (``torch.autograd.grad``)."""
-    if create_graph:
-        raise NotImplementedError("grad(create_graph=True): ember does not support higher-order "
-                                  "gradients")
+    """Return d(outputs)/d(inputs) without touching any ``.grad`` (``torch.autograd.grad``).
+    With ``create_graph`` the results carry their own history (higher-order derivatives)."""
     outputs = _as_tensor_tuple(outputs, "grad(outputs)")
     inputs = _as_tensor_tuple(inputs, "grad(inputs)")
-    if grad_outputs is None:
-        grad_outputs = (None,) * len(outputs)
-    elif isinstance(grad_outputs, Tensor):
-        grad_outputs = (grad_outputs,)
+    grad_outputs = _grad_tuple(grad_outputs, len(outputs))
     if retain_graph is None:
         retain_graph = create_graph
     for tensor in inputs:
         if not tensor._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    root_grads = _make_root_grads(outputs, grad_outputs, "grad")
+    root_grads = _root_grads(outputs, grad_outputs, create_graph)
     capture = {}
     keys = []
     for tensor in inputs:
         key = id(tensor) if tensor.grad_fn is None else (id(tensor.grad_fn), tensor._output_nr)
         capture[key] = None
         keys.append(key)
-    run_backward(outputs, root_grads, retain_graph, capture)
+    run_backward(outputs, root_grads, retain_graph, create_graph, capture)
     for tensor, key in zip(inputs, keys):
         if tensor.grad_fn is None and tensor._hooks and capture[key] is not None:
             capture[key] = _run_hooks(tensor._hooks, capture[key])  # leaf hooks, as PyTorch
@@ -336,10 +404,20 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 raise RuntimeError(f"The differentiated Tensor at index {index} appears to not "
                                    f"have been used in the graph. Set allow_unused=True if this "
                                    f"is the desired behavior.")
-            if materialize_grads:
-                value = np.zeros_like(tensor._data)
-        results.append(None if value is None else
-                       Tensor._wrap(np.array(np.broadcast_to(value, tensor._data.shape))
-                                    .astype(tensor._data.dtype, copy=False)))
+            results.append(Tensor._wrap(np.zeros_like(tensor._data)) if materialize_grads
+                           else None)
+        elif isinstance(value, Tensor):
+            results.append(_shaped_like(value, tensor))
+        else:
+            results.append(Tensor._wrap(np.array(np.broadcast_to(value, tensor._data.shape))
+                                        .astype(tensor._data.dtype, copy=False)))
     return tuple(results)
 
+
+def _shaped_like(value, tensor):
+    """A create_graph gradient in its input's shape and dtype (still recorded)."""
+    if value._data.shape != tensor._data.shape:
+        value = value.expand(*tensor._data.shape)
+    if value._data.dtype != tensor._data.dtype:
+        value = value.to(from_numpy_dtype(tensor._data.dtype))
+    return value

@@ -1,6 +1,7 @@
 """Grad mode: whether ops record a graph, private to each thread and each asyncio task."""
 
 import contextvars
+from collections import namedtuple
 
 from ember.autograd._contextlib import DecoratorContextManager
 
@@ -13,20 +14,26 @@ __all__ = [
     "set_grad_enabled",
 ]
 
-# (grad_enabled, inference_mode). The autograd core reads it on every op and records a graph only
-# when grad_enabled and not inference_mode. A ContextVar, so a new thread starts from the default
-# and every asyncio task works on its own copy.
-_grad_state = contextvars.ContextVar("_grad_state", default=(True, False))
+
+class GradState(namedtuple("GradState", ["grad_enabled", "inference"])):
+    """The grad mode of a thread or task: ops record a graph when grad_enabled and not inference."""
+
+    __slots__ = ()
+
+
+# Read by the autograd core on every op. A ContextVar, so a new thread starts from the default and
+# every asyncio task works on its own copy.
+_grad_state = contextvars.ContextVar("_grad_state", default=GradState(True, False))
 
 
 def is_grad_enabled():
     """Return True if grad mode is on in this thread / asyncio task."""
-    return _grad_state.get()[0]
+    return _grad_state.get().grad_enabled
 
 
 def is_inference_mode_enabled():
     """Return True if inference mode is on in this thread / asyncio task."""
-    return _grad_state.get()[1]
+    return _grad_state.get().inference
 
 
 class _GradModeSwitch(DecoratorContextManager):
@@ -47,7 +54,7 @@ class _GradModeSwitch(DecoratorContextManager):
     def __enter__(self):
         previous_state = _grad_state.get()
         self._previous_states.append(previous_state)
-        _grad_state.set((self._grad_enabled, previous_state[1]))
+        _grad_state.set(GradState(self._grad_enabled, previous_state.inference))
 
     def __exit__(self, exception_type, exception_value, traceback):
         _grad_state.set(self._previous_states.pop())
@@ -88,7 +95,7 @@ class set_grad_enabled(DecoratorContextManager):
             )
         self.mode = mode
         self._previous_state = _grad_state.get()
-        _grad_state.set((mode, self._previous_state[1]))
+        _grad_state.set(GradState(mode, self._previous_state.inference))
 
     def __call__(self, function):
         # Construction already switched the mode; a decorator must leave the caller's state alone.
@@ -96,7 +103,7 @@ class set_grad_enabled(DecoratorContextManager):
         return super().__call__(function)
 
     def __enter__(self):
-        _grad_state.set((self.mode, _grad_state.get()[1]))
+        _grad_state.set(GradState(self.mode, _grad_state.get().inference))
 
     def __exit__(self, exception_type, exception_value, traceback):
         _grad_state.set(self._previous_state)
@@ -128,7 +135,7 @@ class inference_mode(DecoratorContextManager):
 
     def __enter__(self):
         self._previous_states.append(_grad_state.get())
-        _grad_state.set((not self.mode, self.mode))
+        _grad_state.set(GradState(not self.mode, self.mode))
 
     def __exit__(self, exception_type, exception_value, traceback):
         _grad_state.set(self._previous_states.pop())

@@ -2,7 +2,7 @@
 from collections import namedtuple
 
 from ..tensor import Tensor
-from . import function
+from .node import Node, _saved_bytes
 
 __all__ = ["GraphStats", "graph_stats", "saved_bytes"]
 
@@ -35,8 +35,8 @@ def graph_stats(tensor):
             if edge is None:
                 continue
             parent = edge[0]
-            # Leaves appear in the edges as tensors; only Function nodes are graph nodes here.
-            if isinstance(parent, function.Function) and id(parent) not in seen:
+            # Leaves appear in the edges as tensors; only nodes count here.
+            if isinstance(parent, Node) and id(parent) not in seen:
                 seen.add(id(parent))
                 stack.append(parent)
     return GraphStats(nodes, total_bytes)
@@ -44,4 +44,4 @@ def graph_stats(tensor):
 
 def saved_bytes():
     """Bytes of arrays saved for backward by every live graph in the process."""
-    return function._saved_bytes[0]
+    return _saved_bytes[0]

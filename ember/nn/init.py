@@ -6,6 +6,7 @@ import numpy as np
 
 from .._random import numpy_generator
 from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -55,7 +56,7 @@ def _calculate_correct_fan(tensor, mode):
 def _fill(tensor, values):
     """Write ``values`` into the tensor's storage (cast to its dtype) without recording history."""
     with no_grad():
-        tensor._init_fill(values, "init")
+        tensor.copy_(Tensor._wrap(np.asarray(values, dtype=tensor._data.dtype)))
     return tensor
 
 

@@ -9,7 +9,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from ..autograd.grad_mode import _grad_state
+from ..autograd.grad_mode import GradState, _grad_state
 from .._hooks import RemovableHandle
 from ..tensor import Tensor
 
@@ -79,7 +79,7 @@ def _run_step(optimizer, step, args, kwargs):
                                        f"new_kwargs), but got {result}.")
                 args, kwargs = result
     optimizer._opt_called = True
-    token = _grad_state.set((False, _grad_state.get()[1]))
+    token = _grad_state.set(GradState(False, _grad_state.get().inference))
     try:
         output = step(optimizer, *args, **kwargs)
     finally:
@@ -94,7 +94,7 @@ def _call_closure(closure):
     """Evaluate a step closure with grad mode on (the step itself runs with it off)."""
     if closure is None:
         return None
-    token = _grad_state.set((True, _grad_state.get()[1]))
+    token = _grad_state.set(GradState(True, _grad_state.get().inference))
     try:
         return closure()
     finally:

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ember
-from ember.autograd import function as function_module
 
 
 def _leaf(values, dtype=None):
@@ -435,7 +434,7 @@ def test_backward_releases_saved_arrays_as_it_goes():
     width, layers = 256, 20
     weights = [ember.tensor(rng.standard_normal((width, width)).astype(np.float32) / 16,
                             requires_grad=True) for _ in range(layers)]
-    start = function_module._saved_bytes[0]
+    start = ember.autograd.saved_bytes()
     x = ember.tensor(rng.standard_normal((32, width)).astype(np.float32))
     observed = []
     saved_refs = []
@@ -443,16 +442,16 @@ def test_backward_releases_saved_arrays_as_it_goes():
         x = (x @ weight).relu()
         saved_refs += [weakref.ref(item) for item in x.grad_fn.saved or ()
                        if isinstance(item, np.ndarray)]
-        x.register_hook(lambda grad: observed.append(function_module._saved_bytes[0]))
+        x.register_hook(lambda grad: observed.append(ember.autograd.saved_bytes()))
     loss = x.sum()
     del x  # the last activation is now referenced only by the graph
-    during_forward = function_module._saved_bytes[0]
+    during_forward = ember.autograd.saved_bytes()
     assert during_forward > start
     loss.backward()
     assert len(observed) == layers
     # Hooks run before each node's backward: the live total only ever falls.
     assert all(later < earlier for earlier, later in zip(observed, observed[1:]))
-    assert function_module._saved_bytes[0] == start
+    assert ember.autograd.saved_bytes() == start
     assert saved_refs and all(reference() is None for reference in saved_refs)
     assert loss.grad_fn is not None  # the graph itself is still referenced, its arrays are not
     for weight in weights:
@@ -460,14 +459,14 @@ def test_backward_releases_saved_arrays_as_it_goes():
 
 
 def test_retained_graph_keeps_saved_bytes_until_dropped():
-    start = function_module._saved_bytes[0]
+    start = ember.autograd.saved_bytes()
     x = _leaf(np.ones((16, 16), np.float32))
     y = (x.exp() * x).sum()
     y.backward(retain_graph=True)
-    assert function_module._saved_bytes[0] > start
+    assert ember.autograd.saved_bytes() > start
     del y
     gc.collect()
-    assert function_module._saved_bytes[0] == start
+    assert ember.autograd.saved_bytes() == start
 
 
 # ---- deep graphs --------------------------------------------------------------------------------

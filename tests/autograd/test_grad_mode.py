@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ember.autograd._contextlib import DecoratorContextManager
 from ember.autograd.grad_mode import (
+    GradState,
     _grad_state,
     enable_grad,
     inference_mode,
@@ -21,7 +22,7 @@ from ember.autograd.grad_mode import (
     set_grad_enabled,
 )
 
-DEFAULT = (True, False)
+DEFAULT = GradState(True, False)
 
 
 def state():

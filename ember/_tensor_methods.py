@@ -1,0 +1,559 @@
+"""Tensor's methods and operators: one table, from method name to the function that implements it,
+applied to ``Tensor`` in one loop (``ember/__init__.py`` imports this module right after the ops).
+
+Most methods are the functional op of the same name (``x.sum(1)`` is ``ember.sum(x, 1)``); the
+rest are defined here: in-place variants (through ``ember.autograd.views.apply_inplace``), dtype
+conversions, random fills, ``new_*`` factories and the autograd entry points.
+"""
+import numpy as np
+
+from . import _device, _dtype, _random, ops
+from ._dtype import to_dtype
+from .autograd import engine
+from .autograd.views import apply_inplace, check_inplace, write
+from .tensor import Tensor, _to_array, _type_name
+
+_numpy_generator = _random.numpy_generator
+
+
+# ---- autograd --------------------------------------------------------------------------------
+def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate the gradient of this tensor into the leaves' ``.grad``."""
+    engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                    inputs=inputs)
+
+
+def retain_grad(self):
+    """Keep .grad for this non-leaf tensor after backward."""
+    if not self._requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if self.grad_fn is None or self._retains_grad:
+        return
+    self._retains_grad = True
+    engine.retain_grad(self)
+
+
+def register_hook(self, hook):
+    """hook(grad) -> Tensor or None, run when this tensor's gradient is computed."""
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    return engine.add_tensor_hook(self, hook)
+
+
+def register_post_accumulate_grad_hook(self, hook):
+    """hook(tensor) -> None, run after this leaf's ``.grad`` has been updated by backward."""
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    return engine.add_post_accumulate_hook(self, hook)
+
+
+# ---- dtype and device conversions -------------------------------------------------------------
+def to(self, *args, **kwargs):
+    """Convert dtype (``to(ember.float64)``, ``to(other)``); devices but cpu are refused."""
+    target = kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    device = kwargs.pop("device", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            target = arg.dtype
+        elif isinstance(arg, (str, _device.device)) and arg not in ("float32", "float64"):
+            device = arg
+        else:
+            target = arg
+    _device.check_cpu(device, "Tensor.to")
+    if target is None or to_dtype(target).numpy == self._data.dtype:
+        return self.clone() if copy else self
+    return ops.cast(self, to_dtype(target))
+
+
+def _converter(target):
+    def convert(self):
+        return to(self, target)
+    convert.__name__ = target.name
+    convert.__doc__ = f"This tensor as ``{target!r}``."
+    return convert
+
+
+def type_(self, dtype=None):
+    """The type name (``'ember.FloatTensor'``) or, given a dtype, a converted tensor."""
+    if dtype is None:
+        return _type_name(self._data.dtype)
+    return to(self, dtype)
+
+
+def type_as(self, other):
+    return to(self, other.dtype)
+
+
+# ---- in-place ops ----------------------------------------------------------------------------
+def _fast_binary(ufunc, operand, target):
+    """An ``out=`` version of an in-place binary op when the operand is a plain number or a
+    tensor whose dtype the target can hold; None when the general path is needed."""
+    if isinstance(operand, Tensor):
+        if operand._requires_grad:
+            return None
+        array = operand._data
+    elif isinstance(operand, (int, float)) and not isinstance(operand, bool):
+        array = operand
+    else:
+        return None
+    target_kind = target._data.dtype.kind
+    if ufunc is np.true_divide and target_kind != "f":
+        return None
+    if isinstance(array, np.ndarray):
+        if array.dtype.kind == "f" and target_kind != "f":
+            return None
+        try:
+            if np.broadcast_shapes(array.shape, target._data.shape) != target._data.shape:
+                return None
+        except ValueError:  # the general path raises PyTorch's error
+            return None
+    elif isinstance(array, float) and target_kind != "f":
+        return None
+
+    def apply(destination):
+        ufunc(destination, array, out=destination, casting="unsafe")
+    return apply
+
+
+def add_(self, other, alpha=1):
+    operand = other if alpha == 1 else other * alpha
+    return apply_inplace(self, "add_", lambda: ops.add(self, operand),
+                         _fast_binary(np.add, operand, self), operand)
+
+
+def sub_(self, other, alpha=1):
+    operand = other if alpha == 1 else other * alpha
+    return apply_inplace(self, "sub_", lambda: ops.sub(self, operand),
+                         _fast_binary(np.subtract, operand, self), operand)
+
+
+def mul_(self, other):
+    return apply_inplace(self, "mul_", lambda: ops.mul(self, other),
+                         _fast_binary(np.multiply, other, self), other)
+
+
+def div_(self, other, rounding_mode=None):
+    if rounding_mode is not None:
+        return apply_inplace(self, "div_", lambda: ops.div(self, other, rounding_mode), None,
+                             other)
+    return apply_inplace(self, "div_", lambda: ops.div(self, other),
+                         _fast_binary(np.true_divide, other, self), other)
+
+
+def _unary_inplace(op):
+    """``x.op_()``: the functional op's result written back into x."""
+    name = op.__name__ + "_"
+
+    def method(self):
+        return apply_inplace(self, name, lambda: op(self))
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{op.__name__}``."
+    return method
+
+
+def _binary_inplace(op):
+    """``x.op_(other)``: the functional op's result written back into x."""
+    name = op.__name__ + "_"
+
+    def method(self, other):
+        return apply_inplace(self, name, lambda: op(self, other), None, other)
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{op.__name__}``."
+    return method
+
+
+def _inplace_with_arguments(op):
+    """``x.op_(*args, **kwargs)`` for ops whose extra arguments are not gradient sources."""
+    name = op.__name__ + "_"
+
+    def method(self, *args, **kwargs):
+        return apply_inplace(self, name, lambda: op(self, *args, **kwargs))
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{op.__name__}``."
+    return method
+
+
+def clamp_(self, min=None, max=None):
+    return apply_inplace(self, "clamp_", lambda: ops.clamp(self, min, max), None,
+                         min if isinstance(min, Tensor) else max)
+
+
+def clamp_min_(self, min):
+    return apply_inplace(self, "clamp_min_", lambda: ops.clamp(self, min, None))
+
+
+def clamp_max_(self, max):
+    return apply_inplace(self, "clamp_max_", lambda: ops.clamp(self, None, max))
+
+
+def subtract_(self, other, alpha=1):
+    return sub_(self, other, alpha=alpha)
+
+
+def divide_(self, other, rounding_mode=None):
+    return apply_inplace(self, "divide_", lambda: ops.div(self, other, rounding_mode), None,
+                         other)
+
+
+def scatter_(self, dim, index, src=None, value=None, reduce=None):
+    return apply_inplace(self, "scatter_", lambda: ops.scatter(self, dim, index, src, value,
+                                                               reduce))
+
+
+def index_put_(self, indices, values, accumulate=False):
+    return apply_inplace(self, "index_put_", lambda: ops.index_put(self, indices, values,
+                                                                   accumulate))
+
+
+def masked_fill_(self, mask, value):
+    def fast(array):
+        fill = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=array.dtype)
+        np.copyto(array, fill, where=np.broadcast_to(mask._data, array.shape))
+    return apply_inplace(self, "masked_fill_", lambda: ops.masked_fill(self, mask, value), fast,
+                         value)
+
+
+def zero_(self):
+    return fill_(self, 0)
+
+
+def fill_(self, value):
+    if isinstance(value, Tensor) and value._data.ndim != 0:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value._data.ndim} dimensions.")
+    fill = value.item() if isinstance(value, Tensor) else value
+    return apply_inplace(self, "fill_", lambda: ops.fill_like(self, value),
+                         lambda array: array.fill(fill))
+
+
+def copy_(self, source):
+    """Copy ``source`` (broadcast, cast) into this tensor; differentiable w.r.t. source."""
+    if not isinstance(source, Tensor):
+        source = Tensor._wrap(np.asarray(source))
+    return apply_inplace(self, "copy_", lambda: ops.copy_into(self, source),
+                         lambda array: write(self, source._data, "copy_"), source)
+
+
+def _inplace_view(self, view):
+    """Change this tensor's shape in place (``unsqueeze_``, ``t_``, ...): it becomes ``view`` of
+    its former self, which its history then records."""
+    recording = check_inplace(self)
+    former = Tensor._wrap(self._data, self._requires_grad)
+    if recording and self._requires_grad:
+        former.grad_fn = self.grad_fn
+        former._output_nr = self._output_nr
+        former._vc = self._version_counter()
+        former._is_inference = self._is_inference
+        out = view(former)
+        self.grad_fn = out.grad_fn
+        self._output_nr = out._output_nr
+    else:
+        out = view(former)
+    self._data = out._data
+    return self
+
+
+def unsqueeze_(self, dim):
+    return _inplace_view(self, lambda tensor: ops.unsqueeze(tensor, dim))
+
+
+def squeeze_(self, dim=None):
+    return _inplace_view(self, lambda tensor: ops.squeeze(tensor, dim))
+
+
+def t_(self):
+    return _inplace_view(self, ops.t)
+
+
+def transpose_(self, dim0, dim1):
+    return _inplace_view(self, lambda tensor: ops.transpose(tensor, dim0, dim1))
+
+
+# ---- random fills (not recorded) -----------------------------------------------------------
+def _fill_with(self, values, operation):
+    check_inplace(self)
+    write(self, np.asarray(values, dtype=self._data.dtype), operation)
+    self._bump_version()
+    return self
+
+
+def uniform_(self, a=0.0, b=1.0, generator=None):
+    values = _numpy_generator(generator).uniform(a, b, self._data.shape)
+    return _fill_with(self, values, "uniform_")
+
+
+def normal_(self, mean=0.0, std=1.0, generator=None):
+    values = _numpy_generator(generator).normal(mean, std, self._data.shape)
+    return _fill_with(self, values, "normal_")
+
+
+def bernoulli_(self, p=0.5, generator=None):
+    values = _numpy_generator(generator).random(self._data.shape) < p
+    return _fill_with(self, values, "bernoulli_")
+
+
+def random_(self, from_=0, to=None, *, generator=None):
+    """Whole numbers drawn uniformly from [from_, to - 1] (``random_(to)`` means [0, to))."""
+    if to is None and from_ != 0:
+        from_, to = 0, from_
+    if to is None:
+        kind = self._data.dtype
+        to = 2 ** (np.finfo(kind).nmant + 1) + 1 if kind.kind == "f" else (
+            2 if kind == np.bool_ else np.iinfo(kind).max)
+    if from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
+                           f"from={from_} >= to={to}")
+    values = _numpy_generator(generator).integers(from_, to, self._data.shape)
+    return _fill_with(self, values, "random_")
+
+
+def exponential_(self, lambd=1.0, *, generator=None):
+    if lambd <= 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    values = _numpy_generator(generator).exponential(1.0 / lambd, self._data.shape)
+    return _fill_with(self, values, "exponential_")
+
+
+def geometric_(self, p, *, generator=None):
+    """Trials up to the first success (1, 2, ...), each succeeding with probability p."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    values = _numpy_generator(generator).geometric(p, self._data.shape)
+    return _fill_with(self, values, "geometric_")
+
+
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    if std <= 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    values = _numpy_generator(generator).lognormal(mean, std, self._data.shape)
+    return _fill_with(self, values, "log_normal_")
+
+
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    if sigma <= 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    values = median + sigma * _numpy_generator(generator).standard_cauchy(self._data.shape)
+    return _fill_with(self, values, "cauchy_")
+
+
+def apply_(self, callable):
+    """Replace every element by ``callable(element)`` (a Python call per element, as in PyTorch;
+    not recorded by autograd)."""
+    if self._requires_grad:
+        raise RuntimeError("apply_ is only implemented on CPU tensors that don't require grad")
+    flat = self._data.reshape(-1)
+    values = np.array([callable(value) for value in flat.tolist()], dtype=self._data.dtype)
+    return _fill_with(self, values.reshape(self._data.shape), "apply_")
+
+
+def map_(self, other, callable):
+    """Replace every element by ``callable(element, other's element)`` (broadcast other)."""
+    if self._requires_grad:
+        raise RuntimeError("map_ is only implemented on CPU tensors that don't require grad")
+    paired = np.broadcast_to(other._data, self._data.shape).reshape(-1).tolist()
+    values = [callable(a, b) for a, b in zip(self._data.reshape(-1).tolist(), paired)]
+    return _fill_with(self, np.array(values, dtype=self._data.dtype).reshape(self._data.shape),
+                      "map_")
+
+
+# ---- other methods ------------------------------------------------------------------------
+def where(self, condition, other):
+    return ops.where(condition, self, other)
+
+
+def view_as(self, other):
+    return ops.view(self, other._data.shape)
+
+
+def reshape_as(self, other):
+    return ops.reshape(self, other._data.shape)
+
+
+def _new_factory(fill):
+    def make(self, *size, dtype=None, device=None, requires_grad=False):
+        shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
+        array = np.empty(shape, target) if fill is None else np.full(shape, fill, target)
+        out = Tensor._wrap(array)
+        return out.requires_grad_(True) if requires_grad else out
+    return make
+
+
+def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
+    out = Tensor._wrap(np.full(tuple(size), fill_value, target))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
+    out = Tensor._wrap(np.array(_to_array(data), dtype=target, copy=True))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def _reversed_operands(op):
+    """``other op self`` for the reflected operators of non-commutative ops."""
+    def method(self, other):
+        return op(other, self)
+    method.__name__ = op.__name__
+    return method
+
+
+def __invert__(self):
+    return ops.logical_not(self) if self._data.dtype == np.bool_ else ops.bitwise_not(self)
+
+
+def __pos__(self):
+    return self
+
+
+def __setitem__(self, key, value):
+    ops.setitem(self, key, value)
+
+
+def _transposed(self):
+    return ops.permute(self, tuple(reversed(range(self._data.ndim))))
+
+
+def _matrix_transposed(self):
+    return ops.transpose(self, -2, -1)
+
+
+# Same-named functional ops: ``x.name(*args)`` is ``ember.name(x, *args)``.
+_FUNCTIONAL = (
+    # arithmetic and unary math
+    ops.abs, ops.absolute, ops.add, ops.sub, ops.mul, ops.div, ops.true_divide, ops.floor_divide,
+    ops.remainder, ops.fmod, ops.pow, ops.float_power, ops.neg, ops.negative, ops.reciprocal,
+    ops.exp, ops.exp2, ops.expm1, ops.log, ops.log1p, ops.log2, ops.log10, ops.sqrt, ops.rsqrt,
+    ops.square, ops.sin, ops.cos, ops.tan, ops.sinh, ops.cosh, ops.tanh, ops.asin, ops.acos,
+    ops.atan, ops.arcsin, ops.arccos, ops.arctan, ops.asinh, ops.acosh, ops.atanh, ops.arcsinh,
+    ops.arccosh, ops.arctanh, ops.atan2, ops.arctan2, ops.hypot, ops.logaddexp, ops.logaddexp2,
+    ops.sigmoid, ops.relu, ops.erf, ops.erfc, ops.erfinv, ops.logit, ops.xlogy, ops.sinc,
+    ops.sign, ops.sgn, ops.signbit, ops.copysign, ops.heaviside, ops.frac, ops.floor, ops.ceil,
+    ops.round, ops.trunc, ops.clamp, ops.clip, ops.clamp_min, ops.clamp_max, ops.lerp,
+    ops.maximum, ops.minimum, ops.fmax, ops.fmin, ops.deg2rad, ops.rad2deg, ops.nan_to_num,
+    ops.addcmul, ops.addcdiv, ops.ldexp, ops.frexp, ops.gcd, ops.lcm, ops.clone,
+    # comparison, logical and bitwise
+    ops.eq, ops.ne, ops.lt, ops.le, ops.gt, ops.ge, ops.greater, ops.greater_equal, ops.less,
+    ops.less_equal, ops.not_equal, ops.equal, ops.allclose, ops.isclose, ops.isnan, ops.isinf,
+    ops.isfinite, ops.isposinf, ops.isneginf, ops.isreal, ops.logical_and, ops.logical_or,
+    ops.logical_xor, ops.logical_not, ops.bitwise_not, ops.bitwise_and, ops.bitwise_or,
+    ops.bitwise_xor, ops.bitwise_left_shift, ops.bitwise_right_shift,
+    # reductions, scans, sorting and statistics
+    ops.sum, ops.nansum, ops.mean, ops.nanmean, ops.var, ops.std, ops.prod, ops.max, ops.min,
+    ops.amax, ops.amin, ops.aminmax, ops.argmax, ops.argmin, ops.all, ops.any, ops.count_nonzero,
+    ops.logsumexp, ops.softmax, ops.log_softmax, ops.cumsum, ops.cumprod, ops.cummax,
+    ops.cummin, ops.logcumsumexp, ops.norm, ops.dist, ops.median, ops.nanmedian, ops.mode,
+    ops.quantile, ops.kthvalue, ops.sort, ops.argsort, ops.msort, ops.topk, ops.unique,
+    ops.unique_consecutive, ops.histc, ops.bincount, ops.cov, ops.corrcoef,
+    # shape and views
+    ops.reshape, ops.view, ops.flatten, ops.unflatten, ops.ravel, ops.squeeze, ops.unsqueeze,
+    ops.permute, ops.transpose, ops.swapaxes, ops.swapdims, ops.movedim, ops.moveaxis, ops.t,
+    ops.expand, ops.expand_as, ops.broadcast_to, ops.repeat, ops.tile, ops.repeat_interleave,
+    ops.contiguous, ops.flip, ops.fliplr, ops.flipud, ops.roll, ops.rot90, ops.narrow,
+    ops.select, ops.unbind, ops.split, ops.chunk, ops.tensor_split, ops.hsplit, ops.vsplit,
+    ops.dsplit, ops.unfold, ops.diag, ops.diagonal, ops.diag_embed, ops.trace, ops.tril,
+    ops.triu, ops.diff, ops.sum_to_size,
+    # indexing and scatter
+    ops.gather, ops.take, ops.take_along_dim, ops.index_select, ops.masked_fill,
+    ops.masked_select, ops.masked_scatter, ops.nonzero, ops.argwhere, ops.scatter,
+    ops.scatter_add, ops.scatter_reduce, ops.index_add, ops.index_copy, ops.index_fill,
+    ops.index_put, ops.isin,
+    # linear algebra
+    ops.matmul, ops.mm, ops.bmm, ops.mv, ops.dot, ops.vdot, ops.inner, ops.outer, ops.ger,
+    ops.cross, ops.kron, ops.tensordot, ops.addmm, ops.addmv, ops.addr, ops.addbmm,
+    ops.baddbmm, ops.matrix_power, ops.inverse, ops.det, ops.slogdet, ops.logdet, ops.cholesky,
+)
+
+METHODS = {function.__name__: function for function in _FUNCTIONAL}
+METHODS.update({
+    # names whose function is shared with another name (the table above keys by __name__)
+    "absolute": ops.absolute, "negative": ops.negative, "clip": ops.clip,
+    "arcsin": ops.arcsin, "arccos": ops.arccos, "arctan": ops.arctan, "arcsinh": ops.arcsinh,
+    "arccosh": ops.arccosh, "arctanh": ops.arctanh, "arctan2": ops.arctan2,
+    "greater": ops.greater, "greater_equal": ops.greater_equal, "less": ops.less,
+    "less_equal": ops.less_equal, "not_equal": ops.not_equal, "true_divide": ops.true_divide,
+    "swapaxes": ops.swapaxes, "swapdims": ops.swapdims, "moveaxis": ops.moveaxis,
+    "ger": ops.ger, "multiply": ops.mul, "subtract": ops.sub, "divide": ops.div,
+    # autograd
+    "backward": backward, "retain_grad": retain_grad, "register_hook": register_hook,
+    "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook,
+    # conversions
+    "to": to, "type": type_, "type_as": type_as,
+    "float": _converter(_dtype.float32), "double": _converter(_dtype.float64),
+    "half": _converter(_dtype.float16), "long": _converter(_dtype.int64),
+    "int": _converter(_dtype.int32), "short": _converter(_dtype.int16),
+    "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
+    "bool": _converter(_dtype.bool_),
+    # other methods
+    "where": where, "view_as": view_as, "reshape_as": reshape_as,
+    "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(None),
+    "new_full": new_full, "new_tensor": new_tensor,
+    "T": property(_transposed), "mT": property(_matrix_transposed),
+    # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
+    "__add__": ops.add, "__radd__": ops.add, "__mul__": ops.mul, "__rmul__": ops.mul,
+    "__sub__": ops.sub, "__rsub__": _reversed_operands(ops.sub),
+    "__truediv__": ops.div, "__rtruediv__": _reversed_operands(ops.div),
+    "__floordiv__": ops.floor_divide, "__rfloordiv__": _reversed_operands(ops.floor_divide),
+    "__mod__": ops.remainder, "__rmod__": _reversed_operands(ops.remainder),
+    "__pow__": ops.pow, "__rpow__": _reversed_operands(ops.pow),
+    "__matmul__": ops.matmul, "__rmatmul__": _reversed_operands(ops.matmul),
+    "__neg__": ops.neg, "__pos__": __pos__, "__abs__": ops.abs, "__invert__": __invert__,
+    "__and__": ops.bitwise_and, "__rand__": _reversed_operands(ops.bitwise_and),
+    "__or__": ops.bitwise_or, "__ror__": _reversed_operands(ops.bitwise_or),
+    "__xor__": ops.bitwise_xor, "__rxor__": _reversed_operands(ops.bitwise_xor),
+    "__lshift__": ops.bitwise_left_shift, "__rshift__": ops.bitwise_right_shift,
+    "__eq__": ops.eq, "__ne__": ops.ne, "__lt__": ops.lt, "__le__": ops.le, "__gt__": ops.gt,
+    "__ge__": ops.ge, "__getitem__": ops.getitem, "__setitem__": __setitem__,
+    "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
+    "__iand__": _binary_inplace(ops.bitwise_and), "__ior__": _binary_inplace(ops.bitwise_or),
+    "__ixor__": _binary_inplace(ops.bitwise_xor),
+    # in-place ops
+    "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "subtract_": subtract_,
+    "divide_": divide_, "multiply_": mul_, "true_divide_": div_, "clamp_": clamp_,
+    "clip_": clamp_, "clamp_min_": clamp_min_, "clamp_max_": clamp_max_, "scatter_": scatter_,
+    "index_put_": index_put_, "masked_fill_": masked_fill_, "zero_": zero_, "fill_": fill_,
+    "copy_": copy_, "unsqueeze_": unsqueeze_, "squeeze_": squeeze_, "t_": t_,
+    "transpose_": transpose_, "swapaxes_": transpose_, "swapdims_": transpose_,
+    "uniform_": uniform_, "normal_": normal_, "bernoulli_": bernoulli_, "random_": random_,
+    "exponential_": exponential_, "geometric_": geometric_, "log_normal_": log_normal_,
+    "cauchy_": cauchy_, "apply_": apply_, "map_": map_,
+})
+for _op in (ops.neg, ops.exp, ops.sqrt, ops.relu, ops.sigmoid, ops.tanh, ops.abs, ops.square,
+            ops.log, ops.log1p, ops.log2, ops.log10, ops.expm1, ops.exp2, ops.rsqrt,
+            ops.reciprocal, ops.sin, ops.cos, ops.tan, ops.erf, ops.sign, ops.floor, ops.ceil,
+            ops.trunc, ops.frac, ops.sgn, ops.sinh, ops.cosh, ops.asin, ops.acos, ops.atan,
+            ops.asinh, ops.acosh, ops.atanh, ops.deg2rad, ops.erfc, ops.erfinv, ops.rad2deg,
+            ops.logical_not):
+    METHODS[_op.__name__ + "_"] = _unary_inplace(_op)
+for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, ops.lt, ops.le,
+            ops.gt, ops.ge, ops.logical_and, ops.logical_or, ops.logical_xor, ops.remainder,
+            ops.fmod, ops.pow):
+    METHODS[_op.__name__ + "_"] = _binary_inplace(_op)
+for _op in (ops.lerp, ops.addcmul, ops.addcdiv, ops.scatter_add, ops.index_add, ops.index_fill,
+            ops.scatter_reduce, ops.logit, ops.cumprod, ops.cumsum, ops.round, ops.nan_to_num,
+            ops.tril, ops.triu, ops.addmm, ops.baddbmm, ops.index_copy, ops.masked_scatter,
+            ops.fill_diagonal):
+    METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
+METHODS.update({
+    # PyTorch's aliases of in-place methods
+    "absolute_": METHODS["abs_"], "negative_": METHODS["neg_"],
+    "arcsin_": METHODS["asin_"], "arccos_": METHODS["acos_"], "arctan_": METHODS["atan_"],
+    "arcsinh_": METHODS["asinh_"], "arccosh_": METHODS["acosh_"],
+    "arctanh_": METHODS["atanh_"], "arctan2_": METHODS["atan2_"],
+    "not_equal_": METHODS["ne_"], "less_": METHODS["lt_"], "less_equal_": METHODS["le_"],
+    "greater_": METHODS["gt_"], "greater_equal_": METHODS["ge_"],
+})
+# Private entry points of the in-place protocol used by ops and layers.
+METHODS.update({"_inplace": apply_inplace, "_write": lambda self, array, operation:
+                write(self, array, operation)})
+
+for _name, _method in METHODS.items():
+    setattr(Tensor, _name, _method)
+del _name, _method, _op

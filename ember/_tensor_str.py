@@ -1,0 +1,128 @@
+"""Printing tensors in PyTorch's format: one width for all values, 4 decimals or scientific
+notation as PyTorch chooses, ``...`` for the middle of long dimensions."""
+import math
+
+import numpy as np
+
+from ._dtype import from_numpy_dtype, get_default_dtype
+
+__all__ = ["format_tensor"]
+
+
+def format_tensor(tensor):
+    """``repr(tensor)`` exactly as PyTorch prints it."""
+    array = tensor._data
+    prefix = "tensor("
+    body = _format_array(array, len(prefix))
+    suffixes = []
+    default = get_default_dtype().numpy
+    if array.dtype not in (default, np.int64, np.bool_) or \
+            array.size == 0 and array.dtype != default:
+        suffixes.append(f"dtype={from_numpy_dtype(array.dtype)!r}")
+    if array.size == 0 and array.ndim != 1:
+        suffixes.insert(0, f"size={tuple(array.shape)}")
+    if tensor.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{tensor.grad_fn.name().rpartition('::')[2]}>")
+    elif tensor._requires_grad:
+        suffixes.append("requires_grad=True")
+    return prefix + body + "".join(", " + suffix for suffix in suffixes) + ")"
+
+
+_LINE_WIDTH = 80
+_THRESHOLD = 1000
+_EDGE_ITEMS = 3
+
+
+def _format_array(array, indent):
+    """PyTorch's layout: one formatter (width) for all printed values, a fixed number of
+    elements per line, and ``...`` for the middle of long dimensions."""
+    if array.size == 0:
+        return "[]"
+    summarize = array.size > _THRESHOLD
+    formatter = _Formatter(_summary_values(array) if summarize else array.reshape(-1))
+    return _format_nested(array, indent, summarize, formatter)
+
+
+def _format_nested(array, indent, summarize, formatter):
+    if array.ndim == 0:
+        return formatter.format(array.item())
+    if array.ndim == 1:
+        element_length = formatter.width + 2
+        per_line = max(1, (_LINE_WIDTH - indent) // element_length)
+        if summarize and array.shape[0] > 2 * _EDGE_ITEMS:
+            items = ([formatter.format(value) for value in array[:_EDGE_ITEMS].tolist()] + [" ..."]
+                     + [formatter.format(value) for value in array[-_EDGE_ITEMS:].tolist()])
+        else:
+            items = [formatter.format(value) for value in array.tolist()]
+        lines = [", ".join(items[start:start + per_line])
+                 for start in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    if summarize and array.shape[0] > 2 * _EDGE_ITEMS:
+        rows = ([_format_nested(array[row], indent + 1, summarize, formatter)
+                 for row in range(_EDGE_ITEMS)] + ["..."]
+                + [_format_nested(array[row], indent + 1, summarize, formatter)
+                   for row in range(array.shape[0] - _EDGE_ITEMS, array.shape[0])])
+    else:
+        rows = [_format_nested(array[row], indent + 1, summarize, formatter)
+                for row in range(array.shape[0])]
+    return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
+
+
+def _summary_values(array):
+    """The values that a summarized print shows (the first and last items of every dim)."""
+    if array.ndim == 0:
+        return array.reshape(1)
+    if array.shape[0] > 2 * _EDGE_ITEMS:
+        pieces = [array[:_EDGE_ITEMS], array[-_EDGE_ITEMS:]]
+    else:
+        pieces = [array]
+    if array.ndim == 1:
+        return np.concatenate([piece.reshape(-1) for piece in pieces])
+    return np.concatenate([_summary_values(row) for piece in pieces for row in piece])
+
+
+class _Formatter:
+    """PyTorch's float printing: integral values as ``1.``, else 4 decimals, scientific when the
+    nonzero finite magnitudes span more than 1000x or leave [1e-4, 1e8]; all padded to one width."""
+
+    def __init__(self, values):
+        self.kind = values.dtype.kind
+        self.mode = "integral"  # also when there is no nonzero finite value: zeros print as 0.
+        self.width = 1
+        if self.kind != "f":
+            for value in values.tolist():
+                self.width = max(self.width, len(str(value)))
+            return
+        finite = values[np.isfinite(values) & (values != 0)].astype(np.float64)
+        if finite.size == 0:
+            return
+        magnitudes = np.abs(finite)
+        largest = float(magnitudes.max())
+        smallest = float(magnitudes.min())
+        if bool(np.all(finite == np.ceil(finite))):
+            if largest / smallest > 1000.0 or largest > 1.0e8:
+                self.mode = "scientific"
+                texts = [f"{value:.4e}" for value in finite.tolist()]
+            else:
+                self.mode = "integral"
+                texts = [f"{value:.0f}." for value in finite.tolist()]
+        elif largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4:
+            self.mode = "scientific"
+            texts = [f"{value:.4e}" for value in finite.tolist()]
+        else:
+            self.mode = "plain"
+            texts = [f"{value:.4f}" for value in finite.tolist()]
+        self.width = max(len(text) for text in texts)
+
+    def format(self, value):
+        if self.kind != "f":
+            text = str(value)
+        elif self.mode == "scientific":
+            text = f"{value:.4e}"
+        elif self.mode == "integral":
+            text = f"{value:.0f}"
+            if not (math.isinf(value) or math.isnan(value)):
+                text += "."
+        else:
+            text = f"{value:.4f}"
+        return " " * (self.width - len(text)) + text

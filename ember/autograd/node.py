@@ -1,0 +1,219 @@
+"""Node: one recorded op of the graph, and the ``ctx`` its forward and backward receive.
+
+A node knows where its input gradients go (``next_edges``), what it saved for backward, and the
+version of everything it saved, so that backward refuses values changed in place since.
+"""
+import itertools
+
+import numpy as np
+
+from ..tensor import Tensor, _type_name
+
+# Creation order of nodes: every consumer of a node is created after it (the engine's heap key).
+_sequence = itertools.count()
+# Bytes of arrays currently saved for backward by live nodes (ember.autograd.saved_bytes()).
+_saved_bytes = [0]
+
+
+class Node:
+    """A recorded op: graph links, saved values and the ctx API (``save_for_backward``, ...).
+
+    Each entry of ``_saved_checks`` is a saved check ``(index, counter, version, owner,
+    output_nr)``: saved item ``index`` must still be at ``version`` of the version ``counter``
+    when backward unpacks it; ``owner`` is the input Tensor the item came from, or the node whose
+    output ``output_nr`` it is. Plain tuples, unpacked by name where read: a namedtuple costs
+    about 300 ns to build, on every recorded op.
+    """
+
+    __slots__ = ("next_edges", "needs_input_grad", "_sequence_nr", "_recording", "_num_outputs",
+                 "__dict__", "__weakref__")
+    # Rarely written per-node state: class-level defaults keep node creation cheap.
+    saved = None
+    _saved_checks = ()
+    _saved_unmatched = ()  # saved arrays that may be outputs: tied to them once outputs exist
+    _saved_nbytes = 0
+    _released = False
+    _inputs = None
+    _tensor_hooks = None  # output_nr -> {handle id: hook} (Tensor.register_hook on an output)
+    _retained = None  # output_nr -> the retain_grad() accumulator of that output
+    _non_differentiable = None
+    _view_of = None  # on the node of a view: (base, chain, version), see ember.autograd.views
+    _unpack_as_tensors = False  # set while backward runs under create_graph
+
+    # ---- ctx API -----------------------------------------------------------------------------
+    def save_for_backward(self, *items):
+        """Keep arrays (or Tensors) for backward; in-place changes to saved inputs or outputs
+        are detected when backward unpacks them. When nothing is recorded this does nothing."""
+        if not self._recording:
+            return
+        checks = []
+        unmatched = []
+        nbytes = 0
+        inputs = self._inputs
+        for index, item in enumerate(items):
+            if isinstance(item, np.ndarray):
+                nbytes += item.nbytes
+                source = None
+                for candidate in inputs:
+                    if isinstance(candidate, Tensor) and candidate._data is item:
+                        source = candidate
+                        break
+                if source is None:
+                    unmatched.append(index)
+                    continue
+            elif isinstance(item, Tensor):
+                nbytes += item._data.nbytes
+                source = item
+            else:
+                continue
+            if source._is_inference:
+                raise RuntimeError(
+                    "Inference tensors cannot be saved for backward. To work around you can "
+                    "make a clone to get a normal tensor and use it in autograd.")
+            counter = source._version_counter()
+            checks.append((index, counter, counter.value, source, 0))
+        self.saved = items
+        self._saved_checks = checks
+        self._saved_unmatched = unmatched
+        self._saved_nbytes = nbytes
+        _saved_bytes[0] += nbytes
+
+    @property
+    def saved_tensors(self):
+        """The saved items, after checking none was modified in place since it was saved. Under
+        create_graph they come back as Tensors that carry their history."""
+        if self._released:
+            raise RuntimeError(SECOND_BACKWARD)
+        if self._saved_checks:
+            self._check_versions()
+        if self.saved is None:
+            return ()
+        if self._unpack_as_tensors:
+            return self._saved_with_history()
+        return self.saved
+
+    def mark_non_differentiable(self, *outputs):
+        self._non_differentiable = {id(output) for output in outputs}
+
+    # ---- node API ----------------------------------------------------------------------------
+    def name(self):
+        return type(self).__name__ + "Backward0"
+
+    @property
+    def next_functions(self):
+        """((node_or_leaf, output_nr), ...) as in PyTorch; leaves appear as the tensors."""
+        return tuple(edge if edge is not None else (None, 0) for edge in self.next_edges)
+
+    def register_hook(self, hook):
+        """hook(grad_inputs, grad_outputs) is not supported; use Tensor.register_hook."""
+        raise NotImplementedError("Node.register_hook: use Tensor.register_hook on the output")
+
+    def __repr__(self):
+        return f"<{self.name().rpartition('::')[2]} object at {id(self):#x}>"
+
+    # ---- saved values ------------------------------------------------------------------------
+    def _match_saved_outputs(self, results):
+        """Tie saved arrays that are outputs of this node to the outputs' version counters
+        (arrays that are neither inputs nor outputs are private to the node: no check)."""
+        saved = self.saved
+        checks = self._saved_checks
+        for index in self._saved_unmatched:
+            item = saved[index]
+            for number, tensor in enumerate(results):
+                if tensor._data is item:
+                    counter = tensor._version_counter()
+                    checks.append((index, counter, counter.value, self, number))
+                    break
+        self._saved_unmatched = ()
+
+    def _check_versions(self):
+        for index, counter, version, owner, output_nr in self._saved_checks:
+            if counter.value == version:
+                continue
+            if isinstance(owner, Tensor):  # a saved input: its grad_fn as it is now
+                grad_fn, output_nr = owner.grad_fn, owner._output_nr
+            else:
+                grad_fn = owner
+            item = self.saved[index]
+            array = item._data if isinstance(item, Tensor) else item
+            description = f"[{_type_name(array.dtype)} {list(array.shape)}]"
+            if grad_fn is not None:
+                operation = grad_fn.name().removesuffix("Backward0")
+                description += f", which is output {output_nr} of {operation},"
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: {description} is at version {counter.value}; expected "
+                f"version {version} instead. Hint: the backtrace further above shows the "
+                "operation that failed to compute its gradient. The variable in question was "
+                "changed in there or anywhere later. Good luck!")
+
+    def _saved_with_history(self):
+        """The saved items as Tensors for a differentiable backward: inputs are the input
+        tensors themselves, outputs come back with this node as grad_fn (PyTorch rebuilds a saved
+        output the same way, so the node does not hold its own output alive), and private arrays
+        are constants."""
+        by_index = {check[0]: check for check in self._saved_checks}
+        items = []
+        for index, item in enumerate(self.saved):
+            if index not in by_index:
+                items.append(Tensor._wrap(item) if isinstance(item, np.ndarray) else item)
+                continue
+            _, counter, _, owner, output_nr = by_index[index]
+            if isinstance(owner, Tensor):
+                items.append(owner)
+            else:
+                array = item._data if isinstance(item, Tensor) else item
+                output = Tensor._wrap(array, requires_grad=True)
+                output.grad_fn = self
+                output._output_nr = output_nr
+                output._vc = counter
+                items.append(output)
+        return tuple(items)
+
+    def _release(self):
+        """Drop saved values after backward (retain_graph=False)."""
+        if self.saved is not None:
+            _saved_bytes[0] -= self._saved_nbytes
+            self._saved_nbytes = 0
+            self.saved = None
+            self._saved_checks = ()
+            self._released = True
+
+    def __del__(self):
+        if self.saved is not None:
+            _saved_bytes[0] -= self._saved_nbytes
+
+    # ---- backward ----------------------------------------------------------------------------
+    def _run_backward(self, grad_outputs, create_graph):
+        """Input gradients, one per edge (None where not needed): arrays, or Tensors that carry
+        their own history under ``create_graph``."""
+        if self._released:
+            raise RuntimeError(SECOND_BACKWARD)
+        if self._saved_checks:
+            self._check_versions()
+        if create_graph:
+            result = self._backward_with_history(grad_outputs)
+        else:
+            result = self.backward(self, *grad_outputs)
+        if type(result) is not tuple:
+            result = (result,)
+        count = len(self.next_edges)
+        if len(result) != count:
+            if len(result) > count or any(self.needs_input_grad[len(result):]):
+                raise RuntimeError(f"function {self.name()} returned an incorrect number of "
+                                   f"gradients (expected {count}, got {len(result)})")
+            result = result + (None,) * (count - len(result))
+        return result
+
+    def _backward_with_history(self, grad_outputs):
+        """Backward under create_graph; nodes whose backward is written for arrays only say so."""
+        raise RuntimeError(f"{self.name()}: double backward (create_graph=True) is not "
+                           f"implemented for this operation")
+
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward.")

@@ -1,0 +1,200 @@
+"""Views and in-place changes: how a change made through one tensor reaches, in the graph as in
+memory, every tensor that shares its storage (PyTorch's view tracking and CopySlices).
+
+Every in-place op runs through ``apply_inplace``: refuse what PyTorch refuses, compute the new
+value with the out-of-place op, write it into the storage, bump the shared version counter, and
+move the tensor (and the base of a view) onto the new history.
+"""
+import numpy as np
+
+from .._dtype import from_numpy_dtype
+from ..tensor import Tensor
+from .grad_mode import _grad_state
+from .node import Node, _sequence
+
+
+def record_view(node, op_class, args, counter):
+    """Remember on ``node`` (the node of ``op_class`` applied to ``args``) how to rebuild the view
+    from its root base, as ``node._view_of = (base, chain, version)``: the root base tensor, the
+    view ops from base to view (``((op class, extra args), ...)``) and the shared version now.
+    The base is held strongly, as PyTorch's ``view._base``: a stale view must still reach its
+    history. (A plain tuple: a namedtuple costs about 300 ns to build.)"""
+    source = args[0].grad_fn
+    parent = source._view_of if source is not None else None
+    step = ((op_class, args[1:]),)
+    if parent is None:
+        node._view_of = (args[0], step, counter.value)
+    else:
+        base, chain, _ = parent
+        node._view_of = (base, chain + step, counter.value)
+
+
+def refresh_view(view, node):
+    """A view whose base changed in place after the view's node was made (the shared version
+    moved on) gets a fresh node chain from the base's current history, as PyTorch regenerates a
+    view's grad_fn."""
+    base, chain, version = node._view_of
+    counter = view._vc
+    if counter is None or counter.value == version or _grad_state.get().inference:
+        return
+    if not base._requires_grad or not np.may_share_memory(base._data, view._data):
+        return
+    current = base
+    for op_class, extra_args in chain:
+        current = op_class.apply(current, *extra_args)
+    view.grad_fn = current.grad_fn
+    view._output_nr = current._output_nr
+
+
+class CopySlices(Node):
+    """A base's new value after one of its views was changed in place: the view's region comes
+    from the in-place op, everything else from the base's previous history (PyTorch's node)."""
+
+    def name(self):
+        return "ember::autograd::CopySlices"
+
+    @staticmethod
+    def backward(ctx, grad):
+        rest = np.array(grad, copy=True)
+        # Replaying the view ops on the gradient gives the region as a view into it.
+        region = rest
+        for op_class, extra_args in ctx._replay:
+            region = op_class.forward(object.__new__(op_class), region, *extra_args)
+        grad_view = np.array(region, copy=True)
+        region[...] = 0
+        return (rest if ctx.needs_input_grad[0] else None), grad_view
+
+
+# ---- the in-place protocol ---------------------------------------------------------------------
+def check_inplace(tensor):
+    """Refuse in-place changes PyTorch refuses; return whether the change must be recorded."""
+    grad_enabled, inference = _grad_state.get()
+    if tensor._is_inference and not inference:
+        raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not "
+                           "allowed.You can make a clone to get a normal tensor before doing "
+                           "inplace update.")
+    recording = grad_enabled and not inference
+    if recording and tensor._requires_grad:
+        node = tensor.grad_fn
+        if node is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        base = node._view_of[0] if node._view_of is not None else None
+        if base is not None and base.grad_fn is None and base._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+    return recording
+
+
+def write(tensor, array, operation):
+    """Copy ``array`` into ``tensor``'s storage after PyTorch's shape, dtype and overlap checks
+    (the version counter is the caller's to bump)."""
+    target = tensor._data
+    if array.shape != target.shape:
+        try:
+            array = np.broadcast_to(array, target.shape)
+        except ValueError:
+            raise RuntimeError(f"{operation}: output with shape {list(target.shape)} doesn't "
+                               f"match the broadcast shape {list(array.shape)}") from None
+    if array.dtype != target.dtype and array.dtype.kind == "f" and target.dtype.kind in "iub":
+        raise RuntimeError(f"{operation}: result type {from_numpy_dtype(array.dtype)} can't be "
+                           f"cast to the desired output type {tensor.dtype}")
+    if not target.flags.writeable:
+        raise RuntimeError(f"{operation}: unsupported operation: more than one element of the "
+                           f"written-to tensor refers to a single memory location. Please "
+                           f"clone() the tensor before performing the operation.")
+    np.copyto(target, array, casting="unsafe")
+
+
+def apply_inplace(tensor, operation, compute, fast=None, operand=None):
+    """Store the result of ``compute()`` (the out-of-place op) in ``tensor`` and return it.
+
+    ``fast(array)`` applies the change with a NumPy ``out=`` ufunc when nothing needs recording.
+    """
+    recording = check_inplace(tensor)
+    operand_requires_grad = isinstance(operand, Tensor) and operand._requires_grad
+    needs_graph = recording and (tensor._requires_grad or operand_requires_grad)
+    if fast is not None and not needs_graph:
+        if not tensor._data.flags.writeable:
+            write(tensor, tensor._data, operation)  # raises the PyTorch error
+        fast(tensor._data)
+        tensor._bump_version()
+        return tensor
+    view_of = tensor.grad_fn._view_of if tensor.grad_fn is not None else None
+    result = compute()
+    node = result.grad_fn
+    if node is not None and node.saved is not None:
+        _unshare_saved(node, tensor)  # backward needs this tensor as it was before
+    write(tensor, result._data, operation)
+    tensor._bump_version()
+    if node is None:
+        return tensor
+    tensor.grad_fn = node
+    tensor._output_nr = result._output_nr
+    tensor._requires_grad = True
+    if node.saved is not None and tensor._data.dtype == result._data.dtype:
+        _rebind_saved_output(node, result._data, tensor)
+    if view_of is not None:
+        # This tensor is a view: its base's history must include the change (PyTorch rebases
+        # the base onto a CopySlices node).
+        base, chain, _ = view_of
+        node._view_of = (base, chain, tensor._vc.value)
+        _propagate_to_base(node, tensor)
+    return tensor
+
+
+def _propagate_to_base(node, view):
+    """``view`` (whose grad_fn is ``node``) was just changed in place: give its base a CopySlices
+    node so that the base's later uses see the new values' history."""
+    base, chain, _ = node._view_of
+    if not np.may_share_memory(base._data, view._data):
+        return  # a reshape that had to copy is not a view of its input's memory
+    previous = base.grad_fn
+    if previous is not None:
+        base_edge = (previous, base._output_nr)
+    else:
+        base_edge = (base, 0) if base._requires_grad else None
+    copy_slices = object.__new__(CopySlices)
+    copy_slices._recording = True
+    copy_slices.needs_input_grad = (base_edge is not None, True)
+    copy_slices.next_edges = (base_edge, (node, view._output_nr))
+    copy_slices._sequence_nr = next(_sequence)
+    copy_slices._num_outputs = 1
+    copy_slices._replay = chain
+    base.grad_fn = copy_slices
+    base._output_nr = 0
+    base._requires_grad = True
+
+
+def _unshare_saved(node, tensor):
+    """``node`` is about to overwrite ``tensor``, which it may have saved: give it a private copy
+    of the old value (PyTorch saves the original), still linked to the old history."""
+    array = tensor._data
+    saved = node.saved
+    positions = [index for index, item in enumerate(saved) if item is array]
+    if not positions:
+        return
+    private = array.copy()
+    before = Tensor._wrap(private, tensor._requires_grad)
+    before.grad_fn = tensor.grad_fn
+    before._output_nr = tensor._output_nr
+    node.saved = tuple(private if index in positions else item for index, item in enumerate(saved))
+    counter = before._version_counter()
+    node._saved_checks = [check for check in node._saved_checks if check[0] not in positions]
+    node._saved_checks += [(index, counter, 0, before, 0) for index in positions]
+
+
+def _rebind_saved_output(node, array, tensor):
+    """An in-place op's result ``array`` was copied into ``tensor``: what ``node`` saved of it
+    now lives in ``tensor``, checked against its version counter (PyTorch saves self), so later
+    in-place changes to ``tensor`` are detected and the result array can be freed."""
+    saved = node.saved
+    positions = [index for index, item in enumerate(saved) if item is array]
+    if not positions:
+        return
+    counter = tensor._version_counter()
+    node.saved = tuple(tensor._data if index in positions else item
+                       for index, item in enumerate(saved))
+    node._saved_checks = [check for check in node._saved_checks if check[0] not in positions]
+    node._saved_checks += [(index, counter, counter.value, node, tensor._output_nr)
+                           for index in positions]
