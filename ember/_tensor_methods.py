@@ -11,6 +11,7 @@ from . import _device, _dtype, _random, ops
 from ._dtype import to_dtype
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
+from .ops import array_api
 from .tensor import Tensor, _to_array, _type_name
 
 _numpy_generator = _random.numpy_generator
@@ -417,6 +418,11 @@ def __setitem__(self, key, value):
     ops.setitem(self, key, value)
 
 
+def __array_namespace__(self, api_version=None):
+    """ember's array-API namespace: what an op's backward uses under create_graph."""
+    return array_api
+
+
 def _transposed(self):
     return ops.permute(self, tuple(reversed(range(self._data.ndim))))
 
@@ -484,6 +490,7 @@ METHODS.update({
     # autograd
     "backward": backward, "retain_grad": retain_grad, "register_hook": register_hook,
     "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook,
+    "__array_namespace__": __array_namespace__,
     # conversions
     "to": to, "type": type_, "type_as": type_as,
     "float": _converter(_dtype.float32), "double": _converter(_dtype.float64),

@@ -20,10 +20,17 @@ class Op(Node):
     side by side; ``YourOp.apply(*args)`` runs forward and records the node when grad is on.
 
     ``is_view``: output 0 shares memory and version counter with input 0.
+
+    A backward written against ``ctx.xp`` (NumPy's array-API namespace) rather than ``np``, and
+    marked ``differentiable_backward``, also runs under create_graph: there ``ctx.xp`` is ember's
+    namespace of differentiable ops and grads and saved values are Tensors, so the backward
+    itself is recorded.
     """
 
     is_view = False
     _tensor_level = False  # True for Function: forward and backward on Tensors (the adapter)
+    xp = np
+    differentiable_backward = False
 
     @classmethod
     def apply(cls, *args):
@@ -87,6 +94,20 @@ class Op(Node):
             if ctx._saved_unmatched:
                 ctx._match_saved_outputs(results)
         return result if single else results
+
+    def _backward_with_history(self, grad_outputs):
+        if not self.differentiable_backward:
+            return Node._backward_with_history(self, grad_outputs)
+        for grad in grad_outputs:
+            if grad is not None:
+                self.xp = grad.__array_namespace__()
+                break
+        self._unpack_as_tensors = True
+        try:
+            return self.backward(self, *grad_outputs)
+        finally:
+            self._unpack_as_tensors = False
+            del self.xp
 
 
 def _nothing_needed(count):

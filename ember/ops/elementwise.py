@@ -96,11 +96,11 @@ def _numpy_cast(value, target, operation):
 
 
 def _grad_for(grad, shape, dtype):
-    """Undo broadcasting and return the gradient in the input's dtype."""
+    """Undo broadcasting and return the gradient in the input's (NumPy) dtype."""
     grad = unbroadcast(grad, shape)
-    if grad.dtype != dtype:
-        grad = grad.astype(dtype)
-    return grad
+    if type(grad) is np.ndarray:
+        return grad if grad.dtype == dtype else grad.astype(dtype)
+    return grad.__array_namespace__().astype(grad, dtype)
 
 
 def _shape_dtype(value):
@@ -154,6 +154,8 @@ def _plain_binary(ufunc, a, b):
 
 # ---- arithmetic ----------------------------------------------------------------------------------
 class Add(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
@@ -168,6 +170,8 @@ class Add(_Binary):
 
 
 class Sub(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
@@ -186,6 +190,8 @@ class Sub(_Binary):
 
 
 class Mul(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
@@ -203,6 +209,8 @@ class Mul(_Binary):
 
 
 class Div(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
@@ -434,12 +442,15 @@ class Neg(Op):
                                "operator instead.")
         return np.negative(x)
 
+    differentiable_backward = True
+
     @staticmethod
     def backward(ctx, grad):
-        return np.negative(grad)
+        return -grad
 
 
 class Exp(_OfOutput):
+    differentiable_backward = True
     function = staticmethod(np.exp)
     gradient = staticmethod(lambda grad, out: grad * out)
 

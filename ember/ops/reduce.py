@@ -31,11 +31,11 @@ def _axes(dim, ndim, operation):
     return tuple(sorted(axes))
 
 
-def _expand_back(grad, shape, axes, keepdim):
+def _expand_back(xp, grad, shape, axes, keepdim):
     """Reinsert reduced axes so ``grad`` broadcasts against the input."""
     if not keepdim and axes:
-        grad = np.expand_dims(grad, axes)
-    return np.broadcast_to(grad, shape)
+        grad = xp.expand_dims(grad, axes)
+    return xp.broadcast_to(grad, shape)
 
 
 def _count(shape, axes):
@@ -46,6 +46,8 @@ def _count(shape, axes):
 
 
 class Sum(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axes, keepdim, dtype):
         ctx.shape = x.shape
@@ -58,9 +60,9 @@ class Sum(Op):
     @staticmethod
     def backward(ctx, grad, *_):
         axes, keepdim = ctx.axes_keepdim
-        out = _expand_back(grad, ctx.shape, axes, keepdim)
-        return (out.astype(ctx.dtype, copy=False) if out.dtype != ctx.dtype else out,
-                None, None, None)
+        xp = ctx.xp
+        return xp.astype(_expand_back(xp, grad, ctx.shape, axes, keepdim), ctx.dtype,
+                         copy=False), None, None, None
 
 
 class Mean(Op):
@@ -80,7 +82,7 @@ class Mean(Op):
         axes, keepdim = ctx.axes_keepdim
         count = _count(ctx.shape, axes)
         scale = grad.dtype.type(1.0 / count) if count else grad.dtype.type(np.nan)
-        return _expand_back(grad * scale, ctx.shape, axes, keepdim), None, None, None
+        return _expand_back(np, grad * scale, ctx.shape, axes, keepdim), None, None, None
 
 
 def _name(numpy_dtype):
@@ -112,7 +114,7 @@ class Var(Op):
         axes, keepdim = ctx.axes_keepdim
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = centered.dtype.type(2.0 / ctx.divisor) if ctx.divisor else np.inf
-            grad = _expand_back(grad, centered.shape, axes, keepdim)
+            grad = _expand_back(np, grad, centered.shape, axes, keepdim)
             return grad * centered * scale, None, None, None
 
 
@@ -641,8 +643,8 @@ class VectorNorm(Op):
         x, out = ctx.saved_tensors
         axes, keepdim = ctx.axes_keepdim
         ord = ctx.ord
-        grad = _expand_back(grad, x.shape, axes, keepdim)
-        norm = _expand_back(out, x.shape, axes, keepdim)
+        grad = _expand_back(np, grad, x.shape, axes, keepdim)
+        norm = _expand_back(np, out, x.shape, axes, keepdim)
         magnitude = np.abs(x)
         if ord == 0:
             return np.zeros_like(x), None, None, None

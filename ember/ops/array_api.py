@@ -1,0 +1,45 @@
+"""ember's array-API namespace: NumPy's signatures over ember's differentiable ops.
+
+An op's backward is written once against ``ctx.xp``: NumPy itself on the first-order path, this
+namespace under create_graph, where the same formula on Tensors records the graph of the backward
+(``Tensor.__array_namespace__()`` returns this module).
+"""
+import numpy as np
+
+from .._dtype import from_numpy_dtype
+from . import elementwise, reduce, shape
+
+__all__ = ["astype", "broadcast_to", "exp", "expand_dims", "reshape", "sum"]
+
+
+def astype(x, dtype, copy=True):
+    """``x`` as the NumPy ``dtype`` (differentiable for floating targets)."""
+    if x._data.dtype == np.dtype(dtype):
+        return elementwise.clone(x) if copy else x
+    return elementwise.cast(x, from_numpy_dtype(np.dtype(dtype)))
+
+
+def broadcast_to(x, shape_):
+    return shape.expand(x, tuple(shape_))
+
+
+def expand_dims(x, axis):
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    rank = x._data.ndim + len(axes)
+    for position in sorted(axis % rank for axis in axes):
+        x = shape.unsqueeze(x, position)
+    return x
+
+
+def exp(x):
+    return elementwise.exp(x)
+
+
+def reshape(x, shape_):
+    return shape.reshape(x, tuple(shape_))
+
+
+def sum(x, axis=None, keepdims=False, dtype=None):
+    if dtype is not None:
+        x = astype(x, dtype, copy=False)
+    return reduce.sum(x, axis, keepdims)

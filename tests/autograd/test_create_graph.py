@@ -1,0 +1,126 @@
+"""create_graph: gradients that carry their own history, through the engine and custom Functions."""
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd.function import once_differentiable
+
+
+def _cube_function(framework):
+    """x**3 as a custom Function whose backward is written with differentiable ops."""
+    class Cube(framework.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 3 * x * x
+    return Cube
+
+
+def _exp_function(framework):
+    """exp(x) as a custom Function that saves its output: its double backward goes through it."""
+    class Exp(framework.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            out = x.exp()
+            ctx.save_for_backward(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, grad):
+            (out,) = ctx.saved_tensors
+            return grad * out
+    return Exp
+
+
+@pytest.mark.parametrize("make", [_cube_function, _exp_function])
+def test_second_and_third_derivatives_of_custom_functions_match_torch(make, torch):
+    values = [0.5, -1.25, 2.0]
+    results = {}
+    for name, framework in (("ember", ember), ("torch", torch)):
+        x = framework.tensor(values, dtype=framework.float64, requires_grad=True)
+        function = make(framework)
+        (first,) = framework.autograd.grad(function.apply(x).sum(), x, create_graph=True)
+        (second,) = framework.autograd.grad(first.sum(), x, create_graph=True)
+        (third,) = framework.autograd.grad(second.sum(), x)
+        results[name] = [t.detach().numpy() for t in (first, second, third)]
+    for mine, theirs in zip(results["ember"], results["torch"]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+
+
+def test_backward_with_create_graph_leaves_a_grad_with_history(torch):
+    results = {}
+    for name, framework in (("ember", ember), ("torch", torch)):
+        x = framework.tensor([1.5, -0.5], dtype=framework.float64, requires_grad=True)
+        _cube_function(framework).apply(x).sum().backward(create_graph=True)
+        grad = x.grad
+        assert grad.requires_grad and grad.grad_fn is not None
+        first = grad.detach().numpy().copy()
+        x.grad = None
+        grad.sum().backward()
+        results[name] = (first, x.grad.numpy())
+    for mine, theirs in zip(results["ember"], results["torch"]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+
+
+def test_create_graph_accumulates_out_of_place_and_implies_retain_graph():
+    x = ember.tensor([2.0], dtype=ember.float64, requires_grad=True)
+    y = _cube_function(ember).apply(x).sum()
+    y.backward(create_graph=True)
+    first = x.grad
+    y.backward(create_graph=True)  # the graph was retained; .grad is a new, recorded sum
+    assert x.grad is not first
+    assert x.grad.grad_fn is not None
+    np.testing.assert_allclose(x.grad.detach().numpy(), [24.0])
+    np.testing.assert_allclose(first.detach().numpy(), [12.0])
+
+
+def test_grad_mode_during_backward_follows_create_graph():
+    seen = []
+    x = ember.tensor([1.0], requires_grad=True)
+    y = _cube_function(ember).apply(x)
+    y.register_hook(lambda grad: seen.append(ember.is_grad_enabled()))
+    y.sum().backward(retain_graph=True)
+    y.sum().backward(create_graph=True)
+    assert seen == [False, True]
+
+
+def test_once_differentiable_backward_refuses_a_second_differentiation(torch):
+    messages = []
+    for framework, decorator in ((ember, once_differentiable),
+                                 (torch, torch.autograd.function.once_differentiable)):
+        class Square(framework.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            @decorator
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return grad * 2 * x
+
+        x = framework.tensor([3.0], requires_grad=True)
+        y = Square.apply(x)
+        grad_output = framework.ones_like(y, requires_grad=True)
+        (first,) = framework.autograd.grad(y, x, grad_output, create_graph=True)
+        assert first.requires_grad
+        with pytest.raises(RuntimeError) as error:
+            first.sum().backward()
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
+def test_ops_without_a_differentiable_backward_say_so():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    node_name = None
+    with pytest.raises(RuntimeError, match="double backward") as error:
+        ember.autograd.grad(ember.nn.functional.conv1d(x.view(1, 1, 2), x.view(1, 1, 2)).sum(),
+                            x, create_graph=True)
+    node_name = str(error.value).split(":")[0]
+    assert node_name.endswith("Backward0")
