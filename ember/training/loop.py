@@ -6,7 +6,8 @@ import os
 import re
 
 from .. import _random
-from ..io.checkpoint import CheckpointError, load, save
+from ..io import CheckpointError
+from ..serialization import load, save
 from .metrics import Accuracy, RunningMean
 from .modes import evaluating, training_mode
 
