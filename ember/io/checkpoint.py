@@ -233,7 +233,7 @@ class _Decoder:
                 (type(value) is float and not math.isfinite(value))
                 or abs(value) <= float(np.finfo(numpy_dtype).max))
         if not valid:
-            raise _Corrupt(f"{value!r} is not a value of dtype {name}")
+            raise _Corrupt(f"{_short(value)} is not a value of dtype {name}")
         return numpy_dtype.type(value)
 
 
@@ -330,7 +330,7 @@ def _read_header(file, size):
     if not isinstance(metadata, dict) or not all(
             isinstance(key, str) and isinstance(value, str) for key, value in metadata.items()):
         raise _Corrupt("__metadata__ is not a string-to-string map")
-    for text in [*metadata, *header]:
+    for text in [*metadata, *metadata.values(), *header]:
         _check_text(text)
     entries = sorted(((name, _check_entry(name, entry)) for name, entry in header.items()),
                      key=lambda item: item[1]["data_offsets"])
@@ -399,7 +399,7 @@ def _check_entry(name, entry):
 
 def _short(value, limit=80):
     text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "...]"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _read_tensors(file, entries):
