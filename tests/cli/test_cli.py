@@ -44,7 +44,7 @@ def test_train_writes_a_checkpoint_per_epoch(trained_run):
     assert state["epoch"] == 2
     assert state["config"] == {"model": "mlp", "model_options": {}, "dataset": "digits",
                                "optimizer": "adam", "lr": 0.01, "weight_decay": 0.0,
-                               "batch_size": 64, "seed": 3}
+                               "batch_size": 64, "seed": 3, "nproc": 1, "epochs": 2}
     assert state["history"]["val_accuracy"][-1] > 0.85
 
 
@@ -135,7 +135,6 @@ def _error_cases(tmp_path, trained_run):
     corrupt = _corrupt_file(tmp_path)
     checkpoint = trained_run / "epoch-002.safetensors"
     return {
-        "no command": ([], "required: COMMAND"),
         "unknown command": (["frobnicate"], "invalid choice: 'frobnicate'"),
         "negative epochs": (["train", "--epochs", "-3"], "--epochs: expected a non-negative"),
         "non-numeric lr": (["train", "--lr", "abc"], "--lr: expected a positive number, got 'abc'"),
@@ -164,7 +163,7 @@ def _error_cases(tmp_path, trained_run):
                                  "0.01", "--seed", "3", "--batch-size", "64", "--epochs", "1",
                                  "--out", tmp_path / "r", "--quiet"], "beyond the requested 1"),
         "output is a file": (["train", "--epochs", "1", "--out", blocker / "sub"],
-                             "cannot create output directory"),
+                             "cannot create the output folder"),
     }
 
 
