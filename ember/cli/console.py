@@ -2,10 +2,12 @@
 2; under ``--nproc`` the job says it once (rank 0) and ends every rank without MPI's diagnostics."""
 import os
 import sys
+import time
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
 BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `cat big | head`
+_ABORT_DELAY_SECONDS = 1.0
 
 # The rank variables that MPICH's Hydra, PMIx launchers and Open MPI's mpirun set in every rank.
 _RANK_VARIABLES = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK")
@@ -36,9 +38,12 @@ def rank():
 
 
 def say(line, file=None):
-    """Print ``line`` from rank 0 only, so a job of N ranks says it once."""
+    """Print ``line`` from rank 0 only, so a job of N ranks says it once (in one write, so that
+    another rank's abort cannot cut it short)."""
     if rank() == 0:
-        print(line, file=file or sys.stdout, flush=True)
+        stream = file or sys.stdout
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def report(message):
@@ -51,12 +56,15 @@ def finish(status):
 
     The other ranks may be waiting in a collective; MPI_Abort ends them, and its own diagnostic
     (plus the one mpi4py's runner adds for a non-zero exit) would repeat the error once per rank,
-    so stderr is silenced first.
+    so stderr is silenced first. Rank 0 aborts at once; the others give it a moment to print
+    when it failed too.
     """
     mpi = _mpi()
     if status and mpi is not None and mpi.COMM_WORLD.Get_size() > 1:
         sys.stdout.flush()
         sys.stderr.flush()
+        if rank() > 0:
+            time.sleep(_ABORT_DELAY_SECONDS)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
         mpi.COMM_WORLD.Abort(status)
     return status

@@ -207,6 +207,13 @@ def run_train(args):
     if settings["batch_size"] % nproc:
         raise UsageError(f"--batch-size {settings['batch_size']} must be divisible by --nproc "
                          f"{nproc} (it is the global batch, split among the ranks)")
+    if settings["epochs"] == 0:
+        console.say("nothing to train: --epochs 0; no checkpoint written")
+        return 0
+    if resumed_epoch == settings["epochs"]:
+        console.say(f"nothing to train: '{args.resume}' is already at epoch {resumed_epoch} of "
+                    f"{resumed_epoch} (give --epochs N to train further); no checkpoint written")
+        return 0
     starting_job = nproc > 1 and not mpi.inside_job()
     if starting_job:
         mpi.check_can_launch(nproc)
@@ -220,32 +227,24 @@ def run_train(args):
             mpi.leave_job()
     if starting_job:
         return mpi.start_job(nproc, args.argv)
-    return _train(args, settings, run, out, resumed_epoch, note)
-
-
-def _train(args, settings, run, out, resumed_epoch, note):
-    config = {name: settings[name] for name in DEFAULTS}
-    epochs = settings["epochs"]
-    if epochs == 0:
-        console.say("nothing to train: --epochs 0; no checkpoint written")
-        return 0
-    if resumed_epoch == epochs:
-        console.say(f"nothing to train: '{args.resume}' is already at epoch {epochs} of "
-                    f"{epochs} (give --epochs N to train further); no checkpoint written")
-        return 0
     if note and not args.quiet:
         console.say(note)
+    return _train(args, settings, run, out)
+
+
+def _train(args, settings, run, out):
+    epochs = settings["epochs"]
     before = _checkpoint_files(out)
     try:
         history = fit(run.model, run.train_loader, run.test_loader, CrossEntropyLoss(),
                       run.optimizer, epochs,
                       checkpoint_dir=out if console.rank() == 0 else None, resume=args.resume,
                       progress=not args.quiet and console.rank() == 0,
-                      progress_bars=console.progress_bars(), config=config)
+                      progress_bars=console.progress_bars(),
+                      config={name: settings[name] for name in DEFAULTS})
     except KeyboardInterrupt:
         raise _interrupted(out, before, args.resume) from None
     accuracy = history["val_accuracy"][-1]
     console.say(f"final test accuracy {100 * accuracy:.2f}% after {epochs} epochs; checkpoints "
                 f"in '{out}' (last: {checkpoint_path(out, epochs)})")
     return 0
-

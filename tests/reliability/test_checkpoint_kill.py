@@ -1,7 +1,7 @@
 """kill -9 during ember.save, in a loop: the target is always the old or the new content, complete,
 and the temporary file a killed writer leaves is removed by the next save.
 
-Each round starts a writer that saves two alternating versions of an 8 MiB checkpoint as fast as
+Each round starts a writer that saves two alternating versions of a 4 MiB checkpoint as fast as
 it can and kills it with SIGKILL, either at a random moment or as soon as its temporary file
 appears (certainly mid-write). CI runs the short version; EMBER_STRESS=1 runs the long one.
 """
@@ -19,8 +19,8 @@ import ember
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ELEMENTS = 2 ** 21  # float32: an 8 MiB file, so a save takes long enough to be interrupted
-SHORT_ROUNDS = 6
+ELEMENTS = 2 ** 20  # float32: a 4 MiB file, so a save takes long enough to be interrupted
+SHORT_ROUNDS = 4
 STRESS_ROUNDS = 100
 
 _WRITER = """
