@@ -5,6 +5,7 @@ Every number printed is measured in this run: accuracy evaluated correctly again
 a time left in train mode, what each does to BatchNorm's running statistics, and the memory and
 time of a forward pass with and without autograd recording.
 """
+import importlib.util
 import os
 import time
 import tracemalloc
@@ -84,7 +85,7 @@ def _mebibytes(count):
 
 
 def _plot(history, path):
-    import matplotlib  # an optional extra (ember[demo]), needed only here
+    import matplotlib  # the optional demo extra, needed only here
     matplotlib.use("Agg")
     from matplotlib import pyplot  # after use("Agg"): no display is needed
 
@@ -101,6 +102,11 @@ def _plot(history, path):
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
+
+
+def missing_requirements():
+    """What the demo needs and is not installed (checked before it starts, not after training)."""
+    return [name for name in ("sklearn", "matplotlib") if importlib.util.find_spec(name) is None]
 
 
 def run_demo(out_dir="demo-out", epochs=None, seed=0, progress_bars=True):
@@ -179,11 +185,7 @@ def run_demo(out_dir="demo-out", epochs=None, seed=0, progress_bars=True):
                                          "dataset": "digits", "optimizer": "adam", "lr": DEMO_LR,
                                          "batch_size": DEMO_BATCH_SIZE, "seed": seed}},
          checkpoint)
-    try:
-        _plot(history, plot)
-    except ImportError:
-        raise ImportError("ember demo draws its curves with matplotlib: "
-                          "pip install 'ember[demo]'") from None
+    _plot(history, plot)
     print(f"wrote {checkpoint} and {plot} in {time.perf_counter() - started:.1f} s")
     return {"history": history, "accuracy": correct["accuracy"],
             "train_mode_accuracy": wrong_accuracy, "train_mode_disagreements": disagreements,

@@ -13,7 +13,7 @@ from ..io import CheckpointError
 from ..training import latest_checkpoint
 from . import console
 from .console import Interrupted, UsageError
-from .demo import DEMO_EPOCHS, run_demo
+from .demo import DEMO_EPOCHS, missing_requirements, run_demo
 from .evaluate import run_eval, run_inspect
 from .models import DATASETS, MODELS
 from .train import DEFAULT_OUT, DEFAULTS, MAX_SEED, OPTIMIZERS, check_output_folder, run_train
@@ -144,12 +144,13 @@ def build_parser():
 
 
 def _run_demo(args):
+    missing = missing_requirements()
+    if missing:
+        raise UsageError(f"ember demo needs {' and '.join(missing)}: pip install '.[demo]' in "
+                         f"the ember checkout")
     check_output_folder(args.out)
-    try:
-        run_demo(out_dir=args.out, epochs=args.epochs, seed=args.seed,
-                 progress_bars=console.progress_bars())
-    except ImportError as error:
-        raise UsageError(str(error)) from None
+    run_demo(out_dir=args.out, epochs=args.epochs, seed=args.seed,
+             progress_bars=console.progress_bars())
 
 
 def main(argv=None):

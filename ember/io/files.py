@@ -70,7 +70,10 @@ def save_target(display, operation):
         return SaveTarget(display, path, stat.S_IMODE(status.st_mode))
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        raise CheckpointError(f"{operation}: cannot write '{display}': the folder '{directory}' "
+        # The folder as the user wrote it, unless a symlink led elsewhere.
+        named = os.path.dirname(display) or "."
+        shown = directory if os.path.isdir(named) else named
+        raise CheckpointError(f"{operation}: cannot write '{display}': the folder '{shown}' "
                               f"does not exist")
     return SaveTarget(display, path, None)
 
