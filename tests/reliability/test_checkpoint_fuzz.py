@@ -124,16 +124,6 @@ def _header_cases():
     }
 
 
-@pytest.mark.parametrize("case", list(_header_cases()))
-def test_crafted_headers_are_checkpoint_errors(tmp_path, case):
-    header, data = _header_cases()[case]
-    path = tmp_path / "crafted.safetensors"
-    path.write_bytes(_join(header, data))
-    with pytest.raises(CheckpointError, match="crafted.safetensors' is not a valid checkpoint"):
-        ember.load(path)
-    assert _inspect_status(path) == 2
-
-
 def test_duplicate_names_in_the_header(tmp_path):
     entry = b'{"dtype":"F32","shape":[1],"data_offsets":[0,4]}'
     path = tmp_path / "twice.safetensors"
@@ -178,12 +168,20 @@ def _tree_cases():
     }
 
 
-@pytest.mark.parametrize("case", list(_tree_cases()))
-def test_crafted_trees_with_valid_checksums_are_checkpoint_errors(tmp_path, case):
-    tree, arrays = _tree_cases()[case]
-    path = tmp_path / "tree.safetensors"
-    path.write_bytes(_sealed(tree, arrays))
-    with pytest.raises(CheckpointError, match="tree.safetensors' is not a valid checkpoint"):
+def _crafted_files():
+    """label -> bytes of every crafted case: headers as written, trees sealed with a checksum."""
+    files = {f"header: {label}": _join(header, data)
+             for label, (header, data) in _header_cases().items()}
+    files.update({f"tree: {label}": _sealed(tree, arrays)
+                  for label, (tree, arrays) in _tree_cases().items()})
+    return files
+
+
+@pytest.mark.parametrize("case", list(_crafted_files()))
+def test_crafted_files_are_checkpoint_errors(tmp_path, case):
+    path = tmp_path / "crafted.safetensors"
+    path.write_bytes(_crafted_files()[case])
+    with pytest.raises(CheckpointError, match="crafted.safetensors' is not a valid checkpoint"):
         ember.load(path)
     assert _inspect_status(path) == 2
 
