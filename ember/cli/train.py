@@ -3,6 +3,7 @@ before any work, training with a checkpoint per epoch, and a resume command on C
 import math
 import os
 import re
+import reprlib
 import shlex
 import tempfile
 
@@ -50,7 +51,7 @@ _SETTING_CHECKS = {
 }
 
 
-def flag(name):
+def _flag(name):
     return "--" + name.replace("_", "-")
 
 
@@ -69,14 +70,15 @@ def _saved_settings(path, state):
         raise UsageError(f"'{path}' is not a checkpoint written by 'ember train'")
     # Checkpoints from before nproc and epochs were stored get the defaults for them.
     saved = {**DEFAULTS, **{name: config[name] for name in DEFAULTS if name in config}}
-    bad = [f"{name} {saved[name]!r}" for name in DEFAULTS if not _SETTING_CHECKS[name](saved[name])]
+    bad = [f"{name} {reprlib.repr(saved[name])}" for name in DEFAULTS
+           if not _SETTING_CHECKS[name](saved[name])]
     if not bad:
         try:
             build_model(saved["model"], saved["model_options"])
         except ValueError as error:
             bad.append(str(error))
     if type(state["epoch"]) is not int or state["epoch"] < 0:
-        bad.append(f"epoch {state['epoch']!r}")
+        bad.append(f"epoch {reprlib.repr(state['epoch'])}")
     if bad:
         raise UsageError(f"'{path}' has invalid settings: {', '.join(bad)}")
     return saved
@@ -99,7 +101,7 @@ def resolve_settings(args):
         return {**DEFAULTS, **given}, None, None
     state = load(args.resume)
     saved = _saved_settings(args.resume, state)
-    different = [f"{flag(name)} {given[name]} (checkpoint: {saved[name]})" for name in given
+    different = [f"{_flag(name)} {given[name]} (checkpoint: {saved[name]})" for name in given
                  if name not in OVERRIDABLE and given[name] != saved[name]]
     if different:
         raise UsageError(f"cannot resume '{args.resume}' with different settings: "
@@ -109,7 +111,7 @@ def resolve_settings(args):
     if epoch > settings["epochs"]:
         raise UsageError(f"'{args.resume}' is after epoch {epoch}, beyond the requested "
                          f"{settings['epochs']} epochs")
-    overridden = [f"{flag(name)} {settings[name]} (checkpoint: {saved[name]})"
+    overridden = [f"{_flag(name)} {settings[name]} (checkpoint: {saved[name]})"
                   for name in OVERRIDABLE if settings[name] != saved[name]]
     note = (f"resuming '{args.resume}' after epoch {epoch} of {settings['epochs']} with its "
             f"settings: {_describe(settings)}"
@@ -201,7 +203,7 @@ def run_train(args):
     """The ``train`` command. Everything the user can get wrong is checked before training (and,
     for ``--nproc``, before the job starts); the ranks then repeat the same checks."""
     settings, resumed_epoch, note = resolve_settings(args)
-    out = args.out or (os.path.dirname(args.resume) if args.resume else DEFAULT_OUT)
+    out = args.out or ((os.path.dirname(args.resume) or ".") if args.resume else DEFAULT_OUT)
     check_output_folder(out)
     nproc = settings["nproc"]
     if settings["batch_size"] % nproc:

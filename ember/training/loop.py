@@ -19,7 +19,7 @@ def _progress_bar(iterable, enabled, description, total=None):
     if not enabled:
         return iterable
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # optional (the demo extra): bars are a nicety
     except ImportError:
         return iterable
     if total is None:
