@@ -13,7 +13,8 @@ import zlib
 
 WRITE_CHUNK_BYTES = 16 * 1024 * 1024
 _TEMPORARY_PREFIX_BYTES = 150  # keeps the temporary name under NAME_MAX (255) for long names
-_TEMPORARY_SUFFIX = re.compile(r"(\d+)\.[0-9a-f]{8}\.tmp")
+# .NAME.HOST-PID.TOKEN.tmp: see _temporary_prefix.
+_TEMPORARY_NAME = re.compile(r"\..+\.([0-9a-f]{8})-(\d+)\.[0-9a-f]{8}\.tmp")
 _FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                (stat.S_ISSOCK, "a socket"))
@@ -83,12 +84,16 @@ def write_chunk(file, chunk):
     file.write(chunk)
 
 
+def _host():
+    """This machine, as 8 hex digits: a writer on another machine that shares the folder must
+    not be mistaken for a dead local process."""
+    return f"{zlib.crc32(platform.node().encode('utf-8', 'surrogateescape')):08x}"
+
+
 def _temporary_prefix(path):
-    """``.NAME.HOST-``, the start of ``path``'s temporary names: the host keeps a writer on another
-    machine that shares the folder from being mistaken for a dead local process."""
+    """``.NAME.HOST-``, the start of ``path``'s temporary names (the pid and a token follow)."""
     base = os.fsdecode(os.fsencode(os.path.basename(path))[:_TEMPORARY_PREFIX_BYTES])
-    host = zlib.crc32(platform.node().encode("utf-8", "surrogateescape"))
-    return f".{base}.{host:08x}-"
+    return f".{base}.{_host()}-"
 
 
 def _process_exists(pid):
@@ -101,20 +106,22 @@ def _process_exists(pid):
     return True
 
 
-def _remove_stale_temporaries(directory, prefix):
-    """Delete the temporary files of earlier saves to the same file whose writer (the pid in the
-    name, on this host) no longer runs: what a kill -9 during a save leaves behind."""
+def _remove_stale_temporaries(directory):
+    """Delete the temporary files of earlier saves into ``directory`` whose writer (the pid in
+    the name, on this host) no longer runs: what a kill -9 during a save leaves behind. Any
+    target's, not only this one's: ``fit`` writes a new file name every epoch."""
     if os.name != "posix":
         return  # os.kill(pid, 0) is not a harmless probe on Windows
     try:
         names = os.listdir(directory)
     except OSError:
         return
+    host = _host()
     for name in names:
-        match = _TEMPORARY_SUFFIX.fullmatch(name[len(prefix):]) if name.startswith(prefix) else None
-        if match is None:
+        match = _TEMPORARY_NAME.fullmatch(name)
+        if match is None or match.group(1) != host:
             continue
-        pid = int(match.group(1))
+        pid = int(match.group(2))
         if pid == os.getpid() or _process_exists(pid):
             continue
         try:
@@ -127,9 +134,9 @@ def write_atomic(target, data, operation):
     """Write ``data`` to a temporary file beside ``target.path``, fsync, rename it over the target,
     fsync the folder: a crash at any moment leaves the old file or the new one."""
     directory = os.path.dirname(target.path)
-    prefix = _temporary_prefix(target.path)
-    _remove_stale_temporaries(directory, prefix)
-    temporary = os.path.join(directory, f"{prefix}{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    _remove_stale_temporaries(directory)
+    temporary = os.path.join(directory, f"{_temporary_prefix(target.path)}{os.getpid()}."
+                                        f"{secrets.token_hex(4)}.tmp")
     # Mode 0o666 lets the umask decide a new file's permissions, as a plain open() would.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:

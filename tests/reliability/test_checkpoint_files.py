@@ -198,15 +198,16 @@ def test_next_save_removes_temporaries_of_dead_writers_only(tmp_path):
     target = tmp_path / "model.safetensors"
     ember.save({"version": 1}, target)
     dead = _temporary_name(target, _dead_pid())
+    # fit writes a new name every epoch: a killed save of another file is cleaned up too.
+    other_target = _temporary_name(tmp_path / "epoch-003.safetensors", _dead_pid())
     alive = _temporary_name(target, os.getppid())  # pytest's parent: running
-    other_target = _temporary_name(tmp_path / "other.safetensors", _dead_pid())
-    other_host = f".model.safetensors.00000000-{_dead_pid()}.0badc0de.tmp"
-    unrelated = ".model.safetensors.notes"
-    for name in (dead, alive, other_target, other_host, unrelated):
+    another_host = "00000000" if files._host() != "00000000" else "11111111"
+    other_host = f".model.safetensors.{another_host}-{_dead_pid()}.0badc0de.tmp"
+    unrelated = [".model.safetensors.notes", f".notes.{files._host()}-12.tmp"]
+    for name in (dead, other_target, alive, other_host, *unrelated):
         (tmp_path / name).write_bytes(b"partial")
     ember.save({"version": 2}, target)
-    assert sorted(os.listdir(tmp_path)) == sorted(
-        [target.name, alive, other_target, other_host, unrelated])
+    assert sorted(os.listdir(tmp_path)) == sorted([target.name, alive, other_host, *unrelated])
     assert _content(target) == 2
 
 
