@@ -49,7 +49,7 @@ from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
 from . import cuda, linalg  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
-from .io import load, save  # noqa: F401
+from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402
 # torch's top-level aliases of functional ops whose signatures match nn.functional's.
 from .nn.functional import (  # noqa: F401,E402

@@ -1,8 +1,9 @@
-"""The data path reads one way: tensor -> autograd -> ops -> nn -> optim -> data -> io -> training
--> distributed -> cli. A package imports only from packages at or below its level; imports inside
-functions count too. io (checkpoints: tensors, parameters, JSON) sits below training because
-``fit`` writes and resumes checkpoints; io itself needs nothing above nn. ``ember/__init__.py`` (the public surface) and ``ember/utils`` (an alias
-package) are exempt; benchmarks are not part of the package."""
+"""The data path reads one way: tensor -> autograd -> io -> ops -> nn -> optim -> data ->
+serialization -> training -> distributed -> cli. A package imports only from packages at or below
+its level; imports inside functions count too. io (checkpoint files: tensors and JSON) needs
+nothing above autograd; serialization (``ember.save``/``ember.load``) adds the nn.Parameter class
+to it. ``ember/__init__.py`` (the public surface) and ``ember/utils`` (an alias package) are
+exempt; benchmarks are not part of the package."""
 import ast
 import pathlib
 
@@ -14,11 +15,12 @@ LEVELS = {
     "_dtype": 0, "_random": 0, "_warnings": 0, "_hooks": 0, "_device": 0, "cuda": 0, "_threads": 0, "linalg": 3,
     "tensor": 1, "_tensor_str": 1,
     "autograd": 2,
+    "io": 2.5,
     "ops": 3, "_factories": 3, "_tensor_methods": 3,
     "nn": 4,
     "optim": 5,
     "data": 6, "datasets": 6,
-    "io": 7,
+    "serialization": 7,
     "training": 8,
     "distributed": 9,
     "cli": 10, "__main__": 10,

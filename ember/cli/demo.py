@@ -5,11 +5,22 @@ Every number printed is measured in this run: accuracy evaluated correctly again
 a time left in train mode, what each does to BatchNorm's running statistics, and the memory and
 time of a forward pass with and without autograd recording.
 """
+import importlib.util
 import os
 import time
 import tracemalloc
 
 import numpy as np
+
+from .. import optim
+from .._random import Generator, manual_seed
+from ..autograd import graph_stats, saved_bytes
+from ..autograd.grad_mode import enable_grad, no_grad
+from ..data import DataLoader
+from ..nn import CrossEntropyLoss
+from ..serialization import save
+from ..training import evaluate, fit
+from .models import build_model, load_dataset
 
 DEMO_EPOCHS = 8
 DEMO_BATCH_SIZE = 32
@@ -36,7 +47,6 @@ def _batches_tracked(buffers):
 
 def _stack(dataset):
     """The whole dataset as one input tensor and one label tensor."""
-    from ..data import DataLoader
     return next(iter(DataLoader(dataset, batch_size=len(dataset))))
 
 
@@ -49,11 +59,8 @@ def _train_mode_one_at_a_time(model, inputs):
 
 def _forward_cost(model, inputs, use_no_grad):
     """Peak and still-held traced memory, bytes saved for backward, best of 3 wall times."""
-    import ember
-    from ..autograd import graph_stats, saved_bytes
-
     model.eval()
-    context = ember.no_grad if use_no_grad else ember.enable_grad
+    context = no_grad if use_no_grad else enable_grad
     saved_before = saved_bytes()
     tracemalloc.start()
     with context():
@@ -78,9 +85,9 @@ def _mebibytes(count):
 
 
 def _plot(history, path):
-    import matplotlib
+    import matplotlib  # the optional demo extra, needed only here
     matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from matplotlib import pyplot  # after use("Agg"): no display is needed
 
     epochs = range(1, len(history["train_loss"]) + 1)
     figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
@@ -97,33 +104,31 @@ def _plot(history, path):
     pyplot.close(figure)
 
 
-def run_demo(out_dir="demo-out", epochs=None, seed=0):
-    """Train, measure, write ``demo.safetensors`` and ``curves.png`` into ``out_dir``."""
-    import ember
-    from ..data import DataLoader
-    from ..io.checkpoint import save
-    from ..nn import CrossEntropyLoss
-    from ..training import evaluate, fit
-    from .main import load_dataset
-    from .models import build_model
+def missing_requirements():
+    """What the demo needs and is not installed (checked before it starts, not after training)."""
+    return [name for name in ("sklearn", "matplotlib") if importlib.util.find_spec(name) is None]
 
+
+def run_demo(out_dir="demo-out", epochs=None, seed=0, progress_bars=True):
+    """Train, measure, write ``demo.safetensors`` and ``curves.png`` into ``out_dir``."""
     epochs = DEMO_EPOCHS if epochs is None else epochs
     started = time.perf_counter()
     train_set = load_dataset("digits", train=True)
     test_set = load_dataset("digits", train=False)
     os.makedirs(out_dir, exist_ok=True)
 
-    ember.manual_seed(seed)
+    manual_seed(seed)
     model = build_model("cnn")
-    optimizer = ember.optim.Adam(model.parameters(), lr=DEMO_LR)
+    optimizer = optim.Adam(model.parameters(), lr=DEMO_LR)
     loss_fn = CrossEntropyLoss()
     train_loader = DataLoader(train_set, batch_size=DEMO_BATCH_SIZE, shuffle=True,
-                              generator=ember.Generator().manual_seed(seed))
+                              generator=Generator().manual_seed(seed))
     test_loader = DataLoader(test_set, batch_size=128)
     print(f"ember demo: CNN (2 x Conv-BatchNorm-ReLU, MaxPool, Linear-ReLU-Dropout-Linear) on "
           f"Digits: {len(train_set)} train / {len(test_set)} test images (validation = the test "
           f"set), {epochs} epochs, seed {seed}")
-    history = fit(model, train_loader, test_loader, loss_fn, optimizer, epochs, progress=True)
+    history = fit(model, train_loader, test_loader, loss_fn, optimizer, epochs, progress=True,
+                  progress_bars=progress_bars)
 
     inputs, labels = _stack(test_set)
     labels = labels.numpy()
@@ -180,11 +185,7 @@ def run_demo(out_dir="demo-out", epochs=None, seed=0):
                                          "dataset": "digits", "optimizer": "adam", "lr": DEMO_LR,
                                          "batch_size": DEMO_BATCH_SIZE, "seed": seed}},
          checkpoint)
-    try:
-        _plot(history, plot)
-    except ImportError:
-        raise ImportError("ember demo draws its curves with matplotlib: "
-                          "pip install 'ember[demo]'") from None
+    _plot(history, plot)
     print(f"wrote {checkpoint} and {plot} in {time.perf_counter() - started:.1f} s")
     return {"history": history, "accuracy": correct["accuracy"],
             "train_mode_accuracy": wrong_accuracy, "train_mode_disagreements": disagreements,

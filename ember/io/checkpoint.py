@@ -5,25 +5,31 @@ in PyTorch with ``safetensors.torch.load_file``. Any other object tree (optimize
 state, epoch, RNG state, ...) goes to the header's ``__metadata__`` as one JSON string in which
 every tensor is replaced by a reference to its safetensors name. A CRC-32 over that JSON and every
 tensor (name, dtype, shape, bytes) catches corruption; writes are atomic.
+
+This layer knows tensors and nothing above them: a caller that wants ``nn.Parameter`` entries
+marked and rebuilt passes the class as ``parameter_type`` (``ember.save``/``ember.load`` do).
 """
 import collections
+import contextlib
 import json
 import math
-import os
-import secrets
 import struct
 import zlib
 
 import numpy as np
+import safetensors.numpy
 
 from .._dtype import _BY_NAME, dtype as _ember_dtype
 from ..tensor import Tensor
+from .files import (CheckpointError, Truncated, check_path, open_regular, read_into, save_target,
+                    write_atomic)
 
 _TREE_KEY = "ember"
 _CHECKSUM_KEY = "ember.crc32"
 _RESERVED_NAME = "__metadata__"
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
-_WRITE_CHUNK_BYTES = 16 * 1024 * 1024
+_MAX_DIMENSIONS = 64  # NumPy's limit
+_MAX_ARRAY_BYTES = 2 ** 63 - 1  # NumPy's: the product of the non-zero sizes times the itemsize
 
 # safetensors dtype codes <-> NumPy; only the dtypes ember tensors can hold.
 _DTYPE_TO_NUMPY = {"BOOL": np.dtype(np.bool_), "U8": np.dtype(np.uint8), "I8": np.dtype(np.int8),
@@ -32,16 +38,13 @@ _DTYPE_TO_NUMPY = {"BOOL": np.dtype(np.bool_), "U8": np.dtype(np.uint8), "I8": n
 _NUMPY_TO_DTYPE = {value.newbyteorder("="): code for code, value in _DTYPE_TO_NUMPY.items()}
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint file that is missing, truncated, corrupt or not an ember/safetensors file."""
-
-
 # ---- encoding the object tree ------------------------------------------------------------------
 # JSON has no tuples, non-string keys, NaN or tensors: those become single-purpose objects whose
 # keys all start with "$" (a plain dict that has such a key is stored in the "$dict" pair form).
 
 class _Encoder:
-    def __init__(self):
+    def __init__(self, parameter_type):
+        self.parameter_type = parameter_type
         self.arrays = {}          # safetensors name -> contiguous array
         self.names_by_id = {}     # id(Tensor or ndarray) -> name (shared tensors are stored once)
         self.keep_alive = []      # the objects whose ids are in names_by_id
@@ -57,7 +60,7 @@ class _Encoder:
             reference = {"$tensor": self._store(value, value._data, path)}
             if value.requires_grad:
                 reference["$requires_grad"] = True
-            if type(value).__name__ == "Parameter":
+            if self.parameter_type is not None and isinstance(value, self.parameter_type):
                 reference["$parameter"] = True
             return reference
         if isinstance(value, np.ndarray):
@@ -131,9 +134,21 @@ def _checksum(tree_json, arrays):
     return f"{crc:08x}"
 
 
+# ---- decoding: every malformed entry is a _Corrupt, never another exception ---------------------
+
+class _Corrupt(Exception):
+    pass
+
+
+_MARKER_KEYS = {"$tensor": {"$tensor", "$requires_grad", "$parameter"}, "$ndarray": {"$ndarray"},
+                "$float": {"$float"}, "$tuple": {"$tuple"}, "$dict": {"$dict"},
+                "$odict": {"$odict"}, "$scalar": {"$scalar", "$value"}, "$dtype": {"$dtype"}}
+
+
 class _Decoder:
-    def __init__(self, arrays):
+    def __init__(self, arrays, parameter_type):
         self.arrays = arrays
+        self.parameter_type = parameter_type
         self.tensors = {}  # name -> Tensor, so a tensor saved twice comes back as one object
 
     def decode(self, value):
@@ -144,253 +159,265 @@ class _Decoder:
         markers = [key for key in value if key.startswith("$")]
         if not markers:
             return {key: self.decode(item) for key, item in value.items()}
-        kind = markers[0]
+        kind = next((key for key in markers if key in _MARKER_KEYS), markers[0])
+        if kind not in _MARKER_KEYS or not set(value) <= _MARKER_KEYS[kind] or (
+                kind != "$tensor" and set(value) != _MARKER_KEYS[kind]):
+            raise _Corrupt(f"unknown entry with keys {sorted(value)}")
+        content = value[kind]
         if kind == "$tensor":
             return self._tensor(value)
         if kind == "$ndarray":
-            return self._array(value["$ndarray"])
+            return self._array(content)
         if kind == "$float":
-            if value["$float"] not in ("nan", "inf", "-inf"):
-                raise ValueError(f"bad non-finite float {value['$float']!r}")
-            return float(value["$float"])
+            if content not in ("nan", "inf", "-inf"):
+                raise _Corrupt(f"bad non-finite float {content!r}")
+            return float(content)
         if kind == "$tuple":
-            return tuple(self.decode(item) for item in value["$tuple"])
-        if kind in ("$dict", "$odict"):
-            result = collections.OrderedDict() if kind == "$odict" else {}
-            for key, item in value[kind]:
-                result[self._key(self.decode(key))] = self.decode(item)
-            return result
+            return tuple(self.decode(item) for item in _list(content, kind))
         if kind == "$scalar":
-            return np.dtype(_scalar_dtype(value["$scalar"])).type(self.decode(value["$value"]))
+            return self._scalar(content, self.decode(value["$value"]))
         if kind == "$dtype":
-            return _BY_NAME[value["$dtype"]]
-        raise ValueError(f"unknown entry {kind!r}")
-
-    @staticmethod
-    def _key(key):
-        hash(key)  # a list or dict key means a corrupt tree: TypeError, reported by the caller
-        return key
+            if not isinstance(content, str) or content not in _BY_NAME:
+                raise _Corrupt(f"unknown dtype {content!r}")
+            return _BY_NAME[content]
+        result = collections.OrderedDict() if kind == "$odict" else {}
+        for pair in _list(content, kind):
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise _Corrupt(f"{kind} holds {pair!r}, not a [key, value] pair")
+            key = self.decode(pair[0])
+            try:
+                hash(key)
+            except TypeError:
+                raise _Corrupt(f"{kind} has an unhashable key of type "
+                               f"{type(key).__name__}") from None
+            result[key] = self.decode(pair[1])
+        return result
 
     def _array(self, name):
-        if name not in self.arrays:
-            raise ValueError(f"reference to a missing tensor {name!r}")
+        if not isinstance(name, str) or name not in self.arrays:
+            raise _Corrupt(f"reference to a missing tensor {name!r}")
         return self.arrays[name]
 
     def _tensor(self, reference):
-        name = reference["$tensor"]
-        tensor = self.tensors.get(name)
+        array = self._array(reference["$tensor"])
+        requires_grad = reference.get("$requires_grad", False)
+        parameter = reference.get("$parameter", False)
+        if type(requires_grad) is not bool or type(parameter) is not bool:
+            raise _Corrupt(f"tensor {reference['$tensor']!r} has non-boolean flags")
+        if requires_grad and array.dtype.kind != "f":
+            raise _Corrupt(f"tensor {reference['$tensor']!r} of dtype {array.dtype} is marked "
+                           f"requires_grad (only floating-point tensors can require gradients)")
+        tensor = self.tensors.get(reference["$tensor"])
         if tensor is not None:
             return tensor
-        array = self._array(name)
-        requires_grad = reference.get("$requires_grad", False) is True
-        if reference.get("$parameter", False) is True:
-            from ..nn.parameter import Parameter
-            tensor = Parameter(Tensor._wrap(array), requires_grad=requires_grad)
+        if parameter and self.parameter_type is not None:
+            tensor = self.parameter_type(Tensor._wrap(array), requires_grad=requires_grad)
         else:
             tensor = Tensor._wrap(array, requires_grad)
-        self.tensors[name] = tensor
+        self.tensors[reference["$tensor"]] = tensor
         return tensor
 
+    @staticmethod
+    def _scalar(name, value):
+        numpy_dtype = np.dtype(name) if isinstance(name, str) and name in _SCALAR_DTYPES else None
+        if numpy_dtype is None:
+            raise _Corrupt(f"unsupported scalar dtype {name!r}")
+        if numpy_dtype.kind == "b":
+            valid = type(value) is bool
+        elif numpy_dtype.kind in "iu":
+            limits = np.iinfo(numpy_dtype)
+            valid = type(value) is int and limits.min <= value <= limits.max
+        else:
+            # abs(int) <= float compares exactly; math.isfinite of a huge int would overflow.
+            valid = type(value) in (int, float) and (
+                (type(value) is float and not math.isfinite(value))
+                or abs(value) <= float(np.finfo(numpy_dtype).max))
+        if not valid:
+            raise _Corrupt(f"{_short(value)} is not a value of dtype {name}")
+        return numpy_dtype.type(value)
 
-def _scalar_dtype(name):
-    dtype = np.dtype(name)
-    if dtype not in _NUMPY_TO_DTYPE:
-        raise ValueError(f"unsupported scalar dtype {name!r}")
-    return dtype
+
+_SCALAR_DTYPES = {value.name for value in _NUMPY_TO_DTYPE}
+
+
+def _list(content, kind):
+    if not isinstance(content, list):
+        raise _Corrupt(f"{kind} holds a {type(content).__name__}, not a list")
+    return content
 
 
 # ---- writing -----------------------------------------------------------------------------------
 
-def save(obj, path):
+def save(obj, path, *, parameter_type=None):
     """Write ``obj`` (a tensor, or dicts/lists/tuples of tensors and JSON-able values) to ``path``.
 
-    The write is atomic: a crash at any moment leaves either the previous file or the new one.
+    The write is atomic: a crash at any moment leaves either the previous file or the new one. A
+    symlink is written through (its target is replaced), an existing file keeps its permissions.
+    Instances of ``parameter_type`` are marked, so ``load`` rebuilds them as that class.
     """
-    path = _check_path(path, "ember.save")
-    import safetensors.numpy  # optional dependency: imported only when a checkpoint is written
-
-    encoder = _Encoder()
+    target = save_target(check_path(path, "ember.save"), "ember.save")
+    encoder = _Encoder(parameter_type)
     tree = encoder.encode(obj, ())
     tree_json = json.dumps(tree, separators=(",", ":"), allow_nan=False)
     metadata = {_TREE_KEY: tree_json, _CHECKSUM_KEY: _checksum(tree_json, encoder.arrays)}
     data = safetensors.numpy.save(encoder.arrays, metadata=metadata)
-    _write_atomic(path, data)
-
-
-def _check_path(path, operation):
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"{operation}: expected a file path (str or os.PathLike), "
-                        f"got {type(path).__name__}")
-    return os.fspath(path)
-
-
-def _write_chunk(file, chunk):
-    """One write call; a seam for the crash-during-save tests."""
-    file.write(chunk)
-
-
-def _write_atomic(path, data):
-    """Temporary file in the same directory, fsync, rename over ``path``, fsync the directory."""
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    temporary = os.path.join(directory, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # os.open with mode 0o666 lets the umask decide the permissions, like a plain open() would.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(temporary, flags, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            view = memoryview(data)
-            for start in range(0, len(view), _WRITE_CHUNK_BYTES):
-                _write_chunk(file, view[start:start + _WRITE_CHUNK_BYTES])
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory):
-    if os.name != "posix":
-        return  # Windows cannot open a directory for fsync; os.replace is already atomic there
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    write_atomic(target, data, "ember.save")
 
 
 # ---- reading -----------------------------------------------------------------------------------
+# The header is read and checked against the file size before any tensor data; then exactly the
+# tensors' bytes are read, each into its own array. No memory map: the checksum reads every byte
+# anyway, and a mapped file that another process truncates kills the reader with SIGBUS.
 
-def load(path):
+def load(path, *, parameter_type=None):
     """Read a file written by ``save`` (or any safetensors file: a flat ``{name: Tensor}`` dict).
 
     Everything is validated before anything is returned; a bad file raises ``CheckpointError``.
+    Entries saved as parameters come back as ``parameter_type`` (plain tensors when None).
     """
-    path = _check_path(path, "ember.load")
-    buffer = _read(path, "ember.load")
-    try:
-        return _parse(buffer)
-    except _Corrupt as error:
-        raise CheckpointError(f"ember.load: '{path}' is not a valid checkpoint: {error}") from None
-
-
-def _read(path, operation):
-    try:
-        with open(path, "rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            buffer = bytearray(size)
-            read = file.readinto(buffer)
-    except FileNotFoundError:
-        raise CheckpointError(f"{operation}: no such file: '{path}'") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{operation}: '{path}' is a directory, not a checkpoint") from None
-    except OSError as error:
-        raise CheckpointError(f"{operation}: cannot read '{path}': {error.strerror}") from None
-    if read != size:
-        raise CheckpointError(f"{operation}: '{path}' changed while being read")
-    return buffer
-
-
-class _Corrupt(Exception):
-    pass
+    with _reading(path, "ember.load") as (file, size):
+        entries, metadata = _read_header(file, size)
+        return _decode(entries, metadata, _read_tensors(file, entries), parameter_type)
 
 
 def read_header(path):
     """The tensors ``{name: (safetensors dtype, shape)}`` and raw metadata of ``path``, unvalidated
-    beyond the header (``load`` checks the data)."""
-    path = _check_path(path, "ember.io.read_header")
-    buffer = _read(path, "ember.io.read_header")
-    try:
-        entries, metadata, _ = _parse_header(buffer)
-    except _Corrupt as error:
-        raise CheckpointError(f"ember.io.read_header: '{path}' is not a valid checkpoint: "
-                              f"{error}") from None
+    beyond the header (``load`` checks the data); reads nothing past the header."""
+    with _reading(path, "ember.io.read_header") as (file, size):
+        entries, metadata = _read_header(file, size)
     return {name: (entry["dtype"], tuple(entry["shape"])) for name, entry in entries}, metadata
 
 
-def _parse_header(buffer):
-    """Validate the safetensors layout; returns ([(name, entry)], metadata, data start)."""
-    if len(buffer) < 8:
-        raise _Corrupt(f"file is {len(buffer)} bytes, too short for a safetensors header")
-    (header_length,) = struct.unpack("<Q", bytes(buffer[:8]))
-    if header_length > min(len(buffer) - 8, _MAX_HEADER_BYTES):
-        _refuse_pickle(buffer)
-        raise _Corrupt(f"header length {header_length} exceeds the file size {len(buffer)} "
+@contextlib.contextmanager
+def _reading(path, operation):
+    """Open ``path`` as a regular file; a malformed or shrinking file becomes a CheckpointError
+    that names it."""
+    display = check_path(path, operation)
+    with open_regular(display, operation) as (file, size):
+        try:
+            yield file, size
+        except _Corrupt as error:
+            raise CheckpointError(f"{operation}: '{display}' is not a valid checkpoint: "
+                                  f"{error}") from None
+        except Truncated:
+            raise CheckpointError(f"{operation}: '{display}' changed while being read") from None
+
+
+def _read_header(file, size):
+    """Read and validate the safetensors header; returns ([(name, entry)] in data order, metadata).
+
+    Checks that the tensors tile the rest of the file exactly before any of it is read.
+    """
+    if size < 8:
+        raise _Corrupt(f"file is {size} bytes, too short for a safetensors header")
+    prefix = bytearray(8)
+    read_into(file, memoryview(prefix))
+    (header_length,) = struct.unpack("<Q", prefix)
+    if header_length > min(size - 8, _MAX_HEADER_BYTES):
+        _refuse_pickle(prefix)
+        raise _Corrupt(f"header length {header_length} exceeds the file size {size} "
                        f"(truncated?)")
+    header_bytes = bytearray(header_length)
+    read_into(file, memoryview(header_bytes))
     try:
-        header = json.loads(bytes(buffer[8:8 + header_length]).decode("utf-8"))
+        header = json.loads(header_bytes.decode("utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        _refuse_pickle(buffer)
+        _refuse_pickle(prefix)
         raise _Corrupt(f"header is not valid JSON ({error})") from None
     if not isinstance(header, dict):
         raise _Corrupt("header is not a JSON object")
     metadata = header.pop(_RESERVED_NAME, None) or {}
-    if not isinstance(metadata, dict) or not all(isinstance(key, str) and isinstance(value, str)
-                                                 for key, value in metadata.items()):
+    if not isinstance(metadata, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in metadata.items()):
         raise _Corrupt("__metadata__ is not a string-to-string map")
-    entries = []
-    for name, entry in header.items():
-        entries.append((name, _check_entry(name, entry)))
-    data_start = 8 + header_length
-    data_length = len(buffer) - data_start
+    for text in [*metadata, *metadata.values(), *header]:
+        _check_text(text)
+    entries = sorted(((name, _check_entry(name, entry)) for name, entry in header.items()),
+                     key=lambda item: item[1]["data_offsets"])
     # The tensors tile the data section exactly: no gap, no overlap, nothing after the last one.
+    data_length = size - 8 - header_length
     position = 0
-    for name, entry in sorted(entries, key=lambda item: item[1]["data_offsets"]):
+    for name, entry in entries:
         begin, end = entry["data_offsets"]
         if begin != position:
-            raise _Corrupt(f"tensor '{name}' starts at byte {begin}, expected {position}")
+            raise _Corrupt(f"tensor {name!r} starts at byte {begin}, expected {position}")
         position = end
     if position != data_length:
         raise _Corrupt(f"data section is {data_length} bytes but the tensors describe {position}"
                        + (" (truncated)" if data_length < position else ""))
-    return entries, metadata, data_start
+    return entries, metadata
 
 
-def _refuse_pickle(buffer):
+def _unique_keys(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Corrupt(f"header names {key!r} twice")
+        result[key] = value
+    return result
+
+
+def _check_text(text):
+    """Names must be valid Unicode: a lone surrogate (legal in JSON escapes) cannot be printed."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Corrupt(f"name {text!r} is not valid Unicode (lone surrogate)") from None
+
+
+def _refuse_pickle(prefix):
     """A clearer message for torch.save files (a zip archive, or a pickle from protocol 2 on)."""
-    if bytes(buffer[:4]) == b"PK\x03\x04" or (buffer[:1] == b"\x80" and 2 <= buffer[1] <= 5):
+    if bytes(prefix[:4]) == b"PK\x03\x04" or (prefix[:1] == b"\x80" and 2 <= prefix[1] <= 5):
         raise _Corrupt("it looks like a torch.save/pickle file, which ember never loads (loading "
                        "a pickle can run code); re-save it with safetensors.torch.save_file")
 
 
 def _check_entry(name, entry):
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-        raise _Corrupt(f"tensor '{name}' has a malformed description")
+        raise _Corrupt(f"tensor {name!r} has a malformed description")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if dtype not in _DTYPE_TO_NUMPY:
-        raise _Corrupt(f"tensor '{name}' has dtype {dtype!r}, which ember cannot hold")
+    if not isinstance(dtype, str) or dtype not in _DTYPE_TO_NUMPY:
+        raise _Corrupt(f"tensor {name!r} has dtype {dtype!r}, which ember cannot hold")
     if not isinstance(shape, list) or not all(type(size) is int and size >= 0 for size in shape):
-        raise _Corrupt(f"tensor '{name}' has an invalid shape {shape!r}")
+        raise _Corrupt(f"tensor {name!r} has an invalid shape {shape!r}")
+    itemsize = _DTYPE_TO_NUMPY[dtype].itemsize
+    if len(shape) > _MAX_DIMENSIONS:
+        raise _Corrupt(f"tensor {name!r} has {len(shape)} dimensions, more than "
+                       f"{_MAX_DIMENSIONS}")
+    if math.prod(max(size, 1) for size in shape) * itemsize > _MAX_ARRAY_BYTES:
+        raise _Corrupt(f"tensor {name!r} has a shape {_short(shape)} too large for any array")
     if (not isinstance(offsets, list) or len(offsets) != 2
             or not all(type(offset) is int and offset >= 0 for offset in offsets)
             or offsets[0] > offsets[1]):
-        raise _Corrupt(f"tensor '{name}' has invalid data offsets {offsets!r}")
-    expected = math.prod(shape) * _DTYPE_TO_NUMPY[dtype].itemsize
+        raise _Corrupt(f"tensor {name!r} has invalid data offsets {_short(offsets)}")
+    expected = math.prod(shape) * itemsize
     if offsets[1] - offsets[0] != expected:
-        raise _Corrupt(f"tensor '{name}' of dtype {dtype} and shape {shape} needs {expected} "
-                       f"bytes, its offsets span {offsets[1] - offsets[0]}")
+        raise _Corrupt(f"tensor {name!r} of dtype {dtype} and shape {_short(shape)} needs "
+                       f"{expected} bytes, its offsets span {offsets[1] - offsets[0]}")
     return entry
 
 
-def _parse(buffer):
-    entries, metadata, data_start = _parse_header(buffer)
+def _short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _read_tensors(file, entries):
+    """Each tensor's bytes into an array of its own (the header was checked against the size)."""
     arrays = {}
     for name, entry in entries:
-        begin, end = entry["data_offsets"]
-        numpy_dtype = _DTYPE_TO_NUMPY[entry["dtype"]]
-        count = (end - begin) // numpy_dtype.itemsize
-        array = np.frombuffer(buffer, dtype=numpy_dtype, count=count, offset=data_start + begin)
-        array = array.reshape(entry["shape"])
+        stored = _DTYPE_TO_NUMPY[entry["dtype"]]
+        array = np.empty(entry["shape"], dtype=stored)
+        read_into(file, memoryview(array.reshape(-1).view(np.uint8)))
         if not array.dtype.isnative:
             array = array.astype(array.dtype.newbyteorder("="))
         if entry["dtype"] == "BOOL" and array.view(np.uint8).max(initial=0) > 1:
-            raise _Corrupt(f"tensor '{name}' holds bytes that are not booleans")
+            raise _Corrupt(f"tensor {name!r} holds bytes that are not booleans")
         arrays[name] = array
+    return arrays
+
+
+def _decode(entries, metadata, arrays, parameter_type):
     tree_json = metadata.get(_TREE_KEY)
     if tree_json is None and _CHECKSUM_KEY in metadata:
         raise _Corrupt(f"metadata has a checksum but no '{_TREE_KEY}' entry")
@@ -401,7 +428,6 @@ def _parse(buffer):
     if checksum is None or checksum != _checksum(tree_json, arrays):
         raise _Corrupt("checksum mismatch (the file was modified or damaged)")
     try:
-        tree = json.loads(tree_json)
-        return _Decoder(arrays).decode(tree)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as error:
+        return _Decoder(arrays, parameter_type).decode(json.loads(tree_json))
+    except (ValueError, TypeError, RecursionError) as error:
         raise _Corrupt(f"object tree cannot be decoded ({error})") from None

@@ -19,7 +19,7 @@ def load_torch_state_dict(torch_state_dict):
 
 def to_torch_state_dict(state_dict):
     """``{name: ember.Tensor}`` -> ``{name: torch.Tensor}``, copied, for torch's modules."""
-    import torch
+    import torch  # optional: only this conversion needs it, and importing it is slow
 
     converted = {}
     for name, value in state_dict.items():

@@ -6,7 +6,8 @@ import os
 import re
 
 from .. import _random
-from ..io.checkpoint import CheckpointError, load, save
+from ..io import CheckpointError
+from ..serialization import load, save
 from .metrics import Accuracy, RunningMean
 from .modes import evaluating, training_mode
 
@@ -18,7 +19,7 @@ def _progress_bar(iterable, enabled, description, total=None):
     if not enabled:
         return iterable
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # optional (the demo extra): bars are a nicety
     except ImportError:
         return iterable
     if total is None:
@@ -133,31 +134,131 @@ def _training_state(model, optimizer, scheduler, train_loader, epoch, history, c
     }
 
 
-def _restore_training_state(path, model, optimizer, scheduler, train_loader):
+def restore_training_state(path, model, optimizer, scheduler=None, train_loader=None):
+    """Load a checkpoint written by ``fit(checkpoint_dir=...)`` into a run's objects; returns
+    ``(epoch, history)``.
+
+    Everything is checked, and on any problem every object is put back as it was: CheckpointError
+    for a file that is not a sound training checkpoint or does not fit the model and optimizer,
+    ValueError for a run set up differently (scheduler, loader generators).
+    """
+    display = os.fspath(path)
     state = load(path)
     required = ("model", "optimizer", "scheduler", "epoch", "rng", "history")
     missing = [key for key in required if not (isinstance(state, dict) and key in state)]
     if missing:
-        raise CheckpointError(f"fit: '{os.fspath(path)}' is not a training checkpoint (missing "
+        raise CheckpointError(f"fit: '{display}' is not a training checkpoint (missing "
                               f"{', '.join(missing)}); write one with fit(checkpoint_dir=...)")
+    problems = _training_state_problems(state, optimizer, scheduler)
+    if problems:
+        raise CheckpointError(f"fit: '{display}' is not a valid training checkpoint: "
+                              + "; ".join(problems))
     generators = _loader_generators(train_loader)
     if len(generators) != len(state["rng"]["train_loader"]):
         raise ValueError(f"fit: the checkpoint has {len(state['rng']['train_loader'])} data "
                          f"loader generator state(s), the train loader has {len(generators)}")
     if (scheduler is None) != (state["scheduler"] is None):
         raise ValueError("fit: resume with a scheduler exactly when the checkpoint has one")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    _random.set_rng_state(state["rng"]["default"])
-    for generator, generator_state in zip(generators, state["rng"]["train_loader"]):
-        generator.set_state(generator_state)
+    before = _RunState(model, optimizer, scheduler, generators)
+    try:
+        _RunState.apply(model, optimizer, scheduler, generators, state["model"],
+                        state["optimizer"], state["scheduler"], state["rng"])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError,
+            OverflowError) as error:
+        before.restore()
+        raise CheckpointError(f"fit: '{display}' does not fit this training run: "
+                              f"{error}") from None
     return state["epoch"], state["history"]
 
 
+class _RunState:
+    """A copy of everything a resume overwrites, to put back when the resume fails half-way."""
+
+    def __init__(self, model, optimizer, scheduler, generators):
+        self.objects = (model, optimizer, scheduler, generators)
+        self.model = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+        self.optimizer = optimizer.state_dict()  # load_state_dict replaces, never mutates, it
+        self.scheduler = None if scheduler is None else dict(scheduler.state_dict())
+        self.rng = {"default": _random.get_rng_state(),
+                    "train_loader": [generator.get_state() for generator in generators]}
+
+    def restore(self):
+        self.apply(*self.objects, self.model, self.optimizer, self.scheduler, self.rng)
+
+    @staticmethod
+    def apply(model, optimizer, scheduler, generators, model_state, optimizer_state,
+              scheduler_state, rng):
+        model.load_state_dict(model_state)
+        optimizer.load_state_dict(optimizer_state)
+        if scheduler is not None:
+            scheduler.load_state_dict(scheduler_state)
+        _random.set_rng_state(rng["default"])
+        for generator, generator_state in zip(generators, rng["train_loader"]):
+            generator.set_state(generator_state)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _kind(value):
+    """What a setting holds, for comparing a saved value with the live one."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return type(value).__name__
+    if _is_number(value):
+        return "number"
+    if isinstance(value, (list, tuple)):
+        return ("sequence", tuple(_kind(item) for item in value))
+    return "other"
+
+
+def _same_kinds(live, saved, where):
+    """Problems where ``saved`` holds another kind of value than ``live`` under the same key."""
+    if not isinstance(saved, dict):
+        return [f"{where} is a {type(saved).__name__}, not a dict"]
+    return [f"{where}[{key!r}] is {saved[key]!r}, expected a value like {value!r}"
+            for key, value in live.items()
+            if key in saved and _kind(value) != "other" and _kind(saved[key]) != _kind(value)]
+
+
+def _training_state_problems(state, optimizer, scheduler):
+    """What makes ``state`` unusable for a resume, checked before anything is loaded."""
+    problems = []
+    epoch = state["epoch"]
+    if not (type(epoch) is int and epoch >= 0):
+        problems.append(f"epoch is {epoch!r}, not a non-negative integer")
+        epoch = None
+    history = state["history"]
+    if not isinstance(history, dict) or not isinstance(history.get("train_loss"), list):
+        problems.append("history is not a dict with a 'train_loss' list")
+    else:
+        for name, values in history.items():
+            if not (isinstance(values, list) and all(_is_number(value) for value in values)):
+                problems.append(f"history[{name!r}] is not a list of numbers")
+            elif epoch is not None and len(values) != epoch:
+                problems.append(f"history[{name!r}] has {len(values)} entries for {epoch} "
+                                f"epochs")
+    rng = state["rng"]
+    if not (isinstance(rng, dict) and isinstance(rng.get("default"), dict)
+            and isinstance(rng.get("train_loader"), list)):
+        problems.append("rng is not a dict of generator states")
+    saved_optimizer = state["optimizer"]
+    if not (isinstance(saved_optimizer, dict) and isinstance(saved_optimizer.get("param_groups"),
+                                                              list)):
+        problems.append("optimizer has no param_groups list")
+    else:
+        for index, (live, saved) in enumerate(zip(optimizer.param_groups,
+                                                  saved_optimizer["param_groups"])):
+            live = {key: value for key, value in live.items() if key != "params"}
+            problems += _same_kinds(live, saved, f"optimizer param_groups[{index}]")
+    if scheduler is not None and state["scheduler"] is not None:
+        problems += _same_kinds(scheduler.state_dict(), state["scheduler"], "scheduler")
+    return problems
+
+
 def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=None,
-        checkpoint_dir=None, resume=None, progress=True, seed=None, config=None):
+        checkpoint_dir=None, resume=None, progress=True, seed=None, config=None,
+        progress_bars=None):
     """Train for ``epochs`` epochs; returns the history (per-epoch train loss, validation results).
 
     ``scheduler`` steps once per epoch (``ReduceLROnPlateau`` gets the validation loss).
@@ -165,6 +266,8 @@ def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=N
     history (plus the JSON-able ``config``) to ``epoch-NNN.safetensors``. ``resume``: such a file,
     or a directory (its latest one); training continues bit-identically to an uninterrupted run.
     ``seed`` seeds the default generator first (ignored when resuming: the RNG state is restored).
+    ``progress`` prints a line per epoch and draws tqdm bars; ``progress_bars=False`` keeps the
+    lines without the bars (for logs), None follows ``progress``.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
@@ -179,8 +282,8 @@ def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=N
             if resume is None:
                 raise CheckpointError(f"fit: no epoch-NNN.safetensors checkpoint in "
                                       f"'{os.fspath(directory)}' to resume from")
-        start_epoch, history = _restore_training_state(resume, model, optimizer, scheduler,
-                                                       train_loader)
+        start_epoch, history = restore_training_state(resume, model, optimizer, scheduler,
+                                                      train_loader)
         if start_epoch > epochs:
             raise ValueError(f"fit: the checkpoint is after epoch {start_epoch}, beyond the "
                              f"requested {epochs} epochs")
@@ -190,7 +293,8 @@ def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=N
         set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
         if set_epoch is not None:
             set_epoch(epoch)  # a DistributedSampler reshuffles per epoch, the same on every rank
-        train_loss = train_one_epoch(model, train_loader, loss_fn, optimizer, progress=progress)
+        train_loss = train_one_epoch(model, train_loader, loss_fn, optimizer,
+                                     progress=progress if progress_bars is None else progress_bars)
         history["train_loss"].append(train_loss)
         line = f"epoch {epoch + 1}/{epochs}  train loss {train_loss:.4f}"
         results = {}

@@ -44,7 +44,7 @@ def test_train_writes_a_checkpoint_per_epoch(trained_run):
     assert state["epoch"] == 2
     assert state["config"] == {"model": "mlp", "model_options": {}, "dataset": "digits",
                                "optimizer": "adam", "lr": 0.01, "weight_decay": 0.0,
-                               "batch_size": 64, "seed": 3}
+                               "batch_size": 64, "seed": 3, "nproc": 1, "epochs": 2}
     assert state["history"]["val_accuracy"][-1] > 0.85
 
 
@@ -112,6 +112,29 @@ def test_cli_resume_is_bit_identical(tmp_path, capsys):
     assert straight["rng"] == split["rng"]
 
 
+def test_resume_takes_settings_from_the_checkpoint_and_a_folder_means_its_latest(tmp_path,
+                                                                                 capsys):
+    out = tmp_path / "run"
+    assert _run(capsys, "train", "--model", "mlp", "--optimizer", "sgd", "--lr", "0.05",
+                "--batch-size", "128", "--seed", "5", "--epochs", "2", "--quiet", "--out",
+                out)[0] == 0
+    # No settings but --epochs: the rest, and the output folder, come from the checkpoint.
+    status, printed, err = _run(capsys, "train", "--resume", out, "--epochs", "3")
+    assert (status, err) == (0, "")
+    assert printed.splitlines()[0] == (
+        f"resuming '{out / 'epoch-002.safetensors'}' after epoch 2 of 3 with its settings: model "
+        f"mlp, dataset digits, optimizer sgd, lr 0.05, weight decay 0.0, batch size 128, seed 5, "
+        f"nproc 1; changed: --epochs 3 (checkpoint: 2)")
+    state = ember.load(out / "epoch-003.safetensors")
+    assert state["epoch"] == 3 and state["config"]["epochs"] == 3
+    assert state["config"]["optimizer"] == "sgd" and state["config"]["batch_size"] == 128
+    # Settings equal to the checkpoint's may be repeated.
+    status, _, err = _run(capsys, "train", "--resume", out, "--model", "mlp", "--lr", "0.05",
+                          "--epochs", "4", "--quiet")
+    assert (status, err) == (0, "")
+    assert sorted(os.listdir(out)) == [f"epoch-00{epoch}.safetensors" for epoch in (1, 2, 3, 4)]
+
+
 # ---- errors: one line on stderr, exit status 2, no traceback -----------------------------------
 
 def _corrupt_file(tmp_path):
@@ -135,7 +158,6 @@ def _error_cases(tmp_path, trained_run):
     corrupt = _corrupt_file(tmp_path)
     checkpoint = trained_run / "epoch-002.safetensors"
     return {
-        "no command": ([], "required: COMMAND"),
         "unknown command": (["frobnicate"], "invalid choice: 'frobnicate'"),
         "negative epochs": (["train", "--epochs", "-3"], "--epochs: expected a non-negative"),
         "non-numeric lr": (["train", "--lr", "abc"], "--lr: expected a positive number, got 'abc'"),
@@ -164,7 +186,7 @@ def _error_cases(tmp_path, trained_run):
                                  "0.01", "--seed", "3", "--batch-size", "64", "--epochs", "1",
                                  "--out", tmp_path / "r", "--quiet"], "beyond the requested 1"),
         "output is a file": (["train", "--epochs", "1", "--out", blocker / "sub"],
-                             "cannot create output directory"),
+                             "cannot create the output folder"),
     }
 
 

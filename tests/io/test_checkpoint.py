@@ -174,13 +174,13 @@ def test_json_like_trees_round_trip(tmp_path_factory, tree):
 _CRASHING_SAVE = textwrap.dedent("""
     import os, sys
     import ember
-    import ember.io.checkpoint as checkpoint
+    import ember.io.files as files
     path = sys.argv[1]
     def crash_half_way(file, chunk):
         file.write(chunk[: len(chunk) // 2])
         file.flush()
         os._exit(17)  # the process dies mid-write: no cleanup, no rename
-    checkpoint._write_chunk = crash_half_way
+    files.write_chunk = crash_half_way
     ember.save({"version": 2, "weight": ember.full((64, 64), 2.0)}, path)
 """)
 
@@ -195,19 +195,24 @@ def test_crash_mid_save_leaves_the_previous_checkpoint(tmp_path):
     assert loaded["version"] == 1 and loaded["weight"].sum().item() == 64 * 64
     leftovers = [name for name in os.listdir(tmp_path) if name != "model.safetensors"]
     assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")  # the dead writer's temp file
+    ember.save({"version": 3}, path)  # the next save removes it: its writer is gone
+    assert os.listdir(tmp_path) == ["model.safetensors"]
+    assert ember.load(path) == {"version": 3}
 
 
 def test_failed_save_keeps_old_file_and_removes_temporary(tmp_path, monkeypatch):
-    import ember.io.checkpoint as checkpoint
+    import ember.io.files as files
     path = tmp_path / "model.safetensors"
     ember.save({"version": 1}, path)
 
     def disk_full(file, chunk):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpoint, "_write_chunk", disk_full)
-    with pytest.raises(OSError, match="No space"):
+    monkeypatch.setattr(files, "write_chunk", disk_full)
+    with pytest.raises(CheckpointError) as raised:
         ember.save({"version": 2}, path)
+    # The user's path, not the hidden temporary file the write actually failed on.
+    assert str(raised.value) == f"ember.save: cannot write '{path}': No space left on device"
     assert ember.load(path) == {"version": 1}
     assert os.listdir(tmp_path) == ["model.safetensors"]
 

@@ -150,10 +150,10 @@ def test_conversion_rejects_non_tensors():
         to_torch_state_dict({"w": np.zeros(2)})
 
 
-def test_importing_ember_imports_neither_torch_nor_safetensors():
-    code = ("import sys, ember, ember.io; "
-            "print(sorted(m for m in ('torch', 'safetensors') if m in sys.modules))")
+def test_importing_ember_does_not_import_torch():
+    # safetensors is a runtime dependency (ember.save is core API); torch is only for conversion.
+    code = "import sys, ember, ember.io; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": REPO}, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert result.stdout.strip() == "False"
