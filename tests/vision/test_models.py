@@ -294,3 +294,14 @@ def test_eval_outputs_equal_torch(name, torch, without_random_init):
         expected = reference(torch.from_numpy(images)).numpy()
     scale = np.abs(expected).max()
     np.testing.assert_allclose(output / scale, expected / scale, atol=2e-5)
+
+
+def test_weights_converted_with_safetensors_torch(torch, tmp_path, without_random_init):
+    """The documented conversion: torchvision's state_dict saved by safetensors.torch."""
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    reference = _torch_squeezenet1_1(torch, 1000)
+    path = tmp_path / "squeezenet1_1.safetensors"
+    safetensors_torch.save_file(reference.state_dict(), str(path))
+    model = models.squeezenet1_1(weights=str(path))
+    for key, value in reference.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[key].numpy(), value.numpy())

@@ -81,6 +81,12 @@ def _apply(image, tensor_kernel, pil_kernel, name):
     return np.ascontiguousarray(np.moveaxis(result, 0, -1))
 
 
+def _dispatch(image, name, *arguments):
+    """Kernel ``name`` of the PIL path or of the array path, called with ``arguments``."""
+    return _apply(image, lambda array: getattr(F_t, name)(array, *arguments),
+                  lambda pil: getattr(F_pil, name)(pil, *arguments), name)
+
+
 def _require_tensor(image, name):
     if not isinstance(image, Tensor):
         raise TypeError(f"{name}: img should be Tensor Image. Got {type(image)}")
@@ -304,14 +310,12 @@ def pad(img, padding, fill=0, padding_mode="constant"):
         raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
     if not is_pil_image(img) and not isinstance(fill, numbers.Number):
         raise TypeError(f"pad: fill must be a number for tensors, got {fill!r}")
-    return _apply(img, lambda array: F_t.pad(array, padding, fill, padding_mode),
-                  lambda image: F_pil.pad(image, padding, fill, padding_mode), "pad")
+    return _dispatch(img, "pad", padding, fill, padding_mode)
 
 
 def crop(img, top, left, height, width):
     """The (height, width) window at (top, left); zeros outside the image."""
-    return _apply(img, lambda array: F_t.crop(array, top, left, height, width),
-                  lambda image: F_pil.crop(image, top, left, height, width), "crop")
+    return _dispatch(img, "crop", top, left, height, width)
 
 
 def center_crop(img, output_size):
@@ -343,11 +347,11 @@ def resized_crop(img, top, left, height, width, size, interpolation=Interpolatio
 
 
 def hflip(img):
-    return _apply(img, F_t.hflip, F_pil.hflip, "hflip")
+    return _dispatch(img, "hflip")
 
 
 def vflip(img):
-    return _apply(img, F_t.vflip, F_pil.vflip, "vflip")
+    return _dispatch(img, "vflip")
 
 
 def _grid_sample(batch, grid, mode):
@@ -402,26 +406,23 @@ to_grayscale = rgb_to_grayscale
 
 
 def adjust_brightness(img, brightness_factor):
-    return _apply(img, lambda array: F_t.adjust_brightness(array, brightness_factor),
-                  lambda image: F_pil.adjust_brightness(image, brightness_factor),
-                  "adjust_brightness")
+    """Blend with black: factor 0 gives black, 1 the image, 2 twice as bright (clipped)."""
+    return _dispatch(img, "adjust_brightness", brightness_factor)
 
 
 def adjust_contrast(img, contrast_factor):
-    return _apply(img, lambda array: F_t.adjust_contrast(array, contrast_factor),
-                  lambda image: F_pil.adjust_contrast(image, contrast_factor),
-                  "adjust_contrast")
+    """Blend with the mean gray level of the image."""
+    return _dispatch(img, "adjust_contrast", contrast_factor)
 
 
 def adjust_saturation(img, saturation_factor):
-    return _apply(img, lambda array: F_t.adjust_saturation(array, saturation_factor),
-                  lambda image: F_pil.adjust_saturation(image, saturation_factor),
-                  "adjust_saturation")
+    """Blend with the grayscale image."""
+    return _dispatch(img, "adjust_saturation", saturation_factor)
 
 
 def adjust_hue(img, hue_factor):
-    return _apply(img, lambda array: F_t.adjust_hue(array, hue_factor),
-                  lambda image: F_pil.adjust_hue(image, hue_factor), "adjust_hue")
+    """Rotate the hue by hue_factor turns (in [-0.5, 0.5])."""
+    return _dispatch(img, "adjust_hue", hue_factor)
 
 
 def erase(img, i, j, h, w, v, inplace=False):

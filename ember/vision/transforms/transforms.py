@@ -69,34 +69,46 @@ class ToPILImage:
         return f"{self.__class__.__name__}({mode})"
 
 
-class ConvertImageDtype(Module):
+class _FunctionalTransform(Module):
+    """A transform that calls one function of F with the attributes named in ``arguments``
+    (shown in its repr, unless ``shown`` names fewer)."""
+
+    function = None
+    arguments = ()
+    shown = None
+
+    def forward(self, img):
+        return type(self).function(img, *(getattr(self, name) for name in self.arguments))
+
+    def __repr__(self):
+        names = self.arguments if self.shown is None else self.shown
+        listed = ", ".join(f"{name}={getattr(self, name)}" for name in names)
+        return f"{self.__class__.__name__}({listed})"
+
+
+class ConvertImageDtype(_FunctionalTransform):
     """Convert a tensor image to ``dtype``, rescaling the values."""
+
+    function = staticmethod(F.convert_image_dtype)
+    arguments = ("dtype",)
 
     def __init__(self, dtype):
         super().__init__()
         self.dtype = dtype
 
-    def forward(self, image):
-        return F.convert_image_dtype(image, self.dtype)
 
-    def __repr__(self):
-        return f"{self.__class__.__name__}(dtype={self.dtype})"
-
-
-class Normalize(Module):
+class Normalize(_FunctionalTransform):
     """(input - mean) / std per channel of a float tensor image."""
+
+    function = staticmethod(F.normalize)
+    arguments = ("mean", "std", "inplace")
+    shown = ("mean", "std")
 
     def __init__(self, mean, std, inplace=False):
         super().__init__()
         self.mean = mean
         self.std = std
         self.inplace = inplace
-
-    def forward(self, tensor):
-        return F.normalize(tensor, self.mean, self.std, self.inplace)
-
-    def __repr__(self):
-        return f"{self.__class__.__name__}(mean={self.mean}, std={self.std})"
 
 
 class Lambda:
@@ -174,22 +186,22 @@ class Resize(Module):
                 f"antialias={self.antialias})")
 
 
-class CenterCrop(Module):
+class CenterCrop(_FunctionalTransform):
     """The central window of ``size``."""
+
+    function = staticmethod(F.center_crop)
+    arguments = ("size",)
 
     def __init__(self, size):
         super().__init__()
         self.size = _setup_size(size, "Please provide only two dimensions (h, w) for size.")
 
-    def forward(self, img):
-        return F.center_crop(img, self.size)
 
-    def __repr__(self):
-        return f"{self.__class__.__name__}(size={self.size})"
-
-
-class Pad(Module):
+class Pad(_FunctionalTransform):
     """Pad every side with ``fill`` or by edge/reflect/symmetric extension."""
+
+    function = staticmethod(F.pad)
+    arguments = ("padding", "fill", "padding_mode")
 
     def __init__(self, padding, fill=0, padding_mode="constant"):
         super().__init__()
@@ -206,13 +218,6 @@ class Pad(Module):
         self.padding = padding
         self.fill = fill
         self.padding_mode = padding_mode
-
-    def forward(self, img):
-        return F.pad(img, self.padding, self.fill, self.padding_mode)
-
-    def __repr__(self):
-        return (f"{self.__class__.__name__}(padding={self.padding}, fill={self.fill}, "
-                f"padding_mode={self.padding_mode})")
 
 
 class RandomCrop(Module):
@@ -278,14 +283,9 @@ class RandomResizedCrop(Module):
     def get_params(img, scale, ratio):
         """(top, left, height, width): up to 10 random tries, then a central crop."""
         _, height, width = F.get_dimensions(img)
-        area = height * width
         log_ratio = tensor(ratio, dtype=_dtype.float32).log()
         for _ in range(10):
-            target_area = area * empty(1).uniform_(scale[0], scale[1]).item()
-            aspect_ratio = empty(1).uniform_(log_ratio[0].item(), log_ratio[1].item()).exp()
-            aspect_ratio = aspect_ratio.item()
-            crop_width = int(round(math.sqrt(target_area * aspect_ratio)))
-            crop_height = int(round(math.sqrt(target_area / aspect_ratio)))
+            crop_width, crop_height = _random_window(height * width, scale, log_ratio)
             if 0 < crop_width <= width and 0 < crop_height <= height:
                 top = randint(0, height - crop_height + 1, size=(1,)).item()
                 left = randint(0, width - crop_width + 1, size=(1,)).item()
@@ -312,6 +312,15 @@ class RandomResizedCrop(Module):
                 f"{tuple(round(value, 4) for value in self.scale)}, ratio="
                 f"{tuple(round(value, 4) for value in self.ratio)}, interpolation="
                 f"{self.interpolation.value}, antialias={self.antialias})")
+
+
+def _random_window(area, scale, log_ratio):
+    """One try of torchvision's window sampling: an area fraction drawn from ``scale``, an
+    aspect ratio log-uniform in ``log_ratio``; returns the rounded (sqrt(a * r), sqrt(a / r))."""
+    target_area = area * empty(1).uniform_(scale[0], scale[1]).item()
+    aspect_ratio = empty(1).uniform_(log_ratio[0].item(), log_ratio[1].item()).exp().item()
+    return (int(round(math.sqrt(target_area * aspect_ratio))),
+            int(round(math.sqrt(target_area / aspect_ratio))))
 
 
 class _RandomFlip(Module):
@@ -429,18 +438,15 @@ class ColorJitter(Module):
                 f"{self.contrast}, saturation={self.saturation}, hue={self.hue})")
 
 
-class Grayscale(Module):
+class Grayscale(_FunctionalTransform):
     """Convert to grayscale with 1 or 3 output channels."""
+
+    function = staticmethod(F.rgb_to_grayscale)
+    arguments = ("num_output_channels",)
 
     def __init__(self, num_output_channels=1):
         super().__init__()
         self.num_output_channels = num_output_channels
-
-    def forward(self, img):
-        return F.rgb_to_grayscale(img, self.num_output_channels)
-
-    def __repr__(self):
-        return f"{self.__class__.__name__}(num_output_channels={self.num_output_channels})"
 
 
 class RandomApply(Module):
@@ -493,14 +499,9 @@ class RandomErasing(Module):
     def get_params(img, scale, ratio, value=None):
         """(top, left, height, width, values); the whole image unchanged after 10 failed tries."""
         channels, height, width = img.shape[-3], img.shape[-2], img.shape[-1]
-        area = height * width
         log_ratio = tensor(ratio, dtype=_dtype.float32).log()
         for _ in range(10):
-            erase_area = area * empty(1).uniform_(scale[0], scale[1]).item()
-            aspect_ratio = empty(1).uniform_(log_ratio[0].item(), log_ratio[1].item()).exp()
-            aspect_ratio = aspect_ratio.item()
-            erase_height = int(round(math.sqrt(erase_area * aspect_ratio)))
-            erase_width = int(round(math.sqrt(erase_area / aspect_ratio)))
+            erase_height, erase_width = _random_window(height * width, scale, log_ratio)
             if not (erase_height < height and erase_width < width):
                 continue
             if value is None:
