@@ -2,8 +2,7 @@
 -> distributed -> cli. A package imports only from packages at or below its level; imports inside
 functions count too. io (checkpoints: tensors, parameters, JSON) sits below training because
 ``fit`` writes and resumes checkpoints; io itself needs nothing above nn. ``ember/__init__.py`` (the public surface) and ``ember/utils`` (an alias
-package) are exempt, except ``ember/utils/tensorboard``, a package with its own level; benchmarks
-are not part of the package."""
+package) are exempt; benchmarks are not part of the package."""
 import ast
 import pathlib
 
@@ -20,12 +19,13 @@ LEVELS = {
     "optim": 5,
     "data": 6, "datasets": 6,
     "io": 7,
-    # Ecosystem packages: vision reads checkpoints (io) for weights=; tensorboard shares
-    # vision's make_grid and logs nn modules; training may use both.
-    "vision": 7.5, "utils.tensorboard": 7.5,
     "training": 8,
     "distributed": 9,
     "cli": 10, "__main__": 10,
+    # Ecosystem packages, above data/nn and below training (which may use them); tensorboard
+    # shares vision's make_grid. ember/utils/tensorboard is a package of its own inside the
+    # exempt alias package ember/utils.
+    "vision": 7.5, "utils.tensorboard": 7.5,
 }
 EXEMPT = {"__init__", "utils"}
 # Deliberate upward edges, each for a stated reason; nothing else may point upward.

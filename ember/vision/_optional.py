@@ -1,4 +1,5 @@
-"""The optional dependencies of ember.vision (pillow, scipy), imported on first use."""
+"""The optional dependencies of ember.vision (pillow, scipy, safetensors), imported on first
+use."""
 import importlib
 import sys
 
@@ -9,7 +10,8 @@ def require(module, what):
     try:
         return importlib.import_module(module)
     except ImportError:
-        package = {"PIL": "pillow", "scipy": "scipy"}[module.split(".")[0]]
+        package = {"PIL": "pillow", "scipy": "scipy", "safetensors": "safetensors"}[
+            module.split(".")[0]]
         raise ImportError(f"{what} needs {package}: pip install 'ember[vision]'") from None
 
 

@@ -133,9 +133,9 @@ def _cifar_files(root, cls, count=4):
     for index, (name, _) in enumerate(cls.train_list + cls.test_list):
         data = random.integers(0, 256, (count, 3072), dtype=np.uint8)
         labels = random.integers(0, 10, count).tolist()
-        _pickle_batch(folder / name, {"batch_label": f"batch {index}", label_key: labels,
-                                      "data": data, "filenames": [f"{i}.png" for i in range(count)]},
-                      legacy_module_name=index % 2 == 0)
+        entry = {"batch_label": f"batch {index}", label_key: labels, "data": data,
+                 "filenames": [f"{i}.png" for i in range(count)]}
+        _pickle_batch(folder / name, entry, legacy_module_name=index % 2 == 0)
         batches[name] = (data, labels)
     names = [f"class{i}" for i in range(10 if cls is datasets.CIFAR10 else 100)]
     _pickle_batch(folder / cls.meta["filename"], {cls.meta["key"]: names})

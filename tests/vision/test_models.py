@@ -5,7 +5,7 @@ import pytest
 
 import ember
 from ember import nn
-from ember.io import save, to_torch_state_dict
+from ember.io import to_torch_state_dict
 from ember.vision import models
 
 # torchvision's documented parameter counts (ImageNet heads, 1000 classes).
@@ -92,7 +92,7 @@ def test_mobilenet_and_squeezenet_default_init():
 def test_weights_from_a_local_safetensors_file(tmp_path):
     source = models.squeezenet1_1(num_classes=5)
     path = tmp_path / "squeezenet1_1.safetensors"
-    save(source.state_dict(), path)
+    ember.save(source.state_dict(), path)
     loaded = models.squeezenet1_1(num_classes=5, weights=path)
     for key, value in source.state_dict().items():
         np.testing.assert_array_equal(loaded.state_dict()[key].numpy(), value.numpy())

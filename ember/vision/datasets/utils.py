@@ -13,6 +13,8 @@ import urllib.request
 import zipfile
 
 USER_AGENT = "ember/vision"
+# Seconds a connection or a read may stall before the download fails (urllib waits forever).
+TIMEOUT = 60
 
 
 def calculate_md5(fpath, chunk_size=1024 * 1024):
@@ -46,7 +48,8 @@ class DownloadError(RuntimeError):
 def _urlretrieve(url, fpath, chunk_size=1024 * 32):
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     partial = fpath + ".part"
-    with urllib.request.urlopen(request) as response, open(partial, "wb") as file:
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response, \
+            open(partial, "wb") as file:
         shutil.copyfileobj(response, file, chunk_size)
     os.replace(partial, fpath)
 

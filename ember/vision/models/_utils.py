@@ -1,7 +1,8 @@
 """Loading torchvision's weights into ember's models: from a local safetensors file only."""
 import os
 
-from ...io.checkpoint import load
+from ..._factories import from_numpy
+from .._optional import require
 
 
 def make_divisible(value, divisor, min_value=None):
@@ -30,8 +31,7 @@ def load_weights(model, name, weights, pretrained):
         raise FileNotFoundError(
             f"ember.vision.models.{name}: weights={path!r} is not a file; pass the path of "
             f"torchvision's state_dict saved with safetensors (docs/vision.md)")
-    state_dict = load(path)
-    if not isinstance(state_dict, dict):
-        raise RuntimeError(f"ember.vision.models.{name}: {path!r} holds no state_dict")
-    model.load_state_dict(state_dict)
+    safetensors_numpy = require("safetensors.numpy", f"ember.vision.models.{name}(weights=...)")
+    arrays = safetensors_numpy.load_file(path)
+    model.load_state_dict({key: from_numpy(array) for key, array in arrays.items()})
     return model
