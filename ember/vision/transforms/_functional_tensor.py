@@ -206,7 +206,11 @@ def resize(image, size, interpolation="bilinear", antialias=True):
     weights = _antialias_weights if antialias else _interpolation_weights
     row_weights = weights(input_height, output_height, interpolation).astype(compute_dtype)
     column_weights = weights(input_width, output_width, interpolation).astype(compute_dtype)
-    result = row_weights @ (image.astype(compute_dtype, copy=False) @ column_weights.T)
+    # Width pass as one GEMM over every row of every channel, then the height pass per channel.
+    rows = image.astype(compute_dtype, copy=False).reshape(-1, input_width)
+    horizontal = (rows @ np.ascontiguousarray(column_weights.T)).reshape(
+        image.shape[:-1] + (output_width,))
+    result = row_weights @ horizontal
     if image.dtype.kind in "iu":
         if interpolation == "bicubic" and image.dtype == np.uint8:
             result = np.clip(result, 0, 255)

@@ -187,7 +187,7 @@ def _array_to_pil(array, mode):
                     np.dtype(np.uint16): "I;16", np.dtype(np.int32): "I",
                     np.dtype(np.float32): "F"}
         expected = by_dtype.get(array.dtype)
-        if mode is not None and mode != expected and not (mode == "L" and expected is None):
+        if mode is not None and mode != expected:
             raise ValueError(f"Incorrect mode ({mode}) supplied for input type "
                              f"{array.dtype}. Should be {expected}")
         mode = mode or expected
