@@ -59,6 +59,12 @@ from .nn.functional import (  # noqa: F401,E402
 from . import data, datasets, optim, utils  # noqa: F401,E402
 from ._warnings import ModeWarning, set_mode_checks  # noqa: F401,E402
 from .training.modes import evaluating, training_mode  # noqa: F401,E402
+# nn sits below distributed and never imports it: the distributed layer's two nn names
+# (PyTorch's nn.SyncBatchNorm and nn.parallel.DistributedDataParallel) are attached here.
+from .distributed.parallel import DistributedDataParallel as _DistributedDataParallel  # noqa: E402
+from .distributed.sync_batchnorm import SyncBatchNorm as _SyncBatchNorm  # noqa: E402
+nn.SyncBatchNorm = _SyncBatchNorm
+nn.parallel.DistributedDataParallel = _DistributedDataParallel
 
 bool = _dtype.bool_
 float = float32

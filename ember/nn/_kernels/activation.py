@@ -7,64 +7,13 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Op
+from ...autograd.function import Op
+from ...ops.elementwise import erf_array
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_TANH_COEFFICIENT = 0.044715
-# SELU's constants (Klambauer et al., 2017), as PyTorch uses them.
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-
-
-# ---- erf -----------------------------------------------------------------------------------------
-# NumPy has no erf. Float64: the Maclaurin series below |x| = 2.5 (about 1e-15 absolute) and
-# the Laplace continued fraction of erfc above it; float32: Numerical Recipes' Chebyshev fit of
-# erfc (fractional error < 1.2e-7), evaluated in float64 and rounded to float32.
-_SERIES_LIMIT = 2.5
-_SERIES_TERMS = 40
-_FRACTION_TERMS = 60
-_ERFC_FIT = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807,
-             -1.13520398, 1.48851587, -0.82215223, 0.17087277)
-
-
-def _erf_series(x):
-    # erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1))
-    square = x * x
-    term = x.copy()
-    total = x.copy()
-    for n in range(1, _SERIES_TERMS):
-        term *= -square / n
-        total += term / (2 * n + 1)
-    return total * (2.0 / math.sqrt(math.pi))
-
-
-def _erfc_fraction(x):
-    # erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), for x > 0
-    tail = np.zeros_like(x)
-    for k in range(_FRACTION_TERMS, 0, -1):
-        tail = (k / 2.0) / (x + tail)
-    return np.exp(-x * x) / math.sqrt(math.pi) / (x + tail)
-
-
-def erf(x):
-    """The error function of an array, elementwise, in the array's floating dtype."""
-    if x.dtype == np.float64:
-        magnitude = np.abs(x)
-        small = magnitude <= _SERIES_LIMIT
-        out = np.empty_like(x)
-        out[small] = _erf_series(x[small])
-        large = magnitude[~small]
-        out[~small] = np.sign(x[~small]) * (1.0 - _erfc_fraction(large))
-        return out
-    wide = np.abs(x.astype(np.float64))
-    t = 1.0 / (1.0 + 0.5 * wide)
-    polynomial = np.full_like(t, _ERFC_FIT[-1])
-    for coefficient in reversed(_ERFC_FIT[:-1]):
-        polynomial = polynomial * t + coefficient
-    erfc = t * np.exp(-wide * wide + polynomial)
-    return (np.sign(x) * (1.0 - erfc)).astype(x.dtype)
 
 
 def _check_floating(x, name):
@@ -144,7 +93,7 @@ class Gelu(Op):
         if approximate == "tanh":
             inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFFICIENT * x * x * x)
             return 0.5 * x * (1 + np.tanh(inner))
-        return 0.5 * x * (1 + erf(x * _SQRT_HALF))
+        return 0.5 * x * (1 + erf_array(x * _SQRT_HALF))
 
     @staticmethod
     def backward(ctx, grad):
@@ -157,7 +106,7 @@ class Gelu(Op):
             derivative = 0.5 * (1 + tanh_inner) + 0.5 * x * (1 - tanh_inner * tanh_inner) * \
                 inner_derivative
         else:
-            cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
+            cdf = 0.5 * (1 + erf_array(x * _SQRT_HALF))
             derivative = cdf + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return grad * derivative, None
 

@@ -6,15 +6,15 @@ each batch item's GEMM is small, ``weight @ columns`` broadcast over the batch l
 multiplied while in cache. Larger convolutions use channel-major columns (C * prod(kernel), N * L)
 and one 2-D GEMM per chunk of _LARGE_CHUNK_BYTES, whose output is transposed back: few threaded
 BLAS calls (see _THREADED_GEMM_SIZE). The adjoint (col2im) is a loop over the kernel offsets
-(prod(kernel_size) vectorised slice additions), never over pixels.
+(prod(kernel_size) vectorised slice additions), never over pixels. Unfold and Fold are the
+im2col/col2im pair on their own; pooling reuses the window helpers.
 """
 import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..autograd.function import Op
-from ..tensor import Tensor
+from ...autograd.function import Op
 
 # Above this many elements, grad_weight uses one 2-D GEMM over transposed copies instead of a
 # batched GEMM followed by a sum over the batch (which needs N * weight.size of scratch memory).
@@ -281,191 +281,43 @@ class ConvTransposeNd(Op):
         return grad_input, grad_weight, grad_bias, None, None, None, None, None
 
 
-# ---- functional API ------------------------------------------------------------------------------
-def _tuple(value, count, name):
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * count
-    value = tuple(int(item) for item in value)
-    if len(value) == 1:
-        return value * count
-    if len(value) != count:
-        raise RuntimeError(f"expected {name} to be a single integer value or a list of {count} "
-                           f"values to match the convolution dimensions, but got "
-                           f"{name}={list(value)}")
-    return value
+# ---- unfold (im2col) and fold (col2im), each the other's adjoint -----------------------------
+class Unfold(Op):
+    """(N, C, H, W) -> (N, C * kh * kw, L): every kernel window as a column."""
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, dilation, padding, stride, out_size):
+        pairs = tuple((pad, pad) for pad in padding)
+        padded = _pad(x, pairs)
+        ctx.geometry = (x.shape, padded.shape, pairs, kernel_size, dilation, stride, out_size)
+        return _im2col(padded, kernel_size, stride, dilation, out_size)
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, padded_shape, pairs, kernel_size, dilation, stride, out_size = ctx.geometry
+        columns = grad.reshape(shape[:2] + kernel_size + out_size)
+        image = _col2im(columns, padded_shape, kernel_size, stride, dilation, out_size)
+        return image[_interior(shape, pairs)], None, None, None, None, None
 
 
-def _batched(input, spatial_dims, operation):
-    """Check the rank of ``input``; return whether it lacks the batch dim."""
-    array = input._data
-    if array.ndim == spatial_dims + 1:
-        return True
-    if array.ndim == spatial_dims + 2:
-        return False
-    raise RuntimeError(f"Expected {spatial_dims + 1}D (unbatched) or {spatial_dims + 2}D "
-                       f"(batched) input to {operation}, but got input of size: "
-                       f"{list(array.shape)}")
+class Fold(Op):
+    """(N, C * kh * kw, L) -> (N, C, H, W): columns summed back into their windows."""
 
+    @staticmethod
+    def forward(ctx, columns, output_size, kernel_size, dilation, padding, stride, blocks):
+        batch = columns.shape[0]
+        channels = columns.shape[1] // math.prod(kernel_size)
+        pairs = tuple((pad, pad) for pad in padding)
+        shape = (batch, channels) + output_size
+        padded_shape = (batch, channels) + tuple(size + 2 * pad
+                                                 for size, pad in zip(output_size, padding))
+        ctx.geometry = (columns.shape, padded_shape, pairs, kernel_size, dilation, stride, blocks)
+        grouped = columns.reshape((batch, channels) + kernel_size + blocks)
+        image = _col2im(grouped, padded_shape, kernel_size, stride, dilation, blocks)
+        return image[_interior(shape, pairs)].copy()
 
-def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operation):
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"{operation}(): argument 'weight' must be Tensor, not "
-                        f"{type(weight).__name__}")
-    if weight._data.ndim != spatial_dims + 2:
-        raise RuntimeError(f"weight should have at least three dimensions"
-                           if weight._data.ndim < 3 else
-                           f"Expected {spatial_dims + 2}-dimensional weight for "
-                           f"{spatial_dims + 2}-dimensional input, but got "
-                           f"{weight._data.ndim}-dimensional weight of size "
-                           f"{list(weight._data.shape)}")
-    if groups <= 0:
-        raise RuntimeError("non-positive groups is not supported")
-    if input._data.dtype != weight._data.dtype:
-        raise RuntimeError(f"expected scalar type {_type(input)} but found {_type(weight)}")
-    in_channels = input._data.shape[1]
-    weight_shape = list(weight._data.shape)
-    if weight_shape[0] % groups:
-        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
-                           f"{groups} at dimension 0, but got weight of size "
-                           f"[{weight_shape}] instead")
-    if transposed:
-        expected = weight_shape[0]
-        if in_channels != expected:
-            raise RuntimeError(f"Given transposed=1, weight of size {weight_shape}, expected "
-                               f"input{list(input._data.shape)} to have {expected} channels, "
-                               f"but got {in_channels} channels instead")
-        out_channels = weight_shape[1] * groups
-    else:
-        expected = weight_shape[1] * groups
-        if in_channels != expected:
-            raise RuntimeError(f"Given groups={groups}, weight of size {weight_shape}, expected "
-                               f"input{list(input._data.shape)} to have {expected} channels, "
-                               f"but got {in_channels} channels instead")
-        out_channels = weight_shape[0]
-    if bias is not None and (bias._data.ndim != 1 or bias._data.shape[0] != out_channels):
-        raise RuntimeError(f"Given weight of size {weight_shape}, expected bias to be "
-                           f"1-dimensional with {out_channels} elements, but got bias of size "
-                           f"{list(bias._data.shape)} instead")
-
-
-def _type(tensor):
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long"}
-    return names.get(tensor._data.dtype.name, tensor._data.dtype.name)
-
-
-def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial_dims, operation):
-    unbatched = _batched(input, spatial_dims, operation)
-    if unbatched:
-        input = input.unsqueeze(0)
-    _check_weight(input, weight, bias, groups, spatial_dims, False, operation)
-    stride = _tuple(stride, spatial_dims, "stride")
-    dilation = _tuple(dilation, spatial_dims, "dilation")
-    kernel_size = weight._data.shape[2:]
-    if isinstance(padding, str):
-        if padding == "valid":
-            pairs = ((0, 0),) * spatial_dims
-        elif padding == "same":
-            if any(jump != 1 for jump in stride):
-                raise RuntimeError("padding='same' is not supported for strided convolutions")
-            # The total padding d * (k - 1) is split with the odd extra element on the right.
-            pairs = tuple((gap * (kernel - 1) // 2, gap * (kernel - 1) - gap * (kernel - 1) // 2)
-                          for gap, kernel in zip(dilation, kernel_size))
-        else:
-            raise RuntimeError(f"Invalid padding string: '{padding}'")
-    else:
-        pairs = tuple((pad, pad) for pad in _tuple(padding, spatial_dims, "padding"))
-    if any(jump <= 0 for jump in stride):
-        raise RuntimeError("non-positive stride is not supported")
-    if any(pad < 0 for pair in pairs for pad in pair):
-        raise RuntimeError("negative padding is not supported")
-    if any(gap <= 0 for gap in dilation):
-        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
-    padded_size = [size + before + after
-                   for size, (before, after) in zip(input._data.shape[2:], pairs)]
-    reach = [gap * (kernel - 1) + 1 for gap, kernel in zip(dilation, kernel_size)]
-    if any(size < extent for size, extent in zip(padded_size, reach)):
-        raise RuntimeError(f"Calculated padded input size per channel: "
-                           f"({' x '.join(str(size) for size in padded_size)}). Kernel size: "
-                           f"({' x '.join(str(extent) for extent in reach)}). Kernel size can't "
-                           f"be greater than actual input size")
-    output = ConvNd.apply(input, weight, bias, stride, pairs, dilation, groups)
-    return output.squeeze(0) if unbatched else output
-
-
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """1-D cross-correlation over (N, C_in, L) or unbatched (C_in, L)."""
-    return _convolution(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
-
-
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation over (N, C_in, H, W) or unbatched (C_in, H, W)."""
-    return _convolution(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
-
-
-def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """3-D cross-correlation over (N, C_in, D, H, W) or unbatched (C_in, D, H, W)."""
-    return _convolution(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
-
-
-def _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation,
-                spatial_dims, operation):
-    unbatched = _batched(input, spatial_dims, operation)
-    if unbatched:
-        input = input.unsqueeze(0)
-    _check_weight(input, weight, bias, groups, spatial_dims, True, operation)
-    stride = _tuple(stride, spatial_dims, "stride")
-    padding = _tuple(padding, spatial_dims, "padding")
-    output_padding = _tuple(output_padding, spatial_dims, "output_padding")
-    dilation = _tuple(dilation, spatial_dims, "dilation")
-    if any(jump <= 0 for jump in stride):
-        raise RuntimeError("non-positive stride is not supported")
-    if any(pad < 0 for pad in padding):
-        raise RuntimeError("negative padding is not supported")
-    if any(gap <= 0 for gap in dilation):
-        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
-    for extra, jump, gap in zip(output_padding, stride, dilation):
-        if extra < 0 or (extra >= jump and extra >= gap):
-            # 1-D runs as 2-D in PyTorch, so its message names a height of (0, 1, 1).
-            names = ("depth", "height", "width")[-max(spatial_dims, 2):]
-            values = {"output_padding": output_padding, "stride": stride, "dilation": dilation}
-            if spatial_dims == 1:
-                values = {"output_padding": (0,) + output_padding, "stride": (1,) + stride,
-                          "dilation": (1,) + dilation}
-            described = " ".join(f"{key}_{name}: {value}" for key, row in values.items()
-                                 for name, value in zip(names, row))
-            raise RuntimeError(f"output padding must be smaller than either stride or dilation, "
-                               f"but got {described}")
-    kernel_size = weight._data.shape[2:]
-    out_size = [(size - 1) * jump - 2 * pad + gap * (kernel - 1) + extra + 1
-                for size, kernel, jump, pad, gap, extra in zip(
-                    input._data.shape[2:], kernel_size, stride, padding, dilation, output_padding)]
-    if any(size <= 0 for size in out_size):
-        raise RuntimeError(f"Given input size per channel: "
-                           f"({' x '.join(str(size) for size in input._data.shape[2:])}). "
-                           f"Calculated output size per channel: "
-                           f"({' x '.join(str(size) for size in out_size)}). Output size is too "
-                           f"small")
-    output = ConvTransposeNd.apply(input, weight, bias, stride, padding, output_padding, dilation,
-                                   groups)
-    return output.squeeze(0) if unbatched else output
-
-
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
-    """1-D transposed convolution: the gradient of conv1d with respect to its input."""
-    return _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
-                       "conv_transpose1d")
-
-
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
-    """2-D transposed convolution: the gradient of conv2d with respect to its input."""
-    return _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
-                       "conv_transpose2d")
-
-
-def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
-    """3-D transposed convolution: the gradient of conv3d with respect to its input."""
-    return _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
-                       "conv_transpose3d")
+    @staticmethod
+    def backward(ctx, grad):
+        columns_shape, _, pairs, kernel_size, dilation, stride, blocks = ctx.geometry
+        columns = _im2col(_pad(grad, pairs), kernel_size, stride, dilation, blocks)
+        return columns.reshape(columns_shape), None, None, None, None, None, None

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Op
+from ...autograd.function import Op
 
 
 class Dropout(Op):

@@ -1,14 +1,12 @@
-"""Normalisation: batch_norm (one fused Function), layer_norm and group_norm.
+"""Normalisation kernels: BatchNorm (one fused Function) and Standardize (layer_norm and
+group_norm's rows to zero mean and unit variance).
 
 Statistics accumulate in float64 and are rounded back to the input's dtype, so float32 results
 stay close to PyTorch's for large reductions; outputs and gradients keep the input's dtype.
 """
-import math
-
 import numpy as np
 
-from ..autograd.function import Op
-from ..tensor import Size
+from ...autograd.function import Op
 
 
 class BatchNorm(Op):
@@ -123,131 +121,7 @@ class Standardize(Op):
         return grad_input, None
 
 
-# ---- functional API ------------------------------------------------------------------------------
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
-    """Batch normalisation over every dim but 1 (channels).
-
-    In training the batch statistics are used, and given running buffers are updated in place
-    (whatever the grad mode) with ``momentum`` and the unbiased batch variance; otherwise the
-    running statistics are used (still differentiable with respect to input, weight and bias).
-    """
-    array = input._data
-    if array.ndim < 2:
-        raise ValueError(f"batch_norm: expected 2D or higher input (got {array.ndim}D input)")
-    channels = array.shape[1]
-    if momentum is None or isinstance(momentum, bool):
-        raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
-                        f"{type(momentum).__name__}")
-    for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
-                         ("weight", weight), ("bias", bias)):
-        if tensor is not None and tensor._data.size != channels:
-            raise RuntimeError(f"{name} should contain {channels} elements not "
-                               f"{tensor._data.size}")
-    if weight is not None and weight._data.ndim != 1:
-        weight = weight.reshape(-1)
-    if bias is not None and bias._data.ndim != 1:
-        bias = bias.reshape(-1)
-    if training:
-        if channels and array.size // channels == 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                             f"size {Size(array.shape)!r}")
-    elif running_mean is None:
-        raise RuntimeError("running_mean must be defined in evaluation mode")
-    elif running_var is None:
-        raise RuntimeError("running_var must be defined in evaluation mode")
-    output = BatchNorm.apply(input, weight, bias, running_mean, running_var, bool(training),
-                             float(momentum), eps)
-    if training:
-        for buffer in (running_mean, running_var):
-            if buffer is not None:
-                buffer._bump_version()
-    return output
-
-
 def _blend(target, batch_value, factor):
     """target <- (1 - factor) * target + factor * batch_value, in place (a running buffer)."""
     blended = target * (1.0 - factor) + np.asarray(batch_value, np.float64) * factor
     np.copyto(target, blended, casting="unsafe")
-
-
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the trailing ``normalized_shape`` dims (biased variance), then affine."""
-    if isinstance(normalized_shape, (int, np.integer)):
-        normalized_shape = (int(normalized_shape),)
-    normalized_shape = tuple(int(size) for size in normalized_shape)
-    shape = tuple(input._data.shape)
-    count = len(normalized_shape)
-    if count == 0 or len(shape) < count or shape[len(shape) - count:] != normalized_shape:
-        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
-                           f"with shape [*, {', '.join(str(size) for size in normalized_shape)}]"
-                           f", but got input of size{list(shape)}")
-    for name, tensor in (("weight", weight), ("bias", bias)):
-        if tensor is not None and tuple(tensor._data.shape) != normalized_shape:
-            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
-                               f"{name} of shape {list(tensor._data.shape)} and normalized_shape "
-                               f"= {list(normalized_shape)}")
-    rows = input.reshape(-1, math.prod(normalized_shape)) if input._data.size else \
-        input.reshape(math.prod(shape[:len(shape) - count]), math.prod(normalized_shape))
-    output = Standardize.apply(rows, eps).reshape(shape)
-    if weight is not None:
-        output = output * weight
-    if bias is not None:
-        output = output + bias
-    return output
-
-
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
-    """Normalise each sample over groups of ``C / num_groups`` channels, then per-channel affine."""
-    shape = tuple(input._data.shape)
-    if len(shape) < 2:
-        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
-                           f"{len(shape)}")
-    channels = shape[1]
-    if num_groups <= 0 or channels % num_groups:
-        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
-                           f"but got input of shape {list(shape)} and num_groups={num_groups}")
-    for name, tensor in (("weight", weight), ("bias", bias)):
-        if tensor is not None and (tensor._data.ndim != 1 or tensor._data.shape[0] != channels):
-            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
-                               f"channels in input, but got {name} of shape "
-                               f"{list(tensor._data.shape)} and input of shape {list(shape)}")
-    batch = shape[0]
-    rows = input.reshape(batch * num_groups, math.prod(shape[1:]) // num_groups)
-    output = Standardize.apply(rows, eps).reshape(shape)
-    affine_shape = (channels,) + (1,) * (len(shape) - 2)
-    if weight is not None:
-        output = output * weight.reshape(affine_shape)
-    if bias is not None:
-        output = output + bias.reshape(affine_shape)
-    return output
-
-
-def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
-                  use_input_stats=True, momentum=0.1, eps=1e-5):
-    """Normalise each (sample, channel) over its spatial positions: batch_norm on the input
-    seen as one sample of N * C channels; running statistics are averaged over the samples."""
-    from ..autograd.grad_mode import no_grad
-    from ..tensor import Tensor
-    shape = tuple(input.shape)
-    if use_input_stats and math.prod(shape[2:]) == 1:
-        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
-                         f"{Size(shape)!r}")
-    if not use_input_stats and (running_mean is None or running_var is None):
-        raise RuntimeError("Expected running_mean and running_var to be defined when "
-                           "use_input_stats is false")
-    batch, channels = shape[0], shape[1]
-    folded = input.reshape((1, batch * channels) + shape[2:])
-    repeated = []
-    for tensor in (weight, bias):
-        repeated.append(tensor.repeat(batch) if tensor is not None else None)
-    running = []
-    for buffer in (running_mean, running_var):
-        running.append(Tensor._wrap(np.tile(buffer._data, batch)) if buffer is not None else None)
-    output = batch_norm(folded, running[0], running[1], repeated[0], repeated[1],
-                        use_input_stats, momentum, eps)
-    with no_grad():
-        for buffer, tiled in zip((running_mean, running_var), running):
-            if buffer is not None:
-                buffer.copy_(tiled.reshape(batch, channels).mean(0))
-    return output.reshape(shape)

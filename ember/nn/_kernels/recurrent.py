@@ -7,7 +7,7 @@ gate order, LSTM i, f, g, o and GRU r, z, n with n = tanh(x_n + r * h_n).
 """
 import numpy as np
 
-from ..autograd.function import Op
+from ...autograd.function import Op
 
 
 def _sigmoid(x):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ... import _factories
-from ...ops import conv as conv_ops
+from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
@@ -149,7 +149,7 @@ class Conv1d(_ConvForward):
     """1-D convolution over (N, C_in, L); weight (C_out, C_in / groups, k)."""
 
     _spatial_dims = 1
-    _functional = staticmethod(conv_ops.conv1d)
+    _functional = staticmethod(F.conv1d)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -161,7 +161,7 @@ class Conv2d(_ConvForward):
     """2-D convolution over (N, C_in, H, W); weight (C_out, C_in / groups, kH, kW)."""
 
     _spatial_dims = 2
-    _functional = staticmethod(conv_ops.conv2d)
+    _functional = staticmethod(F.conv2d)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -173,7 +173,7 @@ class Conv3d(_ConvForward):
     """3-D convolution over (N, C_in, D, H, W); weight (C_out, C_in / groups, kD, kH, kW)."""
 
     _spatial_dims = 3
-    _functional = staticmethod(conv_ops.conv3d)
+    _functional = staticmethod(F.conv3d)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -230,18 +230,18 @@ class ConvTranspose1d(_ConvTransposeNd):
     """1-D transposed convolution; weight (C_in, C_out / groups, k)."""
 
     _spatial_dims = 1
-    _functional = staticmethod(conv_ops.conv_transpose1d)
+    _functional = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     """2-D transposed convolution; weight (C_in, C_out / groups, kH, kW)."""
 
     _spatial_dims = 2
-    _functional = staticmethod(conv_ops.conv_transpose2d)
+    _functional = staticmethod(F.conv_transpose2d)
 
 
 class ConvTranspose3d(_ConvTransposeNd):
     """3-D transposed convolution; weight (C_in, C_out / groups, kD, kH, kW)."""
 
     _spatial_dims = 3
-    _functional = staticmethod(conv_ops.conv_transpose3d)
+    _functional = staticmethod(F.conv_transpose3d)

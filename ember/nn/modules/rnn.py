@@ -1,9 +1,10 @@
 """Recurrent layers (RNN, LSTM, GRU) and their single-step cells, as PyTorch defines them.
 
 Each layer and direction projects the whole input sequence with one matmul, then loops over
-time steps only (one hidden matmul and one fused cell node per step, ember/ops/recurrent.py);
-gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n). Padded (T, B, F) / (B, T, F), unbatched
-(T, F) and packed (nn.utils.rnn.PackedSequence) inputs are accepted.
+time steps only (one hidden matmul and one fused cell node per step,
+ember/nn/_kernels/recurrent.py); gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).
+Padded (T, B, F) / (B, T, F), unbatched (T, F) and packed (nn.utils.rnn.PackedSequence) inputs
+are accepted.
 """
 import math
 import numbers
@@ -13,9 +14,9 @@ import numpy as np
 
 from ... import _factories
 from ... import ops
-from ...ops import recurrent as _recurrent
 from .. import functional as F
 from .. import init
+from .._kernels import recurrent as _recurrent
 from ..parameter import Parameter
 from .module import Module
 

@@ -9,14 +9,14 @@ import warnings
 
 import numpy as np
 
-from .._random import numpy_generator
-from ..tensor import Tensor
-from . import dropout as _dropout_ops
-from .index import masked_fill
-from .linalg import matmul
-from .nn_linear import Linear
-from .reduce import mean, softmax
-from .shape import cat, chunk, expand, reshape, transpose, unsqueeze, squeeze
+from ..._random import numpy_generator
+from ...ops import (
+    cat, chunk, expand, masked_fill, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze)
+from ...tensor import Tensor
+from .._kernels import dropout as _dropout_ops
+from ._linear import linear
+
+__all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
 def _dropout(input, p):
@@ -162,7 +162,7 @@ def _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
                    q_proj_weight, k_proj_weight, v_proj_weight):
     """q, k, v projections; self-attention (query is key is value) takes one matmul."""
     if in_proj_weight is not None and query is key and key is value:
-        return chunk(Linear.apply(query, in_proj_weight, in_proj_bias), 3, -1)
+        return chunk(linear(query, in_proj_weight, in_proj_bias), 3, -1)
     if in_proj_weight is not None:
         q_proj_weight = in_proj_weight[:embed_dim]
         k_proj_weight = in_proj_weight[embed_dim:2 * embed_dim]
@@ -171,9 +171,9 @@ def _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
     if in_proj_bias is not None:
         biases = (in_proj_bias[:embed_dim], in_proj_bias[embed_dim:2 * embed_dim],
                   in_proj_bias[2 * embed_dim:])
-    return (Linear.apply(query, q_proj_weight, biases[0]),
-            Linear.apply(key, k_proj_weight, biases[1]),
-            Linear.apply(value, v_proj_weight, biases[2]))
+    return (linear(query, q_proj_weight, biases[0]),
+            linear(key, k_proj_weight, biases[1]),
+            linear(value, v_proj_weight, biases[2]))
 
 
 def _pad_last(mask):
@@ -306,7 +306,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
             weights = _dropout(weights, dropout_p)
         output = matmul(weights, v)
         output = reshape(transpose(output, 0, 1), target_length * batch_size, embed_dim)
-        output = Linear.apply(output, out_proj_weight, out_proj_bias)
+        output = linear(output, out_proj_weight, out_proj_bias)
         output = reshape(output, target_length, batch_size, output.shape[-1])
         weights = reshape(weights, batch_size, num_heads, target_length, source_length)
         if average_attn_weights:
@@ -325,7 +325,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     v = reshape(v, batch_size, num_heads, source_length, head_dim)
     output = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
     output = reshape(output.permute(2, 0, 1, 3), batch_size * target_length, embed_dim)
-    output = Linear.apply(output, out_proj_weight, out_proj_bias)
+    output = linear(output, out_proj_weight, out_proj_bias)
     output = reshape(output, target_length, batch_size, output.shape[-1])
     if not batched:
         output = squeeze(output, 1)
