@@ -4,7 +4,7 @@ from .elementwise import (  # noqa: F401
     fill_like, floor, floor_divide, ge, greater, greater_equal, gt, isclose, isfinite, isinf, isnan,
     le, less, less_equal, log, log1p, logical_and, logical_not, logical_or, logical_xor, lt,
     maximum, minimum, mul, ne, neg, negative, not_equal, pow, reciprocal, relu, remainder, round,
-    rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh, true_divide, trunc, where)
+    rsqrt, sigmoid, sign, sin, sqrt, square, sub, tanh, true_divide, trunc)
 from .reduce import (  # noqa: F401
     all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, log_softmax, logsumexp, max,
     mean, min, prod, softmax, std, sum, var)
@@ -13,7 +13,7 @@ from .shape import (  # noqa: F401
     repeat, reshape, split, squeeze, stack, swapaxes, t, transpose, unflatten, unsqueeze, view,
     flip)
 from .index import (  # noqa: F401
-    gather, getitem, index_select, masked_fill, nonzero, setitem, take_along_dim)
+    gather, getitem, index_select, masked_fill, nonzero, setitem, take_along_dim, where)
 from .linalg import bmm, dot, matmul, mm, mv, outer  # noqa: F401
 # The wider tensor API: math, sorting and statistics, shape, scatter, linear algebra.
 from .elementwise import (  # noqa: F401

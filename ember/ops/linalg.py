@@ -4,6 +4,9 @@ import numpy as np
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
+from .index import index_select
+from .reduce import vector_norm
+from .shape import broadcast_tensors, unsqueeze
 
 _NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
           "float16": "c10::Half", "bool": "bool"}
@@ -80,7 +83,7 @@ def matmul(input, other):
 
 def mm(input, mat2):
     if input._data.ndim != 2 or mat2._data.ndim != 2:
-        raise RuntimeError(f"self must be a matrix" if input._data.ndim != 2 else
+        raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else
                            "mat2 must be a matrix")
     return matmul(input, mat2)
 
@@ -111,7 +114,6 @@ def dot(input, other):
 
 
 def outer(input, vec2):
-    from .shape import unsqueeze
     return unsqueeze(input, 1) * unsqueeze(vec2, 0)
 
 
@@ -338,8 +340,6 @@ def vdot(input, other):
 
 def cross(input, other, dim=None):
     """The 3-vector cross product along ``dim`` (the first dim of size 3 when None)."""
-    from .index import index_select
-    from .shape import broadcast_tensors
     if input._data.ndim != other._data.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     input, other = broadcast_tensors(input, other)
@@ -358,13 +358,11 @@ def cross(input, other, dim=None):
 
 
 def dist(input, other, p=2):
-    from .reduce import vector_norm
     return vector_norm(input - other, p)
 
 
 def cdist(x1, x2, p=2.0):
     """The ``p``-norm distance between every row of ``x1`` and every row of ``x2`` (batched)."""
-    from .reduce import vector_norm
     if x1._data.ndim < 2 or x2._data.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1._data.ndim}D")
     if x1._data.shape[-1] != x2._data.shape[-1]:

@@ -6,6 +6,9 @@ import numpy as np
 from .._dtype import get_default_dtype
 from ..autograd.function import Op
 from ..tensor import Tensor
+from .elementwise import lerp, maximum, minimum, sqrt
+from .index import Gather, where
+from .shape import diff, narrow, stack
 
 
 def _axes(dim, ndim, operation):
@@ -94,7 +97,7 @@ class Var(Op):
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
         if x.dtype.kind != "f":
-            raise RuntimeError(f"std and var only support floating point and complex dtypes")
+            raise RuntimeError("std and var only support floating point and complex dtypes")
         mean = np.mean(x, axis=axes, keepdims=True)
         centered = x - mean
         count = _count(x.shape, axes)
@@ -321,7 +324,6 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    from .elementwise import sqrt
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
@@ -361,14 +363,12 @@ def _extreme(cls, input, dim, keepdim, operation):
 
 def max(input, dim=None, keepdim=False):
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
         return maximum(input, dim)
     return _extreme(Max, input, dim, keepdim, "max")
 
 
 def min(input, dim=None, keepdim=False):
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
         return minimum(input, dim)
     return _extreme(Min, input, dim, keepdim, "min")
 
@@ -490,7 +490,6 @@ def _sort_indices(data, axis, descending):
 
 def _take_sorted(input, axis, indices):
     """Values at ``indices`` along ``axis``, differentiable (the gradient scatters back)."""
-    from .index import Gather
     if input._data.ndim == 0:
         return input.clone()
     return Gather.apply(input, axis, indices)
@@ -602,7 +601,6 @@ def cumprod(input, dim, dtype=None):
 
 def nansum(input, dim=None, keepdim=False, dtype=None):
     """Sum treating NaN as zero (their gradient is zero)."""
-    from .elementwise import where
     if input._data.dtype.kind != "f":
         return sum(input, dim, keepdim, dtype)
     zero = Tensor._wrap(np.zeros((), dtype=input._data.dtype))
@@ -754,7 +752,6 @@ def _cumulative_extreme(input, dim, accumulate, operation):
     if data.dtype.kind == "f":
         reached = np.where(np.isnan(data), positions, reached)
     indices = np.maximum.accumulate(reached, axis=axis).astype(np.int64)
-    from .index import Gather
     return _ReturnTypes((Gather.apply(input, axis, indices), Tensor._result(indices)))
 
 
@@ -791,7 +788,6 @@ def msort(input):
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The ``q``-quantiles along ``dim`` (of all elements when None), interpolating between the
     two nearest ranks (differentiable through the selected values)."""
-    from .elementwise import lerp
     if interpolation not in ("linear", "lower", "higher", "nearest", "midpoint"):
         raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
                            f"midpoint or nearest, but got {interpolation}")
@@ -832,7 +828,6 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
         results.append(value)
     if scalar_q:
         return results[0]
-    from .shape import stack
     return stack(results, 0)
 
 
@@ -936,7 +931,6 @@ def mode(input, dim=-1, keepdim=False):
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """The trapezoid rule along ``dim``, with sample points ``x`` or a constant spacing ``dx``."""
-    from .shape import diff, narrow
     axis = _axes(dim, y._data.ndim, "trapezoid")[0]
     length = y._data.shape[axis]
     if length == 0:
@@ -1013,7 +1007,6 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """Running trapezoid-rule integrals along ``dim`` (one fewer element than ``y``)."""
-    from .shape import diff, narrow
     axis = _axes(dim, y._data.ndim, "cumulative_trapezoid")[0]
     length = y._data.shape[axis]
     pairs = builtins.max(length - 1, 0)

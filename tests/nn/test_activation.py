@@ -8,7 +8,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd.gradcheck import gradcheck
-from ember.ops.elementwise import erf_array as erf
+from ember.ops.elementwise.special import erf_array as erf
 from tests.conftest import assert_close
 
 # name, ember module factory, torch module factory (given torch), functional (ember)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ...autograd.function import Op
-from ...ops.elementwise import erf_array
+from ...ops.elementwise.special import erf_array
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)

@@ -1,0 +1,36 @@
+"""Bitwise and integer ops on integer or bool tensors: and, or, xor, not, shifts, gcd, lcm (not
+differentiable)."""
+import numpy as np
+
+from ...tensor import Tensor
+from ._operands import _TORCH_NAMES, _unrecorded_operands
+
+__all__ = ["bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
+           "bitwise_xor", "gcd", "lcm"]
+
+
+def _bitwise(ufunc, name):
+    def operation(input, other):
+        a, b = _unrecorded_operands(input, other, name)
+        for operand in (a, b):
+            kind = np.asarray(operand).dtype.kind
+            if kind not in "biu":
+                raise NotImplementedError(f'"{name}_cpu" not implemented for '
+                                          f"'{_TORCH_NAMES.get(np.asarray(operand).dtype.name)}'")
+        return Tensor._result(np.asarray(ufunc(a, b)))
+    operation.__name__ = name
+    operation.__doc__ = f"Elementwise ``{name}`` of integer or bool tensors."
+    return operation
+bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
+bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
+bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
+bitwise_left_shift = _bitwise(np.left_shift, "bitwise_left_shift")
+bitwise_right_shift = _bitwise(np.right_shift, "bitwise_right_shift")
+gcd = _bitwise(np.gcd, "gcd")
+lcm = _bitwise(np.lcm, "lcm")
+
+
+def bitwise_not(input):
+    if input._data.dtype.kind == "f":
+        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+    return Tensor._result(np.invert(input._data))
