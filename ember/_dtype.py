@@ -1,6 +1,9 @@
 """ember dtypes, their NumPy counterparts, the default dtype and PyTorch's type-promotion rules."""
 import numpy as np
 
+__all__ = ["dtype", "finfo", "float16", "float32", "float64", "get_default_dtype", "iinfo", "int16",
+           "int32", "int64", "int8", "set_default_dtype", "uint8"]
+
 
 class dtype:
     """A tensor element type; compares by identity, prints like ``ember.float32``."""

@@ -9,6 +9,11 @@ from ._random import numpy_generator
 from .autograd.grad_mode import _grad_state
 from .tensor import Tensor, _to_array
 
+__all__ = ["arange", "as_tensor", "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full",
+           "full_like", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like",
+           "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
+           "tensor", "zeros", "zeros_like"]
+
 
 def _check_device(device):
     check_cpu(device, "factory")

@@ -10,6 +10,11 @@ from ._broadcast import unbroadcast
 from .elementwise._operands import (
     _grad_for, _promote, _shape_dtype, _shape_error, _to_operand, _TORCH_NAMES)
 
+__all__ = ["argwhere", "bincount", "bucketize", "gather", "index_add", "index_copy", "index_fill",
+           "index_put", "index_select", "isin", "masked_fill", "masked_scatter", "masked_select",
+           "nonzero", "scatter", "scatter_add", "scatter_reduce", "searchsorted", "take",
+           "take_along_dim", "tril_indices", "triu_indices", "where"]
+
 
 def _convert_key(key):
     """Turn tensors and lists inside an index into NumPy arrays; report whether it is advanced."""

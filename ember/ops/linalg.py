@@ -8,6 +8,11 @@ from .index import index_select
 from .reduce import vector_norm
 from .shape import broadcast_tensors, unsqueeze
 
+__all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain_matmul",
+           "cholesky", "cross", "det", "dist", "dot", "einsum", "ger", "inner", "inverse", "kron",
+           "logdet", "matmul", "matrix_power", "mm", "mv", "outer", "slogdet", "tensordot", "vdot"]
+
+
 _NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
           "float16": "c10::Half", "bool": "bool"}
 

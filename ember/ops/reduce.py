@@ -10,6 +10,13 @@ from .elementwise import lerp, maximum, minimum, sqrt
 from .index import Gather, where
 from .shape import diff, narrow, stack
 
+__all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
+           "count_nonzero", "cov", "cummax", "cummin", "cumprod", "cumsum", "cumulative_trapezoid",
+           "histc", "kthvalue", "log_softmax", "logcumsumexp", "logsumexp", "max", "mean", "median",
+           "min", "mode", "msort", "nanmean", "nanmedian", "nansum", "norm", "prod", "quantile",
+           "softmax", "sort", "std", "std_mean", "sum", "topk", "trapezoid", "unique",
+           "unique_consecutive", "var", "var_mean"]
+
 
 def _axes(dim, ndim, operation):
     """Normalise ``dim`` (None, int or sequence) to a sorted tuple of axes."""

@@ -9,6 +9,17 @@ from ..tensor import Size, Tensor, _normalize_dim, _type_name
 from ._broadcast import unbroadcast
 from .index import getitem, setitem
 
+__all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes",
+           "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat", "chunk", "column_stack",
+           "combinations", "concat", "concatenate", "diag", "diag_embed", "diagflat", "diagonal",
+           "diff", "dsplit", "dstack", "expand", "flatten", "flip", "fliplr", "flipud", "hsplit",
+           "hstack", "is_complex", "is_floating_point", "is_nonzero", "is_same_size", "is_tensor",
+           "meshgrid", "moveaxis", "movedim", "narrow", "numel", "permute", "ravel", "repeat",
+           "repeat_interleave", "reshape", "roll", "rot90", "row_stack", "select", "split",
+           "squeeze", "stack", "swapaxes", "swapdims", "t", "tensor_split", "tile", "trace",
+           "transpose", "tril", "triu", "unbind", "unflatten", "unravel_index", "unsqueeze",
+           "vander", "vsplit", "vstack"]
+
 
 def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

@@ -4,7 +4,8 @@ import numpy as np
 from ...autograd.function import Op
 from ._operands import _grad_for, _shape_dtype
 
-__all__ = ["cast", "clone", "copy_into", "fill_like"]
+# cast, copy_into and fill_like back Tensor.to, Tensor.copy_ and Tensor.fill_ only.
+__all__ = ["clone"]
 
 
 class Cast(Op):

@@ -4,10 +4,10 @@ import numpy as np
 from ...tensor import Tensor
 from ._operands import _raw, _unrecorded_operands
 
-__all__ = ["allclose", "eq", "equal", "ge", "greater", "greater_equal", "gt", "heaviside",
-           "isclose", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "isreal", "le", "less",
-           "less_equal", "logical_and", "logical_not", "logical_or", "logical_xor", "lt", "ne",
-           "not_equal", "signbit"]
+# greater, greater_equal, less and less_equal are Tensor methods only (not top-level in ember).
+__all__ = ["allclose", "eq", "equal", "ge", "gt", "heaviside", "isclose", "isfinite", "isinf",
+           "isnan", "isneginf", "isposinf", "isreal", "le", "logical_and", "logical_not",
+           "logical_or", "logical_xor", "lt", "ne", "not_equal", "signbit"]
 
 
 def _compare(ufunc, name):
