@@ -4,11 +4,12 @@ import re
 
 import numpy as np
 
+from .._dtype import scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor, _normalize_dim
 from ._broadcast import unbroadcast
 from .elementwise._operands import (
-    _grad_for, _promote, _shape_dtype, _shape_error, _to_operand, _TORCH_NAMES)
+    _grad_for, _promote, _shape_dtype, _shape_error, _to_operand)
 
 __all__ = ["argwhere", "bincount", "bucketize", "gather", "index_add", "index_copy", "index_fill",
            "index_put", "index_select", "isin", "masked_fill", "masked_scatter", "masked_select",
@@ -202,7 +203,7 @@ class Where(Op):
     def forward(ctx, condition, a, b):
         if not isinstance(condition, np.ndarray) or condition.dtype != np.bool_:
             kind = getattr(condition, "dtype", None)
-            name = _TORCH_NAMES.get(kind.name, kind.name) if kind is not None else \
+            name = scalar_type_name(kind) if kind is not None else \
                 type(condition).__name__
             raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
                                f"tensor with dtype {name}")

@@ -1,6 +1,7 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
 import numpy as np
 
+from .._dtype import cpp_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
@@ -11,10 +12,6 @@ from .shape import broadcast_tensors, unsqueeze
 __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain_matmul",
            "cholesky", "cross", "det", "dist", "dot", "einsum", "ger", "inner", "inverse", "kron",
            "logdet", "matmul", "matrix_power", "mm", "mv", "outer", "slogdet", "tensordot", "vdot"]
-
-
-_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
-          "float16": "c10::Half", "bool": "bool"}
 
 
 class MatMul(Op):
@@ -59,8 +56,8 @@ def matmul(input, other):
                            f"{a.ndim}D and {b.ndim}D")
     if a.dtype != b.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_NAMES.get(a.dtype.name, a.dtype.name)} != "
-                           f"{_NAMES.get(b.dtype.name, b.dtype.name)}")
+                           f"{cpp_type_name(a.dtype)} != "
+                           f"{cpp_type_name(b.dtype)}")
     inner_a = a.shape[-1]
     inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if inner_a != inner_b:

@@ -3,7 +3,7 @@ import builtins
 
 import numpy as np
 
-from .._dtype import get_default_dtype
+from .._dtype import get_default_dtype, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from .elementwise import lerp, maximum, minimum, sqrt
@@ -80,7 +80,8 @@ class Mean(Op):
             x = x.astype(dtype.numpy)
         if x.dtype.kind != "f":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
-                               f"a floating point or complex dtype. Got: {_name(x.dtype)}")
+                               f"a floating point or complex dtype. Got: "
+                               f"{scalar_type_name(x.dtype)}")
         ctx.shape = x.shape
         ctx.axes_keepdim = (axes, keepdim)
         return np.asarray(np.mean(x, axis=axes, keepdims=keepdim))
@@ -91,11 +92,6 @@ class Mean(Op):
         count = _count(ctx.shape, axes)
         scale = grad.dtype.type(1.0 / count) if count else grad.dtype.type(np.nan)
         return _expand_back(grad * scale, ctx.shape, axes, keepdim), None, None, None
-
-
-def _name(numpy_dtype):
-    return {"int64": "Long", "int32": "Int", "bool": "Bool", "float32": "Float",
-            "float64": "Double"}.get(np.dtype(numpy_dtype).name, str(numpy_dtype))
 
 
 class Var(Op):
@@ -433,7 +429,7 @@ def _softmax_axis(input, dim, dtype, operation):
         input = input.to(dtype)
     elif input._data.dtype.kind != "f":
         raise NotImplementedError(f"\"{operation}_lastdim_kernel_impl\" not implemented for "
-                                  f"'{_name(input._data.dtype)}'")
+                                  f"'{scalar_type_name(input._data.dtype)}'")
     axes = _axes(dim, input._data.ndim, operation)
     return input, axes[0] if axes else None
 

@@ -3,9 +3,9 @@ import itertools
 
 import numpy as np
 
-from .._dtype import _FROM_NUMPY, result_type, to_dtype
+from .._dtype import _FROM_NUMPY, result_type, tensor_type_name, to_dtype
 from ..autograd.function import Op
-from ..tensor import Size, Tensor, _normalize_dim, _type_name
+from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import unbroadcast
 from .index import getitem, setitem
 
@@ -287,7 +287,7 @@ def expand(input, *sizes):
     sizes = _shape_arg(sizes)
     shape = input._data.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand({_type_name(input._data.dtype)}{{{list(shape)}}}, "
+        raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
                            f"size={list(sizes)}): the number of sizes "
                            f"provided ({len(sizes)}) must be greater or equal to the number of "
                            f"dimensions in the tensor ({len(shape)})")

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ..._dtype import scalar_type_name
 from ...autograd.function import Op
 from ...ops.elementwise.special import erf_array
 
@@ -18,8 +19,7 @@ _GELU_TANH_COEFFICIENT = 0.044715
 
 def _check_floating(x, name):
     if x.dtype.kind != "f":
-        dtype_name = {"i": "Long", "u": "Byte", "b": "Bool"}.get(x.dtype.kind, str(x.dtype))
-        raise RuntimeError(f'"{name}" not implemented for \'{dtype_name}\'')
+        raise RuntimeError(f'"{name}" not implemented for \'{scalar_type_name(x.dtype)}\'')
 
 
 # ---- kernels -------------------------------------------------------------------------------------

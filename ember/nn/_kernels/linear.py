@@ -1,15 +1,8 @@
 """The fused linear layer: x @ W.T + b as one node."""
 import numpy as np
 
+from ..._dtype import scalar_type_name
 from ...autograd.function import Op
-
-_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
-
-def _dtype_name(array):
-    return _DTYPE_NAMES.get(array.dtype.name, array.dtype.name)
-
 
 class Linear(Op):
     """One node for x @ W.T + b (the hottest op of MLPs): BLAS on 2-D views, saving only x and W,
@@ -26,7 +19,8 @@ class Linear(Op):
         if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
             other = bias if x.dtype == weight.dtype else x
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                               f"{_dtype_name(other)} and {_dtype_name(weight)}")
+                               f"{scalar_type_name(other.dtype)} and "
+                               f"{scalar_type_name(weight.dtype)}")
         x_2d = x.reshape(-1, in_features)
         out = np.matmul(x_2d, weight.T)
         if bias is not None:

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from ..._dtype import scalar_type_name
 from ...tensor import Tensor
 from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Unfold
 
@@ -50,7 +51,8 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     if input._data.dtype != weight._data.dtype:
-        raise RuntimeError(f"expected scalar type {_type(input)} but found {_type(weight)}")
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._data.dtype)} but found "
+                           f"{scalar_type_name(weight._data.dtype)}")
     in_channels = input._data.shape[1]
     weight_shape = list(weight._data.shape)
     if weight_shape[0] % groups:
@@ -75,11 +77,6 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
         raise RuntimeError(f"Given weight of size {weight_shape}, expected bias to be "
                            f"1-dimensional with {out_channels} elements, but got bias of size "
                            f"{list(bias._data.shape)} instead")
-
-
-def _type(tensor):
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long"}
-    return names.get(tensor._data.dtype.name, tensor._data.dtype.name)
 
 
 def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial_dims, operation):

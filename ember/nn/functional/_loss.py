@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ... import ops as _ops
+from ..._dtype import scalar_type_name
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size
 from .._kernels.activation import LogSigmoid
@@ -42,13 +43,13 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
     if probabilities and from_logits:
         if target_array.dtype.kind != "f":
             raise RuntimeError(f"Expected floating point type for target with class "
-                               f"probabilities, got {_type_name(target_array.dtype)}")
+                               f"probabilities, got {scalar_type_name(target_array.dtype)}")
         if ignore_index != -100:
             raise RuntimeError("ignore_index is not supported for floating point target")
     else:
         if target_array.dtype.kind not in "iu":
             raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                               f"{_type_name(target_array.dtype)}")
+                               f"{scalar_type_name(target_array.dtype)}")
         if not from_logits and target_array.ndim != array.ndim - 1:
             if array.ndim == 2:
                 raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
@@ -79,11 +80,6 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
     if unbatched and reduction == "none":
         loss = loss.squeeze(0)
     return loss
-
-
-def _type_name(numpy_dtype):
-    return {"int64": "Long", "int32": "Int", "float32": "Float", "float64": "Double",
-            "bool": "Bool", "uint8": "Byte"}.get(numpy_dtype.name, numpy_dtype.name)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,

@@ -1,7 +1,7 @@
 """Sparse functions: embedding (one kernel node), embedding_bag (a composite) and one_hot."""
 import numpy as np
 
-from ...tensor import _type_name
+from ..._dtype import tensor_type_name
 from .._kernels.sparse import Embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
@@ -12,7 +12,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     """Rows of ``weight`` picked by the integer ``input``; ``padding_idx``'s row gets no gradient
     and ``max_norm`` renormalises the looked-up rows of ``weight`` in place."""
     if input._data.dtype.kind not in "iu":
-        type_name = _type_name(input._data.dtype)
+        type_name = tensor_type_name(input._data.dtype)
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {type_name} instead "
                            f"(while checking arguments for embedding)")

@@ -71,12 +71,6 @@ def _raw(value):
     return value._data if isinstance(value, Tensor) else value
 
 
-# PyTorch's scalar type names, as its error messages print them.
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                "bool": "Bool"}
-
-
 def _operands(input, other, operation):
     """Both operands of a binary op as Tensors or numbers. A NumPy array operand makes the pair
     follow NumPy's promotion, as ``torch_tensor + ndarray`` does (NumPy computes it there)."""

@@ -4,12 +4,12 @@ import builtins
 
 import numpy as np
 
-from ..._dtype import from_numpy_dtype, get_default_dtype
+from ..._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
     _Binary, _binary_math, _cast, _floating_pair, _grad_for, _operands, _plain_binary, _promote,
-    _raw, _result_dtype, _shape_dtype, _shape_error, _to_operand, _TORCH_NAMES)
+    _raw, _result_dtype, _shape_dtype, _shape_error, _to_operand)
 
 __all__ = ["abs", "absolute", "add", "addcdiv", "addcmul", "copysign", "div", "divide",
            "float_power", "floor_divide", "fmod", "frexp", "ldexp", "lerp", "mul", "multiply",
@@ -477,7 +477,7 @@ def lerp(input, end, weight):
     if input._data.dtype.kind != "f":
         kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
         raise NotImplementedError(f'"{kernel}" not implemented for '
-                                  f"'{_TORCH_NAMES.get(input._data.dtype.name)}'")
+                                  f"'{scalar_type_name(input._data.dtype)}'")
     if end._data.dtype != input._data.dtype:
         raise RuntimeError(f"lerp(): expected dtype {input.dtype} for `end` but got dtype "
                            f"{end.dtype}")

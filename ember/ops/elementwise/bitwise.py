@@ -3,7 +3,8 @@ differentiable)."""
 import numpy as np
 
 from ...tensor import Tensor
-from ._operands import _TORCH_NAMES, _unrecorded_operands
+from ..._dtype import scalar_type_name
+from ._operands import _unrecorded_operands
 
 __all__ = ["bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
            "bitwise_xor", "gcd", "lcm"]
@@ -16,7 +17,7 @@ def _bitwise(ufunc, name):
             kind = np.asarray(operand).dtype.kind
             if kind not in "biu":
                 raise NotImplementedError(f'"{name}_cpu" not implemented for '
-                                          f"'{_TORCH_NAMES.get(np.asarray(operand).dtype.name)}'")
+                                          f"'{scalar_type_name(np.asarray(operand).dtype)}'")
         return Tensor._result(np.asarray(ufunc(a, b)))
     operation.__name__ = name
     operation.__doc__ = f"Elementwise ``{name}`` of integer or bool tensors."

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...autograd.function import Op
-from ._operands import _TORCH_NAMES
+from ..._dtype import scalar_type_name
 from .arithmetic import sub
 
 __all__ = ["ceil", "floor", "frac", "nan_to_num", "round", "trunc"]
@@ -62,7 +62,7 @@ def frac(input):
     """x - trunc(x), keeping the sign of x."""
     if input._data.dtype.kind != "f":
         raise NotImplementedError(f"\"frac_cpu\" not implemented for "
-                           f"'{_TORCH_NAMES.get(input._data.dtype.name)}'")
+                           f"'{scalar_type_name(input._data.dtype)}'")
     return sub(input, trunc(input))
 
 
