@@ -8,7 +8,7 @@ import numpy as np
 from ...autograd.grad_mode import no_grad
 from ...ops import vector_norm
 from ...tensor import Size, Tensor
-from .._kernels.normalization import BatchNorm, Standardize
+from .._kernels.normalization import Standardize, apply_batch_norm
 from ._padding import pad
 from ._pooling import avg_pool2d, avg_pool3d
 
@@ -48,13 +48,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError("running_mean must be defined in evaluation mode")
     elif running_var is None:
         raise RuntimeError("running_var must be defined in evaluation mode")
-    output = BatchNorm.apply(input, weight, bias, running_mean, running_var, bool(training),
-                             float(momentum), eps)
-    if training:
-        for buffer in (running_mean, running_var):
-            if buffer is not None:
-                buffer._bump_version()
-    return output
+    return apply_batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                            eps)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
