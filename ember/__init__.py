@@ -1,12 +1,14 @@
 """ember: PyTorch's semantics for autograd, grad modes and module modes, on NumPy."""
 from . import _dtype
 from ._dtype import *  # noqa: F401,F403
-from ._factories import *  # noqa: F401,F403
-from ._random import (  # noqa: F401
-    Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
+# autograd before ember.tensor: tensor.py and autograd/engine.py import each other, and only
+# this order resolves it.
 from .autograd.grad_mode import (  # noqa: F401
     enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
     set_grad_enabled)
+from ._factories import *  # noqa: F401,F403
+from ._random import (  # noqa: F401
+    Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
 from .ops import *  # noqa: F401,F403
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401

@@ -6,7 +6,6 @@ import numpy as np
 from ._device import check_cpu
 from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
 from ._random import numpy_generator
-from .autograd.grad_mode import _grad_state
 from .tensor import Tensor, _to_array
 
 __all__ = ["arange", "as_tensor", "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full",
@@ -21,9 +20,7 @@ def _check_device(device):
 
 def _new(array, requires_grad=False):
     """Wrap a freshly made array; ``requires_grad`` is honoured even under no_grad (PyTorch)."""
-    tensor = Tensor._wrap(array)
-    if _grad_state.get()[1]:
-        tensor._is_inference = True
+    tensor = Tensor._result(array)
     if requires_grad:
         tensor.requires_grad_(True)
     return tensor

@@ -4,6 +4,7 @@ import numpy as np
 from ..._dtype import scalar_type_name
 from ...autograd.function import Op
 
+
 class Linear(Op):
     """One node for x @ W.T + b (the hottest op of MLPs): BLAS on 2-D views, saving only x and W,
     and only the one each requested gradient needs."""

@@ -93,14 +93,6 @@ def _numpy_cast(value, target, operation):
     return value
 
 
-def _unrecorded_operands(input, other, name):
-    """Both operands as arrays (or Python numbers), promoted, for ops that record nothing."""
-    a = _to_operand(input, name)
-    b = _to_operand(other, name)
-    return _promote(a._data if isinstance(a, Tensor) else a,
-                    b._data if isinstance(b, Tensor) else b)
-
-
 def _floating_pair(a, b):
     """Promote a binary op's operands, then lift integers to the default float dtype."""
     a, b = _promote(a, b)
@@ -159,11 +151,15 @@ def _binary_math(cls, input, other, operation):
 
 
 def _plain_binary(ufunc, a, b):
-    """No-graph fast path for float tensors of one dtype, or a float tensor and a Python number:
-    the ufunc straight on the arrays, skipping Function bookkeeping. None when it doesn't apply."""
+    """The no-grad fast path of binary ops (arithmetic and comparisons): when nothing is to be
+    recorded and the operands are float tensors of one dtype, or a float tensor and a Python
+    number, the ufunc straight on the arrays, skipping Function bookkeeping. None when it does
+    not apply, and inside inference_mode, where the op's own path marks inference tensors."""
     grad_enabled, inference = _grad_state.get()
+    if inference:
+        return None
     if isinstance(a, Tensor):
-        if a._requires_grad and grad_enabled and not inference:
+        if a._requires_grad and grad_enabled:
             return None
         x = a._data
     elif type(a) is float or type(a) is int:
@@ -171,7 +167,7 @@ def _plain_binary(ufunc, a, b):
     else:
         return None
     if isinstance(b, Tensor):
-        if b._requires_grad and grad_enabled and not inference:
+        if b._requires_grad and grad_enabled:
             return None
         y = b._data
     elif type(b) is float or type(b) is int:
@@ -186,10 +182,29 @@ def _plain_binary(ufunc, a, b):
     result = ufunc(x, y)
     if type(result) is not np.ndarray:  # ufuncs return NumPy scalars for 0-d operands
         result = np.array(result)
-    out = Tensor._wrap(result)
-    if inference:
-        out._is_inference = True
-    return out
+    return Tensor._wrap(result)
+
+
+def _unrecorded_binary(ufunc, name, doc, check_operand=None):
+    """A binary op that never records a node (comparisons, logical and bitwise ops): the no-grad
+    fast path where it applies, else ``ufunc`` on both operands promoted to PyTorch's result
+    dtype. ``check_operand(array, name)`` refuses dtypes the op lacks; such ops skip the fast
+    path, which would compute on floats."""
+    def operation(input, other):
+        if check_operand is None:
+            out = _plain_binary(ufunc, input, other)
+            if out is not None:
+                return out
+        a = _to_operand(input, name)
+        b = _to_operand(other, name)
+        a, b = _promote(_raw(a), _raw(b))
+        if check_operand is not None:
+            check_operand(a, name)
+            check_operand(b, name)
+        return Tensor._result(np.asarray(ufunc(a, b)))
+    operation.__name__ = name
+    operation.__doc__ = doc
+    return operation
 
 
 def _floating(x):

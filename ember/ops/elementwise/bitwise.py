@@ -2,26 +2,26 @@
 differentiable)."""
 import numpy as np
 
-from ...tensor import Tensor
 from ..._dtype import scalar_type_name
-from ._operands import _unrecorded_operands
+from ...tensor import Tensor
+from ._operands import _unrecorded_binary
 
 __all__ = ["bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
            "bitwise_xor", "gcd", "lcm"]
 
 
+def _check_integral(operand, name):
+    dtype = np.asarray(operand).dtype
+    if dtype.kind not in "biu":
+        raise NotImplementedError(f'"{name}_cpu" not implemented for '
+                                  f"'{scalar_type_name(dtype)}'")
+
+
 def _bitwise(ufunc, name):
-    def operation(input, other):
-        a, b = _unrecorded_operands(input, other, name)
-        for operand in (a, b):
-            kind = np.asarray(operand).dtype.kind
-            if kind not in "biu":
-                raise NotImplementedError(f'"{name}_cpu" not implemented for '
-                                          f"'{scalar_type_name(np.asarray(operand).dtype)}'")
-        return Tensor._result(np.asarray(ufunc(a, b)))
-    operation.__name__ = name
-    operation.__doc__ = f"Elementwise ``{name}`` of integer or bool tensors."
-    return operation
+    return _unrecorded_binary(ufunc, name, f"Elementwise ``{name}`` of integer or bool tensors.",
+                              _check_integral)
+
+
 bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
 bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
 bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")

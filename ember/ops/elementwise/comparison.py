@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...tensor import Tensor
-from ._operands import _raw, _unrecorded_operands
+from ._operands import _raw, _unrecorded_binary
 
 # greater, greater_equal, less and less_equal are Tensor methods only (not top-level in ember).
 __all__ = ["allclose", "eq", "equal", "ge", "gt", "heaviside", "isclose", "isfinite", "isinf",
@@ -11,12 +11,8 @@ __all__ = ["allclose", "eq", "equal", "ge", "gt", "heaviside", "isclose", "isfin
 
 
 def _compare(ufunc, name):
-    def compare(input, other):
-        a, b = _unrecorded_operands(input, other, name)
-        return Tensor._result(np.asarray(ufunc(a, b)))
-    compare.__name__ = name
-    compare.__doc__ = f"Elementwise ``{name}``, returning a bool tensor (not differentiable)."
-    return compare
+    return _unrecorded_binary(
+        ufunc, name, f"Elementwise ``{name}``, returning a bool tensor (not differentiable).")
 
 
 eq = _compare(np.equal, "eq")
