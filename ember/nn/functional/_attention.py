@@ -9,23 +9,13 @@ import warnings
 
 import numpy as np
 
-from ..._random import numpy_generator
 from ...ops import (
     cat, chunk, expand, masked_fill, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze)
 from ...tensor import Tensor
-from .._kernels import dropout as _dropout_ops
+from ._dropout import _drop
 from ._linear import linear
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
-
-
-def _dropout(input, p):
-    """Training-mode dropout (attention weights); ``p`` is in (0, 1]."""
-    if p == 1:
-        return input * 0
-    scaled_mask, shift = _dropout_ops.dropout_masks(input._data, p, numpy_generator(None),
-                                                    False, False)
-    return _dropout_ops.Dropout.apply(input, scaled_mask, shift)
 
 
 def _additive_mask(mask, dtype):
@@ -80,7 +70,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         scores = scores + mask
     weights = _safe_softmax(scores, None if mask is None else mask._data)
     if dropout_p > 0.0:
-        weights = _dropout(weights, dropout_p)
+        weights = _drop(weights, dropout_p)
     return matmul(weights, value)
 
 
@@ -303,7 +293,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         with np.errstate(invalid="ignore"):
             weights = softmax(scores, -1)
         if dropout_p > 0.0:
-            weights = _dropout(weights, dropout_p)
+            weights = _drop(weights, dropout_p)
         output = matmul(weights, v)
         output = reshape(transpose(output, 0, 1), target_length * batch_size, embed_dim)
         output = linear(output, out_proj_weight, out_proj_bias)

@@ -10,21 +10,28 @@ __all__ = ["alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d",
            "feature_alpha_dropout"]
 
 
-def _check_probability(p):
+def check_probability(p):
+    """The one check of a dropout probability (F's functions and the Dropout layers)."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
 def _dropout(input, p, training, inplace, feature, alpha, generator=None):
-    """The shared dropout rule: the input itself when not training, p == 0 or empty; zeros
-    (``x * 0``) when p == 1; otherwise one fused node with a freshly drawn mask."""
-    _check_probability(p)
+    """The shared dropout rule: the input itself when not training, p == 0 or empty; otherwise
+    _drop."""
+    check_probability(p)
     if not training or p == 0 or input.numel() == 0:
         return input
+    return _drop(input, p, inplace, feature, alpha, generator)
+
+
+def _drop(input, p, inplace=False, feature=False, alpha=False, generator=None):
+    """Dropout with 0 < p <= 1, always applied: zeros (``x * 0``) when p == 1, otherwise one fused
+    node with a freshly drawn mask (also attention's dropout of its weights)."""
     if p == 1:
         return _apply(input, inplace, "mul_", lambda: input * 0)
     scaled_mask, shift = _dropout_ops.dropout_masks(input._data, p, numpy_generator(generator),
-                                                feature, alpha)
+                                                    feature, alpha)
     return _apply(input, inplace, "dropout_",
                   lambda: _dropout_ops.Dropout.apply(input, scaled_mask, shift))
 
@@ -47,7 +54,7 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, generator
 
 def dropout1d(input, p=0.5, training=True, inplace=False, generator=None):
     """Channel dropout for (N, C, L) or (C, L) inputs."""
-    _check_probability(p)
+    check_probability(p)
     dims = input.dim()
     if dims not in (2, 3):
         raise RuntimeError(
@@ -73,7 +80,7 @@ def _unbatched_channel_dropout(input, p, training, inplace, generator):
 
 def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
     """Channel dropout for (N, C, H, W) inputs; a 3-D input is taken as (N, C, L), as in PyTorch."""
-    _check_probability(p)
+    check_probability(p)
     dims = input.dim()
     if dims not in (3, 4):
         warnings.warn(
@@ -95,7 +102,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
 
 def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
     """Channel dropout for (N, C, D, H, W) or (C, D, H, W) inputs."""
-    _check_probability(p)
+    check_probability(p)
     dims = input.dim()
     if dims not in (4, 5):
         warnings.warn(
