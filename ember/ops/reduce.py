@@ -498,10 +498,26 @@ def _take_sorted(input, axis, indices):
     return Gather.apply(input, axis, indices)
 
 
+def _selected(input, axis, kept, keepdim):
+    """(values, indices) of a selection along ``axis``: ``kept`` holds one int64 position per
+    row (size 1 along ``axis``), as median, kthvalue, mode and nanmedian return them."""
+    values = _take_sorted(input, axis, kept)
+    indices = kept
+    if not keepdim:
+        values = values.squeeze(axis)
+        indices = np.squeeze(kept, axis)
+    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+
+
+def _scalar_selection(input):
+    """A selection from a 0-d tensor: the value itself, at index 0."""
+    return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+
+
 def sort(input, dim=-1, descending=False, *, stable=False):
     """Sorted values and their indices along ``dim`` (always stable; NaN sorts as largest)."""
     if input._data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     axis = _axes(dim, input._data.ndim, "sort")[0]
     indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
     return _ReturnTypes((_take_sorted(input, axis, indices), Tensor._result(indices)))
@@ -539,7 +555,7 @@ def median(input, dim=None, keepdim=False):
         return input.reshape(-1)[int(position)].clone()  # a new tensor, not a view
     axis = _axes(dim, data.ndim, "median")[0] if data.ndim else 0
     if data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     _check_reducible(input, (axis,), True, "median")
     order = _sort_indices(data, axis, False)
     kept = np.take(order, [(data.shape[axis] - 1) // 2], axis=axis)
@@ -548,12 +564,7 @@ def median(input, dim=None, keepdim=False):
         first_nan = np.argmax(np.isnan(data), axis=axis, keepdims=True)
         kept = np.where(has_nan, first_nan, kept)
     kept = kept.astype(np.int64, copy=False)
-    values = _take_sorted(input, axis, kept)
-    indices = kept
-    if not keepdim:
-        values = values.squeeze(axis)
-        indices = np.squeeze(kept, axis)
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _selected(input, axis, kept, keepdim)
 
 
 class CumProd(Op):
@@ -743,7 +754,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _cumulative_extreme(input, dim, accumulate, operation):
     data = input._data
     if data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     axis = _axes(dim, data.ndim, operation)[0]
     running = accumulate(data, axis=axis)
     shape = [1] * data.ndim
@@ -774,14 +785,9 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
     if data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     kept = np.take(_sort_indices(data, axis, False), [k - 1], axis=axis).astype(np.int64)
-    values = _take_sorted(input, axis, kept)
-    indices = kept
-    if not keepdim:
-        values = values.squeeze(axis)
-        indices = np.squeeze(kept, axis)
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _selected(input, axis, kept, keepdim)
 
 
 def msort(input):
@@ -891,12 +897,7 @@ def nanmedian(input, dim=None, keepdim=False):
     counts = np.sum(~np.isnan(data), axis=axis, keepdims=True)
     middle = np.maximum(counts - 1, 0) // 2
     kept = np.take_along_axis(order, middle, axis=axis).astype(np.int64)
-    values = _take_sorted(input, axis, kept)
-    indices = kept
-    if not keepdim:
-        values = values.squeeze(axis)
-        indices = np.squeeze(kept, axis)
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _selected(input, axis, kept, keepdim)
 
 
 def mode(input, dim=-1, keepdim=False):
@@ -904,7 +905,7 @@ def mode(input, dim=-1, keepdim=False):
     index of its last occurrence."""
     data = input._data
     if data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     axis = _axes(dim, data.ndim, "mode")[0]
     size = data.shape[axis]
     if size == 0:
@@ -924,12 +925,7 @@ def mode(input, dim=-1, keepdim=False):
     last = np.take_along_axis(ends, best, axis=-1)
     # A stable sort keeps equal values in input order: the run's end is the last occurrence.
     kept = np.moveaxis(np.take_along_axis(order, last, axis=-1), -1, axis).astype(np.int64)
-    values = _take_sorted(input, axis, kept)
-    indices = kept
-    if not keepdim:
-        values = values.squeeze(axis)
-        indices = np.squeeze(kept, axis)
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _selected(input, axis, kept, keepdim)
 
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):

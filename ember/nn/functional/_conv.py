@@ -12,17 +12,23 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "fold", "unfold"]
 
 
-def _tuple(value, count, name):
+def int_tuple(value, count, mismatch):
+    """``value`` (an int, or a sequence of one or ``count`` ints) as ``count`` ints; the error
+    ``mismatch(value)`` for any other length. Convolution's and pooling's size arguments."""
     if isinstance(value, (int, np.integer)):
         return (int(value),) * count
     value = tuple(int(item) for item in value)
     if len(value) == 1:
         return value * count
     if len(value) != count:
-        raise RuntimeError(f"expected {name} to be a single integer value or a list of {count} "
-                           f"values to match the convolution dimensions, but got "
-                           f"{name}={list(value)}")
+        raise mismatch(value)
     return value
+
+
+def _tuple(value, count, name):
+    return int_tuple(value, count, lambda got: RuntimeError(
+        f"expected {name} to be a single integer value or a list of {count} values to match "
+        f"the convolution dimensions, but got {name}={list(got)}"))
 
 
 def _batched(input, spatial_dims, operation):
@@ -217,10 +223,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if input.dim() not in (3, 4):
         raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got "
                            f"{input.dim()}D)")
-    kernel_size = _pair(kernel_size, "unfold")
-    dilation = _pair(dilation, "unfold")
-    padding = _pair(padding, "unfold")
-    stride = _pair(stride, "unfold")
+    kernel_size, dilation, padding, stride = [_pair(value, "unfold") for value in
+                                              (kernel_size, dilation, padding, stride)]
     unbatched = input.dim() == 3
     if unbatched:
         input = input.unsqueeze(0)
@@ -241,11 +245,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 "
                            f"batch size and non-zero dimensions for input, but got: "
                            f"{list(input.shape)}")
-    output_size = _pair(output_size, "fold")
-    kernel_size = _pair(kernel_size, "fold")
-    dilation = _pair(dilation, "fold")
-    padding = _pair(padding, "fold")
-    stride = _pair(stride, "fold")
+    output_size, kernel_size, dilation, padding, stride = [
+        _pair(value, "fold") for value in (output_size, kernel_size, dilation, padding, stride)]
     unbatched = input.dim() == 2
     if unbatched:
         input = input.unsqueeze(0)

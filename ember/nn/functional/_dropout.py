@@ -83,12 +83,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
     check_probability(p)
     dims = input.dim()
     if dims not in (3, 4):
-        warnings.warn(
-            f"dropout2d: Received a {dims}-D input to dropout2d, which is deprecated and will "
-            f"result in an error in a future release. To retain the behavior and silence this "
-            f"warning, please use dropout instead. Note that dropout2d exists to provide "
-            f"channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and "
-            f"an optional batch dimension (i.e. 3D or 4D inputs).", stacklevel=2)
+        _warn_unusual_rank("dropout2d", dims, 2)
     if dims == 3:
         warnings.warn(
             "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
@@ -105,12 +100,18 @@ def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
     check_probability(p)
     dims = input.dim()
     if dims not in (4, 5):
-        warnings.warn(
-            f"dropout3d: Received a {dims}-D input to dropout3d, which is deprecated and will "
-            f"result in an error in a future release. To retain the behavior and silence this "
-            f"warning, please use dropout instead. Note that dropout3d exists to provide "
-            f"channel-wise dropout on inputs with 3 spatial dimensions, a channel dimension, and "
-            f"an optional batch dimension (i.e. 4D or 5D inputs).", stacklevel=2)
+        _warn_unusual_rank("dropout3d", dims, 3)
     if dims == 5:
         return _dropout(input, p, training, inplace, True, False, generator)
     return _unbatched_channel_dropout(input, p, training, inplace, generator)
+
+
+def _warn_unusual_rank(name, dims, spatial_dims):
+    """PyTorch's deprecation warning for channel dropout of an input without the expected rank
+    (shown at the caller of dropout2d/dropout3d)."""
+    warnings.warn(
+        f"{name}: Received a {dims}-D input to {name}, which is deprecated and will result in an "
+        f"error in a future release. To retain the behavior and silence this warning, please "
+        f"use dropout instead. Note that {name} exists to provide channel-wise dropout on inputs "
+        f"with {spatial_dims} spatial dimensions, a channel dimension, and an optional batch "
+        f"dimension (i.e. {spatial_dims + 1}D or {spatial_dims + 2}D inputs).", stacklevel=3)

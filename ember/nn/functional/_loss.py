@@ -141,21 +141,20 @@ def _check_sizes(input, target):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error; ``weight`` (optional) scales each element's squared error."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    check_reduction(reduction)
-    _check_sizes(input, target)
-    loss = _ops.square(input - target)
-    if weight is not None:
-        loss = loss * weight
-    return apply_reduction(loss, reduction)
+    return _elementwise_loss(_ops.square, input, target, size_average, reduce, reduction, weight)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error."""
+    return _elementwise_loss(_ops.abs, input, target, size_average, reduce, reduction, weight)
+
+
+def _elementwise_loss(penalty, input, target, size_average, reduce, reduction, weight):
+    """reduce(weight * penalty(input - target)): mse_loss (square) and l1_loss (abs)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     _check_sizes(input, target)
-    loss = _ops.abs(input - target)
+    loss = penalty(input - target)
     if weight is not None:
         loss = loss * weight
     return apply_reduction(loss, reduction)

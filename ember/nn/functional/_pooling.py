@@ -7,6 +7,7 @@ from ...tensor import Tensor
 from .._kernels.pooling import (
     AvgPoolNd, GatherSpatial, MaxPoolNd, adaptive_max_indices, averaging_matrix, avg_divisor)
 from ._activation import relu
+from ._conv import int_tuple
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -26,14 +27,8 @@ def _pool_size(size, kernel, stride, padding, dilation, ceil_mode):
 
 
 def _tuple(value, count, name):
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * count
-    value = tuple(int(item) for item in value)
-    if len(value) == 1:
-        return value * count
-    if len(value) != count:
-        raise RuntimeError(f"{name} must either be a single int, or a tuple of {count} ints")
-    return value
+    return int_tuple(value, count, lambda got: RuntimeError(
+        f"{name} must either be a single int, or a tuple of {count} ints"))
 
 
 def _prepare(input, spatial_dims, operation):

@@ -178,14 +178,17 @@ def affine_grid(theta, size, align_corners=None):
     return grid.reshape(batch, height, width, 2)
 
 
+def _check_pixel_arguments(name, input, factor_name, factor):
+    if input.dim() < 3:
+        raise RuntimeError(f"{name} expects input to have at least 3 dimensions, but got input "
+                           f"with {input.dim()} dimension(s)")
+    if factor <= 0:
+        raise RuntimeError(f"{name} expects a positive {factor_name}, but got {factor}")
+
+
 def pixel_shuffle(input, upscale_factor):
     """(*, C r^2, H, W) -> (*, C, H r, W r), by reshapes and one permute."""
-    if input.dim() < 3:
-        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got "
-                           f"input with {input.dim()} dimension(s)")
-    if upscale_factor <= 0:
-        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got "
-                           f"{upscale_factor}")
+    _check_pixel_arguments("pixel_shuffle", input, "upscale_factor", upscale_factor)
     *batch, channels, height, width = input.shape
     factor = upscale_factor
     if channels % (factor * factor) != 0:
@@ -200,12 +203,7 @@ def pixel_shuffle(input, upscale_factor):
 
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of pixel_shuffle."""
-    if input.dim() < 3:
-        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but "
-                           f"got input with {input.dim()} dimension(s)")
-    if downscale_factor <= 0:
-        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got "
-                           f"{downscale_factor}")
+    _check_pixel_arguments("pixel_unshuffle", input, "downscale_factor", downscale_factor)
     *batch, channels, height, width = input.shape
     factor = downscale_factor
     if height % factor != 0:

@@ -99,6 +99,12 @@ class _InstanceNorm(_NormBase):
     def _get_no_batch_dim(self):
         raise NotImplementedError
 
+    def _check_input_dim(self, input):
+        unbatched = self._get_no_batch_dim()
+        if input.dim() not in (unbatched, unbatched + 1):
+            raise ValueError(f"expected {unbatched}D or {unbatched + 1}D input (got "
+                             f"{input.dim()}D input)")
+
     def forward(self, input):
         self._check_input_dim(input)
         feature_dim = input.dim() - self._get_no_batch_dim()
@@ -124,27 +130,15 @@ class InstanceNorm1d(_InstanceNorm):
     def _get_no_batch_dim(self):
         return 2
 
-    def _check_input_dim(self, input):
-        if input.dim() not in (2, 3):
-            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
-
 
 class InstanceNorm2d(_InstanceNorm):
     def _get_no_batch_dim(self):
         return 3
 
-    def _check_input_dim(self, input):
-        if input.dim() not in (3, 4):
-            raise ValueError(f"expected 3D or 4D input (got {input.dim()}D input)")
-
 
 class InstanceNorm3d(_InstanceNorm):
     def _get_no_batch_dim(self):
         return 4
-
-    def _check_input_dim(self, input):
-        if input.dim() not in (4, 5):
-            raise ValueError(f"expected 4D or 5D input (got {input.dim()}D input)")
 
 
 class LocalResponseNorm(Module):

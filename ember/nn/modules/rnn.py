@@ -483,6 +483,20 @@ class RNNCellBase(Module):
     def _input_projection(self, input):
         return F.linear(input, self.weight_ih, self.bias_ih)
 
+    def _single_state_forward(self, input, hx, step):
+        """One ``step(input_projection, hidden, weight_hh, bias_hh)`` of a cell whose state is
+        one hidden tensor (RNNCell, GRUCell), batched or not."""
+        batched = self._check_dims(input, [("hidden", hx)])
+        if not batched:
+            input = ops.unsqueeze(input, 0)
+        if hx is None:
+            hx = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
+        elif not batched:
+            hx = ops.unsqueeze(hx, 0)
+        self._check_sizes(input, [("0", hx)])
+        output = step(self._input_projection(input), hx, self.weight_hh, self.bias_hh)
+        return output if batched else ops.squeeze(output, 0)
+
 
 class RNNCell(RNNCellBase):
     """One Elman RNN step: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu)."""
@@ -493,22 +507,14 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        batched = self._check_dims(input, [("hidden", hx)])
-        if not batched:
-            input = ops.unsqueeze(input, 0)
-        if hx is None:
-            hx = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
-        elif not batched:
-            hx = ops.unsqueeze(hx, 0)
-        self._check_sizes(input, [("0", hx)])
+        return self._single_state_forward(input, hx, self._step)
+
+    def _step(self, input_projection, hidden, weight_hh, bias_hh):
         if self.nonlinearity == "tanh":
-            step = _rnn_tanh_step
-        elif self.nonlinearity == "relu":
-            step = _rnn_relu_step
-        else:
-            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
-        output = step(self._input_projection(input), hx, self.weight_hh, self.bias_hh)
-        return output if batched else ops.squeeze(output, 0)
+            return _rnn_tanh_step(input_projection, hidden, weight_hh, bias_hh)
+        if self.nonlinearity == "relu":
+            return _rnn_relu_step(input_projection, hidden, weight_hh, bias_hh)
+        raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
 
 
 class GRUCell(RNNCellBase):
@@ -518,16 +524,7 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=3, dtype=dtype)
 
     def forward(self, input, hx=None):
-        batched = self._check_dims(input, [("hidden", hx)])
-        if not batched:
-            input = ops.unsqueeze(input, 0)
-        if hx is None:
-            hx = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
-        elif not batched:
-            hx = ops.unsqueeze(hx, 0)
-        self._check_sizes(input, [("0", hx)])
-        output = _gru_step(self._input_projection(input), hx, self.weight_hh, self.bias_hh)
-        return output if batched else ops.squeeze(output, 0)
+        return self._single_state_forward(input, hx, _gru_step)
 
 
 class LSTMCell(RNNCellBase):

@@ -187,10 +187,7 @@ class FloorDivide(_Binary):
 
 
 def floor_divide(input, other):
-    try:
-        return FloorDivide.apply(*_operands(input, other, "floor_divide"))
-    except ValueError as error:
-        raise _shape_error(error, input, other) from None
+    return _binary_math(FloorDivide, input, other, "floor_divide")
 
 
 class Remainder(_Binary):
@@ -219,10 +216,7 @@ class Remainder(_Binary):
 
 
 def remainder(input, other):
-    try:
-        return Remainder.apply(*_operands(input, other, "remainder"))
-    except ValueError as error:
-        raise _shape_error(error, input, other) from None
+    return _binary_math(Remainder, input, other, "remainder")
 
 
 class Fmod(_Binary):
@@ -313,10 +307,7 @@ def _integer_power(base, exponent):
 
 
 def pow(input, exponent):
-    try:
-        return Pow.apply(*_operands(input, exponent, "pow"))
-    except ValueError as error:
-        raise _shape_error(error, input, exponent) from None
+    return _binary_math(Pow, input, exponent, "pow")
 
 
 def float_power(input, exponent):

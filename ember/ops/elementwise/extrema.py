@@ -10,50 +10,50 @@ from ._operands import (
 __all__ = ["clamp", "clamp_max", "clamp_min", "clip", "fmax", "fmin", "maximum", "minimum", "relu"]
 
 
-class Maximum(_Binary):
-    @staticmethod
-    def forward(ctx, a, b):
+class _Extreme(_Binary):
+    """maximum/minimum: ``ufunc`` picks, ``wins(a, b)`` says where ``a`` is picked."""
+
+    ufunc = None
+    wins = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        return cls.ufunc(a, b)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
-        return _select_grads(ctx, grad, a > b, a == b)
+        return _select_grads(ctx, grad, cls.wins(a, b), a == b)
+
+
+class Maximum(_Extreme):
+    ufunc = staticmethod(np.maximum)
+    wins = staticmethod(np.greater)
 
 
 def maximum(input, other):
-    try:
-        if not isinstance(input, Tensor) or not isinstance(other, Tensor):
-            raise TypeError(f"maximum(): argument 'other' (position 2) must be Tensor, not "
-                            f"{type(other if isinstance(input, Tensor) else input).__name__}")
-        return Maximum.apply(input, other)
-    except ValueError as error:
-        raise _shape_error(error, input, other) from None
+    return _extreme(Maximum, input, other, "maximum")
 
 
-class Minimum(_Binary):
-    @staticmethod
-    def forward(ctx, a, b):
-        _Binary._remember(ctx, a, b)
-        a, b = _promote(a, b)
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        return _select_grads(ctx, grad, a < b, a == b)
+class Minimum(_Extreme):
+    ufunc = staticmethod(np.minimum)
+    wins = staticmethod(np.less)
 
 
 def minimum(input, other):
+    return _extreme(Minimum, input, other, "minimum")
+
+
+def _extreme(cls, input, other, name):
+    """maximum/minimum of two tensors (PyTorch refuses a number here)."""
     try:
         if not isinstance(input, Tensor) or not isinstance(other, Tensor):
-            raise TypeError(f"minimum(): argument 'other' (position 2) must be Tensor, not "
+            raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
                             f"{type(other if isinstance(input, Tensor) else input).__name__}")
-        return Minimum.apply(input, other)
+        return cls.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
 
