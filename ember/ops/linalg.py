@@ -4,7 +4,7 @@ import numpy as np
 from .._dtype import cpp_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
-from ._broadcast import unbroadcast
+from ._broadcast import mismatch_error, unbroadcast
 from .index import index_select
 from .reduce import vector_norm
 from .shape import broadcast_tensors, unsqueeze
@@ -70,16 +70,9 @@ def matmul(input, other):
         right = f"{inner_b}x{b.shape[-1] if b.ndim > 1 else 1}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
     if a.ndim > 2 or b.ndim > 2:
-        batch_a = a.shape[:-2]
-        batch_b = b.shape[:-2] if b.ndim > 1 else ()
-        rank = max(len(batch_a), len(batch_b))
-        for offset in range(1, rank + 1):
-            size_a = batch_a[-offset] if offset <= len(batch_a) else 1
-            size_b = batch_b[-offset] if offset <= len(batch_b) else 1
-            if size_a != size_b and size_a != 1 and size_b != 1:
-                raise RuntimeError(f"The size of tensor a ({size_a}) must match the size of "
-                                   f"tensor b ({size_b}) at non-singleton dimension "
-                                   f"{rank - offset}")
+        mismatch = mismatch_error(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
+        if mismatch is not None:
+            raise mismatch
     return MatMul.apply(input, other)
 
 
@@ -316,14 +309,20 @@ def kron(input, other):
     return product.reshape([a * b for a, b in zip(shape_a, shape_b)])
 
 
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
-    product = bmm(batch1, batch2)
+def _scaled_sum(input, product, beta, alpha):
+    """beta * input + alpha * product, the add* ops' rule: with beta == 0 the input is ignored
+    (NaN included), and factors of 1 cost no multiplication."""
     if alpha != 1:
         product = product * alpha
     if beta == 0:
         return product
     return (input if beta == 1 else input * beta) + product
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
+    product = bmm(batch1, batch2)
+    return _scaled_sum(input, product, beta, alpha)
 
 
 def inner(input, other):
@@ -494,31 +493,19 @@ def solve(A, B, *, left=True):
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta * input + alpha * (mat @ vec)."""
     product = mv(mat, vec)
-    if alpha != 1:
-        product = product * alpha
-    if beta == 0:
-        return product
-    return (input if beta == 1 else input * beta) + product
+    return _scaled_sum(input, product, beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """beta * input + alpha * outer(vec1, vec2)."""
     product = outer(vec1, vec2)
-    if alpha != 1:
-        product = product * alpha
-    if beta == 0:
-        return product
-    return (input if beta == 1 else input * beta) + product
+    return _scaled_sum(input, product, beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (the sum over the batch of batch1[i] @ batch2[i])."""
     product = einsum("bij,bjk->ik", batch1, batch2)
-    if alpha != 1:
-        product = product * alpha
-    if beta == 0:
-        return product
-    return (input if beta == 1 else input * beta) + product
+    return _scaled_sum(input, product, beta, alpha)
 
 
 def matrix_power(input, n):

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ...ops import vector_norm
+from ...ops._broadcast import mismatch_error
 
 __all__ = ["cosine_similarity", "pairwise_distance"]
 
@@ -11,20 +12,8 @@ def _broadcast_pair(x1, x2):
     try:
         shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
     except ValueError:
-        raise RuntimeError(_size_mismatch_message(x1.shape, x2.shape)) from None
+        raise mismatch_error(tuple(x1.shape), tuple(x2.shape)) from None
     return x1.expand(shape), x2.expand(shape)
-
-
-def _size_mismatch_message(shape1, shape2):
-    """PyTorch's broadcast error, naming the first mismatching dimension from the right."""
-    for offset in range(1, min(len(shape1), len(shape2)) + 1):
-        size1 = shape1[-offset]
-        size2 = shape2[-offset]
-        if size1 != size2 and size1 != 1 and size2 != 1:
-            axis = max(len(shape1), len(shape2)) - offset
-            return (f"The size of tensor a ({size1}) must match the size of tensor b ({size2}) "
-                    f"at non-singleton dimension {axis}")
-    return "shapes cannot be broadcast"
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

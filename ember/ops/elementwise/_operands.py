@@ -9,7 +9,7 @@ from ..._dtype import _FROM_NUMPY, from_numpy_dtype, get_default_dtype, result_t
 from ...autograd.function import Op
 from ...autograd.grad_mode import _grad_state
 from ...tensor import Tensor
-from .._broadcast import unbroadcast
+from .._broadcast import mismatch_error, unbroadcast
 
 _PYTHON_NUMBERS = (int, float, bool)
 
@@ -122,15 +122,9 @@ def _shape_error(error, *operands):
     shapes = [np.shape(_raw(operand)) for operand in operands if operand is not None]
     for first in range(len(shapes)):
         for second in range(first + 1, len(shapes)):
-            shape_a, shape_b = shapes[first], shapes[second]
-            rank = builtins.max(len(shape_a), len(shape_b))
-            for offset in range(1, rank + 1):
-                size_a = shape_a[-offset] if offset <= len(shape_a) else 1
-                size_b = shape_b[-offset] if offset <= len(shape_b) else 1
-                if size_a != size_b and size_a != 1 and size_b != 1:
-                    return RuntimeError(f"The size of tensor a ({size_a}) must match the size of "
-                                        f"tensor b ({size_b}) at non-singleton dimension "
-                                        f"{rank - offset}")
+            mismatch = mismatch_error(shapes[first], shapes[second])
+            if mismatch is not None:
+                return mismatch
     return error
 
 
