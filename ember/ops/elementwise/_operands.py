@@ -1,8 +1,6 @@
 """What every elementwise op shares: operands as Tensors or numbers, PyTorch's type promotion,
 gradients unbroadcast and cast back, the binary and unary base classes, and the no-grad fast
 path."""
-import builtins
-
 import numpy as np
 
 from ..._dtype import _FROM_NUMPY, from_numpy_dtype, get_default_dtype, result_type
