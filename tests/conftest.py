@@ -118,3 +118,13 @@ def load_torch_state(ours, theirs):
     """Copy a torch module's state_dict into the ember module ``ours``."""
     ours.load_state_dict({key: ember.tensor(value.detach().numpy())
                           for key, value in theirs.state_dict().items()})
+
+
+def assert_raises_like_torch(theirs, ours, error=Exception, same_type=False):
+    """``theirs()`` raises ``error``, and ``ours()`` raises it too (torch's very type when
+    ``same_type``) with the same message (``ember.Size`` where torch prints ``torch.Size``)."""
+    with pytest.raises(error) as their_error:
+        theirs()
+    with pytest.raises(their_error.type if same_type else error) as our_error:
+        ours()
+    assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")

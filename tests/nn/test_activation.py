@@ -11,7 +11,8 @@ import ember.nn.functional as F
 from ember.autograd.gradcheck import gradcheck
 from ember.ops.elementwise.special import erf_array as erf
 from tests.conftest import (
-    assert_close, assert_layer_like_torch, compare_with_torch, float_array, gradcheck_arrays)
+    assert_close, assert_layer_like_torch, assert_raises_like_torch, compare_with_torch,
+    float_array, gradcheck_arrays)
 
 SHAPES = [(4, 5), (2, 3, 4), (3, 0)]
 
@@ -268,11 +269,7 @@ def test_activation_errors_match_torch(torch):
              RuntimeError),
             (lambda: F.channel_shuffle(ember.zeros(5), 2),
              lambda: torch.nn.functional.channel_shuffle(torch.zeros(5), 2), RuntimeError)]:
-        with pytest.raises(error) as their_error:
-            theirs()
-        with pytest.raises(error) as our_error:
-            ours()
-        assert str(our_error.value) == str(their_error.value)
+        assert_raises_like_torch(theirs, ours, error)
 
 
 MODULE_REPRS = [

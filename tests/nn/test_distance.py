@@ -5,7 +5,8 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from tests.conftest import (
-    assert_layer_like_torch, compare_with_torch, float_array, gradcheck_arrays)
+    assert_layer_like_torch, assert_raises_like_torch, compare_with_torch, float_array,
+    gradcheck_arrays)
 
 
 @pytest.mark.parametrize("shapes, dim", [(((4, 5), (4, 5)), 1), (((4, 5), (5,)), -1),
@@ -34,11 +35,9 @@ def test_pairwise_distance_matches_torch(torch, p, keepdim):
 
 
 def test_distance_shape_errors_match_torch(torch):
-    with pytest.raises(RuntimeError) as their_error:
-        torch.nn.functional.cosine_similarity(torch.zeros(3, 4), torch.zeros(3, 5))
-    with pytest.raises(RuntimeError) as our_error:
-        F.cosine_similarity(ember.zeros(3, 4), ember.zeros(3, 5))
-    assert str(our_error.value) == str(their_error.value)
+    assert_raises_like_torch(
+        lambda: torch.nn.functional.cosine_similarity(torch.zeros(3, 4), torch.zeros(3, 5)),
+        lambda: F.cosine_similarity(ember.zeros(3, 4), ember.zeros(3, 5)), RuntimeError)
 
 
 @pytest.mark.parametrize("expression", ["CosineSimilarity()", "PairwiseDistance()"])

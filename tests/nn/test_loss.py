@@ -10,7 +10,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd import gradcheck
-from tests.conftest import assert_close
+from tests.conftest import assert_close, assert_raises_like_torch
 
 REDUCTIONS = ["none", "mean", "sum"]
 
@@ -394,12 +394,15 @@ def test_loss_gradcheck(case):
 
 
 def test_multilabel_soft_margin_weight_is_a_buffer_like_torch(torch):
-    weight = _uniform((5,), 3, 0.5, 2.0)
-    arrays = LOSSES["multilabel_soft_margin"][2]()
-    ours, our_inputs, our_out = _run(ember, "MultiLabelSoftMarginLoss", {}, arrays, "mean",
-                                     weight)
-    theirs, their_inputs, their_out = _run(torch, "MultiLabelSoftMarginLoss", {}, arrays, "mean",
-                                           weight)
+    _check_weighted(torch, "MultiLabelSoftMarginLoss", {}, LOSSES["multilabel_soft_margin"][2](),
+                    "mean", _uniform((5,), 3, 0.5, 2.0))
+
+
+def _check_weighted(torch, module_name, kwargs, arrays, reduction, weight):
+    """The loss with a class ``weight`` (a buffer, as in PyTorch) equals torch's, as does the
+    gradient of its first input."""
+    ours, our_inputs, our_out = _run(ember, module_name, kwargs, arrays, reduction, weight)
+    theirs, their_inputs, their_out = _run(torch, module_name, kwargs, arrays, reduction, weight)
     assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
     assert_close(our_out.detach(), their_out.detach())
     our_out.backward()
@@ -459,22 +462,11 @@ def test_loss_module_reprs_and_state_dicts_match_torch(torch, expression):
                                                           lib.zeros(2, 3), margin=0), ValueError),
 ])
 def test_loss_errors_match_torch(torch, make, error):
-    with pytest.raises(error) as their_error:
-        make(torch, torch.nn.functional)
-    with pytest.raises(error) as our_error:
-        make(ember, ember.nn.functional)
-    assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
+    assert_raises_like_torch(lambda: make(torch, torch.nn.functional),
+                             lambda: make(ember, ember.nn.functional), error)
 
 
 @pytest.mark.parametrize("p", [1, 2])
 def test_multi_margin_weight_matches_torch(torch, p):
-    weight = _uniform((4,), 3, 0.5, 2.0)
     arrays = [(_uniform((5, 4), 0), True), (np.array([0, 3, 1, 1, 2]), False)]
-    ours, our_inputs, our_out = _run(ember, "MultiMarginLoss", {"p": p}, arrays, "sum", weight)
-    theirs, their_inputs, their_out = _run(torch, "MultiMarginLoss", {"p": p}, arrays, "sum",
-                                           weight)
-    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
-    assert_close(our_out.detach(), their_out.detach())
-    our_out.backward()
-    their_out.backward()
-    assert_close(our_inputs[0].grad, their_inputs[0].grad)
+    _check_weighted(torch, "MultiMarginLoss", {"p": p}, arrays, "sum", _uniform((4,), 3, 0.5, 2.0))

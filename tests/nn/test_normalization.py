@@ -7,7 +7,8 @@ import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd import gradcheck
 from tests.conftest import (
-    assert_close, compare_with_torch, float_array, gradcheck_arrays, load_torch_state)
+    assert_close, assert_raises_like_torch, compare_with_torch, float_array, gradcheck_arrays,
+    load_torch_state)
 
 MODULE_CASES = [
     ("LayerNorm", (6,), dict(), (4, 5, 6)),
@@ -170,11 +171,7 @@ def test_instance_norm_errors_match_torch(torch):
              lambda: torch.nn.InstanceNorm1d(3)(torch.zeros(2, 3, 4, 4)), ValueError),
             (lambda: nn.InstanceNorm1d(3, affine=True)(ember.zeros(2, 4, 4)),
              lambda: torch.nn.InstanceNorm1d(3, affine=True)(torch.zeros(2, 4, 4)), ValueError)]:
-        with pytest.raises(error) as their_error:
-            theirs()
-        with pytest.raises(error) as our_error:
-            ours()
-        assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
+        assert_raises_like_torch(theirs, ours, error)
 
 
 @pytest.mark.parametrize("shape, size", [((2, 5, 6), 3), ((2, 6, 3, 4), 2), ((1, 4, 2, 3, 2), 5)])

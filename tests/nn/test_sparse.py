@@ -6,7 +6,8 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from tests.conftest import (
-    assert_close, compare_with_torch, float_array, gradcheck_arrays, load_torch_state)
+    assert_close, assert_raises_like_torch, compare_with_torch, float_array, gradcheck_arrays,
+    load_torch_state)
 
 
 @pytest.mark.parametrize("values, num_classes", [([1, 0, 3], -1), ([[1, 2], [0, 0]], 5),
@@ -20,12 +21,11 @@ def test_one_hot_matches_torch(torch, values, num_classes):
 @pytest.mark.parametrize("values, num_classes, dtype", [
     ([1, -1], -1, "int64"), ([1, 4], 3, "int64"), ([], -1, "int64"), ([1, 2], 3, "int32")])
 def test_one_hot_errors_match_torch(torch, values, num_classes, dtype):
-    with pytest.raises(RuntimeError) as their_error:
-        torch.nn.functional.one_hot(torch.tensor(values, dtype=getattr(torch, dtype)),
-                                    num_classes)
-    with pytest.raises(RuntimeError) as our_error:
-        F.one_hot(ember.tensor(values, dtype=getattr(ember, dtype)), num_classes)
-    assert str(our_error.value) == str(their_error.value)
+    assert_raises_like_torch(
+        lambda: torch.nn.functional.one_hot(torch.tensor(values, dtype=getattr(torch, dtype)),
+                                            num_classes),
+        lambda: F.one_hot(ember.tensor(values, dtype=getattr(ember, dtype)), num_classes),
+        RuntimeError)
 
 
 BAG_INDICES = np.array([1, 2, 4, 5, 4, 3, 2, 9])
@@ -88,8 +88,4 @@ def test_embedding_bag_errors_match_torch(torch):
                 per_sample_weights=lib.ones(2)), NotImplementedError),
             (lambda lib: lib.nn.functional.embedding_bag(lib.tensor([1, 7]), lib.zeros(4, 2),
                                                          lib.tensor([0])), RuntimeError)]:
-        with pytest.raises(error) as their_error:
-            call(torch)
-        with pytest.raises(error) as our_error:
-            call(ember)
-        assert str(our_error.value) == str(their_error.value)
+        assert_raises_like_torch(lambda: call(torch), lambda: call(ember), error)

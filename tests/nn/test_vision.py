@@ -7,7 +7,8 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from tests.conftest import (
-    assert_close, assert_layer_like_torch, compare_with_torch, float_array, gradcheck_arrays)
+    assert_close, assert_layer_like_torch, assert_raises_like_torch, compare_with_torch,
+    float_array, gradcheck_arrays)
 
 
 @pytest.mark.parametrize("shape, factor", [((2, 8, 3, 4), 2), ((9, 2, 2), 3), ((1, 2, 4, 3, 3), 1)])
@@ -27,11 +28,7 @@ def test_pixel_shuffle_errors_match_torch(torch):
              lambda: torch.nn.functional.pixel_shuffle(torch.zeros(5, 2), 2)),
             (lambda: F.pixel_unshuffle(ember.zeros(1, 1, 3, 4), 2),
              lambda: torch.nn.functional.pixel_unshuffle(torch.zeros(1, 1, 3, 4), 2))]:
-        with pytest.raises(RuntimeError) as their_error:
-            theirs()
-        with pytest.raises(RuntimeError) as our_error:
-            ours()
-        assert str(our_error.value) == str(their_error.value)
+        assert_raises_like_torch(theirs, ours, RuntimeError)
 
 
 INTERPOLATE_CASES = [
@@ -84,11 +81,9 @@ def test_upsample_modules_match_torch(torch, expression):
 ])
 def test_interpolate_errors_match_torch(torch, call):
     array = np.zeros((1, 2, 4, 5), dtype=np.float32)
-    with pytest.raises((ValueError, NotImplementedError)) as their_error:
-        call(torch, torch.tensor(array))
-    with pytest.raises(their_error.type) as our_error:
-        call(ember, ember.tensor(array))
-    assert str(our_error.value) == str(their_error.value)
+    assert_raises_like_torch(lambda: call(torch, torch.tensor(array)),
+                             lambda: call(ember, ember.tensor(array)),
+                             (ValueError, NotImplementedError), same_type=True)
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
