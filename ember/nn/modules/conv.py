@@ -136,6 +136,11 @@ class _ConvForward(_ConvNd):
 
     _functional = None
 
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
+                         0, groups, bias, padding_mode, device, dtype)
+
     def forward(self, input):
         if self.padding_mode == "zeros":
             return type(self)._functional(input, self.weight, self.bias, self.stride,
@@ -151,11 +156,6 @@ class Conv1d(_ConvForward):
     _spatial_dims = 1
     _functional = staticmethod(F.conv1d)
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
-                         0, groups, bias, padding_mode, device, dtype)
-
 
 class Conv2d(_ConvForward):
     """2-D convolution over (N, C_in, H, W); weight (C_out, C_in / groups, kH, kW)."""
@@ -163,22 +163,12 @@ class Conv2d(_ConvForward):
     _spatial_dims = 2
     _functional = staticmethod(F.conv2d)
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
-                         0, groups, bias, padding_mode, device, dtype)
-
 
 class Conv3d(_ConvForward):
     """3-D convolution over (N, C_in, D, H, W); weight (C_out, C_in / groups, kD, kH, kW)."""
 
     _spatial_dims = 3
     _functional = staticmethod(F.conv3d)
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
-                         0, groups, bias, padding_mode, device, dtype)
 
 
 class _ConvTransposeNd(_ConvNd):
