@@ -22,7 +22,6 @@ def _check_floating(x, name):
         raise RuntimeError(f'"{name}" not implemented for \'{scalar_type_name(x.dtype)}\'')
 
 
-# ---- kernels -------------------------------------------------------------------------------------
 class Hardtanh(Op):
     """clamp to [min_val, max_val]; the gradient is zero at and beyond the edges."""
 
