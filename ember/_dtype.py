@@ -1,13 +1,18 @@
-"""ember dtypes, their NumPy counterparts, the default dtype and PyTorch's type-promotion rules."""
+"""ember dtypes, their NumPy counterparts, PyTorch's names for them (the one table of those), the
+default dtype and PyTorch's type-promotion rules."""
 import numpy as np
+
+__all__ = ["dtype", "finfo", "float16", "float32", "float64", "get_default_dtype", "iinfo", "int16",
+           "int32", "int64", "int8", "set_default_dtype", "uint8"]
 
 
 class dtype:
     """A tensor element type; compares by identity, prints like ``ember.float32``."""
 
-    __slots__ = ("name", "numpy", "is_floating_point", "is_signed", "itemsize", "_category")
+    __slots__ = ("name", "numpy", "is_floating_point", "is_signed", "itemsize", "_category",
+                 "_scalar_type", "_cpp_type")
 
-    def __init__(self, name, numpy_type, category):
+    def __init__(self, name, numpy_type, category, scalar_type, cpp_type):
         self.name = name
         self.numpy = np.dtype(numpy_type)
         self.is_floating_point = category == 2
@@ -15,6 +20,8 @@ class dtype:
         self.itemsize = self.numpy.itemsize
         # 0 bool < 1 integer < 2 floating: the categories of PyTorch's promotion rules.
         self._category = category
+        self._scalar_type = scalar_type
+        self._cpp_type = cpp_type
 
     def __repr__(self):
         return f"ember.{self.name}"
@@ -23,15 +30,17 @@ class dtype:
         return self.name
 
 
-bool_ = dtype("bool", np.bool_, 0)
-uint8 = dtype("uint8", np.uint8, 1)
-int8 = dtype("int8", np.int8, 1)
-int16 = dtype("int16", np.int16, 1)
-int32 = dtype("int32", np.int32, 1)
-int64 = dtype("int64", np.int64, 1)
-float16 = dtype("float16", np.float16, 2)
-float32 = dtype("float32", np.float32, 2)
-float64 = dtype("float64", np.float64, 2)
+# With PyTorch's names for each: its ScalarType ("Float", also the stem of "FloatTensor") and the
+# C++ type that some of its messages print.
+bool_ = dtype("bool", np.bool_, 0, "Bool", "bool")
+uint8 = dtype("uint8", np.uint8, 1, "Byte", "unsigned char")
+int8 = dtype("int8", np.int8, 1, "Char", "signed char")
+int16 = dtype("int16", np.int16, 1, "Short", "short int")
+int32 = dtype("int32", np.int32, 1, "Int", "int")
+int64 = dtype("int64", np.int64, 1, "Long", "long int")
+float16 = dtype("float16", np.float16, 2, "Half", "c10::Half")
+float32 = dtype("float32", np.float32, 2, "Float", "float")
+float64 = dtype("float64", np.float64, 2, "Double", "double")
 
 _ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
 _FROM_NUMPY = {d.numpy: d for d in _ALL}
@@ -65,6 +74,26 @@ def from_numpy_dtype(numpy_dtype):
                         f"supported types are: float64, float32, float16, int64, int32, int16, "
                         f"int8, uint8, and bool.")
     return found
+
+
+def scalar_type_name(numpy_dtype):
+    """PyTorch's ScalarType name of a NumPy dtype ("Float", "Long", ...), as its error messages
+    print it; NumPy's name for a type ember lacks."""
+    found = _FROM_NUMPY.get(np.dtype(numpy_dtype))
+    return found._scalar_type if found is not None else np.dtype(numpy_dtype).name
+
+
+def tensor_type_name(numpy_dtype):
+    """The tensor type name of a NumPy dtype, PyTorch's "torch.FloatTensor" with ember's prefix
+    (Tensor.type(), torch.typename); "ember.Tensor" for a type ember lacks."""
+    found = _FROM_NUMPY.get(np.dtype(numpy_dtype))
+    return "ember." + (found._scalar_type + "Tensor" if found is not None else "Tensor")
+
+
+def cpp_type_name(numpy_dtype):
+    """The C++ type PyTorch prints for a NumPy dtype ("float", "long int", ...)."""
+    found = _FROM_NUMPY.get(np.dtype(numpy_dtype))
+    return found._cpp_type if found is not None else np.dtype(numpy_dtype).name
 
 
 def to_dtype(value):

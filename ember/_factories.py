@@ -6,8 +6,12 @@ import numpy as np
 from ._device import check_cpu
 from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
 from ._random import numpy_generator
-from .autograd.grad_mode import _grad_state
 from .tensor import Tensor, _to_array
+
+__all__ = ["arange", "as_tensor", "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full",
+           "full_like", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like",
+           "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
+           "tensor", "zeros", "zeros_like"]
 
 
 def _check_device(device):
@@ -16,9 +20,7 @@ def _check_device(device):
 
 def _new(array, requires_grad=False):
     """Wrap a freshly made array; ``requires_grad`` is honoured even under no_grad (PyTorch)."""
-    tensor = Tensor._wrap(array)
-    if _grad_state.get().inference:
-        tensor._is_inference = True
+    tensor = Tensor._result(array)
     if requires_grad:
         tensor.requires_grad_(True)
     return tensor
@@ -181,25 +183,24 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1)."""
-    _check_device(device)
-    numpy_dtype = _float_dtype(dtype)
-    rng = numpy_generator(generator)
-    if numpy_dtype in (np.float32, np.float64):
-        array = rng.random(_size(size), dtype=numpy_dtype)
-    else:
-        array = rng.random(_size(size)).astype(numpy_dtype)
-    return _new(array, requires_grad)
+    return _draw("random", size, generator, dtype, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal."""
+    return _draw("standard_normal", size, generator, dtype, device, requires_grad)
+
+
+def _draw(method, size, generator, dtype, device, requires_grad):
+    """Floats from the generator's ``method``, drawn in float32/float64 directly (NumPy draws
+    no other float dtype: those are drawn in float64 and cast)."""
     _check_device(device)
     numpy_dtype = _float_dtype(dtype)
-    rng = numpy_generator(generator)
+    draw = getattr(numpy_generator(generator), method)
     if numpy_dtype in (np.float32, np.float64):
-        array = rng.standard_normal(_size(size), dtype=numpy_dtype)
+        array = draw(_size(size), dtype=numpy_dtype)
     else:
-        array = rng.standard_normal(_size(size)).astype(numpy_dtype)
+        array = draw(_size(size)).astype(numpy_dtype)
     return _new(array, requires_grad)
 
 

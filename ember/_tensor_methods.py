@@ -8,11 +8,11 @@ conversions, random fills, ``new_*`` factories and the autograd entry points.
 import numpy as np
 
 from . import _device, _dtype, _random, ops
-from ._dtype import to_dtype
+from ._dtype import tensor_type_name, to_dtype
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api
-from .tensor import Tensor, _to_array, _type_name
+from .tensor import Tensor, _to_array
 
 _numpy_generator = _random.numpy_generator
 
@@ -83,7 +83,7 @@ def _converter(target):
 def type_(self, dtype=None):
     """The type name (``'ember.FloatTensor'``) or, given a dtype, a converted tensor."""
     if dtype is None:
-        return _type_name(self._data.dtype)
+        return tensor_type_name(self._data.dtype)
     return to(self, dtype)
 
 

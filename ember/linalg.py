@@ -1,5 +1,6 @@
 """ember.linalg: torch.linalg's norms (vector_norm, norm; of the matrix norms only Frobenius),
 inv, det, slogdet, cholesky, eigh/eigvalsh, solve, matrix_power, multi_dot, cross and vecdot."""
+from .ops import linalg as _ops_linalg
 from .ops.reduce import vector_norm
 
 __all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_power", "multi_dot",
@@ -29,8 +30,7 @@ def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
 
 
 def cross(input, other, *, dim=-1):
-    from .ops.linalg import cross as cross_product
-    return cross_product(input, other, dim)
+    return _ops_linalg.cross(input, other, dim)
 
 
 def vecdot(x, y, *, dim=-1):
@@ -38,45 +38,36 @@ def vecdot(x, y, *, dim=-1):
 
 
 def inv(A):
-    from .ops.linalg import inverse
-    return inverse(A)
+    return _ops_linalg.inverse(A)
 
 
 def det(A):
-    from .ops.linalg import det as determinant
-    return determinant(A)
+    return _ops_linalg.det(A)
 
 
 def solve(A, B, *, left=True):
-    from .ops.linalg import solve as solve_system
-    return solve_system(A, B, left=left)
+    return _ops_linalg.solve(A, B, left=left)
 
 
 def matrix_power(A, n):
-    from .ops.linalg import matrix_power as power
-    return power(A, n)
+    return _ops_linalg.matrix_power(A, n)
 
 
 def multi_dot(tensors):
-    from .ops.linalg import multi_dot as chain
-    return chain(tensors)
+    return _ops_linalg.multi_dot(tensors)
 
 
 def slogdet(A):
-    from .ops.linalg import slogdet as sign_and_log
-    return sign_and_log(A)
+    return _ops_linalg.slogdet(A)
 
 
 def cholesky(A, *, upper=False):
-    from .ops.linalg import cholesky as factor
-    return factor(A, upper=upper)
+    return _ops_linalg.cholesky(A, upper=upper)
 
 
 def eigh(A, UPLO="L"):
-    from .ops.linalg import eigh as decompose
-    return decompose(A, UPLO)
+    return _ops_linalg.eigh(A, UPLO)
 
 
 def eigvalsh(A, UPLO="L"):
-    from .ops.linalg import eigvalsh as eigenvalues
-    return eigenvalues(A, UPLO)
+    return _ops_linalg.eigvalsh(A, UPLO)

@@ -11,7 +11,7 @@ import numpy as np
 from . import _device
 from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
 from ._tensor_str import format_tensor
-from .autograd.grad_mode import _grad_state
+from ._grad_state import _grad_state
 
 
 class _VersionCounter:
@@ -34,15 +34,6 @@ class Size(tuple):
         for size in self:
             count *= size
         return count
-
-
-_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
-               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
-
-
-def _type_name(numpy_dtype):
-    return "ember." + _TYPE_NAMES.get(np.dtype(numpy_dtype).name, "Tensor")
 
 
 class Tensor:

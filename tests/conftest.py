@@ -1,10 +1,12 @@
-"""Shared test fixtures: fixed seeds, the optional torch import, float64 helpers."""
+"""Shared test fixtures: fixed seeds, the optional torch import, float64 helpers, and the
+comparison of an ember callable with its torch twin."""
 import importlib
 
 import numpy as np
 import pytest
 
 import ember
+from ember.autograd import gradcheck
 
 
 @pytest.fixture(autouse=True)
@@ -72,3 +74,57 @@ def _as_numpy(value):
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         return value.detach().cpu().numpy()
     return np.asarray(value)
+
+
+def float_array(shape, seed=0, low=-3.0, high=3.0):
+    """float32 values in [low, high), none within 1e-3 of 0 (where activations have kinks)."""
+    values = np.random.default_rng(seed).uniform(low, high, size=shape)
+    values[np.abs(values) < 1e-3] = 0.5
+    return values.astype(np.float32)
+
+
+def compare_with_torch(torch, ember_fn, torch_fn, arrays, rtol=1e-5, atol=1e-6, grads=True):
+    """Run both libraries on the same float arrays; compare outputs and every input gradient."""
+    ours = [ember.tensor(array, requires_grad=grads) for array in arrays]
+    theirs = [torch.tensor(array, requires_grad=grads) for array in arrays]
+    our_out = ember_fn(*ours)
+    their_out = torch_fn(*theirs)
+    assert_close(our_out.detach(), their_out.detach(), rtol=rtol, atol=atol)
+    if not grads:
+        return ours, theirs
+    weights = np.random.default_rng(7).standard_normal(tuple(their_out.shape)).astype(np.float32)
+    (our_out * ember.tensor(weights)).sum().backward()
+    (their_out * torch.tensor(weights)).sum().backward()
+    for our_input, their_input in zip(ours, theirs):
+        assert_close(our_input.grad, their_input.grad, rtol=rtol, atol=atol * 10)
+    return ours, theirs
+
+
+def gradcheck_arrays(fn, arrays):
+    """float64 gradcheck of ``fn`` at ``arrays``."""
+    inputs = [ember.tensor(array.astype(np.float64), requires_grad=True) for array in arrays]
+    assert gradcheck(fn, inputs)
+
+
+def assert_layer_like_torch(torch, expression):
+    """``nn.<expression>`` built in both libraries: the same repr and state_dict keys."""
+    ours = eval("ember.nn." + expression)
+    theirs = eval("torch.nn." + expression)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+def load_torch_state(ours, theirs):
+    """Copy a torch module's state_dict into the ember module ``ours``."""
+    ours.load_state_dict({key: ember.tensor(value.detach().numpy())
+                          for key, value in theirs.state_dict().items()})
+
+
+def assert_raises_like_torch(theirs, ours, error=Exception, same_type=False):
+    """``theirs()`` raises ``error``, and ``ours()`` raises it too (torch's very type when
+    ``same_type``) with the same message (``ember.Size`` where torch prints ``torch.Size``)."""
+    with pytest.raises(error) as their_error:
+        theirs()
+    with pytest.raises(their_error.type if same_type else error) as our_error:
+        ours()
+    assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")

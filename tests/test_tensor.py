@@ -1,137 +1,12 @@
-"""Tensor basics: factories, dtypes, printing in PyTorch's form, conversions, errors."""
+"""Tensor basics: metadata, conversions, printing in PyTorch's form, random fills, errors of
+the Tensor API beyond the ops."""
 import copy
 
 import numpy as np
 import pytest
 
 import ember
-
-
-# ---- factories and dtypes -----------------------------------------------------------------------
-def test_default_dtypes_follow_pytorch():
-    assert ember.tensor([1.0, 2.0]).dtype is ember.float32
-    assert ember.tensor([1, 2]).dtype is ember.int64
-    assert ember.tensor([True]).dtype is ember.bool
-    assert ember.tensor([1, 2.5]).dtype is ember.float32
-    assert ember.tensor(3).dtype is ember.int64 and ember.tensor(3).shape == ()
-    assert ember.zeros(2).dtype is ember.float32
-    assert ember.arange(3).dtype is ember.int64
-    assert ember.arange(0, 1, 0.5).dtype is ember.float32
-    assert ember.full((2,), 7).dtype is ember.int64
-    assert ember.full((2,), 7.0).dtype is ember.float32
-    assert ember.full((2,), True).dtype is ember.bool
-    assert ember.randint(0, 5, (3,)).dtype is ember.int64
-    assert ember.randperm(4).dtype is ember.int64
-    assert ember.tensor(np.zeros(2, np.float64)).dtype is ember.float64
-    assert ember.tensor(np.zeros(2, np.int32)).dtype is ember.int32
-
-
-def test_dtype_aliases_and_properties():
-    assert ember.float is ember.float32 and ember.double is ember.float64
-    assert ember.long is ember.int64 and ember.int is ember.int32
-    assert repr(ember.float32) == "ember.float32"
-    assert ember.float64.is_floating_point and not ember.int64.is_floating_point
-    assert ember.float32.itemsize == 4
-    for dtype in (ember.float32, ember.float64, ember.int64, ember.int32, ember.bool):
-        assert ember.zeros(2, dtype=dtype).dtype is dtype
-
-
-@pytest.mark.parametrize("name, make", [
-    ("zeros", lambda fw: fw.zeros(2, 3)),
-    ("zeros_tuple", lambda fw: fw.zeros((2, 3), dtype=fw.float64)),
-    ("ones", lambda fw: fw.ones(4, dtype=fw.int32)),
-    ("full", lambda fw: fw.full((2, 2), 1.5)),
-    ("arange", lambda fw: fw.arange(5)),
-    ("arange_float", lambda fw: fw.arange(0.0, 1.0, 0.25)),
-    ("arange_negative_step", lambda fw: fw.arange(5, 0, -2)),
-    ("linspace", lambda fw: fw.linspace(0, 1, 5)),
-    ("linspace_odd", lambda fw: fw.linspace(-7.1, 3.3, 1001)),
-    ("eye", lambda fw: fw.eye(3)),
-    ("eye_rectangular", lambda fw: fw.eye(2, 3)),
-    ("zeros_like", lambda fw: fw.zeros_like(fw.ones(2, dtype=fw.int32))),
-    ("ones_like", lambda fw: fw.ones_like(fw.ones(2, 2))),
-    ("full_like", lambda fw: fw.full_like(fw.ones(3), 2.0)),
-    ("tensor_nested", lambda fw: fw.tensor([[1, 2], [3, 4]])),
-    ("tensor_scalar", lambda fw: fw.tensor(2.5)),
-    ("tensor_empty", lambda fw: fw.tensor([])),
-])
-def test_factories_match_torch(name, make, torch):
-    ember_value = make(ember)
-    torch_value = make(torch)
-    assert str(ember_value.dtype).split(".")[-1] == str(torch_value.dtype).split(".")[-1]
-    assert tuple(ember_value.shape) == tuple(torch_value.shape)
-    np.testing.assert_allclose(ember_value.numpy(), torch_value.numpy(), rtol=1e-6)
-
-
-def test_random_factories_are_seeded_and_shaped():
-    ember.manual_seed(3)
-    first = [ember.rand(2, 3), ember.randn(4), ember.randint(0, 10, (5,)), ember.randperm(6)]
-    ember.manual_seed(3)
-    second = [ember.rand(2, 3), ember.randn(4), ember.randint(0, 10, (5,)), ember.randperm(6)]
-    for a, b in zip(first, second):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert first[0].shape == (2, 3) and first[0].dtype is ember.float32
-    assert np.all((first[0].numpy() >= 0) & (first[0].numpy() < 1))
-    assert sorted(first[3].tolist()) == list(range(6))
-    generator = ember.Generator().manual_seed(5)
-    again = ember.Generator().manual_seed(5)
-    np.testing.assert_array_equal(ember.randn(3, generator=generator).numpy(),
-                                  ember.randn(3, generator=again).numpy())
-
-
-def test_like_factories_keep_shape_and_dtype():
-    base = ember.ones(2, 3, dtype=ember.float64)
-    for made in (ember.zeros_like(base), ember.ones_like(base), ember.empty_like(base),
-                 ember.rand_like(base), ember.randn_like(base), ember.full_like(base, 4.0)):
-        assert made.shape == (2, 3) and made.dtype is ember.float64
-
-
-def test_tensor_copies_and_from_numpy_shares_memory():
-    array = np.arange(4, dtype=np.float32)
-    copied = ember.tensor(array)
-    shared = ember.from_numpy(array)
-    as_tensor = ember.as_tensor(array)
-    array[0] = 100.0
-    assert copied[0].item() == 0.0
-    assert shared[0].item() == 100.0
-    assert as_tensor[0].item() == 100.0
-    shared.add_(1)
-    assert array[1] == 2.0
-    converted = ember.as_tensor(array, dtype=ember.float64)
-    array[2] = -5.0
-    assert converted[2].item() == 3.0
-    existing = ember.ones(2)
-    assert ember.as_tensor(existing) is existing
-    assert ember.as_tensor([1, 2]).dtype is ember.int64
-
-
-def test_factory_errors():
-    with pytest.raises(RuntimeError, match="negative dimension"):
-        ember.zeros(-1)
-    with pytest.raises(TypeError):
-        ember.from_numpy([1, 2])
-    with pytest.raises(TypeError):
-        ember.tensor(np.zeros(2, dtype=np.complex64))
-    with pytest.raises(RuntimeError, match="only Tensors of floating point"):
-        ember.tensor([1, 2], requires_grad=True)
-    with pytest.raises(RuntimeError):
-        ember.arange(0, 5, 0)
-    with pytest.raises(RuntimeError):
-        ember.zeros(2, device="cuda")
-
-
-def test_factory_errors_match_torch(torch):
-    cases = [lambda fw: fw.zeros(-1), lambda fw: fw.tensor([1, 2], requires_grad=True),
-             lambda fw: fw.arange(0, 5, 0), lambda fw: fw.tensor([[1, 2], [3]]),
-             lambda fw: fw.randint(5, 2, (3,)), lambda fw: fw.ones(2).item(),
-             lambda fw: fw.tensor("abc")]
-    for case in cases:
-        with pytest.raises(Exception) as torch_error:
-            case(torch)
-        with pytest.raises(Exception) as ember_error:
-            case(ember)
-        assert issubclass(ember_error.type, torch_error.type.__mro__[-3]) or \
-            ember_error.type is torch_error.type, (ember_error.value, torch_error.value)
+from ops.op_table import BadInputChecks, ValueChecks
 
 
 # ---- metadata and conversions -------------------------------------------------------------------
@@ -265,3 +140,61 @@ def test_repr_matches_torch(name, torch):
 def test_repr_of_result_names_its_grad_fn():
     y = ember.tensor([1.0, 2.0], requires_grad=True) * 2
     assert repr(y) == "tensor([2., 4.], grad_fn=<MulBackward0>)"
+
+
+# ---- the Tensor API beyond the ops: bad inputs and values as torch's; random fills -----------
+BAD_INPUTS = {
+    "item_many": lambda fw: fw.ones(2).item(),
+    "bool_ambiguous": lambda fw: bool(fw.ones(2)),
+    "len_zero_dim": lambda fw: len(fw.ones(())),
+    "requires_grad_int": lambda fw: fw.tensor([1, 2]).requires_grad_(),
+    "backward_non_scalar": lambda fw: (fw.ones(2, requires_grad=True) * 2).backward(),
+    "backward_no_grad": lambda fw: fw.ones(2).sum().backward(),
+    "leaf_inplace": lambda fw: fw.ones(3, requires_grad=True).add_(1),
+    "numpy_requires_grad": lambda fw: fw.ones(3, requires_grad=True).numpy(),
+    "random_from_to": lambda fw: fw.zeros(2).random_(5, 2),
+    "exponential_negative": lambda fw: fw.zeros(2).exponential_(-1.0),
+    "geometric_p": lambda fw: fw.zeros(2).geometric_(1.5),
+    "log_normal_std": lambda fw: fw.zeros(2).log_normal_(0.0, -1.0),
+    "cauchy_sigma": lambda fw: fw.zeros(2).cauchy_(0.0, -1.0),
+    "device_bad_type": lambda fw: fw.device("gpu"),
+    "device_bad_index": lambda fw: fw.device("cuda:x"),
+    "set_num_threads_zero": lambda fw: fw.set_num_threads(0),
+}
+
+
+VALUES = {
+    "apply_map_": lambda fw: (fw.tensor([1.0, 2.0]).apply_(lambda v: v * 3),
+                              fw.tensor([[1, 2], [3, 4]]).map_(fw.tensor([10, 20]),
+                                                               lambda a, b: a * b)),
+    "metadata": lambda fw: (fw.ones(2).is_cpu, fw.ones(2).get_device(),
+                            fw.ones(2).is_complex(), fw.ones(2, dtype=fw.uint8).is_signed(),
+                            fw.ones(2).is_same_size(fw.zeros(2)), fw.ones(2).is_pinned()),
+}
+
+
+class TestTensorApi(BadInputChecks, ValueChecks):
+    """The op-table checks of every entry above."""
+
+
+def test_random_fills_stay_in_range_and_follow_the_seed():
+    ember.manual_seed(3)
+    first = ember.zeros(200).random_(2, 7)
+    ember.manual_seed(3)
+    again = ember.zeros(200).random_(2, 7)
+    np.testing.assert_array_equal(first.numpy(), again.numpy())
+    assert first.min().item() == 2 and first.max().item() == 6
+    below = ember.zeros(100, dtype=ember.int64).random_(4)
+    assert below.dtype is ember.int64 and 0 <= below.min().item() and below.max().item() <= 3
+    waits = ember.zeros(4000, dtype=ember.float64).exponential_(2.0)
+    assert waits.min().item() >= 0 and abs(waits.mean().item() - 0.5) < 0.05
+
+
+def test_more_random_fills_follow_their_distributions():
+    ember.manual_seed(5)
+    trials = ember.zeros(20000, dtype=ember.float64).geometric_(0.25)
+    assert trials.min().item() >= 1 and abs(trials.mean().item() - 4.0) < 0.15
+    logs = ember.zeros(20000, dtype=ember.float64).log_normal_(0.5, 0.25).log()
+    assert abs(logs.mean().item() - 0.5) < 0.02 and abs(logs.std().item() - 0.25) < 0.02
+    draws = ember.zeros(20000, dtype=ember.float64).cauchy_(1.0, 2.0)
+    assert abs(draws.median().item() - 1.0) < 0.1

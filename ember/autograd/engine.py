@@ -18,7 +18,7 @@ import numpy as np
 from .._dtype import from_numpy_dtype
 from .._hooks import RemovableHandle
 from ..tensor import Size, Tensor
-from .grad_mode import GradState, _grad_state
+from .._grad_state import GradState, _grad_state
 from .views import refresh_view
 
 

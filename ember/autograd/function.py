@@ -10,7 +10,8 @@ import numpy as np
 
 from .._dtype import from_numpy_dtype
 from ..tensor import Tensor
-from .grad_mode import _grad_state, no_grad
+from .._grad_state import _grad_state
+from .grad_mode import no_grad
 from .node import Node, _sequence
 from .views import record_view, refresh_view
 

@@ -1,9 +1,6 @@
 """Grad mode: whether ops record a graph, private to each thread and each asyncio task."""
-
-import contextvars
-from collections import namedtuple
-
-from ember.autograd._contextlib import DecoratorContextManager
+from .._grad_state import GradState, _grad_state
+from ._contextlib import DecoratorContextManager
 
 __all__ = [
     "enable_grad",
@@ -13,17 +10,6 @@ __all__ = [
     "no_grad",
     "set_grad_enabled",
 ]
-
-
-class GradState(namedtuple("GradState", ["grad_enabled", "inference"])):
-    """The grad mode of a thread or task: ops record a graph when grad_enabled and not inference."""
-
-    __slots__ = ()
-
-
-# Read by the autograd core on every op. A ContextVar, so a new thread starts from the default and
-# every asyncio task works on its own copy.
-_grad_state = contextvars.ContextVar("_grad_state", default=GradState(True, False))
 
 
 def is_grad_enabled():

@@ -7,7 +7,8 @@ import itertools
 
 import numpy as np
 
-from ..tensor import Tensor, _type_name
+from .._dtype import tensor_type_name
+from ..tensor import Tensor
 
 # Creation order of nodes: every consumer of a node is created after it (the engine's heap key).
 _sequence = itertools.count()
@@ -136,7 +137,7 @@ class Node:
                 grad_fn = owner
             item = self.saved[index]
             array = item._data if isinstance(item, Tensor) else item
-            description = f"[{_type_name(array.dtype)} {list(array.shape)}]"
+            description = f"[{tensor_type_name(array.dtype)} {list(array.shape)}]"
             if grad_fn is not None:
                 operation = grad_fn.name().removesuffix("Backward0")
                 description += f", which is output {output_nr} of {operation},"

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._dtype import from_numpy_dtype
 from ..tensor import Tensor
-from .grad_mode import _grad_state
+from .._grad_state import _grad_state
 from .node import Node, _sequence
 
 

@@ -41,15 +41,5 @@ from .modules import EmbeddingBag  # noqa: F401,E402
 from .modules import LPPool1d, LPPool2d  # noqa: F401,E402
 
 from . import functional, init  # noqa: F401,E402
-from . import utils  # noqa: F401,E402
+from . import parallel, utils  # noqa: F401,E402
 
-
-def __getattr__(name):
-    # SyncBatchNorm and DistributedDataParallel (nn.parallel) live in ember.distributed, the
-    # layer above nn: resolved by name on first use.
-    import importlib
-    if name == "SyncBatchNorm":
-        return importlib.import_module("ember.distributed.sync_batchnorm").SyncBatchNorm
-    if name == "parallel":
-        return importlib.import_module("ember.nn.parallel")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

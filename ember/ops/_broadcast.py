@@ -1,4 +1,5 @@
-"""``unbroadcast``: the one place where broadcasting is undone in backward."""
+"""Broadcasting's two rules that ops share: ``unbroadcast``, the one place where it is undone in
+backward, and ``mismatch_error``, PyTorch's error for shapes that do not broadcast."""
 import numpy as np
 
 
@@ -18,3 +19,16 @@ def unbroadcast(grad, shape):
     if grad.shape != shape:
         grad = xp.broadcast_to(grad, shape)
     return grad
+
+
+def mismatch_error(shape_a, shape_b):
+    """PyTorch's RuntimeError for two shapes that do not broadcast, naming the first mismatching
+    dimension from the right; None when they broadcast."""
+    rank = max(len(shape_a), len(shape_b))
+    for offset in range(1, rank + 1):
+        size_a = shape_a[-offset] if offset <= len(shape_a) else 1
+        size_b = shape_b[-offset] if offset <= len(shape_b) else 1
+        if size_a != size_b and size_a != 1 and size_b != 1:
+            return RuntimeError(f"The size of tensor a ({size_a}) must match the size of tensor "
+                                f"b ({size_b}) at non-singleton dimension {rank - offset}")
+    return None

@@ -7,7 +7,8 @@ namespace under create_graph, where the same formula on Tensors records the grap
 import numpy as np
 
 from .._dtype import from_numpy_dtype
-from . import elementwise, reduce, shape
+from . import reduce, shape
+from .elementwise import casting, exp_log
 
 __all__ = ["astype", "broadcast_to", "exp", "expand_dims", "reshape", "sum"]
 
@@ -15,8 +16,8 @@ __all__ = ["astype", "broadcast_to", "exp", "expand_dims", "reshape", "sum"]
 def astype(x, dtype, copy=True):
     """``x`` as the NumPy ``dtype`` (differentiable for floating targets)."""
     if x._data.dtype == np.dtype(dtype):
-        return elementwise.clone(x) if copy else x
-    return elementwise.cast(x, from_numpy_dtype(np.dtype(dtype)))
+        return casting.clone(x) if copy else x
+    return casting.cast(x, from_numpy_dtype(np.dtype(dtype)))
 
 
 def broadcast_to(x, shape_):
@@ -32,7 +33,7 @@ def expand_dims(x, axis):
 
 
 def exp(x):
-    return elementwise.exp(x)
+    return exp_log.exp(x)
 
 
 def reshape(x, shape_):

@@ -1,10 +1,20 @@
-"""Indexing: basic and advanced ``x[key]``, indexed assignment, gather, index_select, masked_fill."""
+"""Indexing: basic and advanced ``x[key]``, indexed assignment, gather, index_select, where,
+masked_fill, scatter and the index_* family, selection by mask, searching and counting."""
 import re
 
 import numpy as np
 
+from .._dtype import scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor, _normalize_dim
+from ._broadcast import unbroadcast
+from .elementwise._operands import (
+    _grad_for, _promote, _shape_dtype, _shape_error, _to_operand)
+
+__all__ = ["argwhere", "bincount", "bucketize", "gather", "index_add", "index_copy", "index_fill",
+           "index_put", "index_select", "isin", "masked_fill", "masked_scatter", "masked_select",
+           "nonzero", "scatter", "scatter_add", "scatter_reduce", "searchsorted", "take",
+           "take_along_dim", "tril_indices", "triu_indices", "where"]
 
 
 def _convert_key(key):
@@ -90,7 +100,6 @@ class IndexPut(Op):
             grad_x = grad.copy()
             grad_x[ctx.key] = 0
         if needs_value:
-            from ._broadcast import unbroadcast
             grad_value = unbroadcast(np.asarray(grad[ctx.key]), ctx.value_shape)
             if ctx.value_dtype is not None and grad_value.dtype != ctx.value_dtype:
                 grad_value = grad_value.astype(ctx.value_dtype)
@@ -189,9 +198,44 @@ def take_along_dim(input, indices, dim):
     return gather(input, dim, indices)
 
 
+class Where(Op):
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        if not isinstance(condition, np.ndarray) or condition.dtype != np.bool_:
+            kind = getattr(condition, "dtype", None)
+            name = scalar_type_name(kind) if kind is not None else \
+                type(condition).__name__
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
+                               f"tensor with dtype {name}")
+        ctx.a_meta = _shape_dtype(a)
+        ctx.b_meta = _shape_dtype(b)
+        a, b = _promote(a, b)
+        if any(ctx.needs_input_grad[1:]):
+            ctx.save_for_backward(condition)
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (condition,) = ctx.saved_tensors
+        _, needs_a, needs_b = ctx.needs_input_grad
+        zero = np.zeros((), dtype=grad.dtype)
+        return (None,
+                _grad_for(np.where(condition, grad, zero), *ctx.a_meta) if needs_a else None,
+                _grad_for(np.where(condition, zero, grad), *ctx.b_meta) if needs_b else None)
+
+
+def where(condition, input=None, other=None):
+    try:
+        if input is None and other is None:
+            return nonzero(condition, as_tuple=True)
+        return Where.apply(_to_operand(condition, "where"), _to_operand(input, "where"),
+                           _to_operand(other, "where"))
+    except ValueError as error:
+        raise _shape_error(error, condition, input, other) from None
+
+
 def masked_fill(input, mask, value):
     """Where ``mask`` is True take ``value``, else ``input`` (differentiable in input)."""
-    from .elementwise import where
     if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{getattr(mask, 'dtype', type(mask).__name__)}")
@@ -608,7 +652,6 @@ class IndexPutAccumulate(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        from ._broadcast import unbroadcast
         grad_values = None
         if ctx.needs_input_grad[2]:
             shape, dtype = ctx.values_meta

@@ -1,12 +1,17 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
 import numpy as np
 
+from .._dtype import cpp_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
-from ._broadcast import unbroadcast
+from ._broadcast import mismatch_error, unbroadcast
+from .index import index_select
+from .reduce import vector_norm
+from .shape import broadcast_tensors, unsqueeze
 
-_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
-          "float16": "c10::Half", "bool": "bool"}
+__all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain_matmul",
+           "cholesky", "cross", "det", "dist", "dot", "einsum", "ger", "inner", "inverse", "kron",
+           "logdet", "matmul", "matrix_power", "mm", "mv", "outer", "slogdet", "tensordot", "vdot"]
 
 
 class MatMul(Op):
@@ -51,8 +56,8 @@ def matmul(input, other):
                            f"{a.ndim}D and {b.ndim}D")
     if a.dtype != b.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_NAMES.get(a.dtype.name, a.dtype.name)} != "
-                           f"{_NAMES.get(b.dtype.name, b.dtype.name)}")
+                           f"{cpp_type_name(a.dtype)} != "
+                           f"{cpp_type_name(b.dtype)}")
     inner_a = a.shape[-1]
     inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if inner_a != inner_b:
@@ -65,22 +70,15 @@ def matmul(input, other):
         right = f"{inner_b}x{b.shape[-1] if b.ndim > 1 else 1}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
     if a.ndim > 2 or b.ndim > 2:
-        batch_a = a.shape[:-2]
-        batch_b = b.shape[:-2] if b.ndim > 1 else ()
-        rank = max(len(batch_a), len(batch_b))
-        for offset in range(1, rank + 1):
-            size_a = batch_a[-offset] if offset <= len(batch_a) else 1
-            size_b = batch_b[-offset] if offset <= len(batch_b) else 1
-            if size_a != size_b and size_a != 1 and size_b != 1:
-                raise RuntimeError(f"The size of tensor a ({size_a}) must match the size of "
-                                   f"tensor b ({size_b}) at non-singleton dimension "
-                                   f"{rank - offset}")
+        mismatch = mismatch_error(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
+        if mismatch is not None:
+            raise mismatch
     return MatMul.apply(input, other)
 
 
 def mm(input, mat2):
     if input._data.ndim != 2 or mat2._data.ndim != 2:
-        raise RuntimeError(f"self must be a matrix" if input._data.ndim != 2 else
+        raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else
                            "mat2 must be a matrix")
     return matmul(input, mat2)
 
@@ -111,7 +109,6 @@ def dot(input, other):
 
 
 def outer(input, vec2):
-    from .shape import unsqueeze
     return unsqueeze(input, 1) * unsqueeze(vec2, 0)
 
 
@@ -312,14 +309,20 @@ def kron(input, other):
     return product.reshape([a * b for a, b in zip(shape_a, shape_b)])
 
 
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
-    product = bmm(batch1, batch2)
+def _scaled_sum(input, product, beta, alpha):
+    """beta * input + alpha * product, the add* ops' rule: with beta == 0 the input is ignored
+    (NaN included), and factors of 1 cost no multiplication."""
     if alpha != 1:
         product = product * alpha
     if beta == 0:
         return product
     return (input if beta == 1 else input * beta) + product
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
+    product = bmm(batch1, batch2)
+    return _scaled_sum(input, product, beta, alpha)
 
 
 def inner(input, other):
@@ -338,8 +341,6 @@ def vdot(input, other):
 
 def cross(input, other, dim=None):
     """The 3-vector cross product along ``dim`` (the first dim of size 3 when None)."""
-    from .index import index_select
-    from .shape import broadcast_tensors
     if input._data.ndim != other._data.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     input, other = broadcast_tensors(input, other)
@@ -358,13 +359,11 @@ def cross(input, other, dim=None):
 
 
 def dist(input, other, p=2):
-    from .reduce import vector_norm
     return vector_norm(input - other, p)
 
 
 def cdist(x1, x2, p=2.0):
     """The ``p``-norm distance between every row of ``x1`` and every row of ``x2`` (batched)."""
-    from .reduce import vector_norm
     if x1._data.ndim < 2 or x2._data.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1._data.ndim}D")
     if x1._data.shape[-1] != x2._data.shape[-1]:
@@ -494,31 +493,19 @@ def solve(A, B, *, left=True):
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta * input + alpha * (mat @ vec)."""
     product = mv(mat, vec)
-    if alpha != 1:
-        product = product * alpha
-    if beta == 0:
-        return product
-    return (input if beta == 1 else input * beta) + product
+    return _scaled_sum(input, product, beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """beta * input + alpha * outer(vec1, vec2)."""
     product = outer(vec1, vec2)
-    if alpha != 1:
-        product = product * alpha
-    if beta == 0:
-        return product
-    return (input if beta == 1 else input * beta) + product
+    return _scaled_sum(input, product, beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (the sum over the batch of batch1[i] @ batch2[i])."""
     product = einsum("bij,bjk->ik", batch1, batch2)
-    if alpha != 1:
-        product = product * alpha
-    if beta == 0:
-        return product
-    return (input if beta == 1 else input * beta) + product
+    return _scaled_sum(input, product, beta, alpha)
 
 
 def matrix_power(input, n):

@@ -3,9 +3,19 @@ import builtins
 
 import numpy as np
 
-from .._dtype import get_default_dtype
+from .._dtype import get_default_dtype, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
+from .elementwise import lerp, maximum, minimum, sqrt
+from .index import Gather, where
+from .shape import diff, narrow, stack
+
+__all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
+           "count_nonzero", "cov", "cummax", "cummin", "cumprod", "cumsum", "cumulative_trapezoid",
+           "histc", "kthvalue", "log_softmax", "logcumsumexp", "logsumexp", "max", "mean", "median",
+           "min", "mode", "msort", "nanmean", "nanmedian", "nansum", "norm", "prod", "quantile",
+           "softmax", "sort", "std", "std_mean", "sum", "topk", "trapezoid", "unique",
+           "unique_consecutive", "var", "var_mean"]
 
 
 def _axes(dim, ndim, operation):
@@ -72,7 +82,8 @@ class Mean(Op):
             x = x.astype(dtype.numpy)
         if x.dtype.kind != "f":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
-                               f"a floating point or complex dtype. Got: {_name(x.dtype)}")
+                               f"a floating point or complex dtype. Got: "
+                               f"{scalar_type_name(x.dtype)}")
         ctx.shape = x.shape
         ctx.axes_keepdim = (axes, keepdim)
         return np.asarray(np.mean(x, axis=axes, keepdims=keepdim))
@@ -85,18 +96,13 @@ class Mean(Op):
         return _expand_back(np, grad * scale, ctx.shape, axes, keepdim), None, None, None
 
 
-def _name(numpy_dtype):
-    return {"int64": "Long", "int32": "Int", "bool": "Bool", "float32": "Float",
-            "float64": "Double"}.get(np.dtype(numpy_dtype).name, str(numpy_dtype))
-
-
 class Var(Op):
     """Variance with Bessel-style ``correction``; its own op for a stable two-pass formula."""
 
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
         if x.dtype.kind != "f":
-            raise RuntimeError(f"std and var only support floating point and complex dtypes")
+            raise RuntimeError("std and var only support floating point and complex dtypes")
         mean = np.mean(x, axis=axes, keepdims=True)
         centered = x - mean
         count = _count(x.shape, axes)
@@ -323,7 +329,6 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    from .elementwise import sqrt
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
@@ -363,14 +368,12 @@ def _extreme(cls, input, dim, keepdim, operation):
 
 def max(input, dim=None, keepdim=False):
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
         return maximum(input, dim)
     return _extreme(Max, input, dim, keepdim, "max")
 
 
 def min(input, dim=None, keepdim=False):
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
         return minimum(input, dim)
     return _extreme(Min, input, dim, keepdim, "min")
 
@@ -428,7 +431,7 @@ def _softmax_axis(input, dim, dtype, operation):
         input = input.to(dtype)
     elif input._data.dtype.kind != "f":
         raise NotImplementedError(f"\"{operation}_lastdim_kernel_impl\" not implemented for "
-                                  f"'{_name(input._data.dtype)}'")
+                                  f"'{scalar_type_name(input._data.dtype)}'")
     axes = _axes(dim, input._data.ndim, operation)
     return input, axes[0] if axes else None
 
@@ -492,16 +495,31 @@ def _sort_indices(data, axis, descending):
 
 def _take_sorted(input, axis, indices):
     """Values at ``indices`` along ``axis``, differentiable (the gradient scatters back)."""
-    from .index import Gather
     if input._data.ndim == 0:
         return input.clone()
     return Gather.apply(input, axis, indices)
 
 
+def _selected(input, axis, kept, keepdim):
+    """(values, indices) of a selection along ``axis``: ``kept`` holds one int64 position per
+    row (size 1 along ``axis``), as median, kthvalue, mode and nanmedian return them."""
+    values = _take_sorted(input, axis, kept)
+    indices = kept
+    if not keepdim:
+        values = values.squeeze(axis)
+        indices = np.squeeze(kept, axis)
+    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+
+
+def _scalar_selection(input):
+    """A selection from a 0-d tensor: the value itself, at index 0."""
+    return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+
+
 def sort(input, dim=-1, descending=False, *, stable=False):
     """Sorted values and their indices along ``dim`` (always stable; NaN sorts as largest)."""
     if input._data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     axis = _axes(dim, input._data.ndim, "sort")[0]
     indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
     return _ReturnTypes((_take_sorted(input, axis, indices), Tensor._result(indices)))
@@ -539,7 +557,7 @@ def median(input, dim=None, keepdim=False):
         return input.reshape(-1)[int(position)].clone()  # a new tensor, not a view
     axis = _axes(dim, data.ndim, "median")[0] if data.ndim else 0
     if data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     _check_reducible(input, (axis,), True, "median")
     order = _sort_indices(data, axis, False)
     kept = np.take(order, [(data.shape[axis] - 1) // 2], axis=axis)
@@ -548,12 +566,7 @@ def median(input, dim=None, keepdim=False):
         first_nan = np.argmax(np.isnan(data), axis=axis, keepdims=True)
         kept = np.where(has_nan, first_nan, kept)
     kept = kept.astype(np.int64, copy=False)
-    values = _take_sorted(input, axis, kept)
-    indices = kept
-    if not keepdim:
-        values = values.squeeze(axis)
-        indices = np.squeeze(kept, axis)
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _selected(input, axis, kept, keepdim)
 
 
 class CumProd(Op):
@@ -604,7 +617,6 @@ def cumprod(input, dim, dtype=None):
 
 def nansum(input, dim=None, keepdim=False, dtype=None):
     """Sum treating NaN as zero (their gradient is zero)."""
-    from .elementwise import where
     if input._data.dtype.kind != "f":
         return sum(input, dim, keepdim, dtype)
     zero = Tensor._wrap(np.zeros((), dtype=input._data.dtype))
@@ -744,7 +756,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _cumulative_extreme(input, dim, accumulate, operation):
     data = input._data
     if data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     axis = _axes(dim, data.ndim, operation)[0]
     running = accumulate(data, axis=axis)
     shape = [1] * data.ndim
@@ -756,7 +768,6 @@ def _cumulative_extreme(input, dim, accumulate, operation):
     if data.dtype.kind == "f":
         reached = np.where(np.isnan(data), positions, reached)
     indices = np.maximum.accumulate(reached, axis=axis).astype(np.int64)
-    from .index import Gather
     return _ReturnTypes((Gather.apply(input, axis, indices), Tensor._result(indices)))
 
 
@@ -776,14 +787,9 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
     if data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     kept = np.take(_sort_indices(data, axis, False), [k - 1], axis=axis).astype(np.int64)
-    values = _take_sorted(input, axis, kept)
-    indices = kept
-    if not keepdim:
-        values = values.squeeze(axis)
-        indices = np.squeeze(kept, axis)
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _selected(input, axis, kept, keepdim)
 
 
 def msort(input):
@@ -793,7 +799,6 @@ def msort(input):
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The ``q``-quantiles along ``dim`` (of all elements when None), interpolating between the
     two nearest ranks (differentiable through the selected values)."""
-    from .elementwise import lerp
     if interpolation not in ("linear", "lower", "higher", "nearest", "midpoint"):
         raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
                            f"midpoint or nearest, but got {interpolation}")
@@ -834,7 +839,6 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
         results.append(value)
     if scalar_q:
         return results[0]
-    from .shape import stack
     return stack(results, 0)
 
 
@@ -895,12 +899,7 @@ def nanmedian(input, dim=None, keepdim=False):
     counts = np.sum(~np.isnan(data), axis=axis, keepdims=True)
     middle = np.maximum(counts - 1, 0) // 2
     kept = np.take_along_axis(order, middle, axis=axis).astype(np.int64)
-    values = _take_sorted(input, axis, kept)
-    indices = kept
-    if not keepdim:
-        values = values.squeeze(axis)
-        indices = np.squeeze(kept, axis)
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _selected(input, axis, kept, keepdim)
 
 
 def mode(input, dim=-1, keepdim=False):
@@ -908,7 +907,7 @@ def mode(input, dim=-1, keepdim=False):
     index of its last occurrence."""
     data = input._data
     if data.ndim == 0:
-        return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+        return _scalar_selection(input)
     axis = _axes(dim, data.ndim, "mode")[0]
     size = data.shape[axis]
     if size == 0:
@@ -928,17 +927,11 @@ def mode(input, dim=-1, keepdim=False):
     last = np.take_along_axis(ends, best, axis=-1)
     # A stable sort keeps equal values in input order: the run's end is the last occurrence.
     kept = np.moveaxis(np.take_along_axis(order, last, axis=-1), -1, axis).astype(np.int64)
-    values = _take_sorted(input, axis, kept)
-    indices = kept
-    if not keepdim:
-        values = values.squeeze(axis)
-        indices = np.squeeze(kept, axis)
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _selected(input, axis, kept, keepdim)
 
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """The trapezoid rule along ``dim``, with sample points ``x`` or a constant spacing ``dx``."""
-    from .shape import diff, narrow
     axis = _axes(dim, y._data.ndim, "trapezoid")[0]
     length = y._data.shape[axis]
     if length == 0:
@@ -1015,7 +1008,6 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """Running trapezoid-rule integrals along ``dim`` (one fewer element than ``y``)."""
-    from .shape import diff, narrow
     axis = _axes(dim, y._data.ndim, "cumulative_trapezoid")[0]
     length = y._data.shape[axis]
     pairs = builtins.max(length - 1, 0)

@@ -1,10 +1,24 @@
 """Shape ops: reshape/view, permute/transpose, expand, repeat, squeeze/unsqueeze, cat/stack, split."""
+import itertools
+
 import numpy as np
 
-from .._dtype import _FROM_NUMPY, result_type
+from .._dtype import _FROM_NUMPY, result_type, tensor_type_name, to_dtype
 from ..autograd.function import Op
-from ..tensor import Size, Tensor, _normalize_dim, _type_name
+from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import unbroadcast
+from .index import getitem, setitem
+
+__all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes",
+           "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat", "chunk", "column_stack",
+           "combinations", "concat", "concatenate", "diag", "diag_embed", "diagflat", "diagonal",
+           "diff", "dsplit", "dstack", "expand", "flatten", "flip", "fliplr", "flipud", "hsplit",
+           "hstack", "is_complex", "is_floating_point", "is_nonzero", "is_same_size", "is_tensor",
+           "meshgrid", "moveaxis", "movedim", "narrow", "numel", "permute", "ravel", "repeat",
+           "repeat_interleave", "reshape", "roll", "rot90", "row_stack", "select", "split",
+           "squeeze", "stack", "swapaxes", "swapdims", "t", "tensor_split", "tile", "trace",
+           "transpose", "tril", "triu", "unbind", "unflatten", "unravel_index", "unsqueeze",
+           "vander", "vsplit", "vstack"]
 
 
 def _shape_arg(shape):
@@ -164,7 +178,6 @@ def reshape(input, *shape):
 
 def view(input, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
-        from .._dtype import to_dtype
         target = to_dtype(shape[0])
         if target.numpy.itemsize != input._data.itemsize:
             raise RuntimeError("view(dtype): only dtypes of the same size are supported in ember")
@@ -274,7 +287,7 @@ def expand(input, *sizes):
     sizes = _shape_arg(sizes)
     shape = input._data.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand({_type_name(input._data.dtype)}{{{list(shape)}}}, "
+        raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
                            f"size={list(sizes)}): the number of sizes "
                            f"provided ({len(sizes)}) must be greater or equal to the number of "
                            f"dimensions in the tensor ({len(shape)})")
@@ -388,7 +401,6 @@ def split(tensor, split_size_or_sections, dim=0):
                                f"split_sizes={sizes}")
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
         sections = [(int(start), int(start) + size) for start, size in zip(starts, sizes)]
-    from .index import getitem
     prefix = (slice(None),) * axis
     return tuple(getitem(tensor, prefix + (slice(start, stop),)) for start, stop in sections)
 
@@ -566,7 +578,6 @@ def meshgrid(*tensors, indexing="ij"):
 
 
 def narrow(input, dim, start, length):
-    from .index import getitem
     axis = _normalize_dim(dim, input._data.ndim)
     size = input._data.shape[axis]
     if isinstance(start, Tensor):
@@ -581,7 +592,6 @@ def narrow(input, dim, start, length):
 
 
 def unbind(input, dim=0):
-    from .index import getitem
     axis = _normalize_dim(dim, input._data.ndim)
     return tuple(getitem(input, (slice(None),) * axis + (position,))
                  for position in range(input._data.shape[axis]))
@@ -589,7 +599,6 @@ def unbind(input, dim=0):
 
 def repeat_interleave(input, repeats, dim=None):
     """Each element (or slice along ``dim``) repeated ``repeats`` times, consecutively."""
-    from .index import getitem
     if dim is None:
         input = reshape(input, -1)
         axis = 0
@@ -709,7 +718,6 @@ def rot90(input, k=1, dims=(0, 1)):
 
 
 def select(input, dim, index):
-    from .index import getitem
     axis = _normalize_dim(dim, input._data.ndim)
     size = input._data.shape[axis]
     if not -size <= index < size:
@@ -899,7 +907,6 @@ def sum_to_size(input, *size):
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """Matrices whose (dim1, dim2) diagonals are the last dim of ``input``."""
-    from .index import setitem
     size = input._data.shape[-1] + abs(offset)
     ndim = input._data.ndim + 1
     axis1 = _normalize_dim(dim1, ndim)
@@ -950,8 +957,6 @@ def is_same_size(input, other):
 
 def combinations(input, r=2, with_replacement=False):
     """Every length-``r`` combination of the 1-D ``input``'s elements, one per row."""
-    import itertools
-    from .index import getitem
     if input._data.ndim != 1:
         raise RuntimeError(f"Expect a 1D vector, but got shape {list(input._data.shape)}")
     if r < 0:

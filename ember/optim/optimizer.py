@@ -9,7 +9,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from ..autograd.grad_mode import GradState, _grad_state
+from .._grad_state import GradState, _grad_state
 from .._hooks import RemovableHandle
 from ..tensor import Tensor
 

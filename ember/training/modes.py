@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import _warnings
 from ..autograd._contextlib import DecoratorContextManager
-from ..autograd.grad_mode import _grad_state, no_grad
+from .._grad_state import _grad_state
+from ..autograd.grad_mode import no_grad
 from ..nn.modules.batchnorm import _BatchNorm
 from ..nn.modules.module import Module
 from ..nn.utils.modes import _mode_sensitive_layers, _restore_modes, _snapshot_modes, mc_dropout

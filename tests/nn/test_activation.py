@@ -1,4 +1,5 @@
-"""Activations: one table drives forward/backward vs torch, float64 gradchecks, dtype, inplace."""
+"""Activations: one table drives forward/backward vs torch, float64 gradchecks, dtype, reprs,
+extreme inputs; in-place forms, PReLU, RReLU, gumbel_softmax and errors against PyTorch."""
 import math
 
 import numpy as np
@@ -8,81 +9,115 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd.gradcheck import gradcheck
-from ember.ops.activation import erf
-from tests.conftest import assert_close
+from ember.ops.elementwise.special import erf_array as erf
+from tests.conftest import (
+    assert_close, assert_layer_like_torch, assert_raises_like_torch, compare_with_torch,
+    float_array, gradcheck_arrays)
 
-# name, ember module factory, torch module factory (given torch), functional (ember)
-ACTIVATIONS = [
-    ("relu", lambda: nn.ReLU(), lambda t: t.nn.ReLU()),
-    ("relu6", lambda: nn.ReLU6(), lambda t: t.nn.ReLU6()),
-    ("leaky_relu", lambda: nn.LeakyReLU(), lambda t: t.nn.LeakyReLU()),
-    ("leaky_relu_0.2", lambda: nn.LeakyReLU(0.2), lambda t: t.nn.LeakyReLU(0.2)),
-    ("leaky_relu_negative", lambda: nn.LeakyReLU(-0.3), lambda t: t.nn.LeakyReLU(-0.3)),
-    ("elu", lambda: nn.ELU(), lambda t: t.nn.ELU()),
-    ("elu_0.5", lambda: nn.ELU(alpha=0.5), lambda t: t.nn.ELU(alpha=0.5)),
-    ("selu", lambda: nn.SELU(), lambda t: t.nn.SELU()),
-    ("gelu", lambda: nn.GELU(), lambda t: t.nn.GELU()),
-    ("gelu_tanh", lambda: nn.GELU("tanh"), lambda t: t.nn.GELU("tanh")),
-    ("silu", lambda: nn.SiLU(), lambda t: t.nn.SiLU()),
-    ("mish", lambda: nn.Mish(), lambda t: t.nn.Mish()),
-    ("softplus", lambda: nn.Softplus(), lambda t: t.nn.Softplus()),
-    ("softplus_beta", lambda: nn.Softplus(beta=2.0, threshold=3.0),
-     lambda t: t.nn.Softplus(beta=2.0, threshold=3.0)),
-    ("sigmoid", lambda: nn.Sigmoid(), lambda t: t.nn.Sigmoid()),
-    ("tanh", lambda: nn.Tanh(), lambda t: t.nn.Tanh()),
-    ("hardtanh", lambda: nn.Hardtanh(), lambda t: t.nn.Hardtanh()),
-    ("hardtanh_range", lambda: nn.Hardtanh(-0.5, 2.0), lambda t: t.nn.Hardtanh(-0.5, 2.0)),
-    ("softmax", lambda: nn.Softmax(dim=1), lambda t: t.nn.Softmax(dim=1)),
-    ("softmax_last", lambda: nn.Softmax(dim=-1), lambda t: t.nn.Softmax(dim=-1)),
-    ("log_softmax", lambda: nn.LogSoftmax(dim=1), lambda t: t.nn.LogSoftmax(dim=1)),
-]
-IDS = [row[0] for row in ACTIVATIONS]
 SHAPES = [(4, 5), (2, 3, 4), (3, 0)]
 
 
+class Activation:
+    """One row of the table: ``call(fw, x)`` works with fw=ember and fw=torch alike; a row made
+    from a layer (``layer(fw)``) also has its repr and its extreme inputs compared."""
+
+    def __init__(self, name, call, shapes=SHAPES, gradcheck_shape=(3, 4), layer=None):
+        self.name = name
+        self.call = call
+        self.shapes = shapes
+        self.gradcheck_shape = gradcheck_shape
+        self.layer = layer
+
+
+def _layer(name, make):
+    return Activation(name, lambda fw, x: make(fw)(x), layer=make)
+
+
+def _composite(name, call):
+    """Rows whose call reshapes its input: shapes that every one of them accepts."""
+    return Activation(name, call, [(4, 6), (2, 4, 6)], (4, 6))
+
+
+ACTIVATIONS = [
+    _layer("relu", lambda fw: fw.nn.ReLU()),
+    _layer("relu6", lambda fw: fw.nn.ReLU6()),
+    _layer("leaky_relu", lambda fw: fw.nn.LeakyReLU()),
+    _layer("leaky_relu_0.2", lambda fw: fw.nn.LeakyReLU(0.2)),
+    _layer("leaky_relu_negative", lambda fw: fw.nn.LeakyReLU(-0.3)),
+    _layer("elu", lambda fw: fw.nn.ELU()),
+    _layer("elu_0.5", lambda fw: fw.nn.ELU(alpha=0.5)),
+    _layer("selu", lambda fw: fw.nn.SELU()),
+    _layer("gelu", lambda fw: fw.nn.GELU()),
+    _layer("gelu_tanh", lambda fw: fw.nn.GELU("tanh")),
+    _layer("silu", lambda fw: fw.nn.SiLU()),
+    _layer("mish", lambda fw: fw.nn.Mish()),
+    _layer("softplus", lambda fw: fw.nn.Softplus()),
+    _layer("softplus_beta", lambda fw: fw.nn.Softplus(beta=2.0, threshold=3.0)),
+    _layer("sigmoid", lambda fw: fw.nn.Sigmoid()),
+    _layer("tanh", lambda fw: fw.nn.Tanh()),
+    _layer("hardtanh", lambda fw: fw.nn.Hardtanh()),
+    _layer("hardtanh_range", lambda fw: fw.nn.Hardtanh(-0.5, 2.0)),
+    _layer("softmax", lambda fw: fw.nn.Softmax(dim=1)),
+    _layer("softmax_last", lambda fw: fw.nn.Softmax(dim=-1)),
+    _layer("log_softmax", lambda fw: fw.nn.LogSoftmax(dim=1)),
+    _composite("logsigmoid", lambda fw, x: fw.nn.functional.logsigmoid(x)),
+    _composite("logsigmoid_module", lambda fw, x: fw.nn.LogSigmoid()(x)),
+    _composite("hardswish", lambda fw, x: fw.nn.Hardswish()(x)),
+    _composite("hardsigmoid", lambda fw, x: fw.nn.Hardsigmoid()(x)),
+    _composite("softsign", lambda fw, x: fw.nn.Softsign()(x)),
+    _composite("tanhshrink", lambda fw, x: fw.nn.Tanhshrink()(x)),
+    _composite("softmin", lambda fw, x: fw.nn.Softmin(1)(x)),
+    _composite("softmin_last", lambda fw, x: fw.nn.functional.softmin(x, -1)),
+    _composite("celu", lambda fw, x: fw.nn.CELU()(x)),
+    _composite("celu_0.5", lambda fw, x: fw.nn.CELU(0.5)(x)),
+    _composite("glu", lambda fw, x: fw.nn.GLU()(x)),
+    _composite("glu_dim1", lambda fw, x: fw.nn.GLU(1)(x)),
+    _composite("threshold", lambda fw, x: fw.nn.Threshold(0.5, -2.0)(x)),
+    _composite("prelu_shared", lambda fw, x: fw.nn.functional.prelu(x, fw.tensor([0.3]))),
+    _composite("softmax2d", lambda fw, x: fw.nn.Softmax2d()(x.reshape(-1, 2, 3, 2))),
+    _composite("hardshrink", lambda fw, x: fw.nn.Hardshrink(1.0)(x)),
+    _composite("softshrink", lambda fw, x: fw.nn.Softshrink()(x)),
+    _composite("channel_shuffle", lambda fw, x: fw.nn.ChannelShuffle(2)(x.reshape(2, 4, -1))),
+]
+LAYERS = [row for row in ACTIVATIONS if row.layer is not None]
+
+
+def _rows(rows):
+    return [pytest.param(row, id=row.name) for row in rows]
+
+
 def _inputs(shape, seed=0, scale=3.0):
-    """Values spread over the interesting range, including exact kinks at 0 avoided."""
-    values = np.random.default_rng(seed).uniform(-scale, scale, size=shape)
-    values[np.abs(values) < 1e-3] = 0.5
-    return values
+    """Values spread over the interesting range, none within 1e-3 of the kinks at 0."""
+    return float_array(shape, seed, -scale, scale).astype(np.float64)
 
 
-@pytest.mark.parametrize("name, make, make_torch", ACTIVATIONS, ids=IDS)
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_forward_backward_match_torch(torch, name, make, make_torch, shape):
-    array = _inputs(shape).astype(np.float32)
-    ours = ember.tensor(array, requires_grad=True)
-    theirs = torch.tensor(array, requires_grad=True)
-    our_out = make()(ours)
-    their_out = make_torch(torch)(theirs)
-    assert_close(our_out, their_out, rtol=1e-5, atol=1e-6)
-    weights = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
-    (our_out * ember.tensor(weights)).sum().backward()
-    (their_out * torch.tensor(weights)).sum().backward()
-    assert_close(ours.grad, theirs.grad, rtol=1e-5, atol=1e-5)
+@pytest.mark.parametrize("row, shape", [pytest.param(row, shape, id=f"{shape}-{row.name}")
+                                        for row in ACTIVATIONS for shape in row.shapes])
+def test_forward_backward_match_torch(torch, row, shape):
+    compare_with_torch(torch, lambda x: row.call(ember, x), lambda x: row.call(torch, x),
+                       [float_array(shape)])
 
 
-@pytest.mark.parametrize("name, make, make_torch", ACTIVATIONS, ids=IDS)
-def test_float64_gradcheck(name, make, make_torch):
-    array = _inputs((3, 4), seed=2)
-    x = ember.tensor(array, dtype=ember.float64, requires_grad=True)
-    assert gradcheck(make(), (x,))
-    with_result = make()(x)
-    assert with_result.dtype == ember.float64
+@pytest.mark.parametrize("row", _rows(ACTIVATIONS))
+def test_float64_gradcheck(row):
+    x = ember.tensor(_inputs(row.gradcheck_shape, seed=2), dtype=ember.float64,
+                     requires_grad=True)
+    assert gradcheck(lambda value: row.call(ember, value), (x,))
+    assert row.call(ember, x).dtype == ember.float64
 
 
-@pytest.mark.parametrize("name, make, make_torch", ACTIVATIONS, ids=IDS)
-def test_repr_matches_torch(torch, name, make, make_torch):
-    assert repr(make()) == repr(make_torch(torch))
+@pytest.mark.parametrize("row", _rows(LAYERS))
+def test_repr_matches_torch(torch, row):
+    assert repr(row.layer(ember)) == repr(row.layer(torch))
 
 
-@pytest.mark.parametrize("name, make, make_torch", ACTIVATIONS, ids=IDS)
-def test_extreme_inputs_stay_finite_and_match_torch(torch, name, make, make_torch):
+@pytest.mark.parametrize("row", _rows(LAYERS))
+def test_extreme_inputs_stay_finite_and_match_torch(torch, row):
     array = np.array([[-1e4, -100.0, -30.0, -1e-8, 1e-8, 30.0, 100.0, 1e4]], dtype=np.float32)
     ours = ember.tensor(array, requires_grad=True)
     theirs = torch.tensor(array, requires_grad=True)
-    our_out = make()(ours)
-    their_out = make_torch(torch)(theirs)
+    our_out = row.call(ember, ours)
+    their_out = row.call(torch, theirs)
     assert_close(our_out, their_out, rtol=1e-5, atol=1e-6)
     our_out.sum().backward()
     their_out.sum().backward()
@@ -126,8 +161,8 @@ def test_inplace_on_leaf_requiring_grad_raises():
 
 def test_float32_stays_float32():
     x = ember.randn(4, 4)
-    for _, make, _ in ACTIVATIONS:
-        assert make()(x).dtype == ember.float32
+    for row in LAYERS:
+        assert row.call(ember, x).dtype == ember.float32
 
 
 def test_integer_input_is_refused():
@@ -154,3 +189,150 @@ def test_erf_accuracy():
     single = erf(values.astype(np.float32))
     assert single.dtype == np.float32
     np.testing.assert_allclose(single, reference, rtol=0, atol=2e-7)
+
+
+def test_piecewise_edges_take_torchs_gradient(torch):
+    edges = np.array([-3.0, 3.0, 0.0, 0.5, -0.5], dtype=np.float32)
+    for ours, theirs in [(F.hardswish, torch.nn.functional.hardswish),
+                         (F.hardsigmoid, torch.nn.functional.hardsigmoid),
+                         (lambda x: F.threshold(x, 0.5, 1.0),
+                          lambda x: torch.nn.functional.threshold(x, 0.5, 1.0)),
+                         (F.celu, torch.nn.functional.celu),
+                         (F.softshrink, torch.nn.functional.softshrink),
+                         (F.hardshrink, torch.nn.functional.hardshrink)]:
+        compare_with_torch(torch, ours, theirs, [edges])
+
+
+def test_logsigmoid_is_stable_at_large_magnitudes(torch):
+    values = np.array([-200.0, -30.0, 30.0, 200.0], dtype=np.float32)
+    compare_with_torch(torch, F.logsigmoid, torch.nn.functional.logsigmoid, [values])
+
+
+@pytest.mark.parametrize("inplace_name", ["hardswish", "hardsigmoid", "celu"])
+def test_inplace_forms_match_out_of_place(inplace_name):
+    array = float_array((3, 4))
+    function = getattr(F, inplace_name)
+    leaf = ember.tensor(array, requires_grad=True)
+    expected = function(leaf * 1)
+    expected.sum().backward()
+    expected_grad = leaf.grad.numpy().copy()
+    leaf.grad = None
+    hidden = leaf * 1
+    result = function(hidden, inplace=True)
+    assert result is hidden
+    result.sum().backward()
+    np.testing.assert_allclose(result.detach().numpy(), expected.detach().numpy())
+    np.testing.assert_allclose(leaf.grad.numpy(), expected_grad)
+
+
+@pytest.mark.parametrize("num_parameters, shape", [(1, (4, 3)), (3, (2, 3, 5)), (3, (2, 3, 2, 2))])
+def test_prelu_module_matches_torch_with_its_weights(torch, num_parameters, shape):
+    theirs = torch.nn.PReLU(num_parameters, init=0.1)
+    with torch.no_grad():
+        theirs.weight.uniform_(-0.5, 0.5)
+    ours = nn.PReLU(num_parameters, init=0.1)
+    ours.load_state_dict({key: ember.tensor(value.numpy())
+                          for key, value in theirs.state_dict().items()})
+    array = float_array(shape)
+    our_input = ember.tensor(array, requires_grad=True)
+    their_input = torch.tensor(array, requires_grad=True)
+    ours(our_input).pow(2).sum().backward()
+    theirs(their_input).pow(2).sum().backward()
+    assert_close(ours(our_input).detach(), theirs(their_input).detach())
+    assert_close(our_input.grad, their_input.grad)
+    assert_close(ours.weight.grad, theirs.weight.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_prelu_default_init_repr_and_state_dict(torch):
+    assert repr(nn.PReLU()) == repr(torch.nn.PReLU())
+    assert repr(nn.PReLU(4)) == repr(torch.nn.PReLU(4))
+    ours = nn.PReLU(4).state_dict()
+    theirs = torch.nn.PReLU(4).state_dict()
+    assert list(ours) == list(theirs)
+    np.testing.assert_array_equal(ours["weight"].numpy(), theirs["weight"].numpy())
+    gradcheck_arrays(lambda x, w: F.prelu(x, w),
+                     [float_array((2, 3, 4)), float_array((3,), seed=2)])
+
+
+def test_activation_errors_match_torch(torch):
+    for ours, theirs, error in [
+            (lambda: F.glu(ember.zeros(2, 3), 1),
+             lambda: torch.nn.functional.glu(torch.zeros(2, 3), 1), RuntimeError),
+            (lambda: F.prelu(ember.zeros(2, 3), ember.zeros(2)),
+             lambda: torch.nn.functional.prelu(torch.zeros(2, 3), torch.zeros(2)), RuntimeError),
+            (lambda: nn.Softmax2d()(ember.zeros(2, 3)),
+             lambda: torch.nn.Softmax2d()(torch.zeros(2, 3)), ValueError),
+            (lambda: F.softshrink(ember.zeros(3), -1),
+             lambda: torch.nn.functional.softshrink(torch.zeros(3), -1), RuntimeError),
+            (lambda: F.channel_shuffle(ember.zeros(1, 5, 2, 2), 2),
+             lambda: torch.nn.functional.channel_shuffle(torch.zeros(1, 5, 2, 2), 2),
+             RuntimeError),
+            (lambda: F.channel_shuffle(ember.zeros(5), 2),
+             lambda: torch.nn.functional.channel_shuffle(torch.zeros(5), 2), RuntimeError)]:
+        assert_raises_like_torch(theirs, ours, error)
+
+
+MODULE_REPRS = [
+    "Hardswish()", "Hardsigmoid()", "LogSigmoid()", "Softsign()", "Tanhshrink()", "Softmin(1)",
+    "Softmin()", "Softmax2d()", "CELU()", "CELU(0.5, True)", "GLU()", "GLU(1)",
+    "Threshold(0.1, 20)", "Threshold(0.1, 20.0, True)", "Hardshrink()", "Softshrink(0.3)",
+]
+
+
+@pytest.mark.parametrize("expression", MODULE_REPRS)
+def test_module_reprs_match_torch(torch, expression):
+    assert_layer_like_torch(torch, expression)
+
+
+def test_rrelu_evaluation_matches_torch(torch):
+    ours = nn.RReLU(0.1, 0.3).eval()
+    theirs = torch.nn.RReLU(0.1, 0.3).eval()
+    compare_with_torch(torch, ours, theirs, [float_array((4, 5))])
+    assert repr(ours) == repr(theirs)
+    assert repr(nn.RReLU(inplace=True)) == repr(torch.nn.RReLU(inplace=True))
+
+
+def test_rrelu_training_draws_slopes_in_range_and_differentiates_through_them():
+    ember.manual_seed(123)  # not 0: _array draws from the same PCG64 stream with seed 0
+    array = float_array((50, 40))
+    leaf = ember.tensor(array, requires_grad=True)
+    out = nn.RReLU(0.1, 0.3)(leaf)
+    out.sum().backward()
+    result = out.detach().numpy()
+    negative = array <= 0
+    np.testing.assert_array_equal(result[~negative], array[~negative])
+    slopes = result[negative] / array[negative]
+    assert slopes.min() >= 0.1 - 1e-6 and slopes.max() <= 0.3 + 1e-6
+    assert slopes.std() > 0.03
+    np.testing.assert_allclose(leaf.grad.numpy()[negative], slopes, rtol=1e-5)
+    np.testing.assert_array_equal(leaf.grad.numpy()[~negative], 1.0)
+
+
+def test_gumbel_softmax_samples_and_straight_through_gradient():
+    ember.manual_seed(5)
+    logits = ember.tensor(np.log(np.array([[0.7, 0.2, 0.1]] * 4000, dtype=np.float32)),
+                          requires_grad=True)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.detach().numpy().sum(axis=1), 1.0, rtol=1e-5)
+    hard = F.gumbel_softmax(logits, hard=True)
+    values = hard.detach().numpy()
+    assert set(np.unique(values)) == {0.0, 1.0}
+    np.testing.assert_array_equal(values.sum(axis=1), 1.0)
+    # The argmax of logits + Gumbel noise is a sample of softmax(logits).
+    np.testing.assert_allclose(values.mean(axis=0), [0.7, 0.2, 0.1], atol=0.03)
+    (hard * ember.tensor(np.arange(3, dtype=np.float32))).sum().backward()
+    assert np.all(np.isfinite(logits.grad.numpy()))
+    assert np.abs(logits.grad.numpy()).sum() > 0
+
+
+@pytest.mark.parametrize("name, arguments", [
+    ("relu_", ()), ("elu_", (0.5,)), ("selu_", ()), ("celu_", (0.7,)), ("leaky_relu_", (0.2,)),
+    ("hardtanh_", (-0.5, 0.5)), ("threshold_", (0.1, -3.0)), ("rrelu_", (0.1, 0.3))])
+def test_inplace_functional_forms_match_torch(torch, name, arguments):
+    array = float_array((3, 4))
+    ours = ember.tensor(array)
+    theirs = torch.tensor(array)
+    result = getattr(F, name)(ours, *arguments)
+    getattr(torch.nn.functional, name)(theirs, *arguments)
+    assert result is ours
+    assert_close(ours, theirs)

@@ -1,4 +1,4 @@
-"""Convolutions: ember.ops.conv kernels and the Conv/ConvTranspose modules, against torch."""
+"""Convolutions: the conv kernels (F.conv*) and the Conv/ConvTranspose modules, against torch."""
 import math
 
 import numpy as np
@@ -272,7 +272,7 @@ def test_random_configurations_match_torch(torch, transposed):
 @pytest.mark.parametrize("limit", [0, 1 << 30], ids=["single-gemm", "batched-gemm"])
 def test_both_weight_gradient_strategies(torch, monkeypatch, limit):
     """grad_weight takes one 2-D GEMM for large problems and a batched GEMM for small ones."""
-    from ember.ops import conv as conv_ops
+    from ember.nn._kernels import conv as conv_ops
     monkeypatch.setattr(conv_ops, "_BATCHED_WEIGHT_GRAD_LIMIT", limit)
     random = np.random.default_rng(31)
     for name, input_shape, weight_shape, keywords in CONV_CASES:

@@ -1,11 +1,12 @@
-"""ember.ops.conv's GEMM strategies (per-item batched or channel-major 2-D) and batch chunking
-all give the same convolution: each is forced here on shapes the other tests run the default on."""
+"""ember.nn._kernels.conv's GEMM strategies (per-item batched or channel-major 2-D) and batch
+chunking all give the same convolution: each is forced here on shapes the other tests run the
+default on."""
 import numpy as np
 import pytest
 
 import ember
 import ember.nn.functional as F
-import ember.ops.conv as conv
+import ember.nn._kernels.conv as conv
 from ember.autograd import gradcheck
 
 FORWARD_CASES = [

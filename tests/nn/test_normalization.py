@@ -6,6 +6,9 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd import gradcheck
+from tests.conftest import (
+    assert_close, assert_raises_like_torch, compare_with_torch, float_array, gradcheck_arrays,
+    load_torch_state)
 
 MODULE_CASES = [
     ("LayerNorm", (6,), dict(), (4, 5, 6)),
@@ -103,3 +106,84 @@ def test_errors(torch):
         with pytest.raises(RuntimeError) as raised:
             call(F, ember.tensor(array))
         assert str(raised.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("p, dim", [(2.0, 1), (1.0, 0), (3.0, -1)])
+def test_normalize_matches_torch(torch, p, dim):
+    arrays = [float_array((4, 5))]
+    arrays[0][2] = 0
+    compare_with_torch(torch, lambda x: F.normalize(x, p, dim),
+             lambda x: torch.nn.functional.normalize(x, p, dim), arrays)
+    gradcheck_arrays(lambda x: F.normalize(x, p, dim), [float_array((4, 5), seed=4)])
+
+
+@pytest.mark.parametrize("name, shape", [("InstanceNorm1d", (3, 4, 6)), ("InstanceNorm1d", (4, 6)),
+                                         ("InstanceNorm2d", (2, 4, 3, 5)),
+                                         ("InstanceNorm3d", (2, 4, 2, 3, 2))])
+@pytest.mark.parametrize("options", [{}, {"affine": True},
+                                     {"affine": True, "track_running_stats": True},
+                                     {"track_running_stats": True, "momentum": None}], ids=str)
+def test_instance_norm_matches_torch_in_train_and_eval(torch, name, shape, options):
+    theirs = getattr(torch.nn, name)(4, **options)
+    if options.get("affine"):
+        with torch.no_grad():
+            theirs.weight.uniform_(0.5, 1.5)
+            theirs.bias.uniform_(-0.5, 0.5)
+    ours = getattr(nn, name)(4, **options)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    load_torch_state(ours, theirs)
+    for step in range(2):
+        array = float_array(shape, seed=step)
+        our_input = ember.tensor(array, requires_grad=True)
+        their_input = torch.tensor(array, requires_grad=True)
+        our_out = ours(our_input)
+        their_out = theirs(their_input)
+        assert_close(our_out.detach(), their_out.detach(), rtol=1e-5, atol=1e-5)
+        weights = np.random.default_rng(step).standard_normal(shape).astype(np.float32)
+        (our_out * ember.tensor(weights)).sum().backward()
+        (their_out * torch.tensor(weights)).sum().backward()
+        assert_close(our_input.grad, their_input.grad, rtol=1e-4, atol=1e-5)
+        if options.get("affine"):
+            assert_close(ours.weight.grad, theirs.weight.grad, rtol=1e-4, atol=1e-5)
+            assert_close(ours.bias.grad, theirs.bias.grad, rtol=1e-4, atol=1e-5)
+    for key, value in theirs.state_dict().items():
+        assert_close(ours.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+    ours.eval()
+    theirs.eval()
+    array = float_array(shape, seed=5)
+    assert_close(ours(ember.tensor(array)), theirs(torch.tensor(array)).detach(), rtol=1e-5,
+                 atol=1e-5)
+
+
+def test_instance_norm_gradcheck():
+    weight = float_array((3,), seed=1, low=0.5, high=1.5)
+    bias = float_array((3,), seed=2)
+    gradcheck_arrays(lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+               [float_array((2, 3, 5)), weight, bias])
+
+
+def test_instance_norm_errors_match_torch(torch):
+    for ours, theirs, error in [
+            (lambda: nn.InstanceNorm2d(3)(ember.zeros(2, 3, 1, 1)),
+             lambda: torch.nn.InstanceNorm2d(3)(torch.zeros(2, 3, 1, 1)), ValueError),
+            (lambda: nn.InstanceNorm1d(3)(ember.zeros(2, 3, 4, 4)),
+             lambda: torch.nn.InstanceNorm1d(3)(torch.zeros(2, 3, 4, 4)), ValueError),
+            (lambda: nn.InstanceNorm1d(3, affine=True)(ember.zeros(2, 4, 4)),
+             lambda: torch.nn.InstanceNorm1d(3, affine=True)(torch.zeros(2, 4, 4)), ValueError)]:
+        assert_raises_like_torch(theirs, ours, error)
+
+
+@pytest.mark.parametrize("shape, size", [((2, 5, 6), 3), ((2, 6, 3, 4), 2), ((1, 4, 2, 3, 2), 5)])
+def test_local_response_norm_matches_torch(torch, shape, size):
+    array = float_array(shape)
+    options = {"alpha": 0.1, "beta": 0.6, "k": 1.5}
+    compare_with_torch(torch, nn.LocalResponseNorm(size, **options),
+             torch.nn.LocalResponseNorm(size, **options), [array])
+    gradcheck_arrays(lambda x: F.local_response_norm(x, size, **options), [array])
+    assert repr(nn.LocalResponseNorm(size)) == repr(torch.nn.LocalResponseNorm(size))
+    with pytest.raises(ValueError) as their_error:
+        torch.nn.functional.local_response_norm(torch.zeros(2, 3), 2)
+    with pytest.raises(ValueError) as our_error:
+        F.local_response_norm(ember.zeros(2, 3), 2)
+    assert str(our_error.value) == str(their_error.value)

@@ -6,6 +6,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd import gradcheck
+from tests.conftest import compare_with_torch, float_array, gradcheck_arrays
 
 POOL_CASES = [
     # (functional name, input shape, keyword arguments)
@@ -223,3 +224,16 @@ def test_random_configurations_match_torch(torch, spatial_dims):
             expected.backward(torch.tensor(grad))
             np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12,
                                        err_msg=f"{name} {keywords} {size}")
+
+
+@pytest.mark.parametrize("expression, shape", [
+    ("LPPool1d(2, 3)", (2, 3, 8)), ("LPPool1d(3.0, 2, stride=1)", (2, 3, 7)),
+    ("LPPool2d(2, 2)", (2, 3, 4, 6)), ("LPPool2d(1.5, (2, 3), stride=1, ceil_mode=True)",
+                                       (1, 2, 5, 6))])
+def test_lp_pool_matches_torch(torch, expression, shape):
+    ours = eval("nn." + expression)
+    theirs = eval("torch.nn." + expression)
+    assert repr(ours) == repr(theirs)
+    array = np.abs(float_array(shape)) + 0.1
+    compare_with_torch(torch, ours, theirs, [array], rtol=1e-5, atol=1e-5)
+    gradcheck_arrays(ours, [array])

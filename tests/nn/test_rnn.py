@@ -438,7 +438,7 @@ def test_lstm_projection_state_errors_match_torch(torch):
 
 def test_fused_cell_kernels_float64_gradcheck():
     """The fused LSTM/GRU cell nodes, with every output used, or only one of the LSTM's."""
-    from ember.ops import recurrent
+    from ember.nn._kernels import recurrent
     input_gates = float64_tensor((2, 12), seed=1)
     hidden_gates = float64_tensor((2, 12), seed=2)
     cell = float64_tensor((2, 3), seed=3)

@@ -1,7 +1,7 @@
 """BatchNorm1d/2d/3d: batch statistics in training, running statistics in eval (PyTorch's rules)."""
 from ... import _dtype, _factories
 from ...autograd.grad_mode import no_grad
-from ...ops import normalization
+from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
@@ -95,10 +95,15 @@ class _BatchNorm(_NormBase):
         # track_running_stats was switched off after construction normalises with batch
         # statistics in training without touching its (stale) buffers, which eval still uses.
         pass_buffers = not self.training or self.track_running_stats
-        return normalization.batch_norm(
-            input, self.running_mean if pass_buffers else None,
-            self.running_var if pass_buffers else None, self.weight, self.bias,
-            use_batch_statistics, factor, self.eps)
+        return self._batch_norm(input, self.running_mean if pass_buffers else None,
+                                self.running_var if pass_buffers else None,
+                                use_batch_statistics, factor)
+
+    def _batch_norm(self, input, running_mean, running_var, use_batch_statistics, momentum):
+        """F.batch_norm with this layer's weight, bias and eps (SyncBatchNorm computes the
+        training statistics over every rank here instead)."""
+        return F.batch_norm(input, running_mean, running_var, self.weight, self.bias,
+                            use_batch_statistics, momentum, self.eps)
 
 
 class BatchNorm1d(_BatchNorm):

@@ -25,7 +25,32 @@ def _renumber(modules):
         modules[str(position)] = module
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: item assignment and deletion by position (the
+    children are renumbered '0', '1', ... after a deletion, as in PyTorch), length, iteration."""
+
+    def _key_at(self, index):
+        raise NotImplementedError
+
+    def __setitem__(self, index, module):
+        setattr(self, self._key_at(index), module)
+
+    def __delitem__(self, index):
+        if isinstance(index, slice):
+            for key in list(self._modules)[index]:
+                delattr(self, key)
+        else:
+            delattr(self, self._key_at(index))
+        _renumber(self._modules)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class Sequential(_ModuleSequence):
     """Runs its modules in order, each one's output feeding the next.
 
     ``Sequential(a, b)`` names the children '0', '1'; ``Sequential(OrderedDict(...))`` keeps names.
@@ -48,23 +73,6 @@ class Sequential(Module):
         if isinstance(index, slice):
             return type(self)(OrderedDict(list(self._modules.items())[index]))
         return self._modules[self._key_at(index)]
-
-    def __setitem__(self, index, module):
-        setattr(self, self._key_at(index), module)
-
-    def __delitem__(self, index):
-        if isinstance(index, slice):
-            for key in list(self._modules)[index]:
-                delattr(self, key)
-        else:
-            delattr(self, self._key_at(index))
-        _renumber(self._modules)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
@@ -118,7 +126,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of submodules, registered as '0', '1', ... (no forward of its own)."""
 
     def __init__(self, modules=None):
@@ -133,23 +141,6 @@ class ModuleList(Module):
         if isinstance(index, slice):
             return type(self)(list(self._modules.values())[index])
         return self._modules[self._key_at(index)]
-
-    def __setitem__(self, index, module):
-        setattr(self, self._key_at(index), module)
-
-    def __delitem__(self, index):
-        if isinstance(index, slice):
-            for position in range(len(self._modules))[index]:
-                delattr(self, str(position))
-        else:
-            delattr(self, self._key_at(index))
-        _renumber(self._modules)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __iadd__(self, modules):
         return self.extend(modules)

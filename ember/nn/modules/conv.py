@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ... import _factories
-from ...ops import conv as conv_ops
+from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
@@ -136,6 +136,11 @@ class _ConvForward(_ConvNd):
 
     _functional = None
 
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
+                         0, groups, bias, padding_mode, device, dtype)
+
     def forward(self, input):
         if self.padding_mode == "zeros":
             return type(self)._functional(input, self.weight, self.bias, self.stride,
@@ -149,36 +154,21 @@ class Conv1d(_ConvForward):
     """1-D convolution over (N, C_in, L); weight (C_out, C_in / groups, k)."""
 
     _spatial_dims = 1
-    _functional = staticmethod(conv_ops.conv1d)
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
-                         0, groups, bias, padding_mode, device, dtype)
+    _functional = staticmethod(F.conv1d)
 
 
 class Conv2d(_ConvForward):
     """2-D convolution over (N, C_in, H, W); weight (C_out, C_in / groups, kH, kW)."""
 
     _spatial_dims = 2
-    _functional = staticmethod(conv_ops.conv2d)
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
-                         0, groups, bias, padding_mode, device, dtype)
+    _functional = staticmethod(F.conv2d)
 
 
 class Conv3d(_ConvForward):
     """3-D convolution over (N, C_in, D, H, W); weight (C_out, C_in / groups, kD, kH, kW)."""
 
     _spatial_dims = 3
-    _functional = staticmethod(conv_ops.conv3d)
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
-                         0, groups, bias, padding_mode, device, dtype)
+    _functional = staticmethod(F.conv3d)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -230,18 +220,18 @@ class ConvTranspose1d(_ConvTransposeNd):
     """1-D transposed convolution; weight (C_in, C_out / groups, k)."""
 
     _spatial_dims = 1
-    _functional = staticmethod(conv_ops.conv_transpose1d)
+    _functional = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     """2-D transposed convolution; weight (C_in, C_out / groups, kH, kW)."""
 
     _spatial_dims = 2
-    _functional = staticmethod(conv_ops.conv_transpose2d)
+    _functional = staticmethod(F.conv_transpose2d)
 
 
 class ConvTranspose3d(_ConvTransposeNd):
     """3-D transposed convolution; weight (C_in, C_out / groups, kD, kH, kW)."""
 
     _spatial_dims = 3
-    _functional = staticmethod(conv_ops.conv_transpose3d)
+    _functional = staticmethod(F.conv_transpose3d)

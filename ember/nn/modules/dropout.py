@@ -1,13 +1,13 @@
 """Dropout layers: active while ``self.training``, the identity in eval mode."""
 from .. import functional as F
+from ..functional._dropout import check_probability
 from .module import Module
 
 
 class _DropoutNd(Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if p < 0 or p > 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        check_probability(p)
         self.p = p
         self.inplace = inplace
 

@@ -1,5 +1,7 @@
 """Loss modules: PyTorch's constructor arguments, class weights registered as buffers."""
-from ...ops import loss as loss_ops
+from .. import functional as F
+from ..functional._reduction import legacy_reduction
+from .distance import PairwiseDistance
 from .module import Module
 
 
@@ -7,7 +9,7 @@ class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
         if size_average is not None or reduce is not None:
-            self.reduction = loss_ops.legacy_reduction(size_average, reduce)
+            self.reduction = legacy_reduction(size_average, reduce)
         else:
             self.reduction = reduction
 
@@ -22,14 +24,14 @@ class L1Loss(_Loss):
     """Mean absolute error."""
 
     def forward(self, input, target):
-        return loss_ops.l1_loss(input, target, reduction=self.reduction)
+        return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
     """Mean squared error."""
 
     def forward(self, input, target):
-        return loss_ops.mse_loss(input, target, reduction=self.reduction)
+        return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
@@ -40,7 +42,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, input, target):
-        return loss_ops.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
 class HuberLoss(_Loss):
@@ -51,7 +53,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, input, target):
-        return loss_ops.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
 class NLLLoss(_WeightedLoss):
@@ -63,8 +65,8 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return loss_ops.nll_loss(input, target, weight=self.weight,
-                                 ignore_index=self.ignore_index, reduction=self.reduction)
+        return F.nll_loss(input, target, weight=self.weight,
+                          ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -77,17 +79,17 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        return loss_ops.cross_entropy(input, target, weight=self.weight,
-                                      ignore_index=self.ignore_index, reduction=self.reduction,
-                                      label_smoothing=self.label_smoothing)
+        return F.cross_entropy(input, target, weight=self.weight,
+                               ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
 
 
 class BCELoss(_WeightedLoss):
     """Binary cross entropy of probabilities."""
 
     def forward(self, input, target):
-        return loss_ops.binary_cross_entropy(input, target, weight=self.weight,
-                                             reduction=self.reduction)
+        return F.binary_cross_entropy(input, target, weight=self.weight,
+                                      reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -100,9 +102,9 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
-        return loss_ops.binary_cross_entropy_with_logits(input, target, self.weight,
-                                                         pos_weight=self.pos_weight,
-                                                         reduction=self.reduction)
+        return F.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                  pos_weight=self.pos_weight,
+                                                  reduction=self.reduction)
 
 
 class KLDivLoss(_Loss):
@@ -113,8 +115,8 @@ class KLDivLoss(_Loss):
         self.log_target = log_target
 
     def forward(self, input, target):
-        return loss_ops.kl_div(input, target, reduction=self.reduction,
-                               log_target=self.log_target)
+        return F.kl_div(input, target, reduction=self.reduction,
+                        log_target=self.log_target)
 
 
 class MarginRankingLoss(_Loss):
@@ -125,15 +127,15 @@ class MarginRankingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        return loss_ops.margin_ranking_loss(input1, input2, target, margin=self.margin,
-                                            reduction=self.reduction)
+        return F.margin_ranking_loss(input1, input2, target, margin=self.margin,
+                                     reduction=self.reduction)
 
 
 class SoftMarginLoss(_Loss):
     """log(1 + exp(-y x)) for targets in {-1, 1}."""
 
     def forward(self, input, target):
-        return loss_ops.soft_margin_loss(input, target, reduction=self.reduction)
+        return F.soft_margin_loss(input, target, reduction=self.reduction)
 
 
 class CosineEmbeddingLoss(_Loss):
@@ -144,8 +146,8 @@ class CosineEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        return loss_ops.cosine_embedding_loss(input1, input2, target, margin=self.margin,
-                                              reduction=self.reduction)
+        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin,
+                                       reduction=self.reduction)
 
 
 class HingeEmbeddingLoss(_Loss):
@@ -156,8 +158,8 @@ class HingeEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input, target):
-        return loss_ops.hinge_embedding_loss(input, target, margin=self.margin,
-                                             reduction=self.reduction)
+        return F.hinge_embedding_loss(input, target, margin=self.margin,
+                                      reduction=self.reduction)
 
 
 class PoissonNLLLoss(_Loss):
@@ -171,8 +173,8 @@ class PoissonNLLLoss(_Loss):
         self.eps = eps
 
     def forward(self, log_input, target):
-        return loss_ops.poisson_nll_loss(log_input, target, log_input=self.log_input,
-                                         full=self.full, eps=self.eps, reduction=self.reduction)
+        return F.poisson_nll_loss(log_input, target, log_input=self.log_input,
+                                  full=self.full, eps=self.eps, reduction=self.reduction)
 
 
 class GaussianNLLLoss(_Loss):
@@ -184,8 +186,8 @@ class GaussianNLLLoss(_Loss):
         self.eps = eps
 
     def forward(self, input, target, var):
-        return loss_ops.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
-                                          reduction=self.reduction)
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
+                                   reduction=self.reduction)
 
 
 class TripletMarginLoss(_Loss):
@@ -203,7 +205,6 @@ class TripletMarginLoss(_Loss):
         self.swap = swap
 
     def forward(self, anchor, positive, negative):
-        from .. import functional as F
         return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
                                      eps=self.eps, swap=self.swap, reduction=self.reduction)
 
@@ -212,8 +213,8 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
     """Per-class logistic loss averaged over classes; ``weight`` rescales each class."""
 
     def forward(self, input, target):
-        return loss_ops.multilabel_soft_margin_loss(input, target, weight=self.weight,
-                                                    reduction=self.reduction)
+        return F.multilabel_soft_margin_loss(input, target, weight=self.weight,
+                                             reduction=self.reduction)
 
 
 class MultiMarginLoss(_WeightedLoss):
@@ -231,15 +232,15 @@ class MultiMarginLoss(_WeightedLoss):
         self.margin = margin
 
     def forward(self, input, target):
-        return loss_ops.multi_margin_loss(input, target, p=self.p, margin=self.margin,
-                                          weight=self.weight, reduction=self.reduction)
+        return F.multi_margin_loss(input, target, p=self.p, margin=self.margin,
+                                   weight=self.weight, reduction=self.reduction)
 
 
 class MultiLabelMarginLoss(_Loss):
     """Multi-label hinge loss between the target classes and all the others."""
 
     def forward(self, input, target):
-        return loss_ops.multilabel_margin_loss(input, target, reduction=self.reduction)
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
 
 
 class TripletMarginWithDistanceLoss(_Loss):
@@ -247,7 +248,6 @@ class TripletMarginWithDistanceLoss(_Loss):
 
     def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
         super().__init__(None, None, reduction)
-        from .distance import PairwiseDistance
         if margin <= 0:
             raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater "
                              f"than 0, got {margin} instead")
@@ -257,7 +257,6 @@ class TripletMarginWithDistanceLoss(_Loss):
         self.swap = swap
 
     def forward(self, anchor, positive, negative):
-        from .. import functional as F
         return F.triplet_margin_with_distance_loss(
             anchor, positive, negative, distance_function=self.distance_function,
             margin=self.margin, swap=self.swap, reduction=self.reduction)

@@ -9,7 +9,8 @@ import numpy as np
 from ... import _device, _dtype, _warnings
 from ..._hooks import RemovableHandle
 from ...autograd.grad_mode import no_grad
-from ...tensor import Size, Tensor, _type_name
+from ..._dtype import tensor_type_name
+from ...tensor import Size, Tensor
 from ..parameter import Parameter
 
 _call_state = _warnings._call_state
@@ -18,7 +19,7 @@ _call_state = _warnings._call_state
 def _typename(value):
     """PyTorch's torch.typename: 'ember.FloatTensor' for tensors, the qualified class otherwise."""
     if isinstance(value, Tensor):
-        return _type_name(value._data.dtype)
+        return tensor_type_name(value._data.dtype)
     cls = type(value)
     module = cls.__module__
     if module in ("builtins", "__builtin__", None):

@@ -3,7 +3,7 @@ InstanceNorm1d/2d/3d: per-sample, per-channel statistics, with optional running 
 import warnings
 
 from ... import _factories
-from ...ops import normalization
+from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .batchnorm import _NormBase
@@ -42,8 +42,8 @@ class LayerNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, input):
-        return normalization.layer_norm(input, self.normalized_shape, self.weight, self.bias,
-                                        self.eps)
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias,
+                            self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
@@ -81,7 +81,7 @@ class GroupNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, input):
-        return normalization.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
@@ -99,6 +99,12 @@ class _InstanceNorm(_NormBase):
     def _get_no_batch_dim(self):
         raise NotImplementedError
 
+    def _check_input_dim(self, input):
+        unbatched = self._get_no_batch_dim()
+        if input.dim() not in (unbatched, unbatched + 1):
+            raise ValueError(f"expected {unbatched}D or {unbatched + 1}D input (got "
+                             f"{input.dim()}D input)")
+
     def forward(self, input):
         self._check_input_dim(input)
         feature_dim = input.dim() - self._get_no_batch_dim()
@@ -113,7 +119,7 @@ class _InstanceNorm(_NormBase):
         unbatched = input.dim() == self._get_no_batch_dim()
         if unbatched:
             input = input.unsqueeze(0)
-        output = normalization.instance_norm(
+        output = F.instance_norm(
             input, self.running_mean, self.running_var, self.weight, self.bias,
             self.training or not self.track_running_stats,
             self.momentum if self.momentum is not None else 0.0, self.eps)
@@ -124,27 +130,15 @@ class InstanceNorm1d(_InstanceNorm):
     def _get_no_batch_dim(self):
         return 2
 
-    def _check_input_dim(self, input):
-        if input.dim() not in (2, 3):
-            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
-
 
 class InstanceNorm2d(_InstanceNorm):
     def _get_no_batch_dim(self):
         return 3
 
-    def _check_input_dim(self, input):
-        if input.dim() not in (3, 4):
-            raise ValueError(f"expected 3D or 4D input (got {input.dim()}D input)")
-
 
 class InstanceNorm3d(_InstanceNorm):
     def _get_no_batch_dim(self):
         return 4
-
-    def _check_input_dim(self, input):
-        if input.dim() not in (4, 5):
-            raise ValueError(f"expected 4D or 5D input (got {input.dim()}D input)")
 
 
 class LocalResponseNorm(Module):
@@ -158,7 +152,6 @@ class LocalResponseNorm(Module):
         self.k = k
 
     def forward(self, input):
-        from .. import functional as F
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self):

@@ -1,5 +1,5 @@
 """Padding layers: constant (ZeroPad, ConstantPad), reflection, replication and circular."""
-from ...ops.padding import pad
+from .. import functional as F
 from .module import Module
 
 
@@ -20,7 +20,7 @@ class _PadNd(Module):
         self.padding = _expand(padding, self.dims)
 
     def forward(self, input):
-        return pad(input, self.padding, self.mode)
+        return F.pad(input, self.padding, self.mode)
 
     def extra_repr(self):
         return f"{self.padding}"
@@ -32,7 +32,7 @@ class _ConstantPadNd(_PadNd):
         self.value = value
 
     def forward(self, input):
-        return pad(input, self.padding, "constant", self.value)
+        return F.pad(input, self.padding, "constant", self.value)
 
     def extra_repr(self):
         return f"padding={self.padding}, value={self.value}"

@@ -1,5 +1,5 @@
-"""Pooling layers: max, average and adaptive pooling, thin wrappers over ember.ops.pooling."""
-from ...ops import pooling as pooling_ops
+"""Pooling layers: max, average and adaptive pooling, thin wrappers over F's pooling functions."""
+from .. import functional as F
 from .module import Module
 
 
@@ -27,27 +27,27 @@ class MaxPool1d(_MaxPoolNd):
     """1-D max pooling over (N, C, L) or (C, L); ``return_indices`` also gives the argmax."""
 
     def forward(self, input):
-        return pooling_ops.max_pool1d(input, self.kernel_size, self.stride, self.padding,
-                                      self.dilation, ceil_mode=self.ceil_mode,
-                                      return_indices=self.return_indices)
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding,
+                            self.dilation, ceil_mode=self.ceil_mode,
+                            return_indices=self.return_indices)
 
 
 class MaxPool2d(_MaxPoolNd):
     """2-D max pooling over (N, C, H, W) or (C, H, W); indices index the flattened H*W."""
 
     def forward(self, input):
-        return pooling_ops.max_pool2d(input, self.kernel_size, self.stride, self.padding,
-                                      self.dilation, ceil_mode=self.ceil_mode,
-                                      return_indices=self.return_indices)
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
+                            self.dilation, ceil_mode=self.ceil_mode,
+                            return_indices=self.return_indices)
 
 
 class MaxPool3d(_MaxPoolNd):
     """3-D max pooling over (N, C, D, H, W) or (C, D, H, W)."""
 
     def forward(self, input):
-        return pooling_ops.max_pool3d(input, self.kernel_size, self.stride, self.padding,
-                                      self.dilation, ceil_mode=self.ceil_mode,
-                                      return_indices=self.return_indices)
+        return F.max_pool3d(input, self.kernel_size, self.stride, self.padding,
+                            self.dilation, ceil_mode=self.ceil_mode,
+                            return_indices=self.return_indices)
 
 
 class AvgPool1d(Module):
@@ -66,8 +66,8 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
-        return pooling_ops.avg_pool1d(input, self.kernel_size, self.stride, self.padding,
-                                      self.ceil_mode, self.count_include_pad)
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding,
+                            self.ceil_mode, self.count_include_pad)
 
 
 class _AvgPoolNd(Module):
@@ -95,13 +95,13 @@ class _AvgPoolNd(Module):
 class AvgPool2d(_AvgPoolNd):
     """2-D average pooling over (N, C, H, W) or (C, H, W)."""
 
-    _functional = staticmethod(pooling_ops.avg_pool2d)
+    _functional = staticmethod(F.avg_pool2d)
 
 
 class AvgPool3d(_AvgPoolNd):
     """3-D average pooling over (N, C, D, H, W) or (C, D, H, W)."""
 
-    _functional = staticmethod(pooling_ops.avg_pool3d)
+    _functional = staticmethod(F.avg_pool3d)
 
 
 class _AdaptiveAvgPoolNd(Module):
@@ -121,19 +121,19 @@ class _AdaptiveAvgPoolNd(Module):
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     """Average over adaptive windows to length ``output_size``."""
 
-    _functional = staticmethod(pooling_ops.adaptive_avg_pool1d)
+    _functional = staticmethod(F.adaptive_avg_pool1d)
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Average over adaptive windows to ``output_size`` (an int, or a pair with None entries)."""
 
-    _functional = staticmethod(pooling_ops.adaptive_avg_pool2d)
+    _functional = staticmethod(F.adaptive_avg_pool2d)
 
 
 class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """Average over adaptive windows to a 3-D ``output_size``."""
 
-    _functional = staticmethod(pooling_ops.adaptive_avg_pool3d)
+    _functional = staticmethod(F.adaptive_avg_pool3d)
 
 
 class _AdaptiveMaxPoolNd(Module):
@@ -154,13 +154,13 @@ class _AdaptiveMaxPoolNd(Module):
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """Maximum over adaptive windows to length ``output_size``."""
 
-    _functional = staticmethod(pooling_ops.adaptive_max_pool1d)
+    _functional = staticmethod(F.adaptive_max_pool1d)
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     """Maximum over adaptive windows to ``output_size``; indices as MaxPool2d's."""
 
-    _functional = staticmethod(pooling_ops.adaptive_max_pool2d)
+    _functional = staticmethod(F.adaptive_max_pool2d)
 
 
 class _LPPoolNd(Module):
@@ -180,7 +180,6 @@ class LPPool1d(_LPPoolNd):
     """Power-average pooling over 1-D windows."""
 
     def forward(self, input):
-        from .. import functional as F
         return F.lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
 
@@ -188,5 +187,4 @@ class LPPool2d(_LPPoolNd):
     """Power-average pooling over 2-D windows."""
 
     def forward(self, input):
-        from .. import functional as F
         return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)

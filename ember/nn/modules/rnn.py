@@ -1,9 +1,10 @@
 """Recurrent layers (RNN, LSTM, GRU) and their single-step cells, as PyTorch defines them.
 
 Each layer and direction projects the whole input sequence with one matmul, then loops over
-time steps only (one hidden matmul and one fused cell node per step, ember/ops/recurrent.py);
-gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n). Padded (T, B, F) / (B, T, F), unbatched
-(T, F) and packed (nn.utils.rnn.PackedSequence) inputs are accepted.
+time steps only (one hidden matmul and one fused cell node per step,
+ember/nn/_kernels/recurrent.py); gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).
+Padded (T, B, F) / (B, T, F), unbatched (T, F) and packed (nn.utils.rnn.PackedSequence) inputs
+are accepted.
 """
 import math
 import numbers
@@ -13,9 +14,9 @@ import numpy as np
 
 from ... import _factories
 from ... import ops
-from ...ops import recurrent as _recurrent
 from .. import functional as F
 from .. import init
+from .._kernels import recurrent as _recurrent
 from ..parameter import Parameter
 from .module import Module
 
@@ -482,6 +483,20 @@ class RNNCellBase(Module):
     def _input_projection(self, input):
         return F.linear(input, self.weight_ih, self.bias_ih)
 
+    def _single_state_forward(self, input, hx, step):
+        """One ``step(input_projection, hidden, weight_hh, bias_hh)`` of a cell whose state is
+        one hidden tensor (RNNCell, GRUCell), batched or not."""
+        batched = self._check_dims(input, [("hidden", hx)])
+        if not batched:
+            input = ops.unsqueeze(input, 0)
+        if hx is None:
+            hx = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
+        elif not batched:
+            hx = ops.unsqueeze(hx, 0)
+        self._check_sizes(input, [("0", hx)])
+        output = step(self._input_projection(input), hx, self.weight_hh, self.bias_hh)
+        return output if batched else ops.squeeze(output, 0)
+
 
 class RNNCell(RNNCellBase):
     """One Elman RNN step: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu)."""
@@ -492,22 +507,14 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        batched = self._check_dims(input, [("hidden", hx)])
-        if not batched:
-            input = ops.unsqueeze(input, 0)
-        if hx is None:
-            hx = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
-        elif not batched:
-            hx = ops.unsqueeze(hx, 0)
-        self._check_sizes(input, [("0", hx)])
+        return self._single_state_forward(input, hx, self._step)
+
+    def _step(self, input_projection, hidden, weight_hh, bias_hh):
         if self.nonlinearity == "tanh":
-            step = _rnn_tanh_step
-        elif self.nonlinearity == "relu":
-            step = _rnn_relu_step
-        else:
-            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
-        output = step(self._input_projection(input), hx, self.weight_hh, self.bias_hh)
-        return output if batched else ops.squeeze(output, 0)
+            return _rnn_tanh_step(input_projection, hidden, weight_hh, bias_hh)
+        if self.nonlinearity == "relu":
+            return _rnn_relu_step(input_projection, hidden, weight_hh, bias_hh)
+        raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
 
 
 class GRUCell(RNNCellBase):
@@ -517,16 +524,7 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=3, dtype=dtype)
 
     def forward(self, input, hx=None):
-        batched = self._check_dims(input, [("hidden", hx)])
-        if not batched:
-            input = ops.unsqueeze(input, 0)
-        if hx is None:
-            hx = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
-        elif not batched:
-            hx = ops.unsqueeze(hx, 0)
-        self._check_sizes(input, [("0", hx)])
-        output = _gru_step(self._input_projection(input), hx, self.weight_hh, self.bias_hh)
-        return output if batched else ops.squeeze(output, 0)
+        return self._single_state_forward(input, hx, _gru_step)
 
 
 class LSTMCell(RNNCellBase):

@@ -1,12 +1,5 @@
-"""``ember.nn.parallel.DistributedDataParallel``, which lives in ``ember.distributed``.
+"""``ember.nn.parallel``: the home of ``DistributedDataParallel`` under PyTorch's name.
 
-Resolved on first use, by name: ember.nn sits below ember.distributed in the layering, so nn never
-imports the layer above it at import time.
+The class lives in ember.distributed, the layer above nn, and nn never imports it:
+ember/__init__.py attaches it here (and ``SyncBatchNorm`` to ember.nn) once both layers exist.
 """
-import importlib
-
-
-def __getattr__(name):
-    if name == "DistributedDataParallel":
-        return importlib.import_module("ember.distributed.parallel").DistributedDataParallel
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,51 @@
+"""Fused dropout kernel: out = x * mask (+ shift), saving only the pre-scaled mask for backward."""
+import math
+
+import numpy as np
+
+from ...autograd.function import Op
+
+
+class Dropout(Op):
+    """``x * scaled_mask + shift``: the mask (possibly broadcast per channel) already holds
+    1/(1-p) or AlphaDropout's ``a``; ``shift`` is AlphaDropout's constant term (else None)."""
+
+    @staticmethod
+    def forward(ctx, x, scaled_mask, shift):
+        out = x * scaled_mask
+        if shift is not None:
+            out += shift
+        ctx.save_for_backward(scaled_mask)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (scaled_mask,) = ctx.saved_tensors
+        return grad * scaled_mask, None, None
+
+
+def dropout_masks(x, p, generator_stream, feature, alpha):
+    """(scaled_mask, shift) for dropout of ``x`` (an array) with probability ``p`` in (0, 1).
+
+    ``feature`` draws one value per (sample, channel) (shape (N, C, 1, ...)); ``alpha`` gives
+    AlphaDropout's affine correction that keeps zero mean and unit variance.
+    """
+    if feature:
+        if x.ndim < 2:
+            raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+        shape = x.shape[:2] + (1,) * (x.ndim - 2)
+    else:
+        shape = x.shape
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    draw_dtype = np.float32 if dtype == np.float32 else np.float64
+    keep = generator_stream.random(shape, dtype=draw_dtype) >= p  # Bernoulli(1 - p)
+    mask = keep.astype(dtype)
+    if not alpha:
+        # PyTorch divides the 0/1 noise by (1 - p) in the input's dtype.
+        mask /= dtype.type(1 - p)
+        return mask, None
+    alpha_prime = 1.7580993408473766  # -SELU's negative saturation value, lambda * alpha
+    a = 1.0 / math.sqrt((alpha_prime * alpha_prime * p + 1) * (1 - p))
+    shift = (mask - 1) * (alpha_prime * a) + alpha_prime * a * p
+    mask *= dtype.type(a)
+    return mask, shift.astype(dtype, copy=False)

@@ -1,0 +1,189 @@
+"""Normalisation kernels: BatchNorm (one fused Function) and Standardize (layer_norm and
+group_norm's rows to zero mean and unit variance).
+
+Statistics accumulate in float64 and are rounded back to the input's dtype, so float32 results
+stay close to PyTorch's for large reductions; outputs and gradients keep the input's dtype.
+"""
+import numpy as np
+
+from ...autograd.function import Op
+
+
+class BatchNorm(Op):
+    """Fused batch normalisation (memory and speed): ``(x - mean) * invstd * weight + bias``.
+
+    In training the batch statistics are computed here and the given running buffers' arrays are
+    updated in place; backward differentiates through the batch statistics with the standard
+    fused formula. Saves the input (usually alive anyway) and per-channel vectors, never a
+    normalised copy.
+
+    ``reduce`` (None for one process) makes the statistics the global batch's: a callable that
+    sums a float64 array in place over every rank, with a ``world_size``. It is called once in
+    forward, on the per-channel sums of x and x^2 and the count, and once in backward, on the
+    per-channel sums of grad and grad * (x - mean); weight and bias gradients stay local.
+    """
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, running_mean, running_var, training, momentum, eps,
+                reduce):
+        shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+        dtype = input.dtype
+        count = 0
+        if training:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if reduce is None:
+                    mean, variance, count, output = _local_statistics(input, shape)
+                else:
+                    mean, variance, count = _global_statistics(input, reduce)
+                    output = input - mean.astype(dtype).reshape(shape)
+                invstd = (1.0 / np.sqrt(variance + eps)).astype(dtype)
+                if running_mean is not None:
+                    _blend(running_mean, mean, momentum)
+                if running_var is not None:
+                    _blend(running_var, variance * (count / (count - 1)) if count > 1
+                           else variance * np.nan, momentum)
+            mean = mean.astype(dtype, copy=False)
+            scale = invstd if weight is None else invstd * weight
+            output *= scale.reshape(shape)
+            if bias is not None:
+                output += bias.reshape(shape)
+        else:
+            mean = running_mean.astype(dtype, copy=False)
+            invstd = (1.0 / np.sqrt(running_var.astype(np.float64) + eps)).astype(dtype)
+            # y = x * scale + shift with scale = invstd * weight, shift = bias - mean * scale.
+            scale = invstd if weight is None else invstd * weight
+            shift = -mean * scale
+            if bias is not None:
+                shift += bias
+            output = input * scale.reshape(shape)
+            output += shift.reshape(shape)
+        needs_input, needs_weight = ctx.needs_input_grad[:2]
+        if needs_input or needs_weight:
+            ctx.save_for_backward(input, weight, mean, invstd)
+        ctx.training = training
+        ctx.count = count
+        ctx.reduce = reduce
+        return output
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, weight, mean, invstd = ctx.saved_tensors
+        needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+        batch, channels = input.shape[:2]
+        shape = (1, channels) + (1,) * (input.ndim - 2)
+        grad_rows = grad.reshape(batch, channels, -1)
+        grad_sum = grad_rows.sum(axis=2).sum(axis=0)
+        scale = invstd if weight is None else invstd * weight
+        grad_input = grad_weight = None
+        if needs_weight or (needs_input and ctx.training):
+            centered = input - mean.reshape(shape)
+            # sum(grad * (x - mean)) per channel; times invstd it is sum(grad * x_hat).
+            grad_dot = np.einsum("ncl,ncl->nc", grad_rows,
+                                 centered.reshape(batch, channels, -1)).sum(axis=0)
+            if needs_weight:
+                grad_weight = grad_dot * invstd
+            if needs_input and ctx.training:
+                grad_input = _training_grad_input(ctx, grad, centered, grad_sum, grad_dot, scale,
+                                                  invstd, shape)
+        if needs_input and not ctx.training:
+            grad_input = grad * scale.reshape(shape)
+        grad_bias = grad_sum if needs_bias else None
+        return grad_input, grad_weight, grad_bias, None, None, None, None, None, None
+
+
+def _local_statistics(input, shape):
+    """Per-channel mean (rounded to the input's dtype), biased variance (float64), count, and
+    the input centred by that mean: per-row float32 sums combined in float64, two passes."""
+    batch, channels = input.shape[:2]
+    count = input.size // channels if channels else 0
+    rows = input.reshape(batch, channels, -1)
+    mean = (rows.sum(axis=2).sum(axis=0, dtype=np.float64) / count).astype(input.dtype)
+    centered = input - mean.reshape(shape)
+    centered_rows = centered.reshape(batch, channels, -1)
+    variance = np.einsum("ncl,ncl->nc", centered_rows, centered_rows).sum(
+        axis=0, dtype=np.float64) / count
+    return mean, variance, count, centered
+
+
+def _global_statistics(input, reduce):
+    """Per-channel mean, biased variance (both float64) and count over every rank's batch: one
+    reduction of the sums of x and x^2 and the count, in float64 (E[x^2] - E[x]^2 loses too much
+    in float32)."""
+    batch, channels = input.shape[:2]
+    packed = np.empty(2 * channels + 1, dtype=np.float64)
+    packed[:channels] = input.sum(axis=(0,) + tuple(range(2, input.ndim)), dtype=np.float64)
+    rows = input.reshape(batch, channels, -1)
+    packed[channels:2 * channels] = np.einsum("ncl,ncl->c", rows, rows, dtype=np.float64)
+    packed[-1] = input.size // channels
+    reduce(packed)
+    count = int(packed[-1])
+    if count <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{list(input.shape)} on each of {reduce.world_size} ranks")
+    mean = packed[:channels] / count
+    variance = np.maximum(packed[channels:2 * channels] / count - mean * mean, 0.0)
+    return mean, variance, count
+
+
+def _training_grad_input(ctx, grad, centered, grad_sum, grad_dot, scale, invstd, shape):
+    """dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), the means over the (global) batch,
+    written as g * scale + (x - mean) * coefficient + offset, one vectorised pass each."""
+    if ctx.reduce is not None:
+        sums = np.concatenate([grad_sum, grad_dot]).astype(np.float64)
+        ctx.reduce(sums)
+        grad_sum, grad_dot = sums[:grad_sum.size], sums[grad_sum.size:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse_count = np.float64(1.0 / ctx.count) if ctx.count else np.float64(np.nan)
+    coefficient = (-(scale.astype(np.float64) * invstd * invstd * grad_dot)
+                   * inverse_count).astype(grad.dtype)
+    offset = (-(scale.astype(np.float64) * grad_sum) * inverse_count).astype(grad.dtype)
+    grad_input = centered
+    grad_input *= coefficient.reshape(shape)
+    grad_input += offset.reshape(shape)
+    grad_input += grad * scale.reshape(shape)
+    return grad_input
+
+
+def apply_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps,
+                     reduce=None):
+    """The BatchNorm node, then the running buffers it updated in place marked as changed
+    (F.batch_norm after its checks; SyncBatchNorm with its all-reduce as ``reduce``)."""
+    output = BatchNorm.apply(input, weight, bias, running_mean, running_var, bool(training),
+                             float(momentum), eps, reduce)
+    if training:
+        for buffer in (running_mean, running_var):
+            if buffer is not None:
+                buffer._bump_version()
+    return output
+
+
+class Standardize(Op):
+    """Rows of a (M, K) array to zero mean, unit (biased) variance; fused for memory and speed."""
+
+    @staticmethod
+    def forward(ctx, input, eps):
+        mean = input.mean(axis=1, keepdims=True, dtype=np.float64).astype(input.dtype)
+        centered = input - mean
+        variance = np.mean(np.square(centered), axis=1, keepdims=True, dtype=np.float64)
+        invstd = (1.0 / np.sqrt(variance + eps)).astype(input.dtype)
+        centered *= invstd
+        ctx.save_for_backward(centered, invstd)
+        return centered
+
+    @staticmethod
+    def backward(ctx, grad):
+        normalized, invstd = ctx.saved_tensors
+        grad_mean = grad.mean(axis=1, keepdims=True)
+        grad_dot = np.einsum("mk,mk->m", grad, normalized)[:, None]
+        grad_dot *= grad.dtype.type(1.0 / normalized.shape[1]) if normalized.shape[1] else 0
+        grad_input = normalized * grad_dot
+        np.subtract(grad, grad_input, out=grad_input)
+        grad_input -= grad_mean
+        grad_input *= invstd
+        return grad_input, None
+
+
+def _blend(target, batch_value, factor):
+    """target <- (1 - factor) * target + factor * batch_value, in place (a running buffer)."""
+    blended = target * (1.0 - factor) + np.asarray(batch_value, np.float64) * factor
+    np.copyto(target, blended, casting="unsafe")

@@ -1,0 +1,265 @@
+"""Convolution functions: conv1d/2d/3d and conv_transpose1d/2d/3d (argument checks, then one
+kernel node each), and unfold/fold, the im2col pair."""
+import math
+
+import numpy as np
+
+from ..._dtype import scalar_type_name
+from ...tensor import Tensor
+from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Unfold
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+           "fold", "unfold"]
+
+
+def int_tuple(value, count, mismatch):
+    """``value`` (an int, or a sequence of one or ``count`` ints) as ``count`` ints; the error
+    ``mismatch(value)`` for any other length. Convolution's and pooling's size arguments."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * count
+    value = tuple(int(item) for item in value)
+    if len(value) == 1:
+        return value * count
+    if len(value) != count:
+        raise mismatch(value)
+    return value
+
+
+def _tuple(value, count, name):
+    return int_tuple(value, count, lambda got: RuntimeError(
+        f"expected {name} to be a single integer value or a list of {count} values to match "
+        f"the convolution dimensions, but got {name}={list(got)}"))
+
+
+def _batched(input, spatial_dims, operation):
+    """Check the rank of ``input``; return whether it lacks the batch dim."""
+    array = input._data
+    if array.ndim == spatial_dims + 1:
+        return True
+    if array.ndim == spatial_dims + 2:
+        return False
+    raise RuntimeError(f"Expected {spatial_dims + 1}D (unbatched) or {spatial_dims + 2}D "
+                       f"(batched) input to {operation}, but got input of size: "
+                       f"{list(array.shape)}")
+
+
+def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operation):
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{operation}(): argument 'weight' must be Tensor, not "
+                        f"{type(weight).__name__}")
+    if weight._data.ndim != spatial_dims + 2:
+        raise RuntimeError("weight should have at least three dimensions"
+                           if weight._data.ndim < 3 else
+                           f"Expected {spatial_dims + 2}-dimensional weight for "
+                           f"{spatial_dims + 2}-dimensional input, but got "
+                           f"{weight._data.ndim}-dimensional weight of size "
+                           f"{list(weight._data.shape)}")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if input._data.dtype != weight._data.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._data.dtype)} but found "
+                           f"{scalar_type_name(weight._data.dtype)}")
+    in_channels = input._data.shape[1]
+    weight_shape = list(weight._data.shape)
+    if weight_shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
+                           f"{groups} at dimension 0, but got weight of size "
+                           f"[{weight_shape}] instead")
+    if transposed:
+        expected = weight_shape[0]
+        if in_channels != expected:
+            raise RuntimeError(f"Given transposed=1, weight of size {weight_shape}, expected "
+                               f"input{list(input._data.shape)} to have {expected} channels, "
+                               f"but got {in_channels} channels instead")
+        out_channels = weight_shape[1] * groups
+    else:
+        expected = weight_shape[1] * groups
+        if in_channels != expected:
+            raise RuntimeError(f"Given groups={groups}, weight of size {weight_shape}, expected "
+                               f"input{list(input._data.shape)} to have {expected} channels, "
+                               f"but got {in_channels} channels instead")
+        out_channels = weight_shape[0]
+    if bias is not None and (bias._data.ndim != 1 or bias._data.shape[0] != out_channels):
+        raise RuntimeError(f"Given weight of size {weight_shape}, expected bias to be "
+                           f"1-dimensional with {out_channels} elements, but got bias of size "
+                           f"{list(bias._data.shape)} instead")
+
+
+def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial_dims, operation):
+    unbatched = _batched(input, spatial_dims, operation)
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_weight(input, weight, bias, groups, spatial_dims, False, operation)
+    stride = _tuple(stride, spatial_dims, "stride")
+    dilation = _tuple(dilation, spatial_dims, "dilation")
+    kernel_size = weight._data.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pairs = ((0, 0),) * spatial_dims
+        elif padding == "same":
+            if any(jump != 1 for jump in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            # The total padding d * (k - 1) is split with the odd extra element on the right.
+            pairs = tuple((gap * (kernel - 1) // 2, gap * (kernel - 1) - gap * (kernel - 1) // 2)
+                          for gap, kernel in zip(dilation, kernel_size))
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+    else:
+        pairs = tuple((pad, pad) for pad in _tuple(padding, spatial_dims, "padding"))
+    if any(jump <= 0 for jump in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(pad < 0 for pair in pairs for pad in pair):
+        raise RuntimeError("negative padding is not supported")
+    if any(gap <= 0 for gap in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+    padded_size = [size + before + after
+                   for size, (before, after) in zip(input._data.shape[2:], pairs)]
+    reach = [gap * (kernel - 1) + 1 for gap, kernel in zip(dilation, kernel_size)]
+    if any(size < extent for size, extent in zip(padded_size, reach)):
+        raise RuntimeError(f"Calculated padded input size per channel: "
+                           f"({' x '.join(str(size) for size in padded_size)}). Kernel size: "
+                           f"({' x '.join(str(extent) for extent in reach)}). Kernel size can't "
+                           f"be greater than actual input size")
+    output = ConvNd.apply(input, weight, bias, stride, pairs, dilation, groups)
+    return output.squeeze(0) if unbatched else output
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation over (N, C_in, L) or unbatched (C_in, L)."""
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation over (N, C_in, H, W) or unbatched (C_in, H, W)."""
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D cross-correlation over (N, C_in, D, H, W) or unbatched (C_in, D, H, W)."""
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation,
+                spatial_dims, operation):
+    unbatched = _batched(input, spatial_dims, operation)
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_weight(input, weight, bias, groups, spatial_dims, True, operation)
+    stride = _tuple(stride, spatial_dims, "stride")
+    padding = _tuple(padding, spatial_dims, "padding")
+    output_padding = _tuple(output_padding, spatial_dims, "output_padding")
+    dilation = _tuple(dilation, spatial_dims, "dilation")
+    if any(jump <= 0 for jump in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(pad < 0 for pad in padding):
+        raise RuntimeError("negative padding is not supported")
+    if any(gap <= 0 for gap in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+    for extra, jump, gap in zip(output_padding, stride, dilation):
+        if extra < 0 or (extra >= jump and extra >= gap):
+            # 1-D runs as 2-D in PyTorch, so its message names a height of (0, 1, 1).
+            names = ("depth", "height", "width")[-max(spatial_dims, 2):]
+            values = {"output_padding": output_padding, "stride": stride, "dilation": dilation}
+            if spatial_dims == 1:
+                values = {"output_padding": (0,) + output_padding, "stride": (1,) + stride,
+                          "dilation": (1,) + dilation}
+            described = " ".join(f"{key}_{name}: {value}" for key, row in values.items()
+                                 for name, value in zip(names, row))
+            raise RuntimeError(f"output padding must be smaller than either stride or dilation, "
+                               f"but got {described}")
+    kernel_size = weight._data.shape[2:]
+    out_size = [(size - 1) * jump - 2 * pad + gap * (kernel - 1) + extra + 1
+                for size, kernel, jump, pad, gap, extra in zip(
+                    input._data.shape[2:], kernel_size, stride, padding, dilation, output_padding)]
+    if any(size <= 0 for size in out_size):
+        raise RuntimeError(f"Given input size per channel: "
+                           f"({' x '.join(str(size) for size in input._data.shape[2:])}). "
+                           f"Calculated output size per channel: "
+                           f"({' x '.join(str(size) for size in out_size)}). Output size is too "
+                           f"small")
+    output = ConvTransposeNd.apply(input, weight, bias, stride, padding, output_padding, dilation,
+                                   groups)
+    return output.squeeze(0) if unbatched else output
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """1-D transposed convolution: the gradient of conv1d with respect to its input."""
+    return _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                       "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution: the gradient of conv2d with respect to its input."""
+    return _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                       "conv_transpose2d")
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """3-D transposed convolution: the gradient of conv3d with respect to its input."""
+    return _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
+                       "conv_transpose3d")
+
+
+def _pair(value, name):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name}: expected an int or a pair, got {value}")
+        return tuple(int(item) for item in value)
+    return (int(value), int(value))
+
+
+def _blocks(spatial, kernel_size, dilation, padding, stride):
+    """Number of sliding blocks along each spatial dimension."""
+    return tuple((size + 2 * pad - gap * (kernel - 1) - 1) // jump + 1
+                 for size, kernel, gap, pad, jump in zip(spatial, kernel_size, dilation, padding,
+                                                         stride))
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding local blocks of a (N, C, H, W) or (C, H, W) input as columns (N, C*kh*kw, L)."""
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got "
+                           f"{input.dim()}D)")
+    kernel_size, dilation, padding, stride = [_pair(value, "unfold") for value in
+                                              (kernel_size, dilation, padding, stride)]
+    unbatched = input.dim() == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    spatial = tuple(input.shape[2:])
+    blocks = _blocks(spatial, kernel_size, dilation, padding, stride)
+    if min(blocks) < 1:
+        raise RuntimeError(f"Given input with spatial size {spatial}, kernel_size={kernel_size}, "
+                           f"dilation={dilation}, padding={padding}, calculated shape of the "
+                           f"array of sliding blocks as {blocks}, but its components must be at "
+                           f"least one.")
+    output = Unfold.apply(input, kernel_size, dilation, padding, stride, blocks)
+    return output.squeeze(0) if unbatched else output
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum columns (N, C*kh*kw, L) or (C*kh*kw, L) back into an image of ``output_size``."""
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 "
+                           f"batch size and non-zero dimensions for input, but got: "
+                           f"{list(input.shape)}")
+    output_size, kernel_size, dilation, padding, stride = [
+        _pair(value, "fold") for value in (output_size, kernel_size, dilation, padding, stride)]
+    unbatched = input.dim() == 2
+    if unbatched:
+        input = input.unsqueeze(0)
+    if input.shape[1] % math.prod(kernel_size) != 0:
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product "
+                           f"of kernel_size, but got input.size(1)={input.shape[1]} and "
+                           f"kernel_size={kernel_size}.")
+    blocks = _blocks(output_size, kernel_size, dilation, padding, stride)
+    if input.shape[2] != math.prod(blocks):
+        raise RuntimeError(f"Given output_size={output_size}, kernel_size={kernel_size}, "
+                           f"dilation={dilation}, padding={padding}, stride={stride}, expected "
+                           f"size of input's dimension 2 to match the calculated number of "
+                           f"sliding blocks {blocks[0]} * {blocks[1]} = {math.prod(blocks)}, "
+                           f"but got input.size(2)={input.shape[2]}.")
+    output = Fold.apply(input, output_size, kernel_size, dilation, padding, stride, blocks)
+    return output.squeeze(0) if unbatched else output

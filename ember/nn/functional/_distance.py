@@ -1,0 +1,38 @@
+"""Distance functions: pairwise_distance and cosine_similarity (composites of ember.ops)."""
+import numpy as np
+
+from ...ops import vector_norm
+from ...ops._broadcast import mismatch_error
+
+__all__ = ["cosine_similarity", "pairwise_distance"]
+
+
+def _broadcast_pair(x1, x2):
+    """Both tensors expanded to their broadcast shape (PyTorch's error when there is none)."""
+    try:
+        shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    except ValueError:
+        raise mismatch_error(tuple(x1.shape), tuple(x2.shape)) from None
+    return x1.expand(shape), x2.expand(shape)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) over ``dim``.
+
+    As in PyTorch, each vector is divided by its norm first, and the eps clamp does not stop the
+    gradient (it acts as a constant shift of the norm)."""
+    x1, x2 = _broadcast_pair(x1, x2)
+    norm1 = vector_norm(x1, 2, dim, keepdim=True)
+    norm2 = vector_norm(x2, 2, dim, keepdim=True)
+    norm1 = norm1 + (norm1.detach().clamp(min=eps) - norm1.detach())
+    norm2 = norm2 + (norm2.detach().clamp(min=eps) - norm2.detach())
+    return ((x1 / norm1) * (x2 / norm2)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dimension."""
+    difference = x1 - x2 + eps
+    dim = max(x1.dim(), x2.dim()) - 1
+    if dim < 0:
+        return vector_norm(difference, p, 0, keepdim)
+    return vector_norm(difference, p, dim, keepdim)

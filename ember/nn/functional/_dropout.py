@@ -1,0 +1,117 @@
+"""Dropout functions: element, channel (1d/2d/3d) and alpha dropout, active only when
+``training`` is passed as True (they never read a module's mode)."""
+import warnings
+
+from ..._random import numpy_generator
+from .._kernels import dropout as _dropout_ops
+from ._activation import _apply
+
+__all__ = ["alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d",
+           "feature_alpha_dropout"]
+
+
+def check_probability(p):
+    """The one check of a dropout probability (F's functions and the Dropout layers)."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _dropout(input, p, training, inplace, feature, alpha, generator=None):
+    """The shared dropout rule: the input itself when not training, p == 0 or empty; otherwise
+    _drop."""
+    check_probability(p)
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    return _drop(input, p, inplace, feature, alpha, generator)
+
+
+def _drop(input, p, inplace=False, feature=False, alpha=False, generator=None):
+    """Dropout with 0 < p <= 1, always applied: zeros (``x * 0``) when p == 1, otherwise one fused
+    node with a freshly drawn mask (also attention's dropout of its weights)."""
+    if p == 1:
+        return _apply(input, inplace, "mul_", lambda: input * 0)
+    scaled_mask, shift = _dropout_ops.dropout_masks(input._data, p, numpy_generator(generator),
+                                                    feature, alpha)
+    return _apply(input, inplace, "dropout_",
+                  lambda: _dropout_ops.Dropout.apply(input, scaled_mask, shift))
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero each element with probability p and scale the rest by 1/(1-p) when ``training``."""
+    return _dropout(input, p, training, inplace, False, False, generator)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
+    """Dropout for SELU networks: dropped values go to SELU's saturation and an affine correction
+    keeps zero mean and unit variance. Off unless ``training=True`` (PyTorch's default)."""
+    return _dropout(input, p, training, inplace, False, True, generator)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
+    """AlphaDropout of whole channels (one draw per sample and channel)."""
+    return _dropout(input, p, training, inplace, True, True, generator)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Channel dropout for (N, C, L) or (C, L) inputs."""
+    check_probability(p)
+    dims = input.dim()
+    if dims not in (2, 3):
+        raise RuntimeError(
+            f"dropout1d: Expected 2D or 3D input, but received a {dims}D input. Note that "
+            f"dropout1d exists to provide channel-wise dropout on inputs with 1 spatial "
+            f"dimension, a channel dimension, and an optional batch dimension (i.e. 2D or 3D "
+            f"inputs).")
+    if dims == 3:
+        return _dropout(input, p, training, inplace, True, False, generator)
+    return _unbatched_channel_dropout(input, p, training, inplace, generator)
+
+
+def _unbatched_channel_dropout(input, p, training, inplace, generator):
+    """Channel dropout of one sample: add a batch dimension, drop, remove it again."""
+    batched = input.unsqueeze(0)
+    result = _dropout(batched, p, training, False, True, False, generator)
+    if result is batched:
+        return input
+    if inplace:
+        return input.copy_(result.squeeze(0))
+    return result.squeeze(0)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Channel dropout for (N, C, H, W) inputs; a 3-D input is taken as (N, C, L), as in PyTorch."""
+    check_probability(p)
+    dims = input.dim()
+    if dims not in (3, 4):
+        _warn_unusual_rank("dropout2d", dims, 2)
+    if dims == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2)
+    return _dropout(input, p, training, inplace, True, False, generator)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Channel dropout for (N, C, D, H, W) or (C, D, H, W) inputs."""
+    check_probability(p)
+    dims = input.dim()
+    if dims not in (4, 5):
+        _warn_unusual_rank("dropout3d", dims, 3)
+    if dims == 5:
+        return _dropout(input, p, training, inplace, True, False, generator)
+    return _unbatched_channel_dropout(input, p, training, inplace, generator)
+
+
+def _warn_unusual_rank(name, dims, spatial_dims):
+    """PyTorch's deprecation warning for channel dropout of an input without the expected rank
+    (shown at the caller of dropout2d/dropout3d)."""
+    warnings.warn(
+        f"{name}: Received a {dims}-D input to {name}, which is deprecated and will result in an "
+        f"error in a future release. To retain the behavior and silence this warning, please "
+        f"use dropout instead. Note that {name} exists to provide channel-wise dropout on inputs "
+        f"with {spatial_dims} spatial dimensions, a channel dimension, and an optional batch "
+        f"dimension (i.e. {spatial_dims + 1}D or {spatial_dims + 2}D inputs).", stacklevel=3)

@@ -1,0 +1,445 @@
+"""Loss functions. cross_entropy/nll_loss and binary_cross_entropy(_with_logits) are fused
+kernels (numerical stability and the training hot path); the others are composites of ember.ops.
+Every loss takes ``reduction`` ('none', 'mean', 'sum') or the legacy size_average/reduce pair."""
+import warnings
+
+import numpy as np
+
+from ... import ops as _ops
+from ..._dtype import scalar_type_name
+from ...autograd.grad_mode import no_grad
+from ...tensor import Size
+from .._kernels.activation import LogSigmoid
+from .._kernels.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassificationLoss
+from ._distance import pairwise_distance
+from ._reduction import (
+    REDUCTIONS, apply_reduction, check_reduction, from_legacy, legacy_reduction, reduction_from)
+
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
+           "cross_entropy", "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div",
+           "l1_loss", "margin_ranking_loss", "mse_loss", "multi_margin_loss",
+           "multilabel_margin_loss", "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss",
+           "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss",
+           "triplet_margin_with_distance_loss"]
+
+
+def _classification(input, target, weight, ignore_index, reduction, smoothing, from_logits,
+                    operation):
+    check_reduction(reduction)
+    if not 0.0 <= smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {smoothing:g}")
+    array = input._data
+    target_array = target._data
+    if array.ndim == 0:
+        raise RuntimeError(f"{operation}: input tensor should be 1D or more, but got a 0D tensor")
+    unbatched = array.ndim == 1
+    probabilities = tuple(array.shape) == tuple(target_array.shape)
+    if unbatched:
+        input = input.unsqueeze(0)
+        target = target.unsqueeze(0)
+        array = input._data
+        target_array = target._data
+    classes = array.shape[1]
+    if probabilities and from_logits:
+        if target_array.dtype.kind != "f":
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {scalar_type_name(target_array.dtype)}")
+        if ignore_index != -100:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+    else:
+        if target_array.dtype.kind not in "iu":
+            raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                               f"{scalar_type_name(target_array.dtype)}")
+        if not from_logits and target_array.ndim != array.ndim - 1:
+            if array.ndim == 2:
+                raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+            raise RuntimeError(f"size mismatch (got input: {list(array.shape)} , target: "
+                               f"{list(target_array.shape)}")
+        if target_array.shape[:1] != array.shape[:1]:
+            raise ValueError(f"Expected input batch_size ({array.shape[0]}) to match target "
+                             f"batch_size ({target_array.shape[0]}).")
+        if array.ndim == 2 and target_array.ndim != 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        expected = array.shape[:1] + array.shape[2:]
+        if tuple(target_array.shape) != expected:
+            raise RuntimeError(f"Expected target size {list(expected)}, got "
+                               f"{list(target_array.shape)}")
+        bad = (target_array != ignore_index) & ((target_array < 0) | (target_array >= classes))
+        if bad.any():
+            raise IndexError(f"Target {int(target_array[bad].flat[0])} is out of bounds.")
+    weight_array = None
+    if weight is not None:
+        weight_array = weight._data
+        if weight_array.shape != (classes,):
+            raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
+                               f"or no classes but got weight tensor of shape: "
+                               f"{list(weight_array.shape)}")
+        weight_array = weight_array.astype(array.dtype, copy=False)
+    loss = ClassificationLoss.apply(input, target, weight_array, ignore_index, float(smoothing),
+                                    reduction, from_logits)
+    if unbatched and reduction == "none":
+        loss = loss.squeeze(0)
+    return loss
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross entropy of logits (N, C, ...) against class indices (N, ...) or probabilities."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    return _classification(input, target, weight, ignore_index, reduction, label_smoothing, True,
+                           "cross_entropy")
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C, ...) at class indices (N, ...)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    return _classification(input, target, weight, ignore_index, reduction, 0.0, False,
+                           "nll_loss")
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """Binary cross entropy of probabilities ``input`` in [0, 1] against ``target``."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if tuple(target._data.shape) != tuple(input._data.shape):
+        raise ValueError(f"Using a target size ({Size(target._data.shape)!r}) that is different "
+                         f"to the input size ({Size(input._data.shape)!r}) is deprecated. Please "
+                         f"ensure they have the same size.")
+    values = input._data
+    if np.any((values < 0) | (values > 1)):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    loss = BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * weight
+    return apply_reduction(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """Sigmoid + binary cross entropy in one stable op; ``pos_weight`` weighs positive targets."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if tuple(target._data.shape) != tuple(input._data.shape):
+        raise ValueError(f"Target size ({Size(target._data.shape)!r}) must be the same as input "
+                         f"size ({Size(input._data.shape)!r})")
+    loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
+    if weight is not None:
+        loss = loss * weight
+    return apply_reduction(loss, reduction)
+
+
+# ---- regression losses and KL divergence (composites) --------------------------------------------
+def _check_sizes(input, target):
+    if tuple(target._data.shape) != tuple(input._data.shape):
+        warnings.warn(f"Using a target size ({Size(target._data.shape)!r}) that is different to "
+                      f"the input size ({Size(input._data.shape)!r}). This will likely lead to "
+                      f"incorrect results due to broadcasting. Please ensure they have the same "
+                      f"size.", stacklevel=3)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error; ``weight`` (optional) scales each element's squared error."""
+    return _elementwise_loss(_ops.square, input, target, size_average, reduce, reduction, weight)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error."""
+    return _elementwise_loss(_ops.abs, input, target, size_average, reduce, reduction, weight)
+
+
+def _elementwise_loss(penalty, input, target, size_average, reduce, reduction, weight):
+    """reduce(weight * penalty(input - target)): mse_loss (square) and l1_loss (abs)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    _check_sizes(input, target)
+    loss = penalty(input - target)
+    if weight is not None:
+        loss = loss * weight
+    return apply_reduction(loss, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Quadratic 0.5 d^2 / beta below ``beta``, linear |d| - 0.5 beta above (L1 when beta == 0)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _check_sizes(input, target)
+    difference = input - target
+    distance = _ops.abs(difference)
+    if beta == 0:
+        return apply_reduction(distance, reduction)
+    loss = _ops.where(distance < beta, difference * difference * (0.5 / beta),
+                             distance - 0.5 * beta)
+    return apply_reduction(loss, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """Quadratic 0.5 d^2 below ``delta``, linear delta (|d| - 0.5 delta) above."""
+    check_reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _check_sizes(input, target)
+    difference = input - target
+    distance = _ops.abs(difference)
+    loss = _ops.where(distance < delta, difference * difference * 0.5,
+                             (distance - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return apply_reduction(loss, reduction)
+
+
+_KL_MEAN_WARNING = (
+    "reduction: 'mean' divides the total loss by both the batch size and the support size."
+    "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+    "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL divergence with ``input`` as log-probabilities; 'batchmean' is the mathematical KL."""
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce)
+    elif reduction == "mean":
+        warnings.warn(_KL_MEAN_WARNING, stacklevel=2)
+    if reduction == "batchmean":
+        reduced = "sum"
+    else:
+        check_reduction(reduction)
+        reduced = reduction
+    if log_target:
+        loss = _ops.exp(target) * (target - input)
+    else:
+        # xlogy(t, t) - t * input, with 0 log 0 = 0 and a finite gradient at t = 0.
+        positive = target > 0
+        safe = _ops.where(positive, target, 1.0)
+        loss = target * _ops.log(safe) - target * input
+    loss = apply_reduction(loss, reduced)
+    if reduction == "batchmean" and input._data.ndim != 0:
+        loss = loss / input._data.shape[0]
+    return loss
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                        reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin): input1 should rank above input2 when
+    target is 1."""
+    reduction = reduction_from(size_average, reduce, reduction)
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
+                           f"but got sizes: input1: {input1.shape}, input2: {input2.shape}, "
+                           f"target: {target.shape} ")
+    loss = _ops.clamp(-target * (input1 - input2) + margin, min=0)
+    return apply_reduction(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)), the logistic loss for targets in {-1, 1}."""
+    reduction = reduction_from(size_average, reduce, reduction)
+    loss = _ops.log1p(_ops.exp(-input * target))
+    return apply_reduction(loss, reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
+    """input where target is 1, max(0, margin - input) where target is -1."""
+    reduction = reduction_from(size_average, reduce, reduction)
+    zeros = input.new_zeros(input.shape)
+    margin_part = _ops.where(target != 1, _ops.clamp(margin - input, min=0), zeros)
+    self_part = _ops.where(target != -1, input, zeros)
+    return apply_reduction(margin_part + self_part, reduction)
+
+
+# PyTorch's cosine_embedding_loss adds this to both squared magnitudes.
+_COSINE_EMBEDDING_EPSILON = 1e-12
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where target is -1."""
+    reduction = reduction_from(size_average, reduce, reduction)
+    target_dim = target.dim()
+    if target_dim not in (0, 1):
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if target_dim == 1 and (input1.dim() != 2 or input2.dim() != 2):
+        raise RuntimeError(f"1D target tensor expects 2D input tensors, but found inputs with "
+                           f"sizes {list(input1.shape)} and {list(input2.shape)}.")
+    if target_dim == 0 and (input1.dim() != 1 or input2.dim() != 1):
+        raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with "
+                           f"sizes {list(input1.shape)} and {list(input2.shape)}.")
+    product_sum = (input1 * input2).sum(target_dim)
+    magnitude1 = (input1 * input1).sum(target_dim) + _COSINE_EMBEDDING_EPSILON
+    magnitude2 = (input2 * input2).sum(target_dim) + _COSINE_EMBEDDING_EPSILON
+    cosine = product_sum / _ops.sqrt(magnitude1 * magnitude2)
+    zeros = cosine.new_zeros(cosine.shape)
+    positive = _ops.where(target == 1, 1 - cosine, zeros)
+    negative = _ops.where(target == -1, _ops.clamp(cosine - margin, min=0), zeros)
+    return apply_reduction(positive + negative, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    """Negative log-likelihood of ``target`` under Poisson(rate), rate = exp(input) when
+    ``log_input``; ``full`` adds Stirling's approximation of log(target!) for targets above 1."""
+    if size_average is not None or reduce is not None:
+        reduction = from_legacy(size_average, reduce)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_input:
+        loss = _ops.exp(input) - target * input
+    else:
+        loss = input - target * _ops.log(input + eps)
+    if full:
+        stirling = (target * _ops.log(target) - target
+                    + 0.5 * _ops.log(2 * np.pi * target))
+        loss = loss + stirling.masked_fill(target <= 1, 0)
+    return apply_reduction(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 (log var + (input - target)^2 / var), var clamped at ``eps`` without stopping its
+    gradient (as PyTorch does); ``var`` may omit the last dimension or have size 1 in one."""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = input.new_full(input.shape, var)
+    elif bool(np.any(var._data < 0)):
+        raise ValueError("var has negative entry/entries")
+    input_shape = tuple(input.shape)
+    var_shape = tuple(var.shape)
+    if var_shape != input_shape:
+        if input_shape[:-1] == var_shape:
+            var = var.unsqueeze(-1)
+        elif len(input_shape) == len(var_shape) and sum(
+                size for input_size, size in zip(input_shape, var_shape)
+                if input_size != size) == 1:
+            pass  # heteroscedastic: one dimension of size 1, broadcast
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    var = var.clone()
+    with no_grad():
+        var.clamp_(min=eps)
+    loss = 0.5 * (_ops.log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return apply_reduction(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
+    """Per-class binary logistic loss, averaged over the classes (the last dimension)."""
+    if size_average is not None or reduce is not None:
+        reduction = from_legacy(size_average, reduce)
+    loss = -(target * LogSigmoid.apply(input) + (1 - target) * LogSigmoid.apply(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.dim() - 1
+    loss = loss.sum(class_dim) / input.shape[class_dim]
+    if reduction not in REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    return apply_reduction(loss, reduction)
+
+
+def _strict_hinge(value):
+    """max(0, value) whose gradient is zero at 0 (PyTorch's margin kernels test z > 0)."""
+    return _ops.where(value > 0, value, value.new_zeros(()))
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """sum over i != y of max(0, margin - x[y] + x[i])^p (times weight[y]), divided by C."""
+    reduction = reduction_from(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    unbatched = input.dim() <= 1
+    scores = input.reshape(1, -1) if unbatched else input
+    classes = scores.shape[1]
+    labels = target._data.reshape(-1)
+    if labels.shape[0] != scores.shape[0]:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
+                           f"the number of input samples (batch size). Expected target size "
+                           f"[{scores.shape[0]}], but got {list(target.shape)}. Input has shape "
+                           f"{list(input.shape)}.")
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise RuntimeError("target out of range")
+    label_index = type(input)._wrap(labels.reshape(-1, 1).astype(np.int64))
+    chosen = scores.gather(1, label_index)
+    hinge = _strict_hinge(margin - chosen + scores)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * weight.reshape(-1)[label_index.reshape(-1)].reshape(-1, 1)
+    others = np.ones(scores.shape, dtype=scores._data.dtype)
+    others[np.arange(labels.shape[0]), labels] = 0
+    loss = (hinge * type(input)._wrap(others)).sum(1) / classes
+    if unbatched:
+        loss = loss.reshape(())
+    return apply_reduction(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """sum over target classes j (up to the first -1) and non-target classes i of
+    max(0, 1 - (x[j] - x[i])), divided by C."""
+    reduction = reduction_from(size_average, reduce, reduction)
+    unbatched = input.dim() <= 1
+    scores = input.reshape(1, -1) if unbatched else input
+    labels = target._data.reshape(scores.shape) if unbatched else target._data
+    if tuple(labels.shape) != tuple(scores.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    classes = scores.shape[1]
+    if labels.size and (labels.min() < -1 or labels.max() >= classes):
+        raise RuntimeError("argument #2 'target' is out of range")
+    # Targets are read up to the first -1 of each row.
+    valid = np.cumprod(labels >= 0, axis=1).astype(bool)
+    safe_labels = np.where(valid, labels, 0).astype(np.int64)
+    is_target = np.zeros(scores.shape, dtype=bool)
+    rows = np.nonzero(valid)[0]
+    is_target[rows, safe_labels[valid]] = True
+    dtype = scores._data.dtype
+    chosen = scores.gather(1, type(input)._wrap(safe_labels))
+    hinge = _strict_hinge(1 - chosen.unsqueeze(2) + scores.unsqueeze(1))
+    pair_mask = valid[:, :, None] & ~is_target[:, None, :]
+    loss = (hinge * type(input)._wrap(pair_mask.astype(dtype))).sum((1, 2)) / classes
+    if unbatched:
+        loss = loss.reshape(())
+    return apply_reduction(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) with pairwise p-distances;
+    ``swap`` uses d(positive, negative) when it is the smaller negative distance."""
+    reduction = reduction_from(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.dim(), positive.dim(), negative.dim())
+    if len(set(dims)) != 1:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the "
+                           f"same number of dimensions, but got: anchor {dims[0]}D, positive "
+                           f"{dims[1]}D, and negative {dims[2]}D inputs")
+    positive_distance = pairwise_distance(anchor, positive, p, eps)
+    negative_distance = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        swap_distance = pairwise_distance(positive, negative, p, eps)
+        negative_distance = _ops.minimum(negative_distance, swap_distance)
+    loss = (positive_distance - negative_distance + margin).clamp(min=0)
+    return apply_reduction(loss, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """Triplet margin loss with any distance (pairwise_distance when None)."""
+    check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    distance = distance_function if distance_function is not None else pairwise_distance
+    positive_distance = distance(anchor, positive)
+    negative_distance = distance(anchor, negative)
+    if swap:
+        negative_distance = _ops.minimum(negative_distance, distance(positive, negative))
+    loss = (positive_distance - negative_distance + margin).clamp(min=0)
+    return apply_reduction(loss, reduction)

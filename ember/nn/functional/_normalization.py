@@ -1,0 +1,161 @@
+"""Normalisation functions: batch_norm (one fused kernel node; SyncBatchNorm shares it),
+layer_norm and group_norm (one standardising node, then the affine map), instance_norm (batch_norm
+on the input seen as one sample), local_response_norm and normalize (composites)."""
+import math
+
+import numpy as np
+
+from ...autograd.grad_mode import no_grad
+from ...ops import vector_norm
+from ...tensor import Size, Tensor
+from .._kernels.normalization import Standardize, apply_batch_norm
+from ._padding import pad
+from ._pooling import avg_pool2d, avg_pool3d
+
+__all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "local_response_norm",
+           "normalize"]
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over every dim but 1 (channels).
+
+    In training the batch statistics are used, and given running buffers are updated in place
+    (whatever the grad mode) with ``momentum`` and the unbiased batch variance; otherwise the
+    running statistics are used (still differentiable with respect to input, weight and bias).
+    """
+    array = input._data
+    if array.ndim < 2:
+        raise ValueError(f"batch_norm: expected 2D or higher input (got {array.ndim}D input)")
+    channels = array.shape[1]
+    if momentum is None or isinstance(momentum, bool):
+        raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
+                        f"{type(momentum).__name__}")
+    for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
+                         ("weight", weight), ("bias", bias)):
+        if tensor is not None and tensor._data.size != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not "
+                               f"{tensor._data.size}")
+    if weight is not None and weight._data.ndim != 1:
+        weight = weight.reshape(-1)
+    if bias is not None and bias._data.ndim != 1:
+        bias = bias.reshape(-1)
+    if training:
+        if channels and array.size // channels == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                             f"size {Size(array.shape)!r}")
+    elif running_mean is None:
+        raise RuntimeError("running_mean must be defined in evaluation mode")
+    elif running_var is None:
+        raise RuntimeError("running_var must be defined in evaluation mode")
+    return apply_batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                            eps)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims (biased variance), then affine."""
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(int(size) for size in normalized_shape)
+    shape = tuple(input._data.shape)
+    count = len(normalized_shape)
+    if count == 0 or len(shape) < count or shape[len(shape) - count:] != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
+                           f"with shape [*, {', '.join(str(size) for size in normalized_shape)}]"
+                           f", but got input of size{list(shape)}")
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and tuple(tensor._data.shape) != normalized_shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
+                               f"{name} of shape {list(tensor._data.shape)} and normalized_shape "
+                               f"= {list(normalized_shape)}")
+    rows = input.reshape(-1, math.prod(normalized_shape)) if input._data.size else \
+        input.reshape(math.prod(shape[:len(shape) - count]), math.prod(normalized_shape))
+    output = Standardize.apply(rows, eps).reshape(shape)
+    if weight is not None:
+        output = output * weight
+    if bias is not None:
+        output = output + bias
+    return output
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample over groups of ``C / num_groups`` channels, then per-channel affine."""
+    shape = tuple(input._data.shape)
+    if len(shape) < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{len(shape)}")
+    channels = shape[1]
+    if num_groups <= 0 or channels % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {list(shape)} and num_groups={num_groups}")
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and (tensor._data.ndim != 1 or tensor._data.shape[0] != channels):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
+                               f"channels in input, but got {name} of shape "
+                               f"{list(tensor._data.shape)} and input of shape {list(shape)}")
+    batch = shape[0]
+    rows = input.reshape(batch * num_groups, math.prod(shape[1:]) // num_groups)
+    output = Standardize.apply(rows, eps).reshape(shape)
+    affine_shape = (channels,) + (1,) * (len(shape) - 2)
+    if weight is not None:
+        output = output * weight.reshape(affine_shape)
+    if bias is not None:
+        output = output + bias.reshape(affine_shape)
+    return output
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalise each (sample, channel) over its spatial positions: batch_norm on the input
+    seen as one sample of N * C channels; running statistics are averaged over the samples."""
+    shape = tuple(input.shape)
+    if use_input_stats and math.prod(shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{Size(shape)!r}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
+    batch, channels = shape[0], shape[1]
+    folded = input.reshape((1, batch * channels) + shape[2:])
+    repeated = []
+    for tensor in (weight, bias):
+        repeated.append(tensor.repeat(batch) if tensor is not None else None)
+    running = []
+    for buffer in (running_mean, running_var):
+        running.append(Tensor._wrap(np.tile(buffer._data, batch)) if buffer is not None else None)
+    output = batch_norm(folded, running[0], running[1], repeated[0], repeated[1],
+                        use_input_stats, momentum, eps)
+    with no_grad():
+        for buffer, tiled in zip((running_mean, running_var), running):
+            if buffer is not None:
+                buffer.copy_(tiled.reshape(batch, channels).mean(0))
+    return output.reshape(shape)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p over ``dim``, eps)."""
+    if out is not None:
+        raise NotImplementedError("normalize: ember does not support out=")
+    norm = vector_norm(input, p, dim, keepdim=True).clamp(min=eps)
+    return input / norm.expand_as(input)
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + alpha * mean of x^2 over ``size`` neighbouring channels)^beta (composite)."""
+    dims = input.dim()
+    if dims < 3:
+        # PyTorch's message, including the run of spaces left by its line continuation.
+        raise ValueError(f"Expected 3D or higher dimensionality{' ' * 26}input (got {dims} "
+                         f"dimensions)")
+    if input.numel() == 0:
+        return input
+    squared = (input * input).unsqueeze(1)
+    if dims == 3:
+        squared = pad(squared, (0, 0, size // 2, (size - 1) // 2))
+        average = avg_pool2d(squared, (size, 1), stride=1).squeeze(1)
+    else:
+        shape = tuple(input.shape)
+        squared = squared.reshape(shape[0], 1, shape[1], shape[2], -1)
+        squared = pad(squared, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        average = avg_pool3d(squared, (size, 1, 1), stride=1).squeeze(1).reshape(shape)
+    return input / (average * alpha + k).pow(beta)

@@ -1,0 +1,63 @@
+"""pad: constant (negative widths crop), reflect, replicate and circular padding; argument
+checks here, one gather/scatter kernel (ember.nn._kernels.padding) for every mode."""
+import numpy as np
+
+from .._kernels.padding import Pad, index_map
+
+__all__ = ["pad"]
+
+
+_NON_CONSTANT_MODES = ("reflect", "replicate", "circular")
+_SUPPORTED_DIMS = "\n".join([
+    "Supported combinations for non-constant padding:",
+    "  - 2D or 3D input: padding size = 2 (pads last dimension)",
+    "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)",
+    "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"])
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last len(pad) // 2 dimensions; ``pad`` lists (left, right) pairs from the last
+    dimension backwards, as in PyTorch."""
+    pad = [int(width) for width in pad]
+    ndim = input.dim()
+    if len(pad) % 2 != 0:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) > 2 * ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input "
+                           f"dimension but got padding length {len(pad)} and input of dimension "
+                           f"{ndim}")
+    shape = tuple(input.shape)
+    pairs = [(ndim - 1 - number, pad[2 * number], pad[2 * number + 1])
+             for number in range(len(pad) // 2)]
+    if mode == "constant":
+        for axis, left, right in pairs:
+            if shape[axis] + left + right < 0:
+                raise RuntimeError("narrow(): length must be non-negative.")
+        fill = np.asarray(0 if value is None else value).astype(input._data.dtype)
+    elif mode in _NON_CONSTANT_MODES:
+        _check_non_constant(shape, pairs, mode, value, len(pad))
+        fill = 0
+    else:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    index_maps = tuple((axis, index_map(shape[axis], left, right, mode))
+                       for axis, left, right in pairs if left != 0 or right != 0)
+    return Pad.apply(input, index_maps, fill)
+
+
+def _check_non_constant(shape, pairs, mode, value, pad_length):
+    ndim = len(shape)
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if ndim not in (pad_length // 2 + 1, pad_length // 2 + 2) or pad_length > 6:
+        raise NotImplementedError(f"Padding size {pad_length} is not supported for {ndim}D "
+                                  f"input tensor.\n{_SUPPORTED_DIMS}")
+    for number, (axis, left, right) in enumerate(pairs):
+        if mode == "reflect" and (left >= shape[axis] or right >= shape[axis]):
+            raise RuntimeError(f"Argument #{4 + 2 * number}: Padding size should be less than "
+                               f"the corresponding input dimension, but got: padding ({left}, "
+                               f"{right}) at dimension {axis} of input {list(shape)}")
+        if mode == "circular":
+            if left > shape[axis] or right > shape[axis]:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            if shape[axis] + min(left, 0) + min(right, 0) <= 0:
+                raise RuntimeError("Negative padding value is resulting in an empty dimension")

@@ -1,0 +1,290 @@
+"""Pooling functions: max, average, adaptive and power-average (lp) pooling over 1 to 3 spatial
+dims: argument checks and output geometry here, the window arithmetic in ember.nn._kernels."""
+import numpy as np
+
+from ...ops import matmul
+from ...tensor import Tensor
+from .._kernels.pooling import (
+    AvgPoolNd, GatherSpatial, MaxPoolNd, adaptive_max_indices, averaging_matrix, avg_divisor)
+from ._activation import relu
+from ._conv import int_tuple
+
+__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+           "lp_pool1d", "lp_pool2d", "max_pool1d", "max_pool2d", "max_pool3d"]
+
+
+def _pool_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """Output length along one dim, with PyTorch's ceil_mode rule (last window starts inside)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        count = -(-span // stride) + 1
+        if (count - 1) * stride >= size + padding:
+            count -= 1
+    else:
+        count = span // stride + 1
+    return count
+
+
+def _tuple(value, count, name):
+    return int_tuple(value, count, lambda got: RuntimeError(
+        f"{name} must either be a single int, or a tuple of {count} ints"))
+
+
+def _prepare(input, spatial_dims, operation):
+    """Check the rank; return (batched input, whether it was unbatched)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{operation}(): argument 'input' must be Tensor, not "
+                        f"{type(input).__name__}")
+    ndim = input._data.ndim
+    if ndim == spatial_dims + 1:
+        return input.unsqueeze(0), True
+    if ndim == spatial_dims + 2:
+        return input, False
+    shape = list(input._data.shape)
+    if operation.startswith("adaptive"):
+        raise RuntimeError(f"{operation}(): Expected {spatial_dims + 1}D or {spatial_dims + 2}D "
+                           f"tensor, but got {shape}")
+    if spatial_dims == 1:
+        raise RuntimeError(f"{operation}: Expected 2D or 3D (batch mode) tensor with optional 0 "
+                           f"dim batch size for input, but got:{shape}")
+    raise RuntimeError(f"non-empty {spatial_dims + 1}D or {spatial_dims + 2}D (batch mode) tensor "
+                       f"expected for input")
+
+
+def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims,
+               operation, max_indices=None):
+    kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
+    stride = kernel_size if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
+        else _tuple(stride, spatial_dims, "stride")
+    padding = _tuple(padding, spatial_dims, "padding")
+    dilation = _tuple(dilation, spatial_dims, "dilation")
+    if any(jump <= 0 for jump in stride):
+        raise RuntimeError("stride should not be zero")
+    if any(kernel <= 0 for kernel in kernel_size):
+        raise RuntimeError(f"{operation}: kernel_size must be greater than zero, but got "
+                           f"{_dims(kernel_size)}")
+    if any(gap <= 0 for gap in dilation):
+        raise RuntimeError(f"{operation}: dilation must be greater than zero, but got "
+                           f"{_dims(dilation)}")
+    if max_indices is not None:  # max pooling (with or without indices)
+        _check_plain_padding(padding, kernel_size, dilation, with_indices=max_indices)
+    for pad, kernel, gap in zip(padding, kernel_size, dilation):
+        if pad < 0 or pad > (gap * (kernel - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={pad}, kernel_size={kernel} and dilation={gap}")
+    sizes = input._data.shape[2:]
+    out_size = tuple(_pool_size(size, kernel, jump, pad, gap, ceil_mode) for size, kernel, jump,
+                     pad, gap in zip(sizes, kernel_size, stride, padding, dilation))
+    if any(count <= 0 for count in out_size):
+        if max_indices is False and spatial_dims == 1:
+            raise RuntimeError(f"max_pool1d() Invalid computed output size: {out_size[0]}")
+        given = input._data.shape[1:]
+        calculated = input._data.shape[1:2] + out_size
+        if spatial_dims == 1:  # PyTorch runs it as a 2-D pooling over (C, 1, L)
+            given = given[:1] + (1,) + given[1:]
+            calculated = calculated[:1] + (1,) + calculated[1:]
+        raise RuntimeError(f"Given input size: ({'x'.join(str(size) for size in given)}). "
+                           f"Calculated output size: "
+                           f"({'x'.join(str(size) for size in calculated)}). "
+                           f"Output size is too small")
+    return kernel_size, stride, padding, dilation, out_size
+
+
+def _check_plain_padding(padding, kernel_size, dilation, with_indices):
+    """PyTorch bounds max pooling's padding by half the kernel size itself (stricter than half
+    the dilated size) for max_pool1d without indices and for dilated 1-D/2-D max pooling."""
+    if all(pad <= kernel // 2 for pad, kernel in zip(padding, kernel_size)):
+        return
+    if len(kernel_size) == 1 and not with_indices:
+        raise RuntimeError(f"max_pool1d() padding should be at most half of kernel size, but got "
+                           f"padding={padding[0]} and kernel_size={kernel_size[0]}")
+    if len(kernel_size) <= 2 and any(gap != 1 for gap in dilation):
+        # 1-D pooling runs as 2-D pooling over (C, 1, L).
+        padding = (0,) * (2 - len(padding)) + tuple(padding)
+        kernel_size = (1,) * (2 - len(kernel_size)) + tuple(kernel_size)
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
+                           f"padW = {padding[1]}, padH = {padding[0]}, kW = {kernel_size[1]}, "
+                           f"kH = {kernel_size[0]}")
+
+
+def _dims(values):
+    return " ".join(str(value) for value in values)
+
+
+def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+              spatial_dims, operation):
+    batched, unbatched = _prepare(input, spatial_dims, operation)
+    kernel_size, stride, padding, dilation, out_size = _arguments(
+        batched, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims, operation,
+        max_indices=bool(return_indices))
+    result = MaxPoolNd.apply(batched, kernel_size, stride, padding, dilation, out_size,
+                             bool(return_indices))
+    if not return_indices:
+        return result.squeeze(0) if unbatched else result
+    output, indices = result
+    if unbatched:
+        return output.squeeze(0), Tensor._wrap(indices._data[0])
+    return output, indices
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling over (N, C, L) or (C, L); indices index the flattened L."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1,
+                     "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling over (N, C, H, W) or (C, H, W); indices index the flattened H*W."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2,
+                     "max_pool2d")
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3-D max pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3,
+                     "max_pool3d")
+
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+              spatial_dims, operation):
+    batched, unbatched = _prepare(input, spatial_dims, operation)
+    kernel_size, stride, padding, _, out_size = _arguments(
+        batched, kernel_size, stride, padding, 1, ceil_mode, spatial_dims, operation)
+    dtype = batched._data.dtype
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
+        divisor = dtype.type(divisor_override)
+    else:
+        divisor = avg_divisor(batched._data.shape[2:], kernel_size, stride, padding, out_size,
+                               count_include_pad, dtype)
+        if np.all(divisor == divisor.flat[0]):
+            divisor = dtype.type(divisor.flat[0])
+    output = AvgPoolNd.apply(batched, kernel_size, stride, padding, out_size, divisor)
+    return output.squeeze(0) if unbatched else output
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """1-D average pooling over (N, C, L) or (C, L)."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1,
+                     "avg_pool1d")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2-D average pooling over (N, C, H, W) or (C, H, W)."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, 2, "avg_pool2d")
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, 3, "avg_pool3d")
+
+
+def _adaptive_output_size(input, output_size, spatial_dims, operation):
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size,) * spatial_dims
+    output_size = tuple(output_size)
+    if len(output_size) != spatial_dims:
+        raise ValueError(f"{operation}: output_size must be {spatial_dims}-dimensional, got "
+                         f"{output_size}")
+    sizes = input._data.shape[-spatial_dims:]
+    output_size = tuple(size if count is None else int(count)
+                        for size, count in zip(sizes, output_size))
+    if any(count < 0 for count in output_size):
+        raise RuntimeError(f"{operation}: elements of output_size must be greater than or equal "
+                           f"to 0 but received {list(output_size)}")
+    for dim in range(-input._data.ndim + 1, -spatial_dims):
+        if input._data.shape[dim] == 0:
+            raise RuntimeError(f"{operation}(): Expected input to have non-zero size for "
+                               f"non-batch dimensions, but input has sizes "
+                               f"{list(input._data.shape)} with dimension {input._data.ndim + dim}"
+                               f" being empty")
+    return output_size
+
+
+def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
+    _prepare(input, spatial_dims, operation)
+    output_size = _adaptive_output_size(input, output_size, spatial_dims, operation)
+    dtype = input._data.dtype
+    # Adaptive averaging is separable: one small averaging matrix per spatial dim (a composite of
+    # matmuls, so autograd needs no op of its own).
+    output = input
+    ndim = input._data.ndim
+    for dim in range(spatial_dims):
+        axis = ndim - spatial_dims + dim
+        matrix = Tensor._wrap(averaging_matrix(input._data.shape[axis], output_size[dim], dtype))
+        if axis == ndim - 1:
+            output = matmul(output, matrix.t())
+        else:
+            output = matmul(output.movedim(axis, -1), matrix.t()).movedim(-1, axis)
+    return output
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average over PyTorch's adaptive windows to length ``output_size``."""
+    return _adaptive_avg_pool(input, output_size, 1, "adaptive_avg_pool1d")
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average over PyTorch's adaptive windows to ``output_size`` (int, or pair with None)."""
+    return _adaptive_avg_pool(input, output_size, 2, "adaptive_avg_pool2d")
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Average over PyTorch's adaptive windows to a 3-D ``output_size``."""
+    return _adaptive_avg_pool(input, output_size, 3, "adaptive_avg_pool3d")
+
+
+def _adaptive_max_pool(input, output_size, return_indices, spatial_dims, operation):
+    batched, unbatched = _prepare(input, spatial_dims, operation)
+    output_size = _adaptive_output_size(batched, output_size, spatial_dims, operation)
+    indices = np.ascontiguousarray(adaptive_max_indices(batched._data, output_size))
+    output = GatherSpatial.apply(batched, indices)
+    indices_tensor = Tensor._wrap(indices)
+    if unbatched:
+        output = output.squeeze(0)
+        indices_tensor = Tensor._wrap(indices[0])
+    if return_indices:
+        return output, indices_tensor
+    return output
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive windows to length ``output_size``."""
+    return _adaptive_max_pool(input, output_size, return_indices, 1, "adaptive_max_pool1d")
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive windows to ``output_size``; indices as max_pool2d's."""
+    return _adaptive_max_pool(input, output_size, return_indices, 2, "adaptive_max_pool2d")
+
+
+def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, pool, window):
+    """(window * avg_pool(x^p))^(1/p), with the sign/relu guard PyTorch applies (composite)."""
+    powered = input.pow(norm_type)
+    if stride is not None:
+        pooled = pool(powered, kernel_size, stride, 0, ceil_mode)
+    else:
+        pooled = pool(powered, kernel_size, padding=0, ceil_mode=ceil_mode)
+    return (pooled.sign() * relu(pooled.abs())).mul(window).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over 1-D windows: (sum of x^p over the window)^(1/p)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool1d, kernel_size)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over 2-D windows: (sum of x^p over the window)^(1/p)."""
+    height, width = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool2d,
+                    height * width)

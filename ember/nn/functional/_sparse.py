@@ -1,0 +1,149 @@
+"""Sparse functions: embedding (one kernel node), embedding_bag (a composite) and one_hot."""
+import numpy as np
+
+from ..._dtype import tensor_type_name
+from .._kernels.sparse import Embedding
+
+__all__ = ["embedding", "embedding_bag", "one_hot"]
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` picked by the integer ``input``; ``padding_idx``'s row gets no gradient
+    and ``max_norm`` renormalises the looked-up rows of ``weight`` in place."""
+    if input._data.dtype.kind not in "iu":
+        type_name = tensor_type_name(input._data.dtype)
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got {type_name} instead "
+                           f"(while checking arguments for embedding)")
+    if sparse:
+        raise NotImplementedError("embedding: ember has no sparse gradients; use sparse=False")
+    num_embeddings = weight.shape[0]
+    if padding_idx is not None:
+        if padding_idx > 0 and padding_idx >= num_embeddings:
+            raise ValueError("Padding_idx must be within num_embeddings")
+        if padding_idx < 0:
+            if padding_idx < -num_embeddings:
+                raise ValueError("Padding_idx must be within num_embeddings")
+            padding_idx = num_embeddings + padding_idx
+    indices = input._data
+    if indices.size and (indices.min() < 0 or indices.max() >= num_embeddings):
+        raise IndexError("index out of range in self")
+    if max_norm is not None:
+        _embedding_renorm(weight, indices, max_norm, norm_type)
+    return Embedding.apply(input, weight, padding_idx, scale_grad_by_freq)
+
+
+def _embedding_renorm(weight, indices, max_norm, norm_type):
+    """Scale the rows of ``weight`` used by ``indices`` whose norm exceeds ``max_norm`` (in place,
+    untracked, like PyTorch's embedding_renorm_)."""
+    rows = np.unique(indices)
+    values = weight._data[rows]
+    norms = np.sum(np.abs(values) ** norm_type, axis=1) ** (1.0 / norm_type)
+    too_large = norms > max_norm
+    if np.any(too_large):
+        scale = (max_norm / (norms[too_large] + 1e-7)).astype(weight._data.dtype)
+        weight._data[rows[too_large]] = values[too_large] * scale[:, None]
+        weight._bump_version()
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor with a trailing dimension of ``num_classes``, 1 at each index."""
+    indices = tensor._data
+    if indices.dtype != np.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if indices.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(indices.max()) + 1
+    if indices.size:
+        if indices.min() < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if indices.max() >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    result = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(result, indices[..., None], 1, axis=-1)
+    return type(tensor)._wrap(result)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """Sum, mean or max of the embeddings of each bag (a row of a 2-D input, or a run of a 1-D
+    input starting at each offset); ``padding_idx`` entries are left out (composite: one lookup,
+    then a (bags, indices) weight matrix product, or a gather at each bag's argmax)."""
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
+                             f"is a mini-batch of fixed length sequences. However, found offsets "
+                             f"of type {type(offsets)}")
+        bags, length = input.shape
+        starts = np.arange(bags, dtype=np.int64) * length
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.dim() == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.dim() != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        starts = offsets._data.astype(np.int64)
+        if include_last_offset:
+            starts = starts[:-1]
+        if starts.size and starts[0] != 0:
+            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
+                               f"mini-batch has to start from position 0. However, got "
+                               f"{starts[0]}")
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{input.dim()}")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
+                                  f"per_sample_weights is only supported for mode='sum' (got "
+                                  f"mode='{mode}'). Please open a feature request on GitHub.")
+    indices = input._data
+    count = weight.shape[0]
+    bad = np.flatnonzero((indices < 0) | (indices >= count))
+    if bad.size:
+        raise RuntimeError(f"Index {bad[0]} of input takes value {indices[bad[0]]} which is not "
+                           f"in the valid range [0, {count})")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += count
+    rows = embedding(input, weight, None, max_norm, norm_type, scale_grad_by_freq)
+    bag_of = np.searchsorted(starts, np.arange(indices.size), side="right") - 1
+    kept = np.ones(indices.size, dtype=bool) if padding_idx is None else indices != padding_idx
+    dtype = weight._data.dtype
+    if mode == "max":
+        return _bag_max(rows, bag_of, kept, starts.size, dtype)
+    membership = np.zeros((starts.size, indices.size), dtype=dtype)
+    membership[bag_of[kept], np.flatnonzero(kept)] = 1
+    if mode == "mean":
+        sizes = membership.sum(axis=1, keepdims=True)
+        membership /= np.maximum(sizes, 1)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.unsqueeze(1)
+    return type(weight)._wrap(membership).matmul(rows)
+
+
+def _bag_max(rows, bag_of, kept, bags, dtype):
+    """Per-bag, per-feature maximum as a gather at the argmax rows (empty bags give zeros)."""
+    values = rows._data
+    features = values.shape[1]
+    best = np.full((bags, features), -np.inf, dtype=dtype)
+    positions = np.flatnonzero(kept)
+    np.maximum.at(best, bag_of[positions], values[positions])
+    # The first row reaching each maximum supplies it (and receives its gradient).
+    is_best = values[positions] == best[bag_of[positions]]
+    unused = values.shape[0]
+    choice = np.full((bags, features), unused, dtype=np.int64)
+    shape = is_best.shape
+    np.minimum.at(choice, (np.broadcast_to(bag_of[positions][:, None], shape),
+                           np.broadcast_to(np.arange(features), shape)),
+                  np.where(is_best, positions[:, None], unused))
+    empty = choice == unused
+    gathered = rows.gather(0, type(rows)._wrap(np.where(empty, 0, choice)))
+    if np.any(empty):
+        gathered = gathered * type(rows)._wrap((~empty).astype(dtype))
+    return gathered

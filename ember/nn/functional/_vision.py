@@ -1,0 +1,257 @@
+"""Vision functions: interpolate (and its deprecated upsample aliases), grid_sample,
+affine_grid, pixel_shuffle/pixel_unshuffle and channel_shuffle."""
+import math
+import warnings
+
+import numpy as np
+
+from .._kernels.sampling import GridSample, Resample, linear_matrix, nearest_index
+from ._pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
+
+__all__ = ["affine_grid", "channel_shuffle", "grid_sample", "interpolate", "pixel_shuffle",
+           "pixel_unshuffle", "upsample", "upsample_bilinear", "upsample_nearest"]
+
+
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_ALL_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
+
+
+def _spatial_list(value, dims, input, kind):
+    if isinstance(value, (list, tuple)):
+        if len(value) != dims:
+            spatial = list(input.shape[2:])
+            if kind == "size":
+                raise ValueError(
+                    f"Input and output must have the same number of spatial dimensions, but got "
+                    f"input with spatial dimensions of {spatial} and output size of {value}. "
+                    f"Please provide input tensor in (N, C, d1, d2, ...,dK) format and output "
+                    f"size in (o1, o2, ...,oK) format.")
+            raise ValueError(
+                f"Input and scale_factor must have the same number of spatial dimensions, but "
+                f"got input with spatial dimensions of {spatial} and scale_factor of shape "
+                f"{value}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                f"scale_factor in (s1, s2, ...,sK) format.")
+        return list(value)
+    return [value] * dims
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dimensions (all but the first two) to ``size`` or by ``scale_factor``."""
+    dims = input.dim() - 2
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not implemented in ember")
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is None and scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+        output_size = [int(value) for value in _spatial_list(size, dims, input, "size")]
+        scales = [None] * dims
+    else:
+        scales = [float(value) for value in
+                  _spatial_list(scale_factor, dims, input, "scale")]
+        output_size = [math.floor(float(input.shape[2 + index]) * scales[index])
+                       for index in range(dims)]
+        if recompute_scale_factor or mode == "area":
+            scales = [None] * dims
+    if mode == "area":
+        pools = {1: adaptive_avg_pool1d, 2: adaptive_avg_pool2d, 3: adaptive_avg_pool3d}
+        if dims not in pools:
+            raise _dimension_error(input, mode)
+        return pools[dims](input, output_size)
+    if mode in ("nearest", "nearest-exact"):
+        if dims not in (1, 2, 3):
+            raise _dimension_error(input, mode)
+    elif mode in _LINEAR_MODES:
+        if dims != _LINEAR_MODES[mode]:
+            needed = _LINEAR_MODES[mode] + 2
+            if dims in (1, 2, 3):
+                raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs "
+                                          f"{needed}D input")
+            raise _dimension_error(input, mode)
+    elif mode in ("bicubic", "lanczos"):
+        raise NotImplementedError(f"interpolate: mode '{mode}' is not implemented in ember")
+    else:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
+                                  f"(got {input.dim()}D) for the modes: {_ALL_MODES} "
+                                  f"(got {mode})")
+    data = input._data
+    if data.dtype.kind != "f":
+        raise RuntimeError(f"interpolate: expected a floating point input, got {input.dtype}")
+    steps = []
+    for index in range(dims):
+        axis = 2 + index
+        in_size = data.shape[axis]
+        out_size = output_size[index]
+        if out_size <= 0 or in_size <= 0:
+            raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                               f"({', '.join(str(size) for size in data.shape[2:])}) and output "
+                               f"({', '.join(str(size) for size in output_size)})")
+        if mode in _LINEAR_MODES:
+            operator = linear_matrix(in_size, out_size, scales[index], align_corners, data.dtype)
+        else:
+            operator = nearest_index(in_size, out_size, scales[index], mode == "nearest-exact",
+                                      data.dtype)
+        steps.append((axis, operator))
+    return Resample.apply(input, tuple(steps))
+
+
+def _dimension_error(input, mode):
+    return NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
+                               f"{input.dim()}D) for the modes: {_ALL_MODES} (got {mode})")
+
+
+# ---- grid_sample and affine_grid -----------------------------------------------------------------
+_ALIGN_CORNERS_WARNING = (
+    "Default grid_sample and affine_grid behavior has changed to align_corners=False since "
+    "1.3.0. Please specify align_corners=True if the old behavior is desired. See the "
+    "documentation of grid_sample for details.")
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) positions in [-1, 1] (x, y)."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
+                         f"'nearest' or 'bicubic', but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
+                         f"'border', or 'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
+        align_corners = False
+    if mode == "bicubic":
+        raise NotImplementedError("grid_sample: mode 'bicubic' is not implemented in ember")
+    if input.dim() != 4:
+        raise NotImplementedError(f"grid_sample: ember supports 4-D input only, got "
+                                  f"{input.dim()}-D")
+    if grid.dim() != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension and "
+                           f"the same batch size as input, but got grid with sizes "
+                           f"{list(grid.shape)} for input of size {list(input.shape)}")
+    return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
+
+
+def _base_coordinates(steps, align_corners, dtype):
+    if steps <= 1:
+        return np.zeros(max(steps, 0), dtype=dtype)
+    values = np.linspace(-1, 1, steps, dtype=dtype)
+    if not align_corners:
+        values = values * dtype.type((steps - 1) / steps)
+    return values
+
+
+def affine_grid(theta, size, align_corners=None):
+    """The (N, H, W, 2) sampling grid of the 2-D affine maps ``theta`` (N, 2, 3) (composite)."""
+    if align_corners is None:
+        warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
+        align_corners = False
+    if theta._data.dtype.kind != "f":
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    if len(size) == 4:
+        if theta.dim() != 3 or tuple(theta.shape[-2:]) != (2, 3):
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size "
+                             f"{size}. Got {theta.shape}.")
+    else:
+        raise NotImplementedError(f"affine_grid: ember supports 4D sizes (2D affine transforms) "
+                                  f"only. Got size {size}.")
+    if min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    batch, _, height, width = size
+    dtype = theta._data.dtype
+    xs = _base_coordinates(width, align_corners, dtype)
+    ys = _base_coordinates(height, align_corners, dtype)
+    base = np.empty((height, width, 3), dtype=dtype)
+    base[..., 0] = xs[None, :]
+    base[..., 1] = ys[:, None]
+    base[..., 2] = 1
+    base_tensor = type(theta)._wrap(base.reshape(1, height * width, 3))
+    grid = base_tensor.matmul(theta.transpose(1, 2))
+    return grid.reshape(batch, height, width, 2)
+
+
+def _check_pixel_arguments(name, input, factor_name, factor):
+    if input.dim() < 3:
+        raise RuntimeError(f"{name} expects input to have at least 3 dimensions, but got input "
+                           f"with {input.dim()} dimension(s)")
+    if factor <= 0:
+        raise RuntimeError(f"{name} expects a positive {factor_name}, but got {factor}")
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r), by reshapes and one permute."""
+    _check_pixel_arguments("pixel_shuffle", input, "upscale_factor", upscale_factor)
+    *batch, channels, height, width = input.shape
+    factor = upscale_factor
+    if channels % (factor * factor) != 0:
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
+                           f"divisible by the square of upscale_factor, but "
+                           f"input.size(-3)={channels} is not divisible by {factor * factor}")
+    out_channels = channels // (factor * factor)
+    split = input.reshape(-1, out_channels, factor, factor, height, width)
+    shuffled = split.permute(0, 1, 4, 2, 5, 3)
+    return shuffled.reshape(tuple(batch) + (out_channels, height * factor, width * factor))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of pixel_shuffle."""
+    _check_pixel_arguments("pixel_unshuffle", input, "downscale_factor", downscale_factor)
+    *batch, channels, height, width = input.shape
+    factor = downscale_factor
+    if height % factor != 0:
+        raise RuntimeError(f"pixel_unshuffle expects height to be divisible by "
+                           f"downscale_factor, but input.size(-2)={height} is not divisible by "
+                           f"{factor}")
+    if width % factor != 0:
+        raise RuntimeError(f"pixel_unshuffle expects width to be divisible by downscale_factor, "
+                           f"but input.size(-1)={width} is not divisible by {factor}")
+    split = input.reshape(-1, channels, height // factor, factor, width // factor, factor)
+    shuffled = split.permute(0, 1, 3, 5, 2, 4)
+    return shuffled.reshape(tuple(batch) + (channels * factor * factor, height // factor,
+                                            width // factor))
+
+
+def channel_shuffle(input, groups):
+    """Interleave the channels of ``groups`` groups: (N, g * k, *) -> (N, k * g, *)."""
+    if input.dim() <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
+                           f"groups:{groups}")
+    channels = input.shape[1]
+    if channels % groups != 0:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {channels} "
+                           f"channels and {groups} groups.")
+    shape = tuple(input.shape)
+    grouped = input.reshape((shape[0], groups, channels // groups) + shape[2:])
+    return grouped.transpose(1, 2).reshape(shape)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated alias of interpolate (PyTorch warns the same way)."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(..., mode='nearest')."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(..., mode='bilinear', align_corners=True)."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

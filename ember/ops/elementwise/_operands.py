@@ -1,0 +1,255 @@
+"""What every elementwise op shares: operands as Tensors or numbers, PyTorch's type promotion,
+gradients unbroadcast and cast back, the binary and unary base classes, and the no-grad fast
+path."""
+import numpy as np
+
+from ..._dtype import _FROM_NUMPY, from_numpy_dtype, get_default_dtype, result_type
+from ...autograd.function import Op
+from ..._grad_state import _grad_state
+from ...tensor import Tensor
+from .._broadcast import mismatch_error, unbroadcast
+
+_PYTHON_NUMBERS = (int, float, bool)
+
+
+def _promote(a, b):
+    """Bring two operands (arrays or Python numbers) to PyTorch's result dtype.
+
+    Python numbers stay Python numbers when NumPy's weak-scalar rule already gives PyTorch's
+    answer, so ``float32 * 2.0`` stays float32 without a cast.
+    """
+    a_is_array = isinstance(a, np.ndarray)
+    b_is_array = isinstance(b, np.ndarray)
+    if a_is_array and b_is_array:
+        if a.dtype == b.dtype:
+            return a, b
+    elif a_is_array and type(b) in (int, float):
+        if a.dtype.kind == "f" or (type(b) is int and a.dtype.kind in "iu"):
+            return a, b
+    elif b_is_array and type(a) in (int, float):
+        if b.dtype.kind == "f" or (type(a) is int and b.dtype.kind in "iu"):
+            return a, b
+    target = _result_dtype(a, b).numpy
+    return _cast(a, target), _cast(b, target)
+
+
+def _result_dtype(*operands):
+    tensors = []
+    zero_dim = []
+    numbers = []
+    for operand in operands:
+        if isinstance(operand, np.ndarray):
+            (tensors if operand.ndim else zero_dim).append(_FROM_NUMPY[operand.dtype])
+        elif operand is not None:
+            numbers.append(operand)
+    return result_type(tensors, zero_dim, numbers)
+
+
+def _cast(value, numpy_dtype):
+    if isinstance(value, np.ndarray):
+        return value if value.dtype == numpy_dtype else value.astype(numpy_dtype)
+    if isinstance(value, (bool, np.bool_)) and numpy_dtype.kind == "b":
+        return np.bool_(value)
+    return np.asarray(value, dtype=numpy_dtype)
+
+
+def _to_operand(value, operation):
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, _PYTHON_NUMBERS):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor._wrap(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{operation}(): expected a Tensor or a number, got {type(value).__name__}")
+
+
+def _raw(value):
+    return value._data if isinstance(value, Tensor) else value
+
+
+def _operands(input, other, operation):
+    """Both operands of a binary op as Tensors or numbers. A NumPy array operand makes the pair
+    follow NumPy's promotion, as ``torch_tensor + ndarray`` does (NumPy computes it there)."""
+    if type(input) is np.ndarray or type(other) is np.ndarray:
+        arrays = [_raw(value) for value in (input, other) if not isinstance(value, _PYTHON_NUMBERS)]
+        target = np.result_type(*arrays)
+        if operation == "div" and target.kind in "biu":
+            target = np.dtype(np.float64)  # NumPy's true division of integers
+        input, other = [_numpy_cast(value, target, operation) for value in (input, other)]
+    return _to_operand(input, operation), _to_operand(other, operation)
+
+
+def _numpy_cast(value, target, operation):
+    if isinstance(value, Tensor):
+        if value._data.dtype == target:
+            return value
+        return value.to(from_numpy_dtype(target))  # TypeError for dtypes ember lacks
+    if isinstance(value, np.ndarray) and value.dtype != target:
+        return value.astype(target)
+    return value
+
+
+def _floating_pair(a, b):
+    """Promote a binary op's operands, then lift integers to the default float dtype."""
+    a, b = _promote(a, b)
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:  # a Python number stays one
+        return (_floating(a) if type(a) is np.ndarray else float(a),
+                _floating(b) if type(b) is np.ndarray else float(b))
+    return _floating(a), _floating(b)
+
+
+def _grad_for(grad, shape, dtype):
+    """Undo broadcasting and return the gradient in the input's (NumPy) dtype."""
+    grad = unbroadcast(grad, shape)
+    if type(grad) is np.ndarray:
+        return grad if grad.dtype == dtype else grad.astype(dtype)
+    return grad.__array_namespace__().astype(grad, dtype)
+
+
+def _shape_dtype(value):
+    if isinstance(value, np.ndarray):
+        return value.shape, value.dtype
+    return (), None
+
+
+def _shape_error(error, *operands):
+    """PyTorch's RuntimeError for operands whose shapes do not broadcast (NumPy raises
+    ValueError); any other ValueError is returned unchanged."""
+    shapes = [np.shape(_raw(operand)) for operand in operands if operand is not None]
+    for first in range(len(shapes)):
+        for second in range(first + 1, len(shapes)):
+            mismatch = mismatch_error(shapes[first], shapes[second])
+            if mismatch is not None:
+                return mismatch
+    return error
+
+
+class _Binary(Op):
+    """Remembers operand shapes and dtypes so backward can unbroadcast and cast."""
+
+    @staticmethod
+    def _remember(ctx, a, b):
+        ctx.a_meta = (a.shape, a.dtype) if type(a) is np.ndarray else ((), None)
+        ctx.b_meta = (b.shape, b.dtype) if type(b) is np.ndarray else ((), None)
+
+
+def _binary_math(cls, input, other, operation):
+    try:
+        return cls.apply(*_operands(input, other, operation))
+    except ValueError as error:
+        raise _shape_error(error, input, other) from None
+
+
+def _plain_binary(ufunc, a, b):
+    """The no-grad fast path of binary ops (arithmetic and comparisons): when nothing is to be
+    recorded and the operands are float tensors of one dtype, or a float tensor and a Python
+    number, the ufunc straight on the arrays, skipping Function bookkeeping. None when it does
+    not apply, and inside inference_mode, where the op's own path marks inference tensors."""
+    grad_enabled, inference = _grad_state.get()
+    if inference:
+        return None
+    if isinstance(a, Tensor):
+        if a._requires_grad and grad_enabled:
+            return None
+        x = a._data
+    elif type(a) is float or type(a) is int:
+        x = a
+    else:
+        return None
+    if isinstance(b, Tensor):
+        if b._requires_grad and grad_enabled:
+            return None
+        y = b._data
+    elif type(b) is float or type(b) is int:
+        y = b
+    else:
+        return None
+    if type(x) is np.ndarray:
+        if x.dtype.kind != "f" or type(y) is np.ndarray and y.dtype != x.dtype:
+            return None
+    elif type(y) is not np.ndarray or y.dtype.kind != "f":
+        return None
+    result = ufunc(x, y)
+    if type(result) is not np.ndarray:  # ufuncs return NumPy scalars for 0-d operands
+        result = np.array(result)
+    return Tensor._wrap(result)
+
+
+def _unrecorded_binary(ufunc, name, doc, check_operand=None):
+    """A binary op that never records a node (comparisons, logical and bitwise ops): the no-grad
+    fast path where it applies, else ``ufunc`` on both operands promoted to PyTorch's result
+    dtype. ``check_operand(array, name)`` refuses dtypes the op lacks; such ops skip the fast
+    path, which would compute on floats."""
+    def operation(input, other):
+        if check_operand is None:
+            out = _plain_binary(ufunc, input, other)
+            if out is not None:
+                return out
+        a = _to_operand(input, name)
+        b = _to_operand(other, name)
+        a, b = _promote(_raw(a), _raw(b))
+        if check_operand is not None:
+            check_operand(a, name)
+            check_operand(b, name)
+        return Tensor._result(np.asarray(ufunc(a, b)))
+    operation.__name__ = name
+    operation.__doc__ = doc
+    return operation
+
+
+def _floating(x):
+    """Unary math on integer tensors computes in the default float dtype (PyTorch)."""
+    if x.dtype.kind != "f":
+        return x.astype(get_default_dtype().numpy)
+    return x
+
+
+class _OfInput(Op):
+    """y = function(x), backward ``gradient(grad, x)`` from the saved input. ``quiet`` ops return
+    inf/nan at the edges of their domain without NumPy warnings, as PyTorch does (opt-in:
+    np.errstate costs about a microsecond)."""
+
+    quiet = False
+
+    @classmethod
+    def forward(cls, ctx, x):
+        ctx.save_for_backward(x)
+        if cls.quiet:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return cls.function(_floating(x))
+        return cls.function(_floating(x))
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        (x,) = ctx.saved_tensors
+        if cls.quiet:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return cls.gradient(grad, x)
+        return cls.gradient(grad, x)
+
+
+class _OfOutput(Op):
+    """y = function(x), backward ``gradient(grad, y)`` from the saved output: kept instead of the
+    input where the derivative is cheaper from y (exp, tanh, sqrt)."""
+
+    quiet = False
+
+    @classmethod
+    def forward(cls, ctx, x):
+        if cls.quiet:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = cls.function(_floating(x))
+        else:
+            out = cls.function(_floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        (out,) = ctx.saved_tensors
+        if cls.quiet:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return cls.gradient(grad, out)
+        return cls.gradient(grad, out)

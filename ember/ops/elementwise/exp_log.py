@@ -1,0 +1,220 @@
+"""Exponentials and logarithms: exp, exp2, expm1, log, log1p, log2, log10, logaddexp(2), xlogy,
+sqrt, rsqrt, sigmoid and logit."""
+import numpy as np
+
+from ...autograd.function import Op
+from ._operands import (
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _OfInput, _OfOutput)
+
+__all__ = ["exp", "exp2", "expm1", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2",
+           "logit", "rsqrt", "sigmoid", "sqrt", "xlogy"]
+
+
+_LN2 = 0.6931471805599453
+_LN10 = 2.302585092994046
+
+
+class Exp(_OfOutput):
+    differentiable_backward = True
+    function = staticmethod(np.exp)
+    gradient = staticmethod(lambda grad, out: grad * out)
+
+
+def exp(input):
+    return Exp.apply(input)
+
+
+class Exp2(_OfOutput):
+    function = staticmethod(np.exp2)
+    gradient = staticmethod(lambda grad, out: grad * out * _LN2)
+
+
+def exp2(input):
+    return Exp2.apply(input)
+
+
+class Expm1(_OfOutput):
+    function = staticmethod(np.expm1)
+    gradient = staticmethod(lambda grad, out: grad * (out + 1))
+
+
+def expm1(input):
+    return Expm1.apply(input)
+
+
+class Log(_OfInput):
+    function = staticmethod(np.log)
+    gradient = staticmethod(lambda grad, x: grad / x)
+    quiet = True
+
+
+def log(input):
+    return Log.apply(input)
+
+
+class Log1p(_OfInput):
+    function = staticmethod(np.log1p)
+    gradient = staticmethod(lambda grad, x: grad / (1 + x))
+    quiet = True
+
+
+def log1p(input):
+    return Log1p.apply(input)
+
+
+class Log2(_OfInput):
+    function = staticmethod(np.log2)
+    gradient = staticmethod(lambda grad, x: grad / (x * _LN2))
+    quiet = True
+
+
+def log2(input):
+    return Log2.apply(input)
+
+
+class Log10(_OfInput):
+    function = staticmethod(np.log10)
+    gradient = staticmethod(lambda grad, x: grad / (x * _LN10))
+    quiet = True
+
+
+def log10(input):
+    return Log10.apply(input)
+
+
+class LogAddExp(_Binary):
+    """log(e^a + e^b) (``base_power`` = exp); LogAddExp2 is the base-2 form. The gradient of
+    each side is base^(side - out)."""
+
+    function = staticmethod(np.logaddexp)
+    base_power = staticmethod(np.exp)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _floating_pair(a, b)
+        out = cls.function(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        a, b, out = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        return (_grad_for(grad * cls.base_power(a - out), *ctx.a_meta) if needs_a else None,
+                _grad_for(grad * cls.base_power(b - out), *ctx.b_meta) if needs_b else None)
+
+
+def logaddexp(input, other):
+    return _binary_math(LogAddExp, input, other, "logaddexp")
+
+
+class LogAddExp2(LogAddExp):
+    function = staticmethod(np.logaddexp2)
+    base_power = staticmethod(np.exp2)
+
+
+def logaddexp2(input, other):
+    return _binary_math(LogAddExp2, input, other, "logaddexp2")
+
+
+class XLogY(_Binary):
+    """x * log(y), defined as 0 where x == 0 (unless y is NaN): the entropy-style product."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _floating_pair(a, b)
+        ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(a == 0, 0, a * np.log(b))
+        return np.where(np.isnan(b), np.nan, out).astype(np.result_type(a, b), copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # log(y), but 0 where x == 0 and y <= 0 (PyTorch's convention there).
+            grad_a = np.where((a == 0) & (b <= 0), 0, grad * np.log(b)) if needs_a else None
+            grad_b = grad * a / b if needs_b else None
+        return (_grad_for(grad_a, *ctx.a_meta) if needs_a else None,
+                _grad_for(grad_b, *ctx.b_meta) if needs_b else None)
+
+
+def xlogy(input, other):
+    return _binary_math(XLogY, input, other, "xlogy")
+
+
+def _reciprocal_sqrt(x):
+    return 1 / np.sqrt(x)
+
+
+class Sqrt(_OfOutput):
+    function = staticmethod(np.sqrt)
+    gradient = staticmethod(lambda grad, out: grad / (2 * out))
+    quiet = True
+
+
+def sqrt(input):
+    return Sqrt.apply(input)
+
+
+class Rsqrt(_OfOutput):
+    function = staticmethod(_reciprocal_sqrt)
+    gradient = staticmethod(lambda grad, out: grad * (-0.5 * out * out * out))
+    quiet = True
+
+
+def rsqrt(input):
+    return Rsqrt.apply(input)
+
+
+class Sigmoid(Op):
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        # Split by sign so exp never overflows: sigmoid(x) = e^x / (1 + e^x) for x < 0.
+        exp_neg_abs = np.exp(-np.abs(x))
+        out = np.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
+        out = out.astype(x.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+
+def sigmoid(input):
+    return Sigmoid.apply(input)
+
+
+class Logit(Op):
+    """log(p / (1 - p)); its derivative is NaN outside [0, 1] (and 0 outside [eps, 1 - eps] when
+    eps clamps), as PyTorch's, which the chain rule through log and div would not give."""
+
+    @staticmethod
+    def forward(ctx, x, eps):
+        x = _floating(x)
+        ctx.eps = eps
+        ctx.save_for_backward(x)
+        clamped = x if eps is None else np.clip(x, eps, 1 - eps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(clamped / (1 - clamped))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            derivative = grad / (x * (1 - x))
+        if ctx.eps is None:
+            return np.where((x < 0) | (x > 1), np.nan, derivative).astype(grad.dtype), None
+        inside = (x >= ctx.eps) & (x <= 1 - ctx.eps)
+        return np.where(inside, derivative, 0).astype(grad.dtype), None
+
+
+def logit(input, eps=None):
+    """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when eps is given."""
+    return Logit.apply(input, eps)

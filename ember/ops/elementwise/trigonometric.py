@@ -1,0 +1,207 @@
+"""Trigonometric and hyperbolic functions, their inverses, atan2, hypot, sinc and the
+degree/radian conversions."""
+import numpy as np
+
+from ...autograd.function import Op
+from ._operands import (
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _OfInput, _OfOutput)
+from .arithmetic import mul
+
+__all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
+           "arctanh", "asin", "asinh", "atan", "atan2", "atanh", "cos", "cosh", "deg2rad", "hypot",
+           "rad2deg", "sin", "sinc", "sinh", "tan", "tanh"]
+
+
+class Sin(_OfInput):
+    function = staticmethod(np.sin)
+    gradient = staticmethod(lambda grad, x: grad * np.cos(x))
+
+
+def sin(input):
+    return Sin.apply(input)
+
+
+class Cos(_OfInput):
+    function = staticmethod(np.cos)
+    gradient = staticmethod(lambda grad, x: -grad * np.sin(x))
+
+
+def cos(input):
+    return Cos.apply(input)
+
+
+class Tan(_OfOutput):
+    function = staticmethod(np.tan)
+    gradient = staticmethod(lambda grad, out: grad * (1 + out * out))
+
+
+def tan(input):
+    return Tan.apply(input)
+
+
+class Asin(_OfInput):
+    function = staticmethod(np.arcsin)
+    gradient = staticmethod(lambda grad, x: grad / np.sqrt(1 - x * x))
+    quiet = True
+
+
+def asin(input):
+    return Asin.apply(input)
+
+
+class Acos(_OfInput):
+    function = staticmethod(np.arccos)
+    gradient = staticmethod(lambda grad, x: -grad / np.sqrt(1 - x * x))
+    quiet = True
+
+
+def acos(input):
+    return Acos.apply(input)
+
+
+class Atan(_OfInput):
+    function = staticmethod(np.arctan)
+    gradient = staticmethod(lambda grad, x: grad / (1 + x * x))
+
+
+def atan(input):
+    return Atan.apply(input)
+
+
+arcsin, arccos, arctan = asin, acos, atan
+
+
+class Atan2(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _floating_pair(a, b)
+        ctx.save_for_backward(a, b)
+        return np.arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        scale = grad / (a * a + b * b)
+        return (_grad_for(scale * b, *ctx.a_meta) if needs_a else None,
+                _grad_for(-scale * a, *ctx.b_meta) if needs_b else None)
+
+
+def atan2(input, other):
+    return _binary_math(Atan2, input, other, "atan2")
+
+
+arctan2 = atan2
+
+
+class Hypot(_Binary):
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _floating_pair(a, b)
+        out = np.hypot(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = grad / out
+        return (_grad_for(scale * a, *ctx.a_meta) if needs_a else None,
+                _grad_for(scale * b, *ctx.b_meta) if needs_b else None)
+
+
+def hypot(input, other):
+    return _binary_math(Hypot, input, other, "hypot")
+
+
+class Sinh(_OfInput):
+    function = staticmethod(np.sinh)
+    gradient = staticmethod(lambda grad, x: grad * np.cosh(x))
+
+
+def sinh(input):
+    return Sinh.apply(input)
+
+
+class Cosh(_OfInput):
+    function = staticmethod(np.cosh)
+    gradient = staticmethod(lambda grad, x: grad * np.sinh(x))
+
+
+def cosh(input):
+    return Cosh.apply(input)
+
+
+class Tanh(_OfOutput):
+    function = staticmethod(np.tanh)
+    gradient = staticmethod(lambda grad, out: grad * (1 - out * out))
+
+
+def tanh(input):
+    return Tanh.apply(input)
+
+
+class Asinh(_OfInput):
+    function = staticmethod(np.arcsinh)
+    gradient = staticmethod(lambda grad, x: grad / np.sqrt(x * x + 1))
+
+
+def asinh(input):
+    return Asinh.apply(input)
+
+
+class Acosh(_OfInput):
+    function = staticmethod(np.arccosh)
+    gradient = staticmethod(lambda grad, x: grad / np.sqrt(x * x - 1))
+    quiet = True
+
+
+def acosh(input):
+    return Acosh.apply(input)
+
+
+class Atanh(_OfInput):
+    function = staticmethod(np.arctanh)
+    gradient = staticmethod(lambda grad, x: grad / (1 - x * x))
+    quiet = True
+
+
+def atanh(input):
+    return Atanh.apply(input)
+
+
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+
+class Sinc(Op):
+    """sin(pi x) / (pi x), 1 at 0 (a primitive: the quotient's derivative is 0/0 there)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.sinc(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        angle = np.pi * x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            derivative = (np.cos(angle) * angle - np.sin(angle)) / (angle * x)
+        return grad * np.where(x == 0, 0, derivative).astype(grad.dtype, copy=False)
+
+
+def sinc(input):
+    return Sinc.apply(input)
+
+
+def deg2rad(input):
+    return mul(input, 0.017453292519943295)
+
+
+def rad2deg(input):
+    return mul(input, 57.29577951308232)

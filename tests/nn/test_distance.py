@@ -1,0 +1,45 @@
+"""Distances (F.cosine_similarity, F.pairwise_distance and their layers) against PyTorch."""
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from tests.conftest import (
+    assert_layer_like_torch, assert_raises_like_torch, compare_with_torch, float_array,
+    gradcheck_arrays)
+
+
+@pytest.mark.parametrize("shapes, dim", [(((4, 5), (4, 5)), 1), (((4, 5), (5,)), -1),
+                                         (((2, 3, 4), (2, 3, 4)), 0)])
+def test_cosine_similarity_matches_torch(torch, shapes, dim):
+    arrays = [float_array(shape, seed=index) for index, shape in enumerate(shapes)]
+    compare_with_torch(torch, lambda a, b: nn.CosineSimilarity(dim)(a, b),
+             lambda a, b: torch.nn.CosineSimilarity(dim)(a, b), arrays)
+    gradcheck_arrays(lambda a, b: F.cosine_similarity(a, b, dim), arrays)
+
+
+def test_cosine_similarity_of_a_zero_vector_matches_torch(torch):
+    arrays = [float_array((3, 4)), float_array((3, 4), seed=1)]
+    arrays[0][1] = 0
+    compare_with_torch(torch, F.cosine_similarity, torch.nn.functional.cosine_similarity, arrays)
+
+
+@pytest.mark.parametrize("p, keepdim", [(2.0, False), (1.0, True), (3.0, False),
+                                        (float("inf"), False)])
+def test_pairwise_distance_matches_torch(torch, p, keepdim):
+    arrays = [float_array((4, 5)), float_array((4, 5), seed=1)]
+    compare_with_torch(torch, lambda a, b: nn.PairwiseDistance(p, keepdim=keepdim)(a, b),
+             lambda a, b: torch.nn.PairwiseDistance(p, keepdim=keepdim)(a, b), arrays)
+    if p != float("inf"):
+        gradcheck_arrays(lambda a, b: F.pairwise_distance(a, b, p), arrays)
+
+
+def test_distance_shape_errors_match_torch(torch):
+    assert_raises_like_torch(
+        lambda: torch.nn.functional.cosine_similarity(torch.zeros(3, 4), torch.zeros(3, 5)),
+        lambda: F.cosine_similarity(ember.zeros(3, 4), ember.zeros(3, 5)), RuntimeError)
+
+
+@pytest.mark.parametrize("expression", ["CosineSimilarity()", "PairwiseDistance()"])
+def test_module_reprs_match_torch(torch, expression):
+    assert_layer_like_torch(torch, expression)

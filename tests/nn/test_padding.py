@@ -1,0 +1,78 @@
+"""F.pad and the padding layers against PyTorch: every mode, values, gradients, errors."""
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from tests.conftest import (
+    assert_close, assert_raises_like_torch, compare_with_torch, float_array, gradcheck_arrays)
+
+
+PAD_CASES = [
+    ("constant", (1, 2), (2, 3, 4)), ("constant", (-1, 2, 0, 3), (2, 3, 4, 5)),
+    ("constant", (1, 1, 1, 1, 1, 1), (3, 4, 5)), ("reflect", (2, 1), (2, 3, 4)),
+    ("reflect", (-1, 3), (2, 5)), ("reflect", (1, 2, 2, 1), (2, 3, 4, 5)),
+    ("replicate", (3, 1), (2, 3, 4)), ("replicate", (1, 2, 0, -1), (2, 3, 4, 5)),
+    ("circular", (2, 1), (2, 3, 4)), ("circular", (-1, 3, 1, 1), (2, 3, 4, 5)),
+]
+
+
+@pytest.mark.parametrize("mode, padding, shape", PAD_CASES)
+def test_pad_matches_torch(torch, mode, padding, shape):
+    array = float_array(shape)
+    compare_with_torch(torch, lambda x: F.pad(x, padding, mode),
+             lambda x: torch.nn.functional.pad(x, padding, mode), [array])
+    gradcheck_arrays(lambda x: F.pad(x, padding, mode), [array])
+
+
+def test_constant_pad_value_and_integer_input_match_torch(torch):
+    compare_with_torch(torch, lambda x: F.pad(x, (1, 2, 2, 0), value=-1.5),
+             lambda x: torch.nn.functional.pad(x, (1, 2, 2, 0), value=-1.5), [float_array((2, 3))])
+    ours = F.pad(ember.arange(5).reshape(1, 5), (1, 1), value=2.7)
+    theirs = torch.nn.functional.pad(torch.arange(5).reshape(1, 5), (1, 1), value=2.7)
+    assert_close(ours, theirs)
+
+
+def test_pad_returns_a_copy_when_nothing_is_padded():
+    source = ember.ones(2, 3)
+    padded = F.pad(source, (0, 0))
+    padded[0, 0] = 5.0
+    assert source[0, 0].item() == 1.0
+
+
+PAD_MODULES = [
+    "ZeroPad1d(1)", "ZeroPad2d(2)", "ZeroPad2d((1, 2, 3, 4))", "ConstantPad1d(2, 3.5)",
+    "ConstantPad2d((1, 0, 2, 1), -1.0)", "ConstantPad3d(1, 2.0)", "ReflectionPad1d(2)",
+    "ReflectionPad2d((1, 2, 2, 1))", "ReplicationPad1d((1, 2))", "ReplicationPad2d(1)",
+    "CircularPad1d(1)", "CircularPad2d((1, 2, 0, 1))", "ZeroPad3d(1)",
+    "ReflectionPad3d((1, 0, 2, 1, 1, 1))", "ReplicationPad3d(2)", "CircularPad3d(1)",
+]
+
+
+@pytest.mark.parametrize("expression", PAD_MODULES)
+def test_pad_modules_match_torch(torch, expression):
+    ours = eval("ember.nn." + expression)
+    theirs = eval("torch.nn." + expression)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == []
+    kind = expression.split("(")[0][-2:]
+    shape = {"1d": (2, 3, 5), "2d": (2, 3, 4, 5), "3d": (2, 2, 4, 5, 3)}[kind]
+    compare_with_torch(torch, ours, theirs, [float_array(shape)])
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.nn.functional.pad(x, (1, 2, 3)),
+    lambda lib, x: lib.nn.functional.pad(x, (1,) * 10),
+    lambda lib, x: lib.nn.functional.pad(x, (1, 1), mode="reflect"),
+    lambda lib, x: lib.nn.functional.pad(x[0], (5, 1), mode="reflect"),
+    lambda lib, x: lib.nn.functional.pad(x, (1, 1, 4, 1), mode="reflect"),
+    lambda lib, x: lib.nn.functional.pad(x[0], (1, 1), mode="reflect", value=1.0),
+    lambda lib, x: lib.nn.functional.pad(x[0], (6, 1), mode="circular"),
+    lambda lib, x: lib.nn.functional.pad(x[0], (1, 1), mode="mirror"),
+    lambda lib, x: lib.nn.functional.pad(x, (1, 1, 0, -5)),
+])
+def test_pad_errors_match_torch(torch, call):
+    array = np.zeros((1, 2, 4, 5), dtype=np.float32)
+    assert_raises_like_torch(lambda: call(torch, torch.tensor(array)),
+                             lambda: call(ember, ember.tensor(array)),
+                             (RuntimeError, NotImplementedError), same_type=True)

@@ -1,0 +1,157 @@
+"""Vision functions and layers against PyTorch: pixel (un)shuffle and channel shuffle,
+interpolate and the Upsample layers, grid_sample, affine_grid, deprecated upsample aliases."""
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from tests.conftest import (
+    assert_close, assert_layer_like_torch, assert_raises_like_torch, compare_with_torch,
+    float_array, gradcheck_arrays)
+
+
+@pytest.mark.parametrize("shape, factor", [((2, 8, 3, 4), 2), ((9, 2, 2), 3), ((1, 2, 4, 3, 3), 1)])
+def test_pixel_shuffle_and_unshuffle_match_torch(torch, shape, factor):
+    array = float_array(shape)
+    compare_with_torch(torch, nn.PixelShuffle(factor), torch.nn.PixelShuffle(factor), [array])
+    shuffled = torch.nn.functional.pixel_shuffle(torch.tensor(array), factor).numpy()
+    compare_with_torch(torch, nn.PixelUnshuffle(factor), torch.nn.PixelUnshuffle(factor),
+                       [shuffled])
+
+
+def test_pixel_shuffle_errors_match_torch(torch):
+    for ours, theirs in [
+            (lambda: F.pixel_shuffle(ember.zeros(1, 5, 2, 2), 2),
+             lambda: torch.nn.functional.pixel_shuffle(torch.zeros(1, 5, 2, 2), 2)),
+            (lambda: F.pixel_shuffle(ember.zeros(5, 2), 2),
+             lambda: torch.nn.functional.pixel_shuffle(torch.zeros(5, 2), 2)),
+            (lambda: F.pixel_unshuffle(ember.zeros(1, 1, 3, 4), 2),
+             lambda: torch.nn.functional.pixel_unshuffle(torch.zeros(1, 1, 3, 4), 2))]:
+        assert_raises_like_torch(theirs, ours, RuntimeError)
+
+
+INTERPOLATE_CASES = [
+    ((2, 3, 5), {"size": 8, "mode": "nearest"}),
+    ((2, 3, 5), {"scale_factor": 2.5, "mode": "nearest"}),
+    ((2, 3, 5, 4), {"size": (7, 3), "mode": "nearest"}),
+    ((2, 3, 5, 4), {"scale_factor": (1.7, 2.2), "mode": "nearest-exact"}),
+    ((2, 3, 5), {"size": 9, "mode": "linear"}),
+    ((2, 3, 5), {"size": 9, "mode": "linear", "align_corners": True}),
+    ((2, 3, 5, 4), {"size": (9, 7), "mode": "bilinear"}),
+    ((2, 3, 5, 4), {"scale_factor": 1.5, "mode": "bilinear"}),
+    ((2, 3, 5, 4), {"scale_factor": (0.6, 2.3), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 5, 4), {"size": (3, 2), "mode": "bilinear"}),
+    ((2, 3, 5, 4), {"size": (1, 3), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 5, 4), {"scale_factor": 1.7, "mode": "bilinear", "recompute_scale_factor": True}),
+    ((1, 2, 3, 4, 2), {"scale_factor": 2, "mode": "trilinear"}),
+    ((2, 3, 8, 6), {"size": (3, 4), "mode": "area"}),
+]
+
+
+@pytest.mark.parametrize("shape, options", INTERPOLATE_CASES, ids=str)
+def test_interpolate_matches_torch(torch, shape, options):
+    array = float_array(shape)
+    compare_with_torch(torch, lambda x: F.interpolate(x, **options),
+             lambda x: torch.nn.functional.interpolate(x, **options), [array])
+    gradcheck_arrays(lambda x: F.interpolate(x, **options), [array])
+
+
+@pytest.mark.parametrize("expression", [
+    "Upsample(scale_factor=2)", "Upsample(size=(7, 9), mode='bilinear')",
+    "Upsample(scale_factor=(2, 3), mode='bilinear', align_corners=True)",
+    "UpsamplingNearest2d(scale_factor=2)", "UpsamplingBilinear2d(size=(6, 5))"])
+def test_upsample_modules_match_torch(torch, expression):
+    ours = eval("nn." + expression)
+    theirs = eval("torch.nn." + expression)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == []
+    compare_with_torch(torch, ours, theirs, [float_array((2, 3, 4, 3))])
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, scale_factor=2),
+    lambda lib, x: lib.nn.functional.interpolate(x),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=(4, 5, 6)),
+    lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=(2, 3, 4)),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, align_corners=True),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, recompute_scale_factor=True),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, mode="linear"),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=4, mode="cubic"),
+])
+def test_interpolate_errors_match_torch(torch, call):
+    array = np.zeros((1, 2, 4, 5), dtype=np.float32)
+    assert_raises_like_torch(lambda: call(torch, torch.tensor(array)),
+                             lambda: call(ember, ember.tensor(array)),
+                             (ValueError, NotImplementedError), same_type=True)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_matches_torch(torch, mode, padding_mode, align_corners):
+    image = float_array((2, 3, 5, 6))
+    grid = float_array((2, 4, 7, 2), seed=1, low=-1.3, high=1.3)
+
+    def ours(x, g):
+        return F.grid_sample(x, g, mode, padding_mode, align_corners)
+
+    def theirs(x, g):
+        return torch.nn.functional.grid_sample(x, g, mode, padding_mode, align_corners)
+
+    compare_with_torch(torch, ours, theirs, [image, grid], rtol=1e-5, atol=1e-6)
+    if mode == "bilinear":
+        gradcheck_arrays(ours, [image, grid])
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_affine_grid_matches_torch_and_feeds_grid_sample(torch, align_corners):
+    theta = float_array((2, 2, 3), seed=2, low=-1.0, high=1.0)
+    compare_with_torch(torch, lambda t: F.affine_grid(t, (2, 3, 4, 5), align_corners),
+             lambda t: torch.nn.functional.affine_grid(t, (2, 3, 4, 5), align_corners), [theta])
+    image = float_array((2, 3, 6, 6), seed=3)
+
+    def ours(t, x):
+        return F.grid_sample(x, F.affine_grid(t, (2, 3, 4, 5), align_corners),
+                             align_corners=align_corners)
+
+    def theirs(t, x):
+        grid = torch.nn.functional.affine_grid(t, (2, 3, 4, 5), align_corners)
+        return torch.nn.functional.grid_sample(x, grid, align_corners=align_corners)
+
+    compare_with_torch(torch, ours, theirs, [theta, image], rtol=1e-5, atol=1e-6)
+
+
+def test_grid_sample_errors_and_warning_match_torch(torch):
+    for call in [lambda lib: lib.nn.functional.grid_sample(lib.zeros(1, 1, 2, 2),
+                                                            lib.zeros(1, 2, 2, 2), mode="area"),
+                 lambda lib: lib.nn.functional.grid_sample(lib.zeros(1, 1, 2, 2),
+                                                            lib.zeros(1, 2, 2, 2),
+                                                            padding_mode="wrap"),
+                 lambda lib: lib.nn.functional.affine_grid(lib.zeros(1, 3, 3), (1, 1, 2, 2),
+                                                           False)]:
+        with pytest.raises(ValueError) as their_error:
+            call(torch)
+        with pytest.raises(ValueError) as our_error:
+            call(ember)
+        assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(ember.zeros(1, 1, 2, 2), ember.zeros(1, 2, 2, 2))
+
+
+@pytest.mark.parametrize("name, options", [
+    ("upsample", {"scale_factor": 2, "mode": "bilinear", "align_corners": False}),
+    ("upsample_nearest", {"size": (5, 3)}), ("upsample_bilinear", {"scale_factor": 1.5})])
+def test_deprecated_upsample_aliases_warn_and_match_torch(torch, name, options):
+    array = float_array((1, 2, 3, 4))
+    with pytest.warns(UserWarning, match="is deprecated"):
+        ours = getattr(F, name)(ember.tensor(array), **options)
+    with pytest.warns(UserWarning, match="is deprecated"):
+        theirs = getattr(torch.nn.functional, name)(torch.tensor(array), **options)
+    assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("expression",
+                         ["PixelShuffle(2)", "PixelUnshuffle(3)", "ChannelShuffle(3)"])
+def test_module_reprs_match_torch(torch, expression):
+    assert_layer_like_torch(torch, expression)

@@ -1,0 +1,1 @@
+"""Tests of ember.ops.elementwise, one module per family."""

@@ -1,0 +1,50 @@
+"""ember.ops.elementwise.extrema: maximum, minimum, fmax, fmin, clamp and relu."""
+import numpy as np
+
+from ..op_table import (
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, UNARY, ValueChecks, ints)
+
+
+CASES = [
+    Case("maximum", lambda fw, a, b: fw.maximum(a, b), BINARY_SHAPES, numpy=np.maximum),
+    Case("minimum", lambda fw, a, b: fw.minimum(a, b), BINARY_SHAPES, numpy=np.minimum),
+    Case("maximum_ties", lambda fw, a, b: fw.maximum(a, b), BINARY_SHAPES[1:3], "ties",
+         check_grad=False),
+    Case("minimum_ties", lambda fw, a, b: fw.minimum(a, b), BINARY_SHAPES[1:3], "ties",
+         check_grad=False),
+    Case("clamp_", lambda fw, a: (a * 1).clamp_(-0.5, 0.5), UNARY),
+    Case("relu", lambda fw, a: a.relu(), UNARY, "nonzero",
+         numpy=lambda a: np.maximum(a, 0)),
+    Case("relu_function", lambda fw, a: fw.relu(a), UNARY, "nonzero"),
+    Case("clamp", lambda fw, a: a.clamp(-0.5, 0.7), UNARY,
+         numpy=lambda a: np.clip(a, -0.5, 0.7)),
+    Case("clamp_min", lambda fw, a: a.clamp(min=0.1), UNARY),
+    Case("clamp_max", lambda fw, a: fw.clamp(a, max=-0.2), UNARY),
+    Case("clip", lambda fw, a: fw.clip(a, -1, 1), UNARY),
+    Case("clamp_tensor_bounds", lambda fw, a, low, high: a.clamp(low, high),
+         [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), ()), ((), (), ())]),
+    Case("clamp_tensor_min", lambda fw, a, low: fw.clamp(a, min=low), [((3, 4), (1, 4))]),
+    Case("clamp_tensor_max", lambda fw, a, high: fw.clamp(a, max=high), [((3, 4), (3, 1))]),
+    Case("clamp_min_function", lambda fw, a: fw.clamp_min(a, 0.2), UNARY),
+    Case("clamp_max_method", lambda fw, a: a.clamp_max(-0.1), UNARY),
+    Case("fmax_fmin", lambda fw, a, b: (fw.fmax(a, b), fw.fmin(a, b)), BINARY),
+    Case("fmax_nan", lambda fw, a, b: a.masked_fill(a > 1, float("nan")).fmax(b), BINARY[1:3],
+         check_grad=False),
+]
+
+
+BAD_INPUTS = {
+    "maximum_number": lambda fw: fw.maximum(fw.ones(2), 1.0),
+    "clamp_no_bounds": lambda fw: fw.clamp(fw.ones(2)),
+}
+
+
+VALUES = {
+    "int_clamp_float": lambda fw: ints(fw, "int32").clamp(0.5),
+    "int_relu": lambda fw: ints(fw).relu(),
+    "int_maximum_float": lambda fw: fw.maximum(ints(fw), fw.ones(3)),
+}
+
+
+class TestExtrema(CaseChecks, BadInputChecks, ValueChecks):
+    """The op-table checks of every entry above."""

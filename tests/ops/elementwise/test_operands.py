@@ -1,0 +1,86 @@
+"""ember.ops.elementwise._operands: PyTorch's type promotion of mixed operands (tensors of
+other dtypes, Python numbers, NumPy arrays)."""
+import numpy as np
+
+import ember
+
+from ..op_table import Case, CaseChecks, UNARY, ValueChecks, ints
+
+
+CASES = [
+    # torch cannot mix a tensor that requires grad with a NumPy array: ember's grads are
+    # gradchecked, torch compares the forward.
+    Case("add_ndarray", lambda fw, a: a + np.ones(tuple(a.shape)), UNARY[:3],
+         float32_out=False, torch_grad=False),
+    Case("mul_ndarray_float32", lambda fw, a: a * np.full(tuple(a.shape), 1.5, np.float32),
+         UNARY[:3], torch_grad=False),
+    Case("add_numpy_scalar", lambda fw, a: a + np.float64(0.25), UNARY),
+]
+
+
+VALUES = {
+    "int_div_int": lambda fw: ints(fw) / ints(fw),
+    "int32_div_number": lambda fw: ints(fw, "int32") / 2,
+    "int_plus_float": lambda fw: ints(fw) + 2.5,
+    "int32_plus_int": lambda fw: ints(fw, "int32") + 7,
+    "int32_plus_int64_scalar_tensor": lambda fw: ints(fw, "int32") + fw.tensor(2),
+    "int32_plus_float64_scalar_tensor": lambda fw: ints(fw, "int32") + fw.tensor(
+        2.0, dtype=fw.float64),
+    "int32_plus_int64": lambda fw: ints(fw, "int32") + ints(fw),
+    "int32_floordiv": lambda fw: ints(fw, "int32") // 2,
+    "int_mod_float": lambda fw: ints(fw) % 2.0,
+    "int_pow_float": lambda fw: ints(fw) ** 2.0,
+    "number_pow_int": lambda fw: 2 ** ints(fw),
+    "int_pow_negative_int_tensor": lambda fw: fw.tensor([2, 1, -1, 0, -1, 3]) ** fw.tensor(
+        [-1, -1, -1, -1, -2, 2]),
+    "int_times_bool": lambda fw: ints(fw) * fw.tensor([True, False, True]),
+    "bool_plus_int": lambda fw: fw.tensor([True, False]) + 1,
+    "bool_plus_bool": lambda fw: fw.tensor([True, False]) + fw.tensor([True, True]),
+    "bool_times_float": lambda fw: fw.tensor([True, False]) * 1.5,
+    "float32_plus_float64_scalar_tensor": lambda fw: fw.ones(3) + fw.tensor(
+        2.0, dtype=fw.float64),
+    "float32_plus_float64": lambda fw: fw.ones(3) + fw.ones(3, dtype=fw.float64),
+    "float64_plus_float32_scalar_tensor": lambda fw: fw.ones(3, dtype=fw.float64) + fw.tensor(
+        1.0),
+    "float32_scalar_plus_int_tensor": lambda fw: fw.tensor(1.5) + ints(fw),
+    "float32_plus_numpy_float64_array": lambda fw: fw.ones(3) + np.ones(3),
+    "float32_plus_numpy_float64_scalar": lambda fw: fw.ones(3) + np.float64(2.5),
+    "float32_times_numpy_float32_array": lambda fw: fw.ones(3) * np.ones(3, np.float32),
+    "int32_plus_numpy_int64_scalar": lambda fw: ints(fw, "int32") + np.int64(3),
+    "float32_plus_numpy_float64_0d": lambda fw: fw.ones(3) + np.array(2.5),
+    "scalar_plus_numpy_float64_0d": lambda fw: fw.tensor(1.0) - np.array(2.5),
+    "int32_plus_numpy_int64_0d": lambda fw: ints(fw, "int32") + np.array(2),
+    "float32_times_numpy_int64_array": lambda fw: fw.ones(3) * np.arange(3),
+    "float64_plus_numpy_float32_0d": lambda fw: fw.ones(3, dtype=fw.float64) + np.array(
+        2.5, dtype=np.float32),
+    "int64_div_numpy_int32_array": lambda fw: ints(fw) / np.arange(1, 4, dtype=np.int32),
+    "float32_times_large_number": lambda fw: fw.ones(3) * 1e300,
+    "int64_plus_float32": lambda fw: ints(fw) + fw.ones(3),
+    "float32_times_int32": lambda fw: fw.ones(3) * ints(fw, "int32"),
+    "int64_div_float32": lambda fw: ints(fw) / fw.ones(3),
+    "uint8_plus_int8": lambda fw: fw.ones(3, dtype=fw.uint8) + fw.ones(3, dtype=fw.int8),
+}
+
+
+class TestPromotion(CaseChecks, ValueChecks):
+    """The op-table checks of every entry above."""
+
+
+def test_numpy_array_on_the_left_defers_to_tensor():
+    tensor = ember.tensor([1.0, 2.0])
+    for result, expected in ((np.ones(2) + tensor, [2.0, 3.0]),
+                             (np.full(2, 3.0, np.float32) - tensor, [2.0, 1.0]),
+                             (np.ones(2) * tensor, [1.0, 2.0]),
+                             (np.array([2.0, 4.0]) / tensor, [2.0, 2.0])):
+        assert isinstance(result, ember.Tensor)
+        np.testing.assert_allclose(result.numpy(), expected)
+    assert (np.ones(2) + tensor).dtype is ember.float64
+    assert (np.ones(2, np.float32) * tensor).dtype is ember.float32
+
+
+def test_python_number_never_upcasts_float32():
+    x = ember.ones(3, requires_grad=True)
+    for result in (x + 1e-3, 2.5 * x, x / 3, x ** 2.5, 1.5 - x, x % 0.3, 7 // (x + 1)):
+        assert result.dtype is ember.float32
+    (x * 0.1).sum().backward()
+    assert x.grad.dtype is ember.float32

@@ -1,0 +1,226 @@
+"""ember.ops.index: indexing and indexed assignment, gather, where, masked ops, scatter and
+the index_* family, selection by mask, searching and counting."""
+import numpy as np
+
+import ember
+
+from .op_table import (
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, ValueChecks, ints)
+
+
+def _setitem_basic(fw, a, b):
+    out = a * 1
+    out[1:3] = b
+    return out
+
+
+def _setitem_repeated_rows(fw, a, b):
+    out = a * 1
+    out[fw.tensor([0, 2])] = b
+    return out
+
+
+def _setitem_mask(fw, a):
+    out = a * 1
+    out[a > 0] = 0.5
+    return out
+
+
+def _setitem_scalar_index(fw, a, b):
+    out = a * 1
+    out[1, 2] = b
+    return out
+
+
+def _scatter_(fw, a, index, b):
+    return (a * 1).scatter_(1, index, b)
+
+
+def _scatter_add_(fw, a, index, b):
+    return (a * 1).scatter_add_(1, index, b)
+
+
+def _index_add_(fw, a, b):
+    return (a * 1).index_add_(0, fw.tensor([0, 2, 0]), b, alpha=2)
+
+
+def _index_fill_(fw, a):
+    return (a * 1).index_fill_(1, fw.tensor([1, 3]), -1.5)
+
+
+def _index_copy_(fw, a, b):
+    return (a * 1).index_copy_(1, fw.tensor([3, 0]), b)
+
+
+def _masked_scatter_(fw, a, b):
+    return (a * 1).masked_scatter_(a > 0, b)
+
+
+def _fill_diagonal_(fw, a):
+    return (a * 1).fill_diagonal_(-2.0, wrap=True)
+
+
+def _index_put_(fw, a, b):
+    return (a * 1).index_put_((fw.tensor([0, 2, 0]), fw.tensor([1, 1, 1])), b, accumulate=True)
+
+
+def _scatter_reduce(reduce, include_self):
+    def function(fw, a, index, b):
+        return fw.scatter_reduce(a, 1, index, b, reduce, include_self=include_self)
+    return function
+
+
+CASES = [
+    Case("where", lambda fw, a, b: fw.where(a > 0, a, b), BINARY_SHAPES),
+    Case("where_scalar", lambda fw, a: fw.where(a > 0, a, 0.5), UNARY),
+    Case("gather", lambda fw, a: a.gather(1, fw.tensor([[0, 0], [3, 1], [2, 2]])), [((3, 4),)]),
+    Case("take_along_dim", lambda fw, a: fw.take_along_dim(a, fw.tensor([[1], [0], [3]]),
+                                                           dim=1), [((3, 4),)]),
+    Case("index_select", lambda fw, a: a.index_select(1, fw.tensor([3, 0, 3])), [((3, 4),)]),
+    Case("masked_fill", lambda fw, a: a.masked_fill(a > 0.5, -1.0), [((3, 4),), ((),)]),
+    Case("masked_fill_broadcast", lambda fw, a: a.masked_fill(fw.tensor([True, False, True,
+                                                                         False]), 0.0),
+         [((3, 4),)]),
+    Case("masked_fill_", lambda fw, a: (a * 1).masked_fill_(a < 0, 2.0), [((3, 4),)]),
+    Case("index_int", lambda fw, a: a[1], [((3, 4),)]),
+    Case("index_slices", lambda fw, a: a[:, 1:3], [((3, 4),), ((2, 4, 3),)]),
+    Case("index_step", lambda fw, a: a[::2, 1], [((5, 4),)]),
+    Case("index_negative", lambda fw, a: a[-1, -2:], [((3, 4),)]),
+    Case("index_none_ellipsis", lambda fw, a: a[None, ..., 0], [((3, 4),)]),
+    Case("index_repeated_list", lambda fw, a: a[[0, 0, 2, 0]], [((3, 4),)]),
+    Case("index_repeated_tensor", lambda fw, a: a[fw.tensor([1, 1, 1])], [((3, 4),)]),
+    Case("index_pairs", lambda fw, a: a[[0, 2, 2], [1, 3, 3]], [((3, 4),)]),
+    Case("index_mixed", lambda fw, a: a[1:, [0, 0, 3]], [((3, 4),)]),
+    Case("index_bool_mask", lambda fw, a: a[a > 0], [((3, 4),), ((5,),)]),
+    Case("index_bool_rows", lambda fw, a: a[fw.tensor([True, False, True])], [((3, 4),)]),
+    Case("setitem_slice", _setitem_basic, [((4, 3), (2, 3)), ((4, 3), (3,)), ((4, 3), ())]),
+    Case("setitem_rows", _setitem_repeated_rows, [((4, 3), (2, 3))]),
+    Case("setitem_mask", _setitem_mask, [((4, 3),)]),
+    Case("setitem_element", _setitem_scalar_index, [((4, 3), ())]),
+    Case("scatter", lambda fw, a, index, b: fw.scatter(a, 1, index, b),
+         [((3, 4), (3, 2), (3, 2))], ("real", "index3", "real"), check_grad=False),
+    Case("scatter_", _scatter_, [((3, 4), (3, 2), (3, 2))], ("real", "index3", "real"),
+         check_grad=False),
+    Case("scatter_add", lambda fw, a, index, b: fw.scatter_add(a, 1, index, b),
+         [((3, 4), (3, 5), (3, 5)), ((3, 4), (2, 2), (2, 2))], ("real", "index3", "real")),
+    Case("scatter_add_", _scatter_add_, [((3, 4), (3, 5), (3, 5))], ("real", "index3", "real")),
+    Case("index_add_", _index_add_, [((3, 4), (3, 4))]),
+    Case("index_fill_", _index_fill_, [((3, 4),)]),
+    Case("masked_select", lambda fw, a, b: fw.masked_select(a, b > 0), BINARY[1:4]),
+    Case("take", lambda fw, a: fw.take(a, fw.tensor([[0, 5], [-1, 5]])), MATRIX),
+    Case("index_copy_", _index_copy_, [((3, 4), (3, 2))]),
+    Case("index_copy", lambda fw, a, b: a.index_copy(0, fw.tensor([1]), b), [((3, 4), (1, 4))]),
+    Case("masked_scatter_", _masked_scatter_, [((3, 4), (3, 4)), ((3, 4), (14,))]),
+    Case("fill_diagonal_", _fill_diagonal_, [((3, 4),), ((7, 3),), ((3, 3, 3),)]),
+    Case("index_put_accumulate", _index_put_, [((3, 4), (3,)), ((3, 4), ())]),
+    Case("index_put", lambda fw, a, b: a.index_put((fw.tensor([2, 0]),), b),
+         [((3, 4), (2, 4)), ((3, 4), (4,))]),
+    Case("scatter_reduce_ties", lambda fw, a, index, b: (a * 0).scatter_reduce_(
+        1, index, b * 0, "amax"), [((3, 4), (3, 5), (3, 5))], ("real", "index3", "real"),
+        check_grad=False),
+]
+CASES += [
+    Case(f"scatter_reduce_{reduce}_{include_self}", _scatter_reduce(reduce, include_self),
+         [((3, 4), (3, 5), (3, 5))], ("real" if reduce != "prod" else "positive", "index3",
+                                      "real" if reduce != "prod" else "positive"))
+    for reduce in ("sum", "mean", "amax", "amin", "prod") for include_self in (True, False)
+]
+
+
+BAD_INPUTS = {
+    "index_out_of_range": lambda fw: fw.ones(3)[5],
+    "index_too_many": lambda fw: fw.ones(3)[0, 0],
+    "index_float_tensor": lambda fw: fw.ones(3)[fw.tensor([1.0])],
+    "index_list_out_of_range": lambda fw: fw.ones(3)[[0, 3]],
+    "index_zero_dim": lambda fw: fw.ones(())[0],
+    "bool_mask_wrong_shape": lambda fw: fw.ones(3)[fw.tensor([True, False])],
+    "where_float_condition": lambda fw: fw.where(fw.ones(2), fw.ones(2), fw.ones(2)),
+    "gather_float_index": lambda fw: fw.ones(2, 2).gather(1, fw.ones(2, 2)),
+    "setitem_shape_mismatch": lambda fw: fw.ones(3, 2).__setitem__(0, fw.ones(3)),
+    "scatter_float_index": lambda fw: fw.zeros(2, 3).scatter(1, fw.ones(2, 1), 1.0),
+    "scatter_rank_mismatch": lambda fw: fw.zeros(2, 3).scatter(1, fw.tensor([0, 1]), 1.0),
+    "scatter_index_out_of_range": lambda fw: fw.zeros(2, 3).scatter(1, fw.tensor([[5]]), 1.0),
+    "scatter_add_dtype": lambda fw: fw.zeros(2, 3).scatter_add(1, fw.tensor([[0]]),
+                                                               fw.ones(1, 1, dtype=fw.float64)),
+    "index_add_shape": lambda fw: fw.zeros(3, 2).index_add_(0, fw.tensor([0, 1]),
+                                                            fw.ones(3, 2)),
+    "index_fill_index_dtype": lambda fw: fw.zeros(3, 2).index_fill_(0, fw.tensor([0.0]), 1.0),
+    "scatter_reduce_bad_reduce": lambda fw: fw.zeros(3).scatter_reduce(
+        0, fw.tensor([0]), fw.ones(1), "median"),
+    "index_put_float_index": lambda fw: fw.zeros(3).index_put_((fw.tensor([0.0]),),
+                                                               fw.tensor(1.0)),
+    "index_put_dtype": lambda fw: fw.zeros(3).index_put_((fw.tensor([0]),),
+                                                         fw.tensor([1], dtype=fw.float64)),
+    "index_copy_count": lambda fw: fw.zeros(3, 2).index_copy_(0, fw.tensor([0, 1]), fw.ones(1, 2)),
+    "masked_scatter_short_source": lambda fw: fw.zeros(3).masked_scatter_(
+        fw.tensor([True, True, False]), fw.ones(1)),
+    "fill_diagonal_unequal_3d": lambda fw: fw.zeros(2, 3, 3).fill_diagonal_(1.0),
+    "masked_select_float_mask": lambda fw: fw.masked_select(fw.ones(2), fw.ones(2)),
+    "take_out_of_range": lambda fw: fw.take(fw.ones(2, 2), fw.tensor([4])),
+    "bincount_negative": lambda fw: fw.bincount(fw.tensor([-1, 2])),
+    "bincount_2d": lambda fw: fw.bincount(fw.tensor([[1, 2]])),
+}
+
+
+VALUES = {
+    "where_number_number": lambda fw: fw.where(fw.tensor([True, False]), 1, 0.0),
+    "where_float64_number": lambda fw: fw.where(fw.tensor([True, False]),
+                                                fw.ones(2, dtype=fw.float64), 0.0),
+    "where_int_float": lambda fw: fw.where(fw.tensor([True, False, True]), ints(fw), fw.ones(3)),
+    "scatter_value": lambda fw: fw.zeros(2, 4).scatter(1, fw.tensor([[1, 3], [0, 0]]), 2.5),
+    "scatter_reduce_add": lambda fw: fw.ones(2, 4).scatter_(1, fw.tensor([[1, 1], [0, 2]]),
+                                                            fw.ones(2, 2), reduce="add"),
+    "scatter_reduce_multiply": lambda fw: fw.full((2, 4), 2.0).scatter_(
+        1, fw.tensor([[1, 1], [0, 2]]), fw.full((2, 2), 3.0), reduce="multiply"),
+    "index_add_int": lambda fw: fw.zeros(3, dtype=fw.int64).index_add_(
+        0, fw.tensor([0, 0, 2]), fw.tensor([1, 2, 3])),
+    "argwhere": lambda fw: fw.argwhere(fw.tensor([[0, 1], [2, 0]])),
+    "isin": lambda fw: fw.isin(fw.tensor([1, 2, 3, 4]), fw.tensor([2, 4, 6])),
+    "bincount": lambda fw: fw.bincount(fw.tensor([0, 3, 1, 1]), minlength=6),
+    "bincount_weights": lambda fw: fw.bincount(fw.tensor([0, 2, 2]), fw.tensor([0.5, 1.0, 2.0])),
+    "searchsorted": lambda fw: fw.searchsorted(fw.tensor([1, 3, 5, 7]),
+                                               fw.tensor([[0, 3], [6, 9]])),
+    "searchsorted_right_2d": lambda fw: fw.searchsorted(
+        fw.tensor([[1.0, 3.0, 5.0], [-2.0, 4.0, 6.0]]), fw.tensor([[3.0, 5.5], [-3.0, 4.0]]),
+        right=True),
+    "bucketize": lambda fw: (fw.bucketize(fw.tensor([1, 5, 9]), fw.tensor([1, 3, 5, 7])),
+                             fw.bucketize(fw.tensor([1, 5, 9]), fw.tensor([1, 3, 5, 7]),
+                                          right=True)),
+    "tril_triu_indices": lambda fw: (fw.tril_indices(3, 4), fw.triu_indices(4, 3, 1),
+                                     fw.tril_indices(3, 3, -1)),
+    "scatter_reduce_int_mean": lambda fw: fw.tensor([5, 7, 9]).scatter_reduce(
+        0, fw.tensor([0, 0, 2]), fw.tensor([2, 4, 4]), "mean"),
+    "scatter_reduce_int_amin": lambda fw: fw.tensor([5, 7, 9]).scatter_reduce(
+        0, fw.tensor([0, 0, 2]), fw.tensor([2, 4, 40]), "amin", include_self=False),
+    "index_put_bool_mask": lambda fw: fw.zeros(2, 3).index_put_(
+        (fw.tensor([[True, False, True], [False, True, False]]),), fw.tensor(2.0)),
+}
+
+
+class TestIndex(CaseChecks, BadInputChecks, ValueChecks):
+    """The op-table checks of every entry above."""
+
+
+def test_repeated_integer_indices_accumulate_gradients():
+    x = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[[0, 0, 2, 0]].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 0.0, 1.0])
+
+
+def test_boolean_mask_gradient_is_zero_outside_mask():
+    x = ember.tensor([[1.0, -2.0], [-3.0, 4.0]], requires_grad=True)
+    selected = x[x > 0]
+    np.testing.assert_array_equal(selected.detach().numpy(), [1.0, 4.0])
+    (selected * ember.tensor([2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[2.0, 0.0], [0.0, 3.0]])
+
+
+def test_setitem_with_grad_routes_gradients():
+    base = ember.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    value = ember.tensor([10.0, 20.0], requires_grad=True)
+    out = base * 1
+    out[1:3] = value
+    (out * ember.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    np.testing.assert_array_equal(base.grad.numpy(), [1.0, 0.0, 0.0, 4.0])
+    np.testing.assert_array_equal(value.grad.numpy(), [2.0, 3.0])
+    np.testing.assert_array_equal(out.detach().numpy(), [1.0, 10.0, 20.0, 4.0])

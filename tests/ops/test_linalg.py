@@ -1,0 +1,155 @@
+"""ember.ops.linalg: matrix products, einsum and the contractions built on it, inverse,
+determinant, solve, cholesky and eigh."""
+import numpy as np
+import pytest
+
+import ember
+
+from .op_table import BINARY, BadInputChecks, Case, CaseChecks, ValueChecks
+
+
+def _inplace_matrix(fw, a, b, c):
+    return (a * 1).addmm_(b, c, beta=0.5).tril_(1).triu_(-1).cumsum_(0).fmod_(1.5)
+
+
+def _positive_definite(fw, a):
+    return a @ a.mT + 3 * fw.eye(a.shape[-1])
+
+
+def _symmetric(fw, a):
+    return a + a.mT
+
+
+def _eigh_invariants(fw, a):
+    """Eigenvectors are defined up to sign: compare what does not depend on it."""
+    values, vectors = fw.linalg.eigh(_symmetric(fw, a))
+    weights = fw.arange(1.0, a.shape[-1] + 1.0)
+    return values, (vectors * weights) @ vectors.mT, vectors.abs()
+
+
+CASES = [
+    Case("matmul", lambda fw, a, b: a @ b,
+         [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5)), ((3, 4), (4, 5)), ((2, 3, 4), (4, 5)),
+          ((4,), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2)), ((2, 3, 4), (2, 4, 5)), ((0, 4), (4, 2))],
+         numpy=np.matmul),
+    Case("matmul_function", lambda fw, a, b: fw.matmul(a, b), [((3, 4), (4, 5))]),
+    Case("mm", lambda fw, a, b: fw.mm(a, b), [((3, 4), (4, 5))]),
+    Case("bmm", lambda fw, a, b: fw.bmm(a, b), [((2, 3, 4), (2, 4, 5))]),
+    Case("outer", lambda fw, a, b: fw.outer(a, b), [((3,), (4,))]),
+    Case("dot", lambda fw, a, b: fw.dot(a, b), [((4,), (4,))]),
+    Case("mv", lambda fw, a, b: fw.mv(a, b), [((3, 4), (4,))]),
+    Case("einsum_matmul", lambda fw, a, b: fw.einsum("ij,jk->ik", a, b), [((3, 4), (4, 2))]),
+    Case("einsum_batched", lambda fw, a, b: fw.einsum("bij,bkj->bik", a, b),
+         [((2, 3, 4), (2, 5, 4))]),
+    Case("einsum_implicit_outer", lambda fw, a, b: fw.einsum("i,j", a, b), [((3,), (4,))]),
+    Case("einsum_sum_and_broadcast", lambda fw, a, b: fw.einsum("...ij,j->...", a, b),
+         [((2, 3, 4), (4,))]),
+    Case("einsum_trace_diagonal", lambda fw, a: fw.einsum("ii->i", a), [((4, 4),)]),
+    Case("einsum_trace", lambda fw, a: fw.einsum("ii", a), [((4, 4),)]),
+    Case("einsum_three", lambda fw, a, b, c: fw.einsum("ij,jk,kl->il", a, b, c),
+         [((2, 3), (3, 4), (4, 2))]),
+    Case("einsum_list", lambda fw, a, b: fw.einsum("ij,ij->i", [a, b]), [((3, 4), (3, 4))]),
+    Case("tensordot", lambda fw, a, b: fw.tensordot(a, b, dims=2), [((2, 3, 4), (3, 4, 5))]),
+    Case("tensordot_pairs", lambda fw, a, b: fw.tensordot(a, b, dims=([0, 2], [2, 0])),
+         [((2, 3, 4), (4, 5, 2))]),
+    Case("addmm", lambda fw, c, a, b: fw.addmm(c, a, b), [((3, 2), (3, 4), (4, 2)),
+                                                         ((2,), (3, 4), (4, 2))]),
+    Case("addmm_scaled", lambda fw, c, a, b: c.addmm(a, b, beta=0.5, alpha=2.0),
+         [((3, 2), (3, 4), (4, 2))]),
+    Case("kron", lambda fw, a, b: fw.kron(a, b), [((2, 3), (3, 2)), ((2,), (3, 1))]),
+    Case("inplace_matrix_chain", _inplace_matrix, [((3, 3), (3, 4), (4, 3))]),
+    Case("baddbmm", lambda fw, c, a, b: fw.baddbmm(c, a, b, beta=0.5, alpha=2),
+         [((2, 3, 2), (2, 3, 4), (2, 4, 2)), ((3, 1), (2, 3, 4), (2, 4, 2))]),
+    Case("inner", lambda fw, a, b: fw.inner(a, b), [((3, 4), (2, 4)), ((4,), (4,)), ((), (3,))]),
+    Case("vdot", lambda fw, a, b: fw.vdot(a, b), [((4,), (4,))]),
+    Case("cross", lambda fw, a, b: fw.cross(a, b, dim=1),
+         [((2, 3), (2, 3)), ((4, 3, 2), (1, 3, 2))]),
+    Case("linalg_cross", lambda fw, a, b: fw.linalg.cross(a, b), [((2, 3), (2, 3))]),
+    Case("dist", lambda fw, a, b: (fw.dist(a, b), fw.dist(a, b, 1)), BINARY[1:4]),
+    Case("cdist", lambda fw, a, b: fw.cdist(a, b), [((4, 3), (5, 3)), ((2, 4, 3), (2, 2, 3))]),
+    Case("cdist_p1", lambda fw, a, b: fw.cdist(a, b, p=1.0), [((4, 3), (5, 3))]),
+    Case("inverse", lambda fw, a: fw.inverse(a + 3 * fw.eye(3)), [((3, 3),), ((2, 3, 3),)],
+         atol=1e-5),
+    Case("linalg_inv_det", lambda fw, a: (fw.linalg.inv(a + 3 * fw.eye(3)), fw.linalg.det(a)),
+         [((3, 3),), ((2, 3, 3),)], atol=1e-5),
+    Case("det_method", lambda fw, a: a.det(), [((4, 4),), ((1, 1),)], atol=1e-5),
+    Case("det_singular", lambda fw, a: fw.det(fw.stack([a[0], a[1], a[0] + a[1]])), [((3, 3),)],
+         atol=1e-5),
+    Case("solve", lambda fw, a, b: fw.linalg.solve(a + 3 * fw.eye(3), b),
+         [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3)), ((2, 3, 3), (3, 4))],
+         atol=1e-5),
+    Case("addmv_addr", lambda fw, c, m, v, w: (fw.addmv(c, m, v, beta=0.5), fw.addr(
+        m, c, v, alpha=2)), [((3,), (3, 4), (4,), (4,))]),
+    Case("addbmm", lambda fw, c, a, b: fw.addbmm(c, a, b, alpha=0.5), [((3, 2), (4, 3, 5),
+                                                                       (4, 5, 2))]),
+    Case("matrix_power", lambda fw, a: tuple(fw.linalg.matrix_power(a, n) for n in (1, 3, -2)),
+         [((3, 3),), ((2, 3, 3),)], atol=1e-5),
+    Case("multi_dot", lambda fw, a, b, c: (fw.linalg.multi_dot([a, b, c]),
+                                           fw.chain_matmul(b.t(), b, c)),
+         [((3,), (3, 4), (4, 2))]),
+    Case("slogdet_logdet", lambda fw, a: fw.linalg.slogdet(a) + (
+        fw.logdet(_positive_definite(fw, a)),), [((3, 3),), ((2, 4, 4),)], atol=1e-5),
+    Case("slogdet_method", lambda fw, a: a.slogdet()[1], [((3, 3),)], atol=1e-5),
+    Case("cholesky", lambda fw, a: fw.linalg.cholesky(_positive_definite(fw, a)),
+         [((3, 3),), ((2, 4, 4),)], atol=1e-5),
+    Case("cholesky_upper", lambda fw, a: fw.linalg.cholesky(_positive_definite(fw, a),
+                                                             upper=True), [((3, 3),)], atol=1e-5),
+    Case("ger", lambda fw, a, b: fw.ger(a, b), [((3,), (4,))]),
+    Case("eigh", _eigh_invariants, [((3, 3),), ((2, 4, 4),)], atol=1e-5),
+    Case("eigvalsh_upper", lambda fw, a: fw.linalg.eigvalsh(_symmetric(fw, a), UPLO="U"),
+         [((3, 3),)], atol=1e-5),
+]
+
+
+BAD_INPUTS = {
+    "matmul_inner_mismatch": lambda fw: fw.ones(2, 3) @ fw.ones(4, 5),
+    "matmul_vectors_mismatch": lambda fw: fw.ones(3) @ fw.ones(4),
+    "matmul_zero_dim": lambda fw: fw.ones(()) @ fw.ones(3),
+    "matmul_dtype_mismatch": lambda fw: fw.ones(2, 3) @ fw.ones(3, 2, dtype=fw.float64),
+    "matmul_batch_mismatch": lambda fw: fw.ones(2, 3, 4) @ fw.ones(3, 4, 5),
+    "mm_vector": lambda fw: fw.mm(fw.ones(3), fw.ones(3, 2)),
+    "bmm_batch_mismatch": lambda fw: fw.bmm(fw.ones(2, 3, 4), fw.ones(3, 4, 5)),
+    "einsum_operand_count": lambda fw: fw.einsum("ij,jk->ik", fw.ones(2, 3)),
+    "einsum_repeated_output": lambda fw: fw.einsum("ii->ii", fw.ones(2, 2)),
+    "einsum_size_mismatch": lambda fw: fw.einsum("ij,jk->ik", fw.ones(2, 3), fw.ones(2, 3)),
+    "tensordot_mismatch": lambda fw: fw.tensordot(fw.ones(2, 3), fw.ones(2, 3), dims=1),
+    "addmm_shapes": lambda fw: fw.addmm(fw.ones(2, 2), fw.ones(2, 3), fw.ones(2, 2)),
+    "eigh_uplo": lambda fw: fw.linalg.eigh(fw.eye(2), UPLO="X"),
+    "eigh_not_square": lambda fw: fw.linalg.eigh(fw.ones(2, 3)),
+    "cholesky_not_positive_definite": lambda fw: fw.linalg.cholesky(-fw.eye(2)),
+    "slogdet_not_square": lambda fw: fw.linalg.slogdet(fw.ones(2, 3)),
+    "matrix_power_not_square": lambda fw: fw.linalg.matrix_power(fw.ones(2, 3), 2),
+    "multi_dot_one": lambda fw: fw.linalg.multi_dot([fw.ones(2, 2)]),
+    "inverse_singular": lambda fw: fw.linalg.inv(fw.zeros(2, 2)),
+    "inverse_not_square": lambda fw: fw.linalg.inv(fw.ones(2, 3)),
+    "inverse_int": lambda fw: fw.inverse(fw.ones(2, 2, dtype=fw.int64)),
+    "det_not_square": lambda fw: fw.det(fw.ones(2, 3)),
+    "solve_singular": lambda fw: fw.linalg.solve(fw.zeros(2, 2), fw.ones(2)),
+    "solve_shapes": lambda fw: fw.linalg.solve(fw.eye(2), fw.ones(3, 1)),
+    "cdist_columns": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 4)),
+    "cross_no_size_3": lambda fw: fw.linalg.cross(fw.ones(2, 4), fw.ones(2, 4)),
+    "inner_mismatch": lambda fw: fw.inner(fw.ones(2, 3), fw.ones(3, 2)),
+}
+
+
+VALUES = {
+    "matmul_float64": lambda fw: fw.ones(2, 3, dtype=fw.float64) @ fw.ones(3, dtype=fw.float64),
+    "einsum_int": lambda fw: fw.einsum("ij,j->i", fw.ones(2, 3, dtype=fw.int64),
+                                       fw.tensor([1, 2, 3])),
+    "logdet_signs": lambda fw: (fw.logdet(fw.tensor([[0.0, 1.0], [1.0, 0.0]])),
+                                fw.logdet(fw.zeros(2, 2)), fw.logdet(2 * fw.eye(2))),
+    "matrix_power_int": lambda fw: fw.linalg.matrix_power(fw.tensor([[1, 1], [0, 1]]), 5),
+    "matrix_power_zero": lambda fw: fw.linalg.matrix_power(fw.ones(2, 3, 3), 0),
+}
+
+
+class TestLinalg(CaseChecks, BadInputChecks, ValueChecks):
+    """The op-table checks of every entry above."""
+
+
+def test_einsum_broadcast_ellipsis_gradient_is_refused_not_wrong():
+    a = ember.ones(1, 3, requires_grad=True)
+    out = ember.einsum("...j,...j->...", a, ember.ones(4, 3))
+    assert out.shape == (4,)
+    with pytest.raises(NotImplementedError):
+        out.sum().backward()

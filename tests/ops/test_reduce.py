@@ -1,0 +1,274 @@
+"""ember.ops.reduce: reductions, softmax, cumulative ops, sorting, order statistics and
+norms."""
+import numpy as np
+
+import ember
+
+from .op_table import BadInputChecks, Case, CaseChecks, MATRIX, REDUCE, UNARY, ValueChecks, ints
+
+
+CASES = [
+    Case("sum", lambda fw, a: a.sum(), UNARY, numpy=lambda a: np.sum(a)),
+    Case("sum_dim", lambda fw, a: a.sum(dim=1), REDUCE + [((0, 3),)],
+         numpy=lambda a: np.sum(a, axis=1)),
+    Case("sum_dims_keepdim", lambda fw, a: a.sum(dim=(0, -1), keepdim=True), REDUCE),
+    Case("sum_negative_dim", lambda fw, a: fw.sum(a, -1), REDUCE + [((5,),)]),
+    Case("mean", lambda fw, a: a.mean(), UNARY[:3], numpy=lambda a: np.mean(a)),
+    Case("mean_dim", lambda fw, a: a.mean(1), REDUCE + [((0, 3),)]),
+    Case("mean_dims_keepdim", lambda fw, a: a.mean((0, 1), keepdim=True), REDUCE),
+    Case("var", lambda fw, a: a.var(), REDUCE + [((5,),)],
+         numpy=lambda a: np.var(a, ddof=1)),
+    Case("var_dim", lambda fw, a: a.var(dim=1), REDUCE),
+    Case("var_unbiased_false", lambda fw, a: a.var(1, unbiased=False), REDUCE),
+    Case("var_correction_0", lambda fw, a: a.var(dim=0, correction=0, keepdim=True),
+         REDUCE),
+    Case("var_correction_2", lambda fw, a: fw.var(a, dim=-1, correction=2), REDUCE),
+    Case("std", lambda fw, a: a.std(), REDUCE, numpy=lambda a: np.std(a, ddof=1)),
+    Case("std_dim_keepdim", lambda fw, a: a.std(dim=(0, 1), keepdim=True), REDUCE),
+    Case("std_unbiased_false", lambda fw, a: fw.std(a, 1, unbiased=False), REDUCE),
+    Case("max", lambda fw, a: a.max(), UNARY[:3], numpy=lambda a: np.max(a)),
+    Case("min", lambda fw, a: a.min(), UNARY[:3], numpy=lambda a: np.min(a)),
+    Case("max_ties", lambda fw, a: a.max(), REDUCE, "ties", check_grad=False),
+    Case("min_ties", lambda fw, a: fw.min(a), REDUCE, "ties", check_grad=False),
+    Case("max_dim", lambda fw, a: a.max(dim=1), REDUCE),
+    Case("max_dim_keepdim", lambda fw, a: a.max(0, keepdim=True), REDUCE),
+    Case("min_dim", lambda fw, a: a.min(dim=-1), REDUCE + [((0, 3),)]),
+    Case("max_dim_ties", lambda fw, a: a.max(dim=1), REDUCE, "ties", check_grad=False),
+    Case("min_dim_ties", lambda fw, a: a.min(dim=0, keepdim=True), REDUCE, "ties",
+         check_grad=False),
+    Case("max_values", lambda fw, a: a.max(dim=1).values, REDUCE),
+    Case("max_indices", lambda fw, a: a.max(dim=1).indices, REDUCE, grad=False),
+    Case("amax", lambda fw, a: a.amax(dim=1), REDUCE),
+    Case("amin_dims", lambda fw, a: fw.amin(a, dim=(0, 1), keepdim=True), REDUCE),
+    Case("amax_ties", lambda fw, a: a.amax(dim=1), REDUCE, "ties", check_grad=False),
+    Case("amin_ties", lambda fw, a: a.amin(dim=(0, 1)), REDUCE, "ties", check_grad=False),
+    Case("argmax", lambda fw, a: a.argmax(), REDUCE, grad=False),
+    Case("argmax_dim", lambda fw, a: a.argmax(dim=1), REDUCE, grad=False),
+    Case("argmin_dim_keepdim", lambda fw, a: fw.argmin(a, dim=0, keepdim=True), REDUCE,
+         grad=False),
+    Case("argmax_ties", lambda fw, a: a.argmax(dim=1), REDUCE, "ties", grad=False),
+    Case("logsumexp", lambda fw, a: a.logsumexp(dim=1), REDUCE),
+    Case("logsumexp_keepdim", lambda fw, a: fw.logsumexp(a, (0, 1), keepdim=True),
+         REDUCE),
+    Case("logsumexp_large", lambda fw, a: (a * 500).logsumexp(dim=-1), REDUCE,
+         check_grad=False, rtol=1e-5, atol=1e-3),
+    Case("logsumexp_neg_inf", lambda fw, a: a.logsumexp(dim=-1), REDUCE, "neg_inf"),
+    Case("logsumexp_all_neg_inf", lambda fw, a: a.logsumexp(dim=-1), [((3, 4),)],
+         "neg_inf_row", check_grad=False),
+    Case("prod", lambda fw, a: a.prod(), UNARY[:3]),
+    Case("prod_dim", lambda fw, a: a.prod(1), REDUCE),
+    Case("prod_keepdim", lambda fw, a: fw.prod(a, dim=0, keepdim=True), REDUCE),
+    Case("prod_zeros", lambda fw, a: a.prod(), REDUCE, "with_zeros"),
+    Case("prod_dim_zeros", lambda fw, a: a.prod(dim=-1), REDUCE, "with_zeros"),
+    Case("softmax", lambda fw, a: a.softmax(dim=1), REDUCE),
+    Case("softmax_first", lambda fw, a: fw.softmax(a, 0), REDUCE + [((),)]),
+    Case("softmax_large", lambda fw, a: (a * 100).softmax(-1), REDUCE, check_grad=False),
+    Case("log_softmax", lambda fw, a: a.log_softmax(dim=-1), REDUCE),
+    Case("log_softmax_large", lambda fw, a: (a * 100).log_softmax(1), REDUCE,
+         check_grad=False, atol=1e-4),
+    Case("cumsum", lambda fw, a: a.cumsum(dim=1), REDUCE),
+    Case("cumsum_scalar", lambda fw, a: a.cumsum(0), [((),), ((5,),)]),
+    Case("sort", lambda fw, a: fw.sort(a), UNARY[:3], "distinct"),
+    Case("sort_descending_dim0", lambda fw, a: a.sort(0, descending=True), MATRIX, "distinct"),
+    Case("argsort", lambda fw, a: fw.argsort(a, dim=1, descending=True), MATRIX, "distinct",
+         grad=False),
+    Case("topk", lambda fw, a: fw.topk(a, 2), MATRIX + [((5,),)], "distinct"),
+    Case("topk_smallest_dim0", lambda fw, a: a.topk(2, dim=0, largest=False), MATRIX,
+         "distinct"),
+    Case("median", lambda fw, a: fw.median(a), UNARY[1:3] + [((4,),)], "distinct"),
+    Case("median_dim", lambda fw, a: a.median(dim=1), MATRIX, "distinct"),
+    Case("median_dim_keepdim", lambda fw, a: fw.median(a, 0, keepdim=True), MATRIX, "distinct"),
+    Case("cumprod", lambda fw, a: fw.cumprod(a, 1), MATRIX),
+    Case("cumprod_zeros", lambda fw, a: a.cumprod(dim=-1), MATRIX, "with_zeros"),
+    Case("nansum", lambda fw, a: fw.nansum(a.masked_fill(a > 1.2, float("nan")), 1), MATRIX),
+    Case("norm", lambda fw, a: a.norm(), UNARY[:3]),
+    Case("norm_dim", lambda fw, a: fw.norm(a, dim=1, keepdim=True), MATRIX),
+    Case("norm_p1", lambda fw, a: fw.norm(a, p=1, dim=-1), MATRIX, "with_zeros"),
+    Case("norm_p3", lambda fw, a: fw.norm(a, 3), MATRIX),
+    Case("vector_norm_inf", lambda fw, a: fw.linalg.vector_norm(a, float("inf"), dim=(0, 1)),
+         MATRIX, "distinct"),
+    Case("vector_norm_neg_inf", lambda fw, a: fw.linalg.vector_norm(a, -float("inf")), MATRIX,
+         "distinct"),
+    Case("linalg_norm", lambda fw, a: fw.linalg.norm(a), UNARY[1:3]),
+    Case("linalg_norm_fro", lambda fw, a: fw.linalg.norm(a, "fro", dim=(-2, -1)), MATRIX),
+    Case("aminmax", lambda fw, a: fw.aminmax(a, dim=1), MATRIX, "distinct"),
+    Case("aminmax_all", lambda fw, a: a.aminmax(), MATRIX, "distinct"),
+    Case("nanmean", lambda fw, a: fw.nanmean(a.masked_fill(a > 1.2, float("nan")), 1), MATRIX),
+    Case("var_mean_std_mean", lambda fw, a: fw.var_mean(a, 1) + fw.std_mean(a, 0, keepdim=True),
+         MATRIX),
+    Case("cummax", lambda fw, a: fw.cummax(a, 1), MATRIX),
+    Case("cummin", lambda fw, a: a.cummin(0), MATRIX),
+    Case("kthvalue", lambda fw, a: fw.kthvalue(a, 2, 1), MATRIX, "distinct"),
+    Case("kthvalue_keepdim", lambda fw, a: a.kthvalue(1, 0, keepdim=True), MATRIX, "distinct"),
+    Case("msort", lambda fw, a: fw.msort(a), MATRIX, "distinct"),
+    Case("quantile", lambda fw, a: fw.quantile(a, 0.3), MATRIX, "distinct"),
+    Case("quantile_dim", lambda fw, a: fw.quantile(a, fw.tensor([0.25, 0.5, 1.0]), dim=1),
+         MATRIX, "distinct"),
+    Case("quantile_keepdim_nearest",
+         lambda fw, a: a.quantile(0.4, 0, True, interpolation="nearest"), MATRIX, "distinct"),
+    Case("quantile_midpoint_lower_higher", lambda fw, a: tuple(
+        fw.quantile(a, 0.7, dim=-1, interpolation=kind) for kind in ("midpoint", "lower",
+                                                                    "higher")),
+         MATRIX, "distinct"),
+    Case("logcumsumexp", lambda fw, a: fw.logcumsumexp(a * 4, 1), MATRIX),
+    Case("logcumsumexp_vector", lambda fw, a: a.logcumsumexp(0), UNARY[:2]),
+    Case("nanmedian", lambda fw, a: fw.nanmedian(a.masked_fill(a > 1.2, float("nan"))),
+         MATRIX, "distinct"),
+    Case("nanmedian_dim", lambda fw, a: a.masked_fill(a > 1.2, float("nan")).nanmedian(1),
+         MATRIX, "distinct"),
+    Case("mode", lambda fw, a: fw.mode(fw.round(a)), MATRIX),
+    Case("mode_dim_keepdim", lambda fw, a: fw.round(a).mode(0, keepdim=True), MATRIX),
+    Case("trapezoid", lambda fw, a: (fw.trapezoid(a), fw.trapezoid(a, dx=0.5, dim=0)), MATRIX),
+    Case("trapezoid_x", lambda fw, y, x: fw.trapezoid(y, x), [((3, 4), (4,)), ((3, 4), (3, 4))]),
+    Case("cov_corrcoef", lambda fw, a: (fw.cov(a), fw.cov(a, correction=0), fw.corrcoef(a)),
+         [((3, 5),), ((6,),)]),
+    Case("cumulative_trapezoid", lambda fw, a: (fw.cumulative_trapezoid(a),
+                                                fw.cumulative_trapezoid(a, dx=2.0, dim=0)),
+         MATRIX),
+    Case("cumulative_trapezoid_x", lambda fw, y, x: fw.cumulative_trapezoid(y, x),
+         [((3, 4), (4,))]),
+]
+
+
+BAD_INPUTS = {
+    "sum_dim_out_of_range": lambda fw: fw.ones(2, 3).sum(dim=2),
+    "sum_dim_repeated": lambda fw: fw.ones(2, 3).sum(dim=(1, 1)),
+    "mean_int": lambda fw: fw.tensor([1, 2]).mean(),
+    "var_int": lambda fw: fw.tensor([1, 2]).var(),
+    "max_empty": lambda fw: fw.ones(0).max(),
+    "amin_empty": lambda fw: fw.ones(0, 3).amin(),
+    "max_dim_empty": lambda fw: fw.ones(0, 3).max(0),
+    "amax_dim_empty": lambda fw: fw.ones(0, 3).amax(dim=0),
+    "amax_dim_out_of_range": lambda fw: fw.ones(2).amax(dim=3),
+    "argmax_dim_out_of_range": lambda fw: fw.ones(2).argmax(dim=1),
+    "softmax_dim_out_of_range": lambda fw: fw.ones(2, 3).softmax(dim=2),
+    "softmax_int": lambda fw: fw.tensor([1, 2]).softmax(0),
+    "topk_k_too_large": lambda fw: fw.topk(fw.ones(3), 4),
+    "topk_dim_out_of_range": lambda fw: fw.topk(fw.ones(3), 1, dim=2),
+    "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
+    "cov_3d": lambda fw: fw.cov(fw.ones(2, 2, 2)),
+    "histc_int": lambda fw: fw.histc(fw.tensor([1, 2])),
+    "mode_empty_dim": lambda fw: fw.mode(fw.ones(2, 0), 1),
+    "logcumsumexp_int": lambda fw: fw.logcumsumexp(fw.tensor([1, 2]), 0),
+    "kthvalue_k_too_large": lambda fw: fw.kthvalue(fw.ones(3), 4),
+    "quantile_q_out_of_range": lambda fw: fw.quantile(fw.ones(3), 1.5),
+    "quantile_int": lambda fw: fw.quantile(fw.tensor([1, 2]), 0.5),
+    "quantile_interpolation": lambda fw: fw.quantile(fw.ones(3), 0.5, interpolation="cubic"),
+    "nanmean_int": lambda fw: fw.nanmean(fw.tensor([1, 2])),
+}
+
+
+VALUES = {
+    "int_sum": lambda fw: ints(fw, "int32").sum(),
+    "bool_sum": lambda fw: fw.tensor([True, True]).sum(),
+    "int32_prod": lambda fw: ints(fw, "int32").prod(),
+    "int_mean_dtype": lambda fw: ints(fw).mean(dtype=fw.float64),
+    "argmax": lambda fw: fw.ones(3).argmax(),
+    "max_dim_indices": lambda fw: fw.ones(2, 3).max(1)[1],
+    "cumprod_int": lambda fw: fw.cumprod(fw.tensor([[1, 2, 3], [4, 5, 6]]), 1),
+    "sort_int": lambda fw: fw.sort(fw.tensor([3, 1, 2, 1]), descending=True),
+    "topk_int": lambda fw: fw.topk(fw.tensor([3, 1, 2, 5]), 3),
+    "median_int": lambda fw: fw.median(fw.tensor([4, 1, 3, 2])),
+    "unique": lambda fw: fw.unique(fw.tensor([3, 1, 1, 2, 3, 3]), return_inverse=True,
+                                    return_counts=True),
+    "unique_float": lambda fw: fw.tensor([2.5, -1.0, 2.5]).unique(),
+    "unique_dim": lambda fw: fw.unique(fw.tensor([[1, 2], [0, 1], [1, 2]]), dim=0,
+                                        return_inverse=True),
+    "nansum_int": lambda fw: fw.nansum(fw.tensor([1, 2, 3])),
+    "cummax_ties_nan": lambda fw: fw.cummax(fw.tensor([1.0, 3.0, 3.0, float("nan"), 5.0]), 0),
+    "cummin_int": lambda fw: fw.cummin(fw.tensor([4, 2, 2, 3, 1]), 0),
+    "kthvalue_int": lambda fw: fw.kthvalue(fw.tensor([5, 1, 4, 2]), 3),
+    "histc": lambda fw: (fw.histc(fw.tensor([1.0, 2.0, 1.0, 5.0]), bins=4),
+                         fw.histc(fw.tensor([1.0, 2.0, 1.0]), bins=4, min=0, max=3)),
+    "unique_consecutive": lambda fw: fw.unique_consecutive(
+        fw.tensor([1, 1, 2, 2, 3, 1, 1]), return_inverse=True, return_counts=True),
+    "mode_ties": lambda fw: fw.mode(fw.tensor([[1, 2, 2, 3, 3], [4, 4, 1, 1, 0]]), 1),
+    "nanmedian_all_nan": lambda fw: fw.nanmedian(fw.tensor([float("nan"), float("nan")])),
+}
+
+
+class TestReduce(CaseChecks, BadInputChecks, ValueChecks):
+    """The op-table checks of every entry above."""
+
+
+def test_max_ties_split_for_full_reduction_and_go_to_index_for_dim():
+    x = ember.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0.5, 0.5], [0, 0, 0]])
+    x.grad = None
+    x.amax(dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+    x.grad = None
+    values, indices = x.max(dim=1)
+    values.sum().backward()
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+
+
+def test_var_std_correction_values():
+    data = np.array([[1.0, 2.0, 4.0, 7.0], [0.0, 0.0, 1.0, 1.0]])
+    x = ember.tensor(data, dtype=ember.float64)
+    for correction in (0, 1, 2):
+        np.testing.assert_allclose(x.var(dim=1, correction=correction).numpy(),
+                                   np.var(data, axis=1, ddof=correction))
+        np.testing.assert_allclose(x.std(dim=1, correction=correction).numpy(),
+                                   np.std(data, axis=1, ddof=correction))
+    np.testing.assert_allclose(x.var(unbiased=False).numpy(), np.var(data))
+    np.testing.assert_allclose(x.var().numpy(), np.var(data, ddof=1))
+
+
+def test_prod_gradient_with_zeros_is_exact():
+    x = ember.tensor([2.0, 0.0, 3.0, 4.0], requires_grad=True)
+    x.prod().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 24.0, 0.0, 0.0])
+    y = ember.tensor([0.0, 5.0, 0.0], requires_grad=True)
+    y.prod().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [0.0, 0.0, 0.0])
+
+
+def test_logsumexp_with_negative_infinity():
+    x = ember.tensor([[-np.inf, 0.0], [-np.inf, -np.inf]], requires_grad=True)
+    out = x.logsumexp(dim=1)
+    np.testing.assert_array_equal(out.detach().numpy(), [0.0, -np.inf])
+    out[0].backward()
+    np.testing.assert_array_equal(x.grad.numpy()[0], [0.0, 1.0])
+
+
+def test_sort_is_stable_and_nan_sorts_largest(torch):
+    values = [2.0, float("nan"), 1.0, 2.0, -1.0, 1.0, float("nan")]
+    for descending in (False, True):
+        ours = ember.sort(ember.tensor(values), descending=descending)
+        theirs = torch.sort(torch.tensor(values), descending=descending, stable=True)
+        np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+
+
+def test_median_is_the_lower_middle_value_and_nan_propagates():
+    assert ember.median(ember.tensor([4.0, 1.0, 3.0, 2.0])).item() == 2.0
+    values, indices = ember.tensor([[1.0, 5.0, 3.0, 2.0], [1.0, float("nan"), 0.0, 2.0]]).median(1)
+    np.testing.assert_array_equal(values.numpy(), [2.0, np.nan])
+    np.testing.assert_array_equal(indices.numpy(), [3, 1])
+
+
+def test_cumprod_gradient_with_zeros_is_exact(torch):
+    array = np.array([[2.0, 0.0, 3.0, 0.0, 5.0], [0.0, 1.5, 2.0, -1.0, 4.0]])
+    ours = ember.tensor(array, requires_grad=True)
+    theirs = torch.tensor(array, requires_grad=True)
+    ours.cumprod(1).sum().backward()
+    theirs.cumprod(1).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
+def test_norm_gradient_at_zero_is_zero(torch):
+    ours = ember.zeros(3, requires_grad=True)
+    ember.norm(ours).backward()
+    theirs = torch.zeros(3, requires_grad=True)
+    torch.norm(theirs).backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+def test_topk_and_sort_gradients_scatter_back():
+    leaf = ember.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    values, _ = leaf.topk(2)
+    (values * ember.tensor([10.0, 1.0])).sum().backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), [10.0, 0.0, 1.0])
