@@ -1,4 +1,5 @@
-"""``gradcheck``: compare backward's gradients with float64 central finite differences.
+"""``gradcheck`` and ``gradgradcheck``: compare backward's gradients (and the gradients of the
+gradients) with float64 central finite differences.
 
 Small problems get the full Jacobian (every input element perturbed, every output element
 back-propagated); large ones are checked along a few random directions, comparing the numerical
@@ -8,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from .._random import numpy_generator
 from ..tensor import Tensor
 from .engine import grad as _autograd_grad
 from .grad_mode import enable_grad, no_grad
@@ -18,12 +20,15 @@ class GradcheckError(RuntimeError):
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-              full_jacobian_limit=256, directions=3, seed=0):
+              full_jacobian_limit=256, directions=3, seed=0, **torch_options):
     """Check ``fn``'s gradients for the inputs that require grad; True when they match.
 
     ``full_jacobian_limit`` bounds the total number of input (and output) elements for which the
     full Jacobian is built; beyond it ``directions`` random directions are checked instead.
+    PyTorch's other keyword options (``nondet_tol``, ``fast_mode``, ...) are accepted; ember
+    always runs the reverse-mode check.
     """
+    _check_options(torch_options, _GRADCHECK_OPTIONS, "gradcheck")
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     checked = [index for index, value in enumerate(inputs)
                if isinstance(value, Tensor) and value._requires_grad]
@@ -50,6 +55,61 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
     if raise_exception:
         raise GradcheckError(failure)
     return False
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  raise_exception=True, full_jacobian_limit=256, directions=3, seed=0,
+                  **torch_options):
+    """Check the second derivatives of ``fn``: gradcheck of the function that maps the inputs and
+    ``grad_outputs`` to the gradients (computed with create_graph). Without ``grad_outputs``,
+    random ones in [-1, 1) that require grad are drawn (as PyTorch does)."""
+    _check_options(torch_options, _GRADGRADCHECK_OPTIONS, "gradgradcheck")
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = [index for index, value in enumerate(inputs)
+               if isinstance(value, Tensor) and value._requires_grad]
+    if grad_outputs is None:
+        random = numpy_generator(None) if seed is None else np.random.default_rng(seed)
+        outputs = _differentiable(_call(fn, inputs))
+        grad_outputs = tuple(
+            Tensor._wrap(random.uniform(-1.0, 1.0, output._data.shape)
+                         .astype(output._data.dtype)).requires_grad_(True)
+            for output in outputs)
+    else:
+        grad_outputs = (grad_outputs,) if isinstance(grad_outputs, Tensor) else \
+            tuple(grad_outputs)
+    count = len(grad_outputs)
+
+    def gradients(*arguments):
+        primal = list(arguments[:len(arguments) - count])
+        cotangents = arguments[len(arguments) - count:]
+        for index in checked:
+            if not primal[index]._requires_grad:  # a perturbed copy for the finite differences
+                primal[index] = primal[index].detach().requires_grad_(True)
+        outputs = _differentiable(_call(fn, primal))
+        with enable_grad():
+            grads = _autograd_grad(outputs, [primal[index] for index in checked],
+                                   grad_outputs=list(cotangents), create_graph=True,
+                                   allow_unused=True)
+        return tuple(grad for grad in grads if grad is not None)
+
+    return gradcheck(gradients, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, full_jacobian_limit=full_jacobian_limit,
+                     directions=directions, seed=seed)
+
+
+# PyTorch's keyword options that ember's checks accept and need not act on.
+_GRADCHECK_OPTIONS = {"nondet_tol", "check_undefined_grad", "check_grad_dtypes",
+                      "check_batched_grad", "check_batched_forward_grad", "check_forward_ad",
+                      "check_backward_ad", "fast_mode", "masked"}
+_GRADGRADCHECK_OPTIONS = {"gen_non_contig_grad_outputs", "nondet_tol", "check_undefined_grad",
+                          "check_grad_dtypes", "check_batched_grad", "check_fwd_over_rev",
+                          "check_rev_over_rev", "fast_mode", "masked"}
+
+
+def _check_options(options, known, name):
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"{name}() got an unexpected keyword argument {unknown[0]!r}")
 
 
 def _call(fn, inputs):

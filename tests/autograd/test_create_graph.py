@@ -124,3 +124,24 @@ def test_ops_without_a_differentiable_backward_say_so():
                             x, create_graph=True)
     node_name = str(error.value).split(":")[0]
     assert node_name.endswith("Backward0")
+
+
+def test_gradgradcheck_passes_on_correct_second_derivatives_and_catches_wrong_ones():
+    x = ember.tensor([0.3, -0.7, 1.1], dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradgradcheck(lambda t: (t * t * t).exp().sum(), (x,))
+
+    class WrongSecond(ember.autograd.Function):
+        """x**2 whose backward is right but hides its dependence on x from autograd."""
+
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return t * t
+
+        @staticmethod
+        def backward(ctx, grad):
+            (t,) = ctx.saved_tensors
+            return grad * 2 * t.detach()  # the recorded second derivative is 0, not 2
+
+    with pytest.raises(ember.autograd.GradcheckError):
+        ember.autograd.gradgradcheck(WrongSecond.apply, (x,))
