@@ -10,7 +10,14 @@ from .._dtype import from_numpy_dtype
 from . import reduce, shape
 from .elementwise import casting, exp_log
 
-__all__ = ["astype", "broadcast_to", "exp", "expand_dims", "reshape", "sum"]
+__all__ = [
+    "astype",
+    "broadcast_to",
+    "exp",
+    "expand_dims",
+    "reshape",
+    "sum",
+]
 
 
 def astype(x, dtype, copy=True):
