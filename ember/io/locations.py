@@ -1,0 +1,124 @@
+"""``map_location`` as torch.load takes it, on a build that has only the CPU.
+
+Every storage in a checkpoint is tagged with the device it was saved from ('cpu', 'cuda:0', ...).
+``map_location`` renames those tags: a device or string sends every storage there, a dict renames
+tags one by one, a callable gets each storage (on the CPU) with its tag and returns a storage or
+None (None: the default for that tag). A storage that ends on anything but the CPU is an error,
+with torch's advice to pass ``map_location='cpu'``.
+"""
+from .._device import CPU, device as ember_device
+from .._dtype import from_numpy_dtype
+
+
+class Storage:
+    """One loaded storage, what a ``map_location`` callable receives: its data on the CPU, as
+    torch hands over its TypedStorage; ``storage.cpu()`` is itself, ``storage.cuda()`` fails."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array  # one-dimensional
+
+    @property
+    def device(self):
+        return CPU
+
+    @property
+    def dtype(self):
+        return from_numpy_dtype(self.array.dtype)
+
+    @property
+    def is_cuda(self):
+        return False
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None, non_blocking=False):
+        raise RuntimeError(_unavailable_message("cuda"))
+
+    def size(self):
+        return self.array.size
+
+    def __len__(self):
+        return self.array.size
+
+    def element_size(self):
+        return self.array.itemsize
+
+    def nbytes(self):
+        return self.array.nbytes
+
+    def __repr__(self):
+        return f"ember.io.Storage(dtype={self.dtype}, size={self.array.size}, device='cpu')"
+
+
+def restorer(map_location):
+    """``restore(storage, tag) -> Storage`` for ``map_location`` (checked here, before any data
+    is read): the storage, or RuntimeError where it would have to leave the CPU."""
+    if map_location is None:
+        return _default_restore
+    if isinstance(map_location, dict):
+        mapping = dict(map_location)
+        return lambda storage, tag: _default_restore(storage, _tag(mapping.get(tag, tag)))
+    if isinstance(map_location, (str, bytes, ember_device)) or _is_device_like(map_location):
+        target = _tag(map_location)
+        return lambda storage, tag: _default_restore(storage, target)
+    if not callable(map_location):
+        raise TypeError(f"map_location should be a str, a device, a dict or a callable "
+                        f"(storage, location) -> storage, got {type(map_location).__name__}")
+
+    def restore(storage, tag):
+        result = map_location(storage, tag)
+        if result is None:
+            return _default_restore(storage, tag)
+        if not isinstance(result, Storage):
+            raise TypeError(f"map_location returned a {type(result).__name__}; expected the "
+                            f"storage it was given (or another one), or None")
+        return result
+
+    return restore
+
+
+def _is_device_like(value):
+    """A torch.device from a real torch: a device type and str() of the form 'cuda:1'."""
+    return isinstance(getattr(value, "type", None), str) and not callable(value)
+
+
+def _tag(location):
+    if isinstance(location, bytes):
+        return location.decode("ascii", "replace")
+    if isinstance(location, (str, ember_device)) or _is_device_like(location):
+        return str(location)
+    raise TypeError(f"map_location maps to {location!r}; expected a device string such as "
+                    f"'cpu' or a device")
+
+
+def _default_restore(storage, tag):
+    device_type = tag.split(":", 1)[0]
+    if device_type == "cpu":
+        return storage
+    if device_type in ("cuda", "mps", "xpu", "hpu", "mtia", "privateuseone", "meta"):
+        raise RuntimeError(_unavailable_message(device_type))
+    raise RuntimeError(f"don't know how to restore data location of a storage (tagged with "
+                       f"{tag})")
+
+
+def _unavailable_message(device_type):
+    advice = ("please use ember.load with map_location=ember.device('cpu') to map your storages "
+              "to the CPU.")
+    if device_type == "cuda":
+        return (f"Attempting to deserialize object on a CUDA device but "
+                f"ember.cuda.is_available() is False. If you are running on a CPU-only machine, "
+                f"{advice}")
+    return (f"Attempting to deserialize object on a {device_type.upper()} device, which ember "
+            f"does not have (it computes on the CPU only): {advice}")
+
+
+def restore_array(restore, array, tag):
+    """Pass one array through ``restore`` as a Storage; the data it ends with, same size."""
+    result = restore(Storage(array), tag)
+    if result.array.nbytes != array.nbytes:
+        raise RuntimeError(f"map_location returned a storage of {result.array.nbytes} bytes "
+                           f"for one of {array.nbytes} bytes")
+    return result.array.view(array.dtype)
