@@ -7,25 +7,21 @@ None (None: the default for that tag). A storage that ends on anything but the C
 with torch's advice to pass ``map_location='cpu'``.
 """
 from .._device import CPU, device as ember_device
-from .._dtype import from_numpy_dtype
 
 
 class Storage:
-    """One loaded storage, what a ``map_location`` callable receives: its data on the CPU, as
-    torch hands over its TypedStorage; ``storage.cpu()`` is itself, ``storage.cuda()`` fails."""
+    """One loaded storage, what a ``map_location`` callable receives: its bytes on the CPU, as
+    torch hands over an UntypedStorage (``len`` counts bytes); ``storage.cpu()`` is itself,
+    ``storage.cuda()`` fails as on a CPU-only build."""
 
     __slots__ = ("array",)
 
     def __init__(self, array):
-        self.array = array  # one-dimensional
+        self.array = array  # one-dimensional, of the tensors' dtype
 
     @property
     def device(self):
         return CPU
-
-    @property
-    def dtype(self):
-        return from_numpy_dtype(self.array.dtype)
 
     @property
     def is_cuda(self):
@@ -37,20 +33,20 @@ class Storage:
     def cuda(self, device=None, non_blocking=False):
         raise RuntimeError(_unavailable_message("cuda"))
 
-    def size(self):
-        return self.array.size
-
-    def __len__(self):
-        return self.array.size
-
-    def element_size(self):
-        return self.array.itemsize
-
     def nbytes(self):
         return self.array.nbytes
 
+    def size(self):
+        return self.array.nbytes
+
+    def __len__(self):
+        return self.array.nbytes
+
+    def element_size(self):
+        return 1
+
     def __repr__(self):
-        return f"ember.io.Storage(dtype={self.dtype}, size={self.array.size}, device='cpu')"
+        return f"ember.io.Storage(nbytes={self.array.nbytes}, device='cpu')"
 
 
 def restorer(map_location):

@@ -76,13 +76,16 @@ _ZIP64_END = struct.Struct("<IQHHIIQQQQ")
 
 
 class _Record:
-    __slots__ = ("name", "header_offset", "size", "crc")
+    __slots__ = ("name", "header_offset", "size", "crc", "compressed_size", "method", "flags")
 
-    def __init__(self, name, header_offset, size, crc):
+    def __init__(self, name, header_offset, size, crc, compressed_size, method, flags):
         self.name = name
         self.header_offset = header_offset
         self.size = size
         self.crc = crc
+        self.compressed_size = compressed_size
+        self.method = method
+        self.flags = flags
 
 
 class ZipArchive:
@@ -165,18 +168,19 @@ class ZipArchive:
         if 0xFFFFFFFF in sizes:
             sizes = _zip64_sizes(directory[extra_start:extra_start + extra_length], sizes, name)
         size, compressed_size, header_offset = sizes
-        if flags & 0x1:
-            raise Corrupt(f"zip record {name!r} is encrypted")
-        if method != 0 or compressed_size != size:
-            raise Corrupt(f"zip record {name!r} is compressed (method {method}); torch.save "
-                          f"writes records uncompressed")
-        if header_offset + _LOCAL_HEADER.size + len(name) + size > directory_offset:
-            raise Corrupt(f"zip record {name!r} ({size} bytes at {header_offset}) runs into "
-                          f"the directory at {directory_offset}")
-        return _Record(name, header_offset, size, crc), end
+        if header_offset + _LOCAL_HEADER.size + compressed_size > directory_offset:
+            raise Corrupt(f"zip record {name!r} ({compressed_size} bytes at {header_offset}) "
+                          f"runs into the directory at {directory_offset}")
+        return _Record(name, header_offset, size, crc, compressed_size, method, flags), end
 
     def data_offset(self, record):
-        """Where the record's bytes start: after its local header, which must agree."""
+        """Where the record's bytes start: after its local header, which must agree. Only
+        records stored as torch.save writes them can be read (no compression, no bombs)."""
+        if record.flags & 0x1:
+            raise Corrupt(f"zip record {record.name!r} is encrypted")
+        if record.method != 0 or record.compressed_size != record.size:
+            raise Corrupt(f"zip record {record.name!r} is compressed (method {record.method}); "
+                          f"torch.save writes records uncompressed")
         header = self.source.read_at(record.header_offset, _LOCAL_HEADER.size)
         signature, *_, name_length, extra_length = _LOCAL_HEADER.unpack(header)
         start = record.header_offset + _LOCAL_HEADER.size + name_length + extra_length
