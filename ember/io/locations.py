@@ -6,7 +6,21 @@ tags one by one, a callable gets each storage (on the CPU) with its tag and retu
 None (None: the default for that tag). A storage that ends on anything but the CPU is an error,
 with torch's advice to pass ``map_location='cpu'``.
 """
+import re
+
 from .._device import CPU, device as ember_device
+
+_TAG = re.compile(r"([a-z_][a-z0-9_]*)(?::[0-9]+)?")
+_DEVICES_ELSEWHERE = ("cuda", "mps", "xpu", "hpu", "mtia", "privateuseone", "meta")
+
+
+class UnknownLocation(RuntimeError):
+    """A location tag that names no device (torch: "don't know how to restore")."""
+
+    def __init__(self, tag):
+        super().__init__(f"don't know how to restore data location of a storage (tagged with "
+                         f"{tag!r})")
+        self.tag = tag
 
 
 class Storage:
@@ -69,8 +83,8 @@ def restorer(map_location):
         if result is None:
             return _default_restore(storage, tag)
         if not isinstance(result, Storage):
-            raise TypeError(f"map_location returned a {type(result).__name__}; expected the "
-                            f"storage it was given (or another one), or None")
+            raise TypeError(f"map_location must return a storage or None, got "
+                            f"{type(result).__name__}")
         return result
 
     return restore
@@ -91,13 +105,12 @@ def _tag(location):
 
 
 def _default_restore(storage, tag):
-    device_type = tag.split(":", 1)[0]
-    if device_type == "cpu":
+    match = _TAG.fullmatch(tag)
+    if match is not None and match.group(1) == "cpu":
         return storage
-    if device_type in ("cuda", "mps", "xpu", "hpu", "mtia", "privateuseone", "meta"):
-        raise RuntimeError(_unavailable_message(device_type))
-    raise RuntimeError(f"don't know how to restore data location of a storage (tagged with "
-                       f"{tag})")
+    if match is not None and match.group(1) in _DEVICES_ELSEWHERE:
+        raise RuntimeError(_unavailable_message(match.group(1)))
+    raise UnknownLocation(tag)
 
 
 def _unavailable_message(device_type):

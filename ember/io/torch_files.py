@@ -21,7 +21,7 @@ from .._device import device as ember_device
 from .._dtype import _BY_NAME
 from ..tensor import Size, Tensor
 from .files import MAX_ARRAY_BYTES, MAX_DIMENSIONS, Corrupt, Unsafe, read_into, short
-from .locations import Storage, restore_array
+from .locations import Storage, UnknownLocation, restore_array
 
 _MAX_DIRECTORY_BYTES = 256 * 1024 * 1024
 _MAX_LINE_BYTES = 4096  # a GLOBAL's module or name
@@ -178,9 +178,12 @@ class ZipArchive:
         records stored as torch.save writes them can be read (no compression, no bombs)."""
         if record.flags & 0x1:
             raise Corrupt(f"zip record {record.name!r} is encrypted")
-        if record.method != 0 or record.compressed_size != record.size:
+        if record.method != 0:
             raise Corrupt(f"zip record {record.name!r} is compressed (method {record.method}); "
                           f"torch.save writes records uncompressed")
+        if record.compressed_size != record.size:
+            raise Corrupt(f"zip record {record.name!r} is stored but its sizes differ "
+                          f"({record.compressed_size} and {record.size})")
         header = self.source.read_at(record.header_offset, _LOCAL_HEADER.size)
         signature, *_, name_length, extra_length = _LOCAL_HEADER.unpack(header)
         start = record.header_offset + _LOCAL_HEADER.size + name_length + extra_length
@@ -768,6 +771,12 @@ class TorchReader:
             array = self.read_storage(key, storage_type.dtype_name, numel, raw_dtype)
             try:
                 storage = Storage(restore_array(self.restore, array, location))
+            except UnknownLocation as error:
+                if error.tag == location:  # the file's own tag, not one map_location gave
+                    raise Corrupt(f"storage {key!r} is tagged with the location "
+                                  f"{short(location)}, which names no device "
+                                  f"(map_location='cpu' loads it anyway)") from None
+                raise _MapLocationError(error) from None
             except Exception as error:
                 raise _MapLocationError(error) from None
             self.storages[key] = (storage, storage_type.dtype_name, numel)
