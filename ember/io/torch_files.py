@@ -1102,6 +1102,7 @@ def load_zip(source, restore, parameter_type, encoding, memory_map):
         if byteorder not in ("little", "big"):
             raise Corrupt(f"byteorder record is {byteorder!r}")
     mapped = _map(source) if memory_map else None
+    budget = _Budget(source.size)
 
     def read_storage(key, dtype_name, numel, raw_dtype):
         record = archive.records.get(f"{prefix}data/{key}")
@@ -1110,6 +1111,7 @@ def load_zip(source, restore, parameter_type, encoding, memory_map):
         if record.size != numel * raw_dtype.itemsize:
             raise Corrupt(f"storage {key!r} of {numel} x {raw_dtype.itemsize} bytes has a "
                           f"record of {record.size} bytes")
+        budget.spend(record.size, key)
         if mapped is not None:
             raw = np.frombuffer(mapped, dtype=np.uint8, count=record.size,
                                 offset=archive.data_offset(record))
@@ -1122,6 +1124,20 @@ def load_zip(source, restore, parameter_type, encoding, memory_map):
     result = reader.unpickle(_Stream.of_bytes(archive.read(pickle_record)))
     reader.warn()
     return result
+
+
+class _Budget:
+    """The storages' bytes all lie in the file, side by side: together they cannot exceed it
+    (records that overlap, or sizes made up, would make ember allocate more than the file)."""
+
+    def __init__(self, size):
+        self.left = size
+
+    def spend(self, nbytes, key):
+        self.left -= nbytes
+        if self.left < 0:
+            raise Corrupt(f"storage {key!r} of {nbytes} bytes does not fit in the file with the "
+                          f"storages before it")
 
 
 def _map(source):
@@ -1139,11 +1155,11 @@ def load_legacy(source, restore, parameter_type, encoding):
     object tree, the list of storage keys; then each storage's element count and bytes."""
     stream = _Stream(source, 0, source.size)
     pending = {}
+    budget = _Budget(source.size)
 
     def read_storage(key, dtype_name, numel, raw_dtype):
         # The bytes come after the pickles: allocate now (bounded by the file), fill later.
-        if numel * raw_dtype.itemsize > source.size:
-            raise Corrupt(f"storage {key!r} of {numel} elements is larger than the file")
+        budget.spend(numel * raw_dtype.itemsize, key)
         _, loaded = numpy_dtype_for(dtype_name) if dtype_name is not None else (None, raw_dtype)
         array = np.empty(numel, dtype=loaded)
         pending[key] = (array, dtype_name, raw_dtype)

@@ -15,6 +15,7 @@ import struct
 import sys
 import warnings
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -422,6 +423,34 @@ def test_an_expanded_tensor_loads_without_allocating_its_size(tmp_path):
     assert not loaded.numpy().flags.writeable
 
 
+def _overlapping_records(count, size):
+    """A zip whose storage records all start in the same region and run over one another, each
+    with a valid header and CRC: read naively, ``count`` times ``size`` bytes for a file of about
+    ``size``."""
+    body = tup(*[tensor(str(key), size // 4, 0, (1,), (1,)) for key in range(count)])
+    records = [("archive/data.pkl", program(body))]
+    local = bytearray()
+    headers = []
+    for name in ["archive/data.pkl"] + [f"archive/data/{key}" for key in range(count)]:
+        headers.append((name, len(local)))
+        local += struct.pack("<IHHHHHIIIHH", 0x04034b50, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0)
+        local += name.encode()
+        if name == "archive/data.pkl":
+            local += records[0][1]
+    local += b"\0" * size
+    directory = bytearray()
+    for name, offset in headers:
+        start = offset + 30 + len(name)
+        length = len(records[0][1]) if name == "archive/data.pkl" else size
+        crc = zlib.crc32(bytes(local[start:start + length]))
+        directory += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 20, 20, 0, 0, 0, 0, crc,
+                                 length, length, len(name), 0, 0, 0, 0, 0, offset)
+        directory += name.encode()
+    end = struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, len(headers), len(headers),
+                      len(directory), len(local), 0)
+    return bytes(local + directory + end)
+
+
 @functools.lru_cache(maxsize=1)
 def _zip_cases():
     valid = _valid_checkpoint()
@@ -448,6 +477,7 @@ def _zip_cases():
     zipfile.ZipFile(empty, "w").close()
     return {
         "zip bomb (deflated data.pkl)": (bomb.getvalue(), "compressed"),
+        "records that overlap": (_overlapping_records(200, 2 ** 16), "does not fit in the file"),
         "deflated storage": (archive(program(tensor("0", 2, 0, (2,), (1,))),
                                      {"0": floats(1, 2)}, compression=zipfile.ZIP_DEFLATED),
                              "compressed"),
@@ -486,7 +516,7 @@ def _malformed_legacy():
         "truncated storage": (legacy(body, good)[:-3], "past the end"),
         "bytes after the storages": (legacy(body, good) + b"\0", "follow the last storage"),
         "storage larger than the file": (legacy(dictionary((text("w"), legacy_tensor(
-            "9", 2 ** 40, 0, (1,), (1,)))), good), "larger than the file"),
+            "9", 2 ** 40, 0, (1,), (1,)))), good), "does not fit in the file"),
         "view outside its storage": (legacy(dictionary((text("w"), legacy_tensor(
             "9", 4, 0, (1,), (1,), view=tup(text("1"), integer(3), integer(5))))), good),
             "outside its storage"),
