@@ -1,5 +1,6 @@
 """ember.save / ember.load: exact round trips, safetensors compatibility, atomicity, corruption."""
 import collections
+import io
 import math
 import os
 import subprocess
@@ -153,7 +154,6 @@ def test_plain_safetensors_file_loads_as_flat_dict(tmp_path):
 
 def test_save_rejects_objects_that_would_need_pickle(tmp_path):
     import argparse
-    import io
     path = tmp_path / "bad.safetensors"
     point = collections.namedtuple("Point", "x y")
     cases = [
@@ -376,3 +376,104 @@ def test_plain_pickle_files_are_refused(tmp_path):
                                                   "looks like a pickle file .not written by "
                                                   "torch.save., which ember never loads"):
             ember.load(path)
+
+
+# ---- file objects and torch.load's arguments ---------------------------------------------------
+
+class _ReadSeekOnly:
+    """A file object with read/seek/tell but no readinto (some wrappers have only these)."""
+
+    def __init__(self, data):
+        self.buffer = io.BytesIO(data)
+
+    def read(self, count=-1):
+        return self.buffer.read(count)
+
+    def seek(self, position, whence=0):
+        return self.buffer.seek(position, whence)
+
+    def tell(self):
+        return self.buffer.tell()
+
+
+def test_file_objects_round_trip(tmp_path):
+    original = _rich_object()
+    buffer = io.BytesIO()
+    buffer.write(b"prefix")
+    ember.save(original, buffer)
+    assert buffer.tell() == len(buffer.getvalue())
+    buffer.seek(6)
+    assert _same(original, ember.load(buffer))
+    assert _same(original, ember.load(_ReadSeekOnly(buffer.getvalue()[6:])))
+    path = tmp_path / "object.safetensors"
+    with open(path, "wb") as file:
+        ember.save(original, file)
+    with open(path, "rb") as file:
+        assert _same(original, ember.load(file))
+    assert _same(original, ember.load(str(path)))
+
+
+def test_file_object_errors(tmp_path):
+    path = tmp_path / "text.safetensors"
+    ember.save({"a": 1}, path)
+    with open(path, encoding="latin-1") as file:
+        with pytest.raises(TypeError, match="is opened in text mode; open it with 'rb'"):
+            ember.load(file)
+    with pytest.raises(CheckpointError, match=r"ember.load: <BytesIO> is not a valid checkpoint: "
+                                              r"file is 3 bytes"):
+        ember.load(io.BytesIO(b"abc"))
+
+    class Full(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(CheckpointError, match="ember.save: cannot write <Full>: No space left"):
+        ember.save({"a": 1}, Full())
+
+    class Partial(io.RawIOBase):
+        """Writes at most 3 bytes per call, as a raw file may."""
+
+        def __init__(self):
+            self.data = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            self.data += bytes(data[:3])
+            return min(3, len(data))
+
+    partial = Partial()
+    ember.save({"w": ember.arange(5.0)}, partial)
+    assert ember.load(io.BytesIO(bytes(partial.data)))["w"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_map_location_and_mmap_on_ember_files(tmp_path):
+    path = tmp_path / "m.safetensors"
+    ember.save({"w": ember.arange(3.0), "n": 2}, path)
+    seen = []
+
+    def remember(storage, location):
+        seen.append(location)
+        return storage
+
+    for map_location in ("cpu", ember.device("cpu"), {"cuda:0": "cpu"}, remember,
+                         lambda storage, location: None):
+        assert ember.load(path, map_location=map_location)["w"].tolist() == [0.0, 1.0, 2.0]
+    assert seen == ["cpu"]
+    with pytest.raises(RuntimeError, match="Attempting to deserialize object on a CUDA device"):
+        ember.load(path, map_location="cuda:0")
+    with pytest.raises(RuntimeError, match="CUDA"):
+        ember.load(path, map_location={"cpu": "cuda"})
+    assert ember.load(path, mmap=True)["n"] == 2  # ember's files are read, not mapped
+
+
+def test_ordered_dict_attributes_round_trip(tmp_path):
+    state = ember.nn.Sequential(ember.nn.Linear(2, 2), ember.nn.BatchNorm1d(2)).state_dict()
+    ember.save({"model": state}, tmp_path / "s.safetensors")
+    loaded = ember.load(tmp_path / "s.safetensors")["model"]
+    assert type(loaded) is collections.OrderedDict
+    assert loaded._metadata == state._metadata and list(loaded) == list(state)
