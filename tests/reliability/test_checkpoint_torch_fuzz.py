@@ -130,6 +130,18 @@ def test_the_crafted_checkpoint_loads(tmp_path):
     assert loaded["b"].tolist() == [0, 0] and loaded["t"].tolist() == [[0, 0]] * 3
 
 
+def test_zip64_archives_load(tmp_path, monkeypatch):
+    # torch writes zip64 records past 4 GiB; zipfile writes them for any size past its limit.
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 10)
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 2)
+    data = _valid_checkpoint()
+    assert b"PK\x06\x06" in data and b"PK\x06\x07" in data  # zip64 end record and locator
+    _check_valid(_load_bytes(tmp_path, data))
+    for length in range(len(data) - 120, len(data)):  # the zip64 end records, cut anywhere
+        with pytest.raises(CheckpointError):
+            _load_bytes(tmp_path, data[:length])
+
+
 def test_the_crafted_checkpoint_loads_in_torch_as_in_ember(torch, tmp_path):
     path = tmp_path / "crafted.pt"
     path.write_bytes(_valid_checkpoint())
