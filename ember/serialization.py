@@ -3,11 +3,14 @@ checkpoints from ``ember.io``, with ``nn.Parameter`` entries marked on save and 
 Parameters on load.
 
 ``ember.io`` sits below ``nn`` and takes the Parameter class from its caller; this module is that
-caller for the public functions.
+caller for the public functions. ``add_safe_globals``, ``safe_globals``, ``get_safe_globals`` and
+``clear_safe_globals`` are torch.serialization's allowlist for torch.save files.
 """
 import warnings
 
 from .io import checkpoint
+from .io.torch_files import (add_safe_globals, clear_safe_globals, get_safe_globals,  # noqa: F401
+                             safe_globals)
 from .nn.parameter import Parameter
 
 

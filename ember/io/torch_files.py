@@ -6,7 +6,9 @@ sequence of pickles followed by the storages. The pickle is read by a restricted
 knows only data instructions and the globals torch's ``weights_only=True`` unpickler allows
 (tensor and parameter rebuild functions, storage types, dtypes, ``torch.Size``, ``torch.device``,
 ``OrderedDict``, ``Counter``, ``set``, ``complex``, bytes), each implemented here: nothing is
-imported or called by name. Any other global or instruction is an ``Unsafe`` error naming it.
+imported or called by name. Any other global or instruction is an ``Unsafe`` error naming it,
+unless the user allowed that global (``add_safe_globals``, torch.serialization's API): ember then
+calls it as torch does, the user's decision.
 """
 import collections
 import math
@@ -54,6 +56,59 @@ _QUANTIZATION_SCHEMES = {"per_tensor_affine", "per_tensor_symmetric", "per_chann
                          "per_channel_symmetric", "per_channel_affine_float_qparams"}
 # Module names as Python 2 and PyTorch before 1.8 wrote them.
 _MODULE_ALIASES = {"__builtin__": "builtins", "torch.tensor": "torch._tensor"}
+_BLOCKED_MODULES = ("sys", "os", "posix", "nt")  # never allowed, even by the user (as torch)
+_user_globals = {}  # what add_safe_globals was given -> its "module.qualname"
+
+
+# ---- the user's allowlist (torch.serialization.add_safe_globals) --------------------------------
+
+def add_safe_globals(safe_globals):
+    """Allow these classes or functions in torch.save files (a pair ``(object, "module.name")``
+    names one whose own name differs): ember.load then calls them, as torch.load does. Only for
+    files you trust."""
+    for item in safe_globals:
+        if isinstance(item, tuple):
+            if len(item) != 2:
+                raise ValueError(f"Expected tuple of length 2 (global, str of callable full "
+                                 f"path), but got tuple of length: {len(item)}")
+            if type(item[1]) is not str:
+                raise TypeError(f"Expected second item in tuple to be str of callable full "
+                                f"path, but got: {type(item[1])}")
+            _user_globals[item] = item[1]
+        else:
+            _user_globals[item] = f"{item.__module__}.{item.__qualname__}"
+
+
+def get_safe_globals():
+    return list(_user_globals)
+
+
+def remove_safe_globals(safe_globals):
+    for item in safe_globals:
+        _user_globals.pop(item, None)
+
+
+def clear_safe_globals():
+    _user_globals.clear()
+
+
+class safe_globals:
+    """``with safe_globals([...]):`` allows those globals inside the block only."""
+
+    def __init__(self, safe_globals):
+        self.safe_globals = safe_globals
+
+    def __enter__(self):
+        add_safe_globals(self.safe_globals)
+
+    def __exit__(self, *exception):
+        remove_safe_globals(self.safe_globals)
+
+
+def _allowed_by_user():
+    """name -> object, from the pairs and objects given to add_safe_globals."""
+    return {name: item[0] if isinstance(item, tuple) else item
+            for item, name in _user_globals.items()}
 
 
 def numpy_dtype_for(name):
@@ -321,11 +376,12 @@ class _Unpickler:
     """Python's pickle machine restricted to data: every instruction that would import or call
     something goes through ``globals`` (a dict of _Global) or is refused."""
 
-    def __init__(self, stream, resolve_global, persistent_load, encoding):
+    def __init__(self, stream, resolve_global, persistent_load, encoding, user_types=()):
         self.stream = stream
         self.resolve_global = resolve_global
         self.persistent_load = persistent_load
         self.encoding = encoding
+        self.user_types = user_types
         self.memo = {}
         self.stack = []
         self.metastack = []
@@ -575,6 +631,9 @@ class _Unpickler:
     def op_build(self):
         state = self.stack.pop()
         instance = self.stack[-1]
+        if type(instance) in self.user_types:
+            _build_allowed(instance, state)
+            return
         if type(instance) not in (collections.OrderedDict, collections.Counter):
             raise Unsafe(f"its pickle sets the state of a {type(instance).__name__} (BUILD), "
                          f"which ember allows only for OrderedDict and Counter")
@@ -640,6 +699,22 @@ def _describe_callee(value):
     return f"a {type(value).__name__}"
 
 
+def _build_allowed(instance, state):
+    """BUILD on an instance of a class the user allowed: pickle's own rules (torch's too)."""
+    setstate = getattr(instance, "__setstate__", None)
+    if setstate is not None:
+        setstate(state)
+        return
+    slot_state = None
+    if isinstance(state, tuple) and len(state) == 2:
+        state, slot_state = state
+    if state:
+        vars(instance).update(state)
+    if slot_state:
+        for name, value in slot_state.items():
+            setattr(instance, name, value)
+
+
 def set_attributes(instance, state):
     """An OrderedDict's attributes (a state_dict's ``_metadata``) from a saved dict; names that
     would hide a method or a special attribute are refused."""
@@ -668,11 +743,13 @@ class TorchReader:
         self.untyped_views = {}
         self.converted_bfloat16 = False
         self.globals = self._globals()
+        self.user_globals = _allowed_by_user()
 
     def unpickle(self, stream):
+        user_types = {value for value in self.user_globals.values() if isinstance(value, type)}
         try:
             result = _Unpickler(stream, self.resolve_global, self.persistent_load,
-                                self.encoding).load()
+                                self.encoding, user_types).load()
         except _MapLocationError as wrapper:
             raise wrapper.error from None
         _check_tree(result)
@@ -720,9 +797,17 @@ class TorchReader:
     def resolve_global(self, module, name):
         module = _MODULE_ALIASES.get(module, module)
         full_name = f"{module}.{name}"
+        if module in _BLOCKED_MODULES:
+            raise Unsafe(f"its pickle names the global {full_name}, whose module {module} is "
+                         f"blocked: ember never loads it, even when it is allowed")
         found = self.globals.get(full_name)
         if found is not None:
             return found
+        allowed = self.user_globals.get(full_name)
+        if allowed is not None:
+            new = (lambda *arguments: allowed.__new__(allowed, *arguments)) if isinstance(
+                allowed, type) else None
+            return _Global(full_name, allowed, new)
         if module == "torch" and name in _TORCH_DTYPES:
             dtype = _BY_NAME.get(name)
             return dtype if dtype is not None and dtype.name == name else _MissingDtype(name)
@@ -736,7 +821,8 @@ class TorchReader:
         raise Unsafe(f"its pickle names the global {full_name}, which ember never loads: it "
                      f"rebuilds only tensors, storages, dtypes, devices, Size, OrderedDict and "
                      f"plain Python values (a pickle can run any code; ember never does, even "
-                     f"with weights_only=False)")
+                     f"with weights_only=False). If you trust this file, allow the global with "
+                     f"ember.serialization.add_safe_globals([{full_name}])")
 
     # -- storages
     def persistent_load(self, saved_id):

@@ -372,3 +372,39 @@ def test_the_documented_torch_example_runs(torch, tmp_path, monkeypatch):
     with warnings.catch_warnings(), __import__("contextlib").redirect_stdout(output):
         exec(compile(match.group(1), DOCS, "exec"), {"__name__": "__docs__"})
     assert output.getvalue() == match.group(2)
+
+
+def test_globals_the_user_allows_load_as_in_torch(torch, tmp_path):
+    path = _write(torch, {"args": argparse.Namespace(lr=0.1, layers=[2, 3]),
+                          "count": collections.Counter("aab")}, tmp_path / "namespace.pt")
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        expected = torch.load(str(path), weights_only=True)
+    with ember.serialization.safe_globals([argparse.Namespace]):
+        assert ember.serialization.get_safe_globals() == [argparse.Namespace]
+        loaded = ember.load(path)
+    assert ember.serialization.get_safe_globals() == []
+    assert type(loaded["args"]) is argparse.Namespace
+    assert vars(loaded["args"]) == vars(expected["args"]) == {"lr": 0.1, "layers": [2, 3]}
+    with pytest.raises(UnsafeCheckpointError, match=r"add_safe_globals\(\[argparse.Namespace\]\)"):
+        ember.load(path)
+    ember.serialization.add_safe_globals([(argparse.Namespace, "argparse.Namespace")])
+    try:
+        assert ember.load(path)["args"].lr == 0.1
+    finally:
+        ember.serialization.clear_safe_globals()
+    with pytest.raises(ValueError, match="Expected tuple of length 2"):
+        ember.serialization.add_safe_globals([(argparse.Namespace,)])
+
+
+def test_blocked_modules_stay_blocked_when_allowed(torch, tmp_path):
+    class Runs:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    path = _write(torch, {"x": Runs()}, tmp_path / "system.pt")
+    with ember.serialization.safe_globals([os.system]):
+        with pytest.raises(UnsafeCheckpointError, match="whose module (posix|nt) is blocked"):
+            ember.load(path)
+    with torch.serialization.safe_globals([os.system]):
+        with pytest.raises(pickle.UnpicklingError, match="blocked"):
+            torch.load(str(path), weights_only=True)
