@@ -798,8 +798,8 @@ class TorchReader:
         module = _MODULE_ALIASES.get(module, module)
         full_name = f"{module}.{name}"
         if module in _BLOCKED_MODULES:
-            raise Unsafe(f"its pickle names the global {full_name}, whose module {module} is "
-                         f"blocked: ember never loads it, even when it is allowed")
+            raise Unsafe(f"its pickle names the global {full_name}, which ember never loads "
+                         f"(its module {module} is blocked, even for add_safe_globals)")
         found = self.globals.get(full_name)
         if found is not None:
             return found

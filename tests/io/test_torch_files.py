@@ -403,7 +403,7 @@ def test_blocked_modules_stay_blocked_when_allowed(torch, tmp_path):
 
     path = _write(torch, {"x": Runs()}, tmp_path / "system.pt")
     with ember.serialization.safe_globals([os.system]):
-        with pytest.raises(UnsafeCheckpointError, match="whose module (posix|nt) is blocked"):
+        with pytest.raises(UnsafeCheckpointError, match="its module (posix|nt) is blocked"):
             ember.load(path)
     with torch.serialization.safe_globals([os.system]):
         with pytest.raises(pickle.UnpicklingError, match="blocked"):
