@@ -1,5 +1,6 @@
-"""Tensors pickle by value, as torch's do: pickle, copy, multiprocessing and concurrent.futures work;
-the graph and .grad are not kept, Parameters stay Parameters. (ember's loaders never unpickle.)"""
+"""Tensors pickle by value, as torch's do: pickle, copy, multiprocessing and concurrent.futures
+work; the graph and .grad are not kept, Parameters stay Parameters. (ember's loaders never
+unpickle.)"""
 import concurrent.futures
 import copy
 import pickle

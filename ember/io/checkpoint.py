@@ -16,6 +16,7 @@ import collections
 import contextlib
 import json
 import math
+import operator
 import struct
 import zlib
 
@@ -84,7 +85,7 @@ class _Encoder:
         if kind in (dict, collections.OrderedDict, collections.Counter):
             return self._encode_dict(value, path)
         if kind is Size:
-            return {"$size": list(value)}
+            return {"$size": [operator.index(size) for size in value]}
         if kind is complex:
             return {"$complex": [self.encode(value.real, path), self.encode(value.imag, path)]}
         if kind in (bytes, bytearray):
@@ -245,7 +246,7 @@ class _Decoder:
                 hash(key)
             except TypeError:
                 raise Corrupt(f"{kind} has an unhashable key of type "
-                               f"{type(key).__name__}") from None
+                              f"{type(key).__name__}") from None
             result[key] = self.decode(pair[1])
         return result
 
@@ -265,7 +266,7 @@ class _Decoder:
             raise Corrupt(f"tensor {reference['$tensor']!r} has non-boolean flags")
         if requires_grad and array.dtype.kind != "f":
             raise Corrupt(f"tensor {reference['$tensor']!r} of dtype {array.dtype} is marked "
-                           f"requires_grad (only floating-point tensors can require gradients)")
+                          f"requires_grad (only floating-point tensors can require gradients)")
         tensor = self.tensors.get(reference["$tensor"])
         if tensor is not None:
             return tensor
@@ -449,7 +450,7 @@ def _read_header(source):
     if header_length > min(size - 8, _MAX_HEADER_BYTES):
         _refuse_pickle(prefix)
         raise Corrupt(f"header length {header_length} exceeds the file size {size} "
-                       f"(truncated?)")
+                      f"(truncated?)")
     header_bytes = bytearray(header_length)
     read_into(source, memoryview(header_bytes))
     try:
@@ -477,7 +478,7 @@ def _read_header(source):
         position = end
     if position != data_length:
         raise Corrupt(f"data section is {data_length} bytes but the tensors describe {position}"
-                       + (" (truncated)" if data_length < position else ""))
+                      + (" (truncated)" if data_length < position else ""))
     return entries, metadata
 
 
@@ -520,7 +521,7 @@ def _check_entry(name, entry):
     itemsize = _DTYPE_TO_NUMPY[dtype].itemsize
     if len(shape) > MAX_DIMENSIONS:
         raise Corrupt(f"tensor {name!r} has {len(shape)} dimensions, more than "
-                       f"{MAX_DIMENSIONS}")
+                      f"{MAX_DIMENSIONS}")
     if math.prod(max(size, 1) for size in shape) * itemsize > MAX_ARRAY_BYTES:
         raise Corrupt(f"tensor {name!r} has a shape {short(shape)} too large for any array")
     if (not isinstance(offsets, list) or len(offsets) != 2
@@ -530,7 +531,7 @@ def _check_entry(name, entry):
     expected = math.prod(shape) * itemsize
     if offsets[1] - offsets[0] != expected:
         raise Corrupt(f"tensor {name!r} of dtype {dtype} and shape {short(shape)} needs "
-                       f"{expected} bytes, its offsets span {offsets[1] - offsets[0]}")
+                      f"{expected} bytes, its offsets span {offsets[1] - offsets[0]}")
     return entry
 
 
