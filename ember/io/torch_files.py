@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 
 from .._device import device as ember_device
-from .._dtype import _BY_NAME
+from .._dtype import _BY_NAME, dtype as _ember_dtype
 from ..tensor import Size, Tensor
 from .files import MAX_ARRAY_BYTES, MAX_DIMENSIONS, Corrupt, Unsafe, read_into, short
 from .locations import Storage, UnknownLocation, restore_array
@@ -398,8 +398,8 @@ class _Unpickler:
                     if not self.stack:
                         raise Corrupt("pickle stops with an empty stack")
                     return self.stack.pop()
-        except (IndexError, KeyError, TypeError, ValueError, OverflowError, struct.error,
-                RecursionError, UnicodeDecodeError) as error:
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError, OverflowError,
+                struct.error, RecursionError, UnicodeDecodeError) as error:
             raise Corrupt(f"malformed pickle ({type(error).__name__}: {error}) near byte "
                           f"{self.stream.position - start}") from None
 
@@ -624,7 +624,7 @@ class _Unpickler:
         if not isinstance(cls, _Global) or cls.new is None:
             raise Unsafe(f"its pickle creates an instance of {_describe_callee(cls)}, which "
                          f"ember never creates")
-        if type(arguments) is not tuple or keywords != {}:
+        if type(arguments) is not tuple or type(keywords) is not dict or keywords:
             raise Corrupt(f"pickle creates {cls.name} from malformed arguments")
         self._push(cls.new(*arguments))
 
@@ -909,8 +909,8 @@ class TorchReader:
                           backward_hooks, dtype, metadata=None):
         if not isinstance(storage, Storage):
             raise Corrupt(f"a tensor is rebuilt from a {type(storage).__name__}, not a storage")
-        name = dtype.name if isinstance(dtype, _MissingDtype) else getattr(dtype, "name", None)
-        if name is None or name not in _TORCH_DTYPES:
+        name = dtype.name if isinstance(dtype, (_MissingDtype, _ember_dtype)) else None
+        if name not in _TORCH_DTYPES:
             raise Corrupt(f"a tensor has the dtype {short(dtype)}")
         storage = self._retyped(storage, name)
         return self._tensor(storage, storage_offset, size, stride, requires_grad, backward_hooks,
@@ -978,7 +978,8 @@ class TorchReader:
                     self.globals["torch._utils._rebuild_tensor"],
                     self.globals["torch._utils._rebuild_parameter"])
         parameter = self.globals["torch.nn.parameter.Parameter"]
-        if function not in rebuilds or type(arguments) is not tuple:
+        # Identity, not ==: the pickle's values (tensors) must not be compared.
+        if not any(function is rebuild for rebuild in rebuilds) or type(arguments) is not tuple:
             raise Unsafe(f"its pickle rebuilds a tensor with {_describe_callee(function)}")
         if new_type is not self.globals["torch.Tensor"] and new_type is not parameter:
             raise Unsafe(f"its pickle makes a tensor of class {_describe_callee(new_type)}")
@@ -1089,7 +1090,8 @@ def _make_bytearray(*arguments):
 
 def _encode_latin1(text, encoding="utf-8"):
     """``_codecs.encode(text, 'latin1')``, how protocol 2 pickles bytes."""
-    if type(text) is not str or encoding not in ("latin1", "latin-1"):
+    if type(text) is not str or type(encoding) is not str or encoding not in ("latin1",
+                                                                          "latin-1"):
         raise Unsafe(f"its pickle calls _codecs.encode with {short((text, encoding))}; ember "
                      f"allows it only to make bytes (a str and 'latin1')")
     try:

@@ -309,6 +309,11 @@ def _malicious(marker):
         "numpy reconstruct": call(glob("numpy.core.multiarray", "_reconstruct"),
                                   glob("numpy", "ndarray"), tup(integer(0)), text("b")),
         "never-imported module": call(glob("tabnanny", "check"), text(".")),
+        "_codecs.encode with a tensor as encoding": call(glob("_codecs", "encode"), text("x"),
+                                                         good_tensor),
+        "rebuild_from_type with a tensor as function": call(
+            glob("torch._tensor", "_rebuild_from_type_v2"), good_tensor, glob("torch", "Tensor"),
+            tup(), dictionary()),
     }, tensor_bytes
 
 
@@ -410,6 +415,17 @@ def _malformed_pickles():
         "non-UTF-8 GLOBAL": (b"c\xff\n\xfe\n", {}, "malformed pickle"),
         "protocol 9": (b"\x80\x09", {}, "newer than 5"),
         "stop with an empty stack": (b"", {}, "empty stack"),
+        "a tensor as dtype": (call(glob("torch._utils", "_rebuild_tensor_v3"), storage("0", 2),
+                                   integer(0), tup(integer(2)), tup(integer(1)), b"\x89",
+                                   ordered_dict(), tensor("0", 2, 0, (2,), (1,))), two,
+                              "has the dtype"),
+        "a tensor as NEWOBJ_EX keywords": (glob("collections", "OrderedDict") + tup()
+                                           + tensor("0", 2, 0, (2,), (1,)) + b"\x92", two,
+                                           "malformed arguments"),
+        "a tensor as Parameter's requires_grad": (call(glob("torch._utils", "_rebuild_parameter"),
+                                                       tensor("0", 2, 0, (2,), (1,)),
+                                                       tensor("0", 2, 0, (2,), (1,)),
+                                                       ordered_dict()), two, "requires_grad="),
     }
 
 
