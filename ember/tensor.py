@@ -315,7 +315,14 @@ class Tensor:
         return out
 
     def __reduce_ex__(self, protocol):
-        raise TypeError("ember tensors are not picklable: save them with ember.save (safetensors)")
+        """Pickled by value, as torch pickles tensors: the array (with its dtype) and
+        requires_grad; the graph and ``.grad`` are not kept, subclasses (Parameter) stay theirs.
+        For multiprocessing and copy; ember's loaders never unpickle."""
+        if type(self) is Tensor:
+            return (Tensor._wrap, (self._data, self._requires_grad))
+        fresh = Tensor._wrap(self._data, self._requires_grad)
+        slots = {name: getattr(fresh, name) for name in Tensor.__slots__ if name != "__weakref__"}
+        return (object.__new__, (type(self),), (getattr(self, "__dict__", None) or None, slots))
 
     def cpu(self):
         return self

@@ -75,11 +75,13 @@ def _displayable(value):
         if value and all(isinstance(item, Tensor) for item in value.values()):
             return f"<{len(value)} tensors, listed above>"
         return {str(key): _displayable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, set, frozenset)):
         return [_displayable(item) for item in value]
     if isinstance(value, dtype):
         return f"<dtype {value.name}>"
-    return value
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)  # bytes, complex, devices, sizes: as Python writes them
 
 
 def _format_json(value, indent=""):

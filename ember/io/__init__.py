@@ -1,7 +1,9 @@
-"""Checkpoints (safetensors + JSON metadata, atomic, no pickle) and PyTorch weight interchange.
+"""Checkpoints (safetensors + JSON metadata, atomic, no pickle), torch.save files read without
+running their pickles, and PyTorch weight interchange.
 
 This package sits just above tensors: ``ember.save``/``ember.load`` (ember/serialization.py) add
 what the layers above know, the ``nn.Parameter`` class."""
 from .checkpoint import read_header  # noqa: F401
-from .files import CheckpointError  # noqa: F401
+from .files import CheckpointError, UnsafeCheckpointError  # noqa: F401
+from .locations import Storage  # noqa: F401
 from .torch_weights import load_torch_state_dict, to_torch_state_dict  # noqa: F401

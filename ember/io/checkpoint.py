@@ -6,41 +6,53 @@ state, epoch, RNG state, ...) goes to the header's ``__metadata__`` as one JSON 
 every tensor is replaced by a reference to its safetensors name. A CRC-32 over that JSON and every
 tensor (name, dtype, shape, bytes) catches corruption; writes are atomic.
 
+``load`` also reads files written by ``torch.save`` (torch_files.py), never running their pickles.
+
 This layer knows tensors and nothing above them: a caller that wants ``nn.Parameter`` entries
 marked and rebuilt passes the class as ``parameter_type`` (``ember.save``/``ember.load`` do).
 """
+import base64
 import collections
 import contextlib
 import json
 import math
+import operator
 import struct
 import zlib
 
 import numpy as np
 import safetensors.numpy
 
-from .._dtype import _BY_NAME, dtype as _ember_dtype
-from ..tensor import Tensor
-from .files import (CheckpointError, Truncated, check_path, open_regular, read_into, save_target,
-                    write_atomic)
+from .._device import device as _ember_device
+from .._dtype import _BY_NAME, _FROM_NUMPY, dtype as _ember_dtype
+from ..tensor import Size, Tensor
+from . import torch_files
+from .files import (MAX_ARRAY_BYTES, MAX_DIMENSIONS, CheckpointError, Corrupt, Truncated, Unsafe,
+                    UnsafeCheckpointError, check_path, is_path, open_source, read_into,
+                    save_target, short, write_atomic, write_file_object)
+from .locations import restore_array, restorer
 
 _TREE_KEY = "ember"
 _CHECKSUM_KEY = "ember.crc32"
 _RESERVED_NAME = "__metadata__"
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
-_MAX_DIMENSIONS = 64  # NumPy's limit
-_MAX_ARRAY_BYTES = 2 ** 63 - 1  # NumPy's: the product of the non-zero sizes times the itemsize
 
-# safetensors dtype codes <-> NumPy; only the dtypes ember tensors can hold.
+# safetensors dtype codes <-> NumPy: the dtypes ember tensors can hold, and for NumPy arrays (such
+# as np.random.get_state()'s uint32 key) the wider unsigned integers.
 _DTYPE_TO_NUMPY = {"BOOL": np.dtype(np.bool_), "U8": np.dtype(np.uint8), "I8": np.dtype(np.int8),
                    "I16": np.dtype("<i2"), "I32": np.dtype("<i4"), "I64": np.dtype("<i8"),
-                   "F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+                   "F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8"),
+                   "U16": np.dtype("<u2"), "U32": np.dtype("<u4"), "U64": np.dtype("<u8")}
 _NUMPY_TO_DTYPE = {value.newbyteorder("="): code for code, value in _DTYPE_TO_NUMPY.items()}
+_SUPPORTED = ("tensors, NumPy arrays and scalars, dict, OrderedDict, Counter, list, tuple, set, "
+              "frozenset, str, bytes, bytearray, int, float, complex, bool, None, ember.Size, "
+              "dtypes and devices")
 
 
 # ---- encoding the object tree ------------------------------------------------------------------
-# JSON has no tuples, non-string keys, NaN or tensors: those become single-purpose objects whose
-# keys all start with "$" (a plain dict that has such a key is stored in the "$dict" pair form).
+# JSON has no tuples, sets, bytes, non-string keys, NaN or tensors: those become single-purpose
+# objects whose keys all start with "$" (a plain dict that has such a key is stored in the "$dict"
+# pair form). Containers are stored by exact type, so each comes back as the type it was.
 
 class _Encoder:
     def __init__(self, parameter_type):
@@ -50,11 +62,10 @@ class _Encoder:
         self.keep_alive = []      # the objects whose ids are in names_by_id
 
     def encode(self, value, path):
-        if value is None or isinstance(value, (bool, str)):
+        kind = type(value)
+        if value is None or isinstance(value, (bool, str)) or kind is int:
             return value
-        if type(value) is int:
-            return value
-        if type(value) is float:
+        if kind is float:
             return value if math.isfinite(value) else {"$float": repr(value)}
         if isinstance(value, Tensor):
             reference = {"$tensor": self._store(value, value._data, path)}
@@ -67,18 +78,27 @@ class _Encoder:
             return {"$ndarray": self._store(value, value, path)}
         if isinstance(value, np.generic):
             return self._encode_numpy_scalar(value, path)
-        if isinstance(value, list):
-            return [self.encode(item, path + (str(index),)) for index, item in enumerate(value)]
-        if isinstance(value, tuple):
-            return {"$tuple": [self.encode(item, path + (str(index),))
-                               for index, item in enumerate(value)]}
-        if isinstance(value, dict):
+        if kind is list:
+            return self._encode_items(value, path)
+        if kind in _SEQUENCE_MARKERS:
+            return {_SEQUENCE_MARKERS[kind]: self._encode_items(value, path)}
+        if kind in (dict, collections.OrderedDict, collections.Counter):
             return self._encode_dict(value, path)
+        if kind is Size:
+            return {"$size": [operator.index(size) for size in value]}
+        if kind is complex:
+            return {"$complex": [self.encode(value.real, path), self.encode(value.imag, path)]}
+        if kind in (bytes, bytearray):
+            marker = "$bytes" if kind is bytes else "$bytearray"
+            return {marker: base64.b64encode(value).decode("ascii")}
         if isinstance(value, _ember_dtype):
             return {"$dtype": value.name}
-        raise TypeError(f"ember.save: cannot store a value of type '{type(value).__name__}' at "
-                        f"{_describe(path)}; supported: Tensor, ndarray, dict, list, tuple, str, "
-                        f"int, float, bool, None, NumPy scalars and ember dtypes (no pickle)")
+        if isinstance(value, _ember_device):
+            return {"$device": str(value)}
+        raise _unsupported(value, path)
+
+    def _encode_items(self, value, path):
+        return [self.encode(item, path + (str(index),)) for index, item in enumerate(value)]
 
     def _encode_numpy_scalar(self, value, path):
         if value.dtype not in _NUMPY_TO_DTYPE:
@@ -87,16 +107,19 @@ class _Encoder:
         return {"$scalar": value.dtype.name, "$value": self.encode(value.item(), path)}
 
     def _encode_dict(self, value, path):
-        ordered = type(value) is collections.OrderedDict
         plain = all(isinstance(key, str) and not key.startswith("$") for key in value)
-        if plain and not ordered:
+        if plain and type(value) is dict:
             return {key: self.encode(item, path + (key,)) for key, item in value.items()}
         pairs = []
         for key, item in value.items():
             if isinstance(key, (Tensor, np.ndarray)):
                 raise TypeError(f"ember.save: tensors cannot be dict keys (at {_describe(path)})")
             pairs.append([self.encode(key, path), self.encode(item, path + (str(key),))])
-        return {"$odict" if ordered else "$dict": pairs}
+        encoded = {_DICT_MARKERS[type(value)]: pairs}
+        attributes = getattr(value, "__dict__", None)
+        if attributes:  # a state_dict's _metadata (module versions), as torch.save keeps it
+            encoded["$attributes"] = self._encode_dict(dict(attributes), path)
+        return encoded
 
     def _store(self, owner, array, path):
         name = self.names_by_id.get(id(owner))
@@ -119,8 +142,33 @@ class _Encoder:
         return name
 
 
+_SEQUENCE_MARKERS = {tuple: "$tuple", set: "$set", frozenset: "$frozenset"}
+_DICT_MARKERS = {dict: "$dict", collections.OrderedDict: "$odict", collections.Counter: "$counter"}
+
+
 def _describe(path):
     return "the top level" if not path else "key '" + ".".join(path) + "'"
+
+
+def _unsupported(value, path):
+    """Why ``value`` cannot be saved, and what to save instead."""
+    kind = type(value).__name__
+    prefix = (f"ember.save: cannot store a value of type '{kind}' at {_describe(path)}: ember "
+              f"writes no pickle (loading a pickle can run any code)")
+    if callable(getattr(value, "state_dict", None)):
+        return TypeError(f"{prefix}, so whole modules and optimizers cannot be saved; save its "
+                         f"state_dict() instead: ember.save(obj.state_dict(), f), and restore "
+                         f"it with obj.load_state_dict(ember.load(f))")
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        hint = "; store tuple(value) or value._asdict() instead"
+    elif isinstance(value, (dict, list, tuple, set)):
+        base = next(base for base in (dict, list, tuple, set) if isinstance(value, base))
+        hint = f"; store {base.__name__}(value) instead"
+    elif hasattr(value, "__dict__") and not callable(value):
+        hint = "; store vars(value), a dict of its attributes, instead"
+    else:
+        hint = ""
+    return TypeError(f"{prefix}{hint}; supported: {_SUPPORTED}")
 
 
 def _checksum(tree_json, arrays):
@@ -134,15 +182,18 @@ def _checksum(tree_json, arrays):
     return f"{crc:08x}"
 
 
-# ---- decoding: every malformed entry is a _Corrupt, never another exception ---------------------
+# ---- decoding: every malformed entry is a Corrupt, never another exception ----------------------
 
-class _Corrupt(Exception):
-    pass
-
-
-_MARKER_KEYS = {"$tensor": {"$tensor", "$requires_grad", "$parameter"}, "$ndarray": {"$ndarray"},
-                "$float": {"$float"}, "$tuple": {"$tuple"}, "$dict": {"$dict"},
-                "$odict": {"$odict"}, "$scalar": {"$scalar", "$value"}, "$dtype": {"$dtype"}}
+# marker -> (keys it must have, keys it may have)
+_MARKER_KEYS = {
+    "$tensor": ({"$tensor"}, {"$requires_grad", "$parameter"}), "$ndarray": ({"$ndarray"}, set()),
+    "$float": ({"$float"}, set()), "$tuple": ({"$tuple"}, set()), "$set": ({"$set"}, set()),
+    "$frozenset": ({"$frozenset"}, set()), "$dict": ({"$dict"}, set()),
+    "$odict": ({"$odict"}, {"$attributes"}), "$counter": ({"$counter"}, {"$attributes"}),
+    "$scalar": ({"$scalar", "$value"}, set()), "$dtype": ({"$dtype"}, set()),
+    "$device": ({"$device"}, set()), "$size": ({"$size"}, set()),
+    "$complex": ({"$complex"}, set()), "$bytes": ({"$bytes"}, set()),
+    "$bytearray": ({"$bytearray"}, set())}
 
 
 class _Decoder:
@@ -160,9 +211,9 @@ class _Decoder:
         if not markers:
             return {key: self.decode(item) for key, item in value.items()}
         kind = next((key for key in markers if key in _MARKER_KEYS), markers[0])
-        if kind not in _MARKER_KEYS or not set(value) <= _MARKER_KEYS[kind] or (
-                kind != "$tensor" and set(value) != _MARKER_KEYS[kind]):
-            raise _Corrupt(f"unknown entry with keys {sorted(value)}")
+        required, optional = _MARKER_KEYS.get(kind, (None, None))
+        if required is None or not required <= set(value) <= required | optional:
+            raise Corrupt(f"unknown entry with keys {sorted(value)}")
         content = value[kind]
         if kind == "$tensor":
             return self._tensor(value)
@@ -170,43 +221,52 @@ class _Decoder:
             return self._array(content)
         if kind == "$float":
             if content not in ("nan", "inf", "-inf"):
-                raise _Corrupt(f"bad non-finite float {content!r}")
+                raise Corrupt(f"bad non-finite float {content!r}")
             return float(content)
-        if kind == "$tuple":
-            return tuple(self.decode(item) for item in _list(content, kind))
+        if kind in ("$tuple", "$set", "$frozenset"):
+            items = [self.decode(item) for item in _list(content, kind)]
+            return {"$tuple": tuple, "$set": set, "$frozenset": frozenset}[kind](items)
         if kind == "$scalar":
             return self._scalar(content, self.decode(value["$value"]))
         if kind == "$dtype":
             if not isinstance(content, str) or content not in _BY_NAME:
-                raise _Corrupt(f"unknown dtype {content!r}")
+                raise Corrupt(f"unknown dtype {content!r}")
             return _BY_NAME[content]
-        result = collections.OrderedDict() if kind == "$odict" else {}
+        if kind in _VALUE_DECODERS:
+            return _VALUE_DECODERS[kind](self.decode(content))
+        result = {"$dict": dict, "$odict": collections.OrderedDict,
+                  "$counter": collections.Counter}[kind]()
+        if "$attributes" in value:
+            torch_files.set_attributes(result, self.decode(value["$attributes"]))
         for pair in _list(content, kind):
             if not isinstance(pair, list) or len(pair) != 2:
-                raise _Corrupt(f"{kind} holds {pair!r}, not a [key, value] pair")
+                raise Corrupt(f"{kind} holds {pair!r}, not a [key, value] pair")
             key = self.decode(pair[0])
             try:
                 hash(key)
             except TypeError:
-                raise _Corrupt(f"{kind} has an unhashable key of type "
-                               f"{type(key).__name__}") from None
+                raise Corrupt(f"{kind} has an unhashable key of type "
+                              f"{type(key).__name__}") from None
             result[key] = self.decode(pair[1])
         return result
 
     def _array(self, name):
         if not isinstance(name, str) or name not in self.arrays:
-            raise _Corrupt(f"reference to a missing tensor {name!r}")
+            raise Corrupt(f"reference to a missing tensor {name!r}")
         return self.arrays[name]
 
     def _tensor(self, reference):
         array = self._array(reference["$tensor"])
+        if array.dtype not in _FROM_NUMPY:
+            raise Corrupt(f"tensor {reference['$tensor']!r} has dtype {array.dtype}, which ember "
+                          f"tensors cannot hold")
         requires_grad = reference.get("$requires_grad", False)
         parameter = reference.get("$parameter", False)
         if type(requires_grad) is not bool or type(parameter) is not bool:
-            raise _Corrupt(f"tensor {reference['$tensor']!r} has non-boolean flags")
+            raise Corrupt(f"tensor {reference['$tensor']!r} has non-boolean flags")
         if requires_grad and array.dtype.kind != "f":
-            raise _Corrupt(f"tensor {reference['$tensor']!r} of dtype {array.dtype} is marked "
-                           f"requires_grad (only floating-point tensors can require gradients)")
+            raise Corrupt(f"tensor {reference['$tensor']!r} of dtype {array.dtype} is marked "
+                          f"requires_grad (only floating-point tensors can require gradients)")
         tensor = self.tensors.get(reference["$tensor"])
         if tensor is not None:
             return tensor
@@ -221,7 +281,7 @@ class _Decoder:
     def _scalar(name, value):
         numpy_dtype = np.dtype(name) if isinstance(name, str) and name in _SCALAR_DTYPES else None
         if numpy_dtype is None:
-            raise _Corrupt(f"unsupported scalar dtype {name!r}")
+            raise Corrupt(f"unsupported scalar dtype {name!r}")
         if numpy_dtype.kind == "b":
             valid = type(value) is bool
         elif numpy_dtype.kind in "iu":
@@ -233,35 +293,80 @@ class _Decoder:
                 (type(value) is float and not math.isfinite(value))
                 or abs(value) <= float(np.finfo(numpy_dtype).max))
         if not valid:
-            raise _Corrupt(f"{_short(value)} is not a value of dtype {name}")
+            raise Corrupt(f"{short(value)} is not a value of dtype {name}")
         return numpy_dtype.type(value)
 
 
 _SCALAR_DTYPES = {value.name for value in _NUMPY_TO_DTYPE}
 
 
+def _decode_size(content):
+    if not isinstance(content, list) or not all(type(size) is int for size in content):
+        raise Corrupt(f"$size holds {short(content)}, not a list of integers")
+    return Size(content)
+
+
+def _decode_complex(content):
+    if (not isinstance(content, list) or len(content) != 2
+            or not all(type(part) in (int, float) for part in content)):
+        raise Corrupt(f"$complex holds {short(content)}, not [real, imaginary]")
+    return complex(*content)
+
+
+def _decode_bytes(content):
+    if not isinstance(content, str):
+        raise Corrupt(f"bytes are stored as a {type(content).__name__}, not base64 text")
+    try:
+        return base64.b64decode(content.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise Corrupt(f"bytes {short(content)} are not valid base64") from None
+
+
+def _decode_device(content):
+    if not isinstance(content, str):
+        raise Corrupt(f"$device holds {short(content)}, not a device string")
+    try:
+        return _ember_device(content)
+    except (RuntimeError, TypeError):
+        raise Corrupt(f"$device holds {short(content)}, not a device") from None
+
+
+_VALUE_DECODERS = {"$size": _decode_size, "$complex": _decode_complex, "$bytes": _decode_bytes,
+                   "$bytearray": lambda content: bytearray(_decode_bytes(content)),
+                   "$device": _decode_device}
+
+
 def _list(content, kind):
     if not isinstance(content, list):
-        raise _Corrupt(f"{kind} holds a {type(content).__name__}, not a list")
+        raise Corrupt(f"{kind} holds a {type(content).__name__}, not a list")
     return content
 
 
 # ---- writing -----------------------------------------------------------------------------------
 
-def save(obj, path, *, parameter_type=None):
-    """Write ``obj`` (a tensor, or dicts/lists/tuples of tensors and JSON-able values) to ``path``.
+def save(obj, f, *, parameter_type=None):
+    """Write ``obj`` (tensors, arrays and plain Python values in dicts, lists, tuples, sets) to
+    ``f``, a path or a binary file object; the object is encoded before anything is written.
 
-    The write is atomic: a crash at any moment leaves either the previous file or the new one. A
-    symlink is written through (its target is replaced), an existing file keeps its permissions.
-    Instances of ``parameter_type`` are marked, so ``load`` rebuilds them as that class.
+    A path is written atomically: a crash at any moment leaves either the previous file or the
+    new one. A symlink is written through (its target is replaced), an existing file keeps its
+    permissions. Instances of ``parameter_type`` are marked, so ``load`` rebuilds them as that
+    class.
     """
-    target = save_target(check_path(path, "ember.save"), "ember.save")
+    if is_path(f):
+        target = save_target(check_path(f, "ember.save"), "ember.save")
+    elif not hasattr(f, "write"):
+        raise AttributeError("expected 'f' to be string, path, or a file-like object with a "
+                             "'write' attribute")
     encoder = _Encoder(parameter_type)
     tree = encoder.encode(obj, ())
     tree_json = json.dumps(tree, separators=(",", ":"), allow_nan=False)
     metadata = {_TREE_KEY: tree_json, _CHECKSUM_KEY: _checksum(tree_json, encoder.arrays)}
     data = safetensors.numpy.save(encoder.arrays, metadata=metadata)
-    write_atomic(target, data, "ember.save")
+    if is_path(f):
+        write_atomic(target, data, "ember.save")
+    else:
+        write_file_object(f, data, "ember.save")
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -269,67 +374,96 @@ def save(obj, path, *, parameter_type=None):
 # tensors' bytes are read, each into its own array. No memory map: the checksum reads every byte
 # anyway, and a mapped file that another process truncates kills the reader with SIGBUS.
 
-def load(path, *, parameter_type=None):
-    """Read a file written by ``save`` (or any safetensors file: a flat ``{name: Tensor}`` dict).
+def load(f, *, parameter_type=None, map_location=None, memory_map=False, encoding="utf-8"):
+    """Read ``f`` (a path or a seekable binary file object): a file written by ``save``, any
+    safetensors file (a flat ``{name: Tensor}`` dict), or a file written by ``torch.save``.
 
-    Everything is validated before anything is returned; a bad file raises ``CheckpointError``.
-    Entries saved as parameters come back as ``parameter_type`` (plain tensors when None).
+    Everything is validated before anything is returned; a bad file raises ``CheckpointError``
+    (``UnsafeCheckpointError`` for a pickle that asks for more than data). Entries saved as
+    parameters come back as ``parameter_type`` (plain tensors when None). ``map_location`` is
+    torch.load's; ``memory_map`` maps a torch.save zip file instead of reading it (ember's own
+    files are always read); ``encoding`` decodes Python 2 strings in old torch.save pickles.
     """
-    with _reading(path, "ember.load") as (file, size):
-        entries, metadata = _read_header(file, size)
-        return _decode(entries, metadata, _read_tensors(file, entries), parameter_type)
+    restore = restorer(map_location)
+    with _reading(f, "ember.load") as source:
+        prefix = source.read_at(0, min(source.size, 512))
+        if prefix[:2] == b"PK":
+            if memory_map and source.path is None:
+                raise ValueError("f must be a file path in order to use the mmap argument")
+            return torch_files.load_zip(source, restore, parameter_type, encoding, memory_map)
+        if torch_files.is_legacy(prefix):
+            if memory_map:
+                raise RuntimeError("mmap can only be used with files saved with "
+                                   "`torch.save(_use_new_zipfile_serialization=True), please "
+                                   "torch.save your checkpoint with this option in order to use "
+                                   "mmap.")
+            return torch_files.load_legacy(source, restore, parameter_type, encoding)
+        if torch_files.is_tar(prefix):
+            raise Corrupt("it is a torch.save file of the tar format (PyTorch 0.1-0.3), which "
+                          "ember does not load (torch refuses it with weights_only=True too)")
+        source.seek(0)
+        entries, metadata = _read_header(source)
+        arrays = _read_tensors(source, entries)
+        if map_location is not None:  # every storage of ember's files is on the CPU
+            arrays = {name: restore_array(restore, array.reshape(-1), "cpu").reshape(array.shape)
+                      for name, array in arrays.items()}
+        return _decode(entries, metadata, arrays, parameter_type)
 
 
-def read_header(path):
-    """The tensors ``{name: (safetensors dtype, shape)}`` and raw metadata of ``path``, unvalidated
-    beyond the header (``load`` checks the data); reads nothing past the header."""
-    with _reading(path, "ember.io.read_header") as (file, size):
-        entries, metadata = _read_header(file, size)
+def read_header(f):
+    """The tensors ``{name: (safetensors dtype, shape)}`` and raw metadata of a safetensors file,
+    unvalidated beyond the header (``load`` checks the data); reads nothing past the header."""
+    with _reading(f, "ember.io.read_header") as source:
+        entries, metadata = _read_header(source)
     return {name: (entry["dtype"], tuple(entry["shape"])) for name, entry in entries}, metadata
 
 
 @contextlib.contextmanager
-def _reading(path, operation):
-    """Open ``path`` as a regular file; a malformed or shrinking file becomes a CheckpointError
-    that names it."""
-    display = check_path(path, operation)
-    with open_regular(display, operation) as (file, size):
+def _reading(f, operation):
+    """Open ``f`` (a regular file by path, or a file object); a malformed or shrinking file
+    becomes a CheckpointError that names it."""
+    with open_source(f, operation) as source:
         try:
-            yield file, size
-        except _Corrupt as error:
-            raise CheckpointError(f"{operation}: '{display}' is not a valid checkpoint: "
+            yield source
+        except Unsafe as error:
+            raise UnsafeCheckpointError(f"{operation}: {source.display} is not a valid "
+                                        f"checkpoint: {error}") from None
+        except Corrupt as error:
+            raise CheckpointError(f"{operation}: {source.display} is not a valid checkpoint: "
                                   f"{error}") from None
         except Truncated:
-            raise CheckpointError(f"{operation}: '{display}' changed while being read") from None
+            raise CheckpointError(f"{operation}: {source.display} changed while being "
+                                  f"read") from None
 
 
-def _read_header(file, size):
+def _read_header(source):
     """Read and validate the safetensors header; returns ([(name, entry)] in data order, metadata).
 
     Checks that the tensors tile the rest of the file exactly before any of it is read.
     """
+    size = source.size
     if size < 8:
-        raise _Corrupt(f"file is {size} bytes, too short for a safetensors header")
+        raise Corrupt(f"file is {size} bytes, too short for a safetensors header")
     prefix = bytearray(8)
-    read_into(file, memoryview(prefix))
+    read_into(source, memoryview(prefix))
     (header_length,) = struct.unpack("<Q", prefix)
     if header_length > min(size - 8, _MAX_HEADER_BYTES):
         _refuse_pickle(prefix)
-        raise _Corrupt(f"header length {header_length} exceeds the file size {size} "
-                       f"(truncated?)")
+        raise Corrupt(f"header length {header_length} exceeds the file size {size} "
+                      f"(truncated?)")
     header_bytes = bytearray(header_length)
-    read_into(file, memoryview(header_bytes))
+    read_into(source, memoryview(header_bytes))
     try:
         header = json.loads(header_bytes.decode("utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         _refuse_pickle(prefix)
-        raise _Corrupt(f"header is not valid JSON ({error})") from None
+        raise Corrupt(f"header is not valid JSON ({error})") from None
     if not isinstance(header, dict):
-        raise _Corrupt("header is not a JSON object")
+        raise Corrupt("header is not a JSON object")
     metadata = header.pop(_RESERVED_NAME, None) or {}
     if not isinstance(metadata, dict) or not all(
             isinstance(key, str) and isinstance(value, str) for key, value in metadata.items()):
-        raise _Corrupt("__metadata__ is not a string-to-string map")
+        raise Corrupt("__metadata__ is not a string-to-string map")
     for text in [*metadata, *metadata.values(), *header]:
         _check_text(text)
     entries = sorted(((name, _check_entry(name, entry)) for name, entry in header.items()),
@@ -340,11 +474,11 @@ def _read_header(file, size):
     for name, entry in entries:
         begin, end = entry["data_offsets"]
         if begin != position:
-            raise _Corrupt(f"tensor {name!r} starts at byte {begin}, expected {position}")
+            raise Corrupt(f"tensor {name!r} starts at byte {begin}, expected {position}")
         position = end
     if position != data_length:
-        raise _Corrupt(f"data section is {data_length} bytes but the tensors describe {position}"
-                       + (" (truncated)" if data_length < position else ""))
+        raise Corrupt(f"data section is {data_length} bytes but the tensors describe {position}"
+                      + (" (truncated)" if data_length < position else ""))
     return entries, metadata
 
 
@@ -352,7 +486,7 @@ def _unique_keys(pairs):
     result = {}
     for key, value in pairs:
         if key in result:
-            raise _Corrupt(f"header names {key!r} twice")
+            raise Corrupt(f"header names {key!r} twice")
         result[key] = value
     return result
 
@@ -362,57 +496,56 @@ def _check_text(text):
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Corrupt(f"name {text!r} is not valid Unicode (lone surrogate)") from None
+        raise Corrupt(f"name {text!r} is not valid Unicode (lone surrogate)") from None
 
 
 def _refuse_pickle(prefix):
-    """A clearer message for torch.save files (a zip archive, or a pickle from protocol 2 on)."""
-    if bytes(prefix[:4]) == b"PK\x03\x04" or (prefix[:1] == b"\x80" and 2 <= prefix[1] <= 5):
-        raise _Corrupt("it looks like a torch.save/pickle file, which ember never loads (loading "
-                       "a pickle can run code); re-save it with safetensors.torch.save_file")
+    """A clearer message for a torch.save zip (which read_header does not read) and for a
+    pickle (protocol 2 on) that is not torch.save's."""
+    if bytes(prefix[:2]) == b"PK":
+        raise Corrupt("it is a torch.save file (a zip archive): ember.load reads it, but it has "
+                      "no safetensors header")
+    if prefix[:1] == b"\x80" and 2 <= prefix[1] <= 5:
+        raise Corrupt("it looks like a pickle file (not written by torch.save), which ember "
+                      "never loads: loading a pickle can run code")
 
 
 def _check_entry(name, entry):
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-        raise _Corrupt(f"tensor {name!r} has a malformed description")
+        raise Corrupt(f"tensor {name!r} has a malformed description")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if not isinstance(dtype, str) or dtype not in _DTYPE_TO_NUMPY:
-        raise _Corrupt(f"tensor {name!r} has dtype {dtype!r}, which ember cannot hold")
+        raise Corrupt(f"tensor {name!r} has dtype {dtype!r}, which ember cannot hold")
     if not isinstance(shape, list) or not all(type(size) is int and size >= 0 for size in shape):
-        raise _Corrupt(f"tensor {name!r} has an invalid shape {shape!r}")
+        raise Corrupt(f"tensor {name!r} has an invalid shape {shape!r}")
     itemsize = _DTYPE_TO_NUMPY[dtype].itemsize
-    if len(shape) > _MAX_DIMENSIONS:
-        raise _Corrupt(f"tensor {name!r} has {len(shape)} dimensions, more than "
-                       f"{_MAX_DIMENSIONS}")
-    if math.prod(max(size, 1) for size in shape) * itemsize > _MAX_ARRAY_BYTES:
-        raise _Corrupt(f"tensor {name!r} has a shape {_short(shape)} too large for any array")
+    if len(shape) > MAX_DIMENSIONS:
+        raise Corrupt(f"tensor {name!r} has {len(shape)} dimensions, more than "
+                      f"{MAX_DIMENSIONS}")
+    if math.prod(max(size, 1) for size in shape) * itemsize > MAX_ARRAY_BYTES:
+        raise Corrupt(f"tensor {name!r} has a shape {short(shape)} too large for any array")
     if (not isinstance(offsets, list) or len(offsets) != 2
             or not all(type(offset) is int and offset >= 0 for offset in offsets)
             or offsets[0] > offsets[1]):
-        raise _Corrupt(f"tensor {name!r} has invalid data offsets {_short(offsets)}")
+        raise Corrupt(f"tensor {name!r} has invalid data offsets {short(offsets)}")
     expected = math.prod(shape) * itemsize
     if offsets[1] - offsets[0] != expected:
-        raise _Corrupt(f"tensor {name!r} of dtype {dtype} and shape {_short(shape)} needs "
-                       f"{expected} bytes, its offsets span {offsets[1] - offsets[0]}")
+        raise Corrupt(f"tensor {name!r} of dtype {dtype} and shape {short(shape)} needs "
+                      f"{expected} bytes, its offsets span {offsets[1] - offsets[0]}")
     return entry
 
 
-def _short(value, limit=80):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _read_tensors(file, entries):
+def _read_tensors(source, entries):
     """Each tensor's bytes into an array of its own (the header was checked against the size)."""
     arrays = {}
     for name, entry in entries:
         stored = _DTYPE_TO_NUMPY[entry["dtype"]]
         array = np.empty(entry["shape"], dtype=stored)
-        read_into(file, memoryview(array.reshape(-1).view(np.uint8)))
+        read_into(source, memoryview(array.reshape(-1).view(np.uint8)))
         if not array.dtype.isnative:
             array = array.astype(array.dtype.newbyteorder("="))
         if entry["dtype"] == "BOOL" and array.view(np.uint8).max(initial=0) > 1:
-            raise _Corrupt(f"tensor {name!r} holds bytes that are not booleans")
+            raise Corrupt(f"tensor {name!r} holds bytes that are not booleans")
         arrays[name] = array
     return arrays
 
@@ -420,14 +553,18 @@ def _read_tensors(file, entries):
 def _decode(entries, metadata, arrays, parameter_type):
     tree_json = metadata.get(_TREE_KEY)
     if tree_json is None and _CHECKSUM_KEY in metadata:
-        raise _Corrupt(f"metadata has a checksum but no '{_TREE_KEY}' entry")
+        raise Corrupt(f"metadata has a checksum but no '{_TREE_KEY}' entry")
     if tree_json is None:
         # A plain safetensors file (e.g. from safetensors.torch.save_file): a flat state_dict.
+        for name, _ in entries:
+            if arrays[name].dtype not in _FROM_NUMPY:
+                raise Corrupt(f"tensor {name!r} has dtype {arrays[name].dtype}, which ember "
+                              f"tensors cannot hold")
         return {name: Tensor._wrap(arrays[name]) for name, _ in entries}
     checksum = metadata.get(_CHECKSUM_KEY)
     if checksum is None or checksum != _checksum(tree_json, arrays):
-        raise _Corrupt("checksum mismatch (the file was modified or damaged)")
+        raise Corrupt("checksum mismatch (the file was modified or damaged)")
     try:
         return _Decoder(arrays, parameter_type).decode(json.loads(tree_json))
     except (ValueError, TypeError, RecursionError) as error:
-        raise _Corrupt(f"object tree cannot be decoded ({error})") from None
+        raise Corrupt(f"object tree cannot be decoded ({error})") from None

@@ -1,10 +1,13 @@
 """The file-system side of checkpoints: atomic writes through symlinks that keep the file's mode,
-clean up after writers killed mid-save, and refuse anything that is not a regular file.
+clean up after writers killed mid-save, and refuse anything that is not a regular file; binary
+file objects (``open(..., 'rb')``, ``io.BytesIO``) as torch.save/torch.load take them.
 
 Every error is a ``CheckpointError`` that names the user's path, never the hidden temporary file.
 """
 import contextlib
+import io
 import os
+import pickle
 import platform
 import re
 import secrets
@@ -12,6 +15,8 @@ import stat
 import zlib
 
 WRITE_CHUNK_BYTES = 16 * 1024 * 1024
+MAX_DIMENSIONS = 64  # NumPy's limit
+MAX_ARRAY_BYTES = 2 ** 63 - 1  # NumPy's: the product of the non-zero sizes times the itemsize
 _TEMPORARY_PREFIX_BYTES = 150  # keeps the temporary name under NAME_MAX (255) for long names
 # .NAME.HOST-PID.TOKEN.tmp: see _temporary_prefix.
 _TEMPORARY_NAME = re.compile(r"\..+\.([0-9a-f]{8})-(\d+)\.[0-9a-f]{8}\.tmp")
@@ -23,6 +28,24 @@ _FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be written or read: a missing, non-regular, unwritable, truncated,
     corrupt or foreign file."""
+
+
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
+    """A pickle in a torch.save file that asks for more than data (a global outside the allowed
+    list, an instruction that builds arbitrary objects). Also a ``pickle.UnpicklingError``, the
+    type torch.load raises for the same files with ``weights_only=True``."""
+
+
+class Corrupt(Exception):
+    """Raised inside the readers; the loader turns it into a CheckpointError naming the file."""
+
+
+class Unsafe(Corrupt):
+    """Raised inside the readers for a refused pickle; becomes an UnsafeCheckpointError."""
+
+
+def is_path(target):
+    return isinstance(target, (str, bytes, os.PathLike))
 
 
 def check_path(path, operation):
@@ -81,7 +104,7 @@ def save_target(display, operation):
 
 def write_chunk(file, chunk):
     """One write call; a seam for the crash-during-save tests."""
-    file.write(chunk)
+    return file.write(chunk)
 
 
 def _host():
@@ -128,6 +151,43 @@ def _remove_stale_temporaries(directory):
             os.unlink(os.path.join(directory, name))
         except OSError:
             pass  # removed by a concurrent save, or not ours to remove
+
+
+def write_file_object(file, data, operation):
+    """Write ``data`` to a binary file object and flush it (as torch.save does); OSError becomes
+    a CheckpointError naming the file."""
+    view = memoryview(data)
+    try:
+        for start in range(0, len(view), WRITE_CHUNK_BYTES):
+            chunk = view[start:start + WRITE_CHUNK_BYTES]
+            while len(chunk):
+                written = write_chunk(file, chunk)
+                # Raw files may write part of a chunk; buffered ones and BytesIO write it all.
+                chunk = chunk[written:] if isinstance(written, int) and written > 0 else chunk[:0]
+        if hasattr(file, "flush"):
+            file.flush()
+    except OSError as error:
+        raise CheckpointError(f"{operation}: cannot write {describe(file)}: "
+                              f"{error.strerror or error}") from None
+
+
+def short(value, limit=80):
+    """A repr for messages, cut at ``limit`` characters (values come from untrusted files)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<deeply nested {type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def describe(target):
+    """How messages name a path or file object: 'model.pt', or <BytesIO>."""
+    if is_path(target):
+        return f"'{os.fsdecode(os.fspath(target))}'"
+    name = getattr(target, "name", None)
+    if isinstance(name, (str, bytes)):
+        return f"'{os.fsdecode(name)}'"
+    return f"<{type(target).__name__}>"
 
 
 def write_atomic(target, data, operation):
@@ -180,6 +240,70 @@ def _fsync_directory(directory):
 
 class Truncated(Exception):
     """The file shrank while it was being read."""
+
+
+class Source:
+    """A checkpoint being read, path or file object alike: ``size`` bytes from ``start`` of
+    ``file``, read with ``seek`` and ``readinto``; ``path`` is None for a file object."""
+
+    __slots__ = ("file", "start", "size", "display", "path")
+
+    def __init__(self, file, start, size, display, path):
+        self.file = file
+        self.start = start
+        self.size = size
+        self.display = display
+        self.path = path
+
+    def seek(self, position):
+        self.file.seek(self.start + position)
+
+    def readinto(self, view):
+        if hasattr(self.file, "readinto"):
+            return self.file.readinto(view)
+        chunk = self.file.read(len(view))
+        if not isinstance(chunk, (bytes, bytearray)):
+            raise TypeError(f"read() of {type(self.file).__name__} returned "
+                            f"{type(chunk).__name__}, expected bytes (open the file with 'rb')")
+        count = min(len(chunk), len(view))
+        view[:count] = chunk[:count]
+        return count
+
+    def read_at(self, position, count):
+        """``count`` bytes at ``position``, or Truncated."""
+        buffer = bytearray(count)
+        self.seek(position)
+        read_into(self, memoryview(buffer))
+        return bytes(buffer)
+
+
+@contextlib.contextmanager
+def open_source(target, operation):
+    """``with open_source(path_or_file, operation) as source``: a regular file opened by path, or
+    a seekable binary file object read from its current position (as torch.load reads it)."""
+    if is_path(target):
+        display = check_path(target, operation)
+        with open_regular(display, operation) as (file, size):
+            yield Source(file, 0, size, f"'{display}'", display)
+        return
+    _check_seekable(target, operation)
+    if isinstance(target, io.TextIOBase) or isinstance(target.read(0), str):
+        raise TypeError(f"{operation}: {describe(target)} is opened in text mode; "
+                        f"open it with 'rb'")
+    start = target.tell()
+    end = target.seek(0, os.SEEK_END)
+    target.seek(start)
+    yield Source(target, start, end - start, describe(target), None)
+
+
+def _check_seekable(file, operation):
+    """torch.load's check and message: the file object must have a working seek and tell."""
+    try:
+        file.seek(file.tell())
+    except (io.UnsupportedOperation, AttributeError) as error:
+        raise type(error)(f"{error}. You can only {operation} from a file that is seekable. "
+                          f"Please pre-load the data into a buffer like io.BytesIO and try to "
+                          f"load from it instead.") from None
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 """ember.save / ember.load: exact round trips, safetensors compatibility, atomicity, corruption."""
 import collections
+import io
 import math
 import os
 import subprocess
@@ -34,6 +35,8 @@ def _same(left, right):
             left == right and math.copysign(1, left) == math.copysign(1, right))
     if isinstance(left, np.generic):
         return left.dtype == right.dtype and (left == right or (np.isnan(left) and np.isnan(right)))
+    if isinstance(left, complex):
+        return _same(left.real, right.real) and _same(left.imag, right.imag)
     if isinstance(left, (list, tuple)):
         return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right))
     if isinstance(left, dict):
@@ -65,6 +68,13 @@ def _rich_object():
         "grad": ember.ones(2, requires_grad=True),
         "text": "héllo \"quoted\" \n",
         "big": 2 ** 80,
+        "sets": [{1, "a", (2, 3)}, frozenset({None, 2.5}), set()],
+        "complex": [1 + 2j, complex(float("nan"), -0.0)],
+        "bytes": [b"\x00\xffab", bytearray(b"xyz"), b""],
+        "size": ember.Size([2, 0, 3]),
+        "devices": [ember.device("cpu"), ember.device("cuda", 1)],
+        "counter": collections.Counter({"a": 2, 3: 1}),
+        "numpy_rng": np.random.RandomState(5).get_state(),
     }
 
 
@@ -143,17 +153,40 @@ def test_plain_safetensors_file_loads_as_flat_dict(tmp_path):
 
 
 def test_save_rejects_objects_that_would_need_pickle(tmp_path):
+    import argparse
     path = tmp_path / "bad.safetensors"
-    with pytest.raises(TypeError, match=r"ember.save: cannot store a value of type 'set' at "
-                                        r"key 'a.b'"):
-        ember.save({"a": {"b": {1, 2}}}, path)
-    with pytest.raises(TypeError, match="cannot store a value of type 'function'"):
-        ember.save([lambda: 0], path)
-    with pytest.raises(TypeError, match="dict keys"):
-        ember.save({ember.zeros(1): 1}, path)
-    with pytest.raises(TypeError, match="file path"):
-        ember.save({}, 3)
+    point = collections.namedtuple("Point", "x y")
+    cases = [
+        ({"a": {"b": point(1, 2)}}, r"value of type 'Point' at key 'a.b'.*tuple\(value\) or "
+                                    r"value._asdict\(\)"),
+        ([lambda: 0], r"value of type 'function' at key '0': ember writes no pickle"),
+        ({ember.zeros(1): 1}, "dict keys"),
+        ({"args": argparse.Namespace(lr=0.1)}, r"'Namespace' at key 'args'.*vars\(value\)"),
+        ({"d": collections.defaultdict(list)}, r"'defaultdict'.*dict\(value\)"),
+        ({"model": ember.nn.Linear(2, 2)},
+         r"'Linear' at key 'model': ember writes no pickle \(loading a pickle can run any "
+         r"code\), so whole modules and optimizers cannot be saved; save its state_dict\(\) "
+         r"instead"),
+        (ember.nn.Linear(2, 2), "at the top level.*state_dict"),
+        ({"x": np.zeros(2, dtype=object)}, "array of dtype object"),
+    ]
+    for obj, message in cases:
+        with pytest.raises(TypeError, match=message):
+            ember.save(obj, path)
+        buffer = io.BytesIO(b"keep")
+        buffer.seek(4)
+        with pytest.raises(TypeError, match=message):
+            ember.save(obj, buffer)
+        assert buffer.getvalue() == b"keep"  # nothing written
     assert not path.exists()
+    ember.save({"v": 1}, path)
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match="state_dict"):
+        ember.save(ember.nn.Linear(2, 2), path)
+    assert path.read_bytes() == before  # not truncated
+    with pytest.raises(AttributeError, match="expected 'f' to be string, path, or a file-like "
+                                             "object with a 'write' attribute"):
+        ember.save({}, 3)
 
 
 @settings(max_examples=40, deadline=None)
@@ -334,14 +367,113 @@ def test_parameters_and_requires_grad_come_back(tmp_path):
     assert loaded["weight"].tolist() == saved["weight"].tolist()
 
 
-def test_pickle_files_are_refused_with_a_hint(tmp_path):
-    torch = pytest.importorskip("torch")
-    path = tmp_path / "model.pt"
-    torch.save({"w": torch.ones(2)}, str(path))
-    with pytest.raises(CheckpointError, match="model.pt' is not a valid checkpoint: it looks like "
-                                              "a torch.save/pickle file"):
-        ember.load(path)
+def test_plain_pickle_files_are_refused(tmp_path):
     import pickle
-    path.write_bytes(pickle.dumps({"w": 1}))
-    with pytest.raises(CheckpointError, match="safetensors.torch.save_file"):
-        ember.load(path)
+    path = tmp_path / "model.pkl"
+    for protocol in (2, 3, 4, 5):
+        path.write_bytes(pickle.dumps({"w": 1}, protocol=protocol))
+        with pytest.raises(CheckpointError, match="model.pkl' is not a valid checkpoint: it "
+                                                  "looks like a pickle file .not written by "
+                                                  "torch.save., which ember never loads"):
+            ember.load(path)
+
+
+# ---- file objects and torch.load's arguments ---------------------------------------------------
+
+class _ReadSeekOnly:
+    """A file object with read/seek/tell but no readinto (some wrappers have only these)."""
+
+    def __init__(self, data):
+        self.buffer = io.BytesIO(data)
+
+    def read(self, count=-1):
+        return self.buffer.read(count)
+
+    def seek(self, position, whence=0):
+        return self.buffer.seek(position, whence)
+
+    def tell(self):
+        return self.buffer.tell()
+
+
+def test_file_objects_round_trip(tmp_path):
+    original = _rich_object()
+    buffer = io.BytesIO()
+    buffer.write(b"prefix")
+    ember.save(original, buffer)
+    assert buffer.tell() == len(buffer.getvalue())
+    buffer.seek(6)
+    assert _same(original, ember.load(buffer))
+    assert _same(original, ember.load(_ReadSeekOnly(buffer.getvalue()[6:])))
+    path = tmp_path / "object.safetensors"
+    with open(path, "wb") as file:
+        ember.save(original, file)
+    with open(path, "rb") as file:
+        assert _same(original, ember.load(file))
+    assert _same(original, ember.load(str(path)))
+
+
+def test_file_object_errors(tmp_path):
+    path = tmp_path / "text.safetensors"
+    ember.save({"a": 1}, path)
+    with open(path, encoding="latin-1") as file:
+        with pytest.raises(TypeError, match="is opened in text mode; open it with 'rb'"):
+            ember.load(file)
+    with pytest.raises(CheckpointError, match=r"ember.load: <BytesIO> is not a valid checkpoint: "
+                                              r"file is 3 bytes"):
+        ember.load(io.BytesIO(b"abc"))
+
+    class Full(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(CheckpointError, match="ember.save: cannot write <Full>: No space left"):
+        ember.save({"a": 1}, Full())
+
+    class Partial(io.RawIOBase):
+        """Writes at most 3 bytes per call, as a raw file may."""
+
+        def __init__(self):
+            self.data = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            self.data += bytes(data[:3])
+            return min(3, len(data))
+
+    partial = Partial()
+    ember.save({"w": ember.arange(5.0)}, partial)
+    assert ember.load(io.BytesIO(bytes(partial.data)))["w"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_map_location_and_mmap_on_ember_files(tmp_path):
+    path = tmp_path / "m.safetensors"
+    ember.save({"w": ember.arange(3.0), "n": 2}, path)
+    seen = []
+
+    def remember(storage, location):
+        seen.append(location)
+        return storage
+
+    for map_location in ("cpu", ember.device("cpu"), {"cuda:0": "cpu"}, remember,
+                         lambda storage, location: None):
+        assert ember.load(path, map_location=map_location)["w"].tolist() == [0.0, 1.0, 2.0]
+    assert seen == ["cpu"]
+    with pytest.raises(RuntimeError, match="Attempting to deserialize object on a CUDA device"):
+        ember.load(path, map_location="cuda:0")
+    with pytest.raises(RuntimeError, match="CUDA"):
+        ember.load(path, map_location={"cpu": "cuda"})
+    assert ember.load(path, mmap=True)["n"] == 2  # ember's files are read, not mapped
+
+
+def test_ordered_dict_attributes_round_trip(tmp_path):
+    state = ember.nn.Sequential(ember.nn.Linear(2, 2), ember.nn.BatchNorm1d(2)).state_dict()
+    ember.save({"model": state}, tmp_path / "s.safetensors")
+    loaded = ember.load(tmp_path / "s.safetensors")["model"]
+    assert type(loaded) is collections.OrderedDict
+    assert loaded._metadata == state._metadata and list(loaded) == list(state)

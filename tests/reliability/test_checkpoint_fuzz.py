@@ -38,7 +38,12 @@ def _corpus():
             "ordered": collections.OrderedDict([("z", 1)]),
             "keys": {1: "one", (2, "b"): "tuple"}, "shared": [weight, weight],
             "parameter": ember.nn.Parameter(ember.ones(2)),
-            "grad": ember.ones(3, requires_grad=True), "array": np.arange(4, dtype=np.int16)}
+            "grad": ember.ones(3, requires_grad=True), "array": np.arange(4, dtype=np.int16),
+            "values": [{1, 2}, frozenset({"a"}), 1 - 2j, b"\x00\xff", bytearray(b"ab"),
+                       ember.Size([2, 3]), ember.device("cuda", 1)],
+            "counter": collections.Counter("aab"),
+            "rng": np.random.RandomState(0).get_state(),
+            "state_dict": ember.nn.Linear(1, 1).state_dict()}
     flat = {"layer.0.weight": ember.randn(2, 3), "layer.0.bias": ember.randn(2),
             "steps": ember.tensor(3, dtype=ember.int32)}
     tiny = {"epoch": 1}
@@ -165,6 +170,22 @@ def _tree_cases():
         "unknown marker": ({"x": {"$pickle": "os.system"}}, {}),
         "marker with extra keys": ({"x": {"$float": "nan", "y": 1}}, {}),
         "two markers": ({"x": {"$tensor": "a", "$ndarray": "a"}}, _FLOATS),
+        "uint32 tensor": ({"x": {"$tensor": "a"}}, {"a": np.zeros(2, np.uint32)}),
+        "set of lists": ({"x": {"$set": [[1]]}}, {}),
+        "set of a dict": ({"x": {"$set": {"a": 1}}}, {}),
+        "size of floats": ({"x": {"$size": [1.5]}}, {}),
+        "size of a string": ({"x": {"$size": "12"}}, {}),
+        "complex of three": ({"x": {"$complex": [1, 2, 3]}}, {}),
+        "complex of strings": ({"x": {"$complex": ["1", "2"]}}, {}),
+        "bytes not base64": ({"x": {"$bytes": "!!!"}}, {}),
+        "bytes not text": ({"x": {"$bytearray": 5}}, {}),
+        "bytes with a surrogate": ({"x": {"$bytes": "\ud800"}}, {}),
+        "unknown device": ({"x": {"$device": "warp:1"}}, {}),
+        "device is a number": ({"x": {"$device": 0}}, {}),
+        "attributes on a plain dict": ({"x": {"$dict": [], "$attributes": {}}}, {}),
+        "attribute hides a method": ({"x": {"$odict": [], "$attributes": {"items": 1}}}, {}),
+        "dunder attribute": ({"x": {"$counter": [], "$attributes": {"__class__": 1}}}, {}),
+        "attributes not a dict": ({"x": {"$odict": [], "$attributes": [1]}}, {}),
     }
 
 
@@ -243,7 +264,9 @@ def _tree_mutations(tree, rng):
         {"$scalar": "int8", "$value": 300}, {"$scalar": "float16", "$value": 1e6},
         {"$tensor": "model.mask", "$requires_grad": True}, {"$parameter": True},
         {"$dict": [[[], 1]]}, {"$float": "1.0"}, {"$dtype": "nope"}, {"$odict": 5},
-        {"$tuple": {}}, {"$ndarray": "missing"}, {"$tensor": "model.fc.bias", "$parameter": 2}]
+        {"$tuple": {}}, {"$ndarray": "missing"}, {"$tensor": "model.fc.bias", "$parameter": 2},
+        {"$set": [[]]}, {"$size": [None]}, {"$complex": [1]}, {"$bytes": "a"},
+        {"$device": "gpu"}, {"$odict": [], "$attributes": {"keys": 1}}, {"$tensor": "rng.1"}]
     for _ in range(150):
         mutated = json.loads(json.dumps(tree))
         *parents, last = paths[rng.integers(len(paths))]
