@@ -15,6 +15,23 @@ from ..parameter import Parameter
 _call_state = _warnings._call_state
 
 
+def _zero_grad(parameters, set_to_none):
+    """``zero_grad`` of modules and optimizers: each gradient set to None, or detached from any
+    graph and filled with zeros in place."""
+    for parameter in parameters:
+        grad = parameter._grad
+        if grad is None:
+            continue
+        if set_to_none:
+            parameter._grad = None
+            continue
+        if grad.grad_fn is not None:
+            grad.detach_()
+        else:
+            grad.requires_grad_(False)
+        grad.zero_()
+
+
 def _typename(value):
     """PyTorch's torch.typename: 'ember.FloatTensor' for tensors, the qualified class otherwise."""
     if isinstance(value, Tensor):
@@ -377,18 +394,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Reset every parameter's gradient: to None by default, else to zeros in place."""
-        for parameter in self.parameters():
-            grad = parameter._grad
-            if grad is None:
-                continue
-            if set_to_none:
-                parameter._grad = None
-            else:
-                if grad.grad_fn is not None:
-                    grad.detach_()
-                else:
-                    grad.requires_grad_(False)
-                grad.zero_()
+        _zero_grad(self.parameters(), set_to_none)
 
     def apply(self, fn):
         """Call ``fn`` on every submodule (children first) and then on this module."""
