@@ -22,18 +22,13 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, state, data, options):
-        state["step"] = _new_step()
-        state["exp_avg"] = _zeros_like(data)
-        state["exp_avg_sq"] = _zeros_like(data)
+        _init_moments(state, data)
         if options.amsgrad:
             state["max_exp_avg_sq"] = _zeros_like(data)
 
     def _update(self, data, grad, state, options):
         beta1, beta2 = options.betas
-        exp_avg = state["exp_avg"]._data
-        exp_avg_sq = state["exp_avg_sq"]._data
-        _lerp_(exp_avg, grad, 1 - beta1)
-        _square_average_(exp_avg_sq, grad, beta2)
+        exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2)
         step = float(state["step"]._data)
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
@@ -65,6 +60,23 @@ class AdamW(Adam):
 
 def _zeros_like(array):
     return Tensor._wrap(np.zeros_like(array))
+
+
+def _init_moments(state, data):
+    """The state Adam and RAdam start from: a step count and two zero running averages."""
+    state["step"] = _new_step()
+    state["exp_avg"] = _zeros_like(data)
+    state["exp_avg_sq"] = _zeros_like(data)
+
+
+def _update_moments(state, grad, beta1, beta2):
+    """Adam's running averages of the gradient and of its square, updated in place (PyTorch's
+    rounding); returns the two arrays."""
+    exp_avg = state["exp_avg"]._data
+    exp_avg_sq = state["exp_avg_sq"]._data
+    _lerp_(exp_avg, grad, 1 - beta1)
+    _square_average_(exp_avg_sq, grad, beta2)
+    return exp_avg, exp_avg_sq
 
 
 def _square_average_(average, values, decay):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..tensor import Tensor
-from .adam import _lerp_, _square_average_, _zeros_like
+from .adam import _update_moments, _zeros_like
 from .optimizer import (
     Optimizer, _check_adam_options, _check_non_negative, _check_unsupported, _new_step)
 
@@ -41,10 +41,7 @@ class NAdam(Optimizer):
         mu_product_array = state["mu_product"]._data
         mu_product_array *= mu
         mu_product = float(mu_product_array)
-        exp_avg = state["exp_avg"]._data
-        exp_avg_sq = state["exp_avg_sq"]._data
-        _lerp_(exp_avg, grad, 1 - beta1)
-        _square_average_(exp_avg_sq, grad, beta2)
+        exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2)
         denominator = np.divide(exp_avg_sq, bias_correction2, out=np.empty_like(data))
         np.sqrt(denominator, out=denominator)
         denominator += options.eps

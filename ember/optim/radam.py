@@ -1,8 +1,8 @@
 """RAdam: Adam whose adaptive step is switched on once its variance is tractable."""
 import numpy as np
 
-from .adam import _lerp_, _square_average_, _zeros_like
-from .optimizer import Optimizer, _check_adam_options, _check_unsupported, _new_step
+from .adam import _init_moments, _update_moments
+from .optimizer import Optimizer, _check_adam_options, _check_unsupported
 
 __all__ = ["RAdam"]
 
@@ -22,16 +22,11 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, state, data, options):
-        state["step"] = _new_step()
-        state["exp_avg"] = _zeros_like(data)
-        state["exp_avg_sq"] = _zeros_like(data)
+        _init_moments(state, data)
 
     def _update(self, data, grad, state, options):
         beta1, beta2 = options.betas
-        exp_avg = state["exp_avg"]._data
-        exp_avg_sq = state["exp_avg_sq"]._data
-        _lerp_(exp_avg, grad, 1 - beta1)
-        _square_average_(exp_avg_sq, grad, beta2)
+        exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2)
         step = float(state["step"]._data)
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
