@@ -15,15 +15,11 @@ import numpy as np
 
 from .._hooks import RemovableHandle
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
-from ..nn.modules.module import _zero_grad
+from ..nn.modules.module import _new_args_kwargs, _zero_grad
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
-
-# Called as ``hook(optimizer)`` before every ``step`` of every optimizer (a mode-misuse checker
-# registers itself here). Plain list: append to register, remove to unregister.
-_step_pre_hooks = []
 
 _global_pre_hooks = OrderedDict()
 _global_post_hooks = OrderedDict()
@@ -73,16 +69,11 @@ def _wrap_step(step):
 
 def _run_step(optimizer, step, args, kwargs):
     """Pre-hooks, the step with grad mode off (on for a differentiable optimizer), post-hooks."""
-    for hook in _step_pre_hooks:
-        hook(optimizer)
     if _global_pre_hooks or optimizer._optimizer_step_pre_hooks:
         for hook in (*_global_pre_hooks.values(), *optimizer._optimizer_step_pre_hooks.values()):
             result = hook(optimizer, args, kwargs)
             if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
-                                       f"new_kwargs), but got {result}.")
-                args, kwargs = result
+                args, kwargs = _new_args_kwargs(result, hook)
     optimizer._opt_called = True
     with set_grad_enabled(bool(optimizer.defaults.get("differentiable", False))):
         output = step(optimizer, *args, **kwargs)

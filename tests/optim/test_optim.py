@@ -317,28 +317,31 @@ def test_step_closure_runs_with_grad_and_update_without():
     assert ember.is_grad_enabled()
 
 
-def test_step_hooks():
+def test_step_hooks_run_global_pre_hooks_first_and_global_post_hooks_last():
     param = ember.tensor([1.0], requires_grad=True)
     opt = optim.SGD([param], lr=0.1)
     calls = []
-
-    def module_hook(optimizer):
-        calls.append(("module", optimizer))
-
-    optimizer_module._step_pre_hooks.append(module_hook)
+    global_pre = optimizer_module.register_optimizer_step_pre_hook(
+        lambda o, args, kwargs: calls.append(("global pre", o)))
+    global_post = optimizer_module.register_optimizer_step_post_hook(
+        lambda o, args, kwargs: calls.append(("global post", o)))
     try:
         pre = opt.register_step_pre_hook(lambda o, args, kwargs: calls.append(("pre", o)))
         post = opt.register_step_post_hook(lambda o, args, kwargs: calls.append(("post", o)))
         param.grad = ember.tensor([1.0])
         opt.step()
-        assert calls == [("module", opt), ("pre", opt), ("post", opt)]
+        assert calls == [("global pre", opt), ("pre", opt), ("post", opt), ("global post", opt)]
         pre.remove()
         post.remove()
         calls.clear()
         opt.step()
-        assert calls == [("module", opt)]
+        assert calls == [("global pre", opt), ("global post", opt)]
     finally:
-        optimizer_module._step_pre_hooks.remove(module_hook)  # others (ModeWarning) stay
+        global_pre.remove()
+        global_post.remove()
+    calls.clear()
+    opt.step()
+    assert calls == []
 
 
 def test_pre_hook_can_replace_arguments():
