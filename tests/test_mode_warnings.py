@@ -305,3 +305,23 @@ def test_the_checks_are_registered_on_the_public_global_hooks():
     finally:
         ember._mode_check_handles = register_mode_checks()
     assert len(_mode_warnings(misuse)) == 2
+
+
+def test_checks_registered_inside_a_call_do_not_break_it():
+    class Registering(nn.Module):
+        def forward(self, inputs):
+            ember._mode_check_handles = register_mode_checks()
+            return inputs * 2
+
+    model = Registering()
+    model.register_forward_pre_hook(lambda module, args: None)
+    for handle in ember._mode_check_handles:
+        handle.remove()
+    try:
+        output = model(ember.ones(2))  # its forward hooks now include an end without a start
+    finally:
+        for handle in ember._mode_check_handles:
+            handle.remove()
+        ember._mode_check_handles = register_mode_checks()
+    assert output.tolist() == [2.0, 2.0]
+    assert len(_mode_warnings(lambda: _no_grad_forward(_model()))) == 1

@@ -70,6 +70,8 @@ def _enter_module(module, args):
 
 def _leave_module(module, args, output):
     stack = _calls.stack
+    if not stack:
+        return  # a call that began before the checks were registered
     handled_exception = stack.pop()
     if stack:
         return
