@@ -22,7 +22,9 @@ from .nn.functional import (  # noqa: F401,E402
     max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
     selu, threshold)
 from . import data, datasets, optim, utils  # noqa: F401,E402
-from ._warnings import ModeWarning, set_mode_checks  # noqa: F401,E402
+from .training.mode_checks import ModeWarning, set_mode_checks  # noqa: F401,E402
+from .training.mode_checks import register_mode_checks as _register_mode_checks  # noqa: E402
+_mode_check_handles = _register_mode_checks()  # ModeWarning, on nn's and optim's global hooks
 from .training.modes import evaluating, training_mode  # noqa: F401,E402
 # nn sits below distributed and never imports it: the distributed layer's two nn names
 # (PyTorch's nn.SyncBatchNorm and nn.parallel.DistributedDataParallel) are attached here.

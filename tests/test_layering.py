@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 # Lowest first; the names on one line share a place. A module's place is that of the longest
 # name that is it or a package above it.
 ORDER = [
-    ("ember._dtype", "ember._random", "ember._warnings", "ember._hooks", "ember._device",
+    ("ember._dtype", "ember._random", "ember._hooks", "ember._device",
      "ember.cuda", "ember._threads", "ember._grad_state"),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
@@ -78,8 +78,7 @@ KNOWN_CYCLES = []
 # owners explain or remove them (issue 14). Nothing may be added here.
 UNEXPLAINED_LAZY_IMPORTS = {
     "ember._threads", "ember.data", "ember.data.datasets.digits", "ember.distributed",
-    "ember.distributed.comm", "ember.nn.utils.convert_parameters", "ember.optim.adam",
-    "ember.optim.lbfgs",
+    "ember.distributed.comm", "ember.nn.utils.convert_parameters", "ember.optim.lbfgs",
 }
 
 

@@ -10,6 +10,7 @@ from ember import nn
 from ember.data import DataLoader, TensorDataset
 from ember.nn.utils import freeze_batchnorm, mc_dropout, update_bn
 from ember.training import evaluate, mc_predict, train_one_epoch
+from ember.training.mode_checks import register_mode_checks
 
 
 def _model(dropout=True, batchnorm=True):
@@ -199,15 +200,20 @@ def test_an_optimizer_over_other_tensors_is_not_the_models_training():
 
 # ---- switching off -------------------------------------------------------------------------------
 
+def _both_slips(model, optimizer):
+    """An evaluation that forgot eval(), then training that forgot train()."""
+    model.train()
+    _no_grad_forward(model)
+    model.eval()
+    _train_step(model, optimizer)
+
+
 def test_set_mode_checks_turns_both_checks_off():
     model = _model()
     optimizer = ember.optim.SGD(model.parameters(), lr=0.1)
 
     def misuse():
-        model.train()
-        _no_grad_forward(model)
-        model.eval()
-        _train_step(model, optimizer)
+        _both_slips(model, optimizer)
 
     ember.set_mode_checks(False)
     try:
@@ -250,4 +256,72 @@ def test_a_forward_that_raises_does_not_disable_later_checks():
 
     with pytest.raises(ValueError, match="bad input"):
         nn.Sequential(nn.Linear(4, 4), Failing())(_inputs())
+    assert len(_mode_warnings(lambda: _no_grad_forward(_model()))) == 1
+
+
+def test_a_failed_call_is_not_checked_and_a_call_in_an_except_block_is():
+    class Failing(nn.Module):
+        def forward(self, inputs):
+            raise ValueError("bad input")
+
+    failing = nn.Sequential(nn.Dropout(0.5), Failing())
+
+    def fail():
+        with ember.no_grad(), pytest.raises(ValueError, match="bad input"):
+            failing(_inputs())
+
+    assert _mode_warnings(fail) == []
+
+    def evaluate_while_handling_an_error():
+        try:
+            raise KeyError("unrelated")
+        except KeyError:
+            _no_grad_forward(_model())
+
+    assert len(_mode_warnings(evaluate_while_handling_an_error)) == 1
+
+
+def test_an_interrupted_forward_does_not_disable_later_checks():
+    class Interrupted(nn.Module):
+        def forward(self, inputs):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        nn.Sequential(nn.Linear(4, 4), Interrupted())(_inputs())
+    assert len(_mode_warnings(lambda: _no_grad_forward(_model()))) == 1
+
+
+def test_the_checks_are_registered_on_the_public_global_hooks():
+    model = _model()
+    optimizer = ember.optim.SGD(model.parameters(), lr=0.1)
+
+    def misuse():
+        _both_slips(model, optimizer)
+
+    for handle in ember._mode_check_handles:
+        handle.remove()
+    try:
+        assert _mode_warnings(misuse) == []
+    finally:
+        ember._mode_check_handles = register_mode_checks()
+    assert len(_mode_warnings(misuse)) == 2
+
+
+def test_checks_registered_inside_a_call_do_not_break_it():
+    class Registering(nn.Module):
+        def forward(self, inputs):
+            ember._mode_check_handles = register_mode_checks()
+            return inputs * 2
+
+    model = Registering()
+    model.register_forward_pre_hook(lambda module, args: None)
+    for handle in ember._mode_check_handles:
+        handle.remove()
+    try:
+        output = model(ember.ones(2))  # its forward hooks now include an end without a start
+    finally:
+        for handle in ember._mode_check_handles:
+            handle.remove()
+        ember._mode_check_handles = register_mode_checks()
+    assert output.tolist() == [2.0, 2.0]
     assert len(_mode_warnings(lambda: _no_grad_forward(_model()))) == 1

@@ -1,9 +1,8 @@
 """Adadelta: step sizes from running averages of squared gradients and squared updates."""
 import numpy as np
 
-from .adam import _zeros_like
-from .optimizer import (
-    Optimizer, _call_closure, _check_non_negative, _check_unsupported, _gradients, _new_step)
+from .adam import _square_average_, _zeros_like
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _new_step
 
 __all__ = ["Adadelta"]
 
@@ -23,40 +22,23 @@ class Adadelta(Optimizer):
                     "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns the closure's loss."""
-        loss = _call_closure(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            rho = float(group["rho"])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            for param, data, grad in _gradients(group):
-                param_state = self.state[param]
-                if len(param_state) == 0:
-                    param_state["step"] = _new_step()
-                    param_state["square_avg"] = _zeros_like(data)
-                    param_state["acc_delta"] = _zeros_like(data)
-                param_state["step"]._data += 1
-                if weight_decay != 0:
-                    grad = grad + data * weight_decay
-                square_avg = param_state["square_avg"]._data
-                acc_delta = param_state["acc_delta"]._data
-                square_avg *= rho
-                squared = grad * (1 - rho)
-                squared *= grad
-                square_avg += squared
-                std = np.add(square_avg, eps, out=np.empty_like(data))
-                np.sqrt(std, out=std)
-                delta = np.add(acc_delta, eps, out=np.empty_like(data))
-                np.sqrt(delta, out=delta)
-                delta /= std
-                delta *= grad
-                acc_delta *= rho
-                squared = delta * (1 - rho)
-                squared *= delta
-                acc_delta += squared
-                delta *= -lr
-                data += delta
-                param._bump_version()
-        return loss
+    def _init_state(self, state, data, options):
+        state["step"] = _new_step()
+        state["square_avg"] = _zeros_like(data)
+        state["acc_delta"] = _zeros_like(data)
+
+    def _update(self, data, grad, state, options):
+        rho = options.rho
+        eps = options.eps
+        square_avg = state["square_avg"]._data
+        acc_delta = state["acc_delta"]._data
+        _square_average_(square_avg, grad, rho)
+        std = np.add(square_avg, eps, out=np.empty_like(data))
+        np.sqrt(std, out=std)
+        delta = np.add(acc_delta, eps, out=np.empty_like(data))
+        np.sqrt(delta, out=delta)
+        delta /= std
+        delta *= grad
+        _square_average_(acc_delta, delta, rho)
+        delta *= -options.lr
+        data += delta

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .optimizer import (
-    Optimizer, _call_closure, _check_non_negative, _check_unsupported, _gradients, _new_step)
+    Optimizer, _check_non_negative, _check_unsupported, _hyperparameters, _new_step)
 
 __all__ = ["Adagrad"]
 
@@ -13,48 +13,29 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
-        _check_non_negative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value, eps=eps)
+        _check_non_negative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                            initial_accumulator_value=initial_accumulator_value, eps=eps)
         _check_unsupported("Adagrad", differentiable=differentiable, fused=fused)
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,
                     "maximize": maximize, "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
         for group in self.param_groups:
+            options = _hyperparameters(group)
             for param in group["params"]:
-                self._init_state(param, group)
+                self._init_state(self.state[param], param._data, options)
 
-    def _init_state(self, param, group):
-        param_state = self.state[param]
-        param_state["step"] = _new_step()
-        param_state["sum"] = Tensor._wrap(
-            np.full_like(param._data, group["initial_accumulator_value"]))
-        return param_state
+    def _init_state(self, state, data, options):
+        state["step"] = _new_step()
+        state["sum"] = Tensor._wrap(np.full_like(data, options.initial_accumulator_value))
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns the closure's loss."""
-        loss = _call_closure(closure)
-        state = self.state
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            lr_decay = float(group["lr_decay"])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            for param, data, grad in _gradients(group):
-                param_state = state[param]
-                if len(param_state) == 0:
-                    param_state = self._init_state(param, group)
-                step_array = param_state["step"]._data
-                step_array += 1
-                step = float(step_array)
-                if weight_decay != 0:
-                    grad = grad + data * weight_decay
-                clr = lr / (1 + (step - 1) * lr_decay)
-                accumulator = param_state["sum"]._data
-                accumulator += grad * grad
-                standard_deviation = np.sqrt(accumulator, out=np.empty_like(data))
-                standard_deviation += eps
-                np.divide(grad, standard_deviation, out=standard_deviation)
-                standard_deviation *= -clr
-                data += standard_deviation
-                param._bump_version()
-        return loss
+    def _update(self, data, grad, state, options):
+        step = float(state["step"]._data)
+        clr = options.lr / (1 + (step - 1) * options.lr_decay)
+        accumulator = state["sum"]._data
+        accumulator += grad * grad
+        standard_deviation = np.sqrt(accumulator, out=np.empty_like(data))
+        standard_deviation += options.eps
+        np.divide(grad, standard_deviation, out=standard_deviation)
+        standard_deviation *= -clr
+        data += standard_deviation

@@ -1,9 +1,8 @@
 """Adam and AdamW (decoupled weight decay), with amsgrad and maximize."""
 import numpy as np
 
-from .optimizer import (
-    Optimizer, _call_closure, _check_betas, _check_non_negative, _check_unsupported, _gradients,
-    _new_step)
+from ..tensor import Tensor
+from .optimizer import Optimizer, _check_adam_options, _check_unsupported, _new_step
 
 __all__ = ["Adam", "AdamW"]
 
@@ -14,9 +13,7 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
-        _check_non_negative(lr=lr, eps=eps)
-        _check_betas(betas)
-        _check_non_negative(weight_decay=weight_decay)
+        _check_adam_options(lr, eps, betas, weight_decay)
         _check_unsupported(type(self).__name__, differentiable=differentiable, fused=fused)
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
@@ -24,58 +21,30 @@ class Adam(Optimizer):
                     "decoupled_weight_decay": decoupled_weight_decay}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns the closure's loss."""
-        loss = _call_closure(closure)
-        state = self.state
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            beta1 = float(group["betas"][0])
-            beta2 = float(group["betas"][1])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            amsgrad = group["amsgrad"]
-            decoupled = group.get("decoupled_weight_decay", False)
-            for param, data, grad in _gradients(group):
-                param_state = state[param]
-                if len(param_state) == 0:
-                    param_state["step"] = _new_step()
-                    param_state["exp_avg"] = _zeros_like(data)
-                    param_state["exp_avg_sq"] = _zeros_like(data)
-                    if amsgrad:
-                        param_state["max_exp_avg_sq"] = _zeros_like(data)
-                step_array = param_state["step"]._data
-                step_array += 1
-                if weight_decay != 0:
-                    if decoupled:
-                        data *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + data * weight_decay
-                exp_avg = param_state["exp_avg"]._data
-                exp_avg_sq = param_state["exp_avg_sq"]._data
-                _lerp_(exp_avg, grad, 1 - beta1)
-                exp_avg_sq *= beta2
-                squared = grad * (1 - beta2)
-                squared *= grad
-                exp_avg_sq += squared
-                step = float(step_array)
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                step_size = lr / bias_correction1
-                bias_correction2_sqrt = bias_correction2 ** 0.5
-                if amsgrad:
-                    max_exp_avg_sq = param_state["max_exp_avg_sq"]._data
-                    np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-                    denominator = np.sqrt(max_exp_avg_sq, out=np.empty_like(data))
-                else:
-                    denominator = np.sqrt(exp_avg_sq, out=np.empty_like(data))
-                denominator /= bias_correction2_sqrt
-                denominator += eps
-                np.divide(exp_avg, denominator, out=denominator)
-                denominator *= -step_size
-                data += denominator
-                param._bump_version()
-        return loss
+    def _init_state(self, state, data, options):
+        _init_moments(state, data)
+        if options.amsgrad:
+            state["max_exp_avg_sq"] = _zeros_like(data)
+
+    def _update(self, data, grad, state, options):
+        beta1, beta2 = options.betas
+        exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2)
+        step = float(state["step"]._data)
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        step_size = options.lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2 ** 0.5
+        if options.amsgrad:
+            max_exp_avg_sq = state["max_exp_avg_sq"]._data
+            np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            denominator = np.sqrt(max_exp_avg_sq, out=np.empty_like(data))
+        else:
+            denominator = np.sqrt(exp_avg_sq, out=np.empty_like(data))
+        denominator /= bias_correction2_sqrt
+        denominator += options.eps
+        np.divide(exp_avg, denominator, out=denominator)
+        denominator *= -step_size
+        data += denominator
 
 
 class AdamW(Adam):
@@ -90,8 +59,33 @@ class AdamW(Adam):
 
 
 def _zeros_like(array):
-    from ..tensor import Tensor
     return Tensor._wrap(np.zeros_like(array))
+
+
+def _init_moments(state, data):
+    """The state Adam and RAdam start from: a step count and two zero running averages."""
+    state["step"] = _new_step()
+    state["exp_avg"] = _zeros_like(data)
+    state["exp_avg_sq"] = _zeros_like(data)
+
+
+def _update_moments(state, grad, beta1, beta2):
+    """Adam's running averages of the gradient and of its square, updated in place (PyTorch's
+    rounding); returns the two arrays."""
+    exp_avg = state["exp_avg"]._data
+    exp_avg_sq = state["exp_avg_sq"]._data
+    _lerp_(exp_avg, grad, 1 - beta1)
+    _square_average_(exp_avg_sq, grad, beta2)
+    return exp_avg, exp_avg_sq
+
+
+def _square_average_(average, values, decay):
+    """``average = decay * average + (1 - decay) * values**2`` in place, rounded like PyTorch's
+    ``average.mul_(decay).addcmul_(values, values, value=1 - decay)``."""
+    average *= decay
+    squared = values * (1 - decay)
+    squared *= values
+    average += squared
 
 
 def _lerp_(start, end, weight):

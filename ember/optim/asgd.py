@@ -3,8 +3,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .adam import _zeros_like
-from .optimizer import (
-    Optimizer, _call_closure, _check_non_negative, _check_unsupported, _gradients, _new_step)
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _new_step
 
 __all__ = ["ASGD"]
 
@@ -22,39 +21,26 @@ class ASGD(Optimizer):
                     "differentiable": differentiable, "capturable": capturable}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns the closure's loss."""
-        loss = _call_closure(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            lambd = float(group["lambd"])
-            alpha = float(group["alpha"])
-            t0 = float(group["t0"])
-            weight_decay = float(group["weight_decay"])
-            for param, data, grad in _gradients(group):
-                param_state = self.state[param]
-                if len(param_state) == 0:
-                    param_state["step"] = _new_step()
-                    param_state["eta"] = Tensor._wrap(np.array(lr, dtype=np.float32))
-                    param_state["mu"] = Tensor._wrap(np.ones((), dtype=np.float32))
-                    param_state["ax"] = _zeros_like(data)
-                step_array = param_state["step"]._data
-                step_array += 1
-                if weight_decay != 0:
-                    grad = grad + data * weight_decay
-                eta = float(param_state["eta"]._data)
-                data *= 1 - lambd * eta
-                data -= grad * eta
-                average = param_state["ax"]._data
-                mu = param_state["mu"]._data
-                if float(mu) != 1:
-                    difference = data - average
-                    difference *= mu
-                    average += difference
-                else:
-                    average[...] = data
-                step = float(step_array)
-                param_state["eta"]._data[...] = lr / ((1 + lambd * lr * step) ** alpha)
-                param_state["mu"]._data[...] = 1 / max(1, step - t0)
-                param._bump_version()
-        return loss
+    def _init_state(self, state, data, options):
+        state["step"] = _new_step()
+        state["eta"] = Tensor._wrap(np.array(options.lr, dtype=np.float32))
+        state["mu"] = Tensor._wrap(np.ones((), dtype=np.float32))
+        state["ax"] = _zeros_like(data)
+
+    def _update(self, data, grad, state, options):
+        lr = options.lr
+        lambd = options.lambd
+        eta = float(state["eta"]._data)
+        data *= 1 - lambd * eta
+        data -= grad * eta
+        average = state["ax"]._data
+        mu = state["mu"]._data
+        if float(mu) != 1:
+            difference = data - average
+            difference *= mu
+            average += difference
+        else:
+            average[...] = data
+        step = float(state["step"]._data)
+        state["eta"]._data[...] = lr / ((1 + lambd * lr * step) ** options.alpha)
+        state["mu"]._data[...] = 1 / max(1, step - options.t0)

@@ -1,24 +1,25 @@
 """Optimizer: parameter groups, per-parameter state, state_dict in PyTorch's format, step hooks.
 
-The base wraps every subclass ``step`` so that the step hooks run around it and the update itself
-runs with grad mode off; subclasses update ``param._data`` in place from ``param._grad._data``.
+The base wraps every ``step`` so that the step hooks run around it and the update itself runs with
+grad mode off (on for ``differentiable``, as in PyTorch). Its own ``step`` visits each parameter
+that has a gradient, creates its state, counts the step and applies weight decay; an optimizer
+gives the rest of the math in ``_update``, which changes ``param._data`` in place.
 """
 import functools
+import numbers
+import types
 import warnings
 from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from .._grad_state import GradState, _grad_state
 from .._hooks import RemovableHandle
+from ..autograd.grad_mode import enable_grad, set_grad_enabled
+from ..nn.modules.module import _new_args_kwargs, _zero_grad
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
-
-# Called as ``hook(optimizer)`` before every ``step`` of every optimizer (a mode-misuse checker
-# registers itself here). Plain list: append to register, remove to unregister.
-_step_pre_hooks = []
 
 _global_pre_hooks = OrderedDict()
 _global_post_hooks = OrderedDict()
@@ -67,23 +68,15 @@ def _wrap_step(step):
 
 
 def _run_step(optimizer, step, args, kwargs):
-    """Pre-hooks, the step with grad mode off, post-hooks."""
-    for hook in _step_pre_hooks:
-        hook(optimizer)
+    """Pre-hooks, the step with grad mode off (on for a differentiable optimizer), post-hooks."""
     if _global_pre_hooks or optimizer._optimizer_step_pre_hooks:
         for hook in (*_global_pre_hooks.values(), *optimizer._optimizer_step_pre_hooks.values()):
             result = hook(optimizer, args, kwargs)
             if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
-                                       f"new_kwargs), but got {result}.")
-                args, kwargs = result
+                args, kwargs = _new_args_kwargs(result, hook)
     optimizer._opt_called = True
-    token = _grad_state.set(GradState(False, _grad_state.get().inference))
-    try:
+    with set_grad_enabled(bool(optimizer.defaults.get("differentiable", False))):
         output = step(optimizer, *args, **kwargs)
-    finally:
-        _grad_state.reset(token)
     if _global_post_hooks or optimizer._optimizer_step_post_hooks:
         for hook in (*optimizer._optimizer_step_post_hooks.values(), *_global_post_hooks.values()):
             hook(optimizer, args, kwargs)
@@ -94,11 +87,8 @@ def _call_closure(closure):
     """Evaluate a step closure with grad mode on (the step itself runs with it off)."""
     if closure is None:
         return None
-    token = _grad_state.set(GradState(True, _grad_state.get().inference))
-    try:
+    with enable_grad():
         return closure()
-    finally:
-        _grad_state.reset(token)
 
 
 class Optimizer:
@@ -187,22 +177,52 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Reset every parameter's ``.grad`` (to None by default, else to zeros)."""
-        for group in self.param_groups:
-            for param in group["params"]:
-                grad = param._grad
-                if grad is None:
-                    continue
-                if set_to_none:
-                    param._grad = None
-                else:
-                    if grad.grad_fn is not None:
-                        grad.detach_()
-                    else:
-                        grad.requires_grad_(False)
-                    grad._data.fill(0)
-                    grad._bump_version()
+        _zero_grad((param for group in self.param_groups for param in group["params"]),
+                   set_to_none)
 
+    # ---- the update ------------------------------------------------------------------------
+    @_wrap_step
     def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns the closure's loss.
+
+        Per parameter: its state is created on first use (``_init_state``), ``state['step']``
+        (where kept) counts this step, weight decay is added to the gradient (or, with
+        ``decoupled_weight_decay``, shrinks the parameter first), then ``_update`` does the rest.
+        """
+        if type(self)._update is Optimizer._update:
+            raise NotImplementedError(f"{type(self).__name__} defines neither step() nor "
+                                      f"_update()")
+        loss = _call_closure(closure)
+        state = self.state
+        for group in self.param_groups:
+            options = _hyperparameters(group)
+            weight_decay = getattr(options, "weight_decay", 0.0)
+            decoupled = getattr(options, "decoupled_weight_decay", False)
+            for param, data, grad in _gradients(group):
+                param_state = state.get(param)
+                if not param_state:
+                    param_state = {}
+                    self._init_state(param_state, data, options)
+                step = param_state.get("step")
+                if step is not None:
+                    step._data += 1
+                if weight_decay != 0:
+                    if decoupled:
+                        data *= 1 - options.lr * weight_decay
+                    else:
+                        grad = grad + data * weight_decay
+                self._update(data, grad, param_state, options)
+                param._bump_version()
+                if param_state:  # SGD without momentum keeps no state, like PyTorch
+                    state[param] = param_state
+        return loss
+
+    def _init_state(self, state, data, options):
+        """Fill the empty ``state`` dict of a parameter (its array ``data``) before its first
+        update, with PyTorch's keys in PyTorch's order."""
+
+    def _update(self, data, grad, state, options):
+        """Update ``data`` in place from ``grad`` (weight decay and maximize already applied)."""
         raise NotImplementedError
 
     # ---- hooks -----------------------------------------------------------------------------
@@ -350,10 +370,30 @@ def _check_non_negative(**values):
             raise ValueError(f"Invalid {label}: {value}")
 
 
-def _check_betas(betas):
+def _check_adam_options(lr, eps, betas, weight_decay):
+    """The Adam family's constructor checks, in PyTorch's order."""
+    _check_non_negative(lr=lr, eps=eps)
     for index in (0, 1):
         if not 0.0 <= betas[index] < 1.0:
             raise ValueError(f"Invalid beta parameter at index {index}: {betas[index]}")
+    _check_non_negative(weight_decay=weight_decay)
+
+
+def _hyperparameters(group):
+    """A group's options as attributes, numbers as Python floats (NumPy scalars and 0-d tensors
+    too): a NumPy float64 learning rate must not turn a float32 update into float64."""
+    return types.SimpleNamespace(**{key: _as_float(value) for key, value in group.items()
+                                    if key != "params"})
+
+
+def _as_float(value):
+    if isinstance(value, tuple):
+        return tuple(_as_float(item) for item in value)
+    if isinstance(value, (bool, np.bool_)):
+        return value
+    if isinstance(value, numbers.Real) or (isinstance(value, Tensor) and value.ndim == 0):
+        return float(value)
+    return value
 
 
 def _gradients(group):

@@ -3,8 +3,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .adam import _zeros_like
-from .optimizer import (
-    Optimizer, _call_closure, _check_non_negative, _check_unsupported, _gradients, _new_step)
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _new_step
 
 __all__ = ["Rprop"]
 
@@ -23,30 +22,22 @@ class Rprop(Optimizer):
                     "capturable": capturable}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns the closure's loss."""
-        loss = _call_closure(closure)
-        for group in self.param_groups:
-            eta_minus, eta_plus = (float(value) for value in group["etas"])
-            step_size_min, step_size_max = (float(value) for value in group["step_sizes"])
-            for param, data, grad in _gradients(group):
-                param_state = self.state[param]
-                if len(param_state) == 0:
-                    param_state["step"] = _new_step()
-                    param_state["prev"] = _zeros_like(data)
-                    param_state["step_size"] = Tensor._wrap(
-                        np.full_like(grad, float(group["lr"])))
-                param_state["step"]._data += 1
-                prev = param_state["prev"]._data
-                step_size = param_state["step_size"]._data
-                agreement = np.sign(grad * prev)
-                factor = np.where(agreement > 0, eta_plus,
-                                  np.where(agreement < 0, eta_minus, 1.0)).astype(data.dtype)
-                step_size *= factor
-                np.clip(step_size, step_size_min, step_size_max, out=step_size)
-                grad = np.where(factor == np.asarray(eta_minus, data.dtype), 0, grad).astype(
-                    data.dtype, copy=False)
-                data -= np.sign(grad) * step_size
-                prev[...] = grad
-                param._bump_version()
-        return loss
+    def _init_state(self, state, data, options):
+        state["step"] = _new_step()
+        state["prev"] = _zeros_like(data)
+        state["step_size"] = Tensor._wrap(np.full_like(data, options.lr))
+
+    def _update(self, data, grad, state, options):
+        eta_minus, eta_plus = options.etas
+        step_size_min, step_size_max = options.step_sizes
+        prev = state["prev"]._data
+        step_size = state["step_size"]._data
+        agreement = np.sign(grad * prev)
+        factor = np.where(agreement > 0, eta_plus,
+                          np.where(agreement < 0, eta_minus, 1.0)).astype(data.dtype)
+        step_size *= factor
+        np.clip(step_size, step_size_min, step_size_max, out=step_size)
+        grad = np.where(factor == np.asarray(eta_minus, data.dtype), 0, grad).astype(
+            data.dtype, copy=False)
+        data -= np.sign(grad) * step_size
+        prev[...] = grad

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _call_closure, _check_unsupported, _gradients
+from .optimizer import Optimizer, _check_unsupported
 
 __all__ = ["SGD"]
 
@@ -26,36 +26,22 @@ class SGD(Optimizer):
                     "foreach": foreach, "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns the closure's loss."""
-        loss = _call_closure(closure)
-        state = self.state
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            momentum = float(group["momentum"])
-            dampening = float(group["dampening"])
-            weight_decay = float(group["weight_decay"])
-            nesterov = group["nesterov"]
-            for param, data, grad in _gradients(group):
-                if weight_decay != 0:
-                    grad = grad + data * weight_decay
-                if momentum != 0:
-                    param_state = state[param]
-                    buffer_tensor = param_state.get("momentum_buffer")
-                    if buffer_tensor is None:
-                        buffer = np.array(grad, copy=True)
-                        param_state["momentum_buffer"] = Tensor._wrap(buffer)
-                    else:
-                        buffer = buffer_tensor._data
-                        buffer *= momentum
-                        if dampening == 0:
-                            buffer += grad
-                        else:
-                            buffer += grad * (1 - dampening)
-                    if nesterov:
-                        grad = grad + buffer * momentum
-                    else:
-                        grad = buffer
-                data -= grad * lr
-                param._bump_version()
-        return loss
+    def _update(self, data, grad, state, options):
+        momentum = options.momentum
+        if momentum != 0:
+            buffer_tensor = state.get("momentum_buffer")
+            if buffer_tensor is None:
+                buffer = np.array(grad, copy=True)
+                state["momentum_buffer"] = Tensor._wrap(buffer)
+            else:
+                buffer = buffer_tensor._data
+                buffer *= momentum
+                if options.dampening == 0:
+                    buffer += grad
+                else:
+                    buffer += grad * (1 - options.dampening)
+            if options.nesterov:
+                grad = grad + buffer * momentum
+            else:
+                grad = buffer
+        data -= grad * options.lr

@@ -1,5 +1,6 @@
 """Module: registration, traversal, modes, hooks, dtype conversion, state_dict and its loading."""
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -244,6 +245,189 @@ def test_forward_hooks_and_handles():
     with model.register_forward_hook(lambda m, a, k, o: o * 2, with_kwargs=True):
         assert model(x).shape == (3, 2)
     assert not model._forward_hooks
+
+
+# ---- global hooks: each scenario runs on ember and on torch and logs what the hooks saw ----------
+def _labels(model):
+    """Module -> its dotted name ('' for the model), to log hook calls without the objects."""
+    names = {id(module): name for name, module in model.named_modules()}
+    return lambda module: names[id(module)]
+
+
+def _removing(handles, action):
+    """Run ``action`` with the hook ``handles`` registered, and remove them whatever happens."""
+    try:
+        return action()
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _global_hook_order(lib):
+    hooks = lib.nn.modules.module
+    model = lib.nn.Sequential(lib.nn.Identity(), lib.nn.Identity())
+    label = _labels(model)
+    events = []
+    handles = [
+        hooks.register_module_forward_pre_hook(
+            lambda module, args: events.append(("global pre", label(module)))),
+        hooks.register_module_forward_hook(
+            lambda module, args, output: events.append(("global post", label(module)))),
+        model[0].register_forward_pre_hook(
+            lambda module, args: events.append(("pre", label(module)))),
+        model[0].register_forward_hook(
+            lambda module, args, output: events.append(("post", label(module)))),
+    ]
+    _removing(handles, lambda: model(lib.ones(2)))
+    model(lib.ones(2))  # nothing left registered: no events
+    return events
+
+
+def test_global_hooks_run_for_every_call_before_the_modules_own_like_torch(torch):
+    events = _global_hook_order(ember)
+    assert events == _global_hook_order(torch)
+    assert events == [("global pre", ""), ("global pre", "0"), ("pre", "0"), ("global post", "0"),
+                      ("post", "0"), ("global pre", "1"), ("global post", "1"),
+                      ("global post", "")]
+
+
+def _global_hook_rewrites(lib):
+    class Scaled(lib.nn.Module):
+        def forward(self, inputs, scale=1.0):
+            return inputs * scale
+
+    hooks = lib.nn.modules.module
+    model = Scaled()
+    seen_kwargs = []
+
+    def with_kwargs(module, args, kwargs, output):
+        seen_kwargs.append(dict(kwargs))
+        return output * kwargs["scale"]
+
+    handles = [
+        hooks.register_module_forward_pre_hook(lambda module, args: args[0] + 1),  # not a tuple
+        hooks.register_module_forward_hook(with_kwargs, with_kwargs=True),
+        hooks.register_module_forward_hook(lambda module, args, output: output + 100),
+        model.register_forward_hook(lambda module, args, output: -output),
+    ]
+    output = _removing(handles, lambda: model(lib.tensor([1.0, 2.0]), scale=3.0))
+    return output.tolist(), seen_kwargs
+
+
+def test_global_hooks_replace_args_and_output_and_see_kwargs_like_torch(torch):
+    result = _global_hook_rewrites(ember)
+    assert result == _global_hook_rewrites(torch)
+    assert result == ([-118.0, -127.0], [{"scale": 3.0}])  # -(((x + 1) * 3) * 3 + 100)
+
+
+class _Failure(Exception):
+    pass
+
+
+def _always_called_hooks(lib, failing):
+    """Which forward hooks run when ``failing`` ('forward', 'pre-hook' or 'hook') raises."""
+    class Model(lib.nn.Module):
+        def forward(self, inputs):
+            if failing == "forward":
+                raise _Failure("forward failed")
+            return inputs * 2
+
+    def fail_in_hook(module, args, output):
+        raise _Failure("hook failed")
+
+    hooks = lib.nn.modules.module
+    model = Model()
+    events = []
+
+    def logger(name):
+        return lambda module, args, output: events.append((name, output is None))
+
+    handles = [hooks.register_module_forward_hook(logger("global always 1"), always_call=True),
+               hooks.register_module_forward_hook(logger("global"))]
+    if failing == "hook":
+        handles.append(hooks.register_module_forward_hook(fail_in_hook))
+    handles += [hooks.register_module_forward_hook(logger("global always 2"), always_call=True),
+                model.register_forward_hook(logger("module always"), always_call=True),
+                model.register_forward_hook(logger("module"))]
+    if failing == "pre-hook":
+        handles.append(model.register_forward_pre_hook(lambda module, args: 1 / 0))
+    with pytest.raises(ZeroDivisionError if failing == "pre-hook" else _Failure):
+        _removing(handles, lambda: model(lib.ones(2)))
+    return events
+
+
+@pytest.mark.parametrize("failing", ["forward", "pre-hook", "hook"])
+def test_always_called_hooks_run_once_when_a_call_raises_like_torch(torch, failing):
+    events = _always_called_hooks(ember, failing)
+    assert events == _always_called_hooks(torch, failing)
+    if failing == "hook":  # the first two ran before the failure, with the output
+        assert events == [("global always 1", False), ("global", False),
+                          ("global always 2", False), ("module always", False)]
+    else:  # no output: only the always-called hooks run, global ones first
+        assert events == [("global always 1", True), ("global always 2", True),
+                          ("module always", True)]
+
+
+def _failing_always_called_hook(lib):
+    class Model(lib.nn.Module):
+        def forward(self, inputs):
+            raise _Failure("forward failed")
+
+    def broken(module, args, output):
+        raise KeyError("broken hook")
+
+    hooks = lib.nn.modules.module
+    model = Model()
+    handles = [hooks.register_module_forward_hook(broken, always_call=True),
+               model.register_forward_hook(broken, always_call=True)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(_Failure, match="forward failed"):
+            _removing(handles, lambda: model(lib.ones(2)))
+    return [(warning.category, str(warning.message)) for warning in caught]
+
+
+def test_an_always_called_hook_that_raises_after_a_failure_is_only_warned_about_like_torch(torch):
+    caught = _failing_always_called_hook(ember)
+    assert caught == _failing_always_called_hook(torch)
+    assert len(caught) == 2 and caught[0][1].startswith("global module forward hook with")
+
+
+def test_always_called_hooks_also_run_on_an_interrupt():
+    """ember's one difference from PyTorch (Exception only): a call depth kept by a pre-hook and
+    an always-called hook must stay right after Ctrl-C."""
+    class Interrupted(nn.Module):
+        def forward(self, inputs):
+            raise KeyboardInterrupt
+
+    events = []
+    handle = nn.modules.module.register_module_forward_hook(
+        lambda module, args, output: events.append(output), always_call=True)
+    with pytest.raises(KeyboardInterrupt):
+        _removing([handle], lambda: Interrupted()(ember.ones(1)))
+    assert events == [None]
+
+
+def _zero_grad_keeping_tensors(lib, owner):
+    model = lib.nn.Module()
+    model.weight = lib.nn.Parameter(lib.tensor([1.0, -2.0]))
+    model.bias = lib.nn.Parameter(lib.tensor([0.5]))
+    optimizer = lib.optim.SGD(model.parameters(), lr=0.1)
+    ((model.weight * model.weight).sum() + model.bias.sum()).backward(create_graph=True)
+    weight_grad = model.weight.grad
+    recorded = weight_grad.grad_fn is not None
+    (model if owner == "module" else optimizer).zero_grad(set_to_none=False)
+    return (recorded, model.weight.grad is weight_grad, weight_grad.grad_fn is None,
+            weight_grad.requires_grad, weight_grad.tolist(), model.bias.grad.tolist())
+
+
+@pytest.mark.parametrize("owner", ["module", "optimizer"])
+def test_zero_grad_without_none_detaches_and_zeroes_in_place_like_torch(torch, owner):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: create_graph=True makes a reference cycle
+        result = _zero_grad_keeping_tensors(ember, owner)
+        assert result == _zero_grad_keeping_tensors(torch, owner)
+    assert result == (True, True, True, False, [0.0, 0.0], [0.0])
 
 
 # ---- state_dict ------------------------------------------------------------------------------

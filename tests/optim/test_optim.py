@@ -317,28 +317,31 @@ def test_step_closure_runs_with_grad_and_update_without():
     assert ember.is_grad_enabled()
 
 
-def test_step_hooks():
+def test_step_hooks_run_global_pre_hooks_first_and_global_post_hooks_last():
     param = ember.tensor([1.0], requires_grad=True)
     opt = optim.SGD([param], lr=0.1)
     calls = []
-
-    def module_hook(optimizer):
-        calls.append(("module", optimizer))
-
-    optimizer_module._step_pre_hooks.append(module_hook)
+    global_pre = optimizer_module.register_optimizer_step_pre_hook(
+        lambda o, args, kwargs: calls.append(("global pre", o)))
+    global_post = optimizer_module.register_optimizer_step_post_hook(
+        lambda o, args, kwargs: calls.append(("global post", o)))
     try:
         pre = opt.register_step_pre_hook(lambda o, args, kwargs: calls.append(("pre", o)))
         post = opt.register_step_post_hook(lambda o, args, kwargs: calls.append(("post", o)))
         param.grad = ember.tensor([1.0])
         opt.step()
-        assert calls == [("module", opt), ("pre", opt), ("post", opt)]
+        assert calls == [("global pre", opt), ("pre", opt), ("post", opt), ("global post", opt)]
         pre.remove()
         post.remove()
         calls.clear()
         opt.step()
-        assert calls == [("module", opt)]
+        assert calls == [("global pre", opt), ("global post", opt)]
     finally:
-        optimizer_module._step_pre_hooks.remove(module_hook)  # others (ModeWarning) stay
+        global_pre.remove()
+        global_post.remove()
+    calls.clear()
+    opt.step()
+    assert calls == []
 
 
 def test_pre_hook_can_replace_arguments():
@@ -454,3 +457,36 @@ def test_float64_parameters_match_torch(torch, case):
         results.append(param.detach().numpy())
     assert results[1].dtype == np.float64
     np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-14)
+
+
+class _GradModeProbe(optim.Optimizer):
+    """Records the grad mode its update runs in."""
+
+    def __init__(self, params, differentiable):
+        super().__init__(params, {"lr": 0.1, "differentiable": differentiable})
+        self.grad_modes = []
+
+    def _update(self, data, grad, state, options):
+        self.grad_modes.append(ember.is_grad_enabled())
+
+
+@pytest.mark.parametrize("differentiable", [False, True])
+def test_step_runs_with_grad_mode_set_to_differentiable(differentiable):
+    param = ember.tensor([1.0], requires_grad=True)
+    param.grad = ember.tensor([1.0])
+    probe = _GradModeProbe([param], differentiable)
+    with ember.no_grad():
+        probe.step()
+    with ember.enable_grad():
+        probe.step()
+    assert probe.grad_modes == [differentiable, differentiable]
+    assert ember.is_grad_enabled()
+
+
+def test_an_optimizer_without_step_or_update_raises_not_implemented():
+    class Incomplete(optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, {"lr": 0.1})
+
+    with pytest.raises(NotImplementedError, match="Incomplete defines neither step"):
+        Incomplete([ember.zeros(1, requires_grad=True)]).step()

@@ -6,6 +6,7 @@ import pytest
 import ember
 from ember import nn
 from ember.data import DataLoader, TensorDataset
+from ember.nn.utils.modes import _deliberate_depth
 from ember.training import evaluating, mc_predict, train_one_epoch, training_mode
 
 
@@ -316,4 +317,4 @@ def test_a_failing_train_override_leaves_nothing_switched():
             pass
     assert _modes(model) == before
     assert ember.is_grad_enabled()
-    assert ember._warnings._deliberate_depth.get() == 0
+    assert _deliberate_depth.get() == 0

@@ -1,19 +1,101 @@
 """Module: the base of every layer; registers parameters, buffers and submodules, holds the
 train/eval flag, runs forward between hooks and saves/loads state_dicts with PyTorch's keys."""
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 import numpy as np
 
-from ... import _device, _dtype, _warnings
+from ... import _device, _dtype
 from ..._hooks import RemovableHandle
 from ...autograd.grad_mode import no_grad
 from ..._dtype import tensor_type_name
 from ...tensor import Size, Tensor
 from ..parameter import Parameter
 
-_call_state = _warnings._call_state
+__all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook"]
+
+
+class _GlobalHooks(dict):
+    """Hooks by handle id, with ``snapshot``, the tuple of its items remade on every change
+    (rare): every module call reads it without copying, and a hook may add or remove hooks while
+    it runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.snapshot = ()
+
+    def __setitem__(self, hook_id, hook):
+        super().__setitem__(hook_id, hook)
+        self.snapshot = tuple(self.items())
+
+    def __delitem__(self, hook_id):
+        super().__delitem__(hook_id)
+        self.snapshot = tuple(self.items())
+
+    def pop(self, hook_id, *default):
+        hook = super().pop(hook_id, *default)
+        self.snapshot = tuple(self.items())
+        return hook
+
+    def clear(self):
+        super().clear()
+        self.snapshot = ()
+
+
+# Hooks that run for every module call, before each module's own hooks (PyTorch's global hooks).
+_global_forward_pre_hooks = _GlobalHooks()
+_global_forward_hooks = _GlobalHooks()
+_global_forward_hooks_with_kwargs = set()
+_global_forward_hooks_always_called = set()
+
+
+def register_module_forward_pre_hook(hook):
+    """Register ``hook(module, args)`` to run before the forward of every module, ahead of the
+    module's own pre-hooks; a non-None result replaces the positional args."""
+    handle = RemovableHandle(_global_forward_pre_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """Register ``hook(module, args, output)`` (with ``with_kwargs``: ``hook(module, args, kwargs,
+    output)``) to run after the forward of every module, ahead of the module's own forward hooks;
+    a non-None result replaces the output. ``always_call`` runs it even when the call raises."""
+    handle = RemovableHandle(_global_forward_hooks, _global_forward_hooks_with_kwargs,
+                             _global_forward_hooks_always_called)
+    _global_forward_hooks[handle.id] = hook
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs.add(handle.id)
+    if always_call:
+        _global_forward_hooks_always_called.add(handle.id)
+    return handle
+
+
+def _zero_grad(parameters, set_to_none):
+    """``zero_grad`` of modules and optimizers: each gradient set to None, or detached from any
+    graph and filled with zeros in place."""
+    for parameter in parameters:
+        grad = parameter._grad
+        if grad is None:
+            continue
+        if set_to_none:
+            parameter._grad = None
+            continue
+        if grad.grad_fn is not None:
+            grad.detach_()
+        else:
+            grad.requires_grad_(False)
+        grad.zero_()
+
+
+def _new_args_kwargs(result, hook_name):
+    """The non-None result of a pre-hook that sees kwargs: (new_args, new_kwargs)."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise RuntimeError(f"{hook_name} must return None or a tuple of (new_args, new_kwargs), "
+                           f"but got {result}.")
+    return result
 
 
 def _typename(value):
@@ -75,6 +157,7 @@ class Module:
         set_attribute(self, "_forward_pre_hooks", OrderedDict())
         set_attribute(self, "_forward_hooks", OrderedDict())
         set_attribute(self, "_forward_hooks_with_kwargs", set())
+        set_attribute(self, "_forward_hooks_always_called", set())
         set_attribute(self, "_forward_pre_hooks_with_kwargs", set())
 
     def forward(self, *args, **kwargs):
@@ -82,34 +165,75 @@ class Module:
                                   f'"forward" function')
 
     def __call__(self, *args, **kwargs):
-        if _call_state.outermost:  # a top-level call: run it through the mode checks
-            return _warnings.outermost_call(self, args, kwargs)
-        if self._forward_pre_hooks or self._forward_hooks:
+        if (self._forward_pre_hooks or self._forward_hooks or _global_forward_pre_hooks
+                or _global_forward_hooks):
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
     def _call_with_hooks(self, args, kwargs):
-        for hook_id, hook in list(self._forward_pre_hooks.items()):
-            if hook_id in self._forward_pre_hooks_with_kwargs:
-                result = hook(self, args, kwargs)
+        """forward between the hooks, global ones first; if anything raises, the ``always_call``
+        forward hooks not yet run still run before the exception propagates."""
+        output = None
+        forward_hooks = None
+        started = 0  # how many of forward_hooks have been called
+        try:
+            pre_hooks = _global_forward_pre_hooks.snapshot
+            if self._forward_pre_hooks:
+                pre_hooks += tuple(self._forward_pre_hooks.items())
+            for hook_id, hook in pre_hooks:
+                if hook_id in self._forward_pre_hooks_with_kwargs:
+                    result = hook(self, args, kwargs)
+                    if result is not None:
+                        args, kwargs = _new_args_kwargs(result, "forward pre-hook")
+                else:
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
+            output = self.forward(*args, **kwargs)
+            forward_hooks = _global_forward_hooks.snapshot
+            if self._forward_hooks:
+                forward_hooks += tuple(self._forward_hooks.items())
+            for hook_id, hook in forward_hooks:
+                started += 1
+                if (hook_id in _global_forward_hooks_with_kwargs
+                        or hook_id in self._forward_hooks_with_kwargs):
+                    result = hook(self, args, kwargs, output)
+                else:
+                    result = hook(self, args, output)
                 if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(f"forward pre-hook must return None or a tuple of "
-                                           f"(new_args, new_kwargs), but got {result}.")
-                    args, kwargs = result
+                    output = result
+            return output
+        except BaseException:
+            # On any exception, an interrupt too (PyTorch: Exception only): a hook paired with a
+            # pre-hook (the mode checks' call depth) must never miss the end of a call.
+            if forward_hooks is None:
+                forward_hooks = _global_forward_hooks.snapshot + tuple(self._forward_hooks.items())
+            self._run_always_called_hooks(forward_hooks[started:], args, kwargs, output)
+            raise
+
+    def _run_always_called_hooks(self, hooks, args, kwargs, output):
+        """After a failed call: each ``always_call`` hook of ``hooks``, its own error only warned
+        about (the first error is the one that propagates)."""
+        for hook_id, hook in hooks:
+            if hook_id in _global_forward_hooks_always_called:
+                kind = "global module"
+            elif hook_id in self._forward_hooks_always_called:
+                kind = "module"
             else:
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        output = self.forward(*args, **kwargs)
-        for hook_id, hook in list(self._forward_hooks.items()):
-            if hook_id in self._forward_hooks_with_kwargs:
-                result = hook(self, args, kwargs, output)
-            else:
-                result = hook(self, args, output)
+                continue
+            try:
+                if (hook_id in _global_forward_hooks_with_kwargs
+                        or hook_id in self._forward_hooks_with_kwargs):
+                    result = hook(self, args, kwargs, output)
+                else:
+                    result = hook(self, args, output)
+            except Exception as error:
+                warnings.warn(f"{kind} forward hook with ``always_call=True`` raised an exception "
+                              f"that was silenced as another error was raised in forward: {error}",
+                              stacklevel=2)
+                continue
             if result is not None:
                 output = result
-        return output
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """``hook(module, args)`` runs before forward; a non-None result replaces the args."""
@@ -121,12 +245,16 @@ class Module:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
-        """``hook(module, args, output)`` runs after forward; a non-None result replaces output."""
-        handle = RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs)
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """``hook(module, args, output)`` runs after forward; a non-None result replaces output.
+        ``always_call`` runs it even when the call raises."""
+        handle = RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs,
+                                 self._forward_hooks_always_called)
         self._forward_hooks[handle.id] = hook
         if with_kwargs:
             self._forward_hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self._forward_hooks_always_called.add(handle.id)
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
@@ -378,18 +506,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Reset every parameter's gradient: to None by default, else to zeros in place."""
-        for parameter in self.parameters():
-            grad = parameter._grad
-            if grad is None:
-                continue
-            if set_to_none:
-                parameter._grad = None
-            else:
-                if grad.grad_fn is not None:
-                    grad.detach_()
-                else:
-                    grad.requires_grad_(False)
-                grad.zero_()
+        _zero_grad(self.parameters(), set_to_none)
 
     def apply(self, fn):
         """Call ``fn`` on every submodule (children first) and then on this module."""

@@ -1,12 +1,13 @@
-"""Deliberate per-layer modes: frozen BatchNorm, Monte-Carlo dropout, exact BatchNorm recalibration.
+"""Deliberate per-layer modes: frozen BatchNorm, Monte-Carlo dropout, exact BatchNorm recalibration,
+and the scoped switch of modes that they and ``ember.evaluating``/``training_mode`` share.
 
 Each tool restores what it changed, and none of them triggers a ``ModeWarning``.
 """
+import contextvars
 import itertools
 
 import numpy as np
 
-from ... import _warnings
 from ...autograd._contextlib import DecoratorContextManager
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
@@ -21,6 +22,10 @@ _MODE_SENSITIVE = (_DropoutNd, _BatchNorm)
 
 # Where freeze_batchnorm remembers what it changed on a BatchNorm, for unfreeze_batchnorm.
 _FROZEN_STATE = "_frozen_batchnorm_state"
+
+# How many scoped mode switches are open in this thread / asyncio task: the mode checks
+# (ember.training.mode_checks) stay silent inside them, the modes there are deliberate.
+_deliberate_depth = contextvars.ContextVar("_deliberate_depth", default=0)
 
 
 def _check_module(function_name, module):
@@ -62,6 +67,51 @@ def _restore_modes(snapshot):
     for module, training in snapshot:
         lock = module._mode_lock
         module.training = training if lock is None else lock
+
+
+class _ScopedModes(DecoratorContextManager):
+    """Switch the modes of ``modules`` for a block (``_switch``), then give every module in them
+    its own previous ``training`` flag back, even after an exception; the mode checks are silent
+    inside. The one snapshot-and-restore behind mc_dropout, update_bn, evaluating and
+    training_mode."""
+
+    def __init__(self, *modules):
+        self.modules = modules
+        self._saved = []  # a stack, so one instance can be entered again while entered
+
+    def _switch(self):
+        raise NotImplementedError
+
+    def _grad_switch(self):
+        """A grad-mode context entered after the switch (evaluating's no_grad), or None."""
+        return None
+
+    def __enter__(self):
+        snapshot = _snapshot_modes(self.modules)
+        _deliberate_depth.set(_deliberate_depth.get() + 1)
+        try:
+            self._switch()
+        except BaseException:
+            # A train()/eval() override failed: leave nothing half-switched.
+            _restore_modes(snapshot)
+            _deliberate_depth.set(_deliberate_depth.get() - 1)
+            raise
+        grad_switch = self._grad_switch()
+        if grad_switch is not None:
+            grad_switch.__enter__()
+        self._saved.append((snapshot, grad_switch))
+        return self.modules[0] if len(self.modules) == 1 else self.modules
+
+    def __exit__(self, exception_type, exception_value, traceback):
+        snapshot, grad_switch = self._saved.pop()
+        if grad_switch is not None:
+            grad_switch.__exit__(exception_type, exception_value, traceback)
+        _restore_modes(snapshot)
+        _deliberate_depth.set(_deliberate_depth.get() - 1)
+        return False
+
+    def clone(self):
+        return type(self)(*self.modules)
 
 
 def _batchnorms(model):
@@ -117,41 +167,39 @@ def unfreeze_batchnorm(model):
     return model
 
 
-class mc_dropout(DecoratorContextManager):
+class mc_dropout(_ScopedModes):
     """Monte-Carlo dropout: ``model`` in eval mode (BatchNorm uses its running statistics) except
     its Dropout layers, which stay active; every module's flag comes back on exit. The grad mode is
     left as it is. Locked layers keep their locked mode."""
 
     def __init__(self, model):
         _check_module("mc_dropout", model)
+        super().__init__(model)
         self.model = model
-        self._saved = []  # a stack, so one instance can be entered again while entered
 
-    def __enter__(self):
-        snapshot = _snapshot_modes((self.model,))
-        quiet = _warnings.deliberate()
-        quiet.__enter__()
-        try:
-            self.model.eval()
-        except BaseException:
-            # An eval()/train() override failed: leave nothing half-switched.
-            _restore_modes(snapshot)
-            quiet.__exit__(None, None, None)
-            raise
-        self._saved.append((snapshot, quiet))
+    def _switch(self):
+        self.model.eval()
         for module in self.model.modules():
             if isinstance(module, _DropoutNd) and module._mode_lock is None:
                 module.training = True
-        return self.model
 
-    def __exit__(self, exception_type, exception_value, traceback):
-        snapshot, quiet = self._saved.pop()
-        _restore_modes(snapshot)
-        quiet.__exit__(exception_type, exception_value, traceback)
-        return False
+
+class _Recalibration(_ScopedModes):
+    """update_bn's modes: every module of ``model`` in eval mode (locks ignored) except the
+    BatchNorm layers ``norms``, in training mode."""
+
+    def __init__(self, model, norms):
+        super().__init__(model)
+        self.norms = norms
+
+    def _switch(self):
+        for module in self.modules[0].modules():
+            module.training = False
+        for norm in self.norms:
+            norm.training = True
 
     def clone(self):
-        return type(self)(self.model)
+        return type(self)(self.modules[0], self.norms)
 
 
 class _Moments:
@@ -208,19 +256,15 @@ def update_bn(loader, model, max_batches=None):
              if norm.running_mean is not None and norm.running_var is not None]
     if not norms:
         return model
-    snapshot = _snapshot_modes((model,))
     tracking = [(norm, norm.track_running_stats) for norm in norms]
     moments = [_Moments() for _ in norms]
     handles = [norm.register_forward_pre_hook(moment) for norm, moment in zip(norms, moments)]
     batches = loader if max_batches is None else itertools.islice(loader, max_batches)
     try:
-        with no_grad(), _warnings.deliberate():
-            for module, _ in snapshot:
-                module.training = False
-            for norm in norms:
-                # Batch statistics for the forward pass, buffers left alone until the end.
-                norm.training = True
-                norm.track_running_stats = False
+        for norm in norms:
+            # Batch statistics for the forward pass, buffers left alone until the end.
+            norm.track_running_stats = False
+        with _Recalibration(model, norms), no_grad():
             for batch in batches:
                 inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
                 model(inputs)
@@ -229,7 +273,6 @@ def update_bn(loader, model, max_batches=None):
             handle.remove()
         for norm, track_running_stats in tracking:
             norm.track_running_stats = track_running_stats
-        _restore_modes(snapshot)
     with no_grad():
         for norm, moment in zip(norms, moments):
             if moment.count < 2:
