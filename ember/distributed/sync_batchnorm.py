@@ -34,7 +34,8 @@ def _global_statistics(input_array, backend):
     rows = input_array.reshape(input_array.shape[0], channels, -1)
     packed[channels:2 * channels] = np.einsum("ncl,ncl->c", rows, rows, dtype=np.float64)
     packed[-1] = input_array.size // channels
-    backend.allreduce(packed, ReduceOp.SUM)
+    # Ranks with different channel counts fail the engine's cross-rank check with this label.
+    backend.allreduce(packed, ReduceOp.SUM, label=f"SyncBatchNorm statistics, {channels} channels")
     count = packed[-1]
     mean = packed[:channels] / count
     variance = np.maximum(packed[channels:2 * channels] / count - mean * mean, 0.0)
@@ -90,7 +91,8 @@ class _SyncBatchNormFunction(Op):
         grad_bias = sums[:channels].astype(grad.dtype) if needs_bias else None
         grad_input = None
         if needs_input:
-            ctx.backend.allreduce(sums, ReduceOp.SUM)
+            ctx.backend.allreduce(sums, ReduceOp.SUM,
+                                  label=f"SyncBatchNorm gradient sums, {channels} channels")
             means = sums / ctx.count  # global mean of grad, and of grad * x_hat
             scale = invstd if weight is None else invstd * weight
             # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat))
