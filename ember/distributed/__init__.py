@@ -1,6 +1,7 @@
 """Data-parallel training over MPI: collectives (checked across ranks, with a timeout),
-DistributedDataParallel, DistributedSampler, SyncBatchNorm.
+DistributedDataParallel (with join() for uneven inputs), DistributedSampler, SyncBatchNorm.
 Without ``mpiexec`` the world is one process, so the same script runs anywhere."""
+from . import algorithms  # noqa: F401
 from .comm import (  # noqa: F401
     Backend, DistBackendError, DistError, MPIBackend, ReduceOp, Request, SingleProcessBackend,
     Work, all_gather, all_reduce, all_reduce_metrics, barrier, broadcast, default_pg_timeout,
