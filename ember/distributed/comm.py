@@ -223,7 +223,13 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
         op = ReduceOp.SUM
         divisor = engine.world_size
     tensor._bump_version()
-    request = engine.iallreduce(buffer, op)
+    reduced = buffer
+    if buffer.dtype == np.bool_:
+        # MPI has no arithmetic on booleans: as PyTorch's backends do, SUM and MAX are a
+        # logical or, PRODUCT and MIN a logical and, on the same bytes seen as uint8.
+        reduced = buffer.view(np.uint8)
+        op = ReduceOp.MAX if op in (ReduceOp.SUM, ReduceOp.MAX) else ReduceOp.MIN
+    request = engine.iallreduce(reduced, op)
     work = Work(request, lambda: _finish_in_place(tensor, buffer, divisor), [tensor])
     if async_op:
         return work

@@ -189,6 +189,20 @@ def test_collective_argument_errors():
         dist.destroy_process_group()
 
 
+def test_boolean_all_reduce_is_a_logical_or_or_and():
+    backend = _TwinBackend()
+    dist.init_process_group(backend)
+    try:
+        flags = ember.tensor([True, False])
+        for op, expected in ((ReduceOp.SUM, ReduceOp.MAX), (ReduceOp.MAX, ReduceOp.MAX),
+                             (ReduceOp.PRODUCT, ReduceOp.MIN), (ReduceOp.MIN, ReduceOp.MIN)):
+            dist.all_reduce(flags, op=op)
+            assert backend.calls[-1][1] is expected
+        assert flags.dtype == ember.bool and flags.tolist() == [True, False]
+    finally:
+        dist.destroy_process_group()
+
+
 def test_integer_all_reduce_keeps_dtype(world):
     tensor = ember.tensor([3, 4])
     dist.all_reduce(tensor, op=ReduceOp.MAX)

@@ -110,6 +110,7 @@ def test_mismatched_collectives_are_an_error_on_every_rank(reports, case, detail
         assert error_type == "RuntimeError" and message.startswith(MISMATCH)
         assert detail in message
         assert report["collective_mismatch"]["after"] == [3.0, 3.0]  # the group still works
+        assert report["collective_mismatch"]["bool_or"] == [True, False]
 
 
 def test_a_stuck_rank_times_out_on_every_waiting_rank_and_ends_the_job(mpi_job):

@@ -203,6 +203,9 @@ def scenario_collective_mismatch(rank, world_size):
     values = ember.full((2,), float(rank + 1))
     dist.all_reduce(values)  # still usable after every caught mismatch
     results["after"] = values.numpy().tolist()
+    flags = ember.tensor([rank == 0, False])
+    dist.all_reduce(flags)  # booleans: a logical or (MPI has no SUM for them)
+    results["bool_or"] = flags.tolist()
     dist.barrier()
     return results
 
