@@ -15,6 +15,7 @@ or exit) tells the others, so a rank waiting for it fails at once instead of at 
 """
 import atexit
 import collections
+import faulthandler
 import functools
 import sys
 import time
@@ -125,6 +126,23 @@ def _mismatch_message(rows, number):
             "order, with the same shapes and dtypes.")
 
 
+def _start_mpi_waiting_for_every_rank(timeout):
+    """Initialise MPI and make the engine's three communicators; returns (MPI, communicators).
+
+    MPI_Init and Dup block, in C and holding the GIL, until every rank has called them, so no
+    Python thread can end the wait. faulthandler's watchdog runs without the GIL: if a rank
+    never comes, after ``timeout`` seconds it prints where this rank waits (this function) and
+    exits, and the launcher ends the job. (It replaces any dump_traceback_later of the caller.)
+    """
+    faulthandler.dump_traceback_later(timeout, exit=True)
+    try:
+        from mpi4py import MPI  # importing it initialises MPI: only once asked to
+        world = MPI.COMM_WORLD
+        return MPI, [world.Dup() for _ in range(3)]
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
 class _Collective(Request):
     """One collective of the MPI engine: the check of its signature, then its data phase."""
 
@@ -159,22 +177,19 @@ class MPIBackend(Backend):
 
     def __init__(self, timeout=600.0):
         try:
-            from mpi4py import MPI  # importing it initialises MPI: only once asked to
+            self._mpi, communicators = _start_mpi_waiting_for_every_rank(timeout)
         except ImportError as error:
             raise RuntimeError("init_process_group: this process was started by an MPI launcher "
                                "but mpi4py is not importable; install it with "
                                "`pip install 'ember[mpi]'` (or `pip install mpi4py` built "
                                "against the site MPI)") from error
-        self._mpi = MPI
-        world = MPI.COMM_WORLD
-        self._comm = world.Dup()
-        self._check_comm = world.Dup()
-        self._notice_comm = world.Dup()
+        self._comm, self._check_comm, self._notice_comm = communicators
         self.rank = self._comm.Get_rank()
         self.world_size = self._comm.Get_size()
         self.timeout = timeout
-        self._ops = {ReduceOp.SUM: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MIN: MPI.MIN,
-                     ReduceOp.MAX: MPI.MAX}
+        mpi = self._mpi
+        self._ops = {ReduceOp.SUM: mpi.SUM, ReduceOp.PRODUCT: mpi.PROD, ReduceOp.MIN: mpi.MIN,
+                     ReduceOp.MAX: mpi.MAX}
         self._count = 0
         self._unchecked = collections.deque()  # started, data phase not begun, in program order
         self._notices = {}  # rank -> the last notice it sent

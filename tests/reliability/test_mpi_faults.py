@@ -136,3 +136,12 @@ def test_a_rank_that_leaves_early_fails_the_others_at_once(mpi_job):
             "(DistributedDataParallel bucket 0), cannot complete; ranks that did not arrive: "
             "rank 1 (left the process group after collective #3)") in completed.stderr
     assert "timed out" not in completed.stderr  # it did not wait for the timeout
+
+
+def test_a_rank_that_never_starts_ends_the_job_at_the_timeout(mpi_job):
+    # MPI's start-up blocks in C holding the GIL: faulthandler's watchdog reports where.
+    completed = _run(mpi_job, 2, [os.path.join(SCRIPTS, "fatal_faults.py"), "late_init"])
+    assert completed.returncode != 0
+    assert "Timeout (0:00:01)!" in completed.stderr
+    assert "in _start_mpi_waiting_for_every_rank\n" in completed.stderr
+    assert "in init_process_group\n" in completed.stderr

@@ -5,7 +5,10 @@ DistributedDataParallel's gradient all-reduce; each waiting rank must raise Dist
 the collective and the stuck rank once the 1 s timeout passes, and the job must end.
 ``early_exit``: the last rank leaves its training loop early and its script ends; the others must
 fail at once, naming the rank that left, instead of waiting.
+``late_init``: the last rank never reaches ``init_process_group``; the others must give up after
+the 1 s timeout (MPI's own start-up would wait forever) and the job must end.
 """
+import os
 import datetime
 import sys
 import time
@@ -38,6 +41,8 @@ class Samples(Dataset):
 
 def main():
     scenario = sys.argv[1]
+    if scenario == "late_init" and os.environ.get("PMI_RANK") == "1":
+        time.sleep(600)
     dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=1))
     rank, world_size = dist.get_rank(), dist.get_world_size()
     last = rank == world_size - 1
