@@ -1,4 +1,5 @@
-"""Collective communication: a small ``Backend`` interface, MPI (mpi4py), a one-process fallback.
+"""Collective communication: the default process group and PyTorch's collective functions on
+top of an engine (``_backend.Backend``): MPI (``_mpi.py``) or a one-process fallback.
 
 mpi4py is imported only when the process was started by an MPI launcher (importing it initialises
 MPI), so a script that calls ``init_process_group()`` runs unchanged with or without ``mpiexec``.
