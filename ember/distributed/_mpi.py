@@ -192,6 +192,9 @@ class MPIBackend(Backend):
                      ReduceOp.MAX: mpi.MAX}
         self._count = 0
         self._unchecked = collections.deque()  # started, data phase not begun, in program order
+        # Data phases under way: held here until done, since MPI writes into their buffers even
+        # when the caller has dropped the request (an async_op work nobody waits for).
+        self._in_flight = []
         self._notices = {}  # rank -> the last notice it sent
         self._sends = []
         self._failure = None
@@ -241,6 +244,8 @@ class MPIBackend(Backend):
             raise DistBackendError(f"{_KIND_NAMES[kind]}: the process group is unusable after "
                                    f"an earlier failure: {self._failure}")
         self._count += 1
+        self._in_flight = [started for started in self._in_flight
+                           if not self._data_finished(started)]
         limit = self.timeout if timeout is None else timeout
         collective = _Collective(self, self._count, _signature(kind, array, op, root, tag, label),
                                  start_data, buffers, limit)
@@ -257,6 +262,10 @@ class MPIBackend(Backend):
         queue = self._unchecked
         while queue and queue[0].check.Test():
             self._begin_data(queue.popleft())
+        return self._data_finished(collective)
+
+    @staticmethod
+    def _data_finished(collective):
         if collective.data is not None and collective.data.Test():
             collective.data = None
             collective.buffers = None
@@ -278,6 +287,7 @@ class MPIBackend(Backend):
             collective.finished = True
         else:
             collective.data = start_data()
+            self._in_flight.append(collective)
 
     def _complete(self, collective, timeout=None):
         if self._progress(collective):
