@@ -26,9 +26,10 @@ _LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZ
 # the others wait, short enough that a stuck job frees its nodes.
 default_pg_timeout = datetime.timedelta(minutes=10)
 
-# After an uncaught exception, the other ranks usually meet the same failure at the same moment
-# (a mismatch, a timeout): give them this long to print theirs before the job is ended.
-_ABORT_GRACE_SECONDS = 0.5
+# After an uncaught exception, the other ranks usually meet the same failure at about the same
+# moment (a mismatch; a timeout, which they learn of within the second a timed-out rank waits for
+# their answers): give them this long to print theirs before the job is ended.
+_ABORT_GRACE_SECONDS = 1.5
 
 
 def launched_under_mpi():
