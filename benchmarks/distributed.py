@@ -46,8 +46,8 @@ class _TimedBackend:
         self.rank = backend.rank
         self.blocked = 0.0
 
-    def iallreduce(self, array, op):
-        request = self._backend.iallreduce(array, op)
+    def iallreduce(self, array, op, **options):
+        request = self._backend.iallreduce(array, op, **options)
         owner = self
 
         class Timed:

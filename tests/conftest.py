@@ -1,12 +1,18 @@
-"""Shared test fixtures: fixed seeds, the optional torch import, float64 helpers, and the
-comparison of an ember callable with its torch twin."""
+"""Shared test fixtures: fixed seeds, the optional torch import, float64 helpers, the
+comparison of an ember callable with its torch twin, and MPI jobs."""
 import importlib
+import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import ember
 from ember.autograd import gradcheck
+from ember.distributed import is_mpi_available
+from ember.distributed.launch import find_mpiexec
 
 
 @pytest.fixture(autouse=True)
@@ -128,3 +134,43 @@ def assert_raises_like_torch(theirs, ours, error=Exception, same_type=False):
     with pytest.raises(their_error.type if same_type else error) as our_error:
         ours()
     assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
+def _mpi_environment():
+    """The test's environment with this checkout first on the path and one BLAS thread a rank."""
+    environment = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment["PYTHONPATH"] = root + os.pathsep + environment.get("PYTHONPATH", "")
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        environment[name] = "1"
+    return environment
+
+
+def _run_mpi_job(nproc, arguments, timeout):
+    """``mpiexec -n nproc python arguments...``; on timeout the whole job (mpiexec and every
+    rank, in their own session) is killed before TimeoutExpired propagates."""
+    command = [find_mpiexec(), "-n", str(nproc), sys.executable, *arguments]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=_mpi_environment(), cwd=root,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+@pytest.fixture(scope="session")
+def mpi_job():
+    """Run an MPI job: ``mpi_job(nproc, [script, args...], timeout)`` returns the completed
+    process; skips the test when mpiexec or mpi4py is missing."""
+    if find_mpiexec() is None or not is_mpi_available():
+        pytest.skip("needs mpiexec and mpi4py (pip install 'ember[mpi]')")
+    return _run_mpi_job
+
+
+@pytest.fixture(scope="session")
+def mpi_environment():
+    """The environment ``mpi_job`` gives its ranks (for jobs started another way)."""
+    return _mpi_environment()

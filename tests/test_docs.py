@@ -14,10 +14,7 @@ DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 _BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 # Pages whose examples are not yet complete programs, each with the reason; nothing else is
 # skipped (test_every_page_but_the_skipped_ones_has_checked_examples).
-SKIPPED_PAGES = {
-    "distributed.md": "its examples are MPI script fragments (build_model, train_set, epochs are "
-                      "the reader's); the page is being rewritten for join() and timeouts",
-}
+SKIPPED_PAGES = {}
 
 
 def _examples(page):

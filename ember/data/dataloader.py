@@ -1,12 +1,16 @@
 """DataLoader: batches from a dataset through a sampler and a collate function.
 
 ``num_workers > 0`` loads batches in worker threads (NumPy releases the GIL) and yields them in
-sampler order, so the result never depends on the number of workers.
+sampler order, so the result never depends on the number of workers. The threads are daemons:
+with ``timeout > 0`` a batch that takes longer raises PyTorch's RuntimeError, and a thread stuck
+in ``__getitem__`` never keeps the process from exiting.
 """
+import concurrent.futures
 import itertools
+import multiprocessing
+import queue
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 from ..tensor import Tensor
 from ._collate import default_collate, default_convert
@@ -43,6 +47,32 @@ class _InfiniteConstantSampler(Sampler):
     def __iter__(self):
         while True:
             yield None
+
+
+def _worker_loop(tasks, fetch, info, worker_init_fn):
+    """One loading thread: run ``(future, key)`` tasks until a None arrives. An exception from
+    ``worker_init_fn`` or the fetch goes to the batch's future, so the caller sees it."""
+    _worker_local.info = info
+    init_error = None
+    if worker_init_fn is not None:
+        try:
+            worker_init_fn(info.id)
+        except BaseException as error:  # noqa: BLE001 (handed to the caller, as PyTorch does)
+            init_error = error
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        future, key = task
+        if not future.set_running_or_notify_cancel():
+            continue
+        if init_error is not None:
+            future.set_exception(init_error)
+            continue
+        try:
+            future.set_result(fetch(key))
+        except BaseException as error:  # noqa: BLE001 (re-raised in the caller)
+            future.set_exception(error)
 
 
 class DataLoader:
@@ -115,12 +145,37 @@ class DataLoader:
         self.pin_memory = pin_memory
         self.timeout = timeout
         self.worker_init_fn = worker_init_fn
-        self.multiprocessing_context = multiprocessing_context
+        self.multiprocessing_context = multiprocessing_context  # validated by the property
         self.generator = generator
         self.prefetch_factor = prefetch_factor
         self.persistent_workers = persistent_workers
         self.in_order = in_order
         self._initialized = True
+
+    @property
+    def multiprocessing_context(self):
+        """Accepted and checked as in PyTorch; ember's workers are threads, so it is unused."""
+        return self._multiprocessing_context
+
+    @multiprocessing_context.setter
+    def multiprocessing_context(self, context):
+        if context is not None:
+            if self.num_workers == 0:
+                raise ValueError(f"multiprocessing_context can only be used with multi-process "
+                                 f"loading (num_workers > 0), but got "
+                                 f"num_workers={self.num_workers}")
+            if isinstance(context, str):
+                methods = multiprocessing.get_all_start_methods()
+                if context not in methods:
+                    raise ValueError(f"multiprocessing_context option should specify a valid "
+                                     f"start method in {methods!r}, but got "
+                                     f"multiprocessing_context={context!r}")
+                context = multiprocessing.get_context(context)
+            if not isinstance(context, multiprocessing.context.BaseContext):
+                raise TypeError(f"multiprocessing_context option should be a valid context "
+                                f"object or a string specifying the start method, but got "
+                                f"multiprocessing_context={context}")
+        self._multiprocessing_context = context
 
     def __setattr__(self, name, value):
         if getattr(self, "_initialized", False) and name in self._locked_attributes:
@@ -145,14 +200,24 @@ class DataLoader:
         return len(self.sampler)
 
     def __iter__(self):
+        if self.num_workers == 0 and self.timeout != 0:
+            # PyTorch's single-process iterator refuses a timeout the same way.
+            raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
         if isinstance(self.dataset, IterableDataset):
-            # A stream cannot be split between threads without changing it: read it here.
-            return self._iterable_batches()
+            # A stream cannot be split between threads without changing it: one thread (or
+            # this one) reads it, one batch after the other.
+            batches = self._iterable_batches()
+            if self.num_workers == 0:
+                return batches
+            return self._threaded(lambda _: next(batches, _END), itertools.repeat(None),
+                                  [None], None, stop_at=_END)
         fetch = self._fetch_batch if self._auto_collation else self._fetch_sample
         keys = iter(self.batch_sampler if self._auto_collation else self.sampler)
         if self.num_workers == 0:
             return map(fetch, keys)
-        return self._threaded(fetch, keys)
+        infos = [WorkerInfo(worker_id, self.num_workers, worker_id, self.dataset)
+                 for worker_id in range(self.num_workers)]
+        return self._threaded(fetch, keys, infos, self.worker_init_fn)
 
     # ---- fetching ---------------------------------------------------------------------------
     def _fetch_batch(self, indices):
@@ -183,30 +248,45 @@ class DataLoader:
                 return
             yield self.collate_fn(samples)
 
-    def _threaded(self, fetch, keys):
-        worker_ids = itertools.count()
-        lock = threading.Lock()
-
-        def start_worker():
-            with lock:
-                worker_id = next(worker_ids)
-            _worker_local.info = WorkerInfo(worker_id, self.num_workers, worker_id, self.dataset)
-            if self.worker_init_fn is not None:
-                self.worker_init_fn(worker_id)
-
-        in_flight = max(1, self.prefetch_factor * self.num_workers)
-        executor = ThreadPoolExecutor(max_workers=self.num_workers, initializer=start_worker,
-                                      thread_name_prefix="ember-dataloader")
+    def _threaded(self, fetch, keys, infos, worker_init_fn, stop_at=None):
+        """``fetch(key)`` for each key in daemon threads, one per entry of ``infos`` (what
+        ``get_worker_info()`` returns there), results yielded in key order until ``stop_at``."""
+        tasks = queue.SimpleQueue()
+        workers = [threading.Thread(target=_worker_loop, daemon=True,
+                                    args=(tasks, fetch, info, worker_init_fn),
+                                    name=f"ember-dataloader-{index}")
+                   for index, info in enumerate(infos)]
+        for worker in workers:
+            worker.start()
+        timeout = self.timeout if self.timeout > 0 else None
         pending = deque()
+
+        def submit(key):
+            future = concurrent.futures.Future()
+            tasks.put((future, key))
+            pending.append(future)
+
         try:
-            for key in itertools.islice(keys, in_flight):
-                pending.append(executor.submit(fetch, key))
+            for key in itertools.islice(keys, max(1, self.prefetch_factor * len(workers))):
+                submit(key)
             while pending:
                 future = pending.popleft()
                 for key in itertools.islice(keys, 1):
-                    pending.append(executor.submit(fetch, key))
-                yield future.result()
+                    submit(key)
+                try:
+                    batch = future.result(timeout=timeout)
+                except concurrent.futures.TimeoutError:
+                    raise RuntimeError(f"DataLoader timed out after {self.timeout} "
+                                       f"seconds") from None
+                if stop_at is not None and batch is stop_at:
+                    return
+                yield batch
         finally:
             for future in pending:
                 future.cancel()
-            executor.shutdown(wait=True, cancel_futures=True)
+            for _ in workers:
+                tasks.put(None)  # a stuck thread never reads it; as a daemon it does not matter
+
+
+# What a stream's loading thread returns once the stream is exhausted.
+_END = object()

@@ -41,10 +41,12 @@ class TensorDataset(Dataset):
             if not isinstance(tensor, Tensor):
                 raise TypeError(f"TensorDataset: expected Tensors, got {type(tensor).__name__}")
         if tensors and any(tensor._data.ndim == 0 for tensor in tensors):
-            raise ValueError("TensorDataset: every tensor needs a first (sample) dimension")
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions "
+                             "(TensorDataset: every tensor needs a first, sample, dimension)")
         if any(tensor._data.shape[0] != tensors[0]._data.shape[0] for tensor in tensors):
             sizes = [tensor._data.shape[0] for tensor in tensors]
-            raise ValueError(f"Size mismatch between tensors: first dimensions are {sizes}")
+            # AssertionError, as PyTorch (raised, not asserted: python -O keeps it).
+            raise AssertionError(f"Size mismatch between tensors: first dimensions are {sizes}")
         self.tensors = tensors
 
     def __getitem__(self, index):
@@ -84,10 +86,10 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets):
         self.datasets = list(datasets)
         if len(self.datasets) == 0:
-            raise ValueError("datasets should not be an empty iterable")
+            raise AssertionError("datasets should not be an empty iterable")
         for dataset in self.datasets:
             if isinstance(dataset, IterableDataset):
-                raise TypeError("ConcatDataset does not support IterableDataset")
+                raise AssertionError("ConcatDataset does not support IterableDataset")
         self.cumulative_sizes = list(itertools.accumulate(len(dataset)
                                                           for dataset in self.datasets))
 
@@ -116,12 +118,20 @@ class ChainDataset(IterableDataset):
 
     def __iter__(self):
         for dataset in self.datasets:
-            if not isinstance(dataset, IterableDataset):
-                raise TypeError("ChainDataset only supports IterableDataset")
+            _check_iterable(dataset)
             yield from dataset
 
     def __len__(self):
-        return sum(len(dataset) for dataset in self.datasets)
+        total = 0
+        for dataset in self.datasets:
+            _check_iterable(dataset)
+            total += len(dataset)
+        return total
+
+
+def _check_iterable(dataset):
+    if not isinstance(dataset, IterableDataset):
+        raise AssertionError("ChainDataset only supports IterableDataset")
 
 
 class Subset(Dataset):

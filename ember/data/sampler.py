@@ -1,7 +1,9 @@
 """Samplers: which dataset indices to visit, in which order, and how to group them into batches."""
+import itertools
+
 import numpy as np
 
-from .._random import numpy_generator
+from .._random import Generator, numpy_generator
 from ..tensor import Tensor
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
@@ -31,11 +33,27 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
+# Draws with replacement are made lazily, this many at a time (PyTorch's RandomSampler does the
+# same), so ``num_samples=10**10`` costs nothing up front.
+_CHUNK = 32
+
+
+def _private_stream(generator):
+    """The NumPy stream an iteration draws from: ``generator``'s, or (as PyTorch does) a fresh
+    one seeded by one draw from the default generator, so that an epoch's lazy draws do not
+    interleave with the model's (dropout) draws from the default generator."""
+    if generator is not None:
+        return numpy_generator(generator)
+    seed = int(numpy_generator(None).integers(0, 2 ** 63, dtype=np.int64))
+    return numpy_generator(Generator().manual_seed(seed))
+
+
 class RandomSampler(Sampler):
     """A random permutation (or ``num_samples`` draws with replacement), fresh at every ``iter``.
 
-    Draws from ``generator``, else from ember's default generator, so ``ember.manual_seed`` makes
-    the order reproducible.
+    Draws from ``generator``, else from a stream seeded by the default generator, so
+    ``ember.manual_seed`` makes the order reproducible. Indices are drawn as they are consumed:
+    one permutation of the data source at a time, or 32 draws with replacement at a time.
     """
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
@@ -46,8 +64,7 @@ class RandomSampler(Sampler):
         if not isinstance(self.replacement, bool):
             raise TypeError("replacement should be a boolean value, but got "
                             f"replacement={self.replacement}")
-        if not isinstance(self.num_samples, int) or isinstance(self.num_samples, bool) \
-                or self.num_samples <= 0:
+        if not isinstance(self.num_samples, int) or self.num_samples <= 0:
             raise ValueError("num_samples should be a positive integer value, but got "
                              f"num_samples={self.num_samples}")
 
@@ -59,14 +76,20 @@ class RandomSampler(Sampler):
 
     def __iter__(self):
         size = len(self.data_source)
-        rng = numpy_generator(self.generator)
+        rng = _private_stream(self.generator)
         if self.replacement:
-            return iter(rng.integers(0, size, size=self.num_samples, dtype=np.int64).tolist())
-        full, rest = divmod(self.num_samples, size)
-        pieces = [rng.permutation(size) for _ in range(full)]
-        if rest:
-            pieces.append(rng.permutation(size)[:rest])
-        return iter(np.concatenate(pieces).tolist() if pieces else [])
+            if size == 0:
+                raise RuntimeError(f"RandomSampler: random_ expects 'from' to be less than 'to', "
+                                   f"but got from=0 >= to=0 (num_samples={self.num_samples} "
+                                   f"draws from an empty data_source)")
+            for _ in range(self.num_samples // _CHUNK):
+                yield from rng.integers(0, size, size=_CHUNK, dtype=np.int64).tolist()
+            yield from rng.integers(0, size, size=self.num_samples % _CHUNK,
+                                    dtype=np.int64).tolist()
+        else:
+            for _ in range(self.num_samples // size):
+                yield from rng.permutation(size).tolist()
+            yield from rng.permutation(size)[:self.num_samples % size].tolist()
 
     def __len__(self):
         return self.num_samples
@@ -87,8 +110,25 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
+def _check_weights(weights):
+    """PyTorch's multinomial checks, in its order."""
+    if not (weights >= 0).all():  # NaN fails this too, as in PyTorch
+        raise RuntimeError("invalid multinomial distribution (encountering probability entry < 0)")
+    if np.isinf(weights).any():
+        raise RuntimeError("invalid multinomial distribution (encountering probability entry = "
+                           "infinity or NaN)")
+    if not weights.sum() > 0:
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+
+
 class WeightedRandomSampler(Sampler):
-    """``num_samples`` indices drawn with probability proportional to ``weights``."""
+    """``num_samples`` indices drawn with probability proportional to ``weights``.
+
+    With replacement the draws are made 32 at a time as they are consumed (inverse CDF), so a
+    huge ``num_samples`` costs nothing up front; without, all at once by PyTorch's method (the
+    largest ``weight / Exponential(1)`` keys), which returns zero-weight indices last once the
+    positive ones run out. The weights are checked when iteration starts, as in PyTorch.
+    """
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
@@ -102,13 +142,6 @@ class WeightedRandomSampler(Sampler):
         if weights_array.ndim != 1:
             raise ValueError("weights should be a 1d sequence but given weights have shape "
                              f"{tuple(weights_array.shape)}")
-        if np.any(weights_array < 0) or not np.all(np.isfinite(weights_array)) \
-                or weights_array.sum() <= 0:
-            raise RuntimeError("invalid multinomial distribution (weights must be finite, "
-                               "non-negative and not all zero)")
-        if not replacement and num_samples > weights_array.shape[0]:
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
-                               "replacement")
         self.weights = Tensor._wrap(weights_array)
         self.num_samples = num_samples
         self.replacement = replacement
@@ -116,10 +149,28 @@ class WeightedRandomSampler(Sampler):
 
     def __iter__(self):
         weights = self.weights._data
-        picks = numpy_generator(self.generator).choice(
-            weights.shape[0], size=self.num_samples, replace=self.replacement,
-            p=weights / weights.sum())
-        return iter(picks.tolist())
+        _check_weights(weights)
+        rng = numpy_generator(self.generator)
+        if not self.replacement:
+            if self.num_samples > weights.shape[0]:
+                raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                                   "replacement")
+            with np.errstate(divide="ignore"):
+                keys = weights / rng.exponential(size=weights.shape[0])
+            yield from np.argsort(-keys, kind="stable")[:self.num_samples].tolist()
+            return
+        cumulative = np.cumsum(weights)
+        # A draw that rounds up to the total must not pick a zero-weight index past the last
+        # positive one.
+        last = int(np.flatnonzero(weights > 0)[-1])
+
+        def draw(count):
+            points = rng.random(count) * cumulative[-1]
+            return np.minimum(np.searchsorted(cumulative, points, side="right"), last).tolist()
+
+        for _ in range(self.num_samples // _CHUNK):
+            yield from draw(_CHUNK)
+        yield from draw(self.num_samples % _CHUNK)
 
     def __len__(self):
         return self.num_samples
@@ -139,21 +190,14 @@ class BatchSampler(Sampler):
         self.drop_last = drop_last
 
     def __iter__(self):
-        batch_size = self.batch_size
-        if isinstance(self.sampler, (SequentialSampler, RandomSampler)):
-            # Their indices are materialised anyway: slice instead of appending one by one.
-            indices = list(self.sampler)
-            stop = len(indices) - len(indices) % batch_size if self.drop_last else len(indices)
-            for start in range(0, stop, batch_size):
-                yield indices[start:start + batch_size]
-            return
-        batch = []
-        for index in self.sampler:
-            batch.append(index)
-            if len(batch) == batch_size:
-                yield batch
-                batch = []
-        if batch and not self.drop_last:
+        # islice takes each batch in C from the index stream, which may be lazy and long.
+        indices = iter(self.sampler)
+        while True:
+            batch = list(itertools.islice(indices, self.batch_size))
+            if len(batch) < self.batch_size:
+                if batch and not self.drop_last:
+                    yield batch
+                return
             yield batch
 
     def __len__(self):

@@ -1,10 +1,12 @@
-"""Data-parallel training over MPI: collectives, DistributedDataParallel, DistributedSampler,
-SyncBatchNorm. Without ``mpiexec`` the world is one process, so the same script runs anywhere."""
+"""Data-parallel training over MPI: collectives (checked across ranks, with a timeout),
+DistributedDataParallel (with join() for uneven inputs), DistributedSampler, SyncBatchNorm.
+Without ``mpiexec`` the world is one process, so the same script runs anywhere."""
+from . import algorithms  # noqa: F401
 from .comm import (  # noqa: F401
-    Backend, MPIBackend, ReduceOp, Request, SingleProcessBackend, Work, all_gather, all_reduce,
-    all_reduce_metrics, barrier, broadcast, destroy_process_group, get_backend, get_rank,
-    get_world_size, init_process_group, is_available, is_initialized, is_main_process,
-    is_mpi_available, launched_under_mpi)
+    Backend, DistBackendError, DistError, MPIBackend, ReduceOp, Request, SingleProcessBackend,
+    Work, all_gather, all_reduce, all_reduce_metrics, barrier, broadcast, default_pg_timeout,
+    destroy_process_group, get_backend, get_rank, get_world_size, init_process_group,
+    is_available, is_initialized, is_main_process, is_mpi_available, launched_under_mpi)
 from .sampler import DistributedSampler, UnpaddedDistributedSampler  # noqa: F401
 
 _LAZY = {"DistributedDataParallel": "parallel", "SyncBatchNorm": "sync_batchnorm"}

@@ -1,170 +1,35 @@
-"""Collective communication: a small ``Backend`` interface, MPI (mpi4py), a one-process fallback.
+"""Collective communication: the default process group and PyTorch's collective functions on
+top of an engine (``_backend.Backend``): MPI (``_mpi.py``) or a one-process fallback.
 
 mpi4py is imported only when the process was started by an MPI launcher (importing it initialises
 MPI), so a script that calls ``init_process_group()`` runs unchanged with or without ``mpiexec``.
 """
-import enum
+import datetime
 import os
 import sys
+import time
+import zlib
 
 import numpy as np
 
 from ..tensor import Tensor
+from ._backend import (  # noqa: F401 (the package's public names)
+    Backend, DistBackendError, DistError, ReduceOp, Request, SingleProcessBackend, _DoneRequest)
+from ._mpi import MPIBackend  # noqa: F401
 
 # Variables that MPICH's Hydra, PMIx launchers and Open MPI's mpirun set in every rank.
 _LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
                        "OMPI_COMM_WORLD_RANK", "MPI_LOCALRANKID", "HYDRA_CONTROL_FD")
 
+# How long a collective may wait for the other ranks. PyTorch's default is 30 minutes (10 for
+# NCCL); ember takes NCCL's: long enough for a rank that evaluates or writes a checkpoint while
+# the others wait, short enough that a stuck job frees its nodes.
+default_pg_timeout = datetime.timedelta(minutes=10)
 
-class ReduceOp(enum.Enum):
-    """How ``all_reduce`` combines the ranks' values (``torch.distributed.ReduceOp``)."""
-
-    SUM = 0
-    AVG = 1
-    PRODUCT = 2
-    MIN = 3
-    MAX = 4
-
-
-class Request:
-    """A started non-blocking collective: ``wait()`` blocks until its result is in place."""
-
-    def wait(self):
-        raise NotImplementedError
-
-    def test(self):
-        """True when finished; also lets the engine progress the operation."""
-        raise NotImplementedError
-
-
-class Backend:
-    """What a communication engine provides. Arrays are C-contiguous, writeable NumPy arrays.
-
-    ``op`` is one of ``ReduceOp.SUM``, ``PRODUCT``, ``MIN``, ``MAX`` (AVG is SUM then a division,
-    done by the caller). A new engine subclasses this and is passed to ``init_process_group``.
-    """
-
-    name = "base"
-    rank = 0
-    world_size = 1
-
-    def allreduce(self, array, op):
-        """Combine ``array`` across ranks, in place."""
-        self.iallreduce(array, op).wait()
-
-    def iallreduce(self, array, op):
-        """Start combining ``array`` in place; return a ``Request``."""
-        raise NotImplementedError
-
-    def broadcast(self, array, src):
-        """Overwrite ``array`` on every rank with rank ``src``'s values."""
-        raise NotImplementedError
-
-    def allgather(self, array):
-        """Return an array of shape ``(world_size,) + array.shape`` holding every rank's array."""
-        raise NotImplementedError
-
-    def barrier(self):
-        raise NotImplementedError
-
-    def abort(self, code=1):
-        """End every rank of the job (used when one rank fails, so the others never hang)."""
-        os._exit(code)
-
-    def close(self):
-        pass
-
-
-class _DoneRequest(Request):
-    def wait(self):
-        return None
-
-    def test(self):
-        return True
-
-
-class SingleProcessBackend(Backend):
-    """World size 1: every collective is the identity."""
-
-    name = "single"
-
-    def iallreduce(self, array, op):
-        return _DoneRequest()
-
-    def broadcast(self, array, src):
-        pass
-
-    def allgather(self, array):
-        return array[None].copy()
-
-    def barrier(self):
-        pass
-
-
-class _MPIRequest(Request):
-    __slots__ = ("_request", "_array", "_done")
-
-    def __init__(self, request, array):
-        self._request = request
-        self._array = array  # keeps the buffer alive while MPI writes into it
-        self._done = False
-
-    def wait(self):
-        if not self._done:
-            self._request.Wait()
-            self._done = True
-            self._array = None
-
-    def test(self):
-        if not self._done and self._request.Test():
-            self._done = True
-            self._array = None
-        return self._done
-
-
-class MPIBackend(Backend):
-    """MPI through mpi4py, on a private duplicate of ``COMM_WORLD``."""
-
-    name = "mpi"
-
-    def __init__(self):
-        try:
-            from mpi4py import MPI
-        except ImportError as error:
-            raise RuntimeError("init_process_group: this process was started by an MPI launcher "
-                               "but mpi4py is not importable; install it with "
-                               "`pip install 'ember[mpi]'` (or `pip install mpi4py` built "
-                               "against the site MPI)") from error
-        self._mpi = MPI
-        self._comm = MPI.COMM_WORLD.Dup()
-        self.rank = self._comm.Get_rank()
-        self.world_size = self._comm.Get_size()
-        self._ops = {ReduceOp.SUM: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MIN: MPI.MIN,
-                     ReduceOp.MAX: MPI.MAX}
-
-    def allreduce(self, array, op):
-        self._comm.Allreduce(self._mpi.IN_PLACE, array, op=self._ops[op])
-
-    def iallreduce(self, array, op):
-        return _MPIRequest(self._comm.Iallreduce(self._mpi.IN_PLACE, array, op=self._ops[op]),
-                           array)
-
-    def broadcast(self, array, src):
-        self._comm.Bcast(array, root=src)
-
-    def allgather(self, array):
-        gathered = np.empty((self.world_size,) + array.shape, dtype=array.dtype)
-        self._comm.Allgather(array, gathered)
-        return gathered
-
-    def barrier(self):
-        self._comm.Barrier()
-
-    def abort(self, code=1):
-        self._mpi.COMM_WORLD.Abort(code)
-
-    def close(self):
-        self._comm.Free()
+# After an uncaught exception, the other ranks usually meet the same failure at about the same
+# moment (a mismatch; a timeout, which they learn of within the second a timed-out rank waits for
+# their answers): give them this long to print theirs before the job is ended.
+_ABORT_GRACE_SECONDS = 1.5
 
 
 def launched_under_mpi():
@@ -182,7 +47,19 @@ def _abort_on_uncaught_exception(exception_type, exception, traceback):
     _previous_excepthook(exception_type, exception, traceback)
     sys.stderr.flush()
     if _backend is not None:
+        time.sleep(_ABORT_GRACE_SECONDS)
         _backend.abort(1)
+
+
+def _timeout_seconds(timeout, operation):
+    """A ``datetime.timedelta`` (PyTorch's type) as positive seconds."""
+    if not isinstance(timeout, datetime.timedelta):
+        raise TypeError(f"Expected timeout argument to be of type datetime.timedelta, got "
+                        f"{timeout}")
+    seconds = timeout.total_seconds()
+    if seconds <= 0:
+        raise ValueError(f"{operation}: timeout must be positive, got {timeout}")
+    return seconds
 
 
 def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1,
@@ -190,14 +67,20 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     """Join the job's process group: MPI under ``mpiexec``, else a world of one process.
 
     ``backend`` is ``"mpi"``, None (same), or a ``Backend`` instance for another engine.
+    ``timeout`` (a ``datetime.timedelta``, default ``default_pg_timeout``, 10 minutes) bounds
+    every collective: past it, the ranks waiting raise ``DistBackendError`` naming the
+    collective and the ranks that did not arrive, and the job ends.
     """
     global _backend, _previous_excepthook
     if _backend is not None:
         raise ValueError("trying to initialize the default process group twice!")
+    seconds = _timeout_seconds(default_pg_timeout if timeout is None else timeout,
+                               "init_process_group")
     if isinstance(backend, Backend):
         engine = backend
+        engine.timeout = seconds
     elif backend is None or (isinstance(backend, str) and backend.lower() == "mpi"):
-        engine = MPIBackend() if launched_under_mpi() else SingleProcessBackend()
+        engine = MPIBackend(seconds) if launched_under_mpi() else SingleProcessBackend()
     else:
         raise ValueError(f"init_process_group: backend {backend!r} is not available in ember; "
                          f"use 'mpi' (the world is a single process when not started by mpiexec) "
@@ -271,23 +154,36 @@ def get_world_size(group=None):
     return _require_backend("get_world_size", group).world_size
 
 
-def barrier(group=None):
-    _require_backend("barrier", group).barrier()
+def barrier(group=None, async_op=False, device_ids=None, timeout=None):
+    """Wait until every rank has called ``barrier``; ``timeout`` (a ``datetime.timedelta``)
+    overrides the process group's limit for this call."""
+    engine = _require_backend("barrier", group)
+    seconds = None if timeout is None else _timeout_seconds(timeout, "barrier")
+    engine.barrier(timeout=seconds)
+    return Work(_DoneRequest(), None) if async_op else None
 
 
 class Work:
     """Handle of an ``async_op=True`` collective (``torch.distributed.Work``)."""
 
-    def __init__(self, request, finish):
+    def __init__(self, request, finish, tensors=()):
         self._request = request
         self._finish = finish
+        self._tensors = list(tensors)
 
     def wait(self, timeout=None):
+        """Block until done; ``timeout`` (a ``datetime.timedelta``) overrides the limit."""
         if self._finish is not None:
-            self._request.wait()
+            seconds = None if timeout is None else _timeout_seconds(timeout, "Work.wait")
+            self._request.wait(seconds)
             finish, self._finish = self._finish, None
             finish()
         return True
+
+    def result(self):
+        """The output tensors, once finished (waits for them)."""
+        self.wait()
+        return self._tensors
 
     def is_completed(self):
         if self._finish is not None and self._request.test():
@@ -329,8 +225,14 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
         op = ReduceOp.SUM
         divisor = engine.world_size
     tensor._bump_version()
-    request = engine.iallreduce(buffer, op)
-    work = Work(request, lambda: _finish_in_place(tensor, buffer, divisor))
+    reduced = buffer
+    if buffer.dtype == np.bool_:
+        # MPI has no arithmetic on booleans: as PyTorch's backends do, SUM and MAX are a
+        # logical or, PRODUCT and MIN a logical and, on the same bytes seen as uint8.
+        reduced = buffer.view(np.uint8)
+        op = ReduceOp.MAX if op in (ReduceOp.SUM, ReduceOp.MAX) else ReduceOp.MIN
+    request = engine.iallreduce(reduced, op)
+    work = Work(request, lambda: _finish_in_place(tensor, buffer, divisor), [tensor])
     if async_op:
         return work
     work.wait()
@@ -380,12 +282,13 @@ def all_reduce_metrics(metrics, group=None):
 
     Evaluation over a sharded dataset calls it on its totals (e.g. ``{"correct": c, "count": n,
     "loss_sum": s}``) before dividing, so the metrics equal the single-process ones. Every rank
-    must pass the same keys.
+    must pass the same keys (a difference is an error on every rank).
     """
     engine = _require_backend("all_reduce_metrics", group)
     names = sorted(metrics)
     values = np.array([float(metrics[name]) for name in names], dtype=np.float64)
-    engine.allreduce(values, ReduceOp.SUM)
+    engine.allreduce(values, ReduceOp.SUM, label=f"all_reduce_metrics({', '.join(names)})",
+                     tag=zlib.crc32("\0".join(names).encode("utf-8")))
     return {name: float(value) for name, value in zip(names, values)}
 
 

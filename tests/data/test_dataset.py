@@ -33,8 +33,10 @@ def test_tensor_dataset():
 
 
 def test_tensor_dataset_errors():
-    with pytest.raises(ValueError, match="Size mismatch between tensors"):
+    with pytest.raises(AssertionError, match="Size mismatch between tensors"):
         TensorDataset(ember.zeros(3, 2), ember.zeros(4))
+    with pytest.raises(IndexError, match="Dimension specified as 0 but tensor has no dimensions"):
+        TensorDataset(ember.tensor(1.0))
     with pytest.raises(TypeError, match="expected Tensors"):
         TensorDataset(np.zeros(3))
 
@@ -55,7 +57,7 @@ def test_subset_and_concat():
         combined[11]
     added = squares + Squares(2)
     assert isinstance(added, ConcatDataset) and len(added) == 7
-    with pytest.raises(ValueError, match="datasets should not be an empty iterable"):
+    with pytest.raises(AssertionError, match="datasets should not be an empty iterable"):
         ConcatDataset([])
 
 
@@ -160,8 +162,9 @@ def test_weighted_random_sampler():
         WeightedRandomSampler([1.0], 0)
     with pytest.raises(ValueError, match="weights should be a 1d sequence"):
         WeightedRandomSampler([[1.0]], 1)
+    too_many = WeightedRandomSampler([1.0, 1.0], 3, replacement=False)  # checked at iter, as torch
     with pytest.raises(RuntimeError, match="without replacement"):
-        WeightedRandomSampler([1.0, 1.0], 3, replacement=False)
+        list(too_many)
 
 
 @pytest.mark.parametrize("drop_last", [False, True])

@@ -22,7 +22,7 @@ class MirrorBackend(dist.Backend):
         self.allreduces = []
         self.observe = None
 
-    def iallreduce(self, array, op):
+    def iallreduce(self, array, op, label="", tag=0):
         self.allreduces.append((array.size, self.observe() if self.observe else None))
         if op is ReduceOp.SUM:
             array *= 2
@@ -30,13 +30,13 @@ class MirrorBackend(dist.Backend):
             array *= array
         return _DoneRequest()
 
-    def broadcast(self, array, src):
+    def broadcast(self, array, src, label=""):
         pass
 
-    def allgather(self, array):
+    def allgather(self, array, label=""):
         return np.stack([array, array])
 
-    def barrier(self):
+    def barrier(self, timeout=None):
         pass
 
 

@@ -1,5 +1,6 @@
 """ember.distributed collectives in one process: the fallback world, a plugged-in backend,
 errors."""
+import datetime
 import os
 import subprocess
 import sys
@@ -30,7 +31,7 @@ class _TwinBackend(dist.Backend):
     def __init__(self):
         self.calls = []
 
-    def iallreduce(self, array, op):
+    def iallreduce(self, array, op, label="", tag=0):
         self.calls.append(("allreduce", op, array.flags.c_contiguous))
         if op is ReduceOp.SUM:
             array *= 2
@@ -38,14 +39,14 @@ class _TwinBackend(dist.Backend):
             array *= array
         return dist.comm._DoneRequest()
 
-    def broadcast(self, array, src):
+    def broadcast(self, array, src, label=""):
         self.calls.append(("broadcast", src))
         array[...] = src
 
-    def allgather(self, array):
+    def allgather(self, array, label=""):
         return np.stack([array, array + 1])
 
-    def barrier(self):
+    def barrier(self, timeout=None):
         self.calls.append(("barrier",))
 
 
@@ -87,6 +88,42 @@ def test_bad_init_arguments():
     with pytest.raises(ValueError, match="world_size=4 but the launcher started 1"):
         dist.init_process_group(world_size=4)
     assert not dist.is_initialized()
+
+
+def test_timeout_argument_matches_torch(torch):
+    import torch.distributed as torch_dist
+    with pytest.raises(TypeError) as expected:
+        torch_dist.init_process_group("gloo", timeout=5, init_method="tcp://127.0.0.1:1",
+                                      rank=0, world_size=1)
+    with pytest.raises(TypeError) as got:
+        dist.init_process_group(timeout=5)
+    assert str(got.value) == str(expected.value)
+    with pytest.raises(ValueError, match="init_process_group: timeout must be positive, got "
+                                         "0:00:00"):
+        dist.init_process_group(timeout=datetime.timedelta(0))
+    assert not dist.is_initialized()
+
+
+def test_timeout_reaches_the_engine_with_a_ten_minute_default():
+    backend = _TwinBackend()
+    dist.init_process_group(backend)
+    try:
+        assert backend.timeout == 600.0 == dist.default_pg_timeout.total_seconds()
+        with pytest.raises(TypeError, match="Expected timeout argument to be of type "
+                                            "datetime.timedelta, got 2.5"):
+            dist.barrier(timeout=2.5)
+    finally:
+        dist.destroy_process_group()
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=3))
+    try:
+        assert backend.timeout == 3.0
+        assert dist.barrier(timeout=datetime.timedelta(seconds=1)) is None
+        assert backend.calls[-1] == ("barrier",)
+        tensor = ember.ones(2)
+        work = dist.all_reduce(tensor, async_op=True)
+        assert work.result()[0] is tensor and work.is_completed()
+    finally:
+        dist.destroy_process_group()
 
 
 def test_launcher_detection_reads_the_environment(monkeypatch):
@@ -148,6 +185,20 @@ def test_collective_argument_errors():
             dist.all_reduce(ember.ones(1).expand(3))
         with pytest.raises(ValueError, match="only the default process group"):
             dist.get_rank(group="other")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_boolean_all_reduce_is_a_logical_or_or_and():
+    backend = _TwinBackend()
+    dist.init_process_group(backend)
+    try:
+        flags = ember.tensor([True, False])
+        for op, expected in ((ReduceOp.SUM, ReduceOp.MAX), (ReduceOp.MAX, ReduceOp.MAX),
+                             (ReduceOp.PRODUCT, ReduceOp.MIN), (ReduceOp.MIN, ReduceOp.MIN)):
+            dist.all_reduce(flags, op=op)
+            assert backend.calls[-1][1] is expected
+        assert flags.dtype == ember.bool and flags.tolist() == [True, False]
     finally:
         dist.destroy_process_group()
 

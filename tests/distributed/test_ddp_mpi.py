@@ -6,51 +6,23 @@ these tests assert on the figures it reports. Skipped when mpiexec or mpi4py is 
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from ember.distributed import is_mpi_available
-from ember.distributed.launch import find_mpiexec
-
-pytestmark = [pytest.mark.mpi,
-              pytest.mark.skipif(find_mpiexec() is None or not is_mpi_available(),
-                                 reason="needs mpiexec and mpi4py (pip install 'ember[mpi]')")]
+pytestmark = pytest.mark.mpi
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")
 TOLERANCE = 1e-5  # relative to each tensor's largest value, float32 throughout
 
 
-def _environment():
-    environment = dict(os.environ)
-    environment["PYTHONPATH"] = ROOT + os.pathsep + environment.get("PYTHONPATH", "")
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        environment[name] = "1"
-    return environment
-
-
-def _launch(nproc, arguments, timeout):
-    """Run the job; on timeout kill its whole process group (mpiexec and every rank)."""
-    command = [find_mpiexec(), "-n", str(nproc), sys.executable, *arguments]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=_environment(), cwd=ROOT, start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-
-
 @pytest.fixture(scope="module", params=[2, 3], ids=["2ranks", "3ranks"])
-def results(request, tmp_path_factory):
+def results(request, tmp_path_factory, mpi_job):
     output = tmp_path_factory.mktemp(f"mpi{request.param}") / "results.json"
-    completed = _launch(request.param, ["-m", "mpi4py",
+    completed = mpi_job(request.param, ["-m", "mpi4py",
                                         os.path.join(SCRIPTS, "ddp_scenarios.py"), str(output)],
                         timeout=180)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
@@ -123,10 +95,10 @@ def test_evaluation_totals_equal_single_process_metrics(results):
 
 
 @pytest.mark.parametrize("runner", [[], ["-m", "mpi4py"]], ids=["ember_hook", "mpi4py_runner"])
-def test_a_rank_that_raises_ends_the_whole_job(runner):
+def test_a_rank_that_raises_ends_the_whole_job(runner, mpi_job):
     start = time.monotonic()
     try:
-        completed = _launch(2, [*runner, os.path.join(SCRIPTS, "raise_on_one_rank.py")],
+        completed = mpi_job(2, [*runner, os.path.join(SCRIPTS, "raise_on_one_rank.py")],
                             timeout=60)
     except subprocess.TimeoutExpired:
         pytest.fail("the job hung after one rank raised")
@@ -137,19 +109,21 @@ def test_a_rank_that_raises_ends_the_whole_job(runner):
     assert elapsed < 30
 
 
-def test_ember_train_nproc_trains_on_two_ranks_and_rank_zero_checkpoints(tmp_path):
+@pytest.mark.usefixtures("mpi_job")  # skips without MPI
+def test_ember_train_nproc_trains_on_two_ranks_and_rank_zero_checkpoints(tmp_path,
+                                                                        mpi_environment):
     pytest.importorskip("sklearn")
     out = tmp_path / "run"
     command = [sys.executable, "-m", "ember.cli", "train", "--model", "mlp", "--epochs", "1",
                "--batch-size", "64", "--nproc", "2", "--quiet", "--out", str(out)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                               env=_environment(), cwd=ROOT)
+                               env=mpi_environment, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.count("final test accuracy") == 1  # rank 0 alone prints
     assert sorted(path.name for path in out.iterdir()) == ["epoch-001.safetensors"]
     evaluated = subprocess.run([sys.executable, "-m", "ember.cli", "eval",
                                 str(out / "epoch-001.safetensors"), "--json"],
-                               capture_output=True, text=True, timeout=120, env=_environment(),
+                               capture_output=True, text=True, timeout=120, env=mpi_environment,
                                cwd=ROOT)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     accuracy = json.loads(evaluated.stdout)["accuracy"]

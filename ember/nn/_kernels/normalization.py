@@ -17,8 +17,9 @@ class BatchNorm(Op):
     fused formula. Saves the input (usually alive anyway) and per-channel vectors, never a
     normalised copy.
 
-    ``reduce`` (None for one process) makes the statistics the global batch's: a callable that
-    sums a float64 array in place over every rank, with a ``world_size``. It is called once in
+    ``reduce`` (None for one process) makes the statistics the global batch's: a callable
+    ``reduce(array, what)`` that sums a float64 array in place over every rank (``what`` names
+    it for cross-rank error messages), with a ``world_size``. It is called once in
     forward, on the per-channel sums of x and x^2 and the count, and once in backward, on the
     per-channel sums of grad and grad * (x - mean); weight and bias gradients stay local.
     """
@@ -115,7 +116,7 @@ def _global_statistics(input, reduce):
     rows = input.reshape(batch, channels, -1)
     packed[channels:2 * channels] = np.einsum("ncl,ncl->c", rows, rows, dtype=np.float64)
     packed[-1] = input.size // channels
-    reduce(packed)
+    reduce(packed, f"statistics, {channels} channels")
     count = int(packed[-1])
     if count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
@@ -130,7 +131,7 @@ def _training_grad_input(ctx, grad, centered, grad_sum, grad_dot, scale, invstd,
     written as g * scale + (x - mean) * coefficient + offset, one vectorised pass each."""
     if ctx.reduce is not None:
         sums = np.concatenate([grad_sum, grad_dot]).astype(np.float64)
-        ctx.reduce(sums)
+        ctx.reduce(sums, f"gradient sums, {grad_sum.size} channels")
         grad_sum, grad_dot = sums[:grad_sum.size], sums[grad_sum.size:]
     with np.errstate(divide="ignore", invalid="ignore"):
         inverse_count = np.float64(1.0 / ctx.count) if ctx.count else np.float64(np.nan)
