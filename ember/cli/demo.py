@@ -113,58 +113,93 @@ def run_demo(out_dir="demo-out", epochs=None, seed=0, progress_bars=True):
     """Train, measure, write ``demo.safetensors`` and ``curves.png`` into ``out_dir``."""
     epochs = DEMO_EPOCHS if epochs is None else epochs
     started = time.perf_counter()
+    os.makedirs(out_dir, exist_ok=True)
+    model, optimizer, test_set, test_loader, history = _train(epochs, seed, progress_bars)
+    lesson = _measure_modes(model, test_set, test_loader)
+    _report_modes(lesson)
+    checkpoint = os.path.join(out_dir, CHECKPOINT_NAME)
+    plot = os.path.join(out_dir, PLOT_NAME)
+    save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
+          "history": history, "config": {"model": "cnn", "model_options": {},
+                                         "dataset": "digits", "optimizer": "adam", "lr": DEMO_LR,
+                                         "batch_size": DEMO_BATCH_SIZE, "seed": seed}},
+         checkpoint)
+    _plot(history, plot)
+    print(f"wrote {checkpoint} and {plot} in {time.perf_counter() - started:.1f} s")
+    return {"history": history, **lesson}
+
+
+def _train(epochs, seed, progress_bars):
+    """The demo's CNN trained on Digits: (model, optimizer, test set, test loader, history)."""
     train_set = load_dataset("digits", train=True)
     test_set = load_dataset("digits", train=False)
-    os.makedirs(out_dir, exist_ok=True)
-
     manual_seed(seed)
     model = build_model("cnn")
     optimizer = optim.Adam(model.parameters(), lr=DEMO_LR)
-    loss_fn = CrossEntropyLoss()
     train_loader = DataLoader(train_set, batch_size=DEMO_BATCH_SIZE, shuffle=True,
                               generator=Generator().manual_seed(seed))
     test_loader = DataLoader(test_set, batch_size=128)
     print(f"ember demo: CNN (2 x Conv-BatchNorm-ReLU, MaxPool, Linear-ReLU-Dropout-Linear) on "
           f"Digits: {len(train_set)} train / {len(test_set)} test images (validation = the test "
           f"set), {epochs} epochs, seed {seed}")
-    history = fit(model, train_loader, test_loader, loss_fn, optimizer, epochs, progress=True,
-                  progress_bars=progress_bars)
+    history = fit(model, train_loader, test_loader, CrossEntropyLoss(), optimizer, epochs,
+                  progress=True, progress_bars=progress_bars)
+    return model, optimizer, test_set, test_loader, history
 
+
+def _measure_modes(model, test_set, test_loader):
+    """Evaluate correctly, then in train mode one image at a time (twice), and the cost of a
+    forward with and without grad; the trained BatchNorm statistics are restored afterwards."""
     inputs, labels = _stack(test_set)
     labels = labels.numpy()
     before = _buffers(model)
-    correct = evaluate(model, test_loader, loss_fn)
+    correct = evaluate(model, test_loader, CrossEntropyLoss())
     after_correct = _buffers(model)
     trained_state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     first_predictions = _train_mode_one_at_a_time(model, inputs)
     after_wrong = _buffers(model)
     second_predictions = _train_mode_one_at_a_time(model, inputs)
     model.load_state_dict(trained_state)
-    wrong_accuracy = float(np.mean(first_predictions == labels))
-    second_accuracy = float(np.mean(second_predictions == labels))
-    disagreements = int(np.count_nonzero(first_predictions != second_predictions))
-    correct_change = _max_change(before, after_correct)
-    wrong_change = _max_change(after_correct, after_wrong)
+    return {
+        "accuracy": correct["accuracy"],
+        "train_mode_accuracy": float(np.mean(first_predictions == labels)),
+        "train_mode_again": float(np.mean(second_predictions == labels)),
+        "train_mode_disagreements": int(np.count_nonzero(first_predictions
+                                                         != second_predictions)),
+        "test_count": len(labels),
+        "buffer_change_correct": _max_change(before, after_correct),
+        "buffer_change_train_mode": _max_change(after_correct, after_wrong),
+        "batches_tracked_correct": _batches_tracked(after_correct) - _batches_tracked(before),
+        "batches_tracked_train_mode": (_batches_tracked(after_wrong)
+                                       - _batches_tracked(after_correct)),
+        "with_grad": _forward_cost(model, inputs, use_no_grad=False),
+        "without_grad": _forward_cost(model, inputs, use_no_grad=True),
+    }
 
+
+def _report_modes(lesson):
+    """Print the four points of the lesson from ``_measure_modes``' figures."""
     print()
     print("1) Test accuracy")
-    print(f"   model.eval() + no_grad(), batches of 128:        {100 * correct['accuracy']:6.2f}%")
-    print(f"   left in train mode, one image per forward pass:  {100 * wrong_accuracy:6.2f}%  "
-          f"(again: {100 * second_accuracy:.2f}%, {disagreements} of {len(labels)} predictions "
-          f"changed)")
+    print(f"   model.eval() + no_grad(), batches of 128:        "
+          f"{100 * lesson['accuracy']:6.2f}%")
+    print(f"   left in train mode, one image per forward pass:  "
+          f"{100 * lesson['train_mode_accuracy']:6.2f}%  (again: "
+          f"{100 * lesson['train_mode_again']:.2f}%, {lesson['train_mode_disagreements']} of "
+          f"{lesson['test_count']} predictions changed)")
     print("   In train mode BatchNorm normalises each image with its own mean and variance "
           "instead of the training set's, and Dropout zeroes random units: the answer depends "
           "on the batch and on chance.")
     print("2) BatchNorm running statistics")
-    print(f"   after the correct evaluation:    max |change| = {correct_change:.3g}, "
-          f"num_batches_tracked +{_batches_tracked(after_correct) - _batches_tracked(before)}")
-    print(f"   after the train-mode evaluation: max |change| = {wrong_change:.3g}, "
-          f"num_batches_tracked +{_batches_tracked(after_wrong) - _batches_tracked(after_correct)}"
-          f" (the model now carries test-set statistics; the demo restores the trained ones)")
-
-    with_grad = _forward_cost(model, inputs, use_no_grad=False)
-    without_grad = _forward_cost(model, inputs, use_no_grad=True)
-    print(f"3) One forward pass over the {inputs.shape[0]} test images in eval mode")
+    print(f"   after the correct evaluation:    max |change| = "
+          f"{lesson['buffer_change_correct']:.3g}, num_batches_tracked "
+          f"+{lesson['batches_tracked_correct']}")
+    print(f"   after the train-mode evaluation: max |change| = "
+          f"{lesson['buffer_change_train_mode']:.3g}, num_batches_tracked "
+          f"+{lesson['batches_tracked_train_mode']} (the model now carries test-set statistics; "
+          f"the demo restores the trained ones)")
+    with_grad, without_grad = lesson["with_grad"], lesson["without_grad"]
+    print(f"3) One forward pass over the {lesson['test_count']} test images in eval mode")
     for label, cost in (("grad enabled, output kept:", with_grad),
                         ("under no_grad():", without_grad)):
         print(f"   {label:<27} peak {_mebibytes(cost['peak'])}, held afterwards "
@@ -177,17 +212,3 @@ def run_demo(out_dir="demo-out", epochs=None, seed=0, progress_bars=True):
     print("4) Why both: eval() changes what the layers compute (BatchNorm uses its running "
           "statistics, Dropout is off); no_grad() changes what autograd records (no graph, no "
           "saved activations). Neither does the other's job.")
-
-    checkpoint = os.path.join(out_dir, CHECKPOINT_NAME)
-    plot = os.path.join(out_dir, PLOT_NAME)
-    save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
-          "history": history, "config": {"model": "cnn", "model_options": {},
-                                         "dataset": "digits", "optimizer": "adam", "lr": DEMO_LR,
-                                         "batch_size": DEMO_BATCH_SIZE, "seed": seed}},
-         checkpoint)
-    _plot(history, plot)
-    print(f"wrote {checkpoint} and {plot} in {time.perf_counter() - started:.1f} s")
-    return {"history": history, "accuracy": correct["accuracy"],
-            "train_mode_accuracy": wrong_accuracy, "train_mode_disagreements": disagreements,
-            "buffer_change_correct": correct_change, "buffer_change_train_mode": wrong_change,
-            "with_grad": with_grad, "without_grad": without_grad}
