@@ -399,6 +399,41 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._set_lr(self.get_lr)
 
 
+def _one_cycle_total_steps(total_steps, epochs, steps_per_epoch):
+    """OneCycleLR's length: ``total_steps``, or ``epochs * steps_per_epoch``, checked."""
+    if total_steps is not None:
+        if not isinstance(total_steps, int) or total_steps <= 0:
+            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+        return total_steps
+    if epochs is not None and steps_per_epoch is not None:
+        if not isinstance(epochs, int) or epochs <= 0:
+            raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+        if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+            raise ValueError(f"Expected positive integer steps_per_epoch, but got "
+                             f"{steps_per_epoch}")
+        return epochs * steps_per_epoch
+    raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+
+
+def _one_cycle_phases(total_steps, pct_start, three_phase):
+    """The phases of the 1cycle policy: where each ends and which group keys it moves between."""
+    if three_phase:
+        return [
+            {"end_step": float(pct_start * total_steps) - 1, "start_lr": "initial_lr",
+             "end_lr": "max_lr", "start_momentum": "max_momentum",
+             "end_momentum": "base_momentum"},
+            {"end_step": float(2 * pct_start * total_steps) - 2, "start_lr": "max_lr",
+             "end_lr": "initial_lr", "start_momentum": "base_momentum",
+             "end_momentum": "max_momentum"},
+            {"end_step": total_steps - 1, "start_lr": "initial_lr", "end_lr": "min_lr",
+             "start_momentum": "max_momentum", "end_momentum": "max_momentum"}]
+    return [
+        {"end_step": float(pct_start * total_steps) - 1, "start_lr": "initial_lr",
+         "end_lr": "max_lr", "start_momentum": "max_momentum", "end_momentum": "base_momentum"},
+        {"end_step": total_steps - 1, "start_lr": "max_lr", "end_lr": "min_lr",
+         "start_momentum": "base_momentum", "end_momentum": "max_momentum"}]
+
+
 class OneCycleLR(LRScheduler):
     """The 1cycle policy: warm up to ``max_lr`` then anneal far below the initial lr, per batch.
 
@@ -412,36 +447,8 @@ class OneCycleLR(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
-        if total_steps is not None:
-            if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
-            self.total_steps = total_steps
-        elif epochs is not None and steps_per_epoch is not None:
-            if not isinstance(epochs, int) or epochs <= 0:
-                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
-            if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(f"Expected positive integer steps_per_epoch, but got "
-                                 f"{steps_per_epoch}")
-            self.total_steps = epochs * steps_per_epoch
-        else:
-            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-        if three_phase:
-            self._schedule_phases = [
-                {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
-                 "end_lr": "max_lr", "start_momentum": "max_momentum",
-                 "end_momentum": "base_momentum"},
-                {"end_step": float(2 * pct_start * self.total_steps) - 2, "start_lr": "max_lr",
-                 "end_lr": "initial_lr", "start_momentum": "base_momentum",
-                 "end_momentum": "max_momentum"},
-                {"end_step": self.total_steps - 1, "start_lr": "initial_lr", "end_lr": "min_lr",
-                 "start_momentum": "max_momentum", "end_momentum": "max_momentum"}]
-        else:
-            self._schedule_phases = [
-                {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
-                 "end_lr": "max_lr", "start_momentum": "max_momentum",
-                 "end_momentum": "base_momentum"},
-                {"end_step": self.total_steps - 1, "start_lr": "max_lr", "end_lr": "min_lr",
-                 "start_momentum": "base_momentum", "end_momentum": "max_momentum"}]
+        self.total_steps = _one_cycle_total_steps(total_steps, epochs, steps_per_epoch)
+        self._schedule_phases = _one_cycle_phases(self.total_steps, pct_start, three_phase)
         if pct_start < 0 or pct_start > 1 or not isinstance(pct_start, float):
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
@@ -449,28 +456,24 @@ class OneCycleLR(LRScheduler):
                              f"{anneal_strategy}")
         self._anneal_func_type = anneal_strategy
         max_lrs = _format_param("max_lr", optimizer, max_lr)
-        if last_epoch == -1:
-            for index, group in enumerate(optimizer.param_groups):
-                group["initial_lr"] = max_lrs[index] / div_factor
-                group["max_lr"] = max_lrs[index]
-                group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
+            # Checked before any group is written: a failed construction changes nothing.
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
                 raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
                                  "option enabled")
             self.use_beta1 = "betas" in optimizer.defaults
             max_momentums = _format_param("max_momentum", optimizer, max_momentum)
             base_momentums = _format_param("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for maximum, base, group in zip(max_momentums, base_momentums,
-                                                optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (maximum, *group["betas"][1:])
-                    else:
-                        group["momentum"] = maximum
-                    group["max_momentum"] = maximum
-                    group["base_momentum"] = base
+        if last_epoch == -1:
+            for index, group in enumerate(optimizer.param_groups):
+                group["initial_lr"] = max_lrs[index] / div_factor
+                group["max_lr"] = max_lrs[index]
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+                if cycle_momentum:
+                    self._set_momentum(group, max_momentums[index])
+                    group["max_momentum"] = max_momentums[index]
+                    group["base_momentum"] = base_momentums[index]
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start, end, fraction):
@@ -500,11 +503,15 @@ class OneCycleLR(LRScheduler):
                 start_step = phase["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                self._set_momentum(group, momentum)
         return lrs
+
+    def _set_momentum(self, group, momentum):
+        """The group's momentum, or Adam's beta1, set to ``momentum``."""
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
 
 
 class _CompositeScheduler(LRScheduler):
