@@ -187,7 +187,7 @@ class Function(Op):
             checks = []
             for index, counter, version, owner, output_nr in self._saved_checks:
                 if id(owner) in positions:  # a saved output: owned by this node
-                    owner, output_nr = self, positions[id(owner)]
+                    owner, output_nr = None, positions[id(owner)]
                 checks.append((index, counter, version, owner, output_nr))
             self._saved_checks = checks
         self._input_meta = tuple([(arg._data.shape, arg._data.dtype) if isinstance(arg, Tensor)

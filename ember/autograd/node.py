@@ -21,8 +21,9 @@ class Node:
 
     Each entry of ``_saved_checks`` is a saved check ``(index, counter, version, owner,
     output_nr)``: saved item ``index`` must still be at ``version`` of the version ``counter``
-    when backward unpacks it; ``owner`` is the input Tensor the item came from, or the node whose
-    output ``output_nr`` it is. Plain tuples, unpacked by name where read: a namedtuple costs
+    when backward unpacks it; ``owner`` is the input Tensor the item came from, or None for this
+    node's own output ``output_nr`` (None, not the node: a node holding itself would be a
+    reference cycle, and its graph would wait for the garbage collector). Plain tuples, unpacked by name where read: a namedtuple costs
     about 300 ns to build, on every recorded op.
     """
 
@@ -123,7 +124,7 @@ class Node:
             for number, tensor in enumerate(results):
                 if tensor._data is item:
                     counter = tensor._version_counter()
-                    checks.append((index, counter, counter.value, self, number))
+                    checks.append((index, counter, counter.value, None, number))
                     break
         self._saved_unmatched = ()
 
@@ -134,7 +135,7 @@ class Node:
             if isinstance(owner, Tensor):  # a saved input: its grad_fn as it is now
                 grad_fn, output_nr = owner.grad_fn, owner._output_nr
             else:
-                grad_fn = owner
+                grad_fn = self
             item = self.saved[index]
             array = item._data if isinstance(item, Tensor) else item
             description = f"[{tensor_type_name(array.dtype)} {list(array.shape)}]"

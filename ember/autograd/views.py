@@ -196,5 +196,5 @@ def _rebind_saved_output(node, array, tensor):
     node.saved = tuple(tensor._data if index in positions else item
                        for index, item in enumerate(saved))
     node._saved_checks = [check for check in node._saved_checks if check[0] not in positions]
-    node._saved_checks += [(index, counter, counter.value, node, tensor._output_nr)
+    node._saved_checks += [(index, counter, counter.value, None, tensor._output_nr)
                            for index in positions]

@@ -839,3 +839,41 @@ def test_random_view_and_inplace_programs_match_torch(torch):
                 assert not np.any(torch_grad) and not np.any(ember_grad), (seed, plan)
             else:
                 np.testing.assert_allclose(ember_grad, torch_grad, rtol=1e-4, atol=1e-5)
+
+
+def _saves_its_output(x):
+    class Square(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            out = t * t
+            ctx.save_for_backward(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, grad):
+            (out,) = ctx.saved_tensors
+            return grad * 2 * out.sqrt()
+    return Square.apply(x)
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: x.relu(), lambda x: x.sigmoid(), lambda x: x.tanh(), lambda x: x.exp(),
+    lambda x: x.softmax(-1), lambda x: ember.nn.functional.relu(x * 2), _saves_its_output,
+    lambda x: x.clone().relu_()],
+    ids=["relu", "sigmoid", "tanh", "exp", "softmax", "F.relu", "custom", "inplace_relu"])
+def test_a_graph_is_freed_by_reference_counting_alone(make):
+    """No node refers to itself (a saved output names its owner as None): dropping the output
+    frees what the graph saved at once, without waiting for the garbage collector."""
+    import gc
+    x = ember.randn(3, 4, requires_grad=True)
+    before = ember.autograd.saved_bytes()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        y = make(x)
+        assert ember.autograd.saved_bytes() > before
+        del y
+        assert ember.autograd.saved_bytes() == before
+    finally:
+        if enabled:
+            gc.enable()
