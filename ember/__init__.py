@@ -26,12 +26,15 @@ from .training.mode_checks import ModeWarning, set_mode_checks  # noqa: F401,E40
 from .training.mode_checks import register_mode_checks as _register_mode_checks  # noqa: E402
 _mode_check_handles = _register_mode_checks()  # ModeWarning, on nn's and optim's global hooks
 from .training.modes import evaluating, training_mode  # noqa: F401,E402
-# nn sits below distributed and never imports it: the distributed layer's two nn names
-# (PyTorch's nn.SyncBatchNorm and nn.parallel.DistributedDataParallel) are attached here.
+# nn and data sit below distributed and never import it: the distributed layer's names in them
+# (PyTorch's nn.SyncBatchNorm, nn.parallel.DistributedDataParallel and
+# utils.data.DistributedSampler) are attached here.
 from .distributed.parallel import DistributedDataParallel as _DistributedDataParallel  # noqa: E402
+from .distributed.sampler import DistributedSampler as _DistributedSampler  # noqa: E402
 from .distributed.sync_batchnorm import SyncBatchNorm as _SyncBatchNorm  # noqa: E402
 nn.SyncBatchNorm = _SyncBatchNorm
 nn.parallel.DistributedDataParallel = _DistributedDataParallel
+data.DistributedSampler = _DistributedSampler
 
 bool = _dtype.bool_
 float = float32

@@ -14,6 +14,7 @@ def set_num_threads(num_threads):
         raise RuntimeError("set_num_threads expects a positive integer")
     _state["threads"] = num_threads
     try:
+        # threadpoolctl is optional (the test and bench extras): imported only when it is used.
         from threadpoolctl import threadpool_limits
     except ImportError:
         return
@@ -25,6 +26,7 @@ def get_num_threads():
     if _state["threads"] is not None:
         return _state["threads"]
     try:
+        # threadpoolctl is optional (the test and bench extras): imported only when it is used.
         from threadpoolctl import threadpool_info
     except ImportError:
         return os.cpu_count() or 1

@@ -68,18 +68,10 @@ ORDER = [
 ALLOWED = {
     # nn.utils imports layers itself, so the recurrent layers reach PackedSequence lazily.
     ("ember.nn.modules.rnn", "ember.nn.utils.rnn", "function"),
-    # ember.data re-exports DistributedSampler by name (its owner removes this, issue 14).
-    ("ember.data", "ember.distributed.sampler", "function"),
 }
 # Strongly connected groups of modules that import each other at module scope (a package's
 # __init__ counts as imported with any of its modules). Issue 14 item 4 dissolves this one.
 KNOWN_CYCLES = []
-# Files whose function-scope imports do not yet all say why they cannot be at the top; their
-# owners explain or remove them (issue 14). Nothing may be added here.
-UNEXPLAINED_LAZY_IMPORTS = {
-    "ember._threads", "ember.data", "ember.data.datasets.digits", "ember.distributed",
-    "ember.distributed.comm", "ember.nn.utils.convert_parameters", "ember.optim.lbfgs",
-}
 
 
 def _module_name(path):
@@ -219,9 +211,6 @@ def test_function_scope_imports_say_why(path):
                 above = lines[node.lineno - 2].strip() if node.lineno > 1 else ""
                 if "#" not in here and not above.startswith("#"):
                     unexplained.append(f"line {node.lineno}: {here.strip()}")
-    if name in UNEXPLAINED_LAZY_IMPORTS:
-        assert unexplained, f"{name} explains all its lazy imports: remove it from the list"
-        return
     assert not unexplained, f"{name}: say why these cannot be at the top:\n" + \
         "\n".join(unexplained)
 
@@ -304,11 +293,10 @@ def test_the_checker_sees_relative_lazy_and_importlib_imports(tmp_path):
     """The parser itself: relative imports resolve, imports inside functions and importlib
     calls are found."""
     sample = tmp_path / "sample.py"
-    sample.write_text("from .. import ops\nfrom ..autograd import engine\n\n\n"
-                      "def f():\n    from ..ops.reduce import sum\n")
+    sample.write_text("import importlib\nfrom .. import ops\nfrom ..autograd import engine\n\n\n"
+                      "def f():\n    from ..ops.reduce import sum\n"
+                      "    return importlib.import_module('ember.distributed.sampler')\n")
     imports = {(module, scope) for module, _, scope in _imports(sample, "ember.nn.sample")}
     assert imports == {("ember.ops", "module"), ("ember.autograd.engine", "module"),
-                       ("ember.ops.reduce", "function")}
-    sample = PACKAGE / "data" / "__init__.py"
-    assert any(module == "ember.distributed.sampler" for module, _, _ in _imports(sample))
+                       ("ember.ops.reduce", "function"), ("ember.distributed.sampler", "function")}
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]

@@ -7,11 +7,3 @@ from .dataset import (  # noqa: F401
 from .sampler import (  # noqa: F401
     BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
     WeightedRandomSampler)
-
-
-def __getattr__(name):
-    # DistributedSampler lives in ember.distributed, the layer above data: resolved on first use.
-    if name == "DistributedSampler":
-        import importlib
-        return importlib.import_module("ember.distributed.sampler").DistributedSampler
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

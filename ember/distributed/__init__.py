@@ -7,15 +7,6 @@ from .comm import (  # noqa: F401
     Work, all_gather, all_reduce, all_reduce_metrics, barrier, broadcast, default_pg_timeout,
     destroy_process_group, get_backend, get_rank, get_world_size, init_process_group,
     is_available, is_initialized, is_main_process, is_mpi_available, launched_under_mpi)
+from .parallel import DistributedDataParallel  # noqa: F401
 from .sampler import DistributedSampler, UnpaddedDistributedSampler  # noqa: F401
-
-_LAZY = {"DistributedDataParallel": "parallel", "SyncBatchNorm": "sync_batchnorm"}
-
-
-def __getattr__(name):
-    # The nn-based pieces load on first use, keeping `import ember.distributed` light.
-    if name in _LAZY:
-        import importlib
-        module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from .sync_batchnorm import SyncBatchNorm  # noqa: F401

@@ -5,6 +5,7 @@ mpi4py is imported only when the process was started by an MPI launcher (importi
 MPI), so a script that calls ``init_process_group()`` runs unchanged with or without ``mpiexec``.
 """
 import datetime
+import importlib.util
 import os
 import sys
 import time
@@ -118,7 +119,6 @@ def is_available():
 
 def is_mpi_available():
     """Whether mpi4py can be imported (checked without importing it)."""
-    import importlib.util
     return importlib.util.find_spec("mpi4py") is not None
 
 

@@ -7,6 +7,7 @@ tensors, so that a run follows PyTorch's decisions and values.
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..tensor import Tensor
 from .optimizer import Optimizer
 
 __all__ = ["LBFGS"]
@@ -301,5 +302,4 @@ def _scalar(value):
 
 
 def _tensor(array):
-    from ..tensor import Tensor
     return None if array is None else Tensor._wrap(np.array(array))

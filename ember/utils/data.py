@@ -4,3 +4,4 @@ from ..data import (  # noqa: F401
     RandomSampler, Sampler, SequentialSampler, StackDataset, Subset, SubsetRandomSampler,
     TensorDataset, WeightedRandomSampler, WorkerInfo, default_collate, default_convert,
     get_worker_info, random_split)
+from ..distributed.sampler import DistributedSampler  # noqa: F401

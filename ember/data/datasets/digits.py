@@ -14,6 +14,7 @@ def _load():
     """(images uint8 (N, 8, 8) with values 0..16, labels int64 (N,)), read once per process."""
     if "arrays" not in _cache:
         try:
+            # scikit-learn is optional (the demo extra) and slow to import: only when needed.
             from sklearn.datasets import load_digits
         except ImportError as error:
             raise ModuleNotFoundError(

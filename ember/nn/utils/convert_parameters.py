@@ -1,4 +1,5 @@
 """Flatten parameters into one vector and copy a vector back into them."""
+from ... import ops
 from ...tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
@@ -6,7 +7,6 @@ __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
 def parameters_to_vector(parameters):
     """Concatenate the flattened parameters into one (differentiable) vector."""
-    from ... import ops
     pieces = [parameter.reshape(-1) for parameter in parameters]
     return ops.cat(pieces)
 
