@@ -70,7 +70,7 @@ ALLOWED = {
     ("ember.nn.modules.rnn", "ember.nn.utils.rnn", "function"),
 }
 # Strongly connected groups of modules that import each other at module scope (a package's
-# __init__ counts as imported with any of its modules). Issue 14 item 4 dissolves this one.
+# __init__ counts as imported with any of its modules): none, and none may appear.
 KNOWN_CYCLES = []
 
 
