@@ -96,8 +96,7 @@ class Tensor:
     def dim(self):
         return self._data.ndim
 
-    def ndimension(self):
-        return self._data.ndim
+    ndimension = dim  # PyTorch's alias
 
     @property
     def device(self):
@@ -110,8 +109,7 @@ class Tensor:
     def numel(self):
         return self._data.size
 
-    def nelement(self):
-        return self._data.size
+    nelement = numel  # PyTorch's alias
 
     def element_size(self):
         return self._data.itemsize
