@@ -14,13 +14,31 @@ __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain
            "logdet", "matmul", "matrix_power", "mm", "mv", "outer", "slogdet", "tensordot", "vdot"]
 
 
+def _matmul_arrays(a, b):
+    """np.matmul, with float16 accumulated in float32 (as PyTorch's CPU kernel does; NumPy has
+    no float16 BLAS and would sum in float16, slowly)."""
+    if a.dtype == np.float16:
+        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+    return np.matmul(a, b)
+
+
+def _product(a, b):
+    """a @ b inside a backward: arrays on the first-order path, recorded Tensors under
+    create_graph."""
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        return _matmul_arrays(a, b)
+    return a @ b
+
+
 class MatMul(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         needs_a, needs_b = ctx.needs_input_grad
         ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
         ctx.shapes = (a.shape, b.shape)
-        return np.asarray(np.matmul(a, b))
+        return np.asarray(_matmul_arrays(a, b))
 
     @staticmethod
     def backward(ctx, grad):
@@ -28,20 +46,26 @@ class MatMul(Op):
         a_shape, b_shape = ctx.shapes
         needs_a, needs_b = ctx.needs_input_grad
         # Promote 1-D operands to matrices as matmul does, then undo it on the gradients.
-        a_matrix = a_shape if len(a_shape) > 1 else (1,) + a_shape
-        b_matrix = b_shape if len(b_shape) > 1 else b_shape + (1,)
-        grad_shape = np.broadcast_shapes(a_matrix[:-2], b_matrix[:-2]) + (a_matrix[-2],
-                                                                         b_matrix[-1])
-        grad = grad.reshape(grad_shape)
+        a_vector = len(a_shape) == 1
+        b_vector = len(b_shape) == 1
+        a_matrix = (1,) + a_shape if a_vector else a_shape
+        b_matrix = b_shape + (1,) if b_vector else b_shape
+        if a_vector or b_vector:
+            rows = 1 if a_vector else a_shape[-2]
+            columns = 1 if b_vector else b_shape[-1]
+            grad = grad.reshape(grad.shape[:grad.ndim - (not a_vector) - (not b_vector)]
+                                + (rows, columns))
         grad_a = grad_b = None
         if needs_a:
-            b_view = b.reshape(b_matrix)
-            grad_a = np.matmul(grad, np.swapaxes(b_view, -1, -2))
-            grad_a = unbroadcast(grad_a, a_matrix).reshape(a_shape)
+            b_view = b.reshape(b_matrix) if b_vector else b
+            grad_a = unbroadcast(_product(grad, b_view.mT), a_matrix)
+            if a_vector:
+                grad_a = grad_a.reshape(a_shape)
         if needs_b:
-            a_view = a.reshape(a_matrix)
-            grad_b = np.matmul(np.swapaxes(a_view, -1, -2), grad)
-            grad_b = unbroadcast(grad_b, b_matrix).reshape(b_shape)
+            a_view = a.reshape(a_matrix) if a_vector else a
+            grad_b = unbroadcast(_product(a_view.mT, grad), b_matrix)
+            if b_vector:
+                grad_b = grad_b.reshape(b_shape)
         return grad_a, grad_b
 
 
@@ -174,12 +198,15 @@ def _expand_equation(equation, shapes):
 
 class Einsum(Op):
     """np.einsum forward; each operand's gradient is the einsum of the output gradient with the
-    other operands, broadcast over letters only that operand has and written onto its diagonal
-    when a letter repeats (``ii``)."""
+    other operands, broadcast over letters only that operand has and put onto its diagonal (an
+    einsum with identity matrices) when a letter repeats (``ii``)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, subscripts, output, *operands):
         ctx.subscripts_output = (subscripts, output)
+        ctx.dtype = operands[0].dtype
         needs = ctx.needs_input_grad[2:]
         # An operand is needed for the other operands' gradients only.
         ctx.save_for_backward(*[operand if any(needs[:position] + needs[position + 1:]) else None
@@ -190,6 +217,7 @@ class Einsum(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         subscripts, output = ctx.subscripts_output
         operands = ctx.saved_tensors
         grads = [None, None]
@@ -211,19 +239,34 @@ class Einsum(Op):
                             "einsum backward: operands broadcast over an ellipsis dimension "
                             "(sizes 1 and n); expand them explicitly first")
             equation = ",".join([output] + [other for other, _ in others]) + "->" + present
-            partial = np.einsum(equation, grad, *[operand for _, operand in others],
+            partial = xp.einsum(equation, grad, *[operand for _, operand in others],
                                 optimize=len(others) > 0)
-            kept_shape = [sizes[letter] if letter in present else 1 for letter in unique]
-            partial = np.broadcast_to(np.reshape(partial, kept_shape),
-                                      [sizes[letter] for letter in unique])
-            if len(unique) == len(subscript):
-                grads.append(np.array(partial, dtype=grad.dtype))
-                continue
-            full = np.zeros(shape, dtype=grad.dtype)
-            # A repeated letter is a diagonal: einsum('ii->i', full) is a writable view of it.
-            np.einsum(f"{subscript}->{unique}", full)[...] = partial
-            grads.append(full)
+            kept_shape = tuple(sizes[letter] if letter in present else 1 for letter in unique)
+            partial = xp.broadcast_to(partial.reshape(kept_shape),
+                                      tuple(sizes[letter] for letter in unique))
+            if len(unique) != len(subscript):
+                partial = _onto_diagonals(xp, partial, subscript, unique, sizes, ctx.dtype)
+            grads.append(partial)
         return tuple(grads)
+
+
+def _onto_diagonals(xp, values, subscript, unique, sizes, dtype):
+    """``values`` (indexed by ``unique``) as an array indexed by ``subscript``, whose repeated
+    letters are diagonals: an einsum with an identity matrix per repeat."""
+    spare = iter(letter for letter in _LETTERS if letter not in subscript)
+    seen = set()
+    target = ""
+    pairs = []
+    for letter in subscript:
+        if letter in seen:
+            fresh = next(spare)
+            pairs.append(letter + fresh)
+            target += fresh
+        else:
+            seen.add(letter)
+            target += letter
+    identities = [xp.asarray(np.eye(sizes[pair[0]], dtype=dtype)) for pair in pairs]
+    return xp.einsum(",".join([unique] + pairs) + "->" + target, values, *identities)
 
 
 def einsum(equation, *operands):
@@ -385,11 +428,9 @@ def _check_square(input, operation):
                            f"{' by '.join(map(str, shape))} matrices")
 
 
-def _matrix_transpose(array):
-    return np.swapaxes(array, -1, -2)
-
-
 class Inverse(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         try:
@@ -403,7 +444,7 @@ class Inverse(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        inverse_t = _matrix_transpose(out)
+        inverse_t = out.mT
         return -(inverse_t @ grad @ inverse_t)
 
 
@@ -411,14 +452,20 @@ class Det(Op):
     """det(A); its gradient is the transposed adjugate, taken from the SVD so that singular
     matrices (where A^-1 does not exist) still get it."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.asarray(np.linalg.det(x))
+        out = np.asarray(np.linalg.det(x))
+        ctx.save_for_backward(x, out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        x, out = ctx.saved_tensors
+        xp = ctx.xp
+        if xp is not np:
+            return xp.expand_dims(grad, (-2, -1)) * _adjugate_t_recorded(xp, x, out)
         u, singular, vh = np.linalg.svd(x)
         ones = np.ones(singular.shape[:-1] + (1,), dtype=singular.dtype)
         before = np.cumprod(np.concatenate([ones, singular[..., :-1]], -1), -1)
@@ -430,36 +477,65 @@ class Det(Op):
         return (grad[..., None, None] * adjugate_t).astype(x.dtype, copy=False)
 
 
+def _adjugate_t_recorded(xp, x, det):
+    """The transposed adjugate of ``x`` as recorded ops: det(A) A^-T, or, when some matrix of
+    the batch is (numerically) singular, the Faddeev-LeVerrier recurrence, a polynomial in A
+    that needs no inverse (the SVD formula of first order has no recorded SVD to build on)."""
+    array = x._data
+    size = array.shape[-1]
+    if array.size:
+        singular_values = np.linalg.svd(array, compute_uv=False)
+        tolerance = size * np.finfo(array.dtype).eps
+        near_singular = singular_values[..., -1] <= tolerance * singular_values[..., 0]
+        if not near_singular.any():
+            return xp.expand_dims(det, (-2, -1)) * xp.matrix_transpose(xp.linalg.inv(x))
+    # M_1 = I; c_(n-k) = -tr(A M_k) / k; M_(k+1) = A M_k + c_(n-k) I; adj(A) = (-1)^(n+1) M_n.
+    identity = xp.asarray(np.eye(size, dtype=array.dtype))
+    adjugate = identity
+    product = x
+    for step in range(1, size):
+        coefficient = xp.sum(product * identity, axis=(-2, -1), keepdims=True) * (-1.0 / step)
+        adjugate = product + coefficient * identity
+        product = x @ adjugate
+    if size == 1:
+        adjugate = xp.broadcast_to(identity, array.shape)
+    return xp.matrix_transpose(adjugate) * (-1.0) ** (size + 1)
+
+
 class Solve(Op):
+    """X with A X = B, B given as columns (..., n, k); the batch dims broadcast."""
+
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b, vector):
         ctx.vector = vector
         ctx.shapes = (a.shape, b.shape)
         columns = b[..., None] if vector else b
-        batch = np.broadcast_shapes(a.shape[:-2], columns.shape[:-2])
-        a = np.broadcast_to(a, batch + a.shape[-2:])
-        columns = np.broadcast_to(columns, batch + columns.shape[-2:])
         try:
             out = np.linalg.solve(a, columns)
         except np.linalg.LinAlgError:
             raise RuntimeError("torch.linalg.solve: The solver failed because the input matrix is "
                                "singular.") from None
+        out = out[..., 0] if vector else out
         ctx.save_for_backward(a, out)
-        return out[..., 0] if vector else out
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
+        xp = ctx.xp
         a_shape, b_shape = ctx.shapes
         if ctx.vector:
-            grad = grad[..., None]
-        grad_columns = np.linalg.solve(_matrix_transpose(a), grad)
+            grad = xp.expand_dims(grad, -1)
+            out = xp.expand_dims(out, -1)
+        grad_columns = xp.linalg.solve(a.mT, grad)
         grad_a = None
         if ctx.needs_input_grad[0]:
-            grad_a = unbroadcast(-(grad_columns @ _matrix_transpose(out)), a_shape)
+            grad_a = unbroadcast(-(grad_columns @ out.mT), a_shape)
         grad_b = None
         if ctx.needs_input_grad[1]:
-            grad_b = grad_columns[..., 0] if ctx.vector else grad_columns
+            grad_b = grad_columns.reshape(grad_columns.shape[:-1]) if ctx.vector else grad_columns
             grad_b = unbroadcast(grad_b, b_shape)
         return grad_a, grad_b, None
 
@@ -480,6 +556,11 @@ def solve(A, B, *, left=True):
         raise NotImplementedError("linalg.solve: left=False is not implemented in ember")
     _check_square(A, "linalg.solve")
     vector = B._data.ndim == 1 or B._data.shape == A._data.shape[:-1]
+    return solve_columns(A, B, vector)
+
+
+def solve_columns(A, B, vector):
+    """solve with B's layout given: a batch of vectors or of (n, k) column blocks."""
     if B._data.dtype != A._data.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
                            f"A of type {A.dtype} and B of type {B.dtype} instead")
@@ -545,19 +626,22 @@ def chain_matmul(*matrices):
 
 
 class LogAbsDet(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         sign, logabsdet = np.linalg.slogdet(x)
         ctx.save_for_backward(x)
-        # The sign requires grad too (PyTorch's): its gradient is zero, so it is ignored below.
+        # The sign requires grad too (PyTorch's), but gets no gradient.
         return np.asarray(sign, dtype=x.dtype), np.asarray(logabsdet, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad_sign, grad_logabsdet):
-        (x,) = ctx.saved_tensors
         if grad_logabsdet is None:
-            return np.zeros_like(x)
-        return grad_logabsdet[..., None, None] * _matrix_transpose(np.linalg.inv(x))
+            return None
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.expand_dims(grad_logabsdet, (-2, -1)) * xp.matrix_transpose(xp.linalg.inv(x))
 
 
 class _SignLogAbsDet(tuple):
@@ -590,6 +674,8 @@ def logdet(input):
 class Cholesky(Op):
     """L with A = L L^T; the gradient is symmetrised, since only A's lower triangle is read."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, upper):
         try:
@@ -598,21 +684,26 @@ class Cholesky(Op):
             raise RuntimeError("linalg.cholesky: The factorization could not be completed because "
                                "the input is not positive-definite.") from None
         ctx.upper = upper
-        ctx.save_for_backward(lower)
-        return _matrix_transpose(lower).copy() if upper else lower
+        ctx.dtype = x.dtype
+        out = lower.mT.copy() if upper else lower
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (lower,) = ctx.saved_tensors
+        (out,) = ctx.saved_tensors
+        xp = ctx.xp
+        lower = out.mT if ctx.upper else out
         if ctx.upper:
-            grad = _matrix_transpose(grad)
+            grad = grad.mT
         # Murray (2016): Phi(L^T gL) (lower triangle, halved diagonal), then L^-T (.) L^-1.
-        inner_product = np.tril(_matrix_transpose(lower) @ np.tril(grad))
-        diagonal = np.einsum("...ii->...i", inner_product)
-        diagonal *= 0.5
-        inverse_lower = np.linalg.inv(lower)
-        middle = _matrix_transpose(inverse_lower) @ inner_product @ inverse_lower
-        return (middle + _matrix_transpose(middle)) * 0.5, None
+        size = lower.shape[-1]
+        halved_lower = np.tril(np.ones((size, size), dtype=ctx.dtype), -1) + \
+            np.eye(size, dtype=ctx.dtype) * 0.5
+        inner_product = (lower.mT @ xp.tril(grad)) * halved_lower
+        inverse_lower = xp.linalg.inv(lower)
+        middle = inverse_lower.mT @ inner_product @ inverse_lower
+        return (middle + middle.mT) * 0.5, None
 
 
 def cholesky(input, *, upper=False):
@@ -627,28 +718,31 @@ class Eigh(Op):
     """Eigenvalues (ascending) and eigenvectors of symmetric matrices (from the lower
     triangle). Backward: V (diag(gL) + skew(V^T gV) / (L_j - L_i)) V^T, as PyTorch."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, lower):
         values, vectors = np.linalg.eigh(x, UPLO="L" if lower else "U")
         ctx.save_for_backward(values, vectors)
+        ctx.dtype = x.dtype
         return values, vectors
 
     @staticmethod
     def backward(ctx, grad_values, grad_vectors):
         values, vectors = ctx.saved_tensors
-        vectors_t = _matrix_transpose(vectors)
-        if grad_vectors is None:
-            inner_product = np.zeros(vectors.shape, dtype=vectors.dtype)
-        else:
-            projected = vectors_t @ grad_vectors
-            inner_product = 0.5 * (projected - _matrix_transpose(projected))
-            gaps = values[..., None, :] - values[..., :, None]  # L_j - L_i
-            size = values.shape[-1]
-            gaps[..., np.arange(size), np.arange(size)] = 1
-            inner_product = inner_product / gaps
-        diagonal = np.einsum("...ii->...i", inner_product)
-        diagonal[...] = 0 if grad_values is None else grad_values
-        return vectors @ inner_product @ vectors_t, None
+        xp = ctx.xp
+        identity = np.eye(values.shape[-1], dtype=ctx.dtype)
+        inner_product = None
+        if grad_vectors is not None:
+            projected = vectors.mT @ grad_vectors
+            # L_j - L_i off the diagonal; 1 on it, where the skew part is 0.
+            gaps = xp.expand_dims(values, -2) - xp.expand_dims(values, -1) + identity
+            inner_product = (projected - projected.mT) * 0.5 / gaps
+        if grad_values is not None:
+            on_diagonal = xp.expand_dims(grad_values, -2) * identity
+            inner_product = on_diagonal if inner_product is None else \
+                inner_product + on_diagonal
+        return vectors @ inner_product @ vectors.mT, None
 
 
 class _EighResult(tuple):

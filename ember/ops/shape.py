@@ -50,8 +50,17 @@ def _infer_shape(shape, numel):
     return shape
 
 
+def _op_in_backward(ctx, op_class, grad, *args):
+    """``op_class`` applied to ``grad`` inside a backward (ops whose backward is another op): its
+    NumPy kernel on the first-order path, the recorded op under create_graph."""
+    if ctx.xp is np:
+        return op_class.forward(object.__new__(op_class), grad, *args)
+    return op_class.apply(grad, *args)
+
+
 class Reshape(Op):
     is_view = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, shape, strict_view):
@@ -67,11 +76,12 @@ class Reshape(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return np.reshape(grad, ctx.shape), None, None
+        return grad.reshape(ctx.shape), None, None
 
 
 class Permute(Op):
     is_view = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, dims):
@@ -80,11 +90,12 @@ class Permute(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return np.transpose(grad, ctx.inverse), None
+        return ctx.xp.permute_dims(grad, ctx.inverse), None
 
 
 class Expand(Op):
     is_view = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -97,6 +108,8 @@ class Expand(Op):
 
 
 class Repeat(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, repeats):
         padded = (1,) * (len(repeats) - x.ndim) + x.shape
@@ -111,11 +124,13 @@ class Repeat(Op):
         interleaved = []
         for repeat, size in zip(ctx.repeats, ctx.padded):
             interleaved += [repeat, size]
-        summed = grad.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2)))
+        summed = ctx.xp.sum(grad.reshape(interleaved), axis=tuple(range(0, len(interleaved), 2)))
         return summed.reshape(ctx.shape), None
 
 
 class Cat(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, axis, *arrays):
         ctx.axis = axis
@@ -125,14 +140,17 @@ class Cat(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        offsets = np.cumsum(ctx.sizes)[:-1]
-        pieces = np.split(grad, offsets, axis=ctx.axis)
-        return (None,) + tuple(piece.astype(dtype, copy=False) if needed else None
+        xp = ctx.xp
+        offsets = np.cumsum(ctx.sizes)[:-1].tolist()
+        pieces = xp.split(grad, offsets, axis=ctx.axis)
+        return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
                                for piece, dtype, needed in zip(pieces, ctx.dtypes,
                                                                ctx.needs_input_grad[1:]))
 
 
 class Stack(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, axis, *arrays):
         ctx.axis = axis
@@ -141,13 +159,16 @@ class Stack(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        pieces = np.moveaxis(grad, ctx.axis, 0)
-        return (None,) + tuple(piece.astype(dtype, copy=False) if needed else None
+        xp = ctx.xp
+        pieces = xp.unstack(grad, axis=ctx.axis)
+        return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
                                for piece, dtype, needed in zip(pieces, ctx.dtypes,
                                                                ctx.needs_input_grad[1:]))
 
 
 class Contiguous(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         return np.ascontiguousarray(x)
@@ -158,6 +179,8 @@ class Contiguous(Op):
 
 
 class Flip(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -165,7 +188,7 @@ class Flip(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return np.flip(grad, ctx.axes), None
+        return ctx.xp.flip(grad, axis=ctx.axes), None
 
 
 # ---- functional API ------------------------------------------------------------------------------
@@ -452,6 +475,8 @@ def is_floating_point(input):
 class Triangle(Op):
     """tril/triu over the last two dims: the gradient keeps the same triangle."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, diagonal, upper):
         ctx.diagonal_upper = (diagonal, upper)
@@ -460,7 +485,8 @@ class Triangle(Op):
     @staticmethod
     def backward(ctx, grad):
         diagonal, upper = ctx.diagonal_upper
-        return (np.triu(grad, diagonal) if upper else np.tril(grad, diagonal)), None, None
+        xp = ctx.xp
+        return (xp.triu(grad, diagonal) if upper else xp.tril(grad, diagonal)), None, None
 
 
 def tril(input, diagonal=0):
@@ -475,39 +501,24 @@ def triu(input, diagonal=0):
     return Triangle.apply(input, diagonal, True)
 
 
-class Diag(Op):
-    """A vector to a (square) matrix with it on the ``diagonal``-th diagonal, or a matrix's
-    diagonal as a vector."""
-
-    @staticmethod
-    def forward(ctx, x, diagonal):
-        ctx.shape = x.shape
-        ctx.diagonal = diagonal
-        return np.diag(x, diagonal).copy()
-
-    @staticmethod
-    def backward(ctx, grad):
-        if len(ctx.shape) == 1:
-            return np.diagonal(grad, ctx.diagonal).copy(), None
-        full = np.zeros(ctx.shape, dtype=grad.dtype)
-        rows = np.arange(grad.shape[0]) + max(-ctx.diagonal, 0)
-        full[rows, rows + ctx.diagonal] = grad
-        return full, None
-
-
 def diag(input, diagonal=0):
     if input._data.ndim not in (1, 2):
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input._data.ndim}D")
-    return Diag.apply(input, diagonal)
+    if input._data.ndim == 2:
+        return Diagonal.apply(input, diagonal, 0, 1)
+    size = input._data.shape[0] + abs(diagonal)
+    return DiagonalScatter.apply(input, (size, size), diagonal, 0, 1)
 
 
 def trace(input):
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
-    return Diag.apply(input, 0).sum()
+    return Diagonal.apply(input, 0, 0, 1).sum()
 
 
 class Roll(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, shifts, axes):
         ctx.shifts_axes = (shifts, axes)
@@ -519,9 +530,7 @@ class Roll(Op):
     def backward(ctx, grad):
         shifts, axes = ctx.shifts_axes
         back = tuple(-shift for shift in shifts) if isinstance(shifts, tuple) else -shifts
-        if axes is None:
-            return np.roll(grad.reshape(-1), back).reshape(grad.shape), None, None
-        return np.roll(grad, back, axes), None, None
+        return ctx.xp.roll(grad, back, axis=axes), None, None
 
 
 def roll(input, shifts, dims=None):
@@ -727,7 +736,9 @@ def select(input, dim, index):
 
 
 class Diagonal(Op):
-    """The diagonal of the (dim1, dim2) planes, as a new last dim."""
+    """The diagonal of the (axis1, axis2) planes, as a new last dim (a copy)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, offset, axis1, axis2):
@@ -738,12 +749,29 @@ class Diagonal(Op):
     @staticmethod
     def backward(ctx, grad):
         offset, axis1, axis2 = ctx.layout
-        full = np.zeros(ctx.shape, dtype=grad.dtype)
-        planes = np.moveaxis(full, (axis1, axis2), (-2, -1))
-        positions = np.arange(grad.shape[-1])
-        rows = positions + max(-offset, 0)
-        planes[..., rows, rows + offset] = grad
+        full = _op_in_backward(ctx, DiagonalScatter, grad, ctx.shape, offset, axis1, axis2)
         return full, None, None, None
+
+
+class DiagonalScatter(Op):
+    """Zeros of ``shape`` with the last dim of ``values`` on the diagonal of the (axis1, axis2)
+    planes: Diagonal's adjoint (diag of a vector, diag_embed, Diagonal's backward)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, values, shape, offset, axis1, axis2):
+        ctx.layout = (offset, axis1, axis2)
+        full = np.zeros(shape, dtype=values.dtype)
+        planes = np.moveaxis(full, (axis1, axis2), (-2, -1))
+        rows = np.arange(values.shape[-1]) + max(-offset, 0)
+        planes[..., rows, rows + offset] = values
+        return full
+
+    @staticmethod
+    def backward(ctx, grad):
+        offset, axis1, axis2 = ctx.layout
+        return _op_in_backward(ctx, Diagonal, grad, offset, axis1, axis2), None, None, None, None
 
 
 def diagonal(input, offset=0, dim1=0, dim2=1):
@@ -804,6 +832,8 @@ def ravel(input):
 class Unfold(Op):
     """Every ``size``-long window along ``axis``, ``step`` apart, as a new last dim."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axis, size, step):
         ctx.shape = x.shape
@@ -815,12 +845,29 @@ class Unfold(Op):
     @staticmethod
     def backward(ctx, grad):
         axis, size, step = ctx.layout
-        full = np.zeros(ctx.shape, dtype=grad.dtype)
-        count = grad.shape[axis]
+        full = _op_in_backward(ctx, UnfoldBackward, grad, ctx.shape, axis, size, step)
+        return full, None, None, None
+
+
+class UnfoldBackward(Op):
+    """The windows summed back onto ``shape``: Unfold's adjoint."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, windows, shape, axis, size, step):
+        ctx.layout = (axis, size, step)
+        full = np.zeros(shape, dtype=windows.dtype)
+        count = windows.shape[axis]
         for offset in range(size):  # a loop over the window, not over elements
             span = slice(offset, offset + step * (count - 1) + 1, step)
-            full[(slice(None),) * axis + (span,)] += grad[..., offset]
-        return full, None, None, None
+            full[(slice(None),) * axis + (span,)] += windows[..., offset]
+        return full
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis, size, step = ctx.layout
+        return _op_in_backward(ctx, Unfold, grad, axis, size, step), None, None, None, None
 
 
 def unfold(input, dimension, size, step):
@@ -913,17 +960,10 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     axis2 = _normalize_dim(dim2, ndim)
     if axis1 == axis2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    batch = input._data.shape[:-1]
-    out = Tensor._wrap(np.zeros(batch + (size, size), input._data.dtype))
-    positions = np.arange(input._data.shape[-1])
-    rows = positions + max(-offset, 0)
-    setitem(out, (Ellipsis, rows, rows + offset), input)
-    # The two new dims sit last; move them to (axis1, axis2).
-    rest = [axis for axis in range(ndim) if axis not in (axis1, axis2)]
-    order = [0] * ndim
-    for source, target in enumerate(rest + [axis1, axis2]):
-        order[target] = source
-    return permute(out, order)
+    shape = list(input._data.shape[:-1])
+    for axis in sorted((axis1, axis2)):
+        shape.insert(axis, size)
+    return DiagonalScatter.apply(input, tuple(shape), offset, axis1, axis2)
 
 
 def diagflat(input, offset=0):

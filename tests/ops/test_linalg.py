@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.ops import linalg as linalg_ops
 
 from .op_table import BINARY, BadInputChecks, Case, CaseChecks, ValueChecks
 
@@ -26,6 +27,9 @@ def _eigh_invariants(fw, a):
     weights = fw.arange(1.0, a.shape[-1] + 1.0)
     return values, (vectors * weights) @ vectors.mT, vectors.abs()
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = (linalg_ops,)
 
 CASES = [
     Case("matmul", lambda fw, a, b: a @ b,

@@ -1,6 +1,7 @@
 """ember.ops.shape: reshapes and views, permutations, expand/repeat, joins and splits,
 triangles, diagonals and other rearrangements."""
 import ember
+from ember.ops import shape as shape_ops
 from ember.autograd import gradcheck
 
 from .op_table import BINARY, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, ValueChecks, ints
@@ -9,6 +10,9 @@ from .op_table import BINARY, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, V
 def _shape_inplace(fw, a):
     return (a * 1).unsqueeze_(0).transpose_(1, 2).squeeze_(0).t_()
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = (shape_ops,)
 
 CASES = [
     Case("reshape", lambda fw, a: a.reshape(4, -1), [((2, 3, 4),), ((4, 0),)]),
