@@ -308,3 +308,36 @@ class ValueChecks(OpTable):
 def ints(fw, dtype="int64"):
     """[1, 2, 3] as a tensor of ``dtype``: the integer operand of the dtype tables."""
     return fw.tensor([1, 2, 3], dtype=getattr(fw, dtype))
+
+
+def hessian_vector_products(fw, fn, arrays, dtype):
+    """First gradients of sum(w * fn(inputs)**3) (created with create_graph) and the gradients
+    of sum(v * first) with respect to the inputs, as NumPy arrays (None where unused): the
+    cube keeps second derivatives of linear ops non-zero, and they run through the recorded
+    backward of ``fn``."""
+    rng = np.random.default_rng(7)
+    inputs = [fw.tensor(array, dtype=getattr(fw, dtype), requires_grad=True) for array in arrays]
+    outputs = as_tuple(fn(fw, *inputs))
+    loss = 0
+    for output in outputs:
+        weight = fw.tensor(rng.uniform(-1.0, 1.0, tuple(output.shape)), dtype=output.dtype)
+        loss = loss + (output * output * output * weight).sum()
+    first = fw.autograd.grad(loss, inputs, create_graph=True)
+    directions = [fw.tensor(rng.uniform(-1.0, 1.0, tuple(grad.shape)), dtype=grad.dtype)
+                  for grad in first]
+    total = sum((grad * direction).sum() for grad, direction in zip(first, directions))
+    second = fw.autograd.grad(total, inputs, allow_unused=True)
+    return ([grad.detach().numpy() for grad in first],
+            [None if grad is None else grad.numpy() for grad in second])
+
+
+def assert_second_derivatives_match_torch(torch, fn, arrays, dtype, rtol, atol=1e-6):
+    """``hessian_vector_products`` of ember and torch agree, in value and dtype."""
+    mine = hessian_vector_products(ember, fn, arrays, dtype)
+    theirs = hessian_vector_products(torch, fn, arrays, dtype)
+    for ours_list, theirs_list in zip(mine, theirs):
+        for ours, reference in zip(ours_list, theirs_list):
+            assert (ours is None) == (reference is None)
+            if reference is not None:
+                assert ours.dtype == reference.dtype
+                np.testing.assert_allclose(ours, reference, rtol=rtol, atol=atol)

@@ -1,10 +1,17 @@
 """ember.ops.shape: reshapes and views, permutations, expand/repeat, joins and splits,
 triangles, diagonals and other rearrangements."""
-import ember
-from ember.ops import shape as shape_ops
-from ember.autograd import gradcheck
+import sys
 
-from .op_table import BINARY, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, ValueChecks, ints
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import gradcheck
+from ember.ops import shape as shape_ops
+
+from .op_table import (
+    BINARY, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, ValueChecks,
+    assert_second_derivatives_match_torch, ints, skip_while_another_family_waits)
 
 
 def _shape_inplace(fw, a):
@@ -207,3 +214,49 @@ def test_inplace_shape_methods_return_self():
 def test_vander_gradient():
     leaf = ember.tensor([0.5, -1.5, 2.0], dtype=ember.float64, requires_grad=True)
     assert gradcheck(lambda x: ember.vander(x, 4), [leaf])
+
+
+SECOND_DERIVATIVES = {
+    "cat": (lambda fw, a, b: fw.cat([a, b, a], dim=1), [(2, 3), (2, 1)]),
+    "stack": (lambda fw, a, b: fw.stack([a, b], dim=-1), [(2, 3), (2, 3)]),
+    "expand": (lambda fw, a, b: a.expand(2, 3, 4) * b, [(3, 1), (4,)]),
+    "reshape_permute": (lambda fw, a: a.reshape(4, 6).t().permute(1, 0).view(2, 2, 6), [(2, 3, 4)]),
+    "repeat_flip_roll": (lambda fw, a: a.repeat(2, 1).flip(0).roll(1, 1), [(3, 4)]),
+    "triangles_diagonals": (lambda fw, a: (a.tril(-1), a.triu(1), a.diagonal(1), fw.diag(a[0])),
+                            [(3, 3)]),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(SECOND_DERIVATIVES))
+def test_second_derivatives_match_torch(name, dtype, torch):
+    fn, shapes = SECOND_DERIVATIVES[name]
+    rng = np.random.default_rng(3)
+    arrays = [rng.uniform(-2.0, 2.0, shape) for shape in shapes]
+    try:
+        assert_second_derivatives_match_torch(torch, fn, arrays, dtype,
+                                              rtol=1e-4 if dtype == "float32" else 1e-10)
+    except RuntimeError as error:
+        skip_while_another_family_waits(error, sys.modules[__name__])
+        raise
+
+
+def test_inplace_change_through_a_view_has_torch_second_derivatives(torch):
+    """CopySlices (a base changed through its view) is differentiable under create_graph."""
+    results = []
+    for fw in (ember, torch):
+        x = fw.tensor([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]], dtype=fw.float64,
+                      requires_grad=True)
+        y = x.clone()
+        y[0].mul_(2)
+        y.t()[1].mul_(3)
+        try:
+            (first,) = fw.autograd.grad((y * y * y).sum(), x, create_graph=True)
+            (second,) = fw.autograd.grad((first * first).sum(), x, create_graph=True)
+            (third,) = fw.autograd.grad(second.sum(), x)
+        except RuntimeError as error:
+            skip_while_another_family_waits(error, sys.modules[__name__])
+            raise
+        results.append([value.detach().numpy() for value in (first, second, third)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
