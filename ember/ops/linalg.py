@@ -7,7 +7,7 @@ from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
 from .index import index_select
 from .reduce import vector_norm
-from .shape import broadcast_tensors, unsqueeze
+from .shape import broadcast_tensors, require_int, require_tensor, unsqueeze
 
 __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain_matmul",
            "cholesky", "cross", "det", "dist", "dot", "einsum", "ger", "inner", "inverse", "kron",
@@ -82,6 +82,9 @@ def matmul(input, other):
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{cpp_type_name(a.dtype)} != "
                            f"{cpp_type_name(b.dtype)}")
+    if a.dtype == np.bool_:
+        raise NotImplementedError("matmul: not implemented for 'Bool' tensors (PyTorch's CPU "
+                                  "kernels have none)")
     inner_a = a.shape[-1]
     inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if inner_a != inner_b:
@@ -100,7 +103,15 @@ def matmul(input, other):
     return MatMul.apply(input, other)
 
 
+def _require_tensors(operation, *named):
+    """PyTorch's TypeError for the first of the ``(name, value)`` arguments that is not a
+    Tensor."""
+    for position, (name, value) in enumerate(named, 1):
+        require_tensor(value, operation, name, position)
+
+
 def mm(input, mat2):
+    _require_tensors("mm", ("input", input), ("mat2", mat2))
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else
                            "mat2 must be a matrix")
@@ -108,6 +119,7 @@ def mm(input, mat2):
 
 
 def bmm(input, mat2):
+    _require_tensors("bmm", ("input", input), ("mat2", mat2))
     if input._data.ndim != 3 or mat2._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor" if input._data.ndim != 3 else
                            "batch2 must be a 3D tensor")
@@ -119,6 +131,7 @@ def bmm(input, mat2):
 
 
 def mv(input, vec):
+    _require_tensors("mv", ("input", input), ("vec", vec))
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError("vector + matrix @ vector expected, got "
                            f"{input._data.ndim}, {vec._data.ndim}")
@@ -126,6 +139,7 @@ def mv(input, vec):
 
 
 def dot(input, other):
+    _require_tensors("dot", ("input", input), ("other", other))
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and "
                            f"{other._data.ndim}D tensors")
@@ -133,6 +147,11 @@ def dot(input, other):
 
 
 def outer(input, vec2):
+    _require_tensors("outer", ("input", input), ("vec2", vec2))
+    for name, vector in (("self", input), ("vec2", vec2)):
+        if vector._data.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got "
+                               f"{vector._data.ndim}-D")
     return unsqueeze(input, 1) * unsqueeze(vec2, 0)
 
 
@@ -271,6 +290,9 @@ def _onto_diagonals(xp, values, subscript, unique, sizes, dtype):
 
 def einsum(equation, *operands):
     """Einstein summation over the operands (``einsum('ij,jk->ik', a, b)``), differentiable."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): argument 'equation' (position 1) must be str, not "
+                        f"{type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     for operand in operands:
@@ -283,16 +305,23 @@ def einsum(equation, *operands):
         names = sorted(str(operand.dtype) for operand in operands)
         raise RuntimeError(f"einsum(): expected operands of one dtype, got {names[0]} and "
                            f"{names[-1]}")
+    if dtypes == {np.dtype(np.bool_)} and len(operands) > 1:
+        raise NotImplementedError("einsum(): not implemented for 'Bool' operands (PyTorch's CPU "
+                                  "kernels have none)")
     return Einsum.apply(tuple(subscripts), output, *operands)
 
 
 def tensordot(a, b, dims=2):
     """Contract the last ``dims`` dims of ``a`` with the first of ``b`` (or the listed pairs)."""
+    _require_tensors("tensordot", ("a", a), ("b", b))
     if isinstance(dims, Tensor):
         dims = dims.tolist()
     if isinstance(dims, int):
         if dims < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > min(a._data.ndim, b._data.ndim):
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got "
+                               f"dims={dims}")
         dims_a = list(range(a._data.ndim - dims, a._data.ndim))
         dims_b = list(range(dims))
     else:
@@ -318,6 +347,7 @@ def tensordot(a, b, dims=2):
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); with beta == 0 the input is ignored (NaN too)."""
+    _require_tensors("addmm", ("input", input), ("mat1", mat1), ("mat2", mat2))
     for name, matrix in (("mat1", mat1), ("mat2", mat2)):
         if matrix._data.ndim != 2:
             raise RuntimeError(f"{name} must be a matrix, got {matrix._data.ndim}-D tensor")
@@ -343,6 +373,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
 def kron(input, other):
     """The Kronecker product: every element of ``input`` times a block of ``other``."""
+    _require_tensors("kron", ("input", input), ("other", other))
     rank = max(input._data.ndim, other._data.ndim)
     shape_a = (1,) * (rank - input._data.ndim) + input._data.shape
     shape_b = (1,) * (rank - other._data.ndim) + other._data.shape
@@ -364,12 +395,14 @@ def _scaled_sum(input, product, beta, alpha):
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
+    _require_tensors("baddbmm", ("input", input), ("batch1", batch1), ("batch2", batch2))
     product = bmm(batch1, batch2)
     return _scaled_sum(input, product, beta, alpha)
 
 
 def inner(input, other):
     """Sum over the last dims of both (a plain product when either is 0-d)."""
+    _require_tensors("inner", ("input", input), ("other", other))
     if input._data.ndim == 0 or other._data.ndim == 0:
         return input * other
     if input._data.shape[-1] != other._data.shape[-1]:
@@ -384,8 +417,12 @@ def vdot(input, other):
 
 def cross(input, other, dim=None):
     """The 3-vector cross product along ``dim`` (the first dim of size 3 when None)."""
+    _require_tensors("cross", ("input", input), ("other", other))
     if input._data.ndim != other._data.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"linalg.cross: expected inputs of one dtype, got {input.dtype} and "
+                           f"{other.dtype}")
     input, other = broadcast_tensors(input, other)
     if dim is None:
         sizes = input._data.shape
@@ -407,6 +444,12 @@ def dist(input, other, p=2):
 
 def cdist(x1, x2, p=2.0):
     """The ``p``-norm distance between every row of ``x1`` and every row of ``x2`` (batched)."""
+    _require_tensors("cdist", ("x1", x1), ("x2", x2))
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+    if x1._data.dtype == np.float16 or x2._data.dtype == np.float16:
+        raise NotImplementedError("cdist: not implemented for 'Half' tensors on CPU (as in "
+                                  "PyTorch)")
     if x1._data.ndim < 2 or x2._data.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1._data.ndim}D")
     if x1._data.shape[-1] != x2._data.shape[-1]:
@@ -417,9 +460,23 @@ def cdist(x1, x2, p=2.0):
 
 
 # ---- inverse, determinant, solve ---------------------------------------------------------------
-def _check_square(input, operation):
+# PyTorch's CPU kernels of these ops refuse float16 (RuntimeError) or have none for it
+# (NotImplementedError); eigh has none for integers either.
+_LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
+
+
+def _check_square(input, operation, argument="A"):
+    require_tensor(input, operation.replace(".", "_"), argument)
     data = input._data
+    if data.dtype == np.float16:
+        if operation in _LOW_PRECISION_CHECKED:
+            raise RuntimeError(f"{operation}: Low precision dtypes not supported. Got Half")
+        raise NotImplementedError(f"{operation}: not implemented for 'Half' tensors on CPU (as "
+                                  f"in PyTorch)")
     if data.dtype.kind != "f":
+        if operation == "linalg.eigh":
+            raise NotImplementedError(f"{operation}: not implemented for {input.dtype} tensors "
+                                      f"(PyTorch's kernel takes floating point only)")
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {input.dtype}")
     if data.ndim < 2 or data.shape[-1] != data.shape[-2]:
@@ -456,7 +513,8 @@ class Det(Op):
 
     @staticmethod
     def forward(ctx, x):
-        out = np.asarray(np.linalg.det(x))
+        with np.errstate(invalid="ignore"):  # NaN in, NaN out, quietly (PyTorch)
+            out = np.asarray(np.linalg.det(x))
         ctx.save_for_backward(x, out)
         return out
 
@@ -555,6 +613,7 @@ def solve(A, B, *, left=True):
     if not left:
         raise NotImplementedError("linalg.solve: left=False is not implemented in ember")
     _check_square(A, "linalg.solve")
+    require_tensor(B, "linalg_solve", "B", 2)
     vector = B._data.ndim == 1 or B._data.shape == A._data.shape[:-1]
     return solve_columns(A, B, vector)
 
@@ -568,6 +627,9 @@ def solve_columns(A, B, vector):
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = "
                            f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and "
                            f"{'x'.join(map(str, B._data.shape[-2:]))})")
+    mismatch = mismatch_error(A._data.shape[:-2], B._data.shape[:-1 if vector else -2])
+    if mismatch is not None:
+        raise mismatch
     return Solve.apply(A, B, vector)
 
 
@@ -591,6 +653,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 def matrix_power(input, n):
     """A^n by repeated squaring (n < 0 through the inverse)."""
+    require_tensor(input, "linalg_matrix_power", "A")
+    n = require_int(n, "linalg_matrix_power", "n", 2)
     if input._data.ndim < 2 or input._data.shape[-1] != input._data.shape[-2]:
         raise RuntimeError("linalg.matrix_power: A must be batches of square matrices")
     if n == 0:
@@ -615,6 +679,16 @@ def multi_dot(tensors):
     """The product of a chain of matrices (the first and last may be vectors), left to right."""
     if len(tensors) < 2:
         raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    last = len(tensors) - 1
+    for position, tensor in enumerate(tensors):
+        require_tensor(tensor, "multi_dot", f"tensors[{position}]")
+        ndim = tensor._data.ndim
+        if position in (0, last) and ndim not in (1, 2):
+            which = "first" if position == 0 else "last"
+            raise RuntimeError(f"multi_dot(): the {which} tensor must be 1D or 2D but got "
+                               f"{ndim}D")
+        if 0 < position < last and ndim != 2:
+            raise RuntimeError(f"multi_dot(): tensor {position} must be 2D but got {ndim}D")
     result = tensors[0]
     for tensor in tensors[1:]:
         result = matmul(result, tensor)
@@ -683,6 +757,9 @@ class Cholesky(Op):
         except np.linalg.LinAlgError:
             raise RuntimeError("linalg.cholesky: The factorization could not be completed because "
                                "the input is not positive-definite.") from None
+        if not np.isfinite(lower).all():
+            raise RuntimeError("linalg.cholesky: The factorization could not be completed because "
+                               "the input is not positive-definite (it holds NaN or inf).")
         ctx.upper = upper
         ctx.dtype = x.dtype
         out = lower.mT.copy() if upper else lower
