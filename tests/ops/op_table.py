@@ -341,3 +341,21 @@ def assert_second_derivatives_match_torch(torch, fn, arrays, dtype, rtol, atol=1
             if reference is not None:
                 assert ours.dtype == reference.dtype
                 np.testing.assert_allclose(ours, reference, rtol=rtol, atol=atol)
+
+
+def assert_float16_matches_torch(torch, fn, shapes, tolerance=2e-3):
+    """float16 in, float16 out, and float16 gradients, equal to torch's CPU results within
+    float16 rounding."""
+    rng = np.random.default_rng(11)
+    arrays = [rng.uniform(-1.0, 1.0, shape).astype(np.float16) for shape in shapes]
+    results = []
+    for fw in (ember, torch):
+        inputs = [fw.tensor(array, requires_grad=True) for array in arrays]
+        outputs = as_tuple(fn(fw, *inputs))
+        sum((output.float() * output.float()).sum() for output in outputs).backward()
+        results.append([output.detach().numpy() for output in outputs] +
+                       [leaf.grad.numpy() for leaf in inputs])
+    for ours, theirs in zip(*results):
+        assert ours.dtype == theirs.dtype == np.float16
+        np.testing.assert_allclose(ours.astype(np.float64), theirs.astype(np.float64),
+                                   rtol=tolerance, atol=tolerance)

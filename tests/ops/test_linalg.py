@@ -7,7 +7,8 @@ import ember
 from ember.ops import linalg as linalg_ops
 
 from .op_table import (
-    BINARY, BadInputChecks, Case, CaseChecks, ValueChecks, assert_second_derivatives_match_torch)
+    BINARY, BadInputChecks, Case, CaseChecks, ValueChecks, assert_float16_matches_torch,
+    assert_second_derivatives_match_torch)
 
 
 def _inplace_matrix(fw, a, b, c):
@@ -188,3 +189,25 @@ def test_second_derivatives_match_torch(name, dtype, torch):
     assert_second_derivatives_match_torch(torch, fn, arrays, dtype,
                                           rtol=2e-3 if dtype == "float32" else 1e-7,
                                           atol=1e-4 if dtype == "float32" else 1e-9)
+
+
+FLOAT16 = {
+    "matmul": (lambda fw, a, b: a @ b, [(3, 4), (4, 5)]),
+    "matmul_broadcast": (lambda fw, a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)]),
+    "matmul_vector": (lambda fw, a, b: (a @ b, b.mT @ a), [(4,), (4, 5)]),
+    "bmm_mm_mv_dot": (lambda fw, a, b: (fw.bmm(a, b), fw.mm(a[0], b[0]),
+                                        fw.mv(a[0], b[0, :, 0]), fw.dot(a[0, 0], b[0, :, 0])),
+                      [(2, 3, 4), (2, 4, 5)]),
+    "einsum": (lambda fw, a, b: fw.einsum("bij,bjk->bik", a, b), [(2, 3, 4), (2, 4, 5)]),
+    "outer_kron_tensordot": (lambda fw, a, b: (fw.outer(a[0], b[0]), fw.kron(a, b),
+                                               fw.tensordot(a, b.mT, 1)), [(3, 4), (3, 4)]),
+    "addmm_baddbmm": (lambda fw, c, a, b: (fw.addmm(c, a, b),
+                                           fw.baddbmm(c[None], a[None], b[None], beta=0.5)),
+                      [(3, 5), (3, 4), (4, 5)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT16))
+def test_float16_matches_torch(name, torch):
+    fn, shapes = FLOAT16[name]
+    assert_float16_matches_torch(torch, fn, shapes)

@@ -11,7 +11,8 @@ from ember.ops import shape as shape_ops
 
 from .op_table import (
     BINARY, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, ValueChecks,
-    assert_second_derivatives_match_torch, ints, skip_while_another_family_waits)
+    assert_float16_matches_torch, assert_second_derivatives_match_torch, ints,
+    skip_while_another_family_waits)
 
 
 def _shape_inplace(fw, a):
@@ -260,3 +261,13 @@ def test_inplace_change_through_a_view_has_torch_second_derivatives(torch):
         results.append([value.detach().numpy() for value in (first, second, third)])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def _shape_ops(fw, a, b):
+    return (fw.cat([a, b]), fw.stack([a, b], 1), a.reshape(4, 3).t(), a.permute(1, 0),
+            a[:, :1].expand(3, 4), a.repeat(2, 1), a.flip(0), a.roll(1, 1), a.tril(),
+            a.diagonal(), a.unfold(1, 2, 1), fw.diag_embed(a), a.split(2, 1)[0], fw.trace(a[:, :3]))
+
+
+def test_float16_matches_torch(torch):
+    assert_float16_matches_torch(torch, _shape_ops, [(3, 4), (3, 4)])
