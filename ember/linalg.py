@@ -2,6 +2,7 @@
 inv, det, slogdet, cholesky, eigh/eigvalsh, solve, matrix_power, multi_dot, cross and vecdot."""
 from .ops import linalg as _ops_linalg
 from .ops.reduce import vector_norm
+from .ops.shape import require_tensor
 
 __all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_power", "multi_dot",
            "norm", "slogdet", "solve", "vecdot", "vector_norm"]
@@ -10,6 +11,7 @@ __all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_power"
 def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
     """The 2-norm of all elements (``ord=None``), the Frobenius norm over two dims, or a vector
     norm over one dim."""
+    require_tensor(input, "linalg_norm")
     if ord is None:
         return vector_norm(input, 2, dim, keepdim, dtype=dtype)
     if ord == "fro":

@@ -56,13 +56,30 @@ class CopySlices(Node):
     @staticmethod
     def backward(ctx, grad):
         rest = np.array(grad, copy=True)
-        # Replaying the view ops on the gradient gives the region as a view into it.
-        region = rest
-        for op_class, extra_args in ctx._replay:
-            region = op_class.forward(object.__new__(op_class), region, *extra_args)
+        region = _replay_on_array(ctx._replay, rest)
         grad_view = np.array(region, copy=True)
         region[...] = 0
         return (rest if ctx.needs_input_grad[0] else None), grad_view
+
+    def _backward_with_history(self, grad_outputs):
+        """Under create_graph: the view's part through the recorded view ops, the rest as the
+        gradient times a constant mask that is 0 on the view's region."""
+        (grad,) = grad_outputs
+        grad_view = grad
+        for op_class, extra_args in self._replay:
+            grad_view = op_class.apply(grad_view, *extra_args)
+        if not self.needs_input_grad[0]:
+            return None, grad_view
+        keep = np.ones(grad._data.shape, grad._data.dtype)
+        _replay_on_array(self._replay, keep)[...] = 0
+        return grad * keep, grad_view
+
+
+def _replay_on_array(chain, array):
+    """The view ops of ``chain`` applied to ``array``: the region, as a view into it."""
+    for op_class, extra_args in chain:
+        array = op_class.forward(object.__new__(op_class), array, *extra_args)
+    return array
 
 
 # ---- the in-place protocol ---------------------------------------------------------------------

@@ -7,17 +7,37 @@ namespace under create_graph, where the same formula on Tensors records the grap
 import numpy as np
 
 from .._dtype import from_numpy_dtype
+from ..tensor import Tensor
+from . import linalg as linalg_ops
 from . import reduce, shape
 from .elementwise import casting, exp_log
 
 __all__ = [
+    "asarray",
     "astype",
     "broadcast_to",
+    "diagonal",
+    "einsum",
     "exp",
     "expand_dims",
+    "flip",
+    "linalg",
+    "matmul",
+    "matrix_transpose",
+    "permute_dims",
     "reshape",
+    "roll",
+    "split",
     "sum",
+    "tril",
+    "triu",
+    "unstack",
 ]
+
+
+def asarray(obj, dtype=None):
+    """A constant (a Tensor without history)."""
+    return Tensor._wrap(np.asarray(obj, dtype))
 
 
 def astype(x, dtype, copy=True):
@@ -29,6 +49,14 @@ def astype(x, dtype, copy=True):
 
 def broadcast_to(x, shape_):
     return shape.expand(x, tuple(shape_))
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    return shape.diagonal(a, offset, axis1, axis2)
+
+
+def einsum(subscripts, *operands, optimize=False):
+    return linalg_ops.einsum(subscripts, *operands)
 
 
 def expand_dims(x, axis):
@@ -43,11 +71,64 @@ def exp(x):
     return exp_log.exp(x)
 
 
+def flip(m, axis=None):
+    return shape.flip(m, tuple(range(m._data.ndim)) if axis is None else axis)
+
+
+class linalg:
+    """NumPy's ``np.linalg`` functions that backward formulas use."""
+
+    @staticmethod
+    def det(a):
+        return linalg_ops.det(a)
+
+    @staticmethod
+    def inv(a):
+        return linalg_ops.inverse(a)
+
+    @staticmethod
+    def solve(a, b):
+        return linalg_ops.solve_columns(a, b, vector=b._data.ndim == 1)
+
+
+def matmul(x1, x2):
+    return linalg_ops.matmul(x1, x2)
+
+
+def matrix_transpose(x):
+    return shape.transpose(x, -1, -2)
+
+
+def permute_dims(a, axes):
+    return shape.permute(a, tuple(axes))
+
+
 def reshape(x, shape_):
     return shape.reshape(x, tuple(shape_))
+
+
+def roll(a, shift, axis=None):
+    return shape.roll(a, shift, axis)
+
+
+def split(ary, indices_or_sections, axis=0):
+    """NumPy's split (sections must divide the axis, as NumPy requires)."""
+    return list(shape.tensor_split(ary, indices_or_sections, axis))
 
 
 def sum(x, axis=None, keepdims=False, dtype=None):
     if dtype is not None:
         x = astype(x, dtype, copy=False)
     return reduce.sum(x, axis, keepdims)
+
+
+def tril(m, k=0):
+    return shape.tril(m, k)
+
+
+def triu(m, k=0):
+    return shape.triu(m, k)
+
+
+def unstack(x, axis=0):
+    return shape.unbind(x, axis)

@@ -7,20 +7,38 @@ from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
 from .index import index_select
 from .reduce import vector_norm
-from .shape import broadcast_tensors, unsqueeze
+from .shape import broadcast_tensors, require_int, require_tensor, unsqueeze
 
 __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain_matmul",
            "cholesky", "cross", "det", "dist", "dot", "einsum", "ger", "inner", "inverse", "kron",
            "logdet", "matmul", "matrix_power", "mm", "mv", "outer", "slogdet", "tensordot", "vdot"]
 
 
+def _matmul_arrays(a, b):
+    """np.matmul, with float16 accumulated in float32 (as PyTorch's CPU kernel does; NumPy has
+    no float16 BLAS and would sum in float16, slowly)."""
+    if a.dtype == np.float16:
+        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+    return np.matmul(a, b)
+
+
+def _product(a, b):
+    """a @ b inside a backward: arrays on the first-order path, recorded Tensors under
+    create_graph."""
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        return _matmul_arrays(a, b)
+    return a @ b
+
+
 class MatMul(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         needs_a, needs_b = ctx.needs_input_grad
         ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
         ctx.shapes = (a.shape, b.shape)
-        return np.asarray(np.matmul(a, b))
+        return np.asarray(_matmul_arrays(a, b))
 
     @staticmethod
     def backward(ctx, grad):
@@ -28,20 +46,26 @@ class MatMul(Op):
         a_shape, b_shape = ctx.shapes
         needs_a, needs_b = ctx.needs_input_grad
         # Promote 1-D operands to matrices as matmul does, then undo it on the gradients.
-        a_matrix = a_shape if len(a_shape) > 1 else (1,) + a_shape
-        b_matrix = b_shape if len(b_shape) > 1 else b_shape + (1,)
-        grad_shape = np.broadcast_shapes(a_matrix[:-2], b_matrix[:-2]) + (a_matrix[-2],
-                                                                         b_matrix[-1])
-        grad = grad.reshape(grad_shape)
+        a_vector = len(a_shape) == 1
+        b_vector = len(b_shape) == 1
+        a_matrix = (1,) + a_shape if a_vector else a_shape
+        b_matrix = b_shape + (1,) if b_vector else b_shape
+        if a_vector or b_vector:
+            rows = 1 if a_vector else a_shape[-2]
+            columns = 1 if b_vector else b_shape[-1]
+            grad = grad.reshape(grad.shape[:grad.ndim - (not a_vector) - (not b_vector)]
+                                + (rows, columns))
         grad_a = grad_b = None
         if needs_a:
-            b_view = b.reshape(b_matrix)
-            grad_a = np.matmul(grad, np.swapaxes(b_view, -1, -2))
-            grad_a = unbroadcast(grad_a, a_matrix).reshape(a_shape)
+            b_view = b.reshape(b_matrix) if b_vector else b
+            grad_a = unbroadcast(_product(grad, b_view.mT), a_matrix)
+            if a_vector:
+                grad_a = grad_a.reshape(a_shape)
         if needs_b:
-            a_view = a.reshape(a_matrix)
-            grad_b = np.matmul(np.swapaxes(a_view, -1, -2), grad)
-            grad_b = unbroadcast(grad_b, b_matrix).reshape(b_shape)
+            a_view = a.reshape(a_matrix) if a_vector else a
+            grad_b = unbroadcast(_product(a_view.mT, grad), b_matrix)
+            if b_vector:
+                grad_b = grad_b.reshape(b_shape)
         return grad_a, grad_b
 
 
@@ -58,6 +82,9 @@ def matmul(input, other):
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{cpp_type_name(a.dtype)} != "
                            f"{cpp_type_name(b.dtype)}")
+    if a.dtype == np.bool_:
+        raise NotImplementedError("matmul: not implemented for 'Bool' tensors (PyTorch's CPU "
+                                  "kernels have none)")
     inner_a = a.shape[-1]
     inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if inner_a != inner_b:
@@ -76,7 +103,15 @@ def matmul(input, other):
     return MatMul.apply(input, other)
 
 
+def _require_tensors(operation, *named):
+    """PyTorch's TypeError for the first of the ``(name, value)`` arguments that is not a
+    Tensor."""
+    for position, (name, value) in enumerate(named, 1):
+        require_tensor(value, operation, name, position)
+
+
 def mm(input, mat2):
+    _require_tensors("mm", ("input", input), ("mat2", mat2))
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else
                            "mat2 must be a matrix")
@@ -84,6 +119,7 @@ def mm(input, mat2):
 
 
 def bmm(input, mat2):
+    _require_tensors("bmm", ("input", input), ("mat2", mat2))
     if input._data.ndim != 3 or mat2._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor" if input._data.ndim != 3 else
                            "batch2 must be a 3D tensor")
@@ -95,6 +131,7 @@ def bmm(input, mat2):
 
 
 def mv(input, vec):
+    _require_tensors("mv", ("input", input), ("vec", vec))
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError("vector + matrix @ vector expected, got "
                            f"{input._data.ndim}, {vec._data.ndim}")
@@ -102,6 +139,7 @@ def mv(input, vec):
 
 
 def dot(input, other):
+    _require_tensors("dot", ("input", input), ("other", other))
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and "
                            f"{other._data.ndim}D tensors")
@@ -109,6 +147,11 @@ def dot(input, other):
 
 
 def outer(input, vec2):
+    _require_tensors("outer", ("input", input), ("vec2", vec2))
+    for name, vector in (("self", input), ("vec2", vec2)):
+        if vector._data.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got "
+                               f"{vector._data.ndim}-D")
     return unsqueeze(input, 1) * unsqueeze(vec2, 0)
 
 
@@ -174,12 +217,15 @@ def _expand_equation(equation, shapes):
 
 class Einsum(Op):
     """np.einsum forward; each operand's gradient is the einsum of the output gradient with the
-    other operands, broadcast over letters only that operand has and written onto its diagonal
-    when a letter repeats (``ii``)."""
+    other operands, broadcast over letters only that operand has and put onto its diagonal (an
+    einsum with identity matrices) when a letter repeats (``ii``)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, subscripts, output, *operands):
         ctx.subscripts_output = (subscripts, output)
+        ctx.dtype = operands[0].dtype
         needs = ctx.needs_input_grad[2:]
         # An operand is needed for the other operands' gradients only.
         ctx.save_for_backward(*[operand if any(needs[:position] + needs[position + 1:]) else None
@@ -190,6 +236,7 @@ class Einsum(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         subscripts, output = ctx.subscripts_output
         operands = ctx.saved_tensors
         grads = [None, None]
@@ -211,23 +258,41 @@ class Einsum(Op):
                             "einsum backward: operands broadcast over an ellipsis dimension "
                             "(sizes 1 and n); expand them explicitly first")
             equation = ",".join([output] + [other for other, _ in others]) + "->" + present
-            partial = np.einsum(equation, grad, *[operand for _, operand in others],
+            partial = xp.einsum(equation, grad, *[operand for _, operand in others],
                                 optimize=len(others) > 0)
-            kept_shape = [sizes[letter] if letter in present else 1 for letter in unique]
-            partial = np.broadcast_to(np.reshape(partial, kept_shape),
-                                      [sizes[letter] for letter in unique])
-            if len(unique) == len(subscript):
-                grads.append(np.array(partial, dtype=grad.dtype))
-                continue
-            full = np.zeros(shape, dtype=grad.dtype)
-            # A repeated letter is a diagonal: einsum('ii->i', full) is a writable view of it.
-            np.einsum(f"{subscript}->{unique}", full)[...] = partial
-            grads.append(full)
+            kept_shape = tuple(sizes[letter] if letter in present else 1 for letter in unique)
+            partial = xp.broadcast_to(partial.reshape(kept_shape),
+                                      tuple(sizes[letter] for letter in unique))
+            if len(unique) != len(subscript):
+                partial = _onto_diagonals(xp, partial, subscript, unique, sizes, ctx.dtype)
+            grads.append(partial)
         return tuple(grads)
+
+
+def _onto_diagonals(xp, values, subscript, unique, sizes, dtype):
+    """``values`` (indexed by ``unique``) as an array indexed by ``subscript``, whose repeated
+    letters are diagonals: an einsum with an identity matrix per repeat."""
+    spare = iter(letter for letter in _LETTERS if letter not in subscript)
+    seen = set()
+    target = ""
+    pairs = []
+    for letter in subscript:
+        if letter in seen:
+            fresh = next(spare)
+            pairs.append(letter + fresh)
+            target += fresh
+        else:
+            seen.add(letter)
+            target += letter
+    identities = [xp.asarray(np.eye(sizes[pair[0]], dtype=dtype)) for pair in pairs]
+    return xp.einsum(",".join([unique] + pairs) + "->" + target, values, *identities)
 
 
 def einsum(equation, *operands):
     """Einstein summation over the operands (``einsum('ij,jk->ik', a, b)``), differentiable."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): argument 'equation' (position 1) must be str, not "
+                        f"{type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     for operand in operands:
@@ -240,16 +305,23 @@ def einsum(equation, *operands):
         names = sorted(str(operand.dtype) for operand in operands)
         raise RuntimeError(f"einsum(): expected operands of one dtype, got {names[0]} and "
                            f"{names[-1]}")
+    if dtypes == {np.dtype(np.bool_)} and len(operands) > 1:
+        raise NotImplementedError("einsum(): not implemented for 'Bool' operands (PyTorch's CPU "
+                                  "kernels have none)")
     return Einsum.apply(tuple(subscripts), output, *operands)
 
 
 def tensordot(a, b, dims=2):
     """Contract the last ``dims`` dims of ``a`` with the first of ``b`` (or the listed pairs)."""
+    _require_tensors("tensordot", ("a", a), ("b", b))
     if isinstance(dims, Tensor):
         dims = dims.tolist()
     if isinstance(dims, int):
         if dims < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > min(a._data.ndim, b._data.ndim):
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got "
+                               f"dims={dims}")
         dims_a = list(range(a._data.ndim - dims, a._data.ndim))
         dims_b = list(range(dims))
     else:
@@ -275,6 +347,7 @@ def tensordot(a, b, dims=2):
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); with beta == 0 the input is ignored (NaN too)."""
+    _require_tensors("addmm", ("input", input), ("mat1", mat1), ("mat2", mat2))
     for name, matrix in (("mat1", mat1), ("mat2", mat2)):
         if matrix._data.ndim != 2:
             raise RuntimeError(f"{name} must be a matrix, got {matrix._data.ndim}-D tensor")
@@ -300,6 +373,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
 def kron(input, other):
     """The Kronecker product: every element of ``input`` times a block of ``other``."""
+    _require_tensors("kron", ("input", input), ("other", other))
     rank = max(input._data.ndim, other._data.ndim)
     shape_a = (1,) * (rank - input._data.ndim) + input._data.shape
     shape_b = (1,) * (rank - other._data.ndim) + other._data.shape
@@ -321,12 +395,14 @@ def _scaled_sum(input, product, beta, alpha):
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
+    _require_tensors("baddbmm", ("input", input), ("batch1", batch1), ("batch2", batch2))
     product = bmm(batch1, batch2)
     return _scaled_sum(input, product, beta, alpha)
 
 
 def inner(input, other):
     """Sum over the last dims of both (a plain product when either is 0-d)."""
+    _require_tensors("inner", ("input", input), ("other", other))
     if input._data.ndim == 0 or other._data.ndim == 0:
         return input * other
     if input._data.shape[-1] != other._data.shape[-1]:
@@ -341,8 +417,12 @@ def vdot(input, other):
 
 def cross(input, other, dim=None):
     """The 3-vector cross product along ``dim`` (the first dim of size 3 when None)."""
+    _require_tensors("cross", ("input", input), ("other", other))
     if input._data.ndim != other._data.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"linalg.cross: expected inputs of one dtype, got {input.dtype} and "
+                           f"{other.dtype}")
     input, other = broadcast_tensors(input, other)
     if dim is None:
         sizes = input._data.shape
@@ -364,6 +444,12 @@ def dist(input, other, p=2):
 
 def cdist(x1, x2, p=2.0):
     """The ``p``-norm distance between every row of ``x1`` and every row of ``x2`` (batched)."""
+    _require_tensors("cdist", ("x1", x1), ("x2", x2))
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+    if x1._data.dtype == np.float16 or x2._data.dtype == np.float16:
+        raise NotImplementedError("cdist: not implemented for 'Half' tensors on CPU (as in "
+                                  "PyTorch)")
     if x1._data.ndim < 2 or x2._data.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1._data.ndim}D")
     if x1._data.shape[-1] != x2._data.shape[-1]:
@@ -374,9 +460,23 @@ def cdist(x1, x2, p=2.0):
 
 
 # ---- inverse, determinant, solve ---------------------------------------------------------------
-def _check_square(input, operation):
+# PyTorch's CPU kernels of these ops refuse float16 (RuntimeError) or have none for it
+# (NotImplementedError); eigh has none for integers either.
+_LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
+
+
+def _check_square(input, operation, argument="A"):
+    require_tensor(input, operation.replace(".", "_"), argument)
     data = input._data
+    if data.dtype == np.float16:
+        if operation in _LOW_PRECISION_CHECKED:
+            raise RuntimeError(f"{operation}: Low precision dtypes not supported. Got Half")
+        raise NotImplementedError(f"{operation}: not implemented for 'Half' tensors on CPU (as "
+                                  f"in PyTorch)")
     if data.dtype.kind != "f":
+        if operation == "linalg.eigh":
+            raise NotImplementedError(f"{operation}: not implemented for {input.dtype} tensors "
+                                      f"(PyTorch's kernel takes floating point only)")
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {input.dtype}")
     if data.ndim < 2 or data.shape[-1] != data.shape[-2]:
@@ -385,11 +485,9 @@ def _check_square(input, operation):
                            f"{' by '.join(map(str, shape))} matrices")
 
 
-def _matrix_transpose(array):
-    return np.swapaxes(array, -1, -2)
-
-
 class Inverse(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         try:
@@ -403,7 +501,7 @@ class Inverse(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        inverse_t = _matrix_transpose(out)
+        inverse_t = out.mT
         return -(inverse_t @ grad @ inverse_t)
 
 
@@ -411,14 +509,21 @@ class Det(Op):
     """det(A); its gradient is the transposed adjugate, taken from the SVD so that singular
     matrices (where A^-1 does not exist) still get it."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.asarray(np.linalg.det(x))
+        with np.errstate(invalid="ignore"):  # NaN in, NaN out, quietly (PyTorch)
+            out = np.asarray(np.linalg.det(x))
+        ctx.save_for_backward(x, out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        x, out = ctx.saved_tensors
+        xp = ctx.xp
+        if xp is not np:
+            return xp.expand_dims(grad, (-2, -1)) * _adjugate_t_recorded(xp, x, out)
         u, singular, vh = np.linalg.svd(x)
         ones = np.ones(singular.shape[:-1] + (1,), dtype=singular.dtype)
         before = np.cumprod(np.concatenate([ones, singular[..., :-1]], -1), -1)
@@ -430,36 +535,65 @@ class Det(Op):
         return (grad[..., None, None] * adjugate_t).astype(x.dtype, copy=False)
 
 
+def _adjugate_t_recorded(xp, x, det):
+    """The transposed adjugate of ``x`` as recorded ops: det(A) A^-T, or, when some matrix of
+    the batch is (numerically) singular, the Faddeev-LeVerrier recurrence, a polynomial in A
+    that needs no inverse (the SVD formula of first order has no recorded SVD to build on)."""
+    array = x._data
+    size = array.shape[-1]
+    if array.size:
+        singular_values = np.linalg.svd(array, compute_uv=False)
+        tolerance = size * np.finfo(array.dtype).eps
+        near_singular = singular_values[..., -1] <= tolerance * singular_values[..., 0]
+        if not near_singular.any():
+            return xp.expand_dims(det, (-2, -1)) * xp.matrix_transpose(xp.linalg.inv(x))
+    # M_1 = I; c_(n-k) = -tr(A M_k) / k; M_(k+1) = A M_k + c_(n-k) I; adj(A) = (-1)^(n+1) M_n.
+    identity = xp.asarray(np.eye(size, dtype=array.dtype))
+    adjugate = identity
+    product = x
+    for step in range(1, size):
+        coefficient = xp.sum(product * identity, axis=(-2, -1), keepdims=True) * (-1.0 / step)
+        adjugate = product + coefficient * identity
+        product = x @ adjugate
+    if size == 1:
+        adjugate = xp.broadcast_to(identity, array.shape)
+    return xp.matrix_transpose(adjugate) * (-1.0) ** (size + 1)
+
+
 class Solve(Op):
+    """X with A X = B, B given as columns (..., n, k); the batch dims broadcast."""
+
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b, vector):
         ctx.vector = vector
         ctx.shapes = (a.shape, b.shape)
         columns = b[..., None] if vector else b
-        batch = np.broadcast_shapes(a.shape[:-2], columns.shape[:-2])
-        a = np.broadcast_to(a, batch + a.shape[-2:])
-        columns = np.broadcast_to(columns, batch + columns.shape[-2:])
         try:
             out = np.linalg.solve(a, columns)
         except np.linalg.LinAlgError:
             raise RuntimeError("torch.linalg.solve: The solver failed because the input matrix is "
                                "singular.") from None
+        out = out[..., 0] if vector else out
         ctx.save_for_backward(a, out)
-        return out[..., 0] if vector else out
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
+        xp = ctx.xp
         a_shape, b_shape = ctx.shapes
         if ctx.vector:
-            grad = grad[..., None]
-        grad_columns = np.linalg.solve(_matrix_transpose(a), grad)
+            grad = xp.expand_dims(grad, -1)
+            out = xp.expand_dims(out, -1)
+        grad_columns = xp.linalg.solve(a.mT, grad)
         grad_a = None
         if ctx.needs_input_grad[0]:
-            grad_a = unbroadcast(-(grad_columns @ _matrix_transpose(out)), a_shape)
+            grad_a = unbroadcast(-(grad_columns @ out.mT), a_shape)
         grad_b = None
         if ctx.needs_input_grad[1]:
-            grad_b = grad_columns[..., 0] if ctx.vector else grad_columns
+            grad_b = grad_columns.reshape(grad_columns.shape[:-1]) if ctx.vector else grad_columns
             grad_b = unbroadcast(grad_b, b_shape)
         return grad_a, grad_b, None
 
@@ -479,7 +613,13 @@ def solve(A, B, *, left=True):
     if not left:
         raise NotImplementedError("linalg.solve: left=False is not implemented in ember")
     _check_square(A, "linalg.solve")
+    require_tensor(B, "linalg_solve", "B", 2)
     vector = B._data.ndim == 1 or B._data.shape == A._data.shape[:-1]
+    return solve_columns(A, B, vector)
+
+
+def solve_columns(A, B, vector):
+    """solve with B's layout given: a batch of vectors or of (n, k) column blocks."""
     if B._data.dtype != A._data.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
                            f"A of type {A.dtype} and B of type {B.dtype} instead")
@@ -487,6 +627,9 @@ def solve(A, B, *, left=True):
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = "
                            f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and "
                            f"{'x'.join(map(str, B._data.shape[-2:]))})")
+    mismatch = mismatch_error(A._data.shape[:-2], B._data.shape[:-1 if vector else -2])
+    if mismatch is not None:
+        raise mismatch
     return Solve.apply(A, B, vector)
 
 
@@ -510,6 +653,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 def matrix_power(input, n):
     """A^n by repeated squaring (n < 0 through the inverse)."""
+    require_tensor(input, "linalg_matrix_power", "A")
+    n = require_int(n, "linalg_matrix_power", "n", 2)
     if input._data.ndim < 2 or input._data.shape[-1] != input._data.shape[-2]:
         raise RuntimeError("linalg.matrix_power: A must be batches of square matrices")
     if n == 0:
@@ -534,6 +679,16 @@ def multi_dot(tensors):
     """The product of a chain of matrices (the first and last may be vectors), left to right."""
     if len(tensors) < 2:
         raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    last = len(tensors) - 1
+    for position, tensor in enumerate(tensors):
+        require_tensor(tensor, "multi_dot", f"tensors[{position}]")
+        ndim = tensor._data.ndim
+        if position in (0, last) and ndim not in (1, 2):
+            which = "first" if position == 0 else "last"
+            raise RuntimeError(f"multi_dot(): the {which} tensor must be 1D or 2D but got "
+                               f"{ndim}D")
+        if 0 < position < last and ndim != 2:
+            raise RuntimeError(f"multi_dot(): tensor {position} must be 2D but got {ndim}D")
     result = tensors[0]
     for tensor in tensors[1:]:
         result = matmul(result, tensor)
@@ -545,19 +700,22 @@ def chain_matmul(*matrices):
 
 
 class LogAbsDet(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         sign, logabsdet = np.linalg.slogdet(x)
         ctx.save_for_backward(x)
-        # The sign requires grad too (PyTorch's): its gradient is zero, so it is ignored below.
+        # The sign requires grad too (PyTorch's), but gets no gradient.
         return np.asarray(sign, dtype=x.dtype), np.asarray(logabsdet, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad_sign, grad_logabsdet):
-        (x,) = ctx.saved_tensors
         if grad_logabsdet is None:
-            return np.zeros_like(x)
-        return grad_logabsdet[..., None, None] * _matrix_transpose(np.linalg.inv(x))
+            return None
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.expand_dims(grad_logabsdet, (-2, -1)) * xp.matrix_transpose(xp.linalg.inv(x))
 
 
 class _SignLogAbsDet(tuple):
@@ -590,6 +748,8 @@ def logdet(input):
 class Cholesky(Op):
     """L with A = L L^T; the gradient is symmetrised, since only A's lower triangle is read."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, upper):
         try:
@@ -597,22 +757,30 @@ class Cholesky(Op):
         except np.linalg.LinAlgError:
             raise RuntimeError("linalg.cholesky: The factorization could not be completed because "
                                "the input is not positive-definite.") from None
+        if not np.isfinite(lower).all():
+            raise RuntimeError("linalg.cholesky: The factorization could not be completed because "
+                               "the input is not positive-definite (it holds NaN or inf).")
         ctx.upper = upper
-        ctx.save_for_backward(lower)
-        return _matrix_transpose(lower).copy() if upper else lower
+        ctx.dtype = x.dtype
+        out = lower.mT.copy() if upper else lower
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (lower,) = ctx.saved_tensors
+        (out,) = ctx.saved_tensors
+        xp = ctx.xp
+        lower = out.mT if ctx.upper else out
         if ctx.upper:
-            grad = _matrix_transpose(grad)
+            grad = grad.mT
         # Murray (2016): Phi(L^T gL) (lower triangle, halved diagonal), then L^-T (.) L^-1.
-        inner_product = np.tril(_matrix_transpose(lower) @ np.tril(grad))
-        diagonal = np.einsum("...ii->...i", inner_product)
-        diagonal *= 0.5
-        inverse_lower = np.linalg.inv(lower)
-        middle = _matrix_transpose(inverse_lower) @ inner_product @ inverse_lower
-        return (middle + _matrix_transpose(middle)) * 0.5, None
+        size = lower.shape[-1]
+        halved_lower = np.tril(np.ones((size, size), dtype=ctx.dtype), -1) + \
+            np.eye(size, dtype=ctx.dtype) * 0.5
+        inner_product = (lower.mT @ xp.tril(grad)) * halved_lower
+        inverse_lower = xp.linalg.inv(lower)
+        middle = inverse_lower.mT @ inner_product @ inverse_lower
+        return (middle + middle.mT) * 0.5, None
 
 
 def cholesky(input, *, upper=False):
@@ -627,28 +795,31 @@ class Eigh(Op):
     """Eigenvalues (ascending) and eigenvectors of symmetric matrices (from the lower
     triangle). Backward: V (diag(gL) + skew(V^T gV) / (L_j - L_i)) V^T, as PyTorch."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, lower):
         values, vectors = np.linalg.eigh(x, UPLO="L" if lower else "U")
         ctx.save_for_backward(values, vectors)
+        ctx.dtype = x.dtype
         return values, vectors
 
     @staticmethod
     def backward(ctx, grad_values, grad_vectors):
         values, vectors = ctx.saved_tensors
-        vectors_t = _matrix_transpose(vectors)
-        if grad_vectors is None:
-            inner_product = np.zeros(vectors.shape, dtype=vectors.dtype)
-        else:
-            projected = vectors_t @ grad_vectors
-            inner_product = 0.5 * (projected - _matrix_transpose(projected))
-            gaps = values[..., None, :] - values[..., :, None]  # L_j - L_i
-            size = values.shape[-1]
-            gaps[..., np.arange(size), np.arange(size)] = 1
-            inner_product = inner_product / gaps
-        diagonal = np.einsum("...ii->...i", inner_product)
-        diagonal[...] = 0 if grad_values is None else grad_values
-        return vectors @ inner_product @ vectors_t, None
+        xp = ctx.xp
+        identity = np.eye(values.shape[-1], dtype=ctx.dtype)
+        inner_product = None
+        if grad_vectors is not None:
+            projected = vectors.mT @ grad_vectors
+            # L_j - L_i off the diagonal; 1 on it, where the skew part is 0.
+            gaps = xp.expand_dims(values, -2) - xp.expand_dims(values, -1) + identity
+            inner_product = (projected - projected.mT) * 0.5 / gaps
+        if grad_values is not None:
+            on_diagonal = xp.expand_dims(grad_values, -2) * identity
+            inner_product = on_diagonal if inner_product is None else \
+                inner_product + on_diagonal
+        return vectors @ inner_product @ vectors.mT, None
 
 
 class _EighResult(tuple):

@@ -1,9 +1,10 @@
 """Shape ops: reshape/view, permute/transpose, expand, repeat, squeeze/unsqueeze, cat/stack, split."""
 import itertools
+import operator
 
 import numpy as np
 
-from .._dtype import _FROM_NUMPY, result_type, tensor_type_name, to_dtype
+from .._dtype import _FROM_NUMPY, dtype as ember_dtype, result_type, tensor_type_name, to_dtype
 from ..autograd.function import Op
 from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import unbroadcast
@@ -21,10 +22,35 @@ __all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_sh
            "vander", "vsplit", "vstack"]
 
 
-def _shape_arg(shape):
+def _shape_arg(shape, operation, argument="size"):
+    """Sizes given as ``*sizes`` or as one sequence, as a tuple of ints; PyTorch's TypeError for
+    anything else (a float is not truncated)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(size) for size in shape)
+        shape = shape[0]
+    try:
+        return tuple([operator.index(size) for size in shape])
+    except TypeError:
+        position = next(position for position, size in enumerate(shape)
+                        if not hasattr(size, "__index__"))
+        raise TypeError(f"{operation}(): argument '{argument}' must be tuple of ints, but found "
+                        f"element of type {type(shape[position]).__name__} at pos "
+                        f"{position}") from None
+
+
+def require_tensor(value, operation, argument="input", position=1):
+    """PyTorch's TypeError when an argument that must be a Tensor is not one."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{operation}(): argument '{argument}' (position {position}) must be "
+                        f"Tensor, not {type(value).__name__}")
+
+
+def require_int(value, operation, argument, position):
+    """PyTorch's TypeError when an argument that must be an int is not one (floats included)."""
+    if not hasattr(value, "__index__") or isinstance(value, Tensor) and \
+            value._data.dtype.kind not in "iu":
+        raise TypeError(f"{operation}(): argument '{argument}' (position {position}) must be "
+                        f"int, not {type(value).__name__}")
+    return operator.index(value)
 
 
 def _infer_shape(shape, numel):
@@ -50,8 +76,17 @@ def _infer_shape(shape, numel):
     return shape
 
 
+def _op_in_backward(ctx, op_class, grad, *args):
+    """``op_class`` applied to ``grad`` inside a backward (ops whose backward is another op): its
+    NumPy kernel on the first-order path, the recorded op under create_graph."""
+    if ctx.xp is np:
+        return op_class.forward(object.__new__(op_class), grad, *args)
+    return op_class.apply(grad, *args)
+
+
 class Reshape(Op):
     is_view = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, shape, strict_view):
@@ -67,11 +102,12 @@ class Reshape(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return np.reshape(grad, ctx.shape), None, None
+        return grad.reshape(ctx.shape), None, None
 
 
 class Permute(Op):
     is_view = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, dims):
@@ -80,11 +116,12 @@ class Permute(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return np.transpose(grad, ctx.inverse), None
+        return ctx.xp.permute_dims(grad, ctx.inverse), None
 
 
 class Expand(Op):
     is_view = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -97,6 +134,8 @@ class Expand(Op):
 
 
 class Repeat(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, repeats):
         padded = (1,) * (len(repeats) - x.ndim) + x.shape
@@ -111,11 +150,13 @@ class Repeat(Op):
         interleaved = []
         for repeat, size in zip(ctx.repeats, ctx.padded):
             interleaved += [repeat, size]
-        summed = grad.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2)))
+        summed = ctx.xp.sum(grad.reshape(interleaved), axis=tuple(range(0, len(interleaved), 2)))
         return summed.reshape(ctx.shape), None
 
 
 class Cat(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, axis, *arrays):
         ctx.axis = axis
@@ -125,14 +166,17 @@ class Cat(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        offsets = np.cumsum(ctx.sizes)[:-1]
-        pieces = np.split(grad, offsets, axis=ctx.axis)
-        return (None,) + tuple(piece.astype(dtype, copy=False) if needed else None
+        xp = ctx.xp
+        offsets = np.cumsum(ctx.sizes)[:-1].tolist()
+        pieces = xp.split(grad, offsets, axis=ctx.axis)
+        return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
                                for piece, dtype, needed in zip(pieces, ctx.dtypes,
                                                                ctx.needs_input_grad[1:]))
 
 
 class Stack(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, axis, *arrays):
         ctx.axis = axis
@@ -141,13 +185,16 @@ class Stack(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        pieces = np.moveaxis(grad, ctx.axis, 0)
-        return (None,) + tuple(piece.astype(dtype, copy=False) if needed else None
+        xp = ctx.xp
+        pieces = xp.unstack(grad, axis=ctx.axis)
+        return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
                                for piece, dtype, needed in zip(pieces, ctx.dtypes,
                                                                ctx.needs_input_grad[1:]))
 
 
 class Contiguous(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         return np.ascontiguousarray(x)
@@ -158,6 +205,8 @@ class Contiguous(Op):
 
 
 class Flip(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -165,28 +214,31 @@ class Flip(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return np.flip(grad, ctx.axes), None
+        return ctx.xp.flip(grad, axis=ctx.axes), None
 
 
 # ---- functional API ------------------------------------------------------------------------------
 def reshape(input, *shape):
-    shape = _infer_shape(_shape_arg(shape), input._data.size)
+    require_tensor(input, "reshape")
+    shape = _infer_shape(_shape_arg(shape, "reshape", "shape"), input._data.size)
     if shape == input._data.shape:
         return Reshape.apply(input, shape, False)
     return Reshape.apply(input, shape, False)
 
 
 def view(input, *shape):
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
-        target = to_dtype(shape[0])
+    require_tensor(input, "view")
+    if len(shape) == 1 and isinstance(shape[0], ember_dtype):
+        target = shape[0]
         if target.numpy.itemsize != input._data.itemsize:
             raise RuntimeError("view(dtype): only dtypes of the same size are supported in ember")
         return Tensor._result(input._data.view(target.numpy))
-    shape = _infer_shape(_shape_arg(shape), input._data.size)
+    shape = _infer_shape(_shape_arg(shape, "view"), input._data.size)
     return Reshape.apply(input, shape, True)
 
 
 def flatten(input, start_dim=0, end_dim=-1):
+    require_tensor(input, "flatten")
     ndim = input._data.ndim
     if ndim == 0:
         return reshape(input, (1,))
@@ -202,6 +254,7 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 def unflatten(input, dim, sizes):
+    require_tensor(input, "unflatten")
     axis = _normalize_dim(dim, input._data.ndim)
     shape = input._data.shape
     sizes = tuple(sizes)
@@ -216,6 +269,7 @@ def unflatten(input, dim, sizes):
 
 
 def squeeze(input, dim=None):
+    require_tensor(input, "squeeze")
     shape = input._data.shape
     if dim is None:
         new_shape = tuple(size for size in shape if size != 1)
@@ -228,6 +282,7 @@ def squeeze(input, dim=None):
 
 
 def unsqueeze(input, dim):
+    require_tensor(input, "unsqueeze")
     ndim = input._data.ndim
     if not -(ndim + 1) <= dim <= ndim:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-(ndim + 1)}, "
@@ -238,7 +293,8 @@ def unsqueeze(input, dim):
 
 
 def permute(input, *dims):
-    dims = _shape_arg(dims)
+    require_tensor(input, "permute")
+    dims = _shape_arg(dims, "permute", "dims")
     ndim = input._data.ndim
     if len(dims) != ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
@@ -251,6 +307,7 @@ def permute(input, *dims):
 
 
 def transpose(input, dim0, dim1):
+    require_tensor(input, "transpose")
     ndim = input._data.ndim
     if ndim == 0:
         _normalize_dim(dim0, 0)
@@ -267,16 +324,33 @@ swapaxes = transpose
 
 
 def movedim(input, source, destination):
+    require_tensor(input, "movedim")
     ndim = input._data.ndim
-    sources = [int(axis) % max(ndim, 1) for axis in np.atleast_1d(source)]
-    destinations = [int(axis) % max(ndim, 1) for axis in np.atleast_1d(destination)]
+    sources = [_normalize_dim(axis, ndim) for axis in _dims_arg(source, "movedim", "source")]
+    destinations = [_normalize_dim(axis, ndim)
+                    for axis in _dims_arg(destination, "movedim", "destination")]
+    if len(sources) != len(destinations):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({sources} "
+                           f"dims) should contain the same number of dims as destination "
+                           f"({destinations} dims)")
+    for name, dims in (("source", sources), ("destination", destinations)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({dims})")
     order = [axis for axis in range(ndim) if axis not in sources]
     for target, axis in sorted(zip(destinations, sources)):
         order.insert(target, axis)
     return Permute.apply(input, tuple(int(axis) for axis in order))
 
 
+def _dims_arg(dims, operation, argument):
+    """One dim or a sequence of dims, as a list of ints (PyTorch's TypeError otherwise)."""
+    if isinstance(dims, (tuple, list)):
+        return list(_shape_arg((dims,), operation, argument))
+    return [require_int(dims, operation, argument, 2)]
+
+
 def t(input):
+    require_tensor(input, "t")
     ndim = input._data.ndim
     if ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D")
@@ -284,7 +358,8 @@ def t(input):
 
 
 def expand(input, *sizes):
-    sizes = _shape_arg(sizes)
+    require_tensor(input, "expand")
+    sizes = _shape_arg(sizes, "expand")
     shape = input._data.shape
     if len(sizes) < len(shape):
         raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
@@ -299,6 +374,10 @@ def expand(input, *sizes):
                 raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a "
                                    "leading, non-existing dimension 0")
             size = existing
+        if size < 0:
+            raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
+                               f"size={list(sizes)}): the expanded size {size} is negative "
+                               f"(only -1, keep the size, is allowed)")
         if existing != 1 and size != existing:
             raise RuntimeError(f"The expanded size of the tensor ({size}) must match the existing "
                                f"size ({existing}) at non-singleton dimension {axis}.  Target "
@@ -308,14 +387,18 @@ def expand(input, *sizes):
 
 
 def expand_as(input, other):
+    require_tensor(other, "expand_as", "other")
     return expand(input, other._data.shape)
 
 
 def repeat(input, *repeats):
-    repeats = _shape_arg(repeats)
+    require_tensor(input, "repeat")
+    repeats = _shape_arg(repeats, "repeat", "repeats")
     if len(repeats) < input._data.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
                            "dimensions of tensor")
+    if any(count < 0 for count in repeats):
+        raise RuntimeError(f"repeat(): repeats must be non-negative, got {list(repeats)}")
     return Repeat.apply(input, repeats)
 
 
@@ -376,6 +459,7 @@ def stack(tensors, dim=0):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(shape)} at entry 0 and {list(tensor._data.shape)} at "
                                f"entry {number}")
+    dim = require_int(dim, "stack", "dim", 2)
     ndim = len(shape) + 1
     if not -ndim <= dim < ndim:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
@@ -384,6 +468,7 @@ def stack(tensors, dim=0):
 
 
 def split(tensor, split_size_or_sections, dim=0):
+    require_tensor(tensor, "split", "tensor")
     axis = _normalize_dim(dim, tensor._data.ndim)
     length = tensor._data.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -394,7 +479,10 @@ def split(tensor, split_size_or_sections, dim=0):
         bounds = list(range(0, length, size)) if size else [0]
         sections = [(start, min(start + size, length)) for start in bounds]
     else:
-        sizes = list(split_size_or_sections)
+        sizes = list(_shape_arg((split_size_or_sections,), "split_with_sizes", "split_sizes"))
+        if any(size < 0 for size in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative "
+                               f"entries, but got split_sizes={sizes}")
         if sum(sizes) != length:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} "
                                f"(input tensor's size at dimension {axis}), but got "
@@ -406,6 +494,7 @@ def split(tensor, split_size_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
+    require_tensor(input, "chunk")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
     axis = _normalize_dim(dim, input._data.ndim)
@@ -417,14 +506,18 @@ def chunk(input, chunks, dim=0):
 
 
 def contiguous(input):
+    require_tensor(input, "contiguous")
     if input._data.flags.c_contiguous:
         return input
     return Contiguous.apply(input)
 
 
 def flip(input, dims):
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    axes = tuple(_normalize_dim(d, input._data.ndim) for d in dims)
+    require_tensor(input, "flip")
+    axes = tuple(_normalize_dim(d, input._data.ndim) for d in _dims_arg(dims, "flip", "dims"))
+    for axis in axes:
+        if axes.count(axis) > 1:
+            raise RuntimeError(f"flip(): dim {axis} appears multiple times in the list of dims")
     return Flip.apply(input, axes)
 
 
@@ -433,24 +526,20 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def _require_tensor(input, operation):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{operation}(): argument 'input' (position 1) must be Tensor, not "
-                        f"{type(input).__name__}")
-
-
 def numel(input):
-    _require_tensor(input, "numel")
+    require_tensor(input, "numel")
     return input._data.size
 
 
 def is_floating_point(input):
-    _require_tensor(input, "is_floating_point")
+    require_tensor(input, "is_floating_point")
     return input._data.dtype.kind == "f"
 
 
 class Triangle(Op):
     """tril/triu over the last two dims: the gradient keeps the same triangle."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, diagonal, upper):
@@ -460,54 +549,46 @@ class Triangle(Op):
     @staticmethod
     def backward(ctx, grad):
         diagonal, upper = ctx.diagonal_upper
-        return (np.triu(grad, diagonal) if upper else np.tril(grad, diagonal)), None, None
+        xp = ctx.xp
+        return (xp.triu(grad, diagonal) if upper else xp.tril(grad, diagonal)), None, None
 
 
 def tril(input, diagonal=0):
+    require_tensor(input, "tril")
+    diagonal = require_int(diagonal, "tril", "diagonal", 2)
     if input._data.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
     return Triangle.apply(input, diagonal, False)
 
 
 def triu(input, diagonal=0):
+    require_tensor(input, "triu")
+    diagonal = require_int(diagonal, "triu", "diagonal", 2)
     if input._data.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
     return Triangle.apply(input, diagonal, True)
 
 
-class Diag(Op):
-    """A vector to a (square) matrix with it on the ``diagonal``-th diagonal, or a matrix's
-    diagonal as a vector."""
-
-    @staticmethod
-    def forward(ctx, x, diagonal):
-        ctx.shape = x.shape
-        ctx.diagonal = diagonal
-        return np.diag(x, diagonal).copy()
-
-    @staticmethod
-    def backward(ctx, grad):
-        if len(ctx.shape) == 1:
-            return np.diagonal(grad, ctx.diagonal).copy(), None
-        full = np.zeros(ctx.shape, dtype=grad.dtype)
-        rows = np.arange(grad.shape[0]) + max(-ctx.diagonal, 0)
-        full[rows, rows + ctx.diagonal] = grad
-        return full, None
-
-
 def diag(input, diagonal=0):
+    require_tensor(input, "diag")
     if input._data.ndim not in (1, 2):
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input._data.ndim}D")
-    return Diag.apply(input, diagonal)
+    if input._data.ndim == 2:
+        return Diagonal.apply(input, diagonal, 0, 1)
+    size = input._data.shape[0] + abs(diagonal)
+    return DiagonalScatter.apply(input, (size, size), diagonal, 0, 1)
 
 
 def trace(input):
+    require_tensor(input, "trace")
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
-    return Diag.apply(input, 0).sum()
+    return Diagonal.apply(input, 0, 0, 1).sum()
 
 
 class Roll(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, shifts, axes):
         ctx.shifts_axes = (shifts, axes)
@@ -519,35 +600,34 @@ class Roll(Op):
     def backward(ctx, grad):
         shifts, axes = ctx.shifts_axes
         back = tuple(-shift for shift in shifts) if isinstance(shifts, tuple) else -shifts
-        if axes is None:
-            return np.roll(grad.reshape(-1), back).reshape(grad.shape), None, None
-        return np.roll(grad, back, axes), None, None
+        return ctx.xp.roll(grad, back, axis=axes), None, None
 
 
 def roll(input, shifts, dims=None):
+    require_tensor(input, "roll")
+    shifts = _dims_arg(shifts, "roll", "shifts")
     if dims is None:
-        if isinstance(shifts, (tuple, list)):
-            if len(shifts) != 1:
-                raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
-                                   f"dims:0")
-            shifts = shifts[0]
-        return Roll.apply(input, int(shifts), None)
-    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
-    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+        if len(shifts) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
+                               f"dims:0")
+        return Roll.apply(input, shifts[0], None)
+    dims = _dims_arg(dims, "roll", "dims")
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
                            f"dims:{len(dims)}")
     axes = tuple(_normalize_dim(dim, input._data.ndim) for dim in dims)
-    return Roll.apply(input, shifts, axes)
+    return Roll.apply(input, tuple(shifts), axes)
 
 
 def tile(input, dims):
+    require_tensor(input, "tile")
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
     dims = (1,) * (input._data.ndim - len(dims)) + dims
     return repeat(input, dims)
 
 
 def broadcast_to(input, size):
+    require_tensor(input, "broadcast_to")
     return expand(input, tuple(size))
 
 
@@ -558,7 +638,10 @@ def meshgrid(*tensors, indexing="ij"):
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
                            f"received: {indexing}")
-    for tensor in tensors:
+    for position, tensor in enumerate(tensors):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"meshgrid(): expected Tensor as element {position} in argument 0, "
+                            f"but got {type(tensor).__name__}")
         if tensor._data.ndim > 1:
             raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
                                f"got: {tensor._data.ndim}D")
@@ -578,10 +661,15 @@ def meshgrid(*tensors, indexing="ij"):
 
 
 def narrow(input, dim, start, length):
-    axis = _normalize_dim(dim, input._data.ndim)
+    require_tensor(input, "narrow")
+    axis = _normalize_dim(require_int(dim, "narrow", "dim", 2), input._data.ndim)
     size = input._data.shape[axis]
     if isinstance(start, Tensor):
         start = start.item()
+    start = require_int(start, "narrow", "start", 3)
+    length = require_int(length, "narrow", "length", 4)
+    if length < 0:
+        raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
     if not -size <= start <= size:
         raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but "
                          f"got {start})")
@@ -592,6 +680,7 @@ def narrow(input, dim, start, length):
 
 
 def unbind(input, dim=0):
+    require_tensor(input, "unbind")
     axis = _normalize_dim(dim, input._data.ndim)
     return tuple(getitem(input, (slice(None),) * axis + (position,))
                  for position in range(input._data.shape[axis]))
@@ -599,6 +688,7 @@ def unbind(input, dim=0):
 
 def repeat_interleave(input, repeats, dim=None):
     """Each element (or slice along ``dim``) repeated ``repeats`` times, consecutively."""
+    require_tensor(input, "repeat_interleave")
     if dim is None:
         input = reshape(input, -1)
         axis = 0
@@ -606,6 +696,9 @@ def repeat_interleave(input, repeats, dim=None):
         axis = _normalize_dim(dim, input._data.ndim)
     size = input._data.shape[axis]
     counts = repeats._data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    if counts.dtype.kind not in "iu":
+        raise TypeError(f"repeat_interleave(): repeats must be an int or a tensor of ints, got "
+                        f"{type(repeats).__name__} of {counts.dtype}")
     if counts.ndim == 1 and counts.size != size and counts.size != 1:
         raise RuntimeError(f"repeats must have the same size as input along dim, but got "
                            f"repeats.size(0) = {counts.size} and input.size(0) = {size}")
@@ -617,8 +710,11 @@ def repeat_interleave(input, repeats, dim=None):
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):
     """The ``n``-th forward difference along ``dim`` (with optional prepended/appended values)."""
+    require_tensor(input, "diff")
     if input._data.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"diff(): order must be non-negative but got {n}")
     axis = _normalize_dim(dim, input._data.ndim)
     pieces = [value for value in (prepend, input, append) if value is not None]
     if len(pieces) > 1:
@@ -633,21 +729,32 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     return input
 
 
+def _tensor_list(tensors):
+    """The Tensors given as ``*tensors`` or as one sequence; PyTorch's TypeError for others."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tensors[0]
+    for position, tensor in enumerate(tensors):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"expected Tensor as element {position} in argument 0, but got "
+                            f"{type(tensor).__name__}")
+    return tensors
+
+
 def atleast_1d(*tensors):
-    tensors = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    tensors = _tensor_list(tensors)
     out = tuple(reshape(tensor, (1,)) if tensor._data.ndim == 0 else tensor for tensor in tensors)
     return out[0] if len(out) == 1 else out
 
 
 def atleast_2d(*tensors):
-    tensors = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    tensors = _tensor_list(tensors)
     out = tuple(reshape(tensor, (1,) * (2 - tensor._data.ndim) + tensor._data.shape)
                 if tensor._data.ndim < 2 else tensor for tensor in tensors)
     return out[0] if len(out) == 1 else out
 
 
 def atleast_3d(*tensors):
-    tensors = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    tensors = _tensor_list(tensors)
     shapes = {0: lambda shape: (1, 1, 1), 1: lambda shape: (1,) + shape + (1,),
               2: lambda shape: shape + (1,)}
     out = tuple(reshape(tensor, shapes[tensor._data.ndim](tensor._data.shape))
@@ -659,7 +766,7 @@ def _as_list(tensors, operation):
     if not isinstance(tensors, (tuple, list)):
         raise TypeError(f"{operation}(): argument 'tensors' (position 1) must be tuple of Tensors, "
                         f"not {type(tensors).__name__}")
-    return list(tensors)
+    return list(_tensor_list((tensors,)))
 
 
 def hstack(tensors):
@@ -685,12 +792,14 @@ def column_stack(tensors):
 
 
 def fliplr(input):
+    require_tensor(input, "fliplr")
     if input._data.ndim < 2:
         raise RuntimeError("Input must be >= 2-d.")
     return flip(input, (1,))
 
 
 def flipud(input):
+    require_tensor(input, "flipud")
     if input._data.ndim < 1:
         raise RuntimeError("Input must be >= 1-d.")
     return flip(input, (0,))
@@ -699,6 +808,7 @@ def flipud(input):
 def rot90(input, k=1, dims=(0, 1)):
     """Rotate by 90 degrees ``k`` times in the plane of ``dims`` (from the first towards the
     second)."""
+    require_tensor(input, "rot90")
     if len(dims) != 2:
         raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
     if input._data.ndim < 2:
@@ -718,7 +828,9 @@ def rot90(input, k=1, dims=(0, 1)):
 
 
 def select(input, dim, index):
-    axis = _normalize_dim(dim, input._data.ndim)
+    require_tensor(input, "select")
+    index = require_int(index, "select", "index", 3)
+    axis = _normalize_dim(require_int(dim, "select", "dim", 2), input._data.ndim)
     size = input._data.shape[axis]
     if not -size <= index < size:
         raise IndexError(f"select(): index {index} out of range for tensor of size "
@@ -727,7 +839,9 @@ def select(input, dim, index):
 
 
 class Diagonal(Op):
-    """The diagonal of the (dim1, dim2) planes, as a new last dim."""
+    """The diagonal of the (axis1, axis2) planes, as a new last dim (a copy)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, offset, axis1, axis2):
@@ -738,15 +852,36 @@ class Diagonal(Op):
     @staticmethod
     def backward(ctx, grad):
         offset, axis1, axis2 = ctx.layout
-        full = np.zeros(ctx.shape, dtype=grad.dtype)
-        planes = np.moveaxis(full, (axis1, axis2), (-2, -1))
-        positions = np.arange(grad.shape[-1])
-        rows = positions + max(-offset, 0)
-        planes[..., rows, rows + offset] = grad
+        full = _op_in_backward(ctx, DiagonalScatter, grad, ctx.shape, offset, axis1, axis2)
         return full, None, None, None
 
 
+class DiagonalScatter(Op):
+    """Zeros of ``shape`` with the last dim of ``values`` on the diagonal of the (axis1, axis2)
+    planes: Diagonal's adjoint (diag of a vector, diag_embed, Diagonal's backward)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, values, shape, offset, axis1, axis2):
+        ctx.layout = (offset, axis1, axis2)
+        full = np.zeros(shape, dtype=values.dtype)
+        planes = np.moveaxis(full, (axis1, axis2), (-2, -1))
+        rows = np.arange(values.shape[-1]) + max(-offset, 0)
+        planes[..., rows, rows + offset] = values
+        return full
+
+    @staticmethod
+    def backward(ctx, grad):
+        offset, axis1, axis2 = ctx.layout
+        return _op_in_backward(ctx, Diagonal, grad, offset, axis1, axis2), None, None, None, None
+
+
 def diagonal(input, offset=0, dim1=0, dim2=1):
+    require_tensor(input, "diagonal")
+    offset = require_int(offset, "diagonal", "offset", 2)
+    dim1 = require_int(dim1, "diagonal", "dim1", 3)
+    dim2 = require_int(dim2, "diagonal", "dim2", 4)
     ndim = input._data.ndim
     axis1 = _normalize_dim(dim1, ndim)
     axis2 = _normalize_dim(dim2, ndim)
@@ -760,6 +895,10 @@ def broadcast_shapes(*shapes):
         return Size(np.broadcast_shapes(*[(shape,) if isinstance(shape, int) else tuple(shape)
                                           for shape in shapes]))
     except ValueError:
+        if any(size < 0 for shape in shapes for size in ((shape,) if isinstance(shape, int)
+                                                          else shape)):
+            raise ValueError(f"broadcast_shapes(): a dimension has negative length in "
+                             f"{[shape for shape in shapes]}") from None
         raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: "
                            f"{[list(shape) for shape in shapes]}") from None
 
@@ -771,6 +910,7 @@ def broadcast_tensors(*tensors):
 
 def tensor_split(input, indices_or_sections, dim=0):
     """Split into ``n`` nearly equal parts (the first ``size % n`` one longer), or at indices."""
+    require_tensor(input, "tensor_split")
     axis = _normalize_dim(dim, input._data.ndim)
     size = input._data.shape[axis]
     if isinstance(indices_or_sections, Tensor):
@@ -798,11 +938,14 @@ moveaxis = movedim
 
 
 def ravel(input):
+    require_tensor(input, "ravel")
     return reshape(input, (-1,))
 
 
 class Unfold(Op):
     """Every ``size``-long window along ``axis``, ``step`` apart, as a new last dim."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, axis, size, step):
@@ -815,19 +958,42 @@ class Unfold(Op):
     @staticmethod
     def backward(ctx, grad):
         axis, size, step = ctx.layout
-        full = np.zeros(ctx.shape, dtype=grad.dtype)
-        count = grad.shape[axis]
+        full = _op_in_backward(ctx, UnfoldBackward, grad, ctx.shape, axis, size, step)
+        return full, None, None, None
+
+
+class UnfoldBackward(Op):
+    """The windows summed back onto ``shape``: Unfold's adjoint."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, windows, shape, axis, size, step):
+        ctx.layout = (axis, size, step)
+        full = np.zeros(shape, dtype=windows.dtype)
+        count = windows.shape[axis]
         for offset in range(size):  # a loop over the window, not over elements
             span = slice(offset, offset + step * (count - 1) + 1, step)
-            full[(slice(None),) * axis + (span,)] += grad[..., offset]
-        return full, None, None, None
+            full[(slice(None),) * axis + (span,)] += windows[..., offset]
+        return full
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis, size, step = ctx.layout
+        return _op_in_backward(ctx, Unfold, grad, axis, size, step), None, None, None, None
 
 
 def unfold(input, dimension, size, step):
     """Tensor.unfold: windows of ``size`` along ``dimension``, ``step`` apart (a copy here)."""
+    require_tensor(input, "unfold")
+    dimension = require_int(dimension, "unfold", "dimension", 1)
+    size = require_int(size, "unfold", "size", 2)
+    step = require_int(step, "unfold", "step", 3)
     ndim = input._data.ndim
     axis = _normalize_dim(dimension, ndim) if ndim else 0
     length = input._data.shape[axis] if ndim else 1
+    if size < 0:
+        raise RuntimeError(f"unfold(): size is {size} but must be >= 0")
     if size > length:
         raise RuntimeError(f"maximum size for tensor at dimension {axis} is {length} but size is "
                            f"{size}")
@@ -841,7 +1007,10 @@ def unfold(input, dimension, size, step):
 def block_diag(*tensors):
     """The tensors (0-, 1- or 2-D) as blocks along the diagonal of one matrix."""
     blocks = []
-    for tensor in tensors:
+    for position, tensor in enumerate(tensors):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"block_diag(): expected Tensor as element {position} in argument "
+                            f"0, but got {type(tensor).__name__}")
         if tensor._data.ndim > 2:
             raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
                                f"dimensions. Input {len(blocks)} has {tensor._data.ndim} "
@@ -872,10 +1041,12 @@ def cartesian_prod(*tensors):
 
 
 def hsplit(input, indices_or_sections):
+    require_tensor(input, "hsplit")
     return tensor_split(input, indices_or_sections, 1 if input._data.ndim > 1 else 0)
 
 
 def vsplit(input, indices_or_sections):
+    require_tensor(input, "vsplit")
     if input._data.ndim < 2:
         raise RuntimeError(f"torch.vsplit requires a tensor with at least 2 dimension, but got a "
                            f"tensor with {input._data.ndim} dimensions!")
@@ -883,6 +1054,7 @@ def vsplit(input, indices_or_sections):
 
 
 def dsplit(input, indices_or_sections):
+    require_tensor(input, "dsplit")
     if input._data.ndim < 3:
         raise RuntimeError(f"torch.dsplit requires a tensor with at least 3 dimension, but got a "
                            f"tensor with {input._data.ndim} dimensions!")
@@ -891,7 +1063,8 @@ def dsplit(input, indices_or_sections):
 
 def sum_to_size(input, *size):
     """Sum ``input`` down to ``size`` (which ``input`` must be expandable from)."""
-    size = _shape_arg(size)
+    require_tensor(input, "sum_to_size")
+    size = _shape_arg(size, "sum_to_size")
     shape = input._data.shape
     leading = len(shape) - len(size)
     if leading < 0 or any(target not in (1, have) for target, have in zip(size, shape[leading:])):
@@ -907,31 +1080,27 @@ def sum_to_size(input, *size):
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """Matrices whose (dim1, dim2) diagonals are the last dim of ``input``."""
+    require_tensor(input, "diag_embed")
     size = input._data.shape[-1] + abs(offset)
     ndim = input._data.ndim + 1
     axis1 = _normalize_dim(dim1, ndim)
     axis2 = _normalize_dim(dim2, ndim)
     if axis1 == axis2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    batch = input._data.shape[:-1]
-    out = Tensor._wrap(np.zeros(batch + (size, size), input._data.dtype))
-    positions = np.arange(input._data.shape[-1])
-    rows = positions + max(-offset, 0)
-    setitem(out, (Ellipsis, rows, rows + offset), input)
-    # The two new dims sit last; move them to (axis1, axis2).
-    rest = [axis for axis in range(ndim) if axis not in (axis1, axis2)]
-    order = [0] * ndim
-    for source, target in enumerate(rest + [axis1, axis2]):
-        order[target] = source
-    return permute(out, order)
+    shape = list(input._data.shape[:-1])
+    for axis in sorted((axis1, axis2)):
+        shape.insert(axis, size)
+    return DiagonalScatter.apply(input, tuple(shape), offset, axis1, axis2)
 
 
 def diagflat(input, offset=0):
+    require_tensor(input, "diagflat")
     return diag(reshape(input, (-1,)), offset)
 
 
 def vander(x, N=None, increasing=False):
     """Columns of powers of the 1-D ``x`` (decreasing unless ``increasing``)."""
+    require_tensor(x, "vander", "x")
     if x._data.ndim != 1:
         raise RuntimeError("x must be a one-dimensional tensor.")
     count = x._data.shape[0] if N is None else N
@@ -947,7 +1116,7 @@ def is_nonzero(input):
 
 
 def is_complex(input):
-    _require_tensor(input, "is_complex")
+    require_tensor(input, "is_complex")
     return False
 
 
@@ -957,6 +1126,7 @@ def is_same_size(input, other):
 
 def combinations(input, r=2, with_replacement=False):
     """Every length-``r`` combination of the 1-D ``input``'s elements, one per row."""
+    require_tensor(input, "combinations")
     if input._data.ndim != 1:
         raise RuntimeError(f"Expect a 1D vector, but got shape {list(input._data.shape)}")
     if r < 0:

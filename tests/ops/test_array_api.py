@@ -10,14 +10,42 @@ RANDOM = np.random.default_rng(0)
 X = RANDOM.standard_normal((2, 1, 3))
 
 # name -> (call on the namespace, the same call written for NumPy)
+
+
+def _square(xp, x):
+    """Invertible (2, 3, 3) matrices made from ``x``."""
+    return xp.matmul(xp.matrix_transpose(x), x) + 3 * np.eye(3)
+
+
+def _linalg(xp, x):
+    square = _square(xp, x)
+    determinant = xp.expand_dims(xp.linalg.det(square), (-2, -1))
+    return xp.linalg.solve(square, xp.linalg.inv(square)) * determinant
+
+
 CASES = {
+    "asarray": lambda xp, x: x * xp.asarray(np.array([2.0, -1.0, 0.5])),
     "astype": lambda xp, x: xp.astype(x, np.float32),
     "broadcast_to": lambda xp, x: xp.broadcast_to(x, (4, 2, 5, 3)),
+    "diagonal": lambda xp, x: xp.diagonal(x, 0, 0, 2),
+    "einsum": lambda xp, x: xp.einsum("abc,dbc->ad", x, x),
     "exp": lambda xp, x: xp.exp(x),
     "expand_dims": lambda xp, x: xp.expand_dims(x, (0, 2)),
+    "flip": lambda xp, x: xp.flip(x, axis=(0, 2)),
+    "flip_all": lambda xp, x: xp.flip(x),
+    "linalg": _linalg,
+    "matmul": lambda xp, x: xp.matmul(x, xp.matrix_transpose(x)),
+    "matrix_transpose": lambda xp, x: xp.matrix_transpose(x),
+    "permute_dims": lambda xp, x: xp.permute_dims(x, (2, 0, 1)),
     "reshape": lambda xp, x: xp.reshape(x, (3, 2)),
+    "roll": lambda xp, x: xp.roll(x, 1, axis=2),
+    "roll_all": lambda xp, x: xp.roll(x, 2),
+    "split": lambda xp, x: xp.split(x, [1], axis=2)[1],
     "sum": lambda xp, x: xp.sum(x, axis=(0, 2), keepdims=True),
     "sum_all": lambda xp, x: xp.sum(x),
+    "tril": lambda xp, x: xp.tril(x),
+    "triu": lambda xp, x: xp.triu(x, 1),
+    "unstack": lambda xp, x: xp.unstack(x, axis=2)[1],
 }
 
 

@@ -1,11 +1,16 @@
 """ember.ops.linalg: matrix products, einsum and the contractions built on it, inverse,
 determinant, solve, cholesky and eigh."""
+import sys
+
 import numpy as np
 import pytest
 
 import ember
+from ember.ops import linalg as linalg_ops
 
-from .op_table import BINARY, BadInputChecks, Case, CaseChecks, ValueChecks
+from .op_table import (
+    BINARY, BadInputChecks, Case, CaseChecks, ValueChecks, assert_float16_matches_torch,
+    assert_second_derivatives_match_torch)
 
 
 def _inplace_matrix(fw, a, b, c):
@@ -13,7 +18,7 @@ def _inplace_matrix(fw, a, b, c):
 
 
 def _positive_definite(fw, a):
-    return a @ a.mT + 3 * fw.eye(a.shape[-1])
+    return a @ a.mT + 3 * fw.eye(a.shape[-1], dtype=a.dtype)
 
 
 def _symmetric(fw, a):
@@ -23,9 +28,12 @@ def _symmetric(fw, a):
 def _eigh_invariants(fw, a):
     """Eigenvectors are defined up to sign: compare what does not depend on it."""
     values, vectors = fw.linalg.eigh(_symmetric(fw, a))
-    weights = fw.arange(1.0, a.shape[-1] + 1.0)
+    weights = fw.arange(1.0, a.shape[-1] + 1.0, dtype=a.dtype)
     return values, (vectors * weights) @ vectors.mT, vectors.abs()
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = (linalg_ops,)
 
 CASES = [
     Case("matmul", lambda fw, a, b: a @ b,
@@ -153,3 +161,53 @@ def test_einsum_broadcast_ellipsis_gradient_is_refused_not_wrong():
     assert out.shape == (4,)
     with pytest.raises(NotImplementedError):
         out.sum().backward()
+
+
+SECOND_DERIVATIVES = {
+    "matmul_broadcast": (lambda fw, a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)]),
+    "matmul_vectors": (lambda fw, a, b, c: (a @ b, b @ c, a @ c, b @ b), [(2, 3), (3,), (3, 2)]),
+    "einsum": (lambda fw, a, b, c: (fw.einsum("bij,bkj->bik", a, b), fw.einsum("bii->bi", a),
+                                    fw.einsum("...ij,j->...", a, c)),
+               [(2, 3, 3), (2, 4, 3), (3,)]),
+    "inverse": (lambda fw, a: fw.linalg.inv(a + 3 * fw.eye(3, dtype=a.dtype)), [(2, 3, 3)]),
+    "det": (lambda fw, a: fw.linalg.det(a), [(2, 3, 3)]),
+    "det_singular": (lambda fw, a, b: fw.linalg.det(a @ b), [(3, 2), (2, 3)]),
+    "slogdet_solve": (lambda fw, a, b: (fw.linalg.slogdet(a @ a.mT + fw.eye(3, dtype=a.dtype))[1],
+                                        fw.linalg.solve(a + 3 * fw.eye(3, dtype=a.dtype), b)),
+                      [(3, 3), (2, 3, 2)]),
+    "cholesky": (lambda fw, a: (fw.linalg.cholesky(_positive_definite(fw, a)),
+                                fw.linalg.cholesky(_positive_definite(fw, a), upper=True)),
+                 [(2, 3, 3)]),
+    "eigh": (lambda fw, a: _eigh_invariants(fw, a)[:2], [(3, 3)]),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(SECOND_DERIVATIVES))
+def test_second_derivatives_match_torch(name, dtype, torch):
+    fn, shapes = SECOND_DERIVATIVES[name]
+    assert_second_derivatives_match_torch(torch, fn, shapes, dtype, sys.modules[__name__],
+                                          rtol=2e-3 if dtype == "float32" else 1e-7,
+                                          atol=1e-4 if dtype == "float32" else 1e-9)
+
+
+FLOAT16 = {
+    "matmul": (lambda fw, a, b: a @ b, [(3, 4), (4, 5)]),
+    "matmul_broadcast": (lambda fw, a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)]),
+    "matmul_vector": (lambda fw, a, b: (a @ b, b.mT @ a), [(4,), (4, 5)]),
+    "bmm_mm_mv_dot": (lambda fw, a, b: (fw.bmm(a, b), fw.mm(a[0], b[0]),
+                                        fw.mv(a[0], b[0, :, 0]), fw.dot(a[0, 0], b[0, :, 0])),
+                      [(2, 3, 4), (2, 4, 5)]),
+    "einsum": (lambda fw, a, b: fw.einsum("bij,bjk->bik", a, b), [(2, 3, 4), (2, 4, 5)]),
+    "outer_kron_tensordot": (lambda fw, a, b: (fw.outer(a[0], b[0]), fw.kron(a, b),
+                                               fw.tensordot(a, b.mT, 1)), [(3, 4), (3, 4)]),
+    "addmm_baddbmm": (lambda fw, c, a, b: (fw.addmm(c, a, b),
+                                           fw.baddbmm(c[None], a[None], b[None], beta=0.5)),
+                      [(3, 5), (3, 4), (4, 5)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT16))
+def test_float16_matches_torch(name, torch):
+    fn, shapes = FLOAT16[name]
+    assert_float16_matches_torch(torch, fn, shapes)

@@ -1,14 +1,26 @@
 """ember.ops.shape: reshapes and views, permutations, expand/repeat, joins and splits,
 triangles, diagonals and other rearrangements."""
+import sys
+
+import numpy as np
+import pytest
+
 import ember
 from ember.autograd import gradcheck
+from ember.ops import shape as shape_ops
 
-from .op_table import BINARY, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, ValueChecks, ints
+from .op_table import (
+    BINARY, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, ValueChecks,
+    assert_float16_matches_torch, assert_second_derivatives_match_torch, ints,
+    skip_while_another_family_waits)
 
 
 def _shape_inplace(fw, a):
     return (a * 1).unsqueeze_(0).transpose_(1, 2).squeeze_(0).t_()
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = (shape_ops,)
 
 CASES = [
     Case("reshape", lambda fw, a: a.reshape(4, -1), [((2, 3, 4),), ((4, 0),)]),
@@ -203,3 +215,73 @@ def test_inplace_shape_methods_return_self():
 def test_vander_gradient():
     leaf = ember.tensor([0.5, -1.5, 2.0], dtype=ember.float64, requires_grad=True)
     assert gradcheck(lambda x: ember.vander(x, 4), [leaf])
+
+
+SECOND_DERIVATIVES = {
+    "cat": (lambda fw, a, b: fw.cat([a, b, a], dim=1), [(2, 3), (2, 1)]),
+    "stack": (lambda fw, a, b: fw.stack([a, b], dim=-1), [(2, 3), (2, 3)]),
+    "expand": (lambda fw, a, b: a.expand(2, 3, 4) * b, [(3, 1), (4,)]),
+    "reshape_permute": (lambda fw, a: a.reshape(4, 6).t().permute(1, 0).view(2, 2, 6), [(2, 3, 4)]),
+    "repeat_flip_roll": (lambda fw, a: a.repeat(2, 1).flip(0).roll(1, 1), [(3, 4)]),
+    "triangles_diagonals": (lambda fw, a: (a.tril(-1), a.triu(1), a.diagonal(1), fw.diag(a[0])),
+                            [(3, 3)]),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(SECOND_DERIVATIVES))
+def test_second_derivatives_match_torch(name, dtype, torch):
+    fn, shapes = SECOND_DERIVATIVES[name]
+    assert_second_derivatives_match_torch(torch, fn, shapes, dtype, sys.modules[__name__],
+                                          rtol=1e-4 if dtype == "float32" else 1e-10, atol=1e-6)
+
+
+def test_inplace_change_through_a_view_has_torch_second_derivatives(torch):
+    """CopySlices (a base changed through its view) is differentiable under create_graph."""
+    results = []
+    for fw in (ember, torch):
+        x = fw.tensor([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]], dtype=fw.float64,
+                      requires_grad=True)
+        y = x.clone()
+        y[0].mul_(2)
+        y.t()[1].mul_(3)
+        try:
+            (first,) = fw.autograd.grad((y * y * y).sum(), x, create_graph=True)
+            (second,) = fw.autograd.grad((first * first).sum(), x, create_graph=True)
+            (third,) = fw.autograd.grad(second.sum(), x)
+        except RuntimeError as error:
+            skip_while_another_family_waits(error, sys.modules[__name__])
+            raise
+        results.append([value.detach().numpy() for value in (first, second, third)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def _shape_ops(fw, a, b):
+    return (fw.cat([a, b]), fw.stack([a, b], 1), a.reshape(4, 3).t(), a.permute(1, 0),
+            a[:, :1].expand(3, 4), a.repeat(2, 1), a.flip(0), a.roll(1, 1), a.tril(),
+            a.diagonal(), a.unfold(1, 2, 1), fw.diag_embed(a), a.split(2, 1)[0], fw.trace(a[:, :3]))
+
+
+def test_float16_matches_torch(torch):
+    assert_float16_matches_torch(torch, _shape_ops, [(3, 4), (3, 4)])
+
+
+def test_mixed_dtype_cat_and_stack_keep_second_derivatives(torch):
+    """The float32 operand is promoted with a recorded cast before the op (not inside it), so
+    its second derivative survives."""
+    results = []
+    for fw in (ember, torch):
+        a = fw.tensor([[0.5, -1.0, 2.0]], dtype=fw.float32, requires_grad=True)
+        b = fw.tensor([[1.5, 0.25, -0.75]], dtype=fw.float64, requires_grad=True)
+        joined = fw.cat([a, b]) * fw.stack([b, a], dim=-1).sum(-1)
+        try:
+            first = fw.autograd.grad((joined * joined * joined).sum(), (a, b), create_graph=True)
+            second = fw.autograd.grad(sum(grad.sum() for grad in first), (a, b))
+        except RuntimeError as error:
+            skip_while_another_family_waits(error, sys.modules[__name__])
+            raise
+        results.append([value.detach().numpy() for value in first + second])
+    for ours, theirs in zip(*results):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5)
