@@ -28,6 +28,8 @@ LEVELS = {
     # shares vision's make_grid. ember/utils/tensorboard is a package of its own inside the
     # exempt alias package ember/utils.
     "vision": 7.5, "utils.tensorboard": 7.5,
+    # ONNX export records runs of models (training's mode tools) and sits below the CLI.
+    "onnx": 8.5,
 }
 EXEMPT = {"__init__", "utils"}
 # Deliberate upward edges, each for a stated reason; nothing else may point upward.

@@ -68,7 +68,9 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=F
 def _exporter():
     """ember.onnx._export, which needs the onnx package (the ``onnx`` extra)."""
     try:
-        importlib.import_module("onnx")
+        # onnx.helper, not onnx: a folder named onnx on sys.path (tests/onnx) imports as an
+        # empty namespace package.
+        importlib.import_module("onnx.helper")
     except ImportError:
         raise ImportError("ember.onnx.export needs the onnx package: pip install "
                           "'ember[onnx]'") from None

@@ -19,7 +19,7 @@ from ._graph import Graph, onnx_type
 from ._merge import Merger, aligned, check_supported, live_events
 from ._symbolic import Axes, Dim, Unknown
 from ._trace import Recorder, flatten_tensors, recording, values_in
-from .errors import OnnxExporterError, OnnxExporterWarning
+from .errors import OnnxExporterError, OnnxExporterWarning, UnsupportedOperatorError
 
 MIN_OPSET = 13
 MAX_OPSET = 20
@@ -248,6 +248,9 @@ def _build(runs, axes, symbols, input_names, output_names, axes_by_name, opset,
            fold_parameters, fold, export_params, keep_initializers_as_inputs):
     first = runs[0]
     events = live_events(first)
+    for event in events:
+        if event.kind != "function" and not _foldable(event, fold, fold_parameters, False):
+            check_supported(event, opset, _rules.has_rule)
     if len(runs) > 1:
         if not aligned(runs):
             if axes.names:
@@ -284,7 +287,12 @@ def _build(runs, axes, symbols, input_names, output_names, axes_by_name, opset,
                     graph.bind(value, graph.filled(value.shape, value.fill, value.dtype)
                                if value.fill is not None else graph.initializer(value.array))
             continue
-        names = translate(graph, event)
+        try:
+            names = translate(graph, event)
+        except UnsupportedOperatorError as error:
+            where = event.where()
+            raise UnsupportedOperatorError(error.name, error.opset, f"{error.detail} ({where})"
+                                           if where else error.detail) from None
         if isinstance(names, str):
             names = [names]
         for value, name in zip(event.outputs, names):
@@ -312,9 +320,10 @@ def _build(runs, axes, symbols, input_names, output_names, axes_by_name, opset,
     return proto
 
 
-def _foldable(event, fold, fold_parameters):
+def _foldable(event, fold, fold_parameters, merged=True):
     """Whether the event's outputs become constants: it reads only constants (and parameters,
-    when those are constants of the graph), with sizes that do not follow the dynamic axes."""
+    when those are constants of the graph), with sizes that do not follow the dynamic axes
+    (known once the runs are ``merged``)."""
     if not event.frozen:
         return False
     inputs = values_in((event.args, event.kwargs))
@@ -322,6 +331,8 @@ def _foldable(event, fold, fold_parameters):
         return False
     if any(value.kind == "parameter" for value in inputs) and not fold_parameters:
         return False
+    if not merged:
+        return True
     if _has_symbolic((event.args, event.kwargs)):
         return False
     return all(value is None or all(isinstance(size, int) for size in value.shape)

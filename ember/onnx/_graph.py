@@ -95,9 +95,9 @@ class Graph:
         return names[0] if outputs == 1 else names
 
     def initializer(self, array, name=None):
-        array = np.asarray(array)
+        array = np.array(array, order="C", copy=None)  # keeps 0-d arrays 0-d
         name = self.fresh(name or f"onnx::Constant_{len(self.initializers)}")
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(numpy_helper.from_array(array, name))
         return name
 
     def constant(self, array):
@@ -122,9 +122,11 @@ class Graph:
         return self.op("Cast", name, to=onnx_type(target_dtype))
 
     def operand(self, item, dtype):
-        """A Value or a Python number as a tensor of ``dtype``."""
+        """A Value, a Python number or a size as a tensor of ``dtype``."""
         if item is None:
             return ""
+        if isinstance(item, (Dim, Unknown)):
+            return self.size_as(item, dtype)
         if hasattr(item, "kind"):
             return self.cast(self.name_of(item), item.dtype, dtype)
         return self.scalar(item, dtype)

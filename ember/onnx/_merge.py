@@ -95,10 +95,16 @@ class Merger:
 
     def _same_arrays(self, value, counterparts, event):
         """A function without a translation becomes its first run's result: only when that
-        result is the same in every run (else the function is unsupported for this model)."""
+        result is the same in every run, or one value in a shape that follows the dynamic axes
+        (else the function is unsupported for this model)."""
         arrays = [counterpart.array for counterpart in counterparts]
-        if not all(_equal(arrays[0], array) for array in arrays[1:]):
+        if all(_equal(arrays[0], array) for array in arrays[1:]):
+            return
+        fill = _common_fill(arrays)
+        if fill is None:
             value.note = "varies"
+        else:
+            value.fill = fill
 
     def _site(self, items, event, volatile):
         first = items[0]
@@ -141,12 +147,10 @@ class Merger:
         arrays = [item.array for item in items]
         if all(_equal(arrays[0], array) for array in arrays[1:]) or volatile:
             return
-        fills = [array.reshape(-1)[:1] for array in arrays]
-        uniform = all(array.size and (array == array.reshape(-1)[0]).all() for array in arrays)
-        if uniform and all(_equal(fills[0], fill) for fill in fills[1:]) and all(
-                array.ndim == arrays[0].ndim for array in arrays):
+        fill = _common_fill(arrays)
+        if fill is not None:
             value.kind = "filled"
-            value.fill = arrays[0].reshape(-1)[0]
+            value.fill = fill
             value.shape = tuple(self.axes.fit([array.shape[axis] for array in arrays],
                                               f"dimension {axis} of {what}")
                                 for axis in range(arrays[0].ndim))
@@ -156,6 +160,18 @@ class Merger:
             f"every run of the model (it depends on the inputs' values or on the dynamic axes), "
             f"so it cannot be a constant of the graph; compute it with ember ops from the "
             f"inputs")
+
+
+def _common_fill(arrays):
+    """The one value every element of every array has (arrays of one rank), else None."""
+    first = arrays[0]
+    if any(array.ndim != first.ndim or array.dtype != first.dtype or not array.size
+           for array in arrays):
+        return None
+    fill = first.reshape(-1)[0]
+    if all((array == fill).all() for array in arrays):
+        return fill
+    return None
 
 
 def _equal(first, second):
@@ -174,11 +190,11 @@ def _same_literal(first, second):
 
 def check_supported(event, opset, has_rule):
     """UnsupportedOperatorError for an event with no translation whose result cannot stand in
-    as a constant."""
+    as a constant (a function's result can when the runs agree on it: check after merging)."""
     if has_rule(event.kind, event.name):
         return
     if event.kind == "function" and all(
             value is None or value.note != "varies" for value in event.outputs):
         return
     label = f"'{event.name}'" if event.kind != "op" else f"'{event.name}Backward0'/'{event.name}'"
-    raise UnsupportedOperatorError(label, opset, f"called at {event.describe()}")
+    raise UnsupportedOperatorError(label, opset, event.where())

@@ -83,10 +83,18 @@ class Event:
         self.frozen = False
         self.index = None
 
+    def where(self):
+        """'in module 'encoder.0', called from model.py:12' (the parts that are known)."""
+        parts = []
+        if self.scope:
+            parts.append(f"in module '{self.scope}'")
+        if self.location:
+            parts.append(f"called from {self.location}")
+        return ", ".join(parts)
+
     def describe(self):
-        where = f" in {self.scope}" if self.scope else ""
-        called = f" (called from {self.location})" if self.location else ""
-        return f"{self.name}{where}{called}"
+        where = self.where()
+        return f"{self.name} ({where})" if where else self.name
 
 
 def values_in(structure):

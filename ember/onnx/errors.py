@@ -15,5 +15,6 @@ class UnsupportedOperatorError(OnnxExporterError):
     def __init__(self, name, opset, detail=""):
         self.name = name
         self.opset = opset
+        self.detail = detail
         message = f"the operator {name} is not supported by ember.onnx.export (opset {opset})"
         super().__init__(message + (f": {detail}" if detail else ""))

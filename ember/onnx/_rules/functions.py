@@ -3,6 +3,7 @@ path of arithmetic, and ranges (arguments by parameter name, in ``event.kwargs``
 import numpy as np
 
 from ..._dtype import from_numpy_dtype, result_type
+from ..errors import UnsupportedOperatorError
 from . import is_value, rule
 
 _ARITHMETIC = {"add": "Add", "sub": "Sub", "subtract": "Sub", "mul": "Mul", "multiply": "Mul",
@@ -13,6 +14,8 @@ _COMPARISONS = {"eq": ("Equal", False), "ne": ("Equal", True), "not_equal": ("Eq
                 "gt": ("Greater", False), "greater": ("Greater", False),
                 "ge": ("GreaterOrEqual", False), "greater_equal": ("GreaterOrEqual", False)}
 _LOGICAL = {"logical_and": "And", "logical_or": "Or", "logical_xor": "Xor"}
+_BITWISE = {"bitwise_and": ("And", "BitwiseAnd"), "bitwise_or": ("Or", "BitwiseOr"),
+            "bitwise_xor": ("Xor", "BitwiseXor")}
 
 
 def common_dtype(*items):
@@ -54,6 +57,19 @@ def compare(g, event):
 def logical(g, event):
     left, right = event.kwargs["input"], event.kwargs["other"]
     return g.op(_LOGICAL[event.name], g.operand(left, np.bool_), g.operand(right, np.bool_))
+
+
+@rule("function", *_BITWISE)
+def bitwise(g, event):
+    left, right = event.kwargs["input"], event.kwargs["other"]
+    dtype = event.outputs[0].dtype
+    logical, bitwise_op = _BITWISE[event.name]
+    if np.dtype(dtype) == np.bool_:
+        return g.op(logical, g.operand(left, dtype), g.operand(right, dtype))
+    if g.opset < 18:
+        raise UnsupportedOperatorError(f"'{event.name}'", g.opset,
+                                       "integer bitwise ops need opset 18")
+    return g.op(bitwise_op, g.operand(left, dtype), g.operand(right, dtype))
 
 
 @rule("function", "logical_not", "bitwise_not")
@@ -126,3 +142,22 @@ def arange(g, event):
     bounds = [g.cast(g.size_as(item, np.int64), np.int64, dtype) if not isinstance(item, float)
               else g.scalar(item, dtype) for item in (start, end, step)]
     return g.op("Range", *bounds)
+
+
+def _sorts_tensor(name, arguments):
+    return arguments["input"].dim() > 0
+
+
+@rule("function", "sort", "argsort", "topk", intercept=_sorts_tensor)
+def sorting(g, event):
+    # TopK over the whole dim sorts; ties come out in index order, as ember's stable sort.
+    arguments = event.kwargs
+    x = arguments["input"]
+    axis = arguments["dim"] % len(x.shape)
+    if event.name == "topk":
+        count, largest = arguments["k"], arguments["largest"]
+    else:
+        count, largest = x.shape[axis], arguments["descending"]
+    values, indices = g.op("TopK", g.name_of(x), g.dims([count]), outputs=2, axis=axis,
+                           largest=int(bool(largest)), sorted=1)
+    return indices if event.name == "argsort" else [values, indices]

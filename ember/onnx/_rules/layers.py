@@ -76,16 +76,17 @@ def batch_norm(g, event):
         np.ones(channels, dtype))
     shift = g.operand(bias, dtype) if bias is not None else g.constant(
         np.zeros(channels, dtype))
-    mean = g.operand(running_mean, dtype) if running_mean is not None else g.constant(
-        np.zeros(channels, dtype))
-    variance = g.operand(running_var, dtype) if running_var is not None else g.constant(
-        np.ones(channels, dtype))
     if not training:
-        return g.op("BatchNormalization", g.name_of(x), scale, shift, mean, variance,
+        return g.op("BatchNormalization", g.name_of(x), scale, shift,
+                    g.operand(running_mean, dtype), g.operand(running_var, dtype),
                     epsilon=float(eps))
-    # ONNX's momentum weighs the running value, PyTorch's the batch statistic.
-    return g.op("BatchNormalization", g.name_of(x), scale, shift, mean, variance, outputs=3,
-                epsilon=float(eps), momentum=1.0 - float(momentum), training_mode=1)[0]
+    # Batch statistics, spelled out: ONNX Runtime runs BatchNormalization(training_mode=1)
+    # with running statistics unless its running-statistics outputs are used.
+    normalized = _standardized(g, g.name_of(x), [0] + list(range(2, len(x.shape))), eps,
+                               dtype)
+    affine_shape = [channels] + [1] * (len(x.shape) - 2)
+    return g.op("Add", g.op("Mul", normalized, g.op("Reshape", scale, g.int64s(affine_shape))),
+                g.op("Reshape", shift, g.int64s(affine_shape)))
 
 
 @rule("op", "Standardize")
@@ -97,9 +98,14 @@ def standardize(g, event):
     if g.opset >= 17:
         return g.op("LayerNormalization", name, g.constant(np.ones(width, rows.dtype)),
                     axis=-1, epsilon=float(eps))
-    centered = g.op("Sub", name, g.reduce("ReduceMean", name, [-1], True))
-    variance = g.reduce("ReduceMean", g.op("Mul", centered, centered), [-1], True)
-    return g.op("Div", centered, g.op("Sqrt", g.op("Add", variance, g.scalar(eps, rows.dtype))))
+    return _standardized(g, name, [-1], eps, rows.dtype)
+
+
+def _standardized(g, name, axes, eps, dtype):
+    """(x - mean) / sqrt(biased variance + eps) over ``axes``."""
+    centered = g.op("Sub", name, g.reduce("ReduceMean", name, axes, True))
+    variance = g.reduce("ReduceMean", g.op("Mul", centered, centered), axes, True)
+    return g.op("Div", centered, g.op("Sqrt", g.op("Add", variance, g.scalar(eps, dtype))))
 
 
 @rule("op", "Dropout", volatile=(1, 2))

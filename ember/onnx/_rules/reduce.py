@@ -6,7 +6,8 @@ _REDUCERS = {"Sum": "ReduceSum", "Mean": "ReduceMean", "Max": "ReduceMax", "Min"
              "LogSumExp": "ReduceLogSumExp"}
 
 
-@rule("op", "Sum", "Mean", "Max", "Min", "LogSumExp")
+@rule("op", "Sum", "Mean", "LogSumExp")
+@rule("op", "Max", "Min", volatile=(3,))  # the argmax indices of max(x, dim): not needed
 def reduction(g, event):
     x, axes, keepdim = event.args[:3]
     name = g.operand(x, event.outputs[0].dtype)
