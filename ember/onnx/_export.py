@@ -265,8 +265,7 @@ def _build(runs, axes, symbols, input_names, output_names, axes_by_name, opset,
     for event in events:
         if not _foldable(event, fold, fold_parameters):
             check_supported(event, opset, _rules.has_rule)
-    graph = Graph(opset, {symbol: source for symbol, source in symbols.items()},
-                  not export_params, first.parameters)
+    graph = Graph(opset, symbols, axes.base, not export_params, first.parameters)
     inputs = []
     for value, name in zip(first.inputs, input_names):
         graph.bind(value, graph.fresh(name))

@@ -4,7 +4,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ._symbolic import Dim, Unknown
+from ._symbolic import Dim, Unknown, concrete
 from .errors import OnnxExporterError, UnsupportedOperatorError
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -22,9 +22,10 @@ class Graph:
     makes parameters graph inputs (export_params=False) instead of initializers.
     """
 
-    def __init__(self, opset, symbols, parameters_as_inputs, parameters):
+    def __init__(self, opset, symbols, example_sizes, parameters_as_inputs, parameters):
         self.opset = opset
         self.symbols = symbols
+        self.example_sizes = example_sizes
         self.parameters_as_inputs = parameters_as_inputs
         self._parameters = parameters
         self.nodes = []
@@ -209,6 +210,10 @@ class Graph:
                                axis=0)
             self._dim_cache[key] = name
         return name
+
+    def example(self, size):
+        """The value a size (an int, Dim or Unknown) had in the example run."""
+        return concrete(size, self.example_sizes)
 
     def size_as(self, size, dtype):
         """A 0-d tensor of ``dtype`` holding a size (an int or a Dim)."""

@@ -6,6 +6,10 @@ from ._trace import Value, values_in
 from .errors import OnnxExporterError, UnsupportedOperatorError
 
 
+VARIES = ("was computed outside ember's ops and changes with the inputs' values (or the "
+          "dynamic axes' sizes), so it cannot be a constant of the graph")
+
+
 def live_events(recorder):
     """The events that the outputs depend on, in recorded order."""
     needed = set()
@@ -112,7 +116,8 @@ class Merger:
             if not all(isinstance(item, Value) for item in items):
                 raise self._mismatch(event)
             if first.kind == "constant":
-                self._constant(first, items, f"a tensor that {event.describe()} uses", volatile)
+                self._constant(first, items, f"a tensor argument of {event.describe()}",
+                               volatile)
             elif any(item.kind != first.kind for item in items):
                 raise self._mismatch(event)
             return first
@@ -155,11 +160,10 @@ class Merger:
                                               f"dimension {axis} of {what}")
                                 for axis in range(arrays[0].ndim))
             return
-        raise OnnxExporterError(
-            f"ember.onnx.export: {what} was computed outside ember's ops and is not the same in "
-            f"every run of the model (it depends on the inputs' values or on the dynamic axes), "
-            f"so it cannot be a constant of the graph; compute it with ember ops from the "
-            f"inputs")
+        if value.note is not None:
+            raise UnsupportedOperatorError(f"'{value.note}'", self.opset, VARIES)
+        raise OnnxExporterError(f"ember.onnx.export: {what} {VARIES}; compute it with ember ops "
+                                f"from the inputs")
 
 
 def _common_fill(arrays):
@@ -196,5 +200,8 @@ def check_supported(event, opset, has_rule):
     if event.kind == "function" and all(
             value is None or value.note != "varies" for value in event.outputs):
         return
+    if event.kind == "function":
+        raise UnsupportedOperatorError(f"'{event.name}'", opset,
+                                       f"its result {VARIES} ({event.where()})")
     label = f"'{event.name}'" if event.kind != "op" else f"'{event.name}Backward0'/'{event.name}'"
     raise UnsupportedOperatorError(label, opset, event.where())

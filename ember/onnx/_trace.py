@@ -37,10 +37,10 @@ class Value:
     """One tensor of the recorded program.
 
     ``kind``: "input" (a graph input), "parameter" (a parameter or buffer of the model),
-    "constant" (any other tensor the model used; ``array`` holds a copy), "output" (made by
-    ``producer``, an (event, index) pair), "untraced" (made by something that was not recorded;
-    ``note`` names it) or, after merging runs, "filled" (a constant of one value whose shape
-    follows the dynamic axes). ``shape`` is a tuple of ints, and of ints and Dims after merging.
+    "constant" (any other tensor the model used; ``array`` holds a copy, ``note`` names the
+    public function that made it, if any), "output" (made by ``producer``, an (event, index)
+    pair), "untraced" (made by something that was not recorded; ``note`` names it) or, after
+    merging runs, "filled" (a constant of one value whose shape follows the dynamic axes). ``shape`` is a tuple of ints, and of ints and Dims after merging.
     """
 
     __slots__ = ("kind", "dtype", "shape", "array", "name", "producer", "fill", "note",
@@ -157,6 +157,7 @@ class Recorder:
         self._by_array = {}
         self._alive = []
         self._paused = 0
+        self._calls = []
         self._scope = []
         self._layers = []
         # Nodes numbered below this existed before the run: their tensors are constants.
@@ -196,8 +197,13 @@ class Recorder:
             value = Value("untraced", array.dtype, array.shape)
             value.note = node.name()
         else:
-            value = Value("constant", array.dtype, array.shape, np.array(array, copy=True))
+            value = self._constant(array)
         self._remember(tensor, value)
+        return value
+
+    def _constant(self, array):
+        value = Value("constant", array.dtype, array.shape, np.array(array, copy=True))
+        value.note = self._calls[-1] if self._calls else None
         return value
 
     def spec(self, item):
@@ -209,7 +215,7 @@ class Recorder:
             tensor = self._by_array.get(id(item))
             if tensor is not None and tensor._data is item:
                 return self.value_of(tensor)
-            return Value("constant", item.dtype, item.shape, np.array(item, copy=True))
+            return self._constant(item)
         if isinstance(item, tuple):
             return tuple(self.spec(element) for element in item)
         if isinstance(item, list):
@@ -290,7 +296,11 @@ class Recorder:
                 self._record("function", name, original, None, (), specs,
                              flatten_tensors(result))
                 return result
-        result = original(*args, **kwargs)
+        self._calls.append(name)
+        try:
+            result = original(*args, **kwargs)
+        finally:
+            self._calls.pop()
         leaves = flatten_tensors(result)
         if all(not isinstance(leaf, Tensor) or self.knows(leaf) for leaf in leaves):
             return result

@@ -112,7 +112,7 @@ def _standardized(g, name, axes, eps, dtype):
 def dropout(g, event):
     # Only training-mode exports run dropout: ONNX's Dropout draws its own mask at run time.
     x, mask, shift = event.args
-    if shift is not None or tuple(mask.shape) != tuple(x.shape):
+    if shift is not None or mask.array.shape != tuple(g.example(size) for size in x.shape):
         raise UnsupportedOperatorError(
             "'DropoutBackward0'/'Dropout'", g.opset,
             "only elementwise dropout exports in training mode (not alpha or channel dropout)")
