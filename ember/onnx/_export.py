@@ -10,10 +10,10 @@ import onnx
 from onnx import helper
 
 from .. import __version__, _random
-from ..autograd.grad_mode import enable_grad
-from ..nn.modules.module import Module
+from ..autograd import enable_grad
+from ..nn import Module
 from ..tensor import Tensor
-from ..training.modes import evaluating, training_mode
+from ..training import evaluating, training_mode
 from . import _rules
 from ._graph import Graph, onnx_type
 from ._merge import Merger, aligned, check_supported, live_events

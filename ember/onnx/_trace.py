@@ -25,8 +25,8 @@ import numpy as np
 from .. import _factories, ops
 from ..autograd import function as _function
 from ..autograd import node as _node
+from ..nn import RNNBase
 from ..nn import functional as _functional
-from ..nn.modules.rnn import RNNBase
 from ..tensor import Tensor
 
 # Frames in these files are ember's own; an event's location is the first frame outside them.

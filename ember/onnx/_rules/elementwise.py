@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 
-from ...ops.activation import SELU_ALPHA, SELU_SCALE
 from .._graph import onnx_type
 from . import is_value, rule
 
@@ -148,10 +147,9 @@ def leaky_relu(g, event):
 @rule("op", "Elu")
 def elu(g, event):
     x, alpha, scale = event.args
+    # scale * elu(x, alpha) is ONNX's Selu with gamma = scale (SELU's constants are ember's)
     if scale == 1:
         return g.op("Elu", g.name_of(x), alpha=float(alpha))
-    if (alpha, scale) == (SELU_ALPHA, SELU_SCALE):
-        return g.op("Selu", g.name_of(x))
     return g.op("Selu", g.name_of(x), alpha=float(alpha), gamma=float(scale))
 
 

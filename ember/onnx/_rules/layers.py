@@ -48,7 +48,7 @@ def embedding(g, event):
 
 @rule("op", "ConvNd")
 def convolution(g, event):
-    x, weight, bias, stride, padding, dilation, groups = event.args
+    x, weight, bias, stride, padding, dilation, groups = event.args[:7]
     pads = [static(before, "a padding") for before, _ in padding] + [
         static(after, "a padding") for _, after in padding]
     return g.op("Conv", g.name_of(x), g.name_of(weight),
@@ -59,7 +59,7 @@ def convolution(g, event):
 
 @rule("op", "ConvTransposeNd")
 def transposed_convolution(g, event):
-    x, weight, bias, stride, padding, output_padding, dilation, groups = event.args
+    x, weight, bias, stride, padding, output_padding, dilation, groups = event.args[:8]
     return g.op("ConvTranspose", g.name_of(x), g.name_of(weight),
                 g.name_of(bias) if bias is not None else "",
                 kernel_shape=[static(size, "the kernel size") for size in weight.shape[2:]],
@@ -69,7 +69,10 @@ def transposed_convolution(g, event):
 
 @rule("op", "BatchNorm")
 def batch_norm(g, event):
-    x, weight, bias, running_mean, running_var, training, momentum, eps = event.args
+    x, weight, bias, running_mean, running_var, training, momentum, eps = event.args[:8]
+    if training and len(event.args) > 8 and event.args[8] is not None:
+        raise UnsupportedOperatorError("'BatchNormBackward0'/'BatchNorm'", g.opset,
+                                       "statistics over several processes (SyncBatchNorm)")
     channels = static(x.shape[1], "the number of channels")
     dtype = x.dtype
     scale = g.operand(weight, dtype) if weight is not None else g.constant(
