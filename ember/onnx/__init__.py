@@ -7,7 +7,7 @@ operators. ``import ember.onnx`` is cheap: the ``onnx`` package is imported by `
 import enum
 import importlib
 
-from .errors import OnnxExporterError, OnnxExporterWarning, UnsupportedOperatorError
+from .errors import OnnxExporterError, OnnxExporterWarning, UnsupportedOperatorError  # noqa: F401
 
 __all__ = ["export", "is_in_onnx_export", "TrainingMode", "OperatorExportTypes",
            "OnnxExporterError", "OnnxExporterWarning", "UnsupportedOperatorError"]

@@ -43,7 +43,7 @@ def export(model, args, f, kwargs, export_params, verbose, training, input_names
     symbols, sizes = _symbols(axes_by_name, input_names, tensors)
     axes = Axes(sizes)
     train = _train_flag(model, training, training_modes)
-    with _modes(model, train), enable_grad():
+    with _modes(model, training, training_modes), enable_grad():
         runs = _run(model, positional, keywords, tensors, input_names, axes, axes_by_name)
         proto = _build(runs, axes, symbols, input_names, outputs_named, axes_by_name, opset,
                        export_params and not train, do_constant_folding and not train,
@@ -131,11 +131,12 @@ def _train_flag(model, training, modes):
     raise ValueError(f"ember.onnx.export: training must be a TrainingMode, got {training!r}")
 
 
-def _modes(model, train):
-    """The export's mode for the model's layers, each layer's own mode put back afterwards."""
-    if not isinstance(model, Module):
+def _modes(model, training, modes):
+    """The export's mode for the model's layers (PRESERVE leaves each layer's own), each
+    layer's own mode put back afterwards."""
+    if not isinstance(model, Module) or training == modes.PRESERVE:
         return contextlib.nullcontext()
-    return training_mode(model) if train else evaluating(model)
+    return training_mode(model) if training == modes.TRAINING else evaluating(model)
 
 
 # ---- the runs --------------------------------------------------------------------------------
@@ -173,7 +174,8 @@ def _run(model, positional, keywords, tensors, input_names, axes, axes_by_name):
     module_names = {id(module): name for name, module in model.named_modules()} if isinstance(
         model, Module) else {}
     modules = [module for module in model.modules()] if isinstance(model, Module) else []
-    buffers = [(tensor, tensor._data.copy()) for name, tensor in parameters]
+    buffers = [(tensor, tensor._data.copy()) for tensor in model.buffers()] if isinstance(
+        model, Module) else []
     start_state = _random.get_rng_state()
     runs_sizes = axes.runs if axes.names else [axes.base, axes.base]
     dynamic = bool(axes.names)
@@ -181,17 +183,7 @@ def _run(model, positional, keywords, tensors, input_names, axes, axes_by_name):
     state_after_example = None
     for number, run_sizes in enumerate(runs_sizes):
         _random.set_rng_state(start_state)
-        copies = []
-        for name, tensor in zip(input_names, tensors):
-            array = tensor._data
-            if number:
-                moved = {axis % array.ndim: run_sizes[symbol]
-                         for axis, symbol in axes_by_name.get(name, {}).items()}
-                array = _variant(array, moved, True)
-            copy = Tensor._wrap(np.array(array, copy=True))
-            if copy._data.dtype.kind == "f":
-                copy.requires_grad_(True)
-            copies.append(copy)
+        copies = _run_inputs(tensors, input_names, axes_by_name, run_sizes if number else None)
         recorder = Recorder(parameters, module_names, _rules.has_rule, _rules.intercept)
         for name, copy in zip(input_names, copies):
             recorder.add_input(copy, name)
@@ -226,6 +218,23 @@ def _run(model, positional, keywords, tensors, input_names, axes, axes_by_name):
     return recorders
 
 
+def _run_inputs(tensors, input_names, axes_by_name, run_sizes):
+    """Leaf copies of the inputs (floating ones requiring grad, so arithmetic is recorded);
+    given ``run_sizes``, resized to them on the dynamic axes and reversed."""
+    copies = []
+    for name, tensor in zip(input_names, tensors):
+        array = tensor._data
+        if run_sizes is not None:
+            moved = {axis % array.ndim: run_sizes[symbol]
+                     for axis, symbol in axes_by_name.get(name, {}).items()}
+            array = _variant(array, moved, True)
+        copy = Tensor._wrap(np.array(array, copy=True))
+        if copy._data.dtype.kind == "f":
+            copy.requires_grad_(True)
+        copies.append(copy)
+    return copies
+
+
 def _count(positional):
     return len([leaf for leaf in flatten_tensors(positional) if isinstance(leaf, Tensor)])
 
@@ -247,24 +256,7 @@ def _parameters(model):
 def _build(runs, axes, symbols, input_names, output_names, axes_by_name, opset,
            fold_parameters, fold, export_params, keep_initializers_as_inputs):
     first = runs[0]
-    events = live_events(first)
-    for event in events:
-        if event.kind != "function" and not _foldable(event, fold, fold_parameters, False):
-            check_supported(event, opset, _rules.has_rule)
-    if len(runs) > 1:
-        if not aligned(runs):
-            if axes.names:
-                raise OnnxExporterError(
-                    "ember.onnx.export: the model ran differently when its dynamic axes changed "
-                    "size; its control flow must not depend on their sizes")
-            warnings.warn("ember.onnx.export: the model ran differently on reversed inputs (its "
-                          "control flow depends on the inputs' values); the example's path is "
-                          "exported", OnnxExporterWarning, stacklevel=4)
-        else:
-            Merger(runs, axes, opset, _rules.volatile).merge(events)
-    for event in events:
-        if not _foldable(event, fold, fold_parameters):
-            check_supported(event, opset, _rules.has_rule)
+    events = _merged_events(runs, axes, opset, fold, fold_parameters)
     graph = Graph(opset, symbols, axes.base, not export_params, first.parameters)
     inputs = []
     for value, name in zip(first.inputs, input_names):
@@ -273,30 +265,7 @@ def _build(runs, axes, symbols, input_names, output_names, axes_by_name, opset,
                 enumerate(value.shape)]
         inputs.append(helper.make_tensor_value_info(name, onnx_type(value.dtype), dims))
     for event in events:
-        graph.scope = "/" + event.scope.replace(".", "/") if event.scope else ""
-        if _foldable(event, fold, fold_parameters):
-            for value in event.outputs:
-                if value is not None:
-                    graph.bind(value, graph.initializer(value.array))
-            continue
-        translate = _rules.lookup(event.kind, event.name)
-        if translate is None:  # a function whose result stands in as a constant
-            for value in event.outputs:
-                if value is not None:
-                    graph.bind(value, graph.filled(value.shape, value.fill, value.dtype)
-                               if value.fill is not None else graph.initializer(value.array))
-            continue
-        try:
-            names = translate(graph, event)
-        except UnsupportedOperatorError as error:
-            where = event.where()
-            raise UnsupportedOperatorError(error.name, error.opset, f"{error.detail} ({where})"
-                                           if where else error.detail) from None
-        if isinstance(names, str):
-            names = [names]
-        for value, name in zip(event.outputs, names):
-            if value is not None and name is not None:
-                graph.bind(value, name)
+        _translate(graph, event, _foldable(event, fold, fold_parameters))
     graph.scope = ""
     outputs = _outputs(graph, first.outputs, output_names, axes_by_name)
     graph.prune([info.name for info in outputs])
@@ -317,6 +286,54 @@ def _build(runs, axes, symbols, input_names, output_names, axes_by_name, opset,
         raise OnnxExporterError(f"ember.onnx.export: the ONNX checker rejected the exported "
                                 f"model: {error}") from error
     return proto
+
+
+def _merged_events(runs, axes, opset, fold, fold_parameters):
+    """The events the outputs depend on, merged over the runs, each with a translation (or a
+    result that can stand in as a constant)."""
+    events = live_events(runs[0])
+    for event in events:
+        if event.kind != "function" and not _foldable(event, fold, fold_parameters, False):
+            check_supported(event, opset, _rules.has_rule)
+    if len(runs) > 1:
+        if not aligned(runs):
+            if axes.names:
+                raise OnnxExporterError(
+                    "ember.onnx.export: the model ran differently when its dynamic axes changed "
+                    "size; its control flow must not depend on their sizes")
+            warnings.warn("ember.onnx.export: the model ran differently on reversed inputs (its "
+                          "control flow depends on the inputs' values); the example's path is "
+                          "exported", OnnxExporterWarning, stacklevel=5)
+        else:
+            Merger(runs, axes, opset, _rules.volatile).merge(events)
+    for event in events:
+        if not _foldable(event, fold, fold_parameters):
+            check_supported(event, opset, _rules.has_rule)
+    return events
+
+
+def _translate(graph, event, folded):
+    """Bind the event's outputs to graph names: constants when ``folded``, else its rule's
+    nodes (or, for a function without one, the result that stands in as a constant)."""
+    graph.scope = "/" + event.scope.replace(".", "/") if event.scope else ""
+    translate = _rules.lookup(event.kind, event.name)
+    if folded or translate is None:
+        for value in event.outputs:
+            if value is not None:
+                graph.bind(value, graph.filled(value.shape, value.fill, value.dtype)
+                           if value.fill is not None else graph.initializer(value.array))
+        return
+    try:
+        names = translate(graph, event)
+    except UnsupportedOperatorError as error:
+        where = event.where()
+        raise UnsupportedOperatorError(error.name, error.opset, f"{error.detail} ({where})"
+                                       if where else error.detail) from None
+    if isinstance(names, str):
+        names = [names]
+    for value, name in zip(event.outputs, names):
+        if value is not None and name is not None:
+            graph.bind(value, name)
 
 
 def _foldable(event, fold, fold_parameters, merged=True):

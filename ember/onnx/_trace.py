@@ -40,7 +40,8 @@ class Value:
     "constant" (any other tensor the model used; ``array`` holds a copy, ``note`` names the
     public function that made it, if any), "output" (made by ``producer``, an (event, index)
     pair), "untraced" (made by something that was not recorded; ``note`` names it) or, after
-    merging runs, "filled" (a constant of one value whose shape follows the dynamic axes). ``shape`` is a tuple of ints, and of ints and Dims after merging.
+    merging runs, "filled" (a constant of one value whose shape follows the dynamic axes).
+    ``shape`` is a tuple of ints, and of ints and Dims after merging.
     """
 
     __slots__ = ("kind", "dtype", "shape", "array", "name", "producer", "fill", "note",
@@ -341,8 +342,9 @@ def recording(recorder, model_modules):
         raise RuntimeError("ember.onnx.export: another export is already tracing in this "
                            "process; exports run one at a time")
     handles = []
-    patched = _patch_functions(recorder)
+    patched = []
     try:
+        _patch_functions(recorder, patched)
         for module in model_modules:
             handles.append(module.register_forward_pre_hook(recorder.enter_module,
                                                             with_kwargs=True, prepend=True))
@@ -386,10 +388,10 @@ def _routed_functions():
     return functions
 
 
-def _patch_functions(recorder):
+def _patch_functions(recorder, patched):
     """Swap every reference to a routed function in ember's modules, and in the classes they
     define (plain attributes and staticmethods, e.g. a layer's ``_functional``), for a recording
-    wrapper; returns (owner, attribute, original) to put back."""
+    wrapper; appends (owner, attribute, original) to ``patched`` for each, to put back."""
     functions = _routed_functions()
     wrappers = {identity: _wrapper(recorder, name, original)
                 for identity, (name, original) in functions.items()}
@@ -401,7 +403,6 @@ def _patch_functions(recorder):
             return None
         return staticmethod(wrapper) if isinstance(item, staticmethod) else wrapper
 
-    patched = []
     classes = {id(Tensor): Tensor}
     for module_name, module in list(sys.modules.items()):
         if module is None or not (module_name == "ember" or module_name.startswith("ember.")):
@@ -423,7 +424,6 @@ def _patch_functions(recorder):
             if new is not None:
                 patched.append((owner, attribute, item))
                 setattr(owner, attribute, new)
-    return patched
 
 
 def _bound(function, args, kwargs):

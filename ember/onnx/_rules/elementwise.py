@@ -138,10 +138,11 @@ def fill_like(g, event):
 
 
 # ---- activations -----------------------------------------------------------------------------
-@rule("op", "LeakyRelu")
-def leaky_relu(g, event):
-    x, slope = event.args
-    return g.op("LeakyRelu", g.name_of(x), alpha=float(slope))
+@rule("op", "LeakyRelu", "Celu")
+def one_parameter_activation(g, event):
+    # leaky_relu's negative_slope and celu's alpha are both ONNX's alpha
+    x, alpha = event.args
+    return g.op(event.name, g.name_of(x), alpha=float(alpha))
 
 
 @rule("op", "Elu")
@@ -151,12 +152,6 @@ def elu(g, event):
     if scale == 1:
         return g.op("Elu", g.name_of(x), alpha=float(alpha))
     return g.op("Selu", g.name_of(x), alpha=float(alpha), gamma=float(scale))
-
-
-@rule("op", "Celu")
-def celu(g, event):
-    x, alpha = event.args
-    return g.op("Celu", g.name_of(x), alpha=float(alpha))
 
 
 @rule("op", "Gelu")

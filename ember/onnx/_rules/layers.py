@@ -69,7 +69,7 @@ def transposed_convolution(g, event):
 
 @rule("op", "BatchNorm")
 def batch_norm(g, event):
-    x, weight, bias, running_mean, running_var, training, momentum, eps = event.args[:8]
+    x, weight, bias, running_mean, running_var, training, _, eps = event.args[:8]
     if training and len(event.args) > 8 and event.args[8] is not None:
         raise UnsupportedOperatorError("'BatchNormBackward0'/'BatchNorm'", g.opset,
                                        "statistics over several processes (SyncBatchNorm)")

@@ -51,21 +51,40 @@ def _initial(g, state, layer, directions, batched):
                 g.int64s([(layer + 1) * directions]), g.int64s([0]))
 
 
+def _layer_weights(g, module, layer, directions):
+    """ONNX's W, R and B of one layer: every direction's weights, gates in ONNX's order."""
+    suffixes = ["", "_reverse"][:directions]
+    order = _GATE_ORDER[module.mode]
+
+    def stacked(*kinds):
+        return _stacked(g, [[_reordered(g, g.parameter(getattr(module, f"{kind}_l{layer}"
+                                                                        f"{suffix}")),
+                                        order, module.hidden_size) for kind in kinds]
+                            for suffix in suffixes])
+    bias = stacked("bias_ih", "bias_hh") if module.bias else ""
+    return stacked("weight_ih"), stacked("weight_hh"), bias
+
+
+def _check(g, module, input):
+    """UnsupportedOperatorError for what ONNX's recurrent ops do not have."""
+    problem = None
+    if not is_value(input):
+        problem = "packed sequences are not translated"
+    elif module.proj_size > 0:
+        problem = "ONNX's LSTM has no projection (proj_size)"
+    elif module.training and module.dropout > 0 and module.num_layers > 1:
+        problem = "dropout between layers in training mode"
+    if problem:
+        raise UnsupportedOperatorError(f"'{type(module).__name__}'", g.opset, problem)
+
+
 @rule("module", "LSTM", "GRU", "RNN")
 def recurrent(g, event):
     module = event.target
     mode = module.mode
-    label = f"'{type(module).__name__}'"
     input = event.args[0]
     hx = event.args[1] if len(event.args) > 1 else event.kwargs.get("hx")
-    if not is_value(input):
-        raise UnsupportedOperatorError(label, g.opset, "packed sequences are not translated")
-    if module.proj_size > 0:
-        raise UnsupportedOperatorError(label, g.opset, "ONNX's LSTM has no projection "
-                                                       "(proj_size)")
-    if module.training and module.dropout > 0 and module.num_layers > 1:
-        raise UnsupportedOperatorError(label, g.opset, "dropout between layers in training "
-                                                       "mode")
+    _check(g, module, input)
     lstm = mode == "LSTM"
     hidden_state, cell_state = (hx if hx is not None else (None, None)) if lstm else (hx, None)
     batched = len(input.shape) == 3
@@ -75,9 +94,7 @@ def recurrent(g, event):
     elif module.batch_first:
         x = g.op("Transpose", x, perm=[1, 0, 2])
     directions = 2 if module.bidirectional else 1
-    size = module.hidden_size
-    order = _GATE_ORDER[mode]
-    attributes = {"hidden_size": size,
+    attributes = {"hidden_size": module.hidden_size,
                   "direction": "bidirectional" if directions == 2 else "forward"}
     if mode == "GRU":
         attributes["linear_before_reset"] = 1
@@ -85,16 +102,7 @@ def recurrent(g, event):
         attributes["activations"] = ["Tanh" if mode == "RNN_TANH" else "Relu"] * directions
     final_hidden, final_cell = [], []
     for layer in range(module.num_layers):
-        suffixes = ["", "_reverse"][:directions]
-
-        def stacked(*kinds):
-            return _stacked(g, [[_reordered(g, g.parameter(getattr(module, f"{kind}_l{layer}"
-                                                                            f"{suffix}")),
-                                            order, size) for kind in kinds]
-                                for suffix in suffixes])
-        w = stacked("weight_ih")
-        r = stacked("weight_hh")
-        b = stacked("bias_ih", "bias_hh") if module.bias else ""
+        w, r, b = _layer_weights(g, module, layer, directions)
         inputs = [x, w, r, b, "", _initial(g, hidden_state, layer, directions, batched)]
         if lstm:
             inputs.append(_initial(g, cell_state, layer, directions, batched))
