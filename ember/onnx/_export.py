@@ -207,8 +207,8 @@ def _run(model, positional, keywords, tensors, input_names, axes, axes_by_name):
         finally:
             for tensor, saved in buffers:
                 np.copyto(tensor._data, saved)
-        recorder.outputs = [recorder.value_of(leaf) if isinstance(leaf, Tensor) else None
-                            for leaf in flatten_tensors(output)]
+        recorder.finish(output)
+        del output
         if all(value is None for value in recorder.outputs):
             raise OnnxExporterError("ember.onnx.export: the model returned no tensor")
         recorders.append(recorder)

@@ -62,20 +62,19 @@ class Value:
 
 
 class Event:
-    """One recorded call: an op (``target`` is its class, ``ctx`` its node), a public function
-    or a layer (``target`` is the function or the module). ``args``/``kwargs`` hold Values
+    """One recorded call: an op (``target`` is its class), a public function or a layer
+    (``target`` is the function or the module). ``args``/``kwargs`` hold Values
     where the call had tensors, Python values elsewhere; ``outputs`` one Value (or None) per
     result. ``frozen``: every tensor it read is a constant or a parameter (a folding candidate).
     """
 
-    __slots__ = ("kind", "name", "target", "ctx", "args", "kwargs", "outputs", "scope",
-                 "location", "frozen", "index")
+    __slots__ = ("kind", "name", "target", "args", "kwargs", "outputs", "scope", "location",
+                 "frozen", "index")
 
-    def __init__(self, kind, name, target, ctx, args, kwargs, scope, location):
+    def __init__(self, kind, name, target, args, kwargs, scope, location):
         self.kind = kind
         self.name = name
         self.target = target
-        self.ctx = ctx
         self.args = args
         self.kwargs = kwargs
         self.outputs = ()
@@ -183,6 +182,15 @@ class Recorder:
         self.inputs.append(value)
         return value
 
+    def finish(self, output):
+        """Note the model's outputs and let the run's tensors go (the events keep what the
+        translation needs: Values, constants' copies)."""
+        self.outputs = [self.value_of(leaf) if isinstance(leaf, Tensor) else None
+                        for leaf in flatten_tensors(output)]
+        self._by_key.clear()
+        self._by_array.clear()
+        self._alive.clear()
+
     def knows(self, tensor):
         return _key(tensor) in self._by_key
 
@@ -232,9 +240,9 @@ class Recorder:
         return item
 
     # ---- events --------------------------------------------------------------------------------
-    def _record(self, kind, name, target, ctx, args, kwargs, results, skip=()):
-        event = Event(kind, name, target, ctx, args, kwargs, self._scope[-1] if self._scope
-                      else "", _location())
+    def _record(self, kind, name, target, args, kwargs, results, skip=()):
+        event = Event(kind, name, target, args, kwargs, self._scope[-1] if self._scope else "",
+                      _location())
         event.index = len(self.events)
         inputs = values_in((args, kwargs))
         event.frozen = all(value.kind in _FROZEN_KINDS or value.kind == "output"
@@ -275,8 +283,7 @@ class Recorder:
                         self._alive.append(result.grad_fn)
             if all(self.knows(result) for result in results):
                 return
-        self._record("op", cls.__name__, cls, ctx, tuple(self.spec(arg) for arg in args), {},
-                     results)
+        self._record("op", cls.__name__, cls, tuple(self.spec(arg) for arg in args), {}, results)
 
     def call_function(self, name, original, args, kwargs):
         """Run a public function; its results that no recorded op made become one event. A
@@ -294,8 +301,7 @@ class Recorder:
                     result = original(*args, **kwargs)
                 finally:
                     self._paused -= 1
-                self._record("function", name, original, None, (), specs,
-                             flatten_tensors(result))
+                self._record("function", name, original, (), specs, flatten_tensors(result))
                 return result
         self._calls.append(name)
         try:
@@ -307,8 +313,8 @@ class Recorder:
             return result
         known = {number for number, leaf in enumerate(leaves)
                  if isinstance(leaf, Tensor) and self.knows(leaf)}
-        self._record("function", name, original, None, (),
-                     self.spec(_bound(original, args, kwargs)), leaves, skip=known)
+        self._record("function", name, original, (), self.spec(_bound(original, args, kwargs)),
+                     leaves, skip=known)
         return result
 
     # ---- layers ---------------------------------------------------------------------------------
@@ -330,7 +336,7 @@ class Recorder:
         layer = self._layers.pop()
         if layer is not None:
             self._paused -= 1
-            self._record("module", type(module).__name__, module, None, layer[0], layer[1],
+            self._record("module", type(module).__name__, module, layer[0], layer[1],
                          flatten_tensors(output))
         return None
 
