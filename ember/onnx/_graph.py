@@ -87,11 +87,15 @@ class Graph:
 
     # ---- nodes and constants -------------------------------------------------------------------
     def op(self, op_type, *inputs, outputs=1, **attributes):
-        """Add a node; returns its output name (or a list of ``outputs`` names)."""
+        """Add a node; returns its output name (or a list of ``outputs`` names). An input ''
+        is a missing optional input; attributes that are None are left out."""
+        inputs = list(inputs)
+        while inputs and inputs[-1] == "":
+            inputs.pop()
         node_name = self.fresh(f"{self.scope}/{op_type}")
         names = [self.fresh(f"{node_name}_output_{number}") for number in range(outputs)]
         attributes = {key: value for key, value in attributes.items() if value is not None}
-        self.nodes.append(helper.make_node(op_type, list(inputs), names, name=node_name,
+        self.nodes.append(helper.make_node(op_type, inputs, names, name=node_name,
                                            **attributes))
         return names[0] if outputs == 1 else names
 

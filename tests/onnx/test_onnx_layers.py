@@ -16,6 +16,7 @@ def one(*shape):
 
 LAYERS = [
     ("linear", lambda: nn.Linear(6, 4), one(6), "Gemm"),
+    ("linear_no_bias", lambda: nn.Linear(6, 4, bias=False), one(6), "Gemm"),
     ("linear_3d", lambda: nn.Linear(6, 4, bias=False), one(3, 6), "MatMul"),
     ("conv1d", lambda: nn.Conv1d(3, 4, 3, stride=2, padding=1), one(3, 11), "Conv"),
     ("conv2d", lambda: nn.Conv2d(4, 6, 3, padding="same", dilation=2, groups=2), one(4, 9, 9),
@@ -26,11 +27,17 @@ LAYERS = [
     ("max_pool2d", lambda: nn.MaxPool2d(3, stride=2, padding=1), one(2, 9, 9), "MaxPool"),
     ("max_pool2d_ceil", lambda: nn.MaxPool2d(3, stride=2, ceil_mode=True), one(2, 8, 8),
      "MaxPool"),
+    ("max_pool2d_ceil_last_window_dropped", lambda: nn.MaxPool2d(2, stride=3, padding=1,
+                                                                 ceil_mode=True),
+     one(2, 8, 8), "Slice"),
     ("max_pool1d", lambda: nn.MaxPool1d(2), one(3, 9), "MaxPool"),
     ("avg_pool2d", lambda: nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True,
                                         count_include_pad=False), one(2, 8, 8), "AveragePool"),
     ("avg_pool2d_padding_counted", lambda: nn.AvgPool2d(3, stride=2, padding=1),
      one(2, 7, 7), "AveragePool"),
+    ("avg_pool2d_padding_counted_ceil", lambda: nn.AvgPool2d(2, stride=3, padding=1,
+                                                             ceil_mode=True),
+     one(2, 8, 8), "Slice"),
     ("avg_pool2d_divisor", lambda: nn.AvgPool2d(2, divisor_override=3), one(2, 6, 6),
      "AveragePool"),
     ("avg_pool1d", lambda: nn.AvgPool1d(3, stride=1, padding=1), one(3, 7), "AveragePool"),
@@ -156,8 +163,11 @@ FUNCTIONS = [
     ("cumsum", lambda x: x.cumsum(1), one(4)),
     ("tril", lambda x: x.tril(-1) + x.triu(1), one(4, 4)),
     ("matmul", lambda x: x @ x.transpose(1, 2), one(3, 4)),
-    ("pad", lambda x: F.pad(x, (1, 2, 0, 1)) + F.pad(x, (1, 2, 0, 1), mode="reflect"),
-     one(2, 4, 4)),
+    ("pad", lambda x: F.pad(x, (1, 2, 0, 1)) + F.pad(x, (1, 2, 0, 1), mode="reflect")
+     + F.pad(x, (1, 2, 0, 1), mode="replicate") + F.pad(x, (1, 2, 0, 1), mode="circular")
+     + F.pad(x, (-1, 4, 2, -1), value=0.5), one(2, 4, 4)),
+    ("all_any_isnan", lambda x: ((x > 0).all(1), (x > 0).any(), x.isnan().any(1, keepdim=True),
+                                 x.isfinite()), one(3, 5)),
     ("floor_ceil_round", lambda x: (x * 3).floor() + (x * 3).ceil() + (x * 3).round()
      + (x * 3).trunc() + x.remainder(0.3), one(5)),
     ("integer_ops", lambda x: (x // 3) + x % 3 - (x * 2).sign(), lambda batch: [

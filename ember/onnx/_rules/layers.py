@@ -174,22 +174,43 @@ def pooling(g, event):
     maximum = event.name.startswith("max")
     x, kernel, stride, padding, dilation = _pool_geometry(g, arguments, spatial_dims, maximum)
     name, added = _batched(g, x, spatial_dims)
+    ceil_mode = bool(arguments["ceil_mode"])
     attributes = {"kernel_shape": kernel, "strides": stride, "pads": padding * 2,
-                  "ceil_mode": int(bool(arguments["ceil_mode"]))}
+                  "ceil_mode": int(ceil_mode)}
     if maximum:
-        return _unbatched(g, g.op("MaxPool", name, dilations=dilation, **attributes), added)
-    override = arguments.get("divisor_override")
-    if override is None:
-        return _unbatched(g, g.op("AveragePool", name, **attributes,
-                                  count_include_pad=int(bool(arguments["count_include_pad"]))),
-                          added)
-    if arguments["ceil_mode"]:
-        raise UnsupportedOperatorError(f"'{event.name}'", g.opset,
-                                       "divisor_override together with ceil_mode")
-    # The window sums (padding counted as zeros), divided by the override.
-    averaged = g.op("AveragePool", name, **attributes, count_include_pad=1)
-    factor = g.scalar(math.prod(kernel) / override, x.dtype)
-    return _unbatched(g, g.op("Mul", averaged, factor), added)
+        pooled = g.op("MaxPool", name, dilations=dilation, **attributes)
+    elif arguments.get("divisor_override") is None:
+        pooled = g.op("AveragePool", name, **attributes,
+                      count_include_pad=int(bool(arguments["count_include_pad"])))
+    else:
+        if ceil_mode:
+            raise UnsupportedOperatorError(f"'{event.name}'", g.opset,
+                                           "divisor_override together with ceil_mode")
+        # The window sums (padding counted as zeros), divided by the override.
+        averaged = g.op("AveragePool", name, **attributes, count_include_pad=1)
+        factor = g.scalar(math.prod(kernel) / arguments["divisor_override"], x.dtype)
+        pooled = g.op("Mul", averaged, factor)
+    if ceil_mode:
+        pooled = _drop_outside_windows(g, pooled, x, event.outputs[0], kernel, stride, padding,
+                                       dilation)
+    return _unbatched(g, pooled, added)
+
+
+def _drop_outside_windows(g, pooled, x, output, kernel, stride, padding, dilation):
+    """ONNX's ceil_mode keeps a last window that starts in the right padding; PyTorch drops it
+    (ONNX Runtime does too, but the graph's shapes must say so): slice to PyTorch's sizes."""
+    spatial_dims = len(kernel)
+    sizes = x.shape[-spatial_dims:]
+    wanted = output.shape[-spatial_dims:]
+    extra = False
+    for size, count, window, step, pad, gap in zip(sizes, wanted, kernel, stride, padding,
+                                                     dilation):
+        span = g.example(size) + 2 * pad - gap * (window - 1) - 1
+        extra = extra or -(-span // step) + 1 != g.example(count)
+    if not extra:
+        return pooled
+    axes = list(range(2, 2 + spatial_dims))
+    return g.op("Slice", pooled, g.int64s([0] * spatial_dims), g.dims(wanted), g.int64s(axes))
 
 
 def _adaptive_counts(sizes, output_size):

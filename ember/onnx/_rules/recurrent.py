@@ -106,8 +106,6 @@ def recurrent(g, event):
         inputs = [x, w, r, b, "", _initial(g, hidden_state, layer, directions, batched)]
         if lstm:
             inputs.append(_initial(g, cell_state, layer, directions, batched))
-        while inputs and inputs[-1] == "":
-            inputs.pop()
         results = g.op(_ONNX_OP[mode], *inputs, outputs=3 if lstm else 2, **attributes)
         # Y is (T, D, B, H): to (T, B, D * H) for the next layer and the output.
         x = g.op("Reshape", g.op("Transpose", results[0], perm=[0, 2, 1, 3]),
