@@ -8,6 +8,8 @@ from .errors import OnnxExporterError, UnsupportedOperatorError
 
 VARIES = ("was computed outside ember's ops and changes with the inputs' values (or the "
           "dynamic axes' sizes), so it cannot be a constant of the graph")
+# What the runs after the first one change (see ember/onnx/_export.py).
+OTHER_RUN = "in another run of the model (dynamic axes moved, or inputs reversed)"
 
 
 def live_events(recorder):
@@ -83,8 +85,8 @@ class Merger:
 
     def _mismatch(self, event):
         return OnnxExporterError(
-            f"ember.onnx.export: the model ran differently when the dynamic axes changed size "
-            f"(at {event.describe()}); its control flow must not depend on their sizes")
+            f"ember.onnx.export: the model ran differently {OTHER_RUN} at {event.describe()}; "
+            f"its control flow must not depend on the inputs' sizes or values")
 
     def _shape(self, value, counterparts, what):
         shapes = [counterpart.shape for counterpart in counterparts]
@@ -145,7 +147,7 @@ class Merger:
             raise OnnxExporterError(
                 f"ember.onnx.export: an argument of {event.describe()} is {first!r} in the "
                 f"example but {next(item for item in items if not _same_literal(first, item))!r} "
-                f"when the dynamic axes change size; it cannot be a constant of the graph")
+                f"{OTHER_RUN}; it cannot be a constant of the graph")
         return first
 
     def _constant(self, value, items, what, volatile):
