@@ -10,7 +10,7 @@ import onnx
 from onnx import helper
 
 from .. import __version__, _random
-from ..autograd import enable_grad
+from ..autograd import inference_mode
 from ..nn import Module
 from ..tensor import Tensor
 from ..training import evaluating, training_mode
@@ -43,7 +43,8 @@ def export(model, args, f, kwargs, export_params, verbose, training, input_names
     symbols, sizes = _symbols(axes_by_name, input_names, tensors)
     axes = Axes(sizes)
     train = _train_flag(model, training, training_modes)
-    with _modes(model, training, training_modes), enable_grad():
+    # Recorded with grad on (and inference mode off), whatever the caller's modes: see _trace.
+    with _modes(model, training, training_modes), inference_mode(False):
         runs = _run(model, positional, keywords, tensors, input_names, axes, axes_by_name)
         proto = _build(runs, axes, symbols, input_names, outputs_named, axes_by_name, opset,
                        export_params and not train, do_constant_folding and not train,

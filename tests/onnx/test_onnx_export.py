@@ -310,3 +310,22 @@ def test_the_random_state_moves_as_for_one_forward():
     ember.onnx.export(model, (x,), None, training=ember.onnx.TrainingMode.TRAINING,
                       input_names=["x"], dynamic_axes={"x": [0]})
     np.testing.assert_array_equal(ember.rand(3).numpy(), after_forward)
+
+
+@pytest.mark.parametrize("mode", [ember.no_grad, ember.inference_mode])
+def test_export_under_no_grad_or_inference_mode_records_the_same(mode):
+    require_onnx()
+
+    class InPlace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4, 4)
+
+        def forward(self, x):
+            y = self.linear(x)
+            y += 1  # in place: recorded because export runs with grad on
+            return y.relu_() * (x > 0).float()
+    model, x = InPlace(), floats(2, 4)
+    with mode():
+        proto = ember.onnx.export(model, (x,), None)
+    assert op_types(proto) == ["Gemm", "Add", "Relu", "Greater", "Cast", "Mul"]
