@@ -352,8 +352,9 @@ def recording(recorder, model_modules):
     try:
         _patch_functions(recorder, patched)
         for module in model_modules:
+            # after the model's own pre-hooks: a layer recorded whole sees its final arguments
             handles.append(module.register_forward_pre_hook(recorder.enter_module,
-                                                            with_kwargs=True, prepend=True))
+                                                            with_kwargs=True))
             handles.append(module.register_forward_hook(recorder.exit_module, with_kwargs=True))
         _function._tracer = recorder.on_op
         yield recorder
