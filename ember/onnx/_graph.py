@@ -56,9 +56,6 @@ class Graph:
     def bind(self, value, name):
         self._names[id(value)] = name
 
-    def bound(self, value):
-        return id(value) in self._names
-
     def name_of(self, value):
         """The graph's name for a recorded Value (an initializer or input is made on first use)."""
         name = self._names.get(id(value))

@@ -99,10 +99,10 @@ def product(sizes):
 class Axes:
     """The dynamic axes' symbols and the sizes each run of the model uses for them.
 
-    Run 0 is the user's example. With symbols s_1..s_k, run ``1 + mask`` (mask from 1 to
-    2^k - 1) moves the symbols in ``mask`` by one step (one up, or one down for sizes of at least
-    4), which is enough to solve for a polynomial linear in each symbol; a last run moves every
-    symbol by two steps and checks the fit (a size such as ``batch // 2`` fails it).
+    Run 0 is the user's example. With symbols s_1..s_k, run number ``mask`` (1 to 2^k - 1)
+    moves the symbols whose bits are set in ``mask`` by one step (one up, or one down from sizes
+    of at least 4), which is enough to solve for a polynomial linear in each symbol; a last run
+    moves every symbol by two steps and checks the fit (a size such as ``batch // 2`` fails it).
     """
 
     def __init__(self, base_sizes):
