@@ -15,7 +15,7 @@ from pathlib import Path
 from benchmarks.environment import THREAD_VARIABLES, OtherProcesses
 from benchmarks.report import OTHERS_CPU_WARNING, write_report
 from benchmarks.timing import summarise
-from benchmarks.workloads import VARIANTS, WORKLOAD_NAMES
+from benchmarks.workloads import OPTIONAL_REQUIREMENTS, VARIANTS, WORKLOAD_NAMES
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = ("ember", "torch")
@@ -172,6 +172,15 @@ def installed_version(distribution):
         return None
 
 
+def requirements_met(workload):
+    """Whether an optional workload's packages are installed (says so when they are not)."""
+    missing = [package for package in OPTIONAL_REQUIREMENTS.get(workload, ())
+               if importlib.util.find_spec(package) is None]
+    if missing:
+        progress(f"{workload}: left out, {' and '.join(missing)} not installed")
+    return not missing
+
+
 def progress(message):
     print(message, file=sys.stderr, flush=True)
 
@@ -180,7 +189,8 @@ def main(argv=None):
     args = parse_arguments(argv)
     mode = "quick" if args.quick else "full"
     timeout = args.timeout or WORKER_TIMEOUT_SECONDS[mode]
-    workloads = [name for name in WORKLOAD_NAMES if args.only is None or name in args.only]
+    workloads = [name for name in WORKLOAD_NAMES
+                 if (args.only is None or name in args.only) and requirements_met(name)]
     frameworks = [name for name in FRAMEWORKS if name in args.frameworks]
     missing = {}
     if "torch" in frameworks and importlib.util.find_spec("torch") is None:

@@ -7,9 +7,13 @@ Inputs come from one seeded NumPy generator, so both frameworks see identical ar
 
 import contextlib
 import gc
+import importlib
+import io
+import os
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -26,6 +30,7 @@ WORKLOAD_NAMES = (
     "mlp_eval",
     "cnn_train",
     "cnn_eval",
+    "cnn_eval_onnxruntime",
     "small_train",
     "op_overhead",
     "nograd_memory",
@@ -34,6 +39,10 @@ WORKLOAD_NAMES = (
 )
 # Workloads measured once per variant, each variant in a fresh process.
 VARIANTS = {"nograd_memory": ("grad", "no_grad")}
+# Workloads that run only when these packages are installed (the runner leaves them out).
+OPTIONAL_REQUIREMENTS = {"cnn_eval_onnxruntime": ("onnx", "onnxruntime")}
+# The ONNX opset both exporters target in cnn_eval_onnxruntime.
+ONNX_OPSET = 17
 
 # Timing settings per worker process; the runner pools the repeats of several processes.
 TIMING = {
@@ -233,6 +242,42 @@ def run_cnn_eval(fw, quick=False, variant=None):
     return [_measurement("cnn_eval", "ms", summary, **sizes)]
 
 
+def run_cnn_eval_onnxruntime(fw, quick=False, variant=None):
+    """cnn_eval's model and input, exported by the framework's ONNX exporter (torch's TorchScript
+    exporter, ember.onnx) and run by ONNX Runtime on the worker's threads: the deployment path
+    next to the framework's own eval step. The exported output is checked against the
+    framework's before timing."""
+    onnxruntime = importlib.import_module("onnxruntime")
+    exporter = importlib.import_module(f"{fw.__name__}.onnx")
+    sizes = SIZES["cnn_eval"][_mode(quick)]
+    fw.manual_seed(SEED)
+    model = build_cnn(fw, sizes["channels"], sizes["hidden"])
+    model.eval()
+    input_array = _features((sizes["batch"], 1, IMAGE_SIZE, IMAGE_SIZE))
+    inputs = fw.tensor(input_array)
+    options = {"dynamo": False} if fw.__name__ == "torch" else {}
+    exported = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch's TorchScript exporter
+        exporter.export(model, (inputs,), exported, input_names=["x"],
+                        opset_version=ONNX_OPSET, dynamic_axes={"x": {0: "batch"}}, **options)
+    session_options = onnxruntime.SessionOptions()
+    session_options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+    session_options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(exported.getvalue(), session_options,
+                                           providers=["CPUExecutionProvider"])
+    feed = {"x": input_array}
+    expected = eval_step(fw, model, inputs).numpy()
+    difference = float(np.abs(session.run(None, feed)[0] - expected).max())
+    if difference > 1e-3:
+        raise RuntimeError(f"cnn_eval_onnxruntime: ONNX Runtime's output differs from "
+                           f"{fw.__name__}'s by {difference:g}")
+    summary = time_statement("session.run(None, feed)", {"session": session, "feed": feed},
+                             scale=1e3, **TIMING[_mode(quick)])
+    return [_measurement("cnn_eval_onnxruntime", "ms", summary, **sizes, opset=ONNX_OPSET,
+                         onnxruntime=onnxruntime.__version__)]
+
+
 def run_small_train(fw, quick=False, variant=None):
     """Two small nets with Adam, where per-op overhead rather than BLAS dominates."""
     batch = SIZES["small_train"][_mode(quick)]["batch"]
@@ -376,6 +421,7 @@ RUNNERS = {
     "mlp_eval": run_mlp_eval,
     "cnn_train": run_cnn_train,
     "cnn_eval": run_cnn_eval,
+    "cnn_eval_onnxruntime": run_cnn_eval_onnxruntime,
     "small_train": run_small_train,
     "op_overhead": run_op_overhead,
     "nograd_memory": run_nograd_memory,

@@ -21,7 +21,7 @@ from .nn.functional import (  # noqa: F401,E402
     conv_transpose2d, cosine_similarity, dropout, feature_alpha_dropout, group_norm, layer_norm,
     max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
     selu, threshold)
-from . import data, datasets, optim, utils  # noqa: F401,E402
+from . import data, datasets, onnx, optim, utils  # noqa: F401,E402  (onnx imports its package lazily)
 from .training.mode_checks import ModeWarning, set_mode_checks  # noqa: F401,E402
 from .training.mode_checks import register_mode_checks as _register_mode_checks  # noqa: E402
 _mode_check_handles = _register_mode_checks()  # ModeWarning, on nn's and optim's global hooks

@@ -26,6 +26,8 @@ REQUIRED_API = {
     "mlp_eval": ("nn.BatchNorm1d", "nn.Dropout"),
     "cnn_train": ("nn.Conv2d", "nn.BatchNorm2d", "nn.MaxPool2d", "nn.Flatten", "nn.Dropout"),
     "cnn_eval": ("nn.Conv2d", "nn.BatchNorm2d", "nn.MaxPool2d", "nn.Flatten", "nn.Dropout"),
+    "cnn_eval_onnxruntime": ("nn.Conv2d", "nn.BatchNorm2d", "nn.MaxPool2d", "nn.Flatten",
+                             "nn.Dropout"),
     "small_train": ("nn.Conv1d", "nn.Flatten", "optim.Adam"),
     "op_overhead": (),
     "nograd_memory": (),
@@ -120,6 +122,8 @@ def expected_names(workload, variant):
 @pytest.mark.parametrize("framework", ["ember", "torch"])
 @pytest.mark.parametrize(("workload", "variant"), TIMED_CASES)
 def test_workload_runs_once_at_tiny_size(framework, workload, variant):
+    for package in workloads.OPTIONAL_REQUIREMENTS.get(workload, ()):
+        pytest.importorskip(package)
     module = framework_or_skip(framework, workload)
     measurements = workloads.RUNNERS[workload](module, quick=True, variant=variant)
     check_measurements(measurements, expected_names(workload, variant))

@@ -62,6 +62,8 @@ ORDER = [
     ("ember.vision",),
     ("ember.training",),
     ("ember.distributed",),
+    # ONNX export traces models and training-mode tools; an optional extra.
+    ("ember.onnx",),
     ("ember.cli", "ember.__main__"),
 ]
 # Deliberate upward edges: (importing module, imported module or package, scope), with reasons.

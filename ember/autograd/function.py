@@ -15,6 +15,10 @@ from .grad_mode import no_grad
 from .node import Node, _sequence
 from .views import record_view, refresh_view
 
+# ember.onnx sets this while it traces a model: called as ``_tracer(cls, ctx, args, results)``
+# after every op; None otherwise (one global check per op).
+_tracer = None
+
 
 class Op(Node):
     """One differentiable op: ``forward(ctx, *arrays)`` and ``backward(ctx, *grads)`` on arrays,
@@ -94,6 +98,8 @@ class Op(Node):
                 _attach_outputs(ctx, output, results)
             if ctx._saved_unmatched:
                 ctx._match_saved_outputs(results)
+        if _tracer is not None:
+            _tracer(cls, ctx, args, results)
         return result if single else results
 
     def _backward_with_history(self, grad_outputs):
