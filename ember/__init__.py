@@ -25,6 +25,7 @@ from .nn.functional import (  # noqa: F401,E402
     max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
     selu, threshold)
 from . import data, datasets, optim, utils  # noqa: F401,E402
+from . import func  # noqa: F401,E402
 from ._warnings import ModeWarning, set_mode_checks  # noqa: F401,E402
 from .training.modes import evaluating, training_mode  # noqa: F401,E402
 # nn sits below distributed and never imports it: the distributed layer's two nn names
