@@ -15,6 +15,7 @@ import numpy as np
 from ..ops.shape import stack
 from ..tensor import Tensor
 from .engine import grad as _grad
+from .function import Op
 from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
 __all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
@@ -46,14 +47,32 @@ def _untuple(result, keep):
     return result if keep else result[0]
 
 
+class Alias(Op):
+    """A new tensor on the same memory that stands for its input in a graph: differentiating
+    with respect to the alias does not follow other uses of the input (a function that also
+    captures its argument by closure). PyTorch uses ``view_as``; this identity's backward is
+    itself differentiable to any order."""
+
+    is_view = True
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
 def _prepare(inputs, create_graph, need_graph):
     """Fresh tensors for the inputs, so that a function which also captures an input by closure
-    is differentiated only through its argument: a differentiable alias when the caller's graph
-    must reach the input, else a detached leaf."""
+    is differentiated only through its argument: an alias when the caller's graph must reach
+    the input, else a detached leaf."""
     prepared = []
     for value in inputs:
         if create_graph and value.requires_grad:
-            prepared.append(value.view_as(value))
+            prepared.append(Alias.apply(value))
         else:
             prepared.append(value.detach().requires_grad_(need_graph))
     return tuple(prepared)
@@ -365,7 +384,8 @@ def _jacobian_forward(func, inputs, vectorize):
             array = np.moveaxis(stacked._data, 0, -1)
             result[out_index][in_index] = Tensor._wrap(np.ascontiguousarray(
                 array.reshape(tuple(output.shape) + tuple(reference.shape))))
-    return _untuple(tuple(tuple(row) for row in result), (is_outputs_tuple, is_inputs_tuple))
+    # Lists, not tuples, as PyTorch's forward-mode jacobian returns them.
+    return _untuple(result, (is_outputs_tuple, is_inputs_tuple))
 
 
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
@@ -419,7 +439,8 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
             outputs = _scalar_output(func, values, strict, "hessian")
             grads = _autograd_grad(outputs, values, (_ones_like(outputs[0]),),
                                    create_graph=True, retain_graph=True)
-            row = tuple(_checked_row(grads, values, 0, strict, True))
+            # PyTorch's inner Jacobian is not strict: zeros, then the "jacobian" check below.
+            row = tuple(_checked_row(grads, values, 0, False, True))
         _check_requires_grad(row, "jacobian", strict)
         return row
 

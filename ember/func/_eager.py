@@ -24,6 +24,7 @@ import numpy as np
 
 from .._random import default_generator
 from ..autograd.engine import grad as _autograd_grad
+from ..autograd.functional import Alias
 from ..autograd.grad_mode import enable_grad, is_grad_enabled
 from ..ops.shape import stack
 from ..tensor import Tensor
@@ -103,7 +104,7 @@ class _Variables:
                                  f"{type(value)}")
             physical = _physical(value, levels)
             if physical.requires_grad:
-                self.leaves.append(physical.view_as(physical))
+                self.leaves.append(Alias.apply(physical))
             else:
                 self.leaves.append(physical.detach().requires_grad_(True))
         self.tree = tree_unflatten([_logical(leaf, levels) for leaf in self.leaves], self.spec)
