@@ -263,7 +263,8 @@ def _vjp(func, primals, argnums, has_aux):
         if cotangent_spec != output_spec:
             raise RuntimeError(f"Expected pytree structure of cotangents to be the same as pytree "
                                f"structure of outputs to the function. cotangents: "
-                               f"{cotangent_spec}, primal output: {output_spec}")
+                               f"{cotangent_spec.pprint()}, primal output: "
+                               f"{output_spec.pprint()}")
         seeds = [_physical(cotangent, levels) for cotangent in flat_cotangents]
         with enable_grad():
             grads = _gradients(physical, variables.leaves, seeds, create_graph, retain_graph)

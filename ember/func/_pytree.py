@@ -24,14 +24,33 @@ class TreeSpec:
     def __hash__(self):
         return hash((self.kind, self.context, self.children))
 
-    def __repr__(self):
+    def __repr__(self, indent=0):
+        """PyTorch's TreeSpec repr (error messages quote it)."""
         if self.kind is None:
             return "*"
-        name = self.context.__name__ if self.kind == "namedtuple" else self.kind
-        keys = f"{list(self.context)}, " if self.kind == "dict" else ""
-        return f"TreeSpec({name}, {keys}[{', '.join(repr(child) for child in self.children)}])"
+        if self.kind == "namedtuple":
+            name, context = self.context.__name__, self.context
+        else:
+            name, context = self.kind, list(self.context) if self.kind == "dict" else None
+        children = ""
+        if self.children:
+            indent += 2
+            children = self.children[0].__repr__(indent)
+            children += "".join(",\n" + " " * indent + child.__repr__(indent)
+                                for child in self.children[1:])
+        return f"TreeSpec({name}, {context}, [{children}])"
+
+    def pprint(self):
+        """The structure with ``*`` for each leaf, as PyTorch's treespec_pprint."""
+        return repr(tree_unflatten([_ASTERISK] * self.num_leaves, self))
 
 
+class _Asterisk:
+    def __repr__(self):
+        return "*"
+
+
+_ASTERISK = _Asterisk()
 LEAF = TreeSpec(None, None, ())
 
 
