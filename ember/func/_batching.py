@@ -22,6 +22,10 @@ from .. import ops
 from ..autograd.function import BatchedForward
 from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
+from ..nn._kernels import conv as conv_kernels
+from ..nn._kernels import normalization as normalization_kernels
+from ..nn._kernels import padding as padding_kernels
+from ..nn._kernels import pooling as pooling_kernels
 from ..nn._kernels.linear import Linear
 from ..ops import index as index_ops
 from ..ops import linalg as linalg_ops
@@ -263,18 +267,30 @@ def wrap(value, level):
     return tensor
 
 
+def _batch_of(value):
+    """The BatchedArray of a batched tensor, or None. A plain Tensor holding one was made by
+    code that passed a batched value through without an op (a custom autograd.Function's
+    forward on Tensors): its graph is not the batch's, so it cannot be batched."""
+    if not isinstance(value, Tensor) or type(value._data) is not BatchedArray:
+        return None
+    if type(value) is not BatchedTensor:
+        node = value.grad_fn
+        raise Unbatchable(describe(type(node)) if node is not None else
+                          "an op that returns a batched input unchanged")
+    return value._data
+
+
 def level_of(value):
     """The level ``value`` is batched at (0 for plain values)."""
-    if isinstance(value, Tensor) and type(value._data) is BatchedArray:
-        return value._data.level
-    return 0
+    batch = _batch_of(value)
+    return 0 if batch is None else batch.level
 
 
 def unwrap(value, level):
     """(the whole batch, True) when ``value`` is batched at ``level``, else (value, False)."""
-    if isinstance(value, Tensor) and type(value._data) is BatchedArray and \
-            value._data.level == level:
-        return value._data.value, True
+    batch = _batch_of(value)
+    if batch is not None and batch.level == level:
+        return batch.value, True
     return value, False
 
 
@@ -286,11 +302,7 @@ def broadcast_batch(value, size):
 # ---- dispatch ---------------------------------------------------------------------------------
 def dispatch(op_class, args):
     """Run the batching rule of ``op_class`` at the innermost level among ``args``."""
-    level = 0
-    for arg in args:
-        if isinstance(arg, Tensor) and type(arg._data) is BatchedArray and \
-                arg._data.level > level:
-            level = arg._data.level
+    level = max([level_of(arg) for arg in args], default=0)
     if not level:
         raise Unbatchable(describe(op_class))
     for cls in op_class.__mro__:
@@ -413,11 +425,11 @@ def _permute(op_class, args, level):
 
 
 def _expand(op_class, args, level):
-    value = _pad(_first_batched(op_class, args, level), len(args[1]))
+    value = _lifted(_first_batched(op_class, args, level), len(args[1]))
     return wrap(op_class.apply(value, (value.shape[0],) + tuple(args[1])), level)
 
 
-def _pad(value, rank):
+def _lifted(value, rank):
     """A batch whose samples get leading size-1 dims up to ``rank``."""
     missing = rank - (value.ndim - 1)
     if missing <= 0:
@@ -426,7 +438,7 @@ def _pad(value, rank):
 
 
 def _repeat(op_class, args, level):
-    value = _pad(_first_batched(op_class, args, level), len(args[1]))
+    value = _lifted(_first_batched(op_class, args, level), len(args[1]))
     return wrap(op_class.apply(value, (1,) + tuple(args[1])), level)
 
 
@@ -507,6 +519,36 @@ def _linear(op_class, args, level):
     return out if bias is None else pointwise(ops.add, out, bias)
 
 
+def _merged(op_class, args, level):
+    """Kernels over a stack of independent rows (N, ...): the batch joins N, so a batch of B
+    calls on N rows is one call on B * N rows (convolution, pooling, layer normalisation)."""
+    value = _first_batched(op_class, args, level)
+    if value.ndim < 2:
+        raise Unbatchable(describe(op_class))
+    size, rows = value.shape[0], value.shape[1]
+    result = op_class.apply(value.reshape((size * rows,) + tuple(value.shape[2:])), *args[1:])
+    outputs = result if type(result) is tuple else (result,)
+    unmerged = tuple(wrap(output.reshape((size, rows) + tuple(output.shape[1:])), level)
+                     for output in outputs)
+    return unmerged if type(result) is tuple else unmerged[0]
+
+
+def _batch_norm(op_class, args, level):
+    """Evaluation with running statistics normalises each row on its own; batch statistics
+    (training) would mix the samples."""
+    running_mean, training = args[3], args[5]
+    if training or running_mean is None:
+        raise Unbatchable(describe(op_class))
+    return _merged(op_class, args, level)
+
+
+def _padding(op_class, args, level):
+    value = _first_batched(op_class, args, level)
+    _, index_maps, fill = args
+    shifted = tuple((axis + 1, index) for axis, index in index_maps)
+    return wrap(op_class.apply(value, shifted, fill), level)
+
+
 _RULES = {}
 
 
@@ -542,5 +584,9 @@ _register(_basic_index, index_ops.BasicIndex)
 _register(_advanced_index, index_ops.AdvancedIndex)
 _register(_matmul, linalg_ops.MatMul)
 _register(_linear, Linear)
+_register(_merged, conv_kernels.ConvNd, conv_kernels.ConvTransposeNd, pooling_kernels.MaxPoolNd,
+          pooling_kernels.AvgPoolNd, normalization_kernels.Standardize)
+_register(_batch_norm, normalization_kernels.BatchNorm)
+_register(_padding, padding_kernels.Pad)
 
 BatchedForward.dispatch = staticmethod(dispatch)

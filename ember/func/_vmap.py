@@ -146,7 +146,10 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
         if reason is not None:
             default_generator.set_state(state)
     if reason is None:
-        return _unbatched(outputs, out_dims, level, size, name)
+        try:
+            return _unbatched(outputs, out_dims, level, size, name)
+        except _batching.Unbatchable as error:
+            reason = error.what
     _warn_once(reason)
     return _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs,
                        name)
