@@ -199,30 +199,54 @@ def _autograd_grad(outputs, inputs, grad_outputs=None, create_graph=False, retai
 
 
 # ---- vector products ----------------------------------------------------------------------------
+def _prepared_with_v(inputs, v, create_graph, function):
+    """(whether inputs was a tuple, the prepared inputs, v checked against them)."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", function)
+    inputs = _prepare(inputs, create_graph, need_graph=True)
+    v = _vector(v, inputs, is_inputs_tuple, create_graph, function,
+                "the input to the user-provided function is")
+    return is_inputs_tuple, inputs, v
+
+
+def _product(outputs, inputs, v, references, strict, create_graph, stage):
+    """The last backward of each product (recorded only with ``create_graph``), zeros where
+    nothing flowed."""
+    with set_grad_enabled(create_graph or is_grad_enabled()):
+        grads = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
+        return _fill_in_zeros(grads, references, strict, create_graph, stage)
+
+
+def _results(outputs, is_outputs_tuple, products, is_products_tuple, create_graph):
+    return (_untuple(_finish(outputs, create_graph), is_outputs_tuple),
+            _untuple(_finish(products, create_graph), is_products_tuple))
+
+
+def _called(func, inputs, create_graph, strict, function):
+    """(whether inputs was a tuple, the prepared inputs, whether the outputs are a tuple, the
+    outputs) of ``func`` at fresh inputs."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", function)
+    inputs = _prepare(inputs, create_graph, need_graph=True)
+    is_outputs_tuple, outputs = _as_tuple(
+        func(*inputs), "outputs of the user-provided function", function)
+    _check_requires_grad(outputs, "outputs", strict)
+    return is_inputs_tuple, inputs, is_outputs_tuple, outputs
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at ``inputs``."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        is_outputs_tuple, outputs = _as_tuple(
-            func(*inputs), "outputs of the user-provided function", "vjp")
-        _check_requires_grad(outputs, "outputs", strict)
+        is_inputs_tuple, inputs, is_outputs_tuple, outputs = _called(
+            func, inputs, create_graph, strict, "vjp")
         v = _vector(v, outputs, is_outputs_tuple, create_graph, "vjp",
                     "the user-provided function returns")
-    with set_grad_enabled(create_graph or is_grad_enabled()):
-        grads = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
-        products = _fill_in_zeros(grads, inputs, strict, create_graph, "back")
-    return (_untuple(_finish(outputs, create_graph), is_outputs_tuple),
-            _untuple(_finish(products, create_graph), is_inputs_tuple))
+    products = _product(outputs, inputs, v, inputs, strict, create_graph, "back")
+    return _results(outputs, is_outputs_tuple, products, is_inputs_tuple, create_graph)
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v): the Jacobian-vector product, by the double backward trick."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        v = _vector(v, inputs, is_inputs_tuple, create_graph, "jvp",
-                    "the input to the user-provided function is")
+        is_inputs_tuple, inputs, v = _prepared_with_v(inputs, v, create_graph, "jvp")
         is_outputs_tuple, outputs = _as_tuple(
             func(*inputs), "outputs of the user-provided function", "jvp")
         _check_requires_grad(outputs, "outputs", strict)
@@ -230,11 +254,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         cotangents = tuple(_zeros_like(output, requires_grad=True) for output in outputs)
         grad_inputs = _autograd_grad(outputs, inputs, cotangents, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
-    with set_grad_enabled(create_graph or is_grad_enabled()):
-        grads = _autograd_grad(grad_inputs, cotangents, v, create_graph=create_graph)
-        products = _fill_in_zeros(grads, outputs, strict, create_graph, "back_trick")
-    return (_untuple(_finish(outputs, create_graph), is_outputs_tuple),
-            _untuple(_finish(products, create_graph), is_outputs_tuple))
+    products = _product(grad_inputs, cotangents, v, outputs, strict, create_graph, "back_trick")
+    return _results(outputs, is_outputs_tuple, products, is_outputs_tuple, create_graph)
 
 
 def _scalar_output(func, inputs, strict, function):
@@ -250,42 +271,35 @@ def _scalar_output(func, inputs, strict, function):
     return outputs
 
 
+def _gradient(func, inputs, strict, function):
+    """(the scalar output, its gradient with a graph), for vhp and hvp."""
+    outputs = _scalar_output(func, inputs, strict, function)
+    gradient = _autograd_grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(gradient, "jacobian", strict)
+    return outputs, gradient
+
+
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T H) for a scalar function."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        v = _vector(v, inputs, is_inputs_tuple, create_graph, "vhp",
-                    "the input to the user-provided function is")
-        outputs = _scalar_output(func, inputs, strict, "vhp")
-        jacobian_ = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jacobian_, "jacobian", strict)
-    with set_grad_enabled(create_graph or is_grad_enabled()):
-        grads = _autograd_grad(jacobian_, inputs, v, create_graph=create_graph)
-        products = _fill_in_zeros(grads, inputs, strict, create_graph, "double_back")
-    return (_untuple(_finish(outputs, create_graph), False),
-            _untuple(_finish(products, create_graph), is_inputs_tuple))
+        is_inputs_tuple, inputs, v = _prepared_with_v(inputs, v, create_graph, "vhp")
+        outputs, gradient = _gradient(func, inputs, strict, "vhp")
+    products = _product(gradient, inputs, v, inputs, strict, create_graph, "double_back")
+    return _results(outputs, False, products, is_inputs_tuple, create_graph)
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), H v) for a scalar function, by the double backward trick (``vhp`` gives
     the same values with one backward less when the Hessian is symmetric)."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        v = _vector(v, inputs, is_inputs_tuple, create_graph, "hvp",
-                    "the input to the user-provided function is")
-        outputs = _scalar_output(func, inputs, strict, "hvp")
-        jacobian_ = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jacobian_, "jacobian", strict)
-        grad_jacobian = tuple(_zeros_like(value, requires_grad=True) for value in inputs)
-        double_back = _autograd_grad(jacobian_, inputs, grad_jacobian, create_graph=True)
-        _check_requires_grad(jacobian_, "hessian", strict)
-    with set_grad_enabled(create_graph or is_grad_enabled()):
-        grads = _autograd_grad(double_back, grad_jacobian, v, create_graph=create_graph)
-        products = _fill_in_zeros(grads, inputs, strict, create_graph, "double_back_trick")
-    return (_untuple(_finish(outputs, create_graph), False),
-            _untuple(_finish(products, create_graph), is_inputs_tuple))
+        is_inputs_tuple, inputs, v = _prepared_with_v(inputs, v, create_graph, "hvp")
+        outputs, gradient = _gradient(func, inputs, strict, "hvp")
+        grad_gradient = tuple(_zeros_like(value, requires_grad=True) for value in inputs)
+        double_back = _autograd_grad(gradient, inputs, grad_gradient, create_graph=True)
+        _check_requires_grad(gradient, "hessian", strict)
+    products = _product(double_back, grad_gradient, v, inputs, strict, create_graph,
+                        "double_back_trick")
+    return _results(outputs, False, products, is_inputs_tuple, create_graph)
 
 
 # ---- Jacobians and Hessians ---------------------------------------------------------------------
@@ -410,11 +424,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
                 '`strict=False` or `strategy="reverse-mode"`.')
         return _jacobian_forward(func, inputs, vectorize)
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        is_outputs_tuple, outputs = _as_tuple(
-            func(*inputs), "outputs of the user-provided function", "jacobian")
-        _check_requires_grad(outputs, "outputs", strict)
+        is_inputs_tuple, inputs, is_outputs_tuple, outputs = _called(
+            func, inputs, create_graph, strict, "jacobian")
         if vectorize and strict:
             raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                                "`vectorized=True` are not supported together. Please either set "

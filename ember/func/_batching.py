@@ -254,16 +254,9 @@ class BatchedTensor(Tensor):
 
 def wrap(value, level):
     """``value`` (batch dimension first) as a batched tensor at ``level``."""
-    tensor = object.__new__(BatchedTensor)
-    tensor._data = BatchedArray(value, level)
-    tensor._requires_grad = True
-    tensor._grad = None
+    tensor = Tensor._wrap(BatchedArray(value, level), requires_grad=True)
+    tensor.__class__ = BatchedTensor  # the same slots: only the methods change
     tensor.grad_fn = _BATCHED_NODE
-    tensor._output_nr = 0
-    tensor._vc = None
-    tensor._hooks = None
-    tensor._retains_grad = False
-    tensor._is_inference = False
     return tensor
 
 

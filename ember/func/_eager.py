@@ -171,6 +171,16 @@ def _gradients(outputs, leaves, grad_outputs, create_graph, retain_graph=None):
                                create_graph=create_graph, allow_unused=True))
 
 
+def _split_aux(output, has_aux, api):
+    """(output, aux) of a function called with ``has_aux`` (aux None without)."""
+    if not has_aux:
+        return output, None
+    if not (isinstance(output, tuple) and len(output) == 2):
+        raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) if "
+                           f"has_aux is True")
+    return output
+
+
 def _ones(tensor):
     return Tensor._wrap(np.ones_like(tensor._data))
 
@@ -186,13 +196,8 @@ def grad_and_value(func, argnums=0, has_aux=False):
         with enable_grad():
             numbers = _checked_argnums(argnums, len(args))
             variables = _Variables(_selected(args, numbers), levels)
-            output = func(*_replaced(args, numbers, variables.tree), **kwargs)
-            aux = None
-            if has_aux:
-                if not (isinstance(output, tuple) and len(output) == 2):
-                    raise RuntimeError("grad_and_value(f)(*args): output of function f should be "
-                                       "a tuple: (output, aux) if has_aux is True")
-                output, aux = output
+            output, aux = _split_aux(func(*_replaced(args, numbers, variables.tree), **kwargs),
+                                     has_aux, "grad_and_value(f)(*args)")
             if not isinstance(output, Tensor):
                 raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
                                    f"Tensor, got {type(output)}")
@@ -239,13 +244,7 @@ def _vjp(func, primals, argnums, has_aux):
         variables = _Variables(differentiated, levels)
         call_args = variables.tree if argnums is None else \
             _replaced(primals, argnums, variables.tree)
-        outputs = func(*call_args)
-        aux = None
-        if has_aux:
-            if not (isinstance(outputs, tuple) and len(outputs) == 2):
-                raise RuntimeError("vjp(f, *primals): output of function f should be a tuple: "
-                                   "(output, aux) if has_aux is True")
-            outputs, aux = outputs
+        outputs, aux = _split_aux(func(*call_args), has_aux, "vjp(f, *primals)")
         flat_outputs, output_spec = tree_flatten(outputs)
         _check_tensor_outputs(flat_outputs, "vjp(f, *primals)")
         for output in flat_outputs:
@@ -313,13 +312,7 @@ class _Linearization:
             self.variables = _Variables(differentiated, levels)
             call_args = self.variables.tree if argnums is None else \
                 _replaced(primals, argnums, self.variables.tree)
-            outputs = func(*call_args)
-            self.aux = None
-            if has_aux:
-                if not (isinstance(outputs, tuple) and len(outputs) == 2):
-                    raise RuntimeError(f"{_JVP}: output of function f should be a tuple: (output, "
-                                       f"aux) if has_aux is True")
-                outputs, self.aux = outputs
+            outputs, self.aux = _split_aux(func(*call_args), has_aux, _JVP)
             self.flat_outputs, self.output_spec = tree_flatten(outputs)
             _check_tensor_outputs(self.flat_outputs, _JVP)
             physical = [_physical(output, levels) for output in self.flat_outputs]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import ember
+from tests.conftest import load_torch_state
 
 # name -> a scalar function of a (3,) float64 tensor built on that op.
 PROBES = {
@@ -108,3 +109,12 @@ def inputs(framework, *shapes, seed=0, dtype="float64", requires_grad=False):
     random = np.random.default_rng(seed)
     return tuple(framework.tensor(random.uniform(-1.0, 1.0, shape).astype(dtype),
                                   requires_grad=requires_grad) for shape in shapes)
+
+
+def twin_modules(torch, build):
+    """``build(framework)`` in torch (seeded) and in ember, ember's loaded with torch's state."""
+    torch.manual_seed(0)
+    theirs = build(torch)
+    ours = build(ember)
+    load_torch_state(ours, theirs)
+    return ours, theirs

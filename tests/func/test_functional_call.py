@@ -6,16 +6,7 @@ import pytest
 
 import ember
 from tests.conftest import assert_raises_like_torch, load_torch_state
-from tests.func.helpers import assert_same_tree, inputs, tree_to_torch
-
-
-def _pair(torch, build):
-    """The same module in both frameworks, ember's loaded with torch's weights."""
-    torch.manual_seed(0)
-    theirs = build(torch)
-    ours = build(ember)
-    load_torch_state(ours, theirs)
-    return ours, theirs
+from tests.func.helpers import assert_same_tree, inputs, tree_to_torch, twin_modules
 
 
 def _mlp(fw):
@@ -27,7 +18,7 @@ def _state(ours):
 
 
 def test_replaced_parameters_give_torch_values_and_the_module_is_restored(torch):
-    ours, theirs = _pair(torch, _mlp)
+    ours, theirs = twin_modules(torch, _mlp)
     before = _state(ours)
     (weight,) = inputs(ember, (4, 3), dtype="float32")
     (x,) = inputs(ember, (5, 3), seed=1, dtype="float32")
@@ -42,7 +33,7 @@ def test_replaced_parameters_give_torch_values_and_the_module_is_restored(torch)
 
 
 def test_a_tuple_of_dicts_kwargs_and_a_single_argument(torch):
-    ours, theirs = _pair(torch, lambda fw: fw.nn.Linear(3, 2))
+    ours, theirs = twin_modules(torch, lambda fw: fw.nn.Linear(3, 2))
     (weight, bias, x) = inputs(ember, (2, 3), (2,), (3,), dtype="float32")
     mine = ember.func.functional_call(ours, ({"weight": weight}, {"bias": bias}), x)
     other = torch.func.functional_call(
@@ -54,7 +45,7 @@ def test_a_tuple_of_dicts_kwargs_and_a_single_argument(torch):
 
 
 def test_gradients_flow_to_the_replacements_not_to_the_module(torch):
-    ours, _ = _pair(torch, _mlp)
+    ours, _ = twin_modules(torch, _mlp)
     params = {name: value.detach().requires_grad_(True)
               for name, value in ours.named_parameters()}
     (x,) = inputs(ember, (5, 3), dtype="float32")
@@ -76,7 +67,7 @@ def test_the_module_is_restored_when_the_call_raises():
 
 
 def test_batchnorm_buffers_given_are_updated_in_place_like_torch(torch):
-    ours, theirs = _pair(torch, lambda fw: fw.nn.BatchNorm1d(3))
+    ours, theirs = twin_modules(torch, lambda fw: fw.nn.BatchNorm1d(3))
     before = _state(ours)
     (x,) = inputs(ember, (6, 3), dtype="float32")
     mine_buffers = {name: value.clone() for name, value in ours.named_buffers()}
@@ -109,7 +100,7 @@ class _Tied:
 
 @pytest.mark.parametrize("tie_weights", [True, False])
 def test_tied_weights_follow_tie_weights_like_torch(torch, tie_weights):
-    ours, theirs = _pair(torch, _Tied.build)
+    ours, theirs = twin_modules(torch, _Tied.build)
     weight = ember.tensor([[2.0, 0.0], [1.0, 1.0]])
     (x,) = inputs(ember, (2,), dtype="float32")
     mine = ember.func.functional_call(ours, {"first.weight": weight}, (x,),

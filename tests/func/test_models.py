@@ -4,21 +4,12 @@ import numpy as np
 
 import ember
 from benchmarks import higher_order
-from tests.conftest import load_torch_state
-from tests.func.helpers import requires_double_backward
-
-
-def _twins(torch, build):
-    torch.manual_seed(0)
-    theirs = build(torch)
-    ours = build(ember)
-    load_torch_state(ours, theirs)
-    return ours, theirs
+from tests.func.helpers import requires_double_backward, twin_modules
 
 
 @requires_double_backward("linear", "tanh", order=3)
 def test_pinn_loss_trajectory_matches_torch_over_200_adam_steps(torch):
-    ours, theirs = _twins(torch, higher_order.build_pinn)
+    ours, theirs = twin_modules(torch, higher_order.build_pinn)
     trajectories = []
     for fw, model in ((ember, ours), (torch, theirs)):
         problem = higher_order.pinn_problem(fw, 32)
@@ -35,7 +26,7 @@ def _critic(fw):
 
 @requires_double_backward("linear", "tanh")
 def test_wgan_gp_critic_gradients_match_torch(torch):
-    ours, theirs = _twins(torch, _critic)
+    ours, theirs = twin_modules(torch, _critic)
     random = np.random.default_rng(0)
     real, fake = random.standard_normal((2, 8, 2)).astype(np.float32)
     mix = random.uniform(size=(8, 1)).astype(np.float32)
@@ -59,7 +50,7 @@ def _regressor(fw):
 def test_maml_meta_gradient_matches_torch(torch):
     """One inner SGD step on a support set with create_graph, the query loss of the adapted
     parameters, and its gradient with respect to the initial parameters (second order)."""
-    ours, theirs = _twins(torch, _regressor)
+    ours, theirs = twin_modules(torch, _regressor)
     random = np.random.default_rng(0)
     support_x, query_x = random.uniform(-3, 3, (2, 10, 1)).astype(np.float32)
     support_y, query_y = np.sin(support_x), np.sin(query_x + 0.5)
