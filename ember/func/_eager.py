@@ -366,7 +366,8 @@ def _jvp(func, primals, tangents, argnums, strict, has_aux):
                            f"with structure {tangents_spec}")
     _tensor_list(flat_primals, "primals")
     _tensor_list(flat_tangents, "tangents")
-    linear = _Linearization(func, primals, differentiated, argnums, has_aux, _batching.active_levels())
+    linear = _Linearization(func, primals, differentiated, argnums, has_aux,
+                            _batching.active_levels())
     keep = linear.needs_graph(flat_tangents)
     products = linear.product(flat_tangents, keep, strict)
     outputs = tree_unflatten(_detached(linear.flat_outputs, keep), linear.output_spec)

@@ -210,7 +210,7 @@ def test_jvp_strict_refuses_an_output_independent_of_the_inputs():
         ember.func.jvp(lambda a: ember.ones(3), (x,), (x,), strict=True)
 
 
-# ---- Jacobians and Hessians -----------------------------------------------------------------------
+# ---- Jacobians and Hessians --------------------------------------------------------------------
 @pytest.mark.parametrize("transform", ["jacrev", "jacfwd"])
 @pytest.mark.parametrize("argnums", [0, 1, (0, 1), (1,)])
 def test_jacobians_match_torch_in_values_and_nesting(torch, transform, argnums):
