@@ -2,7 +2,7 @@
 a physics-informed network for -u'' = pi^2 sin(pi x) on [0, 1] with u(0) = u(1) = 0 (exact
 solution sin(pi x)), and a Hessian-vector product over the parameters of an MLP.
 
-tests/func/test_models.py trains the same PINN in both frameworks and compares the losses.
+tests/func/test_higher_order_training.py trains the same PINN in both frameworks and compares the losses.
 """
 import math
 
