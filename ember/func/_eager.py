@@ -116,10 +116,11 @@ class _Variables:
         return tree_unflatten([_logical(value, self.levels) for value in results], self.spec)
 
 
-def _needs_graph(roots, variables):
-    """Whether results must carry a graph: grad mode is on and the roots' graph reaches a tensor
-    that requires grad other than the transform's own variables."""
-    if not is_grad_enabled():
+def _needs_graph(roots, variables, grad_enabled):
+    """Whether results must carry a graph: grad mode was on where the transform was called
+    (``grad_enabled``) and the roots' graph reaches a tensor that requires grad other than the
+    transform's own variables."""
+    if not grad_enabled:
         return False
     own = {id(leaf) for leaf in variables}
     stack = []
@@ -193,6 +194,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         levels = _batching.active_levels()
+        grad_enabled = is_grad_enabled()
         with enable_grad():
             numbers = _checked_argnums(argnums, len(args))
             variables = _Variables(_selected(args, numbers), levels)
@@ -206,7 +208,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
                                    f"scalar Tensor, got tensor with {output.dim()} dims. Maybe "
                                    f"you wanted to use the vjp or jacrev APIs instead?")
             physical = _physical(output, levels)
-            create_graph = _needs_graph([physical], variables.leaves)
+            create_graph = _needs_graph([physical], variables.leaves, grad_enabled)
             grads = _gradients([physical], variables.leaves, [_ones(physical)], create_graph)
         gradient = variables.gradients(grads)
         value = _detached(output, create_graph)
@@ -239,6 +241,7 @@ def vjp(func, *primals, has_aux=False):
 
 def _vjp(func, primals, argnums, has_aux):
     levels = _batching.active_levels()
+    grad_enabled = is_grad_enabled()
     with enable_grad():
         differentiated = primals if argnums is None else _selected(primals, argnums)
         variables = _Variables(differentiated, levels)
@@ -253,7 +256,7 @@ def _vjp(func, primals, argnums, has_aux):
             raise RuntimeError(f"vjp(f, ...): All outputs of f must be floating-point or complex "
                                f"Tensors, got Tensor with dtype {output.dtype}")
         physical = [_physical(output, levels) for output in flat_outputs]
-        keep = _needs_graph(physical, variables.leaves)
+        keep = _needs_graph(physical, variables.leaves, grad_enabled)
 
     def vjp_fn(cotangents, retain_graph=True, create_graph=None):
         if create_graph is None:
@@ -348,8 +351,9 @@ class _Linearization:
 
     def needs_graph(self, flat_tangents):
         tangents = [tangent for tangent in flat_tangents if isinstance(tangent, Tensor)]
-        return _needs_graph(self.physical + tangents, self.variables.leaves) or \
-            (is_grad_enabled() and any(tangent.requires_grad for tangent in tangents))
+        grad_enabled = is_grad_enabled()
+        return _needs_graph(self.physical + tangents, self.variables.leaves, grad_enabled) or \
+            (grad_enabled and any(tangent.requires_grad for tangent in tangents))
 
 
 def _jvp(func, primals, tangents, argnums, strict, has_aux):

@@ -101,6 +101,20 @@ def test_grad_result_carries_a_graph_only_when_it_reaches_tensors_that_require_g
     assert_same_tree(*_both(torch, run))
 
 
+def test_under_no_grad_results_carry_no_graph_but_are_computed_like_torch(torch):
+    def run(fw):
+        x, w = inputs(fw, (3,), (3,))
+        w.requires_grad_(True)
+        with fw.no_grad():
+            gradient = fw.func.grad(lambda a: (a * a * w).sum())(x)
+            output, vjp_fn = fw.func.vjp(lambda a: a * w, x)
+            product = vjp_fn(fw.ones(3, dtype=fw.float64))
+        assert not gradient.requires_grad and not output.requires_grad
+        assert not product[0].requires_grad
+        return gradient, product
+    assert_same_tree(*_both(torch, run))
+
+
 @pytest.mark.parametrize("bad", ["vector", "not_tensor_output", "aux_shape", "aux_type",
                                  "argnum_range", "argnum_type", "argnums_empty",
                                  "argnums_repeated", "argnums_float", "input_type", "int_input"])
