@@ -20,6 +20,8 @@ TARGETS = (
     ("nograd_memory: no_grad peak", ("nograd_memory/no_grad",), 1.0, "memory"),
     ("nograd_memory: grad peak", ("nograd_memory/grad",), 1.1, "memory"),
     ("import_time", ("import_time",), 0.25, "time"),
+    ("pinn_train (at 1 thread)", ("pinn_train",), 0.8, "time"),
+    ("hvp", ("hvp",), 1.5, "time"),
 )
 # A worker during which other processes kept more CPUs than this busy is flagged as disturbed.
 OTHERS_CPU_WARNING = 0.2

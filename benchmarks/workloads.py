@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from benchmarks import memory
+from benchmarks import higher_order, memory
 from benchmarks.environment import OtherProcesses
 from benchmarks.timing import summarise, time_statement
 
@@ -36,6 +36,8 @@ WORKLOAD_NAMES = (
     "nograd_memory",
     "import_time",
     "scaling",
+    "pinn_train",
+    "hvp",
 )
 # Workloads measured once per variant, each variant in a fresh process.
 VARIANTS = {"nograd_memory": ("grad", "no_grad")}
@@ -75,6 +77,8 @@ SIZES = {
         "quick": {"depth": 2, "width": 256, "batch": 64},
     },
     "import_time": {"full": {"processes": 5}, "quick": {"processes": 1}},
+    "pinn_train": {"full": {"points": 128}, "quick": {"points": 8}},
+    "hvp": {"full": {"batch": 64}, "quick": {"batch": 4}},
     "scaling": {
         "full": {
             "batches": (32, 64, 128, 256, 512, 1024, 2048),
@@ -416,6 +420,38 @@ def run_scaling(fw, quick=False, variant=None):
     return measurements
 
 
+def run_pinn_train(fw, quick=False, variant=None):
+    """One Adam step of a physics-informed tanh MLP (2 x 20): u_xx through two create_graph
+    differentiations, then backward through them."""
+    sizes = SIZES["pinn_train"][_mode(quick)]
+    fw.manual_seed(SEED)
+    model = higher_order.build_pinn(fw)
+    x, boundary, forcing = higher_order.pinn_problem(fw, sizes["points"])
+    namespace = {"step": higher_order.pinn_step, "fw": fw, "model": model,
+                 "optimizer": fw.optim.Adam(model.parameters(), lr=1e-3), "x": x,
+                 "boundary": boundary, "forcing": forcing}
+    summary = time_statement("step(fw, model, optimizer, x, boundary, forcing)", namespace,
+                             scale=1e3, **TIMING[_mode(quick)])
+    return [_measurement("pinn_train", "ms", summary, width=higher_order.PINN_WIDTH, **sizes)]
+
+
+def run_hvp(fw, quick=False, variant=None):
+    """One Hessian-vector product over the ~100k parameters of a tanh MLP (cross entropy)."""
+    sizes = SIZES["hvp"][_mode(quick)]
+    fw.manual_seed(SEED)
+    model = higher_order.build_hvp_mlp(fw)
+    inputs = fw.tensor(_features((sizes["batch"], higher_order.HVP_LAYERS[0])))
+    targets = fw.tensor(_labels(sizes["batch"]))
+    vectors = [fw.tensor(_features(tuple(parameter.shape), offset=index + 1))
+               for index, parameter in enumerate(model.parameters())]
+    namespace = {"product": higher_order.hessian_vector_product, "fw": fw, "model": model,
+                 "inputs": inputs, "targets": targets, "vectors": vectors}
+    summary = time_statement("product(fw, model, inputs, targets, vectors)", namespace,
+                             scale=1e3, **TIMING[_mode(quick)])
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    return [_measurement("hvp", "ms", summary, parameters=parameters, **sizes)]
+
+
 RUNNERS = {
     "mlp_train": run_mlp_train,
     "mlp_eval": run_mlp_eval,
@@ -426,4 +462,6 @@ RUNNERS = {
     "op_overhead": run_op_overhead,
     "nograd_memory": run_nograd_memory,
     "scaling": run_scaling,
+    "pinn_train": run_pinn_train,
+    "hvp": run_hvp,
 }

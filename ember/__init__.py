@@ -15,6 +15,9 @@ from . import cuda, linalg  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402
+# ember.autograd.functional stacks Jacobian rows with the ops, so it is loaded once they are.
+from .autograd import functional as _autograd_functional  # noqa: F401,E402
+del _autograd_functional
 # torch's top-level aliases of functional ops whose signatures match nn.functional's.
 from .nn.functional import (  # noqa: F401,E402
     alpha_dropout, avg_pool1d, bilinear, celu, conv1d, conv2d, conv3d, conv_transpose1d,
@@ -22,6 +25,7 @@ from .nn.functional import (  # noqa: F401,E402
     max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
     selu, threshold)
 from . import data, datasets, onnx, optim, utils  # noqa: F401,E402  (onnx imports its package lazily)
+from . import func  # noqa: F401,E402
 from .training.mode_checks import ModeWarning, set_mode_checks  # noqa: F401,E402
 from .training.mode_checks import register_mode_checks as _register_mode_checks  # noqa: E402
 _mode_check_handles = _register_mode_checks()  # ModeWarning, on nn's and optim's global hooks

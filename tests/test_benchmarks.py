@@ -33,7 +33,11 @@ REQUIRED_API = {
     "nograd_memory": (),
     "import_time": (),
     "scaling": ("nn.BatchNorm1d", "nn.Dropout"),
+    "pinn_train": ("nn.Tanh", "optim.Adam", "autograd.grad"),
+    "hvp": ("nn.Tanh", "autograd.grad"),
 }
+# What ember says while the double backward of an op a workload needs is not written yet.
+NO_DOUBLE_BACKWARD = "double backward (create_graph=True) is not implemented"
 TIMED_CASES = [
     (workload, variant)
     for workload in workloads.RUNNERS
@@ -125,7 +129,12 @@ def test_workload_runs_once_at_tiny_size(framework, workload, variant):
     for package in workloads.OPTIONAL_REQUIREMENTS.get(workload, ()):
         pytest.importorskip(package)
     module = framework_or_skip(framework, workload)
-    measurements = workloads.RUNNERS[workload](module, quick=True, variant=variant)
+    try:
+        measurements = workloads.RUNNERS[workload](module, quick=True, variant=variant)
+    except RuntimeError as error:
+        if framework == "ember" and NO_DOUBLE_BACKWARD in str(error):
+            pytest.skip(f"ember: {error}")
+        raise
     check_measurements(measurements, expected_names(workload, variant))
 
 

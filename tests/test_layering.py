@@ -44,6 +44,8 @@ ORDER = [
     ("ember.ops.array_api",),
     ("ember.ops",),
     ("ember._factories", "ember.linalg", "ember._tensor_methods"),
+    # autograd.functional stacks and reshapes Jacobian rows with the ops.
+    ("ember.autograd.functional",),
     # nn: parameters and init < kernels < functional < layers < utilities over layers.
     ("ember.nn.parameter", "ember.nn.init"),
     ("ember.nn._kernels.conv", "ember.nn._kernels.padding"),
@@ -54,6 +56,8 @@ ORDER = [
     ("ember.nn.modules",),
     ("ember.nn.utils", "ember.nn.parallel"),
     ("ember.nn",),
+    # function transforms: functional_call swaps module tensors, vmap batches the nn kernels.
+    ("ember.func",),
     ("ember.optim",),
     ("ember.data", "ember.datasets"),
     # ember.save/ember.load: io plus the nn.Parameter class.

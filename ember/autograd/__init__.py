@@ -1,4 +1,6 @@
-"""Reverse-mode automatic differentiation: Function, backward/grad, grad modes, gradcheck."""
+"""Reverse-mode automatic differentiation: Function, backward/grad, grad modes, gradcheck.
+``ember.autograd.functional`` (jacobian, hessian, vjp, jvp, vhp, hvp) sits above the ops it
+stacks results with; ``import ember`` loads it."""
 from .engine import backward, grad  # noqa: F401
 from .function import Function  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401

@@ -20,6 +20,14 @@ from .views import record_view, refresh_view
 _tracer = None
 
 
+class BatchedForward(Exception):
+    """Raised when an op's forward touches the data of a value batched by ``ember.func.vmap``
+    (its array is a stand-in that knows only the per-sample shape and dtype): ``Op.apply`` then
+    returns ``dispatch(op_class, args)``, which ember.func sets to run the op's batching rule."""
+
+    dispatch = None
+
+
 class Op(Node):
     """One differentiable op: ``forward(ctx, *arrays)`` and ``backward(ctx, *grads)`` on arrays,
     side by side; ``YourOp.apply(*args)`` runs forward and records the node when grad is on.
@@ -67,11 +75,15 @@ class Op(Node):
             ctx._inputs = args
         else:
             ctx.needs_input_grad = _nothing_needed(len(args))
-        # 2. Run forward.
-        if cls._tensor_level:
-            output = ctx._forward_on_tensors(args)
-        else:
-            output = cls.forward(ctx, *arrays)
+        # 2. Run forward. The try costs nothing unless something is raised (zero-cost
+        # exceptions): a value batched by ember.func.vmap raises when its data is touched.
+        try:
+            if cls._tensor_level:
+                output = ctx._forward_on_tensors(args)
+            else:
+                output = cls.forward(ctx, *arrays)
+        except BatchedForward:
+            return BatchedForward.dispatch(cls, args)
         ctx._inputs = None
         single = type(output) is not tuple
         if single:

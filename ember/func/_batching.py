@@ -1,0 +1,585 @@
+"""What ``vmap`` computes on: batched values and the batching rules of ember's ops.
+
+Inside a batched call each input that vmap maps over is a ``BatchedTensor``: a Tensor whose array
+is a stand-in (``BatchedArray``) that holds the whole batch (``value``, batch dimension first) and
+reports the shape and dtype of one sample. Op wrappers read only that metadata, so they compute
+their arguments (axes, target shapes) for one sample as usual; when an op's forward then touches
+the data, ``Op.apply`` hands the op to ``dispatch``, which runs its rule: the same op once on the
+whole batch, with the batch dimension in front (broadcasting aligned, axes shifted by one). An op
+without a rule, or code that reads the data outside an op, raises instead, and vmap falls back to
+one call per sample (ember/func/_vmap.py).
+
+Nested vmaps nest these values: a level's ``value`` may itself be batched at an enclosing level.
+Level ids grow inward, and a rule only unwraps the highest level among its arguments.
+"""
+import contextlib
+import itertools
+import threading
+
+import numpy as np
+
+from .. import ops
+from ..autograd.function import BatchedForward
+from ..autograd.node import Node
+from ..nn._kernels import activation as activation_kernels
+from ..nn._kernels import conv as conv_kernels
+from ..nn._kernels import normalization as normalization_kernels
+from ..nn._kernels import padding as padding_kernels
+from ..nn._kernels import pooling as pooling_kernels
+from ..nn._kernels.linear import Linear
+from ..ops import index as index_ops
+from ..ops import linalg as linalg_ops
+from ..ops import reduce as reduce_ops
+from ..ops import shape as shape_ops
+from ..ops.elementwise import (arithmetic, casting, exp_log, extrema, rounding, special,
+                               trigonometric)
+from ..ops.elementwise._operands import _Binary, _OfInput, _OfOutput
+from ..tensor import Tensor
+
+
+class Unbatchable(Exception):
+    """No batching rule covers ``what``: vmap runs the function once per sample instead."""
+
+    def __init__(self, what):
+        super().__init__(what)
+        self.what = what
+
+
+class VmapError(RuntimeError):
+    """What vmap refuses as PyTorch does (``.item()``, data-dependent control flow, ...), rather
+    than falling back to one call per sample."""
+
+
+# ---- levels -----------------------------------------------------------------------------------
+class Level:
+    """One batched vmap call in progress: its id, batch size and randomness mode."""
+
+    __slots__ = ("id", "size", "randomness")
+
+    def __init__(self, id, size, randomness):
+        self.id = id
+        self.size = size
+        self.randomness = randomness
+
+
+class _Levels(threading.local):
+    active = ()  # the levels of the batched calls in progress in this thread, outermost first
+
+
+_levels = _Levels()
+_ids = itertools.count(1)
+
+
+@contextlib.contextmanager
+def batching(size, randomness):
+    """Enter a new innermost level for one batched call."""
+    level = Level(next(_ids), size, randomness)
+    _levels.active = _levels.active + (level,)
+    try:
+        yield level
+    finally:
+        _levels.active = _levels.active[:-1]
+
+
+def active_levels():
+    return _levels.active
+
+
+# ---- batched values ---------------------------------------------------------------------------
+class BatchedArray:
+    """Stand-in for the array of a batched tensor: the per-sample metadata op wrappers read, and
+    ``BatchedForward`` for everything that would touch the data."""
+
+    __slots__ = ("value", "level", "shape", "ndim", "size", "dtype", "itemsize")
+    __hash__ = object.__hash__
+
+    def __init__(self, value, level):
+        self.value = value
+        self.level = level
+        self.shape = tuple(value._data.shape[1:])
+        self.ndim = len(self.shape)
+        self.size = int(np.prod(self.shape, dtype=np.int64))
+        self.dtype = value._data.dtype
+        self.itemsize = self.dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return self.size * self.itemsize
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def __getattr__(self, name):
+        raise BatchedForward(name)
+
+    def __array__(self, dtype=None, copy=None):
+        raise BatchedForward("__array__")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        raise BatchedForward(ufunc.__name__)
+
+    def __array_function__(self, function, types, args, kwargs):
+        raise BatchedForward(function.__name__)
+
+
+def _refuse(name):
+    def refuse(self, *args, **kwargs):
+        raise BatchedForward(name)
+    refuse.__name__ = name
+    return refuse
+
+
+for _name in ("__getitem__", "__setitem__", "__iter__", "__bool__", "__float__", "__int__",
+              "__index__", "__complex__", "__contains__", "__eq__", "__ne__", "__lt__", "__le__",
+              "__gt__", "__ge__", "__neg__", "__pos__", "__abs__", "__invert__", "__add__",
+              "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+              "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__",
+              "__rpow__", "__matmul__", "__rmatmul__", "__and__", "__rand__", "__or__", "__ror__",
+              "__xor__", "__rxor__", "__lshift__", "__rshift__"):
+    setattr(BatchedArray, _name, _refuse(_name))
+
+
+class _BatchedNode(Node):
+    """The grad_fn of every batched value. Batched values are never recorded by the physical
+    graph (the rules record ops on the whole batch); it marks them as non-leaves that require
+    grad, so op wrappers skip their no-grad shortcuts and reach ``Op.apply``."""
+
+    def __init__(self):
+        self.next_edges = ()
+        self.needs_input_grad = ()
+        self._sequence_nr = -1
+        self._num_outputs = 1
+        self._recording = False
+
+    def name(self):
+        return "BatchedBackward"
+
+    def _run_backward(self, grad_outputs, create_graph):
+        raise BatchedForward("backward")
+
+
+_BATCHED_NODE = _BatchedNode()
+
+_ITEM = ("vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
+         "calling .item() on a Tensor, please try to rewrite what you're doing with other "
+         "operations.")
+_CONTROL_FLOW = ("vmap: It looks like you're attempting to use a Tensor in some data-dependent "
+                 "control flow. We don't support that yet.")
+_NO_STORAGE = "Cannot access data pointer of Tensor that doesn't have storage"
+_BACKWARD = ("backward() called inside a functorch transform. This is not supported, please use "
+             "functorch.grad or functorch.vjp instead or call backward() outside of functorch "
+             "transforms.")
+_REQUIRES_GRAD = ("You are attempting to call Tensor.requires_grad_() (or perhaps using "
+                  "torch.autograd.functional.* APIs) inside of a function being transformed by a "
+                  "functorch transform. This is unsupported, please attempt to use the functorch "
+                  "transforms (e.g. grad, vjp, jacrev, jacfwd, hessian) or call requires_grad_() "
+                  "outside of a function being transformed instead.")
+
+
+def _refuse_like_torch(message):
+    def refuse(self, *args, **kwargs):
+        raise VmapError(message)
+    return refuse
+
+
+def _pointwise_method(name, reflected=False):
+    function = getattr(ops, name)
+
+    def method(self, other):
+        return pointwise(function, other, self) if reflected else pointwise(function, self, other)
+    method.__name__ = name
+    return method
+
+
+class BatchedTensor(Tensor):
+    """A tensor batched by vmap: behaves as one sample (shape, dtype, ops) while its array holds
+    the whole batch; see the module docstring."""
+
+    __slots__ = ()
+
+    @property
+    def requires_grad(self):
+        return self._data.value.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        raise VmapError(_REQUIRES_GRAD)
+
+    @property
+    def grad(self):
+        return None
+
+    @property
+    def data(self):
+        return self.detach()
+
+    def detach(self):
+        return wrap(self._data.value.detach(), self._data.level)
+
+    def __repr__(self):
+        value = "\n".join("    " + line for line in repr(self._data.value).splitlines())
+        return f"BatchedTensor(lvl={self._data.level}, bdim=0, value=\n{value}\n)"
+
+    # Operators reach the ops through ``pointwise``, so they batch under no_grad too, where the
+    # ops' no-grad shortcuts would otherwise read the data.
+    __add__ = __radd__ = _pointwise_method("add")
+    __sub__ = _pointwise_method("sub")
+    __rsub__ = _pointwise_method("sub", reflected=True)
+    __mul__ = __rmul__ = _pointwise_method("mul")
+    __truediv__ = _pointwise_method("div")
+    __rtruediv__ = _pointwise_method("div", reflected=True)
+    __floordiv__ = _pointwise_method("floor_divide")
+    __rfloordiv__ = _pointwise_method("floor_divide", reflected=True)
+    __mod__ = _pointwise_method("remainder")
+    __rmod__ = _pointwise_method("remainder", reflected=True)
+    __pow__ = _pointwise_method("pow")
+    __rpow__ = _pointwise_method("pow", reflected=True)
+    __eq__ = _pointwise_method("eq")
+    __ne__ = _pointwise_method("ne")
+    __lt__ = _pointwise_method("lt")
+    __le__ = _pointwise_method("le")
+    __gt__ = _pointwise_method("gt")
+    __ge__ = _pointwise_method("ge")
+    __hash__ = Tensor.__hash__
+
+    requires_grad_ = _refuse_like_torch(_REQUIRES_GRAD)
+    item = __float__ = __int__ = _refuse_like_torch(_ITEM)
+    __bool__ = __index__ = _refuse_like_torch(_CONTROL_FLOW)
+    tolist = numpy = __array__ = _refuse_like_torch(_NO_STORAGE)
+    backward = _refuse_like_torch(_BACKWARD)
+    detach_ = _refuse("detach_")
+
+
+def wrap(value, level):
+    """``value`` (batch dimension first) as a batched tensor at ``level``."""
+    tensor = Tensor._wrap(BatchedArray(value, level), requires_grad=True)
+    tensor.__class__ = BatchedTensor  # the same slots: only the methods change
+    tensor.grad_fn = _BATCHED_NODE
+    return tensor
+
+
+def _batch_of(value):
+    """The BatchedArray of a batched tensor, or None. A plain Tensor holding one was made by
+    code that passed a batched value through without an op (a custom autograd.Function's
+    forward on Tensors): its graph is not the batch's, so it cannot be batched."""
+    if not isinstance(value, Tensor) or type(value._data) is not BatchedArray:
+        return None
+    if type(value) is not BatchedTensor:
+        node = value.grad_fn
+        raise Unbatchable(describe(type(node)) if node is not None else
+                          "an op that returns a batched input unchanged")
+    return value._data
+
+
+def level_of(value):
+    """The level ``value`` is batched at (0 for plain values)."""
+    batch = _batch_of(value)
+    return 0 if batch is None else batch.level
+
+
+def unwrap(value, level):
+    """(the whole batch, True) when ``value`` is batched at ``level``, else (value, False)."""
+    batch = _batch_of(value)
+    if batch is not None and batch.level == level:
+        return batch.value, True
+    return value, False
+
+
+def broadcast_batch(value, size):
+    """An unbatched value as a batch of ``size`` identical samples (a view)."""
+    return value.unsqueeze(0).expand((size,) + tuple(value.shape))
+
+
+# ---- dispatch ---------------------------------------------------------------------------------
+def dispatch(op_class, args):
+    """Run the batching rule of ``op_class`` at the innermost level among ``args``."""
+    level = max([level_of(arg) for arg in args], default=0)
+    if not level:
+        raise Unbatchable(describe(op_class))
+    for cls in op_class.__mro__:
+        rule = _RULES.get(cls)
+        if rule is not None:
+            return rule(op_class, args, level)
+    raise Unbatchable(describe(op_class))
+
+
+def describe(op_class):
+    return f"{op_class.__module__}.{op_class.__name__}"
+
+
+def _wrap_outputs(result, level):
+    if type(result) is tuple:
+        return tuple(wrap(item, level) if isinstance(item, Tensor) else item for item in result)
+    return wrap(result, level)
+
+
+def _aligned(operands, level, what):
+    """Broadcasting operands with each batch in front: batched ones get size-1 dims after the
+    batch dimension so that every sample lines up with the unbatched ones."""
+    arrays = [operand for operand in operands if isinstance(operand, (Tensor, np.ndarray))]
+    rank = max([array.ndim for array in arrays], default=0)
+    dtypes = {array.dtype for array in arrays}
+    aligned = []
+    for operand in operands:
+        value, batched = unwrap(operand, level)
+        if batched:
+            sample_ndim = value.ndim - 1
+            if len(dtypes) > 1 and sample_ndim == 0 and rank > 0:
+                # A 0-dim sample promotes as a scalar, a batch of them would not.
+                raise Unbatchable(what)
+            if sample_ndim < rank:
+                value = value.reshape((value.shape[0],) + (1,) * (rank - sample_ndim)
+                                      + tuple(value.shape[1:]))
+        aligned.append(value)
+    return aligned
+
+
+def pointwise(function, *operands):
+    """``function`` (a broadcasting elementwise op) on operands of which some are batched."""
+    level = max(level_of(operand) for operand in operands)
+    if not level:
+        return function(*operands)
+    return wrap(function(*_aligned(operands, level, function.__name__)), level)
+
+
+# ---- rules --------------------------------------------------------------------------------------
+def _elementwise(op_class, args, level):
+    """Elementwise ops, broadcasting included: the op once on the aligned batch."""
+    return _wrap_outputs(op_class.apply(*_aligned(args, level, describe(op_class))), level)
+
+
+def _first_batched(op_class, args, level):
+    """The batch of args[0]; refuses a batched value anywhere else."""
+    for arg in args[1:]:
+        if level_of(arg) == level:
+            raise Unbatchable(describe(op_class))
+    value, batched = unwrap(args[0], level)
+    if not batched:
+        raise Unbatchable(describe(op_class))
+    return value
+
+
+def _shifted(axis):
+    return axis + 1 if axis >= 0 else axis
+
+
+def _axes_at(position, none_is_all=False):
+    """Rule for ops whose args[position] is an axis or a tuple of axes of a sample."""
+    def rule(op_class, args, level):
+        value = _first_batched(op_class, args, level)
+        axes = args[position]
+        if axes is None:
+            if not none_is_all:
+                raise Unbatchable(describe(op_class))
+            axes = tuple(range(value.ndim - 1))
+        axes = tuple(_shifted(axis) for axis in axes) if isinstance(axes, tuple) \
+            else _shifted(axes)
+        shifted = list(args)
+        shifted[0] = value
+        shifted[position] = axes
+        return _wrap_outputs(op_class.apply(*shifted), level)
+    return rule
+
+
+def _extreme(op_class, args, level):
+    """amax/amin-style reductions (max/min with indices read the data before the op)."""
+    if args[3] is not None:
+        raise Unbatchable(describe(op_class))
+    return _axes_at(1)(op_class, args, level)
+
+
+def _diagonal(op_class, args, level):
+    value = _first_batched(op_class, args, level)
+    _, offset, axis1, axis2 = args
+    return wrap(op_class.apply(value, offset, _shifted(axis1), _shifted(axis2)), level)
+
+
+def _prod(op_class, args, level):
+    value = _first_batched(op_class, args, level)
+    _, axis, keepdim = args
+    if axis is not None:
+        return wrap(op_class.apply(value, _shifted(axis), keepdim), level)
+    if keepdim:
+        raise Unbatchable(describe(op_class))
+    return wrap(op_class.apply(value.reshape(value.shape[0], -1), 1, False), level)
+
+
+def _reshape(op_class, args, level):
+    value = _first_batched(op_class, args, level)
+    _, shape, strict = args
+    return wrap(op_class.apply(value, (value.shape[0],) + tuple(shape), strict), level)
+
+
+def _permute(op_class, args, level):
+    value = _first_batched(op_class, args, level)
+    return wrap(op_class.apply(value, (0,) + tuple(axis + 1 for axis in args[1])), level)
+
+
+def _expand(op_class, args, level):
+    value = _lifted(_first_batched(op_class, args, level), len(args[1]))
+    return wrap(op_class.apply(value, (value.shape[0],) + tuple(args[1])), level)
+
+
+def _lifted(value, rank):
+    """A batch whose samples get leading size-1 dims up to ``rank``."""
+    missing = rank - (value.ndim - 1)
+    if missing <= 0:
+        return value
+    return value.reshape((value.shape[0],) + (1,) * missing + tuple(value.shape[1:]))
+
+
+def _repeat(op_class, args, level):
+    value = _lifted(_first_batched(op_class, args, level), len(args[1]))
+    return wrap(op_class.apply(value, (1,) + tuple(args[1])), level)
+
+
+def _joined(op_class, args, level):
+    """cat and stack: unbatched pieces are broadcast to the batch, the axis moves by one."""
+    axis, *pieces = args
+    size = None
+    values = []
+    for piece in pieces:
+        value, batched = unwrap(piece, level)
+        if batched:
+            size = value.shape[0]
+        values.append((value, batched))
+    batch = [value if batched else broadcast_batch(value, size) for value, batched in values]
+    return wrap(op_class.apply(axis + 1, *batch), level)
+
+
+def _basic_index(op_class, args, level):
+    value = _first_batched(op_class, args, level)
+    return wrap(op_class.apply(value, (slice(None),) + tuple(args[1])), level)
+
+
+def _advanced_index(op_class, args, level):
+    """Index arrays that sit next to each other keep their place behind the batch dimension;
+    NumPy moves separated ones to the front, which batching would change."""
+    value = _first_batched(op_class, args, level)
+    key = tuple(args[1])
+    advanced = [position for position, item in enumerate(key)
+                if isinstance(item, (np.ndarray, bool))]
+    for item in key:
+        if isinstance(item, BatchedArray):
+            raise Unbatchable(describe(op_class))
+    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+        raise Unbatchable(describe(op_class))
+    return wrap(op_class.apply(value, (slice(None),) + key), level)
+
+
+def _matmul(op_class, args, level):
+    """Both operands as batched stacks of matrices (1-D ones as a row or a column, undone after),
+    their matrix-stack dims aligned behind the batch dimension."""
+    left, right = args
+    left_ndim, right_ndim = left.ndim, right.ndim
+    left_value, left_batched = unwrap(left, level)
+    right_value, right_batched = unwrap(right, level)
+    if left_ndim == 1:
+        left_value = left_value.unsqueeze(-2)
+    if right_ndim == 1:
+        right_value = right_value.unsqueeze(-1)
+    left_stack = max(left_ndim, 2) - 2
+    right_stack = max(right_ndim, 2) - 2
+    stack = max(left_stack, right_stack)
+    left_value = _stacked(left_value, left_batched, stack - left_stack)
+    right_value = _stacked(right_value, right_batched, stack - right_stack)
+    out = op_class.apply(left_value, right_value)
+    if right_ndim == 1:
+        out = out.squeeze(-1)
+    if left_ndim == 1:
+        out = out.squeeze(-1 if right_ndim == 1 else -2)
+    return wrap(out, level)
+
+
+def _stacked(value, batched, missing):
+    """A matrix operand with ``missing`` size-1 stack dims, and a size-1 batch dim if unbatched."""
+    if batched:
+        shape = tuple(value.shape)
+        return value.reshape(shape[:1] + (1,) * missing + shape[1:]) if missing else value
+    return value.reshape((1,) * (missing + 1) + tuple(value.shape))
+
+
+def _linear(op_class, args, level):
+    """x @ W.T + b: one fused op on the batch of inputs when the weights are shared; batched
+    weights (per-sample gradients) go through the matmul rule."""
+    input, weight, bias = args
+    if level_of(weight) != level and level_of(bias) != level:
+        value = _first_batched(op_class, args, level)
+        return wrap(op_class.apply(value, weight, bias), level)
+    out = ops.matmul(input, weight.transpose(0, 1))
+    return out if bias is None else pointwise(ops.add, out, bias)
+
+
+def _merged(op_class, args, level):
+    """Kernels over a stack of independent rows (N, ...): the batch joins N, so a batch of B
+    calls on N rows is one call on B * N rows (convolution, pooling, layer normalisation)."""
+    value = _first_batched(op_class, args, level)
+    if value.ndim < 2:
+        raise Unbatchable(describe(op_class))
+    size, rows = value.shape[0], value.shape[1]
+    result = op_class.apply(value.reshape((size * rows,) + tuple(value.shape[2:])), *args[1:])
+    outputs = result if type(result) is tuple else (result,)
+    unmerged = tuple(wrap(output.reshape((size, rows) + tuple(output.shape[1:])), level)
+                     for output in outputs)
+    return unmerged if type(result) is tuple else unmerged[0]
+
+
+def _batch_norm(op_class, args, level):
+    """Evaluation with running statistics normalises each row on its own; batch statistics
+    (training) would mix the samples."""
+    running_mean, training = args[3], args[5]
+    if training or running_mean is None:
+        raise Unbatchable(describe(op_class))
+    return _merged(op_class, args, level)
+
+
+def _padding(op_class, args, level):
+    value = _first_batched(op_class, args, level)
+    _, index_maps, fill = args
+    shifted = tuple((axis + 1, index) for axis, index in index_maps)
+    return wrap(op_class.apply(value, shifted, fill), level)
+
+
+_RULES = {}
+
+
+def _register(rule, *op_classes):
+    for op_class in op_classes:
+        _RULES[op_class] = rule
+
+
+_register(_elementwise, _Binary, _OfInput, _OfOutput, rounding._Stepwise, rounding.NanToNum,
+          arithmetic.Neg, arithmetic.Abs, arithmetic.Sign, arithmetic.Lerp, casting.Cast,
+          casting.Clone, casting.FillLike, exp_log.Sigmoid, exp_log.Logit, extrema.Clamp,
+          extrema.Relu, special.Erf, special.Erfc, special.Erfinv, trigonometric.Sinc,
+          index_ops.Where, shape_ops.Contiguous, shape_ops.Triangle,
+          activation_kernels.Hardtanh, activation_kernels.LeakyRelu, activation_kernels.Elu,
+          activation_kernels.Gelu, activation_kernels.Silu, activation_kernels.Mish,
+          activation_kernels.Softplus, activation_kernels.LogSigmoid,
+          activation_kernels.Hardsigmoid, activation_kernels.Hardswish, activation_kernels.Celu,
+          activation_kernels.Threshold)
+_register(_axes_at(1, none_is_all=True), reduce_ops.Sum, reduce_ops.Mean, reduce_ops.Var,
+          reduce_ops.LogSumExp)
+_register(_axes_at(1), reduce_ops.Softmax, reduce_ops.LogSoftmax, reduce_ops.CumSum,
+          reduce_ops.CumProd, reduce_ops.LogCumSumExp, shape_ops.Flip, shape_ops.Unfold)
+_register(_axes_at(2), reduce_ops.VectorNorm, shape_ops.Roll)
+_register(_extreme, reduce_ops._Extreme)
+_register(_prod, reduce_ops.Prod)
+_register(_diagonal, shape_ops.Diagonal)
+_register(_reshape, shape_ops.Reshape)
+_register(_permute, shape_ops.Permute)
+_register(_expand, shape_ops.Expand)
+_register(_repeat, shape_ops.Repeat)
+_register(_joined, shape_ops.Cat, shape_ops.Stack)
+_register(_basic_index, index_ops.BasicIndex)
+_register(_advanced_index, index_ops.AdvancedIndex)
+_register(_matmul, linalg_ops.MatMul)
+_register(_linear, Linear)
+_register(_merged, conv_kernels.ConvNd, conv_kernels.ConvTransposeNd, pooling_kernels.MaxPoolNd,
+          pooling_kernels.AvgPoolNd, normalization_kernels.Standardize)
+_register(_batch_norm, normalization_kernels.BatchNorm)
+_register(_padding, padding_kernels.Pad)
+
+BatchedForward.dispatch = staticmethod(dispatch)

@@ -1,0 +1,505 @@
+"""``grad``, ``grad_and_value``, ``vjp``, ``jvp``, ``jacrev``, ``jacfwd`` and ``hessian``: PyTorch's
+function transforms on ember's reverse-mode engine.
+
+Each transform differentiates with respect to fresh tensors standing for its inputs, so nested
+transforms and closures see distinct variables, as with PyTorch's levels. Results keep a graph
+(``create_graph``) only where one is needed: when grad mode is on and the function's graph reaches
+a tensor that requires grad besides those fresh inputs (an enclosing transform's variable, a
+parameter captured by the function).
+
+Inside a batched ``vmap`` call the transforms work on the whole batch: every input is made
+batched at every level in progress, so that differentiating the sum over the batch gives each
+sample its own derivative (per-sample gradients).
+
+Forward mode (``jvp``, ``jacfwd``) uses the double-vjp trick: for a dummy cotangent ``u``,
+``grad(f, x, u)`` is ``J^T u``, linear in ``u``; its vjp along a tangent ``v`` is ``J v``. It
+needs the function's ops to support create_graph, and costs one forward, one backward with graph,
+and one backward of that backward per tangent. ``hessian`` is reverse over reverse
+(``jacrev(jacrev(f))``, the same values as PyTorch's forward over reverse), which needs only second
+derivatives of the ops where forward over reverse through the double-vjp trick would need third.
+"""
+import functools
+
+import numpy as np
+
+from .._random import default_generator
+from ..autograd.engine import grad as _autograd_grad
+from ..autograd.functional import Alias
+from ..autograd.grad_mode import enable_grad, is_grad_enabled
+from ..ops.shape import stack
+from ..tensor import Tensor
+from . import _batching
+from ._pytree import tree_flatten, tree_map, tree_unflatten
+from ._vmap import _RANDOM_ERROR
+
+__all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp"]
+
+_JVP = "jvp(f, primals, tangents)"
+
+
+# ---- arguments ---------------------------------------------------------------------------------
+def _checked_argnums(argnums, count):
+    """``argnums`` validated and made non-negative, with PyTorch's errors."""
+    if not isinstance(argnums, (int, tuple)):
+        raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+    numbers = (argnums,) if isinstance(argnums, int) else argnums
+    checked = []
+    for number in numbers:
+        if not isinstance(number, int):
+            raise RuntimeError(f"argnum must be int, got: {type(number)}")
+        if not -count <= number < count:
+            raise RuntimeError(f"Got argnum={number}, but only {count} positional inputs")
+        checked.append(number % count)
+    if isinstance(argnums, tuple):
+        if not checked:
+            raise RuntimeError("argnums must be non-empty")
+        if len(set(checked)) != len(checked):
+            raise RuntimeError(f"argnums elements must be unique, got {argnums}")
+        return tuple(checked)
+    return checked[0]
+
+
+def _selected(args, argnums):
+    return args[argnums] if isinstance(argnums, int) else tuple(args[i] for i in argnums)
+
+
+def _replaced(args, argnums, values):
+    args = list(args)
+    if isinstance(argnums, int):
+        args[argnums] = values
+    else:
+        for number, value in zip(argnums, values):
+            args[number] = value
+    return tuple(args)
+
+
+# ---- fresh variables, batched at every level in progress -------------------------------------
+def _physical(tensor, levels):
+    """``tensor`` as one plain tensor with a leading dimension per level (outermost first),
+    broadcast along the levels it is not batched at."""
+    for level in reversed(levels):
+        value, batched = _batching.unwrap(tensor, level.id)
+        tensor = value if batched else _batching.broadcast_batch(tensor, level.size)
+    return tensor
+
+
+def _logical(tensor, levels):
+    """The inverse of ``_physical``."""
+    for level in levels:
+        tensor = _batching.wrap(tensor, level.id)
+    return tensor
+
+
+class _Variables:
+    """Fresh differentiable tensors standing for a pytree of inputs: ``leaves`` (plain, batched
+    along the levels) for the engine, ``tree`` (as the function sees them) for the call."""
+
+    def __init__(self, tree, levels):
+        self.levels = levels
+        flat, self.spec = tree_flatten(tree)
+        self.leaves = []
+        for value in flat:
+            if not isinstance(value, Tensor):
+                raise ValueError(f"Thing passed to transform API must be Tensor, got "
+                                 f"{type(value)}")
+            physical = _physical(value, levels)
+            if physical.requires_grad:
+                self.leaves.append(Alias.apply(physical))
+            else:
+                self.leaves.append(physical.detach().requires_grad_(True))
+        self.tree = tree_unflatten([_logical(leaf, levels) for leaf in self.leaves], self.spec)
+
+    def gradients(self, grads):
+        """Per-variable results of ``grad`` (None as zeros), as the function saw the inputs."""
+        results = [Tensor._wrap(np.zeros_like(leaf._data)) if value is None else value
+                   for value, leaf in zip(grads, self.leaves)]
+        return tree_unflatten([_logical(value, self.levels) for value in results], self.spec)
+
+
+def _needs_graph(roots, variables, grad_enabled):
+    """Whether results must carry a graph: grad mode was on where the transform was called
+    (``grad_enabled``) and the roots' graph reaches a tensor that requires grad other than the
+    transform's own variables."""
+    if not grad_enabled:
+        return False
+    own = {id(leaf) for leaf in variables}
+    stack = []
+    for root in roots:
+        if root.grad_fn is not None:
+            stack.append(root.grad_fn)
+        elif root.requires_grad and id(root) not in own:
+            return True
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for edge in node.next_edges:
+            if edge is None:
+                continue
+            target = edge[0]
+            if isinstance(target, Tensor):
+                if id(target) not in own:
+                    return True
+            elif target is not None:
+                stack.append(target)
+    return False
+
+
+def _detached(tree, keep):
+    """Results as returned: tensors detached unless they must keep their graph."""
+    if keep:
+        return tree
+    return tree_map(lambda value: value.detach() if isinstance(value, Tensor) else value, tree)
+
+
+def _aux(aux, keep):
+    flat, _ = tree_flatten(aux)
+    for value in flat:
+        if not isinstance(value, Tensor):
+            raise RuntimeError(f"Expected tensors, got unsupported type {type(value)}")
+    return _detached(aux, keep)
+
+
+def _gradients(outputs, leaves, grad_outputs, create_graph, retain_graph=None):
+    """d(outputs)/d(leaves) seeded with ``grad_outputs``: None where nothing flowed."""
+    pairs = [(output, seed) for output, seed in zip(outputs, grad_outputs) if output.requires_grad]
+    if not pairs:
+        return [None] * len(leaves)
+    return list(_autograd_grad([output for output, _ in pairs], leaves,
+                               [seed for _, seed in pairs], retain_graph=retain_graph,
+                               create_graph=create_graph, allow_unused=True))
+
+
+def _split_aux(output, has_aux, api):
+    """(output, aux) of a function called with ``has_aux`` (aux None without)."""
+    if not has_aux:
+        return output, None
+    if not (isinstance(output, tuple) and len(output) == 2):
+        raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) if "
+                           f"has_aux is True")
+    return output
+
+
+def _ones(tensor):
+    return Tensor._wrap(np.ones_like(tensor._data))
+
+
+# ---- grad ---------------------------------------------------------------------------------------
+def grad_and_value(func, argnums=0, has_aux=False):
+    """A function returning (gradient of ``func`` with respect to the arguments ``argnums``,
+    the value of ``func``); with ``has_aux`` func returns (output, aux) and the value is
+    (output, aux). ``func`` must return a scalar Tensor."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        levels = _batching.active_levels()
+        grad_enabled = is_grad_enabled()
+        with enable_grad():
+            numbers = _checked_argnums(argnums, len(args))
+            variables = _Variables(_selected(args, numbers), levels)
+            output, aux = _split_aux(func(*_replaced(args, numbers, variables.tree), **kwargs),
+                                     has_aux, "grad_and_value(f)(*args)")
+            if not isinstance(output, Tensor):
+                raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
+                                   f"Tensor, got {type(output)}")
+            if output.dim() != 0:
+                raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
+                                   f"scalar Tensor, got tensor with {output.dim()} dims. Maybe "
+                                   f"you wanted to use the vjp or jacrev APIs instead?")
+            physical = _physical(output, levels)
+            create_graph = _needs_graph([physical], variables.leaves, grad_enabled)
+            grads = _gradients([physical], variables.leaves, [_ones(physical)], create_graph)
+        gradient = variables.gradients(grads)
+        value = _detached(output, create_graph)
+        if has_aux:
+            return gradient, (value, _aux(aux, create_graph))
+        return gradient, value
+    return wrapper
+
+
+def grad(func, argnums=0, has_aux=False):
+    """A function returning the gradient of the scalar ``func`` with respect to the arguments
+    ``argnums`` (pytrees of tensors allowed); with ``has_aux``, (gradient, aux)."""
+    with_value = grad_and_value(func, argnums, has_aux)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        gradient, value = with_value(*args, **kwargs)
+        if has_aux:
+            return gradient, value[1]
+        return gradient
+    return wrapper
+
+
+# ---- vjp ----------------------------------------------------------------------------------------
+def vjp(func, *primals, has_aux=False):
+    """(func(*primals), vjp_fn[, aux]): ``vjp_fn(cotangents)`` returns the vector-Jacobian
+    products with respect to every primal, as a tuple shaped like ``primals``."""
+    return _vjp(func, primals, None, has_aux)
+
+
+def _vjp(func, primals, argnums, has_aux):
+    levels = _batching.active_levels()
+    grad_enabled = is_grad_enabled()
+    with enable_grad():
+        differentiated = primals if argnums is None else _selected(primals, argnums)
+        variables = _Variables(differentiated, levels)
+        call_args = variables.tree if argnums is None else \
+            _replaced(primals, argnums, variables.tree)
+        outputs, aux = _split_aux(func(*call_args), has_aux, "vjp(f, *primals)")
+        flat_outputs, output_spec = tree_flatten(outputs)
+        _check_tensor_outputs(flat_outputs, "vjp(f, *primals)")
+        for output in flat_outputs:
+            if output.dtype.is_floating_point:
+                continue
+            raise RuntimeError(f"vjp(f, ...): All outputs of f must be floating-point or complex "
+                               f"Tensors, got Tensor with dtype {output.dtype}")
+        physical = [_physical(output, levels) for output in flat_outputs]
+        keep = _needs_graph(physical, variables.leaves, grad_enabled)
+
+    def vjp_fn(cotangents, retain_graph=True, create_graph=None):
+        if create_graph is None:
+            create_graph = keep
+        flat_cotangents, cotangent_spec = tree_flatten(cotangents)
+        if cotangent_spec != output_spec:
+            raise RuntimeError(f"Expected pytree structure of cotangents to be the same as pytree "
+                               f"structure of outputs to the function. cotangents: "
+                               f"{cotangent_spec.pprint()}, primal output: "
+                               f"{output_spec.pprint()}")
+        seeds = [_physical(cotangent, levels) for cotangent in flat_cotangents]
+        with enable_grad():
+            grads = _gradients(physical, variables.leaves, seeds, create_graph, retain_graph)
+        return variables.gradients(grads)
+
+    results = _detached(outputs, keep)
+    if has_aux:
+        return results, vjp_fn, _aux(aux, keep)
+    return results, vjp_fn
+
+
+def _check_tensor_outputs(flat_outputs, api):
+    if not flat_outputs or (len(flat_outputs) == 1 and flat_outputs[0] is None):
+        raise RuntimeError(f"{api}: Expected f to be a function that has non-empty output (got "
+                           f"output = {flat_outputs})")
+    for output in flat_outputs:
+        if not isinstance(output, Tensor):
+            raise RuntimeError(f"{api}: expected f(*primals) to return only tensors, got "
+                               f"unsupported type {type(output)}")
+
+
+# ---- jvp ----------------------------------------------------------------------------------------
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """(func(*primals), J @ tangents[, aux]): the Jacobian-vector product (forward mode), by the
+    double-vjp trick."""
+    return _jvp(func, primals, tangents, None, strict, has_aux)
+
+
+def _tensor_list(flat, argname):
+    if not flat:
+        raise RuntimeError(f"{_JVP}: Expected {argname} to contain at least one Tensor.")
+    for value in flat:
+        if not isinstance(value, Tensor):
+            raise RuntimeError(f"{_JVP}: Expected {argname} to only contain Tensors, got "
+                               f"{type(value)}")
+
+
+class _Linearization:
+    """The outputs of ``func`` at fresh variables for ``differentiated`` and the transposed
+    Jacobian applied to dummy cotangents, from which any number of Jacobian-vector products
+    follow (one backward of the backward each)."""
+
+    def __init__(self, func, primals, differentiated, argnums, has_aux, levels):
+        self.levels = levels
+        with enable_grad():
+            self.variables = _Variables(differentiated, levels)
+            call_args = self.variables.tree if argnums is None else \
+                _replaced(primals, argnums, self.variables.tree)
+            outputs, self.aux = _split_aux(func(*call_args), has_aux, _JVP)
+            self.flat_outputs, self.output_spec = tree_flatten(outputs)
+            _check_tensor_outputs(self.flat_outputs, _JVP)
+            physical = [_physical(output, levels) for output in self.flat_outputs]
+            self.physical = physical
+            self.cotangents = [Tensor._wrap(np.zeros_like(output._data), True)
+                               for output in physical]
+            self.transposed = _gradients(physical, self.variables.leaves, self.cotangents,
+                                         create_graph=True, retain_graph=True)
+
+    def product(self, flat_tangents, create_graph, strict):
+        """J @ tangents as flat physical tensors, one per output (zeros where independent)."""
+        pairs = [(value, _physical(tangent, self.levels))
+                 for value, tangent in zip(self.transposed, flat_tangents)
+                 if value is not None and value.requires_grad]
+        products = [None] * len(self.physical)
+        wanted = [index for index, output in enumerate(self.physical) if output.requires_grad]
+        if pairs and wanted:
+            with enable_grad():
+                results = _autograd_grad([value for value, _ in pairs],
+                                         [self.cotangents[index] for index in wanted],
+                                         [tangent for _, tangent in pairs], retain_graph=True,
+                                         create_graph=create_graph, allow_unused=True)
+            for index, result in zip(wanted, results):
+                products[index] = result
+        for index, result in enumerate(products):
+            if result is None:
+                if strict:
+                    raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f "
+                                       "is independent of the inputs. This is not allowed with "
+                                       "strict=True.")
+                products[index] = Tensor._wrap(np.zeros_like(self.physical[index]._data))
+        return products
+
+    def needs_graph(self, flat_tangents):
+        tangents = [tangent for tangent in flat_tangents if isinstance(tangent, Tensor)]
+        grad_enabled = is_grad_enabled()
+        return _needs_graph(self.physical + tangents, self.variables.leaves, grad_enabled) or \
+            (grad_enabled and any(tangent.requires_grad for tangent in tangents))
+
+
+def _jvp(func, primals, tangents, argnums, strict, has_aux):
+    if not isinstance(primals, tuple):
+        raise RuntimeError(f"{_JVP}: Expected primals to be a tuple. E.g. it should be valid to "
+                           f"call f(*primals).")
+    differentiated = primals if argnums is None else _selected(primals, argnums)
+    flat_primals, primals_spec = tree_flatten(differentiated)
+    flat_tangents, tangents_spec = tree_flatten(tangents)
+    if primals_spec != tangents_spec:
+        raise RuntimeError(f"{_JVP}: Expected primals and tangents to have the same python "
+                           f"structure. For example, if primals is a tuple of 3 tensors, tangents "
+                           f"also must be. Got primals with structure {primals_spec} and tangents "
+                           f"with structure {tangents_spec}")
+    _tensor_list(flat_primals, "primals")
+    _tensor_list(flat_tangents, "tangents")
+    linear = _Linearization(func, primals, differentiated, argnums, has_aux,
+                            _batching.active_levels())
+    keep = linear.needs_graph(flat_tangents)
+    products = linear.product(flat_tangents, keep, strict)
+    outputs = tree_unflatten(_detached(linear.flat_outputs, keep), linear.output_spec)
+    results = tree_unflatten([_logical(value, linear.levels) for value in products],
+                             linear.output_spec)
+    if has_aux:
+        return outputs, results, _aux(linear.aux, keep)
+    return outputs, results
+
+
+# ---- Jacobians -----------------------------------------------------------------------------------
+def _basis(position, sizes, references):
+    """The one-hot vector ``position`` of the concatenated flat ``references``, split per
+    reference and shaped like each (zeros elsewhere)."""
+    pieces = []
+    offset = 0
+    for size, reference in zip(sizes, references):
+        array = np.zeros(reference._data.shape, reference._data.dtype)
+        if offset <= position < offset + size:
+            array.reshape(-1)[position - offset] = 1
+        pieces.append(Tensor._wrap(array))
+        offset += size
+    return pieces
+
+
+def _stacked(pieces, plain):
+    """Per-element results stacked along a new first dim: on the arrays when ``plain`` (nothing
+    to record, nothing batched), else with the differentiable op."""
+    if plain:
+        return Tensor._wrap(np.stack([piece._data for piece in pieces]))
+    return stack(pieces)
+
+
+def _block(stacked, offset, size, shape, plain):
+    """Rows [offset, offset + size) of ``stacked`` reshaped to ``shape``."""
+    if plain:
+        return Tensor._wrap(stacked._data[offset:offset + size].reshape(shape))
+    return stacked.narrow(0, offset, size).reshape(shape)
+
+
+def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
+    """A function returning the Jacobian of ``func`` with respect to the arguments ``argnums``,
+    by reverse mode: one vjp per output element (``chunk_size`` is accepted; the rows are
+    computed one backward at a time either way). Blocks have shape output.shape + input.shape,
+    nested as the outputs, then as the differentiated arguments."""
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+
+    @functools.wraps(func)
+    def wrapper(*args):
+        numbers = _checked_argnums(argnums, len(args))
+        results = _vjp(func, args, numbers, has_aux)
+        output, vjp_fn = results[0], results[1]
+        flat_outputs, output_spec = tree_flatten(output)
+        flat_primals, primals_spec = tree_flatten(_selected(args, numbers))
+        sizes = [value.numel() for value in flat_outputs]
+        total = sum(sizes)
+        plain = not _batching.active_levels() and not any(
+            value.requires_grad for value in flat_outputs)
+        rows = [[] for _ in flat_primals]
+        for position in range(total):
+            basis = tree_unflatten(_basis(position, sizes, flat_outputs), output_spec)
+            for row, value in zip(rows, tree_flatten(vjp_fn(basis))[0]):
+                row.append(value)
+        blocks = [[None] * len(flat_primals) for _ in flat_outputs]
+        for index, (row, primal) in enumerate(zip(rows, flat_primals)):
+            stacked = _stacked(row, plain) if total else None
+            offset = 0
+            for number, (output, size) in enumerate(zip(flat_outputs, sizes)):
+                shape = tuple(output.shape) + tuple(primal.shape)
+                blocks[number][index] = _block(stacked, offset, size, shape, plain) if size else \
+                    Tensor._wrap(np.zeros(shape, primal._data.dtype))
+                offset += size
+        jacobian = tree_unflatten([tree_unflatten(per_primal, primals_spec)
+                                   for per_primal in blocks], output_spec)
+        if has_aux:
+            return jacobian, results[2]
+        return jacobian
+    return wrapper
+
+
+def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
+    """A function returning the Jacobian of ``func`` with respect to the arguments ``argnums``,
+    by forward mode (the double-vjp trick): one Jacobian-vector product per input element."""
+    @functools.wraps(func)
+    def wrapper(*args):
+        numbers = _checked_argnums(argnums, len(args))
+        primals = _selected(args, numbers)
+        flat_primals, primals_spec = tree_flatten(primals)
+        levels = _batching.active_levels()
+        state = default_generator.get_state()
+        linear = _Linearization(func, args, primals, numbers, has_aux, levels)
+        if randomness == "error" and default_generator.get_state() != state:
+            raise RuntimeError(_RANDOM_ERROR)
+        keep = linear.needs_graph([])
+        plain = not levels and not keep
+        sizes = [value.numel() for value in flat_primals]
+        columns = [[] for _ in linear.physical]
+        for position in range(sum(sizes)):
+            products = linear.product(_basis(position, sizes, flat_primals), keep, False)
+            for column, value in zip(columns, products):
+                column.append(value)
+        per_output = []
+        for column, output, physical in zip(columns, linear.flat_outputs, linear.physical):
+            # Stacked along the input elements, which then move behind the output's dims.
+            stacked = _stacked(column, plain) if column else None
+            blocks = []
+            offset = 0
+            for primal, size in zip(flat_primals, sizes):
+                shape = tuple(physical.shape) + tuple(primal.shape)
+                if not size:
+                    block = Tensor._wrap(np.zeros(shape, physical._data.dtype))
+                elif plain:
+                    part = np.moveaxis(stacked._data[offset:offset + size], 0, -1)
+                    block = Tensor._wrap(np.ascontiguousarray(part).reshape(shape))
+                else:
+                    block = stacked.narrow(0, offset, size).movedim(0, -1).reshape(shape)
+                blocks.append(_logical(block, levels))
+                offset += size
+            per_output.append(tree_unflatten(blocks, primals_spec))
+        jacobian = tree_unflatten(per_output, linear.output_spec)
+        if has_aux:
+            return jacobian, _aux(linear.aux, keep)
+        return jacobian
+    return wrapper
+
+
+def hessian(func, argnums=0):
+    """A function returning the Hessian of ``func`` with respect to the arguments ``argnums``:
+    the Jacobian of its gradient, by reverse over reverse (see the module docstring)."""
+    return jacrev(jacrev(func, argnums), argnums)

@@ -1,0 +1,134 @@
+"""Nested Python containers of tensors ("pytrees"), as the function transforms see them: tuples,
+lists, dicts and namedtuples are nodes, everything else (None included) is a leaf."""
+
+
+class TreeSpec:
+    """The structure of a pytree: the node type, what rebuilds it (dict keys, namedtuple class)
+    and the children's specs; a leaf has no type."""
+
+    __slots__ = ("kind", "context", "children", "num_leaves")
+
+    def __init__(self, kind, context, children):
+        self.kind = kind
+        self.context = context
+        self.children = tuple(children)
+        self.num_leaves = 1 if kind is None else sum(child.num_leaves for child in children)
+
+    def is_leaf(self):
+        return self.kind is None
+
+    def __eq__(self, other):
+        return isinstance(other, TreeSpec) and (self.kind, self.context, self.children) == \
+            (other.kind, other.context, other.children)
+
+    def __hash__(self):
+        return hash((self.kind, self.context, self.children))
+
+    def __repr__(self, indent=0):
+        """PyTorch's TreeSpec repr (error messages quote it)."""
+        if self.kind is None:
+            return "*"
+        if self.kind == "namedtuple":
+            name, context = self.context.__name__, self.context
+        else:
+            name, context = self.kind, list(self.context) if self.kind == "dict" else None
+        children = ""
+        if self.children:
+            indent += 2
+            children = self.children[0].__repr__(indent)
+            children += "".join(",\n" + " " * indent + child.__repr__(indent)
+                                for child in self.children[1:])
+        return f"TreeSpec({name}, {context}, [{children}])"
+
+    def pprint(self):
+        """The structure with ``*`` for each leaf, as PyTorch's treespec_pprint."""
+        return repr(tree_unflatten([_ASTERISK] * self.num_leaves, self))
+
+
+class _Asterisk:
+    def __repr__(self):
+        return "*"
+
+
+_ASTERISK = _Asterisk()
+LEAF = TreeSpec(None, None, ())
+
+
+def _node(tree):
+    """(kind, context, children) for a container node, or None for a leaf."""
+    if isinstance(tree, tuple):
+        if hasattr(type(tree), "_fields"):
+            return "namedtuple", type(tree), tuple(tree)
+        return "tuple", None, tree
+    if isinstance(tree, list):
+        return "list", None, tree
+    if isinstance(tree, dict):
+        return "dict", tuple(tree), tuple(tree.values())
+    return None
+
+
+def tree_flatten(tree):
+    """(leaves in depth-first order, spec)."""
+    leaves = []
+    spec = _flatten_into(tree, leaves)
+    return leaves, spec
+
+
+def _flatten_into(tree, leaves):
+    node = _node(tree)
+    if node is None:
+        leaves.append(tree)
+        return LEAF
+    kind, context, children = node
+    return TreeSpec(kind, context, [_flatten_into(child, leaves) for child in children])
+
+
+def tree_unflatten(leaves, spec):
+    """Rebuild the pytree of ``spec`` around ``leaves``."""
+    iterator = iter(leaves)
+    tree = _build(iterator, spec)
+    return tree
+
+
+def _build(iterator, spec):
+    if spec.kind is None:
+        return next(iterator)
+    children = [_build(iterator, child) for child in spec.children]
+    if spec.kind == "tuple":
+        return tuple(children)
+    if spec.kind == "list":
+        return children
+    if spec.kind == "dict":
+        return dict(zip(spec.context, children))
+    return spec.context(*children)
+
+
+def tree_map(function, tree):
+    leaves, spec = tree_flatten(tree)
+    return tree_unflatten([function(leaf) for leaf in leaves], spec)
+
+
+def broadcast_prefix(prefix, spec):
+    """The leaves of ``prefix`` repeated over the subtrees of ``spec`` they stand for (in_dims
+    and out_dims are such prefixes), or None when ``prefix`` is not a prefix of ``spec``."""
+    result = []
+    if _broadcast_into(prefix, spec, result):
+        return result
+    return None
+
+
+def _broadcast_into(prefix, spec, result):
+    node = _node(prefix)
+    if node is None:
+        result.extend([prefix] * spec.num_leaves)
+        return True
+    kind, context, children = node
+    if kind != spec.kind or len(children) != len(spec.children):
+        return False
+    if kind == "dict" and set(context) != set(spec.context):
+        return False
+    if kind == "dict":
+        by_key = dict(zip(context, children))
+        children = [by_key[key] for key in spec.context]
+    return all(_broadcast_into(child, child_spec, result)
+               for child, child_spec in zip(children, spec.children))

@@ -1,0 +1,260 @@
+"""``vmap``: map a function over a dimension of its inputs.
+
+A call first runs the function once on the whole batch (ember/func/_batching.py). Where an op has
+no batching rule, or the function reads values in a way no rule covers, vmap warns once naming
+what it could not batch and runs the function once per sample instead, stacking the results:
+always correct, slower by the batch size. ``randomness`` follows PyTorch: "error" refuses random
+ops, "same" gives every sample the same draws, "different" independent ones (per sample).
+"""
+import functools
+import warnings
+
+from .._random import default_generator
+from ..ops.shape import cat, stack
+from ..tensor import Tensor
+from . import _batching
+from ._pytree import broadcast_prefix, tree_flatten, tree_unflatten
+
+__all__ = ["vmap"]
+
+_RANDOMNESS = ("error", "different", "same")
+_RANDOM_ERROR = ("vmap: called random operation while in randomness error mode. Please either use "
+                 "the 'same' or 'different' randomness flags on vmap or perform the randomness "
+                 "operation out of vmap")
+# Packages whose frames name what could not be batched (the op entry points and their kernels).
+_OP_PACKAGES = ("ember.ops", "ember.nn.functional", "ember.nn._kernels", "ember.autograd",
+                "ember._tensor_methods", "ember.tensor", "ember.linalg", "ember._factories")
+_warned = set()
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
+    """``func`` mapped over dimension ``in_dims`` of its inputs, results stacked along
+    ``out_dims`` (``torch.func.vmap``). in_dims and out_dims are ints, None (not mapped) or
+    pytrees of them matching the inputs and outputs; keyword arguments are never mapped."""
+    if randomness not in _RANDOMNESS:
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
+                           f"'same'. Got {randomness}")
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        return _call(func, in_dims, out_dims, randomness, chunk_size, args, kwargs)
+    return wrapped
+
+
+def _name(func):
+    if hasattr(func, "__name__"):
+        return func.__name__
+    if isinstance(func, functools.partial):
+        return f"functools.partial({_name(func.func)}, ...)"
+    return repr(func)
+
+
+def _call(func, in_dims, out_dims, randomness, chunk_size, args, kwargs):
+    name = _name(func)
+    _check_out_dims(out_dims, name)
+    size, flat_in_dims, flat_args, spec = _mapped_inputs(in_dims, args, name)
+    if chunk_size is None or chunk_size >= size:
+        return _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name)
+    state = default_generator.get_state() if randomness == "same" else None
+    results = []
+    for start in range(0, size, chunk_size):
+        length = min(chunk_size, size - start)
+        chunk = [arg if in_dim is None else arg.narrow(in_dim, start, length)
+                 for arg, in_dim in zip(flat_args, flat_in_dims)]
+        if state is not None:
+            default_generator.set_state(state)
+        results.append(_run(func, length, flat_in_dims, chunk, spec, out_dims, randomness,
+                            kwargs, name))
+    return _joined(results, out_dims, cat)
+
+
+def _check_out_dims(out_dims, name):
+    leaves = [out_dims] if isinstance(out_dims, int) else tree_flatten(out_dims)[0]
+    for leaf in leaves:
+        if leaf is not None and not isinstance(leaf, int):
+            raise ValueError(f"vmap({name}, ..., out_dims={out_dims}): `out_dims` must be an int, "
+                             f"None or a python collection of ints representing where in the "
+                             f"outputs the vmapped dimension should appear.")
+
+
+def _mapped_inputs(in_dims, args, name):
+    """(batch size, in_dim per flat argument, flat arguments, their spec), checked as PyTorch."""
+    if not isinstance(in_dims, (int, tuple)):
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): expected `in_dims` to "
+                         f"be int or a (potentially nested) tuple matching the structure of "
+                         f"inputs, got: {type(in_dims)}.")
+    if not args:
+        raise ValueError(f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add inputs, "
+                         f"or you are trying to vmap over a function with no inputs. The latter "
+                         f"is unsupported.")
+    flat_args, spec = tree_flatten(args)
+    flat_in_dims = broadcast_prefix(in_dims, spec)
+    if flat_in_dims is None:
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not "
+                         f"compatible with the structure of `inputs`. in_dims has structure "
+                         f"{tree_flatten(in_dims)[1]} but inputs has structure {spec}.")
+    for index, (arg, in_dim) in enumerate(zip(flat_args, flat_in_dims)):
+        if in_dim is not None and not isinstance(in_dim, int):
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim="
+                             f"{in_dim} for an input but in_dim must be either an integer "
+                             f"dimension or None.")
+        if in_dim is None:
+            continue
+        if not isinstance(arg, Tensor):
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim="
+                             f"{in_dim} for an input but the input is of type {type(arg)}. We "
+                             f"cannot vmap over non-Tensor arguments, please use None as the "
+                             f"respective in_dim")
+        ndim = arg.dim()
+        if not -ndim <= in_dim < ndim:
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim="
+                             f"{in_dim} for some input, but that input is a Tensor of "
+                             f"dimensionality {ndim} so expected in_dim to satisfy -{ndim} <= "
+                             f"in_dim < {ndim}.")
+        flat_in_dims[index] = in_dim % ndim
+    sizes = [arg.shape[in_dim] for arg, in_dim in zip(flat_args, flat_in_dims)
+             if in_dim is not None]
+    if not sizes:
+        raise ValueError("vmap: Expected at least one Tensor to vmap over")
+    if any(size != sizes[0] for size in sizes):
+        raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
+                         f"dimension, got sizes {sizes} for the mapped dimension")
+    return sizes[0], flat_in_dims, flat_args, spec
+
+
+def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name):
+    """One batched call of ``func``, or one call per sample where that is not possible."""
+    state = default_generator.get_state()
+    reason = None
+    try:
+        with _batching.batching(size, randomness) as level:
+            inputs = [arg if in_dim is None else
+                      _batching.wrap(arg if in_dim == 0 else arg.movedim(in_dim, 0), level.id)
+                      for arg, in_dim in zip(flat_args, flat_in_dims)]
+            outputs = func(*tree_unflatten(inputs, spec), **kwargs)
+    except _batching.VmapError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
+        reason = _reason(error)
+    if default_generator.get_state() != state:
+        if randomness == "error":
+            raise RuntimeError(_RANDOM_ERROR)
+        if reason is None and randomness == "different":
+            reason = "random operations with randomness='different'"
+        if reason is not None:
+            default_generator.set_state(state)
+    if reason is None:
+        try:
+            return _unbatched(outputs, out_dims, level, size, name)
+        except _batching.Unbatchable as error:
+            reason = error.what
+    _warn_once(reason)
+    return _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs,
+                       name)
+
+
+def _reason(error):
+    """What could not be batched: the rule-less op, or the op entry point (the outermost frame
+    of the innermost run of frames in ember's op packages) where the data was read."""
+    if isinstance(error, _batching.Unbatchable):
+        return error.what
+    frames = []
+    traceback = error.__traceback__
+    while traceback is not None:
+        frames.append(traceback.tb_frame)
+        traceback = traceback.tb_next
+    found = None
+    for frame in reversed(frames):
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith(_OP_PACKAGES):
+            found = f"{module}.{frame.f_code.co_qualname}"
+        elif found is not None:
+            break
+    if found is None:
+        return f"{type(error).__name__}: {error}"
+    return found
+
+
+def _warn_once(reason):
+    if reason in _warned:
+        return
+    _warned.add(reason)
+    warnings.warn(f"vmap: there is no batching rule for {reason}; running the function once per "
+                  f"sample instead (correct, but slower by the batch size)", UserWarning,
+                  stacklevel=5)
+
+
+def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name):
+    state = default_generator.get_state()
+    results = []
+    for position in range(size):
+        if randomness == "same":
+            default_generator.set_state(state)
+        sample = [arg if in_dim is None else arg.select(in_dim, position)
+                  for arg, in_dim in zip(flat_args, flat_in_dims)]
+        results.append(func(*tree_unflatten(sample, spec), **kwargs))
+    if randomness == "error" and default_generator.get_state() != state:
+        raise RuntimeError(_RANDOM_ERROR)
+    for result in results:
+        _flat_outputs(result, out_dims, name)
+    return _joined(results, out_dims, stack)
+
+
+def _flat_outputs(outputs, out_dims, name):
+    """(flat outputs, out_dim per output, spec), checked as PyTorch checks them."""
+    flat, spec = tree_flatten(outputs)
+    if isinstance(outputs, Tensor):
+        if isinstance(out_dims, int) or out_dims is None:
+            flat_out_dims = [out_dims]
+        elif isinstance(out_dims, tuple) and len(out_dims) == 1:
+            flat_out_dims = list(out_dims)
+        else:
+            flat_out_dims = None
+    else:
+        flat_out_dims = broadcast_prefix(out_dims, spec)
+    if flat_out_dims is None:
+        raise ValueError(f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not "
+                         f"compatible with the structure of `outputs`. out_dims has structure "
+                         f"{tree_flatten(out_dims)[1]} but outputs has structure {spec}.")
+    for output, out_dim in zip(flat, flat_out_dims):
+        if out_dim is not None and not isinstance(output, Tensor):
+            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type "
+                             f"{type(output)}. Did you mean to set out_dims= to None for output?")
+    return flat, flat_out_dims, spec
+
+
+def _unbatched(outputs, out_dims, level, size, name):
+    """The outputs of a batched call with the batch dimension at out_dims."""
+    flat, flat_out_dims, spec = _flat_outputs(outputs, out_dims, name)
+    results = []
+    for output, out_dim in zip(flat, flat_out_dims):
+        value, batched = _batching.unwrap(output, level.id)
+        if out_dim is None:
+            if batched:
+                raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor "
+                                 f"when out_dim is None")
+            results.append(output)
+            continue
+        if not batched:
+            value = _batching.broadcast_batch(output, size)
+        ndim = value.dim()
+        if not -ndim <= out_dim < ndim:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
+                             f"{ndim - 1}], but got {out_dim})")
+        results.append(value.movedim(0, out_dim) if out_dim % ndim else value)
+    return tree_unflatten(results, spec)
+
+
+def _joined(results, out_dims, join):
+    """Per-sample (stack) or per-chunk (cat) results joined along their out_dims."""
+    flat_results = []
+    for result in results:
+        flat, flat_out_dims, spec = _flat_outputs(result, out_dims, "")
+        flat_results.append(flat)
+    joined = []
+    for position, out_dim in enumerate(flat_out_dims):
+        pieces = [flat[position] for flat in flat_results]
+        joined.append(pieces[0] if out_dim is None else join(pieces, dim=out_dim))
+    return tree_unflatten(joined, spec)

@@ -1,0 +1,142 @@
+"""Every batching rule against torch.func.vmap: the op runs once on the whole batch (no per-sample
+fallback) and gives torch's values, with the mapped dimension in several places, unbatched
+operands of other ranks, and gradients through the batched call."""
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember.func import _vmap as vmap_module
+from tests.func.helpers import assert_same_tree, inputs, tree_to_torch
+
+# name, function of (fw, *operands), operand shapes (the batch of 3 is dim 0 of each mapped one),
+# in_dims.
+RULES = [
+    ("add_broadcast", lambda fw, a, b: a + b, [(3, 4), (2, 4)], (0, None)),
+    ("add_lower_rank", lambda fw, a, b: a + b, [(3,), (2, 4)], (0, None)),
+    ("sub_both", lambda fw, a, b: a - b, [(3, 2, 1), (3, 4)], (0, 0)),
+    ("mul_scalar", lambda fw, a: a * 2.5, [(3, 4)], 0),
+    ("div_functional", lambda fw, a, b: fw.div(a, b), [(3, 4), (4,)], (0, None)),
+    ("pow", lambda fw, a: (a * a + 1) ** 1.5, [(3, 4)], 0),
+    ("maximum", lambda fw, a, b: fw.maximum(a, b), [(3, 4), (3, 4)], (0, 0)),
+    ("atan2", lambda fw, a, b: fw.atan2(a, b), [(3, 4), (4,)], (0, None)),
+    ("unary_math", lambda fw, a: a.exp() + a.sin() + a.tanh() + a.abs().sqrt() + a.neg(),
+     [(3, 2, 2)], 0),
+    ("activations", lambda fw, a: fw.nn.functional.relu(a) + fw.nn.functional.gelu(a)
+     + fw.nn.functional.silu(a) + fw.nn.functional.softplus(a) + a.sigmoid()
+     + fw.nn.functional.leaky_relu(a, 0.1) + fw.nn.functional.elu(a), [(3, 5)], 0),
+    ("clamp", lambda fw, a: a.clamp(-0.5, 0.25), [(3, 4)], 0),
+    ("where", lambda fw, a, b: fw.where(b > 0, a, b), [(3, 4), (4,)], (0, None)),
+    ("comparison", lambda fw, a, b: (a > b).to(a.dtype) + (a <= 0).to(a.dtype),
+     [(3, 4), (4,)], (0, None)),
+    ("cast", lambda fw, a: a.float().double(), [(3, 4)], 0),
+    ("sum_all", lambda fw, a: a.sum(), [(3, 2, 4)], 0),
+    ("sum_dims", lambda fw, a: a.sum((0, -1), keepdim=True), [(3, 2, 4)], 0),
+    ("mean_var", lambda fw, a: a.mean(1) + a.var(0).sum(), [(3, 2, 4)], 0),
+    ("amax", lambda fw, a: a.amax(-1), [(3, 2, 4)], 0),
+    ("logsumexp", lambda fw, a: a.logsumexp(0), [(3, 2, 4)], 0),
+    ("softmax", lambda fw, a: a.softmax(-1) + a.log_softmax(0), [(3, 2, 4)], 0),
+    ("cumsum", lambda fw, a: a.cumsum(1) + a.cumprod(0), [(3, 2, 4)], 0),
+    ("prod", lambda fw, a: a.prod(1) + a.prod(), [(3, 2, 4)], 0),
+    ("norm", lambda fw, a: fw.linalg.vector_norm(a, dim=1), [(3, 2, 4)], 0),
+    ("reshape_view", lambda fw, a: a.reshape(4, 2) + a.view(-1).view(4, 2), [(3, 2, 4)], 0),
+    ("unsqueeze_squeeze", lambda fw, a: a.unsqueeze(0).unsqueeze(-1).squeeze(), [(3, 2, 4)],
+     0),
+    ("permute_transpose", lambda fw, a: a.permute(2, 0, 1) + a.transpose(0, 2).transpose(1, 2),
+     [(3, 2, 4, 5)], 0),
+    ("flatten_movedim", lambda fw, a: a.flatten() + a.movedim(0, 1).flatten(), [(3, 2, 2)], 0),
+    ("expand", lambda fw, a: a.expand(2, 3, 4), [(3, 4)], 0),
+    ("repeat", lambda fw, a: a.repeat(2, 1, 2), [(3, 4)], 0),
+    ("cat_mixed", lambda fw, a, b: fw.cat([a, b, a], dim=-1), [(3, 2, 3), (2, 4)], (0, None)),
+    ("stack_mixed", lambda fw, a, b: fw.stack([b, a], dim=1), [(3, 4), (4,)], (0, None)),
+    ("flip_roll", lambda fw, a: a.flip(0) + a.roll(1, 1), [(3, 2, 4)], 0),
+    ("tril", lambda fw, a: a.tril() + a.triu(1), [(3, 4, 4)], 0),
+    ("diagonal", lambda fw, a: a.diagonal(0, 0, 1), [(3, 4, 4)], 0),
+    ("basic_index", lambda fw, a: a[1] + a[:, 1:3].sum(-1) + a[..., 0] + a[None, :, 2][0],
+     [(3, 4, 4)], 0),
+    ("advanced_index", lambda fw, a: a[fw.tensor([2, 0, 1])] + a[:, fw.tensor([1, 1, 3])].T,
+     [(3, 4, 4)], 0),
+    ("matmul_matrix_vector", lambda fw, a, b: a @ b, [(3, 2, 4), (4,)], (0, None)),
+    ("matmul_vector_matrix", lambda fw, a, b: a @ b, [(3, 4), (4, 5)], (0, None)),
+    ("matmul_vectors", lambda fw, a, b: a @ b, [(3, 4), (3, 4)], (0, 0)),
+    ("matmul_unbatched_left", lambda fw, a, b: b @ a, [(3, 4, 2), (5, 4)], (0, None)),
+    ("matmul_stacks", lambda fw, a, b: a @ b, [(3, 1, 2, 4), (5, 4, 2)], (0, None)),
+    ("matmul_vector_stack", lambda fw, a, b: a @ b, [(3, 4), (2, 4, 5)], (0, None)),
+    ("linear_shared", lambda fw, a, w, b: fw.nn.functional.linear(a, w, b),
+     [(3, 2, 4), (5, 4), (5,)], (0, None, None)),
+    ("linear_batched_weight", lambda fw, a, w, b: fw.nn.functional.linear(a, w, b),
+     [(2, 4), (3, 5, 4), (3, 5)], (None, 0, 0)),
+    ("linear_vector", lambda fw, a, w: fw.nn.functional.linear(a, w), [(3, 4), (5, 4)],
+     (0, None)),
+    ("conv2d", lambda fw, a, w, b: fw.nn.functional.conv2d(a, w, b, padding=1, stride=(1, 2)),
+     [(3, 2, 4, 5, 5), (6, 4, 3, 3), (6,)], (0, None, None)),
+    ("conv1d_one_sample", lambda fw, a, w: fw.nn.functional.conv1d(a, w, groups=2),
+     [(3, 4, 7), (6, 2, 3)], (0, None)),
+    ("conv_transpose2d", lambda fw, a, w: fw.nn.functional.conv_transpose2d(a, w, stride=2),
+     [(3, 2, 4, 3, 3), (4, 2, 2, 2)], (0, None)),
+    ("pooling", lambda fw, a: fw.nn.functional.max_pool2d(a, 2) + fw.nn.functional.avg_pool2d(
+        a, 3, padding=1, stride=2), [(3, 2, 3, 4, 4)], 0),
+    ("max_pool_indices", lambda fw, a: fw.nn.functional.max_pool1d(a, 2, return_indices=True),
+     [(3, 2, 3, 6)], 0),
+    ("layer_and_group_norm", lambda fw, a, w: fw.nn.functional.layer_norm(a, (5,), w)
+     + fw.nn.functional.group_norm(a.transpose(1, 2), 1).transpose(1, 2),
+     [(3, 2, 4, 5), (5,)], (0, None)),
+    ("batch_norm_eval", lambda fw, a, mean, var: fw.nn.functional.batch_norm(
+        a, mean, var * var + 0.5, training=False), [(3, 2, 4, 5), (4,), (4,)], (0, None, None)),
+    ("pad", lambda fw, a: fw.nn.functional.pad(a, (1, 2, 0, 1)) + fw.nn.functional.pad(
+        a, (2, 1, 1, 0), mode="reflect"), [(3, 2, 3, 4)], 0),
+]
+
+
+@pytest.mark.parametrize("name, function, shapes, in_dims", RULES,
+                         ids=[rule[0] for rule in RULES])
+def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in_dims):
+    values = inputs(ember, *shapes)
+    vmap_module._warned.clear()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="vmap: there is no batching rule")
+        ours = ember.func.vmap(lambda *args: function(ember, *args), in_dims=in_dims)(*values)
+    theirs = torch.func.vmap(lambda *args: function(torch, *args), in_dims=in_dims)(
+        *tree_to_torch(values, torch))
+    assert_same_tree(ours, theirs, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["add_broadcast", "unary_math", "softmax", "sum_dims",
+                                  "cat_mixed", "basic_index", "matmul_vector_stack",
+                                  "linear_batched_weight", "permute_transpose"])
+def test_gradients_flow_through_the_batched_call_like_torch(torch, name):
+    _, function, shapes, in_dims = next(rule for rule in RULES if rule[0] == name)
+    results = []
+    for fw in (ember, torch):
+        values = inputs(fw, *shapes, requires_grad=True)
+        out = fw.func.vmap(lambda *args: function(fw, *args), in_dims=in_dims)(*values)
+        weights = fw.tensor(np.random.default_rng(1).standard_normal(tuple(out.shape)))
+        results.append(fw.autograd.grad((out * weights).sum(), values))
+    assert_same_tree(*results, rtol=1e-6, atol=1e-9)
+
+
+def test_nested_levels_batch_an_op_with_operands_from_both_levels(torch):
+    def run(fw):
+        x, y = inputs(fw, (2, 3, 4), (3, 4))
+
+        def inner(row, column):
+            return (row * column).softmax(-1) @ column
+        return fw.func.vmap(fw.func.vmap(inner, in_dims=(0, 0)), in_dims=(0, None))(x, y)
+    vmap_module._warned.clear()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="vmap: there is no batching rule")
+        ours = run(ember)
+    assert_same_tree(ours, run(torch))
+
+
+def test_a_zero_dim_sample_of_another_dtype_falls_back_to_keep_torchs_promotion(torch):
+    """A 0-dim float64 sample times a float32 vector is float32 in PyTorch; a float64 batch of
+    them would promote to float64, so the rule refuses and vmap runs per sample."""
+    def run(fw):
+        x = fw.tensor([1.5, 2.5], dtype=fw.float64)
+        y = fw.tensor([1.0, 2.0, 3.0])
+        return fw.func.vmap(lambda a: a * y)(x)
+    with pytest.warns(UserWarning, match="no batching rule"):
+        ours = run(ember)
+    assert_same_tree(ours, run(torch))

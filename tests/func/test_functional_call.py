@@ -1,0 +1,167 @@
+"""functional_call and stack_module_state against torch.func: replaced parameters and buffers,
+the module restored afterwards (also after an exception), BatchNorm's running statistics, tied
+weights, strict keys and the errors users see."""
+import numpy as np
+import pytest
+
+import ember
+from tests.conftest import assert_raises_like_torch, load_torch_state
+from tests.func.helpers import assert_same_tree, inputs, tree_to_torch, twin_modules
+
+
+def _mlp(fw):
+    return fw.nn.Sequential(fw.nn.Linear(3, 4), fw.nn.Tanh(), fw.nn.Linear(4, 2))
+
+
+def _state(ours):
+    return {name: value.detach().numpy().copy() for name, value in ours.state_dict().items()}
+
+
+def test_replaced_parameters_give_torch_values_and_the_module_is_restored(torch):
+    ours, theirs = twin_modules(torch, _mlp)
+    before = _state(ours)
+    (weight,) = inputs(ember, (4, 3), dtype="float32")
+    (x,) = inputs(ember, (5, 3), seed=1, dtype="float32")
+    replacement = {"0.weight": weight}
+    mine = ember.func.functional_call(ours, replacement, (x,))
+    other = torch.func.functional_call(theirs, tree_to_torch(replacement, torch),
+                                       (tree_to_torch(x, torch),))
+    assert_same_tree(mine, other, rtol=1e-5, atol=1e-6)
+    for name, value in _state(ours).items():
+        np.testing.assert_array_equal(value, before[name])
+    assert ours[0].weight is not weight and isinstance(ours[0].weight, ember.nn.Parameter)
+
+
+def test_a_tuple_of_dicts_kwargs_and_a_single_argument(torch):
+    ours, theirs = twin_modules(torch, lambda fw: fw.nn.Linear(3, 2))
+    (weight, bias, x) = inputs(ember, (2, 3), (2,), (3,), dtype="float32")
+    mine = ember.func.functional_call(ours, ({"weight": weight}, {"bias": bias}), x)
+    other = torch.func.functional_call(
+        theirs, ({"weight": tree_to_torch(weight, torch)}, {"bias": tree_to_torch(bias, torch)}),
+        tree_to_torch(x, torch))
+    assert_same_tree(mine, other, rtol=1e-5, atol=1e-6)
+    keyword = ember.func.functional_call(ours, {}, kwargs={"input": x})
+    assert_same_tree(keyword, theirs(tree_to_torch(x, torch)), rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_flow_to_the_replacements_not_to_the_module(torch):
+    ours, _ = twin_modules(torch, _mlp)
+    params = {name: value.detach().requires_grad_(True)
+              for name, value in ours.named_parameters()}
+    (x,) = inputs(ember, (5, 3), dtype="float32")
+    ember.func.functional_call(ours, params, (x,)).sum().backward()
+    assert all(value.grad is not None for value in params.values())
+    assert all(parameter.grad is None for parameter in ours.parameters())
+
+
+def test_the_module_is_restored_when_the_call_raises():
+    module = ember.nn.Linear(3, 2)
+    weight = module.weight
+    with pytest.raises(RuntimeError):
+        ember.func.functional_call(module, {"weight": ember.ones(2, 5)}, (ember.ones(3),))
+    assert module.weight is weight
+    with pytest.raises(TypeError):
+        ember.func.functional_call(module, {"weight": ember.ones(2, 3), "bias": "zeros"},
+                                   (ember.ones(3),))
+    assert module.weight is weight and isinstance(module.bias, ember.nn.Parameter)
+
+
+def test_batchnorm_buffers_given_are_updated_in_place_like_torch(torch):
+    ours, theirs = twin_modules(torch, lambda fw: fw.nn.BatchNorm1d(3))
+    before = _state(ours)
+    (x,) = inputs(ember, (6, 3), dtype="float32")
+    mine_buffers = {name: value.clone() for name, value in ours.named_buffers()}
+    their_buffers = {name: value.clone() for name, value in theirs.named_buffers()}
+    mine = ember.func.functional_call(ours, mine_buffers, (x,))
+    other = torch.func.functional_call(theirs, their_buffers, (tree_to_torch(x, torch),))
+    assert_same_tree(mine, other, rtol=1e-5, atol=1e-6)
+    assert_same_tree(mine_buffers, their_buffers, rtol=1e-5, atol=1e-6)
+    assert int(mine_buffers["num_batches_tracked"].item()) == 1
+    for name, value in _state(ours).items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+class _Tied:
+    """Two bias-free linear layers sharing one weight."""
+
+    @staticmethod
+    def build(fw):
+        class Tied(fw.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.first = fw.nn.Linear(2, 2, bias=False)
+                self.second = fw.nn.Linear(2, 2, bias=False)
+                self.second.weight = self.first.weight
+
+            def forward(self, x):
+                return self.second(self.first(x))
+        return Tied()
+
+
+@pytest.mark.parametrize("tie_weights", [True, False])
+def test_tied_weights_follow_tie_weights_like_torch(torch, tie_weights):
+    ours, theirs = twin_modules(torch, _Tied.build)
+    weight = ember.tensor([[2.0, 0.0], [1.0, 1.0]])
+    (x,) = inputs(ember, (2,), dtype="float32")
+    mine = ember.func.functional_call(ours, {"first.weight": weight}, (x,),
+                                      tie_weights=tie_weights)
+    other = torch.func.functional_call(theirs, {"first.weight": tree_to_torch(weight, torch)},
+                                       (tree_to_torch(x, torch),), tie_weights=tie_weights)
+    assert_same_tree(mine, other, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["strict", "repeated", "not_dict", "not_dicts", "tied"])
+def test_errors_match_torch(torch, bad):
+    def call(fw):
+        module = _Tied.build(fw) if bad == "tied" else fw.nn.Linear(2, 2)
+        x = fw.ones(2)
+        call = fw.func.functional_call
+        if bad == "strict":
+            return lambda: call(module, {"weight": fw.ones(2, 2), "extra": fw.ones(1)}, (x,),
+                                strict=True)
+        if bad == "repeated":
+            return lambda: call(module, ({"weight": fw.ones(2, 2)}, {"weight": fw.ones(2, 2)}),
+                                (x,))
+        if bad == "not_dict":
+            return lambda: call(module, 3, (x,))
+        if bad == "not_dicts":
+            return lambda: call(module, [3], (x,))
+        return lambda: call(module, {"first.weight": fw.eye(2), "second.weight": fw.ones(2, 2)},
+                            (x,))
+    assert_raises_like_torch(call(torch), call(ember), same_type=True)
+
+
+def test_a_name_the_module_lacks_is_set_for_the_call_and_removed_after():
+    module = ember.nn.Linear(2, 2)
+    seen = []
+    module.register_forward_hook(lambda layer, args, output: seen.append(layer.scale.item()))
+    ember.func.functional_call(module, {"scale": ember.tensor(3.0)}, (ember.ones(2),))
+    assert seen == [3.0] and not hasattr(module, "scale")
+
+
+def test_stack_module_state_and_vmap_ensemble_like_torch(torch):
+    torch.manual_seed(0)
+    theirs = [torch.nn.Linear(3, 2) for _ in range(4)]
+    ours = [ember.nn.Linear(3, 2) for _ in range(4)]
+    for mine, other in zip(ours, theirs):
+        load_torch_state(mine, other)
+    (x,) = inputs(ember, (5, 3), dtype="float32")
+
+    def run(fw, models, data):
+        params, buffers = fw.func.stack_module_state(models)
+        assert all(value.requires_grad and value.is_leaf for value in params.values())
+
+        def call(parameters, buffers_, batch):
+            return fw.func.functional_call(models[0], (parameters, buffers_), (batch,))
+        return fw.func.vmap(call, in_dims=(0, 0, None))(params, buffers, data)
+    assert_same_tree(run(ember, ours, x), run(torch, theirs, tree_to_torch(x, torch)),
+                     rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["empty", "modes", "classes"])
+def test_stack_module_state_errors_match_torch(torch, bad):
+    def call(fw):
+        models = {"empty": [], "modes": [fw.nn.Linear(2, 2), fw.nn.Linear(2, 2).eval()],
+                  "classes": [fw.nn.Linear(2, 2), fw.nn.Tanh()]}[bad]
+        return lambda: fw.func.stack_module_state(models)
+    assert_raises_like_torch(call(torch), call(ember), same_type=True)

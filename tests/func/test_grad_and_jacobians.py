@@ -1,0 +1,297 @@
+"""ember.func's grad, grad_and_value, vjp, jvp, jacrev, jacfwd and hessian against torch.func:
+values, output structure (argnums, pytrees, has_aux), composition and the errors users see."""
+import numpy as np
+import pytest
+
+import ember
+from tests.conftest import assert_raises_like_torch
+from tests.func.helpers import assert_same_tree, inputs, requires_double_backward
+
+
+def _both(torch, check):
+    return check(ember), check(torch)
+
+
+def cube_sum(x):
+    return (x * x * x).sum()
+
+
+def product_sum(x, y):
+    return (x * x * y).sum() + (x * y).exp().sum()
+
+
+def dict_loss(params, x):
+    return ((params["w"] * x).exp() * params["b"]).sum()
+
+
+def two_outputs(x, y):
+    return {"scaled": x * y, "total": (x * x).sum()}
+
+
+# ---- grad and grad_and_value --------------------------------------------------------------------
+@pytest.mark.parametrize("argnums", [0, 1, -1, (0, 1), (1, 0)])
+def test_grad_argnums_match_torch(torch, argnums):
+    def run(fw):
+        x, y = inputs(fw, (3,), (3,))
+        return fw.func.grad(product_sum, argnums=argnums)(x, y)
+    assert_same_tree(*_both(torch, run))
+
+
+def test_grad_of_a_dict_of_parameters_and_has_aux_match_torch(torch):
+    def run(fw):
+        w, b, x = inputs(fw, (2, 3), (3,), (2, 3))
+
+        def loss(params, data):
+            value = dict_loss(params, data)
+            return value, {"double": value * 2, "pair": (data * 3, params["b"])}
+        return fw.func.grad(loss, has_aux=True)({"w": w, "b": b}, x)
+    assert_same_tree(*_both(torch, run))
+
+
+def test_grad_and_value_matches_torch(torch):
+    def run(fw):
+        x, y = inputs(fw, (3,), (3,))
+        plain = fw.func.grad_and_value(product_sum, argnums=(0, 1))(x, y)
+        with_aux = fw.func.grad_and_value(lambda a: (cube_sum(a), a * 2), has_aux=True)(x)
+        return plain, with_aux
+    assert_same_tree(*_both(torch, run))
+
+
+def test_grad_of_an_unused_argument_is_zero_and_keyword_arguments_pass_through(torch):
+    def run(fw):
+        x, y = inputs(fw, (3,), (2,))
+        unused = fw.func.grad(lambda a, b: cube_sum(a), argnums=1)(x, y)
+        keyword = fw.func.grad(lambda a, scale=1.0: cube_sum(a) * scale)(x, scale=3.0)
+        return unused, keyword
+    assert_same_tree(*_both(torch, run))
+
+
+@requires_double_backward("mul", "exp", "sum", order=3)
+def test_nested_grad_gives_higher_derivatives_like_torch(torch):
+    def run(fw):
+        (x,) = inputs(fw, (3,))
+        first = fw.func.grad(lambda a: (a * a * a * a).exp().sum())
+        second = fw.func.grad(lambda a: first(a).sum())
+        third = fw.func.grad(lambda a: second(a).sum())
+        return first(x), second(x), third(x)
+    assert_same_tree(*_both(torch, run))
+
+
+def test_nested_grad_keeps_variables_apart_like_torch(torch):
+    """d/dx [x * d/dy (x * y)] = d/dx [x * x] = 2x: the inner grad must treat the outer x as a
+    constant even though both are the same tensor (PyTorch's levels)."""
+    def run(fw):
+        (x,) = inputs(fw, ())
+        return fw.func.grad(lambda a: a * fw.func.grad(lambda b: a * b)(a))(x)
+    ours, theirs = _both(torch, run)
+    assert_same_tree(ours, theirs)
+    np.testing.assert_allclose(ours.numpy(), 2 * inputs(ember, ())[0].numpy())
+
+
+def test_grad_result_carries_a_graph_only_when_it_reaches_tensors_that_require_grad(torch):
+    def run(fw):
+        x, w = inputs(fw, (3,), (3,))
+        w.requires_grad_(True)
+        detached = fw.func.grad(lambda a: (a * a * w.detach()).sum())(x)
+        captured = fw.func.grad(lambda a: (a * a * w).sum())(x)
+        assert not detached.requires_grad
+        assert captured.requires_grad
+        (outer,) = fw.autograd.grad(captured.sum(), w)
+        return detached, captured, outer
+    assert_same_tree(*_both(torch, run))
+
+
+def test_under_no_grad_results_carry_no_graph_but_are_computed_like_torch(torch):
+    def run(fw):
+        x, w = inputs(fw, (3,), (3,))
+        w.requires_grad_(True)
+        with fw.no_grad():
+            gradient = fw.func.grad(lambda a: (a * a * w).sum())(x)
+            output, vjp_fn = fw.func.vjp(lambda a: a * w, x)
+            product = vjp_fn(fw.ones(3, dtype=fw.float64))
+        assert not gradient.requires_grad and not output.requires_grad
+        assert not product[0].requires_grad
+        return gradient, product
+    assert_same_tree(*_both(torch, run))
+
+
+@pytest.mark.parametrize("bad", ["vector", "not_tensor_output", "aux_shape", "aux_type",
+                                 "argnum_range", "argnum_type", "argnums_empty",
+                                 "argnums_repeated", "argnums_float", "input_type", "int_input"])
+def test_grad_errors_match_torch(torch, bad):
+    def call(fw):
+        (x,) = inputs(fw, (3,))
+        grad = fw.func.grad
+        if bad == "vector":
+            return lambda: grad(lambda a: a * a)(x)
+        if bad == "not_tensor_output":
+            return lambda: grad(lambda a: 3.0)(x)
+        if bad == "aux_shape":
+            return lambda: grad(cube_sum, has_aux=True)(x)
+        if bad == "aux_type":
+            return lambda: grad(lambda a: (cube_sum(a), {"n": 3}), has_aux=True)(x)
+        if bad == "argnum_range":
+            return lambda: grad(cube_sum, argnums=2)(x)
+        if bad == "argnum_type":
+            return lambda: grad(cube_sum, argnums=(0, "a"))(x)
+        if bad == "argnums_empty":
+            return lambda: grad(cube_sum, argnums=())(x)
+        if bad == "argnums_repeated":
+            return lambda: grad(product_sum, argnums=(0, 0))(x, x)
+        if bad == "argnums_float":
+            return lambda: grad(cube_sum, argnums=0.0)(x)
+        if bad == "input_type":
+            return lambda: grad(cube_sum)(3.0)
+        return lambda: grad(lambda a: a.sum() * 1.0)(fw.tensor([1, 2]))
+    assert_raises_like_torch(call(torch), call(ember), same_type=True)
+
+
+# ---- vjp and jvp --------------------------------------------------------------------------------
+def test_vjp_matches_torch_for_pytrees_and_aux(torch):
+    def run(fw):
+        x, y = inputs(fw, (3,), (3,))
+        output, vjp_fn = fw.func.vjp(two_outputs, x, y)
+        cotangents = {"scaled": fw.ones(3, dtype=fw.float64) * 2,
+                      "total": fw.tensor(3.0, dtype=fw.float64)}
+        output_aux, vjp_aux, aux = fw.func.vjp(lambda a: (a.exp(), a * 5), x, has_aux=True)
+        return output, vjp_fn(cotangents), output_aux, vjp_aux(fw.ones(3, dtype=fw.float64)), aux
+    assert_same_tree(*_both(torch, run))
+
+
+def test_vjp_fn_can_be_called_again_and_with_create_graph(torch):
+    def run(fw):
+        (x,) = inputs(fw, (3,))
+        _, vjp_fn = fw.func.vjp(lambda a: (a * a).exp(), x)
+        first = vjp_fn(fw.ones(3, dtype=fw.float64))
+        again = vjp_fn(fw.ones(3, dtype=fw.float64) * 2)
+        return first, again
+    assert_same_tree(*_both(torch, run))
+
+
+@pytest.mark.parametrize("bad", ["cotangent_structure", "output_type", "int_output", "aux"])
+def test_vjp_errors_match_torch(torch, bad):
+    def call(fw):
+        (x,) = inputs(fw, (3,))
+        if bad == "cotangent_structure":
+            _, vjp_fn = fw.func.vjp(lambda a: (a * 2, a * 3), x)
+            return lambda: vjp_fn(x)
+        if bad == "output_type":
+            return lambda: fw.func.vjp(lambda a: 3, x)
+        if bad == "int_output":
+            return lambda: fw.func.vjp(lambda a: (a * 2).long(), x)
+        return lambda: fw.func.vjp(lambda a: a * 2, x, has_aux=True)
+    ours, theirs = call(ember), call(torch)
+    if bad == "int_output":  # the dtype prints as ember.int64 / torch.int64
+        with pytest.raises(RuntimeError, match="All outputs of f must be floating-point"):
+            ours()
+        return
+    assert_raises_like_torch(theirs, ours, same_type=True)
+
+
+def test_jvp_matches_torch_for_pytrees_constants_and_aux(torch):
+    def run(fw):
+        x, y, u, v = inputs(fw, (3,), (3,), (3,), (3,))
+        plain = fw.func.jvp(two_outputs, (x, y), (u, v))
+        constant = fw.func.jvp(lambda a: fw.ones(3, dtype=fw.float64), (x,), (u,))
+        with_aux = fw.func.jvp(lambda a: (a.exp(), a * 2), (x,), (u,), has_aux=True)
+        return plain, constant, with_aux
+    assert_same_tree(*_both(torch, run))
+
+
+@pytest.mark.parametrize("bad", ["primals_type", "structure", "empty", "output_type",
+                                 "tangent_type", "aux"])
+def test_jvp_errors_match_torch(torch, bad):
+    def call(fw):
+        (x,) = inputs(fw, (3,))
+        jvp = fw.func.jvp
+        if bad == "primals_type":
+            return lambda: jvp(cube_sum, x, x)
+        if bad == "structure":
+            return lambda: jvp(cube_sum, (x,), (x, x))
+        if bad == "empty":
+            return lambda: jvp(cube_sum, (), ())
+        if bad == "output_type":
+            return lambda: jvp(lambda a: 3, (x,), (x,))
+        if bad == "tangent_type":
+            return lambda: jvp(cube_sum, (x,), (3.0,))
+        return lambda: jvp(cube_sum, (x,), (x,), has_aux=True)
+    assert_raises_like_torch(call(torch), call(ember), same_type=True)
+
+
+def test_jvp_strict_refuses_an_output_independent_of_the_inputs():
+    (x,) = inputs(ember, (3,))
+    with pytest.raises(RuntimeError, match="The output of f is independent of the inputs"):
+        ember.func.jvp(lambda a: ember.ones(3), (x,), (x,), strict=True)
+
+
+# ---- Jacobians and Hessians --------------------------------------------------------------------
+@pytest.mark.parametrize("transform", ["jacrev", "jacfwd"])
+@pytest.mark.parametrize("argnums", [0, 1, (0, 1), (1,)])
+def test_jacobians_match_torch_in_values_and_nesting(torch, transform, argnums):
+    def run(fw):
+        x, y = inputs(fw, (2, 3), (3,))
+        jacobian = getattr(fw.func, transform)
+        return jacobian(two_outputs, argnums=argnums)(x, y), \
+            jacobian(product_sum, argnums=argnums)(x, y)
+    assert_same_tree(*_both(torch, run))
+
+
+@pytest.mark.parametrize("transform", ["jacrev", "jacfwd"])
+def test_jacobians_of_dict_inputs_and_aux_match_torch(torch, transform):
+    def run(fw):
+        w, b, x = inputs(fw, (2, 3), (3,), (2, 3))
+        jacobian = getattr(fw.func, transform)
+        per_parameter = jacobian(dict_loss)({"w": w, "b": b}, x)
+        with_aux = jacobian(lambda a: (a.exp(), a.sum()), has_aux=True)(x)
+        return per_parameter, with_aux
+    assert_same_tree(*_both(torch, run))
+
+
+@pytest.mark.parametrize("argnums", [0, (0, 1)])
+def test_hessian_matches_torch(torch, argnums):
+    def run(fw):
+        x, y = inputs(fw, (2,), (2,))
+        return fw.func.hessian(product_sum, argnums=argnums)(x, y), \
+            fw.func.hessian(dict_loss)({"w": x, "b": y}, x * 2)
+    assert_same_tree(*_both(torch, run))
+
+
+def test_hessian_is_the_jacobian_of_the_gradient():
+    (x,) = inputs(ember, (3,))
+    reference = ember.func.hessian(cube_sum)(x)
+    composed = ember.func.jacrev(ember.func.grad(cube_sum))(x)
+    np.testing.assert_allclose(composed.numpy(), reference.numpy())
+    np.testing.assert_allclose(reference.numpy(), np.diag(6 * x.numpy()))
+
+
+@requires_double_backward("mul", "sum", order=3)
+@requires_double_backward("reshape", "stack", "index")
+def test_forward_over_reverse_agrees_with_reverse_over_reverse():
+    (x,) = inputs(ember, (3,))
+    forward_over_reverse = ember.func.jacfwd(ember.func.jacrev(cube_sum))(x)
+    np.testing.assert_allclose(forward_over_reverse.numpy(),
+                               ember.func.hessian(cube_sum)(x).numpy())
+
+
+def test_jacrev_refuses_a_chunk_size_below_one(torch):
+    assert_raises_like_torch(lambda: torch.func.jacrev(cube_sum, chunk_size=0),
+                             lambda: ember.func.jacrev(cube_sum, chunk_size=0), same_type=True)
+
+
+def test_jacfwd_refuses_random_ops_by_default(torch):
+    def call(fw):
+        (x,) = inputs(fw, (3,))
+        return lambda: fw.func.jacfwd(lambda a: a * fw.rand(3, dtype=fw.float64))(x)
+    assert_raises_like_torch(call(torch), call(ember), same_type=True)
+    (x,) = inputs(ember, (3,))
+    jacobian = ember.func.jacfwd(lambda a: a * ember.rand(3, dtype=ember.float64),
+                                 randomness="same")(x)
+    assert jacobian.shape == (3, 3)
+
+
+@requires_double_backward("tanh", "matmul")
+def test_hessian_of_a_tanh_network_matches_torch(torch):
+    def run(fw):
+        w, x = inputs(fw, (4, 3), (3,))
+        return fw.func.hessian(lambda v: (w @ v).tanh().sum())(x)
+    assert_same_tree(*_both(torch, run))

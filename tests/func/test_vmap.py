@@ -1,0 +1,321 @@
+"""vmap against torch.func.vmap: in_dims and out_dims (pytrees included), chunk_size, randomness,
+the per-sample fallback, compositions with grad/jacrev/hessian (per-sample gradients), and the
+errors users see."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember.func import _vmap as vmap_module
+from tests.conftest import assert_raises_like_torch, load_torch_state
+from tests.func.helpers import assert_same_tree, inputs, tree_to_torch
+
+
+def _both(torch, check):
+    return check(ember), check(torch)
+
+
+@pytest.fixture
+def batched_only():
+    """Fail the test if vmap falls back to one call per sample."""
+    vmap_module._warned.clear()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="vmap: there is no batching rule")
+        yield
+
+
+# ---- in_dims and out_dims ---------------------------------------------------------------------
+@pytest.mark.parametrize("in_dims, shapes", [
+    (0, [(4, 3)]),
+    (1, [(3, 4)]),
+    (-1, [(2, 3, 4)]),
+    ((0, None), [(4, 3), (3,)]),
+    ((1, 0), [(3, 4), (4, 3)]),
+    ((None, 2), [(3,), (2, 3, 4)]),
+])
+def test_in_dims_match_torch(torch, batched_only, in_dims, shapes):
+    def run(fw):
+        values = inputs(fw, *shapes)
+        if len(values) == 1:
+            return fw.func.vmap(lambda a: (a * 2).exp().sum(-1), in_dims=in_dims)(*values)
+        return fw.func.vmap(lambda a, b: a * b + 1, in_dims=in_dims)(*values)
+    assert_same_tree(*_both(torch, run))
+
+
+def test_nested_pytrees_of_inputs_and_outputs_match_torch(torch, batched_only):
+    def run(fw):
+        a, b, c, d = inputs(fw, (4, 3), (3, 4), (3,), (4,))
+
+        def function(pair, table, scalar):
+            first, second = pair
+            return {"sum": first + table["y"], "pair": [second * scalar, table["x"]]}
+        in_dims = ((0, 1), {"x": None, "y": 0}, 0)
+        out_dims = {"sum": 1, "pair": [0, None]}
+        return fw.func.vmap(function, in_dims=in_dims, out_dims=out_dims)(
+            (a, b), {"x": c, "y": d}, d)
+    assert_same_tree(*_both(torch, run))
+
+
+@pytest.mark.parametrize("out_dims", [0, 1, -1, (1,), (0, 1), (None, 0)])
+def test_out_dims_match_torch(torch, batched_only, out_dims):
+    def run(fw):
+        (x,) = inputs(fw, (4, 2, 3))
+        if isinstance(out_dims, tuple) and len(out_dims) == 2:
+            return fw.func.vmap(lambda a: (fw.ones(2, dtype=fw.float64) * 5, a.exp()),
+                                out_dims=out_dims)(x)
+        return fw.func.vmap(lambda a: a * 3, out_dims=out_dims)(x)
+    assert_same_tree(*_both(torch, run))
+
+
+def test_unbatched_outputs_are_broadcast_and_kwargs_are_not_mapped(torch, batched_only):
+    def run(fw):
+        (x,) = inputs(fw, (4, 3))
+        constant = fw.func.vmap(lambda a: fw.ones(2, dtype=fw.float64))(x)
+        keyword = fw.func.vmap(lambda a, scale: a * scale)(x, scale=fw.arange(3.0,
+                                                                            dtype=fw.float64))
+        return constant, keyword
+    assert_same_tree(*_both(torch, run))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 10])
+def test_chunk_size_gives_the_same_result(torch, batched_only, chunk_size):
+    def run(fw):
+        x, y = inputs(fw, (5, 3), (3, 5))
+        return fw.func.vmap(lambda a, b: (a * b).sum(), in_dims=(0, 1),
+                            chunk_size=chunk_size)(x, y)
+    assert_same_tree(*_both(torch, run))
+
+
+def test_nested_vmap_matches_torch(torch, batched_only):
+    def run(fw):
+        x, y = inputs(fw, (3, 4, 2), (4, 2))
+        inner = fw.func.vmap(lambda a, b: (a * b).sum(), in_dims=(0, 0))
+        outer = fw.func.vmap(inner, in_dims=(0, None))
+        return outer(x, y), fw.func.vmap(fw.func.vmap(lambda a: a.exp()), in_dims=1)(x)
+    assert_same_tree(*_both(torch, run))
+
+
+@pytest.mark.parametrize("bad", [
+    "sizes", "in_dims_type", "in_dim_range", "in_dim_float", "non_tensor_mapped",
+    "no_inputs", "structure", "no_mapped_input", "out_dims_type", "out_dims_structure",
+    "non_tensor_output", "batched_out_dim_none", "out_dim_range", "randomness_value",
+    "chunk_size"])
+def test_errors_match_torch(torch, bad):
+    def call(fw):
+        x, y = inputs(fw, (2, 3), (3, 3))
+        vmap = fw.func.vmap
+        cases = {
+            "sizes": lambda: vmap(lambda a, b: a + b)(x, y),
+            "in_dims_type": lambda: vmap(lambda a: a, in_dims=[0])(x),
+            "in_dim_range": lambda: vmap(lambda a: a, in_dims=2)(x),
+            "in_dim_float": lambda: vmap(lambda a: a, in_dims=(0.5,))(x),
+            "non_tensor_mapped": lambda: vmap(lambda a: a)(3.0),
+            "no_inputs": lambda: vmap(lambda: x)(),
+            "structure": lambda: vmap(lambda a: a, in_dims=(0, 0))(x),
+            "no_mapped_input": lambda: vmap(lambda a: a, in_dims=None)(x),
+            "out_dims_type": lambda: vmap(lambda a: a, out_dims="a")(x),
+            "out_dims_structure": lambda: vmap(lambda a: (a, a), out_dims=(0, 0, 0))(x),
+            "non_tensor_output": lambda: vmap(lambda a: 1.0)(x),
+            "batched_out_dim_none": lambda: vmap(lambda a: a, out_dims=None)(x),
+            "out_dim_range": lambda: vmap(lambda a: a, out_dims=3)(x),
+            "randomness_value": lambda: vmap(lambda a: a, randomness="sometimes"),
+            "chunk_size": lambda: vmap(lambda a: a, chunk_size=0),
+        }
+        return cases[bad]
+    ours, theirs = call(ember), call(torch)
+    if bad == "structure":  # the messages quote each library's own pytree spec
+        with pytest.raises(ValueError, match="in_dims is not compatible with the structure"):
+            ours()
+        return
+    assert_raises_like_torch(theirs, ours, same_type=True)
+
+
+def test_no_mapped_input_error():
+    x = ember.ones(2)
+    with pytest.raises(ValueError, match="vmap: Expected at least one Tensor to vmap over"):
+        ember.func.vmap(lambda a, b: a, in_dims=(None, None))(x, x)
+
+
+@pytest.mark.parametrize("use", ["item", "bool", "tolist", "backward", "requires_grad_"])
+def test_what_vmap_refuses_is_refused_as_in_torch(torch, use):
+    def call(fw):
+        (x,) = inputs(fw, (2, 3))
+        function = {"item": lambda a: a.sum().item(),
+                    "bool": lambda a: a * 2 if a.sum() > 0 else a,
+                    "tolist": lambda a: a.tolist(),
+                    "backward": lambda a: a.sum().backward(),
+                    "requires_grad_": lambda a: a.requires_grad_()}[use]
+        return lambda: fw.func.vmap(function)(x)
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch)()
+    with pytest.raises(RuntimeError) as ours:
+        call(ember)()
+    # The first sentence is PyTorch's (it goes on pointing at PyTorch's issue tracker).
+    assert str(theirs.value).startswith(str(ours.value).split(". ")[0])
+
+
+def test_a_batched_tensor_prints_like_torch(capsys):
+    ember.func.vmap(lambda a: print(a) or a)(ember.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    printed = capsys.readouterr().out
+    assert re.fullmatch(r"BatchedTensor\(lvl=\d+, bdim=0, value=\n"
+                        r"    tensor\(\[\[1\., 2\.\],\n"
+                        r"            \[3\., 4\.\]\]\)\n\)\n", printed), printed
+
+
+# ---- randomness -------------------------------------------------------------------------------
+def test_random_ops_are_refused_by_default_like_torch(torch):
+    def call(fw, function):
+        (x,) = inputs(fw, (3, 4))
+        return lambda: fw.func.vmap(function(fw))(x)
+    for function in (lambda fw: lambda a: a + fw.rand(4, dtype=fw.float64),
+                     lambda fw: lambda a: fw.nn.functional.dropout(a, 0.5)):
+        assert_raises_like_torch(call(torch, function), call(ember, function), same_type=True)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 2])
+def test_randomness_same_and_different(chunk_size):
+    x = ember.zeros(4, 3)
+    same = ember.func.vmap(lambda a: a + ember.rand(3), randomness="same",
+                           chunk_size=chunk_size)(x)
+    assert np.all(same.numpy() == same.numpy()[0])
+    same_dropout = ember.func.vmap(lambda a: ember.nn.functional.dropout(a + 1, 0.5),
+                                   randomness="same", chunk_size=chunk_size)(ember.zeros(4, 50))
+    assert np.all(same_dropout.numpy() == same_dropout.numpy()[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        different = ember.func.vmap(lambda a: a + ember.rand(3), randomness="different",
+                                    chunk_size=chunk_size)(x)
+    rows = different.numpy()
+    assert len({tuple(row) for row in rows}) == 4
+    assert np.all((rows >= 0) & (rows < 1))
+
+
+# ---- the per-sample fallback ------------------------------------------------------------------
+def test_the_fallback_warns_once_naming_the_op_and_gives_the_per_sample_result(torch):
+    vmap_module._warned.clear()
+
+    def function(fw):
+        return lambda a: a * a.argmax().to(a.dtype)
+    (x,) = inputs(ember, (4, 3))
+    with pytest.warns(UserWarning, match=r"no batching rule for ember\.ops\.reduce\.argmax;"):
+        ours = ember.func.vmap(function(ember))(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = ember.func.vmap(function(ember))(x)
+    theirs = torch.func.vmap(function(torch))(tree_to_torch(x, torch))
+    assert_same_tree(ours, theirs)
+    assert_same_tree(again, theirs)
+
+
+def test_the_fallback_stacks_pytrees_along_out_dims(torch):
+    def run(fw):
+        (x,) = inputs(fw, (4, 3))
+        return fw.func.vmap(lambda a: {"index": a.argmax(), "value": [a * 2]},
+                            out_dims={"index": 0, "value": [1]})(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_same_tree(*_both(torch, run))
+
+
+def test_the_fallback_runs_per_sample_through_a_custom_function():
+    class Square(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad
+    with pytest.warns(UserWarning, match="Square"):
+        out = ember.func.vmap(Square.apply)(ember.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    np.testing.assert_allclose(out.numpy(), [[1.0, 4.0], [9.0, 16.0]])
+
+
+# ---- compositions -------------------------------------------------------------------------------
+def _mlp(fw):
+    return fw.nn.Sequential(fw.nn.Linear(4, 8), fw.nn.Tanh(), fw.nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_per_sample_gradients_match_torch(torch, loss):
+    """The DP-SGD pattern: vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)."""
+    torch.manual_seed(0)
+    theirs = _mlp(torch)
+    ours = _mlp(ember)
+    load_torch_state(ours, theirs)
+    random = np.random.default_rng(0)
+    features = random.standard_normal((6, 4)).astype(np.float32)
+    labels = random.integers(0, 3, 6)
+    targets = labels if loss == "cross_entropy" else np.eye(3, dtype=np.float32)[labels]
+
+    def run(fw, model):
+        params = {name: value.detach() for name, value in model.named_parameters()}
+
+        def compute_loss(parameters, sample, target):
+            prediction = fw.func.functional_call(model, parameters, (sample.unsqueeze(0),))
+            if loss == "cross_entropy":
+                return fw.nn.functional.cross_entropy(prediction, target.unsqueeze(0))
+            return fw.nn.functional.mse_loss(prediction, target.unsqueeze(0))
+        per_sample = fw.func.vmap(fw.func.grad(compute_loss), in_dims=(None, 0, 0))
+        return per_sample(params, fw.tensor(features), fw.tensor(targets))
+    with warnings.catch_warnings():
+        if loss == "mse":  # batched all the way; cross_entropy's checks read the targets
+            warnings.filterwarnings("error", message="vmap: there is no batching rule")
+        else:
+            warnings.simplefilter("ignore")
+        ours_grads = run(ember, ours)
+    assert_same_tree(ours_grads, run(torch, theirs), rtol=1e-5, atol=1e-6)
+
+
+def test_per_sample_gradients_equal_one_backward_per_sample():
+    torch_free = _mlp(ember)
+    (x, y) = inputs(ember, (5, 4), (5, 3), dtype="float32")
+    params = {name: value.detach() for name, value in torch_free.named_parameters()}
+
+    def loss(parameters, sample, target):
+        prediction = ember.func.functional_call(torch_free, parameters, (sample,))
+        return ((prediction - target) ** 2).sum()
+    per_sample = ember.func.vmap(ember.func.grad(loss), in_dims=(None, 0, 0))(params, x, y)
+    for index in range(5):
+        leaves = {name: value.clone().requires_grad_(True) for name, value in params.items()}
+        loss(leaves, x[index], y[index]).backward()
+        for name, value in leaves.items():
+            np.testing.assert_allclose(per_sample[name][index].numpy(), value.grad.numpy(),
+                                       rtol=1e-5, atol=1e-6)
+
+
+def test_grad_of_vmap_and_vmap_of_jacobians_match_torch(torch, batched_only):
+    def run(fw):
+        x, w = inputs(fw, (4, 3), (3,))
+        through = fw.func.grad(lambda a: fw.func.vmap(lambda row: (row * a).exp().sum())(x).sum())
+        jacobians = fw.func.vmap(fw.func.jacrev(lambda row: (row * w).exp()))(x)
+        hessians = fw.func.vmap(fw.func.hessian(lambda row: (row * row * w).exp().sum()))(x)
+        forward = fw.func.vmap(fw.func.jacfwd(lambda row: (row * w).exp()))(x)
+        return through(w), jacobians, hessians, forward
+    assert_same_tree(*_both(torch, run))
+
+
+def test_vmap_of_vjp_and_jvp_match_torch(torch, batched_only):
+    def run(fw):
+        x, v = inputs(fw, (4, 3), (4, 3))
+
+        def pull_back(row, cotangent):
+            _, vjp_fn = fw.func.vjp(lambda a: a.exp() * a, row)
+            return vjp_fn(cotangent)[0]
+        push_forward = fw.func.vmap(lambda row, tangent: fw.func.jvp(
+            lambda a: a.exp() * a, (row,), (tangent,))[1])
+        return fw.func.vmap(pull_back)(x, v), push_forward(x, v)
+    assert_same_tree(*_both(torch, run))
+
+
+def test_grad_inside_nested_vmaps_gives_per_sample_per_sample_gradients(torch, batched_only):
+    def run(fw):
+        x, y, w = inputs(fw, (3, 4), (2, 4), (4,))
+
+        def loss(weights, a, b):
+            return ((weights * a - b) ** 2).sum()
+        inner = fw.func.vmap(fw.func.grad(loss), in_dims=(None, None, 0))
+        return fw.func.vmap(inner, in_dims=(None, 0, None))(w, x, y)
+    assert_same_tree(*_both(torch, run))
