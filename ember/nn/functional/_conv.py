@@ -6,7 +6,7 @@ import numpy as np
 
 from ..._dtype import scalar_type_name
 from ...tensor import Tensor
-from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Unfold
+from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Geometry, Unfold
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "fold", "unfold"]
@@ -120,7 +120,11 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
                            f"({' x '.join(str(size) for size in padded_size)}). Kernel size: "
                            f"({' x '.join(str(extent) for extent in reach)}). Kernel size can't "
                            f"be greater than actual input size")
-    output = ConvNd.apply(input, weight, bias, stride, pairs, dilation, groups)
+    out_size = tuple((size - extent) // jump + 1
+                     for size, extent, jump in zip(padded_size, reach, stride))
+    geometry = Geometry(tuple(input._data.shape[2:]), tuple(kernel_size), stride, pairs, dilation,
+                        groups, out_size)
+    output = ConvNd.apply(input, weight, bias, geometry)
     return output.squeeze(0) if unbatched else output
 
 
@@ -177,8 +181,11 @@ def _transposed(input, weight, bias, stride, padding, output_padding, groups, di
                            f"Calculated output size per channel: "
                            f"({' x '.join(str(size) for size in out_size)}). Output size is too "
                            f"small")
-    output = ConvTransposeNd.apply(input, weight, bias, stride, padding, output_padding, dilation,
-                                   groups)
+    # The convolution this one transposes: its input is this output, its output this input.
+    geometry = Geometry(tuple(out_size), tuple(kernel_size), stride,
+                        tuple((pad, pad) for pad in padding), dilation, groups,
+                        tuple(input._data.shape[2:]))
+    output = ConvTransposeNd.apply(input, weight, bias, geometry)
     return output.squeeze(0) if unbatched else output
 
 
