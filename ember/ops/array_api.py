@@ -7,6 +7,7 @@ namespace under create_graph, where the same formula on Tensors records the grap
 import numpy as np
 
 from .._dtype import from_numpy_dtype
+from . import linalg as linalg_ops
 from . import reduce, shape
 from .elementwise import casting, exp_log
 
@@ -15,6 +16,7 @@ __all__ = [
     "broadcast_to",
     "exp",
     "expand_dims",
+    "matmul",
     "reshape",
     "sum",
 ]
@@ -41,6 +43,10 @@ def expand_dims(x, axis):
 
 def exp(x):
     return exp_log.exp(x)
+
+
+def matmul(x1, x2):
+    return linalg_ops.matmul(x1, x2)
 
 
 def reshape(x, shape_):

@@ -15,6 +15,7 @@ CASES = {
     "broadcast_to": lambda xp, x: xp.broadcast_to(x, (4, 2, 5, 3)),
     "exp": lambda xp, x: xp.exp(x),
     "expand_dims": lambda xp, x: xp.expand_dims(x, (0, 2)),
+    "matmul": lambda xp, x: xp.matmul(x, xp.reshape(x, (2, 3, 1))),
     "reshape": lambda xp, x: xp.reshape(x, (3, 2)),
     "sum": lambda xp, x: xp.sum(x, axis=(0, 2), keepdims=True),
     "sum_all": lambda xp, x: xp.sum(x),
