@@ -4,16 +4,9 @@ import numpy as np
 from ...ops import matmul
 from ...tensor import Tensor
 from .._kernels.linear import Linear
+from ._conv import check_tensors
 
 __all__ = ["bilinear", "linear"]
-
-
-def _check_tensors(operation, **arguments):
-    """PyTorch's TypeError for an argument that is not a Tensor (None allowed for a bias)."""
-    for position, (name, value) in enumerate(arguments.items(), start=1):
-        if not isinstance(value, Tensor) and not (name == "bias" and value is None):
-            raise TypeError(f"{operation}(): argument '{name}' (position {position}) must be "
-                            f"Tensor, not {type(value).__name__}")
 
 
 def linear(input, weight, bias=None):
@@ -21,7 +14,7 @@ def linear(input, weight, bias=None):
     PyTorch)."""
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor) or \
             (bias is not None and not isinstance(bias, Tensor)):
-        _check_tensors("linear", input=input, weight=weight, bias=bias)
+        check_tensors("linear", input=input, weight=weight, bias=bias)
     if input._data.ndim == 0 or weight._data.ndim == 0:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
                            f"{input._data.ndim}D and {weight._data.ndim}D")
@@ -48,7 +41,7 @@ def _linear_composite(input, weight, bias):
 
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o] (composite)."""
-    _check_tensors("bilinear", input1=input1, input2=input2, weight=weight, bias=bias)
+    check_tensors("bilinear", input1=input1, input2=input2, weight=weight, bias=bias)
     if input1.dim() != input2.dim():
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.dim()} and "
                            f"{input2.dim()}")

@@ -27,7 +27,7 @@ def _pool_size(size, kernel, stride, padding, dilation, ceil_mode):
 
 
 def _tuple(value, count, name):
-    return int_tuple(value, count, lambda got: RuntimeError(
+    return int_tuple(value, count, name, lambda got: RuntimeError(
         f"{name} must either be a single int, or a tuple of {count} ints"))
 
 

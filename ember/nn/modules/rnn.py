@@ -18,6 +18,7 @@ from .. import functional as F
 from .. import init
 from .._kernels import recurrent as _recurrent
 from ..parameter import Parameter
+from .linear import check_size
 from .module import Module
 
 
@@ -89,11 +90,11 @@ class RNNBase(Module):
             warnings.warn(f"dropout option adds dropout after all but last recurrent layer, so "
                           f"non-zero dropout expects num_layers greater than 1, but got "
                           f"dropout={dropout} and num_layers={num_layers}", stacklevel=3)
-        if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
-            raise TypeError(f"hidden_size should be of type int, got: "
-                            f"{type(hidden_size).__name__}")
-        if hidden_size <= 0:
-            raise ValueError("hidden_size must be greater than zero")
+        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise TypeError(f"{name} should be of type int, got: {type(size).__name__}")
+            if size <= 0:
+                raise ValueError(f"{name} must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
         if proj_size < 0:
@@ -428,6 +429,8 @@ class RNNCellBase(Module):
 
     def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
         super().__init__()
+        check_size(type(self).__name__, "input_size", input_size)
+        check_size(type(self).__name__, "hidden_size", hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
