@@ -18,6 +18,7 @@ __all__ = [
     "expand_dims",
     "matmul",
     "reshape",
+    "stack",
     "sum",
 ]
 
@@ -51,6 +52,10 @@ def matmul(x1, x2):
 
 def reshape(x, shape_):
     return shape.reshape(x, tuple(shape_))
+
+
+def stack(arrays, axis=0):
+    return shape.stack(list(arrays), axis)
 
 
 def sum(x, axis=None, keepdims=False, dtype=None):

@@ -17,6 +17,7 @@ CASES = {
     "expand_dims": lambda xp, x: xp.expand_dims(x, (0, 2)),
     "matmul": lambda xp, x: xp.matmul(x, xp.reshape(x, (2, 3, 1))),
     "reshape": lambda xp, x: xp.reshape(x, (3, 2)),
+    "stack": lambda xp, x: xp.stack([x, x * 2.0], axis=-1),
     "sum": lambda xp, x: xp.sum(x, axis=(0, 2), keepdims=True),
     "sum_all": lambda xp, x: xp.sum(x),
 }

@@ -3,8 +3,8 @@ dims: argument checks and output geometry here, the window arithmetic in ember.n
 import numpy as np
 
 from ..._dtype import scalar_type_name
-from ...ops import matmul
 from ...tensor import Tensor
+from .._kernels.padding import GatherAxes
 from .._kernels.pooling import (
     AvgPoolNd, GatherSpatial, MaxPoolNd, adaptive_max_indices, averaging_matrix, avg_divisor)
 from ._activation import relu
@@ -228,18 +228,12 @@ def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
     _prepare(input, spatial_dims, operation)
     output_size = _adaptive_output_size(input, output_size, spatial_dims, operation)
     dtype = input._data.dtype
-    # Adaptive averaging is separable: one small averaging matrix per spatial dim (a composite of
-    # matmuls, so autograd needs no op of its own).
-    output = input
+    # Adaptive averaging is separable: one small averaging matrix per spatial dim, applied by
+    # the per-axis map op that padding and interpolate use.
     ndim = input._data.ndim
-    for dim in range(spatial_dims):
-        axis = ndim - spatial_dims + dim
-        matrix = Tensor._wrap(averaging_matrix(input._data.shape[axis], output_size[dim], dtype))
-        if axis == ndim - 1:
-            output = matmul(output, matrix.t())
-        else:
-            output = matmul(output.movedim(axis, -1), matrix.t()).movedim(-1, axis)
-    return output
+    maps = tuple((axis, averaging_matrix(input._data.shape[axis], count, dtype))
+                 for axis, count in zip(range(ndim - spatial_dims, ndim), output_size))
+    return GatherAxes.apply(input, maps, 0)
 
 
 def adaptive_avg_pool1d(input, output_size):
