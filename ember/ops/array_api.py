@@ -7,20 +7,29 @@ namespace under create_graph, where the same formula on Tensors records the grap
 import numpy as np
 
 from .._dtype import from_numpy_dtype
+from ..tensor import Tensor
 from . import linalg as linalg_ops
 from . import reduce, shape
-from .elementwise import casting, exp_log
+from .elementwise import casting, exp_log, trigonometric
 
 __all__ = [
+    "asarray",
     "astype",
     "broadcast_to",
+    "concat",
     "exp",
     "expand_dims",
     "matmul",
     "reshape",
     "stack",
     "sum",
+    "tanh",
 ]
+
+
+def asarray(obj, dtype=None):
+    """A constant (a Tensor without history)."""
+    return Tensor._wrap(np.asarray(obj, dtype))
 
 
 def astype(x, dtype, copy=True):
@@ -32,6 +41,10 @@ def astype(x, dtype, copy=True):
 
 def broadcast_to(x, shape_):
     return shape.expand(x, tuple(shape_))
+
+
+def concat(arrays, axis=0):
+    return shape.cat(list(arrays), axis)
 
 
 def expand_dims(x, axis):
@@ -62,3 +75,7 @@ def sum(x, axis=None, keepdims=False, dtype=None):
     if dtype is not None:
         x = astype(x, dtype, copy=False)
     return reduce.sum(x, axis, keepdims)
+
+
+def tanh(x):
+    return trigonometric.tanh(x)

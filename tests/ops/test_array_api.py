@@ -11,8 +11,10 @@ X = RANDOM.standard_normal((2, 1, 3))
 
 # name -> (call on the namespace, the same call written for NumPy)
 CASES = {
+    "asarray": lambda xp, x: xp.asarray(np.ones((2, 3), np.float32)) * x[0],
     "astype": lambda xp, x: xp.astype(x, np.float32),
     "broadcast_to": lambda xp, x: xp.broadcast_to(x, (4, 2, 5, 3)),
+    "concat": lambda xp, x: xp.concat([x, x * 2.0], axis=1),
     "exp": lambda xp, x: xp.exp(x),
     "expand_dims": lambda xp, x: xp.expand_dims(x, (0, 2)),
     "matmul": lambda xp, x: xp.matmul(x, xp.reshape(x, (2, 3, 1))),
@@ -20,6 +22,7 @@ CASES = {
     "stack": lambda xp, x: xp.stack([x, x * 2.0], axis=-1),
     "sum": lambda xp, x: xp.sum(x, axis=(0, 2), keepdims=True),
     "sum_all": lambda xp, x: xp.sum(x),
+    "tanh": lambda xp, x: xp.tanh(x),
 }
 
 

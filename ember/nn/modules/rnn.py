@@ -60,8 +60,6 @@ def _is_packed(input):
     return isinstance(input, PackedSequence)
 
 
-_STEPS = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "LSTM": _lstm_step,
-          "GRU": _gru_step}
 _GATE_COUNTS = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
@@ -198,10 +196,8 @@ class RNNBase(Module):
         """input (T, B, input_size), or packed rows (N, input_size) with their ``batch_sizes``;
         initial_states: one state per layer and direction (a tensor, or an (h, c) pair for
         LSTM). Returns the last layer's output (same layout) and the final states."""
-        step = _STEPS[self.mode]
         lstm = self.mode == "LSTM"
         num_directions = 2 if self.bidirectional else 1
-        full_batch = None if batch_sizes is None else batch_sizes[0]
         layer_input = input
         final_states = []
         for layer in range(self.num_layers):
@@ -211,34 +207,20 @@ class RNNBase(Module):
                 weights = self.all_weights[index]
                 weight_ih, weight_hh = weights[0], weights[1]
                 bias_ih, bias_hh = (weights[2], weights[3]) if self.bias else (None, None)
-                extra = (weights[-1],) if self.proj_size > 0 else ()
                 # one matmul projects every time step of the input
-                projections = _steps(F.linear(layer_input, weight_ih, bias_ih), batch_sizes)
-                times = range(len(projections))
+                projections = F.linear(layer_input, weight_ih, bias_ih)
                 state = initial_states[index]
-                hiddens = [None] * len(projections)
-                for time in (reversed(times) if direction == 1 else times):
-                    running = full_batch if batch_sizes is None else batch_sizes[time]
-                    if running == full_batch:
-                        state = step(projections[time], state, weight_hh, bias_hh, *extra)
-                        hiddens[time] = state[0] if lstm else state
-                    else:
-                        # packed input: only the first ``running`` sequences take this step;
-                        # the others keep their state (finished, or not started when reversed)
-                        active = (state[0][:running], state[1][:running]) if lstm \
-                            else state[:running]
-                        new = step(projections[time], active, weight_hh, bias_hh, *extra)
-                        if lstm:
-                            state = (ops.cat([new[0], state[0][running:]], 0),
-                                     ops.cat([new[1], state[1][running:]], 0))
-                            hiddens[time] = new[0]
-                        else:
-                            state = ops.cat([new, state[running:]], 0)
-                            hiddens[time] = new
-                if batch_sizes is None:
-                    direction_outputs.append(ops.stack(hiddens, 0))
+                if self.proj_size > 0:
+                    output, state = self._run_steps(projections, state, weight_hh, bias_hh,
+                                                    weights[-1], batch_sizes, direction == 1)
                 else:
-                    direction_outputs.append(ops.cat(hiddens, 0))
+                    hidden, cell = state if lstm else (state, None)
+                    results = _recurrent.Recurrence.apply(projections, hidden, cell, weight_hh,
+                                                          bias_hh, self.mode, batch_sizes,
+                                                          direction == 1)
+                    output = results[0]
+                    state = tuple(results[1:]) if lstm else results[1]
+                direction_outputs.append(output)
                 final_states.append(state)
             if num_directions == 1:
                 layer_input = direction_outputs[0]
@@ -247,6 +229,29 @@ class RNNBase(Module):
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
         return layer_input, final_states
+
+    @staticmethod
+    def _run_steps(projections, state, weight_hh, bias_hh, weight_hr, batch_sizes, reverse):
+        """An LSTM with projections (proj_size > 0) over the sequence, one node per step."""
+        projections = _steps(projections, batch_sizes)
+        full_batch = None if batch_sizes is None else batch_sizes[0]
+        times = range(len(projections))
+        hiddens = [None] * len(projections)
+        for time in (reversed(times) if reverse else times):
+            running = full_batch if batch_sizes is None else batch_sizes[time]
+            if running == full_batch:
+                state = _lstm_step(projections[time], state, weight_hh, bias_hh, weight_hr)
+                hiddens[time] = state[0]
+                continue
+            # packed input: only the first ``running`` sequences take this step; the others
+            # keep their state (finished, or not started when reversed)
+            new = _lstm_step(projections[time], (state[0][:running], state[1][:running]),
+                             weight_hh, bias_hh, weight_hr)
+            state = (ops.cat([new[0], state[0][running:]], 0),
+                     ops.cat([new[1], state[1][running:]], 0))
+            hiddens[time] = new[0]
+        output = ops.stack(hiddens, 0) if batch_sizes is None else ops.cat(hiddens, 0)
+        return output, state
 
     def _packed_forward(self, packed, hx):
         """Forward of a PackedSequence: returns (PackedSequence output, final state(s))."""
