@@ -25,8 +25,9 @@ def _scatter_spatial(grad, indices, input_shape):
     bincount (windows may overlap)."""
     rows = input_shape[0] * input_shape[1]
     size = math.prod(input_shape[2:])
-    positions = indices.reshape(rows, -1) + (np.arange(rows) * size)[:, None]
-    summed = np.bincount(positions.ravel(), weights=grad.reshape(rows, -1).ravel(),
+    count = math.prod(indices.shape[2:])
+    positions = indices.reshape(rows, count) + (np.arange(rows) * size)[:, None]
+    summed = np.bincount(positions.ravel(), weights=grad.reshape(rows, count).ravel(),
                          minlength=rows * size)
     return summed.astype(grad.dtype, copy=False).reshape(input_shape)
 
@@ -34,8 +35,8 @@ def _scatter_spatial(grad, indices, input_shape):
 def _gather_spatial(input, indices):
     """out[n, c, j] = input[n, c, indices[n, c, j]] over flattened spatial dims."""
     batch, channels = input.shape[:2]
-    rows = input.reshape(batch * channels, -1)
-    flat_indices = indices.reshape(batch * channels, -1)
+    rows = input.reshape(batch * channels, math.prod(input.shape[2:]))
+    flat_indices = indices.reshape(batch * channels, math.prod(indices.shape[2:]))
     return np.take_along_axis(rows, flat_indices, axis=1).reshape(indices.shape)
 
 
@@ -386,7 +387,7 @@ def adaptive_max_indices(array, output_size):
         shape[dim] = grid.shape[0]
         shape[spatial_dims + dim] = grid.shape[1]
         flat = flat * sizes[dim] + grid.reshape(shape)
-    positions = flat.reshape(tuple(output_size) + (-1,))
-    rows = array.reshape(array.shape[:2] + (-1,))
+    positions = flat.reshape(tuple(output_size) + (math.prod(grid.shape[1] for grid in grids),))
+    rows = array.reshape(array.shape[:2] + (math.prod(sizes),))  # explicit: the batch may be 0
     offsets = np.argmax(rows[:, :, positions], axis=-1)
     return positions[tuple(np.indices(output_size, sparse=True)) + (offsets,)]

@@ -116,10 +116,11 @@ class GridSample(Op):
         source_x, _ = _source_coordinates(grid[..., 0], width, padding_mode, align_corners)
         source_y, _ = _source_coordinates(grid[..., 1], height, padding_mode, align_corners)
         out = np.zeros((batch, channels) + grid.shape[1:3], dtype=x.dtype)
+        points = (batch, 1, grid.shape[1] * grid.shape[2])  # explicit: the batch may be empty
         taps = _taps(source_x, source_y, (source_x, source_y), height, width, mode)
         for flat, inside, weight, _, _ in taps:
-            values = np.take_along_axis(flat_input, flat.reshape(batch, 1, -1), axis=2)
-            scale = (inside if weight is None else weight * inside).reshape(batch, 1, -1)
+            values = np.take_along_axis(flat_input, flat.reshape(points), axis=2)
+            scale = (inside if weight is None else weight * inside).reshape(points)
             out += (values * scale).reshape(out.shape)
         ctx.save_for_backward(x, grid)
         ctx.options = (mode, padding_mode, align_corners)
@@ -144,25 +145,26 @@ class GridSample(Op):
                 source = grid[..., axis] * derivative + (source - grid_array[..., axis]
                                                          * derivative)
             sources.append(source)
-        flat_grad = xp.reshape(grad, (batch, channels, -1))
+        points = grid_array.shape[1] * grid_array.shape[2]
+        flat_grad = xp.reshape(grad, (batch, channels, points))
         flat_input = xp.reshape(x, (batch, channels, height * width))
         input_shape = (batch, channels, height, width)
         grad_input = grad_source_x = grad_source_y = None
         for flat, inside, weight, weight_dx, weight_dy in _taps(*sources, arrays, height, width,
                                                                  mode):
-            indices = np.broadcast_to(flat.reshape(batch, 1, -1), flat_grad.shape)
-            mask = inside.reshape(batch, 1, -1)
+            indices = np.broadcast_to(flat.reshape(batch, 1, points), flat_grad.shape)
+            mask = inside.reshape(batch, 1, points)
             if needs_input:
                 if weight is not None:
-                    scaled = flat_grad * (xp.reshape(weight, (batch, 1, -1)) * mask)
+                    scaled = flat_grad * (xp.reshape(weight, (batch, 1, points)) * mask)
                 else:
                     scaled = flat_grad * mask
                 part = _scatter(xp, scaled, indices, input_shape)
                 grad_input = part if grad_input is None else grad_input + part
             if needs_grid and mode != "nearest":
                 summed = xp.sum(flat_grad * (_gather(xp, flat_input, indices) * mask), axis=1)
-                part_x = summed * xp.reshape(weight_dx, (batch, -1))
-                part_y = summed * xp.reshape(weight_dy, (batch, -1))
+                part_x = summed * xp.reshape(weight_dx, (batch, points))
+                part_y = summed * xp.reshape(weight_dy, (batch, points))
                 grad_source_x = part_x if grad_source_x is None else grad_source_x + part_x
                 grad_source_y = part_y if grad_source_y is None else grad_source_y + part_y
         grad_grid = None

@@ -146,6 +146,14 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         align_corners = False
     if mode == "bicubic":
         raise NotImplementedError("grid_sample: mode 'bicubic' is not implemented in ember")
+    check_tensors("grid_sampler", input=input, grid=grid)
+    dtype = input._data.dtype
+    if dtype.kind != "f":
+        raise NotImplementedError(f'"grid_sampler" not implemented for '
+                                  f"'{scalar_type_name(dtype)}'")
+    if grid._data.dtype != dtype:
+        raise RuntimeError(f"grid_sampler(): expected scalar type {scalar_type_name(dtype)} "
+                           f"but found {scalar_type_name(grid._data.dtype)}")
     if input.dim() != 4:
         raise NotImplementedError(f"grid_sample: ember supports 4-D input only, got "
                                   f"{input.dim()}-D")

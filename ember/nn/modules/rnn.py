@@ -14,6 +14,7 @@ import numpy as np
 
 from ... import _factories
 from ... import ops
+from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from .._kernels import recurrent as _recurrent
@@ -52,6 +53,29 @@ def _lstm_step(input_projection, state, weight_hh, bias_hh, weight_hr=None):
 def _gru_step(input_projection, hidden, weight_hh, bias_hh):
     return _recurrent.GRUCell.apply(input_projection, F.linear(hidden, weight_hh, bias_hh),
                                     hidden)
+
+
+def _state_pair(hx, operation):
+    """An LSTM's (h, c) pair: PyTorch indexes hx[0] and hx[1] (IndexError for one state) and
+    refuses more than two."""
+    if not isinstance(hx, (tuple, list)):
+        if operation == "lstm_cell":
+            raise TypeError(f"lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, "
+                            f"not {type(hx).__name__}")
+        if isinstance(hx, Tensor) and hx.shape[0] < 2:
+            raise IndexError(f"index 1 is out of bounds for dimension 0 with size "
+                             f"{hx.shape[0]}")
+    elif len(hx) != 2:
+        if len(hx) < 2:
+            raise IndexError("tuple index out of range")
+        raise RuntimeError(f"{operation} expects two hidden states")
+    return hx[0], hx[1]
+
+
+def _check_state_dtype(layer, state, weight):
+    if state.dtype != weight.dtype:
+        raise RuntimeError(f"{layer}: the hidden state's dtype ({state.dtype}) must match the "
+                           f"weights' dtype ({weight.dtype})")
 
 
 def _is_packed(input):
@@ -186,10 +210,10 @@ class RNNBase(Module):
         size = self.proj_size if self.proj_size > 0 else self.hidden_size
         return (self.num_layers * num_directions, batch_size, size)
 
-    @staticmethod
-    def _check_hidden_size(hidden, expected, message="Expected hidden size {}, got {}"):
+    def _check_hidden_size(self, hidden, expected, message="Expected hidden size {}, got {}"):
         if tuple(hidden.shape) != expected:
             raise RuntimeError(message.format(expected, list(hidden.shape)))
+        _check_state_dtype(type(self).__name__, hidden, self.weight_ih_l0)
 
     # ---- the recurrence ----------------------------------------------------------------------
     def _run(self, input, initial_states, batch_sizes=None):
@@ -274,7 +298,7 @@ class RNNBase(Module):
             hidden = _factories.zeros(expected, dtype=data.dtype)
             cell = _factories.zeros(expected_cell, dtype=data.dtype)
         else:
-            hidden, cell = hx if lstm else (hx, None)
+            hidden, cell = _state_pair(hx, "lstm") if lstm else (hx, None)
             if sorted_indices is not None:
                 # states arrive in the batch's order; the packed rows are by decreasing length
                 hidden = ops.index_select(hidden, 1, sorted_indices)
@@ -402,7 +426,7 @@ class LSTM(RNNBase):
         self._check_input_dim(input)
         batched = input.dim() == 3
         if hx is not None:
-            hidden, cell = hx
+            hidden, cell = _state_pair(hx, "lstm")
             if batched and (hidden.dim() != 3 or cell.dim() != 3):
                 raise RuntimeError(f"For batched 3-D input, hx and cx should also be 3-D but "
                                    f"got ({hidden.dim()}-D, {cell.dim()}-D) tensors")
@@ -487,6 +511,7 @@ class RNNCellBase(Module):
             if hidden.shape[1] != self.hidden_size:
                 raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
                                    f"{hidden.shape[1]}, expected {self.hidden_size}")
+            _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
 
     def _input_projection(self, input):
         return F.linear(input, self.weight_ih, self.bias_ih)
@@ -542,7 +567,7 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=4, dtype=dtype)
 
     def forward(self, input, hx=None):
-        hidden, cell = hx if hx is not None else (None, None)
+        hidden, cell = _state_pair(hx, "lstm_cell") if hx is not None else (None, None)
         batched = self._check_dims(input, [("hx[0]", hidden), ("hx[1]", cell)])
         if not batched:
             input = ops.unsqueeze(input, 0)
