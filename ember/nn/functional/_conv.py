@@ -37,12 +37,17 @@ def _tuple(value, count, name):
         f"the convolution dimensions, but got {name}={list(got)}"))
 
 
-def check_tensors(operation, **arguments):
-    """PyTorch's TypeError for an argument that is not a Tensor (None allowed for a bias)."""
+def check_tensors(operation, error=TypeError, **arguments):
+    """PyTorch's error for an argument that is not a Tensor (None allowed for a bias): its
+    argument parser's TypeError, or the AttributeError of the functions written in Python."""
     for position, (name, value) in enumerate(arguments.items(), start=1):
-        if not isinstance(value, Tensor) and not (name == "bias" and value is None):
+        if isinstance(value, Tensor) or (name == "bias" and value is None):
+            continue
+        if error is TypeError:
             raise TypeError(f"{operation}(): argument '{name}' (position {position}) must be "
                             f"Tensor, not {type(value).__name__}")
+        raise error(f"{operation}(): expected a Tensor as '{name}', but got "
+                    f"{type(value).__name__}")
 
 
 def _batched(input, spatial_dims, operation):

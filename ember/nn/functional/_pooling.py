@@ -8,7 +8,7 @@ from .._kernels.padding import GatherAxes
 from .._kernels.pooling import (
     AvgPoolNd, GatherSpatial, MaxPoolNd, adaptive_max_indices, averaging_matrix, avg_divisor)
 from ._activation import relu
-from ._conv import int_tuple
+from ._conv import check_tensors, int_tuple
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -35,9 +35,10 @@ def _tuple(value, count, name):
 def _prepare(input, spatial_dims, operation, dtypes="f"):
     """Check the type, dtype and rank; return (batched input, whether it was unbatched).
     ``dtypes``: the NumPy kinds the op accepts besides floating point, or "l" for int64 only."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{operation}(): argument 'input' must be Tensor, not "
-                        f"{type(input).__name__}")
+    # PyTorch's Python-level adaptive and power pooling fail reading an attribute.
+    python_level = operation.startswith(("adaptive_max", "lp_", "adaptive_avg_pool2d",
+                                         "adaptive_avg_pool3d"))
+    check_tensors(operation, AttributeError if python_level else TypeError, input=input)
     dtype = input._data.dtype
     if not (dtype.kind == "f" or dtype.kind in dtypes or (dtypes == "l" and dtype == np.int64)):
         raise NotImplementedError(f'"{operation}" not implemented for '
@@ -277,6 +278,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, pool, window):
     """(window * avg_pool(x^p))^(1/p), with the sign/relu guard PyTorch applies (composite)."""
+    check_tensors("lp_pool", AttributeError, input=input)
     powered = input.pow(norm_type)
     if stride is not None:
         pooled = pool(powered, kernel_size, stride, 0, ceil_mode)

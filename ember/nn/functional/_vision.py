@@ -41,7 +41,7 @@ def _spatial_list(value, dims, input, kind):
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dimensions (all but the first two) to ``size`` or by ``scale_factor``."""
-    check_tensors("interpolate", input=input)
+    check_tensors("interpolate", AttributeError, input=input)
     dims = input.dim() - 2
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -203,6 +203,7 @@ def affine_grid(theta, size, align_corners=None):
 
 
 def _check_pixel_arguments(name, input, factor_name, factor):
+    check_tensors(name, input=input)
     if input.dim() < 3:
         raise RuntimeError(f"{name} expects input to have at least 3 dimensions, but got input "
                            f"with {input.dim()} dimension(s)")
@@ -245,6 +246,7 @@ def pixel_unshuffle(input, downscale_factor):
 
 def channel_shuffle(input, groups):
     """Interleave the channels of ``groups`` groups: (N, g * k, *) -> (N, k * g, *)."""
+    check_tensors("channel_shuffle", input=input)
     if input.dim() <= 2:
         raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
                            f"sizes {list(input.shape)}")

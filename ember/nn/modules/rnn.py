@@ -18,6 +18,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from .._kernels import recurrent as _recurrent
+from ..functional._conv import check_tensors
 from ..parameter import Parameter
 from .linear import check_size
 from .module import Module
@@ -185,6 +186,12 @@ class RNNBase(Module):
         return text
 
     # ---- checks ------------------------------------------------------------------------------
+    def _check_tensors(self, input, *states):
+        """PyTorch's RNN forward reads ``.dim()`` of its input and states: AttributeError."""
+        check_tensors(type(self).__name__, AttributeError, input=input,
+                      **{f"hx[{index}]": state for index, state in enumerate(states)
+                         if state is not None})
+
     def _check_input_dim(self, input):
         if input.dim() not in (2, 3):
             # PyTorch's RNN says "4D tensor instead", LSTM and GRU "4D instead"
@@ -299,6 +306,7 @@ class RNNBase(Module):
             cell = _factories.zeros(expected_cell, dtype=data.dtype)
         else:
             hidden, cell = _state_pair(hx, "lstm") if lstm else (hx, None)
+            self._check_tensors(data, hidden, cell)
             if sorted_indices is not None:
                 # states arrive in the batch's order; the packed rows are by decreasing length
                 hidden = ops.index_select(hidden, 1, sorted_indices)
@@ -331,6 +339,7 @@ class RNNBase(Module):
         """Shared forward of RNN and GRU (hx is one tensor)."""
         if _is_packed(input):
             return self._packed_forward(input, hx)
+        self._check_tensors(input, hx)
         self._check_input_dim(input)
         batched = input.dim() == 3
         if hx is not None:
@@ -423,10 +432,12 @@ class LSTM(RNNBase):
     def forward(self, input, hx=None):
         if _is_packed(input):
             return self._packed_forward(input, hx)
+        self._check_tensors(input)
         self._check_input_dim(input)
         batched = input.dim() == 3
         if hx is not None:
             hidden, cell = _state_pair(hx, "lstm")
+            self._check_tensors(hidden, cell)
             if batched and (hidden.dim() != 3 or cell.dim() != 3):
                 raise RuntimeError(f"For batched 3-D input, hx and cx should also be 3-D but "
                                    f"got ({hidden.dim()}-D, {cell.dim()}-D) tensors")
@@ -491,6 +502,8 @@ class RNNCellBase(Module):
     def _check_dims(self, input, hiddens):
         """Validates dims (1-D unbatched or 2-D); returns whether the input is batched."""
         name = type(self).__name__
+        check_tensors(name, AttributeError, input=input,
+                      **{label: hidden for label, hidden in hiddens if hidden is not None})
         if input.dim() not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D "
                              f"instead")
