@@ -580,6 +580,6 @@ _register(_linear, Linear)
 _register(_merged, conv_kernels.ConvNd, conv_kernels.ConvTransposeNd, pooling_kernels.MaxPoolNd,
           pooling_kernels.AvgPoolNd, normalization_kernels.Standardize)
 _register(_batch_norm, normalization_kernels.BatchNorm)
-_register(_padding, padding_kernels.Pad)
+_register(_padding, padding_kernels.GatherAxes)
 
 BatchedForward.dispatch = staticmethod(dispatch)

@@ -10,12 +10,13 @@ from .._dtype import from_numpy_dtype
 from ..tensor import Tensor
 from . import linalg as linalg_ops
 from . import reduce, shape
-from .elementwise import casting, exp_log
+from .elementwise import casting, exp_log, trigonometric
 
 __all__ = [
     "asarray",
     "astype",
     "broadcast_to",
+    "concat",
     "diagonal",
     "einsum",
     "exp",
@@ -28,7 +29,9 @@ __all__ = [
     "reshape",
     "roll",
     "split",
+    "stack",
     "sum",
+    "tanh",
     "tril",
     "triu",
     "unstack",
@@ -57,6 +60,8 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
 
 def einsum(subscripts, *operands, optimize=False):
     return linalg_ops.einsum(subscripts, *operands)
+def concat(arrays, axis=0):
+    return shape.cat(list(arrays), axis)
 
 
 def expand_dims(x, axis):
@@ -114,6 +119,8 @@ def roll(a, shift, axis=None):
 def split(ary, indices_or_sections, axis=0):
     """NumPy's split (sections must divide the axis, as NumPy requires)."""
     return list(shape.tensor_split(ary, indices_or_sections, axis))
+def stack(arrays, axis=0):
+    return shape.stack(list(arrays), axis)
 
 
 def sum(x, axis=None, keepdims=False, dtype=None):
@@ -132,3 +139,5 @@ def triu(m, k=0):
 
 def unstack(x, axis=0):
     return shape.unbind(x, axis)
+def tanh(x):
+    return trigonometric.tanh(x)

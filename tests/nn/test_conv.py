@@ -1,5 +1,6 @@
 """Convolutions: the conv kernels (F.conv*) and the Conv/ConvTranspose modules, against torch."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -7,7 +8,10 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-from ember.autograd import gradcheck
+from ember.autograd import gradcheck, gradgradcheck
+from ember.ops import shape as shape_ops
+from tests.conftest import assert_close
+from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 CONV_CASES = [
     # (functional name, input shape, weight shape, keyword arguments)
@@ -317,3 +321,87 @@ def test_output_padding_message_matches_torch(torch, name, input_shape, weight_s
         getattr(F, name)(ember.randn(*input_shape), ember.randn(*weight_shape), stride=2,
                          output_padding=2)
     assert str(raised.value) == str(expected.value)
+
+
+# ---- higher-order derivatives (create_graph) -------------------------------------------------
+# An unbatched input goes through unsqueeze/squeeze, whose double backward is the shape ops' own.
+HIGHER_ORDER_CASES = [
+    pytest.param(*case, marks=pytest.mark.skipif(
+        len(case[1]) != len(case[2]) and not shape_ops.Reshape.differentiable_backward,
+        reason="an unbatched input needs reshape's double backward"))
+    for case in CONV_CASES]
+
+
+def _conv_arrays(name, input_shape, weight_shape, keywords, dtype, seed):
+    return random_arrays([input_shape, weight_shape,
+                          (_bias_size(name, weight_shape, keywords),)], dtype, seed)
+
+
+@pytest.mark.parametrize("name, input_shape, weight_shape, keywords", HIGHER_ORDER_CASES)
+def test_third_derivatives_match_torch_float64(torch, name, input_shape, weight_shape,
+                                               keywords):
+    """Convolution's gradients are convolutions again: every order is differentiable."""
+    arrays = _conv_arrays(name, input_shape, weight_shape, keywords, np.float64, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's note on padding='same' with even kernels
+        assert_derivatives_match_torch(
+            torch, lambda fw, *args: getattr(fw.nn.functional, name)(*args, **keywords),
+            arrays, orders=3)
+
+
+@pytest.mark.parametrize("name, input_shape, weight_shape, keywords",
+                         HIGHER_ORDER_CASES[::2])
+def test_second_derivatives_match_torch_float32(torch, name, input_shape, weight_shape,
+                                                keywords):
+    arrays = _conv_arrays(name, input_shape, weight_shape, keywords, np.float32, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_derivatives_match_torch(
+            torch, lambda fw, *args: getattr(fw.nn.functional, name)(*args, **keywords),
+            arrays, orders=2, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name, input_shape, weight_shape, keywords",
+                         [CONV_CASES[0], CONV_CASES[3], CONV_CASES[7], CONV_CASES[8]])
+def test_gradgradcheck(name, input_shape, weight_shape, keywords):
+    arrays = _conv_arrays(name, (1,) + input_shape[1:], weight_shape, keywords, np.float64, 5)
+    inputs = [ember.tensor(array, requires_grad=True) for array in arrays]
+    function = getattr(F, name)
+    assert gradgradcheck(lambda *args: function(*args, **keywords), inputs)
+
+
+def test_gradgradcheck_empty_batch():
+    x = ember.zeros(0, 2, 5, 5, dtype=ember.float64, requires_grad=True)
+    w = ember.tensor(np.random.default_rng(6).standard_normal((3, 2, 3, 3)), requires_grad=True)
+    assert gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1), (x, w))
+
+
+def test_double_backward_records_convolutions():
+    """The input gradient of a convolution is a transposed convolution, its weight gradient a
+    convolution of input and grad, each a node of its own."""
+    x = ember.randn(2, 3, 6, 6, requires_grad=True)
+    w = ember.randn(4, 3, 3, 3, requires_grad=True)
+    grad_x, grad_w = ember.autograd.grad(F.conv2d(x, w).sum(), (x, w), create_graph=True)
+    assert grad_x.grad_fn.name() == "ConvTransposeNdBackward0"
+    assert grad_w.grad_fn.name() == "ConvWeightGradBackward0"
+
+
+# ---- float16 ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("name, input_shape, weight_shape, keywords", CONV_CASES[:9:2])
+def test_float16_matches_torch(torch, name, input_shape, weight_shape, keywords):
+    """float16 convolutions on CPU, as PyTorch computes them (float32 accumulation)."""
+    arrays = _conv_arrays(name, input_shape, weight_shape, keywords, np.float16, 7)
+    ours = [ember.tensor(array, requires_grad=True) for array in arrays]
+    theirs = [torch.tensor(array, requires_grad=True) for array in arrays]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        output = getattr(F, name)(*ours, **keywords)
+        expected = getattr(torch.nn.functional, name)(*theirs, **keywords)
+    assert output.dtype == ember.float16
+    assert_close(output, expected, rtol=2e-3, atol=2e-2)
+    grad = np.cos(np.arange(expected.numel())).reshape(tuple(expected.shape)).astype(np.float16)
+    output.backward(ember.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    for mine, theirs_input in zip(ours, theirs):
+        assert mine.grad.dtype == ember.float16
+        assert_close(mine.grad, theirs_input.grad, rtol=2e-3, atol=5e-2)

@@ -1,11 +1,14 @@
 """F.unfold/F.fold and the Unfold/Fold layers against PyTorch."""
+import numpy as np
 import pytest
 
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+from ember.autograd import gradgradcheck
 from tests.conftest import (
     assert_raises_like_torch, compare_with_torch, float_array, gradcheck_arrays)
+from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 
 FOLD_CASES = [
@@ -36,3 +39,24 @@ def test_unfold_and_fold_match_torch(torch, shape, options):
 ])
 def test_unfold_and_fold_errors_match_torch(torch, call):
     assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
+
+
+@pytest.mark.parametrize("shape, options", [case for case in FOLD_CASES if len(case[0]) == 4],
+                         ids=str)
+def test_unfold_and_fold_third_derivatives_match_torch(torch, shape, options):
+    """Unfold and Fold are each other's gradient: every order is differentiable."""
+    assert_derivatives_match_torch(torch, lambda fw, x: fw.nn.functional.unfold(x, **options),
+                                   random_arrays([shape]), orders=3)
+    columns = torch.nn.functional.unfold(torch.zeros(shape, dtype=torch.float64),
+                                         **options).shape
+    assert_derivatives_match_torch(
+        torch, lambda fw, x: fw.nn.functional.fold(x, shape[-2:], **options),
+        random_arrays([tuple(columns)]), orders=3)
+
+
+def test_unfold_and_fold_gradgradcheck():
+    x = ember.tensor(np.random.default_rng(8).standard_normal((1, 2, 4, 5)), requires_grad=True)
+    assert gradgradcheck(lambda x: F.unfold(x, 2, padding=1, stride=2), (x,))
+    columns = ember.tensor(np.random.default_rng(9).standard_normal((1, 8, 9)),
+                           requires_grad=True)
+    assert gradgradcheck(lambda x: F.fold(x, (4, 5), 2, padding=1, stride=2), (columns,))

@@ -7,8 +7,9 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-from ember.autograd.gradcheck import gradcheck
+from ember.autograd.gradcheck import gradcheck, gradgradcheck
 from tests.conftest import assert_close, float64_tensor
+from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 
 def _load_from_torch(ours, theirs):
@@ -198,3 +199,81 @@ def test_embedding_errors_and_from_pretrained():
     pretrained = nn.Embedding.from_pretrained(ember.ones(3, 2))
     assert not pretrained.weight.requires_grad and pretrained.num_embeddings == 3
     assert nn.Embedding.from_pretrained(ember.ones(3, 2), freeze=False).weight.requires_grad
+
+
+# ---- higher-order derivatives (create_graph) -------------------------------------------------
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.parametrize("shapes", [[(5, 3), (4, 3), (4,)], [(2, 5, 3), (4, 3), (4,)],
+                                    [(3,), (4, 3)], [(0, 3), (4, 3), (4,)]], ids=str)
+def test_linear_second_derivatives_match_torch(torch, shapes, dtype, tolerance):
+    assert_derivatives_match_torch(torch, lambda fw, *args: fw.nn.functional.linear(*args),
+                                   random_arrays(shapes, dtype), orders=2, rtol=tolerance,
+                                   atol=tolerance)
+
+
+def test_linear_gradgradcheck():
+    inputs = (float64_tensor((3, 4)), float64_tensor((2, 4), seed=1), float64_tensor((2,), seed=2))
+    assert gradgradcheck(F.linear, inputs)
+    assert gradgradcheck(lambda x, w: F.linear(x, w), inputs[:2])
+
+
+def _maml_outer_gradients(fw, arrays, lr=0.1):
+    """MAML: one inner SGD step on a two-layer MLP (squared hidden units) with create_graph,
+    then the outer loss's gradient with respect to the initial weights: second derivatives of
+    linear."""
+    w1, b1, w2, b2, x, target = [fw.tensor(array, requires_grad=index < 4)
+                                 for index, array in enumerate(arrays)]
+
+    def loss(weights):
+        hidden = fw.nn.functional.linear(x, weights[0], weights[1])
+        error = fw.nn.functional.linear(hidden * hidden, weights[2], weights[3]) - target
+        return (error * error).sum()
+
+    initial = [w1, b1, w2, b2]
+    grads = fw.autograd.grad(loss(initial), initial, create_graph=True)
+    adapted = [weight - lr * grad for weight, grad in zip(initial, grads)]
+    return [grad.numpy() for grad in fw.autograd.grad(loss(adapted), initial)]
+
+
+def test_maml_outer_gradients_match_torch(torch):
+    random = np.random.default_rng(4)
+    arrays = [random.standard_normal(shape) * 0.5 for shape in
+              [(5, 3), (5,), (2, 5), (2,), (7, 3), (7, 2)]]
+    for ours, theirs in zip(_maml_outer_gradients(ember, arrays),
+                            _maml_outer_gradients(torch, arrays)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+# ---- float16 and empty features --------------------------------------------------------------
+def test_linear_float16_matches_torch(torch):
+    random = np.random.default_rng(5)
+    arrays = [random.standard_normal(shape).astype(np.float16) for shape in
+              [(6, 40), (7, 40), (7,)]]
+    ours = [ember.tensor(array, requires_grad=True) for array in arrays]
+    theirs = [torch.tensor(array, requires_grad=True) for array in arrays]
+    output = F.linear(*ours)
+    expected = torch.nn.functional.linear(*theirs)
+    assert output.dtype == ember.float16
+    assert_close(output, expected, rtol=2e-3, atol=1e-2)
+    output.sum().backward()
+    expected.sum().backward()
+    for mine, other in zip(ours, theirs):
+        assert mine.grad.dtype == ember.float16
+        assert_close(mine.grad, other.grad, rtol=2e-3, atol=1e-2)
+
+
+@pytest.mark.parametrize("in_features, out_features, shape", [(0, 3, (2, 0)), (3, 0, (2, 3)),
+                                                              (3, 4, (0, 3)), (3, 4, (2, 0, 3))])
+def test_linear_with_empty_dimensions_matches_torch(torch, in_features, out_features, shape):
+    theirs = torch.nn.Linear(in_features, out_features)
+    ours = nn.Linear(in_features, out_features)
+    _load_from_torch(ours, theirs)
+    x, tx = _pair(torch, np.ones(shape, np.float32))
+    output = ours(x)
+    expected = theirs(tx)
+    assert_close(output, expected)
+    output.sum().backward()
+    expected.sum().backward()
+    assert_close(x.grad, tx.grad)
+    assert_close(ours.weight.grad, theirs.weight.grad)
+    assert_close(ours.bias.grad, theirs.bias.grad)

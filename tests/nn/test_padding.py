@@ -4,8 +4,10 @@ import pytest
 
 import ember
 import ember.nn.functional as F
+from ember.autograd import gradgradcheck
 from tests.conftest import (
     assert_close, assert_raises_like_torch, compare_with_torch, float_array, gradcheck_arrays)
+from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 
 PAD_CASES = [
@@ -76,3 +78,17 @@ def test_pad_errors_match_torch(torch, call):
     assert_raises_like_torch(lambda: call(torch, torch.tensor(array)),
                              lambda: call(ember, ember.tensor(array)),
                              (RuntimeError, NotImplementedError), same_type=True)
+
+
+@pytest.mark.parametrize("mode, padding, shape", PAD_CASES)
+def test_pad_third_derivatives_match_torch(torch, mode, padding, shape):
+    """Padding's gradient scatters back through the index maps; its own gradient pads again."""
+    assert_derivatives_match_torch(
+        torch, lambda fw, x: fw.nn.functional.pad(x, padding, mode),
+        random_arrays([shape]), orders=3)
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_gradgradcheck(mode):
+    x = ember.tensor(np.random.default_rng(3).standard_normal((2, 3, 4)), requires_grad=True)
+    assert gradgradcheck(lambda x: F.pad(x, (2, 1), mode), (x,))

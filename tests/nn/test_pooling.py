@@ -5,8 +5,10 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-from ember.autograd import gradcheck
+from ember.autograd import gradcheck, gradgradcheck
+from ember.ops import shape as shape_ops
 from tests.conftest import compare_with_torch, float_array, gradcheck_arrays
+from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 POOL_CASES = [
     # (functional name, input shape, keyword arguments)
@@ -237,3 +239,56 @@ def test_lp_pool_matches_torch(torch, expression, shape):
     array = np.abs(float_array(shape)) + 0.1
     compare_with_torch(torch, ours, theirs, [array], rtol=1e-5, atol=1e-5)
     gradcheck_arrays(ours, [array])
+
+
+# ---- higher-order derivatives (create_graph) -------------------------------------------------
+# Max pooling's gradient is a scatter by the argmax (its own gradient the gather); average
+# pooling's its transpose (whose gradient is average pooling). An unbatched input goes through
+# unsqueeze/squeeze, whose double backward is the shape ops' own.
+HIGHER_ORDER_CASES = [
+    pytest.param(*case, marks=pytest.mark.skipif(
+        len(case[1]) != (3 if "1d" in case[0] else 4) and "adaptive_avg" not in case[0]
+        and not shape_ops.Reshape.differentiable_backward,
+        reason="an unbatched input needs reshape's double backward"))
+    for case in POOL_CASES]
+
+
+@pytest.mark.parametrize("rounded", [False, True], ids=["distinct", "ties"])
+@pytest.mark.parametrize("name, shape, keywords", HIGHER_ORDER_CASES)
+def test_third_derivatives_match_torch_float64(torch, name, shape, keywords, rounded):
+    array = np.random.default_rng(2).standard_normal(shape)
+    if rounded:
+        array = np.round(array)
+    assert_derivatives_match_torch(
+        torch, lambda fw, x: getattr(fw.nn.functional, name)(x, **keywords), [array], orders=3)
+
+
+@pytest.mark.parametrize("name, shape, keywords", [case for case in HIGHER_ORDER_CASES
+                                                   if "max_pool" in case.values[0]])
+def test_third_derivatives_with_indices_match_torch(torch, name, shape, keywords):
+    assert_derivatives_match_torch(
+        torch, lambda fw, x: getattr(fw.nn.functional, name)(x, return_indices=True,
+                                                             **keywords)[0],
+        random_arrays([shape], seed=3), orders=3)
+
+
+@pytest.mark.parametrize("name, shape, keywords", HIGHER_ORDER_CASES[2::3])
+def test_second_derivatives_match_torch_float32(torch, name, shape, keywords):
+    assert_derivatives_match_torch(
+        torch, lambda fw, x: getattr(fw.nn.functional, name)(x, **keywords),
+        random_arrays([shape], np.float32, seed=4), orders=2, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, keywords", [
+    ("max_pool2d", dict(kernel_size=2)),
+    ("max_pool3d", dict(kernel_size=2, stride=1)),
+    ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ("avg_pool3d", dict(kernel_size=2)),
+    ("adaptive_max_pool2d", dict(output_size=(2, 3))),
+    ("adaptive_avg_pool3d", dict(output_size=2)),
+])
+def test_gradgradcheck(name, keywords):
+    dims = 3 if "3d" in name else 2
+    x = ember.tensor(np.random.default_rng(5).permutation(2 * 4 ** dims).reshape(
+        (1, 2) + (4,) * dims) / 7.0, requires_grad=True)  # distinct values: no argmax ties
+    assert gradgradcheck(lambda x: getattr(F, name)(x, **keywords), (x,))

@@ -9,8 +9,12 @@ from hypothesis import strategies as st
 
 import ember
 from ember import nn
-from ember.autograd.gradcheck import gradcheck
+from ember.autograd.gradcheck import gradcheck, gradgradcheck
+from ember.nn._kernels.recurrent import STEPS, Recurrence
+from ember.ops import index as index_ops
+from ember.ops import shape as shape_ops
 from tests.conftest import assert_close, float64_tensor
+from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
 CELLS = {"RNNCell": nn.RNNCell, "LSTMCell": nn.LSTMCell, "GRUCell": nn.GRUCell}
@@ -155,19 +159,31 @@ def test_cell_options_match_torch(torch):
                                   [torch_x], [ember_x])
 
 
-def test_a_sequence_loop_of_cells_matches_the_layer(torch):
-    """LSTMCell stepped over time equals a one-layer LSTM with the same weights."""
-    layer = nn.LSTM(3, 4)
-    cell = nn.LSTMCell(3, 4)
+@pytest.mark.parametrize("layer_name, cell_name", [("LSTM", "LSTMCell"), ("GRU", "GRUCell"),
+                                                   ("RNN", "RNNCell")])
+def test_a_sequence_loop_of_cells_matches_the_layer(layer_name, cell_name):
+    """A cell stepped over time (one node per step) equals the one-layer recurrence (one node
+    for the sequence) with the same weights, in values and in every gradient."""
+    layer = getattr(nn, layer_name)(3, 4, dtype=ember.float64)
+    cell = getattr(nn, cell_name)(3, 4, dtype=ember.float64)
     cell.load_state_dict({name[:-3]: value for name, value in layer.state_dict().items()})
-    x = ember.randn(6, 2, 3)
-    output, (final_hidden, final_cell) = layer(x)
-    hidden = cell_state = ember.zeros(2, 4)
+    x = float64_tensor((6, 2, 3), seed=4)
+    output, final = layer(x)
+    lstm = layer_name == "LSTM"
+    state = (ember.zeros(2, 4, dtype=ember.float64),) * (2 if lstm else 1)
+    outputs = []
     for step in range(6):
-        hidden, cell_state = cell(x[step], (hidden, cell_state))
-        assert_close(hidden, output[step])
-    assert_close(hidden, final_hidden[0])
-    assert_close(cell_state, final_cell[0])
+        state = cell(x[step], state) if lstm else (cell(x[step], state[0]),)
+        outputs.append(state[0])
+    assert_close(ember.stack(outputs), output, rtol=1e-12, atol=1e-12)
+    for mine, expected in zip(state, final if lstm else (final,)):
+        assert_close(mine, expected[0], rtol=1e-12, atol=1e-12)
+    weights = ember.tensor(np.random.default_rng(5).standard_normal((6, 2, 4)))
+    layer_grads = ember.autograd.grad((output * weights).sum(), [x] + list(layer.parameters()))
+    cell_grads = ember.autograd.grad((ember.stack(outputs) * weights).sum(),
+                                     [x] + list(cell.parameters()))
+    for mine, expected in zip(layer_grads, cell_grads):
+        assert_close(mine, expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
@@ -496,3 +512,141 @@ def test_random_configurations_match_torch(name, num_layers, bidirectional, batc
     sum(result.sum() for result in torch_results).backward()
     sum(result.sum() for result in ember_results).backward()
     assert_close(ember_x.grad, torch_x.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_hidden_size_one_matches_torch(torch):
+    """One unit per gate: the gate slices are single strided columns (NumPy 2.4 miscomputes an
+    in-place negative on those, which the fused sigmoid avoids)."""
+    for name in ["LSTM", "GRU"]:
+        torch_module, ember_module = _pair(torch, name, 2, 1)
+        torch_x, ember_x = _leaves(torch, (4, 3, 2), 6)
+        _compare_forward_backward(torch, torch_module, ember_module, [torch_x], [ember_x],
+                                  [torch_x], [ember_x])
+
+
+def test_float16_matches_torch(torch):
+    torch_module, ember_module = _pair(torch, "LSTM", 3, 5, num_layers=2)
+    torch_module.half()
+    ember_module.half()
+    array = np.random.default_rng(7).standard_normal((4, 2, 3)).astype(np.float16)
+    output, (hidden, cell) = ember_module(ember.tensor(array))
+    expected, (expected_hidden, expected_cell) = torch_module(torch.tensor(array))
+    assert output.dtype == ember.float16
+    for mine, theirs in ((output, expected), (hidden, expected_hidden), (cell, expected_cell)):
+        assert_close(mine, theirs, rtol=5e-3, atol=5e-3)
+
+
+# ---- higher-order derivatives (create_graph) -------------------------------------------------
+def _double_module(fw, name, *args, **kwargs):
+    """A float64 layer with weights from a seeded generator (the same in both frameworks)."""
+    module = getattr(fw.nn, name)(*args, **kwargs).double()
+    random = np.random.default_rng(8)
+    with fw.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(fw.tensor(random.uniform(-0.6, 0.6, tuple(parameter.shape))))
+    return module
+
+
+@pytest.mark.parametrize("name, kwargs", [("LSTM", {}), ("GRU", {}), ("RNN", {}),
+                                          ("RNN", {"nonlinearity": "relu"}),
+                                          ("LSTM", {"bias": False})], ids=str)
+def test_layer_second_derivatives_match_torch(torch, name, kwargs):
+    """Second derivatives of a two-layer recurrence with respect to its input (through both
+    layers' recurrences and projections)."""
+    def run(fw, x):
+        return _double_module(fw, name, 3, 4, num_layers=2, **kwargs)(x)[0]
+
+    assert_derivatives_match_torch(torch, run, random_arrays([(5, 2, 3)], seed=9), orders=2)
+
+
+@pytest.mark.parametrize("name", ["LSTMCell", "GRUCell"])
+def test_cell_second_derivatives_match_torch(torch, name):
+    def run(fw, x, hidden, cell=None):
+        module = _double_module(fw, name, 3, 4)
+        return module(x, (hidden, cell))[0] if name == "LSTMCell" else module(x, hidden)
+
+    shapes = [(2, 3), (2, 4)] + ([(2, 4)] if name == "LSTMCell" else [])
+    assert_derivatives_match_torch(torch, run, random_arrays(shapes, seed=10), orders=2)
+
+
+def _gradient_penalty_step(fw, array):
+    """A WGAN-GP critic step on sequences: the critic's weight gradients of
+    score + (|d score / d x|^2 - 1)^2, through the LSTM's double backward."""
+    critic = _double_module(fw, "LSTM", 3, 4, num_layers=2)
+    head = _double_module(fw, "Linear", 4, 1)
+    x = fw.tensor(array, requires_grad=True)
+    score = head(critic(x)[0]).sum()
+    (grad_x,) = fw.autograd.grad(score, x, create_graph=True)
+    penalty = ((grad_x * grad_x).sum() - 1) ** 2
+    (score + 10 * penalty).backward()
+    return [parameter.grad.numpy() for parameter in
+            list(critic.parameters()) + list(head.parameters())]
+
+
+def test_gradient_penalty_through_lstm_matches_torch(torch):
+    array = np.random.default_rng(11).standard_normal((6, 2, 3))
+    for ours, theirs in zip(_gradient_penalty_step(ember, array),
+                            _gradient_penalty_step(torch, array)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
+@pytest.mark.parametrize("batch_sizes, reverse",
+                         [(None, False), (None, True), ((3, 2, 2, 1), False), ((3, 2, 2, 1), True)],
+                         ids=["padded", "reversed", "packed", "packed-reversed"])
+def test_recurrence_gradgradcheck(mode, batch_sizes, reverse):
+    size = 2 * STEPS[mode].gates
+    rows = sum(batch_sizes) if batch_sizes else None
+    projections = float64_tensor((rows, size) if rows else (3, 2, size), seed=12)
+    batch = batch_sizes[0] if batch_sizes else 2
+    hidden = float64_tensor((batch, 2), seed=13)
+    cell = float64_tensor((batch, 2), seed=14) if mode == "LSTM" else None
+    weight = float64_tensor((size, 2), seed=15)
+    bias = float64_tensor((size,), seed=16)
+
+    def run(projections, hidden, weight, bias, *cell):
+        return Recurrence.apply(projections, hidden, cell[0] if cell else None, weight, bias,
+                                mode, batch_sizes, reverse)
+
+    inputs = (projections, hidden, weight, bias) + ((cell,) if cell is not None else ())
+    assert gradgradcheck(run, inputs)
+
+
+def test_cell_kernels_gradgradcheck():
+    from ember.nn._kernels import recurrent
+    assert gradgradcheck(recurrent.LSTMCell.apply, (
+        float64_tensor((2, 12), seed=1), float64_tensor((2, 12), seed=2),
+        float64_tensor((2, 3), seed=3)))
+    assert gradgradcheck(recurrent.GRUCell.apply, (
+        float64_tensor((2, 9), seed=4), float64_tensor((2, 9), seed=5),
+        float64_tensor((2, 3), seed=6)))
+
+
+# Bidirectional layers concatenate, batch_first transposes, given states are indexed per layer,
+# packing gathers rows: these need the shape and index ops' own double backward.
+_SHAPE_OPS_DIFFERENTIABLE = all(
+    getattr(op, "differentiable_backward", False) for op in (
+        shape_ops.Reshape, shape_ops.Permute, shape_ops.Cat, shape_ops.Stack,
+        index_ops.BasicIndex, index_ops.AdvancedIndex))
+
+
+@pytest.mark.skipif(not _SHAPE_OPS_DIFFERENTIABLE,
+                    reason="needs the double backward of the shape and index ops")
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+@pytest.mark.parametrize("config", ["bidirectional", "batch_first", "initial", "packed"])
+def test_layer_configurations_second_derivatives_match_torch(torch, name, config):
+    lstm = name == "LSTM"
+
+    def run(fw, x, hidden, cell):
+        module = _double_module(fw, name, 3, 4, num_layers=2, bidirectional=True,
+                                batch_first=config == "batch_first")
+        if config == "packed":
+            packed = fw.nn.utils.rnn.pack_padded_sequence(x, [5, 3], enforce_sorted=False)
+            return module(packed)[0].data
+        state = None
+        if config == "initial":
+            state = (hidden, cell) if lstm else hidden
+        return module(x, state)[0]
+
+    arrays = random_arrays([(5, 2, 3), (4, 2, 4), (4, 2, 4)], seed=17)
+    assert_derivatives_match_torch(torch, run, arrays, orders=2)

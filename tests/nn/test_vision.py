@@ -6,9 +6,11 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+from ember.autograd import gradgradcheck
 from tests.conftest import (
     assert_close, assert_layer_like_torch, assert_raises_like_torch, compare_with_torch,
     float_array, gradcheck_arrays)
+from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 
 @pytest.mark.parametrize("shape, factor", [((2, 8, 3, 4), 2), ((9, 2, 2), 3), ((1, 2, 4, 3, 3), 1)])
@@ -155,3 +157,39 @@ def test_deprecated_upsample_aliases_warn_and_match_torch(torch, name, options):
                          ["PixelShuffle(2)", "PixelUnshuffle(3)", "ChannelShuffle(3)"])
 def test_module_reprs_match_torch(torch, expression):
     assert_layer_like_torch(torch, expression)
+
+
+# ---- higher-order derivatives (create_graph) -------------------------------------------------
+@pytest.mark.parametrize("shape, options", INTERPOLATE_CASES, ids=str)
+def test_interpolate_third_derivatives_match_torch(torch, shape, options):
+    """interpolate (and area, as adaptive averaging) maps each axis by an index or a matrix; the
+    gradients of those maps are maps again."""
+    assert_derivatives_match_torch(
+        torch, lambda fw, x: fw.nn.functional.interpolate(x, **options),
+        random_arrays([shape]), orders=3)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_second_derivatives_match_torch(torch, mode, padding_mode, align_corners):
+    image, grid = random_arrays([(2, 3, 5, 6), (2, 4, 7, 2)], seed=5)
+    assert_derivatives_match_torch(
+        torch, lambda fw, x, g: fw.nn.functional.grid_sample(x, g * 0.65, mode, padding_mode,
+                                                             align_corners),
+        [image, grid], orders=2)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+def test_grid_sample_gradgradcheck(padding_mode):
+    image = ember.tensor(float_array((1, 2, 4, 5)).astype(np.float64), requires_grad=True)
+    grid = ember.tensor(float_array((1, 3, 2, 2), seed=1, low=-1.2, high=1.2)
+                        .astype(np.float64), requires_grad=True)
+    assert gradgradcheck(lambda x, g: F.grid_sample(x, g, "bilinear", padding_mode, False),
+                         (image, grid))
+
+
+def test_interpolate_gradgradcheck():
+    x = ember.tensor(float_array((1, 2, 3, 4)).astype(np.float64), requires_grad=True)
+    assert gradgradcheck(lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear"), (x,))
+    assert gradgradcheck(lambda x: F.interpolate(x, size=(4, 3), mode="area"), (x,))

@@ -46,6 +46,11 @@ CASES = {
     "tril": lambda xp, x: xp.tril(x),
     "triu": lambda xp, x: xp.triu(x, 1),
     "unstack": lambda xp, x: xp.unstack(x, axis=2)[1],
+    "asarray_float32": lambda xp, x: xp.asarray(np.ones((2, 3), np.float32)) * x[0],
+    "concat": lambda xp, x: xp.concat([x, x * 2.0], axis=1),
+    "matmul_column": lambda xp, x: xp.matmul(x, xp.reshape(x, (2, 3, 1))),
+    "stack": lambda xp, x: xp.stack([x, x * 2.0], axis=-1),
+    "tanh": lambda xp, x: xp.tanh(x),
 }
 
 

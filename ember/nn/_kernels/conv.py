@@ -6,10 +6,15 @@ each batch item's GEMM is small, ``weight @ columns`` broadcast over the batch l
 multiplied while in cache. Larger convolutions use channel-major columns (C * prod(kernel), N * L)
 and one 2-D GEMM per chunk of _LARGE_CHUNK_BYTES, whose output is transposed back: few threaded
 BLAS calls (see _THREADED_GEMM_SIZE). The adjoint (col2im) is a loop over the kernel offsets
-(prod(kernel_size) vectorised slice additions), never over pixels. Unfold and Fold are the
-im2col/col2im pair on their own; pooling reuses the window helpers.
+(prod(kernel_size) vectorised slice additions), never over pixels.
+
+Three Ops (convolution, transposed convolution, weight gradient) are each other's gradients, so
+a convolution is differentiable to any order. Unfold and Fold are the im2col/col2im pair on
+their own, likewise each other's gradient; pooling reuses the window helpers.
 """
+import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -101,33 +106,130 @@ def _channel_major_order(spatial):
     return order, inverse
 
 
-def _weight_grad(grad_rows, columns, groups):
-    """Sum over the batch of grad_rows (N, G, A, L) @ columns (N, G, B, L)^T -> (G, A, B)."""
-    batch, _, rows, length = grad_rows.shape
-    width = columns.shape[2]
-    if batch * groups * rows * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
-        return np.matmul(grad_rows, columns.swapaxes(-1, -2)).sum(axis=0)
-    left = np.ascontiguousarray(grad_rows.transpose(1, 2, 0, 3)).reshape(groups, rows, -1)
-    right = np.ascontiguousarray(columns.transpose(1, 2, 0, 3)).reshape(groups, width, -1)
-    return np.matmul(left, right.swapaxes(-1, -2))
+def _in_float32(kernel):
+    """Run an array kernel on float16 arrays in float32 and cast the result back: NumPy has no
+    float16 GEMM (its loop is slow and accumulates in float16), PyTorch accumulates in float32."""
+    @functools.wraps(kernel)
+    def wrapper(first, second, geometry):
+        if first.dtype != np.float16:
+            return kernel(first, second, geometry)
+        return kernel(first.astype(np.float32), second.astype(np.float32),
+                      geometry).astype(np.float16)
+    return wrapper
 
 
-def _conv_weight_grad(input, grad_rows, weight_shape, stride, padding, dilation, groups,
-                      out_size):
-    """grad_weight = sum over batch and positions of grad (x) columns, as ONE GEMM per group.
+class Geometry(NamedTuple):
+    """Where a convolution's windows lie: the spatial size of its (unpadded) input, the kernel,
+    stride, padding pairs (before, after), dilation, groups and the output's spatial size. The
+    three convolution kernels below share it, as do the Ops for each other's gradients."""
 
-    Small problems use a batched GEMM and a sum over the batch; large ones copy the windows
-    straight into (C * prod(kernel), N * L) order, so only the small grad needs transposing.
-    """
-    batch = input.shape[0]
-    out_channels = weight_shape[0]
-    kernel_size = weight_shape[2:]
+    in_size: tuple
+    kernel_size: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+    out_size: tuple
+
+    def padded_shape(self, batch, channels):
+        return (batch, channels) + tuple(size + before + after for size, (before, after)
+                                         in zip(self.in_size, self.padding))
+
+
+@_in_float32
+def convolve(input, weight, geometry):
+    """Cross-correlation of (N, C_in, *in_size) with weight (C_out, C_in / groups, *kernel):
+    im2col chunks and GEMMs, see the module docstring."""
+    batch, in_channels = input.shape[:2]
+    out_channels = weight.shape[0]
+    kernel_size, stride, groups, out_size = (geometry.kernel_size, geometry.stride,
+                                             geometry.groups, geometry.out_size)
+    windows = _windows(_pad(input, geometry.padding), kernel_size, stride, geometry.dilation,
+                       out_size)
+    length = math.prod(out_size)
+    width = in_channels * math.prod(kernel_size)
+    output = np.empty((batch, out_channels, length), np.result_type(input, weight))
+    grouped_weight = weight.reshape(groups, out_channels // groups, width // groups)
+    if (out_channels // groups) * (width // groups) * length <= _THREADED_GEMM_SIZE:
+        chunk = _chunk(width * length * input.itemsize)
+        for start in range(0, batch, chunk):
+            stop = min(batch, start + chunk)
+            columns = np.ascontiguousarray(windows[start:stop]).reshape(
+                stop - start, groups, width // groups, length)
+            np.matmul(grouped_weight, columns,
+                      out=output[start:stop].reshape(stop - start, groups, -1, length))
+    else:
+        order = _channel_major_order(len(kernel_size))[0]
+        chunk = _chunk(width * length * input.itemsize, _LARGE_CHUNK_BYTES)
+        for start in range(0, batch, chunk):
+            stop = min(batch, start + chunk)
+            columns = np.ascontiguousarray(windows[start:stop].transpose(order)).reshape(
+                groups, width // groups, (stop - start) * length)
+            product = np.matmul(grouped_weight, columns)
+            output[start:stop] = product.reshape(out_channels, stop - start, length).transpose(
+                1, 0, 2)
+    return output.reshape((batch, out_channels) + out_size)
+
+
+@_in_float32
+def convolve_transpose(grad, weight, geometry):
+    """The adjoint of ``convolve`` in its input: (N, C_out, *out_size) -> (N, C_in, *in_size),
+    a GEMM with the transposed weight, then col2im. Chunked like the forward, so each chunk's
+    columns are scattered while in cache (Conv2d(32->64, 3, pad 1), 14x14, batch 64, one
+    thread: 15.4 -> 12.4 ms); large GEMMs run channel-major, a few calls in all (see
+    _THREADED_GEMM_SIZE)."""
+    grad = np.ascontiguousarray(grad)  # e.g. a broadcast from sum(): BLAS needs real strides
+    batch, out_channels = grad.shape[:2]
+    groups, kernel_size, out_size = geometry.groups, geometry.kernel_size, geometry.out_size
+    in_channels = weight.shape[1] * groups
+    length = math.prod(out_size)
+    width = math.prod(weight.shape[1:])
+    grad_rows = grad.reshape(batch, groups, out_channels // groups, length)
+    transposed_weight = weight.reshape(groups, out_channels // groups, -1).swapaxes(-1, -2)
+    grad_padded = np.zeros(geometry.padded_shape(batch, in_channels), grad.dtype)
+    arguments = (kernel_size, geometry.stride, geometry.dilation, out_size)
+    if (out_channels // groups) * width * length <= _THREADED_GEMM_SIZE:
+        chunk = _chunk(width * groups * length * grad.itemsize)
+        for start in range(0, batch, chunk):
+            stop = min(batch, start + chunk)
+            columns = np.matmul(transposed_weight, grad_rows[start:stop])
+            columns = columns.reshape((stop - start, in_channels) + kernel_size + out_size)
+            _col2im_add(grad_padded[start:stop], columns, *arguments)
+    else:
+        inverse = _channel_major_order(len(kernel_size))[1]
+        chunk = _chunk(width * groups * length * grad.itemsize, _LARGE_CHUNK_BYTES)
+        for start in range(0, batch, chunk):
+            stop = min(batch, start + chunk)
+            count = stop - start
+            grad_by_channel = np.ascontiguousarray(
+                grad_rows[start:stop].transpose(1, 2, 0, 3)).reshape(
+                groups, out_channels // groups, count * length)
+            columns = np.matmul(transposed_weight, grad_by_channel).reshape(
+                (in_channels,) + kernel_size + (count,) + out_size)
+            _col2im_add(grad_padded[start:stop], columns.transpose(inverse), *arguments)
+    return grad_padded[_interior((batch, in_channels) + geometry.in_size, geometry.padding)]
+
+
+@_in_float32
+def convolve_weight_grad(input, grad, geometry):
+    """The weight's gradient: sum over batch and positions of grad (x) columns, as ONE GEMM per
+    group. Small problems use a batched GEMM and a sum over the batch; large ones copy the
+    windows straight into (C * prod(kernel), N * L) order, so only the small grad needs
+    transposing."""
+    grad = np.ascontiguousarray(grad)
+    batch, in_channels = input.shape[:2]
+    out_channels = grad.shape[1]
+    groups, kernel_size, out_size = geometry.groups, geometry.kernel_size, geometry.out_size
+    weight_shape = (out_channels, in_channels // groups) + kernel_size
     width = math.prod(weight_shape[1:])
+    grad_rows = grad.reshape(batch, groups, out_channels // groups, math.prod(out_size))
+    padded = _pad(input, geometry.padding)
     if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
-        columns = _im2col(_pad(input, padding), kernel_size, stride, dilation, out_size)
+        columns = _im2col(padded, kernel_size, geometry.stride, geometry.dilation, out_size)
         columns = columns.reshape(batch, groups, width, columns.shape[2])
-        return _weight_grad(grad_rows, columns, groups).reshape(weight_shape)
-    windows = _windows(_pad(input, padding), kernel_size, stride, dilation, out_size)
+        product = np.matmul(grad_rows, columns.swapaxes(-1, -2)).sum(axis=0)
+        return product.reshape(weight_shape)
+    windows = _windows(padded, kernel_size, geometry.stride, geometry.dilation, out_size)
     # (N, C, *kernel, *out) -> (C, *kernel, N, *out): rows ordered like the weight's columns.
     order = _channel_major_order(len(kernel_size))[0]
     columns = np.ascontiguousarray(windows.transpose(order)).reshape(groups, width, -1)
@@ -136,165 +238,133 @@ def _conv_weight_grad(input, grad_rows, weight_shape, stride, padding, dilation,
     return np.matmul(left, columns.swapaxes(-1, -2)).reshape(weight_shape)
 
 
+# ---- the three Ops: each one's gradients are the other two (so every order is differentiable)
+# With y = conv(x, w) and a cotangent g of y: dx = conv_transpose(g, w), dw = weight_grad(x, g).
+# conv_transpose(g, w) is linear in each: its cotangent h (shape of x) gives dg = conv(h, w),
+# dw = weight_grad(h, g); weight_grad(x, g) with cotangent v (shape of w) gives
+# dx = conv_transpose(g, v), dg = conv(x, v).
+def _spatial_axes(array):
+    return (0,) + tuple(range(2, array.ndim))
+
+
 class ConvNd(Op):
-    """Cross-correlation of (N, C_in, *spatial) with weight (C_out, C_in / groups, *kernel)."""
+    """Cross-correlation of (N, C_in, *spatial) with weight (C_out, C_in / groups, *kernel),
+    plus an optional bias (C_out)."""
+
+    differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, input, weight, bias, stride, padding, dilation, groups):
-        batch, in_channels = input.shape[:2]
-        out_channels = weight.shape[0]
-        kernel_size = weight.shape[2:]
-        padded = _pad(input, padding)
-        out_size = tuple((size - gap * (kernel - 1) - 1) // jump + 1 for size, kernel, jump, gap
-                         in zip(padded.shape[2:], kernel_size, stride, dilation))
-        windows = _windows(padded, kernel_size, stride, dilation, out_size)
-        length = math.prod(out_size)
-        width = in_channels * math.prod(kernel_size)
-        output = np.empty((batch, out_channels, length), np.result_type(input, weight))
-        grouped_weight = weight.reshape(groups, out_channels // groups, width // groups)
-        if (out_channels // groups) * (width // groups) * length <= _THREADED_GEMM_SIZE:
-            chunk = _chunk(width * length * input.itemsize)
-            for start in range(0, batch, chunk):
-                stop = min(batch, start + chunk)
-                columns = np.ascontiguousarray(windows[start:stop]).reshape(
-                    stop - start, groups, width // groups, length)
-                np.matmul(grouped_weight, columns,
-                          out=output[start:stop].reshape(stop - start, groups, -1, length))
-        else:
-            order = _channel_major_order(len(kernel_size))[0]
-            chunk = _chunk(width * length * input.itemsize, _LARGE_CHUNK_BYTES)
-            for start in range(0, batch, chunk):
-                stop = min(batch, start + chunk)
-                columns = np.ascontiguousarray(windows[start:stop].transpose(order)).reshape(
-                    groups, width // groups, (stop - start) * length)
-                product = np.matmul(grouped_weight, columns)
-                output[start:stop] = product.reshape(out_channels, stop - start, length).transpose(
-                    1, 0, 2)
+    def forward(ctx, input, weight, bias, geometry):
+        output = convolve(input, weight, geometry)
         if bias is not None:
-            output += bias[:, None]
+            output += bias.reshape((-1,) + (1,) * len(geometry.out_size))
         needs_input, needs_weight = ctx.needs_input_grad[:2]
         ctx.save_for_backward(input if needs_weight else None, weight if needs_input else None)
-        ctx.geometry = (input.shape, weight.shape, padded.shape, stride, padding, dilation,
-                        groups, out_size)
-        return output.reshape((batch, out_channels) + out_size)
+        ctx.geometry = geometry
+        return output
 
     @staticmethod
     def backward(ctx, grad):
         input, weight = ctx.saved_tensors
-        (input_shape, weight_shape, padded_shape, stride, padding, dilation, groups,
-         out_size) = ctx.geometry
-        grad = np.ascontiguousarray(grad)  # e.g. a broadcast from sum(): BLAS needs real strides
+        geometry = ctx.geometry
         needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
-        batch = grad.shape[0]
-        out_channels = weight_shape[0]
-        kernel_size = weight_shape[2:]
-        grad_rows = grad.reshape(batch, groups, out_channels // groups, math.prod(out_size))
+        on_arrays = ctx.xp is np
         grad_input = grad_weight = grad_bias = None
         if needs_input:
-            # Chunked like the forward, so each chunk's columns are scattered while in cache
-            # (Conv2d(32->64, 3, pad 1), 14x14, batch 64, one thread: 15.4 -> 12.4 ms).
-            # Large GEMMs run channel-major, a few calls in all (see _THREADED_GEMM_SIZE).
-            transposed_weight = weight.reshape(groups, out_channels // groups, -1).swapaxes(-1, -2)
-            length = grad_rows.shape[3]
-            width = math.prod(weight_shape[1:])
-            grad_padded = np.zeros(padded_shape, grad.dtype)
-            if (out_channels // groups) * width * length <= _THREADED_GEMM_SIZE:
-                chunk = _chunk(width * groups * length * grad.itemsize)
-                for start in range(0, batch, chunk):
-                    stop = min(batch, start + chunk)
-                    columns = np.matmul(transposed_weight, grad_rows[start:stop])
-                    columns = columns.reshape((stop - start, input_shape[1]) + kernel_size
-                                              + out_size)
-                    _col2im_add(grad_padded[start:stop], columns, kernel_size, stride, dilation,
-                                out_size)
-            else:
-                inverse = _channel_major_order(len(kernel_size))[1]
-                chunk = _chunk(width * groups * length * grad.itemsize, _LARGE_CHUNK_BYTES)
-                for start in range(0, batch, chunk):
-                    stop = min(batch, start + chunk)
-                    count = stop - start
-                    grad_by_channel = np.ascontiguousarray(
-                        grad_rows[start:stop].transpose(1, 2, 0, 3)).reshape(
-                        groups, out_channels // groups, count * length)
-                    columns = np.matmul(transposed_weight, grad_by_channel).reshape(
-                        (input_shape[1],) + kernel_size + (count,) + out_size)
-                    _col2im_add(grad_padded[start:stop], columns.transpose(inverse),
-                                kernel_size, stride, dilation, out_size)
-            grad_input = grad_padded[_interior(input_shape, padding)]
+            grad_input = (convolve_transpose(grad, weight, geometry) if on_arrays
+                          else ConvTransposeNd.apply(grad, weight, None, geometry))
         if needs_weight:
-            grad_weight = _conv_weight_grad(input, grad_rows, weight_shape, stride, padding,
-                                            dilation, groups, out_size)
+            grad_weight = (convolve_weight_grad(input, grad, geometry) if on_arrays
+                           else ConvWeightGrad.apply(input, grad, geometry))
         if needs_bias:
-            grad_bias = grad_rows.sum(axis=(0, 3)).reshape(out_channels)
-        return grad_input, grad_weight, grad_bias, None, None, None, None
+            grad_bias = ctx.xp.sum(grad, axis=_spatial_axes(grad))
+        return grad_input, grad_weight, grad_bias, None
 
 
 class ConvTransposeNd(Op):
-    """Adjoint of ConvNd with respect to its input: weight (C_in, C_out / groups, *kernel)."""
+    """The adjoint of ConvNd in its input, plus an optional bias: (N, C_in, *out_size) with
+    weight (C_in, C_out / groups, *kernel) -> (N, C_out, *in_size) of ``geometry`` (the
+    convolution it transposes)."""
+
+    differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, input, weight, bias, stride, padding, output_padding, dilation, groups):
-        batch, in_channels = input.shape[:2]
-        in_size = input.shape[2:]
-        kernel_size = weight.shape[2:]
-        out_channels = weight.shape[1] * groups
-        full_size = tuple((size - 1) * jump + gap * (kernel - 1) + extra + 1
-                          for size, kernel, jump, gap, extra
-                          in zip(in_size, kernel_size, stride, dilation, output_padding))
-        grouped_weight = weight.reshape(groups, in_channels // groups, -1)
-        rows = input.reshape(batch, groups, in_channels // groups, -1)
-        columns = np.matmul(grouped_weight.swapaxes(-1, -2), rows)
-        columns = columns.reshape((batch, out_channels) + kernel_size + in_size)
-        padded_shape = (batch, out_channels) + full_size
-        output = _col2im(columns, padded_shape, kernel_size, stride, dilation, in_size)
-        out_size = tuple(size - 2 * pad for size, pad in zip(full_size, padding))
-        pairs = tuple((pad, pad) for pad in padding)
-        output = output[_interior((batch, out_channels) + out_size, pairs)]
+    def forward(ctx, input, weight, bias, geometry):
+        output = convolve_transpose(input, weight, geometry)
         if bias is not None:
-            output = output + bias.reshape((out_channels,) + (1,) * len(in_size))
+            output += bias.reshape((-1,) + (1,) * len(geometry.in_size))
         needs_input, needs_weight = ctx.needs_input_grad[:2]
         ctx.save_for_backward(input if needs_weight else None, weight if needs_input else None)
-        ctx.geometry = (input.shape, weight.shape, stride, pairs, dilation, groups)
+        ctx.geometry = geometry
         return np.ascontiguousarray(output)
 
     @staticmethod
     def backward(ctx, grad):
         input, weight = ctx.saved_tensors
-        input_shape, weight_shape, stride, pairs, dilation, groups = ctx.geometry
-        grad = np.ascontiguousarray(grad)
+        geometry = ctx.geometry
         needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
-        batch, in_channels = input_shape[:2]
-        in_size = input_shape[2:]
-        kernel_size = weight_shape[2:]
+        on_arrays = ctx.xp is np
         grad_input = grad_weight = grad_bias = None
-        if needs_input or needs_weight:
-            columns = _im2col(_pad(grad, pairs), kernel_size, stride, dilation, in_size)
-            columns = columns.reshape(batch, groups, -1, columns.shape[2])
-            if needs_input:
-                grouped_weight = weight.reshape(groups, in_channels // groups, -1)
-                grad_input = np.matmul(grouped_weight, columns).reshape(input_shape)
-            if needs_weight:
-                rows = input.reshape(batch, groups, in_channels // groups, -1)
-                grad_weight = _weight_grad(rows, columns, groups).reshape(weight_shape)
+        if needs_input:
+            grad_input = (convolve(grad, weight, geometry) if on_arrays
+                          else ConvNd.apply(grad, weight, None, geometry))
+        if needs_weight:
+            grad_weight = (convolve_weight_grad(grad, input, geometry) if on_arrays
+                           else ConvWeightGrad.apply(grad, input, geometry))
         if needs_bias:
-            grad_bias = grad.reshape(batch, grad.shape[1], -1).sum(axis=(0, 2))
-        return grad_input, grad_weight, grad_bias, None, None, None, None, None
+            grad_bias = ctx.xp.sum(grad, axis=_spatial_axes(grad))
+        return grad_input, grad_weight, grad_bias, None
 
 
-# ---- unfold (im2col) and fold (col2im), each the other's adjoint -----------------------------
+class ConvWeightGrad(Op):
+    """The weight gradient of ConvNd as an op of its own, (input, grad) -> weight's shape: a
+    node of create_graph gradients (so a convolution's second derivatives are recorded too)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, input, grad, geometry):
+        ctx.save_for_backward(input if ctx.needs_input_grad[1] else None,
+                              grad if ctx.needs_input_grad[0] else None)
+        ctx.geometry = geometry
+        return convolve_weight_grad(input, grad, geometry)
+
+    @staticmethod
+    def backward(ctx, grad_weight):
+        input, grad = ctx.saved_tensors
+        geometry = ctx.geometry
+        on_arrays = ctx.xp is np
+        grad_of_input = grad_of_grad = None
+        if ctx.needs_input_grad[0]:
+            grad_of_input = (convolve_transpose(grad, grad_weight, geometry) if on_arrays
+                             else ConvTransposeNd.apply(grad, grad_weight, None, geometry))
+        if ctx.needs_input_grad[1]:
+            grad_of_grad = (convolve(input, grad_weight, geometry) if on_arrays
+                            else ConvNd.apply(input, grad_weight, None, geometry))
+        return grad_of_input, grad_of_grad, None
+
+
+# ---- unfold (im2col) and fold (col2im), each the other's adjoint (and so its gradient) -------
 class Unfold(Op):
     """(N, C, H, W) -> (N, C * kh * kw, L): every kernel window as a column."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, kernel_size, dilation, padding, stride, out_size):
         pairs = tuple((pad, pad) for pad in padding)
         padded = _pad(x, pairs)
-        ctx.geometry = (x.shape, padded.shape, pairs, kernel_size, dilation, stride, out_size)
+        ctx.geometry = (x.shape, padded.shape, pairs, kernel_size, dilation, padding, stride,
+                        out_size)
         return _im2col(padded, kernel_size, stride, dilation, out_size)
 
     @staticmethod
     def backward(ctx, grad):
-        shape, padded_shape, pairs, kernel_size, dilation, stride, out_size = ctx.geometry
+        shape, padded_shape, pairs, kernel_size, dilation, padding, stride, out_size = \
+            ctx.geometry
+        if ctx.xp is not np:
+            return (Fold.apply(grad, shape[2:], kernel_size, dilation, padding, stride, out_size),
+                    None, None, None, None, None)
         columns = grad.reshape(shape[:2] + kernel_size + out_size)
         image = _col2im(columns, padded_shape, kernel_size, stride, dilation, out_size)
         return image[_interior(shape, pairs)], None, None, None, None, None
@@ -302,6 +372,8 @@ class Unfold(Op):
 
 class Fold(Op):
     """(N, C * kh * kw, L) -> (N, C, H, W): columns summed back into their windows."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, columns, output_size, kernel_size, dilation, padding, stride, blocks):
@@ -311,13 +383,16 @@ class Fold(Op):
         shape = (batch, channels) + output_size
         padded_shape = (batch, channels) + tuple(size + 2 * pad
                                                  for size, pad in zip(output_size, padding))
-        ctx.geometry = (columns.shape, padded_shape, pairs, kernel_size, dilation, stride, blocks)
+        ctx.geometry = (columns.shape, pairs, kernel_size, dilation, padding, stride, blocks)
         grouped = columns.reshape((batch, channels) + kernel_size + blocks)
         image = _col2im(grouped, padded_shape, kernel_size, stride, dilation, blocks)
         return image[_interior(shape, pairs)].copy()
 
     @staticmethod
     def backward(ctx, grad):
-        columns_shape, _, pairs, kernel_size, dilation, stride, blocks = ctx.geometry
+        columns_shape, pairs, kernel_size, dilation, padding, stride, blocks = ctx.geometry
+        if ctx.xp is not np:
+            return (Unfold.apply(grad, kernel_size, dilation, padding, stride, blocks),
+                    None, None, None, None, None, None)
         columns = _im2col(_pad(grad, pairs), kernel_size, stride, dilation, blocks)
         return columns.reshape(columns_shape), None, None, None, None, None, None

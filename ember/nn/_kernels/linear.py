@@ -1,4 +1,6 @@
 """The fused linear layer: x @ W.T + b as one node."""
+import math
+
 import numpy as np
 
 from ..._dtype import scalar_type_name
@@ -7,7 +9,10 @@ from ...autograd.function import Op
 
 class Linear(Op):
     """One node for x @ W.T + b (the hottest op of MLPs): BLAS on 2-D views, saving only x and W,
-    and only the one each requested gradient needs."""
+    and only the one each requested gradient needs. Its backward is matmuls written against
+    ``ctx.xp``, so it is differentiable (create_graph)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, weight, bias):
@@ -22,25 +27,36 @@ class Linear(Op):
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                                f"{scalar_type_name(other.dtype)} and "
                                f"{scalar_type_name(weight.dtype)}")
-        x_2d = x.reshape(-1, in_features)
-        out = np.matmul(x_2d, weight.T)
-        if bias is not None:
-            out += bias
+        batch_shape = x.shape[:-1]
+        # Explicit row count: reshape(-1, 0) cannot infer it for Linear(0, n).
+        x_2d = x.reshape(math.prod(batch_shape), in_features)
+        if x.dtype == np.float16:
+            # NumPy has no float16 GEMM; PyTorch accumulates float16 products in float32.
+            out = np.matmul(x_2d.astype(np.float32), weight.T.astype(np.float32))
+            if bias is not None:
+                out += bias
+            out = out.astype(np.float16)
+        else:
+            out = np.matmul(x_2d, weight.T)
+            if bias is not None:
+                out += bias
         needs_x, needs_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)
-        return out.reshape(x.shape[:-1] + (weight.shape[0],))
+        return out.reshape(batch_shape + (weight.shape[0],))
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         x, weight = ctx.saved_tensors
-        out_features = grad.shape[-1] if grad.ndim else 1
-        grad_2d = grad.reshape(-1, out_features)
+        batch_shape = grad.shape[:-1]
+        rows = math.prod(batch_shape)
+        grad_2d = xp.reshape(grad, (rows, grad.shape[-1]))
         grad_x = grad_weight = grad_bias = None
         needs_x, needs_weight, needs_bias = ctx.needs_input_grad
         if needs_x:
-            grad_x = np.matmul(grad_2d, weight).reshape(grad.shape[:-1] + (weight.shape[1],))
+            grad_x = xp.reshape(xp.matmul(grad_2d, weight), batch_shape + (weight.shape[1],))
         if needs_weight:
-            grad_weight = np.matmul(grad_2d.T, x.reshape(-1, x.shape[-1]))
+            grad_weight = xp.matmul(grad_2d.T, xp.reshape(x, (rows, x.shape[-1])))
         if needs_bias:
-            grad_bias = grad_2d.sum(axis=0)
+            grad_bias = xp.sum(grad_2d, axis=0)
         return grad_x, grad_weight, grad_bias

@@ -1,37 +1,75 @@
-"""Padding: constant (negative widths crop), reflect, replicate and circular, as F.pad does.
+"""Padding (constant with negative widths cropping, reflect, replicate, circular) and
+resampling (F.interpolate) as one pair of ops over per-axis maps.
 
-Each padded dimension gets an index map from output to input positions; the forward gathers
-through it and the backward scatter-adds through it, so all four modes share one kernel.
+Each mapped axis has either an index map from output to input positions (-1: the fill value) or
+an (out, in) matrix. GatherAxes applies the maps one axis after the other; its adjoint,
+ScatterAxes, scatter-adds (or multiplies by the transposed matrices) in reverse order. Each is
+the other's gradient, so both are differentiable to any order.
 """
 import numpy as np
 
 from ...autograd.function import Op
 
 
-class Pad(Op):
-    """Gather through per-dimension index maps; the constant fills positions mapped to -1."""
+def gather_axes(x, maps, fill=0):
+    """Apply ``maps`` ((axis, index map or matrix), ...) to ``x`` in order."""
+    out = x
+    for axis, operator in maps:
+        if operator.ndim == 2:
+            out = np.moveaxis(np.moveaxis(out, axis, -1) @ operator.T, -1, axis)
+            continue
+        out = np.take(out, np.maximum(operator, 0), axis=axis)
+        outside = operator < 0
+        if np.any(outside):
+            selector = [slice(None)] * out.ndim
+            selector[axis] = outside
+            out[tuple(selector)] = fill
+    return x.copy() if out is x else np.ascontiguousarray(out)
+
+
+def scatter_axes(grad, maps, input_shape):
+    """The adjoint of ``gather_axes`` (fill positions get no gradient)."""
+    for axis, operator in reversed(maps):
+        if operator.ndim == 2:
+            grad = np.moveaxis(np.moveaxis(grad, axis, -1) @ operator, -1, axis)
+        else:
+            grad = scatter_add_axis(grad, operator, input_shape[axis], axis)
+    return np.ascontiguousarray(grad)
+
+
+class GatherAxes(Op):
+    """Per-axis gathers or matrix products (``maps``); positions mapped to -1 get ``fill``."""
+
+    differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, x, index_maps, value):
-        out = x
-        for axis, index in index_maps:
-            out = np.take(out, np.maximum(index, 0), axis=axis)
-            outside = index < 0
-            if np.any(outside):
-                selector = [slice(None)] * out.ndim
-                selector[axis] = outside
-                out[tuple(selector)] = value
-        ctx.index_maps = index_maps
+    def forward(ctx, x, maps, fill):
+        ctx.maps = maps
         ctx.input_shape = x.shape
-        if out is x:
-            return x.copy()
-        return np.ascontiguousarray(out)
+        return gather_axes(x, maps, fill)
 
     @staticmethod
     def backward(ctx, grad):
-        for axis, index in reversed(ctx.index_maps):
-            grad = scatter_add_axis(grad, index, ctx.input_shape[axis], axis)
-        return grad, None, None
+        if ctx.xp is np:
+            return scatter_axes(grad, ctx.maps, ctx.input_shape), None, None
+        return ScatterAxes.apply(grad, ctx.maps, ctx.input_shape), None, None
+
+
+class ScatterAxes(Op):
+    """The adjoint of GatherAxes (its gradient as an op, under create_graph)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, grad, maps, input_shape):
+        ctx.maps = maps
+        return scatter_axes(grad, maps, input_shape)
+
+    @staticmethod
+    def backward(ctx, grad_input):
+        if ctx.xp is np:
+            return gather_axes(grad_input, ctx.maps), None, None
+        return GatherAxes.apply(grad_input, ctx.maps, 0), None, None
 
 
 def scatter_add_axis(values, index, size, axis):

@@ -1,75 +1,157 @@
 """Max, average and adaptive pooling over 1 to 3 spatial dims, through strided window views.
 
 Max pooling is one vectorised pass per kernel offset (never per pixel) and reports PyTorch's
-flattened spatial indices; adaptive max pooling gathers its variable windows by index.
+flattened spatial indices; adaptive max pooling gathers its variable windows by index. Every
+gradient is an op in turn, so all orders are differentiable: max pooling's and the gather's is a
+scatter by the argmax positions (whose gradient is the gather), average pooling's its transpose
+(whose gradient is average pooling).
 """
 import math
 
 import numpy as np
 
 from ...autograd.function import Op
-from .conv import _col2im, _interior, _windows
+from ...tensor import Tensor
+from .conv import _col2im, _interior, _pad, _windows
+
+
+def _array(value):
+    """The array of a saved value, for index arithmetic that is not differentiated."""
+    return value._data if isinstance(value, Tensor) else value
+
+
+def _scatter_spatial(grad, indices, input_shape):
+    """result[n, c, indices[n, c, j]] += grad[n, c, j] over flattened spatial dims, through one
+    bincount (windows may overlap)."""
+    rows = input_shape[0] * input_shape[1]
+    size = math.prod(input_shape[2:])
+    count = math.prod(indices.shape[2:])
+    positions = indices.reshape(rows, count) + (np.arange(rows) * size)[:, None]
+    summed = np.bincount(positions.ravel(), weights=grad.reshape(rows, count).ravel(),
+                         minlength=rows * size)
+    return summed.astype(grad.dtype, copy=False).reshape(input_shape)
+
+
+def _gather_spatial(input, indices):
+    """out[n, c, j] = input[n, c, indices[n, c, j]] over flattened spatial dims."""
+    batch, channels = input.shape[:2]
+    rows = input.reshape(batch * channels, math.prod(input.shape[2:]))
+    flat_indices = indices.reshape(batch * channels, math.prod(indices.shape[2:]))
+    return np.take_along_axis(rows, flat_indices, axis=1).reshape(indices.shape)
 
 
 class GatherSpatial(Op):
-    """out[n, c, j] = input[n, c, indices[n, c, j]] over flattened spatial dims; backward
-    scatter-adds (windows may overlap) through one bincount."""
+    """out[n, c, j] = input[n, c, indices[n, c, j]] over flattened spatial dims; its gradient is
+    ScatterSpatial and the other way round (so both are differentiable to any order)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, input, indices):
-        batch, channels = input.shape[:2]
-        rows = input.reshape(batch * channels, -1)
-        flat_indices = indices.reshape(batch * channels, -1)
-        ctx.save_for_backward(indices)
+        ctx.indices = indices
         ctx.input_shape = input.shape
-        return np.take_along_axis(rows, flat_indices, axis=1).reshape(indices.shape)
+        return _gather_spatial(input, indices)
 
     @staticmethod
     def backward(ctx, grad):
-        (indices,) = ctx.saved_tensors
-        input_shape = ctx.input_shape
-        rows = input_shape[0] * input_shape[1]
-        size = math.prod(input_shape[2:])
-        positions = indices.reshape(rows, -1) + (np.arange(rows) * size)[:, None]
-        summed = np.bincount(positions.ravel(), weights=grad.reshape(rows, -1).ravel(),
-                             minlength=rows * size)
-        return summed.astype(grad.dtype, copy=False).reshape(input_shape), None
+        if ctx.xp is np:
+            return _scatter_spatial(grad, ctx.indices, ctx.input_shape), None
+        return ScatterSpatial.apply(grad, ctx.indices, ctx.input_shape), None
+
+
+class ScatterSpatial(Op):
+    """The adjoint of GatherSpatial: grad (N, C, *indices' shape) summed into zeros of
+    ``input_shape`` at ``indices``. Max pooling's gradient under create_graph."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, grad, indices, input_shape):
+        ctx.indices = indices
+        return _scatter_spatial(grad, indices, input_shape)
+
+    @staticmethod
+    def backward(ctx, grad_input):
+        if ctx.xp is np:
+            return _gather_spatial(grad_input, ctx.indices), None, None
+        return GatherSpatial.apply(grad_input, ctx.indices), None, None
+
+
+def _window_sums(padded, kernel_size, stride, out_size):
+    """Sum of every window of ``padded`` (one vectorised pass per kernel offset)."""
+    windows = _windows(padded, kernel_size, stride, (1,) * len(kernel_size), out_size)
+    everything = (slice(None), slice(None))
+    total = None
+    for offset in np.ndindex(*kernel_size):
+        window = windows[everything + offset]
+        total = window.copy() if total is None else np.add(total, window, out=total)
+    return total
+
+
+def _avg_pool(input, kernel_size, stride, padding, out_size, divisor):
+    """Window sums of the zero-padded input over their divisors."""
+    pairs = _padded_geometry(input.shape, kernel_size, stride, padding, (1,) * len(kernel_size),
+                             out_size)[1]
+    return _divide(_window_sums(_pad(input, pairs), kernel_size, stride, out_size), divisor)
+
+
+def _divide(total, divisor):
+    """Window sums over their divisors; integers truncate toward zero, as PyTorch's kernel."""
+    if total.dtype.kind == "f":
+        total /= divisor
+        return total
+    return np.abs(total) // divisor * np.sign(total)
 
 
 class AvgPoolNd(Op):
     """Window sums divided by PyTorch's divisor (padding counted or not, or an override)."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, input, kernel_size, stride, padding, out_size, divisor):
-        padded_shape, pairs = _padded_geometry(input.shape, kernel_size, stride, padding,
-                                               (1,) * len(kernel_size), out_size)
-        padded = np.zeros(padded_shape, input.dtype) if padded_shape != input.shape else input
-        if padded is not input:
-            padded[_interior(input.shape, pairs)] = input
-        windows = _windows(padded, kernel_size, stride, (1,) * len(kernel_size), out_size)
-        everything = (slice(None), slice(None))
-        total = None
-        for offset in np.ndindex(*kernel_size):
-            window = windows[everything + offset]
-            total = window.copy() if total is None else np.add(total, window, out=total)
-        total /= divisor
-        ctx.geometry = (input.shape, padded_shape, pairs, kernel_size, stride, out_size)
-        ctx.save_for_backward(divisor if isinstance(divisor, np.ndarray) else None)
-        ctx.scalar_divisor = None if isinstance(divisor, np.ndarray) else divisor
-        return total
+        ctx.geometry = (input.shape, kernel_size, stride, padding, out_size, divisor)
+        return _avg_pool(input, kernel_size, stride, padding, out_size, divisor)
 
     @staticmethod
     def backward(ctx, grad):
-        (divisor,) = ctx.saved_tensors
-        if divisor is None:
-            divisor = ctx.scalar_divisor
-        input_shape, padded_shape, pairs, kernel_size, stride, out_size = ctx.geometry
-        scaled = grad / divisor
-        spread = len(kernel_size)
-        columns = np.broadcast_to(scaled.reshape(scaled.shape[:2] + (1,) * spread + out_size),
-                                  scaled.shape[:2] + kernel_size + out_size)
-        grad_padded = _col2im(columns, padded_shape, kernel_size, stride, (1,) * spread, out_size)
-        return grad_padded[_interior(input_shape, pairs)], None, None, None, None, None
+        if ctx.xp is np:
+            return (_avg_pool_transpose(grad, *ctx.geometry), None, None, None, None, None)
+        return AvgPoolTranspose.apply(grad, *ctx.geometry), None, None, None, None, None
+
+
+def _avg_pool_transpose(grad, input_shape, kernel_size, stride, padding, out_size, divisor):
+    """The adjoint of average pooling: each output's grad / divisor spread over its window."""
+    padded_shape, pairs = _padded_geometry(input_shape, kernel_size, stride, padding,
+                                           (1,) * len(kernel_size), out_size)
+    scaled = grad / divisor
+    spread = len(kernel_size)
+    columns = np.broadcast_to(scaled.reshape(scaled.shape[:2] + (1,) * spread + out_size),
+                              scaled.shape[:2] + kernel_size + out_size)
+    grad_padded = _col2im(columns, padded_shape, kernel_size, stride, (1,) * spread, out_size)
+    return grad_padded[_interior(input_shape, pairs)]
+
+
+class AvgPoolTranspose(Op):
+    """Average pooling's gradient as an op (create_graph): its own gradient is average
+    pooling."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, grad, input_shape, kernel_size, stride, padding, out_size, divisor):
+        ctx.geometry = (kernel_size, stride, padding, out_size, divisor)
+        return np.ascontiguousarray(_avg_pool_transpose(grad, input_shape, kernel_size, stride,
+                                                        padding, out_size, divisor))
+
+    @staticmethod
+    def backward(ctx, grad_input):
+        kernel_size, stride, padding, out_size, divisor = ctx.geometry
+        if ctx.xp is np:
+            grad = _avg_pool(grad_input, kernel_size, stride, padding, out_size, divisor)
+        else:
+            grad = AvgPoolNd.apply(grad_input, kernel_size, stride, padding, out_size, divisor)
+        return grad, None, None, None, None, None, None
 
 
 # ---- geometry ------------------------------------------------------------------------------------
@@ -164,10 +246,14 @@ def _flat_indices(best, input_shape, kernel_size, stride, padding, dilation, out
 
 
 class MaxPoolNd(Op):
-    """Window maxima. Forward is one ``np.maximum`` per kernel offset; backward routes each
-    gradient to the first element equal to its window's maximum (PyTorch's argmax), recomputed
-    from the saved input, so nothing but the input is kept (the argmax offsets, one byte each,
-    only when the indices were asked for anyway)."""
+    """Window maxima. Forward takes the maxima one spatial dim at a time; backward routes each
+    gradient to the first element equal to its window's maximum (PyTorch's argmax), comparing
+    the saved input with a private copy of the maxima (so in-place changes to the output stay
+    legal); the argmax offsets, one byte each, are kept only when the indices were asked for.
+    Under create_graph the gradient is a ScatterSpatial by those positions (its own gradient a
+    gather)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, input, kernel_size, stride, padding, dilation, out_size, with_indices):
@@ -175,104 +261,77 @@ class MaxPoolNd(Op):
                                                  out_size)
         ctx.geometry = (input.shape, padded.shape, pairs, kernel_size, stride, padding, dilation)
         if not with_indices:
-            ctx.save_for_backward(input, None)
-            return _window_maxima(padded, kernel_size, stride, dilation, out_size)
+            values = _window_maxima(padded, kernel_size, stride, dilation, out_size)
+            if ctx._recording:
+                ctx.save_for_backward(input, values.copy(), None)
+            return values
         has_nan = input.dtype.kind == "f" and bool(np.isnan(input).any())
         values, best = _window_argmax(windows, kernel_size, has_nan)
-        ctx.save_for_backward(None, best)
+        ctx.save_for_backward(None, None, best)
         indices = _flat_indices(best, input.shape, kernel_size, stride, padding, dilation,
                                 out_size)
         return values, indices
 
     @staticmethod
     def backward(ctx, grad, *unused):
-        input, best = ctx.saved_tensors
+        input, values, best = ctx.saved_tensors
         input_shape, padded_shape, pairs, kernel_size, stride, padding, dilation = ctx.geometry
+        out_size = grad.shape[2:]
+        on_arrays = ctx.xp is np
+        padded = None
         if best is None:
-            windows, padded = _padded_windows(input, kernel_size, stride, padding, dilation,
-                                              grad.shape[2:])[:2]
-            if input.dtype.kind == "f" and np.isnan(input).any():
-                best = _window_argmax(windows, kernel_size, True)[1]
-            elif (stride == kernel_size and not any(padding)
-                  and all(gap == 1 for gap in dilation)):
-                values = _window_maxima(padded, kernel_size, stride, dilation, grad.shape[2:])
-                return (_tiled_max_grad(input, values, grad, kernel_size),
-                        None, None, None, None, None, None)
-        slices = _offset_slices(kernel_size, stride, dilation, grad.shape[2:])
-        grad_padded = np.zeros(padded_shape, grad.dtype)
-        contribution = np.empty(grad.shape, grad.dtype)
-        if best is not None:
-            for number, target in enumerate(slices):
-                np.multiply(grad, best == number, out=contribution)
-                grad_padded[target] += contribution
-        else:
-            values = _window_maxima(padded, kernel_size, stride, dilation, grad.shape[2:])
-            everything = (slice(None), slice(None))
-            claimed = None
-            match = np.empty(grad.shape, bool)
-            last = len(slices) - 1
-            for number, (offset, target) in enumerate(zip(np.ndindex(*kernel_size), slices)):
-                np.equal(windows[everything + offset], values, out=match)
-                if claimed is None:
-                    claimed = match.copy()
-                else:
-                    np.greater(match, claimed, out=match)  # equal and not claimed earlier
-                    if number != last:
-                        claimed |= match
-                np.multiply(grad, match, out=contribution)
-                grad_padded[target] += contribution
+            values = _array(values)
+            windows, padded = _padded_windows(_array(input), kernel_size, stride, padding,
+                                              dilation, out_size)[:2]
+            has_nan = values.dtype.kind == "f" and bool(np.isnan(values).any())
+            if has_nan or not on_arrays:
+                best = _window_argmax(windows, kernel_size, has_nan)[1]
+        if not on_arrays:
+            indices = _flat_indices(_array(best), input_shape, kernel_size, stride, padding,
+                                    dilation, out_size)
+            return (ScatterSpatial.apply(grad, indices, input_shape),
+                    None, None, None, None, None, None)
+        grad_padded = _route_to_maxima(grad, padded, values, best, padded_shape,
+                                       _offset_slices(kernel_size, stride, dilation, out_size),
+                                       _overlapping(kernel_size, stride, dilation))
         grad_input = grad_padded[_interior(input_shape, pairs)]
         return grad_input, None, None, None, None, None, None
 
 
-def _upsample(array, kernel_size):
-    """Repeat each spatial element kernel_size times along its dim (nearest-neighbour): one
-    strided assignment per kernel offset (measured faster than np.repeat)."""
-    shape = array.shape[:2] + tuple(size * kernel
-                                    for size, kernel in zip(array.shape[2:], kernel_size))
-    result = np.empty(shape, array.dtype)
-    for offset in np.ndindex(*kernel_size):
-        result[(slice(None), slice(None)) + tuple(
-            slice(index, None, kernel) for index, kernel in zip(offset, kernel_size))] = array
-    return result
+def _overlapping(kernel_size, stride, dilation):
+    """Whether some input element lies in more than one window."""
+    return any(jump < gap * (kernel - 1) + 1
+               for kernel, jump, gap in zip(kernel_size, stride, dilation))
 
 
-def _tiled_max_grad(input, values, grad, kernel_size):
-    """Max-pooling gradient when the windows tile the input (kernel == stride, no padding or
-    dilation): the block maxima and gradients are repeated to the input's resolution, so the
-    comparison and the product are contiguous passes instead of strided scatters per offset."""
-    out_size = values.shape[2:]
-    covered = (slice(None), slice(None)) + tuple(
-        slice(0, count * kernel) for count, kernel in zip(out_size, kernel_size))
-    blocks_shape = input.shape[:2] + tuple(
-        size for pair in zip(out_size, kernel_size) for size in pair)
-    # match = input == upsampled maxima, one strided comparison per kernel offset (no upsampled
-    # copy of the maxima is allocated).
-    region = input[covered]
-    match = np.empty(region.shape, bool)
-    for offset in np.ndindex(*kernel_size):
-        phase = (slice(None), slice(None)) + tuple(
-            slice(index, None, kernel) for index, kernel in zip(offset, kernel_size))
-        np.equal(region[phase], values, out=match[phase])
-    if np.count_nonzero(match) != values.size:
-        # Ties: only the first maximum of each window (in kernel order) takes the gradient.
-        blocks = match.reshape(blocks_shape)
-        everything = (slice(None),) * 2
-        views = [blocks[everything + tuple(index for pair in zip((slice(None),) * len(offset),
-                                                                offset) for index in pair)]
-                 for offset in np.ndindex(*kernel_size)]
-        claimed = views[0].copy()
-        for number, view in enumerate(views[1:], start=2):
-            np.greater(view, claimed, out=view)
-            if number != len(views):
-                claimed |= view
-    grad_covered = _upsample(grad, kernel_size)
-    grad_covered *= match
-    if grad_covered.shape == input.shape:
-        return grad_covered
-    grad_input = np.zeros(input.shape, grad.dtype)
-    grad_input[covered] = grad_covered
-    return grad_input
+def _route_to_maxima(grad, padded, values, best, padded_shape, slices, overlapping):
+    """Each window's gradient on its first maximum: by the saved argmax offsets ``best``, or
+    where the padded input equals the window's maximum and no earlier offset claimed it. One
+    vectorised pass per kernel offset, written straight into the gradient's strided slice when
+    windows do not overlap (2x2 pooling of post-ReLU (64, 32, 28, 28), many ties: about half
+    the time of comparing against maxima upsampled to the input's size)."""
+    grad_padded = np.zeros(padded_shape, grad.dtype)
+    match = np.empty(grad.shape, bool)
+    contribution = np.empty(grad.shape, grad.dtype) if overlapping else None
+    claimed = None
+    last = len(slices) - 1
+    for number, target in enumerate(slices):
+        if best is not None:
+            np.equal(best, number, out=match)
+        else:
+            np.equal(padded[target], values, out=match)
+            if claimed is None:
+                claimed = match.copy()
+            else:
+                np.greater(match, claimed, out=match)  # equal and not claimed earlier
+                if number != last:
+                    claimed |= match
+        if overlapping:
+            np.multiply(grad, match, out=contribution)
+            grad_padded[target] += contribution
+        else:
+            np.multiply(grad, match, out=grad_padded[target])
+    return grad_padded
 
 
 # ---- average pooling -----------------------------------------------------------------------------
@@ -328,7 +387,7 @@ def adaptive_max_indices(array, output_size):
         shape[dim] = grid.shape[0]
         shape[spatial_dims + dim] = grid.shape[1]
         flat = flat * sizes[dim] + grid.reshape(shape)
-    positions = flat.reshape(tuple(output_size) + (-1,))
-    rows = array.reshape(array.shape[:2] + (-1,))
+    positions = flat.reshape(tuple(output_size) + (math.prod(grid.shape[1] for grid in grids),))
+    rows = array.reshape(array.shape[:2] + (math.prod(sizes),))  # explicit: the batch may be 0
     offsets = np.argmax(rows[:, :, positions], axis=-1)
     return positions[tuple(np.indices(output_size, sparse=True)) + (offsets,)]

@@ -2,39 +2,15 @@
 
 Every spatial axis is resampled independently (all these modes are separable): nearest modes
 gather an index per output position; linear modes multiply by an (out, in) interpolation matrix
-with two weights per row, so the backward pass is the transposed gather or matrix product.
-Source positions follow PyTorch's rules, computed in the input's precision as PyTorch does.
-GridSample samples at arbitrary points with bilinear or nearest weights.
+with two weights per row. Both are maps of padding's GatherAxes op (whose gradient is the
+transposed gather or matrix product). Source positions follow PyTorch's rules, computed in the
+input's precision as PyTorch does. GridSample samples at arbitrary points with bilinear or
+nearest weights.
 """
 import numpy as np
 
 from ...autograd.function import Op
-from .padding import scatter_add_axis
-
-
-class Resample(Op):
-    """Apply per-axis gathers (index arrays) or interpolation matrices to the spatial axes."""
-
-    @staticmethod
-    def forward(ctx, x, steps):
-        out = x
-        for axis, operator in steps:
-            if operator.ndim == 1:
-                out = np.take(out, operator, axis=axis)
-            else:
-                out = np.moveaxis(np.moveaxis(out, axis, -1) @ operator.T, -1, axis)
-        ctx.steps = steps
-        ctx.input_shape = x.shape
-        return np.ascontiguousarray(out) if out is not x else x.copy()
-
-    @staticmethod
-    def backward(ctx, grad):
-        for axis, operator in reversed(ctx.steps):
-            if operator.ndim == 1:
-                grad = scatter_add_axis(grad, operator, ctx.input_shape[axis], axis)
-            else:
-                grad = np.moveaxis(np.moveaxis(grad, axis, -1) @ operator, -1, axis)
-        return np.ascontiguousarray(grad), None
+from .pooling import GatherSpatial, ScatterSpatial, _gather_spatial, _scatter_spatial
 
 
 def _reflect(source, twice_low, twice_high):
@@ -83,16 +59,19 @@ def _source_coordinates(coordinate, size, padding_mode, align_corners):
     return source, derivative
 
 
-def _taps(source_x, source_y, height, width, mode):
-    """(flat index, in-bounds mask, weight, d weight/dx, d weight/dy) for each sampled tap."""
+def _taps(source_x, source_y, source_arrays, height, width, mode):
+    """(flat index, in-bounds mask, weight, d weight/dx, d weight/dy) for each sampled tap (the
+    weights None for nearest sampling, where they are one and constant). The
+    indices and masks come from ``source_arrays`` (the coordinates' values), the weights from
+    ``source_x`` and ``source_y`` (the same values, or Tensors that carry the grid's history)."""
+    array_x, array_y = source_arrays
     if mode == "nearest":
-        column = np.rint(source_x).astype(np.int64)
-        row = np.rint(source_y).astype(np.int64)
-        corners = [(row, column, np.ones_like(source_x), np.zeros_like(source_x),
-                    np.zeros_like(source_x))]
+        column = np.rint(array_x).astype(np.int64)
+        row = np.rint(array_y).astype(np.int64)
+        corners = [(row, column, None, None, None)]  # weight one, independent of the grid
     else:
-        left = np.floor(source_x)
-        top = np.floor(source_y)
+        left = np.floor(array_x)
+        top = np.floor(array_y)
         right_weight = source_x - left
         bottom_weight = source_y - top
         left_weight = 1 - right_weight
@@ -109,12 +88,26 @@ def _taps(source_x, source_y, height, width, mode):
     for row, column, weight, weight_dx, weight_dy in corners:
         inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
         flat = np.where(inside, row * width + column, 0)
-        taps.append((flat, inside, weight, weight_dx, weight_dy))
+        taps.append((flat, inside.astype(array_x.dtype), weight, weight_dx, weight_dy))
     return taps
 
 
+def _gather(xp, values, indices):
+    return _gather_spatial(values, indices) if xp is np else GatherSpatial.apply(values, indices)
+
+
+def _scatter(xp, values, indices, shape):
+    if xp is np:
+        return _scatter_spatial(values, indices, shape)
+    return ScatterSpatial.apply(values, indices, shape)
+
+
 class GridSample(Op):
-    """Sample (N, C, H, W) at the normalised (x, y) positions of a (N, Ho, Wo, 2) grid."""
+    """Sample (N, C, H, W) at the normalised (x, y) positions of a (N, Ho, Wo, 2) grid. The
+    backward gathers and scatters at the sampled taps, with weights that are functions of the
+    grid (piecewise linear in it), written against ``ctx.xp``: differentiable (create_graph)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
@@ -123,9 +116,11 @@ class GridSample(Op):
         source_x, _ = _source_coordinates(grid[..., 0], width, padding_mode, align_corners)
         source_y, _ = _source_coordinates(grid[..., 1], height, padding_mode, align_corners)
         out = np.zeros((batch, channels) + grid.shape[1:3], dtype=x.dtype)
-        for flat, inside, weight, _, _ in _taps(source_x, source_y, height, width, mode):
-            values = np.take_along_axis(flat_input, flat.reshape(batch, 1, -1), axis=2)
-            scale = (weight * inside).reshape(batch, 1, -1)
+        points = (batch, 1, grid.shape[1] * grid.shape[2])  # explicit: the batch may be empty
+        taps = _taps(source_x, source_y, (source_x, source_y), height, width, mode)
+        for flat, inside, weight, _, _ in taps:
+            values = np.take_along_axis(flat_input, flat.reshape(points), axis=2)
+            scale = (inside if weight is None else weight * inside).reshape(points)
             out += (values * scale).reshape(out.shape)
         ctx.save_for_backward(x, grid)
         ctx.options = (mode, padding_mode, align_corners)
@@ -133,42 +128,55 @@ class GridSample(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         x, grid = ctx.saved_tensors
         mode, padding_mode, align_corners = ctx.options
+        needs_input, needs_grid = ctx.needs_input_grad[:2]
         batch, channels, height, width = x.shape
-        flat_input = x.reshape(batch, channels, height * width)
-        source_x, derivative_x = _source_coordinates(grid[..., 0], width, padding_mode,
+        grid_array = grid if xp is np else grid._data
+        sources, arrays, derivatives = [], [], []
+        for axis, size in ((0, width), (1, height)):
+            source, derivative = _source_coordinates(grid_array[..., axis], size, padding_mode,
                                                      align_corners)
-        source_y, derivative_y = _source_coordinates(grid[..., 1], height, padding_mode,
-                                                     align_corners)
-        flat_grad = grad.reshape(batch, channels, -1)
-        grad_input = None
-        if ctx.needs_input_grad[0]:
-            plane = (np.arange(batch)[:, None, None] * channels
-                     + np.arange(channels)[None, :, None]) * (height * width)
-            accumulated = np.zeros(batch * channels * height * width, dtype=np.float64)
-        grad_source_x = np.zeros(flat_grad.shape[::2], dtype=x.dtype)
-        grad_source_y = np.zeros_like(grad_source_x)
-        for flat, inside, weight, weight_dx, weight_dy in _taps(source_x, source_y, height,
-                                                                 width, mode):
-            flat = flat.reshape(batch, 1, -1)
-            mask = inside.reshape(batch, 1, -1)
-            if ctx.needs_input_grad[0]:
-                contribution = flat_grad * (weight.reshape(batch, 1, -1) * mask)
-                accumulated += np.bincount((plane + flat).ravel(), contribution.ravel(),
-                                           minlength=accumulated.size)
-            if ctx.needs_input_grad[1] and mode != "nearest":
-                values = np.take_along_axis(flat_input, flat, axis=2) * mask
-                summed = np.sum(flat_grad * values, axis=1)
-                grad_source_x += summed * weight_dx.reshape(batch, -1)
-                grad_source_y += summed * weight_dy.reshape(batch, -1)
-        if ctx.needs_input_grad[0]:
-            grad_input = accumulated.astype(x.dtype).reshape(x.shape)
+            arrays.append(source)
+            derivatives.append(derivative)
+            if xp is not np:
+                # The source position as a function of the grid: linear, slope ``derivative``.
+                source = grid[..., axis] * derivative + (source - grid_array[..., axis]
+                                                         * derivative)
+            sources.append(source)
+        points = grid_array.shape[1] * grid_array.shape[2]
+        flat_grad = xp.reshape(grad, (batch, channels, points))
+        flat_input = xp.reshape(x, (batch, channels, height * width))
+        input_shape = (batch, channels, height, width)
+        grad_input = grad_source_x = grad_source_y = None
+        for flat, inside, weight, weight_dx, weight_dy in _taps(*sources, arrays, height, width,
+                                                                 mode):
+            indices = np.broadcast_to(flat.reshape(batch, 1, points), flat_grad.shape)
+            mask = inside.reshape(batch, 1, points)
+            if needs_input:
+                if weight is not None:
+                    scaled = flat_grad * (xp.reshape(weight, (batch, 1, points)) * mask)
+                else:
+                    scaled = flat_grad * mask
+                part = _scatter(xp, scaled, indices, input_shape)
+                grad_input = part if grad_input is None else grad_input + part
+            if needs_grid and mode != "nearest":
+                summed = xp.sum(flat_grad * (_gather(xp, flat_input, indices) * mask), axis=1)
+                part_x = summed * xp.reshape(weight_dx, (batch, points))
+                part_y = summed * xp.reshape(weight_dy, (batch, points))
+                grad_source_x = part_x if grad_source_x is None else grad_source_x + part_x
+                grad_source_y = part_y if grad_source_y is None else grad_source_y + part_y
         grad_grid = None
-        if ctx.needs_input_grad[1]:
-            grad_grid = np.stack([grad_source_x.reshape(grid.shape[:3]) * derivative_x,
-                                  grad_source_y.reshape(grid.shape[:3]) * derivative_y], axis=-1)
-            grad_grid = grad_grid.astype(grid.dtype, copy=False)
+        if needs_grid:
+            if grad_source_x is None:  # nearest: the weights do not depend on the grid
+                grad_grid = np.zeros(grid_array.shape, grid_array.dtype)
+                grad_grid = grad_grid if xp is np else type(grid)._wrap(grad_grid)
+            else:
+                shape = grid_array.shape[:3]
+                grad_grid = xp.stack([xp.reshape(grad_source_x, shape) * derivatives[0],
+                                      xp.reshape(grad_source_y, shape) * derivatives[1]],
+                                     axis=-1)
         return grad_input, grad_grid, None, None, None
 
 

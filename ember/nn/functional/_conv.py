@@ -4,17 +4,23 @@ import math
 
 import numpy as np
 
-from ..._dtype import scalar_type_name
+from ..._dtype import cpp_type_name, scalar_type_name
 from ...tensor import Tensor
-from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Unfold
+from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Geometry, Unfold
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "fold", "unfold"]
 
 
-def int_tuple(value, count, mismatch):
-    """``value`` (an int, or a sequence of one or ``count`` ints) as ``count`` ints; the error
+def int_tuple(value, count, name, mismatch):
+    """``value`` (an int, or a sequence of one or ``count`` ints) as ``count`` ints; TypeError for
+    anything but ints (PyTorch's argument parser refuses floats and bools), the error
     ``mismatch(value)`` for any other length. Convolution's and pooling's size arguments."""
+    items = (value,) if isinstance(value, (int, float, np.number, str)) else value
+    for item in items:
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+            raise TypeError(f"argument '{name}' must be an int or a tuple of ints, but got "
+                            f"{type(item).__name__} ({value!r})")
     if isinstance(value, (int, np.integer)):
         return (int(value),) * count
     value = tuple(int(item) for item in value)
@@ -26,9 +32,22 @@ def int_tuple(value, count, mismatch):
 
 
 def _tuple(value, count, name):
-    return int_tuple(value, count, lambda got: RuntimeError(
+    return int_tuple(value, count, name, lambda got: RuntimeError(
         f"expected {name} to be a single integer value or a list of {count} values to match "
         f"the convolution dimensions, but got {name}={list(got)}"))
+
+
+def check_tensors(operation, error=TypeError, **arguments):
+    """PyTorch's error for an argument that is not a Tensor (None allowed for a bias): its
+    argument parser's TypeError, or the AttributeError of the functions written in Python."""
+    for position, (name, value) in enumerate(arguments.items(), start=1):
+        if isinstance(value, Tensor) or (name == "bias" and value is None):
+            continue
+        if error is TypeError:
+            raise TypeError(f"{operation}(): argument '{name}' (position {position}) must be "
+                            f"Tensor, not {type(value).__name__}")
+        raise error(f"{operation}(): expected a Tensor as '{name}', but got "
+                    f"{type(value).__name__}")
 
 
 def _batched(input, spatial_dims, operation):
@@ -44,9 +63,6 @@ def _batched(input, spatial_dims, operation):
 
 
 def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operation):
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"{operation}(): argument 'weight' must be Tensor, not "
-                        f"{type(weight).__name__}")
     if weight._data.ndim != spatial_dims + 2:
         raise RuntimeError("weight should have at least three dimensions"
                            if weight._data.ndim < 3 else
@@ -54,11 +70,31 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
                            f"{spatial_dims + 2}-dimensional input, but got "
                            f"{weight._data.ndim}-dimensional weight of size "
                            f"{list(weight._data.shape)}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+        raise TypeError(f"{operation}(): argument 'groups' must be int, not "
+                        f"{type(groups).__name__}")
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
-    if input._data.dtype != weight._data.dtype:
-        raise RuntimeError(f"expected scalar type {scalar_type_name(input._data.dtype)} but found "
+    dtype = input._data.dtype
+    if dtype != weight._data.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
                            f"{scalar_type_name(weight._data.dtype)}")
+    if bias is not None and bias._data.dtype != dtype:
+        raise RuntimeError(f"{operation}: input type ({cpp_type_name(dtype)}) and bias type "
+                           f"({cpp_type_name(bias._data.dtype)}) should be the same")
+    if dtype.kind not in "fiu":
+        raise NotImplementedError(f'"{operation}" not implemented for '
+                                  f"'{scalar_type_name(dtype)}'")
+    kernel_size = weight._data.shape[2:]
+    if min(kernel_size) <= 0:
+        raise RuntimeError(f"{operation}: kernel size should be greater than zero, but got "
+                           f"{' x '.join(str(size) for size in kernel_size)} (weight of size "
+                           f"{list(weight._data.shape)})")
+    if weight._data.shape[1 if transposed else 0] == 0:  # no output channels
+        dimension = 1 if transposed else 0
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least 1 at "
+                           f"dimension {dimension}, but got weight of size "
+                           f"{list(weight._data.shape)} instead")
     in_channels = input._data.shape[1]
     weight_shape = list(weight._data.shape)
     if weight_shape[0] % groups:
@@ -86,6 +122,7 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
 
 
 def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial_dims, operation):
+    check_tensors(operation, input=input, weight=weight, bias=bias)
     unbatched = _batched(input, spatial_dims, operation)
     if unbatched:
         input = input.unsqueeze(0)
@@ -120,7 +157,11 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
                            f"({' x '.join(str(size) for size in padded_size)}). Kernel size: "
                            f"({' x '.join(str(extent) for extent in reach)}). Kernel size can't "
                            f"be greater than actual input size")
-    output = ConvNd.apply(input, weight, bias, stride, pairs, dilation, groups)
+    out_size = tuple((size - extent) // jump + 1
+                     for size, extent, jump in zip(padded_size, reach, stride))
+    geometry = Geometry(tuple(input._data.shape[2:]), tuple(kernel_size), stride, pairs, dilation,
+                        groups, out_size)
+    output = ConvNd.apply(input, weight, bias, geometry)
     return output.squeeze(0) if unbatched else output
 
 
@@ -141,6 +182,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def _transposed(input, weight, bias, stride, padding, output_padding, groups, dilation,
                 spatial_dims, operation):
+    check_tensors(operation, input=input, weight=weight, bias=bias)
     unbatched = _batched(input, spatial_dims, operation)
     if unbatched:
         input = input.unsqueeze(0)
@@ -177,8 +219,11 @@ def _transposed(input, weight, bias, stride, padding, output_padding, groups, di
                            f"Calculated output size per channel: "
                            f"({' x '.join(str(size) for size in out_size)}). Output size is too "
                            f"small")
-    output = ConvTransposeNd.apply(input, weight, bias, stride, padding, output_padding, dilation,
-                                   groups)
+    # The convolution this one transposes: its input is this output, its output this input.
+    geometry = Geometry(tuple(out_size), tuple(kernel_size), stride,
+                        tuple((pad, pad) for pad in padding), dilation, groups,
+                        tuple(input._data.shape[2:]))
+    output = ConvTransposeNd.apply(input, weight, bias, geometry)
     return output.squeeze(0) if unbatched else output
 
 
@@ -203,12 +248,20 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
                        "conv_transpose3d")
 
 
-def _pair(value, name):
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name}: expected an int or a pair, got {value}")
-        return tuple(int(item) for item in value)
-    return (int(value), int(value))
+def _window_arguments(operation, **arguments):
+    """unfold's and fold's size arguments as pairs: kernel, stride and dilation positive, padding
+    not negative (PyTorch's im2col checks)."""
+    pairs = {}
+    for name, value in arguments.items():
+        pair = int_tuple(value, 2, name, lambda got, name=name: ValueError(
+            f"{operation}(): {name} must be an int or a pair of ints, got {got}"))
+        lowest = 0 if name == "padding" else 1
+        if min(pair) < lowest:
+            word = "non-negative" if name == "padding" else "greater than zero"
+            raise RuntimeError(f"{operation}(): {name} should be {word}, but got "
+                               f"{name}={pair}")
+        pairs[name] = pair
+    return pairs
 
 
 def _blocks(spatial, kernel_size, dilation, padding, stride):
@@ -220,11 +273,17 @@ def _blocks(spatial, kernel_size, dilation, padding, stride):
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Sliding local blocks of a (N, C, H, W) or (C, H, W) input as columns (N, C*kh*kw, L)."""
-    if input.dim() not in (3, 4):
-        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got "
+    check_tensors("unfold", input=input)
+    if input.dim() < 3:
+        # PyTorch reads input.size(2) first.
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-max(input.dim(), 1)}, {max(input.dim(), 1) - 1}], but got 2)")
+    if input.dim() > 4:
+        raise RuntimeError(f"unfold(): Only 3D or 4D input Tensors are supported (got "
                            f"{input.dim()}D)")
-    kernel_size, dilation, padding, stride = [_pair(value, "unfold") for value in
-                                              (kernel_size, dilation, padding, stride)]
+    sizes = _window_arguments("unfold", kernel_size=kernel_size, dilation=dilation,
+                              padding=padding, stride=stride)
+    kernel_size, dilation, padding, stride = sizes.values()
     unbatched = input.dim() == 3
     if unbatched:
         input = input.unsqueeze(0)
@@ -241,12 +300,14 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum columns (N, C*kh*kw, L) or (C*kh*kw, L) back into an image of ``output_size``."""
+    check_tensors("fold", input=input)
     if input.dim() not in (2, 3):
         raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 "
                            f"batch size and non-zero dimensions for input, but got: "
                            f"{list(input.shape)}")
-    output_size, kernel_size, dilation, padding, stride = [
-        _pair(value, "fold") for value in (output_size, kernel_size, dilation, padding, stride)]
+    sizes = _window_arguments("fold", output_size=output_size, kernel_size=kernel_size,
+                              dilation=dilation, padding=padding, stride=stride)
+    output_size, kernel_size, dilation, padding, stride = sizes.values()
     unbatched = input.dim() == 2
     if unbatched:
         input = input.unsqueeze(0)

@@ -1,16 +1,47 @@
 """Linear maps: linear (one fused kernel node) and bilinear (a composite of matmuls)."""
+import numpy as np
+
+from ...ops import matmul
+from ...tensor import Tensor
 from .._kernels.linear import Linear
+from ._conv import check_tensors
 
 __all__ = ["bilinear", "linear"]
 
 
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias, as one fused node."""
+    """input @ weight.T + bias, as one fused node (a 1-D weight is a dot product, as in
+    PyTorch)."""
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor) or \
+            (bias is not None and not isinstance(bias, Tensor)):
+        check_tensors("linear", input=input, weight=weight, bias=bias)
+    if input._data.ndim == 0 or weight._data.ndim == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
+                           f"{input._data.ndim}D and {weight._data.ndim}D")
+    if weight._data.ndim == 1 or (bias is not None and bias._data.shape != weight._data.shape[:1]):
+        return _linear_composite(input, weight, bias)
     return Linear.apply(input, weight, bias)
+
+
+def _linear_composite(input, weight, bias):
+    """linear with a 1-D weight, or a bias that broadcasts (shape (1,)), as matmul + add."""
+    output = matmul(input, weight if weight._data.ndim == 1 else weight.t())
+    if bias is None:
+        return output
+    out_shape = tuple(output.shape)
+    try:
+        compatible = np.broadcast_shapes(tuple(bias.shape), out_shape) == out_shape
+    except ValueError:
+        compatible = False
+    if not compatible:
+        raise RuntimeError(f"linear(): bias of size {list(bias.shape)} does not broadcast to "
+                           f"the output of size {list(out_shape)}")
+    return output + bias
 
 
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o] (composite)."""
+    check_tensors("bilinear", input1=input1, input2=input2, weight=weight, bias=bias)
     if input1.dim() != input2.dim():
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.dim()} and "
                            f"{input2.dim()}")

@@ -2,7 +2,8 @@
 checks here, one gather/scatter kernel (ember.nn._kernels.padding) for every mode."""
 import numpy as np
 
-from .._kernels.padding import Pad, index_map
+from .._kernels.padding import GatherAxes, index_map
+from ._conv import check_tensors
 
 __all__ = ["pad"]
 
@@ -18,6 +19,11 @@ _SUPPORTED_DIMS = "\n".join([
 def pad(input, pad, mode="constant", value=None):
     """Pad the last len(pad) // 2 dimensions; ``pad`` lists (left, right) pairs from the last
     dimension backwards, as in PyTorch."""
+    check_tensors("pad", input=input)
+    for position, width in enumerate(pad):
+        if isinstance(width, (bool, np.bool_)) or not isinstance(width, (int, np.integer)):
+            raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but "
+                            f"found element of type {type(width).__name__} at pos {position}")
     pad = [int(width) for width in pad]
     ndim = input.dim()
     if len(pad) % 2 != 0:
@@ -41,7 +47,7 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     index_maps = tuple((axis, index_map(shape[axis], left, right, mode))
                        for axis, left, right in pairs if left != 0 or right != 0)
-    return Pad.apply(input, index_maps, fill)
+    return GatherAxes.apply(input, index_maps, fill)
 
 
 def _check_non_constant(shape, pairs, mode, value, pad_length):

@@ -2,12 +2,13 @@
 dims: argument checks and output geometry here, the window arithmetic in ember.nn._kernels."""
 import numpy as np
 
-from ...ops import matmul
+from ..._dtype import scalar_type_name
 from ...tensor import Tensor
+from .._kernels.padding import GatherAxes
 from .._kernels.pooling import (
     AvgPoolNd, GatherSpatial, MaxPoolNd, adaptive_max_indices, averaging_matrix, avg_divisor)
 from ._activation import relu
-from ._conv import int_tuple
+from ._conv import check_tensors, int_tuple
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -27,16 +28,26 @@ def _pool_size(size, kernel, stride, padding, dilation, ceil_mode):
 
 
 def _tuple(value, count, name):
-    return int_tuple(value, count, lambda got: RuntimeError(
+    return int_tuple(value, count, name, lambda got: RuntimeError(
         f"{name} must either be a single int, or a tuple of {count} ints"))
 
 
-def _prepare(input, spatial_dims, operation):
-    """Check the rank; return (batched input, whether it was unbatched)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{operation}(): argument 'input' must be Tensor, not "
-                        f"{type(input).__name__}")
+def _prepare(input, spatial_dims, operation, dtypes="f"):
+    """Check the type, dtype and rank; return (batched input, whether it was unbatched).
+    ``dtypes``: the NumPy kinds the op accepts besides floating point, or "l" for int64 only."""
+    # PyTorch's Python-level adaptive and power pooling fail reading an attribute.
+    python_level = operation.startswith(("adaptive_max", "lp_", "adaptive_avg_pool2d",
+                                         "adaptive_avg_pool3d"))
+    check_tensors(operation, AttributeError if python_level else TypeError, input=input)
+    dtype = input._data.dtype
+    if not (dtype.kind == "f" or dtype.kind in dtypes or (dtypes == "l" and dtype == np.int64)):
+        raise NotImplementedError(f'"{operation}" not implemented for '
+                                  f"'{scalar_type_name(dtype)}'")
     ndim = input._data.ndim
+    if ndim < 3 and operation in ("avg_pool2d", "lp_pool2d"):
+        # PyTorch reads input.size(-3) first.
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got -3)")
     if ndim == spatial_dims + 1:
         return input.unsqueeze(0), True
     if ndim == spatial_dims + 2:
@@ -114,7 +125,9 @@ def _dims(values):
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               spatial_dims, operation):
-    batched, unbatched = _prepare(input, spatial_dims, operation)
+    # max_pool1d without indices takes floats and int64 only, the others any integer type.
+    accepted = "l" if spatial_dims == 1 and not return_indices else "iu"
+    batched, unbatched = _prepare(input, spatial_dims, operation, accepted)
     kernel_size, stride, padding, dilation, out_size = _arguments(
         batched, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims, operation,
         max_indices=bool(return_indices))
@@ -151,7 +164,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
               spatial_dims, operation):
-    batched, unbatched = _prepare(input, spatial_dims, operation)
+    batched, unbatched = _prepare(input, spatial_dims, operation, "l")
     kernel_size, stride, padding, _, out_size = _arguments(
         batched, kernel_size, stride, padding, 1, ceil_mode, spatial_dims, operation)
     dtype = batched._data.dtype
@@ -194,15 +207,16 @@ def _adaptive_output_size(input, output_size, spatial_dims, operation):
         output_size = (output_size,) * spatial_dims
     output_size = tuple(output_size)
     if len(output_size) != spatial_dims:
-        raise ValueError(f"{operation}: output_size must be {spatial_dims}-dimensional, got "
-                         f"{output_size}")
+        raise RuntimeError(f"{operation}(): output_size must have {spatial_dims} elements, got "
+                           f"{output_size}")
     sizes = input._data.shape[-spatial_dims:]
     output_size = tuple(size if count is None else int(count)
                         for size, count in zip(sizes, output_size))
     if any(count < 0 for count in output_size):
         raise RuntimeError(f"{operation}: elements of output_size must be greater than or equal "
                            f"to 0 but received {list(output_size)}")
-    for dim in range(-input._data.ndim + 1, -spatial_dims):
+    first = 1 if input._data.ndim == spatial_dims + 2 else 0  # the batch may be empty
+    for dim in range(first - input._data.ndim, 0):
         if input._data.shape[dim] == 0:
             raise RuntimeError(f"{operation}(): Expected input to have non-zero size for "
                                f"non-batch dimensions, but input has sizes "
@@ -215,18 +229,12 @@ def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
     _prepare(input, spatial_dims, operation)
     output_size = _adaptive_output_size(input, output_size, spatial_dims, operation)
     dtype = input._data.dtype
-    # Adaptive averaging is separable: one small averaging matrix per spatial dim (a composite of
-    # matmuls, so autograd needs no op of its own).
-    output = input
+    # Adaptive averaging is separable: one small averaging matrix per spatial dim, applied by
+    # the per-axis map op that padding and interpolate use.
     ndim = input._data.ndim
-    for dim in range(spatial_dims):
-        axis = ndim - spatial_dims + dim
-        matrix = Tensor._wrap(averaging_matrix(input._data.shape[axis], output_size[dim], dtype))
-        if axis == ndim - 1:
-            output = matmul(output, matrix.t())
-        else:
-            output = matmul(output.movedim(axis, -1), matrix.t()).movedim(-1, axis)
-    return output
+    maps = tuple((axis, averaging_matrix(input._data.shape[axis], count, dtype))
+                 for axis, count in zip(range(ndim - spatial_dims, ndim), output_size))
+    return GatherAxes.apply(input, maps, 0)
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -270,6 +278,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, pool, window):
     """(window * avg_pool(x^p))^(1/p), with the sign/relu guard PyTorch applies (composite)."""
+    check_tensors("lp_pool", AttributeError, input=input)
     powered = input.pow(norm_type)
     if stride is not None:
         pooled = pool(powered, kernel_size, stride, 0, ceil_mode)

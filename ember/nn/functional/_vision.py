@@ -5,7 +5,10 @@ import warnings
 
 import numpy as np
 
-from .._kernels.sampling import GridSample, Resample, linear_matrix, nearest_index
+from ..._dtype import scalar_type_name
+from .._kernels.padding import GatherAxes
+from .._kernels.sampling import GridSample, linear_matrix, nearest_index
+from ._conv import check_tensors
 from ._pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 __all__ = ["affine_grid", "channel_shuffle", "grid_sample", "interpolate", "pixel_shuffle",
@@ -38,6 +41,7 @@ def _spatial_list(value, dims, input, kind):
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dimensions (all but the first two) to ``size`` or by ``scale_factor``."""
+    check_tensors("interpolate", AttributeError, input=input)
     dims = input.dim() - 2
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -47,6 +51,40 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         align_corners = False
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not implemented in ember")
+    output_size, scales = _output_size(input, size, scale_factor, recompute_scale_factor, mode)
+    if mode == "area":
+        pools = {1: adaptive_avg_pool1d, 2: adaptive_avg_pool2d, 3: adaptive_avg_pool3d}
+        if dims not in pools:
+            raise _dimension_error(input, mode)
+        return pools[dims](input, output_size)
+    _check_mode(input, mode, dims)
+    data = input._data
+    if data.dtype.kind != "f":
+        kind = "linear" if mode in _LINEAR_MODES else "nearest"
+        raise NotImplementedError(f'"interpolate (compute_indices_weights_{kind})" not '
+                                  f"implemented for '{scalar_type_name(data.dtype)}'")
+    maps = []
+    for index in range(dims):
+        axis = 2 + index
+        in_size = data.shape[axis]
+        out_size = output_size[index]
+        if out_size <= 0 or in_size <= 0:
+            raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                               f"({', '.join(str(size) for size in data.shape[2:])}) and output "
+                               f"({', '.join(str(size) for size in output_size)})")
+        if mode in _LINEAR_MODES:
+            operator = linear_matrix(in_size, out_size, scales[index], align_corners, data.dtype)
+        else:
+            operator = nearest_index(in_size, out_size, scales[index], mode == "nearest-exact",
+                                      data.dtype)
+        maps.append((axis, operator))
+    return GatherAxes.apply(input, tuple(maps), 0)
+
+
+def _output_size(input, size, scale_factor, recompute_scale_factor, mode):
+    """interpolate's output spatial size, and the scales its source positions use (None: the
+    ratio of the sizes)."""
+    dims = input.dim() - 2
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     if size is None and scale_factor is None:
@@ -54,20 +92,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if size is not None:
         if recompute_scale_factor:
             raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
-        output_size = [int(value) for value in _spatial_list(size, dims, input, "size")]
+        return [int(value) for value in _spatial_list(size, dims, input, "size")], [None] * dims
+    scales = [float(value) for value in _spatial_list(scale_factor, dims, input, "scale")]
+    output_size = [math.floor(float(input.shape[2 + index]) * scales[index])
+                   for index in range(dims)]
+    if recompute_scale_factor or mode == "area":
         scales = [None] * dims
-    else:
-        scales = [float(value) for value in
-                  _spatial_list(scale_factor, dims, input, "scale")]
-        output_size = [math.floor(float(input.shape[2 + index]) * scales[index])
-                       for index in range(dims)]
-        if recompute_scale_factor or mode == "area":
-            scales = [None] * dims
-    if mode == "area":
-        pools = {1: adaptive_avg_pool1d, 2: adaptive_avg_pool2d, 3: adaptive_avg_pool3d}
-        if dims not in pools:
-            raise _dimension_error(input, mode)
-        return pools[dims](input, output_size)
+    return output_size, scales
+
+
+def _check_mode(input, mode, dims):
+    """The nearest and linear modes need 1 to 3 spatial dims (linear exactly its own count)."""
     if mode in ("nearest", "nearest-exact"):
         if dims not in (1, 2, 3):
             raise _dimension_error(input, mode)
@@ -84,25 +119,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
                                   f"(got {input.dim()}D) for the modes: {_ALL_MODES} "
                                   f"(got {mode})")
-    data = input._data
-    if data.dtype.kind != "f":
-        raise RuntimeError(f"interpolate: expected a floating point input, got {input.dtype}")
-    steps = []
-    for index in range(dims):
-        axis = 2 + index
-        in_size = data.shape[axis]
-        out_size = output_size[index]
-        if out_size <= 0 or in_size <= 0:
-            raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
-                               f"({', '.join(str(size) for size in data.shape[2:])}) and output "
-                               f"({', '.join(str(size) for size in output_size)})")
-        if mode in _LINEAR_MODES:
-            operator = linear_matrix(in_size, out_size, scales[index], align_corners, data.dtype)
-        else:
-            operator = nearest_index(in_size, out_size, scales[index], mode == "nearest-exact",
-                                      data.dtype)
-        steps.append((axis, operator))
-    return Resample.apply(input, tuple(steps))
 
 
 def _dimension_error(input, mode):
@@ -130,6 +146,14 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         align_corners = False
     if mode == "bicubic":
         raise NotImplementedError("grid_sample: mode 'bicubic' is not implemented in ember")
+    check_tensors("grid_sampler", input=input, grid=grid)
+    dtype = input._data.dtype
+    if dtype.kind != "f":
+        raise NotImplementedError(f'"grid_sampler" not implemented for '
+                                  f"'{scalar_type_name(dtype)}'")
+    if grid._data.dtype != dtype:
+        raise RuntimeError(f"grid_sampler(): expected scalar type {scalar_type_name(dtype)} "
+                           f"but found {scalar_type_name(grid._data.dtype)}")
     if input.dim() != 4:
         raise NotImplementedError(f"grid_sample: ember supports 4-D input only, got "
                                   f"{input.dim()}-D")
@@ -179,6 +203,7 @@ def affine_grid(theta, size, align_corners=None):
 
 
 def _check_pixel_arguments(name, input, factor_name, factor):
+    check_tensors(name, input=input)
     if input.dim() < 3:
         raise RuntimeError(f"{name} expects input to have at least 3 dimensions, but got input "
                            f"with {input.dim()} dimension(s)")
@@ -221,6 +246,7 @@ def pixel_unshuffle(input, downscale_factor):
 
 def channel_shuffle(input, groups):
     """Interleave the channels of ``groups`` groups: (N, g * k, *) -> (N, k * g, *)."""
+    check_tensors("channel_shuffle", input=input)
     if input.dim() <= 2:
         raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
                            f"sizes {list(input.shape)}")

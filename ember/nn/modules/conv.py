@@ -1,12 +1,11 @@
 """Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d with PyTorch's parameters and init."""
 import math
 
-import numpy as np
-
 from ... import _factories
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from .linear import check_size
 from .module import Module
 
 _PADDING_STRINGS = {"same", "valid"}
@@ -48,6 +47,12 @@ class _ConvNd(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, but got "
                              f"padding_mode='{padding_mode}'")
+        layer = type(self).__name__
+        for name, size in (("in_channels", in_channels), ("out_channels", out_channels),
+                           ("groups", groups)):
+            check_size(layer, name, size)
+        for size in kernel_size:
+            check_size(layer, "kernel_size", size)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
@@ -106,30 +111,6 @@ class _ConvNd(Module):
         return text
 
 
-_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-
-
-def _pad_input(input, pairs, mode):
-    """Pad the trailing spatial dims by gathering border indices (reflect, replicate or circular);
-    a differentiable composite: indexing's backward adds the border gradients back."""
-    shape = list(input.shape)
-    first_axis = input.dim() - len(pairs)
-    for dim, (before, after) in enumerate(pairs):
-        axis = first_axis + dim
-        size = shape[axis]
-        if mode == "reflect" and (before >= size or after >= size):
-            raise RuntimeError(f"Padding size should be less than the corresponding input "
-                               f"dimension, but got: padding ({before}, {after}) at dimension "
-                               f"{axis} of input {shape}")
-        if mode == "circular" and (before > size or after > size):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-        if before == 0 and after == 0:
-            continue
-        index = np.pad(np.arange(size), (before, after), mode=_NUMPY_PAD_MODES[mode])
-        input = input[(slice(None),) * axis + (index,)]
-    return input
-
-
 class _ConvForward(_ConvNd):
     """forward() for the (non-transposed) convolutions: zero padding inside the kernel, other
     padding modes by padding the input first."""
@@ -145,7 +126,9 @@ class _ConvForward(_ConvNd):
         if self.padding_mode == "zeros":
             return type(self)._functional(input, self.weight, self.bias, self.stride,
                                           self.padding, self.dilation, self.groups)
-        padded = _pad_input(input, self._padding_pairs, self.padding_mode)
+        # F.pad lists (before, after) pairs from the last dimension backwards.
+        widths = [width for pair in reversed(self._padding_pairs) for width in pair]
+        padded = F.pad(input, widths, mode=self.padding_mode)
         return type(self)._functional(padded, self.weight, self.bias, self.stride, 0,
                                       self.dilation, self.groups)
 

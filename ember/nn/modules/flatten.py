@@ -1,4 +1,5 @@
 """Flatten and Unflatten: reshape a range of dimensions as a layer."""
+from ..functional._conv import check_tensors
 from .module import Module
 
 
@@ -11,6 +12,13 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, input):
+        check_tensors("Flatten", AttributeError, input=input)  # PyTorch calls input.flatten
+        if input.dim() == 0:
+            # A 0-d tensor has dims -1 and 0 only (as PyTorch's dim wrapping has it).
+            for dim in (self.start_dim, self.end_dim):
+                if dim not in (-1, 0):
+                    raise IndexError(f"Dimension out of range (expected to be in range of "
+                                     f"[-1, 0], but got {dim})")
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):

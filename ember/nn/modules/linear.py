@@ -1,11 +1,20 @@
 """Identity, Linear and Bilinear layers, initialised as PyTorch initialises them."""
 import math
 
+import numpy as np
+
 from ... import _factories
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
+
+
+def check_size(layer, name, value):
+    """A layer's size argument must be an int (PyTorch fails building the weight otherwise)."""
+    if not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{layer}: {name} must be an int, but got {type(value).__name__} "
+                        f"({value!r})")
 
 
 class Identity(Module):
@@ -27,6 +36,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
+        check_size("Linear", "in_features", in_features)
+        check_size("Linear", "out_features", out_features)
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(_factories.empty((out_features, in_features), dtype=dtype))
@@ -58,6 +69,9 @@ class Bilinear(Module):
     def __init__(self, in1_features, in2_features, out_features, bias=True, device=None,
                  dtype=None):
         super().__init__()
+        for name, value in (("in1_features", in1_features), ("in2_features", in2_features),
+                            ("out_features", out_features)):
+            check_size("Bilinear", name, value)
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features

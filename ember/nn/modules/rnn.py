@@ -14,10 +14,13 @@ import numpy as np
 
 from ... import _factories
 from ... import ops
+from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from .._kernels import recurrent as _recurrent
+from ..functional._conv import check_tensors
 from ..parameter import Parameter
+from .linear import check_size
 from .module import Module
 
 
@@ -53,14 +56,35 @@ def _gru_step(input_projection, hidden, weight_hh, bias_hh):
                                     hidden)
 
 
+def _state_pair(hx, operation):
+    """An LSTM's (h, c) pair: PyTorch indexes hx[0] and hx[1] (IndexError for one state) and
+    refuses more than two."""
+    if not isinstance(hx, (tuple, list)):
+        if operation == "lstm_cell":
+            raise TypeError(f"lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, "
+                            f"not {type(hx).__name__}")
+        if isinstance(hx, Tensor) and hx.shape[0] < 2:
+            raise IndexError(f"index 1 is out of bounds for dimension 0 with size "
+                             f"{hx.shape[0]}")
+    elif len(hx) != 2:
+        if len(hx) < 2:
+            raise IndexError("tuple index out of range")
+        raise RuntimeError(f"{operation} expects two hidden states")
+    return hx[0], hx[1]
+
+
+def _check_state_dtype(layer, state, weight):
+    if state.dtype != weight.dtype:
+        raise RuntimeError(f"{layer}: the hidden state's dtype ({state.dtype}) must match the "
+                           f"weights' dtype ({weight.dtype})")
+
+
 def _is_packed(input):
     # imported here: nn.utils sits beside nn.modules and imports layers itself
     from ..utils.rnn import PackedSequence
     return isinstance(input, PackedSequence)
 
 
-_STEPS = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "LSTM": _lstm_step,
-          "GRU": _gru_step}
 _GATE_COUNTS = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
@@ -89,11 +113,11 @@ class RNNBase(Module):
             warnings.warn(f"dropout option adds dropout after all but last recurrent layer, so "
                           f"non-zero dropout expects num_layers greater than 1, but got "
                           f"dropout={dropout} and num_layers={num_layers}", stacklevel=3)
-        if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
-            raise TypeError(f"hidden_size should be of type int, got: "
-                            f"{type(hidden_size).__name__}")
-        if hidden_size <= 0:
-            raise ValueError("hidden_size must be greater than zero")
+        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise TypeError(f"{name} should be of type int, got: {type(size).__name__}")
+            if size <= 0:
+                raise ValueError(f"{name} must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
         if proj_size < 0:
@@ -162,6 +186,12 @@ class RNNBase(Module):
         return text
 
     # ---- checks ------------------------------------------------------------------------------
+    def _check_tensors(self, input, *states):
+        """PyTorch's RNN forward reads ``.dim()`` of its input and states: AttributeError."""
+        check_tensors(type(self).__name__, AttributeError, input=input,
+                      **{f"hx[{index}]": state for index, state in enumerate(states)
+                         if state is not None})
+
     def _check_input_dim(self, input):
         if input.dim() not in (2, 3):
             # PyTorch's RNN says "4D tensor instead", LSTM and GRU "4D instead"
@@ -187,20 +217,18 @@ class RNNBase(Module):
         size = self.proj_size if self.proj_size > 0 else self.hidden_size
         return (self.num_layers * num_directions, batch_size, size)
 
-    @staticmethod
-    def _check_hidden_size(hidden, expected, message="Expected hidden size {}, got {}"):
+    def _check_hidden_size(self, hidden, expected, message="Expected hidden size {}, got {}"):
         if tuple(hidden.shape) != expected:
             raise RuntimeError(message.format(expected, list(hidden.shape)))
+        _check_state_dtype(type(self).__name__, hidden, self.weight_ih_l0)
 
     # ---- the recurrence ----------------------------------------------------------------------
     def _run(self, input, initial_states, batch_sizes=None):
         """input (T, B, input_size), or packed rows (N, input_size) with their ``batch_sizes``;
         initial_states: one state per layer and direction (a tensor, or an (h, c) pair for
         LSTM). Returns the last layer's output (same layout) and the final states."""
-        step = _STEPS[self.mode]
         lstm = self.mode == "LSTM"
         num_directions = 2 if self.bidirectional else 1
-        full_batch = None if batch_sizes is None else batch_sizes[0]
         layer_input = input
         final_states = []
         for layer in range(self.num_layers):
@@ -210,34 +238,20 @@ class RNNBase(Module):
                 weights = self.all_weights[index]
                 weight_ih, weight_hh = weights[0], weights[1]
                 bias_ih, bias_hh = (weights[2], weights[3]) if self.bias else (None, None)
-                extra = (weights[-1],) if self.proj_size > 0 else ()
                 # one matmul projects every time step of the input
-                projections = _steps(F.linear(layer_input, weight_ih, bias_ih), batch_sizes)
-                times = range(len(projections))
+                projections = F.linear(layer_input, weight_ih, bias_ih)
                 state = initial_states[index]
-                hiddens = [None] * len(projections)
-                for time in (reversed(times) if direction == 1 else times):
-                    running = full_batch if batch_sizes is None else batch_sizes[time]
-                    if running == full_batch:
-                        state = step(projections[time], state, weight_hh, bias_hh, *extra)
-                        hiddens[time] = state[0] if lstm else state
-                    else:
-                        # packed input: only the first ``running`` sequences take this step;
-                        # the others keep their state (finished, or not started when reversed)
-                        active = (state[0][:running], state[1][:running]) if lstm \
-                            else state[:running]
-                        new = step(projections[time], active, weight_hh, bias_hh, *extra)
-                        if lstm:
-                            state = (ops.cat([new[0], state[0][running:]], 0),
-                                     ops.cat([new[1], state[1][running:]], 0))
-                            hiddens[time] = new[0]
-                        else:
-                            state = ops.cat([new, state[running:]], 0)
-                            hiddens[time] = new
-                if batch_sizes is None:
-                    direction_outputs.append(ops.stack(hiddens, 0))
+                if self.proj_size > 0:
+                    output, state = self._run_steps(projections, state, weight_hh, bias_hh,
+                                                    weights[-1], batch_sizes, direction == 1)
                 else:
-                    direction_outputs.append(ops.cat(hiddens, 0))
+                    hidden, cell = state if lstm else (state, None)
+                    results = _recurrent.Recurrence.apply(projections, hidden, cell, weight_hh,
+                                                          bias_hh, self.mode, batch_sizes,
+                                                          direction == 1)
+                    output = results[0]
+                    state = tuple(results[1:]) if lstm else results[1]
+                direction_outputs.append(output)
                 final_states.append(state)
             if num_directions == 1:
                 layer_input = direction_outputs[0]
@@ -246,6 +260,29 @@ class RNNBase(Module):
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
         return layer_input, final_states
+
+    @staticmethod
+    def _run_steps(projections, state, weight_hh, bias_hh, weight_hr, batch_sizes, reverse):
+        """An LSTM with projections (proj_size > 0) over the sequence, one node per step."""
+        projections = _steps(projections, batch_sizes)
+        full_batch = None if batch_sizes is None else batch_sizes[0]
+        times = range(len(projections))
+        hiddens = [None] * len(projections)
+        for time in (reversed(times) if reverse else times):
+            running = full_batch if batch_sizes is None else batch_sizes[time]
+            if running == full_batch:
+                state = _lstm_step(projections[time], state, weight_hh, bias_hh, weight_hr)
+                hiddens[time] = state[0]
+                continue
+            # packed input: only the first ``running`` sequences take this step; the others
+            # keep their state (finished, or not started when reversed)
+            new = _lstm_step(projections[time], (state[0][:running], state[1][:running]),
+                             weight_hh, bias_hh, weight_hr)
+            state = (ops.cat([new[0], state[0][running:]], 0),
+                     ops.cat([new[1], state[1][running:]], 0))
+            hiddens[time] = new[0]
+        output = ops.stack(hiddens, 0) if batch_sizes is None else ops.cat(hiddens, 0)
+        return output, state
 
     def _packed_forward(self, packed, hx):
         """Forward of a PackedSequence: returns (PackedSequence output, final state(s))."""
@@ -268,7 +305,8 @@ class RNNBase(Module):
             hidden = _factories.zeros(expected, dtype=data.dtype)
             cell = _factories.zeros(expected_cell, dtype=data.dtype)
         else:
-            hidden, cell = hx if lstm else (hx, None)
+            hidden, cell = _state_pair(hx, "lstm") if lstm else (hx, None)
+            self._check_tensors(data, hidden, cell)
             if sorted_indices is not None:
                 # states arrive in the batch's order; the packed rows are by decreasing length
                 hidden = ops.index_select(hidden, 1, sorted_indices)
@@ -301,6 +339,7 @@ class RNNBase(Module):
         """Shared forward of RNN and GRU (hx is one tensor)."""
         if _is_packed(input):
             return self._packed_forward(input, hx)
+        self._check_tensors(input, hx)
         self._check_input_dim(input)
         batched = input.dim() == 3
         if hx is not None:
@@ -393,10 +432,12 @@ class LSTM(RNNBase):
     def forward(self, input, hx=None):
         if _is_packed(input):
             return self._packed_forward(input, hx)
+        self._check_tensors(input)
         self._check_input_dim(input)
         batched = input.dim() == 3
         if hx is not None:
-            hidden, cell = hx
+            hidden, cell = _state_pair(hx, "lstm")
+            self._check_tensors(hidden, cell)
             if batched and (hidden.dim() != 3 or cell.dim() != 3):
                 raise RuntimeError(f"For batched 3-D input, hx and cx should also be 3-D but "
                                    f"got ({hidden.dim()}-D, {cell.dim()}-D) tensors")
@@ -428,6 +469,8 @@ class RNNCellBase(Module):
 
     def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
         super().__init__()
+        check_size(type(self).__name__, "input_size", input_size)
+        check_size(type(self).__name__, "hidden_size", hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
@@ -459,6 +502,8 @@ class RNNCellBase(Module):
     def _check_dims(self, input, hiddens):
         """Validates dims (1-D unbatched or 2-D); returns whether the input is batched."""
         name = type(self).__name__
+        check_tensors(name, AttributeError, input=input,
+                      **{label: hidden for label, hidden in hiddens if hidden is not None})
         if input.dim() not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D "
                              f"instead")
@@ -479,6 +524,7 @@ class RNNCellBase(Module):
             if hidden.shape[1] != self.hidden_size:
                 raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
                                    f"{hidden.shape[1]}, expected {self.hidden_size}")
+            _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
 
     def _input_projection(self, input):
         return F.linear(input, self.weight_ih, self.bias_ih)
@@ -534,7 +580,7 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=4, dtype=dtype)
 
     def forward(self, input, hx=None):
-        hidden, cell = hx if hx is not None else (None, None)
+        hidden, cell = _state_pair(hx, "lstm_cell") if hx is not None else (None, None)
         batched = self._check_dims(input, [("hx[0]", hidden), ("hx[1]", cell)])
         if not batched:
             input = ops.unsqueeze(input, 0)

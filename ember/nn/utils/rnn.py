@@ -13,9 +13,28 @@ from ...tensor import Tensor
 
 
 def _as_int_array(values):
-    if isinstance(values, Tensor):
-        return np.asarray(values._data, dtype=np.int64).reshape(-1)
-    return np.asarray([int(value) for value in values], dtype=np.int64)
+    """Sequence lengths as a 1-D int64 array (PyTorch's error for any other shape)."""
+    array = values._data if isinstance(values, Tensor) else np.asarray(values)
+    if array.ndim != 1:
+        raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got "
+                           f"{array.ndim}D tensor")
+    if array.dtype.kind not in "iub" and not (array.dtype.kind == "f"
+                                               and np.all(array == np.floor(array))):
+        raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got "
+                           f"{array.dtype} values")
+    return array.astype(np.int64)
+
+
+def _check_sequences(sequences):
+    """A non-empty list of Tensors (PyTorch's errors otherwise)."""
+    sequences = list(sequences)
+    if not sequences:
+        raise RuntimeError("received an empty list of sequences")
+    for position, sequence in enumerate(sequences):
+        if not isinstance(sequence, Tensor):
+            raise TypeError(f"expected Tensor as element {position} in argument 0, but got "
+                            f"{type(sequence).__name__}")
+    return sequences
 
 
 def invert_permutation(permutation):
@@ -67,6 +86,10 @@ def _packing_index(lengths_sorted, max_length):
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
     """Pack a padded (T, B, *) batch (B, T, * with ``batch_first``) of the given lengths."""
     lengths = _as_int_array(lengths)
+    batch_size = input.shape[0 if batch_first else 1]
+    if lengths.size != batch_size:
+        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got "
+                           f"{lengths.size} (batch_size={batch_size})")
     if enforce_sorted:
         if np.any(lengths[:-1] < lengths[1:]):
             raise RuntimeError("`lengths` array must be sorted in decreasing order when "
@@ -130,7 +153,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     if padding_side not in ("left", "right"):
         raise ValueError(f"Expected padding_side to be one of left or right, but got "
                          f"{padding_side}.")
-    sequences = list(sequences)
+    sequences = _check_sequences(sequences)
     max_length = max(sequence.shape[0] for sequence in sequences)
     padded = []
     for sequence in sequences:
@@ -146,6 +169,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
 
 def pack_sequence(sequences, enforce_sorted=True):
     """Pack a list of (L_i, *) tensors (decreasing lengths unless ``enforce_sorted=False``)."""
+    sequences = _check_sequences(sequences)
     lengths = [sequence.shape[0] for sequence in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths,
                                 enforce_sorted=enforce_sorted)
