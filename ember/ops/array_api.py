@@ -7,17 +7,32 @@ namespace under create_graph, where the same formula on Tensors records the grap
 import numpy as np
 
 from .._dtype import from_numpy_dtype
-from . import reduce, shape
-from .elementwise import casting, exp_log
+from ..tensor import Tensor
+from . import linalg as linalg_ops
+from . import index, reduce, shape
+from .elementwise import casting, exp_log, extrema, trigonometric
 
 __all__ = [
     "astype",
     "broadcast_to",
     "exp",
     "expand_dims",
+    "log",
+    "log1p",
+    "matmul",
+    "matrix_transpose",
+    "max",
+    "maximum",
+    "mean",
+    "minimum",
+    "permute_dims",
     "reshape",
+    "sqrt",
     "sum",
+    "tanh",
+    "where",
 ]
+
 
 
 def astype(x, dtype, copy=True):
@@ -31,6 +46,10 @@ def broadcast_to(x, shape_):
     return shape.expand(x, tuple(shape_))
 
 
+def exp(x):
+    return exp_log.exp(x)
+
+
 def expand_dims(x, axis):
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     rank = x._data.ndim + len(axes)
@@ -39,15 +58,69 @@ def expand_dims(x, axis):
     return x
 
 
-def exp(x):
-    return exp_log.exp(x)
+def log(x):
+    return exp_log.log(x)
+
+
+def log1p(x):
+    return exp_log.log1p(x)
+
+
+def matmul(x1, x2):
+    return linalg_ops.matmul(x1, x2)
+
+
+def matrix_transpose(x):
+    return shape.transpose(x, -1, -2)
+
+
+def max(x, axis=None, keepdims=False):
+    return reduce.amax(x, () if axis is None else axis, keepdims)
+
+
+def maximum(x1, x2):
+    return extrema.maximum(*_tensors(x1, x2))
+
+
+def mean(x, axis=None, keepdims=False):
+    return reduce.mean(x, axis, keepdims)
+
+
+def minimum(x1, x2):
+    return extrema.minimum(*_tensors(x1, x2))
+
+
+def permute_dims(a, axes):
+    return shape.permute(a, tuple(axes))
 
 
 def reshape(x, shape_):
     return shape.reshape(x, tuple(shape_))
 
 
+def sqrt(x):
+    return exp_log.sqrt(x)
+
+
 def sum(x, axis=None, keepdims=False, dtype=None):
     if dtype is not None:
         x = astype(x, dtype, copy=False)
     return reduce.sum(x, axis, keepdims)
+
+
+def tanh(x):
+    return trigonometric.tanh(x)
+
+
+def where(condition, x, y):
+    """NumPy's three-argument where; a NumPy bool array as condition is a constant."""
+    if isinstance(condition, np.ndarray):
+        condition = Tensor._wrap(condition)
+    return index.where(condition, x, y)
+
+
+def _tensors(*values):
+    """Python and NumPy scalars among Tensors as 0-d constants of the Tensors' dtype."""
+    dtype = next(value._data.dtype for value in values if isinstance(value, Tensor))
+    return [value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, dtype))
+            for value in values]
