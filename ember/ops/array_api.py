@@ -114,8 +114,8 @@ def tanh(x):
 
 def where(condition, x, y):
     """NumPy's three-argument where; a NumPy bool array as condition is a constant."""
-    if isinstance(condition, np.ndarray):
-        condition = Tensor._wrap(condition)
+    if not isinstance(condition, Tensor):
+        condition = Tensor._wrap(np.asarray(condition))
     return index.where(condition, x, y)
 
 
