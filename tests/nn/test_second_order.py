@@ -45,6 +45,26 @@ CASES = [
     Case("rrelu_eval", lambda fw, x: fw.nn.functional.rrelu(x), [((2, 3, 4),)], "nonzero"),
 ]
 
+NORMALIZATION_CASES = [
+    Case("layer_norm", lambda fw, x, w, b: fw.nn.functional.layer_norm(x, tuple(w.shape), w, b),
+         [((3, 4), (4,), (4,)), ((2, 3, 4), (3, 4), (3, 4))]),
+    Case("layer_norm_plain", lambda fw, x: fw.nn.functional.layer_norm(x, (4,)),
+         [((3, 4),), ((0, 4),)]),
+    Case("batch_norm_train", lambda fw, x, w, b: fw.nn.functional.batch_norm(
+        x, None, None, w, b, training=True), [((4, 3), (3,), (3,)), ((2, 3, 4), (3,), (3,))]),
+    Case("batch_norm_eval", lambda fw, x, w, b: fw.nn.functional.batch_norm(
+        x, x.new_tensor([0.1, -0.2, 0.3]), x.new_tensor([1.5, 0.5, 2.0]), w, b, training=False),
+         [((4, 3), (3,), (3,)), ((2, 3, 4), (3,), (3,))]),
+    Case("group_norm", lambda fw, x, w, b: fw.nn.functional.group_norm(x, 2, w, b),
+         [((2, 4, 3), (4,), (4,))]),
+    Case("instance_norm", lambda fw, x: fw.nn.functional.instance_norm(x), [((2, 3, 4),)]),
+    Case("local_response_norm", lambda fw, x: fw.nn.functional.local_response_norm(x, 2),
+         [((2, 4, 3),)]),
+    Case("normalize", lambda fw, x: fw.nn.functional.normalize(x, dim=1), [((3, 4),)]),
+]
+
+CASES += NORMALIZATION_CASES
+
 
 class TestGradgradcheck(OpTable):
     """float64 gradgradcheck of every case (skipped while a primitive of another family that a

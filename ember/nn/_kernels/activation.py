@@ -64,6 +64,41 @@ def _erf(xp, x):
     return _erf_float32(x.astype(np.float32)).astype(x.dtype)
 
 
+# Elements per slice in _in_chunks: a slice's temporaries stay in the CPU cache.
+_CHUNK = 65536
+
+
+def _in_chunks(function, *arrays):
+    """``function(*arrays)`` for an elementwise formula of many passes over same-shaped arrays,
+    evaluated slice by slice: the same values, a fraction of the memory traffic."""
+    size = arrays[0].size
+    if size <= _CHUNK:
+        return function(*arrays)
+    flat = [array.reshape(-1) for array in arrays]
+    first = function(*[array[:_CHUNK] for array in flat])
+    out = np.empty(size, dtype=first.dtype)
+    out[:_CHUNK] = first
+    for start in range(_CHUNK, size, _CHUNK):
+        out[start:start + _CHUNK] = function(*[array[start:start + _CHUNK] for array in flat])
+    return out.reshape(arrays[0].shape)
+
+
+def _gelu(xp, x):
+    return 0.5 * x * (1 + _erf(xp, x * _SQRT_HALF))
+
+
+def _gelu_derivative(xp, x):
+    """Phi(x) + x * phi(x)."""
+    return 0.5 * (1 + _erf(xp, x * _SQRT_HALF)) + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+
+def _gelu_tanh_derivative(xp, x):
+    x_squared = x * x
+    tanh_inner = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_COEFFICIENT * x_squared * x))
+    inner_derivative = _SQRT_2_OVER_PI * (1 + 3 * _GELU_TANH_COEFFICIENT * x_squared)
+    return 0.5 * (1 + tanh_inner) + 0.5 * x * (1 - tanh_inner * tanh_inner) * inner_derivative
+
+
 def _sigmoid(xp, x):
     """Overflow-free logistic function in the values' dtype."""
     exp_neg_abs = xp.exp(-abs(x))
@@ -154,27 +189,16 @@ class Gelu(_Activation):
         if approximate == "tanh":
             inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFFICIENT * x * x * x)
             return 0.5 * x * (1 + np.tanh(inner))
-        out = _erf(np, x * _SQRT_HALF)
-        out += 1
-        out *= x
-        out *= 0.5
-        return out
+        return _in_chunks(lambda values: _gelu(np, values), x)
 
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
         (x,) = ctx.saved_tensors
-        if ctx.approximate == "tanh":
-            x_squared = x * x
-            inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFFICIENT * x_squared * x)
-            tanh_inner = xp.tanh(inner)
-            inner_derivative = _SQRT_2_OVER_PI * (1 + 3 * _GELU_TANH_COEFFICIENT * x_squared)
-            derivative = 0.5 * (1 + tanh_inner) + 0.5 * x * (1 - tanh_inner * tanh_inner) * \
-                inner_derivative
-        else:
-            cdf = 0.5 * (1 + _erf(xp, x * _SQRT_HALF))
-            derivative = cdf + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
-        return grad * derivative, None
+        derivative = _gelu_tanh_derivative if ctx.approximate == "tanh" else _gelu_derivative
+        if xp is np:
+            return _in_chunks(lambda grads, values: grads * derivative(np, values), grad, x), None
+        return grad * derivative(xp, x), None
 
 
 class Silu(_Activation):

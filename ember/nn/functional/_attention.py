@@ -9,46 +9,29 @@ import warnings
 
 import numpy as np
 
-from ...ops import (
-    cat, chunk, expand, masked_fill, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze)
+from ..._random import numpy_generator
+from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
 from ...tensor import Tensor
+from .._kernels.attention import ScaledDotProductAttention, causal_blocked
 from ._dropout import _drop
 from ._linear import linear
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
-def _additive_mask(mask, dtype):
-    """A bool "take part" mask (True attends) as 0 / -inf in ``dtype``; float masks as given."""
-    if mask._data.dtype == np.bool_:
-        return Tensor._wrap(np.where(mask._data, 0.0, -np.inf).astype(dtype))
-    return mask
-
-
-def _safe_softmax(scores, additive_mask_array):
-    """softmax over the last dim, with rows that the mask removes entirely set to 0 (PyTorch's
-    math attention does the same) and no NaN leaking into the gradient of those rows."""
-    if additive_mask_array is None:
-        return softmax(scores, -1)
-    fully_masked = np.all(np.isneginf(additive_mask_array), axis=-1, keepdims=True)
-    if not fully_masked.any():
-        return softmax(scores, -1)
-    rows = Tensor._wrap(np.broadcast_to(fully_masked, scores.shape))
-    return masked_fill(softmax(masked_fill(scores, rows, 0.0), -1), rows, 0.0)
-
-
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
-    """softmax(query @ key^T * scale + mask) @ value over the last two dims.
+    """softmax(query @ key^T * scale + mask) @ value over the last two dims (one fused node).
 
     A bool ``attn_mask`` marks the positions that take part (True); a float one is added to the
-    scores. ``is_causal`` masks keys after each query (upper-left aligned). Dropout is applied to
-    the weights whenever ``dropout_p > 0``.
+    scores (and gets their gradient). ``is_causal`` masks keys after each query (upper-left
+    aligned). Dropout is applied to the weights whenever ``dropout_p > 0``, drawn from the
+    default generator (``ember.manual_seed`` makes it repeatable).
     """
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
                            "when is_causal=True")
-    dtype = query._data.dtype
+    _check_attention_inputs(query, key, value, attn_mask, dropout_p)
     if enable_gqa:
         heads, key_heads = query.shape[-3], key.shape[-3]
         if heads % key_heads != 0 or heads % value.shape[-3] != 0:
@@ -57,21 +40,64 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                f"{value.shape[-3]} and {heads}")
         key = _repeat_heads(key, heads // key_heads)
         value = _repeat_heads(value, heads // value.shape[-3])
+    query, key, value = _common_batch(query, key, value)
     target_length, source_length = query.shape[-2], key.shape[-2]
-    scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = matmul(query * scale_factor, transpose(key, -2, -1))
-    mask = None
+    scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    float_mask = blocked = None
     if is_causal:
-        lower = np.tril(np.ones((target_length, source_length), dtype=np.bool_))
-        mask = Tensor._wrap(np.where(lower, 0.0, -np.inf).astype(dtype))
+        blocked = causal_blocked(target_length, source_length)
+    elif attn_mask is not None and attn_mask._data.dtype == np.bool_:
+        blocked = ~attn_mask._data
     elif attn_mask is not None:
-        mask = _additive_mask(attn_mask, dtype)
-    if mask is not None:
-        scores = scores + mask
-    weights = _safe_softmax(scores, None if mask is None else mask._data)
-    if dropout_p > 0.0:
-        weights = _drop(weights, dropout_p)
-    return matmul(weights, value)
+        float_mask = attn_mask
+    stream = numpy_generator(None) if dropout_p > 0.0 else None
+    return ScaledDotProductAttention.apply(query, key, value, float_mask, blocked, scale_factor,
+                                           float(dropout_p), stream)
+
+
+def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
+    """PyTorch's errors for inputs the attention cannot take (before any work)."""
+    tensors = (("query", query), ("key", key), ("value", value))
+    dtypes = {tensor._data.dtype for _, tensor in tensors}
+    if len(dtypes) != 1:
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
+                           f"query.dtype: {query.dtype} key.dtype: {key.dtype} and value.dtype: "
+                           f"{value.dtype} instead.")
+    if query._data.dtype.kind != "f":
+        raise RuntimeError(f"scaled_dot_product_attention: expected floating query, key and "
+                           f"value, got {query.dtype}")
+    for name, tensor in tensors:
+        if tensor._data.ndim < 2:
+            raise RuntimeError(f"scaled_dot_product_attention: {name} must have at least 2 "
+                               f"dimensions, got {tensor._data.ndim}")
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: shapes of query {list(query.shape)}, "
+                           f"key {list(key.shape)} and value {list(value.shape)} do not match")
+    if attn_mask is not None:
+        kind = attn_mask._data.dtype
+        if kind != np.bool_ and kind != query._data.dtype:
+            raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
+                               f"dtype, but got attn_mask.dtype: {attn_mask.dtype} and  "
+                               f"query.dtype: {query.dtype} instead.")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+
+
+def _common_batch(query, key, value):
+    """query, key and value expanded to one shape of their leading (batch) dims."""
+    try:
+        batch = np.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]),
+                                    tuple(value.shape[:-2]))
+    except ValueError:
+        raise RuntimeError(f"scaled_dot_product_attention: the batch dims of query "
+                           f"{list(query.shape)}, key {list(key.shape)} and value "
+                           f"{list(value.shape)} do not broadcast") from None
+    expanded = []
+    for tensor in (query, key, value):
+        if tuple(tensor.shape[:-2]) != batch:
+            tensor = expand(tensor, *batch, *tensor.shape[-2:])
+        expanded.append(tensor)
+    return expanded
 
 
 def _repeat_heads(tensor, repeats):

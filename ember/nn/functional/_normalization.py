@@ -1,5 +1,6 @@
 """Normalisation functions: batch_norm (one fused kernel node; SyncBatchNorm shares it),
-layer_norm and group_norm (one standardising node, then the affine map), instance_norm (batch_norm
+layer_norm (one fused node with its affine map), group_norm (that node, then the per-channel
+affine map), instance_norm (batch_norm
 on the input seen as one sample), local_response_norm and normalize (composites)."""
 import math
 
@@ -8,7 +9,7 @@ import numpy as np
 from ...autograd.grad_mode import no_grad
 from ...ops import vector_norm
 from ...tensor import Size, Tensor
-from .._kernels.normalization import Standardize, apply_batch_norm
+from .._kernels.normalization import LayerNorm, apply_batch_norm
 from ._padding import pad
 from ._pooling import avg_pool2d, avg_pool3d
 
@@ -68,14 +69,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
                                f"{name} of shape {list(tensor._data.shape)} and normalized_shape "
                                f"= {list(normalized_shape)}")
-    rows = input.reshape(-1, math.prod(normalized_shape)) if input._data.size else \
-        input.reshape(math.prod(shape[:len(shape) - count]), math.prod(normalized_shape))
-    output = Standardize.apply(rows, eps).reshape(shape)
-    if weight is not None:
-        output = output * weight
-    if bias is not None:
-        output = output + bias
-    return output
+    return LayerNorm.apply(input, weight, bias, count, eps)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -95,7 +89,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                                f"{list(tensor._data.shape)} and input of shape {list(shape)}")
     batch = shape[0]
     rows = input.reshape(batch * num_groups, math.prod(shape[1:]) // num_groups)
-    output = Standardize.apply(rows, eps).reshape(shape)
+    output = LayerNorm.apply(rows, None, None, 1, eps).reshape(shape)
     affine_shape = (channels,) + (1,) * (len(shape) - 2)
     if weight is not None:
         output = output * weight.reshape(affine_shape)
