@@ -13,6 +13,7 @@ from . import index, reduce, shape
 from .elementwise import casting, exp_log, extrema, trigonometric
 
 __all__ = [
+    "asarray",
     "astype",
     "broadcast_to",
     "exp",
@@ -33,6 +34,11 @@ __all__ = [
     "where",
 ]
 
+
+
+def asarray(obj, dtype=None):
+    """A constant (a Tensor without history)."""
+    return Tensor._wrap(np.asarray(obj, dtype))
 
 
 def astype(x, dtype, copy=True):

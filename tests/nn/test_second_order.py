@@ -63,7 +63,68 @@ NORMALIZATION_CASES = [
     Case("normalize", lambda fw, x: fw.nn.functional.normalize(x, dim=1), [((3, 4),)]),
 ]
 
-CASES += NORMALIZATION_CASES
+
+def _loss(name, call, shapes, domain="real"):
+    return Case(name, lambda fw, *inputs: call(fw, fw.nn.functional, *inputs), shapes, domain)
+
+
+def _classes(fw, *rows):
+    return fw.tensor(list(rows))
+
+
+def _class_weights(x):
+    """Class weights as a constant (PyTorch gives them no gradient)."""
+    return x.new_tensor([0.5, 2.0, 1.0, 1.5])
+
+
+def _probabilities(x):
+    """Values in (0.14, 0.86) from the 'unit' domain."""
+    return x * 0.4 + 0.5
+
+
+LOSS_CASES = [
+    _loss("cross_entropy", lambda fw, F, x: F.cross_entropy(x, _classes(fw, 0, 2, 1)),
+          [((3, 4),)]),
+    _loss("cross_entropy_options", lambda fw, F, x: F.cross_entropy(
+        x, _classes(fw, 0, 2, -100, 3), _class_weights(x), label_smoothing=0.2), [((4, 4),)]),
+    _loss("cross_entropy_none_spatial", lambda fw, F, x: F.cross_entropy(
+        x, fw.tensor([[0, 2], [1, 1]]), reduction="none", label_smoothing=0.1),
+        [((2, 3, 2),)]),
+    _loss("cross_entropy_sum_unbatched", lambda fw, F, x: F.cross_entropy(
+        x, fw.tensor(2), reduction="sum"), [((4,),)]),
+    _loss("cross_entropy_probabilities", lambda fw, F, x, t: F.cross_entropy(
+        x, t.abs(), label_smoothing=0.3), [((3, 4), (3, 4))]),
+    _loss("nll_loss", lambda fw, F, x: F.nll_loss(x, _classes(fw, 1, 0, 3), _class_weights(x)),
+          [((3, 4),)]),
+    _loss("binary_cross_entropy", lambda fw, F, x, t, w: F.binary_cross_entropy(
+        _probabilities(x), _probabilities(t), w), [((3, 4), (3, 4), (4,))], "unit"),
+    _loss("binary_cross_entropy_with_logits", lambda fw, F, x, t, p, w:
+          F.binary_cross_entropy_with_logits(x, t, w, pos_weight=p),
+          [((3, 4), (3, 4), (4,), (3, 1))], ("real", "unit", "positive", "positive")),
+    _loss("mse_loss", lambda fw, F, x, t: F.mse_loss(x, t), [((3, 4), (3, 4))]),
+    _loss("l1_loss", lambda fw, F, x, t: F.l1_loss(x, t), [((3, 4), (3, 4))], "nonzero"),
+    _loss("smooth_l1_loss", lambda fw, F, x, t: F.smooth_l1_loss(x, t, beta=0.5),
+          [((3, 4), (3, 4))]),
+    _loss("huber_loss", lambda fw, F, x, t: F.huber_loss(x, t, delta=0.7), [((3, 4), (3, 4))]),
+    _loss("kl_div", lambda fw, F, x, t: F.kl_div(x, t, reduction="batchmean"),
+          [((3, 4), (3, 4))], ("real", "positive")),
+    _loss("kl_div_log_target", lambda fw, F, x, t: F.kl_div(
+        x, t, reduction="sum", log_target=True), [((3, 4), (3, 4))]),
+    _loss("soft_margin_loss", lambda fw, F, x: F.soft_margin_loss(
+        x, fw.tensor([1.0, -1.0, 1.0], dtype=x.dtype)), [((3,),)]),
+    _loss("poisson_nll_loss", lambda fw, F, x, t: F.poisson_nll_loss(x, t),
+          [((3, 4), (3, 4))], ("real", "positive")),
+    _loss("gaussian_nll_loss", lambda fw, F, x, t, v: F.gaussian_nll_loss(x, t, v),
+          [((3, 4), (3, 4), (3, 4))], ("real", "real", "positive")),
+    _loss("multilabel_soft_margin_loss", lambda fw, F, x, t: F.multilabel_soft_margin_loss(
+        x, t), [((3, 4), (3, 4))], ("real", "unit")),
+    _loss("cosine_embedding_loss", lambda fw, F, a, b: F.cosine_embedding_loss(
+        a, b, fw.tensor([1.0, -1.0, 1.0], dtype=a.dtype)), [((3, 4), (3, 4))]),
+    _loss("triplet_margin_loss", lambda fw, F, a, p, n: F.triplet_margin_loss(a, p, n),
+          [((3, 4), (3, 4), (3, 4))]),
+]
+
+CASES += NORMALIZATION_CASES + LOSS_CASES
 
 
 class TestGradgradcheck(OpTable):

@@ -99,13 +99,13 @@ def _gelu_tanh_derivative(xp, x):
     return 0.5 * (1 + tanh_inner) + 0.5 * x * (1 - tanh_inner * tanh_inner) * inner_derivative
 
 
-def _sigmoid(xp, x):
+def stable_sigmoid(xp, x):
     """Overflow-free logistic function in the values' dtype."""
     exp_neg_abs = xp.exp(-abs(x))
     return xp.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
 
 
-def _softplus_unit(xp, x):
+def softplus_of(xp, x):
     """log(1 + exp(x)) without overflow."""
     if xp is np:
         return np.logaddexp(x.dtype.type(0), x)
@@ -208,12 +208,12 @@ class Silu(_Activation):
     def forward(ctx, x):
         _check_floating(x, "silu")
         ctx.save_for_backward(x)
-        return x * _sigmoid(np, x)
+        return x * stable_sigmoid(np, x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        sigmoid = _sigmoid(ctx.xp, x)
+        sigmoid = stable_sigmoid(ctx.xp, x)
         return grad * sigmoid * (1 + x * (1 - sigmoid))
 
 
@@ -224,14 +224,14 @@ class Mish(_Activation):
     def forward(ctx, x):
         _check_floating(x, "mish")
         ctx.save_for_backward(x)
-        return x * np.tanh(_softplus_unit(np, x))
+        return x * np.tanh(softplus_of(np, x))
 
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
         (x,) = ctx.saved_tensors
-        tanh_softplus = xp.tanh(_softplus_unit(xp, x))
-        return grad * (tanh_softplus + x * _sigmoid(xp, x) * (1 - tanh_softplus * tanh_softplus))
+        tanh_softplus = xp.tanh(softplus_of(xp, x))
+        return grad * (tanh_softplus + x * stable_sigmoid(xp, x) * (1 - tanh_softplus * tanh_softplus))
 
 
 class Softplus(_Activation):
@@ -241,7 +241,7 @@ class Softplus(_Activation):
     def forward(ctx, x, beta, threshold):
         _check_floating(x, "softplus")
         scaled = x * beta
-        out = np.where(scaled > threshold, x, _softplus_unit(np, scaled) / beta).astype(
+        out = np.where(scaled > threshold, x, softplus_of(np, scaled) / beta).astype(
             x.dtype, copy=False)
         ctx.save_for_backward(x)
         ctx.beta_threshold = (beta, threshold)
@@ -252,7 +252,7 @@ class Softplus(_Activation):
         (x,) = ctx.saved_tensors
         beta, threshold = ctx.beta_threshold
         scaled = x * beta
-        return ctx.xp.where(scaled > threshold, grad, grad * _sigmoid(ctx.xp, scaled)), None, None
+        return ctx.xp.where(scaled > threshold, grad, grad * stable_sigmoid(ctx.xp, scaled)), None, None
 
 
 class LogSigmoid(_Activation):
@@ -267,7 +267,7 @@ class LogSigmoid(_Activation):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * _sigmoid(ctx.xp, -x)
+        return grad * stable_sigmoid(ctx.xp, -x)
 
 
 class Hardsigmoid(_Activation):
