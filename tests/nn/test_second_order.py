@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import ember
-from ember.nn._kernels import activation, dropout, loss, normalization, sparse
+from ember.nn._kernels import activation, attention, dropout, loss, normalization, sparse
 from tests.ops.op_table import Case, CaseChecks, OpTable
 
-OPS_MODULES = (activation, dropout, loss, normalization, sparse)
+OPS_MODULES = (activation, attention, dropout, loss, normalization, sparse)
 
 ACTIVATION_SHAPES = [((),), ((5,),), ((2, 3, 4),), ((0, 3),)]
 
@@ -124,7 +124,47 @@ LOSS_CASES = [
           [((3, 4), (3, 4), (3, 4))]),
 ]
 
-CASES += NORMALIZATION_CASES + LOSS_CASES
+
+
+def _seeded(fw, seed=3):
+    fw.manual_seed(seed)
+    return fw.nn.functional
+
+
+def _bool_mask(fw, target_length, source_length):
+    """A bool mask (True takes part) with one query row that sees no key."""
+    keep = np.random.default_rng(5).random((target_length, source_length)) > 0.3
+    keep[0] = False
+    keep[1, 0] = True
+    return fw.tensor(keep)
+
+
+ATTENTION_SHAPES = [((2, 3, 4), (2, 5, 4), (2, 5, 3)), ((1, 2, 3, 4), (1, 2, 3, 4), (1, 2, 3, 2))]
+
+SPARSE_DROPOUT_ATTENTION_CASES = [
+    Case("dropout", lambda fw, x: _seeded(fw).dropout(x, 0.4), [((3, 4),), ((0, 2),)]),
+    Case("dropout2d", lambda fw, x: _seeded(fw).dropout2d(x, 0.5), [((2, 3, 2, 2),)]),
+    Case("alpha_dropout", lambda fw, x: _seeded(fw).alpha_dropout(x, 0.3, training=True),
+         [((3, 4),)]),
+    Case("embedding", lambda fw, w: fw.nn.functional.embedding(
+        fw.tensor([[0, 2], [2, 1]]), w, padding_idx=1), [((3, 4),)]),
+    Case("embedding_scaled", lambda fw, w: fw.nn.functional.embedding(
+        fw.tensor([0, 2, 2, 2]), w, scale_grad_by_freq=True), [((3, 4),)]),
+    Case("embedding_bag", lambda fw, w: fw.nn.functional.embedding_bag(
+        fw.tensor([0, 2, 1, 2]), w, fw.tensor([0, 1])), [((3, 4),)]),
+    Case("sdpa", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(q, k, v),
+         ATTENTION_SHAPES),
+    Case("sdpa_causal", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(
+        q, k, v, is_causal=True, scale=0.7), ATTENTION_SHAPES),
+    Case("sdpa_float_mask", lambda fw, q, k, v, m: fw.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=m), [((2, 3, 4), (2, 5, 4), (2, 5, 3), (3, 5))]),
+    Case("sdpa_bool_mask", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=_bool_mask(fw, 3, 5)), ATTENTION_SHAPES[:1]),
+    Case("sdpa_dropout", lambda fw, q, k, v: _seeded(fw).scaled_dot_product_attention(
+        q, k, v, dropout_p=0.3), ATTENTION_SHAPES[:1]),
+]
+
+CASES += NORMALIZATION_CASES + LOSS_CASES + SPARSE_DROPOUT_ATTENTION_CASES
 
 
 class TestGradgradcheck(OpTable):
