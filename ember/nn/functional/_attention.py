@@ -1,8 +1,8 @@
-"""Scaled dot-product and multi-head attention, composed of matmul, softmax, dropout and linear.
+"""Scaled dot-product attention (one fused node, ember.nn._kernels.attention) and multi-head
+attention around it: projections, head split (views) and merge (one copy), masks.
 
-These are composites of existing differentiable ops (no Function of their own): masks become
-additive float arrays (0 or -inf) that carry no gradient unless the caller passes a float mask
-that requires one.
+Bool masks stay bool constants down to the fused node; float masks are added to the scores and
+carry a gradient when the caller's mask requires one.
 """
 import math
 import warnings
@@ -193,17 +193,56 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     """Multi-head attention on (L, N, E) query and (S, N, E_k/E_v) key/value (or unbatched).
 
     Returns ``(output, weights)``: weights (N, L, S) averaged over heads, (N, heads, L, S) when
-    not ``average_attn_weights``, None when not ``need_weights``. Masks: True or -inf = ignore.
+    not ``average_attn_weights``, None when not ``need_weights`` (then the fused attention node
+    runs, the weights never materialised). Masks: True or -inf = ignore.
     """
     batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:
-        query = unsqueeze(query, 1)
-        key = unsqueeze(key, 1)
-        value = unsqueeze(value, 1)
+        query, key, value = unsqueeze(query, 1), unsqueeze(key, 1), unsqueeze(value, 1)
         if key_padding_mask is not None:
             key_padding_mask = unsqueeze(key_padding_mask, 0)
     target_length, batch_size, embed_dim = query.shape
-    dtype = query._data.dtype
+    key_padding_mask, attn_mask, is_causal = _mha_masks(
+        query, key_padding_mask, attn_mask, is_causal, need_weights)
+    head_dim = _check_embedding(query, key, value, embed_dim_to_check, num_heads,
+                                use_separate_proj_weight, in_proj_weight, q_proj_weight,
+                                k_proj_weight, v_proj_weight)
+    if use_separate_proj_weight:
+        in_proj_weight = None
+    q, k, v = _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
+                             q_proj_weight, k_proj_weight, v_proj_weight)
+    attn_mask = _batched_attn_mask(attn_mask, target_length, key.shape[0], batch_size * num_heads)
+    k, v, attn_mask, key_padding_mask = _add_bias_kv(k, v, bias_k, bias_v, static_k, static_v,
+                                                     attn_mask, key_padding_mask)
+    heads = batch_size * num_heads
+    # (L, N, E) -> (N * heads, L, head_dim): a view, as PyTorch's
+    q = transpose(reshape(q, target_length, heads, head_dim), 0, 1)
+    k = _heads(k, static_k, heads, head_dim, "static_k")
+    v = _heads(v, static_v, heads, head_dim, "static_v")
+    if add_zero_attn:
+        k, v, attn_mask, key_padding_mask = _add_zero_attention(k, v, attn_mask,
+                                                                key_padding_mask)
+    attn_mask = _merge_key_padding(attn_mask, key_padding_mask, batch_size, num_heads,
+                                   k.shape[1])
+    if not training:
+        dropout_p = 0.0
+    if need_weights:
+        output, weights = _attention_with_weights(q, k, v, attn_mask, dropout_p)
+    else:
+        output, weights = _fused_attention(q, k, v, attn_mask, dropout_p, is_causal,
+                                           batch_size, num_heads), None
+    output = _out_projection(output, out_proj_weight, out_proj_bias, batch_size, num_heads,
+                             target_length)
+    if weights is not None:
+        weights = reshape(weights, batch_size, num_heads, target_length, k.shape[1])
+        weights = mean(weights, 1) if average_attn_weights else weights
+    if not batched:
+        return squeeze(output, 1), None if weights is None else squeeze(weights, 0)
+    return output, weights
+
+
+def _mha_masks(query, key_padding_mask, attn_mask, is_causal, need_weights):
+    """The masks as 0 / -inf floats, and whether the causal hint alone drives the attention."""
     key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask",
                                        _none_or_dtype(attn_mask), "attn_mask", query.dtype)
     if is_causal and attn_mask is None:
@@ -211,13 +250,17 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                            "Transformer module method `generate_square_subsequent_mask` to "
                            "create this mask.")
     if is_causal and key_padding_mask is None and not need_weights:
-        # the hint alone drives scaled_dot_product_attention's causal mask
-        attn_mask = None
-    else:
-        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype,
-                                    check_other=False)
-        if key_padding_mask is not None:
-            is_causal = False
+        return None, None, True  # the hint alone drives the fused attention's causal mask
+    attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype, check_other=False)
+    if key_padding_mask is not None:
+        is_causal = False
+    return key_padding_mask, attn_mask, is_causal
+
+
+def _check_embedding(query, key, value, embed_dim_to_check, num_heads, use_separate_proj_weight,
+                     in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight):
+    """PyTorch's assertions on the embedding sizes and projections; returns the head size."""
+    embed_dim = query.shape[2]
     if embed_dim != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
                              f"got {embed_dim}")
@@ -231,91 +274,95 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
             raise AssertionError("use_separate_proj_weight is True but q_proj_weight, "
                                  "k_proj_weight or v_proj_weight is None")
-        in_proj_weight = None
     else:
         if tuple(key.shape) != tuple(value.shape):
             raise AssertionError(f"key shape {key.shape} does not match value shape "
                                  f"{value.shape}")
         if in_proj_weight is None:
             raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
-    q, k, v = _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
-                             q_proj_weight, k_proj_weight, v_proj_weight)
+    return head_dim
 
-    source_length = key.shape[0]
-    if attn_mask is not None:
-        if attn_mask.dim() == 2:
-            expected = (target_length, source_length)
-            if tuple(attn_mask.shape) != expected:
-                raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but "
-                                   f"should be {expected}.")
-            attn_mask = unsqueeze(attn_mask, 0)
-        elif attn_mask.dim() == 3:
-            expected = (batch_size * num_heads, target_length, source_length)
-            if tuple(attn_mask.shape) != expected:
-                raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but "
-                                   f"should be {expected}.")
-        else:
-            raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
 
-    if bias_k is not None and bias_v is not None:
-        if static_k is not None or static_v is not None:
-            raise AssertionError("bias cannot be added to static key/value.")
-        k = cat([k, expand(bias_k, 1, batch_size, embed_dim)], 0)
-        v = cat([v, expand(bias_v, 1, batch_size, embed_dim)], 0)
-        if attn_mask is not None:
-            attn_mask = _pad_last(attn_mask)
-        if key_padding_mask is not None:
-            key_padding_mask = _pad_last(key_padding_mask)
-    elif bias_k is not None or bias_v is not None:
+def _batched_attn_mask(attn_mask, target_length, source_length, heads):
+    """A 2-D mask as (1, L, S); a 3-D one checked against (N * heads, L, S)."""
+    if attn_mask is None:
+        return None
+    if attn_mask.dim() == 2:
+        expected = (target_length, source_length)
+        if tuple(attn_mask.shape) != expected:
+            raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should "
+                               f"be {expected}.")
+        return unsqueeze(attn_mask, 0)
+    if attn_mask.dim() == 3:
+        expected = (heads, target_length, source_length)
+        if tuple(attn_mask.shape) != expected:
+            raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should "
+                               f"be {expected}.")
+        return attn_mask
+    raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+
+
+def _add_bias_kv(k, v, bias_k, bias_v, static_k, static_v, attn_mask, key_padding_mask):
+    """bias_k / bias_v appended as one more key and value (and a visible mask column)."""
+    if bias_k is None and bias_v is None:
+        return k, v, attn_mask, key_padding_mask
+    if bias_k is None or bias_v is None:
         raise AssertionError("bias_k and bias_v must both be given or both be None")
-
-    heads = batch_size * num_heads
-    # (L, N, E) -> (N * heads, L, head_dim)
-    q = transpose(reshape(q, target_length, heads, head_dim), 0, 1)
-    k = _heads(k, static_k, heads, head_dim, "static_k")
-    v = _heads(v, static_v, heads, head_dim, "static_v")
-    if add_zero_attn:
-        zeros = Tensor._wrap(np.zeros((heads, 1, head_dim), dtype=dtype))
-        k = cat([k, zeros], 1)
-        v = cat([v, zeros], 1)
-        if attn_mask is not None:
-            attn_mask = _pad_last(attn_mask)
-        if key_padding_mask is not None:
-            key_padding_mask = _pad_last(key_padding_mask)
-    source_length = k.shape[1]
-
+    if static_k is not None or static_v is not None:
+        raise AssertionError("bias cannot be added to static key/value.")
+    batch_size, embed_dim = k.shape[1], k.shape[2]
+    k = cat([k, expand(bias_k, 1, batch_size, embed_dim)], 0)
+    v = cat([v, expand(bias_v, 1, batch_size, embed_dim)], 0)
+    if attn_mask is not None:
+        attn_mask = _pad_last(attn_mask)
     if key_padding_mask is not None:
-        for dim, expected in enumerate((batch_size, source_length)):
-            if key_padding_mask.shape[dim] != expected:
-                raise AssertionError(f"Expected key_padded_mask.shape[{dim}] to be {expected}, "
-                                     f"but got {key_padding_mask.shape[dim]}")
-        padding = reshape(expand(reshape(key_padding_mask, batch_size, 1, 1, source_length),
-                                 batch_size, num_heads, 1, source_length),
-                          heads, 1, source_length)
-        attn_mask = padding if attn_mask is None else attn_mask + padding
-    if not training:
-        dropout_p = 0.0
+        key_padding_mask = _pad_last(key_padding_mask)
+    return k, v, attn_mask, key_padding_mask
 
-    if need_weights:
-        scores = matmul(q * math.sqrt(1.0 / head_dim), transpose(k, -2, -1))
-        if attn_mask is not None:
-            scores = scores + attn_mask
-        # like PyTorch on this path: a fully masked row gives NaN weights, silently
-        with np.errstate(invalid="ignore"):
-            weights = softmax(scores, -1)
-        if dropout_p > 0.0:
-            weights = _drop(weights, dropout_p)
-        output = matmul(weights, v)
-        output = reshape(transpose(output, 0, 1), target_length * batch_size, embed_dim)
-        output = linear(output, out_proj_weight, out_proj_bias)
-        output = reshape(output, target_length, batch_size, output.shape[-1])
-        weights = reshape(weights, batch_size, num_heads, target_length, source_length)
-        if average_attn_weights:
-            weights = mean(weights, 1)
-        if not batched:
-            return squeeze(output, 1), squeeze(weights, 0)
-        return output, weights
 
+def _add_zero_attention(k, v, attn_mask, key_padding_mask):
+    """One more all-zero key and value per head (add_zero_attn), visible to every query."""
+    heads, _, head_dim = k.shape
+    zeros = Tensor._wrap(np.zeros((heads, 1, head_dim), dtype=k._data.dtype))
+    k = cat([k, zeros], 1)
+    v = cat([v, zeros], 1)
+    if attn_mask is not None:
+        attn_mask = _pad_last(attn_mask)
+    if key_padding_mask is not None:
+        key_padding_mask = _pad_last(key_padding_mask)
+    return k, v, attn_mask, key_padding_mask
+
+
+def _merge_key_padding(attn_mask, key_padding_mask, batch_size, num_heads, source_length):
+    """The key padding mask (N, S) added to the attention mask as (N * heads, 1, S)."""
+    if key_padding_mask is None:
+        return attn_mask
+    for dim, expected in enumerate((batch_size, source_length)):
+        if key_padding_mask.shape[dim] != expected:
+            raise AssertionError(f"Expected key_padded_mask.shape[{dim}] to be {expected}, but "
+                                 f"got {key_padding_mask.shape[dim]}")
+    padding = reshape(expand(reshape(key_padding_mask, batch_size, 1, 1, source_length),
+                             batch_size, num_heads, 1, source_length),
+                      batch_size * num_heads, 1, source_length)
+    return padding if attn_mask is None else attn_mask + padding
+
+
+def _attention_with_weights(q, k, v, attn_mask, dropout_p):
+    """The composite path that also returns the (N * heads, L, S) weights."""
+    scores = matmul(q * math.sqrt(1.0 / q.shape[-1]), transpose(k, -2, -1))
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    # like PyTorch on this path: a fully masked row gives NaN weights, silently
+    with np.errstate(invalid="ignore"):
+        weights = softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = _drop(weights, dropout_p)
+    return matmul(weights, v), weights
+
+
+def _fused_attention(q, k, v, attn_mask, dropout_p, is_causal, batch_size, num_heads):
+    """scaled_dot_product_attention on (N, heads, L, head_dim) views of the heads."""
+    target_length, source_length, head_dim = q.shape[1], k.shape[1], q.shape[2]
     if attn_mask is not None:
         if attn_mask.shape[0] == 1 and attn_mask.dim() == 3:
             attn_mask = unsqueeze(attn_mask, 0)
@@ -324,13 +371,18 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     q = reshape(q, batch_size, num_heads, target_length, head_dim)
     k = reshape(k, batch_size, num_heads, source_length, head_dim)
     v = reshape(v, batch_size, num_heads, source_length, head_dim)
-    output = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
-    output = reshape(output.permute(2, 0, 1, 3), batch_size * target_length, embed_dim)
+    return scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
+
+
+def _out_projection(output, out_proj_weight, out_proj_bias, batch_size, num_heads,
+                    target_length):
+    """Heads merged back to (L, N, E) (the one copy of the path), then the output projection."""
+    embed_dim = output.shape[-1] * num_heads
+    if output.dim() == 3:  # (N * heads, L, head_dim)
+        output = reshape(output, batch_size, num_heads, target_length, -1)
+    output = reshape(output.permute(2, 0, 1, 3), target_length * batch_size, embed_dim)
     output = linear(output, out_proj_weight, out_proj_bias)
-    output = reshape(output, target_length, batch_size, output.shape[-1])
-    if not batched:
-        output = squeeze(output, 1)
-    return output, None
+    return reshape(output, target_length, batch_size, output.shape[-1])
 
 
 def _heads(projected, static, heads, head_dim, name):
