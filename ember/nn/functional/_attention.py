@@ -75,7 +75,7 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
                            f"key {list(key.shape)} and value {list(value.shape)} do not match")
     if attn_mask is not None:
         kind = attn_mask._data.dtype
-        if kind != np.bool_ and kind != query._data.dtype:
+        if kind not in (np.bool_, np.float32, query._data.dtype):
             raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
                                f"dtype, but got attn_mask.dtype: {attn_mask.dtype} and  "
                                f"query.dtype: {query.dtype} instead.")
