@@ -28,8 +28,10 @@ _ERF_DENOMINATOR = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438
 
 
 def _check_floating(x, name):
+    """PyTorch's error for an activation kernel given integer or bool input (its kernel name)."""
     if x.dtype.kind != "f":
-        raise RuntimeError(f'"{name}" not implemented for \'{scalar_type_name(x.dtype)}\'')
+        raise NotImplementedError(f'"{name}" not implemented for '
+                                  f"'{scalar_type_name(x.dtype)}'")
 
 
 def _polynomial(square, coefficients):
@@ -119,11 +121,11 @@ class _Activation(Op):
 
 
 class Hardtanh(_Activation):
-    """clamp to [min_val, max_val]; the gradient is zero at and beyond the edges."""
+    """clamp to [min_val, max_val] (integers too, as PyTorch); the gradient is zero at and
+    beyond the edges."""
 
     @staticmethod
     def forward(ctx, x, min_val, max_val):
-        _check_floating(x, "hardtanh")
         out = np.asarray(np.clip(x, min_val, max_val))  # an array even for 0-d x: saved as output
         ctx.save_for_backward(out)
         ctx.bounds = (min_val, max_val)
@@ -139,7 +141,7 @@ class Hardtanh(_Activation):
 class LeakyRelu(_Activation):
     @staticmethod
     def forward(ctx, x, negative_slope):
-        _check_floating(x, "leaky_relu")
+        _check_floating(x, "leaky_relu_cpu")
         out = np.where(x > 0, x, x * negative_slope)
         # With a non-negative slope, out > 0 exactly where x > 0: saving out allows inplace use.
         ctx.save_for_backward(out if negative_slope >= 0 else x)
@@ -157,7 +159,7 @@ class Elu(_Activation):
 
     @staticmethod
     def forward(ctx, x, alpha, scale):
-        _check_floating(x, "elu")
+        _check_floating(x, "elu_cpu")
         negative = np.expm1(np.minimum(x, 0)) * (alpha * scale)
         out = np.where(x > 0, x * scale, negative).astype(x.dtype, copy=False)
         ctx.alpha_scale = (alpha, scale)
@@ -206,7 +208,7 @@ class Silu(_Activation):
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "silu")
+        _check_floating(x, "silu_cpu")
         ctx.save_for_backward(x)
         return x * stable_sigmoid(np, x)
 
@@ -222,7 +224,7 @@ class Mish(_Activation):
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "mish")
+        _check_floating(x, "mish_cpu")
         ctx.save_for_backward(x)
         return x * np.tanh(softplus_of(np, x))
 
@@ -239,7 +241,7 @@ class Softplus(_Activation):
 
     @staticmethod
     def forward(ctx, x, beta, threshold):
-        _check_floating(x, "softplus")
+        _check_floating(x, "softplus_cpu")
         scaled = x * beta
         out = np.where(scaled > threshold, x, softplus_of(np, scaled) / beta).astype(
             x.dtype, copy=False)
@@ -260,7 +262,7 @@ class LogSigmoid(_Activation):
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "log_sigmoid_forward")
+        _check_floating(x, "log_sigmoid_cpu")
         ctx.save_for_backward(x)
         return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
 
@@ -275,7 +277,7 @@ class Hardsigmoid(_Activation):
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "hardsigmoid")
+        _check_floating(x, "hardsigmoid_cpu")
         ctx.save_for_backward(x)
         return np.clip(x + 3, 0, 6) / 6
 
@@ -290,7 +292,7 @@ class Hardswish(_Activation):
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "hardswish")
+        _check_floating(x, "hardswish_cpu")
         ctx.save_for_backward(x)
         return x * np.clip(x + 3, 0, 6) / 6
 
@@ -307,7 +309,7 @@ class Celu(_Activation):
 
     @staticmethod
     def forward(ctx, x, alpha):
-        _check_floating(x, "celu")
+        _check_floating(x, "elu_cpu")
         negative = np.expm1(np.minimum(x, 0) / alpha) * alpha
         out = np.where(x > 0, x, negative).astype(x.dtype, copy=False)
         ctx.save_for_backward(x)

@@ -66,10 +66,10 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
     if query._data.dtype.kind != "f":
         raise RuntimeError(f"scaled_dot_product_attention: expected floating query, key and "
                            f"value, got {query.dtype}")
-    for name, tensor in tensors:
-        if tensor._data.ndim < 2:
-            raise RuntimeError(f"scaled_dot_product_attention: {name} must have at least 2 "
-                               f"dimensions, got {tensor._data.ndim}")
+    if min(tensor._data.ndim for _, tensor in tensors) < 2:
+        raise RuntimeError(f"Expected query, key, and value to all be  at least 2 dimensional, "
+                           f"but got query.dim: {query._data.ndim} key.dim: {key._data.ndim} "
+                           f"and value.dim: {value._data.ndim} instead.")
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
         raise RuntimeError(f"scaled_dot_product_attention: shapes of query {list(query.shape)}, "
                            f"key {list(key.shape)} and value {list(value.shape)} do not match")

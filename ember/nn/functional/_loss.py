@@ -27,7 +27,7 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_e
 def _classification(input, target, weight, ignore_index, reduction, smoothing, from_logits,
                     operation):
     check_reduction(reduction)
-    if not 0.0 <= smoothing <= 1.0:
+    if smoothing > 1.0:  # PyTorch lets a negative smoothing through
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {smoothing:g}")
     array = input._data
     target_array = target._data
@@ -177,6 +177,7 @@ def _check_sizes(input, target):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error; ``weight`` (optional) scales each element's squared error."""
+    _check_floating_loss(input, "mse_cpu")
     return _elementwise_loss(_ops.square, input, target, size_average, reduce, reduction, weight)
 
 
@@ -202,6 +203,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     check_reduction(reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _check_floating_loss(input, "smooth_l1_cpu")
     _check_sizes(input, target)
     difference = input - target
     distance = _ops.abs(difference)
@@ -217,6 +219,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     check_reduction(reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _check_floating_loss(input, "huber_cpu")
     _check_sizes(input, target)
     difference = input - target
     distance = _ops.abs(difference)
@@ -235,6 +238,8 @@ _KL_MEAN_WARNING = (
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with ``input`` as log-probabilities; 'batchmean' is the mathematical KL."""
+    if input._data.dtype.kind in "iub" or target._data.dtype.kind in "iub":
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce)
     elif reduction == "mean":
