@@ -6,7 +6,7 @@ import pytest
 
 import ember
 from ember.nn._kernels import activation, attention, dropout, loss, normalization, sparse
-from tests.ops.op_table import Case, CaseChecks, OpTable
+from tests.ops.op_table import Case, CaseChecks, OpTable, skip_while_another_family_waits
 
 OPS_MODULES = (activation, attention, dropout, loss, normalization, sparse)
 
@@ -172,3 +172,89 @@ class TestGradgradcheck(OpTable):
     composite uses has no differentiable backward yet)."""
 
     test_gradgradcheck_float64 = CaseChecks.test_gradgradcheck_float64
+
+
+# ---- second derivatives against torch ---------------------------------------------------------
+def _second_order_cases():
+    def gelu(fw, x):
+        return fw.nn.functional.gelu(x[0])
+
+    def layer_norm(fw, x):
+        return fw.nn.functional.layer_norm(x[0], (5,), x[1], x[2])
+
+    def batch_norm(fw, x):
+        return fw.nn.functional.batch_norm(x[0], None, None, x[1], x[2], training=True)
+
+    def cross_entropy(fw, x):
+        return fw.nn.functional.cross_entropy(x[0], fw.tensor([1, 0, 4, 2]),
+                                              label_smoothing=0.1)
+
+    def mse(fw, x):
+        return fw.nn.functional.mse_loss(x[0], x[1])
+
+    def bce_with_logits(fw, x):
+        target = fw.tensor(np.linspace(0.1, 0.9, 20).reshape(4, 5).astype(_dtype_of(x[0])))
+        weight = fw.tensor(np.linspace(0.5, 1.5, 5).astype(_dtype_of(x[0])))
+        return fw.nn.functional.binary_cross_entropy_with_logits(x[0], target, weight,
+                                                                 pos_weight=x[1],
+                                                                 reduction="sum")
+
+    def softplus(fw, x):
+        return fw.nn.functional.softplus(x[0], beta=1.5)
+
+    def attention(fw, x):
+        return fw.nn.functional.scaled_dot_product_attention(x[0], x[1], x[2], is_causal=True)
+
+    matrix, vector = (4, 5), (5,)
+    return {
+        "gelu": (gelu, [matrix]),
+        "layer_norm": (layer_norm, [matrix, vector, vector]),
+        "batch_norm_train": (batch_norm, [matrix, vector, vector]),
+        "cross_entropy": (cross_entropy, [matrix]),
+        "mse_loss": (mse, [matrix, matrix]),
+        "binary_cross_entropy_with_logits": (bce_with_logits, [matrix, vector]),
+        "softplus": (softplus, [matrix]),
+        "scaled_dot_product_attention": (attention, [(2, 2, 5, 4), (2, 2, 6, 4), (2, 2, 6, 3)]),
+    }
+
+
+def _dtype_of(tensor):
+    return np.float64 if "64" in str(tensor.dtype) else np.float32
+
+
+SECOND_ORDER = _second_order_cases()
+
+
+def _second_derivatives(fw, function, arrays, seed):
+    """d/d inputs of <grad f(x) . v> with v random: a Hessian-vector product per input."""
+    leaves = [fw.tensor(array, requires_grad=True) for array in arrays]
+    output = function(fw, leaves)
+    random = np.random.default_rng(seed)
+    weight = fw.tensor(random.standard_normal(tuple(output.shape)).astype(arrays[0].dtype))
+    grads = fw.autograd.grad((output * weight).sum(), leaves, create_graph=True)
+    directions = [fw.tensor(random.standard_normal(array.shape).astype(array.dtype))
+                  for array in arrays]
+    total = sum((grad * direction).sum() for grad, direction in zip(grads, directions))
+    second = fw.autograd.grad(total, leaves, allow_unused=True)
+    return ([grad.detach().numpy() for grad in grads],
+            [None if grad is None else grad.numpy() for grad in second])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_derivatives_match_torch(torch, request, name, dtype):
+    function, shapes = SECOND_ORDER[name]
+    random = np.random.default_rng(len(name))
+    arrays = [random.standard_normal(shape).astype(dtype) for shape in shapes]
+    try:
+        ours = _second_derivatives(ember, function, arrays, 1)
+    except RuntimeError as error:
+        skip_while_another_family_waits(error, request.module)
+        raise
+    theirs = _second_derivatives(torch, function, arrays, 1)
+    tolerance = 2e-4 if dtype == np.float32 else 1e-9
+    for mine, their in zip(ours[0] + ours[1], theirs[0] + theirs[1]):
+        if their is None:
+            assert mine is None or not np.any(mine)
+            continue
+        np.testing.assert_allclose(mine, their, rtol=tolerance, atol=tolerance)
