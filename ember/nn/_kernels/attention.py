@@ -43,7 +43,7 @@ class ScaledDotProductAttention(Op):
             keep = stream.random(scores.shape, dtype=np.float32) >= dropout_p
             scores *= keep
             scores *= scores.dtype.type(1.0 / (1.0 - dropout_p))
-        output = np.matmul(scores, work_value)
+        output = _matmul_heads_last(scores, work_value)
         if output.dtype != dtype:
             output = output.astype(dtype)
         if ctx._recording:
@@ -76,7 +76,7 @@ class ScaledDotProductAttention(Op):
             # d softmax: weights * (grad_weights - sum(grad_weights * weights)); that row sum
             # equals sum(grad_output * output) per query, a far smaller product.
             row_dot = xp.sum(grad_output * output, axis=-1, keepdims=True)
-            grad_scores = weights * (grad_weights - row_dot)
+            grad_scores = _softmax_backward(xp, weights, grad_weights, row_dot)
             if needs_query:
                 grad_query = xp.matmul(grad_scores, key) * scale
             if needs_key:
@@ -88,6 +88,28 @@ class ScaledDotProductAttention(Op):
                 None if grad is None else grad.astype(dtype, copy=False)
                 for grad in (grad_query, grad_key, grad_value, grad_mask)]
         return grad_query, grad_key, grad_value, grad_mask, None, None, None, None
+
+
+def _matmul_heads_last(weights, value):
+    """weights @ value for (..., heads, L, S) @ (..., heads, S, Ev), written into memory laid out
+    as (..., L, heads, Ev) and returned as a (..., heads, L, Ev) view: the usual merge of the
+    heads (``transpose(1, 2).contiguous()``) then copies nothing."""
+    if weights.ndim < 4:
+        return np.matmul(weights, value)
+    shape = weights.shape[:-1] + value.shape[-1:]
+    memory = np.empty(shape[:-3] + (shape[-2], shape[-3], shape[-1]), dtype=weights.dtype)
+    output = np.swapaxes(memory, -3, -2)
+    np.matmul(weights, value, out=output)
+    return output
+
+
+def _softmax_backward(xp, weights, grad_weights, row_dot):
+    """weights * (grad_weights - row_dot), in place on arrays (grad_weights is fresh there)."""
+    if xp is not np:
+        return weights * (grad_weights - row_dot)
+    grad_weights -= row_dot
+    grad_weights *= weights
+    return grad_weights
 
 
 def _compute_dtype(*arrays):

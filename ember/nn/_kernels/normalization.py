@@ -254,21 +254,40 @@ class LayerNorm(Op):
         normalized = (input_rows - mean) * invstd
         grad_input = grad_weight = grad_bias = None
         if needs_weight:
-            grad_weight = xp.reshape(xp.sum(grad_rows * normalized, axis=0), weight.shape)
+            grad_weight = xp.reshape(_dot(xp, grad_rows, normalized, 0), weight.shape)
         if needs_bias:
             grad_bias = xp.reshape(xp.sum(grad_rows, axis=0), bias_shape)
         if needs_input:
             if weight is not None:
                 grad_rows = grad_rows * xp.reshape(weight, (count,))
             grad_mean = xp.mean(grad_rows, axis=1, keepdims=True)
-            grad_dot_mean = xp.mean(grad_rows * normalized, axis=1, keepdims=True)
-            grad_input = xp.reshape((grad_rows - grad_mean - normalized * grad_dot_mean) * invstd,
-                                    input.shape)
+            grad_dot_mean = xp.expand_dims(_dot(xp, grad_rows, normalized, 1), 1) / count
+            grad_input = xp.reshape(_layer_norm_grad(xp, grad_rows, grad_mean, normalized,
+                                                     grad_dot_mean, invstd), input.shape)
         if xp is np and dtype == np.float16:
             grad_input, grad_weight, grad_bias = [
                 None if value is None else value.astype(dtype)
                 for value in (grad_input, grad_weight, grad_bias)]
         return grad_input, grad_weight, grad_bias, None, None
+
+
+def _dot(xp, a, b, axis):
+    """sum(a * b) over ``axis`` of two (M, K) arrays: one einsum without a temporary on arrays."""
+    if xp is np:
+        return np.einsum("mk,mk->k" if axis == 0 else "mk,mk->m", a, b)
+    return xp.sum(a * b, axis=axis)
+
+
+def _layer_norm_grad(xp, grad_rows, grad_mean, normalized, grad_dot_mean, invstd):
+    """(g - mean(g) - x_hat * mean(g * x_hat)) * invstd; in place on arrays, where ``normalized``
+    is this backward's own temporary."""
+    if xp is not np:
+        return (grad_rows - grad_mean - normalized * grad_dot_mean) * invstd
+    normalized *= -grad_dot_mean
+    normalized += grad_rows
+    normalized -= grad_mean
+    normalized *= invstd
+    return normalized
 
 
 def _row_layout(shape, normalized_ndim):
