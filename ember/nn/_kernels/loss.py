@@ -14,7 +14,9 @@ def _log_sum_exp(input):
     if input.shape[1] == 0:
         return np.full(input.shape[:1] + (1,) + input.shape[2:], -np.inf, input.dtype)
     row_max = input.max(axis=1, keepdims=True)
-    row_max[~np.isfinite(row_max)] = 0
+    finite = np.isfinite(row_max)
+    if not finite.all():
+        row_max[~finite] = 0
     shifted = input - row_max
     np.exp(shifted, out=shifted)
     total = shifted.sum(axis=1, keepdims=True)
@@ -48,8 +50,12 @@ class _Targets:
             chosen = (weight[self.safe_target] if weight is not None
                       else np.ones(target.shape, dtype))
             self.chosen_weight = np.where(valid, chosen, 0).astype(dtype, copy=False)
-            self.main = self.chosen_weight * dtype.type(1.0 - smoothing)
+            self.main = (self.chosen_weight * dtype.type(1.0 - smoothing) if smoothing
+                         else self.chosen_weight)
             self.valid = valid
+            # each sample's (sample, target class, positions...) in an (N, C, ...) array
+            grids = np.indices(target.shape, sparse=True)
+            self.index = (grids[0], self.safe_target) + tuple(grids[1:])
             self.denominator = self.chosen_weight.sum(dtype=np.float64)
         else:
             self.denominator = float(target.size // classes) if classes else 0.0
@@ -60,7 +66,7 @@ class _Targets:
 
     def _spread(self, ndim):
         """The smoothing part of class-index coefficients, (N, 1 or C, ...)."""
-        spread = np.expand_dims(self.valid, 1).astype(self.dtype) * self.dtype.type(
+        spread = self.valid[:, None].astype(self.dtype) * self.dtype.type(
             self.smoothing / self.classes)
         return spread * self._class_weight(ndim) if self.weight is not None else spread
 
@@ -82,7 +88,7 @@ class _Targets:
     def row_total(self, ndim):
         """sum_c coefficient[c] per sample, with a size-1 class dim."""
         if self.indices:
-            total = np.expand_dims(self.main, 1)
+            total = self.main[:, None]
             if self.smoothing:
                 spread = self._spread(ndim)
                 total = total + (spread.sum(axis=1, keepdims=True) if self.weight is not None
@@ -93,8 +99,7 @@ class _Targets:
     def row_dot(self, values):
         """sum_c coefficient[c] * values[c] per sample (N, ...)."""
         if self.indices:
-            picked = np.take_along_axis(values, np.expand_dims(self.safe_target, 1), axis=1)
-            dot = picked[:, 0] * self.main
+            dot = values[self.index] * self.main
             if self.smoothing:
                 dot = dot + (values * self._spread(values.ndim)).sum(axis=1)
             return dot
@@ -105,9 +110,8 @@ class _Targets:
         if not self.indices:
             array -= self.dense(np, self.target, array.ndim) * factor
             return
-        target = np.expand_dims(self.safe_target, 1)
-        main = np.expand_dims(self.main, 1) * factor
-        np.put_along_axis(array, target, np.take_along_axis(array, target, axis=1) - main, axis=1)
+        factor = np.asarray(factor)
+        array[self.index] -= self.main * (factor[:, 0] if factor.ndim else factor)
         if self.smoothing:
             array -= self._spread(array.ndim) * factor
 
@@ -156,10 +160,10 @@ class ClassificationLoss(Op):
         targets = ctx.targets
         ndim = len(shape)
         if reduction == "none":
-            scale = xp.expand_dims(grad, 1)
+            scale = grad[:, None]
         elif reduction == "mean":
             with np.errstate(divide="ignore", invalid="ignore"):
-                scale = grad * (1.0 / targets.denominator if targets.denominator else np.nan)
+                scale = grad * float(1.0 / targets.denominator if targets.denominator else np.nan)
         else:
             scale = grad
         if xp is np:
@@ -187,7 +191,7 @@ class ClassificationLoss(Op):
 def _classification_grads(ctx, input, log_normalizer, scale):
     """First-order gradients of ClassificationLoss on arrays, in place in one (N, C) array."""
     targets = ctx.targets
-    dtype = np.result_type(scale)
+    dtype = targets.dtype
     ndim = len(ctx.options[4])
     from_logits = ctx.options[3]
     grad_input = grad_target = None
