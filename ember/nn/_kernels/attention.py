@@ -12,7 +12,7 @@ from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=256)
 def causal_blocked(target_length, source_length):
     """The positions a causal mask removes: key j > query i (upper-left aligned, as PyTorch)."""
     blocked = np.triu(np.ones((target_length, source_length), dtype=np.bool_), 1)
