@@ -105,7 +105,8 @@ def _unfused_attention(query, key, value, attn_mask=None, is_causal=False, scale
             scores = scores + attn_mask
         weights = ops.softmax(scores, -1)
     if keep is not None:
-        weights = weights * ember.tensor(keep.astype(weights.detach().numpy().dtype)) / (1 - dropout_p)
+        keep = keep.astype(weights.detach().numpy().dtype)
+        weights = weights * ember.tensor(keep) / (1 - dropout_p)
     return ops.matmul(weights, value)
 
 

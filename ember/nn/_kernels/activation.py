@@ -233,7 +233,8 @@ class Mish(_Activation):
         xp = ctx.xp
         (x,) = ctx.saved_tensors
         tanh_softplus = xp.tanh(softplus_of(xp, x))
-        return grad * (tanh_softplus + x * stable_sigmoid(xp, x) * (1 - tanh_softplus * tanh_softplus))
+        slope = tanh_softplus + x * stable_sigmoid(xp, x) * (1 - tanh_softplus * tanh_softplus)
+        return grad * slope
 
 
 class Softplus(_Activation):
@@ -254,7 +255,8 @@ class Softplus(_Activation):
         (x,) = ctx.saved_tensors
         beta, threshold = ctx.beta_threshold
         scaled = x * beta
-        return ctx.xp.where(scaled > threshold, grad, grad * stable_sigmoid(ctx.xp, scaled)), None, None
+        below = grad * stable_sigmoid(ctx.xp, scaled)
+        return ctx.xp.where(scaled > threshold, grad, below), None, None
 
 
 class LogSigmoid(_Activation):

@@ -37,7 +37,10 @@ class ScaledDotProductAttention(Op):
         dtype = query.dtype
         work_query, work_key, work_value = _compute_dtype(query, key, value)
         scores = _scores(np, work_query, work_key, scale, float_mask, blocked)
-        log_normalizer = _softmax_in_place(scores, float_mask is not None or blocked is not None)
+        # a row can lose every key only to a float mask or to a bool one that removes key 0
+        may_empty = float_mask is not None or (blocked is not None
+                                               and bool(blocked[..., 0].any()))
+        log_normalizer = _softmax_in_place(scores, may_empty)
         keep = None
         if dropout_p > 0.0:
             keep = stream.random(scores.shape, dtype=np.float32) >= dropout_p
