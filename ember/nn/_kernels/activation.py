@@ -331,7 +331,7 @@ class Threshold(_Activation):
 
     @staticmethod
     def forward(ctx, x, threshold, value):
-        kept = x > threshold
+        kept = np.asarray(x > threshold)  # an array even for 0-d x (a saved constant)
         ctx.save_for_backward(kept)
         return np.where(kept, x, np.asarray(value, dtype=x.dtype))
 
