@@ -526,6 +526,12 @@ def _merged(op_class, args, level):
     return unmerged if type(result) is tuple else unmerged[0]
 
 
+def _leading(op_class, args, level):
+    """Kernels over trailing dims (layer_norm): the batch is one more leading dim of rows."""
+    value = _first_batched(op_class, args, level)
+    return wrap(op_class.apply(value, *args[1:]), level)
+
+
 def _batch_norm(op_class, args, level):
     """Evaluation with running statistics normalises each row on its own; batch statistics
     (training) would mix the samples."""
@@ -578,7 +584,8 @@ _register(_advanced_index, index_ops.AdvancedIndex)
 _register(_matmul, linalg_ops.MatMul)
 _register(_linear, Linear)
 _register(_merged, conv_kernels.ConvNd, conv_kernels.ConvTransposeNd, pooling_kernels.MaxPoolNd,
-          pooling_kernels.AvgPoolNd, normalization_kernels.Standardize)
+          pooling_kernels.AvgPoolNd)
+_register(_leading, normalization_kernels.LayerNorm)
 _register(_batch_norm, normalization_kernels.BatchNorm)
 _register(_padding, padding_kernels.GatherAxes)
 

@@ -39,6 +39,9 @@ from .modules import (  # noqa: F401,E402
 from .modules import LocalResponseNorm, RReLU  # noqa: F401,E402
 from .modules import EmbeddingBag  # noqa: F401,E402
 from .modules import LPPool1d, LPPool2d  # noqa: F401,E402
+from .modules import (  # noqa: F401,E402
+    Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+    TransformerEncoderLayer)
 
 from . import functional, init  # noqa: F401,E402
 from . import parallel, utils  # noqa: F401,E402

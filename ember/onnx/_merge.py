@@ -128,7 +128,7 @@ class Merger:
                 raise self._mismatch(event)
             merged = [self._site([item[index] for item in items], event, volatile)
                       for index in range(len(first))]
-            return type(first)(merged)
+            return type(first)(*merged) if hasattr(first, "_fields") else type(first)(merged)
         if isinstance(first, dict):
             return {name: self._site([item[name] for item in items], event, volatile)
                     for name in first}

@@ -226,7 +226,9 @@ class Recorder:
                 return self.value_of(tensor)
             return self._constant(item)
         if isinstance(item, tuple):
-            return tuple(self.spec(element) for element in item)
+            elements = [self.spec(element) for element in item]
+            # A NamedTuple (a convolution's Geometry) keeps its type and field names.
+            return type(item)(*elements) if hasattr(item, "_fields") else tuple(elements)
         if isinstance(item, list):
             return [self.spec(element) for element in item]
         if isinstance(item, dict):

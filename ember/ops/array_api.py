@@ -9,8 +9,8 @@ import numpy as np
 from .._dtype import from_numpy_dtype
 from ..tensor import Tensor
 from . import linalg as linalg_ops
-from . import reduce, shape
-from .elementwise import casting, exp_log, trigonometric
+from . import index, reduce, shape
+from .elementwise import casting, exp_log, extrema, trigonometric
 
 __all__ = [
     "asarray",
@@ -23,18 +23,26 @@ __all__ = [
     "expand_dims",
     "flip",
     "linalg",
+    "log",
+    "log1p",
     "matmul",
     "matrix_transpose",
+    "max",
+    "maximum",
+    "mean",
+    "minimum",
     "permute_dims",
     "reshape",
     "roll",
     "split",
+    "sqrt",
     "stack",
     "sum",
     "tanh",
     "tril",
     "triu",
     "unstack",
+    "where",
 ]
 
 
@@ -54,14 +62,20 @@ def broadcast_to(x, shape_):
     return shape.expand(x, tuple(shape_))
 
 
+def concat(arrays, axis=0):
+    return shape.cat(list(arrays), axis)
+
+
 def diagonal(a, offset=0, axis1=0, axis2=1):
     return shape.diagonal(a, offset, axis1, axis2)
 
 
 def einsum(subscripts, *operands, optimize=False):
     return linalg_ops.einsum(subscripts, *operands)
-def concat(arrays, axis=0):
-    return shape.cat(list(arrays), axis)
+
+
+def exp(x):
+    return exp_log.exp(x)
 
 
 def expand_dims(x, axis):
@@ -70,10 +84,6 @@ def expand_dims(x, axis):
     for position in sorted(axis % rank for axis in axes):
         x = shape.unsqueeze(x, position)
     return x
-
-
-def exp(x):
-    return exp_log.exp(x)
 
 
 def flip(m, axis=None):
@@ -96,12 +106,36 @@ class linalg:
         return linalg_ops.solve_columns(a, b, vector=b._data.ndim == 1)
 
 
+def log(x):
+    return exp_log.log(x)
+
+
+def log1p(x):
+    return exp_log.log1p(x)
+
+
 def matmul(x1, x2):
     return linalg_ops.matmul(x1, x2)
 
 
 def matrix_transpose(x):
     return shape.transpose(x, -1, -2)
+
+
+def max(x, axis=None, keepdims=False):
+    return reduce.amax(x, () if axis is None else axis, keepdims)
+
+
+def maximum(x1, x2):
+    return extrema.maximum(*_tensors(x1, x2))
+
+
+def mean(x, axis=None, keepdims=False):
+    return reduce.mean(x, axis, keepdims)
+
+
+def minimum(x1, x2):
+    return extrema.minimum(*_tensors(x1, x2))
 
 
 def permute_dims(a, axes):
@@ -119,6 +153,12 @@ def roll(a, shift, axis=None):
 def split(ary, indices_or_sections, axis=0):
     """NumPy's split (sections must divide the axis, as NumPy requires)."""
     return list(shape.tensor_split(ary, indices_or_sections, axis))
+
+
+def sqrt(x):
+    return exp_log.sqrt(x)
+
+
 def stack(arrays, axis=0):
     return shape.stack(list(arrays), axis)
 
@@ -127,6 +167,10 @@ def sum(x, axis=None, keepdims=False, dtype=None):
     if dtype is not None:
         x = astype(x, dtype, copy=False)
     return reduce.sum(x, axis, keepdims)
+
+
+def tanh(x):
+    return trigonometric.tanh(x)
 
 
 def tril(m, k=0):
@@ -139,5 +183,17 @@ def triu(m, k=0):
 
 def unstack(x, axis=0):
     return shape.unbind(x, axis)
-def tanh(x):
-    return trigonometric.tanh(x)
+
+
+def where(condition, x, y):
+    """NumPy's three-argument where; a NumPy bool array as condition is a constant."""
+    if not isinstance(condition, Tensor):
+        condition = Tensor._wrap(np.asarray(condition))
+    return index.where(condition, x, y)
+
+
+def _tensors(*values):
+    """Python and NumPy scalars among Tensors as 0-d constants of the Tensors' dtype."""
+    dtype = next(value._data.dtype for value in values if isinstance(value, Tensor))
+    return [value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, dtype))
+            for value in values]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import ember
-from conftest import assert_close, float64_tensor, to_float64
+from tests.conftest import assert_close, float64_tensor, to_float64
 from ember.autograd import Function, GradcheckError, gradcheck
 
 

@@ -1,7 +1,9 @@
-"""Activation kernels: one Function per activation, forward and backward side by side.
+"""Activation kernels: one Op per activation, forward and backward side by side.
 
 Kernels save their output instead of their input wherever the derivative can be read off the
 output, so that the ``inplace=True`` forms (which overwrite the input) still differentiate.
+Every backward is written once against ``ctx.xp`` (NumPy, or ember's array-API namespace under
+create_graph), so second derivatives come from the same formulas.
 """
 import math
 
@@ -9,26 +11,122 @@ import numpy as np
 
 from ..._dtype import scalar_type_name
 from ...autograd.function import Op
+from ...ops.elementwise.special import erf as erf_op
 from ...ops.elementwise.special import erf_array
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_TANH_COEFFICIENT = 0.044715
+# erf(x) ~ x * P(x^2) / Q(x^2) on [-4, 4] (beyond it float32 erf is +-1): the rational fit that
+# Eigen and XLA use for float32, a few ulp from the true value; highest powers first.
+_ERF_NUMERATOR = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+                  -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+                  -1.60960333262415e-02)
+_ERF_DENOMINATOR = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+                    -7.37332916720468e-03, -1.42647390514189e-02)
 
 
 def _check_floating(x, name):
+    """PyTorch's error for an activation kernel given integer or bool input (its kernel name)."""
     if x.dtype.kind != "f":
-        raise RuntimeError(f'"{name}" not implemented for \'{scalar_type_name(x.dtype)}\'')
+        raise NotImplementedError(f'"{name}" not implemented for '
+                                  f"'{scalar_type_name(x.dtype)}'")
 
 
-class Hardtanh(Op):
-    """clamp to [min_val, max_val]; the gradient is zero at and beyond the edges."""
+def _polynomial(square, coefficients):
+    """Horner's rule in the array's dtype, in place on one temporary."""
+    value = square * square.dtype.type(coefficients[0])
+    value += square.dtype.type(coefficients[1])
+    for coefficient in coefficients[2:]:
+        value *= square
+        value += square.dtype.type(coefficient)
+    return value
+
+
+def _erf_float32(x):
+    """erf of a float32 array in float32 (about 20 vectorised passes, no float64 detour)."""
+    clipped = np.clip(x, x.dtype.type(-4), x.dtype.type(4))
+    square = clipped * clipped
+    numerator = _polynomial(square, _ERF_NUMERATOR)
+    numerator *= clipped
+    numerator /= _polynomial(square, _ERF_DENOMINATOR)
+    return numerator
+
+
+def _erf(xp, x):
+    """erf on either path: NumPy has none, so ember's kernels on arrays (the float32 fit, the
+    float64 series, float16 through float32) and ember's differentiable erf on Tensors."""
+    if xp is not np:
+        return erf_op(x)
+    if x.dtype == np.float64:
+        return erf_array(x)
+    if x.dtype == np.float32:
+        return _erf_float32(x)
+    return _erf_float32(x.astype(np.float32)).astype(x.dtype)
+
+
+# Elements per slice in _in_chunks: a slice's temporaries stay in the CPU cache.
+_CHUNK = 65536
+
+
+def _in_chunks(function, *arrays):
+    """``function(*arrays)`` for an elementwise formula of many passes over same-shaped arrays,
+    evaluated slice by slice: the same values, a fraction of the memory traffic."""
+    size = arrays[0].size
+    if size <= _CHUNK:
+        return function(*arrays)
+    flat = [array.reshape(-1) for array in arrays]
+    first = function(*[array[:_CHUNK] for array in flat])
+    out = np.empty(size, dtype=first.dtype)
+    out[:_CHUNK] = first
+    for start in range(_CHUNK, size, _CHUNK):
+        out[start:start + _CHUNK] = function(*[array[start:start + _CHUNK] for array in flat])
+    return out.reshape(arrays[0].shape)
+
+
+def _gelu(xp, x):
+    return 0.5 * x * (1 + _erf(xp, x * _SQRT_HALF))
+
+
+def _gelu_derivative(xp, x):
+    """Phi(x) + x * phi(x)."""
+    return 0.5 * (1 + _erf(xp, x * _SQRT_HALF)) + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+
+def _gelu_tanh_derivative(xp, x):
+    x_squared = x * x
+    tanh_inner = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_COEFFICIENT * x_squared * x))
+    inner_derivative = _SQRT_2_OVER_PI * (1 + 3 * _GELU_TANH_COEFFICIENT * x_squared)
+    return 0.5 * (1 + tanh_inner) + 0.5 * x * (1 - tanh_inner * tanh_inner) * inner_derivative
+
+
+def stable_sigmoid(xp, x):
+    """Overflow-free logistic function in the values' dtype."""
+    exp_neg_abs = xp.exp(-abs(x))
+    return xp.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
+
+
+def softplus_of(xp, x):
+    """log(1 + exp(x)) without overflow."""
+    if xp is np:
+        return np.logaddexp(x.dtype.type(0), x)
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-abs(x)))
+
+
+class _Activation(Op):
+    """Base of the activations: every subclass's backward is written against ``ctx.xp``."""
+
+    differentiable_backward = True
+
+
+class Hardtanh(_Activation):
+    """clamp to [min_val, max_val] (integers too, as PyTorch); the gradient is zero at and
+    beyond the edges."""
 
     @staticmethod
     def forward(ctx, x, min_val, max_val):
-        _check_floating(x, "hardtanh")
-        out = np.clip(x, min_val, max_val)
+        out = np.asarray(np.clip(x, min_val, max_val))  # an array even for 0-d x: saved as output
         ctx.save_for_backward(out)
         ctx.bounds = (min_val, max_val)
         return out
@@ -37,13 +135,13 @@ class Hardtanh(Op):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         min_val, max_val = ctx.bounds
-        return grad * ((out > min_val) & (out < max_val)), None, None
+        return ctx.xp.where((out > min_val) & (out < max_val), grad, 0.0), None, None
 
 
-class LeakyRelu(Op):
+class LeakyRelu(_Activation):
     @staticmethod
     def forward(ctx, x, negative_slope):
-        _check_floating(x, "leaky_relu")
+        _check_floating(x, "leaky_relu_cpu")
         out = np.where(x > 0, x, x * negative_slope)
         # With a non-negative slope, out > 0 exactly where x > 0: saving out allows inplace use.
         ctx.save_for_backward(out if negative_slope >= 0 else x)
@@ -53,15 +151,15 @@ class LeakyRelu(Op):
     @staticmethod
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
-        return np.where(saved > 0, grad, grad * ctx.negative_slope), None
+        return ctx.xp.where(saved > 0, grad, grad * ctx.negative_slope), None
 
 
-class Elu(Op):
+class Elu(_Activation):
     """scale * (x if x > 0 else alpha * (exp(x) - 1)): ELU (scale 1) and SELU share it."""
 
     @staticmethod
     def forward(ctx, x, alpha, scale):
-        _check_floating(x, "elu")
+        _check_floating(x, "elu_cpu")
         negative = np.expm1(np.minimum(x, 0)) * (alpha * scale)
         out = np.where(x > 0, x * scale, negative).astype(x.dtype, copy=False)
         ctx.alpha_scale = (alpha, scale)
@@ -72,16 +170,17 @@ class Elu(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         (saved,) = ctx.saved_tensors
         alpha, scale = ctx.alpha_scale
         if ctx.from_output:
             slope_below = saved + alpha * scale
         else:
-            slope_below = np.exp(np.minimum(saved, 0)) * (alpha * scale)
-        return np.where(saved > 0, grad * scale, grad * slope_below), None, None
+            slope_below = xp.exp(xp.minimum(saved, 0.0)) * (alpha * scale)
+        return xp.where(saved > 0, grad * scale, grad * slope_below), None, None
 
 
-class Gelu(Op):
+class Gelu(_Activation):
     """x * Phi(x) (exact, via erf) or its tanh approximation."""
 
     @staticmethod
@@ -92,76 +191,61 @@ class Gelu(Op):
         if approximate == "tanh":
             inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFFICIENT * x * x * x)
             return 0.5 * x * (1 + np.tanh(inner))
-        return 0.5 * x * (1 + erf_array(x * _SQRT_HALF))
+        return _in_chunks(lambda values: _gelu(np, values), x)
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         (x,) = ctx.saved_tensors
-        if ctx.approximate == "tanh":
-            x_squared = x * x
-            inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFFICIENT * x_squared * x)
-            tanh_inner = np.tanh(inner)
-            inner_derivative = _SQRT_2_OVER_PI * (1 + 3 * _GELU_TANH_COEFFICIENT * x_squared)
-            derivative = 0.5 * (1 + tanh_inner) + 0.5 * x * (1 - tanh_inner * tanh_inner) * \
-                inner_derivative
-        else:
-            cdf = 0.5 * (1 + erf_array(x * _SQRT_HALF))
-            derivative = cdf + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
-        return grad * derivative, None
+        derivative = _gelu_tanh_derivative if ctx.approximate == "tanh" else _gelu_derivative
+        if xp is np:
+            return _in_chunks(lambda grads, values: grads * derivative(np, values), grad, x), None
+        return grad * derivative(xp, x), None
 
 
-def _sigmoid(x):
-    """Overflow-free logistic function in the array's dtype."""
-    exp_neg_abs = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
-
-
-class Silu(Op):
+class Silu(_Activation):
     """x * sigmoid(x), fused so backward needs only x."""
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "silu")
+        _check_floating(x, "silu_cpu")
         ctx.save_for_backward(x)
-        return x * _sigmoid(x)
+        return x * stable_sigmoid(np, x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        sigmoid = _sigmoid(x)
+        sigmoid = stable_sigmoid(ctx.xp, x)
         return grad * sigmoid * (1 + x * (1 - sigmoid))
 
 
-def _softplus_unit(x):
-    """log(1 + exp(x)) without overflow."""
-    return np.logaddexp(0, x)
-
-
-class Mish(Op):
+class Mish(_Activation):
     """x * tanh(softplus(x)), fused so backward needs only x."""
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "mish")
+        _check_floating(x, "mish_cpu")
         ctx.save_for_backward(x)
-        return x * np.tanh(_softplus_unit(x))
+        return x * np.tanh(softplus_of(np, x))
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         (x,) = ctx.saved_tensors
-        tanh_softplus = np.tanh(_softplus_unit(x))
-        return grad * (tanh_softplus + x * _sigmoid(x) * (1 - tanh_softplus * tanh_softplus))
+        tanh_softplus = xp.tanh(softplus_of(xp, x))
+        slope = tanh_softplus + x * stable_sigmoid(xp, x) * (1 - tanh_softplus * tanh_softplus)
+        return grad * slope
 
 
-class Softplus(Op):
+class Softplus(_Activation):
     """log(1 + exp(beta x)) / beta, reverting to x where beta x > threshold (PyTorch's rule)."""
 
     @staticmethod
     def forward(ctx, x, beta, threshold):
-        _check_floating(x, "softplus")
+        _check_floating(x, "softplus_cpu")
         scaled = x * beta
-        out = np.where(scaled > threshold, x, _softplus_unit(scaled) / beta).astype(x.dtype,
-                                                                                   copy=False)
+        out = np.where(scaled > threshold, x, softplus_of(np, scaled) / beta).astype(
+            x.dtype, copy=False)
         ctx.save_for_backward(x)
         ctx.beta_threshold = (beta, threshold)
         return out
@@ -171,61 +255,63 @@ class Softplus(Op):
         (x,) = ctx.saved_tensors
         beta, threshold = ctx.beta_threshold
         scaled = x * beta
-        return np.where(scaled > threshold, grad, grad * _sigmoid(scaled)), None, None
+        below = grad * stable_sigmoid(ctx.xp, scaled)
+        return ctx.xp.where(scaled > threshold, grad, below), None, None
 
 
-class LogSigmoid(Op):
+class LogSigmoid(_Activation):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), fused for stability at large |x|."""
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "log_sigmoid_forward")
+        _check_floating(x, "log_sigmoid_cpu")
         ctx.save_for_backward(x)
         return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * _sigmoid(-x)
+        return grad * stable_sigmoid(ctx.xp, -x)
 
 
-class Hardsigmoid(Op):
+class Hardsigmoid(_Activation):
     """clamp(x + 3, 0, 6) / 6; the gradient is 1/6 on the open interval (-3, 3) only."""
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "hardsigmoid")
+        _check_floating(x, "hardsigmoid_cpu")
         ctx.save_for_backward(x)
         return np.clip(x + 3, 0, 6) / 6
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return np.where((x > -3) & (x < 3), grad / 6, 0).astype(grad.dtype, copy=False)
+        return ctx.xp.where((x > -3) & (x < 3), grad / 6, 0.0)
 
 
-class Hardswish(Op):
+class Hardswish(_Activation):
     """x * clamp(x + 3, 0, 6) / 6; at the edges PyTorch takes the outer slopes (0 and 1)."""
 
     @staticmethod
     def forward(ctx, x):
-        _check_floating(x, "hardswish")
+        _check_floating(x, "hardswish_cpu")
         ctx.save_for_backward(x)
         return x * np.clip(x + 3, 0, 6) / 6
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         (x,) = ctx.saved_tensors
         middle = grad * (x / 3 + 0.5)
-        return np.where(x <= -3, 0, np.where(x < 3, middle, grad)).astype(grad.dtype, copy=False)
+        return xp.where(x <= -3, 0.0, xp.where(x < 3, middle, grad))
 
 
-class Celu(Op):
-    """x if x > 0 else alpha * (exp(x / alpha) - 1); the slope below zero is out / alpha + 1."""
+class Celu(_Activation):
+    """x if x > 0 else alpha * (exp(x / alpha) - 1); the slope below zero is exp(x / alpha)."""
 
     @staticmethod
     def forward(ctx, x, alpha):
-        _check_floating(x, "celu")
+        _check_floating(x, "elu_cpu")
         negative = np.expm1(np.minimum(x, 0) / alpha) * alpha
         out = np.where(x > 0, x, negative).astype(x.dtype, copy=False)
         ctx.save_for_backward(x)
@@ -234,21 +320,22 @@ class Celu(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         (x,) = ctx.saved_tensors
-        slope_below = np.exp(np.minimum(x, 0) / ctx.alpha)
-        return np.where(x > 0, grad, grad * slope_below).astype(grad.dtype, copy=False), None
+        slope_below = xp.exp(xp.minimum(x, 0.0) / ctx.alpha)
+        return xp.where(x > 0, grad, grad * slope_below), None
 
 
-class Threshold(Op):
+class Threshold(_Activation):
     """x where x > threshold, else value; the gradient passes only where x > threshold."""
 
     @staticmethod
     def forward(ctx, x, threshold, value):
-        kept = x > threshold
+        kept = np.asarray(x > threshold)  # an array even for 0-d x (a saved constant)
         ctx.save_for_backward(kept)
         return np.where(kept, x, np.asarray(value, dtype=x.dtype))
 
     @staticmethod
     def backward(ctx, grad):
         (kept,) = ctx.saved_tensors
-        return np.where(kept, grad, 0).astype(grad.dtype, copy=False), None, None
+        return ctx.xp.where(kept, grad, 0.0), None, None

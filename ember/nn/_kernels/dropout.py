@@ -8,7 +8,10 @@ from ...autograd.function import Op
 
 class Dropout(Op):
     """``x * scaled_mask + shift``: the mask (possibly broadcast per channel) already holds
-    1/(1-p) or AlphaDropout's ``a``; ``shift`` is AlphaDropout's constant term (else None)."""
+    1/(1-p) or AlphaDropout's ``a``; ``shift`` is AlphaDropout's constant term (else None).
+    The mask is a constant of the backward, which is therefore differentiable as written."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, scaled_mask, shift):

@@ -5,12 +5,25 @@ import numpy as np
 
 from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
+from .activation import softplus_of, stable_sigmoid
 
 
-def _log_softmax(array, axis):
-    shifted = array - np.max(array, axis=axis, keepdims=True) if array.size else array.copy()
-    shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-    return shifted
+def _log_sum_exp(input):
+    """log(sum(exp(input))) over dim 1, kept as a size-1 dim (the one full-size temporary is
+    the shifted exponential, freed at once)."""
+    if input.shape[1] == 0:
+        return np.full(input.shape[:1] + (1,) + input.shape[2:], -np.inf, input.dtype)
+    row_max = input.max(axis=1, keepdims=True)
+    finite = np.isfinite(row_max)
+    if not finite.all():
+        row_max[~finite] = 0
+    shifted = input - row_max
+    np.exp(shifted, out=shifted)
+    total = shifted.sum(axis=1, keepdims=True)
+    del shifted
+    np.log(total, out=total)
+    total += row_max
+    return total
 
 
 # ---- cross entropy / nll -------------------------------------------------------------------------
@@ -19,7 +32,9 @@ class _Targets:
 
     Per sample, loss = -sum_c coefficient[c] * log_probability[c]; ``denominator`` is what
     reduction='mean' divides the summed loss by (PyTorch: the summed weights of the non-ignored
-    targets, or the number of samples for probability targets).
+    targets, or the number of samples for probability targets). Class-index coefficients are
+    never made dense on the first-order path: a main weight at the target plus an even spread
+    (label smoothing).
     """
 
     def __init__(self, target, weight, ignore_index, smoothing, classes, dtype):
@@ -35,7 +50,12 @@ class _Targets:
             chosen = (weight[self.safe_target] if weight is not None
                       else np.ones(target.shape, dtype))
             self.chosen_weight = np.where(valid, chosen, 0).astype(dtype, copy=False)
+            self.main = (self.chosen_weight * dtype.type(1.0 - smoothing) if smoothing
+                         else self.chosen_weight)
             self.valid = valid
+            # each sample's (sample, target class, positions...) in an (N, C, ...) array
+            grids = np.indices(target.shape, sparse=True)
+            self.index = (grids[0], self.safe_target) + tuple(grids[1:])
             self.denominator = self.chosen_weight.sum(dtype=np.float64)
         else:
             self.denominator = float(target.size // classes) if classes else 0.0
@@ -44,106 +64,164 @@ class _Targets:
         shape = (1, self.classes) + (1,) * (ndim - 2)
         return self.weight.reshape(shape)
 
-    def coefficients(self, ndim):
-        """Dense coefficients (N, C, ...), the negated gradient of the per-sample loss."""
+    def _spread(self, ndim):
+        """The smoothing part of class-index coefficients, (N, 1 or C, ...)."""
+        spread = self.valid[:, None].astype(self.dtype) * self.dtype.type(
+            self.smoothing / self.classes)
+        return spread * self._class_weight(ndim) if self.weight is not None else spread
+
+    def dense(self, xp, target, ndim):
+        """Dense coefficients (N, C, ...): a constant for class indices, recorded from the
+        target for class probabilities (they may require grad)."""
         if self.indices:
             shape = (self.target.shape[0], self.classes) + self.target.shape[1:]
             coefficients = np.zeros(shape, self.dtype)
-            main = self.chosen_weight * self.dtype.type(1.0 - self.smoothing)
-            np.put_along_axis(coefficients, self.safe_target[:, None], main[:, None], axis=1)
-            if self.smoothing:
-                spread = self.valid[:, None].astype(self.dtype) * self.dtype.type(
-                    self.smoothing / self.classes)
-                if self.weight is not None:
-                    spread = spread * self._class_weight(ndim)
-                coefficients += spread
-            return coefficients
-        coefficients = self.smoothed_target()
+            self.subtract_from(coefficients, -1)
+            return coefficients if xp is np else xp.asarray(coefficients)
+        coefficients = target
+        if self.smoothing:
+            coefficients = coefficients * (1.0 - self.smoothing) + self.smoothing / self.classes
         if self.weight is not None:
             coefficients = coefficients * self._class_weight(ndim)
         return coefficients
 
-    def smoothed_target(self):
-        target = self.target.astype(self.dtype, copy=False)
-        if not self.smoothing:
-            return target
-        return (target * self.dtype.type(1.0 - self.smoothing)
-                + self.dtype.type(self.smoothing / self.classes))
-
-    def per_sample_loss(self, log_probabilities):
+    def row_total(self, ndim):
+        """sum_c coefficient[c] per sample, with a size-1 class dim."""
         if self.indices:
-            picked = np.take_along_axis(log_probabilities, self.safe_target[:, None], axis=1)[:, 0]
-            loss = -(picked * self.chosen_weight)
+            total = self.main[:, None]
             if self.smoothing:
-                if self.weight is not None:
-                    weighted = log_probabilities * self._class_weight(log_probabilities.ndim)
-                else:
-                    weighted = log_probabilities
-                spread = -weighted.sum(axis=1) * self.valid
-                loss = (loss * self.dtype.type(1.0 - self.smoothing)
-                        + spread * self.dtype.type(self.smoothing / self.classes))
-            return loss
-        return -np.sum(self.coefficients(log_probabilities.ndim) * log_probabilities, axis=1)
+                spread = self._spread(ndim)
+                total = total + (spread.sum(axis=1, keepdims=True) if self.weight is not None
+                                 else spread * self.dtype.type(self.classes))
+            return total
+        return self.dense(np, self.target, ndim).sum(axis=1, keepdims=True)
+
+    def row_dot(self, values):
+        """sum_c coefficient[c] * values[c] per sample (N, ...)."""
+        if self.indices:
+            dot = values[self.index] * self.main
+            if self.smoothing:
+                dot = dot + (values * self._spread(values.ndim)).sum(axis=1)
+            return dot
+        return np.einsum("nc...,nc...->n...", self.dense(np, self.target, values.ndim), values)
+
+    def subtract_from(self, array, factor):
+        """array -= coefficients * factor, in place (factor broadcasts like (N, 1, ...))."""
+        if not self.indices:
+            array -= self.dense(np, self.target, array.ndim) * factor
+            return
+        factor = np.asarray(factor)
+        array[self.index] -= self.main * (factor[:, 0] if factor.ndim else factor)
+        if self.smoothing:
+            array -= self._spread(array.ndim) * factor
 
 
 class ClassificationLoss(Op):
     """Fused (log_softmax +) negative log-likelihood over dim 1 of (N, C, ...).
 
     ``from_logits`` adds the log_softmax: for stability and because it is on every training step's
-    hot path; backward then is ``softmax * sum(coefficients) - coefficients`` (scaled).
+    hot path. Forward keeps the input and each row's log-sum-exp, never the (N, C) log
+    probabilities; backward is ``softmax * sum(coefficients) - coefficients`` (scaled), built in
+    place in the one (N, C) array it returns.
     """
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index, smoothing, reduction, from_logits):
-        log_probabilities = _log_softmax(input, 1) if from_logits else input
-        targets = _Targets(target, weight, ignore_index, smoothing, input.shape[1], input.dtype)
-        loss = targets.per_sample_loss(log_probabilities)
+        dtype = input.dtype
+        targets = _Targets(target, weight, ignore_index, smoothing, input.shape[1], dtype)
+        with np.errstate(invalid="ignore"):
+            if from_logits:
+                log_normalizer = _log_sum_exp(input)
+                total = targets.row_total(input.ndim)[:, 0]
+                loss = total * log_normalizer[:, 0] - targets.row_dot(input)
+            else:
+                log_normalizer = None
+                loss = -targets.row_dot(input)
+        loss = np.asarray(loss, dtype)
         if reduction == "sum":
-            loss = np.asarray(loss.sum(dtype=input.dtype))
+            loss = np.asarray(loss.sum(dtype=dtype))
         elif reduction == "mean":
             with np.errstate(divide="ignore", invalid="ignore"):
-                loss = np.asarray(loss.sum(dtype=np.float64) / targets.denominator,
-                                  dtype=input.dtype)
-        ctx.save_for_backward(log_probabilities if from_logits or ctx.needs_input_grad[1]
-                              else None, target, weight)
-        ctx.options = (ignore_index, smoothing, reduction, from_logits, input.shape)
-        return loss.astype(input.dtype, copy=False)
+                loss = np.asarray(loss.sum(dtype=np.float64) / targets.denominator, dtype=dtype)
+        if ctx._recording:
+            ctx.save_for_backward(input if from_logits or ctx.needs_input_grad[1] else None,
+                                  target, weight, log_normalizer)
+            ctx.options = (ignore_index, smoothing, reduction, from_logits, input.shape)
+            ctx.targets = targets
+        return loss
 
     @staticmethod
     def backward(ctx, grad):
-        log_probabilities, target, weight = ctx.saved_tensors
+        xp = ctx.xp
+        input, target, weight, log_normalizer = ctx.saved_tensors
         ignore_index, smoothing, reduction, from_logits, shape = ctx.options
-        dtype = grad.dtype
-        targets = _Targets(target, weight, ignore_index, smoothing, shape[1], dtype)
+        targets = ctx.targets
+        ndim = len(shape)
         if reduction == "none":
             scale = grad[:, None]
+        elif reduction == "mean":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = grad * float(1.0 / targets.denominator if targets.denominator else np.nan)
         else:
             scale = grad
-            if reduction == "mean":
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    scale = grad / dtype.type(targets.denominator)
+        if xp is np:
+            return _classification_grads(ctx, input, log_normalizer, scale)
+        if from_logits:
+            # log_softmax recorded from the input, shifted by the saved (constant) log-sum-exp
+            shifted = input - log_normalizer
+            log_probabilities = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+        else:
+            log_probabilities = input
         grad_input = grad_target = None
         if ctx.needs_input_grad[0]:
-            coefficients = targets.coefficients(len(shape))
+            coefficients = targets.dense(xp, target, ndim)
             if from_logits:
-                grad_input = np.exp(log_probabilities)
-                grad_input *= coefficients.sum(axis=1, keepdims=True)
-                grad_input -= coefficients
+                grad_input = (xp.exp(log_probabilities) * xp.sum(coefficients, axis=1,
+                                                                 keepdims=True)
+                              - coefficients) * scale
             else:
-                grad_input = np.negative(coefficients)
-            grad_input *= scale
+                grad_input = -coefficients * scale
         if ctx.needs_input_grad[1] and not targets.indices:
-            factor = dtype.type(-(1.0 - smoothing))
-            grad_target = log_probabilities * factor
-            if weight is not None:
-                grad_target = grad_target * targets._class_weight(len(shape))
-            grad_target = grad_target * scale
+            grad_target = _probability_target_grad(targets, log_probabilities, scale, ndim)
         return grad_input, grad_target, None, None, None, None, None
+
+
+def _classification_grads(ctx, input, log_normalizer, scale):
+    """First-order gradients of ClassificationLoss on arrays, in place in one (N, C) array."""
+    targets = ctx.targets
+    dtype = targets.dtype
+    ndim = len(ctx.options[4])
+    from_logits = ctx.options[3]
+    grad_input = grad_target = None
+    if ctx.needs_input_grad[0]:
+        if from_logits:
+            grad_input = np.subtract(input, log_normalizer, dtype=dtype)
+            np.exp(grad_input, out=grad_input)
+            grad_input *= targets.row_total(ndim) * scale
+        else:
+            grad_input = np.zeros(ctx.options[4], dtype)
+        targets.subtract_from(grad_input, scale)
+    if ctx.needs_input_grad[1] and not targets.indices:
+        log_probabilities = input - log_normalizer if from_logits else input
+        grad_target = _probability_target_grad(targets, log_probabilities, scale, ndim)
+    return grad_input, grad_target, None, None, None, None, None
+
+
+def _probability_target_grad(targets, log_probabilities, scale, ndim):
+    """d loss / d target for class probabilities: -(1 - smoothing) * weight * log p * scale."""
+    grad_target = log_probabilities * (-(1.0 - targets.smoothing))
+    if targets.weight is not None:
+        grad_target = grad_target * targets._class_weight(ndim)
+    return grad_target * scale
 
 
 # ---- binary cross entropy ------------------------------------------------------------------------
 class BinaryCrossEntropy(Op):
     """Elementwise -(t log x + (1 - t) log(1 - x)), each log clamped at -100 (PyTorch's rule)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, input, target):
@@ -156,25 +234,27 @@ class BinaryCrossEntropy(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         input, target = ctx.saved_tensors
         grad_input = grad_target = None
         if ctx.needs_input_grad[0]:
             # PyTorch's gradient: (x - t) / max(x (1 - x), 1e-12).
-            denominator = np.maximum(input * (1 - input), input.dtype.type(1e-12))
-            grad_input = grad * (input - target) / denominator
+            grad_input = grad * (input - target) / xp.maximum(input * (1 - input), 1e-12)
         if ctx.needs_input_grad[1]:
             # PyTorch leaves these logs unclamped: infinite at input 0 or 1.
             with np.errstate(divide="ignore", invalid="ignore"):
-                grad_target = grad * (np.log1p(-input) - np.log(input))
+                grad_target = grad * (xp.log1p(-input) - xp.log(input))
         return grad_input, grad_target
 
 
 class BinaryCrossEntropyWithLogits(Op):
     """Elementwise (1 - t) x + (1 + (p - 1) t) softplus(-x), softplus(-x) computed stably."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, input, target, pos_weight):
-        softplus = np.logaddexp(0, -input).astype(input.dtype, copy=False)
+        softplus = softplus_of(np, -input).astype(input.dtype, copy=False)
         if pos_weight is None:
             loss = (1 - target) * input + softplus
         else:
@@ -184,11 +264,11 @@ class BinaryCrossEntropyWithLogits(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        xp = ctx.xp
         input, target, pos_weight = ctx.saved_tensors
-        dtype = input.dtype
         grad_input = grad_target = grad_pos_weight = None
-        sigmoid = (1 / (1 + np.exp(-input))).astype(dtype, copy=False)
         if ctx.needs_input_grad[0]:
+            sigmoid = stable_sigmoid(xp, input)
             if pos_weight is None:
                 grad_input = grad * (sigmoid - target)
             else:
@@ -196,7 +276,7 @@ class BinaryCrossEntropyWithLogits(Op):
                 grad_input = grad * (log_weight * sigmoid - pos_weight * target)
             grad_input = unbroadcast(grad_input, input.shape)
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            softplus = np.logaddexp(0, -input).astype(dtype, copy=False)
+            softplus = softplus_of(xp, -input)
             if ctx.needs_input_grad[1]:
                 if pos_weight is None:
                     grad_target = grad * -input

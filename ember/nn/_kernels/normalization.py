@@ -1,15 +1,20 @@
-"""Normalisation kernels: BatchNorm (one fused Function) and Standardize (layer_norm and
-group_norm's rows to zero mean and unit variance).
+"""Normalisation kernels: BatchNorm and LayerNorm, each one fused Op (speed and memory).
 
-Statistics accumulate in float64 and are rounded back to the input's dtype, so float32 results
-stay close to PyTorch's for large reductions; outputs and gradients keep the input's dtype.
+BatchNorm's statistics accumulate in float64 and are rounded back to the input's dtype, so
+float32 results stay close to PyTorch's for large reductions; outputs and gradients keep the
+input's dtype. Both backwards are differentiable (create_graph): there the batch statistics are
+recomputed from the saved input with ``ctx.xp``, so their dependence on the input is recorded.
 """
+import math
+
 import numpy as np
 
 from ...autograd.function import Op
 
 
 class BatchNorm(Op):
+    differentiable_backward = True
+
     """Fused batch normalisation (memory and speed): ``(x - mean) * invstd * weight + bias``.
 
     In training the batch statistics are computed here and the given running buffers' arrays are
@@ -23,6 +28,8 @@ class BatchNorm(Op):
     forward, on the per-channel sums of x and x^2 and the count, and once in backward, on the
     per-channel sums of grad and grad * (x - mean); weight and bias gradients stay local.
     """
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, running_mean, running_var, training, momentum, eps,
@@ -64,10 +71,13 @@ class BatchNorm(Op):
         ctx.training = training
         ctx.count = count
         ctx.reduce = reduce
+        ctx.eps = eps
         return output
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.xp is not np:
+            return _batch_norm_backward_recorded(ctx, grad)
         input, weight, mean, invstd = ctx.saved_tensors
         needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
         batch, channels = input.shape[:2]
@@ -158,30 +168,132 @@ def apply_batch_norm(input, running_mean, running_var, weight, bias, training, m
     return output
 
 
-class Standardize(Op):
-    """Rows of a (M, K) array to zero mean, unit (biased) variance; fused for memory and speed."""
+def _batch_norm_backward_recorded(ctx, grad):
+    """BatchNorm's backward under create_graph: the first-order formulas on Tensors, with the
+    training statistics recomputed from the input so that they are differentiated too."""
+    xp = ctx.xp
+    if ctx.reduce is not None:
+        raise RuntimeError("SyncBatchNorm: double backward (create_graph=True) is not "
+                           "supported; its statistics are summed over ranks outside autograd")
+    input, weight, mean, invstd = ctx.saved_tensors
+    needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+    shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    axes = (0,) + tuple(range(2, input.ndim))
+    if ctx.training:
+        mean = xp.mean(input, axis=axes, keepdims=True)
+        centered = input - mean
+        invstd = 1 / xp.sqrt(xp.mean(centered * centered, axis=axes, keepdims=True) + ctx.eps)
+    else:
+        centered = input - xp.reshape(mean, shape)
+        invstd = xp.reshape(invstd, shape)
+    normalized = centered * invstd
+    scale = invstd if weight is None else invstd * xp.reshape(weight, shape)
+    grad_input = grad_weight = grad_bias = None
+    if needs_input and ctx.training:
+        grad_mean = xp.mean(grad, axis=axes, keepdims=True)
+        grad_dot_mean = xp.mean(grad * normalized, axis=axes, keepdims=True)
+        grad_input = scale * (grad - grad_mean - normalized * grad_dot_mean)
+    elif needs_input:
+        grad_input = grad * scale
+    if needs_weight:
+        grad_weight = xp.sum(grad * normalized, axis=axes)
+    if needs_bias:
+        grad_bias = xp.sum(grad, axis=axes)
+    return grad_input, grad_weight, grad_bias, None, None, None, None, None, None
+
+
+class LayerNorm(Op):
+    """Each row of the trailing ``normalized_ndim`` dims to zero mean and unit (biased)
+    variance, then ``* weight + bias`` (layer_norm; group_norm without the affine part).
+
+    Saves the input and the per-row mean and 1/std, never a normalised copy; backward
+    recomputes x_hat in one pass, as PyTorch's kernel does.
+    """
+
+    differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, input, eps):
-        mean = input.mean(axis=1, keepdims=True, dtype=np.float64).astype(input.dtype)
-        centered = input - mean
-        variance = np.mean(np.square(centered), axis=1, keepdims=True, dtype=np.float64)
-        invstd = (1.0 / np.sqrt(variance + eps)).astype(input.dtype)
-        centered *= invstd
-        ctx.save_for_backward(centered, invstd)
-        return centered
+    def forward(ctx, input, weight, bias, normalized_ndim, eps):
+        dtype = input.dtype
+        layout = _row_layout(input.shape, normalized_ndim)
+        count = layout[1]
+        rows = input.reshape(layout)
+        work = rows.astype(np.float32) if dtype == np.float16 else rows
+        mean = work.mean(axis=1, keepdims=True)
+        normalized = work - mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = np.einsum("mk,mk->m", normalized, normalized)[:, None] / count
+            invstd = 1 / np.sqrt(variance + eps)
+        normalized *= invstd
+        if weight is not None:
+            normalized *= weight.reshape(-1)
+        if bias is not None:
+            normalized += bias.reshape(-1)
+        if ctx._recording:
+            ctx.save_for_backward(input, weight, mean, invstd)
+            ctx.options = (layout, eps, None if bias is None else bias.shape)
+        return normalized.astype(dtype, copy=False).reshape(input.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        normalized, invstd = ctx.saved_tensors
-        grad_mean = grad.mean(axis=1, keepdims=True)
-        grad_dot = np.einsum("mk,mk->m", grad, normalized)[:, None]
-        grad_dot *= grad.dtype.type(1.0 / normalized.shape[1]) if normalized.shape[1] else 0
-        grad_input = normalized * grad_dot
-        np.subtract(grad, grad_input, out=grad_input)
-        grad_input -= grad_mean
-        grad_input *= invstd
-        return grad_input, None
+        xp = ctx.xp
+        input, weight, mean, invstd = ctx.saved_tensors
+        layout, eps, bias_shape = ctx.options
+        count = layout[1]
+        needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+        dtype = input.dtype
+        input_rows = xp.reshape(input, layout)
+        grad_rows = xp.reshape(grad, layout)
+        if xp is np and dtype == np.float16:
+            input_rows = input_rows.astype(np.float32)
+            grad_rows = grad_rows.astype(np.float32)
+        if xp is not np:  # the statistics depend on the input: recompute them on Tensors
+            mean = xp.mean(input_rows, axis=1, keepdims=True)
+            centered = input_rows - mean
+            invstd = 1 / xp.sqrt(xp.mean(centered * centered, axis=1, keepdims=True) + eps)
+        normalized = (input_rows - mean) * invstd
+        grad_input = grad_weight = grad_bias = None
+        if needs_weight:
+            grad_weight = xp.reshape(_dot(xp, grad_rows, normalized, 0), weight.shape)
+        if needs_bias:
+            grad_bias = xp.reshape(xp.sum(grad_rows, axis=0), bias_shape)
+        if needs_input:
+            if weight is not None:
+                grad_rows = grad_rows * xp.reshape(weight, (count,))
+            grad_mean = xp.mean(grad_rows, axis=1, keepdims=True)
+            grad_dot_mean = xp.expand_dims(_dot(xp, grad_rows, normalized, 1), 1) / count
+            grad_input = xp.reshape(_layer_norm_grad(xp, grad_rows, grad_mean, normalized,
+                                                     grad_dot_mean, invstd), input.shape)
+        if xp is np and dtype == np.float16:
+            grad_input, grad_weight, grad_bias = [
+                None if value is None else value.astype(dtype)
+                for value in (grad_input, grad_weight, grad_bias)]
+        return grad_input, grad_weight, grad_bias, None, None
+
+
+def _dot(xp, a, b, axis):
+    """sum(a * b) over ``axis`` of two (M, K) arrays: one einsum without a temporary on arrays."""
+    if xp is np:
+        return np.einsum("mk,mk->k" if axis == 0 else "mk,mk->m", a, b)
+    return xp.sum(a * b, axis=axis)
+
+
+def _layer_norm_grad(xp, grad_rows, grad_mean, normalized, grad_dot_mean, invstd):
+    """(g - mean(g) - x_hat * mean(g * x_hat)) * invstd; in place on arrays, where ``normalized``
+    is this backward's own temporary."""
+    if xp is not np:
+        return (grad_rows - grad_mean - normalized * grad_dot_mean) * invstd
+    normalized *= -grad_dot_mean
+    normalized += grad_rows
+    normalized -= grad_mean
+    normalized *= invstd
+    return normalized
+
+
+def _row_layout(shape, normalized_ndim):
+    """(rows, count): the leading dims flattened, the trailing ``normalized_ndim`` flattened."""
+    split = len(shape) - normalized_ndim
+    return math.prod(shape[:split]), math.prod(shape[split:])
 
 
 def _blend(target, batch_value, factor):

@@ -1,54 +1,37 @@
-"""Scaled dot-product and multi-head attention, composed of matmul, softmax, dropout and linear.
+"""Scaled dot-product attention (one fused node, ember.nn._kernels.attention) and multi-head
+attention around it: projections, head split (views) and merge (one copy), masks.
 
-These are composites of existing differentiable ops (no Function of their own): masks become
-additive float arrays (0 or -inf) that carry no gradient unless the caller passes a float mask
-that requires one.
+Bool masks stay bool constants down to the fused node; float masks are added to the scores and
+carry a gradient when the caller's mask requires one.
 """
 import math
 import warnings
 
 import numpy as np
 
-from ...ops import (
-    cat, chunk, expand, masked_fill, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze)
+from ..._random import numpy_generator
+from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
 from ...tensor import Tensor
+from .._kernels.attention import ScaledDotProductAttention, causal_blocked
 from ._dropout import _drop
 from ._linear import linear
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
-def _additive_mask(mask, dtype):
-    """A bool "take part" mask (True attends) as 0 / -inf in ``dtype``; float masks as given."""
-    if mask._data.dtype == np.bool_:
-        return Tensor._wrap(np.where(mask._data, 0.0, -np.inf).astype(dtype))
-    return mask
-
-
-def _safe_softmax(scores, additive_mask_array):
-    """softmax over the last dim, with rows that the mask removes entirely set to 0 (PyTorch's
-    math attention does the same) and no NaN leaking into the gradient of those rows."""
-    if additive_mask_array is None:
-        return softmax(scores, -1)
-    fully_masked = np.all(np.isneginf(additive_mask_array), axis=-1, keepdims=True)
-    if not fully_masked.any():
-        return softmax(scores, -1)
-    rows = Tensor._wrap(np.broadcast_to(fully_masked, scores.shape))
-    return masked_fill(softmax(masked_fill(scores, rows, 0.0), -1), rows, 0.0)
-
-
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
-    """softmax(query @ key^T * scale + mask) @ value over the last two dims.
+    """softmax(query @ key^T * scale + mask) @ value over the last two dims (one fused node).
 
     A bool ``attn_mask`` marks the positions that take part (True); a float one is added to the
-    scores. ``is_causal`` masks keys after each query (upper-left aligned). Dropout is applied to
-    the weights whenever ``dropout_p > 0``.
+    scores (and gets their gradient). ``is_causal`` masks keys after each query (upper-left
+    aligned). Dropout is applied to the weights whenever ``dropout_p > 0``, drawn from the
+    default generator (``ember.manual_seed`` makes it repeatable).
     """
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
                            "when is_causal=True")
-    dtype = query._data.dtype
+    _check_attention_inputs(query, key, value, attn_mask, dropout_p)
     if enable_gqa:
         heads, key_heads = query.shape[-3], key.shape[-3]
         if heads % key_heads != 0 or heads % value.shape[-3] != 0:
@@ -57,21 +40,64 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                f"{value.shape[-3]} and {heads}")
         key = _repeat_heads(key, heads // key_heads)
         value = _repeat_heads(value, heads // value.shape[-3])
+    query, key, value = _common_batch(query, key, value)
     target_length, source_length = query.shape[-2], key.shape[-2]
-    scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = matmul(query * scale_factor, transpose(key, -2, -1))
-    mask = None
+    scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    float_mask = blocked = None
     if is_causal:
-        lower = np.tril(np.ones((target_length, source_length), dtype=np.bool_))
-        mask = Tensor._wrap(np.where(lower, 0.0, -np.inf).astype(dtype))
+        blocked = causal_blocked(target_length, source_length)
+    elif attn_mask is not None and attn_mask._data.dtype == np.bool_:
+        blocked = ~attn_mask._data
     elif attn_mask is not None:
-        mask = _additive_mask(attn_mask, dtype)
-    if mask is not None:
-        scores = scores + mask
-    weights = _safe_softmax(scores, None if mask is None else mask._data)
-    if dropout_p > 0.0:
-        weights = _drop(weights, dropout_p)
-    return matmul(weights, value)
+        float_mask = attn_mask
+    stream = numpy_generator(None) if dropout_p > 0.0 else None
+    return ScaledDotProductAttention.apply(query, key, value, float_mask, blocked, scale_factor,
+                                           float(dropout_p), stream)
+
+
+def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
+    """PyTorch's errors for inputs the attention cannot take (before any work)."""
+    tensors = (("query", query), ("key", key), ("value", value))
+    dtypes = {tensor._data.dtype for _, tensor in tensors}
+    if len(dtypes) != 1:
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
+                           f"query.dtype: {query.dtype} key.dtype: {key.dtype} and value.dtype: "
+                           f"{value.dtype} instead.")
+    if query._data.dtype.kind != "f":
+        raise RuntimeError(f"scaled_dot_product_attention: expected floating query, key and "
+                           f"value, got {query.dtype}")
+    if min(tensor._data.ndim for _, tensor in tensors) < 2:
+        raise RuntimeError(f"Expected query, key, and value to all be  at least 2 dimensional, "
+                           f"but got query.dim: {query._data.ndim} key.dim: {key._data.ndim} "
+                           f"and value.dim: {value._data.ndim} instead.")
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: shapes of query {list(query.shape)}, "
+                           f"key {list(key.shape)} and value {list(value.shape)} do not match")
+    if attn_mask is not None:
+        kind = attn_mask._data.dtype
+        if kind not in (np.bool_, np.float32, query._data.dtype):
+            raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
+                               f"dtype, but got attn_mask.dtype: {attn_mask.dtype} and  "
+                               f"query.dtype: {query.dtype} instead.")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+
+
+def _common_batch(query, key, value):
+    """query, key and value expanded to one shape of their leading (batch) dims."""
+    try:
+        batch = np.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]),
+                                    tuple(value.shape[:-2]))
+    except ValueError:
+        raise RuntimeError(f"scaled_dot_product_attention: the batch dims of query "
+                           f"{list(query.shape)}, key {list(key.shape)} and value "
+                           f"{list(value.shape)} do not broadcast") from None
+    expanded = []
+    for tensor in (query, key, value):
+        if tuple(tensor.shape[:-2]) != batch:
+            tensor = expand(tensor, *batch, *tensor.shape[-2:])
+        expanded.append(tensor)
+    return expanded
 
 
 def _repeat_heads(tensor, repeats):
@@ -167,17 +193,56 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     """Multi-head attention on (L, N, E) query and (S, N, E_k/E_v) key/value (or unbatched).
 
     Returns ``(output, weights)``: weights (N, L, S) averaged over heads, (N, heads, L, S) when
-    not ``average_attn_weights``, None when not ``need_weights``. Masks: True or -inf = ignore.
+    not ``average_attn_weights``, None when not ``need_weights`` (then the fused attention node
+    runs, the weights never materialised). Masks: True or -inf = ignore.
     """
     batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:
-        query = unsqueeze(query, 1)
-        key = unsqueeze(key, 1)
-        value = unsqueeze(value, 1)
+        query, key, value = unsqueeze(query, 1), unsqueeze(key, 1), unsqueeze(value, 1)
         if key_padding_mask is not None:
             key_padding_mask = unsqueeze(key_padding_mask, 0)
     target_length, batch_size, embed_dim = query.shape
-    dtype = query._data.dtype
+    key_padding_mask, attn_mask, is_causal = _mha_masks(
+        query, key_padding_mask, attn_mask, is_causal, need_weights)
+    head_dim = _check_embedding(query, key, value, embed_dim_to_check, num_heads,
+                                use_separate_proj_weight, in_proj_weight, q_proj_weight,
+                                k_proj_weight, v_proj_weight)
+    if use_separate_proj_weight:
+        in_proj_weight = None
+    q, k, v = _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
+                             q_proj_weight, k_proj_weight, v_proj_weight)
+    attn_mask = _batched_attn_mask(attn_mask, target_length, key.shape[0], batch_size * num_heads)
+    k, v, attn_mask, key_padding_mask = _add_bias_kv(k, v, bias_k, bias_v, static_k, static_v,
+                                                     attn_mask, key_padding_mask)
+    heads = batch_size * num_heads
+    # (L, N, E) -> (N * heads, L, head_dim): a view, as PyTorch's
+    q = transpose(reshape(q, target_length, heads, head_dim), 0, 1)
+    k = _heads(k, static_k, heads, head_dim, "static_k")
+    v = _heads(v, static_v, heads, head_dim, "static_v")
+    if add_zero_attn:
+        k, v, attn_mask, key_padding_mask = _add_zero_attention(k, v, attn_mask,
+                                                                key_padding_mask)
+    attn_mask = _merge_key_padding(attn_mask, key_padding_mask, batch_size, num_heads,
+                                   k.shape[1])
+    if not training:
+        dropout_p = 0.0
+    if need_weights:
+        output, weights = _attention_with_weights(q, k, v, attn_mask, dropout_p)
+    else:
+        output, weights = _fused_attention(q, k, v, attn_mask, dropout_p, is_causal,
+                                           batch_size, num_heads), None
+    output = _out_projection(output, out_proj_weight, out_proj_bias, batch_size, num_heads,
+                             target_length)
+    if weights is not None:
+        weights = reshape(weights, batch_size, num_heads, target_length, k.shape[1])
+        weights = mean(weights, 1) if average_attn_weights else weights
+    if not batched:
+        return squeeze(output, 1), None if weights is None else squeeze(weights, 0)
+    return output, weights
+
+
+def _mha_masks(query, key_padding_mask, attn_mask, is_causal, need_weights):
+    """The masks as 0 / -inf floats, and whether the causal hint alone drives the attention."""
     key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask",
                                        _none_or_dtype(attn_mask), "attn_mask", query.dtype)
     if is_causal and attn_mask is None:
@@ -185,13 +250,17 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                            "Transformer module method `generate_square_subsequent_mask` to "
                            "create this mask.")
     if is_causal and key_padding_mask is None and not need_weights:
-        # the hint alone drives scaled_dot_product_attention's causal mask
-        attn_mask = None
-    else:
-        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype,
-                                    check_other=False)
-        if key_padding_mask is not None:
-            is_causal = False
+        return None, None, True  # the hint alone drives the fused attention's causal mask
+    attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype, check_other=False)
+    if key_padding_mask is not None:
+        is_causal = False
+    return key_padding_mask, attn_mask, is_causal
+
+
+def _check_embedding(query, key, value, embed_dim_to_check, num_heads, use_separate_proj_weight,
+                     in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight):
+    """PyTorch's assertions on the embedding sizes and projections; returns the head size."""
+    embed_dim = query.shape[2]
     if embed_dim != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
                              f"got {embed_dim}")
@@ -205,91 +274,95 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
             raise AssertionError("use_separate_proj_weight is True but q_proj_weight, "
                                  "k_proj_weight or v_proj_weight is None")
-        in_proj_weight = None
     else:
         if tuple(key.shape) != tuple(value.shape):
             raise AssertionError(f"key shape {key.shape} does not match value shape "
                                  f"{value.shape}")
         if in_proj_weight is None:
             raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
-    q, k, v = _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
-                             q_proj_weight, k_proj_weight, v_proj_weight)
+    return head_dim
 
-    source_length = key.shape[0]
-    if attn_mask is not None:
-        if attn_mask.dim() == 2:
-            expected = (target_length, source_length)
-            if tuple(attn_mask.shape) != expected:
-                raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but "
-                                   f"should be {expected}.")
-            attn_mask = unsqueeze(attn_mask, 0)
-        elif attn_mask.dim() == 3:
-            expected = (batch_size * num_heads, target_length, source_length)
-            if tuple(attn_mask.shape) != expected:
-                raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but "
-                                   f"should be {expected}.")
-        else:
-            raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
 
-    if bias_k is not None and bias_v is not None:
-        if static_k is not None or static_v is not None:
-            raise AssertionError("bias cannot be added to static key/value.")
-        k = cat([k, expand(bias_k, 1, batch_size, embed_dim)], 0)
-        v = cat([v, expand(bias_v, 1, batch_size, embed_dim)], 0)
-        if attn_mask is not None:
-            attn_mask = _pad_last(attn_mask)
-        if key_padding_mask is not None:
-            key_padding_mask = _pad_last(key_padding_mask)
-    elif bias_k is not None or bias_v is not None:
+def _batched_attn_mask(attn_mask, target_length, source_length, heads):
+    """A 2-D mask as (1, L, S); a 3-D one checked against (N * heads, L, S)."""
+    if attn_mask is None:
+        return None
+    if attn_mask.dim() == 2:
+        expected = (target_length, source_length)
+        if tuple(attn_mask.shape) != expected:
+            raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should "
+                               f"be {expected}.")
+        return unsqueeze(attn_mask, 0)
+    if attn_mask.dim() == 3:
+        expected = (heads, target_length, source_length)
+        if tuple(attn_mask.shape) != expected:
+            raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should "
+                               f"be {expected}.")
+        return attn_mask
+    raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+
+
+def _add_bias_kv(k, v, bias_k, bias_v, static_k, static_v, attn_mask, key_padding_mask):
+    """bias_k / bias_v appended as one more key and value (and a visible mask column)."""
+    if bias_k is None and bias_v is None:
+        return k, v, attn_mask, key_padding_mask
+    if bias_k is None or bias_v is None:
         raise AssertionError("bias_k and bias_v must both be given or both be None")
-
-    heads = batch_size * num_heads
-    # (L, N, E) -> (N * heads, L, head_dim)
-    q = transpose(reshape(q, target_length, heads, head_dim), 0, 1)
-    k = _heads(k, static_k, heads, head_dim, "static_k")
-    v = _heads(v, static_v, heads, head_dim, "static_v")
-    if add_zero_attn:
-        zeros = Tensor._wrap(np.zeros((heads, 1, head_dim), dtype=dtype))
-        k = cat([k, zeros], 1)
-        v = cat([v, zeros], 1)
-        if attn_mask is not None:
-            attn_mask = _pad_last(attn_mask)
-        if key_padding_mask is not None:
-            key_padding_mask = _pad_last(key_padding_mask)
-    source_length = k.shape[1]
-
+    if static_k is not None or static_v is not None:
+        raise AssertionError("bias cannot be added to static key/value.")
+    batch_size, embed_dim = k.shape[1], k.shape[2]
+    k = cat([k, expand(bias_k, 1, batch_size, embed_dim)], 0)
+    v = cat([v, expand(bias_v, 1, batch_size, embed_dim)], 0)
+    if attn_mask is not None:
+        attn_mask = _pad_last(attn_mask)
     if key_padding_mask is not None:
-        for dim, expected in enumerate((batch_size, source_length)):
-            if key_padding_mask.shape[dim] != expected:
-                raise AssertionError(f"Expected key_padded_mask.shape[{dim}] to be {expected}, "
-                                     f"but got {key_padding_mask.shape[dim]}")
-        padding = reshape(expand(reshape(key_padding_mask, batch_size, 1, 1, source_length),
-                                 batch_size, num_heads, 1, source_length),
-                          heads, 1, source_length)
-        attn_mask = padding if attn_mask is None else attn_mask + padding
-    if not training:
-        dropout_p = 0.0
+        key_padding_mask = _pad_last(key_padding_mask)
+    return k, v, attn_mask, key_padding_mask
 
-    if need_weights:
-        scores = matmul(q * math.sqrt(1.0 / head_dim), transpose(k, -2, -1))
-        if attn_mask is not None:
-            scores = scores + attn_mask
-        # like PyTorch on this path: a fully masked row gives NaN weights, silently
-        with np.errstate(invalid="ignore"):
-            weights = softmax(scores, -1)
-        if dropout_p > 0.0:
-            weights = _drop(weights, dropout_p)
-        output = matmul(weights, v)
-        output = reshape(transpose(output, 0, 1), target_length * batch_size, embed_dim)
-        output = linear(output, out_proj_weight, out_proj_bias)
-        output = reshape(output, target_length, batch_size, output.shape[-1])
-        weights = reshape(weights, batch_size, num_heads, target_length, source_length)
-        if average_attn_weights:
-            weights = mean(weights, 1)
-        if not batched:
-            return squeeze(output, 1), squeeze(weights, 0)
-        return output, weights
 
+def _add_zero_attention(k, v, attn_mask, key_padding_mask):
+    """One more all-zero key and value per head (add_zero_attn), visible to every query."""
+    heads, _, head_dim = k.shape
+    zeros = Tensor._wrap(np.zeros((heads, 1, head_dim), dtype=k._data.dtype))
+    k = cat([k, zeros], 1)
+    v = cat([v, zeros], 1)
+    if attn_mask is not None:
+        attn_mask = _pad_last(attn_mask)
+    if key_padding_mask is not None:
+        key_padding_mask = _pad_last(key_padding_mask)
+    return k, v, attn_mask, key_padding_mask
+
+
+def _merge_key_padding(attn_mask, key_padding_mask, batch_size, num_heads, source_length):
+    """The key padding mask (N, S) added to the attention mask as (N * heads, 1, S)."""
+    if key_padding_mask is None:
+        return attn_mask
+    for dim, expected in enumerate((batch_size, source_length)):
+        if key_padding_mask.shape[dim] != expected:
+            raise AssertionError(f"Expected key_padded_mask.shape[{dim}] to be {expected}, but "
+                                 f"got {key_padding_mask.shape[dim]}")
+    padding = reshape(expand(reshape(key_padding_mask, batch_size, 1, 1, source_length),
+                             batch_size, num_heads, 1, source_length),
+                      batch_size * num_heads, 1, source_length)
+    return padding if attn_mask is None else attn_mask + padding
+
+
+def _attention_with_weights(q, k, v, attn_mask, dropout_p):
+    """The composite path that also returns the (N * heads, L, S) weights."""
+    scores = matmul(q * math.sqrt(1.0 / q.shape[-1]), transpose(k, -2, -1))
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    # like PyTorch on this path: a fully masked row gives NaN weights, silently
+    with np.errstate(invalid="ignore"):
+        weights = softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = _drop(weights, dropout_p)
+    return matmul(weights, v), weights
+
+
+def _fused_attention(q, k, v, attn_mask, dropout_p, is_causal, batch_size, num_heads):
+    """scaled_dot_product_attention on (N, heads, L, head_dim) views of the heads."""
+    target_length, source_length, head_dim = q.shape[1], k.shape[1], q.shape[2]
     if attn_mask is not None:
         if attn_mask.shape[0] == 1 and attn_mask.dim() == 3:
             attn_mask = unsqueeze(attn_mask, 0)
@@ -298,13 +371,18 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     q = reshape(q, batch_size, num_heads, target_length, head_dim)
     k = reshape(k, batch_size, num_heads, source_length, head_dim)
     v = reshape(v, batch_size, num_heads, source_length, head_dim)
-    output = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
-    output = reshape(output.permute(2, 0, 1, 3), batch_size * target_length, embed_dim)
+    return scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
+
+
+def _out_projection(output, out_proj_weight, out_proj_bias, batch_size, num_heads,
+                    target_length):
+    """Heads merged back to (L, N, E) (the one copy of the path), then the output projection."""
+    embed_dim = output.shape[-1] * num_heads
+    if output.dim() == 3:  # (N * heads, L, head_dim)
+        output = reshape(output, batch_size, num_heads, target_length, -1)
+    output = reshape(output.permute(2, 0, 1, 3), target_length * batch_size, embed_dim)
     output = linear(output, out_proj_weight, out_proj_bias)
-    output = reshape(output, target_length, batch_size, output.shape[-1])
-    if not batched:
-        output = squeeze(output, 1)
-    return output, None
+    return reshape(output, target_length, batch_size, output.shape[-1])
 
 
 def _heads(projected, static, heads, head_dim, name):

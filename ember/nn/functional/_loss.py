@@ -7,6 +7,7 @@ import numpy as np
 
 from ... import ops as _ops
 from ..._dtype import scalar_type_name
+from ...ops._broadcast import mismatch_error
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size
 from .._kernels.activation import LogSigmoid
@@ -26,10 +27,14 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_e
 def _classification(input, target, weight, ignore_index, reduction, smoothing, from_logits,
                     operation):
     check_reduction(reduction)
-    if not 0.0 <= smoothing <= 1.0:
+    if smoothing > 1.0:  # PyTorch lets a negative smoothing through
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {smoothing:g}")
     array = input._data
     target_array = target._data
+    if array.dtype.kind != "f":
+        kernel = "log_softmax_lastdim_kernel_impl" if from_logits else "nll_loss_out_frame"
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_type_name(array.dtype)}'")
     if array.ndim == 0:
         raise RuntimeError(f"{operation}: input tensor should be 1D or more, but got a 0D tensor")
     unbatched = array.ndim == 1
@@ -98,6 +103,32 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
                            "nll_loss")
 
 
+def _check_floating_loss(input, operation):
+    """PyTorch's error for a loss kernel given integer (or bool) input."""
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"{operation}" not implemented for '
+                                  f"'{scalar_type_name(input._data.dtype)}'")
+
+
+def _check_broadcastable(tensor, input, name):
+    """PyTorch's RuntimeError when ``tensor`` (pos_weight, or a loss's weight) cannot broadcast
+    to the input's shape, raised before any work."""
+    if tensor is None:
+        return
+    shape, expected = tuple(tensor._data.shape), tuple(input._data.shape)
+    if name == "pos_weight":
+        error = mismatch_error(shape, expected)
+        if error is not None:
+            raise error
+        return
+    for offset in range(1, len(shape) + 1):
+        if offset > len(expected) or shape[-offset] not in (1, expected[-offset]):
+            raise RuntimeError(f"Attempting to broadcast a dimension of length {shape[-offset]} "
+                               f"at {-offset}! Mismatching argument at index 1 had "
+                               f"{Size(shape)!r}; but expected shape should be broadcastable to "
+                               f"{list(expected)}")
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """Binary cross entropy of probabilities ``input`` in [0, 1] against ``target``."""
@@ -107,9 +138,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({Size(target._data.shape)!r}) that is different "
                          f"to the input size ({Size(input._data.shape)!r}) is deprecated. Please "
                          f"ensure they have the same size.")
-    values = input._data
-    if np.any((values < 0) | (values > 1)):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    _check_floating_loss(input, "binary_cross_entropy")
+    for name, values in (("input", input._data), ("target", target._data)):
+        if np.any((values < 0) | (values > 1)):
+            raise RuntimeError(f"all elements of {name} should be between 0 and 1")
+    _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
@@ -124,6 +157,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(f"Target size ({Size(target._data.shape)!r}) must be the same as input "
                          f"size ({Size(input._data.shape)!r})")
+    _check_floating_loss(input, "binary_cross_entropy_with_logits")
+    _check_broadcastable(pos_weight, input, "pos_weight")
+    _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         loss = loss * weight
@@ -141,6 +177,7 @@ def _check_sizes(input, target):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error; ``weight`` (optional) scales each element's squared error."""
+    _check_floating_loss(input, "mse_cpu")
     return _elementwise_loss(_ops.square, input, target, size_average, reduce, reduction, weight)
 
 
@@ -166,6 +203,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     check_reduction(reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _check_floating_loss(input, "smooth_l1_cpu")
     _check_sizes(input, target)
     difference = input - target
     distance = _ops.abs(difference)
@@ -181,6 +219,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     check_reduction(reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _check_floating_loss(input, "huber_cpu")
     _check_sizes(input, target)
     difference = input - target
     distance = _ops.abs(difference)
@@ -199,6 +238,8 @@ _KL_MEAN_WARNING = (
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with ``input`` as log-probabilities; 'batchmean' is the mathematical KL."""
+    if input._data.dtype.kind in "iub" or target._data.dtype.kind in "iub":
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce)
     elif reduction == "mean":

@@ -1,14 +1,16 @@
 """Normalisation functions: batch_norm (one fused kernel node; SyncBatchNorm shares it),
-layer_norm and group_norm (one standardising node, then the affine map), instance_norm (batch_norm
+layer_norm (one fused node with its affine map), group_norm (that node, then the per-channel
+affine map), instance_norm (batch_norm
 on the input seen as one sample), local_response_norm and normalize (composites)."""
 import math
 
 import numpy as np
 
+from ..._dtype import scalar_type_name
 from ...autograd.grad_mode import no_grad
 from ...ops import vector_norm
 from ...tensor import Size, Tensor
-from .._kernels.normalization import Standardize, apply_batch_norm
+from .._kernels.normalization import LayerNorm, apply_batch_norm
 from ._padding import pad
 from ._pooling import avg_pool2d, avg_pool3d
 
@@ -27,6 +29,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     array = input._data
     if array.ndim < 2:
         raise ValueError(f"batch_norm: expected 2D or higher input (got {array.ndim}D input)")
+    _check_floating(array, "batch_norm")
+    if training and eps <= 0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     channels = array.shape[1]
     if momentum is None or isinstance(momentum, bool):
         raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
@@ -48,8 +55,24 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError("running_mean must be defined in evaluation mode")
     elif running_var is None:
         raise RuntimeError("running_var must be defined in evaluation mode")
+    if array.size == 0:
+        return _empty_batch_norm(input, weight, bias)
     return apply_batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
                             eps)
+
+
+def _check_floating(array, kernel):
+    """PyTorch's error for a normalisation kernel given integer or bool input."""
+    if array.dtype.kind != "f":
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_type_name(array.dtype)}'")
+
+
+def _empty_batch_norm(input, weight, bias):
+    """An empty batch: an empty output, the running statistics left as they are (PyTorch)."""
+    shape = (1, input._data.shape[1]) + (1,) * (input._data.ndim - 2)
+    output = input * 1 if weight is None else input * weight.reshape(shape)
+    return output if bias is None else output + bias.reshape(shape)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -59,6 +82,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     normalized_shape = tuple(int(size) for size in normalized_shape)
     shape = tuple(input._data.shape)
     count = len(normalized_shape)
+    _check_floating(input._data, "LayerNormKernelImpl")
     if count == 0 or len(shape) < count or shape[len(shape) - count:] != normalized_shape:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
                            f"with shape [*, {', '.join(str(size) for size in normalized_shape)}]"
@@ -68,14 +92,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
                                f"{name} of shape {list(tensor._data.shape)} and normalized_shape "
                                f"= {list(normalized_shape)}")
-    rows = input.reshape(-1, math.prod(normalized_shape)) if input._data.size else \
-        input.reshape(math.prod(shape[:len(shape) - count]), math.prod(normalized_shape))
-    output = Standardize.apply(rows, eps).reshape(shape)
-    if weight is not None:
-        output = output * weight
-    if bias is not None:
-        output = output + bias
-    return output
+    return LayerNorm.apply(input, weight, bias, count, eps)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -85,6 +102,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
                            f"{len(shape)}")
     channels = shape[1]
+    _check_floating(input._data, "GroupNormKernelImpl")
     if num_groups <= 0 or channels % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
                            f"but got input of shape {list(shape)} and num_groups={num_groups}")
@@ -95,7 +113,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                                f"{list(tensor._data.shape)} and input of shape {list(shape)}")
     batch = shape[0]
     rows = input.reshape(batch * num_groups, math.prod(shape[1:]) // num_groups)
-    output = Standardize.apply(rows, eps).reshape(shape)
+    output = LayerNorm.apply(rows, None, None, 1, eps).reshape(shape)
     affine_shape = (channels,) + (1,) * (len(shape) - 2)
     if weight is not None:
         output = output * weight.reshape(affine_shape)

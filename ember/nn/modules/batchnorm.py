@@ -83,11 +83,10 @@ class _BatchNorm(_NormBase):
     def forward(self, input):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            with no_grad():
-                self.num_batches_tracked.add_(1)
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.item())
+        counting = (self.training and self.track_running_stats
+                    and self.num_batches_tracked is not None)
+        if counting and self.momentum is None:
+            factor = 1.0 / float(self.num_batches_tracked.item() + 1)
         # Batch statistics in training, and in eval when there are no running buffers at all.
         use_batch_statistics = self.training or (self.running_mean is None
                                                  and self.running_var is None)
@@ -95,9 +94,13 @@ class _BatchNorm(_NormBase):
         # track_running_stats was switched off after construction normalises with batch
         # statistics in training without touching its (stale) buffers, which eval still uses.
         pass_buffers = not self.training or self.track_running_stats
-        return self._batch_norm(input, self.running_mean if pass_buffers else None,
-                                self.running_var if pass_buffers else None,
-                                use_batch_statistics, factor)
+        output = self._batch_norm(input, self.running_mean if pass_buffers else None,
+                                  self.running_var if pass_buffers else None,
+                                  use_batch_statistics, factor)
+        if counting:  # after the call, so that a refused input changes no buffer
+            with no_grad():
+                self.num_batches_tracked.add_(1)
+        return output
 
     def _batch_norm(self, input, running_mean, running_var, use_batch_statistics, momentum):
         """F.batch_norm with this layer's weight, bias and eps (SyncBatchNorm computes the

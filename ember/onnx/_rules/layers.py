@@ -48,23 +48,32 @@ def embedding(g, event):
 
 @rule("op", "ConvNd")
 def convolution(g, event):
-    x, weight, bias, stride, padding, dilation, groups = event.args[:7]
-    pads = [static(before, "a padding") for before, _ in padding] + [
-        static(after, "a padding") for _, after in padding]
+    x, weight, bias, geometry = event.args[:4]
+    pads = [static(before, "a padding") for before, _ in geometry.padding] + [
+        static(after, "a padding") for _, after in geometry.padding]
     return g.op("Conv", g.name_of(x), g.name_of(weight),
                 g.name_of(bias) if bias is not None else "",
                 kernel_shape=[static(size, "the kernel size") for size in weight.shape[2:]],
-                strides=list(stride), pads=pads, dilations=list(dilation), group=groups)
+                strides=list(geometry.stride), pads=pads, dilations=list(geometry.dilation),
+                group=geometry.groups)
 
 
 @rule("op", "ConvTransposeNd")
 def transposed_convolution(g, event):
-    x, weight, bias, stride, padding, output_padding, dilation, groups = event.args[:8]
+    # The geometry is the convolution this one transposes: its in_size is this output's size.
+    x, weight, bias, geometry = event.args[:4]
+    padding = [before for before, _ in geometry.padding]
+    output_padding = [
+        size - ((steps - 1) * stride - 2 * pad + dilation * (kernel - 1) + 1)
+        for size, steps, stride, pad, dilation, kernel in zip(
+            geometry.in_size, geometry.out_size, geometry.stride, padding, geometry.dilation,
+            geometry.kernel_size)]
     return g.op("ConvTranspose", g.name_of(x), g.name_of(weight),
                 g.name_of(bias) if bias is not None else "",
                 kernel_shape=[static(size, "the kernel size") for size in weight.shape[2:]],
-                strides=list(stride), pads=list(padding) * 2,
-                output_padding=list(output_padding), dilations=list(dilation), group=groups)
+                strides=list(geometry.stride), pads=padding * 2,
+                output_padding=output_padding, dilations=list(geometry.dilation),
+                group=geometry.groups)
 
 
 @rule("op", "BatchNorm")
@@ -92,16 +101,25 @@ def batch_norm(g, event):
                 g.op("Reshape", shift, g.int64s(affine_shape)))
 
 
-@rule("op", "Standardize")
-def standardize(g, event):
-    # Rows of (M, K) to zero mean and unit variance: layer_norm and group_norm reshape into it.
-    rows, eps = event.args
-    name = g.name_of(rows)
-    width = static(rows.shape[1], "the normalised size")
+@rule("op", "LayerNorm")
+def layer_norm(g, event):
+    # The trailing normalized_ndim dims to zero mean and unit variance, then * weight + bias
+    # (layer_norm; group_norm reshapes into rows and passes no affine part).
+    x, weight, bias, normalized_ndim, eps = event.args
+    name = g.name_of(x)
     if g.opset >= 17:
-        return g.op("LayerNormalization", name, g.constant(np.ones(width, rows.dtype)),
-                    axis=-1, epsilon=float(eps))
-    return _standardized(g, name, [-1], eps, rows.dtype)
+        normalized_shape = [static(size, "the normalised size")
+                            for size in x.shape[len(x.shape) - normalized_ndim:]]
+        scale = (g.name_of(weight) if weight is not None
+                 else g.constant(np.ones(normalized_shape, x.dtype)))
+        shift = [g.name_of(bias)] if bias is not None else []
+        return g.op("LayerNormalization", name, scale, *shift, axis=-normalized_ndim,
+                    epsilon=float(eps))
+    axes = list(range(len(x.shape) - normalized_ndim, len(x.shape)))
+    output = _standardized(g, name, axes, eps, x.dtype)
+    if weight is not None:
+        output = g.op("Mul", output, g.name_of(weight))
+    return output if bias is None else g.op("Add", output, g.name_of(bias))
 
 
 def _standardized(g, name, axes, eps, dtype):
@@ -247,6 +265,31 @@ def adaptive_pooling(g, event):
         pooled = g.op("AveragePool" if average else "MaxPool", name, kernel_shape=kernel,
                       strides=kernel)
     return _unbatched(g, pooled, added)
+
+
+@rule("op", "GatherAxes")
+def gather_axes(g, event):
+    # F.pad, interpolate and uneven adaptive average pooling: per axis, a Gather by an index
+    # map (-1: the fill value) or a MatMul by an (out, in) matrix, in order.
+    x, maps, fill = event.args
+    name = g.name_of(x)
+    rank = len(x.shape)
+    for axis, operator in maps:
+        operator = operator.array
+        if operator.ndim == 2:
+            order = [dim for dim in range(rank) if dim != axis] + [axis]
+            moved = g.op("Transpose", name, perm=order)
+            product = g.op("MatMul", moved, g.constant(operator.T.astype(x.dtype)))
+            name = g.op("Transpose", product, perm=[int(dim) for dim in np.argsort(order)])
+            continue
+        name = g.op("Gather", name, g.int64s(np.maximum(operator, 0)), axis=axis)
+        outside = operator < 0
+        if outside.any():
+            mask_shape = [1] * rank
+            mask_shape[axis] = outside.size
+            name = g.op("Where", g.constant(outside.reshape(mask_shape)), g.scalar(fill, x.dtype),
+                        name)
+    return name
 
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",

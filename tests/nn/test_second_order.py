@@ -1,0 +1,260 @@
+"""Second derivatives of nn.functional: a float64 gradgradcheck of every differentiable function
+(the op-table harness, one Case per function or variant), and second derivatives equal to
+torch's for representative layers, float32 and float64."""
+import numpy as np
+import pytest
+
+import ember
+from ember.nn._kernels import activation, attention, dropout, loss, normalization, sparse
+from tests.ops.op_table import Case, CaseChecks, OpTable, skip_while_another_family_waits
+
+OPS_MODULES = (activation, attention, dropout, loss, normalization, sparse)
+
+ACTIVATION_SHAPES = [((),), ((5,),), ((2, 3, 4),), ((0, 3),)]
+
+
+def _activation(name, call, domain="nonzero", shapes=ACTIVATION_SHAPES):
+    return Case(name, lambda fw, x: call(fw.nn.functional, x), shapes, domain)
+
+
+CASES = [
+    _activation("hardtanh", lambda F, x: F.hardtanh(x, -0.7, 0.8)),
+    _activation("relu6", lambda F, x: F.relu6(x * 4)),
+    _activation("leaky_relu", lambda F, x: F.leaky_relu(x, 0.2)),
+    _activation("leaky_relu_negative", lambda F, x: F.leaky_relu(x, -0.3)),
+    _activation("elu", lambda F, x: F.elu(x, 0.7)),
+    _activation("elu_negative_alpha", lambda F, x: F.elu(x, -0.5)),
+    _activation("selu", lambda F, x: F.selu(x)),
+    _activation("celu", lambda F, x: F.celu(x, 1.3)),
+    _activation("gelu", lambda F, x: F.gelu(x), "real"),
+    _activation("gelu_tanh", lambda F, x: F.gelu(x, approximate="tanh"), "real"),
+    _activation("silu", lambda F, x: F.silu(x), "real"),
+    _activation("mish", lambda F, x: F.mish(x), "real"),
+    _activation("softplus", lambda F, x: F.softplus(x), "real"),
+    _activation("softplus_beta_threshold", lambda F, x: F.softplus(x, 2.0, 1.5)),
+    _activation("logsigmoid", lambda F, x: F.logsigmoid(x), "real"),
+    _activation("hardsigmoid", lambda F, x: F.hardsigmoid(x * 2)),
+    _activation("hardswish", lambda F, x: F.hardswish(x * 2)),
+    _activation("threshold", lambda F, x: F.threshold(x, 0.1, -2.0)),
+    _activation("prelu", lambda F, x: F.prelu(x, x.new_tensor([0.25]))),
+    _activation("softsign", lambda F, x: F.softsign(x)),
+    _activation("tanhshrink", lambda F, x: F.tanhshrink(x), "real"),
+    _activation("hardshrink", lambda F, x: F.hardshrink(x * 2)),
+    _activation("softshrink", lambda F, x: F.softshrink(x * 2)),
+    Case("glu", lambda fw, x: fw.nn.functional.glu(x, -1), [((4, 6),), ((2, 3, 4),)]),
+    Case("rrelu_eval", lambda fw, x: fw.nn.functional.rrelu(x), [((2, 3, 4),)], "nonzero"),
+]
+
+NORMALIZATION_CASES = [
+    Case("layer_norm", lambda fw, x, w, b: fw.nn.functional.layer_norm(x, tuple(w.shape), w, b),
+         [((3, 4), (4,), (4,)), ((2, 3, 4), (3, 4), (3, 4))]),
+    Case("layer_norm_plain", lambda fw, x: fw.nn.functional.layer_norm(x, (4,)),
+         [((3, 4),), ((0, 4),)]),
+    Case("batch_norm_train", lambda fw, x, w, b: fw.nn.functional.batch_norm(
+        x, None, None, w, b, training=True), [((4, 3), (3,), (3,)), ((2, 3, 4), (3,), (3,))]),
+    Case("batch_norm_eval", lambda fw, x, w, b: fw.nn.functional.batch_norm(
+        x, x.new_tensor([0.1, -0.2, 0.3]), x.new_tensor([1.5, 0.5, 2.0]), w, b, training=False),
+         [((4, 3), (3,), (3,)), ((2, 3, 4), (3,), (3,))]),
+    Case("group_norm", lambda fw, x, w, b: fw.nn.functional.group_norm(x, 2, w, b),
+         [((2, 4, 3), (4,), (4,))]),
+    Case("instance_norm", lambda fw, x: fw.nn.functional.instance_norm(x), [((2, 3, 4),)]),
+    Case("local_response_norm", lambda fw, x: fw.nn.functional.local_response_norm(x, 2),
+         [((2, 4, 3),)]),
+    Case("normalize", lambda fw, x: fw.nn.functional.normalize(x, dim=1), [((3, 4),)]),
+]
+
+
+def _loss(name, call, shapes, domain="real"):
+    return Case(name, lambda fw, *inputs: call(fw, fw.nn.functional, *inputs), shapes, domain)
+
+
+def _classes(fw, *rows):
+    return fw.tensor(list(rows))
+
+
+def _class_weights(x):
+    """Class weights as a constant (PyTorch gives them no gradient)."""
+    return x.new_tensor([0.5, 2.0, 1.0, 1.5])
+
+
+def _probabilities(x):
+    """Values in (0.14, 0.86) from the 'unit' domain."""
+    return x * 0.4 + 0.5
+
+
+LOSS_CASES = [
+    _loss("cross_entropy", lambda fw, F, x: F.cross_entropy(x, _classes(fw, 0, 2, 1)),
+          [((3, 4),)]),
+    _loss("cross_entropy_options", lambda fw, F, x: F.cross_entropy(
+        x, _classes(fw, 0, 2, -100, 3), _class_weights(x), label_smoothing=0.2), [((4, 4),)]),
+    _loss("cross_entropy_none_spatial", lambda fw, F, x: F.cross_entropy(
+        x, fw.tensor([[0, 2], [1, 1]]), reduction="none", label_smoothing=0.1),
+        [((2, 3, 2),)]),
+    _loss("cross_entropy_sum_unbatched", lambda fw, F, x: F.cross_entropy(
+        x, fw.tensor(2), reduction="sum"), [((4,),)]),
+    _loss("cross_entropy_probabilities", lambda fw, F, x, t: F.cross_entropy(
+        x, t.abs(), label_smoothing=0.3), [((3, 4), (3, 4))]),
+    _loss("nll_loss", lambda fw, F, x: F.nll_loss(x, _classes(fw, 1, 0, 3), _class_weights(x)),
+          [((3, 4),)]),
+    _loss("binary_cross_entropy", lambda fw, F, x, t, w: F.binary_cross_entropy(
+        _probabilities(x), _probabilities(t), w), [((3, 4), (3, 4), (4,))], "unit"),
+    _loss("binary_cross_entropy_with_logits", lambda fw, F, x, t, p, w:
+          F.binary_cross_entropy_with_logits(x, t, w, pos_weight=p),
+          [((3, 4), (3, 4), (4,), (3, 1))], ("real", "unit", "positive", "positive")),
+    _loss("mse_loss", lambda fw, F, x, t: F.mse_loss(x, t), [((3, 4), (3, 4))]),
+    _loss("l1_loss", lambda fw, F, x, t: F.l1_loss(x, t), [((3, 4), (3, 4))], "nonzero"),
+    _loss("smooth_l1_loss", lambda fw, F, x, t: F.smooth_l1_loss(x, t, beta=0.5),
+          [((3, 4), (3, 4))]),
+    _loss("huber_loss", lambda fw, F, x, t: F.huber_loss(x, t, delta=0.7), [((3, 4), (3, 4))]),
+    _loss("kl_div", lambda fw, F, x, t: F.kl_div(x, t, reduction="batchmean"),
+          [((3, 4), (3, 4))], ("real", "positive")),
+    _loss("kl_div_log_target", lambda fw, F, x, t: F.kl_div(
+        x, t, reduction="sum", log_target=True), [((3, 4), (3, 4))]),
+    _loss("soft_margin_loss", lambda fw, F, x: F.soft_margin_loss(
+        x, fw.tensor([1.0, -1.0, 1.0], dtype=x.dtype)), [((3,),)]),
+    _loss("poisson_nll_loss", lambda fw, F, x, t: F.poisson_nll_loss(x, t),
+          [((3, 4), (3, 4))], ("real", "positive")),
+    _loss("gaussian_nll_loss", lambda fw, F, x, t, v: F.gaussian_nll_loss(x, t, v),
+          [((3, 4), (3, 4), (3, 4))], ("real", "real", "positive")),
+    _loss("multilabel_soft_margin_loss", lambda fw, F, x, t: F.multilabel_soft_margin_loss(
+        x, t), [((3, 4), (3, 4))], ("real", "unit")),
+    _loss("cosine_embedding_loss", lambda fw, F, a, b: F.cosine_embedding_loss(
+        a, b, fw.tensor([1.0, -1.0, 1.0], dtype=a.dtype)), [((3, 4), (3, 4))]),
+    _loss("triplet_margin_loss", lambda fw, F, a, p, n: F.triplet_margin_loss(a, p, n),
+          [((3, 4), (3, 4), (3, 4))]),
+]
+
+
+
+def _seeded(fw, seed=3):
+    fw.manual_seed(seed)
+    return fw.nn.functional
+
+
+def _bool_mask(fw, target_length, source_length):
+    """A bool mask (True takes part) with one query row that sees no key."""
+    keep = np.random.default_rng(5).random((target_length, source_length)) > 0.3
+    keep[0] = False
+    keep[1, 0] = True
+    return fw.tensor(keep)
+
+
+ATTENTION_SHAPES = [((2, 3, 4), (2, 5, 4), (2, 5, 3)), ((1, 2, 3, 4), (1, 2, 3, 4), (1, 2, 3, 2))]
+
+SPARSE_DROPOUT_ATTENTION_CASES = [
+    Case("dropout", lambda fw, x: _seeded(fw).dropout(x, 0.4), [((3, 4),), ((0, 2),)]),
+    Case("dropout2d", lambda fw, x: _seeded(fw).dropout2d(x, 0.5), [((2, 3, 2, 2),)]),
+    Case("alpha_dropout", lambda fw, x: _seeded(fw).alpha_dropout(x, 0.3, training=True),
+         [((3, 4),)]),
+    Case("embedding", lambda fw, w: fw.nn.functional.embedding(
+        fw.tensor([[0, 2], [2, 1]]), w, padding_idx=1), [((3, 4),)]),
+    Case("embedding_scaled", lambda fw, w: fw.nn.functional.embedding(
+        fw.tensor([0, 2, 2, 2]), w, scale_grad_by_freq=True), [((3, 4),)]),
+    Case("embedding_bag", lambda fw, w: fw.nn.functional.embedding_bag(
+        fw.tensor([0, 2, 1, 2]), w, fw.tensor([0, 1])), [((3, 4),)]),
+    Case("sdpa", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(q, k, v),
+         ATTENTION_SHAPES),
+    Case("sdpa_causal", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(
+        q, k, v, is_causal=True, scale=0.7), ATTENTION_SHAPES),
+    Case("sdpa_float_mask", lambda fw, q, k, v, m: fw.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=m), [((2, 3, 4), (2, 5, 4), (2, 5, 3), (3, 5))]),
+    Case("sdpa_bool_mask", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=_bool_mask(fw, 3, 5)), ATTENTION_SHAPES[:1]),
+    Case("sdpa_dropout", lambda fw, q, k, v: _seeded(fw).scaled_dot_product_attention(
+        q, k, v, dropout_p=0.3), ATTENTION_SHAPES[:1]),
+]
+
+CASES += NORMALIZATION_CASES + LOSS_CASES + SPARSE_DROPOUT_ATTENTION_CASES
+
+
+class TestGradgradcheck(OpTable):
+    """float64 gradgradcheck of every case (skipped while a primitive of another family that a
+    composite uses has no differentiable backward yet)."""
+
+    test_gradgradcheck_float64 = CaseChecks.test_gradgradcheck_float64
+
+
+# ---- second derivatives against torch ---------------------------------------------------------
+def _second_order_cases():
+    def gelu(fw, x):
+        return fw.nn.functional.gelu(x[0])
+
+    def layer_norm(fw, x):
+        return fw.nn.functional.layer_norm(x[0], (5,), x[1], x[2])
+
+    def batch_norm(fw, x):
+        return fw.nn.functional.batch_norm(x[0], None, None, x[1], x[2], training=True)
+
+    def cross_entropy(fw, x):
+        return fw.nn.functional.cross_entropy(x[0], fw.tensor([1, 0, 4, 2]),
+                                              label_smoothing=0.1)
+
+    def mse(fw, x):
+        return fw.nn.functional.mse_loss(x[0], x[1])
+
+    def bce_with_logits(fw, x):
+        target = fw.tensor(np.linspace(0.1, 0.9, 20).reshape(4, 5).astype(_dtype_of(x[0])))
+        weight = fw.tensor(np.linspace(0.5, 1.5, 5).astype(_dtype_of(x[0])))
+        return fw.nn.functional.binary_cross_entropy_with_logits(x[0], target, weight,
+                                                                 pos_weight=weight * 2,
+                                                                 reduction="sum")
+
+    def softplus(fw, x):
+        return fw.nn.functional.softplus(x[0], beta=1.5)
+
+    def attention(fw, x):
+        return fw.nn.functional.scaled_dot_product_attention(x[0], x[1], x[2], is_causal=True)
+
+    matrix, vector = (4, 5), (5,)
+    return {
+        "gelu": (gelu, [matrix]),
+        "layer_norm": (layer_norm, [matrix, vector, vector]),
+        "batch_norm_train": (batch_norm, [matrix, vector, vector]),
+        "cross_entropy": (cross_entropy, [matrix]),
+        "mse_loss": (mse, [matrix, matrix]),
+        "binary_cross_entropy_with_logits": (bce_with_logits, [matrix]),
+        "softplus": (softplus, [matrix]),
+        "scaled_dot_product_attention": (attention, [(2, 2, 5, 4), (2, 2, 6, 4), (2, 2, 6, 3)]),
+    }
+
+
+def _dtype_of(tensor):
+    return np.float64 if "64" in str(tensor.dtype) else np.float32
+
+
+SECOND_ORDER = _second_order_cases()
+
+
+def _second_derivatives(fw, function, arrays, seed):
+    """d/d inputs of <grad f(x) . v> with v random: a Hessian-vector product per input."""
+    leaves = [fw.tensor(array, requires_grad=True) for array in arrays]
+    output = function(fw, leaves)
+    random = np.random.default_rng(seed)
+    weight = fw.tensor(random.standard_normal(tuple(output.shape)).astype(arrays[0].dtype))
+    grads = fw.autograd.grad((output * weight).sum(), leaves, create_graph=True)
+    directions = [fw.tensor(random.standard_normal(array.shape).astype(array.dtype))
+                  for array in arrays]
+    total = sum((grad * direction).sum() for grad, direction in zip(grads, directions))
+    second = fw.autograd.grad(total, leaves, allow_unused=True)
+    return ([grad.detach().numpy() for grad in grads],
+            [None if grad is None else grad.numpy() for grad in second])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_derivatives_match_torch(torch, request, name, dtype):
+    function, shapes = SECOND_ORDER[name]
+    random = np.random.default_rng(len(name))
+    arrays = [random.standard_normal(shape).astype(dtype) for shape in shapes]
+    try:
+        ours = _second_derivatives(ember, function, arrays, 1)
+    except RuntimeError as error:
+        skip_while_another_family_waits(error, request.module)
+        raise
+    theirs = _second_derivatives(torch, function, arrays, 1)
+    tolerance = 2e-4 if dtype == np.float32 else 1e-9
+    for mine, their in zip(ours[0] + ours[1], theirs[0] + theirs[1]):
+        if their is None:
+            assert mine is None or not np.any(mine)
+            continue
+        np.testing.assert_allclose(mine, their, rtol=tolerance, atol=tolerance)
