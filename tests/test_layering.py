@@ -62,7 +62,9 @@ ORDER = [
     ("ember.vision",),
     ("ember.training",),
     ("ember.distributed",),
-    ("ember.cli", "ember.__main__"),
+    # the drop-in import of torch, then the command line (``ember run``, ``python -m ember.run``).
+    ("ember.compat",),
+    ("ember.cli", "ember.__main__", "ember.run"),
 ]
 # Deliberate upward edges: (importing module, imported module or package, scope), with reasons.
 ALLOWED = {
