@@ -3,7 +3,7 @@ default dtype and PyTorch's type-promotion rules."""
 import numpy as np
 
 __all__ = ["dtype", "finfo", "float16", "float32", "float64", "get_default_dtype", "iinfo", "int16",
-           "int32", "int64", "int8", "set_default_dtype", "uint8"]
+           "int32", "int64", "int8", "promote_types", "set_default_dtype", "uint8"]
 
 
 class dtype:
@@ -122,6 +122,11 @@ def _promote_same_kind(a, b):
     if a._category != b._category:
         return a if a._category > b._category else b
     return _FROM_NUMPY[np.promote_types(a.numpy, b.numpy)]
+
+
+def promote_types(type1, type2):
+    """The dtype of arithmetic between tensors of ``type1`` and ``type2`` of equal rank."""
+    return _promote_same_kind(to_dtype(type1), to_dtype(type2))
 
 
 def result_type(tensor_dtypes, scalar_dtypes=(), python_scalars=()):

@@ -44,6 +44,7 @@ ORDER = [
     ("ember.ops.array_api",),
     ("ember.ops",),
     ("ember._factories", "ember.linalg", "ember._tensor_methods"),
+    ("ember.testing",),
     # nn: parameters and init < kernels < functional < layers < utilities over layers.
     ("ember.nn.parameter", "ember.nn.init"),
     ("ember.nn._kernels.conv", "ember.nn._kernels.padding"),

@@ -28,6 +28,11 @@ TABLE = {
     "torch.utils.data.distributed": ("ember.distributed.sampler",),
     "torch.utils.hooks": ("ember._hooks",),
     "torch.nn.modules.activation": ("ember.nn.modules.activation", "ember.nn.modules.attention"),
+    "torch.nn.modules.batchnorm": ("ember.nn.modules.batchnorm",
+                                   "ember.distributed.sync_batchnorm"),
+    "torch.nn.modules.channelshuffle": ("ember.nn.modules.pixelshuffle",),
+    "torch.nn.modules.instancenorm": ("ember.nn.modules.normalization",),
+    "torch.nn.modules.rnn": ("ember.nn.modules.rnn", "ember.nn.utils.rnn"),
     "torch.optim.adamw": ("ember.optim.adam",),
     "torchvision": ("ember.vision",),
 }
