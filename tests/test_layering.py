@@ -17,6 +17,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 ORDER = [
     ("ember._dtype", "ember._random", "ember._hooks", "ember._device",
      "ember.cuda", "ember._threads", "ember._grad_state"),
+    # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
+    ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit"),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
     ("ember.autograd.grad_mode",),
