@@ -70,7 +70,8 @@ def from_numpy_dtype(numpy_dtype):
     """The ember dtype of a NumPy dtype; TypeError for types ember does not support."""
     found = _FROM_NUMPY.get(np.dtype(numpy_dtype))
     if found is None:
-        raise TypeError(f"can't convert np.ndarray of type {np.dtype(numpy_dtype)}. The only "
+        raise TypeError(f"can't convert np.ndarray of type "
+                        f"numpy.{np.dtype(numpy_dtype).type.__name__}. The only "
                         f"supported types are: float64, float32, float16, int64, int32, int16, "
                         f"int8, uint8, and bool.")
     return found
@@ -100,8 +101,8 @@ def to_dtype(value):
     """Accept an ember dtype, a NumPy dtype or type, a name, or a Python type (float/int/bool)."""
     if isinstance(value, dtype):
         return value
-    if value is float:
-        return _default_float
+    if value is float:  # a Python float is a double, whatever the default dtype
+        return float64
     if value is int:
         return int64
     if value is bool:
