@@ -18,7 +18,7 @@ from ._dtype import from_numpy_dtype, get_default_dtype, set_default_dtype, to_d
 from ._random import numpy_generator
 from .tensor import Size, Tensor, _to_array, legacy_new
 
-__all__ = ["BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
+__all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
            "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
            "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
@@ -663,7 +663,7 @@ class _TensorType(type):
         return legacy_new(cls.dtype, args, kwargs)
 
     def __instancecheck__(cls, instance):
-        return isinstance(instance, Tensor) and instance._data.dtype == cls.dtype.numpy
+        return isinstance(instance, Tensor) and _dtype._lookup(instance._data.dtype) is cls.dtype
 
     def __repr__(cls):
         return f"<class 'ember.{cls.__name__}'>"
@@ -679,6 +679,7 @@ def _tensor_type(dtype):
 FloatTensor = _tensor_type(_dtype.float32)
 DoubleTensor = _tensor_type(_dtype.float64)
 HalfTensor = _tensor_type(_dtype.float16)
+BFloat16Tensor = _tensor_type(_dtype.bfloat16)
 ByteTensor = _tensor_type(_dtype.uint8)
 CharTensor = _tensor_type(_dtype.int8)
 ShortTensor = _tensor_type(_dtype.int16)
@@ -686,7 +687,7 @@ IntTensor = _tensor_type(_dtype.int32)
 LongTensor = _tensor_type(_dtype.int64)
 BoolTensor = _tensor_type(_dtype.bool_)
 TENSOR_TYPES = {tensor_type.__name__: tensor_type for tensor_type in (
-    FloatTensor, DoubleTensor, HalfTensor, ByteTensor, CharTensor, ShortTensor, IntTensor,
+    FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, ByteTensor, CharTensor, ShortTensor, IntTensor,
     LongTensor, BoolTensor)}
 
 

@@ -504,7 +504,8 @@ METHODS.update({
     # conversions
     "to": to, "type": type_, "type_as": type_as, "new": new,
     "float": _converter(_dtype.float32), "double": _converter(_dtype.float64),
-    "half": _converter(_dtype.float16), "long": _converter(_dtype.int64),
+    "half": _converter(_dtype.float16), "bfloat16": _converter(_dtype.bfloat16),
+    "long": _converter(_dtype.int64),
     "int": _converter(_dtype.int32), "short": _converter(_dtype.int16),
     "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
     "bool": _converter(_dtype.bool_),

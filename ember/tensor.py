@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _device
 from . import _dtype
-from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
+from ._dtype import from_numpy_dtype, get_default_dtype, is_floating, to_dtype
 from ._tensor_str import format_tensor
 from ._grad_state import _grad_state
 
@@ -139,7 +139,7 @@ class Tensor:
         return self._data.flags.c_contiguous
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f"
+        return is_floating(self._data.dtype)
 
     def data_ptr(self):
         return self._data.__array_interface__["data"][0]
@@ -166,7 +166,7 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        if requires_grad and self._data.dtype.kind != "f":
+        if requires_grad and not is_floating(self._data.dtype):
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         if requires_grad and self._is_inference and not _grad_state.get().inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside "
@@ -355,7 +355,7 @@ class Tensor:
         return False
 
     def is_signed(self):
-        return self._data.dtype.kind in "if"
+        return self._data.dtype.kind in "if" or is_floating(self._data.dtype)
 
     def is_nonzero(self):
         if self._data.size != 1:

@@ -1,7 +1,7 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
 import numpy as np
 
-from .._dtype import cpp_type_name
+from .._dtype import accumulation_dtype, cpp_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
@@ -14,13 +14,22 @@ __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain
            "logdet", "matmul", "matrix_power", "mm", "mv", "outer", "slogdet", "tensordot", "vdot"]
 
 
+def matmul_arrays(a, b):
+    """``np.matmul``, except that bfloat16 operands are multiplied in float32 (BLAS) and the
+    result rounded once, as PyTorch computes them."""
+    work = accumulation_dtype(a.dtype)
+    if work == a.dtype:
+        return np.matmul(a, b)
+    return np.matmul(a.astype(work), b.astype(work)).astype(a.dtype)
+
+
 class MatMul(Op):
     @staticmethod
     def forward(ctx, a, b):
         needs_a, needs_b = ctx.needs_input_grad
         ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
         ctx.shapes = (a.shape, b.shape)
-        return np.asarray(np.matmul(a, b))
+        return np.asarray(matmul_arrays(a, b))
 
     @staticmethod
     def backward(ctx, grad):
@@ -36,11 +45,11 @@ class MatMul(Op):
         grad_a = grad_b = None
         if needs_a:
             b_view = b.reshape(b_matrix)
-            grad_a = np.matmul(grad, np.swapaxes(b_view, -1, -2))
+            grad_a = matmul_arrays(grad, np.swapaxes(b_view, -1, -2))
             grad_a = unbroadcast(grad_a, a_matrix).reshape(a_shape)
         if needs_b:
             a_view = a.reshape(a_matrix)
-            grad_b = np.matmul(np.swapaxes(a_view, -1, -2), grad)
+            grad_b = matmul_arrays(np.swapaxes(a_view, -1, -2), grad)
             grad_b = unbroadcast(grad_b, b_matrix).reshape(b_shape)
         return grad_a, grad_b
 

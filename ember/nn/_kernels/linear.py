@@ -3,6 +3,7 @@ import numpy as np
 
 from ..._dtype import scalar_type_name
 from ...autograd.function import Op
+from ...ops.linalg import matmul_arrays
 
 
 class Linear(Op):
@@ -23,7 +24,7 @@ class Linear(Op):
                                f"{scalar_type_name(other.dtype)} and "
                                f"{scalar_type_name(weight.dtype)}")
         x_2d = x.reshape(-1, in_features)
-        out = np.matmul(x_2d, weight.T)
+        out = matmul_arrays(x_2d, weight.T)
         if bias is not None:
             out += bias
         needs_x, needs_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
@@ -38,9 +39,9 @@ class Linear(Op):
         grad_x = grad_weight = grad_bias = None
         needs_x, needs_weight, needs_bias = ctx.needs_input_grad
         if needs_x:
-            grad_x = np.matmul(grad_2d, weight).reshape(grad.shape[:-1] + (weight.shape[1],))
+            grad_x = matmul_arrays(grad_2d, weight).reshape(grad.shape[:-1] + (weight.shape[1],))
         if needs_weight:
-            grad_weight = np.matmul(grad_2d.T, x.reshape(-1, x.shape[-1]))
+            grad_weight = matmul_arrays(grad_2d.T, x.reshape(-1, x.shape[-1]))
         if needs_bias:
             grad_bias = grad_2d.sum(axis=0)
         return grad_x, grad_weight, grad_bias
