@@ -9,9 +9,17 @@ from ._random import (  # noqa: F401
     Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
 from .ops import *  # noqa: F401,F403
 from . import _tensor_methods  # noqa: F401,E402  (binds Tensor's methods: the one table)
-from ._device import device  # noqa: F401
+from ._device import device, get_default_device, set_default_device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
-from . import cuda, linalg  # noqa: F401
+from . import accelerator, backends, cuda, jit, linalg  # noqa: F401
+from .backends._determinism import (  # noqa: F401
+    are_deterministic_algorithms_enabled, get_deterministic_debug_mode,
+    is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,
+    use_deterministic_algorithms)
+from .backends._precision import (  # noqa: F401
+    get_float32_matmul_precision, set_float32_matmul_precision)
+from . import compiler  # noqa: F401
+from .compiler import compile  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402
@@ -24,7 +32,7 @@ from .nn.functional import (  # noqa: F401,E402
     conv_transpose2d, cosine_similarity, dropout, feature_alpha_dropout, group_norm, layer_norm,
     max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
     selu, threshold)
-from . import data, datasets, onnx, optim, utils  # noqa: F401,E402  (onnx imports its package lazily)
+from . import data, datasets, onnx, optim, testing, utils  # noqa: F401,E402  (onnx imports its package lazily)
 from . import func  # noqa: F401,E402
 from .training.mode_checks import ModeWarning, set_mode_checks  # noqa: F401,E402
 from .training.mode_checks import register_mode_checks as _register_mode_checks  # noqa: E402

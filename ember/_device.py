@@ -87,3 +87,14 @@ def check_cpu(target, operation):
     if target.type != "cpu":
         raise RuntimeError(f"{operation}: ember runs on the CPU only, got device '{target}' "
                            f"(ember.cuda.is_available() is False)")
+
+
+def get_default_device():
+    """The device factories use when none is given: always the CPU here."""
+    return CPU
+
+
+def set_default_device(device):
+    """Set the default device of factories: None or the CPU (the only one ember has)."""
+    if device is not None:
+        check_cpu(device, "set_default_device")

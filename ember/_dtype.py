@@ -2,8 +2,9 @@
 default dtype and PyTorch's type-promotion rules."""
 import numpy as np
 
-__all__ = ["dtype", "finfo", "float16", "float32", "float64", "get_default_dtype", "iinfo", "int16",
-           "int32", "int64", "int8", "set_default_dtype", "uint8"]
+__all__ = ["bfloat16", "dtype", "finfo", "float16", "float32", "float64", "get_default_dtype",
+           "iinfo", "int16", "int32", "int64", "int8", "promote_types", "set_default_dtype",
+           "uint8"]
 
 
 class dtype:
@@ -42,11 +43,74 @@ float16 = dtype("float16", np.float16, 2, "Half", "c10::Half")
 float32 = dtype("float32", np.float32, 2, "Float", "float")
 float64 = dtype("float64", np.float64, 2, "Double", "double")
 
+
+
+class _BFloat16(dtype):
+    """bfloat16, whose NumPy dtype comes from ml_dtypes: imported on first use (the import
+    costs about a second), so ``import ember`` does not pay for it."""
+
+    __slots__ = ("_resolved",)
+
+    def __init__(self):
+        self.name = "bfloat16"
+        self.is_floating_point = True
+        self.is_signed = True
+        self.itemsize = 2
+        self._category = 2
+        self._scalar_type = "BFloat16"
+        self._cpp_type = "c10::BFloat16"
+        self._resolved = None
+
+    @property
+    def numpy(self):
+        if self._resolved is None:
+            # The one place ml_dtypes is imported: only bfloat16 users pay for its import.
+            import ml_dtypes
+            self._resolved = np.dtype(ml_dtypes.bfloat16)
+            _FROM_NUMPY[self._resolved] = self
+        return self._resolved
+
+
+bfloat16 = _BFloat16()
+
 _ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
 _FROM_NUMPY = {d.numpy: d for d in _ALL}
-_BY_NAME = {d.name: d for d in _ALL}
+_BY_NAME = {d.name: d for d in _ALL + (bfloat16,)}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
                  "int": int32, "short": int16})
+
+
+def _lookup(numpy_dtype):
+    """The ember dtype of a NumPy dtype, or None; an ml_dtypes bfloat16 made before ember
+    resolved its own is recognised too."""
+    numpy_dtype = np.dtype(numpy_dtype)
+    found = _FROM_NUMPY.get(numpy_dtype)
+    if found is None and numpy_dtype.name == "bfloat16" and numpy_dtype == bfloat16.numpy:
+        found = bfloat16
+    return found
+
+
+def is_floating(numpy_dtype):
+    """Whether a NumPy dtype is one of ember's floating dtypes (bfloat16's NumPy kind is 'V')."""
+    return numpy_dtype.kind == "f" or (numpy_dtype.kind == "V" and
+                                       numpy_dtype.name == "bfloat16")
+
+
+def accumulation_dtype(numpy_dtype):
+    """The NumPy dtype that PyTorch computes sums and matrix products of ``numpy_dtype`` in:
+    float32 for bfloat16 (rounded once at the end), the dtype itself otherwise."""
+    if numpy_dtype.kind == "V" and numpy_dtype.name == "bfloat16":
+        return np.dtype(np.float32)
+    return numpy_dtype
+
+
+def low_precision_work_dtype(numpy_dtype):
+    """float32 for float16 and bfloat16, whose matrix products PyTorch's CPU kernels accumulate
+    in float32 and round once; the dtype itself otherwise."""
+    if numpy_dtype == np.float16:
+        return np.dtype(np.float32)
+    return accumulation_dtype(numpy_dtype)
+
 
 _default_float = float32
 
@@ -68,9 +132,10 @@ def set_default_dtype(new_dtype):
 
 def from_numpy_dtype(numpy_dtype):
     """The ember dtype of a NumPy dtype; TypeError for types ember does not support."""
-    found = _FROM_NUMPY.get(np.dtype(numpy_dtype))
+    found = _lookup(numpy_dtype)
     if found is None:
-        raise TypeError(f"can't convert np.ndarray of type {np.dtype(numpy_dtype)}. The only "
+        raise TypeError(f"can't convert np.ndarray of type "
+                        f"numpy.{np.dtype(numpy_dtype).type.__name__}. The only "
                         f"supported types are: float64, float32, float16, int64, int32, int16, "
                         f"int8, uint8, and bool.")
     return found
@@ -79,20 +144,20 @@ def from_numpy_dtype(numpy_dtype):
 def scalar_type_name(numpy_dtype):
     """PyTorch's ScalarType name of a NumPy dtype ("Float", "Long", ...), as its error messages
     print it; NumPy's name for a type ember lacks."""
-    found = _FROM_NUMPY.get(np.dtype(numpy_dtype))
+    found = _lookup(numpy_dtype)
     return found._scalar_type if found is not None else np.dtype(numpy_dtype).name
 
 
 def tensor_type_name(numpy_dtype):
     """The tensor type name of a NumPy dtype, PyTorch's "torch.FloatTensor" with ember's prefix
     (Tensor.type(), torch.typename); "ember.Tensor" for a type ember lacks."""
-    found = _FROM_NUMPY.get(np.dtype(numpy_dtype))
+    found = _lookup(numpy_dtype)
     return "ember." + (found._scalar_type + "Tensor" if found is not None else "Tensor")
 
 
 def cpp_type_name(numpy_dtype):
     """The C++ type PyTorch prints for a NumPy dtype ("float", "long int", ...)."""
-    found = _FROM_NUMPY.get(np.dtype(numpy_dtype))
+    found = _lookup(numpy_dtype)
     return found._cpp_type if found is not None else np.dtype(numpy_dtype).name
 
 
@@ -100,8 +165,8 @@ def to_dtype(value):
     """Accept an ember dtype, a NumPy dtype or type, a name, or a Python type (float/int/bool)."""
     if isinstance(value, dtype):
         return value
-    if value is float:
-        return _default_float
+    if value is float:  # a Python float is a double, whatever the default dtype
+        return float64
     if value is int:
         return int64
     if value is bool:
@@ -121,7 +186,16 @@ def _promote_same_kind(a, b):
     # Across categories the higher one's dtype wins (int64 + float32 is float32, unlike NumPy).
     if a._category != b._category:
         return a if a._category > b._category else b
+    if a is bfloat16 or b is bfloat16:
+        other = b if a is bfloat16 else a
+        # bfloat16 with float16 is float32: neither holds the other's values.
+        return float32 if other is float16 else other if other.itemsize > 2 else bfloat16
     return _FROM_NUMPY[np.promote_types(a.numpy, b.numpy)]
+
+
+def promote_types(type1, type2):
+    """The dtype of arithmetic between tensors of ``type1`` and ``type2`` of equal rank."""
+    return _promote_same_kind(to_dtype(type1), to_dtype(type2))
 
 
 def result_type(tensor_dtypes, scalar_dtypes=(), python_scalars=()):
@@ -157,10 +231,15 @@ class finfo:
 
     def __init__(self, type=None):
         target = get_default_dtype() if type is None else to_dtype(type)
-        if np.dtype(target.numpy).kind != "f":
+        if not target.is_floating_point:
             raise TypeError("torch.finfo() requires a floating point input type. Use "
                             "torch.iinfo to handle 'torch.finfo'")
-        info = np.finfo(target.numpy)
+        if target is bfloat16:
+            # ml_dtypes is imported by bfloat16.numpy already; its finfo knows the type.
+            import ml_dtypes
+            info = ml_dtypes.finfo(target.numpy)
+        else:
+            info = np.finfo(target.numpy)
         self.bits = int(info.bits)
         self.eps = float(info.eps)
         self.max = float(info.max)

@@ -1,23 +1,174 @@
-"""Tensor factories: tensor/as_tensor/from_numpy, filled and ranged tensors, random tensors."""
+"""Tensor factories: tensor/as_tensor/from_numpy, filled and ranged tensors, random tensors, and
+PyTorch's legacy typed constructors (FloatTensor, LongTensor, ...).
+
+Arguments are checked as PyTorch checks them, before anything is made: sizes are ints (NumPy
+ints and one-element integer tensors too) given one by one, as one sequence, or as ``size=``;
+dtypes are ember dtypes or the Python types float (float64), int (int64) and bool; a bad
+argument is PyTorch's TypeError naming the function and the argument. ``out=`` writes the
+result into a given tensor, as PyTorch does.
+"""
 import math
+import warnings
 
 import numpy as np
 
+from . import _dtype
 from ._device import check_cpu
-from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
+from ._dtype import from_numpy_dtype, get_default_dtype, set_default_dtype, to_dtype
 from ._random import numpy_generator
-from .tensor import Tensor, _to_array
+from .tensor import Size, Tensor, _to_array, legacy_new
 
-__all__ = ["arange", "as_tensor", "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full",
-           "full_like", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like",
-           "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
-           "tensor", "zeros", "zeros_like"]
+__all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
+           "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
+           "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
+           "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
+           "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
+           "set_default_tensor_type", "tensor", "zeros", "zeros_like"]
+
+
+# ---- argument checks ---------------------------------------------------------------------------
+def _type_name(value):
+    """A value's type as PyTorch's argument errors name it (``float``, ``numpy.ndarray``)."""
+    if isinstance(value, Tensor):
+        return "Tensor"
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def _integer(value):
+    """``value`` as an int where PyTorch takes one (int, NumPy int, one-element integer tensor;
+    never a bool), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, Tensor) and value._data.size == 1 and value._data.dtype.kind in "iu":
+        return int(value._data.reshape(()).item())
+    return None
+
+
+def _varargs_size(name, size, keyword):
+    """The shape given as ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
+    if keyword is not None:
+        if size:
+            raise TypeError(f"{name}() got multiple values for argument 'size'")
+        size = (keyword,)
+    if len(size) == 1 and _integer(size[0]) is None:
+        single = size[0]
+        if not isinstance(single, (tuple, list, Size)):
+            raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, not "
+                            f"{_type_name(single)}")
+        size = tuple(single)
+    elif len(size) > 1 and isinstance(size[0], (tuple, list, Size)):
+        raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
+    shape = []
+    for position, value in enumerate(size, start=1):
+        entry = _integer(value)
+        if entry is None:
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                            f"{position} with error \"type must be tuple of ints,but got "
+                            f"{_type_name(value)}\"")
+        shape.append(entry)
+    return _non_negative(name, shape)
+
+
+def _sequence_size(name, size, position):
+    """A ``size`` argument that must be a sequence of ints (``full``, ``randint``, ...)."""
+    if not isinstance(size, (tuple, list, Size)):
+        raise TypeError(f"{name}(): argument 'size' (position {position}) must be tuple of "
+                        f"ints, not {_type_name(size)}")
+    shape = []
+    for index, value in enumerate(size):
+        entry = _integer(value)
+        if entry is None:
+            raise TypeError(f"{name}(): argument 'size' (position {position}) must be tuple of "
+                            f"ints, but found element of type {_type_name(value)} at pos {index}")
+        shape.append(entry)
+    return _non_negative(name, shape)
+
+
+def _non_negative(name, shape):
+    for size in shape:
+        if size < 0:
+            if name == "zeros":  # PyTorch's zeros words it its own way
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {size}: {shape}")
+    return tuple(shape)
+
+
+def _dtype_argument(name, dtype):
+    """An ember dtype, or the Python types float (float64), int (int64) and bool; None stays."""
+    if dtype is None or isinstance(dtype, _dtype.dtype):
+        return dtype
+    if dtype in (float, int, bool):
+        return to_dtype(dtype)
+    raise TypeError(f"{name}(): argument 'dtype' must be torch.dtype, not {_type_name(dtype)}")
+
+
+def _flag_argument(name, argument, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}(): argument '{argument}' must be bool, not {_type_name(value)}")
+    return value
+
+
+def _number_argument(name, argument, position, value):
+    """A Number argument (a Python or NumPy number, or a one-element tensor) as a Python one."""
+    if isinstance(value, Tensor) and value._data.ndim == 0:
+        return value._data.item()
+    if isinstance(value, np.generic) and isinstance(value.item(), (bool, int, float)):
+        return value.item()
+    if isinstance(value, complex):
+        raise TypeError("ember does not support complex tensors")
+    if not isinstance(value, (bool, int, float)):
+        raise TypeError(f"{name}(): argument '{argument}' (position {position}) must be Number, "
+                        f"not {_type_name(value)}")
+    return value
 
 
 def _check_device(device):
     check_cpu(device, "factory")
 
 
+def _check_tensor_input(name, input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{_type_name(input)}")
+
+
+# The C++ type names in PyTorch's "cannot be converted without overflow" error of full().
+_FILL_TYPE_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t",
+                    "int32": "int", "int64": "int64_t", "float16": "c10::Half",
+                    "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
+
+
+def _fill_array(shape, value, target):
+    """``shape`` filled with ``value`` converted to ``target``, refusing a value the type cannot
+    hold (also a finite float beyond a float type's range, which ``tensor()`` makes inf)."""
+    if _overflows(value, target):
+        raise RuntimeError(f"value cannot be converted to type {_FILL_TYPE_NAMES[target.name]} "
+                           f"without overflow")
+    if target.numpy.kind in "iu":
+        value = np.array(int(value), dtype=np.int64).astype(target.numpy)  # wraps as PyTorch
+    with np.errstate(over="ignore"):
+        return np.full(shape, value, dtype=target.numpy)
+
+
+def _overflows(value, target):
+    """PyTorch's range check of a scalar converted to ``target`` (bool takes anything)."""
+    kind = target.numpy.kind
+    if kind == "b":
+        return False
+    if target.is_floating_point:
+        largest = float(np.finfo(target.numpy).max) if kind == "f" else 3.3895313892515355e38
+        return math.isfinite(value) and abs(value) > largest
+    limits = np.iinfo(target.numpy)
+    if isinstance(value, float):
+        return not limits.min <= value <= limits.max
+    lowest = -int(limits.max) if limits.min == 0 else limits.min
+    return not lowest <= value <= limits.max
+
+
+# ---- results ---------------------------------------------------------------------------------
 def _new(array, requires_grad=False):
     """Wrap a freshly made array; ``requires_grad`` is honoured even under no_grad (PyTorch)."""
     tensor = Tensor._result(array)
@@ -26,24 +177,45 @@ def _new(array, requires_grad=False):
     return tensor
 
 
-def _size(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    shape = tuple(int(dim) for dim in size)
-    for dim in shape:
-        if dim < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {dim}: "
-                               f"{list(shape)}")
-    return shape
+def _finish(name, array, requires_grad, out):
+    """The new tensor, or ``out`` holding its values (resized as PyTorch resizes it)."""
+    if out is None:
+        return _new(array, requires_grad)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {_type_name(out)}")
+    if out.requires_grad or requires_grad:
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           f"differentiation, but one of the arguments requires grad.")
+    if out._data.shape == array.shape:
+        np.copyto(out._data, array, casting="unsafe")
+    else:
+        if out._data.size:
+            warnings.warn(f"An output with one or more elements was resized since it had shape "
+                          f"{list(out._data.shape)}, which does not match the required output "
+                          f"shape {list(array.shape)}. This behavior is deprecated, and in a "
+                          f"future PyTorch release outputs will not be resized unless they have "
+                          f"zero elements. You can explicitly reuse an out tensor t by resizing "
+                          f"it, inplace, to zero elements with t.resize_(0).", UserWarning,
+                          stacklevel=3)
+        out._data = array.astype(out._data.dtype)
+    out._bump_version()
+    return out
 
 
-def _float_dtype(dtype):
-    return get_default_dtype().numpy if dtype is None else to_dtype(dtype).numpy
+def _target(dtype, out, default):
+    """The dtype to make: ``dtype``, else ``out``'s, else ``default``."""
+    if dtype is not None:
+        return dtype
+    if isinstance(out, Tensor):
+        return from_numpy_dtype(out._data.dtype)
+    return default
 
 
+# ---- from data -------------------------------------------------------------------------------
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying ``data``; Python floats become the default dtype, ints int64."""
     _check_device(device)
+    dtype = _dtype_argument("tensor", dtype)
     array = _to_array(data, dtype)
     source = data._data if isinstance(data, Tensor) else data
     if isinstance(source, np.ndarray) and np.may_share_memory(array, source):
@@ -52,15 +224,16 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
 
 
 def as_tensor(data, dtype=None, device=None):
-    """Like ``tensor`` but shares memory with a NumPy array or tensor when no conversion is needed."""
+    """Like ``tensor`` but shares memory with a NumPy array or tensor when no conversion is
+    needed."""
     _check_device(device)
+    dtype = _dtype_argument("as_tensor", dtype)
     if isinstance(data, Tensor):
-        return data if dtype is None or to_dtype(dtype).numpy == data._data.dtype else \
-            data.to(dtype)
+        return data if dtype is None or dtype.numpy == data._data.dtype else data.to(dtype)
     if isinstance(data, np.ndarray):
         from_numpy_dtype(data.dtype)
-        if dtype is not None and to_dtype(dtype).numpy != data.dtype:
-            return _new(data.astype(to_dtype(dtype).numpy))
+        if dtype is not None and dtype.numpy != data.dtype:
+            return _new(data.astype(dtype.numpy))
         return _new(data)
     return _new(_to_array(data, dtype))
 
@@ -68,82 +241,128 @@ def as_tensor(data, dtype=None, device=None):
 def from_numpy(array):
     """A tensor sharing memory with ``array`` (in-place changes are seen by both)."""
     if not isinstance(array, np.ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+        raise TypeError(f"expected np.ndarray (got {_type_name(array)})")
     from_numpy_dtype(array.dtype)
     return _new(array)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
+# ---- filled ----------------------------------------------------------------------------------
+def _filled(name, fill, size, keyword, dtype, device, requires_grad, out):
     _check_device(device)
-    return _new(np.zeros(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+    shape = _varargs_size(name, size, keyword)
+    target = _target(_dtype_argument(name, dtype), out, get_default_dtype())
+    _flag_argument(name, "requires_grad", requires_grad)
+    array = np.zeros(shape, dtype=target.numpy) if fill is None else \
+        np.full(shape, fill, dtype=target.numpy)
+    return _finish(name, array, requires_grad, out)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
+def zeros(*size, out=None, dtype=None, device=None, requires_grad=False, **kwargs):
+    """Zeros of the given shape (``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(size=(2, 3))``)."""
+    return _filled("zeros", 0, size, _keyword_size("zeros", kwargs), dtype, device,
+                   requires_grad, out)
+
+
+def ones(*size, out=None, dtype=None, device=None, requires_grad=False, **kwargs):
+    """Ones of the given shape."""
+    return _filled("ones", 1, size, _keyword_size("ones", kwargs), dtype, device,
+                   requires_grad, out)
+
+
+def empty(*size, out=None, dtype=None, device=None, requires_grad=False, **kwargs):
+    """A tensor of the given shape; ember fills it with zeros (PyTorch leaves it
+    uninitialised), so results never depend on stale memory."""
+    return _filled("empty", None, size, _keyword_size("empty", kwargs), dtype, device,
+                   requires_grad, out)
+
+
+def _keyword_size(name, kwargs):
+    """``size=`` (the only extra keyword the size-first factories take)."""
+    size = kwargs.pop("size", None)
+    for key in kwargs:
+        raise TypeError(f"{name}() got an unexpected keyword argument '{key}'")
+    return size
+
+
+def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False):
+    """``size`` filled with ``fill_value``; the dtype follows the value (bool, int64, or the
+    default float dtype) unless given."""
     _check_device(device)
-    return _new(np.ones(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+    shape = _sequence_size("full", size, 1)
+    value = _number_argument("full", "fill_value", 2, fill_value)
+    dtype = _dtype_argument("full", dtype)
+    _flag_argument("full", "requires_grad", requires_grad)
+    if dtype is None and out is None:
+        dtype = _dtype.bool_ if isinstance(value, bool) else (
+            _dtype.int64 if isinstance(value, int) else get_default_dtype())
+    target = _target(dtype, out, get_default_dtype())
+    return _finish("full", _fill_array(shape, value, target), requires_grad, out)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    _check_device(device)
-    return _new(np.empty(_size(size), dtype=_float_dtype(dtype)), requires_grad)
-
-
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
-    _check_device(device)
-    if dtype is None:
-        if isinstance(fill_value, bool):
-            numpy_dtype = np.bool_
-        elif isinstance(fill_value, int):
-            numpy_dtype = np.int64
-        else:
-            numpy_dtype = get_default_dtype().numpy
-    else:
-        numpy_dtype = to_dtype(dtype).numpy
-    return _new(np.full(_size((size,) if isinstance(size, int) else tuple(size)), fill_value,
-                        dtype=numpy_dtype), requires_grad)
-
-
-def _like(input, dtype):
-    return input._data.dtype if dtype is None else to_dtype(dtype).numpy
+def _like(name, input, dtype):
+    _check_tensor_input(name, input)
+    dtype = _dtype_argument(name, dtype)
+    return from_numpy_dtype(input._data.dtype) if dtype is None else dtype
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False):
-    return _new(np.zeros(input._data.shape, dtype=_like(input, dtype)), requires_grad)
+    target = _like("zeros_like", input, dtype)
+    return _new(np.zeros(input._data.shape, dtype=target.numpy), requires_grad)
 
 
 def ones_like(input, dtype=None, device=None, requires_grad=False):
-    return _new(np.ones(input._data.shape, dtype=_like(input, dtype)), requires_grad)
+    target = _like("ones_like", input, dtype)
+    return _new(np.ones(input._data.shape, dtype=target.numpy), requires_grad)
 
 
 def empty_like(input, dtype=None, device=None, requires_grad=False):
-    return _new(np.empty(input._data.shape, dtype=_like(input, dtype)), requires_grad)
+    """Zeros shaped like ``input`` (PyTorch leaves them uninitialised)."""
+    target = _like("empty_like", input, dtype)
+    return _new(np.zeros(input._data.shape, dtype=target.numpy), requires_grad)
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
-    return _new(np.full(input._data.shape, fill_value, dtype=_like(input, dtype)), requires_grad)
+    target = _like("full_like", input, dtype)
+    value = _number_argument("full_like", "fill_value", 2, fill_value)
+    return _new(_fill_array(input._data.shape, value, target), requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+# ---- ranges ----------------------------------------------------------------------------------
+def arange(start, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False):
     """Values in [start, end) by ``step``; int64 unless an argument is a float."""
     _check_device(device)
+    names = ("end",) if end is None else ("start", "end", "step")
+    given = (start,) if end is None else (start, end, step)
+    values = [_number_argument("arange", argument, position, value)
+              for position, (argument, value) in enumerate(zip(names, given), start=1)]
     if end is None:
-        start, end = 0, start
-    values = [_number(value) for value in (start, end, step)]
+        values = [0, values[0], _number_argument("arange", "step", 3, step)]
+    dtype = _dtype_argument("arange", dtype)
+    if any(isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63 for value in values):
+        raise OverflowError("int too big to convert")
     if values[2] == 0:
         raise RuntimeError("step must be nonzero")
+    if not all(math.isfinite(value) for value in values[:2]):
+        raise RuntimeError(f"unsupported range: {_compact(values[0])} -> {_compact(values[1])}")
     if (values[1] - values[0]) / values[2] < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
-    if dtype is None:
-        is_float = any(isinstance(value, float) for value in values)
-        numpy_dtype = get_default_dtype().numpy if is_float else np.int64
-    else:
-        numpy_dtype = to_dtype(dtype).numpy
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    is_float = any(isinstance(value, float) for value in values)
+    default = get_default_dtype() if is_float else _dtype.int64
+    target = _target(dtype, out, default)
+    if target is _dtype.bool_:
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
     count = max(math.ceil((values[1] - values[0]) / values[2]), 0)
     # Computed in float64 then cast, as PyTorch computes start + i * step in double.
-    array = (values[0] + np.arange(count, dtype=np.float64) * values[2]) if \
-        np.dtype(numpy_dtype).kind == "f" or any(isinstance(v, float) for v in values) else \
-        np.arange(values[0], values[1], values[2], dtype=np.int64)
-    return _new(np.asarray(array).astype(numpy_dtype), requires_grad)
+    if target.is_floating_point or is_float:
+        array = values[0] + np.arange(count, dtype=np.float64) * values[2]
+    else:
+        array = np.arange(values[0], values[1], values[2], dtype=np.int64)
+    return _finish("arange", np.asarray(array).astype(target.numpy), requires_grad, out)
+
+
+def _compact(value):
+    """A number as PyTorch's range error prints it (0 for 0.0, inf, nan)."""
+    return int(value) if math.isfinite(value) and value == int(value) else value
 
 
 def _number(value):
@@ -152,113 +371,228 @@ def _number(value):
     return value
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
-    _check_device(device)
-    if steps < 0:
+def _steps_argument(name, steps):
+    count = _integer(steps)
+    if count is None:
+        raise TypeError(f"{name}() received an invalid combination of arguments - got steps of "
+                        f"type {_type_name(steps)}, but expected (Tensor start, Tensor end, int "
+                        f"steps, ...)")
+    if count < 0:
         raise RuntimeError("number of steps must be non-negative")
-    numpy_dtype = _float_dtype(dtype)
-    start, end, steps = _number(start), _number(end), int(steps)
-    if steps == 1 or np.dtype(numpy_dtype).kind != "f":
+    return count
+
+
+def _endpoint(name, which, value):
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(f"{name} only supports 0-dimensional start and end tensors, but "
+                               f"got {which} with {value._data.ndim} dimension(s).")
+        return value.item()
+    if not isinstance(value, (bool, int, float, np.number)):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got {which} "
+                        f"of type {_type_name(value)}, but expected (Tensor start, Tensor end, "
+                        f"int steps, ...)")
+    return value
+
+
+def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
+    start = _endpoint("linspace", "start", start)
+    end = _endpoint("linspace", "end", end)
+    steps = _steps_argument("linspace", steps)
+    target = _target(_dtype_argument("linspace", dtype), out, get_default_dtype())
+    numpy_dtype = target.numpy
+    if steps == 1 or numpy_dtype.kind != "f":
         array = np.linspace(start, end, steps, dtype=np.float64).astype(numpy_dtype)
-        return _new(array, requires_grad)
+        return _finish("linspace", array, requires_grad, out)
     # PyTorch's kernel: the step in the output dtype; the first half steps up from start, the
     # second half down from end (both ends exact), each value a fused multiply-add (emulated in
     # a wider type, then rounded once).
-    kind = np.dtype(numpy_dtype).type
+    kind = numpy_dtype.type
     wide = np.float64 if numpy_dtype == np.float32 else np.longdouble
     step = wide((kind(end) - kind(start)) / kind(steps - 1))
     index = np.arange(steps).astype(wide)
     halfway = steps // 2
     array = np.where(index < halfway, wide(kind(start)) + step * index,
                      wide(kind(end)) - step * (wide(steps - 1) - index)).astype(numpy_dtype)
-    return _new(array, requires_grad)
+    return _finish("linspace", array, requires_grad, out)
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, device=None,
+             requires_grad=False):
+    """``steps`` values from base**start to base**end, evenly spaced in the exponent."""
     _check_device(device)
-    if n < 0 or (m is not None and m < 0):
-        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
-    return _new(np.eye(n, n if m is None else m, dtype=_float_dtype(dtype)), requires_grad)
+    start = _endpoint("logspace", "start", start)
+    end = _endpoint("logspace", "end", end)
+    steps = _steps_argument("logspace", steps)
+    target = _target(_dtype_argument("logspace", dtype), out, get_default_dtype())
+    exponents = np.linspace(start, end, steps, dtype=np.float64)
+    return _finish("logspace", np.power(float(base), exponents).astype(target.numpy),
+                   requires_grad, out)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
+    rows = _integer(n)
+    if rows is None:
+        raise TypeError(f"eye(): argument 'n' (position 1) must be int, not {_type_name(n)}")
+    columns = rows if m is None else _integer(m)
+    if columns is None:
+        raise TypeError(f"eye(): argument 'm' (position 2) must be int, not {_type_name(m)}")
+    if rows < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {rows}")
+    if columns < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {columns}")
+    target = _target(_dtype_argument("eye", dtype), out, get_default_dtype())
+    return _finish("eye", np.eye(rows, columns, dtype=target.numpy), requires_grad, out)
+
+
+# ---- random ----------------------------------------------------------------------------------
+def rand(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False,
+         **kwargs):
     """Uniform on [0, 1)."""
-    return _draw("random", size, generator, dtype, device, requires_grad)
+    return _draw("rand", "random", size, _keyword_size("rand", kwargs), generator, dtype,
+                 device, requires_grad, out)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False,
+          **kwargs):
     """Standard normal."""
-    return _draw("standard_normal", size, generator, dtype, device, requires_grad)
+    return _draw("randn", "standard_normal", size, _keyword_size("randn", kwargs), generator,
+                 dtype, device, requires_grad, out)
 
 
-def _draw(method, size, generator, dtype, device, requires_grad):
+# The kernels whose absence PyTorch reports for a non-floating dtype.
+_KERNELS = {"random": "check_uniform_bounds", "standard_normal": "normal_kernel_cpu"}
+
+
+def _floating_only(method, target):
+    if not target.is_floating_point:
+        raise NotImplementedError(f"\"{_KERNELS[method]}\" not implemented for "
+                                  f"'{target._scalar_type}'")
+
+
+def _draw(name, method, size, keyword, generator, dtype, device, requires_grad, out):
     """Floats from the generator's ``method``, drawn in float32/float64 directly (NumPy draws
     no other float dtype: those are drawn in float64 and cast)."""
     _check_device(device)
-    numpy_dtype = _float_dtype(dtype)
+    shape = _varargs_size(name, size, keyword)
+    target = _target(_dtype_argument(name, dtype), out, get_default_dtype())
+    _flag_argument(name, "requires_grad", requires_grad)
+    _floating_only(method, target)
     draw = getattr(numpy_generator(generator), method)
-    if numpy_dtype in (np.float32, np.float64):
-        array = draw(_size(size), dtype=numpy_dtype)
+    if target.numpy in (np.float32, np.float64):
+        array = draw(shape, dtype=target.numpy)
     else:
-        array = draw(_size(size)).astype(numpy_dtype)
-    return _new(array, requires_grad)
+        array = draw(shape).astype(target.numpy)
+    return _finish(name, array, requires_grad, out)
 
 
-def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
+def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, device=None,
             requires_grad=False):
-    """Integers uniform in [low, high); int64 unless ``dtype`` says otherwise."""
+    """Integers uniform in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``;
+    int64 unless ``dtype`` says otherwise."""
     _check_device(device)
+    if size is None and high is not None and not isinstance(high, (tuple, list, Size)) and \
+            _integer(high) is not None and low is not None:
+        raise TypeError(f"randint(): argument 'size' (position 2) must be tuple of ints, not "
+                        f"{_type_name(high)}")
     if size is None:
-        if high is None or not isinstance(high, (tuple, list)):
+        if high is None:
             raise TypeError("randint() missing required argument 'size'")
-        low, high, size = 0, low, high
-    if high is None:
-        low, high = 0, low
-    if isinstance(high, (tuple, list)):
-        low, high, size = 0, low, high
+        low, high, size = None, low, high
+    elif high is None:
+        low, high = None, low
+    position = 2 if low is None else 3
+    arguments = (("high", high, 1),) if low is None else (("low", low, 1), ("high", high, 2))
+    for argument, value, place in arguments:
+        if _integer(value) is None:
+            raise TypeError(f"randint(): argument '{argument}' (position {place}) must be int, "
+                            f"not {_type_name(value)}")
+    low, high = (0 if low is None else _integer(low)), _integer(high)
+    if not (-2 ** 63 <= low < 2 ** 63 and -2 ** 63 <= high < 2 ** 63):
+        raise ValueError("Overflow when unpacking long long")
+    shape = _sequence_size("randint", size, position)
+    target = _target(_dtype_argument("randint", dtype), out, _dtype.int64)
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
-    numpy_dtype = np.int64 if dtype is None else to_dtype(dtype).numpy
-    array = numpy_generator(generator).integers(low, high, size=_size(tuple(size)))
-    return _new(array.astype(numpy_dtype), requires_grad)
+    if target.numpy.kind in "iub":
+        limits = np.iinfo(np.uint8 if target.numpy.kind == "b" else target.numpy)
+        highest = 1 if target.numpy.kind == "b" else limits.max
+        if low < limits.min:
+            raise RuntimeError(f"from is out of bounds for {target._cpp_type}")
+        if high - 1 > highest:
+            raise RuntimeError(f"to - 1 is out of bounds for {target._cpp_type}")
+    array = numpy_generator(generator).integers(low, high, size=shape)
+    return _finish("randint", array.astype(target.numpy), requires_grad, out)
 
 
-def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
+def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_grad=False):
     _check_device(device)
-    if n < 0:
-        raise RuntimeError(f"n must be non-negative, got{n}")
-    numpy_dtype = np.int64 if dtype is None else to_dtype(dtype).numpy
-    return _new(numpy_generator(generator).permutation(n).astype(numpy_dtype), requires_grad)
+    count = _integer(n)
+    if count is None:
+        raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not "
+                        f"{_type_name(n)}")
+    if count < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {count}: [{count}]")
+    target = _target(_dtype_argument("randperm", dtype), out, _dtype.int64)
+    if target is _dtype.bool_:
+        raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
+    array = numpy_generator(generator).permutation(count).astype(target.numpy)
+    return _finish("randperm", array, requires_grad, out)
 
 
 def rand_like(input, generator=None, dtype=None, requires_grad=False):
-    return rand(input._data.shape, generator=generator,
-                dtype=dtype or from_numpy_dtype(input._data.dtype), requires_grad=requires_grad)
+    target = _like("rand_like", input, dtype)
+    return rand(input._data.shape, generator=generator, dtype=target,
+                requires_grad=requires_grad)
 
 
 def randn_like(input, generator=None, dtype=None, requires_grad=False):
-    return randn(input._data.shape, generator=generator,
-                 dtype=dtype or from_numpy_dtype(input._data.dtype), requires_grad=requires_grad)
+    target = _like("randn_like", input, dtype)
+    return randn(input._data.shape, generator=generator, dtype=target,
+                 requires_grad=requires_grad)
 
 
 def randint_like(input, low, high=None, generator=None, dtype=None):
+    target = _like("randint_like", input, dtype)
     if high is None:
         low, high = 0, low
-    return randint(low, high, input._data.shape, generator=generator,
-                   dtype=dtype or from_numpy_dtype(input._data.dtype))
+    return randint(low, high, input._data.shape, generator=generator, dtype=target)
 
 
 def bernoulli(input, p=None, generator=None):
+    """0/1 draws with probability ``p`` (or ``input``'s values) of a 1."""
+    _check_tensor_input("bernoulli", input)
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"bernoulli_tensor_cpu_p_\" not implemented for "
+                                  f"'{input.dtype._scalar_type}'")
+    if p is not None and not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
     probability = input._data if p is None else p
+    if p is None and not ((input._data >= 0) & (input._data <= 1)).all():
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could "
+                           "this error message be improved?  If so, please report an "
+                           "enhancement request to PyTorch.)")
     draws = numpy_generator(generator).random(input._data.shape) < probability
     return _new(draws.astype(input._data.dtype))
 
 
 def multinomial(input, num_samples, replacement=False, generator=None):
     """Sample category indices from (rows of) non-negative weights."""
+    _check_tensor_input("multinomial", input)
     weights = np.asarray(input._data, dtype=np.float64)
     rows = weights.reshape(-1, weights.shape[-1])
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > rows.shape[-1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (rows.sum(axis=-1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     rng = numpy_generator(generator)
     picks = []
     for row in rows:  # one draw call per distribution row, never per sample
@@ -269,34 +603,120 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     return _new(result.reshape(weights.shape[:-1] + (num_samples,)))
 
 
-def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
-    """``steps`` values from base**start to base**end, evenly spaced in the exponent."""
-    _check_device(device)
-    numpy_dtype = _float_dtype(dtype)
-    exponents = np.linspace(_number(start), _number(end), int(steps), dtype=np.float64)
-    return _new(np.power(float(base), exponents).astype(numpy_dtype), requires_grad)
-
-
-def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, device=None,
            requires_grad=False):
     """Normal samples: ``normal(mean, std, size)`` for numbers, or elementwise means and
     standard deviations from tensors (broadcast together); not differentiable."""
     _check_device(device)
     mean_array = mean._data if isinstance(mean, Tensor) else None
     std_array = std._data if isinstance(std, Tensor) else None
+    for value, array in ((mean, mean_array), (std, std_array)):
+        if array is None and not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"normal() received an invalid combination of arguments - got "
+                            f"{_type_name(value)} where a Tensor or float belongs")
     if std_array is None and std < 0 or std_array is not None and (std_array < 0).any():
         found = std if std_array is None else std_array.min()
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {found}")
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_compact(found)}")
     if mean_array is None and std_array is None:
         if size is None:
             raise TypeError("normal(): with a number mean and std, size must be given")
-        numpy_dtype = _float_dtype(dtype)
-        shape = _size((size,) if isinstance(size, int) else tuple(size))
+        shape = _sequence_size("normal", (size,) if isinstance(size, int) else size, 3)
+        target = _target(_dtype_argument("normal", dtype), out, get_default_dtype())
     else:
-        shape = np.broadcast_shapes(*[array.shape for array in (mean_array, std_array)
-                                      if array is not None])
-        numpy_dtype = next(array.dtype for array in (mean_array, std_array) if array is not None)
+        arrays = [array for array in (mean_array, std_array) if array is not None]
+        shape = _broadcast_shapes(*(array.shape for array in arrays))
+        target = from_numpy_dtype(arrays[0].dtype)
+        if not target.is_floating_point:
+            raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for "
+                                      f"'{target._scalar_type}'")
     draws = numpy_generator(generator).standard_normal(shape)
     mean_values = mean if mean_array is None else mean_array
     std_values = std if std_array is None else std_array
-    return _new((draws * std_values + mean_values).astype(numpy_dtype), requires_grad)
+    return _finish("normal", (draws * std_values + mean_values).astype(target.numpy),
+                   requires_grad, out)
+
+
+def _broadcast_shapes(first, second=None):
+    """Shapes broadcast together, with PyTorch's message when they cannot be."""
+    if second is None:
+        return first
+    try:
+        return np.broadcast_shapes(first, second)
+    except ValueError:
+        for dim in range(1, max(len(first), len(second)) + 1):
+            a = first[-dim] if dim <= len(first) else 1
+            b = second[-dim] if dim <= len(second) else 1
+            if a != b and a != 1 and b != 1:
+                raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor b "
+                                   f"({b}) at non-singleton dimension "
+                                   f"{max(len(first), len(second)) - dim}") from None
+        raise
+
+
+# ---- legacy typed constructors ----------------------------------------------------------------
+class _TensorType(type):
+    """The type of ``FloatTensor`` and its kin, as PyTorch's ``torch.tensortype``: calling one is
+    the legacy constructor of its dtype, ``isinstance(x, FloatTensor)`` asks whether ``x`` is a
+    float32 tensor; tensors themselves are all ``Tensor``."""
+
+    def __call__(cls, *args, **kwargs):
+        return legacy_new(cls.dtype, args, kwargs)
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, Tensor) and _dtype._lookup(instance._data.dtype) is cls.dtype
+
+    def __repr__(cls):
+        return f"<class 'ember.{cls.__name__}'>"
+
+
+def _tensor_type(dtype):
+    return _TensorType(f"{dtype._scalar_type}Tensor", (), {
+        "dtype": dtype, "is_cuda": False, "is_sparse": False, "__module__": "ember",
+        "__doc__": f"Legacy constructor of {dtype!r} tensors (``torch.{dtype._scalar_type}"
+                   f"Tensor``)."})
+
+
+FloatTensor = _tensor_type(_dtype.float32)
+DoubleTensor = _tensor_type(_dtype.float64)
+HalfTensor = _tensor_type(_dtype.float16)
+BFloat16Tensor = _tensor_type(_dtype.bfloat16)
+ByteTensor = _tensor_type(_dtype.uint8)
+CharTensor = _tensor_type(_dtype.int8)
+ShortTensor = _tensor_type(_dtype.int16)
+IntTensor = _tensor_type(_dtype.int32)
+LongTensor = _tensor_type(_dtype.int64)
+BoolTensor = _tensor_type(_dtype.bool_)
+TENSOR_TYPES = {tensor_type.__name__: tensor_type for tensor_type in (
+    FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, ByteTensor, CharTensor, ShortTensor, IntTensor,
+    LongTensor, BoolTensor)}
+
+
+def tensor_type_dtype(value):
+    """The dtype that a tensor type names: a legacy class (``LongTensor``) or its name
+    (``'torch.LongTensor'``, ``'ember.LongTensor'``); None for anything else."""
+    if isinstance(value, _TensorType):
+        return value.dtype
+    if not isinstance(value, str):
+        return None
+    module, _, name = value.rpartition(".")
+    if module in ("torch.cuda", "ember.cuda"):
+        raise RuntimeError(f"type {value} not available: ember runs on the CPU only "
+                           f"(ember.cuda.is_available() is False)")
+    if module not in ("torch", "ember") or name not in TENSOR_TYPES:
+        raise ValueError(f"invalid type: '{value}'")
+    return TENSOR_TYPES[name].dtype
+
+
+def set_default_tensor_type(t):
+    """Deprecated in PyTorch 2.1 (UserWarning): set the default dtype from a floating tensor
+    type (``torch.DoubleTensor`` or ``'torch.DoubleTensor'``)."""
+    warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+                  "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
+                  UserWarning, stacklevel=2)
+    dtype = tensor_type_dtype(t)
+    if dtype is None:
+        raise TypeError(f"invalid type: {t!r}")
+    if not dtype.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    set_default_dtype(dtype)
+

@@ -7,12 +7,12 @@ conversions, random fills, ``new_*`` factories and the autograd entry points.
 """
 import numpy as np
 
-from . import _device, _dtype, _random, ops
+from . import _device, _dtype, _factories, _random, ops
 from ._dtype import tensor_type_name, to_dtype
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api
-from .tensor import Tensor, _to_array
+from .tensor import Tensor, _to_array, legacy_new
 
 _numpy_generator = _random.numpy_generator
 
@@ -80,11 +80,18 @@ def _converter(target):
     return convert
 
 
-def type_(self, dtype=None):
-    """The type name (``'ember.FloatTensor'``) or, given a dtype, a converted tensor."""
+def type_(self, dtype=None, non_blocking=False):
+    """The type name (``'ember.FloatTensor'``) or, given a dtype or a tensor type (``LongTensor``,
+    ``'torch.LongTensor'``), a converted tensor."""
     if dtype is None:
         return tensor_type_name(self._data.dtype)
-    return to(self, dtype)
+    named = _factories.tensor_type_dtype(dtype)
+    return to(self, dtype if named is None else named)
+
+
+def new(self, *args, **kwargs):
+    """The legacy constructor in this tensor's dtype: ``x.new(2, 3)`` (zeros), ``x.new(data)``."""
+    return legacy_new(self.dtype, args, kwargs)
 
 
 def type_as(self, other):
@@ -377,10 +384,13 @@ def reshape_as(self, other):
 
 
 def _new_factory(fill):
-    def make(self, *size, dtype=None, device=None, requires_grad=False):
-        shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    """``x.new_zeros(2, 3)``, ``x.new_ones((2, 3))``, ``x.new_empty(size=(2, 3))``: in this
+    tensor's dtype unless given (``new_empty`` gives zeros)."""
+    def make(self, *size, dtype=None, device=None, requires_grad=False, **kwargs):
+        name = f"new_{'empty' if fill is None else ('zeros', 'ones')[fill]}"
+        size = _factories._varargs_size(name, size, _factories._keyword_size(name, kwargs))
         target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
-        array = np.empty(shape, target) if fill is None else np.full(shape, fill, target)
+        array = np.zeros(size, target) if fill is None else np.full(size, fill, target)
         out = Tensor._wrap(array)
         return out.requires_grad_(True) if requires_grad else out
     return make
@@ -492,9 +502,10 @@ METHODS.update({
     "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook,
     "__array_namespace__": __array_namespace__,
     # conversions
-    "to": to, "type": type_, "type_as": type_as,
+    "to": to, "type": type_, "type_as": type_as, "new": new,
     "float": _converter(_dtype.float32), "double": _converter(_dtype.float64),
-    "half": _converter(_dtype.float16), "long": _converter(_dtype.int64),
+    "half": _converter(_dtype.float16), "bfloat16": _converter(_dtype.bfloat16),
+    "long": _converter(_dtype.int64),
     "int": _converter(_dtype.int32), "short": _converter(_dtype.int16),
     "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
     "bool": _converter(_dtype.bool_),

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ._dtype import from_numpy_dtype, get_default_dtype
+from ._dtype import from_numpy_dtype, get_default_dtype, is_floating
 
 __all__ = ["format_tensor"]
 
@@ -13,7 +13,10 @@ def format_tensor(tensor):
     """``repr(tensor)`` exactly as PyTorch prints it."""
     array = tensor._data
     prefix = "tensor("
-    body = _format_array(array, len(prefix))
+    # bfloat16 values print as the float32 values they are (exactly representable there).
+    shown = array.astype(np.float32) if is_floating(array.dtype) and array.dtype.kind != "f" \
+        else array
+    body = _format_array(shown, len(prefix))
     suffixes = []
     default = get_default_dtype().numpy
     if array.dtype not in (default, np.int64, np.bool_) or \
@@ -25,7 +28,22 @@ def format_tensor(tensor):
         suffixes.append(f"grad_fn=<{tensor.grad_fn.name().rpartition('::')[2]}>")
     elif tensor._requires_grad:
         suffixes.append("requires_grad=True")
-    return prefix + body + "".join(", " + suffix for suffix in suffixes) + ")"
+    return prefix + body + _suffixes(prefix + body, suffixes, len(prefix)) + ")"
+
+
+def _suffixes(text, suffixes, indent):
+    """``, dtype=...`` after the values, or on a line of its own (indented) where it would run
+    past the line width, as PyTorch places them."""
+    parts = []
+    last_line = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line + len(suffix) + 2 > _LINE_WIDTH:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last_line += len(suffix) + 2
+    return "".join(parts)
 
 
 _LINE_WIDTH = 80

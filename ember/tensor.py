@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 
 from . import _device
-from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
+from . import _dtype
+from ._dtype import from_numpy_dtype, get_default_dtype, is_floating, to_dtype
 from ._tensor_str import format_tensor
 from ._grad_state import _grad_state
 
@@ -44,12 +45,18 @@ class Tensor:
 
     __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to our reflected operators
 
-    def __init__(self, data=None, requires_grad=False):
-        """``Tensor(data)`` converts to the default float dtype, like ``torch.Tensor(data)``."""
-        array = _to_array(() if data is None else data, get_default_dtype())
-        _init(self, array)
-        if requires_grad:
-            self.requires_grad = True
+    def __new__(cls, *args, **kwargs):
+        """PyTorch's legacy constructor: ``Tensor(*sizes)`` (zeros here, where PyTorch leaves
+        the memory uninitialised), ``Tensor(data)`` (the default dtype), ``Tensor(tensor)`` (an
+        alias of it); only ``device=`` is accepted as a keyword. Subclasses (Parameter) build
+        themselves in ``__init__``."""
+        if cls is not Tensor:
+            return object.__new__(cls)
+        return legacy_new(None, args, kwargs)
+
+    def __init__(self, *args, **kwargs):
+        if not hasattr(self, "_data"):  # a subclass that does not build itself
+            _init(self, legacy_new(None, args, kwargs)._data)
 
     @staticmethod
     def _wrap(array, requires_grad=False):
@@ -130,7 +137,7 @@ class Tensor:
         return self._data.flags.c_contiguous
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f"
+        return is_floating(self._data.dtype)
 
     def data_ptr(self):
         return self._data.__array_interface__["data"][0]
@@ -157,7 +164,7 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        if requires_grad and self._data.dtype.kind != "f":
+        if requires_grad and not is_floating(self._data.dtype):
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         if requires_grad and self._is_inference and not _grad_state.get().inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside "
@@ -346,7 +353,7 @@ class Tensor:
         return False
 
     def is_signed(self):
-        return self._data.dtype.kind in "if"
+        return self._data.dtype.kind in "if" or is_floating(self._data.dtype)
 
     def is_nonzero(self):
         if self._data.size != 1:
@@ -366,6 +373,75 @@ class Tensor:
 
     def is_pinned(self):
         return False
+
+def legacy_new(dtype, args, kwargs, name="new"):
+    """``torch.Tensor(...)``, ``torch.FloatTensor(...)`` and ``x.new(...)``: sizes (zeros), data
+    (converted to ``dtype``, the default dtype when None) or a tensor (an alias: it must already
+    have ``dtype``, unless that is None)."""
+    unexpected = sorted(set(kwargs) - {"device"})
+    if unexpected:
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({_described(args, kwargs)}), but expected one of:\n"
+                        f" * (*, torch.device device = None)\n * (torch.Storage storage)\n"
+                        f" * (Tensor other)\n * (tuple of ints size, *, torch.device device = "
+                        f"None)\n * (object data, *, torch.device device = None)\n")
+    device = kwargs.get("device")
+    if device is not None and _device.device(device).type != "cpu":
+        raise RuntimeError(f"legacy constructor expects device type: cpu but device type: "
+                           f"{_device.device(device).type} was passed")
+    target = get_default_dtype() if dtype is None else dtype
+    if not args:
+        return Tensor._result(np.zeros((0,), dtype=target.numpy))
+    first = args[0]
+    if len(args) == 1 and isinstance(first, Tensor):
+        if dtype is not None and first._data.dtype != dtype.numpy:
+            raise TypeError(f"expected {_options(dtype)} (got {_options(first.dtype)})")
+        return first.view_as(first)
+    if len(args) == 1 and not isinstance(first, Size) and _size_entry(first) is None:
+        if isinstance(first, (str, bytes)):
+            raise TypeError(f"{name}(): invalid data type '{type(first).__name__}'")
+        if not isinstance(first, _SEQUENCES):
+            raise TypeError(f"{name}(): data must be a sequence (got {type(first).__name__})")
+        return Tensor._result(_to_array(first, target))
+    sizes = tuple(first) if len(args) == 1 and isinstance(first, Size) else args
+    shape = []
+    for position, size in enumerate(sizes, start=1):
+        entry = _size_entry(size)
+        if entry is None:
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                            f"{position} with error \"type must be tuple of ints,but got "
+                            f"{type(size).__name__}\"")
+        shape.append(entry)
+    if any(size < 0 for size in shape):
+        negative = next(size for size in shape if size < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {negative}: "
+                           f"{shape}")
+    return Tensor._result(np.zeros(tuple(shape), dtype=target.numpy))
+
+
+def _size_entry(value):
+    """``value`` as one size (an int, a NumPy int or a one-element integer tensor), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, Tensor) and value._data.size == 1 and value._data.dtype.kind in "iu":
+        return int(value._data.reshape(()).item())
+    return None
+
+
+def _described(args, kwargs):
+    """How PyTorch's argument errors list what they got: ``list, requires_grad=bool``."""
+    return ", ".join([type(arg).__name__ for arg in args] +
+                     [f"{key}={type(value).__name__}" for key, value in kwargs.items()])
+
+
+def _options(dtype):
+    """The TensorOptions text of PyTorch's legacy-constructor dtype error."""
+    return (f"TensorOptions(dtype={dtype._cpp_type}, device=cpu, layout=Strided, "
+            f"requires_grad=false (default), pinned_memory=false (default), "
+            f"memory_format=(nullopt))")
+
 
 def _init(tensor, array):
     tensor._data = array
@@ -388,15 +464,18 @@ def _normalize_dim(dim, ndim):
 
 
 def _to_array(data, dtype=None):
-    """Convert Python data, arrays or tensors to an ndarray with PyTorch's dtype inference."""
+    """Convert Python data, arrays or tensors to an ndarray with PyTorch's dtype inference
+    (``torch.tensor``'s): floats are the default dtype, ints int64, NumPy values keep theirs."""
     if isinstance(data, Tensor):
         array = data._data
     elif isinstance(data, np.ndarray):
         array = data
+        from_numpy_dtype(array.dtype)  # raises PyTorch's TypeError for unsupported types
     elif isinstance(data, np.generic):
         array = np.asarray(data)
+        from_numpy_dtype(array.dtype)
     else:
-        array = _from_python(data)
+        return _from_python(data, None if dtype is None else to_dtype(dtype))
     if dtype is not None:
         numpy_dtype = to_dtype(dtype).numpy
         if array.dtype != numpy_dtype:
@@ -406,44 +485,186 @@ def _to_array(data, dtype=None):
     return array
 
 
-def _from_python(data):
-    """Infer float (default dtype) / int64 / bool from nested Python sequences."""
-    if isinstance(data, (list, tuple)):
-        flat = _flatten_python(data)
-        if any(isinstance(item, Tensor) for item in flat):
-            data = _replace_tensors(data)
-    array = np.array(data)
-    kind = array.dtype.kind
-    if kind == "f":
-        return array.astype(get_default_dtype().numpy, copy=False)
-    if kind in "iu":
-        return array.astype(np.int64, copy=False)
-    if kind == "b":
+# Containers that torch.tensor reads as a dimension (tensors inside them are read too, but only
+# where a dimension is expected; where a number is expected they must hold one element).
+_SEQUENCES = (list, tuple, range, bytearray, np.ndarray)
+_PYTHON_NUMBERS = (bool, int, float)
+
+
+def _from_python(data, dtype=None):
+    """An ndarray from Python numbers in nested sequences, as torch.tensor builds one: the dtype
+    inferred from every element (or ``dtype``, an ember dtype, converting each element), the
+    shape from the first elements, and PyTorch's exception types and messages for the rest."""
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    if not isinstance(data, _SEQUENCES):
+        target = _infer_dtype(data) if dtype is None else dtype
+        return _store([data], target).reshape(())
+    array = _regular_numbers(data, dtype)
+    if array is not None:
         return array
-    if kind == "O" or kind == "U" or kind == "S":
-        raise TypeError(f"Could not infer dtype of {type(data).__name__}"
-                        if kind != "O" else "tensor(): expected a sequence of numbers with a "
-                                            "regular shape")
-    if kind == "c":
-        raise TypeError("ember does not support complex tensors")
-    return array
+    shape = _first_sizes(data)
+    target = _infer_dtype(data) if dtype is None else dtype
+    leaves = []
+    _collect(data, shape, leaves)
+    if not leaves:
+        return np.zeros(shape, dtype=target.numpy)
+    if any(isinstance(leaf, np.ndarray) for leaf in leaves):  # tensors where a dimension is
+        return np.concatenate([_store(leaf if isinstance(leaf, np.ndarray) else [leaf], target)
+                               for leaf in leaves]).reshape(shape)
+    return _store(leaves, target).reshape(shape)
 
 
-def _flatten_python(data):
+def _regular_numbers(data, dtype):
+    """The fast path: nested lists and tuples of plain bools, ints and floats of a regular
+    shape, converted by NumPy in one call; None when anything else is in there (the general
+    path then applies PyTorch's rules and messages)."""
+    level = [data]
+    found = set()
+    while level:
+        kinds = set()
+        for sequence in level:
+            kinds.update(map(type, sequence))
+        if kinds and kinds <= {list, tuple}:
+            level = [item for sequence in level for item in sequence]
+            continue
+        found = kinds
+        break
+    if not found or not found <= set(_PYTHON_NUMBERS):
+        return None
+    source = np.float64 if float in found else np.int64 if int in found else np.bool_
+    try:
+        array = np.array(data, dtype=source)
+    except (ValueError, OverflowError):  # ragged, or an int beyond int64: the general path
+        return None
+    if dtype is None:
+        dtype = get_default_dtype() if float in found else (
+            _dtype.int64 if int in found else _dtype.bool_)
+    return _cast_checked(array, dtype)
+
+
+def _cast_checked(array, target):
+    """``array`` (bool, int64 or float64) as ``target``, refusing what PyTorch refuses: a value
+    outside an integer type's range (floats are truncated; unsigned types take negative ints
+    down to -max, wrapped modulo 2**bits)."""
+    if target.numpy.kind in "iu" and array.dtype.kind in "if" and array.size:
+        limits = np.iinfo(target.numpy)
+        if array.dtype.kind == "f":
+            inside = (array >= limits.min) & (array <= limits.max)
+        elif limits.min == 0:
+            inside = (array >= -int(limits.max)) & (array <= limits.max)
+        else:
+            inside = (array >= limits.min) & (array <= limits.max)
+        if not inside.all():
+            raise RuntimeError(f"value cannot be converted to type {target.name} without "
+                               f"overflow")
+        if array.dtype.kind == "f":
+            array = array.astype(np.int64)
+    with np.errstate(over="ignore"):  # a float beyond float32's range is inf, as in PyTorch
+        return array.astype(target.numpy, copy=False)
+
+
+def _first_sizes(data):
+    """The shape that the first element of each level gives (PyTorch's compute_sizes)."""
+    shape = []
+    item = data
+    while isinstance(item, _SEQUENCES) and not (isinstance(item, np.ndarray) and item.ndim == 0):
+        if len(shape) == 32:
+            raise ValueError("too many dimensions: the data is nested more than 32 deep")
+        shape.append(len(item))
+        if len(item) == 0:
+            break
+        item = item[0]
+        if isinstance(item, (str, np.str_)):
+            raise ValueError(f"too many dimensions '{type(item).__name__}'")
+    return tuple(shape)
+
+
+def _collect(data, shape, leaves):
+    """Depth-first through the sequences, checking each length against ``shape``: the numbers
+    in order, and the values of a tensor that stands where a dimension is expected."""
+    stack = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth == len(shape):
+            leaves.append(item[()] if isinstance(item, np.ndarray) else item)
+            continue
+        if isinstance(item, Tensor):
+            if item._data.shape != shape[depth:]:
+                raise ValueError(f"expected sequence of length {shape[depth]} at dim {depth} "
+                                 f"(got {item._data.shape[0] if item._data.ndim else 0})")
+            leaves.append(item._data.reshape(-1))
+            continue
+        if not isinstance(item, _SEQUENCES):
+            raise TypeError("not a sequence")
+        if len(item) != shape[depth]:
+            raise ValueError(f"expected sequence of length {shape[depth]} at dim {depth} (got "
+                             f"{len(item)})")
+        stack.extend((element, depth + 1) for element in reversed(list(item)))
+
+
+def _infer_dtype(data):
+    """torch.tensor's dtype of ``data``: the promotion of every element's (bool, int64 for
+    ints, the default dtype for floats, a NumPy value's or tensor's own)."""
+    result = None
     stack = [data]
-    flat = []
     while stack:
         item = stack.pop()
-        if isinstance(item, (list, tuple)):
+        if isinstance(item, Tensor):
+            found = from_numpy_dtype(item._data.dtype)
+        elif isinstance(item, np.ndarray):
+            found = from_numpy_dtype(item.dtype)
+        elif isinstance(item, (list, tuple, range, bytearray)):
             stack.extend(item)
+            continue
+        elif isinstance(item, (str, bytes, np.str_)):
+            raise TypeError(f"new(): invalid data type '{type(item).__name__}'")
+        elif isinstance(item, np.generic):
+            found = from_numpy_dtype(item.dtype)
+        elif isinstance(item, bool):
+            found = _dtype.bool_
+        elif isinstance(item, int):
+            found = _dtype.int64
+        elif isinstance(item, float):
+            found = get_default_dtype()
+        elif isinstance(item, complex):
+            raise TypeError("ember does not support complex tensors")
         else:
-            flat.append(item)
-    return flat
+            raise RuntimeError(f"Could not infer dtype of {type(item).__name__}")
+        result = found if result is None else _dtype.promote_types(result, found)
+    return get_default_dtype() if result is None else result
 
 
-def _replace_tensors(data):
-    if isinstance(data, (list, tuple)):
-        return [_replace_tensors(item) for item in data]
-    if isinstance(data, Tensor):
-        return data._data.tolist() if data._data.ndim else data.item()
-    return data
+def _store(values, target):
+    """Python or NumPy numbers (or one-element tensors) converted to ``target`` as PyTorch
+    stores them; an ndarray (a tensor's values) is cast as it is."""
+    if isinstance(values, np.ndarray):
+        return values.astype(target.numpy)
+    return _cast_checked(np.array([_number(value, target) for value in values]), target)
+
+
+def _number(value, target):
+    """One element as the Python number that ``target`` stores, or PyTorch's error."""
+    if isinstance(value, Tensor):
+        if value._data.size != 1:
+            if target.numpy.kind in "iub":
+                raise TypeError("only integer tensors of a single element can be converted to "
+                                "an index")
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        if target.numpy.kind in "iu" and value._data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        value = value._data.reshape(()).item()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if target.numpy.kind in "iu":
+        if not isinstance(value, (int, float)):
+            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an "
+                            f"integer")
+    elif not isinstance(value, (int, float)):
+        raise TypeError(f"must be real number, not {type(value).__name__}")
+    if isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63:
+        if target.numpy.kind in "iub":
+            raise ValueError("Overflow when unpacking long long")
+        return float(value)
+    return value

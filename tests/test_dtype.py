@@ -1,5 +1,6 @@
 """ember's dtypes (ember/_dtype.py): defaults and aliases as in PyTorch, finfo and iinfo."""
 import numpy as np
+import pytest
 
 import ember
 from ops.op_table import BadInputChecks, ValueChecks
@@ -36,6 +37,7 @@ def test_dtype_aliases_and_properties():
 BAD_INPUTS = {
     "finfo_int": lambda fw: fw.finfo(fw.int32),
     "iinfo_float": lambda fw: fw.iinfo(fw.float32),
+    "iinfo_bfloat16": lambda fw: fw.iinfo(fw.bfloat16),
 }
 
 
@@ -46,8 +48,151 @@ VALUES = {
                                                         fw.finfo(fw.float64))) + tuple(
         (info.bits, info.min, info.max, str(info.dtype))
         for info in (fw.iinfo(fw.int32), fw.iinfo(fw.int64), fw.iinfo(fw.uint8))),
+    "finfo_bfloat16": lambda fw: tuple(
+        (info.bits, info.eps, info.max, info.min, info.tiny, info.smallest_normal,
+         info.resolution, str(info.dtype), repr(info).replace("torch.", "ember."))
+        for info in (fw.finfo(fw.bfloat16),)),
+    "promote_types": lambda fw: tuple(
+        str(fw.promote_types(a, b)).split(".")[-1]
+        for a in (fw.bfloat16, fw.float16, fw.float32, fw.int64, fw.bool, fw.uint8)
+        for b in (fw.bfloat16, fw.float16, fw.float64, fw.int32, fw.bool)),
+    "python_float_dtype": lambda fw: (fw.zeros(2, dtype=float), fw.tensor([1], dtype=float),
+                                      fw.ones(2).to(float)),
 }
 
 
 class TestDtype(BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""
+
+
+# ---- bfloat16 ------------------------------------------------------------------------------------
+def _bfloat16_pair(torch, values):
+    """The same float32 values as a bfloat16 tensor in each library."""
+    values = np.asarray(values, dtype=np.float32)
+    return ember.tensor(values).to(ember.bfloat16), torch.tensor(values).to(torch.bfloat16)
+
+
+def _same_values(ours, theirs):
+    """Bit-for-bit the same bfloat16 (or other) values, compared through float32."""
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy())
+
+
+def test_bfloat16_is_lazy_and_exists():
+    import subprocess
+    import sys
+    code = ("import sys, ember; assert 'ml_dtypes' not in sys.modules; "
+            "assert ember.bfloat16.is_floating_point and ember.bfloat16.itemsize == 2; "
+            "assert 'ml_dtypes' not in sys.modules; ember.zeros(1, dtype=ember.bfloat16); "
+            "assert 'ml_dtypes' in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert repr(ember.bfloat16) == "ember.bfloat16"
+    assert ember.bfloat16 is ember.BFloat16Tensor.dtype
+
+
+def test_bfloat16_rounding_and_casts_like_torch(torch):
+    values = np.random.default_rng(0).standard_normal(1000).astype(np.float32) * 100
+    values[:4] = [1.00390625, 1.01171875, -0.0, 65504.0]  # ties round to even
+    ours, theirs = _bfloat16_pair(torch, values)
+    _same_values(ours, theirs)
+    _same_values(ours.to(ember.int64), theirs.to(torch.int64))
+    _same_values(ember.tensor(values.tolist(), dtype=ember.bfloat16),
+                 torch.tensor(values.tolist(), dtype=torch.bfloat16))
+    _same_values(ember.tensor(values.astype(np.float64)).bfloat16(),
+                 torch.tensor(values.astype(np.float64)).bfloat16())
+    _same_values(ours.double(), theirs.double())
+    assert ours.type() == "ember.BFloat16Tensor"
+    _same_values(ember.tensor([1.5, 2.5]).type(ember.bfloat16),
+                 torch.tensor([1.5, 2.5]).type(torch.bfloat16))
+    _same_values(ember.BFloat16Tensor([1.1, 2.2]), torch.BFloat16Tensor([1.1, 2.2]))
+
+
+@pytest.mark.parametrize("values", [
+    [1.1, 2.2, 3.3], [[1e-5, 1000.0]], [1.0, 2.0, -3.0], [0.5], 7.25, [], [float("inf"), 1.0],
+    [1e30, 1.0], list(np.linspace(-3, 3, 2000))], ids=lambda values: str(values)[:20])
+def test_bfloat16_prints_as_torch(torch, values):
+    ours, theirs = _bfloat16_pair(torch, values)
+    assert repr(ours) == repr(theirs).replace("torch.", "ember.")
+    assert repr(ours.requires_grad_()) == repr(theirs.requires_grad_()).replace("torch.", "ember.")
+
+
+@pytest.mark.parametrize("operation", ["add", "sub", "mul", "div", "neg", "exp", "tanh", "relu"])
+def test_bfloat16_elementwise_like_torch(torch, operation):
+    generator = np.random.default_rng(1)
+    a_values = generator.standard_normal((7, 9)).astype(np.float32)
+    b_values = generator.uniform(0.5, 2.0, (7, 9)).astype(np.float32)
+    a, torch_a = _bfloat16_pair(torch, a_values)
+    b, torch_b = _bfloat16_pair(torch, b_values)
+    if operation in ("add", "sub", "mul", "div"):
+        _same_values(getattr(ember, operation)(a, b), getattr(torch, operation)(torch_a, torch_b))
+        _same_values(getattr(ember, operation)(a, 3), getattr(torch, operation)(torch_a, 3))
+        _same_values(getattr(ember, operation)(a, 0.3), getattr(torch, operation)(torch_a, 0.3))
+    else:
+        _same_values(getattr(ember, operation)(a), getattr(torch, operation)(torch_a))
+
+
+def _within_one_ulp(ours, theirs):
+    """bfloat16 results that accumulate differently: at most one bfloat16 step apart."""
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    mine = ours.float().numpy()
+    other = theirs.float().numpy()
+    np.testing.assert_allclose(mine, other, rtol=2.0 ** -8, atol=1e-30)
+
+
+def test_bfloat16_matmul_and_reductions_like_torch(torch):
+    generator = np.random.default_rng(2)
+    a, torch_a = _bfloat16_pair(torch, generator.standard_normal((8, 64)))
+    b, torch_b = _bfloat16_pair(torch, generator.standard_normal((64, 5)))
+    _within_one_ulp(a @ b, torch_a @ torch_b)
+    _within_one_ulp(a.sum(), torch_a.sum())
+    _within_one_ulp(a.sum(dim=1), torch_a.sum(dim=1))
+    _within_one_ulp(a.mean(), torch_a.mean())
+    _within_one_ulp(a.mean(dim=0, keepdim=True), torch_a.mean(dim=0, keepdim=True))
+    # Accumulated in float32: 4096 ones sum to 4096 (a bfloat16 running sum stops at 256).
+    _same_values(ember.ones(4096, dtype=ember.bfloat16).sum(),
+                 torch.ones(4096, dtype=torch.bfloat16).sum())
+
+
+def test_bfloat16_promotion_like_torch(torch):
+    pairs = [("bfloat16", "float16"), ("bfloat16", "float32"), ("bfloat16", "int64"),
+             ("int32", "bfloat16"), ("bool", "bfloat16"), ("bfloat16", "float64")]
+    for left, right in pairs:
+        ours = ember.ones(2, dtype=getattr(ember, left)) + ember.ones(2, dtype=getattr(ember, right))
+        theirs = torch.ones(2, dtype=getattr(torch, left)) + \
+            torch.ones(2, dtype=getattr(torch, right))
+        assert str(ours.dtype)[6:] == str(theirs.dtype)[6:], (left, right)
+    scalar = ember.ones(2, dtype=ember.bfloat16) * ember.tensor(2.0)  # 0-d float32
+    assert scalar.dtype is ember.bfloat16
+    assert (ember.ones(2, dtype=ember.int64) * ember.tensor(2.0, dtype=ember.bfloat16)).dtype \
+        is ember.bfloat16
+
+
+def test_bfloat16_training_step_like_torch(torch):
+    """A linear layer in bfloat16: forward, backward and an SGD step as torch computes them."""
+    generator = np.random.default_rng(3)
+    weight = generator.standard_normal((4, 6)).astype(np.float32)
+    inputs = generator.standard_normal((5, 6)).astype(np.float32)
+    results = []
+    for fw in (ember, torch):
+        layer = fw.nn.Linear(6, 4, bias=False)
+        with fw.no_grad():
+            layer.weight.copy_(fw.tensor(weight))
+        layer = layer.to(fw.bfloat16)
+        loss = layer(fw.tensor(inputs).to(fw.bfloat16)).square().mean()
+        loss.backward()
+        fw.optim.SGD(layer.parameters(), lr=0.1).step()
+        results.append((loss, layer.weight.grad, layer.weight))
+    for ours, theirs in zip(*results):
+        _within_one_ulp(ours.detach(), theirs.detach())
+
+
+def test_bfloat16_save_and_load(tmp_path, torch):
+    values = ember.tensor([1.1, -2.5, 3e38, float("nan")], dtype=ember.bfloat16)
+    ember.save({"values": values, "dtype": ember.bfloat16}, tmp_path / "ours.safetensors")
+    loaded = ember.load(tmp_path / "ours.safetensors")
+    assert loaded["dtype"] is ember.bfloat16 and loaded["values"].dtype is ember.bfloat16
+    np.testing.assert_array_equal(loaded["values"].float().numpy(), values.float().numpy())
+    torch.save({"w": torch.tensor([1.1, -2.5], dtype=torch.bfloat16)}, tmp_path / "theirs.pt")
+    from_torch = ember.load(tmp_path / "theirs.pt")["w"]
+    assert from_torch.dtype is ember.bfloat16
+    assert from_torch.float().tolist() == [1.1015625, -2.5]

@@ -77,8 +77,10 @@ def test_tensor_copies_and_from_numpy_shares_memory():
 
 
 def test_factory_errors():
-    with pytest.raises(RuntimeError, match="negative dimension"):
+    with pytest.raises(RuntimeError, match="zeros: Dimension size must be non-negative"):
         ember.zeros(-1)
+    with pytest.raises(RuntimeError, match="negative dimension -1"):
+        ember.ones(2, -1)
     with pytest.raises(TypeError):
         ember.from_numpy([1, 2])
     with pytest.raises(TypeError):
@@ -107,6 +109,27 @@ def test_factory_errors_match_torch(torch):
 
 BAD_INPUTS = {
     "normal_negative_std": lambda fw: fw.normal(0.0, -1.0, size=(2,)),
+    "normal_no_size": lambda fw: fw.normal(0.0, 1.0),
+    "normal_float_size": lambda fw: fw.normal(0.0, 1.0, (2.5,)),
+    "normal_str_mean": lambda fw: fw.normal("a", 1.0, (2,)),
+    "normal_shapes": lambda fw: fw.normal(fw.zeros(2), fw.ones(3)),
+    "normal_integer_mean": lambda fw: fw.normal(fw.zeros(2, dtype=fw.int64), 1.0),
+    "tensor_none": lambda fw: fw.tensor(None),
+    "tensor_set": lambda fw: fw.tensor({1, 2}),
+    "tensor_overflow_int64": lambda fw: fw.tensor([2 ** 63]),
+    "tensor_uint8_overflow": lambda fw: fw.tensor([1, 300], dtype=fw.uint8),
+    "tensor_str_dtype": lambda fw: fw.tensor([1, 2], dtype="float32"),
+    "as_tensor_ragged": lambda fw: fw.as_tensor([[1], [2, 3]]),
+    "from_numpy_objects": lambda fw: fw.from_numpy(np.array([1], dtype=object)),
+    "bernoulli_integer": lambda fw: fw.bernoulli(fw.tensor([1, 0])),
+    "bernoulli_probability": lambda fw: fw.bernoulli(fw.tensor([1.5])),
+    "multinomial_negative": lambda fw: fw.multinomial(fw.tensor([1.0, -1.0]), 1),
+    "multinomial_too_many": lambda fw: fw.multinomial(fw.tensor([1.0, 1.0]), 3),
+    "randint_like_bounds": lambda fw: fw.randint_like(fw.ones(2), 5, 2),
+    "full_like_str": lambda fw: fw.full_like(fw.ones(2), "a"),
+    "full_like_overflow": lambda fw: fw.full_like(fw.ones(2, dtype=fw.uint8), 300),
+    "rand_like_integer": lambda fw: fw.rand_like(fw.ones(2, dtype=fw.int64)),
+    "randn_like_integer": lambda fw: fw.randn_like(fw.ones(2), dtype=fw.int64),
 }
 
 
@@ -130,3 +153,287 @@ def test_normal_shapes_dtypes_and_statistics():
     assert ember.normal(means, 0.0).abs().max().item() == 0.0
     ember.manual_seed(1)
     np.testing.assert_array_equal(ember.normal(2.0, 3.0, size=(20000,)).numpy(), samples.numpy())
+
+
+# ---- bad arguments: torch's exception type and message (issue 13) ------------------------------
+ERRORS = {
+    # sizes
+    **{f"{name}({arguments})": f"fw.{name}({arguments})"
+       for name in ("zeros", "ones", "empty", "rand", "randn")
+       for arguments in ("2.9", "'a'", "(2, 2.5)", "None", "True", "torch_tensor(2.)",
+                         "(2,), 3" if name in ("zeros", "ones", "empty") else "2, (3,)",
+                         "2, size=(2,)", "2, dtype='float32'", "2, 3.0",
+                         "2, requires_grad=1" if name in ("zeros", "ones", "empty") else "-1",
+                         "[2, -1]")},
+    "zeros(-1)": "fw.zeros(-1)",
+    "rand(int64)": "fw.rand(2, dtype=fw.int64)",
+    "randn(int64)": "fw.randn(2, dtype=fw.int64)",
+    "rand(bool)": "fw.rand(2, dtype=fw.bool)",
+    # full
+    "full(str)": "fw.full((2,), 'x')",
+    "full(None)": "fw.full((2,), None)",
+    "full(list)": "fw.full((2,), [1])",
+    "full(float size)": "fw.full(2.5, 1)",
+    "full(int size)": "fw.full(2, 1)",
+    "full(float in size)": "fw.full([2.5], 1)",
+    "full(1-d tensor)": "fw.full((2,), torch_tensor([1.5]))",
+    "full(float overflow)": "fw.full((2,), 1e40, dtype=fw.float32)",
+    "full(uint8 overflow)": "fw.full((2,), 300, dtype=fw.uint8)",
+    "full(int64 overflow)": "fw.full((2,), 2 ** 63)",
+    "full(nan int)": "fw.full((2,), float('nan'), dtype=fw.int64)",
+    "full(float16 overflow)": "fw.full((2,), 70000.0, dtype=fw.float16)",
+    # ranges
+    "arange(str)": "fw.arange('a')",
+    "arange(None)": "fw.arange(None)",
+    "arange(step 0)": "fw.arange(0, 10, 0.0)",
+    "arange(inf)": "fw.arange(float('inf'))",
+    "arange(nan)": "fw.arange(0, float('nan'))",
+    "arange(bool)": "fw.arange(10, dtype=fw.bool)",
+    "arange(sign)": "fw.arange(1, 0)",
+    "arange(1-d tensor)": "fw.arange(torch_tensor([3]))",
+    "arange(huge)": "fw.arange(2 ** 70)",
+    "linspace(negative)": "fw.linspace(0, 1, -1)",
+    "linspace(1-d start)": "fw.linspace(torch_tensor([0.0, 1.0]), 1, 3)",
+    "logspace(negative)": "fw.logspace(0, 1, -1)",
+    "eye(negative)": "fw.eye(-1)",
+    "eye(negative m)": "fw.eye(2, -1)",
+    "eye(float)": "fw.eye(2.5)",
+    "eye(str)": "fw.eye('a')",
+    # random integers
+    "randint(float size)": "fw.randint(10, (2.5,))",
+    "randint(int size)": "fw.randint(0, 10)",
+    "randint(order)": "fw.randint(5, 2, (3,))",
+    "randint(bool)": "fw.randint(0, 10, (2,), dtype=fw.bool)",
+    "randint(uint8 high)": "fw.randint(0, 300, (2,), dtype=fw.uint8)",
+    "randint(uint8 low)": "fw.randint(-1, 3, (2,), dtype=fw.uint8)",
+    "randint(str)": "fw.randint('a', (2,))",
+    "randint(huge)": "fw.randint(0, 2 ** 70, (2,))",
+    "randint(negative)": "fw.randint(0, 10, [2, -1])",
+    "randperm(negative)": "fw.randperm(-1)",
+    "randperm(float)": "fw.randperm(2.5)",
+    "randperm(bool)": "fw.randperm(3, dtype=fw.bool)",
+    # like factories
+    **{f"{name}({argument})": f"fw.{name}({argument})"
+       for name in ("zeros_like", "ones_like", "empty_like", "rand_like", "randn_like")
+       for argument in ("3", "[1, 2]", "None", "np.zeros(2)")},
+    "full_like(None)": "fw.full_like(fw.ones(2), None)",
+    "full_like(int)": "fw.full_like(3, 1)",
+    # data
+    "tensor(str)": "fw.tensor('abc')",
+    "tensor(str in list)": "fw.tensor([1, 'a'])",
+    "tensor(str list)": "fw.tensor(['a'])",
+    "tensor(ragged)": "fw.tensor([[1], [2, 3]])",
+    "tensor(ragged deeper)": "fw.tensor([[[1]], [[2, 3]]])",
+    "tensor(not a sequence)": "fw.tensor([[1, 2], 3])",
+    "tensor(list where int)": "fw.tensor([1, [2, 3]])",
+    "tensor(list where float)": "fw.tensor([1.0, [2]])",
+    "tensor(None in list)": "fw.tensor([1, None])",
+    "tensor(dict)": "fw.tensor({'a': 1})",
+    "tensor(object)": "fw.tensor(object())",
+    "tensor(bytes)": "fw.tensor(b'ab')",
+    "tensor(tensors)": "fw.tensor([torch_tensor([1.0, 2.0]), torch_tensor([3.0, 4.0])])",
+    "tensor(int tensors)": "fw.tensor([torch_tensor([1, 2])])",
+    "tensor(float tensor as int)": "fw.tensor([torch_tensor(1.0)], dtype=fw.int64)",
+    "tensor(uint8 float)": "fw.tensor([-1.5], dtype=fw.uint8)",
+    "tensor(int32)": "fw.tensor([2 ** 31], dtype=fw.int32)",
+    "tensor(int64 float)": "fw.tensor([1e19], dtype=fw.int64)",
+    "tensor(str as float)": "fw.tensor([1, 'a'], dtype=fw.float32)",
+    "tensor(object array)": "fw.tensor(np.array([1, 2], dtype=object))",
+    "as_tensor(None)": "fw.as_tensor(None)",
+}
+
+
+def _evaluate(source, fw, torch):
+    with_tensors = {"fw": fw, "np": np, "torch_tensor": fw.tensor}
+    return eval(source, with_tensors)
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_bad_arguments_raise_torchs_error(name, torch):
+    source = ERRORS[name]
+    with pytest.raises(Exception) as theirs:
+        _evaluate(source, torch, torch)
+    with pytest.raises(Exception) as ours:
+        _evaluate(source, ember, torch)
+    assert type(ours.value) is type(theirs.value)
+    expected = str(theirs.value)
+    if "invalid combination of arguments" in expected:  # torch lists its overloads; ember
+        return  # names the argument instead
+    assert str(ours.value) == expected.replace("torch.", "ember.").replace(
+        "complex64, complex128, ", "").replace("uint64, uint32, uint16, ", "") \
+        .replace("ember.dtype", "torch.dtype"), source
+
+
+# ---- values (issue 10: size=, Python types as dtypes, legacy constructors) ---------------------
+VALUE_CASES = {
+    "zeros(size=)": "fw.zeros(size=(2, 3))",
+    "ones(size=)": "fw.ones(size=[2])",
+    "empty(size=) shape": "fw.empty(size=(2, 3)).shape",
+    "rand(size=) shape": "fw.rand(size=(2, 3)).shape",
+    "randn(size=) shape": "fw.randn(size=(4,)).shape",
+    "zeros(numpy int)": "fw.zeros(np.int64(2))",
+    "zeros(int tensor)": "fw.zeros(torch_tensor(2))",
+    "zeros(Size)": "fw.zeros(fw.Size([2, 1]))",
+    "zeros(())": "fw.zeros(())",
+    "zeros(float)": "fw.zeros(2, dtype=float)",
+    "zeros(int)": "fw.zeros(2, dtype=int)",
+    "zeros(bool)": "fw.zeros(2, dtype=bool)",
+    "full(size=)": "fw.full(size=(2,), fill_value=3)",
+    "full(bool)": "fw.full((2,), True)",
+    "full(float to int)": "fw.full((2,), 1.5, dtype=fw.int64)",
+    "full(negative uint8)": "fw.full((2,), -1, dtype=fw.uint8)",
+    "full(0-d tensor)": "fw.full((2,), torch_tensor(1.5))",
+    "full(numpy float32)": "fw.full((2,), np.float32(1.5))",
+    "full(numpy int32)": "fw.full((2,), np.int32(3))",
+    "full(inf)": "fw.full((2,), float('inf'), dtype=fw.float16)",
+    "arange(tensor)": "fw.arange(torch_tensor(3))",
+    "arange(keywords)": "fw.arange(start=1, end=4)",
+    "linspace(int64)": "fw.linspace(0, 1, 3, dtype=fw.int64)",
+    "linspace(tensor steps)": "fw.linspace(0, 1, torch_tensor(3))",
+    "eye(tensor)": "fw.eye(torch_tensor(2))",
+    "eye(bool)": "fw.eye(2, dtype=fw.bool)",
+    "randint(size=) shape": "fw.randint(10, size=(2,)).shape",
+    "randint(float dtype) dtype": "fw.randint(0, 10, (2,), dtype=fw.float32).dtype",
+    "randperm(float) sorted": "fw.randperm(3, dtype=fw.float32).sort()[0]",
+    "tensor(mixed)": "fw.tensor([1, 2.5])",
+    "tensor(bool and int)": "fw.tensor([True, 1])",
+    "tensor(bool and float)": "fw.tensor([True, 1.5])",
+    "tensor(numpy float64)": "fw.tensor([np.float64(1), 2])",
+    "tensor(numpy float32)": "fw.tensor([np.float32(1), 2])",
+    "tensor(numpy int32)": "fw.tensor([np.int32(1)])",
+    "tensor(numpy int32 and int)": "fw.tensor([np.int32(1), 2])",
+    "tensor(0-d tensors)": "fw.tensor([torch_tensor(1), 2.5])",
+    "tensor(tensor as dimension)": "fw.tensor([[1], torch_tensor([2])])",
+    "tensor(arrays)": "fw.tensor([np.array([1, 2]), np.array([1.5, 2])])",
+    "tensor(range)": "fw.tensor(range(3))",
+    "tensor(bytearray)": "fw.tensor(bytearray(b'ab'))",
+    "tensor(empty nested)": "fw.tensor([[]])",
+    "tensor(huge float)": "fw.tensor([1e40])",
+    "tensor(uint8 wraps)": "fw.tensor([-1, -200], dtype=fw.uint8)",
+    "tensor(float to int64)": "fw.tensor([1.7, -2.7], dtype=fw.int64)",
+    "tensor(float to bool)": "fw.tensor([1.5, 0], dtype=fw.bool)",
+    "tensor(float16 inf)": "fw.tensor([1e300], dtype=fw.float16)",
+    "tensor(dtype=float)": "fw.tensor([1, 2], dtype=float)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_CASES))
+def test_values_and_dtypes_like_torch(name, torch):
+    ours = _evaluate(VALUE_CASES[name], ember, torch)
+    theirs = _evaluate(VALUE_CASES[name], torch, torch)
+    if isinstance(theirs, torch.Tensor):
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+        assert ours.tolist() == theirs.tolist()
+    elif isinstance(theirs, torch.dtype):
+        assert str(ours).split(".")[-1] == str(theirs).split(".")[-1]
+    else:
+        assert tuple(ours) == tuple(theirs)
+
+
+def test_out_writes_into_the_given_tensor():
+    out = ember.empty(2, 3)
+    result = ember.zeros(2, 3, out=out)
+    assert result is out and out.tolist() == [[0.0] * 3] * 2
+    ember.arange(4, out=out)
+    assert out.shape == (4,) and out.dtype is ember.float32 and out.tolist() == [0, 1, 2, 3]
+    integers = ember.zeros(0, dtype=ember.int64)
+    ember.full((2,), 7, out=integers)
+    assert integers.tolist() == [7, 7]
+    with pytest.warns(UserWarning, match="was resized"):
+        ember.ones(3, out=integers)
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        ember.zeros(2, out=ember.zeros(2, requires_grad=True))
+
+
+def test_legacy_constructors_like_torch(torch):
+    for source in ("T()", "T(16)", "T(3, 4)", "T(0)", "T([1, 2])", "T([[1, 2], [3, 4]])",
+                   "T((1, 2))", "T([])", "T(fw.Size([2, 3]))", "T(np.int64(3))",
+                   "T(np.array([1, 2]))", "T(np.array(3.0))", "T(range(3))", "T(2, device='cpu')",
+                   "fw.FloatTensor(2, 3)", "fw.LongTensor([1.7, -2.7])", "fw.LongTensor(3)",
+                   "fw.DoubleTensor([1])", "fw.IntTensor([1])", "fw.BoolTensor([1, 0])",
+                   "fw.ByteTensor([1, -1])", "fw.HalfTensor([1.5])", "fw.CharTensor([1])",
+                   "fw.ShortTensor([1])", "fw.LongTensor(fw.Size([2, 3]))",
+                   "fw.LongTensor((2, 3))", "fw.FloatTensor(np.array([1, 2]))",
+                   "T(torch_tensor([1, 2]))", "fw.ones(2).new(2, 3)", "fw.ones(2).new([1, 2])",
+                   "fw.ones(2).new()", "fw.ones(2).type(fw.LongTensor)",
+                   "fw.ones(2).type('torch.IntTensor')", "fw.ones(2).type(fw.int32)"):
+        theirs = eval(source, {"fw": torch, "T": torch.Tensor, "np": np,
+                               "torch_tensor": torch.tensor})
+        ours = eval(source, {"fw": ember, "T": ember.Tensor, "np": np,
+                             "torch_tensor": ember.tensor})
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1], source
+        assert tuple(ours.shape) == tuple(theirs.shape), source
+        if theirs.numel() and not source.startswith(("T(1", "T(3", "T(0", "T(fw.Size", "T(np.int",
+                                                     "T(2,", "fw.FloatTensor(2",
+                                                     "fw.LongTensor(3", "fw.LongTensor(fw",
+                                                     "fw.ones(2).new(2")):
+            assert ours.tolist() == theirs.tolist(), source
+
+
+def test_sizes_give_zeros_where_torch_leaves_memory_uninitialised():
+    assert ember.Tensor(16).tolist() == [0.0] * 16
+    assert ember.LongTensor(2, 2).tolist() == [[0, 0], [0, 0]]
+    assert ember.empty(3).tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("source", [
+    "T(2.5)", "T(-1)", "T(2, 3.0)", "T(True)", "T([1, 2], requires_grad=True)",
+    "T(2, dtype=fw.float64)", "T([1, 'a'])", "T([[1], [2, 3]])", "T('abc')", "T(None)",
+    "T(3, [2])", "T(2, device='cuda')", "fw.ByteTensor([1, 300])",
+    "fw.LongTensor(fw.ones(2))", "fw.ones(2).type('foo')", "fw.ones(2).type('x.Foo')"])
+def test_legacy_constructor_errors_like_torch(torch, source):
+    with pytest.raises(Exception) as theirs:
+        eval(source, {"fw": torch, "T": torch.Tensor})
+    with pytest.raises(Exception) as ours:
+        eval(source, {"fw": ember, "T": ember.Tensor})
+    assert type(ours.value) is type(theirs.value)
+    first_line = str(theirs.value).splitlines()[0]
+    assert str(ours.value).splitlines()[0] == first_line.replace("torch.", "ember.") or \
+        "invalid combination" in first_line
+
+
+def test_tensor_types_answer_isinstance_as_torch(torch):
+    for name in ("FloatTensor", "LongTensor", "DoubleTensor", "IntTensor", "BoolTensor",
+                 "ByteTensor", "HalfTensor"):
+        for value in ("fw.ones(2)", "fw.ones(2, dtype=fw.int64)", "fw.nn.Parameter(fw.ones(2))",
+                      "3", "[1.0]"):
+            expected = isinstance(eval(value, {"fw": torch}), getattr(torch, name))
+            assert isinstance(eval(value, {"fw": ember}), getattr(ember, name)) is expected, \
+                (name, value)
+        assert not issubclass(getattr(ember, name), ember.Tensor)
+        assert getattr(ember, name).dtype is getattr(ember, str(getattr(torch, name).dtype)[6:])
+    assert type(ember.FloatTensor(2)) is ember.Tensor
+    assert repr(ember.LongTensor) == "<class 'ember.LongTensor'>"
+
+
+def test_tensor_of_a_tensor_is_a_differentiable_alias():
+    leaf = ember.ones(2, requires_grad=True)
+    alias = ember.Tensor(leaf)
+    assert alias.requires_grad and alias.grad_fn is not None
+    (alias * 3).sum().backward()
+    assert leaf.grad.tolist() == [3.0, 3.0]
+    alias.data[0] = 5.0
+    assert leaf.tolist()[0] == 5.0
+
+
+def test_set_default_tensor_type(torch):
+    with pytest.warns(UserWarning, match="deprecated"):
+        ember.set_default_tensor_type(ember.DoubleTensor)
+    try:
+        assert ember.get_default_dtype() is ember.float64
+        assert ember.Tensor([1]).dtype is ember.float64
+        with pytest.warns(UserWarning):
+            ember.set_default_tensor_type("torch.FloatTensor")
+        assert ember.get_default_dtype() is ember.float32
+        with pytest.raises(TypeError, match="only floating-point types"), pytest.warns(
+                UserWarning):
+            ember.set_default_tensor_type(ember.LongTensor)
+    finally:
+        ember.set_default_dtype(ember.float32)
+
+
+def test_size_keyword_of_new_factories():
+    base = ember.ones(2, dtype=ember.int32)
+    for made in (base.new_zeros(size=(2, 3)), base.new_ones((2, 3)), base.new_empty(2, 3)):
+        assert made.shape == (2, 3) and made.dtype is ember.int32
+    assert base.new_empty(size=[4]).tolist() == [0, 0, 0, 0]

@@ -17,6 +17,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 ORDER = [
     ("ember._dtype", "ember._random", "ember._hooks", "ember._device",
      "ember.cuda", "ember._threads", "ember._grad_state"),
+    # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
+    ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit"),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
     ("ember.autograd.grad_mode",),
@@ -46,6 +48,7 @@ ORDER = [
     ("ember._factories", "ember.linalg", "ember._tensor_methods"),
     # autograd.functional stacks and reshapes Jacobian rows with the ops.
     ("ember.autograd.functional",),
+    ("ember.testing",),
     # nn: parameters and init < kernels < functional < layers < utilities over layers.
     ("ember.nn.parameter", "ember.nn.init"),
     ("ember.nn._kernels.conv", "ember.nn._kernels.padding"),
@@ -68,7 +71,9 @@ ORDER = [
     ("ember.distributed",),
     # ONNX export traces models and training-mode tools; an optional extra.
     ("ember.onnx",),
-    ("ember.cli", "ember.__main__"),
+    # the drop-in import of torch, then the command line (``ember run``, ``python -m ember.run``).
+    ("ember.compat",),
+    ("ember.cli", "ember.__main__", "ember.run"),
 ]
 # Deliberate upward edges: (importing module, imported module or package, scope), with reasons.
 ALLOWED = {

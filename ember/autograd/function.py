@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from .._dtype import from_numpy_dtype
+from .._dtype import from_numpy_dtype, is_floating
 from ..tensor import Tensor
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
@@ -103,7 +103,7 @@ class Op(Node):
                 ((arg.grad_fn, arg._output_nr) if arg.grad_fn is not None else (arg, 0))
                 if needed else None for arg, needed in zip(args, needs)])
             if single and ctx._non_differentiable is None:
-                if result._data.dtype.kind == "f":
+                if is_floating(result._data.dtype):
                     result._requires_grad = True
                     result.grad_fn = ctx
             else:
@@ -168,7 +168,7 @@ def _attach_outputs(ctx, output, results):
     for number, tensor in enumerate(results):
         if non_differentiable and id(outputs[number]) in non_differentiable:
             continue
-        if tensor._data.dtype.kind == "f":
+        if is_floating(tensor._data.dtype):
             tensor._requires_grad = True
             tensor.grad_fn = ctx
             tensor._output_nr = number

@@ -1,4 +1,4 @@
-"""The ``ember`` command: ``demo``, ``train``, ``eval`` and ``inspect``.
+"""The ``ember`` command: ``demo``, ``train``, ``eval``, ``inspect`` and ``run``.
 
 Bad input ends with one line ``ember: error: ...`` on stderr and exit status 2, before any work
 starts and never with a traceback; under ``--nproc`` the job says it once.
@@ -16,6 +16,7 @@ from .console import Interrupted, UsageError
 from .demo import DEMO_EPOCHS, missing_requirements, run_demo
 from .evaluate import run_eval, run_inspect
 from .models import DATASETS, MODELS
+from .run import add_parser as add_run_parser
 from .train import DEFAULT_OUT, DEFAULTS, MAX_SEED, OPTIMIZERS, check_output_folder, run_train
 
 
@@ -140,6 +141,8 @@ def build_parser():
     inspect.add_argument("checkpoint", type=checkpoint_file,
                          help="a checkpoint, or a folder of them (its latest epoch)")
     inspect.set_defaults(handler=run_inspect)
+
+    add_run_parser(commands)
     return parser
 
 

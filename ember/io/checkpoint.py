@@ -24,7 +24,7 @@ import numpy as np
 import safetensors.numpy
 
 from .._device import device as _ember_device
-from .._dtype import _BY_NAME, _FROM_NUMPY, dtype as _ember_dtype
+from .._dtype import _BY_NAME, _FROM_NUMPY, bfloat16, dtype as _ember_dtype
 from ..tensor import Size, Tensor
 from . import torch_files
 from .files import (MAX_ARRAY_BYTES, MAX_DIMENSIONS, CheckpointError, Corrupt, Truncated, Unsafe,
@@ -44,6 +44,16 @@ _DTYPE_TO_NUMPY = {"BOOL": np.dtype(np.bool_), "U8": np.dtype(np.uint8), "I8": n
                    "F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8"),
                    "U16": np.dtype("<u2"), "U32": np.dtype("<u4"), "U64": np.dtype("<u8")}
 _NUMPY_TO_DTYPE = {value.newbyteorder("="): code for code, value in _DTYPE_TO_NUMPY.items()}
+# bfloat16's bits are read as uint16 and viewed as ember's bfloat16 (ml_dtypes, imported only
+# when a file holds one).
+_DTYPE_TO_NUMPY["BF16"] = np.dtype("<u2")
+
+
+def _code(numpy_dtype):
+    """The safetensors dtype code of an array dtype, or None where there is none."""
+    if numpy_dtype.kind == "V" and numpy_dtype.name == "bfloat16":
+        return "BF16"
+    return _NUMPY_TO_DTYPE.get(numpy_dtype.newbyteorder("="))
 _SUPPORTED = ("tensors, NumPy arrays and scalars, dict, OrderedDict, Counter, list, tuple, set, "
               "frozenset, str, bytes, bytearray, int, float, complex, bool, None, ember.Size, "
               "dtypes and devices")
@@ -125,7 +135,7 @@ class _Encoder:
         name = self.names_by_id.get(id(owner))
         if name is not None:
             return name
-        if array.dtype not in _NUMPY_TO_DTYPE:
+        if _code(array.dtype) is None:
             raise TypeError(f"ember.save: cannot store an array of dtype {array.dtype} at "
                             f"{_describe(path)}")
         name = ".".join(path) if path else "tensor"
@@ -176,7 +186,7 @@ def _checksum(tree_json, arrays):
     crc = zlib.crc32(tree_json.encode("utf-8"))
     for name in sorted(arrays):
         array = arrays[name]
-        description = f"{name}\0{_NUMPY_TO_DTYPE[array.dtype.newbyteorder('=')]}\0{array.shape}\0"
+        description = f"{name}\0{_code(array.dtype)}\0{array.shape}\0"
         crc = zlib.crc32(description.encode("utf-8"), crc)
         crc = zlib.crc32(array.reshape(-1).view(np.uint8), crc)
     return f"{crc:08x}"
@@ -546,6 +556,8 @@ def _read_tensors(source, entries):
             array = array.astype(array.dtype.newbyteorder("="))
         if entry["dtype"] == "BOOL" and array.view(np.uint8).max(initial=0) > 1:
             raise Corrupt(f"tensor {name!r} holds bytes that are not booleans")
+        if entry["dtype"] == "BF16":
+            array = array.view(bfloat16.numpy)
         arrays[name] = array
     return arrays
 

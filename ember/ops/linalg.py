@@ -1,7 +1,7 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
 import numpy as np
 
-from .._dtype import cpp_type_name
+from .._dtype import cpp_type_name, low_precision_work_dtype
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
@@ -14,19 +14,21 @@ __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain
            "logdet", "matmul", "matrix_power", "mm", "mv", "outer", "slogdet", "tensordot", "vdot"]
 
 
-def _matmul_arrays(a, b):
-    """np.matmul, with float16 accumulated in float32 (as PyTorch's CPU kernel does; NumPy has
-    no float16 BLAS and would sum in float16, slowly)."""
-    if a.dtype == np.float16:
-        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
-    return np.matmul(a, b)
+def matmul_arrays(a, b):
+    """``np.matmul``, with float16 and bfloat16 multiplied in float32 (BLAS) and the result
+    rounded once, as PyTorch's CPU kernels compute them (NumPy has no float16 BLAS and would
+    sum in float16, slowly)."""
+    work = low_precision_work_dtype(a.dtype)
+    if work == a.dtype:
+        return np.matmul(a, b)
+    return np.matmul(a.astype(work), b.astype(work)).astype(a.dtype)
 
 
 def _product(a, b):
     """a @ b inside a backward: arrays on the first-order path, recorded Tensors under
     create_graph."""
     if type(a) is np.ndarray and type(b) is np.ndarray:
-        return _matmul_arrays(a, b)
+        return matmul_arrays(a, b)
     return a @ b
 
 
@@ -38,7 +40,7 @@ class MatMul(Op):
         needs_a, needs_b = ctx.needs_input_grad
         ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
         ctx.shapes = (a.shape, b.shape)
-        return np.asarray(_matmul_arrays(a, b))
+        return np.asarray(matmul_arrays(a, b))
 
     @staticmethod
     def backward(ctx, grad):

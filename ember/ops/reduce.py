@@ -3,7 +3,7 @@ import builtins
 
 import numpy as np
 
-from .._dtype import get_default_dtype, scalar_type_name
+from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from .elementwise import lerp, maximum, minimum, sqrt
@@ -65,6 +65,10 @@ class Sum(Op):
         ctx.axes_keepdim = (axes, keepdim)
         out_dtype = dtype.numpy if dtype is not None else (
             np.int64 if x.dtype.kind in "biu" else x.dtype)
+        work = accumulation_dtype(np.dtype(out_dtype))
+        if work != out_dtype:  # bfloat16: accumulated in float32, rounded once
+            return np.asarray(np.sum(x.astype(work), axis=axes, keepdims=keepdim)).astype(
+                out_dtype)
         return np.asarray(np.sum(x, axis=axes, keepdims=keepdim, dtype=out_dtype))
 
     @staticmethod
@@ -80,12 +84,16 @@ class Mean(Op):
     def forward(ctx, x, axes, keepdim, dtype):
         if dtype is not None:
             x = x.astype(dtype.numpy)
-        if x.dtype.kind != "f":
+        if not is_floating(x.dtype):
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
                                f"a floating point or complex dtype. Got: "
                                f"{scalar_type_name(x.dtype)}")
         ctx.shape = x.shape
         ctx.axes_keepdim = (axes, keepdim)
+        work = accumulation_dtype(x.dtype)
+        if work != x.dtype:  # bfloat16: accumulated in float32, rounded once
+            return np.asarray(np.mean(x.astype(work), axis=axes, keepdims=keepdim)).astype(
+                x.dtype)
         return np.asarray(np.mean(x, axis=axes, keepdims=keepdim))
 
     @staticmethod

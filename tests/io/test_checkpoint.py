@@ -340,7 +340,7 @@ def test_header_with_valid_json_but_bad_layout(tmp_path):
 
     cases = [
         ({"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4, "needs 8"),
-        ({"t": {"dtype": "BF16", "shape": [1], "data_offsets": [0, 2]}}, b"\0" * 2, "BF16"),
+        ({"t": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}, b"\0", "F8_E4M3"),
         ({"t": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4, "shape"),
         ({"t": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\0" * 8, "starts at"),
         ({"t": {"dtype": "F32", "shape": [1]}}, b"\0" * 4, "malformed"),

@@ -137,15 +137,16 @@ def test_every_dtype_ember_has(torch, tmp_path, dtype):
     assert loaded["t"].dtype is getattr(ember, dtype)
 
 
-def test_bfloat16_loads_as_float32_exactly_with_a_warning(torch, tmp_path):
+def test_bfloat16_loads_as_bfloat16_exactly(torch, tmp_path):
     values = torch.randn(4, 3).to(torch.bfloat16)
     values[0, 0] = float("inf")
     values[0, 1] = float("nan")
     torch.save({"w": values}, str(tmp_path / "bf16.pt"))
-    with pytest.warns(UserWarning, match="bfloat16 tensors are loaded as float32 .exactly"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         loaded = ember.load(tmp_path / "bf16.pt")
-    assert loaded["w"].dtype is ember.float32
-    assert np.array_equal(loaded["w"].numpy(), values.float().numpy(), equal_nan=True)
+    assert loaded["w"].dtype is ember.bfloat16
+    assert np.array_equal(loaded["w"].float().numpy(), values.float().numpy(), equal_nan=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ember.load(_write(torch, {"w": torch.ones(2)}, tmp_path / "plain.pt"))

@@ -3,8 +3,9 @@ import math
 
 import numpy as np
 
-from ..._dtype import scalar_type_name
+from ..._dtype import low_precision_work_dtype, scalar_type_name
 from ...autograd.function import Op
+from ...ops.linalg import matmul_arrays
 
 
 class Linear(Op):
@@ -30,12 +31,13 @@ class Linear(Op):
         batch_shape = x.shape[:-1]
         # Explicit row count: reshape(-1, 0) cannot infer it for Linear(0, n).
         x_2d = x.reshape(math.prod(batch_shape), in_features)
-        if x.dtype == np.float16:
-            # NumPy has no float16 GEMM; PyTorch accumulates float16 products in float32.
-            out = np.matmul(x_2d.astype(np.float32), weight.T.astype(np.float32))
+        work = low_precision_work_dtype(x.dtype)
+        if work != x.dtype:
+            # float16/bfloat16: products and the bias accumulated in float32, rounded once.
+            out = np.matmul(x_2d.astype(work), weight.T.astype(work))
             if bias is not None:
-                out += bias
-            out = out.astype(np.float16)
+                out += bias.astype(work)
+            out = out.astype(x.dtype)
         else:
             out = np.matmul(x_2d, weight.T)
             if bias is not None:
@@ -54,9 +56,15 @@ class Linear(Op):
         grad_x = grad_weight = grad_bias = None
         needs_x, needs_weight, needs_bias = ctx.needs_input_grad
         if needs_x:
-            grad_x = xp.reshape(xp.matmul(grad_2d, weight), batch_shape + (weight.shape[1],))
+            grad_x = xp.reshape(_product(xp, grad_2d, weight), batch_shape + (weight.shape[1],))
         if needs_weight:
-            grad_weight = xp.matmul(grad_2d.T, xp.reshape(x, (rows, x.shape[-1])))
+            grad_weight = _product(xp, grad_2d.T, xp.reshape(x, (rows, x.shape[-1])))
         if needs_bias:
             grad_bias = xp.sum(grad_2d, axis=0)
         return grad_x, grad_weight, grad_bias
+
+
+def _product(xp, a, b):
+    """a @ b in a backward: float16/bfloat16 arrays in float32, recorded Tensors under
+    create_graph."""
+    return matmul_arrays(a, b) if xp is np else xp.matmul(a, b)

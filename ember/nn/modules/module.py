@@ -555,7 +555,7 @@ class Module:
         if target is None:
             return self
         target = _dtype.to_dtype(target)
-        if np.dtype(target.numpy).kind != "f":
+        if not target.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got "
                             f"desired dtype={target}")
         return self._apply(lambda tensor: tensor.to(target) if tensor.is_floating_point()

@@ -3,7 +3,7 @@ gradients unbroadcast and cast back, the binary and unary base classes, and the 
 path."""
 import numpy as np
 
-from ..._dtype import _FROM_NUMPY, from_numpy_dtype, get_default_dtype, result_type
+from ..._dtype import _FROM_NUMPY, from_numpy_dtype, get_default_dtype, is_floating, result_type
 from ...autograd.function import Op
 from ..._grad_state import _grad_state
 from ...tensor import Tensor
@@ -31,6 +31,28 @@ def _promote(a, b):
             return a, b
     target = _result_dtype(a, b).numpy
     return _cast(a, target), _cast(b, target)
+
+
+def _promote_unrounded(a, b):
+    """``_promote`` for mul and div: a Python number with a bfloat16 tensor stays unrounded, a
+    float32 value, as PyTorch computes these two in float32 (the result is rounded by
+    ``_bfloat16_result``); add and sub round the number to bfloat16 first, as PyTorch does."""
+    promoted_a, promoted_b = _promote(a, b)
+    if type(a) in (int, float) and type(promoted_b) is np.ndarray and \
+            promoted_b.dtype.kind == "V":
+        return np.float32(a), promoted_b
+    if type(b) in (int, float) and type(promoted_a) is np.ndarray and \
+            promoted_a.dtype.kind == "V":
+        return promoted_a, np.float32(b)
+    return promoted_a, promoted_b
+
+
+def _bfloat16_result(result, a, b):
+    """A mul or div result back in bfloat16 where an operand was (see ``_promote_unrounded``)."""
+    if result.dtype == np.float32 and any(isinstance(operand, np.ndarray) and
+                                          operand.dtype.kind == "V" for operand in (a, b)):
+        return result.astype(a.dtype if isinstance(a, np.ndarray) else b.dtype)
+    return result
 
 
 def _result_dtype(*operands):
@@ -201,7 +223,7 @@ def _unrecorded_binary(ufunc, name, doc, check_operand=None):
 
 def _floating(x):
     """Unary math on integer tensors computes in the default float dtype (PyTorch)."""
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         return x.astype(get_default_dtype().numpy)
     return x
 

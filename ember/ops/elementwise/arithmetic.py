@@ -4,12 +4,13 @@ import builtins
 
 import numpy as np
 
-from ..._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name
+from ..._dtype import from_numpy_dtype, get_default_dtype, is_floating, scalar_type_name
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _cast, _floating_pair, _grad_for, _operands, _plain_binary, _promote,
-    _raw, _result_dtype, _shape_dtype, _shape_error, _to_operand)
+    _Binary, _bfloat16_result, _binary_math, _cast, _floating_pair, _grad_for, _operands,
+    _plain_binary, _promote, _promote_unrounded, _raw, _result_dtype, _shape_dtype, _shape_error,
+    _to_operand)
 
 __all__ = ["abs", "absolute", "add", "addcdiv", "addcmul", "copysign", "div", "divide",
            "float_power", "floor_divide", "fmod", "frexp", "ldexp", "lerp", "mul", "multiply",
@@ -92,8 +93,8 @@ class Mul(_Binary):
         _Binary._remember(ctx, a, b)
         needs_a, needs_b = ctx.needs_input_grad
         ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
-        a, b = _promote(a, b)
-        return np.multiply(a, b)
+        a, b = _promote_unrounded(a, b)
+        return _bfloat16_result(np.multiply(a, b), a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -128,9 +129,9 @@ class Div(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
-        a, b = _promote(a, b)
-        if isinstance(a, np.ndarray) and a.dtype.kind != "f" or not isinstance(a, np.ndarray) \
-                and isinstance(b, np.ndarray) and b.dtype.kind != "f":
+        a, b = _promote_unrounded(a, b)
+        if isinstance(a, np.ndarray) and not is_floating(a.dtype) or not isinstance(
+                a, np.ndarray) and isinstance(b, np.ndarray) and not is_floating(b.dtype):
             # True division of integers gives the default float dtype.
             target = get_default_dtype().numpy
             a, b = _cast(a, target), _cast(b, target)
@@ -138,7 +139,7 @@ class Div(_Binary):
             a = np.asarray(a, dtype=get_default_dtype().numpy)
         ctx.save_for_backward(b, a if ctx.needs_input_grad[1] else None)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.true_divide(a, b)
+            return _bfloat16_result(np.true_divide(a, b), a, b)
 
     @staticmethod
     def backward(ctx, grad):

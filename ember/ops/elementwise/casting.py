@@ -1,6 +1,7 @@
 """Copies and casts as ops: cast (Tensor.to), clone, copy_into (Tensor.copy_), fill_like."""
 import numpy as np
 
+from ..._dtype import is_floating
 from ...autograd.function import Op
 from ._operands import _grad_for, _shape_dtype
 
@@ -16,7 +17,7 @@ class Cast(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        if ctx.source.kind != "f":
+        if not is_floating(ctx.source):
             return None, None
         return grad.astype(ctx.source), None
 

@@ -1,0 +1,198 @@
+"""The ``torch`` (and ``torchvision``) module tree as thin aliases of ember's modules.
+
+``torch.X`` is ``ember.X`` unless ``TABLE`` says otherwise; each alias is a module object of its
+own whose attributes are looked up in its ember module(s), so that a name ember lacks fails with
+an error naming the torch API rather than an AttributeError deep inside a script.
+"""
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
+
+from .version import TORCH_VERSION
+
+TOP_LEVEL = ("torch", "torchvision")
+
+# torch's module name -> the ember modules that provide it: submodules resolve under the first,
+# attributes are looked up in each in turn. The longest entry that is the name or a package
+# above it applies; below it, names map one to one (``torch.utils.data.sampler`` is
+# ``ember.data.sampler``).
+TABLE = {
+    "torch": ("ember",),
+    "torch.version": ("ember.compat.version",),
+    "torch.torch_version": ("ember.compat.version",),
+    "torch.random": ("ember._random",),
+    "torch.utils.data": ("ember.data",),
+    "torch.utils.data.distributed": ("ember.distributed.sampler",),
+    "torch.utils.hooks": ("ember._hooks",),
+    "torch.nn.modules.activation": ("ember.nn.modules.activation", "ember.nn.modules.attention"),
+    "torch.nn.modules.batchnorm": ("ember.nn.modules.batchnorm",
+                                   "ember.distributed.sync_batchnorm"),
+    "torch.nn.modules.channelshuffle": ("ember.nn.modules.pixelshuffle",),
+    "torch.nn.modules.instancenorm": ("ember.nn.modules.normalization",),
+    "torch.nn.modules.rnn": ("ember.nn.modules.rnn", "ember.nn.utils.rnn"),
+    "torch.optim.adamw": ("ember.optim.adam",),
+    "torchvision": ("ember.vision",),
+}
+
+# ember modules that are not the torch module of the same name (or not torch's at all): under a
+# torch name they are "not provided", never a silent stand-in.
+EMBER_ONLY = frozenset({
+    "torch.cli", "torch.compat", "torch.data", "torch.datasets", "torch.io", "torch.ops",
+    "torch.run", "torch.serialization.checkpoint", "torch.tensor", "torch.training",
+    "torch.utils.data.datasets", "torch.vision",
+})
+
+# Attributes that the alias itself holds (where torch's value is not ember's).
+OWN_ATTRIBUTES = {
+    "torch": {"__version__": TORCH_VERSION},
+}
+
+
+def not_provided(torch_name):
+    """The words every refusal ends with."""
+    return f"{torch_name} is not provided by ember"
+
+
+def ember_names(torch_name):
+    """The ember modules behind the torch module ``torch_name`` (the first provides its
+    submodules), or () where ember provides none."""
+    if torch_name in EMBER_ONLY or any(torch_name.startswith(name + ".") for name in EMBER_ONLY):
+        return ()
+    key = torch_name
+    while key not in TABLE:
+        if "." not in key:
+            return ()
+        key = key.rpartition(".")[0]
+    rest = torch_name[len(key):]
+    private = [part for part in rest.split(".") if part.startswith("_")]
+    if private:  # torch's private modules (torch._C, torch._dynamo, ...) are not ember's
+        return ()
+    if rest:
+        return (TABLE[key][0] + rest,)
+    return TABLE[key]
+
+
+def _ember_module_exists(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a parent is a module, not a package (ember.cuda.amp, ...)
+        return False
+
+
+class TorchModule(types.ModuleType):
+    """A torch module's name over ember modules: attributes are read from (and written to)
+    them; a module-valued attribute is the torch alias of that module."""
+
+    def __init__(self, name, targets):
+        super().__init__(name)
+        object.__setattr__(self, "_ember_targets", targets)
+        for attribute, value in OWN_ATTRIBUTES.get(name, {}).items():
+            object.__setattr__(self, attribute, value)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            if name == "__all__":
+                return _public_names(self._ember_targets)
+            for target in self._ember_targets:
+                if name in ("__file__", "__doc__") and hasattr(target, name):
+                    return getattr(target, name)
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        torch_name = f"{self.__name__}.{name}"
+        for target in self._ember_targets:
+            try:
+                value = getattr(target, name)
+            except AttributeError:
+                continue
+            if isinstance(value, types.ModuleType) and value.__name__.startswith("ember"):
+                return self._submodule(name, torch_name)
+            return value
+        if ember_names(torch_name) and _ember_module_exists(ember_names(torch_name)[0]):
+            return self._submodule(name, torch_name)
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r} "
+                             f"({not_provided(torch_name)})")
+
+    def _submodule(self, name, torch_name):
+        try:
+            return importlib.import_module(torch_name)
+        except ModuleNotFoundError:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r} "
+                                 f"({not_provided(torch_name)})") from None
+
+    def __setattr__(self, name, value):
+        # The import system's bookkeeping (dunders, submodules bound on their parent) stays on
+        # the alias; everything else (torch.backends.cudnn.benchmark = True) is ember's setting.
+        if (name.startswith("__") and name.endswith("__")) or isinstance(value, TorchModule):
+            object.__setattr__(self, name, value)
+            return
+        setattr(self._ember_targets[0], name, value)
+
+    def __delattr__(self, name):
+        if name in self.__dict__:
+            object.__delattr__(self, name)
+            return
+        delattr(self._ember_targets[0], name)
+
+    def __dir__(self):
+        names = set(self.__dict__)
+        for target in self._ember_targets:
+            names.update(dir(target))
+        return sorted(names)
+
+    def __repr__(self):
+        return f"<module {self.__name__!r} (ember: {self._ember_targets[0].__name__})>"
+
+
+def _public_names(targets):
+    """``from torch import *``: each target's ``__all__``, else its public non-module names."""
+    names = []
+    for target in targets:
+        listed = getattr(target, "__all__", None)
+        if listed is None:
+            listed = [name for name, value in vars(target).items()
+                      if not name.startswith("_") and not isinstance(value, types.ModuleType)]
+        names.extend(name for name in listed if name not in names)
+    return names
+
+
+class _Loader(importlib.abc.Loader):
+    def __init__(self, ember_modules):
+        self.ember_modules = ember_modules
+
+    def create_module(self, spec):
+        targets = tuple(importlib.import_module(name) for name in self.ember_modules)
+        return TorchModule(spec.name, targets)
+
+    def exec_module(self, module):
+        """Nothing to run: the ember modules were imported by ``create_module``."""
+
+
+class TorchFinder(importlib.abc.MetaPathFinder):
+    """Resolves ``torch``, ``torch.*``, ``torchvision`` and ``torchvision.*`` to ember; a torch
+    module ember lacks is a ModuleNotFoundError that says so (never a fall-through to a real
+    torch behind it)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] not in TOP_LEVEL:
+            return None
+        names = ember_names(fullname)
+        if not names or not _ember_module_exists(names[0]):
+            # Without a name, the import system lets this error through ``from torch.nn import
+            # Missing`` too (it would swallow one naming the module and say only "cannot
+            # import name").
+            raise ModuleNotFoundError(not_provided(fullname))
+        return importlib.machinery.ModuleSpec(fullname, _Loader(names), is_package=True)
+
+    def invalidate_caches(self):
+        """No caches: every lookup asks ember's modules."""
+
+
+def is_alias_name(name):
+    """Whether ``name`` is in the module tree that the finder owns."""
+    return name.partition(".")[0] in TOP_LEVEL
+
+
+def loaded_alias_names():
+    return [name for name in list(sys.modules) if is_alias_name(name)]

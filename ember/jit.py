@@ -1,0 +1,97 @@
+"""``torch.jit`` on ember, which has no TorchScript: ``script`` and ``trace`` return what they
+are given where PyTorch's result is called the same way (a module, a function), warning as
+PyTorch 2.13 does that TorchScript is deprecated; TorchScript archives (``save``/``load``) are
+refused with a clear error. ``is_scripting()`` and ``is_tracing()`` are False."""
+import typing
+import warnings
+
+__all__ = ["Attribute", "Final", "annotate", "export", "freeze", "ignore", "interface",
+           "is_scripting", "is_tracing", "load", "optimize_for_inference", "save", "script",
+           "trace", "trace_module", "unused"]
+
+Final = typing.Final
+
+
+def _deprecated(name):
+    warnings.warn(f"`torch.jit.{name}` is deprecated. Please switch to `torch.compile` or "
+                  f"`torch.export`.", DeprecationWarning, stacklevel=3)
+
+
+def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
+    """``obj`` itself: a scripted module or function is called as the original is."""
+    _deprecated("script")
+    if not callable(obj):
+        raise RuntimeError(f"Type '{type(obj)}' cannot be compiled since it is not a function, "
+                           f"class or module")
+    return obj
+
+
+def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inputs=None,
+          check_tolerance=1e-5, strict=True, _force_outplace=False, _module_class=None,
+          _compilation_unit=None, example_kwarg_inputs=None, _store_inputs=True):
+    """``func`` itself, run eagerly (a traced function would replay the path it took for the
+    example inputs; eager execution takes the path of each call's inputs)."""
+    _deprecated("trace")
+    if not callable(func):
+        raise RuntimeError(f"Type '{type(func)}' cannot be traced since it is not a function "
+                           f"or module")
+    return func
+
+
+def trace_module(mod, inputs, *args, **kwargs):
+    """``mod`` itself (see ``trace``)."""
+    _deprecated("trace_module")
+    return mod
+
+
+def freeze(mod, preserved_attrs=None, optimize_numerics=True):
+    return mod
+
+
+def optimize_for_inference(mod, other_methods=None):
+    return mod
+
+
+def _archives_not_provided(name):
+    raise RuntimeError(f"torch.jit.{name} is not provided by ember: TorchScript archives need "
+                       f"PyTorch's C++ runtime. Save the model's state_dict() with "
+                       f"torch.save and load it into the model's class instead.")
+
+
+def save(m, f, _extra_files=None):
+    _archives_not_provided("save")
+
+
+def load(f, map_location=None, _extra_files=None, _restore_shapes=False):
+    _archives_not_provided("load")
+
+
+def is_scripting():
+    return False
+
+
+def is_tracing():
+    return False
+
+
+def annotate(the_type, the_value):
+    """``the_value``: the type only guides the TorchScript compiler."""
+    return the_value
+
+
+def Attribute(value, type):  # noqa: N802 (PyTorch's name)
+    return value
+
+
+def _passthrough(fn=None, *args, **kwargs):
+    """A TorchScript decorator with no effect in eager execution (``@ignore``, ``@ignore()``,
+    ``@unused``, ``@export``, ``@interface``)."""
+    if fn is None or not callable(fn):
+        return lambda function: function
+    return fn
+
+
+ignore = _passthrough
+unused = _passthrough
+export = _passthrough
+interface = _passthrough

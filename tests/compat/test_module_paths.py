@@ -1,0 +1,87 @@
+"""torch's module paths, as scripts import them, resolve to ember's objects under ember run."""
+import importlib
+
+import pytest
+
+import ember
+
+# torch module -> names that scripts import from it.
+PATHS = {
+    "torch.nn.modules.activation": ["ReLU", "GELU", "Softmax", "MultiheadAttention"],
+    "torch.nn.modules.linear": ["Linear", "Identity", "Bilinear"],
+    "torch.nn.modules.conv": ["Conv1d", "Conv2d", "ConvTranspose2d"],
+    "torch.nn.modules.batchnorm": ["BatchNorm1d", "BatchNorm2d", "SyncBatchNorm"],
+    "torch.nn.modules.dropout": ["Dropout", "Dropout2d"],
+    "torch.nn.modules.container": ["Sequential", "ModuleList", "ModuleDict"],
+    "torch.nn.modules.module": ["Module"],
+    "torch.nn.modules.loss": ["CrossEntropyLoss", "MSELoss", "NLLLoss"],
+    "torch.nn.modules.normalization": ["LayerNorm", "GroupNorm"],
+    "torch.nn.modules.instancenorm": ["InstanceNorm2d"],
+    "torch.nn.modules.pooling": ["MaxPool2d", "AdaptiveAvgPool2d"],
+    "torch.nn.modules.rnn": ["LSTM", "GRU", "RNNBase", "PackedSequence"],
+    "torch.nn.modules.sparse": ["Embedding", "EmbeddingBag"],
+    "torch.nn.modules.flatten": ["Flatten", "Unflatten"],
+    "torch.nn.modules.utils": ["_pair", "_single", "_triple",
+                               "consume_prefix_in_state_dict_if_present"],
+    "torch.nn.parameter": ["Parameter"],
+    "torch.nn.utils": ["clip_grad_norm_", "parameters_to_vector"],
+    "torch.nn.utils.rnn": ["pack_padded_sequence", "pad_packed_sequence", "pad_sequence"],
+    "torch.nn.utils.clip_grad": ["clip_grad_norm_", "clip_grad_value_"],
+    "torch.nn.init": ["xavier_uniform_", "kaiming_normal_", "zeros_"],
+    "torch.nn.functional": ["relu", "cross_entropy", "softmax", "scaled_dot_product_attention"],
+    "torch.utils.data": ["DataLoader", "Dataset", "TensorDataset", "random_split"],
+    "torch.utils.data.dataloader": ["DataLoader", "default_collate"],
+    "torch.utils.data.dataset": ["Dataset", "Subset", "ConcatDataset"],
+    "torch.utils.data.sampler": ["Sampler", "RandomSampler", "BatchSampler"],
+    "torch.utils.data.distributed": ["DistributedSampler"],
+    "torch.optim": ["SGD", "Adam", "AdamW"],
+    "torch.optim.optimizer": ["Optimizer"],
+    "torch.optim.lr_scheduler": ["StepLR", "LambdaLR", "CosineAnnealingLR"],
+    "torch.optim.adamw": ["AdamW"],
+    "torch.autograd": ["Function", "grad"],
+    "torch.autograd.function": ["Function"],
+    "torch.autograd.grad_mode": ["no_grad", "enable_grad", "set_grad_enabled"],
+    "torch.serialization": ["save", "load", "add_safe_globals"],
+    "torch.testing": ["assert_close", "make_tensor"],
+    "torch.utils.hooks": ["RemovableHandle"],
+    "torch.utils.tensorboard": ["SummaryWriter"],
+    "torch.distributed": ["init_process_group", "all_reduce"],
+    "torch.random": ["manual_seed", "get_rng_state"],
+    "torch.cuda": ["is_available", "device_count"],
+    "torch.linalg": ["norm"],
+    "torch.nn.parallel": ["DistributedDataParallel"],
+}
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_torch_path_imports(ember_torch, path):
+    module = importlib.import_module(path)
+    for name in PATHS[path]:
+        value = getattr(module, name)
+        assert value is not None, f"{path}.{name}"
+    # `from <path> import names` works too, and gives the same objects.
+    namespace = {}
+    exec(f"from {path} import {', '.join(PATHS[path])}", namespace)
+    assert all(namespace[name] is getattr(module, name) for name in PATHS[path])
+
+
+def test_the_same_class_under_every_path(ember_torch):
+    import torch
+    assert torch.nn.modules.linear.Linear is torch.nn.Linear is ember.nn.Linear
+    assert torch.utils.data.dataloader.DataLoader is ember.data.DataLoader
+    assert torch.nn.modules.rnn.PackedSequence is ember.nn.utils.rnn.PackedSequence
+
+
+def test_modules_ember_lacks_are_refused_by_name(ember_torch):
+    for path in ("torch.nn.utils.parametrize", "torch.distributions", "torch.fft"):
+        with pytest.raises(ModuleNotFoundError, match=f"^{path} is not provided by ember$"):
+            importlib.import_module(path)
+
+
+def test_paths_match_torchs_objects(torch):
+    """The names listed above exist at the same paths in torch itself (the table is torch's
+    layout, not ember's)."""
+    for path, names in PATHS.items():
+        module = importlib.import_module(path)
+        for name in names:
+            assert hasattr(module, name), f"{path}.{name} is not in torch"

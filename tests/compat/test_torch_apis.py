@@ -1,0 +1,269 @@
+"""PyTorch's device, backend, determinism and compiler APIs on a CPU-only build: ember answers
+what torch 2.13 (CPU) answers, values and errors alike."""
+import warnings
+
+import pytest
+
+import ember
+
+
+def _outcome(call, library):
+    """What ``call(library)`` gives: ('value', value) or ('error', type, message)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ("value", call(library))
+        except Exception as error:  # noqa: BLE001 (the outcome is what is compared)
+            return ("error", type(error), str(error))
+
+
+def _settings(library):
+    backends = library.backends
+    return {
+        "cudnn": {name: getattr(backends.cudnn, name)
+                  for name in ("enabled", "benchmark", "deterministic", "allow_tf32")},
+        "mkldnn": {name: getattr(backends.mkldnn, name)
+                   for name in ("enabled", "deterministic")},
+        "deterministic": (library.are_deterministic_algorithms_enabled(),
+                          library.is_deterministic_algorithms_warn_only_enabled()),
+        "sdp": (backends.cuda.flash_sdp_enabled(), backends.cuda.mem_efficient_sdp_enabled(),
+                backends.cuda.math_sdp_enabled()),
+    }
+
+
+def _restore(library, saved):
+    for name, value in saved["cudnn"].items():
+        setattr(library.backends.cudnn, name, value)
+    for name, value in saved["mkldnn"].items():
+        setattr(library.backends.mkldnn, name, value)
+    library.use_deterministic_algorithms(saved["deterministic"][0],
+                                         warn_only=saved["deterministic"][1])
+    cuda = library.backends.cuda
+    cuda.enable_flash_sdp(saved["sdp"][0])
+    cuda.enable_mem_efficient_sdp(saved["sdp"][1])
+    cuda.enable_math_sdp(saved["sdp"][2])
+
+
+@pytest.fixture
+def both(torch):
+    """torch and ember, their global settings restored after the test."""
+    saved = [(library, _settings(library)) for library in (torch, ember)]
+    yield torch, ember
+    for library, settings in saved:
+        _restore(library, settings)
+
+
+CALLS = {
+    # accelerator
+    "accelerator.is_available": lambda lib: lib.accelerator.is_available(),
+    "accelerator.current_accelerator": lambda lib: lib.accelerator.current_accelerator(),
+    "accelerator.current_accelerator(check)":
+        lambda lib: lib.accelerator.current_accelerator(check_available=True),
+    "accelerator.device_count": lambda lib: lib.accelerator.device_count(),
+    "accelerator.current_device_index": lambda lib: lib.accelerator.current_device_index(),
+    "accelerator.set_device_index": lambda lib: lib.accelerator.set_device_index(0),
+    "accelerator.synchronize": lambda lib: lib.accelerator.synchronize(),
+    "accelerator.memory_allocated": lambda lib: lib.accelerator.memory_allocated(),
+    "accelerator.empty_cache": lambda lib: lib.accelerator.empty_cache(),
+    "accelerator.device_index(None)":
+        lambda lib: lib.accelerator.device_index(None).__enter__(),
+    # cuda
+    "cuda.is_available": lambda lib: lib.cuda.is_available(),
+    "cuda.device_count": lambda lib: lib.cuda.device_count(),
+    "cuda.is_initialized": lambda lib: lib.cuda.is_initialized(),
+    "cuda.is_bf16_supported": lambda lib: lib.cuda.is_bf16_supported(),
+    "cuda.get_arch_list": lambda lib: lib.cuda.get_arch_list(),
+    "cuda.empty_cache": lambda lib: lib.cuda.empty_cache(),
+    "cuda.memory_allocated": lambda lib: lib.cuda.memory_allocated(),
+    "cuda.max_memory_allocated": lambda lib: lib.cuda.max_memory_allocated(),
+    "cuda.memory_reserved": lambda lib: lib.cuda.memory_reserved(),
+    "cuda.memory_stats": lambda lib: dict(lib.cuda.memory_stats()),
+    "cuda.manual_seed_all": lambda lib: lib.cuda.manual_seed_all(1),
+    # backends
+    "cudnn defaults": lambda lib: _settings(lib)["cudnn"],
+    "cudnn.is_available": lambda lib: lib.backends.cudnn.is_available(),
+    "cudnn.version": lambda lib: lib.backends.cudnn.version(),
+    "cudnn.benchmark = True": lambda lib: (setattr(lib.backends.cudnn, "benchmark", True),
+                                           lib.backends.cudnn.benchmark),
+    "cudnn.deterministic = True": lambda lib: (
+        setattr(lib.backends.cudnn, "deterministic", True), lib.backends.cudnn.deterministic),
+    "cudnn.benchmark = 1": lambda lib: setattr(lib.backends.cudnn, "benchmark", 1),
+    "cudnn.enabled = 1": lambda lib: setattr(lib.backends.cudnn, "enabled", 1),
+    "cudnn.deterministic = 1": lambda lib: setattr(lib.backends.cudnn, "deterministic", 1),
+    "cudnn.allow_tf32 = 1": lambda lib: setattr(lib.backends.cudnn, "allow_tf32", 1),
+    "cudnn.flags": lambda lib: _inside(lib.backends.cudnn.flags(enabled=False, benchmark=True),
+                                       lambda: _settings(lib)["cudnn"]),
+    "cudnn.conv.fp32_precision": lambda lib: lib.backends.cudnn.conv.fp32_precision,
+    "cudnn.conv.unknown": lambda lib: lib.backends.cudnn.conv.unknown,
+    "mkldnn defaults": lambda lib: _settings(lib)["mkldnn"],
+    "mkldnn.enabled = 0": lambda lib: setattr(lib.backends.mkldnn, "enabled", 0),
+    "mkldnn.flags": lambda lib: _inside(lib.backends.mkldnn.flags(enabled=False),
+                                        lambda: _settings(lib)["mkldnn"]),
+    "mps.is_available": lambda lib: lib.backends.mps.is_available(),
+    "mps.is_built": lambda lib: lib.backends.mps.is_built(),
+    "mps.is_macos13_or_newer": lambda lib: lib.backends.mps.is_macos13_or_newer(),
+    "cuda.is_built": lambda lib: lib.backends.cuda.is_built(),
+    "matmul.allow_tf32 default": lambda lib: lib.backends.cuda.matmul.allow_tf32,
+    "matmul.allow_tf32 = 1": lambda lib: setattr(lib.backends.cuda.matmul, "allow_tf32", 1),
+    "matmul.reduced precision": lambda lib: (
+        lib.backends.cuda.matmul.allow_fp16_reduced_precision_reduction,
+        lib.backends.cuda.matmul.allow_bf16_reduced_precision_reduction),
+    "matmul.reduced precision = 1": lambda lib: setattr(
+        lib.backends.cuda.matmul, "allow_fp16_reduced_precision_reduction", 1),
+    "matmul.unknown": lambda lib: lib.backends.cuda.matmul.unknown,
+    "matmul.unknown = 1": lambda lib: setattr(lib.backends.cuda.matmul, "unknown", 1),
+    "matmul.fp32_precision = 'bad'": lambda lib: setattr(lib.backends.cuda.matmul,
+                                                         "fp32_precision", "bad"),
+    "sdp switches": lambda lib: (lib.backends.cuda.enable_flash_sdp(False),
+                                 _settings(lib)["sdp"]),
+    "opt_einsum.is_available": lambda lib: lib.backends.opt_einsum.is_available(),
+    "opt_einsum.enabled": lambda lib: lib.backends.opt_einsum.enabled,
+    "opt_einsum.strategy": lambda lib: lib.backends.opt_einsum.strategy,
+    "opt_einsum.flags(strategy)": lambda lib: _inside(
+        lib.backends.opt_einsum.flags(strategy="greedy"), lambda: None),
+    # determinism
+    "deterministic defaults": lambda lib: _settings(lib)["deterministic"],
+    "use_deterministic_algorithms(True)": lambda lib: (
+        lib.use_deterministic_algorithms(True), _settings(lib)["deterministic"],
+        lib.get_deterministic_debug_mode()),
+    "use_deterministic_algorithms(warn_only)": lambda lib: (
+        lib.use_deterministic_algorithms(True, warn_only=True),
+        _settings(lib)["deterministic"], lib.get_deterministic_debug_mode()),
+    "use_deterministic_algorithms(1)": lambda lib: lib.use_deterministic_algorithms(1),
+    "use_deterministic_algorithms(warn_only=1)":
+        lambda lib: lib.use_deterministic_algorithms(True, warn_only=1),
+    "set_deterministic_debug_mode('error')": lambda lib: (
+        lib.set_deterministic_debug_mode("error"), _settings(lib)["deterministic"]),
+    "set_deterministic_debug_mode(True)": lambda lib: (
+        lib.set_deterministic_debug_mode(True), lib.get_deterministic_debug_mode()),
+    "set_deterministic_debug_mode('bad')": lambda lib: lib.set_deterministic_debug_mode("bad"),
+    "set_deterministic_debug_mode(5)": lambda lib: lib.set_deterministic_debug_mode(5),
+    "set_deterministic_debug_mode(1.0)": lambda lib: lib.set_deterministic_debug_mode(1.0),
+    # precision (read only: torch refuses reads after mixing its legacy and new setters)
+    "get_float32_matmul_precision": lambda lib: lib.get_float32_matmul_precision(),
+    "set_float32_matmul_precision(3)": lambda lib: lib.set_float32_matmul_precision(3),
+    # compile
+    "compile(function)": lambda lib: lib.compile(_double)(4),
+    "compile(decorator)": lambda lib: lib.compile(mode="max-autotune")(_double)(4),
+    "compile(None)(None)": lambda lib: lib.compile()(None),
+    "compile(3)": lambda lib: lib.compile(3),
+    "compile(mode and options)": lambda lib: lib.compile(len, mode="default", options={}),
+    "compile(unknown keyword)": lambda lib: lib.compile(len, unknown=1),
+    "compiler.is_compiling": lambda lib: lib.compiler.is_compiling(),
+    "compiler.is_dynamo_compiling": lambda lib: lib.compiler.is_dynamo_compiling(),
+    "compiler.is_exporting": lambda lib: lib.compiler.is_exporting(),
+    "compiler.disable(function)": lambda lib: lib.compiler.disable(_double)(4),
+    "compiler.reset": lambda lib: lib.compiler.reset(),
+    "compiler.allow_in_graph": lambda lib: lib.compiler.allow_in_graph(_double) is _double,
+    # jit
+    "jit.is_scripting": lambda lib: lib.jit.is_scripting(),
+    "jit.is_tracing": lambda lib: lib.jit.is_tracing(),
+    "jit.annotate": lambda lib: lib.jit.annotate(int, 3),
+    "jit.ignore": lambda lib: lib.jit.ignore(_double) is _double,
+    "jit.unused": lambda lib: lib.jit.unused(_double) is _double,
+    "jit.export": lambda lib: lib.jit.export(_double) is _double,
+    # seeds and devices
+    "manual_seed returns the default generator":
+        lambda lib: lib.manual_seed(3) is lib.default_generator,
+    "manual_seed().initial_seed": lambda lib: lib.manual_seed(3).initial_seed(),
+    "get_default_device": lambda lib: str(lib.get_default_device()),
+    "set_default_device('cpu')": lambda lib: (lib.set_default_device("cpu"),
+                                              str(lib.get_default_device()),
+                                              lib.set_default_device(None)),
+    "set_default_device(3)": lambda lib: lib.set_default_device(3),
+}
+
+
+def _double(value):
+    return 2 * value
+
+
+def _inside(context, read):
+    with context:
+        return read()
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_like_torch(both, name):
+    torch, _ = both
+    theirs = _outcome(CALLS[name], torch)
+    ours = _outcome(CALLS[name], ember)
+    assert ours == theirs
+
+
+def test_restored_after_flags_blocks(both):
+    for library in both:
+        before = _settings(library)
+        with library.backends.cudnn.flags(enabled=False, benchmark=True, deterministic=True):
+            assert library.backends.cudnn.deterministic is True
+        assert _settings(library) == before
+
+
+def test_matmul_precision_and_allow_tf32_are_one_setting():
+    try:
+        assert ember.get_float32_matmul_precision() == "highest"
+        assert ember.backends.cuda.matmul.fp32_precision == "none"
+        ember.set_float32_matmul_precision("high")
+        assert ember.backends.cuda.matmul.allow_tf32 is True
+        assert ember.backends.cuda.matmul.fp32_precision == "tf32"
+        ember.backends.cuda.matmul.allow_tf32 = False
+        assert ember.get_float32_matmul_precision() == "highest"
+        assert ember.backends.cuda.matmul.fp32_precision == "ieee"
+        with pytest.warns(UserWarning, match="no effect"):
+            ember.set_float32_matmul_precision("fastest")
+        assert ember.get_float32_matmul_precision() == "highest"
+    finally:
+        ember.backends.cuda.matmul.fp32_precision = "none"
+    assert ember.get_float32_matmul_precision() == "highest"
+
+
+def test_torch_matmul_precision_transitions_match(torch):
+    """Each library in a fresh state: set_float32_matmul_precision then allow_tf32 reads."""
+    for precision, allow_tf32 in (("medium", True), ("high", True), ("highest", False)):
+        ember.set_float32_matmul_precision(precision)
+        assert ember.backends.cuda.matmul.allow_tf32 is allow_tf32
+    ember.backends.cuda.matmul.fp32_precision = "none"
+
+
+def test_backends_reached_through_torch_names(ember_torch):
+    torch = ember_torch
+    torch.backends.cudnn.benchmark = True
+    try:
+        assert ember.backends.cudnn.benchmark is True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        assert ember.get_float32_matmul_precision() == "high"
+    finally:
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cuda.matmul.fp32_precision = "none"
+    assert torch.backends.cpu.get_cpu_capability() in ("AVX512", "AVX2", "DEFAULT")
+    import torch.backends.cudnn as cudnn
+    assert cudnn is torch.backends.cudnn
+
+
+def test_jit_passes_modules_and_functions_through():
+    model = ember.nn.Linear(2, 3)
+    with pytest.warns(DeprecationWarning, match="torch.jit.script"):
+        assert ember.jit.script(model) is model
+    with pytest.warns(DeprecationWarning, match="torch.jit.trace"):
+        assert ember.jit.trace(model, ember.ones(1, 2)) is model
+    with pytest.raises(RuntimeError, match="torch.jit.save is not provided by ember"):
+        ember.jit.save(model, "model.pt")
+    with pytest.raises(RuntimeError, match="torch.jit.load is not provided by ember"):
+        ember.jit.load("model.pt")
+
+
+def test_compile_returns_the_module_itself():
+    model = ember.nn.Linear(2, 3)
+    assert ember.compile(model) is model
+    assert ember.compile(model, mode="reduce-overhead", fullgraph=True, dynamic=False) is model
+    with pytest.raises(RuntimeError, match="Unrecognized mode=fast"):
+        ember.compile(model, mode="fast")
+
+
+def test_cuda_queries_that_need_a_device_raise():
+    for name in ("get_device_name", "get_device_capability", "get_device_properties",
+                 "synchronize", "current_device"):
+        with pytest.raises(RuntimeError, match="CPU only"):
+            getattr(ember.cuda, name)()
+    with pytest.raises(RuntimeError, match="CPU only"):
+        ember.set_default_device("cuda")
