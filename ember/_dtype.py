@@ -97,9 +97,10 @@ def is_floating(numpy_dtype):
 
 
 def accumulation_dtype(numpy_dtype):
-    """The NumPy dtype that PyTorch computes sums and matrix products of ``numpy_dtype`` in:
-    float32 for bfloat16 (rounded once at the end), the dtype itself otherwise."""
-    if numpy_dtype.kind == "V" and numpy_dtype.name == "bfloat16":
+    """The NumPy dtype that PyTorch computes sums and matrix products of ``numpy_dtype`` in on
+    the CPU: float32 for bfloat16 and float16 (rounded once at the end), the dtype itself
+    otherwise."""
+    if numpy_dtype == np.float16 or (numpy_dtype.kind == "V" and numpy_dtype.name == "bfloat16"):
         return np.dtype(np.float32)
     return numpy_dtype
 

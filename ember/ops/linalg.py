@@ -5,6 +5,7 @@ from .._dtype import accumulation_dtype, cpp_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
+from .elementwise.casting import autocast_op, computed_in_float32
 from .index import index_select
 from .reduce import vector_norm
 from .shape import broadcast_tensors, unsqueeze
@@ -54,7 +55,9 @@ class MatMul(Op):
         return grad_a, grad_b
 
 
-def matmul(input, other):
+def _checked_matmul(input, other):
+    """matmul without autocast: the named special cases (mv, dot, ...) that PyTorch does not
+    cast run through this."""
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
                         f"{type(other if isinstance(input, Tensor) else input).__name__}")
@@ -85,13 +88,20 @@ def matmul(input, other):
     return MatMul.apply(input, other)
 
 
+@autocast_op("matmul")
+def matmul(input, other):
+    return _checked_matmul(input, other)
+
+
+@autocast_op("mm")
 def mm(input, mat2):
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else
                            "mat2 must be a matrix")
-    return matmul(input, mat2)
+    return _checked_matmul(input, mat2)
 
 
+@autocast_op("bmm")
 def bmm(input, mat2):
     if input._data.ndim != 3 or mat2._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor" if input._data.ndim != 3 else
@@ -100,21 +110,21 @@ def bmm(input, mat2):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input._data.shape[0]}, {input._data.shape[2]}] but got: "
                            f"[{mat2._data.shape[0]}, {mat2._data.shape[1]}].")
-    return matmul(input, mat2)
+    return _checked_matmul(input, mat2)
 
 
 def mv(input, vec):
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError("vector + matrix @ vector expected, got "
                            f"{input._data.ndim}, {vec._data.ndim}")
-    return matmul(input, vec)
+    return _checked_matmul(input, vec)
 
 
 def dot(input, other):
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and "
                            f"{other._data.ndim}D tensors")
-    return matmul(input, other)
+    return _checked_matmul(input, other)
 
 
 def outer(input, vec2):
@@ -282,6 +292,8 @@ def tensordot(a, b, dims=2):
     return einsum(equation, a, b)
 
 
+@autocast_op("addmm")
+@computed_in_float32
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); with beta == 0 the input is ignored (NaN too)."""
     for name, matrix in (("mat1", mat1), ("mat2", mat2)):
@@ -328,6 +340,8 @@ def _scaled_sum(input, product, beta, alpha):
     return (input if beta == 1 else input * beta) + product
 
 
+@autocast_op("baddbmm")
+@computed_in_float32
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
     product = bmm(batch1, batch2)
@@ -371,6 +385,7 @@ def dist(input, other, p=2):
     return vector_norm(input - other, p)
 
 
+@autocast_op("cdist")
 def cdist(x1, x2, p=2.0):
     """The ``p``-norm distance between every row of ``x1`` and every row of ``x2`` (batched)."""
     if x1._data.ndim < 2 or x2._data.ndim < 2:
@@ -511,6 +526,8 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
     return _scaled_sum(input, product, beta, alpha)
 
 
+@autocast_op("addbmm")
+@computed_in_float32
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (the sum over the batch of batch1[i] @ batch2[i])."""
     product = einsum("bij,bjk->ik", batch1, batch2)

@@ -7,6 +7,7 @@ from .._dtype import _FROM_NUMPY, result_type, tensor_type_name, to_dtype
 from ..autograd.function import Op
 from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import unbroadcast
+from .elementwise.casting import autocast_op
 from .index import getitem, setitem
 
 __all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes",
@@ -501,6 +502,7 @@ def diag(input, diagonal=0):
     return Diag.apply(input, diagonal)
 
 
+@autocast_op("trace")
 def trace(input):
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")

@@ -1,7 +1,7 @@
 """The fused linear layer: x @ W.T + b as one node."""
 import numpy as np
 
-from ..._dtype import scalar_type_name
+from ..._dtype import accumulation_dtype, scalar_type_name
 from ...autograd.function import Op
 from ...ops.linalg import matmul_arrays
 
@@ -24,9 +24,17 @@ class Linear(Op):
                                f"{scalar_type_name(other.dtype)} and "
                                f"{scalar_type_name(weight.dtype)}")
         x_2d = x.reshape(-1, in_features)
-        out = matmul_arrays(x_2d, weight.T)
-        if bias is not None:
-            out += bias
+        work = accumulation_dtype(x.dtype)
+        if work == x.dtype:
+            out = np.matmul(x_2d, weight.T)
+            if bias is not None:
+                out += bias
+        else:
+            # Half precision: the product and the bias sum in float32, rounded once (PyTorch).
+            out = np.matmul(x_2d.astype(work), weight.T.astype(work))
+            if bias is not None:
+                out += bias.astype(work)
+            out = out.astype(x.dtype)
         needs_x, needs_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)
         return out.reshape(x.shape[:-1] + (weight.shape[0],))
@@ -43,5 +51,6 @@ class Linear(Op):
         if needs_weight:
             grad_weight = matmul_arrays(grad_2d.T, x.reshape(-1, x.shape[-1]))
         if needs_bias:
-            grad_bias = grad_2d.sum(axis=0)
+            work = accumulation_dtype(grad_2d.dtype)
+            grad_bias = grad_2d.sum(axis=0, dtype=work).astype(grad_2d.dtype, copy=False)
         return grad_x, grad_weight, grad_bias

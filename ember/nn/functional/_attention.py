@@ -12,6 +12,7 @@ import numpy as np
 from ...ops import (
     cat, chunk, expand, masked_fill, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze)
 from ...tensor import Tensor
+from ...ops.elementwise.casting import autocast_op, computed_in_float32
 from ._dropout import _drop
 from ._linear import linear
 
@@ -37,6 +38,8 @@ def _safe_softmax(scores, additive_mask_array):
     return masked_fill(softmax(masked_fill(scores, rows, 0.0), -1), rows, 0.0)
 
 
+@autocast_op("scaled_dot_product_attention")
+@computed_in_float32
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     """softmax(query @ key^T * scale + mask) @ value over the last two dims.

@@ -1,14 +1,17 @@
 """Linear maps: linear (one fused kernel node) and bilinear (a composite of matmuls)."""
 from .._kernels.linear import Linear
+from ...ops.elementwise.casting import autocast_op
 
 __all__ = ["bilinear", "linear"]
 
 
+@autocast_op("linear")
 def linear(input, weight, bias=None):
     """input @ weight.T + bias, as one fused node."""
     return Linear.apply(input, weight, bias)
 
 
+@autocast_op("bilinear")
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o] (composite)."""
     if input1.dim() != input2.dim():

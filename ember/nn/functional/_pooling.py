@@ -3,6 +3,7 @@ dims: argument checks and output geometry here, the window arithmetic in ember.n
 import numpy as np
 
 from ...ops import matmul
+from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
 from .._kernels.pooling import (
     AvgPoolNd, GatherSpatial, MaxPoolNd, adaptive_max_indices, averaging_matrix, avg_divisor)
@@ -142,6 +143,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      "max_pool2d")
 
 
+@autocast_op("max_pool3d")
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """3-D max pooling over (N, C, D, H, W) or (C, D, H, W)."""
@@ -182,6 +184,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      divisor_override, 2, "avg_pool2d")
 
 
+@autocast_op("avg_pool3d")
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """3-D average pooling over (N, C, D, H, W) or (C, D, H, W)."""
@@ -229,16 +232,19 @@ def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
     return output
 
 
+@autocast_op("adaptive_avg_pool1d")
 def adaptive_avg_pool1d(input, output_size):
     """Average over PyTorch's adaptive windows to length ``output_size``."""
     return _adaptive_avg_pool(input, output_size, 1, "adaptive_avg_pool1d")
 
 
+@autocast_op("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(input, output_size):
     """Average over PyTorch's adaptive windows to ``output_size`` (int, or pair with None)."""
     return _adaptive_avg_pool(input, output_size, 2, "adaptive_avg_pool2d")
 
 
+@autocast_op("adaptive_avg_pool3d")
 def adaptive_avg_pool3d(input, output_size):
     """Average over PyTorch's adaptive windows to a 3-D ``output_size``."""
     return _adaptive_avg_pool(input, output_size, 3, "adaptive_avg_pool3d")
