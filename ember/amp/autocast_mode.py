@@ -32,7 +32,8 @@ def is_autocast_available(device_type):
 
 def is_autocast_enabled(device_type=None):
     """Whether autocast is on for ``device_type`` (CUDA's, as in PyTorch, when not given)."""
-    return _device_type("cuda" if device_type is None else device_type) in _autocast_state.get().enabled
+    name = _device_type("cuda" if device_type is None else device_type)
+    return name in _autocast_state.get().enabled
 
 
 def get_autocast_dtype(device_type):
@@ -107,7 +108,9 @@ class autocast(DecoratorContextManager):
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
         self.device = _device_type(device_type)
         self.fast_dtype = get_autocast_dtype(self.device) if dtype is None else dtype
-        self._cache_enabled = is_autocast_cache_enabled() if cache_enabled is None else cache_enabled
+        if cache_enabled is None:
+            cache_enabled = is_autocast_cache_enabled()
+        self._cache_enabled = cache_enabled
         if self.device == "cuda" and enabled and not cuda.is_available():
             warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.",
                           stacklevel=2)
@@ -135,6 +138,29 @@ class autocast(DecoratorContextManager):
     def __exit__(self, exception_type, exception_value, traceback):
         _autocast_state.set(self._previous_states.pop())
         return False
+
+    def clone(self):
+        return autocast(self.device, self.fast_dtype, self._enabled, self._cache_enabled)
+
+
+def deprecated_spelling(device_type, name):
+    """torch.cuda.amp's and torch.cpu.amp's FutureWarning for their spelling of ``name``."""
+    warnings.warn(f"`torch.{device_type}.amp.{name}(args...)` is deprecated. Please use "
+                  f"`torch.amp.{name}('{device_type}', args...)` instead.", FutureWarning,
+                  stacklevel=3)
+
+
+class DeviceAutocast(autocast):
+    """The base of torch.cuda.amp.autocast and torch.cpu.amp.autocast: ``autocast`` for the
+    class's ``device_type``, ``dtype`` defaulting to the class's ``default_dtype``."""
+
+    device_type = None
+    default_dtype = None
+
+    def __init__(self, enabled=True, dtype=None, cache_enabled=True):
+        deprecated_spelling(self.device_type, "autocast")
+        super().__init__(self.device_type, dtype=self.default_dtype if dtype is None else dtype,
+                         enabled=enabled, cache_enabled=cache_enabled)
 
     def clone(self):
         return autocast(self.device, self.fast_dtype, self._enabled, self._cache_enabled)

@@ -14,6 +14,7 @@ from .._factories import full
 from ..autograd.grad_mode import no_grad
 from ..ops import isfinite
 from ..tensor import Tensor
+from .autocast_mode import DeviceAutocast, deprecated_spelling
 
 __all__ = ["GradScaler", "OptState"]
 
@@ -259,3 +260,28 @@ class GradScaler:
 
     def _found_inf_per_device(self, optimizer):
         return self._per_optimizer_states[id(optimizer)]["found_inf_per_device"]
+
+
+class DeviceGradScaler(GradScaler):
+    """The base of torch.cuda.amp.GradScaler and torch.cpu.amp.GradScaler: ``GradScaler`` for
+    the class's ``device_type``."""
+
+    device_type = None
+
+    def __init__(self, init_scale=2.0**16, growth_factor=2.0, backoff_factor=0.5,
+                 growth_interval=2000, enabled=True):
+        deprecated_spelling(self.device_type, "GradScaler")
+        super().__init__(self.device_type, init_scale=init_scale, growth_factor=growth_factor,
+                         backoff_factor=backoff_factor, growth_interval=growth_interval,
+                         enabled=enabled)
+
+
+def device_spellings(device_type, default_dtype, module):
+    """The autocast and GradScaler classes of ``torch.<device_type>.amp`` (in ``module``)."""
+    autocast_class = type("autocast", (DeviceAutocast,), {
+        "__module__": module, "__doc__": f"``ember.amp.autocast('{device_type}', ...)``.",
+        "device_type": device_type, "default_dtype": default_dtype})
+    scaler_class = type("GradScaler", (DeviceGradScaler,), {
+        "__module__": module, "__doc__": f"``ember.amp.GradScaler('{device_type}', ...)``.",
+        "device_type": device_type})
+    return autocast_class, scaler_class

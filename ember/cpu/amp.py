@@ -1,36 +1,8 @@
 """ember.cpu.amp: PyTorch's deprecated torch.cpu.amp spellings of ember.amp's autocast and
-GradScaler for the 'cpu' device, with PyTorch's FutureWarning."""
-import warnings
-
-from ..amp import GradScaler as _GradScaler
-from ..amp import autocast as _autocast
+GradScaler for the 'cpu' device (bfloat16 by default), with PyTorch's FutureWarning."""
 from .._dtype import bfloat16
+from ..amp.grad_scaler import device_spellings
 
 __all__ = ["GradScaler", "autocast"]
 
-
-def _deprecated(name):
-    warnings.warn(f"`torch.cpu.amp.{name}(args...)` is deprecated. Please use "
-                  f"`torch.amp.{name}('cpu', args...)` instead.", FutureWarning, stacklevel=3)
-
-
-class autocast(_autocast):
-    """``ember.amp.autocast('cpu', ...)``."""
-
-    def __init__(self, enabled=True, dtype=bfloat16, cache_enabled=True):
-        _deprecated("autocast")
-        super().__init__("cpu", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
-
-    def clone(self):
-        return _autocast(self.device, self.fast_dtype, self._enabled, self._cache_enabled)
-
-
-class GradScaler(_GradScaler):
-    """``ember.amp.GradScaler('cpu', ...)``."""
-
-    def __init__(self, init_scale=2.0**16, growth_factor=2.0, backoff_factor=0.5,
-                 growth_interval=2000, enabled=True):
-        _deprecated("GradScaler")
-        super().__init__("cpu", init_scale=init_scale, growth_factor=growth_factor,
-                         backoff_factor=backoff_factor, growth_interval=growth_interval,
-                         enabled=enabled)
+autocast, GradScaler = device_spellings("cpu", bfloat16, __name__)
