@@ -1,6 +1,7 @@
 """autocast (a context manager and decorator) and the functions that read and set its state per
 device type, as PyTorch's torch.autocast and torch.{is,get,set}_autocast_* behave on a CPU-only
 build."""
+import functools
 import warnings
 
 from .. import cuda
@@ -8,9 +9,10 @@ from .._autocast_state import DEFAULT_DTYPES, _autocast_state
 from .._device import device
 from .._dtype import bfloat16, float16
 from ..autograd._contextlib import DecoratorContextManager
+from ..ops.elementwise.casting import autocast_argument
 
 __all__ = [
-    "autocast", "clear_autocast_cache", "get_autocast_cpu_dtype", "get_autocast_dtype",
+    "autocast", "clear_autocast_cache", "custom_bwd", "custom_fwd", "get_autocast_cpu_dtype", "get_autocast_dtype",
     "get_autocast_gpu_dtype", "is_autocast_available", "is_autocast_cache_enabled",
     "is_autocast_cpu_enabled", "is_autocast_enabled", "set_autocast_cache_enabled",
     "set_autocast_dtype", "set_autocast_enabled",
@@ -104,8 +106,7 @@ class autocast(DecoratorContextManager):
     float16."""
 
     def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
-        if not isinstance(device_type, str):
-            raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+        _check_device_type(device_type)
         self.device = _device_type(device_type)
         self.fast_dtype = get_autocast_dtype(self.device) if dtype is None else dtype
         if cache_enabled is None:
@@ -143,11 +144,66 @@ class autocast(DecoratorContextManager):
         return autocast(self.device, self.fast_dtype, self._enabled, self._cache_enabled)
 
 
-def deprecated_spelling(device_type, name):
+def _check_device_type(device_type):
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+
+
+def _cast_nested(value, dtype):
+    """``value`` with its floating tensors (float64 excepted), in lists, tuples and dicts too,
+    cast to ``dtype``."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_nested(item, dtype) for item in value)
+    if isinstance(value, dict):
+        return {key: _cast_nested(item, dtype) for key, item in value.items()}
+    return autocast_argument(value, dtype)
+
+
+def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
+    """Decorate a custom Function's ``forward``: with ``cast_inputs``, where autocast is on for
+    ``device_type`` the floating tensor arguments are cast to it and forward runs with autocast
+    off; ``custom_bwd`` runs backward under the autocast state that forward saw."""
+    _check_device_type(device_type)
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def forward_under_autocast(*args, **kwargs):
+        ctx = args[0]
+        ctx._dtype = get_autocast_dtype(device_type)
+        if cast_inputs is None:
+            ctx._fwd_used_autocast = is_autocast_enabled(device_type)
+            return fwd(*args, **kwargs)
+        ctx._fwd_used_autocast = False
+        if not is_autocast_enabled(device_type):
+            return fwd(*args, **kwargs)
+        with autocast(device_type, enabled=False):
+            return fwd(*_cast_nested(args, cast_inputs), **_cast_nested(kwargs, cast_inputs))
+
+    return forward_under_autocast
+
+
+def custom_bwd(bwd=None, *, device_type):
+    """Decorate a custom Function's ``backward`` (see ``custom_fwd``)."""
+    _check_device_type(device_type)
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def backward_under_autocast(*args, **kwargs):
+        ctx = args[0]
+        with autocast(device_type, enabled=ctx._fwd_used_autocast, dtype=ctx._dtype):
+            return bwd(*args, **kwargs)
+
+    return backward_under_autocast
+
+
+def deprecated_spelling(device_type, name, replacement=None):
     """torch.cuda.amp's and torch.cpu.amp's FutureWarning for their spelling of ``name``."""
+    if replacement is None:
+        replacement = f"`torch.amp.{name}('{device_type}', args...)`"
     warnings.warn(f"`torch.{device_type}.amp.{name}(args...)` is deprecated. Please use "
-                  f"`torch.amp.{name}('{device_type}', args...)` instead.", FutureWarning,
-                  stacklevel=3)
+                  f"{replacement} instead.", FutureWarning, stacklevel=3)
 
 
 class DeviceAutocast(autocast):

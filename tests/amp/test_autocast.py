@@ -262,3 +262,66 @@ def test_import_ember_leaves_ml_dtypes_unimported():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+def _custom_function_trace(library):
+    """What a custom Function decorated with custom_fwd/custom_bwd sees, forward and backward,
+    with and without cast_inputs."""
+    trace = []
+
+    def seen(*tensors):
+        trace.append((library.is_autocast_enabled("cpu"),
+                      str(library.get_autocast_dtype("cpu")).split(".")[-1],
+                      *[str(tensor.dtype).split(".")[-1] for tensor in tensors]))
+
+    class CastToFloat32(library.autograd.Function):
+        @staticmethod
+        @library.amp.custom_fwd(device_type="cpu", cast_inputs=library.float32)
+        def forward(ctx, a, b):
+            seen(a, b)
+            ctx.save_for_backward(a, b)
+            return a @ b
+
+        @staticmethod
+        @library.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            seen(grad)
+            return grad @ b.T, a.T @ grad
+
+    class AsGiven(library.autograd.Function):
+        @staticmethod
+        @library.amp.custom_fwd(device_type="cpu")
+        def forward(ctx, a):
+            seen(a)
+            return a @ a
+
+        @staticmethod
+        @library.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, grad):
+            seen(grad)
+            return (grad @ grad).float()
+
+    weight = library.ones(2, 2, requires_grad=True)
+    with library.autocast("cpu"):
+        output = CastToFloat32.apply(weight.bfloat16(), weight)
+    output.sum().backward()
+    seen(output)
+    with library.autocast("cpu", dtype=library.float16):
+        output = AsGiven.apply(weight)
+    seen(output)
+    output.float().sum().backward()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        library.cuda.amp.custom_fwd(lambda ctx, value: value)
+        library.cuda.amp.custom_bwd(lambda ctx, value: value)
+    trace.extend(str(warning.message) for warning in caught)
+    try:
+        library.amp.custom_fwd(lambda ctx, value: value, device_type=library.device("cpu"))
+    except ValueError as error:
+        trace.append(str(error).replace("torch.device", "ember._device.device"))
+    return trace
+
+
+def test_custom_fwd_and_custom_bwd_as_torch(torch):
+    assert _custom_function_trace(ember) == _custom_function_trace(torch)

@@ -84,7 +84,7 @@ def fill_like(input, value):
     return FillLike.apply(input, value)
 
 
-def _autocast_argument(value, target):
+def autocast_argument(value, target):
     """``value`` cast to ``target`` if it is a floating tensor other than float64 (PyTorch's
     rule for which arguments autocast casts), else ``value``."""
     if not isinstance(value, Tensor):
@@ -112,8 +112,8 @@ def autocast_op(name):
                     target = state.dtypes.get("cpu", DEFAULT_DTYPES["cpu"])
                 else:
                     target = float32
-                args = [_autocast_argument(value, target) for value in args]
-                kwargs = {key: _autocast_argument(value, target) for key, value in kwargs.items()}
+                args = [autocast_argument(value, target) for value in args]
+                kwargs = {key: autocast_argument(value, target) for key, value in kwargs.items()}
             token = _autocast_state.set(state._replace(enabled=state.enabled - {"cpu"}))
             try:
                 return function(*args, **kwargs)
