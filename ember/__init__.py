@@ -34,6 +34,15 @@ from .nn.functional import (  # noqa: F401,E402
     selu, threshold)
 from . import data, datasets, onnx, optim, testing, utils  # noqa: F401,E402  (onnx imports its package lazily)
 from . import func  # noqa: F401,E402
+from . import amp, cpu  # noqa: F401,E402
+from .amp import autocast  # noqa: F401,E402
+from .amp.autocast_mode import (  # noqa: F401,E402
+    clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,
+    is_autocast_cache_enabled, is_autocast_cpu_enabled, is_autocast_enabled,
+    set_autocast_cache_enabled, set_autocast_dtype, set_autocast_enabled)
+# ember.cuda and ember.cpu sit below everything; their amp modules sit above ember.amp.
+import ember.cpu.amp  # noqa: F401,E402
+import ember.cuda.amp  # noqa: F401,E402
 from .training.mode_checks import ModeWarning, set_mode_checks  # noqa: F401,E402
 from .training.mode_checks import register_mode_checks as _register_mode_checks  # noqa: E402
 _mode_check_handles = _register_mode_checks()  # ModeWarning, on nn's and optim's global hooks

@@ -97,19 +97,12 @@ def is_floating(numpy_dtype):
 
 
 def accumulation_dtype(numpy_dtype):
-    """The NumPy dtype that PyTorch computes sums and matrix products of ``numpy_dtype`` in:
-    float32 for bfloat16 (rounded once at the end), the dtype itself otherwise."""
-    if numpy_dtype.kind == "V" and numpy_dtype.name == "bfloat16":
+    """The NumPy dtype that PyTorch computes sums and matrix products of ``numpy_dtype`` in on
+    the CPU: float32 for bfloat16 and float16 (rounded once at the end), the dtype itself
+    otherwise."""
+    if numpy_dtype == np.float16 or (numpy_dtype.kind == "V" and numpy_dtype.name == "bfloat16"):
         return np.dtype(np.float32)
     return numpy_dtype
-
-
-def low_precision_work_dtype(numpy_dtype):
-    """float32 for float16 and bfloat16, whose matrix products PyTorch's CPU kernels accumulate
-    in float32 and round once; the dtype itself otherwise."""
-    if numpy_dtype == np.float16:
-        return np.dtype(np.float32)
-    return accumulation_dtype(numpy_dtype)
 
 
 _default_float = float32

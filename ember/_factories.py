@@ -16,7 +16,7 @@ from . import _dtype
 from ._device import check_cpu
 from ._dtype import from_numpy_dtype, get_default_dtype, set_default_dtype, to_dtype
 from ._random import numpy_generator
-from .tensor import Size, Tensor, _to_array, legacy_new
+from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
@@ -27,62 +27,34 @@ __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTe
 
 
 # ---- argument checks ---------------------------------------------------------------------------
-def _type_name(value):
-    """A value's type as PyTorch's argument errors name it (``float``, ``numpy.ndarray``)."""
-    if isinstance(value, Tensor):
-        return "Tensor"
-    kind = type(value)
-    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
-
-
-def _integer(value):
-    """``value`` as an int where PyTorch takes one (int, NumPy int, one-element integer tensor;
-    never a bool), else None."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, Tensor) and value._data.size == 1 and value._data.dtype.kind in "iu":
-        return int(value._data.reshape(()).item())
-    return None
-
-
 def _varargs_size(name, size, keyword):
     """The shape given as ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
     if keyword is not None:
         if size:
             raise TypeError(f"{name}() got multiple values for argument 'size'")
         size = (keyword,)
-    if len(size) == 1 and _integer(size[0]) is None:
+    if len(size) == 1 and integer_size(size[0]) is None:
         single = size[0]
         if not isinstance(single, (tuple, list, Size)):
             raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, not "
-                            f"{_type_name(single)}")
+                            f"{named_type(single)}")
         size = tuple(single)
     elif len(size) > 1 and isinstance(size[0], (tuple, list, Size)):
         raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
-    shape = []
-    for position, value in enumerate(size, start=1):
-        entry = _integer(value)
-        if entry is None:
-            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
-                            f"{position} with error \"type must be tuple of ints,but got "
-                            f"{_type_name(value)}\"")
-        shape.append(entry)
-    return _non_negative(name, shape)
+    return _non_negative(name, size_entries(name, size))
 
 
 def _sequence_size(name, size, position):
     """A ``size`` argument that must be a sequence of ints (``full``, ``randint``, ...)."""
     if not isinstance(size, (tuple, list, Size)):
         raise TypeError(f"{name}(): argument 'size' (position {position}) must be tuple of "
-                        f"ints, not {_type_name(size)}")
+                        f"ints, not {named_type(size)}")
     shape = []
     for index, value in enumerate(size):
-        entry = _integer(value)
+        entry = integer_size(value)
         if entry is None:
             raise TypeError(f"{name}(): argument 'size' (position {position}) must be tuple of "
-                            f"ints, but found element of type {_type_name(value)} at pos {index}")
+                            f"ints, but found element of type {named_type(value)} at pos {index}")
         shape.append(entry)
     return _non_negative(name, shape)
 
@@ -102,12 +74,12 @@ def _dtype_argument(name, dtype):
         return dtype
     if dtype in (float, int, bool):
         return to_dtype(dtype)
-    raise TypeError(f"{name}(): argument 'dtype' must be torch.dtype, not {_type_name(dtype)}")
+    raise TypeError(f"{name}(): argument 'dtype' must be torch.dtype, not {named_type(dtype)}")
 
 
 def _flag_argument(name, argument, value):
     if not isinstance(value, bool):
-        raise TypeError(f"{name}(): argument '{argument}' must be bool, not {_type_name(value)}")
+        raise TypeError(f"{name}(): argument '{argument}' must be bool, not {named_type(value)}")
     return value
 
 
@@ -121,7 +93,7 @@ def _number_argument(name, argument, position, value):
         raise TypeError("ember does not support complex tensors")
     if not isinstance(value, (bool, int, float)):
         raise TypeError(f"{name}(): argument '{argument}' (position {position}) must be Number, "
-                        f"not {_type_name(value)}")
+                        f"not {named_type(value)}")
     return value
 
 
@@ -132,7 +104,7 @@ def _check_device(device):
 def _check_tensor_input(name, input):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
-                        f"{_type_name(input)}")
+                        f"{named_type(input)}")
 
 
 # The C++ type names in PyTorch's "cannot be converted without overflow" error of full().
@@ -182,7 +154,7 @@ def _finish(name, array, requires_grad, out):
     if out is None:
         return _new(array, requires_grad)
     if not isinstance(out, Tensor):
-        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {_type_name(out)}")
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {named_type(out)}")
     if out.requires_grad or requires_grad:
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            f"differentiation, but one of the arguments requires grad.")
@@ -241,7 +213,7 @@ def as_tensor(data, dtype=None, device=None):
 def from_numpy(array):
     """A tensor sharing memory with ``array`` (in-place changes are seen by both)."""
     if not isinstance(array, np.ndarray):
-        raise TypeError(f"expected np.ndarray (got {_type_name(array)})")
+        raise TypeError(f"expected np.ndarray (got {named_type(array)})")
     from_numpy_dtype(array.dtype)
     return _new(array)
 
@@ -372,10 +344,10 @@ def _number(value):
 
 
 def _steps_argument(name, steps):
-    count = _integer(steps)
+    count = integer_size(steps)
     if count is None:
         raise TypeError(f"{name}() received an invalid combination of arguments - got steps of "
-                        f"type {_type_name(steps)}, but expected (Tensor start, Tensor end, int "
+                        f"type {named_type(steps)}, but expected (Tensor start, Tensor end, int "
                         f"steps, ...)")
     if count < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -390,7 +362,7 @@ def _endpoint(name, which, value):
         return value.item()
     if not isinstance(value, (bool, int, float, np.number)):
         raise TypeError(f"{name}() received an invalid combination of arguments - got {which} "
-                        f"of type {_type_name(value)}, but expected (Tensor start, Tensor end, "
+                        f"of type {named_type(value)}, but expected (Tensor start, Tensor end, "
                         f"int steps, ...)")
     return value
 
@@ -433,12 +405,12 @@ def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, device=None,
 
 def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
     _check_device(device)
-    rows = _integer(n)
+    rows = integer_size(n)
     if rows is None:
-        raise TypeError(f"eye(): argument 'n' (position 1) must be int, not {_type_name(n)}")
-    columns = rows if m is None else _integer(m)
+        raise TypeError(f"eye(): argument 'n' (position 1) must be int, not {named_type(n)}")
+    columns = rows if m is None else integer_size(m)
     if columns is None:
-        raise TypeError(f"eye(): argument 'm' (position 2) must be int, not {_type_name(m)}")
+        raise TypeError(f"eye(): argument 'm' (position 2) must be int, not {named_type(m)}")
     if rows < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {rows}")
     if columns < 0:
@@ -494,9 +466,9 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
     int64 unless ``dtype`` says otherwise."""
     _check_device(device)
     if size is None and high is not None and not isinstance(high, (tuple, list, Size)) and \
-            _integer(high) is not None and low is not None:
+            integer_size(high) is not None and low is not None:
         raise TypeError(f"randint(): argument 'size' (position 2) must be tuple of ints, not "
-                        f"{_type_name(high)}")
+                        f"{named_type(high)}")
     if size is None:
         if high is None:
             raise TypeError("randint() missing required argument 'size'")
@@ -506,10 +478,10 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
     position = 2 if low is None else 3
     arguments = (("high", high, 1),) if low is None else (("low", low, 1), ("high", high, 2))
     for argument, value, place in arguments:
-        if _integer(value) is None:
+        if integer_size(value) is None:
             raise TypeError(f"randint(): argument '{argument}' (position {place}) must be int, "
-                            f"not {_type_name(value)}")
-    low, high = (0 if low is None else _integer(low)), _integer(high)
+                            f"not {named_type(value)}")
+    low, high = (0 if low is None else integer_size(low)), integer_size(high)
     if not (-2 ** 63 <= low < 2 ** 63 and -2 ** 63 <= high < 2 ** 63):
         raise ValueError("Overflow when unpacking long long")
     shape = _sequence_size("randint", size, position)
@@ -530,10 +502,10 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
 
 def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_grad=False):
     _check_device(device)
-    count = _integer(n)
+    count = integer_size(n)
     if count is None:
         raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not "
-                        f"{_type_name(n)}")
+                        f"{named_type(n)}")
     if count < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {count}: [{count}]")
     target = _target(_dtype_argument("randperm", dtype), out, _dtype.int64)
@@ -613,7 +585,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
     for value, array in ((mean, mean_array), (std, std_array)):
         if array is None and not isinstance(value, (int, float, np.number)):
             raise TypeError(f"normal() received an invalid combination of arguments - got "
-                            f"{_type_name(value)} where a Tensor or float belongs")
+                            f"{named_type(value)} where a Tensor or float belongs")
     if std_array is None and std < 0 or std_array is not None and (std_array < 0).any():
         found = std if std_array is None else std_array.min()
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_compact(found)}")

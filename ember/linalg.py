@@ -1,6 +1,7 @@
 """ember.linalg: torch.linalg's norms (vector_norm, norm; of the matrix norms only Frobenius),
 inv, det, slogdet, cholesky, eigh/eigvalsh, solve, matrix_power, multi_dot, cross and vecdot."""
 from .ops import linalg as _ops_linalg
+from .ops.elementwise.casting import autocast_op
 from .ops.reduce import vector_norm
 from .ops.shape import require_tensor
 
@@ -35,6 +36,7 @@ def cross(input, other, *, dim=-1):
     return _ops_linalg.cross(input, other, dim)
 
 
+@autocast_op("vecdot")
 def vecdot(x, y, *, dim=-1):
     return (x * y).sum(dim)
 

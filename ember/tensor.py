@@ -397,21 +397,14 @@ def legacy_new(dtype, args, kwargs, name="new"):
         if dtype is not None and first._data.dtype != dtype.numpy:
             raise TypeError(f"expected {_options(dtype)} (got {_options(first.dtype)})")
         return first.view_as(first)
-    if len(args) == 1 and not isinstance(first, Size) and _size_entry(first) is None:
+    if len(args) == 1 and not isinstance(first, Size) and integer_size(first) is None:
         if isinstance(first, (str, bytes)):
             raise TypeError(f"{name}(): invalid data type '{type(first).__name__}'")
         if not isinstance(first, _SEQUENCES):
             raise TypeError(f"{name}(): data must be a sequence (got {type(first).__name__})")
         return Tensor._result(_to_array(first, target))
     sizes = tuple(first) if len(args) == 1 and isinstance(first, Size) else args
-    shape = []
-    for position, size in enumerate(sizes, start=1):
-        entry = _size_entry(size)
-        if entry is None:
-            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
-                            f"{position} with error \"type must be tuple of ints,but got "
-                            f"{type(size).__name__}\"")
-        shape.append(entry)
+    shape = size_entries(name, sizes)
     if any(size < 0 for size in shape):
         negative = next(size for size in shape if size < 0)
         raise RuntimeError(f"Trying to create tensor with negative dimension {negative}: "
@@ -419,15 +412,37 @@ def legacy_new(dtype, args, kwargs, name="new"):
     return Tensor._result(np.zeros(tuple(shape), dtype=target.numpy))
 
 
-def _size_entry(value):
-    """``value`` as one size (an int, a NumPy int or a one-element integer tensor), else None."""
-    if isinstance(value, bool):
+def named_type(value):
+    """A value's type as PyTorch's argument errors name it (``float``, ``numpy.ndarray``)."""
+    if isinstance(value, Tensor):
+        return "Tensor"
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def integer_size(value):
+    """``value`` as an int where PyTorch takes one (int, NumPy int, one-element integer tensor;
+    never a bool), else None."""
+    if isinstance(value, (bool, np.bool_)):
         return None
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, Tensor) and value._data.size == 1 and value._data.dtype.kind in "iu":
         return int(value._data.reshape(()).item())
     return None
+
+
+def size_entries(name, sizes):
+    """``sizes`` as a list of ints, or PyTorch's TypeError naming ``name`` and the bad entry."""
+    shape = []
+    for position, value in enumerate(sizes, start=1):
+        entry = integer_size(value)
+        if entry is None:
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                            f"{position} with error \"type must be tuple of ints,but got "
+                            f"{named_type(value)}\"")
+        shape.append(entry)
+    return shape
 
 
 def _described(args, kwargs):

@@ -16,7 +16,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 # name that is it or a package above it.
 ORDER = [
     ("ember._dtype", "ember._random", "ember._hooks", "ember._device",
-     "ember.cuda", "ember._threads", "ember._grad_state"),
+     "ember.cuda", "ember.cpu", "ember._threads", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit"),
     ("ember._tensor_str",),
@@ -49,6 +49,9 @@ ORDER = [
     # autograd.functional stacks and reshapes Jacobian rows with the ops.
     ("ember.autograd.functional",),
     ("ember.testing",),
+    # autocast's switches and GradScaler, then torch.cuda.amp's and torch.cpu.amp's spellings.
+    ("ember.amp",),
+    ("ember.cuda.amp", "ember.cpu.amp"),
     # nn: parameters and init < kernels < functional < layers < utilities over layers.
     ("ember.nn.parameter", "ember.nn.init"),
     ("ember.nn._kernels.conv", "ember.nn._kernels.padding"),

@@ -1,10 +1,11 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
 import numpy as np
 
-from .._dtype import cpp_type_name, low_precision_work_dtype
+from .._dtype import accumulation_dtype, cpp_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
+from .elementwise.casting import autocast_op, computed_in_float32
 from .index import index_select
 from .reduce import vector_norm
 from .shape import broadcast_tensors, require_int, require_tensor, unsqueeze
@@ -18,7 +19,7 @@ def matmul_arrays(a, b):
     """``np.matmul``, with float16 and bfloat16 multiplied in float32 (BLAS) and the result
     rounded once, as PyTorch's CPU kernels compute them (NumPy has no float16 BLAS and would
     sum in float16, slowly)."""
-    work = low_precision_work_dtype(a.dtype)
+    work = accumulation_dtype(a.dtype)
     if work == a.dtype:
         return np.matmul(a, b)
     return np.matmul(a.astype(work), b.astype(work)).astype(a.dtype)
@@ -71,7 +72,9 @@ class MatMul(Op):
         return grad_a, grad_b
 
 
-def matmul(input, other):
+def _checked_matmul(input, other):
+    """matmul without autocast: the named special cases (mv, dot, ...) that PyTorch does not
+    cast run through this."""
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
                         f"{type(other if isinstance(input, Tensor) else input).__name__}")
@@ -112,14 +115,21 @@ def _require_tensors(operation, *named):
         require_tensor(value, operation, name, position)
 
 
+@autocast_op("matmul")
+def matmul(input, other):
+    return _checked_matmul(input, other)
+
+
+@autocast_op("mm")
 def mm(input, mat2):
     _require_tensors("mm", ("input", input), ("mat2", mat2))
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else
                            "mat2 must be a matrix")
-    return matmul(input, mat2)
+    return _checked_matmul(input, mat2)
 
 
+@autocast_op("bmm")
 def bmm(input, mat2):
     _require_tensors("bmm", ("input", input), ("mat2", mat2))
     if input._data.ndim != 3 or mat2._data.ndim != 3:
@@ -129,7 +139,7 @@ def bmm(input, mat2):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input._data.shape[0]}, {input._data.shape[2]}] but got: "
                            f"[{mat2._data.shape[0]}, {mat2._data.shape[1]}].")
-    return matmul(input, mat2)
+    return _checked_matmul(input, mat2)
 
 
 def mv(input, vec):
@@ -137,7 +147,7 @@ def mv(input, vec):
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError("vector + matrix @ vector expected, got "
                            f"{input._data.ndim}, {vec._data.ndim}")
-    return matmul(input, vec)
+    return _checked_matmul(input, vec)
 
 
 def dot(input, other):
@@ -145,7 +155,7 @@ def dot(input, other):
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and "
                            f"{other._data.ndim}D tensors")
-    return matmul(input, other)
+    return _checked_matmul(input, other)
 
 
 def outer(input, vec2):
@@ -347,6 +357,8 @@ def tensordot(a, b, dims=2):
     return einsum(equation, a, b)
 
 
+@autocast_op("addmm")
+@computed_in_float32
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); with beta == 0 the input is ignored (NaN too)."""
     _require_tensors("addmm", ("input", input), ("mat1", mat1), ("mat2", mat2))
@@ -395,6 +407,8 @@ def _scaled_sum(input, product, beta, alpha):
     return (input if beta == 1 else input * beta) + product
 
 
+@autocast_op("baddbmm")
+@computed_in_float32
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
     _require_tensors("baddbmm", ("input", input), ("batch1", batch1), ("batch2", batch2))
@@ -444,6 +458,7 @@ def dist(input, other, p=2):
     return vector_norm(input - other, p)
 
 
+@autocast_op("cdist")
 def cdist(x1, x2, p=2.0):
     """The ``p``-norm distance between every row of ``x1`` and every row of ``x2`` (batched)."""
     _require_tensors("cdist", ("x1", x1), ("x2", x2))
@@ -647,6 +662,8 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
     return _scaled_sum(input, product, beta, alpha)
 
 
+@autocast_op("addbmm")
+@computed_in_float32
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (the sum over the batch of batch1[i] @ batch2[i])."""
     product = einsum("bij,bjk->ik", batch1, batch2)

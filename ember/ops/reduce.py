@@ -7,6 +7,7 @@ from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_
 from ..autograd.function import Op
 from ..tensor import Tensor
 from .elementwise import lerp, maximum, minimum, sqrt
+from .elementwise.casting import autocast_op
 from .index import Gather, where
 from .shape import diff, narrow, stack
 
@@ -261,11 +262,14 @@ class LogSumExp(Op):
 
 
 class Softmax(Op):
+    """bfloat16 is computed in float32 and rounded once, as PyTorch computes it."""
+
     @staticmethod
     def forward(ctx, x, axis):
-        shifted = x - np.max(x, axis=axis, keepdims=True) if x.size else x
+        work = x.astype(accumulation_dtype(x.dtype), copy=False)
+        shifted = work - np.max(work, axis=axis, keepdims=True) if work.size else work
         exp = np.exp(shifted)
-        out = exp / np.sum(exp, axis=axis, keepdims=True)
+        out = (exp / np.sum(exp, axis=axis, keepdims=True)).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -273,17 +277,21 @@ class Softmax(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        inner = np.sum(grad * out, axis=ctx.axis, keepdims=True)
-        return out * (grad - inner), None
+        work_grad = grad.astype(accumulation_dtype(grad.dtype), copy=False)
+        work_out = out.astype(work_grad.dtype, copy=False)
+        inner = np.sum(work_grad * work_out, axis=ctx.axis, keepdims=True)
+        return (work_out * (work_grad - inner)).astype(grad.dtype, copy=False), None
 
 
 class LogSoftmax(Op):
-    """Its own op for stability: x - max - log(sum(exp(x - max)))."""
+    """Its own op for stability: x - max - log(sum(exp(x - max))); bfloat16 in float32."""
 
     @staticmethod
     def forward(ctx, x, axis):
-        shifted = x - np.max(x, axis=axis, keepdims=True) if x.size else x
+        work = x.astype(accumulation_dtype(x.dtype), copy=False)
+        shifted = work - np.max(work, axis=axis, keepdims=True) if work.size else work
         out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        out = out.astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -291,7 +299,10 @@ class LogSoftmax(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad - np.exp(out) * np.sum(grad, axis=ctx.axis, keepdims=True), None
+        work_grad = grad.astype(accumulation_dtype(grad.dtype), copy=False)
+        work_out = out.astype(work_grad.dtype, copy=False)
+        result = work_grad - np.exp(work_out) * np.sum(work_grad, axis=ctx.axis, keepdims=True)
+        return result.astype(grad.dtype, copy=False), None
 
 
 # ---- functional API ------------------------------------------------------------------------------
@@ -418,6 +429,7 @@ def argmin(input, dim=None, keepdim=False):
                                    dtype=np.int64))
 
 
+@autocast_op("prod")
 def prod(input, dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
@@ -437,7 +449,7 @@ def _softmax_axis(input, dim, dtype, operation):
         raise TypeError(f"{operation}() missing required argument 'dim'")
     if dtype is not None:
         input = input.to(dtype)
-    elif input._data.dtype.kind != "f":
+    elif not is_floating(input._data.dtype):
         raise NotImplementedError(f"\"{operation}_lastdim_kernel_impl\" not implemented for "
                                   f"'{scalar_type_name(input._data.dtype)}'")
     axes = _axes(dim, input._data.ndim, operation)

@@ -8,6 +8,7 @@ from .._dtype import _FROM_NUMPY, dtype as ember_dtype, result_type, tensor_type
 from ..autograd.function import Op
 from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import unbroadcast
+from .elementwise.casting import autocast_op
 from .index import getitem, setitem
 
 __all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes",
@@ -579,6 +580,7 @@ def diag(input, diagonal=0):
     return DiagonalScatter.apply(input, (size, size), diagonal, 0, 1)
 
 
+@autocast_op("trace")
 def trace(input):
     require_tensor(input, "trace")
     if input._data.ndim != 2:

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ..._dtype import low_precision_work_dtype, scalar_type_name
+from ..._dtype import accumulation_dtype, scalar_type_name
 from ...autograd.function import Op
 from ...ops.linalg import matmul_arrays
 
@@ -31,7 +31,7 @@ class Linear(Op):
         batch_shape = x.shape[:-1]
         # Explicit row count: reshape(-1, 0) cannot infer it for Linear(0, n).
         x_2d = x.reshape(math.prod(batch_shape), in_features)
-        work = low_precision_work_dtype(x.dtype)
+        work = accumulation_dtype(x.dtype)
         if work != x.dtype:
             # float16/bfloat16: products and the bias accumulated in float32, rounded once.
             out = np.matmul(x_2d.astype(work), weight.T.astype(work))
@@ -60,7 +60,11 @@ class Linear(Op):
         if needs_weight:
             grad_weight = _product(xp, grad_2d.T, xp.reshape(x, (rows, x.shape[-1])))
         if needs_bias:
-            grad_bias = xp.sum(grad_2d, axis=0)
+            if xp is np:
+                work = accumulation_dtype(grad_2d.dtype)
+                grad_bias = grad_2d.sum(axis=0, dtype=work).astype(grad_2d.dtype, copy=False)
+            else:
+                grad_bias = xp.sum(grad_2d, axis=0)
         return grad_x, grad_weight, grad_bias
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from ... import ops as _ops
 from ..._random import numpy_generator
+from ...ops.elementwise.casting import autocast_op
 from .._kernels import activation as _activation
 
 __all__ = ["celu", "celu_", "elu", "elu_", "gelu", "glu", "gumbel_softmax", "hardshrink",
@@ -158,6 +159,7 @@ def glu(input, dim=-1):
     return first * second.sigmoid()
 
 
+@autocast_op("prelu")
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), one weight per channel (dimension 1) or one shared."""
     channels = input.shape[1] if input.dim() >= 2 else 1

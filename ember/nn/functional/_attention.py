@@ -13,12 +13,15 @@ from ..._random import numpy_generator
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
 from ...tensor import Tensor
 from .._kernels.attention import ScaledDotProductAttention, causal_blocked
+from ...ops.elementwise.casting import autocast_op, computed_in_float32
 from ._dropout import _drop
 from ._linear import linear
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
+@autocast_op("scaled_dot_product_attention")
+@computed_in_float32
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     """softmax(query @ key^T * scale + mask) @ value over the last two dims (one fused node).

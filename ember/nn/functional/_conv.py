@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from ..._dtype import cpp_type_name, scalar_type_name
+from ...ops.elementwise.casting import autocast_op, computed_in_float32
 from ...tensor import Tensor
 from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Geometry, Unfold
 
@@ -165,16 +166,22 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
     return output.squeeze(0) if unbatched else output
 
 
+@autocast_op("conv1d")
+@computed_in_float32
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D cross-correlation over (N, C_in, L) or unbatched (C_in, L)."""
     return _convolution(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
+@autocast_op("conv2d")
+@computed_in_float32
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation over (N, C_in, H, W) or unbatched (C_in, H, W)."""
     return _convolution(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
+@autocast_op("conv3d")
+@computed_in_float32
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-D cross-correlation over (N, C_in, D, H, W) or unbatched (C_in, D, H, W)."""
     return _convolution(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
@@ -227,6 +234,8 @@ def _transposed(input, weight, bias, stride, padding, output_padding, groups, di
     return output.squeeze(0) if unbatched else output
 
 
+@autocast_op("conv_transpose1d")
+@computed_in_float32
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """1-D transposed convolution: the gradient of conv1d with respect to its input."""
@@ -234,6 +243,8 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                        "conv_transpose1d")
 
 
+@autocast_op("conv_transpose2d")
+@computed_in_float32
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """2-D transposed convolution: the gradient of conv2d with respect to its input."""
@@ -241,6 +252,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                        "conv_transpose2d")
 
 
+@autocast_op("conv_transpose3d")
+@computed_in_float32
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """3-D transposed convolution: the gradient of conv3d with respect to its input."""

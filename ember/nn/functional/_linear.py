@@ -5,10 +5,12 @@ from ...ops import matmul
 from ...tensor import Tensor
 from .._kernels.linear import Linear
 from ._conv import check_tensors
+from ...ops.elementwise.casting import autocast_op
 
 __all__ = ["bilinear", "linear"]
 
 
+@autocast_op("linear")
 def linear(input, weight, bias=None):
     """input @ weight.T + bias, as one fused node (a 1-D weight is a dot product, as in
     PyTorch)."""
@@ -39,6 +41,7 @@ def _linear_composite(input, weight, bias):
     return output + bias
 
 
+@autocast_op("bilinear")
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o] (composite)."""
     check_tensors("bilinear", input1=input1, input2=input2, weight=weight, bias=bias)

@@ -8,6 +8,7 @@ import numpy as np
 from ... import ops as _ops
 from ..._dtype import scalar_type_name
 from ...ops._broadcast import mismatch_error
+from ...ops.elementwise.casting import autocast_op
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size
 from .._kernels.activation import LogSigmoid
@@ -87,6 +88,7 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
     return loss
 
 
+@autocast_op("cross_entropy")
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross entropy of logits (N, C, ...) against class indices (N, ...) or probabilities."""
@@ -95,6 +97,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                            "cross_entropy")
 
 
+@autocast_op("nll_loss")
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     """Negative log-likelihood of log-probabilities (N, C, ...) at class indices (N, ...)."""
@@ -129,6 +132,7 @@ def _check_broadcastable(tensor, input, name):
                                f"{list(expected)}")
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """Binary cross entropy of probabilities ``input`` in [0, 1] against ``target``."""
@@ -149,6 +153,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """Sigmoid + binary cross entropy in one stable op; ``pos_weight`` weighs positive targets."""
@@ -175,12 +180,14 @@ def _check_sizes(input, target):
                       f"size.", stacklevel=3)
 
 
+@autocast_op("mse_loss")
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error; ``weight`` (optional) scales each element's squared error."""
     _check_floating_loss(input, "mse_cpu")
     return _elementwise_loss(_ops.square, input, target, size_average, reduce, reduction, weight)
 
 
+@autocast_op("l1_loss")
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error."""
     return _elementwise_loss(_ops.abs, input, target, size_average, reduce, reduction, weight)
@@ -197,6 +204,7 @@ def _elementwise_loss(penalty, input, target, size_average, reduce, reduction, w
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Quadratic 0.5 d^2 / beta below ``beta``, linear |d| - 0.5 beta above (L1 when beta == 0)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
@@ -214,6 +222,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("huber_loss")
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """Quadratic 0.5 d^2 below ``delta``, linear delta (|d| - 0.5 delta) above."""
     check_reduction(reduction)
@@ -236,6 +245,7 @@ _KL_MEAN_WARNING = (
     "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
 
 
+@autocast_op("kl_div")
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with ``input`` as log-probabilities; 'batchmean' is the mathematical KL."""
     if input._data.dtype.kind in "iub" or target._data.dtype.kind in "iub":
@@ -262,6 +272,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return loss
 
 
+@autocast_op("margin_ranking_loss")
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
                         reduction="mean"):
     """max(0, -target * (input1 - input2) + margin): input1 should rank above input2 when
@@ -275,6 +286,7 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("soft_margin_loss")
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)), the logistic loss for targets in {-1, 1}."""
     reduction = reduction_from(size_average, reduce, reduction)
@@ -282,6 +294,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("hinge_embedding_loss")
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
                          reduction="mean"):
     """input where target is 1, max(0, margin - input) where target is -1."""
@@ -296,6 +309,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 _COSINE_EMBEDDING_EPSILON = 1e-12
 
 
+@autocast_op("cosine_embedding_loss")
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
                           reduction="mean"):
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where target is -1."""
@@ -319,6 +333,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     return apply_reduction(positive + negative, reduction)
 
 
+@autocast_op("poisson_nll_loss")
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
                      reduce=None, reduction="mean"):
     """Negative log-likelihood of ``target`` under Poisson(rate), rate = exp(input) when
@@ -389,6 +404,7 @@ def _strict_hinge(value):
     return _ops.where(value > 0, value, value.new_zeros(()))
 
 
+@autocast_op("multi_margin_loss")
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
                       reduce=None, reduction="mean"):
     """sum over i != y of max(0, margin - x[y] + x[i])^p (times weight[y]), divided by C."""
@@ -421,6 +437,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("multilabel_margin_loss")
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """sum over target classes j (up to the first -1) and non-target classes i of
     max(0, 1 - (x[j] - x[i])), divided by C."""
@@ -450,6 +467,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     return apply_reduction(loss, reduction)
 
 
+@autocast_op("triplet_margin_loss")
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean"):
     """max(0, margin + d(anchor, positive) - d(anchor, negative)) with pairwise p-distances;

@@ -2,7 +2,9 @@
 dims: argument checks and output geometry here, the window arithmetic in ember.nn._kernels."""
 import numpy as np
 
-from ..._dtype import scalar_type_name
+from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
+from ...ops import matmul
+from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
 from .._kernels.padding import GatherAxes
 from .._kernels.pooling import (
@@ -40,7 +42,7 @@ def _prepare(input, spatial_dims, operation, dtypes="f"):
                                          "adaptive_avg_pool3d"))
     check_tensors(operation, AttributeError if python_level else TypeError, input=input)
     dtype = input._data.dtype
-    if not (dtype.kind == "f" or dtype.kind in dtypes or (dtypes == "l" and dtype == np.int64)):
+    if not (is_floating(dtype) or dtype.kind in dtypes or (dtypes == "l" and dtype == np.int64)):
         raise NotImplementedError(f'"{operation}" not implemented for '
                                   f"'{scalar_type_name(dtype)}'")
     ndim = input._data.ndim
@@ -155,6 +157,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      "max_pool2d")
 
 
+@autocast_op("max_pool3d")
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """3-D max pooling over (N, C, D, H, W) or (C, D, H, W)."""
@@ -195,6 +198,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      divisor_override, 2, "avg_pool2d")
 
 
+@autocast_op("avg_pool3d")
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """3-D average pooling over (N, C, D, H, W) or (C, D, H, W)."""
@@ -232,21 +236,28 @@ def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
     # Adaptive averaging is separable: one small averaging matrix per spatial dim, applied by
     # the per-axis map op that padding and interpolate use.
     ndim = input._data.ndim
-    maps = tuple((axis, averaging_matrix(input._data.shape[axis], count, dtype))
+    work = accumulation_dtype(dtype)
+    maps = tuple((axis, averaging_matrix(input._data.shape[axis], count, work))
                  for axis, count in zip(range(ndim - spatial_dims, ndim), output_size))
+    if work != dtype:
+        # float16/bfloat16: averaged in float32 and rounded once, as PyTorch's kernel does.
+        return GatherAxes.apply(input.to(work), maps, 0).to(dtype)
     return GatherAxes.apply(input, maps, 0)
 
 
+@autocast_op("adaptive_avg_pool1d")
 def adaptive_avg_pool1d(input, output_size):
     """Average over PyTorch's adaptive windows to length ``output_size``."""
     return _adaptive_avg_pool(input, output_size, 1, "adaptive_avg_pool1d")
 
 
+@autocast_op("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(input, output_size):
     """Average over PyTorch's adaptive windows to ``output_size`` (int, or pair with None)."""
     return _adaptive_avg_pool(input, output_size, 2, "adaptive_avg_pool2d")
 
 
+@autocast_op("adaptive_avg_pool3d")
 def adaptive_avg_pool3d(input, output_size):
     """Average over PyTorch's adaptive windows to a 3-D ``output_size``."""
     return _adaptive_avg_pool(input, output_size, 3, "adaptive_avg_pool3d")

@@ -15,6 +15,7 @@ import numpy as np
 from ... import _factories
 from ... import ops
 from ...tensor import Tensor
+from ...ops.elementwise.casting import autocast_op
 from .. import functional as F
 from .. import init
 from .._kernels import recurrent as _recurrent
@@ -416,6 +417,7 @@ class GRU(RNNBase):
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         super().__init__("GRU", *args, **kwargs)
 
+    @autocast_op("gru")
     def forward(self, input, hx=None):
         """Returns ``(output, h_n)``."""
         return self._sequence_forward(input, hx)

@@ -1,8 +1,14 @@
-"""Copies and casts as ops: cast (Tensor.to), clone, copy_into (Tensor.copy_), fill_like."""
+"""Copies and casts as ops: cast (Tensor.to), clone, copy_into (Tensor.copy_), fill_like, and the
+autocast of an op's arguments."""
+import functools
+
 import numpy as np
 
-from ..._dtype import is_floating
+from ..._autocast_state import (
+    AUTOCAST_POLICY, DEFAULT_DTYPES, KERNEL, LOWER_PRECISION, _autocast_state)
+from ..._dtype import accumulation_dtype, float32, from_numpy_dtype, is_floating
 from ...autograd.function import Op
+from ...tensor import Tensor
 from ._operands import _grad_for, _shape_dtype
 
 # cast, copy_into and fill_like back Tensor.to, Tensor.copy_ and Tensor.fill_ only.
@@ -76,3 +82,73 @@ class FillLike(Op):
 
 def fill_like(input, value):
     return FillLike.apply(input, value)
+
+
+def autocast_argument(value, target):
+    """``value`` cast to ``target`` if it is a floating tensor other than float64 (PyTorch's
+    rule for which arguments autocast casts), else ``value``."""
+    if not isinstance(value, Tensor):
+        return value
+    source = value._data.dtype
+    if not is_floating(source) or source == np.float64 or source == target.numpy:
+        return value
+    return cast(value, target)
+
+
+def autocast_op(name):
+    """Decorate the public function of op ``name`` (a key of ``AUTOCAST_POLICY``): under CPU
+    autocast its tensor arguments are cast by the op's policy and its body runs with autocast
+    off, so that the ops it is built from are not cast again."""
+    policy = AUTOCAST_POLICY[name]
+
+    def decorate(function):
+        @functools.wraps(function)
+        def autocast_wrapper(*args, **kwargs):
+            state = _autocast_state.get()
+            if "cpu" not in state.enabled:
+                return function(*args, **kwargs)
+            if policy != KERNEL:
+                if policy == LOWER_PRECISION:
+                    target = state.dtypes.get("cpu", DEFAULT_DTYPES["cpu"])
+                else:
+                    target = float32
+                args = [autocast_argument(value, target) for value in args]
+                kwargs = {key: autocast_argument(value, target) for key, value in kwargs.items()}
+            token = _autocast_state.set(state._replace(enabled=state.enabled - {"cpu"}))
+            try:
+                return function(*args, **kwargs)
+            finally:
+                _autocast_state.reset(token)
+
+        autocast_wrapper.autocast_op = name
+        return autocast_wrapper
+
+    return decorate
+
+
+def computed_in_float32(function):
+    """Decorate an op whose PyTorch CPU kernel computes bfloat16 and float16 inputs in float32
+    and rounds its result once (convolutions, the add-matmuls, attention): half-precision
+    tensor arguments go up to float32 and the result comes back down. Arguments of mixed
+    dtypes are passed as given, so that the op's own dtype check reports them."""
+
+    @functools.wraps(function)
+    def half_precision_wrapper(*args, **kwargs):
+        floating = {value._data.dtype for value in (*args, *kwargs.values())
+                    if isinstance(value, Tensor) and is_floating(value._data.dtype)}
+        if len(floating) != 1:
+            return function(*args, **kwargs)
+        (source,) = floating
+        if accumulation_dtype(source) == source:
+            return function(*args, **kwargs)
+        args = [_upcast(value, source) for value in args]
+        kwargs = {key: _upcast(value, source) for key, value in kwargs.items()}
+        return cast(function(*args, **kwargs), from_numpy_dtype(source))
+
+    return half_precision_wrapper
+
+
+def _upcast(value, source):
+    if isinstance(value, Tensor) and value._data.dtype == source:
+        return cast(value, float32)
+    return value
