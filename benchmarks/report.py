@@ -174,13 +174,16 @@ def _target_status(run, table, keys, workload, limit, kind):
     return worst, limit, status
 
 
-def _first_environment(records, framework):
+def _first_environment(records, framework, threads=None):
+    """The environment of framework's first worker (at that thread count, if given)."""
+    records = [record for record in records if record["framework"] == framework
+               and (threads is None or record.get("threads") == threads)]
     for record in records:
         environment = record.get("environment", {})
-        if record["framework"] == framework and environment.get("blas") and record.get("memory"):
+        if environment.get("blas") and record.get("memory"):
             return environment
     for record in records:
-        if record["framework"] == framework and "cpu_model" in record.get("environment", {}):
+        if "cpu_model" in record.get("environment", {}):
             return record["environment"]
     return None
 
@@ -222,23 +225,31 @@ def _machine_section(run):
         "",
         "BLAS and OpenMP libraries loaded in each worker (threadpoolctl's `threadpool_info()`):",
         "",
-        "| worker | user_api | internal_api | architecture | num_threads | version | library |",
-        "|---|---|---|---|---|---|---|",
+        "| worker | threads asked | user_api | internal_api | architecture | num_threads | version "
+        "| library |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for framework, environment in environments.items():
-        if not environment:
-            continue
-        for library in environment["blas"]:
-            cells = [FRAMEWORK_LABELS[framework], library["user_api"], library["internal_api"],
-                     library["architecture"] or "-", library["num_threads"],
-                     library["version"] or "-", f"`{library['library']}`"]
-            lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    for framework in run["frameworks"]:
+        for threads in thread_counts(run):
+            environment = _first_environment(run["records"], framework, threads)
+            if not environment:
+                continue
+            for library in environment["blas"]:
+                cells = [FRAMEWORK_LABELS[framework], threads, library["user_api"],
+                         library["internal_api"], library["architecture"] or "-",
+                         library["num_threads"], library["version"] or "-",
+                         f"`{library['library']}`"]
+                lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     torch_build = (environments.get("torch") or {}).get("torch")
     if torch_build:
+        reported = [(threads, (_first_environment(run["records"], "torch", threads) or {})
+                     .get("torch")) for threads in thread_counts(run)]
+        counts = ", ".join(f"{build['num_threads']} at {_threads_label(threads)}"
+                           for threads, build in reported if build)
         lines += ["", "In the PyTorch worker OpenBLAS is NumPy's, loaded to make the inputs; torch "
                       "computes with MKL, which it links statically, so threadpoolctl does not "
-                      f"see it. Its build reports (torch.get_num_threads() = "
-                      f"{torch_build['num_threads']}):", ""]
+                      f"see it. Its build reports (torch.get_num_threads(): "
+                      f"{counts or torch_build['num_threads']}):", ""]
         lines += [f"- {line}" for line in torch_build["build"]]
     return lines + [""]
 

@@ -184,6 +184,8 @@ def test_runner_writes_results_plot_and_json(tmp_path):
         assert heading in text
     assert "- Load average (1 / 5 / 15 min" in text
     assert "| mlp_eval at 1 thread |" in text and "| mlp_eval at 2 threads |" in text
+    # The BLAS pool of a worker at each thread count, as threadpoolctl saw it.
+    assert "| ember | 1 | blas |" in text and "| ember | 2 | blas |" in text
     assert (tmp_path / "scaling.png").stat().st_size > 0
     run = json.loads((tmp_path / "results.json").read_text())
     # Every workload at 1 and 2 threads except scaling (at the highest count only).
