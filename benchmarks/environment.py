@@ -59,6 +59,41 @@ class OtherProcesses:
         return False
 
 
+class LoadAverages:
+    """The machine's load averages (1, 5 and 15 minutes, os.getloadavg) at the start and end of
+    a block and the highest 1-minute reading sampled in between (sample() before each worker).
+
+    The load counts runnable processes, the benchmark's own included: on a 2-core machine a
+    reading above ~2 means other jobs were queueing for the cores too.
+    """
+
+    def __enter__(self):
+        self.start = _load_average()
+        self.end = None
+        self.highest = self.start[0] if self.start else None
+        return self
+
+    def sample(self):
+        reading = _load_average()
+        if reading is not None:
+            self.highest = reading[0] if self.highest is None else max(self.highest, reading[0])
+
+    def __exit__(self, *exception):
+        self.end = _load_average()
+        self.sample()
+        return False
+
+    def summary(self):
+        return {"start": self.start, "end": self.end, "highest_1min": self.highest}
+
+
+def _load_average():
+    try:
+        return list(os.getloadavg())
+    except (OSError, AttributeError):
+        return None
+
+
 def cpu_model():
     """The CPU's model name from /proc/cpuinfo, or platform's guess elsewhere."""
     try:

@@ -61,3 +61,17 @@ def pin_mmap_threshold():
     except (OSError, AttributeError):
         return False
     return mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_MMAP_THRESHOLD) == 1
+
+
+def trim_heap():
+    """Give the free parts of glibc's heap back to the system (malloc_trim), so that freed
+    blocks reused by the next allocations show up in RSS again. True when it ran."""
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return False
+    try:
+        malloc_trim = ctypes.CDLL(library).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    malloc_trim(0)
+    return True

@@ -4,11 +4,14 @@ import json
 import math
 from pathlib import Path
 
+from benchmarks.workloads import SINGLE_THREAD_COUNT
+
 COMMENTARY_HEADING = "## Profile commentary"
 COMMENTARY_PLACEHOLDER = ("_Not written yet: where ember's time goes in each missed target. "
                           "This section is kept when the benchmarks are rerun._")
 
 # (target, measurement names whose worst ember/PyTorch ratio counts, highest ratio allowed, what)
+# A target is checked at every thread count its workload ran at.
 TARGETS = (
     ("mlp_train", ("mlp_train",), 1.0, "time"),
     ("mlp_eval", ("mlp_eval",), 1.0, "time"),
@@ -16,7 +19,12 @@ TARGETS = (
     ("op_overhead without graph", ("op_overhead/add",), 1.5, "time"),
     ("op_overhead with graph", ("op_overhead/add_graph",), 2.0, "time"),
     ("cnn_train", ("cnn_train",), 1.5, "time"),
-    ("cnn_eval", ("cnn_eval",), 1.5, "time"),
+    ("cnn_eval", ("cnn_eval",), 1.0, "time"),
+    ("gpt_train", ("gpt_train",), 1.0, "time"),
+    ("gpt_train peak memory of a step", ("gpt_train/memory",), 1.1, "memory"),
+    ("gpt_generate", ("gpt_generate",), 1.0, "time"),
+    ("lstm_train", ("lstm_train",), 1.0, "time"),
+    ("rnn_seq", ("rnn_seq",), 0.8, "time"),
     ("nograd_memory: no_grad peak", ("nograd_memory/no_grad",), 1.0, "memory"),
     ("nograd_memory: grad peak", ("nograd_memory/grad",), 1.1, "memory"),
     ("import_time", ("import_time",), 0.25, "time"),
@@ -49,15 +57,31 @@ def _number(value):
     return f"{value:.3g}"
 
 
-def collect(records):
-    """{measurement name: {framework: measurement + the worker's memory}} in run order."""
+def thread_counts(run):
+    """The thread counts of the run, as a list (older runs stored one number)."""
+    threads = run.get("threads", 1)
+    return list(threads) if isinstance(threads, (list, tuple)) else [threads]
+
+
+def _threads_label(count):
+    return f"{count} thread" + ("s" if count != 1 else "")
+
+
+def collect(records, default_threads=None):
+    """{(measurement name, threads): {framework: measurement + the worker's memory}} in run
+    order; a record without its thread count gets default_threads."""
     table = {}
     for record in records:
+        threads = record.get("threads", default_threads)
         for result in record.get("results", []):
             entry = dict(result)
             entry["worker_memory"] = record.get("memory", {})
-            table.setdefault(result["name"], {})[record["framework"]] = entry
+            table.setdefault((result["name"], threads), {})[record["framework"]] = entry
     return table
+
+
+def _run_table(run):
+    return collect(run["records"], max(thread_counts(run)))
 
 
 def is_noisy(measurement):
@@ -73,9 +97,9 @@ def _disturbed(entry):
     return entry["unit"] in TIME_UNITS and _busy(entry.get("others_cpu"))
 
 
-def min_ratio(table, name):
+def min_ratio(table, key):
     """ember's fastest repeat over PyTorch's: the least disturbed view on a shared machine."""
-    frameworks = table.get(name, {})
+    frameworks = table.get(key, {})
     if "ember" not in frameworks or "torch" not in frameworks:
         return None
     if frameworks["torch"]["min"] <= 0:
@@ -83,8 +107,8 @@ def min_ratio(table, name):
     return frameworks["ember"]["min"] / frameworks["torch"]["min"]
 
 
-def ratio(table, name):
-    frameworks = table.get(name, {})
+def ratio(table, key):
+    frameworks = table.get(key, {})
     if "ember" not in frameworks or "torch" not in frameworks:
         return None
     denominator = frameworks["torch"]["median"]
@@ -104,51 +128,64 @@ def _unavailable_reasons(records, workload_names):
 
 
 def target_rows(run):
-    """(target, ratio or None, limit, status text) for each target in TARGETS."""
-    table = collect(run["records"])
+    """(target, ratio or None, limit, status text) for each target in TARGETS and thread count;
+    the target's name says the thread count when the run had several."""
+    table = _run_table(run)
+    several = len(thread_counts(run)) > 1
     rows = []
     for target, names, limit, kind in TARGETS:
         workload = names[0].split("/")[0]
         if workload not in run["workloads"]:
             continue
-        ratios = [ratio(table, name) for name in names]
-        if any(value is None for value in ratios):
-            reasons = _unavailable_reasons(run["records"], {workload}) or ["no ember/PyTorch pair"]
-            rows.append((target, None, limit, "unavailable: " + "; ".join(reasons)))
-            continue
-        worst = max(ratios)
-        if worst <= limit:
-            status = "met"
-        else:
-            over = (worst / limit - 1) * 100
-            cut = (1 - limit / worst) * 100
-            noun = "time" if kind == "time" else "peak memory"
-            status = (f"**missed** by {_percent(over)} ({_number(worst)} > {limit:g}): ember "
-                      f"must cut its {noun} by {_percent(cut)}")
-        if len(names) > 1:
-            parts = ", ".join(f"{name.split('/')[1]} {_number(value)}"
-                              for name, value in zip(names, ratios))
-            status += f" (worst of {parts})"
-        entries = [entry for name in names for entry in table[name].values()]
-        if any(_disturbed(entry) for entry in entries):
-            busiest = max(entry["others_cpu"] for entry in entries if _disturbed(entry))
-            fastest = max(min_ratio(table, name) for name in names)
-            status += (f" (disturbed: other processes kept up to {busiest:.1f} CPUs busy; "
-                       f"ratio of the fastest repeats {_number(fastest)}; rerun on a quiet "
-                       "machine)")
-        elif any(is_noisy(entry) for entry in entries):
-            status += " (noisy: rerun on a quiet machine before trusting it)"
-        rows.append((target, worst, limit, status))
+        counts = sorted({threads for name, threads in table if name in names})
+        for threads in counts or [max(thread_counts(run))]:
+            label = f"{target} at {_threads_label(threads)}" if several else target
+            keys = [(name, threads) for name in names]
+            rows.append((label, *_target_status(run, table, keys, workload, limit, kind)))
     return rows
 
 
-def _first_environment(records, framework):
+def _target_status(run, table, keys, workload, limit, kind):
+    """(worst ratio or None, limit, status) of one target at one thread count."""
+    ratios = [ratio(table, key) for key in keys]
+    if any(value is None for value in ratios):
+        reasons = _unavailable_reasons(run["records"], {workload}) or ["no ember/PyTorch pair"]
+        return None, limit, "unavailable: " + "; ".join(reasons)
+    worst = max(ratios)
+    if worst <= limit:
+        status = "met"
+    else:
+        over = (worst / limit - 1) * 100
+        cut = (1 - limit / worst) * 100
+        noun = "time" if kind == "time" else "peak memory"
+        status = (f"**missed** by {_percent(over)} ({_number(worst)} > {limit:g}): ember "
+                  f"must cut its {noun} by {_percent(cut)}")
+    if len(keys) > 1:
+        parts = ", ".join(f"{name.split('/')[1]} {_number(value)}"
+                          for (name, _), value in zip(keys, ratios))
+        status += f" (worst of {parts})"
+    entries = [entry for key in keys for entry in table[key].values()]
+    if any(_disturbed(entry) for entry in entries):
+        busiest = max(entry["others_cpu"] for entry in entries if _disturbed(entry))
+        fastest = max(min_ratio(table, key) for key in keys)
+        status += (f" (disturbed: other processes kept up to {busiest:.1f} CPUs busy; "
+                   f"ratio of the fastest repeats {_number(fastest)}; rerun on a quiet "
+                   "machine)")
+    elif any(is_noisy(entry) for entry in entries):
+        status += " (noisy: rerun on a quiet machine before trusting it)"
+    return worst, limit, status
+
+
+def _first_environment(records, framework, threads=None):
+    """The environment of framework's first worker (at that thread count, if given)."""
+    records = [record for record in records if record["framework"] == framework
+               and (threads is None or record.get("threads") == threads)]
     for record in records:
         environment = record.get("environment", {})
-        if record["framework"] == framework and environment.get("blas") and record.get("memory"):
+        if environment.get("blas") and record.get("memory"):
             return environment
     for record in records:
-        if record["framework"] == framework and "cpu_model" in record.get("environment", {}):
+        if "cpu_model" in record.get("environment", {}):
             return record["environment"]
     return None
 
@@ -169,10 +206,12 @@ def _machine_section(run):
         f"- OS: {first['platform']}",
         f"- Python {first['python']}, NumPy {first['numpy']}, PyTorch {torch_version}, "
         f"ember {ember_version or 'unavailable'}",
-        f"- Threads: {run['threads']} in every worker ("
-        + ", ".join(f"{name}={value}" for name, value in first["thread_variables"].items())
-        + f"; torch.set_num_threads({run['threads']}))",
+        "- Threads: every workload at " + " and ".join(str(count) for count in thread_counts(run))
+        + " threads, " + ", ".join(f"{name}" for name in first["thread_variables"])
+        + " and torch.set_num_threads set to the count in each worker"
+        + _single_count_note(run),
     ]
+    lines += _load_lines(run.get("load_average"))
     if run.get("others_cpu") is not None:
         timed = [result for record in run["records"] for result in record.get("results", [])
                  if result["unit"] in TIME_UNITS]
@@ -188,25 +227,56 @@ def _machine_section(run):
         "",
         "BLAS and OpenMP libraries loaded in each worker (threadpoolctl's `threadpool_info()`):",
         "",
-        "| worker | user_api | internal_api | architecture | num_threads | version | library |",
-        "|---|---|---|---|---|---|---|",
+        "| worker | threads asked | user_api | internal_api | architecture | num_threads | version "
+        "| library |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for framework, environment in environments.items():
-        if not environment:
-            continue
-        for library in environment["blas"]:
-            cells = [FRAMEWORK_LABELS[framework], library["user_api"], library["internal_api"],
-                     library["architecture"] or "-", library["num_threads"],
-                     library["version"] or "-", f"`{library['library']}`"]
-            lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    for framework in run["frameworks"]:
+        for threads in thread_counts(run):
+            environment = _first_environment(run["records"], framework, threads)
+            if not environment:
+                continue
+            for library in environment["blas"]:
+                cells = [FRAMEWORK_LABELS[framework], threads, library["user_api"],
+                         library["internal_api"], library["architecture"] or "-",
+                         library["num_threads"], library["version"] or "-",
+                         f"`{library['library']}`"]
+                lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     torch_build = (environments.get("torch") or {}).get("torch")
     if torch_build:
+        reported = [(threads, (_first_environment(run["records"], "torch", threads) or {})
+                     .get("torch")) for threads in thread_counts(run)]
+        counts = ", ".join(f"{build['num_threads']} at {_threads_label(threads)}"
+                           for threads, build in reported if build)
         lines += ["", "In the PyTorch worker OpenBLAS is NumPy's, loaded to make the inputs; torch "
                       "computes with MKL, which it links statically, so threadpoolctl does not "
-                      f"see it. Its build reports (torch.get_num_threads() = "
-                      f"{torch_build['num_threads']}):", ""]
+                      f"see it. Its build reports (torch.get_num_threads(): "
+                      f"{counts or torch_build['num_threads']}):", ""]
         lines += [f"- {line}" for line in torch_build["build"]]
     return lines + [""]
+
+
+def _single_count_note(run):
+    single = [name for name in SINGLE_THREAD_COUNT if name in run["workloads"]]
+    if len(thread_counts(run)) < 2 or not single:
+        return ""
+    return f" ({', '.join(single)} at {max(thread_counts(run))} only)"
+
+
+def _load_lines(load_average):
+    if not load_average or not load_average.get("start"):
+        return []
+
+    def triple(values):
+        return " / ".join(f"{value:.2f}" for value in values)
+
+    line = f"- Load average (1 / 5 / 15 min, `os.getloadavg`): {triple(load_average['start'])} "
+    line += "at the start"
+    if load_average.get("end"):
+        line += f", {triple(load_average['end'])} at the end"
+    if load_average.get("highest_1min") is not None:
+        line += f", highest 1-minute reading before a worker {load_average['highest_1min']:.2f}"
+    return [line + " (it counts the benchmark's own process)"]
 
 
 def _cell(entry):
@@ -229,8 +299,12 @@ def _memory_cell(entry):
     return f"{_number(peak)} (+{_number(peak - after_import)})"
 
 
+def _unit_label(entry):
+    return entry.get("unit_label") or UNIT_LABELS.get(entry["unit"], entry["unit"])
+
+
 def _results_section(run):
-    table = collect(run["records"])
+    table = _run_table(run)
     lines = [
         "## Results",
         "",
@@ -242,34 +316,75 @@ def _results_section(run):
         "Peak RSS is the worker process's high-water mark in MiB (median over its processes), "
         "with its growth over the RSS right after importing the framework in brackets.",
         "",
-        "| workload | unit | ember | PyTorch | ember/PyTorch | ratio of mins | ember peak RSS | "
-        "PyTorch peak RSS |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workload | threads | unit | ember | PyTorch | ember/PyTorch | ratio of mins | "
+        "ember peak RSS | PyTorch peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, frameworks in table.items():
+    for key, frameworks in table.items():
+        name, threads = key
         if name.startswith("scaling/"):
             continue
-        unit = next(iter(frameworks.values()))["unit"]
-        value = ratio(table, name)
-        fastest = min_ratio(table, name)
-        cells = [f"`{name}`", UNIT_LABELS.get(unit, unit), _cell(frameworks.get("ember")),
+        value = ratio(table, key)
+        fastest = min_ratio(table, key)
+        cells = [f"`{name}`", str(threads), _unit_label(next(iter(frameworks.values()))),
+                 _cell(frameworks.get("ember")),
                  _cell(frameworks.get("torch")), _number(value), _number(fastest),
                  _memory_cell(frameworks.get("ember")), _memory_cell(frameworks.get("torch"))]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _generation_lines(table)
+    lines += _step_memory_lines(table)
     unavailable = [record for record in run["records"] if record["status"] != "ok"]
     if unavailable:
         lines += ["", "Unavailable:", ""]
         for record in unavailable:
             variant = f" ({record['variant']})" if record.get("variant") else ""
+            threads = (f" at {_threads_label(record['threads'])}"
+                       if record.get("threads") is not None else "")
             lines.append(f"- {FRAMEWORK_LABELS[record['framework']]} `{record['workload']}`"
-                         f"{variant}: unavailable: {record['error']}")
+                         f"{variant}{threads}: unavailable: {record['error']}")
     return lines + [""]
+
+
+def _generation_lines(table):
+    """gpt_generate as tokens per second (higher is better), from the medians above."""
+    parts = []
+    for (name, threads), frameworks in table.items():
+        if name != "gpt_generate":
+            continue
+        rates = []
+        for framework in ("ember", "torch"):
+            entry = frameworks.get(framework)
+            if entry is not None and entry["median"] > 0:
+                tokens = entry["params"]["new_tokens"]
+                rates.append(f"{FRAMEWORK_LABELS[framework]} "
+                             f"{_number(tokens / entry['median'] * 1e3)}")
+        if rates:
+            parts.append(f"{_threads_label(threads)}: " + ", ".join(rates))
+    if not parts:
+        return []
+    return ["", "`gpt_generate` in tokens per second: " + "; ".join(parts) + "."]
+
+
+def _step_memory_lines(table):
+    names = sorted({name for name, _ in table if name.endswith("/memory")})
+    if not names:
+        return []
+    return ["", ", ".join(f"`{name}`" for name in names) + ": growth of the resident set "
+            "during one more training step after the timed ones (VmHWM after a reset minus VmRSS "
+            "just before), with glibc's mmap threshold pinned at 128 KiB and its free heap "
+            "trimmed first, so that RSS follows the step's live buffers: activations, "
+            "gradients and temporaries; the weights and optimizer state exist already."]
+
+
+def _by_name(table):
+    """{measurement name: {framework: entry}} for names measured at one thread count."""
+    return {name: frameworks for (name, _), frameworks in table.items()}
 
 
 def _memory_section(run):
     if "nograd_memory" not in run["workloads"]:
         return []
-    table = collect(run["records"])
+    table = _by_name(_run_table(run))
     lines = ["## nograd_memory", ""]
     example = next(iter(table.get("nograd_memory/grad", {}).values()), None)
     if example is not None:
@@ -314,7 +429,7 @@ def scaling_series(run):
 def _scaling_section(run, plot_name):
     if "scaling" not in run["workloads"]:
         return []
-    table = collect(run["records"])
+    table = _by_name(_run_table(run))
     lines = [
         "## Scaling",
         "",
@@ -360,6 +475,42 @@ def existing_commentary(path):
     return body.strip() or None
 
 
+def _profile_section(run):
+    profiles = [record for record in run.get("profiles", []) if record["workload"]]
+    if not profiles:
+        return []
+    lines = [
+        "## Profiles",
+        "",
+        "ember's step under cProfile, one worker per workload after two warm-up steps: own time "
+        "per function (pstats' tottime), top 15, per step. NumPy's ufuncs and matmul are not "
+        "calls of their own: their time counts in the Python function that called them "
+        "(`_matmul_arrays` holds the GEMMs). cProfile charges every Python call, so "
+        "Python-heavy code looks slower than it is and the shares are what to read. Phases: "
+        "cumulative time of the parts of a training step.",
+        "",
+    ]
+    for record in profiles:
+        heading = f"### `{record['workload']}`"
+        if record["status"] != "ok":
+            lines += [heading, "", f"Unavailable: {record['error']}", ""]
+            continue
+        profile = record["profile"]
+        lines += [heading, "",
+                  f"{_threads_label(record['threads'])}, {profile['executions']} profiled "
+                  f"steps, {_number(profile['total_ms'])} ms per step under the profiler.", ""]
+        if profile["phases"]:
+            lines += ["Phases: " + ", ".join(
+                f"{phase['phase']} {_number(phase['ms'])} ms ({_percent(phase['share'] * 100)})"
+                for phase in profile["phases"]) + ".", ""]
+        lines += ["| function | calls per step | own ms per step | share |", "|---|---|---|---|"]
+        for row in profile["functions"]:
+            lines.append(f"| `{row['function']}` | {_number(row['calls'])} | "
+                         f"{_number(row['own_ms'])} | {_percent(row['share'] * 100)} |")
+        lines.append("")
+    return lines
+
+
 def render_markdown(run, plot_name, commentary=None):
     rounds = run.get("rounds", {})
     process_counts = ", ".join(f"{workload} {count}" for workload, count in rounds.items())
@@ -373,7 +524,8 @@ def render_markdown(run, plot_name, commentary=None):
         "",
         f"Generated by `{run['command'].strip()}` on {run['started_utc']} "
         f"in {run['total_seconds']:.0f} s. {mode} Every framework runs each workload in its "
-        "own worker process (`python -m benchmarks.worker`) on identical NumPy-generated inputs.",
+        "own worker process (`python -m benchmarks.worker`) on identical NumPy-generated inputs "
+        "(the sequence models also from identical seeded weights).",
         "",
     ]
     lines += _machine_section(run)
@@ -388,6 +540,7 @@ def render_markdown(run, plot_name, commentary=None):
     lines += _results_section(run)
     lines += _memory_section(run)
     lines += _scaling_section(run, plot_name)
+    lines += _profile_section(run)
     lines += [COMMENTARY_HEADING, "", commentary or COMMENTARY_PLACEHOLDER, ""]
     return "\n".join(lines)
 

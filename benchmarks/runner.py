@@ -12,15 +12,16 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.environment import THREAD_VARIABLES, OtherProcesses
+from benchmarks.environment import THREAD_VARIABLES, LoadAverages, OtherProcesses
 from benchmarks.report import OTHERS_CPU_WARNING, write_report
 from benchmarks.timing import summarise
-from benchmarks.workloads import OPTIONAL_REQUIREMENTS, VARIANTS, WORKLOAD_NAMES
+from benchmarks.workloads import (
+    OPTIONAL_REQUIREMENTS, PROFILED, SINGLE_THREAD_COUNT, VARIANTS, WORKLOAD_NAMES)
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = ("ember", "torch")
 DEFAULT_OUT = Path("benchmarks") / "RESULTS.md"
-WORKER_TIMEOUT_SECONDS = {"full": 180, "quick": 120}
+WORKER_TIMEOUT_SECONDS = {"full": 300, "quick": 120}
 # Worker processes per framework and workload, interleaved between the frameworks. Speed differs
 # from one process to the next (page placement, neighbours on the machine), so repeats from
 # several processes are pooled. import_time already starts its own fresh processes; scaling runs
@@ -40,11 +41,19 @@ def parse_arguments(argv):
     parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="markdown report; scaling.png and results.json go beside it")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="threads for BLAS/OpenMP and torch in every worker (default 2)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts for BLAS/OpenMP and torch; every workload runs at "
+                             "each (default 1 2), except "
+                             + ", ".join(SINGLE_THREAD_COUNT) + " (at the highest)")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="skip the cProfile pass over ember's steps ("
+                             + ", ".join(PROFILED) + ")")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds before a worker is stopped and reported unavailable")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if min(args.threads) < 1:
+        parser.error(f"--threads: thread counts must be at least 1, got {args.threads}")
+    return args
 
 
 def child_environment(threads):
@@ -58,8 +67,8 @@ def child_environment(threads):
     return environment
 
 
-def unavailable(framework, workload, variant, error):
-    return {"framework": framework, "workload": workload, "variant": variant,
+def unavailable(framework, workload, variant, error, threads=None):
+    return {"framework": framework, "workload": workload, "variant": variant, "threads": threads,
             "status": "unavailable", "error": error, "results": []}
 
 
@@ -73,7 +82,7 @@ def _last_json_line(text):
     return None
 
 
-def run_worker(framework, workload, variant, *, quick, threads, timeout):
+def run_worker(framework, workload, variant, *, quick, threads, timeout, profile=False):
     """One worker process; a crash, a timeout or unreadable output becomes 'unavailable'."""
     command = [sys.executable, "-m", "benchmarks.worker", "--framework", framework,
                "--workload", workload, "--threads", str(threads), "--json"]
@@ -81,16 +90,20 @@ def run_worker(framework, workload, variant, *, quick, threads, timeout):
         command += ["--variant", variant]
     if quick:
         command.append("--quick")
+    if profile:
+        command.append("--profile")
     try:
         completed = subprocess.run(command, cwd=REPOSITORY_ROOT, env=child_environment(threads),
                                    capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return unavailable(framework, workload, variant, f"timed out after {timeout:.0f} s")
+        return unavailable(framework, workload, variant, f"timed out after {timeout:.0f} s",
+                           threads)
     record = _last_json_line(completed.stdout)
     if record is None:
         stderr_lines = completed.stderr.strip().splitlines() or ["no output"]
         return unavailable(framework, workload, variant,
-                           f"worker exited with status {completed.returncode}: {stderr_lines[-1]}")
+                           f"worker exited with status {completed.returncode}: {stderr_lines[-1]}",
+                           threads)
     return record
 
 
@@ -126,7 +139,7 @@ def merge_rounds(round_records):
 
 
 def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, threads,
-                    timeout):
+                    timeout, loads):
     """One record per framework: its rounds' processes pooled, or the first failure."""
     succeeded = {framework: [] for framework in frameworks}
     failed = {}
@@ -136,6 +149,7 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
         for framework in order:
             if framework in missing or framework in failed:
                 continue
+            loads.sample()
             worker_start = time.perf_counter()
             record = run_worker(framework, workload, variant, quick=quick, threads=threads,
                                 timeout=timeout)
@@ -145,7 +159,8 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
             else:
                 failed[framework] = record
                 outcome = "unavailable: " + record["error"]
-            label = f"{framework} {workload}" + (f" ({variant})" if variant else "")
+            label = (f"{framework} {workload}" + (f" ({variant})" if variant else "")
+                     + f" at {threads} thread{'s' if threads > 1 else ''}")
             shares = [result["others_cpu"] for result in record["results"]
                       if result.get("others_cpu") is not None]
             disturbed = ""
@@ -156,13 +171,31 @@ def measure_variant(workload, variant, frameworks, missing, *, rounds, quick, th
     records = []
     for framework in frameworks:
         if framework in missing:
-            records.append(unavailable(framework, workload, variant, missing[framework]))
+            records.append(unavailable(framework, workload, variant, missing[framework],
+                                       threads))
             progress(f"{framework} {workload}: skipped, {missing[framework]}")
         elif framework in failed:
             records.append(failed[framework])
         else:
             records.append(merge_rounds(succeeded[framework]))
     return records
+
+
+def profile_workloads(workloads, *, quick, threads, timeout, loads):
+    """One worker per profiled workload: cProfile of ember's step (benchmarks/profiling.py)."""
+    profiles = []
+    for workload in workloads:
+        if workload not in PROFILED:
+            continue
+        loads.sample()
+        worker_start = time.perf_counter()
+        record = run_worker("ember", workload, None, quick=quick, threads=threads,
+                            timeout=timeout, profile=True)
+        outcome = "ok" if record["status"] == "ok" else "unavailable: " + record["error"]
+        progress(f"ember {workload} profile at {threads} thread{'s' if threads > 1 else ''}: "
+                 f"{outcome} [{time.perf_counter() - worker_start:.1f} s]")
+        profiles.append(record)
+    return profiles
 
 
 def installed_version(distribution):
@@ -187,6 +220,7 @@ def progress(message):
 
 def main(argv=None):
     args = parse_arguments(argv)
+    args.threads = sorted(set(args.threads))
     mode = "quick" if args.quick else "full"
     timeout = args.timeout or WORKER_TIMEOUT_SECONDS[mode]
     workloads = [name for name in WORKLOAD_NAMES
@@ -199,13 +233,19 @@ def main(argv=None):
     started = datetime.datetime.now(datetime.timezone.utc)
     start = time.perf_counter()
     records = []
-    with OtherProcesses() as others:
+    profiles = []
+    with OtherProcesses() as others, LoadAverages() as loads:
         for workload in workloads:
-            for variant in VARIANTS.get(workload, (None,)):
-                records += measure_variant(
-                    workload, variant, frameworks, missing,
-                    rounds=ROUNDS[mode].get(workload, ROUNDS[mode]["default"]),
-                    quick=args.quick, threads=args.threads, timeout=timeout)
+            counts = [max(args.threads)] if workload in SINGLE_THREAD_COUNT else args.threads
+            for threads in counts:
+                for variant in VARIANTS.get(workload, (None,)):
+                    records += measure_variant(
+                        workload, variant, frameworks, missing,
+                        rounds=ROUNDS[mode].get(workload, ROUNDS[mode]["default"]),
+                        quick=args.quick, threads=threads, timeout=timeout, loads=loads)
+        if args.profile and "ember" in frameworks:
+            profiles = profile_workloads(workloads, quick=args.quick, threads=min(args.threads),
+                                         timeout=timeout, loads=loads)
 
     run = {
         "rounds": {workload: ROUNDS[mode].get(workload, ROUNDS[mode]["default"])
@@ -215,11 +255,13 @@ def main(argv=None):
         "total_seconds": time.perf_counter() - start,
         "quick": args.quick,
         "threads": args.threads,
+        "load_average": loads.summary(),
         "frameworks": frameworks,
         "workloads": workloads,
         "torch_distribution": installed_version("torch"),
         "others_cpu": others.cpus,
         "records": records,
+        "profiles": profiles,
     }
     paths = write_report(run, args.out)
     progress(f"wrote {', '.join(str(path) for path in paths)} in {run['total_seconds']:.0f} s")

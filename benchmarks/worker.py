@@ -25,6 +25,8 @@ def parse_arguments(argv):
     parser.add_argument("--workload", required=True)
     parser.add_argument("--variant", default=None, help="nograd_memory: grad or no_grad")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the workload's step with cProfile instead of timing it")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
@@ -63,6 +65,7 @@ def run(args):
         "variant": args.variant,
         "quick": args.quick,
         "threads": args.threads,
+        "profile": None,
         "status": "ok",
         "error": None,
         "results": [],
@@ -73,6 +76,9 @@ def run(args):
         if args.workload not in workloads.WORKLOAD_NAMES:
             raise ValueError(f"unknown workload {args.workload!r}; expected one of "
                              f"{', '.join(workloads.WORKLOAD_NAMES)}")
+        if args.profile and args.workload not in workloads.PREPARERS:
+            raise ValueError(f"--profile: {args.workload} has no step to profile; profiled "
+                             f"workloads are {', '.join(workloads.PREPARERS)}")
         if args.workload == "import_time":
             record["results"] = workloads.run_import_time(args.framework, quick=args.quick)
         else:
@@ -89,7 +95,10 @@ def run(args):
             if variant is None and args.workload in workloads.VARIANTS:
                 variant = workloads.VARIANTS[args.workload][0]
             record["variant"] = variant
-            record["results"] = runner(module, quick=args.quick, variant=variant)
+            if args.profile:
+                record["profile"] = profile(module, args.workload, args.quick)
+            else:
+                record["results"] = runner(module, quick=args.quick, variant=variant)
             record["memory"]["peak_rss_mib"] = memory.peak_rss_mib()
     except Exception as error:  # noqa: BLE001 - a framework's failure is reported, not raised
         record["status"] = "unavailable"
@@ -103,6 +112,17 @@ def run(args):
     return record
 
 
+def profile(module, workload, quick):
+    """cProfile of the workload's step (see benchmarks/profiling.py)."""
+    from benchmarks import profiling, workloads  # after limit_threads, as in run()
+
+    statement, namespace, _ = workloads.PREPARERS[workload](module, quick)
+    mode = "quick" if quick else "full"
+    executions = workloads.PROFILE_EXECUTIONS[mode]
+    return profiling.profile_statement(statement, namespace,
+                                       executions.get(workload, executions["default"]))
+
+
 def format_text(record):
     lines = [f"{record['framework']} {record['workload']}: {record['status']}"]
     if record["error"]:
@@ -111,6 +131,13 @@ def format_text(record):
         lines.append(f"  {result['name']}: median {result['median']:.4g} {result['unit']} "
                      f"(min {result['min']:.4g}, IQR {result['iqr']:.3g}, "
                      f"{result['repeats']} repeats)")
+    if record.get("profile"):
+        lines.append(f"  {record['profile']['total_ms']:.4g} ms per execution under cProfile")
+        for phase in record["profile"]["phases"]:
+            lines.append(f"  phase {phase['phase']}: {phase['ms']:.4g} ms ({phase['share']:.0%})")
+        for row in record["profile"]["functions"]:
+            lines.append(f"  {row['own_ms']:8.3f} ms {row['share']:6.1%} {row['calls']:8.1f}x "
+                         f"{row['function']}")
     return "\n".join(lines)
 
 

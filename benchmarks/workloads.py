@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from benchmarks import higher_order, memory
+from benchmarks import higher_order, memory, models
 from benchmarks.environment import OtherProcesses
 from benchmarks.timing import summarise, time_statement
 
@@ -31,6 +31,10 @@ WORKLOAD_NAMES = (
     "cnn_train",
     "cnn_eval",
     "cnn_eval_onnxruntime",
+    "gpt_train",
+    "gpt_generate",
+    "lstm_train",
+    "rnn_seq",
     "small_train",
     "op_overhead",
     "nograd_memory",
@@ -45,6 +49,14 @@ VARIANTS = {"nograd_memory": ("grad", "no_grad")}
 OPTIONAL_REQUIREMENTS = {"cnn_eval_onnxruntime": ("onnx", "onnxruntime")}
 # The ONNX opset both exporters target in cnn_eval_onnxruntime.
 ONNX_OPSET = 17
+# Measured at one thread count only (the highest asked for): threads do not change what they
+# measure (memory, imports), or the run would grow too long (scaling).
+SINGLE_THREAD_COUNT = ("nograd_memory", "import_time", "scaling")
+# Workloads whose ember step is profiled (cProfile, own time per function) in a worker of its own.
+PROFILED = ("mlp_eval", "cnn_train", "cnn_eval", "gpt_train", "gpt_generate", "lstm_train",
+            "rnn_seq")
+# Profiled executions of the step after two warm-up ones.
+PROFILE_EXECUTIONS = {"full": {"default": 10, "gpt_generate": 2}, "quick": {"default": 1}}
 
 # Timing settings per worker process; the runner pools the repeats of several processes.
 TIMING = {
@@ -70,6 +82,28 @@ SIZES = {
     "cnn_eval": {
         "full": {"batch": 256, "channels": (32, 64), "hidden": 128},
         "quick": {"batch": 2, "channels": (2, 4), "hidden": 8},
+    },
+    "gpt_train": {
+        "full": {"batch": 16, "block_size": 128, "embedding_size": 128, "heads": 4, "layers": 4,
+                 "vocabulary": 65},
+        "quick": {"batch": 2, "block_size": 8, "embedding_size": 16, "heads": 2, "layers": 1,
+                  "vocabulary": 65},
+    },
+    "gpt_generate": {
+        "full": {"block_size": 128, "embedding_size": 128, "heads": 4, "layers": 4,
+                 "vocabulary": 65, "new_tokens": 200},
+        "quick": {"block_size": 8, "embedding_size": 16, "heads": 2, "layers": 1,
+                  "vocabulary": 65, "new_tokens": 4},
+    },
+    "lstm_train": {
+        "full": {"vocabulary": 10000, "embedding_size": 200, "hidden_size": 200, "layers": 2,
+                 "bptt": 35, "batch": 20, "dropout": 0.2},
+        "quick": {"vocabulary": 50, "embedding_size": 8, "hidden_size": 8, "layers": 2,
+                  "bptt": 5, "batch": 2, "dropout": 0.2},
+    },
+    "rnn_seq": {
+        "full": {"batch": 97, "steps": 100, "hidden_size": 51},
+        "quick": {"batch": 2, "steps": 5, "hidden_size": 4},
     },
     "small_train": {"full": {"batch": 32}, "quick": {"batch": 4}},
     "nograd_memory": {
@@ -167,14 +201,47 @@ def build_deep_mlp(fw, depth=16, width=1024):
     return fw.nn.Sequential(*layers)
 
 
-def train_step(fw, model, optimizer, inputs, targets):
-    """One optimiser step: zero_grad, forward, loss, backward, step."""
+# The phases of a training step are functions of their own so that a profile can say what each
+# costs (their cumulative time); the call adds well under a microsecond.
+def _phase_zero_grad(optimizer):
     optimizer.zero_grad()
-    output = model(inputs)
-    loss = fw.nn.functional.cross_entropy(output, targets)
+
+
+def _phase_forward(loss_function, fw, model, batch):
+    return loss_function(fw, model, batch)
+
+
+def _phase_backward(loss):
     loss.backward()
+
+
+def _phase_clip(fw, model, max_norm):
+    fw.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+
+
+def _phase_optimizer_step(optimizer):
     optimizer.step()
+
+
+def training_step(fw, model, optimizer, loss_function, batch, max_norm=None):
+    """One optimiser step: zero_grad, forward and loss, backward, clipping if asked, step."""
+    _phase_zero_grad(optimizer)
+    loss = _phase_forward(loss_function, fw, model, batch)
+    _phase_backward(loss)
+    if max_norm is not None:
+        _phase_clip(fw, model, max_norm)
+    _phase_optimizer_step(optimizer)
     return loss
+
+
+def classification_loss(fw, model, batch):
+    inputs, targets = batch
+    return fw.nn.functional.cross_entropy(model(inputs), targets)
+
+
+def train_step(fw, model, optimizer, inputs, targets):
+    """One optimiser step of a classifier: zero_grad, forward, loss, backward, step."""
+    return training_step(fw, model, optimizer, classification_loss, (inputs, targets))
 
 
 def eval_step(fw, model, inputs):
@@ -186,22 +253,25 @@ def _measurement(name, unit, summary, **params):
     return {"name": name, "unit": unit, **summary, "params": params}
 
 
-def _time_train(fw, model, optimizer, input_array, label_array, timing):
+def _train_case(fw, model, optimizer, input_array, label_array):
+    """The statement and namespace of a classifier's training step (timed or profiled)."""
     model.train()
-    inputs = fw.tensor(input_array)
-    targets = fw.tensor(label_array)
     namespace = {
         "train_step": train_step, "fw": fw, "model": model, "optimizer": optimizer,
-        "inputs": inputs, "targets": targets,
+        "inputs": fw.tensor(input_array), "targets": fw.tensor(label_array),
     }
-    statement = "train_step(fw, model, optimizer, inputs, targets)"
-    return time_statement(statement, namespace, scale=1e3, **timing)
+    return "train_step(fw, model, optimizer, inputs, targets)", namespace
 
 
-def _time_eval(fw, model, input_array, timing):
+def _eval_case(fw, model, input_array):
     model.eval()
     namespace = {"eval_step": eval_step, "fw": fw, "model": model, "inputs": fw.tensor(input_array)}
-    return time_statement("eval_step(fw, model, inputs)", namespace, scale=1e3, **timing)
+    return "eval_step(fw, model, inputs)", namespace
+
+
+def _time_train(fw, model, optimizer, input_array, label_array, timing):
+    statement, namespace = _train_case(fw, model, optimizer, input_array, label_array)
+    return time_statement(statement, namespace, scale=1e3, **timing)
 
 
 def _sgd(fw, model):
@@ -218,32 +288,196 @@ def run_mlp_train(fw, quick=False, variant=None):
     return [_measurement("mlp_train", "ms", summary, **sizes)]
 
 
-def run_mlp_eval(fw, quick=False, variant=None):
+def prepare_mlp_eval(fw, quick=False):
     sizes = SIZES["mlp_eval"][_mode(quick)]
     fw.manual_seed(SEED)
     model = build_mlp(fw, width=sizes["width"])
     inputs = _features((sizes["batch"], IMAGE_SIZE * IMAGE_SIZE))
-    summary = _time_eval(fw, model, inputs, TIMING[_mode(quick)])
-    return [_measurement("mlp_eval", "ms", summary, **sizes)]
+    return (*_eval_case(fw, model, inputs), sizes)
 
 
-def run_cnn_train(fw, quick=False, variant=None):
+def prepare_cnn_train(fw, quick=False):
     sizes = SIZES["cnn_train"][_mode(quick)]
     fw.manual_seed(SEED)
     model = build_cnn(fw, sizes["channels"], sizes["hidden"])
     inputs = _features((sizes["batch"], 1, IMAGE_SIZE, IMAGE_SIZE))
-    summary = _time_train(fw, model, _sgd(fw, model), inputs, _labels(sizes["batch"]),
-                          TIMING[_mode(quick)])
-    return [_measurement("cnn_train", "ms", summary, **sizes)]
+    return (*_train_case(fw, model, _sgd(fw, model), inputs, _labels(sizes["batch"])), sizes)
 
 
-def run_cnn_eval(fw, quick=False, variant=None):
+def prepare_cnn_eval(fw, quick=False):
     sizes = SIZES["cnn_eval"][_mode(quick)]
     fw.manual_seed(SEED)
     model = build_cnn(fw, sizes["channels"], sizes["hidden"])
     inputs = _features((sizes["batch"], 1, IMAGE_SIZE, IMAGE_SIZE))
-    summary = _time_eval(fw, model, inputs, TIMING[_mode(quick)])
-    return [_measurement("cnn_eval", "ms", summary, **sizes)]
+    return (*_eval_case(fw, model, inputs), sizes)
+
+
+def gpt_loss(fw, model, batch):
+    tokens, targets = batch
+    logits = model(tokens)
+    return fw.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+
+def _gpt_model(fw, sizes):
+    model = models.build_gpt(fw, sizes["vocabulary"], sizes["block_size"],
+                             sizes["embedding_size"], sizes["heads"], sizes["layers"])
+    return models.load_seeded_weights(fw, model, SEED)
+
+
+def prepare_gpt_train(fw, quick=False):
+    """A GPT training step: AdamW (weight decay on matrices only), clipping at norm 1."""
+    sizes = SIZES["gpt_train"][_mode(quick)]
+    model = _gpt_model(fw, sizes)
+    model.train()
+    optimizer = fw.optim.AdamW(models.gpt_parameter_groups(model, weight_decay=0.1), lr=3e-4,
+                               betas=(0.9, 0.95))
+    tokens = _generator(2).integers(0, sizes["vocabulary"],
+                                    size=(sizes["batch"], sizes["block_size"] + 1))
+    batch = (fw.tensor(tokens[:, :-1]), fw.tensor(tokens[:, 1:]))
+    namespace = {"training_step": training_step, "fw": fw, "model": model,
+                 "optimizer": optimizer, "gpt_loss": gpt_loss, "batch": batch}
+    statement = "training_step(fw, model, optimizer, gpt_loss, batch, max_norm=1.0)"
+    return statement, namespace, sizes
+
+
+def generate(fw, model, start, new_tokens, generator):
+    with fw.no_grad():
+        return model.generate(start, new_tokens, generator)
+
+
+def prepare_gpt_generate(fw, quick=False):
+    """Sampling one sequence token by token in eval mode under no_grad, with a seeded generator."""
+    sizes = SIZES["gpt_generate"][_mode(quick)]
+    model = _gpt_model(fw, sizes)
+    model.eval()
+    generator = fw.Generator().manual_seed(SEED)
+    namespace = {"generate": generate, "fw": fw, "model": model, "generator": generator,
+                 "start": fw.zeros((1, 1), dtype=fw.long), "new_tokens": sizes["new_tokens"]}
+    return "generate(fw, model, start, new_tokens, generator)", namespace, sizes
+
+
+def detached(hidden):
+    """The hidden state carried to the next batch, cut from the previous batch's graph."""
+    return tuple(state.detach() for state in hidden)
+
+
+def language_model_loss(fw, model, batch):
+    """Cross-entropy of the next word; the hidden state goes on from the previous call."""
+    output, batch["hidden"] = model(batch["tokens"], detached(batch["hidden"]))
+    return fw.nn.functional.cross_entropy(output, batch["targets"])
+
+
+def prepare_lstm_train(fw, quick=False):
+    """The word language model of PyTorch's examples: SGD at lr 20, clipping at norm 0.25."""
+    sizes = SIZES["lstm_train"][_mode(quick)]
+    model = models.build_lstm_language_model(fw, sizes["vocabulary"], sizes["embedding_size"],
+                                             sizes["hidden_size"], sizes["layers"],
+                                             sizes["dropout"])
+    models.load_seeded_weights(fw, model, SEED)
+    model.train()
+    fw.manual_seed(SEED)
+    optimizer = fw.optim.SGD(model.parameters(), lr=20.0)
+    tokens = _generator(3).integers(0, sizes["vocabulary"],
+                                    size=(sizes["bptt"] + 1, sizes["batch"]))
+    hidden_shape = (sizes["layers"], sizes["batch"], sizes["hidden_size"])
+    batch = {"tokens": fw.tensor(tokens[:-1]), "targets": fw.tensor(tokens[1:].reshape(-1)),
+             "hidden": (fw.zeros(hidden_shape), fw.zeros(hidden_shape))}
+    namespace = {"training_step": training_step, "fw": fw, "model": model,
+                 "optimizer": optimizer, "language_model_loss": language_model_loss,
+                 "batch": batch}
+    statement = "training_step(fw, model, optimizer, language_model_loss, batch, max_norm=0.25)"
+    return statement, namespace, sizes
+
+
+def sequence_loss(fw, model, batch):
+    inputs, targets = batch
+    return fw.nn.functional.mse_loss(model(inputs), targets)
+
+
+def prepare_rnn_seq(fw, quick=False):
+    """Next-value prediction on sine waves, two LSTMCells stepped by hand, Adam."""
+    sizes = SIZES["rnn_seq"][_mode(quick)]
+    model = models.load_seeded_weights(fw, models.build_sine_lstm(fw, sizes["hidden_size"]),
+                                       SEED)
+    model.train()
+    optimizer = fw.optim.Adam(model.parameters(), lr=0.01)
+    period = 20
+    shifts = _generator(4).integers(-4 * period, 4 * period, size=(sizes["batch"], 1))
+    waves = np.sin((np.arange(sizes["steps"] + 1) + shifts) / period).astype(np.float32)
+    batch = (fw.tensor(waves[:, :-1]), fw.tensor(waves[:, 1:]))
+    namespace = {"training_step": training_step, "fw": fw, "model": model,
+                 "optimizer": optimizer, "sequence_loss": sequence_loss, "batch": batch}
+    return "training_step(fw, model, optimizer, sequence_loss, batch)", namespace, sizes
+
+
+def step_memory(statement, namespace):
+    """Peak RSS growth (MiB) of one more execution of a warmed-up step, and its result.
+
+    Run after the timings, which it would slow: glibc's mmap threshold is pinned and the free
+    heap returned to the system first, so that RSS follows the step's live buffers (memory.py).
+    """
+    memory.pin_mmap_threshold()
+    gc.collect()
+    memory.trim_heap()
+    was_reset = memory.reset_peak()
+    baseline = memory.current_rss_mib()
+    peak_before = memory.peak_rss_mib()
+    # The step is an expression (a call) written in this module; eval returns its value.
+    result = eval(compile(statement, "<step>", "eval"), namespace)
+    if was_reset and baseline is not None:
+        return memory.peak_rss_mib() - baseline, result
+    return memory.peak_rss_mib() - peak_before, result
+
+
+def _timed(name, prepare, fw, quick, unit_label=None):
+    statement, namespace, sizes = prepare(fw, quick)
+    summary = time_statement(statement, namespace, scale=1e3, **TIMING[_mode(quick)])
+    measurement = _measurement(name, "ms", summary, **sizes)
+    if unit_label is not None:
+        measurement["unit_label"] = unit_label
+    return measurement, statement, namespace, sizes
+
+
+def _timed_training(name, prepare, fw, quick):
+    """The step's time and its peak memory growth; a non-finite loss makes the run invalid."""
+    measurement, statement, namespace, sizes = _timed(name, prepare, fw, quick)
+    growth, loss = step_memory(statement, namespace)
+    loss = float(loss.detach())
+    if not np.isfinite(loss):
+        raise FloatingPointError(f"{name}: the loss is {loss} after the timed steps")
+    memory_measurement = _measurement(f"{name}/memory", "MiB", summarise([growth]), **sizes,
+                                      method="VmHWM after a reset minus VmRSS before one step")
+    return [measurement, memory_measurement]
+
+
+def run_mlp_eval(fw, quick=False, variant=None):
+    return [_timed("mlp_eval", prepare_mlp_eval, fw, quick)[0]]
+
+
+def run_cnn_train(fw, quick=False, variant=None):
+    return [_timed("cnn_train", prepare_cnn_train, fw, quick)[0]]
+
+
+def run_cnn_eval(fw, quick=False, variant=None):
+    return [_timed("cnn_eval", prepare_cnn_eval, fw, quick)[0]]
+
+
+def run_gpt_train(fw, quick=False, variant=None):
+    return _timed_training("gpt_train", prepare_gpt_train, fw, quick)
+
+
+def run_gpt_generate(fw, quick=False, variant=None):
+    new_tokens = SIZES["gpt_generate"][_mode(quick)]["new_tokens"]
+    label = f"ms per {new_tokens} tokens"
+    return [_timed("gpt_generate", prepare_gpt_generate, fw, quick, unit_label=label)[0]]
+
+
+def run_lstm_train(fw, quick=False, variant=None):
+    return _timed_training("lstm_train", prepare_lstm_train, fw, quick)
+
+
+def run_rnn_seq(fw, quick=False, variant=None):
+    return _timed_training("rnn_seq", prepare_rnn_seq, fw, quick)
 
 
 def run_cnn_eval_onnxruntime(fw, quick=False, variant=None):
@@ -458,10 +692,25 @@ RUNNERS = {
     "cnn_train": run_cnn_train,
     "cnn_eval": run_cnn_eval,
     "cnn_eval_onnxruntime": run_cnn_eval_onnxruntime,
+    "gpt_train": run_gpt_train,
+    "gpt_generate": run_gpt_generate,
+    "lstm_train": run_lstm_train,
+    "rnn_seq": run_rnn_seq,
     "small_train": run_small_train,
     "op_overhead": run_op_overhead,
     "nograd_memory": run_nograd_memory,
     "scaling": run_scaling,
     "pinn_train": run_pinn_train,
     "hvp": run_hvp,
+}
+
+# The step of each profiled workload: prepare(fw, quick) -> (statement, namespace, sizes).
+PREPARERS = {
+    "mlp_eval": prepare_mlp_eval,
+    "cnn_train": prepare_cnn_train,
+    "cnn_eval": prepare_cnn_eval,
+    "gpt_train": prepare_gpt_train,
+    "gpt_generate": prepare_gpt_generate,
+    "lstm_train": prepare_lstm_train,
+    "rnn_seq": prepare_rnn_seq,
 }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import report, runner, workloads
+from benchmarks import profiling, report, runner, workloads
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,6 +28,14 @@ REQUIRED_API = {
     "cnn_eval": ("nn.Conv2d", "nn.BatchNorm2d", "nn.MaxPool2d", "nn.Flatten", "nn.Dropout"),
     "cnn_eval_onnxruntime": ("nn.Conv2d", "nn.BatchNorm2d", "nn.MaxPool2d", "nn.Flatten",
                              "nn.Dropout"),
+    "gpt_train": ("nn.Embedding", "nn.LayerNorm", "nn.GELU", "nn.ModuleList",
+                  "nn.functional.scaled_dot_product_attention", "nn.utils.clip_grad_norm_",
+                  "optim.AdamW", "arange"),
+    "gpt_generate": ("nn.Embedding", "nn.LayerNorm", "nn.GELU", "nn.ModuleList",
+                     "nn.functional.scaled_dot_product_attention", "nn.functional.softmax",
+                     "multinomial", "Generator", "cat"),
+    "lstm_train": ("nn.Embedding", "nn.LSTM", "nn.Dropout", "nn.utils.clip_grad_norm_"),
+    "rnn_seq": ("nn.LSTMCell", "nn.functional.mse_loss", "optim.Adam", "cat", "zeros"),
     "small_train": ("nn.Conv1d", "nn.Flatten", "optim.Adam"),
     "op_overhead": (),
     "nograd_memory": (),
@@ -120,6 +128,8 @@ def expected_names(workload, variant):
         sizes = workloads.SIZES["scaling"]["quick"]
         return ([f"scaling/batch/{size}" for size in sizes["batches"]]
                 + [f"scaling/width/{size}" for size in sizes["widths"]])
+    if workload in ("gpt_train", "lstm_train", "rnn_seq"):
+        return [workload, f"{workload}/memory"]
     return [workload]
 
 
@@ -183,14 +193,76 @@ def test_runner_writes_results_plot_and_json(tmp_path):
     assert runner.main(arguments + ["--out", str(out)]) == 0
     text = out.read_text()
     for heading in ("## Machine and software", "## Targets", "## Results", "## Scaling",
-                    report.COMMENTARY_HEADING):
+                    "## Profiles", "### `mlp_eval`", report.COMMENTARY_HEADING):
         assert heading in text
+    assert "- Load average (1 / 5 / 15 min" in text
+    assert "| mlp_eval at 1 thread |" in text and "| mlp_eval at 2 threads |" in text
+    # The BLAS pool of a worker at each thread count, as threadpoolctl saw it.
+    assert "| ember | 1 | blas |" in text and "| ember | 2 | blas |" in text
     assert (tmp_path / "scaling.png").stat().st_size > 0
     run = json.loads((tmp_path / "results.json").read_text())
-    assert [(record["framework"], record["workload"]) for record in run["records"]] == [
-        ("ember", "mlp_eval"), ("ember", "scaling")]
+    # Every workload at 1 and 2 threads except scaling (at the highest count only).
+    assert [(record["framework"], record["workload"], record["threads"])
+            for record in run["records"]] == [
+        ("ember", "mlp_eval", 1), ("ember", "mlp_eval", 2), ("ember", "scaling", 2)]
     for record in run["records"]:
         assert record["status"] == "ok" or record["error"]
+    [profile] = run["profiles"]
+    assert (profile["workload"], profile["threads"], profile["status"]) == ("mlp_eval", 1, "ok")
+    assert len(run["load_average"]["start"]) == 3
+
+
+def test_worker_profiles_a_step():
+    returncode, record = run_worker("--framework", "ember", "--workload", "gpt_train",
+                                    "--profile", "--threads", "1")
+    assert returncode == 0, record.get("traceback")
+    profile = record["profile"]
+    assert record["results"] == []
+    assert len(profile["functions"]) == profiling.TOP_FUNCTIONS
+    own_times = [row["own_ms"] for row in profile["functions"]]
+    assert own_times == sorted(own_times, reverse=True)
+    assert 0 < sum(row["share"] for row in profile["functions"]) <= 1 + 1e-9
+    assert [phase["phase"] for phase in profile["phases"]] == [
+        "zero grad", "forward", "backward", "clip", "optimizer step"]
+    assert all(0 < phase["ms"] <= profile["total_ms"] for phase in profile["phases"])
+
+
+def test_worker_refuses_to_profile_a_workload_without_a_step():
+    returncode, record = run_worker("--framework", "ember", "--workload", "import_time",
+                                    "--profile")
+    assert returncode == 1
+    assert "has no step to profile" in record["error"]
+
+
+def test_function_labels_are_short():
+    inside = str(REPOSITORY_ROOT / "ember" / "optim" / "adam.py")
+    assert profiling.function_label(inside, 30, "_update") == "ember/optim/adam.py:30(_update)"
+    package = "/venv/lib/python3.11/site-packages/numpy/_core/numeric.py"
+    assert profiling.function_label(package, 400, "full_like") == (
+        "numpy/_core/numeric.py:400(full_like)")
+    assert profiling.function_label("~", 0, "<built-in method math.sqrt>") == (
+        "<built-in method math.sqrt>")
+
+
+@pytest.mark.parametrize("workload", ["gpt_train", "lstm_train", "rnn_seq"])
+def test_both_frameworks_start_from_the_same_weights_and_batches(torch, workload):
+    """Identical seeded weights and inputs: the first losses agree (dropout off in eval)."""
+    losses = []
+    for module in (torch, ember_or_skip(workload)):
+        _, namespace, _ = workloads.PREPARERS[workload](module, quick=True)
+        loss_function = {"gpt_train": workloads.gpt_loss,
+                         "lstm_train": workloads.language_model_loss,
+                         "rnn_seq": workloads.sequence_loss}[workload]
+        namespace["model"].eval()
+        with module.no_grad():
+            losses.append(float(loss_function(module, namespace["model"], namespace["batch"])))
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
+def ember_or_skip(workload):
+    module = framework_or_skip("ember", workload)
+    gc.unfreeze()
+    return module
 
 
 def synthetic_measurement(name, median, **params):
@@ -251,3 +323,48 @@ def test_rerun_keeps_the_profile_commentary(tmp_path):
     assert "BatchNorm is the hot spot." in rewritten
     assert report.COMMENTARY_PLACEHOLDER not in rewritten
     assert "missed** by 20%" in rewritten
+
+
+def test_targets_are_checked_at_each_thread_count():
+    run = synthetic_run(9.0, 10.0)
+    two_threads = synthetic_run(12.5, 10.0)
+    for record in run["records"]:
+        record["threads"] = 1
+    for record in two_threads["records"]:
+        record["threads"] = 2
+    run["records"] += two_threads["records"]
+    run["threads"] = [1, 2]
+    rows = report.target_rows(run)
+    assert [(target, limit) for target, _, limit, _ in rows] == [
+        ("mlp_train at 1 thread", 1.0), ("mlp_train at 2 threads", 1.0)]
+    assert rows[0][1] == pytest.approx(0.9) and rows[0][3] == "met"
+    assert rows[1][1] == pytest.approx(1.25) and "missed** by 25%" in rows[1][3]
+    text = report.render_markdown(run, "scaling.png")
+    assert "| `mlp_train` | 1 | ms per step | 9.00 (9.00, 0.00) | 10.0 (10.0, 0.00) | 0.90 |" in text
+    assert "| `mlp_train` | 2 | ms per step | 12.5 (12.5, 0.00) | 10.0 (10.0, 0.00) | 1.25 |" in text
+
+
+def test_report_renders_profiles_and_generation_rate():
+    run = synthetic_run(13.7, 10.0)
+    for framework, median in (("ember", 400.0), ("torch", 200.0)):
+        measurement = synthetic_measurement("gpt_generate", median, new_tokens=200)
+        measurement["unit_label"] = "ms per 200 tokens"
+        run["records"].append(synthetic_record(framework, "gpt_generate", [measurement]))
+    run["workloads"].append("gpt_generate")
+    profile = {"executions": 10, "total_ms": 50.0,
+               "phases": [{"phase": "forward", "line": 1, "ms": 20.0, "share": 0.4},
+                          {"phase": "optimizer step", "line": 2, "ms": 5.0, "share": 0.1}],
+               "functions": [{"function": "ember/optim/adam.py:30(_update)", "calls": 54.0,
+                              "own_ms": 4.0, "share": 0.08}]}
+    run["profiles"] = [{"framework": "ember", "workload": "gpt_train", "threads": 1,
+                        "status": "ok", "error": None, "profile": profile},
+                       {"framework": "ember", "workload": "rnn_seq", "threads": 1,
+                        "status": "unavailable", "error": "ValueError: no", "profile": None}]
+    text = report.render_markdown(run, "scaling.png")
+    assert "| `gpt_generate` | 2 | ms per 200 tokens | 400 (400, 0.00) |" in text
+    assert "`gpt_generate` in tokens per second: 2 threads: ember 500, PyTorch 1000." in text
+    assert "### `gpt_train`" in text
+    assert "1 thread, 10 profiled steps, 50.0 ms per step under the profiler." in text
+    assert "Phases: forward 20.0 ms (40%), optimizer step 5.00 ms (10%)." in text
+    assert "| `ember/optim/adam.py:30(_update)` | 54.0 | 4.00 | 8% |" in text
+    assert "### `rnn_seq`\n\nUnavailable: ValueError: no" in text
