@@ -78,7 +78,20 @@ def _operands(input, other, operation):
         if operation == "div" and target.kind in "biu":
             target = np.dtype(np.float64)  # NumPy's true division of integers
         input, other = [_numpy_cast(value, target, operation) for value in (input, other)]
-    return _to_operand(input, operation), _to_operand(other, operation)
+    return _common_float(_to_operand(input, operation), _to_operand(other, operation))
+
+
+def _common_float(a, b):
+    """Floating tensors of two dtypes, one of them needing grad, cast to their result dtype by
+    the recorded cast: the op then saves its inputs themselves, not private promoted copies
+    that a create_graph backward would see as constants."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and (a._requires_grad or b._requires_grad):
+        a_dtype = a._data.dtype
+        b_dtype = b._data.dtype
+        if a_dtype != b_dtype and a_dtype.kind == "f" and b_dtype.kind == "f":
+            target = _result_dtype(a._data, b._data)
+            return a.to(target), b.to(target)
+    return a, b
 
 
 def _numpy_cast(value, target, operation):
@@ -105,7 +118,16 @@ def _grad_for(grad, shape, dtype):
     grad = unbroadcast(grad, shape)
     if type(grad) is np.ndarray:
         return grad if grad.dtype == dtype else grad.astype(dtype)
-    return grad.__array_namespace__().astype(grad, dtype)
+    return grad.__array_namespace__().astype(grad, dtype, copy=False)
+
+
+def _log(xp, value):
+    """log of a backward operand: through ``xp`` for an array or Tensor, a plain float for a
+    Python number (a weak scalar, so float32 gradients stay float32)."""
+    if isinstance(value, _PYTHON_NUMBERS):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.log(value))
+    return xp.log(value)
 
 
 def _shape_dtype(value):
@@ -199,6 +221,12 @@ def _unrecorded_binary(ufunc, name, doc, check_operand=None):
     return operation
 
 
+def _widened(x):
+    """float16 computed in float32, as PyTorch's CPU kernels do: formulas of several steps then
+    round once, at the end (the caller casts back)."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
 def _floating(x):
     """Unary math on integer tensors computes in the default float dtype (PyTorch)."""
     if x.dtype.kind != "f":
@@ -207,11 +235,13 @@ def _floating(x):
 
 
 class _OfInput(Op):
-    """y = function(x), backward ``gradient(grad, x)`` from the saved input. ``quiet`` ops return
-    inf/nan at the edges of their domain without NumPy warnings, as PyTorch does (opt-in:
-    np.errstate costs about a microsecond)."""
+    """y = function(x), backward ``gradient(xp, grad, x)`` from the saved input, written against
+    the array namespace ``xp`` (NumPy, or ember's under create_graph: the backward is
+    differentiable). ``quiet`` ops return inf/nan at the edges of their domain without NumPy
+    warnings, as PyTorch does (opt-in: np.errstate costs about a microsecond)."""
 
     quiet = False
+    differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, x):
@@ -226,15 +256,16 @@ class _OfInput(Op):
         (x,) = ctx.saved_tensors
         if cls.quiet:
             with np.errstate(divide="ignore", invalid="ignore"):
-                return cls.gradient(grad, x)
-        return cls.gradient(grad, x)
+                return cls.gradient(ctx.xp, grad, x)
+        return cls.gradient(ctx.xp, grad, x)
 
 
 class _OfOutput(Op):
-    """y = function(x), backward ``gradient(grad, y)`` from the saved output: kept instead of the
-    input where the derivative is cheaper from y (exp, tanh, sqrt)."""
+    """y = function(x), backward ``gradient(xp, grad, y)`` from the saved output: kept instead of
+    the input where the derivative is cheaper from y (exp, tanh, sqrt)."""
 
     quiet = False
+    differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, x):
@@ -243,7 +274,9 @@ class _OfOutput(Op):
                 out = cls.function(_floating(x))
         else:
             out = cls.function(_floating(x))
-        ctx.save_for_backward(out)
+        if type(out) is not np.ndarray:  # a ufunc's NumPy scalar for a 0-d input
+            out = np.asarray(out)
+        ctx.save_for_backward(out)  # the output itself, so create_graph differentiates it
         return out
 
     @classmethod
@@ -251,5 +284,5 @@ class _OfOutput(Op):
         (out,) = ctx.saved_tensors
         if cls.quiet:
             with np.errstate(divide="ignore", invalid="ignore"):
-                return cls.gradient(grad, out)
-        return cls.gradient(grad, out)
+                return cls.gradient(ctx.xp, grad, out)
+        return cls.gradient(ctx.xp, grad, out)

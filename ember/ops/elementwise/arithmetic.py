@@ -8,8 +8,8 @@ from ..._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _cast, _floating_pair, _grad_for, _operands, _plain_binary, _promote,
-    _raw, _result_dtype, _shape_dtype, _shape_error, _to_operand)
+    _PYTHON_NUMBERS, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log, _operands,
+    _plain_binary, _promote, _result_dtype, _shape_dtype, _shape_error, _to_operand, _widened)
 
 __all__ = ["abs", "absolute", "add", "addcdiv", "addcmul", "copysign", "div", "divide",
            "float_power", "floor_divide", "fmod", "frexp", "ldexp", "lerp", "mul", "multiply",
@@ -151,15 +151,14 @@ class Div(_Binary):
 
 
 def div(input, other, rounding_mode=None):
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        quotient = Div.apply(_to_operand(input, "div"), _to_operand(other, "div"))
-        return Tensor._result(np.trunc(quotient._data).astype(
-            _result_dtype(*(_raw(v) for v in (input, other))).numpy))
     if rounding_mode is not None:
-        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
-                           f"but found '{rounding_mode}'")
+        if rounding_mode not in ("floor", "trunc"):
+            raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or "
+                               f"'floor' but found '{rounding_mode}'")
+        try:
+            return RoundedDiv.apply(*_operands(input, other, "div"), rounding_mode)
+        except ValueError as error:
+            raise _shape_error(error, input, other) from None
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = _plain_binary(np.true_divide, input, other)
@@ -178,16 +177,25 @@ def reciprocal(input):
     return div(1.0, input)
 
 
+def _rounded_quotient(a, b, rounding_mode):
+    """a / b rounded down (``floor``, Python's ``//``) or toward zero (``trunc``), in the
+    operands' promoted dtype; integer division by zero is PyTorch's RuntimeError."""
+    a, b = _promote(a, b)
+    integral = np.asarray(b).dtype.kind in "iu" and np.asarray(a).dtype.kind in "biu"
+    if integral and np.any(np.asarray(b) == 0):
+        raise RuntimeError("ZeroDivisionError")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if rounding_mode == "floor":
+            return np.asarray(np.floor_divide(a, b))
+        if integral:
+            return np.asarray((a - np.fmod(a, b)) // b)  # exact, where float division is not
+        return np.asarray(np.trunc(np.true_divide(a, b)))
+
+
 class FloorDivide(_Binary):
     @staticmethod
     def forward(ctx, a, b):
-        _Binary._remember(ctx, a, b)
-        a, b = _promote(a, b)
-        if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and np.any(b == 0) or \
-                type(b) is int and b == 0:
-            raise RuntimeError("ZeroDivisionError")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(np.floor_divide(a, b))
+        return _rounded_quotient(a, b, "floor")
 
     @staticmethod
     def backward(ctx, grad):
@@ -198,7 +206,28 @@ def floor_divide(input, other):
     return _binary_math(FloorDivide, input, other, "floor_divide")
 
 
+class RoundedDiv(_Binary):
+    """div with a rounding mode: piecewise constant, so the gradients are zero (PyTorch's too;
+    floor_divide, which gives the same values, refuses to be differentiated instead)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, a, b, rounding_mode):
+        _Binary._remember(ctx, a, b)
+        return _rounded_quotient(a, b, rounding_mode)
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_a, needs_b, _ = ctx.needs_input_grad
+        zeros = ctx.xp.zeros_like(grad)
+        return (_grad_for(zeros, *ctx.a_meta) if needs_a else None,
+                _grad_for(zeros, *ctx.b_meta) if needs_b else None, None)
+
+
 class Remainder(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
@@ -219,7 +248,8 @@ class Remainder(_Binary):
         grad_b = None
         if needs_b:
             a, b = ctx.saved_tensors
-            grad_b = _grad_for(-grad * np.floor_divide(a, b), *ctx.b_meta)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = _grad_for(-grad * ctx.xp.floor_divide(a, b), *ctx.b_meta)
         return grad_a, grad_b
 
 
@@ -229,6 +259,8 @@ def remainder(input, other):
 
 class Fmod(_Binary):
     """The C remainder: the sign of the dividend (``remainder`` takes the divisor's)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -248,7 +280,7 @@ class Fmod(_Binary):
         if needs_b:
             a, b = ctx.saved_tensors
             with np.errstate(divide="ignore", invalid="ignore"):
-                grad_b = _grad_for(-grad * np.trunc(a / b), *ctx.b_meta)
+                grad_b = _grad_for(-grad * ctx.xp.trunc(a / b), *ctx.b_meta)
         return (_grad_for(grad, *ctx.a_meta) if needs_a else None), grad_b
 
 
@@ -257,6 +289,8 @@ def fmod(input, other):
 
 
 class Pow(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, base, exponent):
         _Binary._remember(ctx, base, exponent)
@@ -270,33 +304,39 @@ class Pow(_Binary):
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 out = np.power(base, exponent)
+        if not isinstance(out, np.ndarray):
+            out = np.asarray(out)
         needs_base, needs_exponent = ctx.needs_input_grad
         ctx.save_for_backward(base if needs_base or needs_exponent else None,
                               exponent if needs_base or needs_exponent else None,
                               out if needs_exponent else None)
-        if not isinstance(out, np.ndarray):
-            out = np.asarray(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         base, exponent, out = ctx.saved_tensors
         needs_base, needs_exponent = ctx.needs_input_grad
+        xp = ctx.xp
         grad_base = grad_exponent = None
+        number_exponent = isinstance(exponent, _PYTHON_NUMBERS)
         with np.errstate(divide="ignore", invalid="ignore"):
             if needs_base:
-                if isinstance(exponent, (int, float)) and exponent == 0:
-                    local = np.zeros_like(grad)
+                # PyTorch: d/dx x**0 is 0, even at x == 0.
+                if number_exponent and exponent == 0:
+                    grad_base = xp.zeros_like(grad)
                 else:
-                    local = exponent * np.power(base, exponent - 1)
-                    # PyTorch: d/dx x**0 is 0 even where x == 0.
-                    local = np.where(np.asarray(exponent) == 0, 0, local)
-                grad_base = _grad_for(grad * local, *ctx.a_meta)
+                    grad_base = grad * (exponent * base ** (exponent - 1))
+                    if not number_exponent:
+                        grad_base = xp.where(exponent == 0, 0, grad_base)
+                grad_base = _grad_for(grad_base, *ctx.a_meta)
             if needs_exponent:
                 # d/dy x**y = x**y * log(x), taken as 0 where x == 0 and y >= 0 (PyTorch).
-                log_base = np.log(base)
-                local = out * log_base
-                local = np.where((np.asarray(base) == 0) & (np.asarray(exponent) >= 0), 0, local)
+                local = out * _log(xp, base)
+                if isinstance(base, _PYTHON_NUMBERS):
+                    if base == 0:
+                        local = xp.where(exponent >= 0, 0, local)
+                else:
+                    local = xp.where((base == 0) & (exponent >= 0), 0, local)
                 grad_exponent = _grad_for(grad * local, *ctx.b_meta)
         return grad_base, grad_exponent
 
@@ -329,16 +369,43 @@ def float_power(input, exponent):
 
 
 def ldexp(input, other):
-    """input * 2 ** other."""
-    return mul(input, pow(2.0, other if isinstance(other, Tensor) else float(other)))
+    """input * 2 ** other, in the floating dtype of both (PyTorch's promotion)."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        wrong = ("input", 1, input) if not isinstance(input, Tensor) else ("other", 2, other)
+        raise TypeError(f"ldexp(): argument '{wrong[0]}' (position {wrong[1]}) must be Tensor, "
+                        f"not {type(wrong[2]).__name__}")
+    target = _result_dtype(input._data, other._data)
+    if not target.is_floating_point:
+        target = get_default_dtype()
+    return mul(input, pow(2.0, other.to(target)))
+
+
+class Frexp(Op):
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, mantissa in [0.5, 1); the
+    mantissa's gradient is grad / 2 ** exponent (the exponent is an integer output)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        mantissa, exponent = np.frexp(x)
+        if ctx.needs_input_grad[0]:
+            ctx.dtype = x.dtype
+            # 2 ** exponent in float64, where it cannot overflow for float32 or float16 inputs.
+            ctx.save_for_backward(np.ldexp(1.0, exponent))
+        return mantissa, exponent.astype(np.int32)
+
+    @staticmethod
+    def backward(ctx, grad_mantissa, grad_exponent):
+        (scale,) = ctx.saved_tensors
+        return ctx.xp.astype(grad_mantissa / scale, ctx.dtype, copy=False)
 
 
 def frexp(input):
     """Mantissa in [0.5, 1) and integer exponent with input = mantissa * 2 ** exponent."""
     if input._data.dtype.kind != "f":
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
-    mantissa, exponent = np.frexp(input._data)
-    return _Frexp((Tensor._result(mantissa), Tensor._result(exponent.astype(np.int32))))
+    return _Frexp(Frexp.apply(input))
 
 
 class _Frexp(tuple):
@@ -377,6 +444,8 @@ negative = neg
 
 
 class Abs(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -385,7 +454,7 @@ class Abs(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * np.sign(x).astype(grad.dtype, copy=False)
+        return grad * ctx.xp.sign(x)
 
 
 def abs(input):
@@ -396,13 +465,15 @@ absolute = abs
 
 
 class Sign(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         return np.sign(x)
 
     @staticmethod
     def backward(ctx, grad):
-        return np.zeros_like(grad)
+        return ctx.xp.zeros_like(grad)
 
 
 def sign(input):
@@ -416,6 +487,8 @@ def sgn(input):
 class Copysign(_Binary):
     """|input| with the sign of ``other``; ``other`` gets a zero gradient (PyTorch's too)."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
@@ -428,12 +501,13 @@ class Copysign(_Binary):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
+        xp = ctx.xp
         grad_a = None
         if needs_a:
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(a == 0, 0, out / a)
+                ratio = xp.where(a == 0, 0, out / a)
             grad_a = _grad_for(grad * ratio, *ctx.a_meta)
-        grad_b = _grad_for(np.zeros_like(grad), *ctx.b_meta) if needs_b else None
+        grad_b = _grad_for(xp.zeros_like(grad), *ctx.b_meta) if needs_b else None
         return grad_a, grad_b
 
 
@@ -444,21 +518,29 @@ def copysign(input, other):
 class Lerp(Op):
     """input + weight * (end - input), in PyTorch's two-sided form (exact at weight 0 and 1)."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, start, end, weight):
         ctx.metas = [_shape_dtype(value) for value in (start, end, weight)]
         needs_start, needs_end, needs_weight = ctx.needs_input_grad
         ctx.save_for_backward(weight if needs_start or needs_end else None,
                               start if needs_weight else None, end if needs_weight else None)
+        dtype = start.dtype
+        start = _widened(start)
+        end = _widened(end)
         difference = end - start
         if type(weight) is not np.ndarray:
             if builtins.abs(weight) < 0.5:
-                return start + weight * difference
-            return end - difference * (1 - weight)
-        weight = weight.astype(start.dtype, copy=False)
-        with np.errstate(invalid="ignore"):
-            return np.where(np.abs(weight) < 0.5, start + weight * difference,
-                            end - difference * (1 - weight))
+                out = start + weight * difference
+            else:
+                out = end - difference * (1 - weight)
+        else:
+            weight = _widened(weight.astype(dtype, copy=False))
+            with np.errstate(invalid="ignore"):
+                out = np.where(np.abs(weight) < 0.5, start + weight * difference,
+                               end - difference * (1 - weight))
+        return np.asarray(out).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):

@@ -9,6 +9,8 @@ __all__ = ["clone"]
 
 
 class Cast(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, target):
         ctx.source = x.dtype
@@ -18,7 +20,7 @@ class Cast(Op):
     def backward(ctx, grad):
         if ctx.source.kind != "f":
             return None, None
-        return grad.astype(ctx.source), None
+        return ctx.xp.astype(grad, ctx.source), None
 
 
 def cast(input, dtype):
@@ -26,6 +28,8 @@ def cast(input, dtype):
 
 
 class Clone(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         return x.copy()
@@ -42,6 +46,8 @@ def clone(input):
 class CopyInto(Op):
     """``dst.copy_(src)`` as an op: the result is src broadcast and cast to dst's shape and dtype."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, destination, source):
         ctx.source_meta = _shape_dtype(source)
@@ -55,7 +61,7 @@ class CopyInto(Op):
     @staticmethod
     def backward(ctx, grad):
         needs_destination, needs_source = ctx.needs_input_grad
-        return (np.zeros_like(grad) if needs_destination else None,
+        return (ctx.xp.zeros_like(grad) if needs_destination else None,
                 _grad_for(grad, *ctx.source_meta) if needs_source else None)
 
 
@@ -64,13 +70,16 @@ def copy_into(destination, source):
 
 
 class FillLike(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, value):
         return np.full_like(x, value)
 
     @staticmethod
     def backward(ctx, grad):
-        return np.zeros_like(grad), (grad.sum() if ctx.needs_input_grad[1] else None)
+        xp = ctx.xp
+        return xp.zeros_like(grad), (xp.sum(grad) if ctx.needs_input_grad[1] else None)
 
 
 def fill_like(input, value):

@@ -4,7 +4,8 @@ import numpy as np
 
 from ...autograd.function import Op
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _OfInput, _OfOutput)
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _log, _OfInput, _OfOutput,
+    _widened)
 
 __all__ = ["exp", "exp2", "expm1", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2",
            "logit", "rsqrt", "sigmoid", "sqrt", "xlogy"]
@@ -15,9 +16,8 @@ _LN10 = 2.302585092994046
 
 
 class Exp(_OfOutput):
-    differentiable_backward = True
     function = staticmethod(np.exp)
-    gradient = staticmethod(lambda grad, out: grad * out)
+    gradient = staticmethod(lambda xp, grad, out: grad * out)
 
 
 def exp(input):
@@ -26,7 +26,7 @@ def exp(input):
 
 class Exp2(_OfOutput):
     function = staticmethod(np.exp2)
-    gradient = staticmethod(lambda grad, out: grad * out * _LN2)
+    gradient = staticmethod(lambda xp, grad, out: grad * out * _LN2)
 
 
 def exp2(input):
@@ -35,7 +35,7 @@ def exp2(input):
 
 class Expm1(_OfOutput):
     function = staticmethod(np.expm1)
-    gradient = staticmethod(lambda grad, out: grad * (out + 1))
+    gradient = staticmethod(lambda xp, grad, out: grad * (out + 1))
 
 
 def expm1(input):
@@ -44,7 +44,7 @@ def expm1(input):
 
 class Log(_OfInput):
     function = staticmethod(np.log)
-    gradient = staticmethod(lambda grad, x: grad / x)
+    gradient = staticmethod(lambda xp, grad, x: grad / x)
     quiet = True
 
 
@@ -54,7 +54,7 @@ def log(input):
 
 class Log1p(_OfInput):
     function = staticmethod(np.log1p)
-    gradient = staticmethod(lambda grad, x: grad / (1 + x))
+    gradient = staticmethod(lambda xp, grad, x: grad / (1 + x))
     quiet = True
 
 
@@ -64,7 +64,7 @@ def log1p(input):
 
 class Log2(_OfInput):
     function = staticmethod(np.log2)
-    gradient = staticmethod(lambda grad, x: grad / (x * _LN2))
+    gradient = staticmethod(lambda xp, grad, x: grad / (x * _LN2))
     quiet = True
 
 
@@ -74,7 +74,7 @@ def log2(input):
 
 class Log10(_OfInput):
     function = staticmethod(np.log10)
-    gradient = staticmethod(lambda grad, x: grad / (x * _LN10))
+    gradient = staticmethod(lambda xp, grad, x: grad / (x * _LN10))
     quiet = True
 
 
@@ -87,13 +87,14 @@ class LogAddExp(_Binary):
     each side is base^(side - out)."""
 
     function = staticmethod(np.logaddexp)
-    base_power = staticmethod(np.exp)
+    base_power = staticmethod(lambda xp, x: xp.exp(x))
+    differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _floating_pair(a, b)
-        out = cls.function(a, b)
+        out = np.asarray(cls.function(a, b))
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -101,8 +102,9 @@ class LogAddExp(_Binary):
     def backward(cls, ctx, grad):
         a, b, out = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        return (_grad_for(grad * cls.base_power(a - out), *ctx.a_meta) if needs_a else None,
-                _grad_for(grad * cls.base_power(b - out), *ctx.b_meta) if needs_b else None)
+        xp = ctx.xp
+        return (_grad_for(grad * cls.base_power(xp, a - out), *ctx.a_meta) if needs_a else None,
+                _grad_for(grad * cls.base_power(xp, b - out), *ctx.b_meta) if needs_b else None)
 
 
 def logaddexp(input, other):
@@ -111,7 +113,7 @@ def logaddexp(input, other):
 
 class LogAddExp2(LogAddExp):
     function = staticmethod(np.logaddexp2)
-    base_power = staticmethod(np.exp2)
+    base_power = staticmethod(lambda xp, x: xp.exp2(x))
 
 
 def logaddexp2(input, other):
@@ -121,25 +123,34 @@ def logaddexp2(input, other):
 class XLogY(_Binary):
     """x * log(y), defined as 0 where x == 0 (unless y is NaN): the entropy-style product."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _floating_pair(a, b)
         ctx.save_for_backward(a, b)
+        dtype = np.result_type(a, b)
+        wide_a = _widened(a) if type(a) is np.ndarray else a
+        wide_b = _widened(b) if type(b) is np.ndarray else b
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(a == 0, 0, a * np.log(b))
-        return np.where(np.isnan(b), np.nan, out).astype(np.result_type(a, b), copy=False)
+            out = np.where(wide_a == 0, 0, wide_a * np.log(wide_b))
+        return np.where(np.isnan(wide_b), np.nan, out).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
+        xp = ctx.xp
+        grad_a = grad_b = None
         with np.errstate(divide="ignore", invalid="ignore"):
-            # log(y), but 0 where x == 0 and y <= 0 (PyTorch's convention there).
-            grad_a = np.where((a == 0) & (b <= 0), 0, grad * np.log(b)) if needs_a else None
-            grad_b = grad * a / b if needs_b else None
-        return (_grad_for(grad_a, *ctx.a_meta) if needs_a else None,
-                _grad_for(grad_b, *ctx.b_meta) if needs_b else None)
+            if needs_a:
+                # log(y), but 0 where x == 0 and y <= 0 (PyTorch's convention there).
+                grad_a = _grad_for(xp.where((a == 0) & (b <= 0), 0, grad * _log(xp, b)),
+                                   *ctx.a_meta)
+            if needs_b:
+                grad_b = _grad_for(grad * a / b, *ctx.b_meta)
+        return grad_a, grad_b
 
 
 def xlogy(input, other):
@@ -147,12 +158,12 @@ def xlogy(input, other):
 
 
 def _reciprocal_sqrt(x):
-    return 1 / np.sqrt(x)
+    return (1 / np.sqrt(_widened(x))).astype(x.dtype, copy=False)
 
 
 class Sqrt(_OfOutput):
     function = staticmethod(np.sqrt)
-    gradient = staticmethod(lambda grad, out: grad / (2 * out))
+    gradient = staticmethod(lambda xp, grad, out: grad / (2 * out))
     quiet = True
 
 
@@ -162,7 +173,7 @@ def sqrt(input):
 
 class Rsqrt(_OfOutput):
     function = staticmethod(_reciprocal_sqrt)
-    gradient = staticmethod(lambda grad, out: grad * (-0.5 * out * out * out))
+    gradient = staticmethod(lambda xp, grad, out: grad * (-0.5 * out * out * out))
     quiet = True
 
 
@@ -171,12 +182,15 @@ def rsqrt(input):
 
 
 class Sigmoid(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
+        wide = _widened(x)
         # Split by sign so exp never overflows: sigmoid(x) = e^x / (1 + e^x) for x < 0.
-        exp_neg_abs = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
+        exp_neg_abs = np.exp(-np.abs(wide))
+        out = np.where(wide >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
         out = out.astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
@@ -195,24 +209,27 @@ class Logit(Op):
     """log(p / (1 - p)); its derivative is NaN outside [0, 1] (and 0 outside [eps, 1 - eps] when
     eps clamps), as PyTorch's, which the chain rule through log and div would not give."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, eps):
         x = _floating(x)
         ctx.eps = eps
         ctx.save_for_backward(x)
-        clamped = x if eps is None else np.clip(x, eps, 1 - eps)
+        wide = _widened(x)
+        clamped = wide if eps is None else np.clip(wide, eps, 1 - eps)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(clamped / (1 - clamped))
+            return np.log(clamped / (1 - clamped)).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
+        xp = ctx.xp
         with np.errstate(divide="ignore", invalid="ignore"):
             derivative = grad / (x * (1 - x))
         if ctx.eps is None:
-            return np.where((x < 0) | (x > 1), np.nan, derivative).astype(grad.dtype), None
-        inside = (x >= ctx.eps) & (x <= 1 - ctx.eps)
-        return np.where(inside, derivative, 0).astype(grad.dtype), None
+            return xp.where((x < 0) | (x > 1), np.nan, derivative), None
+        return xp.where((x >= ctx.eps) & (x <= 1 - ctx.eps), derivative, 0), None
 
 
 def logit(input, eps=None):

@@ -3,6 +3,7 @@ import numpy as np
 
 from ...autograd.function import Op
 from ..._dtype import scalar_type_name
+from ._operands import _widened
 from .arithmetic import sub
 
 __all__ = ["ceil", "floor", "frac", "nan_to_num", "round", "trunc"]
@@ -12,18 +13,19 @@ class _Stepwise(Op):
     """Piecewise-constant rounding: the gradient is zero almost everywhere (PyTorch's too)."""
 
     ufunc = None
+    differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, x, decimals):
         if x.dtype.kind != "f":
             return x.copy()  # integers are already whole
-        if decimals:
-            return np.asarray(np.round(x, decimals))
+        if decimals:  # x * 10**decimals, rounded, scaled back: float16 in float32 (PyTorch)
+            return np.asarray(np.round(_widened(x), decimals)).astype(x.dtype, copy=False)
         return np.asarray(cls.ufunc(x))
 
     @staticmethod
     def backward(ctx, grad):
-        return np.zeros_like(grad), None
+        return ctx.xp.zeros_like(grad), None
 
 
 class Floor(_Stepwise):
@@ -69,11 +71,13 @@ def frac(input):
 class NanToNum(Op):
     """NaN and infinities replaced by numbers; the gradient flows only through finite entries."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, nan, posinf, neginf):
         if x.dtype.kind != "f":
             return x.copy()
-        ctx.save_for_backward(np.isfinite(x))
+        ctx.save_for_backward(np.asarray(np.isfinite(x)))
         info = np.finfo(x.dtype)
         return np.nan_to_num(x, nan=nan, posinf=info.max if posinf is None else posinf,
                              neginf=info.min if neginf is None else neginf)

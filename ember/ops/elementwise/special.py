@@ -62,6 +62,8 @@ _TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
 class Erf(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -75,7 +77,7 @@ class Erf(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (np.exp(-x * x) * _TWO_OVER_SQRT_PI)
+        return grad * (ctx.xp.exp(-x * x) * _TWO_OVER_SQRT_PI)
 
 
 def erf(input):
@@ -92,6 +94,8 @@ def _erfc_float64(x):
 
 
 class Erfc(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -101,7 +105,7 @@ class Erfc(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (np.exp(-x * x) * -_TWO_OVER_SQRT_PI)
+        return grad * (ctx.xp.exp(-x * x) * -_TWO_OVER_SQRT_PI)
 
 
 def erfc(input):
@@ -126,6 +130,8 @@ def _erfinv_float64(x):
 
 
 class Erfinv(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -136,7 +142,7 @@ class Erfinv(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (np.exp(out * out) / _TWO_OVER_SQRT_PI)
+        return grad * (ctx.xp.exp(out * out) / _TWO_OVER_SQRT_PI)
 
 
 def erfinv(input):

@@ -4,7 +4,7 @@ import numpy as np
 
 from ...autograd.function import Op
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _OfInput, _OfOutput)
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _OfInput, _OfOutput, _widened)
 from .arithmetic import mul
 
 __all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
@@ -14,7 +14,7 @@ __all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", 
 
 class Sin(_OfInput):
     function = staticmethod(np.sin)
-    gradient = staticmethod(lambda grad, x: grad * np.cos(x))
+    gradient = staticmethod(lambda xp, grad, x: grad * xp.cos(x))
 
 
 def sin(input):
@@ -23,7 +23,7 @@ def sin(input):
 
 class Cos(_OfInput):
     function = staticmethod(np.cos)
-    gradient = staticmethod(lambda grad, x: -grad * np.sin(x))
+    gradient = staticmethod(lambda xp, grad, x: -grad * xp.sin(x))
 
 
 def cos(input):
@@ -32,7 +32,7 @@ def cos(input):
 
 class Tan(_OfOutput):
     function = staticmethod(np.tan)
-    gradient = staticmethod(lambda grad, out: grad * (1 + out * out))
+    gradient = staticmethod(lambda xp, grad, out: grad * (1 + out * out))
 
 
 def tan(input):
@@ -41,7 +41,7 @@ def tan(input):
 
 class Asin(_OfInput):
     function = staticmethod(np.arcsin)
-    gradient = staticmethod(lambda grad, x: grad / np.sqrt(1 - x * x))
+    gradient = staticmethod(lambda xp, grad, x: grad / xp.sqrt(1 - x * x))
     quiet = True
 
 
@@ -51,7 +51,7 @@ def asin(input):
 
 class Acos(_OfInput):
     function = staticmethod(np.arccos)
-    gradient = staticmethod(lambda grad, x: -grad / np.sqrt(1 - x * x))
+    gradient = staticmethod(lambda xp, grad, x: -grad / xp.sqrt(1 - x * x))
     quiet = True
 
 
@@ -61,7 +61,7 @@ def acos(input):
 
 class Atan(_OfInput):
     function = staticmethod(np.arctan)
-    gradient = staticmethod(lambda grad, x: grad / (1 + x * x))
+    gradient = staticmethod(lambda xp, grad, x: grad / (1 + x * x))
 
 
 def atan(input):
@@ -72,6 +72,8 @@ arcsin, arccos, arctan = asin, acos, atan
 
 
 class Atan2(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
@@ -83,7 +85,10 @@ class Atan2(_Binary):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        scale = grad / (a * a + b * b)
+        squared_norm = a * a + b * b
+        # PyTorch: at the origin, where atan2 has no derivative, both gradients are 0 (not NaN).
+        with np.errstate(divide="ignore"):
+            scale = grad * ctx.xp.where(squared_norm == 0, 0, 1 / squared_norm)
         return (_grad_for(scale * b, *ctx.a_meta) if needs_a else None,
                 _grad_for(-scale * a, *ctx.b_meta) if needs_b else None)
 
@@ -96,11 +101,13 @@ arctan2 = atan2
 
 
 class Hypot(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _floating_pair(a, b)
-        out = np.hypot(a, b)
+        out = np.asarray(np.hypot(a, b))
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -120,7 +127,7 @@ def hypot(input, other):
 
 class Sinh(_OfInput):
     function = staticmethod(np.sinh)
-    gradient = staticmethod(lambda grad, x: grad * np.cosh(x))
+    gradient = staticmethod(lambda xp, grad, x: grad * xp.cosh(x))
 
 
 def sinh(input):
@@ -129,7 +136,7 @@ def sinh(input):
 
 class Cosh(_OfInput):
     function = staticmethod(np.cosh)
-    gradient = staticmethod(lambda grad, x: grad * np.sinh(x))
+    gradient = staticmethod(lambda xp, grad, x: grad * xp.sinh(x))
 
 
 def cosh(input):
@@ -138,7 +145,7 @@ def cosh(input):
 
 class Tanh(_OfOutput):
     function = staticmethod(np.tanh)
-    gradient = staticmethod(lambda grad, out: grad * (1 - out * out))
+    gradient = staticmethod(lambda xp, grad, out: grad * (1 - out * out))
 
 
 def tanh(input):
@@ -147,7 +154,7 @@ def tanh(input):
 
 class Asinh(_OfInput):
     function = staticmethod(np.arcsinh)
-    gradient = staticmethod(lambda grad, x: grad / np.sqrt(x * x + 1))
+    gradient = staticmethod(lambda xp, grad, x: grad / xp.sqrt(x * x + 1))
 
 
 def asinh(input):
@@ -156,7 +163,7 @@ def asinh(input):
 
 class Acosh(_OfInput):
     function = staticmethod(np.arccosh)
-    gradient = staticmethod(lambda grad, x: grad / np.sqrt(x * x - 1))
+    gradient = staticmethod(lambda xp, grad, x: grad / xp.sqrt(x * x - 1))
     quiet = True
 
 
@@ -166,7 +173,7 @@ def acosh(input):
 
 class Atanh(_OfInput):
     function = staticmethod(np.arctanh)
-    gradient = staticmethod(lambda grad, x: grad / (1 - x * x))
+    gradient = staticmethod(lambda xp, grad, x: grad / (1 - x * x))
     quiet = True
 
 
@@ -177,22 +184,39 @@ def atanh(input):
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
 
+# Where sinc's derivative switches from its quotient, which cancels near 0 (relative error about
+# eps / (pi x)^2), to its Taylor series, which is exact to the dtype's precision below there.
+_SINC_SERIES_LIMIT = {np.dtype(np.float16): 0.5, np.dtype(np.float32): 0.3}
+_SINC_SERIES_LIMIT_FLOAT64 = 0.01
+
+
 class Sinc(Op):
     """sin(pi x) / (pi x), 1 at 0 (a primitive: the quotient's derivative is 0/0 there)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
         ctx.save_for_backward(x)
-        return np.sinc(x)
+        ctx.series_limit = _SINC_SERIES_LIMIT.get(x.dtype, _SINC_SERIES_LIMIT_FLOAT64)
+        return np.sinc(_widened(x)).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
+        xp = ctx.xp
         angle = np.pi * x
-        with np.errstate(divide="ignore", invalid="ignore"):
-            derivative = (np.cos(angle) * angle - np.sin(angle)) / (angle * x)
-        return grad * np.where(x == 0, 0, derivative).astype(grad.dtype, copy=False)
+        small = abs(angle) < ctx.series_limit
+        # The quotient on x moved away from 0 where the series is used, so that the branch not
+        # taken stays finite, and so does its gradient.
+        safe = xp.where(small, 1, x)
+        safe_angle = np.pi * safe
+        quotient = (xp.cos(safe_angle) * safe_angle - xp.sin(safe_angle)) / (safe_angle * safe)
+        # pi (a cos a - sin a) / a^2 = pi a (-1/3 + a^2/30 - a^4/840 + ...), a = pi x.
+        square = angle * angle
+        series = np.pi * angle * (square * (1 / 30 - square / 840) - 1 / 3)
+        return grad * xp.where(small, series, quotient)
 
 
 def sinc(input):

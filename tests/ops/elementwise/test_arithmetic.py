@@ -3,7 +3,8 @@ neg, abs, sign, and their composites and in-place forms."""
 import numpy as np
 
 from ..op_table import (
-    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, INPLACE, UNARY, ValueChecks, ints)
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, GradGradChecks, HalfChecks, INPLACE,
+    UNARY, ValueChecks, ints)
 
 
 def _iadd(fw, a, b):
@@ -150,5 +151,6 @@ VALUES = {
 }
 
 
-class TestArithmetic(CaseChecks, BadInputChecks, ValueChecks):
+class TestArithmetic(CaseChecks, GradGradChecks, HalfChecks, BadInputChecks,
+                     ValueChecks):
     """The op-table checks of every entry above."""

@@ -2,7 +2,8 @@
 logaddexp and xlogy."""
 import numpy as np
 
-from ..op_table import BINARY, Case, CaseChecks, UNARY, ValueChecks, ints
+from ..op_table import (
+    BINARY, Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks, ints)
 
 
 CASES = [
@@ -39,5 +40,5 @@ VALUES = {
 }
 
 
-class TestExpLog(CaseChecks, ValueChecks):
+class TestExpLog(CaseChecks, GradGradChecks, HalfChecks, ValueChecks):
     """The op-table checks of every entry above."""

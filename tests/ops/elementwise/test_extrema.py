@@ -2,7 +2,8 @@
 import numpy as np
 
 from ..op_table import (
-    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, UNARY, ValueChecks, ints)
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, GradGradChecks, HalfChecks, UNARY,
+    ValueChecks, ints)
 
 
 CASES = [
@@ -28,8 +29,9 @@ CASES = [
     Case("clamp_min_function", lambda fw, a: fw.clamp_min(a, 0.2), UNARY),
     Case("clamp_max_method", lambda fw, a: a.clamp_max(-0.1), UNARY),
     Case("fmax_fmin", lambda fw, a, b: (fw.fmax(a, b), fw.fmin(a, b)), BINARY),
+    # masked_fill (index family) has no double backward yet.
     Case("fmax_nan", lambda fw, a, b: a.masked_fill(a > 1, float("nan")).fmax(b), BINARY[1:3],
-         check_grad=False),
+         check_grad=False, torch_gradgrad=False),
 ]
 
 
@@ -46,5 +48,5 @@ VALUES = {
 }
 
 
-class TestExtrema(CaseChecks, BadInputChecks, ValueChecks):
+class TestExtrema(CaseChecks, GradGradChecks, HalfChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""

@@ -4,7 +4,7 @@ import numpy as np
 
 import ember
 
-from ..op_table import Case, CaseChecks, UNARY, ValueChecks, ints
+from ..op_table import Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks, ints
 
 
 CASES = [
@@ -62,7 +62,7 @@ VALUES = {
 }
 
 
-class TestPromotion(CaseChecks, ValueChecks):
+class TestPromotion(CaseChecks, GradGradChecks, HalfChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 

@@ -3,7 +3,7 @@ import numpy as np
 
 import ember
 
-from ..op_table import Case, CaseChecks, UNARY, ValueChecks
+from ..op_table import Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks
 
 
 CASES = [
@@ -21,7 +21,7 @@ VALUES = {
 }
 
 
-class TestSpecial(CaseChecks, ValueChecks):
+class TestSpecial(CaseChecks, GradGradChecks, HalfChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 
