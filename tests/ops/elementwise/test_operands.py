@@ -1,10 +1,13 @@
 """ember.ops.elementwise._operands: PyTorch's type promotion of mixed operands (tensors of
 other dtypes, Python numbers, NumPy arrays)."""
 import numpy as np
+import pytest
 
 import ember
 
-from ..op_table import Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks, ints
+from ..op_table import (
+    Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks, _second_derivatives,
+    dtype_name, ints)
 
 
 CASES = [
@@ -84,3 +87,47 @@ def test_python_number_never_upcasts_float32():
         assert result.dtype is ember.float32
     (x * 0.1).sum().backward()
     assert x.grad.dtype is ember.float32
+
+
+# Binary ops whose operands of two floating dtypes are promoted inside: each needs grad, so the
+# promotion is a recorded cast and the second derivatives reach both operands (protocol rule 4).
+MIXED = {
+    "add": lambda fw, a, b: a + b,
+    "sub": lambda fw, a, b: a - b,
+    "mul": lambda fw, a, b: a * b,
+    "div": lambda fw, a, b: a / b,
+    "pow": lambda fw, a, b: a.abs() ** b,
+    "remainder": lambda fw, a, b: a % b,
+    "fmod": lambda fw, a, b: fw.fmod(a, b),
+    "atan2": lambda fw, a, b: fw.atan2(a, b),
+    "hypot": lambda fw, a, b: fw.hypot(a, b),
+    "copysign": lambda fw, a, b: fw.copysign(a, b),
+    "xlogy": lambda fw, a, b: fw.xlogy(a, b.abs()),
+    "logaddexp": lambda fw, a, b: fw.logaddexp(a, b),
+    "maximum": lambda fw, a, b: fw.maximum(a, b),
+    "minimum": lambda fw, a, b: fw.minimum(a, b) * a,
+    "fmax": lambda fw, a, b: fw.fmax(a, b) * b,
+    "clamp": lambda fw, a, b: fw.clamp(a * b, min=b, max=b + 1),
+    "ldexp": lambda fw, a, b: fw.ldexp(a, b),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIXED))
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), ()), ((), (4,))],
+                         ids=["same-shape", "0-d-float64", "0-d-float32"])
+def test_mixed_float_dtypes_second_derivatives_match_torch(name, shapes, torch):
+    rng = np.random.default_rng(3)
+    arrays = [rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape) for shape in shapes]
+    results = []
+    for framework in (ember, torch):
+        inputs = [framework.tensor(arrays[0], dtype=framework.float32, requires_grad=True),
+                  framework.tensor(arrays[1], dtype=framework.float64, requires_grad=True)]
+        out = MIXED[name](framework, *inputs)
+        first, second = _second_derivatives(framework, [out], inputs)
+        (grads,) = [framework.autograd.grad(MIXED[name](framework, *inputs).sum(), inputs)]
+        results.append((dtype_name(out.dtype), [dtype_name(grad.dtype) for grad in grads], first,
+                        second))
+    (out_dtype, grad_dtypes, first, second), expected = results
+    assert (out_dtype, grad_dtypes) == expected[:2]
+    for mine, theirs in zip(first + second, expected[2] + expected[3]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
