@@ -3,7 +3,8 @@ gradients unbroadcast and cast back, the binary and unary base classes, and the 
 path."""
 import numpy as np
 
-from ..._dtype import _FROM_NUMPY, from_numpy_dtype, get_default_dtype, result_type
+from ..._dtype import (
+    _FROM_NUMPY, from_numpy_dtype, get_default_dtype, result_type, scalar_type_name)
 from ...autograd.function import Op
 from ..._grad_state import _grad_state
 from ...tensor import Tensor
@@ -53,7 +54,7 @@ def _cast(value, numpy_dtype):
     return np.asarray(value, dtype=numpy_dtype)
 
 
-def _to_operand(value, operation):
+def _to_operand(value, operation, name="other", position=2):
     if isinstance(value, Tensor):
         return value
     if isinstance(value, _PYTHON_NUMBERS):
@@ -62,7 +63,52 @@ def _to_operand(value, operation):
         return Tensor._wrap(value)
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"{operation}(): expected a Tensor or a number, got {type(value).__name__}")
+    if isinstance(value, complex):
+        raise TypeError(f"{operation}(): argument '{name}' (position {position}) is the complex "
+                        f"number {value!r}: ember has no complex dtypes")
+    raise _not_tensor(operation, value, name, position)
+
+
+def _not_tensor(operation, value, name="input", position=1):
+    """PyTorch's TypeError for an argument that must be a Tensor."""
+    kind = type(value)
+    qualified = kind.__qualname__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__.partition('.')[0]}.{kind.__qualname__}"
+    return TypeError(f"{operation}(): argument '{name}' (position {position}) must be Tensor, "
+                     f"not {qualified}")
+
+
+def _not_implemented(kernel, dtype):
+    """PyTorch's error for a dtype its CPU kernel does not cover ('"abs_cpu" not implemented
+    for 'Bool''), raised before anything is computed."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'{scalar_type_name(dtype)}\'')
+
+
+def _tensor_input(operation, input):
+    """``input``'s array, or PyTorch's TypeError when it is not a Tensor."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor(operation, input)
+    return input._data
+
+
+def _tensors_only(operation, input, other):
+    """Ops that PyTorch defines for two tensors only (no number on either side)."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor(operation, input)
+    if not isinstance(other, Tensor):
+        raise _not_tensor(operation, other, "other", 2)
+
+
+def _unary(op, name):
+    """The public function of a one-input op: PyTorch's TypeError for an input that is not a
+    Tensor, then the op."""
+    def function(input):
+        if not isinstance(input, Tensor):
+            raise _not_tensor(name, input)
+        return op.apply(input)
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = op.__module__
+    return function
 
 
 def _raw(value):
@@ -78,7 +124,8 @@ def _operands(input, other, operation):
         if operation == "div" and target.kind in "biu":
             target = np.dtype(np.float64)  # NumPy's true division of integers
         input, other = [_numpy_cast(value, target, operation) for value in (input, other)]
-    return _common_float(_to_operand(input, operation), _to_operand(other, operation))
+    return _common_float(_to_operand(input, operation, "input", 1),
+                         _to_operand(other, operation))
 
 
 def _common_float(a, b):
@@ -102,6 +149,14 @@ def _numpy_cast(value, target, operation):
     if isinstance(value, np.ndarray) and value.dtype != target:
         return value.astype(target)
     return value
+
+
+def _refuse_integral(a, b, kernel):
+    """PyTorch's error for integer or bool operands (their promoted dtype) of ops that only
+    have floating kernels."""
+    dtype = _result_dtype(a, b).numpy
+    if dtype.kind != "f":
+        raise _not_implemented(kernel, dtype)
 
 
 def _floating_pair(a, b):
@@ -157,7 +212,12 @@ class _Binary(Op):
         ctx.b_meta = (b.shape, b.dtype) if type(b) is np.ndarray else ((), None)
 
 
-def _binary_math(cls, input, other, operation):
+def _binary_math(cls, input, other, operation, number_input=True, numbers_alone=False):
+    """``cls`` on two operands, with PyTorch's TypeErrors: ``number_input`` says whether the
+    first may be a Python number, ``numbers_alone`` whether both may."""
+    if not isinstance(input, Tensor) and (not number_input or not numbers_alone
+                                          and not isinstance(other, Tensor)):
+        raise _not_tensor(operation, input)
     try:
         return cls.apply(*_operands(input, other, operation))
     except ValueError as error:
@@ -199,23 +259,31 @@ def _plain_binary(ufunc, a, b):
     return Tensor._wrap(result)
 
 
-def _unrecorded_binary(ufunc, name, doc, check_operand=None):
+def _unrecorded_binary(ufunc, name, doc, check_operand=None, number_input=False,
+                       number_other=True):
     """A binary op that never records a node (comparisons, logical and bitwise ops): the no-grad
     fast path where it applies, else ``ufunc`` on both operands promoted to PyTorch's result
     dtype. ``check_operand(array, name)`` refuses dtypes the op lacks; such ops skip the fast
-    path, which would compute on floats."""
+    path, which would compute on floats. ``number_input``/``number_other``: whether PyTorch
+    takes a Python number on that side (else TypeError)."""
     def operation(input, other):
-        if check_operand is None:
-            out = _plain_binary(ufunc, input, other)
-            if out is not None:
-                return out
-        a = _to_operand(input, name)
-        b = _to_operand(other, name)
-        a, b = _promote(_raw(a), _raw(b))
-        if check_operand is not None:
-            check_operand(a, name)
-            check_operand(b, name)
-        return Tensor._result(np.asarray(ufunc(a, b)))
+        if not isinstance(input, Tensor) and (not number_input or not isinstance(other, Tensor)):
+            raise _not_tensor(name, input)
+        if not number_other and not isinstance(other, Tensor):
+            raise _not_tensor(name, other, "other", 2)
+        try:
+            if check_operand is None:
+                out = _plain_binary(ufunc, input, other)
+                if out is not None:
+                    return out
+            a = _to_operand(input, name, "input", 1)
+            b = _to_operand(other, name)
+            a, b = _promote(_raw(a), _raw(b))
+            if check_operand is not None:
+                check_operand(np.result_type(a, b), name)
+            return Tensor._result(np.asarray(ufunc(a, b)))
+        except ValueError as error:
+            raise _shape_error(error, input, other) from None
     operation.__name__ = name
     operation.__doc__ = doc
     return operation

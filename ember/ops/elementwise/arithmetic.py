@@ -8,13 +8,14 @@ from ..._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _PYTHON_NUMBERS, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log, _operands,
-    _plain_binary, _promote, _result_dtype, _shape_dtype, _shape_error, _to_operand, _widened)
+    _PYTHON_NUMBERS, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log,
+    _not_implemented, _not_tensor, _operands, _plain_binary, _promote, _result_dtype,
+    _shape_dtype, _shape_error, _tensors_only, _to_operand, _unary, _widened)
 
 __all__ = ["abs", "absolute", "add", "addcdiv", "addcmul", "copysign", "div", "divide",
            "float_power", "floor_divide", "fmod", "frexp", "ldexp", "lerp", "mul", "multiply",
-           "neg", "negative", "pow", "reciprocal", "remainder", "sgn", "sign", "square", "sub",
-           "subtract", "true_divide"]
+           "neg", "negative", "positive", "pow", "reciprocal", "remainder", "sgn", "sign", "square",
+           "sub", "subtract", "true_divide"]
 
 
 class Add(_Binary):
@@ -40,7 +41,7 @@ def add(input, other, alpha=1):
             if out is not None:
                 return out
         else:
-            other = mul(other, alpha)
+            other = _scaled(input, other, alpha, "add")
         if type(input) is not Tensor or type(other) is not Tensor:
             input, other = _operands(input, other, "add")
         return Add.apply(input, other)
@@ -54,11 +55,14 @@ class Sub(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
+        bools = _is_bool(a) + _is_bool(b)
+        if bools:
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
+                "`^` or `logical_xor()` operator instead." if bools == 2 else
+                "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
         a, b = _promote(a, b)
-        if isinstance(a, np.ndarray) and a.dtype == np.bool_ or isinstance(b, np.ndarray) and \
-                b.dtype == np.bool_:
-            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                               "supported. Use the `^` or `logical_xor()` operator instead.")
         return np.subtract(a, b)
 
     @staticmethod
@@ -68,6 +72,10 @@ class Sub(_Binary):
                 _grad_for(-grad, *ctx.b_meta) if needs_b else None)
 
 
+def _is_bool(operand):
+    return operand.dtype == np.bool_ if type(operand) is np.ndarray else type(operand) is bool
+
+
 def sub(input, other, alpha=1):
     try:
         if alpha == 1:
@@ -75,13 +83,31 @@ def sub(input, other, alpha=1):
             if out is not None:
                 return out
         else:
-            other = mul(other, alpha)
+            other = _scaled(input, other, alpha, "sub")
         return Sub.apply(*_operands(input, other, "sub"))
     except ValueError as error:
         raise _shape_error(error, input, other) from None
 
 
 subtract = sub
+
+
+def _scaled(input, other, alpha, operation):
+    """alpha * other for add/sub, after PyTorch's checks of alpha (a number; not a float when
+    both operands are integral)."""
+    if not isinstance(alpha, _PYTHON_NUMBERS):
+        raise TypeError(f"{operation}(): argument 'alpha' must be Number, not "
+                        f"{type(alpha).__name__}")
+    if isinstance(alpha, float) and not _is_floating(input) and not _is_floating(other):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+    return mul(other, alpha)
+
+
+def _is_floating(operand):
+    if isinstance(operand, Tensor):
+        return operand._data.dtype.kind == "f"
+    return isinstance(operand, float)
 
 
 class Mul(_Binary):
@@ -119,6 +145,10 @@ multiply = mul
 
 
 def square(input):
+    if not isinstance(input, Tensor):
+        raise _not_tensor("square", input)
+    if input._data.dtype == np.bool_:
+        input = input.to(from_numpy_dtype(np.dtype(np.int64)))
     return Mul.apply(input, input)
 
 
@@ -152,6 +182,9 @@ class Div(_Binary):
 
 def div(input, other, rounding_mode=None):
     if rounding_mode is not None:
+        if not isinstance(rounding_mode, str):
+            raise TypeError(f"div(): argument 'rounding_mode' must be str or None, not "
+                            f"{type(rounding_mode).__name__}")
         if rounding_mode not in ("floor", "trunc"):
             raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or "
                                f"'floor' but found '{rounding_mode}'")
@@ -174,6 +207,8 @@ divide = div
 
 
 def reciprocal(input):
+    if not isinstance(input, Tensor):
+        raise _not_tensor("reciprocal", input)
     return div(1.0, input)
 
 
@@ -181,6 +216,9 @@ def _rounded_quotient(a, b, rounding_mode):
     """a / b rounded down (``floor``, Python's ``//``) or toward zero (``trunc``), in the
     operands' promoted dtype; integer division by zero is PyTorch's RuntimeError."""
     a, b = _promote(a, b)
+    dtype = np.result_type(a, b)
+    if dtype == np.bool_:
+        raise _not_implemented(f"div_{rounding_mode}_cpu", dtype)
     integral = np.asarray(b).dtype.kind in "iu" and np.asarray(a).dtype.kind in "biu"
     if integral and np.any(np.asarray(b) == 0):
         raise RuntimeError("ZeroDivisionError")
@@ -203,7 +241,7 @@ class FloorDivide(_Binary):
 
 
 def floor_divide(input, other):
-    return _binary_math(FloorDivide, input, other, "floor_divide")
+    return _binary_math(FloorDivide, input, other, "floor_divide", numbers_alone=True)
 
 
 class RoundedDiv(_Binary):
@@ -232,6 +270,7 @@ class Remainder(_Binary):
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
+        _refuse_bool(a, b, "remainder_cpu")
         if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and np.any(b == 0) or \
                 type(b) is int and b == 0 and not (isinstance(a, np.ndarray)
                                                    and a.dtype.kind == "f"):
@@ -257,6 +296,12 @@ def remainder(input, other):
     return _binary_math(Remainder, input, other, "remainder")
 
 
+def _refuse_bool(a, b, kernel):
+    """PyTorch's error for bool operands of ops without a bool kernel (promoted dtypes)."""
+    if np.result_type(a, b) == np.bool_:
+        raise _not_implemented(kernel, np.dtype(np.bool_))
+
+
 class Fmod(_Binary):
     """The C remainder: the sign of the dividend (``remainder`` takes the divisor's)."""
 
@@ -266,11 +311,12 @@ class Fmod(_Binary):
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
+        _refuse_bool(a, b, "fmod_cpu")
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
+        if np.result_type(a, b).kind in "iu" and np.any(np.asarray(b) == 0):
+            raise RuntimeError("ZeroDivisionError")
         with np.errstate(divide="ignore", invalid="ignore"):
-            if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and (b == 0).any():
-                raise RuntimeError("ZeroDivisionError")
             return np.asarray(np.fmod(a, b))
 
     @staticmethod
@@ -285,7 +331,7 @@ class Fmod(_Binary):
 
 
 def fmod(input, other):
-    return _binary_math(Fmod, input, other, "fmod")
+    return _binary_math(Fmod, input, other, "fmod", number_input=False)
 
 
 class Pow(_Binary):
@@ -295,6 +341,7 @@ class Pow(_Binary):
     def forward(ctx, base, exponent):
         _Binary._remember(ctx, base, exponent)
         base, exponent = _promote(base, exponent)
+        _refuse_bool(base, exponent, "pow")
         if type(exponent) is int and exponent < 0 and isinstance(base, np.ndarray) and \
                 base.dtype.kind in "iu":
             raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -360,6 +407,11 @@ def pow(input, exponent):
 
 def float_power(input, exponent):
     """pow computed in float64 (PyTorch's float_power), differentiable through pow."""
+    for name, position, value in (("input", 1, input), ("exponent", 2, exponent)):
+        if not isinstance(value, (Tensor, int, float)):
+            raise _not_tensor("float_power", value, name, position)
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise _not_tensor("float_power", input)
     wide = from_numpy_dtype(np.dtype(np.float64))
     base = input.to(wide) if isinstance(input, Tensor) else float(input)
     power = exponent.to(wide) if isinstance(exponent, Tensor) else float(exponent)
@@ -403,6 +455,8 @@ class Frexp(Op):
 
 def frexp(input):
     """Mantissa in [0.5, 1) and integer exponent with input = mantissa * 2 ** exponent."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor("frexp", input)
     if input._data.dtype.kind != "f":
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     return _Frexp(Frexp.apply(input))
@@ -436,11 +490,19 @@ class Neg(Op):
         return -grad
 
 
-def neg(input):
-    return Neg.apply(input)
+neg = _unary(Neg, "neg")
 
 
 negative = neg
+
+
+def positive(input):
+    """The input itself (PyTorch's unary plus); refused for bool, as PyTorch does."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor("positive", input)
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
 
 
 class Abs(Op):
@@ -448,6 +510,8 @@ class Abs(Op):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype == np.bool_:
+            raise _not_implemented("abs_cpu", x.dtype)
         ctx.save_for_backward(x)
         return np.abs(x)
 
@@ -457,8 +521,7 @@ class Abs(Op):
         return grad * ctx.xp.sign(x)
 
 
-def abs(input):
-    return Abs.apply(input)
+abs = _unary(Abs, "abs")
 
 
 absolute = abs
@@ -469,6 +532,8 @@ class Sign(Op):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype == np.bool_:
+            return x.copy()  # the sign of True is True
         return np.sign(x)
 
     @staticmethod
@@ -476,12 +541,8 @@ class Sign(Op):
         return ctx.xp.zeros_like(grad)
 
 
-def sign(input):
-    return Sign.apply(input)
-
-
-def sgn(input):
-    return sign(input)
+sign = _unary(Sign, "sign")
+sgn = _unary(Sign, "sgn")
 
 
 class Copysign(_Binary):
@@ -512,7 +573,7 @@ class Copysign(_Binary):
 
 
 def copysign(input, other):
-    return _binary_math(Copysign, input, other, "copysign")
+    return _binary_math(Copysign, input, other, "copysign", number_input=False)
 
 
 class Lerp(Op):
@@ -554,9 +615,9 @@ class Lerp(Op):
 
 
 def lerp(input, end, weight):
-    if not isinstance(input, Tensor) or not isinstance(end, Tensor):
-        raise TypeError(f"lerp(): argument 'end' (position 2) must be Tensor, not "
-                        f"{type(end).__name__}")
+    _tensors_only("lerp", input, end)
+    if not isinstance(weight, (Tensor, int, float)):
+        raise _not_tensor("lerp", weight, "weight", 3)
     if input._data.dtype.kind != "f":
         kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
         raise NotImplementedError(f'"{kernel}" not implemented for '
@@ -577,12 +638,16 @@ def lerp(input, end, weight):
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2."""
+    _check_addc("addcmul", input, tensor1, tensor2, value)
+    if np.result_type(input._data, tensor1._data, tensor2._data) == np.bool_:
+        raise _not_implemented("addcmul_cpu_out", np.dtype(np.bool_))
     product = mul(tensor1, tensor2)
     return add(input, product if value == 1 else mul(product, value))
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 / tensor2 (integer division is refused, as in PyTorch)."""
+    _check_addc("addcdiv", input, tensor1, tensor2, value)
     if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future "
                            "release addcdiv will perform a true division of tensor1 and tensor2. "
@@ -593,3 +658,13 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "value * tensor1 / tensor2), for all dtypes.")
     quotient = div(tensor1, tensor2)
     return add(input, quotient if value == 1 else mul(quotient, value))
+
+
+def _check_addc(operation, input, tensor1, tensor2, value):
+    for name, position, tensor in (("input", 1, input), ("tensor1", 2, tensor1),
+                                   ("tensor2", 3, tensor2)):
+        if not isinstance(tensor, Tensor):
+            raise _not_tensor(operation, tensor, name, position)
+    if not isinstance(value, _PYTHON_NUMBERS):
+        raise TypeError(f"{operation}(): argument 'value' must be Number, not "
+                        f"{type(value).__name__}")

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...autograd.function import Op
-from ._operands import _grad_for, _shape_dtype
+from ._operands import _grad_for, _shape_dtype, _unary
 
 # cast, copy_into and fill_like back Tensor.to, Tensor.copy_ and Tensor.fill_ only.
 __all__ = ["clone"]
@@ -39,8 +39,7 @@ class Clone(Op):
         return grad
 
 
-def clone(input):
-    return Clone.apply(input)
+clone = _unary(Clone, "clone")
 
 
 class CopyInto(Op):

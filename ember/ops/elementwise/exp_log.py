@@ -3,9 +3,10 @@ sqrt, rsqrt, sigmoid and logit."""
 import numpy as np
 
 from ...autograd.function import Op
+from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _log, _OfInput, _OfOutput,
-    _widened)
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _log, _not_tensor, _OfInput,
+    _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
 
 __all__ = ["exp", "exp2", "expm1", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2",
            "logit", "rsqrt", "sigmoid", "sqrt", "xlogy"]
@@ -20,8 +21,7 @@ class Exp(_OfOutput):
     gradient = staticmethod(lambda xp, grad, out: grad * out)
 
 
-def exp(input):
-    return Exp.apply(input)
+exp = _unary(Exp, "exp")
 
 
 class Exp2(_OfOutput):
@@ -29,8 +29,7 @@ class Exp2(_OfOutput):
     gradient = staticmethod(lambda xp, grad, out: grad * out * _LN2)
 
 
-def exp2(input):
-    return Exp2.apply(input)
+exp2 = _unary(Exp2, "exp2")
 
 
 class Expm1(_OfOutput):
@@ -38,8 +37,7 @@ class Expm1(_OfOutput):
     gradient = staticmethod(lambda xp, grad, out: grad * (out + 1))
 
 
-def expm1(input):
-    return Expm1.apply(input)
+expm1 = _unary(Expm1, "expm1")
 
 
 class Log(_OfInput):
@@ -48,8 +46,7 @@ class Log(_OfInput):
     quiet = True
 
 
-def log(input):
-    return Log.apply(input)
+log = _unary(Log, "log")
 
 
 class Log1p(_OfInput):
@@ -58,8 +55,7 @@ class Log1p(_OfInput):
     quiet = True
 
 
-def log1p(input):
-    return Log1p.apply(input)
+log1p = _unary(Log1p, "log1p")
 
 
 class Log2(_OfInput):
@@ -68,8 +64,7 @@ class Log2(_OfInput):
     quiet = True
 
 
-def log2(input):
-    return Log2.apply(input)
+log2 = _unary(Log2, "log2")
 
 
 class Log10(_OfInput):
@@ -78,8 +73,7 @@ class Log10(_OfInput):
     quiet = True
 
 
-def log10(input):
-    return Log10.apply(input)
+log10 = _unary(Log10, "log10")
 
 
 class LogAddExp(_Binary):
@@ -88,11 +82,13 @@ class LogAddExp(_Binary):
 
     function = staticmethod(np.logaddexp)
     base_power = staticmethod(lambda xp, x: xp.exp(x))
+    kernel = "logaddexp_cpu"
     differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, a, b):
         _Binary._remember(ctx, a, b)
+        _refuse_integral(a, b, cls.kernel)
         a, b = _floating_pair(a, b)
         out = np.asarray(cls.function(a, b))
         ctx.save_for_backward(a, b, out)
@@ -108,15 +104,18 @@ class LogAddExp(_Binary):
 
 
 def logaddexp(input, other):
+    _tensors_only("logaddexp", input, other)
     return _binary_math(LogAddExp, input, other, "logaddexp")
 
 
 class LogAddExp2(LogAddExp):
     function = staticmethod(np.logaddexp2)
     base_power = staticmethod(lambda xp, x: xp.exp2(x))
+    kernel = "logaddexp2_cpu"
 
 
 def logaddexp2(input, other):
+    _tensors_only("logaddexp2", input, other)
     return _binary_math(LogAddExp2, input, other, "logaddexp2")
 
 
@@ -167,8 +166,7 @@ class Sqrt(_OfOutput):
     quiet = True
 
 
-def sqrt(input):
-    return Sqrt.apply(input)
+sqrt = _unary(Sqrt, "sqrt")
 
 
 class Rsqrt(_OfOutput):
@@ -177,8 +175,7 @@ class Rsqrt(_OfOutput):
     quiet = True
 
 
-def rsqrt(input):
-    return Rsqrt.apply(input)
+rsqrt = _unary(Rsqrt, "rsqrt")
 
 
 class Sigmoid(Op):
@@ -201,8 +198,7 @@ class Sigmoid(Op):
         return grad * out * (1 - out)
 
 
-def sigmoid(input):
-    return Sigmoid.apply(input)
+sigmoid = _unary(Sigmoid, "sigmoid")
 
 
 class Logit(Op):
@@ -234,4 +230,8 @@ class Logit(Op):
 
 def logit(input, eps=None):
     """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when eps is given."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor("logit", input)
+    if eps is not None and not isinstance(eps, (int, float)):
+        raise TypeError(f"logit(): argument 'eps' must be float, not {type(eps).__name__}")
     return Logit.apply(input, eps)

@@ -4,8 +4,8 @@ import numpy as np
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _cast, _common_float, _grad_for, _promote, _result_dtype, _shape_dtype,
-    _shape_error, _to_operand)
+    _Binary, _binary_math, _cast, _common_float, _grad_for, _not_implemented, _not_tensor,
+    _promote, _result_dtype, _shape_dtype, _shape_error, _tensors_only, _unary)
 
 __all__ = ["clamp", "clamp_max", "clamp_min", "clip", "fmax", "fmin", "maximum", "minimum", "relu"]
 
@@ -101,10 +101,12 @@ class Fmin(_NanIgnoringExtreme):
 
 
 def fmax(input, other):
+    _tensors_only("fmax", input, other)
     return _binary_math(Fmax, input, other, "fmax")
 
 
 def fmin(input, other):
+    _tensors_only("fmin", input, other)
     return _binary_math(Fmin, input, other, "fmin")
 
 
@@ -117,6 +119,8 @@ class Clamp(Op):
     @staticmethod
     def forward(ctx, x, low, high):
         target = _result_dtype(x, low, high).numpy
+        if target == np.bool_:
+            _refuse_bool_clamp(low, high)
         out = _cast(x, target)
         if low is not None:
             out = np.maximum(out, _cast(low, target) if isinstance(low, np.ndarray) else low)
@@ -155,6 +159,18 @@ class Clamp(Op):
         return grad_x, grad_low, grad_high
 
 
+def _refuse_bool_clamp(low, high):
+    """PyTorch clamps bool tensors by one tensor bound only; its errors otherwise."""
+    if isinstance(low, np.ndarray) and isinstance(high, np.ndarray):
+        kernel = "clamp_cpu"
+    elif isinstance(low, np.ndarray) or isinstance(high, np.ndarray):
+        return
+    else:
+        kernel = "clamp_scalar_cpu" if low is not None and high is not None else \
+            "clamp_min_scalar_cpu" if high is None else "clamp_max_scalar_cpu"
+    raise _not_implemented(kernel, np.dtype(np.bool_))
+
+
 def _clamp_inside(x, low, high):
     if low is None:
         return x <= high
@@ -164,22 +180,44 @@ def _clamp_inside(x, low, high):
 
 
 def clamp(input, min=None, max=None):
+    return _clamp("clamp", input, min, max)
+
+
+def _clamp(operation, input, min, max):
+    """clamp's checks, PyTorch's: a tensor input, bounds that are both numbers or both tensors
+    (or None, not both), shapes that broadcast."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor(operation, input)
+    min = min.item() if isinstance(min, np.generic) else min  # NumPy scalars are numbers
+    max = max.item() if isinstance(max, np.generic) else max
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, (Tensor, int, float)):
+            raise TypeError(f"{operation}(): argument '{name}' must be Tensor or Number, not "
+                            f"{type(bound).__name__}")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    low = _to_operand(min, "clamp") if min is not None else None
-    high = _to_operand(max, "clamp") if max is not None else None
-    return Clamp.apply(input, low, high)
+    if min is not None and max is not None and isinstance(min, Tensor) != isinstance(max, Tensor):
+        raise TypeError(f"{operation}(): 'min' and 'max' must both be Tensors or both be "
+                        f"numbers, got {type(min).__name__} and {type(max).__name__}")
+    try:
+        return Clamp.apply(input, min, max)
+    except ValueError as error:
+        raise _shape_error(error, input, min, max) from None
 
 
 clip = clamp
 
 
 def clamp_min(input, min):
-    return clamp(input, min=min)
+    if min is None:
+        raise TypeError("clamp_min(): argument 'min' must be Tensor or Number, not NoneType")
+    return _clamp("clamp_min", input, min, None)
 
 
 def clamp_max(input, max):
-    return clamp(input, max=max)
+    if max is None:
+        raise TypeError("clamp_max(): argument 'max' must be Tensor or Number, not NoneType")
+    return _clamp("clamp_max", input, None, max)
 
 
 class Relu(Op):
@@ -188,7 +226,7 @@ class Relu(Op):
     @staticmethod
     def forward(ctx, x):
         if x.dtype == np.bool_:
-            raise RuntimeError('"clamp_min_scalar_cpu" not implemented for \'Bool\'')
+            raise RuntimeError("Boolean inputs not supported for relu")
         out = np.maximum(x, 0)
         ctx.save_for_backward(out)
         return out
@@ -199,5 +237,4 @@ class Relu(Op):
         return grad * (out > 0)
 
 
-def relu(input):
-    return Relu.apply(input)
+relu = _unary(Relu, "relu")

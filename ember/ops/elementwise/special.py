@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ...autograd.function import Op
-from ._operands import _floating
+from ._operands import _floating, _unary
 
 __all__ = ["erf", "erfc", "erfinv"]
 
@@ -80,8 +80,7 @@ class Erf(Op):
         return grad * (ctx.xp.exp(-x * x) * _TWO_OVER_SQRT_PI)
 
 
-def erf(input):
-    return Erf.apply(input)
+erf = _unary(Erf, "erf")
 
 
 def _erfc_float64(x):
@@ -108,8 +107,7 @@ class Erfc(Op):
         return grad * (ctx.xp.exp(-x * x) * -_TWO_OVER_SQRT_PI)
 
 
-def erfc(input):
-    return Erfc.apply(input)
+erfc = _unary(Erfc, "erfc")
 
 
 _WINITZKI = 0.147  # Winitzki's constant for a closed-form erfinv approximation (~2e-3 relative)
@@ -145,5 +143,4 @@ class Erfinv(Op):
         return grad * (ctx.xp.exp(out * out) / _TWO_OVER_SQRT_PI)
 
 
-def erfinv(input):
-    return Erfinv.apply(input)
+erfinv = _unary(Erfinv, "erfinv")

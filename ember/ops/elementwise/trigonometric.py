@@ -3,8 +3,10 @@ degree/radian conversions."""
 import numpy as np
 
 from ...autograd.function import Op
+from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _OfInput, _OfOutput, _widened)
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_tensor, _OfInput,
+    _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
 from .arithmetic import mul
 
 __all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
@@ -17,8 +19,7 @@ class Sin(_OfInput):
     gradient = staticmethod(lambda xp, grad, x: grad * xp.cos(x))
 
 
-def sin(input):
-    return Sin.apply(input)
+sin = _unary(Sin, "sin")
 
 
 class Cos(_OfInput):
@@ -26,8 +27,7 @@ class Cos(_OfInput):
     gradient = staticmethod(lambda xp, grad, x: -grad * xp.sin(x))
 
 
-def cos(input):
-    return Cos.apply(input)
+cos = _unary(Cos, "cos")
 
 
 class Tan(_OfOutput):
@@ -35,8 +35,7 @@ class Tan(_OfOutput):
     gradient = staticmethod(lambda xp, grad, out: grad * (1 + out * out))
 
 
-def tan(input):
-    return Tan.apply(input)
+tan = _unary(Tan, "tan")
 
 
 class Asin(_OfInput):
@@ -45,8 +44,7 @@ class Asin(_OfInput):
     quiet = True
 
 
-def asin(input):
-    return Asin.apply(input)
+asin = _unary(Asin, "asin")
 
 
 class Acos(_OfInput):
@@ -55,8 +53,7 @@ class Acos(_OfInput):
     quiet = True
 
 
-def acos(input):
-    return Acos.apply(input)
+acos = _unary(Acos, "acos")
 
 
 class Atan(_OfInput):
@@ -64,8 +61,7 @@ class Atan(_OfInput):
     gradient = staticmethod(lambda xp, grad, x: grad / (1 + x * x))
 
 
-def atan(input):
-    return Atan.apply(input)
+atan = _unary(Atan, "atan")
 
 
 arcsin, arccos, arctan = asin, acos, atan
@@ -94,6 +90,7 @@ class Atan2(_Binary):
 
 
 def atan2(input, other):
+    _tensors_only("atan2", input, other)
     return _binary_math(Atan2, input, other, "atan2")
 
 
@@ -106,6 +103,7 @@ class Hypot(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
+        _refuse_integral(a, b, "hypot_cpu")
         a, b = _floating_pair(a, b)
         out = np.asarray(np.hypot(a, b))
         ctx.save_for_backward(a, b, out)
@@ -122,6 +120,7 @@ class Hypot(_Binary):
 
 
 def hypot(input, other):
+    _tensors_only("hypot", input, other)
     return _binary_math(Hypot, input, other, "hypot")
 
 
@@ -130,8 +129,7 @@ class Sinh(_OfInput):
     gradient = staticmethod(lambda xp, grad, x: grad * xp.cosh(x))
 
 
-def sinh(input):
-    return Sinh.apply(input)
+sinh = _unary(Sinh, "sinh")
 
 
 class Cosh(_OfInput):
@@ -139,8 +137,7 @@ class Cosh(_OfInput):
     gradient = staticmethod(lambda xp, grad, x: grad * xp.sinh(x))
 
 
-def cosh(input):
-    return Cosh.apply(input)
+cosh = _unary(Cosh, "cosh")
 
 
 class Tanh(_OfOutput):
@@ -148,8 +145,7 @@ class Tanh(_OfOutput):
     gradient = staticmethod(lambda xp, grad, out: grad * (1 - out * out))
 
 
-def tanh(input):
-    return Tanh.apply(input)
+tanh = _unary(Tanh, "tanh")
 
 
 class Asinh(_OfInput):
@@ -157,8 +153,7 @@ class Asinh(_OfInput):
     gradient = staticmethod(lambda xp, grad, x: grad / xp.sqrt(x * x + 1))
 
 
-def asinh(input):
-    return Asinh.apply(input)
+asinh = _unary(Asinh, "asinh")
 
 
 class Acosh(_OfInput):
@@ -167,8 +162,7 @@ class Acosh(_OfInput):
     quiet = True
 
 
-def acosh(input):
-    return Acosh.apply(input)
+acosh = _unary(Acosh, "acosh")
 
 
 class Atanh(_OfInput):
@@ -177,8 +171,7 @@ class Atanh(_OfInput):
     quiet = True
 
 
-def atanh(input):
-    return Atanh.apply(input)
+atanh = _unary(Atanh, "atanh")
 
 
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
@@ -219,13 +212,16 @@ class Sinc(Op):
         return grad * xp.where(small, series, quotient)
 
 
-def sinc(input):
-    return Sinc.apply(input)
+sinc = _unary(Sinc, "sinc")
 
 
 def deg2rad(input):
+    if not isinstance(input, Tensor):
+        raise _not_tensor("deg2rad", input)
     return mul(input, 0.017453292519943295)
 
 
 def rad2deg(input):
+    if not isinstance(input, Tensor):
+        raise _not_tensor("rad2deg", input)
     return mul(input, 57.29577951308232)
