@@ -62,7 +62,39 @@ VALUES = {
     "float32_times_int32": lambda fw: fw.ones(3) * ints(fw, "int32"),
     "int64_div_float32": lambda fw: ints(fw) / fw.ones(3),
     "uint8_plus_int8": lambda fw: fw.ones(3, dtype=fw.uint8) + fw.ones(3, dtype=fw.int8),
+    # float16 (issue 10): PyTorch's result dtypes, and its values where it computes in float32
+    "half_plus_float32": lambda fw: halves(fw) + fw.ones(3),
+    "half_plus_float32_0d": lambda fw: halves(fw) + fw.tensor(2.5),
+    "half_0d_plus_float32": lambda fw: fw.tensor(2.5, dtype=fw.float16) + fw.ones(3),
+    "half_plus_int": lambda fw: halves(fw) + ints(fw),
+    "int_plus_half_0d": lambda fw: ints(fw) + fw.tensor(1.5, dtype=fw.float16),
+    "half_div_int": lambda fw: halves(fw) / 3,
+    "int_div_half": lambda fw: ints(fw) / halves(fw),
+    "half_pow": lambda fw: (halves(fw) ** 3, halves(fw).abs() ** halves(fw), 2 ** halves(fw)),
+    "half_floordiv_mod": lambda fw: (halves(fw) // 0.3, halves(fw) % 0.7,
+                                     fw.div(halves(fw), 0.3, rounding_mode="trunc")),
+    "half_compare": lambda fw: (halves(fw) > 0.5, halves(fw) == fw.tensor([0.5, 1.0, 3.0])),
+    "half_extrema": lambda fw: (fw.maximum(halves(fw), fw.ones(3)),
+                                fw.clamp(halves(fw), min=fw.zeros(3)), fw.clamp(halves(fw), -1, 1)),
+    "half_atan2_int": lambda fw: fw.atan2(halves(fw), ints(fw)),
+    "half_lerp_addcdiv": lambda fw: (fw.lerp(halves(fw), halves(fw) * 2, 0.3),
+                                     fw.addcdiv(halves(fw), halves(fw), halves(fw) + 4, value=0.5)),
+    "half_float_power": lambda fw: fw.float_power(halves(fw), 2),
+    "half_frexp_ldexp": lambda fw: tuple(fw.frexp(halves(fw))) + (fw.ldexp(halves(fw), ints(fw)),),
+    "half_round_decimals": lambda fw: fw.round(halves(fw) * 1.337, decimals=2),
+    "half_casts": lambda fw: (halves(fw).to(fw.int32), ints(fw).half()),
+    "half_copysign_remainder": lambda fw: (fw.copysign(halves(fw), ints(fw) - 2),
+                                           fw.remainder(halves(fw), ints(fw))),
+    "half_edges": lambda fw: (fw.sigmoid(fw.tensor([-20.0, 20.0, 0.0], dtype=fw.float16)),
+                              fw.logit(fw.tensor([0.001, 0.5, 0.999], dtype=fw.float16)),
+                              fw.erfinv(fw.tensor([0.1, -0.9, 0.999], dtype=fw.float16)),
+                              fw.sinc(fw.tensor([0.0, 0.01, 1.5], dtype=fw.float16))),
 }
+
+
+def halves(fw):
+    """[0.5, -1.25, 3.0] in float16: the float16 operand of the dtype tables."""
+    return fw.tensor([0.5, -1.25, 3.0], dtype=fw.float16)
 
 
 class TestPromotion(CaseChecks, GradGradChecks, HalfChecks, ValueChecks):
