@@ -3,8 +3,9 @@ neg, abs, sign, and their composites and in-place forms."""
 import numpy as np
 
 from ..op_table import (
-    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, GradGradChecks, HalfChecks, INPLACE,
-    UNARY, ValueChecks, ints)
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, HalfChecks, INPLACE,
+    SecondDerivativeChecks, UNARY, ValueChecks, ints)
+from . import ELEMENTWISE_MODULES
 
 
 def _iadd(fw, a, b):
@@ -56,6 +57,9 @@ def _inplace_more(fw, a, b):
     out = out.multiply_(b).divide_(b.abs() + 1).negative_().absolute_().xlogy_(b.abs() + 0.5)
     return (out * 1).hypot_(b), out  # hypot saves its output: it ends a chain
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("add", lambda fw, a, b: a + b, BINARY_SHAPES, numpy=np.add),
@@ -170,6 +174,5 @@ VALUES = {
 }
 
 
-class TestArithmetic(CaseChecks, GradGradChecks, HalfChecks, BadInputChecks,
-                     ValueChecks):
+class TestArithmetic(CaseChecks, SecondDerivativeChecks, HalfChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""

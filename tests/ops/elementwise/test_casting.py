@@ -1,6 +1,11 @@
 """ember.ops.elementwise.casting: clone, casts and copies (Tensor.to, copy_, fill_)."""
-from ..op_table import Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks, ints
+from ..op_table import (
+    Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY, ValueChecks, ints)
+from . import ELEMENTWISE_MODULES
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("copy_", lambda fw, a, b: (a * 1).copy_(b), [((3, 4), (3, 4)), ((3, 4), (4,))]),
@@ -22,5 +27,5 @@ VALUES = {
 }
 
 
-class TestCasting(CaseChecks, GradGradChecks, HalfChecks, ValueChecks):
+class TestCasting(CaseChecks, SecondDerivativeChecks, HalfChecks, ValueChecks):
     """The op-table checks of every entry above."""

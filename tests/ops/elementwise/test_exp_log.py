@@ -3,8 +3,12 @@ logaddexp and xlogy."""
 import numpy as np
 
 from ..op_table import (
-    BINARY, Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks, ints)
+    BINARY, Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY, ValueChecks, ints)
+from . import ELEMENTWISE_MODULES
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("exp", lambda fw, a: a.exp(), UNARY, numpy=np.exp),
@@ -40,5 +44,5 @@ VALUES = {
 }
 
 
-class TestExpLog(CaseChecks, GradGradChecks, HalfChecks, ValueChecks):
+class TestExpLog(CaseChecks, SecondDerivativeChecks, HalfChecks, ValueChecks):
     """The op-table checks of every entry above."""

@@ -2,9 +2,13 @@
 import numpy as np
 
 from ..op_table import (
-    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, GradGradChecks, HalfChecks, UNARY,
-    ValueChecks, ints)
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, HalfChecks, SecondDerivativeChecks,
+    UNARY, ValueChecks, ints)
+from . import ELEMENTWISE_MODULES
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("maximum", lambda fw, a, b: fw.maximum(a, b), BINARY_SHAPES, numpy=np.maximum),
@@ -29,9 +33,8 @@ CASES = [
     Case("clamp_min_function", lambda fw, a: fw.clamp_min(a, 0.2), UNARY),
     Case("clamp_max_method", lambda fw, a: a.clamp_max(-0.1), UNARY),
     Case("fmax_fmin", lambda fw, a, b: (fw.fmax(a, b), fw.fmin(a, b)), BINARY),
-    # masked_fill (index family) has no double backward yet.
     Case("fmax_nan", lambda fw, a, b: a.masked_fill(a > 1, float("nan")).fmax(b), BINARY[1:3],
-         check_grad=False, torch_gradgrad=False),
+         check_grad=False),
 ]
 
 
@@ -48,5 +51,5 @@ VALUES = {
 }
 
 
-class TestExtrema(CaseChecks, GradGradChecks, HalfChecks, BadInputChecks, ValueChecks):
+class TestExtrema(CaseChecks, SecondDerivativeChecks, HalfChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""

@@ -6,9 +6,13 @@ import pytest
 import ember
 
 from ..op_table import (
-    Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks, _second_derivatives,
+    Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY, ValueChecks, _second_derivatives,
     dtype_name, ints)
+from . import ELEMENTWISE_MODULES
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     # torch cannot mix a tensor that requires grad with a NumPy array: ember's grads are
@@ -97,7 +101,7 @@ def halves(fw):
     return fw.tensor([0.5, -1.25, 3.0], dtype=fw.float16)
 
 
-class TestPromotion(CaseChecks, GradGradChecks, HalfChecks, ValueChecks):
+class TestPromotion(CaseChecks, SecondDerivativeChecks, HalfChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 

@@ -2,8 +2,12 @@
 import numpy as np
 
 from ..op_table import (
-    BadInputChecks, Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks)
+    BadInputChecks, Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY, ValueChecks)
+from . import ELEMENTWISE_MODULES
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("floor", lambda fw, a: a.floor(), UNARY, numpy=np.floor, check_grad=False),
@@ -11,12 +15,11 @@ CASES = [
     Case("round", lambda fw, a: a.round(), UNARY, check_grad=False),
     Case("round_decimals", lambda fw, a: a.round(decimals=2), UNARY, check_grad=False),
     Case("trunc", lambda fw, a: a.trunc(), UNARY, check_grad=False),
-    # masked_fill (index family) has no double backward yet: nan_to_num_log checks this one's.
     Case("nan_to_num", lambda fw, a: fw.nan_to_num(a.masked_fill(a > 1, float("nan")), 0.5),
-         UNARY[1:], check_gradgrad=False, torch_gradgrad=False),
+         UNARY[1:]),
     Case("nan_to_num_inf", lambda fw, a: (a.masked_fill(a > 1, float("inf"))
                                           .masked_fill(a < -1, -float("inf")).nan_to_num()),
-         UNARY[1:3], check_grad=False, torch_gradgrad=False),
+         UNARY[1:3], check_grad=False),
     # log gives NaN below 0: non-finite entries without masked_fill.
     Case("nan_to_num_log", lambda fw, a: fw.nan_to_num(fw.log(a), 0.5), UNARY),
     Case("frac", lambda fw, a: fw.frac(a * 3), UNARY),
@@ -33,5 +36,5 @@ VALUES = {
 }
 
 
-class TestRounding(CaseChecks, GradGradChecks, HalfChecks, BadInputChecks, ValueChecks):
+class TestRounding(CaseChecks, SecondDerivativeChecks, HalfChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""

@@ -6,8 +6,13 @@ import pytest
 import ember
 
 from ..op_table import (
-    BINARY, BadInputChecks, Case, CaseChecks, GradGradChecks, HalfChecks, UNARY, ValueChecks)
+    BINARY, BadInputChecks, Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY,
+    ValueChecks)
+from . import ELEMENTWISE_MODULES
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("sin", lambda fw, a: a.sin(), UNARY, numpy=np.sin),
@@ -49,7 +54,7 @@ VALUES = {
 }
 
 
-class TestTrigonometric(CaseChecks, GradGradChecks, HalfChecks, BadInputChecks,
+class TestTrigonometric(CaseChecks, SecondDerivativeChecks, HalfChecks, BadInputChecks,
                         ValueChecks):
     """The op-table checks of every entry above."""
 
