@@ -228,7 +228,9 @@ class Relu(Op):
         if x.dtype == np.bool_:
             raise RuntimeError("Boolean inputs not supported for relu")
         out = np.maximum(x, 0)
-        ctx.save_for_backward(out)
+        if type(out) is not np.ndarray:  # a ufunc's NumPy scalar for a 0-d input
+            out = np.asarray(out)
+        ctx.save_for_backward(out)  # the output itself, so in-place changes to it are seen
         return out
 
     @staticmethod
