@@ -10,18 +10,22 @@ from .._dtype import from_numpy_dtype
 from ..tensor import Tensor
 from . import linalg as linalg_ops
 from . import index, reduce, shape
-from .elementwise import casting, exp_log, extrema, trigonometric
+from .elementwise import arithmetic, casting, exp_log, extrema, rounding, trigonometric
 
 __all__ = [
     "asarray",
     "astype",
     "broadcast_to",
     "concat",
+    "cos",
+    "cosh",
     "diagonal",
     "einsum",
     "exp",
+    "exp2",
     "expand_dims",
     "flip",
+    "floor_divide",
     "linalg",
     "log",
     "log1p",
@@ -34,6 +38,9 @@ __all__ = [
     "permute_dims",
     "reshape",
     "roll",
+    "sign",
+    "sin",
+    "sinh",
     "split",
     "sqrt",
     "stack",
@@ -41,8 +48,10 @@ __all__ = [
     "tanh",
     "tril",
     "triu",
+    "trunc",
     "unstack",
     "where",
+    "zeros_like",
 ]
 
 
@@ -66,6 +75,14 @@ def concat(arrays, axis=0):
     return shape.cat(list(arrays), axis)
 
 
+def cos(x):
+    return trigonometric.cos(x)
+
+
+def cosh(x):
+    return trigonometric.cosh(x)
+
+
 def diagonal(a, offset=0, axis1=0, axis2=1):
     return shape.diagonal(a, offset, axis1, axis2)
 
@@ -78,6 +95,10 @@ def exp(x):
     return exp_log.exp(x)
 
 
+def exp2(x):
+    return exp_log.exp2(x)
+
+
 def expand_dims(x, axis):
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     rank = x._data.ndim + len(axes)
@@ -88,6 +109,11 @@ def expand_dims(x, axis):
 
 def flip(m, axis=None):
     return shape.flip(m, tuple(range(m._data.ndim)) if axis is None else axis)
+
+
+def floor_divide(x1, x2):
+    """Rounded-down quotient; piecewise constant, so its gradient is zero."""
+    return arithmetic.div(x1, x2, rounding_mode="floor")
 
 
 class linalg:
@@ -150,6 +176,18 @@ def roll(a, shift, axis=None):
     return shape.roll(a, shift, axis)
 
 
+def sign(x):
+    return arithmetic.sign(x)
+
+
+def sin(x):
+    return trigonometric.sin(x)
+
+
+def sinh(x):
+    return trigonometric.sinh(x)
+
+
 def split(ary, indices_or_sections, axis=0):
     """NumPy's split (sections must divide the axis, as NumPy requires)."""
     return list(shape.tensor_split(ary, indices_or_sections, axis))
@@ -181,6 +219,10 @@ def triu(m, k=0):
     return shape.triu(m, k)
 
 
+def trunc(x):
+    return rounding.trunc(x)
+
+
 def unstack(x, axis=0):
     return shape.unbind(x, axis)
 
@@ -190,6 +232,12 @@ def where(condition, x, y):
     if not isinstance(condition, Tensor):
         condition = Tensor._wrap(np.asarray(condition))
     return index.where(condition, x, y)
+
+
+def zeros_like(x, dtype=None):
+    """Zeros of ``x``'s shape: a constant (it carries no history, as in PyTorch)."""
+    target = x._data.dtype if dtype is None else np.dtype(dtype)
+    return Tensor._wrap(np.zeros(x._data.shape, target))
 
 
 def _tensors(*values):

@@ -4,12 +4,12 @@ import operator
 
 import numpy as np
 
-from .._dtype import _FROM_NUMPY, dtype as ember_dtype, result_type, tensor_type_name, to_dtype
+from .._dtype import _FROM_NUMPY, dtype as ember_dtype, result_type, tensor_type_name
 from ..autograd.function import Op
 from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import unbroadcast
 from .elementwise.casting import autocast_op
-from .index import getitem, setitem
+from .index import getitem
 
 __all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes",
            "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat", "chunk", "column_stack",

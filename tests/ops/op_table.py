@@ -10,6 +10,9 @@ A test module lists its family's tables, and its test class picks the checks the
   gradgradcheck in the modules whose family has differentiable backwards (they list their op
   modules in ``OPS_MODULES``); and the forward values and dtypes and the backward gradients
   against torch's.
+* ``SecondDerivativeChecks`` compares, per case and shape set, the second derivatives with torch's
+  in float32 and float64; ``HalfChecks`` runs the case in float16 against torch (values, dtypes
+  and gradients within float16's precision).
 * ``BAD_INPUTS``: ``name -> fn(fw)`` that must raise; ``BadInputChecks`` checks that ember raises
   the exception type torch raises.
 * ``VALUES``: ``name -> fn(fw)`` whose results (tensors or plain values) must equal torch's in
@@ -90,11 +93,16 @@ class Case:
     ``domain`` is one name or one per input. ``numpy`` is a NumPy reference of the forward,
     ``grad`` whether gradients are compared at all, ``check_grad`` the float64 gradcheck,
     ``torch_grad`` the comparison of gradients with torch's, ``float32_out`` whether floating
-    outputs must be float32, ``check_gradgrad`` the float64 gradgradcheck."""
+    outputs must be float32, ``check_gradgrad`` the float64 gradgradcheck. ``torch_gradgrad``
+    compares second derivatives with torch's (default: as the first) in the dtypes
+    ``torch_gradgrad_dtypes``; ``half`` runs the float16 comparison with torch, within
+    ``half_tolerance`` (rtol, atol)."""
 
     def __init__(self, name, fn, shapes, domain="real", numpy=None, grad=True, check_grad=True,
                  torch_grad=True, float32_out=True, atol=1e-6, rtol=1e-5, grad_atol=1e-5,
-                 grad_rtol=1e-5, check_gradgrad=True):
+                 grad_rtol=1e-5, check_gradgrad=True, torch_gradgrad=None,
+                 torch_gradgrad_dtypes=("float32", "float64"), half=True,
+                 half_tolerance=(4e-3, 1e-3)):
         self.name = name
         self.fn = fn
         self.shapes = shapes
@@ -109,6 +117,10 @@ class Case:
         self.rtol = rtol
         self.grad_atol = grad_atol
         self.grad_rtol = grad_rtol
+        self.torch_gradgrad = self.torch_grad if torch_gradgrad is None else torch_gradgrad
+        self.torch_gradgrad_dtypes = torch_gradgrad_dtypes
+        self.half = half
+        self.half_tolerance = half_tolerance
 
     def arrays(self, shapes, dtype=np.float32):
         rng = np.random.default_rng(zlib.crc32(f"{self.name}{shapes}".encode()))
@@ -165,6 +177,15 @@ class OpTable:
             metafunc.parametrize("case, shapes",
                                  _case_parameters([case for case in module.CASES
                                                    if case.check_gradgrad and converted]))
+        elif test == "test_second_derivatives_match_torch":
+            metafunc.parametrize("case, shapes, dtype", [
+                pytest.param(case, shapes, dtype,
+                             id=f"{case.name}-{'-'.join(map(str, shapes))}-{dtype}")
+                for case in module.CASES if case.torch_gradgrad
+                for shapes in case.shapes for dtype in case.torch_gradgrad_dtypes])
+        elif test == "test_float16_matches_torch":
+            metafunc.parametrize("case, shapes",
+                                 _case_parameters([case for case in module.CASES if case.half]))
         elif test == "test_bad_input_raises_torch_exception_type":
             metafunc.parametrize("name", sorted(module.BAD_INPUTS))
         elif test == "test_values_and_dtypes_match_torch":
@@ -267,6 +288,106 @@ def skip_while_another_family_waits(error, test_module):
            for module in own):
         return
     pytest.skip(f"waits for {name}'s differentiable backward (another family)")
+
+
+def _floating_outputs(case, framework, inputs):
+    return tuple(output for output in as_tuple(case.fn(framework, *inputs))
+                 if output.is_floating_point())
+
+
+class SecondDerivativeChecks(OpTable):
+    """Second derivatives of every op in CASES equal torch's in float32 and float64: the
+    gradients of random combinations of the first derivatives, taken with create_graph."""
+
+    def test_second_derivatives_match_torch(self, case, shapes, dtype, torch, request):
+        arrays = case.arrays(shapes, dtype=np.dtype(dtype))
+        results = []
+        for framework in (ember, torch):
+            inputs = _leaves(framework, arrays, True)
+            outputs = [output for output in _floating_outputs(case, framework, inputs)
+                       if output.requires_grad]
+            leaves = [leaf for leaf in inputs if leaf.requires_grad]
+            try:
+                results.append(_second_derivatives(framework, outputs, leaves))
+            except RuntimeError as error:
+                skip_while_another_family_waits(error, request.module)
+                raise
+        rtol, atol = (case.grad_rtol, case.grad_atol) if dtype == "float32" else (1e-10, 1e-10)
+        for name, mine, theirs in zip(("first", "second"), *results):
+            for index, (ours, reference) in enumerate(zip(mine, theirs)):
+                np.testing.assert_allclose(
+                    ours, reference, rtol=rtol, atol=atol,
+                    err_msg=f"{case.name}: {name} derivative, input {index}")
+
+
+def _second_derivatives(framework, outputs, leaves):
+    """(first, second) derivatives as float64 arrays, zeros where nothing depends: the first of
+    random combinations of the outputs, the second of random combinations of the first."""
+    rng = np.random.default_rng(2)
+    if not outputs or not leaves:
+        return (), ()
+    weights = [framework.tensor(rng.uniform(-1.0, 1.0, tuple(output.shape)),
+                                dtype=output.dtype) for output in outputs]
+    first = framework.autograd.grad(outputs, leaves, weights, create_graph=True,
+                                    allow_unused=True)
+    first = [framework.zeros_like(leaf) if grad is None else grad
+             for grad, leaf in zip(first, leaves)]
+    recorded = [grad for grad in first if grad.requires_grad]
+    second = [None] * len(leaves)
+    if recorded:
+        total = sum((grad * framework.tensor(rng.uniform(-1.0, 1.0, tuple(grad.shape)),
+                                             dtype=grad.dtype)).sum() for grad in recorded)
+        second = framework.autograd.grad(total, leaves, allow_unused=True)
+    # force=True: torch hands out some zero gradients as ZeroTensors (abs's second derivative).
+    return ([grad.detach().numpy(force=True).astype(np.float64) for grad in first],
+            [np.zeros(tuple(leaf.shape)) if grad is None else
+             grad.detach().numpy(force=True).astype(np.float64)
+             for grad, leaf in zip(second, leaves)])
+
+
+class HalfChecks(OpTable):
+    """float16 in every op of CASES where torch takes it on CPU: torch's dtypes, and its values
+    and gradients within float16's precision (torch computes many in float32 and rounds once)."""
+
+    def test_float16_matches_torch(self, case, shapes, torch):
+        arrays = case.arrays(shapes, dtype=np.float16)
+        rtol, atol = case.half_tolerance
+        ember_inputs = _leaves(ember, arrays, case.torch_grad)
+        torch_inputs = _leaves(torch, arrays, case.torch_grad)
+        try:
+            torch_outputs = as_tuple(case.fn(torch, *torch_inputs))
+        except Exception as error:  # float16 is refused on CPU: so is it by ember
+            refused = next(base for base in type(error).__mro__ if base.__module__ == "builtins")
+            with pytest.raises(refused):
+                case.fn(ember, *ember_inputs)
+            return
+        ember_outputs = as_tuple(case.fn(ember, *ember_inputs))
+        assert len(ember_outputs) == len(torch_outputs)
+        for ours, theirs in zip(ember_outputs, torch_outputs):
+            assert dtype_name(ours.dtype) == dtype_name(theirs.dtype)
+            np.testing.assert_allclose(ours.detach().numpy().astype(np.float64),
+                                       theirs.detach().numpy().astype(np.float64), rtol=rtol,
+                                       atol=atol, err_msg=f"{case.name}: float16 values")
+        pairs = [(ours, theirs) for ours, theirs in zip(ember_outputs, torch_outputs)
+                 if theirs.requires_grad]
+        if not case.torch_grad or not pairs:
+            return
+        rng = np.random.default_rng(1)
+        weights = [rng.uniform(-1.0, 1.0, tuple(theirs.shape)).astype(np.float16)
+                   for _, theirs in pairs]
+        ember.autograd.backward([ours for ours, _ in pairs],
+                                [ember.tensor(weight).to(ours.dtype)
+                                 for weight, (ours, _) in zip(weights, pairs)])
+        torch.autograd.backward([theirs for _, theirs in pairs],
+                                [torch.tensor(weight).to(theirs.dtype)
+                                 for weight, (_, theirs) in zip(weights, pairs)])
+        for ember_input, torch_input in zip(ember_inputs, torch_inputs):
+            if torch_input.grad is None:
+                continue
+            assert dtype_name(ember_input.grad.dtype) == dtype_name(torch_input.grad.dtype)
+            np.testing.assert_allclose(ember_input.grad.numpy().astype(np.float64),
+                                       torch_input.grad.numpy().astype(np.float64), rtol=rtol,
+                                       atol=atol, err_msg=f"{case.name}: float16 gradients")
 
 
 class BadInputChecks(OpTable):

@@ -3,7 +3,6 @@ dims: argument checks and output geometry here, the window arithmetic in ember.n
 import numpy as np
 
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
-from ...ops import matmul
 from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
 from .._kernels.padding import GatherAxes

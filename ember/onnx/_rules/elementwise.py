@@ -76,7 +76,8 @@ def remainder(g, event):
 
 @rule("op", "Floor", "Ceil", "Round", "Trunc")
 def stepwise(g, event):
-    x, decimals = event.args
+    x, *rest = event.args  # Round alone takes decimals
+    decimals = rest[0] if rest else 0
     name = g.name_of(x)
     if np.dtype(x.dtype).kind != "f":
         return g.op("Identity", name)

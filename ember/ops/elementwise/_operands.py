@@ -3,7 +3,8 @@ gradients unbroadcast and cast back, the binary and unary base classes, and the 
 path."""
 import numpy as np
 
-from ..._dtype import _FROM_NUMPY, from_numpy_dtype, get_default_dtype, is_floating, result_type
+from ..._dtype import (
+    _FROM_NUMPY, from_numpy_dtype, get_default_dtype, is_floating, result_type, scalar_type_name)
 from ...autograd.function import Op
 from ..._grad_state import _grad_state
 from ...tensor import Tensor
@@ -75,7 +76,7 @@ def _cast(value, numpy_dtype):
     return np.asarray(value, dtype=numpy_dtype)
 
 
-def _to_operand(value, operation):
+def _to_operand(value, operation, name="other", position=2):
     if isinstance(value, Tensor):
         return value
     if isinstance(value, _PYTHON_NUMBERS):
@@ -84,7 +85,52 @@ def _to_operand(value, operation):
         return Tensor._wrap(value)
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"{operation}(): expected a Tensor or a number, got {type(value).__name__}")
+    if isinstance(value, complex):
+        raise TypeError(f"{operation}(): argument '{name}' (position {position}) is the complex "
+                        f"number {value!r}: ember has no complex dtypes")
+    raise _not_tensor(operation, value, name, position)
+
+
+def _not_tensor(operation, value, name="input", position=1):
+    """PyTorch's TypeError for an argument that must be a Tensor."""
+    kind = type(value)
+    qualified = kind.__qualname__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__.partition('.')[0]}.{kind.__qualname__}"
+    return TypeError(f"{operation}(): argument '{name}' (position {position}) must be Tensor, "
+                     f"not {qualified}")
+
+
+def _not_implemented(kernel, dtype):
+    """PyTorch's error for a dtype its CPU kernel does not cover ('"abs_cpu" not implemented
+    for 'Bool''), raised before anything is computed."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'{scalar_type_name(dtype)}\'')
+
+
+def _tensor_input(operation, input):
+    """``input``'s array, or PyTorch's TypeError when it is not a Tensor."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor(operation, input)
+    return input._data
+
+
+def _tensors_only(operation, input, other):
+    """Ops that PyTorch defines for two tensors only (no number on either side)."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor(operation, input)
+    if not isinstance(other, Tensor):
+        raise _not_tensor(operation, other, "other", 2)
+
+
+def _unary(op, name):
+    """The public function of a one-input op: PyTorch's TypeError for an input that is not a
+    Tensor, then the op."""
+    def function(input):
+        if not isinstance(input, Tensor):
+            raise _not_tensor(name, input)
+        return op.apply(input)
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = op.__module__
+    return function
 
 
 def _raw(value):
@@ -100,7 +146,21 @@ def _operands(input, other, operation):
         if operation == "div" and target.kind in "biu":
             target = np.dtype(np.float64)  # NumPy's true division of integers
         input, other = [_numpy_cast(value, target, operation) for value in (input, other)]
-    return _to_operand(input, operation), _to_operand(other, operation)
+    return _common_float(_to_operand(input, operation, "input", 1),
+                         _to_operand(other, operation))
+
+
+def _common_float(a, b):
+    """Floating tensors of two dtypes, one of them needing grad, cast to their result dtype by
+    the recorded cast: the op then saves its inputs themselves, not private promoted copies
+    that a create_graph backward would see as constants."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and (a._requires_grad or b._requires_grad):
+        a_dtype = a._data.dtype
+        b_dtype = b._data.dtype
+        if a_dtype != b_dtype and a_dtype.kind == "f" and b_dtype.kind == "f":
+            target = _result_dtype(a._data, b._data)
+            return a.to(target), b.to(target)
+    return a, b
 
 
 def _numpy_cast(value, target, operation):
@@ -111,6 +171,14 @@ def _numpy_cast(value, target, operation):
     if isinstance(value, np.ndarray) and value.dtype != target:
         return value.astype(target)
     return value
+
+
+def _refuse_integral(a, b, kernel):
+    """PyTorch's error for integer or bool operands (their promoted dtype) of ops that only
+    have floating kernels."""
+    dtype = _result_dtype(a, b).numpy
+    if dtype.kind != "f":
+        raise _not_implemented(kernel, dtype)
 
 
 def _floating_pair(a, b):
@@ -127,7 +195,16 @@ def _grad_for(grad, shape, dtype):
     grad = unbroadcast(grad, shape)
     if type(grad) is np.ndarray:
         return grad if grad.dtype == dtype else grad.astype(dtype)
-    return grad.__array_namespace__().astype(grad, dtype)
+    return grad.__array_namespace__().astype(grad, dtype, copy=False)
+
+
+def _log(xp, value):
+    """log of a backward operand: through ``xp`` for an array or Tensor, a plain float for a
+    Python number (a weak scalar, so float32 gradients stay float32)."""
+    if isinstance(value, _PYTHON_NUMBERS):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.log(value))
+    return xp.log(value)
 
 
 def _shape_dtype(value):
@@ -157,7 +234,12 @@ class _Binary(Op):
         ctx.b_meta = (b.shape, b.dtype) if type(b) is np.ndarray else ((), None)
 
 
-def _binary_math(cls, input, other, operation):
+def _binary_math(cls, input, other, operation, number_input=True, numbers_alone=False):
+    """``cls`` on two operands, with PyTorch's TypeErrors: ``number_input`` says whether the
+    first may be a Python number, ``numbers_alone`` whether both may."""
+    if not isinstance(input, Tensor) and (not number_input or not numbers_alone
+                                          and not isinstance(other, Tensor)):
+        raise _not_tensor(operation, input)
     try:
         return cls.apply(*_operands(input, other, operation))
     except ValueError as error:
@@ -199,26 +281,40 @@ def _plain_binary(ufunc, a, b):
     return Tensor._wrap(result)
 
 
-def _unrecorded_binary(ufunc, name, doc, check_operand=None):
+def _unrecorded_binary(ufunc, name, doc, check_operand=None, number_input=False,
+                       number_other=True):
     """A binary op that never records a node (comparisons, logical and bitwise ops): the no-grad
     fast path where it applies, else ``ufunc`` on both operands promoted to PyTorch's result
     dtype. ``check_operand(array, name)`` refuses dtypes the op lacks; such ops skip the fast
-    path, which would compute on floats."""
+    path, which would compute on floats. ``number_input``/``number_other``: whether PyTorch
+    takes a Python number on that side (else TypeError)."""
     def operation(input, other):
-        if check_operand is None:
-            out = _plain_binary(ufunc, input, other)
-            if out is not None:
-                return out
-        a = _to_operand(input, name)
-        b = _to_operand(other, name)
-        a, b = _promote(_raw(a), _raw(b))
-        if check_operand is not None:
-            check_operand(a, name)
-            check_operand(b, name)
-        return Tensor._result(np.asarray(ufunc(a, b)))
+        if not isinstance(input, Tensor) and (not number_input or not isinstance(other, Tensor)):
+            raise _not_tensor(name, input)
+        if not number_other and not isinstance(other, Tensor):
+            raise _not_tensor(name, other, "other", 2)
+        try:
+            if check_operand is None:
+                out = _plain_binary(ufunc, input, other)
+                if out is not None:
+                    return out
+            a = _to_operand(input, name, "input", 1)
+            b = _to_operand(other, name)
+            a, b = _promote(_raw(a), _raw(b))
+            if check_operand is not None:
+                check_operand(np.result_type(a, b), name)
+            return Tensor._result(np.asarray(ufunc(a, b)))
+        except ValueError as error:
+            raise _shape_error(error, input, other) from None
     operation.__name__ = name
     operation.__doc__ = doc
     return operation
+
+
+def _widened(x):
+    """float16 computed in float32, as PyTorch's CPU kernels do: formulas of several steps then
+    round once, at the end (the caller casts back)."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
 def _floating(x):
@@ -229,11 +325,13 @@ def _floating(x):
 
 
 class _OfInput(Op):
-    """y = function(x), backward ``gradient(grad, x)`` from the saved input. ``quiet`` ops return
-    inf/nan at the edges of their domain without NumPy warnings, as PyTorch does (opt-in:
-    np.errstate costs about a microsecond)."""
+    """y = function(x), backward ``gradient(xp, grad, x)`` from the saved input, written against
+    the array namespace ``xp`` (NumPy, or ember's under create_graph: the backward is
+    differentiable). ``quiet`` ops return inf/nan at the edges of their domain without NumPy
+    warnings, as PyTorch does (opt-in: np.errstate costs about a microsecond)."""
 
     quiet = False
+    differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, x):
@@ -248,15 +346,16 @@ class _OfInput(Op):
         (x,) = ctx.saved_tensors
         if cls.quiet:
             with np.errstate(divide="ignore", invalid="ignore"):
-                return cls.gradient(grad, x)
-        return cls.gradient(grad, x)
+                return cls.gradient(ctx.xp, grad, x)
+        return cls.gradient(ctx.xp, grad, x)
 
 
 class _OfOutput(Op):
-    """y = function(x), backward ``gradient(grad, y)`` from the saved output: kept instead of the
-    input where the derivative is cheaper from y (exp, tanh, sqrt)."""
+    """y = function(x), backward ``gradient(xp, grad, y)`` from the saved output: kept instead of
+    the input where the derivative is cheaper from y (exp, tanh, sqrt)."""
 
     quiet = False
+    differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, x):
@@ -265,7 +364,9 @@ class _OfOutput(Op):
                 out = cls.function(_floating(x))
         else:
             out = cls.function(_floating(x))
-        ctx.save_for_backward(out)
+        if type(out) is not np.ndarray:  # a ufunc's NumPy scalar for a 0-d input
+            out = np.asarray(out)
+        ctx.save_for_backward(out)  # the output itself, so create_graph differentiates it
         return out
 
     @classmethod
@@ -273,5 +374,5 @@ class _OfOutput(Op):
         (out,) = ctx.saved_tensors
         if cls.quiet:
             with np.errstate(divide="ignore", invalid="ignore"):
-                return cls.gradient(grad, out)
-        return cls.gradient(grad, out)
+                return cls.gradient(ctx.xp, grad, out)
+        return cls.gradient(ctx.xp, grad, out)

@@ -8,14 +8,15 @@ from ..._dtype import from_numpy_dtype, get_default_dtype, is_floating, scalar_t
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _bfloat16_result, _binary_math, _cast, _floating_pair, _grad_for, _operands,
-    _plain_binary, _promote, _promote_unrounded, _raw, _result_dtype, _shape_dtype, _shape_error,
-    _to_operand)
+    _bfloat16_result, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log,
+    _not_implemented, _not_tensor, _operands, _plain_binary, _promote, _promote_unrounded,
+    _PYTHON_NUMBERS, _result_dtype, _shape_dtype, _shape_error, _tensors_only,
+    _to_operand, _unary, _widened)
 
 __all__ = ["abs", "absolute", "add", "addcdiv", "addcmul", "copysign", "div", "divide",
            "float_power", "floor_divide", "fmod", "frexp", "ldexp", "lerp", "mul", "multiply",
-           "neg", "negative", "pow", "reciprocal", "remainder", "sgn", "sign", "square", "sub",
-           "subtract", "true_divide"]
+           "neg", "negative", "positive", "pow", "reciprocal", "remainder", "sgn", "sign", "square",
+           "sub", "subtract", "true_divide"]
 
 
 class Add(_Binary):
@@ -41,7 +42,7 @@ def add(input, other, alpha=1):
             if out is not None:
                 return out
         else:
-            other = mul(other, alpha)
+            other = _scaled(input, other, alpha, "add")
         if type(input) is not Tensor or type(other) is not Tensor:
             input, other = _operands(input, other, "add")
         return Add.apply(input, other)
@@ -55,11 +56,14 @@ class Sub(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
+        bools = _is_bool(a) + _is_bool(b)
+        if bools:
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
+                "`^` or `logical_xor()` operator instead." if bools == 2 else
+                "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
         a, b = _promote(a, b)
-        if isinstance(a, np.ndarray) and a.dtype == np.bool_ or isinstance(b, np.ndarray) and \
-                b.dtype == np.bool_:
-            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                               "supported. Use the `^` or `logical_xor()` operator instead.")
         return np.subtract(a, b)
 
     @staticmethod
@@ -69,6 +73,10 @@ class Sub(_Binary):
                 _grad_for(-grad, *ctx.b_meta) if needs_b else None)
 
 
+def _is_bool(operand):
+    return operand.dtype == np.bool_ if type(operand) is np.ndarray else type(operand) is bool
+
+
 def sub(input, other, alpha=1):
     try:
         if alpha == 1:
@@ -76,13 +84,31 @@ def sub(input, other, alpha=1):
             if out is not None:
                 return out
         else:
-            other = mul(other, alpha)
+            other = _scaled(input, other, alpha, "sub")
         return Sub.apply(*_operands(input, other, "sub"))
     except ValueError as error:
         raise _shape_error(error, input, other) from None
 
 
 subtract = sub
+
+
+def _scaled(input, other, alpha, operation):
+    """alpha * other for add/sub, after PyTorch's checks of alpha (a number; not a float when
+    both operands are integral)."""
+    if not isinstance(alpha, _PYTHON_NUMBERS):
+        raise TypeError(f"{operation}(): argument 'alpha' must be Number, not "
+                        f"{type(alpha).__name__}")
+    if isinstance(alpha, float) and not _is_floating(input) and not _is_floating(other):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+    return mul(other, alpha)
+
+
+def _is_floating(operand):
+    if isinstance(operand, Tensor):
+        return operand._data.dtype.kind == "f"
+    return isinstance(operand, float)
 
 
 class Mul(_Binary):
@@ -120,6 +146,10 @@ multiply = mul
 
 
 def square(input):
+    if not isinstance(input, Tensor):
+        raise _not_tensor("square", input)
+    if input._data.dtype == np.bool_:
+        input = input.to(from_numpy_dtype(np.dtype(np.int64)))
     return Mul.apply(input, input)
 
 
@@ -152,15 +182,17 @@ class Div(_Binary):
 
 
 def div(input, other, rounding_mode=None):
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        quotient = Div.apply(_to_operand(input, "div"), _to_operand(other, "div"))
-        return Tensor._result(np.trunc(quotient._data).astype(
-            _result_dtype(*(_raw(v) for v in (input, other))).numpy))
     if rounding_mode is not None:
-        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
-                           f"but found '{rounding_mode}'")
+        if not isinstance(rounding_mode, str):
+            raise TypeError(f"div(): argument 'rounding_mode' must be str or None, not "
+                            f"{type(rounding_mode).__name__}")
+        if rounding_mode not in ("floor", "trunc"):
+            raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or "
+                               f"'floor' but found '{rounding_mode}'")
+        try:
+            return RoundedDiv.apply(*_operands(input, other, "div"), rounding_mode)
+        except ValueError as error:
+            raise _shape_error(error, input, other) from None
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = _plain_binary(np.true_divide, input, other)
@@ -176,19 +208,33 @@ divide = div
 
 
 def reciprocal(input):
+    if not isinstance(input, Tensor):
+        raise _not_tensor("reciprocal", input)
     return div(1.0, input)
+
+
+def _rounded_quotient(a, b, rounding_mode):
+    """a / b rounded down (``floor``, Python's ``//``) or toward zero (``trunc``), in the
+    operands' promoted dtype; integer division by zero is PyTorch's RuntimeError."""
+    a, b = _promote(a, b)
+    dtype = np.result_type(a, b)
+    if dtype == np.bool_:
+        raise _not_implemented(f"div_{rounding_mode}_cpu", dtype)
+    integral = np.asarray(b).dtype.kind in "iu" and np.asarray(a).dtype.kind in "biu"
+    if integral and np.any(np.asarray(b) == 0):
+        raise RuntimeError("ZeroDivisionError")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if rounding_mode == "floor":
+            return np.asarray(np.floor_divide(a, b))
+        if integral:
+            return np.asarray((a - np.fmod(a, b)) // b)  # exact, where float division is not
+        return np.asarray(np.trunc(np.true_divide(a, b)))
 
 
 class FloorDivide(_Binary):
     @staticmethod
     def forward(ctx, a, b):
-        _Binary._remember(ctx, a, b)
-        a, b = _promote(a, b)
-        if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and np.any(b == 0) or \
-                type(b) is int and b == 0:
-            raise RuntimeError("ZeroDivisionError")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(np.floor_divide(a, b))
+        return _rounded_quotient(a, b, "floor")
 
     @staticmethod
     def backward(ctx, grad):
@@ -196,14 +242,36 @@ class FloorDivide(_Binary):
 
 
 def floor_divide(input, other):
-    return _binary_math(FloorDivide, input, other, "floor_divide")
+    return _binary_math(FloorDivide, input, other, "floor_divide", numbers_alone=True)
+
+
+class RoundedDiv(_Binary):
+    """div with a rounding mode: piecewise constant, so the gradients are zero (PyTorch's too;
+    floor_divide, which gives the same values, refuses to be differentiated instead)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, a, b, rounding_mode):
+        _Binary._remember(ctx, a, b)
+        return _rounded_quotient(a, b, rounding_mode)
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_a, needs_b, _ = ctx.needs_input_grad
+        zeros = ctx.xp.zeros_like(grad)
+        return (_grad_for(zeros, *ctx.a_meta) if needs_a else None,
+                _grad_for(zeros, *ctx.b_meta) if needs_b else None, None)
 
 
 class Remainder(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
+        _refuse_bool(a, b, "remainder_cpu")
         if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and np.any(b == 0) or \
                 type(b) is int and b == 0 and not (isinstance(a, np.ndarray)
                                                    and a.dtype.kind == "f"):
@@ -220,7 +288,8 @@ class Remainder(_Binary):
         grad_b = None
         if needs_b:
             a, b = ctx.saved_tensors
-            grad_b = _grad_for(-grad * np.floor_divide(a, b), *ctx.b_meta)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = _grad_for(-grad * ctx.xp.floor_divide(a, b), *ctx.b_meta)
         return grad_a, grad_b
 
 
@@ -228,18 +297,27 @@ def remainder(input, other):
     return _binary_math(Remainder, input, other, "remainder")
 
 
+def _refuse_bool(a, b, kernel):
+    """PyTorch's error for bool operands of ops without a bool kernel (promoted dtypes)."""
+    if np.result_type(a, b) == np.bool_:
+        raise _not_implemented(kernel, np.dtype(np.bool_))
+
+
 class Fmod(_Binary):
     """The C remainder: the sign of the dividend (``remainder`` takes the divisor's)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
+        _refuse_bool(a, b, "fmod_cpu")
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
+        if np.result_type(a, b).kind in "iu" and np.any(np.asarray(b) == 0):
+            raise RuntimeError("ZeroDivisionError")
         with np.errstate(divide="ignore", invalid="ignore"):
-            if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and (b == 0).any():
-                raise RuntimeError("ZeroDivisionError")
             return np.asarray(np.fmod(a, b))
 
     @staticmethod
@@ -249,19 +327,22 @@ class Fmod(_Binary):
         if needs_b:
             a, b = ctx.saved_tensors
             with np.errstate(divide="ignore", invalid="ignore"):
-                grad_b = _grad_for(-grad * np.trunc(a / b), *ctx.b_meta)
+                grad_b = _grad_for(-grad * ctx.xp.trunc(a / b), *ctx.b_meta)
         return (_grad_for(grad, *ctx.a_meta) if needs_a else None), grad_b
 
 
 def fmod(input, other):
-    return _binary_math(Fmod, input, other, "fmod")
+    return _binary_math(Fmod, input, other, "fmod", number_input=False)
 
 
 class Pow(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, base, exponent):
         _Binary._remember(ctx, base, exponent)
         base, exponent = _promote(base, exponent)
+        _refuse_bool(base, exponent, "pow")
         if type(exponent) is int and exponent < 0 and isinstance(base, np.ndarray) and \
                 base.dtype.kind in "iu":
             raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -271,33 +352,39 @@ class Pow(_Binary):
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 out = np.power(base, exponent)
+        if not isinstance(out, np.ndarray):
+            out = np.asarray(out)
         needs_base, needs_exponent = ctx.needs_input_grad
         ctx.save_for_backward(base if needs_base or needs_exponent else None,
                               exponent if needs_base or needs_exponent else None,
                               out if needs_exponent else None)
-        if not isinstance(out, np.ndarray):
-            out = np.asarray(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         base, exponent, out = ctx.saved_tensors
         needs_base, needs_exponent = ctx.needs_input_grad
+        xp = ctx.xp
         grad_base = grad_exponent = None
+        number_exponent = isinstance(exponent, _PYTHON_NUMBERS)
         with np.errstate(divide="ignore", invalid="ignore"):
             if needs_base:
-                if isinstance(exponent, (int, float)) and exponent == 0:
-                    local = np.zeros_like(grad)
+                # PyTorch: d/dx x**0 is 0, even at x == 0.
+                if number_exponent and exponent == 0:
+                    grad_base = xp.zeros_like(grad)
                 else:
-                    local = exponent * np.power(base, exponent - 1)
-                    # PyTorch: d/dx x**0 is 0 even where x == 0.
-                    local = np.where(np.asarray(exponent) == 0, 0, local)
-                grad_base = _grad_for(grad * local, *ctx.a_meta)
+                    grad_base = grad * (exponent * base ** (exponent - 1))
+                    if not number_exponent:
+                        grad_base = xp.where(exponent == 0, 0, grad_base)
+                grad_base = _grad_for(grad_base, *ctx.a_meta)
             if needs_exponent:
                 # d/dy x**y = x**y * log(x), taken as 0 where x == 0 and y >= 0 (PyTorch).
-                log_base = np.log(base)
-                local = out * log_base
-                local = np.where((np.asarray(base) == 0) & (np.asarray(exponent) >= 0), 0, local)
+                local = out * _log(xp, base)
+                if isinstance(base, _PYTHON_NUMBERS):
+                    if base == 0:
+                        local = xp.where(exponent >= 0, 0, local)
+                else:
+                    local = xp.where((base == 0) & (exponent >= 0), 0, local)
                 grad_exponent = _grad_for(grad * local, *ctx.b_meta)
         return grad_base, grad_exponent
 
@@ -321,6 +408,11 @@ def pow(input, exponent):
 
 def float_power(input, exponent):
     """pow computed in float64 (PyTorch's float_power), differentiable through pow."""
+    for name, position, value in (("input", 1, input), ("exponent", 2, exponent)):
+        if not isinstance(value, (Tensor, int, float)):
+            raise _not_tensor("float_power", value, name, position)
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise _not_tensor("float_power", input)
     wide = from_numpy_dtype(np.dtype(np.float64))
     base = input.to(wide) if isinstance(input, Tensor) else float(input)
     power = exponent.to(wide) if isinstance(exponent, Tensor) else float(exponent)
@@ -330,16 +422,45 @@ def float_power(input, exponent):
 
 
 def ldexp(input, other):
-    """input * 2 ** other."""
-    return mul(input, pow(2.0, other if isinstance(other, Tensor) else float(other)))
+    """input * 2 ** other, in the floating dtype of both (PyTorch's promotion)."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        wrong = ("input", 1, input) if not isinstance(input, Tensor) else ("other", 2, other)
+        raise TypeError(f"ldexp(): argument '{wrong[0]}' (position {wrong[1]}) must be Tensor, "
+                        f"not {type(wrong[2]).__name__}")
+    target = _result_dtype(input._data, other._data)
+    if not target.is_floating_point:
+        target = get_default_dtype()
+    return mul(input, pow(2.0, other.to(target)))
+
+
+class Frexp(Op):
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, mantissa in [0.5, 1); the
+    mantissa's gradient is grad / 2 ** exponent (the exponent is an integer output)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        mantissa, exponent = np.frexp(x)
+        if ctx.needs_input_grad[0]:
+            ctx.dtype = x.dtype
+            # 2 ** exponent in float64, where it cannot overflow for float32 or float16 inputs.
+            ctx.save_for_backward(np.ldexp(1.0, exponent))
+        return mantissa, exponent.astype(np.int32)
+
+    @staticmethod
+    def backward(ctx, grad_mantissa, grad_exponent):
+        (scale,) = ctx.saved_tensors
+        return ctx.xp.astype(grad_mantissa / scale, ctx.dtype, copy=False)
 
 
 def frexp(input):
     """Mantissa in [0.5, 1) and integer exponent with input = mantissa * 2 ** exponent."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor("frexp", input)
     if input._data.dtype.kind != "f":
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
-    mantissa, exponent = np.frexp(input._data)
-    return _Frexp((Tensor._result(mantissa), Tensor._result(exponent.astype(np.int32))))
+    return _Frexp(Frexp.apply(input))
 
 
 class _Frexp(tuple):
@@ -370,52 +491,65 @@ class Neg(Op):
         return -grad
 
 
-def neg(input):
-    return Neg.apply(input)
+neg = _unary(Neg, "neg")
 
 
 negative = neg
 
 
+def positive(input):
+    """The input itself (PyTorch's unary plus); refused for bool, as PyTorch does."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor("positive", input)
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
 class Abs(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
+        if x.dtype == np.bool_:
+            raise _not_implemented("abs_cpu", x.dtype)
         ctx.save_for_backward(x)
         return np.abs(x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * np.sign(x).astype(grad.dtype, copy=False)
+        return grad * ctx.xp.sign(x)
 
 
-def abs(input):
-    return Abs.apply(input)
+abs = _unary(Abs, "abs")
 
 
 absolute = abs
 
 
 class Sign(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
+        if x.dtype == np.bool_:
+            return x.copy()  # the sign of True is True
         return np.sign(x)
 
     @staticmethod
     def backward(ctx, grad):
-        return np.zeros_like(grad)
+        return ctx.xp.zeros_like(grad)
 
 
-def sign(input):
-    return Sign.apply(input)
-
-
-def sgn(input):
-    return sign(input)
+sign = _unary(Sign, "sign")
+sgn = _unary(Sign, "sgn")
 
 
 class Copysign(_Binary):
     """|input| with the sign of ``other``; ``other`` gets a zero gradient (PyTorch's too)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -429,21 +563,24 @@ class Copysign(_Binary):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
+        xp = ctx.xp
         grad_a = None
         if needs_a:
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(a == 0, 0, out / a)
+                ratio = xp.where(a == 0, 0, out / a)
             grad_a = _grad_for(grad * ratio, *ctx.a_meta)
-        grad_b = _grad_for(np.zeros_like(grad), *ctx.b_meta) if needs_b else None
+        grad_b = _grad_for(xp.zeros_like(grad), *ctx.b_meta) if needs_b else None
         return grad_a, grad_b
 
 
 def copysign(input, other):
-    return _binary_math(Copysign, input, other, "copysign")
+    return _binary_math(Copysign, input, other, "copysign", number_input=False)
 
 
 class Lerp(Op):
     """input + weight * (end - input), in PyTorch's two-sided form (exact at weight 0 and 1)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, start, end, weight):
@@ -451,15 +588,21 @@ class Lerp(Op):
         needs_start, needs_end, needs_weight = ctx.needs_input_grad
         ctx.save_for_backward(weight if needs_start or needs_end else None,
                               start if needs_weight else None, end if needs_weight else None)
+        dtype = start.dtype
+        start = _widened(start)
+        end = _widened(end)
         difference = end - start
         if type(weight) is not np.ndarray:
             if builtins.abs(weight) < 0.5:
-                return start + weight * difference
-            return end - difference * (1 - weight)
-        weight = weight.astype(start.dtype, copy=False)
-        with np.errstate(invalid="ignore"):
-            return np.where(np.abs(weight) < 0.5, start + weight * difference,
-                            end - difference * (1 - weight))
+                out = start + weight * difference
+            else:
+                out = end - difference * (1 - weight)
+        else:
+            weight = _widened(weight.astype(dtype, copy=False))
+            with np.errstate(invalid="ignore"):
+                out = np.where(np.abs(weight) < 0.5, start + weight * difference,
+                               end - difference * (1 - weight))
+        return np.asarray(out).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -473,9 +616,9 @@ class Lerp(Op):
 
 
 def lerp(input, end, weight):
-    if not isinstance(input, Tensor) or not isinstance(end, Tensor):
-        raise TypeError(f"lerp(): argument 'end' (position 2) must be Tensor, not "
-                        f"{type(end).__name__}")
+    _tensors_only("lerp", input, end)
+    if not isinstance(weight, (Tensor, int, float)):
+        raise _not_tensor("lerp", weight, "weight", 3)
     if input._data.dtype.kind != "f":
         kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
         raise NotImplementedError(f'"{kernel}" not implemented for '
@@ -496,12 +639,16 @@ def lerp(input, end, weight):
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2."""
+    _check_addc("addcmul", input, tensor1, tensor2, value)
+    if np.result_type(input._data, tensor1._data, tensor2._data) == np.bool_:
+        raise _not_implemented("addcmul_cpu_out", np.dtype(np.bool_))
     product = mul(tensor1, tensor2)
     return add(input, product if value == 1 else mul(product, value))
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 / tensor2 (integer division is refused, as in PyTorch)."""
+    _check_addc("addcdiv", input, tensor1, tensor2, value)
     if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future "
                            "release addcdiv will perform a true division of tensor1 and tensor2. "
@@ -512,3 +659,13 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "value * tensor1 / tensor2), for all dtypes.")
     quotient = div(tensor1, tensor2)
     return add(input, quotient if value == 1 else mul(quotient, value))
+
+
+def _check_addc(operation, input, tensor1, tensor2, value):
+    for name, position, tensor in (("input", 1, input), ("tensor1", 2, tensor1),
+                                   ("tensor2", 3, tensor2)):
+        if not isinstance(tensor, Tensor):
+            raise _not_tensor(operation, tensor, name, position)
+    if not isinstance(value, _PYTHON_NUMBERS):
+        raise TypeError(f"{operation}(): argument 'value' must be Number, not "
+                        f"{type(value).__name__}")

@@ -9,13 +9,15 @@ from ..._autocast_state import (
 from ..._dtype import accumulation_dtype, float32, from_numpy_dtype, is_floating
 from ...autograd.function import Op
 from ...tensor import Tensor
-from ._operands import _grad_for, _shape_dtype
+from ._operands import _grad_for, _shape_dtype, _unary
 
 # cast, copy_into and fill_like back Tensor.to, Tensor.copy_ and Tensor.fill_ only.
 __all__ = ["clone"]
 
 
 class Cast(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, target):
         ctx.source = x.dtype
@@ -25,7 +27,7 @@ class Cast(Op):
     def backward(ctx, grad):
         if not is_floating(ctx.source):
             return None, None
-        return grad.astype(ctx.source), None
+        return ctx.xp.astype(grad, ctx.source), None
 
 
 def cast(input, dtype):
@@ -33,6 +35,8 @@ def cast(input, dtype):
 
 
 class Clone(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         return x.copy()
@@ -42,12 +46,13 @@ class Clone(Op):
         return grad
 
 
-def clone(input):
-    return Clone.apply(input)
+clone = _unary(Clone, "clone")
 
 
 class CopyInto(Op):
     """``dst.copy_(src)`` as an op: the result is src broadcast and cast to dst's shape and dtype."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, destination, source):
@@ -62,7 +67,7 @@ class CopyInto(Op):
     @staticmethod
     def backward(ctx, grad):
         needs_destination, needs_source = ctx.needs_input_grad
-        return (np.zeros_like(grad) if needs_destination else None,
+        return (ctx.xp.zeros_like(grad) if needs_destination else None,
                 _grad_for(grad, *ctx.source_meta) if needs_source else None)
 
 
@@ -71,13 +76,16 @@ def copy_into(destination, source):
 
 
 class FillLike(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, value):
         return np.full_like(x, value)
 
     @staticmethod
     def backward(ctx, grad):
-        return np.zeros_like(grad), (grad.sum() if ctx.needs_input_grad[1] else None)
+        xp = ctx.xp
+        return xp.zeros_like(grad), (xp.sum(grad) if ctx.needs_input_grad[1] else None)
 
 
 def fill_like(input, value):

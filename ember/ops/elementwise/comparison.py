@@ -1,8 +1,10 @@
 """Comparisons, logical ops and predicates (isnan, isclose, ...): results that record no graph."""
 import numpy as np
 
+from ..._dtype import scalar_type_name
 from ...tensor import Tensor
-from ._operands import _raw, _unrecorded_binary
+from .._broadcast import mismatch_error
+from ._operands import _shape_error, _tensor_input, _tensors_only, _unrecorded_binary
 
 # greater, greater_equal, less and less_equal are Tensor methods only (not top-level in ember).
 __all__ = ["allclose", "eq", "equal", "ge", "gt", "heaviside", "isclose", "isfinite", "isinf",
@@ -10,9 +12,10 @@ __all__ = ["allclose", "eq", "equal", "ge", "gt", "heaviside", "isclose", "isfin
            "logical_or", "logical_xor", "lt", "ne", "not_equal", "signbit"]
 
 
-def _compare(ufunc, name):
+def _compare(ufunc, name, number_other=True):
     return _unrecorded_binary(
-        ufunc, name, f"Elementwise ``{name}``, returning a bool tensor (not differentiable).")
+        ufunc, name, f"Elementwise ``{name}``, returning a bool tensor (not differentiable).",
+        number_other=number_other)
 
 
 eq = _compare(np.equal, "eq")
@@ -22,66 +25,90 @@ le = _compare(np.less_equal, "le")
 gt = _compare(np.greater, "gt")
 ge = _compare(np.greater_equal, "ge")
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
-logical_and = _compare(np.logical_and, "logical_and")
-logical_or = _compare(np.logical_or, "logical_or")
-logical_xor = _compare(np.logical_xor, "logical_xor")
+logical_and = _compare(np.logical_and, "logical_and", number_other=False)
+logical_or = _compare(np.logical_or, "logical_or", number_other=False)
+logical_xor = _compare(np.logical_xor, "logical_xor", number_other=False)
 
 
 def logical_not(input):
-    return Tensor._result(np.logical_not(input._data))
+    return Tensor._result(np.logical_not(_tensor_input("logical_not", input)))
 
 
 def isnan(input):
-    return Tensor._result(np.isnan(input._data))
+    return Tensor._result(np.isnan(_tensor_input("isnan", input)))
 
 
 def isinf(input):
-    return Tensor._result(np.isinf(input._data))
+    return Tensor._result(np.isinf(_tensor_input("isinf", input)))
 
 
 def isfinite(input):
-    return Tensor._result(np.isfinite(input._data))
+    return Tensor._result(np.isfinite(_tensor_input("isfinite", input)))
 
 
 def isposinf(input):
-    return Tensor._result(np.isposinf(input._data) if input._data.dtype.kind == "f"
-                          else np.zeros(input._data.shape, np.bool_))
+    data = _tensor_input("isposinf", input)
+    return Tensor._result(np.isposinf(data) if data.dtype.kind == "f"
+                          else np.zeros(data.shape, np.bool_))
 
 
 def isneginf(input):
-    return Tensor._result(np.isneginf(input._data) if input._data.dtype.kind == "f"
-                          else np.zeros(input._data.shape, np.bool_))
+    data = _tensor_input("isneginf", input)
+    return Tensor._result(np.isneginf(data) if data.dtype.kind == "f"
+                          else np.zeros(data.shape, np.bool_))
 
 
 def isreal(input):
-    return Tensor._result(np.ones(input._data.shape, np.bool_))
+    return Tensor._result(np.ones(_tensor_input("isreal", input).shape, np.bool_))
 
 
 def signbit(input):
-    return Tensor._result(np.signbit(input._data))
+    data = _tensor_input("signbit", input)
+    return Tensor._result(np.signbit(data) if data.dtype.kind == "f"
+                          else np.asarray(data < 0))
 
 
 def heaviside(input, values):
     """The step function: 0 below zero, 1 above, ``values`` at zero (not differentiable)."""
-    if not isinstance(values, Tensor):
-        raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not "
-                        f"{type(values).__name__}")
+    _tensors_only("heaviside", input, values)
     if values._data.dtype != input._data.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
     data = input._data
-    return Tensor._result(np.asarray(np.where(data == 0, values._data, (data > 0).astype(
-        data.dtype))).astype(data.dtype, copy=False))
+    try:
+        out = np.where(data == 0, values._data, (data > 0).astype(data.dtype))
+    except ValueError as error:
+        raise _shape_error(error, input, values) from None
+    return Tensor._result(np.asarray(out).astype(data.dtype, copy=False))
 
 
 def equal(input, other):
-    """True when both have the same shape and elements."""
+    """True when both have the same shape and elements (of any dtypes)."""
+    _tensors_only("equal", input, other)
     return input._data.shape == other._data.shape and bool(np.array_equal(input._data, other._data))
 
 
+def _close(operation, input, other, rtol, atol, equal_nan):
+    """|input - other| <= atol + rtol * |other| elementwise, after PyTorch's checks: two tensors
+    of one dtype whose shapes broadcast, and non-negative float tolerances."""
+    _tensors_only(operation, input, other)
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{operation}(): argument '{name}' must be float, not "
+                            f"{type(value).__name__}")
+        if value < 0:
+            raise RuntimeError(f"{name} must be greater than or equal to zero, but got {value}")
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"{scalar_type_name(input._data.dtype)} did not match "
+                           f"{scalar_type_name(other._data.dtype)}")
+    mismatch = mismatch_error(input._data.shape, other._data.shape)
+    if mismatch is not None:
+        raise mismatch
+    return np.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return bool(np.allclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(np.all(_close("allclose", input, other, rtol, atol, equal_nan)))
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return Tensor._result(np.isclose(input._data, _raw(other), rtol=rtol, atol=atol,
-                                   equal_nan=equal_nan))
+    return Tensor._result(np.asarray(_close("isclose", input, other, rtol, atol, equal_nan)))

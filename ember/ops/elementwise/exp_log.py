@@ -3,8 +3,10 @@ sqrt, rsqrt, sigmoid and logit."""
 import numpy as np
 
 from ...autograd.function import Op
+from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _OfInput, _OfOutput)
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _log, _not_tensor, _OfInput,
+    _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
 
 __all__ = ["exp", "exp2", "expm1", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2",
            "logit", "rsqrt", "sigmoid", "sqrt", "xlogy"]
@@ -15,71 +17,63 @@ _LN10 = 2.302585092994046
 
 
 class Exp(_OfOutput):
-    differentiable_backward = True
     function = staticmethod(np.exp)
-    gradient = staticmethod(lambda grad, out: grad * out)
+    gradient = staticmethod(lambda xp, grad, out: grad * out)
 
 
-def exp(input):
-    return Exp.apply(input)
+exp = _unary(Exp, "exp")
 
 
 class Exp2(_OfOutput):
     function = staticmethod(np.exp2)
-    gradient = staticmethod(lambda grad, out: grad * out * _LN2)
+    gradient = staticmethod(lambda xp, grad, out: grad * out * _LN2)
 
 
-def exp2(input):
-    return Exp2.apply(input)
+exp2 = _unary(Exp2, "exp2")
 
 
 class Expm1(_OfOutput):
     function = staticmethod(np.expm1)
-    gradient = staticmethod(lambda grad, out: grad * (out + 1))
+    gradient = staticmethod(lambda xp, grad, out: grad * (out + 1))
 
 
-def expm1(input):
-    return Expm1.apply(input)
+expm1 = _unary(Expm1, "expm1")
 
 
 class Log(_OfInput):
     function = staticmethod(np.log)
-    gradient = staticmethod(lambda grad, x: grad / x)
+    gradient = staticmethod(lambda xp, grad, x: grad / x)
     quiet = True
 
 
-def log(input):
-    return Log.apply(input)
+log = _unary(Log, "log")
 
 
 class Log1p(_OfInput):
     function = staticmethod(np.log1p)
-    gradient = staticmethod(lambda grad, x: grad / (1 + x))
+    gradient = staticmethod(lambda xp, grad, x: grad / (1 + x))
     quiet = True
 
 
-def log1p(input):
-    return Log1p.apply(input)
+log1p = _unary(Log1p, "log1p")
 
 
 class Log2(_OfInput):
     function = staticmethod(np.log2)
-    gradient = staticmethod(lambda grad, x: grad / (x * _LN2))
+    gradient = staticmethod(lambda xp, grad, x: grad / (x * _LN2))
     quiet = True
 
 
-def log2(input):
-    return Log2.apply(input)
+log2 = _unary(Log2, "log2")
 
 
 class Log10(_OfInput):
     function = staticmethod(np.log10)
-    gradient = staticmethod(lambda grad, x: grad / (x * _LN10))
+    gradient = staticmethod(lambda xp, grad, x: grad / (x * _LN10))
     quiet = True
 
 
-def log10(input):
-    return Log10.apply(input)
+log10 = _unary(Log10, "log10")
 
 
 class LogAddExp(_Binary):
@@ -87,13 +81,16 @@ class LogAddExp(_Binary):
     each side is base^(side - out)."""
 
     function = staticmethod(np.logaddexp)
-    base_power = staticmethod(np.exp)
+    base_power = staticmethod(lambda xp, x: xp.exp(x))
+    kernel = "logaddexp_cpu"
+    differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, a, b):
         _Binary._remember(ctx, a, b)
+        _refuse_integral(a, b, cls.kernel)
         a, b = _floating_pair(a, b)
-        out = cls.function(a, b)
+        out = np.asarray(cls.function(a, b))
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -101,45 +98,58 @@ class LogAddExp(_Binary):
     def backward(cls, ctx, grad):
         a, b, out = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        return (_grad_for(grad * cls.base_power(a - out), *ctx.a_meta) if needs_a else None,
-                _grad_for(grad * cls.base_power(b - out), *ctx.b_meta) if needs_b else None)
+        xp = ctx.xp
+        return (_grad_for(grad * cls.base_power(xp, a - out), *ctx.a_meta) if needs_a else None,
+                _grad_for(grad * cls.base_power(xp, b - out), *ctx.b_meta) if needs_b else None)
 
 
 def logaddexp(input, other):
+    _tensors_only("logaddexp", input, other)
     return _binary_math(LogAddExp, input, other, "logaddexp")
 
 
 class LogAddExp2(LogAddExp):
     function = staticmethod(np.logaddexp2)
-    base_power = staticmethod(np.exp2)
+    base_power = staticmethod(lambda xp, x: xp.exp2(x))
+    kernel = "logaddexp2_cpu"
 
 
 def logaddexp2(input, other):
+    _tensors_only("logaddexp2", input, other)
     return _binary_math(LogAddExp2, input, other, "logaddexp2")
 
 
 class XLogY(_Binary):
     """x * log(y), defined as 0 where x == 0 (unless y is NaN): the entropy-style product."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _floating_pair(a, b)
         ctx.save_for_backward(a, b)
+        dtype = np.result_type(a, b)
+        wide_a = _widened(a) if type(a) is np.ndarray else a
+        wide_b = _widened(b) if type(b) is np.ndarray else b
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(a == 0, 0, a * np.log(b))
-        return np.where(np.isnan(b), np.nan, out).astype(np.result_type(a, b), copy=False)
+            out = np.where(wide_a == 0, 0, wide_a * np.log(wide_b))
+        return np.where(np.isnan(wide_b), np.nan, out).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
+        xp = ctx.xp
+        grad_a = grad_b = None
         with np.errstate(divide="ignore", invalid="ignore"):
-            # log(y), but 0 where x == 0 and y <= 0 (PyTorch's convention there).
-            grad_a = np.where((a == 0) & (b <= 0), 0, grad * np.log(b)) if needs_a else None
-            grad_b = grad * a / b if needs_b else None
-        return (_grad_for(grad_a, *ctx.a_meta) if needs_a else None,
-                _grad_for(grad_b, *ctx.b_meta) if needs_b else None)
+            if needs_a:
+                # log(y), but 0 where x == 0 and y <= 0 (PyTorch's convention there).
+                grad_a = _grad_for(xp.where((a == 0) & (b <= 0), 0, grad * _log(xp, b)),
+                                   *ctx.a_meta)
+            if needs_b:
+                grad_b = _grad_for(grad * a / b, *ctx.b_meta)
+        return grad_a, grad_b
 
 
 def xlogy(input, other):
@@ -147,36 +157,37 @@ def xlogy(input, other):
 
 
 def _reciprocal_sqrt(x):
-    return 1 / np.sqrt(x)
+    return (1 / np.sqrt(_widened(x))).astype(x.dtype, copy=False)
 
 
 class Sqrt(_OfOutput):
     function = staticmethod(np.sqrt)
-    gradient = staticmethod(lambda grad, out: grad / (2 * out))
+    gradient = staticmethod(lambda xp, grad, out: grad / (2 * out))
     quiet = True
 
 
-def sqrt(input):
-    return Sqrt.apply(input)
+sqrt = _unary(Sqrt, "sqrt")
 
 
 class Rsqrt(_OfOutput):
     function = staticmethod(_reciprocal_sqrt)
-    gradient = staticmethod(lambda grad, out: grad * (-0.5 * out * out * out))
+    gradient = staticmethod(lambda xp, grad, out: grad * (-0.5 * out * out * out))
     quiet = True
 
 
-def rsqrt(input):
-    return Rsqrt.apply(input)
+rsqrt = _unary(Rsqrt, "rsqrt")
 
 
 class Sigmoid(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
+        wide = _widened(x)
         # Split by sign so exp never overflows: sigmoid(x) = e^x / (1 + e^x) for x < 0.
-        exp_neg_abs = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
+        exp_neg_abs = np.exp(-np.abs(wide))
+        out = np.where(wide >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
         out = out.astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
@@ -187,34 +198,40 @@ class Sigmoid(Op):
         return grad * out * (1 - out)
 
 
-def sigmoid(input):
-    return Sigmoid.apply(input)
+sigmoid = _unary(Sigmoid, "sigmoid")
 
 
 class Logit(Op):
     """log(p / (1 - p)); its derivative is NaN outside [0, 1] (and 0 outside [eps, 1 - eps] when
     eps clamps), as PyTorch's, which the chain rule through log and div would not give."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, eps):
         x = _floating(x)
         ctx.eps = eps
         ctx.save_for_backward(x)
-        clamped = x if eps is None else np.clip(x, eps, 1 - eps)
+        wide = _widened(x)
+        clamped = wide if eps is None else np.clip(wide, eps, 1 - eps)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(clamped / (1 - clamped))
+            return np.log(clamped / (1 - clamped)).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
+        xp = ctx.xp
         with np.errstate(divide="ignore", invalid="ignore"):
             derivative = grad / (x * (1 - x))
         if ctx.eps is None:
-            return np.where((x < 0) | (x > 1), np.nan, derivative).astype(grad.dtype), None
-        inside = (x >= ctx.eps) & (x <= 1 - ctx.eps)
-        return np.where(inside, derivative, 0).astype(grad.dtype), None
+            return xp.where((x < 0) | (x > 1), np.nan, derivative), None
+        return xp.where((x >= ctx.eps) & (x <= 1 - ctx.eps), derivative, 0), None
 
 
 def logit(input, eps=None):
     """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when eps is given."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor("logit", input)
+    if eps is not None and not isinstance(eps, (int, float)):
+        raise TypeError(f"logit(): argument 'eps' must be float, not {type(eps).__name__}")
     return Logit.apply(input, eps)

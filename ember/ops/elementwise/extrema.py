@@ -4,17 +4,20 @@ import numpy as np
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _cast, _grad_for, _promote, _result_dtype, _shape_dtype, _shape_error,
-    _to_operand)
+    _Binary, _binary_math, _cast, _common_float, _grad_for, _not_implemented, _not_tensor,
+    _promote, _result_dtype, _shape_dtype, _shape_error, _tensors_only, _unary)
 
 __all__ = ["clamp", "clamp_max", "clamp_min", "clip", "fmax", "fmin", "maximum", "minimum", "relu"]
 
 
 class _Extreme(_Binary):
-    """maximum/minimum: ``ufunc`` picks, ``wins(a, b)`` says where ``a`` is picked."""
+    """maximum/minimum: ``ufunc`` picks; ``loses(a, b)`` says where ``a`` is not picked. The
+    gradient goes to the picked operand, split evenly on ties; where a NaN makes neither lose,
+    both get it (PyTorch)."""
 
     ufunc = None
-    wins = None
+    loses = None
+    differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, a, b):
@@ -26,12 +29,17 @@ class _Extreme(_Binary):
     @classmethod
     def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
-        return _select_grads(ctx, grad, cls.wins(a, b), a == b)
+        needs_a, needs_b = ctx.needs_input_grad
+        xp = ctx.xp
+        shared = xp.where(a == b, grad * 0.5, grad)
+        grad_a = _grad_for(xp.where(cls.loses(a, b), 0, shared), *ctx.a_meta) if needs_a else None
+        grad_b = _grad_for(xp.where(cls.loses(b, a), 0, shared), *ctx.b_meta) if needs_b else None
+        return grad_a, grad_b
 
 
 class Maximum(_Extreme):
     ufunc = staticmethod(np.maximum)
-    wins = staticmethod(np.greater)
+    loses = staticmethod(lambda a, b: a < b)
 
 
 def maximum(input, other):
@@ -40,7 +48,7 @@ def maximum(input, other):
 
 class Minimum(_Extreme):
     ufunc = staticmethod(np.minimum)
-    wins = staticmethod(np.less)
+    loses = staticmethod(lambda a, b: a > b)
 
 
 def minimum(input, other):
@@ -53,18 +61,9 @@ def _extreme(cls, input, other, name):
         if not isinstance(input, Tensor) or not isinstance(other, Tensor):
             raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
                             f"{type(other if isinstance(input, Tensor) else input).__name__}")
-        return cls.apply(input, other)
+        return cls.apply(*_common_float(input, other))
     except ValueError as error:
         raise _shape_error(error, input, other) from None
-
-
-def _select_grads(ctx, grad, a_wins, tie):
-    """maximum/minimum backward: the winner gets the gradient, ties split it evenly (PyTorch)."""
-    needs_a, needs_b = ctx.needs_input_grad
-    share = np.where(tie, 0.5, a_wins.astype(grad.dtype)).astype(grad.dtype, copy=False)
-    grad_a = _grad_for(grad * share, *ctx.a_meta) if needs_a else None
-    grad_b = _grad_for(grad * (1 - share), *ctx.b_meta) if needs_b else None
-    return grad_a, grad_b
 
 
 class _NanIgnoringExtreme(_Binary):
@@ -73,20 +72,22 @@ class _NanIgnoringExtreme(_Binary):
 
     ufunc = None
     keeps_input = None
+    differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
-        ctx.save_for_backward(cls.keeps_input(a, b) | np.isnan(b))
+        ctx.save_for_backward(np.asarray(cls.keeps_input(a, b) | np.isnan(b)))
         return np.asarray(cls.ufunc(a, b))
 
     @staticmethod
     def backward(ctx, grad):
         (input_chosen,) = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        return (_grad_for(np.where(input_chosen, grad, 0), *ctx.a_meta) if needs_a else None,
-                _grad_for(np.where(input_chosen, 0, grad), *ctx.b_meta) if needs_b else None)
+        xp = ctx.xp
+        return (_grad_for(xp.where(input_chosen, grad, 0), *ctx.a_meta) if needs_a else None,
+                _grad_for(xp.where(input_chosen, 0, grad), *ctx.b_meta) if needs_b else None)
 
 
 class Fmax(_NanIgnoringExtreme):
@@ -100,95 +101,136 @@ class Fmin(_NanIgnoringExtreme):
 
 
 def fmax(input, other):
+    _tensors_only("fmax", input, other)
     return _binary_math(Fmax, input, other, "fmax")
 
 
 def fmin(input, other):
+    _tensors_only("fmin", input, other)
     return _binary_math(Fmin, input, other, "fmin")
 
 
 class Clamp(Op):
-    """min(max(x, low), high); bounds may be numbers or tensors (which get gradients too)."""
+    """min(max(x, low), high); bounds may be numbers or tensors (which get gradients too). The
+    result has the dtype of x and tensor bounds together (PyTorch's promotion)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, low, high):
-        out = x
+        target = _result_dtype(x, low, high).numpy
+        if target == np.bool_:
+            _refuse_bool_clamp(low, high)
+        out = _cast(x, target)
         if low is not None:
-            out = np.maximum(out, _cast(low, x.dtype) if isinstance(low, np.ndarray) else low)
+            out = np.maximum(out, _cast(low, target) if isinstance(low, np.ndarray) else low)
         if high is not None:
-            out = np.minimum(out, _cast(high, x.dtype) if isinstance(high, np.ndarray) else high)
-        if out is x:
-            out = x.copy()
-        target = _result_dtype(x, low if not isinstance(low, np.ndarray) else None,
-                               high if not isinstance(high, np.ndarray) else None).numpy
+            out = np.minimum(out, _cast(high, target) if isinstance(high, np.ndarray) else high)
         if out.dtype != target:
             out = out.astype(target)
         needs_x, needs_low, needs_high = ctx.needs_input_grad
+        ctx.metas = (_shape_dtype(x), _shape_dtype(low), _shape_dtype(high))
         if needs_low or needs_high:
             ctx.save_for_backward(x, low, high)
-            ctx.metas = (_shape_dtype(x), _shape_dtype(low), _shape_dtype(high))
         elif needs_x:
             # Number bounds: a boolean mask is all backward needs (a quarter of x's bytes).
-            ctx.save_for_backward(_clamp_inside(x, low, high))
+            ctx.save_for_backward(np.asarray(_clamp_inside(x, low, high)))
         return out
 
     @staticmethod
     def backward(ctx, grad):
         needs_x, needs_low, needs_high = ctx.needs_input_grad
+        x_meta, low_meta, high_meta = ctx.metas
+        xp = ctx.xp
         if not (needs_low or needs_high):
             (inside,) = ctx.saved_tensors
-            return grad * inside, None, None
+            return _grad_for(xp.where(inside, grad, 0), *x_meta), None, None
         x, low, high = ctx.saved_tensors
-        x_meta, low_meta, high_meta = ctx.metas
-        zero = np.zeros((), dtype=grad.dtype)
         grad_x = grad_low = grad_high = None
         if needs_x:
-            grad_x = _grad_for(np.where(_clamp_inside(x, low, high), grad, zero), *x_meta)
+            grad_x = _grad_for(xp.where(_clamp_inside(x, low, high), grad, 0), *x_meta)
         if needs_low:
             # PyTorch: where the bounds cross (low > high) the result is high.
             below = x < low if high is None else (x < low) & (low < high)
-            grad_low = _grad_for(np.where(below, grad, zero), *low_meta)
+            grad_low = _grad_for(xp.where(below, grad, 0), *low_meta)
         if needs_high:
             above = x > high if low is None else (x > high) | (low > high)
-            grad_high = _grad_for(np.where(above, grad, zero), *high_meta)
+            grad_high = _grad_for(xp.where(above, grad, 0), *high_meta)
         return grad_x, grad_low, grad_high
 
 
+def _refuse_bool_clamp(low, high):
+    """PyTorch clamps bool tensors by one tensor bound only; its errors otherwise."""
+    if isinstance(low, np.ndarray) and isinstance(high, np.ndarray):
+        kernel = "clamp_cpu"
+    elif isinstance(low, np.ndarray) or isinstance(high, np.ndarray):
+        return
+    else:
+        kernel = "clamp_scalar_cpu" if low is not None and high is not None else \
+            "clamp_min_scalar_cpu" if high is None else "clamp_max_scalar_cpu"
+    raise _not_implemented(kernel, np.dtype(np.bool_))
+
+
 def _clamp_inside(x, low, high):
-    inside = np.ones(x.shape, dtype=bool)
-    if low is not None:
-        inside = inside & (x >= low)
-    if high is not None:
-        inside = inside & (x <= high)
-    return inside
+    if low is None:
+        return x <= high
+    if high is None:
+        return x >= low
+    return (x >= low) & (x <= high)
 
 
 def clamp(input, min=None, max=None):
+    return _clamp("clamp", input, min, max)
+
+
+def _clamp(operation, input, min, max):
+    """clamp's checks, PyTorch's: a tensor input, bounds that are both numbers or both tensors
+    (or None, not both), shapes that broadcast."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor(operation, input)
+    min = min.item() if isinstance(min, np.generic) else min  # NumPy scalars are numbers
+    max = max.item() if isinstance(max, np.generic) else max
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, (Tensor, int, float)):
+            raise TypeError(f"{operation}(): argument '{name}' must be Tensor or Number, not "
+                            f"{type(bound).__name__}")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    low = _to_operand(min, "clamp") if min is not None else None
-    high = _to_operand(max, "clamp") if max is not None else None
-    return Clamp.apply(input, low, high)
+    if min is not None and max is not None and isinstance(min, Tensor) != isinstance(max, Tensor):
+        raise TypeError(f"{operation}(): 'min' and 'max' must both be Tensors or both be "
+                        f"numbers, got {type(min).__name__} and {type(max).__name__}")
+    try:
+        return Clamp.apply(input, min, max)
+    except ValueError as error:
+        raise _shape_error(error, input, min, max) from None
 
 
 clip = clamp
 
 
 def clamp_min(input, min):
-    return clamp(input, min=min)
+    if min is None:
+        raise TypeError("clamp_min(): argument 'min' must be Tensor or Number, not NoneType")
+    return _clamp("clamp_min", input, min, None)
 
 
 def clamp_max(input, max):
-    return clamp(input, max=max)
+    if max is None:
+        raise TypeError("clamp_max(): argument 'max' must be Tensor or Number, not NoneType")
+    return _clamp("clamp_max", input, None, max)
 
 
 class Relu(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         if x.dtype == np.bool_:
-            raise RuntimeError('"clamp_min_scalar_cpu" not implemented for \'Bool\'')
+            raise RuntimeError("Boolean inputs not supported for relu")
         out = np.maximum(x, 0)
-        ctx.save_for_backward(out)
+        if type(out) is not np.ndarray:  # a ufunc's NumPy scalar for a 0-d input
+            out = np.asarray(out)
+        ctx.save_for_backward(out)  # the output itself, so in-place changes to it are seen
         return out
 
     @staticmethod
@@ -197,5 +239,4 @@ class Relu(Op):
         return grad * (out > 0)
 
 
-def relu(input):
-    return Relu.apply(input)
+relu = _unary(Relu, "relu")

@@ -2,7 +2,8 @@
 import numpy as np
 
 from ...autograd.function import Op
-from ..._dtype import scalar_type_name
+from ...tensor import Tensor
+from ._operands import _not_implemented, _not_tensor, _unary, _widened
 from .arithmetic import sub
 
 __all__ = ["ceil", "floor", "frac", "nan_to_num", "round", "trunc"]
@@ -12,34 +13,38 @@ class _Stepwise(Op):
     """Piecewise-constant rounding: the gradient is zero almost everywhere (PyTorch's too)."""
 
     ufunc = None
+    differentiable_backward = True
 
     @classmethod
-    def forward(cls, ctx, x, decimals):
-        if x.dtype.kind != "f":
-            return x.copy()  # integers are already whole
+    def forward(cls, ctx, x, decimals=0):
         if decimals:
-            return np.asarray(np.round(x, decimals))
+            if x.dtype.kind != "f":  # PyTorch rounds to decimals in floating kernels only
+                raise _not_implemented("round_cpu", x.dtype)
+            # x * 10**decimals, rounded, scaled back: float16 in float32 (PyTorch).
+            return np.asarray(np.round(_widened(x), decimals)).astype(x.dtype, copy=False)
+        if x.dtype.kind != "f":
+            if x.dtype == np.bool_:
+                raise _not_implemented(f"{cls.__name__.lower()}_vml_cpu", x.dtype)
+            return x.copy()  # integers are already whole
         return np.asarray(cls.ufunc(x))
 
     @staticmethod
     def backward(ctx, grad):
-        return np.zeros_like(grad), None
+        return ctx.xp.zeros_like(grad)  # decimals, when given, gets None
 
 
 class Floor(_Stepwise):
     ufunc = staticmethod(np.floor)
 
 
-def floor(input):
-    return Floor.apply(input, 0)
+floor = _unary(Floor, "floor")
 
 
 class Ceil(_Stepwise):
     ufunc = staticmethod(np.ceil)
 
 
-def ceil(input):
-    return Ceil.apply(input, 0)
+ceil = _unary(Ceil, "ceil")
 
 
 class Round(_Stepwise):
@@ -47,6 +52,11 @@ class Round(_Stepwise):
 
 
 def round(input, decimals=0):
+    if not isinstance(input, Tensor):
+        raise _not_tensor("round", input)
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"round(): argument 'decimals' must be int, not "
+                        f"{type(decimals).__name__}")
     return Round.apply(input, decimals)
 
 
@@ -54,26 +64,28 @@ class Trunc(_Stepwise):
     ufunc = staticmethod(np.trunc)
 
 
-def trunc(input):
-    return Trunc.apply(input, 0)
+trunc = _unary(Trunc, "trunc")
 
 
 def frac(input):
     """x - trunc(x), keeping the sign of x."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor("frac", input)
     if input._data.dtype.kind != "f":
-        raise NotImplementedError(f"\"frac_cpu\" not implemented for "
-                           f"'{scalar_type_name(input._data.dtype)}'")
+        raise _not_implemented("frac_cpu", input._data.dtype)
     return sub(input, trunc(input))
 
 
 class NanToNum(Op):
     """NaN and infinities replaced by numbers; the gradient flows only through finite entries."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, nan, posinf, neginf):
         if x.dtype.kind != "f":
             return x.copy()
-        ctx.save_for_backward(np.isfinite(x))
+        ctx.save_for_backward(np.asarray(np.isfinite(x)))
         info = np.finfo(x.dtype)
         return np.nan_to_num(x, nan=nan, posinf=info.max if posinf is None else posinf,
                              neginf=info.min if neginf is None else neginf)
@@ -85,4 +97,10 @@ class NanToNum(Op):
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
-    return NanToNum.apply(input, nan, posinf, neginf)
+    if not isinstance(input, Tensor):
+        raise _not_tensor("nan_to_num", input)
+    for name, value in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TypeError(f"nan_to_num(): argument '{name}' must be float, not "
+                            f"{type(value).__name__}")
+    return NanToNum.apply(input, 0.0 if nan is None else nan, posinf, neginf)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ...autograd.function import Op
-from ._operands import _floating
+from ._operands import _floating, _unary
 
 __all__ = ["erf", "erfc", "erfinv"]
 
@@ -62,6 +62,8 @@ _TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
 class Erf(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -75,11 +77,10 @@ class Erf(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (np.exp(-x * x) * _TWO_OVER_SQRT_PI)
+        return grad * (ctx.xp.exp(-x * x) * _TWO_OVER_SQRT_PI)
 
 
-def erf(input):
-    return Erf.apply(input)
+erf = _unary(Erf, "erf")
 
 
 def _erfc_float64(x):
@@ -92,6 +93,8 @@ def _erfc_float64(x):
 
 
 class Erfc(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -101,11 +104,10 @@ class Erfc(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (np.exp(-x * x) * -_TWO_OVER_SQRT_PI)
+        return grad * (ctx.xp.exp(-x * x) * -_TWO_OVER_SQRT_PI)
 
 
-def erfc(input):
-    return Erfc.apply(input)
+erfc = _unary(Erfc, "erfc")
 
 
 _WINITZKI = 0.147  # Winitzki's constant for a closed-form erfinv approximation (~2e-3 relative)
@@ -126,6 +128,8 @@ def _erfinv_float64(x):
 
 
 class Erfinv(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
@@ -136,8 +140,7 @@ class Erfinv(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (np.exp(out * out) / _TWO_OVER_SQRT_PI)
+        return grad * (ctx.xp.exp(out * out) / _TWO_OVER_SQRT_PI)
 
 
-def erfinv(input):
-    return Erfinv.apply(input)
+erfinv = _unary(Erfinv, "erfinv")

@@ -3,8 +3,10 @@ degree/radian conversions."""
 import numpy as np
 
 from ...autograd.function import Op
+from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _OfInput, _OfOutput)
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_tensor, _OfInput,
+    _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
 from .arithmetic import mul
 
 __all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
@@ -14,64 +16,60 @@ __all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", 
 
 class Sin(_OfInput):
     function = staticmethod(np.sin)
-    gradient = staticmethod(lambda grad, x: grad * np.cos(x))
+    gradient = staticmethod(lambda xp, grad, x: grad * xp.cos(x))
 
 
-def sin(input):
-    return Sin.apply(input)
+sin = _unary(Sin, "sin")
 
 
 class Cos(_OfInput):
     function = staticmethod(np.cos)
-    gradient = staticmethod(lambda grad, x: -grad * np.sin(x))
+    gradient = staticmethod(lambda xp, grad, x: -grad * xp.sin(x))
 
 
-def cos(input):
-    return Cos.apply(input)
+cos = _unary(Cos, "cos")
 
 
 class Tan(_OfOutput):
     function = staticmethod(np.tan)
-    gradient = staticmethod(lambda grad, out: grad * (1 + out * out))
+    gradient = staticmethod(lambda xp, grad, out: grad * (1 + out * out))
 
 
-def tan(input):
-    return Tan.apply(input)
+tan = _unary(Tan, "tan")
 
 
 class Asin(_OfInput):
     function = staticmethod(np.arcsin)
-    gradient = staticmethod(lambda grad, x: grad / np.sqrt(1 - x * x))
+    gradient = staticmethod(lambda xp, grad, x: grad / xp.sqrt(1 - x * x))
     quiet = True
 
 
-def asin(input):
-    return Asin.apply(input)
+asin = _unary(Asin, "asin")
 
 
 class Acos(_OfInput):
     function = staticmethod(np.arccos)
-    gradient = staticmethod(lambda grad, x: -grad / np.sqrt(1 - x * x))
+    gradient = staticmethod(lambda xp, grad, x: -grad / xp.sqrt(1 - x * x))
     quiet = True
 
 
-def acos(input):
-    return Acos.apply(input)
+acos = _unary(Acos, "acos")
 
 
 class Atan(_OfInput):
     function = staticmethod(np.arctan)
-    gradient = staticmethod(lambda grad, x: grad / (1 + x * x))
+    gradient = staticmethod(lambda xp, grad, x: grad / (1 + x * x))
 
 
-def atan(input):
-    return Atan.apply(input)
+atan = _unary(Atan, "atan")
 
 
 arcsin, arccos, arctan = asin, acos, atan
 
 
 class Atan2(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
@@ -83,12 +81,16 @@ class Atan2(_Binary):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        scale = grad / (a * a + b * b)
+        squared_norm = a * a + b * b
+        # PyTorch: at the origin, where atan2 has no derivative, both gradients are 0 (not NaN).
+        with np.errstate(divide="ignore"):
+            scale = grad * ctx.xp.where(squared_norm == 0, 0, 1 / squared_norm)
         return (_grad_for(scale * b, *ctx.a_meta) if needs_a else None,
                 _grad_for(-scale * a, *ctx.b_meta) if needs_b else None)
 
 
 def atan2(input, other):
+    _tensors_only("atan2", input, other)
     return _binary_math(Atan2, input, other, "atan2")
 
 
@@ -96,11 +98,14 @@ arctan2 = atan2
 
 
 class Hypot(_Binary):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
+        _refuse_integral(a, b, "hypot_cpu")
         a, b = _floating_pair(a, b)
-        out = np.hypot(a, b)
+        out = np.asarray(np.hypot(a, b))
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -115,93 +120,108 @@ class Hypot(_Binary):
 
 
 def hypot(input, other):
+    _tensors_only("hypot", input, other)
     return _binary_math(Hypot, input, other, "hypot")
 
 
 class Sinh(_OfInput):
     function = staticmethod(np.sinh)
-    gradient = staticmethod(lambda grad, x: grad * np.cosh(x))
+    gradient = staticmethod(lambda xp, grad, x: grad * xp.cosh(x))
 
 
-def sinh(input):
-    return Sinh.apply(input)
+sinh = _unary(Sinh, "sinh")
 
 
 class Cosh(_OfInput):
     function = staticmethod(np.cosh)
-    gradient = staticmethod(lambda grad, x: grad * np.sinh(x))
+    gradient = staticmethod(lambda xp, grad, x: grad * xp.sinh(x))
 
 
-def cosh(input):
-    return Cosh.apply(input)
+cosh = _unary(Cosh, "cosh")
 
 
 class Tanh(_OfOutput):
     function = staticmethod(np.tanh)
-    gradient = staticmethod(lambda grad, out: grad * (1 - out * out))
+    gradient = staticmethod(lambda xp, grad, out: grad * (1 - out * out))
 
 
-def tanh(input):
-    return Tanh.apply(input)
+tanh = _unary(Tanh, "tanh")
 
 
 class Asinh(_OfInput):
     function = staticmethod(np.arcsinh)
-    gradient = staticmethod(lambda grad, x: grad / np.sqrt(x * x + 1))
+    gradient = staticmethod(lambda xp, grad, x: grad / xp.sqrt(x * x + 1))
 
 
-def asinh(input):
-    return Asinh.apply(input)
+asinh = _unary(Asinh, "asinh")
 
 
 class Acosh(_OfInput):
     function = staticmethod(np.arccosh)
-    gradient = staticmethod(lambda grad, x: grad / np.sqrt(x * x - 1))
+    gradient = staticmethod(lambda xp, grad, x: grad / xp.sqrt(x * x - 1))
     quiet = True
 
 
-def acosh(input):
-    return Acosh.apply(input)
+acosh = _unary(Acosh, "acosh")
 
 
 class Atanh(_OfInput):
     function = staticmethod(np.arctanh)
-    gradient = staticmethod(lambda grad, x: grad / (1 - x * x))
+    gradient = staticmethod(lambda xp, grad, x: grad / (1 - x * x))
     quiet = True
 
 
-def atanh(input):
-    return Atanh.apply(input)
+atanh = _unary(Atanh, "atanh")
 
 
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
 
+# Where sinc's derivative switches from its quotient, which cancels near 0 (relative error about
+# eps / (pi x)^2), to its Taylor series, which is exact to the dtype's precision below there.
+_SINC_SERIES_LIMIT = {np.dtype(np.float16): 0.5, np.dtype(np.float32): 0.3}
+_SINC_SERIES_LIMIT_FLOAT64 = 0.01
+
+
 class Sinc(Op):
     """sin(pi x) / (pi x), 1 at 0 (a primitive: the quotient's derivative is 0/0 there)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
         ctx.save_for_backward(x)
-        return np.sinc(x)
+        ctx.series_limit = _SINC_SERIES_LIMIT.get(x.dtype, _SINC_SERIES_LIMIT_FLOAT64)
+        return np.sinc(_widened(x)).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
+        xp = ctx.xp
         angle = np.pi * x
-        with np.errstate(divide="ignore", invalid="ignore"):
-            derivative = (np.cos(angle) * angle - np.sin(angle)) / (angle * x)
-        return grad * np.where(x == 0, 0, derivative).astype(grad.dtype, copy=False)
+        small = abs(angle) < ctx.series_limit
+        # The quotient on x moved away from 0 where the series is used, so that the branch not
+        # taken stays finite, and so does its gradient.
+        safe = xp.where(small, 1, x)
+        safe_angle = np.pi * safe
+        quotient = (xp.cos(safe_angle) * safe_angle - xp.sin(safe_angle)) / (safe_angle * safe)
+        # pi (a cos a - sin a) / a^2 = pi a (-1/3 + a^2/30 - a^4/840 + ...), a = pi x.
+        square = angle * angle
+        series = np.pi * angle * (square * (1 / 30 - square / 840) - 1 / 3)
+        return grad * xp.where(small, series, quotient)
 
 
-def sinc(input):
-    return Sinc.apply(input)
+sinc = _unary(Sinc, "sinc")
 
 
 def deg2rad(input):
+    if not isinstance(input, Tensor):
+        raise _not_tensor("deg2rad", input)
     return mul(input, 0.017453292519943295)
 
 
 def rad2deg(input):
+    if not isinstance(input, Tensor):
+        raise _not_tensor("rad2deg", input)
     return mul(input, 57.29577951308232)

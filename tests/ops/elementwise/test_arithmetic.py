@@ -3,7 +3,9 @@ neg, abs, sign, and their composites and in-place forms."""
 import numpy as np
 
 from ..op_table import (
-    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, INPLACE, UNARY, ValueChecks, ints)
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, HalfChecks, INPLACE,
+    SecondDerivativeChecks, UNARY, ValueChecks, ints)
+from . import ELEMENTWISE_MODULES
 
 
 def _iadd(fw, a, b):
@@ -55,6 +57,9 @@ def _inplace_more(fw, a, b):
     out = out.multiply_(b).divide_(b.abs() + 1).negative_().absolute_().xlogy_(b.abs() + 0.5)
     return (out * 1).hypot_(b), out  # hypot saves its output: it ends a chain
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("add", lambda fw, a, b: a + b, BINARY_SHAPES, numpy=np.add),
@@ -115,6 +120,25 @@ CASES = [
     Case("inplace_more_chain", _inplace_more, [((3, 4), (3, 4)), ((3, 4), (4,))], "positive"),
     Case("copysign", lambda fw, a, b: fw.copysign(a, b), BINARY[1:4], ("real", "real")),
     Case("copysign_scalar", lambda fw, a: a.copysign(-1.0), UNARY),
+    # Rounded quotients are piecewise constant: zero gradients (torch's div), not an error.
+    Case("div_floor", lambda fw, a, b: fw.div(a, b, rounding_mode="floor"), BINARY_SHAPES,
+         ("real", "nonzero")),
+    Case("div_trunc", lambda fw, a, b: a.div(b, rounding_mode="trunc"), BINARY_SHAPES[:5],
+         ("real", "nonzero")),
+    Case("addcmul", lambda fw, a, b, c: fw.addcmul(a, b, c, value=-1.5),
+         [((3, 4), (3, 4), (3, 4)), ((3, 1), (1, 4), (4,)), ((), (), ())]),
+    Case("addcdiv", lambda fw, a, b, c: fw.addcdiv(a, b, c, value=0.5),
+         [((3, 4), (3, 4), (3, 4)), ((3, 1), (1, 4), (4,)), ((), (), ())],
+         ("real", "real", "nonzero")),
+    Case("frexp_mantissa", lambda fw, a: fw.frexp(a).mantissa, UNARY),
+    Case("ldexp", lambda fw, a, b: fw.ldexp(a, b), BINARY),
+    # PyTorch's conventions at a zero base: d/dx x**0 = 0, d/dy 0**y = 0 for y >= 0; exponents
+    # 0, 1 and 2 against zeros (finite differences cannot see conventions: torch only).
+    Case("pow_zero_base", lambda fw, a, b: a ** b, BINARY[1:3], ("with_zeros", "ties"),
+         check_grad=False),
+    Case("rpow_zero_base", lambda fw, a: 0.0 ** a, UNARY, "ties", check_grad=False),
+    Case("pow_zero_base_scalar", lambda fw, a: (a ** 2, a ** 1, a ** 0.0), UNARY, "with_zeros",
+         check_grad=False),
     # float_power computes in float64 by definition.
     Case("float_power", lambda fw, a, b: fw.float_power(a, b), BINARY[1:3], ("positive", "real"),
          float32_out=False),
@@ -150,5 +174,5 @@ VALUES = {
 }
 
 
-class TestArithmetic(CaseChecks, BadInputChecks, ValueChecks):
+class TestArithmetic(CaseChecks, SecondDerivativeChecks, HalfChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""

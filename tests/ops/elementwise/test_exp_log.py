@@ -1,9 +1,19 @@
 """ember.ops.elementwise.exp_log: exponentials, logarithms, sqrt, rsqrt, sigmoid, logit,
 logaddexp and xlogy."""
+import math
+
 import numpy as np
+import pytest
 
-from ..op_table import BINARY, Case, CaseChecks, UNARY, ValueChecks, ints
+import ember
 
+from ..op_table import (
+    BINARY, Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY, ValueChecks, ints)
+from . import ELEMENTWISE_MODULES
+
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("exp", lambda fw, a: a.exp(), UNARY, numpy=np.exp),
@@ -39,5 +49,39 @@ VALUES = {
 }
 
 
-class TestExpLog(CaseChecks, ValueChecks):
+class TestExpLog(CaseChecks, SecondDerivativeChecks, HalfChecks, ValueChecks):
     """The op-table checks of every entry above."""
+
+
+# Ops that save their output for backward: on a 0-d input NumPy hands back a scalar, which must
+# still be saved as the result tensor's own array, or create_graph sees a constant.
+SAVED_OUTPUT = ["erfinv", "exp", "exp2", "expm1", "rsqrt", "sigmoid", "sqrt", "tan", "tanh"]
+
+
+def test_exp_of_0d_input_second_derivative():
+    x = ember.tensor(0.5, dtype=ember.float64, requires_grad=True)
+    (first,) = ember.autograd.grad(x.exp(), x, create_graph=True)
+    (second,) = ember.autograd.grad(first, x)
+    assert second.shape == ()
+    assert second.item() == pytest.approx(math.exp(0.5), rel=1e-15)
+
+
+@pytest.mark.parametrize("name", SAVED_OUTPUT)
+def test_0d_saved_output_second_derivative_matches_torch(name, torch):
+    results = []
+    for framework in (ember, torch):
+        x = framework.tensor(0.5, dtype=framework.float64, requires_grad=True)
+        (first,) = framework.autograd.grad(getattr(x, name)(), x, create_graph=True)
+        (second,) = framework.autograd.grad(first, x)
+        results.append((first.item(), second.item()))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
+# torch refuses a change to these saved outputs too (its erfinv recomputes its output instead).
+@pytest.mark.parametrize("name", [name for name in SAVED_OUTPUT if name != "erfinv"] + ["relu"])
+def test_0d_saved_output_changed_in_place_is_refused(name):
+    x = ember.tensor(0.5, dtype=ember.float64, requires_grad=True)
+    out = getattr(x, name)()
+    out.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()

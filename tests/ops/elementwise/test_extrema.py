@@ -2,8 +2,13 @@
 import numpy as np
 
 from ..op_table import (
-    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, UNARY, ValueChecks, ints)
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, HalfChecks, SecondDerivativeChecks,
+    UNARY, ValueChecks, ints)
+from . import ELEMENTWISE_MODULES
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("maximum", lambda fw, a, b: fw.maximum(a, b), BINARY_SHAPES, numpy=np.maximum),
@@ -46,5 +51,5 @@ VALUES = {
 }
 
 
-class TestExtrema(CaseChecks, BadInputChecks, ValueChecks):
+class TestExtrema(CaseChecks, SecondDerivativeChecks, HalfChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""

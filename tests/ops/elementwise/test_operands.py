@@ -1,11 +1,18 @@
 """ember.ops.elementwise._operands: PyTorch's type promotion of mixed operands (tensors of
 other dtypes, Python numbers, NumPy arrays)."""
 import numpy as np
+import pytest
 
 import ember
 
-from ..op_table import Case, CaseChecks, UNARY, ValueChecks, ints
+from ..op_table import (
+    Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY, ValueChecks, _second_derivatives,
+    dtype_name, ints)
+from . import ELEMENTWISE_MODULES
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     # torch cannot mix a tensor that requires grad with a NumPy array: ember's grads are
@@ -59,10 +66,42 @@ VALUES = {
     "float32_times_int32": lambda fw: fw.ones(3) * ints(fw, "int32"),
     "int64_div_float32": lambda fw: ints(fw) / fw.ones(3),
     "uint8_plus_int8": lambda fw: fw.ones(3, dtype=fw.uint8) + fw.ones(3, dtype=fw.int8),
+    # float16 (issue 10): PyTorch's result dtypes, and its values where it computes in float32
+    "half_plus_float32": lambda fw: halves(fw) + fw.ones(3),
+    "half_plus_float32_0d": lambda fw: halves(fw) + fw.tensor(2.5),
+    "half_0d_plus_float32": lambda fw: fw.tensor(2.5, dtype=fw.float16) + fw.ones(3),
+    "half_plus_int": lambda fw: halves(fw) + ints(fw),
+    "int_plus_half_0d": lambda fw: ints(fw) + fw.tensor(1.5, dtype=fw.float16),
+    "half_div_int": lambda fw: halves(fw) / 3,
+    "int_div_half": lambda fw: ints(fw) / halves(fw),
+    "half_pow": lambda fw: (halves(fw) ** 3, halves(fw).abs() ** halves(fw), 2 ** halves(fw)),
+    "half_floordiv_mod": lambda fw: (halves(fw) // 0.3, halves(fw) % 0.7,
+                                     fw.div(halves(fw), 0.3, rounding_mode="trunc")),
+    "half_compare": lambda fw: (halves(fw) > 0.5, halves(fw) == fw.tensor([0.5, 1.0, 3.0])),
+    "half_extrema": lambda fw: (fw.maximum(halves(fw), fw.ones(3)),
+                                fw.clamp(halves(fw), min=fw.zeros(3)), fw.clamp(halves(fw), -1, 1)),
+    "half_atan2_int": lambda fw: fw.atan2(halves(fw), ints(fw)),
+    "half_lerp_addcdiv": lambda fw: (fw.lerp(halves(fw), halves(fw) * 2, 0.3),
+                                     fw.addcdiv(halves(fw), halves(fw), halves(fw) + 4, value=0.5)),
+    "half_float_power": lambda fw: fw.float_power(halves(fw), 2),
+    "half_frexp_ldexp": lambda fw: tuple(fw.frexp(halves(fw))) + (fw.ldexp(halves(fw), ints(fw)),),
+    "half_round_decimals": lambda fw: fw.round(halves(fw) * 1.337, decimals=2),
+    "half_casts": lambda fw: (halves(fw).to(fw.int32), ints(fw).half()),
+    "half_copysign_remainder": lambda fw: (fw.copysign(halves(fw), ints(fw) - 2),
+                                           fw.remainder(halves(fw), ints(fw))),
+    "half_edges": lambda fw: (fw.sigmoid(fw.tensor([-20.0, 20.0, 0.0], dtype=fw.float16)),
+                              fw.logit(fw.tensor([0.001, 0.5, 0.999], dtype=fw.float16)),
+                              fw.erfinv(fw.tensor([0.1, -0.9, 0.999], dtype=fw.float16)),
+                              fw.sinc(fw.tensor([0.0, 0.01, 1.5], dtype=fw.float16))),
 }
 
 
-class TestPromotion(CaseChecks, ValueChecks):
+def halves(fw):
+    """[0.5, -1.25, 3.0] in float16: the float16 operand of the dtype tables."""
+    return fw.tensor([0.5, -1.25, 3.0], dtype=fw.float16)
+
+
+class TestPromotion(CaseChecks, SecondDerivativeChecks, HalfChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 
@@ -84,3 +123,47 @@ def test_python_number_never_upcasts_float32():
         assert result.dtype is ember.float32
     (x * 0.1).sum().backward()
     assert x.grad.dtype is ember.float32
+
+
+# Binary ops whose operands of two floating dtypes are promoted inside: each needs grad, so the
+# promotion is a recorded cast and the second derivatives reach both operands (protocol rule 4).
+MIXED = {
+    "add": lambda fw, a, b: a + b,
+    "sub": lambda fw, a, b: a - b,
+    "mul": lambda fw, a, b: a * b,
+    "div": lambda fw, a, b: a / b,
+    "pow": lambda fw, a, b: a.abs() ** b,
+    "remainder": lambda fw, a, b: a % b,
+    "fmod": lambda fw, a, b: fw.fmod(a, b),
+    "atan2": lambda fw, a, b: fw.atan2(a, b),
+    "hypot": lambda fw, a, b: fw.hypot(a, b),
+    "copysign": lambda fw, a, b: fw.copysign(a, b),
+    "xlogy": lambda fw, a, b: fw.xlogy(a, b.abs()),
+    "logaddexp": lambda fw, a, b: fw.logaddexp(a, b),
+    "maximum": lambda fw, a, b: fw.maximum(a, b),
+    "minimum": lambda fw, a, b: fw.minimum(a, b) * a,
+    "fmax": lambda fw, a, b: fw.fmax(a, b) * b,
+    "clamp": lambda fw, a, b: fw.clamp(a * b, min=b, max=b + 1),
+    "ldexp": lambda fw, a, b: fw.ldexp(a, b),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIXED))
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), ()), ((), (4,))],
+                         ids=["same-shape", "0-d-float64", "0-d-float32"])
+def test_mixed_float_dtypes_second_derivatives_match_torch(name, shapes, torch):
+    rng = np.random.default_rng(3)
+    arrays = [rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape) for shape in shapes]
+    results = []
+    for framework in (ember, torch):
+        inputs = [framework.tensor(arrays[0], dtype=framework.float32, requires_grad=True),
+                  framework.tensor(arrays[1], dtype=framework.float64, requires_grad=True)]
+        out = MIXED[name](framework, *inputs)
+        first, second = _second_derivatives(framework, [out], inputs)
+        (grads,) = [framework.autograd.grad(MIXED[name](framework, *inputs).sum(), inputs)]
+        results.append((dtype_name(out.dtype), [dtype_name(grad.dtype) for grad in grads], first,
+                        second))
+    (out_dtype, grad_dtypes, first, second), expected = results
+    assert (out_dtype, grad_dtypes) == expected[:2]
+    for mine, theirs in zip(first + second, expected[2] + expected[3]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)

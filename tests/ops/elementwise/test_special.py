@@ -3,8 +3,12 @@ import numpy as np
 
 import ember
 
-from ..op_table import Case, CaseChecks, UNARY, ValueChecks
+from ..op_table import Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY, ValueChecks
+from . import ELEMENTWISE_MODULES
 
+
+# Ops of this family: their double backward must never be skipped as another family's.
+OPS_MODULES = ELEMENTWISE_MODULES
 
 CASES = [
     Case("erf", lambda fw, a: fw.erf(a * 1.5), UNARY),
@@ -21,7 +25,7 @@ VALUES = {
 }
 
 
-class TestSpecial(CaseChecks, ValueChecks):
+class TestSpecial(CaseChecks, SecondDerivativeChecks, HalfChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 
