@@ -7,7 +7,7 @@ namespace under create_graph, where the same formula on Tensors records the grap
 import numpy as np
 
 from .._dtype import from_numpy_dtype
-from . import reduce, shape
+from . import index, reduce, shape
 from .elementwise import casting, exp_log
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "expand_dims",
     "reshape",
     "sum",
+    "where",
 ]
 
 
@@ -51,3 +52,7 @@ def sum(x, axis=None, keepdims=False, dtype=None):
     if dtype is not None:
         x = astype(x, dtype, copy=False)
     return reduce.sum(x, axis, keepdims)
+
+
+def where(condition, x1, x2):
+    return index.where(condition, x1, x2)
