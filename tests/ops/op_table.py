@@ -7,7 +7,9 @@ A test module lists its family's tables, and its test class picks the checks the
   pairs and zero-size dims), an input domain and tolerances. ``CaseChecks`` runs, per case and
   shape set: the forward against NumPy (when the case gives a reference) with float32 in ->
   float32 out and float32 gradients of the inputs' shapes; a float64 gradcheck; and the forward
-  values and dtypes and the backward gradients against torch's.
+  values and dtypes and the backward gradients against torch's. ``GradGradChecks`` adds the float64
+  gradgradcheck (second derivatives, through create_graph) for families whose backward is
+  differentiable.
 * ``BAD_INPUTS``: ``name -> fn(fw)`` that must raise; ``BadInputChecks`` checks that ember raises
   the exception type torch raises.
 * ``VALUES``: ``name -> fn(fw)`` whose results (tensors or plain values) must equal torch's in
@@ -15,13 +17,14 @@ A test module lists its family's tables, and its test class picks the checks the
 
 The torch comparisons skip cleanly when torch is not installed (the ``torch`` fixture).
 """
+import re
 import zlib
 
 import numpy as np
 import pytest
 
 import ember
-from ember.autograd import gradcheck
+from ember.autograd import gradcheck, gradgradcheck
 
 
 # ---- input domains ------------------------------------------------------------------------------
@@ -86,12 +89,13 @@ class Case:
     """One op: ``fn(fw, *inputs)``; ``shapes`` is a list of shape tuples, one per input;
     ``domain`` is one name or one per input. ``numpy`` is a NumPy reference of the forward,
     ``grad`` whether gradients are compared at all, ``check_grad`` the float64 gradcheck,
-    ``torch_grad`` the comparison of gradients with torch's, ``float32_out`` whether floating
-    outputs must be float32."""
+    ``check_gradgrad`` the float64 gradgradcheck (by default with the gradcheck), ``torch_grad``
+    the comparison of gradients with torch's, ``float32_out`` whether floating outputs must be
+    float32."""
 
     def __init__(self, name, fn, shapes, domain="real", numpy=None, grad=True, check_grad=True,
                  torch_grad=True, float32_out=True, atol=1e-6, rtol=1e-5, grad_atol=1e-5,
-                 grad_rtol=1e-5):
+                 grad_rtol=1e-5, check_gradgrad=None):
         self.name = name
         self.fn = fn
         self.shapes = shapes
@@ -99,6 +103,7 @@ class Case:
         self.numpy = numpy
         self.grad = grad
         self.check_grad = check_grad and grad
+        self.check_gradgrad = self.check_grad if check_gradgrad is None else check_gradgrad
         self.torch_grad = torch_grad and grad
         self.float32_out = float32_out
         self.atol = atol
@@ -156,10 +161,26 @@ class OpTable:
             metafunc.parametrize("case, shapes",
                                  _case_parameters([case for case in module.CASES
                                                    if case.check_grad]))
+        elif test == "test_gradgradcheck_float64":
+            metafunc.parametrize("case, shapes",
+                                 _case_parameters([case for case in module.CASES
+                                                   if case.check_gradgrad]))
         elif test == "test_bad_input_raises_torch_exception_type":
             metafunc.parametrize("name", sorted(module.BAD_INPUTS))
         elif test == "test_values_and_dtypes_match_torch":
             metafunc.parametrize("name", sorted(module.VALUES))
+
+
+# Ops of other families whose double backward is being written on their own branches: a
+# gradgradcheck that reaches one of them is skipped, naming it. Empty this set as they land.
+PENDING_DOUBLE_BACKWARD = {"Cast", "Clone", "Expand", "Lerp", "Permute", "Reshape", "Sqrt"}
+
+
+def _skip_if_pending(error):
+    match = re.match(r"(\w+)Backward0: double backward \(create_graph=True\) is not implemented",
+                     str(error))
+    if match and match.group(1) in PENDING_DOUBLE_BACKWARD:
+        pytest.skip(f"needs {match.group(1)}'s double backward (another family's branch)")
 
 
 class CaseChecks(OpTable):
@@ -227,6 +248,23 @@ class CaseChecks(OpTable):
             assert dtype_name(ember_input.grad.dtype) == dtype_name(torch_input.grad.dtype)
             np.testing.assert_allclose(ember_input.grad.numpy(), torch_input.grad.numpy(),
                                        rtol=case.grad_rtol, atol=case.grad_atol)
+
+
+class GradGradChecks(OpTable):
+    """The float64 gradgradcheck of every op in CASES whose backward is differentiable."""
+
+    def test_gradgradcheck_float64(self, case, shapes):
+        inputs = _leaves(ember, case.arrays(shapes, dtype=np.float64), True)
+
+        def function(*tensors):
+            return tuple(output for output in as_tuple(case.fn(ember, *tensors))
+                         if output.is_floating_point())
+
+        try:
+            assert gradgradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3)
+        except RuntimeError as error:
+            _skip_if_pending(error)
+            raise
 
 
 class BadInputChecks(OpTable):
