@@ -5,7 +5,8 @@ import numpy as np
 import ember
 
 from .op_table import (
-    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, ValueChecks, ints)
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, GradGradChecks, MATRIX, UNARY,
+    ValueChecks, ints)
 
 
 def _setitem_basic(fw, a, b):
@@ -197,7 +198,7 @@ VALUES = {
 }
 
 
-class TestIndex(CaseChecks, BadInputChecks, ValueChecks):
+class TestIndex(CaseChecks, GradGradChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 
