@@ -7,14 +7,19 @@ namespace under create_graph, where the same formula on Tensors records the grap
 import numpy as np
 
 from .._dtype import from_numpy_dtype
+from ..tensor import Tensor
 from . import index, reduce, shape
 from .elementwise import casting, exp_log
 
 __all__ = [
     "astype",
     "broadcast_to",
+    "concat",
+    "cumulative_prod",
+    "cumulative_sum",
     "exp",
     "expand_dims",
+    "log",
     "reshape",
     "sum",
     "where",
@@ -40,8 +45,30 @@ def expand_dims(x, axis):
     return x
 
 
+def concat(arrays, axis=0):
+    """Arrays among ``arrays`` (constants of a backward formula) join as constant Tensors."""
+    return shape.cat([item if isinstance(item, Tensor) else Tensor._wrap(np.asarray(item))
+                      for item in arrays], axis)
+
+
+def cumulative_prod(x, *, axis=None, dtype=None):
+    if dtype is not None:
+        x = astype(x, dtype, copy=False)
+    return reduce.cumprod(x, 0 if axis is None else axis)
+
+
+def cumulative_sum(x, *, axis=None, dtype=None):
+    if dtype is not None:
+        x = astype(x, dtype, copy=False)
+    return reduce.cumsum(x, 0 if axis is None else axis)
+
+
 def exp(x):
     return exp_log.exp(x)
+
+
+def log(x):
+    return exp_log.log(x)
 
 
 def reshape(x, shape_):

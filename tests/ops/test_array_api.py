@@ -13,8 +13,12 @@ X = RANDOM.standard_normal((2, 1, 3))
 CASES = {
     "astype": lambda xp, x: xp.astype(x, np.float32),
     "broadcast_to": lambda xp, x: xp.broadcast_to(x, (4, 2, 5, 3)),
+    "concat": lambda xp, x: xp.concat([np.ones((1, 1, 3)), x, x], axis=0),
+    "cumulative_prod": lambda xp, x: xp.cumulative_prod(x, axis=2),
+    "cumulative_sum": lambda xp, x: xp.cumulative_sum(x, axis=0, dtype=np.float64),
     "exp": lambda xp, x: xp.exp(x),
     "expand_dims": lambda xp, x: xp.expand_dims(x, (0, 2)),
+    "log": lambda xp, x: xp.log(abs(x)),
     "reshape": lambda xp, x: xp.reshape(x, (3, 2)),
     "sum": lambda xp, x: xp.sum(x, axis=(0, 2), keepdims=True),
     "sum_all": lambda xp, x: xp.sum(x),
