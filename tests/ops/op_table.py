@@ -7,11 +7,15 @@ A test module lists its family's tables, and its test class picks the checks the
   pairs and zero-size dims), an input domain and tolerances. ``CaseChecks`` runs, per case and
   shape set: the forward against NumPy (when the case gives a reference) with float32 in ->
   float32 out and float32 gradients of the inputs' shapes; a float64 gradcheck; and the forward
-  values and dtypes and the backward gradients against torch's. ``GradGradChecks`` adds the float64
-  gradgradcheck (second derivatives, through create_graph) for families whose backward is
-  differentiable.
+  values and dtypes and the backward gradients against torch's.
+* ``GradGradChecks`` adds, per case and shape set, a float64 gradgradcheck and the second
+  derivatives against torch's in float32 and float64 (a module lists its family's op modules in
+  ``OPS_MODULES``; reaching an op of another family that is not converted yet skips);
+  ``HalfChecks`` runs the case in float16 against torch (values, dtypes and gradients within
+  float16's precision).
 * ``BAD_INPUTS``: ``name -> fn(fw)`` that must raise; ``BadInputChecks`` checks that ember raises
-  the exception type torch raises.
+  the exception type torch raises, and for the names in ``MESSAGES`` that both messages contain
+  torch's text given there.
 * ``VALUES``: ``name -> fn(fw)`` whose results (tensors or plain values) must equal torch's in
   value and dtype: mixed-type promotion, integer inputs, edge values; ``ValueChecks`` checks it.
 
@@ -89,13 +93,17 @@ class Case:
     """One op: ``fn(fw, *inputs)``; ``shapes`` is a list of shape tuples, one per input;
     ``domain`` is one name or one per input. ``numpy`` is a NumPy reference of the forward,
     ``grad`` whether gradients are compared at all, ``check_grad`` the float64 gradcheck,
-    ``check_gradgrad`` the float64 gradgradcheck (by default with the gradcheck), ``torch_grad``
-    the comparison of gradients with torch's, ``float32_out`` whether floating outputs must be
-    float32."""
+    ``torch_grad`` the comparison of gradients with torch's, ``float32_out`` whether floating
+    outputs must be float32. ``check_gradgrad`` and ``torch_gradgrad`` are the same two checks
+    for second derivatives (default: as for the first), ``torch_gradgrad_dtypes`` the dtypes in
+    which they are compared with torch's, ``half`` the float16 comparison with torch,
+    ``half_tolerance`` its (rtol, atol)."""
 
     def __init__(self, name, fn, shapes, domain="real", numpy=None, grad=True, check_grad=True,
                  torch_grad=True, float32_out=True, atol=1e-6, rtol=1e-5, grad_atol=1e-5,
-                 grad_rtol=1e-5, check_gradgrad=None):
+                 grad_rtol=1e-5, check_gradgrad=None, torch_gradgrad=None,
+                 torch_gradgrad_dtypes=("float32", "float64"), half=True,
+                 half_tolerance=(4e-3, 1e-3)):
         self.name = name
         self.fn = fn
         self.shapes = shapes
@@ -103,13 +111,17 @@ class Case:
         self.numpy = numpy
         self.grad = grad
         self.check_grad = check_grad and grad
-        self.check_gradgrad = self.check_grad if check_gradgrad is None else check_gradgrad
         self.torch_grad = torch_grad and grad
         self.float32_out = float32_out
         self.atol = atol
         self.rtol = rtol
         self.grad_atol = grad_atol
         self.grad_rtol = grad_rtol
+        self.check_gradgrad = self.check_grad if check_gradgrad is None else check_gradgrad
+        self.torch_gradgrad = self.torch_grad if torch_gradgrad is None else torch_gradgrad
+        self.torch_gradgrad_dtypes = torch_gradgrad_dtypes
+        self.half = half
+        self.half_tolerance = half_tolerance
 
     def arrays(self, shapes, dtype=np.float32):
         rng = np.random.default_rng(zlib.crc32(f"{self.name}{shapes}".encode()))
@@ -165,22 +177,19 @@ class OpTable:
             metafunc.parametrize("case, shapes",
                                  _case_parameters([case for case in module.CASES
                                                    if case.check_gradgrad]))
+        elif test == "test_second_derivatives_match_torch":
+            metafunc.parametrize("case, shapes, dtype", [
+                pytest.param(case, shapes, dtype,
+                             id=f"{case.name}-{'-'.join(map(str, shapes))}-{dtype}")
+                for case in module.CASES if case.torch_gradgrad
+                for shapes in case.shapes for dtype in case.torch_gradgrad_dtypes])
+        elif test == "test_float16_matches_torch":
+            metafunc.parametrize("case, shapes",
+                                 _case_parameters([case for case in module.CASES if case.half]))
         elif test == "test_bad_input_raises_torch_exception_type":
             metafunc.parametrize("name", sorted(module.BAD_INPUTS))
         elif test == "test_values_and_dtypes_match_torch":
             metafunc.parametrize("name", sorted(module.VALUES))
-
-
-# Ops of other families whose double backward is being written on their own branches: a
-# gradgradcheck that reaches one of them is skipped, naming it. Empty this set as they land.
-PENDING_DOUBLE_BACKWARD = {"Cast", "Clone", "Expand", "Lerp", "Permute", "Reshape", "Sqrt"}
-
-
-def _skip_if_pending(error):
-    match = re.match(r"(\w+)Backward0: double backward \(create_graph=True\) is not implemented",
-                     str(error))
-    if match and match.group(1) in PENDING_DOUBLE_BACKWARD:
-        pytest.skip(f"needs {match.group(1)}'s double backward (another family's branch)")
 
 
 class CaseChecks(OpTable):
@@ -250,25 +259,136 @@ class CaseChecks(OpTable):
                                        rtol=case.grad_rtol, atol=case.grad_atol)
 
 
+def _floating_outputs(case, framework, inputs):
+    return tuple(output for output in as_tuple(case.fn(framework, *inputs))
+                 if output.is_floating_point())
+
+
+_NOT_DIFFERENTIABLE = re.compile(r"^(?:.*::)?(\w+?)(?:Backward0)?: double backward "
+                                 r"\(create_graph=True\) is not implemented")
+
+
+def skip_while_another_family_waits(error, test_module):
+    """Skip when ``error`` says an op has no differentiable backward yet and that op belongs to
+    another family than the test module's own (its ``OPS_MODULES``): its owner converts it."""
+    match = _NOT_DIFFERENTIABLE.match(str(error))
+    if match is None:
+        return
+    name = match.group(1)
+    own = getattr(test_module, "OPS_MODULES", ())
+    if any(getattr(getattr(module, name, None), "__module__", None) == module.__name__
+           for module in own):
+        return
+    pytest.skip(f"waits for {name}'s differentiable backward (another family)")
+
+
 class GradGradChecks(OpTable):
-    """The float64 gradgradcheck of every op in CASES whose backward is differentiable."""
+    """Second derivatives of every op in CASES: a float64 gradgradcheck, and torch's values in
+    float32 and float64 (the gradients of random combinations of the first derivatives)."""
 
-    def test_gradgradcheck_float64(self, case, shapes):
+    def test_gradgradcheck_float64(self, case, shapes, request):
         inputs = _leaves(ember, case.arrays(shapes, dtype=np.float64), True)
-
-        def function(*tensors):
-            return tuple(output for output in as_tuple(case.fn(ember, *tensors))
-                         if output.is_floating_point())
-
         try:
-            assert gradgradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3)
+            assert gradgradcheck(lambda *tensors: _floating_outputs(case, ember, tensors),
+                                 inputs, eps=1e-6, atol=1e-5, rtol=1e-3)
         except RuntimeError as error:
-            _skip_if_pending(error)
+            skip_while_another_family_waits(error, request.module)
             raise
+
+    def test_second_derivatives_match_torch(self, case, shapes, dtype, torch, request):
+        arrays = case.arrays(shapes, dtype=np.dtype(dtype))
+        results = []
+        for framework in (ember, torch):
+            inputs = _leaves(framework, arrays, True)
+            outputs = [output for output in _floating_outputs(case, framework, inputs)
+                       if output.requires_grad]
+            leaves = [leaf for leaf in inputs if leaf.requires_grad]
+            try:
+                results.append(_second_derivatives(framework, outputs, leaves))
+            except RuntimeError as error:
+                skip_while_another_family_waits(error, request.module)
+                raise
+        rtol, atol = (case.grad_rtol, case.grad_atol) if dtype == "float32" else (1e-10, 1e-10)
+        for name, mine, theirs in zip(("first", "second"), *results):
+            for index, (ours, reference) in enumerate(zip(mine, theirs)):
+                np.testing.assert_allclose(
+                    ours, reference, rtol=rtol, atol=atol,
+                    err_msg=f"{case.name}: {name} derivative, input {index}")
+
+
+def _second_derivatives(framework, outputs, leaves):
+    """(first, second) derivatives as float64 arrays, zeros where nothing depends: the first of
+    random combinations of the outputs, the second of random combinations of the first."""
+    rng = np.random.default_rng(2)
+    if not outputs or not leaves:
+        return (), ()
+    weights = [framework.tensor(rng.uniform(-1.0, 1.0, tuple(output.shape)),
+                                dtype=output.dtype) for output in outputs]
+    first = framework.autograd.grad(outputs, leaves, weights, create_graph=True,
+                                    allow_unused=True)
+    first = [framework.zeros_like(leaf) if grad is None else grad
+             for grad, leaf in zip(first, leaves)]
+    recorded = [grad for grad in first if grad.requires_grad]
+    second = [None] * len(leaves)
+    if recorded:
+        total = sum((grad * framework.tensor(rng.uniform(-1.0, 1.0, tuple(grad.shape)),
+                                             dtype=grad.dtype)).sum() for grad in recorded)
+        second = framework.autograd.grad(total, leaves, allow_unused=True)
+    # force=True: torch hands out some zero gradients as ZeroTensors (abs's second derivative).
+    return ([grad.detach().numpy(force=True).astype(np.float64) for grad in first],
+            [np.zeros(tuple(leaf.shape)) if grad is None else
+             grad.detach().numpy(force=True).astype(np.float64)
+             for grad, leaf in zip(second, leaves)])
+
+
+class HalfChecks(OpTable):
+    """float16 in every op of CASES where torch takes it on CPU: torch's dtypes, and its values
+    and gradients within float16's precision (torch computes many in float32 and rounds once)."""
+
+    def test_float16_matches_torch(self, case, shapes, torch):
+        arrays = case.arrays(shapes, dtype=np.float16)
+        rtol, atol = case.half_tolerance
+        ember_inputs = _leaves(ember, arrays, case.torch_grad)
+        torch_inputs = _leaves(torch, arrays, case.torch_grad)
+        try:
+            torch_outputs = as_tuple(case.fn(torch, *torch_inputs))
+        except Exception as error:  # float16 is refused on CPU: so is it by ember
+            with pytest.raises(builtin_type(type(error))):
+                case.fn(ember, *ember_inputs)
+            return
+        ember_outputs = as_tuple(case.fn(ember, *ember_inputs))
+        assert len(ember_outputs) == len(torch_outputs)
+        for ours, theirs in zip(ember_outputs, torch_outputs):
+            assert dtype_name(ours.dtype) == dtype_name(theirs.dtype)
+            np.testing.assert_allclose(ours.detach().numpy().astype(np.float64),
+                                       theirs.detach().numpy().astype(np.float64), rtol=rtol,
+                                       atol=atol, err_msg=f"{case.name}: float16 values")
+        pairs = [(ours, theirs) for ours, theirs in zip(ember_outputs, torch_outputs)
+                 if theirs.requires_grad]
+        if not case.torch_grad or not pairs:
+            return
+        rng = np.random.default_rng(1)
+        weights = [rng.uniform(-1.0, 1.0, tuple(theirs.shape)).astype(np.float16)
+                   for _, theirs in pairs]
+        ember.autograd.backward([ours for ours, _ in pairs],
+                                [ember.tensor(weight).to(ours.dtype)
+                                 for weight, (ours, _) in zip(weights, pairs)])
+        torch.autograd.backward([theirs for _, theirs in pairs],
+                                [torch.tensor(weight).to(theirs.dtype)
+                                 for weight, (_, theirs) in zip(weights, pairs)])
+        for ember_input, torch_input in zip(ember_inputs, torch_inputs):
+            if torch_input.grad is None:
+                continue
+            assert dtype_name(ember_input.grad.dtype) == dtype_name(torch_input.grad.dtype)
+            np.testing.assert_allclose(ember_input.grad.numpy().astype(np.float64),
+                                       torch_input.grad.numpy().astype(np.float64), rtol=rtol,
+                                       atol=atol, err_msg=f"{case.name}: float16 gradients")
 
 
 class BadInputChecks(OpTable):
-    """ember raises the exception type torch raises for every entry of BAD_INPUTS."""
+    """ember raises the exception type torch raises for every entry of BAD_INPUTS; for those in
+    the module's MESSAGES (name -> torch's message) both messages contain it (ember's also names
+    the op)."""
 
     def test_bad_input_raises_torch_exception_type(self, name, torch, request):
         make = request.module.BAD_INPUTS[name]
@@ -277,11 +397,14 @@ class BadInputChecks(OpTable):
         expected = torch_error.type
         with pytest.raises(Exception) as ember_error:
             make(ember)
-        # torch's own exception classes (torch.OutOfMemoryError, ...) derive from builtin ones.
-        builtin = next(base for base in expected.__mro__ if base.__module__ == "builtins")
+        builtin = builtin_type(expected)
         assert issubclass(ember_error.type, builtin), \
             f"{name}: ember raised {ember_error.type.__name__}: {ember_error.value}; torch " \
             f"raised {expected.__name__}: {torch_error.value}"
+        message = getattr(request.module, "MESSAGES", {}).get(name)
+        if message is not None:
+            assert message in str(torch_error.value), f"{name}: torch says {torch_error.value}"
+            assert message in str(ember_error.value), f"{name}: ember says {ember_error.value}"
 
 
 class ValueChecks(OpTable):
@@ -301,6 +424,12 @@ class ValueChecks(OpTable):
                 np.testing.assert_allclose(ember_value.numpy(), torch_value.numpy(), rtol=1e-6)
             else:
                 np.testing.assert_array_equal(ember_value.numpy(), torch_value.numpy())
+
+
+def builtin_type(error_type):
+    """The builtin exception class that one of torch's (torch.OutOfMemoryError, ...) derives
+    from: what ember raises in its place."""
+    return next(base for base in error_type.__mro__ if base.__module__ == "builtins")
 
 
 def ints(fw, dtype="int64"):
