@@ -19,6 +19,8 @@ __all__ = [
     "concat",
     "cos",
     "cosh",
+    "cumulative_prod",
+    "cumulative_sum",
     "diagonal",
     "einsum",
     "exp",
@@ -72,7 +74,9 @@ def broadcast_to(x, shape_):
 
 
 def concat(arrays, axis=0):
-    return shape.cat(list(arrays), axis)
+    """Arrays among ``arrays`` (constants of a backward formula) join as constant Tensors."""
+    return shape.cat([item if isinstance(item, Tensor) else Tensor._wrap(np.asarray(item))
+                      for item in arrays], axis)
 
 
 def cos(x):
@@ -81,6 +85,18 @@ def cos(x):
 
 def cosh(x):
     return trigonometric.cosh(x)
+
+
+def cumulative_prod(x, *, axis=None, dtype=None):
+    if dtype is not None:
+        x = astype(x, dtype, copy=False)
+    return reduce.cumprod(x, 0 if axis is None else axis)
+
+
+def cumulative_sum(x, *, axis=None, dtype=None):
+    if dtype is not None:
+        x = astype(x, dtype, copy=False)
+    return reduce.cumsum(x, 0 if axis is None else axis)
 
 
 def diagonal(a, offset=0, axis1=0, axis2=1):

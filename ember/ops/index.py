@@ -1,12 +1,16 @@
 """Indexing: basic and advanced ``x[key]``, indexed assignment, gather, index_select, where,
-masked_fill, scatter and the index_* family, selection by mask, searching and counting."""
+masked_fill, scatter and the index_* family, selection by mask, searching and counting.
+
+Every backward here is itself differentiable: the backward of reading at a key is writing into
+zeros at that key (``Embed``), and the backward of that is reading again.
+"""
 import re
 
 import numpy as np
 
 from .._dtype import scalar_type_name
 from ..autograd.function import Op
-from ..tensor import Tensor, _normalize_dim
+from ..tensor import Tensor
 from ._broadcast import unbroadcast
 from .elementwise._operands import (
     _grad_for, _promote, _shape_dtype, _shape_error, _to_operand)
@@ -16,72 +20,163 @@ __all__ = ["argwhere", "bincount", "bucketize", "gather", "index_add", "index_co
            "nonzero", "scatter", "scatter_add", "scatter_reduce", "searchsorted", "take",
            "take_along_dim", "tril_indices", "triu_indices", "where"]
 
+_INDEX_KINDS = "iub"
+
+
+def _dim(dim, ndim, operation):
+    """``dim`` as an axis in [0, ndim) (0 for a 0-d tensor), with PyTorch's errors."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
+    rank = max(ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(f"{operation}(): Dimension out of range (expected to be in range of "
+                         f"[{-rank}, {rank - 1}], but got {dim})")
+    return int(dim) % rank
+
+
+def _index_array(item):
+    """A list, tuple or array used inside an index as an integer or boolean array."""
+    try:
+        array = np.asarray(item)
+    except ValueError:  # a ragged nested list
+        raise IndexError(f"too many indices for tensor of dimension 1 (the index {item!r} is "
+                         f"ragged)") from None
+    if array.dtype == np.uint8:
+        return array.astype(np.bool_)  # PyTorch's (deprecated) byte masks
+    if array.dtype.kind not in _INDEX_KINDS or array.dtype in (np.int8, np.int16):
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return array
+
 
 def _convert_key(key):
-    """Turn tensors and lists inside an index into NumPy arrays; report whether it is advanced."""
+    """Turn tensors and lists inside an index into NumPy arrays; report whether it is advanced.
+    The key always ends up holding an Ellipsis, so that NumPy returns arrays, never scalars."""
     if not isinstance(key, tuple):
         key = (key,)
     converted = []
     advanced = False
     for item in key:
         if isinstance(item, Tensor):
-            item = item._data
-            if item.dtype.kind == "f":
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            item = _index_array(item._data)
             advanced = True
         elif isinstance(item, (list, np.ndarray)):
-            item = np.asarray(item)
-            if item.dtype.kind == "f":
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            item = _index_array(item)
             advanced = True
         elif isinstance(item, bool):
             advanced = True
         elif isinstance(item, float):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              "byte Variables are valid indices (got float)")
+        elif isinstance(item, str):
+            raise TypeError(f"index: a str ({item!r}) is not a valid index")
+        elif not (item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))):
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
+                             f"byte Variables are valid indices (got {type(item).__name__})")
         converted.append(item)
-    if not advanced and not any(item is Ellipsis for item in converted):
-        converted.append(Ellipsis)  # makes NumPy return a 0-d view instead of a scalar copy
+    if not any(item is Ellipsis for item in converted):
+        converted.append(Ellipsis)
     return tuple(converted), advanced
+
+
+def _plain_key(key):
+    """``key`` with index arrays that came back as constant Tensors (under create_graph) as
+    the arrays themselves."""
+    return tuple([item._data if isinstance(item, Tensor) else item for item in key])
+
+
+def _array(item):
+    return item._data if isinstance(item, Tensor) else item
+
+
+def _embed_array(values, shape, key, accumulate):
+    out = np.zeros(shape, values.dtype)
+    if accumulate:
+        np.add.at(out, key, values)  # repeated positions sum instead of keeping the last write
+    else:
+        out[key] = values
+    return out
+
+
+class Embed(Op):
+    """``zeros(shape)`` with ``values`` written at ``key`` (added, with ``accumulate``): the
+    backward of reading at ``key``; its own backward reads at ``key`` again."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, values, shape, key, accumulate):
+        ctx.key = key
+        ctx.values_shape = values.shape
+        return _embed_array(values, shape, key, accumulate)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unbroadcast(grad[ctx.key], ctx.values_shape), None, None, None
+
+
+def embed(values, shape, key, accumulate=False):
+    """``Embed`` of an array (a first-order backward) or of a Tensor (recorded, under
+    create_graph)."""
+    if isinstance(values, Tensor):
+        return Embed.apply(values, tuple(shape), _plain_key(key), accumulate)
+    return _embed_array(values, shape, key, accumulate)
+
+
+def _zero_at(xp, grad, key):
+    """``grad`` with the positions that ``key`` addresses set to zero, out of place."""
+    mask = np.zeros(grad.shape, np.bool_)
+    mask[_plain_key(key)] = True
+    return xp.where(mask, 0, grad)
+
+
+def _pad(values, shape):
+    """``values`` as the leading block of zeros of ``shape`` (scatter reads only that block of
+    ``src``)."""
+    if tuple(values.shape) == tuple(shape):
+        return values
+    return embed(values, shape, _leading_key(values.shape))
+
+
+def _leading_key(shape):
+    return tuple(slice(0, size) for size in shape)
 
 
 class BasicIndex(Op):
     is_view = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape = x.shape
-        ctx.dtype = x.dtype
         ctx.key = key
         return x[key]
 
     @staticmethod
     def backward(ctx, grad):
-        full = np.zeros(ctx.shape, dtype=grad.dtype)
-        full[ctx.key] = grad
-        return full, None
+        return embed(grad, ctx.shape, ctx.key), None
 
 
 class AdvancedIndex(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape = x.shape
         ctx.key = key
         try:
-            return np.asarray(x[key])
+            return x[key]
         except IndexError as error:
             raise _index_error(error) from None
 
     @staticmethod
     def backward(ctx, grad):
-        full = np.zeros(ctx.shape, dtype=grad.dtype)
-        # add.at sums repeated indices instead of keeping only the last write.
-        np.add.at(full, ctx.key, grad)
-        return full, None
+        return embed(grad, ctx.shape, ctx.key, accumulate=True), None
 
 
 class IndexPut(Op):
     """``out = x.clone(); out[key] = value``: the recorded form of indexed assignment."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, value, key):
@@ -95,34 +190,38 @@ class IndexPut(Op):
     @staticmethod
     def backward(ctx, grad):
         needs_x, needs_value = ctx.needs_input_grad[:2]
-        grad_x = grad_value = None
-        if needs_x:
-            grad_x = grad.copy()
-            grad_x[ctx.key] = 0
+        grad_x = _zero_at(ctx.xp, grad, ctx.key) if needs_x else None
+        grad_value = None
         if needs_value:
-            grad_value = unbroadcast(np.asarray(grad[ctx.key]), ctx.value_shape)
-            if ctx.value_dtype is not None and grad_value.dtype != ctx.value_dtype:
-                grad_value = grad_value.astype(ctx.value_dtype)
+            grad_value = _grad_for(grad[ctx.key], ctx.value_shape, ctx.value_dtype)
         return grad_x, grad_value, None
 
 
+def _scatter_grid(index, axis):
+    """Advanced-index tuple addressing ``out[..., index[i], ...]`` along ``axis`` for every
+    position of ``index`` (the gather and scatter pattern)."""
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[axis] = index
+    return tuple(grid)
+
+
 class Gather(Op):
+    """Values at ``index`` along ``axis``; the gradient adds back at the same positions."""
+
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axis, index):
         ctx.shape = x.shape
         ctx.axis = axis
         ctx.save_for_backward(index)
-        return np.take_along_axis(x, index, axis=axis)
+        return x[_scatter_grid(index, axis)]
 
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
-        full = np.zeros(ctx.shape, dtype=grad.dtype)
-        # Scatter-add along the axis (repeated indices accumulate).
-        grid = list(np.indices(index.shape, sparse=True))
-        grid[ctx.axis] = index
-        np.add.at(full, tuple(grid), grad)
-        return full, None, None
+        grid = _scatter_grid(_array(index), ctx.axis)
+        return embed(grad, ctx.shape, grid, accumulate=True), None, None
 
 
 # ---- functional API ------------------------------------------------------------------------------
@@ -142,6 +241,21 @@ def _index_error(error):
     return IndexError(text.replace("axis", "dimension"))
 
 
+def _assignment_error(error, operation, value_shape):
+    """NumPy's refusal of an assigned value (checked before anything is written) in PyTorch's
+    type: a RuntimeError naming the op and the value's shape."""
+    text = str(error)
+    match = re.search(r"value array of shape \(([\d, ]*)\) could not be broadcast to indexing "
+                      r"result of shape \(([\d, ]*)\)", text)
+    if match:
+        target = [int(size) for size in match.group(2).replace(" ", "").split(",") if size]
+        return RuntimeError(f"{operation}: shape mismatch: value tensor of shape "
+                            f"{list(value_shape)} cannot be broadcast to indexing result of "
+                            f"shape {target}")
+    return RuntimeError(f"{operation}: the value of shape {list(value_shape)} cannot be assigned: "
+                        f"{text}")
+
+
 def getitem(input, key):
     if input._data.ndim == 0 and isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
@@ -155,16 +269,21 @@ def getitem(input, key):
         raise _index_error(error) from None
 
 
+_ASSIGNABLE = (int, float, bool, np.number, np.bool_)
+
+
 def setitem(input, key, value):
-    """``input[key] = value`` in place; recorded when grad is on and either side requires grad."""
+    """``input[key] = value`` in place; recorded when grad is on and either side requires grad.
+    Everything is checked before the tensor changes."""
     key, _ = _convert_key(key)
     if isinstance(value, Tensor):
         value_tensor = value
         raw = value._data
     else:
-        raw = np.asarray(value)
-        if raw.dtype.kind == "f" and input._data.dtype.kind == "f":
-            raw = raw.astype(input._data.dtype)
+        if not isinstance(value, _ASSIGNABLE):
+            raise TypeError(f"can't assign a {type(value).__name__} to a tensor with setitem "
+                            f"(a Tensor or a number expected)")
+        raw = _number_as(value, input._data.dtype, "setitem")
         value_tensor = Tensor._wrap(raw)
 
     def fast(array):
@@ -173,32 +292,130 @@ def setitem(input, key, value):
     try:
         return input._inplace("setitem", lambda: IndexPut.apply(input, value_tensor, key), fast,
                               value_tensor)
+    except IndexError as error:
+        raise _index_error(error) from None
     except ValueError as error:  # NumPy checks shapes before writing: nothing was changed
-        raise RuntimeError(f"setitem: the value of shape {list(raw.shape)} can't be assigned: "
-                           f"{error}") from None
+        raise _assignment_error(error, "setitem", raw.shape) from None
+
+
+def _number_as(value, dtype, operation):
+    """A Python or NumPy number as a 0-d array of ``dtype``; RuntimeError where it does not fit
+    (PyTorch's "cannot be converted ... without overflow")."""
+    if isinstance(value, (complex, np.complexfloating)) or \
+            dtype.kind in "iub" and isinstance(value, (float, np.floating)) and \
+            not np.isfinite(value):
+        raise RuntimeError(f"{operation}: value {value} cannot be converted to type "
+                           f"{scalar_type_name(dtype)} without overflow")
+    if dtype.kind in "iu" and isinstance(value, (int, np.integer)) and \
+            not np.iinfo(dtype).min <= value <= np.iinfo(dtype).max:
+        raise RuntimeError(f"{operation}: value {value} cannot be converted to type "
+                           f"{scalar_type_name(dtype)} without overflow")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(value).astype(dtype)
+
+
+def _index_tensor(index, operation, kinds=(np.int32, np.int64), position=2, error=RuntimeError):
+    """``index`` checked to be a Tensor (TypeError) of one of ``kinds`` (``error``)."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{operation}(): argument 'index' (position {position}) must be Tensor, "
+                        f"not {type(index).__name__}")
+    if index._data.dtype not in kinds:
+        names = " or ".join(scalar_type_name(np.dtype(kind)) for kind in kinds)
+        raise error(f"{operation}(): Expected dtype {names} for index, but got "
+                    f"{scalar_type_name(index._data.dtype)}")
+    return index._data
+
+
+def _check_bounds(indices, size, axis, operation, negative=False, error=RuntimeError):
+    """Every index in [0, size) (or [-size, size) with ``negative``); ``indices`` with negative
+    ones wrapped, as intp."""
+    low = -size if negative else 0
+    if indices.size and (indices.min() < low or indices.max() >= size):
+        bad = indices[(indices < low) | (indices >= size)].flat[0]
+        raise error(f"{operation}(): index {bad} is out of bounds for dimension {axis} with size "
+                    f"{size}")
+    if negative:
+        indices = np.where(indices < 0, indices + size, indices)
+    return indices.astype(np.intp, copy=False)
 
 
 def index_select(input, dim, index):
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu" or index._data.ndim > 1:
-        raise IndexError("index_select(): Expected a 1-D integer index tensor")
-    axis = _normalize_dim(dim, input._data.ndim)
-    return getitem(input, (slice(None),) * axis + (index._data.reshape(-1),))
+    """The slices of ``input`` at ``index`` along ``dim``."""
+    indices = _index_tensor(index, "index_select")
+    if indices.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    axis = _dim(dim, input._data.ndim, "index_select")
+    if input._data.ndim == 0:
+        if indices.size != 1:
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
+                               f"{indices.size} value(s)")
+        _check_bounds(indices, 1, 0, "index_select", error=IndexError)
+        return getitem(input, (Ellipsis,))
+    size = input._data.shape[axis]
+    if indices.size and indices.min() < 0:
+        raise RuntimeError(f"index_select(): index {indices.min()} is out of bounds for "
+                           f"dimension {axis} with size {size}")
+    indices = _check_bounds(indices.reshape(-1), size, axis, "index_select", error=IndexError)
+    return AdvancedIndex.apply(input, (slice(None),) * axis + (indices, Ellipsis))
 
 
-def gather(input, dim, index):
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
-        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
-    if index._data.ndim != input._data.ndim:
+def gather(input, dim, index, *, sparse_grad=False):
+    """``input``'s values at ``index`` along ``dim`` (``out[i][j] = input[i][index[i][j]]``);
+    ``index`` may be smaller than ``input`` in the other dims."""
+    indices = _index_tensor(index, "gather")
+    ndim = input._data.ndim
+    axis = _dim(dim, ndim, "gather")
+    if ndim == 0:
+        if indices.ndim > 1:
+            raise RuntimeError("Index tensor must have the same number of dimensions as input "
+                               "tensor")
+        _check_bounds(indices, 1, 0, "gather")
+        return Gather.apply(input.reshape(1), 0, indices.reshape(-1)).reshape(indices.shape)
+    if indices.ndim != ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
-    axis = _normalize_dim(dim, input._data.ndim)
-    return Gather.apply(input, axis, index._data)
+    for position, (size, limit) in enumerate(zip(indices.shape, input._data.shape)):
+        if position != axis and size > limit:
+            raise RuntimeError(f"gather(): Size does not match at dimension {position} expected "
+                               f"index {list(indices.shape)} to be no larger than self "
+                               f"{list(input._data.shape)} apart from dimension {axis}")
+    indices = _check_bounds(indices, input._data.shape[axis], axis, "gather")
+    return Gather.apply(input, axis, indices)
 
 
-def take_along_dim(input, indices, dim):
-    return gather(input, dim, indices)
+def take_along_dim(input, indices, dim=None):
+    """Values at ``indices`` along ``dim`` (of the flattened input when None); unlike gather,
+    ``input`` and ``indices`` broadcast in the other dims."""
+    positions = _index_tensor(indices, "take_along_dim", (np.int64,))
+    if dim is None:
+        flat = input.reshape(-1)
+        return gather(flat, 0, indices.reshape(-1))
+    ndim = input._data.ndim
+    axis = _dim(dim, ndim, "take_along_dim")
+    if positions.ndim != ndim:
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of "
+                           f"dimensions, but got {ndim} dimensions for input, and "
+                           f"{positions.ndim} dimensions for indices")
+    input_shape = list(input._data.shape)
+    index_shape = list(positions.shape)
+    input_shape[axis] = index_shape[axis] = 1
+    try:
+        common = list(np.broadcast_shapes(tuple(input_shape), tuple(index_shape)))
+    except ValueError:
+        raise RuntimeError(f"take_along_dim(): the shapes of input {list(input._data.shape)} and "
+                           f"indices {list(positions.shape)} do not broadcast outside dimension "
+                           f"{axis}") from None
+    size = input._data.shape[axis]
+    wrapped = _check_bounds(positions, size, axis, "take_along_dim", negative=True)
+    common[axis] = size
+    expanded = input if list(input._data.shape) == common else input.expand(*common)
+    common[axis] = positions.shape[axis]
+    wrapped = np.broadcast_to(wrapped, tuple(common))
+    return Gather.apply(expanded, axis, wrapped)
 
 
 class Where(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, condition, a, b):
         if not isinstance(condition, np.ndarray) or condition.dtype != np.bool_:
@@ -218,57 +435,75 @@ class Where(Op):
     def backward(ctx, grad):
         (condition,) = ctx.saved_tensors
         _, needs_a, needs_b = ctx.needs_input_grad
-        zero = np.zeros((), dtype=grad.dtype)
+        xp = ctx.xp
         return (None,
-                _grad_for(np.where(condition, grad, zero), *ctx.a_meta) if needs_a else None,
-                _grad_for(np.where(condition, zero, grad), *ctx.b_meta) if needs_b else None)
+                _grad_for(xp.where(condition, grad, 0), *ctx.a_meta) if needs_a else None,
+                _grad_for(xp.where(condition, 0, grad), *ctx.b_meta) if needs_b else None)
 
 
 def where(condition, input=None, other=None):
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    for value in (input, other):
+        if value is None or isinstance(value, (list, tuple, str)):
+            raise TypeError(f"where(): expected a Tensor or a number for input and other, got "
+                            f"{type(value).__name__}")
+    if isinstance(condition, Tensor) and condition._data.dtype == np.uint8:
+        condition = Tensor._wrap(condition._data.astype(np.bool_))  # PyTorch's byte condition
     try:
-        if input is None and other is None:
-            return nonzero(condition, as_tuple=True)
         return Where.apply(_to_operand(condition, "where"), _to_operand(input, "where"),
                            _to_operand(other, "where"))
     except ValueError as error:
         raise _shape_error(error, condition, input, other) from None
 
 
+def _mask(mask, operation, name="mask"):
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{operation}(): argument '{name}' must be Tensor, not "
+                        f"{type(mask).__name__}")
+    if mask._data.dtype != np.bool_:
+        raise RuntimeError(f"{operation} only supports boolean masks, but got mask with dtype "
+                           f"{scalar_type_name(mask._data.dtype)}")
+    return mask._data
+
+
 def masked_fill(input, mask, value):
-    """Where ``mask`` is True take ``value``, else ``input`` (differentiable in input)."""
-    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
-        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    """Where ``mask`` is True take ``value`` (a number or a 0-d tensor, differentiable), else
+    ``input``."""
+    _mask(mask, "masked_fill_")
+    dtype = input._data.dtype
     if isinstance(value, Tensor):
-        value = value.item() if value._data.ndim == 0 else value
-    filled = Tensor._wrap(np.asarray(value, dtype=input._data.dtype))
-    return where(mask, filled, input)
+        if value._data.ndim != 0:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
+                               f"tensor with {value._data.ndim} dimension(s).")
+        if value._data.dtype != dtype:
+            value = value.to(input.dtype)
+    elif isinstance(value, _ASSIGNABLE):
+        value = Tensor._wrap(_number_as(value, dtype, "masked_fill"))
+    else:
+        raise TypeError(f"masked_fill(): argument 'value' must be a Number or a 0-d Tensor, not "
+                        f"{type(value).__name__}")
+    return where(mask, value, input)
 
 
 def nonzero(input, as_tuple=False):
-    indices = np.nonzero(input._data)
+    if not isinstance(input, Tensor):
+        raise TypeError(f"nonzero(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    data = input._data if input._data.ndim else input._data.reshape(1)
+    indices = np.nonzero(data)
     if as_tuple:
         return tuple(Tensor._result(axis.astype(np.int64)) for axis in indices)
-    return Tensor._result(np.stack(indices, axis=1).astype(np.int64) if indices else
-                        np.zeros((0, 0), np.int64))
+    if input._data.ndim == 0:
+        return Tensor._result(np.zeros((int(data[0] != 0), 0), np.int64))
+    return Tensor._result(np.stack(indices, axis=1).astype(np.int64))
 
 
 # ---- scatter, index_add, index_fill --------------------------------------------------------------
-def _scatter_grid(index, axis):
-    """Advanced-index tuple addressing ``out[..., index[i], ...]`` along ``axis`` for every
-    position of ``index`` (the scatter pattern)."""
-    grid = list(np.indices(index.shape, sparse=True))
-    grid[axis] = index
-    return tuple(grid)
-
-
-def _leading(array, shape):
-    """The leading ``shape`` block of ``array`` (scatter reads only that much of ``src``)."""
-    return array[tuple(slice(0, size) for size in shape)]
-
-
 class Scatter(Op):
     """out = input with ``src`` (a tensor or a number) written at ``index`` along ``axis``."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, axis, index, src):
@@ -277,26 +512,24 @@ class Scatter(Op):
         ctx.save_for_backward(index)
         out = x.copy()
         grid = _scatter_grid(index, axis)
-        out[grid] = _leading(src, index.shape) if type(src) is np.ndarray else src
+        out[grid] = src[_leading_key(index.shape)] if type(src) is np.ndarray else src
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
-        grid = _scatter_grid(index, ctx.axis)
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = grad.copy()
-            grad_x[grid] = 0
+        grid = _scatter_grid(_array(index), ctx.axis)
+        grad_x = _zero_at(ctx.xp, grad, grid) if ctx.needs_input_grad[0] else None
         grad_src = None
         if ctx.src_shape is not None and ctx.needs_input_grad[3]:
-            grad_src = np.zeros(ctx.src_shape, dtype=grad.dtype)
-            _leading(grad_src, index.shape)[...] = grad[grid]
+            grad_src = _pad(grad[grid], ctx.src_shape)
         return grad_x, None, None, grad_src
 
 
 class ScatterAdd(Op):
     """out = input with ``src`` added at ``index`` along ``axis`` (repeats accumulate)."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, axis, index, src):
@@ -304,7 +537,7 @@ class ScatterAdd(Op):
         ctx.src_shape = src.shape
         ctx.save_for_backward(index)
         out = x.copy()
-        np.add.at(out, _scatter_grid(index, axis), _leading(src, index.shape))
+        np.add.at(out, _scatter_grid(index, axis), src[_leading_key(index.shape)])
         return out
 
     @staticmethod
@@ -312,39 +545,47 @@ class ScatterAdd(Op):
         (index,) = ctx.saved_tensors
         grad_src = None
         if ctx.needs_input_grad[3]:
-            grad_src = np.zeros(ctx.src_shape, dtype=grad.dtype)
-            _leading(grad_src, index.shape)[...] = grad[_scatter_grid(index, ctx.axis)]
+            grad_src = _pad(grad[_scatter_grid(_array(index), ctx.axis)], ctx.src_shape)
         return grad, None, None, grad_src
 
 
 def _check_scatter(operation, input, dim, index, src):
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
-        raise RuntimeError(f"{operation}(): Expected dtype int64 for index")
+    """Validate a scatter's arguments as PyTorch does; the axis and the index as intp."""
+    indices = _index_tensor(index, operation)
     ndim = input._data.ndim
-    if index._data.ndim != ndim:
-        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    axis = _dim(dim, ndim, operation)
+    if indices.ndim != ndim and not (ndim == 0 and indices.ndim <= 1):
+        raise RuntimeError(f"{operation}(): Index tensor must have the same number of dimensions "
+                           f"as self tensor")
     if isinstance(src, Tensor):
         if src._data.dtype != input._data.dtype:
             raise RuntimeError(f"{operation}(): Expected self.dtype to be equal to src.dtype")
-        if src._data.ndim != ndim:
-            raise RuntimeError("Index tensor must have the same number of dimensions as src "
-                               "tensor")
-    axis = _normalize_dim(dim, ndim)
-    for position, size in enumerate(index._data.shape):
-        limit = input._data.shape[position] if position != axis else size
-        if isinstance(src, Tensor):
+        if src._data.ndim != indices.ndim and not (ndim == 0 and src._data.ndim <= 1):
+            raise RuntimeError(f"{operation}(): Index tensor must have the same number of "
+                               f"dimensions as src tensor")
+    elif src is not None and not isinstance(src, _ASSIGNABLE):
+        raise TypeError(f"{operation}(): argument 'src' must be Tensor or a number, not "
+                        f"{type(src).__name__}")
+    shape = input._data.shape or (1,)
+    for position, size in enumerate(indices.shape):
+        limit = shape[position] if position != axis else size
+        if isinstance(src, Tensor) and src._data.ndim:
             limit = min(limit, src._data.shape[position])
         if size > limit:
-            raise RuntimeError(f"Expected index {list(index._data.shape)} to be no larger than "
-                               f"self {list(input._data.shape)} apart from dimension {axis}"
-                               + (f" and to be no larger size than src "
-                                  f"{list(src._data.shape)}" if isinstance(src, Tensor) else ""))
-    size = input._data.shape[axis] if ndim else 1
-    indices = index._data
-    if indices.size and (indices.min() < -size or indices.max() >= size):
-        bad = indices[(indices < -size) | (indices >= size)].flat[0]
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
-    return axis, np.where(indices < 0, indices + size, indices).astype(np.intp, copy=False)
+            raise RuntimeError(f"{operation}(): Expected index {list(indices.shape)} to be no "
+                               f"larger than self {list(input._data.shape)} apart from dimension "
+                               f"{axis}" + (f" and to be no larger size than src "
+                                            f"{list(src._data.shape)}"
+                                            if isinstance(src, Tensor) else ""))
+    return axis, _check_bounds(indices, shape[axis], axis, operation)
+
+
+def _scatter_op(cls, input, axis, indices, src, *extra):
+    """``cls.apply`` with a 0-d input, index and src seen as 1-element vectors."""
+    if input._data.ndim:
+        return cls.apply(input, axis, indices, src, *extra)
+    flat_src = src.reshape(-1) if isinstance(src, Tensor) else src
+    return cls.apply(input.reshape(1), 0, indices.reshape(-1), flat_src, *extra).reshape(())
 
 
 def scatter(input, dim, index, src=None, value=None, reduce=None):
@@ -358,34 +599,45 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
     if reduce is not None:
         if reduce not in ("add", "multiply"):
             raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
-        out = input._data.copy()
-        values = _leading(src._data, indices.shape) if isinstance(src, Tensor) else src
+        out = input._data.copy().reshape(input._data.shape or (1,))
+        flat = indices.reshape(indices.shape or (1,))
+        if isinstance(src, Tensor):
+            values = src._data.reshape(src._data.shape or (1,))[_leading_key(flat.shape)]
+        else:
+            values = src
         ufunc = np.add if reduce == "add" else np.multiply
-        ufunc.at(out, _scatter_grid(indices, axis), values)
-        return Tensor._result(out)
+        ufunc.at(out, _scatter_grid(flat, axis), values)
+        return Tensor._result(out.reshape(input._data.shape))
     if not isinstance(src, Tensor):
-        if isinstance(src, np.generic):
-            src = src.item()
-        src = np.asarray(src, dtype=input._data.dtype)[()]
-    return Scatter.apply(input, axis, indices, src)
+        src = _number_as(src.item() if isinstance(src, np.generic) else src, input._data.dtype,
+                         "scatter")[()]
+    return _scatter_op(Scatter, input, axis, indices, src)
 
 
 def scatter_add(input, dim, index, src):
-    axis, indices = _check_scatter("scatter_add", input, dim, index, src)
     if not isinstance(src, Tensor):
-        raise TypeError(f"scatter_add(): argument 'src' (position 4) must be Tensor, not "
+        raise TypeError(f"scatter_add(): argument 'src' (position 3) must be Tensor, not "
                         f"{type(src).__name__}")
-    return ScatterAdd.apply(input, axis, indices, src)
+    axis, indices = _check_scatter("scatter_add", input, dim, index, src)
+    return _scatter_op(ScatterAdd, input, axis, indices, src)
+
+
+def _slices_at(axis, index):
+    """The key addressing the slices at ``index`` along ``axis``."""
+    return (slice(None),) * axis + (index, Ellipsis)
 
 
 class IndexAdd(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axis, index, source, alpha):
         ctx.axis_alpha = (axis, alpha)
+        ctx.source_shape = source.shape
         ctx.save_for_backward(index)
         out = x.copy()
         added = source if alpha == 1 else source * alpha
-        np.add.at(out, (slice(None),) * axis + (index,), added.astype(out.dtype, copy=False))
+        np.add.at(out, _slices_at(axis, index), added.astype(out.dtype, copy=False))
         return out
 
     @staticmethod
@@ -394,60 +646,104 @@ class IndexAdd(Op):
         axis, alpha = ctx.axis_alpha
         grad_source = None
         if ctx.needs_input_grad[3]:
-            grad_source = np.take(grad, index, axis=axis)
+            grad_source = unbroadcast(grad[_slices_at(axis, _array(index))], ctx.source_shape)
             if alpha != 1:
                 grad_source = grad_source * alpha
         return grad, None, None, grad_source, None
 
 
+def _check_index_vector(index, operation, kinds, ndim_error=IndexError, dtype_error=RuntimeError):
+    indices = _index_tensor(index, operation, kinds, error=dtype_error)
+    if indices.ndim > 1:
+        raise ndim_error(f"{operation}(): Index is supposed to be a vector, but got dim: "
+                         f"{indices.ndim} with type: {scalar_type_name(indices.dtype)} and size: "
+                         f"{list(indices.shape)}")
+    return indices.reshape(-1)
+
+
+def _check_slices(operation, input, axis, count, source, scalar_source, count_error):
+    """``source`` must match ``input`` outside ``axis`` and hold ``count`` slices along it (a
+    0-d source stands for one slice where ``scalar_source``)."""
+    input_shape = list(input._data.shape)
+    source_shape = list(source._data.shape)
+    if input._data.ndim == 0 and source._data.ndim == 1 and scalar_source:
+        source_shape = []
+    if len(source_shape) != len(input_shape) and not (scalar_source and source._data.ndim == 0
+                                                      and count == 1):
+        raise RuntimeError(f"{operation}(): source tensor shape must match self tensor shape, "
+                           f"excluding the specified dimension. Got self.shape = {input_shape} "
+                           f"source.shape = {source_shape}")
+    if source_shape:
+        if source_shape[axis] != count:
+            raise count_error(f"{operation}(): Number of indices ({count}) should be equal to "
+                              f"source.size(dim) ({source_shape[axis]}), for dim: {axis}")
+        source_shape[axis] = input_shape[axis]
+        if source_shape != input_shape:
+            raise RuntimeError(f"{operation}(): source tensor shape must match self tensor "
+                               f"shape, excluding the specified dimension. Got self.shape = "
+                               f"{input_shape} source.shape = {list(source._data.shape)}")
+
+
 def index_add(input, dim, index, source, alpha=1):
     """``input`` with ``alpha * source`` slices added at ``index`` along ``dim``."""
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu" or index._data.ndim > 1:
-        raise IndexError("index_add_(): Expected a 1-D integer index tensor")
-    axis = _normalize_dim(dim, input._data.ndim)
-    indices = index._data.reshape(-1)
-    source_shape = source._data.shape
-    count = source_shape[axis] if source._data.ndim else 1
-    if indices.size != count:
-        raise RuntimeError(f"index_add_(): Number of indices ({indices.size}) should be equal to "
-                           f"source.size(dim): ({count}), for dim: {axis}")
+    indices = _check_index_vector(index, "index_add_", (np.int32, np.int64))
+    if not isinstance(source, Tensor):
+        raise TypeError(f"index_add(): argument 'source' (position 3) must be Tensor, not "
+                        f"{type(source).__name__}")
+    axis = _dim(dim, input._data.ndim, "index_add")
+    if input._data.ndim == 0 and source._data.ndim:
+        raise RuntimeError(f"index_add_(): source tensor shape must match self tensor shape, "
+                           f"excluding the specified dimension. Got self.shape = [] "
+                           f"source.shape = {list(source._data.shape)}")
+    _check_slices("index_add_", input, axis, indices.size, source, False, RuntimeError)
     if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"index_add_(): self ({input.dtype}) and source ({source.dtype}) must "
                            f"have the same scalar type")
     size = input._data.shape[axis] if input._data.ndim else 1
-    if indices.size and (indices.min() < -size or indices.max() >= size):
-        raise IndexError(f"index out of range in self (dimension {axis} has size {size})")
+    if indices.size and indices.max() >= size:
+        raise IndexError(f"index_add_(): index out of range in self (index {indices.max()} for "
+                         f"dimension {axis} with size {size})")
+    indices = _check_bounds(indices, size, axis, "index_add_")
+    if input._data.ndim == 0:
+        return IndexAdd.apply(input.reshape(1), 0, indices, source.reshape(-1), alpha).reshape(())
     return IndexAdd.apply(input, axis, indices, source, alpha)
 
 
 class IndexFill(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axis, index, value):
         ctx.axis = axis
         ctx.save_for_backward(index)
         out = x.copy()
-        out[(slice(None),) * axis + (index,)] = value
+        out[_slices_at(axis, index)] = value
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
-        grad = grad.copy()
-        grad[(slice(None),) * ctx.axis + (index,)] = 0
-        return grad, None, None, None
+        return _zero_at(ctx.xp, grad, _slices_at(ctx.axis, _array(index))), None, None, None
 
 
 def index_fill(input, dim, index, value):
     """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number)."""
-    if not isinstance(index, Tensor) or index._data.dtype != np.int64:
-        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    indices = _check_index_vector(index, "index_fill_", (np.int64,), RuntimeError, IndexError)
     if isinstance(value, Tensor):
         if value._data.ndim != 0:
             raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
                                f"tensor with {value._data.ndim} dimension(s).")
         value = value.item()
-    axis = _normalize_dim(dim, input._data.ndim)
-    return IndexFill.apply(input, axis, index._data.reshape(-1), value)
+    elif not isinstance(value, _ASSIGNABLE):
+        raise TypeError(f"index_fill(): argument 'value' must be a Number or a 0-d Tensor, not "
+                        f"{type(value).__name__}")
+    axis = _dim(dim, input._data.ndim, "index_fill")
+    size = input._data.shape[axis] if input._data.ndim else 1
+    indices = _check_bounds(indices, size, axis, "index_fill_", negative=True, error=IndexError)
+    fill = _number_as(value, input._data.dtype, "index_fill")[()]
+    if input._data.ndim == 0:
+        return IndexFill.apply(input.reshape(1), 0, indices, fill).reshape(())
+    return IndexFill.apply(input, axis, indices, fill)
 
 
 # ---- selection by mask or flat index; searching; counting (indices are not differentiable) -------
@@ -466,11 +762,8 @@ def masked_select(input, mask):
 
 def take(input, index):
     """Elements of the flattened ``input`` at ``index`` (shaped like ``index``)."""
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
-        raise RuntimeError("take(): Expected a long tensor for index, but got "
-                           f"{getattr(index, 'dtype', type(index).__name__)}")
+    positions = _index_tensor(index, "take", (np.int64,), position=1)
     size = input._data.size
-    positions = index._data
     if positions.size and (positions.min() < -size or positions.max() >= size):
         bad = positions[(positions < -size) | (positions >= size)].flat[0]
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {size} "
@@ -490,12 +783,19 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 
 def bincount(input, weights=None, minlength=0):
     data = input._data
-    if data.ndim != 1 or data.dtype.kind not in "iu":
+    if data.dtype.kind not in "iu":
+        raise NotImplementedError(f'"bincount_cpu" not implemented for '
+                                  f"'{scalar_type_name(data.dtype)}'")
+    if data.ndim != 1 or data.size and data.min() < 0:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
-    if data.size and data.min() < 0:
-        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if minlength < 0:
+        raise RuntimeError(f"bincount(): minlength should be >= 0, got {minlength}")
     if weights is None:
         return Tensor._result(np.bincount(data, minlength=minlength).astype(np.int64))
+    if weights._data.ndim != 1 or weights._data.shape[0] != data.shape[0]:
+        raise RuntimeError(f"bincount(): weights should be 1-d and have the same length as input "
+                           f"(got weights of shape {list(weights._data.shape)} for an input of "
+                           f"length {data.shape[0]})")
     counts = np.bincount(data, weights=weights._data, minlength=minlength)
     dtype = weights._data.dtype if weights._data.dtype.kind == "f" else np.float64
     return Tensor._result(counts.astype(dtype))
@@ -551,45 +851,50 @@ def triu_indices(row, col, offset=0, *, dtype=None):
 
 
 class IndexCopy(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axis, index, source):
         ctx.axis = axis
+        ctx.source_shape = source.shape
         ctx.save_for_backward(index)
         out = x.copy()
-        out[(slice(None),) * axis + (index,)] = source
+        out[_slices_at(axis, index)] = source
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
-        where = (slice(None),) * ctx.axis + (index,)
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = grad.copy()
-            grad_x[where] = 0
-        grad_source = grad[where] if ctx.needs_input_grad[3] else None
+        where = _slices_at(ctx.axis, _array(index))
+        grad_x = _zero_at(ctx.xp, grad, where) if ctx.needs_input_grad[0] else None
+        grad_source = None
+        if ctx.needs_input_grad[3]:
+            grad_source = unbroadcast(grad[where], ctx.source_shape)
         return grad_x, None, None, grad_source
 
 
 def index_copy(input, dim, index, source):
     """``input`` with its slices at ``index`` along ``dim`` replaced by ``source``'s."""
-    if not isinstance(index, Tensor) or index._data.dtype != np.int64 or index._data.ndim > 1:
-        raise IndexError("index_copy_(): Index should have dimension 1 or 0 (got "
-                         f"{getattr(index, 'ndim', '?')}) and dtype int64")
-    axis = _normalize_dim(dim, input._data.ndim)
-    indices = index._data.reshape(-1)
-    count = source._data.shape[axis] if source._data.ndim else 1
-    if indices.size != count:
-        raise IndexError(f"index_copy_(): Number of indices ({indices.size}) should be equal to "
-                           f"source.size(dim) ({count})")
+    indices = _check_index_vector(index, "index_copy_", (np.int64,))
+    if not isinstance(source, Tensor):
+        raise TypeError(f"index_copy(): argument 'source' (position 3) must be Tensor, not "
+                        f"{type(source).__name__}")
+    axis = _dim(dim, input._data.ndim, "index_copy")
+    _check_slices("index_copy_", input, axis, indices.size, source, True, IndexError)
     if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but "
                            f"got (self) {input.dtype} and (source) {source.dtype}")
+    size = input._data.shape[axis] if input._data.ndim else 1
+    indices = _check_bounds(indices, size, axis, "index_copy_", error=IndexError)
+    if input._data.ndim == 0:
+        return IndexCopy.apply(input.reshape(1), 0, indices, source.reshape(-1)).reshape(())
     return IndexCopy.apply(input, axis, indices, source)
 
 
 class MaskedScatter(Op):
     """Where ``mask`` is True take ``source``'s elements in order; elsewhere keep ``input``."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, mask, source):
@@ -603,28 +908,35 @@ class MaskedScatter(Op):
     @staticmethod
     def backward(ctx, grad):
         (mask,) = ctx.saved_tensors
-        grad_x = np.where(mask, 0, grad) if ctx.needs_input_grad[0] else None
+        mask = _array(mask)
+        xp = ctx.xp
+        grad_x = xp.where(mask, 0, grad) if ctx.needs_input_grad[0] else None
         grad_source = None
         if ctx.needs_input_grad[2]:
-            picked = grad[mask]
-            flat = np.zeros(int(np.prod(ctx.source_shape)), dtype=grad.dtype)
-            flat[:picked.size] = picked
-            grad_source = flat.reshape(ctx.source_shape)
+            flat = _pad(grad[mask], (int(np.prod(ctx.source_shape)),))
+            grad_source = xp.reshape(flat, ctx.source_shape)
         return grad_x, None, grad_source
 
 
 def masked_scatter(input, mask, source):
-    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
-        raise RuntimeError("masked_scatter_ only supports boolean masks, but got mask with dtype "
-                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    mask_array = _mask(mask, "masked_scatter_")
+    if not isinstance(source, Tensor):
+        raise TypeError(f"masked_scatter(): argument 'source' (position 2) must be Tensor, not "
+                        f"{type(source).__name__}")
     if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
                            f"{input.dtype} and {source.dtype}")
-    mask_array = np.broadcast_to(mask._data, input._data.shape)
+    try:
+        shape = np.broadcast_shapes(input._data.shape, mask_array.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_scatter: the mask of shape {list(mask_array.shape)} does not "
+                           f"broadcast with the input of shape {list(input._data.shape)}") from None
+    mask_array = np.broadcast_to(mask_array, shape)
     if int(mask_array.sum()) > source._data.size:
         raise RuntimeError("masked_scatter: expected source to have at least as many elements as "
                            "ones in mask")
-    return MaskedScatter.apply(input, mask_array, source)
+    expanded = input if input._data.shape == shape else input.expand(*shape)
+    return MaskedScatter.apply(expanded, mask_array, source)
 
 
 def fill_diagonal(input, fill_value, wrap=False):
@@ -642,10 +954,12 @@ def fill_diagonal(input, fill_value, wrap=False):
 class IndexPutAccumulate(Op):
     """``input`` with ``values`` added at an advanced index (repeated positions accumulate)."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, key, values):
         ctx.values_meta = values.shape, values.dtype
-        ctx.save_for_backward(*key)
+        ctx.key = key
         out = x.copy()
         np.add.at(out, key, values.astype(out.dtype, copy=False))
         return out
@@ -654,9 +968,7 @@ class IndexPutAccumulate(Op):
     def backward(ctx, grad):
         grad_values = None
         if ctx.needs_input_grad[2]:
-            shape, dtype = ctx.values_meta
-            key = tuple(ctx.saved_tensors)
-            grad_values = unbroadcast(grad[key], shape).astype(dtype, copy=False)
+            grad_values = _grad_for(grad[ctx.key], *ctx.values_meta)
         return grad, None, grad_values
 
 
@@ -666,24 +978,34 @@ def index_put(input, indices, values, accumulate=False):
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not "
                         f"{type(indices).__name__}")
+    for position, index in enumerate(indices):
+        if not isinstance(index, Tensor):
+            raise TypeError(f"index_put(): expected Tensor as element {position} in argument "
+                            f"'indices', but got {type(index).__name__}")
     if not isinstance(values, Tensor):
-        values = Tensor._wrap(np.asarray(values, dtype=input._data.dtype))
+        raise TypeError(f"index_put(): argument 'values' must be Tensor, not "
+                        f"{type(values).__name__}")
     if values._data.dtype != input._data.dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{input.dtype} for the destination and {values.dtype} for the "
                            f"source.")
-    key = tuple(np.asarray(index._data if isinstance(index, Tensor) else index)
-                for index in indices)
-    if any(index.dtype.kind not in "iub" for index in key):
-        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    key, _ = _convert_key(tuple(indices))
     if not accumulate:
         out = input.clone()
         setitem(out, tuple(indices), values)
         return out
     try:
-        return IndexPutAccumulate.apply(input, key, values)
+        # The indexing result's shape, from a zero-strided view (no copy of the input).
+        target_shape = np.broadcast_to(np.zeros((), np.bool_), input._data.shape)[key].shape
     except IndexError as error:
         raise _index_error(error) from None
+    try:
+        np.broadcast_shapes(values._data.shape, target_shape)
+    except ValueError:
+        raise RuntimeError(f"index_put_(): shape mismatch: value tensor of shape "
+                           f"{list(values._data.shape)} cannot be broadcast to indexing result of "
+                           f"shape {list(target_shape)}") from None
+    return IndexPutAccumulate.apply(input, key, values)
 
 
 _SCATTER_UFUNCS = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
@@ -703,65 +1025,106 @@ def _identity(reduce, dtype):
     return info.min if reduce == "amax" else info.max
 
 
+def _scatter_reduce_arrays(x, axis, index, values, reduce, include_self):
+    """The scatter_reduce kernel on arrays: the result and how many values each position
+    combined."""
+    grid = _scatter_grid(index, axis)
+    out = x.copy()
+    hit = np.zeros(x.shape, np.int64)
+    np.add.at(hit, grid, 1)
+    if not include_self:
+        out[hit > 0] = _identity(reduce, x.dtype)
+    _SCATTER_UFUNCS[reduce].at(out, grid, values)
+    count = hit + (1 if include_self else 0)
+    if reduce == "mean":
+        divisor = np.maximum(count, 1).astype(out.dtype)
+        out = out // divisor if out.dtype.kind in "iu" else out / divisor
+    return out, count
+
+
 class ScatterReduce(Op):
     """``input`` with ``src`` combined at ``index`` along ``axis`` by sum/prod/mean/amax/amin
-    (optionally leaving ``input``'s own values out of the reduction)."""
+    (optionally leaving ``input``'s own values out of the reduction). The gradients follow
+    PyTorch's: prod divides only where no zero is involved, amax/amin share among ties."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, axis, index, src, reduce, include_self):
         ctx.layout = (axis, reduce, include_self, src.shape)
-        grid = _scatter_grid(index, axis)
-        values = _leading(src, index.shape)
-        out = x.copy()
-        hit = np.zeros(x.shape, np.int64)
-        np.add.at(hit, grid, 1)
-        if not include_self:
-            out[hit > 0] = _identity(reduce, x.dtype)
-        _SCATTER_UFUNCS[reduce].at(out, grid, values)
-        count = hit + (1 if include_self else 0)
-        if reduce == "mean":
-            divisor = np.maximum(count, 1).astype(out.dtype)
-            out = out // divisor if out.dtype.kind in "iu" else out / divisor
-        ctx.save_for_backward(x, index, values, out, count)
+        values = src[_leading_key(index.shape)]
+        out, count = _scatter_reduce_arrays(x, axis, index, values, reduce, include_self)
+        ctx.save_for_backward(x, index, src, out, count)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, index, values, out, count = ctx.saved_tensors
+        x, index, src, out, count = ctx.saved_tensors
         axis, reduce, include_self, src_shape = ctx.layout
+        index = _array(index)
+        count = _array(count)
+        xp = ctx.xp
         grid = _scatter_grid(index, axis)
-        hit = count > (1 if include_self else 0)
+        values = src[_leading_key(index.shape)]
         if reduce in ("sum", "mean"):
-            share = grad / np.maximum(count, 1) if reduce == "mean" else grad
-            grad_x = share if include_self else np.where(hit, 0, grad)
+            share = grad
+            if reduce == "mean":
+                share = grad / np.maximum(count, 1).astype(_array(x).dtype)
+            grad_x = share
             grad_values = share[grid]
         elif reduce == "prod":
-            if (x[hit] == 0).any() and include_self or (values == 0).any():
-                raise NotImplementedError("scatter_reduce backward with reduce='prod' and zeros "
-                                          "in the reduced values is not implemented in ember")
-            with np.errstate(divide="ignore", invalid="ignore"):
-                grad_x = grad * out / x if include_self else np.where(hit, 0, grad)
-                grad_x = np.where(hit | include_self, grad_x, grad)
-                grad_values = (grad * out)[grid] / values
-        else:  # amax/amin: shared evenly by every value equal to the result
-            winners_self = (x == out) if include_self else ~hit
-            winners_values = values == out[grid]
-            ties = winners_self.astype(grad.dtype)
-            np.add.at(ties, grid, winners_values.astype(grad.dtype))
-            share = grad / np.maximum(ties, 1)
-            grad_x = np.where(winners_self, share, 0)
-            grad_values = np.where(winners_values, share[grid], 0)
-        grad_src = None
-        if ctx.needs_input_grad[3]:
-            grad_src = np.zeros(src_shape, dtype=grad.dtype)
-            _leading(grad_src, index.shape)[...] = grad_values
-        return (grad_x.astype(grad.dtype, copy=False) if ctx.needs_input_grad[0] else None,
-                None, None, grad_src, None, None)
+            grad_x, grad_values = _scatter_prod_backward(xp, grad, x, axis, index, values, out,
+                                                         include_self)
+        else:
+            grad_x, grad_values = _scatter_extreme_backward(xp, grad, x, grid, values, out)
+        if not include_self:
+            grad_x = _zero_at(xp, grad_x, grid)
+        grad_src = _pad(grad_values, src_shape) if ctx.needs_input_grad[3] else None
+        return (grad_x if ctx.needs_input_grad[0] else None), None, None, grad_src, None, None
+
+
+def _scatter_reduce(x, axis, index, values, reduce, include_self):
+    """scatter_reduce of arrays, or recorded for Tensors (under create_graph)."""
+    if isinstance(x, Tensor) or isinstance(values, Tensor):
+        return ScatterReduce.apply(x, axis, index, values, reduce, include_self)
+    return _scatter_reduce_arrays(x, axis, index, values, reduce, include_self)[0]
+
+
+def _scatter_prod_backward(xp, grad, x, axis, index, values, out, include_self):
+    """PyTorch's prod gradients: the product of the others, computed without dividing by a
+    zero (each zero is replaced by one in a second product)."""
+    grid = _scatter_grid(index, axis)
+    nonzero_x = xp.where(x == 0, 1, x)
+    grad_x = grad * _scatter_reduce(nonzero_x, axis, index, values, "prod", include_self) / \
+        nonzero_x
+    value_array = _array(values)
+    value_is_zero = value_array == 0
+    zeros_per_target = np.zeros(_array(x).shape, np.int64)
+    np.add.at(zeros_per_target, grid, value_is_zero)
+    single_zero = value_is_zero & (zeros_per_target[grid] == 1)
+    without_zero = xp.where(single_zero, 1, values)
+    others_of_zero = (grad * _scatter_reduce(x, axis, index, without_zero, "prod",
+                                             include_self))[grid]
+    others = (grad * out)[grid] / xp.where(value_is_zero, 1, values)
+    return grad_x, xp.where(single_zero, others_of_zero, others)
+
+
+def _scatter_extreme_backward(xp, grad, x, grid, values, out):
+    """amax/amin: the gradient shared evenly by every element equal to the result."""
+    x_wins = _array(x) == _array(out)
+    value_wins = _array(values) == _array(out)[grid]
+    winners = x_wins.astype(np.int64)
+    np.add.at(winners, grid, value_wins)
+    share = grad / np.maximum(winners, 1).astype(_array(out).dtype)
+    return xp.where(x_wins, share, 0), xp.where(value_wins, share[grid], 0)
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if reduce not in _SCATTER_UFUNCS:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_reduce(): argument 'src' (position 3) must be Tensor, not "
+                        f"{type(src).__name__}")
     axis, indices = _check_scatter("scatter_reduce", input, dim, index, src)
-    return ScatterReduce.apply(input, axis, indices, src, reduce, include_self)
+    return _scatter_op(ScatterReduce, input, axis, indices, src, reduce, include_self)

@@ -1,4 +1,10 @@
-"""Reductions and normalised exponentials: sum, mean, var/std, max/min, prod, logsumexp, softmax."""
+"""Reductions and normalised exponentials: sum, mean, var/std, max/min, prod, logsumexp, softmax.
+
+Every backward here is written once against ``ctx.xp`` and is itself differentiable. Accumulation
+follows PyTorch's CPU kernels: float16 reduces in float32; cumsum and cumprod of float32 run in
+float64; long float32 sums over a non-contiguous dim are summed in blocks (a cascade), not
+row after row.
+"""
 import builtins
 
 import numpy as np
@@ -6,9 +12,9 @@ import numpy as np
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
-from .elementwise import lerp, maximum, minimum, sqrt
+from .elementwise import lerp, maximum, minimum
 from .elementwise.casting import autocast_op
-from .index import Gather, where
+from .index import Gather, _array, embed, where
 from .shape import diff, narrow, stack
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
@@ -19,11 +25,23 @@ __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort
            "unique_consecutive", "var", "var_mean"]
 
 
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _axes(dim, ndim, operation):
-    """Normalise ``dim`` (None, int or sequence) to a sorted tuple of axes."""
+    """Normalise ``dim`` (None, int or sequence of ints) to a sorted tuple of axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if _is_int(dim):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)) and builtins.all(_is_int(axis) for axis in dim):
+        dims = tuple(dim)
+    else:
+        got = type(dim).__name__ if not isinstance(dim, (tuple, list)) else \
+            f"{type(dim).__name__} of {', '.join(type(axis).__name__ for axis in dim)}"
+        raise TypeError(f"{operation}(): argument 'dim' must be an int or a tuple of ints, not "
+                        f"{got}")
     if len(dims) == 0:
         return tuple(range(ndim))
     rank = builtins.max(ndim, 1)
@@ -32,7 +50,7 @@ def _axes(dim, ndim, operation):
         if not -rank <= axis < rank:
             raise IndexError(f"{operation}(): Dimension out of range (expected to be in range of "
                              f"[{-rank}, {rank - 1}], but got {axis})")
-        axis = axis % rank
+        axis = int(axis) % rank
         if axis in axes:
             raise RuntimeError(f"{operation}(): dim {axis} appears multiple times in the list of "
                                f"dims")
@@ -40,6 +58,21 @@ def _axes(dim, ndim, operation):
     if ndim == 0:
         return ()
     return tuple(sorted(axes))
+
+
+def _axis(dim, ndim, operation):
+    """One ``dim`` (an int) as an axis; None for a 0-d tensor."""
+    if not _is_int(dim):
+        raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
+    axes = _axes(dim, ndim, operation)
+    return axes[0] if axes else None
+
+
+def _dtype_argument(dtype, operation):
+    if dtype is not None and not hasattr(dtype, "numpy"):
+        raise TypeError(f"{operation}(): argument 'dtype' must be an ember dtype, not "
+                        f"{type(dtype).__name__}")
+    return dtype
 
 
 def _expand_back(xp, grad, shape, axes, keepdim):
@@ -56,6 +89,62 @@ def _count(shape, axes):
     return count
 
 
+_FLOAT16 = np.dtype(np.float16)
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _accumulator(dtype):
+    """The dtype PyTorch's CPU reductions accumulate ``dtype`` in: float32 for float16 and
+    bfloat16."""
+    return accumulation_dtype(np.dtype(dtype))
+
+
+def _widened(x):
+    """``x`` in the dtype it accumulates in (a float32 copy of float16 or bfloat16, else
+    itself)."""
+    work = accumulation_dtype(x.dtype)
+    return x if work == x.dtype else x.astype(work)
+
+
+# Sums over a non-contiguous run of more than _CASCADE_MIN elements add blocks of _BLOCK rows,
+# then blocks of those: the rounding error grows with _BLOCK * log(n) instead of n.
+_CASCADE_MIN = 512
+_BLOCK = 32
+
+
+def _sum_array(x, axes, keepdims, dtype):
+    """``np.sum`` in ``dtype``, with PyTorch's accumulation (see the module docstring)."""
+    if axes and axes[-1] < x.ndim - 1 and dtype == _FLOAT32 and x.dtype == _FLOAT32 and \
+            x.flags.c_contiguous:
+        first, last = axes[0], axes[-1]
+        count = _count(x.shape, axes)
+        if last - first == len(axes) - 1 and count > _CASCADE_MIN:
+            return _cascade_sum(x, first, last, count, keepdims)
+    accumulator = _accumulator(dtype)
+    # np.add.reduce is np.sum without its Python-level dispatch (a few microseconds per call).
+    out = np.add.reduce(x, axis=axes, keepdims=keepdims, dtype=accumulator)
+    return np.asarray(out if accumulator == dtype else out.astype(dtype))
+
+
+def _cascade_sum(x, first, last, count, keepdims):
+    before = _count(x.shape, range(first))
+    after = _count(x.shape, range(last + 1, x.ndim))
+    partial = x.reshape(before, count, after)
+    while partial.shape[1] > _BLOCK:
+        rows = partial.shape[1]
+        whole = rows - rows % _BLOCK
+        blocks = partial[:, :whole].reshape(before, whole // _BLOCK, _BLOCK, after).sum(axis=2)
+        if whole < rows:
+            blocks = np.concatenate([blocks, partial[:, whole:].sum(axis=1, keepdims=True)], 1)
+        partial = blocks
+    shape = list(x.shape)
+    for axis in range(first, last + 1):
+        shape[axis] = 1
+    out = partial.sum(axis=1).reshape(shape)
+    return out if keepdims else out.reshape(
+        [size for axis, size in enumerate(x.shape) if not first <= axis <= last])
+
+
 class Sum(Op):
     differentiable_backward = True
 
@@ -64,13 +153,9 @@ class Sum(Op):
         ctx.shape = x.shape
         ctx.dtype = x.dtype
         ctx.axes_keepdim = (axes, keepdim)
-        out_dtype = dtype.numpy if dtype is not None else (
-            np.int64 if x.dtype.kind in "biu" else x.dtype)
-        work = accumulation_dtype(np.dtype(out_dtype))
-        if work != out_dtype:  # bfloat16: accumulated in float32, rounded once
-            return np.asarray(np.sum(x.astype(work), axis=axes, keepdims=keepdim)).astype(
-                out_dtype)
-        return np.asarray(np.sum(x, axis=axes, keepdims=keepdim, dtype=out_dtype))
+        out_dtype = np.dtype(dtype.numpy if dtype is not None else (
+            np.int64 if x.dtype.kind in "biu" else x.dtype))
+        return _sum_array(x, axes, keepdim, out_dtype)
 
     @staticmethod
     def backward(ctx, grad, *_):
@@ -81,8 +166,11 @@ class Sum(Op):
 
 
 class Mean(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axes, keepdim, dtype):
+        ctx.dtype = x.dtype
         if dtype is not None:
             x = x.astype(dtype.numpy)
         if not is_floating(x.dtype):
@@ -91,95 +179,142 @@ class Mean(Op):
                                f"{scalar_type_name(x.dtype)}")
         ctx.shape = x.shape
         ctx.axes_keepdim = (axes, keepdim)
-        work = accumulation_dtype(x.dtype)
-        if work != x.dtype:  # bfloat16: accumulated in float32, rounded once
-            return np.asarray(np.mean(x.astype(work), axis=axes, keepdims=keepdim)).astype(
-                x.dtype)
-        return np.asarray(np.mean(x, axis=axes, keepdims=keepdim))
+        count = _count(x.shape, axes)
+        accumulator = _accumulator(x.dtype)
+        total = _sum_array(x, axes, keepdim, accumulator)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = total / accumulator.type(count)
+        return np.asarray(out, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad, *_):
         axes, keepdim = ctx.axes_keepdim
         count = _count(ctx.shape, axes)
-        scale = grad.dtype.type(1.0 / count) if count else grad.dtype.type(np.nan)
-        return _expand_back(np, grad * scale, ctx.shape, axes, keepdim), None, None, None
+        xp = ctx.xp
+        scale = 1.0 / count if count else np.nan
+        grad = _expand_back(xp, grad * scale, ctx.shape, axes, keepdim)
+        return xp.astype(grad, ctx.dtype, copy=False), None, None, None
 
 
 class Var(Op):
-    """Variance with Bessel-style ``correction``; its own op for a stable two-pass formula."""
+    """Variance with Bessel-style ``correction``; its own op for a stable two-pass formula.
+    ``full``: reduced over every element without a dim given (PyTorch's gradient differs there
+    when no degree of freedom is left)."""
 
-    @staticmethod
-    def forward(ctx, x, axes, correction, keepdim):
-        if x.dtype.kind != "f":
+    differentiable_backward = True
+
+    @classmethod
+    def forward(cls, ctx, x, axes, correction, keepdim, full):
+        if not is_floating(x.dtype):
             raise RuntimeError("std and var only support floating point and complex dtypes")
-        mean = np.mean(x, axis=axes, keepdims=True)
-        centered = x - mean
+        work = _widened(x)
         count = _count(x.shape, axes)
+        mean = _sum_array(work, axes, True, work.dtype) / work.dtype.type(builtins.max(count, 1))
+        centered = work - mean
         divisor = builtins.max(count - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / x.dtype.type(divisor)
-        ctx.save_for_backward(centered)
-        ctx.divisor = divisor
-        ctx.axes_keepdim = (axes, keepdim)
-        return np.asarray(out, dtype=x.dtype)
+            out = np.asarray(_sum_array(centered * centered, axes, keepdim, work.dtype)
+                             / work.dtype.type(divisor))
+        out = np.asarray(cls.finish(out), dtype=x.dtype)
+        ctx.layout = (axes, keepdim, count - correction, full, x.dtype)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, centered, out)
+        return out
 
     @staticmethod
-    def backward(ctx, grad):
-        (centered,) = ctx.saved_tensors
-        axes, keepdim = ctx.axes_keepdim
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = centered.dtype.type(2.0 / ctx.divisor) if ctx.divisor else np.inf
-            grad = _expand_back(np, grad, centered.shape, axes, keepdim)
-            return grad * centered * scale, None, None, None
+    def finish(variance):
+        return variance
+
+    @staticmethod
+    def backward(ctx, grad, *_):
+        return _var_backward(ctx, ctx.xp, grad), None, None, None, None
+
+
+def _var_backward(ctx, xp, grad):
+    """PyTorch's var gradient: 2 / (n - correction) * grad * (x - mean)."""
+    x, centered, _ = ctx.saved_tensors
+    axes, keepdim, freedom, full, dtype = ctx.layout
+    if ctx._unpack_as_tensors:  # the centered input must carry the input's history
+        count = builtins.max(_count(x.shape, axes), 1)
+        centered = x - xp.sum(x, axis=axes, keepdims=True) * (1.0 / count)
+    grad = _expand_back(xp, grad, x.shape, axes, keepdim)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if full and freedom <= 0:
+            # 2 / 0 is infinite: NaN where x equals the mean (inf * 0), inf elsewhere.
+            factor = np.where(_array(centered) == 0, np.nan, np.inf).astype(dtype)
+            return xp.astype(grad * factor, dtype, copy=False)
+        scale = 2.0 / freedom if freedom else np.inf
+        return xp.astype(grad * centered * scale, dtype, copy=False)
+
+
+class Std(Var):
+    """The square root of Var; the gradient is 0 where the deviation is 0 (PyTorch), not NaN."""
+
+    finish = staticmethod(np.sqrt)
+
+    @staticmethod
+    def backward(ctx, grad, *_):
+        xp = ctx.xp
+        (_, _, out) = ctx.saved_tensors
+        is_zero = out == 0
+        grad_var = xp.where(is_zero, 0, grad / (xp.where(is_zero, 1, out) * 2))
+        return _var_backward(ctx, xp, grad_var), None, None, None, None
 
 
 class _Extreme(Op):
-    """max/min/amax/amin. Given ``indices`` (max/min with dim, computed once by the caller and
-    kept as kept-dim int64) the values are taken at them and the gradient goes there; without
-    (full reductions, amax/amin) it is split evenly among ties, as PyTorch does."""
+    """max/min/amax/amin and the full median. Given ``indices`` (max/min along a dim, computed
+    once by the caller as kept-dim int64) the values are taken at them and the gradient goes
+    there. Otherwise the gradient is shared by the elements equal to the result, as PyTorch
+    does: ``evenly`` (max(), min(), median() of all elements) shares a NaN result among the
+    NaNs; amax/amin give NaN gradients there (grad / 0 matches)."""
 
     reducer = None
     arg_reducer = None
+    differentiable_backward = True
 
     @classmethod
-    def forward(cls, ctx, x, axes, keepdim, indices):
+    def forward(cls, ctx, x, axes, keepdim, indices, evenly):
         ctx.shape = x.shape
+        ctx.dtype = x.dtype
         ctx.axes_keepdim = (axes, keepdim)
         if indices is not None:
             ctx.by_index = True
             if x.ndim == 0:
-                ctx.save_for_backward(None)
                 return x.copy()
-            out = np.take_along_axis(x, indices, axis=axes[0])
+            axis = axes[0]
+            out = np.take_along_axis(x, indices, axis=axis)
             if not keepdim:
-                out = out.reshape(indices.shape[:axes[0]] + indices.shape[axes[0] + 1:])
+                out = out.reshape(indices.shape[:axis] + indices.shape[axis + 1:])
             if ctx.needs_input_grad[0]:
                 ctx.save_for_backward(indices)
             return out
+        ctx.by_index = False
         out = np.asarray(cls.reducer(x, axis=axes, keepdims=keepdim))
         if ctx.needs_input_grad[0]:
             kept = out if keepdim or not axes else np.expand_dims(out, axes)
-            ctx.save_for_backward(x == kept)
-        ctx.by_index = False
+            if evenly and x.dtype.kind == "f" and np.isnan(out).any():
+                ctx.save_for_backward(np.isnan(x))
+            else:
+                ctx.save_for_backward(x == kept)
         return out
 
     @staticmethod
     def backward(ctx, grad, *_):
         axes, keepdim = ctx.axes_keepdim
-        (saved,) = ctx.saved_tensors
+        xp = ctx.xp
         if ctx.by_index:
-            if saved is None:  # 0-d input
-                return grad.reshape(ctx.shape).copy(), None, None, None
+            if not axes:  # 0-d input
+                return xp.reshape(grad, ctx.shape), None, None, None, None
+            (indices,) = ctx.saved_tensors
             axis = axes[0]
-            full = np.zeros(ctx.shape, dtype=grad.dtype)
-            grad_kept = grad if keepdim else np.expand_dims(grad, axis)
-            np.put_along_axis(full, saved, grad_kept, axis=axis)
-            return full, None, None, None
-        mask = saved
-        count = mask.sum(axis=axes, keepdims=True)
-        grad_kept = grad if keepdim or not axes else np.expand_dims(grad, axes)
-        return np.where(mask, grad_kept / count.astype(grad.dtype), 0).astype(grad.dtype), \
-            None, None, None
+            grad_kept = grad if keepdim else xp.expand_dims(grad, axis)
+            grid = list(np.indices(_array(indices).shape, sparse=True))
+            grid[axis] = _array(indices)
+            return embed(grad_kept, ctx.shape, tuple(grid)), None, None, None, None
+        mask = _array(ctx.saved_tensors[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weights = (mask / mask.sum(axis=axes, keepdims=True)).astype(ctx.dtype)
+        return _expand_back(xp, grad, ctx.shape, axes, keepdim) * weights, None, None, None, None
 
 
 class Max(_Extreme):
@@ -192,13 +327,63 @@ class Min(_Extreme):
     arg_reducer = staticmethod(np.argmin)
 
 
+def _lower_median(x, axis, keepdims):
+    """The lower median of all elements (NaN if any is NaN), PyTorch's median()."""
+    flat = x.reshape(-1)
+    if flat.size == 0:
+        return np.array(np.nan, dtype=x.dtype)
+    if x.dtype.kind == "f" and np.isnan(flat).any():
+        return np.array(np.nan, dtype=x.dtype)
+    return np.partition(flat, (flat.size - 1) // 2)[(flat.size - 1) // 2]
+
+
+def _lower_nanmedian(x, axis, keepdims):
+    """The lower median of the non-NaN elements (NaN when all are NaN)."""
+    flat = x.reshape(-1)
+    if x.dtype.kind == "f":
+        flat = flat[~np.isnan(flat)]
+    if flat.size == 0:
+        return np.array(np.nan, dtype=x.dtype)
+    return np.partition(flat, (flat.size - 1) // 2)[(flat.size - 1) // 2]
+
+
+class Median(_Extreme):
+    reducer = staticmethod(_lower_median)
+
+
+class NanMedian(_Extreme):
+    reducer = staticmethod(_lower_nanmedian)
+
+
+def _reversed(values, axis):
+    """``values`` flipped along ``axis`` (a view of an array; a recorded slice of a Tensor)."""
+    return values[(slice(None),) * axis + (slice(None, None, -1),)]
+
+
+def _products_of_others(xp, x, axis):
+    """For every position along ``axis``, the product of all the other elements, exact with
+    zeros (no division): exclusive products from the left times those from the right."""
+    size = x.shape[axis]
+    ones_shape = list(x.shape)
+    ones_shape[axis] = 1
+    ones = np.ones(ones_shape, dtype=_array(x).dtype)
+    before = (slice(None),) * axis
+    left = xp.concat([ones, x[before + (slice(0, size - 1),)]], axis=axis)
+    right = xp.concat([ones, _reversed(x, axis)[before + (slice(0, size - 1),)]], axis=axis)
+    return xp.cumulative_prod(left, axis=axis) * \
+        _reversed(xp.cumulative_prod(right, axis=axis), axis)
+
+
 class Prod(Op):
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axis, keepdim):
         ctx.shape = x.shape
         ctx.axis_keepdim = (axis, keepdim)
-        out_dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
-        out = np.asarray(np.prod(x, axis=axis, keepdims=keepdim, dtype=out_dtype))
+        out_dtype = np.dtype(np.int64 if x.dtype.kind in "biu" else x.dtype)
+        out = np.asarray(np.prod(x, axis=axis, keepdims=keepdim, dtype=_accumulator(out_dtype)))
+        out = out.astype(out_dtype, copy=False)
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(x)
         return out
@@ -207,69 +392,65 @@ class Prod(Op):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         axis, keepdim = ctx.axis_keepdim
-        axes = (axis,) if axis is not None else tuple(range(x.ndim))
+        xp = ctx.xp
+        if x.ndim == 0:
+            return grad, None, None
         if axis is None:
-            flat = x.reshape(-1)
-            grad_kept = grad.reshape((1,) * x.ndim) if x.ndim else grad
-            work = flat.reshape(1, -1)
-            reduce_axis = 1
+            grad_kept = xp.reshape(grad, (1,) * x.ndim)
         else:
-            work = np.moveaxis(x, axis, -1)
-            grad_kept = grad if keepdim else np.expand_dims(grad, axis)
-            reduce_axis = -1
-        # Product of all other elements without dividing (exact with zeros): exclusive
-        # cumulative products from the left and from the right.
-        ones_shape = list(work.shape)
-        ones_shape[reduce_axis] = 1
-        ones = np.ones(ones_shape, dtype=x.dtype)
-        left = np.cumprod(np.concatenate([ones, work[..., :-1]], axis=reduce_axis),
-                          axis=reduce_axis)
-        right = np.flip(np.cumprod(np.flip(np.concatenate([work[..., 1:], ones],
-                                                          axis=reduce_axis), reduce_axis),
-                                   axis=reduce_axis), reduce_axis)
-        others = left * right
+            grad_kept = grad if keepdim else xp.expand_dims(grad, axis)
+        if 0 in x.shape:  # nothing to differentiate
+            return xp.broadcast_to(grad_kept, x.shape), None, None
         if axis is None:
-            others = others.reshape(x.shape)
-        else:
-            others = np.moveaxis(others, -1, axis)
-        del axes
-        return np.broadcast_to(grad_kept, x.shape) * others, None, None
+            flat = xp.reshape(x, (-1,))
+            return grad_kept * xp.reshape(_products_of_others(xp, flat, 0), x.shape), None, None
+        return grad_kept * _products_of_others(xp, x, axis), None, None
 
 
 class LogSumExp(Op):
     """Its own op for stability: shifts by the max before exponentiating."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         if x.dtype.kind != "f":
             x = x.astype(get_default_dtype().numpy)
-        shift = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+        work = _widened(x)
+        shift = np.max(work, axis=axes, keepdims=True) if x.size else \
+            np.zeros((1,) * x.ndim, work.dtype)
         shift = np.where(np.isfinite(shift), shift, 0)
-        summed = np.sum(np.exp(x - shift), axis=axes, keepdims=True)
+        summed = np.sum(np.exp(work - shift), axis=axes, keepdims=True)
         with np.errstate(divide="ignore"):
-            out_kept = np.log(summed) + shift
-        ctx.save_for_backward(x, out_kept)
+            out = np.log(summed) + shift
+        if not keepdim:
+            out = np.squeeze(out, axis=axes)
+        out = np.asarray(out, dtype=x.dtype)
         ctx.axes_keepdim = (axes, keepdim)
-        out = out_kept if keepdim else np.squeeze(out_kept, axis=axes)
-        return np.asarray(out, dtype=x.dtype)
+        ctx.save_for_backward(x, out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, out_kept = ctx.saved_tensors
+        x, out = ctx.saved_tensors
         axes, keepdim = ctx.axes_keepdim
-        grad_kept = grad if keepdim else np.expand_dims(grad, axes)
-        return grad_kept * np.exp(x - out_kept), None, None
+        xp = ctx.xp
+        if not keepdim and axes:
+            grad = xp.expand_dims(grad, axes)
+            out = xp.expand_dims(out, axes)
+        with np.errstate(invalid="ignore"):  # -inf - -inf where a whole row is -inf, as PyTorch
+            return grad * xp.exp(x - out), None, None
 
 
 class Softmax(Op):
-    """bfloat16 is computed in float32 and rounded once, as PyTorch computes it."""
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, axis):
-        work = x.astype(accumulation_dtype(x.dtype), copy=False)
-        shifted = work - np.max(work, axis=axis, keepdims=True) if work.size else work
+        work = _widened(x)
+        shifted = work - np.max(work, axis=axis, keepdims=True) if x.size else work
         exp = np.exp(shifted)
-        out = (exp / np.sum(exp, axis=axis, keepdims=True)).astype(x.dtype, copy=False)
+        out = np.asarray(exp / np.sum(exp, axis=axis, keepdims=True), dtype=x.dtype)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -277,21 +458,21 @@ class Softmax(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        work_grad = grad.astype(accumulation_dtype(grad.dtype), copy=False)
-        work_out = out.astype(work_grad.dtype, copy=False)
-        inner = np.sum(work_grad * work_out, axis=ctx.axis, keepdims=True)
-        return (work_out * (work_grad - inner)).astype(grad.dtype, copy=False), None
+        inner = ctx.xp.sum(grad * out, axis=ctx.axis, keepdims=True)
+        return out * (grad - inner), None
 
 
 class LogSoftmax(Op):
     """Its own op for stability: x - max - log(sum(exp(x - max))); bfloat16 in float32."""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x, axis):
-        work = x.astype(accumulation_dtype(x.dtype), copy=False)
-        shifted = work - np.max(work, axis=axis, keepdims=True) if work.size else work
-        out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-        out = out.astype(x.dtype, copy=False)
+        work = _widened(x)
+        shifted = work - np.max(work, axis=axis, keepdims=True) if x.size else work
+        out = np.asarray(shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)),
+                         dtype=x.dtype)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -299,10 +480,227 @@ class LogSoftmax(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        work_grad = grad.astype(accumulation_dtype(grad.dtype), copy=False)
-        work_out = out.astype(work_grad.dtype, copy=False)
-        result = work_grad - np.exp(work_out) * np.sum(work_grad, axis=ctx.axis, keepdims=True)
-        return result.astype(grad.dtype, copy=False), None
+        xp = ctx.xp
+        return grad - xp.exp(out) * xp.sum(grad, axis=ctx.axis, keepdims=True), None
+
+
+# ---- cumulative ops ------------------------------------------------------------------------------
+def _running_dtype(dtype):
+    """PyTorch's CPU cumsum/cumprod accumulate float32 in float64 and float16 in float32."""
+    if dtype == np.float32:
+        return np.dtype(np.float64)
+    return _accumulator(dtype)
+
+
+def _reverse_cumsum(xp, values, axis, dtype):
+    """Sums from each position to the end along ``axis``, accumulated as cumsum does."""
+    running = xp.cumulative_sum(_reversed(values, axis), axis=axis, dtype=_running_dtype(dtype))
+    return xp.astype(_reversed(running, axis), dtype, copy=False)
+
+
+class _Cumulative(Op):
+    """cumsum and cumprod: integers accumulate in int64, floats as PyTorch does; a 0-d input
+    (``axis`` None) comes back as a copy."""
+
+    accumulate = None
+    saves_operands = False  # whether backward needs the input and the output
+    differentiable_backward = True
+
+    @classmethod
+    def forward(cls, ctx, x, axis):
+        ctx.axis = axis
+        out_dtype = np.dtype(np.int64 if x.dtype.kind in "biu" else x.dtype)
+        ctx.dtype = out_dtype
+        if axis is None:
+            return x.astype(out_dtype, copy=True)
+        out = cls.accumulate(x, axis=axis, dtype=_running_dtype(out_dtype))
+        out = out.astype(out_dtype, copy=False)
+        if cls.saves_operands and ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, out)
+        return out
+
+
+class CumSum(_Cumulative):
+    accumulate = staticmethod(np.cumsum)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.axis is None:
+            return grad, None
+        return _reverse_cumsum(ctx.xp, grad, ctx.axis, ctx.dtype), None
+
+
+class CumProd(_Cumulative):
+    """Cumulative products; the gradient is exact where the input has zeros (no division by
+    them), and stays differentiable there under create_graph."""
+
+    accumulate = staticmethod(np.cumprod)
+    saves_operands = True
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.axis is None:
+            return grad, None
+        x, out = ctx.saved_tensors
+        xp = ctx.xp
+        axis = ctx.axis
+        is_zero = _array(x) == 0
+        if not is_zero.any():
+            # dL/dx_i = sum_{j >= i} g_j out_j / x_i
+            return _reverse_cumsum(xp, grad * out, axis, ctx.dtype) / x, None
+        if ctx._unpack_as_tensors:
+            return _cumprod_backward_with_zeros(xp, grad, x, axis), None
+        return _cumprod_backward_first_zero(grad, x, out, axis, is_zero, ctx.dtype), None
+
+
+def _cumprod_backward_first_zero(grad, x, out, axis, is_zero, dtype):
+    """The first-order gradient with zeros, in O(n) on arrays: before a row's first zero it is
+    the division formula; at the first zero the running product before it times the weighted
+    products after it; after it zero."""
+    x = np.moveaxis(x, axis, -1)
+    out = np.moveaxis(out, axis, -1)
+    grad = np.moveaxis(grad, axis, -1)
+    is_zero = np.moveaxis(is_zero, axis, -1)
+    size = x.shape[-1]
+    has_zero = is_zero.any(axis=-1, keepdims=True)
+    first_zero = np.where(has_zero, np.argmax(is_zero, axis=-1)[..., None], size)
+    position = np.arange(size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        suffix = _reverse_cumsum(np, grad * out, x.ndim - 1, dtype)
+        result = np.where(position < first_zero, suffix / np.where(is_zero, 1, x), 0)
+    after_zero = np.where(position <= first_zero, 1, x)
+    partial = np.cumprod(after_zero, axis=-1, dtype=_running_dtype(dtype)).astype(dtype)
+    tail = np.where(position >= first_zero, grad * partial, 0).sum(axis=-1, keepdims=True)
+    previous = np.take_along_axis(out, np.clip(first_zero - 1, 0, size - 1), axis=-1)
+    previous = np.where(first_zero == 0, 1, previous)
+    result = np.where(position == first_zero, previous * tail, result)
+    return np.moveaxis(result.astype(dtype, copy=False), -1, axis)
+
+
+def _cumprod_backward_with_zeros(xp, grad, x, axis):
+    """The gradient with zeros as differentiable ops (O(n^2), only under create_graph, as
+    PyTorch): dL/dx_i = sum_{j >= i} g_j prod_{k <= j, k != i} x_k, from rows (a new axis at
+    ``axis``, the old one after it) in which x_i is replaced by 1."""
+    size = x.shape[axis]
+    trailing = (1,) * (x.ndim - axis - 1)
+    diagonal = np.eye(size, dtype=np.bool_).reshape((size, size) + trailing)  # [i, k]
+    upper = np.triu(np.ones((size, size), dtype=np.bool_)).reshape((size, size) + trailing)
+    rows = xp.where(diagonal, 1, xp.expand_dims(x, axis))
+    products = xp.cumulative_prod(rows, axis=axis + 1)  # [i, j]: prod_{k <= j, k != i} x_k
+    weighted = xp.where(upper, products * xp.expand_dims(grad, axis), 0)  # only j >= i
+    return xp.sum(weighted, axis=axis + 1)
+
+
+def _logcumsumexp(values, axis):
+    """Running log-sum-exp along ``axis`` of an array, or recorded for a Tensor."""
+    if isinstance(values, Tensor):
+        return LogCumSumExp.apply(values, axis)
+    return np.logaddexp.accumulate(values, axis=axis)
+
+
+class LogCumSumExp(Op):
+    """Its own op for stability: log-space accumulation forward, and a backward that splits the
+    gradient by sign so every exponential stays bounded (PyTorch's formula, with the lowest
+    finite number for log 0 so that second derivatives stay finite)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        ctx.dtype = x.dtype
+        if axis is None:
+            return x.copy()
+        work = _widened(x)
+        out = np.logaddexp.accumulate(work, axis=axis).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.axis is None:
+            return grad, None
+        x, out = ctx.saved_tensors
+        xp = ctx.xp
+        axis = ctx.axis
+        # In float64: the two signed parts cancel, which costs float32 a few digits.
+        x, out, grad = [xp.astype(value, np.float64, copy=False) for value in (x, out, grad)]
+        lowest = np.finfo(np.float64).min
+        nonzero = grad != 0
+        log_magnitude = xp.log(xp.where(nonzero, abs(grad), 1)) - out
+        positive = xp.where(grad > 0, log_magnitude, lowest)
+        negative = xp.where(grad < 0, log_magnitude, lowest)
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = (xp.exp(x + _reversed(_logcumsumexp(_reversed(positive, axis), axis), axis))
+                      - xp.exp(x + _reversed(_logcumsumexp(_reversed(negative, axis), axis),
+                                             axis)))
+        return xp.astype(result, ctx.dtype, copy=False), None
+
+
+class VectorNorm(Op):
+    """Its own op for the gradient at zero (0, as PyTorch, where sqrt(sum(x^2)) would give NaN);
+    the backward masks before dividing, so second derivatives stay finite."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x, ord, axes, keepdim):
+        ctx.ord = ord
+        ctx.axes_keepdim = (axes, keepdim)
+        work = _widened(x)
+        magnitude = np.abs(work)
+        if ord == 2:
+            out = np.sqrt(np.sum(magnitude * magnitude, axis=axes, keepdims=keepdim))
+        elif ord == 1:
+            out = np.sum(magnitude, axis=axes, keepdims=keepdim)
+        elif ord == np.inf:
+            out = np.max(magnitude, axis=axes, keepdims=keepdim, initial=0)
+        elif ord == -np.inf:
+            out = np.min(magnitude, axis=axes, keepdims=keepdim)
+        elif ord == 0:
+            out = np.sum(magnitude != 0, axis=axes, keepdims=keepdim)
+        else:
+            with np.errstate(divide="ignore"):
+                powered = np.sum(magnitude ** ord, axis=axes, keepdims=keepdim)
+                out = powered ** (1.0 / ord)
+        out = np.asarray(out, dtype=x.dtype)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        axes, keepdim = ctx.axes_keepdim
+        ord = ctx.ord
+        xp = ctx.xp
+        if ord == 0:  # piecewise constant
+            return np.zeros(_array(x).shape, _array(x).dtype), None, None, None
+        grad = _expand_back(xp, grad, x.shape, axes, keepdim)
+        norm = _expand_back(xp, out, x.shape, axes, keepdim)
+        if ord == 1:
+            return _times_sign(xp, grad, x), None, None, None
+        if ord in (np.inf, -np.inf):
+            # amax of |x|: shared by the elements that reach it (and NaNs, as PyTorch).
+            magnitude = np.abs(_array(x))
+            hits = (magnitude == _array(norm)) | np.isnan(magnitude)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                weights = (hits / hits.sum(axis=axes, keepdims=True)).astype(_array(x).dtype)
+            return _times_sign(xp, grad * weights, x), None, None, None
+        norm_is_zero = norm == 0
+        safe_norm = xp.where(norm_is_zero, 1, norm)
+        scale = xp.where(norm_is_zero, 0, grad / safe_norm ** (ord - 1))
+        if ord == 2:
+            return x * scale, None, None, None
+        # sign(x) |x|^(ord - 1), with |x| kept away from 0 where a negative power would blow up.
+        x_is_zero = x == 0
+        magnitude = xp.where(x_is_zero, 1, abs(x)) ** (ord - 1)
+        return _times_sign(xp, xp.where(x_is_zero, 0, magnitude) * scale, x), None, None, None
+
+
+def _times_sign(xp, values, x):
+    """``values * sign(x)`` (0 where x is 0 or NaN)."""
+    return xp.where(x > 0, values, xp.where(x < 0, -values, 0))
 
 
 # ---- functional API ------------------------------------------------------------------------------
@@ -320,39 +718,48 @@ class _ReturnTypes(tuple):
 
 def sum(input, dim=None, keepdim=False, dtype=None):
     axes = _axes(dim, input._data.ndim, "sum")
-    return Sum.apply(input, axes, keepdim, dtype)
+    return Sum.apply(input, axes, keepdim, _dtype_argument(dtype, "sum"))
 
 
 def mean(input, dim=None, keepdim=False, dtype=None):
     axes = _axes(dim, input._data.ndim, "mean")
-    return Mean.apply(input, axes, keepdim, dtype)
+    return Mean.apply(input, axes, keepdim, _dtype_argument(dtype, "mean"))
 
 
 def _correction(unbiased, correction, operation):
     if correction is not None and unbiased is not None:
         raise RuntimeError(f"{operation}: can't specify both unbiased and correction")
     if correction is not None:
+        if isinstance(correction, bool) or not isinstance(correction, (int, float, np.number)):
+            raise TypeError(f"{operation}(): argument 'correction' must be a number, not "
+                            f"{type(correction).__name__}")
         return correction
     if unbiased is None or unbiased is True:
         return 1
     if unbiased is False:
         return 0
-    raise TypeError(f"{operation}(): argument 'unbiased' must be bool")
+    raise TypeError(f"{operation}(): argument 'unbiased' must be bool, not "
+                    f"{type(unbiased).__name__}")
+
+
+def _variance(cls, input, dim, unbiased, keepdim, correction, operation):
+    if isinstance(dim, bool):  # var(x, False): the unbiased flag passed positionally
+        dim, unbiased = None, dim
+    axes = _axes(dim, input._data.ndim, operation)
+    full = dim is None or input._data.ndim == 0
+    return cls.apply(input, axes, _correction(unbiased, correction, operation), keepdim, full)
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    if isinstance(dim, bool):  # var(x, False): the unbiased flag passed positionally
-        dim, unbiased = None, dim
-    axes = _axes(dim, input._data.ndim, "var")
-    return Var.apply(input, axes, _correction(unbiased, correction, "var"), keepdim)
+    return _variance(Var, input, dim, unbiased, keepdim, correction, "var")
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return _variance(Std, input, dim, unbiased, keepdim, correction, "std")
 
 
 def _check_reducible(input, axes, dim_given, operation):
-    """max/min/amax/amin have no identity: refuse reducing over an empty dimension."""
+    """max/min/amax/amin/argmax have no identity: refuse reducing over an empty dimension."""
     shape = input._data.shape
     if input._data.size != 0:
         return
@@ -369,8 +776,8 @@ def _check_reducible(input, axes, dim_given, operation):
 def _extreme(cls, input, dim, keepdim, operation):
     if dim is None:
         _check_reducible(input, (), False, operation)
-        return cls.apply(input, _axes(None, input._data.ndim, operation), False, None)
-    if isinstance(dim, (tuple, list)):
+        return cls.apply(input, _axes(None, input._data.ndim, operation), False, None, True)
+    if not _is_int(dim):
         raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = _axes(dim, input._data.ndim, operation)
     _check_reducible(input, axes, True, operation)
@@ -379,7 +786,7 @@ def _extreme(cls, input, dim, keepdim, operation):
     else:
         kept = cls.arg_reducer(input._data, axis=axes[0], keepdims=True).astype(np.int64,
                                                                                 copy=False)
-    values = cls.apply(input, axes, keepdim, kept)
+    values = cls.apply(input, axes, keepdim, kept, False)
     indices = kept if keepdim or input._data.ndim == 0 else np.squeeze(kept, axis=axes[0])
     # A copy: the node may have saved ``kept``, and the caller may change the indices in place.
     return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
@@ -400,43 +807,41 @@ def min(input, dim=None, keepdim=False):
 def amax(input, dim=(), keepdim=False):
     axes = _axes(dim, input._data.ndim, "amax")
     _check_reducible(input, axes, dim not in ((), [], None), "amax")
-    return Max.apply(input, axes, keepdim, None)
+    return Max.apply(input, axes, keepdim, None, False)
 
 
 def amin(input, dim=(), keepdim=False):
     axes = _axes(dim, input._data.ndim, "amin")
     _check_reducible(input, axes, dim not in ((), [], None), "amin")
-    return Min.apply(input, axes, keepdim, None)
+    return Min.apply(input, axes, keepdim, None, False)
+
+
+def _arg_extreme(reducer, input, dim, keepdim, operation):
+    data = input._data
+    if dim is None:
+        if data.size == 0:  # IndexError here, where max() raises RuntimeError (PyTorch)
+            raise IndexError(f"{operation}(): Expected reduction dim to be specified for "
+                             f"input.numel() == 0.")
+        return Tensor._result(np.asarray(reducer(data), dtype=np.int64).reshape(
+            (1,) * data.ndim if keepdim else ()))
+    axis = _axis(dim, data.ndim, operation)
+    _check_reducible(input, () if axis is None else (axis,), True, operation)
+    return Tensor._result(np.asarray(reducer(data, axis=axis, keepdims=keepdim), dtype=np.int64))
 
 
 def argmax(input, dim=None, keepdim=False):
-    if dim is None:
-        return Tensor._result(np.asarray(np.argmax(input._data), dtype=np.int64).reshape(
-            (1,) * input._data.ndim if keepdim else ()))
-    axis = _axes(dim, input._data.ndim, "argmax")
-    axis = axis[0] if axis else None
-    return Tensor._result(np.asarray(np.argmax(input._data, axis=axis, keepdims=keepdim),
-                                   dtype=np.int64))
+    return _arg_extreme(np.argmax, input, dim, keepdim, "argmax")
 
 
 def argmin(input, dim=None, keepdim=False):
-    if dim is None:
-        return Tensor._result(np.asarray(np.argmin(input._data), dtype=np.int64).reshape(
-            (1,) * input._data.ndim if keepdim else ()))
-    axis = _axes(dim, input._data.ndim, "argmin")
-    axis = axis[0] if axis else None
-    return Tensor._result(np.asarray(np.argmin(input._data, axis=axis, keepdims=keepdim),
-                                   dtype=np.int64))
+    return _arg_extreme(np.argmin, input, dim, keepdim, "argmin")
 
 
 @autocast_op("prod")
 def prod(input, dim=None, keepdim=False, dtype=None):
-    if dtype is not None:
+    if _dtype_argument(dtype, "prod") is not None:
         input = input.to(dtype)
-    axis = None if dim is None else _axes(dim, input._data.ndim, "prod")
-    axis = axis[0] if axis else None
-    if dim is not None and input._data.ndim == 0:
-        axis = None
+    axis = None if dim is None else _axis(dim, input._data.ndim, "prod")
     return Prod.apply(input, axis, keepdim)
 
 
@@ -447,13 +852,12 @@ def logsumexp(input, dim, keepdim=False):
 def _softmax_axis(input, dim, dtype, operation):
     if dim is None:
         raise TypeError(f"{operation}() missing required argument 'dim'")
-    if dtype is not None:
+    if _dtype_argument(dtype, operation) is not None:
         input = input.to(dtype)
     elif not is_floating(input._data.dtype):
         raise NotImplementedError(f"\"{operation}_lastdim_kernel_impl\" not implemented for "
                                   f"'{scalar_type_name(input._data.dtype)}'")
-    axes = _axes(dim, input._data.ndim, operation)
-    return input, axes[0] if axes else None
+    return input, _axis(dim, input._data.ndim, operation)
 
 
 def softmax(input, dim=None, dtype=None):
@@ -482,28 +886,84 @@ def count_nonzero(input, dim=None):
 
 
 def cumsum(input, dim, dtype=None):
-    return CumSum.apply(input if dtype is None else input.to(dtype),
-                        _axes(dim, input._data.ndim, "cumsum")[0] if input._data.ndim else None)
+    if _dtype_argument(dtype, "cumsum") is not None:
+        input = input.to(dtype)
+    return CumSum.apply(input, _axis(dim, input._data.ndim, "cumsum"))
 
 
-class CumSum(Op):
-    @staticmethod
-    def forward(ctx, x, axis):
-        ctx.axis = axis
-        out_dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
-        if axis is None:
-            return x.astype(out_dtype, copy=True)
-        return np.cumsum(x, axis=axis, dtype=out_dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        if ctx.axis is None:
-            return grad, None
-        flipped = np.flip(grad, ctx.axis)
-        return np.flip(np.cumsum(flipped, axis=ctx.axis), ctx.axis), None
+def cumprod(input, dim, dtype=None):
+    if _dtype_argument(dtype, "cumprod") is not None:
+        input = input.to(dtype)
+    return CumProd.apply(input, _axis(dim, input._data.ndim, "cumprod"))
 
 
-# ---- sorting, order statistics, norms ------------------------------------------------------------
+def logcumsumexp(input, dim):
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for '
+                                  f"'{scalar_type_name(input._data.dtype)}'")
+    return LogCumSumExp.apply(input, _axis(dim, input._data.ndim, "logcumsumexp"))
+
+
+def nansum(input, dim=None, keepdim=False, dtype=None):
+    """Sum treating NaN as zero (their gradient is zero)."""
+    if input._data.dtype.kind != "f":
+        return sum(input, dim, keepdim, dtype)
+    return sum(where(Tensor._wrap(np.isnan(input._data)), 0, input), dim, keepdim, dtype)
+
+
+def nanmean(input, dim=None, keepdim=False, dtype=None):
+    """Mean over the non-NaN elements."""
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got "
+                           f"{input.dtype}")
+    axes = _axes(dim, input._data.ndim, "nanmean")
+    count = np.sum(~np.isnan(input._data), axis=axes, keepdims=keepdim)
+    total = nansum(input, dim, keepdim, dtype)
+    return total / Tensor._wrap(np.asarray(count, dtype=total._data.dtype))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def vector_norm(input, ord=2, dim=None, keepdim=False, dtype=None):
+    """The ``ord``-norm of the elements over ``dim`` (all elements when None)."""
+    if _dtype_argument(dtype, "linalg.vector_norm") is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {scalar_type_name(input._data.dtype)}")
+    if isinstance(ord, str) or isinstance(ord, bool) or \
+            not isinstance(ord, (int, float, np.number)):
+        raise RuntimeError(f"linalg.vector_norm: got an invalid ord {ord!r} (a number expected)")
+    axes = _axes(dim, input._data.ndim, "linalg.vector_norm")
+    if ord in (np.inf, -np.inf) or ord < 0:
+        _check_reducible(input, axes, dim is not None, "linalg.vector_norm")
+    return VectorNorm.apply(input, float(ord), axes, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm: 'fro' (and None) is the 2-norm of the selected elements; numbers as
+    vector_norm. The nuclear norm is not implemented."""
+    if p is None or p == "fro":
+        p = 2
+    elif p == "nuc":
+        if input._data.ndim < 2:
+            raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
+                               f"dimensions (norm with p='nuc' got {input._data.ndim}).")
+        raise NotImplementedError("norm: p='nuc' (the nuclear norm) is not implemented in ember")
+    elif isinstance(p, str):
+        raise RuntimeError(f"norm: p={p!r} is not a valid norm (a number, 'fro' or 'nuc')")
+    return vector_norm(input, p, dim, keepdim, dtype)
+
+
+# ---- sorting, order statistics -------------------------------------------------------------------
 def _sort_indices(data, axis, descending):
     """Stable sort indices along ``axis`` (NaN largest); descending keeps equal values in order."""
     if not descending:
@@ -538,9 +998,9 @@ def _scalar_selection(input):
 
 def sort(input, dim=-1, descending=False, *, stable=False):
     """Sorted values and their indices along ``dim`` (always stable; NaN sorts as largest)."""
-    if input._data.ndim == 0:
+    axis = _axis(dim, input._data.ndim, "sort")
+    if axis is None:
         return _scalar_selection(input)
-    axis = _axes(dim, input._data.ndim, "sort")[0]
     indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
     return _ReturnTypes((_take_sorted(input, axis, indices), Tensor._result(indices)))
 
@@ -549,13 +1009,21 @@ def argsort(input, dim=-1, descending=False, *, stable=False):
     return sort(input, dim, descending)[1]
 
 
+def _check_k(k, operation):
+    if not _is_int(k):
+        raise TypeError(f"{operation}(): argument 'k' must be int, not {type(k).__name__}")
+
+
 def topk(input, k, dim=-1, largest=True, sorted=True):
-    """The ``k`` largest (or smallest) values along ``dim`` and their indices."""
+    """The ``k`` largest (or smallest) values along ``dim`` and their indices (equal values in
+    index order; PyTorch leaves their order unspecified)."""
+    _check_k(k, "topk")
     ndim = input._data.ndim
-    axis = _axes(dim, ndim, "topk")[0] if ndim else 0
+    axis = _axis(dim, ndim, "topk")
     size = input._data.shape[axis] if ndim else 1
     if not 0 <= k <= size:
-        raise RuntimeError("selected index k out of range")
+        raise RuntimeError(f"topk(): selected index k out of range (k = {k} for a dimension of "
+                           f"size {size})")
     if ndim == 0:
         return sort(input)
     indices = _sort_indices(input._data, axis, largest).astype(np.int64, copy=False)
@@ -564,19 +1032,14 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 
 
 def median(input, dim=None, keepdim=False):
-    """The lower median (PyTorch's: no averaging of the middle pair); NaN if any is NaN."""
+    """The lower median (PyTorch's: no averaging of the middle pair); NaN if any is NaN. Over
+    all elements the gradient is shared by the elements equal to the median, as PyTorch does;
+    along a dim it goes to the returned index."""
     data = input._data
     if dim is None:
-        flat = data.reshape(-1)
-        if flat.size == 0:
-            return Tensor._result(np.array(np.nan, dtype=data.dtype))
-        order = np.argsort(flat, kind="stable")
-        position = order[(flat.size - 1) // 2]
-        if data.dtype.kind == "f" and np.isnan(flat).any():
-            position = np.argmax(np.isnan(flat))
-        return input.reshape(-1)[int(position)].clone()  # a new tensor, not a view
-    axis = _axes(dim, data.ndim, "median")[0] if data.ndim else 0
-    if data.ndim == 0:
+        return Median.apply(input, tuple(range(data.ndim)), False, None, True)
+    axis = _axis(dim, data.ndim, "median")
+    if axis is None:
         return _scalar_selection(input)
     _check_reducible(input, (axis,), True, "median")
     order = _sort_indices(data, axis, False)
@@ -589,195 +1052,133 @@ def median(input, dim=None, keepdim=False):
     return _selected(input, axis, kept, keepdim)
 
 
-class CumProd(Op):
-    @staticmethod
-    def forward(ctx, x, axis):
-        ctx.axis = axis
-        out_dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
-        if axis is None:
-            return x.astype(out_dtype, copy=True)
-        out = np.cumprod(x, axis=axis, dtype=out_dtype)
-        if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(x, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        if ctx.axis is None:
-            return grad, None
-        x, out = ctx.saved_tensors
-        axis = ctx.axis
-        x = np.moveaxis(x, axis, -1)
-        out = np.moveaxis(out, axis, -1)
-        grad = np.moveaxis(grad, axis, -1)
-        size = x.shape[-1]
-        is_zero = x == 0
-        has_zero = is_zero.any(axis=-1, keepdims=True)
-        first_zero = np.where(has_zero, np.argmax(is_zero, axis=-1)[..., None], size)
-        position = np.arange(size)
-        # Before the first zero x_i != 0: dL/dx_i = sum_{j >= i} g_j out_j / x_i.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            suffix = np.flip(np.cumsum(np.flip(grad * out, -1), axis=-1), -1)
-            result = np.where(position < first_zero, suffix / np.where(is_zero, 1, x), 0)
-        # At the first zero z: out_{z-1} * sum_{j >= z} g_j prod_{z < k <= j} x_k; after it 0.
-        if has_zero.any():
-            after_zero = np.where(position <= first_zero, 1, x)
-            partial = np.cumprod(after_zero, axis=-1)
-            tail = np.where(position >= first_zero, grad * partial, 0).sum(axis=-1, keepdims=True)
-            previous = np.take_along_axis(out, np.clip(first_zero - 1, 0, size - 1), axis=-1)
-            previous = np.where(first_zero == 0, 1, previous)
-            result = np.where(position == first_zero, previous * tail, result)
-        return np.moveaxis(result.astype(grad.dtype, copy=False), -1, axis), None
-
-
-def cumprod(input, dim, dtype=None):
-    return CumProd.apply(input if dtype is None else input.to(dtype),
-                         _axes(dim, input._data.ndim, "cumprod")[0] if input._data.ndim else None)
-
-
-def nansum(input, dim=None, keepdim=False, dtype=None):
-    """Sum treating NaN as zero (their gradient is zero)."""
-    if input._data.dtype.kind != "f":
-        return sum(input, dim, keepdim, dtype)
-    zero = Tensor._wrap(np.zeros((), dtype=input._data.dtype))
-    return sum(where(Tensor._wrap(np.isnan(input._data)), zero, input), dim, keepdim, dtype)
-
-
-class VectorNorm(Op):
-    """Its own op for the gradient at zero (0, as PyTorch, where sqrt(sum(x^2)) would give NaN)."""
-
-    @staticmethod
-    def forward(ctx, x, ord, axes, keepdim):
-        ctx.ord = ord
-        ctx.axes_keepdim = (axes, keepdim)
-        magnitude = np.abs(x)
-        if ord == 2:
-            out = np.sqrt(np.sum(magnitude * magnitude, axis=axes, keepdims=keepdim))
-        elif ord == 1:
-            out = np.sum(magnitude, axis=axes, keepdims=keepdim)
-        elif ord == np.inf:
-            out = np.max(magnitude, axis=axes, keepdims=keepdim, initial=0)
-        elif ord == -np.inf:
-            out = np.min(magnitude, axis=axes, keepdims=keepdim)
-        elif ord == 0:
-            out = np.sum(magnitude != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
-        else:
-            with np.errstate(divide="ignore"):
-                powered = np.sum(magnitude ** ord, axis=axes, keepdims=keepdim)
-                out = powered ** (1.0 / ord)
-        out = np.asarray(out, dtype=x.dtype)
-        if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(x, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, out = ctx.saved_tensors
-        axes, keepdim = ctx.axes_keepdim
-        ord = ctx.ord
-        grad = _expand_back(np, grad, x.shape, axes, keepdim)
-        norm = _expand_back(np, out, x.shape, axes, keepdim)
-        magnitude = np.abs(x)
-        if ord == 0:
-            return np.zeros_like(x), None, None, None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if ord == 2:
-                result = np.where(norm == 0, 0, grad * x / norm)
-            elif ord == 1:
-                result = grad * np.sign(x)
-            elif ord in (np.inf, -np.inf):
-                hits = magnitude == norm
-                count = np.sum(hits, axis=axes, keepdims=True)
-                result = np.where(hits, grad * np.sign(x) / count, 0)
-            else:
-                scale = x * magnitude ** (ord - 2) / norm ** (ord - 1)
-                result = np.where(norm == 0, 0, grad * scale)
-        return result.astype(x.dtype, copy=False), None, None, None
-
-
-def vector_norm(input, ord=2, dim=None, keepdim=False, dtype=None):
-    """The ``ord``-norm of the elements over ``dim`` (all elements when None)."""
-    if dtype is not None:
-        input = input.to(dtype)
-    if input._data.dtype.kind != "f":
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
-                           f"input. Got {input.dtype}")
-    if isinstance(ord, str):
-        raise RuntimeError(f"linalg.vector_norm: got an invalid ord '{ord}' (a number expected)")
-    axes = _axes(dim, input._data.ndim, "linalg.vector_norm")
-    if ord in (np.inf, -np.inf) or ord < 0:
-        _check_reducible(input, axes, dim is not None, "linalg.vector_norm")
-    return VectorNorm.apply(input, float(ord), axes, keepdim)
-
-
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """torch.norm: 'fro' (and None) is the 2-norm of the selected elements; numbers as
-    vector_norm. The nuclear norm is not implemented."""
-    if p is None or p == "fro":
-        p = 2
-    elif isinstance(p, str):
-        raise NotImplementedError(f"norm: p='{p}' is not implemented in ember")
-    return vector_norm(input, p, dim, keepdim, dtype)
-
-
-def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    """The distinct values (always sorted), optionally the inverse map and the counts."""
+def nanmedian(input, dim=None, keepdim=False):
+    """The lower median of the non-NaN values (NaN only when all are NaN)."""
     data = input._data
-    if dim is not None:
-        dim = _axes(dim, data.ndim, "unique")[0]
-    values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim)
-    results = [Tensor._result(values)]
-    if return_inverse:
-        shape = data.shape if dim is None else (data.shape[dim],)
-        results.append(Tensor._result(inverse.reshape(shape).astype(np.int64)))
-    if return_counts:
-        results.append(Tensor._result(counts.astype(np.int64)))
-    return results[0] if len(results) == 1 else tuple(results)
+    if data.dtype.kind != "f" or not np.isnan(data).any():
+        return median(input, dim, keepdim)
+    if dim is None:
+        return NanMedian.apply(input, tuple(range(data.ndim)), False, None, True)
+    axis = _axis(dim, data.ndim, "nanmedian")
+    order = _sort_indices(data, axis, False)  # NaN sorts last
+    counts = np.sum(~np.isnan(data), axis=axis, keepdims=True)
+    middle = np.maximum(counts - 1, 0) // 2
+    kept = np.take_along_axis(order, middle, axis=axis).astype(np.int64)
+    return _selected(input, axis, kept, keepdim)
 
 
-class _MinMax(tuple):
-    """(min, max) with attribute access, like torch.return_types.aminmax."""
-
-    @property
-    def min(self):
-        return self[0]
-
-    @property
-    def max(self):
-        return self[1]
+def _greater_or_nan(a, b):
+    """PyTorch's selection order: NaN above every number."""
+    return (a != a and b == b) or a > b
 
 
-def aminmax(input, *, dim=None, keepdim=False):
-    axes = () if dim is None else dim
-    return _MinMax((amin(input, axes, keepdim), amax(input, axes, keepdim)))
+def _quickselect_index(values, k):
+    """The index PyTorch's CPU quickselect (median-of-three pivot, Hoare partition) leaves at
+    position ``k`` of ``values``: which of several equal k-th values kthvalue returns."""
+    values = list(values)
+    positions = list(range(len(values)))
+
+    def swap(first, second):
+        values[first], values[second] = values[second], values[first]
+        positions[first], positions[second] = positions[second], positions[first]
+
+    low, high = 0, len(values) - 1
+    while high > low:
+        if high == low + 1:
+            if _greater_or_nan(values[low], values[high]):
+                swap(low, high)
+            break
+        swap(low + (high - low) // 2, low + 1)
+        if _greater_or_nan(values[low + 1], values[high]):
+            swap(low + 1, high)
+        if _greater_or_nan(values[low], values[high]):
+            swap(low, high)
+        if _greater_or_nan(values[low + 1], values[low]):
+            swap(low + 1, low)
+        pivot = values[low]
+        left, right = low + 1, high
+        while True:
+            left += 1
+            while _greater_or_nan(pivot, values[left]):
+                left += 1
+            right -= 1
+            while _greater_or_nan(values[right], pivot):
+                right -= 1
+            if right < left:
+                break
+            swap(left, right)
+        swap(low, right)
+        if right <= k:
+            low = left
+        if right >= k:
+            high = right - 1
+    return positions[k]
 
 
-def nanmean(input, dim=None, keepdim=False, dtype=None):
-    """Mean over the non-NaN elements."""
-    if input._data.dtype.kind != "f":
-        raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got "
-                           f"{input.dtype}")
-    axes = _axes(dim, input._data.ndim, "nanmean")
-    count = np.sum(~np.isnan(input._data), axis=axes, keepdims=keepdim)
-    total = nansum(input, dim, keepdim, dtype)
-    return total / Tensor._wrap(np.asarray(count, dtype=total._data.dtype))
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The ``k``-th smallest value along ``dim`` and its index; among equal values the one
+    PyTorch's selection returns."""
+    _check_k(k, "kthvalue")
+    data = input._data
+    axis = _axis(dim, data.ndim, "kthvalue")
+    size = data.shape[axis] if data.ndim else 1
+    if size == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {axis} to have non-zero size.")
+    if not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis} "
+                           f"(k = {k}, size {size})")
+    if data.ndim == 0:
+        return _scalar_selection(input)
+    kept = np.take(_sort_indices(data, axis, False), [k - 1], axis=axis).astype(np.int64)
+    rows = np.moveaxis(data, axis, -1).reshape(-1, size)
+    chosen = np.moveaxis(kept, axis, -1).reshape(-1)
+    kth = rows[np.arange(rows.shape[0]), chosen][:, None]
+    equal = rows == kth
+    if data.dtype.kind == "f":
+        equal |= np.isnan(rows) & np.isnan(kth)
+    for row in np.flatnonzero(equal.sum(axis=1) > 1):  # ties: follow PyTorch's quickselect
+        chosen[row] = _quickselect_index(rows[row].tolist(), k - 1)
+    kept = np.moveaxis(chosen.reshape(np.moveaxis(kept, axis, -1).shape), -1, axis)
+    return _selected(input, axis, np.ascontiguousarray(kept), keepdim)
 
 
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return (var(input, dim, unbiased, keepdim, correction=correction),
-            mean(input, dim, keepdim))
+def mode(input, dim=-1, keepdim=False):
+    """The most frequent value along ``dim`` (the smallest among equally frequent ones) and the
+    index of its last occurrence."""
+    data = input._data
+    axis = _axis(dim, data.ndim, "mode")
+    if axis is None:
+        return _scalar_selection(input)
+    size = data.shape[axis]
+    if size == 0:
+        raise IndexError(f"mode(): Expected reduction dim {axis} to have non-zero size.")
+    order = np.moveaxis(_sort_indices(data, axis, False), axis, -1)
+    ordered = np.take_along_axis(np.moveaxis(data, axis, -1), order, axis=-1)
+    positions = np.arange(size)
+    same_as_previous = np.concatenate(
+        [np.zeros(ordered.shape[:-1] + (1,), np.bool_), ordered[..., 1:] == ordered[..., :-1]], -1)
+    same_as_next = np.concatenate(
+        [same_as_previous[..., 1:], np.zeros(ordered.shape[:-1] + (1,), np.bool_)], -1)
+    # Each sorted position's run of equal values: where it starts and ends.
+    starts = np.maximum.accumulate(np.where(same_as_previous, 0, positions), axis=-1)
+    ends = np.flip(np.minimum.accumulate(np.flip(np.where(same_as_next, size, positions), -1),
+                                         axis=-1), -1)
+    best = np.argmax(ends - starts, axis=-1)[..., None]  # first (smallest) longest run
+    last = np.take_along_axis(ends, best, axis=-1)
+    # A stable sort keeps equal values in input order: the run's end is the last occurrence.
+    kept = np.moveaxis(np.take_along_axis(order, last, axis=-1), -1, axis).astype(np.int64)
+    return _selected(input, axis, kept, keepdim)
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return (std(input, dim, unbiased, keepdim, correction=correction),
-            mean(input, dim, keepdim))
+def msort(input):
+    return sort(input, 0)[0]
 
 
 def _cumulative_extreme(input, dim, accumulate, operation):
     data = input._data
-    if data.ndim == 0:
+    axis = _axis(dim, data.ndim, operation)
+    if axis is None:
         return _scalar_selection(input)
-    axis = _axes(dim, data.ndim, operation)[0]
     running = accumulate(data, axis=axis)
     shape = [1] * data.ndim
     shape[axis] = data.shape[axis]
@@ -799,41 +1200,31 @@ def cummin(input, dim):
     return _cumulative_extreme(input, dim, np.minimum.accumulate, "cummin")
 
 
-def kthvalue(input, k, dim=-1, keepdim=False):
-    """The ``k``-th smallest value along ``dim`` and its index."""
-    data = input._data
-    axis = _axes(dim, data.ndim, "kthvalue")[0] if data.ndim else 0
-    size = data.shape[axis] if data.ndim else 1
-    if not 1 <= k <= size:
-        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
-    if data.ndim == 0:
-        return _scalar_selection(input)
-    kept = np.take(_sort_indices(data, axis, False), [k - 1], axis=axis).astype(np.int64)
-    return _selected(input, axis, kept, keepdim)
-
-
-def msort(input):
-    return sort(input, 0)[0]
-
-
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The ``q``-quantiles along ``dim`` (of all elements when None), interpolating between the
     two nearest ranks (differentiable through the selected values)."""
     if interpolation not in ("linear", "lower", "higher", "nearest", "midpoint"):
         raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
                            f"midpoint or nearest, but got {interpolation}")
-    if input._data.dtype.kind != "f":
-        raise RuntimeError("quantile() input tensor must be either float or double dtype")
+    if input._data.dtype not in (np.float32, np.float64):
+        raise RuntimeError(f"quantile() input tensor must be either float or double dtype, got "
+                           f"{scalar_type_name(input._data.dtype)}")
+    if input._data.size == 0:
+        raise RuntimeError("quantile() input tensor must be non-empty")
     scalar_q = not isinstance(q, Tensor)
+    if not scalar_q and q._data.dtype != input._data.dtype:
+        raise RuntimeError(f"quantile() q tensor must be same dtype as the input tensor, got "
+                           f"{scalar_type_name(q._data.dtype)} and "
+                           f"{scalar_type_name(input._data.dtype)}")
     levels = np.atleast_1d(np.asarray(q._data if isinstance(q, Tensor) else q, np.float64))
     if levels.ndim > 1:
         raise RuntimeError("quantile() q must be a scalar or 1D tensor")
     if ((levels < 0) | (levels > 1)).any():
         raise RuntimeError("quantile() q values must be in the range [0, 1]")
     source = input.reshape(-1) if dim is None else input
-    axis = 0 if dim is None else _axes(dim, input._data.ndim, "quantile")[0]
+    axis = 0 if dim is None else _axis(dim, input._data.ndim, "quantile") or 0
     ordered = sort(source, axis)[0]
-    size = ordered._data.shape[axis]
+    size = ordered._data.shape[axis] if ordered._data.ndim else 1
     ranks = levels * (size - 1)
     below = np.floor(ranks).astype(np.int64)
     above = np.ceil(ranks).astype(np.int64)
@@ -862,97 +1253,43 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     return stack(results, 0)
 
 
-def _reverse_logcumsumexp(values, axis):
-    return np.flip(np.logaddexp.accumulate(np.flip(values, axis), axis=axis), axis)
-
-
-class LogCumSumExp(Op):
-    """Its own op for stability: log-space accumulation forward, and a backward that splits the
-    gradient by sign so every exponential stays bounded."""
-
-    @staticmethod
-    def forward(ctx, x, axis):
-        ctx.axis = axis
-        if axis is None:
-            return x.copy()
-        out = np.logaddexp.accumulate(x, axis=axis)
-        ctx.save_for_backward(x, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        if ctx.axis is None:
-            return grad, None
-        x, out = ctx.saved_tensors
-        dtype = grad.dtype
-        # In float64: the two signed parts cancel, which costs float32 a few digits.
-        x, out, grad = x.astype(np.float64), out.astype(np.float64), grad.astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            positive = np.where(grad > 0, np.log(np.abs(grad)), -np.inf) - out
-            negative = np.where(grad < 0, np.log(np.abs(grad)), -np.inf) - out
-            result = (np.exp(x + _reverse_logcumsumexp(positive, ctx.axis))
-                      - np.exp(x + _reverse_logcumsumexp(negative, ctx.axis)))
-        return result.astype(dtype, copy=False), None
-
-
-def logcumsumexp(input, dim):
-    if input._data.dtype.kind != "f":
-        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for {input.dtype}')
-    return LogCumSumExp.apply(input, _axes(dim, input._data.ndim, "logcumsumexp")[0]
-                              if input._data.ndim else None)
-
-
-def nanmedian(input, dim=None, keepdim=False):
-    """The lower median of the non-NaN values (NaN only when all are NaN)."""
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values (always sorted), optionally the inverse map and the counts."""
     data = input._data
-    if data.dtype.kind != "f" or not np.isnan(data).any():
-        return median(input, dim, keepdim)
-    if dim is None:
-        flat = data.reshape(-1)
-        valid = np.flatnonzero(~np.isnan(flat))
-        if valid.size == 0:
-            return input.reshape(-1)[0].clone()
-        order = valid[np.argsort(flat[valid], kind="stable")]
-        return input.reshape(-1)[int(order[(valid.size - 1) // 2])].clone()
-    axis = _axes(dim, data.ndim, "nanmedian")[0]
-    order = _sort_indices(data, axis, False)  # NaN sorts last
-    counts = np.sum(~np.isnan(data), axis=axis, keepdims=True)
-    middle = np.maximum(counts - 1, 0) // 2
-    kept = np.take_along_axis(order, middle, axis=axis).astype(np.int64)
-    return _selected(input, axis, kept, keepdim)
+    if dim is not None:
+        dim = _axis(dim, data.ndim, "unique")
+    values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim)
+    results = [Tensor._result(values)]
+    if return_inverse:
+        shape = data.shape if dim is None else (data.shape[dim],)
+        results.append(Tensor._result(inverse.reshape(shape).astype(np.int64)))
+    if return_counts:
+        results.append(Tensor._result(counts.astype(np.int64)))
+    return results[0] if len(results) == 1 else tuple(results)
 
 
-def mode(input, dim=-1, keepdim=False):
-    """The most frequent value along ``dim`` (the smallest among equally frequent ones) and the
-    index of its last occurrence."""
-    data = input._data
-    if data.ndim == 0:
-        return _scalar_selection(input)
-    axis = _axes(dim, data.ndim, "mode")[0]
-    size = data.shape[axis]
-    if size == 0:
-        raise IndexError(f"mode(): Expected reduction dim {axis} to have non-zero size.")
-    order = np.moveaxis(_sort_indices(data, axis, False), axis, -1)
-    ordered = np.take_along_axis(np.moveaxis(data, axis, -1), order, axis=-1)
-    positions = np.arange(size)
-    same_as_previous = np.concatenate(
-        [np.zeros(ordered.shape[:-1] + (1,), np.bool_), ordered[..., 1:] == ordered[..., :-1]], -1)
-    same_as_next = np.concatenate(
-        [same_as_previous[..., 1:], np.zeros(ordered.shape[:-1] + (1,), np.bool_)], -1)
-    # Each sorted position's run of equal values: where it starts and ends.
-    starts = np.maximum.accumulate(np.where(same_as_previous, 0, positions), axis=-1)
-    ends = np.flip(np.minimum.accumulate(np.flip(np.where(same_as_next, size, positions), -1),
-                                         axis=-1), -1)
-    best = np.argmax(ends - starts, axis=-1)[..., None]  # first (smallest) longest run
-    last = np.take_along_axis(ends, best, axis=-1)
-    # A stable sort keeps equal values in input order: the run's end is the last occurrence.
-    kept = np.moveaxis(np.take_along_axis(order, last, axis=-1), -1, axis).astype(np.int64)
-    return _selected(input, axis, kept, keepdim)
+class _MinMax(tuple):
+    """(min, max) with attribute access, like torch.return_types.aminmax."""
+
+    @property
+    def min(self):
+        return self[0]
+
+    @property
+    def max(self):
+        return self[1]
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    axes = () if dim is None else dim
+    return _MinMax((amin(input, axes, keepdim), amax(input, axes, keepdim)))
+
+
 
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """The trapezoid rule along ``dim``, with sample points ``x`` or a constant spacing ``dx``."""
-    axis = _axes(dim, y._data.ndim, "trapezoid")[0]
+    axis = _axis(dim, y._data.ndim, "trapezoid")
     length = y._data.shape[axis]
     if length == 0:
         return sum(y, axis)
@@ -998,6 +1335,8 @@ def histc(input, bins=100, min=0, max=0):
     data = input._data
     if data.dtype.kind != "f":
         raise NotImplementedError(f'"histogram_cpu" not implemented for {input.dtype}')
+    if not _is_int(bins) or bins <= 0:
+        raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins}")
     low, high = float(min), float(max)
     if low == high and data.size:
         low, high = float(data.min()), float(data.max())
@@ -1028,7 +1367,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """Running trapezoid-rule integrals along ``dim`` (one fewer element than ``y``)."""
-    axis = _axes(dim, y._data.ndim, "cumulative_trapezoid")[0]
+    axis = _axis(dim, y._data.ndim, "cumulative_trapezoid")
     length = y._data.shape[axis]
     pairs = builtins.max(length - 1, 0)
     pair_sums = narrow(y, axis, 1, pairs) + narrow(y, axis, 0, pairs)

@@ -14,7 +14,8 @@ A test module lists its family's tables, and its test class picks the checks the
   in float32 and float64; ``HalfChecks`` runs the case in float16 against torch (values, dtypes
   and gradients within float16's precision).
 * ``BAD_INPUTS``: ``name -> fn(fw)`` that must raise; ``BadInputChecks`` checks that ember raises
-  the exception type torch raises.
+  the exception type torch raises, and for the names in ``MESSAGES`` that both messages contain
+  torch's text given there.
 * ``VALUES``: ``name -> fn(fw)`` whose results (tensors or plain values) must equal torch's in
   value and dtype: mixed-type promotion, integer inputs, edge values; ``ValueChecks`` checks it.
 
@@ -93,14 +94,14 @@ class Case:
     ``domain`` is one name or one per input. ``numpy`` is a NumPy reference of the forward,
     ``grad`` whether gradients are compared at all, ``check_grad`` the float64 gradcheck,
     ``torch_grad`` the comparison of gradients with torch's, ``float32_out`` whether floating
-    outputs must be float32, ``check_gradgrad`` the float64 gradgradcheck. ``torch_gradgrad``
-    compares second derivatives with torch's (default: as the first) in the dtypes
-    ``torch_gradgrad_dtypes``; ``half`` runs the float16 comparison with torch, within
-    ``half_tolerance`` (rtol, atol)."""
+    outputs must be float32. ``check_gradgrad`` and ``torch_gradgrad`` are the same two checks
+    for second derivatives (default: as for the first), ``torch_gradgrad_dtypes`` the dtypes in
+    which they are compared with torch's, ``half`` the float16 comparison with torch,
+    ``half_tolerance`` its (rtol, atol)."""
 
     def __init__(self, name, fn, shapes, domain="real", numpy=None, grad=True, check_grad=True,
                  torch_grad=True, float32_out=True, atol=1e-6, rtol=1e-5, grad_atol=1e-5,
-                 grad_rtol=1e-5, check_gradgrad=True, torch_gradgrad=None,
+                 grad_rtol=1e-5, check_gradgrad=None, torch_gradgrad=None,
                  torch_gradgrad_dtypes=("float32", "float64"), half=True,
                  half_tolerance=(4e-3, 1e-3)):
         self.name = name
@@ -110,13 +111,13 @@ class Case:
         self.numpy = numpy
         self.grad = grad
         self.check_grad = check_grad and grad
-        self.check_gradgrad = check_gradgrad and self.check_grad
         self.torch_grad = torch_grad and grad
         self.float32_out = float32_out
         self.atol = atol
         self.rtol = rtol
         self.grad_atol = grad_atol
         self.grad_rtol = grad_rtol
+        self.check_gradgrad = self.check_grad if check_gradgrad is None else check_gradgrad
         self.torch_gradgrad = self.torch_grad if torch_gradgrad is None else torch_gradgrad
         self.torch_gradgrad_dtypes = torch_gradgrad_dtypes
         self.half = half
@@ -357,8 +358,7 @@ class HalfChecks(OpTable):
         try:
             torch_outputs = as_tuple(case.fn(torch, *torch_inputs))
         except Exception as error:  # float16 is refused on CPU: so is it by ember
-            refused = next(base for base in type(error).__mro__ if base.__module__ == "builtins")
-            with pytest.raises(refused):
+            with pytest.raises(builtin_type(type(error))):
                 case.fn(ember, *ember_inputs)
             return
         ember_outputs = as_tuple(case.fn(ember, *ember_inputs))
@@ -391,7 +391,9 @@ class HalfChecks(OpTable):
 
 
 class BadInputChecks(OpTable):
-    """ember raises the exception type torch raises for every entry of BAD_INPUTS."""
+    """ember raises the exception type torch raises for every entry of BAD_INPUTS; for those in
+    the module's MESSAGES (name -> torch's message) both messages contain it (ember's also names
+    the op)."""
 
     def test_bad_input_raises_torch_exception_type(self, name, torch, request):
         make = request.module.BAD_INPUTS[name]
@@ -400,11 +402,14 @@ class BadInputChecks(OpTable):
         expected = torch_error.type
         with pytest.raises(Exception) as ember_error:
             make(ember)
-        # torch's own exception classes (torch.OutOfMemoryError, ...) derive from builtin ones.
-        builtin = next(base for base in expected.__mro__ if base.__module__ == "builtins")
+        builtin = builtin_type(expected)
         assert issubclass(ember_error.type, builtin), \
             f"{name}: ember raised {ember_error.type.__name__}: {ember_error.value}; torch " \
             f"raised {expected.__name__}: {torch_error.value}"
+        message = getattr(request.module, "MESSAGES", {}).get(name)
+        if message is not None:
+            assert message in str(torch_error.value), f"{name}: torch says {torch_error.value}"
+            assert message in str(ember_error.value), f"{name}: ember says {ember_error.value}"
 
 
 class ValueChecks(OpTable):
@@ -424,6 +429,12 @@ class ValueChecks(OpTable):
                 np.testing.assert_allclose(ember_value.numpy(), torch_value.numpy(), rtol=1e-6)
             else:
                 np.testing.assert_array_equal(ember_value.numpy(), torch_value.numpy())
+
+
+def builtin_type(error_type):
+    """The builtin exception class that one of torch's (torch.OutOfMemoryError, ...) derives
+    from: what ember raises in its place."""
+    return next(base for base in error_type.__mro__ if base.__module__ == "builtins")
 
 
 def ints(fw, dtype="int64"):
@@ -487,3 +498,8 @@ def assert_float16_matches_torch(torch, fn, shapes, tolerance=2e-3):
         assert ours.dtype == theirs.dtype == np.float16
         np.testing.assert_allclose(ours.astype(np.float64), theirs.astype(np.float64),
                                    rtol=tolerance, atol=tolerance)
+
+
+# The reduction and index tests' name for the second-derivative comparison (their float64
+# gradgradcheck runs in CaseChecks, as for every family that lists OPS_MODULES).
+GradGradChecks = SecondDerivativeChecks

@@ -32,6 +32,9 @@ CASES = {
     "einsum": lambda xp, x: xp.einsum("abc,dbc->ad", x, x),
     "cos": lambda xp, x: xp.cos(x),
     "cosh": lambda xp, x: xp.cosh(x),
+    "concat": lambda xp, x: xp.concat([np.ones((1, 1, 3)), x, x], axis=0),
+    "cumulative_prod": lambda xp, x: xp.cumulative_prod(x, axis=2),
+    "cumulative_sum": lambda xp, x: xp.cumulative_sum(x, axis=0, dtype=np.float64),
     "exp": lambda xp, x: xp.exp(x),
     "exp2": lambda xp, x: xp.exp2(x),
     "expand_dims": lambda xp, x: xp.expand_dims(x, (0, 2)),
@@ -41,6 +44,7 @@ CASES = {
     "matmul": lambda xp, x: xp.matmul(x, xp.matrix_transpose(x)),
     "matrix_transpose": lambda xp, x: xp.matrix_transpose(x),
     "permute_dims": lambda xp, x: xp.permute_dims(x, (2, 0, 1)),
+    "log": lambda xp, x: xp.log(abs(x)),
     "reshape": lambda xp, x: xp.reshape(x, (3, 2)),
     "roll": lambda xp, x: xp.roll(x, 1, axis=2),
     "roll_all": lambda xp, x: xp.roll(x, 2),
@@ -51,11 +55,9 @@ CASES = {
     "triu": lambda xp, x: xp.triu(x, 1),
     "unstack": lambda xp, x: xp.unstack(x, axis=2)[1],
     "asarray_float32": lambda xp, x: xp.asarray(np.ones((2, 3), np.float32)) * x[0],
-    "concat": lambda xp, x: xp.concat([x, x * 2.0], axis=1),
     "matmul_column": lambda xp, x: xp.matmul(x, xp.reshape(x, (2, 3, 1))),
     "stack": lambda xp, x: xp.stack([x, x * 2.0], axis=-1),
     "tanh": lambda xp, x: xp.tanh(x),
-    "log": lambda xp, x: xp.log(x * x + 0.5),
     "log1p": lambda xp, x: xp.log1p(x * x),
     "max": lambda xp, x: xp.max(x, axis=2, keepdims=True),
     "max_all": lambda xp, x: xp.max(x),
@@ -73,6 +75,7 @@ CASES = {
     "sinh": lambda xp, x: xp.sinh(x),
     "trunc": lambda xp, x: xp.trunc(x * 3),
     "zeros_like": lambda xp, x: xp.zeros_like(x),
+
 }
 # Results that are constants, as PyTorch's are (zeros_like), or not float64 (gradcheck needs it).
 NOT_DIFFERENTIATED = {"asarray_list", "astype", "zeros_like"}

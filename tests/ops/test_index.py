@@ -3,9 +3,11 @@ the index_* family, selection by mask, searching and counting."""
 import numpy as np
 
 import ember
+from ember.ops import index
 
 from .op_table import (
-    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, MATRIX, UNARY, ValueChecks, ints)
+    BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, GradGradChecks, HalfChecks, MATRIX,
+    UNARY, ValueChecks, ints)
 
 
 def _setitem_basic(fw, a, b):
@@ -69,6 +71,8 @@ def _scatter_reduce(reduce, include_self):
         return fw.scatter_reduce(a, 1, index, b, reduce, include_self=include_self)
     return function
 
+
+OPS_MODULES = (index,)
 
 CASES = [
     Case("where", lambda fw, a, b: fw.where(a > 0, a, b), BINARY_SHAPES),
@@ -136,6 +140,11 @@ BAD_INPUTS = {
     "bool_mask_wrong_shape": lambda fw: fw.ones(3)[fw.tensor([True, False])],
     "where_float_condition": lambda fw: fw.where(fw.ones(2), fw.ones(2), fw.ones(2)),
     "gather_float_index": lambda fw: fw.ones(2, 2).gather(1, fw.ones(2, 2)),
+    "gather_index_out_of_range": lambda fw: fw.ones(2, 3).gather(1, fw.tensor([[5]])),
+    "gather_negative_index": lambda fw: fw.ones(2, 3).gather(1, fw.tensor([[-1]])),
+    "gather_dim_out_of_range": lambda fw: fw.ones(2, 3).gather(2, fw.tensor([[0]])),
+    "gather_rank_mismatch": lambda fw: fw.ones(2, 3).gather(1, fw.tensor([0])),
+    "gather_index_too_large": lambda fw: fw.ones(2, 3).gather(1, fw.zeros(3, 1, dtype=fw.int64)),
     "setitem_shape_mismatch": lambda fw: fw.ones(3, 2).__setitem__(0, fw.ones(3)),
     "scatter_float_index": lambda fw: fw.zeros(2, 3).scatter(1, fw.ones(2, 1), 1.0),
     "scatter_rank_mismatch": lambda fw: fw.zeros(2, 3).scatter(1, fw.tensor([0, 1]), 1.0),
@@ -159,6 +168,18 @@ BAD_INPUTS = {
     "take_out_of_range": lambda fw: fw.take(fw.ones(2, 2), fw.tensor([4])),
     "bincount_negative": lambda fw: fw.bincount(fw.tensor([-1, 2])),
     "bincount_2d": lambda fw: fw.bincount(fw.tensor([[1, 2]])),
+}
+
+
+MESSAGES = {
+    "gather_index_out_of_range": "index 5 is out of bounds for dimension 1 with size 3",
+    "gather_negative_index": "index -1 is out of bounds for dimension 1 with size 3",
+    "gather_dim_out_of_range": "Dimension out of range (expected to be in range of [-2, 1], but "
+                               "got 2)",
+    "gather_rank_mismatch": "Index tensor must have the same number of dimensions as input "
+                            "tensor",
+    "gather_index_too_large": "Size does not match at dimension 0 expected index [3, 1] to be no "
+                              "larger than self [2, 3] apart from dimension 1",
 }
 
 
@@ -197,7 +218,7 @@ VALUES = {
 }
 
 
-class TestIndex(CaseChecks, BadInputChecks, ValueChecks):
+class TestIndex(CaseChecks, GradGradChecks, HalfChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 

@@ -25,10 +25,10 @@ def prod(g, event):
     return g.reduce("ReduceProd", name, None if axis is None else (axis,), keepdim)
 
 
-@rule("op", "Var")
+@rule("op", "Var", "Std")
 def variance(g, event):
     # Two passes, as ember computes it: the mean, then the summed squares of the deviations.
-    x, axes, correction, keepdim = event.args
+    x, axes, correction, keepdim = event.args[:4]
     name = g.name_of(x)
     axes = tuple(axes)
     centered = g.op("Sub", name, g.reduce("ReduceMean", name, axes, True))
@@ -36,7 +36,8 @@ def variance(g, event):
     count = product(x.shape[axis] for axis in axes)
     divisor = g.op("Max", g.op("Sub", g.size_as(count, x.dtype),
                                g.scalar(correction, x.dtype)), g.scalar(0, x.dtype))
-    return g.op("Div", squares, divisor)
+    variance = g.op("Div", squares, divisor)
+    return g.op("Sqrt", variance) if event.name == "Std" else variance
 
 
 @rule("op", "Softmax", "LogSoftmax")
