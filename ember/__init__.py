@@ -11,7 +11,9 @@ from .ops import *  # noqa: F401,F403
 from . import _tensor_methods  # noqa: F401,E402  (binds Tensor's methods: the one table)
 from ._device import device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
-from . import cuda, linalg  # noqa: F401
+from . import cuda, linalg, sparse  # noqa: F401
+from ._layout import layout, sparse_coo, strided  # noqa: F401
+from .sparse import sparse_coo_tensor, spmm  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from . import _device
+from ._layout import strided
 from ._dtype import from_numpy_dtype, get_default_dtype, to_dtype
 from ._tensor_str import format_tensor
 from ._grad_state import _grad_state
@@ -43,6 +44,7 @@ class Tensor:
                  "_retains_grad", "_is_inference", "__weakref__")
 
     __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to our reflected operators
+    is_sparse = False  # a class attribute: ember.sparse's subclass says True
 
     def __init__(self, data=None, requires_grad=False):
         """``Tensor(data)`` converts to the default float dtype, like ``torch.Tensor(data)``."""
@@ -105,6 +107,10 @@ class Tensor:
     @property
     def is_cuda(self):
         return False
+
+    @property
+    def layout(self):
+        return strided
 
     def numel(self):
         return self._data.size

@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 # Lowest first; the names on one line share a place. A module's place is that of the longest
 # name that is it or a package above it.
 ORDER = [
-    ("ember._dtype", "ember._random", "ember._hooks", "ember._device",
+    ("ember._dtype", "ember._layout", "ember._random", "ember._hooks", "ember._device",
      "ember.cuda", "ember._threads", "ember._grad_state"),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
@@ -43,6 +43,8 @@ ORDER = [
     ("ember.ops.linalg",),
     ("ember.ops.array_api",),
     ("ember.ops",),
+    # sparse COO tensors: a Tensor subclass with its own ops, built on the ops.
+    ("ember.sparse",),
     ("ember._factories", "ember.linalg", "ember._tensor_methods"),
     # nn: parameters and init < kernels < functional < layers < utilities over layers.
     ("ember.nn.parameter", "ember.nn.init"),
