@@ -64,9 +64,12 @@ def dense_dim(self):
     return self._data.ndim
 
 
-def _sparse_only(name):
+def _sparse_only(name, kind="sparse coordinate"):
     def method(self, *args, **kwargs):
-        raise RuntimeError(f"{name} expected sparse coordinate tensor layout but got Strided")
+        if name.startswith("_"):
+            raise NotImplementedError(f"Could not run 'aten::{name}' with arguments from the "
+                                      f"'CPU' backend: only sparse tensors have it")
+        raise RuntimeError(f"{name} expected {kind} tensor layout but got Strided")
     method.__name__ = name
     method.__doc__ = f"Sparse tensors only (``{name}`` of a strided tensor raises, as PyTorch)."
     return method
@@ -523,7 +526,7 @@ METHODS.update({
     # layouts (sparse tensors define their own)
     "to_sparse": sparse.to_sparse, "to_dense": to_dense,
     "coalesce": _sparse_only("coalesce"), "is_coalesced": _sparse_only("is_coalesced"),
-    "indices": _sparse_only("indices"), "values": _sparse_only("values"),
+    "indices": _sparse_only("indices"), "values": _sparse_only("values", "sparse"),
     "_indices": _sparse_only("_indices"), "_values": _sparse_only("_values"),
     "_nnz": _sparse_only("_nnz"), "sparse_dim": sparse_dim, "dense_dim": dense_dim,
     # other methods

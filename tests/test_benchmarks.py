@@ -29,6 +29,7 @@ REQUIRED_API = {
     "cnn_eval_onnxruntime": ("nn.Conv2d", "nn.BatchNorm2d", "nn.MaxPool2d", "nn.Flatten",
                              "nn.Dropout"),
     "small_train": ("nn.Conv1d", "nn.Flatten", "optim.Adam"),
+    "gcn_train": ("sparse_coo_tensor", "sparse.mm", "optim.Adam"),
     "op_overhead": (),
     "nograd_memory": (),
     "import_time": (),

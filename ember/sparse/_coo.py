@@ -21,9 +21,9 @@ _CHUNK_ELEMENTS = 1 << 22
 
 
 def _scipy_sparse():
-    # scipy is an optional extra (`ember[sparse]`): imported when the first sparse tensor is
-    # made, never by `import ember`.
     try:
+        # scipy is an optional extra (`ember[sparse]`): imported when the first sparse tensor
+        # is made, never by `import ember`.
         import scipy.sparse
     except ImportError as error:
         raise ImportError("ember's sparse tensors need SciPy: pip install 'ember[sparse]' "
@@ -419,8 +419,9 @@ class SparseTensor(Tensor):
         if not masked_grad and self._requires_grad:
             raise NotImplementedError("to_dense(masked_grad=False): ember's sparse gradients "
                                       "are masked to the indices; use masked_grad=True")
-        dense = ToDense.apply(self)
-        return dense if dtype is None else dense.to(dtype)
+        if dtype is not None:
+            raise RuntimeError("dtype argument is not supported by sparse_to_dense")
+        return ToDense.apply(self)
 
     def to_sparse(self, sparse_dim=None):
         if sparse_dim is not None and sparse_dim != self._data.sparse_dim:
@@ -533,17 +534,16 @@ class SparseTensor(Tensor):
     # ---- autograd ----------------------------------------------------------------------------
     def _grad_from_values(self, grad):
         """A gradient aligned with the values as a sparse tensor on the coalesced pattern (every
-        copy of a duplicated index received the same gradient: keep the first)."""
+        copy of a duplicated index received the same gradient: keep the first). Like PyTorch's
+        sparse_mask result it is not marked coalesced."""
         if isinstance(grad, Tensor):
             grad = grad._data
         storage = self._data
         grad = np.asarray(grad, storage.dtype)
         if storage.coalesced:
-            return SparseTensor._from_storage(_storage(storage.indices, grad, storage.shape,
-                                                       True))
+            return _sparse_grad(storage.indices, grad, storage.shape)
         _, first = np.unique(storage.flat_indices(), return_index=True)
-        return SparseTensor._from_storage(_storage(storage.indices[:, first], grad[first],
-                                                   storage.shape, True))
+        return _sparse_grad(storage.indices[:, first], grad[first], storage.shape)
 
     def _accumulate_values_grad(self, grad):
         """AccumulateGrad for a sparse leaf: ``.grad`` is a sparse tensor."""
@@ -559,8 +559,8 @@ class SparseTensor(Tensor):
                         np.concatenate([existing._data.values, fresh._data.values]),
                         fresh._data.shape, False)
         indices, inverse = _coalesce_plan(both)
-        values = _sum_rows(both.values, inverse, indices.shape[1])
-        self._grad = SparseTensor._from_storage(_storage(indices, values, both.shape, True))
+        self._grad = _sparse_grad(indices, _sum_rows(both.values, inverse, indices.shape[1]),
+                                  both.shape)
 
     def register_hook(self, hook):
         raise NotImplementedError("register_hook: not supported on sparse tensors by ember")
@@ -589,6 +589,10 @@ class SparseTensor(Tensor):
 
 
 SparseCOOStorage.tensor_type = SparseTensor
+
+
+def _sparse_grad(indices, values, shape):
+    return SparseTensor._from_storage(_storage(indices, values, shape, False))
 
 
 def _rebuild(indices, values, shape, coalesced, requires_grad):
