@@ -94,7 +94,7 @@ def to(self, *args, **kwargs):
     _device.check_cpu(device, "Tensor.to")
     if target is None or to_dtype(target).numpy == self._data.dtype:
         return self.clone() if copy else self
-    return ops.cast(self, to_dtype(target))
+    return (sparse.cast if self.is_sparse else ops.cast)(self, to_dtype(target))
 
 
 def _converter(target):

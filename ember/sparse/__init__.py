@@ -3,7 +3,8 @@
 and to the values, on ``scipy.sparse`` (the ``ember[sparse]`` extra, imported when the first
 sparse tensor is made)."""
 from .._dtype import float32, float64, int64
-from ._coo import SparseTensor, matmul, mm, sparse_coo_tensor, sparse_sum, spmm, to_sparse
+from ._coo import (  # noqa: F401
+    SparseTensor, cast, matmul, mm, sparse_coo_tensor, sparse_sum, spmm, to_sparse)
 
 __all__ = ["DoubleTensor", "FloatTensor", "LongTensor", "mm", "sum"]
 

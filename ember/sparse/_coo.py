@@ -9,6 +9,7 @@ an optional extra imported when the first sparse tensor is made.
 """
 import numpy as np
 
+from .._device import check_cpu
 from .._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name, to_dtype
 from .._layout import LayoutStorage, sparse_coo
 from .._tensor_str import _format_array
@@ -126,18 +127,23 @@ def _sum_rows(values, inverse, count):
 
 
 # ---- ops --------------------------------------------------------------------------------------
-class SparseCooTensorWithDimsAndTensors(Op):
-    """A sparse tensor from its values (the indices and size are constants)."""
+class _SameValues(Op):
+    """An op whose output holds its input's values in the same order: the values' gradient
+    passes through unchanged (the other arguments are constants)."""
 
     accepts_layouts = True
 
     @staticmethod
-    def forward(ctx, values, indices, shape, coalesced):
-        return _storage(indices, values, shape, coalesced)
+    def backward(ctx, grad):
+        return grad
+
+
+class SparseCooTensorWithDimsAndTensors(_SameValues):
+    """A sparse tensor from its values (the indices and size are constants)."""
 
     @staticmethod
-    def backward(ctx, grad):
-        return grad, None, None, None
+    def forward(ctx, values, indices, shape, coalesced):
+        return _storage(indices, values, shape, coalesced)
 
 
 class Coalesce(Op):
@@ -202,34 +208,28 @@ class ToSparse(Op):
         return "ToSparseBackward1"
 
 
-class Values(Op):
-    """The values of a sparse tensor: the identity on the values' gradient."""
-
-    accepts_layouts = True
+class Values(_SameValues):
+    """The values of a sparse tensor, as a dense tensor."""
 
     @staticmethod
     def forward(ctx, storage):
         return storage.values
 
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
 
-
-class T(Op):
-    """The transpose of a 2-D sparse tensor: same values in the same order, rows and columns
-    swapped (so the values' gradient passes through unchanged)."""
-
-    accepts_layouts = True
+class T(_SameValues):
+    """The transpose of a 2-D sparse tensor: rows and columns swapped."""
 
     @staticmethod
     def forward(ctx, storage):
         return _storage(storage.indices[::-1].copy(), storage.values,
                         (storage.shape[1], storage.shape[0]) + storage.shape[2:], False)
 
+
+class Clone(_SameValues):
     @staticmethod
-    def backward(ctx, grad):
-        return grad
+    def forward(ctx, storage):
+        return _storage(storage.indices.copy(), storage.values.copy(), storage.shape,
+                        storage.coalesced)
 
 
 class ToCopy(Op):
@@ -246,19 +246,6 @@ class ToCopy(Op):
     @staticmethod
     def backward(ctx, grad):
         return grad.astype(ctx.input_dtype), None
-
-
-class Clone(Op):
-    accepts_layouts = True
-
-    @staticmethod
-    def forward(ctx, storage):
-        return _storage(storage.indices.copy(), storage.values.copy(), storage.shape,
-                        storage.coalesced)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
 
 
 class Mul(Op):
@@ -428,35 +415,6 @@ class SparseTensor(Tensor):
             raise NotImplementedError("to_sparse: changing the sparse_dim of a sparse tensor is "
                                       "not supported by ember")
         return self
-
-    def to(self, *args, **kwargs):
-        """Convert the values' dtype; devices other than cpu are refused."""
-        target = kwargs.pop("dtype", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                target = arg.dtype
-            elif not isinstance(arg, str) and arg is not None:
-                target = arg
-        if target is None or to_dtype(target).numpy == self._data.dtype:
-            return self.clone() if copy else self
-        return ToCopy.apply(self, to_dtype(target).numpy)
-
-    def float(self):
-        return self.to(np.float32)
-
-    def double(self):
-        return self.to(np.float64)
-
-    def long(self):
-        return self.to(np.int64)
-
-    def int(self):
-        return self.to(np.int32)
 
     def clone(self, *, memory_format=None):
         return Clone.apply(self)
@@ -662,6 +620,7 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None,
     """A sparse COO tensor with ``values[k]`` at ``indices[:, k]`` (torch.sparse_coo_tensor);
     the size is inferred from the indices when not given. ember always checks the indices
     against the size (PyTorch's ``check_invariants=True``)."""
+    check_cpu(device, "sparse_coo_tensor")
     _scipy_sparse()
     index_array = _index_array(indices)
     if not isinstance(values, Tensor):
@@ -723,6 +682,11 @@ def _checked_size(indices, values_shape, size):
             raise RuntimeError(f"size is inconsistent with indices: for dim {dim}, size is "
                                f"{shape[dim]} but found index {int(highest[dim])}")
     return shape
+
+
+def cast(input, dtype):
+    """The sparse tensor with its values converted to ``dtype`` (Tensor.to's sparse case)."""
+    return ToCopy.apply(input, dtype.numpy)
 
 
 def to_sparse(input, sparse_dim=None):
