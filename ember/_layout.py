@@ -30,13 +30,19 @@ class LayoutStorage:
     (``ember.autograd.function.Op`` then names the op)."""
 
     __slots__ = ()
-    __array_ufunc__ = None
     tensor_type = None
     layout = None
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        raise TypeError(f"numpy.{ufunc.__name__} got a {self.layout.name} tensor's storage: this "
+                        f"operation does not support {self.layout.name} tensors; convert with "
+                        f".to_dense() first")
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"can't convert {self.layout.name} layout tensor to numpy. Use "
                         f"Tensor.to_dense() first.")
 
     def __array_function__(self, function, types, args, kwargs):
-        raise TypeError(f"numpy.{function.__name__} got a {self.layout.name} tensor's storage")
+        raise TypeError(f"numpy.{function.__name__} got a {self.layout.name} tensor's storage: "
+                        f"this operation does not support {self.layout.name} tensors; convert "
+                        f"with .to_dense() first")

@@ -396,6 +396,9 @@ def _normalize_dim(dim, ndim):
 def _to_array(data, dtype=None):
     """Convert Python data, arrays or tensors to an ndarray with PyTorch's dtype inference."""
     if isinstance(data, Tensor):
+        if data.is_sparse:
+            raise NotImplementedError("tensor(): ember does not copy a sparse tensor into a new "
+                                      "one; use .clone() (or .to_dense() for a dense copy)")
         array = data._data
     elif isinstance(data, np.ndarray):
         array = data

@@ -440,6 +440,9 @@ class SparseTensor(Tensor):
                                f"{self.dense_dim()} dense dimensions")
         return T.apply(self)
 
+    def is_contiguous(self, memory_format=None):
+        return False
+
     def numpy(self, force=False):
         raise TypeError("can't convert Sparse layout tensor to numpy. Use Tensor.to_dense() "
                         "first.")
@@ -573,8 +576,10 @@ for _name in ("view", "reshape", "view_as", "reshape_as", "__getitem__", "__seti
               "contiguous", "flatten", "expand", "permute", "transpose", "squeeze", "unsqueeze",
               "__add__", "__radd__", "__sub__", "__rsub__", "__rtruediv__", "__pow__", "__eq__",
               "__ne__", "__lt__", "__le__", "__gt__", "__ge__"):
-    setattr(SparseTensor, _name, _unsupported(_name.strip("_")))
-del _name
+    # x + sparse runs sparse.__radd__ first (a subclass's reflected operator wins): say "add".
+    _reflected = _name.startswith("__r") and _name != "__rmatmul__"
+    setattr(SparseTensor, _name, _unsupported(_name.strip("_")[1 if _reflected else 0:]))
+del _name, _reflected
 SparseTensor.__hash__ = Tensor.__hash__  # defining __eq__ above would otherwise drop it
 
 

@@ -374,6 +374,10 @@ def test_sparse_sum_dtype_and_errors_match_torch(torch):
     (lambda sparse: ember.cat([sparse, sparse]), "Cat"),
     (lambda sparse: ember.nn.functional.linear(sparse, ember.ones(2, 3)), "Linear"),
     (lambda sparse: sparse @ sparse, "matmul"),
+    (lambda sparse: ember.add(sparse, ember.ones(3, 3)), "Add"),
+    (lambda sparse: ember.ones(3, 3) - sparse, "sub"),
+    (lambda sparse: ember.tensor(sparse), "tensor"),
+    (lambda sparse: ember.sum(sparse), "Sum"),
 ])
 def test_unsupported_ops_raise_naming_the_op(operation, name):
     sparse = ember.sparse_coo_tensor(INDICES, VALUES, (3, 3))
