@@ -36,6 +36,7 @@ WORKLOAD_NAMES = (
     "lstm_train",
     "rnn_seq",
     "small_train",
+    "gcn_train",
     "op_overhead",
     "nograd_memory",
     "import_time",
@@ -46,7 +47,8 @@ WORKLOAD_NAMES = (
 # Workloads measured once per variant, each variant in a fresh process.
 VARIANTS = {"nograd_memory": ("grad", "no_grad")}
 # Workloads that run only when these packages are installed (the runner leaves them out).
-OPTIONAL_REQUIREMENTS = {"cnn_eval_onnxruntime": ("onnx", "onnxruntime")}
+OPTIONAL_REQUIREMENTS = {"cnn_eval_onnxruntime": ("onnx", "onnxruntime"),
+                         "gcn_train": ("scipy",)}
 # The ONNX opset both exporters target in cnn_eval_onnxruntime.
 ONNX_OPSET = 17
 # Measured at one thread count only (the highest asked for): threads do not change what they
@@ -106,6 +108,10 @@ SIZES = {
         "quick": {"batch": 2, "steps": 5, "hidden_size": 4},
     },
     "small_train": {"full": {"batch": 32}, "quick": {"batch": 4}},
+    "gcn_train": {
+        "full": {"nodes": 20000, "edges": 200000, "features": 64, "hidden": 64},
+        "quick": {"nodes": 50, "edges": 200, "features": 8, "hidden": 8},
+    },
     "nograd_memory": {
         "full": {"depth": 16, "width": 1024, "batch": 512},
         "quick": {"depth": 2, "width": 256, "batch": 64},
@@ -534,6 +540,33 @@ def run_small_train(fw, quick=False, variant=None):
     ]
 
 
+def run_gcn_train(fw, quick=False, variant=None):
+    """A 2-layer graph convolution (sparse normalised adjacency @ dense features) trained with
+    Adam: the sparse @ dense products and their gradients dominate."""
+    sizes = SIZES["gcn_train"][_mode(quick)]
+    nodes = sizes["nodes"]
+    edges = _generator(2).integers(0, nodes, size=(2, sizes["edges"]))
+    rows = np.concatenate([edges[0], edges[1], np.arange(nodes)])
+    columns = np.concatenate([edges[1], edges[0], np.arange(nodes)])
+    degree = np.bincount(rows, minlength=nodes).astype(np.float32)
+    weights = (degree[rows] ** -0.5) * (degree[columns] ** -0.5)
+    adjacency = fw.sparse_coo_tensor(fw.tensor(np.stack([rows, columns])), fw.tensor(weights),
+                                     (nodes, nodes)).coalesce()
+    fw.manual_seed(SEED)
+    first = fw.nn.Linear(sizes["features"], sizes["hidden"])
+    second = fw.nn.Linear(sizes["hidden"], CLASSES)
+    optimizer = fw.optim.Adam(list(first.parameters()) + list(second.parameters()), lr=0.01)
+    namespace = {"fw": fw, "adjacency": adjacency, "first": first, "second": second,
+                 "optimizer": optimizer, "labels": fw.tensor(_labels(nodes)),
+                 "features": fw.tensor(_features((nodes, sizes["features"])))}
+    statement = ("optimizer.zero_grad(); "
+                 "hidden = fw.relu(fw.sparse.mm(adjacency, first(features))); "
+                 "loss = fw.nn.functional.cross_entropy(fw.sparse.mm(adjacency, second(hidden)), "
+                 "labels); loss.backward(); optimizer.step()")
+    summary = time_statement(statement, namespace, scale=1e3, **TIMING[_mode(quick)])
+    return [_measurement("gcn_train", "ms", summary, **sizes)]
+
+
 def run_op_overhead(fw, quick=False, variant=None):
     """Microseconds per call of tiny ops, where the framework's Python overhead is all there is."""
     timing = OVERHEAD_TIMING[_mode(quick)]
@@ -697,6 +730,7 @@ RUNNERS = {
     "lstm_train": run_lstm_train,
     "rnn_seq": run_rnn_seq,
     "small_train": run_small_train,
+    "gcn_train": run_gcn_train,
     "op_overhead": run_op_overhead,
     "nograd_memory": run_nograd_memory,
     "scaling": run_scaling,

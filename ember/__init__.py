@@ -11,7 +11,7 @@ from .ops import *  # noqa: F401,F403
 from . import _tensor_methods  # noqa: F401,E402  (binds Tensor's methods: the one table)
 from ._device import device, get_default_device, set_default_device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
-from . import accelerator, backends, cuda, jit, linalg  # noqa: F401
+from . import accelerator, backends, cuda, jit, linalg, sparse  # noqa: F401
 from .backends._determinism import (  # noqa: F401
     are_deterministic_algorithms_enabled, get_deterministic_debug_mode,
     is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,
@@ -20,6 +20,8 @@ from .backends._precision import (  # noqa: F401
     get_float32_matmul_precision, set_float32_matmul_precision)
 from . import compiler  # noqa: F401
 from .compiler import compile  # noqa: F401
+from ._layout import layout, sparse_coo, strided  # noqa: F401
+from .sparse import sparse_coo_tensor, spmm  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402

@@ -7,7 +7,7 @@ conversions, random fills, ``new_*`` factories and the autograd entry points.
 """
 import numpy as np
 
-from . import _device, _dtype, _factories, _random, ops
+from . import _device, _dtype, _factories, _random, ops, sparse
 from ._dtype import tensor_type_name, to_dtype
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
@@ -50,6 +50,31 @@ def register_post_accumulate_grad_hook(self, hook):
     return engine.add_post_accumulate_hook(self, hook)
 
 
+# ---- layouts ----------------------------------------------------------------------------------
+def to_dense(self, dtype=None, *, masked_grad=True):
+    """A strided tensor is already dense: itself (or its conversion to ``dtype``)."""
+    return self if dtype is None else to(self, dtype)
+
+
+def sparse_dim(self):
+    return 0
+
+
+def dense_dim(self):
+    return self._data.ndim
+
+
+def _sparse_only(name, kind="sparse coordinate"):
+    def method(self, *args, **kwargs):
+        if name.startswith("_"):
+            raise NotImplementedError(f"Could not run 'aten::{name}' with arguments from the "
+                                      f"'CPU' backend: only sparse tensors have it")
+        raise RuntimeError(f"{name} expected {kind} tensor layout but got Strided")
+    method.__name__ = name
+    method.__doc__ = f"Sparse tensors only (``{name}`` of a strided tensor raises, as PyTorch)."
+    return method
+
+
 # ---- dtype and device conversions -------------------------------------------------------------
 def to(self, *args, **kwargs):
     """Convert dtype (``to(ember.float64)``, ``to(other)``); devices but cpu are refused."""
@@ -69,7 +94,7 @@ def to(self, *args, **kwargs):
     _device.check_cpu(device, "Tensor.to")
     if target is None or to_dtype(target).numpy == self._data.dtype:
         return self.clone() if copy else self
-    return ops.cast(self, to_dtype(target))
+    return (sparse.cast if self.is_sparse else ops.cast)(self, to_dtype(target))
 
 
 def _converter(target):
@@ -509,6 +534,12 @@ METHODS.update({
     "int": _converter(_dtype.int32), "short": _converter(_dtype.int16),
     "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
     "bool": _converter(_dtype.bool_),
+    # layouts (sparse tensors define their own)
+    "to_sparse": sparse.to_sparse, "to_dense": to_dense,
+    "coalesce": _sparse_only("coalesce"), "is_coalesced": _sparse_only("is_coalesced"),
+    "indices": _sparse_only("indices"), "values": _sparse_only("values", "sparse"),
+    "_indices": _sparse_only("_indices"), "_values": _sparse_only("_values"),
+    "_nnz": _sparse_only("_nnz"), "sparse_dim": sparse_dim, "dense_dim": dense_dim,
     # other methods
     "where": where, "view_as": view_as, "reshape_as": reshape_as,
     "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(None),

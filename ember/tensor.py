@@ -11,6 +11,7 @@ import numpy as np
 from . import _device
 from . import _dtype
 from ._dtype import from_numpy_dtype, get_default_dtype, is_floating, to_dtype
+from ._layout import strided
 from ._tensor_str import format_tensor
 from ._grad_state import _grad_state
 
@@ -44,6 +45,7 @@ class Tensor:
                  "_retains_grad", "_is_inference", "__weakref__")
 
     __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to our reflected operators
+    is_sparse = False  # a class attribute: ember.sparse's subclass says True
 
     def __new__(cls, *args, **kwargs):
         """PyTorch's legacy constructor: ``Tensor(*sizes)`` (zeros here, where PyTorch leaves
@@ -112,6 +114,10 @@ class Tensor:
     @property
     def is_cuda(self):
         return False
+
+    @property
+    def layout(self):
+        return strided
 
     def numel(self):
         return self._data.size
@@ -482,6 +488,9 @@ def _to_array(data, dtype=None):
     """Convert Python data, arrays or tensors to an ndarray with PyTorch's dtype inference
     (``torch.tensor``'s): floats are the default dtype, ints int64, NumPy values keep theirs."""
     if isinstance(data, Tensor):
+        if data.is_sparse:
+            raise NotImplementedError("tensor(): ember does not copy a sparse tensor into a new "
+                                      "one; use .clone() (or .to_dense() for a dense copy)")
         array = data._data
     elif isinstance(data, np.ndarray):
         array = data

@@ -37,6 +37,7 @@ REQUIRED_API = {
     "lstm_train": ("nn.Embedding", "nn.LSTM", "nn.Dropout", "nn.utils.clip_grad_norm_"),
     "rnn_seq": ("nn.LSTMCell", "nn.functional.mse_loss", "optim.Adam", "cat", "zeros"),
     "small_train": ("nn.Conv1d", "nn.Flatten", "optim.Adam"),
+    "gcn_train": ("sparse_coo_tensor", "sparse.mm", "optim.Adam"),
     "op_overhead": (),
     "nograd_memory": (),
     "import_time": (),

@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 # Lowest first; the names on one line share a place. A module's place is that of the longest
 # name that is it or a package above it.
 ORDER = [
-    ("ember._dtype", "ember._random", "ember._hooks", "ember._device",
+    ("ember._dtype", "ember._layout", "ember._random", "ember._hooks", "ember._device",
      "ember.cuda", "ember.cpu", "ember._threads", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit"),
@@ -45,6 +45,8 @@ ORDER = [
     ("ember.ops.linalg",),
     ("ember.ops.array_api",),
     ("ember.ops",),
+    # sparse COO tensors: a Tensor subclass with its own ops, built on the ops.
+    ("ember.sparse",),
     ("ember._factories", "ember.linalg", "ember._tensor_methods"),
     # autograd.functional stacks and reshapes Jacobian rows with the ops.
     ("ember.autograd.functional",),

@@ -254,6 +254,10 @@ def _run_node_hooks(node, grads):
 def _accumulate_leaf(tensor, grad, owned):
     """Add ``grad`` into ``tensor.grad`` (PyTorch's AccumulateGrad): in place for arrays; out of
     place, recorded, for the Tensors of a create_graph sweep."""
+    if tensor.is_sparse:
+        # A sparse leaf's gradient arrives aligned with its values; the tensor builds its .grad.
+        tensor._accumulate_values_grad(grad)
+        return
     if tensor._hooks:
         grad = _run_hooks(tensor._hooks, grad)
         owned = False
@@ -406,6 +410,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    f"is the desired behavior.")
             results.append(Tensor._wrap(np.zeros_like(tensor._data)) if materialize_grads
                            else None)
+        elif tensor.is_sparse:
+            results.append(tensor._grad_from_values(value))
         elif isinstance(value, Tensor):
             results.append(_shaped_like(value, tensor))
         else:

@@ -9,6 +9,7 @@ import functools
 import numpy as np
 
 from .._dtype import from_numpy_dtype, is_floating
+from .._layout import LayoutStorage
 from ..tensor import Tensor
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
@@ -41,6 +42,7 @@ class Op(Node):
     """
 
     is_view = False
+    accepts_layouts = False  # True for ember.sparse's ops, whose inputs may be layout storages
     _tensor_level = False  # True for Function: forward and backward on Tensors (the adapter)
     xp = np
     differentiable_backward = False
@@ -76,7 +78,8 @@ class Op(Node):
         else:
             ctx.needs_input_grad = _nothing_needed(len(args))
         # 2. Run forward. The try costs nothing unless something is raised (zero-cost
-        # exceptions): a value batched by ember.func.vmap raises when its data is touched.
+        # exceptions): a value batched by ember.func.vmap raises when its data is touched, and
+        # a kernel given a sparse tensor's storage fails naming the op.
         try:
             if cls._tensor_level:
                 output = ctx._forward_on_tensors(args)
@@ -84,13 +87,17 @@ class Op(Node):
                 output = cls.forward(ctx, *arrays)
         except BatchedForward:
             return BatchedForward.dispatch(cls, args)
+        except Exception as error:
+            if not cls._tensor_level:
+                _raise_for_layout(ctx, arrays, error)
+            raise
         ctx._inputs = None
         single = type(output) is not tuple
         if single:
-            result = Tensor._wrap(output if type(output) is np.ndarray else _as_array(output))
+            result = Tensor._wrap(output) if type(output) is np.ndarray else _wrap_output(output)
             results = (result,)
         else:
-            results = tuple([Tensor._wrap(_as_array(item)) for item in output])
+            results = tuple([_wrap_output(item) for item in output])
         if inference or cls.is_view:
             _mark_inference_and_views(cls, ctx, args, results, inference, recording)
         if cls._tensor_level:
@@ -138,12 +145,32 @@ def _nothing_needed(count):
 _NOTHING_NEEDED = [(False,) * count for count in range(8)]
 
 
-def _as_array(item):
-    if isinstance(item, Tensor):
-        return item._data
-    if isinstance(item, np.ndarray):
-        return item
-    return np.asarray(item)
+def _wrap_output(item):
+    """A forward's output as a new Tensor: arrays and Tensors' arrays wrapped, a storage of
+    another layout (ember.sparse) in the Tensor subclass that it names."""
+    from_tensor = isinstance(item, Tensor)
+    if from_tensor:
+        item = item._data
+    if isinstance(item, LayoutStorage):
+        tensor = Tensor._wrap(item)
+        tensor.__class__ = item.tensor_type
+        return tensor
+    # A Tensor's data is kept as it is (under ember.func.vmap it is a batched stand-in).
+    return Tensor._wrap(item if from_tensor or isinstance(item, np.ndarray) else np.asarray(item))
+
+
+def _raise_for_layout(ctx, arrays, error):
+    """A dense op's forward that failed on the storage of a sparse tensor: NotImplementedError
+    naming the op (only reached when a forward raises, so the dense path pays nothing)."""
+    if ctx.accepts_layouts:
+        return
+    for array in arrays:
+        if isinstance(array, LayoutStorage):
+            operation = ctx.name().removesuffix("Backward0")
+            raise NotImplementedError(
+                f"{operation}: ember does not support tensors with layout={array.layout!r} in "
+                f"this operation; convert with .to_dense() first (ember.sparse supports "
+                f"construction, coalesce, to_dense, sum and sparse @ dense products)") from error
 
 
 def _mark_inference_and_views(cls, ctx, args, results, inference, recording):

@@ -78,6 +78,10 @@ class _Encoder:
         if kind is float:
             return value if math.isfinite(value) else {"$float": repr(value)}
         if isinstance(value, Tensor):
+            if value.is_sparse:
+                raise TypeError(f"ember.save: cannot store a sparse tensor at {_describe(path)}: "
+                                f"ember's checkpoints hold strided tensors; save its "
+                                f"_indices(), _values() and size instead")
             reference = {"$tensor": self._store(value, value._data, path)}
             if value.requires_grad:
                 reference["$requires_grad"] = True

@@ -275,7 +275,10 @@ def _plain_binary(ufunc, a, b):
             return None
     elif type(y) is not np.ndarray or y.dtype.kind != "f":
         return None
-    result = ufunc(x, y)
+    try:
+        result = ufunc(x, y)
+    except TypeError:
+        return None  # a sparse tensor's storage: the op's own path names the op in its error
     if type(result) is not np.ndarray:  # ufuncs return NumPy scalars for 0-d operands
         result = np.array(result)
     return Tensor._wrap(result)

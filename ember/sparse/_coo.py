@@ -1,0 +1,789 @@
+"""Sparse COO tensors: the storage (indices, values, size), the Tensor subclass that holds it, and
+the ops on it, each one Op with forward and backward side by side.
+
+A sparse tensor's ``_data`` is a ``SparseCOOStorage``. Its gradient flows through the engine as an
+array aligned with its values (one row per stored entry), which is PyTorch's gradient of a sparse
+operand masked to its indices (``grad.sparse_mask(self)``); a leaf's ``.grad`` is built from it
+on the coalesced pattern, as PyTorch's sparse ``.grad``. Products go through ``scipy.sparse``,
+an optional extra imported when the first sparse tensor is made.
+"""
+import numpy as np
+
+from .._device import check_cpu
+from .._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name, to_dtype
+from .._layout import LayoutStorage, sparse_coo
+from .._tensor_str import _format_array
+from ..autograd.function import Op
+from ..tensor import Tensor, _to_array
+from ..ops.shape import squeeze, transpose, unsqueeze
+
+# Rows of the (nnz x columns) gathers in the values' gradient of a product, per chunk.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def _scipy_sparse():
+    try:
+        # scipy is an optional extra (`ember[sparse]`): imported when the first sparse tensor
+        # is made, never by `import ember`.
+        import scipy.sparse
+    except ImportError as error:
+        raise ImportError("ember's sparse tensors need SciPy: pip install 'ember[sparse]' "
+                          "(or scipy>=1.10)") from error
+    return scipy.sparse
+
+
+class SparseCOOStorage(LayoutStorage):
+    """``indices`` (int64, sparse_dim x nnz), ``values`` (nnz x dense sizes) and the size;
+    ``coalesced`` when the indices are unique and in row-major order."""
+
+    __slots__ = ("indices", "values", "shape", "coalesced", "_csr")
+    layout = sparse_coo
+
+    def __init__(self, indices, values, shape, coalesced):
+        self.indices = indices
+        self.values = values
+        self.shape = tuple(shape)
+        self.coalesced = coalesced
+        self._csr = None
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def itemsize(self):
+        return self.values.itemsize
+
+    @property
+    def nbytes(self):
+        return self.indices.nbytes + self.values.nbytes
+
+    @property
+    def sparse_dim(self):
+        return self.indices.shape[0]
+
+    @property
+    def nnz(self):
+        return self.indices.shape[1]
+
+    def flat_indices(self):
+        """Each entry's position in the row-major order of the sparse dims."""
+        sizes = self.shape[:self.sparse_dim]
+        if not sizes:
+            return np.zeros(self.nnz, np.int64)
+        return np.ravel_multi_index(tuple(self.indices), sizes)
+
+    def csr_structure(self):
+        """(indptr, columns, order) of the CSR matrix of a 2-D storage, where ``order`` puts the
+        entries in row order (None when they already are); kept, since the indices never
+        change while the values may (their in-place changes are seen by the next product)."""
+        if self._csr is None:
+            rows, columns = self.indices
+            order = None if self.coalesced else np.argsort(rows, kind="stable")
+            if order is not None:
+                rows = rows[order]
+                columns = columns[order]
+            small = max(self.nnz, *self.shape) < np.iinfo(np.int32).max
+            index_type = np.int32 if small else np.int64
+            counts = np.bincount(rows, minlength=self.shape[0])
+            indptr = np.concatenate([[0], np.cumsum(counts)]).astype(index_type)
+            self._csr = (indptr, columns.astype(index_type), order)
+        return self._csr
+
+    def csr(self):
+        """This 2-D storage as a ``scipy.sparse.csr_matrix`` (duplicates are kept: a product
+        sums them, as it would after coalescing)."""
+        indptr, columns, order = self.csr_structure()
+        data = self.values if order is None else self.values[order]
+        return _scipy_sparse().csr_matrix((data, columns, indptr), shape=self.shape)
+
+
+def _storage(indices, values, shape, coalesced):
+    return SparseCOOStorage(indices, values, shape, coalesced)
+
+
+def _coalesce_plan(storage):
+    """The unique indices in row-major order, and each entry's position among them."""
+    flat = storage.flat_indices()
+    unique, inverse = np.unique(flat, return_inverse=True)
+    sizes = storage.shape[:storage.sparse_dim]
+    indices = np.stack(np.unravel_index(unique, sizes)).astype(np.int64) if sizes else \
+        np.zeros((0, unique.size), np.int64)
+    return indices.reshape(storage.sparse_dim, unique.size), inverse.reshape(-1)
+
+
+def _sum_rows(values, inverse, count):
+    out = np.zeros((count,) + values.shape[1:], values.dtype)
+    np.add.at(out, inverse, values)
+    return out
+
+
+# ---- ops --------------------------------------------------------------------------------------
+class _SameValues(Op):
+    """An op whose output holds its input's values in the same order: the values' gradient
+    passes through unchanged (the other arguments are constants)."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class SparseCooTensorWithDimsAndTensors(_SameValues):
+    """A sparse tensor from its values (the indices and size are constants)."""
+
+    @staticmethod
+    def forward(ctx, values, indices, shape, coalesced):
+        return _storage(indices, values, shape, coalesced)
+
+
+class Coalesce(Op):
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage):
+        indices, inverse = _coalesce_plan(storage)
+        ctx.inverse = inverse
+        values = _sum_rows(storage.values, inverse, indices.shape[1])
+        return _storage(indices, values, storage.shape, True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.inverse]
+
+
+class ToDense(Op):
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage):
+        flat = storage.flat_indices()
+        ctx.flat = flat
+        ctx.sparse_dim = storage.sparse_dim
+        dense_sizes = storage.shape[storage.sparse_dim:]
+        out = np.zeros((int(np.prod(storage.shape[:storage.sparse_dim], dtype=np.int64)),)
+                       + dense_sizes, storage.dtype)
+        np.add.at(out, flat, storage.values)
+        return out.reshape(storage.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows = grad.reshape((-1,) + grad.shape[ctx.sparse_dim:])
+        return rows[ctx.flat]
+
+
+class ToSparse(Op):
+    """A dense tensor's nonzero entries (of its first ``sparse_dim`` dims) as a coalesced
+    sparse tensor."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, array, sparse_dim):
+        nonzero = array != 0
+        if sparse_dim < array.ndim:
+            nonzero = nonzero.any(axis=tuple(range(sparse_dim, array.ndim)))
+        indices = np.stack(np.nonzero(nonzero)).astype(np.int64).reshape(sparse_dim, -1)
+        ctx.indices = indices
+        ctx.shape = array.shape
+        values = array[tuple(indices)]
+        return _storage(indices, values, array.shape, True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = np.zeros(ctx.shape, grad.dtype)
+        out[tuple(ctx.indices)] = grad
+        return out, None
+
+    def name(self):
+        return "ToSparseBackward1"
+
+
+class Values(_SameValues):
+    """The values of a sparse tensor, as a dense tensor."""
+
+    @staticmethod
+    def forward(ctx, storage):
+        return storage.values
+
+
+class T(_SameValues):
+    """The transpose of a 2-D sparse tensor: rows and columns swapped."""
+
+    @staticmethod
+    def forward(ctx, storage):
+        return _storage(storage.indices[::-1].copy(), storage.values,
+                        (storage.shape[1], storage.shape[0]) + storage.shape[2:], False)
+
+
+class Clone(_SameValues):
+    @staticmethod
+    def forward(ctx, storage):
+        return _storage(storage.indices.copy(), storage.values.copy(), storage.shape,
+                        storage.coalesced)
+
+
+class ToCopy(Op):
+    """The values converted to another dtype."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage, numpy_dtype):
+        ctx.input_dtype = storage.dtype
+        return _storage(storage.indices, storage.values.astype(numpy_dtype), storage.shape,
+                        storage.coalesced)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.input_dtype), None
+
+
+class Mul(Op):
+    """A sparse tensor times a Python number: the values scaled."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage, factor):
+        factor = np.asarray(factor, storage.dtype)
+        ctx.factor = factor
+        return _storage(storage.indices, storage.values * factor, storage.shape,
+                        storage.coalesced)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.factor, None
+
+
+class SparseAddmm(Op):
+    """(2-D sparse) @ (2-D dense) through scipy's CSR product; the sparse operand's gradient is
+    PyTorch's ``(grad @ dense.T).sparse_mask(sparse)``, one value per stored entry."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage, dense):
+        matrix = storage.csr()
+        needs_sparse, needs_dense = ctx.needs_input_grad
+        ctx.storage = storage if needs_sparse else None
+        ctx.matrix = matrix if needs_dense else None
+        ctx.save_for_backward(dense if needs_sparse else None)
+        return np.asarray(matrix @ dense, dtype=storage.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (dense,) = ctx.saved_tensors
+        needs_sparse, needs_dense = ctx.needs_input_grad
+        grad_values = grad_dense = None
+        if needs_sparse:
+            grad_values = _entry_products(ctx.storage.indices, grad, dense)
+        if needs_dense:
+            grad_dense = np.asarray(ctx.matrix.T @ grad, dtype=grad.dtype)
+        return grad_values, grad_dense
+
+
+def _entry_products(indices, grad, dense):
+    """grad[row] . dense[column] for every entry (row, column), in bounded chunks."""
+    rows, columns = indices
+    out = np.empty(rows.shape[0], np.result_type(grad.dtype, dense.dtype))
+    step = max(1, _CHUNK_ELEMENTS // max(1, dense.shape[1]))
+    for start in range(0, rows.shape[0], step):
+        stop = start + step
+        out[start:stop] = np.einsum("ij,ij->i", grad[rows[start:stop]],
+                                    dense[columns[start:stop]])
+    return out
+
+
+class SparseSum(Op):
+    """The sum over ``dims`` (sparse and dense dims): a dense result when no sparse dim is
+    left, else a coalesced sparse one."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage, dims, numpy_dtype):
+        sparse_dim = storage.sparse_dim
+        values = storage.values.astype(numpy_dtype, copy=False)
+        ctx.input_dtype = storage.dtype
+        ctx.values_shape = storage.values.shape
+        dense_axes = tuple(1 + dim - sparse_dim for dim in dims if dim >= sparse_dim)
+        ctx.dense_axes = dense_axes
+        if dense_axes:
+            values = values.sum(axis=dense_axes)
+        kept = [dim for dim in range(sparse_dim) if dim not in dims]
+        dense_sizes = tuple(size for dim, size in enumerate(storage.shape)
+                            if dim >= sparse_dim and dim not in dims)
+        if not kept:
+            ctx.inverse = None
+            return values.sum(axis=0).astype(numpy_dtype, copy=False)
+        reduced = _storage(storage.indices[kept], values,
+                           tuple(storage.shape[dim] for dim in kept) + dense_sizes, False)
+        indices, inverse = _coalesce_plan(reduced)
+        ctx.inverse = inverse
+        return _storage(indices, _sum_rows(values, inverse, indices.shape[1]), reduced.shape,
+                        True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows = np.broadcast_to(grad, (ctx.values_shape[0],) + grad.shape) if ctx.inverse is None \
+            else grad[ctx.inverse]
+        if ctx.dense_axes:
+            rows = np.expand_dims(rows, ctx.dense_axes)
+        grad_values = np.broadcast_to(rows, ctx.values_shape).astype(ctx.input_dtype)
+        return grad_values, None, None
+
+    def name(self):
+        return "SumBackward0"
+
+
+# ---- the Tensor subclass ----------------------------------------------------------------------
+class SparseTensor(Tensor):
+    """A tensor with ``layout=ember.sparse_coo`` (``torch.sparse_coo_tensor``'s result)."""
+
+    __slots__ = ()
+    is_sparse = True
+
+    @staticmethod
+    def _from_storage(storage, requires_grad=False):
+        tensor = Tensor._wrap(storage, requires_grad)
+        tensor.__class__ = SparseTensor
+        return tensor
+
+    @property
+    def layout(self):
+        return sparse_coo
+
+    # ---- structure ---------------------------------------------------------------------------
+    def _nnz(self):
+        return self._data.nnz
+
+    def sparse_dim(self):
+        return self._data.sparse_dim
+
+    def dense_dim(self):
+        return len(self._data.shape) - self._data.sparse_dim
+
+    def is_coalesced(self):
+        return self._data.coalesced
+
+    def coalesce(self):
+        """Unique indices in row-major order, duplicates summed (self when already so)."""
+        if self._data.coalesced:
+            return self
+        return Coalesce.apply(self)
+
+    def indices(self):
+        if not self._data.coalesced:
+            raise RuntimeError("Cannot get indices on an uncoalesced tensor, please call "
+                               ".coalesce() first")
+        return Tensor._wrap(self._data.indices)
+
+    def values(self):
+        if not self._data.coalesced:
+            raise RuntimeError("Cannot get values on an uncoalesced tensor, please call "
+                               ".coalesce() first")
+        return Values.apply(self)
+
+    def _indices(self):
+        return Tensor._wrap(self._data.indices)
+
+    def _values(self):
+        """The values as stored (duplicates included), without history, as PyTorch's."""
+        return Tensor._wrap(self._data.values)
+
+    # ---- conversions -------------------------------------------------------------------------
+    def to_dense(self, dtype=None, *, masked_grad=True):
+        if not masked_grad and self._requires_grad:
+            raise NotImplementedError("to_dense(masked_grad=False): ember's sparse gradients "
+                                      "are masked to the indices; use masked_grad=True")
+        if dtype is not None:
+            raise RuntimeError("dtype argument is not supported by sparse_to_dense")
+        return ToDense.apply(self)
+
+    def to_sparse(self, sparse_dim=None):
+        if sparse_dim is not None and sparse_dim != self._data.sparse_dim:
+            raise NotImplementedError("to_sparse: changing the sparse_dim of a sparse tensor is "
+                                      "not supported by ember")
+        return self
+
+    def clone(self, *, memory_format=None):
+        return Clone.apply(self)
+
+    def detach(self):
+        return SparseTensor._from_storage(self._data)
+
+    @property
+    def data(self):
+        return SparseTensor._from_storage(self._data)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, SparseTensor):
+            raise TypeError(f"data: a sparse tensor's data must be a sparse tensor, got "
+                            f"{type(value).__name__}")
+        self._data = value._data
+
+    def t(self):
+        if len(self._data.shape) != 2 or self._data.sparse_dim != 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 sparse and 0 dense dimensions, "
+                               f"but got {self._data.sparse_dim} sparse and "
+                               f"{self.dense_dim()} dense dimensions")
+        return T.apply(self)
+
+    def is_contiguous(self, memory_format=None):
+        return False
+
+    def numpy(self, force=False):
+        raise TypeError("can't convert Sparse layout tensor to numpy. Use Tensor.to_dense() "
+                        "first.")
+
+    def __array__(self, dtype=None, copy=None):
+        return self.numpy()
+
+    # ---- products and reductions -------------------------------------------------------------
+    def mm(self, mat2):
+        return matmul(self, mat2, "mm")
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    @staticmethod
+    def _product(input, other, operation):
+        """``ember.mm``/``matmul`` with a sparse operand (ops sit below this package)."""
+        return matmul(input, other, operation)
+
+    def mul(self, other):
+        if isinstance(other, Tensor) or not isinstance(other, (int, float)) or \
+                isinstance(other, bool):
+            raise NotImplementedError(f"mul: ember multiplies sparse tensors by Python numbers "
+                                      f"only, got {type(other).__name__}")
+        return Mul.apply(self, other)
+
+    __mul__ = mul
+    __rmul__ = mul
+
+    def __truediv__(self, other):
+        if not isinstance(other, (int, float)) or isinstance(other, bool):
+            raise NotImplementedError(f"div: ember divides sparse tensors by Python numbers "
+                                      f"only, got {type(other).__name__}")
+        return Mul.apply(self, 1.0 / other)
+
+    def __neg__(self):
+        return Mul.apply(self, -1)
+
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        if keepdim:
+            raise NotImplementedError("sum: keepdim=True is not supported for sparse tensors")
+        return sparse_sum(self, dim, dtype=dtype)
+
+    # ---- autograd ----------------------------------------------------------------------------
+    def _grad_from_values(self, grad):
+        """A gradient aligned with the values as a sparse tensor on the coalesced pattern (every
+        copy of a duplicated index received the same gradient: keep the first). Like PyTorch's
+        sparse_mask result it is not marked coalesced."""
+        if isinstance(grad, Tensor):
+            grad = grad._data
+        storage = self._data
+        grad = np.asarray(grad, storage.dtype)
+        if storage.coalesced:
+            return _sparse_grad(storage.indices, grad, storage.shape)
+        _, first = np.unique(storage.flat_indices(), return_index=True)
+        return _sparse_grad(storage.indices[:, first], grad[first], storage.shape)
+
+    def _accumulate_values_grad(self, grad):
+        """AccumulateGrad for a sparse leaf: ``.grad`` is a sparse tensor."""
+        fresh = self._grad_from_values(grad)
+        existing = self._grad
+        if existing is None:
+            self._grad = fresh
+            return
+        if not existing.is_sparse:
+            existing._data = existing._data + fresh.to_dense()._data
+            return
+        both = _storage(np.concatenate([existing._data.indices, fresh._data.indices], axis=1),
+                        np.concatenate([existing._data.values, fresh._data.values]),
+                        fresh._data.shape, False)
+        indices, inverse = _coalesce_plan(both)
+        self._grad = _sparse_grad(indices, _sum_rows(both.values, inverse, indices.shape[1]),
+                                  both.shape)
+
+    def register_hook(self, hook):
+        raise NotImplementedError("register_hook: not supported on sparse tensors by ember")
+
+    def retain_grad(self):
+        raise NotImplementedError("retain_grad: not supported on sparse tensors by ember")
+
+    def __reduce_ex__(self, protocol):
+        storage = self._data
+        return (_rebuild, (storage.indices, storage.values, storage.shape, storage.coalesced,
+                           self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
+                               "the deepcopy protocol at the moment.")
+        storage = self._data
+        out = SparseTensor._from_storage(_storage(storage.indices.copy(), storage.values.copy(),
+                                                  storage.shape, storage.coalesced),
+                                         self._requires_grad)
+        memo[id(self)] = out
+        return out
+
+    def __repr__(self):
+        return _format_sparse(self)
+
+
+SparseCOOStorage.tensor_type = SparseTensor
+
+
+def _sparse_grad(indices, values, shape):
+    return SparseTensor._from_storage(_storage(indices, values, shape, False))
+
+
+def _rebuild(indices, values, shape, coalesced, requires_grad):
+    return SparseTensor._from_storage(_storage(indices, values, shape, coalesced), requires_grad)
+
+
+def _unsupported(name):
+    def method(self, *args, **kwargs):
+        raise NotImplementedError(f"{name}: not supported for sparse tensors "
+                                  f"(layout=ember.sparse_coo) by ember; convert with .to_dense() "
+                                  f"first")
+    method.__name__ = name
+    return method
+
+
+# Methods that read or write a tensor's array directly (not through an op): refused by name.
+for _name in ("view", "reshape", "view_as", "reshape_as", "__getitem__", "__setitem__", "tolist",
+              "item", "__iter__", "copy_", "zero_", "fill_", "add_", "sub_", "mul_", "div_",
+              "__iadd__", "__isub__", "__imul__", "__itruediv__", "stride", "data_ptr",
+              "contiguous", "flatten", "expand", "permute", "transpose", "squeeze", "unsqueeze",
+              "__add__", "__radd__", "__sub__", "__rsub__", "__rtruediv__", "__pow__", "__eq__",
+              "__ne__", "__lt__", "__le__", "__gt__", "__ge__"):
+    # x + sparse runs sparse.__radd__ first (a subclass's reflected operator wins): say "add".
+    _reflected = _name.startswith("__r") and _name != "__rmatmul__"
+    setattr(SparseTensor, _name, _unsupported(_name.strip("_")[1 if _reflected else 0:]))
+del _name, _reflected
+SparseTensor.__hash__ = Tensor.__hash__  # defining __eq__ above would otherwise drop it
+
+
+# ---- printing ---------------------------------------------------------------------------------
+def _format_sparse(tensor):
+    """PyTorch's repr of a sparse tensor: indices and values, then size, nnz, dtype (when not a
+    default one), layout and autograd state, the first on a new line and the rest wrapped at
+    80 columns."""
+    storage = tensor._data
+    indent = len("tensor(")
+    indices_text = _format_array(storage.indices, indent + len("indices=tensor("))
+    if storage.indices.size == 0:
+        indices_text += f", size={tuple(storage.indices.shape)}"
+    values_text = _format_array(storage.values, indent + len("values=tensor("))
+    if storage.values.size == 0:
+        values_text += f", size={tuple(storage.values.shape)}"
+    text = (f"tensor(indices=tensor({indices_text}),\n" + " " * indent
+            + f"values=tensor({values_text})")
+    suffixes = [f"size={tuple(storage.shape)}", f"nnz={storage.nnz}"]
+    if storage.dtype not in (get_default_dtype().numpy, np.int64, np.bool_):
+        suffixes.append(f"dtype={from_numpy_dtype(storage.dtype)!r}")
+    suffixes.append(f"layout={sparse_coo!r}")
+    if tensor.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{tensor.grad_fn.name()}>")
+    elif tensor._requires_grad:
+        suffixes.append("requires_grad=True")
+    line_length = 0
+    force_newline = True
+    for suffix in suffixes:
+        if force_newline or line_length + len(suffix) + 2 > 80:
+            text += ",\n" + " " * indent + suffix
+            line_length = indent + len(suffix)
+            force_newline = False
+        else:
+            text += ", " + suffix
+            line_length += len(suffix) + 2
+    return text + ")"
+
+
+# ---- public functions -------------------------------------------------------------------------
+def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None,
+                      requires_grad=False, check_invariants=None, is_coalesced=None):
+    """A sparse COO tensor with ``values[k]`` at ``indices[:, k]`` (torch.sparse_coo_tensor);
+    the size is inferred from the indices when not given. ember always checks the indices
+    against the size (PyTorch's ``check_invariants=True``)."""
+    check_cpu(device, "sparse_coo_tensor")
+    _scipy_sparse()
+    index_array = _index_array(indices)
+    if not isinstance(values, Tensor):
+        values = Tensor._wrap(_to_array(values, dtype))
+    elif dtype is not None and to_dtype(dtype).numpy != values._data.dtype:
+        values = values.to(dtype)
+    if values._data.ndim == 0:
+        raise RuntimeError(f"values has incorrect size, expected [{index_array.shape[1]}], got "
+                           f"{list(values.shape)}")
+    shape = _checked_size(index_array, values._data.shape, size)
+    if requires_grad and values._data.dtype.kind != "f":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                           "gradients")
+    coalesced = bool(is_coalesced) or index_array.shape[1] <= 1
+    if requires_grad and not values._requires_grad:
+        values = values.detach()
+    result = SparseCooTensorWithDimsAndTensors.apply(values, index_array, shape, coalesced)
+    if requires_grad and result.grad_fn is None:
+        result.requires_grad_()
+    return result
+
+
+def _index_array(indices):
+    array = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    if array.dtype.kind not in "iuf" or array.dtype.kind == "f" and array.size and \
+            not np.all(np.isfinite(array)):
+        raise RuntimeError(f"indices must be an int64 tensor, got {array.dtype}")
+    if array.ndim != 2:
+        raise RuntimeError(f"indices must be sparse_dim x nnz, but got: {list(array.shape)}")
+    return array.astype(np.int64)
+
+
+def _checked_size(indices, values_shape, size):
+    """The size (inferred when None) after PyTorch's checks of indices, values and size."""
+    sparse_dim, nnz = indices.shape
+    if values_shape[0] != nnz:
+        raise RuntimeError(f"indices and values must have same nnz, but got nnz from indices: "
+                           f"{nnz}, nnz from values: {values_shape[0]}")
+    dense_sizes = tuple(values_shape[1:])
+    if nnz:
+        lowest = indices.min(axis=1)
+        highest = indices.max(axis=1)
+        for dim in range(sparse_dim):
+            if lowest[dim] < 0:
+                raise RuntimeError(f"found negative index {int(lowest[dim])} for dim {dim}")
+    if size is None:
+        inferred = tuple(int(value) + 1 for value in highest) if nnz else (0,) * sparse_dim
+        return inferred + dense_sizes
+    shape = tuple(int(length) for length in size)
+    if len(shape) != sparse_dim + len(dense_sizes):
+        raise RuntimeError(f"'len(size) == sparse_dim + dense_dim' is not satisfied: len(size) "
+                           f"= {len(shape)}, sparse_dim = {sparse_dim}, dense_dim = "
+                           f"{len(dense_sizes)}")
+    if shape[sparse_dim:] != dense_sizes:
+        raise RuntimeError(f"values has incorrect size, expected {[nnz, *shape[sparse_dim:]]}, "
+                           f"got {list(values_shape)}")
+    for dim in range(sparse_dim if nnz else 0):
+        if highest[dim] >= shape[dim]:
+            raise RuntimeError(f"size is inconsistent with indices: for dim {dim}, size is "
+                               f"{shape[dim]} but found index {int(highest[dim])}")
+    return shape
+
+
+def cast(input, dtype):
+    """The sparse tensor with its values converted to ``dtype`` (Tensor.to's sparse case)."""
+    return ToCopy.apply(input, dtype.numpy)
+
+
+def to_sparse(input, sparse_dim=None):
+    """A dense tensor's nonzero entries as a coalesced sparse COO tensor (Tensor.to_sparse)."""
+    if input.is_sparse:
+        return input.to_sparse(sparse_dim)
+    _scipy_sparse()
+    ndim = input._data.ndim
+    sparse_dim = ndim if sparse_dim is None else sparse_dim
+    if not 0 < sparse_dim <= ndim:
+        raise RuntimeError(f"sparse_dim must be in [1, {ndim}] for a {ndim}-D tensor, got "
+                           f"{sparse_dim}")
+    return ToSparse.apply(input, sparse_dim)
+
+
+def _check_mm_operands(sparse, dense, operation):
+    storage = sparse._data
+    if storage.sparse_dim != 2 or len(storage.shape) != 2:
+        raise RuntimeError(f"{operation}: expected a 2-D sparse matrix with no dense dimensions, "
+                           f"got size {list(storage.shape)} with sparse_dim "
+                           f"{storage.sparse_dim}")
+    if dense._data.ndim != 2:
+        raise RuntimeError(f"{operation}: expected a 2-D dense matrix, got "
+                           f"{dense._data.ndim}-D")
+    if dense._data.dtype != storage.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(storage.dtype)} but found "
+                           f"{scalar_type_name(dense._data.dtype)}")
+    if dense._data.shape[0] != storage.shape[1]:
+        raise RuntimeError(f"addmm: Argument #3 (dense): Expected dim 0 size "
+                           f"{storage.shape[1]}, got {dense._data.shape[0]}")
+
+
+def matmul(input, other, operation="matmul"):
+    """sparse @ dense, dense @ sparse (2-D, or a 1-D dense vector with matmul), with gradients
+    to the dense operand and to the sparse operand's values."""
+    for position, value in enumerate((input, other), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{operation}(): argument '{'input' if position == 1 else 'mat2'}' "
+                            f"(position {position}) must be Tensor, not {type(value).__name__}")
+    if input.is_sparse and other.is_sparse:
+        raise NotImplementedError(f"{operation}: sparse @ sparse is not supported by ember; "
+                                  f"convert one operand with .to_dense()")
+    if input.is_sparse:
+        if other._data.ndim == 1 and operation == "matmul":
+            return squeeze(matmul(input, unsqueeze(other, 1)), 1)
+        if other._data.ndim == 1:
+            raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but "
+                             "got 1)")
+        _check_mm_operands(input, other, operation)
+        return SparseAddmm.apply(input, other)
+    if input._data.ndim == 1 and operation == "matmul":
+        return squeeze(matmul(unsqueeze(input, 0), other), 0)
+    if input._data.ndim != 2:
+        raise RuntimeError(f"{operation}: expected a 2-D dense matrix, got "
+                           f"{input._data.ndim}-D")
+    # dense @ sparse = (sparse.T @ dense.T).T: the transpose keeps the values' order.
+    return transpose(matmul(other.t(), transpose(input, 0, 1), operation), 0, 1)
+
+
+def mm(mat1, mat2, reduce=None):
+    """torch.sparse.mm: a sparse matrix times a dense or sparse one."""
+    if reduce is not None:
+        raise NotImplementedError("sparse.mm: the reduce argument is not supported by ember")
+    return matmul(mat1, mat2, "mm")
+
+
+def spmm(input, mat2):
+    """torch.spmm: sparse @ dense."""
+    return matmul(input, mat2, "mm")
+
+
+def sparse_sum(input, dim=None, dtype=None):
+    """torch.sparse.sum: the sum over ``dim`` (all dims when None); dense when no sparse dim
+    is left, sparse otherwise."""
+    if not input.is_sparse:
+        return input.sum(dim) if dim is not None else input.sum()
+    storage = input._data
+    ndim = len(storage.shape)
+    if dim is None:
+        dims = tuple(range(ndim))
+    else:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        normalized = []
+        for value in dims:
+            if not -ndim <= value < ndim:
+                raise IndexError(f"Dimension out of range (expected to be in range of "
+                                 f"[{-ndim}, {ndim - 1}], but got {value})")
+            normalized.append(value % ndim)
+        if len(set(normalized)) != len(normalized):
+            raise RuntimeError("sparse.sum: duplicate dims are not allowed")
+        dims = tuple(sorted(normalized))
+    target = storage.dtype if dtype is None else to_dtype(dtype).numpy
+    if dtype is None and storage.dtype.kind in "bi" and storage.dtype != np.int64:
+        target = np.dtype(np.int64)
+    return SparseSum.apply(input, dims, target)
