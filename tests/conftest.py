@@ -166,7 +166,7 @@ def mpi_job():
     """Run an MPI job: ``mpi_job(nproc, [script, args...], timeout)`` returns the completed
     process; skips the test when mpiexec or mpi4py is missing."""
     if find_mpiexec() is None or not is_mpi_available():
-        pytest.skip("needs mpiexec and mpi4py (pip install 'ember[mpi]')")
+        pytest.skip("needs mpiexec and mpi4py (pip install '.[mpi]' in the ember checkout)")
     return _run_mpi_job
 
 

@@ -166,4 +166,4 @@ def test_missing_tensorboard_is_one_line(monkeypatch):
     with pytest.raises(ImportError) as error:
         importlib.import_module("ember.utils.tensorboard")
     assert str(error.value) == ("ember.utils.tensorboard needs tensorboard: pip install "
-                                "'ember[tensorboard]'")
+                                "'.[tensorboard]' in the ember checkout")
