@@ -213,3 +213,59 @@ def test_errors_from_a_real_process(tmp_path):
 def test_help_exits_zero():
     result = _python_m_ember("train", "--help")
     assert result.returncode == 0 and "--resume" in result.stdout
+
+
+# ---- --tensorboard -----------------------------------------------------------------------------
+
+def test_train_tensorboard_logs_what_training_measured(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    # tensorboard is an optional extra: the test skips above when it is missing.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    out = tmp_path / "run"
+    log_dir = tmp_path / "tb"
+    status, printed, err = _run(capsys, "train", "--model", "cnn", "--epochs", "2",
+                                "--batch-size", "128", "--lr", "0.005", "--seed", "2",
+                                "--out", out, "--tensorboard", log_dir)
+    assert (status, err) == (0, "")
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "histograms": 0})
+    events.Reload()
+    state = ember.load(out / "epoch-002.safetensors")
+    history = state["history"]
+    assert sorted(events.Tags()["scalars"]) == ["lr/group0", "train_loss", "val_accuracy",
+                                                "val_loss"]
+    for name in ("train_loss", "val_loss", "val_accuracy"):
+        logged = [(event.step, event.value) for event in events.Scalars(name)]
+        # simple_value is a float32
+        assert logged == [(1, np.float32(history[name][0])), (2, np.float32(history[name][1]))]
+    epoch_lines = [line for line in printed.splitlines() if line.startswith("epoch ")]
+    assert epoch_lines[1].split()[4] == f"{events.Scalars('train_loss')[1].value:.4f}"
+    assert [(event.step, event.value) for event in events.Scalars("lr/group0")] == [
+        (1, np.float32(0.005)), (2, np.float32(0.005))]
+    batch_norms = {name: value.numpy() for name, value in state["model"].items()
+                   if name.endswith(("running_mean", "running_var"))}
+    assert sorted(batch_norms) == ["1.running_mean", "1.running_var", "4.running_mean",
+                                   "4.running_var"]
+    assert sorted(events.Tags()["histograms"]) == sorted(f"bn/{name.replace('.', '/')}"
+                                                         for name in batch_norms)
+    for name, values in batch_norms.items():
+        final = events.Histograms(f"bn/{name.replace('.', '/')}")[-1]
+        histogram = final.histogram_value
+        assert final.step == 2
+        assert (histogram.min, histogram.max, histogram.num) == (
+            values.min(), values.max(), values.size)
+        assert histogram.sum == pytest.approx(float(values.sum()), rel=1e-6)
+
+
+def test_train_tensorboard_without_the_package_is_one_line(tmp_path, capsys, monkeypatch):
+    for name in list(sys.modules):
+        if name.startswith("ember.utils.tensorboard"):
+            monkeypatch.delitem(sys.modules, name)
+        elif name == "tensorboard" or name.startswith("tensorboard."):
+            monkeypatch.setitem(sys.modules, name, None)  # None: "not installed" to importlib
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    status, out, err = _run(capsys, "train", "--model", "mlp", "--epochs", "1", "--out",
+                            tmp_path / "run", "--tensorboard", tmp_path / "tb")
+    assert (status, out) == (2, "")
+    assert err == ("ember: error: --tensorboard: ember.utils.tensorboard needs tensorboard: "
+                   "pip install '.[tensorboard]' in the ember checkout\n")
+    assert os.listdir(tmp_path / "run") == [] and not (tmp_path / "tb").exists()
