@@ -144,7 +144,9 @@ def build_parser():
 
     inspect = commands.add_parser("inspect", help="list a checkpoint's tensors and metadata")
     inspect.add_argument("checkpoint", type=checkpoint_file,
-                         help="a checkpoint, or a folder of them (its latest epoch)")
+                         help="a checkpoint (ember's, any safetensors file, or a torch.save file, "
+                              "whose pickle is read without running code), or a folder of them "
+                              "(its latest epoch)")
     inspect.set_defaults(handler=run_inspect)
 
     add_run_parser(commands)
