@@ -48,6 +48,12 @@ def test_every_hinted_extra_exists_in_pyproject():
     assert not unknown, f"extras not in pyproject.toml: {unknown}"
 
 
+def test_readme_lists_every_extra():
+    readme = (REPO / "README.md").read_text()
+    missing = sorted(extra for extra in _extras() if f"'.[{extra}]'" not in readme)
+    assert not missing, f"README.md does not show how to install the extras {missing}"
+
+
 def test_no_hint_installs_ember_from_an_index():
     # 'ember[...]' would ask pip for a package index entry that does not exist.
     pattern = re.compile(r"pip install (?:-\w+ )*'?ember\b")
