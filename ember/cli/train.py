@@ -253,12 +253,12 @@ def _train(args, settings, run, out):
     epochs = settings["epochs"]
     before = _checkpoint_files(out)
     writer = None
-    on_epoch_end = None
     if args.tensorboard is not None and console.rank() == 0:
         summary_writer, log_epoch = _tensorboard()
         writer = summary_writer(args.tensorboard)
 
-        def on_epoch_end(epoch, metrics):
+    def on_epoch_end(epoch, metrics):
+        if writer is not None:
             log_epoch(writer, epoch, metrics, run.model, run.optimizer)
             writer.flush()  # an interrupted run keeps the epochs it finished
     try:
