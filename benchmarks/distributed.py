@@ -158,7 +158,7 @@ def run_configuration(ranks, threads, options, steps):
     if ranks > 1:
         mpiexec = find_mpiexec()
         if mpiexec is None:
-            raise SystemExit("benchmarks.distributed: no mpiexec (pip install 'ember[mpi]')")
+            raise SystemExit("benchmarks.distributed: no mpiexec (pip install '.[mpi]' in the ember checkout)")
         arguments = [mpiexec, "-n", str(ranks)] + arguments[:1] + ["-m", "mpi4py"] + \
             arguments[1:]
     completed = subprocess.run(arguments, capture_output=True, text=True, timeout=600,

@@ -28,7 +28,9 @@ class dtype:
         return f"ember.{self.name}"
 
     def __reduce__(self):
-        return self.name
+        # Pickled as the global of this module that holds it, so unpickling (and copy) gives
+        # the same object; bool's is bool_, since a global named bool would hide the builtin.
+        return "bool_" if self.name == "bool" else self.name
 
 
 # With PyTorch's names for each: its ScalarType ("Float", also the stem of "FloatTensor") and the

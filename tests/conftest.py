@@ -45,6 +45,18 @@ def torch():
     return pytest.importorskip("torch")
 
 
+@pytest.fixture
+def without_tensorboard(monkeypatch):
+    """tensorboard made unimportable and ember.utils.tensorboard forgotten for one test, as on a
+    machine without the tensorboard extra."""
+    for name in list(sys.modules):
+        if name.startswith("ember.utils.tensorboard"):
+            monkeypatch.delitem(sys.modules, name)
+        elif name == "tensorboard" or name.startswith("tensorboard."):
+            monkeypatch.setitem(sys.modules, name, None)  # None: "not installed" to importlib
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+
+
 def float64_tensor(shape, low=-1.0, high=1.0, requires_grad=True, seed=0):
     """A float64 tensor with uniform values in [low, high), for gradchecks."""
     random = np.random.default_rng(seed)
@@ -166,7 +178,7 @@ def mpi_job():
     """Run an MPI job: ``mpi_job(nproc, [script, args...], timeout)`` returns the completed
     process; skips the test when mpiexec or mpi4py is missing."""
     if find_mpiexec() is None or not is_mpi_available():
-        pytest.skip("needs mpiexec and mpi4py (pip install 'ember[mpi]')")
+        pytest.skip("needs mpiexec and mpi4py (pip install '.[mpi]' in the ember checkout)")
     return _run_mpi_job
 
 

@@ -65,3 +65,9 @@ def test_example_prints_what_the_page_says(tmp_path, monkeypatch, page, number, 
         pytest.skip(f"an op's double backward is not in ember yet: {error}")
     if expected is not None:
         assert printed == expected
+
+
+def test_readme_links_every_page():
+    readme = (DOCS.parent / "README.md").read_text()
+    unlinked = [page.name for page in PAGES if f"](docs/{page.name})" not in readme]
+    assert not unlinked, f"README.md does not link {unlinked}"

@@ -1,4 +1,7 @@
 """ember's dtypes (ember/_dtype.py): defaults and aliases as in PyTorch, finfo and iinfo."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -76,6 +79,24 @@ def _same_values(ours, theirs):
     """Bit-for-bit the same bfloat16 (or other) values, compared through float32."""
     assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
     np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy())
+
+
+PUBLIC_DTYPES = sorted(name for name in dir(ember) if isinstance(getattr(ember, name), ember.dtype))
+
+
+def test_every_dtype_is_listed():
+    assert {"bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
+            "float64", "long", "half", "double"} <= set(PUBLIC_DTYPES)
+
+
+@pytest.mark.parametrize("name", PUBLIC_DTYPES)
+def test_dtypes_pickle_and_copy_as_themselves(name):
+    value = getattr(ember, name)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert pickle.loads(pickle.dumps(value, protocol=protocol)) is value, protocol
+    assert copy.copy(value) is value and copy.deepcopy(value) is value
+    assert copy.deepcopy({"dtype": value, "pair": (value, [value])}) == {
+        "dtype": value, "pair": (value, [value])}
 
 
 def test_bfloat16_is_lazy_and_exists():

@@ -1,5 +1,5 @@
 """``ember eval`` (rebuild a checkpoint's model and measure it on its test set) and ``ember inspect``
-(list a checkpoint's tensors and metadata)."""
+(list the tensors and metadata of a checkpoint, ember's or torch.save's)."""
 import json
 import math
 import os
@@ -9,7 +9,7 @@ import numpy as np
 
 from .._dtype import dtype
 from ..data import DataLoader
-from ..io import read_header
+from ..io import list_tensors
 from ..nn import CrossEntropyLoss
 from ..serialization import load
 from ..tensor import Tensor
@@ -105,9 +105,10 @@ def _natural_key(name):
 
 def run_inspect(args):
     state = load(args.checkpoint)  # validates every byte before anything is printed
-    tensors, _ = read_header(args.checkpoint)
+    file_format, tensors = list_tensors(args.checkpoint, state)
     total = sum(math.prod(shape) for _, shape in tensors.values())
-    print(f"{args.checkpoint}: {len(tensors)} tensors, {total} elements, "
+    written_by = "" if file_format == "safetensors" else f" ({file_format} format)"
+    print(f"{args.checkpoint}{written_by}: {len(tensors)} tensors, {total} elements, "
           f"{os.path.getsize(args.checkpoint)} bytes")
     width = max([len(name) for name in tensors] + [4])
     print(f"  {'name':<{width}}  {'dtype':<5}  shape")

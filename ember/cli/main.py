@@ -9,6 +9,7 @@ import os
 import sys
 
 from .. import __version__
+from .._extras import install_hint
 from ..io import CheckpointError
 from ..training import latest_checkpoint
 from . import console
@@ -124,6 +125,10 @@ def build_parser():
     train.add_argument("--resume", type=checkpoint_file, default=None, metavar="CHECKPOINT",
                        help="continue from a checkpoint written by 'ember train', or from the "
                             "latest epoch in a folder of them; its settings are used")
+    train.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="log each epoch's train loss, test loss and accuracy, learning rate "
+                            "and BatchNorm running statistics to DIR for TensorBoard (needs the "
+                            "tensorboard extra)")
     train.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     train.set_defaults(handler=run_train)
 
@@ -139,7 +144,9 @@ def build_parser():
 
     inspect = commands.add_parser("inspect", help="list a checkpoint's tensors and metadata")
     inspect.add_argument("checkpoint", type=checkpoint_file,
-                         help="a checkpoint, or a folder of them (its latest epoch)")
+                         help="a checkpoint (ember's, any safetensors file, or a torch.save file, "
+                              "whose pickle is read without running code), or a folder of them "
+                              "(its latest epoch)")
     inspect.set_defaults(handler=run_inspect)
 
     add_run_parser(commands)
@@ -149,8 +156,8 @@ def build_parser():
 def _run_demo(args):
     missing = missing_requirements()
     if missing:
-        raise UsageError(f"ember demo needs {' and '.join(missing)}: pip install '.[demo]' in "
-                         f"the ember checkout")
+        raise UsageError(f"ember demo needs {' and '.join(missing)}: "
+                         f"{install_hint('demo')}")
     check_output_folder(args.out)
     run_demo(out_dir=args.out, epochs=args.epochs, seed=args.seed,
              progress_bars=console.progress_bars())

@@ -5,6 +5,7 @@ The command line is parsed and checked by the first process, outside MPI; only t
 itself on N ranks, which parse the same arguments and train.
 """
 from .. import distributed
+from .._extras import install_hint
 from .._random import manual_seed
 from ..data import DataLoader
 from ..distributed import launch
@@ -29,7 +30,7 @@ def check_can_launch(nproc):
         problems.append("mpi4py is not installed")
     if problems:
         raise UsageError(f"--nproc {nproc} needs MPI, but {' and '.join(problems)}; install "
-                         f"the MPI extra (pip install '.[mpi]') or drop --nproc")
+                         f"the MPI extra ({install_hint('mpi')}) or drop --nproc")
 
 
 def start_job(nproc, arguments):

@@ -119,10 +119,11 @@ def resolve_settings(args):
     return settings, epoch, note
 
 
-def check_output_folder(out):
-    """Create ``out`` if needed and prove it writable now, not after an epoch of training."""
+def check_output_folder(out, option="--out"):
+    """Create ``out`` (given as ``option``) if needed and prove it writable now, not after an
+    epoch of training."""
     if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out '{out}' is a file, not a folder")
+        raise UsageError(f"{option} '{out}' is a file, not a folder")
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as error:
@@ -205,6 +206,9 @@ def run_train(args):
     settings, resumed_epoch, note = resolve_settings(args)
     out = args.out or ((os.path.dirname(args.resume) or ".") if args.resume else DEFAULT_OUT)
     check_output_folder(out)
+    if args.tensorboard is not None:
+        _tensorboard()
+        check_output_folder(args.tensorboard, "--tensorboard")
     nproc = settings["nproc"]
     if settings["batch_size"] % nproc:
         raise UsageError(f"--batch-size {settings['batch_size']} must be divisible by --nproc "
@@ -234,18 +238,42 @@ def run_train(args):
     return _train(args, settings, run, out)
 
 
+def _tensorboard():
+    """``(SummaryWriter, log_epoch)`` of ember.utils.tensorboard, or a UsageError naming the
+    extra when tensorboard is missing."""
+    try:
+        # tensorboard is an optional extra, imported only when --tensorboard is given.
+        from ..utils.tensorboard import SummaryWriter, log_epoch
+    except ImportError as error:
+        raise UsageError(f"--tensorboard: {error}") from None
+    return SummaryWriter, log_epoch
+
+
 def _train(args, settings, run, out):
     epochs = settings["epochs"]
     before = _checkpoint_files(out)
+    writer = None
+    if args.tensorboard is not None and console.rank() == 0:
+        summary_writer, log_epoch = _tensorboard()
+        writer = summary_writer(args.tensorboard)
+
+    def on_epoch_end(epoch, metrics):
+        if writer is not None:
+            log_epoch(writer, epoch, metrics, run.model, run.optimizer)
+            writer.flush()  # an interrupted run keeps the epochs it finished
     try:
         history = fit(run.model, run.train_loader, run.test_loader, CrossEntropyLoss(),
                       run.optimizer, epochs,
                       checkpoint_dir=out if console.rank() == 0 else None, resume=args.resume,
                       progress=not args.quiet and console.rank() == 0,
                       progress_bars=console.progress_bars(),
-                      config={name: settings[name] for name in DEFAULTS})
+                      config={name: settings[name] for name in DEFAULTS},
+                      on_epoch_end=on_epoch_end)
     except KeyboardInterrupt:
         raise _interrupted(out, before, args.resume) from None
+    finally:
+        if writer is not None:
+            writer.close()
     accuracy = history["val_accuracy"][-1]
     console.say(f"final test accuracy {100 * accuracy:.2f}% after {epochs} epochs; checkpoints "
                 f"in '{out}' (last: {checkpoint_path(out, epochs)})")

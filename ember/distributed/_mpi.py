@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from .._extras import install_hint
 from ._backend import Backend, DistBackendError, ReduceOp, Request
 
 # While other ranks have yet to arrive, busy-poll this long (as a blocking MPI wait does), then
@@ -181,8 +182,8 @@ class MPIBackend(Backend):
         except ImportError as error:
             raise RuntimeError("init_process_group: this process was started by an MPI launcher "
                                "but mpi4py is not importable; install it with "
-                               "`pip install 'ember[mpi]'` (or `pip install mpi4py` built "
-                               "against the site MPI)") from error
+                               f"`{install_hint('mpi')}` (or `pip install mpi4py` built "
+                               f"against the site MPI)") from error
         self._comm, self._check_comm, self._notice_comm = communicators
         self.rank = self._comm.Get_rank()
         self.world_size = self._comm.Get_size()

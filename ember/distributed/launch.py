@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 
+from .._extras import install_hint
+
 
 def find_mpiexec():
     """The ``mpiexec`` beside this Python (the ``mpich`` wheel's), else the one on PATH, or None."""
@@ -21,7 +23,7 @@ def mpi_command(nproc, arguments, module):
     mpiexec = find_mpiexec()
     if mpiexec is None:
         raise RuntimeError(f"no mpiexec found for {nproc} processes; install the MPI extra "
-                           f"(`pip install '.[mpi]'`) or put the site's mpiexec on PATH")
+                           f"(`{install_hint('mpi')}`) or put the site's mpiexec on PATH")
     return [mpiexec, "-n", str(nproc), sys.executable, "-m", "mpi4py", "-m", module, *arguments]
 
 

@@ -432,6 +432,25 @@ def read_header(f):
     return {name: (entry["dtype"], tuple(entry["shape"])) for name, entry in entries}, metadata
 
 
+def list_tensors(f, loaded):
+    """``(format, {name: (safetensors dtype, shape)})`` of the tensors in the file ``f``, where
+    ``loaded`` is what ``load(f)`` returned: a safetensors file's from its header; a torch.save
+    file (format 'torch.save zip' or 'torch.save legacy') has none, so its loaded tensors are
+    listed under the names ``save`` would give them."""
+    with _reading(f, "ember.io.list_tensors") as source:
+        prefix = source.read_at(0, min(source.size, 512))
+    if prefix[:2] == b"PK":
+        file_format = "torch.save zip"
+    elif torch_files.is_legacy(prefix):
+        file_format = "torch.save legacy"
+    else:
+        return "safetensors", read_header(f)[0]
+    encoder = _Encoder(None)
+    encoder.encode(loaded, ())
+    return file_format, {name: (_code(array.dtype), array.shape)
+                         for name, array in encoder.arrays.items()}
+
+
 @contextlib.contextmanager
 def _reading(f, operation):
     """Open ``f`` (a regular file by path, or a file object); a malformed or shrinking file

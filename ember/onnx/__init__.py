@@ -7,6 +7,7 @@ operators. ``import ember.onnx`` is cheap: the ``onnx`` package is imported by `
 import enum
 import importlib
 
+from .._extras import install_hint
 from .errors import OnnxExporterError, OnnxExporterWarning, UnsupportedOperatorError  # noqa: F401
 
 __all__ = ["export", "is_in_onnx_export", "TrainingMode", "OperatorExportTypes",
@@ -72,6 +73,6 @@ def _exporter():
         # empty namespace package.
         importlib.import_module("onnx.helper")
     except ImportError:
-        raise ImportError("ember.onnx.export needs the onnx package: pip install "
-                          "'ember[onnx]'") from None
+        raise ImportError(f"ember.onnx.export needs the onnx package: "
+                          f"{install_hint('onnx')}") from None
     return importlib.import_module("ember.onnx._export")

@@ -1,6 +1,6 @@
 """Sparse COO tensors (``torch.sparse``): ``ember.sparse_coo_tensor``, ``Tensor.to_sparse``,
 ``sparse.mm``, ``sparse.sum`` and sparse @ dense products, with gradients to the dense operand
-and to the values, on ``scipy.sparse`` (the ``ember[sparse]`` extra, imported when the first
+and to the values, on ``scipy.sparse`` (the ``sparse`` extra, imported when the first
 sparse tensor is made)."""
 from .._dtype import float32, float64, int64
 from ._coo import (  # noqa: F401

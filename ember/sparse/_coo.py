@@ -10,6 +10,7 @@ an optional extra imported when the first sparse tensor is made.
 import numpy as np
 
 from .._device import check_cpu
+from .._extras import install_hint
 from .._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name, to_dtype
 from .._layout import LayoutStorage, sparse_coo
 from .._tensor_str import _format_array
@@ -23,12 +24,12 @@ _CHUNK_ELEMENTS = 1 << 22
 
 def _scipy_sparse():
     try:
-        # scipy is an optional extra (`ember[sparse]`): imported when the first sparse tensor
+        # scipy is an optional extra (`sparse`): imported when the first sparse tensor
         # is made, never by `import ember`.
         import scipy.sparse
     except ImportError as error:
-        raise ImportError("ember's sparse tensors need SciPy: pip install 'ember[sparse]' "
-                          "(or scipy>=1.10)") from error
+        raise ImportError(f"ember's sparse tensors need SciPy: {install_hint('sparse')} "
+                          f"(or pip install 'scipy>=1.10')") from error
     return scipy.sparse
 
 

@@ -258,7 +258,7 @@ def _training_state_problems(state, optimizer, scheduler):
 
 def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=None,
         checkpoint_dir=None, resume=None, progress=True, seed=None, config=None,
-        progress_bars=None):
+        progress_bars=None, on_epoch_end=None):
     """Train for ``epochs`` epochs; returns the history (per-epoch train loss, validation results).
 
     ``scheduler`` steps once per epoch (``ReduceLROnPlateau`` gets the validation loss).
@@ -267,7 +267,8 @@ def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=N
     or a directory (its latest one); training continues bit-identically to an uninterrupted run.
     ``seed`` seeds the default generator first (ignored when resuming: the RNG state is restored).
     ``progress`` prints a line per epoch and draws tqdm bars; ``progress_bars=False`` keeps the
-    lines without the bars (for logs), None follows ``progress``.
+    lines without the bars (for logs), None follows ``progress``. ``on_epoch_end(epoch, metrics)``
+    runs after each epoch (``epoch`` counts from 1) with its ``train_loss`` and ``val_*`` values.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
@@ -313,4 +314,8 @@ def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=N
                                  config), checkpoint_path(checkpoint_dir, epoch + 1))
         if progress:
             print(line, flush=True)
+        if on_epoch_end is not None:
+            metrics = {"train_loss": train_loss}
+            metrics.update({"val_" + name: value for name, value in results.items()})
+            on_epoch_end(epoch + 1, metrics)
     return history

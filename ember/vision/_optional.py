@@ -3,6 +3,8 @@ use."""
 import importlib
 import sys
 
+from .._extras import install_hint
+
 
 def require(module, what):
     """Import ``module`` for ``what`` (e.g. 'ember.vision.datasets.ImageFolder'), or raise an
@@ -12,7 +14,7 @@ def require(module, what):
     except ImportError:
         package = {"PIL": "pillow", "scipy": "scipy", "safetensors": "safetensors"}[
             module.split(".")[0]]
-        raise ImportError(f"{what} needs {package}: pip install 'ember[vision]'") from None
+        raise ImportError(f"{what} needs {package}: {install_hint('vision')}") from None
 
 
 def pil_image():

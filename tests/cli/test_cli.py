@@ -1,8 +1,10 @@
 """The ember command: train then eval, inspect, resume through the CLI, and every error path."""
 import json
 import os
+import pickle
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -93,6 +95,75 @@ def test_inspect_flat_state_dict(tmp_path, capsys):
     assert rows == [["layer.2.w", "I64", "[2]"], ["layer.9.w", "F32", "[1]"],
                     ["layer.10.w", "F64", "[2,", "3]"]]  # numbers sort as numbers
     assert "metadata: none (a flat state_dict)" in out
+
+
+def _inspected_rows(out):
+    """{name: (dtype, shape text)} of the tensor table that ``ember inspect`` printed."""
+    lines = out.splitlines()
+    table = lines[2:lines.index(next(line for line in lines if line.startswith("metadata")))]
+    return {line.split()[0]: (line.split()[1], " ".join(line.split()[2:])) for line in table}
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_inspect_torch_save_files(tmp_path, capsys, torch, zip_format):
+    codes = {torch.float32: "F32", torch.int64: "I64", torch.bfloat16: "BF16"}
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    weights = model.state_dict()
+    checkpoint = {"model": weights, "epoch": 3, "half": torch.ones(2, dtype=torch.bfloat16)}
+    path = tmp_path / "checkpoint.pt"
+    torch.save(checkpoint, path, _use_new_zipfile_serialization=zip_format)
+    status, out, err = _run(capsys, "inspect", path)
+    assert (status, err) == (0, "")
+    format_name = "zip" if zip_format else "legacy"
+    elements = sum(tensor.numel() for tensor in weights.values()) + 2
+    assert out.splitlines()[0] == (f"{path} (torch.save {format_name} format): 8 tensors, "
+                                   f"{elements} elements, {os.path.getsize(path)} bytes")
+    expected = {f"model.{name}": (codes[tensor.dtype], str(list(tensor.shape)))
+                for name, tensor in weights.items()}
+    expected["half"] = ("BF16", "[2]")
+    assert _inspected_rows(out) == expected
+    metadata = json.loads(out[out.index("metadata:") + len("metadata:"):])
+    assert metadata == {"model": "<7 tensors, listed above>", "epoch": 3,
+                        "half": "<tensor bfloat16 [2]>"}
+    flat = tmp_path / "flat.pt"
+    torch.save(weights, flat, _use_new_zipfile_serialization=zip_format)
+    status, out, _ = _run(capsys, "inspect", flat)
+    assert status == 0 and "metadata: none (a flat state_dict)" in out
+    assert _inspected_rows(out) == {name: (codes[tensor.dtype], str(list(tensor.shape)))
+                                    for name, tensor in weights.items()}
+
+
+def _malicious_pickle(marker):
+    """A pickle that runs a shell command when unpickled (it would create ``marker``)."""
+    command = f"touch {marker}".encode()
+    return (b"\x80\x02cposix\nsystem\nq\x00X" + len(command).to_bytes(4, "little") + command
+            + b"q\x01\x85q\x02Rq\x03.")
+
+
+def test_inspect_refuses_malicious_pickles(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    evil = _malicious_pickle(marker)
+    archive = tmp_path / "zip.pt"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as writer:
+        writer.writestr("archive/data.pkl", evil)
+        writer.writestr("archive/version", "3\n")
+    legacy = tmp_path / "legacy.pt"
+    # torch.save's pre-1.6 layout: magic number, protocol version, system info, then the object.
+    legacy.write_bytes(pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)
+                       + pickle.dumps(1001, protocol=2)
+                       + pickle.dumps({"protocol_version": 1001, "little_endian": True,
+                                       "type_sizes": {"short": 2, "int": 4, "long": 4}},
+                                      protocol=2)
+                       + evil)
+    plain = tmp_path / "plain.pkl"
+    plain.write_bytes(evil)
+    for path, reason in ((archive, "posix.system"), (legacy, "posix.system"),
+                         (plain, "which ember never loads")):
+        status, out, err = _run(capsys, "inspect", path)
+        assert (status, out) == (2, ""), path
+        assert err.count("\n") == 1 and err.startswith("ember: error: ember.load: "), err
+        assert reason in err, err
+    assert not marker.exists()
 
 
 def test_cli_resume_is_bit_identical(tmp_path, capsys):
@@ -213,3 +284,54 @@ def test_errors_from_a_real_process(tmp_path):
 def test_help_exits_zero():
     result = _python_m_ember("train", "--help")
     assert result.returncode == 0 and "--resume" in result.stdout
+
+
+# ---- --tensorboard -----------------------------------------------------------------------------
+
+def test_train_tensorboard_logs_what_training_measured(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    # tensorboard is an optional extra: the test skips above when it is missing.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    out = tmp_path / "run"
+    log_dir = tmp_path / "tb"
+    status, printed, err = _run(capsys, "train", "--model", "cnn", "--epochs", "2",
+                                "--batch-size", "128", "--lr", "0.005", "--seed", "2",
+                                "--out", out, "--tensorboard", log_dir)
+    assert (status, err) == (0, "")
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "histograms": 0})
+    events.Reload()
+    state = ember.load(out / "epoch-002.safetensors")
+    history = state["history"]
+    assert sorted(events.Tags()["scalars"]) == ["lr/group0", "train_loss", "val_accuracy",
+                                                "val_loss"]
+    for name in ("train_loss", "val_loss", "val_accuracy"):
+        logged = [(event.step, event.value) for event in events.Scalars(name)]
+        # simple_value is a float32
+        assert logged == [(1, np.float32(history[name][0])), (2, np.float32(history[name][1]))]
+    epoch_lines = [line for line in printed.splitlines() if line.startswith("epoch ")]
+    assert epoch_lines[1].split()[4] == f"{events.Scalars('train_loss')[1].value:.4f}"
+    assert [(event.step, event.value) for event in events.Scalars("lr/group0")] == [
+        (1, np.float32(0.005)), (2, np.float32(0.005))]
+    batch_norms = {name: value.numpy() for name, value in state["model"].items()
+                   if name.endswith(("running_mean", "running_var"))}
+    assert sorted(batch_norms) == ["1.running_mean", "1.running_var", "4.running_mean",
+                                   "4.running_var"]
+    assert sorted(events.Tags()["histograms"]) == sorted(f"bn/{name.replace('.', '/')}"
+                                                         for name in batch_norms)
+    for name, values in batch_norms.items():
+        final = events.Histograms(f"bn/{name.replace('.', '/')}")[-1]
+        histogram = final.histogram_value
+        assert final.step == 2
+        assert (histogram.min, histogram.max, histogram.num) == (
+            values.min(), values.max(), values.size)
+        assert histogram.sum == pytest.approx(float(values.sum()), rel=1e-6)
+
+
+def test_train_tensorboard_without_the_package_is_one_line(tmp_path, capsys,
+                                                            without_tensorboard):
+    status, out, err = _run(capsys, "train", "--model", "mlp", "--epochs", "1", "--out",
+                            tmp_path / "run", "--tensorboard", tmp_path / "tb")
+    assert (status, out) == (2, "")
+    assert err == ("ember: error: --tensorboard: ember.utils.tensorboard needs tensorboard: "
+                   "pip install '.[tensorboard]' in the ember checkout\n")
+    assert os.listdir(tmp_path / "run") == [] and not (tmp_path / "tb").exists()

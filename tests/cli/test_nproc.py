@@ -58,7 +58,7 @@ def test_without_mpiexec_nproc_is_a_usage_error(tmp_path, capsys, monkeypatch):
     status, out, err = _run(capsys, "train", "--nproc", "2", "--out", tmp_path)
     assert status == 2 and out == ""
     assert err == ("ember: error: --nproc 2 needs MPI, but no mpiexec was found; install the MPI "
-                   "extra (pip install '.[mpi]') or drop --nproc\n")
+                   "extra (pip install '.[mpi]' in the ember checkout) or drop --nproc\n")
 
 
 @pytest.mark.parametrize("command", ["demo", "eval", "inspect"])

@@ -82,6 +82,7 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.setattr(digits_module, "_cache", {})
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r"pip install 'ember\[demo\]'") as error:
+    with pytest.raises(ImportError,
+                       match=r"pip install '\.\[demo\]' in the ember checkout") as error:
         Digits()
     assert "ember.datasets.Digits needs scikit-learn" in str(error.value)

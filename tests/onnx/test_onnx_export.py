@@ -56,7 +56,7 @@ def test_export_without_onnx_raises_one_line_naming_the_extra():
         """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ("ember.onnx.export needs the onnx package: pip install "
-                                     "'ember[onnx]'")
+                                     "'.[onnx]' in the ember checkout")
 
 
 # ---- arguments and files ---------------------------------------------------------------------

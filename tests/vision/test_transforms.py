@@ -448,4 +448,4 @@ def test_missing_pillow_is_one_line(monkeypatch, tmp_path):
     with pytest.raises(ImportError) as error:
         datasets.ImageFolder(tmp_path)
     assert str(error.value) == ("ember.vision.datasets.ImageFolder needs pillow: pip install "
-                                "'ember[vision]'")
+                                "'.[vision]' in the ember checkout")

@@ -1,6 +1,7 @@
 """Digits: the 8x8 handwritten digits scikit-learn ships (1,797 images, 10 classes), no download."""
 import numpy as np
 
+from ..._extras import install_hint
 from ...tensor import Tensor
 from ..dataset import Dataset
 
@@ -18,7 +19,7 @@ def _load():
             from sklearn.datasets import load_digits
         except ImportError as error:
             raise ModuleNotFoundError(
-                "ember.datasets.Digits needs scikit-learn: pip install 'ember[demo]'",
+                f"ember.datasets.Digits needs scikit-learn: {install_hint('demo')}",
                 name="sklearn") from error
         bunch = load_digits()
         images = np.asarray(bunch.images).astype(np.uint8)

@@ -1,4 +1,6 @@
 """The tensorboard package's writer and protos, or one line naming the extra to install."""
+from ..._extras import install_hint
+
 try:
     from google.protobuf import struct_pb2  # noqa: F401  (installed with tensorboard)
     from tensorboard.compat.proto.event_pb2 import Event, SessionLog  # noqa: F401
@@ -13,5 +15,5 @@ try:
     from tensorboard.plugins.text.plugin_data_pb2 import TextPluginData  # noqa: F401
     from tensorboard.summary.writer.event_file_writer import EventFileWriter  # noqa: F401
 except ImportError:
-    raise ImportError("ember.utils.tensorboard needs tensorboard: pip install "
-                      "'ember[tensorboard]'") from None
+    raise ImportError(f"ember.utils.tensorboard needs tensorboard: "
+                      f"{install_hint('tensorboard')}") from None
