@@ -7,6 +7,14 @@ from ..parameter import Parameter
 from .module import Module
 
 
+def _reset_affine(module):
+    """weight = 1 and bias = 0, each where the norm layer has it (PyTorch's default)."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _NormBase(Module):
     """Parameters, running-statistics buffers and checkpoint upgrade shared by the BatchNorms."""
 
@@ -52,10 +60,7 @@ class _NormBase(Module):
     def reset_parameters(self):
         """Reset the running statistics, and weight to 1 and bias to 0."""
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input):
         raise NotImplementedError

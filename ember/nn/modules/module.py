@@ -391,10 +391,7 @@ class Module:
 
     def get_parameter(self, target):
         """The parameter at a dotted path such as 'encoder.0.weight'."""
-        module_path, _, name = target.rpartition(".")
-        module = self.get_submodule(module_path)
-        if not hasattr(module, name):
-            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        module, name = self._owner_of(target)
         parameter = getattr(module, name)
         if not isinstance(parameter, Parameter):
             raise AttributeError(f"`{name}` is not an nn.Parameter")
@@ -402,13 +399,18 @@ class Module:
 
     def get_buffer(self, target):
         """The buffer at a dotted path such as 'bn.running_mean'."""
+        module, name = self._owner_of(target)
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return module._buffers[name]
+
+    def _owner_of(self, target):
+        """(submodule, attribute name) for a dotted path, checking that the attribute exists."""
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if not hasattr(module, name):
             raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
-        if name not in module._buffers:
-            raise AttributeError(f"`{name}` is not a buffer")
-        return module._buffers[name]
+        return module, name
 
     # ---- traversal ---------------------------------------------------------------------------
     def named_children(self):

@@ -4,9 +4,8 @@ import warnings
 
 from ... import _factories
 from .. import functional as F
-from .. import init
 from ..parameter import Parameter
-from .batchnorm import _NormBase
+from .batchnorm import _NormBase, _reset_affine
 from .module import Module
 
 
@@ -36,10 +35,7 @@ class LayerNorm(Module):
 
     def reset_parameters(self):
         """weight = 1, bias = 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias,
@@ -75,10 +71,7 @@ class GroupNorm(Module):
 
     def reset_parameters(self):
         """weight = 1, bias = 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
