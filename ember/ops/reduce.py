@@ -435,9 +435,8 @@ class LogSumExp(Op):
         x, out = ctx.saved_tensors
         axes, keepdim = ctx.axes_keepdim
         xp = ctx.xp
-        if not keepdim and axes:
-            grad = xp.expand_dims(grad, axes)
-            out = xp.expand_dims(out, axes)
+        grad = _expand_back(xp, grad, x.shape, axes, keepdim)
+        out = _expand_back(xp, out, x.shape, axes, keepdim)
         with np.errstate(invalid="ignore"):  # -inf - -inf where a whole row is -inf, as PyTorch
             return grad * xp.exp(x - out), None, None
 

@@ -554,20 +554,20 @@ class Triangle(Op):
         return (xp.triu(grad, diagonal) if upper else xp.tril(grad, diagonal)), None, None
 
 
-def tril(input, diagonal=0):
-    require_tensor(input, "tril")
-    diagonal = require_int(diagonal, "tril", "diagonal", 2)
+def _triangle(input, diagonal, upper, operation):
+    require_tensor(input, operation)
+    diagonal = require_int(diagonal, operation, "diagonal", 2)
     if input._data.ndim < 2:
-        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
-    return Triangle.apply(input, diagonal, False)
+        raise RuntimeError(f"{operation}: input tensor must have at least 2 dimensions")
+    return Triangle.apply(input, diagonal, upper)
+
+
+def tril(input, diagonal=0):
+    return _triangle(input, diagonal, False, "tril")
 
 
 def triu(input, diagonal=0):
-    require_tensor(input, "triu")
-    diagonal = require_int(diagonal, "triu", "diagonal", 2)
-    if input._data.ndim < 2:
-        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
-    return Triangle.apply(input, diagonal, True)
+    return _triangle(input, diagonal, True, "triu")
 
 
 def diag(input, diagonal=0):
