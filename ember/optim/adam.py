@@ -29,9 +29,7 @@ class Adam(Optimizer):
     def _update(self, data, grad, state, options):
         beta1, beta2 = options.betas
         exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2)
-        step = float(state["step"]._data)
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
+        _, bias_correction1, bias_correction2 = _bias_corrections(state, beta1, beta2)
         step_size = options.lr / bias_correction1
         bias_correction2_sqrt = bias_correction2 ** 0.5
         if options.amsgrad:
@@ -77,6 +75,12 @@ def _update_moments(state, grad, beta1, beta2):
     _lerp_(exp_avg, grad, 1 - beta1)
     _square_average_(exp_avg_sq, grad, beta2)
     return exp_avg, exp_avg_sq
+
+
+def _bias_corrections(state, beta1, beta2):
+    """The step count and Adam's bias corrections ``1 - beta1 ** step``, ``1 - beta2 ** step``."""
+    step = float(state["step"]._data)
+    return step, 1 - beta1 ** step, 1 - beta2 ** step
 
 
 def _square_average_(average, values, decay):

@@ -1,7 +1,7 @@
 """RAdam: Adam whose adaptive step is switched on once its variance is tractable."""
 import numpy as np
 
-from .adam import _init_moments, _update_moments
+from .adam import _bias_corrections, _init_moments, _update_moments
 from .optimizer import Optimizer, _check_adam_options, _check_unsupported
 
 __all__ = ["RAdam"]
@@ -27,9 +27,7 @@ class RAdam(Optimizer):
     def _update(self, data, grad, state, options):
         beta1, beta2 = options.betas
         exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2)
-        step = float(state["step"]._data)
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
+        step, bias_correction1, bias_correction2 = _bias_corrections(state, beta1, beta2)
         update = exp_avg / bias_correction1
         update *= options.lr
         # Length of the approximated simple moving average (Liu et al., 2019, eq. 7).
