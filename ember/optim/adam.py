@@ -22,7 +22,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, state, data, options):
-        _init_moments(state, data)
+        _start_state(state, data, "exp_avg", "exp_avg_sq")
         if options.amsgrad:
             state["max_exp_avg_sq"] = _zeros_like(data)
 
@@ -60,11 +60,12 @@ def _zeros_like(array):
     return Tensor._wrap(np.zeros_like(array))
 
 
-def _init_moments(state, data):
-    """The state Adam and RAdam start from: a step count and two zero running averages."""
+def _start_state(state, data, *zero_names):
+    """A step count, then a zero array like ``data`` under each of ``zero_names``, in that order
+    (the order of PyTorch's state keys)."""
     state["step"] = _new_step()
-    state["exp_avg"] = _zeros_like(data)
-    state["exp_avg_sq"] = _zeros_like(data)
+    for name in zero_names:
+        state[name] = _zeros_like(data)
 
 
 def _update_moments(state, grad, beta1, beta2):
