@@ -155,6 +155,15 @@ class Repeat(Op):
         return summed.reshape(ctx.shape), None
 
 
+def _grads_of_pieces(ctx, pieces):
+    """cat/stack backward: the grad's pieces, each in its input's dtype, for the inputs that
+    need one (the leading None is for the axis argument)."""
+    xp = ctx.xp
+    return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
+                           for piece, dtype, needed in zip(pieces, ctx.dtypes,
+                                                           ctx.needs_input_grad[1:]))
+
+
 class Cat(Op):
     differentiable_backward = True
 
@@ -170,9 +179,7 @@ class Cat(Op):
         xp = ctx.xp
         offsets = np.cumsum(ctx.sizes)[:-1].tolist()
         pieces = xp.split(grad, offsets, axis=ctx.axis)
-        return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
-                               for piece, dtype, needed in zip(pieces, ctx.dtypes,
-                                                               ctx.needs_input_grad[1:]))
+        return _grads_of_pieces(ctx, pieces)
 
 
 class Stack(Op):
@@ -188,9 +195,7 @@ class Stack(Op):
     def backward(ctx, grad):
         xp = ctx.xp
         pieces = xp.unstack(grad, axis=ctx.axis)
-        return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
-                               for piece, dtype, needed in zip(pieces, ctx.dtypes,
-                                                               ctx.needs_input_grad[1:]))
+        return _grads_of_pieces(ctx, pieces)
 
 
 class Contiguous(Op):
