@@ -3,8 +3,7 @@ from ... import _dtype, _factories
 from ...autograd.grad_mode import no_grad
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
-from .module import Module
+from .module import Module, _optional_parameter
 
 
 def _reset_affine(module):
@@ -28,14 +27,8 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(_factories.empty(num_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(_factories.empty(num_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        _optional_parameter(self, "weight", affine, (num_features,), dtype, device)
+        _optional_parameter(self, "bias", affine and bias, (num_features,), dtype, device)
         if track_running_stats:
             self.register_buffer("running_mean",
                                  _factories.zeros(num_features, dtype=dtype, device=device))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ... import _device, _dtype
+from ... import _device, _dtype, _factories
 from ..._hooks import RemovableHandle
 from ...autograd.grad_mode import no_grad
 from ..._dtype import tensor_type_name
@@ -96,6 +96,15 @@ def _new_args_kwargs(result, hook_name):
         raise RuntimeError(f"{hook_name} must return None or a tuple of (new_args, new_kwargs), "
                            f"but got {result}.")
     return result
+
+
+def _optional_parameter(module, name, present, shape, dtype=None, device=None):
+    """Register ``name`` on ``module``: a new parameter of ``shape`` (filled later by
+    reset_parameters) when ``present``, else None, so the key is known either way."""
+    if present:
+        setattr(module, name, Parameter(_factories.empty(*shape, dtype=dtype, device=device)))
+    else:
+        module.register_parameter(name, None)
 
 
 def _typename(value):

@@ -2,11 +2,9 @@
 InstanceNorm1d/2d/3d: per-sample, per-channel statistics, with optional running buffers."""
 import warnings
 
-from ... import _factories
 from .. import functional as F
-from ..parameter import Parameter
 from .batchnorm import _NormBase, _reset_affine
-from .module import Module
+from .module import Module, _optional_parameter
 
 
 class LayerNorm(Module):
@@ -20,17 +18,10 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_factories.empty(*self.normalized_shape, dtype=dtype,
-                                                     device=device))
-            if bias:
-                self.bias = Parameter(_factories.empty(*self.normalized_shape, dtype=dtype,
-                                                       device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _optional_parameter(self, "weight", elementwise_affine, self.normalized_shape, dtype,
+                            device)
+        _optional_parameter(self, "bias", elementwise_affine and bias, self.normalized_shape,
+                            dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -59,14 +50,8 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(_factories.empty(num_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(_factories.empty(num_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        _optional_parameter(self, "weight", affine, (num_channels,), dtype, device)
+        _optional_parameter(self, "bias", affine and bias, (num_channels,), dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
