@@ -483,11 +483,7 @@ class RNNCellBase(Module):
         _optional_parameter(self, "bias_hh", bias, (gate_size,), dtype)
         self.reset_parameters()
 
-    def reset_parameters(self):
-        """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
-        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -bound, bound)
+    reset_parameters = RNNBase.reset_parameters
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
