@@ -31,6 +31,33 @@ def _collate_tensors(batch):
     return ops.stack(list(batch))
 
 
+def _rebuild_mapping(template, values):
+    """The dict ``values`` in a container of ``template``'s type (a copy of a mutable one), or
+    the plain dict when that type cannot be built from it (PyTorch's rule)."""
+    try:
+        if isinstance(template, collections.abc.MutableMapping):
+            clone = copy.copy(template)
+            clone.update(values)
+            return clone
+        return type(template)(values)
+    except TypeError:
+        return values
+
+
+def _rebuild_sequence(template, items):
+    """The list ``items`` in a sequence of ``template``'s type (a copy of a mutable one), or the
+    plain list when that type cannot be built from it."""
+    try:
+        if isinstance(template, collections.abc.MutableSequence):
+            clone = copy.copy(template)
+            for position, item in enumerate(items):
+                clone[position] = item
+            return clone
+        return type(template)(items)
+    except TypeError:
+        return items
+
+
 def default_collate(batch):
     """Collate a list of samples into a batch (see the module docstring for the rules)."""
     first = batch[0]
@@ -50,16 +77,8 @@ def default_collate(batch):
     if isinstance(first, (str, bytes)):
         return batch
     if isinstance(first, collections.abc.Mapping):
-        try:
-            if isinstance(first, collections.abc.MutableMapping):
-                clone = copy.copy(first)
-                clone.update({key: default_collate([sample[key] for sample in batch])
-                              for key in first})
-                return clone
-            return first_type({key: default_collate([sample[key] for sample in batch])
-                               for key in first})
-        except TypeError:
-            return {key: default_collate([sample[key] for sample in batch]) for key in first}
+        return _rebuild_mapping(first, {key: default_collate([sample[key] for sample in batch])
+                                        for key in first})
     if isinstance(first, tuple) and hasattr(first, "_fields"):
         return first_type(*(default_collate(samples) for samples in zip(*batch)))
     if isinstance(first, collections.abc.Sequence):
@@ -69,15 +88,7 @@ def default_collate(batch):
         transposed = list(zip(*batch))  # tuples, as PyTorch (strings stay tuples)
         if isinstance(first, tuple):
             return [default_collate(samples) for samples in transposed]
-        try:
-            if isinstance(first, collections.abc.MutableSequence):
-                clone = copy.copy(first)
-                for position, samples in enumerate(transposed):
-                    clone[position] = default_collate(samples)
-                return clone
-            return first_type([default_collate(samples) for samples in transposed])
-        except TypeError:
-            return [default_collate(samples) for samples in transposed]
+        return _rebuild_sequence(first, [default_collate(samples) for samples in transposed])
     raise TypeError(_ERROR_FORMAT.format(first_type))
 
 
@@ -91,27 +102,12 @@ def default_convert(data):
             return data
         return _factories.as_tensor(np.asarray(data))
     if isinstance(data, collections.abc.Mapping):
-        try:
-            if isinstance(data, collections.abc.MutableMapping):
-                clone = copy.copy(data)
-                clone.update({key: default_convert(data[key]) for key in data})
-                return clone
-            return data_type({key: default_convert(data[key]) for key in data})
-        except TypeError:
-            return {key: default_convert(data[key]) for key in data}
+        return _rebuild_mapping(data, {key: default_convert(data[key]) for key in data})
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return data_type(*(default_convert(item) for item in data))
     if isinstance(data, tuple):
         return [default_convert(item) for item in data]
     if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
-        try:
-            if isinstance(data, collections.abc.MutableSequence):
-                clone = copy.copy(data)
-                for position, item in enumerate(data):
-                    clone[position] = default_convert(item)
-                return clone
-            return data_type([default_convert(item) for item in data])
-        except TypeError:
-            return [default_convert(item) for item in data]
+        return _rebuild_sequence(data, [default_convert(item) for item in data])
     return data
 

@@ -82,6 +82,16 @@ def _expand_back(xp, grad, shape, axes, keepdim):
     return xp.broadcast_to(grad, shape)
 
 
+def _input_and_expanded(ctx, grad):
+    """For a reduction that saved (input, output): the input, and the grad and the output
+    broadcast back to the input's shape."""
+    x, out = ctx.saved_tensors
+    axes, keepdim = ctx.axes_keepdim
+    xp = ctx.xp
+    return (x, _expand_back(xp, grad, x.shape, axes, keepdim),
+            _expand_back(xp, out, x.shape, axes, keepdim))
+
+
 def _count(shape, axes):
     count = 1
     for axis in axes:
@@ -432,12 +442,8 @@ class LogSumExp(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        x, out = ctx.saved_tensors
-        axes, keepdim = ctx.axes_keepdim
+        x, grad, out = _input_and_expanded(ctx, grad)
         xp = ctx.xp
-        if not keepdim and axes:
-            grad = xp.expand_dims(grad, axes)
-            out = xp.expand_dims(out, axes)
         with np.errstate(invalid="ignore"):  # -inf - -inf where a whole row is -inf, as PyTorch
             return grad * xp.exp(x - out), None, None
 
@@ -670,14 +676,13 @@ class VectorNorm(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        x, out = ctx.saved_tensors
-        axes, keepdim = ctx.axes_keepdim
         ord = ctx.ord
-        xp = ctx.xp
         if ord == 0:  # piecewise constant
+            x = ctx.saved_tensors[0]
             return np.zeros(_array(x).shape, _array(x).dtype), None, None, None
-        grad = _expand_back(xp, grad, x.shape, axes, keepdim)
-        norm = _expand_back(xp, out, x.shape, axes, keepdim)
+        x, grad, norm = _input_and_expanded(ctx, grad)
+        axes = ctx.axes_keepdim[0]
+        xp = ctx.xp
         if ord == 1:
             return _times_sign(xp, grad, x), None, None, None
         if ord in (np.inf, -np.inf):
@@ -1293,15 +1298,21 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     length = y._data.shape[axis]
     if length == 0:
         return sum(y, axis)
-    pair_sums = narrow(y, axis, 1, length - 1) + narrow(y, axis, 0, length - 1)
+    return _trapezoid_rule(y, x, dx, axis, length - 1, sum)
+
+
+def _trapezoid_rule(y, x, dx, axis, pairs, accumulate):
+    """trapezoid / cumulative_trapezoid: ``accumulate`` (sum or cumsum) of the first ``pairs``
+    neighbour sums along ``axis``, times half the spacing (from ``x``, else ``dx``, else 1)."""
+    pair_sums = narrow(y, axis, 1, pairs) + narrow(y, axis, 0, pairs)
     if x is not None:
         spacing = diff(x, dim=-1 if x._data.ndim == 1 else axis)
         if x._data.ndim == 1:
             shape = [1] * y._data.ndim
-            shape[axis] = length - 1
+            shape[axis] = y._data.shape[axis] - 1
             spacing = spacing.reshape(shape)
-        return sum(pair_sums * spacing, axis) / 2
-    return sum(pair_sums, axis) * ((1.0 if dx is None else dx) / 2)
+        return accumulate(pair_sums * spacing, axis) / 2
+    return accumulate(pair_sums, axis) * ((1.0 if dx is None else dx) / 2)
 
 
 def cov(input, *, correction=1, fweights=None, aweights=None):
@@ -1368,14 +1379,5 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """Running trapezoid-rule integrals along ``dim`` (one fewer element than ``y``)."""
     axis = _axis(dim, y._data.ndim, "cumulative_trapezoid")
-    length = y._data.shape[axis]
-    pairs = builtins.max(length - 1, 0)
-    pair_sums = narrow(y, axis, 1, pairs) + narrow(y, axis, 0, pairs)
-    if x is not None:
-        spacing = diff(x, dim=-1 if x._data.ndim == 1 else axis)
-        if x._data.ndim == 1:
-            shape = [1] * y._data.ndim
-            shape[axis] = length - 1
-            spacing = spacing.reshape(shape)
-        return cumsum(pair_sums * spacing, axis) / 2
-    return cumsum(pair_sums, axis) * ((1.0 if dx is None else dx) / 2)
+    pairs = builtins.max(y._data.shape[axis] - 1, 0)
+    return _trapezoid_rule(y, x, dx, axis, pairs, cumsum)

@@ -155,6 +155,15 @@ class Repeat(Op):
         return summed.reshape(ctx.shape), None
 
 
+def _grads_of_pieces(ctx, pieces):
+    """cat/stack backward: the grad's pieces, each in its input's dtype, for the inputs that
+    need one (the leading None is for the axis argument)."""
+    xp = ctx.xp
+    return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
+                           for piece, dtype, needed in zip(pieces, ctx.dtypes,
+                                                           ctx.needs_input_grad[1:]))
+
+
 class Cat(Op):
     differentiable_backward = True
 
@@ -170,9 +179,7 @@ class Cat(Op):
         xp = ctx.xp
         offsets = np.cumsum(ctx.sizes)[:-1].tolist()
         pieces = xp.split(grad, offsets, axis=ctx.axis)
-        return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
-                               for piece, dtype, needed in zip(pieces, ctx.dtypes,
-                                                               ctx.needs_input_grad[1:]))
+        return _grads_of_pieces(ctx, pieces)
 
 
 class Stack(Op):
@@ -188,9 +195,7 @@ class Stack(Op):
     def backward(ctx, grad):
         xp = ctx.xp
         pieces = xp.unstack(grad, axis=ctx.axis)
-        return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
-                               for piece, dtype, needed in zip(pieces, ctx.dtypes,
-                                                               ctx.needs_input_grad[1:]))
+        return _grads_of_pieces(ctx, pieces)
 
 
 class Contiguous(Op):
@@ -554,20 +559,20 @@ class Triangle(Op):
         return (xp.triu(grad, diagonal) if upper else xp.tril(grad, diagonal)), None, None
 
 
-def tril(input, diagonal=0):
-    require_tensor(input, "tril")
-    diagonal = require_int(diagonal, "tril", "diagonal", 2)
+def _triangle(input, diagonal, upper, operation):
+    require_tensor(input, operation)
+    diagonal = require_int(diagonal, operation, "diagonal", 2)
     if input._data.ndim < 2:
-        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
-    return Triangle.apply(input, diagonal, False)
+        raise RuntimeError(f"{operation}: input tensor must have at least 2 dimensions")
+    return Triangle.apply(input, diagonal, upper)
+
+
+def tril(input, diagonal=0):
+    return _triangle(input, diagonal, False, "tril")
 
 
 def triu(input, diagonal=0):
-    require_tensor(input, "triu")
-    diagonal = require_int(diagonal, "triu", "diagonal", 2)
-    if input._data.ndim < 2:
-        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
-    return Triangle.apply(input, diagonal, True)
+    return _triangle(input, diagonal, True, "triu")
 
 
 def diag(input, diagonal=0):

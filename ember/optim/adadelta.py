@@ -1,8 +1,8 @@
 """Adadelta: step sizes from running averages of squared gradients and squared updates."""
 import numpy as np
 
-from .adam import _square_average_, _zeros_like
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _new_step
+from .adam import _square_average_, _start_state
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported
 
 __all__ = ["Adadelta"]
 
@@ -23,9 +23,7 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, state, data, options):
-        state["step"] = _new_step()
-        state["square_avg"] = _zeros_like(data)
-        state["acc_delta"] = _zeros_like(data)
+        _start_state(state, data, "square_avg", "acc_delta")
 
     def _update(self, data, grad, state, options):
         rho = options.rho

@@ -22,16 +22,14 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, state, data, options):
-        _init_moments(state, data)
+        _start_state(state, data, "exp_avg", "exp_avg_sq")
         if options.amsgrad:
             state["max_exp_avg_sq"] = _zeros_like(data)
 
     def _update(self, data, grad, state, options):
         beta1, beta2 = options.betas
         exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2)
-        step = float(state["step"]._data)
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
+        _, bias_correction1, bias_correction2 = _bias_corrections(state, beta1, beta2)
         step_size = options.lr / bias_correction1
         bias_correction2_sqrt = bias_correction2 ** 0.5
         if options.amsgrad:
@@ -62,11 +60,12 @@ def _zeros_like(array):
     return Tensor._wrap(np.zeros_like(array))
 
 
-def _init_moments(state, data):
-    """The state Adam and RAdam start from: a step count and two zero running averages."""
+def _start_state(state, data, *zero_names):
+    """A step count, then a zero array like ``data`` under each of ``zero_names``, in that order
+    (the order of PyTorch's state keys)."""
     state["step"] = _new_step()
-    state["exp_avg"] = _zeros_like(data)
-    state["exp_avg_sq"] = _zeros_like(data)
+    for name in zero_names:
+        state[name] = _zeros_like(data)
 
 
 def _update_moments(state, grad, beta1, beta2):
@@ -77,6 +76,12 @@ def _update_moments(state, grad, beta1, beta2):
     _lerp_(exp_avg, grad, 1 - beta1)
     _square_average_(exp_avg_sq, grad, beta2)
     return exp_avg, exp_avg_sq
+
+
+def _bias_corrections(state, beta1, beta2):
+    """The step count and Adam's bias corrections ``1 - beta1 ** step``, ``1 - beta2 ** step``."""
+    step = float(state["step"]._data)
+    return step, 1 - beta1 ** step, 1 - beta2 ** step
 
 
 def _square_average_(average, values, decay):

@@ -1,8 +1,8 @@
 """Adamax: Adam with the infinity norm of past gradients in the denominator."""
 import numpy as np
 
-from .adam import _lerp_, _zeros_like
-from .optimizer import Optimizer, _check_adam_options, _check_unsupported, _new_step
+from .adam import _lerp_, _start_state
+from .optimizer import Optimizer, _check_adam_options, _check_unsupported
 
 __all__ = ["Adamax"]
 
@@ -20,9 +20,7 @@ class Adamax(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, state, data, options):
-        state["step"] = _new_step()
-        state["exp_avg"] = _zeros_like(data)
-        state["exp_inf"] = _zeros_like(data)
+        _start_state(state, data, "exp_avg", "exp_inf")
 
     def _update(self, data, grad, state, options):
         beta1, beta2 = options.betas

@@ -1,7 +1,7 @@
 """RAdam: Adam whose adaptive step is switched on once its variance is tractable."""
 import numpy as np
 
-from .adam import _init_moments, _update_moments
+from .adam import _bias_corrections, _start_state, _update_moments
 from .optimizer import Optimizer, _check_adam_options, _check_unsupported
 
 __all__ = ["RAdam"]
@@ -22,14 +22,12 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, state, data, options):
-        _init_moments(state, data)
+        _start_state(state, data, "exp_avg", "exp_avg_sq")
 
     def _update(self, data, grad, state, options):
         beta1, beta2 = options.betas
         exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2)
-        step = float(state["step"]._data)
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
+        step, bias_correction1, bias_correction2 = _bias_corrections(state, beta1, beta2)
         update = exp_avg / bias_correction1
         update *= options.lr
         # Length of the approximated simple moving average (Liu et al., 2019, eq. 7).

@@ -1,8 +1,8 @@
 """RMSprop with centering, momentum, weight decay and maximize."""
 import numpy as np
 
-from .adam import _lerp_, _square_average_, _zeros_like
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _new_step
+from .adam import _lerp_, _square_average_, _start_state, _zeros_like
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported
 
 __all__ = ["RMSprop"]
 
@@ -22,8 +22,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, state, data, options):
-        state["step"] = _new_step()
-        state["square_avg"] = _zeros_like(data)
+        _start_state(state, data, "square_avg")
         if options.momentum > 0:
             state["momentum_buffer"] = _zeros_like(data)
         if options.centered:

@@ -2,8 +2,8 @@
 import numpy as np
 
 from ..tensor import Tensor
-from .adam import _zeros_like
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _new_step
+from .adam import _start_state
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported
 
 __all__ = ["Rprop"]
 
@@ -23,8 +23,7 @@ class Rprop(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, state, data, options):
-        state["step"] = _new_step()
-        state["prev"] = _zeros_like(data)
+        _start_state(state, data, "prev")
         state["step_size"] = Tensor._wrap(np.full_like(data, options.lr))
 
     def _update(self, data, grad, state, options):

@@ -10,16 +10,57 @@ def _inplace_suffix(inplace):
     return ", inplace=True" if inplace else ""
 
 
-class ReLU(Module):
+class _InplaceActivation(Module):
+    """An activation whose only option is ``inplace``."""
+
+    _functional = None
+
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input):
-        return F.relu(input, inplace=self.inplace)
+        return type(self)._functional(input, inplace=self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
+
+
+class _SoftmaxNd(Module):
+    """softmax, log_softmax, softmin over ``dim``."""
+
+    _functional = None
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        # _stacklevel=5 is what PyTorch's modules pass for the implicit-dim warning.
+        return type(self)._functional(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class _Shrink(Module):
+    """hardshrink, softshrink with threshold ``lambd``."""
+
+    _functional = None
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return type(self)._functional(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class ReLU(_InplaceActivation):
+    _functional = staticmethod(F.relu)
 
 
 class Hardtanh(Module):
@@ -75,16 +116,8 @@ class ELU(Module):
         return f"alpha={self.alpha}{_inplace_suffix(self.inplace)}"
 
 
-class SELU(Module):
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.selu(input, self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+class SELU(_InplaceActivation):
+    _functional = staticmethod(F.selu)
 
 
 class GELU(Module):
@@ -101,28 +134,12 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.silu(input, inplace=self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+class SiLU(_InplaceActivation):
+    _functional = staticmethod(F.silu)
 
 
-class Mish(Module):
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.mish(input, inplace=self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+class Mish(_InplaceActivation):
+    _functional = staticmethod(F.mish)
 
 
 class Softplus(Module):
@@ -148,28 +165,12 @@ class Tanh(Module):
         return F.tanh(input)
 
 
-class Softmax(Module):
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return F.softmax(input, self.dim, _stacklevel=5)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+class Softmax(_SoftmaxNd):
+    _functional = staticmethod(F.softmax)
 
 
-class LogSoftmax(Module):
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return F.log_softmax(input, self.dim, _stacklevel=5)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+class LogSoftmax(_SoftmaxNd):
+    _functional = staticmethod(F.log_softmax)
 
 
 class PReLU(Module):
@@ -192,22 +193,14 @@ class PReLU(Module):
         return f"num_parameters={self.num_parameters}"
 
 
-class Hardswish(Module):
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.hardswish(input, self.inplace)
+class Hardswish(_InplaceActivation):
+    _functional = staticmethod(F.hardswish)
+    extra_repr = Module.extra_repr  # PyTorch prints no options for this one
 
 
-class Hardsigmoid(Module):
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.hardsigmoid(input, self.inplace)
+class Hardsigmoid(_InplaceActivation):
+    _functional = staticmethod(F.hardsigmoid)
+    extra_repr = Module.extra_repr  # PyTorch prints no options for this one
 
 
 class LogSigmoid(Module):
@@ -225,16 +218,8 @@ class Tanhshrink(Module):
         return F.tanhshrink(input)
 
 
-class Softmin(Module):
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return F.softmin(input, self.dim, _stacklevel=5)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+class Softmin(_SoftmaxNd):
+    _functional = staticmethod(F.softmin)
 
 
 class Softmax2d(Module):
@@ -286,28 +271,12 @@ class Threshold(Module):
         return f"threshold={self.threshold}, value={self.value}{_inplace_suffix(self.inplace)}"
 
 
-class Hardshrink(Module):
-    def __init__(self, lambd=0.5):
-        super().__init__()
-        self.lambd = lambd
-
-    def forward(self, input):
-        return F.hardshrink(input, self.lambd)
-
-    def extra_repr(self):
-        return f"{self.lambd}"
+class Hardshrink(_Shrink):
+    _functional = staticmethod(F.hardshrink)
 
 
-class Softshrink(Module):
-    def __init__(self, lambd=0.5):
-        super().__init__()
-        self.lambd = lambd
-
-    def forward(self, input):
-        return F.softshrink(input, self.lambd)
-
-    def extra_repr(self):
-        return f"{self.lambd}"
+class Softshrink(_Shrink):
+    _functional = staticmethod(F.softshrink)
 
 
 class RReLU(Module):

@@ -5,7 +5,7 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .linear import Linear
-from .module import Module
+from .module import Module, _optional_parameter
 
 
 class NonDynamicallyQuantizableLinear(Linear):
@@ -51,10 +51,7 @@ class MultiheadAttention(Module):
             self.register_parameter("q_proj_weight", None)
             self.register_parameter("k_proj_weight", None)
             self.register_parameter("v_proj_weight", None)
-        if bias:
-            self.in_proj_bias = Parameter(_factories.empty(3 * embed_dim, dtype=dtype))
-        else:
-            self.register_parameter("in_proj_bias", None)
+        _optional_parameter(self, "in_proj_bias", bias, (3 * embed_dim,), dtype)
         self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias,
                                                         dtype=dtype)
         if add_bias_kv:

@@ -3,8 +3,15 @@ from ... import _dtype, _factories
 from ...autograd.grad_mode import no_grad
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
-from .module import Module
+from .module import Module, _optional_parameter
+
+
+def _reset_affine(module):
+    """weight = 1 and bias = 0, each where the norm layer has it (PyTorch's default)."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
 
 
 class _NormBase(Module):
@@ -20,14 +27,8 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(_factories.empty(num_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(_factories.empty(num_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        _optional_parameter(self, "weight", affine, (num_features,), dtype, device)
+        _optional_parameter(self, "bias", affine and bias, (num_features,), dtype, device)
         if track_running_stats:
             self.register_buffer("running_mean",
                                  _factories.zeros(num_features, dtype=dtype, device=device))
@@ -52,10 +53,7 @@ class _NormBase(Module):
     def reset_parameters(self):
         """Reset the running statistics, and weight to 1 and bias to 0."""
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input):
         raise NotImplementedError

@@ -6,7 +6,7 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .linear import check_size
-from .module import Module
+from .module import Module, _optional_parameter
 
 _PADDING_STRINGS = {"same", "valid"}
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
@@ -77,10 +77,7 @@ class _ConvNd(Module):
         else:
             shape = (out_channels, in_channels // groups) + kernel_size
         self.weight = Parameter(_factories.empty(*shape, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(_factories.empty(out_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        _optional_parameter(self, "bias", bias, (out_channels,), dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):

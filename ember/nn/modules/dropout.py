@@ -5,6 +5,8 @@ from .module import Module
 
 
 class _DropoutNd(Module):
+    _functional = None
+
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
         check_probability(p)
@@ -14,33 +16,32 @@ class _DropoutNd(Module):
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
 
+    def forward(self, input, generator=None):
+        return type(self)._functional(input, self.p, self.training, self.inplace, generator)
+
 
 class Dropout(_DropoutNd):
     """Zero each element with probability p in training and scale survivors by 1/(1-p)."""
 
-    def forward(self, input, generator=None):
-        return F.dropout(input, self.p, self.training, self.inplace, generator)
+    _functional = staticmethod(F.dropout)
 
 
 class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) or (C, L) inputs."""
 
-    def forward(self, input, generator=None):
-        return F.dropout1d(input, self.p, self.training, self.inplace, generator)
+    _functional = staticmethod(F.dropout1d)
 
 
 class Dropout2d(_DropoutNd):
     """Zero whole channels of (N, C, H, W) inputs (3-D inputs get 1-D channel dropout)."""
 
-    def forward(self, input, generator=None):
-        return F.dropout2d(input, self.p, self.training, self.inplace, generator)
+    _functional = staticmethod(F.dropout2d)
 
 
 class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
 
-    def forward(self, input, generator=None):
-        return F.dropout3d(input, self.p, self.training, self.inplace, generator)
+    _functional = staticmethod(F.dropout3d)
 
 
 class AlphaDropout(_DropoutNd):

@@ -7,7 +7,7 @@ from ... import _factories
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
-from .module import Module
+from .module import Module, _optional_parameter
 
 
 def check_size(layer, name, value):
@@ -41,10 +41,7 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(_factories.empty((out_features, in_features), dtype=dtype))
-        if bias:
-            self.bias = Parameter(_factories.empty(out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _optional_parameter(self, "bias", bias, (out_features,), dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -77,10 +74,7 @@ class Bilinear(Module):
         self.out_features = out_features
         self.weight = Parameter(_factories.empty((out_features, in1_features, in2_features),
                                                  dtype=dtype))
-        if bias:
-            self.bias = Parameter(_factories.empty(out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _optional_parameter(self, "bias", bias, (out_features,), dtype)
         self.reset_parameters()
 
     def reset_parameters(self):

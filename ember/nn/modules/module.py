@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ... import _device, _dtype
+from ... import _device, _dtype, _factories
 from ..._hooks import RemovableHandle
 from ...autograd.grad_mode import no_grad
 from ..._dtype import tensor_type_name
@@ -96,6 +96,15 @@ def _new_args_kwargs(result, hook_name):
         raise RuntimeError(f"{hook_name} must return None or a tuple of (new_args, new_kwargs), "
                            f"but got {result}.")
     return result
+
+
+def _optional_parameter(module, name, present, shape, dtype=None, device=None):
+    """Register ``name`` on ``module``: a new parameter of ``shape`` (filled later by
+    reset_parameters) when ``present``, else None, so the key is known either way."""
+    if present:
+        setattr(module, name, Parameter(_factories.empty(*shape, dtype=dtype, device=device)))
+    else:
+        module.register_parameter(name, None)
 
 
 def _typename(value):
@@ -391,10 +400,7 @@ class Module:
 
     def get_parameter(self, target):
         """The parameter at a dotted path such as 'encoder.0.weight'."""
-        module_path, _, name = target.rpartition(".")
-        module = self.get_submodule(module_path)
-        if not hasattr(module, name):
-            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        module, name = self._owner_of(target)
         parameter = getattr(module, name)
         if not isinstance(parameter, Parameter):
             raise AttributeError(f"`{name}` is not an nn.Parameter")
@@ -402,13 +408,18 @@ class Module:
 
     def get_buffer(self, target):
         """The buffer at a dotted path such as 'bn.running_mean'."""
+        module, name = self._owner_of(target)
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return module._buffers[name]
+
+    def _owner_of(self, target):
+        """(submodule, attribute name) for a dotted path, checking that the attribute exists."""
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if not hasattr(module, name):
             raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
-        if name not in module._buffers:
-            raise AttributeError(f"`{name}` is not a buffer")
-        return module._buffers[name]
+        return module, name
 
     # ---- traversal ---------------------------------------------------------------------------
     def named_children(self):

@@ -2,12 +2,9 @@
 InstanceNorm1d/2d/3d: per-sample, per-channel statistics, with optional running buffers."""
 import warnings
 
-from ... import _factories
 from .. import functional as F
-from .. import init
-from ..parameter import Parameter
-from .batchnorm import _NormBase
-from .module import Module
+from .batchnorm import _NormBase, _reset_affine
+from .module import Module, _optional_parameter
 
 
 class LayerNorm(Module):
@@ -21,25 +18,15 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_factories.empty(*self.normalized_shape, dtype=dtype,
-                                                     device=device))
-            if bias:
-                self.bias = Parameter(_factories.empty(*self.normalized_shape, dtype=dtype,
-                                                       device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _optional_parameter(self, "weight", elementwise_affine, self.normalized_shape, dtype,
+                            device)
+        _optional_parameter(self, "bias", elementwise_affine and bias, self.normalized_shape,
+                            dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
         """weight = 1, bias = 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias,
@@ -63,22 +50,13 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(_factories.empty(num_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(_factories.empty(num_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        _optional_parameter(self, "weight", affine, (num_channels,), dtype, device)
+        _optional_parameter(self, "bias", affine and bias, (num_channels,), dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
         """weight = 1, bias = 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)

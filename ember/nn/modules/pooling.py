@@ -8,6 +8,8 @@ def _single(value):
 
 
 class _MaxPoolNd(Module):
+    _functional = None
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
         super().__init__()
@@ -22,32 +24,28 @@ class _MaxPoolNd(Module):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
+    def forward(self, input):
+        return type(self)._functional(input, self.kernel_size, self.stride, self.padding,
+                                      self.dilation, ceil_mode=self.ceil_mode,
+                                      return_indices=self.return_indices)
+
 
 class MaxPool1d(_MaxPoolNd):
     """1-D max pooling over (N, C, L) or (C, L); ``return_indices`` also gives the argmax."""
 
-    def forward(self, input):
-        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding,
-                            self.dilation, ceil_mode=self.ceil_mode,
-                            return_indices=self.return_indices)
+    _functional = staticmethod(F.max_pool1d)
 
 
 class MaxPool2d(_MaxPoolNd):
     """2-D max pooling over (N, C, H, W) or (C, H, W); indices index the flattened H*W."""
 
-    def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
-                            self.dilation, ceil_mode=self.ceil_mode,
-                            return_indices=self.return_indices)
+    _functional = staticmethod(F.max_pool2d)
 
 
 class MaxPool3d(_MaxPoolNd):
     """3-D max pooling over (N, C, D, H, W) or (C, D, H, W)."""
 
-    def forward(self, input):
-        return F.max_pool3d(input, self.kernel_size, self.stride, self.padding,
-                            self.dilation, ceil_mode=self.ceil_mode,
-                            return_indices=self.return_indices)
+    _functional = staticmethod(F.max_pool3d)
 
 
 class AvgPool1d(Module):
@@ -164,6 +162,8 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
 
 
 class _LPPoolNd(Module):
+    _functional = None
+
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
         super().__init__()
         self.norm_type = norm_type
@@ -175,16 +175,18 @@ class _LPPoolNd(Module):
         return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, ceil_mode={self.ceil_mode}")
 
+    def forward(self, input):
+        return type(self)._functional(input, self.norm_type, self.kernel_size, self.stride,
+                                      self.ceil_mode)
+
 
 class LPPool1d(_LPPoolNd):
     """Power-average pooling over 1-D windows."""
 
-    def forward(self, input):
-        return F.lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+    _functional = staticmethod(F.lp_pool1d)
 
 
 class LPPool2d(_LPPoolNd):
     """Power-average pooling over 2-D windows."""
 
-    def forward(self, input):
-        return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+    _functional = staticmethod(F.lp_pool2d)

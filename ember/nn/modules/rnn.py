@@ -22,7 +22,7 @@ from .._kernels import recurrent as _recurrent
 from ..functional._conv import check_tensors
 from ..parameter import Parameter
 from .linear import check_size
-from .module import Module
+from .module import Module, _optional_parameter
 
 
 def _steps(sequence, batch_sizes=None):
@@ -479,19 +479,11 @@ class RNNCellBase(Module):
         gate_size = num_chunks * hidden_size
         self.weight_ih = Parameter(_factories.empty((gate_size, input_size), dtype=dtype))
         self.weight_hh = Parameter(_factories.empty((gate_size, hidden_size), dtype=dtype))
-        if bias:
-            self.bias_ih = Parameter(_factories.empty(gate_size, dtype=dtype))
-            self.bias_hh = Parameter(_factories.empty(gate_size, dtype=dtype))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        _optional_parameter(self, "bias_ih", bias, (gate_size,), dtype)
+        _optional_parameter(self, "bias_hh", bias, (gate_size,), dtype)
         self.reset_parameters()
 
-    def reset_parameters(self):
-        """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
-        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -bound, bound)
+    reset_parameters = RNNBase.reset_parameters
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"

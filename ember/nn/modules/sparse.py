@@ -6,6 +6,29 @@ from ..parameter import Parameter
 from .module import Module
 
 
+def _padding_index(padding_idx, num_embeddings, message):
+    """``padding_idx`` checked against ``num_embeddings`` and made non-negative (None stays)."""
+    if padding_idx is not None:
+        if not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(message)
+        if padding_idx < 0:
+            padding_idx = num_embeddings + padding_idx
+    return padding_idx
+
+
+def _set_weight(module, _weight, dtype, requires_grad):
+    """A fresh N(0, 1) weight (padding row zero), or the given ``_weight`` after a shape check."""
+    shape = [module.num_embeddings, module.embedding_dim]
+    if _weight is None:
+        module.weight = Parameter(_factories.empty(tuple(shape), dtype=dtype),
+                                  requires_grad=requires_grad)
+        module.reset_parameters()
+    else:
+        if list(_weight.shape) != shape:
+            raise ValueError("Shape of weight does not match num_embeddings and embedding_dim")
+        module.weight = Parameter(_weight, requires_grad=requires_grad)
+
+
 class Embedding(Module):
     """Rows of ``weight`` (num_embeddings, embedding_dim), initialised N(0, 1); the
     ``padding_idx`` row starts at zero and receives no gradient."""
@@ -16,24 +39,12 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError("Padding_idx must be within num_embeddings")
-            if padding_idx < 0:
-                padding_idx = num_embeddings + padding_idx
-        self.padding_idx = padding_idx
+        self.padding_idx = _padding_index(padding_idx, num_embeddings,
+                                          "Padding_idx must be within num_embeddings")
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        if _weight is None:
-            self.weight = Parameter(_factories.empty((num_embeddings, embedding_dim),
-                                                     dtype=dtype), requires_grad=not _freeze)
-            self.reset_parameters()
-        else:
-            if list(_weight.shape) != [num_embeddings, embedding_dim]:
-                raise ValueError("Shape of weight does not match num_embeddings and "
-                                 "embedding_dim")
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        _set_weight(self, _weight, dtype, requires_grad=not _freeze)
         self.sparse = sparse
 
     def reset_parameters(self):
@@ -85,30 +96,14 @@ class EmbeddingBag(Module):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError("padding_idx must be within num_embeddings")
-            if padding_idx < 0:
-                padding_idx = num_embeddings + padding_idx
-        self.padding_idx = padding_idx
-        if _weight is None:
-            self.weight = Parameter(_factories.empty((num_embeddings, embedding_dim),
-                                                     dtype=dtype))
-            self.reset_parameters()
-        else:
-            if list(_weight.shape) != [num_embeddings, embedding_dim]:
-                raise ValueError("Shape of weight does not match num_embeddings and "
-                                 "embedding_dim")
-            self.weight = Parameter(_weight)
+        self.padding_idx = _padding_index(padding_idx, num_embeddings,
+                                          "padding_idx must be within num_embeddings")
+        _set_weight(self, _weight, dtype, requires_grad=True)
         self.mode = mode
         self.sparse = sparse
         self.include_last_offset = include_last_offset
 
-    def reset_parameters(self):
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            self.weight._data[self.padding_idx] = 0
-            self.weight._bump_version()
+    reset_parameters = Embedding.reset_parameters
 
     def forward(self, input, offsets=None, per_sample_weights=None):
         return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,

@@ -145,6 +145,17 @@ def _check_sequence(value, name, sizes):
                          f"{' or '.join(map(str, sizes))}.")
 
 
+def _check_scale_and_ratio(scale, ratio):
+    """The (min, max) ranges of RandomResizedCrop and RandomErasing: sequences, in order."""
+    if not isinstance(scale, Sequence):
+        raise TypeError("Scale should be a sequence")
+    if not isinstance(ratio, Sequence):
+        raise TypeError("Ratio should be a sequence")
+    if scale[0] > scale[1] or ratio[0] > ratio[1]:
+        # stacklevel 3: the warning points at the line that built the transform.
+        warnings.warn("Scale and ratio should be of kind (min, max)", stacklevel=3)
+
+
 def _setup_angle(value, name, sizes=(2,)):
     if isinstance(value, numbers.Number):
         if value < 0:
@@ -268,12 +279,7 @@ class RandomResizedCrop(Module):
                  interpolation=InterpolationMode.BILINEAR, antialias=True):
         super().__init__()
         self.size = _setup_size(size, "Please provide only two dimensions (h, w) for size.")
-        if not isinstance(scale, Sequence):
-            raise TypeError("Scale should be a sequence")
-        if not isinstance(ratio, Sequence):
-            raise TypeError("Ratio should be a sequence")
-        if scale[0] > scale[1] or ratio[0] > ratio[1]:
-            warnings.warn("Scale and ratio should be of kind (min, max)", stacklevel=2)
+        _check_scale_and_ratio(scale, ratio)
         self.interpolation = interpolation_mode(interpolation)
         self.antialias = antialias
         self.scale = scale
@@ -479,12 +485,7 @@ class RandomErasing(Module):
             raise TypeError("Argument value should be either a number or str or a sequence")
         if isinstance(value, str) and value != "random":
             raise ValueError("If value is str, it should be 'random'")
-        if not isinstance(scale, Sequence):
-            raise TypeError("Scale should be a sequence")
-        if not isinstance(ratio, Sequence):
-            raise TypeError("Ratio should be a sequence")
-        if scale[0] > scale[1] or ratio[0] > ratio[1]:
-            warnings.warn("Scale and ratio should be of kind (min, max)", stacklevel=2)
+        _check_scale_and_ratio(scale, ratio)
         if scale[0] < 0 or scale[1] > 1:
             raise ValueError("Scale should be between 0 and 1")
         if p < 0 or p > 1:
