@@ -198,8 +198,31 @@ def test_gelu_in_slices_matches_torch_and_one_pass(torch, dtype, approximate):
     _assert_all_close(_gradients(fused, ours, weights, ember),
                       _gradients(expected, theirs, weights, torch), dtype)
     if approximate == "none":
-        one_pass = activation_kernels._gelu(np, array)
-        np.testing.assert_allclose(fused.detach().numpy(), one_pass, rtol=1e-6, atol=1e-7)
+        reference = _leaves(ember, [array])[0]
+        unfused = reference * 0.5 * (1 + ops.erf(reference * 0.5 ** 0.5))
+        _assert_all_close([fused.detach().numpy()], [unfused.detach().numpy()], dtype)
+        _assert_all_close(_gradients(fused, ours, weights, ember),
+                          _gradients(unfused, [reference], weights, ember), dtype)
+
+
+def test_float32_gelu_slices_equal_one_slice(monkeypatch):
+    values = _arrays([(3, 2 * activation_kernels._CHUNK + 5)], np.float32)[0] * 3
+    grad = _arrays([values.shape], np.float32, seed=1)[0]
+    sliced = (activation_kernels._gelu_float32(values),
+              activation_kernels._gelu_backward_float32(grad, values))
+    monkeypatch.setattr(activation_kernels, "_CHUNK", values.size)
+    whole = (activation_kernels._gelu_float32(values),
+             activation_kernels._gelu_backward_float32(grad, values))
+    for mine, one in zip(sliced, whole):
+        assert mine.dtype == np.float32 and mine.shape == values.shape
+        np.testing.assert_array_equal(mine, one)
+
+
+def test_float32_normal_cdf_fit_is_within_a_few_ulp(torch):
+    values = np.linspace(-9, 9, 200001).astype(np.float32)
+    exact = torch.special.ndtr(torch.tensor(values, dtype=torch.float64)).numpy()
+    buffers = [np.empty_like(values) for _ in range(3)]
+    assert np.abs(activation_kernels._normal_cdf_float32(values, *buffers) - exact).max() < 3e-7
 
 
 def test_float32_erf_fit_is_within_a_few_ulp(torch):
