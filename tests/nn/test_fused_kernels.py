@@ -151,6 +151,50 @@ def test_attention_dropout_uses_the_seeded_generator_and_equals_the_unfused_form
                       _gradients(unfused, reference_leaves, weights, ember), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_results_survive_later_calls_that_reuse_its_scratch(torch, dtype):
+    # A float mask of the scores' full shape: its gradient would alias the scratch grad_scores.
+    shapes = [(2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 3), (2, 3, 5, 7)]
+    arrays = _arrays(shapes, dtype, seed=21)
+    ours, theirs = _leaves(ember, arrays), _leaves(torch, arrays)
+    fused = F.scaled_dot_product_attention(*ours[:3], attn_mask=ours[3])
+    fused.backward(ember.tensor(_arrays([(2, 3, 5, 3)], dtype, seed=22)[0]))
+    kept = [fused.detach().numpy().copy()] + [leaf.grad.numpy().copy() for leaf in ours]
+    for seed in (23, 24):  # later calls of the same and of another shape
+        others = _leaves(ember, _arrays(shapes, dtype, seed=seed))
+        again = F.scaled_dot_product_attention(*others[:3], attn_mask=others[3], is_causal=False)
+        again.sum().backward()
+        smaller = _leaves(ember, _arrays([(1, 2, 3), (1, 4, 3), (1, 4, 2)], dtype, seed=seed))
+        F.scaled_dot_product_attention(*smaller, is_causal=True).sum().backward()
+    now = [fused.detach().numpy()] + [leaf.grad.numpy() for leaf in ours]
+    for before, after in zip(kept, now):
+        np.testing.assert_array_equal(before, after)
+    expected = torch.nn.functional.scaled_dot_product_attention(*theirs[:3], attn_mask=theirs[3])
+    expected.backward(torch.tensor(_arrays([(2, 3, 5, 3)], dtype, seed=22)[0]))
+    _assert_all_close(now, [expected.detach().numpy()] + [leaf.grad.numpy() for leaf in theirs],
+                      dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_mask_shared_by_two_calls_gets_both_gradients(torch, dtype):
+    shapes = [(2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 3), (2, 3, 5, 7)]
+    arrays = _arrays(shapes, dtype, seed=31)
+
+    def run(fw, leaves):
+        mask = leaves[3] * 2.0  # an inner node: its two gradients meet in the engine
+        first = fw.nn.functional.scaled_dot_product_attention(*leaves[:3], attn_mask=mask)
+        second = fw.nn.functional.scaled_dot_product_attention(leaves[0], leaves[1],
+                                                               leaves[2] * 3.0, attn_mask=mask)
+        return first * second
+
+    ours, theirs = _leaves(ember, arrays), _leaves(torch, arrays)
+    weights = _arrays([(2, 3, 5, 3)], dtype, seed=32)[0]
+    fused, expected = run(ember, ours), run(torch, theirs)
+    _assert_all_close([fused.detach().numpy()], [expected.detach().numpy()], dtype)
+    _assert_all_close(_gradients(fused, ours, weights, ember),
+                      _gradients(expected, theirs, weights, torch), dtype)
+
+
 def test_attention_float16_matches_torch(torch):
     arrays = _arrays([(2, 2, 5, 8), (2, 2, 6, 8), (2, 2, 6, 4)], np.float16)
     ours = F.scaled_dot_product_attention(*[ember.tensor(a) for a in arrays], is_causal=True)
