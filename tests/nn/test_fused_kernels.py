@@ -364,3 +364,29 @@ def test_float16_outputs_match_torch(torch, call):
     np.testing.assert_allclose(ours.detach().numpy().astype(np.float32),
                                theirs.detach().numpy().astype(np.float32), rtol=5e-3,
                                atol=5e-3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, options", [((37, 11), {}), ((9, 6, 5), {"reduction": "none"}),
+                                            ((13, 7), {"label_smoothing": 0.3})])
+def test_cross_entropy_in_row_slices_equals_one_slice_and_torch(torch, monkeypatch, dtype, shape,
+                                                                options):
+    from ember.nn._kernels import loss as loss_kernels
+    logits = _arrays([shape], dtype, seed=7)[0] * 4
+    logits[2] -= 30  # a row far below the others
+    target = np.random.default_rng(8).integers(0, shape[1], (shape[0],) + shape[2:])
+
+    def run(fw):
+        leaf = fw.tensor(logits, requires_grad=True)
+        loss = fw.nn.functional.cross_entropy(leaf, fw.tensor(target), **options)
+        weights = np.asarray(_arrays([tuple(loss.shape)], dtype, seed=9)[0])
+        (loss * fw.tensor(weights)).sum().backward()
+        return [loss.detach().numpy(), leaf.grad.numpy()]
+
+    whole = run(ember)
+    # two rows per slice and a short last slice
+    monkeypatch.setattr(loss_kernels, "_SLICE_ELEMENTS", 2 * int(np.prod(shape[1:])) + 1)
+    sliced = run(ember)
+    for mine, one in zip(sliced, whole):
+        np.testing.assert_array_equal(mine, one)
+    _assert_all_close(sliced, run(torch), dtype)
