@@ -121,42 +121,47 @@ def _normal_cdf_float32(x, out, clipped, square):
     return out
 
 
-def _gelu_float32(x):
-    """x * Phi(x) of a float32 array, slice by slice into one output."""
+def _cdf_in_slices(x, finish, grad=None):
+    """Phi(x) of a float32 array slice by slice into one output, each slice then completed in
+    place by ``finish(target, values, grad_slice, scratch)`` while it is in cache."""
     flat = x.reshape(-1)
+    grad_flat = None if grad is None else np.ascontiguousarray(grad, np.float32).reshape(-1)
     out = np.empty_like(flat)
     clipped = np.empty(min(flat.size, _CHUNK), np.float32)
     square = np.empty_like(clipped)
     for start in range(0, flat.size, _CHUNK):
         values = flat[start:start + _CHUNK]
-        count = values.size
-        target = _normal_cdf_float32(values, out[start:start + count], clipped[:count],
-                                     square[:count])
-        target *= values
+        stop = start + values.size
+        target = _normal_cdf_float32(values, out[start:stop], clipped[:values.size],
+                                     square[:values.size])
+        finish(target, values, None if grad_flat is None else grad_flat[start:stop],
+               square[:values.size])
     return out.reshape(x.shape)
+
+
+def _times_input(target, values, grad, scratch):
+    target *= values
+
+
+def _derivative_times_grad(target, values, grad, scratch):
+    """(Phi(x) + x * phi(x)) * grad from Phi(x) in ``target``; x * phi(x) from the unclipped x."""
+    density = np.multiply(values, _MINUS_HALF, out=scratch)
+    density *= values
+    np.exp(density, out=density)
+    density *= values
+    density *= _INV_SQRT_2PI_32
+    target += density
+    target *= grad
+
+
+def _gelu_float32(x):
+    """x * Phi(x) of a float32 array."""
+    return _cdf_in_slices(x, _times_input)
 
 
 def _gelu_backward_float32(grad, x):
-    """grad * (Phi(x) + x * phi(x)) of float32 arrays, slice by slice into one output."""
-    flat = x.reshape(-1)
-    grad_flat = np.ascontiguousarray(grad, dtype=np.float32).reshape(-1)
-    out = np.empty_like(flat)
-    clipped = np.empty(min(flat.size, _CHUNK), np.float32)
-    square = np.empty_like(clipped)
-    for start in range(0, flat.size, _CHUNK):
-        values = flat[start:start + _CHUNK]
-        count = values.size
-        target = _normal_cdf_float32(values, out[start:start + count], clipped[:count],
-                                     square[:count])
-        # x * phi(x) from the unclipped x: exp(-x^2 / 2) / sqrt(2 pi) * x.
-        density = np.multiply(values, _MINUS_HALF, out=square[:count])
-        density *= values
-        np.exp(density, out=density)
-        density *= values
-        density *= _INV_SQRT_2PI_32
-        target += density
-        target *= grad_flat[start:start + count]
-    return out.reshape(x.shape)
+    """grad * (Phi(x) + x * phi(x)) of float32 arrays."""
+    return _cdf_in_slices(x, _derivative_times_grad, grad)
 
 
 def _gelu(xp, x):
