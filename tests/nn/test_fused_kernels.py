@@ -390,3 +390,16 @@ def test_cross_entropy_in_row_slices_equals_one_slice_and_torch(torch, monkeypat
     for mine, one in zip(sliced, whole):
         np.testing.assert_array_equal(mine, one)
     _assert_all_close(sliced, run(torch), dtype)
+
+
+def test_attention_dropout_of_one_drops_every_weight(torch):
+    arrays = _arrays([(2, 3, 4), (2, 5, 4), (2, 5, 3)], np.float32, seed=41)
+    leaves = _leaves(ember, arrays)
+    output = F.scaled_dot_product_attention(*leaves, dropout_p=1.0)
+    output.sum().backward()
+    theirs = _leaves(torch, arrays)
+    expected = torch.nn.functional.scaled_dot_product_attention(*theirs, dropout_p=1.0)
+    expected.sum().backward()
+    np.testing.assert_array_equal(output.detach().numpy(), expected.detach().numpy())
+    for mine, their in zip(leaves, theirs):
+        np.testing.assert_array_equal(mine.grad.numpy(), their.grad.numpy())

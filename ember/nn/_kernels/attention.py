@@ -23,10 +23,10 @@ def causal_blocked(target_length, source_length):
 
 
 # Per-thread arrays for the (..., L, S) temporaries that never leave a kernel call (scores,
-# weights, their gradient). A fresh array of that size is new memory whose pages fault in on
-# first touch (NumPy advises huge pages from 4 MiB): gpt_train's (16, 4, 128, 128) float32
-# Q K^T took 4.6 ms into a fresh array and 1.4 ms into a reused one. Larger temporaries are not
-# kept, so a long sequence does not pin its memory.
+# weights, their gradient). Writing a product into a fresh array of that size costs more than
+# the GEMM: gpt_train's (16, 4, 128, 128) float32 Q K^T took 4.6 ms into a fresh array and
+# 1.4 ms into a reused one. Larger temporaries are not kept, so a long sequence does not pin
+# its memory.
 _SCRATCH = threading.local()
 _SCRATCH_LIMIT_BYTES = 1 << 26
 
@@ -73,7 +73,8 @@ class ScaledDotProductAttention(Op):
         if dropout_p > 0.0:
             keep = stream.random(scores.shape, dtype=np.float32) >= dropout_p
             scores *= keep
-            total *= total.dtype.type(1.0 - dropout_p)
+            if dropout_p < 1.0:  # at 1 every weight is dropped and the output stays 0
+                total *= total.dtype.type(1.0 - dropout_p)
         # Normalised after the product: (e @ v) / total divides L x Ev values, not L x S.
         output = _matmul_heads_last(scores, work_value)
         output /= total
@@ -99,7 +100,7 @@ class ScaledDotProductAttention(Op):
         weights_shape = tuple(weights.shape)
         dropped = weights
         if keep is not None:
-            dropped = xp.where(keep, weights * (1.0 / (1.0 - dropout_p)), 0.0)
+            dropped = xp.where(keep, weights * _kept_scale(dropout_p), 0.0)
         grad_query = grad_key = grad_value = grad_mask = None
         if needs_value:
             grad_value = xp.matmul(xp.matrix_transpose(dropped), grad_output)
@@ -111,7 +112,7 @@ class ScaledDotProductAttention(Op):
             else:
                 grad_weights = xp.matmul(grad_output, xp.matrix_transpose(value))
             if keep is not None:
-                grad_weights = xp.where(keep, grad_weights * (1.0 / (1.0 - dropout_p)), 0.0)
+                grad_weights = xp.where(keep, grad_weights * _kept_scale(dropout_p), 0.0)
             # d softmax: weights * (grad_weights - sum(grad_weights * weights)); that row sum
             # equals sum(grad_output * output) per query, a far smaller product.
             row_dot = xp.sum(grad_output * output, axis=-1, keepdims=True)
@@ -129,6 +130,11 @@ class ScaledDotProductAttention(Op):
                 None if grad is None else grad.astype(dtype, copy=False)
                 for grad in (grad_query, grad_key, grad_value, grad_mask)]
         return grad_query, grad_key, grad_value, grad_mask, None, None, None, None
+
+
+def _kept_scale(dropout_p):
+    """1 / (1 - p) for the weights dropout keeps; none is kept at p = 1."""
+    return 0.0 if dropout_p >= 1.0 else 1.0 / (1.0 - dropout_p)
 
 
 def _matmul_heads_last(weights, value):

@@ -218,11 +218,9 @@ def _classification_grads(ctx, input, log_normalizer, scale):
         if from_logits:
             # softmax * row total * scale, slice by slice while each slice is in cache
             grad_input = np.empty(input.shape, dtype)
-            factor = np.asarray(targets.row_total(ndim) * scale)
-            rows_total = input.shape[0]
-            if factor.ndim == 0 or factor.shape[0] != rows_total:
-                factor = np.broadcast_to(factor, (rows_total,) + factor.shape[1:]
-                                         if factor.ndim else (rows_total,) + (1,) * (ndim - 1))
+            factor = targets.row_total(ndim) * scale  # (N, 1, ...) or (1, 1, ...)
+            if factor.shape[0] != input.shape[0]:
+                factor = np.broadcast_to(factor, input.shape[:1] + factor.shape[1:])
             for rows in _row_slices(input):
                 part = np.subtract(input[rows], log_normalizer[rows], dtype=dtype,
                                    out=grad_input[rows])
