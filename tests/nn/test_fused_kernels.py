@@ -151,6 +151,50 @@ def test_attention_dropout_uses_the_seeded_generator_and_equals_the_unfused_form
                       _gradients(unfused, reference_leaves, weights, ember), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_results_survive_later_calls_that_reuse_its_scratch(torch, dtype):
+    # A float mask of the scores' full shape: its gradient would alias the scratch grad_scores.
+    shapes = [(2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 3), (2, 3, 5, 7)]
+    arrays = _arrays(shapes, dtype, seed=21)
+    ours, theirs = _leaves(ember, arrays), _leaves(torch, arrays)
+    fused = F.scaled_dot_product_attention(*ours[:3], attn_mask=ours[3])
+    fused.backward(ember.tensor(_arrays([(2, 3, 5, 3)], dtype, seed=22)[0]))
+    kept = [fused.detach().numpy().copy()] + [leaf.grad.numpy().copy() for leaf in ours]
+    for seed in (23, 24):  # later calls of the same and of another shape
+        others = _leaves(ember, _arrays(shapes, dtype, seed=seed))
+        again = F.scaled_dot_product_attention(*others[:3], attn_mask=others[3], is_causal=False)
+        again.sum().backward()
+        smaller = _leaves(ember, _arrays([(1, 2, 3), (1, 4, 3), (1, 4, 2)], dtype, seed=seed))
+        F.scaled_dot_product_attention(*smaller, is_causal=True).sum().backward()
+    now = [fused.detach().numpy()] + [leaf.grad.numpy() for leaf in ours]
+    for before, after in zip(kept, now):
+        np.testing.assert_array_equal(before, after)
+    expected = torch.nn.functional.scaled_dot_product_attention(*theirs[:3], attn_mask=theirs[3])
+    expected.backward(torch.tensor(_arrays([(2, 3, 5, 3)], dtype, seed=22)[0]))
+    _assert_all_close(now, [expected.detach().numpy()] + [leaf.grad.numpy() for leaf in theirs],
+                      dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_mask_shared_by_two_calls_gets_both_gradients(torch, dtype):
+    shapes = [(2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 3), (2, 3, 5, 7)]
+    arrays = _arrays(shapes, dtype, seed=31)
+
+    def run(fw, leaves):
+        mask = leaves[3] * 2.0  # an inner node: its two gradients meet in the engine
+        first = fw.nn.functional.scaled_dot_product_attention(*leaves[:3], attn_mask=mask)
+        second = fw.nn.functional.scaled_dot_product_attention(leaves[0], leaves[1],
+                                                               leaves[2] * 3.0, attn_mask=mask)
+        return first * second
+
+    ours, theirs = _leaves(ember, arrays), _leaves(torch, arrays)
+    weights = _arrays([(2, 3, 5, 3)], dtype, seed=32)[0]
+    fused, expected = run(ember, ours), run(torch, theirs)
+    _assert_all_close([fused.detach().numpy()], [expected.detach().numpy()], dtype)
+    _assert_all_close(_gradients(fused, ours, weights, ember),
+                      _gradients(expected, theirs, weights, torch), dtype)
+
+
 def test_attention_float16_matches_torch(torch):
     arrays = _arrays([(2, 2, 5, 8), (2, 2, 6, 8), (2, 2, 6, 4)], np.float16)
     ours = F.scaled_dot_product_attention(*[ember.tensor(a) for a in arrays], is_causal=True)
@@ -198,8 +242,31 @@ def test_gelu_in_slices_matches_torch_and_one_pass(torch, dtype, approximate):
     _assert_all_close(_gradients(fused, ours, weights, ember),
                       _gradients(expected, theirs, weights, torch), dtype)
     if approximate == "none":
-        one_pass = activation_kernels._gelu(np, array)
-        np.testing.assert_allclose(fused.detach().numpy(), one_pass, rtol=1e-6, atol=1e-7)
+        reference = _leaves(ember, [array])[0]
+        unfused = reference * 0.5 * (1 + ops.erf(reference * 0.5 ** 0.5))
+        _assert_all_close([fused.detach().numpy()], [unfused.detach().numpy()], dtype)
+        _assert_all_close(_gradients(fused, ours, weights, ember),
+                          _gradients(unfused, [reference], weights, ember), dtype)
+
+
+def test_float32_gelu_slices_equal_one_slice(monkeypatch):
+    values = _arrays([(3, 2 * activation_kernels._CHUNK + 5)], np.float32)[0] * 3
+    grad = _arrays([values.shape], np.float32, seed=1)[0]
+    sliced = (activation_kernels._gelu_float32(values),
+              activation_kernels._gelu_backward_float32(grad, values))
+    monkeypatch.setattr(activation_kernels, "_CHUNK", values.size)
+    whole = (activation_kernels._gelu_float32(values),
+             activation_kernels._gelu_backward_float32(grad, values))
+    for mine, one in zip(sliced, whole):
+        assert mine.dtype == np.float32 and mine.shape == values.shape
+        np.testing.assert_array_equal(mine, one)
+
+
+def test_float32_normal_cdf_fit_is_within_a_few_ulp(torch):
+    values = np.linspace(-9, 9, 200001).astype(np.float32)
+    exact = torch.special.ndtr(torch.tensor(values, dtype=torch.float64)).numpy()
+    buffers = [np.empty_like(values) for _ in range(3)]
+    assert np.abs(activation_kernels._normal_cdf_float32(values, *buffers) - exact).max() < 3e-7
 
 
 def test_float32_erf_fit_is_within_a_few_ulp(torch):
@@ -297,3 +364,42 @@ def test_float16_outputs_match_torch(torch, call):
     np.testing.assert_allclose(ours.detach().numpy().astype(np.float32),
                                theirs.detach().numpy().astype(np.float32), rtol=5e-3,
                                atol=5e-3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, options", [((37, 11), {}), ((9, 6, 5), {"reduction": "none"}),
+                                            ((13, 7), {"label_smoothing": 0.3})])
+def test_cross_entropy_in_row_slices_equals_one_slice_and_torch(torch, monkeypatch, dtype, shape,
+                                                                options):
+    from ember.nn._kernels import loss as loss_kernels
+    logits = _arrays([shape], dtype, seed=7)[0] * 4
+    logits[2] -= 30  # a row far below the others
+    target = np.random.default_rng(8).integers(0, shape[1], (shape[0],) + shape[2:])
+
+    def run(fw):
+        leaf = fw.tensor(logits, requires_grad=True)
+        loss = fw.nn.functional.cross_entropy(leaf, fw.tensor(target), **options)
+        weights = np.asarray(_arrays([tuple(loss.shape)], dtype, seed=9)[0])
+        (loss * fw.tensor(weights)).sum().backward()
+        return [loss.detach().numpy(), leaf.grad.numpy()]
+
+    whole = run(ember)
+    # two rows per slice and a short last slice
+    monkeypatch.setattr(loss_kernels, "_SLICE_ELEMENTS", 2 * int(np.prod(shape[1:])) + 1)
+    sliced = run(ember)
+    for mine, one in zip(sliced, whole):
+        np.testing.assert_array_equal(mine, one)
+    _assert_all_close(sliced, run(torch), dtype)
+
+
+def test_attention_dropout_of_one_drops_every_weight(torch):
+    arrays = _arrays([(2, 3, 4), (2, 5, 4), (2, 5, 3)], np.float32, seed=41)
+    leaves = _leaves(ember, arrays)
+    output = F.scaled_dot_product_attention(*leaves, dropout_p=1.0)
+    output.sum().backward()
+    theirs = _leaves(torch, arrays)
+    expected = torch.nn.functional.scaled_dot_product_attention(*theirs, dropout_p=1.0)
+    expected.sum().backward()
+    np.testing.assert_array_equal(output.detach().numpy(), expected.detach().numpy())
+    for mine, their in zip(leaves, theirs):
+        np.testing.assert_array_equal(mine.grad.numpy(), their.grad.numpy())

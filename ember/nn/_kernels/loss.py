@@ -8,21 +8,40 @@ from ...ops._broadcast import unbroadcast
 from .activation import softplus_of, stable_sigmoid
 
 
+# Elements per slice of dim 0 in the (N, C, ...) kernels below: each slice's passes (max,
+# shift, exp, sum) run while it is in cache, so a large-vocabulary input is read from memory once.
+_SLICE_ELEMENTS = 1 << 18
+
+
+def _row_slices(array):
+    """Slices of dim 0 of about _SLICE_ELEMENTS elements each (at least one row)."""
+    rows = array.shape[0]
+    per_row = array.size // rows if rows else 1
+    step = max(1, _SLICE_ELEMENTS // max(1, per_row))
+    return [slice(start, start + step) for start in range(0, rows, step)]
+
+
 def _log_sum_exp(input):
-    """log(sum(exp(input))) over dim 1, kept as a size-1 dim (the one full-size temporary is
-    the shifted exponential, freed at once)."""
+    """log(sum(exp(input))) over dim 1, kept as a size-1 dim; slice by slice of dim 0, with one
+    slice-sized temporary."""
     if input.shape[1] == 0:
         return np.full(input.shape[:1] + (1,) + input.shape[2:], -np.inf, input.dtype)
-    row_max = input.max(axis=1, keepdims=True)
-    finite = np.isfinite(row_max)
-    if not finite.all():
-        row_max[~finite] = 0
-    shifted = input - row_max
-    np.exp(shifted, out=shifted)
-    total = shifted.sum(axis=1, keepdims=True)
-    del shifted
-    np.log(total, out=total)
-    total += row_max
+    total = np.empty(input.shape[:1] + (1,) + input.shape[2:], input.dtype)
+    shifted_memory = None
+    for rows in _row_slices(input):
+        part = input[rows]
+        row_max = part.max(axis=1, keepdims=True)
+        finite = np.isfinite(row_max)
+        if not finite.all():
+            row_max[~finite] = 0
+        if shifted_memory is None:
+            shifted_memory = np.empty(part.size, part.dtype)
+        shifted = np.subtract(part, row_max, out=shifted_memory[:part.size].reshape(part.shape))
+        np.exp(shifted, out=shifted)
+        target = total[rows]
+        np.sum(shifted, axis=1, keepdims=True, out=target)
+        np.log(target, out=target)
+        target += row_max
     return total
 
 
@@ -197,9 +216,16 @@ def _classification_grads(ctx, input, log_normalizer, scale):
     grad_input = grad_target = None
     if ctx.needs_input_grad[0]:
         if from_logits:
-            grad_input = np.subtract(input, log_normalizer, dtype=dtype)
-            np.exp(grad_input, out=grad_input)
-            grad_input *= targets.row_total(ndim) * scale
+            # softmax * row total * scale, slice by slice while each slice is in cache
+            grad_input = np.empty(input.shape, dtype)
+            factor = targets.row_total(ndim) * scale  # (N, 1, ...) or (1, 1, ...)
+            if factor.shape[0] != input.shape[0]:
+                factor = np.broadcast_to(factor, input.shape[:1] + factor.shape[1:])
+            for rows in _row_slices(input):
+                part = np.subtract(input[rows], log_normalizer[rows], dtype=dtype,
+                                   out=grad_input[rows])
+                np.exp(part, out=part)
+                part *= factor[rows]
         else:
             grad_input = np.zeros(ctx.options[4], dtype)
         targets.subtract_from(grad_input, scale)
