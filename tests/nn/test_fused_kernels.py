@@ -403,3 +403,13 @@ def test_attention_dropout_of_one_drops_every_weight(torch):
     np.testing.assert_array_equal(output.detach().numpy(), expected.detach().numpy())
     for mine, their in zip(leaves, theirs):
         np.testing.assert_array_equal(mine.grad.numpy(), their.grad.numpy())
+
+
+@pytest.mark.parametrize("dropout_p", [1.5, -0.1, float("nan")])
+def test_attention_dropout_out_of_range_raises_torchs_type(dropout_p, torch):
+    query = np.random.default_rng(0).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    for framework in (torch, ember):
+        tensor = framework.tensor(query)
+        with pytest.raises(RuntimeError):
+            framework.nn.functional.scaled_dot_product_attention(tensor, tensor, tensor,
+                                                                 dropout_p=dropout_p)

@@ -82,8 +82,8 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
             raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
                                f"dtype, but got attn_mask.dtype: {attn_mask.dtype} and  "
                                f"query.dtype: {query.dtype} instead.")
-    if not 0.0 <= dropout_p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    if not 0.0 <= dropout_p <= 1.0:  # a RuntimeError here, unlike F.dropout's ValueError (PyTorch)
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
 
 
 def _common_batch(query, key, value):
