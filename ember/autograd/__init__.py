@@ -8,3 +8,4 @@ from .graph import GraphStats, graph_stats, saved_bytes  # noqa: F401
 from .grad_mode import (  # noqa: F401
     enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
     set_grad_enabled)
+from .variable import Variable  # noqa: F401
