@@ -36,7 +36,8 @@ TORCH_ONLY_WARNINGS = ("UserWarning: Sparse invariant checks are implicitly disa
 
 CASES = {
     "gpt_char": (["gpt_char.py", "--steps", "20"], FLOAT32),
-    "gpt_char_manual_attention": (["gpt_char.py", "--steps", "20", "--no-flash"], FLOAT32),
+    "gpt_char_manual_attention_rmsnorm": (["gpt_char.py", "--steps", "20", "--no-flash",
+                                           "--norm", "rmsnorm"], FLOAT32),
     "word_lm_lstm": (["word_lm.py", "--model", "LSTM", "--steps", "24"], FLOAT32),
     "word_lm_transformer": (["word_lm.py", "--model", "Transformer", "--steps", "24"], FLOAT32),
     "gcn": (["gcn.py", "--steps", "25"], FLOAT32),

@@ -1,5 +1,5 @@
 """A character-level GPT in the style of the minimal public trainers: token and position
-embeddings, causal self-attention blocks, AdamW with decayed and undecayed groups, a cosine
+embeddings, causal self-attention blocks (LayerNorm or RMSNorm), AdamW with decayed and undecayed groups, a cosine
 learning rate, gradient clipping, and a checkpoint written and resumed with torch.save/load."""
 import argparse
 import inspect
@@ -18,6 +18,12 @@ TEXT = ("First Citizen: Before we proceed any further, hear me speak.\n"
         "All: Speak, speak.\nFirst Citizen: You are all resolved rather to die than to famish?\n"
         "All: Resolved. resolved.\nFirst Citizen: First, you know Caius Marcius is chief enemy "
         "to the people.\nAll: We know't, we know't.\n") * 4
+
+
+def make_norm(config):
+    if config["norm"] == "rmsnorm":
+        return nn.RMSNorm(config["n_embd"])
+    return nn.LayerNorm(config["n_embd"])
 
 
 class CausalSelfAttention(nn.Module):
@@ -51,9 +57,9 @@ class CausalSelfAttention(nn.Module):
 class Block(nn.Module):
     def __init__(self, config):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config["n_embd"])
+        self.ln_1 = make_norm(config)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config["n_embd"])
+        self.ln_2 = make_norm(config)
         self.mlp = nn.Sequential(nn.Linear(config["n_embd"], 4 * config["n_embd"]),
                                  nn.GELU(approximate="tanh"),
                                  nn.Linear(4 * config["n_embd"], config["n_embd"]))
@@ -71,7 +77,7 @@ class GPT(nn.Module):
             wte=nn.Embedding(config["vocab_size"], config["n_embd"]),
             wpe=nn.Embedding(config["block_size"], config["n_embd"]),
             h=nn.ModuleList([Block(config) for _ in range(config["n_layer"])]),
-            ln_f=nn.LayerNorm(config["n_embd"]),
+            ln_f=make_norm(config),
         ))
         self.lm_head = nn.Linear(config["n_embd"], config["vocab_size"], bias=False)
         self.transformer.wte.weight = self.lm_head.weight  # weight tying
@@ -119,6 +125,7 @@ def main():
     parser.add_argument("--n-head", type=int, default=4)
     parser.add_argument("--n-embd", type=int, default=32)
     parser.add_argument("--no-flash", action="store_true")
+    parser.add_argument("--norm", default="layernorm", choices=["layernorm", "rmsnorm"])
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -141,7 +148,8 @@ def main():
         return x.to(device), y.to(device)
 
     config = dict(vocab_size=len(chars), block_size=args.block_size, n_layer=args.n_layer,
-                  n_head=args.n_head, n_embd=args.n_embd, flash=not args.no_flash)
+                  n_head=args.n_head, n_embd=args.n_embd, flash=not args.no_flash,
+                  norm=args.norm)
     model = GPT(config).to(device)
     init_from_numpy(model, args.seed)
     optimizer = model.configure_optimizers(0.1, 3e-3, (0.9, 0.95), device_type)
