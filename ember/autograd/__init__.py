@@ -1,6 +1,8 @@
 """Reverse-mode automatic differentiation: Function, backward/grad, grad modes, gradcheck.
 ``ember.autograd.functional`` (jacobian, hessian, vjp, jvp, vhp, hvp) sits above the ops it
 stacks results with; ``import ember`` loads it."""
+from .anomaly_mode import (  # noqa: F401
+    detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly)
 from .engine import backward, grad  # noqa: F401
 from .function import Function  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
