@@ -10,27 +10,32 @@ from .batchnorm import _NormBase
 from .module import Module
 
 
+def _set_up_trailing_norm(module, normalized_shape, eps, elementwise_affine, parameter_names,
+                          device, dtype):
+    """LayerNorm's and RMSNorm's shared set-up: ``normalized_shape`` as a tuple, ``eps``, and one
+    parameter of that shape per name (None where ``elementwise_affine`` is off)."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    module.normalized_shape = tuple(normalized_shape)
+    module.eps = eps
+    module.elementwise_affine = elementwise_affine
+    for name in parameter_names:
+        parameter = None
+        if elementwise_affine:
+            parameter = Parameter(_factories.empty(*module.normalized_shape, dtype=dtype,
+                                                   device=device))
+        module.register_parameter(name, parameter)
+
+
 class LayerNorm(Module):
     """Normalise over the trailing ``normalized_shape`` dims, then an elementwise affine map."""
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_factories.empty(*self.normalized_shape, dtype=dtype,
-                                                     device=device))
-            if bias:
-                self.bias = Parameter(_factories.empty(*self.normalized_shape, dtype=dtype,
-                                                       device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
+        _set_up_trailing_norm(self, normalized_shape, eps, elementwise_affine,
+                              ("weight", "bias") if bias else ("weight",), device, dtype)
+        if not bias:
             self.register_parameter("bias", None)
         self.reset_parameters()
 
@@ -57,16 +62,8 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
                  dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_factories.empty(*self.normalized_shape, dtype=dtype,
-                                                     device=device))
-        else:
-            self.register_parameter("weight", None)
+        _set_up_trailing_norm(self, normalized_shape, eps, elementwise_affine, ("weight",),
+                              device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
