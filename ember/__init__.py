@@ -36,6 +36,9 @@ from .nn.functional import (  # noqa: F401,E402
     selu, threshold)
 from . import data, datasets, onnx, optim, testing, utils  # noqa: F401,E402  (onnx imports its package lazily)
 from . import func  # noqa: F401,E402
+from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401,E402
+from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: F401,E402
+from .func import vmap  # noqa: F401,E402  (torch.vmap is torch.func.vmap)
 from . import amp, cpu  # noqa: F401,E402
 from .amp import autocast  # noqa: F401,E402
 from .amp.autocast_mode import (  # noqa: F401,E402

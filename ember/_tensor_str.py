@@ -6,7 +6,35 @@ import numpy as np
 
 from ._dtype import from_numpy_dtype, get_default_dtype, is_floating
 
-__all__ = ["format_tensor"]
+__all__ = ["format_tensor", "get_printoptions", "set_printoptions"]
+
+# PyTorch's print options (set_printoptions); process-wide, as PyTorch's.
+_PROFILES = {
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": math.inf, "edgeitems": 3, "linewidth": 80},
+}
+_options = {**_PROFILES["default"], "sci_mode": None}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None):
+    """How tensors print: decimals, the element count above which they are summarized, the
+    items kept at each end when summarized, the line width, a profile ('default', 'short',
+    'full') applied first, and scientific notation forced on or off (None: chosen per tensor;
+    every call sets it)."""
+    if profile is not None:
+        _options.update(_PROFILES.get(profile, {}))
+    for name, value in (("precision", precision), ("threshold", threshold),
+                        ("edgeitems", edgeitems), ("linewidth", linewidth)):
+        if value is not None:
+            _options[name] = value
+    _options["sci_mode"] = sci_mode
+
+
+def get_printoptions():
+    """The current print options, as a dict of set_printoptions' keywords."""
+    return dict(_options)
 
 
 def format_tensor(tensor):
@@ -37,7 +65,7 @@ def _suffixes(text, suffixes, indent):
     parts = []
     last_line = len(text) - text.rfind("\n") + 1
     for suffix in suffixes:
-        if last_line + len(suffix) + 2 > _LINE_WIDTH:
+        if last_line + len(suffix) + 2 > _options["linewidth"]:
             parts.append(",\n" + " " * indent + suffix)
             last_line = indent + len(suffix)
         else:
@@ -46,17 +74,12 @@ def _suffixes(text, suffixes, indent):
     return "".join(parts)
 
 
-_LINE_WIDTH = 80
-_THRESHOLD = 1000
-_EDGE_ITEMS = 3
-
-
 def _format_array(array, indent):
     """PyTorch's layout: one formatter (width) for all printed values, a fixed number of
     elements per line, and ``...`` for the middle of long dimensions."""
     if array.size == 0:
         return "[]"
-    summarize = array.size > _THRESHOLD
+    summarize = array.size > _options["threshold"]
     formatter = _Formatter(_summary_values(array) if summarize else array.reshape(-1))
     return _format_nested(array, indent, summarize, formatter)
 
@@ -66,20 +89,20 @@ def _format_nested(array, indent, summarize, formatter):
         return formatter.format(array.item())
     if array.ndim == 1:
         element_length = formatter.width + 2
-        per_line = max(1, (_LINE_WIDTH - indent) // element_length)
-        if summarize and array.shape[0] > 2 * _EDGE_ITEMS:
-            items = ([formatter.format(value) for value in array[:_EDGE_ITEMS].tolist()] + [" ..."]
-                     + [formatter.format(value) for value in array[-_EDGE_ITEMS:].tolist()])
+        per_line = max(1, (_options["linewidth"] - indent) // element_length)
+        if summarize and array.shape[0] > 2 * _options["edgeitems"]:
+            items = ([formatter.format(value) for value in array[:_options["edgeitems"]].tolist()] + [" ..."]
+                     + [formatter.format(value) for value in array[-_options["edgeitems"]:].tolist()])
         else:
             items = [formatter.format(value) for value in array.tolist()]
         lines = [", ".join(items[start:start + per_line])
                  for start in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
-    if summarize and array.shape[0] > 2 * _EDGE_ITEMS:
+    if summarize and array.shape[0] > 2 * _options["edgeitems"]:
         rows = ([_format_nested(array[row], indent + 1, summarize, formatter)
-                 for row in range(_EDGE_ITEMS)] + ["..."]
+                 for row in range(_options["edgeitems"])] + ["..."]
                 + [_format_nested(array[row], indent + 1, summarize, formatter)
-                   for row in range(array.shape[0] - _EDGE_ITEMS, array.shape[0])])
+                   for row in range(array.shape[0] - _options["edgeitems"], array.shape[0])])
     else:
         rows = [_format_nested(array[row], indent + 1, summarize, formatter)
                 for row in range(array.shape[0])]
@@ -90,8 +113,8 @@ def _summary_values(array):
     """The values that a summarized print shows (the first and last items of every dim)."""
     if array.ndim == 0:
         return array.reshape(1)
-    if array.shape[0] > 2 * _EDGE_ITEMS:
-        pieces = [array[:_EDGE_ITEMS], array[-_EDGE_ITEMS:]]
+    if array.shape[0] > 2 * _options["edgeitems"]:
+        pieces = [array[:_options["edgeitems"]], array[-_options["edgeitems"]:]]
     else:
         pieces = [array]
     if array.ndim == 1:
@@ -100,47 +123,47 @@ def _summary_values(array):
 
 
 class _Formatter:
-    """PyTorch's float printing: integral values as ``1.``, else 4 decimals, scientific when the
-    nonzero finite magnitudes span more than 1000x or leave [1e-4, 1e8]; all padded to one width."""
+    """PyTorch's float printing: integral values as ``1.``, else ``precision`` decimals,
+    scientific when the nonzero finite magnitudes span more than 1000x or leave [1e-4, 1e8]
+    (unless sci_mode says otherwise); all padded to one width."""
 
     def __init__(self, values):
         self.kind = values.dtype.kind
-        self.mode = "integral"  # also when there is no nonzero finite value: zeros print as 0.
+        self.precision = _options["precision"]
+        self.integral = True  # also when there is no nonzero finite value: zeros print as 0.
+        self.scientific = False
         self.width = 1
         if self.kind != "f":
             for value in values.tolist():
                 self.width = max(self.width, len(str(value)))
             return
         finite = values[np.isfinite(values) & (values != 0)].astype(np.float64)
-        if finite.size == 0:
-            return
-        magnitudes = np.abs(finite)
-        largest = float(magnitudes.max())
-        smallest = float(magnitudes.min())
-        if bool(np.all(finite == np.ceil(finite))):
-            if largest / smallest > 1000.0 or largest > 1.0e8:
-                self.mode = "scientific"
-                texts = [f"{value:.4e}" for value in finite.tolist()]
-            else:
-                self.mode = "integral"
+        if finite.size:
+            magnitudes = np.abs(finite)
+            largest = float(magnitudes.max())
+            smallest = float(magnitudes.min())
+            self.integral = bool(np.all(finite == np.ceil(finite)))
+            self.scientific = largest / smallest > 1000.0 or largest > 1.0e8 or \
+                smallest < 1.0e-4
+            if _options["sci_mode"] is not None:
+                self.scientific = _options["sci_mode"]
+            if self.scientific:
+                texts = [f"{value:.{self.precision}e}" for value in finite.tolist()]
+            elif self.integral:
                 texts = [f"{value:.0f}." for value in finite.tolist()]
-        elif largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4:
-            self.mode = "scientific"
-            texts = [f"{value:.4e}" for value in finite.tolist()]
-        else:
-            self.mode = "plain"
-            texts = [f"{value:.4f}" for value in finite.tolist()]
-        self.width = max(len(text) for text in texts)
+            else:
+                texts = [f"{value:.{self.precision}f}" for value in finite.tolist()]
+            self.width = max(len(text) for text in texts)
 
     def format(self, value):
         if self.kind != "f":
             text = str(value)
-        elif self.mode == "scientific":
-            text = f"{value:.4e}"
-        elif self.mode == "integral":
+        elif self.scientific:
+            text = f"{value:.{self.precision}e}"
+        elif self.integral:
             text = f"{value:.0f}"
             if not (math.isinf(value) or math.isnan(value)):
                 text += "."
         else:
-            text = f"{value:.4f}"
+            text = f"{value:.{self.precision}f}"
         return " " * (self.width - len(text)) + text

@@ -22,7 +22,7 @@ ORDER = [
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit"),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
-    ("ember.autograd.grad_mode",),
+    ("ember.autograd.grad_mode", "ember.autograd.anomaly_mode"),
     ("ember.tensor",),
     # autograd: the node (saved values) < views and in-place < Op/Function < the engine <
     # what is built on the engine.

@@ -1,6 +1,8 @@
 """Reverse-mode automatic differentiation: Function, backward/grad, grad modes, gradcheck.
 ``ember.autograd.functional`` (jacobian, hessian, vjp, jvp, vhp, hvp) sits above the ops it
 stacks results with; ``import ember`` loads it."""
+from .anomaly_mode import (  # noqa: F401
+    detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly)
 from .engine import backward, grad  # noqa: F401
 from .function import Function  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
@@ -8,3 +10,4 @@ from .graph import GraphStats, graph_stats, saved_bytes  # noqa: F401
 from .grad_mode import (  # noqa: F401
     enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
     set_grad_enabled)
+from .variable import Variable  # noqa: F401

@@ -19,6 +19,7 @@ from .._dtype import from_numpy_dtype
 from .._hooks import RemovableHandle
 from ..tensor import Size, Tensor
 from .._grad_state import GradState, _grad_state
+from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from .views import refresh_view
 
 
@@ -216,6 +217,8 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture):
         else:
             continue  # no gradient reached any output of this node
         input_grads = node._run_backward(grads, create_graph)
+        if is_anomaly_enabled() and is_anomaly_check_nan_enabled():
+            _check_nan(node, input_grads)
         del grads, entry
         if not retain_graph:
             node._release()
@@ -235,6 +238,17 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture):
             deliver(edge[0], edge[1], grad, owned)
     for target, grad, owned in deferred.values():
         _accumulate_leaf(target, grad, owned)
+
+
+def _check_nan(node, input_grads):
+    """Anomaly detection's check: a backward function's NaN output is an error naming it."""
+    for number, grad in enumerate(input_grads):
+        if grad is None:
+            continue
+        values = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
+        if np.isnan(values).any():
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its "
+                               f"{number}th output.")
 
 
 def _run_node_hooks(node, grads):

@@ -25,6 +25,9 @@ TABLE = {
     "torch.torch_version": ("ember.compat.version",),
     "torch.random": ("ember._random",),
     "torch.utils.data": ("ember.data",),
+    # torch's private collate module, imported by scripts for default_collate.
+    "torch.utils.data._utils": ("ember.data._collate",),
+    "torch.utils.data._utils.collate": ("ember.data._collate",),
     "torch.utils.data.distributed": ("ember.distributed.sampler",),
     "torch.utils.hooks": ("ember._hooks",),
     "torch.nn.modules.activation": ("ember.nn.modules.activation", "ember.nn.modules.attention"),
@@ -34,6 +37,11 @@ TABLE = {
     "torch.nn.modules.instancenorm": ("ember.nn.modules.normalization",),
     "torch.nn.modules.rnn": ("ember.nn.modules.rnn", "ember.nn.utils.rnn"),
     "torch.optim.adamw": ("ember.optim.adam",),
+    "torch.nn.parallel.distributed": ("ember.distributed.parallel",),
+    "torch.cuda.amp.autocast_mode": ("ember.cuda.amp",),
+    "torch.cuda.amp.grad_scaler": ("ember.cuda.amp",),
+    "torch.cpu.amp.autocast_mode": ("ember.cpu.amp",),
+    "torch.cpu.amp.grad_scaler": ("ember.cpu.amp",),
     "torchvision": ("ember.vision",),
 }
 

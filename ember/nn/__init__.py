@@ -12,7 +12,7 @@ from .modules import (  # noqa: F401,E402
     AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, BatchNorm1d, BatchNorm2d, BatchNorm3d,
     BCELoss, BCEWithLogitsLoss, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
     ConvTranspose3d, CrossEntropyLoss, GroupNorm, HuberLoss, KLDivLoss, L1Loss, LayerNorm,
-    MaxPool1d, MaxPool2d, MaxPool3d, MSELoss, NLLLoss, SmoothL1Loss)
+    MaxPool1d, MaxPool2d, MaxPool3d, MSELoss, NLLLoss, RMSNorm, SmoothL1Loss)
 
 # ---- recurrent layers and attention ----
 from .modules import (  # noqa: F401,E402

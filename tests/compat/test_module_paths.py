@@ -1,9 +1,14 @@
 """torch's module paths, as scripts import them, resolve to ember's objects under ember run."""
 import importlib
+import importlib.util
+import os
+import pkgutil
 
 import pytest
 
 import ember
+import ember.compat
+from ember.compat._aliases import TABLE
 
 # torch module -> names that scripts import from it.
 PATHS = {
@@ -38,8 +43,21 @@ PATHS = {
     "torch.optim.optimizer": ["Optimizer"],
     "torch.optim.lr_scheduler": ["StepLR", "LambdaLR", "CosineAnnealingLR"],
     "torch.optim.adamw": ["AdamW"],
-    "torch.autograd": ["Function", "grad"],
+    "torch": ["vmap", "manual_seed", "no_grad", "is_anomaly_enabled"],
+    "torch.autograd": ["Function", "grad", "Variable", "detect_anomaly", "set_detect_anomaly"],
     "torch.autograd.function": ["Function"],
+    "torch.autograd.functional": ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"],
+    "torch.autograd.variable": ["Variable"],
+    "torch.autograd.anomaly_mode": ["detect_anomaly", "set_detect_anomaly"],
+    "torch.func": ["vmap", "grad", "grad_and_value", "jacrev", "jacfwd", "functional_call"],
+    "torch.amp.autocast_mode": ["autocast"],
+    "torch.amp.grad_scaler": ["GradScaler"],
+    "torch.cuda.amp.autocast_mode": ["autocast"],
+    "torch.cuda.amp.grad_scaler": ["GradScaler"],
+    "torch.cpu.amp.autocast_mode": ["autocast"],
+    "torch.cpu.amp.grad_scaler": ["GradScaler"],
+    "torch.utils.data._utils.collate": ["default_collate", "default_convert"],
+    "torch.nn.parallel.distributed": ["DistributedDataParallel"],
     "torch.autograd.grad_mode": ["no_grad", "enable_grad", "set_grad_enabled"],
     "torch.serialization": ["save", "load", "add_safe_globals"],
     "torch.testing": ["assert_close", "make_tensor"],
@@ -85,3 +103,65 @@ def test_paths_match_torchs_objects(torch):
         module = importlib.import_module(path)
         for name in names:
             assert hasattr(module, name), f"{path}.{name} is not in torch"
+
+
+def _public_torch_modules():
+    """Every public module path in the installed torch's tree (read from its files, nothing
+    imported), four levels deep."""
+    spec = importlib.util.find_spec("torch")
+    pending = [(os.path.dirname(spec.origin), "torch")]
+    names = ["torch"]
+    while pending:
+        folder, package = pending.pop()
+        for info in pkgutil.iter_modules([folder]):
+            if info.name.startswith("_"):
+                continue
+            name = f"{package}.{info.name}"
+            names.append(name)
+            if info.ispkg and name.count(".") < 4:
+                pending.append((os.path.join(folder, info.name), name))
+    return sorted(names)
+
+
+def test_every_torch_path_imports_or_is_refused_by_name(torch):
+    """No torch module path fails inside ember (a missing ember module behind a provided torch
+    name, a broken submodule mapping): each imports, or is refused naming it (or the package
+    above it that ember lacks)."""
+    names = _public_torch_modules()
+    ember.compat.install(force=True)
+    try:
+        failures = []
+        imported = 0
+        for name in names:
+            try:
+                importlib.import_module(name)
+                imported += 1
+            except ModuleNotFoundError as error:
+                refused = str(error).removesuffix(" is not provided by ember")
+                if not (name + ".").startswith(refused + "."):  # the path or a package above
+                    failures.append(f"{name}: {error!r}")
+            except Exception as error:  # any other error is the failure this test reports
+                failures.append(f"{name}: {error!r}")
+    finally:
+        ember.compat.uninstall()
+    assert not failures
+    assert imported >= len(PATHS)
+
+
+def test_ember_modules_resolve_under_torchs_name(torch):
+    """Each public ember module whose path is also torch's is what that torch path imports
+    (unless the table of aliases maps that path on purpose)."""
+    torch_names = set(_public_torch_modules())
+    ember_modules = [info.name for info in pkgutil.walk_packages(ember.__path__, "ember.")
+                     if not any(part.startswith("_") for part in info.name.split("."))]
+    twins = {"torch" + name[len("ember"):]: name for name in ember_modules
+             if "torch" + name[len("ember"):] in torch_names - set(TABLE)}
+    assert {"torch.func", "torch.autograd.functional", "torch.nn.modules.transformer"} <= set(twins)
+    ember.compat.install(force=True)
+    try:
+        for torch_name, ember_name in twins.items():
+            module = importlib.import_module(torch_name)
+            targets = [target.__name__ for target in module._ember_targets]
+            assert ember_name in targets, f"{torch_name} resolves to {targets}"
+    finally:
+        ember.compat.uninstall()

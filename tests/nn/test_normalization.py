@@ -187,3 +187,23 @@ def test_local_response_norm_matches_torch(torch, shape, size):
     with pytest.raises(ValueError) as our_error:
         F.local_response_norm(ember.zeros(2, 3), 2)
     assert str(our_error.value) == str(their_error.value)
+
+
+def test_layer_norm_bfloat16_computes_in_float32_as_torch(torch):
+    """bfloat16 layer_norm (a bfloat16 transformer under autocast's output): float32 inside,
+    rounded once; gradients within two bfloat16 steps of PyTorch's (its backward rounds
+    intermediates differently)."""
+    generator = np.random.default_rng(3)
+    data = generator.normal(size=(3, 8)).astype(np.float32)
+    weight = generator.normal(size=8).astype(np.float32)
+    results = []
+    for framework in (ember, torch):
+        x = framework.tensor(data).to(framework.bfloat16).requires_grad_()
+        w = framework.tensor(weight).to(framework.bfloat16).requires_grad_()
+        output = framework.nn.functional.layer_norm(x, (8,), w, w * 0.5)
+        (output.float() * framework.arange(24.0).reshape(3, 8)).sum().backward()
+        assert str(output.dtype).endswith("bfloat16") and str(x.grad.dtype).endswith("bfloat16")
+        results.append([value.detach().float() for value in (output, x.grad, w.grad)])
+    assert_close(results[0][0], results[1][0], rtol=0, atol=0)
+    for actual, expected in zip(results[0][1:], results[1][1:]):
+        assert_close(actual, expected, rtol=2 ** -6, atol=2 ** -6)

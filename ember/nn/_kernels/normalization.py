@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ..._dtype import accumulation_dtype
 from ...autograd.function import Op
 
 
@@ -218,7 +219,7 @@ class LayerNorm(Op):
         layout = _row_layout(input.shape, normalized_ndim)
         count = layout[1]
         rows = input.reshape(layout)
-        work = rows.astype(np.float32) if dtype == np.float16 else rows
+        work = rows.astype(accumulation_dtype(dtype), copy=False)
         mean = work.mean(axis=1, keepdims=True)
         normalized = work - mean
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -244,7 +245,8 @@ class LayerNorm(Op):
         dtype = input.dtype
         input_rows = xp.reshape(input, layout)
         grad_rows = xp.reshape(grad, layout)
-        if xp is np and dtype == np.float16:
+        low_precision = xp is np and accumulation_dtype(dtype) != dtype
+        if low_precision:
             input_rows = input_rows.astype(np.float32)
             grad_rows = grad_rows.astype(np.float32)
         if xp is not np:  # the statistics depend on the input: recompute them on Tensors
@@ -264,7 +266,7 @@ class LayerNorm(Op):
             grad_dot_mean = xp.expand_dims(_dot(xp, grad_rows, normalized, 1), 1) / count
             grad_input = xp.reshape(_layer_norm_grad(xp, grad_rows, grad_mean, normalized,
                                                      grad_dot_mean, invstd), input.shape)
-        if xp is np and dtype == np.float16:
+        if low_precision:
             grad_input, grad_weight, grad_bias = [
                 None if value is None else value.astype(dtype)
                 for value in (grad_input, grad_weight, grad_bias)]

@@ -1,12 +1,12 @@
 """Normalisation functions: batch_norm (one fused kernel node; SyncBatchNorm shares it),
-layer_norm (one fused node with its affine map), group_norm (that node, then the per-channel
+layer_norm (one fused node with its affine map), rms_norm (a composite), group_norm (that node, then the per-channel
 affine map), instance_norm (batch_norm
 on the input seen as one sample), local_response_norm and normalize (composites)."""
 import math
 
 import numpy as np
 
-from ..._dtype import scalar_type_name
+from ..._dtype import finfo, float32, float64, is_floating, scalar_type_name
 from ...autograd.grad_mode import no_grad
 from ...ops import vector_norm
 from ...tensor import Size, Tensor
@@ -15,7 +15,7 @@ from ._padding import pad
 from ._pooling import avg_pool2d, avg_pool3d
 
 __all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "local_response_norm",
-           "normalize"]
+           "normalize", "rms_norm"]
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -63,7 +63,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def _check_floating(array, kernel):
     """PyTorch's error for a normalisation kernel given integer or bool input."""
-    if array.dtype.kind != "f":
+    if not is_floating(array.dtype):
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{scalar_type_name(array.dtype)}'")
 
@@ -75,24 +75,54 @@ def _empty_batch_norm(input, weight, bias):
     return output if bias is None else output + bias.reshape(shape)
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the trailing ``normalized_shape`` dims (biased variance), then affine."""
+def _checked_normalized_shape(input, normalized_shape, parameters, kernel_name, kernel, star):
+    """``normalized_shape`` as a tuple, checked against the input and the affine ``parameters``
+    (name -> tensor or None) with PyTorch's messages (``kernel_name`` the function's,
+    ``kernel`` that of its CPU kernel); ``star`` is how the expected shape starts
+    (layer_norm writes ``[*, 4]``, rms_norm ``[*4]``)."""
     if isinstance(normalized_shape, (int, np.integer)):
-        normalized_shape = (int(normalized_shape),)
+        raise TypeError(f"{kernel_name}(): argument 'normalized_shape' (position 2) must be "
+                        f"tuple of ints, not {type(normalized_shape).__name__}")
     normalized_shape = tuple(int(size) for size in normalized_shape)
     shape = tuple(input._data.shape)
     count = len(normalized_shape)
-    _check_floating(input._data, "LayerNormKernelImpl")
-    if count == 0 or len(shape) < count or shape[len(shape) - count:] != normalized_shape:
+    if count == 0:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                           "containing at least one element, but got normalized_shape = []")
+    _check_floating(input._data, kernel)
+    if len(shape) < count or shape[len(shape) - count:] != normalized_shape:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
-                           f"with shape [*, {', '.join(str(size) for size in normalized_shape)}]"
+                           f"with shape [{star}{', '.join(str(size) for size in normalized_shape)}]"
                            f", but got input of size{list(shape)}")
-    for name, tensor in (("weight", weight), ("bias", bias)):
+    for name, tensor in parameters.items():
         if tensor is not None and tuple(tensor._data.shape) != normalized_shape:
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
                                f"{name} of shape {list(tensor._data.shape)} and normalized_shape "
                                f"= {list(normalized_shape)}")
-    return LayerNorm.apply(input, weight, bias, count, eps)
+    return normalized_shape
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims (biased variance), then affine."""
+    normalized_shape = _checked_normalized_shape(
+        input, normalized_shape, {"weight": weight, "bias": bias}, "layer_norm", "LayerNormKernelImpl",
+        "*, ")
+    return LayerNorm.apply(input, weight, bias, len(normalized_shape), eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Divide by the root mean square over the trailing ``normalized_shape`` dims, then scale.
+    Half precision computes in float32 and rounds once; ``eps=None`` is the machine epsilon of
+    that computing dtype (PyTorch's)."""
+    normalized_shape = _checked_normalized_shape(input, normalized_shape, {"weight": weight},
+                                                 "rms_norm", "rms_norm", "*")
+    computing = input if input.dtype in (float32, float64) else input.to(float32)
+    if eps is None:
+        eps = finfo(computing.dtype).eps
+    dims = tuple(range(-len(normalized_shape), 0))
+    output = computing * (computing.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
+    output = output.to(input.dtype)
+    return output if weight is None else output * weight
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):

@@ -18,7 +18,7 @@ from .conv import (  # noqa: F401,E402
 from .loss import (  # noqa: F401,E402
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
     NLLLoss, SmoothL1Loss)
-from .normalization import GroupNorm, LayerNorm  # noqa: F401,E402
+from .normalization import GroupNorm, LayerNorm, RMSNorm  # noqa: F401,E402
 from .pooling import (  # noqa: F401,E402
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
     AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d)

@@ -3,8 +3,23 @@ InstanceNorm1d/2d/3d: per-sample, per-channel statistics, with optional running 
 import warnings
 
 from .. import functional as F
+from .. import init
 from .batchnorm import _NormBase, _reset_affine
 from .module import Module, _optional_parameter
+
+
+def _set_up_trailing_norm(module, normalized_shape, eps, elementwise_affine, parameters, device,
+                          dtype):
+    """LayerNorm's and RMSNorm's shared set-up: ``normalized_shape`` as a tuple, ``eps``, and one
+    parameter of that shape per (name, present) pair (None where absent or not affine)."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    module.normalized_shape = tuple(normalized_shape)
+    module.eps = eps
+    module.elementwise_affine = elementwise_affine
+    for name, present in parameters:
+        _optional_parameter(module, name, elementwise_affine and present, module.normalized_shape,
+                            dtype, device)
 
 
 class LayerNorm(Module):
@@ -13,15 +28,8 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
-        _optional_parameter(self, "weight", elementwise_affine, self.normalized_shape, dtype,
-                            device)
-        _optional_parameter(self, "bias", elementwise_affine and bias, self.normalized_shape,
-                            dtype, device)
+        _set_up_trailing_norm(self, normalized_shape, eps, elementwise_affine,
+                              (("weight", True), ("bias", bias)), device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -35,6 +43,30 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Divide by the root mean square over the trailing ``normalized_shape`` dims, then an
+    elementwise scale (no bias, no mean subtraction)."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
+                 dtype=None):
+        super().__init__()
+        _set_up_trailing_norm(self, normalized_shape, eps, elementwise_affine,
+                              (("weight", True),), device, dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """weight = 1."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
 
 
 class GroupNorm(Module):

@@ -1,0 +1,156 @@
+"""The compatibility suite: PyTorch programs written for it (plain ``import torch`` code in
+tests/compat/programs, in the style of popular public scripts) run unchanged through
+``python -m ember.run``, and where PyTorch is installed the same file run by PyTorch prints the
+same per-step losses.
+
+ember's generator draws other numbers than PyTorch's for the same seed, so the programs take
+their initial weights and their batches from NumPy (programs/common.py); dropout is off. Every
+other number is computed by the framework under test."""
+import concurrent.futures
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from .conftest import REPO, run_ember
+
+PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
+
+# float32 programs: each step's loss as PyTorch's to float32 rounding carried through 20+ steps
+# of training. bfloat16 autocast: both frameworks compute the low-precision matmuls and
+# convolutions in float32 and round once to bfloat16, but where the float32 sums differ in their
+# last bit a value next to a rounding boundary lands one bfloat16 step (2**-8 relative) away;
+# a few such elements move a mean loss by far less than that, hence 1e-3.
+FLOAT32 = dict(rtol=2e-5, atol=1e-6)
+BFLOAT16 = dict(rtol=1e-3, atol=1e-4)
+
+# PyTorch warns that its C++ sparse kernels skip index checks unless asked; ember's sparse
+# tensors always index through checked NumPy/SciPy code, so there is nothing to warn about.
+TORCH_ONLY_WARNINGS = ("UserWarning: Sparse invariant checks are implicitly disabled",)
+
+CASES = {
+    "gpt_char": (["gpt_char.py", "--steps", "20"], FLOAT32),
+    "gpt_char_manual_attention_rmsnorm": (["gpt_char.py", "--steps", "20", "--no-flash",
+                                           "--norm", "rmsnorm"], FLOAT32),
+    "word_lm_lstm": (["word_lm.py", "--model", "LSTM", "--steps", "24"], FLOAT32),
+    "word_lm_transformer": (["word_lm.py", "--model", "Transformer", "--steps", "24"], FLOAT32),
+    "gcn": (["gcn.py", "--steps", "25"], FLOAT32),
+    "legacy_mlp": (["legacy_mlp.py", "--steps", "24"], FLOAT32),
+    "amp_cpu_bfloat16": (["amp_train.py", "--device-type", "cpu", "--steps", "20"], BFLOAT16),
+    "amp_cuda_spelling": (["amp_train.py", "--device-type", "cuda", "--steps", "20"], FLOAT32),
+}
+
+
+# PyTorch runs every program in one process (its import is most of a small program's time):
+# each with its own argv, its stdout and the warnings it raised, filtered as in a fresh process.
+REFERENCE_DRIVER = textwrap.dedent("""
+    import contextlib, io, json, runpy, sys, traceback, warnings
+    cases = json.loads(sys.argv[1])
+    sys.path.insert(0, sys.argv[2])
+    results = {}
+    for case, arguments in cases.items():
+        sys.argv = arguments
+        stdout = io.StringIO()
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                with contextlib.redirect_stdout(stdout):
+                    runpy.run_path(arguments[0], run_name="__main__")
+                error = None
+            except BaseException:
+                error = traceback.format_exc()
+        results[case] = {"stdout": stdout.getvalue(), "error": error,
+                         "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}
+    print(json.dumps(results))
+""")
+
+
+def _run_ember(case):
+    arguments, _ = CASES[case]
+    completed = run_ember(os.path.join(PROGRAMS, arguments[0]), *arguments[1:],
+                          module_runner=True)
+    error = None if completed.returncode == 0 else completed.stderr[-3000:]
+    return {"stdout": completed.stdout, "error": error, "warnings": _warnings(completed.stderr)}
+
+
+def _run_pytorch():
+    cases = {case: [os.path.join(PROGRAMS, arguments[0]), *arguments[1:]]
+             for case, (arguments, _) in CASES.items()}
+    environment = {**os.environ}
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        environment[name] = "1"
+    completed = subprocess.run([sys.executable, "-c", REFERENCE_DRIVER, json.dumps(cases),
+                                PROGRAMS], cwd=REPO, capture_output=True, text=True,
+                               timeout=300, env=environment)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    """Every case run once by ember (each through ``python -m ember.run``), and by PyTorch
+    where it is installed, the two frameworks side by side."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        reference = None
+        if importlib.util.find_spec("torch") is not None:
+            reference = pool.submit(_run_pytorch)
+        ours = {case: _run_ember(case) for case in sorted(CASES)}
+        theirs = {} if reference is None else reference.result()
+    return {"ember": ours, "torch": theirs}
+
+
+def _result(outcome):
+    """The JSON report on the last line of a program that ran to its end."""
+    assert outcome["error"] is None, outcome["error"]
+    return json.loads(outcome["stdout"].strip().splitlines()[-1])
+
+
+def _warnings(stderr):
+    """The category and message of each warning a program printed, without where it came from."""
+    return re.findall(r"^\S+:\d+: (\w+Warning: .*)$", stderr, flags=re.MULTILINE)
+
+
+def _without_framework(value):
+    """'torch.float32' and 'ember.float32' alike: the dtype names a program printed."""
+    return [name.split(".")[-1] for name in value]
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request):
+    return request.param
+
+
+def test_program_runs_unchanged_and_learns(case, outcomes):
+    arguments, _ = CASES[case]
+    losses = _result(outcomes["ember"][case])["losses"]
+    steps = int(arguments[arguments.index("--steps") + 1])
+    assert len(losses) == steps + (3 if case.startswith("gpt_char") else 0)
+    assert np.all(np.isfinite(losses))
+    assert np.mean(losses[-5:]) < losses[0]
+
+
+def test_program_matches_pytorch(case, outcomes, torch):
+    _, tolerance = CASES[case]
+    ours = outcomes["ember"][case]
+    reference = outcomes["torch"][case]
+    mine = _result(ours)
+    theirs = _result(reference)
+    assert len(mine["losses"]) >= 20
+    np.testing.assert_allclose(mine["losses"], theirs["losses"], **tolerance)
+    for key, value in theirs.items():
+        if key == "losses":
+            continue
+        if isinstance(value, float):
+            np.testing.assert_allclose(mine[key], value, **tolerance, err_msg=key)
+        elif isinstance(value, list) or key.endswith("dtype"):
+            assert _without_framework(np.atleast_1d(mine[key])) == \
+                _without_framework(np.atleast_1d(value)), key
+        else:
+            assert mine[key] == value, key
+    assert ours["warnings"] == [message for message in reference["warnings"]
+                                if not message.startswith(TORCH_ONLY_WARNINGS)]
