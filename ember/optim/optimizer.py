@@ -387,6 +387,13 @@ def _hyperparameters(group):
 
 
 def _as_float(value):
+    kind = type(value)
+    if kind is float or kind is bool or kind is str or value is None:  # the common cases, fast
+        return value
+    if kind is int:
+        return float(value)
+    if kind is tuple:
+        return tuple([_as_float(item) for item in value])
     if isinstance(value, tuple):
         return tuple(_as_float(item) for item in value)
     if isinstance(value, (bool, np.bool_)):
