@@ -35,10 +35,8 @@ from .nn.functional import (  # noqa: F401,E402
     max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
     selu, threshold)
 from . import data, datasets, onnx, optim, testing, utils  # noqa: F401,E402  (onnx imports its package lazily)
-from . import func  # noqa: F401,E402
 from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401,E402
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: F401,E402
-from .func import vmap  # noqa: F401,E402  (torch.vmap is torch.func.vmap)
 from . import amp, cpu  # noqa: F401,E402
 from .amp import autocast  # noqa: F401,E402
 from .amp.autocast_mode import (  # noqa: F401,E402
@@ -71,3 +69,13 @@ int = int32
 short = int16
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``ember.func`` (torch.func's transforms) and ``ember.vmap`` (torch.vmap, its vmap) load on
+    first use, keeping ``import ember`` fast; ``import ember.func`` works as usual."""
+    if name in ("func", "vmap"):
+        import importlib  # only on that first use: the package is not imported at start-up
+        func = importlib.import_module(".func", __name__)
+        return func if name == "func" else func.vmap
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")
