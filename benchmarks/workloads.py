@@ -641,13 +641,19 @@ def run_import_time(framework, quick=False, variant=None):
 
     A first process, untimed, warms the file cache and checks that the import really provides
     the API the benchmarks use (an empty namespace package would otherwise import in no time).
+    It may write bytecode even where PYTHONDONTWRITEBYTECODE is set: an installed package has
+    its .pyc files (pip compiles them), so the timed imports read bytecode for both frameworks
+    instead of timing the compilation of a source checkout.
     """
     processes = SIZES["import_time"][_mode(quick)]["processes"]
     check = (f"import {framework}, {framework}.nn, {framework}.nn.functional, "
              f"{framework}.optim; {framework}.tensor; {framework}.no_grad; "
              f"{framework}.nn.Linear; {framework}.nn.functional.cross_entropy; "
              f"{framework}.optim.SGD")
-    checked = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    environment = {name: value for name, value in os.environ.items()
+                   if name != "PYTHONDONTWRITEBYTECODE"}
+    checked = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                             env=environment)
     if checked.returncode != 0:
         last_line = (checked.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"import_time: `{check}` failed: {last_line}")
