@@ -265,20 +265,7 @@ class ConvNd(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        input, weight = ctx.saved_tensors
-        geometry = ctx.geometry
-        needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
-        on_arrays = ctx.xp is np
-        grad_input = grad_weight = grad_bias = None
-        if needs_input:
-            grad_input = (convolve_transpose(grad, weight, geometry) if on_arrays
-                          else ConvTransposeNd.apply(grad, weight, None, geometry))
-        if needs_weight:
-            grad_weight = (convolve_weight_grad(input, grad, geometry) if on_arrays
-                           else ConvWeightGrad.apply(input, grad, geometry))
-        if needs_bias:
-            grad_bias = ctx.xp.sum(grad, axis=_spatial_axes(grad))
-        return grad_input, grad_weight, grad_bias, None
+        return _convolution_backward(ctx, grad, transposed=False)
 
 
 class ConvTransposeNd(Op):
@@ -300,20 +287,33 @@ class ConvTransposeNd(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        input, weight = ctx.saved_tensors
-        geometry = ctx.geometry
-        needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
-        on_arrays = ctx.xp is np
-        grad_input = grad_weight = grad_bias = None
-        if needs_input:
-            grad_input = (convolve(grad, weight, geometry) if on_arrays
-                          else ConvNd.apply(grad, weight, None, geometry))
-        if needs_weight:
-            grad_weight = (convolve_weight_grad(grad, input, geometry) if on_arrays
-                           else ConvWeightGrad.apply(grad, input, geometry))
-        if needs_bias:
-            grad_bias = ctx.xp.sum(grad, axis=_spatial_axes(grad))
-        return grad_input, grad_weight, grad_bias, None
+        return _convolution_backward(ctx, grad, transposed=True)
+
+
+def _convolution_backward(ctx, grad, transposed):
+    """The gradients of ConvNd (of ConvTransposeNd when ``transposed``): the input's through
+    the other of the pair, the weight's through ConvWeightGrad with input and gradient in the
+    roles of the convolution the geometry describes, the bias's a sum; as ops under
+    create_graph."""
+    input, weight = ctx.saved_tensors
+    geometry = ctx.geometry
+    needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+    on_arrays = ctx.xp is np
+    grad_input = grad_weight = grad_bias = None
+    if needs_input:
+        if on_arrays:
+            adjoint = convolve if transposed else convolve_transpose
+            grad_input = adjoint(grad, weight, geometry)
+        else:
+            grad_input = (ConvNd if transposed else ConvTransposeNd).apply(grad, weight, None,
+                                                                           geometry)
+    if needs_weight:
+        operands = (grad, input) if transposed else (input, grad)
+        grad_weight = (convolve_weight_grad(*operands, geometry) if on_arrays
+                       else ConvWeightGrad.apply(*operands, geometry))
+    if needs_bias:
+        grad_bias = ctx.xp.sum(grad, axis=_spatial_axes(grad))
+    return grad_input, grad_weight, grad_bias, None
 
 
 class ConvWeightGrad(Op):
