@@ -20,7 +20,9 @@ from .backends._precision import (  # noqa: F401
     get_float32_matmul_precision, set_float32_matmul_precision)
 from . import compiler  # noqa: F401
 from .compiler import compile  # noqa: F401
-from ._layout import layout, sparse_coo, strided  # noqa: F401
+from ._layout import (  # noqa: F401
+    channels_last, channels_last_3d, contiguous_format, layout, memory_format, preserve_format,
+    sparse_coo, strided)
 from .sparse import sparse_coo_tensor, spmm  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from .serialization import load, save  # noqa: F401

@@ -7,6 +7,21 @@ __all__ = ["bfloat16", "dtype", "finfo", "float16", "float32", "float64", "get_d
            "uint8"]
 
 
+# The package name that reprs print: "torch" while ember.compat resolves ``import torch`` to
+# ember, so a PyTorch program that prints or compares str(x.dtype), x.shape or x.type() sees what
+# PyTorch shows it; "ember" otherwise.
+_repr_prefix = ["ember"]
+
+
+def repr_prefix():
+    """"ember", or "torch" under ember.compat's install()."""
+    return _repr_prefix[0]
+
+
+def set_repr_prefix(name):
+    _repr_prefix[0] = name
+
+
 class dtype:
     """A tensor element type; compares by identity, prints like ``ember.float32``."""
 
@@ -25,7 +40,7 @@ class dtype:
         self._cpp_type = cpp_type
 
     def __repr__(self):
-        return f"ember.{self.name}"
+        return f"{_repr_prefix[0]}.{self.name}"
 
     def __reduce__(self):
         # Pickled as the global of this module that holds it, so unpickling (and copy) gives
@@ -147,7 +162,7 @@ def tensor_type_name(numpy_dtype):
     """The tensor type name of a NumPy dtype, PyTorch's "torch.FloatTensor" with ember's prefix
     (Tensor.type(), torch.typename); "ember.Tensor" for a type ember lacks."""
     found = _lookup(numpy_dtype)
-    return "ember." + (found._scalar_type + "Tensor" if found is not None else "Tensor")
+    return f"{_repr_prefix[0]}." + (found._scalar_type + "Tensor" if found is not None else "Tensor")
 
 
 def cpp_type_name(numpy_dtype):

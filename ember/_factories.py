@@ -15,6 +15,8 @@ import numpy as np
 from . import _dtype
 from ._device import check_cpu
 from ._dtype import from_numpy_dtype, get_default_dtype, set_default_dtype, to_dtype
+from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
+                      preserve_format, strided)
 from ._random import numpy_generator
 from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries
 
@@ -99,6 +101,18 @@ def _number_argument(name, argument, position, value):
 
 def _check_device(device):
     check_cpu(device, "factory")
+
+
+def _check_layout(name, layout, pin_memory=False):
+    """``layout=`` and ``pin_memory=``: ember makes strided CPU tensors (sparse ones come from
+    sparse_coo_tensor); pinning, a CUDA transfer aid, changes nothing (as Tensor.pin_memory)."""
+    if layout is not None and not isinstance(layout, layout_type):
+        raise TypeError(f"{name}(): argument 'layout' must be {_dtype.repr_prefix()}.layout, not "
+                        f"{named_type(layout)}")
+    if layout is not None and layout is not strided:
+        raise RuntimeError(f"{name}(): layout={layout!r} is not supported by ember's factories; "
+                           f"make sparse tensors with sparse_coo_tensor (or .to_sparse())")
+    _flag_argument(name, "pin_memory", pin_memory)
 
 
 def _check_tensor_input(name, input):
@@ -241,24 +255,34 @@ def ones(*size, out=None, dtype=None, device=None, requires_grad=False, **kwargs
                    requires_grad, out)
 
 
-def empty(*size, out=None, dtype=None, device=None, requires_grad=False, **kwargs):
+def empty(*size, out=None, dtype=None, device=None, requires_grad=False,
+          memory_format=contiguous_format, **kwargs):
     """A tensor of the given shape; ember fills it with zeros (PyTorch leaves it
     uninitialised), so results never depend on stale memory."""
-    return _filled("empty", None, size, _keyword_size("empty", kwargs), dtype, device,
+    check_memory_format("empty", memory_format)
+    if memory_format is preserve_format:
+        raise RuntimeError("unsupported memory format Preserve")
+    made = _filled("empty", None, size, _keyword_size("empty", kwargs), dtype, device,
                    requires_grad, out)
+    if memory_format is not contiguous_format and out is None:
+        made._data = arrange(made._data, memory_format)
+    return made
 
 
 def _keyword_size(name, kwargs):
-    """``size=`` (the only extra keyword the size-first factories take)."""
+    """``size=``, and the ``layout=``/``pin_memory=`` that PyTorch's size-first factories take."""
     size = kwargs.pop("size", None)
+    _check_layout(name, kwargs.pop("layout", None), kwargs.pop("pin_memory", False))
     for key in kwargs:
         raise TypeError(f"{name}() got an unexpected keyword argument '{key}'")
     return size
 
 
-def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False):
+def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False, layout=None,
+         pin_memory=False):
     """``size`` filled with ``fill_value``; the dtype follows the value (bool, int64, or the
     default float dtype) unless given."""
+    _check_layout("full", layout, pin_memory)
     _check_device(device)
     shape = _sequence_size("full", size, 1)
     value = _number_argument("full", "fill_value", 2, fill_value)
@@ -271,37 +295,59 @@ def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=F
     return _finish("full", _fill_array(shape, value, target), requires_grad, out)
 
 
-def _like(name, input, dtype):
+def _like(name, input, dtype, device=None, layout=None, memory_format=preserve_format):
+    """The dtype of a ``*_like`` result, after PyTorch's checks of its arguments."""
     _check_tensor_input(name, input)
+    _check_device(device)
+    _check_layout(name, layout)
+    if memory_format is not preserve_format:
+        check_memory_format(name, memory_format)
     dtype = _dtype_argument(name, dtype)
     return from_numpy_dtype(input._data.dtype) if dtype is None else dtype
 
 
-def zeros_like(input, dtype=None, device=None, requires_grad=False):
-    target = _like("zeros_like", input, dtype)
-    return _new(np.zeros(input._data.shape, dtype=target.numpy), requires_grad)
+def _like_result(input, array, memory_format, requires_grad=False):
+    """``array`` laid out as ``memory_format`` asks (by default as ``input`` lies in memory)."""
+    if isinstance(input._data, np.ndarray):
+        array = arrange(array, memory_format, like=input._data)
+    return _new(array, requires_grad)
 
 
-def ones_like(input, dtype=None, device=None, requires_grad=False):
-    target = _like("ones_like", input, dtype)
-    return _new(np.ones(input._data.shape, dtype=target.numpy), requires_grad)
+def zeros_like(input, dtype=None, device=None, requires_grad=False, layout=None,
+               memory_format=preserve_format):
+    target = _like("zeros_like", input, dtype, device, layout, memory_format)
+    array = np.zeros(input._data.shape, dtype=target.numpy)
+    return _like_result(input, array, memory_format, requires_grad)
 
 
-def empty_like(input, dtype=None, device=None, requires_grad=False):
+def ones_like(input, dtype=None, device=None, requires_grad=False, layout=None,
+              memory_format=preserve_format):
+    target = _like("ones_like", input, dtype, device, layout, memory_format)
+    array = np.ones(input._data.shape, dtype=target.numpy)
+    return _like_result(input, array, memory_format, requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False, layout=None,
+               memory_format=preserve_format):
     """Zeros shaped like ``input`` (PyTorch leaves them uninitialised)."""
-    target = _like("empty_like", input, dtype)
-    return _new(np.zeros(input._data.shape, dtype=target.numpy), requires_grad)
+    target = _like("empty_like", input, dtype, device, layout, memory_format)
+    array = np.zeros(input._data.shape, dtype=target.numpy)
+    return _like_result(input, array, memory_format, requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
-    target = _like("full_like", input, dtype)
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, layout=None,
+              memory_format=preserve_format):
+    target = _like("full_like", input, dtype, device, layout, memory_format)
     value = _number_argument("full_like", "fill_value", 2, fill_value)
-    return _new(_fill_array(input._data.shape, value, target), requires_grad)
+    array = _fill_array(input._data.shape, value, target)
+    return _like_result(input, array, memory_format, requires_grad)
 
 
 # ---- ranges ----------------------------------------------------------------------------------
-def arange(start, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False):
+def arange(start, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False,
+           layout=None, pin_memory=False):
     """Values in [start, end) by ``step``; int64 unless an argument is a float."""
+    _check_layout("arange", layout, pin_memory)
     _check_device(device)
     names = ("end",) if end is None else ("start", "end", "step")
     given = (start,) if end is None else (start, end, step)
@@ -367,7 +413,9 @@ def _endpoint(name, which, value):
     return value
 
 
-def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False):
+def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False,
+             layout=None, pin_memory=False):
+    _check_layout("linspace", layout, pin_memory)
     _check_device(device)
     start = _endpoint("linspace", "start", start)
     end = _endpoint("linspace", "end", end)
@@ -391,8 +439,10 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_g
 
 
 def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, device=None,
-             requires_grad=False):
+             requires_grad=False, layout=None,
+             pin_memory=False):
     """``steps`` values from base**start to base**end, evenly spaced in the exponent."""
+    _check_layout("logspace", layout, pin_memory)
     _check_device(device)
     start = _endpoint("logspace", "start", start)
     end = _endpoint("logspace", "end", end)
@@ -403,7 +453,9 @@ def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, device=None,
                    requires_grad, out)
 
 
-def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
+def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False, layout=None,
+        pin_memory=False):
+    _check_layout("eye", layout, pin_memory)
     _check_device(device)
     rows = integer_size(n)
     if rows is None:
@@ -461,9 +513,11 @@ def _draw(name, method, size, keyword, generator, dtype, device, requires_grad, 
 
 
 def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, device=None,
-            requires_grad=False):
+            requires_grad=False, layout=None,
+            pin_memory=False):
     """Integers uniform in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``;
     int64 unless ``dtype`` says otherwise."""
+    _check_layout("randint", layout, pin_memory)
     _check_device(device)
     if size is None and high is not None and not isinstance(high, (tuple, list, Size)) and \
             integer_size(high) is not None and low is not None:
@@ -500,7 +554,9 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
     return _finish("randint", array.astype(target.numpy), requires_grad, out)
 
 
-def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_grad=False):
+def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_grad=False,
+             layout=None, pin_memory=False):
+    _check_layout("randperm", layout, pin_memory)
     _check_device(device)
     count = integer_size(n)
     if count is None:
@@ -515,23 +571,27 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
     return _finish("randperm", array, requires_grad, out)
 
 
-def rand_like(input, generator=None, dtype=None, requires_grad=False):
-    target = _like("rand_like", input, dtype)
-    return rand(input._data.shape, generator=generator, dtype=target,
-                requires_grad=requires_grad)
+def rand_like(input, generator=None, dtype=None, requires_grad=False, device=None, layout=None,
+              memory_format=preserve_format):
+    target = _like("rand_like", input, dtype, device, layout, memory_format)
+    made = rand(input._data.shape, generator=generator, dtype=target)
+    return _like_result(input, made._data, memory_format, requires_grad)
 
 
-def randn_like(input, generator=None, dtype=None, requires_grad=False):
-    target = _like("randn_like", input, dtype)
-    return randn(input._data.shape, generator=generator, dtype=target,
-                 requires_grad=requires_grad)
+def randn_like(input, generator=None, dtype=None, requires_grad=False, device=None, layout=None,
+               memory_format=preserve_format):
+    target = _like("randn_like", input, dtype, device, layout, memory_format)
+    made = randn(input._data.shape, generator=generator, dtype=target)
+    return _like_result(input, made._data, memory_format, requires_grad)
 
 
-def randint_like(input, low, high=None, generator=None, dtype=None):
-    target = _like("randint_like", input, dtype)
+def randint_like(input, low, high=None, generator=None, dtype=None, requires_grad=False,
+                 device=None, layout=None, memory_format=preserve_format):
+    target = _like("randint_like", input, dtype, device, layout, memory_format)
     if high is None:
         low, high = 0, low
-    return randint(low, high, input._data.shape, generator=generator, dtype=target)
+    made = randint(low, high, input._data.shape, generator=generator, dtype=target)
+    return _like_result(input, made._data, memory_format, requires_grad)
 
 
 def bernoulli(input, p=None, generator=None):
@@ -638,7 +698,7 @@ class _TensorType(type):
         return isinstance(instance, Tensor) and _dtype._lookup(instance._data.dtype) is cls.dtype
 
     def __repr__(cls):
-        return f"<class 'ember.{cls.__name__}'>"
+        return f"<class '{_dtype.repr_prefix()}.{cls.__name__}'>"
 
 
 def _tensor_type(dtype):

@@ -1,11 +1,17 @@
 """Tensor layouts (PyTorch's ``torch.layout``): ``strided`` for NumPy-backed tensors and
-``sparse_coo``, whose tensors hold a storage object in place of the NumPy array."""
+``sparse_coo``, whose tensors hold a storage object in place of the NumPy array; and memory
+formats (``torch.memory_format``): the order of a strided tensor's dimensions in memory."""
+import numpy as np
 
-__all__ = ["layout", "sparse_coo", "strided"]
+from ._dtype import repr_prefix
+
+__all__ = ["channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+           "preserve_format", "sparse_coo", "strided"]
 
 
-class layout:
-    """How a tensor's elements are stored; compared by identity, printed as ``ember.<name>``."""
+class _Named:
+    """A constant compared by identity, printed as ``ember.<name>``, pickled as the global of
+    this module that holds it."""
 
     __slots__ = ("name",)
 
@@ -13,14 +19,100 @@ class layout:
         self.name = name
 
     def __repr__(self):
-        return f"ember.{self.name}"
+        return f"{repr_prefix()}.{self.name}"
 
     def __reduce__(self):
         return self.name
 
 
+class layout(_Named):
+    """How a tensor's elements are stored."""
+
+    __slots__ = ()
+
+
+class memory_format(_Named):
+    """The order of a strided tensor's dimensions in memory: row-major (contiguous_format), NHWC
+    (channels_last, 4-D) or NDHWC (channels_last_3d, 5-D); preserve_format keeps the input's."""
+
+    __slots__ = ()
+
+
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+
+# The order of the dimensions in memory, outermost first, of the formats that fix one.
+_CHANNELS_LAST_ORDERS = {channels_last: (0, 2, 3, 1), channels_last_3d: (0, 2, 3, 4, 1)}
+
+
+def check_memory_format(name, value):
+    """PyTorch's TypeError for a ``memory_format=`` argument that is not a memory format."""
+    if not isinstance(value, memory_format):
+        raise TypeError(f"{name}(): argument 'memory_format' must be {repr_prefix()}."
+                        f"memory_format, not {type(value).__name__}")
+    return value
+
+
+def _memory_order(fmt, ndim):
+    """The axis order in memory that ``fmt`` asks of an ``ndim``-D array (None: row-major)."""
+    order = _CHANNELS_LAST_ORDERS.get(fmt)
+    if order is not None and ndim != len(order):
+        raise RuntimeError(f"required rank {len(order)} tensor to use {fmt.name} format")
+    return order
+
+
+def has_memory_format(array, fmt):
+    """Whether ``array`` is laid out densely in the order ``fmt`` names (size-1 dims and empty
+    arrays match any order, as in PyTorch; preserve_format asks for row-major, as PyTorch)."""
+    order = _CHANNELS_LAST_ORDERS.get(fmt)
+    if order is None:
+        return array.flags.c_contiguous
+    return array.ndim == len(order) and array.transpose(order).flags.c_contiguous
+
+
+def suggest_memory_format(array):
+    """PyTorch's ``suggest_memory_format``: channels_last(_3d) when a 4-D (5-D) array's strides
+    are ordered like that format's (channels innermost), else contiguous_format."""
+    for fmt, order in _CHANNELS_LAST_ORDERS.items():
+        if array.ndim == len(order) and _strides_ordered(array, order[::-1]):
+            return fmt
+    return contiguous_format
+
+
+def _strides_ordered(array, innermost_first):
+    """c10's is_channels_last_strides test: strides grow along ``innermost_first`` (size-1 dims
+    may tie), channels' stride non-zero, and an all-ones tail not read as channels last."""
+    smallest = 0
+    strides = array.strides
+    if strides[1] == 0:
+        return False
+    for axis in innermost_first:
+        if array.shape[axis] == 0 or strides[axis] < smallest:
+            return False
+        if axis == 0 and smallest == strides[1]:
+            return False
+        smallest = strides[axis] * max(array.shape[axis], 1)
+    return True
+
+
+def arrange(array, fmt, like=None):
+    """``array``'s values laid out as ``fmt`` asks (channels_last formats: always a copy);
+    preserve_format takes the layout of ``like`` (NumPy's order "K": a dense input's order)."""
+    if fmt is preserve_format:
+        if like is None or like.flags.c_contiguous or array.ndim != like.ndim:
+            return array
+        arranged = np.empty_like(like, dtype=array.dtype)
+        arranged[...] = array
+        return arranged
+    order = _memory_order(fmt, array.ndim)
+    if order is None:
+        return np.ascontiguousarray(array)
+    # Always a fresh copy: its strides are the format's own, size-1 dimensions included.
+    return np.array(array.transpose(order), order="C").transpose(np.argsort(order))
 
 
 class LayoutStorage:

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _device, _dtype, _factories, _random, ops, sparse
 from ._dtype import tensor_type_name, to_dtype
+from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api
@@ -81,9 +82,16 @@ def to(self, *args, **kwargs):
     target = kwargs.pop("dtype", None)
     copy = kwargs.pop("copy", False)
     device = kwargs.pop("device", None)
+    memory_format = kwargs.pop("memory_format", preserve_format)
     kwargs.pop("non_blocking", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    if memory_format is not preserve_format:
+        check_memory_format("to", memory_format)
+        converted = to(self, *args, copy=copy, device=device, dtype=target)
+        if converted is self and suggest_memory_format(self._data) is memory_format:
+            return converted
+        return ops.clone(converted, memory_format=memory_format)
     for arg in args:
         if isinstance(arg, Tensor):
             target = arg.dtype

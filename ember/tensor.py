@@ -10,8 +10,8 @@ import numpy as np
 
 from . import _device
 from . import _dtype
-from ._dtype import from_numpy_dtype, get_default_dtype, is_floating, to_dtype
-from ._layout import strided
+from ._dtype import from_numpy_dtype, get_default_dtype, is_floating, repr_prefix, to_dtype
+from ._layout import check_memory_format, contiguous_format, has_memory_format, strided
 from ._tensor_str import format_tensor
 from ._grad_state import _grad_state
 
@@ -29,7 +29,7 @@ class Size(tuple):
     """The shape of a tensor: a tuple that prints like ``ember.Size([2, 3])``."""
 
     def __repr__(self):
-        return f"ember.Size({list(self)})"
+        return f"{repr_prefix()}.Size({list(self)})"
 
     def numel(self):
         count = 1
@@ -139,8 +139,10 @@ class Tensor:
         strides = tuple(step // self._data.itemsize for step in self._data.strides)
         return strides if dim is None else strides[_normalize_dim(dim, self._data.ndim)]
 
-    def is_contiguous(self):
-        return self._data.flags.c_contiguous
+    def is_contiguous(self, memory_format=contiguous_format):
+        if memory_format is contiguous_format:
+            return self._data.flags.c_contiguous
+        return has_memory_format(self._data, check_memory_format("is_contiguous", memory_format))
 
     def is_floating_point(self):
         return is_floating(self._data.dtype)

@@ -7,6 +7,7 @@ A real PyTorch is never shadowed unless asked (``install(force=True)``).
 import importlib.util
 import sys
 
+from .._dtype import set_repr_prefix
 from ._aliases import TOP_LEVEL, TorchFinder, loaded_alias_names
 
 __all__ = ["install", "is_installed", "uninstall"]
@@ -53,6 +54,7 @@ def install(force=False):
         _saved_modules[name] = sys.modules.pop(name)
     _finder = TorchFinder()
     sys.meta_path.insert(0, _finder)
+    set_repr_prefix("torch")
 
 
 def uninstall():
@@ -65,6 +67,7 @@ def uninstall():
     if _finder in sys.meta_path:
         sys.meta_path.remove(_finder)
     _finder = None
+    set_repr_prefix("ember")
     for name in loaded_alias_names():
         del sys.modules[name]
     sys.modules.update(_saved_modules)

@@ -5,6 +5,8 @@ import operator
 import numpy as np
 
 from .._dtype import _FROM_NUMPY, dtype as ember_dtype, result_type, tensor_type_name
+from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
+                       preserve_format)
 from ..autograd.function import Op
 from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import unbroadcast
@@ -202,12 +204,12 @@ class Contiguous(Op):
     differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, x):
-        return np.ascontiguousarray(x)
+    def forward(ctx, x, memory_format):
+        return arrange(x, memory_format)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad
+        return grad, None
 
 
 class Flip(Op):
@@ -511,11 +513,19 @@ def chunk(input, chunks, dim=0):
     return split(input, size, axis)
 
 
-def contiguous(input):
+def contiguous(input, memory_format=contiguous_format):
+    """``input`` itself when it already lies in memory as ``memory_format`` asks, else a copy
+    that does (row-major, or channels_last/channels_last_3d for 4-D/5-D tensors)."""
     require_tensor(input, "contiguous")
-    if input._data.flags.c_contiguous:
+    if memory_format is not contiguous_format:
+        check_memory_format("contiguous", memory_format)
+        if memory_format is preserve_format:
+            if input._data.flags.c_contiguous:
+                return input
+            raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if has_memory_format(input._data, memory_format):
         return input
-    return Contiguous.apply(input)
+    return Contiguous.apply(input, memory_format)
 
 
 def flip(input, dims):

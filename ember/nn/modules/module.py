@@ -551,10 +551,16 @@ class Module:
         ``to(tensor)``, ``to('cpu')``); integer buffers are left as they are."""
         target = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
+        memory_format = kwargs.pop("memory_format", None)
         kwargs.pop("non_blocking", None)
         if kwargs:
             raise TypeError(f"to() received an invalid combination of arguments: "
                             f"{sorted(kwargs)}")
+        if memory_format is not None:
+            # As PyTorch: the format is applied to the 4-D and 5-D parameters and buffers only.
+            self.to(*args, dtype=target, device=device)
+            return self._apply(lambda tensor: tensor.to(memory_format=memory_format)
+                               if tensor.dim() in (4, 5) else tensor)
         for arg in args:
             if isinstance(arg, Tensor):
                 target = arg.dtype

@@ -7,9 +7,10 @@ import numpy as np
 from ..._autocast_state import (
     AUTOCAST_POLICY, DEFAULT_DTYPES, KERNEL, LOWER_PRECISION, _autocast_state)
 from ..._dtype import accumulation_dtype, float32, from_numpy_dtype, is_floating
+from ..._layout import arrange, check_memory_format, preserve_format
 from ...autograd.function import Op
 from ...tensor import Tensor
-from ._operands import _grad_for, _shape_dtype, _unary
+from ._operands import _grad_for, _not_tensor, _shape_dtype
 
 # cast, copy_into and fill_like back Tensor.to, Tensor.copy_ and Tensor.fill_ only.
 __all__ = ["clone"]
@@ -38,15 +39,26 @@ class Clone(Op):
     differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, x):
-        return x.copy()
+    def forward(ctx, x, memory_format=preserve_format):
+        if memory_format is preserve_format or not isinstance(x, np.ndarray):
+            # order "K": a dense input's layout is kept (a sparse storage copies itself).
+            return x.copy(order="K") if isinstance(x, np.ndarray) else x.copy()
+        arranged = arrange(x, memory_format)
+        return arranged.copy(order="C") if arranged is x else arranged
 
     @staticmethod
     def backward(ctx, grad):
-        return grad
+        return grad, None
 
 
-clone = _unary(Clone, "clone")
+def clone(input, *, memory_format=preserve_format):
+    """A copy of ``input`` that records a graph; its memory layout follows ``memory_format`` (by
+    default the input's own, as PyTorch's preserve_format)."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor("clone", input)
+    if memory_format is not preserve_format:
+        check_memory_format("clone", memory_format)
+    return Clone.apply(input, memory_format)
 
 
 class CopyInto(Op):
