@@ -36,6 +36,7 @@ from .nn.functional import (  # noqa: F401,E402
     conv_transpose2d, cosine_similarity, dropout, feature_alpha_dropout, group_norm, layer_norm,
     max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
     selu, threshold)
+from ._toplevel import *  # noqa: F401,F403,E402  (torch's top-level spellings of other functions)
 from . import data, datasets, onnx, optim, testing, utils  # noqa: F401,E402  (onnx imports its package lazily)
 from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401,E402
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: F401,E402

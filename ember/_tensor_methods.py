@@ -474,6 +474,48 @@ def _matrix_transposed(self):
     return ops.transpose(self, -2, -1)
 
 
+def _conjugate_transposed(self):
+    # Real tensors only: the conjugate transpose is the transpose.
+    return ops.transpose(self, -2, -1)
+
+
+def _identity(self):
+    """Real tensors are their own conjugate, real part and resolved view."""
+    return self
+
+
+def _false(self):
+    return False
+
+
+def imag(self):
+    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+
+def storage_offset(self):
+    """Elements between the start of the base array and this view's first element."""
+    base = self._data
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    start = self._data.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    return start // self._data.itemsize
+
+
+def bernoulli(self, p=None, *, generator=None):
+    """0/1 draws with probability ``p`` (else this tensor's values) of a 1."""
+    if p is None:
+        return _factories.bernoulli(self, generator=generator)
+    return _factories.bernoulli(self, p, generator=generator)
+
+
+def multinomial(self, num_samples, replacement=False, *, generator=None):
+    return _factories.multinomial(self, num_samples, replacement, generator=generator)
+
+
+def split_with_sizes(self, split_sizes, dim=0):
+    return ops.split(self, list(split_sizes), dim)
+
+
 # Same-named functional ops: ``x.name(*args)`` is ``ember.name(x, *args)``.
 _FUNCTIONAL = (
     # arithmetic and unary math
@@ -553,6 +595,13 @@ METHODS.update({
     "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(None),
     "new_full": new_full, "new_tensor": new_tensor,
     "T": property(_transposed), "mT": property(_matrix_transposed),
+    "H": property(_transposed), "mH": property(_conjugate_transposed),
+    "adjoint": _conjugate_transposed, "conj": _identity, "conj_physical": _identity,
+    "resolve_conj": _identity, "resolve_neg": _identity, "real": property(_identity),
+    "imag": property(imag), "is_conj": _false, "is_neg": _false, "positive": _identity,
+    "storage_offset": storage_offset, "bernoulli": bernoulli, "multinomial": multinomial,
+    "split_with_sizes": split_with_sizes, "unsafe_split": ops.split,
+    "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
     "__add__": ops.add, "__radd__": ops.add, "__mul__": ops.mul, "__rmul__": ops.mul,
     "__sub__": ops.sub, "__rsub__": _reversed_operands(ops.sub),
@@ -587,16 +636,18 @@ for _op in (ops.neg, ops.exp, ops.sqrt, ops.relu, ops.sigmoid, ops.tanh, ops.abs
             ops.reciprocal, ops.sin, ops.cos, ops.tan, ops.erf, ops.sign, ops.floor, ops.ceil,
             ops.trunc, ops.frac, ops.sgn, ops.sinh, ops.cosh, ops.asin, ops.acos, ops.atan,
             ops.asinh, ops.acosh, ops.atanh, ops.deg2rad, ops.erfc, ops.erfinv, ops.rad2deg,
-            ops.logical_not):
+            ops.logical_not, ops.bitwise_not, ops.sinc):
     METHODS[_op.__name__ + "_"] = _unary_inplace(_op)
 for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, ops.lt, ops.le,
             ops.gt, ops.ge, ops.logical_and, ops.logical_or, ops.logical_xor, ops.remainder,
-            ops.fmod, ops.pow):
+            ops.fmod, ops.pow, ops.float_power, ops.copysign, ops.heaviside, ops.ldexp, ops.gcd,
+            ops.lcm, ops.bitwise_and, ops.bitwise_or, ops.bitwise_xor, ops.bitwise_left_shift,
+            ops.bitwise_right_shift):
     METHODS[_op.__name__ + "_"] = _binary_inplace(_op)
 for _op in (ops.lerp, ops.addcmul, ops.addcdiv, ops.scatter_add, ops.index_add, ops.index_fill,
             ops.scatter_reduce, ops.logit, ops.cumprod, ops.cumsum, ops.round, ops.nan_to_num,
             ops.tril, ops.triu, ops.addmm, ops.baddbmm, ops.index_copy, ops.masked_scatter,
-            ops.fill_diagonal):
+            ops.fill_diagonal, ops.addmv, ops.addr, ops.addbmm):
     METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
 METHODS.update({
     # PyTorch's aliases of in-place methods
@@ -605,7 +656,7 @@ METHODS.update({
     "arcsinh_": METHODS["asinh_"], "arccosh_": METHODS["acosh_"],
     "arctanh_": METHODS["atanh_"], "arctan2_": METHODS["atan2_"],
     "not_equal_": METHODS["ne_"], "less_": METHODS["lt_"], "less_equal_": METHODS["le_"],
-    "greater_": METHODS["gt_"], "greater_equal_": METHODS["ge_"],
+    "greater_": METHODS["gt_"], "greater_equal_": METHODS["ge_"], "fix_": METHODS["trunc_"],
 })
 # Private entry points of the in-place protocol used by ops and layers.
 METHODS.update({"_inplace": apply_inplace, "_write": lambda self, array, operation:

@@ -65,6 +65,8 @@ ORDER = [
     ("ember.nn.modules",),
     ("ember.nn.utils", "ember.nn.parallel"),
     ("ember.nn",),
+    # torch's top-level spellings of tensor methods and nn.functional ops.
+    ("ember._toplevel",),
     # function transforms: functional_call swaps module tensors, vmap batches the nn kernels.
     ("ember.func",),
     ("ember.optim",),

@@ -45,4 +45,5 @@ from .modules import (  # noqa: F401,E402
 
 from . import functional, init  # noqa: F401,E402
 from . import parallel, utils  # noqa: F401,E402
+from .parallel import DataParallel  # noqa: F401,E402
 

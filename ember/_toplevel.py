@@ -1,0 +1,168 @@
+"""torch's top-level names that are other ember functions under another spelling: the functional
+forms of in-place methods (``torch.relu_(x)`` is ``x.relu_()``), nn.functional ops PyTorch also
+exports at the top, constants, and small queries about types and threads."""
+import math
+
+from . import _dtype, _factories, _threads, ops
+from .nn import functional as F
+from .tensor import Tensor
+
+pi = math.pi
+e = math.e
+inf = math.inf
+nan = math.nan
+newaxis = None
+
+# ``torch.name(input, ...)`` is ``input.name(...)`` for these.
+_METHOD_FORMS = (
+    "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_",
+    "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_",
+    "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "detach", "detach_", "erf_", "erfc_",
+    "exp2_", "exp_", "expm1_", "fill_", "floor_", "frac_", "get_device", "index_put_",
+    "is_inference", "is_signed", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
+    "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_",
+    "sin_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "fix_",
+    "sinc_", "gcd_", "lcm_", "ldexp_", "addmv_", "conj", "conj_physical", "resolve_conj",
+    "resolve_neg", "is_conj", "is_neg", "positive", "adjoint", "fix", "split_with_sizes",
+    "unsafe_chunk", "unsafe_split", "storage_offset",
+)
+
+
+def _method_form(name):
+    def function(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                            f"{type(input).__name__}")
+        return getattr(input, name)(*args, **kwargs)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``input.{name}(...)`` (PyTorch's ``torch.{name}``)."
+    return function
+
+
+globals().update({name: _method_form(name) for name in _METHOD_FORMS})
+
+adaptive_avg_pool1d = F.adaptive_avg_pool1d
+adaptive_max_pool1d = F.adaptive_max_pool1d
+celu_ = F.celu_
+selu_ = F.selu_
+rrelu = F.rrelu
+rrelu_ = F.rrelu_
+threshold_ = F.threshold_
+hardshrink = F.hardshrink
+channel_shuffle = F.channel_shuffle
+conv_transpose3d = F.conv_transpose3d
+rms_norm = F.rms_norm
+greater = ops.greater
+greater_equal = ops.greater_equal
+less = ops.less
+less_equal = ops.less_equal
+trapz = ops.trapezoid
+
+
+def real(input):
+    """A real tensor's real part: the tensor itself (ember has no complex dtypes)."""
+    return input.real
+
+
+def imag(input):
+    return input.imag
+
+
+def rsub(input, other, alpha=1):
+    """``other - alpha * input``."""
+    return ops.sub(other, input, alpha=alpha) if isinstance(other, Tensor) else \
+        ops.add(ops.mul(input, -alpha), other)
+
+
+def scalar_tensor(s, dtype=None, device=None, requires_grad=False, layout=None,
+                  pin_memory=False):
+    """A 0-dim tensor of the number ``s``, in the default float dtype unless given."""
+    return _factories.full((), s, dtype=dtype or _dtype.get_default_dtype(), device=device,
+                           requires_grad=requires_grad, layout=layout, pin_memory=pin_memory)
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """``obj`` as a tensor, sharing memory with a tensor or NumPy array unless ``copy`` or a
+    conversion asks for a new one (``copy=False`` refuses to copy)."""
+    if copy:
+        made = _factories.tensor(obj, dtype=dtype, device=device)
+    else:
+        made = _factories.as_tensor(obj, dtype=dtype, device=device)
+        source = obj._data if isinstance(obj, Tensor) else obj
+        if copy is False and hasattr(source, "__array_interface__") and \
+                made._data.__array_interface__["data"][0] != \
+                source.__array_interface__["data"][0]:
+            raise ValueError(f"asarray(): copy=False, but the conversion to {made.dtype} needs "
+                             f"a copy")
+    return made.requires_grad_(True) if requires_grad else made
+
+
+def result_type(tensor1, tensor2):
+    """The dtype an op of ``tensor1`` and ``tensor2`` (tensors or numbers) computes in."""
+    tensors, zero_dim, numbers = [], [], []
+    for operand in (tensor1, tensor2):
+        if isinstance(operand, Tensor):
+            kind = tensors if operand.dim() else zero_dim
+            kind.append(operand.dtype)
+        else:
+            numbers.append(operand)
+    return _dtype.result_type(tensors, zero_dim, numbers)
+
+
+def can_cast(from_, to):
+    """Whether PyTorch's type promotion may cast ``from_`` to ``to``: never float to integer
+    or bool, never a number to bool."""
+    source, target = _dtype.to_dtype(from_), _dtype.to_dtype(to)
+    return source._category <= target._category
+
+
+def typename(obj):
+    """The type's name as PyTorch prints it: ``torch.FloatTensor`` for a tensor, else
+    ``module.QualifiedName`` (the module left out for builtins)."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    kind = obj if isinstance(obj, type) else type(obj)
+    module = getattr(obj, "__module__", None) or kind.__module__
+    name = getattr(obj, "__qualname__", None) or kind.__qualname__
+    return name if module in ("", "builtins") else f"{module}.{name}"
+
+
+def is_storage(obj):
+    """False: ember's tensors hold NumPy arrays, not storages."""
+    return False
+
+
+_settings = {"interop_threads": None, "warn_always": False}
+
+
+def set_num_interop_threads(num):
+    """Recorded for get_num_interop_threads (ember runs ops in the caller's thread)."""
+    if isinstance(num, bool) or not isinstance(num, int) or num <= 0:
+        raise RuntimeError("Expected num_threads to be positive")
+    _settings["interop_threads"] = num
+
+
+def get_num_interop_threads():
+    return _settings["interop_threads"] or _threads.get_num_threads()
+
+
+def set_flush_denormal(mode):
+    """False: NumPy offers no switch to flush denormals, so the mode stays as it is."""
+    return False
+
+
+def set_warn_always(b):
+    _settings["warn_always"] = bool(b)
+
+
+def is_warn_always_enabled():
+    return _settings["warn_always"]
+
+
+__all__ = sorted(_METHOD_FORMS + (
+    "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
+    "channel_shuffle", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
+    "greater_equal", "hardshrink", "imag", "inf", "is_storage", "is_warn_always_enabled", "less",
+    "less_equal", "nan", "newaxis", "pi", "real", "result_type", "rms_norm", "rrelu", "rrelu_",
+    "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",
+    "set_warn_always", "threshold_", "trapz", "typename"))

@@ -1,0 +1,146 @@
+"""torch's top-level spellings (ember._toplevel) and the Tensor methods added beside them,
+against PyTorch: same values, same dtypes, same in-place effects."""
+import numpy as np
+import pytest
+
+import ember
+
+
+def _pair(torch, values, dtype="float32"):
+    return ember.tensor(values.astype(dtype)), torch.tensor(values.astype(dtype))
+
+
+IN_PLACE = ["abs_", "ceil_", "cos_", "exp_", "floor_", "frac_", "neg_", "negative_", "relu_",
+            "round_", "sigmoid_", "sin_", "sqrt_", "square_", "tanh_", "trunc_", "fix_", "zero_",
+            "sinc_", "rsqrt_", "reciprocal_", "expm1_", "log1p_", "atan_", "deg2rad_"]
+
+
+@pytest.mark.parametrize("name", IN_PLACE)
+def test_functional_in_place_forms_match_torch(torch, name):
+    values = np.random.default_rng(0).uniform(0.1, 2.0, size=(3, 4))
+    mine, theirs = _pair(torch, values)
+    result = getattr(ember, name)(mine)
+    expected = getattr(torch, name)(theirs)
+    assert result is mine
+    np.testing.assert_allclose(mine.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_method_forms_with_arguments_match_torch(torch):
+    values = np.random.default_rng(1).standard_normal((4, 5))
+    for call in [lambda m, x: m.clamp_(x, -0.5, 0.5), lambda m, x: m.clip_(x, min=0.0),
+                 lambda m, x: m.fill_(x, 2.5), lambda m, x: m.nan_to_num_(x),
+                 lambda m, x: m.split_with_sizes(x, [1, 3]),
+                 lambda m, x: m.unsafe_chunk(x, 2, 1), lambda m, x: m.adjoint(x),
+                 lambda m, x: m.greater(x, 0.1), lambda m, x: m.less_equal(x, 0.1),
+                 lambda m, x: m.rsub(x, 3.0), lambda m, x: m.rsub(x, x * 2, alpha=0.5),
+                 lambda m, x: m.trapz(x), lambda m, x: m.detach(x)]:
+        mine, theirs = _pair(torch, values)
+        got, expected = call(ember, mine), call(torch, theirs)
+        if isinstance(expected, (tuple, list)):
+            assert len(got) == len(expected)
+            pairs = zip(got, expected)
+        else:
+            pairs = [(got, expected)]
+        for one, other in pairs:
+            assert str(one.dtype).split(".")[1] == str(other.dtype).split(".")[1]
+            np.testing.assert_allclose(one.numpy(), other.numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_constants_and_queries_match_torch(torch):
+    for name in ["pi", "e", "inf"]:
+        assert getattr(ember, name) == getattr(torch, name)
+    assert np.isnan(ember.nan) and ember.newaxis is torch.newaxis
+    dtypes = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
+    for source in dtypes:
+        for target in dtypes:
+            assert ember.can_cast(getattr(ember, source), getattr(ember, target)) == \
+                torch.can_cast(getattr(torch, source), getattr(torch, target)), (source, target)
+    operands = [lambda m: m.ones(2, dtype=m.int32), lambda m: m.tensor(1.5, dtype=m.float64),
+                lambda m: m.ones(2, dtype=m.float16), lambda m: m.tensor(3), lambda m: 2.5,
+                lambda m: 4, lambda m: True]
+    for first in operands[:4]:
+        for second in operands:
+            assert str(ember.result_type(first(ember), second(ember))).split(".")[1] == \
+                str(torch.result_type(first(torch), second(torch))).split(".")[1]
+    scalar = ember.scalar_tensor(3)
+    assert scalar.dtype == ember.float32 and scalar.dim() == 0 and scalar.item() == 3.0
+    assert ember.typename(ember.ones(2, dtype=ember.int64)) == "ember.LongTensor"
+    assert ember.typename(ember.nn.Linear(1, 1)) == "ember.nn.modules.linear.Linear"
+    assert torch.typename(torch.nn.Linear(1, 1)) == "torch.nn.modules.linear.Linear"
+    assert ember.typename(3) == torch.typename(3) == "int"
+    assert not ember.is_storage(ember.ones(1))
+    ember.set_num_interop_threads(3)
+    assert ember.get_num_interop_threads() == 3
+    with pytest.raises(RuntimeError):
+        ember.set_num_interop_threads(0)
+
+
+def test_asarray_shares_memory_as_torch(torch):
+    array = np.arange(4, dtype=np.float32)
+    shared = ember.asarray(array)
+    array[0] = 10
+    assert shared[0].item() == 10
+    assert ember.asarray(array, copy=True).numpy() is not array
+    converted = ember.asarray([1.0, 2.0])
+    assert converted.dtype == ember.float32 and str(torch.asarray([1.0, 2.0]).dtype) == \
+        "torch.float32"
+    with pytest.raises(ValueError, match="copy=False"):
+        ember.asarray(array, dtype=ember.float64, copy=False)
+    assert ember.asarray(array, requires_grad=True).requires_grad
+
+
+def test_real_tensor_complex_views_match_torch(torch):
+    values = np.random.default_rng(2).standard_normal((2, 3))
+    for m in (ember, torch):
+        x = m.tensor(values.astype("float32"))
+        assert m.real(x) is x and x.conj() is x and x.resolve_conj() is x
+        assert not x.is_conj() and not x.is_neg() and x.positive() is x
+        assert tuple(x.mH.shape) == (3, 2) and tuple(x.H.shape) == (3, 2)
+        assert x[1:, 1:].storage_offset() == 4
+        with pytest.raises(RuntimeError, match="imag is not implemented"):
+            m.imag(x)
+
+
+def test_new_in_place_methods_match_torch(torch):
+    ints = np.array([12, 7, 5, 9])
+    for name, other in [("bitwise_and_", [10, 3, 4, 1]), ("bitwise_or_", [1, 2, 2, 4]),
+                        ("bitwise_xor_", [3, 3, 3, 3]), ("gcd_", [8, 21, 10, 6]),
+                        ("lcm_", [8, 21, 10, 6]), ("bitwise_left_shift_", [1, 2, 0, 3])]:
+        mine, theirs = ember.tensor(ints), torch.tensor(ints)
+        getattr(mine, name)(ember.tensor(other))
+        getattr(theirs, name)(torch.tensor(other))
+        assert mine.tolist() == theirs.tolist(), name
+    floats = np.array([1.5, -2.0, 0.0, 3.25])
+    for name, other in [("copysign_", [-1.0, 1.0, -1.0, 1.0]), ("heaviside_", [0.5] * 4),
+                        ("float_power_", [2.0] * 4), ("ldexp_", [1.0, 2.0, 3.0, 0.0])]:
+        mine = ember.tensor(floats, dtype=ember.float64)
+        theirs = torch.tensor(floats, dtype=torch.float64)
+        getattr(mine, name)(ember.tensor(other, dtype=ember.float64))
+        getattr(theirs, name)(torch.tensor(other, dtype=torch.float64))
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12)
+    probabilities = ember.full((1000,), 0.25)
+    draws = probabilities.bernoulli()
+    assert set(np.unique(draws.numpy())) <= {0.0, 1.0} and 0.15 < draws.mean().item() < 0.35
+    picks = ember.tensor([0.0, 1.0, 0.0]).multinomial(5, replacement=True)
+    assert picks.tolist() == [1] * 5
+
+
+def test_data_parallel_wraps_the_module_as_torch_without_gpus(torch):
+    ember.manual_seed(0)
+    inner = ember.nn.Linear(3, 2)
+    wrapped = ember.nn.DataParallel(inner, device_ids=[0])
+    reference = torch.nn.DataParallel(torch.nn.Linear(3, 2), device_ids=[0])
+    assert list(wrapped.state_dict()) == list(reference.state_dict()) == \
+        ["module.weight", "module.bias"]
+    assert wrapped.device_ids == reference.device_ids == []
+    assert repr(wrapped) == repr(reference)
+    reference.load_state_dict({key: torch.tensor(value.numpy())
+                               for key, value in wrapped.state_dict().items()})
+    values = np.random.default_rng(3).standard_normal((4, 3)).astype("float32")
+    np.testing.assert_allclose(wrapped(ember.tensor(values)).detach().numpy(),
+                               reference(torch.tensor(values)).detach().numpy(), rtol=1e-6)
+    functional = ember.nn.parallel.data_parallel(inner, ember.tensor(values))
+    np.testing.assert_allclose(functional.detach().numpy(),
+                               inner(ember.tensor(values)).detach().numpy())
+    assert wrapped.module is inner and list(wrapped.parameters()) == list(inner.parameters())
