@@ -12,6 +12,7 @@ import numpy as np
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
+from ._return_types import _MinMax, _ReturnTypes
 from .elementwise import lerp, maximum, minimum
 from .elementwise.casting import autocast_op
 from .index import Gather, _array, embed, where
@@ -709,16 +710,6 @@ def _times_sign(xp, values, x):
 
 
 # ---- functional API ------------------------------------------------------------------------------
-class _ReturnTypes(tuple):
-    """(values, indices) with attribute access, like torch.return_types.max."""
-
-    @property
-    def values(self):
-        return self[0]
-
-    @property
-    def indices(self):
-        return self[1]
 
 
 def sum(input, dim=None, keepdim=False, dtype=None):
@@ -1273,23 +1264,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     return results[0] if len(results) == 1 else tuple(results)
 
 
-class _MinMax(tuple):
-    """(min, max) with attribute access, like torch.return_types.aminmax."""
-
-    @property
-    def min(self):
-        return self[0]
-
-    @property
-    def max(self):
-        return self[1]
-
-
 def aminmax(input, *, dim=None, keepdim=False):
     axes = () if dim is None else dim
     return _MinMax((amin(input, axes, keepdim), amax(input, axes, keepdim)))
-
-
 
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):
