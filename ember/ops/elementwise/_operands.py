@@ -100,6 +100,16 @@ def _not_tensor(operation, value, name="input", position=1):
                      f"not {qualified}")
 
 
+def _check_tensor_elements(items, argument, operation=None):
+    """PyTorch's TypeError for a sequence argument (``argument``: its position or quoted name)
+    with an element that is not a Tensor; ``operation`` starts the message where PyTorch's does."""
+    for position, item in enumerate(items):
+        if not isinstance(item, Tensor):
+            start = f"{operation}(): " if operation else ""
+            raise TypeError(f"{start}expected Tensor as element {position} in argument {argument}, "
+                            f"but got {type(item).__name__}")
+
+
 def _not_implemented(kernel, dtype):
     """PyTorch's error for a dtype its CPU kernel does not cover ('"abs_cpu" not implemented
     for 'Bool''), raised before anything is computed."""
