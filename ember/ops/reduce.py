@@ -449,18 +449,27 @@ class LogSumExp(Op):
             return grad * xp.exp(x - out), None, None
 
 
-class Softmax(Op):
+class _Softmax(Op):
+    """softmax and log_softmax along ``axis``: ``normalize`` of x minus its max (so that exp
+    cannot overflow), computed widened and rounded back; backward needs only the output."""
+
     differentiable_backward = True
 
-    @staticmethod
-    def forward(ctx, x, axis):
+    @classmethod
+    def forward(cls, ctx, x, axis):
         work = _widened(x)
         shifted = work - np.max(work, axis=axis, keepdims=True) if x.size else work
-        exp = np.exp(shifted)
-        out = np.asarray(exp / np.sum(exp, axis=axis, keepdims=True), dtype=x.dtype)
+        out = np.asarray(cls.normalize(shifted, axis), dtype=x.dtype)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
+
+
+class Softmax(_Softmax):
+    @staticmethod
+    def normalize(shifted, axis):
+        exp = np.exp(shifted)
+        return exp / np.sum(exp, axis=axis, keepdims=True)
 
     @staticmethod
     def backward(ctx, grad):
@@ -469,20 +478,12 @@ class Softmax(Op):
         return out * (grad - inner), None
 
 
-class LogSoftmax(Op):
+class LogSoftmax(_Softmax):
     """Its own op for stability: x - max - log(sum(exp(x - max))); bfloat16 in float32."""
 
-    differentiable_backward = True
-
     @staticmethod
-    def forward(ctx, x, axis):
-        work = _widened(x)
-        shifted = work - np.max(work, axis=axis, keepdims=True) if x.size else work
-        out = np.asarray(shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)),
-                         dtype=x.dtype)
-        ctx.save_for_backward(out)
-        ctx.axis = axis
-        return out
+    def normalize(shifted, axis):
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     @staticmethod
     def backward(ctx, grad):
