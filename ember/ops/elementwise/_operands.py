@@ -244,6 +244,21 @@ class _Binary(Op):
         ctx.b_meta = (b.shape, b.dtype) if type(b) is np.ndarray else ((), None)
 
 
+class _OfOperands(_Binary):
+    """out = function(a, b) on the operands after ``promote`` (by default to their result dtype,
+    integers lifted to floating point), both saved for backward: atan2, xlogy, maximum, ..."""
+
+    promote = staticmethod(_floating_pair)
+    differentiable_backward = True
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = cls.promote(a, b)
+        ctx.save_for_backward(a, b)
+        return cls.function(a, b)
+
+
 def _binary_math(cls, input, other, operation, number_input=True, numbers_alone=False):
     """``cls`` on two operands, with PyTorch's TypeErrors: ``number_input`` says whether the
     first may be a Python number, ``numbers_alone`` whether both may."""
