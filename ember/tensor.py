@@ -466,16 +466,15 @@ def _options(dtype):
             f"memory_format=(nullopt))")
 
 
+_STATE = tuple(name for name in Tensor.__slots__ if name != "__weakref__")
+
+
 def _init(tensor, array):
-    tensor._data = array
-    tensor._requires_grad = False
-    tensor._grad = None
-    tensor.grad_fn = None
-    tensor._output_nr = 0
-    tensor._vc = None
-    tensor._hooks = None
-    tensor._retains_grad = False
-    tensor._is_inference = bool(_grad_state.get().inference)
+    """Give ``tensor`` (a subclass's instance, or a copy's) the state of a new result around
+    ``array``: ``Tensor._wrap`` is the one list of that state, kept inline there for speed."""
+    fresh = Tensor._result(array)
+    for name in _STATE:
+        setattr(tensor, name, getattr(fresh, name))
 
 
 def _normalize_dim(dim, ndim):

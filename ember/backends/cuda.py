@@ -74,36 +74,24 @@ class SDPBackend(enum.IntEnum):
 _SDP = {"flash": True, "mem_efficient": True, "math": True, "cudnn": True}
 
 
-def flash_sdp_enabled():
-    return _SDP["flash"]
+def _sdp_switch(kind):
+    """The reader and the setter of one attention kernel's switch: ``{kind}_sdp_enabled()`` and
+    ``enable_{kind}_sdp(enabled)``."""
+    def is_enabled():
+        return _SDP[kind]
+
+    def enable(enabled):
+        _SDP[kind] = bool(enabled)
+
+    is_enabled.__name__ = is_enabled.__qualname__ = f"{kind}_sdp_enabled"
+    enable.__name__ = enable.__qualname__ = f"enable_{kind}_sdp"
+    return is_enabled, enable
 
 
-def enable_flash_sdp(enabled):
-    _SDP["flash"] = bool(enabled)
-
-
-def mem_efficient_sdp_enabled():
-    return _SDP["mem_efficient"]
-
-
-def enable_mem_efficient_sdp(enabled):
-    _SDP["mem_efficient"] = bool(enabled)
-
-
-def math_sdp_enabled():
-    return _SDP["math"]
-
-
-def enable_math_sdp(enabled):
-    _SDP["math"] = bool(enabled)
-
-
-def cudnn_sdp_enabled():
-    return _SDP["cudnn"]
-
-
-def enable_cudnn_sdp(enabled):
-    _SDP["cudnn"] = bool(enabled)
+flash_sdp_enabled, enable_flash_sdp = _sdp_switch("flash")
+mem_efficient_sdp_enabled, enable_mem_efficient_sdp = _sdp_switch("mem_efficient")
+math_sdp_enabled, enable_math_sdp = _sdp_switch("math")
+cudnn_sdp_enabled, enable_cudnn_sdp = _sdp_switch("cudnn")
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import re
 import secrets
 import stat
 import zlib
+from typing import Any, NamedTuple
 
 WRITE_CHUNK_BYTES = 16 * 1024 * 1024
 MAX_DIMENSIONS = 64  # NumPy's limit
@@ -65,16 +66,13 @@ def _require_regular(status, display, operation):
 
 # ---- writing -----------------------------------------------------------------------------------
 
-class SaveTarget:
+class SaveTarget(NamedTuple):
     """Where a save to the user's path lands: the final file with symlinks resolved, and the mode
     to keep (None for a new file). Made by ``save_target``, which checks it before anything runs."""
 
-    __slots__ = ("display", "path", "mode")
-
-    def __init__(self, display, path, mode):
-        self.display = display
-        self.path = path
-        self.mode = mode
+    display: str
+    path: str
+    mode: int | None
 
 
 def save_target(display, operation):
@@ -242,18 +240,15 @@ class Truncated(Exception):
     """The file shrank while it was being read."""
 
 
-class Source:
+class Source(NamedTuple):
     """A checkpoint being read, path or file object alike: ``size`` bytes from ``start`` of
     ``file``, read with ``seek`` and ``readinto``; ``path`` is None for a file object."""
 
-    __slots__ = ("file", "start", "size", "display", "path")
-
-    def __init__(self, file, start, size, display, path):
-        self.file = file
-        self.start = start
-        self.size = size
-        self.display = display
-        self.path = path
+    file: Any
+    start: int
+    size: int
+    display: str
+    path: str | None
 
     def seek(self, position):
         self.file.seek(self.start + position)

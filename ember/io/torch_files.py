@@ -16,6 +16,7 @@ import mmap as mmap_module
 import struct
 import warnings
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
@@ -130,17 +131,16 @@ _ZIP64_LOCATOR = struct.Struct("<IIQI")
 _ZIP64_END = struct.Struct("<IQHHIIQQQQ")
 
 
-class _Record:
-    __slots__ = ("name", "header_offset", "size", "crc", "compressed_size", "method", "flags")
+class _Record(NamedTuple):
+    """One entry of a zip archive's central directory."""
 
-    def __init__(self, name, header_offset, size, crc, compressed_size, method, flags):
-        self.name = name
-        self.header_offset = header_offset
-        self.size = size
-        self.crc = crc
-        self.compressed_size = compressed_size
-        self.method = method
-        self.flags = flags
+    name: str
+    header_offset: int
+    size: int
+    crc: int
+    compressed_size: int
+    method: int
+    flags: int
 
 
 class ZipArchive:

@@ -13,7 +13,7 @@ from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
 from .elementwise._operands import (
-    _grad_for, _promote, _shape_dtype, _shape_error, _to_operand)
+    _check_tensor_elements, _grad_for, _promote, _shape_dtype, _shape_error, _to_operand)
 
 __all__ = ["argwhere", "bincount", "bucketize", "gather", "index_add", "index_copy", "index_fill",
            "index_put", "index_select", "isin", "masked_fill", "masked_scatter", "masked_select",
@@ -978,10 +978,7 @@ def index_put(input, indices, values, accumulate=False):
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not "
                         f"{type(indices).__name__}")
-    for position, index in enumerate(indices):
-        if not isinstance(index, Tensor):
-            raise TypeError(f"index_put(): expected Tensor as element {position} in argument "
-                            f"'indices', but got {type(index).__name__}")
+    _check_tensor_elements(indices, "'indices'", "index_put")
     if not isinstance(values, Tensor):
         raise TypeError(f"index_put(): argument 'values' must be Tensor, not "
                         f"{type(values).__name__}")

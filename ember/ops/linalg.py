@@ -5,6 +5,7 @@ from .._dtype import accumulation_dtype, cpp_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
+from ._return_types import _EighResult, _SignLogAbsDet
 from .elementwise.casting import autocast_op, computed_in_float32
 from .index import index_select
 from .reduce import vector_norm
@@ -741,18 +742,6 @@ class LogAbsDet(Op):
         return xp.expand_dims(grad_logabsdet, (-2, -1)) * xp.matrix_transpose(xp.linalg.inv(x))
 
 
-class _SignLogAbsDet(tuple):
-    """(sign, logabsdet) with attribute access, like torch.return_types.slogdet."""
-
-    @property
-    def sign(self):
-        return self[0]
-
-    @property
-    def logabsdet(self):
-        return self[1]
-
-
 def slogdet(input):
     """The sign and the log of the absolute value of the determinant (stable for large ones)."""
     _check_square(input, "linalg.slogdet")
@@ -843,18 +832,6 @@ class Eigh(Op):
             inner_product = on_diagonal if inner_product is None else \
                 inner_product + on_diagonal
         return vectors @ inner_product @ vectors.mT, None
-
-
-class _EighResult(tuple):
-    """(eigenvalues, eigenvectors) with attribute access, like torch.return_types.linalg_eigh."""
-
-    @property
-    def eigenvalues(self):
-        return self[0]
-
-    @property
-    def eigenvectors(self):
-        return self[1]
 
 
 def eigh(input, UPLO="L"):

@@ -12,6 +12,7 @@ import numpy as np
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
+from ._return_types import _MinMax, _ReturnTypes
 from .elementwise import lerp, maximum, minimum
 from .elementwise.casting import autocast_op
 from .index import Gather, _array, embed, where
@@ -448,18 +449,27 @@ class LogSumExp(Op):
             return grad * xp.exp(x - out), None, None
 
 
-class Softmax(Op):
+class _Softmax(Op):
+    """softmax and log_softmax along ``axis``: ``normalize`` of x minus its max (so that exp
+    cannot overflow), computed widened and rounded back; backward needs only the output."""
+
     differentiable_backward = True
 
-    @staticmethod
-    def forward(ctx, x, axis):
+    @classmethod
+    def forward(cls, ctx, x, axis):
         work = _widened(x)
         shifted = work - np.max(work, axis=axis, keepdims=True) if x.size else work
-        exp = np.exp(shifted)
-        out = np.asarray(exp / np.sum(exp, axis=axis, keepdims=True), dtype=x.dtype)
+        out = np.asarray(cls.normalize(shifted, axis), dtype=x.dtype)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
+
+
+class Softmax(_Softmax):
+    @staticmethod
+    def normalize(shifted, axis):
+        exp = np.exp(shifted)
+        return exp / np.sum(exp, axis=axis, keepdims=True)
 
     @staticmethod
     def backward(ctx, grad):
@@ -468,20 +478,12 @@ class Softmax(Op):
         return out * (grad - inner), None
 
 
-class LogSoftmax(Op):
+class LogSoftmax(_Softmax):
     """Its own op for stability: x - max - log(sum(exp(x - max))); bfloat16 in float32."""
 
-    differentiable_backward = True
-
     @staticmethod
-    def forward(ctx, x, axis):
-        work = _widened(x)
-        shifted = work - np.max(work, axis=axis, keepdims=True) if x.size else work
-        out = np.asarray(shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)),
-                         dtype=x.dtype)
-        ctx.save_for_backward(out)
-        ctx.axis = axis
-        return out
+    def normalize(shifted, axis):
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     @staticmethod
     def backward(ctx, grad):
@@ -709,16 +711,6 @@ def _times_sign(xp, values, x):
 
 
 # ---- functional API ------------------------------------------------------------------------------
-class _ReturnTypes(tuple):
-    """(values, indices) with attribute access, like torch.return_types.max."""
-
-    @property
-    def values(self):
-        return self[0]
-
-    @property
-    def indices(self):
-        return self[1]
 
 
 def sum(input, dim=None, keepdim=False, dtype=None):
@@ -1273,23 +1265,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     return results[0] if len(results) == 1 else tuple(results)
 
 
-class _MinMax(tuple):
-    """(min, max) with attribute access, like torch.return_types.aminmax."""
-
-    @property
-    def min(self):
-        return self[0]
-
-    @property
-    def max(self):
-        return self[1]
-
-
 def aminmax(input, *, dim=None, keepdim=False):
     axes = () if dim is None else dim
     return _MinMax((amin(input, axes, keepdim), amax(input, axes, keepdim)))
-
-
 
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):

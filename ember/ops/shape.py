@@ -10,6 +10,7 @@ from .._layout import (arrange, check_memory_format, contiguous_format, has_memo
 from ..autograd.function import Op
 from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import unbroadcast
+from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
 from .index import getitem
 
@@ -655,10 +656,8 @@ def meshgrid(*tensors, indexing="ij"):
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
                            f"received: {indexing}")
-    for position, tensor in enumerate(tensors):
-        if not isinstance(tensor, Tensor):
-            raise TypeError(f"meshgrid(): expected Tensor as element {position} in argument 0, "
-                            f"but got {type(tensor).__name__}")
+    _check_tensor_elements(tensors, 0, "meshgrid")
+    for tensor in tensors:
         if tensor._data.ndim > 1:
             raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
                                f"got: {tensor._data.ndim}D")
@@ -750,10 +749,7 @@ def _tensor_list(tensors):
     """The Tensors given as ``*tensors`` or as one sequence; PyTorch's TypeError for others."""
     if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
         tensors = tensors[0]
-    for position, tensor in enumerate(tensors):
-        if not isinstance(tensor, Tensor):
-            raise TypeError(f"expected Tensor as element {position} in argument 0, but got "
-                            f"{type(tensor).__name__}")
+    _check_tensor_elements(tensors, 0)
     return tensors
 
 
@@ -1023,11 +1019,9 @@ def unfold(input, dimension, size, step):
 
 def block_diag(*tensors):
     """The tensors (0-, 1- or 2-D) as blocks along the diagonal of one matrix."""
+    _check_tensor_elements(tensors, 0, "block_diag")
     blocks = []
-    for position, tensor in enumerate(tensors):
-        if not isinstance(tensor, Tensor):
-            raise TypeError(f"block_diag(): expected Tensor as element {position} in argument "
-                            f"0, but got {type(tensor).__name__}")
+    for tensor in tensors:
         if tensor._data.ndim > 2:
             raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
                                f"dimensions. Input {len(blocks)} has {tensor._data.ndim} "

@@ -100,6 +100,16 @@ def _not_tensor(operation, value, name="input", position=1):
                      f"not {qualified}")
 
 
+def _check_tensor_elements(items, argument, operation=None):
+    """PyTorch's TypeError for a sequence argument (``argument``: its position or quoted name)
+    with an element that is not a Tensor; ``operation`` starts the message where PyTorch's does."""
+    for position, item in enumerate(items):
+        if not isinstance(item, Tensor):
+            start = f"{operation}(): " if operation else ""
+            raise TypeError(f"{start}expected Tensor as element {position} in argument {argument}, "
+                            f"but got {type(item).__name__}")
+
+
 def _not_implemented(kernel, dtype):
     """PyTorch's error for a dtype its CPU kernel does not cover ('"abs_cpu" not implemented
     for 'Bool''), raised before anything is computed."""
@@ -232,6 +242,21 @@ class _Binary(Op):
     def _remember(ctx, a, b):
         ctx.a_meta = (a.shape, a.dtype) if type(a) is np.ndarray else ((), None)
         ctx.b_meta = (b.shape, b.dtype) if type(b) is np.ndarray else ((), None)
+
+
+class _OfOperands(_Binary):
+    """out = function(a, b) on the operands after ``promote`` (by default to their result dtype,
+    integers lifted to floating point), both saved for backward: atan2, xlogy, maximum, ..."""
+
+    promote = staticmethod(_floating_pair)
+    differentiable_backward = True
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = cls.promote(a, b)
+        ctx.save_for_backward(a, b)
+        return cls.function(a, b)
 
 
 def _binary_math(cls, input, other, operation, number_input=True, numbers_alone=False):

@@ -7,6 +7,7 @@ import numpy as np
 from ..._dtype import from_numpy_dtype, get_default_dtype, is_floating, scalar_type_name
 from ...autograd.function import Op
 from ...tensor import Tensor
+from .._return_types import _Frexp
 from ._operands import (
     _bfloat16_result, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log,
     _not_implemented, _not_tensor, _operands, _plain_binary, _promote, _promote_unrounded,
@@ -461,18 +462,6 @@ def frexp(input):
     if input._data.dtype.kind != "f":
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     return _Frexp(Frexp.apply(input))
-
-
-class _Frexp(tuple):
-    """(mantissa, exponent) with attribute access, like torch.return_types.frexp."""
-
-    @property
-    def mantissa(self):
-        return self[0]
-
-    @property
-    def exponent(self):
-        return self[1]
 
 
 class Neg(Op):

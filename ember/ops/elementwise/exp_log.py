@@ -5,8 +5,8 @@ import numpy as np
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _log, _not_tensor, _OfInput,
-    _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _log, _not_tensor, _OfOperands,
+    _OfInput, _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
 
 __all__ = ["exp", "exp2", "expm1", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2",
            "logit", "rsqrt", "sigmoid", "sqrt", "xlogy"]
@@ -119,22 +119,20 @@ def logaddexp2(input, other):
     return _binary_math(LogAddExp2, input, other, "logaddexp2")
 
 
-class XLogY(_Binary):
+def _xlogy(a, b):
+    """xlogy's forward, float16 computed in float32."""
+    dtype = np.result_type(a, b)
+    wide_a = _widened(a) if type(a) is np.ndarray else a
+    wide_b = _widened(b) if type(b) is np.ndarray else b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(wide_a == 0, 0, wide_a * np.log(wide_b))
+    return np.where(np.isnan(wide_b), np.nan, out).astype(dtype, copy=False)
+
+
+class XLogY(_OfOperands):
     """x * log(y), defined as 0 where x == 0 (unless y is NaN): the entropy-style product."""
 
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, a, b):
-        _Binary._remember(ctx, a, b)
-        a, b = _floating_pair(a, b)
-        ctx.save_for_backward(a, b)
-        dtype = np.result_type(a, b)
-        wide_a = _widened(a) if type(a) is np.ndarray else a
-        wide_b = _widened(b) if type(b) is np.ndarray else b
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(wide_a == 0, 0, wide_a * np.log(wide_b))
-        return np.where(np.isnan(wide_b), np.nan, out).astype(dtype, copy=False)
+    function = staticmethod(_xlogy)
 
     @staticmethod
     def backward(ctx, grad):

@@ -5,26 +5,18 @@ from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
     _Binary, _binary_math, _cast, _common_float, _grad_for, _not_implemented, _not_tensor,
-    _promote, _result_dtype, _shape_dtype, _shape_error, _tensors_only, _unary)
+    _OfOperands, _promote, _result_dtype, _shape_dtype, _shape_error, _tensors_only, _unary)
 
 __all__ = ["clamp", "clamp_max", "clamp_min", "clip", "fmax", "fmin", "maximum", "minimum", "relu"]
 
 
-class _Extreme(_Binary):
-    """maximum/minimum: ``ufunc`` picks; ``loses(a, b)`` says where ``a`` is not picked. The
+class _Extreme(_OfOperands):
+    """maximum/minimum: ``function`` picks; ``loses(a, b)`` says where ``a`` is not picked. The
     gradient goes to the picked operand, split evenly on ties; where a NaN makes neither lose,
     both get it (PyTorch)."""
 
-    ufunc = None
+    promote = staticmethod(_promote)
     loses = None
-    differentiable_backward = True
-
-    @classmethod
-    def forward(cls, ctx, a, b):
-        _Binary._remember(ctx, a, b)
-        a, b = _promote(a, b)
-        ctx.save_for_backward(a, b)
-        return cls.ufunc(a, b)
 
     @classmethod
     def backward(cls, ctx, grad):
@@ -38,7 +30,7 @@ class _Extreme(_Binary):
 
 
 class Maximum(_Extreme):
-    ufunc = staticmethod(np.maximum)
+    function = staticmethod(np.maximum)
     loses = staticmethod(lambda a, b: a < b)
 
 
@@ -47,7 +39,7 @@ def maximum(input, other):
 
 
 class Minimum(_Extreme):
-    ufunc = staticmethod(np.minimum)
+    function = staticmethod(np.minimum)
     loses = staticmethod(lambda a, b: a > b)
 
 

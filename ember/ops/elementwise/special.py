@@ -4,8 +4,7 @@ import math
 
 import numpy as np
 
-from ...autograd.function import Op
-from ._operands import _floating, _unary
+from ._operands import _OfInput, _OfOutput, _unary
 
 __all__ = ["erf", "erfc", "erfinv"]
 
@@ -61,56 +60,45 @@ def erf_array(x):
 _TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
-class Erf(Op):
-    differentiable_backward = True
+def _erf_rounded(x):
+    """erf by the float64 kernel, rounded: the float32 fit is 1 - erfc, which loses relative
+    precision near 0 (5e-4 there); torch.erf is correct to an ulp."""
+    return erf_array(x.astype(np.float64, copy=False)).astype(x.dtype, copy=False)
 
-    @staticmethod
-    def forward(ctx, x):
-        x = _floating(x)
-        ctx.save_for_backward(x)
-        if x.dtype == np.float64:
-            return erf_array(x)
-        # The float64 kernel, rounded: the float32 fit is 1 - erfc, which loses relative
-        # precision near 0 (5e-4 there); torch.erf is correct to an ulp.
-        return erf_array(x.astype(np.float64)).astype(x.dtype)
 
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * (ctx.xp.exp(-x * x) * _TWO_OVER_SQRT_PI)
+class Erf(_OfInput):
+    function = staticmethod(_erf_rounded)
+    gradient = staticmethod(lambda xp, grad, x: grad * (xp.exp(-x * x) * _TWO_OVER_SQRT_PI))
 
 
 erf = _unary(Erf, "erf")
 
 
-def _erfc_float64(x):
-    """erfc in float64: 1 - erf where that keeps its digits, the continued fraction beyond 2.5."""
-    out = np.empty_like(x)
-    far = x > 2.5
-    out[far] = _erfc_fraction(x[far])
-    out[~far] = 1.0 - erf_array(x[~far])
-    return out
+def _erfc_rounded(x):
+    """erfc computed in float64, rounded: 1 - erf where that keeps its digits, the continued
+    fraction beyond 2.5."""
+    wide = x.astype(np.float64)
+    out = np.empty_like(wide)
+    far = wide > 2.5
+    out[far] = _erfc_fraction(wide[far])
+    out[~far] = 1.0 - erf_array(wide[~far])
+    return out.astype(x.dtype, copy=False)
 
 
-class Erfc(Op):
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, x):
-        x = _floating(x)
-        ctx.save_for_backward(x)
-        return _erfc_float64(x.astype(np.float64)).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * (ctx.xp.exp(-x * x) * -_TWO_OVER_SQRT_PI)
+class Erfc(_OfInput):
+    function = staticmethod(_erfc_rounded)
+    gradient = staticmethod(lambda xp, grad, x: grad * (xp.exp(-x * x) * -_TWO_OVER_SQRT_PI))
 
 
 erfc = _unary(Erfc, "erfc")
 
 
 _WINITZKI = 0.147  # Winitzki's constant for a closed-form erfinv approximation (~2e-3 relative)
+
+
+def _erfinv_rounded(x):
+    """erfinv computed in float64, rounded to ``x``'s dtype."""
+    return _erfinv_float64(x.astype(np.float64)).astype(x.dtype, copy=False)
 
 
 def _erfinv_float64(x):
@@ -127,20 +115,9 @@ def _erfinv_float64(x):
         return np.where((np.abs(x) > 1) | np.isnan(x), np.nan, out)
 
 
-class Erfinv(Op):
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, x):
-        x = _floating(x)
-        out = _erfinv_float64(x.astype(np.float64)).astype(x.dtype, copy=False)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (ctx.xp.exp(out * out) / _TWO_OVER_SQRT_PI)
+class Erfinv(_OfOutput):
+    function = staticmethod(_erfinv_rounded)
+    gradient = staticmethod(lambda xp, grad, out: grad * (xp.exp(out * out) / _TWO_OVER_SQRT_PI))
 
 
 erfinv = _unary(Erfinv, "erfinv")

@@ -5,7 +5,7 @@ import numpy as np
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_tensor, _OfInput,
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_tensor, _OfOperands, _OfInput,
     _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
 from .arithmetic import mul
 
@@ -67,15 +67,8 @@ atan = _unary(Atan, "atan")
 arcsin, arccos, arctan = asin, acos, atan
 
 
-class Atan2(_Binary):
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, a, b):
-        _Binary._remember(ctx, a, b)
-        a, b = _floating_pair(a, b)
-        ctx.save_for_backward(a, b)
-        return np.arctan2(a, b)
+class Atan2(_OfOperands):
+    function = staticmethod(np.arctan2)
 
     @staticmethod
     def backward(ctx, grad):
