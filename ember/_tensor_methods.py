@@ -12,7 +12,7 @@ from ._dtype import tensor_type_name, to_dtype
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
-from .ops import array_api
+from .ops import array_api, decompositions
 from .tensor import Tensor, _to_array, legacy_new
 
 _numpy_generator = _random.numpy_generator
@@ -602,6 +602,8 @@ METHODS.update({
     "storage_offset": storage_offset, "bernoulli": bernoulli, "multinomial": multinomial,
     "split_with_sizes": split_with_sizes, "unsafe_split": ops.split,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
+    "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
+    "pinverse": decompositions.pinverse, "matrix_exp": decompositions.matrix_exp,
     # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
     "__add__": ops.add, "__radd__": ops.add, "__mul__": ops.mul, "__rmul__": ops.mul,
     "__sub__": ops.sub, "__rsub__": _reversed_operands(ops.sub),

@@ -4,6 +4,8 @@ exports at the top, constants, and small queries about types and threads."""
 import math
 
 from . import _dtype, _factories, _threads, ops
+from .ops.decompositions import (  # noqa: F401
+    matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd)
 from .nn import functional as F
 from .tensor import Tensor
 
@@ -163,6 +165,7 @@ __all__ = sorted(_METHOD_FORMS + (
     "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
     "channel_shuffle", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
     "greater_equal", "hardshrink", "imag", "inf", "is_storage", "is_warn_always_enabled", "less",
-    "less_equal", "nan", "newaxis", "pi", "real", "result_type", "rms_norm", "rrelu", "rrelu_",
+    "less_equal", "matrix_exp", "nan", "newaxis", "pi", "pinverse", "qr", "real", "result_type",
+    "rms_norm", "rrelu", "rrelu_",
     "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",
-    "set_warn_always", "threshold_", "trapz", "typename"))
+    "set_warn_always", "svd", "threshold_", "trapz", "typename"))

@@ -1,12 +1,24 @@
-"""ember.linalg: torch.linalg's norms (vector_norm, norm; of the matrix norms only Frobenius),
-inv, det, slogdet, cholesky, eigh/eigvalsh, solve, matrix_power, multi_dot, cross and vecdot."""
-from .ops import linalg as _ops_linalg
-from .ops.elementwise.casting import autocast_op
-from .ops.reduce import vector_norm
-from .ops.shape import require_tensor
+"""ember.linalg: torch.linalg over real tensors: norms, inverses and solves, determinants,
+Cholesky, eigh, SVD, QR, pseudo-inverse, triangular solves, least squares, the matrix
+exponential. (eig/eigvals, whose results are complex, and the LU/LDL factorizations are not
+provided.)"""
+import numpy as np
 
-__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_power", "multi_dot",
-           "norm", "slogdet", "solve", "vecdot", "vector_norm"]
+from .ops import linalg as _ops_linalg
+from .ops.decompositions import (  # noqa: F401
+    cond, lstsq, matrix_exp, matrix_norm, matrix_rank, pinv, qr, solve_triangular, svd, svdvals,
+    vander)
+from .ops.elementwise.casting import autocast_op
+from .ops.linalg import matmul  # noqa: F401
+from .ops.reduce import vector_norm
+from .ops.shape import diagonal as _diagonal, require_tensor
+from .tensor import Tensor
+
+__all__ = ["cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh",
+           "inv", "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
+           "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
+           "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",
+           "vector_norm"]
 
 
 def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -22,14 +34,16 @@ def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
                                    f"must be 1D or 2D. Got {input.ndim}D.")
             dim = (-2, -1)
         return vector_norm(input, 2, dim, keepdim, dtype=dtype)
-    if isinstance(ord, str):
-        raise NotImplementedError(f"linalg.norm: ord='{ord}' is not implemented in ember")
     if isinstance(dim, int) or (dim is None and input.ndim == 1):
         return vector_norm(input, ord, dim, keepdim, dtype=dtype)
     if isinstance(dim, (tuple, list)) and len(dim) == 1:
         return vector_norm(input, ord, dim, keepdim, dtype=dtype)
-    raise NotImplementedError(f"linalg.norm: the matrix norm ord={ord} is not implemented in ember "
-                              f"(use ord=None or 'fro', or a vector norm over one dim)")
+    if dim is None:
+        if input.ndim != 2:
+            raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input "
+                               f"must be 1D or 2D. Got {input.ndim}D.")
+        dim = (-2, -1)
+    return matrix_norm(input, ord, tuple(dim), keepdim, dtype=dtype)
 
 
 def cross(input, other, *, dim=-1):
@@ -75,3 +89,83 @@ def eigh(A, UPLO="L"):
 
 def eigvalsh(A, UPLO="L"):
     return _ops_linalg.eigvalsh(A, UPLO)
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    return _diagonal(A, offset, dim1, dim2)
+
+
+def _info(failed):
+    """The int32 ``info`` of the ``*_ex`` functions: 0 where the matrix was fine."""
+    return Tensor._result(np.asarray(failed, dtype=np.int32))
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False):
+    """(L, info): info is 0, or (with check_errors=False) the order of the first leading minor
+    that is not positive-definite, L then holding NaN."""
+    try:
+        return _ops_linalg.cholesky(A, upper=upper), _info(np.zeros(A.shape[:-2]))
+    except RuntimeError:
+        if check_errors:
+            raise
+    data = A._data
+    failed = np.zeros(data.shape[:-2], dtype=np.int32)
+    for index in np.ndindex(*data.shape[:-2]):
+        for order in range(1, data.shape[-1] + 1):
+            if np.any(np.linalg.eigvalsh(data[index][:order, :order]) <= 0):
+                failed[index] = order
+                break
+    nans = Tensor._result(np.full(data.shape, np.nan, dtype=data.dtype))
+    return nans, _info(failed)
+
+
+def inv_ex(A, *, check_errors=False):
+    """(inverse, info) with info 0 for invertible matrices."""
+    try:
+        return _ops_linalg.inverse(A), _info(np.zeros(A.shape[:-2]))
+    except RuntimeError:
+        if check_errors:
+            raise
+    data = A._data
+    singular = np.linalg.matrix_rank(data) < data.shape[-1]
+    nans = Tensor._result(np.full(data.shape, np.nan, dtype=data.dtype))
+    return nans, _info(np.where(singular, data.shape[-1], 0))
+
+
+def solve_ex(A, B, *, left=True, check_errors=False):
+    try:
+        return _ops_linalg.solve(A, B, left=left), _info(np.zeros(A.shape[:-2]))
+    except RuntimeError:
+        if check_errors:
+            raise
+    shape = np.broadcast_shapes(A.shape[:-2], B.shape[:-2] if B.ndim > 1 else ()) + \
+        tuple(B.shape[-2:] if B.ndim > 1 else B.shape)
+    data = A._data
+    singular = np.linalg.matrix_rank(data) < data.shape[-1]
+    nans = Tensor._result(np.full(shape, np.nan, dtype=data.dtype))
+    return nans, _info(np.where(singular, data.shape[-1], 0))
+
+
+def tensorinv(A, ind=2):
+    """The inverse of A for tensordot over its first ``ind`` dims."""
+    require_tensor(A, "linalg_tensorinv", "A")
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    rows_shape, columns_shape = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    rows = int(np.prod(rows_shape))
+    if rows != int(np.prod(columns_shape)):
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {int(np.prod(columns_shape))} != "
+                           f"{rows}")
+    return inv(A.reshape(rows, rows)).reshape(columns_shape + rows_shape)
+
+
+def tensorsolve(A, B, dims=None):
+    """X with tensordot(A, X, X.ndim) = B."""
+    require_tensor(A, "linalg_tensorsolve", "A")
+    if dims is not None:
+        dims = [axis % A.ndim for axis in dims]
+        A = A.movedim(dims, list(range(A.ndim - len(dims), A.ndim)))
+    result_shape = tuple(A.shape[B.ndim:])
+    rows = int(np.prod(B.shape))
+    return solve(A.reshape(rows, -1), B.reshape(rows)).reshape(result_shape)

@@ -44,6 +44,7 @@ ORDER = [
     ("ember.ops.shape",),
     ("ember.ops.reduce",),
     ("ember.ops.linalg",),
+    ("ember.ops.decompositions",),
     ("ember.ops.array_api",),
     ("ember.ops",),
     # sparse COO tensors: a Tensor subclass with its own ops, built on the ops.

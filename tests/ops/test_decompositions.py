@@ -1,0 +1,242 @@
+"""SVD, QR, pinv, solve_triangular, matrix_exp, lstsq, matrix norms, rank and cond against
+PyTorch (values, first and second derivatives of gauge-invariant functions, errors), plus
+float64 gradchecks and gradgradchecks that need nothing but ember."""
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import gradcheck, gradgradcheck
+
+
+def _random(shape, seed=0, dtype="float64"):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _leaf(module, values):
+    return module.tensor(values, requires_grad=True)
+
+
+def _compare_gradients(torch, function, shapes, rtol=1e-7, atol=1e-9, second=True):
+    """function(module, *tensors) -> a scalar; gradients (and, with second, the gradients of
+    the gradients' squared sum) equal torch's."""
+    arrays = [_random(shape, seed) for seed, shape in enumerate(shapes)]
+    results = []
+    for module in (ember, torch):
+        leaves = [_leaf(module, array) for array in arrays]
+        value = function(module, *leaves)
+        grads = module.autograd.grad(value, leaves, create_graph=second)
+        row = [value.detach().numpy()] + [grad.detach().numpy() for grad in grads]
+        if second:
+            total = sum((grad * grad).sum() for grad in grads)
+            row += [grad.detach().numpy() for grad in module.autograd.grad(total, leaves)]
+        results.append(row)
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine, theirs, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (2, 4, 4), (3, 3)])
+def test_svd_values_and_gradients_match_torch(torch, shape):
+    array = _random(shape)
+    mine = ember.linalg.svd(ember.tensor(array), full_matrices=False)
+    theirs = torch.linalg.svd(torch.tensor(array), full_matrices=False)
+    np.testing.assert_allclose(mine.S.numpy(), theirs.S.numpy(), rtol=1e-12)
+    rebuilt = (mine.U * mine.S.unsqueeze(-2)) @ mine.Vh
+    np.testing.assert_allclose(rebuilt.numpy(), array, atol=1e-12)
+    # Gauge-invariant uses of U and Vh: |U|^2 weighted, U S Vh, projections.
+    weights = _random(shape[:-2] + (shape[-2], min(shape[-2:])), seed=7)
+    weights_v = _random(shape[:-2] + (min(shape[-2:]), shape[-1]), seed=8)
+
+    def loss(module, a):
+        u, s, vh = module.linalg.svd(a, full_matrices=False)
+        return ((u * u) * module.tensor(weights)).sum() + (s ** 3).sum() + \
+            ((vh * vh) * module.tensor(weights_v)).sum()
+    _compare_gradients(torch, loss, [shape], rtol=1e-6, atol=1e-8)
+
+
+def test_svd_full_matrices_and_legacy_forms_match_torch(torch):
+    array = _random((5, 3))
+    for module in (ember, torch):
+        u, s, vh = module.linalg.svd(module.tensor(array))
+        assert tuple(u.shape) == (5, 5) and tuple(vh.shape) == (3, 3)
+        legacy = module.svd(module.tensor(array))
+        assert tuple(legacy.V.shape) == (3, 3) and tuple(legacy.U.shape) == (5, 3)
+        empty = module.svd(module.tensor(array), compute_uv=False)
+        assert tuple(empty.U.shape) == (5, 5) and not empty.U.numpy().any()
+        np.testing.assert_allclose(empty.S.numpy(), np.linalg.svd(array, compute_uv=False))
+
+    def loss(module, a):
+        u, s, vh = module.linalg.svd(a, full_matrices=True)
+        return (u[:, :3] * u[:, :3]).sum() * 0.0 + s.sum() + (u[:, :3] @ module.diag(s) @ vh)[0, 0]
+    _compare_gradients(torch, loss, [(5, 3)], rtol=1e-6, atol=1e-8)
+    _compare_gradients(torch, lambda m, a: m.linalg.svdvals(a).pow(2).sum(), [(3, 4)])
+
+
+@pytest.mark.parametrize("shape,mode", [((5, 3), "reduced"), ((3, 3), "complete"),
+                                        ((3, 5), "reduced"), ((2, 4, 3), "reduced")])
+def test_qr_values_and_gradients_match_torch(torch, shape, mode):
+    array = _random(shape)
+    mine = ember.linalg.qr(ember.tensor(array), mode=mode)
+    theirs = torch.linalg.qr(torch.tensor(array), mode=mode)
+    np.testing.assert_allclose(np.abs(mine.R.numpy()), np.abs(theirs.R.numpy()), atol=1e-12)
+    np.testing.assert_allclose((mine.Q @ mine.R).numpy(), array, atol=1e-12)
+    weights = _random(tuple(mine.Q.shape), seed=5)
+    weights_r = _random(tuple(mine.R.shape), seed=6)
+
+    def loss(module, a):
+        q, r = module.linalg.qr(a, mode=mode)
+        # Q's and R's signs are fixed together by Householder: Q R and sign-free terms.
+        return ((q @ r) * module.tensor(_random(shape, 9))).sum() + \
+            ((q * q) * module.tensor(weights)).sum() + ((r * r) * module.tensor(weights_r)).sum()
+    _compare_gradients(torch, loss, [shape], rtol=1e-6, atol=1e-8)
+
+
+def test_qr_errors_match_torch(torch):
+    for module in (ember, torch):
+        with pytest.raises(RuntimeError, match="mode='r'"):
+            module.linalg.qr(_leaf(module, _random((3, 3))), mode="r").R.sum().backward()
+        with pytest.raises(RuntimeError, match="nrows > ncols"):
+            module.linalg.qr(_leaf(module, _random((4, 2))), mode="complete").Q.sum().backward()
+        with pytest.raises(RuntimeError, match="unrecognized mode 'x'"):
+            module.linalg.qr(module.ones(3, 3), mode="x")
+        with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+            module.linalg.qr(module.ones(3))
+        with pytest.raises(RuntimeError, match="Expected a floating point"):
+            module.linalg.svd(module.ones(3, 3, dtype=module.int64))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (3, 3), (2, 3, 4)])
+def test_pinv_matches_torch(torch, shape):
+    array = _random(shape)
+    np.testing.assert_allclose(ember.linalg.pinv(ember.tensor(array)).numpy(),
+                               torch.linalg.pinv(torch.tensor(array)).numpy(), atol=1e-12)
+    _compare_gradients(torch, lambda m, a: (m.linalg.pinv(a) ** 2).sum(), [shape], rtol=1e-6)
+    symmetric = array[..., :3, :3] + np.swapaxes(array[..., :3, :3], -1, -2)
+    np.testing.assert_allclose(
+        ember.linalg.pinv(ember.tensor(symmetric), hermitian=True).numpy(),
+        torch.linalg.pinv(torch.tensor(symmetric), hermitian=True).numpy(), atol=1e-10)
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    np.testing.assert_allclose(ember.pinverse(ember.tensor(singular)).numpy(),
+                               torch.pinverse(torch.tensor(singular)).numpy(), atol=1e-12)
+
+
+def test_matrix_rank_and_cond_match_torch(torch):
+    low_rank = _random((5, 2)) @ _random((2, 4), 1)
+    cases = [low_rank, _random((3, 3)), np.stack([low_rank, _random((5, 4), 2)])]
+    for array in cases:
+        assert ember.linalg.matrix_rank(ember.tensor(array)).tolist() == \
+            torch.linalg.matrix_rank(torch.tensor(array)).tolist()
+        assert ember.linalg.matrix_rank(ember.tensor(array), atol=1.0, rtol=0.0).tolist() == \
+            torch.linalg.matrix_rank(torch.tensor(array), atol=1.0, rtol=0.0).tolist()
+    square = _random((4, 4))
+    for p in [None, 2, -2, 1, -1, math.inf, -math.inf, "fro", "nuc"]:
+        np.testing.assert_allclose(ember.linalg.cond(ember.tensor(square), p).numpy(),
+                                   torch.linalg.cond(torch.tensor(square), p).numpy(),
+                                   rtol=1e-10)
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf])
+def test_matrix_norms_match_torch(torch, ord):
+    array = _random((2, 4, 3))
+    for dim, keepdim in [((-2, -1), False), ((0, 2), True), ((2, 1), False)]:
+        mine = ember.linalg.matrix_norm(ember.tensor(array), ord, dim, keepdim)
+        theirs = torch.linalg.matrix_norm(torch.tensor(array), ord, dim, keepdim)
+        assert tuple(mine.shape) == tuple(theirs.shape)
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ember.linalg.norm(ember.tensor(array[0]), ord).numpy(),
+                               torch.linalg.norm(torch.tensor(array[0]), ord).numpy(),
+                               rtol=1e-12)
+    _compare_gradients(torch, lambda m, a: m.linalg.matrix_norm(a, ord).sum(), [(3, 4)],
+                       rtol=1e-6, second=ord in ("fro", "nuc"))
+
+
+@pytest.mark.parametrize("upper,left,unitriangular", [(True, True, False), (False, True, True),
+                                                      (True, False, False),
+                                                      (False, False, True)])
+def test_solve_triangular_matches_torch(torch, upper, left, unitriangular):
+    a = _random((3, 3)) + 3 * np.eye(3)
+    b_shape = (3, 2) if left else (2, 3)
+
+    def solve(module, a_leaf, b_leaf):
+        x = module.linalg.solve_triangular(a_leaf, b_leaf, upper=upper, left=left,
+                                           unitriangular=unitriangular)
+        return (x * x).sum() + x.sum()
+    arrays = [a, _random(b_shape, 3)]
+    results = []
+    for module in (ember, torch):
+        leaves = [_leaf(module, array) for array in arrays]
+        value = solve(module, *leaves)
+        grads = module.autograd.grad(value, leaves, create_graph=True)
+        second = module.autograd.grad(sum((g * g).sum() for g in grads), leaves)
+        results.append([value.detach().numpy()] + [g.detach().numpy() for g in grads + second])
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-8, atol=1e-10)
+    with pytest.raises(TypeError):
+        ember.linalg.solve_triangular(ember.ones(3, 3), ember.ones(3, 2))
+    with pytest.raises(RuntimeError, match="Incompatible shapes"):
+        ember.linalg.solve_triangular(ember.ones(3, 3), ember.ones(2, 2), upper=True)
+
+
+def test_matrix_exp_matches_torch(torch):
+    for array in [_random((3, 3)), 5 * _random((2, 4, 4), 1), np.zeros((2, 2)),
+                  _random((3, 3), 2).astype("float32")]:
+        np.testing.assert_allclose(ember.linalg.matrix_exp(ember.tensor(array)).numpy(),
+                                   torch.linalg.matrix_exp(torch.tensor(array)).numpy(),
+                                   rtol=1e-5 if array.dtype == np.float32 else 1e-11,
+                                   atol=1e-6 if array.dtype == np.float32 else 1e-12)
+    _compare_gradients(torch, lambda m, a: (m.linalg.matrix_exp(a) ** 2).sum(), [(3, 3)],
+                       rtol=1e-8)
+    with pytest.raises(RuntimeError, match="square"):
+        ember.linalg.matrix_exp(ember.ones(3, 2))
+
+
+def test_lstsq_matches_torch(torch):
+    a, b = _random((6, 3)), _random((6, 2), 1)
+    mine = ember.linalg.lstsq(ember.tensor(a), ember.tensor(b))
+    theirs = torch.linalg.lstsq(torch.tensor(a), torch.tensor(b))
+    np.testing.assert_allclose(mine.solution.numpy(), theirs.solution.numpy(), rtol=1e-10)
+    assert mine.rank.item() == theirs.rank.item()
+    assert tuple(mine.residuals.shape) == tuple(theirs.residuals.shape)
+    _compare_gradients(torch, lambda m, x, y: m.linalg.lstsq(x, y).solution.pow(2).sum(),
+                       [(6, 3), (6, 2)], rtol=1e-7)
+
+
+def test_vander_tensorinv_tensorsolve_and_ex_forms_match_torch(torch):
+    x = _random((2, 4))
+    for n in (None, 3):
+        np.testing.assert_allclose(ember.linalg.vander(ember.tensor(x), N=n).numpy(),
+                                   torch.linalg.vander(torch.tensor(x), N=n).numpy())
+    a = _random((4, 6, 8, 3))
+    np.testing.assert_allclose(ember.linalg.tensorinv(ember.tensor(a), ind=2).numpy(),
+                               torch.linalg.tensorinv(torch.tensor(a), ind=2).numpy(),
+                               rtol=1e-9, atol=1e-9)
+    a, b = _random((2, 3, 6)), _random((2, 3), 1)
+    np.testing.assert_allclose(ember.linalg.tensorsolve(ember.tensor(a), ember.tensor(b)).numpy(),
+                               torch.linalg.tensorsolve(torch.tensor(a), torch.tensor(b)).numpy(),
+                               rtol=1e-9)
+    good = _random((3, 3)) @ _random((3, 3)).T + np.eye(3)
+    bad = np.diag([1.0, -1.0, 2.0])
+    for matrix in (good, bad):
+        for name in ("cholesky_ex", "inv_ex"):
+            mine = getattr(ember.linalg, name)(ember.tensor(matrix))
+            theirs = getattr(torch.linalg, name)(torch.tensor(matrix))
+            if name == "cholesky_ex" or matrix is good:
+                assert mine[1].item() == theirs[1].item(), name
+            if theirs[1].item() == 0:
+                np.testing.assert_allclose(mine[0].numpy(), theirs[0].numpy(), rtol=1e-10)
+
+
+def test_gradgradcheck_of_the_decompositions():
+    a = ember.tensor(_random((4, 3)), requires_grad=True)
+    square = ember.tensor(_random((3, 3), 1) + 3 * np.eye(3), requires_grad=True)
+    functions = [
+        (lambda t: ember.linalg.svdvals(t), (a,)),
+        (lambda t: ember.linalg.pinv(t), (a,)),
+        (lambda t: tuple(ember.linalg.qr(t)), (a,)),
+        (lambda t: ember.linalg.matrix_exp(t * 0.3), (square,)),
+        (lambda t: ember.linalg.solve_triangular(t, t.T, upper=False), (square,)),
+    ]
+    for function, inputs in functions:
+        assert gradcheck(function, inputs)
+        assert gradgradcheck(function, inputs)
