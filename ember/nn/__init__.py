@@ -39,6 +39,7 @@ from .modules import (  # noqa: F401,E402
 from .modules import LocalResponseNorm, RReLU  # noqa: F401,E402
 from .modules import EmbeddingBag  # noqa: F401,E402
 from .modules import LPPool1d, LPPool2d  # noqa: F401,E402
+from .modules import MaxUnpool1d, MaxUnpool2d, MaxUnpool3d  # noqa: F401,E402
 from .modules import (  # noqa: F401,E402
     Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
     TransformerEncoderLayer)

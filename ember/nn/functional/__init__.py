@@ -8,7 +8,7 @@ primitives. Mode-dependent functions take ``training`` as an argument and never 
 """
 from . import (
     _activation, _attention, _conv, _distance, _dropout, _linear, _loss, _normalization,
-    _padding, _pooling, _sparse, _vision)
+    _padding, _pooling, _sparse, _unpooling, _vision)
 from ._activation import *  # noqa: F401,F403
 from ._attention import *  # noqa: F401,F403
 from ._conv import *  # noqa: F401,F403
@@ -20,10 +20,12 @@ from ._normalization import *  # noqa: F401,F403
 from ._padding import *  # noqa: F401,F403
 from ._pooling import *  # noqa: F401,F403
 from ._sparse import *  # noqa: F401,F403
+from ._unpooling import *  # noqa: F401,F403
 from ._vision import *  # noqa: F401,F403
 # PyTorch's F has these two private helpers as well; MultiheadAttention uses them.
 from ._attention import _canonical_mask, _none_or_dtype  # noqa: F401
 
 __all__ = (_activation.__all__ + _attention.__all__ + _conv.__all__ + _distance.__all__
            + _dropout.__all__ + _linear.__all__ + _loss.__all__ + _normalization.__all__
-           + _padding.__all__ + _pooling.__all__ + _sparse.__all__ + _vision.__all__)
+           + _padding.__all__ + _pooling.__all__ + _sparse.__all__ + _unpooling.__all__
+           + _vision.__all__)

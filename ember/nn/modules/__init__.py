@@ -53,6 +53,7 @@ from .activation import RReLU  # noqa: F401,E402
 from .normalization import LocalResponseNorm  # noqa: F401,E402
 from .sparse import EmbeddingBag  # noqa: F401,E402
 from .pooling import LPPool1d, LPPool2d  # noqa: F401,E402
+from .unpooling import MaxUnpool1d, MaxUnpool2d, MaxUnpool3d  # noqa: F401,E402
 from .transformer import (  # noqa: F401,E402
     Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
     TransformerEncoderLayer)
