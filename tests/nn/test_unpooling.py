@@ -1,5 +1,7 @@
 """max_unpool1d/2d/3d and MaxUnpool modules against PyTorch: values, gradients, output sizes,
 reprs and errors; the *_with_indices spellings of max pooling."""
+import re
+
 import numpy as np
 import pytest
 
@@ -52,7 +54,8 @@ def test_max_unpool_errors_match_torch(torch):
                      lambda: F.max_unpool2d(out, indices + 100, 2)]:
             with pytest.raises((RuntimeError, ValueError)) as caught:
                 call()
-            found.append((caught.type, str(caught.value)))
+            # Which invalid index PyTorch names depends on its threads' order: not compared.
+            found.append((caught.type, re.sub(r"index: \d+", "index: N", str(caught.value))))
         messages.append(found)
     assert messages[0] == messages[1]
 
