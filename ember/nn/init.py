@@ -158,3 +158,60 @@ def orthogonal_(tensor, gain=1, generator=None):
     if rows < columns:
         q = q.T
     return _fill(tensor, (gain * q).reshape(tensor._data.shape))
+
+
+def dirac_(tensor, groups=1):
+    """The identity of a convolution: per group, out channel d passes in channel d through the
+    kernel's centre (3-, 4- or 5-D weights)."""
+    if tensor.dim() not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    shape = tensor._data.shape
+    if shape[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    per_group = shape[0] // groups
+    values = np.zeros(shape)
+    centre = tuple(size // 2 for size in shape[2:])
+    for group in range(groups):
+        for channel in range(min(per_group, shape[1])):
+            values[(group * per_group + channel, channel) + centre] = 1
+    return _fill(tensor, values)
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """N(0, std^2) values with ceil(sparsity * rows) zeros in every column of a 2-D tensor."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, columns = tensor._data.shape
+    zeros_per_column = int(math.ceil(sparsity * rows))
+    draw = numpy_generator(generator)
+    values = draw.normal(0.0, std, (rows, columns))
+    for column in range(columns):
+        values[draw.permutation(rows)[:zeros_per_column], column] = 0
+    return _fill(tensor, values)
+
+
+def _deprecated(function):
+    """PyTorch's old names without the trailing underscore: the same function, with its
+    FutureWarning."""
+    old_name = function.__name__[:-1]
+
+    def deprecated(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of "
+                      f"`nn.init.{function.__name__}`.", FutureWarning, stacklevel=2)
+        return function(*args, **kwargs)
+    deprecated.__name__ = deprecated.__qualname__ = old_name
+    deprecated.__doc__ = f"Deprecated spelling of ``{function.__name__}``."
+    return deprecated
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

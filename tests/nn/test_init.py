@@ -120,3 +120,40 @@ def test_generator_and_no_graph():
     assert parameter.dtype == ember.float32
     with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
         init.kaiming_normal_(ember.empty(0, 3))
+
+
+def test_dirac_matches_torch(torch):
+    for shape, groups in [((4, 2, 3, 3), 1), ((4, 2, 3, 3), 2), ((3, 5, 4), 1),
+                          ((6, 2, 3, 3, 3), 3)]:
+        mine = ember.nn.init.dirac_(ember.empty(*shape), groups=groups)
+        theirs = torch.nn.init.dirac_(torch.empty(*shape), groups=groups)
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    for call in [lambda m: m.nn.init.dirac_(m.empty(3, 3)),
+                 lambda m: m.nn.init.dirac_(m.empty(3, 2, 3), groups=2),
+                 lambda m: m.nn.init.sparse_(m.empty(3, 2, 3), 0.5)]:
+        with pytest.raises(ValueError) as mine:
+            call(ember)
+        with pytest.raises(ValueError) as theirs:
+            call(torch)
+        assert str(mine.value) == str(theirs.value)
+
+
+def test_sparse_zeroes_the_same_count_per_column():
+    weight = ember.nn.init.sparse_(ember.empty(10, 6), 0.35, std=0.5)
+    zeros_per_column = (weight.numpy() == 0).sum(axis=0)
+    assert zeros_per_column.tolist() == [4] * 6
+    nonzero = weight.numpy()[weight.numpy() != 0]
+    assert 0.2 < nonzero.std() < 1.0
+
+
+def test_deprecated_names_warn_as_torch(torch):
+    for name in ["uniform", "normal", "constant", "xavier_uniform", "xavier_normal",
+                 "kaiming_uniform", "kaiming_normal", "orthogonal", "dirac", "eye", "sparse"]:
+        args = {"constant": (0.5,), "sparse": (0.1,)}.get(name, ())
+        shape = (4, 2, 3) if name == "dirac" else (3, 4)
+        caught = []
+        for module in (ember, torch):
+            with pytest.warns(FutureWarning) as record:
+                getattr(module.nn.init, name)(module.empty(*shape), *args)
+            caught.append(str(record[0].message))
+        assert caught[0] == caught[1]
