@@ -54,6 +54,7 @@ hardshrink = F.hardshrink
 channel_shuffle = F.channel_shuffle
 conv_transpose3d = F.conv_transpose3d
 rms_norm = F.rms_norm
+pdist = F.pdist
 greater = ops.greater
 greater_equal = ops.greater_equal
 less = ops.less
@@ -165,7 +166,7 @@ __all__ = sorted(_METHOD_FORMS + (
     "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
     "channel_shuffle", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
     "greater_equal", "hardshrink", "imag", "inf", "is_storage", "is_warn_always_enabled", "less",
-    "less_equal", "matrix_exp", "nan", "newaxis", "pi", "pinverse", "qr", "real", "result_type",
+    "less_equal", "matrix_exp", "nan", "newaxis", "pdist", "pi", "pinverse", "qr", "real", "result_type",
     "rms_norm", "rrelu", "rrelu_",
     "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",
     "set_warn_always", "svd", "threshold_", "trapz", "typename"))

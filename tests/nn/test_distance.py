@@ -1,4 +1,5 @@
 """Distances (F.cosine_similarity, F.pairwise_distance and their layers) against PyTorch."""
+import numpy as np
 import pytest
 
 import ember
@@ -43,3 +44,21 @@ def test_distance_shape_errors_match_torch(torch):
 @pytest.mark.parametrize("expression", ["CosineSimilarity()", "PairwiseDistance()"])
 def test_module_reprs_match_torch(torch, expression):
     assert_layer_like_torch(torch, expression)
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 0.0, 3.0, float("inf")])
+def test_pdist_matches_torch(torch, p):
+    values = np.random.default_rng(0).standard_normal((5, 3))
+    values[3] = values[1]  # a zero distance: its gradient is 0, as in PyTorch
+    results = []
+    for module in (ember, torch):
+        x = module.tensor(values, requires_grad=True)
+        distances = module.nn.functional.pdist(x, p)
+        (distances * module.arange(10, dtype=module.float64)).sum().backward()
+        results.append((distances.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-10, atol=1e-12)
+    assert tuple(ember.nn.functional.pdist(ember.ones(1, 3)).shape) == (0,)
+    for bad in [ember.ones(3), ember.ones(2, 3, 4)]:
+        with pytest.raises(RuntimeError, match="pdist only supports 2D tensors"):
+            ember.nn.functional.pdist(bad)

@@ -1,10 +1,10 @@
-"""Distance functions: pairwise_distance and cosine_similarity (composites of ember.ops)."""
+"""Distance functions: pairwise_distance, pdist and cosine_similarity (composites of ember.ops)."""
 import numpy as np
 
 from ...ops import vector_norm
 from ...ops._broadcast import mismatch_error
 
-__all__ = ["cosine_similarity", "pairwise_distance"]
+__all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 
 def _broadcast_pair(x1, x2):
@@ -36,3 +36,15 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     if dim < 0:
         return vector_norm(difference, p, 0, keepdim)
     return vector_norm(difference, p, dim, keepdim)
+
+
+def pdist(input, p=2):
+    """The p-norm distances between every pair of rows i < j of an (N, M) tensor, in row-major
+    order of the pairs (the upper triangle of cdist, flattened)."""
+    if input.dim() != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    first, second = np.triu_indices(input.shape[0], k=1)
+    difference = input[first] - input[second]
+    return vector_norm(difference, p, 1)
