@@ -24,3 +24,40 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+class UninitializedParameter(Parameter):
+    """A Parameter whose shape is not known yet (the lazy modules' weights): it holds no values
+    until ``materialize(shape)`` gives it one, and from then on it is a plain Parameter."""
+
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        array = np.empty((0,), dtype=(dtype or get_default_dtype()).numpy)
+        super().__init__(Tensor._wrap(array), requires_grad)
+
+    def materialize(self, shape, device=None, dtype=None):
+        """Give the parameter ``shape`` (zeros; the module's reset_parameters fills them)."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        target = self._data.dtype if dtype is None else dtype.numpy
+        self._data = np.zeros(shape, dtype=target)
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self):
+        return "<UninitializedParameter>"
+
+
+class UninitializedBuffer(Tensor):
+    """A buffer whose shape is not known yet (the lazy norm layers' running statistics)."""
+
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __init__(self, requires_grad=False, device=None, dtype=None):
+        _init(self, np.empty((0,), dtype=(dtype or get_default_dtype()).numpy))
+
+    materialize = UninitializedParameter.materialize
+
+    def __repr__(self):
+        return "<UninitializedBuffer>"
