@@ -6,6 +6,12 @@ from .module import Module
 from .utils import _Family
 
 
+def _check_margin(loss, margin):
+    """The triplet losses' check of their margin (PyTorch's message): it must be positive."""
+    if margin <= 0:
+        raise ValueError(f"{loss}: expected margin to be greater than 0, got {margin} instead")
+
+
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
@@ -13,12 +19,6 @@ class _Loss(Module):
             self.reduction = legacy_reduction(size_average, reduce)
         else:
             self.reduction = reduction
-
-
-def _check_margin(loss, margin):
-    """The triplet losses' check: a margin of zero or less would make every triplet free."""
-    if margin <= 0:
-        raise ValueError(f"{loss}: expected margin to be greater than 0, got {margin} instead")
 
 
 class _WeightedLoss(_Loss):
