@@ -6,6 +6,7 @@ with ``timeout > 0`` a batch that takes longer raises PyTorch's RuntimeError, an
 in ``__getitem__`` never keeps the process from exiting.
 """
 import concurrent.futures
+import dataclasses
 import itertools
 import multiprocessing
 import queue
@@ -22,14 +23,14 @@ __all__ = ["DataLoader", "get_worker_info", "WorkerInfo"]
 _worker_local = threading.local()
 
 
+@dataclasses.dataclass(eq=False)
 class WorkerInfo:
     """What a worker thread knows about itself: ``id``, ``num_workers``, ``seed``, ``dataset``."""
 
-    def __init__(self, id, num_workers, seed, dataset):  # noqa: A002 (PyTorch's field name)
-        self.id = id
-        self.num_workers = num_workers
-        self.seed = seed
-        self.dataset = dataset
+    id: int  # noqa: A003 (PyTorch's field name)
+    num_workers: int
+    seed: int
+    dataset: object
 
     def __repr__(self):
         return (f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed}, "

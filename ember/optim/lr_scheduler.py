@@ -28,6 +28,11 @@ def _group_values(optimizer, key):
     return [group[key] for group in optimizer.param_groups]
 
 
+def _scaled_lrs(optimizer, factor):
+    """Each group's current lr times ``factor``: a step of the chainable multiplicative forms."""
+    return [group["lr"] * factor for group in optimizer.param_groups]
+
+
 def _format_param(name, optimizer, param):
     """One value per param group: a list is checked for length, a scalar is repeated."""
     if isinstance(param, (list, tuple)):
@@ -189,7 +194,7 @@ class StepLR(LRScheduler):
         self._warn_if_outside_step()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return _group_values(self.optimizer, "lr")
-        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+        return _scaled_lrs(self.optimizer, self.gamma)
 
     def _get_closed_form_lr(self):
         return [base_lr * self.gamma ** (self.last_epoch // self.step_size)
@@ -215,8 +220,7 @@ class MultiStepLR(LRScheduler):
         self._warn_if_outside_step()
         if self.last_epoch not in self.milestones:
             return _group_values(self.optimizer, "lr")
-        return [group["lr"] * self.gamma ** self.milestones[self.last_epoch]
-                for group in self.optimizer.param_groups]
+        return _scaled_lrs(self.optimizer, self.gamma ** self.milestones[self.last_epoch])
 
     def _get_closed_form_lr(self):
         milestones = sorted(self.milestones.elements())
@@ -237,10 +241,10 @@ class ConstantLR(LRScheduler):
     def get_lr(self):
         self._warn_if_outside_step()
         if self.last_epoch == 0:
-            return [group["lr"] * self.factor for group in self.optimizer.param_groups]
+            return _scaled_lrs(self.optimizer, self.factor)
         if self.last_epoch != self.total_iters:
             return _group_values(self.optimizer, "lr")
-        return [group["lr"] * (1.0 / self.factor) for group in self.optimizer.param_groups]
+        return _scaled_lrs(self.optimizer, 1.0 / self.factor)
 
     def _get_closed_form_lr(self):
         return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
@@ -265,13 +269,13 @@ class LinearLR(LRScheduler):
     def get_lr(self):
         self._warn_if_outside_step()
         if self.last_epoch == 0:
-            return [group["lr"] * self.start_factor for group in self.optimizer.param_groups]
+            return _scaled_lrs(self.optimizer, self.start_factor)
         if self._is_initial or self.last_epoch > self.total_iters:
             return _group_values(self.optimizer, "lr")
         change = self.end_factor - self.start_factor
         ratio = 1.0 + change / (self.total_iters * self.start_factor
                                 + (self.last_epoch - 1) * change)
-        return [group["lr"] * ratio for group in self.optimizer.param_groups]
+        return _scaled_lrs(self.optimizer, ratio)
 
     def _get_closed_form_lr(self):
         return [base_lr * (self.start_factor + (self.end_factor - self.start_factor)
@@ -290,7 +294,7 @@ class ExponentialLR(LRScheduler):
         self._warn_if_outside_step()
         if self._is_initial:
             return _group_values(self.optimizer, "lr")
-        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+        return _scaled_lrs(self.optimizer, self.gamma)
 
     def _get_closed_form_lr(self):
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
@@ -310,7 +314,7 @@ class PolynomialLR(LRScheduler):
             return _group_values(self.optimizer, "lr")
         decay = ((1.0 - self.last_epoch / self.total_iters)
                  / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
-        return [group["lr"] * decay for group in self.optimizer.param_groups]
+        return _scaled_lrs(self.optimizer, decay)
 
     def _get_closed_form_lr(self):
         return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters)

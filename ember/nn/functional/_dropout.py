@@ -84,10 +84,7 @@ def _unbatched_channel_dropout(input, p, training, inplace, generator):
 
 def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
     """Channel dropout for (N, C, H, W) inputs; a 3-D input is taken as (N, C, L), as in PyTorch."""
-    check_probability(p)
-    dims = input.dim()
-    if dims not in (3, 4):
-        _warn_unusual_rank("dropout2d", dims, 2)
+    dims = _checked_rank("dropout2d", input, p, 2)
     if dims == 3:
         warnings.warn(
             "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
@@ -101,21 +98,23 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
 
 def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
     """Channel dropout for (N, C, D, H, W) or (C, D, H, W) inputs."""
-    check_probability(p)
-    dims = input.dim()
-    if dims not in (4, 5):
-        _warn_unusual_rank("dropout3d", dims, 3)
+    dims = _checked_rank("dropout3d", input, p, 3)
     if dims == 5:
         return _dropout(input, p, training, inplace, True, False, generator)
     return _unbatched_channel_dropout(input, p, training, inplace, generator)
 
 
-def _warn_unusual_rank(name, dims, spatial_dims):
-    """PyTorch's deprecation warning for channel dropout of an input without the expected rank
-    (shown at the caller of dropout2d/dropout3d)."""
-    warnings.warn(
-        f"{name}: Received a {dims}-D input to {name}, which is deprecated and will result in an "
-        f"error in a future release. To retain the behavior and silence this warning, please "
-        f"use dropout instead. Note that {name} exists to provide channel-wise dropout on inputs "
-        f"with {spatial_dims} spatial dimensions, a channel dimension, and an optional batch "
-        f"dimension (i.e. {spatial_dims + 1}D or {spatial_dims + 2}D inputs).", stacklevel=3)
+def _checked_rank(name, input, p, spatial_dims):
+    """``input``'s rank, after dropout2d's and dropout3d's checks: the probability, and PyTorch's
+    deprecation warning (shown at their caller) for a rank other than spatial_dims + 1 or + 2."""
+    check_probability(p)
+    dims = input.dim()
+    if dims not in (spatial_dims + 1, spatial_dims + 2):
+        warnings.warn(
+            f"{name}: Received a {dims}-D input to {name}, which is deprecated and will result in "
+            f"an error in a future release. To retain the behavior and silence this warning, "
+            f"please use dropout instead. Note that {name} exists to provide channel-wise dropout "
+            f"on inputs with {spatial_dims} spatial dimensions, a channel dimension, and an "
+            f"optional batch dimension (i.e. {spatial_dims + 1}D or {spatial_dims + 2}D inputs).",
+            stacklevel=3)
+    return dims

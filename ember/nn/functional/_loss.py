@@ -25,6 +25,38 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_e
            "triplet_margin_with_distance_loss"]
 
 
+def _check_targets(array, target_array, classes, ignore_index, probabilities, from_logits):
+    """The target checks of cross_entropy and nll_loss, in PyTorch's order: floating class
+    probabilities (cross_entropy only), or integer class indices of the right shape, in range."""
+    if probabilities and from_logits:
+        if target_array.dtype.kind != "f":
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {scalar_type_name(target_array.dtype)}")
+        if ignore_index != -100:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        return
+    if target_array.dtype.kind not in "iu":
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{scalar_type_name(target_array.dtype)}")
+    if not from_logits and target_array.ndim != array.ndim - 1:
+        if array.ndim == 2:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        raise RuntimeError(f"size mismatch (got input: {list(array.shape)} , target: "
+                           f"{list(target_array.shape)}")
+    if target_array.shape[:1] != array.shape[:1]:
+        raise ValueError(f"Expected input batch_size ({array.shape[0]}) to match target "
+                         f"batch_size ({target_array.shape[0]}).")
+    if array.ndim == 2 and target_array.ndim != 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    expected = array.shape[:1] + array.shape[2:]
+    if tuple(target_array.shape) != expected:
+        raise RuntimeError(f"Expected target size {list(expected)}, got "
+                           f"{list(target_array.shape)}")
+    bad = (target_array != ignore_index) & ((target_array < 0) | (target_array >= classes))
+    if bad.any():
+        raise IndexError(f"Target {int(target_array[bad].flat[0])} is out of bounds.")
+
+
 def _classification(input, target, weight, ignore_index, reduction, smoothing, from_logits,
                     operation):
     check_reduction(reduction)
@@ -46,33 +78,7 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
         array = input._data
         target_array = target._data
     classes = array.shape[1]
-    if probabilities and from_logits:
-        if target_array.dtype.kind != "f":
-            raise RuntimeError(f"Expected floating point type for target with class "
-                               f"probabilities, got {scalar_type_name(target_array.dtype)}")
-        if ignore_index != -100:
-            raise RuntimeError("ignore_index is not supported for floating point target")
-    else:
-        if target_array.dtype.kind not in "iu":
-            raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                               f"{scalar_type_name(target_array.dtype)}")
-        if not from_logits and target_array.ndim != array.ndim - 1:
-            if array.ndim == 2:
-                raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-            raise RuntimeError(f"size mismatch (got input: {list(array.shape)} , target: "
-                               f"{list(target_array.shape)}")
-        if target_array.shape[:1] != array.shape[:1]:
-            raise ValueError(f"Expected input batch_size ({array.shape[0]}) to match target "
-                             f"batch_size ({target_array.shape[0]}).")
-        if array.ndim == 2 and target_array.ndim != 1:
-            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-        expected = array.shape[:1] + array.shape[2:]
-        if tuple(target_array.shape) != expected:
-            raise RuntimeError(f"Expected target size {list(expected)}, got "
-                               f"{list(target_array.shape)}")
-        bad = (target_array != ignore_index) & ((target_array < 0) | (target_array >= classes))
-        if bad.any():
-            raise IndexError(f"Target {int(target_array[bad].flat[0])} is out of bounds.")
+    _check_targets(array, target_array, classes, ignore_index, probabilities, from_logits)
     weight_array = None
     if weight is not None:
         weight_array = weight._data

@@ -6,6 +6,13 @@ from .. import init
 from .module import Module, _optional_parameter
 
 
+def _add_affine(module, affine, bias, channels, dtype, device):
+    """Per-channel weight and bias Parameters where ``affine`` (the bias only where ``bias`` too),
+    else None, as the BatchNorms, InstanceNorms and GroupNorm have them."""
+    _optional_parameter(module, "weight", affine, (channels,), dtype, device)
+    _optional_parameter(module, "bias", affine and bias, (channels,), dtype, device)
+
+
 def _reset_affine(module):
     """weight = 1 and bias = 0, each where the norm layer has it (PyTorch's default)."""
     if module.weight is not None:
@@ -27,8 +34,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        _optional_parameter(self, "weight", affine, (num_features,), dtype, device)
-        _optional_parameter(self, "bias", affine and bias, (num_features,), dtype, device)
+        _add_affine(self, affine, bias, num_features, dtype, device)
         if track_running_stats:
             self.register_buffer("running_mean",
                                  _factories.zeros(num_features, dtype=dtype, device=device))

@@ -7,6 +7,7 @@ from .. import init
 from ..parameter import Parameter
 from .linear import check_size
 from .module import Module, _optional_parameter
+from .utils import _Family, _changed_options
 
 _PADDING_STRINGS = {"same", "valid"}
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
@@ -18,7 +19,7 @@ def _ntuple(value, count):
     return (value,) * count
 
 
-class _ConvNd(Module):
+class _ConvNd(_Family, Module):
     """Shared constructor, init and repr of the convolution layers."""
 
     _spatial_dims = 0
@@ -90,29 +91,19 @@ class _ConvNd(Module):
                 init.uniform_(self.bias, -bound, bound)
 
     def extra_repr(self):
+        count = self._spatial_dims
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
-        count = self._spatial_dims
-        if self.padding != (0,) * count:
-            text += f", padding={self.padding}"
-        if self.dilation != (1,) * count:
-            text += f", dilation={self.dilation}"
-        if self.output_padding != (0,) * count:
-            text += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
+        text += _changed_options(self, (("padding", (0,) * count), ("dilation", (1,) * count),
+                                        ("output_padding", (0,) * count), ("groups", 1)))
         if self.bias is None:
             text += ", bias=False"
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode}"
-        return text
+        return text + _changed_options(self, (("padding_mode", "zeros"),))
 
 
 class _ConvForward(_ConvNd):
     """forward() for the (non-transposed) convolutions: zero padding inside the kernel, other
     padding modes by padding the input first."""
-
-    _functional = None
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -130,31 +121,20 @@ class _ConvForward(_ConvNd):
                                       self.dilation, self.groups)
 
 
-class Conv1d(_ConvForward):
+class Conv1d(_ConvForward, spatial_dims=1, functional=F.conv1d):
     """1-D convolution over (N, C_in, L); weight (C_out, C_in / groups, k)."""
 
-    _spatial_dims = 1
-    _functional = staticmethod(F.conv1d)
 
-
-class Conv2d(_ConvForward):
+class Conv2d(_ConvForward, spatial_dims=2, functional=F.conv2d):
     """2-D convolution over (N, C_in, H, W); weight (C_out, C_in / groups, kH, kW)."""
 
-    _spatial_dims = 2
-    _functional = staticmethod(F.conv2d)
 
-
-class Conv3d(_ConvForward):
+class Conv3d(_ConvForward, spatial_dims=3, functional=F.conv3d):
     """3-D convolution over (N, C_in, D, H, W); weight (C_out, C_in / groups, kD, kH, kW)."""
-
-    _spatial_dims = 3
-    _functional = staticmethod(F.conv3d)
 
 
 class _ConvTransposeNd(_ConvNd):
     """Transposed convolutions; ``forward(input, output_size=None)`` picks the output_padding."""
-
-    _functional = None
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
@@ -196,22 +176,13 @@ class _ConvTransposeNd(_ConvNd):
                                       output_padding, self.groups, self.dilation)
 
 
-class ConvTranspose1d(_ConvTransposeNd):
+class ConvTranspose1d(_ConvTransposeNd, spatial_dims=1, functional=F.conv_transpose1d):
     """1-D transposed convolution; weight (C_in, C_out / groups, k)."""
 
-    _spatial_dims = 1
-    _functional = staticmethod(F.conv_transpose1d)
 
-
-class ConvTranspose2d(_ConvTransposeNd):
+class ConvTranspose2d(_ConvTransposeNd, spatial_dims=2, functional=F.conv_transpose2d):
     """2-D transposed convolution; weight (C_in, C_out / groups, kH, kW)."""
 
-    _spatial_dims = 2
-    _functional = staticmethod(F.conv_transpose2d)
 
-
-class ConvTranspose3d(_ConvTransposeNd):
+class ConvTranspose3d(_ConvTransposeNd, spatial_dims=3, functional=F.conv_transpose3d):
     """3-D transposed convolution; weight (C_in, C_out / groups, kD, kH, kW)."""
-
-    _spatial_dims = 3
-    _functional = staticmethod(F.conv_transpose3d)

@@ -2,11 +2,10 @@
 from .. import functional as F
 from ..functional._dropout import check_probability
 from .module import Module
+from .utils import _Family
 
 
-class _DropoutNd(Module):
-    _functional = None
-
+class _DropoutNd(_Family, Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
         check_probability(p)
@@ -20,28 +19,20 @@ class _DropoutNd(Module):
         return type(self)._functional(input, self.p, self.training, self.inplace, generator)
 
 
-class Dropout(_DropoutNd):
+class Dropout(_DropoutNd, functional=F.dropout):
     """Zero each element with probability p in training and scale survivors by 1/(1-p)."""
 
-    _functional = staticmethod(F.dropout)
 
-
-class Dropout1d(_DropoutNd):
+class Dropout1d(_DropoutNd, functional=F.dropout1d):
     """Zero whole channels of (N, C, L) or (C, L) inputs."""
 
-    _functional = staticmethod(F.dropout1d)
 
-
-class Dropout2d(_DropoutNd):
+class Dropout2d(_DropoutNd, functional=F.dropout2d):
     """Zero whole channels of (N, C, H, W) inputs (3-D inputs get 1-D channel dropout)."""
 
-    _functional = staticmethod(F.dropout2d)
 
-
-class Dropout3d(_DropoutNd):
+class Dropout3d(_DropoutNd, functional=F.dropout3d):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
-
-    _functional = staticmethod(F.dropout3d)
 
 
 class AlphaDropout(_DropoutNd):

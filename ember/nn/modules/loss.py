@@ -3,6 +3,13 @@ from .. import functional as F
 from ..functional._reduction import legacy_reduction
 from .distance import PairwiseDistance
 from .module import Module
+from .utils import _Family
+
+
+def _check_margin(loss, margin):
+    """The triplet losses' check of their margin (PyTorch's message): it must be positive."""
+    if margin <= 0:
+        raise ValueError(f"{loss}: expected margin to be greater than 0, got {margin} instead")
 
 
 class _Loss(Module):
@@ -119,16 +126,20 @@ class KLDivLoss(_Loss):
                         log_target=self.log_target)
 
 
-class MarginRankingLoss(_Loss):
-    """max(0, -y (x1 - x2) + margin)."""
+class _PairMarginLoss(_Family, _Loss):
+    """A loss of two inputs and a target of 1 or -1, with a ``margin``."""
 
     def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        return F.margin_ranking_loss(input1, input2, target, margin=self.margin,
-                                     reduction=self.reduction)
+        return type(self)._functional(input1, input2, target, margin=self.margin,
+                                      reduction=self.reduction)
+
+
+class MarginRankingLoss(_PairMarginLoss, functional=F.margin_ranking_loss):
+    """max(0, -y (x1 - x2) + margin)."""
 
 
 class SoftMarginLoss(_Loss):
@@ -138,16 +149,8 @@ class SoftMarginLoss(_Loss):
         return F.soft_margin_loss(input, target, reduction=self.reduction)
 
 
-class CosineEmbeddingLoss(_Loss):
+class CosineEmbeddingLoss(_PairMarginLoss, functional=F.cosine_embedding_loss):
     """1 - cos(x1, x2) for similar pairs, max(0, cos(x1, x2) - margin) for dissimilar ones."""
-
-    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
-
-    def forward(self, input1, input2, target):
-        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin,
-                                       reduction=self.reduction)
 
 
 class HingeEmbeddingLoss(_Loss):
@@ -196,9 +199,7 @@ class TripletMarginLoss(_Loss):
     def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None,
                  reduction="mean"):
         super().__init__(size_average, reduce, reduction)
-        if margin <= 0:
-            raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got "
-                             f"{margin} instead")
+        _check_margin("TripletMarginLoss", margin)
         self.margin = margin
         self.p = p
         self.eps = eps
@@ -248,9 +249,7 @@ class TripletMarginWithDistanceLoss(_Loss):
 
     def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
         super().__init__(None, None, reduction)
-        if margin <= 0:
-            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater "
-                             f"than 0, got {margin} instead")
+        _check_margin("TripletMarginWithDistanceLoss", margin)
         self.distance_function = (distance_function if distance_function is not None
                                   else PairwiseDistance())
         self.margin = margin

@@ -4,7 +4,7 @@ import warnings
 
 from .. import functional as F
 from .. import init
-from .batchnorm import _NormBase, _reset_affine
+from .batchnorm import _NormBase, _add_affine, _reset_affine
 from .module import Module, _optional_parameter
 
 
@@ -82,8 +82,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        _optional_parameter(self, "weight", affine, (num_channels,), dtype, device)
-        _optional_parameter(self, "bias", affine and bias, (num_channels,), dtype, device)
+        _add_affine(self, affine, bias, num_channels, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):

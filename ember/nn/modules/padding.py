@@ -1,6 +1,7 @@
 """Padding layers: constant (ZeroPad, ConstantPad), reflection, replication and circular."""
 from .. import functional as F
 from .module import Module
+from .utils import _Family
 
 
 def _expand(padding, dims):
@@ -11,16 +12,18 @@ def _expand(padding, dims):
     return tuple(padding)
 
 
-class _PadNd(Module):
-    mode = "constant"
-    dims = 1
+class _PadNd(_Family, Module):
+    """F.pad in one mode over the last ``dims`` dimensions (both set by class keyword)."""
+
+    _mode = "constant"
+    _dims = 1
 
     def __init__(self, padding):
         super().__init__()
-        self.padding = _expand(padding, self.dims)
+        self.padding = _expand(padding, self._dims)
 
     def forward(self, input):
-        return F.pad(input, self.padding, self.mode)
+        return F.pad(input, self.padding, self._mode)
 
     def extra_repr(self):
         return f"{self.padding}"
@@ -38,16 +41,16 @@ class _ConstantPadNd(_PadNd):
         return f"padding={self.padding}, value={self.value}"
 
 
-class ConstantPad1d(_ConstantPadNd):
-    dims = 1
+class ConstantPad1d(_ConstantPadNd, dims=1):
+    """Pad the last dimension with ``value``."""
 
 
-class ConstantPad2d(_ConstantPadNd):
-    dims = 2
+class ConstantPad2d(_ConstantPadNd, dims=2):
+    """Pad the last two dimensions with ``value``."""
 
 
-class ConstantPad3d(_ConstantPadNd):
-    dims = 3
+class ConstantPad3d(_ConstantPadNd, dims=3):
+    """Pad the last three dimensions with ``value``."""
 
 
 class _ZeroPad:
@@ -61,57 +64,48 @@ class _ZeroPad:
 
 
 class ZeroPad1d(_ZeroPad, ConstantPad1d):
-    pass
+    """Pad the last dimension with zeros."""
 
 
 class ZeroPad2d(_ZeroPad, ConstantPad2d):
-    pass
-
-
-class ReflectionPad1d(_PadNd):
-    mode = "reflect"
-    dims = 1
-
-
-class ReflectionPad2d(_PadNd):
-    mode = "reflect"
-    dims = 2
-
-
-class ReplicationPad1d(_PadNd):
-    mode = "replicate"
-    dims = 1
-
-
-class ReplicationPad2d(_PadNd):
-    mode = "replicate"
-    dims = 2
-
-
-class CircularPad1d(_PadNd):
-    mode = "circular"
-    dims = 1
-
-
-class CircularPad2d(_PadNd):
-    mode = "circular"
-    dims = 2
+    """Pad the last two dimensions with zeros."""
 
 
 class ZeroPad3d(_ZeroPad, ConstantPad3d):
-    pass
+    """Pad the last three dimensions with zeros."""
 
 
-class ReflectionPad3d(_PadNd):
-    mode = "reflect"
-    dims = 3
+class ReflectionPad1d(_PadNd, mode="reflect", dims=1):
+    """Pad the last dimension with its reflection at each edge (the edge not repeated)."""
 
 
-class ReplicationPad3d(_PadNd):
-    mode = "replicate"
-    dims = 3
+class ReflectionPad2d(_PadNd, mode="reflect", dims=2):
+    """Pad the last two dimensions with their reflection at each edge."""
 
 
-class CircularPad3d(_PadNd):
-    mode = "circular"
-    dims = 3
+class ReflectionPad3d(_PadNd, mode="reflect", dims=3):
+    """Pad the last three dimensions with their reflection at each edge."""
+
+
+class ReplicationPad1d(_PadNd, mode="replicate", dims=1):
+    """Pad the last dimension by repeating its edge values."""
+
+
+class ReplicationPad2d(_PadNd, mode="replicate", dims=2):
+    """Pad the last two dimensions by repeating their edge values."""
+
+
+class ReplicationPad3d(_PadNd, mode="replicate", dims=3):
+    """Pad the last three dimensions by repeating their edge values."""
+
+
+class CircularPad1d(_PadNd, mode="circular", dims=1):
+    """Pad the last dimension by wrapping around (the far end continues at the near edge)."""
+
+
+class CircularPad2d(_PadNd, mode="circular", dims=2):
+    """Pad the last two dimensions by wrapping around."""
+
+
+class CircularPad3d(_PadNd, mode="circular", dims=3):
+    """Pad the last three dimensions by wrapping around."""

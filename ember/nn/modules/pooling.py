@@ -1,28 +1,37 @@
 """Pooling layers: max, average and adaptive pooling, thin wrappers over F's pooling functions."""
 from .. import functional as F
 from .module import Module
+from .utils import _Family
 
 
 def _single(value):
     return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
 
-class _MaxPoolNd(Module):
-    _functional = None
+class _PoolNd(_Family, Module):
+    """The window options of the max and average pooling layers (stride defaults to the
+    kernel size)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
+    def __init__(self, kernel_size, stride, padding, ceil_mode):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
     def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _MaxPoolNd(_PoolNd):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation = dilation
+        self.return_indices = return_indices
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
     def forward(self, input):
         return type(self)._functional(input, self.kernel_size, self.stride, self.padding,
@@ -30,59 +39,38 @@ class _MaxPoolNd(Module):
                                       return_indices=self.return_indices)
 
 
-class MaxPool1d(_MaxPoolNd):
+class MaxPool1d(_MaxPoolNd, functional=F.max_pool1d):
     """1-D max pooling over (N, C, L) or (C, L); ``return_indices`` also gives the argmax."""
 
-    _functional = staticmethod(F.max_pool1d)
 
-
-class MaxPool2d(_MaxPoolNd):
+class MaxPool2d(_MaxPoolNd, functional=F.max_pool2d):
     """2-D max pooling over (N, C, H, W) or (C, H, W); indices index the flattened H*W."""
 
-    _functional = staticmethod(F.max_pool2d)
 
-
-class MaxPool3d(_MaxPoolNd):
+class MaxPool3d(_MaxPoolNd, functional=F.max_pool3d):
     """3-D max pooling over (N, C, D, H, W) or (C, D, H, W)."""
 
-    _functional = staticmethod(F.max_pool3d)
 
-
-class AvgPool1d(Module):
+class AvgPool1d(_PoolNd):
     """1-D average pooling over (N, C, L) or (C, L)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
-        super().__init__()
-        self.kernel_size = _single(kernel_size)
-        self.stride = _single(stride if stride is not None else kernel_size)
-        self.padding = _single(padding)
-        self.ceil_mode = ceil_mode
+        stride = stride if stride is not None else kernel_size
+        super().__init__(_single(kernel_size), _single(stride), _single(padding), ceil_mode)
         self.count_include_pad = count_include_pad
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding,
                             self.ceil_mode, self.count_include_pad)
 
 
-class _AvgPoolNd(Module):
-    _functional = None
-
+class _AvgPoolNd(_PoolNd):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
         return type(self)._functional(input, self.kernel_size, self.stride, self.padding,
@@ -90,21 +78,15 @@ class _AvgPoolNd(Module):
                                       self.divisor_override)
 
 
-class AvgPool2d(_AvgPoolNd):
+class AvgPool2d(_AvgPoolNd, functional=F.avg_pool2d):
     """2-D average pooling over (N, C, H, W) or (C, H, W)."""
 
-    _functional = staticmethod(F.avg_pool2d)
 
-
-class AvgPool3d(_AvgPoolNd):
+class AvgPool3d(_AvgPoolNd, functional=F.avg_pool3d):
     """3-D average pooling over (N, C, D, H, W) or (C, D, H, W)."""
 
-    _functional = staticmethod(F.avg_pool3d)
 
-
-class _AdaptiveAvgPoolNd(Module):
-    _functional = None
-
+class _AdaptiveAvgPoolNd(_Family, Module):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
@@ -116,27 +98,19 @@ class _AdaptiveAvgPoolNd(Module):
         return type(self)._functional(input, self.output_size)
 
 
-class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd, functional=F.adaptive_avg_pool1d):
     """Average over adaptive windows to length ``output_size``."""
 
-    _functional = staticmethod(F.adaptive_avg_pool1d)
 
-
-class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd, functional=F.adaptive_avg_pool2d):
     """Average over adaptive windows to ``output_size`` (an int, or a pair with None entries)."""
 
-    _functional = staticmethod(F.adaptive_avg_pool2d)
 
-
-class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd, functional=F.adaptive_avg_pool3d):
     """Average over adaptive windows to a 3-D ``output_size``."""
 
-    _functional = staticmethod(F.adaptive_avg_pool3d)
 
-
-class _AdaptiveMaxPoolNd(Module):
-    _functional = None
-
+class _AdaptiveMaxPoolNd(_Family, Module):
     def __init__(self, output_size, return_indices=False):
         super().__init__()
         self.output_size = output_size
@@ -149,21 +123,15 @@ class _AdaptiveMaxPoolNd(Module):
         return type(self)._functional(input, self.output_size, self.return_indices)
 
 
-class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd, functional=F.adaptive_max_pool1d):
     """Maximum over adaptive windows to length ``output_size``."""
 
-    _functional = staticmethod(F.adaptive_max_pool1d)
 
-
-class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd, functional=F.adaptive_max_pool2d):
     """Maximum over adaptive windows to ``output_size``; indices as MaxPool2d's."""
 
-    _functional = staticmethod(F.adaptive_max_pool2d)
 
-
-class _LPPoolNd(Module):
-    _functional = None
-
+class _LPPoolNd(_Family, Module):
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
         super().__init__()
         self.norm_type = norm_type
@@ -180,13 +148,9 @@ class _LPPoolNd(Module):
                                       self.ceil_mode)
 
 
-class LPPool1d(_LPPoolNd):
+class LPPool1d(_LPPoolNd, functional=F.lp_pool1d):
     """Power-average pooling over 1-D windows."""
 
-    _functional = staticmethod(F.lp_pool1d)
 
-
-class LPPool2d(_LPPoolNd):
+class LPPool2d(_LPPoolNd, functional=F.lp_pool2d):
     """Power-average pooling over 2-D windows."""
-
-    _functional = staticmethod(F.lp_pool2d)

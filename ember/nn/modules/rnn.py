@@ -23,6 +23,7 @@ from ..functional._conv import check_tensors
 from ..parameter import Parameter
 from .linear import check_size
 from .module import Module, _optional_parameter
+from .utils import _changed_options
 
 
 def _steps(sequence, batch_sizes=None):
@@ -171,20 +172,9 @@ class RNNBase(Module):
         return [[getattr(self, name) for name in names] for names in self._all_weights]
 
     def extra_repr(self):
-        text = f"{self.input_size}, {self.hidden_size}"
-        if self.proj_size != 0:
-            text += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            text += f", num_layers={self.num_layers}"
-        if self.bias is not True:
-            text += f", bias={self.bias}"
-        if self.batch_first is not False:
-            text += f", batch_first={self.batch_first}"
-        if self.dropout != 0:
-            text += f", dropout={self.dropout}"
-        if self.bidirectional is not False:
-            text += f", bidirectional={self.bidirectional}"
-        return text
+        return f"{self.input_size}, {self.hidden_size}" + _changed_options(self, (
+            ("proj_size", 0), ("num_layers", 1), ("bias", True), ("batch_first", False),
+            ("dropout", 0), ("bidirectional", False)))
 
     # ---- checks ------------------------------------------------------------------------------
     def _check_tensors(self, input, *states):

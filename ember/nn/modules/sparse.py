@@ -4,6 +4,7 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
+from .utils import _changed_options
 
 
 def _padding_index(padding_idx, num_embeddings, message):
@@ -16,36 +17,28 @@ def _padding_index(padding_idx, num_embeddings, message):
     return padding_idx
 
 
-def _set_weight(module, _weight, dtype, requires_grad):
-    """A fresh N(0, 1) weight (padding row zero), or the given ``_weight`` after a shape check."""
-    shape = [module.num_embeddings, module.embedding_dim]
-    if _weight is None:
-        module.weight = Parameter(_factories.empty(tuple(shape), dtype=dtype),
-                                  requires_grad=requires_grad)
-        module.reset_parameters()
-    else:
-        if list(_weight.shape) != shape:
-            raise ValueError("Shape of weight does not match num_embeddings and embedding_dim")
-        module.weight = Parameter(_weight, requires_grad=requires_grad)
+class _EmbeddingTable(Module):
+    """The weight table Embedding and EmbeddingBag share, with the options of its lookup: a
+    fresh N(0, 1) weight (padding row zero), or the given ``_weight`` after a shape check."""
 
-
-class Embedding(Module):
-    """Rows of ``weight`` (num_embeddings, embedding_dim), initialised N(0, 1); the
-    ``padding_idx`` row starts at zero and receives no gradient."""
-
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
-                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
-                 _freeze=False, device=None, dtype=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx, max_norm, norm_type,
+                 scale_grad_by_freq, _weight, requires_grad, dtype, padding_message):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        self.padding_idx = _padding_index(padding_idx, num_embeddings,
-                                          "Padding_idx must be within num_embeddings")
+        self.padding_idx = _padding_index(padding_idx, num_embeddings, padding_message)
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        _set_weight(self, _weight, dtype, requires_grad=not _freeze)
-        self.sparse = sparse
+        shape = [num_embeddings, embedding_dim]
+        if _weight is None:
+            self.weight = Parameter(_factories.empty(tuple(shape), dtype=dtype),
+                                    requires_grad=requires_grad)
+            self.reset_parameters()
+        else:
+            if list(_weight.shape) != shape:
+                raise ValueError("Shape of weight does not match num_embeddings and embedding_dim")
+            self.weight = Parameter(_weight, requires_grad=requires_grad)
 
     def reset_parameters(self):
         init.normal_(self.weight)
@@ -53,20 +46,27 @@ class Embedding(Module):
             self.weight._data[self.padding_idx] = 0
             self.weight._bump_version()
 
+
+class Embedding(_EmbeddingTable):
+    """Rows of ``weight`` (num_embeddings, embedding_dim), initialised N(0, 1); the
+    ``padding_idx`` row starts at zero and receives no gradient."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
+                 _freeze=False, device=None, dtype=None):
+        super().__init__(num_embeddings, embedding_dim, padding_idx, max_norm, norm_type,
+                         scale_grad_by_freq, _weight, not _freeze, dtype,
+                         "Padding_idx must be within num_embeddings")
+        self.sparse = sparse
+
     def forward(self, input):
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                            self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self):
-        text = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.padding_idx is not None:
-            text += f", padding_idx={self.padding_idx}"
-        if self.max_norm is not None:
-            text += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            text += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq is not False:
-            text += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        text = f"{self.num_embeddings}, {self.embedding_dim}" + _changed_options(self, (
+            ("padding_idx", None), ("max_norm", None), ("norm_type", 2),
+            ("scale_grad_by_freq", False)))
         if self.sparse is not False:
             text += ", sparse=True"
         return text
@@ -83,27 +83,19 @@ class Embedding(Module):
                    _weight=embeddings, _freeze=freeze)
 
 
-class EmbeddingBag(Module):
+class EmbeddingBag(_EmbeddingTable):
     """Sums, means or maxima of bags of embeddings, without materialising the per-index rows
     for the caller; ``weight`` initialised N(0, 1) (``padding_idx`` row zero)."""
 
     def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
                  include_last_offset=False, padding_idx=None, device=None, dtype=None):
-        super().__init__()
-        self.num_embeddings = num_embeddings
-        self.embedding_dim = embedding_dim
-        self.max_norm = max_norm
-        self.norm_type = norm_type
-        self.scale_grad_by_freq = scale_grad_by_freq
-        self.padding_idx = _padding_index(padding_idx, num_embeddings,
-                                          "padding_idx must be within num_embeddings")
-        _set_weight(self, _weight, dtype, requires_grad=True)
+        super().__init__(num_embeddings, embedding_dim, padding_idx, max_norm, norm_type,
+                         scale_grad_by_freq, _weight, True, dtype,
+                         "padding_idx must be within num_embeddings")
         self.mode = mode
         self.sparse = sparse
         self.include_last_offset = include_last_offset
-
-    reset_parameters = Embedding.reset_parameters
 
     def forward(self, input, offsets=None, per_sample_weights=None):
         return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
@@ -111,14 +103,7 @@ class EmbeddingBag(Module):
                                per_sample_weights, self.include_last_offset, self.padding_idx)
 
     def extra_repr(self):
-        text = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.max_norm is not None:
-            text += f", max_norm={self.max_norm!r}"
-        if self.norm_type != 2:
-            text += f", norm_type={self.norm_type!r}"
-        if self.scale_grad_by_freq is not False:
-            text += f", scale_grad_by_freq={self.scale_grad_by_freq!r}"
+        text = f"{self.num_embeddings}, {self.embedding_dim}" + _changed_options(self, (
+            ("max_norm", None), ("norm_type", 2), ("scale_grad_by_freq", False)), repr)
         text += f", mode={self.mode!r}"
-        if self.padding_idx is not None:
-            text += f", padding_idx={self.padding_idx!r}"
-        return text
+        return text + _changed_options(self, (("padding_idx", None),), repr)

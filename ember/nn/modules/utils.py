@@ -1,5 +1,6 @@
 """Helpers that custom layers import from ``torch.nn.modules.utils``: argument expansion
-(``_pair(3)`` is ``(3, 3)``) and stripping a wrapper's prefix from a state_dict."""
+(``_pair(3)`` is ``(3, 3)``) and stripping a wrapper's prefix from a state_dict; and ember's own
+helpers for the layer families (constants by class keyword, the options part of a repr)."""
 import collections.abc
 import itertools
 
@@ -40,3 +41,37 @@ def consume_prefix_in_state_dict_if_present(state_dict, prefix):
                 continue
             if key == prefix.replace(".", "") or key.startswith(prefix):
                 metadata[key[len(prefix):]] = metadata.pop(key)
+
+
+class _Family:
+    """Base of a family of layers that differ only in constants, given as class keywords:
+    ``class MaxPool2d(_MaxPoolNd, functional=F.max_pool2d)``. Each keyword sets the class
+    attribute of its name with a leading underscore, which the family declares; a function is
+    kept as a staticmethod, so ``type(self)._functional`` is the plain function."""
+
+    _functional = None  # the family member's function in F, for the family's forward
+
+    def __init_subclass__(cls, **constants):
+        super().__init_subclass__()
+        for name, value in constants.items():
+            attribute = "_" + name
+            if not hasattr(cls, attribute):
+                raise TypeError(f"{cls.__name__}: {cls.__mro__[1].__name__} takes no class "
+                                f"keyword {name!r}")
+            setattr(cls, attribute, staticmethod(value) if callable(value) else value)
+
+
+def _changed_options(module, defaults, show=str):
+    """", name=value" for each of ``module``'s options that differs from its default, in the
+    order of the (name, default) pairs: the optional part of the extra_repr of PyTorch's layers.
+    A None or bool default is compared by identity (``bias=1`` is not True), others by value."""
+    text = ""
+    for name, default in defaults:
+        value = getattr(module, name)
+        if default is None or isinstance(default, bool):
+            changed = value is not default
+        else:
+            changed = value != default
+        if changed:
+            text += f", {name}={show(value)}"
+    return text

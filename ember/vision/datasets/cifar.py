@@ -117,12 +117,9 @@ class CIFAR10(VisionDataset):
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = train
-        if download:
-            self.download()
-        if not self._check_integrity():
-            raise RuntimeError(f"Dataset not found or corrupted in "
-                               f"{os.path.join(self.root, self.base_folder)}. You can use "
-                               f"download=True to download it")
+        self._download_or_find(download, self._check_integrity,
+                               f"Dataset not found or corrupted in "
+                               f"{os.path.join(self.root, self.base_folder)}")
         data = []
         self.targets = []
         for file_name, _ in (self.train_list if self.train else self.test_list):

@@ -66,11 +66,8 @@ class MNIST(VisionDataset):
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = train
-        if download:
-            self.download()
-        if not self._check_exists():
-            raise RuntimeError(f"Dataset not found in {self.raw_folder}. You can use "
-                               f"download=True to download it")
+        self._download_or_find(download, self._check_exists,
+                               f"Dataset not found in {self.raw_folder}")
         data, targets = self._load_data()
         self.data = from_numpy(np.ascontiguousarray(data))
         self.targets = from_numpy(targets)

@@ -26,11 +26,8 @@ class SVHN(VisionDataset):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.split = verify_str_arg(split, "split", tuple(self.split_list))
         self.url, self.filename, self.file_md5 = self.split_list[split]
-        if download:
-            self.download()
-        if not self._check_integrity():
-            raise RuntimeError(f"Dataset not found or corrupted: {self._path()}. You can use "
-                               f"download=True to download it")
+        self._download_or_find(download, self._check_integrity,
+                               f"Dataset not found or corrupted: {self._path()}")
         scipy_io = require("scipy.io", "ember.vision.datasets.SVHN")
         loaded = scipy_io.loadmat(self._path())
         # The files hold X as (32, 32, 3, N) and y as (N, 1).

@@ -24,6 +24,14 @@ class VisionDataset(Dataset):
             transforms = StandardTransform(transform, target_transform)
         self.transforms = transforms
 
+    def _download_or_find(self, download, found, missing):
+        """``download()`` when asked, then torchvision's RuntimeError (``missing`` and the hint)
+        unless ``found()``."""
+        if download:
+            self.download()
+        if not found():
+            raise RuntimeError(f"{missing}. You can use download=True to download it")
+
     def _apply_transforms(self, image, target):
         if self.transforms is None:
             return image, target

@@ -12,6 +12,7 @@ import numpy as np
 from ... import _dtype
 from ..._factories import as_tensor, empty, rand, randint, randperm, tensor
 from ...nn import Module
+from ...nn.modules.utils import _Family
 from ...tensor import Tensor
 from .._optional import is_pil_image
 from . import functional as F
@@ -329,32 +330,26 @@ def _random_window(area, scale, log_ratio):
             int(round(math.sqrt(target_area / aspect_ratio))))
 
 
-class _RandomFlip(Module):
-    _flip = None
-
+class _RandomFlip(_Family, Module):
     def __init__(self, p=0.5):
         super().__init__()
         self.p = p
 
     def forward(self, img):
         if rand(1).item() < self.p:
-            return type(self)._flip(img)
+            return type(self)._functional(img)
         return img
 
     def __repr__(self):
         return f"{self.__class__.__name__}(p={self.p})"
 
 
-class RandomHorizontalFlip(_RandomFlip):
+class RandomHorizontalFlip(_RandomFlip, functional=F.hflip):
     """Mirror left-right with probability ``p``."""
 
-    _flip = staticmethod(F.hflip)
 
-
-class RandomVerticalFlip(_RandomFlip):
+class RandomVerticalFlip(_RandomFlip, functional=F.vflip):
     """Mirror top-bottom with probability ``p``."""
-
-    _flip = staticmethod(F.vflip)
 
 
 class RandomRotation(Module):
