@@ -142,10 +142,16 @@ def _lazy_conv(base, transposed):
             base.__init__(self, 0, 0, kernel_size, stride, padding, dilation, groups, False,
                           padding_mode, device, dtype)
             _lazy_conv_parameters(self, out_channels, bias, dtype)
+    return _lazy_class(base, _LazyConvMixin, __init__, "in_channels")
+
+
+def _lazy_class(base, mixin, __init__, inferred):
+    """The class ``Lazy<base>``: ``mixin`` before ``base``, becoming ``base`` once ``inferred``
+    is known."""
     name = "Lazy" + base.__name__
-    lazy = type(name, (_LazyConvMixin, base), {
+    lazy = type(name, (mixin, base), {
         "__init__": __init__, "cls_to_become": base, "__module__": __name__,
-        "__doc__": f"{base.__name__} whose in_channels is read from the first input."})
+        "__doc__": f"{base.__name__} whose {inferred} is read from the first input."})
     lazy.__qualname__ = name
     return lazy
 
@@ -205,12 +211,7 @@ def _lazy_norm(base):
             self.running_var = UninitializedBuffer(dtype=dtype)
             self.num_batches_tracked = _factories.tensor(0, dtype=_dtype.int64)
         self._start_lazy()
-    name = "Lazy" + base.__name__
-    lazy = type(name, (_LazyNormMixin, base), {
-        "__init__": __init__, "cls_to_become": base, "__module__": __name__,
-        "__doc__": f"{base.__name__} whose num_features is read from the first input."})
-    lazy.__qualname__ = name
-    return lazy
+    return _lazy_class(base, _LazyNormMixin, __init__, "num_features")
 
 
 LazyBatchNorm1d = _lazy_norm(BatchNorm1d)
