@@ -13,8 +13,8 @@ from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
            "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR",
-           "CosineAnnealingWarmRestarts", "OneCycleLR", "SequentialLR", "ChainedScheduler",
-           "ReduceLROnPlateau"]
+           "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "SequentialLR",
+           "ChainedScheduler", "ReduceLROnPlateau"]
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
@@ -42,6 +42,14 @@ def _format_param(name, optimizer, param):
                              f"{len(optimizer.param_groups)}.")
         return list(param)
     return [param] * len(optimizer.param_groups)
+
+
+def _set_momentum(group, momentum, use_beta1):
+    """The group's momentum, or Adam's beta1, set to ``momentum`` (the cycling schedulers)."""
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
 
 
 class LRScheduler:
@@ -475,7 +483,7 @@ class OneCycleLR(LRScheduler):
                 group["max_lr"] = max_lrs[index]
                 group["min_lr"] = group["initial_lr"] / final_div_factor
                 if cycle_momentum:
-                    self._set_momentum(group, max_momentums[index])
+                    _set_momentum(group, max_momentums[index], self.use_beta1)
                     group["max_momentum"] = max_momentums[index]
                     group["base_momentum"] = base_momentums[index]
         super().__init__(optimizer, last_epoch)
@@ -507,15 +515,88 @@ class OneCycleLR(LRScheduler):
                 start_step = phase["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                self._set_momentum(group, momentum)
+                _set_momentum(group, momentum, self.use_beta1)
         return lrs
 
-    def _set_momentum(self, group, momentum):
-        """The group's momentum, or Adam's beta1, set to ``momentum``."""
-        if self.use_beta1:
-            group["betas"] = (momentum, *group["betas"][1:])
+
+
+class CyclicLR(LRScheduler):
+    """The cyclical learning rate policy (Smith, 2017): the lr moves between ``base_lr`` and
+    ``max_lr`` in triangles of ``step_size_up + step_size_down`` batches, the amplitude scaled
+    per cycle (triangular2) or per iteration (exp_range); with ``cycle_momentum`` the momentum
+    (or Adam's beta1) moves inversely."""
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError("mode is invalid and scale_fn is None")
+        if cycle_momentum and "momentum" not in optimizer.defaults and \
+                "betas" not in optimizer.defaults:
+            raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                             "option enabled")
+        base_lrs = _format_param("base_lr", optimizer, base_lr)
+        self.max_lrs = _format_param("max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        step_size_up = float(step_size_up)
+        step_size_down = step_size_up if step_size_down is None else float(step_size_down)
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = {"triangular": "cycle", "triangular2": "cycle",
+                           "exp_range": "iterations"}[mode] if scale_fn is None else scale_mode
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _format_param("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _format_param("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for maximum, base, group in zip(self.max_momentums, self.base_momentums,
+                                                optimizer.param_groups):
+                    _set_momentum(group, maximum, self.use_beta1)
+                    group["max_momentum"] = maximum
+                    group["base_momentum"] = base
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x):
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def state_dict(self):
+        """As the base, less a custom scale_fn (a function, restored by the constructor)."""
+        state = super().state_dict()
+        state.pop("_scale_fn_custom")
+        return state
+
+    def get_lr(self):
+        self._warn_if_outside_step()
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
         else:
-            group["momentum"] = momentum
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base + (maximum - base) * scale_factor * scale
+               for base, maximum in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for base, maximum, group in zip(self.base_momentums, self.max_momentums,
+                                            self.optimizer.param_groups):
+                _set_momentum(group, maximum - (maximum - base) * scale_factor * scale,
+                              self.use_beta1)
+        return lrs
 
 
 class _CompositeScheduler(LRScheduler):

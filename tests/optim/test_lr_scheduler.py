@@ -317,3 +317,45 @@ def test_warm_restarts_with_fractional_epochs_match_torch(torch):
             trace.append(list(scheduler.get_last_lr()))
         traces.append(trace)
     np.testing.assert_allclose(traces[1], traces[0], rtol=1e-7, atol=0)
+
+
+@pytest.mark.parametrize("options", [
+    {"mode": "triangular", "step_size_up": 3},
+    {"mode": "triangular2", "step_size_up": 2, "step_size_down": 4},
+    {"mode": "exp_range", "gamma": 0.9, "step_size_up": 3},
+    {"scale_fn": lambda x: 0.5 ** x, "scale_mode": "iterations", "step_size_up": 2},
+    {"mode": "triangular", "step_size_up": 3, "cycle_momentum": False}])
+@pytest.mark.parametrize("optimizer_name", ["SGD", "Adam"])
+def test_cyclic_lr_matches_torch(torch, options, optimizer_name):
+    schedules = []
+    for module in (ember, torch):
+        parameter = module.nn.Parameter(module.zeros(2))
+        extra = {"momentum": 0.9} if optimizer_name == "SGD" else {}
+        optimizer = getattr(module.optim, optimizer_name)([parameter], lr=0.1, **extra)
+        scheduler = module.optim.lr_scheduler.CyclicLR(optimizer, base_lr=0.01, max_lr=0.1,
+                                                       **options)
+        trace = []
+        for _ in range(14):
+            optimizer.step()
+            scheduler.step()
+            group = optimizer.param_groups[0]
+            momentum = group["betas"][0] if optimizer_name == "Adam" else group["momentum"]
+            trace.append((scheduler.get_last_lr()[0], momentum))
+        schedules.append(trace)
+    np.testing.assert_allclose(np.array(schedules[0]), np.array(schedules[1]), rtol=1e-12)
+
+
+def test_cyclic_lr_errors_and_state_match_torch(torch):
+    for module in (ember, torch):
+        parameter = module.nn.Parameter(module.zeros(2))
+        with pytest.raises(ValueError, match="cycle_momentum"):
+            module.optim.lr_scheduler.CyclicLR(module.optim.Adagrad([parameter]), 0.01, 0.1)
+        with pytest.raises(ValueError, match="mode is invalid"):
+            module.optim.lr_scheduler.CyclicLR(module.optim.SGD([parameter], lr=0.1), 0.01, 0.1,
+                                               mode="x")
+    parameter = ember.nn.Parameter(ember.zeros(2))
+    optimizer = ember.optim.SGD([parameter], lr=0.1, momentum=0.9)
+    scheduler = ember.optim.lr_scheduler.CyclicLR(optimizer, 0.01, 0.1, step_size_up=2,
+                                                  scale_fn=lambda x: 1.0)
+    state = scheduler.state_dict()
+    assert "_scale_fn_custom" not in state and state["total_size"] == 4.0
