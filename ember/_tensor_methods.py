@@ -144,7 +144,7 @@ def _fast_binary(ufunc, operand, target):
     else:
         return None
     target_kind = target._data.dtype.kind
-    if ufunc is np.true_divide and target_kind != "f":
+    if (ufunc is np.true_divide and target_kind != "f") or target_kind == "b":
         return None
     if isinstance(array, np.ndarray):
         if array.dtype.kind == "f" and target_kind != "f":
@@ -278,7 +278,7 @@ def copy_(self, source):
     if not isinstance(source, Tensor):
         source = Tensor._wrap(np.asarray(source))
     return apply_inplace(self, "copy_", lambda: ops.copy_into(self, source),
-                         lambda array: write(self, source._data, "copy_"), source)
+                         lambda array: write(self, source._data, "copy_", cast=True), source)
 
 
 def _inplace_view(self, view):

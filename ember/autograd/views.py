@@ -7,7 +7,7 @@ move the tensor (and the base of a view) onto the new history.
 """
 import numpy as np
 
-from .._dtype import from_numpy_dtype
+from .._dtype import from_numpy_dtype, scalar_type_name
 from ..tensor import Tensor
 from .._grad_state import _grad_state
 from .node import Node, _sequence
@@ -103,9 +103,10 @@ def check_inplace(tensor):
     return recording
 
 
-def write(tensor, array, operation):
+def write(tensor, array, operation, cast=False):
     """Copy ``array`` into ``tensor``'s storage after PyTorch's shape, dtype and overlap checks
-    (the version counter is the caller's to bump)."""
+    (the version counter is the caller's to bump). ``cast``: any dtype converts, as copy_ does;
+    otherwise a float result never lands in an integer or bool tensor."""
     target = tensor._data
     if array.shape != target.shape:
         try:
@@ -113,9 +114,11 @@ def write(tensor, array, operation):
         except ValueError:
             raise RuntimeError(f"{operation}: output with shape {list(target.shape)} doesn't "
                                f"match the broadcast shape {list(array.shape)}") from None
-    if array.dtype != target.dtype and array.dtype.kind == "f" and target.dtype.kind in "iub":
-        raise RuntimeError(f"{operation}: result type {from_numpy_dtype(array.dtype)} can't be "
-                           f"cast to the desired output type {tensor.dtype}")
+    if not cast and array.dtype != target.dtype and \
+            from_numpy_dtype(array.dtype)._category > tensor.dtype._category:
+        # PyTorch's canCast: never floating to integral or bool, never integral to bool.
+        raise RuntimeError(f"{operation}: result type {scalar_type_name(array.dtype)} can't be "
+                           f"cast to the desired output type {scalar_type_name(target.dtype)}")
     if not target.flags.writeable:
         raise RuntimeError(f"{operation}: unsupported operation: more than one element of the "
                            f"written-to tensor refers to a single memory location. Please "

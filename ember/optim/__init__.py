@@ -1,6 +1,6 @@
 """Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, Rprop, ASGD,
-LBFGS) and learning-rate schedulers."""
-from . import lr_scheduler  # noqa: F401
+LBFGS), learning-rate schedulers and stochastic weight averaging (swa_utils)."""
+from . import lr_scheduler, swa_utils  # noqa: F401
 from .adadelta import Adadelta  # noqa: F401
 from .adagrad import Adagrad  # noqa: F401
 from .asgd import ASGD  # noqa: F401
