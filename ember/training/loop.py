@@ -256,6 +256,23 @@ def _training_state_problems(state, optimizer, scheduler):
     return problems
 
 
+def _resume(resume, model, optimizer, scheduler, train_loader, epochs):
+    """(epoch, history) of the checkpoint ``resume`` (a file, or a folder's latest), with the
+    model, optimizer, scheduler and loader state restored from it."""
+    if os.path.isdir(resume):
+        directory = resume
+        resume = latest_checkpoint(directory)
+        if resume is None:
+            raise CheckpointError(f"fit: no epoch-NNN.safetensors checkpoint in "
+                                  f"'{os.fspath(directory)}' to resume from")
+    start_epoch, history = restore_training_state(resume, model, optimizer, scheduler,
+                                                  train_loader)
+    if start_epoch > epochs:
+        raise ValueError(f"fit: the checkpoint is after epoch {start_epoch}, beyond the "
+                         f"requested {epochs} epochs")
+    return start_epoch, history
+
+
 def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=None,
         checkpoint_dir=None, resume=None, progress=True, seed=None, config=None,
         progress_bars=None, on_epoch_end=None):
@@ -277,17 +294,7 @@ def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, scheduler=N
     history = {"train_loss": []}
     start_epoch = 0
     if resume is not None:
-        if os.path.isdir(resume):
-            directory = resume
-            resume = latest_checkpoint(directory)
-            if resume is None:
-                raise CheckpointError(f"fit: no epoch-NNN.safetensors checkpoint in "
-                                      f"'{os.fspath(directory)}' to resume from")
-        start_epoch, history = restore_training_state(resume, model, optimizer, scheduler,
-                                                      train_loader)
-        if start_epoch > epochs:
-            raise ValueError(f"fit: the checkpoint is after epoch {start_epoch}, beyond the "
-                             f"requested {epochs} epochs")
+        start_epoch, history = _resume(resume, model, optimizer, scheduler, train_loader, epochs)
     if checkpoint_dir is not None:
         os.makedirs(checkpoint_dir, exist_ok=True)
     for epoch in range(start_epoch, epochs):
