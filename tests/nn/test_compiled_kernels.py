@@ -129,3 +129,104 @@ def test_layer_norm_second_derivatives(path):
     inputs = tuple(ember.tensor(array, requires_grad=True) for array in arrays)
     with _path(path):
         assert gradgradcheck(lambda x, w, b: F.layer_norm(x, (5,), w, b), inputs)
+
+
+# ---- attention --------------------------------------------------------------------------------
+ATTENTION_SHAPES = {
+    "causal_square": ([(2, 3, 9, 5)] * 3, {"is_causal": True}),
+    "causal_rectangular_wide": ([(2, 5, 4), (2, 7, 4), (2, 7, 3)], {"is_causal": True}),
+    "causal_rectangular_tall": ([(2, 7, 4), (2, 5, 4), (2, 5, 3)], {"is_causal": True}),
+    "plain_odd": ([(2, 3, 5, 3), (2, 3, 7, 3), (2, 3, 7, 6)], {"scale": 0.7}),
+    "one_key": ([(3, 4, 2), (3, 1, 2), (3, 1, 5)], {"is_causal": True}),
+}
+
+
+def _attention(fw, keywords):
+    def function(query, key, value):
+        return fw.nn.functional.scaled_dot_product_attention(query, key, value, **keywords)
+    return function
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(ATTENTION_SHAPES))
+def test_attention_compiled_softmax_equals_numpy_path_and_torch(torch, dtype, name):
+    shapes, keywords = ATTENTION_SHAPES[name]
+    arrays = _arrays(shapes, dtype, seed=len(name), scale=2.0)
+    output_shape = shapes[0][:-1] + shapes[2][-1:]
+    grad_output = _arrays([output_shape], dtype, seed=1)[0]
+    compiled, numpy_path = _both_paths(_attention(ember, keywords), arrays, grad_output)
+    _assert_close(compiled, numpy_path, _close(dtype))
+    _assert_close(compiled, _run(torch, _attention(torch, keywords), arrays, grad_output),
+                  _torch_close(dtype))
+
+
+def test_attention_compiled_softmax_on_strided_heads_and_large_scores(torch):
+    # heads split from one (batch, length, 3 * channels) projection, as transformers do
+    projection = _arrays([(2, 6, 3 * 8)], np.float32, scale=6.0)[0]
+    grad_output = _arrays([(2, 2, 6, 4)], np.float32, seed=2)[0]
+
+    def attention(fw):
+        def function(packed):
+            query, key, value = [part.reshape(2, 6, 2, 4).transpose(1, 2)
+                                 for part in packed.split(8, dim=2)]
+            return fw.nn.functional.scaled_dot_product_attention(query, key, value,
+                                                                 is_causal=True)
+        return function
+
+    compiled, numpy_path = _both_paths(attention(ember), [projection], grad_output)
+    _assert_close(compiled, numpy_path, {"rtol": 1e-5, "atol": 1e-5})
+    _assert_close(compiled, _run(torch, attention(torch), [projection], grad_output),
+                  _torch_close(np.float32))
+
+
+def test_attention_compiled_softmax_with_dropout_equals_numpy_path():
+    shapes = [(2, 3, 6, 4), (2, 3, 6, 4), (2, 3, 6, 3)]
+    arrays = _arrays(shapes, np.float32)
+    grad_output = _arrays([(2, 3, 6, 3)], np.float32, seed=4)[0]
+    results = []
+    for name in PATHS:
+        ember.manual_seed(7)
+        with _path(name):
+            results.append(_run(ember, _attention(ember, {"is_causal": True, "dropout_p": 0.3}),
+                                arrays, grad_output))
+    _assert_close(results[0], results[1], _close(np.float32))
+
+
+@pytest.mark.parametrize("values", [[np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0],
+                                    [-np.inf, 2.0, 1.0], [-200.0, 100.0, 0.0]])
+def test_attention_compiled_softmax_non_finite_scores_as_numpy_path(values):
+    # query (1, 1) against three keys: the scores are the key values themselves
+    query = np.ones((1, 1), np.float32)
+    key = np.array(values, np.float32)[:, None]
+    value = np.arange(6, dtype=np.float32).reshape(3, 2)
+    grad_output = np.ones((1, 2), np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        compiled, numpy_path = _both_paths(_attention(ember, {"scale": 1.0}), [query, key, value],
+                                           grad_output)
+    for mine, their in zip(compiled, numpy_path):
+        np.testing.assert_allclose(mine, their, rtol=2e-6, atol=1e-30)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_attention_second_derivatives(path):
+    arrays = _arrays([(1, 4, 3), (1, 4, 3), (1, 4, 2)], np.float32)
+    inputs = tuple(ember.tensor(array.astype(np.float64), requires_grad=True)
+                   for array in arrays)
+    with _path(path):
+        assert gradgradcheck(_attention(ember, {"is_causal": True}), inputs)
+
+
+def test_compiled_exp_is_within_two_ulp_of_numpy():
+    from ember.nn._kernels import attention
+    values = np.concatenate([np.linspace(-110, 0, 100003), np.linspace(0, 90, 5001)])
+    scores = values.astype(np.float32).reshape(1, 1, -1)
+    shift = np.zeros((1, 1), np.float32)
+    compiled = attention._softmax_rows.compiled()
+    result = scores.copy()
+    compiled(result, False, True, shift, shift)
+    with np.errstate(over="ignore"):
+        expected = np.exp(scores)
+    normal = expected > np.finfo(np.float32).tiny
+    ulps = np.abs(result.view(np.int32) - expected.view(np.int32))
+    assert ulps[normal].max() <= 2
+    np.testing.assert_allclose(result[~normal], expected[~normal], rtol=0, atol=1e-44)
