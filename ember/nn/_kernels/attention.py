@@ -290,8 +290,10 @@ def _softmax_rows(scores, causal, given, log_normalizer, total):
                 reduced = clamped - power * _LN2_HIGH
                 reduced = reduced - power * _LN2_LOW
                 result = _EXP_POLYNOMIAL[0] * reduced + _EXP_POLYNOMIAL[1]
-                for coefficient in range(2, len(_EXP_POLYNOMIAL)):
-                    result = result * reduced + _EXP_POLYNOMIAL[coefficient]
+                result = result * reduced + _EXP_POLYNOMIAL[2]
+                result = result * reduced + _EXP_POLYNOMIAL[3]
+                result = result * reduced + _EXP_POLYNOMIAL[4]
+                result = result * reduced + _EXP_POLYNOMIAL[5]
                 result = result * (reduced * reduced) + reduced + _ONE
                 half = whole >> 1
                 result *= np.int32((half + _EXPONENT_BIAS) << _EXPONENT_SHIFT).view(np.float32)
