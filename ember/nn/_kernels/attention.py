@@ -280,6 +280,8 @@ def _softmax_rows(scores, causal, given, log_normalizer, total):
             for column in range(limit):
                 value = row[column] - shift
                 clamped = value
+                if clamped != clamped:
+                    clamped = _ZERO  # NaN: keep the integer conversion below defined
                 if clamped < _EXP_LOWEST:
                     clamped = _EXP_LOWEST
                 if clamped > _EXP_HIGHEST:
@@ -303,6 +305,8 @@ def _softmax_rows(scores, causal, given, log_normalizer, total):
                     result = _ZERO
                 if value > _EXP_HIGHEST:
                     result = _INFINITY
+                if value != value:
+                    result = value
                 row[column] = result
             for column in range(limit, length):
                 row[column] = 0.0
