@@ -96,7 +96,7 @@ def test_gelu_second_derivatives(path):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, normalized, affine", [
     ((3, 5, 7), (7,), True), ((2, 3, 4), (3, 4), True), ((1, 129), (129,), True),
-    ((64, 128), (128,), True), ((4, 6), (6,), False)])
+    ((64, 128), (128,), True), ((4, 6), (6,), False), ((0, 4), (4,), True)])
 def test_layer_norm_compiled_equals_numpy_path_and_torch(torch, dtype, shape, normalized,
                                                          affine):
     arrays = _arrays([shape, normalized, normalized], dtype, scale=2.0)

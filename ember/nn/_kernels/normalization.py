@@ -294,7 +294,7 @@ class LayerNorm(Op):
 
 def _affine_arrays(weight, bias, rows):
     """(weight, bias, has_weight, has_bias) for the kernels: absent ones as unused stand-ins."""
-    stand_in = rows[0]
+    stand_in = np.empty(0, rows.dtype)
     return (stand_in if weight is None else np.ascontiguousarray(weight).reshape(-1),
             stand_in if bias is None else np.ascontiguousarray(bias).reshape(-1),
             weight is not None, bias is not None)
