@@ -70,7 +70,9 @@ class kernel:
             numba = _numba()
             if numba is None:
                 return None
-            options = {"nogil": True, "parallel": self._parallel}
+            # error_model "numpy": a division by zero gives inf/nan as in NumPy, not Python's
+            # ZeroDivisionError check, which also keeps LLVM from vectorising the loop.
+            options = {"nogil": True, "parallel": self._parallel, "error_model": "numpy"}
             try:
                 self._dispatcher = numba.njit(self._fn, cache=True, **options)
             except RuntimeError:

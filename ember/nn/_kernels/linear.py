@@ -60,7 +60,11 @@ class Linear(Op):
         if needs_weight:
             grad_weight = _product(xp, grad_2d.T, xp.reshape(x, (rows, x.shape[-1])))
         if needs_bias:
-            if xp is np:
+            if xp is np and accumulation_dtype(grad_2d.dtype) == grad_2d.dtype:
+                # the column sums as ones @ grad: one BLAS pass, faster than sum(axis=0) and
+                # summed in vector lanes (closer to the exact sum)
+                grad_bias = np.ones(rows, grad_2d.dtype) @ grad_2d
+            elif xp is np:
                 work = accumulation_dtype(grad_2d.dtype)
                 grad_bias = grad_2d.sum(axis=0, dtype=work).astype(grad_2d.dtype, copy=False)
             else:

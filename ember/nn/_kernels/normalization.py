@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ... import _jit
 from ..._dtype import accumulation_dtype
 from ...autograd.function import Op
 
@@ -219,6 +220,17 @@ class LayerNorm(Op):
         layout = _row_layout(input.shape, normalized_ndim)
         count = layout[1]
         rows = input.reshape(layout)
+        compiled = _layer_norm_forward.compiled() if accumulation_dtype(dtype) == dtype else None
+        if compiled is not None:
+            rows = np.ascontiguousarray(rows)
+            output = np.empty_like(rows)
+            mean = np.empty((layout[0], 1), dtype)
+            invstd = np.empty((layout[0], 1), dtype)
+            compiled(rows, *_affine_arrays(weight, bias, rows), eps, output, mean, invstd)
+            if ctx._recording:
+                ctx.save_for_backward(input, weight, mean, invstd)
+                ctx.options = (layout, eps, None if bias is None else bias.shape)
+            return output.reshape(input.shape)
         work = rows.astype(accumulation_dtype(dtype), copy=False)
         mean = work.mean(axis=1, keepdims=True)
         normalized = work - mean
@@ -245,6 +257,13 @@ class LayerNorm(Op):
         dtype = input.dtype
         input_rows = xp.reshape(input, layout)
         grad_rows = xp.reshape(grad, layout)
+        compiled = None
+        if xp is np and accumulation_dtype(dtype) == dtype:
+            compiled = _layer_norm_backward.compiled()
+        if compiled is not None:
+            return _layer_norm_backward_compiled(compiled, input_rows, grad_rows, weight, mean,
+                                                 invstd, ctx.needs_input_grad[:3], bias_shape,
+                                                 input.shape)
         low_precision = xp is np and accumulation_dtype(dtype) != dtype
         if low_precision:
             input_rows = input_rows.astype(np.float32)
@@ -271,6 +290,97 @@ class LayerNorm(Op):
                 None if value is None else value.astype(dtype)
                 for value in (grad_input, grad_weight, grad_bias)]
         return grad_input, grad_weight, grad_bias, None, None
+
+
+def _affine_arrays(weight, bias, rows):
+    """(weight, bias, has_weight, has_bias) for the kernels: absent ones as unused stand-ins."""
+    stand_in = np.empty(0, rows.dtype)
+    return (stand_in if weight is None else np.ascontiguousarray(weight).reshape(-1),
+            stand_in if bias is None else np.ascontiguousarray(bias).reshape(-1),
+            weight is not None, bias is not None)
+
+
+@_jit.kernel
+def _layer_norm_forward(rows, weight, bias, has_weight, has_bias, eps, out, mean, invstd):
+    """LayerNorm of each row of ``rows`` (M, K) into ``out``, with its mean and 1/std. The
+    statistics sum in float64 scalars; the row is normalised in its dtype with the rounded
+    statistics, in the NumPy path's order."""
+    count = rows.shape[1]
+    for row in range(rows.shape[0]):
+        total = 0.0
+        for column in range(count):
+            total += rows[row, column]
+        row_mean = total / count
+        squares = 0.0
+        for column in range(count):
+            centered = rows[row, column] - row_mean
+            squares += centered * centered
+        mean[row, 0] = row_mean
+        invstd[row, 0] = 1.0 / math.sqrt(squares / count + eps)
+        shift = mean[row, 0]
+        scale = invstd[row, 0]
+        for column in range(count):
+            value = (rows[row, column] - shift) * scale
+            if has_weight:
+                value = value * weight[column]
+            if has_bias:
+                value = value + bias[column]
+            out[row, column] = value
+
+
+@_jit.kernel
+def _layer_norm_backward(rows, grad, weight, has_weight, mean, invstd, grad_input,
+                         grad_weight, grad_bias):
+    """LayerNorm's gradients in two passes per row: x_hat recomputed, the row sums of g and
+    g * x_hat, then (g - mean(g) - x_hat * mean(g * x_hat)) * invstd; the column sums for weight
+    and bias accumulate in the float64 ``grad_weight`` and ``grad_bias``."""
+    count = rows.shape[1]
+    for row in range(rows.shape[0]):
+        shift = mean[row, 0]
+        scale = invstd[row, 0]
+        grad_total = 0.0
+        grad_dot = 0.0
+        for column in range(count):
+            normalized = (rows[row, column] - shift) * scale
+            grad_value = grad[row, column]
+            grad_weight[column] += grad_value * normalized
+            grad_bias[column] += grad_value
+            if has_weight:
+                grad_value = grad_value * weight[column]
+            grad_total += grad_value
+            grad_dot += grad_value * normalized
+        # the two means rounded to the rows' dtype (through memory), as the NumPy path has them
+        grad_input[row, 0] = grad_total / count
+        grad_mean = grad_input[row, 0]
+        grad_input[row, 0] = grad_dot / count
+        grad_dot_mean = grad_input[row, 0]
+        for column in range(count):
+            normalized = (rows[row, column] - shift) * scale
+            grad_value = grad[row, column]
+            if has_weight:
+                grad_value = grad_value * weight[column]
+            grad_input[row, column] = (normalized * -grad_dot_mean + grad_value
+                                       - grad_mean) * scale
+
+
+def _layer_norm_backward_compiled(compiled, input_rows, grad_rows, weight, mean, invstd,
+                                  needs, bias_shape, input_shape):
+    """LayerNorm's backward on arrays through the compiled kernel."""
+    needs_input, needs_weight, needs_bias = needs
+    input_rows = np.ascontiguousarray(input_rows)
+    grad_rows = np.ascontiguousarray(grad_rows)
+    count = input_rows.shape[1]
+    grad_input = np.empty_like(input_rows)
+    grad_weight = np.zeros(count, np.float64)
+    grad_bias = np.zeros(count, np.float64)
+    weight_array, _, has_weight, _ = _affine_arrays(weight, None, input_rows)
+    compiled(input_rows, grad_rows, weight_array, has_weight, mean, invstd, grad_input,
+             grad_weight, grad_bias)
+    dtype = input_rows.dtype
+    return (grad_input.reshape(input_shape) if needs_input else None,
+            grad_weight.astype(dtype).reshape(weight.shape) if needs_weight else None,
+            grad_bias.astype(dtype).reshape(bias_shape) if needs_bias else None,
+            None, None)
 
 
 def _dot(xp, a, b, axis):

@@ -1,0 +1,232 @@
+"""The compiled (numba) kernels of the transformer path compute what their NumPy paths compute
+(``_jit.disabled()``) and what torch computes: GELU, LayerNorm and causal attention, values and
+gradients, float32 and float64, odd shapes, non-contiguous inputs, non-finite values; second
+derivatives (create_graph) still come from the NumPy formulas."""
+import contextlib
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _jit
+from ember.autograd import gradgradcheck
+from ember.nn import functional as F
+
+pytest.importorskip("numba")
+
+DTYPES = [np.float32, np.float64]
+PATHS = ["compiled", "numpy"]
+
+
+def _path(name):
+    return contextlib.nullcontext() if name == "compiled" else _jit.disabled()
+
+
+def _close(dtype):
+    """Between the two paths: a few ulp (sums may round in another order)."""
+    return {"rtol": 2e-6, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12,
+                                                                        "atol": 1e-12}
+
+
+def _torch_close(dtype):
+    return {"rtol": 2e-5, "atol": 2e-5} if dtype == np.float32 else {"rtol": 1e-10,
+                                                                        "atol": 1e-10}
+
+
+def _arrays(shapes, dtype, seed=0, scale=1.0):
+    random = np.random.default_rng(seed)
+    return [(random.standard_normal(shape) * scale).astype(dtype) for shape in shapes]
+
+
+def _run(fw, function, arrays, grad_output):
+    """function's output and the gradients of every array (as leaves), as NumPy arrays."""
+    leaves = [fw.tensor(array, requires_grad=True) for array in arrays]
+    output = function(*leaves)
+    output.backward(fw.tensor(grad_output))
+    return [output.detach().numpy()] + [leaf.grad.numpy() for leaf in leaves]
+
+
+def _both_paths(function, arrays, grad_output):
+    results = {}
+    for name in PATHS:
+        with _path(name):
+            results[name] = _run(ember, function, arrays, grad_output)
+    return results["compiled"], results["numpy"]
+
+
+def _assert_close(ours, theirs, tolerance):
+    for mine, their in zip(ours, theirs):
+        assert mine.dtype == their.dtype and mine.shape == their.shape
+        np.testing.assert_allclose(mine, their, **tolerance)
+
+
+# ---- GELU -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(7,), (3, 65541), (2, 1, 5)])
+def test_gelu_compiled_equals_numpy_path_and_torch(torch, dtype, shape):
+    x, grad_output = _arrays([shape, shape], dtype, scale=3.0)
+    compiled, numpy_path = _both_paths(F.gelu, [x], grad_output)
+    if dtype == np.float32:  # the same float32 operations in the same order
+        for mine, their in zip(compiled, numpy_path):
+            np.testing.assert_array_equal(mine, their)
+    _assert_close(compiled, numpy_path, _close(dtype))
+    _assert_close(compiled, _run(torch, torch.nn.functional.gelu, [x], grad_output),
+                  _torch_close(dtype))
+
+
+def test_gelu_compiled_handles_non_finite_and_non_contiguous_input():
+    values = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, -100.0, 100.0, 5.7, -5.7],
+                      np.float32)
+    strided = np.repeat(values, 2)[::2]
+    grad_output = np.linspace(-1, 1, values.size).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        compiled, numpy_path = _both_paths(F.gelu, [strided], grad_output)
+    for mine, their in zip(compiled, numpy_path):
+        np.testing.assert_array_equal(mine, their)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_gelu_second_derivatives(path):
+    x = ember.tensor(_arrays([(3, 4)], np.float64)[0], requires_grad=True)
+    with _path(path):
+        assert gradgradcheck(F.gelu, (x,))
+
+
+# ---- LayerNorm --------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, normalized, affine", [
+    ((3, 5, 7), (7,), True), ((2, 3, 4), (3, 4), True), ((1, 129), (129,), True),
+    ((64, 128), (128,), True), ((4, 6), (6,), False), ((0, 4), (4,), True)])
+def test_layer_norm_compiled_equals_numpy_path_and_torch(torch, dtype, shape, normalized,
+                                                         affine):
+    arrays = _arrays([shape, normalized, normalized], dtype, scale=2.0)
+    arrays[0] += 1.5  # a mean away from zero
+    grad_output = _arrays([shape], dtype, seed=3)[0]
+
+    def layer_norm(fw):
+        def function(x, *affine_arrays):
+            return fw.nn.functional.layer_norm(x, normalized, *affine_arrays, eps=1e-4)
+        return function
+
+    inputs = arrays if affine else arrays[:1]
+    compiled, numpy_path = _both_paths(layer_norm(ember), inputs, grad_output)
+    _assert_close(compiled, numpy_path, _close(dtype) if dtype == np.float64 else
+                  {"rtol": 1e-5, "atol": 1e-5})
+    _assert_close(compiled, _run(torch, layer_norm(torch), inputs, grad_output),
+                  _torch_close(dtype))
+
+
+def test_layer_norm_compiled_takes_non_contiguous_input():
+    x = _arrays([(6, 10)], np.float32)[0]
+    grad_output = _arrays([(3, 10)], np.float32, seed=1)[0]
+    compiled, numpy_path = _both_paths(lambda t: F.layer_norm(t[::2], (10,)), [x], grad_output)
+    _assert_close(compiled, numpy_path, {"rtol": 1e-5, "atol": 1e-5})
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_layer_norm_second_derivatives(path):
+    arrays = _arrays([(3, 5), (5,), (5,)], np.float64)
+    inputs = tuple(ember.tensor(array, requires_grad=True) for array in arrays)
+    with _path(path):
+        assert gradgradcheck(lambda x, w, b: F.layer_norm(x, (5,), w, b), inputs)
+
+
+# ---- attention --------------------------------------------------------------------------------
+ATTENTION_SHAPES = {
+    "causal_square": ([(2, 3, 9, 5)] * 3, {"is_causal": True}),
+    "causal_rectangular_wide": ([(2, 5, 4), (2, 7, 4), (2, 7, 3)], {"is_causal": True}),
+    "causal_rectangular_tall": ([(2, 7, 4), (2, 5, 4), (2, 5, 3)], {"is_causal": True}),
+    "plain_odd": ([(2, 3, 5, 3), (2, 3, 7, 3), (2, 3, 7, 6)], {"scale": 0.7}),
+    "one_key": ([(3, 4, 2), (3, 1, 2), (3, 1, 5)], {"is_causal": True}),
+}
+
+
+def _attention(fw, keywords):
+    def function(query, key, value):
+        return fw.nn.functional.scaled_dot_product_attention(query, key, value, **keywords)
+    return function
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(ATTENTION_SHAPES))
+def test_attention_compiled_softmax_equals_numpy_path_and_torch(torch, dtype, name):
+    shapes, keywords = ATTENTION_SHAPES[name]
+    arrays = _arrays(shapes, dtype, seed=len(name), scale=2.0)
+    output_shape = shapes[0][:-1] + shapes[2][-1:]
+    grad_output = _arrays([output_shape], dtype, seed=1)[0]
+    compiled, numpy_path = _both_paths(_attention(ember, keywords), arrays, grad_output)
+    _assert_close(compiled, numpy_path, _close(dtype))
+    _assert_close(compiled, _run(torch, _attention(torch, keywords), arrays, grad_output),
+                  _torch_close(dtype))
+
+
+def test_attention_compiled_softmax_on_strided_heads_and_large_scores(torch):
+    # heads split from one (batch, length, 3 * channels) projection, as transformers do
+    projection = _arrays([(2, 6, 3 * 8)], np.float32, scale=6.0)[0]
+    grad_output = _arrays([(2, 2, 6, 4)], np.float32, seed=2)[0]
+
+    def attention(fw):
+        def function(packed):
+            query, key, value = [part.reshape(2, 6, 2, 4).transpose(1, 2)
+                                 for part in packed.split(8, dim=2)]
+            return fw.nn.functional.scaled_dot_product_attention(query, key, value,
+                                                                 is_causal=True)
+        return function
+
+    compiled, numpy_path = _both_paths(attention(ember), [projection], grad_output)
+    _assert_close(compiled, numpy_path, {"rtol": 1e-5, "atol": 1e-5})
+    _assert_close(compiled, _run(torch, attention(torch), [projection], grad_output),
+                  _torch_close(np.float32))
+
+
+def test_attention_compiled_softmax_with_dropout_equals_numpy_path():
+    shapes = [(2, 3, 6, 4), (2, 3, 6, 4), (2, 3, 6, 3)]
+    arrays = _arrays(shapes, np.float32)
+    grad_output = _arrays([(2, 3, 6, 3)], np.float32, seed=4)[0]
+    results = []
+    for name in PATHS:
+        ember.manual_seed(7)
+        with _path(name):
+            results.append(_run(ember, _attention(ember, {"is_causal": True, "dropout_p": 0.3}),
+                                arrays, grad_output))
+    _assert_close(results[0], results[1], _close(np.float32))
+
+
+@pytest.mark.parametrize("values", [[np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0],
+                                    [-np.inf, 2.0, 1.0], [-200.0, 100.0, 0.0]])
+def test_attention_compiled_softmax_non_finite_scores_as_numpy_path(values):
+    # query (1, 1) against three keys: the scores are the key values themselves
+    query = np.ones((1, 1), np.float32)
+    key = np.array(values, np.float32)[:, None]
+    value = np.arange(6, dtype=np.float32).reshape(3, 2)
+    grad_output = np.ones((1, 2), np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        compiled, numpy_path = _both_paths(_attention(ember, {"scale": 1.0}), [query, key, value],
+                                           grad_output)
+    for mine, their in zip(compiled, numpy_path):
+        np.testing.assert_allclose(mine, their, rtol=2e-6, atol=1e-30)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_attention_second_derivatives(path):
+    arrays = _arrays([(1, 4, 3), (1, 4, 3), (1, 4, 2)], np.float32)
+    inputs = tuple(ember.tensor(array.astype(np.float64), requires_grad=True)
+                   for array in arrays)
+    with _path(path):
+        assert gradgradcheck(_attention(ember, {"is_causal": True}), inputs)
+
+
+def test_compiled_exp_is_within_two_ulp_of_numpy():
+    from ember.nn._kernels import attention
+    values = np.concatenate([np.linspace(-110, 0, 100003), np.linspace(0, 90, 5001)])
+    scores = values.astype(np.float32).reshape(1, 1, -1)
+    shift = np.zeros((1, 1), np.float32)
+    compiled = attention._softmax_rows.compiled()
+    result = scores.copy()
+    compiled(result, False, True, shift, shift)
+    with np.errstate(over="ignore"):
+        expected = np.exp(scores)
+    normal = expected > np.finfo(np.float32).tiny
+    ulps = np.abs(result.view(np.int32) - expected.view(np.int32))
+    assert ulps[normal].max() <= 2
+    np.testing.assert_allclose(result[~normal], expected[~normal], rtol=0, atol=1e-44)
