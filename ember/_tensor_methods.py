@@ -598,7 +598,7 @@ METHODS.update({
     "H": property(_transposed), "mH": property(_conjugate_transposed),
     "adjoint": _conjugate_transposed, "conj": _identity, "conj_physical": _identity,
     "resolve_conj": _identity, "resolve_neg": _identity, "real": property(_identity),
-    "imag": property(imag), "is_conj": _false, "is_neg": _false, "positive": _identity,
+    "imag": property(imag), "is_conj": _false, "is_neg": _false, "positive": ops.positive,
     "storage_offset": storage_offset, "bernoulli": bernoulli, "multinomial": multinomial,
     "split_with_sizes": split_with_sizes, "unsafe_split": ops.split,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,

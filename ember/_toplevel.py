@@ -25,7 +25,7 @@ _METHOD_FORMS = (
     "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_",
     "sin_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "fix_",
     "sinc_", "gcd_", "lcm_", "ldexp_", "addmv_", "conj", "conj_physical", "resolve_conj",
-    "resolve_neg", "is_conj", "is_neg", "positive", "adjoint", "fix", "split_with_sizes",
+    "resolve_neg", "is_conj", "is_neg", "adjoint", "fix", "split_with_sizes",
     "unsafe_chunk", "unsafe_split", "storage_offset",
 )
 
@@ -55,11 +55,12 @@ channel_shuffle = F.channel_shuffle
 conv_transpose3d = F.conv_transpose3d
 rms_norm = F.rms_norm
 pdist = F.pdist
+trapz = ops.trapezoid
+# PyTorch's spellings of gt, ge, lt and le (ops has them for the Tensor methods).
 greater = ops.greater
 greater_equal = ops.greater_equal
 less = ops.less
 less_equal = ops.less_equal
-trapz = ops.trapezoid
 
 
 def real(input):

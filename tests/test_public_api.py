@@ -39,7 +39,7 @@ def _families(package, names):
     (ops.elementwise, ("arithmetic", "bitwise", "casting", "comparison", "exp_log", "extrema",
                        "rounding", "special", "trigonometric")),
     (F, ("_activation", "_attention", "_conv", "_distance", "_dropout", "_linear", "_loss",
-         "_normalization", "_padding", "_pooling", "_sparse", "_vision")),
+         "_normalization", "_padding", "_pooling", "_sparse", "_unpooling", "_vision")),
 ], ids=["ops", "ops.elementwise", "nn.functional"])
 def test_package_all_is_the_union_of_its_families(package, families):
     modules = _families(package, families)
