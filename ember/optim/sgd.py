@@ -10,8 +10,6 @@ __all__ = ["SGD"]
 class SGD(Optimizer):
     """SGD with PyTorch's update: the first momentum buffer is the gradient (no dampening)."""
 
-    _foreach_update = True
-
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
                  *, maximize=False, foreach=None, differentiable=False, fused=None):
         if lr < 0.0:
