@@ -10,6 +10,8 @@ __all__ = ["Adam", "AdamW"]
 class Adam(Optimizer):
     """Adam with PyTorch's update: bias corrections go into the step size and the denominator."""
 
+    _foreach_update = True
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):

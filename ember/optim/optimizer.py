@@ -17,6 +17,7 @@ from .._hooks import RemovableHandle
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
 from ..tensor import Tensor
+from ._foreach import FlatPlan, dense_gradients
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
@@ -94,6 +95,10 @@ def _call_closure(closure):
 class Optimizer:
     """Base class: ``param_groups`` (dicts of params and options) and per-parameter ``state``."""
 
+    # True where ``_update`` is elementwise and the state is shaped like the parameter (plus a
+    # 'step'): then a group may be updated through flat arrays (``_foreach.py``).
+    _foreach_update = False
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")
@@ -108,6 +113,7 @@ class Optimizer:
         self._optimizer_step_post_hooks = OrderedDict()
         self._opt_called = False
         self._in_step = False
+        self._foreach_plans = {}  # id(group) -> FlatPlan, for optimizers with _foreach_update
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {params.type()}")
@@ -118,6 +124,16 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for param_group in param_groups:
             self.add_param_group(param_group)
+
+    def __getstate__(self):
+        # The multi-tensor plans hold views of the state; a copy rebuilds its own.
+        state = dict(self.__dict__)
+        state.pop("_foreach_plans", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._foreach_plans = {}
 
     def __repr__(self):
         lines = [self.__class__.__name__ + " ("]
@@ -198,6 +214,13 @@ class Optimizer:
             options = _hyperparameters(group)
             weight_decay = getattr(options, "weight_decay", 0.0)
             decoupled = getattr(options, "decoupled_weight_decay", False)
+            if self._foreach_update and getattr(options, "foreach", None) is not False:
+                prepared = self._foreach_plan(group, options)
+                if prepared is not None:
+                    plan, gradients = prepared
+                    plan.step(self, gradients, options, weight_decay, decoupled,
+                              group.get("maximize", False))
+                    continue
             for param, data, grad in _gradients(group):
                 param_state = state.get(param)
                 if not param_state:
@@ -216,6 +239,26 @@ class Optimizer:
                 if param_state:  # SGD without momentum keeps no state, like PyTorch
                     state[param] = param_state
         return loss
+
+    def _foreach_plan(self, group, options):
+        """(plan, gradients): the group's multi-tensor plan (``_foreach.py``) and this step's
+        gradient arrays, or None when the group takes the per-parameter loop (a parameter
+        without a gradient, mixed dtypes, step counts that differ)."""
+        plans = self._foreach_plans
+        plan = plans.get(id(group))
+        gradients = None if plan is None else plan.gradients(group, self.state)
+        if gradients is None:
+            plans.pop(id(group), None)
+            gradients = dense_gradients(group["params"])
+            if gradients is None:
+                return None
+            plan = FlatPlan.build(self, group, options, self.state)
+            if plan is None:
+                return None
+            plans[id(group)] = plan
+        if not plan.steps_agree():
+            return None
+        return plan, gradients
 
     def _init_state(self, state, data, options):
         """Fill the empty ``state`` dict of a parameter (its array ``data``) before its first
@@ -305,6 +348,7 @@ class Optimizer:
             new_groups.append(new_group)
         self.state = new_state
         self.param_groups = new_groups
+        self._foreach_plans = {}
 
 
 def _describe(value):

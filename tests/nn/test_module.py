@@ -179,6 +179,24 @@ def test_train_eval_recurse_and_return_self():
     assert model[2].training and not model[0].training
 
 
+def test_train_goes_through_an_overridden_setattr_and_children_of_a_leaf():
+    """train() sets 'training' directly only where __setattr__ is Module's own."""
+    seen = []
+
+    class Recording(nn.Module):
+        def __setattr__(self, name, value):
+            seen.append((name, value))
+            super().__setattr__(name, value)
+
+    model = nn.Sequential(Recording(), nn.ReLU())
+    seen.clear()
+    model.eval()
+    assert seen == [("training", False)]
+    assert not model[0].training and not model[1].training
+    assert list(nn.ReLU().children()) == []
+    assert list(model.children()) == [model[0], model[1]]
+
+
 def test_lock_mode_pins_module_but_children_follow():
     inner = nn.Dropout()
     block = nn.Sequential(inner)

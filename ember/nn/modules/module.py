@@ -430,8 +430,9 @@ class Module:
                 yield name, module
 
     def children(self):
-        for _, module in self.named_children():
-            yield module
+        if not self._modules:
+            return iter(())  # a leaf: no generator to start (train() asks every module)
+        return (module for _, module in self.named_children())
 
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
         """(dotted name, module) for this module and all below it, depth first, each once."""
@@ -488,7 +489,13 @@ class Module:
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         lock = self._mode_lock
-        self.training = mode if lock is None else lock
+        training = mode if lock is None else lock
+        if type(self).__setattr__ is Module.__setattr__:
+            # What Module.__setattr__ ends in for 'training' (no registry may hold that name),
+            # without its registry checks: train() runs every step in many training loops.
+            object.__setattr__(self, "training", training)
+        else:
+            self.training = training
         for module in self.children():
             module.train(mode)
         return self
