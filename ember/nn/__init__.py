@@ -44,7 +44,7 @@ from .modules import (  # noqa: F401,E402
     LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d, LazyConv3d,
     LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d, LazyInstanceNorm1d,
     LazyInstanceNorm2d, LazyInstanceNorm3d, LazyLinear)
-from .parameter import UninitializedBuffer, UninitializedParameter  # noqa: F401,E402
+from .parameter import Buffer, UninitializedBuffer, UninitializedParameter  # noqa: F401,E402
 from .modules import (  # noqa: F401,E402
     Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
     TransformerEncoderLayer)

@@ -1,4 +1,5 @@
-"""Parameter: a Tensor that a Module registers as learnable when assigned as an attribute."""
+"""Parameter and Buffer: Tensors that a Module registers (as learnable, or as state) when assigned
+as an attribute; UninitializedParameter/UninitializedBuffer for the lazy layers."""
 import numpy as np
 
 from .._dtype import get_default_dtype
@@ -24,6 +25,26 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+class Buffer(Tensor):
+    """A tensor that a Module registers as a buffer when assigned as an attribute (in its
+    state_dict unless ``persistent=False``); it shares the storage of the tensor it wraps."""
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data=None, *, persistent=True):
+        if data is None:
+            array = np.empty((0,), dtype=get_default_dtype().numpy)
+        elif isinstance(data, Tensor):
+            array = data._data
+        else:
+            raise TypeError(f"Buffer: expected an ember.Tensor or None as data, got "
+                            f"{type(data).__name__}")
+        _init(self, array)
+        if data is not None and data.requires_grad:
+            self.requires_grad_(True)
+        self.persistent = persistent
 
 
 class UninitializedParameter(Parameter):

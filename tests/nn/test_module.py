@@ -658,3 +658,17 @@ def test_property_failed_load_changes_nothing(widths, bad_key):
         model.load_state_dict(state)
     for key, value in model.state_dict().items():
         assert value.numpy().tobytes() == before[key].tobytes(), key
+
+
+def test_buffer_assignment_registers_as_torch(torch):
+    keys = []
+    for module in (ember, torch):
+        layer = module.nn.Linear(2, 2)
+        layer.stat = module.nn.Buffer(module.ones(2), persistent=False)
+        layer.count = module.nn.Buffer(module.zeros(1))
+        keys.append((list(layer.state_dict()), [name for name, _ in layer.named_buffers()],
+                     layer.stat.numpy().tolist()))
+        layer.count = module.ones(1) * 3
+        assert layer.count.numpy().tolist() == [3.0]
+        assert isinstance(module.nn.Buffer(module.ones(1)), module.nn.Buffer)
+    assert keys[0] == keys[1]
