@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import ember
 from ember import nn
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
+from ember.nn._kernels import recurrent
 from ember.nn._kernels.recurrent import STEPS, Recurrence
 from ember.ops import index as index_ops
 from ember.ops import shape as shape_ops
@@ -452,21 +453,43 @@ def test_lstm_projection_state_errors_match_torch(torch):
         nn.LSTM(3, 4, proj_size=-1)
 
 
-def test_fused_cell_kernels_float64_gradcheck():
-    """The fused LSTM/GRU cell nodes, with every output used, or only one of the LSTM's."""
-    from ember.nn._kernels import recurrent
-    input_gates = float64_tensor((2, 12), seed=1)
-    hidden_gates = float64_tensor((2, 12), seed=2)
-    cell = float64_tensor((2, 3), seed=3)
-    assert gradcheck(recurrent.LSTMCell.apply, (input_gates, hidden_gates, cell))
-    assert gradcheck(lambda *args: recurrent.LSTMCell.apply(*args)[0],
-                     (input_gates, hidden_gates, cell))
-    assert gradcheck(lambda *args: recurrent.LSTMCell.apply(*args)[1],
-                     (input_gates, hidden_gates, cell))
-    gru_input = float64_tensor((2, 9), low=-3, high=3, seed=4)
-    gru_hidden_gates = float64_tensor((2, 9), seed=5)
-    hidden = float64_tensor((2, 3), seed=6)
-    assert gradcheck(recurrent.GRUCell.apply, (gru_input, gru_hidden_gates, hidden))
+def _cell_arguments(mode, projected=False):
+    """Float64 arguments of recurrent.Cell: batch 2, input 3, hidden 2 (or an input that is its
+    projection already, without weight_ih and bias_ih)."""
+    size = 2 * STEPS[mode].gates
+    input = float64_tensor((2, size) if projected else (2, 3), low=-2, high=2, seed=1)
+    hidden = float64_tensor((2, 2), seed=2)
+    cell = float64_tensor((2, 2), seed=3) if mode == "LSTM" else None
+    weight_ih = None if projected else float64_tensor((size, 3), seed=4)
+    bias_ih = None if projected else float64_tensor((size,), seed=5)
+    weight_hh = float64_tensor((size, 2), seed=6)
+    bias_hh = float64_tensor((size,), seed=7)
+    tensors = [tensor for tensor in (input, hidden, cell, weight_ih, weight_hh, bias_ih, bias_hh)
+               if tensor is not None]
+
+    def run(*tensors):
+        values = iter(tensors)
+        input, hidden = next(values), next(values)
+        cell = next(values) if mode == "LSTM" else None
+        weight_ih = None if projected else next(values)
+        weight_hh = next(values)
+        bias_ih = None if projected else next(values)
+        return recurrent.Cell.apply(input, hidden, cell, weight_ih, weight_hh, bias_ih,
+                                    next(values), mode)
+
+    return run, tuple(tensors)
+
+
+@pytest.mark.parametrize("projected", [False, True], ids=["weights", "projected"])
+@pytest.mark.parametrize("mode", sorted(STEPS))
+def test_cell_kernel_float64_gradcheck(mode, projected):
+    """The fused cell node (both projections and the step), every output used, or only one of
+    the LSTM's."""
+    run, tensors = _cell_arguments(mode, projected)
+    assert gradcheck(run, tensors)
+    if mode == "LSTM":
+        assert gradcheck(lambda *args: run(*args)[0], tensors)
+        assert gradcheck(lambda *args: run(*args)[1], tensors)
 
 
 def test_fused_cells_are_stable_for_large_gates(torch):
@@ -612,14 +635,11 @@ def test_recurrence_gradgradcheck(mode, batch_sizes, reverse):
     assert gradgradcheck(run, inputs)
 
 
-def test_cell_kernels_gradgradcheck():
-    from ember.nn._kernels import recurrent
-    assert gradgradcheck(recurrent.LSTMCell.apply, (
-        float64_tensor((2, 12), seed=1), float64_tensor((2, 12), seed=2),
-        float64_tensor((2, 3), seed=3)))
-    assert gradgradcheck(recurrent.GRUCell.apply, (
-        float64_tensor((2, 9), seed=4), float64_tensor((2, 9), seed=5),
-        float64_tensor((2, 3), seed=6)))
+@pytest.mark.parametrize("projected", [False, True], ids=["weights", "projected"])
+@pytest.mark.parametrize("mode", sorted(STEPS))
+def test_cell_kernel_gradgradcheck(mode, projected):
+    run, tensors = _cell_arguments(mode, projected)
+    assert gradgradcheck(run, tensors)
 
 
 # Bidirectional layers concatenate, batch_first transposes, given states are indexed per layer,
