@@ -282,13 +282,18 @@ def _project(x, weight, bias):
         return x
     if x.dtype != weight.dtype:
         x = x.astype(weight.dtype)
-    work = accumulation_dtype(weight.dtype)
-    if work != weight.dtype:
+    if weight.dtype not in _COMPILED_DTYPES and accumulation_dtype(weight.dtype) != weight.dtype:
+        work = accumulation_dtype(weight.dtype)
         out = np.matmul(x.astype(work), weight.T.astype(work))
         if bias is not None:
             out += bias.astype(work)
         return out.astype(weight.dtype)
-    out = np.matmul(x, weight.T)
+    if weight.shape[1] == 1:
+        # one input feature (a time series): the outer product, three times faster than the GEMM
+        # NumPy runs for it, and the same values (a single product per element)
+        out = np.multiply(x, weight.T)
+    else:
+        out = np.matmul(x, weight.T)
     if bias is not None:
         out += bias
     return out
@@ -368,8 +373,15 @@ class Cell(Op):
         needs = ctx.needs_input_grad
         grad_input, grad_weight_ih, grad_bias_ih = _projection_gradients(
             xp, grad_input_gates, input, weight_ih, needs[0], needs[3], needs[5])
+        same_bias_grad = (grad_input_gates is grad_hidden_gates and grad_bias_ih is not None
+                          and needs[6] and xp is np)
         grad_previous, grad_weight_hh, grad_bias_hh = _projection_gradients(
-            xp, grad_hidden_gates, hidden, weight_hh, needs[1], needs[4], needs[6])
+            xp, grad_hidden_gates, hidden, weight_hh, needs[1], needs[4],
+            needs[6] and not same_bias_grad)
+        if same_bias_grad:
+            # both biases add to the same gates (LSTM, Elman): one sum, and a copy because the
+            # engine may accumulate into either gradient in place
+            grad_bias_hh = grad_bias_ih.copy()
         if through_hidden is not None and grad_previous is not None:
             grad_previous = grad_previous + through_hidden
         grads = (grad_input, grad_previous, grad_previous_cell if needs[2] else None,

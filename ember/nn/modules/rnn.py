@@ -499,17 +499,20 @@ class RNNCellBase(Module):
     def _check_sizes(self, input, hiddens):
         """Sizes and dtypes of a batched input and its states, with PyTorch's errors."""
         weight = self.weight_ih._data
-        if input.shape[1] != self.input_size:
-            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[1]} "
+        rows, features = input._data.shape
+        if features != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {features} "
                                f"expected {self.input_size}")
         for label, hidden in hiddens:
-            if hidden.shape[0] != input.shape[0]:
-                raise RuntimeError(f"Input batch size {input.shape[0]} doesn't match "
-                                   f"hidden{label} batch size {hidden.shape[0]}")
-            if hidden.shape[1] != self.hidden_size:
-                raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
-                                   f"{hidden.shape[1]}, expected {self.hidden_size}")
-            _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
+            array = hidden._data
+            if array.shape != (rows, self.hidden_size) or array.dtype != weight.dtype:
+                if array.shape[0] != rows:
+                    raise RuntimeError(f"Input batch size {rows} doesn't match hidden{label} "
+                                       f"batch size {array.shape[0]}")
+                if array.shape[1] != self.hidden_size:
+                    raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
+                                       f"{array.shape[1]}, expected {self.hidden_size}")
+                _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
         if input._data.dtype != weight.dtype and not _autocasting():
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                                f"{scalar_type_name(input._data.dtype)} and "
