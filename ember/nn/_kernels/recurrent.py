@@ -46,13 +46,22 @@ class LSTMStep:
         if xp is np:
             # sigmoid(x) = tanh(x / 2) / 2 + 1/2: the four gates in one tanh over the whole
             # contiguous block, in place, instead of three sigmoids and a tanh on strided slices.
-            activated = np.add(input_gates, hidden_gates)
-            scale, offset = _lstm_constants(size, activated.dtype)[:2]
-            activated *= scale
-            np.tanh(activated, out=activated)
-            compiled = _compiled_for(_lstm_forward_kernel, activated, cell)
+            dtype = np.result_type(input_gates, hidden_gates)
+            scale, offset = _lstm_constants(size, dtype)[:2]
+            compiled = None
+            if hidden_gates.dtype == input_gates.dtype:
+                compiled = _compiled_for(_lstm_forward_kernel, input_gates, cell)
             if compiled is not None:
-                new_cell = np.empty_like(cell)
+                activated = np.empty(input_gates.shape, dtype)
+                _lstm_gates_kernel.compiled()(np.ascontiguousarray(input_gates),
+                                              np.ascontiguousarray(hidden_gates), scale,
+                                              activated)
+            else:
+                activated = np.add(input_gates, hidden_gates)
+                activated *= scale
+            np.tanh(activated, out=activated)
+            if compiled is not None:
+                new_cell = np.empty(cell.shape, cell.dtype)
                 compiled(activated, np.ascontiguousarray(cell), scale, offset, new_cell)
             else:
                 activated *= scale
@@ -120,8 +129,8 @@ def _lstm_backward_arrays(grad_hidden, grad_cell, activated, tanh_cell, cell):
     size = cell.shape[-1]
     compiled = _compiled_for(_lstm_backward_kernel, activated, cell)
     if compiled is not None and tanh_cell.dtype == activated.dtype:
-        grad_gates = np.empty_like(activated)
-        grad_previous_cell = np.empty_like(tanh_cell)
+        grad_gates = np.empty(activated.shape, activated.dtype)
+        grad_previous_cell = np.empty(cell.shape, cell.dtype)
         compiled(_contiguous_or_zeros(grad_hidden, cell), _contiguous_or_zeros(grad_cell, cell),
                  activated, tanh_cell, np.ascontiguousarray(cell), grad_gates,
                  grad_previous_cell, _lstm_constants(size, activated.dtype)[3])
@@ -169,6 +178,16 @@ def _contiguous_or_zeros(grad, like):
 
 # The compiled LSTM kernels run the arithmetic of the NumPy path in one pass, in the same order
 # of operations (so the same roundings); the transcendental tanh stays NumPy's vectorised one.
+@_jit.kernel
+def _lstm_gates_kernel(input_gates, hidden_gates, scale, activated):
+    """The pre-activations summed and scaled for the one tanh: (x_i + x_h) * scale."""
+    rows, columns = activated.shape
+    for row in range(rows):
+        for column in range(columns):
+            activated[row, column] = ((input_gates[row, column] + hidden_gates[row, column])
+                                      * scale[column])
+
+
 @_jit.kernel
 def _lstm_forward_kernel(activated, cell, scale, offset, new_cell):
     """tanh values -> gate activations (t * scale + offset) in place, and the new cell."""
