@@ -12,7 +12,7 @@ import numpy as np
 from ... import _jit
 from ..._dtype import accumulation_dtype
 from ...autograd.function import Op
-from ...ops.linalg import matmul_arrays
+from .linear import _product
 
 
 def _sigmoid(xp, x):
@@ -347,12 +347,6 @@ def _projection_gradients(xp, grad_gates, x, weight, needs_x, needs_weight, need
         else:
             grad_bias = xp.sum(grad_gates, axis=0)
     return grad_x, grad_weight, grad_bias
-
-
-def _product(xp, a, b):
-    """a @ b in a backward: float16/bfloat16 arrays in float32, recorded Tensors under
-    create_graph."""
-    return matmul_arrays(a, b) if xp is np else xp.matmul(a, b)
 
 
 class Cell(Op):
