@@ -1,6 +1,7 @@
 """Kernels of the recurrent layers: one time step of each cell (LSTM, GRU, Elman RNN) written
-once against an array namespace, the single-step ops of the cells, and the whole recurrence of
-one layer and direction as one op.
+once against an array namespace, a cell's step with its projections as one op (Cell), and the
+whole recurrence of one layer and direction as one op. The LSTM step's arithmetic has optional
+compiled kernels (ember._jit); its tanh stays NumPy's vectorised one.
 
 Formulas: PyTorch's gate order, LSTM i, f, g, o and GRU r, z, n with n = tanh(x_n + r * h_n).
 A step's ``forward`` and ``backward`` take ``xp``: NumPy on the first-order path, or ember's

@@ -1,8 +1,8 @@
 """Recurrent layers (RNN, LSTM, GRU) and their single-step cells, as PyTorch defines them.
 
-Each layer and direction projects the whole input sequence with one matmul, then loops over
-time steps only (one hidden matmul and one fused cell node per step,
-ember/nn/_kernels/recurrent.py); gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).
+Each layer and direction projects the whole input sequence with one matmul, then runs the loop
+over time steps inside one node (ember/nn/_kernels/recurrent.py); a cell's step, both
+projections included, is one node too. Gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).
 Padded (T, B, F) / (B, T, F), unbatched (T, F) and packed (nn.utils.rnn.PackedSequence) inputs
 are accepted.
 """
@@ -497,7 +497,8 @@ class RNNCellBase(Module):
         return input.dim() == 2
 
     def _check_sizes(self, input, hiddens):
-        """Sizes and dtypes of a batched input and its states, with PyTorch's errors."""
+        """Sizes of a batched input and its states, and the states' dtype, with PyTorch's
+        errors."""
         weight = self.weight_ih._data
         rows, features = input._data.shape
         if features != self.input_size:
@@ -513,10 +514,6 @@ class RNNCellBase(Module):
                     raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
                                        f"{array.shape[1]}, expected {self.hidden_size}")
                 _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
-        if input._data.dtype != weight.dtype and not _autocasting():
-            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                               f"{scalar_type_name(input._data.dtype)} and "
-                               f"{scalar_type_name(weight.dtype)}")
 
     def _cell(self, mode, input, hidden, cell=None):
         """One step of the cell (mode: a key of recurrent.STEPS) as one node; ``hidden`` and
@@ -542,6 +539,10 @@ class RNNCellBase(Module):
             target = _autocast_state.get().dtypes.get("cpu", DEFAULT_AUTOCAST_DTYPES["cpu"])
             input = autocast_argument(input, target)
             weights = [autocast_argument(weight, target) for weight in weights]
+        if input._data.dtype != weights[0]._data.dtype:
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                               f"{scalar_type_name(input._data.dtype)} and "
+                               f"{scalar_type_name(weights[0]._data.dtype)}")
         result = _recurrent.Cell.apply(input, hidden, cell, *weights, mode)
         if batched:
             return result
