@@ -756,3 +756,24 @@ def test_layer_configurations_second_derivatives_match_torch(torch, name, config
 
     arrays = random_arrays([(5, 2, 3), (4, 2, 4), (4, 2, 4)], seed=17)
     assert_derivatives_match_torch(torch, run, arrays, orders=2)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("autocast", [False, True])
+def test_cell_input_dtype_other_than_the_weights_fails_as_torch(torch, name, autocast):
+    """A float64 input to float32 weights: PyTorch's linear refuses it, under autocast too
+    (float64 is not cast)."""
+    def call(library):
+        module = getattr(library.nn, name)(3, 4)
+        x = library.zeros(2, 3, dtype=library.float64)
+        if not autocast:
+            return lambda: module(x)
+
+        def run():
+            with library.autocast("cpu"):
+                module(x)
+        return run
+
+    expected = _errors(call(torch))
+    assert expected is not None
+    assert _errors(call(ember)) == expected

@@ -496,23 +496,28 @@ class RNNCellBase(Module):
                                  f"{hidden.dim()}D instead")
         return input.dim() == 2
 
-    def _check_sizes(self, input, hiddens):
-        """Sizes of a batched input and its states, and the states' dtype, with PyTorch's
-        errors."""
-        weight = self.weight_ih._data
+    def _check_sizes(self, input, hiddens, weight_dtype):
+        """Sizes of a batched input and its states, then the input's dtype against the weights'
+        (``weight_dtype``: after autocast's casts) and the states', in PyTorch's order."""
         rows, features = input._data.shape
         if features != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {features} "
                                f"expected {self.input_size}")
         for label, hidden in hiddens:
-            array = hidden._data
-            if array.shape != (rows, self.hidden_size) or array.dtype != weight.dtype:
-                if array.shape[0] != rows:
+            shape = hidden._data.shape
+            if shape != (rows, self.hidden_size):
+                if shape[0] != rows:
                     raise RuntimeError(f"Input batch size {rows} doesn't match hidden{label} "
-                                       f"batch size {array.shape[0]}")
-                if array.shape[1] != self.hidden_size:
+                                       f"batch size {shape[0]}")
+                if shape[1] != self.hidden_size:
                     raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
-                                       f"{array.shape[1]}, expected {self.hidden_size}")
+                                       f"{shape[1]}, expected {self.hidden_size}")
+        if input._data.dtype != weight_dtype:
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                               f"{scalar_type_name(input._data.dtype)} and "
+                               f"{scalar_type_name(weight_dtype)}")
+        for label, hidden in hiddens:
+            if hidden._data.dtype != self.weight_ih._data.dtype:
                 _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
 
     def _cell(self, mode, input, hidden, cell=None):
@@ -531,7 +536,6 @@ class RNNCellBase(Module):
             hidden = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
         if lstm and cell is None:
             cell = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
-        self._check_sizes(input, [("0", hidden), ("1", cell)] if lstm else [("0", hidden)])
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         if _autocasting():
             # F.linear's casts for both projections; the states keep their dtype (PyTorch's
@@ -539,10 +543,8 @@ class RNNCellBase(Module):
             target = _autocast_state.get().dtypes.get("cpu", DEFAULT_AUTOCAST_DTYPES["cpu"])
             input = autocast_argument(input, target)
             weights = [autocast_argument(weight, target) for weight in weights]
-        if input._data.dtype != weights[0]._data.dtype:
-            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                               f"{scalar_type_name(input._data.dtype)} and "
-                               f"{scalar_type_name(weights[0]._data.dtype)}")
+        self._check_sizes(input, [("0", hidden), ("1", cell)] if lstm else [("0", hidden)],
+                          weights[0]._data.dtype)
         result = _recurrent.Cell.apply(input, hidden, cell, *weights, mode)
         if batched:
             return result
