@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ember
-from ember import nn
+from ember import _jit, nn
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
+from ember.nn._kernels import recurrent
 from ember.nn._kernels.recurrent import STEPS, Recurrence
 from ember.ops import index as index_ops
 from ember.ops import shape as shape_ops
@@ -82,9 +83,19 @@ LAYER_CONFIGS = [
 MODES = [("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("LSTM", {}), ("GRU", {})]
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def kernels(request):
+    """Runs a test with the optional compiled kernels (when numba is present) and without."""
+    if request.param == "compiled":
+        yield
+        return
+    with _jit.disabled():
+        yield
+
+
 @pytest.mark.parametrize("name, mode_kwargs", MODES, ids=["rnn_tanh", "rnn_relu", "lstm", "gru"])
 @pytest.mark.parametrize("config", LAYER_CONFIGS, ids=range(len(LAYER_CONFIGS)))
-def test_layer_matches_torch(torch, name, mode_kwargs, config):
+def test_layer_matches_torch(torch, kernels, name, mode_kwargs, config):
     input_size, hidden_size, length, batch = 3, 4, 5, 2
     kwargs = dict(config["kwargs"], **mode_kwargs)
     torch_module, ember_module = _pair(torch, name, input_size, hidden_size, **kwargs)
@@ -123,7 +134,7 @@ def test_layer_matches_torch(torch, name, mode_kwargs, config):
 @pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
 @pytest.mark.parametrize("batched", [True, False])
 @pytest.mark.parametrize("initial", [True, False])
-def test_cell_matches_torch(torch, name, batched, initial):
+def test_cell_matches_torch(torch, kernels, name, batched, initial):
     input_size, hidden_size, batch = 3, 4, 2
     torch_module, ember_module = _pair(torch, name, input_size, hidden_size)
     torch_x, ember_x = _leaves(torch, (batch, input_size) if batched else (input_size,), 1)
@@ -145,6 +156,82 @@ def test_cell_matches_torch(torch, name, batched, initial):
             ember_args.append(ember_h)
     _compare_forward_backward(torch, torch_module, ember_module, torch_args, ember_args,
                               torch_leaves, ember_leaves)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_cell_odd_shapes_and_strided_states_match_torch(torch, kernels, dtype):
+    """One input feature (the outer-product projection), odd sizes, states that are strided
+    views, the cell state unused by the loss in one step and the hidden state in another."""
+    torch_module = torch.nn.LSTMCell(1, 5, dtype=getattr(torch, dtype))
+    ember_module = nn.LSTMCell(1, 5, dtype=getattr(ember, dtype))
+    _load_torch_weights(ember_module, torch_module)
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(shape).astype(dtype) for shape in ((3, 1), (5, 3), (5, 3))]
+    torch_leaves = [torch.tensor(array, requires_grad=True) for array in arrays]
+    ember_leaves = [ember.tensor(array, requires_grad=True) for array in arrays]
+    results = []
+    for library, (x, hidden, cell), module in ((torch, torch_leaves, torch_module),
+                                              (ember, ember_leaves, ember_module)):
+        first_hidden, first_cell = module(x, (hidden.t(), cell.t()))
+        second_hidden, second_cell = module(x * 2, (first_hidden, first_cell))
+        loss = (first_cell * 3).sum() + (second_hidden ** 2).sum()
+        loss.backward()
+        results.append([first_hidden, first_cell, second_hidden, second_cell])
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    for ember_value, torch_value in zip(results[1], results[0]):
+        assert_close(ember_value, torch_value, rtol=tolerance, atol=tolerance)
+    for ember_leaf, torch_leaf in zip(ember_leaves, torch_leaves):
+        assert_close(ember_leaf.grad, torch_leaf.grad, rtol=10 * tolerance, atol=tolerance)
+    torch_parameters = dict(torch_module.named_parameters())
+    for name, parameter in ember_module.named_parameters():
+        assert_close(parameter.grad, torch_parameters[name].grad, rtol=10 * tolerance,
+                     atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("given", ["both", "hidden", "cell"])
+def test_lstm_step_compiled_equals_numpy(dtype, given):
+    """The compiled LSTM step kernels compute the NumPy path's values (same operations in the
+    same order), for a strided cell state and a missing gradient."""
+    if not _jit.available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(3)
+    input_gates, hidden_gates = rng.standard_normal((2, 7, 20)).astype(dtype) * 3
+    cell = rng.standard_normal((5, 7)).astype(dtype).T
+    grad_hidden = rng.standard_normal((7, 5)).astype(dtype) if given != "cell" else None
+    grad_cell = rng.standard_normal((7, 5)).astype(dtype) if given != "hidden" else None
+
+    def run():
+        new_hidden, new_cell, saved = STEPS["LSTM"].forward(np, input_gates, hidden_gates, None,
+                                                            cell)
+        grads = STEPS["LSTM"].backward(np, grad_hidden, grad_cell, saved, None, cell)
+        return [new_hidden, new_cell, *saved, grads[0], grads[3]]
+
+    compiled = run()
+    with _jit.disabled():
+        reference = run()
+    tolerance = 1e-6 if dtype == np.float32 else 1e-12
+    for value, expected in zip(compiled, reference):
+        assert value.dtype == dtype
+        np.testing.assert_allclose(value, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_under_autocast_match_torch(torch, name):
+    """Under CPU autocast the cells project in bfloat16 and keep the state's dtype: PyTorch's
+    output dtypes, and its values to bfloat16's precision."""
+    torch_module, ember_module = _pair(torch, name, 3, 4)
+    torch_x, ember_x = _leaves(torch, (2, 3), 1)
+    outputs = []
+    for library, module, x in ((torch, torch_module, torch_x), (ember, ember_module, ember_x)):
+        with library.autocast("cpu"):
+            result = module(x)
+        outputs.append(result[0] if name == "LSTMCell" else result)
+        outputs[-1].float().sum().backward()
+    expected, actual = outputs
+    assert str(actual.dtype) == str(expected.dtype).replace("torch.", "ember.")
+    assert_close(actual.float(), expected.float(), rtol=1.6e-2, atol=1.6e-2)
+    assert_close(ember_x.grad, torch_x.grad, rtol=3e-2, atol=3e-2)
 
 
 def test_cell_options_match_torch(torch):
@@ -452,21 +539,43 @@ def test_lstm_projection_state_errors_match_torch(torch):
         nn.LSTM(3, 4, proj_size=-1)
 
 
-def test_fused_cell_kernels_float64_gradcheck():
-    """The fused LSTM/GRU cell nodes, with every output used, or only one of the LSTM's."""
-    from ember.nn._kernels import recurrent
-    input_gates = float64_tensor((2, 12), seed=1)
-    hidden_gates = float64_tensor((2, 12), seed=2)
-    cell = float64_tensor((2, 3), seed=3)
-    assert gradcheck(recurrent.LSTMCell.apply, (input_gates, hidden_gates, cell))
-    assert gradcheck(lambda *args: recurrent.LSTMCell.apply(*args)[0],
-                     (input_gates, hidden_gates, cell))
-    assert gradcheck(lambda *args: recurrent.LSTMCell.apply(*args)[1],
-                     (input_gates, hidden_gates, cell))
-    gru_input = float64_tensor((2, 9), low=-3, high=3, seed=4)
-    gru_hidden_gates = float64_tensor((2, 9), seed=5)
-    hidden = float64_tensor((2, 3), seed=6)
-    assert gradcheck(recurrent.GRUCell.apply, (gru_input, gru_hidden_gates, hidden))
+def _cell_arguments(mode, projected=False):
+    """Float64 arguments of recurrent.Cell: batch 2, input 3, hidden 2 (or an input that is its
+    projection already, without weight_ih and bias_ih)."""
+    size = 2 * STEPS[mode].gates
+    input = float64_tensor((2, size) if projected else (2, 3), low=-2, high=2, seed=1)
+    hidden = float64_tensor((2, 2), seed=2)
+    cell = float64_tensor((2, 2), seed=3) if mode == "LSTM" else None
+    weight_ih = None if projected else float64_tensor((size, 3), seed=4)
+    bias_ih = None if projected else float64_tensor((size,), seed=5)
+    weight_hh = float64_tensor((size, 2), seed=6)
+    bias_hh = float64_tensor((size,), seed=7)
+    tensors = [tensor for tensor in (input, hidden, cell, weight_ih, weight_hh, bias_ih, bias_hh)
+               if tensor is not None]
+
+    def run(*tensors):
+        values = iter(tensors)
+        input, hidden = next(values), next(values)
+        cell = next(values) if mode == "LSTM" else None
+        weight_ih = None if projected else next(values)
+        weight_hh = next(values)
+        bias_ih = None if projected else next(values)
+        return recurrent.Cell.apply(input, hidden, cell, weight_ih, weight_hh, bias_ih,
+                                    next(values), mode)
+
+    return run, tuple(tensors)
+
+
+@pytest.mark.parametrize("projected", [False, True], ids=["weights", "projected"])
+@pytest.mark.parametrize("mode", sorted(STEPS))
+def test_cell_kernel_float64_gradcheck(mode, projected):
+    """The fused cell node (both projections and the step), every output used, or only one of
+    the LSTM's."""
+    run, tensors = _cell_arguments(mode, projected)
+    assert gradcheck(run, tensors)
+    if mode == "LSTM":
+        assert gradcheck(lambda *args: run(*args)[0], tensors)
+        assert gradcheck(lambda *args: run(*args)[1], tensors)
 
 
 def test_fused_cells_are_stable_for_large_gates(torch):
@@ -612,14 +721,11 @@ def test_recurrence_gradgradcheck(mode, batch_sizes, reverse):
     assert gradgradcheck(run, inputs)
 
 
-def test_cell_kernels_gradgradcheck():
-    from ember.nn._kernels import recurrent
-    assert gradgradcheck(recurrent.LSTMCell.apply, (
-        float64_tensor((2, 12), seed=1), float64_tensor((2, 12), seed=2),
-        float64_tensor((2, 3), seed=3)))
-    assert gradgradcheck(recurrent.GRUCell.apply, (
-        float64_tensor((2, 9), seed=4), float64_tensor((2, 9), seed=5),
-        float64_tensor((2, 3), seed=6)))
+@pytest.mark.parametrize("projected", [False, True], ids=["weights", "projected"])
+@pytest.mark.parametrize("mode", sorted(STEPS))
+def test_cell_kernel_gradgradcheck(mode, projected):
+    run, tensors = _cell_arguments(mode, projected)
+    assert gradgradcheck(run, tensors)
 
 
 # Bidirectional layers concatenate, batch_first transposes, given states are indexed per layer,
@@ -650,3 +756,24 @@ def test_layer_configurations_second_derivatives_match_torch(torch, name, config
 
     arrays = random_arrays([(5, 2, 3), (4, 2, 4), (4, 2, 4)], seed=17)
     assert_derivatives_match_torch(torch, run, arrays, orders=2)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("autocast", [False, True])
+def test_cell_input_dtype_other_than_the_weights_fails_as_torch(torch, name, autocast):
+    """A float64 input to float32 weights: PyTorch's linear refuses it, under autocast too
+    (float64 is not cast)."""
+    def call(library):
+        module = getattr(library.nn, name)(3, 4)
+        x = library.zeros(2, 3, dtype=library.float64)
+        if not autocast:
+            return lambda: module(x)
+
+        def run():
+            with library.autocast("cpu"):
+                module(x)
+        return run
+
+    expected = _errors(call(torch))
+    assert expected is not None
+    assert _errors(call(ember)) == expected

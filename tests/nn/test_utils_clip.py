@@ -144,3 +144,17 @@ def test_parameters_to_vector_gradcheck():
     params = (float64_tensor((2, 3), seed=1), float64_tensor((4,), seed=2))
     assert ember.autograd.gradcheck(lambda first, second: parameters_to_vector([first, second]),
                                     params)
+
+
+def test_clip_within_max_norm_keeps_values_and_moves_versions_as_torch(torch):
+    """A total norm below max_norm scales by exactly 1: values unchanged, versions bumped."""
+    for library in (ember, torch):
+        params = _params(library, 0.01)
+        before = [param.grad.clone() for param in params if param.grad is not None]
+        versions = [param.grad._version for param in params if param.grad is not None]
+        clip = clip_grad_norm_ if library is ember else torch.nn.utils.clip_grad_norm_
+        clip(params, 1e3)
+        after = [param.grad for param in params if param.grad is not None]
+        for old, new in zip(before, after):
+            np.testing.assert_array_equal(new.detach().numpy(), old.detach().numpy())
+        assert [grad._version for grad in after] == [version + 1 for version in versions]

@@ -42,11 +42,11 @@ def dropout_masks(x, p, generator_stream, feature, alpha):
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
     draw_dtype = np.float32 if dtype == np.float32 else np.float64
     keep = generator_stream.random(shape, dtype=draw_dtype) >= p  # Bernoulli(1 - p)
-    mask = keep.astype(dtype)
     if not alpha:
-        # PyTorch divides the 0/1 noise by (1 - p) in the input's dtype.
-        mask /= dtype.type(1 - p)
-        return mask, None
+        # PyTorch divides the 0/1 noise by (1 - p) in the input's dtype: 0, or 1 / (1 - p)
+        # rounded once, which one product of the booleans writes in a single pass.
+        return np.multiply(keep, dtype.type(1) / dtype.type(1 - p), dtype=dtype), None
+    mask = keep.astype(dtype)
     alpha_prime = 1.7580993408473766  # -SELU's negative saturation value, lambda * alpha
     a = 1.0 / math.sqrt((alpha_prime * alpha_prime * p + 1) * (1 - p))
     shift = (mask - 1) * (alpha_prime * a) + alpha_prime * a * p

@@ -1,6 +1,7 @@
 """Kernels of the recurrent layers: one time step of each cell (LSTM, GRU, Elman RNN) written
-once against an array namespace, the single-step ops of the cells, and the whole recurrence of
-one layer and direction as one op.
+once against an array namespace, a cell's step with its projections as one op (Cell), and the
+whole recurrence of one layer and direction as one op. The LSTM step's arithmetic has optional
+compiled kernels (ember._jit); its tanh stays NumPy's vectorised one.
 
 Formulas: PyTorch's gate order, LSTM i, f, g, o and GRU r, z, n with n = tanh(x_n + r * h_n).
 A step's ``forward`` and ``backward`` take ``xp``: NumPy on the first-order path, or ember's
@@ -9,7 +10,10 @@ so the backward is recorded (the saved activations would be constants).
 """
 import numpy as np
 
+from ... import _jit
+from ..._dtype import accumulation_dtype
 from ...autograd.function import Op
+from .linear import _product
 
 
 def _sigmoid(xp, x):
@@ -38,19 +42,39 @@ class LSTMStep:
     @staticmethod
     def forward(xp, input_gates, hidden_gates, hidden, cell):
         """(new hidden, new cell, what the backward needs)."""
-        gates = input_gates + hidden_gates
         size = cell.shape[-1]
         input_gate, forget_gate, cell_gate, output_gate = _gate_slices(size, 4)
         if xp is np:
-            activated = gates
-            _sigmoid(np, activated[..., :2 * size])
-            np.tanh(activated[cell_gate], out=activated[cell_gate])
-            _sigmoid(np, activated[output_gate])
+            # sigmoid(x) = tanh(x / 2) / 2 + 1/2: the four gates in one tanh over the whole
+            # contiguous block, in place, instead of three sigmoids and a tanh on strided slices.
+            dtype = np.result_type(input_gates, hidden_gates)
+            scale, offset = _lstm_constants(size, dtype)[:2]
+            compiled = None
+            if hidden_gates.dtype == input_gates.dtype:
+                compiled = _compiled_for(_lstm_forward_kernel, input_gates, cell)
+            if compiled is not None:
+                activated = np.empty(input_gates.shape, dtype)
+                _lstm_gates_kernel.compiled()(np.ascontiguousarray(input_gates),
+                                              np.ascontiguousarray(hidden_gates), scale,
+                                              activated)
+            else:
+                activated = np.add(input_gates, hidden_gates)
+                activated *= scale
+            np.tanh(activated, out=activated)
+            if compiled is not None:
+                new_cell = np.empty(cell.shape, cell.dtype)
+                compiled(activated, np.ascontiguousarray(cell), scale, offset, new_cell)
+            else:
+                activated *= scale
+                activated += offset
+                new_cell = activated[forget_gate] * cell
+                new_cell += activated[input_gate] * activated[cell_gate]
         else:
+            gates = input_gates + hidden_gates
             activated = xp.concat([_sigmoid(xp, gates[..., :2 * size]),
                                    xp.tanh(gates[cell_gate]),
                                    _sigmoid(xp, gates[output_gate])], axis=-1)
-        new_cell = activated[forget_gate] * cell + activated[input_gate] * activated[cell_gate]
+            new_cell = activated[forget_gate] * cell + activated[input_gate] * activated[cell_gate]
         tanh_cell = xp.tanh(new_cell)
         return activated[output_gate] * tanh_cell, new_cell, (activated, tanh_cell)
 
@@ -59,6 +83,10 @@ class LSTMStep:
         """(grad of the input gates, grad of the hidden gates, grad of the previous hidden
         through other paths than the hidden gates (None), grad of the previous cell)."""
         activated, tanh_cell = saved
+        if xp is np:
+            grad_gates, grad_previous_cell = _lstm_backward_arrays(grad_hidden, grad_cell,
+                                                                   activated, tanh_cell, cell)
+            return grad_gates, grad_gates, None, grad_previous_cell
         size = cell.shape[-1]
         input_gate, forget_gate, cell_gate, output_gate = [
             activated[key] for key in _gate_slices(size, 4)]
@@ -74,6 +102,129 @@ class LSTMStep:
                                 total_cell * input_gate * (1 - cell_gate * cell_gate),
                                 grad_output], axis=-1)
         return grad_gates, grad_gates, None, total_cell * forget_gate
+
+
+_LSTM_CONSTANTS = {}
+
+
+def _lstm_constants(size, dtype):
+    """Per column of an LSTM's (i, f, g, o) block: the scale and offset that turn tanh into the
+    sigmoid gates (1/2, 1/2) and leave the tanh gate (1, 0), w with d act / d x = (1 - a)(a + w)
+    for both kinds (0 for a sigmoid gate, 1 for the tanh gate); and a 1 for the kernels."""
+    key = (size, dtype)
+    constants = _LSTM_CONSTANTS.get(key)
+    if constants is None:
+        scale = np.full(4 * size, 0.5, dtype)
+        scale[2 * size:3 * size] = 1
+        offset = np.full(4 * size, 0.5, dtype)
+        offset[2 * size:3 * size] = 0
+        tanh_columns = np.zeros(4 * size, dtype)
+        tanh_columns[2 * size:3 * size] = 1
+        constants = _LSTM_CONSTANTS[key] = (scale, offset, tanh_columns, np.ones(1, dtype))
+    return constants
+
+
+def _lstm_backward_arrays(grad_hidden, grad_cell, activated, tanh_cell, cell):
+    """LSTMStep's backward on arrays, in few passes: the four gates' derivatives of the
+    activations as one (1 - a)(a + w) over the whole block, times each gate's upstream factor."""
+    size = cell.shape[-1]
+    compiled = _compiled_for(_lstm_backward_kernel, activated, cell)
+    if compiled is not None and tanh_cell.dtype == activated.dtype:
+        grad_gates = np.empty(activated.shape, activated.dtype)
+        grad_previous_cell = np.empty(cell.shape, cell.dtype)
+        compiled(_contiguous_or_zeros(grad_hidden, cell), _contiguous_or_zeros(grad_cell, cell),
+                 activated, tanh_cell, np.ascontiguousarray(cell), grad_gates,
+                 grad_previous_cell, _lstm_constants(size, activated.dtype)[3])
+        return grad_gates, grad_previous_cell
+    input_gate, forget_gate, cell_gate, output_gate = [
+        activated[key] for key in _gate_slices(size, 4)]
+    derivative = np.subtract(1, activated)
+    derivative *= activated + _lstm_constants(size, activated.dtype)[2]
+    grad_gates = np.empty(activated.shape, np.result_type(activated, cell))
+    if grad_hidden is not None:
+        total_cell = tanh_cell * tanh_cell
+        np.subtract(1, total_cell, out=total_cell)
+        total_cell *= output_gate
+        total_cell *= grad_hidden
+        if grad_cell is not None:
+            total_cell += grad_cell
+        np.multiply(grad_hidden, tanh_cell, out=grad_gates[..., 3 * size:])
+    else:
+        total_cell = grad_cell
+        grad_gates[..., 3 * size:] = 0
+    np.multiply(total_cell, cell_gate, out=grad_gates[..., :size])
+    np.multiply(total_cell, cell, out=grad_gates[..., size:2 * size])
+    np.multiply(total_cell, input_gate, out=grad_gates[..., 2 * size:3 * size])
+    grad_gates *= derivative
+    return grad_gates, total_cell * forget_gate
+
+
+def _compiled_for(kernel, activated, cell):
+    """The kernel's compiled form when it applies: float32 or float64 2-D gates and cell of one
+    dtype, and the kernel available (numba present, not switched off); else None."""
+    dtype = activated.dtype
+    if activated.ndim != 2 or cell.dtype != dtype or dtype not in _COMPILED_DTYPES:
+        return None
+    return kernel.compiled()
+
+
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _contiguous_or_zeros(grad, like):
+    if grad is None:
+        return np.zeros(like.shape, like.dtype)
+    return np.ascontiguousarray(grad, like.dtype)
+
+
+# The compiled LSTM kernels run the arithmetic of the NumPy path in one pass, in the same order
+# of operations (so the same roundings); the transcendental tanh stays NumPy's vectorised one.
+@_jit.kernel
+def _lstm_gates_kernel(input_gates, hidden_gates, scale, activated):
+    """The pre-activations summed and scaled for the one tanh: (x_i + x_h) * scale."""
+    rows, columns = activated.shape
+    for row in range(rows):
+        for column in range(columns):
+            activated[row, column] = ((input_gates[row, column] + hidden_gates[row, column])
+                                      * scale[column])
+
+
+@_jit.kernel
+def _lstm_forward_kernel(activated, cell, scale, offset, new_cell):
+    """tanh values -> gate activations (t * scale + offset) in place, and the new cell."""
+    rows, size = cell.shape
+    for row in range(rows):
+        for column in range(4 * size):
+            activated[row, column] = activated[row, column] * scale[column] + offset[column]
+        for column in range(size):
+            new_cell[row, column] = (activated[row, size + column] * cell[row, column]
+                                     + activated[row, column] * activated[row, 2 * size + column])
+
+
+@_jit.kernel
+def _lstm_backward_kernel(grad_hidden, grad_cell, activated, tanh_cell, cell, grad_gates,
+                          grad_previous_cell, ones):
+    """_lstm_backward_arrays in one pass (grad_hidden and grad_cell given, zeros for none);
+    ``ones[0]`` is 1 in the arrays' dtype (an integer 1 would promote float32 to float64)."""
+    rows, size = cell.shape
+    one = ones[0]
+    for row in range(rows):
+        for column in range(size):
+            input_gate = activated[row, column]
+            forget_gate = activated[row, size + column]
+            cell_gate = activated[row, 2 * size + column]
+            output_gate = activated[row, 3 * size + column]
+            tanh_value = tanh_cell[row, column]
+            total_cell = ((one - tanh_value * tanh_value) * output_gate * grad_hidden[row, column]
+                          + grad_cell[row, column])
+            grad_gates[row, column] = (total_cell * cell_gate) * ((one - input_gate) * input_gate)
+            grad_gates[row, size + column] = ((total_cell * cell[row, column])
+                                              * ((one - forget_gate) * forget_gate))
+            grad_gates[row, 2 * size + column] = ((total_cell * input_gate)
+                                                  * ((one - cell_gate) * (cell_gate + one)))
+            grad_gates[row, 3 * size + column] = ((grad_hidden[row, column] * tanh_value)
+                                                  * ((one - output_gate) * output_gate))
+            grad_previous_cell[row, column] = total_cell * forget_gate
 
 
 class GRUStep:
@@ -143,63 +294,118 @@ class ReLUStep:
 STEPS = {"LSTM": LSTMStep, "GRU": GRUStep, "RNN_TANH": TanhStep, "RNN_RELU": ReLUStep}
 
 
-def _two_gradients(first, second, needs_input_grad):
-    """The gradients of the input and hidden gates, as separate arrays when both are the same
-    array (the engine may accumulate into either in place)."""
-    first = first if needs_input_grad[0] else None
-    second = second if needs_input_grad[1] else None
-    if first is not None and first is second and isinstance(first, np.ndarray):
-        second = second.copy()
-    return first, second
+def _project(x, weight, bias):
+    """x @ weight.T + bias: float16 and bfloat16 multiplied and summed in float32, rounded once
+    (as F.linear); x is cast to the weight's dtype first (its state under autocast); no weight:
+    x is the projection already."""
+    if weight is None:
+        return x
+    if x.dtype != weight.dtype:
+        x = x.astype(weight.dtype)
+    if weight.dtype not in _COMPILED_DTYPES and accumulation_dtype(weight.dtype) != weight.dtype:
+        work = accumulation_dtype(weight.dtype)
+        out = np.matmul(x.astype(work), weight.T.astype(work))
+        if bias is not None:
+            out += bias.astype(work)
+        return out.astype(weight.dtype)
+    if weight.shape[1] == 1:
+        # one input feature (a time series): the outer product, three times faster than the GEMM
+        # NumPy runs for it, and the same values (a single product per element)
+        out = np.multiply(x, weight.T)
+    else:
+        out = np.matmul(x, weight.T)
+    if bias is not None:
+        out += bias
+    return out
 
 
-class LSTMCell(Op):
-    """One LSTM step as a node: (input_gates, hidden_gates, cell) -> (hidden, new cell)."""
+def _project_recorded(xp, x, weight, bias):
+    """_project under create_graph, on Tensors."""
+    if weight is None:
+        return x
+    if x.dtype != weight.dtype:
+        x = xp.astype(x, weight.dtype)
+    out = xp.matmul(x, weight.T)
+    return out if bias is None else out + bias
+
+
+def _projection_gradients(xp, grad_gates, x, weight, needs_x, needs_weight, needs_bias):
+    """(grad of x, of the weight, of the bias) of ``x @ weight.T + bias`` from the gates'
+    gradient; no weight: the gradient of x is the gates' own."""
+    if weight is None:
+        return grad_gates if needs_x else None, None, None
+    grad_x = grad_weight = grad_bias = None
+    if needs_x:
+        grad_x = _product(xp, grad_gates, weight)
+    if needs_weight:
+        if x.dtype != weight.dtype:
+            x = x.astype(weight.dtype) if xp is np else xp.astype(x, weight.dtype)
+        grad_weight = _product(xp, grad_gates.T, x)
+    if needs_bias:
+        if xp is np:
+            work = accumulation_dtype(grad_gates.dtype)
+            grad_bias = grad_gates.sum(axis=0, dtype=work).astype(grad_gates.dtype, copy=False)
+        else:
+            grad_bias = xp.sum(grad_gates, axis=0)
+    return grad_x, grad_weight, grad_bias
+
+
+class Cell(Op):
+    """One step of an LSTM, GRU or Elman RNN cell with both of its projections as one node:
+    (input, hidden, cell, weight_ih, weight_hh, bias_ih, bias_hh, mode) -> new hidden, and
+    the new cell for an LSTM. Without ``weight_ih`` the input is its projection already (an
+    LSTM with projections projects the whole sequence at once).
+
+    It saves its inputs and the step's activations only; under create_graph the activations are
+    recomputed from the inputs so that the backward is recorded."""
 
     differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, input_gates, hidden_gates, cell):
-        hidden, new_cell, saved = LSTMStep.forward(np, input_gates, hidden_gates, None, cell)
-        ctx.save_for_backward(input_gates, hidden_gates, cell, *saved)
-        return hidden, new_cell
+    def forward(ctx, input, hidden, cell, weight_ih, weight_hh, bias_ih, bias_hh, mode):
+        step = STEPS[mode]
+        input_gates = _project(input, weight_ih, bias_ih)
+        hidden_gates = _project(hidden, weight_hh, bias_hh)
+        new_hidden, new_cell, saved = step.forward(np, input_gates, hidden_gates, hidden, cell)
+        ctx.mode = mode
+        ctx.save_for_backward(input, hidden, cell, weight_ih, weight_hh, bias_ih, bias_hh, *saved)
+        if cell is None:
+            return new_hidden
+        return new_hidden, new_cell
 
     @staticmethod
-    def backward(ctx, grad_hidden, grad_cell):
+    def backward(ctx, grad_hidden, grad_cell=None):
         xp = ctx.xp
-        input_gates, hidden_gates, cell, *saved = ctx.saved_tensors
+        input, hidden, cell, weight_ih, weight_hh, bias_ih, bias_hh, *saved = ctx.saved_tensors
+        step = STEPS[ctx.mode]
         if xp is not np:
-            saved = LSTMStep.forward(xp, input_gates, hidden_gates, None, cell)[2]
-        grad_gates, _, _, grad_previous_cell = LSTMStep.backward(xp, grad_hidden, grad_cell,
-                                                                 saved, None, cell)
-        grad_input, grad_hidden_gates = _two_gradients(grad_gates, grad_gates,
-                                                        ctx.needs_input_grad)
-        return (grad_input, grad_hidden_gates,
-                grad_previous_cell if ctx.needs_input_grad[2] else None)
-
-
-class GRUCell(Op):
-    """One GRU step as a node: (input_gates, hidden_gates, hidden) -> new hidden."""
-
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, input_gates, hidden_gates, hidden):
-        output, _, saved = GRUStep.forward(np, input_gates, hidden_gates, hidden, None)
-        ctx.save_for_backward(input_gates, hidden_gates, hidden, *saved)
-        return output
-
-    @staticmethod
-    def backward(ctx, grad):
-        xp = ctx.xp
-        input_gates, hidden_gates, hidden, *saved = ctx.saved_tensors
-        if xp is not np:
-            saved = GRUStep.forward(xp, input_gates, hidden_gates, hidden, None)[2]
-        grad_input, grad_hidden_gates, grad_previous, _ = GRUStep.backward(xp, grad, None, saved,
-                                                                           hidden, None)
-        grad_input, grad_hidden_gates = _two_gradients(grad_input, grad_hidden_gates,
-                                                       ctx.needs_input_grad)
-        return grad_input, grad_hidden_gates, grad_previous if ctx.needs_input_grad[2] else None
+            saved = step.forward(xp, _project_recorded(xp, input, weight_ih, bias_ih),
+                                 _project_recorded(xp, hidden, weight_hh, bias_hh), hidden,
+                                 cell)[2]
+        grad_input_gates, grad_hidden_gates, through_hidden, grad_previous_cell = step.backward(
+            xp, grad_hidden, grad_cell, saved, hidden, cell)
+        needs = ctx.needs_input_grad
+        grad_input, grad_weight_ih, grad_bias_ih = _projection_gradients(
+            xp, grad_input_gates, input, weight_ih, needs[0], needs[3], needs[5])
+        same_bias_grad = (grad_input_gates is grad_hidden_gates and grad_bias_ih is not None
+                          and needs[6] and xp is np)
+        grad_previous, grad_weight_hh, grad_bias_hh = _projection_gradients(
+            xp, grad_hidden_gates, hidden, weight_hh, needs[1], needs[4],
+            needs[6] and not same_bias_grad)
+        if same_bias_grad:
+            # both biases add to the same gates (LSTM, Elman): one sum, and a copy because the
+            # engine may accumulate into either gradient in place
+            grad_bias_hh = grad_bias_ih.copy()
+        if through_hidden is not None and grad_previous is not None:
+            grad_previous = grad_previous + through_hidden
+        grads = (grad_input, grad_previous, grad_previous_cell if needs[2] else None,
+                 grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh)
+        if xp is np and hidden.dtype != weight_hh.dtype:
+            # under autocast the state keeps its dtype while the projections are cast
+            inputs = (input, hidden, cell, weight_ih, weight_hh, bias_ih, bias_hh)
+            grads = tuple(None if grad is None else grad.astype(array.dtype, copy=False)
+                          for grad, array in zip(grads, inputs))
+        return grads + (None,)
 
 
 def _step_keys(shape, batch_sizes):

@@ -1,8 +1,8 @@
 """Recurrent layers (RNN, LSTM, GRU) and their single-step cells, as PyTorch defines them.
 
-Each layer and direction projects the whole input sequence with one matmul, then loops over
-time steps only (one hidden matmul and one fused cell node per step,
-ember/nn/_kernels/recurrent.py); gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).
+Each layer and direction projects the whole input sequence with one matmul, then runs the loop
+over time steps inside one node (ember/nn/_kernels/recurrent.py); a cell's step, both
+projections included, is one node too. Gates are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).
 Padded (T, B, F) / (B, T, F), unbatched (T, F) and packed (nn.utils.rnn.PackedSequence) inputs
 are accepted.
 """
@@ -14,8 +14,10 @@ import numpy as np
 
 from ... import _factories
 from ... import ops
+from ..._autocast_state import DEFAULT_DTYPES as DEFAULT_AUTOCAST_DTYPES, _autocast_state
+from ..._dtype import scalar_type_name
 from ...tensor import Tensor
-from ...ops.elementwise.casting import autocast_op
+from ...ops.elementwise.casting import autocast_argument, autocast_op
 from .. import functional as F
 from .. import init
 from .._kernels import recurrent as _recurrent
@@ -35,27 +37,12 @@ def _steps(sequence, batch_sizes=None):
     return _recurrent.SplitSteps.apply(sequence, 0, batch_sizes)
 
 
-# ---- one time step; ``input_projection`` is W_ih x + b_ih, already computed ------------------
-def _rnn_tanh_step(input_projection, hidden, weight_hh, bias_hh):
-    return ops.tanh(input_projection + F.linear(hidden, weight_hh, bias_hh))
-
-
-def _rnn_relu_step(input_projection, hidden, weight_hh, bias_hh):
-    return ops.relu(input_projection + F.linear(hidden, weight_hh, bias_hh))
-
-
-def _lstm_step(input_projection, state, weight_hh, bias_hh, weight_hr=None):
-    hidden, cell = state
-    hidden, cell = _recurrent.LSTMCell.apply(input_projection,
-                                             F.linear(hidden, weight_hh, bias_hh), cell)
-    if weight_hr is not None:
-        hidden = F.linear(hidden, weight_hr)  # LSTM with projections (proj_size > 0)
-    return hidden, cell
-
-
-def _gru_step(input_projection, hidden, weight_hh, bias_hh):
-    return _recurrent.GRUCell.apply(input_projection, F.linear(hidden, weight_hh, bias_hh),
-                                    hidden)
+def _projected_lstm_step(input_projection, state, weight_hh, bias_hh, weight_hr):
+    """One step of an LSTM with projections: the input projection is computed already, the new
+    hidden state is projected by weight_hr (proj_size > 0)."""
+    hidden, cell = _recurrent.Cell.apply(input_projection, state[0], state[1], None, weight_hh,
+                                         None, bias_hh, "LSTM")
+    return F.linear(hidden, weight_hr), cell
 
 
 def _state_pair(hx, operation):
@@ -262,13 +249,15 @@ class RNNBase(Module):
         for time in (reversed(times) if reverse else times):
             running = full_batch if batch_sizes is None else batch_sizes[time]
             if running == full_batch:
-                state = _lstm_step(projections[time], state, weight_hh, bias_hh, weight_hr)
+                state = _projected_lstm_step(projections[time], state, weight_hh, bias_hh,
+                                             weight_hr)
                 hiddens[time] = state[0]
                 continue
             # packed input: only the first ``running`` sequences take this step; the others
             # keep their state (finished, or not started when reversed)
-            new = _lstm_step(projections[time], (state[0][:running], state[1][:running]),
-                             weight_hh, bias_hh, weight_hr)
+            new = _projected_lstm_step(projections[time],
+                                       (state[0][:running], state[1][:running]), weight_hh,
+                                       bias_hh, weight_hr)
             state = (ops.cat([new[0], state[0][running:]], 0),
                      ops.cat([new[1], state[1][running:]], 0))
             hiddens[time] = new[0]
@@ -497,35 +486,75 @@ class RNNCellBase(Module):
                                  f"{hidden.dim()}D instead")
         return input.dim() == 2
 
-    def _check_sizes(self, input, hiddens):
-        if input.shape[1] != self.input_size:
-            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[1]} "
+    def _check_sizes(self, input, hiddens, weight_dtype):
+        """Sizes of a batched input and its states, then the input's dtype against the weights'
+        (``weight_dtype``: after autocast's casts) and the states', in PyTorch's order."""
+        rows, features = input._data.shape
+        if features != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {features} "
                                f"expected {self.input_size}")
         for label, hidden in hiddens:
-            if hidden.shape[0] != input.shape[0]:
-                raise RuntimeError(f"Input batch size {input.shape[0]} doesn't match "
-                                   f"hidden{label} batch size {hidden.shape[0]}")
-            if hidden.shape[1] != self.hidden_size:
-                raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
-                                   f"{hidden.shape[1]}, expected {self.hidden_size}")
-            _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
+            shape = hidden._data.shape
+            if shape != (rows, self.hidden_size):
+                if shape[0] != rows:
+                    raise RuntimeError(f"Input batch size {rows} doesn't match hidden{label} "
+                                       f"batch size {shape[0]}")
+                if shape[1] != self.hidden_size:
+                    raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
+                                       f"{shape[1]}, expected {self.hidden_size}")
+        if input._data.dtype != weight_dtype:
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                               f"{scalar_type_name(input._data.dtype)} and "
+                               f"{scalar_type_name(weight_dtype)}")
+        for label, hidden in hiddens:
+            if hidden._data.dtype != self.weight_ih._data.dtype:
+                _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
 
-    def _input_projection(self, input):
-        return F.linear(input, self.weight_ih, self.bias_ih)
+    def _cell(self, mode, input, hidden, cell=None):
+        """One step of the cell (mode: a key of recurrent.STEPS) as one node; ``hidden`` and
+        ``cell`` are None for zeros. Returns the new hidden state, or (hidden, cell) for LSTM."""
+        lstm = mode == "LSTM"
+        batched = True
+        if not _plain_batched(input, hidden, cell, lstm):
+            states = [("hx[0]", hidden), ("hx[1]", cell)] if lstm else [("hidden", hidden)]
+            batched = self._check_dims(input, states)
+            if not batched:
+                input = ops.unsqueeze(input, 0)
+                hidden = None if hidden is None else ops.unsqueeze(hidden, 0)
+                cell = None if cell is None else ops.unsqueeze(cell, 0)
+        if hidden is None:
+            hidden = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
+        if lstm and cell is None:
+            cell = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
+        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        if _autocasting():
+            # F.linear's casts for both projections; the states keep their dtype (PyTorch's
+            # cells sum the gates in the autocast dtype and the state in its own)
+            target = _autocast_state.get().dtypes.get("cpu", DEFAULT_AUTOCAST_DTYPES["cpu"])
+            input = autocast_argument(input, target)
+            weights = [autocast_argument(weight, target) for weight in weights]
+        self._check_sizes(input, [("0", hidden), ("1", cell)] if lstm else [("0", hidden)],
+                          weights[0]._data.dtype)
+        result = _recurrent.Cell.apply(input, hidden, cell, *weights, mode)
+        if batched:
+            return result
+        if lstm:
+            return ops.squeeze(result[0], 0), ops.squeeze(result[1], 0)
+        return ops.squeeze(result, 0)
 
-    def _single_state_forward(self, input, hx, step):
-        """One ``step(input_projection, hidden, weight_hh, bias_hh)`` of a cell whose state is
-        one hidden tensor (RNNCell, GRUCell), batched or not."""
-        batched = self._check_dims(input, [("hidden", hx)])
-        if not batched:
-            input = ops.unsqueeze(input, 0)
-        if hx is None:
-            hx = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
-        elif not batched:
-            hx = ops.unsqueeze(hx, 0)
-        self._check_sizes(input, [("0", hx)])
-        output = step(self._input_projection(input), hx, self.weight_hh, self.bias_hh)
-        return output if batched else ops.squeeze(output, 0)
+
+def _plain_batched(input, hidden, cell, lstm):
+    """True for the common call: 2-D tensors given for the input and every state (the checks
+    of ``_check_dims`` pass without running)."""
+    if type(input) is not Tensor or input._data.ndim != 2:
+        return False
+    if type(hidden) is not Tensor or hidden._data.ndim != 2:
+        return False
+    return not lstm or (type(cell) is Tensor and cell._data.ndim == 2)
+
+
+def _autocasting():
+    return "cpu" in _autocast_state.get().enabled
 
 
 class RNNCell(RNNCellBase):
@@ -537,13 +566,11 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        return self._single_state_forward(input, hx, self._step)
-
-    def _step(self, input_projection, hidden, weight_hh, bias_hh):
         if self.nonlinearity == "tanh":
-            return _rnn_tanh_step(input_projection, hidden, weight_hh, bias_hh)
+            return self._cell("RNN_TANH", input, hx)
         if self.nonlinearity == "relu":
-            return _rnn_relu_step(input_projection, hidden, weight_hh, bias_hh)
+            return self._cell("RNN_RELU", input, hx)
+        self._check_dims(input, [("hidden", hx)])
         raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
 
 
@@ -554,7 +581,7 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=3, dtype=dtype)
 
     def forward(self, input, hx=None):
-        return self._single_state_forward(input, hx, _gru_step)
+        return self._cell("GRU", input, hx)
 
 
 class LSTMCell(RNNCellBase):
@@ -564,19 +591,7 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=4, dtype=dtype)
 
     def forward(self, input, hx=None):
-        hidden, cell = _state_pair(hx, "lstm_cell") if hx is not None else (None, None)
-        batched = self._check_dims(input, [("hx[0]", hidden), ("hx[1]", cell)])
-        if not batched:
-            input = ops.unsqueeze(input, 0)
         if hx is None:
-            hidden = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
-            cell = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
-        elif not batched:
-            hidden = ops.unsqueeze(hidden, 0)
-            cell = ops.unsqueeze(cell, 0)
-        self._check_sizes(input, [("0", hidden), ("1", cell)])
-        hidden, cell = _lstm_step(self._input_projection(input), (hidden, cell), self.weight_hh,
-                                  self.bias_hh)
-        if not batched:
-            return ops.squeeze(hidden, 0), ops.squeeze(cell, 0)
-        return hidden, cell
+            return self._cell("LSTM", input, None, None)
+        hidden, cell = _state_pair(hx, "lstm_cell")
+        return self._cell("LSTM", input, hidden, cell)

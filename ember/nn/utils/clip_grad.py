@@ -72,9 +72,13 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     total = total_norm._data if isinstance(total_norm, Tensor) else np.asarray(total_norm)
     clip_coefficient = float(max_norm) / (total + 1e-6)
     clip_coefficient = np.minimum(clip_coefficient, np.asarray(1.0, dtype=total.dtype))
+    # A coefficient of exactly 1 (the norm within max_norm) leaves every value as it is: the
+    # multiplication is skipped, the version still moves as after PyTorch's in-place mul_.
+    unchanged = clip_coefficient == 1
     with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm scales like PyTorch
         for grad in grads:
-            grad._data *= clip_coefficient.astype(grad._data.dtype)
+            if not unchanged:
+                grad._data *= clip_coefficient.astype(grad._data.dtype)
             grad._bump_version()
 
 
