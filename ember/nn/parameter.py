@@ -6,20 +6,23 @@ from .._dtype import get_default_dtype
 from ..tensor import Tensor, _init
 
 
+def _storage(kind, data):
+    """The array a Parameter or Buffer shares: ``data``'s, or an empty one for None."""
+    if data is None:
+        return np.empty((0,), dtype=get_default_dtype().numpy)
+    if isinstance(data, Tensor):
+        return data._data
+    raise TypeError(f"{kind}: expected an ember.Tensor or None as data, got "
+                    f"{type(data).__name__}")
+
+
 class Parameter(Tensor):
     """A leaf tensor that requires grad by default and shares the storage of the tensor it wraps."""
 
     __slots__ = ()
 
     def __init__(self, data=None, requires_grad=True):
-        if data is None:
-            array = np.empty((0,), dtype=get_default_dtype().numpy)
-        elif isinstance(data, Tensor):
-            array = data._data
-        else:
-            raise TypeError(f"Parameter: expected an ember.Tensor or None as data, got "
-                            f"{type(data).__name__}")
-        _init(self, array)
+        _init(self, _storage("Parameter", data))
         if requires_grad:
             self.requires_grad_(True)
 
@@ -34,14 +37,7 @@ class Buffer(Tensor):
     __slots__ = ("persistent",)
 
     def __init__(self, data=None, *, persistent=True):
-        if data is None:
-            array = np.empty((0,), dtype=get_default_dtype().numpy)
-        elif isinstance(data, Tensor):
-            array = data._data
-        else:
-            raise TypeError(f"Buffer: expected an ember.Tensor or None as data, got "
-                            f"{type(data).__name__}")
-        _init(self, array)
+        _init(self, _storage("Buffer", data))
         if data is not None and data.requires_grad:
             self.requires_grad_(True)
         self.persistent = persistent

@@ -62,16 +62,20 @@ class Linear(Op):
         if needs_weight:
             grad_weight = _product(xp, grad_2d.T, reshape(x, (rows, x.shape[-1])))
         if needs_bias:
-            if xp is np and accumulation_dtype(grad_2d.dtype) == grad_2d.dtype:
-                # the column sums as ones @ grad: one BLAS pass, faster than sum(axis=0) and
-                # summed in vector lanes (closer to the exact sum)
-                grad_bias = np.ones(rows, grad_2d.dtype) @ grad_2d
-            elif xp is np:
-                work = accumulation_dtype(grad_2d.dtype)
-                grad_bias = grad_2d.sum(axis=0, dtype=work).astype(grad_2d.dtype, copy=False)
-            else:
-                grad_bias = xp.sum(grad_2d, axis=0)
+            grad_bias = bias_gradient(xp, grad_2d)
         return grad_x, grad_weight, grad_bias
+
+
+def bias_gradient(xp, grad_2d):
+    """The column sums of a (rows, features) gradient: a bias's gradient."""
+    if xp is not np:
+        return xp.sum(grad_2d, axis=0)
+    work = accumulation_dtype(grad_2d.dtype)
+    if work == grad_2d.dtype:
+        # ones @ grad: one BLAS pass, faster than sum(axis=0) and summed in vector lanes
+        # (closer to the exact sum)
+        return np.ones(grad_2d.shape[0], grad_2d.dtype) @ grad_2d
+    return grad_2d.sum(axis=0, dtype=work).astype(grad_2d.dtype, copy=False)
 
 
 def _product(xp, a, b):

@@ -13,7 +13,7 @@ import numpy as np
 from ... import _jit
 from ..._dtype import accumulation_dtype
 from ...autograd.function import Op
-from .linear import _product
+from .linear import _product, bias_gradient
 
 
 def _sigmoid(xp, x):
@@ -342,11 +342,7 @@ def _projection_gradients(xp, grad_gates, x, weight, needs_x, needs_weight, need
             x = x.astype(weight.dtype) if xp is np else xp.astype(x, weight.dtype)
         grad_weight = _product(xp, grad_gates.T, x)
     if needs_bias:
-        if xp is np:
-            work = accumulation_dtype(grad_gates.dtype)
-            grad_bias = grad_gates.sum(axis=0, dtype=work).astype(grad_gates.dtype, copy=False)
-        else:
-            grad_bias = xp.sum(grad_gates, axis=0)
+        grad_bias = bias_gradient(xp, grad_gates)
     return grad_x, grad_weight, grad_bias
 
 

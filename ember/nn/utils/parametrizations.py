@@ -8,7 +8,7 @@ from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ..modules.module import Module
 from ...tensor import Tensor
 from . import parametrize
-from .weight_norm import norm_except_dim
+from .weight_norm import norm_except_dim, power_iterations
 
 __all__ = ["spectral_norm", "weight_norm"]
 
@@ -39,9 +39,7 @@ class _SpectralNorm(Module):
         if dim >= ndim or dim < -ndim:
             raise IndexError(f"Dimension out of range (expected to be in range of [-{ndim}, "
                              f"{ndim - 1}] but got {dim})")
-        if n_power_iterations <= 0:
-            raise ValueError(f"Expected n_power_iterations to be positive, but got "
-                             f"n_power_iterations={n_power_iterations}")
+        power_iterations(n_power_iterations)
         self.dim = dim if dim >= 0 else dim + ndim
         self.eps = eps
         if ndim > 1:

@@ -102,15 +102,20 @@ def remove_weight_norm(module, name="weight"):
     return WeightNorm._remove(module, name)
 
 
+def power_iterations(count):
+    """spectral_norm's n_power_iterations, checked as PyTorch checks it."""
+    if count <= 0:
+        raise ValueError(f"Expected n_power_iterations to be positive, but got "
+                         f"n_power_iterations={count}")
+    return count
+
+
 class SpectralNorm(_WeightHook):
     kind = "spectral_norm"
 
     def __init__(self, name, n_power_iterations, dim, eps):
         super().__init__(name)
-        if n_power_iterations <= 0:
-            raise ValueError(f"Expected n_power_iterations to be positive, but got "
-                             f"n_power_iterations={n_power_iterations}")
-        self.n_power_iterations = n_power_iterations
+        self.n_power_iterations = power_iterations(n_power_iterations)
         self.dim = dim
         self.eps = eps
 
