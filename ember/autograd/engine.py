@@ -152,7 +152,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     outer_queue = _callbacks.queue
     _callbacks.queue = queue = []
     try:
-        _sweep(roots, root_grads, retain_graph, create_graph, capture)
+        needed = None if capture is None else _needed_edges(roots, capture)
+        _sweep(roots, root_grads, retain_graph, create_graph, capture, needed)
         while queue:
             queue.pop(0)()
     finally:
@@ -160,9 +161,57 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
         _grad_state.reset(token)
 
 
-def _sweep(roots, root_grads, retain_graph, create_graph, capture):
+def _needed_edges(roots, capture):
+    """For ``grad()``: which nodes lead to a captured input, and through which of their edges
+    (PyTorch's exec_info). Maps each such node to one bool per edge; a node absent from the map
+    has no path to an input and is not run, and the gradients a run node's backward computes
+    only for other edges are skipped (its ``needs_input_grad`` is narrowed while it runs)."""
+    nodes = []
+    seen = set()
+    stack = []
+    for tensor in roots:
+        if tensor.grad_fn is not None:
+            stack.append(tensor.grad_fn)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        nodes.append(node)
+        for edge in node.next_edges:
+            if edge is not None and not isinstance(edge[0], Tensor) and edge[0] not in seen:
+                stack.append(edge[0])
+    # Every node is created after the nodes its edges point to: ascending creation order visits
+    # each edge's target before the node itself.
+    nodes.sort(key=_creation_order)
+    needed = {}
+    for node in nodes:
+        mask = []
+        any_needed = False
+        for edge in node.next_edges:
+            if edge is None:
+                mask.append(False)
+                continue
+            target = edge[0]
+            if isinstance(target, Tensor):
+                hit = id(target) in capture
+            else:
+                hit = target in needed or (id(target), edge[1]) in capture
+            mask.append(hit)
+            any_needed = any_needed or hit
+        if any_needed:
+            needed[node] = tuple(mask)
+    return needed
+
+
+def _creation_order(node):
+    return node._sequence_nr
+
+
+def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
     """Propagate ``root_grads`` from ``roots``. ``capture`` maps leaf tensors (by id) and
-    (node id, output_nr) pairs to slots for ``grad()``; with it nothing is accumulated into .grad."""
+    (node id, output_nr) pairs to slots for ``grad()``; with it nothing is accumulated into .grad,
+    and only the nodes and edges in ``needed`` (``_needed_edges``) are followed."""
     heap = []
     pending = {}
     handed_out = set()
@@ -216,13 +265,21 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture):
                 break
         else:
             continue  # no gradient reached any output of this node
-        input_grads = node._run_backward(grads, create_graph)
+        if needed is None:
+            input_grads = node._run_backward(grads, create_graph)
+            edges = node.next_edges
+        else:
+            mask = needed.get(node)
+            if mask is None:
+                continue  # a captured output whose node leads to no other input
+            input_grads = _run_narrowed(node, mask, grads, create_graph)
+            edges = [edge if wanted else None for edge, wanted in zip(node.next_edges, mask)]
         if is_anomaly_enabled() and is_anomaly_check_nan_enabled():
             _check_nan(node, input_grads)
         del grads, entry
         if not retain_graph:
             node._release()
-        for edge, grad in zip(node.next_edges, input_grads):
+        for edge, grad in zip(edges, input_grads):
             if edge is None or grad is None:
                 continue
             if create_graph:
@@ -238,6 +295,20 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture):
             deliver(edge[0], edge[1], grad, owned)
     for target, grad, owned in deferred.values():
         _accumulate_leaf(target, grad, owned)
+
+
+def _run_narrowed(node, mask, grads, create_graph):
+    """``node``'s backward asked only for the gradients of the edges in ``mask``. A custom
+    Function keeps the ``needs_input_grad`` of its forward, as in PyTorch."""
+    needs = node.needs_input_grad
+    narrowed = tuple([need and wanted for need, wanted in zip(needs, mask)])
+    if narrowed == needs or getattr(node, "_tensor_level", True):
+        return node._run_backward(grads, create_graph)
+    node.needs_input_grad = narrowed
+    try:
+        return node._run_backward(grads, create_graph)
+    finally:
+        node.needs_input_grad = needs
 
 
 def _check_nan(node, input_grads):
