@@ -471,8 +471,12 @@ def _advanced_index(op_class, args, level):
 
 def _matmul(op_class, args, level):
     """Both operands as batched stacks of matrices (1-D ones as a row or a column, undone after),
-    their matrix-stack dims aligned behind the batch dimension."""
-    left, right = args
+    their matrix-stack dims aligned behind the batch dimension. The transposes a backward's
+    products ask for (matrices only) become transposes of the samples first."""
+    left, right = args[0], args[1]
+    if len(args) > 2:
+        left = left.mT if args[2] else left
+        right = right.mT if args[3] else right
     left_ndim, right_ndim = left.ndim, right.ndim
     left_value, left_batched = unwrap(left, level)
     right_value, right_batched = unwrap(right, level)
