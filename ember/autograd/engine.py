@@ -249,8 +249,12 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
         else:
             deliver(tensor.grad_fn, tensor._output_nr, grad, False)
 
+    check_nan = is_anomaly_enabled() and is_anomaly_check_nan_enabled()
+    heappop = heapq.heappop
+    heappush = heapq.heappush
+    ndarray = np.ndarray
     while heap:
-        _, node = heapq.heappop(heap)
+        _, node = heappop(heap)
         entry = pending.pop(node)
         grads = entry.grads
         if node._tensor_hooks or node._retained:
@@ -274,10 +278,10 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
                 continue  # a captured output whose node leads to no other input
             input_grads = _run_narrowed(node, mask, grads, create_graph)
             edges = [edge if wanted else None for edge, wanted in zip(node.next_edges, mask)]
-        if is_anomaly_enabled() and is_anomaly_check_nan_enabled():
+        if check_nan:
             _check_nan(node, input_grads)
         del grads, entry
-        if not retain_graph:
+        if not retain_graph and node.saved is not None:
             node._release()
         for edge, grad in zip(edges, input_grads):
             if edge is None or grad is None:
@@ -285,14 +289,28 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
             if create_graph:
                 if not isinstance(grad, Tensor):
                     grad = Tensor._wrap(np.asarray(grad))
-                deliver(edge[0], edge[1], grad, False)
+                owned = False
+            else:
+                if type(grad) is not ndarray:
+                    grad = np.asarray(grad)
+                key = id(grad)
+                # A fresh array (no base, so it owns its data) handed to one edge only may take
+                # later contributions in place.
+                owned = key not in handed_out and grad.base is None and grad.flags.writeable
+                handed_out.add(key)
+            target = edge[0]
+            if isinstance(target, Tensor):
+                deliver(target, 0, grad, owned)
                 continue
-            if not isinstance(grad, np.ndarray):
-                grad = np.asarray(grad)
-            key = id(grad)
-            owned = key not in handed_out and grad.flags.owndata and grad.flags.writeable
-            handed_out.add(key)
-            deliver(edge[0], edge[1], grad, owned)
+            # deliver() for a node, inlined: the sweep's hottest path.
+            entry = pending.get(target)
+            if entry is None:
+                entry = pending[target] = _Pending(target._num_outputs)
+                heappush(heap, (-target._sequence_nr, target))
+                entry.grads[edge[1]] = grad
+                entry.owned[edge[1]] = owned
+            else:
+                entry.add(edge[1], grad, owned)
     for target, grad, owned in deferred.values():
         _accumulate_leaf(target, grad, owned)
 

@@ -91,7 +91,8 @@ class Op(Node):
             if not cls._tensor_level:
                 _raise_for_layout(ctx, arrays, error)
             raise
-        ctx._inputs = None
+        if recording or cls._tensor_level:
+            ctx._inputs = None
         single = type(output) is not tuple
         if single:
             result = Tensor._wrap(output) if type(output) is np.ndarray else _wrap_output(output)
@@ -110,7 +111,8 @@ class Op(Node):
                 ((arg.grad_fn, arg._output_nr) if arg.grad_fn is not None else (arg, 0))
                 if needed else None for arg, needed in zip(args, needs)])
             if single and ctx._non_differentiable is None:
-                if is_floating(result._data.dtype):
+                dtype = result._data.dtype
+                if dtype.kind == "f" or is_floating(dtype):
                     result._requires_grad = True
                     result.grad_fn = ctx
             else:
