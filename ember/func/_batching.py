@@ -564,6 +564,7 @@ _register(_elementwise, _Binary, _OfInput, _OfOutput, rounding._Stepwise, roundi
           arithmetic.Neg, arithmetic.Abs, arithmetic.Sign, arithmetic.Lerp, casting.Cast,
           casting.Clone, casting.FillLike, exp_log.Sigmoid, exp_log.Logit, extrema.Clamp,
           extrema.Relu, special.Erf, special.Erfc, special.Erfinv, trigonometric.Sinc,
+          trigonometric.TanhBackwardOut,
           index_ops.Where, shape_ops.Contiguous, shape_ops.Triangle,
           activation_kernels.Hardtanh, activation_kernels.LeakyRelu, activation_kernels.Elu,
           activation_kernels.Gelu, activation_kernels.Silu, activation_kernels.Mish,

@@ -8,6 +8,7 @@ import pytest
 
 import ember
 from ember.func import _vmap as vmap_module
+from ember.ops.elementwise.trigonometric import TanhBackward, TanhBackwardOut
 from ember.ops.linalg import MatMul
 from tests.func.helpers import assert_same_tree, inputs, tree_to_torch
 
@@ -155,4 +156,18 @@ def test_transposed_matmul_of_a_create_graph_backward_batches(torch, transpose_a
             transpose_b))(a)
     torch_a, torch_b = tree_to_torch((a, b), torch)
     theirs = torch.func.vmap(lambda x: x.mT @ torch_b.mT)(torch_a)
+    assert_same_tree(ours, theirs, rtol=1e-6, atol=1e-9)
+
+
+def test_tanh_backward_nodes_batch(torch):
+    # The nodes a create_graph backward of tanh records, under vmap as one call on the batch.
+    grad_output, grad, out = inputs(ember, (3, 4), (4,), (3, 4))
+    vmap_module._warned.clear()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="vmap: there is no batching rule")
+        ours = ember.func.vmap(lambda g, o: (TanhBackward.apply(g, o),
+                                             TanhBackwardOut.apply(g, grad, o)))(grad_output, out)
+    torch_grad_output, torch_grad, torch_out = tree_to_torch((grad_output, grad, out), torch)
+    theirs = torch.func.vmap(lambda g, o: (g * (1 - o * o), g * torch_grad * o * -2.0))(
+        torch_grad_output, torch_out)
     assert_same_tree(ours, theirs, rtol=1e-6, atol=1e-9)

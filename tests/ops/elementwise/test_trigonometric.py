@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.ops.elementwise.trigonometric import TanhBackward
+from ember.ops.elementwise.trigonometric import TanhBackward, TanhBackwardOut
 
 from ..op_table import (
     BINARY, BadInputChecks, Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY,
@@ -110,3 +110,15 @@ def test_tanh_backward_node_broadcasts_and_has_second_derivatives():
                                grad.detach().numpy() * (1 - out.detach().numpy() ** 2))
     assert ember.autograd.gradcheck(TanhBackward.apply, (grad, out))
     assert ember.autograd.gradgradcheck(TanhBackward.apply, (grad, out))
+
+
+def test_tanh_backward_out_node_broadcasts_and_has_second_derivatives():
+    rng = np.random.default_rng(4)
+    grad_output = ember.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    grad = ember.tensor(rng.standard_normal(3), requires_grad=True)
+    out = ember.tensor(np.tanh(rng.standard_normal((2, 1))), requires_grad=True)
+    arrays = [value.detach().numpy() for value in (grad_output, grad, out)]
+    np.testing.assert_allclose(TanhBackwardOut.apply(grad_output, grad, out).detach().numpy(),
+                               -2 * arrays[0] * arrays[1] * arrays[2])
+    assert ember.autograd.gradcheck(TanhBackwardOut.apply, (grad_output, grad, out))
+    assert ember.autograd.gradgradcheck(TanhBackwardOut.apply, (grad_output, grad, out))
