@@ -10,6 +10,7 @@ backward is itself recorded (grad mode is on during the sweep, as in PyTorch), s
 can be differentiated again.
 """
 import heapq
+import operator
 import threading
 import weakref
 
@@ -163,9 +164,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
 
 def _needed_edges(roots, capture):
     """For ``grad()``: which nodes lead to a captured input, and through which of their edges
-    (PyTorch's exec_info). Maps each such node to one bool per edge; a node absent from the map
-    has no path to an input and is not run, and the gradients a run node's backward computes
-    only for other edges are skipped (its ``needs_input_grad`` is narrowed while it runs)."""
+    (PyTorch's exec_info). Maps each such node to True when every edge it has leads to an
+    input, else to one bool per edge; a node absent from the map has no path to an input and is
+    not run, and the gradients a run node's backward computes only for other edges are skipped
+    (its ``needs_input_grad`` is narrowed while it runs)."""
     nodes = []
     seen = set()
     stack = []
@@ -188,6 +190,7 @@ def _needed_edges(roots, capture):
     for node in nodes:
         mask = []
         any_needed = False
+        every_needed = True
         for edge in node.next_edges:
             if edge is None:
                 mask.append(False)
@@ -198,14 +201,18 @@ def _needed_edges(roots, capture):
             else:
                 hit = target in needed or (id(target), edge[1]) in capture
             mask.append(hit)
-            any_needed = any_needed or hit
-        if any_needed:
+            if hit:
+                any_needed = True
+            else:
+                every_needed = False
+        if every_needed and any_needed:
+            needed[node] = True
+        elif any_needed:
             needed[node] = tuple(mask)
     return needed
 
 
-def _creation_order(node):
-    return node._sequence_nr
+_creation_order = operator.attrgetter("_sequence_nr")
 
 
 def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
@@ -269,13 +276,13 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
                 break
         else:
             continue  # no gradient reached any output of this node
-        if needed is None:
+        mask = True if needed is None else needed.get(node)
+        if mask is True:
             input_grads = node._run_backward(grads, create_graph)
             edges = node.next_edges
+        elif mask is None:
+            continue  # a captured output whose node leads to no other input
         else:
-            mask = needed.get(node)
-            if mask is None:
-                continue  # a captured output whose node leads to no other input
             input_grads = _run_narrowed(node, mask, grads, create_graph)
             edges = [edge if wanted else None for edge, wanted in zip(node.next_edges, mask)]
         if check_nan:
