@@ -10,6 +10,7 @@ backward is itself recorded (grad mode is on during the sweep, as in PyTorch), s
 can be differentiated again.
 """
 import heapq
+import operator
 import threading
 import weakref
 
@@ -152,7 +153,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     outer_queue = _callbacks.queue
     _callbacks.queue = queue = []
     try:
-        _sweep(roots, root_grads, retain_graph, create_graph, capture)
+        needed = None if capture is None else _needed_edges(roots, capture)
+        _sweep(roots, root_grads, retain_graph, create_graph, capture, needed)
         while queue:
             queue.pop(0)()
     finally:
@@ -160,9 +162,63 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
         _grad_state.reset(token)
 
 
-def _sweep(roots, root_grads, retain_graph, create_graph, capture):
+def _needed_edges(roots, capture):
+    """For ``grad()``: which nodes lead to a captured input, and through which of their edges
+    (PyTorch's exec_info). Maps each such node to True when every edge it has leads to an
+    input, else to one bool per edge; a node absent from the map has no path to an input and is
+    not run, and the gradients a run node's backward computes only for other edges are skipped
+    (its ``needs_input_grad`` is narrowed while it runs)."""
+    nodes = []
+    seen = set()
+    stack = []
+    for tensor in roots:
+        if tensor.grad_fn is not None:
+            stack.append(tensor.grad_fn)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        nodes.append(node)
+        for edge in node.next_edges:
+            if edge is not None and not isinstance(edge[0], Tensor) and edge[0] not in seen:
+                stack.append(edge[0])
+    # Every node is created after the nodes its edges point to: ascending creation order visits
+    # each edge's target before the node itself.
+    nodes.sort(key=_creation_order)
+    needed = {}
+    for node in nodes:
+        mask = []
+        any_needed = False
+        every_needed = True
+        for edge in node.next_edges:
+            if edge is None:
+                mask.append(False)
+                continue
+            target = edge[0]
+            if isinstance(target, Tensor):
+                hit = id(target) in capture
+            else:
+                hit = target in needed or (id(target), edge[1]) in capture
+            mask.append(hit)
+            if hit:
+                any_needed = True
+            else:
+                every_needed = False
+        if every_needed and any_needed:
+            needed[node] = True
+        elif any_needed:
+            needed[node] = tuple(mask)
+    return needed
+
+
+_creation_order = operator.attrgetter("_sequence_nr")
+
+
+def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
     """Propagate ``root_grads`` from ``roots``. ``capture`` maps leaf tensors (by id) and
-    (node id, output_nr) pairs to slots for ``grad()``; with it nothing is accumulated into .grad."""
+    (node id, output_nr) pairs to slots for ``grad()``; with it nothing is accumulated into .grad,
+    and only the nodes and edges in ``needed`` (``_needed_edges``) are followed."""
     heap = []
     pending = {}
     handed_out = set()
@@ -200,8 +256,12 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture):
         else:
             deliver(tensor.grad_fn, tensor._output_nr, grad, False)
 
+    check_nan = is_anomaly_enabled() and is_anomaly_check_nan_enabled()
+    heappop = heapq.heappop
+    heappush = heapq.heappush
+    ndarray = np.ndarray
     while heap:
-        _, node = heapq.heappop(heap)
+        _, node = heappop(heap)
         entry = pending.pop(node)
         grads = entry.grads
         if node._tensor_hooks or node._retained:
@@ -216,28 +276,64 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture):
                 break
         else:
             continue  # no gradient reached any output of this node
-        input_grads = node._run_backward(grads, create_graph)
-        if is_anomaly_enabled() and is_anomaly_check_nan_enabled():
+        mask = True if needed is None else needed.get(node)
+        if mask is True:
+            input_grads = node._run_backward(grads, create_graph)
+            edges = node.next_edges
+        elif mask is None:
+            continue  # a captured output whose node leads to no other input
+        else:
+            input_grads = _run_narrowed(node, mask, grads, create_graph)
+            edges = [edge if wanted else None for edge, wanted in zip(node.next_edges, mask)]
+        if check_nan:
             _check_nan(node, input_grads)
         del grads, entry
-        if not retain_graph:
+        if not retain_graph and node.saved is not None:
             node._release()
-        for edge, grad in zip(node.next_edges, input_grads):
+        for edge, grad in zip(edges, input_grads):
             if edge is None or grad is None:
                 continue
             if create_graph:
                 if not isinstance(grad, Tensor):
                     grad = Tensor._wrap(np.asarray(grad))
-                deliver(edge[0], edge[1], grad, False)
+                owned = False
+            else:
+                if type(grad) is not ndarray:
+                    grad = np.asarray(grad)
+                key = id(grad)
+                # A fresh array (no base, so it owns its data) handed to one edge only may take
+                # later contributions in place.
+                owned = key not in handed_out and grad.base is None and grad.flags.writeable
+                handed_out.add(key)
+            target = edge[0]
+            if isinstance(target, Tensor):
+                deliver(target, 0, grad, owned)
                 continue
-            if not isinstance(grad, np.ndarray):
-                grad = np.asarray(grad)
-            key = id(grad)
-            owned = key not in handed_out and grad.flags.owndata and grad.flags.writeable
-            handed_out.add(key)
-            deliver(edge[0], edge[1], grad, owned)
+            # deliver() for a node, inlined: the sweep's hottest path.
+            entry = pending.get(target)
+            if entry is None:
+                entry = pending[target] = _Pending(target._num_outputs)
+                heappush(heap, (-target._sequence_nr, target))
+                entry.grads[edge[1]] = grad
+                entry.owned[edge[1]] = owned
+            else:
+                entry.add(edge[1], grad, owned)
     for target, grad, owned in deferred.values():
         _accumulate_leaf(target, grad, owned)
+
+
+def _run_narrowed(node, mask, grads, create_graph):
+    """``node``'s backward asked only for the gradients of the edges in ``mask``. A custom
+    Function keeps the ``needs_input_grad`` of its forward, as in PyTorch."""
+    needs = node.needs_input_grad
+    narrowed = tuple([need and wanted for need, wanted in zip(needs, mask)])
+    if narrowed == needs or getattr(node, "_tensor_level", True):
+        return node._run_backward(grads, create_graph)
+    node.needs_input_grad = narrowed
+    try:
+        return node._run_backward(grads, create_graph)
+    finally:
+        node.needs_input_grad = needs
 
 
 def _check_nan(node, input_grads):

@@ -55,6 +55,7 @@ class Op(Node):
         ctx = object.__new__(cls)
         arrays = []
         needs = []
+        edges = []
         any_needs = False
         for arg in args:
             if isinstance(arg, Tensor):
@@ -63,13 +64,18 @@ class Op(Node):
                     any_needs = True
                     needs.append(True)
                     node = arg.grad_fn
-                    if node is not None and node._view_of is not None and grad_enabled:
+                    if node is None:
+                        edges.append((arg, 0))
+                        continue
+                    if node._view_of is not None and grad_enabled:
                         refresh_view(arg, node)
-                else:
-                    needs.append(False)
+                        node = arg.grad_fn
+                    edges.append((node, arg._output_nr))
+                    continue
             else:
                 arrays.append(arg)
-                needs.append(False)
+            needs.append(False)
+            edges.append(None)
         recording = any_needs and grad_enabled and not inference
         ctx._recording = recording
         if recording:
@@ -91,7 +97,8 @@ class Op(Node):
             if not cls._tensor_level:
                 _raise_for_layout(ctx, arrays, error)
             raise
-        ctx._inputs = None
+        if recording or cls._tensor_level:
+            ctx._inputs = None
         single = type(output) is not tuple
         if single:
             result = Tensor._wrap(output) if type(output) is np.ndarray else _wrap_output(output)
@@ -106,11 +113,10 @@ class Op(Node):
         if recording:
             ctx._sequence_nr = next(_sequence)
             ctx._num_outputs = len(results)
-            ctx.next_edges = tuple([
-                ((arg.grad_fn, arg._output_nr) if arg.grad_fn is not None else (arg, 0))
-                if needed else None for arg, needed in zip(args, needs)])
+            ctx.next_edges = tuple(edges)
             if single and ctx._non_differentiable is None:
-                if is_floating(result._data.dtype):
+                dtype = result._data.dtype
+                if dtype.kind == "f" or is_floating(dtype):
                     result._requires_grad = True
                     result.grad_fn = ctx
             else:

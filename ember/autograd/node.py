@@ -72,7 +72,9 @@ class Node:
                 raise RuntimeError(
                     "Inference tensors cannot be saved for backward. To work around you can "
                     "make a clone to get a normal tensor and use it in autograd.")
-            counter = source._version_counter()
+            counter = source._vc
+            if counter is None:
+                counter = source._version_counter()
             checks.append((index, counter, counter.value, source, 0))
         self.saved = items
         self._saved_checks = checks
@@ -191,8 +193,8 @@ class Node:
         their own history under ``create_graph``."""
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
-        if self._saved_checks:
-            self._check_versions()
+        # Saved values are checked for in-place changes where backward unpacks them
+        # (saved_tensors), as in PyTorch.
         if create_graph:
             result = self._backward_with_history(grad_outputs)
         else:

@@ -471,8 +471,12 @@ def _advanced_index(op_class, args, level):
 
 def _matmul(op_class, args, level):
     """Both operands as batched stacks of matrices (1-D ones as a row or a column, undone after),
-    their matrix-stack dims aligned behind the batch dimension."""
-    left, right = args
+    their matrix-stack dims aligned behind the batch dimension. The transposes a backward's
+    products ask for (matrices only) become transposes of the samples first."""
+    left, right = args[0], args[1]
+    if len(args) > 2:
+        left = left.mT if args[2] else left
+        right = right.mT if args[3] else right
     left_ndim, right_ndim = left.ndim, right.ndim
     left_value, left_batched = unwrap(left, level)
     right_value, right_batched = unwrap(right, level)
@@ -560,6 +564,7 @@ _register(_elementwise, _Binary, _OfInput, _OfOutput, rounding._Stepwise, roundi
           arithmetic.Neg, arithmetic.Abs, arithmetic.Sign, arithmetic.Lerp, casting.Cast,
           casting.Clone, casting.FillLike, exp_log.Sigmoid, exp_log.Logit, extrema.Clamp,
           extrema.Relu, special.Erf, special.Erfc, special.Erfinv, trigonometric.Sinc,
+          trigonometric.TanhBackwardOut,
           index_ops.Where, shape_ops.Contiguous, shape_ops.Triangle,
           activation_kernels.Hardtanh, activation_kernels.LeakyRelu, activation_kernels.Elu,
           activation_kernels.Gelu, activation_kernels.Silu, activation_kernels.Mish,

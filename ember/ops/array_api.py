@@ -3,9 +3,15 @@
 An op's backward is written once against ``ctx.xp``: NumPy itself on the first-order path, this
 namespace under create_graph, where the same formula on Tensors records the graph of the backward
 (``Tensor.__array_namespace__()`` returns this module).
+
+Its callers are backward formulas, whose operands are Tensors of consistent shapes and dtypes:
+the hot entries (reshape, broadcast_to, expand_dims, matmul, permute_dims, sum) apply their op
+directly, without the public functions' argument checks, and return ``x`` itself for a reshape
+or broadcast to the shape it already has (nothing is changed in place inside a backward).
 """
 import numpy as np
 
+from .._autocast_state import _autocast_state
 from .._dtype import from_numpy_dtype
 from ..tensor import Tensor
 from . import linalg as linalg_ops
@@ -70,7 +76,10 @@ def astype(x, dtype, copy=True):
 
 
 def broadcast_to(x, shape_):
-    return shape.expand(x, tuple(shape_))
+    shape_ = tuple(shape_)
+    if shape_ == x._data.shape:
+        return x
+    return shape.Expand.apply(x, shape_)
 
 
 def concat(arrays, axis=0):
@@ -118,9 +127,10 @@ def exp2(x):
 def expand_dims(x, axis):
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     rank = x._data.ndim + len(axes)
+    new_shape = list(x._data.shape)
     for position in sorted(axis % rank for axis in axes):
-        x = shape.unsqueeze(x, position)
-    return x
+        new_shape.insert(position, 1)
+    return shape.Reshape.apply(x, tuple(new_shape), False)
 
 
 def flip(m, axis=None):
@@ -157,6 +167,9 @@ def log1p(x):
 
 
 def matmul(x1, x2):
+    if x1._data.ndim >= 2 and x2._data.ndim >= 2 and x1._data.dtype == x2._data.dtype and \
+            not x1.is_sparse and not x2.is_sparse and "cpu" not in _autocast_state.get().enabled:
+        return linalg_ops.MatMul.apply(x1, x2)
     return linalg_ops.matmul(x1, x2)
 
 
@@ -181,11 +194,16 @@ def minimum(x1, x2):
 
 
 def permute_dims(a, axes):
-    return shape.permute(a, tuple(axes))
+    return shape.Permute.apply(a, tuple(axes))
 
 
 def reshape(x, shape_):
-    return shape.reshape(x, tuple(shape_))
+    shape_ = tuple(shape_)
+    if shape_ == x._data.shape:
+        return x
+    if -1 in shape_:
+        return shape.reshape(x, shape_)
+    return shape.Reshape.apply(x, shape_, False)
 
 
 def roll(a, shift, axis=None):
@@ -220,6 +238,11 @@ def stack(arrays, axis=0):
 def sum(x, axis=None, keepdims=False, dtype=None):
     if dtype is not None:
         x = astype(x, dtype, copy=False)
+    ndim = x._data.ndim
+    if type(axis) is int and ndim:
+        return reduce.Sum.apply(x, (axis % ndim,), keepdims, None)
+    if type(axis) is tuple and axis and ndim:
+        return reduce.Sum.apply(x, tuple(sorted([item % ndim for item in axis])), keepdims, None)
     return reduce.sum(x, axis, keepdims)
 
 

@@ -26,29 +26,42 @@ def matmul_arrays(a, b):
     return np.matmul(a.astype(work), b.astype(work)).astype(a.dtype)
 
 
-def _product(a, b):
-    """a @ b inside a backward: arrays on the first-order path, recorded Tensors under
-    create_graph."""
-    if type(a) is np.ndarray and type(b) is np.ndarray:
-        return matmul_arrays(a, b)
-    return a @ b
+def _product_transposed(a, b, transpose_a, transpose_b):
+    """op(a) @ op(b), op a transpose of the last two dims where asked: on arrays, the product of
+    transposed views; on Tensors, one recorded MatMul node that transposes inside (no separate
+    transpose nodes in a create_graph backward)."""
+    if type(a) is np.ndarray:
+        return matmul_arrays(a.mT if transpose_a else a, b.mT if transpose_b else b)
+    return MatMul.apply(a, b, transpose_a, transpose_b)
 
 
 class MatMul(Op):
+    """op(a) @ op(b): ``transpose_a``/``transpose_b`` (for operands of at least 2 dims) transpose
+    the last two dims first; matmul itself never sets them, the backward's products do."""
+
     differentiable_backward = True
+    transposes = (False, False)
 
     @staticmethod
-    def forward(ctx, a, b):
-        needs_a, needs_b = ctx.needs_input_grad
-        ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
+    def forward(ctx, a, b, transpose_a=False, transpose_b=False):
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(b if needs[0] else None, a if needs[1] else None)
         ctx.shapes = (a.shape, b.shape)
+        if transpose_a or transpose_b:
+            ctx.transposes = (transpose_a, transpose_b)
+            a = a.mT if transpose_a else a
+            b = b.mT if transpose_b else b
         return np.asarray(matmul_arrays(a, b))
 
     @staticmethod
     def backward(ctx, grad):
         b, a = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
-        needs_a, needs_b = ctx.needs_input_grad
+        needs = ctx.needs_input_grad
+        transpose_a, transpose_b = ctx.transposes
+        if transpose_a or transpose_b:
+            return _transposed_product_grads(grad, a, b, ctx.shapes, needs, transpose_a,
+                                             transpose_b)
         # Promote 1-D operands to matrices as matmul does, then undo it on the gradients.
         a_vector = len(a_shape) == 1
         b_vector = len(b_shape) == 1
@@ -60,17 +73,37 @@ class MatMul(Op):
             grad = grad.reshape(grad.shape[:grad.ndim - (not a_vector) - (not b_vector)]
                                 + (rows, columns))
         grad_a = grad_b = None
-        if needs_a:
+        if needs[0]:
             b_view = b.reshape(b_matrix) if b_vector else b
-            grad_a = unbroadcast(_product(grad, b_view.mT), a_matrix)
+            grad_a = unbroadcast(_product_transposed(grad, b_view, False, True), a_matrix)
             if a_vector:
                 grad_a = grad_a.reshape(a_shape)
-        if needs_b:
+        if needs[1]:
             a_view = a.reshape(a_matrix) if a_vector else a
-            grad_b = unbroadcast(_product(a_view.mT, grad), b_matrix)
+            grad_b = unbroadcast(_product_transposed(a_view, grad, True, False), b_matrix)
             if b_vector:
                 grad_b = grad_b.reshape(b_shape)
         return grad_a, grad_b
+
+
+def _transposed_product_grads(grad, a, b, shapes, needs, transpose_a, transpose_b):
+    """The gradients of op(a) @ op(b) in the layouts of ``a`` and ``b`` themselves: each is again
+    one product of transposed operands (with c = op(a) @ op(b): da = grad @ op(b)^T, or its
+    transpose op(b) @ grad^T when a was transposed; likewise for b)."""
+    grad_a = grad_b = None
+    if needs[0]:
+        if transpose_a:
+            grad_a = _product_transposed(b, grad, transpose_b, True)
+        else:
+            grad_a = _product_transposed(grad, b, False, not transpose_b)
+        grad_a = unbroadcast(grad_a, shapes[0])
+    if needs[1]:
+        if transpose_b:
+            grad_b = _product_transposed(grad, a, True, transpose_a)
+        else:
+            grad_b = _product_transposed(a, grad, not transpose_a, False)
+        grad_b = unbroadcast(grad_b, shapes[1])
+    return grad_a, grad_b
 
 
 def _checked_matmul(input, other):

@@ -77,8 +77,9 @@ def _dtype_argument(dtype, operation):
 
 
 def _expand_back(xp, grad, shape, axes, keepdim):
-    """Reinsert reduced axes so ``grad`` broadcasts against the input."""
-    if not keepdim and axes:
+    """Reinsert reduced axes so ``grad`` broadcasts against the input (a 0-d ``grad``, from a
+    reduction over every axis, broadcasts as it is)."""
+    if not keepdim and axes and grad.ndim:
         grad = xp.expand_dims(grad, axes)
     return xp.broadcast_to(grad, shape)
 

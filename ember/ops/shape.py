@@ -106,7 +106,9 @@ class Reshape(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.shape), None, None
+        if ctx.xp is np:
+            return grad.reshape(ctx.shape), None, None
+        return ctx.xp.reshape(grad, ctx.shape), None, None
 
 
 class Permute(Op):
@@ -115,12 +117,16 @@ class Permute(Op):
 
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(np.argsort(dims))
+        ctx.dims = dims
         return np.transpose(x, dims)
 
     @staticmethod
     def backward(ctx, grad):
-        return ctx.xp.permute_dims(grad, ctx.inverse), None
+        dims = ctx.dims
+        inverse = [0] * len(dims)
+        for position, axis in enumerate(dims):
+            inverse[axis % len(dims)] = position
+        return ctx.xp.permute_dims(grad, tuple(inverse)), None
 
 
 class Expand(Op):

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ember
+from ember.autograd.function import Op
 
 
 def _leaf(values, dtype=None):
@@ -877,3 +878,63 @@ def test_a_graph_is_freed_by_reference_counting_alone(make):
     finally:
         if enabled:
             gc.enable()
+
+
+def test_autograd_grad_skips_branches_that_lead_to_no_input(torch):
+    # PyTorch runs only the nodes on a path to an input: a hook elsewhere never fires.
+    calls = []
+    for framework in (ember, torch):
+        x = framework.tensor([1.0, 2.0], requires_grad=True)
+        w = framework.tensor([3.0, 4.0], requires_grad=True)
+        scaled = x * 2
+        scaled.register_hook(lambda grad, name=framework.__name__: calls.append(name))
+        (grad_w,) = framework.autograd.grad((scaled * w).sum(), w)
+        np.testing.assert_allclose(grad_w.detach().numpy(), [2.0, 4.0])
+    assert calls == []
+
+
+class _RecordNeeds(Op):
+    """a * b whose backward records the needs_input_grad it was run with."""
+
+    seen = []
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        _RecordNeeds.seen.append(ctx.needs_input_grad)
+        a, b = ctx.saved_tensors
+        return (grad * b if ctx.needs_input_grad[0] else None,
+                grad * a if ctx.needs_input_grad[1] else None)
+
+
+def test_autograd_grad_asks_ops_only_for_the_gradients_it_needs(torch):
+    x = _leaf([1.0, 2.0])
+    w = _leaf([3.0, 4.0])
+    _RecordNeeds.seen.clear()
+    y = _RecordNeeds.apply(x, w).sum()
+    (grad_x,) = ember.autograd.grad(y, x, retain_graph=True)
+    np.testing.assert_allclose(grad_x.numpy(), [3.0, 4.0])
+    y.backward()
+    np.testing.assert_allclose(w.grad.numpy(), [1.0, 2.0])
+    assert _RecordNeeds.seen == [(True, False), (True, True)]
+    # A custom Function sees the needs_input_grad of its forward, as in PyTorch.
+    seen = {}
+    for framework in (ember, torch):
+        class Product(framework.autograd.Function):
+            @staticmethod
+            def forward(ctx, a, b):
+                return a * b
+
+            @staticmethod
+            def backward(ctx, grad, name=framework.__name__):
+                seen[name] = tuple(ctx.needs_input_grad)
+                return grad, grad
+
+        a = framework.tensor([1.0], requires_grad=True)
+        b = framework.tensor([2.0], requires_grad=True)
+        framework.autograd.grad(Product.apply(a, b).sum(), a)
+    assert seen == {"ember": (True, True), "torch": (True, True)}

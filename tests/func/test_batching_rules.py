@@ -8,6 +8,8 @@ import pytest
 
 import ember
 from ember.func import _vmap as vmap_module
+from ember.ops.elementwise.trigonometric import TanhBackward, TanhBackwardOut
+from ember.ops.linalg import MatMul
 from tests.func.helpers import assert_same_tree, inputs, tree_to_torch
 
 # name, function of (fw, *operands), operand shapes (the batch of 3 is dim 0 of each mapped one),
@@ -140,3 +142,32 @@ def test_a_zero_dim_sample_of_another_dtype_falls_back_to_keep_torchs_promotion(
     with pytest.warns(UserWarning, match="no batching rule"):
         ours = run(ember)
     assert_same_tree(ours, run(torch))
+
+
+@pytest.mark.parametrize("transpose_a, transpose_b", [(True, False), (False, True), (True, True)])
+def test_transposed_matmul_of_a_create_graph_backward_batches(torch, transpose_a, transpose_b):
+    # Only backward formulas set MatMul's transpose flags; each case computes x^T @ b^T.
+    a, b = inputs(ember, (3, 4, 2), (5, 4))
+    vmap_module._warned.clear()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="vmap: there is no batching rule")
+        ours = ember.func.vmap(lambda x: MatMul.apply(
+            x if transpose_a else x.mT, b if transpose_b else b.mT, transpose_a,
+            transpose_b))(a)
+    torch_a, torch_b = tree_to_torch((a, b), torch)
+    theirs = torch.func.vmap(lambda x: x.mT @ torch_b.mT)(torch_a)
+    assert_same_tree(ours, theirs, rtol=1e-6, atol=1e-9)
+
+
+def test_tanh_backward_nodes_batch(torch):
+    # The nodes a create_graph backward of tanh records, under vmap as one call on the batch.
+    grad_output, grad, out = inputs(ember, (3, 4), (4,), (3, 4))
+    vmap_module._warned.clear()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="vmap: there is no batching rule")
+        ours = ember.func.vmap(lambda g, o: (TanhBackward.apply(g, o),
+                                             TanhBackwardOut.apply(g, grad, o)))(grad_output, out)
+    torch_grad_output, torch_grad, torch_out = tree_to_torch((grad_output, grad, out), torch)
+    theirs = torch.func.vmap(lambda g, o: (g * (1 - o * o), g * torch_grad * o * -2.0))(
+        torch_grad_output, torch_out)
+    assert_same_tree(ours, theirs, rtol=1e-6, atol=1e-9)

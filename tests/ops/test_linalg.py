@@ -211,3 +211,38 @@ FLOAT16 = {
 def test_float16_matches_torch(name, torch):
     fn, shapes = FLOAT16[name]
     assert_float16_matches_torch(torch, fn, shapes)
+
+
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((1, 3, 4), (2, 4, 5))])
+def test_transposed_products_of_backward_match_matmul_of_transposes(transpose_a, transpose_b,
+                                                                     shapes):
+    # MatMul's transpose flags (what its create_graph backward records instead of transposes).
+    rng = np.random.default_rng(0)
+    a_shape, b_shape = shapes
+    a_array = rng.standard_normal(a_shape[:-2] + (a_shape[-1], a_shape[-2]) if transpose_a
+                                  else a_shape)
+    b_array = rng.standard_normal(b_shape[:-2] + (b_shape[-1], b_shape[-2]) if transpose_b
+                                  else b_shape)
+    a = ember.tensor(a_array, requires_grad=True)
+    b = ember.tensor(b_array, requires_grad=True)
+    product = linalg_ops.MatMul.apply(a, b, transpose_a, transpose_b)
+    expected = (a.mT if transpose_a else a) @ (b.mT if transpose_b else b)
+    np.testing.assert_allclose(product.detach().numpy(), expected.detach().numpy(), rtol=1e-12)
+    assert ember.autograd.gradcheck(
+        lambda x, y: linalg_ops.MatMul.apply(x, y, transpose_a, transpose_b), (a, b))
+    assert ember.autograd.gradgradcheck(
+        lambda x, y: linalg_ops.MatMul.apply(x, y, transpose_a, transpose_b), (a, b))
+
+
+def test_create_graph_backward_of_matmul_records_only_products():
+    a = ember.randn(3, 4, dtype=ember.float64, requires_grad=True)
+    b = ember.randn(4, 5, dtype=ember.float64, requires_grad=True)
+    grad_a, grad_b = ember.autograd.grad((a @ b).sum(), (a, b), create_graph=True)
+    assert grad_a.grad_fn.name() == "MatMulBackward0"
+    assert grad_b.grad_fn.name() == "MatMulBackward0"
+    inputs = [edge[0] for edge in grad_a.grad_fn.next_edges + grad_b.grad_fn.next_edges
+              if edge is not None]
+    assert not [node for node in inputs if not isinstance(node, ember.Tensor)
+                and node.name() == "PermuteBackward0"]

@@ -50,8 +50,9 @@ def _promote_unrounded(a, b):
 
 def _bfloat16_result(result, a, b):
     """A mul or div result back in bfloat16 where an operand was (see ``_promote_unrounded``)."""
-    if result.dtype == np.float32 and any(isinstance(operand, np.ndarray) and
-                                          operand.dtype.kind == "V" for operand in (a, b)):
+    a_bfloat16 = isinstance(a, np.ndarray) and a.dtype.kind == "V"
+    if (a_bfloat16 or isinstance(b, np.ndarray) and b.dtype.kind == "V") and \
+            result.dtype == np.float32:
         return result.astype(a.dtype if isinstance(a, np.ndarray) else b.dtype)
     return result
 

@@ -5,8 +5,8 @@ import numpy as np
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_tensor, _OfOperands, _OfInput,
-    _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_tensor, _OfOperands,
+    _OfInput, _OfOutput, _refuse_integral, _shape_dtype, _tensors_only, _unary, _widened)
 from .arithmetic import mul
 
 __all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
@@ -136,6 +136,73 @@ cosh = _unary(Cosh, "cosh")
 class Tanh(_OfOutput):
     function = staticmethod(np.tanh)
     gradient = staticmethod(lambda xp, grad, out: grad * (1 - out * out))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        if ctx.xp is np or grad.shape != out.shape or grad.dtype != out.dtype:
+            return Tanh.gradient(ctx.xp, grad, out)
+        return TanhBackward.apply(grad, out)
+
+
+class TanhBackward(_Binary):
+    """grad * (1 - out^2), tanh's gradient from its output, as the one node a create_graph
+    backward records (instead of three elementwise nodes); it is differentiable in turn."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, grad, out):
+        _Binary._remember(ctx, grad, out)
+        ctx.save_for_backward(grad if ctx.needs_input_grad[1] else None, out)
+        return Tanh.gradient(np, grad, out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grad, out = ctx.saved_tensors
+        needs_grad, needs_out = ctx.needs_input_grad
+        grad_grad = grad_out = None
+        if needs_grad:
+            xp = ctx.xp
+            if xp is np:
+                grad_grad = Tanh.gradient(np, grad_output, out)
+            else:
+                grad_grad = TanhBackward.apply(grad_output, out)
+            grad_grad = _grad_for(grad_grad, *ctx.a_meta)
+        if needs_out:
+            # d/d(out) is -2 grad out. The three-node formula gives (-(g grad)) out twice and
+            # sums them; (g grad out) * -2 is the same value, exactly.
+            if ctx.xp is np:
+                grad_out = grad_output * grad * out * -2.0
+            else:
+                grad_out = TanhBackwardOut.apply(grad_output, grad, out)
+            grad_out = _grad_for(grad_out, *ctx.b_meta)
+        return grad_grad, grad_out
+
+
+class TanhBackwardOut(Op):
+    """(g * grad * out) * -2, the gradient of TanhBackward with respect to ``out``, as the one
+    node a create_graph backward records (instead of three products); differentiable in turn,
+    with the rounding of the three products' own backward."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, grad_output, grad, out):
+        ctx.metas = (_shape_dtype(grad_output), _shape_dtype(grad), _shape_dtype(out))
+        ctx.save_for_backward(grad_output, grad, out)
+        return grad_output * grad * out * -2.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_output, gradient, out = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        metas = ctx.metas
+        scaled = grad * -2.0
+        outer = scaled * out if needs[0] or needs[1] else None
+        return (_grad_for(outer * gradient, *metas[0]) if needs[0] else None,
+                _grad_for(outer * grad_output, *metas[1]) if needs[1] else None,
+                _grad_for(scaled * (grad_output * gradient), *metas[2]) if needs[2] else None)
 
 
 tanh = _unary(Tanh, "tanh")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.ops.elementwise.trigonometric import TanhBackward, TanhBackwardOut
 
 from ..op_table import (
     BINARY, BadInputChecks, Case, CaseChecks, HalfChecks, SecondDerivativeChecks, UNARY,
@@ -81,3 +82,43 @@ def test_sinc_derivatives_near_zero_are_accurate(dtype, rtol):
     np.testing.assert_allclose(first.detach().numpy(), exact_first, rtol=rtol, atol=0)
     if dtype != "float16":
         np.testing.assert_allclose(second.numpy(), exact_second, rtol=rtol * 10, atol=0)
+
+
+def test_tanh_third_derivative_matches_torch(torch):
+    # Two create_graph differentiations record tanh's fused backward node and differentiate it.
+    values = np.array([[-2.0, -0.3, 0.0], [0.4, 1.1, 3.0]])
+    weights = np.array([0.5, -1.5, 2.0])
+    results = []
+    for fw in (ember, torch):
+        for dtype in (fw.float32, fw.float64):
+            x = fw.tensor(values, dtype=dtype, requires_grad=True)
+            scale = fw.tensor(weights, dtype=dtype)
+            (first,) = fw.autograd.grad((fw.tanh(x * scale) * scale).sum(), x, create_graph=True)
+            (second,) = fw.autograd.grad((first * first).sum(), x, create_graph=True)
+            (third,) = fw.autograd.grad((second * scale).sum(), x)
+            results.append([item.detach().numpy() for item in (first, second, third)])
+    for ours, theirs in zip(results[:2], results[2:]):
+        for ours_item, theirs_item in zip(ours, theirs):
+            np.testing.assert_allclose(ours_item, theirs_item, rtol=1e-5, atol=1e-6)
+
+
+def test_tanh_backward_node_broadcasts_and_has_second_derivatives():
+    rng = np.random.default_rng(3)
+    grad = ember.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    out = ember.tensor(np.tanh(rng.standard_normal(3)), requires_grad=True)
+    np.testing.assert_allclose(TanhBackward.apply(grad, out).detach().numpy(),
+                               grad.detach().numpy() * (1 - out.detach().numpy() ** 2))
+    assert ember.autograd.gradcheck(TanhBackward.apply, (grad, out))
+    assert ember.autograd.gradgradcheck(TanhBackward.apply, (grad, out))
+
+
+def test_tanh_backward_out_node_broadcasts_and_has_second_derivatives():
+    rng = np.random.default_rng(4)
+    grad_output = ember.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    grad = ember.tensor(rng.standard_normal(3), requires_grad=True)
+    out = ember.tensor(np.tanh(rng.standard_normal((2, 1))), requires_grad=True)
+    arrays = [value.detach().numpy() for value in (grad_output, grad, out)]
+    np.testing.assert_allclose(TanhBackwardOut.apply(grad_output, grad, out).detach().numpy(),
+                               -2 * arrays[0] * arrays[1] * arrays[2])
+    assert ember.autograd.gradcheck(TanhBackwardOut.apply, (grad_output, grad, out))
+    assert ember.autograd.gradgradcheck(TanhBackwardOut.apply, (grad_output, grad, out))
