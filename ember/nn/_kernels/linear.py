@@ -5,7 +5,7 @@ import numpy as np
 
 from ..._dtype import accumulation_dtype, scalar_type_name
 from ...autograd.function import Op
-from ...ops.linalg import matmul_arrays
+from ...ops.linalg import _product_transposed, matmul_arrays
 
 
 class Linear(Op):
@@ -60,7 +60,9 @@ class Linear(Op):
         if needs_x:
             grad_x = reshape(_product(xp, grad_2d, weight), batch_shape + (weight.shape[1],))
         if needs_weight:
-            grad_weight = _product(xp, grad_2d.T, reshape(x, (rows, x.shape[-1])))
+            # grad^T x: one product node under create_graph (no separate transpose node)
+            grad_weight = _product_transposed(grad_2d, reshape(x, (rows, x.shape[-1])), True,
+                                              False)
         if needs_bias:
             grad_bias = bias_gradient(xp, grad_2d)
         return grad_x, grad_weight, grad_bias
