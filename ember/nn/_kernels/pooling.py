@@ -328,39 +328,33 @@ def _max_pool_backward_kernel(image, values, grad, window, stride, padding, dila
                               grad_image):
     """grad added to grad_image at the first element of each window of image (N, C, D, H, W)
     equal to the window's maximum in values (no NaN); parallel over batch items and channels,
-    whose planes are disjoint."""
+    whose planes are disjoint. Branch-free like the NumPy path (every window element gets
+    grad * hit): after ReLU many elements tie, and branching on them mispredicts (2x slower)."""
     batch, channels, depth, height, width = image.shape
     out_depth, out_height, out_width = values.shape[2:]
     for task in _jit.prange(batch * channels):
         item = task // channels
         channel = task % channels
-        plane = image[item, channel]
-        target = grad_image[item, channel]
-        maxima = values[item, channel]
-        grads = grad[item, channel]
         for z in range(out_depth):
-            front = z * stride[0] - padding[0]
             for y in range(out_height):
-                top = y * stride[1] - padding[1]
                 for x in range(out_width):
-                    left = x * stride[2] - padding[2]
-                    wanted = maxima[z, y, x]
-                    found = False
+                    wanted = values[item, channel, z, y, x]
+                    gradient = grad[item, channel, z, y, x]
+                    pending = True
                     for a in range(window[0]):
-                        source_z = front + a * dilation[0]
-                        if found or source_z < 0 or source_z >= depth:
-                            continue
+                        source_z = z * stride[0] - padding[0] + a * dilation[0]
                         for b in range(window[1]):
-                            source_y = top + b * dilation[1]
-                            if found or source_y < 0 or source_y >= height:
-                                continue
+                            source_y = y * stride[1] - padding[1] + b * dilation[1]
                             for e in range(window[2]):
-                                source_x = left + e * dilation[2]
-                                if (0 <= source_x < width
-                                        and plane[source_z, source_y, source_x] == wanted):
-                                    target[source_z, source_y, source_x] += grads[z, y, x]
-                                    found = True
-                                    break
+                                source_x = x * stride[2] - padding[2] + e * dilation[2]
+                                if (0 <= source_z < depth and 0 <= source_y < height
+                                        and 0 <= source_x < width):
+                                    hit = pending & (
+                                        image[item, channel, source_z, source_y, source_x]
+                                        == wanted)
+                                    grad_image[item, channel, source_z, source_y,
+                                               source_x] += gradient * hit
+                                    pending = pending & (not hit)
 
 
 def _overlapping(kernel_size, stride, dilation):
