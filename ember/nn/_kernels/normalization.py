@@ -95,11 +95,11 @@ class BatchNorm(Op):
         shape = (1, channels) + (1,) * (input.ndim - 2)
         scale = invstd if weight is None else invstd * weight
         grad_input = grad_weight = None
-        compiled = _batch_norm_grad_sums.compiled() if _compiles(input, grad) else None
+        compiled = _channel_sums.compiled() if _compiles(input, grad) else None
         if compiled is not None:
-            grad_sum = np.empty(channels, grad.dtype)
-            grad_dot = np.empty(channels, grad.dtype)
-            compiled(_rows(grad), _rows(input), mean, grad_sum, grad_dot)
+            sums = np.empty((2, channels), np.float64)
+            compiled(_rows(grad), np.zeros_like(mean), _rows(input), mean, sums[0], sums[1])
+            grad_sum, grad_dot = sums.astype(grad.dtype)
             centered = None
         else:
             grad_rows = grad.reshape(batch, channels, -1)
@@ -127,12 +127,16 @@ def _local_statistics(input, shape):
     copy): per-row float32 sums combined in float64, two passes."""
     batch, channels = input.shape[:2]
     count = input.size // channels if channels else 0
-    compiled = _batch_norm_statistics.compiled() if _compiles(input) else None
+    compiled = _channel_sums.compiled() if _compiles(input) else None
     if compiled is not None:
-        mean = np.empty(channels, input.dtype)
-        variance = np.empty(channels, np.float64)
-        compiled(_rows(input), mean, variance)
-        return mean, variance, count, None
+        rows = _rows(input)
+        sums = np.empty(channels, np.float64)
+        squares = np.empty(channels, np.float64)
+        zeros = np.zeros(channels, input.dtype)
+        compiled(rows, zeros, rows, zeros, sums, squares)
+        mean = (sums / count).astype(input.dtype)
+        compiled(rows, mean, rows, mean, sums, squares)
+        return mean, squares / count, count, None
     rows = input.reshape(batch, channels, -1)
     mean = (rows.sum(axis=2).sum(axis=0, dtype=np.float64) / count).astype(input.dtype)
     centered = input - mean.reshape(shape)
@@ -260,51 +264,6 @@ def _compiled_affine(input, center, scale, shift):
     return output
 
 
-# The per-channel sums below run four float64 accumulators over positions i, i+1, i+2, i+3 and
-# add them at the end of each row: a single accumulator is bound by the latency of each add
-# (strict IEEE order, no reassociation), four keep the adder busy.
-@_jit.kernel(parallel=True)
-def _batch_norm_statistics(rows, mean, variance):
-    """Per channel of rows (N, C, L): the mean (float64 sums, rounded to the rows' dtype) and
-    the biased variance around that rounded mean (float64 sums of squared float differences)."""
-    batch, channels, length = rows.shape
-    count = batch * length
-    whole = length - length % 4
-    for channel in _jit.prange(channels):
-        total = 0.0
-        for item in range(batch):
-            row = rows[item, channel]
-            first = second = third = fourth = 0.0
-            for position in range(0, whole, 4):
-                first += row[position]
-                second += row[position + 1]
-                third += row[position + 2]
-                fourth += row[position + 3]
-            for position in range(whole, length):
-                first += row[position]
-            total += (first + second) + (third + fourth)
-        mean[channel] = total / count
-        center = mean[channel]
-        squares = 0.0
-        for item in range(batch):
-            row = rows[item, channel]
-            first = second = third = fourth = 0.0
-            for position in range(0, whole, 4):
-                difference = row[position] - center
-                first += difference * difference
-                difference = row[position + 1] - center
-                second += difference * difference
-                difference = row[position + 2] - center
-                third += difference * difference
-                difference = row[position + 3] - center
-                fourth += difference * difference
-            for position in range(whole, length):
-                difference = row[position] - center
-                first += difference * difference
-            squares += (first + second) + (third + fourth)
-        variance[channel] = squares / count
-
-
 @_jit.kernel(parallel=True)
 def _batch_norm_affine(rows, center, scale, shift, output):
     """output = (rows - center) * scale + shift, per channel of (N, C, L)."""
@@ -318,35 +277,42 @@ def _batch_norm_affine(rows, center, scale, shift, output):
 
 
 @_jit.kernel(parallel=True)
-def _batch_norm_grad_sums(grad, rows, mean, grad_sum, grad_dot):
-    """Per channel: sum(grad) and sum(grad * (x - mean)), four float64 accumulators each."""
+def _channel_sums(values, value_center, rows, center, sums, dots):
+    """Per channel of (N, C, L) arrays, in float64: sums = sum(values) and dots =
+    sum((values - value_center) * (rows - center)), both centres per channel. Four
+    accumulators over positions i..i+3 of each row, added at its end: one accumulator is bound
+    by each add's latency (strict IEEE order), four keep the adder busy."""
     batch, channels, length = rows.shape
     whole = length - length % 4
     for channel in _jit.prange(channels):
-        center = mean[channel]
+        middle = center[channel]
+        shift = value_center[channel]
         total = 0.0
         dot = 0.0
         for item in range(batch):
-            row = rows[item, channel]
-            grad_row = grad[item, channel]
             first = second = third = fourth = 0.0
             first_dot = second_dot = third_dot = fourth_dot = 0.0
             for position in range(0, whole, 4):
-                first += grad_row[position]
-                second += grad_row[position + 1]
-                third += grad_row[position + 2]
-                fourth += grad_row[position + 3]
-                first_dot += grad_row[position] * (row[position] - center)
-                second_dot += grad_row[position + 1] * (row[position + 1] - center)
-                third_dot += grad_row[position + 2] * (row[position + 2] - center)
-                fourth_dot += grad_row[position + 3] * (row[position + 3] - center)
+                value = values[item, channel, position]
+                first += value
+                first_dot += (value - shift) * (rows[item, channel, position] - middle)
+                value = values[item, channel, position + 1]
+                second += value
+                second_dot += (value - shift) * (rows[item, channel, position + 1] - middle)
+                value = values[item, channel, position + 2]
+                third += value
+                third_dot += (value - shift) * (rows[item, channel, position + 2] - middle)
+                value = values[item, channel, position + 3]
+                fourth += value
+                fourth_dot += (value - shift) * (rows[item, channel, position + 3] - middle)
             for position in range(whole, length):
-                first += grad_row[position]
-                first_dot += grad_row[position] * (row[position] - center)
+                value = values[item, channel, position]
+                first += value
+                first_dot += (value - shift) * (rows[item, channel, position] - middle)
             total += (first + second) + (third + fourth)
             dot += (first_dot + second_dot) + (third_dot + fourth_dot)
-        grad_sum[channel] = total
-        grad_dot[channel] = dot
+        sums[channel] = total
+        dots[channel] = dot
 
 
 @_jit.kernel(parallel=True)
