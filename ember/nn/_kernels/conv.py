@@ -6,7 +6,10 @@ each batch item's GEMM is small, ``weight @ columns`` broadcast over the batch l
 multiplied while in cache. Larger convolutions use channel-major columns (C * prod(kernel), N * L)
 and one 2-D GEMM per chunk of _LARGE_CHUNK_BYTES, whose output is transposed back: few threaded
 BLAS calls (see _THREADED_GEMM_SIZE). The adjoint (col2im) is a loop over the kernel offsets
-(prod(kernel_size) vectorised slice additions), never over pixels.
+(prod(kernel_size) vectorised slice additions), never over pixels. With the ``jit`` extra, col2im of
+float32/float64 arrays is a compiled loop instead (straight into the unpadded result, parallel
+over channels); the GEMMs stay in BLAS, and im2col stays NumPy's strided copy (a
+compiled copy measured no faster).
 
 Three Ops (convolution, transposed convolution, weight gradient) are each other's gradients, so
 a convolution is differentiable to any order. Unfold and Fold are the im2col/col2im pair on
@@ -19,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ... import _jit
 from ...autograd.function import Op
 
 # Above this many elements, grad_weight uses one 2-D GEMM over transposed copies instead of a
@@ -67,19 +71,44 @@ def _windows(padded, kernel_size, stride, dilation, out_size):
     return as_strided(padded, shape, view_strides, writeable=False)
 
 
-def _im2col(padded, kernel_size, stride, dilation, out_size):
-    """Contiguous columns (N, C * prod(kernel_size), prod(out_size))."""
-    windows = _windows(padded, kernel_size, stride, dilation, out_size)
-    batch, channels = padded.shape[:2]
+def _im2col(input, kernel_size, stride, padding, dilation, out_size):
+    """Contiguous columns (N, C * prod(kernel_size), prod(out_size)) of the input zero-padded by
+    ``padding`` pairs."""
+    windows = _windows(_pad(input, padding), kernel_size, stride, dilation, out_size)
+    batch, channels = input.shape[:2]
     return np.ascontiguousarray(windows).reshape(
         batch, channels * math.prod(kernel_size), math.prod(out_size))
 
 
-def _col2im(columns, padded_shape, kernel_size, stride, dilation, out_size):
-    """Adjoint of ``_im2col``: scatter-add columns (N, C, *kernel_size, *out_size) into zeros."""
-    result = np.zeros(padded_shape, columns.dtype)
-    _col2im_add(result, columns, kernel_size, stride, dilation, out_size)
-    return result
+def _col2im(columns, shape, kernel_size, stride, padding, dilation, out_size):
+    """Adjoint of ``_im2col``: columns (N, C, *kernel_size, *out_size) summed into zeros of
+    ``shape`` (N, C, *in_size), padding dropped."""
+    result, add = _window_adder(shape, columns.dtype, kernel_size, stride, padding, dilation,
+                                out_size)
+    add(0, shape[0], columns)
+    return result()
+
+
+def _window_adder(shape, dtype, kernel_size, stride, padding, dilation, out_size):
+    """``(result, add)``: ``add(start, stop, columns)`` sums columns (stop - start, C, *kernel,
+    *out) of batch items start:stop into their windows; ``result()`` is the (N, C, *in_size)
+    sum. A compiled loop straight into the result when available, else a loop over kernel
+    offsets into a zero-padded array cropped at the end."""
+    compiled = _col2im_kernel.compiled() if dtype in _COMPILED_DTYPES else None
+    if compiled is not None:
+        image = np.zeros(shape, dtype)
+        image_three_dims = _as_three_dims(image)
+        steps = _three_dims_geometry(stride, padding, dilation)
+
+        def add(start, stop, columns):
+            compiled(_as_three_dims(columns, windows=True), image_three_dims[start:stop], *steps)
+        return (lambda: image), add
+    padded = np.zeros(shape[:2] + tuple(size + before + after for size, (before, after)
+                                        in zip(shape[2:], padding)), dtype)
+
+    def add(start, stop, columns):
+        _col2im_add(padded[start:stop], columns, kernel_size, stride, dilation, out_size)
+    return (lambda: padded[_interior(shape, padding)]), add
 
 
 def _col2im_add(result, columns, kernel_size, stride, dilation, out_size):
@@ -90,6 +119,62 @@ def _col2im_add(result, columns, kernel_size, stride, dilation, out_size):
             slice(index * gap, index * gap + jump * (size - 1) + 1, jump)
             for index, gap, jump, size in zip(offset, dilation, stride, out_size))
         result[target] += columns[everything + offset]
+
+
+# ---- compiled im2col / col2im (the jit extra) -----------------------------------------------------
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _as_three_dims(array, windows=False):
+    """A view with unit spatial dims put in front, so one compiled kernel serves 1, 2 and 3
+    spatial dims: (N, C, *in) -> (N, C, D, H, W), or with ``windows`` (N, C, *kernel, *out) ->
+    (N, C, kd, kh, kw, od, oh, ow)."""
+    spatial = (array.ndim - 2) // 2 if windows else array.ndim - 2
+    missing = (None,) * (3 - spatial)
+    kept = (slice(None),) * spatial
+    index = (slice(None), slice(None)) + missing + kept
+    if windows:
+        index += missing + kept
+    return array[index]
+
+
+def _three_dims_geometry(stride, padding, dilation):
+    """Stride, padding before and dilation as 3-tuples matching ``_as_three_dims``."""
+    missing = 3 - len(stride)
+    return ((1,) * missing + tuple(stride),
+            (0,) * missing + tuple(before for before, _ in padding),
+            (1,) * missing + tuple(dilation))
+
+
+@_jit.kernel(parallel=True)
+def _col2im_kernel(columns, image, stride, padding, dilation):
+    """image[n, c, z*s0-p0+a*d0, y*s1-p1+b*d1, x*s2-p2+e*d2] += columns[n, c, a, b, e, z, y, x]
+    (col2im), terms falling in the padding dropped. Parallel over channels, whose image planes
+    are disjoint; the batch loop sits inside the kernel offsets, so channel-major columns
+    (C, *kernel, N, *out) are read in memory order."""
+    batch, channels, depth, height, width = image.shape
+    kernel_depth, kernel_height, kernel_width = columns.shape[2:5]
+    out_depth, out_height, out_width = columns.shape[5:8]
+    for channel in _jit.prange(channels):
+        for a in range(kernel_depth):
+            for b in range(kernel_height):
+                for e in range(kernel_width):
+                    first_x = e * dilation[2] - padding[2]
+                    for item in range(batch):
+                        for z in range(out_depth):
+                            target_z = z * stride[0] - padding[0] + a * dilation[0]
+                            if not 0 <= target_z < depth:
+                                continue
+                            for y in range(out_height):
+                                target_y = y * stride[1] - padding[1] + b * dilation[1]
+                                if not 0 <= target_y < height:
+                                    continue
+                                row = columns[item, channel, a, b, e, z, y]
+                                target = image[item, channel, target_z, target_y]
+                                for x in range(out_width):
+                                    target_x = first_x + x * stride[2]
+                                    if 0 <= target_x < width:
+                                        target[target_x] += row[x]
 
 
 def _chunk(batch_bytes, limit=None):
@@ -186,15 +271,15 @@ def convolve_transpose(grad, weight, geometry):
     width = math.prod(weight.shape[1:])
     grad_rows = grad.reshape(batch, groups, out_channels // groups, length)
     transposed_weight = weight.reshape(groups, out_channels // groups, -1).swapaxes(-1, -2)
-    grad_padded = np.zeros(geometry.padded_shape(batch, in_channels), grad.dtype)
-    arguments = (kernel_size, geometry.stride, geometry.dilation, out_size)
+    result, add = _window_adder((batch, in_channels) + geometry.in_size, grad.dtype, kernel_size,
+                                geometry.stride, geometry.padding, geometry.dilation, out_size)
     if (out_channels // groups) * width * length <= _THREADED_GEMM_SIZE:
         chunk = _chunk(width * groups * length * grad.itemsize)
         for start in range(0, batch, chunk):
             stop = min(batch, start + chunk)
             columns = np.matmul(transposed_weight, grad_rows[start:stop])
             columns = columns.reshape((stop - start, in_channels) + kernel_size + out_size)
-            _col2im_add(grad_padded[start:stop], columns, *arguments)
+            add(start, stop, columns)
     else:
         inverse = _channel_major_order(len(kernel_size))[1]
         chunk = _chunk(width * groups * length * grad.itemsize, _LARGE_CHUNK_BYTES)
@@ -206,8 +291,8 @@ def convolve_transpose(grad, weight, geometry):
                 groups, out_channels // groups, count * length)
             columns = np.matmul(transposed_weight, grad_by_channel).reshape(
                 (in_channels,) + kernel_size + (count,) + out_size)
-            _col2im_add(grad_padded[start:stop], columns.transpose(inverse), *arguments)
-    return grad_padded[_interior((batch, in_channels) + geometry.in_size, geometry.padding)]
+            add(start, stop, columns.transpose(inverse))
+    return result()
 
 
 @_in_float32
@@ -223,13 +308,14 @@ def convolve_weight_grad(input, grad, geometry):
     weight_shape = (out_channels, in_channels // groups) + kernel_size
     width = math.prod(weight_shape[1:])
     grad_rows = grad.reshape(batch, groups, out_channels // groups, math.prod(out_size))
-    padded = _pad(input, geometry.padding)
     if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
-        columns = _im2col(padded, kernel_size, geometry.stride, geometry.dilation, out_size)
+        columns = _im2col(input, kernel_size, geometry.stride, geometry.padding,
+                          geometry.dilation, out_size)
         columns = columns.reshape(batch, groups, width, columns.shape[2])
         product = np.matmul(grad_rows, columns.swapaxes(-1, -2)).sum(axis=0)
         return product.reshape(weight_shape)
-    windows = _windows(padded, kernel_size, geometry.stride, geometry.dilation, out_size)
+    windows = _windows(_pad(input, geometry.padding), kernel_size, geometry.stride,
+                       geometry.dilation, out_size)
     # (N, C, *kernel, *out) -> (C, *kernel, N, *out): rows ordered like the weight's columns.
     order = _channel_major_order(len(kernel_size))[0]
     columns = np.ascontiguousarray(windows.transpose(order)).reshape(groups, width, -1)
@@ -353,21 +439,18 @@ class Unfold(Op):
     @staticmethod
     def forward(ctx, x, kernel_size, dilation, padding, stride, out_size):
         pairs = tuple((pad, pad) for pad in padding)
-        padded = _pad(x, pairs)
-        ctx.geometry = (x.shape, padded.shape, pairs, kernel_size, dilation, padding, stride,
-                        out_size)
-        return _im2col(padded, kernel_size, stride, dilation, out_size)
+        ctx.geometry = (x.shape, pairs, kernel_size, dilation, padding, stride, out_size)
+        return _im2col(x, kernel_size, stride, pairs, dilation, out_size)
 
     @staticmethod
     def backward(ctx, grad):
-        shape, padded_shape, pairs, kernel_size, dilation, padding, stride, out_size = \
-            ctx.geometry
+        shape, pairs, kernel_size, dilation, padding, stride, out_size = ctx.geometry
         if ctx.xp is not np:
             return (Fold.apply(grad, shape[2:], kernel_size, dilation, padding, stride, out_size),
                     None, None, None, None, None)
         columns = grad.reshape(shape[:2] + kernel_size + out_size)
-        image = _col2im(columns, padded_shape, kernel_size, stride, dilation, out_size)
-        return image[_interior(shape, pairs)], None, None, None, None, None
+        image = _col2im(columns, shape, kernel_size, stride, pairs, dilation, out_size)
+        return image, None, None, None, None, None
 
 
 class Fold(Op):
@@ -381,12 +464,10 @@ class Fold(Op):
         channels = columns.shape[1] // math.prod(kernel_size)
         pairs = tuple((pad, pad) for pad in padding)
         shape = (batch, channels) + output_size
-        padded_shape = (batch, channels) + tuple(size + 2 * pad
-                                                 for size, pad in zip(output_size, padding))
         ctx.geometry = (columns.shape, pairs, kernel_size, dilation, padding, stride, blocks)
         grouped = columns.reshape((batch, channels) + kernel_size + blocks)
-        image = _col2im(grouped, padded_shape, kernel_size, stride, dilation, blocks)
-        return image[_interior(shape, pairs)].copy()
+        image = _col2im(grouped, shape, kernel_size, stride, pairs, dilation, blocks)
+        return np.ascontiguousarray(image)
 
     @staticmethod
     def backward(ctx, grad):
@@ -394,5 +475,5 @@ class Fold(Op):
         if ctx.xp is not np:
             return (Unfold.apply(grad, kernel_size, dilation, padding, stride, blocks),
                     None, None, None, None, None, None)
-        columns = _im2col(_pad(grad, pairs), kernel_size, stride, dilation, blocks)
+        columns = _im2col(grad, kernel_size, stride, pairs, dilation, blocks)
         return columns.reshape(columns_shape), None, None, None, None, None, None

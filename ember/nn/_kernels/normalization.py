@@ -4,6 +4,9 @@ BatchNorm's statistics accumulate in float64 and are rounded back to the input's
 float32 results stay close to PyTorch's for large reductions; outputs and gradients keep the
 input's dtype. Both backwards are differentiable (create_graph): there the batch statistics are
 recomputed from the saved input with ``ctx.xp``, so their dependence on the input is recorded.
+With the ``jit`` extra, BatchNorm on float32/float64 arrays runs as compiled passes: statistics
+(both sums per channel while it is in cache), one affine pass, and in backward the two gradient
+sums and one pass for the input's gradient.
 """
 import math
 
@@ -54,9 +57,13 @@ class BatchNorm(Op):
                            else variance * np.nan, momentum)
             mean = mean.astype(dtype, copy=False)
             scale = invstd if weight is None else invstd * weight
-            output *= scale.reshape(shape)
-            if bias is not None:
-                output += bias.reshape(shape)
+            if output is None:
+                shift = np.zeros_like(scale) if bias is None else bias
+                output = _compiled_affine(input, mean, scale, shift)
+            else:
+                output *= scale.reshape(shape)
+                if bias is not None:
+                    output += bias.reshape(shape)
         else:
             mean = running_mean.astype(dtype, copy=False)
             invstd = (1.0 / np.sqrt(running_var.astype(np.float64) + eps)).astype(dtype)
@@ -65,8 +72,10 @@ class BatchNorm(Op):
             shift = -mean * scale
             if bias is not None:
                 shift += bias
-            output = input * scale.reshape(shape)
-            output += shift.reshape(shape)
+            output = _compiled_affine(input, np.zeros_like(scale), scale, shift)
+            if output is None:
+                output = input * scale.reshape(shape)
+                output += shift.reshape(shape)
         needs_input, needs_weight = ctx.needs_input_grad[:2]
         if needs_input or needs_weight:
             ctx.save_for_backward(input, weight, mean, invstd)
@@ -84,20 +93,28 @@ class BatchNorm(Op):
         needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
         batch, channels = input.shape[:2]
         shape = (1, channels) + (1,) * (input.ndim - 2)
-        grad_rows = grad.reshape(batch, channels, -1)
-        grad_sum = grad_rows.sum(axis=2).sum(axis=0)
         scale = invstd if weight is None else invstd * weight
         grad_input = grad_weight = None
+        compiled = _channel_sums.compiled() if _compiles(input, grad) else None
+        if compiled is not None:
+            sums = np.empty((2, channels), np.float64)
+            compiled(_rows(grad), np.zeros_like(mean), _rows(input), mean, sums[0], sums[1])
+            grad_sum, grad_dot = sums.astype(grad.dtype)
+            centered = None
+        else:
+            grad_rows = grad.reshape(batch, channels, -1)
+            grad_sum = grad_rows.sum(axis=2).sum(axis=0)
         if needs_weight or (needs_input and ctx.training):
-            centered = input - mean.reshape(shape)
-            # sum(grad * (x - mean)) per channel; times invstd it is sum(grad * x_hat).
-            grad_dot = np.einsum("ncl,ncl->nc", grad_rows,
-                                 centered.reshape(batch, channels, -1)).sum(axis=0)
+            if compiled is None:
+                centered = input - mean.reshape(shape)
+                # sum(grad * (x - mean)) per channel; times invstd it is sum(grad * x_hat).
+                grad_dot = np.einsum("ncl,ncl->nc", grad_rows,
+                                     centered.reshape(batch, channels, -1)).sum(axis=0)
             if needs_weight:
                 grad_weight = grad_dot * invstd
             if needs_input and ctx.training:
-                grad_input = _training_grad_input(ctx, grad, centered, grad_sum, grad_dot, scale,
-                                                  invstd, shape)
+                grad_input = _training_grad_input(ctx, grad, input, mean, centered, grad_sum,
+                                                  grad_dot, scale, invstd, shape)
         if needs_input and not ctx.training:
             grad_input = grad * scale.reshape(shape)
         grad_bias = grad_sum if needs_bias else None
@@ -106,9 +123,20 @@ class BatchNorm(Op):
 
 def _local_statistics(input, shape):
     """Per-channel mean (rounded to the input's dtype), biased variance (float64), count, and
-    the input centred by that mean: per-row float32 sums combined in float64, two passes."""
+    the input centred by that mean (None from the compiled kernel, which makes no centred
+    copy): per-row float32 sums combined in float64, two passes."""
     batch, channels = input.shape[:2]
     count = input.size // channels if channels else 0
+    compiled = _channel_sums.compiled() if _compiles(input) else None
+    if compiled is not None:
+        rows = _rows(input)
+        sums = np.empty(channels, np.float64)
+        squares = np.empty(channels, np.float64)
+        zeros = np.zeros(channels, input.dtype)
+        compiled(rows, zeros, rows, zeros, sums, squares)
+        mean = (sums / count).astype(input.dtype)
+        compiled(rows, mean, rows, mean, sums, squares)
+        return mean, squares / count, count, None
     rows = input.reshape(batch, channels, -1)
     mean = (rows.sum(axis=2).sum(axis=0, dtype=np.float64) / count).astype(input.dtype)
     centered = input - mean.reshape(shape)
@@ -138,9 +166,11 @@ def _global_statistics(input, reduce):
     return mean, variance, count
 
 
-def _training_grad_input(ctx, grad, centered, grad_sum, grad_dot, scale, invstd, shape):
+def _training_grad_input(ctx, grad, input, mean, centered, grad_sum, grad_dot, scale, invstd,
+                         shape):
     """dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), the means over the (global) batch,
-    written as g * scale + (x - mean) * coefficient + offset, one vectorised pass each."""
+    written as g * scale + (x - mean) * coefficient + offset, one vectorised pass each (one
+    compiled pass when ``centered`` is None)."""
     if ctx.reduce is not None:
         sums = np.concatenate([grad_sum, grad_dot]).astype(np.float64)
         ctx.reduce(sums, f"gradient sums, {grad_sum.size} channels")
@@ -150,6 +180,11 @@ def _training_grad_input(ctx, grad, centered, grad_sum, grad_dot, scale, invstd,
     coefficient = (-(scale.astype(np.float64) * invstd * invstd * grad_dot)
                    * inverse_count).astype(grad.dtype)
     offset = (-(scale.astype(np.float64) * grad_sum) * inverse_count).astype(grad.dtype)
+    if centered is None:
+        grad_input = np.empty(input.shape, grad.dtype)
+        _batch_norm_grad_input.compiled()(_rows(grad), _rows(input), mean, coefficient, offset,
+                                          scale, _rows(grad_input))
+        return grad_input
     grad_input = centered
     grad_input *= coefficient.reshape(shape)
     grad_input += offset.reshape(shape)
@@ -202,6 +237,95 @@ def _batch_norm_backward_recorded(ctx, grad):
     if needs_bias:
         grad_bias = xp.sum(grad, axis=axes)
     return grad_input, grad_weight, grad_bias, None, None, None, None, None, None
+
+
+# ---- compiled BatchNorm passes (the jit extra) ----------------------------------------------------
+def _compiles(*arrays):
+    """Whether the compiled BatchNorm kernels serve these arrays (float32/float64, one dtype,
+    not empty)."""
+    dtype = arrays[0].dtype
+    return (dtype in (np.float32, np.float64) and arrays[0].size > 0
+            and all(array.dtype == dtype for array in arrays))
+
+
+def _rows(array):
+    """(N, C, L) C-contiguous view of (N, C, *spatial) for the kernels."""
+    return np.ascontiguousarray(array).reshape(array.shape[0], array.shape[1], -1)
+
+
+def _compiled_affine(input, center, scale, shift):
+    """(input - center) * scale + shift per channel, in one compiled pass; None when the kernel
+    is unavailable (then the caller's NumPy passes compute the same)."""
+    compiled = _batch_norm_affine.compiled() if _compiles(input, center, scale, shift) else None
+    if compiled is None:
+        return None
+    output = np.empty(input.shape, input.dtype)
+    compiled(_rows(input), center, scale, shift, _rows(output))
+    return output
+
+
+@_jit.kernel(parallel=True)
+def _batch_norm_affine(rows, center, scale, shift, output):
+    """output = (rows - center) * scale + shift, per channel of (N, C, L)."""
+    batch, channels, length = rows.shape
+    for task in _jit.prange(batch * channels):
+        item = task // channels
+        channel = task % channels
+        for position in range(length):
+            output[item, channel, position] = ((rows[item, channel, position] - center[channel])
+                                               * scale[channel] + shift[channel])
+
+
+@_jit.kernel(parallel=True)
+def _channel_sums(values, value_center, rows, center, sums, dots):
+    """Per channel of (N, C, L) arrays, in float64: sums = sum(values) and dots =
+    sum((values - value_center) * (rows - center)), both centres per channel. Four
+    accumulators over positions i..i+3 of each row, added at its end: one accumulator is bound
+    by each add's latency (strict IEEE order), four keep the adder busy."""
+    batch, channels, length = rows.shape
+    whole = length - length % 4
+    for channel in _jit.prange(channels):
+        middle = center[channel]
+        shift = value_center[channel]
+        total = 0.0
+        dot = 0.0
+        for item in range(batch):
+            first = second = third = fourth = 0.0
+            first_dot = second_dot = third_dot = fourth_dot = 0.0
+            for position in range(0, whole, 4):
+                value = values[item, channel, position]
+                first += value
+                first_dot += (value - shift) * (rows[item, channel, position] - middle)
+                value = values[item, channel, position + 1]
+                second += value
+                second_dot += (value - shift) * (rows[item, channel, position + 1] - middle)
+                value = values[item, channel, position + 2]
+                third += value
+                third_dot += (value - shift) * (rows[item, channel, position + 2] - middle)
+                value = values[item, channel, position + 3]
+                fourth += value
+                fourth_dot += (value - shift) * (rows[item, channel, position + 3] - middle)
+            for position in range(whole, length):
+                value = values[item, channel, position]
+                first += value
+                first_dot += (value - shift) * (rows[item, channel, position] - middle)
+            total += (first + second) + (third + fourth)
+            dot += (first_dot + second_dot) + (third_dot + fourth_dot)
+        sums[channel] = total
+        dots[channel] = dot
+
+
+@_jit.kernel(parallel=True)
+def _batch_norm_grad_input(grad, rows, mean, coefficient, offset, scale, grad_input):
+    """grad_input = (x - mean) * coefficient + offset + grad * scale, per channel."""
+    batch, channels, length = rows.shape
+    for task in _jit.prange(batch * channels):
+        item = task // channels
+        channel = task % channels
+        for position in range(length):
+            grad_input[item, channel, position] = (
+                (rows[item, channel, position] - mean[channel]) * coefficient[channel]
+                + offset[channel] + grad[item, channel, position] * scale[channel])
 
 
 class LayerNorm(Op):

@@ -4,15 +4,19 @@ Max pooling is one vectorised pass per kernel offset (never per pixel) and repor
 flattened spatial indices; adaptive max pooling gathers its variable windows by index. Every
 gradient is an op in turn, so all orders are differentiable: max pooling's and the gather's is a
 scatter by the argmax positions (whose gradient is the gather), average pooling's its transpose
-(whose gradient is average pooling).
+(whose gradient is average pooling). With the ``jit`` extra, max pooling's backward on
+float32/float64 arrays without indices or NaN is one compiled pass over the windows; the
+separable NumPy forward measured as fast as a compiled one.
 """
 import math
 
 import numpy as np
 
+from ... import _jit
 from ...autograd.function import Op
 from ...tensor import Tensor
-from .conv import _col2im, _interior, _pad, _windows
+from .conv import _COMPILED_DTYPES, _as_three_dims, _col2im, _interior, _pad, \
+    _three_dims_geometry, _windows
 
 
 def _array(value):
@@ -122,14 +126,13 @@ class AvgPoolNd(Op):
 
 def _avg_pool_transpose(grad, input_shape, kernel_size, stride, padding, out_size, divisor):
     """The adjoint of average pooling: each output's grad / divisor spread over its window."""
-    padded_shape, pairs = _padded_geometry(input_shape, kernel_size, stride, padding,
-                                           (1,) * len(kernel_size), out_size)
+    pairs = _padded_geometry(input_shape, kernel_size, stride, padding, (1,) * len(kernel_size),
+                             out_size)[1]
     scaled = grad / divisor
     spread = len(kernel_size)
     columns = np.broadcast_to(scaled.reshape(scaled.shape[:2] + (1,) * spread + out_size),
                               scaled.shape[:2] + kernel_size + out_size)
-    grad_padded = _col2im(columns, padded_shape, kernel_size, stride, (1,) * spread, out_size)
-    return grad_padded[_interior(input_shape, pairs)]
+    return _col2im(columns, input_shape, kernel_size, stride, pairs, (1,) * spread, out_size)
 
 
 class AvgPoolTranspose(Op):
@@ -251,7 +254,7 @@ class MaxPoolNd(Op):
     the saved input with a private copy of the maxima (so in-place changes to the output stay
     legal); the argmax offsets, one byte each, are kept only when the indices were asked for.
     Under create_graph the gradient is a ScatterSpatial by those positions (its own gradient a
-    gather)."""
+    gather). Without indices and NaN, the backward is one compiled pass when available."""
 
     differentiable_backward = True
 
@@ -281,9 +284,14 @@ class MaxPoolNd(Op):
         padded = None
         if best is None:
             values = _array(values)
+            has_nan = values.dtype.kind == "f" and bool(np.isnan(values).any())
+            if on_arrays and not has_nan:
+                grad_input = _compiled_max_pool_backward(input, values, grad, kernel_size, stride,
+                                                         pairs, dilation)
+                if grad_input is not None:
+                    return grad_input, None, None, None, None, None, None
             windows, padded = _padded_windows(_array(input), kernel_size, stride, padding,
                                               dilation, out_size)[:2]
-            has_nan = values.dtype.kind == "f" and bool(np.isnan(values).any())
             if has_nan or not on_arrays:
                 best = _window_argmax(windows, kernel_size, has_nan)[1]
         if not on_arrays:
@@ -296,6 +304,57 @@ class MaxPoolNd(Op):
                                        _overlapping(kernel_size, stride, dilation))
         grad_input = grad_padded[_interior(input_shape, pairs)]
         return grad_input, None, None, None, None, None, None
+
+
+def _compiled_max_pool_backward(input, values, grad, kernel_size, stride, pairs, dilation):
+    """Max pooling's input gradient by the compiled kernel (None when unavailable): each
+    window's gradient added at its first element equal to the window's maximum."""
+    dtype = input.dtype
+    if dtype not in _COMPILED_DTYPES or values.dtype != dtype or grad.dtype != dtype:
+        return None
+    compiled = _max_pool_backward_kernel.compiled()
+    if compiled is None:
+        return None
+    grad_input = np.zeros(input.shape, dtype)
+    compiled(_as_three_dims(np.ascontiguousarray(input)), _as_three_dims(values),
+             _as_three_dims(np.ascontiguousarray(grad)), (1,) * (3 - len(kernel_size))
+             + tuple(kernel_size), *_three_dims_geometry(stride, pairs, dilation),
+             _as_three_dims(grad_input))
+    return grad_input
+
+
+@_jit.kernel(parallel=True)
+def _max_pool_backward_kernel(image, values, grad, window, stride, padding, dilation,
+                              grad_image):
+    """grad added to grad_image at the first element of each window of image (N, C, D, H, W)
+    equal to the window's maximum in values (no NaN); parallel over batch items and channels,
+    whose planes are disjoint. Branch-free like the NumPy path (every window element gets
+    grad * hit): after ReLU many elements tie, and branching on them mispredicts (2x slower)."""
+    batch, channels, depth, height, width = image.shape
+    out_depth, out_height, out_width = values.shape[2:]
+    for task in _jit.prange(batch * channels):
+        item = task // channels
+        channel = task % channels
+        for z in range(out_depth):
+            for y in range(out_height):
+                for x in range(out_width):
+                    wanted = values[item, channel, z, y, x]
+                    gradient = grad[item, channel, z, y, x]
+                    pending = True
+                    for a in range(window[0]):
+                        source_z = z * stride[0] - padding[0] + a * dilation[0]
+                        for b in range(window[1]):
+                            source_y = y * stride[1] - padding[1] + b * dilation[1]
+                            for e in range(window[2]):
+                                source_x = x * stride[2] - padding[2] + e * dilation[2]
+                                if (0 <= source_z < depth and 0 <= source_y < height
+                                        and 0 <= source_x < width):
+                                    hit = pending & (
+                                        image[item, channel, source_z, source_y, source_x]
+                                        == wanted)
+                                    grad_image[item, channel, source_z, source_y,
+                                               source_x] += gradient * hit
+                                    pending = pending & (not hit)
 
 
 def _overlapping(kernel_size, stride, dilation):

@@ -1,0 +1,207 @@
+"""The compiled CNN kernels (the jit extra: col2im, max pooling's backward, BatchNorm's passes)
+equal the NumPy paths they replace (``_jit.disabled()``) and torch: values and gradients,
+float32 and float64, odd shapes, stride/padding/dilation/groups, ceil_mode, non-contiguous
+inputs, and gradients of gradients (create_graph, where the NumPy ops run)."""
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import _jit
+from ember.autograd import gradgradcheck
+
+DTYPES = [np.float32, np.float64]
+TORCH_TOLERANCE = {np.float32: (1e-4, 1e-5), np.float64: (1e-10, 1e-10)}
+# col2im and max pooling add the same terms in the same order on both paths; BatchNorm's sums
+# accumulate in another order (float64 accumulators against NumPy's float32 row sums).
+PATH_TOLERANCE = {np.float32: (1e-5, 1e-6), np.float64: (1e-12, 1e-12)}
+
+
+@pytest.fixture
+def compiled():
+    pytest.importorskip("numba")
+    assert _jit.available()
+
+
+def _input(shape, dtype, seed, contiguous=True, rounded=False):
+    """A standard normal array; rounded for ties (max pooling's first maximum), or a
+    non-contiguous view (every other element of a wider last axis)."""
+    random = np.random.default_rng(seed)
+    wide = shape[:-1] + (2 * shape[-1],)
+    array = random.standard_normal(wide if not contiguous else shape)
+    if rounded:
+        array = np.round(array)
+    array = array.astype(dtype)
+    return array if contiguous else array[..., ::2]
+
+
+def _ember_run(call, arrays, grad_seed=7):
+    """call(*tensors)'s output and every input's gradient under a random cotangent."""
+    leaves = [ember.tensor(array, requires_grad=True) for array in arrays]
+    output = call(ember, *leaves)
+    cotangent = np.random.default_rng(grad_seed).standard_normal(output.shape).astype(
+        arrays[0].dtype)
+    output.backward(ember.tensor(cotangent))
+    return [output.detach().numpy()] + [leaf.grad.numpy() for leaf in leaves], cotangent
+
+
+def _torch_run(torch, call, arrays, cotangent):
+    leaves = [torch.tensor(np.ascontiguousarray(array), requires_grad=True) for array in arrays]
+    output = call(torch, *leaves)
+    output.backward(torch.tensor(cotangent))
+    return [output.detach().numpy()] + [leaf.grad.numpy() for leaf in leaves]
+
+
+def _check(torch, call, arrays, dtype):
+    """Compiled path == NumPy path (tight) == torch (float tolerance), values and gradients."""
+    results, cotangent = _ember_run(call, arrays)
+    with _jit.disabled():
+        reference, _ = _ember_run(call, arrays)
+    rtol, atol = PATH_TOLERANCE[dtype]
+    for mine, numpy_path in zip(results, reference):
+        assert mine.dtype == numpy_path.dtype == dtype
+        np.testing.assert_allclose(mine, numpy_path, rtol=rtol, atol=atol)
+    rtol, atol = TORCH_TOLERANCE[dtype]
+    for mine, theirs in zip(results, _torch_run(torch, call, arrays, cotangent)):
+        np.testing.assert_allclose(mine, theirs, rtol=rtol, atol=atol)
+
+
+CONV_CASES = [
+    # (functional name, input shape, weight shape, keyword arguments)
+    ("conv1d", (3, 4, 11), (5, 4, 3), dict(stride=2, padding=2, dilation=2)),
+    ("conv2d", (2, 3, 9, 7), (4, 3, 3, 3), dict(padding=1)),
+    ("conv2d", (3, 4, 10, 9), (6, 2, 3, 2), dict(stride=(2, 1), padding=(1, 2),
+                                                 dilation=(2, 1), groups=2)),
+    ("conv2d", (2, 3, 8, 7), (6, 3, 2, 4), dict(padding="same")),
+    ("conv3d", (2, 2, 5, 6, 4), (3, 2, 2, 3, 2), dict(stride=2, padding=1)),
+    ("conv_transpose2d", (2, 4, 5, 6), (4, 3, 3, 2), dict(stride=2, padding=1,
+                                                          output_padding=1)),
+]
+
+
+@pytest.mark.parametrize("contiguous", [True, False], ids=["contiguous", "strided"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name, input_shape, weight_shape, keywords", CONV_CASES)
+def test_convolution_col2im(torch, compiled, name, input_shape, weight_shape, keywords, dtype,
+                            contiguous):
+    arrays = [_input(input_shape, dtype, 1, contiguous), _input(weight_shape, dtype, 2),
+              _input(weight_shape[:1] if "transpose" not in name else
+                     (weight_shape[1],), dtype, 3)]
+    _check(torch, lambda fw, x, w, b: getattr(fw.nn.functional, name)(x, w, b, **keywords),
+           arrays, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_fold_and_unfold(torch, compiled, dtype):
+    arrays = [_input((2, 3, 7, 8), dtype, 1)]
+    _check(torch, lambda fw, x: fw.nn.functional.unfold(x, (2, 3), dilation=(1, 2), padding=1,
+                                                        stride=2), arrays, dtype)
+    arrays = [_input((2, 3 * 6, 9), dtype, 1)]
+    _check(torch, lambda fw, x: fw.nn.functional.fold(x, (5, 6), (2, 3), padding=1, stride=2),
+           arrays, dtype)
+
+
+POOL_CASES = [
+    ("max_pool1d", (2, 3, 11), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("max_pool2d", (3, 4, 9, 7), dict(kernel_size=2)),
+    ("max_pool2d", (2, 3, 9, 8), dict(kernel_size=(3, 2), stride=2, padding=1, dilation=(1, 2),
+                                      ceil_mode=True)),
+    ("max_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=1)),  # overlapping windows
+    ("max_pool2d", (3, 7, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("max_pool3d", (2, 2, 5, 6, 7), dict(kernel_size=(2, 3, 2), stride=(1, 2, 2),
+                                         padding=(1, 1, 0))),
+    ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                      count_include_pad=False)),
+    ("avg_pool1d", (2, 3, 10), dict(kernel_size=4, stride=3)),
+]
+
+
+@pytest.mark.parametrize("contiguous", [True, False], ids=["contiguous", "strided"])
+@pytest.mark.parametrize("rounded", [False, True], ids=["distinct", "ties"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name, shape, keywords", POOL_CASES)
+def test_pooling(torch, compiled, name, shape, keywords, dtype, rounded, contiguous):
+    arrays = [_input(shape, dtype, 4, contiguous, rounded)]
+    _check(torch, lambda fw, x: getattr(fw.nn.functional, name)(x, **keywords), arrays, dtype)
+
+
+def test_max_pool_with_nan_takes_the_numpy_path(torch, compiled):
+    array = _input((2, 3, 6, 6), np.float64, 5)
+    array[0, 1, 2, 3] = np.nan
+    _check(torch, lambda fw, x: fw.nn.functional.max_pool2d(x, 2), [array], np.float64)
+
+
+BATCH_NORM_SHAPES = [(7, 5), (6, 3, 11), (4, 5, 7, 9), (3, 2, 3, 4, 5)]
+
+
+@pytest.mark.parametrize("contiguous", [True, False], ids=["contiguous", "strided"])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", BATCH_NORM_SHAPES, ids=str)
+def test_batch_norm_training(torch, compiled, shape, dtype, affine, contiguous):
+    channels = shape[1]
+    arrays = [_input(shape, dtype, 6, contiguous) * 3 + 1]
+    if affine:
+        arrays += [_input((channels,), dtype, 7), _input((channels,), dtype, 8)]
+    running = {}
+
+    def call(fw, x, weight=None, bias=None):
+        means = fw.tensor(np.linspace(-1, 1, channels).astype(dtype))
+        variances = fw.tensor(np.linspace(0.5, 2, channels).astype(dtype))
+        output = fw.nn.functional.batch_norm(x, means, variances, weight, bias, training=True,
+                                             momentum=0.3, eps=1e-4)
+        running.setdefault(fw.__name__, []).append((means.numpy(), variances.numpy()))
+        return output
+    _check(torch, call, arrays, dtype)
+    (compiled_stats, numpy_stats), torch_stats = running["ember"], running["torch"][0]
+    rtol, atol = PATH_TOLERANCE[dtype]
+    for mine, numpy_path, theirs in zip(compiled_stats, numpy_stats, torch_stats):
+        np.testing.assert_allclose(mine, numpy_path, rtol=rtol, atol=atol)
+        np.testing.assert_allclose(mine, theirs, *TORCH_TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", BATCH_NORM_SHAPES, ids=str)
+def test_batch_norm_eval(torch, compiled, shape, dtype):
+    channels = shape[1]
+    arrays = [_input(shape, dtype, 6, contiguous=False), _input((channels,), dtype, 7),
+              _input((channels,), dtype, 8)]
+
+    def call(fw, x, weight, bias):
+        means = fw.tensor(np.linspace(-1, 1, channels).astype(dtype))
+        variances = fw.tensor(np.linspace(0.5, 2, channels).astype(dtype))
+        return fw.nn.functional.batch_norm(x, means, variances, weight, bias, training=False,
+                                           eps=1e-4)
+    _check(torch, call, arrays, dtype)
+
+
+def _small_cnn(x, weight, scale, shift):
+    """conv -> batch norm (training) -> ReLU -> max pool: every compiled kernel on one path."""
+    hidden = F.conv2d(x, weight, padding=1)
+    hidden = F.batch_norm(hidden, None, None, scale, shift, training=True)
+    return F.max_pool2d(F.relu(hidden), 2, ceil_mode=True)
+
+
+def test_gradients_of_gradients_match_numpy_path(compiled):
+    arrays = [_input((2, 2, 5, 5), np.float64, 9), _input((3, 2, 3, 3), np.float64, 10),
+              _input((3,), np.float64, 11), _input((3,), np.float64, 12)]
+
+    def second_order():
+        leaves = [ember.tensor(array, requires_grad=True) for array in arrays]
+        output = _small_cnn(*leaves)
+        grads = ember.autograd.grad((output * output).sum(), leaves, create_graph=True)
+        total = sum((grad * grad).sum() for grad in grads)
+        return [grad.numpy() for grad in ember.autograd.grad(total, leaves)]
+
+    results = second_order()
+    with _jit.disabled():
+        reference = second_order()
+    for mine, numpy_path in zip(results, reference):
+        np.testing.assert_allclose(mine, numpy_path, rtol=1e-10, atol=1e-10)
+
+
+def test_gradgradcheck_through_compiled_first_order(compiled):
+    arrays = [_input((2, 2, 4, 4), np.float64, 13), _input((2, 2, 3, 3), np.float64, 14),
+              _input((2,), np.float64, 15), _input((2,), np.float64, 16)]
+    leaves = [ember.tensor(array, requires_grad=True) for array in arrays]
+    assert gradgradcheck(_small_cnn, leaves)
