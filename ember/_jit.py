@@ -4,7 +4,9 @@ or with ``EMBER_JIT=0`` in the environment, or inside ``disabled()``, every kern
 and its caller runs the NumPy path, which computes the same values."""
 import contextlib
 import os
+import sys
 import threading
+import warnings
 
 from ember._threads import _state as _threads_state
 
@@ -22,15 +24,72 @@ def _numba():
             if not _state["tried"]:
                 if os.environ.get("EMBER_JIT", "1").strip() != "0":
                     try:
-                        # numba is an optional extra and costs ~0.3 s to import: loaded on first use.
+                        # numba is an optional extra and costs ~0.3 s to import: loaded on first
+                        # use (its import edits the warning filters too: see below).
+                        saved = _save_registries()
                         import numba
                     except ImportError:
                         numba = None
+                    finally:
+                        _restore_registries(saved)
                     _state["numba"] = numba
                     if numba is not None:
                         globals()["prange"] = numba.prange
                 _state["tried"] = True
     return _state["numba"]
+
+
+def _keeping_warning_registries(dispatcher):
+    """numba enters warnings.catch_warnings() when it compiles or loads a kernel, which makes
+    every module forget the warnings it has shown, so a once-per-place warning (a deprecation
+    in a training loop) would show again after each kernel's first call. The dispatcher's
+    compile entry point is wrapped to put those records back afterwards."""
+    compile_for_args = dispatcher._compile_for_args
+
+    def compile_keeping_registries(*args, **kwargs):
+        saved = _save_registries()
+        try:
+            return compile_for_args(*args, **kwargs)
+        finally:
+            _restore_registries(saved)
+    dispatcher._compile_for_args = compile_keeping_registries
+    return dispatcher
+
+
+def _save_registries():
+    """A copy of the ``__warningregistry__`` of every loaded module that has shown a warning."""
+    saved = []
+    for module in list(sys.modules.values()):
+        registry = getattr(module, "__dict__", {}).get("__warningregistry__")
+        if isinstance(registry, dict) and "version" in registry:
+            saved.append((registry, dict(registry)))
+    return saved
+
+
+def _restore_registries(saved):
+    """Put the copies back, valid under the filters' current version."""
+    version = _filters_version()
+    for registry, contents in saved:
+        registry.clear()
+        registry.update(contents)
+        registry["version"] = version
+
+
+class _Probe(Warning):
+    pass
+
+
+def _filters_version():
+    """The warnings filters' current version, read from a fresh registry that an ignored probe
+    warning stamps (the filter list is edited in place, which does not change the version)."""
+    probe = {}
+    rule = ("ignore", None, _Probe, None, 0)
+    warnings.filters.insert(0, rule)
+    try:
+        warnings.warn_explicit("probe", _Probe, "ember._jit", 0, registry=probe)
+    finally:
+        warnings.filters.remove(rule)
+    return probe.get("version", 0)
 
 
 def available():
@@ -74,10 +133,11 @@ class kernel:
             # ZeroDivisionError check, which also keeps LLVM from vectorising the loop.
             options = {"nogil": True, "parallel": self._parallel, "error_model": "numpy"}
             try:
-                self._dispatcher = numba.njit(self._fn, cache=True, **options)
+                dispatcher = numba.njit(self._fn, cache=True, **options)
             except RuntimeError:
                 # no writable cache location for this file: compile per process instead.
-                self._dispatcher = numba.njit(self._fn, **options)
+                dispatcher = numba.njit(self._fn, **options)
+            self._dispatcher = _keeping_warning_registries(dispatcher)
         if self._parallel:
             _match_threads(self._dispatcher)
         return self._dispatcher

@@ -68,3 +68,26 @@ def test_parallel_kernels_follow_ember_thread_count():
         assert numba.get_num_threads() == 1
     finally:
         ember.set_num_threads(before)
+
+
+def test_a_kernels_first_call_keeps_warnings_shown_once(tmp_path):
+    pytest.importorskip("numba")
+    script = tmp_path / "once.py"
+    script.write_text(
+        "import warnings\n"
+        "import numpy as np\n"
+        "from ember import _jit\n"
+        "def deprecated():\n"
+        "    warnings.warn('shown once', FutureWarning)\n"
+        "@_jit.kernel\n"
+        "def plus_one(x):\n"
+        "    return x + 1\n"
+        "for value in (np.float32(1), np.float64(1), np.float32(2)):\n"
+        "    deprecated()\n"
+        "    plus_one.compiled()(value)\n"
+        "deprecated()\n")
+    for _ in range(2):  # compiled, then loaded from numba's cache
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                                cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.count("FutureWarning: shown once") == 1, result.stderr
