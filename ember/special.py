@@ -10,7 +10,7 @@ import numpy as np
 
 from ._factories import as_tensor
 from .ops import (erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, logical_and,
-                  logical_not, logical_or, logit, neg, sigmoid, sinc, where, xlogy)
+                  logical_or, logit, neg, sigmoid, sinc, where, xlogy)
 from .ops import log_softmax as _log_softmax
 from .ops import logsumexp as _logsumexp
 from .ops import round as _round
@@ -77,10 +77,11 @@ def entr(input):
 def xlog1py(input, other):
     """input * log1p(other), 0 where input is 0 (unless other is NaN)."""
     input, other = _tensor_pair(input, other)
-    zero = logical_and(input == 0, logical_not(isnan(other)))
-    # 0 * log1p(-1) would be NaN: the zeroed entries see other = 0 instead.
-    product = input * log1p(where(zero, 0.0, other))
-    return where(zero, 0.0, product)
+    # 0 * log1p(other) is 0 already, except where log1p(other) is -inf or NaN (other <= -1):
+    # those entries see other = 0 and are set to 0, so that no NaN reaches backward.
+    outside = logical_and(input == 0, other <= -1)
+    product = input * log1p(where(outside, 0.0, other))
+    return where(outside, 0.0, product)
 
 
 def softmax(input, dim, *, dtype=None):
