@@ -167,7 +167,11 @@ class Distribution:
         fields = []
         for name in names:
             value = self.__dict__[name]
-            fields.append(f"{name}: {value if value.numel() == 1 else value.size()}")
+            if value.numel() != 1:
+                value = value.size()
+            elif value.dim() == 0:
+                value = value.item()  # PyTorch's f-string of a 0-d tensor prints its number
+            fields.append(f"{name}: {value}")
         return f"{type(self).__name__}({', '.join(fields)})"
 
 
