@@ -152,6 +152,17 @@ class Distribution:
                              f"{tuple(value.shape)}) to be within the support ({support!r}) of "
                              f"the distribution {self!r}, but found invalid values:\n{value}")
 
+    def _expanded(self, cls, batch_shape, _instance, names):
+        """A copy with ``batch_shape``, its parameters ``names`` expanded to it (the ``expand``
+        of the distributions whose parameters all have the batch shape)."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = Size(batch_shape)
+        for name in names:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def _get_checked_instance(self, cls, _instance=None):
         if _instance is None and type(self).__init__ != cls.__init__:
             raise NotImplementedError(
@@ -173,6 +184,30 @@ class Distribution:
                 value = value.item()  # PyTorch's f-string of a 0-d tensor prints its number
             fields.append(f"{name}: {value}")
         return f"{type(self).__name__}({', '.join(fields)})"
+
+
+class LocationScale(Distribution):
+    """The shared parts of the real-valued location-scale families (Normal, Laplace): ``loc``
+    and a positive ``scale``, broadcast together, reparameterised draws."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(batch_shape_of((loc, scale), self.loc), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expanded(LocationScale, batch_shape, _instance, ("loc", "scale"))
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
 
 
 class lazy_property:

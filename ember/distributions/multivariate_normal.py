@@ -6,7 +6,7 @@ from ..linalg import cholesky, inv, solve
 from ..ops import broadcast_shapes
 from ..tensor import Size
 from . import constraints
-from .distribution import Distribution, lazy_property
+from .distribution import Distribution, LocationScale, lazy_property
 
 __all__ = ["MultivariateNormal"]
 
@@ -90,13 +90,8 @@ class MultivariateNormal(Distribution):
         scale_tril = self._unbroadcasted_scale_tril
         return inv(scale_tril @ scale_tril.mT).expand(self._matrix_shape())
 
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
+    mean = LocationScale.mean
+    mode = LocationScale.mode
 
     @property
     def variance(self):
