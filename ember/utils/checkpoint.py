@@ -14,6 +14,7 @@ import contextlib
 import warnings
 
 from .._random import get_rng_state, set_rng_state
+from ..autograd.engine import _is_checkpoint_valid
 from ..autograd.engine import backward as run_backward
 from ..autograd.engine import grad as compute_grad
 from ..autograd.function import Function
@@ -147,6 +148,12 @@ class _ReentrantCheckpoint(Function):
 
     @staticmethod
     def backward(ctx, *grad_outputs):
+        if not _is_checkpoint_valid():
+            raise RuntimeError(
+                "When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad() or "
+                "passing an `inputs` parameter to .backward(). To resolve this error, you can "
+                "either set use_reentrant=False, or call .backward() without passing the "
+                "`inputs` argument.")
         arguments = list(ctx.others)
         for index, tensor in zip(ctx.positions, ctx.saved_tensors):
             arguments[index] = _detached(tensor)

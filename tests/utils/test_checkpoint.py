@@ -272,3 +272,16 @@ def test_context_fn_wraps_the_forward_and_the_recomputation():
     output.sum().backward()
     assert entered == ["forward", "recompute"]
     assert_close(data.grad, data.detach().exp())
+
+
+def test_reentrant_refuses_autograd_grad_as_torch(torch):
+    data = ember.randn(2, 6, requires_grad=True)
+    output = checkpoint(_model(dropout=0.0), data, use_reentrant=True)
+    with pytest.raises(RuntimeError) as ours:
+        ember.autograd.grad(output.sum(), data)
+    their_data = torch.randn(2, 6, requires_grad=True)
+    their_output = torch.utils.checkpoint.checkpoint(torch.nn.Linear(6, 3), their_data,
+                                                     use_reentrant=True)
+    with pytest.raises(RuntimeError) as theirs:
+        torch.autograd.grad(their_output.sum(), their_data)
+    assert str(ours.value) == str(theirs.value)
