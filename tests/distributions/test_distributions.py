@@ -287,6 +287,16 @@ def test_multivariate_normal_derived_matrices_match_torch(torch):
     assert tuple(batched.loc.shape) == (2, 3)
 
 
+@pytest.fixture
+def validating_torch(torch):
+    """torch with argument validation on: importing torch._dynamo (torch.compile, ...) turns
+    PyTorch's default off for the rest of the process."""
+    default = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(True)
+    yield torch
+    torch.distributions.Distribution.set_default_validate_args(default)
+
+
 def _messages(torch, ours_call, theirs_call, error=ValueError):
     with pytest.raises(error) as our_error:
         ours_call(distributions)
@@ -319,7 +329,8 @@ VALIDATION = [
 
 
 @pytest.mark.parametrize("what, build", VALIDATION, ids=[row[0] for row in VALIDATION])
-def test_invalid_parameters_raise_torch_value_errors(torch, what, build):
+def test_invalid_parameters_raise_torch_value_errors(validating_torch, what, build):
+    torch = validating_torch
     ours, theirs = _messages(torch, lambda module: build(module, ember.tensor),
                              lambda module: build(module, torch.tensor))
     assert ours == theirs
@@ -339,7 +350,8 @@ SAMPLE_VALIDATION = [
 
 @pytest.mark.parametrize("what, build, value", SAMPLE_VALIDATION,
                          ids=[row[0] for row in SAMPLE_VALIDATION])
-def test_invalid_values_raise_torch_value_errors(torch, what, build, value):
+def test_invalid_values_raise_torch_value_errors(validating_torch, what, build, value):
+    torch = validating_torch
     ours, theirs = _messages(torch,
                              lambda module: build(module, ember.tensor).log_prob(
                                  value(ember.tensor)),
