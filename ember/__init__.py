@@ -75,10 +75,11 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    """``ember.func`` (torch.func's transforms) and ``ember.vmap`` (torch.vmap, its vmap) load on
-    first use, keeping ``import ember`` fast; ``import ember.func`` works as usual."""
-    if name in ("func", "vmap"):
+    """``ember.func`` (torch.func's transforms), ``ember.vmap`` (torch.vmap, its vmap),
+    ``ember.distributions`` and ``ember.special`` load on first use, keeping ``import ember``
+    fast; ``import ember.func`` works as usual."""
+    if name in ("func", "vmap", "distributions", "special"):
         import importlib  # only on that first use: the package is not imported at start-up
-        func = importlib.import_module(".func", __name__)
-        return func if name == "func" else func.vmap
+        module = importlib.import_module(".func" if name == "vmap" else f".{name}", __name__)
+        return module.vmap if name == "vmap" else module
     raise AttributeError(f"module 'ember' has no attribute '{name}'")

@@ -23,10 +23,10 @@ def _numba():
         with _lock:
             if not _state["tried"]:
                 if os.environ.get("EMBER_JIT", "1").strip() != "0":
+                    # numba's import edits the warning filters (see _keeping_warning_registries).
+                    saved = _save_registries()
                     try:
-                        # numba is an optional extra and costs ~0.3 s to import: loaded on first
-                        # use (its import edits the warning filters too: see below).
-                        saved = _save_registries()
+                        # numba is an optional extra (~0.3 s to import): loaded on first use.
                         import numba
                     except ImportError:
                         numba = None

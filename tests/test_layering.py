@@ -68,6 +68,12 @@ ORDER = [
     ("ember.nn",),
     # torch's top-level spellings of tensor methods and nn.functional ops.
     ("ember._toplevel",),
+    # torch.special and torch.distributions, compositions of the ops (and nn.functional's
+    # softplus and binary_cross_entropy_with_logits); activation checkpointing, over nn's
+    # containers and mode tools.
+    ("ember.special",),
+    ("ember.distributions",),
+    ("ember.utils.checkpoint",),
     # function transforms: functional_call swaps module tensors, vmap batches the nn kernels.
     ("ember.func",),
     ("ember.optim",),

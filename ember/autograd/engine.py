@@ -106,6 +106,7 @@ def add_post_accumulate_hook(tensor, hook):
 
 class _Callbacks(threading.local):
     queue = None  # a list while a backward sweep runs in this thread
+    capturing = False  # True while the sweep running here is grad()'s or backward(inputs=...)'s
 
 
 _callbacks = _Callbacks()
@@ -151,7 +152,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     state = _grad_state.get()
     token = _grad_state.set(GradState(create_graph, state.inference))
     outer_queue = _callbacks.queue
+    outer_capturing = _callbacks.capturing
     _callbacks.queue = queue = []
+    _callbacks.capturing = capture is not None
     try:
         needed = None if capture is None else _needed_edges(roots, capture)
         _sweep(roots, root_grads, retain_graph, create_graph, capture, needed)
@@ -159,6 +162,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             queue.pop(0)()
     finally:
         _callbacks.queue = outer_queue
+        _callbacks.capturing = outer_capturing
         _grad_state.reset(token)
 
 
@@ -213,6 +217,12 @@ def _needed_edges(roots, capture):
 
 
 _creation_order = operator.attrgetter("_sequence_nr")
+
+
+def _is_checkpoint_valid():
+    """False inside a sweep that computes only some gradients (``grad()``, ``backward(inputs=)``):
+    a reentrant checkpoint's inner backward() would accumulate into every leaf's .grad there."""
+    return not _callbacks.capturing
 
 
 def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):

@@ -30,6 +30,8 @@ TABLE = {
     "torch.utils.data._utils.collate": ("ember.data._collate",),
     "torch.utils.data.distributed": ("ember.distributed.sampler",),
     "torch.utils.hooks": ("ember._hooks",),
+    # torch's helpers of the distributions (broadcast_all, probs_to_logits, lazy_property, ...).
+    "torch.distributions.utils": ("ember.distributions.distribution",),
     "torch.nn.modules.activation": ("ember.nn.modules.activation", "ember.nn.modules.attention"),
     "torch.nn.modules.batchnorm": ("ember.nn.modules.batchnorm",
                                    "ember.distributed.sync_batchnorm"),

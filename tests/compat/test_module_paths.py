@@ -68,6 +68,15 @@ PATHS = {
     "torch.cuda": ["is_available", "device_count"],
     "torch.linalg": ["norm"],
     "torch.nn.parallel": ["DistributedDataParallel"],
+    "torch.distributions": ["Normal", "Categorical", "MultivariateNormal", "kl_divergence",
+                            "constraints"],
+    "torch.distributions.normal": ["Normal"],
+    "torch.distributions.categorical": ["Categorical"],
+    "torch.distributions.kl": ["kl_divergence", "register_kl"],
+    "torch.distributions.constraints": ["positive", "simplex", "Constraint"],
+    "torch.distributions.utils": ["broadcast_all", "probs_to_logits", "lazy_property"],
+    "torch.special": ["expit", "logit", "ndtr", "log_ndtr", "xlog1py", "entr"],
+    "torch.utils.checkpoint": ["checkpoint", "checkpoint_sequential"],
 }
 
 

@@ -1,0 +1,279 @@
+"""``torch.distributions.Distribution``: batch and event shapes, argument and sample
+validation with PyTorch's errors, and the helpers the distributions share."""
+import numbers
+import warnings
+
+from .._dtype import finfo
+from .._factories import tensor
+from ..autograd.grad_mode import no_grad
+from ..ops import broadcast_tensors, clamp, log, log1p, sigmoid, softmax
+from ..tensor import Size, Tensor
+from . import constraints
+
+__all__ = ["Distribution"]
+
+
+class Distribution:
+    """Base of every distribution: ``batch_shape`` indexes independent distributions,
+    ``event_shape`` is the shape of one draw."""
+
+    has_rsample = False
+    has_enumerate_support = False
+    _validate_args = __debug__
+
+    @staticmethod
+    def set_default_validate_args(value):
+        """Turn argument and sample validation on or off for distributions made afterwards."""
+        if value not in (True, False):
+            raise ValueError
+        Distribution._validate_args = value
+
+    def __init__(self, batch_shape=Size(), event_shape=Size(), validate_args=None):
+        self._batch_shape = Size(batch_shape)
+        self._event_shape = Size(event_shape)
+        if validate_args is not None:
+            self._validate_args = validate_args
+        if self._validate_args:
+            try:
+                arg_constraints = self.arg_constraints
+            except NotImplementedError:
+                arg_constraints = {}
+                warnings.warn(f"{self.__class__} does not define `arg_constraints`. Please set "
+                              "`arg_constraints = {}` or initialize the distribution with "
+                              "`validate_args=False` to turn off validation.", stacklevel=2)
+            for parameter, constraint in arg_constraints.items():
+                if constraints.is_dependent(constraint):
+                    continue
+                if parameter not in self.__dict__ and isinstance(
+                        getattr(type(self), parameter, None), lazy_property):
+                    continue  # skip the parameter that was not given (probs or logits)
+                value = getattr(self, parameter)
+                if not bool(constraint.check(value).all()):
+                    raise ValueError(
+                        f"Expected parameter {parameter} ({type(value).__name__} of shape "
+                        f"{tuple(value.shape)}) of distribution {self!r} to satisfy the "
+                        f"constraint {constraint!r}, but found invalid values:\n{value}")
+
+    def expand(self, batch_shape, _instance=None):
+        raise NotImplementedError
+
+    @property
+    def batch_shape(self):
+        return self._batch_shape
+
+    @property
+    def event_shape(self):
+        return self._event_shape
+
+    @property
+    def arg_constraints(self):
+        raise NotImplementedError
+
+    @property
+    def support(self):
+        raise NotImplementedError
+
+    @property
+    def mean(self):
+        raise NotImplementedError
+
+    @property
+    def mode(self):
+        raise NotImplementedError(f"{self.__class__} does not implement mode")
+
+    @property
+    def variance(self):
+        raise NotImplementedError
+
+    @property
+    def stddev(self):
+        return self.variance.sqrt()
+
+    def sample(self, sample_shape=Size()):
+        """A draw without gradients (the reparameterised draw, detached, where there is one)."""
+        with no_grad():
+            return self.rsample(sample_shape)
+
+    def rsample(self, sample_shape=Size()):
+        raise NotImplementedError
+
+    def sample_n(self, n):
+        warnings.warn("sample_n will be deprecated. Use .sample((n,)) instead", UserWarning,
+                      stacklevel=2)
+        return self.sample(Size((n,)))
+
+    def log_prob(self, value):
+        raise NotImplementedError
+
+    def cdf(self, value):
+        raise NotImplementedError
+
+    def icdf(self, value):
+        raise NotImplementedError
+
+    def enumerate_support(self, expand=True):
+        raise NotImplementedError
+
+    def entropy(self):
+        raise NotImplementedError
+
+    def perplexity(self):
+        return self.entropy().exp()
+
+    def _extended_shape(self, sample_shape=Size()):
+        """sample_shape + batch_shape + event_shape."""
+        return Size(tuple(Size(sample_shape)) + tuple(self._batch_shape)
+                    + tuple(self._event_shape))
+
+    def _validate_sample(self, value):
+        """PyTorch's checks of a value given to log_prob (and cdf): a Tensor, the event shape
+        rightmost, broadcastable with the batch, inside the support."""
+        if not isinstance(value, Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        event_dim_start = value.dim() - len(self._event_shape)
+        if tuple(value.shape[event_dim_start:]) != tuple(self._event_shape):
+            raise ValueError(f"The right-most size of value must match event_shape: "
+                             f"{value.size()} vs {self._event_shape}.")
+        actual_shape = value.size()
+        expected_shape = Size(tuple(self._batch_shape) + tuple(self._event_shape))
+        for actual, expected in zip(reversed(actual_shape), reversed(expected_shape)):
+            if actual != 1 and expected != 1 and actual != expected:
+                raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: "
+                                 f"{actual_shape} vs {expected_shape}.")
+        try:
+            support = self.support
+        except NotImplementedError:
+            warnings.warn(f"{self.__class__} does not define `support` to enable sample "
+                          "validation. Please initialize the distribution with "
+                          "`validate_args=False` to turn off validation.", stacklevel=2)
+            return
+        if not bool(support.check(value).all()):
+            raise ValueError(f"Expected value argument ({type(value).__name__} of shape "
+                             f"{tuple(value.shape)}) to be within the support ({support!r}) of "
+                             f"the distribution {self!r}, but found invalid values:\n{value}")
+
+    def _expanded(self, cls, batch_shape, _instance, names):
+        """A copy with ``batch_shape``, its parameters ``names`` expanded to it (the ``expand``
+        of the distributions whose parameters all have the batch shape)."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = Size(batch_shape)
+        for name in names:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _get_checked_instance(self, cls, _instance=None):
+        if _instance is None and type(self).__init__ != cls.__init__:
+            raise NotImplementedError(
+                f"Subclass {self.__class__.__name__} of {cls.__name__} that defines a custom "
+                f"__init__ method must also define a custom .expand() method.")
+        return self.__new__(type(self)) if _instance is None else _instance
+
+    def __repr__(self):
+        try:
+            names = [name for name in self.arg_constraints if name in self.__dict__]
+        except NotImplementedError:
+            names = []
+        fields = []
+        for name in names:
+            value = self.__dict__[name]
+            if value.numel() != 1:
+                value = value.size()
+            elif value.dim() == 0:
+                value = value.item()  # PyTorch's f-string of a 0-d tensor prints its number
+            fields.append(f"{name}: {value}")
+        return f"{type(self).__name__}({', '.join(fields)})"
+
+
+class LocationScale(Distribution):
+    """The shared parts of the real-valued location-scale families (Normal, Laplace): ``loc``
+    and a positive ``scale``, broadcast together, reparameterised draws."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(batch_shape_of((loc, scale), self.loc), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expanded(LocationScale, batch_shape, _instance, ("loc", "scale"))
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
+
+
+class lazy_property:
+    """A value computed on first read and then stored on the instance (so that argument
+    validation sees only the parameters given or already derived)."""
+
+    def __init__(self, function):
+        self.function = function
+        self.__doc__ = function.__doc__
+        self.__name__ = function.__name__
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = self.function(instance)
+        instance.__dict__[self.function.__name__] = value
+        return value
+
+
+def broadcast_all(*values):
+    """Tensors broadcast together; numbers become Tensors of the first Tensor's dtype (the
+    default dtype when all are numbers)."""
+    if not all(isinstance(value, (Tensor, numbers.Number)) for value in values):
+        raise ValueError("Input arguments must all be instances of Number, torch.Tensor or "
+                         "objects implementing __torch_function__.")
+    dtype = None
+    for value in values:
+        if isinstance(value, Tensor):
+            dtype = value.dtype
+            break
+    converted = [value if isinstance(value, Tensor) else tensor(float(value), dtype=dtype)
+                 for value in values]
+    return broadcast_tensors(*converted)
+
+
+def clamp_probs(probs):
+    """Probabilities clamped into [eps, 1 - eps] of their dtype."""
+    eps = finfo(probs.dtype).eps
+    return clamp(probs, min=eps, max=1 - eps)
+
+
+def probs_to_logits(probs, is_binary=False):
+    """Logits of probabilities (clamped away from 0 and 1): log-odds when binary."""
+    clamped = clamp_probs(probs)
+    if is_binary:
+        return log(clamped) - log1p(-clamped)
+    return log(clamped)
+
+
+def logits_to_probs(logits, is_binary=False):
+    """Probabilities of logits: the sigmoid when binary, else the softmax over the last dim."""
+    if is_binary:
+        return sigmoid(logits)
+    return softmax(logits, dim=-1)
+
+
+def sum_rightmost(value, dim):
+    """The sum over the ``dim`` rightmost dims."""
+    if dim == 0:
+        return value
+    return value.reshape(tuple(value.shape[:value.dim() - dim]) + (-1,)).sum(-1)
+
+
+def batch_shape_of(given, broadcast):
+    """The batch shape of parameters ``given`` (numbers or Tensors) once broadcast: () when all
+    are numbers, as PyTorch's."""
+    if all(isinstance(value, numbers.Number) for value in given):
+        return Size()
+    return broadcast.size()

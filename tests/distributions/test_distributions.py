@@ -1,0 +1,394 @@
+"""ember.distributions against torch.distributions 2.13 on the same parameters: log_prob,
+entropy, moments, cdf/icdf and their gradients to the parameters; sample shapes and statistics
+(ember draws other numbers than torch); reparameterised gradients; float64 gradchecks;
+validation errors with PyTorch's texts."""
+import numpy as np
+import pytest
+
+import ember
+import ember.distributions as distributions
+from ember.autograd import gradcheck
+from tests.conftest import assert_close
+
+RANDOM = np.random.default_rng(3)
+LOC = RANDOM.normal(size=(2, 3))
+SCALE = RANDOM.uniform(0.5, 2.0, size=(2, 3))
+PROBS = RANDOM.uniform(0.1, 0.9, size=(2, 3))
+WEIGHTS = RANDOM.uniform(0.1, 1.0, size=(2, 4))
+LOGITS = RANDOM.normal(size=(2, 4))
+LOW = RANDOM.uniform(-2.0, -0.5, size=(2, 3))
+HIGH = LOW + RANDOM.uniform(0.5, 2.0, size=(2, 3))
+RATE = RANDOM.uniform(0.5, 2.0, size=(2, 3))
+_FACTOR = RANDOM.normal(size=(2, 3, 3))
+COVARIANCE = _FACTOR @ np.swapaxes(_FACTOR, -1, -2) + np.eye(3)
+SCALE_TRIL = np.linalg.cholesky(COVARIANCE)
+MVN_LOC = RANDOM.normal(size=(2, 3))
+
+
+def _multivariate_normal(parameter):
+    def build(module, loc, matrix):
+        return module.MultivariateNormal(loc, **{parameter: matrix})
+    return build
+
+
+# name, constructor (given the distributions module and the parameter tensors), parameters,
+# values to evaluate log_prob at (broadcast against the batch).
+CASES = [
+    ("Normal", lambda module, loc, scale: module.Normal(loc, scale), [LOC, SCALE],
+     RANDOM.normal(size=(5, 2, 3))),
+    ("Laplace", lambda module, loc, scale: module.Laplace(loc, scale), [LOC, SCALE],
+     RANDOM.normal(size=(5, 2, 3))),
+    ("Exponential", lambda module, rate: module.Exponential(rate), [RATE],
+     RANDOM.uniform(0.0, 3.0, size=(5, 2, 3))),
+    ("Uniform", lambda module, low, high: module.Uniform(low, high), [LOW, HIGH],
+     (LOW + HIGH) / 2 + RANDOM.uniform(-0.2, 0.2, size=(5, 2, 3))),
+    ("Bernoulli(probs)", lambda module, probs: module.Bernoulli(probs=probs), [PROBS],
+     RANDOM.integers(0, 2, size=(5, 2, 3)).astype(float)),
+    ("Bernoulli(logits)", lambda module, logits: module.Bernoulli(logits=logits), [LOC],
+     RANDOM.integers(0, 2, size=(5, 2, 3)).astype(float)),
+    ("Categorical(probs)", lambda module, probs: module.Categorical(probs=probs), [WEIGHTS],
+     RANDOM.integers(0, 4, size=(5, 2)).astype(float)),
+    ("Categorical(logits)", lambda module, logits: module.Categorical(logits=logits), [LOGITS],
+     RANDOM.integers(0, 4, size=(5, 2)).astype(float)),
+    ("OneHotCategorical", lambda module, probs: module.OneHotCategorical(probs=probs), [WEIGHTS],
+     np.eye(4)[RANDOM.integers(0, 4, size=(5, 2))]),
+    ("MultivariateNormal(scale_tril)", _multivariate_normal("scale_tril"), [MVN_LOC, SCALE_TRIL],
+     RANDOM.normal(size=(5, 2, 3))),
+    ("MultivariateNormal(covariance_matrix)", _multivariate_normal("covariance_matrix"),
+     [MVN_LOC, COVARIANCE], RANDOM.normal(size=(5, 2, 3))),
+    ("MultivariateNormal(precision_matrix)", _multivariate_normal("precision_matrix"),
+     [MVN_LOC, np.linalg.inv(COVARIANCE)], RANDOM.normal(size=(5, 2, 3))),
+    ("Independent(Normal)",
+     lambda module, loc, scale: module.Independent(module.Normal(loc, scale), 1), [LOC, SCALE],
+     RANDOM.normal(size=(5, 2, 3))),
+]
+IDS = [case[0] for case in CASES]
+# Parameters that are not differentiable in torch either (the category counts of a value).
+DISCRETE_VALUES = ("Bernoulli", "Categorical", "OneHotCategorical")
+
+
+def _pair(torch, build, parameters, dtype="float32"):
+    ours = [ember.tensor(parameter.astype(dtype), requires_grad=True) for parameter in parameters]
+    theirs = [torch.tensor(parameter.astype(dtype), requires_grad=True)
+              for parameter in parameters]
+    return ours, theirs, build(distributions, *ours), build(torch.distributions, *theirs)
+
+
+def _value(name, value, module, dtype="float32"):
+    if name.startswith("Categorical"):
+        return module.tensor(value.astype("int64"))
+    return module.tensor(value.astype(dtype))
+
+
+def _compare_with_grads(ours, theirs, our_inputs, their_inputs, rtol=2e-5, atol=2e-6):
+    assert_close(ours, theirs, rtol=rtol, atol=atol)
+    weights = np.random.default_rng(5).standard_normal(tuple(theirs.shape)).astype(np.float32)
+    our_grads = ember.autograd.grad((ours * ember.tensor(weights)).sum(), our_inputs,
+                                    allow_unused=True)
+    their_grads = torch_grad(theirs, their_inputs, weights)
+    for our_grad, their_grad in zip(our_grads, their_grads):
+        if their_grad is None:
+            assert our_grad is None or not our_grad.detach().numpy().any()
+        else:
+            assert_close(our_grad, their_grad, rtol=rtol * 5, atol=atol * 10)
+
+
+def torch_grad(output, inputs, weights):
+    import torch  # the tests that reach here hold the torch fixture: torch is installed
+    return torch.autograd.grad((output * torch.tensor(weights)).sum(), inputs, allow_unused=True)
+
+
+@pytest.mark.parametrize("name, build, parameters, values", CASES, ids=IDS)
+def test_shapes_match_torch(torch, name, build, parameters, values):
+    _, _, ours, theirs = _pair(torch, build, parameters)
+    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape)
+    assert tuple(ours.event_shape) == tuple(theirs.event_shape)
+    for sample_shape in ((), (4,), (2, 5)):
+        assert tuple(ours.sample(sample_shape).shape) == tuple(theirs.sample(sample_shape).shape)
+    assert ours.has_rsample == theirs.has_rsample
+    assert ours.has_enumerate_support == theirs.has_enumerate_support
+    expanded = ours.expand((7,) + tuple(ours.batch_shape))
+    assert tuple(expanded.batch_shape) == (7,) + tuple(theirs.batch_shape)
+    assert tuple(expanded.sample().shape) == tuple(
+        theirs.expand((7,) + tuple(theirs.batch_shape)).sample().shape)
+
+
+@pytest.mark.parametrize("name, build, parameters, values", CASES, ids=IDS)
+def test_log_prob_matches_torch_with_gradients(torch, name, build, parameters, values):
+    our_inputs, their_inputs, ours, theirs = _pair(torch, build, parameters)
+    _compare_with_grads(ours.log_prob(_value(name, values, ember)),
+                        theirs.log_prob(_value(name, values, torch)), our_inputs, their_inputs)
+
+
+@pytest.mark.parametrize("name, build, parameters, values", CASES, ids=IDS)
+@pytest.mark.parametrize("statistic", ["entropy", "mean", "variance", "stddev", "mode"])
+def test_statistics_match_torch_with_gradients(torch, name, build, parameters, values,
+                                               statistic):
+    our_inputs, their_inputs, ours, theirs = _pair(torch, build, parameters)
+    our_value = ours.entropy() if statistic == "entropy" else getattr(ours, statistic)
+    their_value = theirs.entropy() if statistic == "entropy" else getattr(theirs, statistic)
+    if not their_value.requires_grad:
+        assert_close(our_value, their_value)
+        return
+    _compare_with_grads(our_value, their_value, our_inputs, their_inputs)
+
+
+CDF_CASES = [case for case in CASES if case[0] in ("Normal", "Laplace", "Exponential", "Uniform")]
+
+
+@pytest.mark.parametrize("name, build, parameters, values", CDF_CASES,
+                         ids=[case[0] for case in CDF_CASES])
+def test_cdf_and_icdf_match_torch(torch, name, build, parameters, values):
+    our_inputs, their_inputs, ours, theirs = _pair(torch, build, parameters)
+    _compare_with_grads(ours.cdf(_value(name, values, ember)),
+                        theirs.cdf(_value(name, values, torch)), our_inputs, their_inputs)
+    quantiles = np.random.default_rng(2).uniform(0.05, 0.95, size=(5, 2, 3))
+    _compare_with_grads(ours.icdf(ember.tensor(quantiles.astype("float32"))),
+                        theirs.icdf(torch.tensor(quantiles.astype("float32"))),
+                        our_inputs, their_inputs)
+
+
+@pytest.mark.parametrize("name, build, parameters, values", CASES, ids=IDS)
+def test_sample_statistics(name, build, parameters, values):
+    distribution = build(distributions, *[ember.tensor(parameter) for parameter in parameters])
+    draws = distribution.sample((40000,)).double()
+    assert not draws.requires_grad
+    mean = distribution.mean.double()
+    variance = distribution.variance.double()
+    if name.startswith("Categorical"):
+        probs = distribution.probs.numpy()
+        frequencies = np.stack([(draws.numpy() == k).mean(0) for k in range(4)], axis=-1)
+        np.testing.assert_allclose(frequencies, probs, atol=0.012)
+        return
+    tolerance = 5 * np.sqrt(variance.numpy() / 40000) + 1e-9
+    np.testing.assert_array_less(np.abs(draws.mean(0).numpy() - mean.numpy()), tolerance)
+    spread = draws.var(0).numpy()
+    np.testing.assert_allclose(spread, variance.numpy(), rtol=0.05)
+    assert bool(distribution.support.check(draws.to(mean.dtype)).all())
+
+
+RSAMPLE_CASES = [case for case in CASES if case[0] in (
+    "Normal", "Laplace", "Exponential", "Uniform", "MultivariateNormal(scale_tril)",
+    "MultivariateNormal(covariance_matrix)", "Independent(Normal)")]
+
+
+@pytest.mark.parametrize("name, build, parameters, values", RSAMPLE_CASES,
+                         ids=[case[0] for case in RSAMPLE_CASES])
+def test_rsample_gradients_estimate_torch_exact_ones(torch, name, build, parameters, values):
+    """d/dparameter of the Monte-Carlo mean of x^2 over reparameterised draws estimates
+    d/dparameter of E[x^2] = variance + mean^2, which torch gives exactly."""
+    our_inputs, their_inputs, ours, theirs = _pair(torch, build, parameters, dtype="float64")
+    estimate = ours.rsample((200000,)).pow(2).mean(0).sum()
+    exact = (theirs.variance + theirs.mean.pow(2)).sum()
+    our_grads = ember.autograd.grad(estimate, our_inputs)
+    their_grads = torch.autograd.grad(exact, their_inputs)
+    for our_grad, their_grad in zip(our_grads, their_grads):
+        if "covariance" in name and their_grad.dim() == 3:
+            # Only the symmetric part of a covariance gradient is determined.
+            their_grad = (their_grad + their_grad.mT) / 2
+            our_grad = (our_grad + our_grad.mT) / 2
+        np.testing.assert_allclose(our_grad.numpy(), their_grad.numpy(), atol=0.08, rtol=0.05)
+
+
+@pytest.mark.parametrize("name, build, parameters, values", CASES, ids=IDS)
+def test_float64_gradcheck_of_log_prob_and_entropy(name, build, parameters, values):
+    inputs = [ember.tensor(parameter[:1], requires_grad=True) for parameter in parameters]
+    value = _value(name, values[:2, :1], ember, dtype="float64")
+
+    def log_prob_and_entropy(*tensors):
+        distribution = build(distributions, *tensors)
+        return distribution.log_prob(value).sum() + distribution.entropy().sum()
+
+    if "scale_tril" in name:
+        # finite differences also perturb the zeros above the diagonal
+        def log_prob_and_entropy(loc, matrix, function=log_prob_and_entropy):
+            return function(loc, matrix.tril())
+    if "covariance" in name or "precision" in name:
+        # a symmetric perturbation keeps the matrix a covariance
+        base = inputs[1]
+        inputs = [inputs[0]]
+
+        def log_prob_and_entropy(loc, function=log_prob_and_entropy, matrix=base.detach()):
+            return function(loc, matrix)
+    assert gradcheck(log_prob_and_entropy, inputs)
+
+
+def test_rsample_of_normal_is_loc_plus_noise_times_scale():
+    loc = ember.tensor([0.5, -1.0], requires_grad=True)
+    scale = ember.tensor([2.0, 0.5], requires_grad=True)
+    draws = distributions.Normal(loc, scale).rsample((3,))
+    draws.sum().backward()
+    assert_close(loc.grad, ember.tensor([3.0, 3.0]))
+    assert_close(scale.grad, ((draws.detach() - loc.detach()) / scale.detach()).sum(0))
+
+
+def test_sampling_follows_the_generator():
+    normal = distributions.Normal(ember.zeros(3), ember.ones(3))
+    ember.manual_seed(11)
+    first = normal.sample((2,))
+    ember.manual_seed(11)
+    assert_close(normal.sample((2,)), first)
+
+
+def test_scalar_parameters_give_an_empty_batch_and_the_default_dtype(torch):
+    ours = distributions.Normal(0.0, 1.0)
+    theirs = torch.distributions.Normal(0.0, 1.0)
+    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == ()
+    assert ours.loc.dtype == ember.float32
+    assert_close(ours.log_prob(ember.tensor(0.3)), theirs.log_prob(torch.tensor(0.3)))
+    float64 = distributions.Normal(ember.tensor([0.0], dtype=ember.float64), 2.0)
+    assert float64.scale.dtype == ember.float64
+
+
+def test_categorical_normalises_as_torch(torch):
+    weights = np.array([[1.0, 3.0, 4.0], [2.0, 2.0, 0.0]], dtype=np.float32)
+    ours = distributions.Categorical(probs=ember.tensor(weights))
+    theirs = torch.distributions.Categorical(probs=torch.tensor(weights))
+    assert_close(ours.probs, theirs.probs)
+    assert_close(ours.logits, theirs.logits)
+    assert_close(ours.entropy(), theirs.entropy())
+    ours = distributions.Categorical(logits=ember.tensor(weights))
+    theirs = torch.distributions.Categorical(logits=torch.tensor(weights))
+    assert_close(ours.logits, theirs.logits)
+    assert_close(ours.probs, theirs.probs)
+    assert_close(ours.enumerate_support(), theirs.enumerate_support())
+    assert_close(ours.enumerate_support(expand=False), theirs.enumerate_support(expand=False))
+
+
+def test_bernoulli_mode_and_support(torch):
+    probs = np.array([0.2, 0.5, 0.9], dtype=np.float32)
+    ours = distributions.Bernoulli(probs=ember.tensor(probs))
+    theirs = torch.distributions.Bernoulli(probs=torch.tensor(probs))
+    assert_close(ours.mode, theirs.mode)
+    assert_close(ours.logits, theirs.logits)
+    assert_close(ours.enumerate_support(), theirs.enumerate_support())
+
+
+def test_one_hot_categorical_support(torch):
+    probs = np.array([[0.2, 0.3, 0.5]], dtype=np.float32)
+    ours = distributions.OneHotCategorical(probs=ember.tensor(probs))
+    theirs = torch.distributions.OneHotCategorical(probs=torch.tensor(probs))
+    assert_close(ours.enumerate_support(), theirs.enumerate_support())
+    assert_close(ours.mode, theirs.mode)
+    assert bool(ours.support.check(ours.sample((10,))).all())
+
+
+def test_multivariate_normal_derived_matrices_match_torch(torch):
+    loc = MVN_LOC.astype(np.float64)
+    ours = distributions.MultivariateNormal(ember.tensor(loc),
+                                            covariance_matrix=ember.tensor(COVARIANCE))
+    theirs = torch.distributions.MultivariateNormal(torch.tensor(loc),
+                                                    covariance_matrix=torch.tensor(COVARIANCE))
+    for name in ("scale_tril", "covariance_matrix", "precision_matrix"):
+        assert_close(getattr(ours, name), getattr(theirs, name), rtol=1e-10, atol=1e-12)
+    batched = distributions.MultivariateNormal(ember.zeros(3, dtype=ember.float64),
+                                               scale_tril=ember.tensor(SCALE_TRIL))
+    assert tuple(batched.batch_shape) == (2,)
+    assert tuple(batched.loc.shape) == (2, 3)
+
+
+@pytest.fixture
+def validating_torch(torch):
+    """torch with argument validation on: importing torch._dynamo (torch.compile, ...) turns
+    PyTorch's default off for the rest of the process."""
+    default = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(True)
+    yield torch
+    torch.distributions.Distribution.set_default_validate_args(default)
+
+
+def _messages(torch, ours_call, theirs_call, error=ValueError):
+    with pytest.raises(error) as our_error:
+        ours_call(distributions)
+    with pytest.raises(error) as their_error:
+        theirs_call(torch.distributions)
+    return str(our_error.value).replace("ember.", "torch."), str(their_error.value)
+
+
+VALIDATION = [
+    ("negative scale", lambda module, t: module.Normal(t([0.0, 1.0]), t([1.0, -1.0]))),
+    ("probs above 1", lambda module, t: module.Bernoulli(probs=t([0.5, 1.5]))),
+    ("both probs and logits", lambda module, t: module.Bernoulli(probs=t([0.5]),
+                                                                 logits=t([0.0]))),
+    ("neither probs nor logits", lambda module, t: module.Categorical()),
+    ("0-d probs", lambda module, t: module.Categorical(probs=t(0.5))),
+    ("negative category weight", lambda module, t: module.Categorical(probs=t([0.5, -0.1]))),
+    ("low above high", lambda module, t: module.Uniform(t([0.0, 2.0]), t([1.0, 1.0]))),
+    ("non-positive rate", lambda module, t: module.Exponential(t([0.0]))),
+    ("two matrices", lambda module, t: module.MultivariateNormal(
+        t([0.0, 0.0]), covariance_matrix=t([[1.0, 0.0], [0.0, 1.0]]),
+        scale_tril=t([[1.0, 0.0], [0.0, 1.0]]))),
+    ("0-d loc", lambda module, t: module.MultivariateNormal(t(0.0), scale_tril=t([[1.0]]))),
+    ("not lower triangular", lambda module, t: module.MultivariateNormal(
+        t([0.0, 0.0]), scale_tril=t([[1.0, 0.5], [0.0, 1.0]]))),
+    ("not positive definite", lambda module, t: module.MultivariateNormal(
+        t([0.0, 0.0]), covariance_matrix=t([[1.0, 2.0], [2.0, 1.0]]))),
+    ("too many reinterpreted dims", lambda module, t: module.Independent(
+        module.Normal(t([0.0]), t([1.0])), 2)),
+]
+
+
+@pytest.mark.parametrize("what, build", VALIDATION, ids=[row[0] for row in VALIDATION])
+def test_invalid_parameters_raise_torch_value_errors(validating_torch, what, build):
+    torch = validating_torch
+    ours, theirs = _messages(torch, lambda module: build(module, ember.tensor),
+                             lambda module: build(module, torch.tensor))
+    assert ours == theirs
+
+
+SAMPLE_VALIDATION = [
+    ("outside the support", lambda module, t: module.Exponential(t([1.0])), lambda t: t([-1.0])),
+    ("not a tensor", lambda module, t: module.Normal(t([0.0]), t([1.0])), lambda t: 0.5),
+    ("event shape", lambda module, t: module.MultivariateNormal(
+        t([0.0, 0.0]), scale_tril=t([[1.0, 0.0], [0.0, 1.0]])), lambda t: t([1.0, 2.0, 3.0])),
+    ("not broadcastable", lambda module, t: module.Normal(t([0.0, 1.0]), t([1.0, 1.0])),
+     lambda t: t([1.0, 2.0, 3.0])),
+    ("not a category", lambda module, t: module.Categorical(probs=t([0.5, 0.5])),
+     lambda t: t([2])),
+]
+
+
+@pytest.mark.parametrize("what, build, value", SAMPLE_VALIDATION,
+                         ids=[row[0] for row in SAMPLE_VALIDATION])
+def test_invalid_values_raise_torch_value_errors(validating_torch, what, build, value):
+    torch = validating_torch
+    ours, theirs = _messages(torch,
+                             lambda module: build(module, ember.tensor).log_prob(
+                                 value(ember.tensor)),
+                             lambda module: build(module, torch.tensor).log_prob(
+                                 value(torch.tensor)))
+    assert ours == theirs
+
+
+def test_validate_args_false_skips_the_checks(torch):
+    ours = distributions.Normal(ember.tensor([0.0]), ember.tensor([-1.0]), validate_args=False)
+    theirs = torch.distributions.Normal(torch.tensor([0.0]), torch.tensor([-1.0]),
+                                        validate_args=False)
+    assert_close(ours.log_prob(ember.tensor([0.3])), theirs.log_prob(torch.tensor([0.3])))
+
+
+def test_set_default_validate_args():
+    distributions.Distribution.set_default_validate_args(False)
+    try:
+        distributions.Exponential(ember.tensor([-1.0]))
+    finally:
+        distributions.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError):
+        distributions.Exponential(ember.tensor([-1.0]))
+    with pytest.raises(ValueError):
+        distributions.Distribution.set_default_validate_args(2)
+
+
+def test_repr_and_constraints_repr_match_torch(torch):
+    ours = distributions.Normal(ember.tensor(0.0), ember.tensor(1.0))
+    theirs = torch.distributions.Normal(torch.tensor(0.0), torch.tensor(1.0))
+    assert repr(ours) == repr(theirs)
+    ours = distributions.Independent(distributions.Uniform(ember.zeros(2), ember.ones(2)), 1)
+    theirs = torch.distributions.Independent(
+        torch.distributions.Uniform(torch.zeros(2), torch.ones(2)), 1)
+    assert repr(ours).replace("ember.", "torch.") == repr(theirs)
+    for name in ("real", "positive", "unit_interval", "simplex", "boolean", "lower_cholesky",
+                 "positive_definite", "real_vector", "nonnegative", "one_hot"):
+        assert repr(getattr(distributions.constraints, name)) == \
+            repr(getattr(torch.distributions.constraints, name))
+    assert repr(ours.support) == repr(theirs.support).replace("tensor", "tensor")

@@ -1,0 +1,165 @@
+"""kl_divergence against torch 2.13 for every pair ember registers (values and gradients to
+both distributions' parameters), and the registry: register_kl, the most specific match,
+PyTorch's errors."""
+import numpy as np
+import pytest
+
+import ember
+import ember.distributions as distributions
+from tests.conftest import assert_close
+
+RANDOM = np.random.default_rng(4)
+
+
+def _positive(low=0.5, high=2.0, shape=(2, 3)):
+    return RANDOM.uniform(low, high, size=shape)
+
+
+_FACTORS = RANDOM.normal(size=(2, 2, 3, 3))
+_COVARIANCES = _FACTORS @ np.swapaxes(_FACTORS, -1, -2) + np.eye(3)
+
+# family -> (constructor given the module and parameter tensors, parameters of p, of q)
+FAMILIES = {
+    "Normal": (lambda module, loc, scale: module.Normal(loc, scale),
+               [RANDOM.normal(size=(2, 3)), _positive()],
+               [RANDOM.normal(size=(2, 3)), _positive()]),
+    "Laplace": (lambda module, loc, scale: module.Laplace(loc, scale),
+                [RANDOM.normal(size=(2, 3)), _positive()],
+                [RANDOM.normal(size=(2, 3)), _positive()]),
+    "Exponential": (lambda module, rate: module.Exponential(rate), [_positive()], [_positive()]),
+    "Uniform": (lambda module, low, high: module.Uniform(low, high),
+                [np.full((2, 3), 0.25), _positive(1.0, 1.5)],
+                [np.array([[0.0, 0.5, 0.0]] * 2), _positive(1.6, 2.5)]),
+    "Bernoulli": (lambda module, probs: module.Bernoulli(probs=probs),
+                  [RANDOM.uniform(0.1, 0.9, size=(2, 3))],
+                  [RANDOM.uniform(0.1, 0.9, size=(2, 3))]),
+    "Categorical": (lambda module, logits: module.Categorical(logits=logits),
+                    [RANDOM.normal(size=(2, 4))], [RANDOM.normal(size=(2, 4))]),
+    "OneHotCategorical": (lambda module, probs: module.OneHotCategorical(probs=probs),
+                          [RANDOM.uniform(0.1, 1.0, size=(2, 4))],
+                          [RANDOM.uniform(0.1, 1.0, size=(2, 4))]),
+    "MultivariateNormal": (lambda module, loc, covariance: module.MultivariateNormal(
+        loc, covariance_matrix=covariance), [RANDOM.normal(size=(2, 3)), _COVARIANCES[0]],
+        [RANDOM.normal(size=(3,)), _COVARIANCES[1]]),
+    "Independent": (lambda module, loc, scale: module.Independent(module.Normal(loc, scale), 1),
+                    [RANDOM.normal(size=(2, 3)), _positive()],
+                    [RANDOM.normal(size=(2, 3)), _positive()]),
+}
+PAIRS = [(family, family) for family in FAMILIES] + [
+    ("Uniform", "Normal"), ("Uniform", "Exponential"), ("Exponential", "Normal"),
+    ("Laplace", "Normal"), ("Normal", "Laplace"), ("Normal", "Exponential"),
+    ("Normal", "Uniform"), ("Laplace", "Exponential"), ("Laplace", "Uniform"),
+    ("Exponential", "Uniform")]
+
+
+def _build(module, family, parameters, dtype="float64"):
+    constructor = FAMILIES[family][0]
+    tensors = [module.tensor(parameter.astype(dtype), requires_grad=True)
+               for parameter in parameters]
+    return tensors, constructor(module.distributions, *tensors)
+
+
+@pytest.mark.parametrize("family_p, family_q", PAIRS, ids=[f"{p}-{q}" for p, q in PAIRS])
+def test_kl_divergence_matches_torch_with_gradients(torch, family_p, family_q):
+    parameters_p = FAMILIES[family_p][1]
+    parameters_q = FAMILIES[family_q][2]
+    our_p_inputs, our_p = _build(ember, family_p, parameters_p)
+    our_q_inputs, our_q = _build(ember, family_q, parameters_q)
+    their_p_inputs, their_p = _build(torch, family_p, parameters_p)
+    their_q_inputs, their_q = _build(torch, family_q, parameters_q)
+    ours = distributions.kl_divergence(our_p, our_q)
+    theirs = torch.distributions.kl_divergence(their_p, their_q)
+    assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+    if not theirs.requires_grad or not np.isfinite(theirs.detach().numpy()).all():
+        return
+    our_grads = ember.autograd.grad(ours.sum(), our_p_inputs + our_q_inputs, allow_unused=True)
+    their_grads = torch.autograd.grad(theirs.sum(), their_p_inputs + their_q_inputs,
+                                      allow_unused=True)
+    for our_grad, their_grad in zip(our_grads, their_grads):
+        if their_grad is None:
+            assert our_grad is None or not our_grad.numpy().any()
+        else:
+            assert_close(our_grad, their_grad, rtol=1e-8, atol=1e-10)
+
+
+def test_float32_kl_matches_torch(torch):
+    parameters_p = FAMILIES["Normal"][1]
+    parameters_q = FAMILIES["Normal"][2]
+    _, our_p = _build(ember, "Normal", parameters_p, dtype="float32")
+    _, our_q = _build(ember, "Normal", parameters_q, dtype="float32")
+    _, their_p = _build(torch, "Normal", parameters_p, dtype="float32")
+    _, their_q = _build(torch, "Normal", parameters_q, dtype="float32")
+    assert_close(distributions.kl_divergence(our_p, our_q),
+                 torch.distributions.kl_divergence(their_p, their_q))
+
+
+def test_kl_edge_cases_match_torch(torch):
+    """Probabilities of 0 and 1, and a Uniform outside another, give PyTorch's 0s and infs."""
+    probs_p = np.array([0.0, 1.0, 0.3, 0.3])
+    probs_q = np.array([0.5, 0.5, 0.0, 1.0])
+    assert_close(distributions.kl_divergence(distributions.Bernoulli(ember.tensor(probs_p)),
+                                             distributions.Bernoulli(ember.tensor(probs_q))),
+                 torch.distributions.kl_divergence(
+                     torch.distributions.Bernoulli(torch.tensor(probs_p)),
+                     torch.distributions.Bernoulli(torch.tensor(probs_q))))
+    weights_p = np.array([[0.0, 0.5, 0.5], [0.2, 0.3, 0.5]])
+    weights_q = np.array([[0.2, 0.3, 0.5], [0.0, 0.5, 0.5]])
+    assert_close(distributions.kl_divergence(distributions.Categorical(ember.tensor(weights_p)),
+                                             distributions.Categorical(ember.tensor(weights_q))),
+                 torch.distributions.kl_divergence(
+                     torch.distributions.Categorical(torch.tensor(weights_p)),
+                     torch.distributions.Categorical(torch.tensor(weights_q))))
+    low = np.array([0.0, -1.0])
+    high = np.array([1.0, 2.0])
+    assert_close(distributions.kl_divergence(
+        distributions.Uniform(ember.tensor(low), ember.tensor(high)),
+        distributions.Uniform(ember.tensor([-0.5, 0.0]), ember.tensor([1.5, 3.0]))),
+        torch.distributions.kl_divergence(
+            torch.distributions.Uniform(torch.tensor(low), torch.tensor(high)),
+            torch.distributions.Uniform(torch.tensor([-0.5, 0.0]), torch.tensor([1.5, 3.0]))))
+
+
+def test_an_unregistered_pair_is_not_implemented():
+    with pytest.raises(NotImplementedError, match="Bernoulli"):
+        distributions.kl_divergence(distributions.Bernoulli(ember.tensor([0.5])),
+                                    distributions.Normal(ember.tensor([0.0]),
+                                                         ember.tensor([1.0])))
+
+
+def test_register_kl_the_most_specific_match_wins():
+    class MyNormal(distributions.Normal):
+        pass
+
+    p = MyNormal(ember.tensor([0.0]), ember.tensor([1.0]))
+    q = distributions.Normal(ember.tensor([1.0]), ember.tensor([1.0]))
+    assert_close(distributions.kl_divergence(p, q), ember.tensor([0.5]))
+
+    @distributions.register_kl(MyNormal, distributions.Normal)
+    def _kl_mine(p, q):
+        return ember.tensor([42.0])
+
+    assert_close(distributions.kl_divergence(p, q), ember.tensor([42.0]))
+    assert_close(distributions.kl_divergence(q, q), ember.tensor([0.0]))
+
+
+def test_an_ambiguous_match_warns():
+    class BaseP(distributions.Normal):
+        pass
+
+    class DerivedP(BaseP):
+        pass
+
+    class DerivedQ(distributions.Normal):
+        pass
+
+    distributions.register_kl(BaseP, DerivedQ)(lambda p, q: ember.tensor(1.0))
+    distributions.register_kl(DerivedP, distributions.Normal)(lambda p, q: ember.tensor(2.0))
+    p = DerivedP(ember.tensor(0.0), ember.tensor(1.0))
+    q = DerivedQ(ember.tensor(0.0), ember.tensor(1.0))
+    with pytest.warns(RuntimeWarning, match=r"Please register_kl\(DerivedP, DerivedQ\)"):
+        distributions.kl_divergence(p, q)
+
+
+def test_register_kl_refuses_a_non_distribution():
+    with pytest.raises(TypeError, match="Expected type_p to be a Distribution subclass"):
+        distributions.register_kl(int, distributions.Normal)
