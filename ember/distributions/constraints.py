@@ -1,5 +1,7 @@
 """``torch.distributions.constraints``: the regions a distribution's parameters and samples
 live in. ``check(value)`` answers elementwise over the batch (a boolean Tensor), as PyTorch's."""
+from operator import attrgetter
+
 import numpy as np
 
 from ..ops import isclose
@@ -93,9 +95,7 @@ class _IndependentConstraint(Constraint):
         self.base_constraint = base_constraint
         self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
 
-    @property
-    def is_discrete(self):
-        return self.base_constraint.is_discrete
+    is_discrete = property(attrgetter("base_constraint.is_discrete"))
 
     @property
     def event_dim(self):
@@ -252,21 +252,21 @@ class _Symmetric(_Square):
 
 
 class _PositiveSemidefinite(_Symmetric):
+    """Symmetric with every eigenvalue >= 0 (> 0 for the definite subclass)."""
+
+    strict = False
+
     def check(self, value):
         symmetric = super().check(value)
         if not bool(symmetric.all()):
             return symmetric
         eigenvalues = np.linalg.eigvalsh(value.detach().numpy())
-        return Tensor._wrap(np.asarray((eigenvalues >= 0).all(-1)))
+        positive = eigenvalues > 0 if self.strict else eigenvalues >= 0
+        return Tensor._wrap(np.asarray(positive.all(-1)))
 
 
-class _PositiveDefinite(_Symmetric):
-    def check(self, value):
-        symmetric = super().check(value)
-        if not bool(symmetric.all()):
-            return symmetric
-        eigenvalues = np.linalg.eigvalsh(value.detach().numpy())
-        return Tensor._wrap(np.asarray((eigenvalues > 0).all(-1)))
+class _PositiveDefinite(_PositiveSemidefinite):
+    strict = True
 
 
 dependent = _Dependent()

@@ -2,6 +2,7 @@
 validation with PyTorch's errors, and the helpers the distributions share."""
 import numbers
 import warnings
+from operator import attrgetter
 
 from .._dtype import finfo
 from .._factories import tensor
@@ -57,13 +58,8 @@ class Distribution:
     def expand(self, batch_shape, _instance=None):
         raise NotImplementedError
 
-    @property
-    def batch_shape(self):
-        return self._batch_shape
-
-    @property
-    def event_shape(self):
-        return self._event_shape
+    batch_shape = property(attrgetter("_batch_shape"))
+    event_shape = property(attrgetter("_event_shape"))
 
     @property
     def arg_constraints(self):
@@ -163,6 +159,14 @@ class Distribution:
         new._validate_args = self._validate_args
         return new
 
+    def _expand_probs_or_logits(self, new, shape):
+        """Give ``new`` whichever of probs and logits this distribution holds, expanded to
+        ``shape`` (the other stays lazy), as its parameter."""
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(shape))
+                new._param = getattr(new, name)
+
     def _get_checked_instance(self, cls, _instance=None):
         if _instance is None and type(self).__init__ != cls.__init__:
             raise NotImplementedError(
@@ -201,13 +205,8 @@ class LocationScale(Distribution):
     def expand(self, batch_shape, _instance=None):
         return self._expanded(LocationScale, batch_shape, _instance, ("loc", "scale"))
 
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
+    mean = property(attrgetter("loc"))
+    mode = mean
 
 
 class lazy_property:

@@ -30,9 +30,7 @@ class Exponential(Distribution):
     def mode(self):
         return zeros_like(self.rate)
 
-    @property
-    def stddev(self):
-        return self.rate.reciprocal()
+    stddev = mean
 
     @property
     def variance(self):

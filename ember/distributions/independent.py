@@ -1,4 +1,6 @@
 """``torch.distributions.Independent``."""
+from operator import attrgetter
+
 from ..tensor import Size
 from . import constraints
 from .distribution import Distribution, sum_rightmost
@@ -34,9 +36,7 @@ class Independent(Distribution):
         new._validate_args = self._validate_args
         return new
 
-    @property
-    def has_rsample(self):
-        return self.base_dist.has_rsample
+    has_rsample = property(attrgetter("base_dist.has_rsample"))
 
     @property
     def has_enumerate_support(self):
@@ -51,17 +51,9 @@ class Independent(Distribution):
             support = constraints.independent(support, self.reinterpreted_batch_ndims)
         return support
 
-    @property
-    def mean(self):
-        return self.base_dist.mean
-
-    @property
-    def mode(self):
-        return self.base_dist.mode
-
-    @property
-    def variance(self):
-        return self.base_dist.variance
+    mean = property(attrgetter("base_dist.mean"))
+    mode = property(attrgetter("base_dist.mode"))
+    variance = property(attrgetter("base_dist.variance"))
 
     def sample(self, sample_shape=Size()):
         return self.base_dist.sample(sample_shape)

@@ -1,4 +1,6 @@
 """``torch.distributions.OneHotCategorical``."""
+from operator import attrgetter
+
 from .._factories import eye
 from ..tensor import Size
 from . import constraints
@@ -30,25 +32,11 @@ class OneHotCategorical(Distribution):
         new._validate_args = self._validate_args
         return new
 
-    @property
-    def _param(self):
-        return self._categorical._param
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
-
-    @property
-    def mean(self):
-        return self._categorical.probs
+    _param = property(attrgetter("_categorical._param"))
+    probs = property(attrgetter("_categorical.probs"))
+    logits = property(attrgetter("_categorical.logits"))
+    param_shape = property(attrgetter("_categorical.param_shape"))
+    mean = probs
 
     @property
     def mode(self):
