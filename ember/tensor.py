@@ -311,8 +311,13 @@ class Tensor:
         return format_tensor(self)
 
     def __format__(self, spec):
-        if self._data.ndim == 0 and spec:
+        # PyTorch: a plain 0-dim tensor formats as its number (f"{loss}" prints 0.6931...);
+        # anything else formats as its repr, and refuses a format spec.
+        if self._data.ndim == 0 and type(self) is Tensor:
             return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string passed to {type(self).__name__}."
+                            f"__format__")
         return repr(self)
 
     def __deepcopy__(self, memo):

@@ -198,3 +198,20 @@ def test_more_random_fills_follow_their_distributions():
     assert abs(logs.mean().item() - 0.5) < 0.02 and abs(logs.std().item() - 0.25) < 0.02
     draws = ember.zeros(20000, dtype=ember.float64).cauchy_(1.0, 2.0)
     assert abs(draws.median().item() - 1.0) < 0.1
+
+
+def test_format_matches_torch(torch):
+    cases = [(lambda m: m.tensor(0.5), ""), (lambda m: m.tensor(0.5), ".3f"),
+             (lambda m: m.tensor(3), ""), (lambda m: m.tensor(True), ""),
+             (lambda m: m.tensor(2.5, dtype=m.float64), ">8"),
+             (lambda m: m.tensor([1.0, 2.0]), ""),
+             (lambda m: m.nn.Parameter(m.tensor(2.0)), "")]
+    for make, spec in cases:
+        mine, theirs = format(make(ember), spec), format(make(torch), spec)
+        assert mine.replace("ember.", "torch.") == theirs, (mine, theirs)
+    for make in (lambda m: m.tensor([1.0, 2.0]), lambda m: m.nn.Parameter(m.tensor(2.0))):
+        with pytest.raises(TypeError, match="unsupported format string") as mine:
+            format(make(ember), ".3f")
+        with pytest.raises(TypeError) as theirs:
+            format(make(torch), ".3f")
+        assert str(mine.value) == str(theirs.value)
