@@ -146,7 +146,7 @@ def _three_dims_geometry(stride, padding, dilation):
             (1,) * missing + tuple(dilation))
 
 
-@_jit.kernel(parallel=True)
+@_jit.kernel
 def _col2im_kernel(columns, image, stride, padding, dilation):
     """image[n, c, z*s0-p0+a*d0, y*s1-p1+b*d1, x*s2-p2+e*d2] += columns[n, c, a, b, e, z, y, x]
     (col2im), terms falling in the padding dropped. Parallel over channels, whose image planes

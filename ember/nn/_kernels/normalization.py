@@ -242,9 +242,10 @@ def _batch_norm_backward_recorded(ctx, grad):
 # ---- compiled BatchNorm passes (the jit extra) ----------------------------------------------------
 def _compiles(*arrays):
     """Whether the compiled BatchNorm kernels serve these arrays (float32/float64, one dtype,
-    not empty)."""
+    not empty, with spatial dims: on (N, C) rows one value per channel and row makes the
+    per-channel loops stride across memory, and NumPy's column reductions are faster)."""
     dtype = arrays[0].dtype
-    return (dtype in (np.float32, np.float64) and arrays[0].size > 0
+    return (dtype in (np.float32, np.float64) and arrays[0].size > 0 and arrays[0].ndim > 2
             and all(array.dtype == dtype for array in arrays))
 
 
@@ -264,7 +265,7 @@ def _compiled_affine(input, center, scale, shift):
     return output
 
 
-@_jit.kernel(parallel=True)
+@_jit.kernel
 def _batch_norm_affine(rows, center, scale, shift, output):
     """output = (rows - center) * scale + shift, per channel of (N, C, L)."""
     batch, channels, length = rows.shape
@@ -276,7 +277,7 @@ def _batch_norm_affine(rows, center, scale, shift, output):
                                                * scale[channel] + shift[channel])
 
 
-@_jit.kernel(parallel=True)
+@_jit.kernel
 def _channel_sums(values, value_center, rows, center, sums, dots):
     """Per channel of (N, C, L) arrays, in float64: sums = sum(values) and dots =
     sum((values - value_center) * (rows - center)), both centres per channel. Four
@@ -315,7 +316,7 @@ def _channel_sums(values, value_center, rows, center, sums, dots):
         dots[channel] = dot
 
 
-@_jit.kernel(parallel=True)
+@_jit.kernel
 def _batch_norm_grad_input(grad, rows, mean, coefficient, offset, scale, grad_input):
     """grad_input = (x - mean) * coefficient + offset + grad * scale, per channel."""
     batch, channels, length = rows.shape

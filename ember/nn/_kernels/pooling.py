@@ -323,7 +323,7 @@ def _compiled_max_pool_backward(input, values, grad, kernel_size, stride, pairs,
     return grad_input
 
 
-@_jit.kernel(parallel=True)
+@_jit.kernel
 def _max_pool_backward_kernel(image, values, grad, window, stride, padding, dilation,
                               grad_image):
     """grad added to grad_image at the first element of each window of image (N, C, D, H, W)
