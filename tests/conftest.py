@@ -186,3 +186,33 @@ def mpi_job():
 def mpi_environment():
     """The environment ``mpi_job`` gives its ranks (for jobs started another way)."""
     return _mpi_environment()
+
+
+def run_optimizer(library, name, options, initial, gradients, group_overrides=None, skip=None,
+                  state=None):
+    """Run ``library``'s optimizer ``name`` over the per-step ``gradients`` from ``initial``
+    parameters: with ``group_overrides``, the last parameters form a second param group with
+    those options; with ``skip``, parameter 1 gets no gradient every ``skip`` steps. Returns the
+    optimizer and the final parameters as arrays."""
+    params = [library.tensor(array.copy(), requires_grad=True) for array in initial]
+    param_spec = params
+    if group_overrides is not None:
+        param_spec = [{"params": params[:2]}, {"params": params[2:], **group_overrides}]
+    opt = getattr(library.optim, name)(param_spec, **options)
+    if state is not None:
+        opt.load_state_dict(state)
+    for step, step_gradients in enumerate(gradients):
+        for index, (param, gradient) in enumerate(zip(params, step_gradients)):
+            if skip is not None and index == 1 and step % skip == 0:
+                param.grad = None  # a parameter without a gradient this step must be skipped
+            else:
+                param.grad = library.tensor(gradient)
+        opt.step()
+    return opt, [param.detach().numpy() for param in params]
+
+
+def assert_float32_close(actual, expected):
+    """Optimizer results: float32 arrays equal to the reference within float32 rounding."""
+    for got, want in zip(actual, expected):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

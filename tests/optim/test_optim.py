@@ -7,6 +7,7 @@ import pytest
 import ember
 from ember import optim
 from ember.optim import optimizer as optimizer_module
+from tests.conftest import assert_float32_close, run_optimizer
 
 SHAPES = [(3, 4), (5,), ()]
 STEPS = 25
@@ -53,46 +54,28 @@ def _data(seed=0):
     return initial, gradients
 
 
-def _run(library, module, name, options, initial, gradients, groups=False, skip=None):
-    params = [library.tensor(array.copy(), requires_grad=True) for array in initial]
-    if groups:
-        param_spec = [{"params": params[:2]}, {"params": params[2:], **GROUP_OVERRIDES[name]}]
-    else:
-        param_spec = params
-    opt = getattr(module, name)(param_spec, **options)
-    for step, step_gradients in enumerate(gradients):
-        for index, (param, gradient) in enumerate(zip(params, step_gradients)):
-            # Leave one parameter without a gradient on some steps: it must be skipped.
-            if skip is not None and index == 1 and step % skip == 0:
-                param.grad = None
-            else:
-                param.grad = library.tensor(gradient)
-        opt.step()
-    return opt, [param.detach().numpy() for param in params]
 
 
-def _assert_close(actual, expected):
-    for got, want in zip(actual, expected):
-        assert got.dtype == np.float32
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_matches_torch(torch, case):
     name, options = case
     initial, gradients = _data()
-    _, expected = _run(torch, torch.optim, name, options, initial, gradients, skip=4)
-    _, actual = _run(ember, optim, name, options, initial, gradients, skip=4)
-    _assert_close(actual, expected)
+    _, expected = run_optimizer(torch, name, options, initial, gradients, skip=4)
+    _, actual = run_optimizer(ember, name, options, initial, gradients, skip=4)
+    assert_float32_close(actual, expected)
 
 
 @pytest.mark.parametrize("name", sorted(GROUP_OVERRIDES))
 def test_param_groups_with_different_options_match_torch(torch, name):
     options = dict(CASES[[case[0] for case in CASES].index(name)][1])
     initial, gradients = _data(1)
-    torch_opt, expected = _run(torch, torch.optim, name, options, initial, gradients, groups=True)
-    ember_opt, actual = _run(ember, optim, name, options, initial, gradients, groups=True)
-    _assert_close(actual, expected)
+    torch_opt, expected = run_optimizer(torch, name, options, initial, gradients,
+                                        GROUP_OVERRIDES[name])
+    ember_opt, actual = run_optimizer(ember, name, options, initial, gradients,
+                                      GROUP_OVERRIDES[name])
+    assert_float32_close(actual, expected)
     torch_state = torch_opt.state_dict()
     ember_state = ember_opt.state_dict()
     assert ember_state["param_groups"] == torch_state["param_groups"]

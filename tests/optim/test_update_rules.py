@@ -5,6 +5,7 @@ import pytest
 
 import ember
 from ember import optim
+from tests.conftest import assert_float32_close, run_optimizer
 
 SHAPES = [(3, 4), (5,), ()]
 STEPS = 25
@@ -55,45 +56,27 @@ def _data(seed=0):
     return initial, gradients
 
 
-def _run(library, name, options, initial, gradients, groups=False, skip=None, state=None):
-    params = [library.tensor(array.copy(), requires_grad=True) for array in initial]
-    param_spec = params
-    if groups:
-        param_spec = [{"params": params[:2]}, {"params": params[2:], **GROUP_OVERRIDES[name]}]
-    opt = getattr(library.optim, name)(param_spec, **options)
-    if state is not None:
-        opt.load_state_dict(state)
-    for step, step_gradients in enumerate(gradients):
-        for index, (param, gradient) in enumerate(zip(params, step_gradients)):
-            if skip is not None and index == 1 and step % skip == 0:
-                param.grad = None
-            else:
-                param.grad = library.tensor(gradient)
-        opt.step()
-    return opt, [param.detach().numpy() for param in params]
 
 
-def _assert_close(actual, expected):
-    for got, want in zip(actual, expected):
-        assert got.dtype == np.float32
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_matches_torch(torch, case):
     name, options = case
     initial, gradients = _data()
-    _, expected = _run(torch, name, options, initial, gradients, skip=4)
-    _, actual = _run(ember, name, options, initial, gradients, skip=4)
-    _assert_close(actual, expected)
+    _, expected = run_optimizer(torch, name, options, initial, gradients, skip=4)
+    _, actual = run_optimizer(ember, name, options, initial, gradients, skip=4)
+    assert_float32_close(actual, expected)
 
 
 @pytest.mark.parametrize("name", sorted(GROUP_OVERRIDES))
 def test_param_groups_and_state_dict_match_torch(torch, name):
     initial, gradients = _data(1)
-    torch_opt, expected = _run(torch, name, {}, initial, gradients, groups=True)
-    ember_opt, actual = _run(ember, name, {}, initial, gradients, groups=True)
-    _assert_close(actual, expected)
+    torch_opt, expected = run_optimizer(torch, name, {}, initial, gradients,
+                                        GROUP_OVERRIDES[name])
+    ember_opt, actual = run_optimizer(ember, name, {}, initial, gradients,
+                                      GROUP_OVERRIDES[name])
+    assert_float32_close(actual, expected)
     torch_state = torch_opt.state_dict()
     ember_state = ember_opt.state_dict()
     assert ember_state["param_groups"] == torch_state["param_groups"]
@@ -110,10 +93,10 @@ def test_param_groups_and_state_dict_match_torch(torch, name):
 @pytest.mark.parametrize("name", sorted(GROUP_OVERRIDES))
 def test_state_dict_round_trip_continues_identically(name):
     initial, gradients = _data(2)
-    straight, expected = _run(ember, name, {}, initial, gradients)
-    first, middle = _run(ember, name, {}, initial, gradients[:10])
+    straight, expected = run_optimizer(ember, name, {}, initial, gradients)
+    first, middle = run_optimizer(ember, name, {}, initial, gradients[:10])
     saved = first.state_dict()
-    _, resumed = _run(ember, name, {}, middle, gradients[10:], state=saved)
+    _, resumed = run_optimizer(ember, name, {}, middle, gradients[10:], state=saved)
     for got, want in zip(resumed, expected):
         np.testing.assert_array_equal(got, want)
 
