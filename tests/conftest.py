@@ -188,6 +188,21 @@ def mpi_environment():
     return _mpi_environment()
 
 
+def optimizer_case_id(case):
+    """The test id of an (optimizer name, options) case: ``Adam-lr=0.01-...``."""
+    name, options = case
+    return name + "-" + "-".join(f"{key}={value}" for key, value in options.items())
+
+
+def optimizer_data(seed=0, shapes=((3, 4), (5,), ()), steps=25):
+    """float32 initial parameters of ``shapes`` and ``steps`` steps of gradients for them."""
+    rng = np.random.default_rng(seed)
+    initial = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    gradients = [[rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+                 for _ in range(steps)]
+    return initial, gradients
+
+
 def run_optimizer(library, name, options, initial, gradients, group_overrides=None, skip=None,
                   state=None):
     """Run ``library``'s optimizer ``name`` over the per-step ``gradients`` from ``initial``

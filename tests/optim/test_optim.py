@@ -7,9 +7,9 @@ import pytest
 import ember
 from ember import optim
 from ember.optim import optimizer as optimizer_module
-from tests.conftest import assert_float32_close, run_optimizer
+from tests.conftest import (
+    assert_float32_close, optimizer_case_id, optimizer_data, run_optimizer)
 
-SHAPES = [(3, 4), (5,), ()]
 STEPS = 25
 
 CASES = [
@@ -41,27 +41,10 @@ GROUP_OVERRIDES = {
 }
 
 
-def _case_id(case):
-    name, options = case
-    return name + "-" + "-".join(f"{key}={value}" for key, value in options.items())
-
-
-def _data(seed=0):
-    rng = np.random.default_rng(seed)
-    initial = [rng.standard_normal(shape).astype(np.float32) for shape in SHAPES]
-    gradients = [[rng.standard_normal(shape).astype(np.float32) for shape in SHAPES]
-                 for _ in range(STEPS)]
-    return initial, gradients
-
-
-
-
-
-
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", CASES, ids=optimizer_case_id)
 def test_matches_torch(torch, case):
     name, options = case
-    initial, gradients = _data()
+    initial, gradients = optimizer_data()
     _, expected = run_optimizer(torch, name, options, initial, gradients, skip=4)
     _, actual = run_optimizer(ember, name, options, initial, gradients, skip=4)
     assert_float32_close(actual, expected)
@@ -70,7 +53,7 @@ def test_matches_torch(torch, case):
 @pytest.mark.parametrize("name", sorted(GROUP_OVERRIDES))
 def test_param_groups_with_different_options_match_torch(torch, name):
     options = dict(CASES[[case[0] for case in CASES].index(name)][1])
-    initial, gradients = _data(1)
+    initial, gradients = optimizer_data(1)
     torch_opt, expected = run_optimizer(torch, name, options, initial, gradients,
                                         GROUP_OVERRIDES[name])
     ember_opt, actual = run_optimizer(ember, name, options, initial, gradients,
@@ -116,10 +99,10 @@ def _json_round_trip(state_dict):
     return restore(json.loads(json.dumps(strip(state_dict, ""))))
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", CASES, ids=optimizer_case_id)
 def test_state_dict_round_trip_continues_identically(case):
     name, options = case
-    initial, gradients = _data(2)
+    initial, gradients = optimizer_data(2)
     params = [ember.tensor(array.copy(), requires_grad=True) for array in initial]
     opt = getattr(optim, name)(params, **options)
     for step_gradients in gradients[:10]:
@@ -424,7 +407,7 @@ def test_optimizer_can_be_deep_copied():
     assert len(clone.state) == 1
 
 
-@pytest.mark.parametrize("case", CASES[::2], ids=_case_id)
+@pytest.mark.parametrize("case", CASES[::2], ids=optimizer_case_id)
 def test_float64_parameters_match_torch(torch, case):
     name, options = case
     rng = np.random.default_rng(5)

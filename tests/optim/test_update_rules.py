@@ -5,10 +5,8 @@ import pytest
 
 import ember
 from ember import optim
-from tests.conftest import assert_float32_close, run_optimizer
-
-SHAPES = [(3, 4), (5,), ()]
-STEPS = 25
+from tests.conftest import (
+    assert_float32_close, optimizer_case_id, optimizer_data, run_optimizer)
 
 CASES = [
     ("Adamax", {}),
@@ -43,27 +41,10 @@ GROUP_OVERRIDES = {
 }
 
 
-def _case_id(case):
-    name, options = case
-    return name + "-" + "-".join(f"{key}={value}" for key, value in options.items())
-
-
-def _data(seed=0):
-    rng = np.random.default_rng(seed)
-    initial = [rng.standard_normal(shape).astype(np.float32) for shape in SHAPES]
-    gradients = [[rng.standard_normal(shape).astype(np.float32) for shape in SHAPES]
-                 for _ in range(STEPS)]
-    return initial, gradients
-
-
-
-
-
-
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", CASES, ids=optimizer_case_id)
 def test_matches_torch(torch, case):
     name, options = case
-    initial, gradients = _data()
+    initial, gradients = optimizer_data()
     _, expected = run_optimizer(torch, name, options, initial, gradients, skip=4)
     _, actual = run_optimizer(ember, name, options, initial, gradients, skip=4)
     assert_float32_close(actual, expected)
@@ -71,7 +52,7 @@ def test_matches_torch(torch, case):
 
 @pytest.mark.parametrize("name", sorted(GROUP_OVERRIDES))
 def test_param_groups_and_state_dict_match_torch(torch, name):
-    initial, gradients = _data(1)
+    initial, gradients = optimizer_data(1)
     torch_opt, expected = run_optimizer(torch, name, {}, initial, gradients,
                                         GROUP_OVERRIDES[name])
     ember_opt, actual = run_optimizer(ember, name, {}, initial, gradients,
@@ -92,7 +73,7 @@ def test_param_groups_and_state_dict_match_torch(torch, name):
 
 @pytest.mark.parametrize("name", sorted(GROUP_OVERRIDES))
 def test_state_dict_round_trip_continues_identically(name):
-    initial, gradients = _data(2)
+    initial, gradients = optimizer_data(2)
     straight, expected = run_optimizer(ember, name, {}, initial, gradients)
     first, middle = run_optimizer(ember, name, {}, initial, gradients[:10])
     saved = first.state_dict()
