@@ -117,7 +117,7 @@ def accumulation_dtype(numpy_dtype):
     """The NumPy dtype that PyTorch computes sums and matrix products of ``numpy_dtype`` in on
     the CPU: float32 for bfloat16 and float16 (rounded once at the end), the dtype itself
     otherwise."""
-    if numpy_dtype.kind != "f" and numpy_dtype.kind != "V" or numpy_dtype.itemsize > 2:
+    if (numpy_dtype.kind != "f" and numpy_dtype.kind != "V") or numpy_dtype.itemsize > 2:
         return numpy_dtype
     if numpy_dtype == np.float16 or numpy_dtype.name == "bfloat16":
         return np.dtype(np.float32)

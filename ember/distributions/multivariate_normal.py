@@ -2,7 +2,7 @@
 import math
 
 from .._factories import randn
-from ..linalg import cholesky, inv, solve
+from ..linalg import cholesky, inv, solve_triangular
 from ..ops import broadcast_shapes
 from ..tensor import Size
 from . import constraints
@@ -13,8 +13,8 @@ __all__ = ["MultivariateNormal"]
 
 def _mahalanobis(scale_tril, difference):
     """|L^-1 d|^2 over the last dim, broadcasting L's batch dims with d's (sample dims
-    included). The tril makes the gradient to L lower triangular, as a triangular solve's is."""
-    whitened = solve(scale_tril.tril(), difference.unsqueeze(-1)).squeeze(-1)
+    included); a triangular solve, so the gradient to L stays lower triangular."""
+    whitened = solve_triangular(scale_tril, difference.unsqueeze(-1), upper=False).squeeze(-1)
     return whitened.pow(2).sum(-1)
 
 
