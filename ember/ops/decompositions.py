@@ -269,7 +269,7 @@ def _cutoff(largest, atol, rtol):
     return np.maximum(np.asarray(atol, dtype=largest.dtype), rtol * largest)
 
 
-def _tolerances(A, atol, rtol, operation):
+def _tolerances(A, atol, rtol):
     """PyTorch's defaults: rtol = eps * max(m, n) when neither is given, else 0 for the one not
     given (tensor tolerances broadcast over the batch)."""
     eps = float(np.finfo(A._data.dtype).eps)
@@ -288,7 +288,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
         kind = A.dtype._scalar_type if isinstance(A, Tensor) else ""
         raise RuntimeError(f"linalg.pinv({kind}{{{shape}}}): expected a tensor with 2 or more "
                            f"dimensions of float, double, cfloat or cdouble types")
-    atol_value, rtol_value = _tolerances(A, atol, rtol, "linalg.pinv")
+    atol_value, rtol_value = _tolerances(A, atol, rtol)
     return Pinv.apply(A, atol_value, rtol_value, bool(hermitian))
 
 
@@ -301,7 +301,7 @@ def pinverse(input, rcond=1e-15):
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """The number of singular values above max(atol, rtol * S_max), as int64."""
     _check_matrices(A, "linalg.matrix_rank")
-    atol_value, rtol_value = _tolerances(A, atol, rtol, "linalg.matrix_rank")
+    atol_value, rtol_value = _tolerances(A, atol, rtol)
     data = A._data
     values = np.abs(np.linalg.eigvalsh(data)) if hermitian else \
         np.linalg.svd(data, compute_uv=False)
