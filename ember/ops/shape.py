@@ -524,12 +524,13 @@ def contiguous(input, memory_format=contiguous_format):
     """``input`` itself when it already lies in memory as ``memory_format`` asks, else a copy
     that does (row-major, or channels_last/channels_last_3d for 4-D/5-D tensors)."""
     require_tensor(input, "contiguous")
-    if memory_format is not contiguous_format:
-        check_memory_format("contiguous", memory_format)
-        if memory_format is preserve_format:
-            if input._data.flags.c_contiguous:
-                return input
-            raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if memory_format is contiguous_format:
+        return input if input._data.flags.c_contiguous else Contiguous.apply(input, memory_format)
+    check_memory_format("contiguous", memory_format)
+    if memory_format is preserve_format:
+        if input._data.flags.c_contiguous:
+            return input
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
     if has_memory_format(input._data, memory_format):
         return input
     return Contiguous.apply(input, memory_format)
