@@ -231,3 +231,17 @@ def assert_float32_close(actual, expected):
     for got, want in zip(actual, expected):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def split_work(monkeypatch):
+    """ember's ops cut into ranges on 3 threads however small the work (the parallel paths),
+    then the thread count restored; yields a function comparing a computation with the same
+    computation on one thread."""
+    from ember import _threads
+    before = ember.get_num_threads()
+    monkeypatch.setattr(_threads, "GEMM_GRAIN", 1)
+    monkeypatch.setattr(_threads, "ELEMENT_GRAIN", 1)
+    ember.set_num_threads(3)
+    yield
+    ember.set_num_threads(before)

@@ -1,6 +1,7 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
 import numpy as np
 
+from .. import _threads
 from .._dtype import accumulation_dtype, cpp_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -22,7 +23,7 @@ def matmul_arrays(a, b):
     sum in float16, slowly)."""
     work = accumulation_dtype(a.dtype)
     if work == a.dtype:
-        return np.matmul(a, b)
+        return _threads.matmul(a, b)
     return np.matmul(a.astype(work), b.astype(work)).astype(a.dtype)
 
 

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from ... import _jit
+from ... import _jit, _threads
 from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
 
@@ -63,27 +63,23 @@ class ScaledDotProductAttention(Op):
     def forward(ctx, query, key, value, float_mask, blocked, scale, dropout_p, stream):
         dtype = query.dtype
         work_query, work_key, work_value = _compute_dtype(query, key, value)
-        compiled = _compiled_softmax(work_query, work_key, float_mask, blocked)
-        scores = _scores(np, work_query, work_key, scale, float_mask,
-                         None if compiled is not None else blocked,
-                         out=_scratch("scores", _scores_shape(work_query, work_key),
-                                      work_query.dtype))
-        if compiled is not None:
-            total, log_normalizer = _softmax_rows_in_place(compiled, scores, blocked is not None)
-        else:
-            # a row can lose every key only to a float mask or to a bool one that removes key 0
-            may_empty = float_mask is not None or (blocked is not None
-                                                   and bool(blocked[..., 0].any()))
-            total, log_normalizer = _exp_in_place(scores, may_empty)
         keep = None
         if dropout_p > 0.0:
-            keep = stream.random(scores.shape, dtype=np.float32) >= dropout_p
-            scores *= keep
-            if dropout_p < 1.0:  # at 1 every weight is dropped and the output stays 0
-                total *= total.dtype.type(1.0 - dropout_p)
-        # Normalised after the product: (e @ v) / total divides L x Ev values, not L x S.
-        output = _matmul_heads_last(scores, work_value)
-        output /= total
+            keep = stream.random(_scores_shape(work_query, work_key),
+                                 dtype=np.float32) >= dropout_p
+        scores_shape = _scores_shape(work_query, work_key)
+        output = _heads_last_output(
+            np.broadcast_shapes(scores_shape[:-2], work_value.shape[:-2])
+            + (scores_shape[-2], work_value.shape[-1]), work_query.dtype)
+        log_normalizer = np.empty(scores_shape[:-1] + (1,), work_query.dtype)
+
+        def attend(start, stop):
+            part = _batch_part(work_query, start, stop)
+            log_normalizer[start:stop] = _attend(
+                *part(work_query, work_key, work_value, float_mask, blocked, keep), scale,
+                dropout_p, output[start:stop])
+
+        _threads.run(attend, _batch_ranges(work_query, work_key, work_value))
         if output.dtype != dtype:
             output = output.astype(dtype)
         if ctx._recording:
@@ -97,45 +93,116 @@ class ScaledDotProductAttention(Op):
         xp = ctx.xp
         query, key, value, float_mask, blocked, output, log_normalizer, keep = ctx.saved_tensors
         scale, dropout_p = ctx.options
+        needs = ctx.needs_input_grad[:4]
+        if xp is not np:
+            return _attention_grads(xp, query, key, value, float_mask, blocked, output,
+                                    log_normalizer, keep, grad_output, scale, dropout_p,
+                                    needs) + (None,) * 4
         dtype = query.dtype
-        needs_query, needs_key, needs_value, needs_mask = ctx.needs_input_grad[:4]
+        query, key, value, grad_output, output = _compute_dtype(query, key, value, grad_output,
+                                                                output)
+        ranges = [(0, None)] if needs[3] else _batch_ranges(query, key, value)
+        if len(ranges) == 1:
+            grads = list(_attention_grads(np, query, key, value, float_mask, blocked, output,
+                                          log_normalizer, keep, grad_output, scale, dropout_p,
+                                          needs))
+        else:
+            grads = [np.empty(array.shape, array.dtype) if need else None
+                     for array, need in zip((query, key, value), needs[:3])] + [None]
+
+            def differentiate(start, stop):
+                part = _batch_part(query, start, stop)
+                computed = _attention_grads(
+                    np, *part(query, key, value, float_mask, blocked, output, log_normalizer,
+                              keep, grad_output), scale, dropout_p, needs)
+                for grad, part_grad in zip(grads, computed):
+                    if grad is not None:
+                        grad[start:stop] = part_grad
+
+            _threads.run(differentiate, ranges)
+        return tuple(None if grad is None else grad.astype(dtype, copy=False)
+                     for grad in grads) + (None,) * 4
+
+
+def _attend(query, key, value, float_mask, blocked, keep, scale, dropout_p, output):
+    """Attention on arrays, written into ``output``; returns each score row's log-sum-exp."""
+    compiled = _compiled_softmax(query, key, float_mask, blocked)
+    scores = _scores(np, query, key, scale, float_mask, None if compiled is not None else blocked,
+                     out=_scratch("scores", _scores_shape(query, key), query.dtype))
+    if compiled is not None:
+        total, log_normalizer = _softmax_rows_in_place(compiled, scores, blocked is not None)
+    else:
+        # a row can lose every key only to a float mask or to a bool one that removes key 0
+        may_empty = float_mask is not None or (blocked is not None
+                                               and bool(blocked[..., 0].any()))
+        total, log_normalizer = _exp_in_place(scores, may_empty)
+    if keep is not None:
+        scores *= keep
+        if dropout_p < 1.0:  # at 1 every weight is dropped and the output stays 0
+            total *= total.dtype.type(1.0 - dropout_p)
+    # Normalised after the product: (e @ v) / total divides L x Ev values, not L x S.
+    np.matmul(scores, value, out=output)
+    output /= total
+    return log_normalizer
+
+
+def _attention_grads(xp, query, key, value, float_mask, blocked, output, log_normalizer, keep,
+                     grad_output, scale, dropout_p, needs):
+    """The gradients of query, key, value and the float mask (None where not needed)."""
+    needs_query, needs_key, needs_value, needs_mask = needs
+    weights = _weights(xp, query, key, scale, float_mask, blocked, log_normalizer)
+    weights_shape = tuple(weights.shape)
+    dropped = weights
+    if keep is not None:
+        dropped = xp.where(keep, weights * _kept_scale(dropout_p), 0.0)
+    grad_query = grad_key = grad_value = grad_mask = None
+    if needs_value:
+        grad_value = xp.matmul(xp.matrix_transpose(dropped), grad_output)
+    if needs_query or needs_key or needs_mask:
         if xp is np:
-            query, key, value, grad_output, output = _compute_dtype(query, key, value,
-                                                                    grad_output, output)
-        weights = _weights(xp, query, key, scale, float_mask, blocked, log_normalizer)
-        weights_shape = tuple(weights.shape)
-        dropped = weights
+            grad_weights = np.matmul(grad_output, np.swapaxes(value, -1, -2),
+                                     out=_scratch("grad_weights", weights_shape, weights.dtype))
+        else:
+            grad_weights = xp.matmul(grad_output, xp.matrix_transpose(value))
         if keep is not None:
-            dropped = xp.where(keep, weights * _kept_scale(dropout_p), 0.0)
-        grad_query = grad_key = grad_value = grad_mask = None
-        if needs_value:
-            grad_value = xp.matmul(xp.matrix_transpose(dropped), grad_output)
-        if needs_query or needs_key or needs_mask:
-            if xp is np:
-                grad_weights = np.matmul(grad_output, np.swapaxes(value, -1, -2),
-                                         out=_scratch("grad_weights", weights_shape,
-                                                      weights.dtype))
-            else:
-                grad_weights = xp.matmul(grad_output, xp.matrix_transpose(value))
-            if keep is not None:
-                grad_weights = xp.where(keep, grad_weights * _kept_scale(dropout_p), 0.0)
-            # d softmax: weights * (grad_weights - sum(grad_weights * weights)); that row sum
-            # equals sum(grad_output * output) per query, a far smaller product.
-            row_dot = xp.sum(grad_output * output, axis=-1, keepdims=True)
-            grad_scores = _softmax_backward(xp, weights, grad_weights, row_dot)
-            if needs_query:
-                grad_query = xp.matmul(grad_scores, key) * scale
-            if needs_key:
-                grad_key = xp.matmul(xp.matrix_transpose(grad_scores), query) * scale
-            if needs_mask:
-                grad_mask = unbroadcast(grad_scores, float_mask.shape)
-                if xp is np and np.shares_memory(grad_mask, grad_scores):
-                    grad_mask = grad_mask.copy()  # grad_scores is a scratch array
-        if xp is np:
-            grad_query, grad_key, grad_value, grad_mask = [
-                None if grad is None else grad.astype(dtype, copy=False)
-                for grad in (grad_query, grad_key, grad_value, grad_mask)]
-        return grad_query, grad_key, grad_value, grad_mask, None, None, None, None
+            grad_weights = xp.where(keep, grad_weights * _kept_scale(dropout_p), 0.0)
+        # d softmax: weights * (grad_weights - sum(grad_weights * weights)); that row sum
+        # equals sum(grad_output * output) per query, a far smaller product.
+        row_dot = xp.sum(grad_output * output, axis=-1, keepdims=True)
+        grad_scores = _softmax_backward(xp, weights, grad_weights, row_dot)
+        if needs_query:
+            grad_query = xp.matmul(grad_scores, key) * scale
+        if needs_key:
+            grad_key = xp.matmul(xp.matrix_transpose(grad_scores), query) * scale
+        if needs_mask:
+            grad_mask = unbroadcast(grad_scores, float_mask.shape)
+            if xp is np and np.shares_memory(grad_mask, grad_scores):
+                grad_mask = grad_mask.copy()  # grad_scores is a scratch array
+    return grad_query, grad_key, grad_value, grad_mask
+
+
+def _batch_ranges(query, key, value):
+    """Ranges of the leading batch dim for ember's threads: one range unless query, key and
+    value share their leading dims and the products are large."""
+    if query.ndim < 3 or not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2]):
+        return [(0, None)]
+    rows = query.shape[0]
+    work = math.prod(query.shape[:-1]) * key.shape[-2] * (query.shape[-1] + value.shape[-1])
+    return _threads.row_ranges(rows, _threads.chunk_count(work, _threads.GEMM_GRAIN, rows))
+
+
+def _batch_part(query, start, stop):
+    """A function giving each array's rows start:stop of the leading batch dim; arrays that
+    broadcast along it (fewer dims, or a leading 1) and None pass whole."""
+    if stop is None:
+        return lambda *arrays: arrays
+    ndim, rows = query.ndim, query.shape[0]
+
+    def part(*arrays):
+        return [array[start:stop]
+                if array is not None and array.ndim == ndim and array.shape[0] == rows
+                else array for array in arrays]
+    return part
 
 
 def _kept_scale(dropout_p):
@@ -143,17 +210,13 @@ def _kept_scale(dropout_p):
     return 0.0 if dropout_p >= 1.0 else 1.0 / (1.0 - dropout_p)
 
 
-def _matmul_heads_last(weights, value):
-    """weights @ value for (..., heads, L, S) @ (..., heads, S, Ev), written into memory laid out
-    as (..., L, heads, Ev) and returned as a (..., heads, L, Ev) view: the usual merge of the
-    heads (``transpose(1, 2).contiguous()``) then copies nothing."""
-    if weights.ndim < 4:
-        return np.matmul(weights, value)
-    shape = weights.shape[:-1] + value.shape[-1:]
-    memory = np.empty(shape[:-3] + (shape[-2], shape[-3], shape[-1]), dtype=weights.dtype)
-    output = np.swapaxes(memory, -3, -2)
-    np.matmul(weights, value, out=output)
-    return output
+def _heads_last_output(shape, dtype):
+    """An array of (..., heads, L, Ev) ``shape`` whose memory is laid out as (..., L, heads, Ev):
+    the usual merge of the heads (``transpose(1, 2).contiguous()``) then copies nothing."""
+    if len(shape) < 4:
+        return np.empty(shape, dtype)
+    memory = np.empty(shape[:-3] + (shape[-2], shape[-3], shape[-1]), dtype=dtype)
+    return np.swapaxes(memory, -3, -2)
 
 
 def _softmax_backward(xp, weights, grad_weights, row_dot):

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ... import _threads
 from ..._dtype import accumulation_dtype, scalar_type_name
 from ...autograd.function import Op
 from ...ops.linalg import _product_transposed, matmul_arrays
@@ -39,9 +40,7 @@ class Linear(Op):
                 out += bias.astype(work)
             out = out.astype(x.dtype)
         else:
-            out = np.matmul(x_2d, weight.T)
-            if bias is not None:
-                out += bias
+            out = _threads.matmul(x_2d, weight.T, bias)
         needs_x, needs_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)
         return out.reshape(batch_shape + (weight.shape[0],))

@@ -1,0 +1,157 @@
+"""ember's intra-op threads: ranges cut over worker threads compute exactly what one thread
+computes, errors come back to the caller, and a forked child starts its own workers."""
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _threads
+
+
+def test_run_gives_every_range_to_one_thread(split_work):
+    seen = []
+    names = set()
+
+    def record(start, stop):
+        seen.append((start, stop))
+        names.add(threading.current_thread().name)
+
+    ranges = _threads.row_ranges(10, 3)
+    assert ranges == [(0, 3), (3, 6), (6, 10)]
+    for _ in range(20):
+        _threads.run(record, ranges)
+    assert sorted(seen) == sorted(ranges * 20)
+    assert threading.current_thread().name in names
+
+
+def test_an_error_in_a_range_reaches_the_caller(split_work):
+    def fail_in_middle(start, stop):
+        if start == 3:
+            raise ValueError("range 3 failed")
+
+    with pytest.raises(ValueError, match="range 3 failed"):
+        _threads.run(fail_in_middle, _threads.row_ranges(9, 3))
+    # the pool still serves the next call
+    out = np.zeros(9)
+    _threads.run(lambda start, stop: out.__setitem__(slice(start, stop), 1.0),
+                 _threads.row_ranges(9, 3))
+    assert out.sum() == 9
+
+
+def test_work_inside_a_worker_runs_inline(split_work):
+    counts = {}
+
+    def outer(start, stop):
+        time.sleep(0.05)  # long enough that the workers take ranges too
+        name = threading.current_thread().name
+        counts[name] = _threads.chunk_count(10 ** 9, 1, 10)
+        # a nested call completes wherever it runs
+        _threads.run(lambda inner_start, inner_stop: None, _threads.row_ranges(4, 2))
+
+    _threads.run(outer, _threads.row_ranges(3, 3))
+    workers = {name: count for name, count in counts.items() if name.startswith("ember-")}
+    assert workers and set(workers.values()) == {1}
+
+
+def test_one_thread_never_splits(monkeypatch):
+    before = ember.get_num_threads()
+    monkeypatch.setattr(_threads, "GEMM_GRAIN", 1)
+    try:
+        ember.set_num_threads(1)
+        assert _threads.chunk_count(10 ** 9, 1) == 1
+    finally:
+        ember.set_num_threads(before)
+
+
+def test_small_work_stays_on_the_calling_thread():
+    assert _threads.chunk_count(100) == 1
+    assert _threads.chunk_count(10 ** 9, rows=1) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", [((37, 11), (11, 5)), ((2, 37, 11), (2, 11, 6)),
+                                    ((5, 3, 7), (5, 7, 4)), ((3, 8), (8, 2))])
+def test_split_products_equal_one_blas_call(split_work, dtype, shapes):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shapes[0]).astype(dtype)
+    b = rng.standard_normal(shapes[1]).astype(dtype)
+    bias = rng.standard_normal(shapes[1][-1]).astype(dtype)
+    np.testing.assert_array_equal(_threads.matmul(a, b), np.matmul(a, b))
+    np.testing.assert_array_equal(_threads.matmul(a, b, bias), np.matmul(a, b) + bias)
+    transposed = np.ascontiguousarray(np.swapaxes(b, -1, -2))
+    np.testing.assert_array_equal(_threads.matmul(a, np.swapaxes(transposed, -1, -2)),
+                                  np.matmul(a, b))
+
+
+def test_linear_and_matmul_on_threads_match_one_thread(split_work):
+    x = ember.randn(33, 7, 16, requires_grad=True)
+    layer = ember.nn.Linear(16, 9)
+    other = ember.randn(33, 16, 5, requires_grad=True)
+    results = []
+    for threads in (3, 1):
+        ember.set_num_threads(threads)
+        for tensor in (x, other, *layer.parameters()):
+            tensor.grad = None
+        out = layer(x).sum() + (x @ other).square().sum()
+        out.backward()
+        results.append([out.detach().numpy(), x.grad.numpy(), other.grad.numpy(),
+                        layer.weight.grad.numpy()])
+    for split, whole in zip(*results):
+        np.testing.assert_array_equal(split, whole)
+
+
+def test_a_forked_child_starts_its_own_workers(split_work):
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    script = (
+        "import os, numpy as np, ember\n"
+        "from ember import _threads\n"
+        "_threads.GEMM_GRAIN = 1\n"
+        "ember.set_num_threads(2)\n"
+        "a = np.ones((64, 8), np.float32)\n"
+        "_threads.matmul(a, a.T)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if (_threads.matmul(a, a.T) == 8).all() else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "raise SystemExit(os.waitstatus_to_exitcode(status))\n")
+    result = subprocess.run([sys.executable, "-c", script], timeout=60)
+    assert result.returncode == 0
+
+
+def _attention_results(query, key, value, **options):
+    for tensor in (query, key, value):
+        tensor.grad = None
+    ember.manual_seed(7)  # the dropout mask
+    out = ember.nn.functional.scaled_dot_product_attention(query, key, value, **options)
+    (out * ember.linspace(-1, 1, out.shape[-1], dtype=out.dtype)).sum().backward()
+    return [out.detach().numpy()] + [tensor.grad.numpy() for tensor in (query, key, value)]
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
+@pytest.mark.parametrize("options", [
+    {"is_causal": True}, {}, {"dropout_p": 0.3},
+    {"attn_mask": "float"}, {"attn_mask": "bool_per_item"}, {"attn_mask": "bool_shared"}])
+def test_attention_on_threads_matches_one_thread(split_work, dtype, options):
+    ember.manual_seed(0)
+    query, key, value = (ember.randn(5, 2, 7, 4, dtype=dtype, requires_grad=True)
+                         for _ in range(3))
+    options = dict(options)
+    mask = options.get("attn_mask")
+    if mask == "float":
+        options["attn_mask"] = ember.randn(5, 1, 7, 7, dtype=dtype)
+    elif mask == "bool_per_item":
+        options["attn_mask"] = ember.rand(5, 2, 7, 7) > 0.3
+    elif mask == "bool_shared":
+        options["attn_mask"] = ember.rand(7, 7) > 0.3
+    results = []
+    for threads in (3, 1):
+        ember.set_num_threads(threads)
+        results.append(_attention_results(query, key, value, **options))
+    for split, whole in zip(*results):
+        np.testing.assert_array_equal(split, whole)
