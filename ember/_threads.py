@@ -162,6 +162,8 @@ class _Job:
                 self.remaining -= 1
                 done = self.remaining == 0
             if done:
+                # a worker may hold this job a moment longer: not the arrays the ranges use
+                self.function = None
                 self.finished.release()
 
 
