@@ -41,11 +41,8 @@ def get_num_threads():
 
 
 def _blas_threads():
-    try:
-        # threadpoolctl is optional (the test and bench extras): imported only when it is used.
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return _cpu_count()
+    # threadpoolctl (a dependency) loads on first use: its library scan costs milliseconds.
+    from threadpoolctl import threadpool_info
     sizes = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
     return max(sizes) if sizes else _cpu_count()
 
@@ -58,16 +55,12 @@ def _cpu_count():
 
 
 def _own_blas():
-    """Hold BLAS at one thread (ember threads around it), once, when threadpoolctl is there."""
-    if _state["blas_owned"]:
-        return
-    _state["blas_owned"] = True
-    try:
-        # threadpoolctl is optional (the test and bench extras): imported only when it is used.
+    """Hold BLAS at one thread (ember threads around it), once."""
+    if not _state["blas_owned"]:
+        _state["blas_owned"] = True
+        # threadpoolctl (a dependency) loads on first use: its library scan costs milliseconds.
         from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    _state["limiter"] = threadpool_limits(limits=1, user_api="blas")
+        _state["limiter"] = threadpool_limits(limits=1, user_api="blas")
 
 
 def chunk_count(work, grain=None, rows=None):
