@@ -129,6 +129,22 @@ def _product(a, b, bias, out=None):
     return out
 
 
+def binary(ufunc, a, b, out=None):
+    """``ufunc(a, b, out=out)``, over ranges of the flat arrays on ember's threads when a, b (and
+    out) are large C-contiguous arrays of one shape and dtype; else one call."""
+    count = chunk_count(a.size) if type(b) is np.ndarray and a.shape == b.shape else 1
+    if (count == 1 or a.dtype != b.dtype or not a.flags.c_contiguous
+            or not b.flags.c_contiguous or (out is not None and not out.flags.c_contiguous)):
+        return ufunc(a, b, out=out)
+    if out is None:
+        out = np.empty(a.shape, a.dtype)
+    flat_a, flat_b, flat_out = a.reshape(-1), b.reshape(-1), out.reshape(-1)
+    run(lambda start, stop: ufunc(flat_a[start:stop], flat_b[start:stop],
+                                  out=flat_out[start:stop]),
+        row_ranges(a.size, count))
+    return out
+
+
 class _Job:
     """Ranges handed out one at a time to whoever asks next; the last to finish releases
     ``finished``."""

@@ -155,3 +155,48 @@ def test_attention_on_threads_matches_one_thread(split_work, dtype, options):
         results.append(_attention_results(query, key, value, **options))
     for split, whole in zip(*results):
         np.testing.assert_array_equal(split, whole)
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
+@pytest.mark.parametrize("layer", ["gelu", "gelu_tanh", "layer_norm", "layer_norm_plain"])
+def test_activations_and_norms_on_threads_match_one_thread(split_work, dtype, layer):
+    ember.manual_seed(0)
+    x = ember.randn(7, 5, 6, dtype=dtype, requires_grad=True)
+    modules = {"gelu": ember.nn.GELU(), "gelu_tanh": ember.nn.GELU(approximate="tanh"),
+               "layer_norm": ember.nn.LayerNorm(6, dtype=dtype),
+               "layer_norm_plain": ember.nn.LayerNorm([5, 6], elementwise_affine=False,
+                                                      dtype=dtype)}
+    module = modules[layer]
+    for parameter in module.parameters():
+        with ember.no_grad():
+            parameter.copy_(ember.randn(parameter.shape, dtype=dtype))
+    results = []
+    for threads in (3, 1):
+        ember.set_num_threads(threads)
+        for tensor in (x, *module.parameters()):
+            tensor.grad = None
+        out = module(x)
+        (out * ember.linspace(-2, 2, 6, dtype=dtype)).sum().backward()
+        results.append([out.detach().numpy(), x.grad.numpy()]
+                       + [parameter.grad.numpy() for parameter in module.parameters()])
+    for split, whole in zip(*results):
+        np.testing.assert_array_equal(split, whole)
+
+
+def test_sums_and_accumulated_gradients_on_threads_match_one_thread(split_work):
+    ember.manual_seed(0)
+    x = ember.randn(6, 11, requires_grad=True)
+    y = ember.randn(6, 11, requires_grad=True)
+    results = []
+    for threads in (3, 1):
+        ember.set_num_threads(threads)
+        x.grad = y.grad = None
+        # x reaches the loss along three paths: its gradient is accumulated in place
+        out = (x + y) * x + x.exp() + (x + 1).square()
+        out.sum().backward()
+        results.append([out.detach().numpy(), x.grad.numpy(), y.grad.numpy()])
+    for split, whole in zip(*results):
+        np.testing.assert_array_equal(split, whole)
+    a = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(_threads.binary(np.add, a, a[::-1].copy()), a + a[::-1])
+    np.testing.assert_array_equal(_threads.binary(np.add, a, a[:, ::-1]), a + a[:, ::-1])

@@ -16,6 +16,7 @@ import weakref
 
 import numpy as np
 
+from .. import _threads
 from .._dtype import from_numpy_dtype
 from .._hooks import RemovableHandle
 from ..tensor import Size, Tensor
@@ -141,7 +142,10 @@ class _Pending:
         elif self.owned[number] and current.dtype == grad.dtype and (
                 current.shape == grad.shape
                 or current.shape == np.broadcast_shapes(current.shape, grad.shape)):
-            current += grad
+            if current.size >= _threads.ELEMENT_GRAIN:
+                _threads.binary(np.add, current, grad, out=current)
+            else:
+                current += grad
         else:
             self.grads[number] = current + grad
             self.owned[number] = True

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ... import _jit
+from ... import _jit, _threads
 from ..._dtype import scalar_type_name
 from ...autograd.function import Op
 from ...ops.elementwise.special import erf as erf_op
@@ -193,7 +193,12 @@ def _gelu_float32(x):
         return _cdf_in_slices(x, _times_input)
     flat = x.reshape(-1)
     out = np.empty_like(flat)
-    compiled(flat, flat, flat, out, False)
+
+    def gelu(start, stop):
+        values = flat[start:stop]
+        compiled(values, values, values, out[start:stop], False)
+
+    _threads.run(gelu, _threads.row_ranges(flat.size, _threads.chunk_count(flat.size)))
     return out.reshape(x.shape)
 
 
@@ -205,15 +210,19 @@ def _gelu_backward_float32(grad, x):
     flat = x.reshape(-1)
     grad_flat = np.ascontiguousarray(grad, np.float32).reshape(-1)
     out = np.empty_like(flat)
-    # exp stays NumPy's (vectorised; numba's is a scalar call), slice by slice in cache
-    density_memory = np.empty(min(flat.size, _CHUNK), np.float32)
-    for start in range(0, flat.size, _CHUNK):
-        values = flat[start:start + _CHUNK]
-        stop = start + values.size
-        density = np.multiply(values, _MINUS_HALF, out=density_memory[:values.size])
-        density *= values
-        np.exp(density, out=density)
-        compiled(values, grad_flat[start:stop], density, out[start:stop], True)
+
+    def differentiate(first, last):
+        # exp stays NumPy's (vectorised; numba's is a scalar call), slice by slice in cache
+        density_memory = np.empty(min(last - first, _CHUNK), np.float32)
+        for start in range(first, last, _CHUNK):
+            stop = min(start + _CHUNK, last)
+            values = flat[start:stop]
+            density = np.multiply(values, _MINUS_HALF, out=density_memory[:stop - start])
+            density *= values
+            np.exp(density, out=density)
+            compiled(values, grad_flat[start:stop], density, out[start:stop], True)
+
+    _threads.run(differentiate, _threads.row_ranges(flat.size, _threads.chunk_count(flat.size)))
     return out.reshape(x.shape)
 
 

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ... import _jit
+from ... import _jit, _threads
 from ..._dtype import accumulation_dtype
 from ...autograd.function import Op
 
@@ -351,7 +351,14 @@ class LayerNorm(Op):
             output = np.empty_like(rows)
             mean = np.empty((layout[0], 1), dtype)
             invstd = np.empty((layout[0], 1), dtype)
-            compiled(rows, *_affine_arrays(weight, bias, rows), eps, output, mean, invstd)
+            affine = _affine_arrays(weight, bias, rows)
+
+            def normalize(start, stop):
+                compiled(rows[start:stop], *affine, eps, output[start:stop], mean[start:stop],
+                         invstd[start:stop])
+
+            _threads.run(normalize, _threads.row_ranges(
+                layout[0], _threads.chunk_count(rows.size, rows=layout[0])))
             if ctx._recording:
                 ctx.save_for_backward(input, weight, mean, invstd)
                 ctx.options = (layout, eps, None if bias is None else bias.shape)
@@ -455,10 +462,11 @@ def _layer_norm_forward(rows, weight, bias, has_weight, has_bias, eps, out, mean
 
 @_jit.kernel
 def _layer_norm_backward(rows, grad, weight, has_weight, mean, invstd, grad_input,
-                         grad_weight, grad_bias):
+                         grad_weight, grad_bias, with_sums):
     """LayerNorm's gradients in two passes per row: x_hat recomputed, the row sums of g and
-    g * x_hat, then (g - mean(g) - x_hat * mean(g * x_hat)) * invstd; the column sums for weight
-    and bias accumulate in the float64 ``grad_weight`` and ``grad_bias``."""
+    g * x_hat, then (g - mean(g) - x_hat * mean(g * x_hat)) * invstd; with ``with_sums``, the
+    column sums for weight and bias accumulate in the float64 ``grad_weight`` and
+    ``grad_bias``."""
     count = rows.shape[1]
     for row in range(rows.shape[0]):
         shift = mean[row, 0]
@@ -468,8 +476,9 @@ def _layer_norm_backward(rows, grad, weight, has_weight, mean, invstd, grad_inpu
         for column in range(count):
             normalized = (rows[row, column] - shift) * scale
             grad_value = grad[row, column]
-            grad_weight[column] += grad_value * normalized
-            grad_bias[column] += grad_value
+            if with_sums:
+                grad_weight[column] += grad_value * normalized
+                grad_bias[column] += grad_value
             if has_weight:
                 grad_value = grad_value * weight[column]
             grad_total += grad_value
@@ -488,19 +497,48 @@ def _layer_norm_backward(rows, grad, weight, has_weight, mean, invstd, grad_inpu
                                        - grad_mean) * scale
 
 
+@_jit.kernel
+def _layer_norm_column_sums(rows, grad, mean, invstd, first, last, grad_weight, grad_bias):
+    """The weight and bias gradients of columns first:last, summed over the rows in order in
+    float64, exactly as _layer_norm_backward's ``with_sums`` does them."""
+    for row in range(rows.shape[0]):
+        shift = mean[row, 0]
+        scale = invstd[row, 0]
+        for column in range(first, last):
+            grad_value = grad[row, column]
+            grad_weight[column] += grad_value * ((rows[row, column] - shift) * scale)
+            grad_bias[column] += grad_value
+
+
 def _layer_norm_backward_compiled(compiled, input_rows, grad_rows, weight, mean, invstd,
                                   needs, bias_shape, input_shape):
-    """LayerNorm's backward on arrays through the compiled kernel."""
+    """LayerNorm's backward on arrays through the compiled kernel. On several threads the rows
+    are split for grad_input, and the columns for the weight and bias sums (a second pass),
+    so each sum still runs over the rows in order: the same values as one thread."""
     needs_input, needs_weight, needs_bias = needs
     input_rows = np.ascontiguousarray(input_rows)
     grad_rows = np.ascontiguousarray(grad_rows)
-    count = input_rows.shape[1]
+    rows, count = input_rows.shape
     grad_input = np.empty_like(input_rows)
     grad_weight = np.zeros(count, np.float64)
     grad_bias = np.zeros(count, np.float64)
     weight_array, _, has_weight, _ = _affine_arrays(weight, None, input_rows)
-    compiled(input_rows, grad_rows, weight_array, has_weight, mean, invstd, grad_input,
-             grad_weight, grad_bias)
+    chunks = _threads.chunk_count(input_rows.size, rows=rows)
+    if chunks == 1:
+        compiled(input_rows, grad_rows, weight_array, has_weight, mean, invstd, grad_input,
+                 grad_weight, grad_bias, True)
+    else:
+        def differentiate(start, stop):
+            compiled(input_rows[start:stop], grad_rows[start:stop], weight_array, has_weight,
+                     mean[start:stop], invstd[start:stop], grad_input[start:stop], grad_weight,
+                     grad_bias, False)
+
+        _threads.run(differentiate, _threads.row_ranges(rows, chunks))
+        if needs_weight or needs_bias:
+            column_sums = _layer_norm_column_sums.compiled()
+            _threads.run(lambda start, stop: column_sums(input_rows, grad_rows, mean, invstd,
+                                                         start, stop, grad_weight, grad_bias),
+                         _threads.row_ranges(count, min(chunks, count)))
     dtype = input_rows.dtype
     return (grad_input.reshape(input_shape) if needs_input else None,
             grad_weight.astype(dtype).reshape(weight.shape) if needs_weight else None,

@@ -4,6 +4,7 @@ import builtins
 
 import numpy as np
 
+from ... import _threads
 from ..._dtype import from_numpy_dtype, get_default_dtype, is_floating, scalar_type_name
 from ...autograd.function import Op
 from ...tensor import Tensor
@@ -27,6 +28,8 @@ class Add(_Binary):
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
+        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN:
+            return _threads.binary(np.add, a, b)
         return np.add(a, b)
 
     @staticmethod
