@@ -13,6 +13,7 @@ import heapq
 import operator
 import threading
 import weakref
+from sys import getrefcount
 
 import numpy as np
 
@@ -119,6 +120,18 @@ def queue_callback(callback):
     if _callbacks.queue is None:
         raise RuntimeError("queue_callback: no backward pass is running")
     _callbacks.queue.append(callback)
+
+
+def _references_of_a_result():
+    """sys.getrefcount of an array held only by a backward's result tuple, read as the sweep
+    reads it (the tuple, the loop's name, getrefcount's argument)."""
+    input_grads = (np.empty(0),)
+    for index in range(1):
+        grad = input_grads[index]
+        return getrefcount(grad)
+
+
+_UNSHARED = _references_of_a_result()
 
 
 # ---- the sweep --------------------------------------------------------------------------------
@@ -235,7 +248,6 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
     and only the nodes and edges in ``needed`` (``_needed_edges``) are followed."""
     heap = []
     pending = {}
-    handed_out = set()
     # Leaves with hooks: their contributions are summed first, so each hook runs once on the
     # total gradient (as PyTorch's AccumulateGrad does), at the end of the sweep.
     deferred = {}
@@ -264,7 +276,6 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
         entry.add(number, grad, owned)
 
     for tensor, grad in zip(roots, root_grads):
-        handed_out.add(id(grad))
         if tensor.grad_fn is None:
             deliver(tensor, 0, grad, False)
         else:
@@ -304,7 +315,9 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
         del grads, entry
         if not retain_graph and node.saved is not None:
             node._release()
-        for edge, grad in zip(edges, input_grads):
+        for index in range(len(edges)):
+            edge = edges[index]
+            grad = input_grads[index]
             if edge is None or grad is None:
                 continue
             if create_graph:
@@ -314,11 +327,13 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
             else:
                 if type(grad) is not ndarray:
                     grad = np.asarray(grad)
-                key = id(grad)
-                # A fresh array (no base, so it owns its data) handed to one edge only may take
-                # later contributions in place.
-                owned = key not in handed_out and grad.base is None and grad.flags.writeable
-                handed_out.add(key)
+                    owned = False
+                else:
+                    # An array that owns its data and that nothing but this backward's result
+                    # refers to (not the user, a saved tensor, another edge, a view) may take
+                    # later contributions in place.
+                    owned = (getrefcount(grad) == _UNSHARED and grad.base is None
+                             and grad.flags.writeable)
             target = edge[0]
             if isinstance(target, Tensor):
                 deliver(target, 0, grad, owned)

@@ -938,3 +938,21 @@ def test_autograd_grad_asks_ops_only_for_the_gradients_it_needs(torch):
         b = framework.tensor([2.0], requires_grad=True)
         framework.autograd.grad(Product.apply(a, b).sum(), a)
     assert seen == {"ember": (True, True), "torch": (True, True)}
+
+
+def test_gradients_summed_in_place_never_touch_shared_arrays():
+    # A backward may hand one array to several edges, or one the user still holds through a
+    # hook: only arrays nothing else refers to may take later contributions in place.
+    x = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    kept = []
+    y = x * 1.0
+    y.register_hook(lambda grad: kept.append(grad) or None)
+    out = y + y + x + x
+    out.backward(ember.tensor([1.0, 10.0, 100.0]))
+    assert x.grad.tolist() == [4.0, 40.0, 400.0]
+    assert kept[0].tolist() == [2.0, 20.0, 200.0]
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    pieces = a.expand(3, 2).unbind(0)
+    total = pieces[0] + pieces[1] * 2 + pieces[2] * 3
+    total.sum().backward()
+    assert a.grad.tolist() == [6.0, 6.0]
