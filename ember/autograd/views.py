@@ -93,6 +93,12 @@ def check_inplace(tensor):
     recording = grad_enabled and not inference
     if recording and tensor._requires_grad:
         node = tensor.grad_fn
+        if getattr(node, "multiple_views", False):
+            raise RuntimeError(f"Output {tensor._output_nr} of {node.name()[:-9]} is a view and "
+                               f"is being modified inplace. This view is the output of a "
+                               f"function that returns multiple views. Such functions do not "
+                               f"allow the output views to be modified inplace. You should "
+                               f"replace the inplace operation by an out-of-place one.")
         if node is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                                "operation.")

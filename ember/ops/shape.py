@@ -482,6 +482,60 @@ def stack(tensors, dim=0):
     return Stack.apply(dim % ndim, *_promoted(list(tensors)))
 
 
+class Split(Op):
+    """Consecutive pieces of ``x`` along ``axis`` (``sizes``), views of its memory, as one node
+    (PyTorch's split): backward joins the pieces' gradients into one array, where slicing piece
+    by piece would allocate a full-size gradient per piece. Its outputs are views that do not
+    allow in-place changes while recorded (``multiple_views``), as PyTorch's."""
+
+    differentiable_backward = True
+    multiple_views = True
+
+    @staticmethod
+    def forward(ctx, x, axis, sizes):
+        ctx.dtype = x.dtype
+        ctx.axis = axis
+        ctx.stacked = sizes is None
+        prefix = (slice(None),) * axis
+        if sizes is None:  # unbind: one piece per index, the axis dropped
+            keys = [prefix + (index,) for index in range(x.shape[axis])]
+        else:
+            ends = itertools.accumulate(sizes)
+            keys = [prefix + (slice(end - size, end),) for size, end in zip(sizes, ends)]
+        pieces = tuple([x[key] for key in keys])
+        ctx.piece_shapes = [piece.shape for piece in pieces]
+        return pieces
+
+    @staticmethod
+    def backward(ctx, *grad_pieces):
+        xp = ctx.xp
+        pieces = [xp.asarray(np.zeros(shape, ctx.dtype)) if piece is None else piece
+                  for piece, shape in zip(grad_pieces, ctx.piece_shapes)]
+        if ctx.stacked:
+            return xp.stack(pieces, axis=ctx.axis), None, None
+        return xp.concat(pieces, axis=ctx.axis), None, None
+
+
+class SplitWithSizes(Split):
+    pass
+
+
+class Unbind(Split):
+    pass
+
+
+def split_pieces(op_class, tensor, axis, sizes):
+    """``op_class`` (Split, SplitWithSizes, Unbind) applied: the pieces share the version
+    counter of ``tensor``, as views do."""
+    pieces = op_class.apply(tensor, axis, sizes)
+    if not tensor._is_inference:
+        counter = tensor._version_counter()
+        for piece in pieces:
+            piece._vc = counter
+            piece._is_inference = False  # views of a normal tensor, even in inference mode
+    return pieces
+
+
 def split(tensor, split_size_or_sections, dim=0):
     require_tensor(tensor, "split", "tensor")
     axis = _normalize_dim(dim, tensor._data.ndim)
@@ -491,21 +545,17 @@ def split(tensor, split_size_or_sections, dim=0):
         if size <= 0 and not (size == 0 and length == 0):
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
                                f"dimension size of {length}")
-        bounds = list(range(0, length, size)) if size else [0]
-        sections = [(start, min(start + size, length)) for start in bounds]
-    else:
-        sizes = list(_shape_arg((split_size_or_sections,), "split_with_sizes", "split_sizes"))
-        if any(size < 0 for size in sizes):
-            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative "
-                               f"entries, but got split_sizes={sizes}")
-        if sum(sizes) != length:
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} "
-                               f"(input tensor's size at dimension {axis}), but got "
-                               f"split_sizes={sizes}")
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-        sections = [(int(start), int(start) + size) for start, size in zip(starts, sizes)]
-    prefix = (slice(None),) * axis
-    return tuple(getitem(tensor, prefix + (slice(start, stop),)) for start, stop in sections)
+        sizes = [min(size, length - start) for start in range(0, length, size)] if size else [0]
+        return split_pieces(Split, tensor, axis, tuple(sizes))
+    sizes = list(_shape_arg((split_size_or_sections,), "split_with_sizes", "split_sizes"))
+    if any(size < 0 for size in sizes):
+        raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative "
+                           f"entries, but got split_sizes={sizes}")
+    if sum(sizes) != length:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} "
+                           f"(input tensor's size at dimension {axis}), but got "
+                           f"split_sizes={sizes}")
+    return split_pieces(SplitWithSizes, tensor, axis, tuple(int(size) for size in sizes))
 
 
 def chunk(input, chunks, dim=0):
@@ -704,9 +754,7 @@ def narrow(input, dim, start, length):
 
 def unbind(input, dim=0):
     require_tensor(input, "unbind")
-    axis = _normalize_dim(dim, input._data.ndim)
-    return tuple(getitem(input, (slice(None),) * axis + (position,))
-                 for position in range(input._data.shape[axis]))
+    return split_pieces(Unbind, input, _normalize_dim(dim, input._data.ndim), None)
 
 
 def repeat_interleave(input, repeats, dim=None):

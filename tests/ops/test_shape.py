@@ -285,3 +285,52 @@ def test_mixed_dtype_cat_and_stack_keep_second_derivatives(torch):
     for ours, theirs in zip(*results):
         assert ours.dtype == theirs.dtype
         np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+SPLITTERS = {
+    "split": lambda library, x: x.split(2, dim=1),
+    "split_sizes": lambda library, x: library.split(x, [1, 3, 1], dim=1),
+    "chunk": lambda library, x: x.chunk(3, dim=1),
+    "unbind": lambda library, x: x.unbind(1),
+    "unbind_last": lambda library, x: library.unbind(x, -1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPLITTERS))
+def test_split_family_is_one_node_of_views_as_in_torch(torch, name):
+    values = np.random.default_rng(0).standard_normal((3, 5, 4)).astype(np.float32)
+    results = {}
+    for library in (ember, torch):
+        x = library.tensor(values, requires_grad=True)
+        base = x * 1.0
+        pieces = SPLITTERS[name](library, base)
+        weights = [float(number + 1) for number in range(len(pieces))]
+        # one piece unused: its gradient is zeros in the joined gradient
+        loss = sum((piece * weight).square().sum()
+                   for piece, weight in zip(pieces[:-1], weights))
+        loss.backward()
+        node_name = pieces[0].grad_fn.name()
+        with pytest.raises(RuntimeError) as error:
+            pieces[1].mul_(2)
+        with library.no_grad():
+            pieces[0].add_(1)  # allowed without recording: the base's memory changes
+        results[library] = (
+            [piece.detach().numpy() for piece in pieces], x.grad.numpy(), base.detach().numpy(),
+            node_name, str(error.value), base._version, pieces[-1]._version)
+    ours, theirs = results[ember], results[torch]
+    for mine, expected in zip(ours[0], theirs[0]):
+        np.testing.assert_array_equal(mine, expected)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-6)
+    np.testing.assert_array_equal(ours[2], theirs[2])
+    assert ours[3:] == theirs[3:]
+
+
+def test_split_pieces_have_second_derivatives():
+    x = ember.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
+    first, second = x.split([1, 3], dim=1)
+    y = (first.pow(3).sum() + second.exp().sum())
+    (grad,) = ember.autograd.grad(y, x, create_graph=True)
+    grad.sum().backward()
+    values = x.detach().numpy()
+    expected = np.concatenate([6 * values[:, :1], np.exp(values[:, 1:])], axis=1)
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)

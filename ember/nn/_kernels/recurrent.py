@@ -557,37 +557,3 @@ def _weight_gradients(xp, needs_input_grad, grad_gates_input, grad_gates_hidden,
     return grad_projections, grad_weight, grad_bias
 
 
-class SplitSteps(Op):
-    """Splits ``x`` along ``axis`` into consecutive pieces of the given ``sizes`` (or drops the
-    axis, one piece per index, when ``sizes`` is None), as one node: its backward stacks every
-    piece's gradient into a single array, where slicing piece by piece would allocate a
-    full-size gradient per piece (memory and time quadratic in the sequence length)."""
-
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, x, axis, sizes):
-        ctx.shape = x.shape
-        ctx.dtype = x.dtype
-        ctx.axis = axis
-        ctx.stacked = sizes is None
-        prefix = (slice(None),) * axis
-        if sizes is None:
-            keys = [prefix + (index,) for index in range(x.shape[axis])]
-        else:
-            ends = np.cumsum(sizes)
-            keys = [prefix + (slice(int(end - size), int(end)),)
-                    for size, end in zip(sizes, ends)]
-        pieces = tuple(x[key] for key in keys)
-        ctx.piece_shapes = [piece.shape for piece in pieces]
-        return pieces
-
-    @staticmethod
-    def backward(ctx, *grad_pieces):
-        xp = ctx.xp
-        pieces = []
-        for piece, shape in zip(grad_pieces, ctx.piece_shapes):
-            pieces.append(xp.asarray(np.zeros(shape, ctx.dtype)) if piece is None else piece)
-        if ctx.stacked:
-            return xp.stack(pieces, axis=ctx.axis), None, None
-        return xp.concat(pieces, axis=ctx.axis), None, None

@@ -18,6 +18,7 @@ from ..._autocast_state import DEFAULT_DTYPES as DEFAULT_AUTOCAST_DTYPES, _autoc
 from ..._dtype import scalar_type_name
 from ...tensor import Tensor
 from ...ops.elementwise.casting import autocast_argument, autocast_op
+from ...ops.shape import SplitWithSizes, Unbind
 from .. import functional as F
 from .. import init
 from .._kernels import recurrent as _recurrent
@@ -34,7 +35,7 @@ def _steps(sequence, batch_sizes=None):
     count = sequence.shape[0] if batch_sizes is None else len(batch_sizes)
     if count == 1:
         return (ops.squeeze(sequence, 0) if batch_sizes is None else sequence,)
-    return _recurrent.SplitSteps.apply(sequence, 0, batch_sizes)
+    return (Unbind if batch_sizes is None else SplitWithSizes).apply(sequence, 0, batch_sizes)
 
 
 def _projected_lstm_step(input_projection, state, weight_hh, bias_hh, weight_hr):
