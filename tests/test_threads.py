@@ -200,3 +200,20 @@ def test_sums_and_accumulated_gradients_on_threads_match_one_thread(split_work):
     a = np.arange(12.0).reshape(3, 4)
     np.testing.assert_array_equal(_threads.binary(np.add, a, a[::-1].copy()), a + a[::-1])
     np.testing.assert_array_equal(_threads.binary(np.add, a, a[:, ::-1]), a + a[:, ::-1])
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64, ember.float16])
+@pytest.mark.parametrize("function", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dim", [-1, 1, 0])
+def test_softmax_on_threads_matches_one_thread(split_work, dtype, function, dim):
+    ember.manual_seed(0)
+    x = (ember.randn(5, 3, 7) * 4).to(dtype).requires_grad_()
+    results = []
+    for threads in (3, 1):
+        ember.set_num_threads(threads)
+        x.grad = None
+        out = getattr(ember.nn.functional, function)(x, dim=dim)
+        (out * ember.linspace(-1, 1, 7).to(dtype)).sum().backward()
+        results.append([out.detach().numpy(), x.grad.numpy()])
+    for split, whole in zip(*results):
+        np.testing.assert_array_equal(split, whole)

@@ -9,6 +9,7 @@ import builtins
 
 import numpy as np
 
+from .. import _threads
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -452,45 +453,79 @@ class LogSumExp(Op):
 
 class _Softmax(Op):
     """softmax and log_softmax along ``axis``: ``normalize`` of x minus its max (so that exp
-    cannot overflow), computed widened and rounded back; backward needs only the output."""
+    cannot overflow), computed widened and rounded back; backward needs only the output. Large
+    inputs are cut along their first axis (when that is not ``axis``) over ember's threads."""
 
     differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, x, axis):
-        work = _widened(x)
-        shifted = work - np.max(work, axis=axis, keepdims=True) if x.size else work
-        out = np.asarray(cls.normalize(shifted, axis), dtype=x.dtype)
+        out = np.empty(x.shape, x.dtype)
+
+        def normalize(start, stop):
+            part = x if start is None else x[start:stop]
+            target = out if start is None else out[start:stop]
+            work = _widened(part)
+            if work.size == 0:
+                return
+            shifted = np.asarray(work - np.max(work, axis=axis, keepdims=True))  # 0-d: an array
+            # float16/bfloat16 are computed in float32 and rounded once, into ``out``
+            result = cls.normalize(shifted, axis, target if work.dtype == x.dtype else None)
+            if work.dtype != x.dtype:
+                target[...] = result
+
+        _threads.run(normalize, _first_axis_ranges(x, axis))
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
 
+    @classmethod
+    def backward(cls, ctx, grad):
+        (out,) = ctx.saved_tensors
+        ranges = [(None, None)] if ctx.xp is not np else _first_axis_ranges(out, ctx.axis)
+        if len(ranges) == 1:
+            return cls.differentiate(ctx.xp, grad, out, ctx.axis), None
+        grad_input = np.empty(out.shape, np.result_type(grad, out))
+
+        def differentiate(start, stop):
+            grad_input[start:stop] = cls.differentiate(np, grad[start:stop], out[start:stop],
+                                                       ctx.axis)
+
+        _threads.run(differentiate, ranges)
+        return grad_input, None
+
+
+def _first_axis_ranges(x, axis):
+    """Ranges of x's first axis for ember's threads; [(None, None)] (all of x) unless x is
+    large and the reduction runs along another axis."""
+    rows = x.shape[0] if x.ndim > 1 and axis != 0 else 1
+    count = _threads.chunk_count(x.size, rows=rows)
+    return [(None, None)] if count == 1 else _threads.row_ranges(rows, count)
+
 
 class Softmax(_Softmax):
     @staticmethod
-    def normalize(shifted, axis):
-        exp = np.exp(shifted)
-        return exp / np.sum(exp, axis=axis, keepdims=True)
+    def normalize(shifted, axis, out):
+        exp = np.exp(shifted, out=shifted)
+        return np.divide(exp, np.sum(exp, axis=axis, keepdims=True), out=out)
 
     @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        inner = ctx.xp.sum(grad * out, axis=ctx.axis, keepdims=True)
-        return out * (grad - inner), None
+    def differentiate(xp, grad, out, axis):
+        inner = xp.sum(grad * out, axis=axis, keepdims=True)
+        return out * (grad - inner)
 
 
 class LogSoftmax(_Softmax):
     """Its own op for stability: x - max - log(sum(exp(x - max))); bfloat16 in float32."""
 
     @staticmethod
-    def normalize(shifted, axis):
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    def normalize(shifted, axis, out):
+        return np.subtract(shifted, np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)),
+                           out=out)
 
     @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        xp = ctx.xp
-        return grad - xp.exp(out) * xp.sum(grad, axis=ctx.axis, keepdims=True), None
+    def differentiate(xp, grad, out, axis):
+        return grad - xp.exp(out) * xp.sum(grad, axis=axis, keepdims=True)
 
 
 # ---- cumulative ops ------------------------------------------------------------------------------
