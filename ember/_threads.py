@@ -130,16 +130,21 @@ def _product(a, b, bias, out=None):
 
 
 def binary(ufunc, a, b, out=None):
-    """``ufunc(a, b, out=out)``, over ranges of the flat arrays on ember's threads when a, b (and
-    out) are large C-contiguous arrays of one shape and dtype; else one call."""
-    count = chunk_count(a.size) if type(b) is np.ndarray and a.shape == b.shape else 1
-    if (count == 1 or a.dtype != b.dtype or not a.flags.c_contiguous
-            or not b.flags.c_contiguous or (out is not None and not out.flags.c_contiguous)):
+    """``ufunc(a, b, out=out)``, over ranges of the flat arrays on ember's threads when ``a`` is a
+    large C-contiguous array and ``b`` a number or an array of its shape, dtype and layout (and
+    ``out`` C-contiguous); else one call."""
+    scalar = type(b) is not np.ndarray or b.ndim == 0
+    count = chunk_count(a.size) if scalar or a.shape == b.shape else 1
+    if (count == 1 or not a.flags.c_contiguous
+            or not scalar and (a.dtype != b.dtype or not b.flags.c_contiguous)
+            or out is not None and not out.flags.c_contiguous):
         return ufunc(a, b, out=out)
+    flat_a = a.reshape(-1)
     if out is None:
-        out = np.empty(a.shape, a.dtype)
-    flat_a, flat_b, flat_out = a.reshape(-1), b.reshape(-1), out.reshape(-1)
-    run(lambda start, stop: ufunc(flat_a[start:stop], flat_b[start:stop],
+        out = np.empty(a.shape, ufunc(flat_a[:1], b).dtype)
+    flat_b = b if scalar else b.reshape(-1)
+    flat_out = out.reshape(-1)
+    run(lambda start, stop: ufunc(flat_a[start:stop], flat_b if scalar else flat_b[start:stop],
                                   out=flat_out[start:stop]),
         row_ranges(a.size, count))
     return out

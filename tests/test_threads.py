@@ -217,3 +217,26 @@ def test_softmax_on_threads_matches_one_thread(split_work, dtype, function, dim)
         results.append([out.detach().numpy(), x.grad.numpy()])
     for split, whole in zip(*results):
         np.testing.assert_array_equal(split, whole)
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64, ember.bfloat16])
+def test_arithmetic_on_threads_matches_one_thread(split_work, dtype):
+    ember.manual_seed(0)
+    x = ember.randn(4, 9).to(dtype).requires_grad_()
+    y = ember.randn(4, 9).to(dtype).requires_grad_()
+    results = []
+    for threads in (3, 1):
+        ember.set_num_threads(threads)
+        x.grad = y.grad = None
+        out = (x * y - y * 0.5) * 3.0 - x
+        out.sum().backward()
+        with ember.no_grad():
+            plain = (x * 2.5 - y) * y
+        results.append([out.detach().float().numpy(), plain.float().numpy(),
+                        x.grad.float().numpy(), y.grad.float().numpy()])
+    for split, whole in zip(*results):
+        np.testing.assert_array_equal(split, whole)
+    a = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    assert _threads.binary(np.multiply, a, 2.0).dtype == np.float32
+    scalar = np.float64(0.1)
+    np.testing.assert_array_equal(_threads.binary(np.multiply, a, scalar), np.multiply(a, scalar))

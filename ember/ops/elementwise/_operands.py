@@ -3,6 +3,7 @@ gradients unbroadcast and cast back, the binary and unary base classes, and the 
 path."""
 import numpy as np
 
+from ... import _threads
 from ..._dtype import (
     _FROM_NUMPY, from_numpy_dtype, get_default_dtype, is_floating, result_type, scalar_type_name)
 from ...autograd.function import Op
@@ -302,7 +303,10 @@ def _plain_binary(ufunc, a, b):
     elif type(y) is not np.ndarray or y.dtype.kind != "f":
         return None
     try:
-        result = ufunc(x, y)
+        if type(x) is np.ndarray and x.size >= _threads.ELEMENT_GRAIN:
+            result = _threads.binary(ufunc, x, y)
+        else:
+            result = ufunc(x, y)
     except TypeError:
         return None  # a sparse tensor's storage: the op's own path names the op in its error
     if type(result) is not np.ndarray:  # ufuncs return NumPy scalars for 0-d operands

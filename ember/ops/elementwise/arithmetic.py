@@ -68,6 +68,8 @@ class Sub(_Binary):
                 "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
                 "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
         a, b = _promote(a, b)
+        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN:
+            return _threads.binary(np.subtract, a, b)
         return np.subtract(a, b)
 
     @staticmethod
@@ -124,6 +126,8 @@ class Mul(_Binary):
         needs_a, needs_b = ctx.needs_input_grad
         ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
         a, b = _promote_unrounded(a, b)
+        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN:
+            return _bfloat16_result(_threads.binary(np.multiply, a, b), a, b)
         return _bfloat16_result(np.multiply(a, b), a, b)
 
     @staticmethod
