@@ -150,6 +150,28 @@ def binary(ufunc, a, b, out=None):
     return out
 
 
+def elementwise(function, *arrays):
+    """``function(*arrays)`` for an elementwise ``function`` of same-shape arrays, over ranges of
+    the flat arrays on ember's threads when they are large and C-contiguous; else one call."""
+    first = arrays[0]
+    count = chunk_count(first.size)
+    if count == 1:
+        return function(*arrays)
+    for array in arrays:
+        if (type(array) is not np.ndarray or array.shape != first.shape
+                or not array.flags.c_contiguous):
+            return function(*arrays)
+    flats = [array.reshape(-1) for array in arrays]
+    out = np.empty(first.shape, function(*[flat[:1] for flat in flats]).dtype)
+    flat_out = out.reshape(-1)
+
+    def compute(start, stop):
+        flat_out[start:stop] = function(*[flat[start:stop] for flat in flats])
+
+    run(compute, row_ranges(first.size, count))
+    return out
+
+
 class _Job:
     """Ranges handed out one at a time to whoever asks next; the last to finish releases
     ``finished``."""

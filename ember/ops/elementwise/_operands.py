@@ -361,7 +361,8 @@ class _OfInput(Op):
     """y = function(x), backward ``gradient(xp, grad, x)`` from the saved input, written against
     the array namespace ``xp`` (NumPy, or ember's under create_graph: the backward is
     differentiable). ``quiet`` ops return inf/nan at the edges of their domain without NumPy
-    warnings, as PyTorch does (opt-in: np.errstate costs about a microsecond)."""
+    warnings, as PyTorch does (opt-in: np.errstate costs about a microsecond). Large arrays
+    are computed in ranges over ember's threads."""
 
     quiet = False
     differentiable_backward = True
@@ -369,18 +370,45 @@ class _OfInput(Op):
     @classmethod
     def forward(cls, ctx, x):
         ctx.save_for_backward(x)
-        if cls.quiet:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return cls.function(_floating(x))
-        return cls.function(_floating(x))
+        return _apply_unary(cls, _floating(x))
 
     @classmethod
     def backward(cls, ctx, grad):
         (x,) = ctx.saved_tensors
-        if cls.quiet:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return cls.gradient(ctx.xp, grad, x)
-        return cls.gradient(ctx.xp, grad, x)
+        return _apply_gradient(cls, ctx.xp, grad, x)
+
+
+def _apply_unary(cls, x):
+    """``cls.function(x)``: quietly where the op is quiet, on ember's threads when x is large."""
+    if type(x) is np.ndarray and x.size >= _threads.ELEMENT_GRAIN:
+        return _threads.elementwise(_quiet(cls, cls.function), x)
+    if cls.quiet:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return cls.function(x)
+    return cls.function(x)
+
+
+def _apply_gradient(cls, xp, grad, value):
+    """``cls.gradient(xp, grad, value)`` (value: the saved input or output), as _apply_unary."""
+    if xp is np and grad.size >= _threads.ELEMENT_GRAIN:
+        return _threads.elementwise(_quiet(cls, lambda g, v: cls.gradient(np, g, v)), grad,
+                                    value)
+    if cls.quiet:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return cls.gradient(xp, grad, value)
+    return cls.gradient(xp, grad, value)
+
+
+def _quiet(cls, function):
+    """``function``, under np.errstate of its own where ``cls`` is quiet (NumPy's error state
+    is per thread: a worker does not see the caller's)."""
+    if not cls.quiet:
+        return function
+
+    def quietly(*arrays):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return function(*arrays)
+    return quietly
 
 
 class _OfOutput(Op):
@@ -392,11 +420,7 @@ class _OfOutput(Op):
 
     @classmethod
     def forward(cls, ctx, x):
-        if cls.quiet:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = cls.function(_floating(x))
-        else:
-            out = cls.function(_floating(x))
+        out = _apply_unary(cls, _floating(x))
         if type(out) is not np.ndarray:  # a ufunc's NumPy scalar for a 0-d input
             out = np.asarray(out)
         ctx.save_for_backward(out)  # the output itself, so create_graph differentiates it
@@ -405,7 +429,6 @@ class _OfOutput(Op):
     @classmethod
     def backward(cls, ctx, grad):
         (out,) = ctx.saved_tensors
-        if cls.quiet:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return cls.gradient(ctx.xp, grad, out)
-        return cls.gradient(ctx.xp, grad, out)
+        return _apply_gradient(cls, ctx.xp, grad, out)
+
+
