@@ -74,6 +74,23 @@ def stack(g, event):
     return g.op("Concat", *pieces, axis=axis)
 
 
+@rule("op", "Split", "SplitWithSizes", "Unbind")
+def split(g, event):
+    # One ONNX Split (sizes as its second input, opset 13+); unbind squeezes each piece.
+    x, axis, sizes = event.args
+    unbind = sizes is None
+    if unbind:
+        sizes = [1] * static(x.shape[axis], "the size of the unbound dim")
+    sizes = [static(size, "a split size") for size in sizes]
+    if len(sizes) == 1:
+        names = [g.op("Identity", g.name_of(x))]
+    else:
+        names = g.op("Split", g.name_of(x), g.int64s(sizes), outputs=len(sizes), axis=axis)
+    if unbind:
+        names = [g.squeeze(name, [axis]) for name in names]
+    return names
+
+
 @rule("op", "Flip")
 def flip(g, event):
     x, axes = event.args
