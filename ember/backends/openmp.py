@@ -1,4 +1,4 @@
-"""``torch.backends.openmp``: ember's parallelism is its BLAS's own (see ember.set_num_threads)."""
+"""``torch.backends.openmp``: ember threads with a pool of its own (see ember.set_num_threads)."""
 
 
 def is_available():
