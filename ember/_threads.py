@@ -17,6 +17,7 @@ _local = threading.local()
 # Below about this many multiply-adds (or elements for a memory-bound pass) handing a range to a
 # worker (~10-20 us: a queue put, a futex wake-up, a lock) costs more than it saves.
 GEMM_GRAIN = 1 << 20
+SMALL_GEMM = 10 ** 6
 ELEMENT_GRAIN = 1 << 15
 
 
@@ -108,7 +109,10 @@ def matmul(a, b, bias=None):
     if count == 1:
         return _product(a, b, bias)
     if a.ndim == 2:
-        if rows < 2 * count:
+        # OpenBLAS multiplies products of up to 1e6 multiply-adds with other kernels (its
+        # small-matrix path), which round differently: every range stays above that.
+        count = min(count, rows // (SMALL_GEMM // max(depth * columns, 1) + 1))
+        if count < 2:
             return _product(a, b, bias)
         out = np.empty((rows, columns), a.dtype)
         run(lambda start, stop: _product(a[start:stop], b, bias, out[start:stop]),

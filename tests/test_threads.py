@@ -75,14 +75,20 @@ def test_small_work_stays_on_the_calling_thread():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shapes", [((37, 11), (11, 5)), ((2, 37, 11), (2, 11, 6)),
+@pytest.mark.parametrize("shapes", [((1201, 50), (50, 60)), ((2, 37, 11), (2, 11, 6)),
                                     ((5, 3, 7), (5, 7, 4)), ((3, 8), (8, 2))])
-def test_split_products_equal_one_blas_call(split_work, dtype, shapes):
+def test_split_products_equal_one_blas_call(split_work, dtype, shapes, monkeypatch):
     rng = np.random.default_rng(0)
     a = rng.standard_normal(shapes[0]).astype(dtype)
     b = rng.standard_normal(shapes[1]).astype(dtype)
     bias = rng.standard_normal(shapes[1][-1]).astype(dtype)
+    counts = []
+    run = _threads.run
+    monkeypatch.setattr(_threads, "run", lambda function, ranges: (counts.append(len(ranges)),
+                                                                    run(function, ranges)))
     np.testing.assert_array_equal(_threads.matmul(a, b), np.matmul(a, b))
+    # 2-D products split only while each range stays above OpenBLAS's small-matrix limit
+    assert counts == ([3] if a.shape[0] in (5, 1201) else [])
     np.testing.assert_array_equal(_threads.matmul(a, b, bias), np.matmul(a, b) + bias)
     transposed = np.ascontiguousarray(np.swapaxes(b, -1, -2))
     np.testing.assert_array_equal(_threads.matmul(a, np.swapaxes(transposed, -1, -2)),
@@ -262,5 +268,25 @@ def test_unary_ops_on_threads_match_one_thread(split_work, dtype, name):
         # the quiet ops stay quiet in the worker threads too (NumPy's error state is per thread)
         assert [str(warning.message) for warning in shown] == []
         results.append([out.detach().numpy(), x.grad.numpy()])
+    for split, whole in zip(*results):
+        np.testing.assert_array_equal(split, whole)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_optimizer_steps_on_threads_match_one_thread(split_work, name):
+    results = []
+    # the model is small: its products stay whole, the optimizer's chunks are what splits
+    for threads in (3, 1):
+        ember.set_num_threads(threads)
+        ember.manual_seed(0)
+        model = ember.nn.Sequential(ember.nn.Linear(6, 40), ember.nn.Tanh(),
+                                    ember.nn.Linear(40, 3))
+        optimizer = getattr(ember.optim, name)(model.parameters(), lr=0.05)
+        data = ember.randn(9, 6)
+        for _ in range(3):
+            optimizer.zero_grad()
+            model(data).square().mean().backward()
+            optimizer.step()
+        results.append([parameter.detach().numpy().copy() for parameter in model.parameters()])
     for split, whole in zip(*results):
         np.testing.assert_array_equal(split, whole)

@@ -17,6 +17,7 @@ state is no longer the plan's: after ``load_state_dict``, or after per-parameter
 """
 import numpy as np
 
+from .. import _threads
 from ..tensor import Tensor
 
 __all__ = ["FlatPlan", "dense_gradients"]
@@ -193,43 +194,64 @@ class FlatPlan:
         return counts.count(counts[0]) == len(counts)
 
     def step(self, optimizer, gradients, options, weight_decay, decoupled, maximize):
-        """One update of every parameter, chunk by chunk, through ``optimizer._update``."""
+        """One update of every parameter, chunk by chunk, through ``optimizer._update``; the
+        chunks are independent, so large groups spread them over ember's threads."""
         if self.steps is not None:
             self.steps += 1
         params = self.params
-        for chunk in self.chunks:
-            indices = chunk.indices
-            flat_data = chunk.data
-            if flat_data is None:
-                data = params[indices[0]]._data
-                # A strided parameter's reshape is a copy: the update goes back through copyto.
-                copied = not data.flags.c_contiguous
-                flat_data = data.reshape(-1)
-                flat_gradient = gradients[indices[0]].reshape(-1)
-                if maximize:
-                    flat_gradient = -flat_gradient
-            else:
-                np.concatenate([params[index]._data for index in indices], axis=None,
-                               out=flat_data)
-                flat_gradient = np.concatenate([gradients[index] for index in indices],
-                                               axis=None, out=chunk.gradient)
-                if maximize:
-                    np.negative(flat_gradient, out=flat_gradient)
-            if weight_decay != 0:
-                if decoupled:
-                    flat_data *= 1 - options.lr * weight_decay
-                else:
-                    flat_gradient = flat_gradient + flat_data * weight_decay
-            optimizer._update(flat_data, flat_gradient, chunk.state, options)
-            if chunk.data is not None:
-                for index, piece in zip(indices, chunk.pieces):
-                    np.copyto(params[index]._data, piece)
-            elif copied:
-                np.copyto(data, flat_data.reshape(data.shape))
+        chunks = self.chunks
+
+        def update(first, last):
+            for chunk in chunks[first:last]:
+                _update_chunk(chunk, params, optimizer, gradients, options, weight_decay,
+                              decoupled, maximize)
+
+        total = sum(chunk_elements(chunk, self.shapes) for chunk in chunks)
+        _threads.run(update, _threads.row_ranges(
+            len(chunks), _threads.chunk_count(total, rows=len(chunks))))
         for param in params:
             param._bump_version()
-        if any(len(chunk.state) != len(chunk.known) for chunk in self.chunks):
+        if any(len(chunk.state) != len(chunk.known) for chunk in chunks):
             self._distribute(optimizer.state)  # after all chunks: state keeps parameter order
+
+
+def chunk_elements(chunk, shapes):
+    """How many elements a chunk updates."""
+    if chunk.data is not None:
+        return chunk.data.size
+    return int(np.prod(shapes[chunk.indices[0]]))
+
+
+def _update_chunk(chunk, params, optimizer, gradients, options, weight_decay, decoupled,
+                  maximize):
+    """One chunk's update: gather (a packed chunk), decay, ``optimizer._update``, scatter."""
+    indices = chunk.indices
+    flat_data = chunk.data
+    if flat_data is None:
+        data = params[indices[0]]._data
+        # A strided parameter's reshape is a copy: the update goes back through copyto.
+        copied = not data.flags.c_contiguous
+        flat_data = data.reshape(-1)
+        flat_gradient = gradients[indices[0]].reshape(-1)
+        if maximize:
+            flat_gradient = -flat_gradient
+    else:
+        np.concatenate([params[index]._data for index in indices], axis=None, out=flat_data)
+        flat_gradient = np.concatenate([gradients[index] for index in indices], axis=None,
+                                       out=chunk.gradient)
+        if maximize:
+            np.negative(flat_gradient, out=flat_gradient)
+    if weight_decay != 0:
+        if decoupled:
+            flat_data *= 1 - options.lr * weight_decay
+        else:
+            flat_gradient = flat_gradient + flat_data * weight_decay
+    optimizer._update(flat_data, flat_gradient, chunk.state, options)
+    if chunk.data is not None:
+        for index, piece in zip(indices, chunk.pieces):
+            np.copyto(params[index]._data, piece)
+    elif copied:
+        np.copyto(data, flat_data.reshape(data.shape))
 
 
 def dense_gradients(params):
