@@ -290,3 +290,16 @@ def test_optimizer_steps_on_threads_match_one_thread(split_work, name):
         results.append([parameter.detach().numpy().copy() for parameter in model.parameters()])
     for split, whole in zip(*results):
         np.testing.assert_array_equal(split, whole)
+
+
+def test_attention_of_one_sequence_splits_its_heads(split_work):
+    ember.manual_seed(0)
+    query, key, value = (ember.randn(1, 4, 6, 3, requires_grad=True) for _ in range(3))
+    mask = ember.rand(1, 4, 6, 6) > 0.2
+    results = []
+    for threads in (3, 1):
+        ember.set_num_threads(threads)
+        results.append(_attention_results(query, key, value, attn_mask=mask))
+        results.append(_attention_results(query, key, value, is_causal=True))
+    for split, whole in zip(results[0] + results[1], results[2] + results[3]):
+        np.testing.assert_array_equal(split, whole)

@@ -73,13 +73,15 @@ class ScaledDotProductAttention(Op):
             + (scores_shape[-2], work_value.shape[-1]), work_query.dtype)
         log_normalizer = np.empty(scores_shape[:-1] + (1,), work_query.dtype)
 
-        def attend(start, stop):
-            part = _batch_part(work_query, start, stop)
-            log_normalizer[start:stop] = _attend(
-                *part(work_query, work_key, work_value, float_mask, blocked, keep), scale,
-                dropout_p, output[start:stop])
+        axis, ranges = _batch_ranges(work_query, work_key, work_value)
 
-        _threads.run(attend, _batch_ranges(work_query, work_key, work_value))
+        def attend(start, stop):
+            part, key = _batch_part(work_query, axis, start, stop)
+            log_normalizer[key] = _attend(
+                *part(work_query, work_key, work_value, float_mask, blocked, keep), scale,
+                dropout_p, output[key])
+
+        _threads.run(attend, ranges)
         if output.dtype != dtype:
             output = output.astype(dtype)
         if ctx._recording:
@@ -101,7 +103,7 @@ class ScaledDotProductAttention(Op):
         dtype = query.dtype
         query, key, value, grad_output, output = _compute_dtype(query, key, value, grad_output,
                                                                 output)
-        ranges = [(0, None)] if needs[3] else _batch_ranges(query, key, value)
+        axis, ranges = (0, [(0, None)]) if needs[3] else _batch_ranges(query, key, value)
         if len(ranges) == 1:
             grads = list(_attention_grads(np, query, key, value, float_mask, blocked, output,
                                           log_normalizer, keep, grad_output, scale, dropout_p,
@@ -111,13 +113,13 @@ class ScaledDotProductAttention(Op):
                      for array, need in zip((query, key, value), needs[:3])] + [None]
 
             def differentiate(start, stop):
-                part = _batch_part(query, start, stop)
+                part, index = _batch_part(query, axis, start, stop)
                 computed = _attention_grads(
                     np, *part(query, key, value, float_mask, blocked, output, log_normalizer,
                               keep, grad_output), scale, dropout_p, needs)
                 for grad, part_grad in zip(grads, computed):
                     if grad is not None:
-                        grad[start:stop] = part_grad
+                        grad[index] = part_grad
 
             _threads.run(differentiate, ranges)
         return tuple(None if grad is None else grad.astype(dtype, copy=False)
@@ -182,27 +184,32 @@ def _attention_grads(xp, query, key, value, float_mask, blocked, output, log_nor
 
 
 def _batch_ranges(query, key, value):
-    """Ranges of the leading batch dim for ember's threads: one range unless query, key and
-    value share their leading dims and the products are large."""
+    """(axis, ranges) of a batch dim for ember's threads: the leading dim, or the heads' when
+    the leading one is too short (generation: batch 1); one range unless query, key and value
+    share their leading dims and the products are large."""
     if query.ndim < 3 or not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2]):
-        return [(0, None)]
-    rows = query.shape[0]
+        return 0, [(0, None)]
     work = math.prod(query.shape[:-1]) * key.shape[-2] * (query.shape[-1] + value.shape[-1])
-    return _threads.row_ranges(rows, _threads.chunk_count(work, _threads.GEMM_GRAIN, rows))
+    count = _threads.chunk_count(work, _threads.GEMM_GRAIN)
+    axis = 1 if query.shape[0] < count and query.ndim > 3 else 0
+    rows = query.shape[axis]
+    return axis, _threads.row_ranges(rows, min(count, rows))
 
 
-def _batch_part(query, start, stop):
-    """A function giving each array's rows start:stop of the leading batch dim; arrays that
-    broadcast along it (fewer dims, or a leading 1) and None pass whole."""
+def _batch_part(query, axis, start, stop):
+    """(part, key): ``part`` gives each array's indices start:stop of batch dim ``axis`` (the
+    arrays that broadcast along it, with fewer dims or a 1 there, and None pass whole), ``key``
+    indexes those of the full outputs."""
     if stop is None:
-        return lambda *arrays: arrays
-    ndim, rows = query.ndim, query.shape[0]
+        return (lambda *arrays: arrays), ...
+    ndim, rows = query.ndim, query.shape[axis]
+    key = (slice(None),) * axis + (slice(start, stop),)
 
     def part(*arrays):
-        return [array[start:stop]
-                if array is not None and array.ndim == ndim and array.shape[0] == rows
+        return [array[key]
+                if array is not None and array.ndim == ndim and array.shape[axis] == rows
                 else array for array in arrays]
-    return part
+    return part, key
 
 
 def _kept_scale(dropout_p):
