@@ -303,3 +303,23 @@ def test_attention_of_one_sequence_splits_its_heads(split_work):
         results.append(_attention_results(query, key, value, is_causal=True))
     for split, whole in zip(results[0] + results[1], results[2] + results[3]):
         np.testing.assert_array_equal(split, whole)
+
+
+def test_callers_on_several_threads_share_the_pool(split_work):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1500, 40)).astype(np.float32)
+    b = rng.standard_normal((40, 60)).astype(np.float32)
+    expected = np.matmul(a, b)
+    failures = []
+
+    def multiply_repeatedly():
+        for _ in range(30):
+            if not np.array_equal(_threads.matmul(a, b), expected):
+                failures.append("differs")
+
+    callers = [threading.Thread(target=multiply_repeatedly) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=60)
+    assert not any(caller.is_alive() for caller in callers) and failures == []
