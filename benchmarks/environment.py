@@ -177,4 +177,6 @@ def describe(framework, module):
         info["framework_version"] = framework_version(framework, module)
         if framework == "torch":
             info["torch"] = _torch_build(module)
+        elif framework == "ember":
+            info["ember"] = {"num_threads": module.get_num_threads()}
     return info

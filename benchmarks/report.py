@@ -242,6 +242,14 @@ def _machine_section(run):
                          library["num_threads"], library["version"] or "-",
                          f"`{library['library']}`"]
                 lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    ember_counts = [(threads, (_first_environment(run["records"], "ember", threads) or {})
+                     .get("ember")) for threads in thread_counts(run)]
+    ember_counts = ", ".join(f"{entry['num_threads']} at {_threads_label(threads)}"
+                             for threads, entry in ember_counts if entry)
+    if ember_counts:
+        lines += ["", "ember computes with threads of its own (ember/_threads.py) and holds BLAS "
+                      "at one thread from its first split on, so its BLAS row may read 1 at 2 "
+                      f"threads; ember.get_num_threads(): {ember_counts}."]
     torch_build = (environments.get("torch") or {}).get("torch")
     if torch_build:
         reported = [(threads, (_first_environment(run["records"], "torch", threads) or {})
