@@ -100,8 +100,13 @@ def matmul(a, b, bias=None):
     """``np.matmul(a, b)`` (plus ``bias`` on every row, if given) for same-dtype arrays, its rows
     (or its leading batch) cut across ember's threads when the product is large; each range is
     the same BLAS call on fewer rows, so the result is bit-identical to one call."""
-    if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype:
-        return _product(a, b, bias)
+    if (a.size * b.shape[-1] < 2 * GEMM_GRAIN or _state["threads"] == 1 or a.ndim < 2
+            or b.ndim < 2 or a.dtype != b.dtype):
+        # the common small product: no more than np.matmul's own cost
+        out = np.matmul(a, b)
+        if bias is not None:
+            out += bias
+        return out
     rows, depth = a.shape[-2], a.shape[-1]
     columns = b.shape[-1]
     batch = a.shape[:-2]
