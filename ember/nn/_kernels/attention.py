@@ -308,117 +308,103 @@ def _weights(xp, query, key, scale, float_mask, blocked, log_normalizer):
 
 
 # ---- the compiled softmax (float32, no mask or the causal one) -------------------------------
-# exp(x) = 2^k * exp(r), r = x - k ln 2 in [-ln 2 / 2, ln 2 / 2] (ln 2 in two parts), exp(r) by
-# Cephes' expf polynomial: within 2 ulp of NumPy's exp. numba's own exp is a scalar call per
-# element; this one vectorises. 2^k is built from its bits, in two factors so that results in
-# the subnormal range keep their precision.
-_LOG2_E = np.float32(1.4426950408889634)
-_LN2_HIGH = np.float32(0.693359375)
-_LN2_LOW = np.float32(-2.12194440e-4)
-_EXP_POLYNOMIAL = tuple(np.float32(value) for value in (
-    1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
-    5.0000001201e-1))
-_EXP_LOWEST = np.float32(-103.9)  # below it exp rounds to 0 in float32
-_EXP_HIGHEST = np.float32(88.72283)  # the largest float32 whose exp is finite
-_ROUNDING_OFFSET = np.float32(256.5)
-_INTEGER_OFFSET = np.int32(256)
-_ZERO = np.float32(0.0)
-_INFINITY = np.float32(np.inf)
-_ONE = np.float32(1.0)
-_EXPONENT_BIAS = np.int32(127)
-_EXPONENT_SHIFT = np.int32(23)
+# Three passes: a kernel shifts each row by its max (or by a given log-sum-exp) and writes -inf
+# where the causal mask removes keys, NumPy's exp (vectorised; numba's is a scalar call per
+# element) turns the row into the softmax numerators, zeros included, and a second kernel sums
+# them. A one-pass kernel with its own exp polynomial took twice as long: its loop did not
+# vectorise.
+_NEGATIVE_INFINITY = np.float32(-np.inf)
 
 
 @_jit.kernel
-def _softmax_rows(scores, causal, given, log_normalizer, total):
-    """Each row of ``scores`` (R, L, S; float32) to exp(score - shift) in place, with key j
-    removed from query i > j when ``causal`` (written as 0). The shift is the row max, and the
-    row totals and log-sum-exps are written to ``total`` and ``log_normalizer`` (R, L); or, with
-    ``given``, the shift is the log-sum-exp already in ``log_normalizer``."""
+def _shift_rows(scores, causal, given, shifts):
+    """The rows of ``scores`` (R, L, S; float32) minus their max, which is written to ``shifts``
+    (R, L), or minus the shift ``given`` there; with ``causal``, key j of query i < j becomes
+    -inf."""
     length = scores.shape[2]
     for batch in range(scores.shape[0]):
         for query in range(scores.shape[1]):
             row = scores[batch, query]
             limit = min(query + 1, length) if causal else length
             if given:
-                shift = log_normalizer[batch, query]
+                shift = shifts[batch, query]
             else:
-                shift = row[0]
-                for column in range(1, limit):
-                    if row[column] > shift:
-                        shift = row[column]
+                # four running maxima, so that the comparisons overlap
+                first_max = second_max = third_max = fourth_max = row[0]
+                whole = limit - limit % 4
+                for column in range(0, whole, 4):
+                    if row[column] > first_max:
+                        first_max = row[column]
+                    if row[column + 1] > second_max:
+                        second_max = row[column + 1]
+                    if row[column + 2] > third_max:
+                        third_max = row[column + 2]
+                    if row[column + 3] > fourth_max:
+                        fourth_max = row[column + 3]
+                for column in range(whole, limit):
+                    if row[column] > first_max:
+                        first_max = row[column]
+                shift = max(max(first_max, second_max), max(third_max, fourth_max))
+                shifts[batch, query] = shift
             for column in range(limit):
-                value = row[column] - shift
-                clamped = value
-                if clamped != clamped:
-                    clamped = _ZERO  # NaN: keep the integer conversion below defined
-                if clamped < _EXP_LOWEST:
-                    clamped = _EXP_LOWEST
-                if clamped > _EXP_HIGHEST:
-                    clamped = _EXP_HIGHEST
-                # k = floor(x log2 e + 1/2) by truncation, of a value made positive first
-                whole = np.int32(clamped * _LOG2_E + _ROUNDING_OFFSET) - _INTEGER_OFFSET
-                power = np.float32(whole)
-                reduced = clamped - power * _LN2_HIGH
-                reduced = reduced - power * _LN2_LOW
-                result = _EXP_POLYNOMIAL[0] * reduced + _EXP_POLYNOMIAL[1]
-                result = result * reduced + _EXP_POLYNOMIAL[2]
-                result = result * reduced + _EXP_POLYNOMIAL[3]
-                result = result * reduced + _EXP_POLYNOMIAL[4]
-                result = result * reduced + _EXP_POLYNOMIAL[5]
-                result = result * (reduced * reduced) + reduced + _ONE
-                half = whole >> 1
-                result *= np.int32((half + _EXPONENT_BIAS) << _EXPONENT_SHIFT).view(np.float32)
-                result *= np.int32((whole - half + _EXPONENT_BIAS)
-                                   << _EXPONENT_SHIFT).view(np.float32)
-                if value < _EXP_LOWEST:
-                    result = _ZERO
-                if value > _EXP_HIGHEST:
-                    result = _INFINITY
-                if value != value:
-                    result = value
-                row[column] = result
+                row[column] -= shift
             for column in range(limit, length):
-                row[column] = 0.0
-            if not given:
-                # four independent partial sums: the additions overlap instead of waiting in
-                # one chain
-                first = second = third = fourth = np.float32(0.0)
-                full = limit - limit % 4
-                for start in range(0, full, 4):
-                    first += row[start]
-                    second += row[start + 1]
-                    third += row[start + 2]
-                    fourth += row[start + 3]
-                row_total = (first + second) + (third + fourth)
-                for column in range(full, limit):
-                    row_total += row[column]
-                total[batch, query] = row_total
-                log_normalizer[batch, query] = np.log(row_total) + shift
+                row[column] = _NEGATIVE_INFINITY
+
+
+@_jit.kernel
+def _row_totals(numerators, causal, shifts, total, log_normalizer):
+    """The row sums of the softmax numerators (keys a causal mask removes skipped) into
+    ``total`` and log(total) + shift into ``log_normalizer``, both (R, L)."""
+    length = numerators.shape[2]
+    for batch in range(numerators.shape[0]):
+        for query in range(numerators.shape[1]):
+            row = numerators[batch, query]
+            limit = min(query + 1, length) if causal else length
+            # four independent partial sums: the additions overlap instead of waiting in one
+            # chain
+            first_sum = second_sum = third_sum = fourth_sum = np.float32(0.0)
+            whole = limit - limit % 4
+            for column in range(0, whole, 4):
+                first_sum += row[column]
+                second_sum += row[column + 1]
+                third_sum += row[column + 2]
+                fourth_sum += row[column + 3]
+            row_total = (first_sum + second_sum) + (third_sum + fourth_sum)
+            for column in range(whole, limit):
+                row_total += row[column]
+            total[batch, query] = row_total
+            log_normalizer[batch, query] = np.log(row_total) + shifts[batch, query]
 
 
 def _compiled_softmax(query, key, float_mask, blocked):
-    """The compiled softmax kernel where it applies (float32 scores without a mask or with the
-    causal one), else None."""
+    """The compiled softmax kernels (shift, totals) where they apply (float32 scores without a
+    mask or with the causal one), else None."""
     if query.dtype != np.float32 or float_mask is not None or key.shape[-2] == 0:
         return None
     if blocked is not None and (blocked.ndim != 2
                                 or blocked is not causal_blocked(*blocked.shape)):
         return None
-    return _softmax_rows.compiled()
+    shift = _shift_rows.compiled()
+    return None if shift is None else (shift, _row_totals.compiled())
 
 
 def _softmax_rows_in_place(compiled, scores, causal, log_normalizer=None):
-    """The kernel on a contiguous (..., L, S) ``scores``: without ``log_normalizer``, the
+    """The kernels on a contiguous (..., L, S) ``scores``: without ``log_normalizer``, the
     softmax numerators in place and (row totals, log-sum-exps) as (..., L, 1) arrays; with it,
     the weights exp(scores - log_normalizer)."""
+    shift_rows, row_totals = compiled
     length, source = scores.shape[-2:]
     rows = scores.reshape(-1, length, source)
     if log_normalizer is not None:
-        shifts = log_normalizer.reshape(-1, length)
-        compiled(rows, causal, True, shifts, shifts)  # the totals are not written
+        shift_rows(rows, causal, True, log_normalizer.reshape(-1, length))
+        np.exp(scores, out=scores)
         return None
+    shifts = np.empty(rows.shape[:2], scores.dtype)
+    shift_rows(rows, causal, False, shifts)
+    np.exp(scores, out=scores)
     total = np.empty(scores.shape[:-1] + (1,), scores.dtype)
     log_normalizer = np.empty_like(total)
-    compiled(rows, causal, False, log_normalizer.reshape(-1, length), total.reshape(-1, length))
+    row_totals(rows, causal, shifts, total.reshape(-1, length),
+               log_normalizer.reshape(-1, length))
     return total, log_normalizer
