@@ -4,6 +4,7 @@ at::parallel_for does, while BLAS itself runs single-threaded. OpenBLAS's worker
 while after every call, so letting BLAS thread as well would leave two pools fighting for the
 same cores (measured: a GEMM + tanh + batched-GEMM chain took 3.8 ms with OpenBLAS's 2 threads,
 3.3 ms split over ember's 2 threads, 6.1 ms on one)."""
+import math
 import os
 import queue
 import threading
@@ -141,8 +142,10 @@ def _product(a, b, bias, out=None):
 def binary(ufunc, a, b, out=None):
     """``ufunc(a, b, out=out)``, over ranges of the flat arrays on ember's threads when ``a`` is a
     large C-contiguous array and ``b`` a number or an array of its shape, dtype and layout (and
-    ``out`` C-contiguous); else one call."""
+    ``out`` C-contiguous), over ranges of the first axis when they broadcast; else one call."""
     scalar = type(b) is not np.ndarray or b.ndim == 0
+    if out is None and not scalar and a.shape != b.shape:
+        return broadcasting(ufunc, a, b)
     count = chunk_count(a.size) if scalar or a.shape == b.shape else 1
     if (count == 1 or not a.flags.c_contiguous
             or not scalar and (a.dtype != b.dtype or not b.flags.c_contiguous)
@@ -156,6 +159,32 @@ def binary(ufunc, a, b, out=None):
     run(lambda start, stop: ufunc(flat_a[start:stop], flat_b if scalar else flat_b[start:stop],
                                   out=flat_out[start:stop]),
         row_ranges(a.size, count))
+    return out
+
+
+def broadcasting(function, *operands):
+    """``function(*operands)`` for an elementwise, broadcasting ``function`` (np.where, a ufunc)
+    of arrays and numbers, over ranges of the result's first axis on ember's threads when the
+    result is large: operands spanning that axis are sliced, the others broadcast whole."""
+    shape = np.broadcast_shapes(*[np.shape(operand) for operand in operands])
+    rows = shape[0] if shape else 1
+    count = chunk_count(math.prod(shape), rows=rows)
+    if count == 1:
+        return function(*operands)
+    ndim = len(shape)
+    spans = [type(operand) is np.ndarray and operand.ndim == ndim and operand.shape[0] == rows
+             for operand in operands]
+
+    def part(start, stop):
+        return [operand[start:stop] if spanning else operand
+                for operand, spanning in zip(operands, spans)]
+
+    out = np.empty(shape, np.asarray(function(*part(0, 1))).dtype)
+
+    def compute(start, stop):
+        out[start:stop] = function(*part(start, stop))
+
+    run(compute, row_ranges(rows, count))
     return out
 
 

@@ -235,7 +235,7 @@ def test_arithmetic_on_threads_matches_one_thread(split_work, dtype):
     for threads in (3, 1):
         ember.set_num_threads(threads)
         x.grad = y.grad = None
-        out = (x * y - y * 0.5) * 3.0 - x
+        out = (x * y - y * 0.5) * 3.0 - x + y[0] * x[:, :1]
         out.sum().backward()
         with ember.no_grad():
             plain = (x * 2.5 - y) * y
@@ -323,3 +323,24 @@ def test_callers_on_several_threads_share_the_pool(split_work):
     for caller in callers:
         caller.join(timeout=60)
     assert not any(caller.is_alive() for caller in callers) and failures == []
+
+
+def test_masked_fill_and_where_on_threads_match_one_thread(split_work):
+    ember.manual_seed(0)
+    scores = ember.randn(5, 2, 6, 6, requires_grad=True)
+    other = ember.randn(6, requires_grad=True)
+    causal = ember.tril(ember.ones(6, 6)).view(1, 1, 6, 6)
+    results = []
+    for threads in (3, 1):
+        ember.set_num_threads(threads)
+        scores.grad = other.grad = None
+        filled = scores.masked_fill(causal == 0, float("-inf")).softmax(-1)
+        chosen = ember.where(scores > 0, scores, other)
+        (filled.square().sum() + chosen.sum()).backward()
+        results.append([filled.detach().numpy(), chosen.detach().numpy(), scores.grad.numpy(),
+                        other.grad.numpy()])
+    for split, whole in zip(*results):
+        np.testing.assert_array_equal(split, whole)
+    condition = np.arange(12).reshape(3, 4) % 3 == 0
+    np.testing.assert_array_equal(_threads.broadcasting(np.where, condition, 1.5, np.arange(4.0)),
+                                  np.where(condition, 1.5, np.arange(4.0)))

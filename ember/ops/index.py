@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 
+from .. import _threads
 from .._dtype import scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -429,6 +430,8 @@ class Where(Op):
         a, b = _promote(a, b)
         if any(ctx.needs_input_grad[1:]):
             ctx.save_for_backward(condition)
+        if max(condition.size, np.size(a), np.size(b)) >= _threads.ELEMENT_GRAIN:
+            return _threads.broadcasting(np.where, condition, a, b)
         return np.where(condition, a, b)
 
     @staticmethod
@@ -436,9 +439,13 @@ class Where(Op):
         (condition,) = ctx.saved_tensors
         _, needs_a, needs_b = ctx.needs_input_grad
         xp = ctx.xp
+        where = xp.where
+        if xp is np and grad.size >= _threads.ELEMENT_GRAIN:
+            def where(*operands):
+                return _threads.broadcasting(np.where, *operands)
         return (None,
-                _grad_for(xp.where(condition, grad, 0), *ctx.a_meta) if needs_a else None,
-                _grad_for(xp.where(condition, 0, grad), *ctx.b_meta) if needs_b else None)
+                _grad_for(where(condition, grad, 0), *ctx.a_meta) if needs_a else None,
+                _grad_for(where(condition, 0, grad), *ctx.b_meta) if needs_b else None)
 
 
 def where(condition, input=None, other=None):
