@@ -188,7 +188,7 @@ def broadcasting(function, *operands):
     return out
 
 
-def elementwise(function, *arrays):
+def pointwise(function, *arrays):
     """``function(*arrays)`` for an elementwise ``function`` of same-shape arrays, over ranges of
     the flat arrays on ember's threads when they are large and C-contiguous; else one call."""
     first = arrays[0]

@@ -381,7 +381,7 @@ class _OfInput(Op):
 def _apply_unary(cls, x):
     """``cls.function(x)``: quietly where the op is quiet, on ember's threads when x is large."""
     if type(x) is np.ndarray and x.size >= _threads.ELEMENT_GRAIN:
-        return _threads.elementwise(_quiet(cls, cls.function), x)
+        return _threads.pointwise(_quiet(cls, cls.function), x)
     if cls.quiet:
         with np.errstate(divide="ignore", invalid="ignore"):
             return cls.function(x)
@@ -391,7 +391,7 @@ def _apply_unary(cls, x):
 def _apply_gradient(cls, xp, grad, value):
     """``cls.gradient(xp, grad, value)`` (value: the saved input or output), as _apply_unary."""
     if xp is np and grad.size >= _threads.ELEMENT_GRAIN:
-        return _threads.elementwise(_quiet(cls, lambda g, v: cls.gradient(np, g, v)), grad,
+        return _threads.pointwise(_quiet(cls, lambda g, v: cls.gradient(np, g, v)), grad,
                                     value)
     if cls.quiet:
         with np.errstate(divide="ignore", invalid="ignore"):
