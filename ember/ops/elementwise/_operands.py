@@ -391,8 +391,7 @@ def _apply_unary(cls, x):
 def _apply_gradient(cls, xp, grad, value):
     """``cls.gradient(xp, grad, value)`` (value: the saved input or output), as _apply_unary."""
     if xp is np and grad.size >= _threads.ELEMENT_GRAIN:
-        return _threads.pointwise(_quiet(cls, lambda g, v: cls.gradient(np, g, v)), grad,
-                                    value)
+        return _threads.pointwise(_quiet(cls, lambda g, v: cls.gradient(np, g, v)), grad, value)
     if cls.quiet:
         with np.errstate(divide="ignore", invalid="ignore"):
             return cls.gradient(xp, grad, value)
