@@ -55,8 +55,15 @@ def _convert_key(key):
         key = (key,)
     converted = []
     advanced = False
+    has_ellipsis = False
     for item in key:
-        if isinstance(item, Tensor):
+        kind = type(item)
+        if kind is slice or kind is int or item is None:
+            converted.append(item)  # the common basic items, checked first
+            continue
+        if item is Ellipsis:
+            has_ellipsis = True
+        elif isinstance(item, Tensor):
             item = _index_array(item._data)
             advanced = True
         elif isinstance(item, (list, np.ndarray)):
@@ -73,7 +80,7 @@ def _convert_key(key):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(item).__name__})")
         converted.append(item)
-    if not any(item is Ellipsis for item in converted):
+    if not has_ellipsis:
         converted.append(Ellipsis)
     return tuple(converted), advanced
 

@@ -12,7 +12,7 @@ from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
-from .index import getitem
+from .index import BasicIndex, getitem
 
 __all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes",
            "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat", "chunk", "column_stack",
@@ -504,8 +504,10 @@ def split(tensor, split_size_or_sections, dim=0):
                                f"split_sizes={sizes}")
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
         sections = [(int(start), int(start) + size) for start, size in zip(starts, sizes)]
+    # Keys of slices only, in the form getitem converts keys to (ending in an Ellipsis).
     prefix = (slice(None),) * axis
-    return tuple(getitem(tensor, prefix + (slice(start, stop),)) for start, stop in sections)
+    return tuple([BasicIndex.apply(tensor, prefix + (slice(start, stop), Ellipsis))
+                  for start, stop in sections])
 
 
 def chunk(input, chunks, dim=0):
