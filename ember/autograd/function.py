@@ -50,13 +50,9 @@ class Op(Node):
     @classmethod
     def apply(cls, *args):
         # Hot path of every op: plain loops, no generator expressions.
+        # 1. Collect: the arrays, which inputs need grad, and whether to record at all.
         grad_enabled, inference = _grad_state.get()
         ctx = object.__new__(cls)
-        if not grad_enabled and not cls._tensor_level:
-            # Under no_grad nothing is recorded: only the arrays are collected.
-            return _apply_unrecorded(cls, ctx, args, [arg._data if isinstance(arg, Tensor)
-                                                      else arg for arg in args], inference)
-        # 1. Collect: the arrays, which inputs need grad, and whether to record at all.
         arrays = []
         needs = []
         edges = []
@@ -81,8 +77,6 @@ class Op(Node):
             needs.append(False)
             edges.append(None)
         recording = any_needs and grad_enabled and not inference
-        if not recording and not cls._tensor_level:
-            return _apply_unrecorded(cls, ctx, args, arrays, inference)
         ctx._recording = recording
         if recording:
             ctx.needs_input_grad = tuple(needs)
@@ -146,32 +140,6 @@ class Op(Node):
         finally:
             self._unpack_as_tensors = False
             del self.xp
-
-
-def _apply_unrecorded(cls, ctx, args, arrays, inference):
-    """``apply`` of an array-level op that records nothing (grad off, or no input needs grad):
-    forward on the arrays, its outputs wrapped, views and inference tensors marked."""
-    ctx._recording = False
-    count = len(args)
-    ctx.needs_input_grad = _NOTHING_NEEDED[count] if count < 8 else (False,) * count
-    try:
-        output = cls.forward(ctx, *arrays)
-    except BatchedForward:
-        return BatchedForward.dispatch(cls, args)
-    except Exception as error:
-        _raise_for_layout(ctx, arrays, error)
-        raise
-    single = type(output) is not tuple
-    if single:
-        result = Tensor._wrap(output) if type(output) is np.ndarray else _wrap_output(output)
-        results = (result,)
-    else:
-        results = tuple([_wrap_output(item) for item in output])
-    if inference or cls.is_view:
-        _mark_inference_and_views(cls, ctx, args, results, inference, False)
-    if _tracer is not None:
-        _tracer(cls, ctx, args, results)
-    return result if single else results
 
 
 def _nothing_needed(count):
