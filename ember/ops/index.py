@@ -56,8 +56,15 @@ def _convert_key(key):
         key = (key,)
     converted = []
     advanced = False
+    has_ellipsis = False
     for item in key:
-        if isinstance(item, Tensor):
+        kind = type(item)
+        if kind is slice or kind is int or item is None:
+            converted.append(item)  # the common basic items, checked first
+            continue
+        if item is Ellipsis:
+            has_ellipsis = True
+        elif isinstance(item, Tensor):
             item = _index_array(item._data)
             advanced = True
         elif isinstance(item, (list, np.ndarray)):
@@ -74,7 +81,7 @@ def _convert_key(key):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(item).__name__})")
         converted.append(item)
-    if not any(item is Ellipsis for item in converted):
+    if not has_ellipsis:
         converted.append(Ellipsis)
     return tuple(converted), advanced
 
@@ -439,10 +446,11 @@ class Where(Op):
         (condition,) = ctx.saved_tensors
         _, needs_a, needs_b = ctx.needs_input_grad
         xp = ctx.xp
-        where = xp.where
         if xp is np and grad.size >= _threads.ELEMENT_GRAIN:
             def where(*operands):
                 return _threads.broadcasting(np.where, *operands)
+        else:
+            where = xp.where
         return (None,
                 _grad_for(where(condition, grad, 0), *ctx.a_meta) if needs_a else None,
                 _grad_for(where(condition, 0, grad), *ctx.b_meta) if needs_b else None)

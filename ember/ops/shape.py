@@ -1,5 +1,6 @@
 """Shape ops: reshape/view, permute/transpose, expand, repeat, squeeze/unsqueeze, cat/stack, split."""
 import itertools
+import math
 import operator
 
 import numpy as np
@@ -59,6 +60,8 @@ def require_int(value, operation, argument, position):
 
 def _infer_shape(shape, numel):
     """Resolve one -1 in ``shape``; RuntimeError naming the shape when it can't fit ``numel``."""
+    if (shape and min(shape) >= 0) and math.prod(shape) == numel:
+        return shape  # every size given and fitting: nothing to resolve or report
     unknown = [index for index, size in enumerate(shape) if size == -1]
     if len(unknown) > 1:
         raise RuntimeError("only one dimension can be inferred")
@@ -97,12 +100,12 @@ class Reshape(Op):
         ctx.shape = x.shape
         if strict_view:
             try:
-                return np.reshape(x, shape, copy=False)
+                return x.reshape(shape, copy=False)
             except ValueError:
                 raise RuntimeError("view size is not compatible with input tensor's size and "
                                    "stride (at least one dimension spans across two contiguous "
                                    "subspaces). Use .reshape(...) instead.") from None
-        return np.reshape(x, shape)
+        return x.reshape(shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -118,7 +121,7 @@ class Permute(Op):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
-        return np.transpose(x, dims)
+        return x.transpose(dims)
 
     @staticmethod
     def backward(ctx, grad):

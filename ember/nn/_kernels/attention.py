@@ -244,6 +244,8 @@ def _compute_dtype(*arrays):
 
 def _scores_shape(query, key):
     """The shape of query @ key^T."""
+    if query.shape[:-2] == key.shape[:-2]:
+        return query.shape[:-1] + key.shape[-2:-1]
     return np.broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (query.shape[-2],
                                                                      key.shape[-2])
 

@@ -44,8 +44,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         key = _repeat_heads(key, heads // key_heads)
         value = _repeat_heads(value, heads // value.shape[-3])
     query, key, value = _common_batch(query, key, value)
-    target_length, source_length = query.shape[-2], key.shape[-2]
-    scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    target_length, source_length = query._data.shape[-2], key._data.shape[-2]
+    scale_factor = 1.0 / math.sqrt(query._data.shape[-1]) if scale is None else float(scale)
     float_mask = blocked = None
     if is_causal:
         blocked = causal_blocked(target_length, source_length)
@@ -60,20 +60,19 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
     """PyTorch's errors for inputs the attention cannot take (before any work)."""
-    tensors = (("query", query), ("key", key), ("value", value))
-    dtypes = {tensor._data.dtype for _, tensor in tensors}
-    if len(dtypes) != 1:
+    query_shape, key_shape, value_shape = query._data.shape, key._data.shape, value._data.shape
+    if not query._data.dtype == key._data.dtype == value._data.dtype:
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
                            f"query.dtype: {query.dtype} key.dtype: {key.dtype} and value.dtype: "
                            f"{value.dtype} instead.")
     if query._data.dtype.kind != "f":
         raise RuntimeError(f"scaled_dot_product_attention: expected floating query, key and "
                            f"value, got {query.dtype}")
-    if min(tensor._data.ndim for _, tensor in tensors) < 2:
+    if min(len(query_shape), len(key_shape), len(value_shape)) < 2:
         raise RuntimeError(f"Expected query, key, and value to all be  at least 2 dimensional, "
                            f"but got query.dim: {query._data.ndim} key.dim: {key._data.ndim} "
                            f"and value.dim: {value._data.ndim} instead.")
-    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+    if query_shape[-1] != key_shape[-1] or key_shape[-2] != value_shape[-2]:
         raise RuntimeError(f"scaled_dot_product_attention: shapes of query {list(query.shape)}, "
                            f"key {list(key.shape)} and value {list(value.shape)} do not match")
     if attn_mask is not None:
@@ -88,6 +87,8 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
 
 def _common_batch(query, key, value):
     """query, key and value expanded to one shape of their leading (batch) dims."""
+    if query._data.shape[:-2] == key._data.shape[:-2] == value._data.shape[:-2]:
+        return query, key, value
     try:
         batch = np.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]),
                                     tuple(value.shape[:-2]))
