@@ -174,10 +174,7 @@ def _needed_edges(roots, capture):
     (its ``needs_input_grad`` is narrowed while it runs)."""
     nodes = []
     seen = set()
-    stack = []
-    for tensor in roots:
-        if tensor.grad_fn is not None:
-            stack.append(tensor.grad_fn)
+    stack = [tensor.grad_fn for tensor in roots if tensor.grad_fn is not None]
     while stack:
         node = stack.pop()
         if node in seen:
@@ -193,25 +190,19 @@ def _needed_edges(roots, capture):
     needed = {}
     for node in nodes:
         mask = []
-        any_needed = False
-        every_needed = True
         for edge in node.next_edges:
             if edge is None:
                 mask.append(False)
                 continue
             target = edge[0]
             if isinstance(target, Tensor):
-                hit = id(target) in capture
+                mask.append(id(target) in capture)
             else:
-                hit = target in needed or (id(target), edge[1]) in capture
-            mask.append(hit)
-            if hit:
-                any_needed = True
-            else:
-                every_needed = False
-        if every_needed and any_needed:
-            needed[node] = True
-        elif any_needed:
+                mask.append(target in needed or (id(target), edge[1]) in capture)
+        if all(mask):
+            if mask:
+                needed[node] = True
+        elif any(mask):
             needed[node] = tuple(mask)
     return needed
 
@@ -232,6 +223,8 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
     heap = []
     pending = {}
     handed_out = set()
+    # Nodes (by id) with a captured output: grad() of a non-leaf.
+    captured_nodes = () if capture is None else {key[0] for key in capture if type(key) is tuple}
     # Leaves with hooks: their contributions are summed first, so each hook runs once on the
     # total gradient (as PyTorch's AccumulateGrad does), at the end of the sweep.
     deferred = {}
@@ -276,7 +269,7 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
         grads = entry.grads
         if node._tensor_hooks or node._retained:
             _run_node_hooks(node, grads)
-        if capture is not None:
+        if captured_nodes and id(node) in captured_nodes:
             for number, grad in enumerate(grads):
                 key = (id(node), number)
                 if key in capture and grad is not None:
@@ -535,9 +528,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         elif isinstance(value, Tensor):
             results.append(_shaped_like(value, tensor))
         else:
-            results.append(Tensor._wrap(np.array(np.broadcast_to(value, tensor._data.shape))
-                                        .astype(tensor._data.dtype, copy=False)))
+            results.append(Tensor._wrap(_array_like(value, tensor._data)))
     return tuple(results)
+
+
+def _array_like(value, data):
+    """A first-order gradient as a new array in the shape and dtype of ``data``."""
+    if value.shape != data.shape:
+        value = np.broadcast_to(value, data.shape)
+    return np.array(value, dtype=data.dtype)
 
 
 def _shaped_like(value, tensor):
