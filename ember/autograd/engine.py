@@ -147,7 +147,7 @@ class _Pending:
             self.owned[number] = True
 
 
-def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
+def run_backward(roots, root_grads, retain_graph, create_graph, capture=None, fresh=None):
     """``_sweep`` with grad mode set to ``create_graph``, then the callbacks queued during it."""
     state = _grad_state.get()
     token = _grad_state.set(GradState(create_graph, state.inference))
@@ -157,7 +157,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     _callbacks.capturing = capture is not None
     try:
         needed = None if capture is None else _needed_edges(roots, capture)
-        _sweep(roots, root_grads, retain_graph, create_graph, capture, needed)
+        _sweep(roots, root_grads, retain_graph, create_graph, capture, needed, fresh)
         while queue:
             queue.pop(0)()
     finally:
@@ -216,10 +216,11 @@ def _is_checkpoint_valid():
     return not _callbacks.capturing
 
 
-def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
+def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None, fresh=None):
     """Propagate ``root_grads`` from ``roots``. ``capture`` maps leaf tensors (by id) and
     (node id, output_nr) pairs to slots for ``grad()``; with it nothing is accumulated into .grad,
-    and only the nodes and edges in ``needed`` (``_needed_edges``) are followed."""
+    and only the nodes and edges in ``needed`` (``_needed_edges``) are followed. The keys of
+    captured arrays that the sweep made itself (no other reference) are added to ``fresh``."""
     heap = []
     pending = {}
     handed_out = set()
@@ -234,7 +235,7 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
             if capture is not None:
                 key = id(target)
                 if key in capture:
-                    capture[key] = grad if capture[key] is None else capture[key] + grad
+                    _capture(capture, key, grad, owned, fresh)
                 return
             if target._hooks or _post_accumulate_hooks and id(target) in _post_accumulate_hooks:
                 slot = deferred.get(id(target))
@@ -273,7 +274,7 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
             for number, grad in enumerate(grads):
                 key = (id(node), number)
                 if key in capture and grad is not None:
-                    capture[key] = grad if capture[key] is None else capture[key] + grad
+                    _capture(capture, key, grad, False, fresh)
         for grad in grads:
             if grad is not None:
                 break
@@ -323,6 +324,19 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
                 entry.add(edge[1], grad, owned)
     for target, grad, owned in deferred.values():
         _accumulate_leaf(target, grad, owned)
+
+
+def _capture(capture, key, grad, owned, fresh):
+    """Sum a gradient into grad()'s slot ``key``."""
+    current = capture[key]
+    if current is None:
+        capture[key] = grad
+        if not owned:
+            return
+    else:
+        capture[key] = current + grad
+    if fresh is not None:
+        fresh.add(key)
 
 
 def _run_narrowed(node, mask, grads, create_graph):
@@ -504,15 +518,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     root_grads = _root_grads(outputs, grad_outputs, create_graph)
     capture = {}
+    fresh = set()
     keys = []
     for tensor in inputs:
         key = id(tensor) if tensor.grad_fn is None else (id(tensor.grad_fn), tensor._output_nr)
         capture[key] = None
         keys.append(key)
-    run_backward(outputs, root_grads, retain_graph, create_graph, capture)
+    run_backward(outputs, root_grads, retain_graph, create_graph, capture, fresh)
     for tensor, key in zip(inputs, keys):
         if tensor.grad_fn is None and tensor._hooks and capture[key] is not None:
             capture[key] = _run_hooks(tensor._hooks, capture[key])  # leaf hooks, as PyTorch
+            fresh.discard(key)
     results = []
     for index, (tensor, key) in enumerate(zip(inputs, keys)):
         value = capture[key]
@@ -527,6 +543,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             results.append(tensor._grad_from_values(value))
         elif isinstance(value, Tensor):
             results.append(_shaped_like(value, tensor))
+        elif (key in fresh and value.shape == tensor._data.shape
+              and value.dtype == tensor._data.dtype):
+            fresh.discard(key)  # an input listed twice gets its own copy the second time
+            results.append(Tensor._wrap(value))  # made by the sweep: no copy needed
         else:
             results.append(Tensor._wrap(_array_like(value, tensor._data)))
     return tuple(results)
