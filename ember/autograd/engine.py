@@ -136,15 +136,21 @@ class _Pending:
         if current is None:
             self.grads[number] = grad
             self.owned[number] = owned
-        elif type(current) is not np.ndarray:
-            self.grads[number] = current + grad  # Tensors under create_graph: recorded
-        elif self.owned[number] and current.dtype == grad.dtype and (
-                current.shape == grad.shape
-                or current.shape == np.broadcast_shapes(current.shape, grad.shape)):
-            current += grad
         else:
-            self.grads[number] = current + grad
+            self.grads[number] = _summed(current, self.owned[number], grad)
             self.owned[number] = True
+
+
+def _summed(current, owned, grad):
+    """``current + grad``: into ``current`` itself when it is an array the sweep made (``owned``)
+    and the sum keeps its shape and dtype, else a new value (a recorded sum for the Tensors of a
+    create_graph sweep)."""
+    if owned and type(current) is np.ndarray and current.dtype == grad.dtype and (
+            current.shape == grad.shape
+            or current.shape == np.broadcast_shapes(current.shape, grad.shape)):
+        current += grad
+        return current
+    return current + grad
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None, fresh=None):
@@ -331,11 +337,10 @@ def _capture(capture, key, grad, owned, fresh):
     current = capture[key]
     if current is None:
         capture[key] = grad
-        if not owned:
-            return
     else:
-        capture[key] = current + grad
-    if fresh is not None:
+        capture[key] = _summed(current, fresh is not None and key in fresh, grad)
+        owned = True  # summed into an array the sweep made, or a new sum
+    if owned and fresh is not None:
         fresh.add(key)
 
 
