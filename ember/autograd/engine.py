@@ -180,7 +180,10 @@ def _needed_edges(roots, capture):
     (its ``needs_input_grad`` is narrowed while it runs)."""
     nodes = []
     seen = set()
-    stack = [tensor.grad_fn for tensor in roots if tensor.grad_fn is not None]
+    stack = []
+    for tensor in roots:
+        if tensor.grad_fn is not None:
+            stack.append(tensor.grad_fn)
     while stack:
         node = stack.pop()
         if node in seen:
@@ -196,19 +199,25 @@ def _needed_edges(roots, capture):
     needed = {}
     for node in nodes:
         mask = []
+        any_needed = False
+        every_needed = True
         for edge in node.next_edges:
             if edge is None:
                 mask.append(False)
                 continue
             target = edge[0]
             if isinstance(target, Tensor):
-                mask.append(id(target) in capture)
+                hit = id(target) in capture
             else:
-                mask.append(target in needed or (id(target), edge[1]) in capture)
-        if all(mask):
-            if mask:
-                needed[node] = True
-        elif any(mask):
+                hit = target in needed or (id(target), edge[1]) in capture
+            mask.append(hit)
+            if hit:
+                any_needed = True
+            else:
+                every_needed = False
+        if every_needed and any_needed:
+            needed[node] = True
+        elif any_needed:
             needed[node] = tuple(mask)
     return needed
 
@@ -410,7 +419,7 @@ def _accumulate_leaf_array(tensor, grad, owned):
     existing = tensor._grad
     if existing is None:
         if not owned or grad.shape != tensor._data.shape:
-            grad = np.array(np.broadcast_to(grad, tensor._data.shape), copy=True)
+            grad = _array_like(grad, tensor._data)
         tensor._grad = Tensor._wrap(grad)
     elif existing._requires_grad:
         tensor._grad = existing + Tensor._wrap(grad)  # a .grad with history stays recorded

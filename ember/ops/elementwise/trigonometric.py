@@ -142,7 +142,7 @@ class Tanh(_OfOutput):
         (out,) = ctx.saved_tensors
         if ctx.xp is np:
             return _tanh_gradient_array(grad, out)
-        if grad.shape != out.shape or grad.dtype != out.dtype:
+        if grad._data.shape != out._data.shape or grad._data.dtype != out._data.dtype:
             return Tanh.gradient(ctx.xp, grad, out)
         return TanhBackward.apply(grad, out)
 
