@@ -150,21 +150,27 @@ class _Pending:
         if current is None:
             self.grads[number] = grad
             self.owned[number] = owned
-        elif type(current) is not np.ndarray:
-            self.grads[number] = current + grad  # Tensors under create_graph: recorded
-        elif self.owned[number] and current.dtype == grad.dtype and (
-                current.shape == grad.shape
-                or current.shape == np.broadcast_shapes(current.shape, grad.shape)):
-            if current.size >= _threads.ELEMENT_GRAIN:
-                _threads.binary(np.add, current, grad, out=current)
-            else:
-                current += grad
         else:
-            self.grads[number] = current + grad
+            self.grads[number] = _summed(current, self.owned[number], grad)
             self.owned[number] = True
 
 
-def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
+def _summed(current, owned, grad):
+    """``current + grad``: into ``current`` itself when it is an array the sweep made (``owned``)
+    and the sum keeps its shape and dtype, else a new value (a recorded sum for the Tensors of a
+    create_graph sweep)."""
+    if owned and type(current) is np.ndarray and current.dtype == grad.dtype and (
+            current.shape == grad.shape
+            or current.shape == np.broadcast_shapes(current.shape, grad.shape)):
+        if current.size >= _threads.ELEMENT_GRAIN:
+            _threads.binary(np.add, current, grad, out=current)
+        else:
+            current += grad
+        return current
+    return current + grad
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, capture=None, fresh=None):
     """``_sweep`` with grad mode set to ``create_graph``, then the callbacks queued during it."""
     state = _grad_state.get()
     token = _grad_state.set(GradState(create_graph, state.inference))
@@ -174,7 +180,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     _callbacks.capturing = capture is not None
     try:
         needed = None if capture is None else _needed_edges(roots, capture)
-        _sweep(roots, root_grads, retain_graph, create_graph, capture, needed)
+        _sweep(roots, root_grads, retain_graph, create_graph, capture, needed, fresh)
         while queue:
             queue.pop(0)()
     finally:
@@ -242,12 +248,15 @@ def _is_checkpoint_valid():
     return not _callbacks.capturing
 
 
-def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
+def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None, fresh=None):
     """Propagate ``root_grads`` from ``roots``. ``capture`` maps leaf tensors (by id) and
     (node id, output_nr) pairs to slots for ``grad()``; with it nothing is accumulated into .grad,
-    and only the nodes and edges in ``needed`` (``_needed_edges``) are followed."""
+    and only the nodes and edges in ``needed`` (``_needed_edges``) are followed. The keys of
+    captured arrays that the sweep made itself (no other reference) are added to ``fresh``."""
     heap = []
     pending = {}
+    # Nodes (by id) with a captured output: grad() of a non-leaf.
+    captured_nodes = () if capture is None else {key[0] for key in capture if type(key) is tuple}
     # Leaves with hooks: their contributions are summed first, so each hook runs once on the
     # total gradient (as PyTorch's AccumulateGrad does), at the end of the sweep.
     deferred = {}
@@ -257,7 +266,7 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
             if capture is not None:
                 key = id(target)
                 if key in capture:
-                    capture[key] = grad if capture[key] is None else capture[key] + grad
+                    _capture(capture, key, grad, owned, fresh)
                 return
             if target._hooks or _post_accumulate_hooks and id(target) in _post_accumulate_hooks:
                 slot = deferred.get(id(target))
@@ -291,11 +300,11 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
         grads = entry.grads
         if node._tensor_hooks or node._retained:
             _run_node_hooks(node, grads)
-        if capture is not None:
+        if captured_nodes and id(node) in captured_nodes:
             for number, grad in enumerate(grads):
                 key = (id(node), number)
                 if key in capture and grad is not None:
-                    capture[key] = grad if capture[key] is None else capture[key] + grad
+                    _capture(capture, key, grad, False, fresh)
         for grad in grads:
             if grad is not None:
                 break
@@ -349,6 +358,18 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None):
                 entry.add(edge[1], grad, owned)
     for target, grad, owned in deferred.values():
         _accumulate_leaf(target, grad, owned)
+
+
+def _capture(capture, key, grad, owned, fresh):
+    """Sum a gradient into grad()'s slot ``key``."""
+    current = capture[key]
+    if current is None:
+        capture[key] = grad
+    else:
+        capture[key] = _summed(current, fresh is not None and key in fresh, grad)
+        owned = True  # summed into an array the sweep made, or a new sum
+    if owned and fresh is not None:
+        fresh.add(key)
 
 
 def _run_narrowed(node, mask, grads, create_graph):
@@ -417,7 +438,7 @@ def _accumulate_leaf_array(tensor, grad, owned):
     existing = tensor._grad
     if existing is None:
         if not owned or grad.shape != tensor._data.shape:
-            grad = np.array(np.broadcast_to(grad, tensor._data.shape), copy=True)
+            grad = _array_like(grad, tensor._data)
         tensor._grad = Tensor._wrap(grad)
     elif existing._requires_grad:
         tensor._grad = existing + Tensor._wrap(grad)  # a .grad with history stays recorded
@@ -530,15 +551,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     root_grads = _root_grads(outputs, grad_outputs, create_graph)
     capture = {}
+    fresh = set()
     keys = []
     for tensor in inputs:
         key = id(tensor) if tensor.grad_fn is None else (id(tensor.grad_fn), tensor._output_nr)
         capture[key] = None
         keys.append(key)
-    run_backward(outputs, root_grads, retain_graph, create_graph, capture)
+    run_backward(outputs, root_grads, retain_graph, create_graph, capture, fresh)
     for tensor, key in zip(inputs, keys):
         if tensor.grad_fn is None and tensor._hooks and capture[key] is not None:
             capture[key] = _run_hooks(tensor._hooks, capture[key])  # leaf hooks, as PyTorch
+            fresh.discard(key)
     results = []
     for index, (tensor, key) in enumerate(zip(inputs, keys)):
         value = capture[key]
@@ -553,10 +576,20 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             results.append(tensor._grad_from_values(value))
         elif isinstance(value, Tensor):
             results.append(_shaped_like(value, tensor))
+        elif (key in fresh and value.shape == tensor._data.shape
+              and value.dtype == tensor._data.dtype):
+            fresh.discard(key)  # an input listed twice gets its own copy the second time
+            results.append(Tensor._wrap(value))  # made by the sweep: no copy needed
         else:
-            results.append(Tensor._wrap(np.array(np.broadcast_to(value, tensor._data.shape))
-                                        .astype(tensor._data.dtype, copy=False)))
+            results.append(Tensor._wrap(_array_like(value, tensor._data)))
     return tuple(results)
+
+
+def _array_like(value, data):
+    """A first-order gradient as a new array in the shape and dtype of ``data``."""
+    if value.shape != data.shape:
+        value = np.broadcast_to(value, data.shape)
+    return np.array(value, dtype=data.dtype)
 
 
 def _shaped_like(value, tensor):

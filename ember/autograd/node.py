@@ -156,23 +156,21 @@ class Node:
         tensors themselves, outputs come back with this node as grad_fn (PyTorch rebuilds a saved
         output the same way, so the node does not hold its own output alive), and private arrays
         are constants."""
-        by_index = {check[0]: check for check in self._saved_checks}
-        items = []
-        for index, item in enumerate(self.saved):
-            if index not in by_index:
-                items.append(Tensor._wrap(item) if isinstance(item, np.ndarray) else item)
-                continue
-            _, counter, _, owner, output_nr = by_index[index]
+        items = list(self.saved)
+        for index, counter, _, owner, output_nr in self._saved_checks:
             if isinstance(owner, Tensor):
-                items.append(owner)
-            else:
-                array = item._data if isinstance(item, Tensor) else item
-                output = Tensor._wrap(array, requires_grad=True)
-                output.grad_fn = self
-                output._output_nr = output_nr
-                output._vc = counter
-                items.append(output)
-        return tuple(items)
+                items[index] = owner
+                continue
+            item = items[index]
+            output = Tensor._wrap(item._data if isinstance(item, Tensor) else item,
+                                  requires_grad=True)
+            output.grad_fn = self
+            output._output_nr = output_nr
+            output._vc = counter
+            items[index] = output
+        # What no check replaced: private arrays, constants under create_graph.
+        return tuple([Tensor._wrap(item) if isinstance(item, np.ndarray) else item
+                      for item in items])
 
     def _release(self):
         """Drop saved values after backward (retain_graph=False)."""

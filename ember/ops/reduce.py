@@ -13,6 +13,7 @@ from .. import _threads
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
+from ._broadcast import broadcast_view
 from ._return_types import _MinMax, _ReturnTypes
 from .elementwise import lerp, maximum, minimum
 from .elementwise.casting import autocast_op
@@ -82,6 +83,8 @@ def _expand_back(xp, grad, shape, axes, keepdim):
     reduction over every axis, broadcasts as it is)."""
     if not keepdim and axes and grad.ndim:
         grad = xp.expand_dims(grad, axes)
+    if xp is np:
+        return broadcast_view(grad, shape)
     return xp.broadcast_to(grad, shape)
 
 

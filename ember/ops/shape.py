@@ -10,7 +10,7 @@ from .._layout import (arrange, check_memory_format, contiguous_format, has_memo
                        preserve_format)
 from ..autograd.function import Op
 from ..tensor import Size, Tensor, _normalize_dim
-from ._broadcast import unbroadcast
+from ._broadcast import broadcast_view, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
 from .index import getitem
@@ -139,7 +139,7 @@ class Expand(Op):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return np.broadcast_to(x, shape)
+        return broadcast_view(x, shape)
 
     @staticmethod
     def backward(ctx, grad):

@@ -305,6 +305,25 @@ def test_autograd_grad_frees_graph_unless_retained():
         ember.autograd.grad(y, x)
 
 
+def test_autograd_grad_results_own_their_memory():
+    # grad() hands out the arrays the sweep made without copying them: an input listed twice, a
+    # gradient that is the caller's grad_outputs, and one summed from two paths must still come
+    # back as arrays of their own.
+    x = _leaf([1.0, 2.0])
+    y = (x * x).sum() + (x * 3).sum()
+    first, second = ember.autograd.grad(y, (x, x))
+    np.testing.assert_array_equal(first.numpy(), [5.0, 7.0])
+    np.testing.assert_array_equal(second.numpy(), [5.0, 7.0])
+    assert not np.shares_memory(first.numpy(), second.numpy())
+    vector = ember.tensor([5.0, 6.0])
+    (identity,) = ember.autograd.grad(x, x, grad_outputs=vector)
+    assert not np.shares_memory(identity.numpy(), vector.numpy())
+    scaled = x * 2
+    (through_view,) = ember.autograd.grad(scaled, x, grad_outputs=vector)
+    through_view.numpy()[0] = 0.0
+    np.testing.assert_array_equal(vector.numpy(), [5.0, 6.0])
+
+
 # ---- grad modes ---------------------------------------------------------------------------------
 def test_no_grad_results_have_no_history_and_cannot_backpropagate():
     x = _leaf([1.0, 2.0])
@@ -400,6 +419,8 @@ def test_no_grad_forward_keeps_at_most_three_activations():
                           requires_grad=True)
     x = ember.tensor(rng.standard_normal((rows, width)).astype(np.float32))
     activation_bytes = rows * width * 4
+    with ember.no_grad():
+        _chain(x, weight, 2)  # one-time set-up (ember's worker threads, threadpoolctl) first
     gc.collect()
     tracemalloc.start()
     try:

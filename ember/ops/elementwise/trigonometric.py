@@ -140,9 +140,31 @@ class Tanh(_OfOutput):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        if ctx.xp is np or grad.shape != out.shape or grad.dtype != out.dtype:
+        if ctx.xp is np:
+            return _tanh_gradient_array(grad, out)
+        if grad._data.shape != out._data.shape or grad._data.dtype != out._data.dtype:
             return Tanh.gradient(ctx.xp, grad, out)
         return TanhBackward.apply(grad, out)
+
+
+def _tanh_gradient_array(grad, out):
+    """``grad * (1 - out * out)`` on arrays: the same operations in one buffer, where the three
+    temporaries of the expression would each allocate an activation-sized array."""
+    if grad.shape != out.shape or grad.dtype != out.dtype or not out.ndim:
+        return Tanh.gradient(np, grad, out)
+    result = np.multiply(out, out)
+    np.subtract(1, result, out=result)
+    return np.multiply(grad, result, out=result)
+
+
+def _times_minus_two_array(grad_output, grad, out):
+    """``grad_output * grad * out * -2.0`` on arrays, in one buffer (as above)."""
+    if not (grad_output.shape == grad.shape == out.shape) or not out.ndim or not (
+            grad_output.dtype == grad.dtype == out.dtype):
+        return grad_output * grad * out * -2.0
+    result = np.multiply(grad_output, grad)
+    np.multiply(result, out, out=result)
+    return np.multiply(result, -2.0, out=result)
 
 
 class TanhBackward(_Binary):
@@ -155,7 +177,7 @@ class TanhBackward(_Binary):
     def forward(ctx, grad, out):
         _Binary._remember(ctx, grad, out)
         ctx.save_for_backward(grad if ctx.needs_input_grad[1] else None, out)
-        return Tanh.gradient(np, grad, out)
+        return _tanh_gradient_array(grad, out)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -165,7 +187,7 @@ class TanhBackward(_Binary):
         if needs_grad:
             xp = ctx.xp
             if xp is np:
-                grad_grad = Tanh.gradient(np, grad_output, out)
+                grad_grad = _tanh_gradient_array(grad_output, out)
             else:
                 grad_grad = TanhBackward.apply(grad_output, out)
             grad_grad = _grad_for(grad_grad, *ctx.a_meta)
@@ -173,7 +195,7 @@ class TanhBackward(_Binary):
             # d/d(out) is -2 grad out. The three-node formula gives (-(g grad)) out twice and
             # sums them; (g grad out) * -2 is the same value, exactly.
             if ctx.xp is np:
-                grad_out = grad_output * grad * out * -2.0
+                grad_out = _times_minus_two_array(grad_output, grad, out)
             else:
                 grad_out = TanhBackwardOut.apply(grad_output, grad, out)
             grad_out = _grad_for(grad_out, *ctx.b_meta)
@@ -191,7 +213,7 @@ class TanhBackwardOut(Op):
     def forward(ctx, grad_output, grad, out):
         ctx.metas = (_shape_dtype(grad_output), _shape_dtype(grad), _shape_dtype(out))
         ctx.save_for_backward(grad_output, grad, out)
-        return grad_output * grad * out * -2.0
+        return _times_minus_two_array(grad_output, grad, out)
 
     @staticmethod
     def backward(ctx, grad):
