@@ -164,3 +164,25 @@ def test_relu_on_threads_matches_one_thread(split_count, dtype, shape):
     values[..., 0] = 0.0  # the gradient at 0 is 0
     _assert_same_on_one_thread(split_count, lambda x: F.relu(x) * 1.5, [values])
 
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.2, "ignore_index": 2},
+                                     {"weight": True, "reduction": "sum"}, {"probabilities": True},
+                                     {"spatial": True, "reduction": "none"}])
+def test_cross_entropy_on_threads_matches_one_thread(split_count, monkeypatch, dtype, options):
+    from ember.nn._kernels import loss
+    monkeypatch.setattr(loss, "_SLICE_ELEMENTS", 1)  # one row per slice: every run is cut
+    options = dict(options)
+    shape = (7, 5, 3) if options.pop("spatial", False) else (7, 5)
+    random = np.random.default_rng(4)
+    (logits,) = _arrays(dtype, shape)
+    logits[1, 3] = 40.0  # a large logit: the shift by the row maximum matters
+    if options.pop("probabilities", False):
+        target = ember.tensor(random.dirichlet(np.ones(5), size=7).astype(dtype))
+    else:
+        target = ember.tensor(random.integers(0, 5, size=(shape[0],) + shape[2:]))
+    if options.pop("weight", False):
+        options["weight"] = ember.tensor(random.uniform(0.5, 2, size=5).astype(dtype))
+    _assert_same_on_one_thread(split_count, lambda x: F.cross_entropy(x, target, **options),
+                               [logits])
