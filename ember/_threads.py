@@ -97,6 +97,34 @@ def run(function, ranges):
         raise job.error
 
 
+def split(rows, work, function, grain=None):
+    """``function(start, stop)`` over ranges of ``rows`` independent rows whose pass costs
+    ``work`` units (elements, or multiply-adds with GEMM_GRAIN): one call on the caller when
+    the work is small, else ``run`` over ``chunk_count`` ranges."""
+    run(function, row_ranges(rows, chunk_count(work, grain, rows)))
+
+
+def elementwise(function, out, *arrays):
+    """``function(*arrays, out=out)`` for arrays of ``out``'s shape, cut into ranges of their
+    flattened elements (of their first axis longer than one when one is not C-contiguous) over
+    the threads when large; a pass with the same values whatever the cut. Returns ``out``."""
+    if all(array.flags.c_contiguous for array in (out,) + arrays):
+        out_rows, rows = out.reshape(-1), [array.reshape(-1) for array in arrays]
+    else:
+        out_rows, rows = out, arrays
+        while out_rows.ndim > 1 and out_rows.shape[0] == 1:
+            out_rows, rows = out_rows[0], [array[0] for array in rows]
+    length = out_rows.shape[0] if out_rows.ndim else 1
+    if out_rows.ndim == 0 or chunk_count(out.size, rows=length) == 1:
+        function(*arrays, out=out)
+        return out
+
+    def part(start, stop):
+        function(*(array[start:stop] for array in rows), out=out_rows[start:stop])
+    split(length, out.size, part)
+    return out
+
+
 def matmul(a, b, bias=None):
     """``np.matmul(a, b)`` (plus ``bias`` on every row, if given) for same-dtype arrays, its rows
     (or its leading batch) cut across ember's threads when the product is large; each range is

@@ -4,9 +4,11 @@ Forward: a strided view of the kernel windows, copied into columns (im2col), the
 each batch item's GEMM is small, ``weight @ columns`` broadcast over the batch lands directly in
 (N, C_out, L) layout, in batch chunks of about _COLUMN_CHUNK_BYTES of columns copied and
 multiplied while in cache. Larger convolutions use channel-major columns (C * prod(kernel), N * L)
-and one 2-D GEMM per chunk of _LARGE_CHUNK_BYTES, whose output is transposed back: few threaded
-BLAS calls (see _THREADED_GEMM_SIZE). The adjoint (col2im) is a loop over the kernel offsets
-(prod(kernel_size) vectorised slice additions), never over pixels. With the ``jit`` extra, col2im of
+and one 2-D GEMM per chunk of _LARGE_CHUNK_BYTES, whose output is transposed back: few BLAS calls
+(see _THREADED_GEMM_SIZE). ember's threads take ranges of batch items (per-item GEMMs) or whole
+chunks (chunk GEMMs), so every BLAS call is the same on one thread or several. The adjoint
+(col2im) is a loop over the kernel offsets (prod(kernel_size) vectorised slice additions), never
+over pixels. With the ``jit`` extra, col2im of
 float32/float64 arrays is a compiled loop instead (straight into the unpadded result, parallel
 over channels); the GEMMs stay in BLAS, and im2col stays NumPy's strided copy (a
 compiled copy measured no faster).
@@ -22,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ... import _jit
+from ... import _jit, _threads
 from ...autograd.function import Op
 
 # Above this many elements, grad_weight uses one 2-D GEMM over transposed copies instead of a
@@ -41,7 +43,9 @@ _COLUMN_CHUNK_BYTES = 1 << 20
 # 3070 ms (256 calls) -> about 150 ms (4 calls); without contention (one thread) the transposing
 # copies make cnn_train/cnn_eval 5-10% slower.
 _THREADED_GEMM_SIZE = 1 << 18
-_LARGE_CHUNK_BYTES = 1 << 24
+# Chunks of channel-major columns: several per batch for ember's threads to share (cnn_train's
+# second convolution: 7 chunks of 9 or 10 items), each copied and multiplied while in cache.
+_LARGE_CHUNK_BYTES = 1 << 21
 
 
 def _pad(array, padding):
@@ -51,8 +55,20 @@ def _pad(array, padding):
     shape = array.shape[:2] + tuple(size + before + after
                                     for size, (before, after) in zip(array.shape[2:], padding))
     padded = np.zeros(shape, array.dtype)
-    padded[_interior(array.shape, padding)] = array
+    _threads.elementwise(_copy_into, padded[_interior(array.shape, padding)], array)
     return padded
+
+
+def _copy_into(source, out):
+    np.copyto(out, source)
+
+
+def _contiguous(array):
+    """``np.ascontiguousarray``, a large strided view (im2col's windows) copied in ranges of its
+    first axis over ember's threads."""
+    if array.flags.c_contiguous:
+        return array
+    return _threads.elementwise(_copy_into, np.empty(array.shape, array.dtype), array)
 
 
 def _interior(shape, padding):
@@ -76,8 +92,8 @@ def _im2col(input, kernel_size, stride, padding, dilation, out_size):
     ``padding`` pairs."""
     windows = _windows(_pad(input, padding), kernel_size, stride, dilation, out_size)
     batch, channels = input.shape[:2]
-    return np.ascontiguousarray(windows).reshape(
-        batch, channels * math.prod(kernel_size), math.prod(out_size))
+    return _contiguous(windows).reshape(batch, channels * math.prod(kernel_size),
+                                        math.prod(out_size))
 
 
 def _col2im(columns, shape, kernel_size, stride, padding, dilation, out_size):
@@ -85,7 +101,8 @@ def _col2im(columns, shape, kernel_size, stride, padding, dilation, out_size):
     ``shape`` (N, C, *in_size), padding dropped."""
     result, add = _window_adder(shape, columns.dtype, kernel_size, stride, padding, dilation,
                                 out_size)
-    add(0, shape[0], columns)
+    _threads.split(shape[0], columns.size,
+                   lambda start, stop: add(start, stop, columns[start:stop]))
     return result()
 
 
@@ -182,6 +199,27 @@ def _chunk(batch_bytes, limit=None):
     return max(1, (limit or _COLUMN_CHUNK_BYTES) // max(1, batch_bytes))
 
 
+def _per_item(batch, work, compute):
+    """``compute(first, last)`` over ranges of batch items on ember's threads: for passes whose
+    GEMMs are per item (the same BLAS calls however the batch is cut)."""
+    _threads.split(batch, work, compute, _threads.GEMM_GRAIN)
+
+
+def _per_chunk(batch, item_bytes, work, compute):
+    """``compute(start, stop)`` for batch chunks of about _LARGE_CHUNK_BYTES of columns (sizes
+    within one item), whole chunks handed to ember's threads. The chunks do not depend on the
+    thread count, so each chunk's GEMM over its items' columns is the same BLAS call on one
+    thread or several (cutting one GEMM's rows or columns changes OpenBLAS's summation order in
+    float64)."""
+    count = min(batch, -(-batch * item_bytes // _LARGE_CHUNK_BYTES)) if batch else 1
+    chunks = _threads.row_ranges(batch, max(1, count))
+
+    def run_chunks(first, last):
+        for start, stop in chunks[first:last]:
+            compute(start, stop)
+    _threads.split(len(chunks), work, run_chunks, _threads.GEMM_GRAIN)
+
+
 def _channel_major_order(spatial):
     """Axis order taking (N, C, *kernel, *out) to (C, *kernel, N, *out), and its inverse."""
     order = ((1,) + tuple(range(2, 2 + spatial)) + (0,)
@@ -235,24 +273,28 @@ def convolve(input, weight, geometry):
     width = in_channels * math.prod(kernel_size)
     output = np.empty((batch, out_channels, length), np.result_type(input, weight))
     grouped_weight = weight.reshape(groups, out_channels // groups, width // groups)
-    if (out_channels // groups) * (width // groups) * length <= _THREADED_GEMM_SIZE:
+    item_size = (out_channels // groups) * (width // groups) * length
+    if item_size <= _THREADED_GEMM_SIZE:
         chunk = _chunk(width * length * input.itemsize)
-        for start in range(0, batch, chunk):
-            stop = min(batch, start + chunk)
-            columns = np.ascontiguousarray(windows[start:stop]).reshape(
-                stop - start, groups, width // groups, length)
-            np.matmul(grouped_weight, columns,
-                      out=output[start:stop].reshape(stop - start, groups, -1, length))
+
+        def compute(first, last):
+            for start in range(first, last, chunk):
+                stop = min(last, start + chunk)
+                columns = np.ascontiguousarray(windows[start:stop]).reshape(
+                    stop - start, groups, width // groups, length)
+                np.matmul(grouped_weight, columns,
+                          out=output[start:stop].reshape(stop - start, groups, -1, length))
+        _per_item(batch, item_size * groups * batch, compute)
     else:
         order = _channel_major_order(len(kernel_size))[0]
-        chunk = _chunk(width * length * input.itemsize, _LARGE_CHUNK_BYTES)
-        for start in range(0, batch, chunk):
-            stop = min(batch, start + chunk)
+
+        def compute(start, stop):
             columns = np.ascontiguousarray(windows[start:stop].transpose(order)).reshape(
                 groups, width // groups, (stop - start) * length)
             product = np.matmul(grouped_weight, columns)
             output[start:stop] = product.reshape(out_channels, stop - start, length).transpose(
                 1, 0, 2)
+        _per_chunk(batch, width * length * input.itemsize, item_size * groups * batch, compute)
     return output.reshape((batch, out_channels) + out_size)
 
 
@@ -273,18 +315,22 @@ def convolve_transpose(grad, weight, geometry):
     transposed_weight = weight.reshape(groups, out_channels // groups, -1).swapaxes(-1, -2)
     result, add = _window_adder((batch, in_channels) + geometry.in_size, grad.dtype, kernel_size,
                                 geometry.stride, geometry.padding, geometry.dilation, out_size)
-    if (out_channels // groups) * width * length <= _THREADED_GEMM_SIZE:
+    item_size = (out_channels // groups) * width * length
+    if item_size <= _THREADED_GEMM_SIZE:
         chunk = _chunk(width * groups * length * grad.itemsize)
-        for start in range(0, batch, chunk):
-            stop = min(batch, start + chunk)
-            columns = np.matmul(transposed_weight, grad_rows[start:stop])
-            columns = columns.reshape((stop - start, in_channels) + kernel_size + out_size)
-            add(start, stop, columns)
+
+        def compute(first, last):
+            for start in range(first, last, chunk):
+                stop = min(last, start + chunk)
+                columns = np.matmul(transposed_weight, grad_rows[start:stop])
+                columns = columns.reshape((stop - start, in_channels) + kernel_size + out_size)
+                add(start, stop, columns)
+        # batch items scatter into disjoint parts of the result
+        _per_item(batch, item_size * groups * batch, compute)
     else:
         inverse = _channel_major_order(len(kernel_size))[1]
-        chunk = _chunk(width * groups * length * grad.itemsize, _LARGE_CHUNK_BYTES)
-        for start in range(0, batch, chunk):
-            stop = min(batch, start + chunk)
+
+        def compute(start, stop):
             count = stop - start
             grad_by_channel = np.ascontiguousarray(
                 grad_rows[start:stop].transpose(1, 2, 0, 3)).reshape(
@@ -292,15 +338,17 @@ def convolve_transpose(grad, weight, geometry):
             columns = np.matmul(transposed_weight, grad_by_channel).reshape(
                 (in_channels,) + kernel_size + (count,) + out_size)
             add(start, stop, columns.transpose(inverse))
+        _per_chunk(batch, width * groups * length * grad.itemsize, item_size * groups * batch,
+                   compute)
     return result()
 
 
 @_in_float32
 def convolve_weight_grad(input, grad, geometry):
-    """The weight's gradient: sum over batch and positions of grad (x) columns, as ONE GEMM per
-    group. Small problems use a batched GEMM and a sum over the batch; large ones copy the
-    windows straight into (C * prod(kernel), N * L) order, so only the small grad needs
-    transposing."""
+    """The weight's gradient: sum over batch and positions of grad (x) columns. Small problems
+    use a batched GEMM and a sum over the batch; large ones copy each chunk's windows straight
+    into (C * prod(kernel), n * L) order (only the small grad needs transposing), one GEMM per
+    group and chunk, the chunks' products summed in batch order."""
     grad = np.ascontiguousarray(grad)
     batch, in_channels = input.shape[:2]
     out_channels = grad.shape[1]
@@ -312,16 +360,30 @@ def convolve_weight_grad(input, grad, geometry):
         columns = _im2col(input, kernel_size, geometry.stride, geometry.padding,
                           geometry.dilation, out_size)
         columns = columns.reshape(batch, groups, width, columns.shape[2])
-        product = np.matmul(grad_rows, columns.swapaxes(-1, -2)).sum(axis=0)
+        # per-item products split over the batch; their sum stays one reduction in order
+        product = _threads.matmul(grad_rows, columns.swapaxes(-1, -2)).sum(axis=0)
         return product.reshape(weight_shape)
     windows = _windows(_pad(input, geometry.padding), kernel_size, geometry.stride,
                        geometry.dilation, out_size)
     # (N, C, *kernel, *out) -> (C, *kernel, N, *out): rows ordered like the weight's columns.
     order = _channel_major_order(len(kernel_size))[0]
-    columns = np.ascontiguousarray(windows.transpose(order)).reshape(groups, width, -1)
-    left = np.ascontiguousarray(grad_rows.transpose(1, 2, 0, 3)).reshape(
-        groups, out_channels // groups, -1)
-    return np.matmul(left, columns.swapaxes(-1, -2)).reshape(weight_shape)
+    length = math.prod(out_size)
+    partials = {}
+
+    def compute(start, stop):
+        count = stop - start
+        columns = np.ascontiguousarray(windows[start:stop].transpose(order)).reshape(
+            groups, width, count * length)
+        left = np.ascontiguousarray(grad_rows[start:stop].transpose(1, 2, 0, 3)).reshape(
+            groups, out_channels // groups, count * length)
+        partials[start] = np.matmul(left, columns.swapaxes(-1, -2))
+    _per_chunk(batch, in_channels * math.prod(kernel_size) * length * input.itemsize,
+               batch * out_channels * width * length, compute)
+    # the chunks' products summed in batch order, whichever thread made each
+    total = None
+    for start in sorted(partials):
+        total = partials[start] if total is None else np.add(total, partials[start], out=total)
+    return total.reshape(weight_shape)
 
 
 # ---- the three Ops: each one's gradients are the other two (so every order is differentiable)

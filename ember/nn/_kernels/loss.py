@@ -3,6 +3,7 @@ one ClassificationLoss, binary_cross_entropy and binary_cross_entropy_with_logit
 """
 import numpy as np
 
+from ... import _threads
 from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
 from .activation import softplus_of, stable_sigmoid
@@ -21,27 +22,39 @@ def _row_slices(array):
     return [slice(start, start + step) for start in range(0, rows, step)]
 
 
+def _over_slices(input, compute):
+    """``compute(slices)`` for runs of ``_row_slices(input)``, the runs cut over ember's threads
+    (each slice's passes are the same whoever runs them)."""
+    slices = _row_slices(input)
+    _threads.split(len(slices), input.size,
+                   lambda first, last: compute(slices[first:last]))
+
+
 def _log_sum_exp(input):
     """log(sum(exp(input))) over dim 1, kept as a size-1 dim; slice by slice of dim 0, with one
-    slice-sized temporary."""
+    slice-sized temporary per thread."""
     if input.shape[1] == 0:
         return np.full(input.shape[:1] + (1,) + input.shape[2:], -np.inf, input.dtype)
     total = np.empty(input.shape[:1] + (1,) + input.shape[2:], input.dtype)
-    shifted_memory = None
-    for rows in _row_slices(input):
-        part = input[rows]
-        row_max = part.max(axis=1, keepdims=True)
-        finite = np.isfinite(row_max)
-        if not finite.all():
-            row_max[~finite] = 0
-        if shifted_memory is None:
-            shifted_memory = np.empty(part.size, part.dtype)
-        shifted = np.subtract(part, row_max, out=shifted_memory[:part.size].reshape(part.shape))
-        np.exp(shifted, out=shifted)
-        target = total[rows]
-        np.sum(shifted, axis=1, keepdims=True, out=target)
-        np.log(target, out=target)
-        target += row_max
+
+    def compute(slices):
+        shifted_memory = None
+        for rows in slices:
+            part = input[rows]
+            row_max = part.max(axis=1, keepdims=True)
+            finite = np.isfinite(row_max)
+            if not finite.all():
+                row_max[~finite] = 0
+            if shifted_memory is None:
+                shifted_memory = np.empty(part.size, part.dtype)
+            shifted = np.subtract(part, row_max,
+                                  out=shifted_memory[:part.size].reshape(part.shape))
+            np.exp(shifted, out=shifted)
+            target = total[rows]
+            np.sum(shifted, axis=1, keepdims=True, out=target)
+            np.log(target, out=target)
+            target += row_max
+    _over_slices(input, compute)
     return total
 
 
@@ -221,11 +234,14 @@ def _classification_grads(ctx, input, log_normalizer, scale):
             factor = targets.row_total(ndim) * scale  # (N, 1, ...) or (1, 1, ...)
             if factor.shape[0] != input.shape[0]:
                 factor = np.broadcast_to(factor, input.shape[:1] + factor.shape[1:])
-            for rows in _row_slices(input):
-                part = np.subtract(input[rows], log_normalizer[rows], dtype=dtype,
-                                   out=grad_input[rows])
-                np.exp(part, out=part)
-                part *= factor[rows]
+
+            def compute(slices):
+                for rows in slices:
+                    part = np.subtract(input[rows], log_normalizer[rows], dtype=dtype,
+                                       out=grad_input[rows])
+                    np.exp(part, out=part)
+                    part *= factor[rows]
+            _over_slices(input, compute)
         else:
             grad_input = np.zeros(ctx.options[4], dtype)
         targets.subtract_from(grad_input, scale)

@@ -98,7 +98,8 @@ class BatchNorm(Op):
         compiled = _channel_sums.compiled() if _compiles(input, grad) else None
         if compiled is not None:
             sums = np.empty((2, channels), np.float64)
-            compiled(_rows(grad), np.zeros_like(mean), _rows(input), mean, sums[0], sums[1])
+            _split_channels(compiled, _rows(grad), np.zeros_like(mean), _rows(input), mean,
+                            sums[0], sums[1])
             grad_sum, grad_dot = sums.astype(grad.dtype)
             centered = None
         else:
@@ -133,9 +134,9 @@ def _local_statistics(input, shape):
         sums = np.empty(channels, np.float64)
         squares = np.empty(channels, np.float64)
         zeros = np.zeros(channels, input.dtype)
-        compiled(rows, zeros, rows, zeros, sums, squares)
+        _split_channels(compiled, rows, zeros, rows, zeros, sums, squares)
         mean = (sums / count).astype(input.dtype)
-        compiled(rows, mean, rows, mean, sums, squares)
+        _split_channels(compiled, rows, mean, rows, mean, sums, squares)
         return mean, squares / count, count, None
     rows = input.reshape(batch, channels, -1)
     mean = (rows.sum(axis=2).sum(axis=0, dtype=np.float64) / count).astype(input.dtype)
@@ -182,8 +183,8 @@ def _training_grad_input(ctx, grad, input, mean, centered, grad_sum, grad_dot, s
     offset = (-(scale.astype(np.float64) * grad_sum) * inverse_count).astype(grad.dtype)
     if centered is None:
         grad_input = np.empty(input.shape, grad.dtype)
-        _batch_norm_grad_input.compiled()(_rows(grad), _rows(input), mean, coefficient, offset,
-                                          scale, _rows(grad_input))
+        _split_planes(_batch_norm_grad_input.compiled(), _rows(grad), _rows(input), mean,
+                      coefficient, offset, scale, _rows(grad_input))
         return grad_input
     grad_input = centered
     grad_input *= coefficient.reshape(shape)
@@ -261,15 +262,32 @@ def _compiled_affine(input, center, scale, shift):
     if compiled is None:
         return None
     output = np.empty(input.shape, input.dtype)
-    compiled(_rows(input), center, scale, shift, _rows(output))
+    _split_planes(compiled, _rows(input), center, scale, shift, _rows(output))
     return output
 
 
+def _split_planes(compiled, rows, *arguments):
+    """A per-(item, channel) kernel over (N, C, L) ``rows``, its planes cut into ranges (the
+    kernel's last two arguments) over ember's threads."""
+    planes = rows.shape[0] * rows.shape[1]
+    _threads.split(planes, rows.size,
+                   lambda start, stop: compiled(rows, *arguments, start, stop))
+
+
+def _split_channels(compiled, values, value_center, rows, center, sums, dots):
+    """``_channel_sums``, channels cut into ranges over ember's threads (each channel's sum
+    keeps one thread's order)."""
+    _threads.split(rows.shape[1], rows.size,
+                   lambda start, stop: compiled(values, value_center, rows, center, sums, dots,
+                                                start, stop))
+
+
 @_jit.kernel
-def _batch_norm_affine(rows, center, scale, shift, output):
-    """output = (rows - center) * scale + shift, per channel of (N, C, L)."""
-    batch, channels, length = rows.shape
-    for task in _jit.prange(batch * channels):
+def _batch_norm_affine(rows, center, scale, shift, output, first_task, last_task):
+    """output = (rows - center) * scale + shift, per channel of (N, C, L), on the (item,
+    channel) planes numbered first_task to last_task (item * C + channel)."""
+    channels, length = rows.shape[1:]
+    for task in range(first_task, last_task):
         item = task // channels
         channel = task % channels
         for position in range(length):
@@ -278,14 +296,15 @@ def _batch_norm_affine(rows, center, scale, shift, output):
 
 
 @_jit.kernel
-def _channel_sums(values, value_center, rows, center, sums, dots):
-    """Per channel of (N, C, L) arrays, in float64: sums = sum(values) and dots =
-    sum((values - value_center) * (rows - center)), both centres per channel. Four
+def _channel_sums(values, value_center, rows, center, sums, dots, first_channel, last_channel):
+    """Per channel first_channel to last_channel of (N, C, L) arrays, in float64: sums =
+    sum(values) and dots = sum((values - value_center) * (rows - center)), both centres per
+    channel. Four
     accumulators over positions i..i+3 of each row, added at its end: one accumulator is bound
     by each add's latency (strict IEEE order), four keep the adder busy."""
-    batch, channels, length = rows.shape
+    batch, length = rows.shape[0], rows.shape[2]
     whole = length - length % 4
-    for channel in _jit.prange(channels):
+    for channel in range(first_channel, last_channel):
         middle = center[channel]
         shift = value_center[channel]
         total = 0.0
@@ -317,10 +336,12 @@ def _channel_sums(values, value_center, rows, center, sums, dots):
 
 
 @_jit.kernel
-def _batch_norm_grad_input(grad, rows, mean, coefficient, offset, scale, grad_input):
-    """grad_input = (x - mean) * coefficient + offset + grad * scale, per channel."""
-    batch, channels, length = rows.shape
-    for task in _jit.prange(batch * channels):
+def _batch_norm_grad_input(grad, rows, mean, coefficient, offset, scale, grad_input,
+                           first_task, last_task):
+    """grad_input = (x - mean) * coefficient + offset + grad * scale, per channel, on the
+    planes first_task to last_task as in ``_batch_norm_affine``."""
+    channels, length = rows.shape[1:]
+    for task in range(first_task, last_task):
         item = task // channels
         channel = task % channels
         for position in range(length):

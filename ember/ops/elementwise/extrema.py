@@ -1,6 +1,7 @@
 """Extremes and clamping: maximum, minimum, fmax, fmin, clamp and relu (a clamp at zero)."""
 import numpy as np
 
+from ... import _threads
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
@@ -219,16 +220,32 @@ class Relu(Op):
     def forward(ctx, x):
         if x.dtype == np.bool_:
             raise RuntimeError("Boolean inputs not supported for relu")
-        out = np.maximum(x, 0)
-        if type(out) is not np.ndarray:  # a ufunc's NumPy scalar for a 0-d input
-            out = np.asarray(out)
+        if x.dtype.kind == "f" and x.ndim and x.flags.c_contiguous:
+            # a large pass cut over ember's threads (a non-contiguous input keeps NumPy's layout)
+            out = _threads.elementwise(_relu_into, np.empty(x.shape, x.dtype), x)
+        else:
+            out = np.maximum(x, 0)
+            if type(out) is not np.ndarray:  # a ufunc's NumPy scalar for a 0-d input
+                out = np.asarray(out)
         ctx.save_for_backward(out)  # the output itself, so in-place changes to it are seen
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
+        if (ctx.xp is np and grad.shape == out.shape and grad.dtype == out.dtype
+                and grad.dtype.kind == "f" and grad.ndim and grad.flags.c_contiguous):
+            return _threads.elementwise(_relu_grad_into, np.empty(grad.shape, grad.dtype), grad,
+                                        out)
         return grad * (out > 0)
+
+
+def _relu_into(x, out):
+    np.maximum(x, 0, out=out)
+
+
+def _relu_grad_into(grad, relu_out, out):
+    np.multiply(grad, relu_out > 0, out=out)
 
 
 relu = _unary(Relu, "relu")
