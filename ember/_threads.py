@@ -127,8 +127,9 @@ def elementwise(function, out, *arrays):
 
 def matmul(a, b, bias=None):
     """``np.matmul(a, b)`` (plus ``bias`` on every row, if given) for same-dtype arrays, its rows
-    (or its leading batch) cut across ember's threads when the product is large; each range is
-    the same BLAS call on fewer rows, so the result is bit-identical to one call."""
+    (float32) or its leading batch cut across ember's threads when the product is large; each
+    range is the same BLAS call on fewer rows or items, so the result is bit-identical to one
+    call."""
     if (a.size * b.shape[-1] < 2 * GEMM_GRAIN or _state["threads"] == 1 or a.ndim < 2
             or b.ndim < 2 or a.dtype != b.dtype):
         # the common small product: no more than np.matmul's own cost
@@ -144,9 +145,10 @@ def matmul(a, b, bias=None):
         return _product(a, b, bias)
     if a.ndim == 2:
         # OpenBLAS multiplies products of up to 1e6 multiply-adds with other kernels (its
-        # small-matrix path), which round differently: every range stays above that.
+        # small-matrix path), which round differently: every range stays above that. Its
+        # float64 kernels' rounding depends on the row count at any size: those stay whole.
         count = min(count, rows // (SMALL_GEMM // max(depth * columns, 1) + 1))
-        if count < 2:
+        if count < 2 or a.dtype != np.float32:
             return _product(a, b, bias)
         out = np.empty((rows, columns), a.dtype)
         run(lambda start, stop: _product(a[start:stop], b, bias, out[start:stop]),
