@@ -247,9 +247,9 @@ def _machine_section(run):
     ember_counts = ", ".join(f"{entry['num_threads']} at {_threads_label(threads)}"
                              for threads, entry in ember_counts if entry)
     if ember_counts:
-        lines += ["", "ember computes with threads of its own (ember/_threads.py) and holds BLAS "
-                      "at one thread from its first split on, so its BLAS row may read 1 at 2 "
-                      f"threads; ember.get_num_threads(): {ember_counts}."]
+        lines += ["", "ember threads through BLAS unless EMBER_INTRA_OP_THREADS=1 switches on "
+                      "its own pool (ember/_threads.py; BLAS then reads 1 thread); "
+                      f"ember.get_num_threads(): {ember_counts}."]
     torch_build = (environments.get("torch") or {}).get("torch")
     if torch_build:
         reported = [(threads, (_first_environment(run["records"], "torch", threads) or {})

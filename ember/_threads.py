@@ -1,9 +1,12 @@
-"""ember's intra-op threads (PyTorch's ``set_num_threads``): large GEMMs and compiled kernels are
-cut into row ranges that ember's own worker threads compute beside the caller, as PyTorch's
-at::parallel_for does, while BLAS itself runs single-threaded. OpenBLAS's workers spin for a
-while after every call, so letting BLAS thread as well would leave two pools fighting for the
-same cores (measured: a GEMM + tanh + batched-GEMM chain took 3.8 ms with OpenBLAS's 2 threads,
-3.3 ms split over ember's 2 threads, 6.1 ms on one)."""
+"""ember's threads (PyTorch's ``set_num_threads``). By default ember computes on one thread and
+lets BLAS use ``get_num_threads()`` threads, as before. With ``EMBER_INTRA_OP_THREADS=1`` in the
+environment (or ``use_pool(True)``), large GEMMs and compiled kernels are instead cut into row
+ranges that ember's own worker threads compute beside the caller, as PyTorch's at::parallel_for
+does, while BLAS runs single-threaded (OpenBLAS's workers spin after every call and would fight
+ember's). Alone, a split pass runs about twice as fast on two cores (np.exp over 4M floats 3.5
+to 1.5 ms, a 2048x512x512 GEMM 11.5 to 5.7 ms); but on the 2-vCPU VMs this was measured on,
+waking a sleeping worker costs about 0.3 ms, so whole training steps gained nothing over
+OpenBLAS's spinning threads and medium products lost: hence off by default."""
 import math
 import os
 import queue
@@ -11,7 +14,8 @@ import threading
 
 import numpy as np
 
-_state = {"threads": None, "limiter": None, "blas_owned": False}
+_state = {"threads": None, "limiter": None, "blas_owned": False,
+          "pool": os.environ.get("EMBER_INTRA_OP_THREADS", "0").strip() == "1"}
 _workers = []
 _lock = threading.Lock()
 _local = threading.local()
@@ -23,15 +27,28 @@ ELEMENT_GRAIN = 1 << 15
 
 
 def set_num_threads(num_threads):
-    """Use ``num_threads`` threads for ember's ops from now on (BLAS then runs single-threaded
-    inside them)."""
+    """Use ``num_threads`` threads from now on: BLAS's, or ember's own with the pool on (BLAS
+    then runs single-threaded inside them)."""
     if isinstance(num_threads, bool) or not isinstance(num_threads, int):
         raise RuntimeError(f"set_num_threads expects an int, but got "
                            f"{type(num_threads).__name__}")
     if num_threads <= 0:
         raise RuntimeError("set_num_threads expects a positive integer")
     _state["threads"] = num_threads
-    _own_blas()
+    if _state["pool"]:
+        _own_blas()
+    else:
+        _state["blas_owned"] = False
+        # threadpoolctl (a dependency) loads on first use: its library scan costs milliseconds.
+        from threadpoolctl import threadpool_limits
+        _state["limiter"] = threadpool_limits(limits=num_threads, user_api="blas")
+
+
+def use_pool(enabled):
+    """Split large work over ember's own threads (True) or leave threading to BLAS (False, the
+    default; see the module's docstring for why)."""
+    _state["pool"] = bool(enabled)
+    set_num_threads(get_num_threads())
 
 
 def get_num_threads():
@@ -67,6 +84,8 @@ def _own_blas():
 
 def chunk_count(work, grain=None, rows=None):
     """How many threads a pass of ``work`` units over ``rows`` independent rows should use."""
+    if not _state["pool"]:
+        return 1
     threads = _state["threads"] or get_num_threads()
     grain = ELEMENT_GRAIN if grain is None else grain
     if threads == 1 or work < 2 * grain or getattr(_local, "inside", False):
@@ -130,7 +149,7 @@ def matmul(a, b, bias=None):
     (float32) or its leading batch cut across ember's threads when the product is large; each
     range is the same BLAS call on fewer rows or items, so the result is bit-identical to one
     call."""
-    if (a.size * b.shape[-1] < 2 * GEMM_GRAIN or _state["threads"] == 1 or a.ndim < 2
+    if (a.size * b.shape[-1] < 2 * GEMM_GRAIN or not _state["pool"] or a.ndim < 2
             or b.ndim < 2 or a.dtype != b.dtype):
         # the common small product: no more than np.matmul's own cost
         out = np.matmul(a, b)

@@ -235,13 +235,15 @@ def assert_float32_close(actual, expected):
 
 @pytest.fixture
 def split_work(monkeypatch):
-    """ember's ops cut into ranges on 3 threads however small the work (the parallel paths),
-    then the thread count restored; yields a function comparing a computation with the same
-    computation on one thread."""
+    """ember's own thread pool on, its ops cut into ranges on 3 threads however small the work
+    (the parallel paths); the pool's setting and the thread count restored afterwards."""
     from ember import _threads
     before = ember.get_num_threads()
+    pool = _threads._state["pool"]
     monkeypatch.setattr(_threads, "GEMM_GRAIN", 1)
     monkeypatch.setattr(_threads, "ELEMENT_GRAIN", 1)
+    _threads.use_pool(True)
     ember.set_num_threads(3)
     yield
+    _threads._state["pool"] = pool
     ember.set_num_threads(before)

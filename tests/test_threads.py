@@ -122,12 +122,15 @@ def test_a_forked_child_starts_its_own_workers(split_work):
         "import os, numpy as np, ember\n"
         "from ember import _threads\n"
         "_threads.GEMM_GRAIN = 1\n"
+        "_threads.use_pool(True)\n"
         "ember.set_num_threads(2)\n"
-        "a = np.ones((64, 8), np.float32)\n"
-        "_threads.matmul(a, a.T)\n"
+        "a = np.ones((4, 64, 8), np.float32)\n"
+        "b = a.transpose(0, 2, 1).copy()\n"
+        "_threads.matmul(a, b)\n"
+        "assert len(_threads._workers) == 1\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
-        "    os._exit(0 if (_threads.matmul(a, a.T) == 8).all() else 3)\n"
+        "    os._exit(0 if (_threads.matmul(a, b) == 8).all() and _threads._workers else 3)\n"
         "_, status = os.waitpid(pid, 0)\n"
         "raise SystemExit(os.waitstatus_to_exitcode(status))\n")
     result = subprocess.run([sys.executable, "-c", script], timeout=60)
@@ -347,3 +350,20 @@ def test_masked_fill_and_where_on_threads_match_one_thread(split_work):
     condition = np.arange(12).reshape(3, 4) % 3 == 0
     np.testing.assert_array_equal(_threads.broadcasting(np.where, condition, 1.5, np.arange(4.0)),
                                   np.where(condition, 1.5, np.arange(4.0)))
+
+
+def test_the_pool_is_off_by_default_and_blas_keeps_its_threads():
+    script = ("import numpy as np, ember\n"
+              "from ember import _threads\n"
+              "from threadpoolctl import threadpool_info\n"
+              "ember.set_num_threads(2)\n"
+              "a = np.ones((3000, 500), np.float32)\n"
+              "_threads.matmul(a, a.T)\n"
+              "assert _threads.chunk_count(10 ** 9) == 1\n"
+              "blas = [pool['num_threads'] for pool in threadpool_info()\n"
+              "        if pool['user_api'] == 'blas']\n"
+              "assert max(blas) == 2, blas\n")
+    environment = {key: value for key, value in os.environ.items()
+                   if key != "EMBER_INTRA_OP_THREADS"}
+    result = subprocess.run([sys.executable, "-c", script], env=environment, timeout=120)
+    assert result.returncode == 0
