@@ -189,26 +189,15 @@ def _product(a, b, bias, out=None):
 
 
 def binary(ufunc, a, b, out=None):
-    """``ufunc(a, b, out=out)``, over ranges of the flat arrays on ember's threads when ``a`` is a
-    large C-contiguous array and ``b`` a number or an array of its shape, dtype and layout (and
-    ``out`` C-contiguous), over ranges of the first axis when they broadcast; else one call."""
-    scalar = type(b) is not np.ndarray or b.ndim == 0
-    if out is None and not scalar and a.shape != b.shape:
-        return broadcasting(ufunc, a, b)
-    count = chunk_count(a.size) if scalar or a.shape == b.shape else 1
-    if (count == 1 or not a.flags.c_contiguous
-            or not scalar and (a.dtype != b.dtype or not b.flags.c_contiguous)
-            or out is not None and not out.flags.c_contiguous):
-        return ufunc(a, b, out=out)
-    flat_a = a.reshape(-1)
+    """``ufunc(a, b, out=out)`` on ember's threads when large: as ``elementwise`` when ``b`` is
+    an array of a's shape and dtype, as ``broadcasting`` when it is a number or broadcasts."""
+    if type(b) is np.ndarray and b.shape == a.shape and b.dtype == a.dtype:
+        if out is None:  # the dtype of one element's result: a comparison gives bool
+            out = np.empty(a.shape, ufunc(a.flat[:1], b.flat[:1]).dtype)
+        return elementwise(ufunc, out, a, b)
     if out is None:
-        out = np.empty(a.shape, ufunc(flat_a[:1], b).dtype)
-    flat_b = b if scalar else b.reshape(-1)
-    flat_out = out.reshape(-1)
-    run(lambda start, stop: ufunc(flat_a[start:stop], flat_b if scalar else flat_b[start:stop],
-                                  out=flat_out[start:stop]),
-        row_ranges(a.size, count))
-    return out
+        return broadcasting(ufunc, a, b)
+    return ufunc(a, b, out=out)
 
 
 def broadcasting(function, *operands):
@@ -238,25 +227,18 @@ def broadcasting(function, *operands):
 
 
 def pointwise(function, *arrays):
-    """``function(*arrays)`` for an elementwise ``function`` of same-shape arrays, over ranges of
-    the flat arrays on ember's threads when they are large and C-contiguous; else one call."""
+    """``function(*arrays)`` for an elementwise ``function`` of same-shape arrays that returns
+    its result: as ``elementwise``, each range's result copied into one output."""
     first = arrays[0]
-    count = chunk_count(first.size)
-    if count == 1:
+    if chunk_count(first.size) == 1 or any(type(array) is not np.ndarray
+                                           or array.shape != first.shape for array in arrays):
         return function(*arrays)
-    for array in arrays:
-        if (type(array) is not np.ndarray or array.shape != first.shape
-                or not array.flags.c_contiguous):
-            return function(*arrays)
-    flats = [array.reshape(-1) for array in arrays]
-    out = np.empty(first.shape, function(*[flat[:1] for flat in flats]).dtype)
-    flat_out = out.reshape(-1)
+    out = np.empty(first.shape, function(*[array.flat[:1] for array in arrays]).dtype)
 
-    def compute(start, stop):
-        flat_out[start:stop] = function(*[flat[start:stop] for flat in flats])
+    def into(*parts, out):
+        out[...] = function(*parts)
 
-    run(compute, row_ranges(first.size, count))
-    return out
+    return elementwise(into, out, *arrays)
 
 
 class _Job:

@@ -245,7 +245,9 @@ def test_arithmetic_on_threads_matches_one_thread(split_work, dtype):
         out.sum().backward()
         with ember.no_grad():
             plain = (x * 2.5 - y) * y
-        results.append([out.detach().float().numpy(), plain.float().numpy(),
+            compared = x > y
+        assert compared.dtype == ember.bool
+        results.append([out.detach().float().numpy(), plain.float().numpy(), compared.numpy(),
                         x.grad.float().numpy(), y.grad.float().numpy()])
     for split, whole in zip(*results):
         np.testing.assert_array_equal(split, whole)
