@@ -183,7 +183,7 @@ def _training_grad_input(ctx, grad, input, mean, centered, grad_sum, grad_dot, s
     offset = (-(scale.astype(np.float64) * grad_sum) * inverse_count).astype(grad.dtype)
     if centered is None:
         grad_input = np.empty(input.shape, grad.dtype)
-        _split_planes(_batch_norm_grad_input.compiled(), _rows(grad), _rows(input), mean,
+        _split_planes(_batch_norm_grad_input, _rows(grad), _rows(input), mean,
                       coefficient, offset, scale, _rows(grad_input))
         return grad_input
     grad_input = centered
@@ -243,10 +243,9 @@ def _batch_norm_backward_recorded(ctx, grad):
 # ---- compiled BatchNorm passes (the jit extra) ----------------------------------------------------
 def _compiles(*arrays):
     """Whether the compiled BatchNorm kernels serve these arrays (float32/float64, one dtype,
-    not empty, with spatial dims: on (N, C) rows one value per channel and row makes the
-    per-channel loops stride across memory, and NumPy's column reductions are faster)."""
+    not empty)."""
     dtype = arrays[0].dtype
-    return (dtype in (np.float32, np.float64) and arrays[0].size > 0 and arrays[0].ndim > 2
+    return (dtype in (np.float32, np.float64) and arrays[0].size > 0
             and all(array.dtype == dtype for array in arrays))
 
 
@@ -262,13 +261,22 @@ def _compiled_affine(input, center, scale, shift):
     if compiled is None:
         return None
     output = np.empty(input.shape, input.dtype)
-    _split_planes(compiled, _rows(input), center, scale, shift, _rows(output))
+    _split_planes(_batch_norm_affine, _rows(input), center, scale, shift, _rows(output))
     return output
 
 
-def _split_planes(compiled, rows, *arguments):
+def _split_planes(plane_kernel, rows, *arguments):
     """A per-(item, channel) kernel over (N, C, L) ``rows``, its planes cut into ranges (the
-    kernel's last two arguments) over ember's threads."""
+    kernel's last two arguments) over ember's threads. With L == 1 (BatchNorm1d on (N, C)) the
+    kernel's row form runs instead: the same arithmetic per element, vectorised along C."""
+    if rows.shape[2] == 1:
+        row_form = _ROW_FORMS[plane_kernel].compiled()
+        flat = [argument.reshape(argument.shape[:2]) if argument.ndim == 3 else argument
+                for argument in (rows,) + arguments]
+        _threads.split(rows.shape[0], rows.size,
+                       lambda start, stop: row_form(*flat, start, stop))
+        return
+    compiled = plane_kernel.compiled()
     planes = rows.shape[0] * rows.shape[1]
     _threads.split(planes, rows.size,
                    lambda start, stop: compiled(rows, *arguments, start, stop))
@@ -276,7 +284,15 @@ def _split_planes(compiled, rows, *arguments):
 
 def _split_channels(compiled, values, value_center, rows, center, sums, dots):
     """``_channel_sums``, channels cut into ranges over ember's threads (each channel's sum
-    keeps one thread's order)."""
+    keeps one thread's order). With L == 1 the row form adds item after item along C, the
+    order the plane form uses for one position per item."""
+    if rows.shape[2] == 1:
+        row_form = _channel_sums_rows.compiled()
+        values, rows = values.reshape(values.shape[:2]), rows.reshape(rows.shape[:2])
+        _threads.split(rows.shape[1], rows.size,
+                       lambda start, stop: row_form(values, value_center, rows, center, sums,
+                                                    dots, start, stop))
+        return
     _threads.split(rows.shape[1], rows.size,
                    lambda start, stop: compiled(values, value_center, rows, center, sums, dots,
                                                 start, stop))
@@ -348,6 +364,46 @@ def _batch_norm_grad_input(grad, rows, mean, coefficient, offset, scale, grad_in
             grad_input[item, channel, position] = (
                 (rows[item, channel, position] - mean[channel]) * coefficient[channel]
                 + offset[channel] + grad[item, channel, position] * scale[channel])
+
+
+@_jit.kernel
+def _channel_sums_rows(values, value_center, rows, center, sums, dots, first_channel,
+                       last_channel):
+    """``_channel_sums`` for (N, C) arrays: float64 sums over the items in order, channels
+    first_channel to last_channel side by side (contiguous, so the loop vectorises)."""
+    for channel in range(first_channel, last_channel):
+        sums[channel] = 0.0
+        dots[channel] = 0.0
+    for item in range(rows.shape[0]):
+        for channel in range(first_channel, last_channel):
+            value = values[item, channel]
+            sums[channel] += value
+            dots[channel] += (value - value_center[channel]) * (rows[item, channel]
+                                                                - center[channel])
+
+
+@_jit.kernel
+def _batch_norm_affine_rows(rows, center, scale, shift, output, first_item, last_item):
+    """``_batch_norm_affine`` for (N, C) arrays, items first_item to last_item."""
+    for item in range(first_item, last_item):
+        for channel in range(rows.shape[1]):
+            output[item, channel] = ((rows[item, channel] - center[channel]) * scale[channel]
+                                     + shift[channel])
+
+
+@_jit.kernel
+def _batch_norm_grad_input_rows(grad, rows, mean, coefficient, offset, scale, grad_input,
+                                first_item, last_item):
+    """``_batch_norm_grad_input`` for (N, C) arrays, items first_item to last_item."""
+    for item in range(first_item, last_item):
+        for channel in range(rows.shape[1]):
+            grad_input[item, channel] = (
+                (rows[item, channel] - mean[channel]) * coefficient[channel]
+                + offset[channel] + grad[item, channel] * scale[channel])
+
+
+_ROW_FORMS = {_batch_norm_affine: _batch_norm_affine_rows,
+              _batch_norm_grad_input: _batch_norm_grad_input_rows}
 
 
 class LayerNorm(Op):
