@@ -1,4 +1,6 @@
 """ember: PyTorch's semantics for autograd, grad modes and module modes, on NumPy."""
+from . import _allocator
+_allocator.set_thresholds()
 from . import _dtype
 from ._dtype import *  # noqa: F401,F403
 from .autograd.grad_mode import (  # noqa: F401
