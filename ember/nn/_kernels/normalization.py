@@ -490,11 +490,12 @@ def _affine_arrays(weight, bias, rows):
             weight is not None, bias is not None)
 
 
-@_jit.kernel
+@_jit.kernel(reassociate=True)
 def _layer_norm_forward(rows, weight, bias, has_weight, has_bias, eps, out, mean, invstd):
     """LayerNorm of each row of ``rows`` (M, K) into ``out``, with its mean and 1/std. The
-    statistics sum in float64 scalars; the row is normalised in its dtype with the rounded
-    statistics, in the NumPy path's order."""
+    statistics sum in float64, reordered into vector lanes (a strict chain of 128 float64 adds
+    per row made this 1.5x slower); the row is normalised in its dtype with the rounded
+    statistics."""
     count = rows.shape[1]
     for row in range(rows.shape[0]):
         total = 0.0
@@ -518,13 +519,14 @@ def _layer_norm_forward(rows, weight, bias, has_weight, has_bias, eps, out, mean
             out[row, column] = value
 
 
-@_jit.kernel
+@_jit.kernel(reassociate=True)
 def _layer_norm_backward(rows, grad, weight, has_weight, mean, invstd, grad_input,
                          grad_weight, grad_bias, with_sums):
     """LayerNorm's gradients in two passes per row: x_hat recomputed, the row sums of g and
     g * x_hat, then (g - mean(g) - x_hat * mean(g * x_hat)) * invstd; with ``with_sums``, the
     column sums for weight and bias accumulate in the float64 ``grad_weight`` and
-    ``grad_bias``."""
+    ``grad_bias``. The row sums are reordered into vector lanes; each column sum adds the rows
+    in order."""
     count = rows.shape[1]
     for row in range(rows.shape[0]):
         shift = mean[row, 0]
