@@ -2,22 +2,20 @@
 evaluating in training mode under no_grad, and stepping an optimizer while Dropout/BatchNorm are
 in eval mode.
 
-They run from PyTorch's public global hooks, registered by ``register_mode_checks()`` in
-``ember/__init__.py``: a module forward pre-hook and an always-called forward hook keep the depth
-of module calls on each thread, so that only a top-level call is checked, and an optimizer step
-pre-hook checks the models recently trained. Inside the deliberate mode tools (evaluating,
+They run from hooks registered by ``register_mode_checks()`` in ``ember/__init__.py``: nn's
+top-level call hook (after each outermost module call on a thread that returned) checks that
+call, and optim's global step pre-hook checks the models recently trained. Inside the deliberate mode tools (evaluating,
 training_mode, mc_dropout, update_bn) they stay silent.
 """
 import os
 import sys
-import threading
 import warnings
 import weakref
 from collections import OrderedDict
 
 from ..autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled
 from ..nn.modules.batchnorm import _BatchNorm
-from ..nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+from ..nn.modules.module import register_top_level_call_hook
 from ..nn.utils.modes import _deliberate_depth, _mode_sensitive_layers
 from ..optim.optimizer import register_optimizer_step_pre_hook
 
@@ -45,39 +43,14 @@ def _checks_active():
 
 
 def register_mode_checks():
-    """Register the checks on the global module and optimizer hooks; returns their handles."""
-    return (register_module_forward_pre_hook(_enter_module),
-            register_module_forward_hook(_leave_module, always_call=True),
+    """Register the checks on nn's top-level call hooks and optim's global step pre-hooks;
+    returns their handles."""
+    return (register_top_level_call_hook(_after_top_level_call),
             register_optimizer_step_pre_hook(_check_step))
 
 
-# ---- the depth of module calls ------------------------------------------------------------------
-
-class _ModuleCalls(threading.local):
-    def __init__(self):
-        # One entry per module call in progress on this thread: for the top-level call, the
-        # exception the caller was handling when it began (usually None), for nested ones None.
-        self.stack = []
-
-
-_calls = _ModuleCalls()
-
-
-def _enter_module(module, args):
-    stack = _calls.stack
-    stack.append(None if stack else sys.exc_info()[1])
-
-
-def _leave_module(module, args, output):
-    stack = _calls.stack
-    if not stack:
-        return  # a call that began before the checks were registered
-    handled_exception = stack.pop()
-    if stack:
-        return
-    # An always-called hook also runs when the call raised: then a new exception is being handled,
-    # and a failed call is not checked.
-    if sys.exc_info()[1] is handled_exception and _checks_active():
+def _after_top_level_call(module):
+    if _checks_active():
         _check_forward(module)
 
 

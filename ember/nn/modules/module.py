@@ -1,6 +1,7 @@
 """Module: the base of every layer; registers parameters, buffers and submodules, holds the
 train/eval flag, runs forward between hooks and saves/loads state_dicts with PyTorch's keys."""
 import itertools
+import threading
 import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
@@ -70,6 +71,25 @@ def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
         _global_forward_hooks_with_kwargs.add(handle.id)
     if always_call:
         _global_forward_hooks_always_called.add(handle.id)
+    return handle
+
+
+class _CallDepth(threading.local):
+    depth = 0  # module calls in progress on this thread
+
+
+_call_depth = _CallDepth()
+# ``hook(module)`` after every top-level module call (none in progress around it on its thread)
+# that returned: ember's own, for checks of a whole model call (training.mode_checks). Nested
+# calls pay one counter update instead of two global hooks' calls.
+_top_level_call_hooks = _GlobalHooks()
+
+
+def register_top_level_call_hook(hook):
+    """Register ``hook(module)`` to run after each top-level module call that returns normally
+    (not PyTorch API: ember's mode checks use it); returns a RemovableHandle."""
+    handle = RemovableHandle(_top_level_call_hooks)
+    _top_level_call_hooks[handle.id] = hook
     return handle
 
 
@@ -174,10 +194,24 @@ class Module:
                                   f'"forward" function')
 
     def __call__(self, *args, **kwargs):
-        if (self._forward_pre_hooks or self._forward_hooks or _global_forward_pre_hooks
-                or _global_forward_hooks):
-            return self._call_with_hooks(args, kwargs)
-        return self.forward(*args, **kwargs)
+        hooked = (self._forward_pre_hooks or self._forward_hooks or _global_forward_pre_hooks
+                  or _global_forward_hooks)
+        if not (hooked or _top_level_call_hooks):
+            return self.forward(*args, **kwargs)
+        calls = _call_depth
+        depth = calls.depth
+        calls.depth = depth + 1
+        try:
+            if hooked:
+                output = self._call_with_hooks(args, kwargs)
+            else:
+                output = self.forward(*args, **kwargs)
+        finally:
+            calls.depth = depth
+        if not depth:
+            for _, hook in _top_level_call_hooks.snapshot:
+                hook(self)
+        return output
 
     def _call_with_hooks(self, args, kwargs):
         """forward between the hooks, global ones first; if anything raises, the ``always_call``
