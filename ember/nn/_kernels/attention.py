@@ -162,7 +162,7 @@ def _attention_grads(xp, query, key, value, float_mask, blocked, output, log_nor
         grad_value = xp.matmul(xp.matrix_transpose(dropped), grad_output)
     if needs_query or needs_key or needs_mask:
         if xp is np:
-            grad_weights = np.matmul(grad_output, np.swapaxes(value, -1, -2),
+            grad_weights = np.matmul(grad_output, _transposed_copy(value),
                                      out=_scratch("grad_weights", weights_shape, weights.dtype))
         else:
             grad_weights = xp.matmul(grad_output, xp.matrix_transpose(value))
@@ -235,6 +235,13 @@ def _softmax_backward(xp, weights, grad_weights, row_dot):
     return grad_weights
 
 
+def _transposed_copy(array):
+    """The last two axes of ``array`` swapped, as a contiguous copy: OpenBLAS's batched
+    products of these small matrices are slower with a transposed right-hand side than the
+    copy costs ((64, 128, 32) @ (64, 32, 128): 0.84 -> 0.64 ms with it)."""
+    return np.ascontiguousarray(np.swapaxes(array, -1, -2))
+
+
 def _compute_dtype(*arrays):
     """float16 computes in float32 (BLAS has no half GEMM; PyTorch accumulates in float too)."""
     if arrays[0].dtype != np.float16:
@@ -254,7 +261,7 @@ def _scores(xp, query, key, scale, float_mask, blocked, out=None):
     """query key^T * scale with the masks applied: in place on arrays (into ``out`` if given),
     recorded on Tensors."""
     if xp is np:
-        scores = np.matmul(query * scale, np.swapaxes(key, -1, -2), out=out)
+        scores = np.matmul(query * scale, _transposed_copy(key), out=out)
         if blocked is not None:
             np.copyto(scores, -np.inf, where=blocked)
         if float_mask is not None:
