@@ -147,9 +147,29 @@ def _attention(fw, keywords):
     return function
 
 
+@pytest.fixture(params=["whole", "blocks"])
+def query_blocks(request, monkeypatch):
+    """Causal attention in blocks of 2 queries (these short sequences otherwise run whole) or
+    whole; yields the mode and the list that records the blocked path's calls."""
+    from ember.nn._kernels import attention
+    calls = []
+    if request.param == "blocks":
+        monkeypatch.setattr(attention, "_BLOCK_ROWS", 2)
+        monkeypatch.setattr(attention, "_BLOCKED_SCORES", 0)
+        for name in ("_attend_blocks", "_attention_grads_blocks"):
+            original = getattr(attention, name)
+
+            def recorded(*arguments, _original=original, _name=name):
+                calls.append(_name)
+                return _original(*arguments)
+            monkeypatch.setattr(attention, name, recorded)
+    yield request.param, calls
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(ATTENTION_SHAPES))
-def test_attention_compiled_softmax_equals_numpy_path_and_torch(torch, dtype, name):
+def test_attention_compiled_softmax_equals_numpy_path_and_torch(torch, dtype, name,
+                                                                query_blocks):
     shapes, keywords = ATTENTION_SHAPES[name]
     arrays = _arrays(shapes, dtype, seed=len(name), scale=2.0)
     output_shape = shapes[0][:-1] + shapes[2][-1:]
@@ -158,9 +178,33 @@ def test_attention_compiled_softmax_equals_numpy_path_and_torch(torch, dtype, na
     _assert_close(compiled, numpy_path, _close(dtype))
     _assert_close(compiled, _run(torch, _attention(torch, keywords), arrays, grad_output),
                   _torch_close(dtype))
+    mode, calls = query_blocks
+    if mode == "blocks" and dtype == np.float32 and keywords.get("is_causal"):
+        assert calls == ["_attend_blocks", "_attention_grads_blocks"]
+    else:
+        assert calls == []
 
 
-def test_attention_compiled_softmax_on_strided_heads_and_large_scores(torch):
+def test_attention_in_default_blocks_of_a_long_sequence(torch):
+    # 130 queries: 4 blocks of 32 or 33, the last ones seeing every key
+    shapes = [(2, 8, 130, 8)] * 2 + [(2, 8, 130, 5)]
+    arrays = _arrays(shapes, np.float32, seed=11, scale=2.0)
+    grad_output = _arrays([(2, 8, 130, 5)], np.float32, seed=12)[0]
+    function = _attention(ember, {"is_causal": True})
+    compiled, numpy_path = _both_paths(function, arrays, grad_output)
+    # Over 130 queries the two paths' sums round apart by more than a few ulp: each is held to
+    # the float64 result instead, within 1e-6 of the largest value.
+    exact = _run(ember, function, [array.astype(np.float64) for array in arrays],
+                 grad_output.astype(np.float64))
+    for ours in (compiled, numpy_path):
+        for mine, reference in zip(ours, exact):
+            np.testing.assert_allclose(mine, reference, rtol=0,
+                                       atol=1e-6 * np.abs(reference).max())
+    _assert_close(compiled, _run(torch, _attention(torch, {"is_causal": True}), arrays,
+                                 grad_output), _torch_close(np.float32))
+
+
+def test_attention_compiled_softmax_on_strided_heads_and_large_scores(torch, query_blocks):
     # heads split from one (batch, length, 3 * channels) projection, as transformers do
     projection = _arrays([(2, 6, 3 * 8)], np.float32, scale=6.0)[0]
     grad_output = _arrays([(2, 2, 6, 4)], np.float32, seed=2)[0]
@@ -177,6 +221,8 @@ def test_attention_compiled_softmax_on_strided_heads_and_large_scores(torch):
     _assert_close(compiled, numpy_path, {"rtol": 1e-5, "atol": 1e-5})
     _assert_close(compiled, _run(torch, attention(torch), [projection], grad_output),
                   _torch_close(np.float32))
+    mode, calls = query_blocks
+    assert len(calls) == (2 if mode == "blocks" else 0)
 
 
 def test_attention_compiled_softmax_with_dropout_equals_numpy_path():
