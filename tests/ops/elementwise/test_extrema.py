@@ -1,5 +1,10 @@
 """ember.ops.elementwise.extrema: maximum, minimum, fmax, fmin, clamp and relu."""
+import contextlib
+
 import numpy as np
+import pytest
+
+import ember
 
 from ..op_table import (
     BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, HalfChecks, SecondDerivativeChecks,
@@ -53,3 +58,26 @@ VALUES = {
 
 class TestExtrema(CaseChecks, SecondDerivativeChecks, HalfChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy", "create_graph"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_gradient_is_exactly_zero_where_masked_as_in_torch(torch, path, dtype):
+    # threshold_backward: a NaN, inf or negative incoming gradient gives +0 where the output
+    # is 0, not NaN or -0 (grad * mask would)
+    x = np.array([[-1.0, 2.0, -3.0, 0.0], [4.0, -0.5, 0.0, 1.5]], dtype)
+    grad = np.array([[np.nan, 1.0, -2.0, 5.0], [np.inf, -np.inf, -1.0, np.nan]], dtype)
+    expected_leaf = torch.tensor(x, requires_grad=True)
+    torch.relu(expected_leaf).backward(torch.tensor(grad))
+    leaf = ember.tensor(x, requires_grad=True)
+    context = ember._jit.disabled() if path == "numpy" else contextlib.nullcontext()
+    with context:
+        if path == "create_graph":
+            (ours,) = ember.autograd.grad(ember.relu(leaf), leaf, ember.tensor(grad),
+                                          create_graph=True)
+        else:
+            ember.relu(leaf).backward(ember.tensor(grad))
+            ours = leaf.grad
+    expected = expected_leaf.grad.numpy()
+    np.testing.assert_array_equal(ours.detach().numpy(), expected)
+    assert not np.signbit(ours.detach().numpy()[expected == 0]).any()
