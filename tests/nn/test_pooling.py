@@ -1,4 +1,6 @@
 """Pooling: max/avg/adaptive kernels and modules against torch, indices, gradchecks, errors."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -102,6 +104,25 @@ def test_max_pool_propagates_nan(torch, kernel_size, stride):
     F.max_pool2d(x, kernel_size, stride).sum().backward()
     torch.nn.functional.max_pool2d(tx, kernel_size, stride).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+@pytest.mark.parametrize("kernel_size, stride", [(2, 2), (3, 1)])
+def test_max_pool_non_finite_gradient_reaches_only_the_maximum(torch, kernel_size, stride, path):
+    # a window's NaN or inf gradient lands on its maximum; every other element gets exactly 0
+    array = (np.arange(36, dtype=np.float32).reshape(1, 1, 6, 6) * 5) % 11
+    x = ember.tensor(array, requires_grad=True)
+    tx = torch.tensor(array, requires_grad=True)
+    expected_output = torch.nn.functional.max_pool2d(tx, kernel_size, stride)
+    grad = np.linspace(-3, 3, expected_output.numel(), dtype=np.float32).reshape(
+        expected_output.shape)
+    grad.reshape(-1)[::3] = np.nan
+    grad.reshape(-1)[1::5] = -np.inf
+    expected_output.backward(torch.tensor(grad))
+    with ember._jit.disabled() if path == "numpy" else contextlib.nullcontext():
+        F.max_pool2d(x, kernel_size, stride).backward(ember.tensor(grad))
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    assert not np.signbit(x.grad.numpy()[tx.grad.numpy() == 0]).any()
 
 
 MODULE_CASES = [

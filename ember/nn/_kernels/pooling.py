@@ -336,7 +336,8 @@ def _compiled_max_pool_backward(input, values, grad, kernel_size, stride, pairs,
     arguments = (_as_three_dims(np.ascontiguousarray(input)), _as_three_dims(values),
                  _as_three_dims(np.ascontiguousarray(grad)),
                  (1,) * (3 - len(kernel_size)) + tuple(kernel_size),
-                 *_three_dims_geometry(stride, pairs, dilation), _as_three_dims(grad_input))
+                 *_three_dims_geometry(stride, pairs, dilation), dtype.type(0),
+                 _as_three_dims(grad_input))
     # (item, channel) planes are disjoint: ranges of them on ember's threads
     _threads.split(input.shape[0] * input.shape[1], input.size,
                    lambda start, stop: compiled(*arguments, start, stop))
@@ -344,12 +345,14 @@ def _compiled_max_pool_backward(input, values, grad, kernel_size, stride, pairs,
 
 
 @_jit.kernel
-def _max_pool_backward_kernel(image, values, grad, window, stride, padding, dilation,
+def _max_pool_backward_kernel(image, values, grad, window, stride, padding, dilation, zero,
                               grad_image, first_task, last_task):
     """grad added to grad_image at the first element of each window of image (N, C, D, H, W)
     equal to the window's maximum in values (no NaN), for the (item, channel) planes numbered
-    first_task to last_task (item * C + channel), which are disjoint. Branch-free like the NumPy path (every window element gets
-    grad * hit): after ReLU many elements tie, and branching on them mispredicts (2x slower)."""
+    first_task to last_task (item * C + channel), which are disjoint. Branch-free like the NumPy
+    path (every window element gets grad or ``zero`` by a select, so that a NaN gradient reaches
+    only the maximum): after ReLU many elements tie, and branching on them mispredicts (2x
+    slower)."""
     batch, channels, depth, height, width = image.shape
     out_depth, out_height, out_width = values.shape[2:]
     for task in range(first_task, last_task):
@@ -373,7 +376,7 @@ def _max_pool_backward_kernel(image, values, grad, window, stride, padding, dila
                                         image[item, channel, source_z, source_y, source_x]
                                         == wanted)
                                     grad_image[item, channel, source_z, source_y,
-                                               source_x] += gradient * hit
+                                               source_x] += gradient if hit else zero
                                     pending = pending & (not hit)
 
 
@@ -405,11 +408,13 @@ def _route_to_maxima(grad, padded, values, best, padded_shape, slices, overlappi
                 np.greater(match, claimed, out=match)  # equal and not claimed earlier
                 if number != last:
                     claimed |= match
+        # where, not grad * match: a NaN or inf gradient of a window reaches only its maximum
         if overlapping:
-            np.multiply(grad, match, out=contribution)
+            contribution.fill(0)
+            np.copyto(contribution, grad, where=match)
             grad_padded[target] += contribution
         else:
-            np.multiply(grad, match, out=grad_padded[target])
+            np.copyto(grad_padded[target], grad, where=match)
     return grad_padded
 
 
