@@ -1,7 +1,8 @@
 """glibc's malloc thresholds at the ceiling of glibc's own adaptive rule, so that the large
 temporaries of one step are reused by the next instead of being returned to the system and
 faulted back in, page by page (Linux with glibc only; ``EMBER_MALLOC_THRESHOLDS=0`` leaves
-malloc as it is, and so does any ``MALLOC_*_`` or ``GLIBC_TUNABLES`` setting of the user's).
+malloc as it is, and so does a user's ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``,
+``MALLOC_TOP_PAD_``, ``MALLOC_MMAP_MAX_`` or ``GLIBC_TUNABLES``).
 
 glibc serves blocks above M_MMAP_THRESHOLD (128 KiB at start) from fresh mappings and gives the
 top of its heap back once more than M_TRIM_THRESHOLD is free there. Each time a mapped block is
@@ -13,6 +14,7 @@ those faults and leaves peak memory as it was.
 """
 import ctypes
 import os
+import sys
 
 # mallopt(3) parameter numbers (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -27,13 +29,13 @@ def set_thresholds(environ=os.environ):
     """Set both thresholds unless switched off or set by the user; True when they were set."""
     if environ.get("EMBER_MALLOC_THRESHOLDS", "1").strip() == "0":
         return False
-    if any(name in environ for name in _USER_SETTINGS):
+    if not sys.platform.startswith("linux") or any(name in environ for name in _USER_SETTINGS):
         return False
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # glibc only: musl's mallopt does nothing
         mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int

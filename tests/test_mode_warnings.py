@@ -291,7 +291,7 @@ def test_an_interrupted_forward_does_not_disable_later_checks():
     assert len(_mode_warnings(lambda: _no_grad_forward(_model()))) == 1
 
 
-def test_the_checks_are_registered_on_the_public_global_hooks():
+def test_the_checks_stop_when_their_hooks_are_removed():
     model = _model()
     optimizer = ember.optim.SGD(model.parameters(), lr=0.1)
 

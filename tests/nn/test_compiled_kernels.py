@@ -260,3 +260,27 @@ def test_attention_second_derivatives(path):
                    for array in arrays)
     with _path(path):
         assert gradgradcheck(_attention(ember, {"is_causal": True}), inputs)
+
+
+@pytest.mark.parametrize("where", ["value", "grad_output"])
+def test_attention_blocks_keep_the_whole_products_nan_from_masked_infinities(torch, where,
+                                                                              query_blocks):
+    # an inf value at the last key, or an inf output gradient at the first query, meets zero
+    # weights of masked positions: NaN in PyTorch's whole product, so in ember's too
+    shapes = [(2, 3, 8, 4)] * 3
+    arrays = _arrays(shapes, np.float32, seed=5)
+    grad_output = _arrays([(2, 3, 8, 4)], np.float32, seed=6)[0]
+    if where == "value":
+        arrays[2][..., -1, :] = np.inf
+    else:
+        grad_output[..., 0, :] = np.inf
+    keywords = {"is_causal": True}
+    with np.errstate(invalid="ignore"):
+        ours = _run(ember, _attention(ember, keywords), arrays, grad_output)
+        theirs = _run(torch, _attention(torch, keywords), arrays, grad_output)
+    for mine, their in zip(ours, theirs):
+        np.testing.assert_array_equal(np.isnan(mine), np.isnan(their))
+    # the non-finite array sends the calls that read it down the whole path
+    mode, calls = query_blocks
+    if mode == "blocks":
+        assert calls == ([] if where == "value" else ["_attend_blocks"])

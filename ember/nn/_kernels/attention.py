@@ -129,7 +129,7 @@ class ScaledDotProductAttention(Op):
 def _attend(query, key, value, float_mask, blocked, keep, scale, dropout_p, output):
     """Attention on arrays, written into ``output``; returns each score row's log-sum-exp."""
     compiled = _compiled_softmax(query, key, float_mask, blocked)
-    blocks = _causal_blocks(query, key, value, blocked, keep, compiled)
+    blocks = _causal_blocks(query, key, value, blocked, keep, compiled, (value,))
     if blocks is not None:
         return _attend_blocks(query, key, value, scale, output, compiled, blocks)
     scores = _scores(np, query, key, scale, float_mask, None if compiled is not None else blocked,
@@ -156,7 +156,8 @@ def _attention_grads(xp, query, key, value, float_mask, blocked, output, log_nor
     """The gradients of query, key, value and the float mask (None where not needed)."""
     if xp is np:
         compiled = _compiled_softmax(query, key, float_mask, blocked)
-        blocks = _causal_blocks(query, key, value, blocked, keep, compiled)
+        blocks = _causal_blocks(query, key, value, blocked, keep, compiled,
+                                (value, grad_output))
         if blocks is not None:
             return _attention_grads_blocks(query, key, value, log_normalizer, grad_output,
                                            output, scale, needs, compiled, blocks)
@@ -439,10 +440,12 @@ _MAX_BLOCKS = 8
 _BLOCKED_SCORES = 1 << 18
 
 
-def _causal_blocks(query, key, value, blocked, keep, compiled):
+def _causal_blocks(query, key, value, blocked, keep, compiled, finite=()):
     """The query ranges for the blocked path, or None where the whole-matrix path runs (not
-    causal, no compiled softmax, dropout, broadcast leading dims, few scores or fewer than two
-    blocks)."""
+    causal, no compiled softmax, dropout, broadcast leading dims, few scores, fewer than two
+    blocks, or a non-finite value in the ``finite`` arrays: the whole product multiplies a
+    masked key's inf value (or a masked query's inf output gradient) by a zero weight into NaN,
+    as PyTorch does, which the blocks would skip)."""
     if compiled is None or blocked is None or keep is not None:
         return None
     if not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2]):
@@ -451,7 +454,14 @@ def _causal_blocks(query, key, value, blocked, keep, compiled):
     if math.prod(query.shape[:-2]) * length * key.shape[-2] < _BLOCKED_SCORES:
         return None
     count = min(_MAX_BLOCKS, length // _BLOCK_ROWS)
-    return _threads.row_ranges(length, count) if count > 1 else None
+    if count < 2:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        # one reduction each: a NaN or inf makes the sum non-finite (so may a finite overflow,
+        # which only sends the call down the whole-matrix path)
+        if not all(math.isfinite(array.sum()) for array in finite):
+            return None
+    return _threads.row_ranges(length, count)
 
 
 def _attend_blocks(query, key, value, scale, output, compiled, blocks):

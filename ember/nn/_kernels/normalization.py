@@ -95,7 +95,7 @@ class BatchNorm(Op):
         shape = (1, channels) + (1,) * (input.ndim - 2)
         scale = invstd if weight is None else invstd * weight
         grad_input = grad_weight = None
-        compiled = _channel_sums.compiled() if _compiles(input, grad) else None
+        compiled = _compiled_forms(_channel_sums) if _compiles(input, grad) else None
         if compiled is not None:
             sums = np.empty((2, channels), np.float64)
             _split_channels(compiled, _rows(grad), np.zeros_like(mean), _rows(input), mean,
@@ -128,7 +128,7 @@ def _local_statistics(input, shape):
     copy): per-row float32 sums combined in float64, two passes."""
     batch, channels = input.shape[:2]
     count = input.size // channels if channels else 0
-    compiled = _channel_sums.compiled() if _compiles(input) else None
+    compiled = _compiled_forms(_channel_sums) if _compiles(input) else None
     if compiled is not None:
         rows = _rows(input)
         sums = np.empty(channels, np.float64)
@@ -181,11 +181,14 @@ def _training_grad_input(ctx, grad, input, mean, centered, grad_sum, grad_dot, s
     coefficient = (-(scale.astype(np.float64) * invstd * invstd * grad_dot)
                    * inverse_count).astype(grad.dtype)
     offset = (-(scale.astype(np.float64) * grad_sum) * inverse_count).astype(grad.dtype)
-    if centered is None:
+    compiled = _compiled_forms(_batch_norm_grad_input) if centered is None else None
+    if compiled is not None:
         grad_input = np.empty(input.shape, grad.dtype)
-        _split_planes(_batch_norm_grad_input, _rows(grad), _rows(input), mean,
-                      coefficient, offset, scale, _rows(grad_input))
+        _split_planes(compiled, _rows(grad), _rows(input), mean, coefficient, offset, scale,
+                      _rows(grad_input))
         return grad_input
+    if centered is None:  # the kernels were switched off (_jit.disabled) since the sums
+        centered = input - mean.reshape(shape)
     grad_input = centered
     grad_input *= coefficient.reshape(shape)
     grad_input += offset.reshape(shape)
@@ -257,37 +260,46 @@ def _rows(array):
 def _compiled_affine(input, center, scale, shift):
     """(input - center) * scale + shift per channel, in one compiled pass; None when the kernel
     is unavailable (then the caller's NumPy passes compute the same)."""
-    compiled = _batch_norm_affine.compiled() if _compiles(input, center, scale, shift) else None
+    compiled = (_compiled_forms(_batch_norm_affine) if _compiles(input, center, scale, shift)
+                else None)
     if compiled is None:
         return None
     output = np.empty(input.shape, input.dtype)
-    _split_planes(_batch_norm_affine, _rows(input), center, scale, shift, _rows(output))
+    _split_planes(compiled, _rows(input), center, scale, shift, _rows(output))
     return output
 
 
-def _split_planes(plane_kernel, rows, *arguments):
-    """A per-(item, channel) kernel over (N, C, L) ``rows``, its planes cut into ranges (the
-    kernel's last two arguments) over ember's threads. With L == 1 (BatchNorm1d on (N, C)) the
-    kernel's row form runs instead: the same arithmetic per element, vectorised along C."""
+def _compiled_forms(kernel):
+    """(the kernel's dispatcher, its (N, C) row form's), fetched together so that a path once
+    chosen runs whole; None when compiled kernels are off."""
+    compiled = kernel.compiled()
+    row_form = _ROW_FORMS[kernel].compiled() if compiled is not None else None
+    return None if row_form is None else (compiled, row_form)
+
+
+def _split_planes(forms, rows, *arguments):
+    """A per-(item, channel) kernel (``forms`` from _compiled_forms) over (N, C, L) ``rows``,
+    its planes cut into ranges (the kernel's last two arguments) over ember's threads. With
+    L == 1 (BatchNorm1d on (N, C)) the row form runs instead: the same arithmetic per element,
+    vectorised along C."""
+    compiled, row_form = forms
     if rows.shape[2] == 1:
-        row_form = _ROW_FORMS[plane_kernel].compiled()
         flat = [argument.reshape(argument.shape[:2]) if argument.ndim == 3 else argument
                 for argument in (rows,) + arguments]
         _threads.split(rows.shape[0], rows.size,
                        lambda start, stop: row_form(*flat, start, stop))
         return
-    compiled = plane_kernel.compiled()
     planes = rows.shape[0] * rows.shape[1]
     _threads.split(planes, rows.size,
                    lambda start, stop: compiled(rows, *arguments, start, stop))
 
 
-def _split_channels(compiled, values, value_center, rows, center, sums, dots):
-    """``_channel_sums``, channels cut into ranges over ember's threads (each channel's sum
-    keeps one thread's order). With L == 1 the row form adds item after item along C, the
-    order the plane form uses for one position per item."""
+def _split_channels(forms, values, value_center, rows, center, sums, dots):
+    """``_channel_sums`` (``forms`` from _compiled_forms), channels cut into ranges over
+    ember's threads (each channel's sum keeps one thread's order). With L == 1 the row form
+    adds item after item along C."""
+    compiled, row_form = forms
     if rows.shape[2] == 1:
-        row_form = _channel_sums_rows.compiled()
         values, rows = values.reshape(values.shape[:2]), rows.reshape(rows.shape[:2])
         _threads.split(rows.shape[1], rows.size,
                        lambda start, stop: row_form(values, value_center, rows, center, sums,
@@ -384,7 +396,8 @@ def _batch_norm_grad_input_rows(grad, rows, mean, coefficient, offset, scale, gr
 
 
 _ROW_FORMS = {_batch_norm_affine: _batch_norm_affine_rows,
-              _batch_norm_grad_input: _batch_norm_grad_input_rows}
+              _batch_norm_grad_input: _batch_norm_grad_input_rows,
+              _channel_sums: _channel_sums_rows}
 
 
 class LayerNorm(Op):

@@ -246,9 +246,8 @@ class Module:
                 if result is not None:
                     output = result
             return output
-        except BaseException:
-            # On any exception, an interrupt too (PyTorch: Exception only): a hook paired with a
-            # pre-hook (the mode checks' call depth) must never miss the end of a call.
+        except Exception:
+            # As PyTorch: an interrupt (KeyboardInterrupt, SystemExit) skips these hooks.
             if forward_hooks is None:
                 forward_hooks = _global_forward_hooks.snapshot + tuple(self._forward_hooks.items())
             self._run_always_called_hooks(forward_hooks[started:], args, kwargs, output)
