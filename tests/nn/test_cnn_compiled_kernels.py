@@ -103,7 +103,10 @@ def test_fold_and_unfold(torch, compiled, dtype):
 
 POOL_CASES = [
     ("max_pool1d", (2, 3, 11), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
-    ("max_pool2d", (3, 4, 9, 7), dict(kernel_size=2)),
+    ("max_pool2d", (3, 4, 9, 7), dict(kernel_size=2)),  # windows tile, a row and column left
+    ("max_pool2d", (2, 3, 9, 7), dict(kernel_size=2, ceil_mode=True)),  # tiles past the edge
+    ("max_pool1d", (2, 3, 11), dict(kernel_size=3)),
+    ("max_pool3d", (2, 2, 5, 6, 7), dict(kernel_size=2)),
     ("max_pool2d", (2, 3, 9, 8), dict(kernel_size=(3, 2), stride=2, padding=1, dilation=(1, 2),
                                       ceil_mode=True)),
     ("max_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=1)),  # overlapping windows
