@@ -65,6 +65,8 @@ def _axes(dim, ndim, operation):
 
 def _axis(dim, ndim, operation):
     """One ``dim`` (an int) as an axis; None for a 0-d tensor."""
+    if type(dim) is int and -ndim <= dim < ndim:  # the common case, checked in one line
+        return dim % ndim
     if not _is_int(dim):
         raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = _axes(dim, ndim, operation)
@@ -463,6 +465,15 @@ class _Softmax(Op):
 
     @classmethod
     def forward(cls, ctx, x, axis):
+        ranges = _first_axis_ranges(x, axis)
+        if (len(ranges) == 1 and x.ndim and x.size
+                and (x.dtype == np.float32 or x.dtype == np.float64)):
+            # one range of a full-precision input: the passes below, without their wrappers
+            shifted = np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True))
+            out = cls.normalize(shifted, axis, shifted)
+            ctx.save_for_backward(out)
+            ctx.axis = axis
+            return out
         out = np.empty(x.shape, x.dtype)
 
         def normalize(start, stop):
@@ -477,7 +488,7 @@ class _Softmax(Op):
             if work.dtype != x.dtype:
                 target[...] = result
 
-        _threads.run(normalize, _first_axis_ranges(x, axis))
+        _threads.run(normalize, ranges)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out

@@ -424,12 +424,15 @@ class LayerNorm(Op):
             invstd = np.empty((layout[0], 1), dtype)
             affine = _affine_arrays(weight, bias, rows)
 
-            def normalize(start, stop):
-                compiled(rows[start:stop], *affine, eps, output[start:stop], mean[start:stop],
-                         invstd[start:stop])
+            chunks = _threads.chunk_count(rows.size, rows=layout[0])
+            if chunks == 1:
+                compiled(rows, *affine, eps, output, mean, invstd)
+            else:
+                def normalize(start, stop):
+                    compiled(rows[start:stop], *affine, eps, output[start:stop],
+                             mean[start:stop], invstd[start:stop])
 
-            _threads.run(normalize, _threads.row_ranges(
-                layout[0], _threads.chunk_count(rows.size, rows=layout[0])))
+                _threads.run(normalize, _threads.row_ranges(layout[0], chunks))
             if ctx._recording:
                 ctx.save_for_backward(input, weight, mean, invstd)
                 ctx.options = (layout, eps, None if bias is None else bias.shape)

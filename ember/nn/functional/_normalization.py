@@ -83,7 +83,7 @@ def _checked_normalized_shape(input, normalized_shape, parameters, kernel_name, 
     if isinstance(normalized_shape, (int, np.integer)):
         raise TypeError(f"{kernel_name}(): argument 'normalized_shape' (position 2) must be "
                         f"tuple of ints, not {type(normalized_shape).__name__}")
-    normalized_shape = tuple(int(size) for size in normalized_shape)
+    normalized_shape = tuple(map(int, normalized_shape))
     shape = tuple(input._data.shape)
     count = len(normalized_shape)
     if count == 0:

@@ -154,6 +154,8 @@ def computed_in_float32(function):
 
     @functools.wraps(function)
     def half_precision_wrapper(*args, **kwargs):
+        if not (_any_half(args) or (kwargs and _any_half(kwargs.values()))):
+            return function(*args, **kwargs)  # the common case, without building the set
         floating = {value._data.dtype for value in (*args, *kwargs.values())
                     if isinstance(value, Tensor) and is_floating(value._data.dtype)}
         if len(floating) != 1:
@@ -166,6 +168,15 @@ def computed_in_float32(function):
         return cast(function(*args, **kwargs), from_numpy_dtype(source))
 
     return half_precision_wrapper
+
+
+def _any_half(values):
+    """Whether a float16 or bfloat16 tensor is among ``values``."""
+    for value in values:
+        if isinstance(value, Tensor) and value._data.dtype.itemsize == 2 and is_floating(
+                value._data.dtype):
+            return True
+    return False
 
 
 def _upcast(value, source):
