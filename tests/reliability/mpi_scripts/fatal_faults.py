@@ -61,4 +61,10 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except dist.DistBackendError as error:
+        # The ranks' tracebacks reach one stderr pipe and interleave mid-line; this line goes in
+        # one write (atomic on a pipe below 4 KiB), so the test can read each rank's error whole.
+        os.write(2, f"\n{type(error).__name__}: {error}\n".encode())
+        raise
