@@ -120,6 +120,9 @@ def split(rows, work, function, grain=None):
     """``function(start, stop)`` over ranges of ``rows`` independent rows whose pass costs
     ``work`` units (elements, or multiply-adds with GEMM_GRAIN): one call on the caller when
     the work is small, else ``run`` over ``chunk_count`` ranges."""
+    if not _state["pool"]:  # the default: one call, without building a range list
+        function(0, rows)
+        return
     run(function, row_ranges(rows, chunk_count(work, grain, rows)))
 
 
@@ -127,6 +130,9 @@ def elementwise(function, out, *arrays):
     """``function(*arrays, out=out)`` for arrays of ``out``'s shape, cut into ranges of their
     flattened elements (of their first axis longer than one when one is not C-contiguous) over
     the threads when large; a pass with the same values whatever the cut. Returns ``out``."""
+    if not _state["pool"]:  # the default: one call, without looking at the layouts
+        function(*arrays, out=out)
+        return out
     if all(array.flags.c_contiguous for array in (out,) + arrays):
         out_rows, rows = out.reshape(-1), [array.reshape(-1) for array in arrays]
     else:
@@ -204,6 +210,8 @@ def broadcasting(function, *operands):
     """``function(*operands)`` for an elementwise, broadcasting ``function`` (np.where, a ufunc)
     of arrays and numbers, over ranges of the result's first axis on ember's threads when the
     result is large: operands spanning that axis are sliced, the others broadcast whole."""
+    if not _state["pool"]:  # the default: one call, without working out the shape
+        return function(*operands)
     shape = np.broadcast_shapes(*[np.shape(operand) for operand in operands])
     rows = shape[0] if shape else 1
     count = chunk_count(math.prod(shape), rows=rows)
