@@ -307,6 +307,7 @@ class _Extreme(Op):
                 ctx.save_for_backward(indices)
             return out
         ctx.by_index = False
+        ctx.evenly = evenly
         out = np.asarray(cls.reducer(x, axis=axes, keepdims=keepdim))
         if ctx.needs_input_grad[0]:
             kept = out if keepdim or not axes else np.expand_dims(out, axes)
@@ -332,7 +333,12 @@ class _Extreme(Op):
         mask = _array(ctx.saved_tensors[0])
         with np.errstate(divide="ignore", invalid="ignore"):
             weights = (mask / mask.sum(axis=axes, keepdims=True)).astype(ctx.dtype)
-        return _expand_back(xp, grad, ctx.shape, axes, keepdim) * weights, None, None, None, None
+        spread = _expand_back(xp, grad, ctx.shape, axes, keepdim) * weights
+        if ctx.evenly:
+            # PyTorch's evenly_distribute_backward fills zeros: exactly 0 off the extremes even
+            # for a NaN or inf grad (amax/amin multiply by the mask, so NaN spreads there too)
+            spread = xp.where(mask, spread, 0)
+        return spread, None, None, None, None
 
 
 class Max(_Extreme):

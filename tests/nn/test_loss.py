@@ -470,3 +470,25 @@ def test_loss_errors_match_torch(torch, make, error):
 def test_multi_margin_weight_matches_torch(torch, p):
     arrays = [(_uniform((5, 4), 0), True), (np.array([0, 3, 1, 1, 2]), False)]
     _check_weighted(torch, "MultiMarginLoss", {"p": p}, arrays, "sum", _uniform((4,), 3, 0.5, 2.0))
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("name, keywords", [("nll_loss", {}), ("cross_entropy", {}),
+                                            ("cross_entropy", {"label_smoothing": 0.1})])
+def test_ignored_samples_get_zero_gradient_even_from_a_nan_gradient(torch, name, keywords,
+                                                                    reduction):
+    logits = np.array([[-3.0, -1.0, -0.5, 0.0], [0.5, 1.0, 3.0, 3.0], [0.1, 0.2, 0.3, 0.4]],
+                      np.float32)
+    target = np.array([1, -100, 3])
+    results = []
+    for lib in (torch, ember):
+        leaf = lib.tensor(logits, requires_grad=True)
+        loss = getattr(lib.nn.functional, name)(leaf, lib.tensor(target), reduction=reduction,
+                                                **keywords)
+        grad = (np.array([np.nan, np.inf, 1.5], np.float32) if reduction == "none"
+                else np.float32(np.nan))
+        loss.backward(lib.tensor(grad))
+        results.append(leaf.grad.detach().numpy())
+    np.testing.assert_array_equal(np.isnan(results[1]), np.isnan(results[0]))
+    np.testing.assert_allclose(np.nan_to_num(results[1]), np.nan_to_num(results[0]), rtol=1e-6)
+    assert (results[1][1] == 0).all()  # the ignored sample

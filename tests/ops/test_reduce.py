@@ -1,6 +1,7 @@
 """ember.ops.reduce: reductions, softmax, cumulative ops, sorting, order statistics and
 norms."""
 import numpy as np
+import pytest
 
 import ember
 from ember.ops import reduce
@@ -344,3 +345,18 @@ def test_long_float32_cumsum_and_sum_equal_torch(torch):
             assert ours.dtype == np.float32
             np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=0,
                                        err_msg=f"{operation} of {shape} along {dim}")
+
+
+@pytest.mark.parametrize("name", ["max", "min", "median", "amax", "amin"])
+def test_extreme_gradient_with_non_finite_incoming_gradient_like_torch(torch, name):
+    # max()/min()/median() of all elements fill zeros off the extremes (PyTorch's
+    # evenly_distribute_backward: +0 even for a NaN grad); amax/amin multiply by the mask, so a
+    # NaN grad reaches every element
+    x = np.array([[-3.0, -1.0, 3.0, 0.0], [0.5, 1.0, 3.0, -3.0]], np.float32)
+    results = []
+    for lib in (torch, ember):
+        leaf = lib.tensor(x, requires_grad=True)
+        getattr(leaf, name)().backward(lib.tensor(np.float32(np.nan)))
+        results.append(leaf.grad.detach().numpy())
+    np.testing.assert_array_equal(np.isnan(results[1]), np.isnan(results[0]))
+    np.testing.assert_array_equal(results[1], results[0])

@@ -198,6 +198,10 @@ class ClassificationLoss(Op):
                 scale = grad * float(1.0 / targets.denominator if targets.denominator else np.nan)
         else:
             scale = grad
+        if targets.indices and not targets.valid.all():
+            # ignored samples get exactly 0, as PyTorch's nll backward leaves them, even when
+            # the incoming gradient is NaN or inf (0 * NaN would be NaN)
+            scale = xp.where(targets.valid[:, None], scale, 0)
         if xp is np:
             return _classification_grads(ctx, input, log_normalizer, scale)
         if from_logits:
