@@ -7,7 +7,9 @@ import time
 USAGE_ERROR = 2
 INTERRUPTED = 130
 BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `cat big | head`
-_ABORT_DELAY_SECONDS = 1.0
+# How long a rank other than 0 waits before ending the job, so that rank 0, failing too, has
+# printed the error: with 1 s, a loaded 2-core machine once aborted rank 0 before it printed.
+_ABORT_DELAY_SECONDS = 3.0
 
 # The rank variables that MPICH's Hydra, PMIx launchers and Open MPI's mpirun set in every rank.
 _RANK_VARIABLES = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK")
