@@ -13,6 +13,7 @@ import numpy as np
 from ... import _jit, _threads
 from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
+from . import all_finite
 
 
 @functools.lru_cache(maxsize=256)
@@ -454,27 +455,29 @@ def _causal_blocks(query, key, value, blocked, keep, compiled, finite=()):
     if math.prod(query.shape[:-2]) * length * key.shape[-2] < _BLOCKED_SCORES:
         return None
     count = min(_MAX_BLOCKS, length // _BLOCK_ROWS)
-    if count < 2:
+    if count < 2 or not all_finite(*finite):
         return None
-    with np.errstate(over="ignore", invalid="ignore"):
-        # one reduction each: a NaN or inf makes the sum non-finite (so may a finite overflow,
-        # which only sends the call down the whole-matrix path)
-        if not all(math.isfinite(array.sum()) for array in finite):
-            return None
     return _threads.row_ranges(length, count)
 
 
-def _attend_blocks(query, key, value, scale, output, compiled, blocks):
-    """``_attend`` of causal float32 attention block by block; returns the log-sum-exps."""
+def _block_scores(query, key, scale, blocks):
+    """(first, last, keys, scores) for each block of queries first:last: keys = the keys they
+    see (0:keys), scores = their scaled products with those keys, in the scratch array."""
     source = key.shape[-2]
     scaled = query * scale
     key_columns = _transposed_copy(key)
-    log_normalizer = np.empty(query.shape[:-1] + (1,), query.dtype)
     for first, last in blocks:
         keys = min(last, source)
         scores = np.matmul(scaled[..., first:last, :], key_columns[..., :keys],
                            out=_scratch("scores", query.shape[:-2] + (last - first, keys),
                                         query.dtype))
+        yield first, last, keys, scores
+
+
+def _attend_blocks(query, key, value, scale, output, compiled, blocks):
+    """``_attend`` of causal float32 attention block by block; returns the log-sum-exps."""
+    log_normalizer = np.empty(query.shape[:-1] + (1,), query.dtype)
+    for first, last, keys, scores in _block_scores(query, key, scale, blocks):
         total, log_normalizer[..., first:last, :] = _softmax_rows_in_place(
             compiled, scores, True, first_query=first)
         part = output[..., first:last, :]
@@ -488,19 +491,12 @@ def _attention_grads_blocks(query, key, value, log_normalizer, grad_output, outp
     """``_attention_grads`` of causal float32 attention block by block: each block's weights
     recomputed from the saved log-sum-exps, its key and value gradients added to keys 0:last."""
     needs_query, needs_key, needs_value = needs[:3]
-    source = key.shape[-2]
-    scaled = query * scale
-    key_columns = _transposed_copy(key)
     value_columns = _transposed_copy(value)
     row_dot = np.sum(grad_output * output, axis=-1, keepdims=True)
     grad_query = np.empty(query.shape, query.dtype) if needs_query else None
     grad_key = np.zeros(key.shape, key.dtype) if needs_key else None
     grad_value = np.zeros(value.shape, value.dtype) if needs_value else None
-    for first, last in blocks:
-        keys = min(last, source)
-        shape = query.shape[:-2] + (last - first, keys)
-        weights = np.matmul(scaled[..., first:last, :], key_columns[..., :keys],
-                            out=_scratch("scores", shape, query.dtype))
+    for first, last, keys, weights in _block_scores(query, key, scale, blocks):
         _softmax_rows_in_place(compiled, weights, True,
                                np.ascontiguousarray(log_normalizer[..., first:last, :]), first)
         block_grad = grad_output[..., first:last, :]
@@ -508,7 +504,7 @@ def _attention_grads_blocks(query, key, value, log_normalizer, grad_output, outp
             grad_value[..., :keys, :] += np.matmul(np.swapaxes(weights, -1, -2), block_grad)
         if needs_query or needs_key:
             grad_scores = np.matmul(block_grad, value_columns[..., :keys],
-                                    out=_scratch("grad_weights", shape, query.dtype))
+                                    out=_scratch("grad_weights", weights.shape, query.dtype))
             grad_scores = _softmax_backward(np, weights, grad_scores,
                                             row_dot[..., first:last, :])
             if needs_query:

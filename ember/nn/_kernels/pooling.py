@@ -15,6 +15,7 @@ import numpy as np
 from ... import _jit, _threads
 from ...autograd.function import Op
 from ...tensor import Tensor
+from . import all_finite
 from .conv import _COMPILED_DTYPES, _as_three_dims, _col2im, _interior, _pad, \
     _three_dims_geometry, _windows
 
@@ -337,19 +338,17 @@ def _compiled_max_pool_backward(input, values, grad, kernel_size, stride, pairs,
             and all(gap == 1 for gap in dilation)
             and all(count * kernel <= size for count, kernel, size
                     in zip(values.shape[2:], kernel_size, input.shape[2:]))  # no ceil overhang
-            and _finite(grad)):
+            and all_finite(grad)):
         # the windows tile the input: every element is written once, no zero fill first
         compiled = _max_pool_backward_tiles.compiled()
         grad_input = np.empty(input.shape, dtype)
-        arguments = (_as_three_dims(np.ascontiguousarray(input)), _as_three_dims(values),
-                     _as_three_dims(np.ascontiguousarray(grad)), window, dtype.type(0),
-                     _as_three_dims(grad_input))
+        geometry = ()
     else:
         grad_input = np.zeros(input.shape, dtype)
-        arguments = (_as_three_dims(np.ascontiguousarray(input)), _as_three_dims(values),
-                     _as_three_dims(np.ascontiguousarray(grad)), window,
-                     *_three_dims_geometry(stride, pairs, dilation), dtype.type(0),
-                     _as_three_dims(grad_input))
+        geometry = _three_dims_geometry(stride, pairs, dilation)
+    arguments = (_as_three_dims(np.ascontiguousarray(input)), _as_three_dims(values),
+                 _as_three_dims(np.ascontiguousarray(grad)), window, *geometry, dtype.type(0),
+                 _as_three_dims(grad_input))
     # (item, channel) planes are disjoint: ranges of them on ember's threads
     _threads.split(input.shape[0] * input.shape[1], input.size,
                    lambda start, stop: compiled(*arguments, start, stop))
@@ -433,12 +432,6 @@ def _max_pool_backward_tiles(image, values, grad, window, zero, grad_image, firs
                     target[z * window_depth + a, row, :] = zero
         for plane in range(out_depth * window_depth, depth):
             target[plane, :, :] = zero
-
-
-def _finite(array):
-    """No NaN or inf in ``array`` (one reduction; a finite sum that overflows answers False)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return math.isfinite(array.sum())
 
 
 def _overlapping(kernel_size, stride, dilation):
