@@ -1,5 +1,6 @@
 """The compiled (numba) kernels of the transformer path compute what their NumPy paths compute
-(``_jit.disabled()``) and what torch computes: GELU, LayerNorm and causal attention, values and
+(``_jit.disabled()``) and what torch computes: GELU, LayerNorm, causal attention and small
+cross-entropy rows, values and
 gradients, float32 and float64, odd shapes, non-contiguous inputs, non-finite values; second
 derivatives (create_graph) still come from the NumPy formulas."""
 import contextlib
@@ -284,3 +285,60 @@ def test_attention_blocks_keep_the_whole_products_nan_from_masked_infinities(tor
     mode, calls = query_blocks
     if mode == "blocks":
         assert calls == ([] if where == "value" else ["_attend_blocks"])
+
+
+# ---- cross entropy over small (N, C) inputs ---------------------------------------------------
+def _cross_entropy(target, **options):
+    def compute(logits):
+        fw = ember if isinstance(logits, ember.Tensor) else __import__("torch")
+        return fw.nn.functional.cross_entropy(logits, fw.tensor(target), **options)
+    return compute
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(7, 5), (1, 3), (33, 129)])
+def test_cross_entropy_rows_compiled_equals_numpy_path_and_torch(torch, dtype, reduction, shape):
+    (logits,) = _arrays([shape], dtype, scale=4.0)
+    logits[0, -1] = 60.0  # the shift by the row maximum matters
+    target = np.random.default_rng(1).integers(0, shape[1], shape[0])
+    grad_output = (np.array(1.7, dtype) if reduction != "none"
+                   else _arrays([shape[:1]], dtype, seed=2)[0])
+    compute = _cross_entropy(target, reduction=reduction)
+    compiled, numpy_path = _both_paths(compute, [logits], grad_output)
+    _assert_close(compiled, numpy_path, _close(dtype))
+    _assert_close(compiled, _run(torch, compute, [logits], grad_output), _torch_close(dtype))
+
+
+def test_cross_entropy_rows_compiled_on_a_transposed_input(torch):
+    logits = _arrays([(6, 9)], np.float32)[0].T  # (9, 6), not contiguous
+    target = np.arange(9) % 6
+    compute = _cross_entropy(target)
+    grad_output = np.array(1.0, np.float32)
+    compiled, numpy_path = _both_paths(compute, [logits], grad_output)
+    _assert_close(compiled, numpy_path, _close(np.float32))
+    _assert_close(compiled, _run(torch, compute, [logits], grad_output),
+                  _torch_close(np.float32))
+
+
+@pytest.mark.parametrize("row", [[np.inf, 0.0, 1.0], [0.0, np.inf, np.inf], [np.nan, 0.0, 1.0],
+                                 [0.0, np.nan, 1.0], [-np.inf, 2.0, 1.0],
+                                 [-np.inf, -np.inf, -np.inf], [-200.0, 100.0, 0.0]])
+def test_cross_entropy_rows_compiled_non_finite_logits_as_numpy_path_and_torch(torch, row):
+    logits = np.array([row, [0.5, -0.5, 2.0]], np.float32)
+    target = np.array([1, 2])
+    compute = _cross_entropy(target, reduction="none")
+    grad_output = np.array([1.0, -2.0], np.float32)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        compiled, numpy_path = _both_paths(compute, [logits], grad_output)
+        theirs = _run(torch, compute, [logits], grad_output)
+    for mine, numpy_value, their in zip(compiled, numpy_path, theirs):
+        np.testing.assert_allclose(mine, numpy_value, rtol=2e-6, atol=1e-30)
+        np.testing.assert_allclose(mine, their, rtol=2e-5, atol=1e-30)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_cross_entropy_rows_second_derivatives(path):
+    logits = ember.tensor(_arrays([(4, 3)], np.float64)[0], requires_grad=True)
+    with _path(path):
+        assert gradgradcheck(_cross_entropy(np.array([2, 0, 1, 1])), (logits,))

@@ -3,7 +3,7 @@ one ClassificationLoss, binary_cross_entropy and binary_cross_entropy_with_logit
 """
 import numpy as np
 
-from ... import _threads
+from ... import _jit, _threads
 from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
 from .activation import softplus_of, stable_sigmoid
@@ -30,21 +30,60 @@ def _over_slices(input, compute):
                    lambda first, last: compute(slices[first:last]))
 
 
+# Up to this many elements a (N, C) input's log-sum-exp and softmax gradient run as one compiled
+# pass per row, where NumPy's passes would cost 1-3 us each; above it NumPy's vectorised exp wins.
+_COMPILED_ELEMENTS = 1 << 14
+
+
+def _compiled_rows(input):
+    """Whether ``input`` is a small (N, C) float32/float64 array for the row kernels below."""
+    return (input.ndim == 2 and input.size <= _COMPILED_ELEMENTS
+            and (input.dtype == np.float32 or input.dtype == np.float64))
+
+
+@_jit.kernel
+def _log_sum_exp_rows(input, total):
+    # The NumPy path's steps per row: shift by the row's maximum, sum the exponentials, log,
+    # shift back. A NaN (or an infinite maximum) reaches the sum as NaN through exp.
+    for row in range(input.shape[0]):
+        total[row, 0] = 0
+        peak = input[row, 0]
+        for column in range(1, input.shape[1]):
+            if input[row, column] > peak:
+                peak = input[row, column]
+        for column in range(input.shape[1]):
+            total[row, 0] += np.exp(input[row, column] - peak)
+        total[row, 0] = np.log(total[row, 0]) + peak
+
+
+@_jit.kernel
+def _softmax_gradient_rows(input, log_normalizer, target, scale, scale_step, out):
+    # exp(input - log_normalizer) * scale, then scale taken off at each row's target
+    for row in range(input.shape[0]):
+        factor = scale[row * scale_step]
+        for column in range(input.shape[1]):
+            out[row, column] = np.exp(input[row, column] - log_normalizer[row, 0]) * factor
+        out[row, target[row]] -= factor
+
+
 def _log_sum_exp(input):
     """log(sum(exp(input))) over dim 1, kept as a size-1 dim; slice by slice of dim 0, with one
     slice-sized temporary per thread."""
     if input.shape[1] == 0:
         return np.full(input.shape[:1] + (1,) + input.shape[2:], -np.inf, input.dtype)
     total = np.empty(input.shape[:1] + (1,) + input.shape[2:], input.dtype)
+    if _compiled_rows(input):
+        compiled = _log_sum_exp_rows.compiled()
+        if compiled is not None:
+            compiled(input, total)
+            return total
 
     def compute(slices):
         shifted_memory = None
         for rows in slices:
             part = input[rows]
+            # PyTorch's log_softmax shifts by an infinite maximum too: that row gives NaN
             row_max = part.max(axis=1, keepdims=True)
-            finite = np.isfinite(row_max)
-            if not finite.all():
-                row_max[~finite] = 0
             if shifted_memory is None:
                 shifted_memory = np.empty(part.size, part.dtype)
             shifted = np.subtract(part, row_max,
@@ -76,19 +115,33 @@ class _Targets:
         self.classes = classes
         self.dtype = dtype
         self.indices = target.dtype.kind in "iub"
+        # plain: class indices, none ignored, no class weights or smoothing. Every coefficient
+        # is then 1 at the target, and the loss and its gradient skip the products by 1.
+        self.plain = False
         if self.indices:
-            valid = target != ignore_index
-            self.safe_target = np.where(valid, target, 0).astype(np.int64, copy=False)
-            chosen = (weight[self.safe_target] if weight is not None
-                      else np.ones(target.shape, dtype))
-            self.chosen_weight = np.where(valid, chosen, 0).astype(dtype, copy=False)
+            self.valid = target != ignore_index
+            self.all_valid = bool(self.valid.all())
+            self.plain = self.all_valid and weight is None and not smoothing
+            if self.all_valid:
+                self.safe_target = target.astype(np.int64, copy=False)
+            else:
+                self.safe_target = np.where(self.valid, target, 0).astype(np.int64, copy=False)
+            if self.plain:
+                self.chosen_weight = np.ones(target.shape, dtype)
+                self.denominator = float(target.size)
+            else:
+                chosen = (weight[self.safe_target] if weight is not None
+                          else np.ones(target.shape, dtype))
+                self.chosen_weight = np.where(self.valid, chosen, 0).astype(dtype, copy=False)
+                self.denominator = self.chosen_weight.sum(dtype=np.float64)
             self.main = (self.chosen_weight * dtype.type(1.0 - smoothing) if smoothing
                          else self.chosen_weight)
-            self.valid = valid
             # each sample's (sample, target class, positions...) in an (N, C, ...) array
-            grids = np.indices(target.shape, sparse=True)
-            self.index = (grids[0], self.safe_target) + tuple(grids[1:])
-            self.denominator = self.chosen_weight.sum(dtype=np.float64)
+            if target.ndim == 1:
+                self.index = (np.arange(target.shape[0]), self.safe_target)
+            else:
+                grids = np.indices(target.shape, sparse=True)
+                self.index = (grids[0], self.safe_target) + tuple(grids[1:])
         else:
             self.denominator = float(target.size // classes) if classes else 0.0
 
@@ -130,6 +183,8 @@ class _Targets:
 
     def row_dot(self, values):
         """sum_c coefficient[c] * values[c] per sample (N, ...)."""
+        if self.plain:
+            return values[self.index]
         if self.indices:
             dot = values[self.index] * self.main
             if self.smoothing:
@@ -166,8 +221,11 @@ class ClassificationLoss(Op):
         with np.errstate(invalid="ignore"):
             if from_logits:
                 log_normalizer = _log_sum_exp(input)
-                total = targets.row_total(input.ndim)[:, 0]
-                loss = total * log_normalizer[:, 0] - targets.row_dot(input)
+                if targets.plain:
+                    loss = log_normalizer[:, 0] - targets.row_dot(input)
+                else:
+                    total = targets.row_total(input.ndim)[:, 0]
+                    loss = total * log_normalizer[:, 0] - targets.row_dot(input)
             else:
                 log_normalizer = None
                 loss = -targets.row_dot(input)
@@ -175,8 +233,12 @@ class ClassificationLoss(Op):
         if reduction == "sum":
             loss = np.asarray(loss.sum(dtype=dtype))
         elif reduction == "mean":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                loss = np.asarray(loss.sum(dtype=np.float64) / targets.denominator, dtype=dtype)
+            summed = loss.sum(dtype=np.float64)
+            if targets.denominator:
+                loss = np.asarray(summed / targets.denominator, dtype=dtype)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    loss = np.asarray(summed / targets.denominator, dtype=dtype)
         if ctx._recording:
             ctx.save_for_backward(input if from_logits or ctx.needs_input_grad[1] else None,
                                   target, weight, log_normalizer)
@@ -194,11 +256,11 @@ class ClassificationLoss(Op):
         if reduction == "none":
             scale = grad[:, None]
         elif reduction == "mean":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = grad * float(1.0 / targets.denominator if targets.denominator else np.nan)
+            # a NaN factor raises no floating-point warning
+            scale = grad * float(1.0 / targets.denominator if targets.denominator else np.nan)
         else:
             scale = grad
-        if targets.indices and not targets.valid.all():
+        if targets.indices and not targets.all_valid:
             # ignored samples get exactly 0, as PyTorch's nll backward leaves them, even when
             # the incoming gradient is NaN or inf (0 * NaN would be NaN)
             scale = xp.where(targets.valid[:, None], scale, 0)
@@ -232,6 +294,14 @@ def _classification_grads(ctx, input, log_normalizer, scale):
     from_logits = ctx.options[3]
     grad_input = grad_target = None
     if ctx.needs_input_grad[0]:
+        compiled = (_softmax_gradient_rows.compiled()
+                    if from_logits and targets.plain and _compiled_rows(input) else None)
+        if compiled is not None:
+            grad_input = np.empty(input.shape, dtype)
+            scale = np.asarray(scale, dtype).reshape(-1)  # one per row, or one for all
+            compiled(input, log_normalizer, targets.safe_target, scale, int(scale.size > 1),
+                     grad_input)
+            return grad_input, None, None, None, None, None, None
         if from_logits:
             # softmax * row total * scale, slice by slice while each slice is in cache
             grad_input = np.empty(input.shape, dtype)

@@ -25,6 +25,9 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_e
            "triplet_margin_with_distance_loss"]
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def _check_targets(array, target_array, classes, ignore_index, probabilities, from_logits):
     """The target checks of cross_entropy and nll_loss, in PyTorch's order: floating class
     probabilities (cross_entropy only), or integer class indices of the right shape, in range."""
@@ -52,6 +55,12 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
     if tuple(target_array.shape) != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got "
                            f"{list(target_array.shape)}")
+    if target_array.size:
+        # one reduction for the common case: seen as unsigned, a negative index exceeds classes
+        unsigned = (target_array if target_array.dtype.kind == "u"
+                    else target_array.view(_UNSIGNED[target_array.itemsize]))
+        if np.maximum.reduce(unsigned, None) < classes:
+            return
     bad = (target_array != ignore_index) & ((target_array < 0) | (target_array >= classes))
     if bad.any():
         raise IndexError(f"Target {int(target_array[bad].flat[0])} is out of bounds.")
