@@ -1,6 +1,6 @@
 """The compiled (numba) kernels of the transformer path compute what their NumPy paths compute
-(``_jit.disabled()``) and what torch computes: GELU, LayerNorm, causal attention and small
-cross-entropy rows, values and
+(``_jit.disabled()``) and what torch computes: GELU, LayerNorm, causal attention, and the rows of
+small softmax, log_softmax and cross-entropy inputs, values and
 gradients, float32 and float64, odd shapes, non-contiguous inputs, non-finite values; second
 derivatives (create_graph) still come from the NumPy formulas."""
 import contextlib
@@ -12,6 +12,8 @@ import ember
 from ember import _jit
 from ember.autograd import gradgradcheck
 from ember.nn import functional as F
+from ember.nn._kernels import loss
+from ember.ops import reduce
 
 pytest.importorskip("numba")
 
@@ -298,9 +300,11 @@ def _cross_entropy(target, **options):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("shape", [(7, 5), (1, 3), (33, 129)])
-def test_cross_entropy_rows_compiled_equals_numpy_path_and_torch(torch, dtype, reduction, shape):
+def test_cross_entropy_rows_compiled_as_numpy_path_and_torch(torch, monkeypatch, dtype, reduction,
+                                                             shape):
     (logits,) = _arrays([shape], dtype, scale=4.0)
     logits[0, -1] = 60.0  # the shift by the row maximum matters
+    monkeypatch.setattr(loss, "_COMPILED_ELEMENTS", logits.size)  # the row kernels run
     target = np.random.default_rng(1).integers(0, shape[1], shape[0])
     grad_output = (np.array(1.7, dtype) if reduction != "none"
                    else _arrays([shape[:1]], dtype, seed=2)[0])
@@ -342,3 +346,52 @@ def test_cross_entropy_rows_second_derivatives(path):
     logits = ember.tensor(_arrays([(4, 3)], np.float64)[0], requires_grad=True)
     with _path(path):
         assert gradgradcheck(_cross_entropy(np.array([2, 0, 1, 1])), (logits,))
+
+
+# ---- softmax / log_softmax over the last axis of small inputs --------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(5,), (7, 9), (2, 3, 17), (1, 1)])
+def test_softmax_rows_compiled_equals_numpy_path_and_torch(torch, dtype, name, shape):
+    x, grad_output = _arrays([shape, shape], dtype, scale=3.0)
+    x.reshape(-1)[0] = 50.0  # the shift by the row maximum matters
+    assert reduce._compiled_softmax_rows(x) is not None
+
+    def compute(tensor):
+        return getattr(ember if isinstance(tensor, ember.Tensor) else torch, name)(tensor, -1)
+    compiled, numpy_path = _both_paths(compute, [x], grad_output)
+    _assert_close(compiled, numpy_path, _close(dtype))
+    _assert_close(compiled, _run(torch, compute, [x], grad_output), _torch_close(dtype))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_rows_compiled_non_finite_as_numpy_path_and_torch(torch, name):
+    rows = np.array([[np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0], [0.0, np.nan, 1.0],
+                     [-np.inf, 2.0, 1.0], [-np.inf, -np.inf, -np.inf], [-200.0, 100.0, 0.0]],
+                    np.float32)
+    grad_output = np.linspace(-1, 1, rows.size).astype(np.float32).reshape(rows.shape)
+
+    def compute(tensor):
+        return getattr(ember if isinstance(tensor, ember.Tensor) else torch, name)(tensor, -1)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        compiled, numpy_path = _both_paths(compute, [rows], grad_output)
+        theirs = _run(torch, compute, [rows], grad_output)
+    for mine, numpy_value, their in zip(compiled, numpy_path, theirs):
+        np.testing.assert_allclose(mine, numpy_value, rtol=2e-6, atol=1e-30)
+        np.testing.assert_allclose(mine, their, rtol=2e-5, atol=1e-30)
+
+
+def test_softmax_rows_take_the_numpy_path_off_the_last_axis_or_not_contiguous(torch):
+    x = _arrays([(6, 5)], np.float32)[0]
+    for tensor, dim in ((ember.tensor(x), 0), (ember.tensor(x).t(), -1)):
+        mine = ember.softmax(tensor, dim).numpy()
+        theirs = torch.softmax(torch.tensor(tensor.numpy()), dim).numpy()
+        np.testing.assert_allclose(mine, theirs, **_torch_close(np.float32))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_rows_second_derivatives(path, name):
+    x = ember.tensor(_arrays([(3, 4)], np.float64)[0], requires_grad=True)
+    with _path(path):
+        assert gradgradcheck(lambda tensor: getattr(ember, name)(tensor, -1), (x,))
