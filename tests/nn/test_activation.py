@@ -208,6 +208,26 @@ def test_logsigmoid_is_stable_at_large_magnitudes(torch):
     compare_with_torch(torch, F.logsigmoid, torch.nn.functional.logsigmoid, [values])
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "silu", "softplus", "mish"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logistic_family_keeps_relative_accuracy_and_non_finite_values(torch, name, dtype):
+    # tiny outputs far left are compared relatively (atol 0); inf and NaN pass as in PyTorch
+    values = np.array([-1e4, -800.0, -100.0, -87.0, -30.0, -1.0, 0.0, 2.5, 30.0, 100.0, np.inf,
+                       -np.inf, np.nan], dtype=dtype)
+    grad = np.linspace(0.5, 1.5, values.size).astype(dtype)
+    ours = ember.tensor(values, requires_grad=True)
+    theirs = torch.tensor(values, requires_grad=True)
+    with np.errstate(invalid="ignore"):  # inf * 0 inside, NaN as in PyTorch
+        our_out = getattr(F, name)(ours)
+        our_out.backward(ember.tensor(grad))
+    their_out = getattr(torch.nn.functional, name)(theirs)
+    their_out.backward(torch.tensor(grad))
+    tolerance = 2e-6 if dtype == np.float32 else 1e-13
+    for mine, their in ((our_out, their_out), (ours.grad, theirs.grad)):
+        np.testing.assert_allclose(mine.detach().numpy(), their.detach().numpy(),
+                                   rtol=tolerance, atol=0)
+
+
 @pytest.mark.parametrize("inplace_name", ["hardswish", "hardsigmoid", "celu"])
 def test_inplace_forms_match_out_of_place(inplace_name):
     array = float_array((3, 4))
