@@ -1100,11 +1100,25 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 # ---- sorting, order statistics -------------------------------------------------------------------
 def _sort_indices(data, axis, descending):
     """Stable sort indices along ``axis`` (NaN largest); descending keeps equal values in order."""
+    keys = np.flip(data, axis) if descending else data
+    order = _stable_argsort(keys, axis)
     if not descending:
-        return np.argsort(data, axis=axis, kind="stable")
-    size = data.shape[axis]
-    ascending_of_flipped = np.argsort(np.flip(data, axis), axis=axis, kind="stable")
-    return (size - 1) - np.flip(ascending_of_flipped, axis)
+        return order
+    return (data.shape[axis] - 1) - np.flip(order, axis)
+
+
+def _stable_argsort(keys, axis):
+    """np.argsort(kind="stable"), through NumPy's default sort (vectorised, ~6x faster on
+    float32) when that gives the same order: no two keys along ``axis`` equal, nor two NaNs."""
+    size = keys.shape[axis]
+    if size < 2 or keys.dtype.kind not in "fiu":
+        return np.argsort(keys, axis=axis, kind="stable")
+    ranked = np.sort(keys, axis=axis)
+    lead = (slice(None),) * (axis % keys.ndim)
+    if (ranked[lead + (slice(1, None),)] == ranked[lead + (slice(None, -1),)]).any() or (
+            keys.dtype.kind == "f" and np.isnan(ranked[lead + (-2,)]).any()):  # NaNs sort last
+        return np.argsort(keys, axis=axis, kind="stable")
+    return np.argsort(keys, axis=axis)
 
 
 def _take_sorted(input, axis, indices):

@@ -302,6 +302,40 @@ def test_sort_is_stable_and_nan_sorts_largest(torch):
         np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
 
 
+@pytest.mark.parametrize("kind", ["distinct", "ties", "one_nan", "two_nans", "signed_zeros",
+                                  "ints", "int_ties"])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_sort_orders_as_a_stable_sort_with_or_without_ties(torch, kind, axis):
+    # the vectorised default sort runs only where it cannot differ from a stable one
+    random = np.random.default_rng(5)
+    values = random.standard_normal((6, 9)).astype(np.float32)
+    if kind == "ties":
+        values[2, 3] = values[2, 7]
+        values[4, 1] = values[1, 1]
+    elif kind in ("one_nan", "two_nans"):
+        values[3, 2] = np.nan
+        if kind == "two_nans":
+            values[3, 5] = values[5, 2] = np.nan
+    elif kind == "signed_zeros":
+        values[1, 4], values[1, 6], values[3, 4] = 0.0, -0.0, -0.0
+    elif kind.startswith("int"):
+        values = random.permutation(54).reshape(6, 9).astype(np.int64)
+        if kind == "int_ties":
+            values[0, 0] = values[0, 5] = values[3, 5]
+    for descending in (False, True):
+        ours = ember.sort(ember.tensor(values), dim=axis, descending=descending)
+        theirs = torch.sort(torch.tensor(values), dim=axis, descending=descending, stable=True)
+        np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+    ours = ember.topk(ember.tensor(values), 4, dim=axis)
+    reference = np.argsort(-values if kind.startswith("int") else np.flip(values, axis),
+                           axis=axis, kind="stable")
+    if not kind.startswith("int"):
+        reference = (values.shape[axis] - 1) - np.flip(reference, axis)
+    np.testing.assert_array_equal(ours.indices.numpy(),
+                                  np.take(reference, np.arange(4), axis=axis))
+
+
 def test_median_is_the_lower_middle_value_and_nan_propagates():
     assert ember.median(ember.tensor([4.0, 1.0, 3.0, 2.0])).item() == 2.0
     values, indices = ember.tensor([[1.0, 5.0, 3.0, 2.0], [1.0, float("nan"), 0.0, 2.0]]).median(1)
