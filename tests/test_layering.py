@@ -36,7 +36,7 @@ ORDER = [
     ("ember.io",),
     # ops: _broadcast < elementwise (_operands < arithmetic < the other families) < index <
     # shape < reduce < linalg; then what is built on the ops.
-    ("ember.ops._broadcast", "ember.ops._return_types"),
+    ("ember.ops._broadcast", "ember.ops._return_types", "ember.ops._select"),
     ("ember.ops.elementwise._operands",),
     ("ember.ops.elementwise.arithmetic",),
     ("ember.ops.elementwise",),

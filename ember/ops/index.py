@@ -13,6 +13,7 @@ from .._dtype import scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
+from ._select import select
 from .elementwise._operands import (
     _check_tensor_elements, _grad_for, _promote, _shape_dtype, _shape_error, _to_operand)
 
@@ -134,7 +135,7 @@ def _zero_at(xp, grad, key):
     """``grad`` with the positions that ``key`` addresses set to zero, out of place."""
     mask = np.zeros(grad.shape, np.bool_)
     mask[_plain_key(key)] = True
-    return xp.where(mask, 0, grad)
+    return select(mask, 0, grad) if xp is np else xp.where(mask, 0, grad)
 
 
 def _pad(values, shape):
@@ -438,8 +439,8 @@ class Where(Op):
         if any(ctx.needs_input_grad[1:]):
             ctx.save_for_backward(condition)
         if max(condition.size, np.size(a), np.size(b)) >= _threads.ELEMENT_GRAIN:
-            return _threads.broadcasting(np.where, condition, a, b)
-        return np.where(condition, a, b)
+            return _threads.broadcasting(select, condition, a, b)
+        return select(condition, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -448,9 +449,9 @@ class Where(Op):
         xp = ctx.xp
         if xp is np and grad.size >= _threads.ELEMENT_GRAIN:
             def where(*operands):
-                return _threads.broadcasting(np.where, *operands)
+                return _threads.broadcasting(select, *operands)
         else:
-            where = xp.where
+            where = select if xp is np else xp.where
         return (None,
                 _grad_for(where(condition, grad, 0), *ctx.a_meta) if needs_a else None,
                 _grad_for(where(condition, 0, grad), *ctx.b_meta) if needs_b else None)

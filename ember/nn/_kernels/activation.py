@@ -12,6 +12,7 @@ import numpy as np
 from ... import _jit, _threads
 from ..._dtype import scalar_type_name
 from ...autograd.function import Op
+from ...ops._select import select, where
 from ...ops.elementwise.exp_log import sigmoid_array
 from ...ops.elementwise.special import erf as erf_op
 from ...ops.elementwise.special import erf_array
@@ -287,14 +288,14 @@ class Hardtanh(_Activation):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         min_val, max_val = ctx.bounds
-        return ctx.xp.where((out > min_val) & (out < max_val), grad, 0.0), None, None
+        return where(ctx.xp, (out > min_val) & (out < max_val), grad, 0.0), None, None
 
 
 class LeakyRelu(_Activation):
     @staticmethod
     def forward(ctx, x, negative_slope):
         _check_floating(x, "leaky_relu_cpu")
-        out = np.where(x > 0, x, x * negative_slope)
+        out = select(x > 0, x, x * negative_slope)
         # With a non-negative slope, out > 0 exactly where x > 0: saving out allows inplace use.
         ctx.save_for_backward(out if negative_slope >= 0 else x)
         ctx.negative_slope = negative_slope
@@ -303,7 +304,7 @@ class LeakyRelu(_Activation):
     @staticmethod
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
-        return ctx.xp.where(saved > 0, grad, grad * ctx.negative_slope), None
+        return where(ctx.xp, saved > 0, grad, grad * ctx.negative_slope), None
 
 
 class Elu(_Activation):
@@ -313,7 +314,7 @@ class Elu(_Activation):
     def forward(ctx, x, alpha, scale):
         _check_floating(x, "elu_cpu")
         negative = np.expm1(np.minimum(x, 0)) * (alpha * scale)
-        out = np.where(x > 0, x * scale, negative).astype(x.dtype, copy=False)
+        out = select(x > 0, x * scale, negative.astype(x.dtype, copy=False))
         ctx.alpha_scale = (alpha, scale)
         # For alpha >= 0, out > 0 exactly where x > 0 and d/dx = out + alpha * scale below zero.
         ctx.from_output = alpha >= 0
@@ -329,7 +330,7 @@ class Elu(_Activation):
             slope_below = saved + alpha * scale
         else:
             slope_below = xp.exp(xp.minimum(saved, 0.0)) * (alpha * scale)
-        return xp.where(saved > 0, grad * scale, grad * slope_below), None, None
+        return where(xp, saved > 0, grad * scale, grad * slope_below), None, None
 
 
 class Gelu(_Activation):
@@ -398,8 +399,8 @@ class Softplus(_Activation):
     def forward(ctx, x, beta, threshold):
         _check_floating(x, "softplus_cpu")
         scaled = x * beta
-        out = np.where(scaled > threshold, x, softplus_of(np, scaled) / beta).astype(
-            x.dtype, copy=False)
+        below = (softplus_of(np, scaled) / beta).astype(x.dtype, copy=False)
+        out = select(scaled > threshold, x, below)
         ctx.save_for_backward(x)
         ctx.beta_threshold = (beta, threshold)
         return out
@@ -417,7 +418,7 @@ class Softplus(_Activation):
                 below = grad * exp / (exp + 1)
         else:
             below = grad * stable_sigmoid(ctx.xp, scaled)
-        return ctx.xp.where(scaled > threshold, grad, below), None, None
+        return where(ctx.xp, scaled > threshold, grad, below), None, None
 
 
 class LogSigmoid(_Activation):
@@ -435,6 +436,10 @@ class LogSigmoid(_Activation):
         return grad * stable_sigmoid(ctx.xp, -x)
 
 
+# PyTorch's hardsigmoid gradient multiplies by the float literal 1.0f / 6.0f, float64 too.
+_ONE_SIXTH = float(np.float32(1.0) / np.float32(6.0))
+
+
 class Hardsigmoid(_Activation):
     """clamp(x + 3, 0, 6) / 6; the gradient is 1/6 on the open interval (-3, 3) only."""
 
@@ -447,7 +452,7 @@ class Hardsigmoid(_Activation):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return ctx.xp.where((x > -3) & (x < 3), grad / 6, 0.0)
+        return where(ctx.xp, (x > -3) & (x < 3), grad * _ONE_SIXTH, 0.0)
 
 
 class Hardswish(_Activation):
@@ -464,17 +469,19 @@ class Hardswish(_Activation):
         xp = ctx.xp
         (x,) = ctx.saved_tensors
         middle = grad * (x / 3 + 0.5)
-        return xp.where(x <= -3, 0.0, xp.where(x < 3, middle, grad))
+        return where(xp, x <= -3, 0.0, where(xp, x < 3, middle, grad))
 
 
 class Celu(_Activation):
-    """x if x > 0 else alpha * (exp(x / alpha) - 1); the slope below zero is exp(x / alpha)."""
+    """x if x > 0 else alpha * (exp(x / alpha) - 1); the slope below zero is exp(x / alpha).
+    As in PyTorch (ELU with input scale 1 / alpha): forward multiplies by 1 / alpha, and
+    backward by 1 / float32(alpha) (derivatives.yaml: 1.0 / alpha.toFloat())."""
 
     @staticmethod
     def forward(ctx, x, alpha):
         _check_floating(x, "elu_cpu")
-        negative = np.expm1(np.minimum(x, 0) / alpha) * alpha
-        out = np.where(x > 0, x, negative).astype(x.dtype, copy=False)
+        negative = np.expm1(np.minimum(x, 0) * (1.0 / alpha)) * alpha
+        out = select(x > 0, x, negative.astype(x.dtype, copy=False))
         ctx.save_for_backward(x)
         ctx.alpha = alpha
         return out
@@ -483,8 +490,10 @@ class Celu(_Activation):
     def backward(ctx, grad):
         xp = ctx.xp
         (x,) = ctx.saved_tensors
-        slope_below = xp.exp(xp.minimum(x, 0.0) / ctx.alpha)
-        return xp.where(x > 0, grad, grad * slope_below), None
+        alpha = ctx.alpha
+        input_scale = 1.0 / float(np.float32(alpha))
+        below = grad * input_scale * alpha * xp.exp(xp.minimum(x, 0.0) * input_scale)
+        return where(xp, x > 0, grad, below), None
 
 
 class Threshold(_Activation):
@@ -499,4 +508,4 @@ class Threshold(_Activation):
     @staticmethod
     def backward(ctx, grad):
         (kept,) = ctx.saved_tensors
-        return ctx.xp.where(kept, grad, 0.0), None, None
+        return where(ctx.xp, kept, grad, 0.0), None, None

@@ -4,6 +4,7 @@ import numpy as np
 from ... import _jit, _threads
 from ...autograd.function import Op
 from ...tensor import Tensor
+from .._select import where
 from ._operands import (
     _Binary, _binary_math, _cast, _common_float, _grad_for, _not_implemented, _not_tensor,
     _OfOperands, _promote, _result_dtype, _shape_dtype, _shape_error, _tensors_only, _unary)
@@ -24,9 +25,9 @@ class _Extreme(_OfOperands):
         a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
         xp = ctx.xp
-        shared = xp.where(a == b, grad * 0.5, grad)
-        grad_a = _grad_for(xp.where(cls.loses(a, b), 0, shared), *ctx.a_meta) if needs_a else None
-        grad_b = _grad_for(xp.where(cls.loses(b, a), 0, shared), *ctx.b_meta) if needs_b else None
+        shared = where(xp, a == b, grad * 0.5, grad)
+        grad_a = _grad_for(where(xp, cls.loses(a, b), 0, shared), *ctx.a_meta) if needs_a else None
+        grad_b = _grad_for(where(xp, cls.loses(b, a), 0, shared), *ctx.b_meta) if needs_b else None
         return grad_a, grad_b
 
 
@@ -79,8 +80,8 @@ class _NanIgnoringExtreme(_Binary):
         (input_chosen,) = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
         xp = ctx.xp
-        return (_grad_for(xp.where(input_chosen, grad, 0), *ctx.a_meta) if needs_a else None,
-                _grad_for(xp.where(input_chosen, 0, grad), *ctx.b_meta) if needs_b else None)
+        return (_grad_for(where(xp, input_chosen, grad, 0), *ctx.a_meta) if needs_a else None,
+                _grad_for(where(xp, input_chosen, 0, grad), *ctx.b_meta) if needs_b else None)
 
 
 class Fmax(_NanIgnoringExtreme):
@@ -137,18 +138,18 @@ class Clamp(Op):
         xp = ctx.xp
         if not (needs_low or needs_high):
             (inside,) = ctx.saved_tensors
-            return _grad_for(xp.where(inside, grad, 0), *x_meta), None, None
+            return _grad_for(where(xp, inside, grad, 0), *x_meta), None, None
         x, low, high = ctx.saved_tensors
         grad_x = grad_low = grad_high = None
         if needs_x:
-            grad_x = _grad_for(xp.where(_clamp_inside(x, low, high), grad, 0), *x_meta)
+            grad_x = _grad_for(where(xp, _clamp_inside(x, low, high), grad, 0), *x_meta)
         if needs_low:
             # PyTorch: where the bounds cross (low > high) the result is high.
             below = x < low if high is None else (x < low) & (low < high)
-            grad_low = _grad_for(xp.where(below, grad, 0), *low_meta)
+            grad_low = _grad_for(where(xp, below, grad, 0), *low_meta)
         if needs_high:
             above = x > high if low is None else (x > high) | (low > high)
-            grad_high = _grad_for(xp.where(above, grad, 0), *high_meta)
+            grad_high = _grad_for(where(xp, above, grad, 0), *high_meta)
         return grad_x, grad_low, grad_high
 
 
