@@ -359,7 +359,9 @@ class Pow(_Binary):
             out = _integer_power(base, exponent)
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
-                out = np.power(base, exponent)
+                out = _special_power(base, exponent)
+                if out is None:
+                    out = np.power(base, exponent)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
         needs_base, needs_exponent = ctx.needs_input_grad
@@ -381,7 +383,11 @@ class Pow(_Binary):
                 if number_exponent and exponent == 0:
                     grad_base = xp.zeros_like(grad)
                 else:
-                    grad_base = grad * (exponent * base ** (exponent - 1))
+                    power = (_special_power(base, exponent - 1) if xp is np and number_exponent
+                             else None)
+                    if power is None:
+                        power = base ** (exponent - 1)
+                    grad_base = grad * (exponent * power)
                     if not number_exponent:
                         grad_base = xp.where(exponent == 0, 0, grad_base)
                 grad_base = _grad_for(grad_base, *ctx.a_meta)
@@ -395,6 +401,33 @@ class Pow(_Binary):
                     local = xp.where((base == 0) & (exponent >= 0), 0, local)
                 grad_exponent = _grad_for(grad * local, *ctx.b_meta)
         return grad_base, grad_exponent
+
+
+_SPECIAL_EXPONENTS = (2, 3, 0.5, -0.5, -1, -2)
+
+
+def _special_power(base, exponent):
+    """PyTorch's pow of a float32/float64 array by 2, 3, 0.5, -0.5, -1 or -2: products, square
+    roots and reciprocals (its pow_tensor_scalar_optimized), which np.power leaves to pow() per
+    element (x ** 3 on 1M float32: 61 ms, against 0.6 ms as x * x * x); None otherwise."""
+    if (type(exponent) is not int and type(exponent) is not float) or not (
+            isinstance(base, np.ndarray) and (base.dtype == np.float32
+                                              or base.dtype == np.float64)):
+        return None
+    if exponent not in _SPECIAL_EXPONENTS:
+        return None
+    out = np.empty(base.shape, base.dtype)  # an array even for 0-d (ufuncs give scalars)
+    if exponent == -1:
+        return np.reciprocal(base, out=out)
+    if exponent == 0.5 or exponent == -0.5:
+        np.sqrt(base, out=out)
+    else:  # 2, 3, -2
+        np.multiply(base, base, out=out)
+        if exponent == 3:
+            np.multiply(out, base, out=out)
+    if exponent < 0:
+        np.reciprocal(out, out=out)
+    return out
 
 
 def _integer_power(base, exponent):
