@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from ... import _jit
 from ._operands import _OfInput, _OfOutput, _unary
 
 __all__ = ["erf", "erfc", "erfinv"]
@@ -60,9 +61,33 @@ def erf_array(x):
 _TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
+@_jit.kernel
+def _erf_values(values, complement, out):
+    # the C library's erf/erfc in float64 (correct to about an ulp), rounded to out's dtype
+    for index in range(values.size):
+        value = np.float64(values[index])
+        out[index] = math.erfc(value) if complement else math.erf(value)
+
+
+def _compiled_erf(x, complement):
+    """erf (or erfc) of a float32/float64 array by the compiled kernel: the NumPy series and
+    continued fraction below take about 100 passes (1M float32: 160 ms, compiled ~10 ms)."""
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        return None
+    kernel = _erf_values.compiled()
+    if kernel is None:
+        return None
+    out = np.empty(x.shape, x.dtype)
+    kernel(np.ascontiguousarray(x).reshape(-1), complement, out.reshape(-1))
+    return out
+
+
 def _erf_rounded(x):
     """erf by the float64 kernel, rounded: the float32 fit is 1 - erfc, which loses relative
     precision near 0 (5e-4 there); torch.erf is correct to an ulp."""
+    out = _compiled_erf(x, False)
+    if out is not None:
+        return out
     return erf_array(x.astype(np.float64, copy=False)).astype(x.dtype, copy=False)
 
 
@@ -77,6 +102,9 @@ erf = _unary(Erf, "erf")
 def _erfc_rounded(x):
     """erfc computed in float64, rounded: 1 - erf where that keeps its digits, the continued
     fraction beyond 2.5."""
+    out = _compiled_erf(x, True)
+    if out is not None:
+        return out
     wide = x.astype(np.float64)
     out = np.empty_like(wide)
     far = wide > 2.5
