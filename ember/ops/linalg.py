@@ -497,10 +497,55 @@ def dist(input, other, p=2):
     return vector_norm(input - other, p)
 
 
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+class EuclideanDistance(Op):
+    """PyTorch's _euclidean_dist, the matrix-product form of cdist with p = 2 (its default
+    beyond 25 rows): ||a||^2 - 2 a.b + ||b||^2 as one product of [-2a, ||a||^2, 1] and
+    [b, 1, ||b||^2], clamped at 1e-30 before the square root, so its rounding is PyTorch's.
+    Backward is PyTorch's _euclidean_dist_backward, written against ``ctx.xp``."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x1, x2):
+        x1_norm = np.sum(x1 * x1, axis=-1, keepdims=True)
+        x2_norm = np.sum(x2 * x2, axis=-1, keepdims=True)
+        x1_ones = np.ones_like(x1_norm)
+        x2_ones = np.ones_like(x2_norm)
+        left = np.concatenate([x1 * -2, x1_norm, x1_ones], axis=-1)
+        right = np.concatenate([x2, x2_ones, x2_norm], axis=-1)
+        result = np.matmul(left, np.swapaxes(right, -1, -2))
+        np.maximum(result, 1e-30, out=result)
+        np.sqrt(result, out=result)
+        ctx.save_for_backward(x1, x2, result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        x1, x2, result = ctx.saved_tensors
+        ratio = xp.where(result == 0, 0.0, grad / result)  # the subgradient 0 at distance 0
+        grad_x1 = grad_x2 = None
+        if ctx.needs_input_grad[0]:
+            grad_x1 = unbroadcast(x1 * xp.sum(ratio, axis=-1, keepdims=True)
+                                  - xp.matmul(ratio, x2), tuple(x1.shape))
+        if ctx.needs_input_grad[1]:
+            grad_x2 = unbroadcast(x2 * xp.expand_dims(xp.sum(ratio, axis=-2), -1)
+                                  - xp.matmul(xp.matrix_transpose(ratio), x1), tuple(x2.shape))
+        return grad_x1, grad_x2
+
+
 @autocast_op("cdist")
-def cdist(x1, x2, p=2.0):
-    """The ``p``-norm distance between every row of ``x1`` and every row of ``x2`` (batched)."""
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """The ``p``-norm distance between every row of ``x1`` and every row of ``x2`` (batched).
+    For p = 2 beyond 25 rows (or with ``compute_mode='use_mm_for_euclid_dist'``) it is computed
+    by a matrix product, as PyTorch does: fast, and PyTorch's values."""
     _require_tensors("cdist", ("x1", x1), ("x2", x2))
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
     if x1._data.dtype == np.float16 or x2._data.dtype == np.float16:
@@ -511,6 +556,11 @@ def cdist(x1, x2, p=2.0):
     if x1._data.shape[-1] != x2._data.shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
                            f"{x1._data.shape[-1]} X2: {x2._data.shape[-1]}")
+    rows = (x1._data.shape[-2], x2._data.shape[-2])
+    if p == 2 and x1._data.dtype.kind == "f" and (
+            compute_mode == "use_mm_for_euclid_dist"
+            or (compute_mode == _CDIST_MODES[0] and max(rows) > 25)):
+        return EuclideanDistance.apply(x1, x2)
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     return vector_norm(difference, p, dim=-1)
 

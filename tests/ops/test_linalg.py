@@ -76,6 +76,14 @@ CASES = [
     Case("dist", lambda fw, a, b: (fw.dist(a, b), fw.dist(a, b, 1)), BINARY[1:4]),
     Case("cdist", lambda fw, a, b: fw.cdist(a, b), [((4, 3), (5, 3)), ((2, 4, 3), (2, 2, 3))]),
     Case("cdist_p1", lambda fw, a, b: fw.cdist(a, b, p=1.0), [((4, 3), (5, 3))]),
+    # p = 2 beyond 25 rows, or when asked: PyTorch's matrix-product form and its backward
+    Case("cdist_mm", lambda fw, a, b: fw.cdist(a, b),
+         [((30, 3), (27, 3)), ((2, 26, 3), (2, 4, 3)), ((2, 1, 26, 3), (3, 5, 3))]),
+    Case("cdist_forced_mm", lambda fw, a, b: fw.cdist(a, b, compute_mode="use_mm_for_euclid_dist"),
+         [((4, 3), (5, 3))]),
+    Case("cdist_no_mm", lambda fw, a, b: fw.cdist(a, b,
+                                                  compute_mode="donot_use_mm_for_euclid_dist"),
+         [((30, 3), (27, 3))]),
     Case("inverse", lambda fw, a: fw.inverse(a + 3 * fw.eye(3)), [((3, 3),), ((2, 3, 3),)],
          atol=1e-5),
     Case("linalg_inv_det", lambda fw, a: (fw.linalg.inv(a + 3 * fw.eye(3)), fw.linalg.det(a)),
@@ -135,6 +143,7 @@ BAD_INPUTS = {
     "solve_singular": lambda fw: fw.linalg.solve(fw.zeros(2, 2), fw.ones(2)),
     "solve_shapes": lambda fw: fw.linalg.solve(fw.eye(2), fw.ones(3, 1)),
     "cdist_columns": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 4)),
+    "cdist_compute_mode": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 3), compute_mode="mm"),
     "cross_no_size_3": lambda fw: fw.linalg.cross(fw.ones(2, 4), fw.ones(2, 4)),
     "inner_mismatch": lambda fw: fw.inner(fw.ones(2, 3), fw.ones(3, 2)),
 }
