@@ -1,6 +1,7 @@
 """ember.ops.index: indexing and indexed assignment, gather, where, masked ops, scatter and
 the index_* family, selection by mask, searching and counting."""
 import numpy as np
+import pytest
 
 import ember
 from ember.ops import index
@@ -245,3 +246,47 @@ def test_setitem_with_grad_routes_gradients():
     np.testing.assert_array_equal(base.grad.numpy(), [1.0, 0.0, 0.0, 4.0])
     np.testing.assert_array_equal(value.grad.numpy(), [2.0, 3.0])
     np.testing.assert_array_equal(out.detach().numpy(), [1.0, 10.0, 20.0, 4.0])
+
+
+@pytest.mark.parametrize("case", ["rows", "negative", "middle_axis", "ellipsis",
+                                  "broadcast_values", "number_values", "empty", "two_arrays",
+                                  "integers"])
+def test_add_at_sums_repeats_as_numpys_add_at(case):
+    random = np.random.default_rng(7)
+    shape, key, values_shape = {
+        "rows": ((10, 4), (random.integers(0, 10, 25),), (25, 4)),
+        "negative": ((10, 4), (random.integers(-10, 10, 25),), (25, 4)),
+        "middle_axis": ((3, 10, 4), (slice(None), random.integers(0, 10, 25)), (3, 25, 4)),
+        "ellipsis": ((3, 10, 4), (slice(None), random.integers(0, 10, 25), Ellipsis), (25, 4)),
+        "broadcast_values": ((3, 10, 4), (slice(None), random.integers(0, 10, 25)), (1, 25, 1)),
+        "number_values": ((10, 4), (random.integers(0, 10, 25),), ()),
+        "empty": ((10, 4), (np.zeros(0, np.int64),), (0, 4)),
+        "two_arrays": ((5, 6), (random.integers(0, 5, (3, 1)), random.integers(0, 6, (3, 2))),
+                       (3, 2)),
+        "integers": ((10, 4), (random.integers(0, 10, 25),), (25, 4)),
+    }[case]
+    dtype = np.int64 if case == "integers" else np.float64
+    values = (random.standard_normal(values_shape) * 10).astype(dtype)
+    start = random.standard_normal(shape).astype(dtype)
+    ours, theirs = start.copy(), start.copy()
+    index.add_at(ours, key, values)
+    np.add.at(theirs, key, values)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=1e-14)
+
+
+def test_row_gathers_and_index_add_accumulate_repeats_as_torch(torch):
+    random = np.random.default_rng(8)
+    rows = random.standard_normal((50, 6)).astype(np.float32)
+    picks = random.integers(-50, 50, 300)
+    source = random.standard_normal((300, 6)).astype(np.float32)
+    ours = ember.tensor(rows, requires_grad=True)
+    theirs = torch.tensor(rows, requires_grad=True)
+    grad = random.standard_normal((300, 6)).astype(np.float32)
+    ours[ember.tensor(picks)].backward(ember.tensor(grad))
+    theirs[torch.tensor(picks)].backward(torch.tensor(grad))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
+    positive = np.abs(picks) % 50
+    added = ember.tensor(rows).index_add(0, ember.tensor(positive), ember.tensor(source), alpha=2)
+    expected = torch.tensor(rows).index_add(0, torch.tensor(positive), torch.tensor(source),
+                                            alpha=2)
+    np.testing.assert_allclose(added.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
