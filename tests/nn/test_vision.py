@@ -48,21 +48,30 @@ INTERPOLATE_CASES = [
     ((2, 3, 5, 4), {"scale_factor": 1.7, "mode": "bilinear", "recompute_scale_factor": True}),
     ((1, 2, 3, 4, 2), {"scale_factor": 2, "mode": "trilinear"}),
     ((2, 3, 8, 6), {"size": (3, 4), "mode": "area"}),
+    # bicubic: four clamped taps with PyTorch's A = -0.75, up and down, both corner rules
+    ((2, 3, 5, 4), {"scale_factor": 2, "mode": "bicubic"}),
+    ((2, 3, 7, 9), {"size": (4, 13), "mode": "bicubic", "align_corners": True}),
+    ((2, 3, 7, 9), {"scale_factor": (0.5, 1.7), "mode": "bicubic"}),
+    ((1, 2, 3, 2), {"size": (1, 5), "mode": "bicubic", "align_corners": True}),
+    ((2, 3, 5, 4), {"scale_factor": 2.6, "mode": "bicubic", "recompute_scale_factor": True}),
 ]
 
 
 @pytest.mark.parametrize("shape, options", INTERPOLATE_CASES, ids=str)
 def test_interpolate_matches_torch(torch, shape, options):
     array = float_array(shape)
+    # bicubic's negative lobes cancel, and its float32 taps are summed in another order
+    atol = 1e-5 if options["mode"] == "bicubic" else 1e-6
     compare_with_torch(torch, lambda x: F.interpolate(x, **options),
-             lambda x: torch.nn.functional.interpolate(x, **options), [array])
+             lambda x: torch.nn.functional.interpolate(x, **options), [array], atol=atol)
     gradcheck_arrays(lambda x: F.interpolate(x, **options), [array])
 
 
 @pytest.mark.parametrize("expression", [
     "Upsample(scale_factor=2)", "Upsample(size=(7, 9), mode='bilinear')",
     "Upsample(scale_factor=(2, 3), mode='bilinear', align_corners=True)",
-    "UpsamplingNearest2d(scale_factor=2)", "UpsamplingBilinear2d(size=(6, 5))"])
+    "UpsamplingNearest2d(scale_factor=2)", "UpsamplingBilinear2d(size=(6, 5))",
+    "Upsample(scale_factor=1.5, mode='bicubic')"])
 def test_upsample_modules_match_torch(torch, expression):
     ours = eval("nn." + expression)
     theirs = eval("torch.nn." + expression)
@@ -80,6 +89,8 @@ def test_upsample_modules_match_torch(torch, expression):
     lambda lib, x: lib.nn.functional.interpolate(x, size=4, recompute_scale_factor=True),
     lambda lib, x: lib.nn.functional.interpolate(x, size=4, mode="linear"),
     lambda lib, x: lib.nn.functional.interpolate(x, size=4, mode="cubic"),
+    lambda lib, x: lib.nn.functional.interpolate(x[0], size=4, mode="bicubic"),
+    lambda lib, x: lib.nn.functional.interpolate(x[None], size=4, mode="bicubic"),
 ])
 def test_interpolate_errors_match_torch(torch, call):
     array = np.zeros((1, 2, 4, 5), dtype=np.float32)

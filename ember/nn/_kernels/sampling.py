@@ -208,3 +208,38 @@ def linear_matrix(in_size, out_size, scale, align_corners, dtype):
     np.add.at(matrix, (rows, lower), lower_weight)
     np.add.at(matrix, (rows, upper), upper_weight)
     return matrix
+
+
+# PyTorch's cubic convolution parameter (OpenCV's too); Keys' is -0.5.
+_CUBIC_A = -0.75
+
+
+def cubic_matrix(in_size, out_size, scale, align_corners, dtype):
+    """The (out, in) matrix of four-tap cubic convolution weights for one axis, as PyTorch's
+    bicubic computes them (in the input's dtype): source positions not clamped, the four taps
+    around each clamped to the edges, so an edge pixel gathers the weights of the taps beyond."""
+    if align_corners:
+        ratio = dtype.type((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
+        source = np.arange(out_size, dtype=dtype) * ratio
+    else:
+        ratio = dtype.type(1.0 / scale if scale is not None and scale > 0 else in_size / out_size)
+        source = (np.arange(out_size, dtype=dtype) + dtype.type(0.5)) * ratio - dtype.type(0.5)
+    floor = np.floor(source)
+    t = (source - floor).astype(dtype)
+    a = dtype.type(_CUBIC_A)
+    one = dtype.type(1)
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + one
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    complement = one - t
+    weights = (far(t + one), near(t), near(complement), far(complement + one))
+    matrix = np.zeros((out_size, in_size), dtype=dtype)
+    rows = np.arange(out_size)
+    first = floor.astype(np.int64) - 1
+    for offset, weight in enumerate(weights):
+        np.add.at(matrix, (rows, np.clip(first + offset, 0, in_size - 1)), weight.astype(dtype))
+    return matrix

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..._dtype import scalar_type_name
 from .._kernels.padding import GatherAxes
-from .._kernels.sampling import GridSample, linear_matrix, nearest_index
+from .._kernels.sampling import GridSample, cubic_matrix, linear_matrix, nearest_index
 from ._conv import check_tensors
 from ._pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
@@ -16,6 +16,8 @@ __all__ = ["affine_grid", "channel_shuffle", "grid_sample", "interpolate", "pixe
 
 
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+# The interpolating modes and the spatial dims each needs.
+_INTERPOLATING_MODES = {**_LINEAR_MODES, "bicubic": 2}
 _ALL_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
 
 
@@ -60,7 +62,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     _check_mode(input, mode, dims)
     data = input._data
     if data.dtype.kind != "f":
-        kind = "linear" if mode in _LINEAR_MODES else "nearest"
+        kind = ("cubic" if mode == "bicubic" else "linear" if mode in _LINEAR_MODES
+                else "nearest")
         raise NotImplementedError(f'"interpolate (compute_indices_weights_{kind})" not '
                                   f"implemented for '{scalar_type_name(data.dtype)}'")
     maps = []
@@ -72,7 +75,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
                                f"({', '.join(str(size) for size in data.shape[2:])}) and output "
                                f"({', '.join(str(size) for size in output_size)})")
-        if mode in _LINEAR_MODES:
+        if mode == "bicubic":
+            operator = cubic_matrix(in_size, out_size, scales[index], align_corners, data.dtype)
+        elif mode in _LINEAR_MODES:
             operator = linear_matrix(in_size, out_size, scales[index], align_corners, data.dtype)
         else:
             operator = nearest_index(in_size, out_size, scales[index], mode == "nearest-exact",
@@ -106,14 +111,14 @@ def _check_mode(input, mode, dims):
     if mode in ("nearest", "nearest-exact"):
         if dims not in (1, 2, 3):
             raise _dimension_error(input, mode)
-    elif mode in _LINEAR_MODES:
-        if dims != _LINEAR_MODES[mode]:
-            needed = _LINEAR_MODES[mode] + 2
-            if dims in (1, 2, 3):
+    elif mode in _INTERPOLATING_MODES:
+        if dims != _INTERPOLATING_MODES[mode]:
+            needed = _INTERPOLATING_MODES[mode] + 2
+            if dims in (1, 2, 3) and mode != "bicubic":  # PyTorch: the general error for it
                 raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs "
                                           f"{needed}D input")
             raise _dimension_error(input, mode)
-    elif mode in ("bicubic", "lanczos"):
+    elif mode == "lanczos":
         raise NotImplementedError(f"interpolate: mode '{mode}' is not implemented in ember")
     else:
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
