@@ -8,8 +8,12 @@ USAGE_ERROR = 2
 INTERRUPTED = 130
 BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `cat big | head`
 # How long a rank other than 0 waits before ending the job, so that rank 0, failing too, has
-# printed the error: with 1 s, a loaded 2-core machine once aborted rank 0 before it printed.
-_ABORT_DELAY_SECONDS = 3.0
+# printed the error: with 1 s, and once with 3 s, a loaded 2-core machine aborted rank 0 before
+# its error reached the terminal.
+_ABORT_DELAY_SECONDS = 5.0
+# How long rank 0 waits after printing before it ends the job: the launcher forwards each rank's
+# output through a pipe, and an abort can end the launcher before it has passed the line on.
+_FORWARD_DELAY_SECONDS = 0.5
 
 # The rank variables that MPICH's Hydra, PMIx launchers and Open MPI's mpirun set in every rank.
 _RANK_VARIABLES = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK")
@@ -58,15 +62,14 @@ def finish(status):
 
     The other ranks may be waiting in a collective; MPI_Abort ends them, and its own diagnostic
     (plus the one mpi4py's runner adds for a non-zero exit) would repeat the error once per rank,
-    so stderr is silenced first. Rank 0 aborts at once; the others give it a moment to print
-    when it failed too.
+    so stderr is silenced first. Rank 0 aborts once the launcher has had a moment to pass its
+    output on; the others give it time to print when it failed too.
     """
     mpi = _mpi()
     if status and mpi is not None and mpi.COMM_WORLD.Get_size() > 1:
         sys.stdout.flush()
         sys.stderr.flush()
-        if rank() > 0:
-            time.sleep(_ABORT_DELAY_SECONDS)
+        time.sleep(_ABORT_DELAY_SECONDS if rank() > 0 else _FORWARD_DELAY_SECONDS)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
         mpi.COMM_WORLD.Abort(status)
     return status

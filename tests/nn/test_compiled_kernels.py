@@ -57,6 +57,16 @@ def _both_paths(function, arrays, grad_output):
     return results["compiled"], results["numpy"]
 
 
+def _assert_non_finite_as_numpy_path_and_torch(torch, function, arrays, grad_output):
+    """Compiled path = NumPy path (a few ulp) = torch, NaN and inf in the same places."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        compiled, numpy_path = _both_paths(function, arrays, grad_output)
+        theirs = _run(torch, function, arrays, grad_output)
+    for mine, numpy_value, their in zip(compiled, numpy_path, theirs):
+        np.testing.assert_allclose(mine, numpy_value, rtol=2e-6, atol=1e-30)
+        np.testing.assert_allclose(mine, their, rtol=2e-5, atol=1e-30)
+
+
 def _assert_close(ours, theirs, tolerance):
     for mine, their in zip(ours, theirs):
         assert mine.dtype == their.dtype and mine.shape == their.shape
@@ -333,12 +343,7 @@ def test_cross_entropy_rows_compiled_non_finite_logits_as_numpy_path_and_torch(t
     target = np.array([1, 2])
     compute = _cross_entropy(target, reduction="none")
     grad_output = np.array([1.0, -2.0], np.float32)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        compiled, numpy_path = _both_paths(compute, [logits], grad_output)
-        theirs = _run(torch, compute, [logits], grad_output)
-    for mine, numpy_value, their in zip(compiled, numpy_path, theirs):
-        np.testing.assert_allclose(mine, numpy_value, rtol=2e-6, atol=1e-30)
-        np.testing.assert_allclose(mine, their, rtol=2e-5, atol=1e-30)
+    _assert_non_finite_as_numpy_path_and_torch(torch, compute, [logits], grad_output)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -373,12 +378,7 @@ def test_softmax_rows_compiled_non_finite_as_numpy_path_and_torch(torch, name):
 
     def compute(tensor):
         return getattr(ember if isinstance(tensor, ember.Tensor) else torch, name)(tensor, -1)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        compiled, numpy_path = _both_paths(compute, [rows], grad_output)
-        theirs = _run(torch, compute, [rows], grad_output)
-    for mine, numpy_value, their in zip(compiled, numpy_path, theirs):
-        np.testing.assert_allclose(mine, numpy_value, rtol=2e-6, atol=1e-30)
-        np.testing.assert_allclose(mine, their, rtol=2e-5, atol=1e-30)
+    _assert_non_finite_as_numpy_path_and_torch(torch, compute, [rows], grad_output)
 
 
 def test_softmax_rows_take_the_numpy_path_off_the_last_axis_or_not_contiguous(torch):
