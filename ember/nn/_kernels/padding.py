@@ -11,24 +11,74 @@ import numpy as np
 from ...autograd.function import Op
 
 
+def _border_slices(maps, shape):
+    """For maps that each keep one rising run between -1s (constant padding, negative widths
+    cropping): (output shape, the run's slices in the output, in the input); else None."""
+    out_shape = list(shape)
+    inner_out = [slice(None)] * len(shape)
+    inner_in = [slice(None)] * len(shape)
+    for axis, index in maps:
+        if index.ndim != 1 or inner_out[axis] != slice(None):
+            return None
+        start, stop = _longest_unit_run(index)
+        if np.count_nonzero(index >= 0) != stop - start:
+            return None
+        first = int(index[start]) if stop > start else 0
+        out_shape[axis] = index.shape[0]
+        inner_out[axis] = slice(start, stop)
+        inner_in[axis] = slice(first, first + stop - start)
+    return tuple(out_shape), tuple(inner_out), tuple(inner_in)
+
+
 def gather_axes(x, maps, fill=0):
     """Apply ``maps`` ((axis, index map or matrix), ...) to ``x`` in order."""
+    border = _border_slices(maps, x.shape) if maps else None
+    if border is not None:
+        # constant padding: one fill and one slice copy, as PyTorch does
+        out_shape, inner_out, inner_in = border
+        out = np.full(out_shape, fill, x.dtype)
+        out[inner_out] = x[inner_in]
+        return out
     out = x
     for axis, operator in maps:
         if operator.ndim == 2:
             out = np.moveaxis(np.moveaxis(out, axis, -1) @ operator.T, -1, axis)
             continue
-        out = np.take(out, np.maximum(operator, 0), axis=axis)
-        outside = operator < 0
-        if np.any(outside):
-            selector = [slice(None)] * out.ndim
-            selector[axis] = outside
-            out[tuple(selector)] = fill
+        out = gather_axis(out, operator, axis, fill)
     return x.copy() if out is x else np.ascontiguousarray(out)
+
+
+def gather_axis(values, index, axis, fill=0):
+    """result[..., i, ...] = values[..., index[i], ...] along ``axis`` (``fill`` where index is
+    -1). The longest stretch where the index rises by one (a pad's interior) is one slice copy,
+    the rest one np.take: a gather over the whole axis is ~4x slower."""
+    result = np.empty(values.shape[:axis] + index.shape + values.shape[axis + 1:], values.dtype)
+    lead = (slice(None),) * axis
+    run_start, run_stop = _longest_unit_run(index)
+    if run_stop > run_start:
+        first = index[run_start]
+        result[lead + (slice(run_start, run_stop),)] = values[
+            lead + (slice(first, first + run_stop - run_start),)]
+    rest = np.ones(index.shape[0], dtype=bool)
+    rest[run_start:run_stop] = False
+    remaining = np.flatnonzero(rest)
+    if remaining.size:
+        sources = index[remaining]
+        result[lead + (remaining,)] = np.take(values, np.maximum(sources, 0), axis=axis)
+        outside = remaining[sources < 0]
+        if outside.size:
+            result[lead + (outside,)] = fill
+    return result
 
 
 def scatter_axes(grad, maps, input_shape):
     """The adjoint of ``gather_axes`` (fill positions get no gradient)."""
+    border = _border_slices(maps, input_shape) if maps else None
+    if border is not None:
+        _, inner_out, inner_in = border
+        result = np.zeros(input_shape, grad.dtype)
+        result[inner_in] = grad[inner_out]
+        return result
     for axis, operator in reversed(maps):
         if operator.ndim == 2:
             grad = np.moveaxis(np.moveaxis(grad, axis, -1) @ operator, -1, axis)
