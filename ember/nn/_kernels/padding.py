@@ -52,9 +52,16 @@ def gather_axis(values, index, axis, fill=0):
     """result[..., i, ...] = values[..., index[i], ...] along ``axis`` (``fill`` where index is
     -1). The longest stretch where the index rises by one (a pad's interior) is one slice copy,
     the rest one np.take: a gather over the whole axis is ~4x slower."""
+    run_start, run_stop = _longest_unit_run(index)
+    if 2 * (run_stop - run_start) < index.shape[0]:
+        # mostly not a run (nearest resampling): one gather
+        result = np.take(values, np.maximum(index, 0), axis=axis)
+        outside = np.flatnonzero(index < 0)
+        if outside.size:
+            result[(slice(None),) * axis + (outside,)] = fill
+        return result
     result = np.empty(values.shape[:axis] + index.shape + values.shape[axis + 1:], values.dtype)
     lead = (slice(None),) * axis
-    run_start, run_stop = _longest_unit_run(index)
     if run_stop > run_start:
         first = index[run_start]
         result[lead + (slice(run_start, run_stop),)] = values[
@@ -122,10 +129,31 @@ class ScatterAxes(Op):
         return GatherAxes.apply(grad_input, ctx.maps, 0), None, None
 
 
+def _repeat_factor(index, size):
+    """k when ``index`` is 0, 0, .., 1, 1, .., size - 1 with every entry k times (nearest
+    upsampling by an integer factor), else None."""
+    count = index.shape[0]
+    if size == 0 or count % size:
+        return None
+    factor = count // size
+    if factor < 2 or not np.array_equal(index, np.repeat(np.arange(size), factor)):
+        return None
+    return factor
+
+
 def scatter_add_axis(values, index, size, axis):
     """result[..., index[i], ...] += values[..., i, ...] along ``axis`` (entries with index -1
     are dropped). The longest stretch where the index rises by one (a pad's interior) is one
     slice copy; the rest is a sort and one np.add.reduceat (np.add.at is far slower)."""
+    factor = _repeat_factor(index, size)
+    if factor is not None:
+        # each input position took ``factor`` neighbouring outputs: the strided slices
+        # 0, factor, 2 factor, ... summed, one per offset (in index order, as the sort would)
+        lead = (slice(None),) * axis
+        result = values[lead + (slice(0, None, factor),)].copy()
+        for offset in range(1, factor):
+            result += values[lead + (slice(offset, None, factor),)]
+        return result
     moved = np.moveaxis(values, axis, 0)
     result = np.zeros((size,) + moved.shape[1:], dtype=values.dtype)
     run_start, run_stop = _longest_unit_run(index)
