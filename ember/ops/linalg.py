@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import _threads
-from .._dtype import accumulation_dtype, cpp_type_name
+from .._dtype import accumulation_dtype, cpp_type_name, is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
@@ -504,8 +504,8 @@ _CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
 class EuclideanDistance(Op):
     """PyTorch's _euclidean_dist, the matrix-product form of cdist with p = 2 (its default
     beyond 25 rows): ||a||^2 - 2 a.b + ||b||^2 as one product of [-2a, ||a||^2, 1] and
-    [b, 1, ||b||^2], clamped at 1e-30 before the square root, so its rounding is PyTorch's.
-    Backward is PyTorch's _euclidean_dist_backward, written against ``ctx.xp``."""
+    [b, 1, ||b||^2], clamped at 0 before the square root, as PyTorch computes it. Backward is
+    PyTorch's _euclidean_dist_backward (0 where a distance is 0), written against ``ctx.xp``."""
 
     differentiable_backward = True
 
@@ -518,7 +518,7 @@ class EuclideanDistance(Op):
         left = np.concatenate([x1 * -2, x1_norm, x1_ones], axis=-1)
         right = np.concatenate([x2, x2_ones, x2_norm], axis=-1)
         result = np.matmul(left, np.swapaxes(right, -1, -2))
-        np.maximum(result, 1e-30, out=result)
+        np.maximum(result, 0, out=result)
         np.sqrt(result, out=result)
         ctx.save_for_backward(x1, x2, result)
         return result
@@ -527,7 +527,9 @@ class EuclideanDistance(Op):
     def backward(ctx, grad):
         xp = ctx.xp
         x1, x2, result = ctx.saved_tensors
-        ratio = xp.where(result == 0, 0.0, grad / result)  # the subgradient 0 at distance 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # the subgradient 0 at distance 0, as PyTorch's masked_fill
+            ratio = xp.where(result == 0, 0.0, grad / result)
         grad_x1 = grad_x2 = None
         if ctx.needs_input_grad[0]:
             grad_x1 = unbroadcast(x1 * xp.sum(ratio, axis=-1, keepdims=True)
@@ -556,8 +558,15 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if x1._data.shape[-1] != x2._data.shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
                            f"{x1._data.shape[-1]} X2: {x2._data.shape[-1]}")
+    for name, tensor in (("X1", x1), ("X2", x2)):
+        if not is_floating(tensor._data.dtype):
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{scalar_type_name(tensor._data.dtype)}")
+    if x1._data.dtype != x2._data.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(x1._data.dtype)} but found "
+                           f"{scalar_type_name(x2._data.dtype)}")
     rows = (x1._data.shape[-2], x2._data.shape[-2])
-    if p == 2 and x1._data.dtype.kind == "f" and (
+    if p == 2 and (
             compute_mode == "use_mm_for_euclid_dist"
             or (compute_mode == _CDIST_MODES[0] and max(rows) > 25)):
         return EuclideanDistance.apply(x1, x2)

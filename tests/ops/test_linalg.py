@@ -144,6 +144,8 @@ BAD_INPUTS = {
     "solve_shapes": lambda fw: fw.linalg.solve(fw.eye(2), fw.ones(3, 1)),
     "cdist_columns": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 4)),
     "cdist_compute_mode": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 3), compute_mode="mm"),
+    "cdist_int_x2": lambda fw: fw.cdist(fw.ones(30, 3), fw.ones(2, 3, dtype=fw.int64)),
+    "cdist_mixed_floats": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 3, dtype=fw.float64)),
     "cross_no_size_3": lambda fw: fw.linalg.cross(fw.ones(2, 4), fw.ones(2, 4)),
     "inner_mismatch": lambda fw: fw.inner(fw.ones(2, 3), fw.ones(3, 2)),
 }
@@ -255,3 +257,18 @@ def test_create_graph_backward_of_matmul_records_only_products():
               if edge is not None]
     assert not [node for node in inputs if not isinstance(node, ember.Tensor)
                 and node.name() == "PermuteBackward0"]
+
+
+def test_cdist_matrix_product_gives_zero_at_coincident_points_as_torch(torch):
+    # PyTorch clamps the squared distance at 0: coincident points are exactly 0 apart, and the
+    # gradient there is its subgradient 0 (small integers: every product and sum is exact)
+    array = np.random.default_rng(3).integers(-4, 5, (30, 3)).astype(np.float32)
+    array[5] = array[0]
+    ours = ember.tensor(array, requires_grad=True)
+    theirs = torch.tensor(array, requires_grad=True)
+    our_distances, their_distances = ember.cdist(ours, ours), torch.cdist(theirs, theirs)
+    np.testing.assert_array_equal(np.diag(our_distances.detach().numpy()), np.zeros(30))
+    assert our_distances.detach().numpy()[0, 5] == their_distances.detach().numpy()[0, 5] == 0
+    our_distances.sum().backward()
+    their_distances.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
