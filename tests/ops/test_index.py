@@ -290,3 +290,18 @@ def test_row_gathers_and_index_add_accumulate_repeats_as_torch(torch):
     expected = torch.tensor(rows).index_add(0, torch.tensor(positive), torch.tensor(source),
                                             alpha=2)
     np.testing.assert_allclose(added.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bool", "int64"])
+def test_index_add_adds_repeats_one_after_another_as_torch(torch, dtype):
+    # (x + v1) + v2, PyTorch's order: bit for bit, even where the sum first would round up
+    random = np.random.default_rng(9)
+    rows = np.ones((6, 4)) if dtype.startswith("float") else random.integers(0, 2, (6, 4))
+    source = (np.full((40, 4), 4e-8) if dtype.startswith("float")
+              else random.integers(0, 2, (40, 4)))
+    picks = random.integers(0, 6, 40)
+    ours = ember.tensor(rows.astype(dtype)).index_add(0, ember.tensor(picks),
+                                                      ember.tensor(source.astype(dtype)))
+    theirs = torch.tensor(rows.astype(dtype)).index_add(0, torch.tensor(picks),
+                                                        torch.tensor(source.astype(dtype)))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
