@@ -356,3 +356,23 @@ def test_inplace_functional_forms_match_torch(torch, name, arguments):
     getattr(torch.nn.functional, name)(theirs, *arguments)
     assert result is ours
     assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("name, exact", [("softplus", True), ("hardsigmoid", True),
+                                         ("logsigmoid", False)])
+def test_half_precision_gradients_are_computed_in_float32_as_torch(torch, name, exact):
+    # PyTorch's opmath: float16 formulas in float32, rounded once (softplus's exp would
+    # overflow float16 above 11, and hardsigmoid's 1/6 round twice)
+    values = np.concatenate([np.linspace(-4, 4, 301), [12.0, 15.0, 19.5, 30.0, -30.0, 100.0]])
+    values = values.astype(np.float16)
+    grad = np.linspace(0.5, 1.5, values.size).astype(np.float16)
+    ours = ember.tensor(values, requires_grad=True)
+    theirs = torch.tensor(values, requires_grad=True)
+    getattr(F, name)(ours).backward(ember.tensor(grad))
+    getattr(torch.nn.functional, name)(theirs).backward(torch.tensor(grad))
+    assert ours.grad.dtype == ember.float16
+    mine, their = ours.grad.numpy().astype(np.float64), theirs.grad.numpy().astype(np.float64)
+    if exact:
+        np.testing.assert_array_equal(mine, their)
+    else:  # one float16 ulp (exp rounds differently)
+        np.testing.assert_allclose(mine, their, rtol=1e-3, atol=1e-7)

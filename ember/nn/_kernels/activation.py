@@ -13,6 +13,7 @@ from ... import _jit, _threads
 from ..._dtype import scalar_type_name
 from ...autograd.function import Op
 from ...ops._select import select, where
+from ...ops.elementwise._operands import _widened
 from ...ops.elementwise.exp_log import sigmoid_array
 from ...ops.elementwise.special import erf as erf_op
 from ...ops.elementwise.special import erf_array
@@ -412,10 +413,11 @@ class Softplus(_Activation):
         scaled = x * beta
         if ctx.xp is np:
             # PyTorch's z / (z + 1), z = exp(beta x): far left it keeps the subnormal values
-            # that 1 / (1 + exp(-beta x)) rounds to 0 (exp(-beta x) overflows there)
+            # that 1 / (1 + exp(-beta x)) rounds to 0 (exp(-beta x) overflows there); float16
+            # in float32 (its exp overflows above 11), rounded once
             with np.errstate(over="ignore", invalid="ignore"):
-                exp = np.exp(np.minimum(scaled, threshold))
-                below = grad * exp / (exp + 1)
+                exp = np.exp(np.minimum(_widened(x) * beta, threshold))
+                below = (_widened(grad) * exp / (exp + 1)).astype(grad.dtype, copy=False)
         else:
             below = grad * stable_sigmoid(ctx.xp, scaled)
         return where(ctx.xp, scaled > threshold, grad, below), None, None
@@ -433,7 +435,16 @@ class LogSigmoid(_Activation):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * stable_sigmoid(ctx.xp, -x)
+        xp = ctx.xp
+        if xp is not np:
+            return grad * stable_sigmoid(xp, -x)
+        # PyTorch's log_sigmoid_backward: with z = exp(-|x|), 1 - z / (1 + z) below zero and
+        # z / (1 + z) above, which keeps the subnormal tail far right (float16 in float32)
+        wide = _widened(x)
+        z = np.exp(-np.abs(wide))
+        fraction = z / (1 + z)
+        slope = select(wide < 0, 1 - fraction, fraction)
+        return (_widened(grad) * slope).astype(grad.dtype, copy=False)
 
 
 # PyTorch's hardsigmoid gradient multiplies by the float literal 1.0f / 6.0f, float64 too.
@@ -452,7 +463,11 @@ class Hardsigmoid(_Activation):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return where(ctx.xp, (x > -3) & (x < 3), grad * _ONE_SIXTH, 0.0)
+        xp = ctx.xp
+        # float16 in float32, rounded once (PyTorch's opmath)
+        scaled = (grad * _ONE_SIXTH if xp is not np
+                  else (_widened(grad) * _ONE_SIXTH).astype(grad.dtype, copy=False))
+        return where(xp, (x > -3) & (x < 3), scaled, 0.0)
 
 
 class Hardswish(_Activation):

@@ -67,6 +67,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError(f'"interpolate (compute_indices_weights_{kind})" not '
                                   f"implemented for '{scalar_type_name(data.dtype)}'")
     maps = []
+    # float16 weights and products in float32, rounded once at the end (PyTorch's opmath)
+    work = np.dtype(np.float32) if data.dtype.itemsize < 4 else data.dtype
     for index in range(dims):
         axis = 2 + index
         in_size = data.shape[axis]
@@ -76,12 +78,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                f"({', '.join(str(size) for size in data.shape[2:])}) and output "
                                f"({', '.join(str(size) for size in output_size)})")
         if mode == "bicubic":
-            operator = cubic_matrix(in_size, out_size, scales[index], align_corners, data.dtype)
+            operator = cubic_matrix(in_size, out_size, scales[index], align_corners, work)
         elif mode in _LINEAR_MODES:
-            operator = linear_matrix(in_size, out_size, scales[index], align_corners, data.dtype)
+            operator = linear_matrix(in_size, out_size, scales[index], align_corners, work)
         else:
             operator = nearest_index(in_size, out_size, scales[index], mode == "nearest-exact",
-                                      data.dtype)
+                                      work)
         maps.append((axis, operator))
     return GatherAxes.apply(input, tuple(maps), 0)
 
