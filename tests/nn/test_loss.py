@@ -1,6 +1,7 @@
 """Losses against torch: every option, reductions, gradients of input and target, errors; the
 table of margin, embedding and likelihood losses (values for every reduction, every input
 gradient, float64 gradchecks), module reprs and state_dicts."""
+import contextlib
 import warnings
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+from ember import _jit
 from ember.autograd import gradcheck
 from tests.conftest import assert_close, assert_raises_like_torch
 
@@ -492,3 +494,34 @@ def test_ignored_samples_get_zero_gradient_even_from_a_nan_gradient(torch, name,
     np.testing.assert_array_equal(np.isnan(results[1]), np.isnan(results[0]))
     np.testing.assert_allclose(np.nan_to_num(results[1]), np.nan_to_num(results[0]), rtol=1e-6)
     assert (results[1][1] == 0).all()  # the ignored sample
+
+
+@pytest.mark.parametrize("options", [{}, {"weight": True}, {"label_smoothing": 0.1},
+                                     {"probabilities": True}, {"reduction": "none"}])
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_cross_entropy_keeps_its_digits_next_to_large_logits(torch, options, path):
+    # log p = (x - max) - log(sum exp(x - max)), in PyTorch's order: adding max and the log
+    # first rounded the log away (1e8 and 1e8 gave a loss of 0 instead of log 2)
+    options = dict(options)
+    logits = np.array([[1e8, 1e8, 0.0], [50.0, 40.0, 10.0], [1e4, 1e4 - 1, 3.0]], np.float32)
+    target = np.array([0, 1, 0])
+    if options.pop("probabilities", False):
+        target = np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]], np.float32)
+    if options.pop("weight", False):
+        options["weight"] = np.array([0.5, 2.0, 1.0], np.float32)
+    ours_input = ember.tensor(logits, requires_grad=True)
+    theirs_input = torch.tensor(logits, requires_grad=True)
+    our_options = {key: ember.tensor(value) if isinstance(value, np.ndarray) else value
+                   for key, value in options.items()}
+    their_options = {key: torch.tensor(value) if isinstance(value, np.ndarray) else value
+                     for key, value in options.items()}
+    with (_jit.disabled() if path == "numpy" else contextlib.nullcontext()):
+        ours = F.cross_entropy(ours_input, ember.tensor(target), **our_options)
+        ours.sum().backward()
+    theirs = torch.nn.functional.cross_entropy(theirs_input, torch.tensor(target),
+                                               **their_options)
+    theirs.sum().backward()
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-6,
+                               atol=1e-6)
+    np.testing.assert_allclose(ours_input.grad.numpy(), theirs_input.grad.numpy(), rtol=1e-6,
+                               atol=1e-7)

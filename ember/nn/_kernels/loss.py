@@ -43,59 +43,64 @@ def _compiled_rows(input):
 
 
 @_jit.kernel
-def _log_sum_exp_rows(input, total):
-    # The NumPy path's steps per row: shift by the row's maximum, sum the exponentials, log,
-    # shift back. A NaN (or an infinite maximum) reaches the sum as NaN through exp.
+def _log_sum_exp_rows(input, shift, log_total):
+    # The NumPy path's steps per row: the row's maximum as the shift, the log of the sum of
+    # exp(input - shift). A NaN (or an infinite maximum) reaches the sum as NaN through exp.
     for row in range(input.shape[0]):
-        total[row, 0] = 0
+        log_total[row, 0] = 0
         peak = input[row, 0]
         for column in range(1, input.shape[1]):
             if input[row, column] > peak:
                 peak = input[row, column]
         for column in range(input.shape[1]):
-            total[row, 0] += np.exp(input[row, column] - peak)
-        total[row, 0] = np.log(total[row, 0]) + peak
+            log_total[row, 0] += np.exp(input[row, column] - peak)
+        log_total[row, 0] = np.log(log_total[row, 0])
+        shift[row, 0] = peak
 
 
 @_jit.kernel
-def _softmax_gradient_rows(input, log_normalizer, target, scale, scale_step, out):
-    # exp(input - log_normalizer) * scale, then scale taken off at each row's target
+def _softmax_gradient_rows(input, shift, log_total, target, scale, scale_step, out):
+    # exp((input - shift) - log_total) * scale, then scale taken off at each row's target
     for row in range(input.shape[0]):
         factor = scale[row * scale_step]
         for column in range(input.shape[1]):
-            out[row, column] = np.exp(input[row, column] - log_normalizer[row, 0]) * factor
+            out[row, column] = np.exp((input[row, column] - shift[row, 0])
+                                      - log_total[row, 0]) * factor
         out[row, target[row]] -= factor
 
 
 def _log_sum_exp(input):
-    """log(sum(exp(input))) over dim 1, kept as a size-1 dim; slice by slice of dim 0, with one
+    """(shift, log of the total) over dim 1, each with a size-1 dim: log-softmax is then
+    (input - shift) - log_total, in PyTorch's order of operations (adding the two first would
+    lose the total's digits next to a large shift). Slice by slice of dim 0, with one
     slice-sized temporary per thread."""
+    shape = input.shape[:1] + (1,) + input.shape[2:]
     if input.shape[1] == 0:
-        return np.full(input.shape[:1] + (1,) + input.shape[2:], -np.inf, input.dtype)
-    total = np.empty(input.shape[:1] + (1,) + input.shape[2:], input.dtype)
+        return np.zeros(shape, input.dtype), np.full(shape, -np.inf, input.dtype)
+    shift = np.empty(shape, input.dtype)
+    log_total = np.empty(shape, input.dtype)
     if _compiled_rows(input):
         compiled = _log_sum_exp_rows.compiled()
         if compiled is not None:
-            compiled(input, total)
-            return total
+            compiled(input, shift, log_total)
+            return shift, log_total
 
     def compute(slices):
         shifted_memory = None
         for rows in slices:
             part = input[rows]
             # PyTorch's log_softmax shifts by an infinite maximum too: that row gives NaN
-            row_max = part.max(axis=1, keepdims=True)
+            row_max = np.max(part, axis=1, keepdims=True, out=shift[rows])
             if shifted_memory is None:
                 shifted_memory = np.empty(part.size, part.dtype)
             shifted = np.subtract(part, row_max,
                                   out=shifted_memory[:part.size].reshape(part.shape))
             np.exp(shifted, out=shifted)
-            target = total[rows]
+            target = log_total[rows]
             np.sum(shifted, axis=1, keepdims=True, out=target)
             np.log(target, out=target)
-            target += row_max
     _over_slices(input, compute)
-    return total
+    return shift, log_total
 
 
 # ---- cross entropy / nll -------------------------------------------------------------------------
@@ -182,16 +187,22 @@ class _Targets:
             return total
         return self.dense(np, self.target, ndim).sum(axis=1, keepdims=True)
 
-    def row_dot(self, values):
-        """sum_c coefficient[c] * values[c] per sample (N, ...)."""
-        if self.plain:
-            return values[self.index]
+    def row_dot(self, values, shift=None):
+        """sum_c coefficient[c] * (values[c] - shift) per sample (N, ...); ``shift`` (N, 1,
+        ...) is subtracted before the products, where it cancels without rounding."""
         if self.indices:
-            dot = values[self.index] * self.main
+            picked = values[self.index]
+            if shift is not None:
+                picked = picked - shift[:, 0]
+            if self.plain:
+                return picked
+            dot = picked * self.main
             if self.smoothing:
-                dot = dot + (values * self._spread(values.ndim)).sum(axis=1)
+                shifted = values if shift is None else values - shift
+                dot = dot + (shifted * self._spread(values.ndim)).sum(axis=1)
             return dot
-        return np.einsum("nc...,nc...->n...", self.dense(np, self.target, values.ndim), values)
+        shifted = values if shift is None else values - shift
+        return np.einsum("nc...,nc...->n...", self.dense(np, self.target, values.ndim), shifted)
 
     def subtract_from(self, array, factor):
         """array -= coefficients * factor, in place (factor broadcasts like (N, 1, ...))."""
@@ -221,14 +232,15 @@ class ClassificationLoss(Op):
         targets = _Targets(target, weight, ignore_index, smoothing, input.shape[1], dtype)
         with np.errstate(invalid="ignore"):
             if from_logits:
-                log_normalizer = _log_sum_exp(input)
+                # -sum_c coefficient[c] * log p[c], log p = (input - shift) - log_total
+                shift, log_total = _log_sum_exp(input)
+                loss = targets.row_dot(input, shift)
                 if targets.plain:
-                    loss = log_normalizer[:, 0] - targets.row_dot(input)
+                    loss = log_total[:, 0] - loss
                 else:
-                    total = targets.row_total(input.ndim)[:, 0]
-                    loss = total * log_normalizer[:, 0] - targets.row_dot(input)
+                    loss = targets.row_total(input.ndim)[:, 0] * log_total[:, 0] - loss
             else:
-                log_normalizer = None
+                shift = log_total = None
                 loss = -targets.row_dot(input)
         loss = np.asarray(loss, dtype)
         if reduction == "sum":
@@ -242,7 +254,7 @@ class ClassificationLoss(Op):
                     loss = np.asarray(summed / targets.denominator, dtype=dtype)
         if ctx._recording:
             ctx.save_for_backward(input if from_logits or ctx.needs_input_grad[1] else None,
-                                  target, weight, log_normalizer)
+                                  target, weight, shift, log_total)
             ctx.options = (ignore_index, smoothing, reduction, from_logits, input.shape)
             ctx.targets = targets
         return loss
@@ -250,7 +262,7 @@ class ClassificationLoss(Op):
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
-        input, target, weight, log_normalizer = ctx.saved_tensors
+        input, target, weight, shift, log_total = ctx.saved_tensors
         ignore_index, smoothing, reduction, from_logits, shape = ctx.options
         targets = ctx.targets
         ndim = len(shape)
@@ -266,10 +278,10 @@ class ClassificationLoss(Op):
             # the incoming gradient is NaN or inf (0 * NaN would be NaN)
             scale = xp.where(targets.valid[:, None], scale, 0)
         if xp is np:
-            return _classification_grads(ctx, input, log_normalizer, scale)
+            return _classification_grads(ctx, input, shift, log_total, scale)
         if from_logits:
-            # log_softmax recorded from the input, shifted by the saved (constant) log-sum-exp
-            shifted = input - log_normalizer
+            # log_softmax recorded from the input, shifted by the saved (constant) maximum
+            shifted = input - shift
             log_probabilities = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
         else:
             log_probabilities = input
@@ -287,7 +299,7 @@ class ClassificationLoss(Op):
         return grad_input, grad_target, None, None, None, None, None
 
 
-def _classification_grads(ctx, input, log_normalizer, scale):
+def _classification_grads(ctx, input, shift, log_total, scale):
     """First-order gradients of ClassificationLoss on arrays, in place in one (N, C) array."""
     targets = ctx.targets
     dtype = targets.dtype
@@ -300,7 +312,7 @@ def _classification_grads(ctx, input, log_normalizer, scale):
         if compiled is not None:
             grad_input = np.empty(input.shape, dtype)
             scale = np.asarray(scale, dtype).reshape(-1)  # one per row, or one for all
-            compiled(input, log_normalizer, targets.safe_target, scale, int(scale.size > 1),
+            compiled(input, shift, log_total, targets.safe_target, scale, int(scale.size > 1),
                      grad_input)
             return grad_input, None, None, None, None, None, None
         if from_logits:
@@ -312,8 +324,9 @@ def _classification_grads(ctx, input, log_normalizer, scale):
 
             def compute(slices):
                 for rows in slices:
-                    part = np.subtract(input[rows], log_normalizer[rows], dtype=dtype,
+                    part = np.subtract(input[rows], shift[rows], dtype=dtype,
                                        out=grad_input[rows])
+                    part -= log_total[rows]
                     np.exp(part, out=part)
                     part *= factor[rows]
             _over_slices(input, compute)
@@ -321,7 +334,7 @@ def _classification_grads(ctx, input, log_normalizer, scale):
             grad_input = np.zeros(ctx.options[4], dtype)
         targets.subtract_from(grad_input, scale)
     if ctx.needs_input_grad[1] and not targets.indices:
-        log_probabilities = input - log_normalizer if from_logits else input
+        log_probabilities = (input - shift) - log_total if from_logits else input
         grad_target = _probability_target_grad(targets, log_probabilities, scale, ndim)
     return grad_input, grad_target, None, None, None, None, None
 
