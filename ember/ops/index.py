@@ -109,10 +109,12 @@ def _embed_array(values, shape, key, accumulate):
 
 def add_at(out, key, values):
     """``np.add.at(out, key, values)``: repeated positions accumulate. Where ``key`` picks
-    whole slices along one axis (slices and one 1-D integer array: x[idx], index_add), one
-    stable sort and one np.add.reduceat over the runs of equal indices instead (np.add.at, an
-    unbuffered loop, is ~30x slower on rows); each position's contributions are summed first
-    (reduceat's order: within rounding of np.add.at's one after another), then added to out."""
+    whole slices along one axis (slices and one 1-D integer array: the gradient of x[idx], or
+    of a pad's repeated positions), one stable sort and one np.add.reduceat over the runs of
+    equal indices instead (np.add.at, an unbuffered loop, is ~30x slower on rows); each
+    position's contributions are summed first (reduceat's order: within rounding of np.add.at's
+    one after another), then added to ``out``. index_add, which adds into values already there,
+    keeps PyTorch's order instead (``_add_rows_in_order``)."""
     axis = _single_axis(key, out.ndim)
     values = np.asarray(values)
     if axis is None or values.ndim == 0 or out.ndim < 2:
