@@ -410,15 +410,16 @@ class Softplus(_Activation):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         beta, threshold = ctx.beta_threshold
-        scaled = x * beta
         if ctx.xp is np:
             # PyTorch's z / (z + 1), z = exp(beta x): far left it keeps the subnormal values
             # that 1 / (1 + exp(-beta x)) rounds to 0 (exp(-beta x) overflows there); float16
             # in float32 (its exp overflows above 11), rounded once
+            scaled = _widened(x) * beta
             with np.errstate(over="ignore", invalid="ignore"):
-                exp = np.exp(np.minimum(_widened(x) * beta, threshold))
+                exp = np.exp(np.minimum(scaled, threshold))
                 below = (_widened(grad) * exp / (exp + 1)).astype(grad.dtype, copy=False)
         else:
+            scaled = x * beta
             below = grad * stable_sigmoid(ctx.xp, scaled)
         return where(ctx.xp, scaled > threshold, grad, below), None, None
 
