@@ -14,6 +14,7 @@ from ..tensor import Tensor
 _sequence = itertools.count()
 # Bytes of arrays currently saved for backward by live nodes (ember.autograd.saved_bytes()).
 _saved_bytes = [0]
+ndarray = np.ndarray
 
 
 class Node:
@@ -49,19 +50,25 @@ class Node:
         if not self._recording:
             return
         checks = []
-        unmatched = []
+        unmatched = None
         nbytes = 0
         inputs = self._inputs
-        for index, item in enumerate(items):
-            if isinstance(item, np.ndarray):
+        index = -1
+        for item in items:
+            index += 1
+            if item is None:
+                continue
+            if isinstance(item, ndarray):
                 nbytes += item.nbytes
-                source = None
-                for candidate in inputs:
-                    if isinstance(candidate, Tensor) and candidate._data is item:
-                        source = candidate
+                for source in inputs:
+                    if isinstance(source, Tensor) and source._data is item:
                         break
-                if source is None:
-                    unmatched.append(index)
+                else:
+                    # not an input: an output (tied to it once outputs exist) or private
+                    if unmatched is None:
+                        unmatched = [index]
+                    else:
+                        unmatched.append(index)
                     continue
             elif isinstance(item, Tensor):
                 nbytes += item._data.nbytes
@@ -78,7 +85,8 @@ class Node:
             checks.append((index, counter, counter.value, source, 0))
         self.saved = items
         self._saved_checks = checks
-        self._saved_unmatched = unmatched
+        if unmatched is not None:
+            self._saved_unmatched = unmatched
         self._saved_nbytes = nbytes
         _saved_bytes[0] += nbytes
 
