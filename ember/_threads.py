@@ -51,6 +51,11 @@ def use_pool(enabled):
     set_num_threads(get_num_threads())
 
 
+def pool_enabled():
+    """Whether large work is cut over ember's own threads (``use_pool``)."""
+    return _state["pool"]
+
+
 def get_num_threads():
     """The value last set, else the BLAS pool's size when ember first looked (which follows
     OMP_NUM_THREADS / OPENBLAS_NUM_THREADS), else the CPU count."""

@@ -69,20 +69,25 @@ class ScaledDotProductAttention(Op):
             keep = stream.random(_scores_shape(work_query, work_key),
                                  dtype=np.float32) >= dropout_p
         scores_shape = _scores_shape(work_query, work_key)
-        output = _heads_last_output(
-            np.broadcast_shapes(scores_shape[:-2], work_value.shape[:-2])
-            + (scores_shape[-2], work_value.shape[-1]), work_query.dtype)
-        log_normalizer = np.empty(scores_shape[:-1] + (1,), work_query.dtype)
-
+        batch = scores_shape[:-2]
+        if work_value.shape[:-2] != batch:
+            batch = np.broadcast_shapes(batch, work_value.shape[:-2])
+        output = _heads_last_output(batch + (scores_shape[-2], work_value.shape[-1]),
+                                    work_query.dtype)
         axis, ranges = _batch_ranges(work_query, work_key, work_value)
+        if len(ranges) == 1:
+            log_normalizer = _attend(work_query, work_key, work_value, float_mask, blocked, keep,
+                                     scale, dropout_p, output)
+        else:
+            log_normalizer = np.empty(scores_shape[:-1] + (1,), work_query.dtype)
 
-        def attend(start, stop):
-            part, key = _batch_part(work_query, axis, start, stop)
-            log_normalizer[key] = _attend(
-                *part(work_query, work_key, work_value, float_mask, blocked, keep), scale,
-                dropout_p, output[key])
+            def attend(start, stop):
+                part, key = _batch_part(work_query, axis, start, stop)
+                log_normalizer[key] = _attend(
+                    *part(work_query, work_key, work_value, float_mask, blocked, keep), scale,
+                    dropout_p, output[key])
 
-        _threads.run(attend, ranges)
+            _threads.run(attend, ranges)
         if output.dtype != dtype:
             output = output.astype(dtype)
         if ctx._recording:
@@ -104,7 +109,7 @@ class ScaledDotProductAttention(Op):
         dtype = query.dtype
         query, key, value, grad_output, output = _compute_dtype(query, key, value, grad_output,
                                                                 output)
-        axis, ranges = (0, [(0, None)]) if needs[3] else _batch_ranges(query, key, value)
+        axis, ranges = (0, _WHOLE) if needs[3] else _batch_ranges(query, key, value)
         if len(ranges) == 1:
             grads = list(_attention_grads(np, query, key, value, float_mask, blocked, output,
                                           log_normalizer, keep, grad_output, scale, dropout_p,
@@ -198,13 +203,17 @@ def _batch_ranges(query, key, value):
     """(axis, ranges) of a batch dim for ember's threads: the leading dim, or the heads' when
     the leading one is too short (generation: batch 1); one range unless query, key and value
     share their leading dims and the products are large."""
-    if query.ndim < 3 or not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2]):
-        return 0, [(0, None)]
+    if (not _threads.pool_enabled() or query.ndim < 3
+            or not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2])):
+        return 0, _WHOLE
     work = math.prod(query.shape[:-1]) * key.shape[-2] * (query.shape[-1] + value.shape[-1])
     count = _threads.chunk_count(work, _threads.GEMM_GRAIN)
     axis = 1 if query.shape[0] < count and query.ndim > 3 else 0
     rows = query.shape[axis]
     return axis, _threads.row_ranges(rows, min(count, rows))
+
+
+_WHOLE = [(0, None)]
 
 
 def _batch_part(query, axis, start, stop):
