@@ -91,3 +91,39 @@ def test_a_kernels_first_call_keeps_warnings_shown_once(tmp_path):
                                 cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert result.stderr.count("FutureWarning: shown once") == 1, result.stderr
+
+
+_WIDE_CHECK = """
+import numpy as np, llvmlite.binding as binding, ember
+from ember.nn._kernels import activation
+values = np.linspace(-9.0, 9.0, 4099, dtype=np.float32)
+result = activation._gelu_float32(values)
+import numba
+features = numba.core.config.CPU_FEATURES
+host = binding.get_host_cpu_features()
+np.save({path!r}, result)
+print(features if features is None else features.rpartition(",")[2], bool(host.get("avx512f")))
+"""
+
+
+def _wide_check(tmp_path, name, **env):
+    import os
+    path = str(tmp_path / f"{name}.npy")
+    output = subprocess.run([sys.executable, "-c", _WIDE_CHECK.format(path=path)],
+                            env=dict(os.environ, **env), capture_output=True, text=True)
+    assert output.returncode == 0, output.stderr
+    return output.stdout.split(), np.load(path)
+
+
+def test_kernels_may_use_512_bit_vectors_with_the_same_values(tmp_path):
+    pytest.importorskip("numba")
+    import llvmlite.binding as binding
+    (last_feature, avx512), wide = _wide_check(tmp_path, "wide")
+    # ember lifts LLVM's 256-bit preference on AVX-512 hosts, and only there
+    assert last_feature == ("-prefer-256-bit" if avx512 == "True" else "None")
+    # a user's own choice of features is kept
+    host = binding.get_host_cpu_features().flatten()
+    (kept, _), narrow = _wide_check(tmp_path, "narrow", NUMBA_CPU_FEATURES=host)
+    assert kept == host.rpartition(",")[2]
+    # the GELU kernel's operations round alike at either vector width
+    np.testing.assert_array_equal(wide, narrow)
