@@ -12,7 +12,9 @@ can be differentiated again.
 import heapq
 import operator
 import threading
+import warnings
 import weakref
+from collections.abc import Mapping
 from sys import getrefcount
 
 import numpy as np
@@ -538,11 +540,31 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=None, materialize_grads=False):
+         only_inputs=True, allow_unused=None, materialize_grads=False):
     """Return d(outputs)/d(inputs) without touching any ``.grad`` (``torch.autograd.grad``).
-    With ``create_graph`` the results carry their own history (higher-order derivatives)."""
+    With ``create_graph`` the results carry their own history (higher-order derivatives).
+    ``inputs`` given as a dict (``dict(model.named_parameters())``) gives a dict by its keys;
+    ``only_inputs`` is deprecated and ignored, as in PyTorch."""
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
+    if not only_inputs:
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). "
+                      "To accumulate gradient for other parts of the graph, please use "
+                      "torch.autograd.backward.", FutureWarning, stacklevel=2)
+    if type(inputs) is dict:
+        names = tuple(inputs)
+        results = grad(outputs, tuple(inputs.values()), grad_outputs, retain_graph,
+                       create_graph, allow_unused=allow_unused,
+                       materialize_grads=materialize_grads)
+        return dict(zip(names, results))
+    if isinstance(inputs, Mapping):
+        raise TypeError(f"`inputs` argument to `grad()` must be a dict, not "
+                        f"{type(inputs).__name__}. Other Mapping types are not supported.")
     outputs = _as_tensor_tuple(outputs, "grad(outputs)")
     inputs = _as_tensor_tuple(inputs, "grad(inputs)")
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     grad_outputs = _grad_tuple(grad_outputs, len(outputs))
     if retain_graph is None:
         retain_graph = create_graph
@@ -570,8 +592,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 raise RuntimeError(f"The differentiated Tensor at index {index} appears to not "
                                    f"have been used in the graph. Set allow_unused=True if this "
                                    f"is the desired behavior.")
-            results.append(Tensor._wrap(np.zeros_like(tensor._data)) if materialize_grads
-                           else None)
+            # PyTorch's materialized zeros require grad under create_graph.
+            results.append(Tensor._wrap(np.zeros_like(tensor._data)).requires_grad_(create_graph)
+                           if materialize_grads else None)
         elif tensor.is_sparse:
             results.append(tensor._grad_from_values(value))
         elif isinstance(value, Tensor):
