@@ -629,8 +629,16 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     picks = []
     for row in rows:  # one draw call per distribution row, never per sample
         probabilities = row / row.sum()
-        picks.append(rng.choice(row.shape[0], size=num_samples, replace=replacement,
-                                p=probabilities))
+        possible = np.count_nonzero(row)
+        if replacement or possible >= num_samples:
+            picks.append(rng.choice(row.shape[0], size=num_samples, replace=replacement,
+                                    p=probabilities))
+            continue
+        # Fewer possible categories than samples: PyTorch's draw (the top keys p / Exp(1))
+        # gives every possible one first, then categories of probability 0.
+        first = rng.choice(row.shape[0], size=possible, replace=False, p=probabilities)
+        rest = rng.permutation(np.flatnonzero(row == 0))[:num_samples - possible]
+        picks.append(np.concatenate([first, rest]))
     result = np.stack(picks).astype(np.int64)
     return _new(result.reshape(weights.shape[:-1] + (num_samples,)))
 

@@ -143,6 +143,17 @@ class TestFactories(BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 
+def test_multinomial_without_replacement_past_the_nonzero_categories_like_torch(torch):
+    """PyTorch draws every category of nonzero probability first, then ones of probability 0."""
+    weights = [[0.0, 1.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.5]]
+    for fw in (torch, ember):
+        picks = fw.multinomial(fw.tensor(weights), 3).numpy()
+        assert picks.shape == (2, 3) and picks.dtype == np.int64
+        assert picks[0, 0] == 1 and sorted(picks[1, :2]) == [1, 3]
+        for row in picks:
+            assert len(set(row.tolist())) == 3
+
+
 def test_normal_shapes_dtypes_and_statistics():
     ember.manual_seed(1)
     samples = ember.normal(2.0, 3.0, size=(20000,))
