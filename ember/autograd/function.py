@@ -209,8 +209,9 @@ def _attach_outputs(ctx, output, results):
 
 class Function(Op):
     """Base class for custom differentiable operations (``torch.autograd.Function``): subclass
-    with ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` static methods on Tensors
-    and call ``YourFunction.apply(*args)``. The instance made for a call is both ``ctx`` and the
+    with ``forward(ctx, *args)`` (or ``forward(*args)`` and ``setup_context(ctx, inputs,
+    output)``) and ``backward(ctx, *grad_outputs)`` static methods on Tensors and call
+    ``YourFunction.apply(*args)``. The instance made for a call is both ``ctx`` and the
     graph node (``grad_fn``)."""
 
     _tensor_level = True
@@ -220,10 +221,21 @@ class Function(Op):
         """With False, backward receives None (not zeros) for outputs that got no gradient."""
         self._materialize_grads = bool(value)
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Save what backward needs, when ``forward`` is written without ``ctx``
+        (``forward(*args)``); PyTorch's form for Functions used under ``torch.func``."""
+        raise NotImplementedError("You must implement the setup_context() method of your "
+                                  "custom autograd.Function to use it with torch.func.")
+
     def _forward_on_tensors(self, args):
         self._inputs = args
         with no_grad():
-            return self.forward(self, *args)
+            if type(self).setup_context is Function.setup_context:
+                return self.forward(self, *args)
+            output = self.forward(*args)
+            self.setup_context(self, args, output)
+            return output
 
     def _remember_tensor_io(self, args, output, results):
         """An output returned as a Tensor keeps that Tensor's version counter (so saving it is
