@@ -540,11 +540,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         only_inputs=True, allow_unused=None, materialize_grads=False):
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Return d(outputs)/d(inputs) without touching any ``.grad`` (``torch.autograd.grad``).
     With ``create_graph`` the results carry their own history (higher-order derivatives).
     ``inputs`` given as a dict (``dict(model.named_parameters())``) gives a dict by its keys;
-    ``only_inputs`` is deprecated and ignored, as in PyTorch."""
+    ``is_grads_batched``: dim 0 of each grad_output indexes a batch of vector-Jacobian
+    products; ``only_inputs`` is deprecated and ignored, as in PyTorch."""
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when "
                          "materialize_grads=True, but got: allow_unused=False.")
@@ -556,7 +557,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         names = tuple(inputs)
         results = grad(outputs, tuple(inputs.values()), grad_outputs, retain_graph,
                        create_graph, allow_unused=allow_unused,
-                       materialize_grads=materialize_grads)
+                       is_grads_batched=is_grads_batched, materialize_grads=materialize_grads)
         return dict(zip(names, results))
     if isinstance(inputs, Mapping):
         raise TypeError(f"`inputs` argument to `grad()` must be a dict, not "
@@ -566,6 +567,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if not inputs:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     grad_outputs = _grad_tuple(grad_outputs, len(outputs))
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             allow_unused, materialize_grads)
     if retain_graph is None:
         retain_graph = create_graph
     for tensor in inputs:
@@ -605,6 +609,34 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             results.append(Tensor._wrap(value))  # made by the sweep: no copy needed
         else:
             results.append(Tensor._wrap(_array_like(value, tensor._data)))
+    return tuple(results)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads):
+    """One vector-Jacobian product per index of the grad_outputs' dim 0, stacked (PyTorch
+    vmaps a single backward; one backward per row gives the same values)."""
+    sizes = {len(gradient) for gradient in grad_outputs if gradient is not None}
+    if len(sizes) != 1:
+        raise RuntimeError("grad(is_grads_batched=True): every grad_output must be a Tensor "
+                           "with the same size of dim 0")
+    (size,) = sizes
+    if retain_graph is None:
+        retain_graph = create_graph
+    rows = []
+    for index in range(size):
+        row_outputs = tuple(None if gradient is None else gradient[index]
+                            for gradient in grad_outputs)
+        rows.append(grad(outputs, inputs, row_outputs, retain_graph or index < size - 1,
+                         create_graph, allow_unused=allow_unused,
+                         materialize_grads=materialize_grads))
+    results = []
+    for column in zip(*rows):
+        if column[0] is None:
+            results.append(None)
+            continue
+        # Stacked by the tensors' own namespace (ember's ops): recorded under create_graph.
+        results.append(column[0].__array_namespace__().stack(column))
     return tuple(results)
 
 

@@ -338,6 +338,22 @@ def test_autograd_grad_materialize_grads_and_empty_inputs_like_torch(torch):
             fw.autograd.grad(x.sum(), [])
 
 
+def test_autograd_grad_is_grads_batched_matches_torch(torch):
+    """A batch of vector-Jacobian products in one call: the rows of the Jacobian from the
+    identity, and their own gradient under create_graph."""
+    def run(fw):
+        x = fw.tensor([0.5, -1.0, 2.0], dtype=fw.float64, requires_grad=True)
+        unused = fw.tensor([1.0], dtype=fw.float64, requires_grad=True)
+        (rows, none) = fw.autograd.grad(x ** 3, (x, unused), fw.eye(3, dtype=fw.float64),
+                                        create_graph=True, allow_unused=True,
+                                        is_grads_batched=True)
+        assert none is None
+        (second,) = fw.autograd.grad(rows.sum(), x)
+        return rows.detach().numpy(), second.numpy()
+    for ours, theirs in zip(run(ember), run(torch)):
+        np.testing.assert_allclose(ours, theirs)
+
+
 def test_autograd_grad_frees_graph_unless_retained():
     x = _leaf([1.0, 2.0])
     y = (x.exp()).sum()
