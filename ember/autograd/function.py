@@ -109,6 +109,9 @@ class Op(Node):
             _mark_inference_and_views(cls, ctx, args, results, inference, recording)
         if cls._tensor_level:
             ctx._remember_tensor_io(args, output, results)
+            if ctx._dirty is not None:
+                results = ctx._returned_dirty_inputs(output, results, recording)
+                result = results[0]
         # 3. Record: edges to the inputs' nodes, this node as the outputs' grad_fn.
         if recording:
             ctx._sequence_nr = next(_sequence)
@@ -216,6 +219,29 @@ class Function(Op):
 
     _tensor_level = True
     _materialize_grads = True
+    _dirty = None
+
+    def mark_dirty(self, *tensors):
+        """Declare inputs that forward modified in place (and returns): the call gives back
+        those very tensors, their history now running through this node."""
+        self._dirty = {id(tensor) for tensor in tensors}
+
+    def _returned_dirty_inputs(self, output, results, recording):
+        """``results`` with each output that is a dirty input replaced by that input itself."""
+        outputs = output if type(output) is tuple else (output,)
+        replaced = list(results)
+        for number, item in enumerate(outputs):
+            if not isinstance(item, Tensor) or id(item) not in self._dirty:
+                continue
+            if recording and item.grad_fn is None and item._requires_grad:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                   "in-place operation.")
+            if recording:
+                item.grad_fn = None
+                item._requires_grad = False
+                item._output_nr = number
+            replaced[number] = item
+        return tuple(replaced)
 
     def set_materialize_grads(self, value):
         """With False, backward receives None (not zeros) for outputs that got no gradient."""
