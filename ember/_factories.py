@@ -614,6 +614,8 @@ def bernoulli(input, p=None, generator=None):
 def multinomial(input, num_samples, replacement=False, generator=None):
     """Sample category indices from (rows of) non-negative weights."""
     _check_tensor_input("multinomial", input)
+    if input._data.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
     weights = np.asarray(input._data, dtype=np.float64)
     rows = weights.reshape(-1, weights.shape[-1])
     if num_samples <= 0:

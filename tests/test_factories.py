@@ -125,6 +125,8 @@ BAD_INPUTS = {
     "bernoulli_probability": lambda fw: fw.bernoulli(fw.tensor([1.5])),
     "multinomial_negative": lambda fw: fw.multinomial(fw.tensor([1.0, -1.0]), 1),
     "multinomial_too_many": lambda fw: fw.multinomial(fw.tensor([1.0, 1.0]), 3),
+    "multinomial_scalar": lambda fw: fw.multinomial(fw.tensor(1.0), 1),
+    "multinomial_3d": lambda fw: fw.multinomial(fw.ones(2, 2, 2), 1),
     "randint_like_bounds": lambda fw: fw.randint_like(fw.ones(2), 5, 2),
     "full_like_str": lambda fw: fw.full_like(fw.ones(2), "a"),
     "full_like_overflow": lambda fw: fw.full_like(fw.ones(2, dtype=fw.uint8), 300),
