@@ -354,6 +354,21 @@ def test_autograd_grad_is_grads_batched_matches_torch(torch):
         np.testing.assert_allclose(ours, theirs)
 
 
+def test_backward_inputs_as_a_dict_and_grad_variables_like_torch(torch):
+    def run(fw):
+        x = fw.tensor([1.0, 2.0], requires_grad=True)
+        y = fw.tensor([3.0], requires_grad=True)
+        (x * x * y).sum().backward(inputs={"x": x})
+        with pytest.warns(FutureWarning, match="`grad_variables` is deprecated"):
+            fw.autograd.backward([x * 3], grad_variables=[fw.tensor([1.0, 0.5])])
+        with pytest.raises(RuntimeError, match="cannot be empty"):
+            (x * y).sum().backward(inputs=[])
+        return x.grad.numpy(), y.grad
+    ours, theirs = run(ember), run(torch)
+    np.testing.assert_allclose(ours[0], theirs[0])
+    assert ours[1] is None and theirs[1] is None
+
+
 def test_autograd_grad_frees_graph_unless_retained():
     x = _leaf([1.0, 2.0])
     y = (x.exp()).sum()
