@@ -42,6 +42,10 @@ class Op(Node):
     """
 
     is_view = False
+    # True where PyTorch's backward of the op is its own node that keeps the op's input (relu's
+    # threshold_backward, max pooling's backward, ...): under create_graph the input gradients
+    # then depend on the input, with derivative 0, so a further grad gives zeros, not an error.
+    backward_keeps_input = False
     accepts_layouts = False  # True for ember.sparse's ops, whose inputs may be layout storages
     _tensor_level = False  # True for Function: forward and backward on Tensors (the adapter)
     xp = np
@@ -139,10 +143,49 @@ class Op(Node):
                 break
         self._unpack_as_tensors = True
         try:
-            return self.backward(self, *grad_outputs)
+            result = self.backward(self, *grad_outputs)
         finally:
             self._unpack_as_tensors = False
             del self.xp
+        if not self.backward_keeps_input:
+            return result
+        results = result if type(result) is tuple else (result,)
+        return tuple([_InputLink.link(gradient, edge)
+                      if isinstance(gradient, Tensor) and edge is not None else gradient
+                      for gradient, edge in zip(results, self.next_edges)])
+
+
+class _InputLink(Node):
+    """A gradient made under create_graph, also linked to the forward input it is the gradient
+    of, with derivative 0 there (see ``Op.backward_keeps_input``)."""
+
+    def name(self):
+        return "InputLinkBackward0"
+
+    @classmethod
+    def link(cls, gradient, input_edge):
+        node = object.__new__(cls)
+        if gradient.grad_fn is not None:
+            gradient_edge = (gradient.grad_fn, gradient._output_nr)
+        else:
+            gradient_edge = (gradient, 0) if gradient._requires_grad else None
+        node._recording = True
+        node.needs_input_grad = (gradient_edge is not None, True)
+        node.next_edges = (gradient_edge, input_edge)
+        node._sequence_nr = next(_sequence)
+        node._num_outputs = 1
+        linked = Tensor._wrap(gradient._data, True)
+        linked.grad_fn = node
+        return linked
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad if ctx.needs_input_grad[0] else None), np.zeros_like(grad)
+
+    def _backward_with_history(self, grad_outputs):
+        (grad,) = grad_outputs
+        zeros = Tensor._wrap(np.zeros_like(grad._data))
+        return (grad if self.needs_input_grad[0] else None), zeros
 
 
 def _nothing_needed(count):
