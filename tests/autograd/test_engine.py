@@ -305,8 +305,13 @@ def test_autograd_grad_accepts_only_inputs_like_torch(torch):
         with pytest.warns(FutureWarning, match="only_inputs argument is deprecated"):
             (second,) = fw.autograd.grad(gradient.sum(), x, only_inputs=False)
         return gradient.detach().numpy(), second.numpy()
-    for ember_result, torch_result in zip(run(ember), run(torch)):
-        np.testing.assert_allclose(ember_result, torch_result)
+    _assert_arrays_like_torch(torch, run)
+
+
+def _assert_arrays_like_torch(torch, run):
+    """``run(ember)`` and ``run(torch)`` give the same arrays."""
+    for ours, theirs in zip(run(ember), run(torch)):
+        np.testing.assert_allclose(ours, theirs)
 
 
 def test_autograd_grad_of_a_dict_of_inputs_is_a_dict_like_torch(torch):
@@ -350,8 +355,7 @@ def test_autograd_grad_is_grads_batched_matches_torch(torch):
         assert none is None
         (second,) = fw.autograd.grad(rows.sum(), x)
         return rows.detach().numpy(), second.numpy()
-    for ours, theirs in zip(run(ember), run(torch)):
-        np.testing.assert_allclose(ours, theirs)
+    _assert_arrays_like_torch(torch, run)
 
 
 def test_backward_inputs_as_a_dict_and_grad_variables_like_torch(torch):
