@@ -614,6 +614,8 @@ def bernoulli(input, p=None, generator=None):
 def multinomial(input, num_samples, replacement=False, generator=None):
     """Sample category indices from (rows of) non-negative weights."""
     _check_tensor_input("multinomial", input)
+    if input._data.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
     weights = np.asarray(input._data, dtype=np.float64)
     rows = weights.reshape(-1, weights.shape[-1])
     if num_samples <= 0:
@@ -636,9 +638,17 @@ def multinomial(input, num_samples, replacement=False, generator=None):
             cumulative = probabilities.cumsum()
             cumulative /= cumulative[-1]
             picks.append(cumulative.searchsorted(rng.random(num_samples), side="right"))
-        else:
+            continue
+        possible = np.count_nonzero(row)
+        if possible >= num_samples:
             picks.append(rng.choice(row.shape[0], size=num_samples, replace=False,
                                     p=probabilities))
+            continue
+        # Fewer possible categories than samples: PyTorch's draw (the top keys p / Exp(1))
+        # gives every possible one first, then categories of probability 0.
+        first = rng.choice(row.shape[0], size=possible, replace=False, p=probabilities)
+        rest = rng.permutation(np.flatnonzero(row == 0))[:num_samples - possible]
+        picks.append(np.concatenate([first, rest]))
     result = np.stack(picks).astype(np.int64)
     return _new(result.reshape(weights.shape[:-1] + (num_samples,)))
 

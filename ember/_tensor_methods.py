@@ -324,12 +324,26 @@ def _fill_with(self, values, operation):
     return self
 
 
+def _check_continuous(self, kernel=None, distribution=None):
+    """PyTorch's error for a continuous random fill of an integer or bool tensor: the kernel
+    not implemented for that dtype, or (``distribution``) a RuntimeError."""
+    if _dtype.is_floating(self._data.dtype):
+        return
+    name = _dtype.scalar_type_name(self._data.dtype)
+    if distribution is None:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{name}\'')
+    raise RuntimeError(f"{distribution} distribution is a continuous probability distribution. "
+                       f"dtype must be a floating point but you specified {name}")
+
+
 def uniform_(self, a=0.0, b=1.0, generator=None):
+    _check_continuous(self, "check_uniform_bounds")
     values = _numpy_generator(generator).uniform(a, b, self._data.shape)
     return _fill_with(self, values, "uniform_")
 
 
 def normal_(self, mean=0.0, std=1.0, generator=None):
+    _check_continuous(self, "normal_kernel_cpu")
     values = _numpy_generator(generator).normal(mean, std, self._data.shape)
     return _fill_with(self, values, "normal_")
 
@@ -357,6 +371,7 @@ def random_(self, from_=0, to=None, *, generator=None):
 def exponential_(self, lambd=1.0, *, generator=None):
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    _check_continuous(self, distribution="Exponential")
     values = _numpy_generator(generator).exponential(1.0 / lambd, self._data.shape)
     return _fill_with(self, values, "exponential_")
 
@@ -372,6 +387,7 @@ def geometric_(self, p, *, generator=None):
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     if std <= 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    _check_continuous(self, "log_normal_cpu")
     values = _numpy_generator(generator).lognormal(mean, std, self._data.shape)
     return _fill_with(self, values, "log_normal_")
 
@@ -379,6 +395,7 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     if sigma <= 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    _check_continuous(self, distribution="Cauchy")
     values = median + sigma * _numpy_generator(generator).standard_cauchy(self._data.shape)
     return _fill_with(self, values, "cauchy_")
 

@@ -125,6 +125,8 @@ BAD_INPUTS = {
     "bernoulli_probability": lambda fw: fw.bernoulli(fw.tensor([1.5])),
     "multinomial_negative": lambda fw: fw.multinomial(fw.tensor([1.0, -1.0]), 1),
     "multinomial_too_many": lambda fw: fw.multinomial(fw.tensor([1.0, 1.0]), 3),
+    "multinomial_scalar": lambda fw: fw.multinomial(fw.tensor(1.0), 1),
+    "multinomial_3d": lambda fw: fw.multinomial(fw.ones(2, 2, 2), 1),
     "randint_like_bounds": lambda fw: fw.randint_like(fw.ones(2), 5, 2),
     "full_like_str": lambda fw: fw.full_like(fw.ones(2), "a"),
     "full_like_overflow": lambda fw: fw.full_like(fw.ones(2, dtype=fw.uint8), 300),
@@ -141,6 +143,17 @@ VALUES = {
 
 class TestFactories(BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""
+
+
+def test_multinomial_without_replacement_past_the_nonzero_categories_like_torch(torch):
+    """PyTorch draws every category of nonzero probability first, then ones of probability 0."""
+    weights = [[0.0, 1.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.5]]
+    for fw in (torch, ember):
+        picks = fw.multinomial(fw.tensor(weights), 3).numpy()
+        assert picks.shape == (2, 3) and picks.dtype == np.int64
+        assert picks[0, 0] == 1 and sorted(picks[1, :2]) == [1, 3]
+        for row in picks:
+            assert len(set(row.tolist())) == 3
 
 
 def test_normal_shapes_dtypes_and_statistics():

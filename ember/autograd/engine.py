@@ -12,7 +12,9 @@ can be differentiated again.
 import heapq
 import operator
 import threading
+import warnings
 import weakref
+from collections.abc import Mapping
 from sys import getrefcount
 
 import numpy as np
@@ -512,9 +514,25 @@ def _grad_tuple(grad_tensors, count):
     return tuple(grad_tensors)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             grad_variables=None, inputs=None):
     """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``torch.autograd.backward``).
-    With ``create_graph`` the gradients carry their own history (higher-order derivatives)."""
+    With ``create_graph`` the gradients carry their own history (higher-order derivatives).
+    ``inputs`` may be a dict of tensors; ``grad_variables`` is the deprecated ``grad_tensors``."""
+    if grad_variables is not None:
+        warnings.warn("`grad_variables` is deprecated. Use `grad_tensors` instead.",
+                      FutureWarning, stacklevel=2)
+        if grad_tensors is not None:
+            raise RuntimeError("`grad_tensors` and `grad_variables` (deprecated) arguments both "
+                               "passed to `backward()`. Please only use `grad_tensors`.")
+        grad_tensors = grad_variables
+    if type(inputs) is dict:
+        inputs = tuple(inputs.values())
+    elif isinstance(inputs, Mapping):
+        raise TypeError(f"`inputs` argument to `backward()` must be a dict, not "
+                        f"{type(inputs).__name__}. Other Mapping types are not supported.")
+    if inputs is not None and not isinstance(inputs, Tensor) and len(inputs) == 0:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     tensors = _as_tensor_tuple(tensors, "backward")
     grad_tensors = _grad_tuple(grad_tensors, len(tensors))
     if len(grad_tensors) != len(tensors):
@@ -538,12 +556,36 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=None, materialize_grads=False):
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Return d(outputs)/d(inputs) without touching any ``.grad`` (``torch.autograd.grad``).
-    With ``create_graph`` the results carry their own history (higher-order derivatives)."""
+    With ``create_graph`` the results carry their own history (higher-order derivatives).
+    ``inputs`` given as a dict (``dict(model.named_parameters())``) gives a dict by its keys;
+    ``is_grads_batched``: dim 0 of each grad_output indexes a batch of vector-Jacobian
+    products; ``only_inputs`` is deprecated and ignored, as in PyTorch."""
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
+    if not only_inputs:
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). "
+                      "To accumulate gradient for other parts of the graph, please use "
+                      "torch.autograd.backward.", FutureWarning, stacklevel=2)
+    if type(inputs) is dict:
+        names = tuple(inputs)
+        results = grad(outputs, tuple(inputs.values()), grad_outputs, retain_graph,
+                       create_graph, allow_unused=allow_unused,
+                       is_grads_batched=is_grads_batched, materialize_grads=materialize_grads)
+        return dict(zip(names, results))
+    if isinstance(inputs, Mapping):
+        raise TypeError(f"`inputs` argument to `grad()` must be a dict, not "
+                        f"{type(inputs).__name__}. Other Mapping types are not supported.")
     outputs = _as_tensor_tuple(outputs, "grad(outputs)")
     inputs = _as_tensor_tuple(inputs, "grad(inputs)")
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     grad_outputs = _grad_tuple(grad_outputs, len(outputs))
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             allow_unused, materialize_grads)
     if retain_graph is None:
         retain_graph = create_graph
     for tensor in inputs:
@@ -570,8 +612,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 raise RuntimeError(f"The differentiated Tensor at index {index} appears to not "
                                    f"have been used in the graph. Set allow_unused=True if this "
                                    f"is the desired behavior.")
-            results.append(Tensor._wrap(np.zeros_like(tensor._data)) if materialize_grads
-                           else None)
+            # PyTorch's materialized zeros require grad under create_graph.
+            results.append(Tensor._wrap(np.zeros_like(tensor._data)).requires_grad_(create_graph)
+                           if materialize_grads else None)
         elif tensor.is_sparse:
             results.append(tensor._grad_from_values(value))
         elif isinstance(value, Tensor):
@@ -582,6 +625,34 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             results.append(Tensor._wrap(value))  # made by the sweep: no copy needed
         else:
             results.append(Tensor._wrap(_array_like(value, tensor._data)))
+    return tuple(results)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads):
+    """One vector-Jacobian product per index of the grad_outputs' dim 0, stacked (PyTorch
+    vmaps a single backward; one backward per row gives the same values)."""
+    sizes = {len(gradient) for gradient in grad_outputs if gradient is not None}
+    if len(sizes) != 1:
+        raise RuntimeError("grad(is_grads_batched=True): every grad_output must be a Tensor "
+                           "with the same size of dim 0")
+    (size,) = sizes
+    if retain_graph is None:
+        retain_graph = create_graph
+    rows = []
+    for index in range(size):
+        row_outputs = tuple(None if gradient is None else gradient[index]
+                            for gradient in grad_outputs)
+        rows.append(grad(outputs, inputs, row_outputs, retain_graph or index < size - 1,
+                         create_graph, allow_unused=allow_unused,
+                         materialize_grads=materialize_grads))
+    results = []
+    for column in zip(*rows):
+        if column[0] is None:
+            results.append(None)
+            continue
+        # Stacked by the tensors' own namespace (ember's ops): recorded under create_graph.
+        results.append(column[0].__array_namespace__().stack(column))
     return tuple(results)
 
 

@@ -42,6 +42,10 @@ class Op(Node):
     """
 
     is_view = False
+    # True where PyTorch's backward of the op is its own node that keeps the op's input (relu's
+    # threshold_backward, max pooling's backward, ...): under create_graph the input gradients
+    # then depend on the input, with derivative 0, so a further grad gives zeros, not an error.
+    backward_keeps_input = False
     accepts_layouts = False  # True for ember.sparse's ops, whose inputs may be layout storages
     _tensor_level = False  # True for Function: forward and backward on Tensors (the adapter)
     xp = np
@@ -109,6 +113,9 @@ class Op(Node):
             _mark_inference_and_views(cls, ctx, args, results, inference, recording)
         if cls._tensor_level:
             ctx._remember_tensor_io(args, output, results)
+            if ctx._dirty is not None:
+                results = ctx._returned_dirty_inputs(output, results, recording)
+                result = results[0]
         # 3. Record: edges to the inputs' nodes, this node as the outputs' grad_fn.
         if recording:
             ctx._sequence_nr = next(_sequence)
@@ -136,10 +143,49 @@ class Op(Node):
                 break
         self._unpack_as_tensors = True
         try:
-            return self.backward(self, *grad_outputs)
+            result = self.backward(self, *grad_outputs)
         finally:
             self._unpack_as_tensors = False
             del self.xp
+        if not self.backward_keeps_input:
+            return result
+        results = result if type(result) is tuple else (result,)
+        return tuple([_InputLink.link(gradient, edge)
+                      if isinstance(gradient, Tensor) and edge is not None else gradient
+                      for gradient, edge in zip(results, self.next_edges)])
+
+
+class _InputLink(Node):
+    """A gradient made under create_graph, also linked to the forward input it is the gradient
+    of, with derivative 0 there (see ``Op.backward_keeps_input``)."""
+
+    def name(self):
+        return "InputLinkBackward0"
+
+    @classmethod
+    def link(cls, gradient, input_edge):
+        node = object.__new__(cls)
+        if gradient.grad_fn is not None:
+            gradient_edge = (gradient.grad_fn, gradient._output_nr)
+        else:
+            gradient_edge = (gradient, 0) if gradient._requires_grad else None
+        node._recording = True
+        node.needs_input_grad = (gradient_edge is not None, True)
+        node.next_edges = (gradient_edge, input_edge)
+        node._sequence_nr = next(_sequence)
+        node._num_outputs = 1
+        linked = Tensor._wrap(gradient._data, True)
+        linked.grad_fn = node
+        return linked
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad if ctx.needs_input_grad[0] else None), np.zeros_like(grad)
+
+    def _backward_with_history(self, grad_outputs):
+        (grad,) = grad_outputs
+        zeros = Tensor._wrap(np.zeros_like(grad._data))
+        return (grad if self.needs_input_grad[0] else None), zeros
 
 
 def _nothing_needed(count):
@@ -209,21 +255,56 @@ def _attach_outputs(ctx, output, results):
 
 class Function(Op):
     """Base class for custom differentiable operations (``torch.autograd.Function``): subclass
-    with ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` static methods on Tensors
-    and call ``YourFunction.apply(*args)``. The instance made for a call is both ``ctx`` and the
+    with ``forward(ctx, *args)`` (or ``forward(*args)`` and ``setup_context(ctx, inputs,
+    output)``) and ``backward(ctx, *grad_outputs)`` static methods on Tensors and call
+    ``YourFunction.apply(*args)``. The instance made for a call is both ``ctx`` and the
     graph node (``grad_fn``)."""
 
     _tensor_level = True
     _materialize_grads = True
+    _dirty = None
+
+    def mark_dirty(self, *tensors):
+        """Declare inputs that forward modified in place (and returns): the call gives back
+        those very tensors, their history now running through this node."""
+        self._dirty = {id(tensor) for tensor in tensors}
+
+    def _returned_dirty_inputs(self, output, results, recording):
+        """``results`` with each output that is a dirty input replaced by that input itself."""
+        outputs = output if type(output) is tuple else (output,)
+        replaced = list(results)
+        for number, item in enumerate(outputs):
+            if not isinstance(item, Tensor) or id(item) not in self._dirty:
+                continue
+            if recording and item.grad_fn is None and item._requires_grad:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                   "in-place operation.")
+            if recording:
+                item.grad_fn = None
+                item._requires_grad = False
+                item._output_nr = number
+            replaced[number] = item
+        return tuple(replaced)
 
     def set_materialize_grads(self, value):
         """With False, backward receives None (not zeros) for outputs that got no gradient."""
         self._materialize_grads = bool(value)
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Save what backward needs, when ``forward`` is written without ``ctx``
+        (``forward(*args)``); PyTorch's form for Functions used under ``torch.func``."""
+        raise NotImplementedError("You must implement the setup_context() method of your "
+                                  "custom autograd.Function to use it with torch.func.")
+
     def _forward_on_tensors(self, args):
         self._inputs = args
         with no_grad():
-            return self.forward(self, *args)
+            if type(self).setup_context is Function.setup_context:
+                return self.forward(self, *args)
+            output = self.forward(*args)
+            self.setup_context(self, args, output)
+            return output
 
     def _remember_tensor_io(self, args, output, results):
         """An output returned as a Tensor keeps that Tensor's version counter (so saving it is

@@ -396,8 +396,9 @@ def _jacobian_forward(func, inputs, vectorize):
                 if column else Tensor._wrap(np.zeros((0,) + tuple(output.shape),
                                                      output._data.dtype))
             array = np.moveaxis(stacked._data, 0, -1)
-            result[out_index][in_index] = Tensor._wrap(np.ascontiguousarray(
-                array.reshape(tuple(output.shape) + tuple(reference.shape))))
+            # Made contiguous before the reshape: np.ascontiguousarray turns 0-d into 1-d.
+            result[out_index][in_index] = Tensor._wrap(np.ascontiguousarray(array).reshape(
+                tuple(output.shape) + tuple(reference.shape)))
     # Lists, not tuples, as PyTorch's forward-mode jacobian returns them.
     return _untuple(result, (is_outputs_tuple, is_inputs_tuple))
 

@@ -539,7 +539,16 @@ def _leading(op_class, args, level):
 def _batch_norm(op_class, args, level):
     """Evaluation with running statistics normalises each row on its own; batch statistics
     (training) would mix the samples."""
-    running_mean, training = args[3], args[5]
+    running_mean, running_var, training = args[3], args[4], args[5]
+    if training and level_of(args[0]) == level and any(
+            stat is not None and level_of(stat) != level for stat in (running_mean, running_var)):
+        # One update per sample of buffers shared by the whole batch: PyTorch refuses it.
+        raise VmapError("Batch norm got a batched tensor as input while the running_mean or "
+                        "running_var, which will be updated in place, were not batched.\nIf you "
+                        "are using a module and do not need eval mode, please set "
+                        "`track_running_stats` to be False.If you are using a prebuilt module "
+                        "and do not need eval mode, please see the functorch website for "
+                        "resources on how to patch your module to work with vmap")
     if training or running_mean is None:
         raise Unbatchable(describe(op_class))
     return _merged(op_class, args, level)

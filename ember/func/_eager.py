@@ -19,6 +19,7 @@ and one backward of that backward per tangent. ``hessian`` is reverse over rever
 derivatives of the ops where forward over reverse through the double-vjp trick would need third.
 """
 import functools
+import weakref
 
 import numpy as np
 
@@ -116,18 +117,24 @@ class _Variables:
         return tree_unflatten([_logical(value, self.levels) for value in results], self.spec)
 
 
+# The variables of transforms that have decided whether their results keep a graph: an
+# enclosing transform's results need none for them (PyTorch's inner levels are gone by then).
+_retired = weakref.WeakValueDictionary()
+
+
 def _needs_graph(roots, variables, grad_enabled):
     """Whether results must carry a graph: grad mode was on where the transform was called
     (``grad_enabled``) and the roots' graph reaches a tensor that requires grad other than the
-    transform's own variables."""
+    transform's own variables and those of transforms nested in it. ``variables`` retire."""
+    for leaf in variables:
+        _retired[id(leaf)] = leaf
     if not grad_enabled:
         return False
-    own = {id(leaf) for leaf in variables}
     stack = []
     for root in roots:
         if root.grad_fn is not None:
             stack.append(root.grad_fn)
-        elif root.requires_grad and id(root) not in own:
+        elif root.requires_grad and _retired.get(id(root)) is not root:
             return True
     seen = set()
     while stack:
@@ -140,7 +147,7 @@ def _needs_graph(roots, variables, grad_enabled):
                 continue
             target = edge[0]
             if isinstance(target, Tensor):
-                if id(target) not in own:
+                if _retired.get(id(target)) is not target:
                     return True
             elif target is not None:
                 stack.append(target)
@@ -352,7 +359,8 @@ class _Linearization:
     def needs_graph(self, flat_tangents):
         tangents = [tangent for tangent in flat_tangents if isinstance(tangent, Tensor)]
         grad_enabled = is_grad_enabled()
-        return _needs_graph(self.physical + tangents, self.variables.leaves, grad_enabled) or \
+        return _needs_graph(self.physical + tangents, self.variables.leaves + self.cotangents,
+                            grad_enabled) or \
             (grad_enabled and any(tangent.requires_grad for tangent in tangents))
 
 

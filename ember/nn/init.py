@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from .._dtype import is_floating, scalar_type_name
 from .._random import numpy_generator
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
@@ -62,16 +63,26 @@ def _fill(tensor, values):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
-    return _fill(tensor, numpy_generator(generator).uniform(a, b, tensor._data.shape))
+    with no_grad():
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
-    return _fill(tensor, numpy_generator(generator).normal(mean, std, tensor._data.shape))
+    with no_grad():
+        return tensor.normal_(mean, std, generator=generator)
+
+
+def _check_floating(tensor):
+    """PyTorch's error for the Gaussian initialisers of an integer or bool tensor."""
+    if not is_floating(tensor._data.dtype):
+        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for '
+                                  f"'{scalar_type_name(tensor._data.dtype)}'")
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std^2) truncated to [a, b] (rejection: only the rejects are redrawn)."""
+    _check_floating(tensor)
     random = numpy_generator(generator)
     shape = tensor._data.shape
     values = random.normal(mean, std, shape)
@@ -148,6 +159,7 @@ def orthogonal_(tensor, gain=1, generator=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
+    _check_floating(tensor)
     rows = tensor.shape[0]
     columns = tensor.numel() // rows
     flattened = numpy_generator(generator).normal(0.0, 1.0, (rows, columns))

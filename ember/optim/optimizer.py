@@ -13,6 +13,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
+from .._dtype import float64, get_default_dtype
 from .._hooks import RemovableHandle
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
@@ -403,7 +404,10 @@ def _as_step(value, where, problems):
 
 
 def _new_step():
-    return Tensor._wrap(np.zeros((), dtype=np.float32))
+    """A new 'step': float64 when that is the default dtype, float32 otherwise (PyTorch's
+    scalar dtype for optimizer state)."""
+    dtype = np.float64 if get_default_dtype() == float64 else np.float32
+    return Tensor._wrap(np.zeros((), dtype=dtype))
 
 
 def _check_non_negative(**values):

@@ -297,6 +297,82 @@ def test_autograd_grad_allow_unused():
     assert grad_unused is None
 
 
+def test_autograd_grad_accepts_only_inputs_like_torch(torch):
+    # The WGAN-GP gradient penalty as published passes only_inputs=True.
+    def run(fw):
+        x = fw.tensor([1.0, 2.0], requires_grad=True)
+        (gradient,) = fw.autograd.grad((x ** 3).sum(), x, create_graph=True, only_inputs=True)
+        with pytest.warns(FutureWarning, match="only_inputs argument is deprecated"):
+            (second,) = fw.autograd.grad(gradient.sum(), x, only_inputs=False)
+        return gradient.detach().numpy(), second.numpy()
+    _assert_arrays_like_torch(torch, run)
+
+
+def _assert_arrays_like_torch(torch, run):
+    """``run(ember)`` and ``run(torch)`` give the same arrays."""
+    for ours, theirs in zip(run(ember), run(torch)):
+        np.testing.assert_allclose(ours, theirs)
+
+
+def test_autograd_grad_of_a_dict_of_inputs_is_a_dict_like_torch(torch):
+    def run(fw):
+        x = fw.tensor([1.0, 2.0], requires_grad=True)
+        unused = fw.tensor([3.0], requires_grad=True)
+        result = fw.autograd.grad((x * x).sum(), {"x": x, "unused": unused}, allow_unused=True)
+        return {name: None if value is None else value.numpy() for name, value in result.items()}
+    ember_result, torch_result = run(ember), run(torch)
+    assert list(ember_result) == list(torch_result) == ["x", "unused"]
+    np.testing.assert_allclose(ember_result["x"], torch_result["x"])
+    assert ember_result["unused"] is None and torch_result["unused"] is None
+
+
+def test_autograd_grad_materialize_grads_and_empty_inputs_like_torch(torch):
+    def materialized(fw):
+        x = fw.tensor([1.0, 2.0], requires_grad=True)
+        unused = fw.tensor([3.0], requires_grad=True)
+        return fw.autograd.grad((x * x).sum(), (x, unused), create_graph=True,
+                                materialize_grads=True)
+    for ember_value, torch_value in zip(materialized(ember), materialized(torch)):
+        np.testing.assert_allclose(ember_value.detach().numpy(), torch_value.detach().numpy())
+        assert ember_value.requires_grad == torch_value.requires_grad == True  # noqa: E712
+    for fw in (torch, ember):
+        x = fw.tensor([1.0], requires_grad=True)
+        with pytest.raises(ValueError, match="allow_unused=False"):
+            fw.autograd.grad(x.sum(), x, allow_unused=False, materialize_grads=True)
+        with pytest.raises(RuntimeError, match="cannot be empty"):
+            fw.autograd.grad(x.sum(), [])
+
+
+def test_autograd_grad_is_grads_batched_matches_torch(torch):
+    """A batch of vector-Jacobian products in one call: the rows of the Jacobian from the
+    identity, and their own gradient under create_graph."""
+    def run(fw):
+        x = fw.tensor([0.5, -1.0, 2.0], dtype=fw.float64, requires_grad=True)
+        unused = fw.tensor([1.0], dtype=fw.float64, requires_grad=True)
+        (rows, none) = fw.autograd.grad(x ** 3, (x, unused), fw.eye(3, dtype=fw.float64),
+                                        create_graph=True, allow_unused=True,
+                                        is_grads_batched=True)
+        assert none is None
+        (second,) = fw.autograd.grad(rows.sum(), x)
+        return rows.detach().numpy(), second.numpy()
+    _assert_arrays_like_torch(torch, run)
+
+
+def test_backward_inputs_as_a_dict_and_grad_variables_like_torch(torch):
+    def run(fw):
+        x = fw.tensor([1.0, 2.0], requires_grad=True)
+        y = fw.tensor([3.0], requires_grad=True)
+        (x * x * y).sum().backward(inputs={"x": x})
+        with pytest.warns(FutureWarning, match="`grad_variables` is deprecated"):
+            fw.autograd.backward([x * 3], grad_variables=[fw.tensor([1.0, 0.5])])
+        with pytest.raises(RuntimeError, match="cannot be empty"):
+            (x * y).sum().backward(inputs=[])
+        return x.grad.numpy(), y.grad
+    ours, theirs = run(ember), run(torch)
+    np.testing.assert_allclose(ours[0], theirs[0])
+    assert ours[1] is None and theirs[1] is None
+
+
 def test_autograd_grad_frees_graph_unless_retained():
     x = _leaf([1.0, 2.0])
     y = (x.exp()).sum()

@@ -217,6 +217,76 @@ def test_custom_function_matches_torch(torch):
     assert ember_x.grad.dtype is ember.float32
 
 
+def _scaled_cube(fw):
+    """PyTorch 2's form of a custom Function: forward without ctx, then setup_context."""
+    class ScaledCube(fw.autograd.Function):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(x, scale):
+            return x * x * x * scale
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, scale = inputs
+            ctx.save_for_backward(x)
+            ctx.scale = scale
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return grad_output * 3 * x * x * ctx.scale, None
+    return ScaledCube
+
+
+def test_setup_context_form_matches_torch_under_grad_and_func(torch):
+    data = np.array([0.5, -1.5, 2.0])
+    results = []
+    for fw in (torch, ember):
+        function = _scaled_cube(fw)
+        x = fw.tensor(data, requires_grad=True)
+        output = function.apply(x, 2.0)
+        (first,) = fw.autograd.grad(output.sum(), x, create_graph=True)
+        (second,) = fw.autograd.grad(first.sum(), x)
+        by_func = fw.func.grad(lambda value: function.apply(value, 2.0).sum())(fw.tensor(data))
+        batched = fw.func.vmap(lambda value: function.apply(value, 2.0))(
+            fw.tensor(data).reshape(3, 1))
+        results.append([value.detach().numpy() for value in
+                        (output, first, second, by_func, batched)])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def _doubled_in_place(fw):
+    class DoubleInPlace(fw.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output * 2
+    return DoubleInPlace
+
+
+def test_mark_dirty_returns_the_input_with_its_history_rebased_like_torch(torch):
+    data = np.array([0.5, -1.5, 2.0])
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        hidden = x * x
+        output = _doubled_in_place(fw).apply(hidden)
+        assert output is hidden and output.grad_fn is not None
+        (output * fw.tensor([1.0, 2.0, 3.0], dtype=fw.float64)).sum().backward()
+        results.append((output.detach().numpy(), x.grad.numpy()))
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            _doubled_in_place(fw).apply(fw.tensor(data, requires_grad=True))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs)
+
+
 def test_gradient_of_broadcast_shape_is_summed_to_input_shape():
     class AddRow(Function):
         @staticmethod

@@ -165,6 +165,16 @@ def test_forward_mode_jacobian_matches_torch(torch, case):
     assert_same_tree(*_both(torch, run))
 
 
+def test_forward_mode_jacobian_of_a_scalar_is_a_scalar_like_torch(torch):
+    def run(fw):
+        x = fw.tensor(1.5, dtype=fw.float64)
+        return fw.autograd.functional.jacobian(lambda a: a * a, x, vectorize=True,
+                                               strategy="forward-mode")
+    torch_result, ember_result = _both(torch, run)
+    assert tuple(ember_result.shape) == tuple(torch_result.shape) == ()
+    assert_same_tree(torch_result, ember_result)
+
+
 def test_jacobian_of_an_output_that_ignores_an_input_is_zero(torch):
     def run(fw):
         x, y = inputs(fw, (3,), (2,))

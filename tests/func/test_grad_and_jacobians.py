@@ -101,6 +101,31 @@ def test_grad_result_carries_a_graph_only_when_it_reaches_tensors_that_require_g
     assert_same_tree(*_both(torch, run))
 
 
+@pytest.mark.parametrize("outer", ["vjp", "jacrev", "jacfwd", "jvp", "grad"])
+def test_an_inner_transform_over_a_tensor_made_inside_leaves_no_graph_like_torch(torch, outer):
+    """The inner grad differentiates with respect to a tensor the function creates: once it is
+    done, nothing outside requires grad, so the outer results carry no graph either."""
+    def run(fw):
+        (w,) = inputs(fw, (3,))
+        scale = np.array([0.5, -1.0, 2.0])
+
+        def inner_gradient(value):
+            return fw.func.grad(lambda a, b: (a * b).sin().sum(), argnums=1)(value,
+                                                                                fw.tensor(scale))
+        if outer == "vjp":
+            output, vjp_fn = fw.func.vjp(inner_gradient, w)
+            results = (output, vjp_fn(fw.ones(3, dtype=fw.float64))[0])
+        elif outer == "jvp":
+            results = fw.func.jvp(inner_gradient, (w,), (fw.ones(3, dtype=fw.float64),))
+        elif outer == "grad":
+            results = (fw.func.grad(lambda value: inner_gradient(value).sum())(w),)
+        else:
+            results = (getattr(fw.func, outer)(inner_gradient)(w),)
+        assert not any(result.requires_grad for result in results)
+        return results
+    assert_same_tree(*_both(torch, run))
+
+
 def test_under_no_grad_results_carry_no_graph_but_are_computed_like_torch(torch):
     def run(fw):
         x, w = inputs(fw, (3,), (3,))

@@ -156,6 +156,23 @@ def test_what_vmap_refuses_is_refused_as_in_torch(torch, use):
     assert str(theirs.value).startswith(str(ours.value).split(". ")[0])
 
 
+def test_training_batch_norm_with_unbatched_running_stats_is_refused_as_in_torch(torch):
+    def call(fw, track_running_stats):
+        (x,) = inputs(fw, (4, 2, 3), dtype="float32")
+        layer = fw.nn.BatchNorm1d(3, track_running_stats=track_running_stats)
+        return layer, lambda: fw.func.vmap(layer)(x)
+    for fw in (torch, ember):
+        layer, run = call(fw, True)
+        with pytest.raises(RuntimeError, match="running_mean or running_var, which will be "
+                                               "updated in place, were not batched"):
+            run()
+        assert not layer.running_mean.any()
+    # Without running statistics every sample is normalised by its own statistics.
+    theirs, ours = call(torch, False)[1](), call(ember, False)[1]()
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_a_batched_tensor_prints_like_torch(capsys):
     ember.func.vmap(lambda a: print(a) or a)(ember.tensor([[1.0, 2.0], [3.0, 4.0]]))
     printed = capsys.readouterr().out

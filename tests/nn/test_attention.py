@@ -10,7 +10,7 @@ import ember
 from ember import nn
 from ember.autograd.gradcheck import gradcheck
 from ember.nn import functional as F
-from tests.conftest import assert_close, float64_tensor
+from tests.conftest import assert_close, assert_raises_like_torch, float64_tensor
 
 
 def _leaf_pair(torch, shape, seed, requires_grad=True):
@@ -102,6 +102,14 @@ def test_sdpa_mask_with_is_causal_is_an_error_as_in_torch(torch):
                                            "is_causal=True"):
         F.scaled_dot_product_attention(q, q, q, attn_mask=ember.ones(3, 3, dtype=ember.bool),
                                        is_causal=True)
+
+
+def test_sdpa_mask_that_does_not_broadcast_raises_like_torch(torch):
+    def call(fw):
+        q = fw.zeros(2, 3, 4)
+        return lambda: fw.nn.functional.scaled_dot_product_attention(
+            q, q, q, attn_mask=fw.ones(4, 4, dtype=fw.bool))
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
 
 
 def test_sdpa_float64_gradcheck():

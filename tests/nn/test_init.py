@@ -154,3 +154,15 @@ def test_deprecated_names_warn_as_torch(torch):
                 getattr(module.nn.init, name)(module.empty(*shape), *args)
             caught.append(str(record[0].message))
         assert caught[0] == caught[1]
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw, t: fw.nn.init.normal_(t), lambda fw, t: fw.nn.init.uniform_(t),
+    lambda fw, t: fw.nn.init.trunc_normal_(t), lambda fw, t: fw.nn.init.xavier_uniform_(t),
+    lambda fw, t: fw.nn.init.kaiming_normal_(t), lambda fw, t: fw.nn.init.orthogonal_(t),
+    lambda fw, t: t.normal_(), lambda fw, t: t.uniform_(), lambda fw, t: t.log_normal_(),
+    lambda fw, t: t.exponential_()])
+def test_continuous_random_fills_of_integer_tensors_raise_like_torch(torch, call):
+    assert_raises_like_torch(lambda: call(torch, torch.zeros(3, 3, dtype=torch.int64)),
+                             lambda: call(ember, ember.zeros(3, 3, dtype=ember.int64)),
+                             same_type=True)

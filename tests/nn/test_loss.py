@@ -264,6 +264,13 @@ def test_legacy_size_average_and_reduce(torch):
     (lambda F, lib: F.cross_entropy(lib.zeros(2, 5, 3), lib.zeros(2, 4, dtype=lib.int64)),
      RuntimeError),
     (lambda F, lib: F.nll_loss(lib.zeros(3, 5), lib.zeros(3)), RuntimeError),
+    # class indices are int64 (or uint8 for (N, C) inputs), as PyTorch's kernels take them
+    (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.zeros(3, dtype=lib.int32)),
+     RuntimeError),
+    (lambda F, lib: F.nll_loss(lib.zeros(2, 5, 4), lib.zeros(2, 4, dtype=lib.int16)),
+     RuntimeError),
+    (lambda F, lib: F.cross_entropy(lib.zeros(2, 5, 4), lib.zeros(2, 4, dtype=lib.uint8)),
+     RuntimeError),
     (lambda F, lib: F.binary_cross_entropy(lib.tensor([0.5, 2.0]), lib.tensor([0.0, 1.0])),
      RuntimeError),
     (lambda F, lib: F.smooth_l1_loss(lib.zeros(3), lib.zeros(3), beta=-1.0), RuntimeError),
@@ -275,6 +282,16 @@ def test_errors_match_torch(torch, call, error):
     with pytest.raises(error) as raised:
         call(F, ember)
     assert str(raised.value) == str(expected.value)
+
+
+def test_uint8_class_indices_of_a_batch_match_torch(torch):
+    logits = np.linspace(-1.0, 1.0, 15).reshape(3, 5).astype(np.float32)
+    for function in ("cross_entropy", "nll_loss"):
+        expected = getattr(torch.nn.functional, function)(
+            torch.tensor(logits), torch.tensor([4, 0, 2], dtype=torch.uint8))
+        actual = getattr(F, function)(ember.tensor(logits),
+                                      ember.tensor([4, 0, 2], dtype=ember.uint8))
+        assert_close(actual, expected)
 
 
 def test_shape_mismatch_messages(torch):

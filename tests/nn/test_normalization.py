@@ -207,3 +207,67 @@ def test_layer_norm_bfloat16_computes_in_float32_as_torch(torch):
     assert_close(results[0][0], results[1][0], rtol=0, atol=0)
     for actual, expected in zip(results[0][1:], results[1][1:]):
         assert_close(actual, expected, rtol=2 ** -6, atol=2 ** -6)
+
+
+MIXED_DTYPE_CASES = {
+    # (input dtype, weight, bias, running statistics): PyTorch's CPU kernels take parameters of
+    # the input's dtype, or float32 ones with a half-precision input.
+    "batch_norm float64 input, float32 weight": lambda fw, F: F.batch_norm(
+        _mixed(fw, "float64", 4, 3, 2), None, None, _mixed(fw, "float32", 3), training=True),
+    "batch_norm float32 input, float64 running": lambda fw, F: F.batch_norm(
+        _mixed(fw, "float32", 4, 3), _mixed(fw, "float64", 3), _mixed(fw, "float64", 3)),
+    "batch_norm float16 input, float32 weight, float16 bias": lambda fw, F: F.batch_norm(
+        _mixed(fw, "float16", 4, 3), None, None, _mixed(fw, "float32", 3),
+        _mixed(fw, "float16", 3), training=True),
+    "batch_norm float32 input and weight, float64 bias": lambda fw, F: F.batch_norm(
+        _mixed(fw, "float32", 4, 3), None, None, _mixed(fw, "float32", 3),
+        _mixed(fw, "float64", 3), training=True),
+    "layer_norm float64 input, float32 weight": lambda fw, F: F.layer_norm(
+        _mixed(fw, "float64", 4, 3), (3,), _mixed(fw, "float32", 3)),
+    "group_norm float32 input, float64 weight": lambda fw, F: F.group_norm(
+        _mixed(fw, "float32", 4, 3, 2), 3, _mixed(fw, "float64", 3), _mixed(fw, "float32", 3)),
+    "instance_norm float64 input, float32 weight": lambda fw, F: F.instance_norm(
+        _mixed(fw, "float64", 4, 3, 2), weight=_mixed(fw, "float32", 3)),
+}
+
+
+def _mixed(fw, dtype, *shape):
+    return fw.tensor(np.linspace(0.5, 1.5, int(np.prod(shape))).reshape(shape),
+                     dtype=getattr(fw, dtype))
+
+
+@pytest.mark.parametrize("case", list(MIXED_DTYPE_CASES))
+def test_normalization_with_parameters_of_another_dtype_raises_like_torch(torch, case):
+    call = MIXED_DTYPE_CASES[case]
+    assert_raises_like_torch(lambda: call(torch, torch.nn.functional), lambda: call(ember, F),
+                             RuntimeError, same_type=True)
+
+
+def test_half_precision_group_norm_with_float32_parameters_keeps_its_dtype(torch):
+    results = []
+    for fw in (torch, ember):
+        output = fw.nn.functional.group_norm(
+            _mixed(fw, "float16", 2, 4, 3), 2, _mixed(fw, "float32", 4), _mixed(fw, "float32", 4))
+        assert str(output.dtype).endswith("float16")
+        results.append(output.float())
+    assert_close(results[1], results[0], rtol=2 ** -9, atol=2 ** -9)
+
+
+def test_batch_norm_bfloat16_like_torch_under_cpu_autocast(torch):
+    """A CNN under CPU autocast hands batch_norm a bfloat16 input and float32 parameters:
+    float32 inside, rounded once; the running statistics stay float32."""
+    data = np.random.default_rng(4).normal(size=(4, 3, 2, 2)).astype(np.float32)
+    results = []
+    for fw in (torch, ember):
+        layer = fw.nn.BatchNorm2d(3)
+        layer.weight.data.copy_(fw.tensor([0.5, 1.0, 2.0]))
+        x = fw.tensor(data).to(fw.bfloat16).requires_grad_()
+        output = layer(x)
+        (output.float() * fw.arange(48.0).reshape(4, 3, 2, 2)).sum().backward()
+        assert str(output.dtype).endswith("bfloat16") and str(x.grad.dtype).endswith("bfloat16")
+        layer.eval()
+        evaluated = layer(x)
+        results.append([value.detach().float() for value in (
+            output, evaluated, layer.running_mean, layer.running_var, x.grad, layer.weight.grad)])
+    for actual, expected in zip(results[1], results[0]):
+        assert_close(actual, expected, rtol=2 ** -6, atol=2 ** -6)

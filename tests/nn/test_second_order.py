@@ -258,3 +258,31 @@ def test_second_derivatives_match_torch(torch, request, name, dtype):
             assert mine is None or not np.any(mine)
             continue
         np.testing.assert_allclose(mine, their, rtol=tolerance, atol=tolerance)
+
+
+PIECEWISE_LINEAR = {
+    "relu": lambda fw, x: fw.relu(x),
+    "relu_": lambda fw, x: (x * 1).relu_(),
+    "relu6": lambda fw, x: fw.nn.functional.relu6(x * 4),
+    "hardtanh": lambda fw, x: fw.nn.functional.hardtanh(x),
+    "leaky_relu": lambda fw, x: fw.nn.functional.leaky_relu(x, 0.1),
+    "threshold": lambda fw, x: fw.nn.functional.threshold(x, 0.1, 2.0),
+    "max_pool2d": lambda fw, x: fw.nn.functional.max_pool2d(x, 2),
+    "avg_pool2d": lambda fw, x: fw.nn.functional.avg_pool2d(x, 2),
+}
+
+
+@pytest.mark.parametrize("name", list(PIECEWISE_LINEAR))
+def test_gradient_of_a_piecewise_linear_op_stays_in_the_graph_like_torch(torch, name):
+    """PyTorch's backward of these ops keeps their input: the gradient made with create_graph
+    requires grad, and its own gradient is zeros (not 'does not require grad')."""
+    data = np.linspace(-1.0, 1.0, 32).reshape(1, 2, 4, 4)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        (first,) = fw.autograd.grad(PIECEWISE_LINEAR[name](fw, x).sum(), x, create_graph=True)
+        assert first.requires_grad
+        (second,) = fw.autograd.grad((first * first).sum(), x)
+        results.append((first.detach().numpy(), second.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)

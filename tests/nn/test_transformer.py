@@ -243,3 +243,28 @@ def test_enable_nested_tensor_false_is_accepted_and_computes_the_same(torch):
     layer.eval()
     np.testing.assert_allclose(encoder(source).detach().numpy(), layer(source).detach().numpy(),
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["no_grad", "frozen", "float_mask", "not_left_aligned",
+                                  "mask_check_off", "grad", "train"])
+def test_encoder_inference_zeroes_padded_positions_like_torch(torch, case):
+    """PyTorch's encoder runs inference with a padding mask on a nested tensor and pads its
+    result with zeros before the final norm; a padding mask that is not only trailing, grad
+    with trainable weights, or training take the ordinary path."""
+    ours, theirs = _pair(torch, "encoder", batch_first=True)
+    if case == "mask_check_off":
+        ours.mask_check = theirs.mask_check = False
+    padding = _padding()
+    if case == "not_left_aligned":
+        padding[1, 1] = True
+    outputs = []
+    for fw, model in ((ember, ours), (torch, theirs)):
+        model.train(case == "train")
+        if case == "frozen":
+            model.requires_grad_(False)
+        mask = fw.tensor(np.where(padding, -np.inf, 0.0).astype(np.float32)) \
+            if case == "float_mask" else fw.tensor(padding)
+        with fw.set_grad_enabled(case in ("frozen", "grad", "train")):
+            outputs.append(model(fw.tensor(_source(True)), src_key_padding_mask=mask))
+    np.testing.assert_allclose(outputs[0].detach().numpy(), outputs[1].detach().numpy(),
+                               rtol=1e-5, atol=1e-5)

@@ -158,3 +158,16 @@ def test_clip_within_max_norm_keeps_values_and_moves_versions_as_torch(torch):
         for old, new in zip(before, after):
             np.testing.assert_array_equal(new.detach().numpy(), old.detach().numpy())
         assert [grad._version for grad in after] == [version + 1 for version in versions]
+
+
+def test_norm_of_no_gradients_is_a_zero_of_the_default_dtype_like_torch(torch):
+    results = []
+    for fw in (torch, ember):
+        previous = fw.get_default_dtype()
+        fw.set_default_dtype(fw.float64)
+        try:
+            norm = fw.nn.utils.clip_grad_norm_([fw.tensor([1.0], requires_grad=True)], 1.0)
+        finally:
+            fw.set_default_dtype(previous)
+        results.append((float(norm), str(norm.dtype).split(".")[-1]))
+    assert results[1] == results[0] == (0.0, "float64")

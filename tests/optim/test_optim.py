@@ -193,6 +193,23 @@ def test_state_dict_format():
     json.dumps(state_dict["param_groups"])
 
 
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "NAdam", "Adagrad", "ASGD"])
+def test_step_dtype_follows_the_default_dtype_like_torch(torch, name):
+    dtypes = []
+    for fw in (torch, ember):
+        previous = fw.get_default_dtype()
+        fw.set_default_dtype(fw.float64)
+        try:
+            parameter = fw.tensor([1.0], dtype=fw.float32, requires_grad=True)
+            optimizer = getattr(fw.optim, name)([parameter], lr=0.1)
+            parameter.grad = fw.tensor([1.0], dtype=fw.float32)
+            optimizer.step()
+            dtypes.append(str(optimizer.state_dict()["state"][0]["step"].dtype).split(".")[-1])
+        finally:
+            fw.set_default_dtype(previous)
+    assert dtypes[1] == dtypes[0] == "float64"
+
+
 def test_add_param_group_errors_and_defaults():
     first = ember.tensor([1.0], requires_grad=True)
     opt = optim.SGD([first], lr=0.1, momentum=0.9)

@@ -278,6 +278,8 @@ class Hardtanh(_Activation):
     """clamp to [min_val, max_val] (integers too, as PyTorch); the gradient is zero at and
     beyond the edges."""
 
+    backward_keeps_input = True
+
     @staticmethod
     def forward(ctx, x, min_val, max_val):
         out = np.asarray(np.clip(x, min_val, max_val))  # an array even for 0-d x: saved as output
@@ -293,6 +295,8 @@ class Hardtanh(_Activation):
 
 
 class LeakyRelu(_Activation):
+    backward_keeps_input = True
+
     @staticmethod
     def forward(ctx, x, negative_slope):
         _check_floating(x, "leaky_relu_cpu")
@@ -514,6 +518,8 @@ class Celu(_Activation):
 
 class Threshold(_Activation):
     """x where x > threshold, else value; the gradient passes only where x > threshold."""
+
+    backward_keeps_input = True
 
     @staticmethod
     def forward(ctx, x, threshold, value):

@@ -112,6 +112,7 @@ class AvgPoolNd(Op):
     """Window sums divided by PyTorch's divisor (padding counted or not, or an override)."""
 
     differentiable_backward = True
+    backward_keeps_input = True
 
     @staticmethod
     def forward(ctx, input, kernel_size, stride, padding, out_size, divisor):
@@ -275,6 +276,7 @@ class MaxPoolNd(Op):
     gather). Without indices and NaN, the backward is one compiled pass when available."""
 
     differentiable_backward = True
+    backward_keeps_input = True
 
     @staticmethod
     def forward(ctx, input, kernel_size, stride, padding, dilation, out_size, with_indices):

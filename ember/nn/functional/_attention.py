@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..._random import numpy_generator
+from ...ops._broadcast import mismatch_error
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
 from ...tensor import Tensor
 from .._kernels.attention import ScaledDotProductAttention, causal_blocked
@@ -45,6 +46,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         value = _repeat_heads(value, heads // value.shape[-3])
     query, key, value = _common_batch(query, key, value)
     target_length, source_length = query._data.shape[-2], key._data.shape[-2]
+    if attn_mask is not None:
+        # PyTorch adds the mask to the scores: its broadcasting error, not NumPy's ValueError.
+        error = mismatch_error(tuple(query._data.shape[:-1]) + (source_length,),
+                               attn_mask._data.shape)
+        if error is not None:
+            raise error
     scale_factor = 1.0 / math.sqrt(query._data.shape[-1]) if scale is None else float(scale)
     float_mask = blocked = None
     if is_causal:

@@ -55,6 +55,11 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
     if tuple(target_array.shape) != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got "
                            f"{list(target_array.shape)}")
+    if target_array.dtype != np.int64 and target_array.dtype != np.uint8:
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{scalar_type_name(target_array.dtype)}")
+    if target_array.dtype == np.uint8 and array.ndim > 2:
+        raise RuntimeError("expected scalar type Long but found Byte")  # nll_loss2d's check
     if target_array.size:
         # one reduction for the common case: seen as unsigned, a negative index exceeds classes
         unsigned = (target_array if target_array.dtype.kind == "u"

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..._dtype import finfo, float32, float64, is_floating, scalar_type_name
+from ..._dtype import bfloat16, finfo, float16, float32, float64, is_floating, scalar_type_name
 from ...autograd.grad_mode import no_grad
 from ...ops import vector_norm
 from ...tensor import Size, Tensor
@@ -55,8 +55,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError("running_mean must be defined in evaluation mode")
     elif running_var is None:
         raise RuntimeError("running_var must be defined in evaluation mode")
+    _check_parameter_dtypes(input, weight, bias, running_mean, running_var)
     if array.size == 0:
         return _empty_batch_norm(input, weight, bias)
+    if input.dtype == bfloat16:
+        # NumPy's einsum has no bfloat16: computed in float32 and rounded once, as PyTorch's
+        # kernel accumulates bfloat16 in float32 (the running buffers keep their dtype).
+        weight, bias = (None if tensor is None else tensor.to(float32) for tensor in (weight, bias))
+        return apply_batch_norm(input.to(float32), running_mean, running_var, weight, bias,
+                                training, momentum, eps).to(bfloat16)
     return apply_batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
                             eps)
 
@@ -66,6 +73,25 @@ def _check_floating(array, kernel):
     if not is_floating(array.dtype):
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{scalar_type_name(array.dtype)}'")
+
+
+def _check_parameter_dtypes(input, *parameters):
+    """PyTorch's CPU normalisation kernels take parameters of the input's dtype, or float32
+    ones with a float16/bfloat16 input (mixed type); anything else is a RuntimeError."""
+    dtype = input._data.dtype
+    given = [tensor._data.dtype for tensor in parameters if tensor is not None]
+    if all(other == dtype for other in given):
+        return
+    if all(other == np.float32 for other in given) and input.dtype in (float16, bfloat16):
+        return
+    first = given[0]
+    if first == dtype:
+        other = next(other for other in given if other != dtype)
+        raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
+                           f"{scalar_type_name(other)}")
+    if any(other != np.float32 for other in given):
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
 
 
 def _empty_batch_norm(input, weight, bias):
@@ -107,6 +133,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     normalized_shape = _checked_normalized_shape(
         input, normalized_shape, {"weight": weight, "bias": bias}, "layer_norm", "LayerNormKernelImpl",
         "*, ")
+    _check_parameter_dtypes(input, weight, bias)
     return LayerNorm.apply(input, weight, bias, len(normalized_shape), eps)
 
 
@@ -141,6 +168,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
                                f"channels in input, but got {name} of shape "
                                f"{list(tensor._data.shape)} and input of shape {list(shape)}")
+    _check_parameter_dtypes(input, weight, bias)
     batch = shape[0]
     rows = input.reshape(batch * num_groups, math.prod(shape[1:]) // num_groups)
     output = LayerNorm.apply(rows, None, None, 1, eps).reshape(shape)
@@ -149,7 +177,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         output = output * weight.reshape(affine_shape)
     if bias is not None:
         output = output + bias.reshape(affine_shape)
-    return output
+    # float32 parameters of a half-precision input: the affine map in float32, rounded once.
+    return output.to(input.dtype)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,

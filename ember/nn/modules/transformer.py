@@ -1,13 +1,16 @@
 """Transformer, TransformerEncoder(Layer), TransformerDecoder(Layer): PyTorch's layers, parameter
 names, initialisation, masks and options (norm_first, batch_first, activation by name or callable,
 is_causal hints). ember has no nested tensors: ``enable_nested_tensor`` is accepted and recorded,
-and PyTorch's warning about it is given where PyTorch gives it."""
+PyTorch's warning about it is given where PyTorch gives it, and where PyTorch's encoder would
+run on a nested tensor its zeros at the padded positions are given too."""
 import copy
 import warnings
 
 import numpy as np
 
 from ... import _factories
+from ..._autocast_state import _autocast_state
+from ...autograd.grad_mode import is_grad_enabled
 from ...ops import triu
 from .. import functional as F
 from .activation import GELU, ReLU
@@ -225,9 +228,35 @@ class TransformerEncoder(Module):
         for layer in self.layers:
             output = layer(output, src_mask=mask, is_causal=is_causal,
                            src_key_padding_mask=src_key_padding_mask)
+        if self._takes_nested_path(src, mask, src_key_padding_mask):
+            # PyTorch's inference path runs on a nested tensor without the padded positions and
+            # pads the result with zeros (before the final norm); the others are unchanged.
+            output = output.masked_fill(src_key_padding_mask.ne(0).unsqueeze(-1), 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
+
+
+    def _takes_nested_path(self, src, mask, src_key_padding_mask):
+        """Whether PyTorch's TransformerEncoder would run this call on a nested tensor."""
+        if not (self.num_layers and getattr(self, "use_nested_tensor", False)):
+            return False
+        if self.layers[0].training or src.dim() != 3 or src_key_padding_mask is None:
+            return False
+        if mask is not None or "cuda" in _autocast_state.get().enabled:
+            return False
+        padding = src_key_padding_mask.ne(0).numpy()
+        # mask_check: only padding at the end of each sequence (PyTorch's left-aligned test).
+        if getattr(self, "mask_check", True) and (padding[:, :-1] & ~padding[:, 1:]).any():
+            return False
+        attention = self.layers[0].self_attn
+        parameters = (src, attention.in_proj_weight, attention.in_proj_bias,
+                      attention.out_proj.weight, attention.out_proj.bias,
+                      self.layers[0].norm1.weight, self.layers[0].norm1.bias,
+                      self.layers[0].norm2.weight, self.layers[0].norm2.bias,
+                      self.layers[0].linear1.weight, self.layers[0].linear1.bias,
+                      self.layers[0].linear2.weight, self.layers[0].linear2.bias)
+        return not (is_grad_enabled() and any(tensor.requires_grad for tensor in parameters))
 
 
 class TransformerDecoder(Module):

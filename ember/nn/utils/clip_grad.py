@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from ..._dtype import get_default_dtype
 from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
@@ -49,7 +50,8 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     tensors = _as_list(tensors, "get_total_norm")
     norm_type = float(norm_type)
     if len(tensors) == 0:
-        return Tensor._wrap(np.zeros((), dtype=np.float32))
+        # PyTorch's torch.tensor(0.0): the default dtype.
+        return Tensor._wrap(np.zeros((), dtype=get_default_dtype().numpy))
     dtype = np.result_type(*[tensor._data.dtype for tensor in tensors])
     with np.errstate(invalid="ignore", over="ignore"):
         norms = [_vector_norm(tensor._data, norm_type) for tensor in tensors]

@@ -216,6 +216,7 @@ def clamp_max(input, max):
 
 class Relu(Op):
     differentiable_backward = True
+    backward_keeps_input = True
 
     @staticmethod
     def forward(ctx, x):
