@@ -387,6 +387,32 @@ class Tensor:
     def is_pinned(self):
         return False
 
+    def is_shared(self):
+        """False: share_memory_() keeps the array in the process (ember has no shared storage)."""
+        return False
+
+    def is_distributed(self):
+        return False
+
+    def is_set_to(self, tensor):
+        """Whether both tensors view the same memory with the same sizes and strides."""
+        mine, theirs = self._data, tensor._data
+        if not (isinstance(mine, np.ndarray) and isinstance(theirs, np.ndarray)):
+            return mine is theirs  # sparse storages
+        return (mine.__array_interface__["data"][0] == theirs.__array_interface__["data"][0]
+                and mine.shape == theirs.shape and mine.strides == theirs.strides
+                and mine.dtype == theirs.dtype)
+
+    @property
+    def output_nr(self):
+        """Which output of its grad_fn this tensor is (0 for leaves)."""
+        return self._output_nr
+
+    # Backends and layouts a CPU tensor is not on (libraries branch on these properties).
+    is_meta = is_mps = is_quantized = is_nested = is_mkldnn = is_sparse_csr = property(
+        lambda self: False)
+    is_xla = is_xpu = is_ipu = is_vulkan = is_maia = is_mtia = property(lambda self: False)
+
 def legacy_new(dtype, args, kwargs, name="new"):
     """``torch.Tensor(...)``, ``torch.FloatTensor(...)`` and ``x.new(...)``: sizes (zeros), data
     (converted to ``dtype``, the default dtype when None) or a tensor (an alias: it must already

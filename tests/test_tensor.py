@@ -170,7 +170,21 @@ VALUES = {
     "metadata": lambda fw: (fw.ones(2).is_cpu, fw.ones(2).get_device(),
                             fw.ones(2).is_complex(), fw.ones(2, dtype=fw.uint8).is_signed(),
                             fw.ones(2).is_same_size(fw.zeros(2)), fw.ones(2).is_pinned()),
+    "backend_flags": lambda fw: tuple(getattr(fw.ones(2), name) for name in (
+        "is_meta", "is_mps", "is_quantized", "is_nested", "is_mkldnn", "is_sparse_csr", "is_xla",
+        "is_xpu", "is_ipu", "is_vulkan", "is_maia", "is_mtia")) + (
+        fw.ones(2).is_distributed(), fw.ones(2).is_shared()),
+    "is_set_to_output_nr": lambda fw: _set_to_and_output_nr(fw),
 }
+
+
+def _set_to_and_output_nr(fw):
+    base = fw.arange(6.0).requires_grad_()
+    first, second = base.split(3)
+    view = base.view(2, 3)
+    return (base.is_set_to(base), base.is_set_to(base.clone()), view.is_set_to(base),
+            view[0].is_set_to(base[:3]), base.output_nr, first.output_nr, second.output_nr,
+            (base * 2).output_nr)
 
 
 class TestTensorApi(BadInputChecks, ValueChecks):
