@@ -1,6 +1,8 @@
 """ember: PyTorch's semantics for autograd, grad modes and module modes, on NumPy."""
 from . import _allocator
 _allocator.set_thresholds()
+from . import _numpy_errors
+_numpy_errors.silence_in_ember()
 from . import _dtype
 from ._dtype import *  # noqa: F401,F403
 from .autograd.grad_mode import (  # noqa: F401

@@ -144,3 +144,20 @@ def test_data_parallel_wraps_the_module_as_torch_without_gpus(torch):
     np.testing.assert_allclose(functional.detach().numpy(),
                                inner(ember.tensor(values)).detach().numpy())
     assert wrapped.module is inner and list(wrapped.parameters()) == list(inner.parameters())
+
+
+def test_numpy_floating_point_warnings_of_ember_ops_are_not_shown_but_the_users_are():
+    import warnings
+    from ember import _numpy_errors
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        _numpy_errors.silence_in_ember()
+        warnings.simplefilter("always", append=True)  # below ember's filter
+        values = ember.tensor([3e38, -1.0, 0.0], requires_grad=True)
+        # overflow, invalid value and divide by zero, forward and backward, as PyTorch: silently
+        total = (values * 10).sum() + values.log().sum() + values.rsqrt().sum()
+        total.backward()
+        assert [str(warning.message) for warning in caught] == []
+        assert np.isinf(total.item()) or np.isnan(total.item())
+        np.float32(3e38) * np.float32(10)  # the user's own NumPy keeps its warning
+        assert any("overflow" in str(warning.message) for warning in caught)
