@@ -80,9 +80,10 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     """``ember.func`` (torch.func's transforms), ``ember.vmap`` (torch.vmap, its vmap),
-    ``ember.distributions`` and ``ember.special`` load on first use, keeping ``import ember``
+    ``ember.distributions``, ``ember.special``, ``ember.random`` and ``ember.multiprocessing``
+    load on first use, keeping ``import ember``
     fast; ``import ember.func`` works as usual."""
-    if name in ("func", "vmap", "distributions", "special"):
+    if name in ("func", "vmap", "distributions", "special", "random", "multiprocessing"):
         import importlib  # only on that first use: the package is not imported at start-up
         module = importlib.import_module(".func" if name == "vmap" else f".{name}", __name__)
         return module.vmap if name == "vmap" else module

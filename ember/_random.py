@@ -1,4 +1,6 @@
 """The single source of randomness: ``Generator`` objects and the default one ``manual_seed`` resets."""
+import contextlib
+
 import numpy as np
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed; any fixed value would do.
@@ -76,6 +78,22 @@ def get_rng_state():
 
 def set_rng_state(state):
     default_generator.set_state(state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices",
+             device_type="cuda"):
+    """The default generator's state is restored when the block ends (``torch.random.fork_rng``):
+    draws inside it leave the stream outside as it was. ``devices`` and ``device_type`` name
+    accelerators, which ember does not have."""
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 def numpy_generator(generator=None):

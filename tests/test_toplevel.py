@@ -161,3 +161,45 @@ def test_numpy_floating_point_warnings_of_ember_ops_are_not_shown_but_the_users_
         assert np.isinf(total.item()) or np.isnan(total.item())
         np.float32(3e38) * np.float32(10)  # the user's own NumPy keeps its warning
         assert any("overflow" in str(warning.message) for warning in caught)
+
+
+def test_random_module_and_fork_rng_restore_the_default_stream(torch):
+    import ember.random
+    for fw, random in ((ember, ember.random), (torch, torch.random)):
+        random.manual_seed(5)
+        expected = fw.rand(3)
+        random.manual_seed(5)
+        with random.fork_rng():
+            fw.rand(7)
+        after = fw.rand(3)
+        assert fw.equal(after, expected)
+        random.manual_seed(5)
+        with random.fork_rng(enabled=False):
+            fw.rand(7)
+        assert not fw.equal(fw.rand(3), expected)
+    assert ember.random.initial_seed() == 5
+    assert ember.random.default_generator is ember.default_generator
+
+
+def _write_index(index, folder):
+    import pathlib
+    pathlib.Path(folder, f"{index}.txt").write_text(str(index * 10))
+
+
+def _fail_on_one(index):
+    if index == 1:
+        raise ValueError("rank one failed")
+
+
+def test_multiprocessing_spawn_runs_each_index_and_reraises_a_failure(tmp_path):
+    import ember.multiprocessing as mp
+    assert mp.get_context is __import__("multiprocessing").get_context
+    mp.spawn(_write_index, args=(str(tmp_path),), nprocs=2)
+    assert sorted(path.read_text() for path in tmp_path.iterdir()) == ["0", "10"]
+    with pytest.raises(mp.ProcessRaisedException, match="rank one failed") as raised:
+        mp.spawn(_fail_on_one, nprocs=2)
+    assert raised.value.error_index == 1
+    context = mp.spawn(_write_index, args=(str(tmp_path),), nprocs=1, join=False)
+    while not context.join():
+        pass
+    assert len(context.pids()) == 1
