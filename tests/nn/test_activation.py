@@ -203,6 +203,28 @@ def test_piecewise_edges_take_torchs_gradient(torch):
         compare_with_torch(torch, ours, theirs, [edges])
 
 
+@pytest.mark.parametrize("name", ["hardshrink", "softshrink"])
+def test_shrinks_pass_nan_and_keep_signed_zeros_like_torch(torch, name):
+    values = np.array([np.nan, -np.inf, -1.0, -0.5, -0.2, -0.0, 0.2, 0.5, 1.0, np.inf],
+                      dtype=np.float32)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(values, requires_grad=True)
+        out = getattr(fw.nn.functional, name)(x, 0.5)
+        out.sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+    for dtype in ("int64", "bool"):
+        assert_raises_like_torch(
+            lambda: getattr(torch.nn.functional, name)(torch.zeros(2, dtype=getattr(torch, dtype))),
+            lambda: getattr(F, name)(ember.zeros(2, dtype=getattr(ember, dtype))),
+            NotImplementedError)
+    assert_raises_like_torch(lambda: torch.nn.functional.softshrink(torch.zeros(2).double(), -1),
+                             lambda: F.softshrink(ember.zeros(2).double(), -1), RuntimeError)
+
+
 def test_logsigmoid_is_stable_at_large_magnitudes(torch):
     values = np.array([-200.0, -30.0, 30.0, 200.0], dtype=np.float32)
     compare_with_torch(torch, F.logsigmoid, torch.nn.functional.logsigmoid, [values])

@@ -269,6 +269,8 @@ PIECEWISE_LINEAR = {
     "threshold": lambda fw, x: fw.nn.functional.threshold(x, 0.1, 2.0),
     "max_pool2d": lambda fw, x: fw.nn.functional.max_pool2d(x, 2),
     "avg_pool2d": lambda fw, x: fw.nn.functional.avg_pool2d(x, 2),
+    "hardshrink": lambda fw, x: fw.nn.functional.hardshrink(x, 0.3),
+    "softshrink": lambda fw, x: fw.nn.functional.softshrink(x, 0.3),
 }
 
 

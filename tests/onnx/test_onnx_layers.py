@@ -85,6 +85,8 @@ LAYERS = [
     ("log_sigmoid", lambda: nn.LogSigmoid(), one(7), "Softplus"),
     ("softsign", lambda: nn.Softsign(), one(7), "Div"),
     ("threshold", lambda: nn.Threshold(0.1, 20.0), one(7), "Where"),
+    ("hardshrink", lambda: nn.Hardshrink(0.3), one(7), "Shrink"),
+    ("softshrink", lambda: nn.Softshrink(0.3), one(7), "Shrink"),
     ("softmax", lambda: nn.Softmax(dim=1), one(7, 3), "Softmax"),
     ("log_softmax", lambda: nn.LogSoftmax(dim=-1), one(7, 3), "LogSoftmax"),
     ("lstm", lambda: nn.LSTM(4, 5, num_layers=2, batch_first=True), one(6, 4), "LSTM"),

@@ -531,3 +531,46 @@ class Threshold(_Activation):
     def backward(ctx, grad):
         (kept,) = ctx.saved_tensors
         return where(ctx.xp, kept, grad, 0.0), None, None
+
+
+class Hardshrink(_Activation):
+    """0 where -lambd <= x <= lambd, else x (NaN passes, with gradient 1, as PyTorch's)."""
+
+    backward_keeps_input = True
+
+    @staticmethod
+    def forward(ctx, x, lambd):
+        _check_floating(x, "hardshrink_cpu")
+        inside = np.asarray((x >= -lambd) & (x <= lambd))  # an array even for 0-d x
+        ctx.save_for_backward(inside)
+        return np.where(inside, x.dtype.type(0), x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return where(ctx.xp, inside, 0.0, grad), None
+
+
+class Softshrink(_Activation):
+    """x - lambd above lambd, x + lambd below -lambd, x * 0 between (a signed zero; NaN passes
+    with gradient 1, as PyTorch's)."""
+
+    backward_keeps_input = True
+
+    @staticmethod
+    def forward(ctx, x, lambd):
+        _check_floating(x, "softshrink_check")
+        if lambd < 0:
+            raise RuntimeError(f"lambda must be in range [0, {float(np.finfo(x.dtype).max):g}] "
+                               f"for input dtype {scalar_type_name(x.dtype)}, but found "
+                               f"{lambd:g}")
+        inside = np.asarray((x >= -lambd) & (x <= lambd))  # an array even for 0-d x
+        ctx.save_for_backward(inside)
+        shift = x.dtype.type(lambd)
+        zero = np.copysign(x.dtype.type(0), x)
+        return np.where(inside, zero, np.where(x > shift, x - shift, x + shift))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return where(ctx.xp, inside, 0.0, grad), None

@@ -225,3 +225,11 @@ def threshold(g, event):
     return g.op("Where", g.op("Greater", name, g.scalar(limit, x.dtype)), name,
                 g.scalar(fill, x.dtype))
 
+
+
+@rule("op", "Hardshrink", "Softshrink")
+def shrink(g, event):
+    # ONNX's Shrink subtracts bias towards zero beyond +-lambd: softshrink's bias is lambd.
+    x, lambd = event.args
+    bias = float(lambd) if event.name == "Softshrink" else 0.0
+    return g.op("Shrink", g.name_of(x), bias=bias, lambd=float(lambd))
