@@ -787,6 +787,7 @@ class VectorNorm(Op):
     the backward masks before dividing, so second derivatives stay finite."""
 
     differentiable_backward = True
+    backward_keeps_input = True
 
     @staticmethod
     def forward(ctx, x, ord, axes, keepdim):

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from ... import ops as _ops
+from ...autograd.function import keep_input_in_gradient
 from ..._random import numpy_generator
 from ...ops.elementwise.casting import autocast_op
 from .._kernels import activation as _activation
@@ -171,7 +172,8 @@ def prelu(input, weight):
         weight = weight.reshape((channels,) + (1,) * (input.dim() - 2))
     elif weight.dim() > 0:
         weight = weight.reshape(())
-    return _ops.where(input > 0, input, weight * input)
+    # PyTorch's prelu backward keeps the input
+    return keep_input_in_gradient(_ops.where(input > 0, input, weight * input))
 
 
 def hardshrink(input, lambd=0.5):
