@@ -42,6 +42,18 @@ def _shape_arg(shape, operation, argument="size"):
                         f"{position}") from None
 
 
+def _sizes_argument(positional, keyword, operation, argument):
+    """The sizes of a ``*sizes`` op given positionally or by PyTorch's keyword ``argument``;
+    PyTorch's TypeError when both or neither are given."""
+    if keyword is not None:
+        if positional:
+            raise TypeError(f"{operation}() got multiple values for argument '{argument}'")
+        positional = (keyword,)
+    if not positional:
+        raise TypeError(f'{operation}() missing 1 required positional arguments: "{argument}"')
+    return _shape_arg(positional, operation, argument)
+
+
 def require_tensor(value, operation, argument="input", position=1):
     """PyTorch's TypeError when an argument that must be a Tensor is not one."""
     if not isinstance(value, Tensor):
@@ -236,22 +248,24 @@ class Flip(Op):
 
 
 # ---- functional API ------------------------------------------------------------------------------
-def reshape(input, *shape):
+def reshape(input, *sizes, shape=None):
     require_tensor(input, "reshape")
-    shape = _infer_shape(_shape_arg(shape, "reshape", "shape"), input._data.size)
+    shape = _infer_shape(_sizes_argument(sizes, shape, "reshape", "shape"), input._data.size)
     if shape == input._data.shape:
         return Reshape.apply(input, shape, False)
     return Reshape.apply(input, shape, False)
 
 
-def view(input, *shape):
+def view(input, *shape, size=None, dtype=None):
     require_tensor(input, "view")
+    if dtype is not None and not shape:
+        shape = (dtype,)
     if len(shape) == 1 and isinstance(shape[0], ember_dtype):
         target = shape[0]
         if target.numpy.itemsize != input._data.itemsize:
             raise RuntimeError("view(dtype): only dtypes of the same size are supported in ember")
         return Tensor._result(input._data.view(target.numpy))
-    shape = _infer_shape(_shape_arg(shape, "view"), input._data.size)
+    shape = _infer_shape(_sizes_argument(shape, size, "view", "size"), input._data.size)
     return Reshape.apply(input, shape, True)
 
 
@@ -310,9 +324,9 @@ def unsqueeze(input, dim):
     return Reshape.apply(input, shape[:axis] + (1,) + shape[axis:], False)
 
 
-def permute(input, *dims):
+def permute(input, *order, dims=None):
     require_tensor(input, "permute")
-    dims = _shape_arg(dims, "permute", "dims")
+    dims = _sizes_argument(order, dims, "permute", "dims")
     ndim = input._data.ndim
     if len(dims) != ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
@@ -375,9 +389,9 @@ def t(input):
     return Permute.apply(input, tuple(reversed(range(ndim))))
 
 
-def expand(input, *sizes):
+def expand(input, *sizes, size=None):
     require_tensor(input, "expand")
-    sizes = _shape_arg(sizes, "expand")
+    sizes = _sizes_argument(sizes, size, "expand", "size")
     shape = input._data.shape
     if len(sizes) < len(shape):
         raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
@@ -409,9 +423,9 @@ def expand_as(input, other):
     return expand(input, other._data.shape)
 
 
-def repeat(input, *repeats):
+def repeat(input, *counts, repeats=None):
     require_tensor(input, "repeat")
-    repeats = _shape_arg(repeats, "repeat", "repeats")
+    repeats = _sizes_argument(counts, repeats, "repeat", "repeats")
     if len(repeats) < input._data.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
                            "dimensions of tensor")
@@ -1130,10 +1144,10 @@ def dsplit(input, indices_or_sections):
     return tensor_split(input, indices_or_sections, 2)
 
 
-def sum_to_size(input, *size):
+def sum_to_size(input, *sizes, size=None):
     """Sum ``input`` down to ``size`` (which ``input`` must be expandable from)."""
     require_tensor(input, "sum_to_size")
-    size = _shape_arg(size, "sum_to_size")
+    size = _sizes_argument(sizes, size, "sum_to_size", "size")
     shape = input._data.shape
     leading = len(shape) - len(size)
     if leading < 0 or any(target not in (1, have) for target, have in zip(size, shape[leading:])):
