@@ -1407,7 +1407,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     data = input._data
     if dim is not None:
         dim = _axis(dim, data.ndim, "unique")
-    values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim)
+    # PyTorch keeps every NaN apart (NumPy merges them by default)
+    values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim,
+                                        equal_nan=dim is not None)
     results = [Tensor._result(values)]
     if return_inverse:
         shape = data.shape if dim is None else (data.shape[dim],)
