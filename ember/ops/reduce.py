@@ -1478,7 +1478,9 @@ def histc(input, bins=100, min=0, max=0):
     data = input._data
     if data.dtype.kind != "f":
         raise NotImplementedError(f'"histogram_cpu" not implemented for {input.dtype}')
-    if not _is_int(bins) or bins <= 0:
+    if not _is_int(bins):
+        raise TypeError(f"histc(): argument 'bins' must be int, not {type(bins).__name__}")
+    if bins <= 0:
         raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins}")
     low, high = float(min), float(max)
     if low == high and data.size:
@@ -1487,6 +1489,8 @@ def histc(input, bins=100, min=0, max=0):
         low, high = low - 1, high + 1
     if low > high:
         raise RuntimeError("torch.histc: max must be larger than min")
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise RuntimeError(f"torch.histc: range of [{low:g}, {high:g}] is not finite")
     counts, _ = np.histogram(data, bins=bins, range=(low, high))
     return Tensor._result(counts.astype(data.dtype))
 
