@@ -667,10 +667,13 @@ def lerp(input, end, weight):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 * tensor2."""
+    """input + value * tensor1 * tensor2 (in the tensors' promoted dtype, whatever value is)."""
     _check_addc("addcmul", input, tensor1, tensor2, value)
-    if np.result_type(input._data, tensor1._data, tensor2._data) == np.bool_:
+    result_type = np.result_type(input._data, tensor1._data, tensor2._data)
+    if result_type == np.bool_:
         raise _not_implemented("addcmul_cpu_out", np.dtype(np.bool_))
+    if result_type.kind in "iu":
+        value = int(value)  # PyTorch's integer kernel truncates the scalar: no float promotion
     product = mul(tensor1, tensor2)
     return add(input, product if value == 1 else mul(product, value))
 

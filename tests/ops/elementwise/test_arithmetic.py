@@ -201,3 +201,15 @@ def test_pow_by_special_exponents_is_computed_as_pytorch_does(torch, dtype, expo
     for mine, their in ((our_out, their_out), (ours.grad, theirs.grad)):
         np.testing.assert_allclose(mine.detach().numpy(), their.detach().numpy(), rtol=ulp,
                                    atol=0)
+
+
+@pytest.mark.parametrize("value", [0.5, 1.9, -1.5, True])
+def test_addcmul_of_integers_truncates_a_float_value_like_torch(torch, value):
+    """PyTorch's integer addcmul takes the scalar as an integer: the result stays int64."""
+    data = np.array([-7, -3, 0, 3, 7])
+    results = []
+    for fw in (torch, ember):
+        integers = fw.tensor(data)
+        results.append(fw.addcmul(integers, integers, integers, value=value))
+    assert results[1].dtype == ember.int64
+    np.testing.assert_array_equal(results[1].numpy(), results[0].numpy())
