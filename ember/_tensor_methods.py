@@ -466,6 +466,12 @@ def _reversed_operands(op):
     return method
 
 
+def __rtruediv__(self, other):
+    """``other / self`` for a number ``other``: PyTorch's reciprocal(self) * other (its rounding,
+    and a backward that keeps the reciprocal, not self)."""
+    return ops.mul(ops.reciprocal(self), other)
+
+
 def __invert__(self):
     return ops.logical_not(self) if self._data.dtype == np.bool_ else ops.bitwise_not(self)
 
@@ -624,7 +630,7 @@ METHODS.update({
     # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
     "__add__": ops.add, "__radd__": ops.add, "__mul__": ops.mul, "__rmul__": ops.mul,
     "__sub__": ops.sub, "__rsub__": _reversed_operands(ops.sub),
-    "__truediv__": ops.div, "__rtruediv__": _reversed_operands(ops.div),
+    "__truediv__": ops.div, "__rtruediv__": __rtruediv__,
     "__floordiv__": ops.floor_divide, "__rfloordiv__": _reversed_operands(ops.floor_divide),
     "__mod__": ops.remainder, "__rmod__": _reversed_operands(ops.remainder),
     "__pow__": ops.pow, "__rpow__": _reversed_operands(ops.pow),

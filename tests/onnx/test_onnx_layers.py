@@ -151,6 +151,7 @@ FUNCTIONS = [
     ("arithmetic", lambda x: (x * 3 - 1) / (x.abs() + 1) + x ** 2 - 2 ** x, one(5)),
     ("unary_math", lambda x: x.exp().log1p() + x.sin() * x.cos() + x.abs().sqrt().rsqrt(),
      one(5)),
+    ("reciprocal", lambda x: 2 / (x.abs() + 1) + (x * x + 1).reciprocal(), one(5)),
     ("clamp_where", lambda x: ember.where(x > 0, x.clamp(max=0.5), x.clamp(-0.2, 0.2)),
      one(5)),
     ("comparisons_as_floats", lambda x: (x > 0).float() * 2.0 + (x <= -0.5).float()

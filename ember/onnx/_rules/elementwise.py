@@ -9,7 +9,8 @@ from . import is_value, rule
 _UNARY = {"Neg": "Neg", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Sin": "Sin", "Cos": "Cos",
           "Tanh": "Tanh", "Sigmoid": "Sigmoid", "Relu": "Relu", "Abs": "Abs", "Sign": "Sign",
           "Erf": "Erf", "Tan": "Tan", "Asin": "Asin", "Acos": "Acos", "Atan": "Atan",
-          "Sinh": "Sinh", "Cosh": "Cosh", "Asinh": "Asinh", "Acosh": "Acosh", "Atanh": "Atanh"}
+          "Sinh": "Sinh", "Cosh": "Cosh", "Asinh": "Asinh", "Acosh": "Acosh", "Atanh": "Atanh",
+          "Reciprocal": "Reciprocal"}
 _BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow",
            "Maximum": "Max", "Minimum": "Min"}
 

@@ -11,7 +11,7 @@ from ...tensor import Tensor
 from .._return_types import _Frexp
 from ._operands import (
     _bfloat16_result, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log,
-    _not_implemented, _not_tensor, _operands, _plain_binary, _promote, _promote_unrounded,
+    _not_implemented, _not_tensor, _OfOutput, _operands, _plain_binary, _promote, _promote_unrounded,
     _PYTHON_NUMBERS, _result_dtype, _shape_dtype, _shape_error, _tensors_only,
     _to_operand, _unary, _widened)
 
@@ -215,10 +215,15 @@ true_divide = div
 divide = div
 
 
-def reciprocal(input):
-    if not isinstance(input, Tensor):
-        raise _not_tensor("reciprocal", input)
-    return div(1.0, input)
+class Reciprocal(_OfOutput):
+    """1 / x; saves its output, as PyTorch's (so x may change in place before backward)."""
+
+    function = staticmethod(lambda x: np.divide(x.dtype.type(1), x))
+    gradient = staticmethod(lambda xp, grad, out: -grad * (out * out))
+    quiet = True
+
+
+reciprocal = _unary(Reciprocal, "reciprocal")
 
 
 def _rounded_quotient(a, b, rounding_mode):

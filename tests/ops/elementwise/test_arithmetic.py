@@ -213,3 +213,19 @@ def test_addcmul_of_integers_truncates_a_float_value_like_torch(torch, value):
         results.append(fw.addcmul(integers, integers, integers, value=value))
     assert results[1].dtype == ember.int64
     np.testing.assert_array_equal(results[1].numpy(), results[0].numpy())
+
+
+def test_number_divided_by_tensor_is_reciprocal_times_number_like_torch(torch):
+    """PyTorch computes ``number / t`` as reciprocal(t) * number: its rounding, and a backward
+    that keeps the reciprocal, so changing t in place afterwards does not break backward."""
+    data = np.array([3.0, 7.0, -0.5], dtype=np.float32)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        y = x * 1
+        out = 7 / y
+        y.add_(1)
+        (grad,) = fw.autograd.grad(out.sum(), x)
+        results.append((out.detach().numpy(), grad.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)
