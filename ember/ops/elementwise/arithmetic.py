@@ -569,7 +569,13 @@ class Sign(Op):
     def forward(ctx, x):
         if x.dtype == np.bool_:
             return x.copy()  # the sign of True is True
-        return np.sign(x)
+        out = np.asarray(np.sign(x))
+        if x.dtype.kind not in "iu":
+            # PyTorch's (0 < x) - (x < 0): NaN gives 0, and every zero is +0
+            unsigned = np.isnan(out)
+            unsigned |= out == 0
+            out[unsigned] = 0
+        return out
 
     @staticmethod
     def backward(ctx, grad):

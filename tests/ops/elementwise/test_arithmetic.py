@@ -229,3 +229,16 @@ def test_number_divided_by_tensor_is_reciprocal_times_number_like_torch(torch):
         results.append((out.detach().numpy(), grad.numpy()))
     for ours, theirs in zip(results[1], results[0]):
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_sign_of_nan_and_zeros_is_positive_zero_like_torch(torch, dtype):
+    values = np.array([np.nan, -np.nan, -0.0, 0.0, np.inf, -2.0], dtype=np.float32)
+    results = []
+    for fw in (torch, ember):
+        for name in ("sign", "sgn"):
+            out = getattr(fw.tensor(values).to(getattr(fw, dtype)), name)().float().numpy()
+            results.append((out, np.signbit(out)))
+    for ours, theirs in zip(results[2:], results[:2]):
+        np.testing.assert_array_equal(ours[0], theirs[0])
+        np.testing.assert_array_equal(ours[1], theirs[1])
