@@ -1005,14 +1005,21 @@ def log_softmax(input, dim=None, dtype=None):
     return LogSoftmax.apply(input, axis)
 
 
+def _truth_reduction(reduction, input, dim, keepdim, operation):
+    """all/any: bool, but uint8 for a uint8 input (PyTorch keeps that legacy dtype)."""
+    axes = _axes(dim, input._data.ndim, operation)
+    out = np.asarray(reduction(input._data, axis=axes, keepdims=keepdim))
+    if input._data.dtype == np.uint8:
+        out = out.astype(np.uint8)
+    return Tensor._result(out)
+
+
 def all(input, dim=None, keepdim=False):
-    axes = _axes(dim, input._data.ndim, "all")
-    return Tensor._result(np.asarray(np.all(input._data, axis=axes, keepdims=keepdim)))
+    return _truth_reduction(np.all, input, dim, keepdim, "all")
 
 
 def any(input, dim=None, keepdim=False):
-    axes = _axes(dim, input._data.ndim, "any")
-    return Tensor._result(np.asarray(np.any(input._data, axis=axes, keepdims=keepdim)))
+    return _truth_reduction(np.any, input, dim, keepdim, "any")
 
 
 def count_nonzero(input, dim=None):

@@ -414,3 +414,15 @@ def test_histc_bad_ranges_and_bins_raise_like_torch(torch, values, arguments, er
                              lambda: ember.histc(ember.tensor(values), **arguments), error)
     with pytest.raises(RuntimeError, match="is not finite"):  # PyTorch prints NaN as -nan
         ember.histc(ember.tensor([1.0, np.nan]), bins=2)
+
+
+@pytest.mark.parametrize("name", ["any", "all"])
+@pytest.mark.parametrize("dim", [None, 1, (0, 1)])
+def test_any_all_of_uint8_stay_uint8_like_torch(torch, name, dim):
+    data = np.array([[0, 2], [0, 0]], dtype=np.uint8)
+    results = []
+    for fw in (torch, ember):
+        tensor = fw.tensor(data)
+        results.append(getattr(tensor, name)() if dim is None else getattr(tensor, name)(dim))
+    assert str(results[1].dtype) == "ember.uint8"
+    np.testing.assert_array_equal(results[1].numpy(), results[0].numpy())
