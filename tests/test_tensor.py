@@ -215,3 +215,14 @@ def test_format_matches_torch(torch):
         with pytest.raises(TypeError) as theirs:
             format(make(torch), ".3f")
         assert str(mine.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("convert", [float, int])
+@pytest.mark.parametrize("size", [0, 2])
+def test_python_scalar_of_not_one_element_raises_value_error_like_torch(torch, convert, size):
+    with pytest.raises(ValueError) as theirs:
+        convert(torch.zeros(size))
+    with pytest.raises(ValueError) as ours:
+        convert(ember.zeros(size))
+    assert str(ours.value) == str(theirs.value)
+
