@@ -472,8 +472,25 @@ def __rtruediv__(self, other):
     return ops.mul(ops.reciprocal(self), other)
 
 
+def _equality(op):
+    """``==``/``!=``: an operand that is not a tensor or number gives NotImplemented, as
+    PyTorch's operators do (Python then compares identities: t == None is False)."""
+    def method(self, other):
+        try:
+            return op(self, other)
+        except TypeError:
+            return NotImplemented
+    method.__name__ = op.__name__
+    return method
+
+
 def __invert__(self):
-    return ops.logical_not(self) if self._data.dtype == np.bool_ else ops.bitwise_not(self)
+    if self._data.dtype == np.bool_:
+        return ops.logical_not(self)
+    if self._data.dtype.kind not in "iu":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
+    return ops.bitwise_not(self)
 
 
 def __pos__(self):
@@ -640,7 +657,7 @@ METHODS.update({
     "__or__": ops.bitwise_or, "__ror__": _reversed_operands(ops.bitwise_or),
     "__xor__": ops.bitwise_xor, "__rxor__": _reversed_operands(ops.bitwise_xor),
     "__lshift__": ops.bitwise_left_shift, "__rshift__": ops.bitwise_right_shift,
-    "__eq__": ops.eq, "__ne__": ops.ne, "__lt__": ops.lt, "__le__": ops.le, "__gt__": ops.gt,
+    "__eq__": _equality(ops.eq), "__ne__": _equality(ops.ne), "__lt__": ops.lt, "__le__": ops.le, "__gt__": ops.gt,
     "__ge__": ops.ge, "__getitem__": ops.getitem, "__setitem__": __setitem__,
     "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
     "__iand__": _binary_inplace(ops.bitwise_and), "__ior__": _binary_inplace(ops.bitwise_or),
