@@ -5,7 +5,8 @@ import operator
 
 import numpy as np
 
-from .._dtype import _FROM_NUMPY, dtype as ember_dtype, result_type, tensor_type_name
+from .._dtype import (
+    _FROM_NUMPY, dtype as ember_dtype, result_type, scalar_type_name, tensor_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        preserve_format)
 from ..autograd.function import Op
@@ -774,9 +775,19 @@ def unbind(input, dim=0):
     return split_pieces(Unbind, input, _normalize_dim(dim, input._data.ndim), None)
 
 
-def repeat_interleave(input, repeats, dim=None):
-    """Each element (or slice along ``dim``) repeated ``repeats`` times, consecutively."""
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each element (or slice along ``dim``) repeated ``repeats`` times, consecutively; with
+    ``input`` alone (1-D counts), each index repeated its count times."""
     require_tensor(input, "repeat_interleave")
+    if repeats is None:
+        counts = input._data
+        if counts.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if counts.dtype.kind not in "iu":
+            raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for '
+                                      f"'{scalar_type_name(counts.dtype)}'")
+        input = Tensor._wrap(np.arange(counts.size, dtype=np.int64))
+        repeats = Tensor._wrap(counts)
     if dim is None:
         input = reshape(input, -1)
         axis = 0
@@ -793,6 +804,11 @@ def repeat_interleave(input, repeats, dim=None):
     if (counts < 0).any():
         raise RuntimeError("repeats can not be negative")
     positions = np.repeat(np.arange(size), counts.reshape(-1) if counts.ndim else counts)
+    if output_size is not None and output_size != positions.size:
+        if counts.ndim:
+            raise RuntimeError("allocated size does not match required size")
+        raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {positions.size} "
+                           f"but got {output_size}")
     return getitem(input, (slice(None),) * axis + (positions,))
 
 

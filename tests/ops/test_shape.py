@@ -370,3 +370,29 @@ def test_sizes_arguments_by_keyword_or_missing_like_torch(torch, name):
         return
     np.testing.assert_array_equal(SIZES_CALLS[name](ember, ember.tensor(data)).numpy(),
                                   expected.numpy())
+
+
+REPEAT_INTERLEAVES = {
+    "counts_alone": lambda fw: fw.repeat_interleave(fw.tensor([2, 0, 1])),
+    "counts_alone_2d": lambda fw: fw.repeat_interleave(fw.tensor([[2, 0], [1, 1]])),
+    "counts_alone_float": lambda fw: fw.repeat_interleave(fw.tensor([2.0, 0.0])),
+    "output_size": lambda fw: fw.repeat_interleave(fw.tensor([[1, 2], [3, 4]]),
+                                                   fw.tensor([1, 2]), dim=0, output_size=3),
+    "output_size_wrong": lambda fw: fw.repeat_interleave(fw.tensor([[1, 2], [3, 4]]),
+                                                         fw.tensor([1, 2]), dim=0, output_size=4),
+    "int_output_size_wrong": lambda fw: fw.repeat_interleave(fw.tensor([1, 2]), 2,
+                                                             output_size=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPEAT_INTERLEAVES))
+def test_repeat_interleave_forms_match_torch(torch, name):
+    """PyTorch's repeat_interleave(counts) and its output_size keyword (TypeError before)."""
+    try:
+        expected = REPEAT_INTERLEAVES[name](torch)
+    except (RuntimeError, NotImplementedError) as error:
+        with pytest.raises(type(error)) as ours:
+            REPEAT_INTERLEAVES[name](ember)
+        assert str(ours.value) == str(error)
+        return
+    np.testing.assert_array_equal(REPEAT_INTERLEAVES[name](ember).numpy(), expected.numpy())
