@@ -466,8 +466,31 @@ def _reversed_operands(op):
     return method
 
 
+def __rtruediv__(self, other):
+    """``other / self`` for a number ``other``: PyTorch's reciprocal(self) * other (its rounding,
+    and a backward that keeps the reciprocal, not self)."""
+    return ops.mul(ops.reciprocal(self), other)
+
+
+def _equality(op):
+    """``==``/``!=``: an operand that is not a tensor or number gives NotImplemented, as
+    PyTorch's operators do (Python then compares identities: t == None is False)."""
+    def method(self, other):
+        try:
+            return op(self, other)
+        except TypeError:
+            return NotImplemented
+    method.__name__ = op.__name__
+    return method
+
+
 def __invert__(self):
-    return ops.logical_not(self) if self._data.dtype == np.bool_ else ops.bitwise_not(self)
+    if self._data.dtype == np.bool_:
+        return ops.logical_not(self)
+    if self._data.dtype.kind not in "iu":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
+    return ops.bitwise_not(self)
 
 
 def __pos__(self):
@@ -624,7 +647,7 @@ METHODS.update({
     # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
     "__add__": ops.add, "__radd__": ops.add, "__mul__": ops.mul, "__rmul__": ops.mul,
     "__sub__": ops.sub, "__rsub__": _reversed_operands(ops.sub),
-    "__truediv__": ops.div, "__rtruediv__": _reversed_operands(ops.div),
+    "__truediv__": ops.div, "__rtruediv__": __rtruediv__,
     "__floordiv__": ops.floor_divide, "__rfloordiv__": _reversed_operands(ops.floor_divide),
     "__mod__": ops.remainder, "__rmod__": _reversed_operands(ops.remainder),
     "__pow__": ops.pow, "__rpow__": _reversed_operands(ops.pow),
@@ -634,7 +657,7 @@ METHODS.update({
     "__or__": ops.bitwise_or, "__ror__": _reversed_operands(ops.bitwise_or),
     "__xor__": ops.bitwise_xor, "__rxor__": _reversed_operands(ops.bitwise_xor),
     "__lshift__": ops.bitwise_left_shift, "__rshift__": ops.bitwise_right_shift,
-    "__eq__": ops.eq, "__ne__": ops.ne, "__lt__": ops.lt, "__le__": ops.le, "__gt__": ops.gt,
+    "__eq__": _equality(ops.eq), "__ne__": _equality(ops.ne), "__lt__": ops.lt, "__le__": ops.le, "__gt__": ops.gt,
     "__ge__": ops.ge, "__getitem__": ops.getitem, "__setitem__": __setitem__,
     "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
     "__iand__": _binary_inplace(ops.bitwise_and), "__ior__": _binary_inplace(ops.bitwise_or),

@@ -229,3 +229,31 @@ def test_format_matches_torch(torch):
         with pytest.raises(TypeError) as theirs:
             format(make(torch), ".3f")
         assert str(mine.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("convert", [float, int])
+@pytest.mark.parametrize("size", [0, 2])
+def test_python_scalar_of_not_one_element_raises_value_error_like_torch(torch, convert, size):
+    with pytest.raises(ValueError) as theirs:
+        convert(torch.zeros(size))
+    with pytest.raises(ValueError) as ours:
+        convert(ember.zeros(size))
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("other", [None, "a", [1, 2], (1, 2), object()])
+def test_equality_with_a_non_tensor_is_identity_like_torch(torch, other):
+    """PyTorch's == and != give NotImplemented for such operands: Python compares identities
+    (``mask == None`` is False instead of a TypeError)."""
+    for fw in (torch, ember):
+        tensor = fw.tensor([1, 2])
+        assert (tensor == other) is False
+        assert (tensor != other) is True
+
+
+def test_invert_of_a_float_tensor_raises_type_error_like_torch(torch):
+    with pytest.raises(TypeError) as theirs:
+        ~torch.tensor([1.0])
+    with pytest.raises(TypeError) as ours:
+        ~ember.tensor([1.0])
+    assert str(ours.value) == str(theirs.value)

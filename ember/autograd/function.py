@@ -188,6 +188,15 @@ class _InputLink(Node):
         return (grad if self.needs_input_grad[0] else None), zeros
 
 
+def keep_input_in_gradient(output):
+    """Mark the op that made ``output`` as one whose backward keeps its input (see
+    ``Op.backward_keeps_input``), for an op that does so only in some of its uses (reflect
+    padding, not constant padding); returns ``output``."""
+    if isinstance(output.grad_fn, Op):
+        output.grad_fn.backward_keeps_input = True
+    return output
+
+
 def _nothing_needed(count):
     if count < len(_NOTHING_NEEDED):
         return _NOTHING_NEEDED[count]

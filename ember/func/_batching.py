@@ -579,7 +579,8 @@ _register(_elementwise, _Binary, _OfInput, _OfOutput, rounding._Stepwise, roundi
           activation_kernels.Gelu, activation_kernels.Silu, activation_kernels.Mish,
           activation_kernels.Softplus, activation_kernels.LogSigmoid,
           activation_kernels.Hardsigmoid, activation_kernels.Hardswish, activation_kernels.Celu,
-          activation_kernels.Threshold)
+          activation_kernels.Threshold, activation_kernels.Hardshrink,
+          activation_kernels.Softshrink)
 _register(_axes_at(1, none_is_all=True), reduce_ops.Sum, reduce_ops.Mean, reduce_ops.Var,
           reduce_ops.LogSumExp)
 _register(_axes_at(1), reduce_ops.Softmax, reduce_ops.LogSoftmax, reduce_ops.CumSum,

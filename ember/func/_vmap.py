@@ -127,6 +127,7 @@ def _mapped_inputs(in_dims, args, name):
 def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name):
     """One batched call of ``func``, or one call per sample where that is not possible."""
     state = default_generator.get_state()
+    versions = _unmapped_versions(flat_args, flat_in_dims)
     reason = None
     try:
         with _batching.batching(size, randomness) as level:
@@ -150,9 +151,28 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
             return _unbatched(outputs, out_dims, level, size, name)
         except _batching.Unbatchable as error:
             reason = error.what
+    _check_unmapped_unchanged(versions, name)
     _warn_once(reason)
     return _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs,
-                       name)
+                       name, versions)
+
+
+def _unmapped_versions(flat_args, flat_in_dims):
+    """(tensor, version) of the inputs not mapped over."""
+    return [(arg, arg._version) for arg, in_dim in zip(flat_args, flat_in_dims)
+            if in_dim is None and isinstance(arg, Tensor)]
+
+
+def _check_unmapped_unchanged(versions, name):
+    """Calls once per sample must not change an input that is not mapped over: PyTorch writes
+    it once (its value unbatched) or raises (its value batched), never once per sample."""
+    for tensor, version in versions:
+        if tensor._version != version:
+            raise RuntimeError(f"vmap({name}, ...): an input that is not mapped over (in_dims "
+                               f"None) was changed in place by a function that vmap runs once "
+                               f"per sample (an op has no batching rule), so it would be "
+                               f"changed once per sample. Please use out-of-place operators, "
+                               f"or map over that input.")
 
 
 def _reason(error):
@@ -186,7 +206,8 @@ def _warn_once(reason):
                   stacklevel=5)
 
 
-def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name):
+def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name,
+                versions):
     state = default_generator.get_state()
     results = []
     for position in range(size):
@@ -195,6 +216,7 @@ def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness,
         sample = [arg if in_dim is None else arg.select(in_dim, position)
                   for arg, in_dim in zip(flat_args, flat_in_dims)]
         results.append(func(*tree_unflatten(sample, spec), **kwargs))
+        _check_unmapped_unchanged(versions, name)
     if randomness == "error" and default_generator.get_state() != state:
         raise RuntimeError(_RANDOM_ERROR)
     for result in results:

@@ -899,6 +899,9 @@ def bincount(input, weights=None, minlength=0):
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
     """Insertion points of ``input`` in the innermost dim of ``sorted_sequence``."""
     if side is not None:
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
+                               "got side of left while right was True")
         right = side == "right"
     sequence = sorted_sequence._data
     values = input._data if isinstance(input, Tensor) else np.asarray(input)
@@ -914,14 +917,17 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                                f"tensor must match, but we got boundaries tensor "
                                f"{list(sequence.shape)} and input value tensor "
                                f"{list(values.shape)}")
-        # One search over all rows: offset each row so rows never interleave.
-        rows = sequence.reshape(-1, sequence.shape[-1]).astype(np.float64)
-        queries = values.reshape(rows.shape[0], -1).astype(np.float64)
-        low = min(rows.min(initial=0), queries.min(initial=0))
-        span = max(rows.max(initial=0), queries.max(initial=0)) - low + 1
-        offsets = np.arange(rows.shape[0])[:, None] * span
-        flat = np.searchsorted((rows - low + offsets).reshape(-1),
-                               (queries - low + offsets).reshape(-1), side=kind)
+        # One search over all rows: values replaced by their ranks among all values (exact for
+        # infinities and large integers), each row offset by the rank count so rows never
+        # interleave.
+        rows = sequence.reshape(-1, sequence.shape[-1])
+        queries = values.reshape(rows.shape[0], -1)
+        distinct, ranks = np.unique(np.concatenate([rows.reshape(-1), queries.reshape(-1)]),
+                                    return_inverse=True)
+        offsets = np.arange(rows.shape[0])[:, None] * distinct.size
+        flat = np.searchsorted((ranks[:rows.size].reshape(rows.shape) + offsets).reshape(-1),
+                               (ranks[rows.size:].reshape(queries.shape) + offsets).reshape(-1),
+                               side=kind)
         out = flat.reshape(queries.shape) - np.arange(rows.shape[0])[:, None] * rows.shape[1]
         out = out.reshape(values.shape)
     return Tensor._result(np.asarray(out).astype(np.int32 if out_int32 else np.int64))

@@ -787,6 +787,7 @@ class VectorNorm(Op):
     the backward masks before dividing, so second derivatives stay finite."""
 
     differentiable_backward = True
+    backward_keeps_input = True
 
     @staticmethod
     def forward(ctx, x, ord, axes, keepdim):
@@ -1004,14 +1005,21 @@ def log_softmax(input, dim=None, dtype=None):
     return LogSoftmax.apply(input, axis)
 
 
+def _truth_reduction(reduction, input, dim, keepdim, operation):
+    """all/any: bool, but uint8 for a uint8 input (PyTorch keeps that legacy dtype)."""
+    axes = _axes(dim, input._data.ndim, operation)
+    out = np.asarray(reduction(input._data, axis=axes, keepdims=keepdim))
+    if input._data.dtype == np.uint8:
+        out = out.astype(np.uint8)
+    return Tensor._result(out)
+
+
 def all(input, dim=None, keepdim=False):
-    axes = _axes(dim, input._data.ndim, "all")
-    return Tensor._result(np.asarray(np.all(input._data, axis=axes, keepdims=keepdim)))
+    return _truth_reduction(np.all, input, dim, keepdim, "all")
 
 
 def any(input, dim=None, keepdim=False):
-    axes = _axes(dim, input._data.ndim, "any")
-    return Tensor._result(np.asarray(np.any(input._data, axis=axes, keepdims=keepdim)))
+    return _truth_reduction(np.any, input, dim, keepdim, "any")
 
 
 def count_nonzero(input, dim=None):
@@ -1406,7 +1414,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     data = input._data
     if dim is not None:
         dim = _axis(dim, data.ndim, "unique")
-    values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim)
+    # PyTorch keeps every NaN apart (NumPy merges them by default)
+    values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim,
+                                        equal_nan=dim is not None)
     results = [Tensor._result(values)]
     if return_inverse:
         shape = data.shape if dim is None else (data.shape[dim],)
@@ -1475,7 +1485,9 @@ def histc(input, bins=100, min=0, max=0):
     data = input._data
     if data.dtype.kind != "f":
         raise NotImplementedError(f'"histogram_cpu" not implemented for {input.dtype}')
-    if not _is_int(bins) or bins <= 0:
+    if not _is_int(bins):
+        raise TypeError(f"histc(): argument 'bins' must be int, not {type(bins).__name__}")
+    if bins <= 0:
         raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins}")
     low, high = float(min), float(max)
     if low == high and data.size:
@@ -1484,6 +1496,8 @@ def histc(input, bins=100, min=0, max=0):
         low, high = low - 1, high + 1
     if low > high:
         raise RuntimeError("torch.histc: max must be larger than min")
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise RuntimeError(f"torch.histc: range of [{low:g}, {high:g}] is not finite")
     counts, _ = np.histogram(data, bins=bins, range=(low, high))
     return Tensor._result(counts.astype(data.dtype))
 

@@ -5,7 +5,8 @@ import operator
 
 import numpy as np
 
-from .._dtype import _FROM_NUMPY, dtype as ember_dtype, result_type, tensor_type_name
+from .._dtype import (
+    _FROM_NUMPY, dtype as ember_dtype, result_type, scalar_type_name, tensor_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        preserve_format)
 from ..autograd.function import Op
@@ -40,6 +41,18 @@ def _shape_arg(shape, operation, argument="size"):
         raise TypeError(f"{operation}(): argument '{argument}' must be tuple of ints, but found "
                         f"element of type {type(shape[position]).__name__} at pos "
                         f"{position}") from None
+
+
+def _sizes_argument(positional, keyword, operation, argument):
+    """The sizes of a ``*sizes`` op given positionally or by PyTorch's keyword ``argument``;
+    PyTorch's TypeError when both or neither are given."""
+    if keyword is not None:
+        if positional:
+            raise TypeError(f"{operation}() got multiple values for argument '{argument}'")
+        positional = (keyword,)
+    if not positional:
+        raise TypeError(f'{operation}() missing 1 required positional arguments: "{argument}"')
+    return _shape_arg(positional, operation, argument)
 
 
 def require_tensor(value, operation, argument="input", position=1):
@@ -236,22 +249,24 @@ class Flip(Op):
 
 
 # ---- functional API ------------------------------------------------------------------------------
-def reshape(input, *shape):
+def reshape(input, *sizes, shape=None):
     require_tensor(input, "reshape")
-    shape = _infer_shape(_shape_arg(shape, "reshape", "shape"), input._data.size)
+    shape = _infer_shape(_sizes_argument(sizes, shape, "reshape", "shape"), input._data.size)
     if shape == input._data.shape:
         return Reshape.apply(input, shape, False)
     return Reshape.apply(input, shape, False)
 
 
-def view(input, *shape):
+def view(input, *shape, size=None, dtype=None):
     require_tensor(input, "view")
+    if dtype is not None and not shape:
+        shape = (dtype,)
     if len(shape) == 1 and isinstance(shape[0], ember_dtype):
         target = shape[0]
         if target.numpy.itemsize != input._data.itemsize:
             raise RuntimeError("view(dtype): only dtypes of the same size are supported in ember")
         return Tensor._result(input._data.view(target.numpy))
-    shape = _infer_shape(_shape_arg(shape, "view"), input._data.size)
+    shape = _infer_shape(_sizes_argument(shape, size, "view", "size"), input._data.size)
     return Reshape.apply(input, shape, True)
 
 
@@ -310,9 +325,9 @@ def unsqueeze(input, dim):
     return Reshape.apply(input, shape[:axis] + (1,) + shape[axis:], False)
 
 
-def permute(input, *dims):
+def permute(input, *order, dims=None):
     require_tensor(input, "permute")
-    dims = _shape_arg(dims, "permute", "dims")
+    dims = _sizes_argument(order, dims, "permute", "dims")
     ndim = input._data.ndim
     if len(dims) != ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
@@ -375,9 +390,9 @@ def t(input):
     return Permute.apply(input, tuple(reversed(range(ndim))))
 
 
-def expand(input, *sizes):
+def expand(input, *sizes, size=None):
     require_tensor(input, "expand")
-    sizes = _shape_arg(sizes, "expand")
+    sizes = _sizes_argument(sizes, size, "expand", "size")
     shape = input._data.shape
     if len(sizes) < len(shape):
         raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
@@ -409,9 +424,9 @@ def expand_as(input, other):
     return expand(input, other._data.shape)
 
 
-def repeat(input, *repeats):
+def repeat(input, *counts, repeats=None):
     require_tensor(input, "repeat")
-    repeats = _shape_arg(repeats, "repeat", "repeats")
+    repeats = _sizes_argument(counts, repeats, "repeat", "repeats")
     if len(repeats) < input._data.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
                            "dimensions of tensor")
@@ -760,9 +775,19 @@ def unbind(input, dim=0):
     return split_pieces(Unbind, input, _normalize_dim(dim, input._data.ndim), None)
 
 
-def repeat_interleave(input, repeats, dim=None):
-    """Each element (or slice along ``dim``) repeated ``repeats`` times, consecutively."""
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each element (or slice along ``dim``) repeated ``repeats`` times, consecutively; with
+    ``input`` alone (1-D counts), each index repeated its count times."""
     require_tensor(input, "repeat_interleave")
+    if repeats is None:
+        counts = input._data
+        if counts.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if counts.dtype.kind not in "iu":
+            raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for '
+                                      f"'{scalar_type_name(counts.dtype)}'")
+        input = Tensor._wrap(np.arange(counts.size, dtype=np.int64))
+        repeats = Tensor._wrap(counts)
     if dim is None:
         input = reshape(input, -1)
         axis = 0
@@ -779,6 +804,11 @@ def repeat_interleave(input, repeats, dim=None):
     if (counts < 0).any():
         raise RuntimeError("repeats can not be negative")
     positions = np.repeat(np.arange(size), counts.reshape(-1) if counts.ndim else counts)
+    if output_size is not None and output_size != positions.size:
+        if counts.ndim:
+            raise RuntimeError("allocated size does not match required size")
+        raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {positions.size} "
+                           f"but got {output_size}")
     return getitem(input, (slice(None),) * axis + (positions,))
 
 
@@ -1130,10 +1160,10 @@ def dsplit(input, indices_or_sections):
     return tensor_split(input, indices_or_sections, 2)
 
 
-def sum_to_size(input, *size):
+def sum_to_size(input, *sizes, size=None):
     """Sum ``input`` down to ``size`` (which ``input`` must be expandable from)."""
     require_tensor(input, "sum_to_size")
-    size = _shape_arg(size, "sum_to_size")
+    size = _sizes_argument(sizes, size, "sum_to_size", "size")
     shape = input._data.shape
     leading = len(shape) - len(size)
     if leading < 0 or any(target not in (1, have) for target, have in zip(size, shape[leading:])):

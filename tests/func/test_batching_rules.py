@@ -28,6 +28,8 @@ RULES = [
     ("activations", lambda fw, a: fw.nn.functional.relu(a) + fw.nn.functional.gelu(a)
      + fw.nn.functional.silu(a) + fw.nn.functional.softplus(a) + a.sigmoid()
      + fw.nn.functional.leaky_relu(a, 0.1) + fw.nn.functional.elu(a), [(3, 5)], 0),
+    ("shrinks", lambda fw, a: fw.nn.functional.hardshrink(a, 0.4)
+     + fw.nn.functional.softshrink(a, 0.3), [(3, 5)], 0),
     ("clamp", lambda fw, a: a.clamp(-0.5, 0.25), [(3, 4)], 0),
     ("where", lambda fw, a, b: fw.where(b > 0, a, b), [(3, 4), (4,)], (0, None)),
     ("comparison", lambda fw, a, b: (a > b).to(a.dtype) + (a <= 0).to(a.dtype),

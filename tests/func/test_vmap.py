@@ -156,6 +156,36 @@ def test_what_vmap_refuses_is_refused_as_in_torch(torch, use):
     assert str(theirs.value).startswith(str(ours.value).split(". ")[0])
 
 
+INPLACE_ON_UNMAPPED = {
+    "mul_": lambda x, y: x.mul_(y),
+    "sub_": lambda x, y: x.sub_(y),
+    "copy_": lambda x, y: x.copy_(y),
+    "masked_fill_": lambda x, y: x.masked_fill_(y > 2, 0.0),
+    "addcmul_": lambda x, y: x.addcmul_(y, y),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_ON_UNMAPPED))
+def test_inplace_change_of_an_unmapped_input_by_a_mapped_value_raises_like_torch(torch, name):
+    """PyTorch refuses to write a batched value into a tensor that is not mapped over; ember
+    wrote it once per sample (the last sample's value, or all of them accumulated)."""
+    for fw in (torch, ember):
+        x = fw.ones(3)
+        y = fw.arange(6.0).reshape(2, 3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(RuntimeError):
+                fw.func.vmap(INPLACE_ON_UNMAPPED[name], in_dims=(None, 0))(x, y)
+
+
+def test_inplace_change_of_an_unmapped_input_by_an_unmapped_value_happens_once(torch):
+    for fw in (torch, ember):
+        x = fw.ones(3)
+        out = fw.func.vmap(lambda a, b: a.add_(1) * b, in_dims=(None, 0))(x, fw.ones(2, 3))
+        np.testing.assert_array_equal(x.numpy(), np.full(3, 2.0))
+        np.testing.assert_array_equal(out.numpy(), np.full((2, 3), 2.0))
+
+
 def test_training_batch_norm_with_unbatched_running_stats_is_refused_as_in_torch(torch):
     def call(fw, track_running_stats):
         (x,) = inputs(fw, (4, 2, 3), dtype="float32")

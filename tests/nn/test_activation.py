@@ -203,6 +203,49 @@ def test_piecewise_edges_take_torchs_gradient(torch):
         compare_with_torch(torch, ours, theirs, [edges])
 
 
+@pytest.mark.parametrize("name", ["hardshrink", "softshrink"])
+def test_shrinks_pass_nan_and_keep_signed_zeros_like_torch(torch, name):
+    values = np.array([np.nan, -np.inf, -1.0, -0.5, -0.2, -0.0, 0.2, 0.5, 1.0, np.inf],
+                      dtype=np.float32)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(values, requires_grad=True)
+        out = getattr(fw.nn.functional, name)(x, 0.5)
+        out.sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+    for dtype in ("int64", "bool"):
+        assert_raises_like_torch(
+            lambda: getattr(torch.nn.functional, name)(torch.zeros(2, dtype=getattr(torch, dtype))),
+            lambda: getattr(F, name)(ember.zeros(2, dtype=getattr(ember, dtype))),
+            NotImplementedError)
+    assert_raises_like_torch(lambda: torch.nn.functional.softshrink(torch.zeros(2).double(), -1),
+                             lambda: F.softshrink(ember.zeros(2).double(), -1), RuntimeError)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", ["hardtanh", "relu6", "hardsigmoid", "hardswish", "leaky_relu",
+                                  "elu", "celu", "hardshrink", "softshrink"])
+def test_half_precision_activations_keep_dtype_and_round_once_like_torch(torch, name, dtype):
+    values = np.array([-4.0, -1.5, -0.3, 0.3, 2.0, 5.0], dtype=np.float32)
+    results = []
+    for fw in (torch, ember):
+        out = getattr(fw.nn.functional, name)(fw.tensor(values).to(getattr(fw, dtype)))
+        assert str(out.dtype) == f"{fw.__name__}.{dtype}"
+        results.append(out.float().numpy())
+    np.testing.assert_array_equal(results[1], results[0])
+
+
+def test_hardtanh_of_unsigned_input_with_negative_limits_raises_like_torch(torch):
+    assert_raises_like_torch(
+        lambda: torch.nn.functional.hardtanh(torch.zeros(2, dtype=torch.uint8)),
+        lambda: F.hardtanh(ember.zeros(2, dtype=ember.uint8)), RuntimeError)
+    np.testing.assert_array_equal(F.relu6(ember.tensor([0, 9], dtype=ember.uint8)).numpy(),
+                                  [0, 6])
+
+
 def test_logsigmoid_is_stable_at_large_magnitudes(torch):
     values = np.array([-200.0, -30.0, 30.0, 200.0], dtype=np.float32)
     compare_with_torch(torch, F.logsigmoid, torch.nn.functional.logsigmoid, [values])

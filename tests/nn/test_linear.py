@@ -201,6 +201,22 @@ def test_embedding_errors_and_from_pretrained():
     assert nn.Embedding.from_pretrained(ember.ones(3, 2), freeze=False).weight.requires_grad
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+def test_embedding_bag_from_pretrained_matches_torch(torch, freeze):
+    table = np.arange(12.0, dtype=np.float32).reshape(6, 2)
+    indices, offsets = np.array([1, 2, 4, 5, 0]), np.array([0, 2, 3])
+    results = []
+    for fw in (torch, ember):
+        bag = fw.nn.EmbeddingBag.from_pretrained(fw.tensor(table), freeze=freeze, mode="sum",
+                                                 padding_idx=2)
+        assert bag.weight.requires_grad is not freeze
+        assert bag.padding_idx == 2 and bag.mode == "sum"
+        results.append(bag(fw.tensor(indices), fw.tensor(offsets)).detach().numpy())
+    np.testing.assert_array_equal(results[1], results[0])
+    with pytest.raises(ValueError, match="expected to be 2-dimensional"):
+        nn.EmbeddingBag.from_pretrained(ember.ones(3))
+
+
 # ---- higher-order derivatives (create_graph) -------------------------------------------------
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-5)])
 @pytest.mark.parametrize("shapes", [[(5, 3), (4, 3), (4,)], [(2, 5, 3), (4, 3), (4,)],

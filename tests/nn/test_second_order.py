@@ -269,7 +269,42 @@ PIECEWISE_LINEAR = {
     "threshold": lambda fw, x: fw.nn.functional.threshold(x, 0.1, 2.0),
     "max_pool2d": lambda fw, x: fw.nn.functional.max_pool2d(x, 2),
     "avg_pool2d": lambda fw, x: fw.nn.functional.avg_pool2d(x, 2),
+    "hardshrink": lambda fw, x: fw.nn.functional.hardshrink(x, 0.3),
+    "softshrink": lambda fw, x: fw.nn.functional.softshrink(x, 0.3),
+    "prelu": lambda fw, x: fw.nn.functional.prelu(x, fw.tensor([0.25, 0.1], dtype=x.dtype)),
+    "adaptive_avg_pool2d": lambda fw, x: fw.nn.functional.adaptive_avg_pool2d(x, 3),
+    "adaptive_avg_pool1d": lambda fw, x: fw.nn.functional.adaptive_avg_pool1d(x[0], 2),
+    "adaptive_max_pool2d": lambda fw, x: fw.nn.functional.adaptive_max_pool2d(x, 3),
+    "interpolate_area": lambda fw, x: fw.nn.functional.interpolate(x, size=3, mode="area"),
+    "pad_reflect": lambda fw, x: fw.nn.functional.pad(x, (1, 2, 1, 0), mode="reflect"),
+    "pad_replicate": lambda fw, x: fw.nn.functional.pad(x, (1, 2, 1, 0), mode="replicate"),
 }
+
+
+LINKED_FIRST_GRADIENT = {
+    "multi_margin_loss": lambda fw, x: fw.nn.functional.multi_margin_loss(
+        x.reshape(4, 8), fw.tensor([0, 3, 7, 2])),
+    "multilabel_margin_loss": lambda fw, x: fw.nn.functional.multilabel_margin_loss(
+        x.reshape(4, 8), fw.tensor([[1, 2, -1] + [0] * 5] * 4)),
+    "grid_sample": lambda fw, x: fw.nn.functional.grid_sample(
+        x, fw.full((1, 2, 2, 2), 0.3, dtype=x.dtype), align_corners=False).sum(),
+    "norm_1": lambda fw, x: x.norm(1),
+    "dist_1": lambda fw, x: fw.dist(x, x.detach() * 0.5, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(LINKED_FIRST_GRADIENT))
+def test_first_gradient_requires_grad_like_torch(torch, name):
+    """Under create_graph PyTorch's gradients of these ops require grad (differentiating them
+    again raises or gives an undefined zero there, so only the first gradient is compared)."""
+    data = np.linspace(-1.0, 1.0, 32).reshape(1, 2, 4, 4)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        (first,) = fw.autograd.grad(LINKED_FIRST_GRADIENT[name](fw, x), x, create_graph=True)
+        assert first.requires_grad
+        results.append(first.detach().numpy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(PIECEWISE_LINEAR))

@@ -85,6 +85,8 @@ LAYERS = [
     ("log_sigmoid", lambda: nn.LogSigmoid(), one(7), "Softplus"),
     ("softsign", lambda: nn.Softsign(), one(7), "Div"),
     ("threshold", lambda: nn.Threshold(0.1, 20.0), one(7), "Where"),
+    ("hardshrink", lambda: nn.Hardshrink(0.3), one(7), "Shrink"),
+    ("softshrink", lambda: nn.Softshrink(0.3), one(7), "Shrink"),
     ("softmax", lambda: nn.Softmax(dim=1), one(7, 3), "Softmax"),
     ("log_softmax", lambda: nn.LogSoftmax(dim=-1), one(7, 3), "LogSoftmax"),
     ("lstm", lambda: nn.LSTM(4, 5, num_layers=2, batch_first=True), one(6, 4), "LSTM"),
@@ -149,6 +151,7 @@ FUNCTIONS = [
     ("arithmetic", lambda x: (x * 3 - 1) / (x.abs() + 1) + x ** 2 - 2 ** x, one(5)),
     ("unary_math", lambda x: x.exp().log1p() + x.sin() * x.cos() + x.abs().sqrt().rsqrt(),
      one(5)),
+    ("reciprocal", lambda x: 2 / (x.abs() + 1) + (x * x + 1).reciprocal(), one(5)),
     ("clamp_where", lambda x: ember.where(x > 0, x.clamp(max=0.5), x.clamp(-0.2, 0.2)),
      one(5)),
     ("comparisons_as_floats", lambda x: (x > 0).float() * 2.0 + (x <= -0.5).float()

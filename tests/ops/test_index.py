@@ -5,6 +5,7 @@ import pytest
 
 import ember
 from ember.ops import index
+from tests.conftest import assert_raises_like_torch
 
 from .op_table import (
     BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, GradGradChecks, HalfChecks, MATRIX,
@@ -305,3 +306,31 @@ def test_index_add_adds_repeats_one_after_another_as_torch(torch, dtype):
     theirs = torch.tensor(rows.astype(dtype)).index_add(0, torch.tensor(picks),
                                                         torch.tensor(source.astype(dtype)))
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+SEARCHES = {
+    "rows_with_infinities": lambda fw: fw.searchsorted(
+        fw.tensor([[1.0, 2, np.inf], [-np.inf, 0, 1]]), fw.tensor([[2.5, np.inf], [-1.0, 0.5]])),
+    "rows_of_large_integers": lambda fw: fw.searchsorted(
+        fw.tensor([[2**60, 2**60 + 2], [0, 1]]), fw.tensor([[2**60 + 1], [1]])),
+    "rows_right_with_ties": lambda fw: fw.searchsorted(
+        fw.tensor([[1.0, 2, 2], [0, 0, 1]]), fw.tensor([[2.0], [0.0]]), right=True),
+    "rows_with_sorter": lambda fw: fw.searchsorted(
+        fw.tensor([[3.0, 1, 2], [0, 2, 1]]), fw.tensor([[2.5], [1.5]]),
+        sorter=fw.tensor([[1, 2, 0], [0, 2, 1]])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEARCHES))
+def test_searchsorted_over_rows_matches_torch(torch, name):
+    """Row-wise searches were one search over offset values: infinities and integers beyond
+    2**53 gave wrong (even negative) positions."""
+    np.testing.assert_array_equal(SEARCHES[name](ember).numpy(), SEARCHES[name](torch).numpy())
+
+
+def test_searchsorted_side_and_right_opposites_raise_like_torch(torch):
+    assert_raises_like_torch(
+        lambda: torch.searchsorted(torch.tensor([1.0, 2]), torch.tensor([2.0]), side="left",
+                                   right=True),
+        lambda: ember.searchsorted(ember.tensor([1.0, 2]), ember.tensor([2.0]), side="left",
+                                   right=True), RuntimeError)

@@ -5,6 +5,7 @@ import pytest
 
 import ember
 from ember.ops import reduce
+from tests.conftest import assert_raises_like_torch
 
 from .op_table import (
     BadInputChecks, Case, CaseChecks, GradGradChecks, HalfChecks, MATRIX, REDUCE, UNARY,
@@ -394,3 +395,34 @@ def test_extreme_gradient_with_non_finite_incoming_gradient_like_torch(torch, na
         results.append(leaf.grad.detach().numpy())
     np.testing.assert_array_equal(np.isnan(results[1]), np.isnan(results[0]))
     np.testing.assert_array_equal(results[1], results[0])
+
+
+def test_unique_keeps_every_nan_apart_like_torch(torch):
+    values = np.array([np.nan, 1.0, np.nan, 1.0], dtype=np.float32)
+    theirs = torch.unique(torch.tensor(values), return_inverse=True, return_counts=True)
+    ours = ember.unique(ember.tensor(values), return_inverse=True, return_counts=True)
+    for mine, their in zip(ours, theirs):
+        np.testing.assert_array_equal(mine.numpy(), their.numpy())
+
+
+@pytest.mark.parametrize("values, arguments, error", [
+    ([1.0, np.inf], {"bins": 2}, RuntimeError),
+    ([1.0, 2.0], {"bins": 2.0}, TypeError),
+])
+def test_histc_bad_ranges_and_bins_raise_like_torch(torch, values, arguments, error):
+    assert_raises_like_torch(lambda: torch.histc(torch.tensor(values), **arguments),
+                             lambda: ember.histc(ember.tensor(values), **arguments), error)
+    with pytest.raises(RuntimeError, match="is not finite"):  # PyTorch prints NaN as -nan
+        ember.histc(ember.tensor([1.0, np.nan]), bins=2)
+
+
+@pytest.mark.parametrize("name", ["any", "all"])
+@pytest.mark.parametrize("dim", [None, 1, (0, 1)])
+def test_any_all_of_uint8_stay_uint8_like_torch(torch, name, dim):
+    data = np.array([[0, 2], [0, 0]], dtype=np.uint8)
+    results = []
+    for fw in (torch, ember):
+        tensor = fw.tensor(data)
+        results.append(getattr(tensor, name)() if dim is None else getattr(tensor, name)(dim))
+    assert str(results[1].dtype) == "ember.uint8"
+    np.testing.assert_array_equal(results[1].numpy(), results[0].numpy())

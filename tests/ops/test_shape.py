@@ -334,3 +334,65 @@ def test_split_pieces_have_second_derivatives():
     values = x.detach().numpy()
     expected = np.concatenate([6 * values[:, :1], np.exp(values[:, 1:])], axis=1)
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+
+
+SIZES_CALLS = {
+    "reshape_nothing": lambda fw, x: x.reshape(),
+    "reshape_keyword": lambda fw, x: x.reshape(shape=(3, 2)),
+    "reshape_function_keyword": lambda fw, x: fw.reshape(x, shape=[3, 2]),
+    "view_keyword": lambda fw, x: x.view(size=(3, 2)),
+    "view_dtype_keyword": lambda fw, x: x.float().view(dtype=fw.int32),
+    "permute_nothing": lambda fw, x: x.permute(),
+    "permute_function_nothing": lambda fw, x: fw.permute(x),
+    "permute_keyword": lambda fw, x: x.permute(dims=(1, 0)),
+    "permute_both": lambda fw, x: x.permute(1, dims=0),
+    "permute_scalar_empty": lambda fw, x: x.sum().permute(()),
+    "expand_nothing": lambda fw, x: x.expand(),
+    "expand_keyword": lambda fw, x: x.expand(size=(2, 2, 3)),
+    "repeat_nothing": lambda fw, x: x.repeat(),
+    "repeat_keyword": lambda fw, x: x.repeat(repeats=(2, 1)),
+    "sum_to_size_nothing": lambda fw, x: x.sum_to_size(),
+    "sum_to_size_keyword": lambda fw, x: x.sum_to_size(size=(1, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SIZES_CALLS))
+def test_sizes_arguments_by_keyword_or_missing_like_torch(torch, name):
+    """PyTorch's ``*sizes`` methods take the sizes by keyword too, and raise TypeError when
+    none are given (ember took an empty shape)."""
+    data = np.arange(6.0).reshape(2, 3)
+    try:
+        expected = SIZES_CALLS[name](torch, torch.tensor(data))
+    except TypeError as error:
+        with pytest.raises(TypeError) as ours:
+            SIZES_CALLS[name](ember, ember.tensor(data))
+        assert str(ours.value) == str(error)
+        return
+    np.testing.assert_array_equal(SIZES_CALLS[name](ember, ember.tensor(data)).numpy(),
+                                  expected.numpy())
+
+
+REPEAT_INTERLEAVES = {
+    "counts_alone": lambda fw: fw.repeat_interleave(fw.tensor([2, 0, 1])),
+    "counts_alone_2d": lambda fw: fw.repeat_interleave(fw.tensor([[2, 0], [1, 1]])),
+    "counts_alone_float": lambda fw: fw.repeat_interleave(fw.tensor([2.0, 0.0])),
+    "output_size": lambda fw: fw.repeat_interleave(fw.tensor([[1, 2], [3, 4]]),
+                                                   fw.tensor([1, 2]), dim=0, output_size=3),
+    "output_size_wrong": lambda fw: fw.repeat_interleave(fw.tensor([[1, 2], [3, 4]]),
+                                                         fw.tensor([1, 2]), dim=0, output_size=4),
+    "int_output_size_wrong": lambda fw: fw.repeat_interleave(fw.tensor([1, 2]), 2,
+                                                             output_size=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPEAT_INTERLEAVES))
+def test_repeat_interleave_forms_match_torch(torch, name):
+    """PyTorch's repeat_interleave(counts) and its output_size keyword (TypeError before)."""
+    try:
+        expected = REPEAT_INTERLEAVES[name](torch)
+    except (RuntimeError, NotImplementedError) as error:
+        with pytest.raises(type(error)) as ours:
+            REPEAT_INTERLEAVES[name](ember)
+        assert str(ours.value) == str(error)
+        return
+    np.testing.assert_array_equal(REPEAT_INTERLEAVES[name](ember).numpy(), expected.numpy())

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ... import _jit, _threads
-from ..._dtype import scalar_type_name
+from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
 from ...autograd.function import Op
 from ...ops._select import select, where
 from ...ops.elementwise._operands import _widened
@@ -33,7 +33,7 @@ _ERF_DENOMINATOR = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438
 
 def _check_floating(x, name):
     """PyTorch's error for an activation kernel given integer or bool input (its kernel name)."""
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise NotImplementedError(f'"{name}" not implemented for '
                                   f"'{scalar_type_name(x.dtype)}'")
 
@@ -282,7 +282,10 @@ class Hardtanh(_Activation):
 
     @staticmethod
     def forward(ctx, x, min_val, max_val):
-        out = np.asarray(np.clip(x, min_val, max_val))  # an array even for 0-d x: saved as output
+        if x.dtype.kind == "u" and min_val < 0:
+            raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+        # an array even for 0-d x (saved as output); NumPy clips bfloat16 into float32
+        out = np.asarray(np.clip(x, min_val, max_val)).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         ctx.bounds = (min_val, max_val)
         return out
@@ -463,7 +466,9 @@ class Hardsigmoid(_Activation):
     def forward(ctx, x):
         _check_floating(x, "hardsigmoid_cpu")
         ctx.save_for_backward(x)
-        return np.clip(x + 3, 0, 6) / 6
+        # float16 and bfloat16 in float32, rounded once (PyTorch's opmath)
+        wide = x.astype(accumulation_dtype(x.dtype), copy=False)
+        return (np.clip(wide + 3, 0, 6) / 6).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -482,7 +487,8 @@ class Hardswish(_Activation):
     def forward(ctx, x):
         _check_floating(x, "hardswish_cpu")
         ctx.save_for_backward(x)
-        return x * np.clip(x + 3, 0, 6) / 6
+        wide = x.astype(accumulation_dtype(x.dtype), copy=False)  # as hardsigmoid
+        return (wide * np.clip(wide + 3, 0, 6) / 6).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -531,3 +537,46 @@ class Threshold(_Activation):
     def backward(ctx, grad):
         (kept,) = ctx.saved_tensors
         return where(ctx.xp, kept, grad, 0.0), None, None
+
+
+class Hardshrink(_Activation):
+    """0 where -lambd <= x <= lambd, else x (NaN passes, with gradient 1, as PyTorch's)."""
+
+    backward_keeps_input = True
+
+    @staticmethod
+    def forward(ctx, x, lambd):
+        _check_floating(x, "hardshrink_cpu")
+        inside = np.asarray((x >= -lambd) & (x <= lambd))  # an array even for 0-d x
+        ctx.save_for_backward(inside)
+        return np.where(inside, x.dtype.type(0), x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return where(ctx.xp, inside, 0.0, grad), None
+
+
+class Softshrink(_Activation):
+    """x - lambd above lambd, x + lambd below -lambd, x * 0 between (a signed zero; NaN passes
+    with gradient 1, as PyTorch's)."""
+
+    backward_keeps_input = True
+
+    @staticmethod
+    def forward(ctx, x, lambd):
+        _check_floating(x, "softshrink_check")
+        if lambd < 0:
+            raise RuntimeError(f"lambda must be in range [0, {float(np.finfo(x.dtype).max):g}] "
+                               f"for input dtype {scalar_type_name(x.dtype)}, but found "
+                               f"{lambd:g}")
+        inside = np.asarray((x >= -lambd) & (x <= lambd))  # an array even for 0-d x
+        ctx.save_for_backward(inside)
+        shift = x.dtype.type(lambd)
+        zero = np.copysign(x.dtype.type(0), x)
+        return np.where(inside, zero, np.where(x > shift, x - shift, x + shift))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return where(ctx.xp, inside, 0.0, grad), None

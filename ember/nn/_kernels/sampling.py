@@ -108,6 +108,7 @@ class GridSample(Op):
     grid (piecewise linear in it), written against ``ctx.xp``: differentiable (create_graph)."""
 
     differentiable_backward = True
+    backward_keeps_input = True
 
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from ... import ops as _ops
+from ...autograd.function import keep_input_in_gradient
 from ..._random import numpy_generator
 from ...ops.elementwise.casting import autocast_op
 from .._kernels import activation as _activation
@@ -171,22 +172,18 @@ def prelu(input, weight):
         weight = weight.reshape((channels,) + (1,) * (input.dim() - 2))
     elif weight.dim() > 0:
         weight = weight.reshape(())
-    return _ops.where(input > 0, input, weight * input)
+    # PyTorch's prelu backward keeps the input
+    return keep_input_in_gradient(_ops.where(input > 0, input, weight * input))
 
 
 def hardshrink(input, lambd=0.5):
-    """x where |x| > lambd, else 0 (composite)."""
-    return _ops.where(input.abs() > lambd, input, input.new_zeros(()))
+    """x where |x| > lambd, else 0."""
+    return _activation.Hardshrink.apply(input, lambd)
 
 
 def softshrink(input, lambd=0.5):
-    """x - lambd above lambd, x + lambd below -lambd, 0 between (composite)."""
-    if lambd < 0:
-        raise RuntimeError(f"lambda must be in range [0, 3.40282e+38] for input dtype Float, but "
-                           f"found {lambd:g}")
-    zero = input.new_zeros(())
-    return _ops.where(input > lambd, input - lambd,
-                      _ops.where(input < -lambd, input + lambd, zero))
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+    return _activation.Softshrink.apply(input, lambd)
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):

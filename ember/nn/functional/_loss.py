@@ -9,6 +9,7 @@ from ... import ops as _ops
 from ..._dtype import scalar_type_name
 from ...ops._broadcast import mismatch_error
 from ...ops.elementwise.casting import autocast_op
+from ...autograd.function import keep_input_in_gradient
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size
 from .._kernels.activation import LogSigmoid
@@ -420,8 +421,9 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 
 
 def _strict_hinge(value):
-    """max(0, value) whose gradient is zero at 0 (PyTorch's margin kernels test z > 0)."""
-    return _ops.where(value > 0, value, value.new_zeros(()))
+    """max(0, value) whose gradient is zero at 0 (PyTorch's margin kernels test z > 0); their
+    backward keeps the input, as PyTorch's."""
+    return keep_input_in_gradient(_ops.where(value > 0, value, value.new_zeros(())))
 
 
 @autocast_op("multi_margin_loss")

@@ -2,6 +2,7 @@
 checks here, one gather/scatter kernel (ember.nn._kernels.padding) for every mode."""
 import numpy as np
 
+from ...autograd.function import keep_input_in_gradient
 from .._kernels.padding import GatherAxes, index_map
 from ._conv import check_tensors
 
@@ -47,7 +48,11 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     index_maps = tuple((axis, index_map(shape[axis], left, right, mode))
                        for axis, left, right in pairs if left != 0 or right != 0)
-    return GatherAxes.apply(input, index_maps, fill)
+    output = GatherAxes.apply(input, index_maps, fill)
+    if mode in ("reflect", "replicate"):
+        # PyTorch's reflection and replication pads have backward ops that keep the input
+        return keep_input_in_gradient(output)
+    return output
 
 
 def _check_non_constant(shape, pairs, mode, value, pad_length):

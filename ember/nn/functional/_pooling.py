@@ -3,6 +3,7 @@ dims: argument checks and output geometry here, the window arithmetic in ember.n
 import numpy as np
 
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
+from ...autograd.function import keep_input_in_gradient
 from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
 from .._kernels.padding import GatherAxes
@@ -238,10 +239,11 @@ def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
     work = accumulation_dtype(dtype)
     maps = tuple((axis, averaging_matrix(input._data.shape[axis], count, work))
                  for axis, count in zip(range(ndim - spatial_dims, ndim), output_size))
+    # PyTorch's adaptive pooling backward keeps the input (under create_graph)
     if work != dtype:
         # float16/bfloat16: averaged in float32 and rounded once, as PyTorch's kernel does.
-        return GatherAxes.apply(input.to(work), maps, 0).to(dtype)
-    return GatherAxes.apply(input, maps, 0)
+        return keep_input_in_gradient(GatherAxes.apply(input.to(work), maps, 0)).to(dtype)
+    return keep_input_in_gradient(GatherAxes.apply(input, maps, 0))
 
 
 @autocast_op("adaptive_avg_pool1d")
@@ -266,7 +268,7 @@ def _adaptive_max_pool(input, output_size, return_indices, spatial_dims, operati
     batched, unbatched = _prepare(input, spatial_dims, operation)
     output_size = _adaptive_output_size(batched, output_size, spatial_dims, operation)
     indices = np.ascontiguousarray(adaptive_max_indices(batched._data, output_size))
-    output = GatherSpatial.apply(batched, indices)
+    output = keep_input_in_gradient(GatherSpatial.apply(batched, indices))
     indices_tensor = Tensor._wrap(indices)
     if unbatched:
         output = output.squeeze(0)

@@ -17,6 +17,13 @@ def _padding_index(padding_idx, num_embeddings, message):
     return padding_idx
 
 
+def _pretrained_shape(embeddings):
+    """(rows, columns) of the 2-D table given to ``from_pretrained``."""
+    if embeddings.dim() != 2:
+        raise ValueError("Embeddings parameter is expected to be 2-dimensional")
+    return tuple(embeddings.shape)
+
+
 class _EmbeddingTable(Module):
     """The weight table Embedding and EmbeddingBag share, with the options of its lookup: a
     fresh N(0, 1) weight (padding row zero), or the given ``_weight`` after a shape check."""
@@ -75,9 +82,7 @@ class Embedding(_EmbeddingTable):
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
                         norm_type=2.0, scale_grad_by_freq=False, sparse=False):
         """An Embedding whose weight is ``embeddings`` (2-D), frozen unless ``freeze=False``."""
-        if embeddings.dim() != 2:
-            raise ValueError("Embeddings parameter is expected to be 2-dimensional")
-        rows, columns = embeddings.shape
+        rows, columns = _pretrained_shape(embeddings)
         return cls(rows, columns, padding_idx=padding_idx, max_norm=max_norm,
                    norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse,
                    _weight=embeddings, _freeze=freeze)
@@ -107,3 +112,15 @@ class EmbeddingBag(_EmbeddingTable):
             ("max_norm", None), ("norm_type", 2), ("scale_grad_by_freq", False)), repr)
         text += f", mode={self.mode!r}"
         return text + _changed_options(self, (("padding_idx", None),), repr)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, mode="mean", sparse=False,
+                        include_last_offset=False, padding_idx=None):
+        """An EmbeddingBag whose weight is ``embeddings`` (2-D), frozen unless
+        ``freeze=False``."""
+        rows, columns = _pretrained_shape(embeddings)
+        bag = cls(rows, columns, max_norm, norm_type, scale_grad_by_freq, mode, sparse,
+                  embeddings, include_last_offset, padding_idx)
+        bag.weight.requires_grad = not freeze
+        return bag

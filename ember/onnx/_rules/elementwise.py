@@ -9,7 +9,8 @@ from . import is_value, rule
 _UNARY = {"Neg": "Neg", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Sin": "Sin", "Cos": "Cos",
           "Tanh": "Tanh", "Sigmoid": "Sigmoid", "Relu": "Relu", "Abs": "Abs", "Sign": "Sign",
           "Erf": "Erf", "Tan": "Tan", "Asin": "Asin", "Acos": "Acos", "Atan": "Atan",
-          "Sinh": "Sinh", "Cosh": "Cosh", "Asinh": "Asinh", "Acosh": "Acosh", "Atanh": "Atanh"}
+          "Sinh": "Sinh", "Cosh": "Cosh", "Asinh": "Asinh", "Acosh": "Acosh", "Atanh": "Atanh",
+          "Reciprocal": "Reciprocal"}
 _BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow",
            "Maximum": "Max", "Minimum": "Min"}
 
@@ -225,3 +226,11 @@ def threshold(g, event):
     return g.op("Where", g.op("Greater", name, g.scalar(limit, x.dtype)), name,
                 g.scalar(fill, x.dtype))
 
+
+
+@rule("op", "Hardshrink", "Softshrink")
+def shrink(g, event):
+    # ONNX's Shrink subtracts bias towards zero beyond +-lambd: softshrink's bias is lambd.
+    x, lambd = event.args
+    bias = float(lambd) if event.name == "Softshrink" else 0.0
+    return g.op("Shrink", g.name_of(x), bias=bias, lambd=float(lambd))

@@ -11,7 +11,7 @@ from ...tensor import Tensor
 from .._return_types import _Frexp
 from ._operands import (
     _bfloat16_result, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log,
-    _not_implemented, _not_tensor, _operands, _plain_binary, _promote, _promote_unrounded,
+    _not_implemented, _not_tensor, _OfOutput, _operands, _plain_binary, _promote, _promote_unrounded,
     _PYTHON_NUMBERS, _result_dtype, _shape_dtype, _shape_error, _tensors_only,
     _to_operand, _unary, _widened)
 
@@ -215,10 +215,15 @@ true_divide = div
 divide = div
 
 
-def reciprocal(input):
-    if not isinstance(input, Tensor):
-        raise _not_tensor("reciprocal", input)
-    return div(1.0, input)
+class Reciprocal(_OfOutput):
+    """1 / x; saves its output, as PyTorch's (so x may change in place before backward)."""
+
+    function = staticmethod(lambda x: np.divide(x.dtype.type(1), x))
+    gradient = staticmethod(lambda xp, grad, out: -grad * (out * out))
+    quiet = True
+
+
+reciprocal = _unary(Reciprocal, "reciprocal")
 
 
 def _rounded_quotient(a, b, rounding_mode):
@@ -564,7 +569,13 @@ class Sign(Op):
     def forward(ctx, x):
         if x.dtype == np.bool_:
             return x.copy()  # the sign of True is True
-        return np.sign(x)
+        out = np.asarray(np.sign(x))
+        if x.dtype.kind not in "iu":
+            # PyTorch's (0 < x) - (x < 0): NaN gives 0, and every zero is +0
+            unsigned = np.isnan(out)
+            unsigned |= out == 0
+            out[unsigned] = 0
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -667,10 +678,13 @@ def lerp(input, end, weight):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 * tensor2."""
+    """input + value * tensor1 * tensor2 (in the tensors' promoted dtype, whatever value is)."""
     _check_addc("addcmul", input, tensor1, tensor2, value)
-    if np.result_type(input._data, tensor1._data, tensor2._data) == np.bool_:
+    result_type = np.result_type(input._data, tensor1._data, tensor2._data)
+    if result_type == np.bool_:
         raise _not_implemented("addcmul_cpu_out", np.dtype(np.bool_))
+    if result_type.kind in "iu":
+        value = int(value)  # PyTorch's integer kernel truncates the scalar: no float promotion
     product = mul(tensor1, tensor2)
     return add(input, product if value == 1 else mul(product, value))
 

@@ -201,3 +201,44 @@ def test_pow_by_special_exponents_is_computed_as_pytorch_does(torch, dtype, expo
     for mine, their in ((our_out, their_out), (ours.grad, theirs.grad)):
         np.testing.assert_allclose(mine.detach().numpy(), their.detach().numpy(), rtol=ulp,
                                    atol=0)
+
+
+@pytest.mark.parametrize("value", [0.5, 1.9, -1.5, True])
+def test_addcmul_of_integers_truncates_a_float_value_like_torch(torch, value):
+    """PyTorch's integer addcmul takes the scalar as an integer: the result stays int64."""
+    data = np.array([-7, -3, 0, 3, 7])
+    results = []
+    for fw in (torch, ember):
+        integers = fw.tensor(data)
+        results.append(fw.addcmul(integers, integers, integers, value=value))
+    assert results[1].dtype == ember.int64
+    np.testing.assert_array_equal(results[1].numpy(), results[0].numpy())
+
+
+def test_number_divided_by_tensor_is_reciprocal_times_number_like_torch(torch):
+    """PyTorch computes ``number / t`` as reciprocal(t) * number: its rounding, and a backward
+    that keeps the reciprocal, so changing t in place afterwards does not break backward."""
+    data = np.array([3.0, 7.0, -0.5], dtype=np.float32)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        y = x * 1
+        out = 7 / y
+        y.add_(1)
+        (grad,) = fw.autograd.grad(out.sum(), x)
+        results.append((out.detach().numpy(), grad.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_sign_of_nan_and_zeros_is_positive_zero_like_torch(torch, dtype):
+    values = np.array([np.nan, -np.nan, -0.0, 0.0, np.inf, -2.0], dtype=np.float32)
+    results = []
+    for fw in (torch, ember):
+        for name in ("sign", "sgn"):
+            out = getattr(fw.tensor(values).to(getattr(fw, dtype)), name)().float().numpy()
+            results.append((out, np.signbit(out)))
+    for ours, theirs in zip(results[2:], results[:2]):
+        np.testing.assert_array_equal(ours[0], theirs[0])
+        np.testing.assert_array_equal(ours[1], theirs[1])
