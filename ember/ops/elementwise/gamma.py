@@ -7,9 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ...autograd.function import Op
 from ...tensor import Tensor
-from ._operands import _binary_math, _floating, _not_tensor, _OfInput, _OfOperands, _unary
+from ._operands import _binary_math, _not_tensor, _OfInput, _OfInputAnd, _OfOperands, _unary
 
 __all__ = ["digamma", "lgamma", "mvlgamma", "polygamma"]
 
@@ -30,7 +29,8 @@ _ZETA_DIVISORS = [float(math.factorial(2 * k) / bernoulli)
 _STIRLING = [float(bernoulli / (2 * k * (2 * k - 1)))
              for k, bernoulli in enumerate(_BERNOULLI[:8], start=1)]
 # The asymptotic series of digamma: B_2k / (2k), k = 1..7 (the next is 4e-17 at x = 10).
-_DIGAMMA_SERIES = [float(bernoulli / (2 * k)) for k, bernoulli in enumerate(_BERNOULLI[:7], start=1)]
+_DIGAMMA_SERIES = [float(bernoulli / (2 * k))
+                   for k, bernoulli in enumerate(_BERNOULLI[:7], start=1)]
 _DIGAMMA_SHIFT = 10.0
 _STIRLING_FROM = 12.0
 
@@ -251,22 +251,11 @@ class Digamma(_OfInput):
 digamma = _unary(Digamma, "digamma")
 
 
-class Polygamma(Op):
+class Polygamma(_OfInputAnd):
     """psi^(n)(x), n >= 1; its derivative is psi^(n+1)(x) (n is not differentiable)."""
 
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, x, n):
-        x = _floating(x)
-        ctx.n = n
-        ctx.save_for_backward(x)
-        return polygamma_array(n, x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * _polygamma_of(ctx.xp, ctx.n + 1, x), None
+    function = staticmethod(lambda x, n: polygamma_array(n, x))
+    gradient = staticmethod(lambda xp, grad, x, n: grad * _polygamma_of(xp, n + 1, x))
 
 
 def _check_int(operation, value, name, position):
@@ -287,34 +276,30 @@ def polygamma(n, input):
     return Polygamma.apply(input, n)
 
 
-class Mvlgamma(Op):
+def _mvlgamma(x, p):
+    sum_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+    total = np.zeros(x.shape, sum_dtype)
+    constant = np.asarray(p * (p - 1) / 4 * _LOG_PI, sum_dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(p - 1, -1, -1):
+            total += lgamma_array(x - np.asarray(j / 2, x.dtype))
+        return (total.astype(x.dtype) + constant).astype(x.dtype)
+
+
+def _mvlgamma_gradient(xp, grad, x, p):
+    derivative = _digamma_of(xp, x)
+    for j in range(1, p):
+        derivative = derivative + _digamma_of(xp, x - j / 2)
+    return grad * derivative
+
+
+class Mvlgamma(_OfInputAnd):
     """The log of the multivariate gamma function of dimension p: p(p-1)/4 log(pi) plus
     sum_j lgamma(x - j/2), j < p, each term rounded to x's dtype and summed there, as PyTorch's
     composite does; its derivative is the sum of the digammas."""
 
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, x, p):
-        x = _floating(x)
-        ctx.p = p
-        ctx.save_for_backward(x)
-        sum_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float32)
-        total = np.zeros(x.shape, sum_dtype)
-        constant = np.asarray(p * (p - 1) / 4 * _LOG_PI, sum_dtype)
-        with np.errstate(over="ignore", invalid="ignore"):
-            for j in range(p - 1, -1, -1):
-                total += lgamma_array(x - np.asarray(j / 2, x.dtype))
-            return (total.astype(x.dtype) + constant).astype(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        xp = ctx.xp
-        derivative = _digamma_of(xp, x)
-        for j in range(1, ctx.p):
-            derivative = derivative + _digamma_of(xp, x - j / 2)
-        return grad * derivative, None
+    function = staticmethod(_mvlgamma)
+    gradient = staticmethod(_mvlgamma_gradient)
 
 
 def mvlgamma(input, p):
