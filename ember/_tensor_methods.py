@@ -552,6 +552,16 @@ def multinomial(self, num_samples, replacement=False, *, generator=None):
     return _factories.multinomial(self, num_samples, replacement, generator=generator)
 
 
+def polygamma(self, n):
+    """The n-th derivative of digamma: ``x.polygamma(n)`` is ``ember.polygamma(n, x)``."""
+    return ops.polygamma(n, self)
+
+
+def polygamma_(self, n):
+    """In-place ``polygamma``."""
+    return apply_inplace(self, "polygamma_", lambda: ops.polygamma(n, self))
+
+
 def split_with_sizes(self, split_sizes, dim=0):
     return ops.split(self, list(split_sizes), dim)
 
@@ -566,6 +576,7 @@ _FUNCTIONAL = (
     ops.atan, ops.arcsin, ops.arccos, ops.arctan, ops.asinh, ops.acosh, ops.atanh, ops.arcsinh,
     ops.arccosh, ops.arctanh, ops.atan2, ops.arctan2, ops.hypot, ops.logaddexp, ops.logaddexp2,
     ops.sigmoid, ops.relu, ops.erf, ops.erfc, ops.erfinv, ops.logit, ops.xlogy, ops.sinc,
+    ops.lgamma, ops.digamma, ops.mvlgamma,
     ops.sign, ops.sgn, ops.signbit, ops.copysign, ops.heaviside, ops.frac, ops.floor, ops.ceil,
     ops.round, ops.trunc, ops.clamp, ops.clip, ops.clamp_min, ops.clamp_max, ops.lerp,
     ops.maximum, ops.minimum, ops.fmax, ops.fmin, ops.deg2rad, ops.rad2deg, ops.nan_to_num,
@@ -640,6 +651,7 @@ METHODS.update({
     "resolve_conj": _identity, "resolve_neg": _identity, "real": property(_identity),
     "imag": property(imag), "is_conj": _false, "is_neg": _false, "positive": ops.positive,
     "storage_offset": storage_offset, "bernoulli": bernoulli, "multinomial": multinomial,
+    "polygamma": polygamma, "polygamma_": polygamma_,
     "split_with_sizes": split_with_sizes, "unsafe_split": ops.split,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
@@ -678,7 +690,7 @@ for _op in (ops.neg, ops.exp, ops.sqrt, ops.relu, ops.sigmoid, ops.tanh, ops.abs
             ops.reciprocal, ops.sin, ops.cos, ops.tan, ops.erf, ops.sign, ops.floor, ops.ceil,
             ops.trunc, ops.frac, ops.sgn, ops.sinh, ops.cosh, ops.asin, ops.acos, ops.atan,
             ops.asinh, ops.acosh, ops.atanh, ops.deg2rad, ops.erfc, ops.erfinv, ops.rad2deg,
-            ops.logical_not, ops.bitwise_not, ops.sinc):
+            ops.logical_not, ops.bitwise_not, ops.sinc, ops.lgamma, ops.digamma):
     METHODS[_op.__name__ + "_"] = _unary_inplace(_op)
 for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, ops.lt, ops.le,
             ops.gt, ops.ge, ops.logical_and, ops.logical_or, ops.logical_xor, ops.remainder,
@@ -689,7 +701,7 @@ for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, o
 for _op in (ops.lerp, ops.addcmul, ops.addcdiv, ops.scatter_add, ops.index_add, ops.index_fill,
             ops.scatter_reduce, ops.logit, ops.cumprod, ops.cumsum, ops.round, ops.nan_to_num,
             ops.tril, ops.triu, ops.addmm, ops.baddbmm, ops.index_copy, ops.masked_scatter,
-            ops.fill_diagonal, ops.addmv, ops.addr, ops.addbmm):
+            ops.fill_diagonal, ops.addmv, ops.addr, ops.addbmm, ops.mvlgamma):
     METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
 METHODS.update({
     # PyTorch's aliases of in-place methods

@@ -1,31 +1,42 @@
 """``torch.special``: the special functions whose math ember has, with PyTorch's signatures.
 
-Each is a composition of ember's differentiable ops, so gradients (and create_graph) follow from
-them. The gamma family (gammaln, digamma, polygamma, multigammaln, zeta), the Bessel functions
-and erfcx are not provided.
+Each is an ember op or a composition of them, so gradients (and create_graph) follow. The gamma
+family is here (gammaln, digamma/psi, polygamma, multigammaln, and zeta, which like PyTorch's has
+no derivative); the Bessel functions and erfcx are not provided.
 """
 import math
 
 import numpy as np
 
 from ._factories import as_tensor
-from .ops import (erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, logical_and,
-                  logical_or, logit, neg, sigmoid, sinc, where, xlogy)
+from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, logical_and,
+                  logical_or, logit, neg, polygamma, sigmoid, sinc, where, xlogy)
+from .ops import lgamma as gammaln
+from .ops import mvlgamma as _mvlgamma
+from .ops.elementwise.gamma import zeta
 from .ops import log_softmax as _log_softmax
 from .ops import logsumexp as _logsumexp
 from .ops import round as _round
 from .ops import softmax as _softmax
 from .tensor import Tensor
 
-__all__ = ["entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "log1p", "log_ndtr",
-           "log_softmax", "logit", "logsumexp", "ndtr", "ndtri", "round", "sinc", "softmax",
-           "xlog1py", "xlogy"]
+__all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln",
+           "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr",
+           "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _LOG_SQRT_TWO_PI = 0.5 * math.log(2 * math.pi)
 # Below these, 0.5 * erfc(-x / sqrt(2)) underflows in the dtype, and log_ndtr takes the
 # asymptotic series of Abramowitz and Stegun 26.2.12 (its next term is below rounding there).
 _LOG_NDTR_SERIES_BELOW = {np.dtype(np.float32): -10.0, np.dtype(np.float64): -20.0}
+
+
+psi = digamma
+
+
+def multigammaln(input, p):
+    """The log of the multivariate gamma function of dimension p (torch.mvlgamma)."""
+    return _mvlgamma(input, p)
 
 
 def expit(input):

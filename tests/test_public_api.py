@@ -37,7 +37,7 @@ def _families(package, names):
 @pytest.mark.parametrize("package, families", [
     (ops, ("elementwise", "index", "shape", "reduce", "linalg")),
     (ops.elementwise, ("arithmetic", "bitwise", "casting", "comparison", "exp_log", "extrema",
-                       "rounding", "special", "trigonometric")),
+                       "gamma", "rounding", "special", "trigonometric")),
     (F, ("_activation", "_attention", "_conv", "_distance", "_dropout", "_linear", "_loss",
          "_normalization", "_padding", "_pooling", "_sparse", "_unpooling", "_vision")),
 ], ids=["ops", "ops.elementwise", "nn.functional"])

@@ -31,6 +31,10 @@ UNARY = [
     ("softmax", (1,), [(-3, 3)]),
     ("log_softmax", (1,), [(-3, 3)]),
     ("logsumexp", (1,), [(-3, 3)]),
+    ("gammaln", (), [(0.1, 8)]),
+    ("digamma", (), [(0.2, 8)]),
+    ("psi", (), [(0.2, 8)]),
+    ("multigammaln", (3,), [(1.2, 6)]),
 ]
 
 
@@ -134,6 +138,23 @@ def test_double_backward_matches_torch(torch):
     grad_ours.sum().backward()
     grad_theirs.sum().backward()
     assert_close(ours.grad, theirs.grad, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 4])
+def test_polygamma_matches_torch(torch, n):
+    compare_with_torch(torch, lambda x: special.polygamma(n, x),
+                       lambda x: torch.special.polygamma(n, x), _arrays([(0.3, 6)]), rtol=2e-5,
+                       atol=2e-6)
+
+
+def test_zeta_matches_torch_for_tensors_and_numbers(torch):
+    x, q = _arrays([(1.5, 6), (0.2, 5)])
+    assert_close(special.zeta(ember.tensor(x), ember.tensor(q)),
+                 torch.special.zeta(torch.tensor(x), torch.tensor(q)), rtol=1e-6)
+    assert_close(special.zeta(3.0, ember.tensor(q)), torch.special.zeta(3.0, torch.tensor(q)),
+                 rtol=1e-6)
+    assert_close(special.zeta(ember.tensor(x), 2), torch.special.zeta(torch.tensor(x), 2),
+                 rtol=1e-6)
 
 
 def test_a_non_tensor_is_a_type_error():

@@ -31,7 +31,7 @@ from ..ops import index as index_ops
 from ..ops import linalg as linalg_ops
 from ..ops import reduce as reduce_ops
 from ..ops import shape as shape_ops
-from ..ops.elementwise import (arithmetic, casting, exp_log, extrema, rounding, special,
+from ..ops.elementwise import (arithmetic, casting, exp_log, extrema, gamma, rounding, special,
                                trigonometric)
 from ..ops.elementwise._operands import _Binary, _OfInput, _OfOutput
 from ..tensor import Tensor
@@ -573,6 +573,7 @@ _register(_elementwise, _Binary, _OfInput, _OfOutput, rounding._Stepwise, roundi
           arithmetic.Neg, arithmetic.Abs, arithmetic.Sign, arithmetic.Lerp, casting.Cast,
           casting.Clone, casting.FillLike, exp_log.Sigmoid, exp_log.Logit, extrema.Clamp,
           extrema.Relu, special.Erf, special.Erfc, special.Erfinv, trigonometric.Sinc,
+          gamma.Polygamma, gamma.Mvlgamma,
           trigonometric.TanhBackwardOut,
           index_ops.Where, shape_ops.Contiguous, shape_ops.Triangle,
           activation_kernels.Hardtanh, activation_kernels.LeakyRelu, activation_kernels.Elu,

@@ -378,6 +378,26 @@ class _OfInput(Op):
         return _apply_gradient(cls, ctx.xp, grad, x)
 
 
+class _OfInputAnd(Op):
+    """y = function(x, argument) with an argument that is not differentiable (logit's eps,
+    polygamma's n, mvlgamma's p), backward ``gradient(xp, grad, x, argument)`` from the saved
+    input, written against ``xp`` as _OfInput's."""
+
+    differentiable_backward = True
+
+    @classmethod
+    def forward(cls, ctx, x, argument):
+        x = _floating(x)
+        ctx.argument = argument
+        ctx.save_for_backward(x)
+        return cls.function(x, argument)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        (x,) = ctx.saved_tensors
+        return cls.gradient(ctx.xp, grad, x, ctx.argument), None
+
+
 def _apply_unary(cls, x):
     """``cls.function(x)``: quietly where the op is quiet, on ember's threads when x is large."""
     if type(x) is np.ndarray and x.size >= _threads.ELEMENT_GRAIN:

@@ -6,7 +6,7 @@ from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
     _Binary, _binary_math, _floating, _floating_pair, _grad_for, _log, _not_tensor, _OfOperands,
-    _OfInput, _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
+    _OfInput, _OfInputAnd, _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
 
 __all__ = ["exp", "exp2", "expm1", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2",
            "logit", "rsqrt", "sigmoid", "sqrt", "xlogy"]
@@ -207,31 +207,27 @@ class Sigmoid(Op):
 sigmoid = _unary(Sigmoid, "sigmoid")
 
 
-class Logit(Op):
+def _logit(x, eps):
+    wide = _widened(x)
+    clamped = wide if eps is None else np.clip(wide, eps, 1 - eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(clamped / (1 - clamped)).astype(x.dtype, copy=False)
+
+
+def _logit_gradient(xp, grad, x, eps):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        derivative = grad / (x * (1 - x))
+    if eps is None:
+        return xp.where((x < 0) | (x > 1), np.nan, derivative)
+    return xp.where((x >= eps) & (x <= 1 - eps), derivative, 0)
+
+
+class Logit(_OfInputAnd):
     """log(p / (1 - p)); its derivative is NaN outside [0, 1] (and 0 outside [eps, 1 - eps] when
     eps clamps), as PyTorch's, which the chain rule through log and div would not give."""
 
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, x, eps):
-        x = _floating(x)
-        ctx.eps = eps
-        ctx.save_for_backward(x)
-        wide = _widened(x)
-        clamped = wide if eps is None else np.clip(wide, eps, 1 - eps)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(clamped / (1 - clamped)).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        xp = ctx.xp
-        with np.errstate(divide="ignore", invalid="ignore"):
-            derivative = grad / (x * (1 - x))
-        if ctx.eps is None:
-            return xp.where((x < 0) | (x > 1), np.nan, derivative), None
-        return xp.where((x >= ctx.eps) & (x <= 1 - ctx.eps), derivative, 0), None
+    function = staticmethod(_logit)
+    gradient = staticmethod(_logit_gradient)
 
 
 def logit(input, eps=None):

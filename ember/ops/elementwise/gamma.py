@@ -1,0 +1,339 @@
+"""The gamma family: lgamma, digamma, polygamma, mvlgamma, and zeta (Hurwitz's, which polygamma
+is built on; ember.special exposes it). NumPy has none of them: each is computed in float64 by
+vectorised series and rounded once to the input's dtype (float16 and bfloat16 through float32,
+as PyTorch computes them)."""
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from ...tensor import Tensor
+from ._operands import _binary_math, _not_tensor, _OfInput, _OfInputAnd, _OfOperands, _unary
+
+__all__ = ["digamma", "lgamma", "mvlgamma", "polygamma"]
+
+_EULER_GAMMA = 0.5772156649015329
+_LOG_PI = math.log(math.pi)
+_HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
+# Cephes' stopping test: a term below this fraction of the sum no longer changes it.
+_MACHINE_EPSILON = 1.11022302462515654042e-16
+# B_2, B_4, ..., B_24, the Bernoulli numbers of the asymptotic and Euler-Maclaurin series.
+_BERNOULLI = [Fraction(1, 6), Fraction(-1, 30), Fraction(1, 42), Fraction(-1, 30), Fraction(5, 66),
+              Fraction(-691, 2730), Fraction(7, 6), Fraction(-3617, 510), Fraction(43867, 798),
+              Fraction(-174611, 330), Fraction(854513, 138), Fraction(-236364091, 2730)]
+# Euler-Maclaurin's corrections to the Hurwitz zeta sum: (2k)! / B_2k, k = 1..12.
+_ZETA_DIVISORS = [float(math.factorial(2 * k) / bernoulli)
+                  for k, bernoulli in enumerate(_BERNOULLI, start=1)]
+# Stirling's series of lgamma: B_2k / (2k (2k - 1)), k = 1..8 (the next term is below 1e-20
+# from x = 12 up).
+_STIRLING = [float(bernoulli / (2 * k * (2 * k - 1)))
+             for k, bernoulli in enumerate(_BERNOULLI[:8], start=1)]
+# The asymptotic series of digamma: B_2k / (2k), k = 1..7 (the next is 4e-17 at x = 10).
+_DIGAMMA_SERIES = [float(bernoulli / (2 * k))
+                   for k, bernoulli in enumerate(_BERNOULLI[:7], start=1)]
+_DIGAMMA_SHIFT = 10.0
+_STIRLING_FROM = 12.0
+
+
+def _polynomial(coefficients, z):
+    """sum_k coefficients[k] * z**k, by Horner's rule."""
+    total = np.full_like(z, coefficients[-1])
+    for coefficient in reversed(coefficients[:-1]):
+        total = total * z + coefficient
+    return total
+
+
+def _rounded(function, x, *arguments):
+    """``function`` of ``x`` in float64, rounded once to x's dtype (float16 and bfloat16 through
+    float32, where PyTorch computes them)."""
+    with np.errstate(all="ignore"):
+        out = np.asarray(function(x.astype(np.float64), *arguments))
+        if x.dtype != np.float64 and x.dtype != np.float32:
+            out = out.astype(np.float32)
+        return out.astype(x.dtype, copy=False)
+
+
+# ---- Hurwitz zeta --------------------------------------------------------------------------------
+def _zeta_positive(x, q):
+    """zeta(x, q) = sum_k (q + k)^-x for q > 0 by Euler-Maclaurin summation (Cephes' zeta): ten
+    terms summed, then the tail's integral, half its first term and twelve Bernoulli corrections.
+    An entry stops as soon as a term no longer changes its sum (large x converges at once, and
+    its later corrections would overflow)."""
+    total = q ** -x
+    done = np.zeros(total.shape, bool)
+    shifted = q
+    term = total
+    for _ in range(9):
+        shifted = shifted + 1.0
+        term = shifted ** -x
+        total = np.where(done, total, total + term)
+        done |= (-_MACHINE_EPSILON * total < term) & (term < _MACHINE_EPSILON * total)
+    total = np.where(done, total, total + term * shifted / (x - 1.0) - 0.5 * term)
+    rising = 1.0
+    power = 0.0
+    for divisor in _ZETA_DIVISORS:
+        rising = rising * (x + power)  # x (x + 1) ... (x + 2k - 2)
+        term = term / shifted
+        correction = rising * term / divisor
+        total = np.where(done, total, total + correction)
+        done |= np.abs(correction / total) < _MACHINE_EPSILON
+        rising = rising * (x + power + 1.0)
+        term = term / shifted
+        power += 2.0
+    return total
+
+
+def zeta_array(x, q):
+    """The Hurwitz zeta function of two float64 arrays (broadcast), with PyTorch's values: inf at
+    x = 1 and at integer q <= 0, NaN for x < 1 and for a negative q with a fractional x."""
+    x, q = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(q, np.float64))
+    negative = q < 0
+    positive_q = np.where(negative, 1.0, q)
+    out = _zeta_positive(x, positive_q)
+    if negative.any():
+        # At q = -m + f (m whole, 0 < f < 1) the terms (q + k)^-x, k < m, are (-1)^x (|q| - k)^-x:
+        # a difference of two zetas of positive q, and zeta(x, f) adds the rest. |q| - (m - 1),
+        # the smallest of them, and f are exact in float64.
+        whole = np.floor(q[negative])
+        magnitude = -q[negative]
+        order = x[negative]
+        sign = np.where(np.fmod(order, 2.0) == 0, 1.0, -1.0)
+        head = (_zeta_positive(order, magnitude + (whole + 1.0))
+                - _zeta_positive(order, magnitude + 1.0))
+        out[negative] = sign * head + _zeta_positive(order, q[negative] - whole)
+    out = np.where((q <= 0) & (x != np.floor(x)), np.nan, out)
+    out = np.where((q <= 0) & (q == np.floor(q)), np.inf, out)
+    out = np.where(x < 1, np.nan, out)
+    return np.where(x == 1, np.inf, out)
+
+
+# ---- lgamma --------------------------------------------------------------------------------------
+def _lgamma_near_two(delta):
+    """lgamma(2 + delta) for |delta| <= 1/2: (1 - gamma) delta + sum_k (-1)^k (zeta(k) - 1)/k
+    delta^k, accurate relative to the value near its zero at 2 (and, less log1p(delta), at 1)."""
+    return delta * _polynomial(_LGAMMA_COEFFICIENTS, delta)
+
+
+def _lgamma_float64(x):
+    out = np.full_like(x, np.inf)
+    fraction = x - np.round(x)
+    pole = (x <= 0) & ((fraction == 0) | np.isinf(x))
+    reflect = (x < 0.5) & ~pole & np.isfinite(x)
+    # lgamma(x) = log(pi / |sin(pi x)|) - lgamma(1 - x); sin(pi x) from the exact fraction of x.
+    positive = np.where(reflect, 1.0 - x, x)
+    value = _lgamma_positive(np.where(pole, 1.0, positive))
+    reflected = _LOG_PI - np.log(np.abs(np.sin(np.pi * fraction))) - value
+    out = np.where(reflect, reflected, np.where(pole, out, value))
+    return np.where(np.isnan(x), x, out)
+
+
+def _lgamma_positive(x):
+    """lgamma for x >= 1/2 (and +inf): the series about 1 or 2, downward recurrence onto it below
+    12, Stirling's series above."""
+    near_one = x < 1.5
+    near_two = (x >= 1.5) & (x <= 2.5)
+    middle = (x > 2.5) & (x < _STIRLING_FROM)
+    large = x >= _STIRLING_FROM
+    out = np.empty_like(x)
+    out[near_one] = _lgamma_near_two(x[near_one] - 1.0) - np.log1p(x[near_one] - 1.0)
+    out[near_two] = _lgamma_near_two(x[near_two] - 2.0)
+    # lgamma(x) = log((x - 1)(x - 2)...(y)) + lgamma(y), y in (1.5, 2.5]: all terms positive.
+    value = x[middle]
+    product = np.ones_like(value)
+    for _ in range(10):
+        above = value > 2.5
+        value = np.where(above, value - 1.0, value)
+        product = np.where(above, product * value, product)
+    out[middle] = np.log(product) + _lgamma_near_two(value - 2.0)
+    value = x[large]
+    inverse = 1.0 / value
+    series = inverse * _polynomial(_STIRLING, inverse * inverse)
+    out[large] = (value - 0.5) * np.log(value) - value + _HALF_LOG_TWO_PI + series
+    out[np.isnan(x)] = np.nan
+    out[x == np.inf] = np.inf
+    return out
+
+
+# (1 - gamma), then (-1)^k (zeta(k) - 1) / k for k = 2..40: 4^-40 is below float64's precision.
+_LGAMMA_COEFFICIENTS = [1.0 - _EULER_GAMMA] + [
+    float(value) * (-1) ** k / k
+    for k, value in zip(range(2, 41), _zeta_positive(np.arange(2.0, 41.0), np.full(39, 2.0)))]
+
+
+# ---- digamma and trigamma ------------------------------------------------------------------------
+def _digamma_float64(x):
+    integer = x == np.trunc(x)
+    reflect = x < 0
+    # psi(x) = psi(1 - x) - pi / tan(pi r) below 0, r the (exact) fractional part of x: tan(pi r)
+    # keeps digits that tan(pi x) loses.
+    fraction = x - np.trunc(x)
+    value = np.where(reflect, 1.0 - x, x)
+    result = np.zeros_like(value)
+    for _ in range(int(_DIGAMMA_SHIFT)):
+        small = value < _DIGAMMA_SHIFT
+        result = result - np.where(small, 1.0 / value, 0.0)  # psi(x) = psi(x + 1) - 1/x
+        value = np.where(small, value + 1.0, value)
+    inverse_square = 1.0 / (value * value)
+    series = inverse_square * _polynomial(_DIGAMMA_SERIES, inverse_square)
+    out = result + np.log(value) - 0.5 / value - series
+    out = np.where(reflect, out - np.pi / np.tan(np.pi * fraction), out)
+    out = np.where(reflect & integer, np.nan, out)
+    return np.where(x == 0, np.copysign(np.inf, -x), out)
+
+
+def _trigamma_float64(x, dtype):
+    """psi'(x) by PyTorch's formula, so that its values (poles included) are PyTorch's: below 1/2
+    the reflection psi'(1 - x) + psi'(x) = pi^2 / sin^2(pi x), with pi x rounded in the input's
+    precision, then six steps of psi'(x) = psi'(x + 1) + 1/x^2 and the asymptotic series to
+    x^-7. That series leaves about 1e-9 relative error in float64, as PyTorch's does."""
+    reflect = x < 0.5
+    precision = np.float64 if dtype == np.float64 else np.float32
+    angle = (precision(np.pi) * x.astype(precision)).astype(np.float64)
+    sine = np.sin(angle)
+    result = np.where(reflect, -(np.pi * np.pi) / (sine * sine), 0.0)
+    value = np.where(reflect, 1.0 - x, x)
+    for _ in range(6):
+        result = result + 1.0 / (value * value)
+        value = value + 1.0
+    inverse_square = 1.0 / (value * value)
+    tail = 1.0 + 1.0 / (2.0 * value) + inverse_square * (
+        1.0 / 6 - inverse_square * (1.0 / 30 - inverse_square * (1.0 / 42)))
+    result = result + tail / value
+    return np.where(reflect, -result, result)
+
+
+def _polygamma_float64(x, n, dtype):
+    if n == 0:
+        return _digamma_float64(x)
+    if n == 1:
+        return _trigamma_float64(x, dtype)
+    # psi^(n)(x) = (-1)^(n+1) n! zeta(n + 1, x); PyTorch rounds the zeta to the input's
+    # precision before it scales it (which decides where tiny values underflow).
+    factorial = np.exp(math.lgamma(n + 1.0))
+    sign = 1.0 if n % 2 else -1.0
+    zeta = zeta_array(float(n + 1), x)
+    if dtype != np.float64:
+        zeta = zeta.astype(np.float32).astype(np.float64)
+    return sign * factorial * zeta
+
+
+def lgamma_array(x):
+    """log|Gamma(x)| of a floating array, in its dtype."""
+    return _rounded(_lgamma_float64, x)
+
+
+def polygamma_array(n, x):
+    """The n-th derivative of digamma of a floating array, in its dtype."""
+    return _rounded(_polygamma_float64, x, n, x.dtype)
+
+
+def _digamma_of(xp, x):
+    return polygamma_array(0, x) if xp is np else Digamma.apply(x)
+
+
+def _polygamma_of(xp, n, x):
+    return polygamma_array(n, x) if xp is np else Polygamma.apply(x, n)
+
+
+class Lgamma(_OfInput):
+    function = staticmethod(lgamma_array)
+    gradient = staticmethod(lambda xp, grad, x: grad * _digamma_of(xp, x))
+
+
+lgamma = _unary(Lgamma, "lgamma")
+
+
+class Digamma(_OfInput):
+    function = staticmethod(lambda x: polygamma_array(0, x))
+    gradient = staticmethod(lambda xp, grad, x: grad * _polygamma_of(xp, 1, x))
+
+
+digamma = _unary(Digamma, "digamma")
+
+
+class Polygamma(_OfInputAnd):
+    """psi^(n)(x), n >= 1; its derivative is psi^(n+1)(x) (n is not differentiable)."""
+
+    function = staticmethod(lambda x, n: polygamma_array(n, x))
+    gradient = staticmethod(lambda xp, grad, x, n: grad * _polygamma_of(xp, n + 1, x))
+
+
+def _check_int(operation, value, name, position):
+    if type(value) is not int:
+        raise TypeError(f"{operation}(): argument '{name}' (position {position}) must be int, "
+                        f"not {type(value).__name__}")
+
+
+def polygamma(n, input):
+    """The n-th derivative of digamma (n = 0: digamma itself)."""
+    _check_int("polygamma", n, "n", 1)
+    if not isinstance(input, Tensor):
+        raise _not_tensor("polygamma", input, "input", 2)
+    if n < 0:
+        raise RuntimeError(f"polygamma(n, x) does not support negative n. Got n = {n}")
+    if n == 0:
+        return Digamma.apply(input)
+    return Polygamma.apply(input, n)
+
+
+def _mvlgamma(x, p):
+    sum_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+    total = np.zeros(x.shape, sum_dtype)
+    constant = np.asarray(p * (p - 1) / 4 * _LOG_PI, sum_dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(p - 1, -1, -1):
+            total += lgamma_array(x - np.asarray(j / 2, x.dtype))
+        return (total.astype(x.dtype) + constant).astype(x.dtype)
+
+
+def _mvlgamma_gradient(xp, grad, x, p):
+    derivative = _digamma_of(xp, x)
+    for j in range(1, p):
+        derivative = derivative + _digamma_of(xp, x - j / 2)
+    return grad * derivative
+
+
+class Mvlgamma(_OfInputAnd):
+    """The log of the multivariate gamma function of dimension p: p(p-1)/4 log(pi) plus
+    sum_j lgamma(x - j/2), j < p, each term rounded to x's dtype and summed there, as PyTorch's
+    composite does; its derivative is the sum of the digammas."""
+
+    function = staticmethod(_mvlgamma)
+    gradient = staticmethod(_mvlgamma_gradient)
+
+
+def mvlgamma(input, p):
+    """The log of the multivariate gamma function of dimension p, elementwise."""
+    if not isinstance(input, Tensor):
+        raise _not_tensor("mvlgamma", input)
+    _check_int("mvlgamma", p, "p", 2)
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("mvlgamma(): The input tensor may not be a boolean tensor.")
+    if p < 1:
+        raise RuntimeError(f"mvlgamma(): p has to be greater than or equal to 1, got {p}")
+    return Mvlgamma.apply(input, p)
+
+
+def _zeta(a, b):
+    dtype = np.result_type(a, b)
+    with np.errstate(all="ignore"):
+        out = zeta_array(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    if dtype != np.float64 and dtype != np.float32:
+        out = out.astype(np.float32)
+    return out.astype(dtype, copy=False)
+
+
+class Zeta(_OfOperands):
+    """The Hurwitz zeta function; PyTorch has no derivative for either argument."""
+
+    function = staticmethod(_zeta)
+    differentiable_backward = False
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("the derivative for 'zeta' is not implemented.")
+
+
+def zeta(input, other):
+    """Hurwitz's zeta function sum_k (other + k)^-input (Riemann's at other = 1)."""
+    return _binary_math(Zeta, input, other, "special_zeta")
