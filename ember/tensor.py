@@ -420,6 +420,7 @@ class Tensor:
         lambda self: False)
     is_xla = is_xpu = is_ipu = is_vulkan = is_maia = is_mtia = property(lambda self: False)
 
+
 def legacy_new(dtype, args, kwargs, name="new"):
     """``torch.Tensor(...)``, ``torch.FloatTensor(...)`` and ``x.new(...)``: sizes (zeros), data
     (converted to ``dtype``, the default dtype when None) or a tensor (an alias: it must already
