@@ -3,6 +3,7 @@ arrays, so PyTorch's shared-memory reductions have no counterpart) and ``spawn``
 ``start_processes``, which run ``fn(index, *args)`` in new processes and re-raise a failure in
 the parent, as PyTorch's do."""
 import multiprocessing
+import multiprocessing.connection
 from multiprocessing import *  # noqa: F401,F403  (PyTorch re-exports the whole module)
 import traceback
 
