@@ -1,5 +1,7 @@
 """ember dtypes, their NumPy counterparts, PyTorch's names for them (the one table of those), the
 default dtype and PyTorch's type-promotion rules."""
+import math
+
 import numpy as np
 
 __all__ = ["bfloat16", "dtype", "finfo", "float16", "float32", "float64", "get_default_dtype",
@@ -171,6 +173,73 @@ def cpp_type_name(numpy_dtype):
     """The C++ type PyTorch prints for a NumPy dtype ("float", "long int", ...)."""
     found = _lookup(numpy_dtype)
     return found._cpp_type if found is not None else np.dtype(numpy_dtype).name
+
+
+# The C++ type names in PyTorch's "value cannot be converted to type ... without overflow".
+_CONVERT_TYPE_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t",
+                       "int32": "int", "int64": "int64_t", "float16": "c10::Half",
+                       "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
+# (lowest, highest) of each integer dtype: the Python ints it holds without wrapping.
+_INTEGER_RANGES = {np.dtype(kind): (int(np.iinfo(kind).min), int(np.iinfo(kind).max))
+                   for kind in (np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16,
+                                np.int32, np.int64)}
+# (lowest, highest, floating) of every dtype but bool and bfloat16, for ``scalar_overflows``;
+# bfloat16's (its largest finite value) is apart, as its NumPy type loads lazily.
+_SCALAR_LIMITS = {numpy_dtype: limits + (False,) for numpy_dtype, limits in _INTEGER_RANGES.items()}
+_SCALAR_LIMITS.update({np.dtype(kind): (None, float(np.finfo(kind).max), True)
+                       for kind in (np.float16, np.float32, np.float64)})
+_BFLOAT16_LIMITS = (None, 3.3895313892515355e38, True)
+
+
+def scalar_overflows(value, numpy_dtype):
+    """PyTorch's range check (c10's ``overflows``) of a Python number converted to a dtype: a
+    finite float beyond a float type's range; for an integer type a value outside it, except
+    that an unsigned type also takes negatives down to -max (they wrap); bool takes anything."""
+    limits = _SCALAR_LIMITS.get(numpy_dtype)
+    if limits is None:
+        numpy_dtype = np.dtype(numpy_dtype)
+        limits = _SCALAR_LIMITS.get(numpy_dtype)
+        if limits is None:
+            if numpy_dtype.kind != "V":  # bool
+                return False
+            limits = _BFLOAT16_LIMITS
+    lowest, highest, floating = limits
+    if floating:
+        return abs(value) > highest and math.isfinite(value)
+    if isinstance(value, float):
+        return not lowest <= value <= highest
+    if lowest == 0:
+        lowest = -highest
+    return not lowest <= value <= highest
+
+
+def overflow_error(numpy_dtype):
+    """PyTorch's RuntimeError for a number that ``scalar_overflows`` the dtype."""
+    name = _CONVERT_TYPE_NAMES.get(np.dtype(numpy_dtype).name, np.dtype(numpy_dtype).name)
+    return RuntimeError(f"value cannot be converted to type {name} without overflow")
+
+
+def checked_scalar(value, numpy_dtype):
+    """A Python number converted to a dtype as PyTorch fills with it: RuntimeError where it
+    ``scalar_overflows``, integers otherwise wrapped through int64 (uint8 takes -1 as 255)."""
+    if scalar_overflows(value, numpy_dtype):
+        raise overflow_error(numpy_dtype)
+    numpy_dtype = np.dtype(numpy_dtype)
+    if numpy_dtype.kind in "iu" and not isinstance(value, float):
+        return np.array(int(value), np.int64).astype(numpy_dtype)[()]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.array(value).astype(numpy_dtype)[()]
+
+
+def wrapped_int(value, numpy_dtype):
+    """A Python int operand of integer arithmetic as PyTorch uses it: converted to the tensor's
+    integer dtype through int64, so out-of-range values wrap (uint8 + 300 adds 44)."""
+    lowest, highest = _INTEGER_RANGES[np.dtype(numpy_dtype)]
+    if lowest <= value <= highest:
+        return value
+    if not -(1 << 63) <= value < (1 << 63):
+        raise OverflowError("int too big to convert")
+    return int(np.array(value, np.int64).astype(numpy_dtype))
 
 
 def to_dtype(value):

@@ -14,7 +14,8 @@ import numpy as np
 
 from . import _dtype
 from ._device import check_cpu
-from ._dtype import from_numpy_dtype, get_default_dtype, set_default_dtype, to_dtype
+from ._dtype import (from_numpy_dtype, get_default_dtype, overflow_error, scalar_overflows,
+                     set_default_dtype, to_dtype)
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
 from ._random import numpy_generator
@@ -121,37 +122,15 @@ def _check_tensor_input(name, input):
                         f"{named_type(input)}")
 
 
-# The C++ type names in PyTorch's "cannot be converted without overflow" error of full().
-_FILL_TYPE_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t",
-                    "int32": "int", "int64": "int64_t", "float16": "c10::Half",
-                    "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
-
-
 def _fill_array(shape, value, target):
     """``shape`` filled with ``value`` converted to ``target``, refusing a value the type cannot
     hold (also a finite float beyond a float type's range, which ``tensor()`` makes inf)."""
-    if _overflows(value, target):
-        raise RuntimeError(f"value cannot be converted to type {_FILL_TYPE_NAMES[target.name]} "
-                           f"without overflow")
+    if scalar_overflows(value, target.numpy):
+        raise overflow_error(target.numpy)
     if target.numpy.kind in "iu":
         value = np.array(int(value), dtype=np.int64).astype(target.numpy)  # wraps as PyTorch
     with np.errstate(over="ignore"):
         return np.full(shape, value, dtype=target.numpy)
-
-
-def _overflows(value, target):
-    """PyTorch's range check of a scalar converted to ``target`` (bool takes anything)."""
-    kind = target.numpy.kind
-    if kind == "b":
-        return False
-    if target.is_floating_point:
-        largest = float(np.finfo(target.numpy).max) if kind == "f" else 3.3895313892515355e38
-        return math.isfinite(value) and abs(value) > largest
-    limits = np.iinfo(target.numpy)
-    if isinstance(value, float):
-        return not limits.min <= value <= limits.max
-    lowest = -int(limits.max) if limits.min == 0 else limits.min
-    return not lowest <= value <= limits.max
 
 
 # ---- results ---------------------------------------------------------------------------------

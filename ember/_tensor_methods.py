@@ -8,7 +8,7 @@ conversions, random fills, ``new_*`` factories and the autograd entry points.
 import numpy as np
 
 from . import _device, _dtype, _factories, _random, ops, sparse
-from ._dtype import tensor_type_name, to_dtype
+from ._dtype import checked_scalar, tensor_type_name, to_dtype, wrapped_int
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
@@ -156,6 +156,10 @@ def _fast_binary(ufunc, operand, target):
             return None
     elif isinstance(array, float) and target_kind != "f":
         return None
+    elif target_kind in "iu":
+        array = wrapped_int(array, target._data.dtype)
+    elif target._data.dtype.itemsize == 2 and ufunc in (np.multiply, np.true_divide):
+        return None  # PyTorch multiplies float16 by a number in float32
 
     def apply(destination):
         ufunc(destination, array, out=destination, casting="unsafe")
@@ -269,6 +273,9 @@ def fill_(self, value):
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value._data.ndim} dimensions.")
     fill = value.item() if isinstance(value, Tensor) else value
+    if isinstance(fill, (int, float)) and not isinstance(value, Tensor):
+        fill = checked_scalar(fill, self._data.dtype)  # PyTorch's range check, ints wrapped
+        value = fill.item()
     return apply_inplace(self, "fill_", lambda: ops.fill_like(self, value),
                          lambda array: array.fill(fill))
 

@@ -9,7 +9,7 @@ import re
 import numpy as np
 
 from .. import _jit, _threads
-from .._dtype import scalar_type_name
+from .._dtype import checked_scalar, overflow_error, scalar_overflows, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
@@ -369,7 +369,7 @@ def setitem(input, key, value):
         if not isinstance(value, _ASSIGNABLE):
             raise TypeError(f"can't assign a {type(value).__name__} to a tensor with setitem "
                             f"(a Tensor or a number expected)")
-        raw = _number_as(value, input._data.dtype, "setitem")
+        raw = _number_as(value, input._data.dtype, "setitem", float_range=False)
         value_tensor = Tensor._wrap(raw)
 
     def fast(array):
@@ -384,20 +384,19 @@ def setitem(input, key, value):
         raise _assignment_error(error, "setitem", raw.shape) from None
 
 
-def _number_as(value, dtype, operation):
-    """A Python or NumPy number as a 0-d array of ``dtype``; RuntimeError where it does not fit
-    (PyTorch's "cannot be converted ... without overflow")."""
-    if isinstance(value, (complex, np.complexfloating)) or \
-            dtype.kind in "iub" and isinstance(value, (float, np.floating)) and \
-            not np.isfinite(value):
+def _number_as(value, dtype, operation, float_range=True):
+    """A Python or NumPy number as a 0-d array of ``dtype``, converted as PyTorch fills with it
+    (``checked_scalar``: RuntimeError where it does not fit, integers wrapped). Without
+    ``float_range`` a float type takes any number, beyond its range as inf (setitem)."""
+    if isinstance(value, (complex, np.complexfloating)):
         raise RuntimeError(f"{operation}: value {value} cannot be converted to type "
                            f"{scalar_type_name(dtype)} without overflow")
-    if dtype.kind in "iu" and isinstance(value, (int, np.integer)) and \
-            not np.iinfo(dtype).min <= value <= np.iinfo(dtype).max:
-        raise RuntimeError(f"{operation}: value {value} cannot be converted to type "
-                           f"{scalar_type_name(dtype)} without overflow")
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.asarray(value).astype(dtype)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not float_range and dtype.kind in "fV":
+        with np.errstate(over="ignore"):
+            return np.asarray(value).astype(dtype)
+    return np.asarray(checked_scalar(value, dtype))
 
 
 def _index_tensor(index, operation, kinds=(np.int32, np.int64), position=2, error=RuntimeError):
@@ -544,6 +543,11 @@ def where(condition, input=None, other=None):
                             f"{type(value).__name__}")
     if isinstance(condition, Tensor) and condition._data.dtype == np.uint8:
         condition = Tensor._wrap(condition._data.astype(np.bool_))  # PyTorch's byte condition
+    for number, tensor in ((input, other), (other, input)):
+        # an int beside an integer tensor takes its dtype: PyTorch's range check
+        if type(number) is int and isinstance(tensor, Tensor) and \
+                tensor._data.dtype.kind in "iu" and scalar_overflows(number, tensor._data.dtype):
+            raise overflow_error(tensor._data.dtype)
     try:
         return Where.apply(_to_operand(condition, "where"), _to_operand(input, "where"),
                            _to_operand(other, "where"))

@@ -5,7 +5,8 @@ import numpy as np
 
 from ... import _threads
 from ..._dtype import (
-    _FROM_NUMPY, from_numpy_dtype, get_default_dtype, is_floating, result_type, scalar_type_name)
+    _FROM_NUMPY, from_numpy_dtype, get_default_dtype, is_floating, result_type, scalar_type_name,
+    wrapped_int)
 from ...autograd.function import Op
 from ..._grad_state import _grad_state
 from ...tensor import Tensor
@@ -18,7 +19,8 @@ def _promote(a, b):
     """Bring two operands (arrays or Python numbers) to PyTorch's result dtype.
 
     Python numbers stay Python numbers when NumPy's weak-scalar rule already gives PyTorch's
-    answer, so ``float32 * 2.0`` stays float32 without a cast.
+    answer, so ``float32 * 2.0`` stays float32 without a cast; a Python int with an integer
+    tensor wraps into its dtype as in PyTorch.
     """
     a_is_array = isinstance(a, np.ndarray)
     b_is_array = isinstance(b, np.ndarray)
@@ -26,35 +28,45 @@ def _promote(a, b):
         if a.dtype == b.dtype:
             return a, b
     elif a_is_array and type(b) in (int, float):
-        if a.dtype.kind == "f" or (type(b) is int and a.dtype.kind in "iu"):
+        if a.dtype.kind == "f":
             return a, b
+        if type(b) is int and a.dtype.kind in "iu":
+            return a, wrapped_int(b, a.dtype)
     elif b_is_array and type(a) in (int, float):
-        if b.dtype.kind == "f" or (type(a) is int and b.dtype.kind in "iu"):
+        if b.dtype.kind == "f":
             return a, b
+        if type(a) is int and b.dtype.kind in "iu":
+            return wrapped_int(a, b.dtype), b
     target = _result_dtype(a, b).numpy
     return _cast(a, target), _cast(b, target)
 
 
 def _promote_unrounded(a, b):
-    """``_promote`` for mul and div: a Python number with a bfloat16 tensor stays unrounded, a
-    float32 value, as PyTorch computes these two in float32 (the result is rounded by
-    ``_bfloat16_result``); add and sub round the number to bfloat16 first, as PyTorch does."""
+    """``_promote`` for mul and div: a Python number with a float16 or bfloat16 tensor stays
+    unrounded, a float32 value, as PyTorch computes these two in float32 (its opmath; the result
+    is rounded by ``_reduced_result``); add and sub round the number to the tensor's dtype
+    first, as PyTorch does."""
     promoted_a, promoted_b = _promote(a, b)
-    if type(a) in (int, float) and type(promoted_b) is np.ndarray and \
-            promoted_b.dtype.kind == "V":
+    if type(a) in (int, float) and _is_reduced(promoted_b):
         return np.float32(a), promoted_b
-    if type(b) in (int, float) and type(promoted_a) is np.ndarray and \
-            promoted_a.dtype.kind == "V":
+    if type(b) in (int, float) and _is_reduced(promoted_a):
         return promoted_a, np.float32(b)
     return promoted_a, promoted_b
 
 
-def _bfloat16_result(result, a, b):
-    """A mul or div result back in bfloat16 where an operand was (see ``_promote_unrounded``)."""
-    a_bfloat16 = isinstance(a, np.ndarray) and a.dtype.kind == "V"
-    if (a_bfloat16 or isinstance(b, np.ndarray) and b.dtype.kind == "V") and \
-            result.dtype == np.float32:
-        return result.astype(a.dtype if isinstance(a, np.ndarray) else b.dtype)
+def _is_reduced(value):
+    """Whether ``value`` is a float16 or bfloat16 (NumPy kind V) array."""
+    return type(value) is np.ndarray and value.dtype.itemsize == 2 and value.dtype.kind in "fV"
+
+
+def _reduced_result(result, a, b):
+    """A mul or div result back in float16/bfloat16 where an operand was (see
+    ``_promote_unrounded``)."""
+    if result.dtype == np.float32:
+        if _is_reduced(a):
+            return result.astype(a.dtype)
+        if _is_reduced(b):
+            return result.astype(b.dtype)
     return result
 
 
@@ -273,6 +285,10 @@ def _binary_math(cls, input, other, operation, number_input=True, numbers_alone=
         raise _shape_error(error, input, other) from None
 
 
+# Binary ops that PyTorch computes in float32 for a float16 tensor and a Python number.
+_OPMATH_UFUNCS = (np.multiply, np.true_divide)
+
+
 def _plain_binary(ufunc, a, b):
     """The no-grad fast path of binary ops (arithmetic and comparisons): when nothing is to be
     recorded and the operands are float tensors of one dtype, or a float tensor and a Python
@@ -300,7 +316,11 @@ def _plain_binary(ufunc, a, b):
     if type(x) is np.ndarray:
         if x.dtype.kind != "f" or type(y) is np.ndarray and y.dtype != x.dtype:
             return None
+        if type(y) is not np.ndarray and ufunc in _OPMATH_UFUNCS and x.dtype.itemsize == 2:
+            return None  # float16 times a number: in float32 (``_promote_unrounded``)
     elif type(y) is not np.ndarray or y.dtype.kind != "f":
+        return None
+    elif ufunc in _OPMATH_UFUNCS and y.dtype.itemsize == 2:
         return None
     try:
         if type(x) is np.ndarray and x.size >= _threads.ELEMENT_GRAIN:

@@ -5,12 +5,14 @@ import builtins
 import numpy as np
 
 from ... import _threads
-from ..._dtype import from_numpy_dtype, get_default_dtype, is_floating, scalar_type_name
+from ..._dtype import (
+    from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
+    scalar_type_name)
 from ...autograd.function import Op
 from ...tensor import Tensor
 from .._return_types import _Frexp
 from ._operands import (
-    _bfloat16_result, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log,
+    _reduced_result, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log,
     _not_implemented, _not_tensor, _OfOutput, _operands, _plain_binary, _promote, _promote_unrounded,
     _PYTHON_NUMBERS, _result_dtype, _shape_dtype, _shape_error, _tensors_only,
     _to_operand, _unary, _widened)
@@ -127,8 +129,8 @@ class Mul(_Binary):
         ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
         a, b = _promote_unrounded(a, b)
         if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN:
-            return _bfloat16_result(_threads.binary(np.multiply, a, b), a, b)
-        return _bfloat16_result(np.multiply(a, b), a, b)
+            return _reduced_result(_threads.binary(np.multiply, a, b), a, b)
+        return _reduced_result(np.multiply(a, b), a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -177,7 +179,7 @@ class Div(_Binary):
             a = np.asarray(a, dtype=get_default_dtype().numpy)
         ctx.save_for_backward(b, a if ctx.needs_input_grad[1] else None)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _bfloat16_result(np.true_divide(a, b), a, b)
+            return _reduced_result(np.true_divide(a, b), a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -292,7 +294,13 @@ class Remainder(_Binary):
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(np.remainder(a, b))
+            out = np.asarray(np.remainder(a, b))
+            if out.dtype.kind in "fV":
+                # PyTorch's zero keeps fmod's sign (the dividend's), NumPy's the divisor's
+                zeros = out == 0
+                if zeros.any():
+                    np.copyto(out, np.fmod(a, b), where=zeros)
+            return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -354,11 +362,15 @@ class Pow(_Binary):
     @staticmethod
     def forward(ctx, base, exponent):
         _Binary._remember(ctx, base, exponent)
-        base, exponent = _promote(base, exponent)
-        _refuse_bool(base, exponent, "pow")
         if type(exponent) is int and exponent < 0 and isinstance(base, np.ndarray) and \
                 base.dtype.kind in "iu":
             raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if type(exponent) in (int, float) and type(base) is np.ndarray and \
+                (base.dtype.kind in "fV" or type(exponent) is int) and \
+                scalar_overflows(exponent, base.dtype):
+            raise overflow_error(base.dtype)  # PyTorch converts the exponent to base's dtype
+        base, exponent = _promote(base, exponent)
+        _refuse_bool(base, exponent, "pow")
         if isinstance(exponent, np.ndarray) and exponent.dtype.kind in "iu" and \
                 np.asarray(base).dtype.kind in "iu":
             out = _integer_power(base, exponent)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ... import _jit, _threads
+from ..._dtype import overflow_error, scalar_overflows, wrapped_int
 from ...autograd.function import Op
 from ...tensor import Tensor
 from .._select import where
@@ -115,6 +116,7 @@ class Clamp(Op):
         target = _result_dtype(x, low, high).numpy
         if target == np.bool_:
             _refuse_bool_clamp(low, high)
+        low, high = _number_bound(low, target), _number_bound(high, target)
         out = _cast(x, target)
         if low is not None:
             out = np.maximum(out, _cast(low, target) if isinstance(low, np.ndarray) else low)
@@ -171,6 +173,16 @@ def _clamp_inside(x, low, high):
     if high is None:
         return x >= low
     return (x >= low) & (x <= high)
+
+
+def _number_bound(bound, target):
+    """A number bound in the result dtype as PyTorch converts it: RuntimeError where it does not
+    fit, an integer wrapped (uint8 takes -1 as 255)."""
+    if type(bound) is not int and type(bound) is not float:
+        return bound
+    if scalar_overflows(bound, target):
+        raise overflow_error(target)
+    return wrapped_int(bound, target) if type(bound) is int and target.kind in "iu" else bound
 
 
 def clamp(input, min=None, max=None):
