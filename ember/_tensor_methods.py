@@ -584,7 +584,7 @@ _FUNCTIONAL = (
     ops.arccosh, ops.arctanh, ops.atan2, ops.arctan2, ops.hypot, ops.logaddexp, ops.logaddexp2,
     ops.sigmoid, ops.relu, ops.erf, ops.erfc, ops.erfinv, ops.logit, ops.xlogy, ops.sinc,
     ops.lgamma, ops.digamma, ops.mvlgamma,
-    ops.sign, ops.sgn, ops.signbit, ops.copysign, ops.heaviside, ops.frac, ops.floor, ops.ceil,
+    ops.sign, ops.sgn, ops.angle, ops.signbit, ops.copysign, ops.heaviside, ops.frac, ops.floor, ops.ceil,
     ops.round, ops.trunc, ops.clamp, ops.clip, ops.clamp_min, ops.clamp_max, ops.lerp,
     ops.maximum, ops.minimum, ops.fmax, ops.fmin, ops.deg2rad, ops.rad2deg, ops.nan_to_num,
     ops.addcmul, ops.addcdiv, ops.ldexp, ops.frexp, ops.gcd, ops.lcm, ops.clone,

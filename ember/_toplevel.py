@@ -73,9 +73,11 @@ def imag(input):
 
 
 def rsub(input, other, alpha=1):
-    """``other - alpha * input``."""
-    return ops.sub(other, input, alpha=alpha) if isinstance(other, Tensor) else \
-        ops.add(ops.mul(input, -alpha), other)
+    """``other - alpha * input``, promoted as ``sub`` (a number ``other`` too)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"rsub(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return ops.sub(other, input, alpha=alpha)
 
 
 def scalar_tensor(s, dtype=None, device=None, requires_grad=False, layout=None,

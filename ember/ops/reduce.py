@@ -953,6 +953,8 @@ def amin(input, dim=(), keepdim=False):
 
 def _arg_extreme(reducer, input, dim, keepdim, operation):
     data = input._data
+    if data.dtype == np.bool_:
+        raise RuntimeError(f"{operation}(): does not support bool input")
     if dim is None:
         if data.size == 0:  # IndexError here, where max() raises RuntimeError (PyTorch)
             raise IndexError(f"{operation}(): Expected reduction dim to be specified for "

@@ -282,6 +282,8 @@ class Hardtanh(_Activation):
 
     @staticmethod
     def forward(ctx, x, min_val, max_val):
+        if x.dtype == np.bool_:
+            raise RuntimeError("Bool inputs not supported for hardtanh")
         if x.dtype.kind == "u" and min_val < 0:
             raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
         # an array even for 0-d x (saved as output); NumPy clips bfloat16 into float32

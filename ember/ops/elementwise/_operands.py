@@ -15,12 +15,13 @@ from .._broadcast import mismatch_error, unbroadcast
 _PYTHON_NUMBERS = (int, float, bool)
 
 
-def _promote(a, b):
+def _promote(a, b, wrap=True):
     """Bring two operands (arrays or Python numbers) to PyTorch's result dtype.
 
     Python numbers stay Python numbers when NumPy's weak-scalar rule already gives PyTorch's
-    answer, so ``float32 * 2.0`` stays float32 without a cast; a Python int with an integer
-    tensor wraps into its dtype as in PyTorch.
+    answer, so ``float32 * 2.0`` stays float32 without a cast. A Python int with an integer
+    tensor wraps into its dtype as in PyTorch, unless ``wrap`` is False (ops that compute in
+    floating point, such as true division, take the int's value).
     """
     a_is_array = isinstance(a, np.ndarray)
     b_is_array = isinstance(b, np.ndarray)
@@ -31,22 +32,22 @@ def _promote(a, b):
         if a.dtype.kind == "f":
             return a, b
         if type(b) is int and a.dtype.kind in "iu":
-            return a, wrapped_int(b, a.dtype)
+            return a, (wrapped_int(b, a.dtype) if wrap else b)
     elif b_is_array and type(a) in (int, float):
         if b.dtype.kind == "f":
             return a, b
         if type(a) is int and b.dtype.kind in "iu":
-            return wrapped_int(a, b.dtype), b
+            return (wrapped_int(a, b.dtype) if wrap else a), b
     target = _result_dtype(a, b).numpy
     return _cast(a, target), _cast(b, target)
 
 
-def _promote_unrounded(a, b):
+def _promote_unrounded(a, b, wrap=True):
     """``_promote`` for mul and div: a Python number with a float16 or bfloat16 tensor stays
     unrounded, a float32 value, as PyTorch computes these two in float32 (its opmath; the result
     is rounded by ``_reduced_result``); add and sub round the number to the tensor's dtype
     first, as PyTorch does."""
-    promoted_a, promoted_b = _promote(a, b)
+    promoted_a, promoted_b = _promote(a, b, wrap)
     if type(a) in (int, float) and _is_reduced(promoted_b):
         return np.float32(a), promoted_b
     if type(b) in (int, float) and _is_reduced(promoted_a):
@@ -207,7 +208,7 @@ def _refuse_integral(a, b, kernel):
 
 def _floating_pair(a, b):
     """Promote a binary op's operands, then lift integers to the default float dtype."""
-    a, b = _promote(a, b)
+    a, b = _promote(a, b, False)
     if type(a) is not np.ndarray or type(b) is not np.ndarray:  # a Python number stays one
         return (_floating(a) if type(a) is np.ndarray else float(a),
                 _floating(b) if type(b) is np.ndarray else float(b))

@@ -12,12 +12,12 @@ from ...autograd.function import Op
 from ...tensor import Tensor
 from .._return_types import _Frexp
 from ._operands import (
-    _reduced_result, _Binary, _binary_math, _cast, _floating_pair, _grad_for, _log,
-    _not_implemented, _not_tensor, _OfOutput, _operands, _plain_binary, _promote, _promote_unrounded,
-    _PYTHON_NUMBERS, _result_dtype, _shape_dtype, _shape_error, _tensors_only,
+    _Binary, _binary_math, _cast, _floating, _floating_pair, _grad_for, _log, _not_implemented,
+    _not_tensor, _OfOutput, _operands, _plain_binary, _promote, _promote_unrounded,
+    _PYTHON_NUMBERS, _reduced_result, _result_dtype, _shape_dtype, _shape_error, _tensors_only,
     _to_operand, _unary, _widened)
 
-__all__ = ["abs", "absolute", "add", "addcdiv", "addcmul", "copysign", "div", "divide",
+__all__ = ["abs", "absolute", "add", "angle", "addcdiv", "addcmul", "copysign", "div", "divide",
            "float_power", "floor_divide", "fmod", "frexp", "ldexp", "lerp", "mul", "multiply",
            "neg", "negative", "positive", "pow", "reciprocal", "remainder", "sgn", "sign", "square",
            "sub", "subtract", "true_divide"]
@@ -169,7 +169,7 @@ class Div(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
-        a, b = _promote_unrounded(a, b)
+        a, b = _promote_unrounded(a, b, False)
         if isinstance(a, np.ndarray) and not is_floating(a.dtype) or not isinstance(
                 a, np.ndarray) and isinstance(b, np.ndarray) and not is_floating(b.dtype):
             # True division of integers gives the default float dtype.
@@ -363,7 +363,7 @@ class Pow(_Binary):
     def forward(ctx, base, exponent):
         _Binary._remember(ctx, base, exponent)
         if type(exponent) is int and exponent < 0 and isinstance(base, np.ndarray) and \
-                base.dtype.kind in "iu":
+                base.dtype.kind in "biu":
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         if type(exponent) in (int, float) and type(base) is np.ndarray and \
                 (base.dtype.kind in "fV" or type(exponent) is int) and \
@@ -596,6 +596,27 @@ class Sign(Op):
 
 sign = _unary(Sign, "sign")
 sgn = _unary(Sign, "sgn")
+
+
+class Angle(Op):
+    """The argument of a real number: pi for negatives, 0 otherwise, NaN for NaN; integers in
+    the default float dtype (PyTorch's angle on real tensors). Its gradient is zero."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        out = np.where(x < 0, x.dtype.type(np.pi), x.dtype.type(0))
+        out[np.isnan(x)] = np.nan
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.xp.zeros_like(grad)
+
+
+angle = _unary(Angle, "angle")
 
 
 class Copysign(_Binary):
