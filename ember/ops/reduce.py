@@ -953,6 +953,8 @@ def amin(input, dim=(), keepdim=False):
 
 def _arg_extreme(reducer, input, dim, keepdim, operation):
     data = input._data
+    if dim is not None and not _is_int(dim):
+        raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
     if data.dtype == np.bool_:
         raise RuntimeError(f"{operation}(): does not support bool input")
     if dim is None:
@@ -1195,8 +1197,10 @@ def median(input, dim=None, keepdim=False):
     along a dim it goes to the returned index."""
     data = input._data
     if dim is None:
+        _refuse_bool_median(data, "median_cpu")
         return Median.apply(input, tuple(range(data.ndim)), False, None, True)
     axis = _axis(dim, data.ndim, "median")
+    _refuse_bool_median(data, "median_out")
     if axis is None:
         return _scalar_selection(input)
     _check_reducible(input, (axis,), True, "median")
@@ -1208,6 +1212,11 @@ def median(input, dim=None, keepdim=False):
         kept = np.where(has_nan, first_nan, kept)
     kept = kept.astype(np.int64, copy=False)
     return _selected(input, axis, kept, keepdim)
+
+
+def _refuse_bool_median(data, kernel):
+    if data.dtype == np.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
 
 
 def nanmedian(input, dim=None, keepdim=False):
@@ -1279,6 +1288,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     _check_k(k, "kthvalue")
     data = input._data
     axis = _axis(dim, data.ndim, "kthvalue")
+    _refuse_bool_median(data, "kthvalue_cpu")
     size = data.shape[axis] if data.ndim else 1
     if size == 0:
         raise IndexError(f"kthvalue(): Expected reduction dim {axis} to have non-zero size.")
@@ -1429,6 +1439,8 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 
 def aminmax(input, *, dim=None, keepdim=False):
+    if dim is not None and not _is_int(dim):
+        raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = () if dim is None else dim
     return _MinMax((amin(input, axes, keepdim), amax(input, axes, keepdim)))
 

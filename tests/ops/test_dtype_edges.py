@@ -1,5 +1,6 @@
 """Dtype edge cases found by sweeping ops over every dtype against PyTorch: bool inputs that
-PyTorch refuses, angle of real tensors, rsub's promotion."""
+PyTorch refuses, angle of real tensors, rsub's promotion, a tuple dim where one int is
+expected."""
 import math
 
 import numpy as np
@@ -35,6 +36,13 @@ def _outcome(fw, expression):
     lambda fw: -3 / fw.tensor([1, 2], dtype=fw.uint8),
     lambda fw: fw.copysign(fw.tensor([1, 2], dtype=fw.uint8), -3),
     lambda fw: fw.tensor([True, False]) ** -3,
+    lambda fw: fw.median(fw.tensor([[True, False]])),
+    lambda fw: fw.median(fw.tensor([[True, False]]), 0)[0],
+    lambda fw: fw.nanmedian(fw.tensor([[True, False]])),
+    lambda fw: fw.kthvalue(fw.tensor([[True, False]]), 1)[0],
+    lambda fw: fw.aminmax(fw.ones(2, 2), dim=(0, 1))[0],
+    lambda fw: fw.argmax(fw.ones(2, 2), dim=(0,)),
+    lambda fw: fw.argmin(fw.tensor([True, False]), dim=(0,)),
 ])
 def test_like_pytorch(torch, expression):
     assert _outcome(ember, expression) == _outcome(torch, expression)
