@@ -188,6 +188,16 @@ class _InputLink(Node):
         return (grad if self.needs_input_grad[0] else None), zeros
 
 
+def torch_named(output, name):
+    """Give the node that made ``output`` (if recorded) PyTorch's name for what the call did,
+    where one ember op serves several PyTorch ops (view and unsqueeze are both a reshape);
+    returns ``output``."""
+    node = output.grad_fn
+    if node is not None:
+        node._torch_name = name
+    return output
+
+
 def keep_input_in_gradient(output):
     """Mark the op that made ``output`` as one whose backward keeps its input (see
     ``Op.backward_keeps_input``), for an op that does so only in some of its uses (reflect

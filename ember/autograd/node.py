@@ -42,6 +42,9 @@ class Node:
     _non_differentiable = None
     _view_of = None  # on the node of a view: (base, chain, version), see ember.autograd.views
     _unpack_as_tensors = False  # set while backward runs under create_graph
+    # PyTorch's name for the node (printed in grad_fn=<...>) where ember's op class differs;
+    # set on a class, or on one node by ``torch_named`` where it depends on the call.
+    _torch_name = None
 
     # ---- ctx API -----------------------------------------------------------------------------
     def save_for_backward(self, *items):
@@ -109,7 +112,8 @@ class Node:
 
     # ---- node API ----------------------------------------------------------------------------
     def name(self):
-        return type(self).__name__ + "Backward0"
+        name = self._torch_name
+        return name if name is not None else type(self).__name__ + "Backward0"
 
     @property
     def next_functions(self):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _jit, _threads
 from .._dtype import checked_scalar, overflow_error, scalar_overflows, scalar_type_name
-from ..autograd.function import Op
+from ..autograd.function import Op, torch_named
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
 from . import _select
@@ -241,8 +241,27 @@ class BasicIndex(Op):
     def backward(ctx, grad):
         return embed(grad, ctx.shape, ctx.key), None
 
+    def name(self):
+        """PyTorch's node for the key's last step: an int selects, a slice slices, None
+        unsqueezes (it indexes one dim after the other, skipping full slices after another
+        step)."""
+        if self._torch_name is not None:
+            return self._torch_name
+        key = self.key if isinstance(self.key, tuple) else (self.key,)
+        for item in reversed(key):
+            if item is None:
+                return "UnsqueezeBackward0"
+            if isinstance(item, slice):
+                if item != slice(None):
+                    return "SliceBackward0"
+            elif item is not Ellipsis:
+                return "SelectBackward0"
+        return "SliceBackward0" if slice(None) in key else "AliasBackward0"
+
 
 class AdvancedIndex(Op):
+    _torch_name = "IndexBackward0"
+
     differentiable_backward = True
 
     @staticmethod
@@ -441,7 +460,8 @@ def index_select(input, dim, index):
         raise RuntimeError(f"index_select(): index {indices.min()} is out of bounds for "
                            f"dimension {axis} with size {size}")
     indices = _check_bounds(indices.reshape(-1), size, axis, "index_select", error=IndexError)
-    return AdvancedIndex.apply(input, (slice(None),) * axis + (indices, Ellipsis))
+    return torch_named(AdvancedIndex.apply(input, (slice(None),) * axis + (indices, Ellipsis)),
+                       "IndexSelectBackward0")
 
 
 def gather(input, dim, index, *, sparse_grad=False):
@@ -581,7 +601,7 @@ def masked_fill(input, mask, value):
     else:
         raise TypeError(f"masked_fill(): argument 'value' must be a Number or a 0-d Tensor, not "
                         f"{type(value).__name__}")
-    return where(mask, value, input)
+    return torch_named(where(mask, value, input), "MaskedFillBackward0")
 
 
 def nonzero(input, as_tuple=False):
@@ -856,7 +876,8 @@ def masked_select(input, mask):
         raise RuntimeError(f"masked_select: the mask of shape {list(mask._data.shape)} does not "
                            f"broadcast with the input of shape {list(input._data.shape)}") from None
     expanded = input.expand(*shape) if input._data.shape != shape else input
-    return getitem(expanded, np.broadcast_to(mask._data, shape))
+    return torch_named(getitem(expanded, np.broadcast_to(mask._data, shape)),
+                       "MaskedSelectBackward0")
 
 
 def take(input, index):
@@ -867,7 +888,7 @@ def take(input, index):
         bad = positions[(positions < -size) | (positions >= size)].flat[0]
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {size} "
                          f"elements.")
-    return getitem(input.reshape(-1), (positions,))
+    return torch_named(getitem(input.reshape(-1), (positions,)), "TakeBackward0")
 
 
 def argwhere(input):

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import _threads
 from .._dtype import accumulation_dtype, cpp_type_name, is_floating, scalar_type_name
-from ..autograd.function import Op
+from ..autograd.function import Op, torch_named
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EighResult, _SignLogAbsDet
@@ -36,6 +36,11 @@ def _product_transposed(a, b, transpose_a, transpose_b):
     return MatMul.apply(a, b, transpose_a, transpose_b)
 
 
+# PyTorch's grad_fn names of matmul by operand dims (others: UnsafeViewBackward0).
+_PRODUCT_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4",
+                  (2, 2): "MmBackward0"}
+
+
 class MatMul(Op):
     """op(a) @ op(b): ``transpose_a``/``transpose_b`` (for operands of at least 2 dims) transpose
     the last two dims first; matmul itself never sets them, the backward's products do."""
@@ -53,6 +58,14 @@ class MatMul(Op):
             a = a.mT if transpose_a else a
             b = b.mT if transpose_b else b
         return np.asarray(matmul_arrays(a, b))
+
+    def name(self):
+        """PyTorch's node for the operands' dims (matmul dispatches to dot, mv, mm, or a
+        folded product it views back)."""
+        if self._torch_name is not None:
+            return self._torch_name
+        dims = (len(self.shapes[0]), len(self.shapes[1]))
+        return _PRODUCT_NAMES.get(dims, "UnsafeViewBackward0")
 
     @staticmethod
     def backward(ctx, grad):
@@ -178,7 +191,7 @@ def bmm(input, mat2):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input._data.shape[0]}, {input._data.shape[2]}] but got: "
                            f"[{mat2._data.shape[0]}, {mat2._data.shape[1]}].")
-    return _checked_matmul(input, mat2)
+    return torch_named(_checked_matmul(input, mat2), "BmmBackward0")
 
 
 def mv(input, vec):
@@ -421,7 +434,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
                            f"match the existing size ({input._data.shape[-1]}) at non-singleton "
                            f"dimension 1.  Target sizes: {list(product._data.shape)}.  Tensor "
                            f"sizes: {list(input._data.shape)}") from None
-    return scaled + product
+    return torch_named(scaled + product, "AddmmBackward0")
 
 
 def kron(input, other):

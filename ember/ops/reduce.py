@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _jit, _threads
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
-from ..autograd.function import Op
+from ..autograd.function import Op, torch_named
 from ..tensor import Tensor
 from ._broadcast import broadcast_view
 from ._return_types import _MinMax, _ReturnTypes
@@ -434,6 +434,8 @@ class Prod(Op):
 class LogSumExp(Op):
     """Its own op for stability: shifts by the max before exponentiating."""
 
+    _torch_name = "LogsumexpBackward0"
+
     differentiable_backward = True
 
     @staticmethod
@@ -666,6 +668,8 @@ class _Cumulative(Op):
 
 
 class CumSum(_Cumulative):
+    _torch_name = "CumsumBackward0"
+
     accumulate = staticmethod(np.cumsum)
 
     @staticmethod
@@ -678,6 +682,8 @@ class CumSum(_Cumulative):
 class CumProd(_Cumulative):
     """Cumulative products; the gradient is exact where the input has zeros (no division by
     them), and stays differentiable there under create_graph."""
+
+    _torch_name = "CumprodBackward0"
 
     accumulate = staticmethod(np.cumprod)
     saves_operands = True
@@ -786,6 +792,8 @@ class VectorNorm(Op):
     """Its own op for the gradient at zero (0, as PyTorch, where sqrt(sum(x^2)) would give NaN);
     the backward masks before dividing, so second derivatives stay finite."""
 
+    _torch_name = "LinalgVectorNormBackward0"
+
     differentiable_backward = True
     backward_keeps_input = True
 
@@ -853,12 +861,14 @@ def _times_sign(xp, values, x):
 
 def sum(input, dim=None, keepdim=False, dtype=None):
     axes = _axes(dim, input._data.ndim, "sum")
-    return Sum.apply(input, axes, keepdim, _dtype_argument(dtype, "sum"))
+    out = Sum.apply(input, axes, keepdim, _dtype_argument(dtype, "sum"))
+    return out if dim is None else torch_named(out, "SumBackward1")
 
 
 def mean(input, dim=None, keepdim=False, dtype=None):
     axes = _axes(dim, input._data.ndim, "mean")
-    return Mean.apply(input, axes, keepdim, _dtype_argument(dtype, "mean"))
+    out = Mean.apply(input, axes, keepdim, _dtype_argument(dtype, "mean"))
+    return out if dim is None else torch_named(out, "MeanBackward1")
 
 
 def _correction(unbiased, correction, operation):
@@ -911,7 +921,8 @@ def _check_reducible(input, axes, dim_given, operation):
 def _extreme(cls, input, dim, keepdim, operation):
     if dim is None:
         _check_reducible(input, (), False, operation)
-        return cls.apply(input, _axes(None, input._data.ndim, operation), False, None, True)
+        return torch_named(cls.apply(input, _axes(None, input._data.ndim, operation), False, None,
+                                     True), f"{cls.__name__}Backward1")
     if not _is_int(dim):
         raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = _axes(dim, input._data.ndim, operation)
@@ -942,13 +953,13 @@ def min(input, dim=None, keepdim=False):
 def amax(input, dim=(), keepdim=False):
     axes = _axes(dim, input._data.ndim, "amax")
     _check_reducible(input, axes, dim not in ((), [], None), "amax")
-    return Max.apply(input, axes, keepdim, None, False)
+    return torch_named(Max.apply(input, axes, keepdim, None, False), "AmaxBackward0")
 
 
 def amin(input, dim=(), keepdim=False):
     axes = _axes(dim, input._data.ndim, "amin")
     _check_reducible(input, axes, dim not in ((), [], None), "amin")
-    return Min.apply(input, axes, keepdim, None, False)
+    return torch_named(Min.apply(input, axes, keepdim, None, False), "AminBackward0")
 
 
 def _arg_extreme(reducer, input, dim, keepdim, operation):
@@ -981,7 +992,8 @@ def prod(input, dim=None, keepdim=False, dtype=None):
     if _dtype_argument(dtype, "prod") is not None:
         input = input.to(dtype)
     axis = None if dim is None else _axis(dim, input._data.ndim, "prod")
-    return Prod.apply(input, axis, keepdim)
+    out = Prod.apply(input, axis, keepdim)
+    return out if dim is None else torch_named(out, "ProdBackward1")
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -1162,7 +1174,8 @@ def sort(input, dim=-1, descending=False, *, stable=False):
     if axis is None:
         return _scalar_selection(input)
     indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
-    return _ReturnTypes((_take_sorted(input, axis, indices), Tensor._result(indices)))
+    return _ReturnTypes((torch_named(_take_sorted(input, axis, indices), "SortBackward0"),
+                         Tensor._result(indices)))
 
 
 def argsort(input, dim=-1, descending=False, *, stable=False):
@@ -1188,7 +1201,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         return sort(input)
     indices = _sort_indices(input._data, axis, largest).astype(np.int64, copy=False)
     indices = np.ascontiguousarray(np.take(indices, np.arange(k), axis=axis))
-    return _ReturnTypes((_take_sorted(input, axis, indices), Tensor._result(indices)))
+    return _ReturnTypes((torch_named(_take_sorted(input, axis, indices), "TopkBackward0"),
+                         Tensor._result(indices)))
 
 
 def median(input, dim=None, keepdim=False):
@@ -1307,7 +1321,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     for row in np.flatnonzero(equal.sum(axis=1) > 1):  # ties: follow PyTorch's quickselect
         chosen[row] = _quickselect_index(rows[row].tolist(), k - 1)
     kept = np.moveaxis(chosen.reshape(np.moveaxis(kept, axis, -1).shape), -1, axis)
-    return _selected(input, axis, np.ascontiguousarray(kept), keepdim)
+    values, indices = _selected(input, axis, np.ascontiguousarray(kept), keepdim)
+    return _ReturnTypes((torch_named(values, "KthvalueBackward0"), indices))
 
 
 def mode(input, dim=-1, keepdim=False):

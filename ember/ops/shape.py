@@ -9,7 +9,7 @@ from .._dtype import (
     _FROM_NUMPY, dtype as ember_dtype, result_type, scalar_type_name, tensor_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        preserve_format)
-from ..autograd.function import Op
+from ..autograd.function import Op, torch_named
 from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import broadcast_view, unbroadcast
 from .elementwise._operands import _check_tensor_elements
@@ -107,6 +107,7 @@ def _op_in_backward(ctx, op_class, grad, *args):
 class Reshape(Op):
     is_view = True
     differentiable_backward = True
+    _torch_name = "ViewBackward0"
 
     @staticmethod
     def forward(ctx, x, shape, strict_view):
@@ -118,7 +119,11 @@ class Reshape(Op):
                 raise RuntimeError("view size is not compatible with input tensor's size and "
                                    "stride (at least one dimension spans across two contiguous "
                                    "subspaces). Use .reshape(...) instead.") from None
-        return x.reshape(shape)
+        out = x.reshape(shape)
+        if getattr(ctx, "_recording", False) and out.size > 1 and \
+                not np.may_share_memory(out, x):
+            ctx._torch_name = "UnsafeViewBackward0"  # PyTorch's reshape that had to copy
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -224,6 +229,8 @@ class Stack(Op):
 
 
 class Contiguous(Op):
+    _torch_name = "CloneBackward0"
+
     differentiable_backward = True
 
     @staticmethod
@@ -311,7 +318,8 @@ def squeeze(input, dim=None):
         axes = {_normalize_dim(d, input._data.ndim) for d in dims} if input._data.ndim else set()
         new_shape = tuple(size for axis, size in enumerate(shape)
                           if not (axis in axes and size == 1))
-    return Reshape.apply(input, new_shape, False)
+    variant = 0 if dim is None else 1 if isinstance(dim, int) else 2
+    return torch_named(Reshape.apply(input, new_shape, False), f"SqueezeBackward{variant}")
 
 
 def unsqueeze(input, dim):
@@ -322,7 +330,8 @@ def unsqueeze(input, dim):
                          f"{ndim}], but got {dim})")
     axis = dim % (ndim + 1)
     shape = input._data.shape
-    return Reshape.apply(input, shape[:axis] + (1,) + shape[axis:], False)
+    return torch_named(Reshape.apply(input, shape[:axis] + (1,) + shape[axis:], False),
+                       "UnsqueezeBackward0")
 
 
 def permute(input, *order, dims=None):
@@ -350,7 +359,7 @@ def transpose(input, dim0, dim1):
     a = _normalize_dim(dim0, ndim)
     b = _normalize_dim(dim1, ndim)
     dims[a], dims[b] = dims[b], dims[a]
-    return Permute.apply(input, tuple(dims))
+    return torch_named(Permute.apply(input, tuple(dims)), "TransposeBackward0")
 
 
 swapaxes = transpose
@@ -387,7 +396,7 @@ def t(input):
     ndim = input._data.ndim
     if ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D")
-    return Permute.apply(input, tuple(reversed(range(ndim))))
+    return torch_named(Permute.apply(input, tuple(reversed(range(ndim)))), "TBackward0")
 
 
 def expand(input, *sizes, size=None):
@@ -654,11 +663,11 @@ def _triangle(input, diagonal, upper, operation):
 
 
 def tril(input, diagonal=0):
-    return _triangle(input, diagonal, False, "tril")
+    return torch_named(_triangle(input, diagonal, False, "tril"), "TrilBackward0")
 
 
 def triu(input, diagonal=0):
-    return _triangle(input, diagonal, True, "triu")
+    return torch_named(_triangle(input, diagonal, True, "triu"), "TriuBackward0")
 
 
 def diag(input, diagonal=0):
@@ -719,8 +728,10 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
-def broadcast_to(input, size):
+def broadcast_to(input, *size):
     require_tensor(input, "broadcast_to")
+    if len(size) == 1 and not isinstance(size[0], int):
+        size = size[0]  # one sequence of sizes, or sizes one by one as PyTorch's methods take
     return expand(input, tuple(size))
 
 
@@ -1189,7 +1200,8 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     shape = list(input._data.shape[:-1])
     for axis in sorted((axis1, axis2)):
         shape.insert(axis, size)
-    return DiagonalScatter.apply(input, tuple(shape), offset, axis1, axis2)
+    return torch_named(DiagonalScatter.apply(input, tuple(shape), offset, axis1, axis2),
+                       "DiagEmbedBackward0")
 
 
 def diagflat(input, offset=0):

@@ -382,8 +382,8 @@ def test_double_backward_records_convolutions():
     x = ember.randn(2, 3, 6, 6, requires_grad=True)
     w = ember.randn(4, 3, 3, 3, requires_grad=True)
     grad_x, grad_w = ember.autograd.grad(F.conv2d(x, w).sum(), (x, w), create_graph=True)
-    assert grad_x.grad_fn.name() == "ConvTransposeNdBackward0"
-    assert grad_w.grad_fn.name() == "ConvWeightGradBackward0"
+    assert type(grad_x.grad_fn).__name__ == "ConvTransposeNd"
+    assert type(grad_w.grad_fn).__name__ == "ConvWeightGrad"
 
 
 # ---- float16 ---------------------------------------------------------------------------------

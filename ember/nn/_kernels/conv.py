@@ -399,6 +399,8 @@ class ConvNd(Op):
     """Cross-correlation of (N, C_in, *spatial) with weight (C_out, C_in / groups, *kernel),
     plus an optional bias (C_out)."""
 
+    _torch_name = "ConvolutionBackward0"
+
     differentiable_backward = True
 
     @staticmethod
@@ -495,6 +497,8 @@ class ConvWeightGrad(Op):
 # ---- unfold (im2col) and fold (col2im), each the other's adjoint (and so its gradient) -------
 class Unfold(Op):
     """(N, C, H, W) -> (N, C * kh * kw, L): every kernel window as a column."""
+
+    _torch_name = "Im2ColBackward0"
 
     differentiable_backward = True
 

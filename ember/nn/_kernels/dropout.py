@@ -11,6 +11,8 @@ class Dropout(Op):
     1/(1-p) or AlphaDropout's ``a``; ``shift`` is AlphaDropout's constant term (else None).
     The mask is a constant of the backward, which is therefore differentiable as written."""
 
+    _torch_name = "MulBackward0"
+
     differentiable_backward = True
 
     @staticmethod

@@ -9,6 +9,12 @@ from ...autograd.function import Op
 from ...ops.linalg import _product_transposed, matmul_arrays
 
 
+# PyTorch's grad_fn names of linear by (input dims, up to 3; bias given).
+_LINEAR_NAMES = {(1, True): "ViewBackward0", (1, False): "SqueezeBackward4",
+                 (2, True): "AddmmBackward0", (2, False): "MmBackward0",
+                 (3, True): "ViewBackward0", (3, False): "UnsafeViewBackward0"}
+
+
 class Linear(Op):
     """One node for x @ W.T + b (the hottest op of MLPs): BLAS on 2-D views, saving only x and W,
     and only the one each requested gradient needs. Its backward is matmuls written against
@@ -43,6 +49,8 @@ class Linear(Op):
             out = _threads.matmul(x_2d, weight.T, bias)
         needs_x, needs_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)
+        if ctx._recording:
+            ctx._torch_name = _LINEAR_NAMES[min(x.ndim, 3), bias is not None]
         return out.reshape(batch_shape + (weight.shape[0],))
 
     @staticmethod

@@ -18,6 +18,8 @@ from ...autograd.function import Op
 
 
 class BatchNorm(Op):
+    _torch_name = "NativeBatchNormBackward0"
+
     differentiable_backward = True
 
     """Fused batch normalisation (memory and speed): ``(x - mean) * invstd * weight + bias``.
@@ -407,6 +409,8 @@ class LayerNorm(Op):
     Saves the input and the per-row mean and 1/std, never a normalised copy; backward
     recomputes x_hat in one pass, as PyTorch's kernel does.
     """
+
+    _torch_name = "NativeLayerNormBackward0"
 
     differentiable_backward = True
 

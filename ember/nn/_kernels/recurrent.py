@@ -427,6 +427,8 @@ class Recurrence(Op):
     In a packed batch only the first batch_sizes[t] sequences take step t; the others keep their
     state (finished, or not started yet when ``reverse``)."""
 
+    _torch_name = "StackBackward0"
+
     differentiable_backward = True
 
     @staticmethod

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from ... import ops as _ops
-from ...autograd.function import keep_input_in_gradient
+from ...autograd.function import keep_input_in_gradient, torch_named
 from ..._random import numpy_generator
 from ...ops.elementwise.casting import autocast_op
 from .._kernels import activation as _activation
@@ -157,7 +157,7 @@ def glu(input, dim=-1):
     if size % 2 != 0:
         raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {size}")
     first, second = input.split(size // 2, dim)
-    return first * second.sigmoid()
+    return torch_named(first * second.sigmoid(), "GluBackward0")
 
 
 @autocast_op("prelu")

@@ -9,7 +9,7 @@ from ... import ops as _ops
 from ..._dtype import scalar_type_name
 from ...ops._broadcast import mismatch_error
 from ...ops.elementwise.casting import autocast_op
-from ...autograd.function import keep_input_in_gradient
+from ...autograd.function import keep_input_in_gradient, torch_named
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size
 from .._kernels.activation import LogSigmoid
@@ -104,9 +104,20 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
         weight_array = weight_array.astype(array.dtype, copy=False)
     loss = ClassificationLoss.apply(input, target, weight_array, ignore_index, float(smoothing),
                                     reduction, from_logits)
+    torch_named(loss, _classification_name(probabilities, smoothing, reduction, array.ndim))
     if unbatched and reduction == "none":
         loss = loss.squeeze(0)
     return loss
+
+
+def _classification_name(probabilities, smoothing, reduction, ndim):
+    """PyTorch's grad_fn name for cross_entropy/nll_loss, which it composes differently by
+    target kind, smoothing, reduction and input dims."""
+    if probabilities:
+        return "DivBackward1" if reduction == "mean" else "NegBackward0"
+    if smoothing:
+        return "AddBackward0"
+    return "NllLossBackward0" if ndim <= 2 else "NllLoss2DBackward0"
 
 
 @autocast_op("cross_entropy")
@@ -171,7 +182,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
-    return apply_reduction(loss, reduction)
+    return torch_named(apply_reduction(loss, reduction), "BinaryCrossEntropyBackward0")
 
 
 @autocast_op("binary_cross_entropy_with_logits")
@@ -189,7 +200,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         loss = loss * weight
-    return apply_reduction(loss, reduction)
+    return torch_named(apply_reduction(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
 
 
 # ---- regression losses and KL divergence (composites) --------------------------------------------
@@ -205,7 +216,8 @@ def _check_sizes(input, target):
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error; ``weight`` (optional) scales each element's squared error."""
     _check_floating_loss(input, "mse_cpu")
-    return _elementwise_loss(_ops.square, input, target, size_average, reduce, reduction, weight)
+    loss = _elementwise_loss(_ops.square, input, target, size_average, reduce, reduction, weight)
+    return loss if weight is not None else torch_named(loss, "MseLossBackward0")
 
 
 @autocast_op("l1_loss")
@@ -240,7 +252,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         return apply_reduction(distance, reduction)
     loss = _ops.where(distance < beta, difference * difference * (0.5 / beta),
                              distance - 0.5 * beta)
-    return apply_reduction(loss, reduction)
+    return torch_named(apply_reduction(loss, reduction), "SmoothL1LossBackward0")
 
 
 @autocast_op("huber_loss")
@@ -257,7 +269,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
                              (distance - 0.5 * delta) * delta)
     if weight is not None:
         loss = loss * weight
-    return apply_reduction(loss, reduction)
+        return apply_reduction(loss, reduction)
+    return torch_named(apply_reduction(loss, reduction), "HuberLossBackward0")
 
 
 _KL_MEAN_WARNING = (

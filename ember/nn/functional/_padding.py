@@ -2,7 +2,7 @@
 checks here, one gather/scatter kernel (ember.nn._kernels.padding) for every mode."""
 import numpy as np
 
-from ...autograd.function import keep_input_in_gradient
+from ...autograd.function import keep_input_in_gradient, torch_named
 from .._kernels.padding import GatherAxes, index_map
 from ._conv import check_tensors
 
@@ -49,6 +49,11 @@ def pad(input, pad, mode="constant", value=None):
     index_maps = tuple((axis, index_map(shape[axis], left, right, mode))
                        for axis, left, right in pairs if left != 0 or right != 0)
     output = GatherAxes.apply(input, index_maps, fill)
+    if mode == "constant":
+        torch_named(output, "ConstantPadNdBackward0")
+    elif mode in ("reflect", "replicate"):
+        kind = "Reflection" if mode == "reflect" else "Replication"
+        torch_named(output, f"{kind}Pad{len(pad) // 2}DBackward0")
     if mode in ("reflect", "replicate"):
         # PyTorch's reflection and replication pads have backward ops that keep the input
         return keep_input_in_gradient(output)

@@ -3,7 +3,7 @@ dims: argument checks and output geometry here, the window arithmetic in ember.n
 import numpy as np
 
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
-from ...autograd.function import keep_input_in_gradient
+from ...autograd.function import keep_input_in_gradient, torch_named
 from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
 from .._kernels.padding import GatherAxes
@@ -135,6 +135,9 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         max_indices=bool(return_indices))
     result = MaxPoolNd.apply(batched, kernel_size, stride, padding, dilation, out_size,
                              bool(return_indices))
+    if spatial_dims > 1:
+        torch_named(result[0] if return_indices else result,
+                    f"MaxPool{spatial_dims}DWithIndicesBackward0")
     if not return_indices:
         return result.squeeze(0) if unbatched else result
     output, indices = result
@@ -181,6 +184,8 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
         if np.all(divisor == divisor.flat[0]):
             divisor = dtype.type(divisor.flat[0])
     output = AvgPoolNd.apply(batched, kernel_size, stride, padding, out_size, divisor)
+    if spatial_dims > 1:
+        torch_named(output, f"AvgPool{spatial_dims}DBackward0")
     return output.squeeze(0) if unbatched else output
 
 

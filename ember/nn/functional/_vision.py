@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ..._dtype import scalar_type_name
+from ...autograd.function import torch_named
 from .._kernels.padding import GatherAxes
 from .._kernels.sampling import GridSample, cubic_matrix, linear_matrix, nearest_index
 from ._conv import check_tensors
@@ -38,6 +39,16 @@ def _spatial_list(value, dims, input, kind):
                 f"scale_factor in (s1, s2, ...,sK) format.")
         return list(value)
     return [value] * dims
+
+
+# PyTorch's grad_fn names of interpolate by mode, given the spatial dims.
+_UPSAMPLE_NAMES = {
+    "nearest": lambda dims: f"UpsampleNearest{dims}DBackward0",
+    "nearest-exact": lambda dims: f"UpsampleNearestExact{dims}DBackward0",
+    "linear": lambda dims: "UpsampleLinear1DBackward0",
+    "bilinear": lambda dims: "UpsampleBilinear2DBackward0",
+    "bicubic": lambda dims: "UpsampleBicubic2DBackward0",
+    "trilinear": lambda dims: "UpsampleTrilinear3DBackward0"}
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -85,7 +96,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             operator = nearest_index(in_size, out_size, scales[index], mode == "nearest-exact",
                                       work)
         maps.append((axis, operator))
-    return GatherAxes.apply(input, tuple(maps), 0)
+    return torch_named(GatherAxes.apply(input, tuple(maps), 0), _UPSAMPLE_NAMES[mode](dims))
 
 
 def _output_size(input, size, scale_factor, recompute_scale_factor, mode):

@@ -8,7 +8,7 @@ from ... import _threads
 from ..._dtype import (
     from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
     scalar_type_name)
-from ...autograd.function import Op
+from ...autograd.function import Op, torch_named
 from ...tensor import Tensor
 from .._return_types import _Frexp
 from ._operands import (
@@ -69,6 +69,8 @@ class Sub(_Binary):
                 "`^` or `logical_xor()` operator instead." if bools == 2 else
                 "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
                 "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+        if type(a) is not np.ndarray:
+            ctx._torch_name = "RsubBackward1"  # number - tensor
         a, b = _promote(a, b)
         if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN:
             return _threads.binary(np.subtract, a, b)
@@ -160,7 +162,7 @@ def square(input):
         raise _not_tensor("square", input)
     if input._data.dtype == np.bool_:
         input = input.to(from_numpy_dtype(np.dtype(np.int64)))
-    return Mul.apply(input, input)
+    return torch_named(Mul.apply(input, input), "PowBackward0")
 
 
 class Div(_Binary):
@@ -369,6 +371,9 @@ class Pow(_Binary):
                 (base.dtype.kind in "fV" or type(exponent) is int) and \
                 scalar_overflows(exponent, base.dtype):
             raise overflow_error(base.dtype)  # PyTorch converts the exponent to base's dtype
+        if type(exponent) is np.ndarray:
+            # tensor ** number, tensor ** tensor, number ** tensor
+            ctx._torch_name = "PowBackward1" if type(base) is np.ndarray else "PowBackward2"
         base, exponent = _promote(base, exponent)
         _refuse_bool(base, exponent, "pow")
         if isinstance(exponent, np.ndarray) and exponent.dtype.kind in "iu" and \
@@ -719,7 +724,8 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     if result_type.kind in "iu":
         value = int(value)  # PyTorch's integer kernel truncates the scalar: no float promotion
     product = mul(tensor1, tensor2)
-    return add(input, product if value == 1 else mul(product, value))
+    return torch_named(add(input, product if value == 1 else mul(product, value)),
+                       "AddcmulBackward0")
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
@@ -734,7 +740,8 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "future addcdiv behavior is just the latter implementation: (input + "
                            "value * tensor1 / tensor2), for all dtypes.")
     quotient = div(tensor1, tensor2)
-    return add(input, quotient if value == 1 else mul(quotient, value))
+    return torch_named(add(input, quotient if value == 1 else mul(quotient, value)),
+                       "AddcdivBackward0")
 
 
 def _check_addc(operation, input, tensor1, tensor2, value):

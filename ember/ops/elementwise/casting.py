@@ -17,6 +17,8 @@ __all__ = ["clone"]
 
 
 class Cast(Op):
+    _torch_name = "ToCopyBackward0"
+
     differentiable_backward = True
 
     @staticmethod

@@ -50,6 +50,8 @@ log = _unary(Log, "log")
 
 
 class Log1p(_OfInput):
+    _torch_name = "Log1PBackward0"
+
     function = staticmethod(np.log1p)
     gradient = staticmethod(lambda xp, grad, x: grad / (1 + x))
     quiet = True

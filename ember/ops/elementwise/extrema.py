@@ -117,6 +117,8 @@ class Clamp(Op):
         if target == np.bool_:
             _refuse_bool_clamp(low, high)
         low, high = _number_bound(low, target), _number_bound(high, target)
+        if type(low) is not np.ndarray and type(high) is not np.ndarray:
+            ctx._torch_name = "ClampBackward1"  # number bounds (ClampBackward0: tensors)
         out = _cast(x, target)
         if low is not None:
             out = np.maximum(out, _cast(low, target) if isinstance(low, np.ndarray) else low)

@@ -1,0 +1,66 @@
+"""grad_fn names as PyTorch prints them (``tensor(0.69, grad_fn=<NllLossBackward0>)``), where
+one ember op serves several PyTorch ops or composes a loss, compared with torch."""
+import pytest
+
+import ember
+
+EXPRESSIONS = [
+    "1 - x", "x ** w", "2 ** x", "x ** 2", "x.square()", "x @ w.T", "x3 @ w.T", "v @ v", "x @ v",
+    "fw.bmm(x3, x3.transpose(1, 2))", "fw.addmm(v[:2, None], x, w.T)", "lin(x)", "lin(v)",
+    "lin(x3)", "linnb(x)", "linnb(x3)", "conv(img)", "bn(img)", "ln(x)", "gru(x3)[0]",
+    "x.sum()", "x.sum(0)", "x.mean()", "x.mean(1, keepdim=True)", "x.prod(0)", "x.max()",
+    "x.max(0)[0]", "x.min()", "x.amax(1)", "x.amin(1)", "x.norm()", "x.logsumexp(1)",
+    "x.cumsum(1)", "x.cumprod(1)", "x.sort(1)[0]", "x.topk(2)[0]", "x.kthvalue(1)[0]",
+    "x.clamp(0, 1)", "x.clamp(min=0)", "x.log1p()", "x.addcmul(w, w)", "x.addcdiv(w, w)",
+    "F.glu(x4)", "F.dropout(x, 0.5)", "F.pad(x, (1, 1))", "F.pad(img, (1, 1, 1, 1), mode='reflect')",
+    "F.interpolate(img, scale_factor=2)", "F.interpolate(img, scale_factor=2, mode='bilinear')",
+    "F.max_pool2d(img, 2)", "F.avg_pool2d(img, 2)", "F.unfold(img, 2)",
+    "F.cross_entropy(x, t)", "F.cross_entropy(x, t, reduction='none')", "F.cross_entropy(x, p)",
+    "F.cross_entropy(x, p, reduction='sum')", "F.cross_entropy(x, t, label_smoothing=0.1)",
+    "F.cross_entropy(x3.transpose(1, 2), t2)", "F.nll_loss(x, t)", "F.mse_loss(x, w)",
+    "F.mse_loss(x, w, reduction='none')", "F.l1_loss(x, w)", "F.smooth_l1_loss(x, w)",
+    "F.huber_loss(x, w)", "F.binary_cross_entropy(x.sigmoid(), p)",
+    "F.binary_cross_entropy_with_logits(x, p)", "x.view(3, 2)", "x.reshape(6)",
+    "x.t().reshape(6)", "x.flatten()", "x.t()", "x.T", "x.transpose(0, 1)", "x.mT",
+    "x.permute(1, 0)", "x.unsqueeze(0)", "x[None]", "x.squeeze()", "x[None].squeeze(0)",
+    "x.t().contiguous()", "x.double()", "x.to(fw.float64)", "x.narrow(1, 0, 2)", "x.tril()",
+    "x.triu()", "fw.diag_embed(x)", "x.index_select(0, t)", "x.masked_fill(x > 0, 0)",
+    "x.masked_select(x > 0)", "x.take(t)", "x[0]", "x[:, 1]", "x[1:]", "x[0, 1:]", "x[..., 0]",
+    "x[:]", "x[t]", "x[x > 0]", "x[:, None]", "x[0, :]", "x.broadcast_to(2, 2, 3)",
+]
+
+
+def _names(fw):
+    F = fw.nn.functional
+    fw.manual_seed(0)
+    namespace = {
+        "fw": fw, "F": F, "x": fw.randn(2, 3, requires_grad=True),
+        "w": fw.randn(2, 3, requires_grad=True), "v": fw.randn(3, requires_grad=True),
+        "x3": fw.randn(4, 2, 3, requires_grad=True), "x4": fw.randn(2, 4, requires_grad=True),
+        "t": fw.tensor([0, 1]), "t2": fw.zeros(4, 2, dtype=fw.long), "p": fw.rand(2, 3),
+        "img": fw.randn(1, 2, 6, 6, requires_grad=True), "lin": fw.nn.Linear(3, 2),
+        "linnb": fw.nn.Linear(3, 2, bias=False), "conv": fw.nn.Conv2d(2, 2, 3),
+        "bn": fw.nn.BatchNorm2d(2), "ln": fw.nn.LayerNorm(3), "gru": fw.nn.GRU(3, 4)}
+    return [eval(expression, namespace).grad_fn.name() for expression in EXPRESSIONS]
+
+
+def test_grad_fn_names_like_pytorch(torch):
+    expected = _names(torch)
+    got = _names(ember)
+    mismatches = [(expression, name, mine) for expression, name, mine
+                  in zip(EXPRESSIONS, expected, got) if name != mine]
+    assert not mismatches
+
+
+def test_printed_loss_names_its_node():
+    x = ember.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    loss = ember.nn.functional.cross_entropy(x, ember.tensor([2]))
+    assert repr(loss).endswith("grad_fn=<NllLossBackward0>)")
+    assert type(loss.grad_fn).__name__ == "ClassificationLoss"  # the class stays ember's
+
+
+@pytest.mark.parametrize("expression", ["x + 1", "x * x", "x.exp()"])
+def test_unchanged_names_follow_the_class(expression):
+    x = ember.randn(2, requires_grad=True)
+    node = eval(expression).grad_fn
+    assert node.name() == type(node).__name__ + "Backward0"
