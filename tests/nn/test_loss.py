@@ -542,3 +542,26 @@ def test_cross_entropy_keeps_its_digits_next_to_large_logits(torch, options, pat
                                atol=1e-6)
     np.testing.assert_allclose(ours_input.grad.numpy(), theirs_input.grad.numpy(), rtol=1e-6,
                                atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_elementwise_weight_like_pytorch(torch, name, reduction):
+    """mse and l1 take a weighted mean by the total weight, huber by the element count."""
+    generator = np.random.default_rng(3)
+    x, y, weight = (generator.standard_normal((2, 3)).astype(np.float32) for _ in range(3))
+    weight = np.abs(weight)
+    expected = getattr(torch.nn.functional, name)(
+        torch.tensor(x, requires_grad=True), torch.tensor(y), weight=torch.tensor(weight),
+        reduction=reduction)
+    x_ember = ember.tensor(x, requires_grad=True)
+    got = getattr(F, name)(x_ember, ember.tensor(y), weight=ember.tensor(weight),
+                           reduction=reduction)
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_elementwise_weight_must_match_input(torch, name):
+    for fw in (torch, ember):
+        with pytest.raises(ValueError, match="Weights and input must have the same size"):
+            getattr(fw.nn.functional, name)(fw.ones(2, 3), fw.zeros(2, 3), weight=fw.ones(3))

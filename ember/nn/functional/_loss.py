@@ -231,10 +231,20 @@ def _elementwise_loss(penalty, input, target, size_average, reduce, reduction, w
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     _check_sizes(input, target)
+    _check_loss_weight(weight, input)
     loss = penalty(input - target)
-    if weight is not None:
-        loss = loss * weight
+    if weight is None:
+        return apply_reduction(loss, reduction)
+    loss = loss * weight
+    if reduction == "mean":  # PyTorch's weighted mean: by the total weight
+        return _ops.sum(loss) / _ops.sum(weight)
     return apply_reduction(loss, reduction)
+
+
+def _check_loss_weight(weight, input):
+    """PyTorch's check of the elementwise ``weight`` of mse, l1 and huber losses."""
+    if weight is not None and tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
 
 
 @autocast_op("smooth_l1_loss")
@@ -263,6 +273,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _check_floating_loss(input, "huber_cpu")
     _check_sizes(input, target)
+    _check_loss_weight(weight, input)
     difference = input - target
     distance = _ops.abs(difference)
     loss = _ops.where(distance < delta, difference * difference * 0.5,
