@@ -680,3 +680,49 @@ def test_buffer_assignment_registers_as_torch(torch):
         assert layer.count.numpy().tolist() == [3.0]
         assert isinstance(module.nn.Buffer(module.ones(1)), module.nn.Buffer)
     assert keys[0] == keys[1]
+
+
+def test_extra_state_round_trip_like_pytorch(torch):
+    def build(fw):
+        class WithExtra(fw.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layer = fw.nn.Linear(1, 1)
+                self.steps = 5
+
+            def get_extra_state(self):
+                return {"steps": self.steps}
+
+            def set_extra_state(self, state):
+                self.steps = state["steps"]
+        return WithExtra
+
+    for fw in (torch, ember):
+        cls = build(fw)
+        state = cls().state_dict()
+        assert list(state) == ["_extra_state", "layer.weight", "layer.bias"]
+        fresh = cls()
+        fresh.steps = 0
+        fresh.load_state_dict(state)
+        assert fresh.steps == 5
+        del state["_extra_state"]
+        with pytest.raises(RuntimeError, match='Missing key.*"_extra_state"'):
+            fresh.load_state_dict(state)
+        plain = fw.nn.Linear(1, 1)
+        keys = plain.load_state_dict({"weight": fw.ones(1, 1), "bias": fw.ones(1),
+                                      "_extra_state": 1}, strict=False)
+        assert keys.unexpected_keys == ["_extra_state"]
+
+
+def test_set_submodule_and_conversions(torch):
+    for fw in (torch, ember):
+        model = fw.nn.Sequential(fw.nn.Linear(2, 2))
+        model.set_submodule("0", fw.nn.ReLU())
+        model.set_submodule("1", fw.nn.Tanh())
+        assert [type(module).__name__ for module in model] == ["ReLU", "Tanh"]
+        with pytest.raises(AttributeError, match="has no attribute `x`"):
+            model.set_submodule("x.y", fw.nn.ReLU())
+        layer = fw.nn.Linear(2, 2)
+        assert layer.compile() is None and layer.share_memory() is layer
+        assert layer.type(fw.float64).weight.dtype == fw.float64
+        assert layer.bfloat16().bias.dtype == fw.bfloat16

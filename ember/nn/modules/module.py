@@ -14,6 +14,7 @@ from ...autograd.grad_mode import no_grad
 from ..._dtype import tensor_type_name
 from ...tensor import Size, Tensor
 from ..parameter import Buffer, Parameter
+from ._backward_hooks import BackwardHookState
 
 __all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook"]
 
@@ -174,6 +175,9 @@ class Module:
 
     _version = 1  # stored in state_dict()._metadata; subclasses bump it when their format changes
     _mode_lock = None  # a bool pins ``training`` against train()/eval() (see lock_mode)
+    # Backward hooks by handle id: made on first registration (most modules never have one).
+    _backward_hooks = None
+    _backward_pre_hooks = None
     training: bool
 
     def __init__(self):
@@ -195,7 +199,7 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         hooked = (self._forward_pre_hooks or self._forward_hooks or _global_forward_pre_hooks
-                  or _global_forward_hooks)
+                  or _global_forward_hooks or self._backward_hooks or self._backward_pre_hooks)
         if not (hooked or _top_level_call_hooks):
             return self.forward(*args, **kwargs)
         calls = _call_depth
@@ -219,6 +223,11 @@ class Module:
         output = None
         forward_hooks = None
         started = 0  # how many of forward_hooks have been called
+        backward_state = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            backward_state = BackwardHookState(
+                self, tuple((self._backward_hooks or {}).values()),
+                tuple((self._backward_pre_hooks or {}).values()))
         try:
             pre_hooks = _global_forward_pre_hooks.snapshot
             if self._forward_pre_hooks:
@@ -232,7 +241,11 @@ class Module:
                     result = hook(self, args)
                     if result is not None:
                         args = result if isinstance(result, tuple) else (result,)
+            if backward_state is not None:
+                args = backward_state.setup_inputs(args)
             output = self.forward(*args, **kwargs)
+            if backward_state is not None:
+                output = backward_state.setup_outputs(output)
             forward_hooks = _global_forward_hooks.snapshot
             if self._forward_hooks:
                 forward_hooks += tuple(self._forward_hooks.items())
@@ -300,6 +313,24 @@ class Module:
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the
+        module's tensor inputs are computed; a non-None result replaces grad_input."""
+        if self._backward_hooks is None:
+            object.__setattr__(self, "_backward_hooks", OrderedDict())
+        return _add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output)`` runs when the gradients with respect to the module's
+        outputs are computed; a non-None result replaces grad_output."""
+        if self._backward_pre_hooks is None:
+            object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
+        return _add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_backward_hook(self, hook):
+        """The deprecated hook form: called as ``register_full_backward_hook``'s hooks are."""
+        return self.register_full_backward_hook(hook)
 
     # ---- registration ------------------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -435,6 +466,31 @@ class Module:
             if not isinstance(module, Module):
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return module
+
+    def set_submodule(self, target, module, strict=False):
+        """Put ``module`` at a dotted path; with ``strict`` the last name must already be a
+        submodule."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        *path, name = target.split(".")
+        parent = self.get_submodule(".".join(path))
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
+    def get_extra_state(self):
+        """Extra state for state_dict (a module that overrides this and ``set_extra_state``
+        saves it under ``_extra_state``)."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be "
+                           "called.")
+
+    def set_extra_state(self, state):
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be "
+                           "called.")
 
     def get_parameter(self, target):
         """The parameter at a dotted path such as 'encoder.0.weight'."""
@@ -632,8 +688,28 @@ class Module:
     def half(self):
         return self._apply(lambda tensor: tensor.half() if tensor.is_floating_point() else tensor)
 
+    def bfloat16(self):
+        return self._apply(lambda tensor: tensor.bfloat16() if tensor.is_floating_point()
+                           else tensor)
+
+    def type(self, dst_type):
+        """Every parameter and buffer converted to ``dst_type``."""
+        return self._apply(lambda tensor: tensor.type(dst_type))
+
     def cpu(self):
         return self
+
+    def to_empty(self, *, device=None, recurse=True):
+        """PyTorch moves meta-device modules to ``device``; ember's live on the CPU already."""
+        _device.check_cpu(device, "Module.to_empty")
+        return self
+
+    def share_memory(self):
+        """Each parameter's and buffer's ``share_memory_()`` (ember's keep their arrays)."""
+        return self._apply(lambda tensor: tensor.share_memory_())
+
+    def compile(self, *args, **kwargs):
+        """``torch.compile`` of this module's calls: ember runs them eagerly, unchanged."""
 
     def cuda(self, device=None):
         raise RuntimeError("Module.cuda: ember runs on the CPU only (ember.cuda.is_available() is "
@@ -647,6 +723,8 @@ class Module:
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buffer if keep_vars else buffer.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
 
     def state_dict(self, *, destination=None, prefix="", keep_vars=False):
         """An ordered dict of parameters and persistent buffers by dotted name, PyTorch's keys and
@@ -707,11 +785,19 @@ class Module:
                                   f"model is {Size(current._data.shape)!r}.")
                 continue
             pending.append((self, name, current, array, assign))
+        extra_key = prefix + _EXTRA_STATE
+        extra = type(self).set_extra_state is not Module.set_extra_state
+        if extra:
+            if extra_key in state_dict:
+                pending.append((self, _EXTRA_STATE, None, state_dict[extra_key], assign))
+            elif strict:
+                missing_keys.append(extra_key)
         if strict:
             for key in state_dict:
                 if key.startswith(prefix):
                     head = key[len(prefix):].split(".", 1)[0]
-                    if head not in self._modules and head not in local_state:
+                    if head not in self._modules and head not in local_state and \
+                            not (extra and key == extra_key):
                         unexpected_keys.append(key)
         if not deferred:
             _run_copies(pending)
@@ -780,10 +866,24 @@ class Module:
         return text + ")"
 
 
+_EXTRA_STATE = "_extra_state"  # the state_dict key of get_extra_state()'s value
+
+
+def _add_hook(hooks, hook, prepend):
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
 def _run_copies(pending):
     """Write validated state_dict values into parameters and buffers."""
     with no_grad():
         for module, name, current, array, assign in pending:
+            if name == _EXTRA_STATE:
+                module.set_extra_state(array)
+                continue
             if assign:
                 replacement = Tensor._wrap(array)
                 if isinstance(current, Parameter):

@@ -1,0 +1,129 @@
+"""Module backward hooks (``register_full_backward_hook`` / ``_pre_hook``), as PyTorch builds
+them: a module call with such hooks passes its tensor inputs, and then its tensor outputs,
+through an identity node whose backward sees the gradients there and calls the hooks."""
+import warnings
+
+import numpy as np
+
+from ...autograd.function import Op
+from ...tensor import Tensor
+from ..._grad_state import _grad_state
+
+
+class BackwardHookFunction(Op):
+    """Identity on several arrays; backward hands the gradients to ``callback``, which returns
+    the ones to pass on. Outputs whose input needs no gradient are non-differentiable."""
+
+    @staticmethod
+    def forward(ctx, callback, *arrays):
+        ctx.callback = callback
+        outputs = tuple(array.view() for array in arrays)
+        needs = ctx.needs_input_grad[1:]
+        for output, need in zip(outputs, needs):
+            if not need:
+                ctx.mark_non_differentiable(output)
+        return outputs
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None,) + tuple(ctx.callback(grads))
+
+    def name(self):
+        return "BackwardHookFunctionBackward"
+
+
+class BackwardHookState:
+    """One call's hook plumbing: ``setup_inputs`` before forward, ``setup_outputs`` after."""
+
+    def __init__(self, module, hooks, pre_hooks):
+        self.module = module
+        self.hooks = hooks
+        self.pre_hooks = pre_hooks
+        self.input_count = 0
+        self.inputs = ()
+        self.inputs_hooked = False
+        self.grad_outputs = None
+
+    def setup_inputs(self, args):
+        """``args`` with its tensors passed through the input identity (when grad is on and
+        one of them requires grad)."""
+        positions = [index for index, arg in enumerate(args) if isinstance(arg, Tensor)]
+        self.input_count = len(positions)
+        grad_enabled, inference = _grad_state.get()
+        if not self.hooks or not grad_enabled or inference or \
+                not any(args[index].requires_grad for index in positions):
+            return args
+        self.inputs_hooked = True
+        self.inputs = [args[index] for index in positions]
+        wrapped = BackwardHookFunction.apply(self._input_grads, *self.inputs)
+        args = list(args)
+        for index, tensor in zip(positions, wrapped):
+            args[index] = tensor
+        return tuple(args)
+
+    def setup_outputs(self, output):
+        """``output`` (a tensor, or a tuple or list holding tensors) with its tensors passed
+        through the output identity."""
+        grad_enabled, inference = _grad_state.get()
+        single = isinstance(output, Tensor)
+        items = [output] if single else list(output) if isinstance(output, (tuple, list)) \
+            else None
+        if items is None or not grad_enabled or inference:
+            return output
+        positions = [index for index, item in enumerate(items)
+                     if isinstance(item, Tensor) and item.requires_grad]
+        if not positions:
+            return output
+        wrapped = BackwardHookFunction.apply(self._output_grads,
+                                             *[items[index] for index in positions])
+        for index, tensor in zip(positions, wrapped):
+            items[index] = tensor
+        if single:
+            return items[0]
+        return type(output)(items) if isinstance(output, list) else tuple(items)
+
+    def _output_grads(self, grads):
+        grads = tuple(_as_tensor(grad) for grad in grads)
+        for hook in self.pre_hooks:
+            result = hook(self.module, grads)
+            if result is not None:
+                grads = _checked(result, len(grads), "backward pre-hook")
+        self.grad_outputs = grads
+        if not self.inputs_hooked and self.hooks:
+            warnings.warn("Full backward hook is firing when gradients are computed with respect "
+                          "to module outputs since no inputs require gradients. See "
+                          "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
+                          "#torch.nn.Module.register_full_backward_hook for more details.",
+                          stacklevel=2)
+            grad_inputs = (None,) * self.input_count
+            for hook in self.hooks:
+                hook(self.module, grad_inputs, grads)
+        return [_as_array(grad) for grad in grads]
+
+    def _input_grads(self, grads):
+        # PyTorch's hooks see zeros where an input got no gradient
+        grad_inputs = tuple(Tensor._wrap(np.zeros_like(tensor._data)) if grad is None
+                            else _as_tensor(grad) for grad, tensor in zip(grads, self.inputs))
+        for hook in self.hooks:
+            result = hook(self.module, grad_inputs, self.grad_outputs)
+            if result is not None:
+                grad_inputs = _checked(result, len(grad_inputs), "backward hook")
+        return [_as_array(grad) if tensor.requires_grad else None
+                for grad, tensor in zip(grad_inputs, self.inputs)]
+
+
+def _as_tensor(grad):
+    return grad if grad is None or isinstance(grad, Tensor) else Tensor._wrap(np.asarray(grad))
+
+
+def _as_array(grad):
+    return grad._data if isinstance(grad, Tensor) else grad
+
+
+def _checked(result, count, kind):
+    """A hook's replacement gradients: a tuple (or list) of ``count`` tensors or Nones."""
+    result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    if len(result) != count:
+        raise RuntimeError(f"{kind} returned an invalid number of grad_input, got "
+                           f"{len(result)}, but expected {count}")
+    return result

@@ -1,0 +1,101 @@
+"""Module backward hooks (register_full_backward_hook / _pre_hook / the deprecated
+register_backward_hook) against PyTorch: what the hooks see, replacements, removal."""
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+
+
+def _model(fw):
+    fw.manual_seed(0)
+    model = fw.nn.Sequential(fw.nn.Linear(3, 4), fw.nn.Tanh(), fw.nn.Linear(4, 2))
+    with fw.no_grad():
+        for index, parameter in enumerate(model.parameters()):
+            parameter.copy_(fw.tensor(np.linspace(-1, 1, parameter.numel()).reshape(
+                parameter.shape).astype(np.float32) * 0.2 * (index + 1)))
+    return model
+
+
+def _run(fw, replace):
+    model = _model(fw)
+    seen = []
+
+    def record(module, grad_input, grad_output):
+        seen.append(("hook", type(module).__name__,
+                     [None if grad is None else grad.numpy().copy() for grad in grad_input],
+                     [None if grad is None else grad.numpy().copy() for grad in grad_output]))
+        if replace:
+            return tuple(None if grad is None else grad * 3 for grad in grad_input)
+
+    def record_pre(module, grad_output):
+        seen.append(("pre", type(module).__name__, [grad.numpy().copy() for grad in grad_output]))
+        if replace:
+            return (grad_output[0] * 0.5,)
+
+    model[1].register_full_backward_hook(record)
+    model[2].register_full_backward_pre_hook(record_pre)
+    model[0].register_full_backward_hook(record)
+    x = fw.tensor(np.linspace(-2, 2, 15).reshape(5, 3).astype(np.float32), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (model(x) ** 2).sum().backward()
+    return seen, x.grad.numpy(), [p.grad.numpy() for p in model.parameters()]
+
+
+def _assert_same(got, expected):
+    if isinstance(got, (list, tuple)):
+        assert len(got) == len(expected)
+        for one, other in zip(got, expected):
+            _assert_same(one, other)
+    elif isinstance(got, np.ndarray):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    else:
+        assert got == expected
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_hooks_see_and_replace_like_pytorch(torch, replace):
+    _assert_same(_run(ember, replace), _run(torch, replace))
+
+
+def test_hook_without_input_gradient_warns_and_gets_none(torch):
+    for fw in (torch, ember):
+        layer = fw.nn.Linear(3, 2)
+        seen = []
+        layer.register_full_backward_hook(lambda module, grad_input, grad_output: seen.append(
+            (grad_input, tuple(grad.shape for grad in grad_output))))
+        with pytest.warns(UserWarning, match="no inputs require gradients"):
+            layer(fw.ones(4, 3)).sum().backward()
+        assert seen == [((None,), ((4, 2),))]
+
+
+def test_unused_input_gets_zeros_and_removed_hook_stays_silent():
+    class Pair(ember.nn.Module):
+        def forward(self, a, b):
+            return a * 2, a + b
+
+    pair = Pair()
+    seen = []
+    handle = pair.register_full_backward_hook(
+        lambda module, grad_input, grad_output: seen.append((grad_input, grad_output)))
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    first, _ = pair(a, ember.tensor([3.0, 4.0]))
+    first.sum().backward()
+    (grad_a, grad_b), (grad_first, grad_second) = seen[0]
+    np.testing.assert_array_equal(grad_a.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(grad_b.numpy(), [0.0, 0.0])
+    assert grad_second is None
+    handle.remove()
+    pair(a, ember.tensor([3.0, 4.0]))[0].sum().backward()
+    assert len(seen) == 1
+    assert first.grad_fn.name() == "BackwardHookFunctionBackward"
+
+
+def test_deprecated_backward_hook_is_called():
+    layer = ember.nn.Linear(3, 2)
+    calls = []
+    layer.register_backward_hook(lambda module, grad_input, grad_output: calls.append(1))
+    layer(ember.ones(1, 3, requires_grad=True)).sum().backward()
+    assert calls == [1]
