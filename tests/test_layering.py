@@ -62,6 +62,7 @@ ORDER = [
     ("ember.nn._kernels",),
     ("ember.nn.functional._reduction",),
     ("ember.nn.functional",),
+    ("ember.nn.modules._backward_hooks",),
     ("ember.nn.modules.module",),
     ("ember.nn.modules",),
     ("ember.nn.utils", "ember.nn.parallel"),
