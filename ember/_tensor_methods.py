@@ -5,6 +5,8 @@ Most methods are the functional op of the same name (``x.sum(1)`` is ``ember.sum
 rest are defined here: in-place variants (through ``ember.autograd.views.apply_inplace``), dtype
 conversions, random fills, ``new_*`` factories and the autograd entry points.
 """
+import functools
+
 import numpy as np
 
 from . import _device, _dtype, _factories, _random, ops, sparse
@@ -569,6 +571,11 @@ def polygamma_(self, n):
     return apply_inplace(self, "polygamma_", lambda: ops.polygamma(n, self))
 
 
+def split(self, split_size, dim=0):
+    """Tensor.split's own argument name (``torch.split`` calls it split_size_or_sections)."""
+    return ops.split(self, split_size, dim)
+
+
 def split_with_sizes(self, split_sizes, dim=0):
     return ops.split(self, list(split_sizes), dim)
 
@@ -659,7 +666,7 @@ METHODS.update({
     "imag": property(imag), "is_conj": _false, "is_neg": _false, "positive": ops.positive,
     "storage_offset": storage_offset, "bernoulli": bernoulli, "multinomial": multinomial,
     "polygamma": polygamma, "polygamma_": polygamma_,
-    "split_with_sizes": split_with_sizes, "unsafe_split": ops.split,
+    "split_with_sizes": split_with_sizes, "unsafe_split": ops.split, "split": split,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
     "pinverse": decompositions.pinverse, "matrix_exp": decompositions.matrix_exp,
@@ -723,6 +730,38 @@ METHODS.update({
 METHODS.update({"_inplace": apply_inplace, "_write": lambda self, array, operation:
                 write(self, array, operation)})
 
+# PyTorch's argument parser takes NumPy's names for two arguments of its native functions.
+_NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}
+
+
+def numpy_names(function):
+    """``function`` also taking ``axis=`` for ``dim=`` and ``keepdims=`` for ``keepdim=``
+    (``x.sum(axis=1)``), as PyTorch's functions and methods do; unchanged where it has neither
+    argument. The renaming costs one dict check on calls with keywords."""
+    inner = function
+    while hasattr(inner, "__wrapped__"):  # behind a decorator (autocast_op)
+        inner = inner.__wrapped__
+    code = getattr(inner, "__code__", None)
+    if code is None:
+        return function
+    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    if ("dim" not in names and "keepdim" not in names) or "axis" in names:
+        return function
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        if kwargs and ("axis" in kwargs or "keepdims" in kwargs):
+            for alias, name in _NUMPY_NAMES.items():
+                if alias in kwargs:
+                    if name in kwargs:
+                        raise TypeError(f"{function.__name__}() got multiple values for "
+                                        f"argument '{name}'")
+                    kwargs[name] = kwargs.pop(alias)
+        return function(*args, **kwargs)
+    call.accepts_numpy_names = True
+    return call
+
+
 for _name, _method in METHODS.items():
-    setattr(Tensor, _name, _method)
+    setattr(Tensor, _name, numpy_names(_method))
 del _name, _method, _op

@@ -23,6 +23,7 @@ import types
 import numpy as np
 
 from .. import _factories, ops
+from .._tensor_methods import numpy_names
 from ..autograd import function as _function
 from ..autograd import node as _node
 from ..nn import RNNBase
@@ -407,9 +408,14 @@ def _patch_functions(recorder, patched):
 
     def replacement(item):
         target = item.__func__ if isinstance(item, staticmethod) else item
+        renamed = getattr(target, "accepts_numpy_names", False)  # numpy_names' front
+        if renamed:
+            target = target.__wrapped__
         wrapper = wrappers.get(id(target))
         if wrapper is None or functions[id(target)][1] is not target:
             return None
+        if renamed:
+            wrapper = numpy_names(wrapper)
         return staticmethod(wrapper) if isinstance(item, staticmethod) else wrapper
 
     classes = {id(Tensor): Tensor}
