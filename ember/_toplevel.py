@@ -2,6 +2,7 @@
 forms of in-place methods (``torch.relu_(x)`` is ``x.relu_()``), nn.functional ops PyTorch also
 exports at the top, constants, and small queries about types and threads."""
 import math
+import warnings
 
 from . import _dtype, _factories, _threads, ops
 from .ops.decompositions import (  # noqa: F401
@@ -165,11 +166,34 @@ def is_warn_always_enabled():
     return _settings["warn_always"]
 
 
+def _deprecated_range(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
+                      requires_grad=False, layout=None, pin_memory=False):
+    """PyTorch's deprecated ``range``: ``start`` to ``end`` inclusive by ``step``, in the default
+    float dtype unless given (``arange`` excludes ``end``)."""
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its "
+                  "behavior is inconsistent with Python's range builtin. Instead, use "
+                  "torch.arange, which produces values in [start, end).", UserWarning,
+                  stacklevel=2)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) / step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    count = math.floor((end - start) / step) + 1
+    values = start + step * _factories.arange(count, dtype=_dtype.float64)
+    return values.to(dtype or _dtype.get_default_dtype()).requires_grad_(requires_grad)
+
+
+# ``range`` is bound by name only at the end, so this module's own code keeps the builtin.
+globals()["range"] = _deprecated_range
+
 __all__ = sorted(_METHOD_FORMS + (
     "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
     "channel_shuffle", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
     "greater_equal", "hardshrink", "imag", "inf", "is_storage", "is_warn_always_enabled", "less",
-    "less_equal", "matrix_exp", "nan", "newaxis", "pdist", "pi", "pinverse", "qr", "real", "result_type",
+    "less_equal", "matrix_exp", "nan", "newaxis", "pdist", "pi", "pinverse", "qr", "range", "real",
+    "result_type",
     "rms_norm", "rrelu", "rrelu_",
     "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",
     "set_warn_always", "svd", "threshold_", "trapz", "typename"))

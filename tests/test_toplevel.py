@@ -203,3 +203,15 @@ def test_multiprocessing_spawn_runs_each_index_and_reraises_a_failure(tmp_path):
     while not context.join():
         pass
     assert len(context.pids()) == 1
+
+
+@pytest.mark.parametrize("arguments", [(0, 3), (1, 2, 0.25), (5, 1, -2), (0.5, 2), (0, 1, 0.3)])
+def test_deprecated_range_like_pytorch(torch, arguments):
+    with pytest.warns(UserWarning, match="torch.range is deprecated"):
+        expected = torch.range(*arguments)
+    with pytest.warns(UserWarning, match="torch.range is deprecated"):
+        got = ember.range(*arguments)
+    assert str(got.dtype) == str(expected.dtype).replace("torch", "ember")
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-7)
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="inconsistent with step"):
+        ember.range(0, 3, -1)
