@@ -378,6 +378,7 @@ def _jvp(func, primals, tangents, argnums, strict, has_aux):
                            f"with structure {tangents_spec}")
     _tensor_list(flat_primals, "primals")
     _tensor_list(flat_tangents, "tangents")
+    _check_duals(flat_primals, flat_tangents)
     linear = _Linearization(func, primals, differentiated, argnums, has_aux,
                             _batching.active_levels())
     keep = linear.needs_graph(flat_tangents)
@@ -388,6 +389,20 @@ def _jvp(func, primals, tangents, argnums, strict, has_aux):
     if has_aux:
         return outputs, results, _aux(linear.aux, keep)
     return outputs, results
+
+
+def _check_duals(flat_primals, flat_tangents):
+    """PyTorch's errors for pairing a primal with its tangent (forward AD's make_dual)."""
+    for primal, tangent in zip(flat_primals, flat_tangents):
+        for name, value in (("primal", primal), ("tangent", tangent)):
+            if not value.is_floating_point() and not value.is_complex():
+                raise ValueError(f"Expected {name} to be floating point or complex, but got: "
+                                 f"{value.dtype}")
+        if tangent.shape != primal.shape:
+            raise RuntimeError(f"Trying to set a forward gradient that has a different size than "
+                               f"that of the original Tensor, this is not supported. Tensor is of "
+                               f"size {list(primal.shape)} while the given forward gradient is of "
+                               f"size {list(tangent.shape)}.")
 
 
 # ---- Jacobians -----------------------------------------------------------------------------------
@@ -469,6 +484,8 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         numbers = _checked_argnums(argnums, len(args))
         primals = _selected(args, numbers)
         flat_primals, primals_spec = tree_flatten(primals)
+        tensors = [value for value in flat_primals if isinstance(value, Tensor)]
+        _check_duals(tensors, tensors)
         levels = _batching.active_levels()
         state = default_generator.get_state()
         linear = _Linearization(func, args, primals, numbers, has_aux, levels)

@@ -243,6 +243,29 @@ def test_jvp_errors_match_torch(torch, bad):
     assert_raises_like_torch(call(torch), call(ember), same_type=True)
 
 
+@pytest.mark.parametrize("bad", ["tangent_shape", "integer_primal", "integer_tangent",
+                                 "jacfwd_integer"])
+def test_forward_mode_dual_errors_match_torch(torch, bad):
+    """PyTorch's make_dual refuses a tangent of another size, and non-floating primals or
+    tangents (ValueError), before calling the function."""
+    def call(fw):
+        (x,) = inputs(fw, (3,))
+        whole = fw.arange(3)
+        jvp = fw.func.jvp
+        if bad == "tangent_shape":
+            return lambda: jvp(cube_sum, (x,), (fw.ones(4, dtype=x.dtype),))
+        if bad == "integer_primal":
+            return lambda: jvp(cube_sum, (whole,), (x,))
+        if bad == "integer_tangent":
+            return lambda: jvp(cube_sum, (x,), (whole,))
+        return lambda: fw.func.jacfwd(lambda a: a * 2.0)(whole)
+    with pytest.raises(Exception) as their_error:
+        call(torch)()
+    with pytest.raises(their_error.type) as our_error:
+        call(ember)()
+    assert str(our_error.value) == str(their_error.value).replace("torch.", "ember.")
+
+
 def test_jvp_strict_refuses_an_output_independent_of_the_inputs():
     (x,) = inputs(ember, (3,))
     with pytest.raises(RuntimeError, match="The output of f is independent of the inputs"):
