@@ -355,6 +355,33 @@ def _jacobian_reverse(outputs, inputs, create_graph, strict):
     return tuple(result)
 
 
+def _jacobian_vectorized_graph(outputs, inputs):
+    """``_jacobian_reverse`` under create_graph with vectorize=True, shaped as PyTorch's batched
+    backward leaves it: the rows of all outputs stacked per input, so when any output reaches an
+    input, every block of that input is cut from one recorded tensor (zeros included)."""
+    rows = [[] for _ in inputs]
+    for output in outputs:
+        for position in range(output.numel()):
+            grads = _autograd_grad((output,), inputs, (_one_hot(output, position),),
+                                   create_graph=True, retain_graph=True)
+            for column, value, reference in zip(rows, grads, inputs):
+                column.append(_zeros_like(reference) if value is None else value)
+    result = [[None] * len(inputs) for _ in outputs]
+    for in_index, (column, reference) in enumerate(zip(rows, inputs)):
+        linked = any(value.requires_grad for value in column)
+        stacked = stack(column) if linked and column else None
+        offset = 0
+        for out_index, output in enumerate(outputs):
+            size = output.numel()
+            shape = tuple(output.shape) + tuple(reference.shape)
+            if stacked is None or not size:
+                result[out_index][in_index] = _zeros_block(output, reference)
+            else:
+                result[out_index][in_index] = stacked.narrow(0, offset, size).reshape(shape)
+            offset += size
+    return tuple(tuple(row) for row in result)
+
+
 def _zeros_block(output, reference):
     return Tensor._wrap(np.zeros(tuple(output.shape) + tuple(reference.shape),
                                  reference._data.dtype))
@@ -431,7 +458,10 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                                "`vectorized=True` are not supported together. Please either set "
                                "`strict=False` or `vectorize=False`.")
-        result = _jacobian_reverse(outputs, inputs, create_graph, strict and not vectorize)
+        if vectorize and create_graph:
+            result = _jacobian_vectorized_graph(outputs, inputs)
+        else:
+            result = _jacobian_reverse(outputs, inputs, create_graph, strict and not vectorize)
         result = _finish(result, create_graph)
     return _untuple(result, (is_outputs_tuple, is_inputs_tuple))
 

@@ -192,6 +192,23 @@ def test_jacobian_with_create_graph_is_differentiable_like_torch(torch):
     assert_same_tree(*_both(torch, run))
 
 
+def test_vectorized_jacobian_with_create_graph_links_blocks_like_torch(torch):
+    """vectorize=True cuts each input's blocks from one batched backward over all outputs: a
+    zero block of an input that another output reaches requires grad too, as in PyTorch."""
+    def run(fw):
+        x, y, unused = inputs(fw, (3,), (3,), (2,), requires_grad=True)
+        blocks = fw.autograd.functional.jacobian(
+            lambda a, b, c: (a * b.exp(), (a * a).sum()), (x, y, unused), create_graph=True,
+            vectorize=True)
+        flags = [[block.requires_grad for block in row] for row in blocks]
+        total = sum((block * block).sum() for row in blocks for block in row
+                    if block.requires_grad)
+        return flags, blocks, fw.autograd.grad(total, (x, y))
+    ours, theirs = _both(torch, run)
+    assert ours[0] == theirs[0] == [[True, True, False], [True, True, False]]
+    assert_same_tree(ours[1:], theirs[1:])
+
+
 @pytest.mark.parametrize("bad", ["strategy", "forward_graph", "forward_strict",
                                  "forward_unvectorized", "vectorized_strict", "strict_unused",
                                  "strict_linear_graph", "output_type"])
