@@ -528,3 +528,28 @@ def hessian(func, argnums=0):
     """A function returning the Hessian of ``func`` with respect to the arguments ``argnums``:
     the Jacobian of its gradient, by reverse over reverse (see the module docstring)."""
     return jacrev(jacrev(func, argnums), argnums)
+
+
+def linearize(func, *primals):
+    """(func(*primals), jvp_fn): ``jvp_fn(*tangents)`` gives J @ tangents at the primals, as
+    often as needed, from one recorded linearization (PyTorch's ``torch.func.linearize``)."""
+    output = func(*primals)
+    flat_primals, primals_spec = tree_flatten(primals)
+    linear = _Linearization(func, primals, primals, None, False, _batching.active_levels())
+
+    def jvp_fn(*tangents):
+        flat_tangents, tangents_spec = tree_flatten(tangents)
+        if tangents_spec != primals_spec:
+            raise RuntimeError(f"Expected the tangents {tangents_spec} to have the same argspec "
+                               f"as the primals {primals_spec}")
+        for index, (tangent, primal) in enumerate(zip(flat_tangents, flat_primals)):
+            for what, theirs, expected in (("shape", tangent.shape, primal.shape),
+                                           ("dtype", tangent.dtype, primal.dtype)):
+                if theirs != expected:
+                    raise RuntimeError(f"tangent:{index} with {what} {theirs} in flattened "
+                                       f"pytree doesn't match the {what} {expected} of the "
+                                       f"corresponding primal.")
+        products = linear.product(flat_tangents, False, False)
+        return tree_unflatten([_logical(value, linear.levels) for value in products],
+                              linear.output_spec)
+    return output, jvp_fn

@@ -2,6 +2,7 @@
 ``stack_module_state`` for ensembles (one vmapped call over the stacked states of many models)."""
 from collections.abc import Sequence
 
+from ..nn.modules.batchnorm import _BatchNorm
 from ..nn.modules.module import Module
 from ..ops.shape import stack
 from ..tensor import Tensor
@@ -178,3 +179,15 @@ def stack_module_state(models):
 def _stacked_leaf(tensors):
     requires_grad = all(tensor.requires_grad for tensor in tensors)
     return stack([tensor.detach() for tensor in tensors]).requires_grad_(requires_grad)
+
+
+def replace_all_batch_norm_modules_(root):
+    """Make every batch norm in ``root`` (itself included) stop tracking running statistics, in
+    place, so that vmap and function transforms do not update shared buffers; returns root."""
+    for module in root.modules():
+        if isinstance(module, _BatchNorm) and module.track_running_stats:
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root

@@ -201,3 +201,30 @@ def test_a_module_moved_to_meta_keeps_shapes_and_dtypes_but_no_memory():
     assert shapes["0.weight"] == ((4, 3), ember.float64)
     assert shapes["1.num_batches_tracked"] == ((), ember.int64)
     assert all(value._data.strides == (0,) * value.dim() for value in model.state_dict().values())
+
+
+def test_replace_all_batch_norm_modules_drops_running_statistics_like_torch(torch):
+    def run(fw):
+        model = fw.nn.Sequential(fw.nn.Linear(3, 4), fw.nn.BatchNorm1d(4),
+                                 fw.nn.Sequential(fw.nn.BatchNorm1d(4, affine=False)))
+        assert fw.func.replace_all_batch_norm_modules_(model) is model
+        norms = [model[1], model[2][0]]
+        states = [(norm.running_mean, norm.running_var, norm.num_batches_tracked,
+                   norm.track_running_stats) for norm in norms]
+        return states, sorted(model.state_dict())
+    ours, theirs = run(ember), run(torch)
+    assert ours == theirs == ([(None, None, None, False)] * 2,
+                              ["0.bias", "0.weight", "1.bias", "1.weight"])
+
+
+def test_vmap_over_a_model_without_running_statistics_like_torch(torch):
+    ours, theirs = twin_modules(torch, lambda fw: fw.nn.Sequential(fw.nn.Linear(3, 4),
+                                                                   fw.nn.BatchNorm1d(4)))
+    (x,) = inputs(ember, (2, 5, 3), dtype="float32")
+
+    def run(fw, model, data):
+        fw.func.replace_all_batch_norm_modules_(model)
+        params = {name: value.detach() for name, value in model.named_parameters()}
+        return fw.func.vmap(lambda batch: fw.func.functional_call(model, params, (batch,)))(data)
+    assert_same_tree(run(ember, ours, x), run(torch, theirs, tree_to_torch(x, torch)),
+                     rtol=1e-5, atol=1e-6)

@@ -343,3 +343,26 @@ def test_hessian_of_a_tanh_network_matches_torch(torch):
         w, x = inputs(fw, (4, 3), (3,))
         return fw.func.hessian(lambda v: (w @ v).tanh().sum())(x)
     assert_same_tree(*_both(torch, run))
+
+
+def test_linearize_gives_torch_outputs_and_products_for_pytrees(torch):
+    def run(fw):
+        x, y, tangent_x, tangent_y = inputs(fw, (3,), (2, 3), (3,), (2, 3))
+        output, jvp_fn = fw.func.linearize(
+            lambda a, b: (a.sin() * b, {"square": (a * a).sum()}), x, y)
+        return output, jvp_fn(tangent_x, tangent_y), jvp_fn(tangent_x * 2, tangent_y * 0)
+    assert_same_tree(run(ember), run(torch))
+
+
+@pytest.mark.parametrize("bad", ["shape", "dtype"])
+def test_linearize_tangent_errors_match_torch(torch, bad):
+    def call(fw):
+        (x,) = inputs(fw, (3,))
+        _, jvp_fn = fw.func.linearize(lambda a: a.sin(), x)
+        tangent = fw.ones(4, dtype=x.dtype) if bad == "shape" else fw.ones(3, dtype=fw.float16)
+        return lambda: jvp_fn(tangent)
+    with pytest.raises(RuntimeError) as their_error:
+        call(torch)()
+    with pytest.raises(RuntimeError) as our_error:
+        call(ember)()
+    assert str(our_error.value) == str(their_error.value).replace("torch.", "ember.")
