@@ -588,10 +588,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                              allow_unused, materialize_grads)
     if retain_graph is None:
         retain_graph = create_graph
+    # PyTorch checks the outputs before the inputs.
+    root_grads = _root_grads(outputs, grad_outputs, create_graph)
     for tensor in inputs:
         if not tensor._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    root_grads = _root_grads(outputs, grad_outputs, create_graph)
     capture = {}
     fresh = set()
     keys = []

@@ -426,6 +426,21 @@ def test_no_grad_error_matches_torch(torch):
     assert str(ember_error.value) == str(torch_error.value)
 
 
+@pytest.mark.parametrize("case", ["neither", "output"])
+def test_grad_checks_the_outputs_before_the_inputs_like_torch(torch, case):
+    """x never requires grad; when the output does not either, that is reported first."""
+    def run(fw):
+        x = fw.tensor([1.0, 2.0])
+        weight = fw.tensor([3.0, 4.0], requires_grad=case == "output")
+        fw.autograd.grad((x * weight).sum(), x)
+
+    with pytest.raises(RuntimeError) as torch_error:
+        run(torch)
+    with pytest.raises(RuntimeError) as ember_error:
+        run(ember)
+    assert str(ember_error.value) == str(torch_error.value)
+
+
 def test_factory_requires_grad_is_honoured_under_no_grad():
     with ember.no_grad():
         made = [ember.ones(2, requires_grad=True), ember.zeros(2, requires_grad=True),
