@@ -26,7 +26,7 @@ import numpy as np
 from .._random import default_generator
 from ..autograd.engine import grad as _autograd_grad
 from ..autograd.functional import Alias
-from ..autograd.grad_mode import enable_grad, is_grad_enabled
+from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
 from ..tensor import Tensor
 from . import _batching
@@ -106,6 +106,9 @@ class _Variables:
             physical = _physical(value, levels)
             if physical.requires_grad:
                 self.leaves.append(Alias.apply(physical))
+            elif physical._is_inference:
+                # A tensor made in inference mode cannot require grad; a plain one on its data can.
+                self.leaves.append(Tensor._wrap(physical._data, True))
             else:
                 self.leaves.append(physical.detach().requires_grad_(True))
         self.tree = tree_unflatten([_logical(leaf, levels) for leaf in self.leaves], self.spec)
@@ -193,6 +196,12 @@ def _ones(tensor):
     return Tensor._wrap(np.ones_like(tensor._data))
 
 
+def _recording():
+    """Grad mode on and inference mode off for a transform's own differentiation: PyTorch's
+    transforms give their derivatives under no_grad and inference_mode alike."""
+    return inference_mode(False)
+
+
 # ---- grad ---------------------------------------------------------------------------------------
 def grad_and_value(func, argnums=0, has_aux=False):
     """A function returning (gradient of ``func`` with respect to the arguments ``argnums``,
@@ -202,7 +211,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     def wrapper(*args, **kwargs):
         levels = _batching.active_levels()
         grad_enabled = is_grad_enabled()
-        with enable_grad():
+        with _recording():
             numbers = _checked_argnums(argnums, len(args))
             variables = _Variables(_selected(args, numbers), levels)
             output, aux = _split_aux(func(*_replaced(args, numbers, variables.tree), **kwargs),
@@ -249,7 +258,7 @@ def vjp(func, *primals, has_aux=False):
 def _vjp(func, primals, argnums, has_aux):
     levels = _batching.active_levels()
     grad_enabled = is_grad_enabled()
-    with enable_grad():
+    with _recording():
         differentiated = primals if argnums is None else _selected(primals, argnums)
         variables = _Variables(differentiated, levels)
         call_args = variables.tree if argnums is None else \
@@ -275,7 +284,7 @@ def _vjp(func, primals, argnums, has_aux):
                                f"{cotangent_spec.pprint()}, primal output: "
                                f"{output_spec.pprint()}")
         seeds = [_physical(cotangent, levels) for cotangent in flat_cotangents]
-        with enable_grad():
+        with _recording():
             grads = _gradients(physical, variables.leaves, seeds, create_graph, retain_graph)
         return variables.gradients(grads)
 
@@ -318,7 +327,7 @@ class _Linearization:
 
     def __init__(self, func, primals, differentiated, argnums, has_aux, levels):
         self.levels = levels
-        with enable_grad():
+        with _recording():
             self.variables = _Variables(differentiated, levels)
             call_args = self.variables.tree if argnums is None else \
                 _replaced(primals, argnums, self.variables.tree)
@@ -340,7 +349,7 @@ class _Linearization:
         products = [None] * len(self.physical)
         wanted = [index for index, output in enumerate(self.physical) if output.requires_grad]
         if pairs and wanted:
-            with enable_grad():
+            with _recording():
                 results = _autograd_grad([value for value, _ in pairs],
                                          [self.cotangents[index] for index in wanted],
                                          [tangent for _, tangent in pairs], retain_graph=True,

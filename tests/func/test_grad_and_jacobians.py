@@ -366,3 +366,22 @@ def test_linearize_tangent_errors_match_torch(torch, bad):
     with pytest.raises(RuntimeError) as our_error:
         call(ember)()
     assert str(our_error.value) == str(their_error.value).replace("torch.", "ember.")
+
+
+@pytest.mark.parametrize("made_inside", [False, True])
+def test_transforms_differentiate_under_inference_mode_like_torch(torch, made_inside):
+    """PyTorch's transforms give their derivatives inside inference_mode (of an inference tensor
+    too), as under no_grad; the results carry no graph."""
+    def run(fw):
+        with fw.inference_mode(made_inside):
+            (x,) = inputs(fw, (3,))
+        with fw.inference_mode():
+            results = (fw.func.grad(cube_sum)(x),
+                       fw.func.vjp(lambda a: a.sin() * a, x)[1](fw.ones_like(x)),
+                       fw.func.jvp(lambda a: a.sin() * a, (x,), (fw.ones_like(x),)),
+                       fw.func.jacfwd(lambda a: a.sin() * a.sum())(x),
+                       fw.func.hessian(cube_sum)(x))
+        flat = [results[0], results[1][0], *results[2], results[3], results[4]]
+        assert not any(value.requires_grad for value in flat)
+        return results
+    assert_same_tree(run(ember), run(torch))
