@@ -228,3 +228,15 @@ def test_vmap_over_a_model_without_running_statistics_like_torch(torch):
         return fw.func.vmap(lambda batch: fw.func.functional_call(model, params, (batch,)))(data)
     assert_same_tree(run(ember, ours, x), run(torch, theirs, tree_to_torch(x, torch)),
                      rtol=1e-5, atol=1e-6)
+
+
+def test_nn_utils_stateless_functional_call_is_the_deprecated_spelling_like_torch(torch):
+    ours, theirs = twin_modules(torch, _mlp)
+    (x,) = inputs(ember, (4, 3), dtype="float32")
+
+    def run(fw, model, data):
+        replaced = {"0.weight": fw.ones(4, 3)}
+        with pytest.warns(FutureWarning, match="torch.func.functional_call"):
+            return fw.nn.utils.stateless.functional_call(model, replaced, (data,))
+    assert_same_tree(run(ember, ours, x), run(torch, theirs, tree_to_torch(x, torch)),
+                     rtol=1e-5, atol=1e-6)
