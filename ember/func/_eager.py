@@ -562,3 +562,22 @@ def linearize(func, *primals):
         return tree_unflatten([_logical(value, linear.levels) for value in products],
                               linear.output_spec)
     return output, jvp_fn
+
+
+def functionalize(func, *, remove="mutations"):
+    """``func`` itself, for PyTorch's ``torch.func.functionalize``: that transform rewrites
+    in-place and view ops for graph capture and gives the same values and input mutations
+    eagerly, which is all ember runs."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(
+            f"functionalize(f, remove='mutations'): received invalid argument for "
+            f"remove={remove}. Valid options are:\n     remove='mutations': all inplace and out= "
+            f"operators will be removed from the program, and replaced with their out-of-place "
+            f"equivalents.\n     remove='mutations_and_views': In addition to the above, all "
+            f"aliasing operators {{view}} will be replaced with their non-aliasing counterparts, "
+            f"{{view}}_copy.\n")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper

@@ -385,3 +385,23 @@ def test_transforms_differentiate_under_inference_mode_like_torch(torch, made_in
         assert not any(value.requires_grad for value in flat)
         return results
     assert_same_tree(run(ember), run(torch))
+
+
+def test_functionalize_gives_torchs_values_and_input_mutations(torch):
+    def run(fw):
+        def mutating(x):
+            y = x.clone()
+            y.add_(1)
+            x.mul_(2)
+            return y
+        (x,) = inputs(fw, (3,))
+        out = fw.func.functionalize(mutating)(x)
+        again = fw.func.functionalize(mutating, remove="mutations_and_views")(x)
+        gradient = fw.func.grad(fw.func.functionalize(lambda a: (a.clone().mul_(2) ** 2).sum()))(x)
+        return out, again, x, gradient
+    assert_same_tree(run(ember), run(torch))
+    with pytest.raises(RuntimeError) as their_error:
+        torch.func.functionalize(cube_sum, remove="views")
+    with pytest.raises(RuntimeError) as our_error:
+        ember.func.functionalize(cube_sum, remove="views")
+    assert str(our_error.value) == str(their_error.value)
