@@ -497,11 +497,21 @@ def _root_grads(tensors, grad_tensors, create_graph):
     return grads
 
 
-def _as_tensor_tuple(value, name):
+def _as_tensor_tuple(value, name, inputs=False):
+    """A Tensor or any iterable of them (``model.parameters()``, as PyTorch takes) as a tuple;
+    an input that is not a Tensor is PyTorch's RuntimeError, anything else a TypeError."""
     if isinstance(value, Tensor):
         return (value,)
-    if isinstance(value, (list, tuple)) and all(isinstance(item, Tensor) for item in value):
-        return tuple(value)
+    try:
+        values = tuple(value)
+    except TypeError:
+        values = None
+    if values is not None and all(isinstance(item, Tensor) for item in values):
+        return values
+    if values is not None and inputs:
+        wrong = next(item for item in values if not isinstance(item, Tensor))
+        raise RuntimeError(f"all inputs have to be Tensors or GradientEdges, but got "
+                           f"{type(wrong).__name__}")
     raise TypeError(f"{name}: expected a Tensor or a sequence of Tensors, got "
                     f"{type(value).__name__}")
 
@@ -531,8 +541,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     elif isinstance(inputs, Mapping):
         raise TypeError(f"`inputs` argument to `backward()` must be a dict, not "
                         f"{type(inputs).__name__}. Other Mapping types are not supported.")
-    if inputs is not None and not isinstance(inputs, Tensor) and len(inputs) == 0:
-        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    if inputs is not None:
+        inputs = _as_tensor_tuple(inputs, "backward(inputs=)", inputs=True)
+        if not inputs:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     tensors = _as_tensor_tuple(tensors, "backward")
     grad_tensors = _grad_tuple(grad_tensors, len(tensors))
     if len(grad_tensors) != len(tensors):
@@ -540,7 +552,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     if retain_graph is None:
         retain_graph = create_graph
     if inputs is not None:
-        inputs = _as_tensor_tuple(inputs, "backward(inputs=)")
         results = grad(tensors, inputs, grad_outputs=grad_tensors, retain_graph=retain_graph,
                        create_graph=create_graph, allow_unused=True)
         for tensor, result in zip(inputs, results):
@@ -579,7 +590,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         raise TypeError(f"`inputs` argument to `grad()` must be a dict, not "
                         f"{type(inputs).__name__}. Other Mapping types are not supported.")
     outputs = _as_tensor_tuple(outputs, "grad(outputs)")
-    inputs = _as_tensor_tuple(inputs, "grad(inputs)")
+    inputs = _as_tensor_tuple(inputs, "grad(inputs)", inputs=True)
     if not inputs:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     grad_outputs = _grad_tuple(grad_outputs, len(outputs))
@@ -588,10 +599,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                              allow_unused, materialize_grads)
     if retain_graph is None:
         retain_graph = create_graph
+    # PyTorch checks the outputs before the inputs.
+    root_grads = _root_grads(outputs, grad_outputs, create_graph)
     for tensor in inputs:
         if not tensor._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    root_grads = _root_grads(outputs, grad_outputs, create_graph)
     capture = {}
     fresh = set()
     keys = []

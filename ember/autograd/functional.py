@@ -355,6 +355,33 @@ def _jacobian_reverse(outputs, inputs, create_graph, strict):
     return tuple(result)
 
 
+def _jacobian_vectorized_graph(outputs, inputs):
+    """``_jacobian_reverse`` under create_graph with vectorize=True, shaped as PyTorch's batched
+    backward leaves it: the rows of all outputs stacked per input, so when any output reaches an
+    input, every block of that input is cut from one recorded tensor (zeros included)."""
+    rows = [[] for _ in inputs]
+    for output in outputs:
+        for position in range(output.numel()):
+            grads = _autograd_grad((output,), inputs, (_one_hot(output, position),),
+                                   create_graph=True, retain_graph=True)
+            for column, value, reference in zip(rows, grads, inputs):
+                column.append(_zeros_like(reference) if value is None else value)
+    result = [[None] * len(inputs) for _ in outputs]
+    for in_index, (column, reference) in enumerate(zip(rows, inputs)):
+        linked = any(value.requires_grad for value in column)
+        stacked = stack(column) if linked and column else None
+        offset = 0
+        for out_index, output in enumerate(outputs):
+            size = output.numel()
+            shape = tuple(output.shape) + tuple(reference.shape)
+            if stacked is None or not size:
+                result[out_index][in_index] = _zeros_block(output, reference)
+            else:
+                result[out_index][in_index] = stacked.narrow(0, offset, size).reshape(shape)
+            offset += size
+    return tuple(tuple(row) for row in result)
+
+
 def _zeros_block(output, reference):
     return Tensor._wrap(np.zeros(tuple(output.shape) + tuple(reference.shape),
                                  reference._data.dtype))
@@ -367,38 +394,50 @@ def _jacobian_forward(func, inputs, vectorize):
         # PyTorch's message, missing space included.
         raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse "
                                   "Hessian isonly implemented for `vectorize=True`.")
+    # PyTorch's forward mode keeps the graph of inputs that require grad: the Jacobian is then
+    # differentiable with respect to them (no create_graph needed).
+    keep = is_grad_enabled() and any(value.requires_grad for value in inputs)
     with enable_grad():
-        inputs = tuple(value.detach().requires_grad_(True) for value in inputs)
+        inputs = _prepare(inputs, keep, need_graph=True)
         is_outputs_tuple, outputs = _as_tuple(
             func(*inputs), "outputs of the user-provided function", "jacobian")
         differentiable = [output for output in outputs if output.requires_grad]
         cotangents = tuple(_zeros_like(output, requires_grad=True) for output in differentiable)
         grad_inputs = _autograd_grad(tuple(differentiable), inputs, cotangents,
                                      create_graph=True)
-    result = [[None] * len(inputs) for _ in outputs]
-    for in_index, (reference, grad_input) in enumerate(zip(inputs, grad_inputs)):
-        columns = [[] for _ in outputs]
+    # One column of products per output over the elements of all inputs, as PyTorch's batched
+    # tangents give it; each output's blocks are then cut from it (so they keep a graph alike).
+    columns = [[] for _ in outputs]
+    for reference, grad_input in zip(inputs, grad_inputs):
         for position in range(reference.numel()):
-            tangent = _one_hot(reference, position)
             if grad_input is None or not grad_input.requires_grad:
                 products = (None,) * len(cotangents)
             else:
-                products = _grad((grad_input,), cotangents, (tangent,), retain_graph=True,
-                                 allow_unused=True)
+                with set_grad_enabled(keep):
+                    products = _grad((grad_input,), cotangents,
+                                     (_one_hot(reference, position),), retain_graph=True,
+                                     create_graph=keep, allow_unused=True)
             products = iter(products)
-            for out_index, output in enumerate(outputs):
+            for column, output in zip(columns, outputs):
                 value = next(products) if output.requires_grad else None
-                columns[out_index].append(_zeros_like(output) if value is None else value)
-        for out_index, output in enumerate(outputs):
-            column = columns[out_index]
-            # Stacked along the input elements, then moved behind the output's dims.
-            stacked = _assemble(column, (reference.numel(),), output.shape, False) \
-                if column else Tensor._wrap(np.zeros((0,) + tuple(output.shape),
-                                                     output._data.dtype))
-            array = np.moveaxis(stacked._data, 0, -1)
-            # Made contiguous before the reshape: np.ascontiguousarray turns 0-d into 1-d.
-            result[out_index][in_index] = Tensor._wrap(np.ascontiguousarray(array).reshape(
-                tuple(output.shape) + tuple(reference.shape)))
+                column.append(_zeros_like(output) if value is None else value)
+    result = [[None] * len(inputs) for _ in outputs]
+    for out_index, (column, output) in enumerate(zip(columns, outputs)):
+        stacked = _assemble(column, (len(column),), output.shape, keep) if column else None
+        offset = 0
+        for in_index, reference in enumerate(inputs):
+            size = reference.numel()
+            shape = tuple(output.shape) + tuple(reference.shape)
+            if stacked is not None and stacked.requires_grad:
+                block = stacked.narrow(0, offset, size).movedim(0, -1).reshape(shape)
+            else:
+                part = np.zeros((0,) + tuple(output.shape), output._data.dtype) \
+                    if stacked is None else stacked._data[offset:offset + size]
+                # Made contiguous before the reshape: np.ascontiguousarray turns 0-d into 1-d.
+                block = Tensor._wrap(np.ascontiguousarray(np.moveaxis(part, 0, -1)).reshape(
+                    shape))
+            result[out_index][in_index] = block
+            offset += size
     # Lists, not tuples, as PyTorch's forward-mode jacobian returns them.
     return _untuple(result, (is_outputs_tuple, is_inputs_tuple))
 
@@ -431,7 +470,10 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                                "`vectorized=True` are not supported together. Please either set "
                                "`strict=False` or `vectorize=False`.")
-        result = _jacobian_reverse(outputs, inputs, create_graph, strict and not vectorize)
+        if vectorize and create_graph:
+            result = _jacobian_vectorized_graph(outputs, inputs)
+        else:
+            result = _jacobian_reverse(outputs, inputs, create_graph, strict and not vectorize)
         result = _finish(result, create_graph)
     return _untuple(result, (is_outputs_tuple, is_inputs_tuple))
 

@@ -12,7 +12,7 @@ import numpy as np
 from .._random import numpy_generator
 from ..tensor import Tensor
 from .engine import grad as _autograd_grad
-from .grad_mode import enable_grad, no_grad
+from .grad_mode import enable_grad
 
 
 class GradcheckError(RuntimeError):
@@ -82,9 +82,6 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e
     def gradients(*arguments):
         primal = list(arguments[:len(arguments) - count])
         cotangents = arguments[len(arguments) - count:]
-        for index in checked:
-            if not primal[index]._requires_grad:  # a perturbed copy for the finite differences
-                primal[index] = primal[index].detach().requires_grad_(True)
         outputs = _differentiable(_call(fn, primal))
         with enable_grad():
             grads = _autograd_grad(outputs, [primal[index] for index in checked],
@@ -129,18 +126,16 @@ def _differentiable(outputs):
 
 
 def _float_outputs(fn, inputs):
-    """fn's floating outputs as float64 arrays, evaluated without recording a graph."""
-    with no_grad():
-        outputs = fn(*inputs)
-    if isinstance(outputs, Tensor):
-        outputs = (outputs,)
-    return [np.asarray(output._data, dtype=np.float64) for output in outputs
+    """fn's floating outputs as float64 arrays. Grad mode stays on, as in PyTorch's check: a
+    function may differentiate inside (a gradient penalty calls autograd.grad on its input)."""
+    return [np.asarray(output._data, dtype=np.float64) for output in _call(fn, inputs)
             if output._data.dtype.kind == "f"]
 
 
 def _with_replaced(inputs, index, array):
+    """The inputs with one replaced by a perturbed copy that requires grad as the original."""
     replaced = list(inputs)
-    replaced[index] = Tensor._wrap(array)
+    replaced[index] = Tensor._wrap(array, inputs[index]._requires_grad)
     return replaced
 
 

@@ -1,9 +1,11 @@
 """Function transforms (``torch.func``): ``grad``, ``grad_and_value``, ``vjp``, ``jvp``, ``jacrev``,
-``jacfwd``, ``hessian``, ``vmap`` and ``functional_call``, composable with each other and with
-ember's autograd."""
-from ._eager import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp
-from ._functional_call import functional_call, stack_module_state
+``jacfwd``, ``hessian``, ``linearize``, ``vmap``, ``functional_call`` and ``functionalize``,
+composable with each other and with ember's autograd."""
+from ._eager import (
+    functionalize, grad, grad_and_value, hessian, jacfwd, jacrev, jvp, linearize, vjp)
+from ._functional_call import functional_call, replace_all_batch_norm_modules_, stack_module_state
 from ._vmap import vmap
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp",
-           "stack_module_state", "vjp", "vmap"]
+__all__ = ["functional_call", "functionalize", "grad", "grad_and_value", "hessian", "jacfwd",
+           "jacrev", "jvp", "linearize", "replace_all_batch_norm_modules_", "stack_module_state",
+           "vjp", "vmap"]

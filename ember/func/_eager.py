@@ -26,7 +26,7 @@ import numpy as np
 from .._random import default_generator
 from ..autograd.engine import grad as _autograd_grad
 from ..autograd.functional import Alias
-from ..autograd.grad_mode import enable_grad, is_grad_enabled
+from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
 from ..tensor import Tensor
 from . import _batching
@@ -106,6 +106,9 @@ class _Variables:
             physical = _physical(value, levels)
             if physical.requires_grad:
                 self.leaves.append(Alias.apply(physical))
+            elif physical._is_inference:
+                # A tensor made in inference mode cannot require grad; a plain one on its data can.
+                self.leaves.append(Tensor._wrap(physical._data, True))
             else:
                 self.leaves.append(physical.detach().requires_grad_(True))
         self.tree = tree_unflatten([_logical(leaf, levels) for leaf in self.leaves], self.spec)
@@ -193,6 +196,12 @@ def _ones(tensor):
     return Tensor._wrap(np.ones_like(tensor._data))
 
 
+def _recording():
+    """Grad mode on and inference mode off for a transform's own differentiation: PyTorch's
+    transforms give their derivatives under no_grad and inference_mode alike."""
+    return inference_mode(False)
+
+
 # ---- grad ---------------------------------------------------------------------------------------
 def grad_and_value(func, argnums=0, has_aux=False):
     """A function returning (gradient of ``func`` with respect to the arguments ``argnums``,
@@ -202,7 +211,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     def wrapper(*args, **kwargs):
         levels = _batching.active_levels()
         grad_enabled = is_grad_enabled()
-        with enable_grad():
+        with _recording():
             numbers = _checked_argnums(argnums, len(args))
             variables = _Variables(_selected(args, numbers), levels)
             output, aux = _split_aux(func(*_replaced(args, numbers, variables.tree), **kwargs),
@@ -249,7 +258,7 @@ def vjp(func, *primals, has_aux=False):
 def _vjp(func, primals, argnums, has_aux):
     levels = _batching.active_levels()
     grad_enabled = is_grad_enabled()
-    with enable_grad():
+    with _recording():
         differentiated = primals if argnums is None else _selected(primals, argnums)
         variables = _Variables(differentiated, levels)
         call_args = variables.tree if argnums is None else \
@@ -275,7 +284,7 @@ def _vjp(func, primals, argnums, has_aux):
                                f"{cotangent_spec.pprint()}, primal output: "
                                f"{output_spec.pprint()}")
         seeds = [_physical(cotangent, levels) for cotangent in flat_cotangents]
-        with enable_grad():
+        with _recording():
             grads = _gradients(physical, variables.leaves, seeds, create_graph, retain_graph)
         return variables.gradients(grads)
 
@@ -318,7 +327,7 @@ class _Linearization:
 
     def __init__(self, func, primals, differentiated, argnums, has_aux, levels):
         self.levels = levels
-        with enable_grad():
+        with _recording():
             self.variables = _Variables(differentiated, levels)
             call_args = self.variables.tree if argnums is None else \
                 _replaced(primals, argnums, self.variables.tree)
@@ -340,7 +349,7 @@ class _Linearization:
         products = [None] * len(self.physical)
         wanted = [index for index, output in enumerate(self.physical) if output.requires_grad]
         if pairs and wanted:
-            with enable_grad():
+            with _recording():
                 results = _autograd_grad([value for value, _ in pairs],
                                          [self.cotangents[index] for index in wanted],
                                          [tangent for _, tangent in pairs], retain_graph=True,
@@ -378,6 +387,7 @@ def _jvp(func, primals, tangents, argnums, strict, has_aux):
                            f"with structure {tangents_spec}")
     _tensor_list(flat_primals, "primals")
     _tensor_list(flat_tangents, "tangents")
+    _check_duals(flat_primals, flat_tangents)
     linear = _Linearization(func, primals, differentiated, argnums, has_aux,
                             _batching.active_levels())
     keep = linear.needs_graph(flat_tangents)
@@ -388,6 +398,20 @@ def _jvp(func, primals, tangents, argnums, strict, has_aux):
     if has_aux:
         return outputs, results, _aux(linear.aux, keep)
     return outputs, results
+
+
+def _check_duals(flat_primals, flat_tangents):
+    """PyTorch's errors for pairing a primal with its tangent (forward AD's make_dual)."""
+    for primal, tangent in zip(flat_primals, flat_tangents):
+        for name, value in (("primal", primal), ("tangent", tangent)):
+            if not value.is_floating_point() and not value.is_complex():
+                raise ValueError(f"Expected {name} to be floating point or complex, but got: "
+                                 f"{value.dtype}")
+        if tangent.shape != primal.shape:
+            raise RuntimeError(f"Trying to set a forward gradient that has a different size than "
+                               f"that of the original Tensor, this is not supported. Tensor is of "
+                               f"size {list(primal.shape)} while the given forward gradient is of "
+                               f"size {list(tangent.shape)}.")
 
 
 # ---- Jacobians -----------------------------------------------------------------------------------
@@ -469,6 +493,8 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         numbers = _checked_argnums(argnums, len(args))
         primals = _selected(args, numbers)
         flat_primals, primals_spec = tree_flatten(primals)
+        tensors = [value for value in flat_primals if isinstance(value, Tensor)]
+        _check_duals(tensors, tensors)
         levels = _batching.active_levels()
         state = default_generator.get_state()
         linear = _Linearization(func, args, primals, numbers, has_aux, levels)
@@ -511,3 +537,47 @@ def hessian(func, argnums=0):
     """A function returning the Hessian of ``func`` with respect to the arguments ``argnums``:
     the Jacobian of its gradient, by reverse over reverse (see the module docstring)."""
     return jacrev(jacrev(func, argnums), argnums)
+
+
+def linearize(func, *primals):
+    """(func(*primals), jvp_fn): ``jvp_fn(*tangents)`` gives J @ tangents at the primals, as
+    often as needed, from one recorded linearization (PyTorch's ``torch.func.linearize``)."""
+    output = func(*primals)
+    flat_primals, primals_spec = tree_flatten(primals)
+    linear = _Linearization(func, primals, primals, None, False, _batching.active_levels())
+
+    def jvp_fn(*tangents):
+        flat_tangents, tangents_spec = tree_flatten(tangents)
+        if tangents_spec != primals_spec:
+            raise RuntimeError(f"Expected the tangents {tangents_spec} to have the same argspec "
+                               f"as the primals {primals_spec}")
+        for index, (tangent, primal) in enumerate(zip(flat_tangents, flat_primals)):
+            for what, theirs, expected in (("shape", tangent.shape, primal.shape),
+                                           ("dtype", tangent.dtype, primal.dtype)):
+                if theirs != expected:
+                    raise RuntimeError(f"tangent:{index} with {what} {theirs} in flattened "
+                                       f"pytree doesn't match the {what} {expected} of the "
+                                       f"corresponding primal.")
+        products = linear.product(flat_tangents, False, False)
+        return tree_unflatten([_logical(value, linear.levels) for value in products],
+                              linear.output_spec)
+    return output, jvp_fn
+
+
+def functionalize(func, *, remove="mutations"):
+    """``func`` itself, for PyTorch's ``torch.func.functionalize``: that transform rewrites
+    in-place and view ops for graph capture and gives the same values and input mutations
+    eagerly, which is all ember runs."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(
+            f"functionalize(f, remove='mutations'): received invalid argument for "
+            f"remove={remove}. Valid options are:\n     remove='mutations': all inplace and out= "
+            f"operators will be removed from the program, and replaced with their out-of-place "
+            f"equivalents.\n     remove='mutations_and_views': In addition to the above, all "
+            f"aliasing operators {{view}} will be replaced with their non-aliasing counterparts, "
+            f"{{view}}_copy.\n")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper

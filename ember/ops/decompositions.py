@@ -17,7 +17,7 @@ from .linalg import _check_square, inverse, matmul
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
 from .shape import require_tensor
 
-__all__ = ["cond", "lstsq", "matrix_exp", "matrix_norm", "matrix_rank", "pinv", "pinverse",
+__all__ = ["cholesky_inverse", "cholesky_solve", "cond", "lstsq", "matrix_exp", "matrix_norm", "matrix_rank", "pinv", "pinverse",
            "qr", "qr_legacy", "solve_triangular", "svd", "svd_legacy", "svdvals", "vander"]
 
 SVDResult = _return_type("SVDResult", "(U, S, Vh), like torch.return_types.linalg_svd.", "U",
@@ -374,6 +374,37 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
                            f"equation {'AX = B' if left else 'XA = B'} ({size}x{size} and "
                            f"{B._data.shape[-2]}x{B._data.shape[-1]})")
     return SolveTriangular.apply(A, B, bool(upper), bool(left), bool(unitriangular))
+
+
+def cholesky_solve(B, L, upper=False):
+    """X with A X = B for A = L L^T (U^T U with ``upper``) given its Cholesky factor: two
+    triangular solves, so differentiable to any order."""
+    for name, value in (("b", B), ("u", L)):
+        require_tensor(value, "cholesky_solve", name)
+        if value._data.ndim < 2:
+            raise RuntimeError(f"{name} should have at least 2 dimensions, but has "
+                               f"{value._data.ndim} dimensions instead")
+    if B._data.dtype != L._data.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{B.dtype._scalar_type} and A of type {L.dtype._scalar_type} "
+                           f"instead.")
+    size = L._data.shape[-1]
+    if L._data.shape[-2] != size or B._data.shape[-2] != size:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
+                           f"{L._data.shape[-2]} by {size} but each b matrix is "
+                           f"{B._data.shape[-2]} by {B._data.shape[-1]}")
+    lower = L.mT if upper else L
+    return solve_triangular(lower.mT, solve_triangular(lower, B, upper=False), upper=True)
+
+
+def cholesky_inverse(L, upper=False):
+    """(L L^T)^-1 (or (U^T U)^-1) from a Cholesky factor, by ``cholesky_solve`` of the identity."""
+    require_tensor(L, "cholesky_inverse", "input")
+    if L._data.ndim < 2:
+        raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 "
+                           "dimensions.")
+    identity = np.broadcast_to(np.eye(L._data.shape[-1], dtype=L._data.dtype), L._data.shape)
+    return cholesky_solve(Tensor._wrap(np.ascontiguousarray(identity)), L, upper)
 
 
 class MatrixExp(Op):

@@ -737,13 +737,18 @@ def det(input):
 
 
 def solve(A, B, *, left=True):
-    """X with A X = B (B a vector when it has A's shape without the last dim)."""
-    if not left:
-        raise NotImplementedError("linalg.solve: left=False is not implemented in ember")
+    """X with A X = B (B a vector when it has A's shape without the last dim); with
+    ``left=False`` X A = B, solved as A^T X^T = B^T (B must be a matrix there)."""
     _check_square(A, "linalg.solve")
     require_tensor(B, "linalg_solve", "B", 2)
     vector = B._data.ndim == 1 or B._data.shape == A._data.shape[:-1]
-    return solve_columns(A, B, vector)
+    if left:
+        return solve_columns(A, B, vector)
+    if vector:
+        size = A._data.shape[-1]
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation XA = "
+                           f"B ({size}x{size} and {B._data.shape[-1]}x1)")
+    return solve_columns(A.mT, B.mT, False).mT
 
 
 def solve_columns(A, B, vector):

@@ -351,24 +351,50 @@ class Min(_Extreme):
     arg_reducer = staticmethod(np.argmin)
 
 
+def _reduced_rows(x, axis):
+    """``x`` with the reduced axes (all when None) joined into one last axis."""
+    axes = tuple(range(x.ndim)) if axis is None else tuple(axis)
+    kept = [index for index in range(x.ndim) if index not in axes]
+    moved = np.transpose(x, kept + list(axes))
+    return moved.reshape(tuple(x.shape[index] for index in kept) + (-1,))
+
+
+def _kept_shape(result, x, axis, keepdims):
+    """A reduction's result over ``axis`` reshaped for ``keepdims``."""
+    if not keepdims:
+        return result
+    axes = tuple(range(x.ndim)) if axis is None else tuple(axis)
+    return result.reshape(tuple(1 if index in axes else size
+                                for index, size in enumerate(x.shape)))
+
+
 def _lower_median(x, axis, keepdims):
-    """The lower median of all elements (NaN if any is NaN), PyTorch's median()."""
-    flat = x.reshape(-1)
-    if flat.size == 0:
-        return np.array(np.nan, dtype=x.dtype)
-    if x.dtype.kind == "f" and np.isnan(flat).any():
-        return np.array(np.nan, dtype=x.dtype)
-    return np.partition(flat, (flat.size - 1) // 2)[(flat.size - 1) // 2]
+    """The lower median over ``axis`` (NaN where any is NaN), PyTorch's median(); the axes are
+    all of them except under vmap, whose rule keeps the batch axis out."""
+    rows = _reduced_rows(x, axis)
+    count = rows.shape[-1]
+    if count == 0:
+        return _kept_shape(np.full(rows.shape[:-1], np.nan, x.dtype), x, axis, keepdims)
+    middle = (count - 1) // 2
+    result = np.partition(rows, middle, axis=-1)[..., middle]
+    if x.dtype.kind == "f":
+        result = np.where(np.isnan(rows).any(axis=-1), np.array(np.nan, x.dtype), result)
+    return _kept_shape(np.asarray(result, x.dtype), x, axis, keepdims)
 
 
 def _lower_nanmedian(x, axis, keepdims):
-    """The lower median of the non-NaN elements (NaN when all are NaN)."""
-    flat = x.reshape(-1)
-    if x.dtype.kind == "f":
-        flat = flat[~np.isnan(flat)]
-    if flat.size == 0:
-        return np.array(np.nan, dtype=x.dtype)
-    return np.partition(flat, (flat.size - 1) // 2)[(flat.size - 1) // 2]
+    """The lower median of the non-NaN elements over ``axis`` (NaN where all are NaN)."""
+    rows = _reduced_rows(x, axis)
+    if x.dtype.kind != "f":
+        return _lower_median(x, axis, keepdims)
+    counts = np.sum(~np.isnan(rows), axis=-1, keepdims=True)
+    if rows.shape[-1] == 0:
+        return _kept_shape(np.full(rows.shape[:-1], np.nan, x.dtype), x, axis, keepdims)
+    ordered = np.sort(rows, axis=-1)  # NaN sorts last
+    middle = np.maximum(counts - 1, 0) // 2
+    result = np.take_along_axis(ordered, middle, axis=-1)[..., 0]
+    result = np.where(counts[..., 0] == 0, np.array(np.nan, x.dtype), result)
+    return _kept_shape(np.asarray(result, x.dtype), x, axis, keepdims)
 
 
 class Median(_Extreme):

@@ -426,6 +426,52 @@ def test_no_grad_error_matches_torch(torch):
     assert str(ember_error.value) == str(torch_error.value)
 
 
+def test_grad_and_backward_take_any_iterable_of_tensors_like_torch(torch):
+    """autograd.grad(loss, model.parameters(), create_graph=True): a generator (or a set) of
+    inputs or outputs is taken as PyTorch's tuple(...) takes it."""
+    def run(fw):
+        model = fw.nn.Linear(3, 2).double()
+        with fw.no_grad():
+            model.weight.copy_(fw.tensor(np.linspace(-1.0, 1.0, 6).reshape(2, 3)))
+            model.bias.copy_(fw.tensor([0.5, -0.25]))
+        loss = model(fw.ones(4, 3, dtype=fw.float64)).tanh().pow(2).sum()
+        gradients = fw.autograd.grad(loss, model.parameters(), create_graph=True)
+        penalty = sum(gradient.pow(2).sum() for gradient in gradients)
+        fw.autograd.backward(iter([penalty]), inputs=(p for p in [model.weight]))
+        return gradients, model.weight.grad, model.bias.grad
+    ours, theirs = run(ember), run(torch)
+    assert ours[2] is None and theirs[2] is None
+    for mine, other in zip([*ours[0], ours[1]], [*theirs[0], theirs[1]]):
+        np.testing.assert_allclose(mine.detach().numpy(), other.detach().numpy(), rtol=1e-12)
+
+
+def test_an_input_that_is_not_a_tensor_is_torchs_runtime_error(torch):
+    def run(fw):
+        x = fw.ones(2, requires_grad=True)
+        fw.autograd.grad((x * 2).sum(), [x, 3])
+
+    with pytest.raises(RuntimeError) as torch_error:
+        run(torch)
+    with pytest.raises(RuntimeError) as ember_error:
+        run(ember)
+    assert str(ember_error.value) == str(torch_error.value)
+
+
+@pytest.mark.parametrize("case", ["neither", "output"])
+def test_grad_checks_the_outputs_before_the_inputs_like_torch(torch, case):
+    """x never requires grad; when the output does not either, that is reported first."""
+    def run(fw):
+        x = fw.tensor([1.0, 2.0])
+        weight = fw.tensor([3.0, 4.0], requires_grad=case == "output")
+        fw.autograd.grad((x * weight).sum(), x)
+
+    with pytest.raises(RuntimeError) as torch_error:
+        run(torch)
+    with pytest.raises(RuntimeError) as ember_error:
+        run(ember)
+    assert str(ember_error.value) == str(torch_error.value)
+
+
 def test_factory_requires_grad_is_honoured_under_no_grad():
     with ember.no_grad():
         made = [ember.ones(2, requires_grad=True), ember.zeros(2, requires_grad=True),

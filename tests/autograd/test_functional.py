@@ -165,6 +165,24 @@ def test_forward_mode_jacobian_matches_torch(torch, case):
     assert_same_tree(*_both(torch, run))
 
 
+def test_forward_mode_jacobian_keeps_the_graph_of_inputs_that_require_grad_like_torch(torch):
+    """PyTorch's forward-mode Jacobian is differentiable with respect to inputs that require
+    grad (its tangents carry their graph), without create_graph; each output's blocks alike."""
+    def run(fw):
+        (x,) = inputs(fw, (3,), requires_grad=True)
+        (y,) = inputs(fw, (2,))
+        blocks = fw.autograd.functional.jacobian(
+            lambda a, b: (a.sin() * a.sum() * b[0], b * 2, (a * a).sum()), (x, y),
+            vectorize=True, strategy="forward-mode")
+        flags = [[block.requires_grad for block in row] for row in blocks]
+        total = sum((block * block).sum() for row in blocks for block in row
+                    if block.requires_grad)
+        return flags, blocks, fw.autograd.grad(total, x)
+    ours, theirs = _both(torch, run)
+    assert ours[0] == theirs[0] == [[True, True], [False, False], [True, True]]
+    assert_same_tree(ours[1:], theirs[1:])
+
+
 def test_forward_mode_jacobian_of_a_scalar_is_a_scalar_like_torch(torch):
     def run(fw):
         x = fw.tensor(1.5, dtype=fw.float64)
@@ -190,6 +208,23 @@ def test_jacobian_with_create_graph_is_differentiable_like_torch(torch):
         (second,) = fw.autograd.grad((jacobian * jacobian).sum(), x)
         return jacobian, second
     assert_same_tree(*_both(torch, run))
+
+
+def test_vectorized_jacobian_with_create_graph_links_blocks_like_torch(torch):
+    """vectorize=True cuts each input's blocks from one batched backward over all outputs: a
+    zero block of an input that another output reaches requires grad too, as in PyTorch."""
+    def run(fw):
+        x, y, unused = inputs(fw, (3,), (3,), (2,), requires_grad=True)
+        blocks = fw.autograd.functional.jacobian(
+            lambda a, b, c: (a * b.exp(), (a * a).sum()), (x, y, unused), create_graph=True,
+            vectorize=True)
+        flags = [[block.requires_grad for block in row] for row in blocks]
+        total = sum((block * block).sum() for row in blocks for block in row
+                    if block.requires_grad)
+        return flags, blocks, fw.autograd.grad(total, (x, y))
+    ours, theirs = _both(torch, run)
+    assert ours[0] == theirs[0] == [[True, True, False], [True, True, False]]
+    assert_same_tree(ours[1:], theirs[1:])
 
 
 @pytest.mark.parametrize("bad", ["strategy", "forward_graph", "forward_strict",

@@ -91,3 +91,31 @@ def test_conftest_float64_helpers():
     assert copy.dtype is ember.float64 and copy.requires_grad and copy.is_leaf
     assert_close(copy, np.array([0.25, -0.5]))
     assert gradcheck(lambda a: a.exp() * a, (copy,))
+
+
+def test_a_function_that_differentiates_its_input_inside_is_checked():
+    # A gradient penalty's derivative: PyTorch's gradcheck evaluates fn with grad on and the
+    # perturbed input still requiring grad, so autograd.grad inside fn works there too.
+    x = _double((2, 3))
+
+    def penalty_gradient(value):
+        output = (value.tanh() * value).sum(1).exp().sum()
+        (gradient,) = ember.autograd.grad(output, value, create_graph=True)
+        return (gradient ** 2).sum(1)
+
+    assert gradcheck(penalty_gradient, (x,))
+    large = _double((20, 20))  # checked along random directions
+    assert gradcheck(penalty_gradient, (large,))
+
+
+def test_third_derivatives_of_layer_norm_and_batch_norm():
+    x = _double((4, 3))
+    weight = _double((3,), seed=1)
+
+    def second(value, scale):
+        first = ember.nn.functional.layer_norm(value, (3,), scale) ** 3
+        (gradient,) = ember.autograd.grad(first.sum(), value, create_graph=True)
+        normalized = ember.nn.functional.batch_norm(gradient, None, None, training=True)
+        return ember.autograd.grad((normalized ** 3).sum(), (value, scale), create_graph=True)
+
+    assert gradcheck(second, (x, weight))

@@ -39,6 +39,8 @@ RULES = [
     ("sum_dims", lambda fw, a: a.sum((0, -1), keepdim=True), [(3, 2, 4)], 0),
     ("mean_var", lambda fw, a: a.mean(1) + a.var(0).sum(), [(3, 2, 4)], 0),
     ("amax", lambda fw, a: a.amax(-1), [(3, 2, 4)], 0),
+    ("median_all", lambda fw, a: a.median() * 2, [(3, 2, 5)], 0),
+    ("median_all_moved", lambda fw, a: fw.median(a), [(4, 3)], 1),
     ("logsumexp", lambda fw, a: a.logsumexp(0), [(3, 2, 4)], 0),
     ("softmax", lambda fw, a: a.softmax(-1) + a.log_softmax(0), [(3, 2, 4)], 0),
     ("cumsum", lambda fw, a: a.cumsum(1) + a.cumprod(0), [(3, 2, 4)], 0),
@@ -118,6 +120,17 @@ def test_gradients_flow_through_the_batched_call_like_torch(torch, name):
         weights = fw.tensor(np.random.default_rng(1).standard_normal(tuple(out.shape)))
         results.append(fw.autograd.grad((out * weights).sum(), values))
     assert_same_tree(*results, rtol=1e-6, atol=1e-9)
+
+
+def test_median_of_all_elements_per_sample_with_nans_and_gradients_like_torch(torch):
+    def run(fw):
+        (values,) = inputs(fw, (3, 2, 4), requires_grad=True)
+        marked = values * 1
+        marked = fw.where(fw.tensor([[[False] * 4] * 2, [[True, False, False, False]] * 2,
+                                     [[True] * 4] * 2]), float("nan"), marked)
+        medians = fw.func.vmap(lambda a: fw.stack([a.median(), fw.nanmedian(a)]))(marked)
+        return medians, fw.autograd.grad(fw.nan_to_num(medians).sum(), values)
+    assert_same_tree(run(ember), run(torch))
 
 
 def test_nested_levels_batch_an_op_with_operands_from_both_levels(torch):

@@ -1,6 +1,8 @@
 """functional_call and stack_module_state against torch.func: replaced parameters and buffers,
 the module restored afterwards (also after an exception), BatchNorm's running statistics, tied
 weights, strict keys and the errors users see."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -165,3 +167,76 @@ def test_stack_module_state_errors_match_torch(torch, bad):
                   "classes": [fw.nn.Linear(2, 2), fw.nn.Tanh()]}[bad]
         return lambda: fw.func.stack_module_state(models)
     assert_raises_like_torch(call(torch), call(ember), same_type=True)
+
+
+def test_ensemble_over_a_base_model_moved_to_meta_like_torch(torch):
+    # PyTorch's model-ensembling recipe: the stacked states are called through a copy of one
+    # model moved to 'meta', which keeps only the structure (shapes and dtypes).
+    torch.manual_seed(0)
+    theirs = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4).eval(),
+                                  torch.nn.Linear(4, 2)) for _ in range(3)]
+    ours = [ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.BatchNorm1d(4).eval(),
+                                ember.nn.Linear(4, 2)) for _ in range(3)]
+    for mine, other in zip(ours, theirs):
+        load_torch_state(mine, other)
+    (x,) = inputs(ember, (5, 3), dtype="float32")
+
+    def run(fw, models, data):
+        params, buffers = fw.func.stack_module_state(models)
+        base = copy.deepcopy(models[0]).to("meta")
+
+        def call(parameters, buffers_, batch):
+            return fw.func.functional_call(base, (parameters, buffers_), (batch,))
+        return fw.func.vmap(call, in_dims=(0, 0, None))(params, buffers, data)
+    assert_same_tree(run(ember, ours, x), run(torch, theirs, tree_to_torch(x, torch)),
+                     rtol=1e-5, atol=1e-6)
+
+
+def test_a_module_moved_to_meta_keeps_shapes_and_dtypes_but_no_memory():
+    model = ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.BatchNorm1d(4))
+    weight = model[0].weight
+    moved = model.to("meta", ember.float64)
+    assert moved is model and model[0].weight is weight
+    shapes = {name: (tuple(value.shape), value.dtype) for name, value in model.state_dict().items()}
+    assert shapes["0.weight"] == ((4, 3), ember.float64)
+    assert shapes["1.num_batches_tracked"] == ((), ember.int64)
+    assert all(value._data.strides == (0,) * value.dim() for value in model.state_dict().values())
+
+
+def test_replace_all_batch_norm_modules_drops_running_statistics_like_torch(torch):
+    def run(fw):
+        model = fw.nn.Sequential(fw.nn.Linear(3, 4), fw.nn.BatchNorm1d(4),
+                                 fw.nn.Sequential(fw.nn.BatchNorm1d(4, affine=False)))
+        assert fw.func.replace_all_batch_norm_modules_(model) is model
+        norms = [model[1], model[2][0]]
+        states = [(norm.running_mean, norm.running_var, norm.num_batches_tracked,
+                   norm.track_running_stats) for norm in norms]
+        return states, sorted(model.state_dict())
+    ours, theirs = run(ember), run(torch)
+    assert ours == theirs == ([(None, None, None, False)] * 2,
+                              ["0.bias", "0.weight", "1.bias", "1.weight"])
+
+
+def test_vmap_over_a_model_without_running_statistics_like_torch(torch):
+    ours, theirs = twin_modules(torch, lambda fw: fw.nn.Sequential(fw.nn.Linear(3, 4),
+                                                                   fw.nn.BatchNorm1d(4)))
+    (x,) = inputs(ember, (2, 5, 3), dtype="float32")
+
+    def run(fw, model, data):
+        fw.func.replace_all_batch_norm_modules_(model)
+        params = {name: value.detach() for name, value in model.named_parameters()}
+        return fw.func.vmap(lambda batch: fw.func.functional_call(model, params, (batch,)))(data)
+    assert_same_tree(run(ember, ours, x), run(torch, theirs, tree_to_torch(x, torch)),
+                     rtol=1e-5, atol=1e-6)
+
+
+def test_nn_utils_stateless_functional_call_is_the_deprecated_spelling_like_torch(torch):
+    ours, theirs = twin_modules(torch, _mlp)
+    (x,) = inputs(ember, (4, 3), dtype="float32")
+
+    def run(fw, model, data):
+        replaced = {"0.weight": fw.ones(4, 3)}
+        with pytest.warns(FutureWarning, match="torch.func.functional_call"):
+            return fw.nn.utils.stateless.functional_call(model, replaced, (data,))
+    assert_same_tree(run(ember, ours, x), run(torch, theirs, tree_to_torch(x, torch)),
+                     rtol=1e-5, atol=1e-6)

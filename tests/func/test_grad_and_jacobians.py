@@ -243,6 +243,29 @@ def test_jvp_errors_match_torch(torch, bad):
     assert_raises_like_torch(call(torch), call(ember), same_type=True)
 
 
+@pytest.mark.parametrize("bad", ["tangent_shape", "integer_primal", "integer_tangent",
+                                 "jacfwd_integer"])
+def test_forward_mode_dual_errors_match_torch(torch, bad):
+    """PyTorch's make_dual refuses a tangent of another size, and non-floating primals or
+    tangents (ValueError), before calling the function."""
+    def call(fw):
+        (x,) = inputs(fw, (3,))
+        whole = fw.arange(3)
+        jvp = fw.func.jvp
+        if bad == "tangent_shape":
+            return lambda: jvp(cube_sum, (x,), (fw.ones(4, dtype=x.dtype),))
+        if bad == "integer_primal":
+            return lambda: jvp(cube_sum, (whole,), (x,))
+        if bad == "integer_tangent":
+            return lambda: jvp(cube_sum, (x,), (whole,))
+        return lambda: fw.func.jacfwd(lambda a: a * 2.0)(whole)
+    with pytest.raises(Exception) as their_error:
+        call(torch)()
+    with pytest.raises(their_error.type) as our_error:
+        call(ember)()
+    assert str(our_error.value) == str(their_error.value).replace("torch.", "ember.")
+
+
 def test_jvp_strict_refuses_an_output_independent_of_the_inputs():
     (x,) = inputs(ember, (3,))
     with pytest.raises(RuntimeError, match="The output of f is independent of the inputs"):
@@ -320,3 +343,65 @@ def test_hessian_of_a_tanh_network_matches_torch(torch):
         w, x = inputs(fw, (4, 3), (3,))
         return fw.func.hessian(lambda v: (w @ v).tanh().sum())(x)
     assert_same_tree(*_both(torch, run))
+
+
+def test_linearize_gives_torch_outputs_and_products_for_pytrees(torch):
+    def run(fw):
+        x, y, tangent_x, tangent_y = inputs(fw, (3,), (2, 3), (3,), (2, 3))
+        output, jvp_fn = fw.func.linearize(
+            lambda a, b: (a.sin() * b, {"square": (a * a).sum()}), x, y)
+        return output, jvp_fn(tangent_x, tangent_y), jvp_fn(tangent_x * 2, tangent_y * 0)
+    assert_same_tree(run(ember), run(torch))
+
+
+@pytest.mark.parametrize("bad", ["shape", "dtype"])
+def test_linearize_tangent_errors_match_torch(torch, bad):
+    def call(fw):
+        (x,) = inputs(fw, (3,))
+        _, jvp_fn = fw.func.linearize(lambda a: a.sin(), x)
+        tangent = fw.ones(4, dtype=x.dtype) if bad == "shape" else fw.ones(3, dtype=fw.float16)
+        return lambda: jvp_fn(tangent)
+    with pytest.raises(RuntimeError) as their_error:
+        call(torch)()
+    with pytest.raises(RuntimeError) as our_error:
+        call(ember)()
+    assert str(our_error.value) == str(their_error.value).replace("torch.", "ember.")
+
+
+@pytest.mark.parametrize("made_inside", [False, True])
+def test_transforms_differentiate_under_inference_mode_like_torch(torch, made_inside):
+    """PyTorch's transforms give their derivatives inside inference_mode (of an inference tensor
+    too), as under no_grad; the results carry no graph."""
+    def run(fw):
+        with fw.inference_mode(made_inside):
+            (x,) = inputs(fw, (3,))
+        with fw.inference_mode():
+            results = (fw.func.grad(cube_sum)(x),
+                       fw.func.vjp(lambda a: a.sin() * a, x)[1](fw.ones_like(x)),
+                       fw.func.jvp(lambda a: a.sin() * a, (x,), (fw.ones_like(x),)),
+                       fw.func.jacfwd(lambda a: a.sin() * a.sum())(x),
+                       fw.func.hessian(cube_sum)(x))
+        flat = [results[0], results[1][0], *results[2], results[3], results[4]]
+        assert not any(value.requires_grad for value in flat)
+        return results
+    assert_same_tree(run(ember), run(torch))
+
+
+def test_functionalize_gives_torchs_values_and_input_mutations(torch):
+    def run(fw):
+        def mutating(x):
+            y = x.clone()
+            y.add_(1)
+            x.mul_(2)
+            return y
+        (x,) = inputs(fw, (3,))
+        out = fw.func.functionalize(mutating)(x)
+        again = fw.func.functionalize(mutating, remove="mutations_and_views")(x)
+        gradient = fw.func.grad(fw.func.functionalize(lambda a: (a.clone().mul_(2) ** 2).sum()))(x)
+        return out, again, x, gradient
+    assert_same_tree(run(ember), run(torch))
+    with pytest.raises(RuntimeError) as their_error:
+        torch.func.functionalize(cube_sum, remove="views")
+    with pytest.raises(RuntimeError) as our_error:
+        ember.func.functionalize(cube_sum, remove="views")
+    assert str(our_error.value) == str(their_error.value)

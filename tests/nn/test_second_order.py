@@ -278,6 +278,10 @@ PIECEWISE_LINEAR = {
     "interpolate_area": lambda fw, x: fw.nn.functional.interpolate(x, size=3, mode="area"),
     "pad_reflect": lambda fw, x: fw.nn.functional.pad(x, (1, 2, 1, 0), mode="reflect"),
     "pad_replicate": lambda fw, x: fw.nn.functional.pad(x, (1, 2, 1, 0), mode="replicate"),
+    "nll_loss": lambda fw, x: fw.nn.functional.nll_loss(
+        x.reshape(4, 8), fw.tensor([0, 3, -100, 2]), weight=fw.arange(8, dtype=x.dtype)),
+    "nll_loss_2d": lambda fw, x: fw.nn.functional.nll_loss(
+        x, fw.tensor([[[0, 1, 1, 0]] * 4]), reduction="none"),
 }
 
 

@@ -1,6 +1,6 @@
-"""SVD, QR, pinv, solve_triangular, matrix_exp, lstsq, matrix norms, rank and cond against
-PyTorch (values, first and second derivatives of gauge-invariant functions, errors), plus
-float64 gradchecks and gradgradchecks that need nothing but ember."""
+"""SVD, QR, pinv, solve_triangular, cholesky_solve/inverse, matrix_exp, lstsq, matrix norms,
+rank and cond against PyTorch (values, first and second derivatives of gauge-invariant
+functions, errors), plus float64 gradchecks and gradgradchecks that need nothing but ember."""
 import math
 
 import numpy as np
@@ -8,6 +8,7 @@ import pytest
 
 import ember
 from ember.autograd import gradcheck, gradgradcheck
+from tests.conftest import assert_raises_like_torch
 
 
 def _random(shape, seed=0, dtype="float64"):
@@ -176,6 +177,33 @@ def test_solve_triangular_matches_torch(torch, upper, left, unitriangular):
         ember.linalg.solve_triangular(ember.ones(3, 3), ember.ones(3, 2))
     with pytest.raises(RuntimeError, match="Incompatible shapes"):
         ember.linalg.solve_triangular(ember.ones(3, 3), ember.ones(2, 2), upper=True)
+
+
+def _factor(module, a, upper):
+    """The Cholesky factor of a positive definite matrix built from ``a``."""
+    spd = a @ a.mT + 0.5 * module.eye(a.shape[-1], dtype=a.dtype)
+    return module.linalg.cholesky(spd, upper=upper)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("shapes", [[(3, 3), (3, 2)], [(3, 3), (2, 3, 4)], [(2, 3, 3), (3, 1)]])
+def test_cholesky_solve_and_inverse_match_torch_to_second_order(torch, upper, shapes):
+    _compare_gradients(torch, lambda module, a, b: (
+        module.cholesky_solve(b.tanh(), _factor(module, a, upper), upper=upper).exp().sum()
+        + _factor(module, a, upper).cholesky_inverse(upper).pow(2).sum()), shapes)
+
+
+@pytest.mark.parametrize("bad", ["vector_b", "vector_factor", "dtypes", "sizes", "inverse_1d"])
+def test_cholesky_solve_and_inverse_errors_match_torch(torch, bad):
+    def call(module):
+        eye = module.eye(3, dtype=module.float64)
+        ones = module.ones(3, 2, dtype=module.float64)
+        return {"vector_b": lambda: module.cholesky_solve(ones[:, 0], eye),
+                "vector_factor": lambda: module.cholesky_solve(ones, eye[0]),
+                "dtypes": lambda: module.cholesky_solve(ones.float(), eye),
+                "sizes": lambda: module.cholesky_solve(ones[:2], eye),
+                "inverse_1d": lambda: module.cholesky_inverse(eye[0])}[bad]
+    assert_raises_like_torch(call(torch), call(ember), same_type=True)
 
 
 def test_matrix_exp_matches_torch(torch):

@@ -105,6 +105,9 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
     loss = ClassificationLoss.apply(input, target, weight_array, ignore_index, float(smoothing),
                                     reduction, from_logits)
     torch_named(loss, _classification_name(probabilities, smoothing, reduction, array.ndim))
+    if not from_logits:
+        # PyTorch's nll_loss_backward keeps its input (derivative 0) under create_graph.
+        keep_input_in_gradient(loss)
     if unbatched and reduction == "none":
         loss = loss.squeeze(0)
     return loss

@@ -128,6 +128,12 @@ def _optional_parameter(module, name, present, shape, dtype=None, device=None):
         module.register_parameter(name, None)
 
 
+def _storage_free(tensor):
+    """A read-only stand-in of ``tensor``'s shape and dtype that holds no memory (one zero seen
+    through zero strides): what ``Module.to('meta')`` leaves in place of parameters and buffers."""
+    return Tensor._wrap(np.broadcast_to(np.zeros((), tensor._data.dtype), tensor._data.shape))
+
+
 def _typename(value):
     """PyTorch's torch.typename: 'ember.FloatTensor' for tensors, the qualified class otherwise."""
     if isinstance(value, Tensor):
@@ -649,7 +655,9 @@ class Module:
 
     def to(self, *args, **kwargs):
         """Convert floating parameters and buffers to a floating dtype (``to(ember.float64)``,
-        ``to(tensor)``, ``to('cpu')``); integer buffers are left as they are."""
+        ``to(tensor)``, ``to('cpu')``); integer buffers are left as they are. ``to('meta')``
+        frees their memory, keeping shapes and dtypes, for a module that only serves as the
+        structure of ``func.functional_call`` (PyTorch's model-ensembling recipe)."""
         target = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         memory_format = kwargs.pop("memory_format", None)
@@ -669,6 +677,10 @@ class Module:
                 target = arg
             else:
                 device = arg
+        if device is not None and _device.device(device).type == "meta":
+            if target is not None:
+                self.to(target)
+            return self._apply(_storage_free)
         _device.check_cpu(device, "Module.to")
         if target is None:
             return self
