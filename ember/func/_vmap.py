@@ -10,6 +10,7 @@ import functools
 import warnings
 
 from .._random import default_generator
+from .._tensor_methods import numpy_names
 from ..ops.shape import cat, stack
 from ..tensor import Tensor
 from . import _batching
@@ -175,6 +176,10 @@ def _check_unmapped_unchanged(versions, name):
                                f"or map over that input.")
 
 
+# The code of every numpy_names front (one code object, shared by its closures).
+_NUMPY_NAMES_FRONT = numpy_names(lambda dim: dim).__code__
+
+
 def _reason(error):
     """What could not be batched: the rule-less op, or the op entry point (the outermost frame
     of the innermost run of frames in ember's op packages) where the data was read."""
@@ -187,6 +192,8 @@ def _reason(error):
         traceback = traceback.tb_next
     found = None
     for frame in reversed(frames):
+        if frame.f_code is _NUMPY_NAMES_FRONT:
+            continue  # the argument-renaming front of a public op, not the op itself
         module = frame.f_globals.get("__name__", "")
         if module.startswith(_OP_PACKAGES):
             found = f"{module}.{frame.f_code.co_qualname}"
