@@ -7,7 +7,8 @@ import itertools
 
 import numpy as np
 
-from .._dtype import tensor_type_name
+from .._dtype import _repr_prefix, tensor_type_name
+from .anomaly_mode import is_anomaly_enabled
 from ..tensor import Tensor
 
 # Creation order of nodes: every consumer of a node is created after it (the engine's heap key).
@@ -156,12 +157,16 @@ class Node:
             if grad_fn is not None:
                 operation = grad_fn.name().removesuffix("Backward0")
                 description += f", which is output {output_nr} of {operation},"
+            hint = ("the backtrace further above shows the operation that failed to compute its "
+                    "gradient. The variable in question was changed in there or anywhere later. "
+                    "Good luck!" if is_anomaly_enabled() else
+                    f"enable anomaly detection to find the operation that failed to compute its "
+                    f"gradient, with {_repr_prefix[0]}.autograd.set_detect_anomaly(True, "
+                    f"check_nan=False).")
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: {description} is at version {counter.value}; expected "
-                f"version {version} instead. Hint: the backtrace further above shows the "
-                "operation that failed to compute its gradient. The variable in question was "
-                "changed in there or anywhere later. Good luck!")
+                f"version {version} instead. Hint: {hint}")
 
     def _saved_with_history(self):
         """The saved items as Tensors for a differentiable backward: inputs are the input
