@@ -1,5 +1,6 @@
 """The backward sweep: accumulation, retain_graph, errors, hooks, autograd.grad, grad modes,
 memory released during backward, and deep graphs without recursion."""
+import warnings
 import gc
 import re
 import time
@@ -1099,3 +1100,19 @@ def test_gradients_summed_in_place_never_touch_shared_arrays():
     total = pieces[0] + pieces[1] * 2 + pieces[2] * 3
     total.sum().backward()
     assert a.grad.tolist() == [6.0, 6.0]
+
+
+def test_inplace_version_error_hint_follows_anomaly_mode(torch):
+    def message(fw, anomaly):
+        weight = fw.ones(3, requires_grad=True)
+        output = weight.exp()
+        output.add_(1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fw.autograd.set_detect_anomaly(anomaly):
+                with pytest.raises(RuntimeError) as raised:
+                    output.sum().backward()
+        return str(raised.value).split("Hint: ")[1].replace("torch.", "ember.")
+
+    for anomaly in (False, True):
+        assert message(ember, anomaly) == message(torch, anomaly)
