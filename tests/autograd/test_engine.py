@@ -1,10 +1,10 @@
 """The backward sweep: accumulation, retain_graph, errors, hooks, autograd.grad, grad modes,
 memory released during backward, and deep graphs without recursion."""
-import warnings
 import gc
 import re
 import time
 import tracemalloc
+import warnings
 import weakref
 
 import numpy as np
