@@ -10,7 +10,8 @@ import functools
 import numpy as np
 
 from . import _device, _dtype, _factories, _random, ops, sparse
-from ._dtype import checked_scalar, tensor_type_name, to_dtype, wrapped_int
+from ._dtype import (
+    overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
@@ -275,9 +276,12 @@ def fill_(self, value):
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value._data.ndim} dimensions.")
     fill = value.item() if isinstance(value, Tensor) else value
-    if isinstance(fill, (int, float)) and not isinstance(value, Tensor):
-        fill = checked_scalar(fill, self._data.dtype)  # PyTorch's range check, ints wrapped
-        value = fill.item()
+    if type(fill) in (int, float) and not isinstance(value, Tensor):
+        dtype = self._data.dtype
+        if scalar_overflows(fill, dtype):  # PyTorch's range check
+            raise overflow_error(dtype)
+        if type(fill) is int and dtype.kind in "iu":
+            fill = value = wrapped_int(fill, dtype)  # uint8 takes -1 as 255
     return apply_inplace(self, "fill_", lambda: ops.fill_like(self, value),
                          lambda array: array.fill(fill))
 
