@@ -150,6 +150,14 @@ class Tensor:
     def data_ptr(self):
         return self._data.__array_interface__["data"][0]
 
+    const_data_ptr = data_ptr
+
+    def dim_order(self):
+        """The dims from outermost to innermost in memory: by stride, largest first, ties in
+        dim order (PyTorch's dim_order of a dense tensor)."""
+        strides = self._data.strides
+        return tuple(sorted(range(self._data.ndim), key=lambda dim: -strides[dim]))
+
     def is_inference(self):
         return self._is_inference
 

@@ -149,3 +149,12 @@ def test_reprs_use_torch_names_under_the_drop_in_import():
     assert output.stdout.split("\n")[:2] == [
         "torch.float32 torch.Size([2, 3]) torch.FloatTensor torch.strided torch.channels_last "
         "<class 'torch.FloatTensor'>", "ember.float32"], output.stderr
+
+
+@pytest.mark.parametrize("make", [
+    lambda fw: fw.ones(2, 3, 4), lambda fw: fw.ones(2, 3, 4).permute(2, 0, 1),
+    lambda fw: fw.ones(2, 3, 4).transpose(0, 1), lambda fw: fw.ones(2, 1, 3),
+    lambda fw: fw.ones(2, 3, 4, 5).to(memory_format=fw.channels_last),
+    lambda fw: fw.ones(3, 1).t(), lambda fw: fw.ones(())])
+def test_dim_order_like_pytorch(torch, make):
+    assert make(ember).dim_order() == make(torch).dim_order()
