@@ -135,6 +135,16 @@ def test_affine_grid_matches_torch_and_feeds_grid_sample(torch, align_corners):
     compare_with_torch(torch, ours, theirs, [theta, image], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_affine_grid_base_coordinates_are_torchs_bit_for_bit(torch, align_corners):
+    # Sample points that land on pixel centres must land there in both (grid_sample's grid
+    # gradient jumps at whole pixels), so the identity grid must be identical, not merely close.
+    size = (1, 1, 28, 100)
+    ours = F.affine_grid(ember.eye(2, 3)[None], size, align_corners).numpy()
+    theirs = torch.nn.functional.affine_grid(torch.eye(2, 3)[None], size, align_corners)
+    np.testing.assert_array_equal(ours, theirs.numpy())
+
+
 def test_grid_sample_errors_and_warning_match_torch(torch):
     for call in [lambda lib: lib.nn.functional.grid_sample(lib.zeros(1, 1, 2, 2),
                                                             lib.zeros(1, 2, 2, 2), mode="area"),

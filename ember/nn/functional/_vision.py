@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ..._dtype import scalar_type_name
+from ..._factories import linspace_array
 from .._kernels.padding import GatherAxes
 from .._kernels.sampling import GridSample, cubic_matrix, linear_matrix, nearest_index
 from ._conv import check_tensors
@@ -172,11 +173,13 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
 
 def _base_coordinates(steps, align_corners, dtype):
+    """affine_grid's coordinates along one axis, rounded as PyTorch's (its linspace, then
+    times steps - 1 and divided by steps as two float operations)."""
     if steps <= 1:
         return np.zeros(max(steps, 0), dtype=dtype)
-    values = np.linspace(-1, 1, steps, dtype=dtype)
+    values = linspace_array(-1, 1, steps, dtype)
     if not align_corners:
-        values = values * dtype.type((steps - 1) / steps)
+        values = values * dtype.type(steps - 1) / dtype.type(steps)
     return values
 
 
