@@ -216,6 +216,23 @@ def test_interpolate_gradgradcheck():
     assert gradgradcheck(lambda x: F.interpolate(x, size=(4, 3), mode="area"), (x,))
 
 
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "bilinear", "bicubic"])
+def test_interpolate_bfloat16_forward_and_backward_match_torch(torch, mode):
+    # bfloat16 is what autocast hands an Upsample on the CPU; nearest's backward sums the
+    # gradients of the copies in float32 and rounds once, as PyTorch does.
+    array = (float_array((1, 2, 5, 6)) * 4).astype(np.float32)
+    weights = float_array((1, 2, 10, 12), seed=5)
+    results = []
+    for library in (ember, torch):
+        x = library.tensor(array).to(library.bfloat16).requires_grad_()
+        out = library.nn.functional.interpolate(x, scale_factor=2, mode=mode)
+        (out.float() * library.tensor(weights)).sum().backward()
+        assert out.dtype == library.bfloat16 and x.grad.dtype == library.bfloat16
+        results.append((out.detach().float().numpy(), x.grad.float().numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
 def test_interpolate_half_precision_weights_in_float32_as_torch(torch, mode):
     array = float_array((1, 2, 5, 6)).astype(np.float16)

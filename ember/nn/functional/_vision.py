@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from ..._dtype import scalar_type_name
+from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
 from ..._factories import linspace_array
 from .._kernels.padding import GatherAxes
 from .._kernels.sampling import GridSample, cubic_matrix, linear_matrix, nearest_index
@@ -62,14 +62,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return pools[dims](input, output_size)
     _check_mode(input, mode, dims)
     data = input._data
-    if data.dtype.kind != "f":
+    if not is_floating(data.dtype):
         kind = ("cubic" if mode == "bicubic" else "linear" if mode in _LINEAR_MODES
                 else "nearest")
         raise NotImplementedError(f'"interpolate (compute_indices_weights_{kind})" not '
                                   f"implemented for '{scalar_type_name(data.dtype)}'")
     maps = []
-    # float16 weights and products in float32, rounded once at the end (PyTorch's opmath)
-    work = np.dtype(np.float32) if data.dtype.itemsize < 4 else data.dtype
+    # half-precision weights and products in float32, rounded once at the end (PyTorch's opmath)
+    work = accumulation_dtype(data.dtype)
     for index in range(dims):
         axis = 2 + index
         in_size = data.shape[axis]
