@@ -9,6 +9,7 @@ import re
 import numpy as np
 
 from .. import _jit, _threads
+from .._argument_names import accept_numpy_names
 from .._dtype import scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -1227,3 +1228,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
                         f"{type(src).__name__}")
     axis, indices = _check_scatter("scatter_reduce", input, dim, index, src)
     return _scatter_op(ScatterReduce, input, axis, indices, src, reduce, include_self)
+
+
+# PyTorch's argument parser also takes NumPy's names: x.sum(axis=-1, keepdims=True).
+accept_numpy_names(globals(), __all__)

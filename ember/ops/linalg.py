@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import _threads
+from .._argument_names import accept_numpy_names
 from .._dtype import accumulation_dtype, cpp_type_name, is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -937,3 +938,7 @@ def eigh(input, UPLO="L"):
 
 def eigvalsh(input, UPLO="L"):
     return eigh(input, UPLO)[0]
+
+
+# PyTorch's argument parser also takes NumPy's names: x.sum(axis=-1, keepdims=True).
+accept_numpy_names(globals(), __all__)

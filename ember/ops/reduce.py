@@ -10,6 +10,7 @@ import builtins
 import numpy as np
 
 from .. import _jit, _threads
+from .._argument_names import accept_numpy_names
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -1518,3 +1519,7 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     axis = _axis(dim, y._data.ndim, "cumulative_trapezoid")
     pairs = builtins.max(y._data.shape[axis] - 1, 0)
     return _trapezoid_rule(y, x, dx, axis, pairs, cumsum)
+
+
+# PyTorch's argument parser also takes NumPy's names: x.sum(axis=-1, keepdims=True).
+accept_numpy_names(globals(), __all__)

@@ -5,6 +5,7 @@ import operator
 
 import numpy as np
 
+from .._argument_names import accept_numpy_names
 from .._dtype import (
     _FROM_NUMPY, dtype as ember_dtype, result_type, scalar_type_name, tensor_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
@@ -1250,3 +1251,7 @@ def unravel_index(indices, shape):
         raise ValueError("index out of bounds for the given shape")
     coordinates = np.unravel_index(np.where(flat < 0, flat + size, flat), shape)
     return tuple(Tensor._result(np.asarray(axis, dtype=np.int64)) for axis in coordinates)
+
+
+# PyTorch's argument parser also takes NumPy's names: x.sum(axis=-1, keepdims=True).
+accept_numpy_names(globals(), __all__)
