@@ -17,7 +17,7 @@ from .linalg import _check_square, inverse, matmul
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
 from .shape import require_tensor
 
-__all__ = ["cond", "lstsq", "matrix_exp", "matrix_norm", "matrix_rank", "pinv", "pinverse",
+__all__ = ["cholesky_inverse", "cholesky_solve", "cond", "lstsq", "matrix_exp", "matrix_norm", "matrix_rank", "pinv", "pinverse",
            "qr", "qr_legacy", "solve_triangular", "svd", "svd_legacy", "svdvals", "vander"]
 
 SVDResult = _return_type("SVDResult", "(U, S, Vh), like torch.return_types.linalg_svd.", "U",
@@ -375,6 +375,29 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
                            f"{B._data.shape[-2]}x{B._data.shape[-1]})")
     return SolveTriangular.apply(A, B, bool(upper), bool(left), bool(unitriangular))
 
+
+
+def cholesky_solve(B, L, upper=False):
+    """torch.cholesky_solve: X with A X = B for A = L L^T (U^T U when ``upper``), by two
+    triangular solves (a composite: its gradient is theirs)."""
+    require_tensor(B, "cholesky_solve", "input", 1)
+    require_tensor(L, "cholesky_solve", "input2", 2)
+    for name, matrix in (("b", B), ("u", L)):
+        if matrix._data.ndim < 2:
+            raise RuntimeError(f"{name} should have at least 2 dimensions, but has "
+                               f"{matrix._data.ndim} dimensions instead")
+    lower = L.mT if upper else L
+    halfway = solve_triangular(lower, B, upper=False)
+    return solve_triangular(lower.mT, halfway, upper=True)
+
+
+def cholesky_inverse(L, upper=False):
+    """torch.cholesky_inverse: the inverse of A = L L^T (U^T U when ``upper``)."""
+    _check_matrices(L, "cholesky_inverse")
+    size = L._data.shape[-1]
+    identity = Tensor._wrap(np.broadcast_to(_identity(size, L._data.dtype),
+                                            L._data.shape).copy())
+    return cholesky_solve(identity, L, upper)
 
 class MatrixExp(Op):
     """exp(A) by scaling and squaring of a degree-18 Taylor polynomial in float64 (accurate to
