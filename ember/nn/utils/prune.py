@@ -250,15 +250,10 @@ class L1Unstructured(_Unstructured):
         return t.abs()
 
 
-class RandomStructured(BasePruningMethod):
-    """Zeroes ``amount`` channels along ``dim`` chosen at random."""
+class _Structured(BasePruningMethod):
+    """Zeroes ``amount`` whole channels along ``dim``: those ``_kept`` leaves out."""
 
     PRUNING_TYPE = "structured"
-
-    def __init__(self, amount, dim=-1):
-        _check_amount(amount)
-        self.amount = amount
-        self.dim = dim
 
     def compute_mask(self, t, default_mask):
         _check_structured(t, self.dim)
@@ -266,21 +261,30 @@ class RandomStructured(BasePruningMethod):
         count = _count_to_prune(self.amount, channels)
         if count == 0:
             return default_mask
-        scores = rand(channels)
-        threshold = scores.kthvalue(count).values
-        mask = _channel_mask(t, self.dim, scores > threshold)
+        mask = _channel_mask(t, self.dim, self._kept(t, channels, count))
         mask *= default_mask.to(dtype=mask.dtype)
         return mask
+
+
+class RandomStructured(_Structured):
+    """Zeroes ``amount`` channels along ``dim`` chosen at random."""
+
+    def __init__(self, amount, dim=-1):
+        _check_amount(amount)
+        self.amount = amount
+        self.dim = dim
+
+    def _kept(self, t, channels, count):
+        scores = rand(channels)
+        return scores > scores.kthvalue(count).values
 
     @classmethod
     def apply(cls, module, name, amount, dim=-1):
         return super().apply(module, name, amount=amount, dim=dim)
 
 
-class LnStructured(BasePruningMethod):
+class LnStructured(_Structured):
     """Zeroes the ``amount`` channels along ``dim`` of smallest L``n`` norm."""
-
-    PRUNING_TYPE = "structured"
 
     def __init__(self, amount, n, dim=-1):
         _check_amount(amount)
@@ -288,18 +292,10 @@ class LnStructured(BasePruningMethod):
         self.n = n
         self.dim = dim
 
-    def compute_mask(self, t, default_mask):
-        _check_structured(t, self.dim)
-        channels = t.shape[self.dim]
-        count = _count_to_prune(self.amount, channels)
-        if count == 0:
-            return default_mask
+    def _kept(self, t, channels, count):
         dim = self.dim % t.dim()
         norms = t.norm(p=self.n, dim=[index for index in range(t.dim()) if index != dim])
-        kept = norms.topk(channels - count, largest=True).indices
-        mask = _channel_mask(t, dim, kept)
-        mask *= default_mask.to(dtype=mask.dtype)
-        return mask
+        return norms.topk(channels - count, largest=True).indices
 
     @classmethod
     def apply(cls, module, name, amount, n, dim, importance_scores=None):
