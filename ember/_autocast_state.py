@@ -25,7 +25,8 @@ AUTOCAST_POLICY = {
         "cosine_embedding_loss", "cross_entropy", "hinge_embedding_loss", "huber_loss", "kl_div",
         "l1_loss", "margin_ranking_loss", "max_pool3d", "mse_loss", "multi_margin_loss",
         "multilabel_margin_loss", "nll_loss", "poisson_nll_loss", "prod", "smooth_l1_loss",
-        "soft_margin_loss", "trace", "triplet_margin_loss", "adaptive_avg_pool3d"), FLOAT32),
+        "soft_margin_loss", "trace", "triplet_margin_loss", "adaptive_avg_pool3d", "ctc_loss"),
+        FLOAT32),
     **dict.fromkeys(("adaptive_avg_pool1d", "adaptive_avg_pool2d", "bilinear", "gru"), KERNEL),
 }
 

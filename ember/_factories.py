@@ -400,10 +400,14 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_g
     end = _endpoint("linspace", "end", end)
     steps = _steps_argument("linspace", steps)
     target = _target(_dtype_argument("linspace", dtype), out, get_default_dtype())
-    numpy_dtype = target.numpy
+    return _finish("linspace", linspace_array(start, end, steps, target.numpy), requires_grad,
+                   out)
+
+
+def linspace_array(start, end, steps, numpy_dtype):
+    """The values of linspace as a NumPy array, rounded as PyTorch's kernel rounds them."""
     if steps == 1 or numpy_dtype.kind != "f":
-        array = np.linspace(start, end, steps, dtype=np.float64).astype(numpy_dtype)
-        return _finish("linspace", array, requires_grad, out)
+        return np.linspace(start, end, steps, dtype=np.float64).astype(numpy_dtype)
     # PyTorch's kernel: the step in the output dtype; the first half steps up from start, the
     # second half down from end (both ends exact), each value a fused multiply-add (emulated in
     # a wider type, then rounded once).
@@ -412,9 +416,8 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_g
     step = wide((kind(end) - kind(start)) / kind(steps - 1))
     index = np.arange(steps).astype(wide)
     halfway = steps // 2
-    array = np.where(index < halfway, wide(kind(start)) + step * index,
-                     wide(kind(end)) - step * (wide(steps - 1) - index)).astype(numpy_dtype)
-    return _finish("linspace", array, requires_grad, out)
+    return np.where(index < halfway, wide(kind(start)) + step * index,
+                    wide(kind(end)) - step * (wide(steps - 1) - index)).astype(numpy_dtype)
 
 
 def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, device=None,

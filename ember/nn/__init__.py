@@ -35,7 +35,7 @@ from .modules import (  # noqa: F401,E402
     ZeroPad3d)
 from .modules import Fold, Unfold  # noqa: F401,E402
 from .modules import (  # noqa: F401,E402
-    MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
+    CTCLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
 from .modules import LocalResponseNorm, RReLU  # noqa: F401,E402
 from .modules import EmbeddingBag  # noqa: F401,E402
 from .modules import LPPool1d, LPPool2d  # noqa: F401,E402

@@ -69,7 +69,8 @@ def _convert_key(key):
         elif isinstance(item, Tensor):
             item = _index_array(item._data)
             advanced = True
-        elif isinstance(item, (list, np.ndarray)):
+        elif isinstance(item, (list, tuple, range, np.ndarray)):
+            # any sequence inside the index, as PyTorch's (x[range(n), labels] = ...)
             item = _index_array(item)
             advanced = True
         elif isinstance(item, bool):

@@ -16,6 +16,7 @@ from ..tensor import Tensor
 from ._broadcast import broadcast_view
 from ._return_types import _MinMax, _ReturnTypes
 from .elementwise import lerp, maximum, minimum
+from .elementwise._operands import _widened
 from .elementwise.casting import autocast_op
 from .index import Gather, _array, embed, where
 from .shape import diff, narrow, stack
@@ -115,13 +116,6 @@ def _accumulator(dtype):
     """The dtype PyTorch's CPU reductions accumulate ``dtype`` in: float32 for float16 and
     bfloat16."""
     return accumulation_dtype(np.dtype(dtype))
-
-
-def _widened(x):
-    """``x`` in the dtype it accumulates in (a float32 copy of float16 or bfloat16, else
-    itself)."""
-    work = accumulation_dtype(x.dtype)
-    return x if work == x.dtype else x.astype(work)
 
 
 # Sums over a non-contiguous run of more than _CASCADE_MIN elements add blocks of _BLOCK rows,

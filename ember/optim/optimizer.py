@@ -18,7 +18,7 @@ from .._hooks import RemovableHandle
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
 from ..tensor import Tensor
-from ._foreach import FlatPlan, dense_gradients
+from ._foreach import FlatPlan, add_scaled_, dense_gradients
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
@@ -234,7 +234,7 @@ class Optimizer:
                     if decoupled:
                         data *= 1 - options.lr * weight_decay
                     else:
-                        grad = grad + data * weight_decay
+                        grad = add_scaled_(grad.copy(), data, weight_decay)
                 self._update(data, grad, param_state, options)
                 param._bump_version()
                 if param_state:  # SGD without momentum keeps no state, like PyTorch

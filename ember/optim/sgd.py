@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..tensor import Tensor
+from ._foreach import add_scaled_
 from .optimizer import Optimizer, _check_unsupported
 
 __all__ = ["SGD"]
@@ -39,9 +40,9 @@ class SGD(Optimizer):
                 if options.dampening == 0:
                     buffer += grad
                 else:
-                    buffer += grad * (1 - options.dampening)
+                    add_scaled_(buffer, grad, 1 - options.dampening)
             if options.nesterov:
-                grad = grad + buffer * momentum
+                grad = add_scaled_(np.array(grad, copy=True), buffer, momentum)
             else:
                 grad = buffer
-        data -= grad * options.lr
+        add_scaled_(data, grad, -options.lr)

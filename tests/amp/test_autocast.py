@@ -62,6 +62,8 @@ EXAMPLES = {
     "l1_loss": lambda L, F, t: F.l1_loss(t(3, 4), t(3, 4)),
     "margin_ranking_loss": lambda L, F, t: F.margin_ranking_loss(t(4), t(4), _signs(L, 4)),
     "mse_loss": lambda L, F, t: F.mse_loss(t(3, 4), t(3, 4)),
+    "ctc_loss": lambda L, F, t: F.ctc_loss(t(5, 2, 4).log_softmax(2), L.tensor([[1, 2], [3, 1]]),
+                                           (5, 4), (2, 1)),
     "multi_margin_loss": lambda L, F, t: F.multi_margin_loss(t(3, 4), L.tensor([0, 2, 1])),
     "multilabel_margin_loss": lambda L, F, t: F.multilabel_margin_loss(
         t(3, 4), L.tensor([[0, 1, -1, 0]] * 3)),

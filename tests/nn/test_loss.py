@@ -565,3 +565,73 @@ def test_elementwise_weight_must_match_input(torch, name):
     for fw in (torch, ember):
         with pytest.raises(ValueError, match="Weights and input must have the same size"):
             getattr(fw.nn.functional, name)(fw.ones(2, 3), fw.zeros(2, 3), weight=fw.ones(3))
+
+
+def _ctc_case(seed=0):
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((12, 4, 6)).astype(np.float32)
+    targets = rng.integers(1, 6, (4, 5))
+    targets[1, 1] = targets[1, 0]  # a repeated label needs a blank between its two copies
+    return logits, targets, [12, 9, 7, 12], [5, 3, 2, 0]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ctc_loss_values_and_gradients_match_torch(torch, reduction):
+    logits, targets, input_lengths, target_lengths = _ctc_case()
+    results = []
+    for library in (ember, torch):
+        leaf = library.tensor(logits, requires_grad=True)
+        log_probs = leaf.log_softmax(2)
+        log_probs.retain_grad()
+        loss = library.nn.functional.ctc_loss(log_probs, library.tensor(targets),
+                                              input_lengths, tuple(target_lengths),
+                                              blank=0, reduction=reduction)
+        loss.sum().backward()
+        results.append((loss.detach().numpy(), leaf.grad.numpy(), log_probs.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_ctc_loss_concatenated_targets_unbatched_and_zero_infinity_match_torch(torch):
+    logits, targets, input_lengths, target_lengths = _ctc_case(seed=1)
+    input_lengths = [12, 9, 1, 12]  # sample 2 cannot fit its two labels: infinite loss
+    target_lengths = [5, 3, 2, 1]
+    flat = np.concatenate([row[:length] for row, length in zip(targets, target_lengths)])
+    for zero_infinity in (False, True):
+        results = []
+        for library in (ember, torch):
+            leaf = library.tensor(logits, requires_grad=True)
+            loss_module = library.nn.CTCLoss(blank=0, reduction="none",
+                                             zero_infinity=zero_infinity)
+            loss = loss_module(leaf.log_softmax(2), library.tensor(flat),
+                               library.tensor(input_lengths), library.tensor(target_lengths))
+            single = library.nn.functional.ctc_loss(leaf[:, 0].log_softmax(1),
+                                                    library.tensor(targets[0]),
+                                                    library.tensor(12), library.tensor(5))
+            if zero_infinity:
+                loss.sum().backward()
+            results.append((loss.detach().numpy(), single.detach().numpy(),
+                            leaf.grad.numpy() if zero_infinity else np.zeros(1)))
+        for ours, theirs in zip(*results):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert results[0][0][2] == 0 and np.all(results[0][2][:, 2] == 0)
+
+
+def test_ctc_loss_errors_match_torch(torch):
+    logits, targets, _, _ = _ctc_case()
+    for lengths, error in ((([13, 9, 7, 12], [5, 3, 2, 0]), RuntimeError),
+                           (([12, 9, 7], [5, 3, 2, 0]), RuntimeError),
+                           (([12, 9, 7, 12], [6, 3, 2, 0]), RuntimeError),
+                           (([12, 9, 7, 12], 5), TypeError)):
+        with pytest.raises(error):
+            torch.nn.functional.ctc_loss(torch.tensor(logits).log_softmax(2),
+                                         torch.tensor(targets), *lengths)
+        with pytest.raises(error):
+            F.ctc_loss(ember.tensor(logits).log_softmax(2), ember.tensor(targets), *lengths)
+
+
+def test_ctc_loss_gradcheck_through_log_softmax():
+    logits, targets, input_lengths, target_lengths = _ctc_case(seed=2)
+    leaf = ember.tensor(logits[:6, :2].astype(np.float64), requires_grad=True)
+    assert gradcheck(lambda x: F.ctc_loss(x.log_softmax(2), ember.tensor(targets[:2, :3]),
+                                          (6, 5), (3, 2)), (leaf,))

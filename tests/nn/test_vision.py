@@ -135,6 +135,16 @@ def test_affine_grid_matches_torch_and_feeds_grid_sample(torch, align_corners):
     compare_with_torch(torch, ours, theirs, [theta, image], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_affine_grid_base_coordinates_are_torchs_bit_for_bit(torch, align_corners):
+    # Sample points that land on pixel centres must land there in both (grid_sample's grid
+    # gradient jumps at whole pixels), so the identity grid must be identical, not merely close.
+    size = (1, 1, 28, 100)
+    ours = F.affine_grid(ember.eye(2, 3)[None], size, align_corners).numpy()
+    theirs = torch.nn.functional.affine_grid(torch.eye(2, 3)[None], size, align_corners)
+    np.testing.assert_array_equal(ours, theirs.numpy())
+
+
 def test_grid_sample_errors_and_warning_match_torch(torch):
     for call in [lambda lib: lib.nn.functional.grid_sample(lib.zeros(1, 1, 2, 2),
                                                             lib.zeros(1, 2, 2, 2), mode="area"),
@@ -205,6 +215,23 @@ def test_interpolate_gradgradcheck():
     assert gradgradcheck(lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear"), (x,))
     assert gradgradcheck(lambda x: F.interpolate(x, size=(4, 3), mode="area"), (x,))
 
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "bilinear", "bicubic"])
+def test_interpolate_bfloat16_forward_and_backward_match_torch(torch, mode):
+    # bfloat16 is what autocast hands an Upsample on the CPU; nearest's backward sums the
+    # gradients of the copies in float32 and rounds once, as PyTorch does.
+    array = (float_array((1, 2, 5, 6)) * 4).astype(np.float32)
+    weights = float_array((1, 2, 10, 12), seed=5)
+    results = []
+    for library in (ember, torch):
+        x = library.tensor(array).to(library.bfloat16).requires_grad_()
+        out = library.nn.functional.interpolate(x, scale_factor=2, mode=mode)
+        (out.float() * library.tensor(weights)).sum().backward()
+        assert out.dtype == library.bfloat16 and x.grad.dtype == library.bfloat16
+        results.append((out.detach().float().numpy(), x.grad.float().numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
 
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
 def test_interpolate_half_precision_weights_in_float32_as_torch(torch, mode):

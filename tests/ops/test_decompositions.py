@@ -268,3 +268,27 @@ def test_gradgradcheck_of_the_decompositions():
     for function, inputs in functions:
         assert gradcheck(function, inputs)
         assert gradgradcheck(function, inputs)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_and_inverse_match_torch_with_gradients(torch, upper):
+    rng = np.random.default_rng(0)
+    matrices = rng.standard_normal((2, 4, 4))
+    spd = matrices @ matrices.transpose(0, 2, 1) + 4 * np.eye(4)
+    rhs = rng.standard_normal((2, 4, 3))
+    results = []
+    for library in (ember, torch):
+        a = library.tensor(spd, requires_grad=True)
+        b = library.tensor(rhs, requires_grad=True)
+        factor = library.linalg.cholesky(a, upper=upper)
+        solution = library.cholesky_solve(b, factor, upper=upper)
+        inverse = factor[0].cholesky_inverse(upper=upper)
+        (solution.pow(2).sum() + inverse.sum()).backward()
+        results.append((solution.detach().numpy(), inverse.detach().numpy(), a.grad.numpy(),
+                        b.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    for arguments in ((np.zeros(3), np.eye(3)), (np.zeros((3, 1)), np.zeros(3))):
+        assert_raises_like_torch(
+            lambda: torch.cholesky_solve(*[torch.tensor(a) for a in arguments]),
+            lambda: ember.cholesky_solve(*[ember.tensor(a) for a in arguments]), RuntimeError)

@@ -334,3 +334,21 @@ def test_searchsorted_side_and_right_opposites_raise_like_torch(torch):
                                    right=True),
         lambda: ember.searchsorted(ember.tensor([1.0, 2]), ember.tensor([2.0]), side="left",
                                    right=True), RuntimeError)
+
+
+def test_ranges_and_tuples_inside_an_index_are_sequences_as_torch(torch):
+    # forward-forward's overlay writes x_[range(batch), labels] = x.max()
+    array = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    labels = np.array([1, 2, 3])
+    reads = [lambda lib, x: x[range(3), [0, 1, 2]], lambda lib, x: x[(0, 2), 1],
+             lambda lib, x: x[range(1, 3)], lambda lib, x: x[:, range(0, 4, 2)]]
+    for read in reads:
+        np.testing.assert_array_equal(read(ember, ember.tensor(array)).numpy(),
+                                      read(torch, torch.tensor(array)).numpy())
+    ours = ember.tensor(array)
+    theirs = torch.tensor(array)
+    ours[range(3), ember.tensor(labels)] = -1.0
+    theirs[range(3), torch.tensor(labels)] = -1.0
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(IndexError):
+        ember.tensor(array)[range(5)]

@@ -426,3 +426,20 @@ def test_any_all_of_uint8_stay_uint8_like_torch(torch, name, dim):
         results.append(getattr(tensor, name)() if dim is None else getattr(tensor, name)(dim))
     assert str(results[1].dtype) == "ember.uint8"
     np.testing.assert_array_equal(results[1].numpy(), results[0].numpy())
+
+
+def test_numpy_argument_names_axis_and_keepdims_as_torch(torch):
+    # PyTorch's argument parser takes axis for dim and keepdims for keepdim (Spinning Up's PPO
+    # sums log-probabilities with .sum(axis=-1)).
+    array = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    calls = [lambda lib, x: x.sum(axis=-1), lambda lib, x: x.mean(axis=0, keepdims=True),
+             lambda lib, x: x.std(axis=1), lambda lib, x: x.max(axis=1).values,
+             lambda lib, x: x.argmax(axis=0), lambda lib, x: lib.sum(x, axis=(0, 1)),
+             lambda lib, x: lib.cat([x, x], axis=1), lambda lib, x: lib.stack([x, x], axis=-1),
+             lambda lib, x: x.logsumexp(axis=1, keepdims=True), lambda lib, x: x.cumsum(axis=1)]
+    for call in calls:
+        ours = call(ember, ember.tensor(array))
+        theirs = call(torch, torch.tensor(array))
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError):
+        ember.tensor(array).sum(axis=0, dim=1)

@@ -473,3 +473,23 @@ def test_an_optimizer_without_step_or_update_raises_not_implemented():
 
     with pytest.raises(NotImplementedError, match="Incomplete defines neither step"):
         Incomplete([ember.zeros(1, requires_grad=True)]).step()
+
+
+@pytest.mark.parametrize("options", [{"lr": 4.5125}, {"lr": 0.3, "weight_decay": 0.01},
+                                     {"lr": 0.1, "momentum": 0.9, "dampening": 0.1},
+                                     {"lr": 0.1, "momentum": 0.9, "nesterov": True}])
+def test_sgd_steps_round_as_torchs_fused_multiply_add(torch, options):
+    # PyTorch's param.add_(grad, alpha=-lr) rounds once; rounding lr * grad first put 4% of
+    # the elements an ulp off each step, which the transformer tutorial's lr=5 amplifies.
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(5000).astype(np.float32)
+    gradients = [rng.standard_normal(5000).astype(np.float32) * 0.01 for _ in range(3)]
+    results = []
+    for library in (ember, torch):
+        param = library.nn.Parameter(library.tensor(start.copy()))
+        optimizer = library.optim.SGD([param], foreach=False, **options)
+        for gradient in gradients:
+            param.grad = library.tensor(gradient)
+            optimizer.step()
+        results.append(param.detach().numpy())
+    np.testing.assert_array_equal(results[0], results[1])

@@ -1,5 +1,6 @@
 """Fused loss kernels (numerical stability and the training hot path): cross_entropy/nll_loss as
-one ClassificationLoss, binary_cross_entropy and binary_cross_entropy_with_logits.
+one ClassificationLoss, binary_cross_entropy and binary_cross_entropy_with_logits; ctc_loss's
+dynamic programme.
 """
 import numpy as np
 
@@ -416,3 +417,101 @@ class BinaryCrossEntropyWithLogits(Op):
             if ctx.needs_input_grad[2]:
                 grad_pos_weight = unbroadcast(grad * target * softplus, pos_weight.shape)
         return grad_input, grad_target, grad_pos_weight
+
+
+def _log_add3(first, second, third):
+    """log(exp(a) + exp(b) + exp(c)) elementwise, -inf where all three are -inf."""
+    return np.logaddexp(np.logaddexp(first, second), third)
+
+
+def _shifted(values, by):
+    """``values`` moved ``by`` positions right along the last axis, -inf shifted in."""
+    out = np.full_like(values, -np.inf)
+    out[..., by:] = values[..., :values.shape[-1] - by]
+    return out
+
+
+class CTCLoss(Op):
+    """Connectionist temporal classification: the negative log-likelihood of each target over
+    all alignments of the (T, N, C) log-probabilities, by the forward (alpha) recursion over
+    the target with blanks between and around its labels (Graves et al. 2006); the gradient
+    from alpha and the backward (beta) recursion. Batch and label positions are vectorised;
+    time is the recursion's loop. The gradient is PyTorch's: exp(log_probs) minus the
+    alignment posteriors, the gradient through a log_softmax that produced log_probs."""
+
+    @staticmethod
+    def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
+        steps, batch, _ = log_probs.shape
+        extended = 2 * targets.shape[1] + 1
+        labels = np.full((batch, extended), blank, dtype=np.int64)
+        labels[:, 1::2] = targets
+        valid = np.arange(extended)[None, :] < (2 * target_lengths + 1)[:, None]
+        # a label may follow the one two back (skipping the blank between) unless they repeat
+        skip = np.zeros((batch, extended), dtype=bool)
+        skip[:, 2:] = (labels[:, 2:] != blank) & (labels[:, 2:] != labels[:, :-2])
+        emit = log_probs[:, np.arange(batch)[:, None], labels]
+        emit = np.where(valid[None], emit, -np.inf).astype(log_probs.dtype, copy=False)
+        alpha = np.full((steps, batch, extended), -np.inf, dtype=log_probs.dtype)
+        if steps:
+            alpha[0, :, :2] = emit[0, :, :2]
+        for step in range(1, steps):
+            previous = alpha[step - 1]
+            skipped = np.where(skip, _shifted(previous, 2), -np.inf)
+            alpha[step] = _log_add3(previous, _shifted(previous, 1), skipped) + emit[step]
+        samples = np.arange(batch)
+        last_step = np.maximum(input_lengths - 1, 0)
+        final = alpha[last_step, samples] if steps else np.full((batch, extended), -np.inf)
+        last_label = 2 * target_lengths
+        with_blank = final[samples, last_label]
+        without_blank = np.where(target_lengths > 0,
+                                 final[samples, np.maximum(last_label - 1, 0)], -np.inf)
+        nll = -np.logaddexp(with_blank, without_blank).astype(log_probs.dtype)
+        # no time steps: only the empty target has an alignment
+        nll = np.where(input_lengths == 0, np.where(target_lengths == 0, 0, np.inf), nll)
+        nll = nll.astype(log_probs.dtype, copy=False)
+        ctx.save_for_backward(log_probs)
+        ctx.recursion = (alpha, emit, labels, valid, skip, nll, input_lengths, target_lengths)
+        ctx.zero_infinity = zero_infinity
+        if zero_infinity:
+            return np.where(np.isinf(nll), 0, nll).astype(log_probs.dtype, copy=False)
+        return nll
+
+    @staticmethod
+    def backward(ctx, grad):
+        (log_probs,) = ctx.saved_tensors
+        alpha, emit, labels, valid, skip, nll, input_lengths, target_lengths = ctx.recursion
+        steps, batch, classes = log_probs.shape
+        samples = np.arange(batch)
+        last_label = 2 * target_lengths
+        beta = np.full_like(alpha, -np.inf)
+        # the alignment ends on the last label or the blank after it (set last: with an empty
+        # target both indices are 0)
+        start = np.full(alpha.shape[1:], -np.inf, dtype=alpha.dtype)
+        start[samples, np.maximum(last_label - 1, 0)] = np.where(target_lengths > 0, 0, -np.inf)
+        start[samples, last_label] = 0
+        following = np.full(alpha.shape[1:], -np.inf, dtype=alpha.dtype)
+        for step in range(steps - 1, -1, -1):
+            ahead = np.full_like(following, -np.inf)
+            ahead[:, :-2] = np.where(skip[:, 2:], following[:, 2:], -np.inf)
+            behind = np.full_like(following, -np.inf)
+            behind[:, :-1] = following[:, 1:]
+            recursion = _log_add3(following, behind, ahead) + emit[step]
+            ends_here = (step == input_lengths - 1)[:, None]
+            before_end = (step < input_lengths - 1)[:, None]
+            current = np.where(ends_here, start + emit[step],
+                               np.where(before_end, recursion, -np.inf))
+            beta[step] = current
+            following = current
+        # posterior of label position s at step t, divided by exp(log_probs) of its label
+        with np.errstate(invalid="ignore"):
+            exponent = alpha + beta + nll[None, :, None] - emit
+            terms = np.where(valid[None], np.exp(exponent), 0).astype(log_probs.dtype)
+        one_hot = np.zeros((batch, labels.shape[1], classes), dtype=log_probs.dtype)
+        one_hot[samples[:, None], np.arange(labels.shape[1])[None, :], labels] = 1
+        posteriors = np.matmul(terms.transpose(1, 0, 2), one_hot).transpose(1, 0, 2)
+        grad_input = (np.exp(log_probs) - posteriors) * grad[None, :, None]
+        active = np.arange(steps)[:, None] < input_lengths[None, :]
+        if ctx.zero_infinity:
+            active = active & ~np.isinf(nll)[None, :]
+        grad_input = np.where(active[:, :, None], grad_input, 0).astype(log_probs.dtype)
+        return grad_input, None, None, None, None, None

@@ -8,6 +8,7 @@ the other's gradient, so both are differentiable to any order.
 """
 import numpy as np
 
+from ..._dtype import accumulation_dtype
 from ...autograd.function import Op
 from ...ops.index import add_at
 
@@ -89,6 +90,8 @@ def scatter_axes(grad, maps, input_shape):
         result[inner_in] = grad[inner_out]
         return result
     dtype = grad.dtype
+    # half-precision gradients summed in float32 and rounded once (PyTorch's opmath)
+    grad = grad.astype(accumulation_dtype(dtype), copy=False)
     for axis, operator in reversed(maps):
         if operator.ndim == 2:
             grad = np.moveaxis(np.moveaxis(grad, axis, -1) @ operator, -1, axis)

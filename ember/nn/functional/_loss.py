@@ -11,15 +11,16 @@ from ...ops._broadcast import mismatch_error
 from ...ops.elementwise.casting import autocast_op
 from ...autograd.function import keep_input_in_gradient, torch_named
 from ...autograd.grad_mode import no_grad
-from ...tensor import Size
+from ...tensor import Size, Tensor
 from .._kernels.activation import LogSigmoid
-from .._kernels.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassificationLoss
+from .._kernels.loss import (
+    BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassificationLoss, CTCLoss)
 from ._distance import pairwise_distance
 from ._reduction import (
     REDUCTIONS, apply_reduction, check_reduction, from_legacy, legacy_reduction, reduction_from)
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
-           "cross_entropy", "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div",
+           "cross_entropy", "ctc_loss", "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div",
            "l1_loss", "margin_ranking_loss", "mse_loss", "multi_margin_loss",
            "multilabel_margin_loss", "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss",
            "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss",
@@ -551,3 +552,68 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
         negative_distance = _ops.minimum(negative_distance, distance(positive, negative))
     loss = (positive_distance - negative_distance + margin).clamp(min=0)
     return apply_reduction(loss, reduction)
+
+
+def _lengths(lengths, name):
+    """ctc_loss's input or target lengths (a tensor or a sequence of ints) as an int64 array."""
+    array = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths)
+    if array.dtype.kind not in "iu":
+        raise RuntimeError(f"ctc_loss: {name} must be integers, got dtype {array.dtype}")
+    return array.astype(np.int64).reshape(-1)
+
+
+@autocast_op("ctc_loss")
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+             zero_infinity=False):
+    """The CTC loss of (T, N, C) (or unbatched (T, C)) log-probabilities against targets
+    padded to (N, S) or concatenated into one 1-D tensor; 'mean' divides each sample's loss by
+    its target length before averaging."""
+    check_reduction(reduction)
+    if log_probs.dim() not in (2, 3):
+        raise RuntimeError(f"ctc_loss: expected log_probs to be 2-D (unbatched) or 3-D, got "
+                           f"{log_probs.dim()}-D")
+    unbatched = log_probs.dim() == 2
+    if unbatched:
+        log_probs = log_probs.unsqueeze(1)
+        targets = targets.unsqueeze(0) if targets.dim() == 1 else targets
+    steps, batch, classes = log_probs.shape
+    as_tensors = [isinstance(lengths, Tensor) for lengths in (input_lengths, target_lengths)]
+    as_sequences = [isinstance(lengths, (list, tuple)) for lengths in (input_lengths,
+                                                                        target_lengths)]
+    if not (all(as_tensors) or all(as_sequences)):
+        raise TypeError(f"ctc_loss(): input_lengths and target_lengths must both be Tensors or "
+                        f"both tuples of ints, got {type(input_lengths).__name__} and "
+                        f"{type(target_lengths).__name__}")
+    input_array = _lengths(input_lengths, "input_lengths")
+    target_array = _lengths(target_lengths, "target_lengths")
+    if input_array.shape[0] != batch:
+        raise RuntimeError("input_lengths must be of size batch_size")
+    if target_array.shape[0] != batch:
+        raise RuntimeError("target_lengths must be of size batch_size")
+    if not 0 <= blank < classes:
+        raise RuntimeError("blank must be in label range")
+    if input_array.size and input_array.max() > steps:
+        raise RuntimeError(f"Expected input_lengths to have value at most {steps}, but got "
+                           f"value {input_array.max()} (while checking arguments for "
+                           f"ctc_loss_cpu)")
+    label_array = targets._data.astype(np.int64)
+    if label_array.ndim == 1:
+        # concatenated targets: padded into rows of the longest
+        longest = int(target_array.max()) if target_array.size else 0
+        padded = np.full((batch, longest), blank, dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(target_array)[:-1]])
+        for row, (offset, length) in enumerate(zip(offsets, target_array)):
+            padded[row, :length] = label_array[offset:offset + length]
+        label_array = padded
+    elif target_array.size and target_array.max() > label_array.shape[1]:
+        raise RuntimeError(f"Expected tensor to have size at least {target_array.max()} at "
+                           f"dimension 1, but got size {label_array.shape[1]} for argument #2 "
+                           f"'targets' (while checking arguments for ctc_loss_cpu)")
+    losses = CTCLoss.apply(log_probs, label_array, input_array, target_array, int(blank),
+                           bool(zero_infinity))
+    if reduction == "mean":
+        lengths = np.maximum(target_array, 1).astype(log_probs._data.dtype)
+        return (losses / type(losses)._wrap(lengths)).mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses.squeeze(0) if unbatched else losses

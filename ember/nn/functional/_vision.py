@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 
-from ..._dtype import scalar_type_name
+from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
+from ..._factories import linspace_array
 from ...autograd.function import torch_named
 from .._kernels.padding import GatherAxes
 from .._kernels.sampling import GridSample, cubic_matrix, linear_matrix, nearest_index
@@ -72,14 +73,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return pools[dims](input, output_size)
     _check_mode(input, mode, dims)
     data = input._data
-    if data.dtype.kind != "f":
+    if not is_floating(data.dtype):
         kind = ("cubic" if mode == "bicubic" else "linear" if mode in _LINEAR_MODES
                 else "nearest")
         raise NotImplementedError(f'"interpolate (compute_indices_weights_{kind})" not '
                                   f"implemented for '{scalar_type_name(data.dtype)}'")
     maps = []
-    # float16 weights and products in float32, rounded once at the end (PyTorch's opmath)
-    work = np.dtype(np.float32) if data.dtype.itemsize < 4 else data.dtype
+    # half-precision weights and products in float32, rounded once at the end (PyTorch's opmath)
+    work = accumulation_dtype(data.dtype)
     for index in range(dims):
         axis = 2 + index
         in_size = data.shape[axis]
@@ -183,11 +184,13 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
 
 def _base_coordinates(steps, align_corners, dtype):
+    """affine_grid's coordinates along one axis, rounded as PyTorch's (its linspace, then
+    times steps - 1 and divided by steps as two float operations)."""
     if steps <= 1:
         return np.zeros(max(steps, 0), dtype=dtype)
-    values = np.linspace(-1, 1, steps, dtype=dtype)
+    values = linspace_array(-1, 1, steps, dtype)
     if not align_corners:
-        values = values * dtype.type((steps - 1) / steps)
+        values = values * dtype.type(steps - 1) / dtype.type(steps)
     return values
 
 

@@ -48,7 +48,7 @@ from .padding import (  # noqa: F401,E402
 from .pixelshuffle import ChannelShuffle  # noqa: F401,E402
 from .fold import Fold, Unfold  # noqa: F401,E402
 from .loss import (  # noqa: F401,E402
-    MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
+    CTCLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
 from .activation import RReLU  # noqa: F401,E402
 from .normalization import LocalResponseNorm  # noqa: F401,E402
 from .sparse import EmbeddingBag  # noqa: F401,E402

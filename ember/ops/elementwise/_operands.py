@@ -5,8 +5,8 @@ import numpy as np
 
 from ... import _threads
 from ..._dtype import (
-    _FROM_NUMPY, from_numpy_dtype, get_default_dtype, is_floating, result_type, scalar_type_name,
-    wrapped_int)
+    _FROM_NUMPY, accumulation_dtype, from_numpy_dtype, get_default_dtype, is_floating, result_type,
+    scalar_type_name, wrapped_int)
 from ...autograd.function import Op
 from ..._grad_state import _grad_state
 from ...tensor import Tensor
@@ -366,9 +366,10 @@ def _unrecorded_binary(ufunc, name, doc, check_operand=None, number_input=False,
 
 
 def _widened(x):
-    """float16 computed in float32, as PyTorch's CPU kernels do: formulas of several steps then
-    round once, at the end (the caller casts back)."""
-    return x.astype(np.float32) if x.dtype == np.float16 else x
+    """float16 and bfloat16 computed in float32, as PyTorch's CPU kernels do: formulas of several
+    steps then round once, at the end (the caller casts back)."""
+    work = accumulation_dtype(x.dtype)
+    return x if work == x.dtype else x.astype(work)
 
 
 def _floating(x):

@@ -60,7 +60,7 @@ def relative_error(expected, actual):
     worst = 0.0
     for reference, got in zip(expected, actual):
         scale = max(np.abs(reference).max(), 1e-12)
-        worst = max(worst, float(np.abs(got - reference).max()) / scale)
+        worst = max(worst, float(np.abs(got - reference).max() / scale))
     return worst
 
 
