@@ -17,7 +17,7 @@ state is no longer the plan's: after ``load_state_dict``, or after per-parameter
 """
 import numpy as np
 
-from .. import _threads
+from .. import _jit, _threads
 from ..tensor import Tensor
 
 __all__ = ["FlatPlan", "dense_gradients"]
@@ -231,6 +231,12 @@ def add_scaled_(target, values, scale):
         target += values * target.dtype.type(scale)
         return target
     scale = np.float64(np.float32(scale))  # PyTorch rounds alpha to the tensor's dtype
+    if target.flags.c_contiguous and values.flags.c_contiguous and \
+            values.dtype == np.float32 and values.shape == target.shape:
+        compiled = _add_scaled_float32.compiled()
+        if compiled is not None:  # one pass, the same values as the slices below
+            compiled(target.reshape(-1), values.reshape(-1), scale)
+            return target
     if not (target.flags.c_contiguous and values.flags.c_contiguous):
         target[...] = np.add(target, np.multiply(values, scale, dtype=np.float64))
         return target
@@ -244,6 +250,14 @@ def add_scaled_(target, values, scale):
         wide += flat_target[start:stop]
         flat_target[start:stop] = wide
     return target
+
+@_jit.kernel
+def _add_scaled_float32(target, values, scale):
+    # float32 + float64 product, exact (24-bit by 24-bit mantissas), summed and rounded in
+    # float64, then to float32: add_scaled_'s NumPy slices, element by element
+    for index in range(target.shape[0]):
+        target[index] = target[index] + scale * values[index]
+
 
 def chunk_elements(chunk, shapes):
     """How many elements a chunk updates."""

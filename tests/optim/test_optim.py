@@ -493,3 +493,20 @@ def test_sgd_steps_round_as_torchs_fused_multiply_add(torch, options):
             optimizer.step()
         results.append(param.detach().numpy())
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_scaled_add_compiled_and_numpy_paths_agree():
+    """The compiled one-pass update and the NumPy slices round alike (float64, then float32)."""
+    from ember import _jit
+    from ember.optim._foreach import add_scaled_
+    generator = np.random.default_rng(5)
+    target = generator.standard_normal(40_000).astype(np.float32)
+    values = generator.standard_normal(40_000).astype(np.float32) * 1e-3
+    compiled = add_scaled_(target.copy(), values, -0.37)
+    with _jit.disabled():
+        plain = add_scaled_(target.copy(), values, -0.37)
+    np.testing.assert_array_equal(compiled, plain)
+    # one rounding of the exact float64 result (the product of two float32 is exact there)
+    expected = (target.astype(np.float64)
+                + np.float64(np.float32(-0.37)) * values.astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(plain, expected)
