@@ -9,7 +9,8 @@ from ..tensor import Tensor
 
 __all__ = ["Constraint", "boolean", "dependent", "dependent_property", "greater_than",
            "greater_than_eq", "independent", "integer_interval", "interval", "half_open_interval",
-           "is_dependent", "less_than", "lower_cholesky", "lower_triangular", "nonnegative",
+           "is_dependent", "less_than", "lower_cholesky", "lower_triangular", "multinomial",
+           "nonnegative",
            "nonnegative_integer", "one_hot", "positive", "positive_definite", "positive_integer",
            "positive_semidefinite", "real", "real_vector", "simplex", "square", "symmetric",
            "unit_interval"]
@@ -132,6 +133,20 @@ class _OneHot(Constraint):
         is_boolean = ((value == 0) | (value == 1)).all(-1)
         is_normalized = value.sum(-1) == 1
         return is_boolean & is_normalized
+
+
+class _Multinomial(Constraint):
+    """Non-negative counts summing to at most ``upper_bound`` (PyTorch's check is this weaker
+    one, not the sum's equality)."""
+
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, value):
+        return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
 
 
 class _IntegerInterval(Constraint):
@@ -274,6 +289,7 @@ dependent_property = _DependentProperty
 independent = _IndependentConstraint
 boolean = _Boolean()
 one_hot = _OneHot()
+multinomial = _Multinomial
 nonnegative_integer = _IntegerGreaterThan(0)
 positive_integer = _IntegerGreaterThan(1)
 integer_interval = _IntegerInterval
