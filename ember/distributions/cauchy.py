@@ -24,7 +24,7 @@ class Cauchy(LocationScale):
 
     def rsample(self, sample_shape=Size()):
         shape = tuple(self._extended_shape(sample_shape))
-        noise = numpy_generator().standard_cauchy(shape).astype(self.loc.numpy().dtype)
+        noise = numpy_generator().standard_cauchy(shape).astype(self.loc._data.dtype)
         return self.loc + Tensor._wrap(noise) * self.scale
 
     def log_prob(self, value):
