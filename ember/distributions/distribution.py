@@ -13,6 +13,8 @@ from . import constraints
 
 __all__ = ["Distribution"]
 
+euler_constant = 0.57721566490153286060  # the Euler-Mascheroni constant
+
 
 class Distribution:
     """Base of every distribution: ``batch_shape`` indexes independent distributions,

@@ -92,12 +92,35 @@ CASES = [
      [COUNT, PROBS / 2], RANDOM.integers(0, 6, size=(5, 2, 3)).astype(float)),
     ("Multinomial", lambda module, probs: module.Multinomial(10, probs=probs), [WEIGHTS],
      RANDOM.multinomial(10, [0.1, 0.2, 0.3, 0.4], size=(5, 2)).astype(float)),
+    ("LogNormal", lambda module, loc, scale: module.LogNormal(loc, scale), [LOC, SCALE / 3],
+     RANDOM.uniform(0.1, 4.0, size=(5, 2, 3))),
+    ("HalfNormal", lambda module, scale: module.HalfNormal(scale), [SCALE],
+     RANDOM.uniform(0.0, 3.0, size=(5, 2, 3))),
+    ("HalfCauchy", lambda module, scale: module.HalfCauchy(scale), [SCALE],
+     RANDOM.uniform(0.0, 3.0, size=(5, 2, 3))),
+    ("Gumbel", lambda module, loc, scale: module.Gumbel(loc, scale), [LOC, SCALE],
+     RANDOM.normal(size=(5, 2, 3))),
+    ("Weibull", lambda module, scale, concentration: module.Weibull(scale, concentration),
+     [SCALE, CONCENTRATION + 0.5], RANDOM.uniform(0.1, 3.0, size=(5, 2, 3))),
+    ("Pareto", lambda module, scale, alpha: module.Pareto(scale, alpha), [SCALE / 4, DF],
+     RANDOM.uniform(0.5, 3.0, size=(5, 2, 3))),
+    ("TransformedDistribution(Normal, [Tanh, Affine])",
+     lambda module, loc, scale: module.TransformedDistribution(
+         module.Normal(loc, scale),
+         [module.TanhTransform(), module.AffineTransform(1.0, scale, event_dim=0)]),
+     [LOC, SCALE], 1.0 + SCALE * RANDOM.uniform(-0.9, 0.9, size=(5, 2, 3))),
+    ("TransformedDistribution(Normal, StickBreaking)",
+     lambda module, loc, scale: module.TransformedDistribution(
+         module.Normal(loc, scale), module.StickBreakingTransform()),
+     [LOC, SCALE], _SIMPLEX / _SIMPLEX.sum(-1, keepdims=True)),
 ]
 IDS = [case[0] for case in CASES]
 # Parameters that are not differentiable in torch either (the category counts of a value).
 DISCRETE_VALUES = ("Bernoulli", "Categorical", "OneHotCategorical")
-# Distributions without a finite mean or variance: their draws' statistics cannot be compared.
-HEAVY_TAILED = ("Cauchy",)
+# Distributions without a finite (or a known) mean or variance: their draws' statistics cannot be
+# compared.
+HEAVY_TAILED = ("Cauchy", "HalfCauchy", "TransformedDistribution(Normal, [Tanh, Affine])",
+                "TransformedDistribution(Normal, StickBreaking)")
 
 
 def _pair(torch, build, parameters, dtype="float32"):
@@ -177,7 +200,8 @@ def test_statistics_match_torch_with_gradients(torch, name, build, parameters, v
 
 
 CDF_CASES = [case for case in CASES
-             if case[0] in ("Normal", "Laplace", "Exponential", "Uniform", "Cauchy")]
+             if case[0] in ("Normal", "Laplace", "Exponential", "Uniform", "Cauchy", "LogNormal",
+                            "HalfNormal", "HalfCauchy")]
 
 
 @pytest.mark.parametrize("name, build, parameters, values", CDF_CASES,
@@ -218,7 +242,7 @@ def test_sample_statistics(name, build, parameters, values):
 RSAMPLE_CASES = [case for case in CASES if case[0] in (
     "Normal", "Laplace", "Exponential", "Uniform", "MultivariateNormal(scale_tril)",
     "MultivariateNormal(covariance_matrix)", "Independent(Normal)", "Gamma", "Chi2", "Beta",
-    "Dirichlet", "StudentT")]
+    "Dirichlet", "StudentT", "LogNormal", "HalfNormal", "Gumbel", "Weibull", "Pareto")]
 
 
 @pytest.mark.parametrize("name, build, parameters, values", RSAMPLE_CASES,
