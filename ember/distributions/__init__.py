@@ -8,6 +8,7 @@ from .binomial import Binomial
 from .categorical import Categorical
 from .cauchy import Cauchy
 from .chi2 import Chi2
+from .constraint_registry import biject_to, transform_to
 from .dirichlet import Dirichlet
 from .distribution import Distribution
 from .exponential import Exponential
@@ -37,5 +38,5 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Di
            "Distribution", "Exponential", "Gamma", "Geometric", "Gumbel", "HalfCauchy",
            "HalfNormal", "Independent", "Laplace", "LogNormal", "Multinomial",
            "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto",
-           "Poisson", "StudentT", "TransformedDistribution", "Uniform", "Weibull", "kl_divergence",
-           "register_kl"] + transforms.__all__
+           "Poisson", "StudentT", "TransformedDistribution", "Uniform", "Weibull", "biject_to",
+           "kl_divergence", "register_kl", "transform_to"] + transforms.__all__

@@ -153,3 +153,42 @@ def test_a_cached_transform_returns_the_input_it_saw():
     assert distributions.ExpTransform().with_cache(1)._cache_size == 1
     uncached = distributions.ExpTransform()
     assert uncached.inv(uncached(x)) is not x
+
+
+REGISTRY_CONSTRAINTS = [
+    ("real", lambda module: module.real),
+    ("positive", lambda module: module.positive),
+    ("nonnegative", lambda module: module.nonnegative),
+    ("greater_than", lambda module: module.greater_than(1.5)),
+    ("less_than", lambda module: module.less_than(-2.0)),
+    ("unit_interval", lambda module: module.unit_interval),
+    ("interval", lambda module: module.interval(-1.0, 3.0)),
+    ("half_open_interval", lambda module: module.half_open_interval(0.0, 2.0)),
+    ("simplex", lambda module: module.simplex),
+    ("independent", lambda module: module.independent(module.positive, 1)),
+    ("real_vector", lambda module: module.real_vector),
+]
+
+
+@pytest.mark.parametrize("registry", ["biject_to", "transform_to"])
+@pytest.mark.parametrize("name, build", REGISTRY_CONSTRAINTS,
+                         ids=[row[0] for row in REGISTRY_CONSTRAINTS])
+def test_constraint_registries_match_torch(torch, registry, name, build):
+    ours = getattr(distributions, registry)(build(distributions.constraints))
+    theirs = getattr(torch.distributions, registry)(build(torch.distributions.constraints))
+    assert repr(ours) == repr(theirs)
+    y = ours(ember.tensor(REAL))
+    assert_close(y, theirs(torch.tensor(REAL)), rtol=1e-12, atol=1e-12)
+    assert bool(build(distributions.constraints).check(y).all())
+    assert_close(ours.inv(y), theirs.inv(theirs(torch.tensor(REAL))), rtol=1e-8, atol=1e-8)
+
+
+def test_transform_to_matrices_and_unknown_constraints(torch):
+    transform = distributions.transform_to(distributions.constraints.positive_definite)
+    assert isinstance(transform, distributions.PositiveDefiniteTransform)
+    assert isinstance(distributions.transform_to(distributions.constraints.lower_cholesky),
+                      distributions.LowerCholeskyTransform)
+    with pytest.raises(NotImplementedError, match="Cannot transform _Boolean constraints"):
+        distributions.biject_to(distributions.constraints.boolean)
+    with pytest.raises(TypeError, match="Expected constraint to be either a Constraint"):
+        distributions.biject_to.register(int, lambda constraint: None)
