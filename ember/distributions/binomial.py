@@ -8,8 +8,7 @@ from ..ops import abs, exp, lgamma, log1p
 from ..tensor import Size, Tensor
 from . import constraints
 from .bernoulli import _one_of
-from .distribution import (Distribution, broadcast_all, lazy_property, logits_to_probs,
-                           probs_to_logits)
+from .distribution import BinaryProbsOrLogits, Distribution, broadcast_all
 
 __all__ = ["Binomial"]
 
@@ -32,7 +31,7 @@ def _clamp_by_zero(value):
     return (value.clamp(min=0) + value - value.clamp(max=0)) / 2
 
 
-class Binomial(Distribution):
+class Binomial(BinaryProbsOrLogits, Distribution):
     """The number of successes in ``total_count`` Bernoulli(``probs``) trials."""
 
     arg_constraints = {"total_count": constraints.nonnegative_integer,
@@ -55,18 +54,6 @@ class Binomial(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
         return constraints.integer_interval(0, self.total_count)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     @property
     def mean(self):

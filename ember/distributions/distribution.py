@@ -161,6 +161,16 @@ class Distribution:
         new._validate_args = self._validate_args
         return new
 
+    def _expanded_probs_or_logits(self, cls, batch_shape, _instance):
+        """A copy with ``batch_shape`` of a distribution whose one parameter, probs or logits,
+        has the batch shape."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = Size(batch_shape)
+        self._expand_probs_or_logits(new, batch_shape)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def _expand_probs_or_logits(self, new, shape):
         """Give ``new`` whichever of probs and logits this distribution holds, expanded to
         ``shape`` (the other stays lazy), as its parameter."""
@@ -226,6 +236,23 @@ class lazy_property:
         value = self.function(instance)
         instance.__dict__[self.function.__name__] = value
         return value
+
+
+class BinaryProbsOrLogits:
+    """The parameters of a binary event's probability: ``probs`` and ``logits`` (log-odds), the
+    one not given derived from the other on first read."""
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.size()
 
 
 def broadcast_all(*values):

@@ -1,6 +1,4 @@
 """``torch.distributions.Geometric``."""
-import numbers
-
 from .._dtype import finfo
 from .._factories import rand, zeros_like
 from ..autograd.grad_mode import no_grad
@@ -8,27 +6,20 @@ from ..nn.functional import binary_cross_entropy_with_logits
 from ..ops import log, log1p, where
 from ..tensor import Size
 from . import constraints
-from .bernoulli import _one_of
-from .distribution import (Distribution, broadcast_all, lazy_property, logits_to_probs,
-                           probs_to_logits)
+from .bernoulli import set_probs_or_logits
+from .distribution import BinaryProbsOrLogits, Distribution, broadcast_all
 
 __all__ = ["Geometric"]
 
 
-class Geometric(Distribution):
+class Geometric(BinaryProbsOrLogits, Distribution):
     """The number of failures before the first success of Bernoulli(``probs``) trials."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        given = _one_of(probs, logits)
-        (parameter,) = broadcast_all(given)
-        if probs is not None:
-            self.probs = parameter
-        else:
-            self.logits = parameter
-        batch_shape = Size() if isinstance(given, numbers.Number) else parameter.size()
+        batch_shape = set_probs_or_logits(self, probs, logits)
         super().__init__(batch_shape, validate_args=validate_args)
         if self._validate_args and probs is not None:
             valid = self.probs > 0
@@ -39,20 +30,7 @@ class Geometric(Distribution):
                     f"found invalid values:\n{self.probs.detach()[~valid]}")
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Geometric, _instance)
-        batch_shape = Size(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
+        return self._expanded_probs_or_logits(Geometric, batch_shape, _instance)
 
     @property
     def mean(self):

@@ -5,14 +5,14 @@ from ..ops import exp, lgamma, sigmoid, where
 from ..tensor import Size
 from . import constraints
 from .binomial import set_count_and_probs_or_logits
-from .distribution import Distribution, lazy_property, logits_to_probs, probs_to_logits
+from .distribution import BinaryProbsOrLogits, Distribution, lazy_property
 from .gamma import Gamma
 from .poisson import poisson_draws
 
 __all__ = ["NegativeBinomial"]
 
 
-class NegativeBinomial(Distribution):
+class NegativeBinomial(BinaryProbsOrLogits, Distribution):
     """The number of successes before ``total_count`` failures of Bernoulli(``probs``)
     trials."""
 
@@ -33,18 +33,6 @@ class NegativeBinomial(Distribution):
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     @property
     def mean(self):

@@ -109,6 +109,15 @@ CASES = [
          module.Normal(loc, scale),
          [module.TanhTransform(), module.AffineTransform(1.0, scale, event_dim=0)]),
      [LOC, SCALE], 1.0 + SCALE * RANDOM.uniform(-0.9, 0.9, size=(5, 2, 3))),
+    ("RelaxedBernoulli", lambda module, temperature, probs: module.RelaxedBernoulli(
+        temperature, probs=probs), [np.array(0.7), PROBS],
+     RANDOM.uniform(0.05, 0.95, size=(5, 2, 3))),
+    ("RelaxedBernoulli(logits)", lambda module, temperature, logits: module.RelaxedBernoulli(
+        temperature, logits=logits), [np.array(1.3), LOC],
+     RANDOM.uniform(0.05, 0.95, size=(5, 2, 3))),
+    ("RelaxedOneHotCategorical", lambda module, temperature, probs:
+     module.RelaxedOneHotCategorical(temperature, probs=probs), [np.array(0.6), WEIGHTS],
+     _SIMPLEX / _SIMPLEX.sum(-1, keepdims=True)),
     ("TransformedDistribution(Normal, StickBreaking)",
      lambda module, loc, scale: module.TransformedDistribution(
          module.Normal(loc, scale), module.StickBreakingTransform()),
@@ -119,7 +128,8 @@ IDS = [case[0] for case in CASES]
 DISCRETE_VALUES = ("Bernoulli", "Categorical", "OneHotCategorical")
 # Distributions without a finite (or a known) mean or variance: their draws' statistics cannot be
 # compared.
-HEAVY_TAILED = ("Cauchy", "HalfCauchy", "TransformedDistribution(Normal, [Tanh, Affine])",
+WITHOUT_MOMENTS = ("Cauchy", "HalfCauchy", "RelaxedBernoulli", "RelaxedBernoulli(logits)",
+                "RelaxedOneHotCategorical", "TransformedDistribution(Normal, [Tanh, Affine])",
                 "TransformedDistribution(Normal, StickBreaking)")
 
 
@@ -216,7 +226,7 @@ def test_cdf_and_icdf_match_torch(torch, name, build, parameters, values):
                         our_inputs, their_inputs)
 
 
-STATISTICS_CASES = [case for case in CASES if case[0] not in HEAVY_TAILED]
+STATISTICS_CASES = [case for case in CASES if case[0] not in WITHOUT_MOMENTS]
 
 
 @pytest.mark.parametrize("name, build, parameters, values", STATISTICS_CASES,
@@ -266,7 +276,8 @@ def test_rsample_gradients_estimate_torch_exact_ones(torch, name, build, paramet
 @pytest.mark.parametrize("name, build, parameters, values", CASES, ids=IDS)
 def test_float64_gradcheck_of_log_prob_and_entropy(name, build, parameters, values):
     # a count must stay an integer: it is held, not perturbed
-    inputs = [ember.tensor(parameter[:1], requires_grad=not name.startswith("Binomial")
+    inputs = [ember.tensor(parameter[:1] if parameter.ndim else parameter,
+                           requires_grad=not name.startswith("Binomial")
                            or index > 0 or len(parameters) == 1)
               for index, parameter in enumerate(parameters)]
     value = _value(name, values[:2, :1], ember, dtype="float64")
