@@ -541,3 +541,19 @@ def test_standard_gamma_gradient_is_the_derivative_of_the_quantile():
         expected = (quantile(a + step, u) - quantile(a - step, u)) / (2 * step)
         np.testing.assert_allclose(standard_gamma_gradient(np.array([x]), np.array([a])),
                                    [expected], rtol=1e-5)
+
+
+def test_relaxed_draws_round_to_their_discrete_distributions():
+    """The Gumbel-max property: the argmax of a RelaxedOneHotCategorical draw is
+    Categorical(probs) at any temperature, and a RelaxedBernoulli draw exceeds 1/2 with
+    probability probs."""
+    probs = np.array([0.1, 0.2, 0.3, 0.4])
+    relaxed = distributions.RelaxedOneHotCategorical(ember.tensor(2.0), probs=ember.tensor(probs))
+    draws = relaxed.sample((40000,))
+    assert bool(relaxed.support.check(draws).all())
+    frequencies = np.bincount(draws.argmax(-1).numpy(), minlength=4) / 40000
+    np.testing.assert_allclose(frequencies, probs, atol=0.012)
+    bernoulli_probs = np.array([0.2, 0.7])
+    relaxed = distributions.RelaxedBernoulli(ember.tensor(0.5), probs=ember.tensor(bernoulli_probs))
+    draws = relaxed.rsample((40000,))
+    np.testing.assert_allclose((draws.numpy() > 0.5).mean(0), bernoulli_probs, atol=0.012)
