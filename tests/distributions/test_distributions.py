@@ -109,6 +109,22 @@ CASES = [
          module.Normal(loc, scale),
          [module.TanhTransform(), module.AffineTransform(1.0, scale, event_dim=0)]),
      [LOC, SCALE], 1.0 + SCALE * RANDOM.uniform(-0.9, 0.9, size=(5, 2, 3))),
+    ("ContinuousBernoulli", lambda module, probs: module.ContinuousBernoulli(probs=probs),
+     [np.array([[0.1, 0.4995, 0.7]] * 2)], RANDOM.uniform(0.05, 0.95, size=(5, 2, 3))),
+    ("ContinuousBernoulli(logits)",
+     lambda module, logits: module.ContinuousBernoulli(logits=logits), [LOC],
+     RANDOM.uniform(0.05, 0.95, size=(5, 2, 3))),
+    ("LowRankMultivariateNormal", lambda module, loc, factor, diag:
+     module.LowRankMultivariateNormal(loc, factor, diag),
+     [MVN_LOC, RANDOM.normal(size=(2, 3, 2)), RANDOM.uniform(0.5, 2.0, size=(2, 3))],
+     RANDOM.normal(size=(5, 2, 3))),
+    ("MixtureSameFamily", lambda module, logits, loc, scale: module.MixtureSameFamily(
+        module.Categorical(logits=logits), module.Normal(loc, scale)),
+     [LOGITS[:, :3], LOC, SCALE], RANDOM.normal(size=(5, 2))),
+    ("MixtureSameFamily(Independent)", lambda module, logits, loc, scale:
+     module.MixtureSameFamily(module.Categorical(logits=logits),
+                              module.Independent(module.Normal(loc, scale), 1)),
+     [LOGITS[0, :2], LOC, SCALE], RANDOM.normal(size=(5, 1, 3))),
     ("RelaxedBernoulli", lambda module, temperature, probs: module.RelaxedBernoulli(
         temperature, probs=probs), [np.array(0.7), PROBS],
      RANDOM.uniform(0.05, 0.95, size=(5, 2, 3))),
@@ -211,7 +227,7 @@ def test_statistics_match_torch_with_gradients(torch, name, build, parameters, v
 
 CDF_CASES = [case for case in CASES
              if case[0] in ("Normal", "Laplace", "Exponential", "Uniform", "Cauchy", "LogNormal",
-                            "HalfNormal", "HalfCauchy")]
+                            "HalfNormal", "HalfCauchy", "ContinuousBernoulli")]
 
 
 @pytest.mark.parametrize("name, build, parameters, values", CDF_CASES,
@@ -221,6 +237,9 @@ def test_cdf_and_icdf_match_torch(torch, name, build, parameters, values):
     _compare_with_grads(ours.cdf(_value(name, values, ember)),
                         theirs.cdf(_value(name, values, torch)), our_inputs, their_inputs)
     quantiles = np.random.default_rng(2).uniform(0.05, 0.95, size=(5, 2, 3))
+    # fresh distributions: a parameter derived in __init__ (ContinuousBernoulli's clamped probs)
+    # holds graph state that the first backward freed
+    our_inputs, their_inputs, ours, theirs = _pair(torch, build, parameters)
     _compare_with_grads(ours.icdf(ember.tensor(quantiles.astype("float32"))),
                         theirs.icdf(torch.tensor(quantiles.astype("float32"))),
                         our_inputs, their_inputs)
@@ -252,7 +271,8 @@ def test_sample_statistics(name, build, parameters, values):
 RSAMPLE_CASES = [case for case in CASES if case[0] in (
     "Normal", "Laplace", "Exponential", "Uniform", "MultivariateNormal(scale_tril)",
     "MultivariateNormal(covariance_matrix)", "Independent(Normal)", "Gamma", "Chi2", "Beta",
-    "Dirichlet", "StudentT", "LogNormal", "HalfNormal", "Gumbel", "Weibull", "Pareto")]
+    "Dirichlet", "StudentT", "LogNormal", "HalfNormal", "Gumbel", "Weibull", "Pareto",
+    "ContinuousBernoulli(logits)", "LowRankMultivariateNormal")]
 
 
 @pytest.mark.parametrize("name, build, parameters, values", RSAMPLE_CASES,
