@@ -41,6 +41,7 @@ from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTra
                          SoftplusTransform, StickBreakingTransform, TanhTransform, Transform,
                          identity_transform)
 from .uniform import Uniform
+from .von_mises import VonMises
 from .weibull import Weibull
 
 __all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
@@ -52,5 +53,5 @@ __all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "
            "Pareto", "Poisson", "PositiveDefiniteTransform", "PowerTransform", "RelaxedBernoulli",
            "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform",
            "SoftplusTransform", "StickBreakingTransform", "StudentT", "TanhTransform", "Transform",
-           "TransformedDistribution", "Uniform", "Weibull", "biject_to", "identity_transform",
-           "kl_divergence", "register_kl", "transform_to"]
+           "TransformedDistribution", "Uniform", "VonMises", "Weibull", "biject_to",
+           "identity_transform", "kl_divergence", "register_kl", "transform_to"]

@@ -125,6 +125,8 @@ CASES = [
      module.MixtureSameFamily(module.Categorical(logits=logits),
                               module.Independent(module.Normal(loc, scale), 1)),
      [LOGITS[0, :2], LOC, SCALE], RANDOM.normal(size=(5, 1, 3))),
+    ("VonMises", lambda module, loc, concentration: module.VonMises(loc, concentration),
+     [LOC, np.array([[0.5, 2.0, 3.7], [3.8, 6.0, 12.0]])], RANDOM.uniform(-4, 4, size=(5, 2, 3))),
     ("RelaxedBernoulli", lambda module, temperature, probs: module.RelaxedBernoulli(
         temperature, probs=probs), [np.array(0.7), PROBS],
      RANDOM.uniform(0.05, 0.95, size=(5, 2, 3))),
@@ -144,7 +146,7 @@ IDS = [case[0] for case in CASES]
 DISCRETE_VALUES = ("Bernoulli", "Categorical", "OneHotCategorical")
 # Distributions without a finite (or a known) mean or variance: their draws' statistics cannot be
 # compared.
-WITHOUT_MOMENTS = ("Cauchy", "HalfCauchy", "RelaxedBernoulli", "RelaxedBernoulli(logits)",
+WITHOUT_MOMENTS = ("Cauchy", "HalfCauchy", "VonMises", "RelaxedBernoulli", "RelaxedBernoulli(logits)",
                 "RelaxedOneHotCategorical", "TransformedDistribution(Normal, [Tanh, Affine])",
                 "TransformedDistribution(Normal, StickBreaking)")
 
@@ -577,3 +579,15 @@ def test_relaxed_draws_round_to_their_discrete_distributions():
     relaxed = distributions.RelaxedBernoulli(ember.tensor(0.5), probs=ember.tensor(bernoulli_probs))
     draws = relaxed.rsample((40000,))
     np.testing.assert_allclose((draws.numpy() > 0.5).mean(0), bernoulli_probs, atol=0.012)
+
+
+def test_von_mises_draws_have_the_circular_moments():
+    """E[cos(x - loc)] = I1(k) / I0(k) = 1 - circular variance, and E[sin(x - loc)] = 0."""
+    loc = np.array([0.5, -2.0, 3.0])
+    concentration = np.array([0.3, 2.0, 20.0])
+    von_mises = distributions.VonMises(ember.tensor(loc), ember.tensor(concentration))
+    draws = von_mises.sample((40000,)).numpy()
+    assert ((draws >= -np.pi) & (draws < np.pi)).all()
+    np.testing.assert_allclose(np.cos(draws - loc).mean(0), 1 - von_mises.variance.numpy(),
+                               atol=0.01)
+    np.testing.assert_allclose(np.sin(draws - loc).mean(0), 0.0, atol=0.01)
