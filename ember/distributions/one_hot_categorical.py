@@ -7,7 +7,7 @@ from . import constraints
 from .categorical import Categorical
 from .distribution import Distribution
 
-__all__ = ["OneHotCategorical"]
+__all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
 
 class OneHotCategorical(Distribution):
@@ -70,3 +70,15 @@ class OneHotCategorical(Distribution):
         if expand:
             values = values.expand((count,) + tuple(self.batch_shape) + (count,))
         return values
+
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """OneHotCategorical whose rsample passes gradients straight through: the one-hot draw in
+    the forward, the gradient of the probabilities in the backward (Bengio et al., 2013)."""
+
+    has_rsample = True
+
+    def rsample(self, sample_shape=Size()):
+        draws = self.sample(sample_shape)
+        probs = self._categorical.probs
+        return draws + (probs - probs.detach())

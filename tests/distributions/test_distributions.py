@@ -127,6 +127,19 @@ CASES = [
      [LOGITS[0, :2], LOC, SCALE], RANDOM.normal(size=(5, 1, 3))),
     ("VonMises", lambda module, loc, concentration: module.VonMises(loc, concentration),
      [LOC, np.array([[0.5, 2.0, 3.7], [3.8, 6.0, 12.0]])], RANDOM.uniform(-4, 4, size=(5, 2, 3))),
+    ("InverseGamma", lambda module, concentration, rate: module.InverseGamma(concentration,
+                                                                            rate),
+     [DF, RATE], RANDOM.uniform(0.05, 2.0, size=(5, 2, 3))),
+    ("LogisticNormal", lambda module, loc, scale: module.LogisticNormal(loc, scale),
+     [LOC, SCALE], _SIMPLEX / _SIMPLEX.sum(-1, keepdims=True)),
+    ("FisherSnedecor", lambda module, df1, df2: module.FisherSnedecor(df1, df2),
+     [DF, DF + 12], RANDOM.uniform(0.1, 3.0, size=(5, 2, 3))),
+    ("Kumaraswamy", lambda module, concentration1, concentration0: module.Kumaraswamy(
+        concentration1, concentration0), [CONCENTRATION + 0.5, RATE],
+     RANDOM.uniform(0.05, 0.95, size=(5, 2, 3))),
+    ("OneHotCategoricalStraightThrough", lambda module, probs:
+     module.OneHotCategoricalStraightThrough(probs=probs), [WEIGHTS],
+     np.eye(4)[RANDOM.integers(0, 4, size=(5, 2))]),
     ("RelaxedBernoulli", lambda module, temperature, probs: module.RelaxedBernoulli(
         temperature, probs=probs), [np.array(0.7), PROBS],
      RANDOM.uniform(0.05, 0.95, size=(5, 2, 3))),
@@ -146,7 +159,7 @@ IDS = [case[0] for case in CASES]
 DISCRETE_VALUES = ("Bernoulli", "Categorical", "OneHotCategorical")
 # Distributions without a finite (or a known) mean or variance: their draws' statistics cannot be
 # compared.
-WITHOUT_MOMENTS = ("Cauchy", "HalfCauchy", "VonMises", "RelaxedBernoulli", "RelaxedBernoulli(logits)",
+WITHOUT_MOMENTS = ("Cauchy", "HalfCauchy", "VonMises", "LogisticNormal", "RelaxedBernoulli", "RelaxedBernoulli(logits)",
                 "RelaxedOneHotCategorical", "TransformedDistribution(Normal, [Tanh, Affine])",
                 "TransformedDistribution(Normal, StickBreaking)")
 
@@ -274,7 +287,8 @@ RSAMPLE_CASES = [case for case in CASES if case[0] in (
     "Normal", "Laplace", "Exponential", "Uniform", "MultivariateNormal(scale_tril)",
     "MultivariateNormal(covariance_matrix)", "Independent(Normal)", "Gamma", "Chi2", "Beta",
     "Dirichlet", "StudentT", "LogNormal", "HalfNormal", "Gumbel", "Weibull", "Pareto",
-    "ContinuousBernoulli(logits)", "LowRankMultivariateNormal")]
+    "ContinuousBernoulli(logits)", "LowRankMultivariateNormal", "InverseGamma", "FisherSnedecor",
+    "Kumaraswamy")]
 
 
 @pytest.mark.parametrize("name, build, parameters, values", RSAMPLE_CASES,
@@ -591,3 +605,18 @@ def test_von_mises_draws_have_the_circular_moments():
     np.testing.assert_allclose(np.cos(draws - loc).mean(0), 1 - von_mises.variance.numpy(),
                                atol=0.01)
     np.testing.assert_allclose(np.sin(draws - loc).mean(0), 0.0, atol=0.01)
+
+
+def test_straight_through_gradient_matches_torch(torch):
+    """rsample is the one-hot draw forward and the probabilities' gradient backward, whatever
+    was drawn."""
+    weights = np.random.default_rng(1).standard_normal((5, 2, 4))
+    ours_input = ember.tensor(WEIGHTS, requires_grad=True)
+    theirs_input = torch.tensor(WEIGHTS, requires_grad=True)
+    ours = distributions.OneHotCategoricalStraightThrough(probs=ours_input).rsample((5,))
+    theirs = torch.distributions.OneHotCategoricalStraightThrough(
+        probs=theirs_input).rsample((5,))
+    assert bool(distributions.constraints.one_hot.check(ours.detach()).all())
+    (our_grad,) = ember.autograd.grad((ours * ember.tensor(weights)).sum(), [ours_input])
+    (their_grad,) = torch.autograd.grad((theirs * torch.tensor(weights)).sum(), [theirs_input])
+    assert_close(our_grad, their_grad, rtol=1e-10, atol=1e-12)
