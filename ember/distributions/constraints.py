@@ -4,15 +4,17 @@ from operator import attrgetter
 
 import numpy as np
 
-from ..ops import isclose
+from .._dtype import finfo
+from ..ops import cat as concatenate, isclose, stack as stack_tensors
 from ..tensor import Tensor
 
-__all__ = ["Constraint", "MixtureSameFamilyConstraint", "boolean", "dependent", "dependent_property", "greater_than",
+__all__ = ["Constraint", "MixtureSameFamilyConstraint", "boolean", "cat", "corr_cholesky",
+           "dependent", "dependent_property", "greater_than",
            "greater_than_eq", "independent", "integer_interval", "interval", "half_open_interval",
            "is_dependent", "less_than", "lower_cholesky", "lower_triangular", "multinomial",
            "nonnegative",
            "nonnegative_integer", "one_hot", "positive", "positive_definite", "positive_integer",
-           "positive_semidefinite", "real", "real_vector", "simplex", "square", "symmetric",
+           "positive_semidefinite", "real", "real_vector", "simplex", "square", "stack", "symmetric",
            "unit_interval"]
 
 
@@ -274,6 +276,17 @@ class _LowerCholesky(_LowerTriangular):
         return super().check(value) & positive_diagonal
 
 
+class _CorrCholesky(_LowerCholesky):
+    """Cholesky factors of correlation matrices: lower Cholesky with unit-norm rows (to a
+    tolerance of 10 eps per column, as PyTorch's)."""
+
+    def check(self, value):
+        tolerance = finfo(value.dtype).eps * value.size(-1) * 10
+        row_norms = np.linalg.norm(value.detach().numpy(), axis=-1)
+        unit_rows = (np.abs(row_norms - 1.0) <= tolerance).all(-1)
+        return super().check(value) & Tensor._wrap(np.asarray(unit_rows))
+
+
 class _Square(Constraint):
     event_dim = 2
 
@@ -308,6 +321,75 @@ class _PositiveDefinite(_PositiveSemidefinite):
     strict = True
 
 
+class _Cat(Constraint):
+    """Constraints ``cseq`` on consecutive slices of lengths ``lengths`` along ``dim`` (as
+    ember.cat joins them)."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        self.cseq = _constraint_list(cseq)
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
+        if len(self.lengths) != len(self.cseq):
+            raise ValueError(f"cat(): lengths ({len(self.lengths)}) must match cseq "
+                             f"({len(self.cseq)})")
+        self.dim = dim
+
+    @property
+    def is_discrete(self):
+        return any(constraint.is_discrete for constraint in self.cseq)
+
+    @property
+    def event_dim(self):
+        return max(constraint.event_dim for constraint in self.cseq)
+
+    def check(self, value):
+        _check_dim(value, self.dim)
+        checks = []
+        start = 0
+        for constraint, length in zip(self.cseq, self.lengths):
+            checks.append(constraint.check(value.narrow(self.dim, start, length)))
+            start = start + length
+        return concatenate(checks, self.dim)
+
+
+class _Stack(Constraint):
+    """Constraints ``cseq`` on the successive slices along ``dim`` (as ember.stack joins
+    them)."""
+
+    def __init__(self, cseq, dim=0):
+        self.cseq = _constraint_list(cseq)
+        self.dim = dim
+
+    @property
+    def is_discrete(self):
+        return any(constraint.is_discrete for constraint in self.cseq)
+
+    @property
+    def event_dim(self):
+        event_dim = max(constraint.event_dim for constraint in self.cseq)
+        if self.dim + event_dim < 0:
+            event_dim += 1
+        return event_dim
+
+    def check(self, value):
+        _check_dim(value, self.dim)
+        slices = [value.select(self.dim, index) for index in range(value.size(self.dim))]
+        return stack_tensors([constraint.check(part) for part, constraint in zip(slices,
+                                                                                 self.cseq)],
+                             self.dim)
+
+
+def _constraint_list(cseq):
+    cseq = list(cseq)
+    if not all(isinstance(constraint, Constraint) for constraint in cseq):
+        raise TypeError("All elements of cseq must be Constraint instances")
+    return cseq
+
+
+def _check_dim(value, dim):
+    if not -value.dim() <= dim < value.dim():
+        raise IndexError(f"dim {dim} out of range for value with {value.dim()} dimensions")
+
+
 dependent = _Dependent()
 dependent_property = _DependentProperty
 independent = _IndependentConstraint
@@ -330,7 +412,10 @@ half_open_interval = _HalfOpenInterval
 simplex = _Simplex()
 lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
+corr_cholesky = _CorrCholesky()
 square = _Square()
 symmetric = _Symmetric()
 positive_semidefinite = _PositiveSemidefinite()
 positive_definite = _PositiveDefinite()
+cat = _Cat
+stack = _Stack

@@ -4,10 +4,12 @@ import numbers
 import warnings
 from operator import attrgetter
 
+import numpy as np
+
 from .._dtype import finfo
-from .._factories import tensor
+from .._factories import tensor, zeros_like
 from ..autograd.grad_mode import no_grad
-from ..ops import broadcast_tensors, clamp, log, log1p, sigmoid, softmax
+from ..ops import broadcast_tensors, cat, clamp, log, log1p, sigmoid, softmax
 from ..tensor import Size, Tensor
 from . import constraints
 
@@ -297,6 +299,40 @@ def sum_rightmost(value, dim):
     if dim == 0:
         return value
     return value.reshape(tuple(value.shape[:value.dim() - dim]) + (-1,)).sum(-1)
+
+
+def _tril_positions(size, diag):
+    """Row-major flat positions of the entries of a size x size matrix on or below diagonal
+    ``diag``."""
+    rows, columns = np.indices((size, size))
+    return np.flatnonzero(columns < rows + (diag + 1))
+
+
+def tril_matrix_to_vec(mat, diag=0):
+    """The entries of (a batch of) square matrices on or below diagonal ``diag``, row by row."""
+    size = mat.shape[-1]
+    if diag < -size or diag >= size:
+        raise ValueError(f"diag ({diag}) provided is outside [{-size}, {size - 1}].")
+    flat = mat.reshape(tuple(mat.shape[:-2]) + (size * size,))
+    return flat[..., tensor(_tril_positions(size, diag))]
+
+
+def vec_to_tril_matrix(vec, diag=0):
+    """The square lower-triangular matrices (below diagonal ``diag``, zeros elsewhere) whose
+    entries, row by row, are ``vec``'s last dim."""
+    length = vec.shape[-1]
+    # n (n + 1) / 2 + ... = length, solved for the matrix size n.
+    size = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * length
+                               + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if round(size) - size > finfo(vec.dtype).eps:
+        raise ValueError(f"The size of last dimension is {length} which cannot be expressed as "
+                         "the lower triangular part of a square D x D matrix.")
+    size = round(size)
+    # index 0 of the padded vector is the zero above the diagonal
+    index = np.zeros(size * size, dtype=np.int64)
+    index[_tril_positions(size, diag)] = np.arange(1, length + 1)
+    padded = cat([zeros_like(vec[..., :1]), vec], -1)
+    return padded[..., tensor(index.reshape(size, size))]
 
 
 def batch_shape_of(given, broadcast):

@@ -4,18 +4,20 @@ import math
 import numbers
 
 from .._dtype import finfo
-from .._factories import full_like, zeros_like
+from .._factories import eye, full_like, zeros_like
 from ..linalg import cholesky
 from ..nn.functional import logsigmoid, pad, softplus
-from ..ops import atanh, broadcast_shapes, clamp, sigmoid
+from ..ops import atanh, broadcast_shapes, cat, clamp, sigmoid, stack
 from ..tensor import Size
 from . import constraints
-from .distribution import broadcast_all, lazy_property, sum_rightmost
+from .distribution import (broadcast_all, lazy_property, sum_rightmost, tril_matrix_to_vec,
+                           vec_to_tril_matrix)
 
-__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform",
+__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
+           "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform",
            "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform",
            "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform",
-           "SoftplusTransform", "StickBreakingTransform", "TanhTransform", "Transform",
+           "SoftplusTransform", "StackTransform", "StickBreakingTransform", "TanhTransform", "Transform",
            "identity_transform"]
 
 
@@ -682,3 +684,219 @@ class PositiveDefiniteTransform(_Parameterless):
 
     def _inverse(self, y):
         return LowerCholeskyTransform().inv(cholesky(y))
+
+
+class CorrCholeskyTransform(Transform):
+    """Real vectors of length D (D - 1) / 2 to Cholesky factors of D x D correlation matrices:
+    the vector fills the strict lower triangle row by row, tanh maps it into (-1, 1), and each
+    row is completed to unit length by a signed stick-breaking."""
+
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+
+    def _call(self, x):
+        eps = finfo(x.dtype).eps
+        partial = vec_to_tril_matrix(x.tanh().clamp(min=-1 + eps, max=1 - eps), diag=-1)
+        remaining = (1 - partial ** 2).sqrt().cumprod(-1)
+        partial = partial + eye(partial.shape[-1], dtype=partial.dtype)
+        return partial * pad(remaining[..., :-1], [1, 0], value=1)
+
+    def _inverse(self, y):
+        remaining = 1 - (y * y).cumsum(-1)
+        remaining_before = pad(remaining[..., :-1], [1, 0], value=1)
+        fractions = (tril_matrix_to_vec(y, diag=-1)
+                     / tril_matrix_to_vec(remaining_before, diag=-1).sqrt())
+        return (fractions.log1p() - (-fractions).log1p()) / 2
+
+    def log_abs_det_jacobian(self, x, y, intermediates=None):
+        remaining = tril_matrix_to_vec(1 - (y * y).cumsum(-1), diag=-2)
+        stick_breaking = 0.5 * remaining.log().sum(-1)
+        tanh = -2 * (x + softplus(-2 * x) - math.log(2.0)).sum(-1)
+        return stick_breaking + tanh
+
+    def forward_shape(self, shape):
+        _check_vector_shape(shape)
+        length = shape[-1]
+        size = round((0.25 + 2 * length) ** 0.5 + 0.5)
+        if size * (size - 1) // 2 != length:
+            raise ValueError("Input is not a flattened lower-diagonal number")
+        return Size(tuple(shape[:-1]) + (size, size))
+
+    def inverse_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        size = shape[-1]
+        return Size(tuple(shape[:-2]) + (size * (size - 1) // 2,))
+
+
+def _transform_list(tseq, cache_size):
+    tseq = list(tseq)
+    if not all(isinstance(transform, Transform) for transform in tseq):
+        raise TypeError("All elements of tseq must be Transform instances")
+    if cache_size:
+        tseq = [transform.with_cache(cache_size) for transform in tseq]
+    return tseq
+
+
+def _check_size(name, value, dim, size):
+    if not -value.dim() <= dim < value.dim():
+        raise IndexError(f"dim {dim} out of range for {name} with {value.dim()} dimensions")
+    if value.size(dim) != size:
+        raise ValueError(f"{name}.size({dim}) = {value.size(dim)} must equal {size}")
+
+
+class CatTransform(Transform):
+    """Transforms ``tseq`` applied to consecutive slices of lengths ``lengths`` along ``dim``,
+    joined as ember.cat joins them."""
+
+    def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
+        tseq = _transform_list(tseq, cache_size)
+        super().__init__(cache_size=cache_size)
+        self.transforms = tseq
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.transforms)
+        if len(self.lengths) != len(self.transforms):
+            raise ValueError(f"CatTransform: lengths ({len(self.lengths)}) must match "
+                             f"transforms ({len(self.transforms)})")
+        self.dim = dim
+
+    @lazy_property
+    def event_dim(self):
+        return max(transform.event_dim for transform in self.transforms)
+
+    @lazy_property
+    def length(self):
+        return sum(self.lengths)
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return CatTransform(self.transforms, self.dim, self.lengths, cache_size)
+
+    def _pieces(self, value):
+        start = 0
+        for transform, length in zip(self.transforms, self.lengths):
+            yield transform, value.narrow(self.dim, start, length)
+            start = start + length
+
+    def _call(self, x):
+        _check_size("x", x, self.dim, self.length)
+        return cat([transform(piece) for transform, piece in self._pieces(x)], dim=self.dim)
+
+    def _inverse(self, y):
+        _check_size("y", y, self.dim, self.length)
+        return cat([transform.inv(piece) for transform, piece in self._pieces(y)], dim=self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        _check_size("x", x, self.dim, self.length)
+        _check_size("y", y, self.dim, self.length)
+        terms = []
+        for (transform, x_piece), (_, y_piece) in zip(self._pieces(x), self._pieces(y)):
+            term = transform.log_abs_det_jacobian(x_piece, y_piece)
+            if transform.event_dim < self.event_dim:
+                term = sum_rightmost(term, self.event_dim - transform.event_dim)
+            terms.append(term)
+        # Along a batch dim the pieces' terms are joined; along an event dim they add up.
+        dim = self.dim - x.dim() if self.dim >= 0 else self.dim
+        dim = dim + self.event_dim
+        if dim < 0:
+            return cat(terms, dim=dim)
+        return sum(terms)
+
+    @property
+    def bijective(self):
+        return all(transform.bijective for transform in self.transforms)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.cat([transform.domain for transform in self.transforms], self.dim,
+                               self.lengths)
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.cat([transform.codomain for transform in self.transforms], self.dim,
+                               self.lengths)
+
+
+class StackTransform(Transform):
+    """Transforms ``tseq`` applied to the successive slices along ``dim``, joined as
+    ember.stack joins them."""
+
+    def __init__(self, tseq, dim=0, cache_size=0):
+        tseq = _transform_list(tseq, cache_size)
+        super().__init__(cache_size=cache_size)
+        self.transforms = tseq
+        self.dim = dim
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return StackTransform(self.transforms, self.dim, cache_size)
+
+    def _slices(self, value):
+        return [value.select(self.dim, index) for index in range(value.size(self.dim))]
+
+    def _call(self, x):
+        _check_size("x", x, self.dim, len(self.transforms))
+        return stack([transform(piece) for piece, transform in zip(self._slices(x),
+                                                                   self.transforms)],
+                     dim=self.dim)
+
+    def _inverse(self, y):
+        _check_size("y", y, self.dim, len(self.transforms))
+        return stack([transform.inv(piece) for piece, transform in zip(self._slices(y),
+                                                                       self.transforms)],
+                     dim=self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        _check_size("x", x, self.dim, len(self.transforms))
+        _check_size("y", y, self.dim, len(self.transforms))
+        return stack([transform.log_abs_det_jacobian(x_piece, y_piece)
+                      for x_piece, y_piece, transform in zip(self._slices(x), self._slices(y),
+                                                             self.transforms)], dim=self.dim)
+
+    @property
+    def bijective(self):
+        return all(transform.bijective for transform in self.transforms)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.stack([transform.domain for transform in self.transforms], self.dim)
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.stack([transform.codomain for transform in self.transforms],
+                                 self.dim)
+
+
+class CumulativeDistributionTransform(Transform):
+    """x -> distribution.cdf(x), onto the unit interval (a copula's marginal); log|det J| is the
+    density."""
+
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = +1
+
+    def __init__(self, distribution, cache_size=0):
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self):
+        return self.distribution.support
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self.distribution.log_prob(x)
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return CumulativeDistributionTransform(self.distribution, cache_size=cache_size)

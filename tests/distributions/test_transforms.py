@@ -33,6 +33,14 @@ TRANSFORMS = [
     ("Reshape", lambda module: module.ReshapeTransform((3,), (3, 1)), REAL),
     ("Inverse(Sigmoid)", lambda module: module.SigmoidTransform().inv,
      1 / (1 + np.exp(-REAL))),
+    ("CorrCholesky", lambda module: module.CorrCholeskyTransform(), RANDOM.normal(size=(2, 6))),
+    ("Cat", lambda module: module.CatTransform(
+        [module.ExpTransform(), module.AffineTransform(1.0, 3.0)], dim=-1, lengths=[2, 1]), REAL),
+    ("Cat(batch dim)", lambda module: module.CatTransform(
+        [module.ExpTransform(), module.SigmoidTransform()], dim=0, lengths=[3, 1]), REAL),
+    ("Stack", lambda module: module.StackTransform(
+        [module.ExpTransform(), module.TanhTransform(), module.AffineTransform(0.0, 2.0)],
+        dim=-1), REAL),
 ]
 IDS = [row[0] for row in TRANSFORMS]
 
@@ -86,7 +94,8 @@ def test_transform_gradcheck(name, build, values):
             return y
         return y.sum() + transform.log_abs_det_jacobian(x, y).sum()
 
-    assert gradcheck(forward_and_log_det, [ember.tensor(values[:2], requires_grad=True)])
+    values = values if "batch dim" in name else values[:2]
+    assert gradcheck(forward_and_log_det, [ember.tensor(values, requires_grad=True)])
 
 
 def test_the_log_det_is_the_log_of_the_jacobian_determinant():
@@ -167,6 +176,11 @@ REGISTRY_CONSTRAINTS = [
     ("simplex", lambda module: module.simplex),
     ("independent", lambda module: module.independent(module.positive, 1)),
     ("real_vector", lambda module: module.real_vector),
+    ("corr_cholesky", lambda module: module.corr_cholesky),
+    ("cat", lambda module: module.cat([module.positive, module.interval(0.0, 2.0)], dim=-1,
+                                      lengths=[2, 1])),
+    ("stack", lambda module: module.stack([module.positive, module.real, module.unit_interval],
+                                          dim=-1)),
 ]
 
 
@@ -176,11 +190,14 @@ REGISTRY_CONSTRAINTS = [
 def test_constraint_registries_match_torch(torch, registry, name, build):
     ours = getattr(distributions, registry)(build(distributions.constraints))
     theirs = getattr(torch.distributions, registry)(build(torch.distributions.constraints))
-    assert repr(ours) == repr(theirs)
-    y = ours(ember.tensor(REAL))
-    assert_close(y, theirs(torch.tensor(REAL)), rtol=1e-12, atol=1e-12)
+    assert type(ours).__name__ == type(theirs).__name__
+    if not isinstance(ours, (distributions.CatTransform, distributions.StackTransform)):
+        assert repr(ours) == repr(theirs)
+    values = REAL[:, :3] if name != "corr_cholesky" else REAL
+    y = ours(ember.tensor(values))
+    assert_close(y, theirs(torch.tensor(values)), rtol=1e-12, atol=1e-12)
     assert bool(build(distributions.constraints).check(y).all())
-    assert_close(ours.inv(y), theirs.inv(theirs(torch.tensor(REAL))), rtol=1e-8, atol=1e-8)
+    assert_close(ours.inv(y), theirs.inv(theirs(torch.tensor(values))), rtol=1e-8, atol=1e-8)
 
 
 def test_transform_to_matrices_and_unknown_constraints(torch):
@@ -192,3 +209,40 @@ def test_transform_to_matrices_and_unknown_constraints(torch):
         distributions.biject_to(distributions.constraints.boolean)
     with pytest.raises(TypeError, match="Expected constraint to be either a Constraint"):
         distributions.biject_to.register(int, lambda constraint: None)
+
+
+def test_cumulative_distribution_transform_matches_torch(torch):
+    values = np.array([-1.0, 0.3, 2.0])
+    ours = distributions.CumulativeDistributionTransform(
+        distributions.Normal(ember.tensor(0.5), ember.tensor(2.0)))
+    theirs = torch.distributions.CumulativeDistributionTransform(
+        torch.distributions.Normal(torch.tensor(0.5), torch.tensor(2.0)))
+    our_y = ours(ember.tensor(values))
+    their_y = theirs(torch.tensor(values))
+    assert_close(our_y, their_y)
+    assert_close(ours.inv(our_y), theirs.inv(their_y), rtol=1e-6, atol=1e-6)
+    assert_close(ours.log_abs_det_jacobian(ember.tensor(values), our_y),
+                 theirs.log_abs_det_jacobian(torch.tensor(values), their_y))
+    assert repr(ours.codomain) == repr(theirs.codomain)
+
+
+def test_tril_vector_helpers_match_torch(torch):
+    from ember.distributions.distribution import tril_matrix_to_vec, vec_to_tril_matrix
+    from torch.distributions.utils import tril_matrix_to_vec as torch_to_vec
+    from torch.distributions.utils import vec_to_tril_matrix as torch_to_matrix
+    matrices = RANDOM.normal(size=(2, 4, 4))
+    for diag in (0, -1, -2, 1):
+        vector = tril_matrix_to_vec(ember.tensor(matrices), diag)
+        assert_close(vector, torch_to_vec(torch.tensor(matrices), diag))
+        assert_close(vec_to_tril_matrix(vector, diag),
+                     torch_to_matrix(torch.tensor(vector.numpy()), diag))
+    with pytest.raises(ValueError, match="cannot be expressed as the lower triangular part"):
+        vec_to_tril_matrix(ember.tensor(np.zeros(5)))
+
+
+def test_corr_cholesky_constraint_matches_torch(torch):
+    factor = np.linalg.cholesky(np.array([[1.0, 0.3], [0.3, 1.0]]))
+    not_unit = np.array([[1.0, 0.0], [0.5, 1.0]])
+    for matrix in (factor, not_unit):
+        assert bool(distributions.constraints.corr_cholesky.check(ember.tensor(matrix))) == \
+            bool(torch.distributions.constraints.corr_cholesky.check(torch.tensor(matrix)))
