@@ -5,14 +5,16 @@ import math
 import warnings
 
 from .._factories import full_like
-from ..linalg import solve
+from ..linalg import solve, solve_triangular
 from ..nn.functional import softplus
-from ..ops import abs, digamma, erf, exp, lgamma, log, log1p, logical_or, where
+from ..ops import (abs, broadcast_shapes, diag_embed, digamma, erf, exp, lgamma, log, log1p,
+                   logical_or, where)
 from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial
 from .categorical import Categorical
 from .cauchy import Cauchy
+from .continuous_bernoulli import ContinuousBernoulli
 from .dirichlet import Dirichlet
 from .distribution import Distribution, euler_constant, sum_rightmost
 from .exponential import Exponential
@@ -22,6 +24,7 @@ from .gumbel import Gumbel
 from .half_normal import HalfNormal
 from .independent import Independent
 from .laplace import Laplace
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
 from .multivariate_normal import MultivariateNormal, _mahalanobis
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
@@ -172,6 +175,65 @@ def _kl_multivariatenormal_multivariatenormal(p, q):
     return log_det_difference + 0.5 * (trace + distance - size)
 
 
+def _squared_norm(matrix):
+    """trace(X X^T): the squared Frobenius norm of each matrix."""
+    return matrix.pow(2).sum((-2, -1))
+
+
+def _check_event_shapes(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with "
+                         "different event shapes cannot be computed")
+
+
+def _common_batch(matrix, other, columns):
+    """``matrix`` expanded to the batch it shares with ``other`` (for the triangular solves)."""
+    batch = broadcast_shapes(tuple(matrix.shape[:-2]), tuple(other.shape[:-2]))
+    return matrix.expand(tuple(batch) + (matrix.shape[-2], columns))
+
+
+# The Gaussian KL, 0.5 (log|S_q| - log|S_p| + trace(S_q^-1 S_p) + |mu_q - mu_p|^2_(S_q^-1) - n),
+# with a low-rank covariance's inverse written D^-1 - A^T A (see _inverse_correction).
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_lowrank(p, q):
+    _check_event_shapes(p, q)
+    correction = q._inverse_correction()
+    trace = ((p._unbroadcasted_cov_diag / q._unbroadcasted_cov_diag).sum(-1)
+             + _squared_norm(p._unbroadcasted_cov_factor
+                             * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+             - _squared_norm(correction * p._unbroadcasted_cov_diag.sqrt().unsqueeze(-2))
+             - _squared_norm(correction @ p._unbroadcasted_cov_factor))
+    return 0.5 * (q._log_det() - p._log_det() + trace + q._mahalanobis(q.loc - p.loc)
+                  - p.event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_multivariatenormal_lowrank(p, q):
+    _check_event_shapes(p, q)
+    p_tril = p._unbroadcasted_scale_tril
+    trace = (_squared_norm(p_tril * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+             - _squared_norm(q._inverse_correction() @ p_tril))
+    return 0.5 * (q._log_det() - 2 * p._half_log_det() + trace
+                  + q._mahalanobis(q.loc - p.loc) - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_multivariatenormal(p, q):
+    _check_event_shapes(p, q)
+    size = p.event_shape[0]
+    q_tril = q._unbroadcasted_scale_tril
+    factor = p._unbroadcasted_cov_factor
+    root_diag = diag_embed(p._unbroadcasted_cov_diag.sqrt())
+    trace = (_squared_norm(solve_triangular(_common_batch(q_tril, factor, size),
+                                            _common_batch(factor, q_tril, factor.shape[-1]),
+                                            upper=False))
+             + _squared_norm(solve_triangular(_common_batch(q_tril, root_diag, size),
+                                              _common_batch(root_diag, q_tril, size),
+                                              upper=False)))
+    return 0.5 * (2 * q._half_log_det() - p._log_det() + trace
+                  + _mahalanobis(q_tril, q.loc - p.loc) - size)
+
+
 @register_kl(Independent, Independent)
 def _kl_independent_independent(p, q):
     if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
@@ -222,16 +284,19 @@ def _kl_normal_laplace(p, q):
 
 
 @register_kl(Normal, Beta)
+@register_kl(Normal, ContinuousBernoulli)
 @register_kl(Normal, Exponential)
 @register_kl(Normal, Gamma)
 @register_kl(Normal, Pareto)
 @register_kl(Normal, Uniform)
 @register_kl(Laplace, Beta)
+@register_kl(Laplace, ContinuousBernoulli)
 @register_kl(Laplace, Exponential)
 @register_kl(Laplace, Gamma)
 @register_kl(Laplace, Pareto)
 @register_kl(Laplace, Uniform)
 @register_kl(Gumbel, Beta)
+@register_kl(Gumbel, ContinuousBernoulli)
 @register_kl(Gumbel, Exponential)
 @register_kl(Gumbel, Gamma)
 @register_kl(Gumbel, Pareto)
@@ -241,6 +306,7 @@ def _kl_real_support_infinity(p, q):
 
 
 @register_kl(Exponential, Beta)
+@register_kl(Exponential, ContinuousBernoulli)
 @register_kl(Exponential, Pareto)
 @register_kl(Exponential, Uniform)
 def _kl_exponential_infinity(p, q):
@@ -248,6 +314,7 @@ def _kl_exponential_infinity(p, q):
 
 
 @register_kl(Gamma, Beta)
+@register_kl(Gamma, ContinuousBernoulli)
 @register_kl(Gamma, Pareto)
 @register_kl(Gamma, Uniform)
 def _kl_gamma_infinity(p, q):
@@ -259,7 +326,55 @@ def _kl_beta_infinity(p, q):
     return _infinite_like(p.concentration1)
 
 
+@register_kl(ContinuousBernoulli, Pareto)
+def _kl_continuous_bernoulli_infinity(p, q):
+    return _infinite_like(p.probs)
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    return (p.mean * (p.logits - q.logits) + p._cont_bern_log_norm() + log1p(-p.probs)
+            - q._cont_bern_log_norm() - log1p(-q.probs))
+
+
+def _cross_entropy_continuous_bernoulli(p, q):
+    """-E_p[log q] for q ContinuousBernoulli and p on [0, 1]: linear in p's mean."""
+    return -p.mean * q.logits - log1p(-q.probs) - q._cont_bern_log_norm()
+
+
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_continuous_bernoulli(p, q):
+    return -p.entropy() + _cross_entropy_continuous_bernoulli(p, q)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_continuous_bernoulli(p, q):
+    result = -p.entropy() + _cross_entropy_continuous_bernoulli(p, q)
+    outside = logical_or(p.high >= q.support.upper_bound, p.low <= q.support.lower_bound)
+    return where(outside, math.inf, result)
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_continuous_bernoulli_exponential(p, q):
+    return -p.entropy() - log(q.rate) + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_continuous_bernoulli_normal(p, q):
+    return (-p.entropy() + 0.5 * (math.log(2.0 * math.pi) + (q.loc / q.scale).square())
+            + log(q.scale)
+            + (p.variance + p.mean.square() - 2.0 * q.loc * p.mean) / (2.0 * q.scale.square()))
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_continuous_bernoulli_uniform(p, q):
+    result = -p.entropy() + log(q.high - q.low)
+    outside = logical_or(q.low >= p.support.lower_bound, q.high <= p.support.upper_bound)
+    return where(outside, math.inf, result)
+
+
 @register_kl(Pareto, Beta)
+@register_kl(Pareto, ContinuousBernoulli)
 @register_kl(Pareto, Uniform)
 def _kl_pareto_infinity(p, q):
     return _infinite_like(p.scale)

@@ -97,11 +97,9 @@ class LowRankMultivariateNormal(Distribution):
 
     @lazy_property
     def precision_matrix(self):
-        # Woodbury: D^-1 - D^-1 W (I + W^T D^-1 W)^-1 W^T D^-1
-        scaled_transpose = (self._unbroadcasted_cov_factor.mT
-                            / self._unbroadcasted_cov_diag.unsqueeze(-2))
-        solved = solve_triangular(self._capacitance_tril, scaled_transpose, upper=False)
-        precision = diag_embed(self._unbroadcasted_cov_diag.reciprocal()) - solved.mT @ solved
+        correction = self._inverse_correction()
+        precision = (diag_embed(self._unbroadcasted_cov_diag.reciprocal())
+                     - correction.mT @ correction)
         return precision.expand(self._matrix_shape())
 
     def rsample(self, sample_shape=Size()):
@@ -116,15 +114,26 @@ class LowRankMultivariateNormal(Distribution):
         return (2 * self._capacitance_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
                 + self._unbroadcasted_cov_diag.log().sum(-1))
 
+    def _scaled_factor_transpose(self):
+        """W^T D^-1."""
+        return self._unbroadcasted_cov_factor.mT / self._unbroadcasted_cov_diag.unsqueeze(-2)
+
+    def _mahalanobis(self, difference):
+        """d^T (W W^T + D)^-1 d by Woodbury."""
+        projected = (self._scaled_factor_transpose() @ difference.unsqueeze(-1)).squeeze(-1)
+        return ((difference.pow(2) / self._unbroadcasted_cov_diag).sum(-1)
+                - _mahalanobis(self._capacitance_tril, projected))
+
+    def _inverse_correction(self):
+        """A with (W W^T + D)^-1 = D^-1 - A^T A: the capacitance factor solved against
+        W^T D^-1."""
+        return solve_triangular(self._capacitance_tril, self._scaled_factor_transpose(),
+                                upper=False)
+
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        difference = value - self.loc
-        scaled_transpose = (self._unbroadcasted_cov_factor.mT
-                            / self._unbroadcasted_cov_diag.unsqueeze(-2))
-        projected = (scaled_transpose @ difference.unsqueeze(-1)).squeeze(-1)
-        distance = ((difference.pow(2) / self._unbroadcasted_cov_diag).sum(-1)
-                    - _mahalanobis(self._capacitance_tril, projected))
+        distance = self._mahalanobis(value - self.loc)
         return -0.5 * (self._event_shape[0] * math.log(2 * math.pi) + self._log_det() + distance)
 
     def entropy(self):

@@ -73,8 +73,20 @@ FAMILIES = {
     "LogNormal": (lambda module, loc, scale: module.LogNormal(loc, scale),
                   [RANDOM.normal(size=(2, 3)), _positive()],
                   [RANDOM.normal(size=(2, 3)), _positive()]),
+    "LowRankMultivariateNormal": (lambda module, loc, factor, diag:
+                                  module.LowRankMultivariateNormal(loc, factor, diag),
+                                  [RANDOM.normal(size=(2, 3)), RANDOM.normal(size=(3, 2)),
+                                   _positive(shape=(2, 3))],
+                                  [RANDOM.normal(size=(3,)), RANDOM.normal(size=(2, 3, 1)),
+                                   _positive(shape=(3,))]),
+    "ContinuousBernoulli": (lambda module, probs: module.ContinuousBernoulli(probs=probs),
+                            [np.array([[0.2, 0.4995, 0.8]] * 2)],
+                            [np.array([[0.7, 0.3, 0.5002]] * 2)]),
+    "WideUniform": (lambda module, low, high: module.Uniform(low, high),
+                    [np.array([[-0.5, 0.2, -1.0]] * 2), np.array([[1.5, 0.9, 2.0]] * 2)],
+                    [np.array([[-0.5, 0.2, -1.0]] * 2), np.array([[1.5, 0.9, 2.0]] * 2)]),
 }
-PAIRS = [(family, family) for family in FAMILIES if family != "UnitUniform"] + [
+PAIRS = [(family, family) for family in FAMILIES if family not in ("UnitUniform", "WideUniform")] + [
     ("Uniform", "Normal"), ("Uniform", "Exponential"), ("Exponential", "Normal"),
     ("Laplace", "Normal"), ("Normal", "Laplace"), ("Normal", "Exponential"),
     ("Normal", "Uniform"), ("Laplace", "Exponential"), ("Laplace", "Uniform"),
@@ -89,7 +101,14 @@ PAIRS = [(family, family) for family in FAMILIES if family != "UnitUniform"] + [
     ("Normal", "Gumbel"), ("Pareto", "Beta"), ("Pareto", "Uniform"), ("Pareto", "Exponential"),
     ("Pareto", "Gamma"), ("Pareto", "Normal"), ("Poisson", "Bernoulli"), ("Poisson", "Binomial"),
     ("UnitUniform", "Beta"), ("Uniform", "Beta"), ("Uniform", "Gamma"), ("Uniform", "Gumbel"),
-    ("Uniform", "Pareto")]
+    ("Uniform", "Pareto"), ("MultivariateNormal", "LowRankMultivariateNormal"),
+    ("LowRankMultivariateNormal", "MultivariateNormal"), ("Beta", "ContinuousBernoulli"),
+    ("UnitUniform", "ContinuousBernoulli"), ("Uniform", "ContinuousBernoulli"),
+    ("ContinuousBernoulli", "Exponential"), ("ContinuousBernoulli", "Normal"),
+    ("ContinuousBernoulli", "Uniform"), ("ContinuousBernoulli", "WideUniform"),
+    ("ContinuousBernoulli", "Pareto")] + [
+    (family, "ContinuousBernoulli")
+    for family in ("Exponential", "Gamma", "Gumbel", "Laplace", "Normal", "Pareto")]
 
 
 def _build(module, family, parameters, dtype="float64"):
