@@ -203,6 +203,14 @@ def test_shapes_match_torch(torch, name, build, parameters, values):
     for sample_shape in ((), (4,), (2, 5)):
         assert tuple(ours.sample(sample_shape).shape) == tuple(theirs.sample(sample_shape).shape)
     assert ours.has_rsample == theirs.has_rsample
+    assert sorted(ours.arg_constraints) == sorted(theirs.arg_constraints)
+    for key, constraint in ours.arg_constraints.items():
+        assert type(constraint).__name__ == type(theirs.arg_constraints[key]).__name__
+    assert type(ours.support).__name__ == type(theirs.support).__name__
+    assert ours.support.event_dim == theirs.support.event_dim
+    assert ours.support.is_discrete == theirs.support.is_discrete
+    if "tensor" not in repr(theirs.support):
+        assert repr(ours.support) == repr(theirs.support)
     assert ours.has_enumerate_support == theirs.has_enumerate_support
     expanded = ours.expand((7,) + tuple(ours.batch_shape))
     assert tuple(expanded.batch_shape) == (7,) + tuple(theirs.batch_shape)
