@@ -26,6 +26,14 @@ def set_count_and_probs_or_logits(distribution, total_count, probs, logits):
     distribution._param = parameter
 
 
+def expanded_count_and_probs(distribution, cls, batch_shape, _instance):
+    """``distribution.expand`` for Binomial and NegativeBinomial: the count and the parameter
+    given, both expanded."""
+    new = distribution._expanded_probs_or_logits(cls, batch_shape, _instance)
+    new.total_count = distribution.total_count.expand(batch_shape)
+    return new
+
+
 def _clamp_by_zero(value):
     """max(value, 0) with gradient 1/2 at 0, as PyTorch's."""
     return (value.clamp(min=0) + value - value.clamp(max=0)) / 2
@@ -43,13 +51,7 @@ class Binomial(BinaryProbsOrLogits, Distribution):
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Binomial, _instance)
-        batch_shape = Size(batch_shape)
-        new.total_count = self.total_count.expand(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return expanded_count_and_probs(self, Binomial, batch_shape, _instance)
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):

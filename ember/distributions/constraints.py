@@ -321,28 +321,43 @@ class _PositiveDefinite(_PositiveSemidefinite):
     strict = True
 
 
-class _Cat(Constraint):
-    """Constraints ``cseq`` on consecutive slices of lengths ``lengths`` along ``dim`` (as
-    ember.cat joins them)."""
+class _Joined(Constraint):
+    """Constraints ``cseq`` on the parts of a value along ``dim``."""
 
-    def __init__(self, cseq, dim=0, lengths=None):
-        self.cseq = _constraint_list(cseq)
-        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
-        if len(self.lengths) != len(self.cseq):
-            raise ValueError(f"cat(): lengths ({len(self.lengths)}) must match cseq "
-                             f"({len(self.cseq)})")
+    def __init__(self, cseq, dim):
+        cseq = list(cseq)
+        if not all(isinstance(constraint, Constraint) for constraint in cseq):
+            raise TypeError("All elements of cseq must be Constraint instances")
+        self.cseq = cseq
         self.dim = dim
 
     @property
     def is_discrete(self):
         return any(constraint.is_discrete for constraint in self.cseq)
 
+    def _check_dim(self, value):
+        if not -value.dim() <= self.dim < value.dim():
+            raise IndexError(f"dim {self.dim} out of range for value with {value.dim()} "
+                             f"dimensions")
+
+
+class _Cat(_Joined):
+    """Constraints ``cseq`` on consecutive slices of lengths ``lengths`` along ``dim`` (as
+    ember.cat joins them)."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        super().__init__(cseq, dim)
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
+        if len(self.lengths) != len(self.cseq):
+            raise ValueError(f"cat(): lengths ({len(self.lengths)}) must match cseq "
+                             f"({len(self.cseq)})")
+
     @property
     def event_dim(self):
         return max(constraint.event_dim for constraint in self.cseq)
 
     def check(self, value):
-        _check_dim(value, self.dim)
+        self._check_dim(value)
         checks = []
         start = 0
         for constraint, length in zip(self.cseq, self.lengths):
@@ -351,17 +366,12 @@ class _Cat(Constraint):
         return concatenate(checks, self.dim)
 
 
-class _Stack(Constraint):
+class _Stack(_Joined):
     """Constraints ``cseq`` on the successive slices along ``dim`` (as ember.stack joins
     them)."""
 
     def __init__(self, cseq, dim=0):
-        self.cseq = _constraint_list(cseq)
-        self.dim = dim
-
-    @property
-    def is_discrete(self):
-        return any(constraint.is_discrete for constraint in self.cseq)
+        super().__init__(cseq, dim)
 
     @property
     def event_dim(self):
@@ -371,23 +381,10 @@ class _Stack(Constraint):
         return event_dim
 
     def check(self, value):
-        _check_dim(value, self.dim)
-        slices = [value.select(self.dim, index) for index in range(value.size(self.dim))]
-        return stack_tensors([constraint.check(part) for part, constraint in zip(slices,
-                                                                                 self.cseq)],
-                             self.dim)
-
-
-def _constraint_list(cseq):
-    cseq = list(cseq)
-    if not all(isinstance(constraint, Constraint) for constraint in cseq):
-        raise TypeError("All elements of cseq must be Constraint instances")
-    return cseq
-
-
-def _check_dim(value, dim):
-    if not -value.dim() <= dim < value.dim():
-        raise IndexError(f"dim {dim} out of range for value with {value.dim()} dimensions")
+        self._check_dim(value)
+        checks = [constraint.check(value.select(self.dim, index))
+                  for index, constraint in zip(range(value.size(self.dim)), self.cseq)]
+        return stack_tensors(checks, self.dim)
 
 
 dependent = _Dependent()

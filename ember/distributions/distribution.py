@@ -152,6 +152,20 @@ class Distribution:
                              f"{tuple(value.shape)}) to be within the support ({support!r}) of "
                              f"the distribution {self!r}, but found invalid values:\n{value}")
 
+    def _init_expanded(self, new, batch_shape):
+        """Finish ``new``, an expanded copy: its shapes, no second validation of parameters
+        already checked, and this distribution's validation setting."""
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _expanded_categorical(self, cls, batch_shape, _instance):
+        """A copy with ``batch_shape`` of a distribution built on a Categorical."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = Size(batch_shape)
+        new._categorical = self._categorical.expand(batch_shape)
+        return self._init_expanded(new, batch_shape)
+
     def _expanded(self, cls, batch_shape, _instance, names):
         """A copy with ``batch_shape``, its parameters ``names`` expanded to it (the ``expand``
         of the distributions whose parameters all have the batch shape)."""
@@ -159,9 +173,7 @@ class Distribution:
         batch_shape = Size(batch_shape)
         for name in names:
             setattr(new, name, getattr(self, name).expand(batch_shape))
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._init_expanded(new, batch_shape)
 
     def _expanded_probs_or_logits(self, cls, batch_shape, _instance):
         """A copy with ``batch_shape`` of a distribution whose one parameter, probs or logits,
@@ -169,9 +181,7 @@ class Distribution:
         new = self._get_checked_instance(cls, _instance)
         batch_shape = Size(batch_shape)
         self._expand_probs_or_logits(new, batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._init_expanded(new, batch_shape)
 
     def _expand_probs_or_logits(self, new, shape):
         """Give ``new`` whichever of probs and logits this distribution holds, expanded to

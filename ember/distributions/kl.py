@@ -283,54 +283,6 @@ def _kl_normal_laplace(p, q):
     return -log(scale_ratio) + (spread + shift) / q.scale - 0.5 * (1 + math.log(0.5 * math.pi))
 
 
-@register_kl(Normal, Beta)
-@register_kl(Normal, ContinuousBernoulli)
-@register_kl(Normal, Exponential)
-@register_kl(Normal, Gamma)
-@register_kl(Normal, Pareto)
-@register_kl(Normal, Uniform)
-@register_kl(Laplace, Beta)
-@register_kl(Laplace, ContinuousBernoulli)
-@register_kl(Laplace, Exponential)
-@register_kl(Laplace, Gamma)
-@register_kl(Laplace, Pareto)
-@register_kl(Laplace, Uniform)
-@register_kl(Gumbel, Beta)
-@register_kl(Gumbel, ContinuousBernoulli)
-@register_kl(Gumbel, Exponential)
-@register_kl(Gumbel, Gamma)
-@register_kl(Gumbel, Pareto)
-@register_kl(Gumbel, Uniform)
-def _kl_real_support_infinity(p, q):
-    return _infinite_like(p.loc)
-
-
-@register_kl(Exponential, Beta)
-@register_kl(Exponential, ContinuousBernoulli)
-@register_kl(Exponential, Pareto)
-@register_kl(Exponential, Uniform)
-def _kl_exponential_infinity(p, q):
-    return _infinite_like(p.rate)
-
-
-@register_kl(Gamma, Beta)
-@register_kl(Gamma, ContinuousBernoulli)
-@register_kl(Gamma, Pareto)
-@register_kl(Gamma, Uniform)
-def _kl_gamma_infinity(p, q):
-    return _infinite_like(p.concentration)
-
-
-@register_kl(Beta, Pareto)
-def _kl_beta_infinity(p, q):
-    return _infinite_like(p.concentration1)
-
-
-@register_kl(ContinuousBernoulli, Pareto)
-def _kl_continuous_bernoulli_infinity(p, q):
-    return _infinite_like(p.probs)
-
-
 @register_kl(ContinuousBernoulli, ContinuousBernoulli)
 def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
     return (p.mean * (p.logits - q.logits) + p._cont_bern_log_norm() + log1p(-p.probs)
@@ -373,17 +325,29 @@ def _kl_continuous_bernoulli_uniform(p, q):
     return where(outside, math.inf, result)
 
 
-@register_kl(Pareto, Beta)
-@register_kl(Pareto, ContinuousBernoulli)
-@register_kl(Pareto, Uniform)
-def _kl_pareto_infinity(p, q):
-    return _infinite_like(p.scale)
+# Pairs where p puts mass outside q's support: KL is infinite, shaped like p's parameter named.
+_OUTSIDE_THE_SUPPORT = {
+    "loc": [(p_type, q_type) for p_type in (Normal, Laplace, Gumbel)
+            for q_type in (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform)],
+    "rate": [(Exponential, Beta), (Exponential, ContinuousBernoulli), (Exponential, Pareto),
+             (Exponential, Uniform), (Poisson, Bernoulli), (Poisson, Binomial)],
+    "concentration": [(Gamma, Beta), (Gamma, ContinuousBernoulli), (Gamma, Pareto),
+                      (Gamma, Uniform)],
+    "concentration1": [(Beta, Pareto)],
+    "probs": [(ContinuousBernoulli, Pareto)],
+    "scale": [(Pareto, Beta), (Pareto, ContinuousBernoulli), (Pareto, Uniform)],
+}
 
 
-@register_kl(Poisson, Bernoulli)
-@register_kl(Poisson, Binomial)
-def _kl_poisson_infinity(p, q):
-    return _infinite_like(p.rate)
+def _infinite_kl(parameter):
+    def kl_outside_the_support(p, q):
+        return _infinite_like(getattr(p, parameter))
+    return kl_outside_the_support
+
+
+for _parameter, _pairs in _OUTSIDE_THE_SUPPORT.items():
+    for _p_type, _q_type in _pairs:
+        register_kl(_p_type, _q_type)(_infinite_kl(_parameter))
 
 
 def _x_log_x(value):

@@ -4,7 +4,7 @@ from ..nn.functional import logsigmoid
 from ..ops import exp, lgamma, sigmoid, where
 from ..tensor import Size
 from . import constraints
-from .binomial import set_count_and_probs_or_logits
+from .binomial import expanded_count_and_probs, set_count_and_probs_or_logits
 from .distribution import BinaryProbsOrLogits, Distribution, lazy_property
 from .gamma import Gamma
 from .poisson import poisson_draws
@@ -26,13 +26,7 @@ class NegativeBinomial(BinaryProbsOrLogits, Distribution):
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(NegativeBinomial, _instance)
-        batch_shape = Size(batch_shape)
-        new.total_count = self.total_count.expand(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return expanded_count_and_probs(self, NegativeBinomial, batch_shape, _instance)
 
     @property
     def mean(self):
