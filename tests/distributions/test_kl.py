@@ -86,7 +86,9 @@ FAMILIES = {
                     [np.array([[-0.5, 0.2, -1.0]] * 2), np.array([[1.5, 0.9, 2.0]] * 2)],
                     [np.array([[-0.5, 0.2, -1.0]] * 2), np.array([[1.5, 0.9, 2.0]] * 2)]),
 }
-PAIRS = [(family, family) for family in FAMILIES if family not in ("UnitUniform", "WideUniform")] + [
+# UnitUniform and WideUniform are Uniforms placed for the cross pairs
+PAIRS = [(family, family) for family in FAMILIES
+         if family not in ("UnitUniform", "WideUniform")] + [
     ("Uniform", "Normal"), ("Uniform", "Exponential"), ("Exponential", "Normal"),
     ("Laplace", "Normal"), ("Normal", "Laplace"), ("Normal", "Exponential"),
     ("Normal", "Uniform"), ("Laplace", "Exponential"), ("Laplace", "Uniform"),
