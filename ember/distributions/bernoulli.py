@@ -5,10 +5,11 @@ import numbers
 from .._factories import arange, bernoulli
 from ..autograd.grad_mode import no_grad
 from ..nn.functional import binary_cross_entropy_with_logits
-from ..ops import where
+from ..ops import exp, log1p, logit, where
 from ..tensor import Size
 from . import constraints
-from .distribution import BinaryProbsOrLogits, Distribution, broadcast_all
+from .distribution import BinaryProbsOrLogits, broadcast_all
+from .exp_family import ExponentialFamily
 
 __all__ = ["Bernoulli"]
 
@@ -33,12 +34,13 @@ def set_probs_or_logits(distribution, probs, logits):
     return Size() if isinstance(given, numbers.Number) else parameter.size()
 
 
-class Bernoulli(BinaryProbsOrLogits, Distribution):
+class Bernoulli(BinaryProbsOrLogits, ExponentialFamily):
     """A 0/1 draw that is 1 with probability ``probs`` (or ``sigmoid(logits)``)."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
+    _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         batch_shape = set_probs_or_logits(self, probs, logits)
@@ -80,3 +82,10 @@ class Bernoulli(BinaryProbsOrLogits, Distribution):
         if expand:
             values = values.expand((-1,) + tuple(self._batch_shape))
         return values
+
+    @property
+    def _natural_params(self):
+        return (logit(self.probs),)
+
+    def _log_normalizer(self, x):
+        return log1p(exp(x))

@@ -2,16 +2,17 @@
 import numbers
 
 from .._factories import tensor
-from ..ops import stack
+from ..ops import lgamma, stack
 from ..tensor import Size
 from . import constraints
 from .dirichlet import Dirichlet
-from .distribution import Distribution, broadcast_all
+from .distribution import broadcast_all
+from .exp_family import ExponentialFamily
 
 __all__ = ["Beta"]
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     """The beta distribution on [0, 1]: the first coordinate of a two-way Dirichlet with
     concentrations (concentration1, concentration0)."""
 
@@ -67,3 +68,10 @@ class Beta(Distribution):
 
     def entropy(self):
         return self._dirichlet.entropy()
+
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        return lgamma(x) + lgamma(y) - lgamma(x + y)

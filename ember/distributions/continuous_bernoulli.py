@@ -5,23 +5,25 @@ import math
 from .._factories import rand
 from ..autograd.grad_mode import no_grad
 from ..nn.functional import binary_cross_entropy_with_logits
-from ..ops import abs, log, log1p, logical_or, where
+from ..ops import abs, expm1, log, log1p, logical_or, where
 from ..tensor import Size
 from . import constraints
 from .bernoulli import set_probs_or_logits
-from .distribution import (BinaryProbsOrLogits, Distribution, broadcast_all, clamp_probs,
-                           lazy_property, logits_to_probs)
+from .distribution import (BinaryProbsOrLogits, broadcast_all, clamp_probs, lazy_property,
+                           logits_to_probs)
+from .exp_family import ExponentialFamily
 
 __all__ = ["ContinuousBernoulli"]
 
 
-class ContinuousBernoulli(BinaryProbsOrLogits, Distribution):
+class ContinuousBernoulli(BinaryProbsOrLogits, ExponentialFamily):
     """Near probs = 1/2 (inside ``lims``) the closed forms divide 0 by 0, so there mean,
     variance and the log normaliser are Taylor expansions, as PyTorch's."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.unit_interval
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
         batch_shape = set_probs_or_logits(self, probs, logits)
@@ -110,3 +112,16 @@ class ContinuousBernoulli(BinaryProbsOrLogits, Distribution):
         log_probs0 = log1p(-self.probs)
         log_probs1 = log(self.probs)
         return self.mean * (log_probs0 - log_probs1) - self._cont_bern_log_norm() - log_probs0
+
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        """The log normaliser as a function of the natural parameter (the logits), a Taylor
+        expansion near 0."""
+        outside = logical_or(x <= self._lims[0] - 0.5, x > self._lims[1] - 0.5)
+        cut = where(outside, x, self._lims[0] - 0.5)
+        log_norm = log(abs(expm1(cut))) - log(abs(cut))
+        taylor = 0.5 * x + x.pow(2) / 24.0 - x.pow(4) / 2880.0
+        return where(outside, log_norm, taylor)

@@ -9,7 +9,8 @@ from ..ops import digamma, lgamma, log, xlogy
 from ..ops.elementwise.gamma import polygamma_array
 from ..tensor import Size
 from . import constraints
-from .distribution import Distribution, batch_shape_of, broadcast_all
+from .distribution import batch_shape_of, broadcast_all
+from .exp_family import ExponentialFamily
 
 __all__ = ["Gamma"]
 
@@ -80,12 +81,13 @@ class StandardGamma(Op):
         return grad * standard_gamma_gradient(draws, concentration)
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     """The gamma distribution with shape ``concentration`` and inverse scale ``rate``."""
 
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = broadcast_all(concentration, rate)
@@ -122,3 +124,10 @@ class Gamma(Distribution):
     def entropy(self):
         return (self.concentration - log(self.rate) + lgamma(self.concentration)
                 + (1.0 - self.concentration) * digamma(self.concentration))
+
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        return lgamma(x + 1) + (x + 1) * log(-y.reciprocal())

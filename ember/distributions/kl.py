@@ -17,6 +17,7 @@ from .cauchy import Cauchy
 from .continuous_bernoulli import ContinuousBernoulli
 from .dirichlet import Dirichlet
 from .distribution import Distribution, euler_constant, sum_rightmost
+from .exp_family import ExponentialFamily
 from .exponential import Exponential
 from .gamma import Gamma
 from .geometric import Geometric
@@ -388,6 +389,22 @@ def _kl_dirichlet_dirichlet(p, q):
         lgamma(p.concentration) - lgamma(q.concentration)).sum(-1)
     expected_log = digamma(p.concentration) - digamma(total_p).unsqueeze(-1)
     return log_normalizers + ((p.concentration - q.concentration) * expected_log).sum(-1)
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    # The Bregman divergence of the log normaliser: F(theta_q) - F(theta_p)
+    # - <theta_q - theta_p, dF/dtheta(theta_p)>.
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential "
+                                  "families cannot be computed using Bregman divergences")
+    log_normalizer, p_natural_params, gradients = p._log_normalizer_and_gradients()
+    result = q._log_normalizer(*q._natural_params) - log_normalizer
+    for p_parameter, q_parameter, gradient in zip(p_natural_params, q._natural_params,
+                                                  gradients):
+        result = result - sum_rightmost((q_parameter - p_parameter) * gradient,
+                                        len(q.event_shape))
+    return result
 
 
 @register_kl(Gamma, Gamma)

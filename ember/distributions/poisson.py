@@ -1,10 +1,11 @@
 """``torch.distributions.Poisson``."""
 from .._random import numpy_generator
 from ..autograd.grad_mode import no_grad
-from ..ops import lgamma, xlogy
+from ..ops import exp, lgamma, log, xlogy
 from ..tensor import Size, Tensor
 from . import constraints
-from .distribution import Distribution, batch_shape_of, broadcast_all
+from .distribution import batch_shape_of, broadcast_all
+from .exp_family import ExponentialFamily
 
 __all__ = ["Poisson"]
 
@@ -13,7 +14,7 @@ def poisson_draws(rate):
     rates = rate.detach().numpy()
     return Tensor._wrap(numpy_generator().poisson(rates).astype(rates.dtype))
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     """The Poisson distribution of counts with mean ``rate``."""
 
     arg_constraints = {"rate": constraints.nonnegative}
@@ -47,3 +48,10 @@ class Poisson(Distribution):
             self._validate_sample(value)
         rate, value = broadcast_all(self.rate, value)
         return xlogy(value, rate) - rate - lgamma(value + 1)
+
+    @property
+    def _natural_params(self):
+        return (log(self.rate),)
+
+    def _log_normalizer(self, x):
+        return exp(x)
