@@ -629,3 +629,29 @@ def test_straight_through_gradient_matches_torch(torch):
     (our_grad,) = ember.autograd.grad((ours * ember.tensor(weights)).sum(), [ours_input])
     (their_grad,) = torch.autograd.grad((theirs * torch.tensor(weights)).sum(), [theirs_input])
     assert_close(our_grad, their_grad, rtol=1e-10, atol=1e-12)
+
+
+def test_lkj_cholesky_matches_torch(torch):
+    """log_prob and its gradient to the concentration as torch's; draws are correlation
+    Cholesky factors whose correlations have the LKJ marginal, Beta(eta - 1 + d / 2) on
+    [-1, 1], mean 0 and variance 1 / (2 eta + d - 1)."""
+    concentration = np.array([0.5, 2.0])
+    our_concentration = ember.tensor(concentration, requires_grad=True)
+    their_concentration = torch.tensor(concentration, requires_grad=True)
+    ours = distributions.LKJCholesky(3, our_concentration)
+    theirs = torch.distributions.LKJCholesky(3, their_concentration)
+    assert tuple(ours.event_shape) == tuple(theirs.event_shape) == (3, 3)
+    values = theirs.sample((4,)).numpy()
+    our_log_prob = ours.log_prob(ember.tensor(values))
+    their_log_prob = theirs.log_prob(torch.tensor(values))
+    assert_close(our_log_prob, their_log_prob, rtol=1e-10, atol=1e-12)
+    (our_grad,) = ember.autograd.grad(our_log_prob.sum(), [our_concentration])
+    (their_grad,) = torch.autograd.grad(their_log_prob.sum(), [their_concentration])
+    assert_close(our_grad, their_grad, rtol=1e-10, atol=1e-12)
+    draws = ours.sample((20000,))
+    assert tuple(draws.shape) == (20000, 2, 3, 3)
+    assert bool(ours.support.check(draws).all())
+    correlations = (draws @ draws.mT).numpy()[..., 1, 0]
+    np.testing.assert_allclose(correlations.mean(0), 0.0, atol=0.02)
+    np.testing.assert_allclose(correlations.var(0), 1 / (2 * concentration + 2), rtol=0.05)
+    assert tuple(ours.expand((5, 2)).sample().shape) == (5, 2, 3, 3)
