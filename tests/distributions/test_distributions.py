@@ -140,6 +140,9 @@ CASES = [
     ("OneHotCategoricalStraightThrough", lambda module, probs:
      module.OneHotCategoricalStraightThrough(probs=probs), [WEIGHTS],
      np.eye(4)[RANDOM.integers(0, 4, size=(5, 2))]),
+    ("GeneralizedPareto", lambda module, loc, scale, concentration: module.GeneralizedPareto(
+        loc, scale, concentration), [LOC, SCALE, np.array([[0.1, -0.2, 0.05], [0.15, -0.1, 0.2]])],
+     LOC + SCALE * RANDOM.uniform(0.05, 1.5, size=(5, 2, 3))),
     ("RelaxedBernoulli", lambda module, temperature, probs: module.RelaxedBernoulli(
         temperature, probs=probs), [np.array(0.7), PROBS],
      RANDOM.uniform(0.05, 0.95, size=(5, 2, 3))),
@@ -251,7 +254,8 @@ def test_statistics_match_torch_with_gradients(torch, name, build, parameters, v
 
 CDF_CASES = [case for case in CASES
              if case[0] in ("Normal", "Laplace", "Exponential", "Uniform", "Cauchy", "LogNormal",
-                            "HalfNormal", "HalfCauchy", "ContinuousBernoulli")]
+                            "HalfNormal", "HalfCauchy", "ContinuousBernoulli",
+                            "GeneralizedPareto")]
 
 
 @pytest.mark.parametrize("name, build, parameters, values", CDF_CASES,
@@ -297,7 +301,7 @@ RSAMPLE_CASES = [case for case in CASES if case[0] in (
     "MultivariateNormal(covariance_matrix)", "Independent(Normal)", "Gamma", "Chi2", "Beta",
     "Dirichlet", "StudentT", "LogNormal", "HalfNormal", "Gumbel", "Weibull", "Pareto",
     "ContinuousBernoulli(logits)", "LowRankMultivariateNormal", "InverseGamma", "FisherSnedecor",
-    "Kumaraswamy")]
+    "Kumaraswamy", "GeneralizedPareto")]
 
 
 @pytest.mark.parametrize("name, build, parameters, values", RSAMPLE_CASES,
@@ -655,3 +659,18 @@ def test_lkj_cholesky_matches_torch(torch):
     np.testing.assert_allclose(correlations.mean(0), 0.0, atol=0.02)
     np.testing.assert_allclose(correlations.var(0), 1 / (2 * concentration + 2), rtol=0.05)
     assert tuple(ours.expand((5, 2)).sample().shape) == (5, 2, 3, 3)
+
+
+def test_generalized_pareto_at_concentration_zero_matches_torch(torch):
+    """At concentration 0 every formula takes its limit, the exponential tail (float32: torch
+    2.13's GeneralizedPareto compares float64 parameters with a float32 zero and fails)."""
+    parameters = (np.array([0.5, -1.0], dtype=np.float32), np.array([2.0, 0.5], dtype=np.float32),
+                  np.zeros(2, dtype=np.float32))
+    ours = distributions.GeneralizedPareto(*[ember.tensor(p) for p in parameters])
+    theirs = torch.distributions.GeneralizedPareto(*[torch.tensor(p) for p in parameters])
+    values = np.array([[0.7, -0.5], [3.0, 0.2]], dtype=np.float32)
+    quantiles = np.array([0.1, 0.9], dtype=np.float32)
+    assert_close(ours.log_prob(ember.tensor(values)), theirs.log_prob(torch.tensor(values)))
+    assert_close(ours.cdf(ember.tensor(values)), theirs.cdf(torch.tensor(values)))
+    assert_close(ours.icdf(ember.tensor(quantiles)), theirs.icdf(torch.tensor(quantiles)))
+    assert_close(ours.entropy(), theirs.entropy())
