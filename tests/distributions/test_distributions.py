@@ -475,6 +475,9 @@ VALIDATION = [
     ("negative binomial probs of 1", lambda module, t: module.NegativeBinomial(t([2.0]),
                                                                                t([1.0]))),
     ("multinomial probs", lambda module, t: module.Multinomial(3, t([0.5, -0.5]))),
+    ("wishart df", lambda module, t: module.Wishart(t([1.0]), covariance_matrix=t(
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))),
+    ("lkj dim", lambda module, t: module.LKJCholesky(1, t(1.0))),
 ]
 
 
@@ -674,3 +677,44 @@ def test_generalized_pareto_at_concentration_zero_matches_torch(torch):
     assert_close(ours.cdf(ember.tensor(values)), theirs.cdf(torch.tensor(values)))
     assert_close(ours.icdf(ember.tensor(quantiles)), theirs.icdf(torch.tensor(quantiles)))
     assert_close(ours.entropy(), theirs.entropy())
+
+
+WISHART_PARAMETERS = ["covariance_matrix", "precision_matrix", "scale_tril"]
+
+
+@pytest.mark.parametrize("parameter", WISHART_PARAMETERS)
+def test_wishart_matches_torch(torch, parameter):
+    """log_prob, entropy, moments and their gradients as torch's; draws average to the mean
+    df * covariance."""
+    matrix = {"covariance_matrix": COVARIANCE, "precision_matrix": np.linalg.inv(COVARIANCE),
+              "scale_tril": SCALE_TRIL}[parameter]
+    df = np.array([4.5, 6.0])
+    our_inputs = [ember.tensor(df, requires_grad=True), ember.tensor(matrix)]
+    their_inputs = [torch.tensor(df, requires_grad=True), torch.tensor(matrix)]
+    ours = distributions.Wishart(our_inputs[0], **{parameter: our_inputs[1]})
+    theirs = torch.distributions.Wishart(their_inputs[0], **{parameter: their_inputs[1]})
+    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == (2,)
+    for name in ("scale_tril", "covariance_matrix", "precision_matrix", "mean", "mode",
+                 "variance"):
+        assert_close(getattr(ours, name), getattr(theirs, name), rtol=1e-9, atol=1e-10)
+    values = (COVARIANCE * 3 + np.eye(3))[None].repeat(4, 0)
+    for our_value, their_value in ((ours.log_prob(ember.tensor(values)),
+                                    theirs.log_prob(torch.tensor(values))),
+                                   (ours.entropy(), theirs.entropy())):
+        assert_close(our_value, their_value, rtol=1e-9, atol=1e-10)
+        (our_grad,) = ember.autograd.grad(our_value.sum(), our_inputs[:1])
+        (their_grad,) = torch.autograd.grad(their_value.sum(), their_inputs[:1])
+        assert_close(our_grad, their_grad, rtol=1e-8, atol=1e-10)
+    draws = ours.sample((20000,))
+    assert bool(ours.support.check(draws).all())
+    mean = ours.mean.detach().numpy()
+    np.testing.assert_allclose(draws.mean(0).numpy(), mean, atol=0.05 * np.abs(mean).max())
+
+
+def test_wishart_rsample_gradient_estimates_torch_exact_one(torch):
+    """d/d df of the Monte-Carlo mean of the draws' trace estimates d/d df of df * trace(S)."""
+    df = ember.tensor([4.5], requires_grad=True)
+    draws = distributions.Wishart(df, covariance_matrix=ember.tensor(COVARIANCE[0])).rsample(
+        (40000,))
+    (our_grad,) = ember.autograd.grad(draws.diagonal(dim1=-2, dim2=-1).sum(-1).mean(), [df])
+    np.testing.assert_allclose(our_grad.numpy(), [np.trace(COVARIANCE[0])], rtol=0.05)
