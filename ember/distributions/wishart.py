@@ -10,8 +10,8 @@ from ..ops import broadcast_shapes, diag_embed, digamma, mvlgamma, where
 from ..tensor import Size
 from . import constraints
 from .chi2 import Chi2
-from .distribution import lazy_property
 from .exp_family import ExponentialFamily
+from .multivariate_normal import ScaleTrilMatrices
 
 __all__ = ["Wishart"]
 
@@ -34,7 +34,7 @@ def _whitened(scale_tril, matrix):
     return solve_triangular(scale_tril, half.mT, upper=False)
 
 
-class Wishart(ExponentialFamily):
+class Wishart(ScaleTrilMatrices, ExponentialFamily):
     """The Wishart distribution of positive-definite matrices with ``df`` degrees of freedom
     and scale given by exactly one of ``covariance_matrix``, ``precision_matrix`` or
     ``scale_tril``; draws by Bartlett's decomposition."""
@@ -106,31 +106,13 @@ class Wishart(ExponentialFamily):
         matrix_shape = tuple(batch_shape) + tuple(self.event_shape)
         new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril.expand(matrix_shape)
         new.df = self.df.expand(batch_shape)
-        for name in ("covariance_matrix", "scale_tril", "precision_matrix"):
-            if name in self.__dict__:
-                setattr(new, name, self.__dict__[name].expand(matrix_shape))
+        self._expand_matrices(new, matrix_shape)
         new = self._init_expanded(new, batch_shape)
         new._dist_chi2 = new._bartlett_chi2(batch_shape)
         return new
 
     def _matrix_shape(self):
         return tuple(self._batch_shape) + tuple(self._event_shape)
-
-    @lazy_property
-    def scale_tril(self):
-        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
-
-    @lazy_property
-    def covariance_matrix(self):
-        scale_tril = self._unbroadcasted_scale_tril
-        return (scale_tril @ scale_tril.mT).expand(self._matrix_shape())
-
-    @lazy_property
-    def precision_matrix(self):
-        # (L L^T)^-1 = L^-T L^-1
-        identity = eye(self._event_shape[-1], dtype=self._unbroadcasted_scale_tril.dtype)
-        inverse = solve_triangular(self._unbroadcasted_scale_tril, identity, upper=False)
-        return (inverse.mT @ inverse).expand(self._matrix_shape())
 
     def _df_matrix(self):
         return self.df.view(tuple(self._batch_shape) + (1, 1))
