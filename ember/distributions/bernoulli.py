@@ -5,11 +5,11 @@ import numbers
 from .._factories import arange, bernoulli
 from ..autograd.grad_mode import no_grad
 from ..nn.functional import binary_cross_entropy_with_logits
-from ..ops import where
+from ..ops import exp, log1p, logit, where
 from ..tensor import Size
 from . import constraints
-from .distribution import (Distribution, broadcast_all, lazy_property, logits_to_probs,
-                           probs_to_logits)
+from .distribution import BinaryProbsOrLogits, broadcast_all
+from .exp_family import ExponentialFamily
 
 __all__ = ["Bernoulli"]
 
@@ -21,36 +21,33 @@ def _one_of(probs, logits):
     return probs if probs is not None else logits
 
 
-class Bernoulli(Distribution):
+def set_probs_or_logits(distribution, probs, logits):
+    """Store whichever of probs and logits is given (broadcast to a Tensor) on ``distribution``
+    as its parameter; the batch shape, () when it is a number."""
+    given = _one_of(probs, logits)
+    (parameter,) = broadcast_all(given)
+    if probs is not None:
+        distribution.probs = parameter
+    else:
+        distribution.logits = parameter
+    distribution._param = parameter
+    return Size() if isinstance(given, numbers.Number) else parameter.size()
+
+
+class Bernoulli(BinaryProbsOrLogits, ExponentialFamily):
     """A 0/1 draw that is 1 with probability ``probs`` (or ``sigmoid(logits)``)."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
+    _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        given = _one_of(probs, logits)
-        is_scalar = isinstance(given, numbers.Number)
-        (parameter,) = broadcast_all(given)
-        if probs is not None:
-            self.probs = parameter
-        else:
-            self.logits = parameter
-        self._param = parameter
-        batch_shape = Size() if is_scalar else parameter.size()
+        batch_shape = set_probs_or_logits(self, probs, logits)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Bernoulli, _instance)
-        batch_shape = Size(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    @property
-    def param_shape(self):
-        return self._param.size()
+        return self._expanded_probs_or_logits(Bernoulli, batch_shape, _instance)
 
     @property
     def mean(self):
@@ -64,14 +61,6 @@ class Bernoulli(Distribution):
     @property
     def variance(self):
         return self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
 
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)
@@ -93,3 +82,10 @@ class Bernoulli(Distribution):
         if expand:
             values = values.expand((-1,) + tuple(self._batch_shape))
         return values
+
+    @property
+    def _natural_params(self):
+        return (logit(self.probs),)
+
+    def _log_normalizer(self, x):
+        return log1p(exp(x))

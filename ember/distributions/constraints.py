@@ -4,15 +4,17 @@ from operator import attrgetter
 
 import numpy as np
 
-from ..ops import isclose
+from .._dtype import finfo
+from ..ops import cat as concatenate, isclose, stack as stack_tensors
 from ..tensor import Tensor
 
-__all__ = ["Constraint", "boolean", "dependent", "dependent_property", "greater_than",
-           "greater_than_eq", "independent", "integer_interval", "interval", "half_open_interval",
-           "is_dependent", "less_than", "lower_cholesky", "lower_triangular", "nonnegative",
+__all__ = ["Constraint", "MixtureSameFamilyConstraint", "boolean", "cat", "corr_cholesky",
+           "dependent", "dependent_property", "greater_than", "greater_than_eq", "independent",
+           "integer_interval", "interval", "half_open_interval", "is_dependent", "less_than",
+           "lower_cholesky", "lower_triangular", "multinomial", "nonnegative",
            "nonnegative_integer", "one_hot", "positive", "positive_definite", "positive_integer",
-           "positive_semidefinite", "real", "real_vector", "simplex", "square", "symmetric",
-           "unit_interval"]
+           "positive_semidefinite", "real", "real_vector", "simplex", "square", "stack",
+           "symmetric", "unit_interval"]
 
 
 class Constraint:
@@ -117,6 +119,30 @@ class _IndependentConstraint(Constraint):
                 f"{self.reinterpreted_batch_ndims})")
 
 
+class MixtureSameFamilyConstraint(Constraint):
+    """The support of a MixtureSameFamily: its components' support, checked on the value as
+    every component would see it."""
+
+    def __init__(self, base_constraint):
+        if not isinstance(base_constraint, Constraint):
+            raise TypeError(f"MixtureSameFamilyConstraint(): expected a Constraint, got "
+                            f"{type(base_constraint).__name__}")
+        self.base_constraint = base_constraint
+
+    is_discrete = property(attrgetter("base_constraint.is_discrete"))
+    event_dim = property(attrgetter("base_constraint.event_dim"))
+
+    def check(self, value):
+        result = self.base_constraint.check(value.unsqueeze(-1 - self.event_dim))
+        if value.dim() < self.event_dim:
+            raise ValueError(f"Expected value.dim() >= {self.event_dim} but got {value.dim()}")
+        kept = value.dim() - self.event_dim
+        return result.reshape(tuple(result.shape[:kept]) + (-1,)).all(-1)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.base_constraint!r})"
+
+
 class _Boolean(Constraint):
     is_discrete = True
 
@@ -132,6 +158,20 @@ class _OneHot(Constraint):
         is_boolean = ((value == 0) | (value == 1)).all(-1)
         is_normalized = value.sum(-1) == 1
         return is_boolean & is_normalized
+
+
+class _Multinomial(Constraint):
+    """Non-negative counts summing to at most ``upper_bound`` (PyTorch's check is this weaker
+    one, not the sum's equality)."""
+
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, value):
+        return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
 
 
 class _IntegerInterval(Constraint):
@@ -235,6 +275,17 @@ class _LowerCholesky(_LowerTriangular):
         return super().check(value) & positive_diagonal
 
 
+class _CorrCholesky(_LowerCholesky):
+    """Cholesky factors of correlation matrices: lower Cholesky with unit-norm rows (to a
+    tolerance of 10 eps per column, as PyTorch's)."""
+
+    def check(self, value):
+        tolerance = finfo(value.dtype).eps * value.size(-1) * 10
+        row_norms = np.linalg.norm(value.detach().numpy(), axis=-1)
+        unit_rows = (np.abs(row_norms - 1.0) <= tolerance).all(-1)
+        return super().check(value) & Tensor._wrap(np.asarray(unit_rows))
+
+
 class _Square(Constraint):
     event_dim = 2
 
@@ -269,11 +320,78 @@ class _PositiveDefinite(_PositiveSemidefinite):
     strict = True
 
 
+class _Joined(Constraint):
+    """Constraints ``cseq`` on the parts of a value along ``dim``."""
+
+    def __init__(self, cseq, dim):
+        cseq = list(cseq)
+        if not all(isinstance(constraint, Constraint) for constraint in cseq):
+            raise TypeError("All elements of cseq must be Constraint instances")
+        self.cseq = cseq
+        self.dim = dim
+
+    @property
+    def is_discrete(self):
+        return any(constraint.is_discrete for constraint in self.cseq)
+
+    def _check_dim(self, value):
+        if not -value.dim() <= self.dim < value.dim():
+            raise IndexError(f"dim {self.dim} out of range for value with {value.dim()} "
+                             f"dimensions")
+
+
+class _Cat(_Joined):
+    """Constraints ``cseq`` on consecutive slices of lengths ``lengths`` along ``dim`` (as
+    ember.cat joins them)."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        super().__init__(cseq, dim)
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
+        if len(self.lengths) != len(self.cseq):
+            raise ValueError(f"cat(): lengths ({len(self.lengths)}) must match cseq "
+                             f"({len(self.cseq)})")
+
+    @property
+    def event_dim(self):
+        return max(constraint.event_dim for constraint in self.cseq)
+
+    def check(self, value):
+        self._check_dim(value)
+        checks = []
+        start = 0
+        for constraint, length in zip(self.cseq, self.lengths):
+            checks.append(constraint.check(value.narrow(self.dim, start, length)))
+            start = start + length
+        return concatenate(checks, self.dim)
+
+
+class _Stack(_Joined):
+    """Constraints ``cseq`` on the successive slices along ``dim`` (as ember.stack joins
+    them)."""
+
+    def __init__(self, cseq, dim=0):
+        super().__init__(cseq, dim)
+
+    @property
+    def event_dim(self):
+        event_dim = max(constraint.event_dim for constraint in self.cseq)
+        if self.dim + event_dim < 0:
+            event_dim += 1
+        return event_dim
+
+    def check(self, value):
+        self._check_dim(value)
+        checks = [constraint.check(value.select(self.dim, index))
+                  for index, constraint in zip(range(value.size(self.dim)), self.cseq)]
+        return stack_tensors(checks, self.dim)
+
+
 dependent = _Dependent()
 dependent_property = _DependentProperty
 independent = _IndependentConstraint
 boolean = _Boolean()
 one_hot = _OneHot()
+multinomial = _Multinomial
 nonnegative_integer = _IntegerGreaterThan(0)
 positive_integer = _IntegerGreaterThan(1)
 integer_interval = _IntegerInterval
@@ -290,7 +408,10 @@ half_open_interval = _HalfOpenInterval
 simplex = _Simplex()
 lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
+corr_cholesky = _CorrCholesky()
 square = _Square()
 symmetric = _Symmetric()
 positive_semidefinite = _PositiveSemidefinite()
 positive_definite = _PositiveDefinite()
+cat = _Cat
+stack = _Stack

@@ -4,14 +4,18 @@ import numbers
 import warnings
 from operator import attrgetter
 
+import numpy as np
+
 from .._dtype import finfo
-from .._factories import tensor
+from .._factories import tensor, zeros_like
 from ..autograd.grad_mode import no_grad
-from ..ops import broadcast_tensors, clamp, log, log1p, sigmoid, softmax
+from ..ops import broadcast_tensors, cat, clamp, log, log1p, sigmoid, softmax
 from ..tensor import Size, Tensor
 from . import constraints
 
 __all__ = ["Distribution"]
+
+euler_constant = 0.57721566490153286060  # the Euler-Mascheroni constant
 
 
 class Distribution:
@@ -148,6 +152,20 @@ class Distribution:
                              f"{tuple(value.shape)}) to be within the support ({support!r}) of "
                              f"the distribution {self!r}, but found invalid values:\n{value}")
 
+    def _init_expanded(self, new, batch_shape):
+        """Finish ``new``, an expanded copy: its shapes, no second validation of parameters
+        already checked, and this distribution's validation setting."""
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _expanded_categorical(self, cls, batch_shape, _instance):
+        """A copy with ``batch_shape`` of a distribution built on a Categorical."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = Size(batch_shape)
+        new._categorical = self._categorical.expand(batch_shape)
+        return self._init_expanded(new, batch_shape)
+
     def _expanded(self, cls, batch_shape, _instance, names):
         """A copy with ``batch_shape``, its parameters ``names`` expanded to it (the ``expand``
         of the distributions whose parameters all have the batch shape)."""
@@ -155,9 +173,15 @@ class Distribution:
         batch_shape = Size(batch_shape)
         for name in names:
             setattr(new, name, getattr(self, name).expand(batch_shape))
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._init_expanded(new, batch_shape)
+
+    def _expanded_probs_or_logits(self, cls, batch_shape, _instance):
+        """A copy with ``batch_shape`` of a distribution whose one parameter, probs or logits,
+        has the batch shape."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = Size(batch_shape)
+        self._expand_probs_or_logits(new, batch_shape)
+        return self._init_expanded(new, batch_shape)
 
     def _expand_probs_or_logits(self, new, shape):
         """Give ``new`` whichever of probs and logits this distribution holds, expanded to
@@ -226,6 +250,23 @@ class lazy_property:
         return value
 
 
+class BinaryProbsOrLogits:
+    """The parameters of a binary event's probability: ``probs`` and ``logits`` (log-odds), the
+    one not given derived from the other on first read."""
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.size()
+
+
 def broadcast_all(*values):
     """Tensors broadcast together; numbers become Tensors of the first Tensor's dtype (the
     default dtype when all are numbers)."""
@@ -268,6 +309,40 @@ def sum_rightmost(value, dim):
     if dim == 0:
         return value
     return value.reshape(tuple(value.shape[:value.dim() - dim]) + (-1,)).sum(-1)
+
+
+def _tril_positions(size, diag):
+    """Row-major flat positions of the entries of a size x size matrix on or below diagonal
+    ``diag``."""
+    rows, columns = np.indices((size, size))
+    return np.flatnonzero(columns < rows + (diag + 1))
+
+
+def tril_matrix_to_vec(mat, diag=0):
+    """The entries of (a batch of) square matrices on or below diagonal ``diag``, row by row."""
+    size = mat.shape[-1]
+    if diag < -size or diag >= size:
+        raise ValueError(f"diag ({diag}) provided is outside [{-size}, {size - 1}].")
+    flat = mat.reshape(tuple(mat.shape[:-2]) + (size * size,))
+    return flat[..., tensor(_tril_positions(size, diag))]
+
+
+def vec_to_tril_matrix(vec, diag=0):
+    """The square lower-triangular matrices (below diagonal ``diag``, zeros elsewhere) whose
+    entries, row by row, are ``vec``'s last dim."""
+    length = vec.shape[-1]
+    # n (n + 1) / 2 + ... = length, solved for the matrix size n.
+    size = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * length
+                               + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if round(size) - size > finfo(vec.dtype).eps:
+        raise ValueError(f"The size of last dimension is {length} which cannot be expressed as "
+                         "the lower triangular part of a square D x D matrix.")
+    size = round(size)
+    # index 0 of the padded vector is the zero above the diagonal
+    index = np.zeros(size * size, dtype=np.int64)
+    index[_tril_positions(size, diag)] = np.arange(1, length + 1)
+    padded = cat([zeros_like(vec[..., :1]), vec], -1)
+    return padded[..., tensor(index.reshape(size, size))]
 
 
 def batch_shape_of(given, broadcast):

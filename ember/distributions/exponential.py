@@ -3,17 +3,19 @@ from .._factories import empty, zeros_like
 from ..ops import exp, log, log1p
 from ..tensor import Size
 from . import constraints
-from .distribution import Distribution, batch_shape_of, broadcast_all
+from .distribution import batch_shape_of, broadcast_all
+from .exp_family import ExponentialFamily
 
 __all__ = ["Exponential"]
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     """The exponential distribution with rate ``rate``."""
 
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, rate, validate_args=None):
         (self.rate,) = broadcast_all(rate)
@@ -55,3 +57,10 @@ class Exponential(Distribution):
 
     def entropy(self):
         return 1.0 - log(self.rate)
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -log(-x)

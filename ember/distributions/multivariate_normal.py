@@ -1,7 +1,7 @@
 """``torch.distributions.MultivariateNormal``."""
 import math
 
-from .._factories import randn
+from .._factories import eye, randn
 from ..linalg import cholesky, inv, solve_triangular
 from ..ops import broadcast_shapes
 from ..tensor import Size
@@ -18,7 +18,38 @@ def _mahalanobis(scale_tril, difference):
     return whitened.pow(2).sum(-1)
 
 
-class MultivariateNormal(Distribution):
+class ScaleTrilMatrices:
+    """The matrices of a distribution parameterised by a lower Cholesky factor
+    ``_unbroadcasted_scale_tril`` (MultivariateNormal, Wishart): each derived on first read and
+    expanded to ``_matrix_shape()``."""
+
+    _matrix_names = ("covariance_matrix", "scale_tril", "precision_matrix")
+
+    def _expand_matrices(self, new, matrix_shape):
+        """Give ``new`` the matrices this distribution holds, expanded to ``matrix_shape``."""
+        for name in self._matrix_names:
+            if name in self.__dict__:
+                setattr(new, name, self.__dict__[name].expand(matrix_shape))
+
+    @lazy_property
+    def scale_tril(self):
+        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
+
+    @lazy_property
+    def covariance_matrix(self):
+        scale_tril = self._unbroadcasted_scale_tril
+        return (scale_tril @ scale_tril.mT).expand(self._matrix_shape())
+
+    @lazy_property
+    def precision_matrix(self):
+        # (L L^T)^-1 = L^-T L^-1
+        scale_tril = self._unbroadcasted_scale_tril
+        identity = eye(scale_tril.shape[-1], dtype=scale_tril.dtype)
+        inverse = solve_triangular(scale_tril, identity, upper=False)
+        return (inverse.mT @ inverse).expand(self._matrix_shape())
+
+
+class MultivariateNormal(ScaleTrilMatrices, Distribution):
     """The normal distribution over vectors, with mean ``loc`` and exactly one of
     ``covariance_matrix``, ``precision_matrix`` or ``scale_tril`` (the lower Cholesky factor
     of the covariance)."""
@@ -66,29 +97,11 @@ class MultivariateNormal(Distribution):
         matrix_shape = loc_shape + tuple(self.event_shape)
         new.loc = self.loc.expand(loc_shape)
         new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril
-        for name in ("covariance_matrix", "scale_tril", "precision_matrix"):
-            if name in self.__dict__:
-                setattr(new, name, self.__dict__[name].expand(matrix_shape))
-        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        self._expand_matrices(new, matrix_shape)
+        return self._init_expanded(new, batch_shape)
 
     def _matrix_shape(self):
         return tuple(self._batch_shape) + tuple(self._event_shape) + tuple(self._event_shape)
-
-    @lazy_property
-    def scale_tril(self):
-        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
-
-    @lazy_property
-    def covariance_matrix(self):
-        scale_tril = self._unbroadcasted_scale_tril
-        return (scale_tril @ scale_tril.mT).expand(self._matrix_shape())
-
-    @lazy_property
-    def precision_matrix(self):
-        scale_tril = self._unbroadcasted_scale_tril
-        return inv(scale_tril @ scale_tril.mT).expand(self._matrix_shape())
 
     mean = LocationScale.mean
     mode = LocationScale.mode

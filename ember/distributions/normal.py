@@ -2,15 +2,18 @@
 import math
 
 from .._factories import randn
-from ..ops import erf, erfinv
+from ..ops import erf, erfinv, log
 from ..tensor import Size
 from .distribution import LocationScale
+from .exp_family import ExponentialFamily
 
 __all__ = ["Normal"]
 
 
-class Normal(LocationScale):
+class Normal(ExponentialFamily, LocationScale):
     """The normal distribution with mean ``loc`` and standard deviation ``scale``."""
+
+    _mean_carrier_measure = 0
 
     @property
     def stddev(self):
@@ -41,3 +44,10 @@ class Normal(LocationScale):
 
     def entropy(self):
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * log(-math.pi / y)

@@ -1,0 +1,45 @@
+"""``torch.distributions.Cauchy``."""
+import math
+
+from .._factories import full
+from .._random import numpy_generator
+from ..ops import atan, log, log1p, tan
+from ..tensor import Size, Tensor
+from .distribution import LocationScale
+
+__all__ = ["Cauchy"]
+
+
+class Cauchy(LocationScale):
+    """The Cauchy (Lorentz) distribution with median ``loc`` and half-width ``scale``: it has no
+    mean and no variance (NaN and infinity, as PyTorch's)."""
+
+    @property
+    def mean(self):
+        return full(self._extended_shape(), math.nan, dtype=self.loc.dtype)
+
+    @property
+    def variance(self):
+        return full(self._extended_shape(), math.inf, dtype=self.loc.dtype)
+
+    def rsample(self, sample_shape=Size()):
+        shape = tuple(self._extended_shape(sample_shape))
+        noise = numpy_generator().standard_cauchy(shape).astype(self.loc._data.dtype)
+        return self.loc + Tensor._wrap(noise) * self.scale
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return (-math.log(math.pi) - log(self.scale)
+                - log1p(((value - self.loc) / self.scale) ** 2))
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return atan((value - self.loc) / self.scale) / math.pi + 0.5
+
+    def icdf(self, value):
+        return tan(math.pi * (value - 0.5)) * self.scale + self.loc
+
+    def entropy(self):
+        return math.log(4 * math.pi) + log(self.scale)
