@@ -120,9 +120,9 @@ class Reshape(Op):
                                    "stride (at least one dimension spans across two contiguous "
                                    "subspaces). Use .reshape(...) instead.") from None
         out = x.reshape(shape)
-        if getattr(ctx, "_recording", False) and out.size > 1 and \
-                not np.may_share_memory(out, x):
-            ctx._torch_name = "UnsafeViewBackward0"  # PyTorch's reshape that had to copy
+        # PyTorch's reshape that had to copy (a C-contiguous input never does)
+        if not x.flags.c_contiguous and out.size > 1 and not np.may_share_memory(out, x):
+            ctx._torch_name = "UnsafeViewBackward0"
         return out
 
     @staticmethod

@@ -180,6 +180,9 @@ def _clamp_inside(x, low, high):
 def _number_bound(bound, target):
     """A number bound in the result dtype as PyTorch converts it: RuntimeError where it does not
     fit, an integer wrapped (uint8 takes -1 as 255)."""
+    if type(bound) is float and target.kind == "f" and target.itemsize >= 4 and \
+            -3.4e38 < bound < 3.4e38:
+        return bound  # the common case: fits float32 and float64
     if type(bound) is not int and type(bound) is not float:
         return bound
     if scalar_overflows(bound, target):
