@@ -22,8 +22,8 @@ from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_ne
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
-           "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
-           "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
+           "bernoulli", "empty", "empty_like", "empty_strided", "eye", "from_numpy", "full",
+           "full_like", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
            "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
            "set_default_tensor_type", "tensor", "zeros", "zeros_like"]
 
@@ -333,6 +333,34 @@ def empty_like(input, dtype=None, device=None, requires_grad=False, layout=None,
     target = _like("empty_like", input, dtype, device, layout, memory_format)
     array = np.zeros(input._data.shape, dtype=target.numpy)
     return _like_result(input, array, memory_format, requires_grad)
+
+
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False,
+                  pin_memory=False):
+    """A tensor with the given sizes and strides (in elements) over storage of its own; ember
+    fills it with zeros (PyTorch leaves it uninitialised)."""
+    _check_layout("empty_strided", layout, pin_memory)
+    _check_device(device)
+    shape = _sequence_size("empty_strided", size, 1)
+    strides = _sequence_size("empty_strided", [abs(step) for step in stride]
+                             if isinstance(stride, (tuple, list, Size)) else stride, 2)
+    strides = tuple(stride)
+    if len(shape) != len(strides):
+        raise RuntimeError(f"dimensionality of sizes ({len(shape)}) must match dimensionality of "
+                           f"strides ({len(strides)})")
+    if min(strides, default=0) < 0:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)} and "
+                           f"strides={list(strides)}")
+    target = _dtype_argument("empty_strided", dtype) or get_default_dtype()
+    _flag_argument("empty_strided", "requires_grad", requires_grad)
+    storage_size = 0
+    if min(shape, default=1) > 0:
+        storage_size = 1 + sum((length - 1) * step for length, step in zip(shape, strides))
+    storage = np.zeros(storage_size, target.numpy)
+    itemsize = storage.itemsize
+    array = np.ndarray(shape, target.numpy, buffer=storage,
+                       strides=tuple(step * itemsize for step in strides))
+    return _new(array, requires_grad)
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, layout=None,

@@ -446,6 +446,14 @@ def _new_factory(fill):
     return make
 
 
+def new_empty_strided(self, size, stride, dtype=None, device=None, requires_grad=False,
+                      layout=None, pin_memory=False):
+    """``empty_strided`` in this tensor's dtype unless given."""
+    target = self.dtype if dtype is None else dtype
+    return _factories.empty_strided(size, stride, dtype=target, layout=layout, device=device,
+                                    requires_grad=requires_grad, pin_memory=pin_memory)
+
+
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
     out = Tensor._wrap(np.full(tuple(size), fill_value, target))
@@ -601,7 +609,8 @@ _FUNCTIONAL = (
     ops.contiguous, ops.flip, ops.fliplr, ops.flipud, ops.roll, ops.rot90, ops.narrow,
     ops.select, ops.unbind, ops.split, ops.chunk, ops.tensor_split, ops.hsplit, ops.vsplit,
     ops.dsplit, ops.unfold, ops.diag, ops.diagonal, ops.diag_embed, ops.trace, ops.tril,
-    ops.triu, ops.diff, ops.sum_to_size,
+    ops.triu, ops.diff, ops.sum_to_size, ops.as_strided, ops.slice_scatter,
+    ops.select_scatter, ops.diagonal_scatter,
     # indexing and scatter
     ops.gather, ops.take, ops.take_along_dim, ops.index_select, ops.masked_fill,
     ops.masked_select, ops.masked_scatter, ops.nonzero, ops.argwhere, ops.scatter,
@@ -644,7 +653,7 @@ METHODS.update({
     # other methods
     "where": where, "view_as": view_as, "reshape_as": reshape_as,
     "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(None),
-    "new_full": new_full, "new_tensor": new_tensor,
+    "new_full": new_full, "new_tensor": new_tensor, "new_empty_strided": new_empty_strided,
     "T": property(_transposed), "mT": property(_matrix_transposed),
     "H": property(_transposed), "mH": property(_conjugate_transposed),
     "adjoint": _conjugate_transposed, "conj": _identity, "conj_physical": _identity,
