@@ -18,6 +18,7 @@ from ._dtype import from_numpy_dtype, get_default_dtype, set_default_dtype, to_d
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
 from ._random import numpy_generator
+from .ops.reduce import linspace_array
 from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
@@ -449,20 +450,7 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_g
     end = _endpoint("linspace", "end", end)
     steps = _steps_argument("linspace", steps)
     target = _target(_dtype_argument("linspace", dtype), out, get_default_dtype())
-    numpy_dtype = target.numpy
-    if steps == 1 or numpy_dtype.kind != "f":
-        array = np.linspace(start, end, steps, dtype=np.float64).astype(numpy_dtype)
-        return _finish("linspace", array, requires_grad, out)
-    # PyTorch's kernel: the step in the output dtype; the first half steps up from start, the
-    # second half down from end (both ends exact), each value a fused multiply-add (emulated in
-    # a wider type, then rounded once).
-    kind = numpy_dtype.type
-    wide = np.float64 if numpy_dtype == np.float32 else np.longdouble
-    step = wide((kind(end) - kind(start)) / kind(steps - 1))
-    index = np.arange(steps).astype(wide)
-    halfway = steps // 2
-    array = np.where(index < halfway, wide(kind(start)) + step * index,
-                     wide(kind(end)) - step * (wide(steps - 1) - index)).astype(numpy_dtype)
+    array = linspace_array(start, end, steps, target.numpy)
     return _finish("linspace", array, requires_grad, out)
 
 

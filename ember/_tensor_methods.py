@@ -600,8 +600,8 @@ _FUNCTIONAL = (
     ops.amax, ops.amin, ops.aminmax, ops.argmax, ops.argmin, ops.all, ops.any, ops.count_nonzero,
     ops.logsumexp, ops.softmax, ops.log_softmax, ops.cumsum, ops.cumprod, ops.cummax,
     ops.cummin, ops.logcumsumexp, ops.norm, ops.dist, ops.median, ops.nanmedian, ops.mode,
-    ops.quantile, ops.kthvalue, ops.sort, ops.argsort, ops.msort, ops.topk, ops.unique,
-    ops.unique_consecutive, ops.histc, ops.bincount, ops.cov, ops.corrcoef,
+    ops.quantile, ops.nanquantile, ops.renorm, ops.kthvalue, ops.sort, ops.argsort, ops.msort, ops.topk, ops.unique,
+    ops.unique_consecutive, ops.histc, ops.histogram, ops.bincount, ops.cov, ops.corrcoef,
     # shape and views
     ops.reshape, ops.view, ops.flatten, ops.unflatten, ops.ravel, ops.squeeze, ops.unsqueeze,
     ops.permute, ops.transpose, ops.swapaxes, ops.swapdims, ops.movedim, ops.moveaxis, ops.t,
@@ -615,7 +615,7 @@ _FUNCTIONAL = (
     ops.gather, ops.take, ops.take_along_dim, ops.index_select, ops.masked_fill,
     ops.masked_select, ops.masked_scatter, ops.nonzero, ops.argwhere, ops.scatter,
     ops.scatter_add, ops.scatter_reduce, ops.index_add, ops.index_copy, ops.index_fill,
-    ops.index_put, ops.isin,
+    ops.index_put, ops.isin, ops.index_reduce, ops.put,
     # linear algebra
     ops.matmul, ops.mm, ops.bmm, ops.mv, ops.dot, ops.vdot, ops.inner, ops.outer, ops.ger,
     ops.cross, ops.kron, ops.tensordot, ops.addmm, ops.addmv, ops.addr, ops.addbmm,
@@ -710,7 +710,8 @@ for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, o
 for _op in (ops.lerp, ops.addcmul, ops.addcdiv, ops.scatter_add, ops.index_add, ops.index_fill,
             ops.scatter_reduce, ops.logit, ops.cumprod, ops.cumsum, ops.round, ops.nan_to_num,
             ops.tril, ops.triu, ops.addmm, ops.baddbmm, ops.index_copy, ops.masked_scatter,
-            ops.fill_diagonal, ops.addmv, ops.addr, ops.addbmm, ops.mvlgamma):
+            ops.fill_diagonal, ops.addmv, ops.addr, ops.addbmm, ops.mvlgamma, ops.index_reduce,
+            ops.put, ops.renorm):
     METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
 METHODS.update({
     # PyTorch's aliases of in-place methods
