@@ -23,8 +23,9 @@ from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_ne
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
-           "bernoulli", "empty", "empty_like", "empty_strided", "eye", "from_numpy", "full",
-           "full_like", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
+           "bartlett_window", "bernoulli", "blackman_window", "empty", "empty_like",
+           "empty_strided", "eye", "from_numpy", "full", "full_like", "hamming_window",
+           "hann_window", "kaiser_window", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
            "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
            "set_default_tensor_type", "tensor", "zeros", "zeros_like"]
 
@@ -786,3 +787,97 @@ def set_default_tensor_type(t):
         raise TypeError("only floating-point types are supported as the default type")
     set_default_dtype(dtype)
 
+
+
+# ---- window functions ------------------------------------------------------------------------
+# The C++ type names PyTorch prints for non-floating dtypes in its window functions' errors.
+_CPP_TYPE_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+                   "uint8": "unsigned char", "bool": "bool"}
+
+
+def _window(name, window_length, periodic, dtype, layout, device, requires_grad, formula):
+    """A window of ``window_length`` values from ``formula(n, N)`` (``n`` = 0..N-1 as an array of
+    the window's dtype, ``N`` the symmetric length), computed as PyTorch computes it: a periodic
+    window is the symmetric window one longer, without its last value."""
+    _check_layout(name, layout)
+    _check_device(device)
+    length = integer_size(window_length)
+    if length is None:
+        raise TypeError(f"{name}(): argument 'window_length' (position 1) must be int, not "
+                        f"{named_type(window_length)}")
+    target = _dtype_argument(name, dtype) or get_default_dtype()
+    _flag_argument(name, "requires_grad", requires_grad)
+    if length < 0:
+        raise RuntimeError(f"{name} requires non-negative window_length, got "
+                           f"window_length={length}")
+    numpy_dtype = target.numpy
+    if numpy_dtype.kind != "f":
+        raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions(dtype="
+                           f"{_CPP_TYPE_NAMES.get(numpy_dtype.name, numpy_dtype.name)}, "
+                           f"device=cpu, layout=Strided (default), requires_grad=false "
+                           f"(default), pinned_memory=false, memory_format=(nullopt))")
+    if length <= 1:
+        return _new(np.ones(length, numpy_dtype), requires_grad)
+    symmetric_length = length + 1 if periodic else length
+    positions = np.arange(symmetric_length, dtype=numpy_dtype)
+    array = formula(positions, symmetric_length).astype(numpy_dtype, copy=False)[:length]
+    return _new(np.ascontiguousarray(array), requires_grad)
+
+
+def _cosine_sum(coefficients):
+    """``sum_k (-1)^k a_k cos(2 pi k n / (N - 1))``: the Hann, Hamming and Blackman windows."""
+    def formula(positions, length):
+        kind = positions.dtype.type
+        angle = positions * kind(2 * math.pi / (length - 1))
+        total = np.full(positions.shape, kind(coefficients[0]), positions.dtype)
+        for order, coefficient in enumerate(coefficients[1:], start=1):
+            total = total + kind((-1) ** order * coefficient) * np.cos(angle * kind(order))
+        return total
+    return formula
+
+
+def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                requires_grad=False, pin_memory=False):
+    """The Hann window ``0.5 - 0.5 cos(2 pi n / (N - 1))``."""
+    return _window("hann_window", window_length, periodic, dtype, layout, device, requires_grad,
+                   _cosine_sum((0.5, 0.5)))
+
+
+def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None,
+                   layout=None, device=None, requires_grad=False, pin_memory=False):
+    """The Hamming window ``alpha - beta cos(2 pi n / (N - 1))``."""
+    return _window("hamming_window", window_length, periodic, dtype, layout, device,
+                   requires_grad, _cosine_sum((alpha, beta)))
+
+
+def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False, pin_memory=False):
+    """The Blackman window ``0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))``."""
+    return _window("blackman_window", window_length, periodic, dtype, layout, device,
+                   requires_grad, _cosine_sum((0.42, 0.5, 0.08)))
+
+
+def _bartlett(positions, length):
+    kind = positions.dtype.type
+    rising = positions * kind(2.0 / (length - 1))
+    first_half = ((length - 1) >> 1) + 1
+    return np.where(np.arange(length) < first_half, rising, kind(2) - rising)
+
+
+def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False, pin_memory=False):
+    """The triangular Bartlett window ``1 - |2n / (N - 1) - 1|``."""
+    return _window("bartlett_window", window_length, periodic, dtype, layout, device,
+                   requires_grad, _bartlett)
+
+
+def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None,
+                  device=None, requires_grad=False, pin_memory=False):
+    """The Kaiser window ``I0(beta sqrt(1 - ((n - a) / a)^2)) / I0(beta)``, ``a = (N - 1) / 2``
+    (I0 the modified Bessel function of order 0, evaluated in float64)."""
+    def formula(positions, length):
+        half = (length - 1) / 2.0
+        ratio = (positions.astype(np.float64) - half) / half
+        return np.i0(beta * np.sqrt(np.maximum(1 - ratio * ratio, 0))) / np.i0(beta)
+    return _window("kaiser_window", window_length, periodic, dtype, layout, device,
+                   requires_grad, formula)
