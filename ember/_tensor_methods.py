@@ -665,6 +665,10 @@ METHODS.update({
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
     "pinverse": decompositions.pinverse, "matrix_exp": decompositions.matrix_exp,
+    "cholesky_solve": decompositions.cholesky_solve,
+    "cholesky_inverse": decompositions.cholesky_inverse,
+    "triangular_solve": decompositions.triangular_solve, "lu": decompositions.lu_legacy,
+    "lu_solve": decompositions.lu_solve_legacy,
     # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
     "__add__": ops.add, "__radd__": ops.add, "__mul__": ops.mul, "__rmul__": ops.mul,
     "__sub__": ops.sub, "__rsub__": _reversed_operands(ops.sub),

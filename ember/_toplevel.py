@@ -5,7 +5,8 @@ import math
 
 from . import _dtype, _factories, _threads, ops
 from .ops.decompositions import (  # noqa: F401
-    matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd)
+    cholesky_inverse, cholesky_solve, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
+    matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve)
 from .nn import functional as F
 from .tensor import Tensor
 
@@ -165,7 +166,8 @@ def is_warn_always_enabled():
 
 __all__ = sorted(_METHOD_FORMS + (
     "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
-    "channel_shuffle", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
+    "channel_shuffle", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack",
+    "triangular_solve", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
     "greater_equal", "hardshrink", "imag", "inf", "is_storage", "is_warn_always_enabled", "less",
     "less_equal", "matrix_exp", "nan", "newaxis", "pdist", "pi", "pinverse", "qr", "real", "result_type",
     "rms_norm", "rrelu", "rrelu_",
