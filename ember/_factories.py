@@ -24,7 +24,7 @@ from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_ne
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
            "bartlett_window", "bernoulli", "blackman_window", "empty", "empty_like",
-           "empty_strided", "eye", "from_numpy", "full", "full_like", "hamming_window",
+           "empty_strided", "eye", "from_numpy", "frombuffer", "full", "full_like", "hamming_window",
            "hann_window", "kaiser_window", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
            "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
            "set_default_tensor_type", "tensor", "zeros", "zeros_like"]
@@ -232,6 +232,47 @@ def from_numpy(array):
         raise TypeError(f"expected np.ndarray (got {named_type(array)})")
     from_numpy_dtype(array.dtype)
     return _new(array)
+
+
+_warned_read_only_buffer = []
+
+
+def frombuffer(buffer, *, dtype=None, count=-1, offset=0, requires_grad=False):
+    """A 1-D tensor over the memory of an object with the buffer protocol (``count`` items of
+    ``dtype`` from byte ``offset``; all that follow when -1), sharing it."""
+    if dtype is None:
+        raise TypeError('frombuffer() missing 1 required positional arguments: "dtype"')
+    target = _dtype_argument("frombuffer", dtype)
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise ValueError("object does not implement Python buffer protocol.") from None
+    length = view.nbytes
+    itemsize = target.numpy.itemsize
+    if length == 0 or count == 0:
+        raise ValueError(f"both buffer length ({length}) and count ({count}) must not be 0")
+    if not 0 <= offset < length:
+        raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than "
+                         f"buffer length ({length} bytes) minus 1")
+    if count < 0:
+        if (length - offset) % itemsize:
+            raise ValueError(f"buffer length ({length - offset} bytes) after offset ({offset} "
+                             f"bytes) must be a multiple of element size ({itemsize})")
+        count = (length - offset) // itemsize
+    elif offset + count * itemsize > length:
+        raise ValueError(f"requested buffer length ({count} * {itemsize} bytes) after offset "
+                         f"({offset} bytes) must not be greater than actual buffer length "
+                         f"({length} bytes)")
+    if view.readonly and not _warned_read_only_buffer:
+        _warned_read_only_buffer.append(True)
+        warnings.warn("The given buffer is not writable, and PyTorch does not support "
+                      "non-writable tensors. This means you can write to the underlying "
+                      "(supposedly non-writable) buffer using the tensor. You may want to copy "
+                      "the buffer to protect its data or make it writable before converting it "
+                      "to a tensor. This type of warning will be suppressed for the rest of "
+                      "this program.", UserWarning, stacklevel=2)
+    array = np.frombuffer(view.cast("B"), dtype=target.numpy, count=count, offset=offset)
+    return _new(array, requires_grad)
 
 
 # ---- filled ----------------------------------------------------------------------------------

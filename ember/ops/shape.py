@@ -17,15 +17,16 @@ from .elementwise.casting import autocast_op
 from .index import getitem
 
 __all__ = ["as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
-           "broadcast_shapes", "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat", "chunk", "column_stack",
-           "combinations", "concat", "concatenate", "diag", "diag_embed", "diagflat", "diagonal", "diagonal_scatter",
-           "diff", "dsplit", "dstack", "expand", "flatten", "flip", "fliplr", "flipud", "hsplit",
-           "hstack", "is_complex", "is_floating_point", "is_nonzero", "is_same_size", "is_tensor",
-           "meshgrid", "moveaxis", "movedim", "narrow", "numel", "permute", "ravel", "repeat",
-           "repeat_interleave", "reshape", "roll", "rot90", "row_stack", "select", "select_scatter", "slice_scatter", "split",
-           "squeeze", "stack", "swapaxes", "swapdims", "t", "tensor_split", "tile", "trace",
-           "transpose", "tril", "triu", "unbind", "unflatten", "unravel_index", "unsqueeze",
-           "vander", "vsplit", "vstack"]
+           "broadcast_shapes", "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat",
+           "chunk", "column_stack", "combinations", "concat", "concatenate", "diag", "diag_embed",
+           "diagflat", "diagonal", "diagonal_scatter", "diff", "dsplit", "dstack", "expand",
+           "flatten", "flip", "fliplr", "flipud", "gradient", "hsplit", "hstack", "is_complex",
+           "is_floating_point", "is_nonzero", "is_same_size", "is_tensor", "meshgrid", "moveaxis",
+           "movedim", "narrow", "numel", "permute", "ravel", "repeat", "repeat_interleave",
+           "reshape", "roll", "rot90", "row_stack", "select", "select_scatter", "slice_scatter",
+           "split", "squeeze", "stack", "swapaxes", "swapdims", "t", "tensor_split", "tile",
+           "trace", "transpose", "tril", "triu", "unbind", "unflatten", "unravel_index",
+           "unsqueeze", "vander", "vsplit", "vstack"]
 
 
 def _shape_arg(shape, operation, argument="size"):
@@ -831,6 +832,85 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
         earlier = narrow(input, axis, 0, length - 1)
         input = (later != earlier) if input._data.dtype == np.bool_ else later - earlier
     return input
+
+
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    """Estimates of the partial derivatives of ``input`` along each of ``dim`` (every dim when
+    None) by central differences in the interior and one-sided ones (first or second order) at
+    the ends; ``spacing`` is one step for all dims, a step per dim, or coordinate tensors.
+    Composed of slices and arithmetic in PyTorch's order of operations, so it is
+    differentiable."""
+    require_tensor(input, "gradient")
+    ndim = input._data.ndim
+    given_dim = dim is not None
+    if dim is None:
+        axes = list(range(ndim))
+    else:
+        axes = [dim] if isinstance(dim, int) else list(dim)
+        axes = [_normalize_dim(axis, ndim) for axis in axes]
+        for axis in axes:
+            if axes.count(axis) > 1:
+                raise RuntimeError(f"dim {axis} appears multiple times in the list of dims")
+    if isinstance(spacing, (tuple, list)):
+        if len(spacing) != len(axes):
+            if given_dim:
+                raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar "
+                                   f"or it's spacing and dim arguments to have the same length, "
+                                   f"but got a spacing argument of length {len(spacing)} and a "
+                                   f"dim argument of length {len(axes)}.")
+            raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar, or "
+                               f"a list of length equal to 'self.dim() = {ndim}', since dim "
+                               f"argument was not given, but got a list of length "
+                               f"{len(spacing)}")
+        steps = list(spacing)
+    else:
+        steps = [spacing.item() if isinstance(spacing, Tensor) else spacing] * len(axes)
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    for axis in axes:
+        if input._data.shape[axis] < edge_order + 1:
+            raise RuntimeError("torch.gradient expected each dimension size to be at least "
+                               "edge_order+1")
+    return tuple(_gradient_along(input, axis, step, edge_order) for axis, step in zip(axes, steps))
+
+
+def _gradient_along(input, axis, step, edge_order):
+    def part(start, stop=None):
+        length = input._data.shape[axis]
+        start = start % length if start < 0 else start
+        stop = length if stop is None else (stop % length if stop < 0 else stop)
+        return narrow(input, axis, start, stop - start)
+    if not isinstance(step, Tensor):
+        center = (part(2) - part(0, -2)) / step / 2
+        if edge_order == 1:
+            first = (part(1, 2) - part(0, 1)) / step
+            last = (part(-1) - part(-2, -1)) / step
+        else:
+            first = (-1.5 * part(0, 1) + 2 * part(1, 2) - 0.5 * part(2, 3)) / step
+            last = (0.5 * part(-3, -2) - 2 * part(-2, -1) + 1.5 * part(-1)) / step
+        return cat([first, center, last], axis)
+    steps = diff(step, 1, 0)
+    shape = [1] * input._data.ndim
+    shape[axis] = -1
+    left = narrow(steps, 0, 0, steps._data.shape[0] - 1)
+    right = narrow(steps, 0, 1, steps._data.shape[0] - 1)
+    below = (-right / (left * (left + right))).reshape(shape)
+    middle = ((right - left) / (left * right)).reshape(shape)
+    above = (left / (right * (left + right))).reshape(shape)
+    center = below * part(0, -2) + middle * part(1, -1) + above * part(2)
+    if edge_order == 1:
+        first = (part(1, 2) - part(0, 1)) / steps[0]
+        last = (part(-1) - part(-2, -1)) / steps[-1]
+    else:
+        near, far = steps[0], steps[1]
+        first = (-(2.0 * near + far) / (near * (near + far)) * part(0, 1)
+                 + (near + far) / (near * far) * part(1, 2)
+                 + (-near) / (far * (near + far)) * part(2, 3))
+        near, far = steps[-1], steps[-2]
+        last = (near / (far * (near + far)) * part(-3, -2)
+                - (near + far) / (near * far) * part(-2, -1)
+                + (2 * near + far) / (near * (near + far)) * part(-1))
+    return cat([first, center, last], axis)
 
 
 def _tensor_list(tensors):
