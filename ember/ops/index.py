@@ -401,6 +401,13 @@ def _number_as(value, dtype, operation):
         return np.asarray(value).astype(dtype)
 
 
+def require_tensor(value, operation, argument="input", position=1):
+    """PyTorch's TypeError when an argument that must be a Tensor is not one."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{operation}(): argument '{argument}' (position {position}) must be "
+                        f"Tensor, not {type(value).__name__}")
+
+
 def _index_tensor(index, operation, kinds=(np.int32, np.int64), position=2, error=RuntimeError):
     """``index`` checked to be a Tensor (TypeError) of one of ``kinds`` (``error``)."""
     if not isinstance(index, Tensor):
@@ -1241,12 +1248,8 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     if reduce not in _INDEX_REDUCTIONS:
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
                            f"amin but got {reduce}.")
-    if not isinstance(index, Tensor):
-        raise TypeError(f"index_reduce(): argument 'index' (position 2) must be Tensor, not "
-                        f"{type(index).__name__}")
-    if not isinstance(source, Tensor):
-        raise TypeError(f"index_reduce(): argument 'source' (position 3) must be Tensor, not "
-                        f"{type(source).__name__}")
+    require_tensor(index, "index_reduce", "index", 2)
+    require_tensor(source, "index_reduce", "source", 3)
     if index._data.dtype not in (np.int32, np.int64):
         raise RuntimeError(f"index_reduce_(): Expected dtype int32/int64 for index but got: "
                            f"{scalar_type_name(index._data.dtype)}")
@@ -1279,15 +1282,9 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
 def put(input, index, source, accumulate=False):
     """``input`` with ``source``'s values written (or added, with ``accumulate``) at the
     positions ``index`` of its flattened form (negative positions count from the end)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"put(): argument 'input' (position 1) must be Tensor, not "
-                        f"{type(input).__name__}")
-    if not isinstance(index, Tensor):
-        raise TypeError(f"put(): argument 'index' (position 2) must be Tensor, not "
-                        f"{type(index).__name__}")
-    if not isinstance(source, Tensor):
-        raise TypeError(f"put(): argument 'source' (position 3) must be Tensor, not "
-                        f"{type(source).__name__}")
+    require_tensor(input, "put")
+    require_tensor(index, "put", "index", 2)
+    require_tensor(source, "put", "source", 3)
     if index._data.dtype != np.int64:
         raise RuntimeError(f"put_(): Expected a long tensor for index, but got "
                            f"{scalar_type_name(index._data.dtype)}")

@@ -14,7 +14,7 @@ from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import broadcast_view, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
-from .index import getitem
+from .index import getitem, require_tensor
 
 __all__ = ["as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
            "broadcast_shapes", "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat",
@@ -54,13 +54,6 @@ def _sizes_argument(positional, keyword, operation, argument):
     if not positional:
         raise TypeError(f'{operation}() missing 1 required positional arguments: "{argument}"')
     return _shape_arg(positional, operation, argument)
-
-
-def require_tensor(value, operation, argument="input", position=1):
-    """PyTorch's TypeError when an argument that must be a Tensor is not one."""
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{operation}(): argument '{argument}' (position {position}) must be "
-                        f"Tensor, not {type(value).__name__}")
 
 
 def require_int(value, operation, argument, position):
