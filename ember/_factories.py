@@ -48,17 +48,18 @@ def _varargs_size(name, size, keyword):
     return _non_negative(name, size_entries(name, size))
 
 
-def _sequence_size(name, size, position):
+def _sequence_size(name, size, position, argument="size"):
     """A ``size`` argument that must be a sequence of ints (``full``, ``randint``, ...)."""
     if not isinstance(size, (tuple, list, Size)):
-        raise TypeError(f"{name}(): argument 'size' (position {position}) must be tuple of "
+        raise TypeError(f"{name}(): argument '{argument}' (position {position}) must be tuple of "
                         f"ints, not {named_type(size)}")
     shape = []
     for index, value in enumerate(size):
         entry = integer_size(value)
         if entry is None:
-            raise TypeError(f"{name}(): argument 'size' (position {position}) must be tuple of "
-                            f"ints, but found element of type {named_type(value)} at pos {index}")
+            raise TypeError(f"{name}(): argument '{argument}' (position {position}) must be tuple "
+                            f"of ints, but found element of type {named_type(value)} at pos "
+                            f"{index}")
         shape.append(entry)
     return _non_negative(name, shape)
 
@@ -385,8 +386,10 @@ def empty_strided(size, stride, *, dtype=None, layout=None, device=None, require
     _check_layout("empty_strided", layout, pin_memory)
     _check_device(device)
     shape = _sequence_size("empty_strided", size, 1)
-    strides = _sequence_size("empty_strided", [abs(step) for step in stride]
-                             if isinstance(stride, (tuple, list, Size)) else stride, 2)
+    # Checked as sizes for their type only: a negative stride gets its own error below.
+    unsigned = [abs(step) for step in stride] if isinstance(stride, (tuple, list, Size)) \
+        else stride
+    _sequence_size("empty_strided", unsigned, 2, "stride")
     strides = tuple(stride)
     if len(shape) != len(strides):
         raise RuntimeError(f"dimensionality of sizes ({len(shape)}) must match dimensionality of "

@@ -116,6 +116,12 @@ def test_empty_strided_errors_match_torch(torch, args):
                              lambda: ember.empty_strided(*args), RuntimeError)
 
 
+@pytest.mark.parametrize("args", [((2, 3), 3), (2, (1,))])
+def test_empty_strided_type_errors_match_torch(torch, args):
+    assert_raises_like_torch(lambda: torch.empty_strided(*args),
+                             lambda: ember.empty_strided(*args), TypeError)
+
+
 # (function name, input shape, src shape, extra positional arguments)
 SCATTER_CASES = [
     ("slice_scatter", (3, 4), (3, 2), (1, 0, 2)),
