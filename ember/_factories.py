@@ -19,12 +19,14 @@ from ._dtype import (from_numpy_dtype, get_default_dtype, overflow_error, scalar
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
 from ._random import numpy_generator
+from .ops.reduce import linspace_array
 from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
-           "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
-           "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
+           "bartlett_window", "bernoulli", "blackman_window", "empty", "empty_like",
+           "empty_strided", "eye", "from_numpy", "frombuffer", "full", "full_like", "hamming_window",
+           "hann_window", "kaiser_window", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
            "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
            "set_default_tensor_type", "tensor", "zeros", "zeros_like"]
 
@@ -47,17 +49,18 @@ def _varargs_size(name, size, keyword):
     return _non_negative(name, size_entries(name, size))
 
 
-def _sequence_size(name, size, position):
+def _sequence_size(name, size, position, argument="size"):
     """A ``size`` argument that must be a sequence of ints (``full``, ``randint``, ...)."""
     if not isinstance(size, (tuple, list, Size)):
-        raise TypeError(f"{name}(): argument 'size' (position {position}) must be tuple of "
+        raise TypeError(f"{name}(): argument '{argument}' (position {position}) must be tuple of "
                         f"ints, not {named_type(size)}")
     shape = []
     for index, value in enumerate(size):
         entry = integer_size(value)
         if entry is None:
-            raise TypeError(f"{name}(): argument 'size' (position {position}) must be tuple of "
-                            f"ints, but found element of type {named_type(value)} at pos {index}")
+            raise TypeError(f"{name}(): argument '{argument}' (position {position}) must be tuple "
+                            f"of ints, but found element of type {named_type(value)} at pos "
+                            f"{index}")
         shape.append(entry)
     return _non_negative(name, shape)
 
@@ -211,6 +214,47 @@ def from_numpy(array):
     return _new(array)
 
 
+_warned_read_only_buffer = []
+
+
+def frombuffer(buffer, *, dtype=None, count=-1, offset=0, requires_grad=False):
+    """A 1-D tensor over the memory of an object with the buffer protocol (``count`` items of
+    ``dtype`` from byte ``offset``; all that follow when -1), sharing it."""
+    if dtype is None:
+        raise TypeError('frombuffer() missing 1 required positional arguments: "dtype"')
+    target = _dtype_argument("frombuffer", dtype)
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise ValueError("object does not implement Python buffer protocol.") from None
+    length = view.nbytes
+    itemsize = target.numpy.itemsize
+    if length == 0 or count == 0:
+        raise ValueError(f"both buffer length ({length}) and count ({count}) must not be 0")
+    if not 0 <= offset < length:
+        raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than "
+                         f"buffer length ({length} bytes) minus 1")
+    if count < 0:
+        if (length - offset) % itemsize:
+            raise ValueError(f"buffer length ({length - offset} bytes) after offset ({offset} "
+                             f"bytes) must be a multiple of element size ({itemsize})")
+        count = (length - offset) // itemsize
+    elif offset + count * itemsize > length:
+        raise ValueError(f"requested buffer length ({count} * {itemsize} bytes) after offset "
+                         f"({offset} bytes) must not be greater than actual buffer length "
+                         f"({length} bytes)")
+    if view.readonly and not _warned_read_only_buffer:
+        _warned_read_only_buffer.append(True)
+        warnings.warn("The given buffer is not writable, and PyTorch does not support "
+                      "non-writable tensors. This means you can write to the underlying "
+                      "(supposedly non-writable) buffer using the tensor. You may want to copy "
+                      "the buffer to protect its data or make it writable before converting it "
+                      "to a tensor. This type of warning will be suppressed for the rest of "
+                      "this program.", UserWarning, stacklevel=2)
+    array = np.frombuffer(view.cast("B"), dtype=target.numpy, count=count, offset=offset)
+    return _new(array, requires_grad)
+
+
 # ---- filled ----------------------------------------------------------------------------------
 def _filled(name, fill, size, keyword, dtype, device, requires_grad, out):
     _check_device(device)
@@ -314,6 +358,36 @@ def empty_like(input, dtype=None, device=None, requires_grad=False, layout=None,
     return _like_result(input, array, memory_format, requires_grad)
 
 
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False,
+                  pin_memory=False):
+    """A tensor with the given sizes and strides (in elements) over storage of its own; ember
+    fills it with zeros (PyTorch leaves it uninitialised)."""
+    _check_layout("empty_strided", layout, pin_memory)
+    _check_device(device)
+    shape = _sequence_size("empty_strided", size, 1)
+    # Checked as sizes for their type only: a negative stride gets its own error below.
+    unsigned = [abs(step) for step in stride] if isinstance(stride, (tuple, list, Size)) \
+        else stride
+    _sequence_size("empty_strided", unsigned, 2, "stride")
+    strides = tuple(stride)
+    if len(shape) != len(strides):
+        raise RuntimeError(f"dimensionality of sizes ({len(shape)}) must match dimensionality of "
+                           f"strides ({len(strides)})")
+    if min(strides, default=0) < 0:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)} and "
+                           f"strides={list(strides)}")
+    target = _dtype_argument("empty_strided", dtype) or get_default_dtype()
+    _flag_argument("empty_strided", "requires_grad", requires_grad)
+    storage_size = 0
+    if min(shape, default=1) > 0:
+        storage_size = 1 + sum((length - 1) * step for length, step in zip(shape, strides))
+    storage = np.zeros(storage_size, target.numpy)
+    itemsize = storage.itemsize
+    array = np.ndarray(shape, target.numpy, buffer=storage,
+                       strides=tuple(step * itemsize for step in strides))
+    return _new(array, requires_grad)
+
+
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, layout=None,
               memory_format=preserve_format):
     target = _like("full_like", input, dtype, device, layout, memory_format)
@@ -400,24 +474,8 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_g
     end = _endpoint("linspace", "end", end)
     steps = _steps_argument("linspace", steps)
     target = _target(_dtype_argument("linspace", dtype), out, get_default_dtype())
-    return _finish("linspace", linspace_array(start, end, steps, target.numpy), requires_grad,
-                   out)
-
-
-def linspace_array(start, end, steps, numpy_dtype):
-    """The values of linspace as a NumPy array, rounded as PyTorch's kernel rounds them."""
-    if steps == 1 or numpy_dtype.kind != "f":
-        return np.linspace(start, end, steps, dtype=np.float64).astype(numpy_dtype)
-    # PyTorch's kernel: the step in the output dtype; the first half steps up from start, the
-    # second half down from end (both ends exact), each value a fused multiply-add (emulated in
-    # a wider type, then rounded once).
-    kind = numpy_dtype.type
-    wide = np.float64 if numpy_dtype == np.float32 else np.longdouble
-    step = wide((kind(end) - kind(start)) / kind(steps - 1))
-    index = np.arange(steps).astype(wide)
-    halfway = steps // 2
-    return np.where(index < halfway, wide(kind(start)) + step * index,
-                    wide(kind(end)) - step * (wide(steps - 1) - index)).astype(numpy_dtype)
+    array = linspace_array(start, end, steps, target.numpy)
+    return _finish("linspace", array, requires_grad, out)
 
 
 def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, device=None,
@@ -752,3 +810,97 @@ def set_default_tensor_type(t):
         raise TypeError("only floating-point types are supported as the default type")
     set_default_dtype(dtype)
 
+
+
+# ---- window functions ------------------------------------------------------------------------
+# The C++ type names PyTorch prints for non-floating dtypes in its window functions' errors.
+_CPP_TYPE_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+                   "uint8": "unsigned char", "bool": "bool"}
+
+
+def _window(name, window_length, periodic, dtype, layout, device, requires_grad, formula):
+    """A window of ``window_length`` values from ``formula(n, N)`` (``n`` = 0..N-1 as an array of
+    the window's dtype, ``N`` the symmetric length), computed as PyTorch computes it: a periodic
+    window is the symmetric window one longer, without its last value."""
+    _check_layout(name, layout)
+    _check_device(device)
+    length = integer_size(window_length)
+    if length is None:
+        raise TypeError(f"{name}(): argument 'window_length' (position 1) must be int, not "
+                        f"{named_type(window_length)}")
+    target = _dtype_argument(name, dtype) or get_default_dtype()
+    _flag_argument(name, "requires_grad", requires_grad)
+    if length < 0:
+        raise RuntimeError(f"{name} requires non-negative window_length, got "
+                           f"window_length={length}")
+    numpy_dtype = target.numpy
+    if numpy_dtype.kind != "f":
+        raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions(dtype="
+                           f"{_CPP_TYPE_NAMES.get(numpy_dtype.name, numpy_dtype.name)}, "
+                           f"device=cpu, layout=Strided (default), requires_grad=false "
+                           f"(default), pinned_memory=false, memory_format=(nullopt))")
+    if length <= 1:
+        return _new(np.ones(length, numpy_dtype), requires_grad)
+    symmetric_length = length + 1 if periodic else length
+    positions = np.arange(symmetric_length, dtype=numpy_dtype)
+    array = formula(positions, symmetric_length).astype(numpy_dtype, copy=False)[:length]
+    return _new(np.ascontiguousarray(array), requires_grad)
+
+
+def _cosine_sum(coefficients):
+    """``sum_k (-1)^k a_k cos(2 pi k n / (N - 1))``: the Hann, Hamming and Blackman windows."""
+    def formula(positions, length):
+        kind = positions.dtype.type
+        angle = positions * kind(2 * math.pi / (length - 1))
+        total = np.full(positions.shape, kind(coefficients[0]), positions.dtype)
+        for order, coefficient in enumerate(coefficients[1:], start=1):
+            total = total + kind((-1) ** order * coefficient) * np.cos(angle * kind(order))
+        return total
+    return formula
+
+
+def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                requires_grad=False, pin_memory=False):
+    """The Hann window ``0.5 - 0.5 cos(2 pi n / (N - 1))``."""
+    return _window("hann_window", window_length, periodic, dtype, layout, device, requires_grad,
+                   _cosine_sum((0.5, 0.5)))
+
+
+def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None,
+                   layout=None, device=None, requires_grad=False, pin_memory=False):
+    """The Hamming window ``alpha - beta cos(2 pi n / (N - 1))``."""
+    return _window("hamming_window", window_length, periodic, dtype, layout, device,
+                   requires_grad, _cosine_sum((alpha, beta)))
+
+
+def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False, pin_memory=False):
+    """The Blackman window ``0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))``."""
+    return _window("blackman_window", window_length, periodic, dtype, layout, device,
+                   requires_grad, _cosine_sum((0.42, 0.5, 0.08)))
+
+
+def _bartlett(positions, length):
+    kind = positions.dtype.type
+    rising = positions * kind(2.0 / (length - 1))
+    first_half = ((length - 1) >> 1) + 1
+    return np.where(np.arange(length) < first_half, rising, kind(2) - rising)
+
+
+def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False, pin_memory=False):
+    """The triangular Bartlett window ``1 - |2n / (N - 1) - 1|``."""
+    return _window("bartlett_window", window_length, periodic, dtype, layout, device,
+                   requires_grad, _bartlett)
+
+
+def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None,
+                  device=None, requires_grad=False, pin_memory=False):
+    """The Kaiser window ``I0(beta sqrt(1 - ((n - a) / a)^2)) / I0(beta)``, ``a = (N - 1) / 2``
+    (I0 the modified Bessel function of order 0, evaluated in float64)."""
+    def formula(positions, length):
+        half = (length - 1) / 2.0
+        ratio = (positions.astype(np.float64) - half) / half
+        return np.i0(beta * np.sqrt(np.maximum(1 - ratio * ratio, 0))) / np.i0(beta)
+    return _window("kaiser_window", window_length, periodic, dtype, layout, device,
+                   requires_grad, formula)

@@ -459,6 +459,50 @@ def _new_factory(fill):
     return make
 
 
+def resize_(self, *sizes, memory_format=None):
+    """Give this tensor ``sizes``, contiguous, over its storage from its offset: the values
+    there are kept (a prefix of the storage when it shrinks); growing past the storage moves
+    the tensor to new memory that holds the old values first and zeros after them (PyTorch
+    leaves that part uninitialised, and views of the old storage see the new memory; here
+    they keep the old one)."""
+    shape = _factories._varargs_size("resize_", sizes, None)
+    if self._requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    for size in shape:
+        if size < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {size}: "
+                               f"{list(shape)}")
+    check_inplace(self)
+    count = int(np.prod(shape))
+    root = self._data
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    start = storage_offset(self) if root.flags.c_contiguous else 0
+    flat = root.reshape(-1) if root.flags.c_contiguous else self._data.reshape(-1)
+    if start + count <= flat.size:
+        self._data = flat[start:start + count].reshape(shape)
+    else:
+        grown = np.zeros(count, self._data.dtype)
+        kept = flat[start:]
+        grown[:kept.size] = kept
+        self._data = grown.reshape(shape)
+    self._bump_version()
+    return self
+
+
+def resize_as_(self, the_template, memory_format=None):
+    """``resize_`` to ``the_template``'s shape."""
+    return resize_(self, the_template.shape, memory_format=memory_format)
+
+
+def new_empty_strided(self, size, stride, dtype=None, device=None, requires_grad=False,
+                      layout=None, pin_memory=False):
+    """``empty_strided`` in this tensor's dtype unless given."""
+    target = self.dtype if dtype is None else dtype
+    return _factories.empty_strided(size, stride, dtype=target, layout=layout, device=device,
+                                    requires_grad=requires_grad, pin_memory=pin_memory)
+
+
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
     out = Tensor._wrap(np.full(tuple(size), fill_value, target))
@@ -594,7 +638,7 @@ _FUNCTIONAL = (
     ops.atan, ops.arcsin, ops.arccos, ops.arctan, ops.asinh, ops.acosh, ops.atanh, ops.arcsinh,
     ops.arccosh, ops.arctanh, ops.atan2, ops.arctan2, ops.hypot, ops.logaddexp, ops.logaddexp2,
     ops.sigmoid, ops.relu, ops.erf, ops.erfc, ops.erfinv, ops.logit, ops.xlogy, ops.sinc,
-    ops.lgamma, ops.digamma, ops.mvlgamma,
+    ops.lgamma, ops.digamma, ops.mvlgamma, ops.i0, ops.nextafter,
     ops.sign, ops.sgn, ops.angle, ops.signbit, ops.copysign, ops.heaviside, ops.frac, ops.floor, ops.ceil,
     ops.round, ops.trunc, ops.clamp, ops.clip, ops.clamp_min, ops.clamp_max, ops.lerp,
     ops.maximum, ops.minimum, ops.fmax, ops.fmin, ops.deg2rad, ops.rad2deg, ops.nan_to_num,
@@ -610,8 +654,8 @@ _FUNCTIONAL = (
     ops.amax, ops.amin, ops.aminmax, ops.argmax, ops.argmin, ops.all, ops.any, ops.count_nonzero,
     ops.logsumexp, ops.softmax, ops.log_softmax, ops.cumsum, ops.cumprod, ops.cummax,
     ops.cummin, ops.logcumsumexp, ops.norm, ops.dist, ops.median, ops.nanmedian, ops.mode,
-    ops.quantile, ops.kthvalue, ops.sort, ops.argsort, ops.msort, ops.topk, ops.unique,
-    ops.unique_consecutive, ops.histc, ops.bincount, ops.cov, ops.corrcoef,
+    ops.quantile, ops.nanquantile, ops.renorm, ops.kthvalue, ops.sort, ops.argsort, ops.msort, ops.topk, ops.unique,
+    ops.unique_consecutive, ops.histc, ops.histogram, ops.bincount, ops.cov, ops.corrcoef,
     # shape and views
     ops.reshape, ops.view, ops.flatten, ops.unflatten, ops.ravel, ops.squeeze, ops.unsqueeze,
     ops.permute, ops.transpose, ops.swapaxes, ops.swapdims, ops.movedim, ops.moveaxis, ops.t,
@@ -619,12 +663,13 @@ _FUNCTIONAL = (
     ops.contiguous, ops.flip, ops.fliplr, ops.flipud, ops.roll, ops.rot90, ops.narrow,
     ops.select, ops.unbind, ops.split, ops.chunk, ops.tensor_split, ops.hsplit, ops.vsplit,
     ops.dsplit, ops.unfold, ops.diag, ops.diagonal, ops.diag_embed, ops.trace, ops.tril,
-    ops.triu, ops.diff, ops.sum_to_size,
+    ops.triu, ops.diff, ops.sum_to_size, ops.as_strided, ops.slice_scatter,
+    ops.select_scatter, ops.diagonal_scatter,
     # indexing and scatter
     ops.gather, ops.take, ops.take_along_dim, ops.index_select, ops.masked_fill,
     ops.masked_select, ops.masked_scatter, ops.nonzero, ops.argwhere, ops.scatter,
     ops.scatter_add, ops.scatter_reduce, ops.index_add, ops.index_copy, ops.index_fill,
-    ops.index_put, ops.isin,
+    ops.index_put, ops.isin, ops.index_reduce, ops.put,
     # linear algebra
     ops.matmul, ops.mm, ops.bmm, ops.mv, ops.dot, ops.vdot, ops.inner, ops.outer, ops.ger,
     ops.cross, ops.kron, ops.tensordot, ops.addmm, ops.addmv, ops.addr, ops.addbmm,
@@ -662,7 +707,8 @@ METHODS.update({
     # other methods
     "where": where, "view_as": view_as, "reshape_as": reshape_as,
     "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(None),
-    "new_full": new_full, "new_tensor": new_tensor,
+    "new_full": new_full, "new_tensor": new_tensor, "new_empty_strided": new_empty_strided,
+    "resize_": resize_, "resize_as_": resize_as_,
     "T": property(_transposed), "mT": property(_matrix_transposed),
     "H": property(_transposed), "mH": property(_conjugate_transposed),
     "adjoint": _conjugate_transposed, "conj": _identity, "conj_physical": _identity,
@@ -676,6 +722,8 @@ METHODS.update({
     "pinverse": decompositions.pinverse, "matrix_exp": decompositions.matrix_exp,
     "cholesky_solve": decompositions.cholesky_solve,
     "cholesky_inverse": decompositions.cholesky_inverse,
+    "triangular_solve": decompositions.triangular_solve, "lu": decompositions.lu_legacy,
+    "lu_solve": decompositions.lu_solve_legacy,
     # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
     "__add__": ops.add, "__radd__": ops.add, "__mul__": ops.mul, "__rmul__": ops.mul,
     "__sub__": ops.sub, "__rsub__": _reversed_operands(ops.sub),
@@ -710,18 +758,19 @@ for _op in (ops.neg, ops.exp, ops.sqrt, ops.relu, ops.sigmoid, ops.tanh, ops.abs
             ops.reciprocal, ops.sin, ops.cos, ops.tan, ops.erf, ops.sign, ops.floor, ops.ceil,
             ops.trunc, ops.frac, ops.sgn, ops.sinh, ops.cosh, ops.asin, ops.acos, ops.atan,
             ops.asinh, ops.acosh, ops.atanh, ops.deg2rad, ops.erfc, ops.erfinv, ops.rad2deg,
-            ops.logical_not, ops.bitwise_not, ops.sinc, ops.lgamma, ops.digamma):
+            ops.logical_not, ops.bitwise_not, ops.sinc, ops.lgamma, ops.digamma, ops.i0):
     METHODS[_op.__name__ + "_"] = _unary_inplace(_op)
 for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, ops.lt, ops.le,
             ops.gt, ops.ge, ops.logical_and, ops.logical_or, ops.logical_xor, ops.remainder,
             ops.fmod, ops.pow, ops.float_power, ops.copysign, ops.heaviside, ops.ldexp, ops.gcd,
-            ops.lcm, ops.bitwise_and, ops.bitwise_or, ops.bitwise_xor, ops.bitwise_left_shift,
-            ops.bitwise_right_shift):
+            ops.lcm, ops.nextafter, ops.bitwise_and, ops.bitwise_or, ops.bitwise_xor,
+            ops.bitwise_left_shift, ops.bitwise_right_shift):
     METHODS[_op.__name__ + "_"] = _binary_inplace(_op)
 for _op in (ops.lerp, ops.addcmul, ops.addcdiv, ops.scatter_add, ops.index_add, ops.index_fill,
             ops.scatter_reduce, ops.logit, ops.cumprod, ops.cumsum, ops.round, ops.nan_to_num,
             ops.tril, ops.triu, ops.addmm, ops.baddbmm, ops.index_copy, ops.masked_scatter,
-            ops.fill_diagonal, ops.addmv, ops.addr, ops.addbmm, ops.mvlgamma):
+            ops.fill_diagonal, ops.addmv, ops.addr, ops.addbmm, ops.mvlgamma, ops.index_reduce,
+            ops.put, ops.renorm):
     METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
 METHODS.update({
     # PyTorch's aliases of in-place methods

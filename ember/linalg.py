@@ -1,13 +1,13 @@
 """ember.linalg: torch.linalg over real tensors: norms, inverses and solves, determinants,
 Cholesky, eigh, SVD, QR, pseudo-inverse, triangular solves, least squares, the matrix
-exponential. (eig/eigvals, whose results are complex, and the LU/LDL factorizations are not
+exponential, LU. (eig/eigvals, whose results are complex, and the LDL factorization are not
 provided.)"""
 import numpy as np
 
 from .ops import linalg as _ops_linalg
 from .ops.decompositions import (  # noqa: F401
-    cond, lstsq, matrix_exp, matrix_norm, matrix_rank, pinv, qr, solve_triangular, svd, svdvals,
-    vander)
+    cond, lstsq, lu, lu_factor, lu_factor_ex, lu_solve, matrix_exp, matrix_norm, matrix_rank,
+    pinv, qr, solve_triangular, svd, svdvals, vander)
 from .ops.elementwise.casting import autocast_op
 from .ops.linalg import matmul  # noqa: F401
 from .ops.reduce import vector_norm
@@ -15,8 +15,8 @@ from .ops.shape import diagonal as _diagonal, require_tensor
 from .tensor import Tensor
 
 __all__ = ["cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh",
-           "inv", "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
-           "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
+           "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
+           "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",
            "vector_norm"]
 

@@ -2,7 +2,7 @@
 
 Each is an ember op or a composition of them, so gradients (and create_graph) follow. The gamma
 family is here (gammaln, digamma/psi, polygamma, multigammaln, and zeta, which like PyTorch's has
-no derivative); the Bessel functions and erfcx are not provided.
+no derivative), and the modified Bessel functions i0, i0e, i1, i1e; erfcx is not provided.
 """
 import math
 
@@ -14,15 +14,17 @@ from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, lo
 from .ops import lgamma as gammaln
 from .ops import mvlgamma as _mvlgamma
 from .ops.elementwise.gamma import zeta
+from .ops.elementwise.special import i0, special_i0e as i0e, special_i1 as i1
+from .ops.elementwise.special import special_i1e as i1e
 from .ops import log_softmax as _log_softmax
 from .ops import logsumexp as _logsumexp
 from .ops import round as _round
 from .ops import softmax as _softmax
 from .tensor import Tensor
 
-__all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln",
-           "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr",
-           "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+__all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0",
+           "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp",
+           "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _LOG_SQRT_TWO_PI = 0.5 * math.log(2 * math.pi)

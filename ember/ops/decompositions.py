@@ -17,8 +17,10 @@ from .linalg import _check_square, inverse, matmul
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
 from .shape import require_tensor
 
-__all__ = ["cholesky_inverse", "cholesky_solve", "cond", "lstsq", "matrix_exp", "matrix_norm", "matrix_rank", "pinv", "pinverse",
-           "qr", "qr_legacy", "solve_triangular", "svd", "svd_legacy", "svdvals", "vander"]
+__all__ = ["cholesky_inverse", "cholesky_solve", "cond", "lstsq", "lu", "lu_factor",
+           "lu_factor_ex", "lu_legacy", "lu_solve", "lu_solve_legacy", "lu_unpack", "matrix_exp",
+           "matrix_norm", "matrix_rank", "pinv", "pinverse", "qr", "qr_legacy", "solve_triangular",
+           "svd", "svd_legacy", "svdvals", "triangular_solve", "vander"]
 
 SVDResult = _return_type("SVDResult", "(U, S, Vh), like torch.return_types.linalg_svd.", "U",
                          "S", "Vh")
@@ -376,37 +378,6 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     return SolveTriangular.apply(A, B, bool(upper), bool(left), bool(unitriangular))
 
 
-def cholesky_solve(B, L, upper=False):
-    """X with A X = B for A = L L^T (U^T U with ``upper``) given its Cholesky factor: two
-    triangular solves, so differentiable to any order."""
-    for name, value in (("b", B), ("u", L)):
-        require_tensor(value, "cholesky_solve", name)
-        if value._data.ndim < 2:
-            raise RuntimeError(f"{name} should have at least 2 dimensions, but has "
-                               f"{value._data.ndim} dimensions instead")
-    if B._data.dtype != L._data.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{B.dtype._scalar_type} and A of type {L.dtype._scalar_type} "
-                           f"instead.")
-    size = L._data.shape[-1]
-    if L._data.shape[-2] != size or B._data.shape[-2] != size:
-        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
-                           f"{L._data.shape[-2]} by {size} but each b matrix is "
-                           f"{B._data.shape[-2]} by {B._data.shape[-1]}")
-    lower = L.mT if upper else L
-    return solve_triangular(lower.mT, solve_triangular(lower, B, upper=False), upper=True)
-
-
-def cholesky_inverse(L, upper=False):
-    """(L L^T)^-1 (or (U^T U)^-1) from a Cholesky factor, by ``cholesky_solve`` of the identity."""
-    require_tensor(L, "cholesky_inverse", "input")
-    if L._data.ndim < 2:
-        raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 "
-                           "dimensions.")
-    identity = np.broadcast_to(np.eye(L._data.shape[-1], dtype=L._data.dtype), L._data.shape)
-    return cholesky_solve(Tensor._wrap(np.ascontiguousarray(identity)), L, upper)
-
-
 class MatrixExp(Op):
     """exp(A) by scaling and squaring of a degree-18 Taylor polynomial in float64 (accurate to
     rounding for the norms met in practice). Backward: exp([[A^T, G], [0, A^T]])'s upper-right
@@ -543,3 +514,322 @@ def vander(x, *, N=None):
         raise RuntimeError("N must be non-negative.")
     powers = Tensor._result(np.arange(count, dtype=np.int64))
     return x.unsqueeze(-1) ** powers
+
+
+# ---- Cholesky solves, LU and triangular_solve --------------------------------------------------
+def _check_solve_pair(b, A, operation):
+    """The shared checks of cholesky_solve and triangular_solve (PyTorch's words)."""
+    prefix = "torch.triangular_solve: " if operation == "triangular_solve" else ""
+    names = ("A", "b") if operation == "triangular_solve" else ("u", "b")
+    require_tensor(b, operation, "input", 1)
+    require_tensor(A, operation, names[0] if operation != "triangular_solve" else "A", 2)
+    for value, name in ((A, names[0]), (b, "b")):
+        if value._data.ndim < 2:
+            if prefix:
+                raise RuntimeError(f"{prefix}Expected {name} to have at least 2 dimensions, but "
+                                   f"it has {value._data.ndim} dimensions instead")
+            raise RuntimeError(f"{name} should have at least 2 dimensions, but has "
+                               f"{value._data.ndim} dimensions instead")
+    if b._data.dtype != A._data.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{b.dtype._scalar_type} and A of type {A.dtype._scalar_type} "
+                           f"instead.")
+    rows, columns = A._data.shape[-2:]
+    if rows != columns:
+        raise RuntimeError(f"A must be batches of square matrices, but they are {rows} by "
+                           f"{columns} matrices")
+    if b._data.shape[-2] != rows:
+        raise RuntimeError(f"Incompatible matrix sizes for {operation}: each A matrix is {rows} "
+                           f"by {columns} but each b matrix is {b._data.shape[-2]} by "
+                           f"{b._data.shape[-1]}")
+    if not is_floating(A._data.dtype):
+        raise NotImplementedError(f'"{operation}_out_cpu" not implemented for '
+                                  f"'{A.dtype._scalar_type}'")
+
+
+def _solve_with_factor(xp, factor, b, upper):
+    """X with A X = b, A = U^T U (``upper``) or L L^T, by two solves with the factor."""
+    lower = factor.mT if upper else factor
+    lower = xp.tril(lower)
+    return xp.linalg.solve(lower.mT, xp.linalg.solve(lower, b))
+
+
+class CholeskySolve(Op):
+    """X with A X = B, A = L L^T (or U^T U). Backward (PyTorch's cholesky_solve_backward):
+    gB = A^-1 gX and gL = -(S + S^T) L (S = gB X^T), its full matrix, not only the triangle."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, b, factor, upper):
+        shape = np.broadcast_shapes(b.shape[:-2], factor.shape[:-2])
+        b_full = np.broadcast_to(b, shape + b.shape[-2:])
+        factor_full = np.broadcast_to(factor, shape + factor.shape[-2:])
+        out = _solve_with_factor(np, factor_full, b_full, upper)
+        ctx.layout = (upper, b.shape, factor.shape)
+        ctx.save_for_backward(factor, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        factor, out = ctx.saved_tensors
+        upper, b_shape, factor_shape = ctx.layout
+        xp = ctx.xp
+        grad_b = _solve_with_factor(xp, factor, grad, upper)
+        grad_factor = None
+        if ctx.needs_input_grad[1]:
+            common = grad_b @ out.mT
+            common = common + common.mT
+            grad_factor = -(factor @ common) if upper else -(common @ factor)
+            grad_factor = unbroadcast(grad_factor, factor_shape)
+        grad_b = unbroadcast(grad_b, b_shape) if ctx.needs_input_grad[0] else None
+        return grad_b, grad_factor, None
+
+
+def cholesky_solve(input, input2, upper=False):
+    """X with A X = ``input``, given A's Cholesky factor ``input2`` (lower, or upper)."""
+    _check_solve_pair(input, input2, "cholesky_solve")
+    return CholeskySolve.apply(input, input2, bool(upper))
+
+
+def cholesky_inverse(input, upper=False):
+    """A^-1 from A's Cholesky factor (lower, or upper): cholesky_solve of the identity, whose
+    gradient is PyTorch's cholesky_inverse_backward."""
+    require_tensor(input, "cholesky_inverse")
+    data = input._data
+    if data.ndim < 2:
+        raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if data.shape[-1] != data.shape[-2]:
+        raise RuntimeError(f"cholesky_inverse: A must be batches of square matrices, but they "
+                           f"are {data.shape[-2]} by {data.shape[-1]} matrices")
+    if not is_floating(data.dtype):
+        raise NotImplementedError(f"\"cholesky_inverse_out_cpu\" not implemented for "
+                                  f"'{input.dtype._scalar_type}'")
+    identity = Tensor._wrap(np.broadcast_to(_identity(data.shape[-1], data.dtype), data.shape))
+    return CholeskySolve.apply(identity, input, bool(upper))
+
+
+TriangularSolveResult = _return_type("TriangularSolveResult", "(solution, cloned_coefficient), "
+                                     "like torch.return_types.triangular_solve.", "solution",
+                                     "cloned_coefficient")
+
+
+def triangular_solve(input, A, upper=True, transpose=False, unitriangular=False):
+    """PyTorch's legacy triangular solve: X with op(A) X = ``input`` (op(A) = A or A^T), and a
+    copy of A (broadcast to the batch shape, as PyTorch's)."""
+    _check_solve_pair(input, A, "triangular_solve")
+    coefficient = A.mT if transpose else A
+    solution = solve_triangular(coefficient, input, upper=bool(upper) != bool(transpose),
+                                unitriangular=unitriangular)
+    batch = np.broadcast_shapes(input._data.shape[:-2], A._data.shape[:-2])
+    return TriangularSolveResult((solution, A.expand(batch + A._data.shape[-2:]).clone()))
+
+
+LUFactorResult = _return_type("LUFactorResult", "(LU, pivots), like "
+                              "torch.return_types.linalg_lu_factor.", "LU", "pivots")
+LUFactorExResult = _return_type("LUFactorExResult", "(LU, pivots, info), like "
+                                "torch.return_types.linalg_lu_factor_ex.", "LU", "pivots", "info")
+LUResult = _return_type("LUResult", "(P, L, U), like torch.return_types.linalg_lu.", "P", "L",
+                        "U")
+
+
+def _lu_arrays(a):
+    """LAPACK getrf on a batch: the packed LU (L's unit diagonal implied), the 1-based int32
+    row swaps and the LAPACK info (the first zero pivot, 1-based; 0 when none). A loop over
+    the columns (the factorization is sequential), vectorised over rows and the batch."""
+    rows, columns = a.shape[-2:]
+    batch = a.shape[:-2]
+    lu = a.reshape((-1, rows, columns)).copy()
+    count = min(rows, columns)
+    pivots = np.zeros((lu.shape[0], count), np.int32)
+    info = np.zeros(lu.shape[0], np.int32)
+    every = np.arange(lu.shape[0])
+    for column in range(count):
+        chosen = column + np.argmax(np.abs(lu[:, column:, column]), axis=-1)  # first largest
+        pivots[:, column] = chosen + 1
+        row = lu[every, column].copy()
+        lu[every, column] = lu[every, chosen]
+        lu[every, chosen] = row
+        pivot = lu[:, column, column]
+        nonzero = pivot != 0
+        info = np.where((info == 0) & ~nonzero, column + 1, info).astype(np.int32)
+        safe = np.where(nonzero, pivot, 1)[:, None]
+        lu[:, column + 1:, column] = np.where(nonzero[:, None],
+                                              lu[:, column + 1:, column] / safe,
+                                              lu[:, column + 1:, column])
+        lu[:, column + 1:, column + 1:] -= \
+            lu[:, column + 1:, column, None] * lu[:, column, None, column + 1:]
+    return (lu.reshape(a.shape), pivots.reshape(batch + (count,)), info.reshape(batch))
+
+
+def _permutation(pivots, rows, dtype):
+    """P (with A = P L U) from LAPACK's 1-based row swaps, for a batch of pivot vectors."""
+    batch = pivots.shape[:-1]
+    flat = pivots.reshape((-1, pivots.shape[-1])).astype(np.int64) - 1
+    order = np.broadcast_to(np.arange(rows), (flat.shape[0], rows)).copy()
+    every = np.arange(flat.shape[0])
+    for step in range(flat.shape[1]):
+        target = flat[:, step]
+        kept = order[every, step].copy()
+        order[every, step] = order[every, target]
+        order[every, target] = kept
+    # Row i of P^T A is row order[i] of A, so P^T = I[order] and P is its transpose.
+    transposed = np.eye(rows, dtype=dtype)[order]
+    return np.swapaxes(transposed, -1, -2).reshape(batch + (rows, rows))
+
+
+class LUFactor(Op):
+    """The packed LU factorization with partial pivoting (LAPACK's getrf) and its pivots.
+    Backward (PyTorch's linalg_lu_backward, square A): gA = P L^-T (tril(L^T gL, -1) +
+    triu(gU U^T)) U^-T with gL, gU the strictly lower and upper parts of gLU."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, a):
+        lu, pivots, info = _lu_arrays(a)
+        ctx.square = a.shape[-1] == a.shape[-2]
+        ctx.permutation = _permutation(pivots, a.shape[-2], a.dtype) if ctx.square else None
+        ctx.save_for_backward(lu)
+        ctx.mark_non_differentiable(pivots, info)
+        return lu, pivots, info
+
+    @staticmethod
+    def backward(ctx, grad, grad_pivots, grad_info):
+        if not ctx.square:
+            raise NotImplementedError("linalg.lu_factor: ember's backward covers square "
+                                      "matrices only")
+        (lu,) = ctx.saved_tensors
+        xp = ctx.xp
+        size = lu.shape[-1]
+        lower = xp.tril(lu, -1) + _identity(size, ctx.permutation.dtype)
+        upper = xp.triu(lu)
+        phi = xp.tril(lower.mT @ xp.tril(grad, -1), -1) + xp.triu(xp.triu(grad) @ upper.mT)
+        left = xp.linalg.solve(lower.mT, phi)
+        return xp.asarray(ctx.permutation) @ xp.linalg.solve(upper, left.mT).mT
+
+
+def _check_lu_input(A, operation, pivot=True):
+    require_tensor(A, operation.replace(".", "_"), "A")
+    if A._data.ndim < 2:
+        raise RuntimeError(f"{operation}: Expected tensor with 2 or more dimensions. Got size: "
+                           f"{list(A._data.shape)} instead")
+    if not is_floating(A._data.dtype):
+        raise NotImplementedError(f"\"lu_cpu\" not implemented for '{A.dtype._scalar_type}'")
+    if not pivot:
+        name = operation.replace("torch.linalg.", "linalg.").replace("torch.", "linalg.")
+        raise RuntimeError(f"{name}: LU without pivoting is not implemented on the CPU")
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False):
+    """(LU, pivots, info): A = P L U packed as LAPACK's getrf packs it; info > 0 names the first
+    zero pivot (1-based)."""
+    _check_lu_input(A, "torch.linalg.lu_factor_ex", pivot)
+    lu, pivots, info = LUFactor.apply(A)
+    if check_errors and (info._data > 0).any():
+        raise RuntimeError(f"torch.linalg.lu_factor_ex: U[{int(info._data.max())},"
+                           f"{int(info._data.max())}] is zero and using it on lu_solve would "
+                           f"result in a division by zero.")
+    return LUFactorExResult((lu, pivots, info))
+
+
+def lu_factor(A, *, pivot=True):
+    """(LU, pivots) of linalg.lu_factor_ex; a zero pivot is a RuntimeError."""
+    _check_lu_input(A, "torch.lu_factor", pivot)
+    lu, pivots, info = LUFactor.apply(A)
+    _refuse_zero_pivot(info, A._data.ndim == 2)
+    return LUFactorResult((lu, pivots))
+
+
+def _refuse_zero_pivot(info, single):
+    """lu_factor's RuntimeError naming the first zero pivot, if there is one."""
+    failed = info._data.reshape(-1)
+    if (failed > 0).any():
+        first = int(failed[failed > 0][0])
+        batch = "" if single else \
+            f"(Batch element {int(np.flatnonzero(failed > 0)[0])}): "
+        raise RuntimeError(f"torch.linalg.lu_factor: {batch}U[{first},{first}] is zero and "
+                           f"using it on lu_solve would result in a division by zero. If you "
+                           f"still want to perform the factorization, consider calling "
+                           f"linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
+    """(P, L, U) from a packed LU and its pivots: L unit lower (m x k), U upper (k x n)."""
+    require_tensor(LU_data, "lu_unpack", "LU_data", 1)
+    require_tensor(LU_pivots, "lu_unpack", "LU_pivots", 2)
+    if LU_pivots._data.dtype != np.int32:
+        raise RuntimeError("torch.lu_unpack: LU_pivots is expected to be a contiguous tensor of "
+                           "torch.int32 dtype.\nNote: this function is intended to be used with "
+                           "the output produced by torch.linalg.lu_factor")
+    data = LU_data._data
+    rows, columns = data.shape[-2:]
+    count = min(rows, columns)
+    empty = Tensor._wrap(np.zeros(0, data.dtype))
+    lower = upper = permutation = empty
+    if unpack_data:
+        lower = LU_data[..., :, :count].tril(-1) + Tensor._wrap(np.eye(rows, count,
+                                                                       dtype=data.dtype))
+        upper = LU_data[..., :count, :].triu()
+    if unpack_pivots:
+        pivots = LU_pivots._data
+        if pivots.size and (pivots.min() < 1 or pivots.max() > rows):
+            raise RuntimeError("pivots passed to lu_unpack must be between 1 and LU.size(-2) "
+                               "inclusive.Did you properly pass the result of lu_factor?")
+        permutation = Tensor._wrap(_permutation(pivots, rows, data.dtype))
+    return LUResult((permutation, lower, upper))
+
+
+def lu(A, *, pivot=True):
+    """linalg.lu: (P, L, U) with A = P L U."""
+    _check_lu_input(A, "linalg.lu", pivot)
+    lu_data, pivots, _ = LUFactor.apply(A)
+    return lu_unpack(lu_data, pivots)
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
+    """X with A X = B (or A^T X = B with ``adjoint``; X A = B when not ``left``), A given by
+    linalg.lu_factor; triangular solves, so LU's gradient is the unpacked factors'."""
+    require_tensor(LU, "linalg_lu_solve", "LU", 1)
+    require_tensor(B, "linalg_lu_solve", "B", 3)
+    if pivots._data.dtype != np.int32:
+        raise RuntimeError("linalg.lu_solve: pivots should be a Tensor of scalar type torch.int32")
+    if B._data.ndim < 2:
+        raise RuntimeError("linalg.lu_solve: The input tensor B must have at least 2 "
+                           "dimensions.")
+    rows, columns = LU._data.shape[-2:]
+    if rows != columns:
+        raise RuntimeError(f"torch.linalg.lu_solve: A must be batches of square matrices, but "
+                           f"they are {rows} by {columns} matrices")
+    size = B._data.shape[-2] if left else B._data.shape[-1]
+    if size != rows:
+        raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({rows}x{columns} and "
+                           f"{B._data.shape[-2]}x{B._data.shape[-1]})")
+    if not left:
+        return lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
+    permutation, lower, upper = lu_unpack(LU, pivots)
+    if adjoint:
+        middle = solve_triangular(lower.mT, solve_triangular(upper.mT, B, upper=False),
+                                  upper=True, unitriangular=True)
+        return matmul(permutation, middle)
+    permuted = matmul(permutation.mT, B)
+    return solve_triangular(upper, solve_triangular(lower, permuted, upper=False,
+                                                    unitriangular=True), upper=True)
+
+
+LUWithInfo = _return_type("LUWithInfo", "(LU, pivots, info), like "
+                          "torch.return_types._lu_with_info.", "LU", "pivots", "info")
+
+
+def lu_legacy(A, pivot=True, get_infos=False):
+    """PyTorch's legacy torch.lu: (LU, pivots), with the infos when ``get_infos``."""
+    if get_infos:
+        return LUWithInfo(lu_factor_ex(A, pivot=pivot))
+    return tuple(lu_factor(A, pivot=pivot))
+
+
+def lu_solve_legacy(b, LU_data, LU_pivots):
+    """PyTorch's legacy torch.lu_solve(b, LU_data, LU_pivots)."""
+    return lu_solve(LU_data, LU_pivots, b)

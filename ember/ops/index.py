@@ -5,6 +5,7 @@ Every backward here is itself differentiable: the backward of reading at a key i
 zeros at that key (``Embed``), and the backward of that is reading again.
 """
 import re
+import warnings
 
 import numpy as np
 
@@ -19,8 +20,8 @@ from .elementwise._operands import (
     _check_tensor_elements, _grad_for, _promote, _shape_dtype, _shape_error, _to_operand)
 
 __all__ = ["argwhere", "bincount", "bucketize", "gather", "index_add", "index_copy", "index_fill",
-           "index_put", "index_select", "isin", "masked_fill", "masked_scatter", "masked_select",
-           "nonzero", "scatter", "scatter_add", "scatter_reduce", "searchsorted", "take",
+           "index_put", "index_reduce", "index_select", "isin", "masked_fill", "masked_scatter",
+           "masked_select", "nonzero", "put", "scatter", "scatter_add", "scatter_reduce", "searchsorted", "take",
            "take_along_dim", "tril_indices", "triu_indices", "where"]
 
 _INDEX_KINDS = "iub"
@@ -417,6 +418,13 @@ def _number_as(value, dtype, operation, float_range=True):
         with np.errstate(over="ignore"):
             return np.asarray(value).astype(dtype)
     return np.asarray(checked_scalar(value, dtype))
+
+
+def require_tensor(value, operation, argument="input", position=1):
+    """PyTorch's TypeError when an argument that must be a Tensor is not one."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{operation}(): argument '{argument}' (position {position}) must be "
+                        f"Tensor, not {type(value).__name__}")
 
 
 def _index_tensor(index, operation, kinds=(np.int32, np.int64), position=2, error=RuntimeError):
@@ -1252,3 +1260,76 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
                         f"{type(src).__name__}")
     axis, indices = _check_scatter("scatter_reduce", input, dim, index, src)
     return _scatter_op(ScatterReduce, input, axis, indices, src, reduce, include_self)
+
+
+_INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):
+    """``input`` with the slices of ``source`` combined by ``reduce`` (prod, mean, amax, amin)
+    into the slices at ``index`` along ``dim``: scatter_reduce with the index spread over the
+    other dims, so it shares scatter_reduce's gradients."""
+    warnings.warn("index_reduce() is in beta and the API may change at any time.", UserWarning,
+                  stacklevel=2)
+    if reduce not in _INDEX_REDUCTIONS:
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
+                           f"amin but got {reduce}.")
+    require_tensor(index, "index_reduce", "index", 2)
+    require_tensor(source, "index_reduce", "source", 3)
+    if index._data.dtype not in (np.int32, np.int64):
+        raise RuntimeError(f"index_reduce_(): Expected dtype int32/int64 for index but got: "
+                           f"{scalar_type_name(index._data.dtype)}")
+    indices = _check_index_vector(index, "index_reduce_", (np.int32, np.int64))
+    ndim = input._data.ndim
+    axis = _dim(dim, ndim, "index_reduce")
+    if ndim == 0 and source._data.ndim:
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = [] source.shape = "
+                           f"{list(source._data.shape)}")
+    source_shape = source._data.shape or (1,)
+    if source._data.ndim == ndim and source_shape[axis] != indices.size:
+        raise RuntimeError(f"index_reduce_(): Number of indices ({indices.size}) should be equal "
+                           f"to source.size(dim): ({source_shape[axis]}), for dim: {axis}")
+    _check_slices("index_reduce_", input, axis, indices.size, source, True, RuntimeError)
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"index_reduce_(): self ({scalar_type_name(input._data.dtype)}) and "
+                           f"source ({scalar_type_name(source._data.dtype)}) must have the same "
+                           f"scalar type")
+    size = input._data.shape[axis] if ndim else 1
+    if indices.size and (indices.min() < 0 or indices.max() >= size):
+        raise IndexError("index out of range in self")
+    along = [1] * len(source_shape)
+    along[axis] = indices.size
+    spread = np.broadcast_to(indices.astype(np.int64).reshape(along), source_shape)
+    return _scatter_op(ScatterReduce, input, axis, spread, source.reshape(source_shape),
+                       reduce, include_self)
+
+
+def put(input, index, source, accumulate=False):
+    """``input`` with ``source``'s values written (or added, with ``accumulate``) at the
+    positions ``index`` of its flattened form (negative positions count from the end)."""
+    require_tensor(input, "put")
+    require_tensor(index, "put", "index", 2)
+    require_tensor(source, "put", "source", 3)
+    if index._data.dtype != np.int64:
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got "
+                           f"{scalar_type_name(index._data.dtype)}")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got "
+                           f"self.dtype = {scalar_type_name(input._data.dtype)} and source.dtype "
+                           f"= {scalar_type_name(source._data.dtype)}")
+    if source._data.size != index._data.size:
+        raise IndexError(f"put_(): Expected source and index to have the same number of "
+                         f"elements, but got source.numel() = {source._data.size}, "
+                         f"index.numel() = {index._data.size}")
+    count = input._data.size
+    positions = index._data.reshape(-1)
+    if positions.size and count == 0:
+        raise IndexError("put_(): Tried to put elements into an empty tensor")
+    if positions.size and (positions.min() < -count or positions.max() >= count):
+        bad = positions[(positions < -count) | (positions >= count)][0]
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {count} "
+                         f"elements.")
+    flat = index_put(input.reshape(-1), (Tensor._wrap(positions),), source.reshape(-1),
+                     accumulate)
+    return flat.reshape(input._data.shape)

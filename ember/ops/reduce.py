@@ -12,9 +12,9 @@ import numpy as np
 from .. import _jit, _threads
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
 from ..autograd.function import Op, torch_named
-from ..tensor import Tensor
+from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
-from ._return_types import _MinMax, _ReturnTypes
+from ._return_types import _Histogram, _MinMax, _ReturnTypes
 from .elementwise import lerp, maximum, minimum
 from .elementwise._operands import _widened
 from .elementwise.casting import autocast_op
@@ -23,9 +23,9 @@ from .shape import diff, narrow, stack
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
            "count_nonzero", "cov", "cummax", "cummin", "cumprod", "cumsum", "cumulative_trapezoid",
-           "histc", "kthvalue", "log_softmax", "logcumsumexp", "logsumexp", "max", "mean", "median",
-           "min", "mode", "msort", "nanmean", "nanmedian", "nansum", "norm", "prod", "quantile",
-           "softmax", "sort", "std", "std_mean", "sum", "topk", "trapezoid", "unique",
+           "histc", "histogram", "kthvalue", "log_softmax", "logcumsumexp", "logsumexp", "max",
+           "mean", "median", "min", "mode", "msort", "nanmean", "nanmedian", "nanquantile",
+           "nansum", "norm", "prod", "quantile", "renorm", "softmax", "sort", "std", "std_mean", "sum", "topk", "trapezoid", "unique",
            "unique_consecutive", "var", "var_mean"]
 
 
@@ -1405,55 +1405,79 @@ def cummin(input, dim):
 
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The ``q``-quantiles along ``dim`` (of all elements when None), interpolating between the
-    two nearest ranks (differentiable through the selected values)."""
+    two nearest ranks (differentiable through the selected values); NaN where a NaN is among
+    the values."""
+    return _quantile(input, q, dim, keepdim, interpolation, "quantile")
+
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """``quantile`` of the values that are not NaN (NaN where all of them are)."""
+    return _quantile(input, q, dim, keepdim, interpolation, "nanquantile")
+
+
+def _quantile(input, q, dim, keepdim, interpolation, operation):
+    """quantile and nanquantile: ranks computed in the input's dtype as PyTorch computes them,
+    the two nearest sorted values gathered for every level at once and interpolated. (Both
+    report errors as ``quantile()``, as PyTorch does.)"""
     if interpolation not in ("linear", "lower", "higher", "nearest", "midpoint"):
         raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
                            f"midpoint or nearest, but got {interpolation}")
-    if input._data.dtype not in (np.float32, np.float64):
-        raise RuntimeError(f"quantile() input tensor must be either float or double dtype, got "
-                           f"{scalar_type_name(input._data.dtype)}")
+    dtype = input._data.dtype
+    if dtype not in (np.float32, np.float64):
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
     if input._data.size == 0:
         raise RuntimeError("quantile() input tensor must be non-empty")
     scalar_q = not isinstance(q, Tensor)
-    if not scalar_q and q._data.dtype != input._data.dtype:
-        raise RuntimeError(f"quantile() q tensor must be same dtype as the input tensor, got "
-                           f"{scalar_type_name(q._data.dtype)} and "
-                           f"{scalar_type_name(input._data.dtype)}")
-    levels = np.atleast_1d(np.asarray(q._data if isinstance(q, Tensor) else q, np.float64))
-    if levels.ndim > 1:
-        raise RuntimeError("quantile() q must be a scalar or 1D tensor")
+    if not scalar_q:
+        if q._data.ndim > 1:
+            raise RuntimeError("quantile() q must be a scalar or 1D tensor")
+        if q._data.dtype != dtype:
+            raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
+    levels = np.asarray(q._data if isinstance(q, Tensor) else q, np.float64)
+    if scalar_q and not 0 <= levels <= 1:
+        raise RuntimeError(f"quantile() q must be in the range [0, 1] but got {q}")
     if ((levels < 0) | (levels > 1)).any():
         raise RuntimeError("quantile() q values must be in the range [0, 1]")
-    source = input.reshape(-1) if dim is None else input
-    axis = 0 if dim is None else _axis(dim, input._data.ndim, "quantile") or 0
-    ordered = sort(source, axis)[0]
-    size = ordered._data.shape[axis] if ordered._data.ndim else 1
-    ranks = levels * (size - 1)
-    below = np.floor(ranks).astype(np.int64)
-    above = np.ceil(ranks).astype(np.int64)
+    levels = levels.reshape(-1).astype(dtype)
+    ndim = input._data.ndim
+    if dim is None or ndim == 0:
+        if dim is not None:
+            _normalize_dim(dim, ndim)
+        values = input.reshape(-1)
+    else:
+        axis = _normalize_dim(dim, ndim)
+        values = input.movedim(axis, -1)
+    ordered = sort(values, -1)[0]  # NaN sorts last
+    nan = np.isnan(ordered._data)
+    last = ordered._data.shape[-1] - 1
+    level_shape = (-1,) + (1,) * ordered._data.ndim
+    if operation == "nanquantile":
+        valid = (~nan).sum(-1, keepdims=True) - 1
+        ranks = levels.reshape(level_shape) * valid.astype(dtype)
+        ranks = np.where(ranks < 0, 0, ranks).astype(dtype)
+    else:
+        ranks = levels.reshape(level_shape) * dtype.type(last)
+        ranks = np.where(nan.any(-1, keepdims=True), dtype.type(last), ranks).astype(dtype)
     if interpolation == "lower":
-        above = below
+        ranks = np.floor(ranks)
     elif interpolation == "higher":
-        below = above
+        ranks = np.ceil(ranks)
     elif interpolation == "nearest":
-        below = above = np.round(ranks).astype(np.int64)  # half to even, as PyTorch
-    results = []
-    for level_below, level_above, rank in zip(below, above, ranks):
-        low = ordered.narrow(axis, int(level_below), 1)
-        high = ordered.narrow(axis, int(level_above), 1)
-        if interpolation == "midpoint":
-            weight = 0.5 if level_below != level_above else 0.0
-        else:
-            weight = float(rank - level_below) if level_below != level_above else 0.0
-        value = lerp(low, high, weight)
+        ranks = np.round(ranks)  # half to even, as PyTorch
+    below = ranks.astype(np.int64)
+    stacked = ordered.unsqueeze(0).expand((levels.size,) + ordered._data.shape)
+    result = stacked.gather(-1, Tensor._wrap(below))
+    if interpolation in ("linear", "midpoint"):
+        weights = np.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        above = stacked.gather(-1, Tensor._wrap(np.ceil(ranks).astype(np.int64)))
+        result = lerp(result, above, Tensor._wrap(weights.astype(dtype)))
+    result = result.squeeze(-1)
+    if keepdim:
         if dim is None:
-            value = value.reshape((1,) * input._data.ndim if keepdim else ())
-        elif not keepdim:
-            value = value.squeeze(axis)
-        results.append(value)
-    if scalar_q:
-        return results[0]
-    return stack(results, 0)
+            result = result.reshape((levels.size,) + (1,) * ndim)
+        elif ndim:
+            result = result.unsqueeze(axis + 1)
+    return result[0] if scalar_q else result
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
@@ -1573,3 +1597,109 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     axis = _axis(dim, y._data.ndim, "cumulative_trapezoid")
     pairs = builtins.max(y._data.shape[axis] - 1, 0)
     return _trapezoid_rule(y, x, dx, axis, pairs, cumsum)
+
+
+def renorm(input, p, dim, maxnorm):
+    """``input`` with each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled to
+    norm ``maxnorm`` (by PyTorch's factor ``maxnorm / (norm + 1e-7)``); differentiable through
+    the norm."""
+    ndim = input._data.ndim
+    if ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {ndim} dimensions")
+    if not p > 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    axis = _normalize_dim(dim, ndim)
+    others = tuple(position for position in builtins.range(ndim) if position != axis)
+    norms = vector_norm(input, p, others, keepdim=True)
+    dtype = input._data.dtype
+    factor = maxnorm / (norms + dtype.type(1e-7))
+    scale = where(norms > maxnorm, factor, Tensor._wrap(np.ones((), dtype)))
+    return input * scale
+
+
+def linspace_array(start, end, steps, numpy_dtype):
+    """``steps`` values from ``start`` to ``end`` as PyTorch's linspace kernel makes them: the
+    step in the output dtype; the first half steps up from start, the second half down from end
+    (both ends exact), each value a fused multiply-add (emulated in a wider type, then rounded
+    once)."""
+    if steps == 1 or numpy_dtype.kind != "f":
+        return np.linspace(start, end, steps, dtype=np.float64).astype(numpy_dtype)
+    kind = numpy_dtype.type
+    wide = np.float64 if numpy_dtype == np.float32 else np.longdouble
+    step = wide((kind(end) - kind(start)) / kind(steps - 1))
+    index = np.arange(steps).astype(wide)
+    halfway = steps // 2
+    return np.where(index < halfway, wide(kind(start)) + step * index,
+                    wide(kind(end)) - step * (wide(steps - 1) - index)).astype(numpy_dtype)
+
+
+# The C++ names PyTorch's histogram messages give dtypes.
+_C_TYPE_NAMES = {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
+                 "float64": "double"}
+
+
+def histogram(input, bins, *, range=None, weight=None, density=False):
+    """Counts (or summed ``weight``) of ``input``'s values in ``bins`` equal-width bins over
+    ``range`` (the data's, when None), or between the edges of a 1-D ``bins`` tensor; the last
+    bin includes its right edge. Returns ``(hist, bin_edges)``."""
+    data = input._data
+    if data.dtype.kind != "f":
+        raise NotImplementedError(f'"histogramdd" not implemented for '
+                                  f"'{scalar_type_name(data.dtype)}'")
+    if weight is not None:
+        if weight._data.dtype != data.dtype:
+            raise RuntimeError(f"torch.histogramdd: if weight tensor is provided, input tensor "
+                               f"and weight tensor should have the same dtype, but got "
+                               f"input({_C_TYPE_NAMES.get(data.dtype.name)}), and "
+                               f"weight({_C_TYPE_NAMES.get(weight._data.dtype.name)})")
+    values = data.reshape(-1)
+    if isinstance(bins, Tensor):
+        if bins._data.ndim != 1:
+            raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension, but "
+                               f"got {bins._data.ndim} dimensions in the bins tensor for "
+                               f"dimension 0")
+        edges = bins._data.astype(data.dtype, copy=True)
+    else:
+        if not _is_int(bins):
+            raise TypeError(f"histogram(): argument 'bins' must be int or Tensor, not "
+                            f"{type(bins).__name__}")
+        if bins <= 0:
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
+                               f"dimension 0")
+        if range is not None:
+            low, high = (float(bound) for bound in range)
+        elif values.size:
+            low, high = float(values.min()), float(values.max())
+        else:
+            low, high = 0.0, 1.0
+        if low > high:
+            raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min "
+                               f"{low:g} max {high:g} for dimension 0")
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise RuntimeError(f"torch.histogramdd: dimension 0's range [{low:g}, {high:g}] is "
+                               f"not finite")
+        if low == high:
+            low, high = low - 0.5, high + 0.5
+        edges = linspace_array(low, high, bins + 1, data.dtype)
+    weights = None
+    if weight is not None:
+        weights = weight._data.reshape(-1)
+        if weight._data.shape != data.shape:
+            raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should have "
+                               f"the same shape as the input tensor excluding its innermost "
+                               f"dimension, but got input with shape {list(data.shape) + [1]} "
+                               f"and weight with shape {list(weight._data.shape)}")
+    count = builtins.max(edges.size - 1, 0)
+    hist = np.zeros(count, data.dtype)
+    if count:
+        inside = (values >= edges[0]) & (values <= edges[-1])
+        position = np.searchsorted(edges, values[inside], side="right") - 1
+        position = np.minimum(position, count - 1)  # the last edge belongs to the last bin
+        added = weights[inside] if weights is not None else None
+        hist = np.bincount(position, added, minlength=count).astype(data.dtype)
+    if density:
+        widths = np.diff(edges)
+        hist = (hist / (hist.sum() * widths)).astype(data.dtype)
+    return _Histogram((Tensor._result(hist), Tensor._result(edges)))

@@ -14,18 +14,19 @@ from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import broadcast_view, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
-from .index import getitem
+from .index import getitem, require_tensor
 
-__all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes",
-           "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat", "chunk", "column_stack",
-           "combinations", "concat", "concatenate", "diag", "diag_embed", "diagflat", "diagonal",
-           "diff", "dsplit", "dstack", "expand", "flatten", "flip", "fliplr", "flipud", "hsplit",
-           "hstack", "is_complex", "is_floating_point", "is_nonzero", "is_same_size", "is_tensor",
-           "meshgrid", "moveaxis", "movedim", "narrow", "numel", "permute", "ravel", "repeat",
-           "repeat_interleave", "reshape", "roll", "rot90", "row_stack", "select", "split",
-           "squeeze", "stack", "swapaxes", "swapdims", "t", "tensor_split", "tile", "trace",
-           "transpose", "tril", "triu", "unbind", "unflatten", "unravel_index", "unsqueeze",
-           "vander", "vsplit", "vstack"]
+__all__ = ["as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
+           "broadcast_shapes", "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat",
+           "chunk", "column_stack", "combinations", "concat", "concatenate", "diag", "diag_embed",
+           "diagflat", "diagonal", "diagonal_scatter", "diff", "dsplit", "dstack", "expand",
+           "flatten", "flip", "fliplr", "flipud", "gradient", "hsplit", "hstack", "is_complex",
+           "is_floating_point", "is_nonzero", "is_same_size", "is_tensor", "meshgrid", "moveaxis",
+           "movedim", "narrow", "numel", "permute", "ravel", "repeat", "repeat_interleave",
+           "reshape", "roll", "rot90", "row_stack", "select", "select_scatter", "slice_scatter",
+           "split", "squeeze", "stack", "swapaxes", "swapdims", "t", "tensor_split", "tile",
+           "trace", "transpose", "tril", "triu", "unbind", "unflatten", "unravel_index",
+           "unsqueeze", "vander", "vsplit", "vstack"]
 
 
 def _shape_arg(shape, operation, argument="size"):
@@ -53,13 +54,6 @@ def _sizes_argument(positional, keyword, operation, argument):
     if not positional:
         raise TypeError(f'{operation}() missing 1 required positional arguments: "{argument}"')
     return _shape_arg(positional, operation, argument)
-
-
-def require_tensor(value, operation, argument="input", position=1):
-    """PyTorch's TypeError when an argument that must be a Tensor is not one."""
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{operation}(): argument '{argument}' (position {position}) must be "
-                        f"Tensor, not {type(value).__name__}")
 
 
 def require_int(value, operation, argument, position):
@@ -844,6 +838,85 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     return input
 
 
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    """Estimates of the partial derivatives of ``input`` along each of ``dim`` (every dim when
+    None) by central differences in the interior and one-sided ones (first or second order) at
+    the ends; ``spacing`` is one step for all dims, a step per dim, or coordinate tensors.
+    Composed of slices and arithmetic in PyTorch's order of operations, so it is
+    differentiable."""
+    require_tensor(input, "gradient")
+    ndim = input._data.ndim
+    given_dim = dim is not None
+    if dim is None:
+        axes = list(range(ndim))
+    else:
+        axes = [dim] if isinstance(dim, int) else list(dim)
+        axes = [_normalize_dim(axis, ndim) for axis in axes]
+        for axis in axes:
+            if axes.count(axis) > 1:
+                raise RuntimeError(f"dim {axis} appears multiple times in the list of dims")
+    if isinstance(spacing, (tuple, list)):
+        if len(spacing) != len(axes):
+            if given_dim:
+                raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar "
+                                   f"or it's spacing and dim arguments to have the same length, "
+                                   f"but got a spacing argument of length {len(spacing)} and a "
+                                   f"dim argument of length {len(axes)}.")
+            raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar, or "
+                               f"a list of length equal to 'self.dim() = {ndim}', since dim "
+                               f"argument was not given, but got a list of length "
+                               f"{len(spacing)}")
+        steps = list(spacing)
+    else:
+        steps = [spacing.item() if isinstance(spacing, Tensor) else spacing] * len(axes)
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    for axis in axes:
+        if input._data.shape[axis] < edge_order + 1:
+            raise RuntimeError("torch.gradient expected each dimension size to be at least "
+                               "edge_order+1")
+    return tuple(_gradient_along(input, axis, step, edge_order) for axis, step in zip(axes, steps))
+
+
+def _gradient_along(input, axis, step, edge_order):
+    def part(start, stop=None):
+        length = input._data.shape[axis]
+        start = start % length if start < 0 else start
+        stop = length if stop is None else (stop % length if stop < 0 else stop)
+        return narrow(input, axis, start, stop - start)
+    if not isinstance(step, Tensor):
+        center = (part(2) - part(0, -2)) / step / 2
+        if edge_order == 1:
+            first = (part(1, 2) - part(0, 1)) / step
+            last = (part(-1) - part(-2, -1)) / step
+        else:
+            first = (-1.5 * part(0, 1) + 2 * part(1, 2) - 0.5 * part(2, 3)) / step
+            last = (0.5 * part(-3, -2) - 2 * part(-2, -1) + 1.5 * part(-1)) / step
+        return cat([first, center, last], axis)
+    steps = diff(step, 1, 0)
+    shape = [1] * input._data.ndim
+    shape[axis] = -1
+    left = narrow(steps, 0, 0, steps._data.shape[0] - 1)
+    right = narrow(steps, 0, 1, steps._data.shape[0] - 1)
+    below = (-right / (left * (left + right))).reshape(shape)
+    middle = ((right - left) / (left * right)).reshape(shape)
+    above = (left / (right * (left + right))).reshape(shape)
+    center = below * part(0, -2) + middle * part(1, -1) + above * part(2)
+    if edge_order == 1:
+        first = (part(1, 2) - part(0, 1)) / steps[0]
+        last = (part(-1) - part(-2, -1)) / steps[-1]
+    else:
+        near, far = steps[0], steps[1]
+        first = (-(2.0 * near + far) / (near * (near + far)) * part(0, 1)
+                 + (near + far) / (near * far) * part(1, 2)
+                 + (-near) / (far * (near + far)) * part(2, 3))
+        near, far = steps[-1], steps[-2]
+        last = (near / (far * (near + far)) * part(-3, -2)
+                - (near + far) / (near * far) * part(-2, -1)
+                + (2 * near + far) / (near * (near + far)) * part(-1))
+    return cat([first, center, last], axis)
+
+
 def _tensor_list(tensors):
     """The Tensors given as ``*tensors`` or as one sequence; PyTorch's TypeError for others."""
     if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
@@ -1262,3 +1335,237 @@ def unravel_index(indices, shape):
         raise ValueError("index out of bounds for the given shape")
     coordinates = np.unravel_index(np.where(flat < 0, flat + size, flat), shape)
     return tuple(Tensor._result(np.asarray(axis, dtype=np.int64)) for axis in coordinates)
+
+
+# ---- strided views and scatters into a view's region -----------------------------------------
+def _storage_root(array):
+    """The array that owns ``array``'s memory, and where ``array`` starts in it (elements)."""
+    root = array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    start = array.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return root, start // array.itemsize
+
+
+def _storage_positions(shape, strides, offset):
+    """The storage index of every element of the geometry (``shape``, ``strides``, ``offset``),
+    as an int64 array of ``shape``."""
+    positions = np.full(shape, offset, np.int64)
+    for axis, (size, stride) in enumerate(zip(shape, strides)):
+        steps = np.arange(size, dtype=np.int64) * stride
+        positions += steps.reshape((size,) + (1,) * (len(shape) - axis - 1))
+    return positions
+
+
+class AsStrided(Op):
+    """A view of the input's storage with the given sizes, strides (in elements) and storage
+    offset. Its gradient is the output's summed onto the storage elements it reads, read back
+    in the input's geometry (divided among input elements that share storage, as PyTorch)."""
+
+    is_view = True
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x, shape, strides, offset):
+        root, start = _storage_root(x)
+        itemsize = x.itemsize
+        ctx.geometry = (shape, strides, offset, x.shape,
+                        tuple(step // itemsize for step in x.strides), start)
+        ctx.layout_dtype = x.dtype
+        # A view made over the owner's buffer has that owner as its base, so it is found again
+        # by the next as_strided and by storage_offset (NumPy's as_strided hides it).
+        empty = 0 in shape
+        view = np.ndarray(shape, x.dtype, buffer=root, offset=0 if empty else offset * itemsize,
+                          strides=tuple(stride * itemsize for stride in strides))
+        if any(size > 1 and stride == 0 for size, stride in zip(shape, strides)):
+            view.flags.writeable = False
+        return view
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, strides, offset, input_shape, input_strides, start = ctx.geometry
+        read = _storage_positions(shape, strides, offset)
+        held = _storage_positions(input_shape, input_strides, start)
+        sharing = np.bincount(held.reshape(-1), minlength=int(held.max(initial=-1)) + 1)[held]
+        share = None
+        if sharing.size and sharing.max() > 1:
+            share = (1 / sharing).astype(ctx.layout_dtype)
+        restrided = _op_in_backward(ctx, StorageRestride, grad, read, held, None, share)
+        return restrided, None, None, None
+
+
+class StorageRestride(Op):
+    """``values`` scaled by ``before``, summed per storage position (``source`` gives each
+    value's), read back at the positions ``target`` and scaled by ``after``: a linear map whose
+    transpose is the same op with the roles swapped, so it is its own backward. AsStrided's
+    backward is one, with ``after`` dividing among elements that share storage."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, values, source, target, before, after):
+        ctx.layout = (source, target, before, after)
+        if before is not None:
+            values = values * before
+        length = max(int(source.max(initial=-1)), int(target.max(initial=-1))) + 1
+        summed = np.bincount(source.reshape(-1), values.reshape(-1), minlength=length)
+        out = summed[target].astype(values.dtype, copy=False)
+        return out if after is None else out * after
+
+    @staticmethod
+    def backward(ctx, grad):
+        source, target, before, after = ctx.layout
+        return (_op_in_backward(ctx, StorageRestride, grad, target, source, after, before),
+                None, None, None, None)
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of ``input``'s storage with the given sizes and strides (in elements), starting
+    ``storage_offset`` elements in (``input``'s own offset when None); it shares memory."""
+    require_tensor(input, "as_strided")
+    shape = _shape_arg((size,), "as_strided", "size")
+    strides = _shape_arg((stride,), "as_strided", "stride")
+    root, start = _storage_root(input._data)
+    offset = start if storage_offset is None else \
+        require_int(storage_offset, "as_strided", "storage_offset", 4)
+    if len(shape) != len(strides):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if min(shape, default=0) < 0:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)} and "
+                           f"strides={list(strides)}")
+    if min(strides, default=0) < 0:
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
+                           f"strides: {list(strides)}")
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    needed = 0
+    if min(shape, default=1) > 0:
+        needed = offset + 1 + sum((length - 1) * step for length, step in zip(shape, strides))
+    itemsize = input._data.itemsize
+    if needed > root.size:
+        raise RuntimeError(f"setStorage: sizes {list(shape)}, strides {list(strides)}, storage "
+                           f"offset {offset}, and itemsize {itemsize} requiring a storage size "
+                           f"of {needed * itemsize} are out of bounds for storage of size "
+                           f"{root.size * itemsize}")
+    return AsStrided.apply(input, shape, strides, offset)
+
+
+class ScatterIntoRegion(Op):
+    """``input`` with the region that ``locate`` addresses replaced by ``source``: the
+    out-of-place write through a view (slice_scatter, select_scatter, diagonal_scatter).
+    ``locate(array)`` gives ``(array or a view of it, key)``, the region being ``view[key]``."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x, source, locate):
+        ctx.locate = locate
+        ctx.source_dtype = source.dtype
+        out = x.copy()
+        view, key = locate(out)
+        view[key] = source
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_input = grad_source = None
+        if ctx.needs_input_grad[0]:
+            empty = np.zeros((), _array_of(grad).dtype)
+            grad_input = _op_in_backward(ctx, ScatterIntoRegion, grad, empty, ctx.locate)
+        if ctx.needs_input_grad[1]:
+            grad_source = _op_in_backward(ctx, TakeRegion, grad, ctx.locate)
+            grad_source = ctx.xp.astype(grad_source, ctx.source_dtype, copy=False)
+        return grad_input, grad_source, None
+
+
+class TakeRegion(Op):
+    """A copy of the region that ``locate`` addresses (ScatterIntoRegion's source gradient)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x, locate):
+        ctx.locate = locate
+        ctx.shape = x.shape
+        view, key = locate(x)
+        return np.array(view[key], copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        zeros = np.zeros(ctx.shape, _array_of(grad).dtype)
+        if ctx.xp is np:
+            return ScatterIntoRegion.forward(object.__new__(ScatterIntoRegion), zeros, grad,
+                                             ctx.locate), None
+        return ScatterIntoRegion.apply(zeros, grad, ctx.locate), None
+
+
+def _array_of(value):
+    return value._data if isinstance(value, Tensor) else value
+
+
+def _scatter_into_region(operation, input, source, locate):
+    """Check that ``source`` has the region's shape and scatter it there."""
+    require_tensor(input, operation)
+    require_tensor(source, operation, "src", 2)
+    view, key = locate(input._data)
+    region_shape = view[key].shape
+    if tuple(source._data.shape) != region_shape:
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = "
+                           f"{list(source._data.shape)}, slice size = {list(region_shape)}")
+    return ScatterIntoRegion.apply(input, source, locate)
+
+
+class _Region:
+    """A region of an array as ``(view, key)``: a basic-index key, or the diagonal of two axes
+    given as ``(offset, axis1, axis2)``)."""
+
+    def __init__(self, key=None, diagonal=None):
+        self.key = key
+        self.diagonal = diagonal
+
+    def __call__(self, array):
+        if self.diagonal is None:
+            return array, self.key
+        offset, axis1, axis2 = self.diagonal
+        planes = np.moveaxis(array, (axis1, axis2), (-2, -1))
+        rows, columns = planes.shape[-2:]
+        length = max(min(rows + min(offset, 0), columns - max(offset, 0)), 0)
+        start = np.arange(length)
+        return planes, (Ellipsis, start + max(-offset, 0), start + max(offset, 0))
+
+
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    """``input`` with ``input[..., start:end:step, ...]`` (along ``dim``) replaced by ``src``."""
+    require_tensor(input, "slice_scatter")
+    axis = _normalize_dim(require_int(dim, "slice_scatter", "dim", 3), input._data.ndim)
+    step = require_int(step, "slice_scatter", "step", 6)
+    if step <= 0:
+        raise RuntimeError("slice step must be positive")
+    key = (slice(None),) * axis + (slice(start, end, step),)
+    return _scatter_into_region("slice_scatter", input, src, _Region(key))
+
+
+def select_scatter(input, src, dim, index):
+    """``input`` with ``input.select(dim, index)`` replaced by ``src``."""
+    require_tensor(input, "select_scatter")
+    axis = _normalize_dim(require_int(dim, "select_scatter", "dim", 3), input._data.ndim)
+    index = require_int(index, "select_scatter", "index", 4)
+    size = input._data.shape[axis]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input._data.shape)} at dimension {axis}")
+    key = (slice(None),) * axis + (index,)
+    return _scatter_into_region("select_scatter", input, src, _Region(key))
+
+
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    """``input`` with ``input.diagonal(offset, dim1, dim2)`` replaced by ``src``."""
+    require_tensor(input, "diagonal_scatter")
+    offset = require_int(offset, "diagonal_scatter", "offset", 3)
+    ndim = input._data.ndim
+    axis1 = _normalize_dim(require_int(dim1, "diagonal_scatter", "dim1", 4), ndim)
+    axis2 = _normalize_dim(require_int(dim2, "diagonal_scatter", "dim2", 5), ndim)
+    if axis1 == axis2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return _scatter_into_region("diagonal_scatter", input, src,
+                                _Region(diagonal=(offset, axis1, axis2)))

@@ -1,7 +1,8 @@
-"""Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, Rprop, ASGD,
-LBFGS), learning-rate schedulers and stochastic weight averaging (swa_utils)."""
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, Adafactor,
+Rprop, ASGD, LBFGS), learning-rate schedulers and stochastic weight averaging (swa_utils)."""
 from . import lr_scheduler, swa_utils  # noqa: F401
 from .adadelta import Adadelta  # noqa: F401
+from .adafactor import Adafactor  # noqa: F401
 from .adagrad import Adagrad  # noqa: F401
 from .asgd import ASGD  # noqa: F401
 from .adam import Adam, AdamW  # noqa: F401

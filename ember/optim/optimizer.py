@@ -99,6 +99,9 @@ class Optimizer:
     # True where ``_update`` is elementwise and the state is shaped like the parameter (plus a
     # 'step'): then a group may be updated through flat arrays (``_foreach.py``).
     _foreach_update = False
+    # False where ``_update`` applies the group's weight decay itself (Adafactor decays the
+    # parameter after reading its norm).
+    _step_applies_weight_decay = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -214,6 +217,8 @@ class Optimizer:
         for group in self.param_groups:
             options = _hyperparameters(group)
             weight_decay = getattr(options, "weight_decay", 0.0)
+            if not self._step_applies_weight_decay:
+                weight_decay = 0.0
             decoupled = getattr(options, "decoupled_weight_decay", False)
             if self._foreach_update and getattr(options, "foreach", None) is not False:
                 prepared = self._foreach_plan(group, options)
@@ -268,6 +273,12 @@ class Optimizer:
     def _update(self, data, grad, state, options):
         """Update ``data`` in place from ``grad`` (weight decay and maximize already applied)."""
         raise NotImplementedError
+
+    @staticmethod
+    def _state_shape(key, param_shape):
+        """The shape of a parameter's state tensor ``key`` (checked by ``load_state_dict``):
+        the parameter's own, unless the optimizer keeps a reduced form."""
+        return param_shape
 
     # ---- hooks -----------------------------------------------------------------------------
     def register_step_pre_hook(self, hook):
@@ -330,7 +341,8 @@ class Optimizer:
             index = _as_index(key)
             if index is not None and index in param_of:
                 param = param_of[index]
-                new_state[param] = _cast_state(param, value, f"state[{key!r}]", problems)
+                new_state[param] = _cast_state(param, value, f"state[{key!r}]", problems,
+                                               self._state_shape)
             else:
                 new_state[key] = value
         if problems:
@@ -365,21 +377,25 @@ def _as_index(key):
     return None
 
 
-def _cast_state(param, value, where, problems):
-    """Copy a saved state value for ``param``: tensors to its dtype ('step' stays as saved)."""
+def _cast_state(param, value, where, problems, state_shape, key=None):
+    """Copy a saved state value for ``param``: tensors to its dtype ('step' stays as saved),
+    each of the shape ``state_shape(key, param_shape)`` gives."""
     if isinstance(value, dict):
         result = {}
         for key, item in value.items():
             if key == "step":
                 result[key] = _as_step(item, f"{where}['step']", problems)
             else:
-                result[key] = _cast_state(param, item, f"{where}[{key!r}]", problems)
+                result[key] = _cast_state(param, item, f"{where}[{key!r}]", problems,
+                                          state_shape, key)
         return result
     if isinstance(value, (Tensor, np.ndarray)):
         array = value._data if isinstance(value, Tensor) else value
-        if array.ndim > 0 and array.shape != param._data.shape:
-            problems.append(f"{where} has shape {list(array.shape)} but the parameter has shape "
-                            f"{list(param._data.shape)}")
+        expected = state_shape(key, param._data.shape)
+        if array.ndim > 0 and array.shape != expected:
+            owner = "the parameter" if expected == param._data.shape else "its state"
+            problems.append(f"{where} has shape {list(array.shape)} but {owner} has shape "
+                            f"{list(expected)}")
             return None
         if array.dtype.kind == "f" and param._data.dtype.kind == "f":
             array = array.astype(param._data.dtype, copy=True)
@@ -387,7 +403,8 @@ def _cast_state(param, value, where, problems):
             array = array.copy()
         return Tensor._wrap(array)
     if isinstance(value, (list, tuple)):
-        return type(value)(_cast_state(param, item, where, problems) for item in value)
+        return type(value)(_cast_state(param, item, where, problems, state_shape, key)
+                           for item in value)
     return value
 
 

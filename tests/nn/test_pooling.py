@@ -9,7 +9,7 @@ import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd import gradcheck, gradgradcheck
 from ember.ops import shape as shape_ops
-from tests.conftest import compare_with_torch, float_array, gradcheck_arrays
+from tests.conftest import assert_close, compare_with_torch, float_array, gradcheck_arrays
 from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 POOL_CASES = [
@@ -313,3 +313,44 @@ def test_gradgradcheck(name, keywords):
     x = ember.tensor(np.random.default_rng(5).permutation(2 * 4 ** dims).reshape(
         (1, 2) + (4,) * dims) / 7.0, requires_grad=True)  # distinct values: no argmax ties
     assert gradgradcheck(lambda x: getattr(F, name)(x, **keywords), (x,))
+
+
+# ---- 3-D adaptive max pooling and power-average pooling ---------------------------------------
+@pytest.mark.parametrize("output_size", [(2, 3, 4), (1, 1, 1), (5, 6, 7), (3, None, 2), 2])
+@pytest.mark.parametrize("batched", [True, False])
+def test_adaptive_max_pool3d_matches_torch(torch, output_size, batched):
+    shape = (2, 3, 5, 6, 7) if batched else (3, 5, 6, 7)
+    values = np.random.default_rng(11).standard_normal(shape).astype(np.float32)
+    results = []
+    for framework in (ember, torch):
+        x = framework.tensor(values, requires_grad=True)
+        out, indices = framework.nn.functional.adaptive_max_pool3d(x, output_size, True)
+        layer = framework.nn.AdaptiveMaxPool3d(output_size)(x)
+        (out * out).sum().backward()
+        results.append((out, indices, layer, x.grad))
+    for ours, theirs in zip(*results):
+        assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("arguments", [(2, 2), (1.5, (2, 3, 2), (1, 2, 1)), (3, 2, None, True)])
+def test_lp_pool3d_matches_torch(torch, arguments):
+    values = np.abs(np.random.default_rng(12).standard_normal((2, 3, 5, 6, 7))) + 0.1
+    values = values.astype(np.float32)
+    results = []
+    for framework in (ember, torch):
+        x = framework.tensor(values, requires_grad=True)
+        out = framework.nn.functional.lp_pool3d(x, *arguments)
+        layer = framework.nn.LPPool3d(*arguments)
+        out.sum().backward()
+        results.append((out, layer(x), x.grad, repr(layer)))
+    (*ours, our_repr), (*theirs, their_repr) = results
+    for our_value, their_value in zip(ours, theirs):
+        assert_close(our_value, their_value, rtol=1e-5, atol=1e-5)
+    assert our_repr == their_repr
+
+
+def test_pool3d_gradcheck():
+    x = ember.tensor(np.random.default_rng(13).uniform(0.5, 2, (1, 2, 3, 4, 3)),
+                     requires_grad=True)
+    assert gradcheck(lambda x: ember.nn.functional.adaptive_max_pool3d(x, (2, 2, 2)), [x])
+    assert gradcheck(lambda x: ember.nn.functional.lp_pool3d(x, 2, (2, 2, 2), 1), [x])

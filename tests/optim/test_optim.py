@@ -29,6 +29,9 @@ CASES = [
     ("Adagrad", {"lr": 0.1}),
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.3}),
     ("Adagrad", {"lr": 0.1, "weight_decay": 0.2, "eps": 1e-6, "maximize": True}),
+    ("Adafactor", {"lr": 0.01}),
+    ("Adafactor", {"lr": 0.05, "weight_decay": 0.1, "d": 1.5}),
+    ("Adafactor", {"lr": 0.02, "eps": (1e-4, 1e-2), "beta2_decay": -0.5, "maximize": True}),
 ]
 
 # A second param group overriding some options, per optimizer.
@@ -38,6 +41,7 @@ GROUP_OVERRIDES = {
     "AdamW": {"lr": 0.003, "weight_decay": 0.0},
     "RMSprop": {"lr": 0.002, "centered": True, "momentum": 0.3},
     "Adagrad": {"lr": 0.05, "lr_decay": 0.1},
+    "Adafactor": {"lr": 0.003, "beta2_decay": -0.6, "weight_decay": 0.05},
 }
 
 
@@ -510,3 +514,26 @@ def test_scaled_add_compiled_and_numpy_paths_agree():
     expected = (target.astype(np.float64)
                 + np.float64(np.float32(-0.37)) * values.astype(np.float64)).astype(np.float32)
     np.testing.assert_array_equal(plain, expected)
+
+
+@pytest.mark.parametrize("options", [{"lr": -1.0}, {"beta2_decay": 0.5}, {"eps": (-1.0, 1e-3)},
+                                     {"eps": (None, -1.0)}, {"d": 0.5}, {"weight_decay": -0.1}])
+def test_adafactor_refuses_bad_options_like_torch(torch, options):
+    with pytest.raises(ValueError) as theirs:
+        torch.optim.Adafactor([torch.zeros(2, requires_grad=True)], **options)
+    with pytest.raises(ValueError) as ours:
+        optim.Adafactor([ember.zeros(2, requires_grad=True)], **options)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_adafactor_state_is_factored_like_torch(torch):
+    results = []
+    for library in (ember, torch):
+        params = [library.ones(3, 4, requires_grad=True), library.ones(5, requires_grad=True)]
+        opt = library.optim.Adafactor(params)
+        for param in params:
+            param.grad = library.ones_like(param)
+        opt.step()
+        results.append({index: {key: tuple(value.shape) for key, value in opt.state[param].items()}
+                        for index, param in enumerate(params)})
+    assert results[0] == results[1]

@@ -1,5 +1,7 @@
 """Pooling functions: max, average, adaptive and power-average (lp) pooling over 1 to 3 spatial
 dims: argument checks and output geometry here, the window arithmetic in ember.nn._kernels."""
+import math
+
 import numpy as np
 
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
@@ -13,8 +15,8 @@ from ._activation import relu
 from ._conv import check_tensors, int_tuple
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
-           "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-           "lp_pool1d", "lp_pool2d", "max_pool1d", "max_pool2d", "max_pool3d"]
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "avg_pool1d",
+           "avg_pool2d", "avg_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d", "max_pool2d", "max_pool3d"]
 
 
 def _pool_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -293,6 +295,12 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max_pool(input, output_size, return_indices, 2, "adaptive_max_pool2d")
 
 
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive windows to a 3-D ``output_size``; indices flattened over
+    the input's depth, height and width, as max_pool3d's."""
+    return _adaptive_max_pool(input, output_size, return_indices, 3, "adaptive_max_pool3d")
+
+
 def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, pool, window):
     """(window * avg_pool(x^p))^(1/p), with the sign/relu guard PyTorch applies (composite)."""
     check_tensors("lp_pool", AttributeError, input=input)
@@ -314,3 +322,10 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     height, width = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool2d,
                     height * width)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over 3-D windows: (sum of x^p over the window)^(1/p)."""
+    sizes = (kernel_size,) * 3 if isinstance(kernel_size, int) else tuple(kernel_size)
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool3d,
+                    math.prod(sizes))

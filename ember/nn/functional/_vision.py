@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
-from ..._factories import linspace_array
+from ...ops.reduce import linspace_array
 from ...autograd.function import torch_named
 from .._kernels.padding import GatherAxes
 from .._kernels.sampling import GridSample, cubic_matrix, linear_matrix, nearest_index

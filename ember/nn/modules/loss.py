@@ -1,4 +1,6 @@
 """Loss modules: PyTorch's constructor arguments, class weights registered as buffers."""
+import warnings
+
 from .. import functional as F
 from ..functional._reduction import legacy_reduction
 from .distance import PairwiseDistance
@@ -74,6 +76,18 @@ class NLLLoss(_WeightedLoss):
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight,
                           ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """Deprecated in PyTorch (FutureWarning when made): NLLLoss, which takes 4-D input too."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean"):
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a "
+                      "drop-in replacement and see "
+                      "https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for more details.",
+                      FutureWarning, stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
 
 
 class CrossEntropyLoss(_WeightedLoss):

@@ -131,6 +131,10 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd, functional=F.adaptive_max_pool2d):
     """Maximum over adaptive windows to ``output_size``; indices as MaxPool2d's."""
 
 
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd, functional=F.adaptive_max_pool3d):
+    """Maximum over adaptive windows to a 3-D ``output_size``; indices as MaxPool3d's."""
+
+
 class _LPPoolNd(_Family, Module):
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
         super().__init__()
@@ -154,3 +158,7 @@ class LPPool1d(_LPPoolNd, functional=F.lp_pool1d):
 
 class LPPool2d(_LPPoolNd, functional=F.lp_pool2d):
     """Power-average pooling over 2-D windows."""
+
+
+class LPPool3d(_LPPoolNd, functional=F.lp_pool3d):
+    """Power-average pooling over 3-D windows."""

@@ -11,6 +11,7 @@ from .fusion import (  # noqa: F401
 from .weight_norm import (  # noqa: F401
     remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm)
 from . import fusion, parametrizations, parametrize, rnn, stateless  # noqa: F401,E402
+from .init import skip_init  # noqa: F401,E402
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):

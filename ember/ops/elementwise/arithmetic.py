@@ -19,7 +19,7 @@ from ._operands import (
 
 __all__ = ["abs", "absolute", "add", "angle", "addcdiv", "addcmul", "copysign", "div", "divide",
            "float_power", "floor_divide", "fmod", "frexp", "ldexp", "lerp", "mul", "multiply",
-           "neg", "negative", "positive", "pow", "reciprocal", "remainder", "sgn", "sign", "square",
+           "neg", "negative", "nextafter", "positive", "pow", "reciprocal", "remainder", "sgn", "sign", "square",
            "sub", "subtract", "true_divide"]
 
 
@@ -653,6 +653,35 @@ class Copysign(_Binary):
 
 def copysign(input, other):
     return _binary_math(Copysign, input, other, "copysign", number_input=False)
+
+
+class Nextafter(_Binary):
+    """The next representable value after ``input`` towards ``other``; PyTorch's gradients:
+    the identity for ``input`` and zero for ``other``."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _Binary._remember(ctx, a, b)
+        a, b = _promote(a, b)
+        if a.dtype.kind != "f":
+            raise NotImplementedError(f'"nextafter_cpu" not implemented for '
+                                      f"'{scalar_type_name(a.dtype)}'")
+        return np.asarray(np.nextafter(a, b))
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_a, needs_b = ctx.needs_input_grad
+        return (_grad_for(grad, *ctx.a_meta) if needs_a else None,
+                _grad_for(ctx.xp.zeros_like(grad), *ctx.b_meta) if needs_b else None)
+
+
+def nextafter(input, other):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"nextafter(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+    return _binary_math(Nextafter, input, other, "nextafter", number_input=False)
 
 
 class Lerp(Op):
