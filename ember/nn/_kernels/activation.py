@@ -268,6 +268,12 @@ def softplus_of(xp, x):
     return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-abs(x)))
 
 
+def _once(array, dtype):
+    """A float32 result of float16/bfloat16 math rounded back once (PyTorch's opmath); other
+    dtypes as they are (an array even for a 0-d result)."""
+    return np.asarray(array).astype(dtype, copy=False)
+
+
 class _Activation(Op):
     """Base of the activations: every subclass's backward is written against ``ctx.xp``."""
 
@@ -305,7 +311,7 @@ class LeakyRelu(_Activation):
     @staticmethod
     def forward(ctx, x, negative_slope):
         _check_floating(x, "leaky_relu_cpu")
-        out = select(x > 0, x, x * negative_slope)
+        out = select(x > 0, x, _once(_widened(x) * negative_slope, x.dtype))
         # With a non-negative slope, out > 0 exactly where x > 0: saving out allows inplace use.
         ctx.save_for_backward(out if negative_slope >= 0 else x)
         ctx.negative_slope = negative_slope
@@ -314,7 +320,9 @@ class LeakyRelu(_Activation):
     @staticmethod
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
-        return where(ctx.xp, saved > 0, grad, grad * ctx.negative_slope), None
+        sloped = grad * ctx.negative_slope if ctx.xp is not np else \
+            _once(_widened(grad) * ctx.negative_slope, grad.dtype)
+        return where(ctx.xp, saved > 0, grad, sloped), None
 
 
 class Elu(_Activation):
@@ -323,8 +331,9 @@ class Elu(_Activation):
     @staticmethod
     def forward(ctx, x, alpha, scale):
         _check_floating(x, "elu_cpu")
-        negative = np.expm1(np.minimum(x, 0)) * (alpha * scale)
-        out = select(x > 0, x * scale, negative.astype(x.dtype, copy=False))
+        wide = _widened(x)
+        negative = np.expm1(np.minimum(wide, 0)) * (alpha * scale)
+        out = select(x > 0, _once(wide * scale, x.dtype), _once(negative, x.dtype))
         ctx.alpha_scale = (alpha, scale)
         # For alpha >= 0, out > 0 exactly where x > 0 and d/dx = out + alpha * scale below zero.
         ctx.from_output = alpha >= 0
@@ -336,11 +345,15 @@ class Elu(_Activation):
         xp = ctx.xp
         (saved,) = ctx.saved_tensors
         alpha, scale = ctx.alpha_scale
+        dtype = grad.dtype
+        if xp is np:  # float16 and bfloat16 in float32, rounded once (PyTorch's opmath)
+            saved, grad = _widened(saved), _widened(grad)
         if ctx.from_output:
             slope_below = saved + alpha * scale
         else:
             slope_below = xp.exp(xp.minimum(saved, 0.0)) * (alpha * scale)
-        return where(xp, saved > 0, grad * scale, grad * slope_below), None, None
+        out = where(xp, saved > 0, grad * scale, grad * slope_below)
+        return (out if xp is not np else _once(out, dtype)), None, None
 
 
 class Gelu(_Activation):
@@ -351,12 +364,13 @@ class Gelu(_Activation):
         _check_floating(x, "GeluKernelImpl")
         ctx.save_for_backward(x)
         ctx.approximate = approximate
-        if approximate == "tanh":
-            inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFFICIENT * x * x * x)
-            return 0.5 * x * (1 + np.tanh(inner))
-        if x.dtype == np.float32:
+        if x.dtype == np.float32 and approximate != "tanh":
             return _gelu_float32(np.ascontiguousarray(x))
-        return _gelu(np, x)
+        wide = _widened(x)  # float16 and bfloat16 in float32, rounded once (PyTorch's opmath)
+        if approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (wide + _GELU_TANH_COEFFICIENT * wide * wide * wide)
+            return _once(0.5 * wide * (1 + np.tanh(inner)), x.dtype)
+        return _once(_gelu(np, wide), x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -365,6 +379,8 @@ class Gelu(_Activation):
         derivative = _gelu_tanh_derivative if ctx.approximate == "tanh" else _gelu_derivative
         if xp is np and ctx.approximate != "tanh" and x.dtype == np.float32:
             return _gelu_backward_float32(grad, np.ascontiguousarray(x)), None
+        if xp is np:
+            return _once(_widened(grad) * derivative(np, _widened(x)), grad.dtype), None
         return grad * derivative(xp, x), None
 
 
@@ -375,11 +391,16 @@ class Silu(_Activation):
     def forward(ctx, x):
         _check_floating(x, "silu_cpu")
         ctx.save_for_backward(x)
-        return x * stable_sigmoid(np, x)
+        wide = _widened(x)
+        return _once(wide * stable_sigmoid(np, wide), x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
+        if ctx.xp is np:
+            dtype, x, grad = grad.dtype, _widened(x), _widened(grad)
+            sigmoid = stable_sigmoid(np, x)
+            return _once(grad * sigmoid * (1 + x * (1 - sigmoid)), dtype)
         sigmoid = stable_sigmoid(ctx.xp, x)
         return grad * sigmoid * (1 + x * (1 - sigmoid))
 
@@ -391,15 +412,19 @@ class Mish(_Activation):
     def forward(ctx, x):
         _check_floating(x, "mish_cpu")
         ctx.save_for_backward(x)
-        return x * np.tanh(softplus_of(np, x))
+        wide = _widened(x)
+        return _once(wide * np.tanh(softplus_of(np, wide)), x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
         (x,) = ctx.saved_tensors
+        dtype = grad.dtype
+        if xp is np:
+            x, grad = _widened(x), _widened(grad)
         tanh_softplus = xp.tanh(softplus_of(xp, x))
         slope = tanh_softplus + x * stable_sigmoid(xp, x) * (1 - tanh_softplus * tanh_softplus)
-        return grad * slope
+        return grad * slope if xp is not np else _once(grad * slope, dtype)
 
 
 class Softplus(_Activation):
@@ -408,8 +433,8 @@ class Softplus(_Activation):
     @staticmethod
     def forward(ctx, x, beta, threshold):
         _check_floating(x, "softplus_cpu")
-        scaled = x * beta
-        below = (softplus_of(np, scaled) / beta).astype(x.dtype, copy=False)
+        scaled = _widened(x) * beta
+        below = _once(softplus_of(np, scaled) / beta, x.dtype)
         out = select(scaled > threshold, x, below)
         ctx.save_for_backward(x)
         ctx.beta_threshold = (beta, threshold)
@@ -440,7 +465,8 @@ class LogSigmoid(_Activation):
     def forward(ctx, x):
         _check_floating(x, "log_sigmoid_cpu")
         ctx.save_for_backward(x)
-        return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+        wide = _widened(x)
+        return _once(np.minimum(wide, 0) - np.log1p(np.exp(-np.abs(wide))), x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -496,7 +522,8 @@ class Hardswish(_Activation):
     def backward(ctx, grad):
         xp = ctx.xp
         (x,) = ctx.saved_tensors
-        middle = grad * (x / 3 + 0.5)
+        middle = grad * (x / 3 + 0.5) if xp is not np else \
+            _once(_widened(grad) * (_widened(x) / 3 + 0.5), grad.dtype)
         return where(xp, x <= -3, 0.0, where(xp, x < 3, middle, grad))
 
 
@@ -508,8 +535,8 @@ class Celu(_Activation):
     @staticmethod
     def forward(ctx, x, alpha):
         _check_floating(x, "elu_cpu")
-        negative = np.expm1(np.minimum(x, 0) * (1.0 / alpha)) * alpha
-        out = select(x > 0, x, negative.astype(x.dtype, copy=False))
+        negative = np.expm1(np.minimum(_widened(x), 0) * (1.0 / alpha)) * alpha
+        out = select(x > 0, x, _once(negative, x.dtype))
         ctx.save_for_backward(x)
         ctx.alpha = alpha
         return out
@@ -520,7 +547,11 @@ class Celu(_Activation):
         (x,) = ctx.saved_tensors
         alpha = ctx.alpha
         input_scale = 1.0 / float(np.float32(alpha))
-        below = grad * input_scale * alpha * xp.exp(xp.minimum(x, 0.0) * input_scale)
+        if xp is np:
+            below = _once(_widened(grad) * input_scale * alpha
+                          * np.exp(np.minimum(_widened(x), 0.0) * input_scale), grad.dtype)
+        else:
+            below = grad * input_scale * alpha * xp.exp(xp.minimum(x, 0.0) * input_scale)
         return where(xp, x > 0, grad, below), None
 
 

@@ -203,6 +203,10 @@ class Sigmoid(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
+        if ctx.xp is np and grad.dtype.itemsize == 2 and grad.dtype.kind in "fV":
+            # float16 and bfloat16 in float32, rounded once (PyTorch's sigmoid_backward)
+            wide = _widened(out)
+            return (_widened(grad) * wide * (1 - wide)).astype(grad.dtype)
         return grad * out * (1 - out)
 
 

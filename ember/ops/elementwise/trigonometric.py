@@ -152,6 +152,9 @@ def _tanh_gradient_array(grad, out):
     temporaries of the expression would each allocate an activation-sized array."""
     if grad.shape != out.shape or grad.dtype != out.dtype or not out.ndim:
         return Tanh.gradient(np, grad, out)
+    if grad.dtype.itemsize == 2 and grad.dtype.kind in "fV":
+        # float16 and bfloat16 in float32, rounded once (PyTorch's tanh_backward)
+        return _tanh_gradient_array(_widened(grad), _widened(out)).astype(grad.dtype)
     result = np.multiply(out, out)
     np.subtract(1, result, out=result)
     return np.multiply(grad, result, out=result)
