@@ -431,12 +431,7 @@ def _apply_unary(cls, x):
 
 
 def _apply_gradient(cls, xp, grad, value):
-    """``cls.gradient(xp, grad, value)`` (value: the saved input or output), as _apply_unary;
-    float16 and bfloat16 in float32, rounded once (PyTorch's opmath in its backward kernels)."""
-    if xp is np and type(grad) is np.ndarray and grad.dtype.itemsize == 2 and \
-            grad.dtype.kind in "fV":
-        return np.asarray(_apply_gradient(cls, xp, _widened(grad), _widened(value))).astype(
-            grad.dtype)
+    """``cls.gradient(xp, grad, value)`` (value: the saved input or output), as _apply_unary."""
     if xp is np and grad.size >= _threads.ELEMENT_GRAIN:
         return _threads.pointwise(_quiet(cls, lambda g, v: cls.gradient(np, g, v)), grad, value)
     if cls.quiet:
