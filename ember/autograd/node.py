@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 
 from .._dtype import tensor_type_name
+from .._hooks import RemovableHandle
 from ..tensor import Tensor
 
 # Creation order of nodes: every consumer of a node is created after it (the engine's heap key).
@@ -37,8 +38,12 @@ class Node:
     _saved_nbytes = 0
     _released = False
     _inputs = None
+    # True once any hook below is registered: the engine's one check per node it runs.
+    _hooked = False
     _tensor_hooks = None  # output_nr -> {handle id: hook} (Tensor.register_hook on an output)
     _retained = None  # output_nr -> the retain_grad() accumulator of that output
+    _pre_hooks = None  # {handle id: hook(grad_outputs)} (register_prehook)
+    _post_hooks = None  # {handle id: hook(grad_inputs, grad_outputs)} (register_hook)
     _non_differentiable = None
     _view_of = None  # on the node of a view: (base, chain, version), see ember.autograd.views
     _unpack_as_tensors = False  # set while backward runs under create_graph
@@ -120,9 +125,33 @@ class Node:
         """((node_or_leaf, output_nr), ...) as in PyTorch; leaves appear as the tensors."""
         return tuple(edge if edge is not None else (None, 0) for edge in self.next_edges)
 
+    @property
+    def metadata(self):
+        """A dict kept with the node for the user's own annotations."""
+        metadata = self.__dict__.get("_metadata")
+        if metadata is None:
+            metadata = self.__dict__["_metadata"] = {}
+        return metadata
+
+    def register_prehook(self, hook):
+        """Run ``hook(grad_outputs)`` before this node's backward; a tuple it returns replaces
+        the gradients of the node's outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        self._hooked = True
+        handle = RemovableHandle(self._pre_hooks)
+        self._pre_hooks[handle.id] = hook
+        return handle
+
     def register_hook(self, hook):
-        """hook(grad_inputs, grad_outputs) is not supported; use Tensor.register_hook."""
-        raise NotImplementedError("Node.register_hook: use Tensor.register_hook on the output")
+        """Run ``hook(grad_inputs, grad_outputs)`` after this node's backward; a tuple it returns
+        replaces the gradients it computed for its inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        self._hooked = True
+        handle = RemovableHandle(self._post_hooks)
+        self._post_hooks[handle.id] = hook
+        return handle
 
     def __repr__(self):
         return f"<{self.name().rpartition('::')[2]} object at {id(self):#x}>"
