@@ -4,6 +4,7 @@ A node knows where its input gradients go (``next_edges``), what it saved for ba
 version of everything it saved, so that backward refuses values changed in place since.
 """
 import itertools
+import threading
 
 import numpy as np
 
@@ -16,6 +17,43 @@ _sequence = itertools.count()
 # Bytes of arrays currently saved for backward by live nodes (ember.autograd.saved_bytes()).
 _saved_bytes = [0]
 ndarray = np.ndarray
+
+
+class _SavedTensorsHooks(threading.local):
+    """This thread's ``saved_tensors_hooks`` (ember.autograd.graph)."""
+
+    stack = ()  # (pack_hook, unpack_hook) pairs, innermost last
+    disabled = None  # the error message while disable_saved_tensors_hooks is active
+    inplace = False  # an in-place op is being computed: its node is packed after its fix-ups
+
+
+saved_tensors_hooks_state = _SavedTensorsHooks()
+
+
+class _PackedItem:
+    """A saved item as a pack hook returned it, and whether backward wants it as an array."""
+
+    __slots__ = ("packed", "as_array")
+
+    def __init__(self, packed, as_array):
+        self.packed = packed
+        self.as_array = as_array
+
+
+class _Packed:
+    """``_saved_checks`` of a node whose saved items were packed: truthy, so ``saved_tensors``
+    takes its checked branch and unpacks there; empty, as PyTorch checks no versions then."""
+
+    __slots__ = ()
+
+    def __bool__(self):
+        return True
+
+    def __iter__(self):
+        return iter(())
+
+
+_PACKED = _Packed()
 
 
 class Node:
@@ -104,7 +142,10 @@ class Node:
         create_graph they come back as Tensors that carry their history."""
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
-        if self._saved_checks:
+        checks = self._saved_checks
+        if checks:
+            if checks is _PACKED:
+                return self._unpacked()
             self._check_versions()
         if self.saved is None:
             return ()
@@ -170,6 +211,45 @@ class Node:
                     checks.append((index, counter, counter.value, None, number))
                     break
         self._saved_unmatched = ()
+
+    def _pack_saved(self, outputs):
+        """Replace the saved items by what this thread's innermost pack hook makes of them: an
+        input as the input tensor, an output as the output tensor, other arrays wrapped."""
+        stack = saved_tensors_hooks_state.stack
+        if not stack or self.saved is None:
+            return
+        pack_hook, unpack_hook = stack[-1]
+        sources = {}
+        for index, _, _, owner, output_nr in self._saved_checks:
+            sources[index] = owner if isinstance(owner, Tensor) else outputs[output_nr]
+        packed = []
+        for index, item in enumerate(self.saved):
+            if isinstance(item, Tensor):
+                packed.append(_PackedItem(pack_hook(item), False))
+            elif isinstance(item, ndarray):
+                source = sources.get(index)
+                tensor = source if source is not None else Tensor._wrap(item)
+                packed.append(_PackedItem(pack_hook(tensor), True))
+            else:
+                packed.append(item)
+        self.saved = tuple(packed)
+        self._saved_checks = _PACKED
+        self.__dict__["_unpack_hook"] = unpack_hook
+
+    def _unpacked(self):
+        """The saved items back from the unpack hook: Tensors under create_graph, else in the
+        form backward saved them."""
+        unpack_hook = self.__dict__["_unpack_hook"]
+        items = []
+        for item in self.saved:
+            if type(item) is _PackedItem:
+                value = unpack_hook(item.packed)
+                if not isinstance(value, Tensor):
+                    raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor "
+                                    f"but got result of type {type(value).__name__}")
+                item = value._data if item.as_array and not self._unpack_as_tensors else value
+            items.append(item)
+        return tuple(items)
 
     def _check_versions(self):
         for index, counter, version, owner, output_nr in self._saved_checks:
