@@ -4,12 +4,14 @@ import contextlib
 import threading
 from collections import namedtuple
 
+from .._hooks import RemovableHandle
 from ..tensor import Tensor
 from . import function
+from .engine import _callbacks, queue_callback
 from .node import Node, _saved_bytes, saved_tensors_hooks_state
 
-__all__ = ["GraphStats", "disable_saved_tensors_hooks", "graph_stats", "save_on_cpu",
-           "saved_bytes", "saved_tensors_hooks"]
+__all__ = ["GraphStats", "disable_saved_tensors_hooks", "graph_stats",
+           "register_multi_grad_hook", "save_on_cpu", "saved_bytes", "saved_tensors_hooks"]
 
 
 class GraphStats(namedtuple("GraphStats", ["nodes", "saved_bytes"])):
@@ -109,3 +111,53 @@ def disable_saved_tensors_hooks(error_message):
         yield
     finally:
         state.disabled = previous
+
+
+# ---- hooks on several tensors ------------------------------------------------------------------
+class _MultiHandle(RemovableHandle):
+    """The handle of ``register_multi_grad_hook``: removes the hook from every tensor."""
+
+    def __init__(self, handles):
+        super().__init__()
+        self.handles = handles
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
+
+
+def register_multi_grad_hook(tensors, fn, *, mode="all"):
+    """mode 'all': ``fn(grads)`` once per backward that computes a gradient of any of
+    ``tensors``, with the list of their gradients (None where that backward computed none);
+    ember calls it when the backward sweep ends. mode 'any': ``fn(grad)`` with the first of
+    those gradients in each backward."""
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    tensors = tuple(tensors)
+    # The backward sweep (its callback queue, one list per sweep) this hook last saw, and the
+    # gradients gathered in it.
+    state = {"sweep": None, "grads": None}
+    lock = threading.Lock()
+
+    def hook_for(index):
+        def hook(grad):
+            sweep = _callbacks.queue
+            with lock:
+                first = sweep is None or state["sweep"] is not sweep
+                if first:
+                    state["sweep"] = sweep
+                    state["grads"] = [None] * len(tensors)
+                grads = state["grads"]
+            if mode == "any":
+                if first:
+                    fn(grad)
+                return
+            grads[index] = grad
+            if sweep is None:  # a leaf's hook that grad() runs after its sweep
+                fn(grads)
+            elif first:
+                queue_callback(lambda: fn(grads))
+        return hook
+
+    return _MultiHandle([tensor.register_hook(hook_for(index))
+                         for index, tensor in enumerate(tensors)])
