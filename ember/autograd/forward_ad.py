@@ -107,7 +107,7 @@ def make_dual(tensor, tangent, *, level=None):
     check_dual(tensor, tangent)
     if level != _current_level:
         raise RuntimeError("Invalid level given to _make_dual")
-    if _dual_entry(tensor) is not None:
+    if _dual_entry(tensor) is not None or _reached_duals(tensor)[0]:
         raise RuntimeError(f"Making a dual Tensor based on a Tensor that already has a forward "
                            f"gradient at the same level {level} is not supported.")
     if tensor.requires_grad:

@@ -177,21 +177,21 @@ class Node:
     def register_prehook(self, hook):
         """Run ``hook(grad_outputs)`` before this node's backward; a tuple it returns replaces
         the gradients of the node's outputs."""
-        if self._pre_hooks is None:
-            self._pre_hooks = {}
-        self._hooked = True
-        handle = RemovableHandle(self._pre_hooks)
-        self._pre_hooks[handle.id] = hook
-        return handle
+        return self._add_hook("_pre_hooks", hook)
 
     def register_hook(self, hook):
         """Run ``hook(grad_inputs, grad_outputs)`` after this node's backward; a tuple it returns
         replaces the gradients it computed for its inputs."""
-        if self._post_hooks is None:
-            self._post_hooks = {}
+        return self._add_hook("_post_hooks", hook)
+
+    def _add_hook(self, kind, hook):
+        hooks = getattr(self, kind)
+        if hooks is None:
+            hooks = {}
+            setattr(self, kind, hooks)
         self._hooked = True
-        handle = RemovableHandle(self._post_hooks)
-        self._post_hooks[handle.id] = hook
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
         return handle
 
     def __repr__(self):

@@ -176,6 +176,7 @@ def test_errors(torch):
             errors.append(_error(lambda: module.exit_dual_level(level=5)))
             dual = module.make_dual(x, x)
             errors.append(_error(lambda: module.make_dual(dual, x)))
+            errors.append(_error(lambda: module.make_dual(dual.exp(), x)))
             errors.append(_error(lambda: module.unpack_dual(dual * 2, level=7)))
         return errors
     expected, result = _run_both(torch, program)
