@@ -13,7 +13,8 @@ a dual tensor and the results computed from it report ``requires_grad=True`` (Py
 unless something else requires grad), and results computed under ``no_grad`` or
 ``inference_mode`` carry no tangent (PyTorch's forward AD ignores ``no_grad``).
 ``unpack_dual``'s primal is detached when only duals are behind the tensor, so from there on
-``requires_grad`` is as in PyTorch.
+``requires_grad`` is as in PyTorch; a dual of a tensor that does not require grad stops requiring
+it when its level exits. A custom Function's ``jvp`` is not used (its ``backward`` is, twice).
 """
 from typing import NamedTuple, Optional
 
