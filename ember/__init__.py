@@ -33,7 +33,8 @@ from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402
 # ember.autograd.functional stacks Jacobian rows with the ops, so it is loaded once they are.
 from .autograd import functional as _autograd_functional  # noqa: F401,E402
-del _autograd_functional
+from .autograd import forward_ad as _autograd_forward_ad  # noqa: F401,E402
+del _autograd_functional, _autograd_forward_ad
 # torch's top-level aliases of functional ops whose signatures match nn.functional's.
 from .nn.functional import (  # noqa: F401,E402
     alpha_dropout, avg_pool1d, bilinear, celu, conv1d, conv2d, conv3d, conv_transpose1d,

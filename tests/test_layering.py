@@ -52,6 +52,8 @@ ORDER = [
     ("ember._factories", "ember.linalg", "ember._tensor_methods"),
     # autograd.functional stacks and reshapes Jacobian rows with the ops.
     ("ember.autograd.functional",),
+    # forward AD's dual tensors: tangents by the double-vjp trick over functional's Alias.
+    ("ember.autograd.forward_ad",),
     ("ember.testing",),
     # autocast's switches and GradScaler, then torch.cuda.amp's and torch.cpu.amp's spellings.
     ("ember.amp",),

@@ -59,6 +59,7 @@ def add_tensor_hook(tensor, hook):
         node = tensor.grad_fn
         if node._tensor_hooks is None:
             node._tensor_hooks = {}
+        node._hooked = True
         hooks = node._tensor_hooks.setdefault(tensor._output_nr, {})
     handle = RemovableHandle(hooks)
     hooks[handle.id] = hook
@@ -70,6 +71,7 @@ def retain_grad(tensor):
     node = tensor.grad_fn
     if node._retained is None:
         node._retained = {}
+    node._hooked = True
     node._retained[tensor._output_nr] = _RetainGrad(tensor)
 
 
@@ -300,7 +302,8 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None, 
         _, node = heappop(heap)
         entry = pending.pop(node)
         grads = entry.grads
-        if node._tensor_hooks or node._retained:
+        hooked = node._hooked
+        if hooked:
             _run_node_hooks(node, grads)
         if captured_nodes and id(node) in captured_nodes:
             for number, grad in enumerate(grads):
@@ -321,6 +324,8 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None, 
         else:
             input_grads = _run_narrowed(node, mask, grads, create_graph)
             edges = [edge if wanted else None for edge, wanted in zip(node.next_edges, mask)]
+        if hooked and node._post_hooks:
+            input_grads = _run_post_hooks(node, input_grads, grads)
         if check_nan:
             _check_nan(node, input_grads)
         del grads, entry
@@ -400,7 +405,8 @@ def _check_nan(node, input_grads):
 
 
 def _run_node_hooks(node, grads):
-    """The hooks registered on the node's outputs (user hooks, then retain_grad's)."""
+    """What runs before the node's backward, in PyTorch's order: the hooks registered on the
+    node's outputs (user hooks, then retain_grad's), then the node's own pre-hooks."""
     hooks_by_output = node._tensor_hooks or {}
     retained_by_output = node._retained or {}
     for number in range(len(grads)):
@@ -411,6 +417,52 @@ def _run_node_hooks(node, grads):
         retained = retained_by_output.get(number)
         if hooks or retained is not None:
             grads[number] = _run_hooks(hooks, grad, retained)
+    for hook in list(node._pre_hooks.values()) if node._pre_hooks else ():
+        result = hook(_as_tensors(grads))
+        if result is not None:
+            grads[:] = _replacement(hook, result, grads)
+
+
+def _run_post_hooks(node, input_grads, grads):
+    """The node's hooks ``hook(grad_inputs, grad_outputs)``, after its backward."""
+    grad_outputs = _as_tensors(grads)
+    # Gradients of inputs that need none are None to the hooks, whatever backward computed.
+    input_grads = tuple([None if edge is None else grad
+                         for grad, edge in zip(input_grads, node.next_edges)])
+    for hook in list(node._post_hooks.values()):
+        result = hook(_as_tensors(input_grads), grad_outputs)
+        if result is not None:
+            input_grads = _replacement(hook, result, input_grads)
+    return input_grads
+
+
+def _as_tensors(grads):
+    """Gradients as a node hook sees them: a tuple of Tensors, None where none flowed."""
+    return tuple([grad if grad is None or isinstance(grad, Tensor) else Tensor._wrap(grad)
+                  for grad in grads])
+
+
+def _replacement(hook, result, grads):
+    """The gradients a node hook returned, checked against those it was given, in their form
+    (arrays, or Tensors under create_graph)."""
+    if type(result) is not tuple:
+        raise TypeError(f"expected tuple, but hook returned '{type(result).__name__}'")
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if len(result) != len(grads):
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got "
+                           f"{len(result)}, but expected {len(grads)})")
+    as_tensors = _grad_state.get()[0]  # grad mode is create_graph while the sweep runs
+    replaced = []
+    for value, grad in zip(result, grads):
+        if value is None:
+            replaced.append(None)
+            continue
+        if not isinstance(value, Tensor):
+            raise TypeError(f"expected Variable or None (got {type(value).__name__})")
+        if grad is not None and tuple(value.shape) != tuple(grad.shape):
+            raise RuntimeError(f"hook '{name}' has changed the size of value")
+        replaced.append(value if as_tensors else value._data)
+    return tuple(replaced)
 
 
 def _accumulate_leaf(tensor, grad, owned):

@@ -13,12 +13,15 @@ from .._layout import LayoutStorage
 from ..tensor import Tensor
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
-from .node import Node, _sequence
+from .node import Node, _sequence, saved_tensors_hooks_state
 from .views import record_view, refresh_view
 
 # ember.onnx sets this while it traces a model: called as ``_tracer(cls, ctx, args, results)``
 # after every op; None otherwise (one global check per op).
 _tracer = None
+# True while saved_tensors_hooks are active in some thread (ember.autograd.graph sets it): the
+# one check a recorded op makes for them.
+_saved_tensors_hooks = False
 
 
 class BatchedForward(Exception):
@@ -130,6 +133,8 @@ class Op(Node):
                 _attach_outputs(ctx, output, results)
             if ctx._saved_unmatched:
                 ctx._match_saved_outputs(results)
+            if _saved_tensors_hooks and not saved_tensors_hooks_state.inplace:
+                ctx._pack_saved(results)
         if _tracer is not None:
             _tracer(cls, ctx, args, results)
         return result if single else results

@@ -1,10 +1,17 @@
-"""What a graph holds: the nodes behind a tensor and the bytes they keep for backward."""
+"""What a graph holds: the nodes behind a tensor and the bytes they keep for backward; hooks
+on what it saves (``torch.autograd.graph``)."""
+import contextlib
+import threading
 from collections import namedtuple
 
+from .._hooks import RemovableHandle
 from ..tensor import Tensor
-from .node import Node, _saved_bytes
+from . import function
+from .engine import _callbacks, queue_callback
+from .node import Node, _saved_bytes, saved_tensors_hooks_state
 
-__all__ = ["GraphStats", "graph_stats", "saved_bytes"]
+__all__ = ["GraphStats", "disable_saved_tensors_hooks", "graph_stats",
+           "register_multi_grad_hook", "save_on_cpu", "saved_bytes", "saved_tensors_hooks"]
 
 
 class GraphStats(namedtuple("GraphStats", ["nodes", "saved_bytes"])):
@@ -45,3 +52,112 @@ def graph_stats(tensor):
 def saved_bytes():
     """Bytes of arrays saved for backward by every live graph in the process."""
     return _saved_bytes[0]
+
+
+# ---- saved tensors hooks -----------------------------------------------------------------------
+_active_lock = threading.Lock()
+_active = [0]  # saved_tensors_hooks contexts open in any thread
+
+
+class saved_tensors_hooks:
+    """Within the block, every tensor an op saves for backward is replaced by
+    ``pack_hook(tensor)``, and backward gets ``unpack_hook(packed)`` back in its place (this
+    thread only; the innermost block's hooks apply). Saved tensors so packed are not checked for
+    in-place changes, as in PyTorch."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        state = saved_tensors_hooks_state
+        if state.disabled is not None:
+            raise RuntimeError(state.disabled)
+        state.stack = state.stack + ((self.pack_hook, self.unpack_hook),)
+        with _active_lock:
+            _active[0] += 1
+            function._saved_tensors_hooks = True
+
+    def __exit__(self, exception_type, exception_value, traceback):
+        state = saved_tensors_hooks_state
+        state.stack = state.stack[:-1]
+        with _active_lock:
+            _active[0] -= 1
+            function._saved_tensors_hooks = _active[0] > 0
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saved tensors kept on the CPU and moved back to their device for backward; ember
+    computes on the CPU, so they stay as they are (``pin_memory`` changes nothing)."""
+
+    def __init__(self, pin_memory=False, device_type="cuda"):
+        def pack_to_cpu(tensor):
+            return tensor.device, tensor.cpu()
+
+        def unpack_from_cpu(packed):
+            device, tensor = packed
+            return tensor.to(device)
+
+        super().__init__(pack_to_cpu, unpack_from_cpu)
+
+
+@contextlib.contextmanager
+def disable_saved_tensors_hooks(error_message):
+    """Within the block, entering ``saved_tensors_hooks`` raises RuntimeError(error_message)."""
+    state = saved_tensors_hooks_state
+    previous = state.disabled
+    state.disabled = error_message
+    try:
+        yield
+    finally:
+        state.disabled = previous
+
+
+# ---- hooks on several tensors ------------------------------------------------------------------
+class _MultiHandle(RemovableHandle):
+    """The handle of ``register_multi_grad_hook``: removes the hook from every tensor."""
+
+    def __init__(self, handles):
+        super().__init__()
+        self.handles = handles
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
+
+
+def register_multi_grad_hook(tensors, fn, *, mode="all"):
+    """mode 'all': ``fn(grads)`` once per backward that computes a gradient of any of
+    ``tensors``, with the list of their gradients (None where that backward computed none);
+    ember calls it when the backward sweep ends. mode 'any': ``fn(grad)`` with the first of
+    those gradients in each backward."""
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    tensors = tuple(tensors)
+    # The backward sweep (its callback queue, one list per sweep) this hook last saw, and the
+    # gradients gathered in it.
+    state = {"sweep": None, "grads": None}
+    lock = threading.Lock()
+
+    def hook_for(index):
+        def hook(grad):
+            sweep = _callbacks.queue
+            with lock:
+                first = sweep is None or state["sweep"] is not sweep
+                if first:
+                    state["sweep"] = sweep
+                    state["grads"] = [None] * len(tensors)
+                grads = state["grads"]
+            if mode == "any":
+                if first:
+                    fn(grad)
+                return
+            grads[index] = grad
+            if sweep is None:  # a leaf's hook that grad() runs after its sweep
+                fn(grads)
+            elif first:
+                queue_callback(lambda: fn(grads))
+        return hook
+
+    return _MultiHandle([tensor.register_hook(hook_for(index))
+                         for index, tensor in enumerate(tensors)])

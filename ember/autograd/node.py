@@ -4,10 +4,12 @@ A node knows where its input gradients go (``next_edges``), what it saved for ba
 version of everything it saved, so that backward refuses values changed in place since.
 """
 import itertools
+import threading
 
 import numpy as np
 
 from .._dtype import _repr_prefix, tensor_type_name
+from .._hooks import RemovableHandle
 from .anomaly_mode import is_anomaly_enabled
 from ..tensor import Tensor
 
@@ -16,6 +18,43 @@ _sequence = itertools.count()
 # Bytes of arrays currently saved for backward by live nodes (ember.autograd.saved_bytes()).
 _saved_bytes = [0]
 ndarray = np.ndarray
+
+
+class _SavedTensorsHooks(threading.local):
+    """This thread's ``saved_tensors_hooks`` (ember.autograd.graph)."""
+
+    stack = ()  # (pack_hook, unpack_hook) pairs, innermost last
+    disabled = None  # the error message while disable_saved_tensors_hooks is active
+    inplace = False  # an in-place op is being computed: its node is packed after its fix-ups
+
+
+saved_tensors_hooks_state = _SavedTensorsHooks()
+
+
+class _PackedItem:
+    """A saved item as a pack hook returned it, and whether backward wants it as an array."""
+
+    __slots__ = ("packed", "as_array")
+
+    def __init__(self, packed, as_array):
+        self.packed = packed
+        self.as_array = as_array
+
+
+class _Packed:
+    """``_saved_checks`` of a node whose saved items were packed: truthy, so ``saved_tensors``
+    takes its checked branch and unpacks there; empty, as PyTorch checks no versions then."""
+
+    __slots__ = ()
+
+    def __bool__(self):
+        return True
+
+    def __iter__(self):
+        return iter(())
+
+
+_PACKED = _Packed()
 
 
 class Node:
@@ -38,8 +77,12 @@ class Node:
     _saved_nbytes = 0
     _released = False
     _inputs = None
+    # True once any hook below is registered: the engine's one check per node it runs.
+    _hooked = False
     _tensor_hooks = None  # output_nr -> {handle id: hook} (Tensor.register_hook on an output)
     _retained = None  # output_nr -> the retain_grad() accumulator of that output
+    _pre_hooks = None  # {handle id: hook(grad_outputs)} (register_prehook)
+    _post_hooks = None  # {handle id: hook(grad_inputs, grad_outputs)} (register_hook)
     _non_differentiable = None
     _view_of = None  # on the node of a view: (base, chain, version), see ember.autograd.views
     _unpack_as_tensors = False  # set while backward runs under create_graph
@@ -100,7 +143,10 @@ class Node:
         create_graph they come back as Tensors that carry their history."""
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
-        if self._saved_checks:
+        checks = self._saved_checks
+        if checks:
+            if checks is _PACKED:
+                return self._unpacked()
             self._check_versions()
         if self.saved is None:
             return ()
@@ -121,9 +167,33 @@ class Node:
         """((node_or_leaf, output_nr), ...) as in PyTorch; leaves appear as the tensors."""
         return tuple(edge if edge is not None else (None, 0) for edge in self.next_edges)
 
+    @property
+    def metadata(self):
+        """A dict kept with the node for the user's own annotations."""
+        metadata = self.__dict__.get("_metadata")
+        if metadata is None:
+            metadata = self.__dict__["_metadata"] = {}
+        return metadata
+
+    def register_prehook(self, hook):
+        """Run ``hook(grad_outputs)`` before this node's backward; a tuple it returns replaces
+        the gradients of the node's outputs."""
+        return self._add_hook("_pre_hooks", hook)
+
     def register_hook(self, hook):
-        """hook(grad_inputs, grad_outputs) is not supported; use Tensor.register_hook."""
-        raise NotImplementedError("Node.register_hook: use Tensor.register_hook on the output")
+        """Run ``hook(grad_inputs, grad_outputs)`` after this node's backward; a tuple it returns
+        replaces the gradients it computed for its inputs."""
+        return self._add_hook("_post_hooks", hook)
+
+    def _add_hook(self, kind, hook):
+        hooks = getattr(self, kind)
+        if hooks is None:
+            hooks = {}
+            setattr(self, kind, hooks)
+        self._hooked = True
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def __repr__(self):
         return f"<{self.name().rpartition('::')[2]} object at {id(self):#x}>"
@@ -142,6 +212,45 @@ class Node:
                     checks.append((index, counter, counter.value, None, number))
                     break
         self._saved_unmatched = ()
+
+    def _pack_saved(self, outputs):
+        """Replace the saved items by what this thread's innermost pack hook makes of them: an
+        input as the input tensor, an output as the output tensor, other arrays wrapped."""
+        stack = saved_tensors_hooks_state.stack
+        if not stack or self.saved is None:
+            return
+        pack_hook, unpack_hook = stack[-1]
+        sources = {}
+        for index, _, _, owner, output_nr in self._saved_checks:
+            sources[index] = owner if isinstance(owner, Tensor) else outputs[output_nr]
+        packed = []
+        for index, item in enumerate(self.saved):
+            if isinstance(item, Tensor):
+                packed.append(_PackedItem(pack_hook(item), False))
+            elif isinstance(item, ndarray):
+                source = sources.get(index)
+                tensor = source if source is not None else Tensor._wrap(item)
+                packed.append(_PackedItem(pack_hook(tensor), True))
+            else:
+                packed.append(item)
+        self.saved = tuple(packed)
+        self._saved_checks = _PACKED
+        self.__dict__["_unpack_hook"] = unpack_hook
+
+    def _unpacked(self):
+        """The saved items back from the unpack hook: Tensors under create_graph, else in the
+        form backward saved them."""
+        unpack_hook = self.__dict__["_unpack_hook"]
+        items = []
+        for item in self.saved:
+            if type(item) is _PackedItem:
+                value = unpack_hook(item.packed)
+                if not isinstance(value, Tensor):
+                    raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor "
+                                    f"but got result of type {type(value).__name__}")
+                item = value._data if item.as_array and not self._unpack_as_tensors else value
+            items.append(item)
+        return tuple(items)
 
     def _check_versions(self):
         for index, counter, version, owner, output_nr in self._saved_checks:

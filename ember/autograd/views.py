@@ -10,7 +10,7 @@ import numpy as np
 from .._dtype import from_numpy_dtype, scalar_type_name
 from ..tensor import Tensor
 from .._grad_state import _grad_state
-from .node import Node, _sequence
+from .node import Node, _sequence, saved_tensors_hooks_state
 
 
 def record_view(node, op_class, args, counter):
@@ -147,7 +147,16 @@ def apply_inplace(tensor, operation, compute, fast=None, operand=None):
         tensor._bump_version()
         return tensor
     view_of = tensor.grad_fn._view_of if tensor.grad_fn is not None else None
-    result = compute()
+    hooks = saved_tensors_hooks_state
+    packing = bool(hooks.stack)
+    if packing:
+        hooks.inplace = True  # the node is packed below, once it saves what it should
+        try:
+            result = compute()
+        finally:
+            hooks.inplace = False
+    else:
+        result = compute()
     node = result.grad_fn
     if node is not None and node.saved is not None:
         _unshare_saved(node, tensor)  # backward needs this tensor as it was before
@@ -160,6 +169,9 @@ def apply_inplace(tensor, operation, compute, fast=None, operand=None):
     tensor._requires_grad = True
     if node.saved is not None and tensor._data.dtype == result._data.dtype:
         _rebind_saved_output(node, result._data, tensor)
+    if packing:
+        outputs = [None] * tensor._output_nr + [tensor]  # what a saved output is, by number
+        node._pack_saved(outputs)
     if view_of is not None:
         # This tensor is a view: its base's history must include the change (PyTorch rebases
         # the base onto a CopySlices node).

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._random import default_generator
 from ..autograd.engine import grad as _autograd_grad
+from ..autograd.forward_ad import check_dual
 from ..autograd.functional import Alias
 from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
@@ -401,17 +402,8 @@ def _jvp(func, primals, tangents, argnums, strict, has_aux):
 
 
 def _check_duals(flat_primals, flat_tangents):
-    """PyTorch's errors for pairing a primal with its tangent (forward AD's make_dual)."""
     for primal, tangent in zip(flat_primals, flat_tangents):
-        for name, value in (("primal", primal), ("tangent", tangent)):
-            if not value.is_floating_point() and not value.is_complex():
-                raise ValueError(f"Expected {name} to be floating point or complex, but got: "
-                                 f"{value.dtype}")
-        if tangent.shape != primal.shape:
-            raise RuntimeError(f"Trying to set a forward gradient that has a different size than "
-                               f"that of the original Tensor, this is not supported. Tensor is of "
-                               f"size {list(primal.shape)} while the given forward gradient is of "
-                               f"size {list(tangent.shape)}.")
+        check_dual(primal, tangent)
 
 
 # ---- Jacobians -----------------------------------------------------------------------------------

@@ -1,0 +1,205 @@
+"""ember.autograd.forward_ad against torch.autograd.forward_ad: dual tensors, tangents, levels,
+errors, and the forward-mode tutorial's function and module patterns."""
+import numpy as np
+import pytest
+
+import ember
+import ember.autograd.forward_ad as fwAD
+
+
+def _pair(torch, *shape, dtype=np.float32):
+    array = np.random.randn(*shape).astype(dtype)
+    return ember.tensor(array), torch.tensor(array)
+
+
+def _close(ember_tensor, torch_tensor, tolerance=1e-5):
+    np.testing.assert_allclose(ember_tensor.detach().numpy(), torch_tensor.detach().numpy(),
+                               rtol=tolerance, atol=tolerance)
+
+
+def _error(call):
+    with pytest.raises(Exception) as info:
+        call()
+    return type(info.value), str(info.value).replace("torch.", "ember.")  # dtype names
+
+
+def _run_both(torch, program):
+    """``program(framework, forward_ad)`` on torch and on ember: both results."""
+    import torch.autograd.forward_ad as torch_fwAD
+    return program(torch, torch_fwAD), program(ember, fwAD)
+
+
+def test_function_of_dual_inputs(torch):
+    primal, primal_t = _pair(torch, 4, 3)
+    tangent, tangent_t = _pair(torch, 4, 3)
+    other, other_t = _pair(torch, 3)
+
+    def function(framework, x, y):
+        return (x.sin() * y).exp().sum(dim=1) + x.tanh().mean()
+
+    with fwAD.dual_level():
+        out = function(ember, fwAD.make_dual(primal, tangent), other)
+        result = fwAD.unpack_dual(out)
+    import torch.autograd.forward_ad as torch_fwAD
+    with torch_fwAD.dual_level():
+        out_t = function(torch, torch_fwAD.make_dual(primal_t, tangent_t), other_t)
+        expected = torch_fwAD.unpack_dual(out_t)
+    assert type(result).__name__ == "UnpackedDualTensor"
+    assert result._fields == ("primal", "tangent")
+    _close(result.primal, expected.primal)
+    _close(result.tangent, expected.tangent)
+    assert result.primal.requires_grad is expected.primal.requires_grad is False
+    assert result.tangent.requires_grad is expected.tangent.requires_grad is False
+
+
+def test_two_duals_and_a_dual_unpacked(torch):
+    (a, a_t), (b, b_t) = _pair(torch, 5), _pair(torch, 5)
+    (ta, ta_t), (tb, tb_t) = _pair(torch, 5), _pair(torch, 5)
+    import torch.autograd.forward_ad as torch_fwAD
+    results = []
+    for framework, module, values in ((ember, fwAD, (a, b, ta, tb)),
+                                      (torch, torch_fwAD, (a_t, b_t, ta_t, tb_t))):
+        x, y, tx, ty = values
+        with module.dual_level() as level:
+            dual_x = module.make_dual(x, tx)
+            dual_y = module.make_dual(y, ty)
+            unpacked_dual = module.unpack_dual(dual_x)
+            out = dual_x * dual_y + dual_x ** 2
+            results.append((level, module.unpack_dual(out), unpacked_dual, tx))
+    (level, result, dual_result, tangent), (level_t, expected, dual_expected, _) = results
+    assert level == level_t == 0
+    _close(result.tangent, expected.tangent)
+    assert dual_result.tangent is tangent  # the tangent as given, as in torch
+    _close(dual_result.primal, dual_expected.primal)
+
+
+def test_no_tangent_without_a_dual_or_outside_the_level(torch):
+    def program(framework, module):
+        x = framework.ones(3)
+        outside = module.unpack_dual(x)
+        with module.dual_level():
+            dual = module.make_dual(x, framework.ones(3))
+            out = dual * 2
+            plain = module.unpack_dual(x * 3)
+            other_level = module.unpack_dual(x * 3, level=7)
+        after = module.unpack_dual(out)
+        return (outside.tangent, outside.primal is x, plain.tangent, other_level.tangent,
+                after.tangent, after.primal is out)
+    expected, result = _run_both(torch, program)
+    assert result == expected == (None, True, None, None, None, True)
+
+
+def test_dual_of_a_parameter_keeps_its_gradient(torch):
+    weight, weight_t = _pair(torch, 4)
+    tangent, tangent_t = _pair(torch, 4)
+    import torch.autograd.forward_ad as torch_fwAD
+    results = []
+    for framework, module, w, t in ((ember, fwAD, weight, tangent),
+                                    (torch, torch_fwAD, weight_t, tangent_t)):
+        w = w.clone().requires_grad_(True)
+        with module.dual_level():
+            dual = module.make_dual(w, t)
+            out = (dual * dual.sin()).sum()
+            primal, tangent_out = module.unpack_dual(out)
+            (tangent_out * 3).backward()
+        results.append((primal, tangent_out, w.grad))
+    (primal, tangent_out, grad), (primal_t, tangent_out_t, grad_t) = results
+    assert primal.requires_grad and tangent_out.requires_grad
+    _close(primal, primal_t)
+    _close(tangent_out, tangent_out_t)
+    _close(grad, grad_t)  # the tangent differentiated with respect to the primal
+
+
+def test_tangent_that_requires_grad(torch):
+    primal, primal_t = _pair(torch, 3)
+    tangent, tangent_t = _pair(torch, 3)
+    import torch.autograd.forward_ad as torch_fwAD
+    results = []
+    for module, x, t in ((fwAD, primal, tangent), (torch_fwAD, primal_t, tangent_t)):
+        t = t.clone().requires_grad_(True)
+        with module.dual_level():
+            out = module.make_dual(x, t).exp()
+            tangent_out = module.unpack_dual(out).tangent
+            tangent_out.sum().backward()
+        results.append((tangent_out.requires_grad, t.grad))
+    (requires, grad), (requires_t, grad_t) = results
+    assert requires is requires_t is True
+    _close(grad, grad_t)
+
+
+@pytest.mark.parametrize("case", ["tutorial_functional_call", "tutorial_setattr"])
+def test_module_with_dual_parameters(torch, case):
+    import torch.autograd.forward_ad as torch_fwAD
+    import torch.func
+    layer_t = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    layer = ember.nn.Sequential(ember.nn.Linear(5, 4), ember.nn.Tanh(), ember.nn.Linear(4, 2))
+    layer.load_state_dict({name: ember.tensor(value.detach().numpy())
+                           for name, value in layer_t.state_dict().items()})
+    inputs, inputs_t = _pair(torch, 8, 5)
+    tangents_t = {name: torch.rand_like(value) for name, value in layer_t.named_parameters()}
+    tangents = {name: ember.tensor(value.numpy()) for name, value in tangents_t.items()}
+    results = []
+    for framework, module, model, x, tangent_of, call in (
+            (ember, fwAD, layer, inputs, tangents, ember.func.functional_call),
+            (torch, torch_fwAD, layer_t, inputs_t, tangents_t, torch.func.functional_call)):
+        params = dict(model.named_parameters())
+        with module.dual_level():
+            if case == "tutorial_functional_call":
+                duals = {name: module.make_dual(value, tangent_of[name])
+                         for name, value in params.items()}
+                out = call(model, duals, (x,))
+            else:
+                for name, value in params.items():
+                    owner_name, _, attribute = name.rpartition(".")
+                    owner = model.get_submodule(owner_name)
+                    delattr(owner, attribute)
+                    setattr(owner, attribute, module.make_dual(value, tangent_of[name]))
+                out = model(x)
+            results.append(module.unpack_dual(out))
+    result, expected = results
+    _close(result.primal, expected.primal)
+    _close(result.tangent, expected.tangent)
+
+
+def test_errors(torch):
+    def program(framework, module):
+        x = framework.ones(3)
+        errors = [_error(lambda: module.make_dual(x, framework.ones(3))),
+                  _error(lambda: module.exit_dual_level())]
+        with module.dual_level():
+            errors.append(_error(lambda: module.enter_dual_level()))
+            errors.append(_error(lambda: module.make_dual(x, framework.ones(4))))
+            errors.append(_error(lambda: module.make_dual(x, framework.ones(3, 1))))
+            errors.append(_error(lambda: module.make_dual(framework.ones(3).long(), x)))
+            errors.append(_error(lambda: module.make_dual(x, framework.ones(3).long())))
+            errors.append(_error(lambda: module.make_dual(x, x, level=3)))
+            errors.append(_error(lambda: module.exit_dual_level(level=5)))
+            dual = module.make_dual(x, x)
+            errors.append(_error(lambda: module.make_dual(dual, x)))
+            errors.append(_error(lambda: module.make_dual(dual.exp(), x)))
+            errors.append(_error(lambda: module.unpack_dual(dual * 2, level=7)))
+        return errors
+    expected, result = _run_both(torch, program)
+    assert result == expected
+
+
+def test_dual_level_restores_after_an_exception():
+    with pytest.raises(KeyError):
+        with fwAD.dual_level():
+            fwAD.make_dual(ember.ones(2), ember.ones(2))
+            raise KeyError("inside")
+    assert fwAD.enter_dual_level() == 0
+    fwAD.exit_dual_level()
+
+
+def test_tangent_matches_func_jvp():
+    x = ember.randn(4, dtype=ember.float64)
+    v = ember.randn(4, dtype=ember.float64)
+
+    def function(value):
+        return (value.sigmoid() * value).cumsum(0)
+
+    _, expected = ember.func.jvp(function, (x,), (v,))
+    with fwAD.dual_level():
+        tangent = fwAD.unpack_dual(function(fwAD.make_dual(x, v))).tangent
+    np.testing.assert_allclose(tangent.numpy(), expected.numpy(), rtol=1e-12)

@@ -1,0 +1,151 @@
+"""ember.autograd.graph's saved_tensors_hooks, save_on_cpu and disable_saved_tensors_hooks
+against torch.autograd.graph: what is packed, when it is unpacked, the gradients, the errors."""
+import threading
+
+import numpy as np
+import pytest
+
+import ember
+import ember.autograd.graph as graph
+
+
+def _both(torch, program):
+    """``program(framework, graph_module)`` on torch and on ember."""
+    import torch.autograd.graph as torch_graph
+    return program(torch, torch_graph), program(ember, graph)
+
+
+def _arrays(values):
+    return [value.detach().numpy() if hasattr(value, "detach") else value for value in values]
+
+
+def _assert_same(expected, result):
+    assert len(expected) == len(result)
+    for left, right in zip(expected, result):
+        if isinstance(left, np.ndarray):
+            np.testing.assert_allclose(right, left, rtol=1e-6)
+        else:
+            assert right == left
+
+
+def test_pack_at_save_unpack_at_backward(torch):
+    def program(framework, module):
+        a = framework.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        log = []
+
+        def pack(tensor):
+            log.append(("pack", tuple(tensor.shape), tensor.requires_grad, tensor is a))
+            return tensor * 1
+
+        def unpack(packed):
+            log.append("unpack")
+            return packed
+
+        with module.saved_tensors_hooks(pack, unpack):
+            exp = a.exp()  # saves its output
+            square = a * a  # saves its input twice
+            total = a.sum()  # saves nothing
+            with framework.no_grad():
+                a.exp()  # records nothing, packs nothing
+        packed = list(log)
+        (exp.sum() + square.sum() + total).backward()
+        return packed + log[len(packed):] + _arrays([a.grad])
+    expected, result = _both(torch, program)
+    _assert_same(expected, result)
+
+
+def test_custom_function_in_place_and_double_backward(torch):
+    def program(framework, module):
+        class Scale(framework.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return grad * x
+
+        a = framework.tensor([0.5, 1.0, 2.0], requires_grad=True)
+        seen = []
+        with module.saved_tensors_hooks(lambda t: (seen.append(t is a), t)[1], lambda p: p):
+            scaled = Scale.apply(a)
+        scaled.sum().backward()
+        custom = a.grad.clone()
+        a.grad = None
+        changed = a * 1
+        with module.saved_tensors_hooks(lambda t: t, lambda p: p):
+            changed.sin_()  # backward needs the value from before the change
+        changed.sum().backward()
+        in_place = a.grad.clone()
+        a.grad = None
+        with module.saved_tensors_hooks(lambda t: t, lambda p: p):
+            (first,) = framework.autograd.grad((a ** 3).sum(), a, create_graph=True)
+        first.sum().backward()
+        return seen + _arrays([custom, in_place, first, a.grad])
+    expected, result = _both(torch, program)
+    _assert_same(expected, result)
+
+
+def test_innermost_hooks_apply_and_save_on_cpu(torch):
+    def program(framework, module):
+        a = framework.tensor([1.0, -2.0], requires_grad=True)
+        log = []
+        with module.saved_tensors_hooks(lambda t: ("outer", t), lambda p: p[1]):
+            with module.saved_tensors_hooks(lambda t: ("inner", t),
+                                            lambda p: (log.append(p[0]), p[1])[1]):
+                out = a.tanh()
+        out.sum().backward()
+        nested = a.grad.clone()
+        a.grad = None
+        with module.save_on_cpu(pin_memory=False):
+            out = (a * a.exp()).sum()
+        out.backward()
+        return log + _arrays([nested, a.grad])
+    expected, result = _both(torch, program)
+    _assert_same(expected, result)
+
+
+def test_errors(torch):
+    def program(framework, module):
+        a = framework.tensor([1.0, 2.0], requires_grad=True)
+        errors = []
+        with module.saved_tensors_hooks(lambda t: t, lambda p: 3):
+            out = a.exp()
+        with pytest.raises(TypeError) as info:
+            out.sum().backward()
+        errors.append(str(info.value))
+        with module.saved_tensors_hooks(lambda t: t, lambda p: p):
+            out = a.exp()
+        out.sum().backward()
+        with pytest.raises(RuntimeError) as info:
+            out.sum().backward()
+        errors.append(str(info.value)[:60])
+        with module.disable_saved_tensors_hooks("hooks are off in this block"):
+            with pytest.raises(RuntimeError) as info:
+                with module.saved_tensors_hooks(lambda t: t, lambda p: p):
+                    pass
+            errors.append(str(info.value))
+        with module.saved_tensors_hooks(lambda t: t, lambda p: p):
+            pass  # usable again after the block
+        return errors
+    expected, result = _both(torch, program)
+    assert result == expected
+
+
+def test_hooks_are_per_thread():
+    packed = []
+    a = ember.ones(2, requires_grad=True)
+    results = {}
+
+    def other_thread():
+        results["out"] = a.exp()
+
+    with graph.saved_tensors_hooks(lambda t: (packed.append(1), t)[1], lambda p: p):
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+    results["out"].sum().backward()
+    assert packed == []
+    np.testing.assert_allclose(a.grad.numpy(), np.exp(np.ones(2, np.float32)))
