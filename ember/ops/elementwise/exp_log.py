@@ -6,7 +6,8 @@ from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
     _Binary, _binary_math, _floating, _floating_pair, _grad_for, _log, _not_tensor, _OfOperands,
-    _OfInput, _OfInputAnd, _OfOutput, _refuse_integral, _tensors_only, _unary, _widened)
+    _OfInput, _OfInputAnd, _OfOutput, _is_reduced, _refuse_integral, _tensors_only, _unary,
+    _widened)
 
 __all__ = ["exp", "exp2", "expm1", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2",
            "logit", "rsqrt", "sigmoid", "sqrt", "xlogy"]
@@ -203,7 +204,7 @@ class Sigmoid(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        if ctx.xp is np and grad.dtype.itemsize == 2 and grad.dtype.kind in "fV":
+        if ctx.xp is np and _is_reduced(grad):
             # float16 and bfloat16 in float32, rounded once (PyTorch's sigmoid_backward)
             wide = _widened(out)
             return (_widened(grad) * wide * (1 - wide)).astype(grad.dtype)

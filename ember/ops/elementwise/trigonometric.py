@@ -6,7 +6,8 @@ from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
     _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_tensor, _OfOperands,
-    _OfInput, _OfOutput, _refuse_integral, _shape_dtype, _tensors_only, _unary, _widened)
+    _OfInput, _OfOutput, _is_reduced, _refuse_integral, _shape_dtype, _tensors_only, _unary,
+    _widened)
 from .arithmetic import mul
 
 __all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
@@ -152,7 +153,7 @@ def _tanh_gradient_array(grad, out):
     temporaries of the expression would each allocate an activation-sized array."""
     if grad.shape != out.shape or grad.dtype != out.dtype or not out.ndim:
         return Tanh.gradient(np, grad, out)
-    if grad.dtype.itemsize == 2 and grad.dtype.kind in "fV":
+    if _is_reduced(grad):
         # float16 and bfloat16 in float32, rounded once (PyTorch's tanh_backward)
         return _tanh_gradient_array(_widened(grad), _widened(out)).astype(grad.dtype)
     result = np.multiply(out, out)
