@@ -628,7 +628,8 @@ class Softmax(_Softmax):
     @staticmethod
     def normalize(shifted, axis, out):
         exp = np.exp(shifted, out=shifted)
-        return np.divide(exp, np.sum(exp, axis=axis, keepdims=True), out=out)
+        # the ufunc's reduce: np.sum's wrapper costs ~1 us (the same pairwise sum)
+        return np.divide(exp, np.add.reduce(exp, axis=axis, keepdims=True), out=out)
 
     @staticmethod
     def differentiate(xp, grad, out, axis):
@@ -643,8 +644,8 @@ class LogSoftmax(_Softmax):
 
     @staticmethod
     def normalize(shifted, axis, out):
-        return np.subtract(shifted, np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)),
-                           out=out)
+        return np.subtract(shifted, np.log(np.add.reduce(np.exp(shifted), axis=axis,
+                                                         keepdims=True)), out=out)
 
     @staticmethod
     def differentiate(xp, grad, out, axis):

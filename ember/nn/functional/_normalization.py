@@ -130,11 +130,31 @@ def _checked_normalized_shape(input, normalized_shape, parameters, kernel_name, 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims (biased variance), then affine."""
+    if _plain_layer_norm(input, normalized_shape, weight, bias):
+        return LayerNorm.apply(input, weight, bias, len(normalized_shape), eps)
     normalized_shape = _checked_normalized_shape(
         input, normalized_shape, {"weight": weight, "bias": bias}, "layer_norm", "LayerNormKernelImpl",
         "*, ")
     _check_parameter_dtypes(input, weight, bias)
     return LayerNorm.apply(input, weight, bias, len(normalized_shape), eps)
+
+
+def _plain_layer_norm(input, normalized_shape, weight, bias):
+    """The common call that the checks below would all pass: a LayerNorm module's tuple shape
+    equal to a float input's trailing dims, and weight and bias of that shape and dtype."""
+    if type(normalized_shape) is not tuple or not normalized_shape:
+        return False
+    data = input._data
+    shape = data.shape
+    count = len(normalized_shape)
+    if (len(shape) < count or shape[len(shape) - count:] != normalized_shape
+            or data.dtype.kind != "f"):
+        return False
+    for tensor in (weight, bias):
+        if tensor is not None and (tensor._data.shape != normalized_shape
+                                   or tensor._data.dtype != data.dtype):
+            return False
+    return True
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
