@@ -14,11 +14,13 @@ import numpy as np
 
 from . import _dtype
 from ._device import check_cpu
-from ._dtype import (from_numpy_dtype, get_default_dtype, overflow_error, scalar_overflows,
-                     set_default_dtype, to_dtype)
+from ._dtype import (from_numpy_dtype, get_default_dtype, is_floating, overflow_error,
+                     scalar_overflows, set_default_dtype, to_dtype)
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
 from ._random import numpy_generator
+from .autograd.function import Op
+from .ops._broadcast import mismatch_error
 from .ops.reduce import linspace_array
 from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries
 
@@ -26,7 +28,8 @@ __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTe
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
            "bartlett_window", "bernoulli", "blackman_window", "empty", "empty_like",
            "empty_strided", "eye", "from_numpy", "frombuffer", "full", "full_like", "hamming_window",
-           "hann_window", "kaiser_window", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like", "rand",
+           "hann_window", "kaiser_window", "linspace", "logspace", "multinomial", "normal", "ones", "ones_like",
+           "binomial", "poisson", "rand",
            "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
            "set_default_tensor_type", "tensor", "zeros", "zeros_like"]
 
@@ -649,6 +652,66 @@ def bernoulli(input, p=None, generator=None):
                            "enhancement request to PyTorch.)")
     draws = numpy_generator(generator).random(input._data.shape) < probability
     return _new(draws.astype(input._data.dtype))
+
+
+class _Drawn(Op):
+    """Draws whose distribution parameters require grad: recorded as PyTorch records them, with
+    a zero gradient (poisson) or a backward that raises (binomial has no derivative)."""
+
+    @staticmethod
+    def forward(ctx, draws, *parameters):
+        ctx.shapes = [parameter.shape for parameter in parameters]
+        return draws
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx._torch_name != "PoissonBackward0":
+            raise RuntimeError("derivative for aten::binomial is not implemented")
+        return (None,) + tuple(np.zeros(shape, grad.dtype) for shape in ctx.shapes)
+
+
+def _drawn(draws, name, *parameters):
+    """``draws`` as a tensor, recorded against ``parameters`` where one requires grad."""
+    result = _Drawn.apply(draws, *parameters)
+    if result.grad_fn is not None:
+        result.grad_fn._torch_name = name
+    return result
+
+
+def poisson(input, generator=None):
+    """Poisson draws with the rates in ``input`` (its dtype and shape)."""
+    _check_tensor_input("poisson", input)
+    rates = input._data
+    if not is_floating(rates.dtype):
+        raise NotImplementedError(f"\"poisson_cpu\" not implemented for "
+                                  f"'{input.dtype._scalar_type}'")
+    if not (rates >= 0).all():  # NaN fails too
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    if not np.isfinite(rates).all():
+        raise RuntimeError("invalid Poisson rate, expected rate to be finite")
+    draws = numpy_generator(generator).poisson(rates.astype(np.float64)).astype(rates.dtype)
+    return _drawn(draws, "PoissonBackward0", input)
+
+
+def binomial(count, prob, generator=None):
+    """Binomial draws: ``count`` trials with success probability ``prob`` (float tensors of one
+    dtype, broadcast together)."""
+    _check_tensor_input("binomial", count)
+    _check_tensor_input("binomial", prob)
+    if not is_floating(count._data.dtype):
+        raise ValueError(f"binomial only supports floating-point dtypes for count, got: "
+                         f"{count.dtype._scalar_type}")
+    if prob._data.dtype != count._data.dtype:
+        raise RuntimeError(f"Found dtype {prob.dtype._scalar_type} but expected "
+                           f"{count.dtype._scalar_type}")
+    error = mismatch_error(count._data.shape, prob._data.shape)
+    if error is not None:
+        raise error
+    # PyTorch's CPU kernel takes a count below 0 as 0 and clamps the probability to [0, 1].
+    counts = np.maximum(np.nan_to_num(count._data.astype(np.float64)), 0).astype(np.int64)
+    probabilities = np.clip(prob._data.astype(np.float64), 0.0, 1.0)
+    draws = numpy_generator(generator).binomial(counts, probabilities)
+    return _drawn(np.asarray(draws).astype(count._data.dtype), "NotImplemented", count, prob)
 
 
 def multinomial(input, num_samples, replacement=False, generator=None):
