@@ -178,7 +178,7 @@ def matmul(a, b, bias=None):
         # small-matrix path), which round differently: every range stays above that. Its
         # float64 kernels' rounding depends on the row count at any size: those stay whole.
         count = min(count, rows // (SMALL_GEMM // max(depth * columns, 1) + 1))
-        if count < 2 or a.dtype != np.float32:
+        if count < 2 or a.dtype != np.float32 or not _row_splits_exact():
             return _product(a, b, bias)
         out = np.empty((rows, columns), a.dtype)
         run(lambda start, stop: _product(a[start:stop], b, bias, out[start:stop]),
@@ -190,6 +190,26 @@ def matmul(a, b, bias=None):
     run(lambda start, stop: _product(a[start:stop], b[start:stop], bias, out[start:stop]),
         row_ranges(batch[0], count))
     return out
+
+
+def _row_splits_exact():
+    """Whether this BLAS gives float32 products of row ranges bit for bit as one call does
+    (OpenBLAS's SkylakeX kernels do; its Haswell kernels, as OPENBLAS_CORETYPE=Haswell picks on
+    some AMD CPUs, round by row count): probed once, on products above the small-matrix
+    limit."""
+    exact = _state.get("row_splits_exact")
+    if exact is None:
+        rng = np.random.default_rng(0)
+        exact = True
+        for rows, depth, columns in ((1201, 50, 60), (700, 200, 300)):
+            a = rng.standard_normal((rows, depth), dtype=np.float32)
+            b = rng.standard_normal((depth, columns), dtype=np.float32)
+            whole = np.matmul(a, b)
+            for start, stop in row_ranges(rows, 3):
+                if not np.array_equal(np.matmul(a[start:stop], b), whole[start:stop]):
+                    exact = False
+        _state["row_splits_exact"] = exact
+    return exact
 
 
 def _product(a, b, bias, out=None):

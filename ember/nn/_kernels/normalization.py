@@ -609,9 +609,12 @@ def _layer_norm_backward_compiled(compiled, input_rows, grad_rows, weight, mean,
                  grad_weight, grad_bias, True)
     else:
         def differentiate(start, stop):
+            # with_sums on, into sums of its own that are dropped: the row loop then compiles
+            # to the same code as one thread's (without the sums LLVM vectorises the row sums
+            # in another order on some CPUs)
             compiled(input_rows[start:stop], grad_rows[start:stop], weight_array, has_weight,
-                     mean[start:stop], invstd[start:stop], grad_input[start:stop], grad_weight,
-                     grad_bias, False)
+                     mean[start:stop], invstd[start:stop], grad_input[start:stop],
+                     np.zeros(count, np.float64), np.zeros(count, np.float64), True)
 
         _threads.run(differentiate, _threads.row_ranges(rows, chunks))
         if needs_weight or needs_bias:
