@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 
-__all__ = ["bfloat16", "dtype", "finfo", "float16", "float32", "float64", "get_default_dtype",
-           "iinfo", "int16", "int32", "int64", "int8", "promote_types", "set_default_dtype",
-           "uint8"]
+__all__ = ["bfloat16", "cdouble", "cfloat", "complex128", "complex64", "dtype", "finfo", "float16",
+           "float32", "float64", "get_default_dtype", "iinfo", "int16", "int32", "int64", "int8",
+           "promote_types", "set_default_dtype", "uint8"]
 
 
 # The package name that reprs print: "torch" while ember.compat resolves ``import torch`` to
@@ -27,16 +27,18 @@ def set_repr_prefix(name):
 class dtype:
     """A tensor element type; compares by identity, prints like ``ember.float32``."""
 
-    __slots__ = ("name", "numpy", "is_floating_point", "is_signed", "itemsize", "_category",
-                 "_scalar_type", "_cpp_type")
+    __slots__ = ("name", "numpy", "is_floating_point", "is_complex", "is_signed", "itemsize",
+                 "_category", "_scalar_type", "_cpp_type")
 
     def __init__(self, name, numpy_type, category, scalar_type, cpp_type):
         self.name = name
         self.numpy = np.dtype(numpy_type)
         self.is_floating_point = category == 2
+        self.is_complex = category == 3
         self.is_signed = name != "bool" and name != "uint8"
         self.itemsize = self.numpy.itemsize
-        # 0 bool < 1 integer < 2 floating: the categories of PyTorch's promotion rules.
+        # 0 bool < 1 integer < 2 floating < 3 complex: the categories of PyTorch's promotion
+        # rules.
         self._category = category
         self._scalar_type = scalar_type
         self._cpp_type = cpp_type
@@ -61,6 +63,10 @@ int64 = dtype("int64", np.int64, 1, "Long", "long int")
 float16 = dtype("float16", np.float16, 2, "Half", "c10::Half")
 float32 = dtype("float32", np.float32, 2, "Float", "float")
 float64 = dtype("float64", np.float64, 2, "Double", "double")
+complex64 = dtype("complex64", np.complex64, 3, "ComplexFloat", "c10::complex<float>")
+complex128 = dtype("complex128", np.complex128, 3, "ComplexDouble", "c10::complex<double>")
+cfloat = complex64
+cdouble = complex128
 
 
 
@@ -73,6 +79,7 @@ class _BFloat16(dtype):
     def __init__(self):
         self.name = "bfloat16"
         self.is_floating_point = True
+        self.is_complex = False
         self.is_signed = True
         self.itemsize = 2
         self._category = 2
@@ -92,11 +99,11 @@ class _BFloat16(dtype):
 
 bfloat16 = _BFloat16()
 
-_ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+_ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128)
 _FROM_NUMPY = {d.numpy: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL + (bfloat16,)}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
-                 "int": int32, "short": int16})
+                 "int": int32, "short": int16, "cfloat": complex64, "cdouble": complex128})
 
 
 def _lookup(numpy_dtype):
@@ -113,6 +120,32 @@ def is_floating(numpy_dtype):
     """Whether a NumPy dtype is one of ember's floating dtypes (bfloat16's NumPy kind is 'V')."""
     return numpy_dtype.kind == "f" or (numpy_dtype.kind == "V" and
                                        numpy_dtype.name == "bfloat16")
+
+
+def is_differentiable(numpy_dtype):
+    """Whether tensors of a NumPy dtype can require grad: floating or complex."""
+    return numpy_dtype.kind == "f" or numpy_dtype.kind == "c" or (
+        numpy_dtype.kind == "V" and numpy_dtype.name == "bfloat16")
+
+
+def real_dtype(numpy_dtype):
+    """The real dtype of a complex NumPy dtype's parts (float32 for complex64); others as given."""
+    if numpy_dtype.kind == "c":
+        return np.dtype(np.float32 if numpy_dtype == np.complex64 else np.float64)
+    return numpy_dtype
+
+
+def complex_dtype(numpy_dtype):
+    """The complex NumPy dtype with parts of a floating dtype (complex64 for float32 and the
+    half types, which NumPy has no complex type for); complex dtypes as given."""
+    if numpy_dtype.kind == "c":
+        return numpy_dtype
+    return np.dtype(np.complex128 if numpy_dtype == np.float64 else np.complex64)
+
+
+def default_complex():
+    """The complex dtype that Python complex numbers become: parts of the default dtype."""
+    return complex128 if _default_float is float64 else complex64
 
 
 def accumulation_dtype(numpy_dtype):
@@ -252,6 +285,8 @@ def to_dtype(value):
         return int64
     if value is bool:
         return bool_
+    if value is complex:
+        return complex128
     if isinstance(value, str) and value in _BY_NAME:
         return _BY_NAME[value]
     try:
@@ -264,9 +299,13 @@ def _promote_same_kind(a, b):
     """Promotion of two dtypes on PyTorch's lattice (NumPy's within a category)."""
     if a is b:
         return a
-    # Across categories the higher one's dtype wins (int64 + float32 is float32, unlike NumPy).
+    # Across categories the higher one's dtype wins (int64 + float32 is float32, unlike NumPy),
+    # but complex takes the wider parts of a floating partner (complex64 + float64: complex128).
     if a._category != b._category:
-        return a if a._category > b._category else b
+        higher, lower = (a, b) if a._category > b._category else (b, a)
+        if higher._category == 3 and lower._category == 2 and lower.itemsize > 4:
+            return complex128
+        return higher
     if a is bfloat16 or b is bfloat16:
         other = b if a is bfloat16 else a
         # bfloat16 with float16 is float32: neither holds the other's values.
@@ -296,15 +335,24 @@ def result_type(tensor_dtypes, scalar_dtypes=(), python_scalars=()):
         if result is None:
             result = zero_dim
         elif zero_dim._category > result._category:
-            result = zero_dim
+            result = _lifted(result, zero_dim)
     for value in python_scalars:
         category = 0 if isinstance(value, (bool, np.bool_)) else (
-            2 if isinstance(value, (float, np.floating)) else 1)
+            2 if isinstance(value, (float, np.floating)) else
+            3 if isinstance(value, (complex, np.complexfloating)) else 1)
         if result is None:
-            result = (bool_, int64, _default_float)[category]
+            result = (bool_, int64, _default_float, default_complex())[category]
         elif category > result._category:
-            result = int64 if category == 1 else _default_float
+            result = _lifted(result, (None, int64, _default_float, default_complex())[category])
     return result
+
+
+def _lifted(dimensioned, higher):
+    """A lower-priority operand of a higher category sets the category; a floating tensor
+    lifted to complex keeps its parts' width (float64 with a complex number is complex128)."""
+    if higher._category == 3 and dimensioned._category == 2:
+        return complex128 if dimensioned is float64 else complex64
+    return higher
 
 
 class finfo:

@@ -96,11 +96,9 @@ def _number_argument(name, argument, position, value):
     """A Number argument (a Python or NumPy number, or a one-element tensor) as a Python one."""
     if isinstance(value, Tensor) and value._data.ndim == 0:
         return value._data.item()
-    if isinstance(value, np.generic) and isinstance(value.item(), (bool, int, float)):
+    if isinstance(value, np.generic) and isinstance(value.item(), (bool, int, float, complex)):
         return value.item()
-    if isinstance(value, complex):
-        raise TypeError("ember does not support complex tensors")
-    if not isinstance(value, (bool, int, float)):
+    if not isinstance(value, (bool, int, float, complex)):
         raise TypeError(f"{name}(): argument '{argument}' (position {position}) must be Number, "
                         f"not {named_type(value)}")
     return value
@@ -316,7 +314,8 @@ def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=F
     _flag_argument("full", "requires_grad", requires_grad)
     if dtype is None and out is None:
         dtype = _dtype.bool_ if isinstance(value, bool) else (
-            _dtype.int64 if isinstance(value, int) else get_default_dtype())
+            _dtype.int64 if isinstance(value, int) else
+            _dtype.default_complex() if isinstance(value, complex) else get_default_dtype())
     target = _target(dtype, out, get_default_dtype())
     return _finish("full", _fill_array(shape, value, target), requires_grad, out)
 
@@ -534,7 +533,7 @@ _KERNELS = {"random": "check_uniform_bounds", "standard_normal": "normal_kernel_
 
 
 def _floating_only(method, target):
-    if not target.is_floating_point:
+    if not target.is_floating_point and not target.is_complex:
         raise NotImplementedError(f"\"{_KERNELS[method]}\" not implemented for "
                                   f"'{target._scalar_type}'")
 
@@ -548,6 +547,13 @@ def _draw(name, method, size, keyword, generator, dtype, device, requires_grad, 
     _flag_argument(name, "requires_grad", requires_grad)
     _floating_only(method, target)
     draw = getattr(numpy_generator(generator), method)
+    if target.is_complex:
+        # real and imaginary parts drawn side by side; normal parts have variance 1/2 each, so
+        # that E|z|^2 = 1 (PyTorch's complex randn)
+        parts = draw(shape + (2,), dtype=_dtype.real_dtype(target.numpy))
+        if method == "standard_normal":
+            parts *= parts.dtype.type(np.sqrt(0.5))
+        return _finish(name, parts.view(target.numpy).reshape(shape), requires_grad, out)
     if target.numpy in (np.float32, np.float64):
         array = draw(shape, dtype=target.numpy)
     else:

@@ -572,21 +572,20 @@ def _matrix_transposed(self):
 
 
 def _conjugate_transposed(self):
-    # Real tensors only: the conjugate transpose is the transpose.
-    return ops.transpose(self, -2, -1)
+    return ops.conj(ops.transpose(self, -2, -1))
+
+
+def _conjugate_all_transposed(self):
+    return ops.conj(_transposed(self))
 
 
 def _identity(self):
-    """Real tensors are their own conjugate, real part and resolved view."""
+    """Conjugates are materialised: a tensor is always its own resolved view."""
     return self
 
 
 def _false(self):
     return False
-
-
-def imag(self):
-    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
 
 
 def storage_offset(self):
@@ -710,10 +709,10 @@ METHODS.update({
     "new_full": new_full, "new_tensor": new_tensor, "new_empty_strided": new_empty_strided,
     "resize_": resize_, "resize_as_": resize_as_,
     "T": property(_transposed), "mT": property(_matrix_transposed),
-    "H": property(_transposed), "mH": property(_conjugate_transposed),
-    "adjoint": _conjugate_transposed, "conj": _identity, "conj_physical": _identity,
-    "resolve_conj": _identity, "resolve_neg": _identity, "real": property(_identity),
-    "imag": property(imag), "is_conj": _false, "is_neg": _false, "positive": ops.positive,
+    "H": property(_conjugate_all_transposed), "mH": property(_conjugate_transposed),
+    "adjoint": _conjugate_transposed, "conj": ops.conj, "conj_physical": ops.conj_physical,
+    "resolve_conj": _identity, "resolve_neg": _identity, "real": property(ops.real),
+    "imag": property(ops.imag), "is_conj": _false, "is_neg": _false, "positive": ops.positive,
     "storage_offset": storage_offset, "bernoulli": bernoulli, "multinomial": multinomial,
     "polygamma": polygamma, "polygamma_": polygamma_,
     "split_with_sizes": split_with_sizes, "unsafe_split": ops.split, "split": split,

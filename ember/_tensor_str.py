@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ._dtype import from_numpy_dtype, get_default_dtype, is_floating
+from ._dtype import default_complex, from_numpy_dtype, get_default_dtype, is_floating
 
 __all__ = ["format_tensor", "get_printoptions", "set_printoptions"]
 
@@ -47,7 +47,7 @@ def format_tensor(tensor):
     body = _format_array(shown, len(prefix))
     suffixes = []
     default = get_default_dtype().numpy
-    if array.dtype not in (default, np.int64, np.bool_) or \
+    if array.dtype not in (default, default_complex().numpy, np.int64, np.bool_) or \
             array.size == 0 and array.dtype != default:
         suffixes.append(f"dtype={from_numpy_dtype(array.dtype)!r}")
     if array.size == 0 and array.ndim != 1:
@@ -80,7 +80,8 @@ def _format_array(array, indent):
     if array.size == 0:
         return "[]"
     summarize = array.size > _options["threshold"]
-    formatter = _Formatter(_summary_values(array) if summarize else array.reshape(-1))
+    values = _summary_values(array) if summarize else array.reshape(-1)
+    formatter = _ComplexFormatter(values) if array.dtype.kind == "c" else _Formatter(values)
     return _format_nested(array, indent, summarize, formatter)
 
 
@@ -120,6 +121,23 @@ def _summary_values(array):
     if array.ndim == 1:
         return np.concatenate([piece.reshape(-1) for piece in pieces])
     return np.concatenate([_summary_values(row) for piece in pieces for row in piece])
+
+
+class _ComplexFormatter:
+    """PyTorch's complex printing: the real parts formatted (and padded) as a real tensor's
+    values, then the imaginary parts' own format with their sign and a ``j``."""
+
+    def __init__(self, values):
+        self.real = _Formatter(np.ascontiguousarray(values.real))
+        self.imaginary = _Formatter(np.ascontiguousarray(values.imag))
+        # PyTorch's element length for line breaks: both widths and the sign
+        self.width = self.real.width + self.imaginary.width + 1
+
+    def format(self, value):
+        imaginary = (self.imaginary.format(value.imag) + "j").lstrip()
+        if imaginary[0] not in "+-":
+            imaginary = "+" + imaginary
+        return self.real.format(value.real) + imaginary
 
 
 class _Formatter:

@@ -26,7 +26,7 @@ _METHOD_FORMS = (
     "is_inference", "is_signed", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
     "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_",
     "sin_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "fix_",
-    "sinc_", "gcd_", "lcm_", "ldexp_", "addmv_", "conj", "conj_physical", "resolve_conj",
+    "sinc_", "gcd_", "lcm_", "ldexp_", "addmv_", "resolve_conj",
     "resolve_neg", "is_conj", "is_neg", "adjoint", "fix", "split_with_sizes",
     "unsafe_chunk", "unsafe_split", "storage_offset",
 )
@@ -63,15 +63,6 @@ greater = ops.greater
 greater_equal = ops.greater_equal
 less = ops.less
 less_equal = ops.less_equal
-
-
-def real(input):
-    """A real tensor's real part: the tensor itself (ember has no complex dtypes)."""
-    return input.real
-
-
-def imag(input):
-    return input.imag
 
 
 def rsub(input, other, alpha=1):
@@ -193,8 +184,8 @@ __all__ = sorted(_METHOD_FORMS + (
     "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
     "channel_shuffle", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack",
     "triangular_solve", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
-    "greater_equal", "hardshrink", "imag", "inf", "is_storage", "is_warn_always_enabled", "less",
-    "less_equal", "matrix_exp", "nan", "newaxis", "pdist", "pi", "pinverse", "qr", "range", "real",
+    "greater_equal", "hardshrink", "inf", "is_storage", "is_warn_always_enabled", "less",
+    "less_equal", "matrix_exp", "nan", "newaxis", "pdist", "pi", "pinverse", "qr", "range",
     "result_type",
     "rms_norm", "rrelu", "rrelu_",
     "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",

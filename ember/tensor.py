@@ -10,7 +10,8 @@ import numpy as np
 
 from . import _device
 from . import _dtype
-from ._dtype import from_numpy_dtype, get_default_dtype, is_floating, repr_prefix, to_dtype
+from ._dtype import (from_numpy_dtype, get_default_dtype, is_differentiable, is_floating,
+                     repr_prefix, to_dtype)
 from ._layout import check_memory_format, contiguous_format, has_memory_format, strided
 from ._tensor_str import format_tensor
 from ._grad_state import _grad_state
@@ -180,7 +181,7 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        if requires_grad and not is_floating(self._data.dtype):
+        if requires_grad and not is_differentiable(self._data.dtype):
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         if requires_grad and self._is_inference and not _grad_state.get().inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside "
@@ -306,6 +307,9 @@ class Tensor:
     def __float__(self):
         return float(self._python_scalar())
 
+    def __complex__(self):
+        return complex(self._python_scalar())
+
     def __int__(self):
         return int(self._python_scalar())
 
@@ -378,7 +382,7 @@ class Tensor:
         return -1
 
     def is_complex(self):
-        return False
+        return self._data.dtype.kind == "c"
 
     def is_signed(self):
         return self._data.dtype.kind in "if" or is_floating(self._data.dtype)
@@ -700,7 +704,7 @@ def _infer_dtype(data):
         elif isinstance(item, float):
             found = get_default_dtype()
         elif isinstance(item, complex):
-            raise TypeError("ember does not support complex tensors")
+            found = _dtype.default_complex()
         else:
             raise RuntimeError(f"Could not infer dtype of {type(item).__name__}")
         result = found if result is None else _dtype.promote_types(result, found)
@@ -733,6 +737,9 @@ def _number(value, target):
         if not isinstance(value, (int, float)):
             raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an "
                             f"integer")
+    elif target.numpy.kind == "c":
+        if not isinstance(value, (int, float, complex)):
+            raise TypeError(f"must be real number, not {type(value).__name__}")
     elif not isinstance(value, (int, float)):
         raise TypeError(f"must be real number, not {type(value).__name__}")
     if isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63:

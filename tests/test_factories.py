@@ -84,7 +84,7 @@ def test_factory_errors():
     with pytest.raises(TypeError):
         ember.from_numpy([1, 2])
     with pytest.raises(TypeError):
-        ember.tensor(np.zeros(2, dtype=np.complex64))
+        ember.tensor(np.zeros(2, dtype=np.complex256))
     with pytest.raises(RuntimeError, match="only Tensors of floating point"):
         ember.tensor([1, 2], requires_grad=True)
     with pytest.raises(RuntimeError):

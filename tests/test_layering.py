@@ -38,18 +38,19 @@ ORDER = [
     # shape < reduce < linalg; then what is built on the ops.
     ("ember.ops._broadcast", "ember.ops._return_types", "ember.ops._select"),
     ("ember.ops.elementwise._operands",),
+    ("ember.ops.elementwise.complex",),
     ("ember.ops.elementwise.arithmetic",),
     ("ember.ops.elementwise",),
     ("ember.ops.index",),
     ("ember.ops.shape",),
     ("ember.ops.reduce",),
     ("ember.ops.linalg",),
-    ("ember.ops.decompositions",),
+    ("ember.ops.decompositions", "ember.ops.spectral"),
     ("ember.ops.array_api",),
     ("ember.ops",),
     # sparse COO tensors: a Tensor subclass with its own ops, built on the ops.
     ("ember.sparse",),
-    ("ember._factories", "ember.linalg", "ember._tensor_methods"),
+    ("ember._factories", "ember.linalg", "ember.fft", "ember._tensor_methods"),
     # autograd.functional stacks and reshapes Jacobian rows with the ops.
     ("ember.autograd.functional",),
     # forward AD's dual tensors: tangents by the double-vjp trick over functional's Alias.

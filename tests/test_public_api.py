@@ -37,8 +37,8 @@ def _families(package, names):
 
 @pytest.mark.parametrize("package, families", [
     (ops, ("elementwise", "index", "shape", "reduce", "linalg")),
-    (ops.elementwise, ("arithmetic", "bitwise", "casting", "comparison", "exp_log", "extrema",
-                       "gamma", "rounding", "special", "trigonometric")),
+    (ops.elementwise, ("arithmetic", "bitwise", "casting", "comparison", "complex_parts",
+                       "exp_log", "extrema", "gamma", "rounding", "special", "trigonometric")),
     (F, ("_activation", "_attention", "_conv", "_distance", "_dropout", "_linear", "_loss",
          "_normalization", "_padding", "_pooling", "_sparse", "_unpooling", "_vision")),
 ], ids=["ops", "ops.elementwise", "nn.functional"])

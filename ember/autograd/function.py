@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from .._dtype import from_numpy_dtype, is_floating
+from .._dtype import from_numpy_dtype, is_differentiable
 from .._layout import LayoutStorage
 from ..tensor import Tensor
 from .._grad_state import _grad_state
@@ -126,7 +126,7 @@ class Op(Node):
             ctx.next_edges = tuple(edges)
             if single and ctx._non_differentiable is None:
                 dtype = result._data.dtype
-                if dtype.kind == "f" or is_floating(dtype):
+                if dtype.kind == "f" or is_differentiable(dtype):
                     result._requires_grad = True
                     result.grad_fn = ctx
             else:
@@ -271,7 +271,7 @@ def _attach_outputs(ctx, output, results):
     for number, tensor in enumerate(results):
         if non_differentiable and id(outputs[number]) in non_differentiable:
             continue
-        if is_floating(tensor._data.dtype):
+        if is_differentiable(tensor._data.dtype):
             tensor._requires_grad = True
             tensor.grad_fn = ctx
             tensor._output_nr = number

@@ -16,13 +16,16 @@ from .._dtype import from_numpy_dtype
 from ..tensor import Tensor
 from . import linalg as linalg_ops
 from . import index, reduce, shape
-from .elementwise import arithmetic, casting, exp_log, extrema, rounding, trigonometric
+from .elementwise import (arithmetic, casting, complex_parts, exp_log, extrema,
+                          rounding, trigonometric)
 
 __all__ = [
+    "abs",
     "asarray",
     "astype",
     "broadcast_to",
     "concat",
+    "conj",
     "cos",
     "cosh",
     "cumulative_prod",
@@ -34,6 +37,7 @@ __all__ = [
     "expand_dims",
     "flip",
     "floor_divide",
+    "imag",
     "linalg",
     "log",
     "log1p",
@@ -44,6 +48,7 @@ __all__ = [
     "mean",
     "minimum",
     "permute_dims",
+    "real",
     "reshape",
     "roll",
     "sign",
@@ -61,6 +66,22 @@ __all__ = [
     "where",
     "zeros_like",
 ]
+
+
+def abs(x):
+    return arithmetic.abs(x)
+
+
+def conj(x):
+    return complex_parts.conj(x)
+
+
+def real(x):
+    return complex_parts.real(x)
+
+
+def imag(x):
+    return complex_parts.imag(x)
 
 
 def asarray(obj, dtype=None):

@@ -8,6 +8,7 @@ from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EighResult, _SignLogAbsDet
 from .elementwise.casting import autocast_op, computed_in_float32
+from .elementwise.complex import conj_of
 from .index import index_select
 from .reduce import vector_norm
 from .shape import broadcast_tensors, require_int, require_tensor, unsqueeze
@@ -70,6 +71,8 @@ class MatMul(Op):
     @staticmethod
     def backward(ctx, grad):
         b, a = ctx.saved_tensors
+        # complex operands: the gradients multiply by their conjugates (real ones pass as they are)
+        a, b = conj_of(ctx.xp, a), conj_of(ctx.xp, b)
         a_shape, b_shape = ctx.shapes
         needs = ctx.needs_input_grad
         transpose_a, transpose_b = ctx.transposes
@@ -302,7 +305,7 @@ class Einsum(Op):
     def backward(ctx, grad):
         xp = ctx.xp
         subscripts, output = ctx.subscripts_output
-        operands = ctx.saved_tensors
+        operands = [conj_of(xp, operand) for operand in ctx.saved_tensors]
         grads = [None, None]
         for position, subscript in enumerate(subscripts):
             if not ctx.needs_input_grad[2 + position]:

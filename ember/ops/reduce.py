@@ -185,7 +185,7 @@ class Mean(Op):
         ctx.dtype = x.dtype
         if dtype is not None:
             x = x.astype(dtype.numpy)
-        if not is_floating(x.dtype):
+        if not is_floating(x.dtype) and x.dtype.kind != "c":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
                                f"a floating point or complex dtype. Got: "
                                f"{scalar_type_name(x.dtype)}")

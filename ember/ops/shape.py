@@ -1301,7 +1301,7 @@ def is_nonzero(input):
 
 def is_complex(input):
     require_tensor(input, "is_complex")
-    return False
+    return input._data.dtype.kind == "c"
 
 
 def is_same_size(input, other):

@@ -13,7 +13,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from .._dtype import float64, get_default_dtype
+from .._dtype import float64, get_default_dtype, real_dtype
 from .._hooks import RemovableHandle
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
@@ -235,18 +235,32 @@ class Optimizer:
                 step = param_state.get("step")
                 if step is not None:
                     step._data += 1
+                complex_param = data.dtype.kind == "c"
+                if complex_param:
+                    # PyTorch updates a complex parameter as its real view (real and imaginary
+                    # parts as separate entries), its state kept complex
+                    data, grad = _real_view(data), _real_view(grad)
+                    update_state = {key: Tensor._wrap(_real_view(value._data))
+                                    if isinstance(value, Tensor) and value.is_complex() else value
+                                    for key, value in param_state.items()}
+                else:
+                    update_state = param_state
                 if weight_decay != 0:
                     if decoupled:
                         data *= 1 - options.lr * weight_decay
                     else:
                         grad = add_scaled_(grad.copy(), data, weight_decay)
-                self._update(data, grad, param_state, options)
+                self._update(data, grad, update_state, options)
+                if complex_param:
+                    _keep_complex_state(param_state, update_state, param._data)
                 param._bump_version()
                 if param_state:  # SGD without momentum keeps no state, like PyTorch
                     state[param] = param_state
         return loss
 
     def _foreach_plan(self, group, options):
+        if any(param._data.dtype.kind == "c" for param in group["params"]):
+            return None  # complex parameters update as real views, one by one
         """(plan, gradients): the group's multi-tensor plan (``_foreach.py``) and this step's
         gradient arrays, or None when the group takes the per-parameter loop (a parameter
         without a gradient, mixed dtypes, step counts that differ)."""
@@ -486,3 +500,25 @@ def _check_unsupported(name, differentiable=False, fused=None):
         raise ValueError(f"{name}: differentiable=True is not supported by ember")
     if fused:
         raise ValueError(f"{name}: fused=True is not supported by ember (CPU only)")
+
+
+def _real_view(array):
+    """A complex array's real view: its parts side by side in a last dim of 2."""
+    return array[..., None].view(real_dtype(array.dtype)).reshape(array.shape + (2,))
+
+
+def _keep_complex_state(state, updated, complex_data):
+    """State entries that an update made or replaced (instead of changing in place): those of
+    the parameter's real-view shape back as complex tensors, as PyTorch keeps them."""
+    view_shape = complex_data.shape + (2,)
+    for key, value in updated.items():
+        current = state.get(key)
+        if value is current or not isinstance(value, Tensor):
+            continue
+        if isinstance(current, Tensor) and np.may_share_memory(value._data, current._data):
+            continue
+        if value._data.shape == view_shape and value._data.dtype.kind == "f":
+            state[key] = Tensor._wrap(np.ascontiguousarray(value._data).view(
+                complex_data.dtype).reshape(complex_data.shape))
+        else:
+            state[key] = value

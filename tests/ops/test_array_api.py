@@ -81,6 +81,10 @@ CASES = {
     "sinh": lambda xp, x: xp.sinh(x),
     "trunc": lambda xp, x: xp.trunc(x * 3),
     "zeros_like": lambda xp, x: xp.zeros_like(x),
+    "abs": lambda xp, x: xp.abs(x),
+    "real": lambda xp, x: xp.real(x * (2 - 1j)),
+    "imag": lambda xp, x: xp.imag(x * (2 - 1j)),
+    "conj": lambda xp, x: xp.imag(xp.conj(x * (1 + 2j)) * (3 + 1j)),
 
 }
 # Results that are constants, as PyTorch's are (zeros_like), or not float64 (gradcheck needs it).

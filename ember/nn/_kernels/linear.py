@@ -6,6 +6,7 @@ import numpy as np
 from ... import _threads
 from ..._dtype import accumulation_dtype, scalar_type_name
 from ...autograd.function import Op
+from ...ops.elementwise.complex import conj_of
 from ...ops.linalg import _product_transposed, matmul_arrays
 
 
@@ -57,6 +58,10 @@ class Linear(Op):
     def backward(ctx, grad):
         xp = ctx.xp
         x, weight = ctx.saved_tensors
+        if x is not None:
+            x = conj_of(xp, x)
+        if weight is not None:
+            weight = conj_of(xp, weight)
         batch_shape = grad.shape[:-1]
         rows = math.prod(batch_shape)
         # Arrays reshape through their method (np.reshape's wrapper costs ~1 us a call).

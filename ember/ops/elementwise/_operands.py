@@ -101,8 +101,7 @@ def _to_operand(value, operation, name="other", position=2):
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, complex):
-        raise TypeError(f"{operation}(): argument '{name}' (position {position}) is the complex "
-                        f"number {value!r}: ember has no complex dtypes")
+        return value
     raise _not_tensor(operation, value, name, position)
 
 
@@ -216,11 +215,22 @@ def _floating_pair(a, b):
 
 
 def _grad_for(grad, shape, dtype):
-    """Undo broadcasting and return the gradient in the input's (NumPy) dtype."""
+    """Undo broadcasting and return the gradient in the input's (NumPy) dtype: the real part
+    of a complex gradient for a real input (PyTorch's rule)."""
     grad = unbroadcast(grad, shape)
     if type(grad) is np.ndarray:
-        return grad if grad.dtype == dtype else grad.astype(dtype)
-    return grad.__array_namespace__().astype(grad, dtype, copy=False)
+        if grad.dtype == dtype:
+            return grad
+        if grad.dtype.kind == "c" and dtype is not None and dtype.kind != "c":
+            grad = grad.real
+        return grad.astype(dtype)
+    xp = grad.__array_namespace__()
+    if isinstance(grad, Tensor):
+        if grad.is_complex() and dtype is not None and dtype.kind != "c":
+            grad = xp.real(grad)
+    elif grad.dtype.kind == "c" and dtype is not None and dtype.kind != "c":
+        grad = grad.real  # a NumPy scalar
+    return xp.astype(grad, dtype, copy=False)
 
 
 def _log(xp, value):
@@ -374,7 +384,7 @@ def _widened(x):
 
 def _floating(x):
     """Unary math on integer tensors computes in the default float dtype (PyTorch)."""
-    if not is_floating(x.dtype):
+    if not is_floating(x.dtype) and x.dtype.kind != "c":
         return x.astype(get_default_dtype().numpy)
     return x
 
@@ -431,7 +441,15 @@ def _apply_unary(cls, x):
 
 
 def _apply_gradient(cls, xp, grad, value):
-    """``cls.gradient(xp, grad, value)`` (value: the saved input or output), as _apply_unary."""
+    """``cls.gradient(xp, grad, value)`` (value: the saved input or output), as _apply_unary.
+    For complex values it is conj(gradient(conj(grad))), grad times the conjugate derivative:
+    PyTorch's convention for holomorphic functions (every gradient here is linear in grad)."""
+    if xp is np:
+        if value.dtype.kind == "c":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.conj(cls.gradient(np, np.conj(grad), value))
+    elif value.is_complex():
+        return xp.conj(cls.gradient(xp, xp.conj(grad), value))
     if xp is np and grad.size >= _threads.ELEMENT_GRAIN:
         return _threads.pointwise(_quiet(cls, lambda g, v: cls.gradient(np, g, v)), grad, value)
     if cls.quiet:

@@ -11,6 +11,7 @@ from ..._dtype import (
 from ...autograd.function import Op, torch_named
 from ...tensor import Tensor
 from .._return_types import _Frexp
+from .complex import conj_of
 from ._operands import (
     _Binary, _binary_math, _cast, _floating, _floating_pair, _grad_for, _log, _not_implemented,
     _not_tensor, _OfOutput, _operands, _plain_binary, _promote, _promote_unrounded,
@@ -138,8 +139,9 @@ class Mul(_Binary):
     def backward(ctx, grad):
         b, a = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        return (_grad_for(grad * b, *ctx.a_meta) if needs_a else None,
-                _grad_for(grad * a, *ctx.b_meta) if needs_b else None)
+        xp = ctx.xp
+        return (_grad_for(grad * conj_of(xp, b), *ctx.a_meta) if needs_a else None,
+                _grad_for(grad * conj_of(xp, a), *ctx.b_meta) if needs_b else None)
 
 
 def mul(input, other):
@@ -172,8 +174,8 @@ class Div(_Binary):
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote_unrounded(a, b, False)
-        if isinstance(a, np.ndarray) and not is_floating(a.dtype) or not isinstance(
-                a, np.ndarray) and isinstance(b, np.ndarray) and not is_floating(b.dtype):
+        if isinstance(a, np.ndarray) and a.dtype.kind in "biu" or not isinstance(
+                a, np.ndarray) and isinstance(b, np.ndarray) and b.dtype.kind in "biu":
             # True division of integers gives the default float dtype.
             target = get_default_dtype().numpy
             a, b = _cast(a, target), _cast(b, target)
@@ -187,9 +189,12 @@ class Div(_Binary):
     def backward(ctx, grad):
         b, a = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
+        xp = ctx.xp
+        b_bar = conj_of(xp, b)
         with np.errstate(divide="ignore", invalid="ignore"):
-            grad_a = _grad_for(grad / b, *ctx.a_meta) if needs_a else None
-            grad_b = _grad_for(-grad * a / (b * b), *ctx.b_meta) if needs_b else None
+            grad_a = _grad_for(grad / b_bar, *ctx.a_meta) if needs_a else None
+            grad_b = (_grad_for(-grad * conj_of(xp, a) / (b_bar * b_bar), *ctx.b_meta)
+                      if needs_b else None)
         return grad_a, grad_b
 
 
@@ -409,7 +414,7 @@ class Pow(_Binary):
                              else None)
                     if power is None:
                         power = base ** (exponent - 1)
-                    grad_base = grad * (exponent * power)
+                    grad_base = grad * conj_of(xp, exponent * power)
                     if not number_exponent:
                         grad_base = xp.where(exponent == 0, 0, grad_base)
                 grad_base = _grad_for(grad_base, *ctx.a_meta)
@@ -421,7 +426,7 @@ class Pow(_Binary):
                         local = xp.where(exponent >= 0, 0, local)
                 else:
                     local = xp.where((base == 0) & (exponent >= 0), 0, local)
-                grad_exponent = _grad_for(grad * local, *ctx.b_meta)
+                grad_exponent = _grad_for(grad * conj_of(xp, local), *ctx.b_meta)
         return grad_base, grad_exponent
 
 
@@ -570,7 +575,17 @@ class Abs(Op):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * ctx.xp.sign(x)
+        xp = ctx.xp
+        if xp is np and x.dtype.kind == "c":
+            # the gradient of |z| is grad * z / |z| (0 at 0)
+            magnitude = np.abs(x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                direction = np.where(magnitude == 0, 0, x / magnitude)
+            return grad * direction
+        if xp is not np and x.is_complex():
+            magnitude = xp.abs(x)
+            return grad * xp.where(magnitude == 0, 0, x / xp.where(magnitude == 0, 1, magnitude))
+        return grad * xp.sign(x)
 
 
 abs = _unary(Abs, "abs")
@@ -611,6 +626,10 @@ class Angle(Op):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype.kind == "c":
+            ctx.save_for_backward(x)
+            return np.angle(x)
+        ctx.save_for_backward(None)
         x = _floating(x)
         out = np.where(x < 0, x.dtype.type(np.pi), x.dtype.type(0))
         out[np.isnan(x)] = np.nan
@@ -618,7 +637,16 @@ class Angle(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return ctx.xp.zeros_like(grad)
+        (x,) = ctx.saved_tensors
+        if x is None:
+            return ctx.xp.zeros_like(grad)
+        # d angle / d(re, im) = (-im, re) / |z|^2: the gradient grad * i z / |z|^2 (0 at 0)
+        xp = ctx.xp
+        squared = x.real ** 2 + x.imag ** 2 if xp is np else xp.real(x) ** 2 + xp.imag(x) ** 2
+        if xp is np:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(squared == 0, 0, grad * 1j * x / squared).astype(x.dtype)
+        return xp.where(squared == 0, 0, grad * 1j * x / xp.where(squared == 0, 1, squared))
 
 
 angle = _unary(Angle, "angle")

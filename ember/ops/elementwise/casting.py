@@ -8,6 +8,7 @@ from ..._autocast_state import (
     AUTOCAST_POLICY, DEFAULT_DTYPES, KERNEL, LOWER_PRECISION, _autocast_state)
 from ..._dtype import accumulation_dtype, float32, from_numpy_dtype, is_floating
 from ..._layout import arrange, check_memory_format, preserve_format
+from .complex import real_part_for
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import _grad_for, _not_tensor, _shape_dtype
@@ -28,8 +29,10 @@ class Cast(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        if not is_floating(ctx.source):
+        if not is_floating(ctx.source) and ctx.source.kind != "c":
             return None, None
+        if ctx.source.kind != "c":
+            grad = real_part_for(grad, ctx.source)  # a real input's part of a complex gradient
         return ctx.xp.astype(grad, ctx.source), None
 
 

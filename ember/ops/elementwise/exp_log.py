@@ -208,6 +208,8 @@ class Sigmoid(Op):
             # float16 and bfloat16 in float32, rounded once (PyTorch's sigmoid_backward)
             wide = _widened(out)
             return (_widened(grad) * wide * (1 - wide)).astype(grad.dtype)
+        if ctx.xp is np and out.dtype.kind == "c":
+            return grad * np.conj(out * (1 - out))
         return grad * out * (1 - out)
 
 

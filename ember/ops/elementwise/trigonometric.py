@@ -151,6 +151,8 @@ class Tanh(_OfOutput):
 def _tanh_gradient_array(grad, out):
     """``grad * (1 - out * out)`` on arrays: the same operations in one buffer, where the three
     temporaries of the expression would each allocate an activation-sized array."""
+    if out.dtype.kind == "c":
+        return grad * np.conj(1 - out * out)
     if grad.shape != out.shape or grad.dtype != out.dtype or not out.ndim:
         return Tanh.gradient(np, grad, out)
     if _is_reduced(grad):

@@ -1,0 +1,285 @@
+"""Discrete Fourier transforms (``torch.fft``): complex-to-complex, real-to-complex (one-sided)
+and complex-to-real transforms over any dims, on NumPy's pocketfft (single precision kept).
+
+Backward (PyTorch's formulas): a transform's adjoint is the opposite transform with the
+normalisation mode swapped ("backward" <-> "forward"; "ortho" stays); a one-sided input's missing
+half enters as zeros, and the gradient of a complex-to-real transform doubles the bins that stand
+for two of the full spectrum.
+"""
+import numpy as np
+
+from .._dtype import (complex128, complex_dtype, default_complex, get_default_dtype,
+                      scalar_type_name, to_dtype)
+from ..autograd.function import Op
+from ..tensor import Tensor
+from .elementwise.complex import conj, real_part_for
+from .shape import _normalize_dim, require_tensor, roll
+
+_NORMS = (None, "backward", "ortho", "forward")
+_SWAPPED = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
+
+
+def _fitted(array, shape, axes):
+    """``array`` cut or zero-padded at the end of ``axes`` to ``shape``'s sizes there."""
+    index = [slice(None)] * array.ndim
+    padding = [(0, 0)] * array.ndim
+    for axis in axes:
+        have, want = array.shape[axis], shape[axis]
+        if have > want:
+            index[axis] = slice(0, want)
+        elif have < want:
+            padding[axis] = (0, want - have)
+    array = array[tuple(index)]
+    if any(after for _, after in padding):
+        array = np.pad(array, padding)
+    return array
+
+
+class _Transform(Op):
+    """One NumPy transform of ``x`` over ``axes`` with sizes ``sizes`` and ``norm``; ``kind``
+    is "c2c", "r2c" or "c2r", ``inverse`` the direction (c2c)."""
+
+    @staticmethod
+    def forward(ctx, x, kind, axes, sizes, norm, inverse):
+        ctx.options = (kind, axes, sizes, norm, inverse, x.shape, x.dtype)
+        if kind == "c2c":
+            work = x if x.dtype.kind == "c" else x.astype(complex_dtype(x.dtype))
+            return (np.fft.ifftn if inverse else np.fft.fftn)(work, s=sizes, axes=axes,
+                                                              norm=norm)
+        if kind == "r2c":
+            return np.fft.rfftn(x, s=sizes, axes=axes, norm=norm)
+        return np.fft.irfftn(x, s=sizes, axes=axes, norm=norm)
+
+    @staticmethod
+    def backward(ctx, grad):
+        kind, axes, sizes, norm, inverse, shape, dtype = ctx.options
+        swapped = _SWAPPED[norm]
+        if kind == "c2c":
+            result = (np.fft.fftn if inverse else np.fft.ifftn)(grad, axes=axes, norm=swapped)
+        elif kind == "r2c":
+            last = axes[-1]
+            full = list(grad.shape)
+            full[last] = sizes[-1]
+            # the half of the spectrum that rfft leaves out enters as zeros
+            result = np.fft.ifftn(_fitted(grad, full, (last,)), axes=axes, norm=swapped)
+        else:
+            result = np.fft.rfftn(grad, axes=axes, norm=swapped)
+            length = sizes[-1]
+            doubled = length - result.shape[axes[-1]]
+            if doubled > 0:
+                index = [slice(None)] * result.ndim
+                index[axes[-1]] = slice(1, 1 + doubled)
+                result[tuple(index)] *= 2
+        result = _fitted(result, shape, axes)
+        result = real_part_for(result, dtype)
+        return (result.astype(dtype if dtype.kind in "fc" else result.dtype, copy=False),
+                None, None, None, None, None)
+
+
+def _prepared(input, operation, real_only=False):
+    """``input`` as floating or complex data for a transform: integers in the default dtype."""
+    require_tensor(input, operation)
+    data = input._data
+    if real_only and data.dtype.kind == "c":
+        raise RuntimeError(f"{operation} expects a real input tensor, but got "
+                           f"{scalar_type_name(data.dtype)}")
+    if data.dtype.kind in "biu":
+        return input.to(get_default_dtype())
+    if data.dtype.kind not in "fc":  # float16 and bfloat16 have no transforms here
+        return input.to(get_default_dtype() if data.dtype.kind != "c" else default_complex())
+    return input
+
+
+def _check_norm(norm):
+    if norm not in _NORMS:
+        raise RuntimeError(f'Invalid normalization mode: "{norm}"')
+    return norm
+
+
+def _axes_and_sizes(input, s, dim, operation, default_all=True, default_dims=None):
+    """PyTorch's resolution of ``s`` and ``dim``: the axes (normalised) and their sizes (None
+    where ``s`` is not given)."""
+    ndim = input._data.ndim
+    if dim is None:
+        if s is not None:
+            axes = list(range(ndim - len(s), ndim))
+        elif default_dims is not None:
+            axes = list(default_dims)
+        else:
+            axes = list(range(ndim))
+    else:
+        axes = [dim] if isinstance(dim, int) else list(dim)
+    if s is not None:
+        s = [s] if isinstance(s, int) else list(s)
+        if len(s) != len(axes):
+            raise RuntimeError("When given, dim and shape arguments must have the same length")
+    axes = [_normalize_dim(axis, max(ndim, 1)) for axis in axes]
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"{operation} dims must be unique")
+    if s is not None:
+        for size in s:
+            if size != -1 and size < 1:
+                raise RuntimeError(f"Invalid number of data points ({size}) specified")
+        s = [input._data.shape[axis] if size == -1 else int(size) for size, axis in zip(s, axes)]
+    return tuple(axes), s
+
+
+def _c2c(input, s, dim, norm, inverse, operation, default_dims=None):
+    input = _prepared(input, operation)
+    axes, sizes = _axes_and_sizes(input, s, dim, operation, default_dims=default_dims)
+    sizes = tuple(sizes) if sizes is not None else tuple(input._data.shape[a] for a in axes)
+    for size in sizes:
+        if size < 1:
+            raise RuntimeError(f"Invalid number of data points ({size}) specified")
+    return _Transform.apply(input, "c2c", axes, sizes, _check_norm(norm), inverse)
+
+
+def _r2c(input, s, dim, norm, operation, default_dims=None):
+    input = _prepared(input, operation, real_only=True)
+    axes, sizes = _axes_and_sizes(input, s, dim, operation, default_dims=default_dims)
+    sizes = tuple(sizes) if sizes is not None else tuple(input._data.shape[a] for a in axes)
+    for size in sizes:
+        if size < 1:
+            raise RuntimeError(f"Invalid number of data points ({size}) specified")
+    return _Transform.apply(input, "r2c", axes, sizes, _check_norm(norm), False)
+
+
+def _c2r(input, s, dim, norm, operation, default_dims=None):
+    input = _prepared(input, operation)
+    if input._data.dtype.kind != "c":
+        input = input.to(complex128 if input._data.dtype == np.float64 else default_complex())
+    axes, sizes = _axes_and_sizes(input, s, dim, operation, default_dims=default_dims)
+    if sizes is None:
+        sizes = [input._data.shape[a] for a in axes]
+        sizes[-1] = 2 * (input._data.shape[axes[-1]] - 1)
+    sizes = tuple(sizes)
+    for size in sizes:
+        if size < 1:
+            raise RuntimeError(f"Invalid number of data points ({size}) specified")
+    return _Transform.apply(input, "c2r", axes, sizes, _check_norm(norm), True)
+
+
+def _one(n):
+    return None if n is None else [n]
+
+
+# ---- the public functions (torch.fft's signatures) --------------------------------------------
+def fft(input, n=None, dim=-1, norm=None):
+    return _c2c(input, _one(n), [dim], norm, False, "fft")
+
+
+def ifft(input, n=None, dim=-1, norm=None):
+    return _c2c(input, _one(n), [dim], norm, True, "ifft")
+
+
+def fft2(input, s=None, dim=(-2, -1), norm=None):
+    return _c2c(input, s, dim, norm, False, "fft2")
+
+
+def ifft2(input, s=None, dim=(-2, -1), norm=None):
+    return _c2c(input, s, dim, norm, True, "ifft2")
+
+
+def fftn(input, s=None, dim=None, norm=None):
+    return _c2c(input, s, dim, norm, False, "fftn")
+
+
+def ifftn(input, s=None, dim=None, norm=None):
+    return _c2c(input, s, dim, norm, True, "ifftn")
+
+
+def rfft(input, n=None, dim=-1, norm=None):
+    return _r2c(input, _one(n), [dim], norm, "rfft")
+
+
+def irfft(input, n=None, dim=-1, norm=None):
+    return _c2r(input, _one(n), [dim], norm, "irfft")
+
+
+def rfft2(input, s=None, dim=(-2, -1), norm=None):
+    return _r2c(input, s, dim, norm, "rfft2")
+
+
+def irfft2(input, s=None, dim=(-2, -1), norm=None):
+    return _c2r(input, s, dim, norm, "irfft2")
+
+
+def rfftn(input, s=None, dim=None, norm=None):
+    return _r2c(input, s, dim, norm, "rfftn")
+
+
+def irfftn(input, s=None, dim=None, norm=None):
+    return _c2r(input, s, dim, norm, "irfftn")
+
+
+def hfft(input, n=None, dim=-1, norm=None):
+    """The real signal of a Hermitian-symmetric one-sided spectrum: irfft of the conjugate with
+    the opposite normalisation."""
+    return irfft(conj(_prepared(input, "hfft")), n, dim, _SWAPPED[_check_norm(norm)])
+
+
+def ihfft(input, n=None, dim=-1, norm=None):
+    """The one-sided Hermitian spectrum of a real signal: conj(rfft) with the opposite
+    normalisation."""
+    return conj(rfft(input, n, dim, _SWAPPED[_check_norm(norm)]))
+
+
+def hfft2(input, s=None, dim=(-2, -1), norm=None):
+    return irfftn(conj(_prepared(input, "hfft2")), s, dim, _SWAPPED[_check_norm(norm)])
+
+
+def ihfft2(input, s=None, dim=(-2, -1), norm=None):
+    return conj(rfftn(input, s, dim, _SWAPPED[_check_norm(norm)]))
+
+
+def hfftn(input, s=None, dim=None, norm=None):
+    return irfftn(conj(_prepared(input, "hfftn")), s, dim, _SWAPPED[_check_norm(norm)])
+
+
+def ihfftn(input, s=None, dim=None, norm=None):
+    return conj(rfftn(input, s, dim, _SWAPPED[_check_norm(norm)]))
+
+
+def fftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """The sample frequencies of an n-point transform: [0, 1, ..., -1] / (d n)."""
+    return _frequencies(np.fft.fftfreq(n, d), dtype, requires_grad)
+
+
+def rfftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """The non-negative sample frequencies of an n-point real transform."""
+    return _frequencies(np.fft.rfftfreq(n, d), dtype, requires_grad)
+
+
+def _frequencies(values, dtype, requires_grad):
+    target = get_default_dtype() if dtype is None else to_dtype(dtype)
+    tensor = Tensor._result(values.astype(target.numpy))
+    if requires_grad:
+        tensor.requires_grad_(True)
+    return tensor
+
+
+def fftshift(input, dim=None):
+    """Move the zero frequency to the centre: a roll by half of each dim's size."""
+    require_tensor(input, "fftshift")
+    axes = _shift_axes(input, dim)
+    return roll(input, [input._data.shape[axis] // 2 for axis in axes], axes)
+
+
+def ifftshift(input, dim=None):
+    """fftshift's inverse."""
+    require_tensor(input, "ifftshift")
+    axes = _shift_axes(input, dim)
+    return roll(input, [-(input._data.shape[axis] // 2) for axis in axes], axes)
+
+
+def _shift_axes(input, dim):
+    ndim = input._data.ndim
+    if dim is None:
+        return list(range(ndim))
+    dims = [dim] if isinstance(dim, int) else list(dim)
+    return [_normalize_dim(axis, max(ndim, 1)) for axis in dims]
+
+
+__all__ = ["fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "hfft2", "hfftn", "ifft",
+           "ifft2", "ifftn", "ifftshift", "ihfft", "ihfft2", "ihfftn", "irfft", "irfft2",
+           "irfftn", "rfft", "rfft2", "rfftfreq", "rfftn"]

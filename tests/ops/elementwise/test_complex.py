@@ -1,0 +1,179 @@
+"""Complex tensors against PyTorch: dtypes and promotion, creation, printing, the parts and
+views (real, imag, view_as_real / view_as_complex, polar, complex), and gradients of real losses
+through complex ops by PyTorch's convention (dL/dRe + i dL/dIm)."""
+import numpy as np
+import pytest
+
+import ember
+
+RNG = np.random.default_rng(0)
+PAIRS_A = RNG.standard_normal((3, 4, 2))
+PAIRS_B = RNG.standard_normal((3, 4, 2))
+REAL = RNG.standard_normal((3, 4))
+
+
+def _loss(value):
+    """A real loss that weighs real and imaginary parts differently."""
+    if value.is_complex():
+        return (value.real ** 2 + 3 * value.imag).sum()
+    return (value ** 2).sum()
+
+
+CASES = {
+    "mul": lambda fw, x, y, r: x * y,
+    "mul_by_real": lambda fw, x, y, r: x * r,
+    "mul_by_number": lambda fw, x, y, r: x * (2 - 1j),
+    "div": lambda fw, x, y, r: x / y,
+    "real_over_complex": lambda fw, x, y, r: r / y,
+    "add_sub_neg": lambda fw, x, y, r: -(x + y - r),
+    "abs": lambda fw, x, y, r: x.abs(),
+    "angle": lambda fw, x, y, r: x.angle(),
+    "conj": lambda fw, x, y, r: x.conj() * y,
+    "parts": lambda fw, x, y, r: x.real * y.imag,
+    "view_as_real": lambda fw, x, y, r: fw.view_as_real(x * y) * 2,
+    "polar": lambda fw, x, y, r: fw.polar(r.abs() + 0.1, r) * x,
+    "complex": lambda fw, x, y, r: fw.complex(r, r * 2) * x,
+    "exp": lambda fw, x, y, r: x.exp(),
+    "log": lambda fw, x, y, r: x.log(),
+    "sqrt": lambda fw, x, y, r: x.sqrt(),
+    "sin": lambda fw, x, y, r: x.sin(),
+    "tanh": lambda fw, x, y, r: x.tanh(),
+    "sigmoid": lambda fw, x, y, r: x.sigmoid(),
+    "square": lambda fw, x, y, r: x ** 2,
+    "complex_power": lambda fw, x, y, r: x ** (1.5 + 0.5j),
+    "reciprocal": lambda fw, x, y, r: x.reciprocal(),
+    "sum_mean": lambda fw, x, y, r: x.sum(1) * y.mean(1),
+    "matmul": lambda fw, x, y, r: x @ y.T,
+    "matmul_cast": lambda fw, x, y, r: x @ r.T.to(x.dtype),
+    "einsum": lambda fw, x, y, r: fw.einsum("ij,kj->ik", x, y),
+    "linear": lambda fw, x, y, r: fw.nn.functional.linear(x, y),
+    "index_cat": lambda fw, x, y, r: fw.cat([x[1:, ::2], y[:2, 1::2]]),
+    "reshape_expand": lambda fw, x, y, r: x.reshape(4, 3).T * y[:, :1].expand(3, 4),
+    "where": lambda fw, x, y, r: fw.where(r > 0, x, y),
+    "norm_squared": lambda fw, x, y, r: (x * x.conj()).real,
+}
+
+
+def _run(fw, name, dtype):
+    a = fw.tensor(PAIRS_A, dtype=dtype, requires_grad=True)
+    b = fw.tensor(PAIRS_B, dtype=dtype, requires_grad=True)
+    r = fw.tensor(REAL, dtype=dtype, requires_grad=True)
+    result = CASES[name](fw, fw.view_as_complex(a), fw.view_as_complex(b), r)
+    _loss(result).backward()
+    values = fw.view_as_real(result.detach()) if result.is_complex() else result.detach()
+    return [values.numpy()] + [np.zeros(1) if t.grad is None else t.grad.numpy()
+                               for t in (a, b, r)]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_and_gradients_match_pytorch(torch, name):
+    expected = _run(torch, name, torch.float64)
+    got = _run(ember, name, ember.float64)
+    for want, have in zip(expected, got):
+        np.testing.assert_allclose(have, want, rtol=1e-10, atol=1e-12)
+
+
+def test_float32_pairs_give_complex64_and_match_pytorch(torch):
+    expected = _run(torch, "matmul", torch.float32)
+    got = _run(ember, "matmul", ember.float32)
+    for want, have in zip(expected, got):
+        assert have.dtype == want.dtype
+        np.testing.assert_allclose(have, want, rtol=1e-5, atol=1e-6)
+
+
+def test_dtypes_and_promotion_match_pytorch(torch):
+    assert ember.cfloat is ember.complex64 and ember.cdouble is ember.complex128
+    assert ember.complex64.is_complex and not ember.complex64.is_floating_point
+    assert ember.complex64.itemsize == 8 and ember.complex64.is_signed
+    for first, second in [("complex64", "float64"), ("complex64", "float16"),
+                          ("complex64", "int64"), ("complex128", "float32"),
+                          ("complex64", "complex128")]:
+        want = torch.promote_types(getattr(torch, first), getattr(torch, second))
+        assert ember.promote_types(getattr(ember, first), getattr(ember, second)).name == \
+            str(want).split(".")[1]
+    cases = [(lambda fw: fw.ones(2, dtype=fw.float64) * fw.tensor(1j)),
+             (lambda fw: fw.ones(2) * 1j), (lambda fw: fw.ones(2, dtype=fw.float64) * 1j),
+             (lambda fw: fw.arange(2) * 1j), (lambda fw: fw.tensor([1 + 2j, 3])),
+             (lambda fw: fw.full((2,), 1 + 2j)), (lambda fw: fw.tensor(2j))]
+    for make in cases:
+        assert str(make(ember).dtype).split(".")[1] == str(make(torch).dtype).split(".")[1]
+    assert ember.tensor([1j]).is_complex() and ember.is_complex(ember.tensor([1j]))
+    assert not ember.ones(1).is_complex()
+
+
+@pytest.mark.parametrize("values", [
+    [1.5 + 2j, -3.25 - 1j, 0.001j], [1 + 2j, 3 + 4j], [[1e5 + 1j, 2j]], 2 + 3j,
+    [complex("nan") + 1j, complex("inf") - 2j], [0j, -0.0 - 0.0j]])
+def test_printing_matches_pytorch(torch, values):
+    assert repr(ember.tensor(values)).replace("ember", "torch") == repr(torch.tensor(values))
+
+
+def test_long_and_double_complex_printing_matches_pytorch(torch):
+    pairs = np.random.default_rng(1).standard_normal((2000, 2)).astype(np.float32)
+    assert (repr(ember.view_as_complex(ember.tensor(pairs))).replace("ember", "torch")
+            == repr(torch.view_as_complex(torch.from_numpy(pairs))))
+    assert (repr(ember.tensor([1 + 1j], dtype=ember.complex128)).replace("ember", "torch")
+            == repr(torch.tensor([1 + 1j], dtype=torch.complex128)))
+
+
+def test_parts_are_views_that_write_through():
+    z = ember.tensor([1 + 2j, 3 - 1j])
+    z.real.mul_(10)
+    z.imag[0] = 5.0
+    ember.view_as_real(z)[1, 1] = 7.0
+    assert z.tolist() == [10 + 5j, 30 + 7j]
+    pairs = ember.zeros(2, 2)
+    ember.view_as_complex(pairs).fill_(1 + 2j)
+    assert pairs.tolist() == [[1.0, 2.0], [1.0, 2.0]]
+
+
+@pytest.mark.parametrize("make", [
+    lambda fw: fw.view_as_complex(fw.ones(3, 3)),
+    lambda fw: fw.view_as_complex(fw.ones(3, 2, dtype=fw.int64)),
+    lambda fw: fw.view_as_complex(fw.ones(2, 4)[:, ::2]),
+    lambda fw: fw.view_as_real(fw.ones(3)),
+    lambda fw: fw.ones(2).imag,
+    lambda fw: fw.complex(fw.ones(2), fw.ones(2, dtype=fw.float64)),
+    lambda fw: fw.polar(fw.ones(2, dtype=fw.int64), fw.ones(2, dtype=fw.int64)),
+])
+def test_errors_match_pytorch(torch, make):
+    with pytest.raises(Exception) as expected:
+        make(torch)
+    with pytest.raises(type(expected.value)) as got:
+        make(ember)
+    assert str(got.value) == str(expected.value)
+
+
+def test_random_complex_draws_have_unit_variance():
+    z = ember.randn(200000, dtype=ember.cfloat, generator=ember.Generator().manual_seed(0))
+    assert z.dtype == ember.complex64
+    assert abs((z.abs() ** 2).mean().item() - 1.0) < 0.01
+    assert abs(z.real.var().item() - 0.5) < 0.01 and abs(z.imag.mean().item()) < 0.01
+    u = ember.rand(1000, dtype=ember.cdouble)
+    assert u.dtype == ember.complex128 and 0 <= u.real.min().item() and u.imag.max().item() < 1
+
+
+@pytest.mark.parametrize("optimizer, options", [
+    ("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.05}),
+    ("AdamW", {"lr": 0.05, "amsgrad": True}), ("RMSprop", {"lr": 0.01})])
+def test_optimizers_update_complex_parameters_as_pytorch(torch, optimizer, options):
+    rng = np.random.default_rng(2)
+    start = rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))
+    inputs = rng.standard_normal((5, 3)) + 1j * rng.standard_normal((5, 3))
+    results = []
+    for fw in (torch, ember):
+        weight = fw.nn.Parameter(fw.tensor(start, dtype=fw.cfloat))
+        x = fw.tensor(inputs, dtype=fw.cfloat)
+        step = getattr(fw.optim, optimizer)([weight], **options)
+        for _ in range(4):
+            y = x @ weight
+            loss = (y.abs() ** 2).mean() + y.real.sum() * 0.1
+            step.zero_grad()
+            loss.backward()
+            step.step()
+        results.append((fw.view_as_real(weight.detach()).numpy(),
+                        str(step.state[weight]["exp_avg" if "Adam" in optimizer else
+                                                "momentum_buffer" if optimizer == "SGD"
+                                                else "square_avg"].dtype).split(".")[1]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
+    assert results[1][1] == results[0][1]

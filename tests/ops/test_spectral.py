@@ -1,0 +1,160 @@
+"""ember.fft against PyTorch (values, dtypes and gradients of every transform in every
+normalisation mode, sizes that pad and cut, errors), plus checks that need only ember: round
+trips, Parseval's identity and a float64 finite-difference gradient."""
+import numpy as np
+import pytest
+
+import ember
+
+RNG = np.random.default_rng(0)
+SIGNAL = RNG.standard_normal((4, 6))
+PAIRS = RNG.standard_normal((4, 6, 2))
+WEIGHTS = {}
+
+
+def _weights(shape):
+    """Fixed random weights per shape: the loss sees every output element differently."""
+    if shape not in WEIGHTS:
+        WEIGHTS[shape] = np.random.default_rng(len(WEIGHTS) + 5).standard_normal(shape)
+    return WEIGHTS[shape]
+
+
+TRANSFORMS = {
+    "fft_real": lambda fw, x, z, norm: fw.fft.fft(x, norm=norm),
+    "fft": lambda fw, x, z, norm: fw.fft.fft(z, norm=norm),
+    "fft_padded": lambda fw, x, z, norm: fw.fft.fft(z, n=8, norm=norm),
+    "fft_cut_dim0": lambda fw, x, z, norm: fw.fft.fft(z, n=3, dim=0, norm=norm),
+    "ifft": lambda fw, x, z, norm: fw.fft.ifft(z, norm=norm),
+    "fft2": lambda fw, x, z, norm: fw.fft.fft2(z, norm=norm),
+    "ifftn_sizes": lambda fw, x, z, norm: fw.fft.ifftn(z, s=(5, 3), norm=norm),
+    "rfft": lambda fw, x, z, norm: fw.fft.rfft(x, norm=norm),
+    "rfft_odd": lambda fw, x, z, norm: fw.fft.rfft(x, n=7, norm=norm),
+    "rfft_dim0": lambda fw, x, z, norm: fw.fft.rfft(x, n=5, dim=0, norm=norm),
+    "rfft2": lambda fw, x, z, norm: fw.fft.rfft2(x, norm=norm),
+    "irfft": lambda fw, x, z, norm: fw.fft.irfft(z, norm=norm),
+    "irfft_odd": lambda fw, x, z, norm: fw.fft.irfft(z, n=9, norm=norm),
+    "irfft_cut": lambda fw, x, z, norm: fw.fft.irfft(z, n=4, norm=norm),
+    "irfft2": lambda fw, x, z, norm: fw.fft.irfft2(z, norm=norm),
+    "irfftn_sizes": lambda fw, x, z, norm: fw.fft.irfftn(z, s=(3, 7), norm=norm),
+    "filter": lambda fw, x, z, norm: fw.fft.irfft(fw.fft.rfft(x, norm=norm) * z[:, :4], n=6,
+                                                  norm=norm),
+    "hfft": lambda fw, x, z, norm: fw.fft.hfft(z, norm=norm),
+    "ihfft": lambda fw, x, z, norm: fw.fft.ihfft(x, norm=norm).resolve_conj(),
+    "hfft2": lambda fw, x, z, norm: fw.fft.hfft2(z, norm=norm),
+    "ihfftn": lambda fw, x, z, norm: fw.fft.ihfftn(x, norm=norm).resolve_conj(),
+    "shifts": lambda fw, x, z, norm: fw.fft.fftshift(fw.fft.fft(x, norm=norm), dim=-1)
+    * fw.fft.ifftshift(z),
+    "power_spectrum": lambda fw, x, z, norm: fw.fft.rfft(x, norm=norm).abs() ** 2,
+    "frequencies": lambda fw, x, z, norm: fw.fft.rfft(x, norm=norm) * fw.fft.rfftfreq(6, d=0.1)
+    + fw.fft.fft(x, norm=norm)[:, :4] * fw.fft.fftfreq(6)[:4],
+}
+
+
+def _run(fw, name, norm, dtype):
+    x = fw.tensor(SIGNAL, dtype=dtype, requires_grad=True)
+    pairs = fw.tensor(PAIRS, dtype=dtype, requires_grad=True)
+    out = TRANSFORMS[name](fw, x, fw.view_as_complex(pairs), norm)
+    weights = fw.tensor(_weights(tuple(out.shape)), dtype=dtype)
+    if out.is_complex():
+        loss = (out.real * weights).sum() + (out.imag ** 2).sum()
+        values = fw.view_as_real(out.detach())
+    else:
+        loss = (out * weights).sum() + (out ** 2).sum()
+        values = out.detach()
+    loss.backward()
+    return [values.numpy()] + [np.zeros(1) if t.grad is None else t.grad.numpy()
+                               for t in (x, pairs)]
+
+
+@pytest.mark.parametrize("norm", [None, "backward", "ortho", "forward"])
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_transforms_and_gradients_match_pytorch(torch, name, norm):
+    expected = _run(torch, name, norm, torch.float64)
+    got = _run(ember, name, norm, ember.float64)
+    for want, have in zip(expected, got):
+        assert have.shape == want.shape
+        np.testing.assert_allclose(have, want, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["fft_real", "rfft", "irfft", "fft2"])
+def test_single_precision_stays_single(torch, name):
+    expected = _run(torch, name, None, torch.float32)
+    got = _run(ember, name, None, ember.float32)
+    for want, have in zip(expected, got):
+        assert have.dtype == want.dtype
+        np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-4)
+    assert ember.fft.fft(ember.ones(4)).dtype == ember.complex64
+    assert ember.fft.irfft(ember.ones(3, dtype=ember.cdouble)).dtype == ember.float64
+    assert ember.fft.fft(ember.arange(4)).dtype == ember.complex64
+
+
+def test_frequencies_and_shifts_match_pytorch(torch):
+    pairs = [(ember.fft.fftfreq(5), torch.fft.fftfreq(5)),
+             (ember.fft.rfftfreq(6, d=0.5), torch.fft.rfftfreq(6, d=0.5)),
+             (ember.fft.fftfreq(4, dtype=ember.float64), torch.fft.fftfreq(4, dtype=torch.float64)),
+             (ember.fft.fftshift(ember.arange(6)), torch.fft.fftshift(torch.arange(6))),
+             (ember.fft.ifftshift(ember.arange(6).reshape(2, 3)),
+              torch.fft.ifftshift(torch.arange(6).reshape(2, 3)))]
+    for have, want in pairs:
+        assert str(have.dtype).split(".")[1] == str(want.dtype).split(".")[1]
+        np.testing.assert_array_equal(have.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw, x: fw.fft.fft(x, dim=2),
+    lambda fw, x: fw.fft.fft(x, norm="bad"),
+    lambda fw, x: fw.fft.fft(x, n=0),
+    lambda fw, x: fw.fft.irfft(fw.ones(1, dtype=fw.cfloat)),
+    lambda fw, x: fw.fft.rfft(fw.ones(3, dtype=fw.cfloat)),
+    lambda fw, x: fw.fft.fftn(fw.ones(2, 2), s=(3,), dim=(0, 1)),
+])
+def test_errors_match_pytorch(torch, call):
+    with pytest.raises(Exception) as expected:
+        call(torch, torch.ones(8))
+    with pytest.raises(type(expected.value)) as got:
+        call(ember, ember.ones(8))
+    assert str(got.value) == str(expected.value)
+
+
+def test_round_trips_and_parseval_without_torch():
+    x = ember.tensor(RNG.standard_normal((3, 10)))
+    np.testing.assert_allclose(ember.fft.irfft(ember.fft.rfft(x), n=10).numpy(), x.numpy(),
+                               atol=1e-12)
+    np.testing.assert_allclose(ember.fft.ifft(ember.fft.fft(x)).real.numpy(), x.numpy(),
+                               atol=1e-12)
+    spectrum = ember.fft.fft(x, norm="ortho")
+    np.testing.assert_allclose((spectrum.abs() ** 2).sum(1).numpy(), (x ** 2).sum(1).numpy(),
+                               rtol=1e-12)
+    # one cosine: a single pair of bins of height n / 2
+    cosine = ember.tensor(np.cos(2 * np.pi * 3 * np.arange(16) / 16))
+    magnitudes = ember.fft.rfft(cosine).abs().numpy()
+    assert abs(magnitudes[3] - 8) < 1e-9 and np.delete(magnitudes, 3).max() < 1e-9
+
+
+@pytest.mark.parametrize("transform", [
+    lambda fw, x: fw.fft.rfft(x, n=7),
+    lambda fw, x: fw.fft.irfft(fw.fft.rfft(x) * (1 + 2j), n=5),
+    lambda fw, x: fw.fft.fft2(x, s=(3, 4), norm="ortho"),
+])
+def test_gradients_match_finite_differences(transform):
+    start = RNG.standard_normal((3, 5))
+
+    def loss(values):
+        out = transform(ember, ember.tensor(values))
+        weights = _weights(tuple(out.shape))
+        if out.is_complex():
+            return float((out.real * ember.tensor(weights)).sum() + (out.imag ** 2).sum())
+        return float((out * ember.tensor(weights)).sum() + (out ** 2).sum())
+
+    x = ember.tensor(start, requires_grad=True)
+    out = transform(ember, x)
+    weights = ember.tensor(_weights(tuple(out.shape)))
+    total = ((out.real * weights).sum() + (out.imag ** 2).sum()) if out.is_complex() else (
+        (out * weights).sum() + (out ** 2).sum())
+    total.backward()
+    numeric = np.zeros_like(start)
+    for index in np.ndindex(start.shape):
+        step = np.zeros_like(start)
+        step[index] = 1e-6
+        numeric[index] = (loss(start + step) - loss(start - step)) / 2e-6
+    np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-6, atol=1e-7)
