@@ -35,6 +35,8 @@ def _check_matrices(input, operation):
     require_tensor(input, operation.replace(".", "_"), "A")
     if input._data.ndim < 2:
         raise RuntimeError(f"{operation}: The input tensor A must have at least 2 dimensions.")
+    if input._data.dtype.kind == "c":
+        raise NotImplementedError(f"{operation}: ember does not support complex matrices")
     if not is_floating(input._data.dtype):
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {input.dtype._scalar_type}")

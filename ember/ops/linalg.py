@@ -483,7 +483,9 @@ def inner(input, other):
 
 
 def vdot(input, other):
-    return dot(input, other)
+    """sum(conj(input) * other) of two 1-D tensors."""
+    _require_tensors("vdot", ("input", input), ("other", other))
+    return dot(conj_of(None, input), other)
 
 
 def cross(input, other, dim=None):
@@ -604,6 +606,8 @@ def _check_square(input, operation, argument="A"):
             raise RuntimeError(f"{operation}: Low precision dtypes not supported. Got Half")
         raise NotImplementedError(f"{operation}: not implemented for 'Half' tensors on CPU (as "
                                   f"in PyTorch)")
+    if data.dtype.kind == "c":
+        raise NotImplementedError(f"{operation}: ember does not support complex matrices")
     if data.dtype.kind != "f":
         if operation == "linalg.eigh":
             raise NotImplementedError(f"{operation}: not implemented for {input.dtype} tensors "

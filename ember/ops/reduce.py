@@ -15,7 +15,7 @@ from ..autograd.function import Op, torch_named
 from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
 from ._return_types import _Histogram, _MinMax, _ReturnTypes
-from .elementwise import lerp, maximum, minimum
+from .elementwise import complex_parts, lerp, maximum, minimum
 from .elementwise._operands import _widened
 from .elementwise.casting import autocast_op
 from .index import Gather, _array, embed, where
@@ -917,10 +917,16 @@ def _variance(cls, input, dim, unbiased, keepdim, correction, operation):
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(input, Tensor) and input._data.dtype.kind == "c":
+        # a complex tensor's variance is real: that of its real parts plus its imaginary parts'
+        return (var(complex_parts.real(input), dim, unbiased, keepdim, correction=correction)
+                + var(complex_parts.imag(input), dim, unbiased, keepdim, correction=correction))
     return _variance(Var, input, dim, unbiased, keepdim, correction, "var")
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(input, Tensor) and input._data.dtype.kind == "c":
+        return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
     return _variance(Std, input, dim, unbiased, keepdim, correction, "std")
 
 
@@ -1115,6 +1121,9 @@ def vector_norm(input, ord=2, dim=None, keepdim=False, dtype=None):
     """The ``ord``-norm of the elements over ``dim`` (all elements when None)."""
     if _dtype_argument(dtype, "linalg.vector_norm") is not None:
         input = input.to(dtype)
+    if input._data.dtype.kind == "c":
+        # the norm of the magnitudes (its gradient flows through abs: grad * z / |z|)
+        return vector_norm(input.abs(), ord, dim, keepdim)
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {scalar_type_name(input._data.dtype)}")

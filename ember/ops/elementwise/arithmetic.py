@@ -599,6 +599,11 @@ class Sign(Op):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype.kind == "c":
+            ctx.save_for_backward(x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                magnitude = np.abs(x)
+                return np.where(magnitude == 0, 0, x / magnitude).astype(x.dtype)
         if x.dtype == np.bool_:
             return x.copy()  # the sign of True is True
         out = np.asarray(np.sign(x))
@@ -611,6 +616,14 @@ class Sign(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        x = ctx.saved_tensors[0] if ctx.saved_tensors else None
+        if x is not None and ctx.xp is np:
+            # sgn(z) = z / |z|: the gradient (grad - s Re(grad conj(s))) / |z|, 0 at z = 0
+            magnitude = np.abs(x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                unit = x / magnitude
+                result = (grad - unit * (grad * unit.conj()).real) / magnitude
+            return np.where(magnitude == 0, 0, result).astype(x.dtype)
         return ctx.xp.zeros_like(grad)
 
 

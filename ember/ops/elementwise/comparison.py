@@ -59,7 +59,10 @@ def isneginf(input):
 
 
 def isreal(input):
-    return Tensor._result(np.ones(_tensor_input("isreal", input).shape, np.bool_))
+    data = _tensor_input("isreal", input)
+    if data.dtype.kind == "c":
+        return Tensor._result(np.asarray(data.imag == 0))
+    return Tensor._result(np.ones(data.shape, np.bool_))
 
 
 def signbit(input):

@@ -51,6 +51,10 @@ CASES = {
     "reshape_expand": lambda fw, x, y, r: x.reshape(4, 3).T * y[:, :1].expand(3, 4),
     "where": lambda fw, x, y, r: fw.where(r > 0, x, y),
     "norm_squared": lambda fw, x, y, r: (x * x.conj()).real,
+    "var_std_norm": lambda fw, x, y, r: x.var() + x.std(1).sum() + x.norm()
+    + fw.linalg.vector_norm(y, 3, dim=0).sum(),
+    "vdot": lambda fw, x, y, r: fw.vdot(x[0], y[1]),
+    "sgn": lambda fw, x, y, r: x.sgn() * y,
 }
 
 
@@ -177,3 +181,10 @@ def test_optimizers_update_complex_parameters_as_pytorch(torch, optimizer, optio
                                                 else "square_avg"].dtype).split(".")[1]))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
     assert results[1][1] == results[0][1]
+
+
+def test_isreal_and_complex_matrices(torch):
+    z = ember.tensor([1 + 0j, 2j, 3])
+    assert z.isreal().tolist() == torch.tensor([1 + 0j, 2j, 3]).isreal().tolist()
+    with pytest.raises(NotImplementedError, match="linalg.inv: ember does not support complex"):
+        ember.linalg.inv(ember.eye(2, dtype=ember.cfloat))
