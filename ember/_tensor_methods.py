@@ -15,7 +15,7 @@ from ._dtype import (
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
-from .ops import array_api, decompositions
+from .ops import array_api, decompositions, spectral
 from .tensor import Tensor, _to_array, legacy_new
 
 _numpy_generator = _random.numpy_generator
@@ -714,6 +714,7 @@ METHODS.update({
     "resolve_conj": _identity, "resolve_neg": _identity, "real": property(ops.real),
     "imag": property(ops.imag), "is_conj": _false, "is_neg": _false, "positive": ops.positive,
     "storage_offset": storage_offset, "bernoulli": bernoulli, "multinomial": multinomial,
+    "stft": spectral.stft, "istft": spectral.istft,
     "polygamma": polygamma, "polygamma_": polygamma_,
     "split_with_sizes": split_with_sizes, "unsafe_split": ops.split, "split": split,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,

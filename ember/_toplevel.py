@@ -9,6 +9,7 @@ from .ops.decompositions import (  # noqa: F401
     cholesky_inverse, cholesky_solve, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
     matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve)
 from .nn import functional as F
+from .ops.spectral import istft, stft  # noqa: F401
 from .tensor import Tensor
 
 pi = math.pi
@@ -189,4 +190,4 @@ __all__ = sorted(_METHOD_FORMS + (
     "result_type",
     "rms_norm", "rrelu", "rrelu_",
     "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",
-    "set_warn_always", "svd", "threshold_", "trapz", "typename"))
+    "set_warn_always", "stft", "istft", "svd", "threshold_", "trapz", "typename"))

@@ -6,14 +6,17 @@ normalisation mode swapped ("backward" <-> "forward"; "ortho" stays); a one-side
 half enters as zeros, and the gradient of a complex-to-real transform doubles the bins that stand
 for two of the full spectrum.
 """
+import warnings
+
 import numpy as np
 
 from .._dtype import (complex128, complex_dtype, default_complex, get_default_dtype,
-                      scalar_type_name, to_dtype)
+                      scalar_type_name, tensor_type_name, to_dtype)
 from ..autograd.function import Op
 from ..tensor import Tensor
-from .elementwise.complex import conj, real_part_for
-from .shape import _normalize_dim, require_tensor, roll
+from .elementwise.complex import conj, real_part_for, view_as_real
+from .index import index_select
+from .shape import _normalize_dim, cat, require_tensor, roll
 
 _NORMS = (None, "backward", "ortho", "forward")
 _SWAPPED = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
@@ -283,3 +286,176 @@ def _shift_axes(input, dim):
 __all__ = ["fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "hfft2", "hfftn", "ifft",
            "ifft2", "ifftn", "ifftshift", "ihfft", "ihfft2", "ihfftn", "irfft", "irfft2",
            "irfftn", "rfft", "rfft2", "rfftfreq", "rfftn"]
+
+
+# ---- short-time transforms (torch.stft / torch.istft) -----------------------------------------
+def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,
+         pad_mode="reflect", normalized=False, onesided=None, return_complex=None,
+         align_to_window=None):
+    """The short-time Fourier transform of a 1-D signal or a batch of them: frames of ``n_fft``
+    samples every ``hop_length``, each times the window (centred in n_fft), transformed;
+    (..., frequencies, frames)."""
+    require_tensor(input, "stft")
+    data = input._data
+    if return_complex is None and data.dtype.kind != "c":
+        raise RuntimeError("stft requires the return_complex parameter be given for real "
+                           "inputs, and will further require that return_complex=True in a "
+                           "future PyTorch release.")
+    if data.ndim not in (1, 2):
+        raise RuntimeError(f"stft: expected a 1D or 2D tensor, but got {data.ndim}D")
+    hop_length = n_fft // 4 if hop_length is None else hop_length
+    win_length = n_fft if win_length is None else win_length
+    if not 0 < win_length <= n_fft:
+        raise RuntimeError(f"stft: expected 0 < win_length <= n_fft, but got win_length="
+                           f"{win_length}")
+    if hop_length <= 0:
+        raise RuntimeError(f"stft: expected hop_length > 0, but got hop_length={hop_length}")
+    signal = input if data.ndim == 2 else input.unsqueeze(0)
+    if center:
+        signal = _padded_ends(signal, n_fft // 2, pad_mode)
+    length = signal._data.shape[-1]
+    if not 0 < n_fft <= length:
+        raise RuntimeError(f"stft: expected 0 < n_fft < {length}, but got n_fft={n_fft}")
+    frames = signal.unfold(-1, n_fft, hop_length)  # (batch, frames, n_fft)
+    if window is None:
+        warnings.warn("A window was not provided. A rectangular window will be applied,which "
+                      "is known to cause spectral leakage. Other windows such as "
+                      "torch.hann_window or torch.hamming_window are recommended to reduce "
+                      "spectral leakage.To suppress this warning and default to a rectangular "
+                      "window, explicitly set `window=torch.ones(n_fft, device=<device>)`.",
+                      UserWarning, stacklevel=2)
+    else:
+        if window._data.ndim != 1 or window._data.shape[0] != win_length:
+            shape = ", ".join(str(size) for size in signal._data.shape)
+            window_shape = ", ".join(str(size) for size in window._data.shape)
+            raise RuntimeError(
+                f"stft({tensor_type_name(signal._data.dtype)}[{shape}], n_fft={n_fft}, "
+                f"hop_length={hop_length}, win_length={win_length}, "
+                f"window={tensor_type_name(window._data.dtype)}{{[{window_shape}]}}, "
+                f"normalized={int(bool(normalized))}, onesided={onesided}, "
+                f"return_complex={int(bool(return_complex))}, align_to_window="
+                f"{align_to_window}) : expected a 1D window tensor of size equal to "
+                f"win_length={win_length}, but got window with size "
+                f"{list(window._data.shape)}")
+        frames = frames * _centred_window(window, n_fft)
+    complex_input = frames._data.dtype.kind == "c"
+    one_sided = (not complex_input) if onesided is None else onesided
+    norm = "ortho" if normalized else "backward"
+    spectra = rfft(frames, dim=-1, norm=norm) if one_sided else fft(frames, dim=-1, norm=norm)
+    spectra = spectra.transpose(-1, -2)
+    if data.ndim == 1:
+        spectra = spectra.squeeze(0)
+    if not return_complex:
+        warnings.warn("stft with return_complex=False is deprecated. In a future pytorch "
+                      "release, stft will return complex tensors for all inputs, and "
+                      "return_complex=False will raise an error.\nNote: you can still call "
+                      "torch.view_as_real on the complex output to recover the old return "
+                      "format.", UserWarning, stacklevel=2)
+        return view_as_real(spectra)
+    return spectra
+
+
+def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,
+          normalized=False, onesided=None, length=None, return_complex=False):
+    """stft's inverse: each frame transformed back, windowed, overlapped and added, divided by
+    the summed squared window (least squares, as PyTorch's)."""
+    require_tensor(input, "istft")
+    if input._data.dtype.kind != "c":
+        raise RuntimeError("istft requires a complex-valued input tensor matching the output "
+                           "from stft with return_complex=True.")
+    hop_length = n_fft // 4 if hop_length is None else hop_length
+    win_length = n_fft if win_length is None else win_length
+    spectra = input if input._data.ndim == 3 else input.unsqueeze(0)
+    frames_count = spectra._data.shape[-1]
+    one_sided = (spectra._data.shape[-2] != n_fft) if onesided is None else onesided
+    norm = "ortho" if normalized else "backward"
+    spectra = spectra.transpose(-1, -2)  # (batch, frames, frequencies)
+    if one_sided and not return_complex:
+        frames = irfft(spectra, n=n_fft, dim=-1, norm=norm)
+    else:
+        frames = ifft(spectra, n=n_fft, dim=-1, norm=norm)
+        if not return_complex:
+            frames = frames.real
+    if window is None:
+        weights = np.ones(n_fft, frames._data.dtype if frames._data.dtype.kind == "f" else
+                          real_dtype_of(frames._data.dtype))
+        frames_windowed = frames
+        window_values = weights
+    else:
+        centred = _centred_window(window, n_fft)
+        frames_windowed = frames * centred
+        window_values = centred._data
+    expected = n_fft + hop_length * (frames_count - 1)
+    starts = np.arange(frames_count) * hop_length
+    positions = (starts[:, None] + np.arange(n_fft)[None, :]).reshape(-1)
+    batch = frames_windowed._data.shape[0]
+    flat = frames_windowed.reshape(batch, frames_count * n_fft)
+    signal = input.new_zeros((batch, expected), dtype=flat.dtype).index_add(
+        1, Tensor._result(positions.astype(np.int64)), flat)
+    envelope = np.zeros(expected, np.float64)
+    np.add.at(envelope, positions, np.tile(np.abs(window_values.astype(np.complex128)) ** 2
+                                           if window_values.dtype.kind == "c"
+                                           else window_values.astype(np.float64) ** 2,
+                                           frames_count))
+    start = n_fft // 2 if center else 0
+    stop = expected - n_fft // 2 if center else expected
+    if length is not None:
+        stop = start + length
+    signal = signal[:, start:min(stop, expected)]
+    envelope = envelope[start:min(stop, expected)]
+    if np.any(np.abs(envelope) < 1e-11):
+        raise RuntimeError("istft: window overlap add min: 0 (the window's squared sum is zero "
+                           "somewhere: NOLA check failed)")
+    signal = signal / Tensor._result(envelope.astype(real_dtype_of(signal._data.dtype)))
+    if length is not None and signal._data.shape[-1] < length:
+        signal = _zero_extended(signal, length)
+    return signal if input._data.ndim == 3 else signal.squeeze(0)
+
+
+def real_dtype_of(numpy_dtype):
+    """float64 for double data (real or complex), else float32."""
+    return np.dtype(np.float64) if numpy_dtype in (np.float64, np.complex128) else \
+        np.dtype(np.float32)
+
+
+def _zero_extended(signal, length):
+    zeros = signal.new_zeros((signal._data.shape[0], length - signal._data.shape[-1]))
+    return cat([signal, zeros], -1)
+
+
+def _centred_window(window, n_fft):
+    """A window of win_length samples zero-padded on both sides to n_fft (PyTorch centres it)."""
+    size = window._data.shape[0]
+    if size == n_fft:
+        return window
+    left = (n_fft - size) // 2
+    zeros_left = window.new_zeros((left,))
+    zeros_right = window.new_zeros((n_fft - size - left,))
+    return cat([zeros_left, window, zeros_right])
+
+
+def _padded_ends(signal, amount, mode):
+    """The signal extended by ``amount`` samples at both ends (reflect, replicate, circular or
+    constant), through an index gather so the gradient flows back."""
+    length = signal._data.shape[-1]
+    if mode == "constant":
+        zeros = signal.new_zeros((signal._data.shape[0], amount))
+        return cat([zeros, signal, zeros], -1)
+    if mode == "reflect":
+        if amount >= length:
+            raise RuntimeError(f"Argument #4: Padding size should be less than the "
+                               f"corresponding input dimension, but got: padding ({amount}, "
+                               f"{amount}) at dimension 2 of input "
+                               f"[1, {signal._data.shape[0]}, {length}]")
+        index = np.concatenate([np.arange(amount, 0, -1), np.arange(length),
+                                np.arange(length - 2, length - 2 - amount, -1)])
+    elif mode == "replicate":
+        index = np.clip(np.arange(-amount, length + amount), 0, length - 1)
+    elif mode == "circular":
+        index = np.arange(-amount, length + amount) % length
+    else:
+        raise RuntimeError(f"stft: unsupported pad_mode {mode!r}")
+    return index_select(signal, -1, Tensor._result(index.astype(np.int64)))
+
+
+__all__ += ["istft", "stft"]

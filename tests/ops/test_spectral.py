@@ -158,3 +158,71 @@ def test_gradients_match_finite_differences(transform):
         step[index] = 1e-6
         numeric[index] = (loss(start + step) - loss(start - step)) / 2e-6
     np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("options", [
+    {"hop_length": 4, "window": "hann"}, {},
+    {"hop_length": 5, "win_length": 10, "window": "hann", "center": False, "normalized": True},
+    {"window": "hann", "pad_mode": "constant", "onesided": False},
+    {"window": "hann", "return_complex": False}])
+def test_stft_matches_pytorch(torch, options):
+    signal = RNG.standard_normal((2, 100))
+    results = []
+    for fw in (torch, ember):
+        arguments = {"return_complex": True, **options}
+        if arguments.get("window") == "hann":
+            arguments["window"] = fw.hann_window(arguments.get("win_length", 16),
+                                                 dtype=fw.float64)
+        x = fw.tensor(signal, requires_grad=True)
+        warns = "window" not in options or options.get("return_complex") is False
+        with pytest.warns(UserWarning) if warns else _no_warning():
+            out = fw.stft(x, 16, **arguments)
+        values = fw.view_as_real(out) if out.is_complex() else out
+        (values ** 2).sum().backward()
+        results.append((values.detach().numpy(), x.grad.numpy()))
+    for want, have in zip(*results):
+        assert have.shape == want.shape
+        np.testing.assert_allclose(have, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("options", [{"hop_length": 4}, {"hop_length": 4, "length": 90},
+                                     {"hop_length": 2, "win_length": 10}])
+def test_istft_inverts_stft_as_pytorch(torch, options):
+    signal = RNG.standard_normal((2, 100))
+    results = []
+    for fw in (torch, ember):
+        window = fw.hann_window(options.get("win_length", 16), dtype=fw.float64)
+        x = fw.tensor(signal, requires_grad=True)
+        spectra = fw.stft(x, 16, hop_length=options["hop_length"],
+                          win_length=options.get("win_length"), window=window,
+                          return_complex=True)
+        y = fw.istft(spectra, 16, hop_length=options["hop_length"],
+                     win_length=options.get("win_length"), window=window,
+                     length=options.get("length"))
+        (y * fw.tensor(np.arange(y.shape[-1]) / 100.0)).sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    for want, have in zip(*results):
+        np.testing.assert_allclose(have, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(results[1][0][:, :90], signal[:, :90], atol=1e-12)
+
+
+def test_stft_errors_match_pytorch(torch):
+    for call in (lambda fw, x: fw.stft(x, 16),
+                 lambda fw, x: fw.stft(x, 16, window=fw.hann_window(10), return_complex=True),
+                 lambda fw, x: fw.stft(x, 200, return_complex=True)):
+        with pytest.raises(Exception) as expected:
+            call(torch, torch.ones(2, 100))
+        with pytest.raises(type(expected.value)) as got:
+            call(ember, ember.ones(2, 100))
+        assert str(got.value).replace("ember", "torch") == str(expected.value)
+
+
+class _no_warning:
+    def __enter__(self):
+        import warnings
+        self._context = warnings.catch_warnings()
+        self._context.__enter__()
+        warnings.simplefilter("error")
+
+    def __exit__(self, *exc):
+        return self._context.__exit__(*exc)
