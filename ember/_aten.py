@@ -177,7 +177,7 @@ def _slice(input, dim=0, start=None, end=None, step=1):
 detach_copy = _copy_form("detach")
 diagonal_copy = _copy_form("diagonal")
 expand_copy = _copy_form("expand")
-narrow_copy = _copy_form("narrow")
+narrow_copy = ops.narrow_copy  # also a Tensor method, so an op of its own
 permute_copy = _copy_form("permute")
 select_copy = _copy_form("select")
 split_copy = _copy_form("split")

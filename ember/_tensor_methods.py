@@ -642,6 +642,7 @@ _FUNCTIONAL = (
     ops.round, ops.trunc, ops.clamp, ops.clip, ops.clamp_min, ops.clamp_max, ops.lerp,
     ops.maximum, ops.minimum, ops.fmax, ops.fmin, ops.deg2rad, ops.rad2deg, ops.nan_to_num,
     ops.addcmul, ops.addcdiv, ops.ldexp, ops.frexp, ops.gcd, ops.lcm, ops.clone,
+    ops.nonzero_static, ops.narrow_copy,
     # comparison, logical and bitwise
     ops.eq, ops.ne, ops.lt, ops.le, ops.gt, ops.ge, ops.greater, ops.greater_equal, ops.less,
     ops.less_equal, ops.not_equal, ops.equal, ops.allclose, ops.isclose, ops.isnan, ops.isinf,
@@ -693,12 +694,13 @@ METHODS.update({
     "to": to, "type": type_, "type_as": type_as, "new": new,
     "float": _converter(_dtype.float32), "double": _converter(_dtype.float64),
     "half": _converter(_dtype.float16), "bfloat16": _converter(_dtype.bfloat16),
+    "cfloat": _converter(_dtype.complex64), "cdouble": _converter(_dtype.complex128),
     "long": _converter(_dtype.int64),
     "int": _converter(_dtype.int32), "short": _converter(_dtype.int16),
     "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
     "bool": _converter(_dtype.bool_),
     # layouts (sparse tensors define their own)
-    "to_sparse": sparse.to_sparse, "to_dense": to_dense,
+    "to_sparse": sparse.to_sparse, "to_sparse_coo": sparse.to_sparse, "to_dense": to_dense,
     "coalesce": _sparse_only("coalesce"), "is_coalesced": _sparse_only("is_coalesced"),
     "indices": _sparse_only("indices"), "values": _sparse_only("values", "sparse"),
     "_indices": _sparse_only("_indices"), "_values": _sparse_only("_values"),

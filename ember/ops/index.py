@@ -21,7 +21,7 @@ from .elementwise._operands import (
 
 __all__ = ["argwhere", "bincount", "bucketize", "gather", "index_add", "index_copy", "index_fill",
            "index_put", "index_reduce", "index_select", "isin", "masked_fill", "masked_scatter",
-           "masked_select", "nonzero", "put", "scatter", "scatter_add", "scatter_reduce", "searchsorted", "take",
+           "masked_select", "nonzero", "nonzero_static", "put", "scatter", "scatter_add", "scatter_reduce", "searchsorted", "take",
            "take_along_dim", "tril_indices", "triu_indices", "where"]
 
 _INDEX_KINDS = "iub"
@@ -624,6 +624,20 @@ def nonzero(input, as_tuple=False):
     if input._data.ndim == 0:
         return Tensor._result(np.zeros((int(data[0] != 0), 0), np.int64))
     return Tensor._result(np.stack(indices, axis=1).astype(np.int64))
+
+
+def nonzero_static(input, *, size, fill_value=-1):
+    """nonzero's indices in a result of exactly ``size`` rows: cut, or filled with
+    ``fill_value`` (a shape known before the data, as compiled graphs need)."""
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, but got "
+                           f"{size}")
+    found = nonzero(input)._data
+    columns = max(input._data.ndim, 1) if input._data.ndim else 0
+    out = np.full((size, columns), fill_value, np.int64)
+    count = min(size, found.shape[0])
+    out[:count] = found[:count]
+    return Tensor._result(out)
 
 
 # ---- scatter, index_add, index_fill --------------------------------------------------------------

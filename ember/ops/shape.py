@@ -22,7 +22,7 @@ __all__ = ["as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
            "diagflat", "diagonal", "diagonal_scatter", "diff", "dsplit", "dstack", "expand",
            "flatten", "flip", "fliplr", "flipud", "gradient", "hsplit", "hstack", "is_complex",
            "is_floating_point", "is_nonzero", "is_same_size", "is_tensor", "meshgrid", "moveaxis",
-           "movedim", "narrow", "numel", "permute", "ravel", "repeat", "repeat_interleave",
+           "movedim", "narrow", "narrow_copy", "numel", "permute", "ravel", "repeat", "repeat_interleave",
            "reshape", "roll", "rot90", "row_stack", "select", "select_scatter", "slice_scatter",
            "split", "squeeze", "stack", "swapaxes", "swapdims", "t", "tensor_split", "tile",
            "trace", "transpose", "tril", "triu", "unbind", "unflatten", "unravel_index",
@@ -773,6 +773,11 @@ def narrow(input, dim, start, length):
     if start + length > size:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     return getitem(input, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def narrow_copy(input, dim, start, length):
+    """narrow's slice as a new tensor (not a view)."""
+    return narrow(input, dim, start, length).clone()
 
 
 def unbind(input, dim=0):

@@ -352,3 +352,23 @@ def test_ranges_and_tuples_inside_an_index_are_sequences_as_torch(torch):
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     with pytest.raises(IndexError):
         ember.tensor(array)[range(5)]
+
+
+@pytest.mark.parametrize("values, size, fill", [
+    ([[0, 1.0], [2, 0]], 3, -1), ([[0, 1.0], [2, 0]], 1, -5), (0.0, 2, -1), (3.0, 2, -1),
+    (np.zeros((0, 2)), 2, 7)])
+def test_nonzero_static_matches_pytorch(torch, values, size, fill):
+    expected = torch.nonzero_static(torch.tensor(values), size=size, fill_value=fill)
+    got = ember.nonzero_static(ember.tensor(values), size=size, fill_value=fill)
+    assert got.shape == tuple(expected.shape) and got.tolist() == expected.tolist()
+    assert ember.tensor(values).nonzero_static(size=size, fill_value=fill).tolist() == \
+        expected.tolist()
+
+
+def test_narrow_copy_and_conversions():
+    x = ember.tensor([[0, 1.0], [2, 0]])
+    copied = x.narrow_copy(0, 1, 1)
+    copied[0, 0] = 5.0
+    assert copied.tolist() == [[5.0, 0.0]] and x.tolist() == [[0, 1.0], [2, 0]]
+    assert x.cfloat().dtype == ember.complex64 and x.cdouble().dtype == ember.complex128
+    assert x.to_sparse_coo().is_sparse
