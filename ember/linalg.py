@@ -1,7 +1,7 @@
 """ember.linalg: torch.linalg over real tensors: norms, inverses and solves, determinants,
-Cholesky, eigh, SVD, QR, pseudo-inverse, triangular solves, least squares, the matrix
-exponential, LU. (eig/eigvals, whose results are complex, and the LDL factorization are not
-provided.)"""
+Cholesky, eigh, eig (complex results), SVD, QR, pseudo-inverse, triangular solves, least
+squares, the matrix exponential, LU. (The LDL factorization and decompositions of complex
+matrices are not provided.)"""
 import numpy as np
 
 from .ops import linalg as _ops_linalg
@@ -14,7 +14,8 @@ from .ops.reduce import vector_norm
 from .ops.shape import diagonal as _diagonal, require_tensor
 from .tensor import Tensor
 
-__all__ = ["cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh",
+__all__ = ["cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh",
+           "eigvals", "eigvalsh",
            "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
            "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",
@@ -89,6 +90,14 @@ def eigh(A, UPLO="L"):
 
 def eigvalsh(A, UPLO="L"):
     return _ops_linalg.eigvalsh(A, UPLO)
+
+
+def eig(A):
+    return _ops_linalg.eig(A)
+
+
+def eigvals(A):
+    return _ops_linalg.eigvals(A)
 
 
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):

@@ -20,5 +20,7 @@ _SignLogAbsDet = _return_type("_SignLogAbsDet", "(sign, logabsdet), like "
                               "torch.return_types.slogdet.", "sign", "logabsdet")
 _EighResult = _return_type("_EighResult", "(eigenvalues, eigenvectors), like "
                            "torch.return_types.linalg_eigh.", "eigenvalues", "eigenvectors")
+_EigResult = _return_type("_EigResult", "(eigenvalues, eigenvectors), like "
+                          "torch.return_types.linalg_eig.", "eigenvalues", "eigenvectors")
 _Histogram = _return_type("_Histogram", "(hist, bin_edges), like torch.return_types.histogram.",
                           "hist", "bin_edges")

@@ -2,11 +2,12 @@
 import numpy as np
 
 from .. import _threads
-from .._dtype import accumulation_dtype, cpp_type_name, is_floating, scalar_type_name
+from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
+                      scalar_type_name)
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
-from ._return_types import _EighResult, _SignLogAbsDet
+from ._return_types import _EigResult, _EighResult, _SignLogAbsDet
 from .elementwise.casting import autocast_op, computed_in_float32
 from .elementwise.complex import conj_of
 from .index import index_select
@@ -962,3 +963,51 @@ def eigh(input, UPLO="L"):
 
 def eigvalsh(input, UPLO="L"):
     return eigh(input, UPLO)[0]
+
+
+class Eig(Op):
+    """Eigenvalues and unit-norm eigenvectors of general square matrices, always complex.
+    Backward (PyTorch's formula): gA = V^-H (diag(gL) + (V^H gV - V^H V Re(diag(V^H gV))) /
+    conj(L_j - L_i)) V^H, its real part for a real input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        values, vectors = np.linalg.eig(x)
+        target = complex_dtype(x.dtype)
+        values, vectors = values.astype(target), vectors.astype(target)
+        ctx.save_for_backward(values, vectors)
+        ctx.dtype = x.dtype
+        return values, vectors
+
+    @staticmethod
+    def backward(ctx, grad_values, grad_vectors):
+        values, vectors = ctx.saved_tensors
+        size = values.shape[-1]
+        diagonal = np.arange(size)
+        vectors_h = np.conj(np.swapaxes(vectors, -1, -2))
+        if grad_vectors is not None:
+            projected = vectors_h @ grad_vectors
+            real_diagonal = np.real(projected[..., diagonal, diagonal])
+            inner = projected - (vectors_h @ vectors) * real_diagonal[..., None, :]
+            gaps = np.conj(values[..., None, :] - values[..., :, None])
+            gaps[..., diagonal, diagonal] = 1
+            inner = inner / gaps
+        else:
+            inner = np.zeros(vectors.shape, vectors.dtype)
+        inner[..., diagonal, diagonal] = 0 if grad_values is None else grad_values
+        grad = np.linalg.solve(vectors_h, inner @ vectors_h)
+        if ctx.dtype.kind != "c":
+            grad = grad.real
+        return grad.astype(ctx.dtype)
+
+
+def eig(input):
+    """(eigenvalues, eigenvectors) of square matrices, complex even for a real input."""
+    _check_square(input, "linalg.eig")
+    values, vectors = Eig.apply(input)
+    return _EigResult((values, vectors))
+
+
+def eigvals(input):
+    """The eigenvalues of square matrices, complex."""
+    return eig(input)[0]

@@ -276,3 +276,33 @@ def test_cdist_matrix_product_gives_zero_at_coincident_points_as_torch(torch):
     our_distances.sum().backward()
     their_distances.sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("part", ["values", "vectors", "both"])
+def test_eig_values_and_gradients_match_pytorch(torch, part):
+    rng = np.random.default_rng(3)
+    matrices = rng.standard_normal((2, 4, 4))
+    weights = rng.standard_normal((4, 4))
+    results = []
+    for fw in (torch, ember):
+        a = fw.tensor(matrices, requires_grad=True)
+        values, vectors = fw.linalg.eig(a)
+        loss = 0
+        if part in ("values", "both"):
+            loss = loss + (values.real ** 2).sum() + (values.imag * 3).sum()
+        if part in ("vectors", "both"):  # |v|^2 does not depend on the phase of each vector
+            loss = loss + ((vectors.abs() ** 2) * fw.tensor(weights)).sum()
+        loss.backward()
+        results.append((np.sort_complex(values.detach().numpy().ravel()), a.grad.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], atol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-12)
+
+
+def test_eigvals_are_complex_and_reconstruct_the_matrix():
+    a = ember.tensor(np.random.default_rng(4).standard_normal((3, 3)))
+    assert ember.linalg.eigvals(a.float()).dtype == ember.complex64
+    values, vectors = ember.linalg.eig(a)
+    rebuilt = (vectors * values.unsqueeze(0)).numpy() @ np.linalg.inv(vectors.numpy())
+    np.testing.assert_allclose(rebuilt, a.numpy(), atol=1e-12)
+    np.testing.assert_allclose(np.sort_complex(ember.linalg.eigvals(a).numpy()),
+                               np.sort_complex(np.linalg.eigvals(a.numpy())), atol=1e-12)
