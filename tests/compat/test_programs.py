@@ -44,6 +44,7 @@ CASES = {
     "legacy_mlp": (["legacy_mlp.py", "--steps", "24"], FLOAT32),
     "amp_cpu_bfloat16": (["amp_train.py", "--device-type", "cpu", "--steps", "20"], BFLOAT16),
     "amp_cuda_spelling": (["amp_train.py", "--device-type", "cuda", "--steps", "20"], FLOAT32),
+    "rotary_fno_stft": (["spectral.py", "--steps", "20"], FLOAT32),
 }
 
 
