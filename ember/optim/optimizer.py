@@ -259,8 +259,6 @@ class Optimizer:
         return loss
 
     def _foreach_plan(self, group, options):
-        if any(param._data.dtype.kind == "c" for param in group["params"]):
-            return None  # complex parameters update as real views, one by one
         """(plan, gradients): the group's multi-tensor plan (``_foreach.py``) and this step's
         gradient arrays, or None when the group takes the per-parameter loop (a parameter
         without a gradient, mixed dtypes, step counts that differ)."""
@@ -269,6 +267,8 @@ class Optimizer:
         gradients = None if plan is None else plan.gradients(group, self.state)
         if gradients is None:
             plans.pop(id(group), None)
+            if any(param._data.dtype.kind == "c" for param in group["params"]):
+                return None  # complex parameters update as real views, one by one
             gradients = dense_gradients(group["params"])
             if gradients is None:
                 return None
