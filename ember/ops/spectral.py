@@ -99,17 +99,13 @@ def _check_norm(norm):
     return norm
 
 
-def _axes_and_sizes(input, s, dim, operation, default_all=True, default_dims=None):
-    """PyTorch's resolution of ``s`` and ``dim``: the axes (normalised) and their sizes (None
-    where ``s`` is not given)."""
+def _axes_and_sizes(input, s, dim, operation, one_sided_output=False):
+    """PyTorch's resolution of ``s`` and ``dim``: the axes (normalised) and the transform's
+    size along each (``s``, else the input's; a complex-to-real transform's last size defaults
+    to 2 (m - 1) for m input points)."""
     ndim = input._data.ndim
     if dim is None:
-        if s is not None:
-            axes = list(range(ndim - len(s), ndim))
-        elif default_dims is not None:
-            axes = list(default_dims)
-        else:
-            axes = list(range(ndim))
+        axes = list(range(ndim - len(s), ndim)) if s is not None else list(range(ndim))
     else:
         axes = [dim] if isinstance(dim, int) else list(dim)
     if s is not None:
@@ -119,46 +115,36 @@ def _axes_and_sizes(input, s, dim, operation, default_all=True, default_dims=Non
     axes = [_normalize_dim(axis, max(ndim, 1)) for axis in axes]
     if len(set(axes)) != len(axes):
         raise RuntimeError(f"{operation} dims must be unique")
-    if s is not None:
-        for size in s:
-            if size != -1 and size < 1:
-                raise RuntimeError(f"Invalid number of data points ({size}) specified")
-        s = [input._data.shape[axis] if size == -1 else int(size) for size, axis in zip(s, axes)]
-    return tuple(axes), s
-
-
-def _c2c(input, s, dim, norm, inverse, operation, default_dims=None):
-    input = _prepared(input, operation)
-    axes, sizes = _axes_and_sizes(input, s, dim, operation, default_dims=default_dims)
-    sizes = tuple(sizes) if sizes is not None else tuple(input._data.shape[a] for a in axes)
+    shape = input._data.shape
+    if s is None:
+        sizes = [shape[axis] for axis in axes]
+        if one_sided_output:
+            sizes[-1] = 2 * (shape[axes[-1]] - 1)
+    else:
+        sizes = [shape[axis] if size == -1 else int(size) for size, axis in zip(s, axes)]
     for size in sizes:
         if size < 1:
             raise RuntimeError(f"Invalid number of data points ({size}) specified")
+    return tuple(axes), tuple(sizes)
+
+
+def _c2c(input, s, dim, norm, inverse, operation):
+    input = _prepared(input, operation)
+    axes, sizes = _axes_and_sizes(input, s, dim, operation)
     return _Transform.apply(input, "c2c", axes, sizes, _check_norm(norm), inverse)
 
 
-def _r2c(input, s, dim, norm, operation, default_dims=None):
+def _r2c(input, s, dim, norm, operation):
     input = _prepared(input, operation, real_only=True)
-    axes, sizes = _axes_and_sizes(input, s, dim, operation, default_dims=default_dims)
-    sizes = tuple(sizes) if sizes is not None else tuple(input._data.shape[a] for a in axes)
-    for size in sizes:
-        if size < 1:
-            raise RuntimeError(f"Invalid number of data points ({size}) specified")
+    axes, sizes = _axes_and_sizes(input, s, dim, operation)
     return _Transform.apply(input, "r2c", axes, sizes, _check_norm(norm), False)
 
 
-def _c2r(input, s, dim, norm, operation, default_dims=None):
+def _c2r(input, s, dim, norm, operation):
     input = _prepared(input, operation)
     if input._data.dtype.kind != "c":
         input = input.to(complex128 if input._data.dtype == np.float64 else default_complex())
-    axes, sizes = _axes_and_sizes(input, s, dim, operation, default_dims=default_dims)
-    if sizes is None:
-        sizes = [input._data.shape[a] for a in axes]
-        sizes[-1] = 2 * (input._data.shape[axes[-1]] - 1)
-    sizes = tuple(sizes)
-    for size in sizes:
-        if size < 1:
-            raise RuntimeError(f"Invalid number of data points ({size}) specified")
+    axes, sizes = _axes_and_sizes(input, s, dim, operation, one_sided_output=True)
     return _Transform.apply(input, "c2r", axes, sizes, _check_norm(norm), True)
 
 
