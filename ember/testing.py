@@ -24,6 +24,8 @@ _TOLERANCES = {
     "bfloat16": (0.016, 1e-5),
     "float32": (1.3e-6, 1e-5),
     "float64": (1e-7, 1e-7),
+    "complex64": (1.3e-6, 1e-5),
+    "complex128": (1e-7, 1e-7),
 }
 _NUMBER_DTYPES = {int: "int64", float: "float64", complex: "complex128"}
 
@@ -225,7 +227,8 @@ def _attribute_mismatch(name, actual_value, expected_value, where):
 
 
 def _is_floating(array):
-    return array.dtype.kind == "f" or array.dtype.name == "bfloat16"
+    """Floating or complex: compared within tolerances, in the arrays' own dtype."""
+    return array.dtype.kind in "fc" or array.dtype.name == "bfloat16"
 
 
 def _is_close(actual, expected, rtol, atol, equal_nan):
@@ -233,7 +236,7 @@ def _is_close(actual, expected, rtol, atol, equal_nan):
     inputs' dtype (integers in float64 here, exact for the values tests use)."""
     equal = actual == expected
     if _is_floating(actual):
-        work = actual.dtype if actual.dtype.kind == "f" else np.float32
+        work = actual.dtype if actual.dtype.kind in "fc" else np.float32
         actual_values = actual.astype(work, copy=False)
         expected_values = expected.astype(work, copy=False)
     else:
@@ -255,7 +258,7 @@ def _tensor_message(actual, expected, matches, rtol, atol):
     mismatched = total - int(matches.sum())
     extra = f"Mismatched elements: {mismatched} / {total} ({mismatched / total:.1%})"
     if _is_floating(actual):
-        work = actual.dtype if actual.dtype.kind == "f" else np.float32
+        work = actual.dtype if actual.dtype.kind in "fc" else np.float32
         actual_flat = actual.reshape(-1).astype(work)
         expected_flat = expected.reshape(-1).astype(work)
         divide = np.divide

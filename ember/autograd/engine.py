@@ -529,6 +529,9 @@ def _root_grads(tensors, grad_tensors, create_graph):
         if gradient is None:
             if tensor._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if tensor._data.dtype.kind == "c":
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs "
+                                   f"but got {tensor.dtype}")
             array = np.ones(tensor._data.shape, dtype=tensor._data.dtype)
             grads.append(Tensor._wrap(array) if create_graph else array)
             continue

@@ -188,3 +188,14 @@ def test_isreal_and_complex_matrices(torch):
     assert z.isreal().tolist() == torch.tensor([1 + 0j, 2j, 3]).isreal().tolist()
     with pytest.raises(NotImplementedError, match="linalg.inv: ember does not support complex"):
         ember.linalg.inv(ember.eye(2, dtype=ember.cfloat))
+
+
+def test_backward_of_a_complex_scalar_and_assert_close(torch):
+    for fw in (torch, ember):
+        z = fw.tensor([1 + 2j, 3j], requires_grad=True)
+        with pytest.raises(RuntimeError, match="only for real scalar outputs but got "
+                                               f"{fw.__name__}.complex64"):
+            (z * 2).sum().backward()
+        fw.testing.assert_close(z.detach(), z.detach() * 1.0000001)
+        with pytest.raises(AssertionError, match="Mismatched elements: 2 / 2"):
+            fw.testing.assert_close(z.detach(), z.detach() + 0.01j)
