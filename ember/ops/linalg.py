@@ -599,6 +599,10 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 _LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
 
 
+# the ops whose gradients take the conjugate transpose: complex matrices are theirs too
+_COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve")
+
+
 def _check_square(input, operation, argument="A"):
     require_tensor(input, operation.replace(".", "_"), argument)
     data = input._data
@@ -607,9 +611,9 @@ def _check_square(input, operation, argument="A"):
             raise RuntimeError(f"{operation}: Low precision dtypes not supported. Got Half")
         raise NotImplementedError(f"{operation}: not implemented for 'Half' tensors on CPU (as "
                                   f"in PyTorch)")
-    if data.dtype.kind == "c":
+    if data.dtype.kind == "c" and operation not in _COMPLEX_SQUARE:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
-    if data.dtype.kind != "f":
+    if data.dtype.kind not in "fc":
         if operation == "linalg.eigh":
             raise NotImplementedError(f"{operation}: not implemented for {input.dtype} tensors "
                                       f"(PyTorch's kernel takes floating point only)")
@@ -637,7 +641,7 @@ class Inverse(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        inverse_t = out.mT
+        inverse_t = conj_of(ctx.xp, out).mT  # A^-H (A^-T for real matrices)
         return -(inverse_t @ grad @ inverse_t)
 
 
@@ -659,7 +663,7 @@ class Det(Op):
         x, out = ctx.saved_tensors
         xp = ctx.xp
         if xp is not np:
-            return xp.expand_dims(grad, (-2, -1)) * _adjugate_t_recorded(xp, x, out)
+            return xp.expand_dims(grad, (-2, -1)) * conj_of(xp, _adjugate_t_recorded(xp, x, out))
         u, singular, vh = np.linalg.svd(x)
         ones = np.ones(singular.shape[:-1] + (1,), dtype=singular.dtype)
         before = np.cumprod(np.concatenate([ones, singular[..., :-1]], -1), -1)
@@ -667,7 +671,8 @@ class Det(Op):
                                    -1), -1)
         others = before * after  # the product of all singular values but the i-th
         sign = np.linalg.det(u) * np.linalg.det(vh)
-        adjugate_t = (u * others[..., None, :]) @ vh * sign[..., None, None]
+        # det(A) A^-T is conj(U) diag(others) conj(V^H) sign; the gradient takes its conjugate
+        adjugate_t = (u * others[..., None, :]) @ vh * np.conj(sign)[..., None, None]
         return (grad[..., None, None] * adjugate_t).astype(x.dtype, copy=False)
 
 
@@ -723,10 +728,10 @@ class Solve(Op):
         if ctx.vector:
             grad = xp.expand_dims(grad, -1)
             out = xp.expand_dims(out, -1)
-        grad_columns = xp.linalg.solve(a.mT, grad)
+        grad_columns = xp.linalg.solve(conj_of(xp, a).mT, grad)
         grad_a = None
         if ctx.needs_input_grad[0]:
-            grad_a = unbroadcast(-(grad_columns @ out.mT), a_shape)
+            grad_a = unbroadcast(-(grad_columns @ conj_of(xp, out).mT), a_shape)
         grad_b = None
         if ctx.needs_input_grad[1]:
             grad_b = grad_columns.reshape(grad_columns.shape[:-1]) if ctx.vector else grad_columns
