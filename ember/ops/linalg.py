@@ -301,7 +301,9 @@ class Einsum(Op):
                                 for position, operand in enumerate(operands)])
         ctx.shapes = [operand.shape for operand in operands]
         equation = ",".join(subscripts) + "->" + output
-        return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 1))
+        # NumPy's optimised contraction of bfloat16 operands returns float32: round back
+        return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 1)).astype(
+            ctx.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -570,6 +572,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+    if "bfloat16" in (x1._data.dtype.name, x2._data.dtype.name):
+        raise NotImplementedError("\"cdist\" not implemented for 'BFloat16'")
     if x1._data.dtype == np.float16 or x2._data.dtype == np.float16:
         raise NotImplementedError("cdist: not implemented for 'Half' tensors on CPU (as in "
                                   "PyTorch)")

@@ -193,7 +193,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise NotImplementedError("grid_sample: mode 'bicubic' is not implemented in ember")
     check_tensors("grid_sampler", input=input, grid=grid)
     dtype = input._data.dtype
-    if dtype.kind != "f":
+    if not is_floating(dtype):
         raise NotImplementedError(f'"grid_sampler" not implemented for '
                                   f"'{scalar_type_name(dtype)}'")
     if grid._data.dtype != dtype:
@@ -225,7 +225,7 @@ def affine_grid(theta, size, align_corners=None):
     if align_corners is None:
         warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
         align_corners = False
-    if theta._data.dtype.kind != "f":
+    if not is_floating(theta._data.dtype):
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     if len(size) == 4:
         if theta.dim() != 3 or tuple(theta.shape[-2:]) != (2, 3):
