@@ -26,8 +26,8 @@ from . import compiler  # noqa: F401
 from .compiler import compile  # noqa: F401
 from ._layout import (  # noqa: F401
     channels_last, channels_last_3d, contiguous_format, layout, memory_format, preserve_format,
-    sparse_coo, strided)
-from .sparse import sparse_coo_tensor, spmm  # noqa: F401
+    sparse_coo, sparse_csr, strided)
+from .sparse import sparse_coo_tensor, sparse_csr_tensor, spmm  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402

@@ -1,12 +1,12 @@
 """Tensor layouts (PyTorch's ``torch.layout``): ``strided`` for NumPy-backed tensors and
-``sparse_coo``, whose tensors hold a storage object in place of the NumPy array; and memory
+``sparse_coo`` and ``sparse_csr``, whose tensors hold a storage object in place of the NumPy array; and memory
 formats (``torch.memory_format``): the order of a strided tensor's dimensions in memory."""
 import numpy as np
 
 from ._dtype import repr_prefix
 
 __all__ = ["channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
-           "preserve_format", "sparse_coo", "strided"]
+           "preserve_format", "sparse_coo", "sparse_csr", "strided"]
 
 
 class _Named:
@@ -40,6 +40,7 @@ class memory_format(_Named):
 
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
+sparse_csr = layout("sparse_csr")
 contiguous_format = memory_format("contiguous_format")
 channels_last = memory_format("channels_last")
 channels_last_3d = memory_format("channels_last_3d")

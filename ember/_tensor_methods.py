@@ -105,6 +105,8 @@ def to(self, *args, **kwargs):
     _device.check_cpu(device, "Tensor.to")
     if target is None or to_dtype(target).numpy == self._data.dtype:
         return self.clone() if copy else self
+    if self.is_sparse_csr:
+        return sparse.csr_cast(self, to_dtype(target))
     return (sparse.cast if self.is_sparse else ops.cast)(self, to_dtype(target))
 
 
@@ -700,10 +702,13 @@ METHODS.update({
     "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
     "bool": _converter(_dtype.bool_),
     # layouts (sparse tensors define their own)
-    "to_sparse": sparse.to_sparse, "to_sparse_coo": sparse.to_sparse, "to_dense": to_dense,
+    "to_sparse": sparse.to_sparse, "to_sparse_coo": sparse.to_sparse,
+    "to_sparse_csr": sparse.to_sparse_csr, "to_dense": to_dense,
     "coalesce": _sparse_only("coalesce"), "is_coalesced": _sparse_only("is_coalesced"),
     "indices": _sparse_only("indices"), "values": _sparse_only("values", "sparse"),
     "_indices": _sparse_only("_indices"), "_values": _sparse_only("_values"),
+    "crow_indices": _sparse_only("crow_indices", "sparse row compressed"),
+    "col_indices": _sparse_only("col_indices", "sparse row compressed"),
     "_nnz": _sparse_only("_nnz"), "sparse_dim": sparse_dim, "dense_dim": dense_dim,
     # other methods
     "where": where, "view_as": view_as, "reshape_as": reshape_as,

@@ -83,6 +83,19 @@ def test_dropout_only_model_warns_without_mentioning_statistics():
     assert "Dropout '0.2'" in str(caught[0].message)
 
 
+def test_dropout_that_drops_nothing_is_not_mode_dependent():
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.0), nn.Linear(8, 3), nn.Dropout(0.5))
+    model[3].p = 0.0
+    assert _mode_warnings(lambda: _no_grad_forward(model)) == []
+    optimizer = ember.optim.SGD(model.parameters(), lr=0.1)
+    model.eval()
+    assert _mode_warnings(lambda: _train_step(model, optimizer)) == []
+    model[1].p = 0.1
+    model.train()
+    caught = _mode_warnings(lambda: _no_grad_forward(model))
+    assert len(caught) == 1 and "Dropout '1'" in str(caught[0].message)
+
+
 def test_correct_forwards_are_silent():
     model = _model()
 

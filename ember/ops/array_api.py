@@ -13,6 +13,7 @@ import numpy as np
 
 from .._autocast_state import _autocast_state
 from .._dtype import from_numpy_dtype
+from .._layout import strided
 from ..tensor import Tensor
 from . import linalg as linalg_ops
 from . import index, reduce, shape
@@ -189,7 +190,7 @@ def log1p(x):
 
 def matmul(x1, x2):
     if x1._data.ndim >= 2 and x2._data.ndim >= 2 and x1._data.dtype == x2._data.dtype and \
-            not x1.is_sparse and not x2.is_sparse and "cpu" not in _autocast_state.get().enabled:
+            x1.layout is strided and x2.layout is strided and "cpu" not in _autocast_state.get().enabled:
         return linalg_ops.MatMul.apply(x1, x2)
     return linalg_ops.matmul(x1, x2)
 

@@ -4,6 +4,7 @@ import numpy as np
 from .. import _threads
 from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
                       scalar_type_name)
+from .._layout import strided
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
@@ -130,8 +131,8 @@ def _checked_matmul(input, other):
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
                         f"{type(other if isinstance(input, Tensor) else input).__name__}")
-    if input.is_sparse or other.is_sparse:
-        return (input if input.is_sparse else other)._product(input, other, "matmul")
+    if input.layout is not strided or other.layout is not strided:
+        return (input if input.layout is not strided else other)._product(input, other, "matmul")
     a = input._data
     b = other._data
     if a.ndim == 0 or b.ndim == 0:
@@ -177,8 +178,8 @@ def matmul(input, other):
 @autocast_op("mm")
 def mm(input, mat2):
     _require_tensors("mm", ("input", input), ("mat2", mat2))
-    if input.is_sparse or mat2.is_sparse:
-        return (input if input.is_sparse else mat2)._product(input, mat2, "mm")
+    if input.layout is not strided or mat2.layout is not strided:
+        return (input if input.layout is not strided else mat2)._product(input, mat2, "mm")
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else
                            "mat2 must be a matrix")
@@ -300,7 +301,9 @@ class Einsum(Op):
                                 for position, operand in enumerate(operands)])
         ctx.shapes = [operand.shape for operand in operands]
         equation = ",".join(subscripts) + "->" + output
-        return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 1))
+        # NumPy's optimised contraction of bfloat16 operands returns float32: round back
+        return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 1)).astype(
+            ctx.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -569,6 +572,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+    if "bfloat16" in (x1._data.dtype.name, x2._data.dtype.name):
+        raise NotImplementedError("\"cdist\" not implemented for 'BFloat16'")
     if x1._data.dtype == np.float16 or x2._data.dtype == np.float16:
         raise NotImplementedError("cdist: not implemented for 'Half' tensors on CPU (as in "
                                   "PyTorch)")

@@ -305,7 +305,7 @@ class _Extreme(Op):
         out = np.asarray(cls.reducer(x, axis=axes, keepdims=keepdim))
         if ctx.needs_input_grad[0]:
             kept = out if keepdim or not axes else np.expand_dims(out, axes)
-            if evenly and x.dtype.kind == "f" and np.isnan(out).any():
+            if evenly and is_floating(x.dtype) and np.isnan(out).any():
                 ctx.save_for_backward(np.isnan(x))
             else:
                 ctx.save_for_backward(x == kept)
@@ -371,7 +371,7 @@ def _lower_median(x, axis, keepdims):
         return _kept_shape(np.full(rows.shape[:-1], np.nan, x.dtype), x, axis, keepdims)
     middle = (count - 1) // 2
     result = np.partition(rows, middle, axis=-1)[..., middle]
-    if x.dtype.kind == "f":
+    if is_floating(x.dtype):
         result = np.where(np.isnan(rows).any(axis=-1), np.array(np.nan, x.dtype), result)
     return _kept_shape(np.asarray(result, x.dtype), x, axis, keepdims)
 
@@ -379,7 +379,7 @@ def _lower_median(x, axis, keepdims):
 def _lower_nanmedian(x, axis, keepdims):
     """The lower median of the non-NaN elements over ``axis`` (NaN where all are NaN)."""
     rows = _reduced_rows(x, axis)
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         return _lower_median(x, axis, keepdims)
     counts = np.sum(~np.isnan(rows), axis=-1, keepdims=True)
     if rows.shape[-1] == 0:
@@ -460,7 +460,7 @@ class LogSumExp(Op):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        if x.dtype.kind != "f":
+        if not is_floating(x.dtype):
             x = x.astype(get_default_dtype().numpy)
         work = _widened(x)
         shift = np.max(work, axis=axes, keepdims=True) if x.size else \
@@ -1083,7 +1083,7 @@ def cumprod(input, dim, dtype=None):
 
 
 def logcumsumexp(input, dim):
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for '
                                   f"'{scalar_type_name(input._data.dtype)}'")
     return LogCumSumExp.apply(input, _axis(dim, input._data.ndim, "logcumsumexp"))
@@ -1091,14 +1091,14 @@ def logcumsumexp(input, dim):
 
 def nansum(input, dim=None, keepdim=False, dtype=None):
     """Sum treating NaN as zero (their gradient is zero)."""
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         return sum(input, dim, keepdim, dtype)
     return sum(where(Tensor._wrap(np.isnan(input._data)), 0, input), dim, keepdim, dtype)
 
 
 def nanmean(input, dim=None, keepdim=False, dtype=None):
     """Mean over the non-NaN elements."""
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got "
                            f"{input.dtype}")
     axes = _axes(dim, input._data.ndim, "nanmean")
@@ -1124,7 +1124,7 @@ def vector_norm(input, ord=2, dim=None, keepdim=False, dtype=None):
     if input._data.dtype.kind == "c":
         # the norm of the magnitudes (its gradient flows through abs: grad * z / |z|)
         return vector_norm(input.abs(), ord, dim, keepdim)
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {scalar_type_name(input._data.dtype)}")
     if isinstance(ord, str) or isinstance(ord, bool) or \
@@ -1170,7 +1170,7 @@ def _stable_argsort(keys, axis):
     ranked = np.sort(keys, axis=axis)
     lead = (slice(None),) * (axis % keys.ndim)
     if (ranked[lead + (slice(1, None),)] == ranked[lead + (slice(None, -1),)]).any() or (
-            keys.dtype.kind == "f" and np.isnan(ranked[lead + (-2,)]).any()):  # NaNs sort last
+            is_floating(keys.dtype) and np.isnan(ranked[lead + (-2,)]).any()):  # NaNs sort last
         return np.argsort(keys, axis=axis, kind="stable")
     return np.argsort(keys, axis=axis)
 
@@ -1250,7 +1250,7 @@ def median(input, dim=None, keepdim=False):
     _check_reducible(input, (axis,), True, "median")
     order = _sort_indices(data, axis, False)
     kept = np.take(order, [(data.shape[axis] - 1) // 2], axis=axis)
-    if data.dtype.kind == "f":
+    if is_floating(data.dtype):
         has_nan = np.isnan(data).any(axis=axis, keepdims=True)
         first_nan = np.argmax(np.isnan(data), axis=axis, keepdims=True)
         kept = np.where(has_nan, first_nan, kept)
@@ -1266,7 +1266,7 @@ def _refuse_bool_median(data, kernel):
 def nanmedian(input, dim=None, keepdim=False):
     """The lower median of the non-NaN values (NaN only when all are NaN)."""
     data = input._data
-    if data.dtype.kind != "f" or not np.isnan(data).any():
+    if not is_floating(data.dtype) or not np.isnan(data).any():
         return median(input, dim, keepdim)
     if dim is None:
         return NanMedian.apply(input, tuple(range(data.ndim)), False, None, True)
@@ -1346,7 +1346,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     chosen = np.moveaxis(kept, axis, -1).reshape(-1)
     kth = rows[np.arange(rows.shape[0]), chosen][:, None]
     equal = rows == kth
-    if data.dtype.kind == "f":
+    if is_floating(data.dtype):
         equal |= np.isnan(rows) & np.isnan(kth)
     for row in np.flatnonzero(equal.sum(axis=1) > 1):  # ties: follow PyTorch's quickselect
         chosen[row] = _quickselect_index(rows[row].tolist(), k - 1)
@@ -1399,7 +1399,7 @@ def _cumulative_extreme(input, dim, accumulate, operation):
     # The running extreme was last attained at the latest position where the element equals it
     # (ties take the later index, as PyTorch).
     reached = np.where(data == running, positions, 0)
-    if data.dtype.kind == "f":
+    if is_floating(data.dtype):
         reached = np.where(np.isnan(data), positions, reached)
     indices = np.maximum.accumulate(reached, axis=axis).astype(np.int64)
     return _ReturnTypes((Gather.apply(input, axis, indices), Tensor._result(indices)))
@@ -1545,7 +1545,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
                            f"input with {input._data.ndim} dimensions")
     data = input if input._data.ndim == 2 else input.reshape(1, -1)
-    if data._data.dtype.kind != "f":
+    if not is_floating(data._data.dtype):
         data = data.to(get_default_dtype())
     observations = data._data.shape[1]
     centered = data - mean(data, 1, keepdim=True)
@@ -1566,7 +1566,7 @@ def corrcoef(input):
 def histc(input, bins=100, min=0, max=0):
     """Counts in ``bins`` equal-width bins over [min, max] (the data's range when both are 0)."""
     data = input._data
-    if data.dtype.kind != "f":
+    if not is_floating(data.dtype):
         raise NotImplementedError(f'"histogram_cpu" not implemented for {input.dtype}')
     if not _is_int(bins):
         raise TypeError(f"histc(): argument 'bins' must be int, not {type(bins).__name__}")
@@ -1655,7 +1655,7 @@ def histogram(input, bins, *, range=None, weight=None, density=False):
     ``range`` (the data's, when None), or between the edges of a 1-D ``bins`` tensor; the last
     bin includes its right edge. Returns ``(hist, bin_edges)``."""
     data = input._data
-    if data.dtype.kind != "f":
+    if not is_floating(data.dtype):
         raise NotImplementedError(f'"histogramdd" not implemented for '
                                   f"'{scalar_type_name(data.dtype)}'")
     if weight is not None:

@@ -12,7 +12,7 @@ import numpy as np
 from .._device import check_cpu
 from .._extras import install_hint
 from .._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name, to_dtype
-from .._layout import LayoutStorage, sparse_coo
+from .._layout import LayoutStorage, sparse_coo, strided
 from .._tensor_str import _format_array
 from ..autograd.function import Op
 from ..tensor import Tensor, _to_array
@@ -732,7 +732,9 @@ def matmul(input, other, operation="matmul"):
         if not isinstance(value, Tensor):
             raise TypeError(f"{operation}(): argument '{'input' if position == 1 else 'mat2'}' "
                             f"(position {position}) must be Tensor, not {type(value).__name__}")
-    if input.is_sparse and other.is_sparse:
+    if input.is_sparse_csr != other.is_sparse_csr:  # torch.sparse.mm of a CSR matrix
+        return (input if input.is_sparse_csr else other)._product(input, other, operation)
+    if input.layout is not strided and other.layout is not strided:
         raise NotImplementedError(f"{operation}: sparse @ sparse is not supported by ember; "
                                   f"convert one operand with .to_dense()")
     if input.is_sparse:
@@ -756,6 +758,8 @@ def mm(mat1, mat2, reduce=None):
     """torch.sparse.mm: a sparse matrix times a dense or sparse one."""
     if reduce is not None:
         raise NotImplementedError("sparse.mm: the reduce argument is not supported by ember")
+    if mat1.is_sparse_csr or mat2.is_sparse_csr:
+        return (mat1 if mat1.is_sparse_csr else mat2)._product(mat1, mat2, "sparse.mm")
     return matmul(mat1, mat2, "mm")
 
 

@@ -96,6 +96,13 @@ def _remember_trained(module):
         _recently_trained.popitem(last=False)
 
 
+def _checked_layers(module):
+    """The layers whose mode changes what ``module`` computes: every BatchNorm, and each Dropout
+    that drops something (p > 0; transformer layers built with dropout=0.0 have many that do not)."""
+    return [layer for layer in _mode_sensitive_layers(module)
+            if isinstance(layer, _BatchNorm) or layer.p > 0]
+
+
 def _check_forward(module):
     """After a top-level call: remember it if it recorded a graph, otherwise warn (once) when
     unlocked Dropout/BatchNorm layers ran in training mode."""
@@ -104,7 +111,7 @@ def _check_forward(module):
         return
     if not module.training or _warned_forward.get(id(module)) is module:
         return  # an eval-mode model with some layers switched on by hand is deliberate
-    training_layers = [layer for layer in _mode_sensitive_layers(module)
+    training_layers = [layer for layer in _checked_layers(module)
                        if layer.training and layer._mode_lock is None]
     if not training_layers:
         return
@@ -142,7 +149,7 @@ def _check_step(optimizer, args, kwargs):
         model = reference()
         if model is None or _warned_step.get(id(model)) is model:
             continue
-        eval_layers = [layer for layer in _mode_sensitive_layers(model)
+        eval_layers = [layer for layer in _checked_layers(model)
                        if not layer.training and layer._mode_lock is None]
         if not eval_layers:
             continue

@@ -54,6 +54,16 @@ INTERPOLATE_CASES = [
     ((2, 3, 7, 9), {"scale_factor": (0.5, 1.7), "mode": "bicubic"}),
     ((1, 2, 3, 2), {"size": (1, 5), "mode": "bicubic", "align_corners": True}),
     ((2, 3, 5, 4), {"scale_factor": 2.6, "mode": "bicubic", "recompute_scale_factor": True}),
+    # antialias: PIL's filters widened by the downscale factor, per axis, the last one first
+    ((2, 3, 17, 13), {"size": (5, 4), "mode": "bilinear", "antialias": True}),
+    ((2, 3, 17, 13), {"size": (40, 7), "mode": "bicubic", "antialias": True}),
+    ((2, 3, 17, 13), {"scale_factor": 0.37, "mode": "bilinear", "antialias": True}),
+    ((2, 3, 17, 13), {"scale_factor": (0.5, 2.3), "mode": "bicubic", "antialias": True}),
+    ((2, 3, 17, 13), {"size": (6, 6), "mode": "bicubic", "align_corners": True,
+                      "antialias": True}),
+    ((2, 3, 17, 13), {"size": (17, 1), "mode": "bilinear", "antialias": True}),
+    ((1, 2, 9, 9), {"scale_factor": 0.3, "mode": "bicubic", "recompute_scale_factor": True,
+                    "antialias": True}),
 ]
 
 
@@ -91,6 +101,10 @@ def test_upsample_modules_match_torch(torch, expression):
     lambda lib, x: lib.nn.functional.interpolate(x, size=4, mode="cubic"),
     lambda lib, x: lib.nn.functional.interpolate(x[0], size=4, mode="bicubic"),
     lambda lib, x: lib.nn.functional.interpolate(x[None], size=4, mode="bicubic"),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=2, mode="nearest", antialias=True),
+    lambda lib, x: lib.nn.functional.interpolate(x[0], size=2, mode="linear", antialias=True),
+    lambda lib, x: lib.nn.functional.interpolate(x.to(lib.bfloat16), size=2, mode="bilinear",
+                                                 antialias=True),
 ])
 def test_interpolate_errors_match_torch(torch, call):
     array = np.zeros((1, 2, 4, 5), dtype=np.float32)
@@ -208,6 +222,16 @@ def test_grid_sample_gradgradcheck(padding_mode):
                         .astype(np.float64), requires_grad=True)
     assert gradgradcheck(lambda x, g: F.grid_sample(x, g, "bilinear", padding_mode, False),
                          (image, grid))
+
+
+def test_antialiased_interpolate_is_named_and_keeps_a_same_size_input(torch):
+    array = float_array((1, 2, 6, 5))
+    for mode, name in (("bilinear", "UpsampleBilinear2DAaBackward0"),
+                       ("bicubic", "UpsampleBicubic2DAaBackward0")):
+        x = ember.tensor(array, requires_grad=True)
+        assert F.interpolate(x, size=(3, 3), mode=mode, antialias=True).grad_fn.name() == name
+        same = F.interpolate(x, size=(6, 5), mode=mode, antialias=True)
+        assert_close(same.detach(), array)
 
 
 def test_interpolate_gradgradcheck():

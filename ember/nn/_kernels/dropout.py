@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..._dtype import is_floating
 from ...autograd.function import Op
 
 
@@ -41,7 +42,7 @@ def dropout_masks(x, p, generator_stream, feature, alpha):
         shape = x.shape[:2] + (1,) * (x.ndim - 2)
     else:
         shape = x.shape
-    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    dtype = x.dtype if is_floating(x.dtype) else np.dtype(np.float32)
     draw_dtype = np.float32 if dtype == np.float32 else np.float64
     keep = generator_stream.random(shape, dtype=draw_dtype) >= p  # Bernoulli(1 - p)
     if not alpha:

@@ -203,7 +203,11 @@ class _Targets:
                 dot = dot + (shifted * self._spread(values.ndim)).sum(axis=1)
             return dot
         shifted = values if shift is None else values - shift
-        return np.einsum("nc...,nc...->n...", self.dense(np, self.target, values.ndim), shifted)
+        coefficients = self.dense(np, self.target, values.ndim)
+        if shifted.dtype.kind != "f":  # bfloat16: np.einsum has no loop for it; sum in float32
+            products = coefficients.astype(np.float32) * shifted.astype(np.float32)
+            return products.sum(axis=1).astype(shifted.dtype)
+        return np.einsum("nc...,nc...->n...", coefficients, shifted)
 
     def subtract_from(self, array, factor):
         """array -= coefficients * factor, in place (factor broadcasts like (N, 1, ...))."""

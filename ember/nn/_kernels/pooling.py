@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ... import _jit, _threads
+from ..._dtype import is_floating
 from ...autograd.function import Op
 from ...tensor import Tensor
 from . import all_finite
@@ -102,7 +103,7 @@ def _avg_pool(input, kernel_size, stride, padding, out_size, divisor):
 
 def _divide(total, divisor):
     """Window sums over their divisors; integers truncate toward zero, as PyTorch's kernel."""
-    if total.dtype.kind == "f":
+    if is_floating(total.dtype):
         total /= divisor
         return total
     return np.abs(total) // divisor * np.sign(total)
@@ -180,7 +181,7 @@ def _padded_windows(array, kernel_size, stride, padding, dilation, out_size):
                                            out_size)
     padded = array
     if padded_shape != array.shape:
-        fill = -np.inf if array.dtype.kind == "f" else np.iinfo(array.dtype).min
+        fill = -np.inf if is_floating(array.dtype) else np.iinfo(array.dtype).min
         padded = np.full(padded_shape, fill, array.dtype)
         padded[_interior(array.shape, pairs)] = array
     return _windows(padded, kernel_size, stride, dilation, out_size), padded, pairs
@@ -288,7 +289,7 @@ class MaxPoolNd(Op):
             if ctx._recording:
                 ctx.save_for_backward(input, values.copy(), None)
             return values
-        has_nan = input.dtype.kind == "f" and bool(np.isnan(input).any())
+        has_nan = is_floating(input.dtype) and bool(np.isnan(input).any())
         values, best = _window_argmax(windows, kernel_size, has_nan)
         ctx.save_for_backward(None, None, best)
         indices = _flat_indices(best, input.shape, kernel_size, stride, padding, dilation,
@@ -304,7 +305,7 @@ class MaxPoolNd(Op):
         padded = None
         if best is None:
             values = _array(values)
-            has_nan = values.dtype.kind == "f" and bool(np.isnan(values).any())
+            has_nan = is_floating(values.dtype) and bool(np.isnan(values).any())
             if on_arrays and not has_nan:
                 grad_input = _compiled_max_pool_backward(input, values, grad, kernel_size, stride,
                                                          pairs, dilation)

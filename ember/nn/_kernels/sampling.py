@@ -7,6 +7,8 @@ transposed gather or matrix product). Source positions follow PyTorch's rules, c
 input's precision as PyTorch does. GridSample samples at arbitrary points with bilinear or
 nearest weights.
 """
+import math
+
 import numpy as np
 
 from ...autograd.function import Op
@@ -244,3 +246,46 @@ def cubic_matrix(in_size, out_size, scale, align_corners, dtype):
     for offset, weight in enumerate(weights):
         np.add.at(matrix, (rows, np.clip(first + offset, 0, in_size - 1)), weight.astype(dtype))
     return matrix
+
+
+def antialias_matrix(in_size, out_size, scale, align_corners, cubic, dtype):
+    """The (out, in) matrix of PyTorch's antialiased bilinear or bicubic resampling for one
+    axis (PIL's filters: the triangle, or Keys' cubic with a = -0.5, widened by the downscale
+    factor and normalised per output), computed in the input's dtype with PyTorch's mixed
+    float/double steps, so the taps and weights are PyTorch's."""
+    if align_corners:
+        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    else:
+        ratio = 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+    ratio = dtype.type(ratio)
+    interp_size = 4 if cubic else 2
+    support = dtype.type(interp_size * 0.5 * float(ratio) if ratio >= 1 else interp_size * 0.5)
+    taps = int(math.ceil(support)) * 2 + 1
+    invscale = dtype.type(1) / ratio if ratio >= 1 else dtype.type(1)
+    # center = scale * (i + 0.5) in double, stored in the dtype
+    center = (float(ratio) * (np.arange(out_size) + 0.5)).astype(dtype)
+    start = np.maximum(((center - support).astype(np.float64) + 0.5).astype(np.int64), 0)
+    stop = np.minimum(((center + support).astype(np.float64) + 0.5).astype(np.int64), in_size)
+    count = np.clip(stop - start, 0, taps)
+    positions = np.arange(taps)[None, :] + start[:, None]
+    distance = ((positions.astype(dtype) - center[:, None]).astype(np.float64) + 0.5) \
+        * float(invscale)
+    distance = np.abs(distance.astype(dtype))
+    if cubic:
+        a = dtype.type(-0.5)
+        near = ((a + 2) * distance - (a + 3)) * distance * distance + dtype.type(1)
+        far = ((a * distance - 5 * a) * distance + 8 * a) * distance - 4 * a
+        weights = np.where(distance < 1, near, np.where(distance < 2, far, dtype.type(0)))
+    else:
+        weights = np.where(distance < 1, (1.0 - distance.astype(np.float64)).astype(dtype),
+                           dtype.type(0))
+    used = np.arange(taps)[None, :] < count[:, None]
+    weights = np.where(used, weights, dtype.type(0)).astype(dtype)
+    # the per-output total adds the taps in order, as PyTorch's loop does
+    total = np.cumsum(weights, axis=1, dtype=dtype)[:, -1:]
+    weights = np.where(total != 0, weights / np.where(total != 0, total, 1), weights)
+    matrix = np.zeros((out_size, in_size), dtype=dtype)
+    rows, columns = np.nonzero(used)
+    matrix[rows, positions[rows, columns]] = weights[rows, columns]
+    return matrix
+

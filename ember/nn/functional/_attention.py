@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from ..._dtype import is_floating
 from ..._random import numpy_generator
 from ...ops._broadcast import mismatch_error
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
@@ -72,7 +73,7 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
                            f"query.dtype: {query.dtype} key.dtype: {key.dtype} and value.dtype: "
                            f"{value.dtype} instead.")
-    if query._data.dtype.kind != "f":
+    if not is_floating(query._data.dtype):
         raise RuntimeError(f"scaled_dot_product_attention: expected floating query, key and "
                            f"value, got {query.dtype}")
     if min(len(query_shape), len(key_shape), len(value_shape)) < 2:
@@ -127,7 +128,7 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
     if mask is None:
         return None
     kind = mask._data.dtype
-    if kind != np.bool_ and kind.kind != "f":
+    if kind != np.bool_ and not is_floating(kind):
         raise AssertionError(f"only bool and floating types of {mask_name} are supported")
     if check_other and other_type is not None and mask.dtype != other_type:
         warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use "

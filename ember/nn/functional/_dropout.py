@@ -2,7 +2,7 @@
 ``training`` is passed as True (they never read a module's mode)."""
 import warnings
 
-from ..._dtype import scalar_type_name
+from ..._dtype import is_floating, scalar_type_name
 from ..._random import numpy_generator
 from .._kernels import dropout as _dropout_ops
 from ._activation import _apply
@@ -23,7 +23,7 @@ def _dropout(input, p, training, inplace, feature, alpha, generator=None):
     check_probability(p)
     if not training or p == 0 or input.numel() == 0:
         return input
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{scalar_type_name(input._data.dtype)}")
     return _drop(input, p, inplace, feature, alpha, generator)

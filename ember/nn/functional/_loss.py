@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from ... import ops as _ops
-from ..._dtype import scalar_type_name
+from ..._dtype import is_floating, scalar_type_name
 from ...ops._broadcast import mismatch_error
 from ...ops.elementwise.casting import autocast_op
 from ...autograd.function import keep_input_in_gradient, torch_named
@@ -34,7 +34,7 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
     """The target checks of cross_entropy and nll_loss, in PyTorch's order: floating class
     probabilities (cross_entropy only), or integer class indices of the right shape, in range."""
     if probabilities and from_logits:
-        if target_array.dtype.kind != "f":
+        if not is_floating(target_array.dtype):
             raise RuntimeError(f"Expected floating point type for target with class "
                                f"probabilities, got {scalar_type_name(target_array.dtype)}")
         if ignore_index != -100:
@@ -80,7 +80,7 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {smoothing:g}")
     array = input._data
     target_array = target._data
-    if array.dtype.kind != "f":
+    if not is_floating(array.dtype):
         kernel = "log_softmax_lastdim_kernel_impl" if from_logits else "nll_loss_out_frame"
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{scalar_type_name(array.dtype)}'")
@@ -144,7 +144,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 def _check_floating_loss(input, operation):
     """PyTorch's error for a loss kernel given integer (or bool) input."""
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise NotImplementedError(f'"{operation}" not implemented for '
                                   f"'{scalar_type_name(input._data.dtype)}'")
 

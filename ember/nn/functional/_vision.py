@@ -9,7 +9,8 @@ from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
 from ...ops.reduce import linspace_array
 from ...autograd.function import torch_named
 from .._kernels.padding import GatherAxes
-from .._kernels.sampling import GridSample, cubic_matrix, linear_matrix, nearest_index
+from .._kernels.sampling import (
+    GridSample, antialias_matrix, cubic_matrix, linear_matrix, nearest_index)
 from ._conv import check_tensors
 from ._pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
@@ -63,9 +64,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                              "linear | bilinear | bicubic | trilinear")
     elif align_corners is None:
         align_corners = False
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not implemented in ember")
+    if antialias and (mode not in ("bilinear", "bicubic", "lanczos") or input.dim() != 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
+                         "modes and requires a 4-D tensor as input")
     output_size, scales = _output_size(input, size, scale_factor, recompute_scale_factor, mode)
+    if antialias and mode != "lanczos":
+        return _antialiased(input, output_size, scales, mode, align_corners)
     if mode == "area":
         pools = {1: adaptive_avg_pool1d, 2: adaptive_avg_pool2d, 3: adaptive_avg_pool3d}
         if dims not in pools:
@@ -98,6 +102,28 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                       work)
         maps.append((axis, operator))
     return torch_named(GatherAxes.apply(input, tuple(maps), 0), _UPSAMPLE_NAMES[mode](dims))
+
+
+def _antialiased(input, output_size, scales, mode, align_corners):
+    """Antialiased bilinear/bicubic resizing (PIL's, as PyTorch's): one weight matrix per axis
+    that changes size, the last axis first, as PyTorch's separable kernel resamples."""
+    data = input._data
+    if data.dtype not in (np.float32, np.float64):
+        raise NotImplementedError(f'"compute_index_ranges_weights" not implemented for '
+                                  f"'{scalar_type_name(data.dtype)}'")
+    for out_size, in_size in zip(output_size, data.shape[2:]):
+        if out_size <= 0 or in_size <= 0:
+            raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                               f"({', '.join(str(size) for size in data.shape[2:])}) and output "
+                               f"({', '.join(str(size) for size in output_size)})")
+    maps = []
+    for axis in (3, 2):
+        if output_size[axis - 2] != data.shape[axis]:
+            maps.append((axis, antialias_matrix(data.shape[axis], output_size[axis - 2],
+                                                scales[axis - 2], align_corners,
+                                                mode == "bicubic", data.dtype)))
+    name = "UpsampleBicubic2DAaBackward0" if mode == "bicubic" else "UpsampleBilinear2DAaBackward0"
+    return torch_named(GatherAxes.apply(input, tuple(maps), 0), name)
 
 
 def _output_size(input, size, scale_factor, recompute_scale_factor, mode):
@@ -167,7 +193,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise NotImplementedError("grid_sample: mode 'bicubic' is not implemented in ember")
     check_tensors("grid_sampler", input=input, grid=grid)
     dtype = input._data.dtype
-    if dtype.kind != "f":
+    if not is_floating(dtype):
         raise NotImplementedError(f'"grid_sampler" not implemented for '
                                   f"'{scalar_type_name(dtype)}'")
     if grid._data.dtype != dtype:
@@ -199,7 +225,7 @@ def affine_grid(theta, size, align_corners=None):
     if align_corners is None:
         warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
         align_corners = False
-    if theta._data.dtype.kind != "f":
+    if not is_floating(theta._data.dtype):
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     if len(size) == 4:
         if theta.dim() != 3 or tuple(theta.shape[-2:]) != (2, 3):

@@ -118,7 +118,7 @@ def _scaled(input, other, alpha, operation):
 
 def _is_floating(operand):
     if isinstance(operand, Tensor):
-        return operand._data.dtype.kind == "f"
+        return is_floating(operand._data.dtype)
     return isinstance(operand, float)
 
 
@@ -296,7 +296,7 @@ class Remainder(_Binary):
         _refuse_bool(a, b, "remainder_cpu")
         if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and np.any(b == 0) or \
                 type(b) is int and b == 0 and not (isinstance(a, np.ndarray)
-                                                   and a.dtype.kind == "f"):
+                                                   and is_floating(a.dtype)):
             raise RuntimeError("ZeroDivisionError")
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
@@ -526,7 +526,7 @@ def frexp(input):
     """Mantissa in [0.5, 1) and integer exponent with input = mantissa * 2 ** exponent."""
     if not isinstance(input, Tensor):
         raise _not_tensor("frexp", input)
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     return _Frexp(Frexp.apply(input))
 
@@ -706,7 +706,7 @@ class Nextafter(_Binary):
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
-        if a.dtype.kind != "f":
+        if not is_floating(a.dtype):
             raise NotImplementedError(f'"nextafter_cpu" not implemented for '
                                       f"'{scalar_type_name(a.dtype)}'")
         return np.asarray(np.nextafter(a, b))
@@ -767,7 +767,7 @@ def lerp(input, end, weight):
     _tensors_only("lerp", input, end)
     if not isinstance(weight, (Tensor, int, float)):
         raise _not_tensor("lerp", weight, "weight", 3)
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{scalar_type_name(input._data.dtype)}'")

@@ -1,7 +1,7 @@
 """Comparisons, logical ops and predicates (isnan, isclose, ...): results that record no graph."""
 import numpy as np
 
-from ..._dtype import scalar_type_name
+from ..._dtype import is_floating, scalar_type_name
 from ...tensor import Tensor
 from .._broadcast import mismatch_error
 from ._operands import _shape_error, _tensor_input, _tensors_only, _unrecorded_binary
@@ -48,13 +48,13 @@ def isfinite(input):
 
 def isposinf(input):
     data = _tensor_input("isposinf", input)
-    return Tensor._result(np.isposinf(data) if data.dtype.kind == "f"
+    return Tensor._result(np.isposinf(data) if is_floating(data.dtype)
                           else np.zeros(data.shape, np.bool_))
 
 
 def isneginf(input):
     data = _tensor_input("isneginf", input)
-    return Tensor._result(np.isneginf(data) if data.dtype.kind == "f"
+    return Tensor._result(np.isneginf(data) if is_floating(data.dtype)
                           else np.zeros(data.shape, np.bool_))
 
 
@@ -67,7 +67,7 @@ def isreal(input):
 
 def signbit(input):
     data = _tensor_input("signbit", input)
-    return Tensor._result(np.signbit(data) if data.dtype.kind == "f"
+    return Tensor._result(np.signbit(data) if is_floating(data.dtype)
                           else np.asarray(data < 0))
 
 

@@ -1,6 +1,7 @@
 """Rounding: floor, ceil, round, trunc, frac, and nan_to_num."""
 import numpy as np
 
+from ..._dtype import is_floating
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import _not_implemented, _not_tensor, _unary, _widened
@@ -18,11 +19,11 @@ class _Stepwise(Op):
     @classmethod
     def forward(cls, ctx, x, decimals=0):
         if decimals:
-            if x.dtype.kind != "f":  # PyTorch rounds to decimals in floating kernels only
+            if not is_floating(x.dtype):  # PyTorch rounds to decimals in floating kernels only
                 raise _not_implemented("round_cpu", x.dtype)
             # x * 10**decimals, rounded, scaled back: float16 in float32 (PyTorch).
             return np.asarray(np.round(_widened(x), decimals)).astype(x.dtype, copy=False)
-        if x.dtype.kind != "f":
+        if not is_floating(x.dtype):
             if x.dtype == np.bool_:
                 raise _not_implemented(f"{cls.__name__.lower()}_vml_cpu", x.dtype)
             return x.copy()  # integers are already whole
@@ -71,7 +72,7 @@ def frac(input):
     """x - trunc(x), keeping the sign of x."""
     if not isinstance(input, Tensor):
         raise _not_tensor("frac", input)
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise _not_implemented("frac_cpu", input._data.dtype)
     return sub(input, trunc(input))
 
@@ -83,12 +84,18 @@ class NanToNum(Op):
 
     @staticmethod
     def forward(ctx, x, nan, posinf, neginf):
-        if x.dtype.kind != "f":
+        if not is_floating(x.dtype):
             return x.copy()
         ctx.save_for_backward(np.asarray(np.isfinite(x)))
         info = np.finfo(x.dtype)
-        return np.nan_to_num(x, nan=nan, posinf=info.max if posinf is None else posinf,
-                             neginf=info.min if neginf is None else neginf)
+        posinf = info.max if posinf is None else posinf
+        neginf = info.min if neginf is None else neginf
+        if x.dtype.kind == "f":
+            return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+        # np.nan_to_num leaves bfloat16 (not a NumPy inexact type) untouched
+        out = np.where(np.isnan(x), x.dtype.type(nan), x)
+        out = np.where(np.isinf(x) & (x > 0), x.dtype.type(posinf), out)
+        return np.where(np.isinf(x) & (x < 0), x.dtype.type(neginf), out).astype(x.dtype)
 
     @staticmethod
     def backward(ctx, grad):

@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from ...nn._kernels.sampling import antialias_matrix
+
 _INTEGER_MAX = {np.dtype(np.uint8): 255, np.dtype(np.int8): 127, np.dtype(np.int16): 32767,
                 np.dtype(np.int32): 2147483647, np.dtype(np.int64): 9223372036854775807}
 
@@ -126,13 +128,7 @@ def vflip(image):
     return image[..., ::-1, :].copy()
 
 
-# Filters of torch's separable (anti-aliased) interpolation; PIL's, with a = -0.5 for bicubic.
-def _linear_filter(x):
-    x = np.abs(x)
-    return np.where(x < 1.0, 1.0 - x, 0.0)
-
-
-def _cubic_filter(x, a=-0.5):
+def _cubic_filter(x, a=-0.75):
     x = np.abs(x)
     near = ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
     far = (((x - 5.0) * x + 8.0) * x - 4.0) * a
@@ -140,21 +136,10 @@ def _cubic_filter(x, a=-0.5):
 
 
 def _antialias_weights(input_size, output_size, mode):
-    """(output_size, input_size) weights of torch's antialiased interpolation: the filter is
-    stretched by the downscaling factor so every input pixel contributes."""
-    scale = input_size / output_size
-    filter_function, interp_size = {"bilinear": (_linear_filter, 2),
-                                    "bicubic": (_cubic_filter, 4)}[mode]
-    support = interp_size * 0.5 * scale if scale >= 1.0 else interp_size * 0.5
-    inverse_scale = 1.0 / scale if scale >= 1.0 else 1.0
-    centers = scale * (np.arange(output_size) + 0.5)
-    lows = np.maximum(np.trunc(centers - support + 0.5), 0)[:, None]
-    highs = np.minimum(np.trunc(centers + support + 0.5), input_size)[:, None]
-    sources = np.arange(input_size)[None, :]
-    weights = filter_function((sources - centers[:, None] + 0.5) * inverse_scale)
-    weights = np.where((sources >= lows) & (sources < highs), weights, 0.0)
-    totals = weights.sum(axis=1, keepdims=True)
-    return np.divide(weights, totals, out=np.zeros_like(weights), where=totals != 0)
+    """(output_size, input_size) weights of torch's antialiased interpolation (F.interpolate's,
+    in double precision as torch's uint8 path computes them)."""
+    return antialias_matrix(input_size, output_size, None, False, mode == "bicubic",
+                            np.dtype(np.float64))
 
 
 def _interpolation_weights(input_size, output_size, mode):
