@@ -459,7 +459,7 @@ def legacy_new(dtype, args, kwargs, name="new"):
     if len(args) == 1 and not isinstance(first, Size) and integer_size(first) is None:
         if isinstance(first, (str, bytes)):
             raise TypeError(f"{name}(): invalid data type '{type(first).__name__}'")
-        if not isinstance(first, _SEQUENCES):
+        if not _is_sequence(first):
             raise TypeError(f"{name}(): data must be a sequence (got {type(first).__name__})")
         return Tensor._result(_to_array(first, target))
     sizes = tuple(first) if len(args) == 1 and isinstance(first, Size) else args
@@ -567,13 +567,25 @@ _SEQUENCES = (list, tuple, range, bytearray, np.ndarray)
 _PYTHON_NUMBERS = (bool, int, float)
 
 
+def _is_sequence(item):
+    """Whether torch.tensor reads ``item`` as a dimension: what Python's sequence protocol
+    accepts (a deque, array.array, memoryview, UserList or any class with ``__len__`` and
+    ``__getitem__``, as well as lists and tuples), but not a mapping, a string or a tensor."""
+    if isinstance(item, _SEQUENCES):
+        return True
+    if isinstance(item, (str, bytes, dict, Tensor, np.generic)):
+        return False
+    kind = type(item)
+    return hasattr(kind, "__getitem__") and hasattr(kind, "__len__")
+
+
 def _from_python(data, dtype=None):
     """An ndarray from Python numbers in nested sequences, as torch.tensor builds one: the dtype
     inferred from every element (or ``dtype``, an ember dtype, converting each element), the
     shape from the first elements, and PyTorch's exception types and messages for the rest."""
     if isinstance(data, (str, bytes)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
-    if not isinstance(data, _SEQUENCES):
+    if not _is_sequence(data):
         target = _infer_dtype(data) if dtype is None else dtype
         return _store([data], target).reshape(())
     array = _regular_numbers(data, dtype)
@@ -644,7 +656,7 @@ def _first_sizes(data):
     """The shape that the first element of each level gives (PyTorch's compute_sizes)."""
     shape = []
     item = data
-    while isinstance(item, _SEQUENCES) and not (isinstance(item, np.ndarray) and item.ndim == 0):
+    while _is_sequence(item) and not (isinstance(item, np.ndarray) and item.ndim == 0):
         if len(shape) == 32:
             raise ValueError("too many dimensions: the data is nested more than 32 deep")
         shape.append(len(item))
@@ -671,7 +683,7 @@ def _collect(data, shape, leaves):
                                  f"(got {item._data.shape[0] if item._data.ndim else 0})")
             leaves.append(item._data.reshape(-1))
             continue
-        if not isinstance(item, _SEQUENCES):
+        if not _is_sequence(item):
             raise TypeError("not a sequence")
         if len(item) != shape[depth]:
             raise ValueError(f"expected sequence of length {shape[depth]} at dim {depth} (got "
@@ -705,6 +717,9 @@ def _infer_dtype(data):
             found = get_default_dtype()
         elif isinstance(item, complex):
             found = _dtype.default_complex()
+        elif _is_sequence(item):
+            stack.extend(item)
+            continue
         else:
             raise RuntimeError(f"Could not infer dtype of {type(item).__name__}")
         result = found if result is None else _dtype.promote_types(result, found)

@@ -1,5 +1,8 @@
 """Tensor factories (ember/_factories.py): values, dtypes and errors as torch's; seeded random
 factories; logspace and normal."""
+import array
+import collections
+
 import numpy as np
 import pytest
 
@@ -242,6 +245,8 @@ ERRORS = {
     "tensor(list where float)": "fw.tensor([1.0, [2]])",
     "tensor(None in list)": "fw.tensor([1, None])",
     "tensor(dict)": "fw.tensor({'a': 1})",
+    "tensor(generator)": "fw.tensor(value for value in range(3))",
+    "tensor(dict keys)": "fw.tensor({1: 2}.keys())",
     "tensor(object)": "fw.tensor(object())",
     "tensor(bytes)": "fw.tensor(b'ab')",
     "tensor(tensors)": "fw.tensor([torch_tensor([1.0, 2.0]), torch_tensor([3.0, 4.0])])",
@@ -256,8 +261,22 @@ ERRORS = {
 }
 
 
+class _Rows:
+    """A user sequence: only ``__len__`` and ``__getitem__``, which torch.tensor accepts."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
+
 def _evaluate(source, fw, torch):
-    with_tensors = {"fw": fw, "np": np, "torch_tensor": fw.tensor}
+    with_tensors = {"fw": fw, "np": np, "torch_tensor": fw.tensor, "collections": collections,
+                    "array": array, "Rows": _Rows}
     return eval(source, with_tensors)
 
 
@@ -327,6 +346,17 @@ VALUE_CASES = {
     "tensor(float to bool)": "fw.tensor([1.5, 0], dtype=fw.bool)",
     "tensor(float16 inf)": "fw.tensor([1e300], dtype=fw.float16)",
     "tensor(dtype=float)": "fw.tensor([1, 2], dtype=float)",
+    "tensor(deque)": "fw.tensor(collections.deque([1.0, 2.5]))",
+    "tensor(empty deque)": "fw.tensor(collections.deque())",
+    "tensor(list of deques)": "fw.tensor([collections.deque([1, 2]), collections.deque([3, 4])])",
+    "tensor(deque of 0-d tensors)": "fw.tensor(collections.deque([torch_tensor(1.5), 2]))",
+    "tensor(deque, dtype)": "fw.tensor(collections.deque([1, 2]), dtype=fw.float64)",
+    "as_tensor(deque)": "fw.as_tensor(collections.deque([1, 2]))",
+    "tensor(UserList)": "fw.tensor(collections.UserList([1, 2]))",
+    "tensor(array of doubles)": "fw.tensor(array.array('d', [1.0, 2.5]))",
+    "tensor(array of ints)": "fw.tensor(array.array('i', [1, 2]))",
+    "tensor(memoryview)": "fw.tensor(memoryview(b'ab'))",
+    "tensor(class with __len__ and __getitem__)": "fw.tensor(Rows([[1, 2.5], [3, 4]]))",
 }
 
 
@@ -361,7 +391,8 @@ def test_out_writes_into_the_given_tensor():
 def test_legacy_constructors_like_torch(torch):
     for source in ("T()", "T(16)", "T(3, 4)", "T(0)", "T([1, 2])", "T([[1, 2], [3, 4]])",
                    "T((1, 2))", "T([])", "T(fw.Size([2, 3]))", "T(np.int64(3))",
-                   "T(np.array([1, 2]))", "T(np.array(3.0))", "T(range(3))", "T(2, device='cpu')",
+                   "T(np.array([1, 2]))", "T(np.array(3.0))", "T(range(3))",
+                   "T(collections.deque([1, 2]))", "T(2, device='cpu')",
                    "fw.FloatTensor(2, 3)", "fw.LongTensor([1.7, -2.7])", "fw.LongTensor(3)",
                    "fw.DoubleTensor([1])", "fw.IntTensor([1])", "fw.BoolTensor([1, 0])",
                    "fw.ByteTensor([1, -1])", "fw.HalfTensor([1.5])", "fw.CharTensor([1])",
@@ -371,9 +402,9 @@ def test_legacy_constructors_like_torch(torch):
                    "fw.ones(2).new()", "fw.ones(2).type(fw.LongTensor)",
                    "fw.ones(2).type('torch.IntTensor')", "fw.ones(2).type(fw.int32)"):
         theirs = eval(source, {"fw": torch, "T": torch.Tensor, "np": np,
-                               "torch_tensor": torch.tensor})
+                               "torch_tensor": torch.tensor, "collections": collections})
         ours = eval(source, {"fw": ember, "T": ember.Tensor, "np": np,
-                             "torch_tensor": ember.tensor})
+                             "torch_tensor": ember.tensor, "collections": collections})
         assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1], source
         assert tuple(ours.shape) == tuple(theirs.shape), source
         if theirs.numel() and not source.startswith(("T(1", "T(3", "T(0", "T(fw.Size", "T(np.int",
