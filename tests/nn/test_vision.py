@@ -113,7 +113,7 @@ def test_interpolate_errors_match_torch(torch, call):
                              (ValueError, NotImplementedError), same_type=True)
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("align_corners", [False, True])
 def test_grid_sample_matches_torch(torch, mode, padding_mode, align_corners):
@@ -127,7 +127,7 @@ def test_grid_sample_matches_torch(torch, mode, padding_mode, align_corners):
         return torch.nn.functional.grid_sample(x, g, mode, padding_mode, align_corners)
 
     compare_with_torch(torch, ours, theirs, [image, grid], rtol=1e-5, atol=1e-6)
-    if mode == "bilinear":
+    if mode != "nearest":
         gradcheck_arrays(ours, [image, grid])
 
 
@@ -204,7 +204,7 @@ def test_interpolate_third_derivatives_match_torch(torch, shape, options):
         random_arrays([shape]), orders=3)
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("align_corners", [False, True])
 def test_grid_sample_second_derivatives_match_torch(torch, mode, padding_mode, align_corners):
@@ -215,12 +215,13 @@ def test_grid_sample_second_derivatives_match_torch(torch, mode, padding_mode, a
         [image, grid], orders=2)
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
-def test_grid_sample_gradgradcheck(padding_mode):
+def test_grid_sample_gradgradcheck(mode, padding_mode):
     image = ember.tensor(float_array((1, 2, 4, 5)).astype(np.float64), requires_grad=True)
     grid = ember.tensor(float_array((1, 3, 2, 2), seed=1, low=-1.2, high=1.2)
                         .astype(np.float64), requires_grad=True)
-    assert gradgradcheck(lambda x, g: F.grid_sample(x, g, "bilinear", padding_mode, False),
+    assert gradgradcheck(lambda x, g: F.grid_sample(x, g, mode, padding_mode, False),
                          (image, grid))
 
 

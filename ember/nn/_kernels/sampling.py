@@ -4,8 +4,8 @@ Every spatial axis is resampled independently (all these modes are separable): n
 gather an index per output position; linear modes multiply by an (out, in) interpolation matrix
 with two weights per row. Both are maps of padding's GatherAxes op (whose gradient is the
 transposed gather or matrix product). Source positions follow PyTorch's rules, computed in the
-input's precision as PyTorch does. GridSample samples at arbitrary points with bilinear or
-nearest weights.
+input's precision as PyTorch does. GridSample samples at arbitrary points with bilinear, nearest
+or bicubic weights.
 """
 import math
 
@@ -47,25 +47,81 @@ def _source_coordinates(coordinate, size, padding_mode, align_corners):
         scale = dtype.type(size / 2)
         source = ((coordinate + dtype.type(1)) * dtype.type(size) - dtype.type(1)) / dtype.type(2)
     derivative = np.full_like(source, scale)
+    source, factor = _padded_coordinates(source, size, padding_mode, align_corners)
+    if factor is not None:
+        derivative *= factor
+    return source, derivative
+
+
+def _padded_coordinates(source, size, padding_mode, align_corners):
+    """``source`` moved inside the image by ``padding_mode`` ('zeros' leaves it where it is),
+    and d(result)/d(source) (None where it is one everywhere)."""
     if padding_mode == "border":
-        source, inside = _clip(source, size)
-        derivative *= inside
-    elif padding_mode == "reflection":
+        return _clip(source, size)
+    if padding_mode == "reflection":
         if align_corners:
             source, flip = _reflect(source, 0, 2 * (size - 1))
         else:
             source, flip = _reflect(source, -1, 2 * size - 1)
-        derivative *= flip
         source, inside = _clip(source, size)
-        derivative *= inside
-    return source, derivative
+        return source, flip * inside
+    return source, None
 
 
-def _taps(source_x, source_y, source_arrays, height, width, mode):
+def _cubic_coefficients(t):
+    """PyTorch's four cubic convolution weights (A = -0.75) of the taps at -1, 0, 1, 2 for
+    fraction ``t``, and their derivatives in ``t``; ``t`` an array or a Tensor (the constants
+    are Python floats, so float32 stays float32 either way)."""
+    a = _CUBIC_A
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    def near_slope(x):
+        return (3 * (a + 2) * x - 2 * (a + 3)) * x
+
+    def far_slope(x):
+        return (3 * a * x - 10 * a) * x + 8 * a
+
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    slopes = (far_slope(t + 1), near_slope(t), -near_slope(1 - t), -far_slope(2 - t))
+    return weights, slopes
+
+
+def _cubic_taps(source_x, source_y, source_arrays, height, width, padding_mode, align_corners):
+    """The 4x4 taps of bicubic sampling (as ``_taps``): the weights are products of cubic
+    coefficients of the fractions; ``padding_mode`` moves each tap, not the source point (as
+    PyTorch does), so the grid's derivative is the unpadded one."""
+    array_x, array_y = source_arrays
+    left = np.floor(array_x)
+    top = np.floor(array_y)
+    weights_x, slopes_x = _cubic_coefficients(source_x - left)
+    weights_y, slopes_y = _cubic_coefficients(source_y - top)
+    columns = [_padded_coordinates(left + offset, width, padding_mode, align_corners)[0]
+               .astype(np.int64) for offset in (-1, 0, 1, 2)]
+    rows = [_padded_coordinates(top + offset, height, padding_mode, align_corners)[0]
+            .astype(np.int64) for offset in (-1, 0, 1, 2)]
+    taps = []
+    for j, row in enumerate(rows):
+        for i, column in enumerate(columns):
+            inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
+            flat = np.where(inside, row * width + column, 0)
+            taps.append((flat, inside.astype(array_x.dtype), weights_x[i] * weights_y[j],
+                         slopes_x[i] * weights_y[j], weights_x[i] * slopes_y[j]))
+    return taps
+
+
+def _taps(source_x, source_y, source_arrays, height, width, mode, padding_mode, align_corners):
     """(flat index, in-bounds mask, weight, d weight/dx, d weight/dy) for each sampled tap (the
     weights None for nearest sampling, where they are one and constant). The
     indices and masks come from ``source_arrays`` (the coordinates' values), the weights from
     ``source_x`` and ``source_y`` (the same values, or Tensors that carry the grid's history)."""
+    if mode == "bicubic":
+        return _cubic_taps(source_x, source_y, source_arrays, height, width, padding_mode,
+                           align_corners)
     array_x, array_y = source_arrays
     if mode == "nearest":
         column = np.rint(array_x).astype(np.int64)
@@ -107,7 +163,7 @@ def _scatter(xp, values, indices, shape):
 class GridSample(Op):
     """Sample (N, C, H, W) at the normalised (x, y) positions of a (N, Ho, Wo, 2) grid. The
     backward gathers and scatters at the sampled taps, with weights that are functions of the
-    grid (piecewise linear in it), written against ``ctx.xp``: differentiable (create_graph)."""
+    grid (piecewise polynomial in it), written against ``ctx.xp``: differentiable (create_graph)."""
 
     differentiable_backward = True
     backward_keeps_input = True
@@ -116,11 +172,13 @@ class GridSample(Op):
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
         batch, channels, height, width = x.shape
         flat_input = x.reshape(batch, channels, height * width)
-        source_x, _ = _source_coordinates(grid[..., 0], width, padding_mode, align_corners)
-        source_y, _ = _source_coordinates(grid[..., 1], height, padding_mode, align_corners)
+        source_padding = "zeros" if mode == "bicubic" else padding_mode
+        source_x, _ = _source_coordinates(grid[..., 0], width, source_padding, align_corners)
+        source_y, _ = _source_coordinates(grid[..., 1], height, source_padding, align_corners)
         out = np.zeros((batch, channels) + grid.shape[1:3], dtype=x.dtype)
         points = (batch, 1, grid.shape[1] * grid.shape[2])  # explicit: the batch may be empty
-        taps = _taps(source_x, source_y, (source_x, source_y), height, width, mode)
+        taps = _taps(source_x, source_y, (source_x, source_y), height, width, mode,
+                     padding_mode, align_corners)
         for flat, inside, weight, _, _ in taps:
             values = np.take_along_axis(flat_input, flat.reshape(points), axis=2)
             scale = (inside if weight is None else weight * inside).reshape(points)
@@ -138,8 +196,9 @@ class GridSample(Op):
         batch, channels, height, width = x.shape
         grid_array = grid if xp is np else grid._data
         sources, arrays, derivatives = [], [], []
+        source_padding = "zeros" if mode == "bicubic" else padding_mode
         for axis, size in ((0, width), (1, height)):
-            source, derivative = _source_coordinates(grid_array[..., axis], size, padding_mode,
+            source, derivative = _source_coordinates(grid_array[..., axis], size, source_padding,
                                                      align_corners)
             arrays.append(source)
             derivatives.append(derivative)
@@ -153,8 +212,8 @@ class GridSample(Op):
         flat_input = xp.reshape(x, (batch, channels, height * width))
         input_shape = (batch, channels, height, width)
         grad_input = grad_source_x = grad_source_y = None
-        for flat, inside, weight, weight_dx, weight_dy in _taps(*sources, arrays, height, width,
-                                                                 mode):
+        taps = _taps(*sources, arrays, height, width, mode, padding_mode, align_corners)
+        for flat, inside, weight, weight_dx, weight_dy in taps:
             indices = np.broadcast_to(flat.reshape(batch, 1, points), flat_grad.shape)
             mask = inside.reshape(batch, 1, points)
             if needs_input:

@@ -189,8 +189,6 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
         align_corners = False
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample: mode 'bicubic' is not implemented in ember")
     check_tensors("grid_sampler", input=input, grid=grid)
     dtype = input._data.dtype
     if not is_floating(dtype):
