@@ -131,6 +131,43 @@ def test_grid_sample_matches_torch(torch, mode, padding_mode, align_corners):
         gradcheck_arrays(ours, [image, grid])
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_volumetric_grid_sample_matches_torch(torch, mode, padding_mode, align_corners):
+    image = float_array((2, 3, 4, 5, 6))
+    grid = float_array((2, 3, 2, 4, 3), seed=1, low=-1.3, high=1.3)
+
+    def ours(x, g):
+        return F.grid_sample(x, g, mode, padding_mode, align_corners)
+
+    def theirs(x, g):
+        return torch.nn.functional.grid_sample(x, g, mode, padding_mode, align_corners)
+
+    compare_with_torch(torch, ours, theirs, [image, grid], rtol=1e-5, atol=1e-6)
+    if mode == "bilinear":
+        gradcheck_arrays(ours, [image[:1, :2, :3, :3, :4], grid[:1, :2, :1, :2]])
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_3d_affine_grid_matches_torch_and_feeds_grid_sample(torch, align_corners):
+    theta = float_array((2, 3, 4), seed=2, low=-1.0, high=1.0)
+    size = (2, 3, 3, 4, 5)
+    compare_with_torch(torch, lambda t: F.affine_grid(t, size, align_corners),
+                       lambda t: torch.nn.functional.affine_grid(t, size, align_corners), [theta])
+    image = float_array((2, 3, 4, 4, 3), seed=3)
+
+    def ours(t, x):
+        return F.grid_sample(x, F.affine_grid(t, size, align_corners),
+                             align_corners=align_corners)
+
+    def theirs(t, x):
+        grid = torch.nn.functional.affine_grid(t, size, align_corners)
+        return torch.nn.functional.grid_sample(x, grid, align_corners=align_corners)
+
+    compare_with_torch(torch, ours, theirs, [theta, image], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("align_corners", [False, True])
 def test_affine_grid_matches_torch_and_feeds_grid_sample(torch, align_corners):
     theta = float_array((2, 2, 3), seed=2, low=-1.0, high=1.0)
@@ -174,6 +211,33 @@ def test_grid_sample_errors_and_warning_match_torch(torch):
         assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
     with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
         F.grid_sample(ember.zeros(1, 1, 2, 2), ember.zeros(1, 2, 2, 2))
+    with pytest.warns(UserWarning, match="changed for unit-size grids"):
+        F.affine_grid(ember.eye(3, 4)[None], (1, 1, 1, 2, 3), align_corners=True)
+
+
+@pytest.mark.parametrize("input_shape, grid_shape, mode", [
+    ((1, 1, 2, 2, 2), (1, 2, 2, 2, 3), "bicubic"), ((1, 1, 2, 2, 2), (1, 2, 2, 2), "bilinear"),
+    ((1, 1, 2, 2), (1, 2, 2, 3), "bilinear"), ((1, 1, 2, 2, 2), (2, 2, 2, 2, 3), "bilinear"),
+    ((1, 1, 2), (1, 2, 2), "bilinear"), ((1, 1, 2, 2, 2, 2), (1, 2, 2, 2, 2, 4), "nearest"),
+    ((1, 1, 0, 2, 2), (1, 2, 2, 2, 3), "bilinear")])
+def test_grid_sample_shape_errors_match_torch(torch, input_shape, grid_shape, mode):
+    def call(lib):
+        return lib.nn.functional.grid_sample(lib.zeros(input_shape), lib.zeros(grid_shape),
+                                             mode=mode, align_corners=False)
+
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
+
+
+@pytest.mark.parametrize("theta_shape, size", [
+    ((1, 2, 3), (1, 1, 2, 2, 2)), ((1, 3, 4), (1, 1, 2, 2)), ((1, 3, 4), (1, 1, 2, 2, 2, 2)),
+    ((1, 3, 4), (1, 1, 0, 2, 2)), ((1, 2, 3), (1, 1, 2))])
+def test_affine_grid_errors_match_torch(torch, theta_shape, size):
+    def call(lib):
+        return lib.nn.functional.affine_grid(lib.zeros(theta_shape), size, align_corners=False)
+
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), (ValueError,
+                                                                       NotImplementedError),
+                             same_type=True)
 
 
 @pytest.mark.parametrize("name, options", [
@@ -212,6 +276,15 @@ def test_grid_sample_second_derivatives_match_torch(torch, mode, padding_mode, a
     assert_derivatives_match_torch(
         torch, lambda fw, x, g: fw.nn.functional.grid_sample(x, g * 0.65, mode, padding_mode,
                                                              align_corners),
+        [image, grid], orders=2)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+def test_volumetric_grid_sample_second_derivatives_match_torch(torch, padding_mode):
+    image, grid = random_arrays([(1, 2, 3, 4, 5), (1, 2, 3, 2, 3)], seed=6)
+    assert_derivatives_match_torch(
+        torch, lambda fw, x, g: fw.nn.functional.grid_sample(x, g * 0.65, "bilinear",
+                                                             padding_mode, True),
         [image, grid], orders=2)
 
 

@@ -7,6 +7,7 @@ transposed gather or matrix product). Source positions follow PyTorch's rules, c
 input's precision as PyTorch does. GridSample samples at arbitrary points with bilinear, nearest
 or bicubic weights.
 """
+import itertools
 import math
 
 import numpy as np
@@ -91,15 +92,15 @@ def _cubic_coefficients(t):
     return weights, slopes
 
 
-def _cubic_taps(source_x, source_y, source_arrays, height, width, padding_mode, align_corners):
-    """The 4x4 taps of bicubic sampling (as ``_taps``): the weights are products of cubic
-    coefficients of the fractions; ``padding_mode`` moves each tap, not the source point (as
-    PyTorch does), so the grid's derivative is the unpadded one."""
-    array_x, array_y = source_arrays
-    left = np.floor(array_x)
-    top = np.floor(array_y)
-    weights_x, slopes_x = _cubic_coefficients(source_x - left)
-    weights_y, slopes_y = _cubic_coefficients(source_y - top)
+def _cubic_taps(sources, arrays, sizes, padding_mode, align_corners):
+    """The 4x4 taps of bicubic sampling (as ``_taps``, 2-D only): the weights are products of
+    cubic coefficients of the fractions; ``padding_mode`` moves each tap, not the source point
+    (as PyTorch does), so the grid's derivative is the unpadded one."""
+    height, width = sizes
+    left = np.floor(arrays[0])
+    top = np.floor(arrays[1])
+    weights_x, slopes_x = _cubic_coefficients(sources[0] - left)
+    weights_y, slopes_y = _cubic_coefficients(sources[1] - top)
     columns = [_padded_coordinates(left + offset, width, padding_mode, align_corners)[0]
                .astype(np.int64) for offset in (-1, 0, 1, 2)]
     rows = [_padded_coordinates(top + offset, height, padding_mode, align_corners)[0]
@@ -109,44 +110,55 @@ def _cubic_taps(source_x, source_y, source_arrays, height, width, padding_mode, 
         for i, column in enumerate(columns):
             inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
             flat = np.where(inside, row * width + column, 0)
-            taps.append((flat, inside.astype(array_x.dtype), weights_x[i] * weights_y[j],
-                         slopes_x[i] * weights_y[j], weights_x[i] * slopes_y[j]))
+            taps.append((flat, inside.astype(arrays[0].dtype), weights_x[i] * weights_y[j],
+                         (slopes_x[i] * weights_y[j], weights_x[i] * slopes_y[j])))
     return taps
 
 
-def _taps(source_x, source_y, source_arrays, height, width, mode, padding_mode, align_corners):
-    """(flat index, in-bounds mask, weight, d weight/dx, d weight/dy) for each sampled tap (the
-    weights None for nearest sampling, where they are one and constant). The
-    indices and masks come from ``source_arrays`` (the coordinates' values), the weights from
-    ``source_x`` and ``source_y`` (the same values, or Tensors that carry the grid's history)."""
+def _taps(sources, arrays, sizes, mode, padding_mode, align_corners):
+    """(flat index, in-bounds mask, weight, (d weight/dx, d weight/dy[, d weight/dz])) for each
+    sampled tap, z outermost and x innermost (the weights None for nearest sampling, where they
+    are one and constant). ``sources`` and ``arrays`` are in the grid's (x, y[, z]) order,
+    ``sizes`` in the input's ([D,] H, W). The indices and masks come from ``arrays`` (the
+    coordinates' values), the weights from ``sources`` (the same values, or Tensors that carry
+    the grid's history)."""
     if mode == "bicubic":
-        return _cubic_taps(source_x, source_y, source_arrays, height, width, padding_mode,
-                           align_corners)
-    array_x, array_y = source_arrays
+        return _cubic_taps(sources, arrays, sizes, padding_mode, align_corners)
+    axis_sizes = sizes[::-1]  # x first, as the grid
     if mode == "nearest":
-        column = np.rint(array_x).astype(np.int64)
-        row = np.rint(array_y).astype(np.int64)
-        corners = [(row, column, None, None, None)]  # weight one, independent of the grid
+        # one tap per axis, weight one, independent of the grid
+        choices = [[(np.rint(array).astype(np.int64), None, None)] for array in arrays]
     else:
-        left = np.floor(array_x)
-        top = np.floor(array_y)
-        right_weight = source_x - left
-        bottom_weight = source_y - top
-        left_weight = 1 - right_weight
-        top_weight = 1 - bottom_weight
-        left_index = left.astype(np.int64)
-        top_index = top.astype(np.int64)
-        corners = [
-            (top_index, left_index, left_weight * top_weight, -top_weight, -left_weight),
-            (top_index, left_index + 1, right_weight * top_weight, top_weight, -right_weight),
-            (top_index + 1, left_index, left_weight * bottom_weight, -bottom_weight, left_weight),
-            (top_index + 1, left_index + 1, right_weight * bottom_weight, bottom_weight,
-             right_weight)]
+        choices = []
+        for source, array in zip(sources, arrays):
+            low = np.floor(array)
+            high_weight = source - low
+            low_index = low.astype(np.int64)
+            choices.append([(low_index, 1 - high_weight, -1), (low_index + 1, high_weight, 1)])
     taps = []
-    for row, column, weight, weight_dx, weight_dy in corners:
-        inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
-        flat = np.where(inside, row * width + column, 0)
-        taps.append((flat, inside.astype(array_x.dtype), weight, weight_dx, weight_dy))
+    for combination in itertools.product(*choices[::-1]):
+        corner = combination[::-1]  # back to x, y(, z)
+        inside = np.ones(corner[0][0].shape, dtype=bool)
+        flat = np.zeros(corner[0][0].shape, dtype=np.int64)
+        for (index, _, _), size in zip(corner[::-1], sizes):
+            inside &= (index >= 0) & (index < size)
+            flat = flat * size + index
+        flat = np.where(inside, flat, 0)
+        if mode == "nearest":
+            taps.append((flat, inside.astype(arrays[0].dtype), None, None))
+            continue
+        weights = [weight for _, weight, _ in corner]
+        weight = weights[0]
+        for other in weights[1:]:
+            weight = weight * other
+        slopes = []
+        for axis, (_, _, sign) in enumerate(corner):
+            others = [weights[k] for k in range(len(corner)) if k != axis]
+            slope = -others[0] if sign < 0 else others[0]
+            for other in others[1:]:
+                slope = slope * other
+            slopes.append(slope)
+        taps.append((flat, inside.astype(arrays[0].dtype), weight, tuple(slopes)))
     return taps
 
 
@@ -161,25 +173,25 @@ def _scatter(xp, values, indices, shape):
 
 
 class GridSample(Op):
-    """Sample (N, C, H, W) at the normalised (x, y) positions of a (N, Ho, Wo, 2) grid. The
-    backward gathers and scatters at the sampled taps, with weights that are functions of the
-    grid (piecewise polynomial in it), written against ``ctx.xp``: differentiable (create_graph)."""
+    """Sample (N, C, [D,] H, W) at the normalised (x, y[, z]) positions of a (N, *out, 2 or 3)
+    grid. The backward gathers and scatters at the sampled taps, with weights that are
+    functions of the grid (piecewise polynomial in it), written against ``ctx.xp``:
+    differentiable (create_graph)."""
 
     differentiable_backward = True
     backward_keeps_input = True
 
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
-        batch, channels, height, width = x.shape
-        flat_input = x.reshape(batch, channels, height * width)
+        batch, channels, *sizes = x.shape
+        flat_input = x.reshape(batch, channels, math.prod(sizes))
         source_padding = "zeros" if mode == "bicubic" else padding_mode
-        source_x, _ = _source_coordinates(grid[..., 0], width, source_padding, align_corners)
-        source_y, _ = _source_coordinates(grid[..., 1], height, source_padding, align_corners)
-        out = np.zeros((batch, channels) + grid.shape[1:3], dtype=x.dtype)
-        points = (batch, 1, grid.shape[1] * grid.shape[2])  # explicit: the batch may be empty
-        taps = _taps(source_x, source_y, (source_x, source_y), height, width, mode,
-                     padding_mode, align_corners)
-        for flat, inside, weight, _, _ in taps:
+        sources = [_source_coordinates(grid[..., axis], size, source_padding, align_corners)[0]
+                   for axis, size in enumerate(sizes[::-1])]
+        out = np.zeros((batch, channels) + grid.shape[1:-1], dtype=x.dtype)
+        points = (batch, 1, math.prod(grid.shape[1:-1]))  # explicit: the batch may be empty
+        for flat, inside, weight, _ in _taps(sources, sources, sizes, mode, padding_mode,
+                                             align_corners):
             values = np.take_along_axis(flat_input, flat.reshape(points), axis=2)
             scale = (inside if weight is None else weight * inside).reshape(points)
             out += (values * scale).reshape(out.shape)
@@ -193,11 +205,11 @@ class GridSample(Op):
         x, grid = ctx.saved_tensors
         mode, padding_mode, align_corners = ctx.options
         needs_input, needs_grid = ctx.needs_input_grad[:2]
-        batch, channels, height, width = x.shape
+        batch, channels, *sizes = x.shape
         grid_array = grid if xp is np else grid._data
         sources, arrays, derivatives = [], [], []
         source_padding = "zeros" if mode == "bicubic" else padding_mode
-        for axis, size in ((0, width), (1, height)):
+        for axis, size in enumerate(sizes[::-1]):
             source, derivative = _source_coordinates(grid_array[..., axis], size, source_padding,
                                                      align_corners)
             arrays.append(source)
@@ -207,13 +219,14 @@ class GridSample(Op):
                 source = grid[..., axis] * derivative + (source - grid_array[..., axis]
                                                          * derivative)
             sources.append(source)
-        points = grid_array.shape[1] * grid_array.shape[2]
+        points = math.prod(grid_array.shape[1:-1])
         flat_grad = xp.reshape(grad, (batch, channels, points))
-        flat_input = xp.reshape(x, (batch, channels, height * width))
-        input_shape = (batch, channels, height, width)
-        grad_input = grad_source_x = grad_source_y = None
-        taps = _taps(*sources, arrays, height, width, mode, padding_mode, align_corners)
-        for flat, inside, weight, weight_dx, weight_dy in taps:
+        flat_input = xp.reshape(x, (batch, channels, math.prod(sizes)))
+        input_shape = tuple(x.shape)
+        grad_input = None
+        grad_sources = [None] * len(sizes)
+        for flat, inside, weight, slopes in _taps(sources, arrays, sizes, mode, padding_mode,
+                                                  align_corners):
             indices = np.broadcast_to(flat.reshape(batch, 1, points), flat_grad.shape)
             mask = inside.reshape(batch, 1, points)
             if needs_input:
@@ -225,19 +238,20 @@ class GridSample(Op):
                 grad_input = part if grad_input is None else grad_input + part
             if needs_grid and mode != "nearest":
                 summed = xp.sum(flat_grad * (_gather(xp, flat_input, indices) * mask), axis=1)
-                part_x = summed * xp.reshape(weight_dx, (batch, points))
-                part_y = summed * xp.reshape(weight_dy, (batch, points))
-                grad_source_x = part_x if grad_source_x is None else grad_source_x + part_x
-                grad_source_y = part_y if grad_source_y is None else grad_source_y + part_y
+                for axis, slope in enumerate(slopes):
+                    part = summed * xp.reshape(slope, (batch, points))
+                    previous = grad_sources[axis]
+                    grad_sources[axis] = part if previous is None else previous + part
         grad_grid = None
         if needs_grid:
-            if grad_source_x is None:  # nearest: the weights do not depend on the grid
+            if grad_sources[0] is None:  # nearest: the weights do not depend on the grid
                 grad_grid = np.zeros(grid_array.shape, grid_array.dtype)
                 grad_grid = grad_grid if xp is np else type(grid)._wrap(grad_grid)
             else:
-                shape = grid_array.shape[:3]
-                grad_grid = xp.stack([xp.reshape(grad_source_x, shape) * derivatives[0],
-                                      xp.reshape(grad_source_y, shape) * derivatives[1]],
+                shape = grid_array.shape[:-1]
+                grad_grid = xp.stack([xp.reshape(grad_source, shape) * derivative
+                                      for grad_source, derivative in zip(grad_sources,
+                                                                         derivatives)],
                                      axis=-1)
         return grad_input, grad_grid, None, None, None
 

@@ -179,7 +179,8 @@ _ALIGN_CORNERS_WARNING = (
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) positions in [-1, 1] (x, y)."""
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) positions in [-1, 1] (x, y), or
+    (N, C, D, H, W) at (N, Do, Ho, Wo, 3) ones (x, y, z)."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
                          f"'nearest' or 'bicubic', but got: '{mode}'")
@@ -197,14 +198,32 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if grid._data.dtype != dtype:
         raise RuntimeError(f"grid_sampler(): expected scalar type {scalar_type_name(dtype)} "
                            f"but found {scalar_type_name(grid._data.dtype)}")
-    if input.dim() != 4:
-        raise NotImplementedError(f"grid_sample: ember supports 4-D input only, got "
-                                  f"{input.dim()}-D")
-    if grid.dim() != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
-        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension and "
-                           f"the same batch size as input, but got grid with sizes "
-                           f"{list(grid.shape)} for input of size {list(input.shape)}")
+    _check_grid_sampler(input, grid, mode)
     return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
+
+
+def _check_grid_sampler(input, grid, mode):
+    """PyTorch's checks of grid_sampler's shapes, in its order and words."""
+    sizes = list(input.shape)
+    if input.dim() < 1 or grid.dim() < 1 or input.shape[0] != grid.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
+                           f"but got input with sizes {sizes} and grid with sizes "
+                           f"{list(grid.shape)}")
+    if grid.shape[-1] != input.dim() - 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {input.dim() - 2} in "
+                           f"last dimension, but got grid with sizes {list(grid.shape)}")
+    for dim in range(2, input.dim()):
+        if input.shape[dim] <= 0:
+            raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
+                               f"dimensions, but input has sizes {sizes} with dimension {dim} "
+                               f"being empty")
+    expected = 4 if input.dim() == 4 else 5
+    if input.dim() != expected or grid.dim() != expected:
+        raise RuntimeError(f"grid_sampler(): expected {expected}D input and grid with same "
+                           f"number of dimensions, but got input with sizes {sizes} and grid "
+                           f"with sizes {list(grid.shape)}")
+    if expected == 5 and mode == "bicubic":
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
 
 
 def _base_coordinates(steps, align_corners, dtype):
@@ -219,32 +238,38 @@ def _base_coordinates(steps, align_corners, dtype):
 
 
 def affine_grid(theta, size, align_corners=None):
-    """The (N, H, W, 2) sampling grid of the 2-D affine maps ``theta`` (N, 2, 3) (composite)."""
+    """The (N, H, W, 2) or (N, D, H, W, 3) sampling grid of the affine maps ``theta`` (N, 2, 3)
+    or (N, 3, 4) (composite)."""
     if align_corners is None:
         warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
         align_corners = False
     if not is_floating(theta._data.dtype):
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
-    if len(size) == 4:
-        if theta.dim() != 3 or tuple(theta.shape[-2:]) != (2, 3):
-            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size "
-                             f"{size}. Got {theta.shape}.")
-    else:
-        raise NotImplementedError(f"affine_grid: ember supports 4D sizes (2D affine transforms) "
-                                  f"only. Got size {size}.")
-    if min(size) <= 0:
+    if len(size) not in (4, 5):
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D "
+                                  f"affine transforms, respectively. Got size {size}.")
+    spatial = len(size) - 2
+    if theta.dim() != 3 or tuple(theta.shape[-2:]) != (spatial, spatial + 1):
+        raise ValueError(f"Expected a batch of {spatial}D affine matrices of shape "
+                         f"Nx{spatial}x{spatial + 1} for size {size}. Got {theta.shape}.")
+    if align_corners and min(size[2:]) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size grids "
+                      "when align_corners=True. This is not an intended use case of affine_grid. "
+                      "See the documentation of affine_grid for details.", stacklevel=2)
+    elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
-    batch, _, height, width = size
+    batch, _, *sizes = size
     dtype = theta._data.dtype
-    xs = _base_coordinates(width, align_corners, dtype)
-    ys = _base_coordinates(height, align_corners, dtype)
-    base = np.empty((height, width, 3), dtype=dtype)
-    base[..., 0] = xs[None, :]
-    base[..., 1] = ys[:, None]
-    base[..., 2] = 1
-    base_tensor = type(theta)._wrap(base.reshape(1, height * width, 3))
+    # (x, y[, z], 1) at each output position: x runs along the last axis
+    base = np.empty(tuple(sizes) + (spatial + 1,), dtype=dtype)
+    for axis, steps in enumerate(sizes[::-1]):
+        shape = [1] * spatial
+        shape[spatial - 1 - axis] = steps
+        base[..., axis] = _base_coordinates(steps, align_corners, dtype).reshape(shape)
+    base[..., spatial] = 1
+    base_tensor = type(theta)._wrap(base.reshape(1, math.prod(sizes), spatial + 1))
     grid = base_tensor.matmul(theta.transpose(1, 2))
-    return grid.reshape(batch, height, width, 2)
+    return grid.reshape(batch, *sizes, spatial)
 
 
 def _check_pixel_arguments(name, input, factor_name, factor):
