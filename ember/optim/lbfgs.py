@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
+from ._foreach import add_scaled_
 from .optimizer import Optimizer
 
 __all__ = ["LBFGS"]
@@ -43,7 +44,7 @@ class LBFGS(Optimizer):
         for param in self._params:
             size = param._data.size
             update = direction[offset:offset + size].reshape(param._data.shape)
-            param._data += update * param._data.dtype.type(step_length)
+            add_scaled_(param._data, update, step_length)  # PyTorch's add_(alpha=t): one rounding
             param._bump_version()
             offset += size
 
@@ -182,14 +183,15 @@ def _two_loop(flat_grad, directions, steps, inverse_curvatures, hessian_diagonal
     the first loop's coefficients are written into ``alphas`` (kept in the state)."""
     dtype = flat_grad.dtype.type
     result = -flat_grad
+    # each update is PyTorch's add_(alpha=...): a fused multiply-add, one rounding
     for index in range(len(directions) - 1, -1, -1):
         alphas[index] = np.dot(steps[index], result) * inverse_curvatures[index]
-        result = result - directions[index] * dtype(alphas[index])
-    result = result * hessian_diagonal
+        add_scaled_(result, directions[index], -dtype(alphas[index]))
+    result = (result * hessian_diagonal).astype(flat_grad.dtype, copy=False)
     for index in range(len(directions)):
         beta = np.dot(directions[index], result) * inverse_curvatures[index]
-        result = result + steps[index] * dtype(alphas[index] - beta)
-    return result.astype(flat_grad.dtype, copy=False)
+        add_scaled_(result, steps[index], dtype(alphas[index] - beta))
+    return result
 
 
 def _cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):

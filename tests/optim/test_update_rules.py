@@ -155,6 +155,29 @@ def test_lbfgs_matches_torch_in_float32_away_from_the_noise_floor(torch):
                                rtol=1e-5, atol=1e-6)
 
 
+def test_lbfgs_float32_steps_are_fused_multiply_adds_as_torchs(torch):
+    # PyTorch moves the parameters and builds the direction with add_(alpha=...), a fused
+    # multiply-add: rounding the product first put the second evaluation an ulp off already,
+    # and the strong-Wolfe search then took three iterations more to converge
+    def trace(library):
+        param = library.tensor([1.5, -0.5], requires_grad=True)
+        opt = library.optim.LBFGS([param], max_iter=50, line_search_fn="strong_wolfe",
+                                  tolerance_grad=1e-9, tolerance_change=1e-12)
+        seen = []
+
+        def closure():
+            opt.zero_grad()
+            loss = (1 - param[0]) ** 2 + 100 * (param[1] - param[0] ** 2) ** 2
+            loss.backward()
+            seen.append(param.detach().numpy().tolist() + [loss.item()])
+            return loss
+
+        opt.step(closure)
+        return seen, opt.state[param]["n_iter"]
+
+    assert trace(ember) == trace(torch)
+
+
 def test_lbfgs_state_dict_round_trip_continues_identically():
     options = {"line_search_fn": "strong_wolfe", "history_size": 3, "max_iter": 4}
     _, straight_param, straight_losses = _rosenbrock_run(ember, np.float64, steps=4, **options)
