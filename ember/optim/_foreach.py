@@ -251,6 +251,32 @@ def add_scaled_(target, values, scale):
         flat_target[start:stop] = wide
     return target
 
+def add_product_(target, left, right):
+    """target += left * right with one rounding, as PyTorch's addcmul_ on the CPU (a fused
+    multiply-add of its float32 ``value * tensor1`` and ``tensor2``): float32 through float64,
+    where the product is exact. In place; returns ``target``."""
+    if target.dtype != np.float32:
+        target += left * right
+        return target
+    if target.flags.c_contiguous and left.flags.c_contiguous and right.flags.c_contiguous and \
+            left.dtype == right.dtype == np.float32 and left.shape == right.shape == target.shape:
+        compiled = _add_product_float32.compiled()
+        if compiled is not None:  # one pass, the same values as below
+            compiled(target.reshape(-1), left.reshape(-1), right.reshape(-1))
+            return target
+    wide = np.multiply(left, right, dtype=np.float64)
+    wide += target
+    target[...] = wide
+    return target
+
+
+@_jit.kernel
+def _add_product_float32(target, left, right):
+    # the float32 product is exact in float64; summed and rounded there, then to float32
+    for index in range(target.shape[0]):
+        target[index] = target[index] + np.float64(left[index]) * np.float64(right[index])
+
+
 @_jit.kernel
 def _add_scaled_float32(target, values, scale):
     # float32 + float64 product, exact (24-bit by 24-bit mantissas), summed and rounded in

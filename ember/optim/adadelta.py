@@ -1,6 +1,7 @@
 """Adadelta: step sizes from running averages of squared gradients and squared updates."""
 import numpy as np
 
+from ._foreach import add_scaled_
 from .adam import _square_average_, _start_state
 from .optimizer import Optimizer, _check_non_negative, _check_unsupported
 
@@ -38,5 +39,4 @@ class Adadelta(Optimizer):
         delta /= std
         delta *= grad
         _square_average_(acc_delta, delta, rho)
-        delta *= -options.lr
-        data += delta
+        add_scaled_(data, delta, -options.lr)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..tensor import Tensor
+from ._foreach import add_product_
 from .optimizer import (
     Optimizer, _check_non_negative, _check_unsupported, _hyperparameters, _new_step)
 
@@ -35,9 +36,10 @@ class Adagrad(Optimizer):
         step = float(state["step"]._data)
         clr = options.lr / (1 + (step - 1) * options.lr_decay)
         accumulator = state["sum"]._data
-        accumulator += grad * grad
+        add_product_(accumulator, grad, grad)  # PyTorch's addcmul_: one rounding
         standard_deviation = np.sqrt(accumulator, out=np.empty_like(data))
         standard_deviation += options.eps
-        np.divide(grad, standard_deviation, out=standard_deviation)
-        standard_deviation *= -clr
-        data += standard_deviation
+        # PyTorch's addcdiv_(grad, std, value=-clr): (value * grad) / std
+        update = np.multiply(grad, -clr, dtype=data.dtype)
+        update /= standard_deviation
+        data += update

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..tensor import Tensor
+from ._foreach import add_product_, add_scaled_
 from .optimizer import Optimizer, _check_adam_options, _check_unsupported, _new_step
 
 __all__ = ["Adam", "AdamW"]
@@ -42,9 +43,10 @@ class Adam(Optimizer):
             denominator = np.sqrt(exp_avg_sq, out=np.empty_like(data))
         denominator /= bias_correction2_sqrt
         denominator += options.eps
-        np.divide(exp_avg, denominator, out=denominator)
-        denominator *= -step_size
-        data += denominator
+        # PyTorch's addcdiv_(exp_avg, denominator, value=-step_size): (value * exp_avg) / denom
+        update = np.multiply(exp_avg, -step_size, dtype=data.dtype)
+        update /= denominator
+        data += update
 
 
 class AdamW(Adam):
@@ -88,19 +90,18 @@ def _bias_corrections(state, beta1, beta2):
 
 def _square_average_(average, values, decay):
     """``average = decay * average + (1 - decay) * values**2`` in place, rounded like PyTorch's
-    ``average.mul_(decay).addcmul_(values, values, value=1 - decay)``."""
+    ``average.mul_(decay).addcmul_(values, values, value=1 - decay)`` (a fused multiply-add)."""
     average *= decay
-    squared = values * (1 - decay)
-    squared *= values
-    average += squared
+    add_product_(average, values * (1 - decay), values)
 
 
 def _lerp_(start, end, weight):
-    """``start += weight * (end - start)`` in place, rounded like PyTorch's lerp kernel."""
+    """``start += weight * (end - start)`` in place, rounded like PyTorch's lerp kernel: the
+    difference rounded, then one fused multiply-add onto ``start`` (small weights) or onto
+    ``end`` with ``weight - 1``."""
     difference = end - start
     if weight < 0.5:
-        difference *= weight
-        start += difference
+        add_scaled_(start, difference, weight)
     else:
-        difference *= 1 - weight
-        np.subtract(end, difference, out=start)
+        np.copyto(start, end)
+        add_scaled_(start, difference, start.dtype.type(weight) - start.dtype.type(1))

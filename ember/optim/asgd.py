@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..tensor import Tensor
+from ._foreach import add_scaled_
 from .adam import _zeros_like
 from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _new_step
 
@@ -32,7 +33,7 @@ class ASGD(Optimizer):
         lambd = options.lambd
         eta = float(state["eta"]._data)
         data *= 1 - lambd * eta
-        data -= grad * eta
+        add_scaled_(data, grad, -eta)  # PyTorch's add_(grad, alpha=-eta): one rounding
         average = state["ax"]._data
         mu = state["mu"]._data
         if float(mu) != 1:

@@ -44,7 +44,7 @@ class LBFGS(Optimizer):
         for param in self._params:
             size = param._data.size
             update = direction[offset:offset + size].reshape(param._data.shape)
-            add_scaled_(param._data, update, step_length)  # PyTorch's add_(alpha=t): one rounding
+            add_scaled_(param._data, update, step_length)  # add_(alpha=t): one rounding
             param._bump_version()
             offset += size
 

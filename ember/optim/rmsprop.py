@@ -1,6 +1,7 @@
 """RMSprop with centering, momentum, weight decay and maximize."""
 import numpy as np
 
+from ._foreach import add_product_, add_scaled_
 from .adam import _lerp_, _square_average_, _start_state, _zeros_like
 from .optimizer import Optimizer, _check_non_negative, _check_unsupported
 
@@ -37,8 +38,8 @@ class RMSprop(Optimizer):
         if options.centered:
             grad_avg = state["grad_avg"]._data
             _lerp_(grad_avg, grad, 1 - alpha)
-            average = np.multiply(grad_avg, grad_avg, out=np.empty_like(data))
-            np.subtract(square_avg, average, out=average)
+            # PyTorch's square_avg.addcmul(grad_avg, grad_avg, value=-1): one rounding
+            average = add_product_(square_avg.copy(), -grad_avg, grad_avg)
             np.sqrt(average, out=average)
         else:
             average = np.sqrt(square_avg, out=np.empty_like(data))
@@ -48,8 +49,9 @@ class RMSprop(Optimizer):
             buffer *= options.momentum
             np.divide(grad, average, out=average)
             buffer += average
-            data -= buffer * options.lr
+            add_scaled_(data, buffer, -options.lr)
         else:
-            np.divide(grad, average, out=average)
-            average *= -options.lr
-            data += average
+            # PyTorch's addcdiv_(grad, avg, value=-lr): (value * grad) / avg
+            update = np.multiply(grad, -options.lr, dtype=data.dtype)
+            update /= average
+            data += update
