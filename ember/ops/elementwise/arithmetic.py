@@ -737,6 +737,8 @@ class Lerp(Op):
         ctx.save_for_backward(weight if needs_start or needs_end else None,
                               start if needs_weight else None, end if needs_weight else None)
         dtype = start.dtype
+        if dtype == np.float32:
+            return _fused_lerp(start, end, weight)
         start = _widened(start)
         end = _widened(end)
         difference = end - start
@@ -761,6 +763,19 @@ class Lerp(Op):
         grad_end = _grad_for(grad * weight, *end_meta) if needs_end else None
         grad_weight = _grad_for(grad * (end - start), *weight_meta) if needs_weight else None
         return grad_start, grad_end, grad_weight
+
+
+def _fused_lerp(start, end, weight):
+    """float32 lerp rounded as PyTorch's vectorised CPU kernel: the difference rounded, then one
+    fused multiply-add, ``start + weight * difference`` for |weight| < 0.5, else
+    ``end + (weight - 1) * difference`` (the float32 product is exact in float64)."""
+    difference = (end - start).astype(np.float64)
+    weight = np.float32(weight) if type(weight) is not np.ndarray else weight
+    with np.errstate(invalid="ignore"):
+        small = np.abs(weight) < 0.5
+        coefficient = np.where(small, weight, weight - np.float32(1)).astype(np.float64)
+        base = np.where(small, start, end).astype(np.float64)
+        return np.asarray(base + coefficient * difference).astype(np.float32)
 
 
 def lerp(input, end, weight):
@@ -809,9 +824,9 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "and as (input + value * tensor1 / tensor2) for float inputs. The "
                            "future addcdiv behavior is just the latter implementation: (input + "
                            "value * tensor1 / tensor2), for all dtypes.")
-    quotient = div(tensor1, tensor2)
-    return torch_named(add(input, quotient if value == 1 else mul(quotient, value)),
-                       "AddcdivBackward0")
+    # PyTorch's kernel: input + (value * tensor1) / tensor2, in this order
+    quotient = div(tensor1 if value == 1 else mul(tensor1, value), tensor2)
+    return torch_named(add(input, quotient), "AddcdivBackward0")
 
 
 def _check_addc(operation, input, tensor1, tensor2, value):

@@ -242,3 +242,20 @@ def test_sign_of_nan_and_zeros_is_positive_zero_like_torch(torch, dtype):
     for ours, theirs in zip(results[2:], results[:2]):
         np.testing.assert_array_equal(ours[0], theirs[0])
         np.testing.assert_array_equal(ours[1], theirs[1])
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw, a, b, w, d: fw.lerp(a, b, 0.1), lambda fw, a, b, w, d: fw.lerp(a, b, 0.8),
+    lambda fw, a, b, w, d: fw.lerp(a, b, w), lambda fw, a, b, w, d: (a * 1).lerp_(b[:1], -0.3),
+    lambda fw, a, b, w, d: fw.addcdiv(a, b, d, value=0.3),
+    lambda fw, a, b, w, d: (a * 1).addcdiv_(b, d, value=-0.01)],
+    ids=["lerp_small", "lerp_large", "lerp_tensor", "lerp_broadcast", "addcdiv", "addcdiv_"])
+def test_float32_lerp_and_addcdiv_round_as_torch(torch, call):
+    # PyTorch's lerp is one fused multiply-add on the rounded difference; its addcdiv divides
+    # value * tensor1 by tensor2: a quarter of the values were an ulp off before
+    generator = np.random.RandomState(1)
+    arrays = [generator.randn(3, 4099), generator.randn(3, 4099), generator.rand(3, 4099),
+              np.abs(generator.randn(3, 4099)) + 0.5]
+    ours, theirs = (call(fw, *[fw.tensor(array.astype(np.float32)) for array in arrays])
+                    for fw in (ember, torch))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
