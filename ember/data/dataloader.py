@@ -1,11 +1,13 @@
 """DataLoader: batches from a dataset through a sampler and a collate function.
 
 ``num_workers > 0`` loads batches in worker threads (NumPy releases the GIL) and yields them in
-sampler order, so the result never depends on the number of workers. The threads are daemons:
+sampler order, so the result never depends on the number of workers. An IterableDataset is read
+as PyTorch reads it: every worker iterates its own copy, the batches taken round-robin. The threads are daemons:
 with ``timeout > 0`` a batch that takes longer raises PyTorch's RuntimeError, and a thread stuck
 in ``__getitem__`` never keeps the process from exiting.
 """
 import concurrent.futures
+import copy
 import dataclasses
 import itertools
 import multiprocessing
@@ -220,13 +222,9 @@ class DataLoader:
             # PyTorch's single-process iterator refuses a timeout the same way.
             raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
         if isinstance(self.dataset, IterableDataset):
-            # A stream cannot be split between threads without changing it: one thread (or
-            # this one) reads it, one batch after the other.
-            batches = self._iterable_batches()
             if self.num_workers == 0:
-                return batches
-            return self._threaded(lambda _: next(batches, _END), itertools.repeat(None),
-                                  [None], None, stop_at=_END)
+                return self._iterable_batches(self.dataset)
+            return self._iterable_workers()
         fetch = self._fetch_batch if self._auto_collation else self._fetch_sample
         keys = iter(self.batch_sampler if self._auto_collation else self.sampler)
         if self.num_workers == 0:
@@ -252,8 +250,8 @@ class DataLoader:
     def _fetch_sample(self, index):
         return self.collate_fn(self.dataset[index])
 
-    def _iterable_batches(self):
-        stream = iter(self.dataset)
+    def _iterable_batches(self, dataset):
+        stream = iter(dataset)
         if not self._auto_collation:
             for sample in stream:
                 yield self.collate_fn(sample)
@@ -264,9 +262,65 @@ class DataLoader:
                 return
             yield self.collate_fn(samples)
 
-    def _threaded(self, fetch, keys, infos, worker_init_fn, stop_at=None):
+    def _iterable_workers(self):
+        """PyTorch's reading of a stream by several workers: each iterates its own copy of the
+        dataset (``get_worker_info()`` tells it which worker it is, to shard the stream) and
+        batches it; the batches come round-robin from the workers not yet exhausted."""
+        stop = threading.Event()
+        outputs = []
+        for worker_id in range(self.num_workers):
+            info = WorkerInfo(worker_id, self.num_workers, worker_id, _worker_copy(self.dataset))
+            output = queue.Queue(maxsize=max(1, self.prefetch_factor))
+            outputs.append(output)
+            threading.Thread(target=self._stream_worker, args=(info, output, stop), daemon=True,
+                             name=f"ember-dataloader-{worker_id}").start()
+        timeout = self.timeout if self.timeout > 0 else None
+        active = list(range(self.num_workers))
+        try:
+            while active:
+                for worker_id in list(active):
+                    try:
+                        item = outputs[worker_id].get(timeout=timeout)
+                    except queue.Empty:
+                        raise RuntimeError(f"DataLoader timed out after {self.timeout} "
+                                           f"seconds") from None
+                    if item is _END:
+                        active.remove(worker_id)
+                    elif isinstance(item, _WorkerError):
+                        raise item.error
+                    else:
+                        yield item
+        finally:
+            stop.set()
+
+    def _stream_worker(self, info, output, stop):
+        """One stream worker: ``worker_init_fn``, then its copy's batches into ``output`` until
+        the stream ends (then ``_END``), an error (handed over), or the loader stops."""
+        _worker_local.info = info
+
+        def put(item):
+            while not stop.is_set():
+                try:
+                    output.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            if self.worker_init_fn is not None:
+                self.worker_init_fn(info.id)
+            for batch in self._iterable_batches(info.dataset):
+                if not put(batch):
+                    return
+        except BaseException as error:  # noqa: BLE001 (re-raised in the caller)
+            put(_WorkerError(error))
+            return
+        put(_END)
+
+    def _threaded(self, fetch, keys, infos, worker_init_fn):
         """``fetch(key)`` for each key in daemon threads, one per entry of ``infos`` (what
-        ``get_worker_info()`` returns there), results yielded in key order until ``stop_at``."""
+        ``get_worker_info()`` returns there), results yielded in key order."""
         tasks = queue.SimpleQueue()
         workers = [threading.Thread(target=_worker_loop, daemon=True,
                                     args=(tasks, fetch, info, worker_init_fn),
@@ -294,8 +348,6 @@ class DataLoader:
                 except concurrent.futures.TimeoutError:
                     raise RuntimeError(f"DataLoader timed out after {self.timeout} "
                                        f"seconds") from None
-                if stop_at is not None and batch is stop_at:
-                    return
                 yield batch
         finally:
             for future in pending:
@@ -306,3 +358,20 @@ class DataLoader:
 
 # What a stream's loading thread returns once the stream is exhausted.
 _END = object()
+
+
+@dataclasses.dataclass
+class _WorkerError:
+    """An exception raised in a stream worker, to be raised again by the caller."""
+
+    error: BaseException
+
+
+def _worker_copy(dataset):
+    """A worker's own copy of an IterableDataset, as PyTorch's worker processes have one: what
+    a worker (or its ``worker_init_fn``) changes stays in that worker. A shallow copy where a
+    deep one is impossible (an open file, a lock)."""
+    try:
+        return copy.deepcopy(dataset)
+    except Exception:  # noqa: BLE001 (any object may refuse to be copied deeply)
+        return copy.copy(dataset)

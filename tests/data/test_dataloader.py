@@ -276,8 +276,76 @@ def test_iterable_dataset():
     assert len(dropped) == 2
     unbatched = DataLoader(Stream(3), batch_size=None)
     assert list(unbatched) == [0, 1, 2]
-    threaded = DataLoader(Stream(7), batch_size=3, num_workers=2)
-    assert [batch.tolist() for batch in threaded] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def _sharded_stream(library):
+    """PyTorch's documented sharding of a stream between workers, by get_worker_info()."""
+    class Sharded(library.utils.data.IterableDataset):
+        def __init__(self, start, end):
+            self.start, self.end = start, end
+
+        def __iter__(self):
+            info = library.utils.data.get_worker_info()
+            if info is None:
+                return iter(range(self.start, self.end))
+            per_worker = -(-(self.end - self.start) // info.num_workers)
+            low = self.start + info.id * per_worker
+            return iter(range(low, min(low + per_worker, self.end)))
+
+    return Sharded
+
+
+def _plain_stream(library):
+    class Plain(library.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(range(7))
+
+    return Plain
+
+
+def _shift_range(library):
+    def worker_init_fn(worker_id):
+        dataset = library.utils.data.get_worker_info().dataset
+        dataset.start += 100 * worker_id
+        dataset.end += 100 * worker_id
+    return worker_init_fn
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"batch_size": 3, "num_workers": 2}, {"batch_size": 2, "num_workers": 3, "drop_last": True},
+    {"batch_size": None, "num_workers": 2}, {"batch_size": 4, "num_workers": 2, "unsharded": True},
+    {"batch_size": 3, "num_workers": 2, "shift": True}])
+def test_iterable_dataset_workers_read_their_own_copies_like_torch(torch, kwargs):
+    # each worker iterates its own copy of the dataset (unsharded, every item comes once per
+    # worker) and the batches alternate between the workers still running
+    kwargs = dict(kwargs)
+    unsharded = kwargs.pop("unsharded", False)
+    shift = kwargs.pop("shift", False)
+    results = []
+    for library in (torch, ember):
+        dataset = _sharded_stream(library)(3, 17)
+        if unsharded:
+            dataset = _plain_stream(library)()
+        loader = library.utils.data.DataLoader(
+            dataset, worker_init_fn=_shift_range(library) if shift else None, **kwargs)
+        results.append([batch.tolist() if hasattr(batch, "tolist") else batch
+                        for batch in loader])
+    assert results[1] == results[0]
+    if shift:
+        assert results[1][1][0] >= 100 and dataset.start == 3  # the workers changed copies
+
+
+def test_iterable_dataset_worker_errors_reach_the_caller_and_a_break_stops_the_workers():
+    class Failing(IterableDataset):
+        def __iter__(self):
+            yield 1
+            raise KeyError("bad item")
+
+    with pytest.raises(KeyError, match="bad item"):
+        list(DataLoader(Failing(), batch_size=None, num_workers=2))
+    for batch in DataLoader(Stream(10 ** 6), batch_size=2, num_workers=2):
+        break
+    assert batch.tolist() == [0, 1]
 
 
 @pytest.mark.parametrize("kwargs", [
