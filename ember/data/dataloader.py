@@ -2,9 +2,9 @@
 
 ``num_workers > 0`` loads batches in worker threads (NumPy releases the GIL) and yields them in
 sampler order, so the result never depends on the number of workers. An IterableDataset is
-read as PyTorch reads it: every worker iterates its own copy, the batches taken round-robin. The threads are daemons:
-with ``timeout > 0`` a batch that takes longer raises PyTorch's RuntimeError, and a thread stuck
-in ``__getitem__`` never keeps the process from exiting.
+read as PyTorch reads it: every worker iterates its own copy, the batches taken round-robin.
+The threads are daemons: with ``timeout > 0`` a batch that takes longer raises PyTorch's
+RuntimeError, and a thread stuck in ``__getitem__`` never keeps the process from exiting.
 """
 import concurrent.futures
 import copy
