@@ -711,12 +711,13 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
         row_outputs = tuple(None if gradient is None else gradient[index]
                             for gradient in grad_outputs)
         rows.append(grad(outputs, inputs, row_outputs, retain_graph or index < size - 1,
-                         create_graph, allow_unused=allow_unused,
-                         materialize_grads=materialize_grads))
+                         create_graph, allow_unused=allow_unused or materialize_grads))
     results = []
-    for column in zip(*rows):
+    for column, tensor in zip(zip(*rows), inputs):
         if column[0] is None:
-            results.append(None)
+            # PyTorch materializes an unused input's gradient unbatched: zeros like the input
+            results.append(Tensor._wrap(np.zeros_like(tensor._data)) if materialize_grads
+                           else None)
             continue
         # Stacked by the tensors' own namespace (ember's ops): recorded under create_graph.
         results.append(column[0].__array_namespace__().stack(column))

@@ -359,6 +359,16 @@ def test_autograd_grad_is_grads_batched_matches_torch(torch):
     _assert_arrays_like_torch(torch, run)
 
 
+def test_batched_grad_materializes_an_unused_input_unbatched_like_torch(torch):
+    def run(fw):
+        x = fw.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        unused = fw.tensor([1.0, 2.0], requires_grad=True)
+        rows, zeros = fw.autograd.grad(x * x, (x, unused), fw.eye(3), allow_unused=True,
+                                       is_grads_batched=True, materialize_grads=True)
+        return rows.numpy(), zeros.numpy()
+    _assert_arrays_like_torch(torch, run)
+
+
 def test_backward_inputs_as_a_dict_and_grad_variables_like_torch(torch):
     def run(fw):
         x = fw.tensor([1.0, 2.0], requires_grad=True)
