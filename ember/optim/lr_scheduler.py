@@ -135,6 +135,10 @@ class LRScheduler:
                           "`get_last_lr()`.", UserWarning, stacklevel=3)
 
 
+class _LRScheduler(LRScheduler):
+    """PyTorch's former name of ``LRScheduler``, which older custom schedulers subclass."""
+
+
 class LambdaLR(LRScheduler):
     """``lr = initial_lr * lr_lambda(epoch)`` (one function, or one per param group)."""
 

@@ -359,3 +359,23 @@ def test_cyclic_lr_errors_and_state_match_torch(torch):
                                                   scale_fn=lambda x: 1.0)
     state = scheduler.state_dict()
     assert "_scale_fn_custom" not in state and state["total_size"] == 4.0
+
+
+def test_old_base_class_name_subclassed_like_torch(torch):
+    # Custom schedulers written before PyTorch 2.0 subclass ``_LRScheduler``
+    def run(library):
+        class Halving(library.optim.lr_scheduler._LRScheduler):
+            def get_lr(self):
+                return [group["lr"] * 0.5 for group in self.optimizer.param_groups]
+
+        optimizer = library.optim.SGD([library.zeros(2, requires_grad=True)], lr=1.0)
+        scheduler = Halving(optimizer)
+        rates = []
+        for _ in range(3):
+            optimizer.step()
+            scheduler.step()
+            rates.append(scheduler.get_last_lr()[0])
+        assert isinstance(scheduler, library.optim.lr_scheduler.LRScheduler)
+        return rates, sorted(scheduler.state_dict())
+
+    assert run(ember) == run(torch)
