@@ -16,6 +16,7 @@ from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api, decompositions, spectral
+from .ops.elementwise.arithmetic import _fusable, fused_add_scaled
 from .tensor import Tensor, _to_array, legacy_new
 
 _numpy_generator = _random.numpy_generator
@@ -172,15 +173,37 @@ def _fast_binary(ufunc, operand, target):
 
 
 def add_(self, other, alpha=1):
+    if alpha != 1 and _fusable(self, other):
+        return apply_inplace(self, "add_", lambda: ops.add(self, other, alpha=alpha),
+                             _fast_scaled_add(other, self, alpha), other)
     operand = other if alpha == 1 else other * alpha
     return apply_inplace(self, "add_", lambda: ops.add(self, operand),
                          _fast_binary(np.add, operand, self), operand)
 
 
 def sub_(self, other, alpha=1):
+    if alpha != 1 and _fusable(self, other):
+        return apply_inplace(self, "sub_", lambda: ops.sub(self, other, alpha=alpha),
+                             _fast_scaled_add(other, self, -alpha), other)
     operand = other if alpha == 1 else other * alpha
     return apply_inplace(self, "sub_", lambda: ops.sub(self, operand),
                          _fast_binary(np.subtract, operand, self), operand)
+
+
+def _fast_scaled_add(operand, target, alpha):
+    """The ``out=`` form of add_(operand, alpha=alpha) on float32 (one rounding, as the
+    out-of-place op), or None when the general path is needed."""
+    if operand._requires_grad or not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
+        return None
+    try:
+        if np.broadcast_shapes(operand._data.shape, target._data.shape) != target._data.shape:
+            return None
+    except ValueError:  # the general path raises PyTorch's error
+        return None
+
+    def apply(destination):
+        destination[...] = fused_add_scaled(destination, operand._data, alpha)
+    return apply
 
 
 def mul_(self, other):

@@ -42,12 +42,46 @@ class Add(_Binary):
                 _grad_for(grad, *ctx.b_meta) if needs_b else None)
 
 
+class AddScaled(_Binary):
+    """a + alpha * b for two float32 tensors with one rounding, as PyTorch's CPU add/sub with
+    alpha (a fused multiply-add): the float32 product is exact in float64, the sum rounded
+    once. Other dtypes go through mul and add."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, a, b, alpha):
+        _Binary._remember(ctx, a, b)
+        ctx.alpha = alpha
+        return fused_add_scaled(a, b, alpha)
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_a, needs_b = ctx.needs_input_grad[:2]
+        return (_grad_for(grad, *ctx.a_meta) if needs_a else None,
+                _grad_for(grad * ctx.alpha, *ctx.b_meta) if needs_b else None, None)
+
+
+def fused_add_scaled(a, b, alpha):
+    """a + alpha * b (float32 arrays, alpha rounded to float32) rounded once."""
+    product = np.multiply(b, np.float64(np.float32(alpha)), dtype=np.float64)
+    return np.add(a, product, dtype=np.float64).astype(np.float32)
+
+
+def _fusable(input, other):
+    return (isinstance(input, Tensor) and isinstance(other, Tensor)
+            and input._data.dtype == np.float32 and other._data.dtype == np.float32)
+
+
 def add(input, other, alpha=1):
     try:
         if alpha == 1:
             out = _plain_binary(np.add, input, other)
             if out is not None:
                 return out
+        elif _fusable(input, other):
+            _scaled(input, other, alpha, "add", check_only=True)
+            return torch_named(AddScaled.apply(input, other, alpha), "AddBackward0")
         else:
             other = _scaled(input, other, alpha, "add")
         if type(input) is not Tensor or type(other) is not Tensor:
@@ -94,6 +128,9 @@ def sub(input, other, alpha=1):
             out = _plain_binary(np.subtract, input, other)
             if out is not None:
                 return out
+        elif _fusable(input, other):
+            _scaled(input, other, alpha, "sub", check_only=True)
+            return torch_named(AddScaled.apply(input, other, -alpha), "SubBackward0")
         else:
             other = _scaled(input, other, alpha, "sub")
         return Sub.apply(*_operands(input, other, "sub"))
@@ -104,16 +141,16 @@ def sub(input, other, alpha=1):
 subtract = sub
 
 
-def _scaled(input, other, alpha, operation):
+def _scaled(input, other, alpha, operation, check_only=False):
     """alpha * other for add/sub, after PyTorch's checks of alpha (a number; not a float when
-    both operands are integral)."""
+    both operands are integral); only the checks with ``check_only``."""
     if not isinstance(alpha, _PYTHON_NUMBERS):
         raise TypeError(f"{operation}(): argument 'alpha' must be Number, not "
                         f"{type(alpha).__name__}")
     if isinstance(alpha, float) and not _is_floating(input) and not _is_floating(other):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
                            "point number.")
-    return mul(other, alpha)
+    return None if check_only else mul(other, alpha)
 
 
 def _is_floating(operand):

@@ -244,18 +244,46 @@ def test_sign_of_nan_and_zeros_is_positive_zero_like_torch(torch, dtype):
         np.testing.assert_array_equal(ours[1], theirs[1])
 
 
+def _parameter_step(fw, value, grad):
+    param = fw.nn.Parameter(value)
+    with fw.no_grad():
+        param.sub_(grad, alpha=0.1)  # a hand-written SGD step
+    return param.detach()
+
+
 @pytest.mark.parametrize("call", [
     lambda fw, a, b, w, d: fw.lerp(a, b, 0.1), lambda fw, a, b, w, d: fw.lerp(a, b, 0.8),
     lambda fw, a, b, w, d: fw.lerp(a, b, w), lambda fw, a, b, w, d: (a * 1).lerp_(b[:1], -0.3),
     lambda fw, a, b, w, d: fw.addcdiv(a, b, d, value=0.3),
-    lambda fw, a, b, w, d: (a * 1).addcdiv_(b, d, value=-0.01)],
-    ids=["lerp_small", "lerp_large", "lerp_tensor", "lerp_broadcast", "addcdiv", "addcdiv_"])
-def test_float32_lerp_and_addcdiv_round_as_torch(torch, call):
-    # PyTorch's lerp is one fused multiply-add on the rounded difference; its addcdiv divides
-    # value * tensor1 by tensor2: a quarter of the values were an ulp off before
+    lambda fw, a, b, w, d: (a * 1).addcdiv_(b, d, value=-0.01),
+    lambda fw, a, b, w, d: fw.add(a, b, alpha=0.37), lambda fw, a, b, w, d: a.sub(w, alpha=3),
+    lambda fw, a, b, w, d: (a * 1).add_(b[:1], alpha=-0.01),
+    lambda fw, a, b, w, d: _parameter_step(fw, a, b)],
+    ids=["lerp_small", "lerp_large", "lerp_tensor", "lerp_broadcast", "addcdiv", "addcdiv_",
+         "add_alpha", "sub_alpha", "add_alpha_", "parameter_sub_alpha_"])
+def test_float32_lerp_addcdiv_and_alpha_round_as_torch(torch, call):
+    # PyTorch's lerp is one fused multiply-add on the rounded difference, and so is add/sub
+    # with alpha; its addcdiv divides value * tensor1 by tensor2: a quarter of the values were
+    # an ulp off before
     generator = np.random.RandomState(1)
     arrays = [generator.randn(3, 4099), generator.randn(3, 4099), generator.rand(3, 4099),
               np.abs(generator.randn(3, 4099)) + 0.5]
     ours, theirs = (call(fw, *[fw.tensor(array.astype(np.float32)) for array in arrays])
                     for fw in (ember, torch))
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_add_and_sub_with_alpha_differentiate_like_torch(torch):
+    generator = np.random.RandomState(2)
+    arrays = [generator.randn(3, 4).astype(np.float32), generator.randn(4).astype(np.float32)]
+    results = []
+    for fw in (torch, ember):
+        a, b = (fw.tensor(array, requires_grad=True) for array in arrays)
+        out = fw.add(a, b, alpha=0.3) * fw.sub(a, b, alpha=-2.5)
+        out.sum().backward()
+        results.append((out.detach().numpy(), a.grad.numpy(), b.grad.numpy(),
+                        out.grad_fn.next_functions[0][0].name()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)
+    double = [ember.tensor(array.astype(np.float64), requires_grad=True) for array in arrays]
+    assert ember.autograd.gradcheck(lambda a, b: ember.sub(a, b, alpha=0.7), double)
