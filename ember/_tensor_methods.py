@@ -202,7 +202,7 @@ def _fast_scaled_add(operand, target, alpha):
         return None
 
     def apply(destination):
-        destination[...] = fused_add_scaled(destination, operand._data, alpha)
+        fused_add_scaled(destination, operand._data, alpha, out=destination)
     return apply
 
 

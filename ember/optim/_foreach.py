@@ -18,6 +18,7 @@ state is no longer the plan's: after ``load_state_dict``, or after per-parameter
 import numpy as np
 
 from .. import _jit, _threads
+from ..ops.elementwise.arithmetic import _scaled_add_float32, fused_add_scaled
 from ..tensor import Tensor
 
 __all__ = ["FlatPlan", "dense_gradients"]
@@ -230,26 +231,20 @@ def add_scaled_(target, values, scale):
     if target.dtype != np.float32:
         target += values * target.dtype.type(scale)
         return target
-    scale = np.float64(np.float32(scale))  # PyTorch rounds alpha to the tensor's dtype
     if target.flags.c_contiguous and values.flags.c_contiguous and \
             values.dtype == np.float32 and values.shape == target.shape:
-        compiled = _add_scaled_float32.compiled()
-        if compiled is not None:  # one pass, the same values as the slices below
-            compiled(target.reshape(-1), values.reshape(-1), scale)
-            return target
-    if not (target.flags.c_contiguous and values.flags.c_contiguous):
-        target[...] = np.add(target, np.multiply(values, scale, dtype=np.float64))
+        if _scaled_add_float32.compiled() is not None:  # one pass, the values of the slices
+            return fused_add_scaled(target, values, scale, out=target)
+        flat_target = target.reshape(-1)
+        flat_values = values.reshape(-1)
+        for start in range(0, flat_target.size, _SCALED_ADD_SLICE):  # float64 kept in cache
+            stop = min(start + _SCALED_ADD_SLICE, flat_target.size)
+            fused_add_scaled(flat_target[start:stop], flat_values[start:stop], scale,
+                             out=flat_target[start:stop])
         return target
-    flat_target = target.reshape(-1)
-    flat_values = values.reshape(-1)
-    scratch = np.empty(min(_SCALED_ADD_SLICE, flat_target.size), dtype=np.float64)
-    for start in range(0, flat_target.size, _SCALED_ADD_SLICE):
-        stop = min(start + _SCALED_ADD_SLICE, flat_target.size)
-        wide = scratch[:stop - start]
-        np.multiply(flat_values[start:stop], scale, out=wide)
-        wide += flat_target[start:stop]
-        flat_target[start:stop] = wide
+    target[...] = fused_add_scaled(target, values, scale)
     return target
+
 
 def add_product_(target, left, right):
     """target += left * right with one rounding, as PyTorch's addcmul_ on the CPU (a fused
@@ -275,14 +270,6 @@ def _add_product_float32(target, left, right):
     # the float32 product is exact in float64; summed and rounded there, then to float32
     for index in range(target.shape[0]):
         target[index] = target[index] + np.float64(left[index]) * np.float64(right[index])
-
-
-@_jit.kernel
-def _add_scaled_float32(target, values, scale):
-    # float32 + float64 product, exact (24-bit by 24-bit mantissas), summed and rounded in
-    # float64, then to float32: add_scaled_'s NumPy slices, element by element
-    for index in range(target.shape[0]):
-        target[index] = target[index] + scale * values[index]
 
 
 def chunk_elements(chunk, shapes):

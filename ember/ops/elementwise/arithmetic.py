@@ -4,7 +4,7 @@ import builtins
 
 import numpy as np
 
-from ... import _threads
+from ... import _jit, _threads
 from ..._dtype import (
     from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
     scalar_type_name)
@@ -62,10 +62,46 @@ class AddScaled(_Binary):
                 _grad_for(grad * ctx.alpha, *ctx.b_meta) if needs_b else None, None)
 
 
-def fused_add_scaled(a, b, alpha):
-    """a + alpha * b (float32 arrays, alpha rounded to float32) rounded once."""
-    product = np.multiply(b, np.float64(np.float32(alpha)), dtype=np.float64)
-    return np.add(a, product, dtype=np.float64).astype(np.float32)
+def fused_add_scaled(a, b, alpha, out=None):
+    """a + alpha * b (float32 arrays, alpha rounded to float32) rounded once, into ``out`` if
+    given (which may be ``a``): one compiled pass where the arrays are alike and contiguous,
+    else NumPy in float64; the same values either way."""
+    scale = np.float64(np.float32(alpha))
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape
+            and a.flags.c_contiguous and b.flags.c_contiguous
+            and (out is None or out.flags.c_contiguous and out.shape == a.shape)):
+        if out is a:  # in place: the kernel that knows it (LLVM vectorises it, not the other)
+            compiled = _scaled_add_float32.compiled()
+            if compiled is not None:
+                compiled(a.reshape(-1), b.reshape(-1), scale)
+                return a
+        else:
+            compiled = _scaled_sum_float32.compiled()
+            if compiled is not None:
+                if out is None:
+                    out = np.empty(a.shape, np.float32)
+                compiled(out.reshape(-1), a.reshape(-1), b.reshape(-1), scale)
+                return out
+    product = np.multiply(b, scale, dtype=np.float64)
+    total = np.add(a, product, dtype=np.float64)
+    if out is None:
+        return total.astype(np.float32)
+    out[...] = total
+    return out
+
+
+@_jit.kernel
+def _scaled_sum_float32(out, a, b, scale):
+    # the float32 product is exact in float64: the float64 sum, then float32, as NumPy's passes
+    for index in range(out.shape[0]):
+        out[index] = a[index] + scale * b[index]
+
+
+@_jit.kernel
+def _scaled_add_float32(target, values, scale):
+    # _scaled_sum_float32 into its first operand
+    for index in range(target.shape[0]):
+        target[index] = target[index] + scale * values[index]
 
 
 def _fusable(input, other):

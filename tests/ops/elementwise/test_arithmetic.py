@@ -287,3 +287,21 @@ def test_add_and_sub_with_alpha_differentiate_like_torch(torch):
         np.testing.assert_array_equal(ours, theirs)
     double = [ember.tensor(array.astype(np.float64), requires_grad=True) for array in arrays]
     assert ember.autograd.gradcheck(lambda a, b: ember.sub(a, b, alpha=0.7), double)
+
+
+def test_scaled_add_compiled_and_numpy_paths_agree():
+    """add(alpha=) on float32: the compiled pass (out of place and in place) rounds as the
+    NumPy float64 path, once."""
+    from ember import _jit
+    generator = np.random.default_rng(6)
+    a = ember.tensor(generator.standard_normal(30_000).astype(np.float32))
+    b = ember.tensor(generator.standard_normal(30_000).astype(np.float32))
+    compiled = ember.add(a, b, alpha=-0.37).numpy()
+    in_place = a.clone().add_(b, alpha=-0.37).numpy()
+    with _jit.disabled():
+        plain = ember.add(a, b, alpha=-0.37).numpy()
+        plain_in_place = a.clone().add_(b, alpha=-0.37).numpy()
+    expected = (a.numpy().astype(np.float64)
+                + np.float64(np.float32(-0.37)) * b.numpy().astype(np.float64)).astype(np.float32)
+    for result in (compiled, in_place, plain, plain_in_place):
+        np.testing.assert_array_equal(result, expected)
