@@ -74,7 +74,7 @@ class MatMul(Op):
     def backward(ctx, grad):
         b, a = ctx.saved_tensors
         # complex operands: the gradients multiply by their conjugates (real ones pass as they are)
-        a, b = conj_of(ctx.xp, a), conj_of(ctx.xp, b)
+        a, b = conj_of(a), conj_of(b)
         a_shape, b_shape = ctx.shapes
         needs = ctx.needs_input_grad
         transpose_a, transpose_b = ctx.transposes
@@ -309,7 +309,7 @@ class Einsum(Op):
     def backward(ctx, grad):
         xp = ctx.xp
         subscripts, output = ctx.subscripts_output
-        operands = [conj_of(xp, operand) for operand in ctx.saved_tensors]
+        operands = [conj_of(operand) for operand in ctx.saved_tensors]
         grads = [None, None]
         for position, subscript in enumerate(subscripts):
             if not ctx.needs_input_grad[2 + position]:
@@ -489,7 +489,7 @@ def inner(input, other):
 def vdot(input, other):
     """sum(conj(input) * other) of two 1-D tensors."""
     _require_tensors("vdot", ("input", input), ("other", other))
-    return dot(conj_of(None, input), other)
+    return dot(conj_of(input), other)
 
 
 def cross(input, other, dim=None):
@@ -646,7 +646,7 @@ class Inverse(Op):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        inverse_t = conj_of(ctx.xp, out).mT  # A^-H (A^-T for real matrices)
+        inverse_t = conj_of(out).mT  # A^-H (A^-T for real matrices)
         return -(inverse_t @ grad @ inverse_t)
 
 
@@ -668,7 +668,7 @@ class Det(Op):
         x, out = ctx.saved_tensors
         xp = ctx.xp
         if xp is not np:
-            return xp.expand_dims(grad, (-2, -1)) * conj_of(xp, _adjugate_t_recorded(xp, x, out))
+            return xp.expand_dims(grad, (-2, -1)) * conj_of(_adjugate_t_recorded(xp, x, out))
         u, singular, vh = np.linalg.svd(x)
         ones = np.ones(singular.shape[:-1] + (1,), dtype=singular.dtype)
         before = np.cumprod(np.concatenate([ones, singular[..., :-1]], -1), -1)
@@ -733,10 +733,10 @@ class Solve(Op):
         if ctx.vector:
             grad = xp.expand_dims(grad, -1)
             out = xp.expand_dims(out, -1)
-        grad_columns = xp.linalg.solve(conj_of(xp, a).mT, grad)
+        grad_columns = xp.linalg.solve(conj_of(a).mT, grad)
         grad_a = None
         if ctx.needs_input_grad[0]:
-            grad_a = unbroadcast(-(grad_columns @ conj_of(xp, out).mT), a_shape)
+            grad_a = unbroadcast(-(grad_columns @ conj_of(out).mT), a_shape)
         grad_b = None
         if ctx.needs_input_grad[1]:
             grad_b = grad_columns.reshape(grad_columns.shape[:-1]) if ctx.vector else grad_columns

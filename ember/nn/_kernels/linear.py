@@ -58,10 +58,7 @@ class Linear(Op):
     def backward(ctx, grad):
         xp = ctx.xp
         x, weight = ctx.saved_tensors
-        if x is not None:
-            x = conj_of(xp, x)
-        if weight is not None:
-            weight = conj_of(xp, weight)
+        x, weight = conj_of(x), conj_of(weight)  # complex operands: their conjugates
         batch_shape = grad.shape[:-1]
         rows = math.prod(batch_shape)
         # Arrays reshape through their method (np.reshape's wrapper costs ~1 us a call).

@@ -212,9 +212,8 @@ class Mul(_Binary):
     def backward(ctx, grad):
         b, a = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        xp = ctx.xp
-        return (_grad_for(grad * conj_of(xp, b), *ctx.a_meta) if needs_a else None,
-                _grad_for(grad * conj_of(xp, a), *ctx.b_meta) if needs_b else None)
+        return (_grad_for(grad * conj_of(b), *ctx.a_meta) if needs_a else None,
+                _grad_for(grad * conj_of(a), *ctx.b_meta) if needs_b else None)
 
 
 def mul(input, other):
@@ -262,11 +261,10 @@ class Div(_Binary):
     def backward(ctx, grad):
         b, a = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        xp = ctx.xp
-        b_bar = conj_of(xp, b)
+        b_bar = conj_of(b)
         with np.errstate(divide="ignore", invalid="ignore"):
             grad_a = _grad_for(grad / b_bar, *ctx.a_meta) if needs_a else None
-            grad_b = (_grad_for(-grad * conj_of(xp, a) / (b_bar * b_bar), *ctx.b_meta)
+            grad_b = (_grad_for(-grad * conj_of(a) / (b_bar * b_bar), *ctx.b_meta)
                       if needs_b else None)
         return grad_a, grad_b
 
@@ -487,7 +485,7 @@ class Pow(_Binary):
                              else None)
                     if power is None:
                         power = base ** (exponent - 1)
-                    grad_base = grad * conj_of(xp, exponent * power)
+                    grad_base = grad * conj_of(exponent * power)
                     if not number_exponent:
                         grad_base = xp.where(exponent == 0, 0, grad_base)
                 grad_base = _grad_for(grad_base, *ctx.a_meta)
@@ -499,7 +497,7 @@ class Pow(_Binary):
                         local = xp.where(exponent >= 0, 0, local)
                 else:
                     local = xp.where((base == 0) & (exponent >= 0), 0, local)
-                grad_exponent = _grad_for(grad * conj_of(xp, local), *ctx.b_meta)
+                grad_exponent = _grad_for(grad * conj_of(local), *ctx.b_meta)
         return grad_base, grad_exponent
 
 

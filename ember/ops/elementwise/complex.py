@@ -19,7 +19,7 @@ __all__ = ["complex", "conj", "conj_physical", "imag", "polar", "real", "view_as
            "view_as_real"]
 
 
-def conj_of(xp, value):
+def conj_of(value):
     """``value``'s conjugate when it is complex (an array, Tensor or number), else ``value``
     (also None, a gradient's unsaved operand)."""
     if type(value) is np.ndarray:  # the first-order path: one check for real arrays
@@ -154,7 +154,7 @@ class Polar(Op):
         magnitude, unit = ctx.saved_tensors
         xp = ctx.xp
         # dL/dabs = Re(conj(unit) g); dL/dangle = Re(conj(i abs unit) g) = abs * Im(conj(unit) g)
-        turned = conj_of(xp, unit) * grad
+        turned = conj_of(unit) * grad
         grad_magnitude = xp.real(turned) if xp is not np else turned.real
         grad_angle = magnitude * (xp.imag(turned) if xp is not np else turned.imag)
         return (unbroadcast(grad_magnitude, magnitude.shape),
