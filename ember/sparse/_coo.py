@@ -348,11 +348,50 @@ class SparseSum(Op):
 
 
 # ---- the Tensor subclass ----------------------------------------------------------------------
-class SparseTensor(Tensor):
+class SparseLayoutMethods:
+    """What every sparse layout's tensor does alike: no NumPy view, never contiguous, products
+    through its own module's ``_matmul`` (ops sit below the sparse package)."""
+
+    __slots__ = ()
+    _layout_name = "Sparse"
+
+    def is_contiguous(self, memory_format=None):
+        return False
+
+    def numpy(self, force=False):
+        raise TypeError(f"can't convert {self._layout_name} layout tensor to numpy. Use "
+                        f"Tensor.to_dense() first.")
+
+    def __array__(self, dtype=None, copy=None):
+        return self.numpy()
+
+    def mm(self, mat2):
+        return self._matmul(self, mat2, "mm")
+
+    def matmul(self, other):
+        return self._matmul(self, other)
+
+    def __matmul__(self, other):
+        return self._matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return self._matmul(other, self)
+
+    @classmethod
+    def _product(cls, input, other, operation):
+        """``ember.mm``/``matmul`` with an operand of this layout."""
+        return cls._matmul(input, other, operation)
+
+
+class SparseTensor(SparseLayoutMethods, Tensor):
     """A tensor with ``layout=ember.sparse_coo`` (``torch.sparse_coo_tensor``'s result)."""
 
     __slots__ = ()
     is_sparse = True
+
+    @staticmethod
+    def _matmul(input, other, operation="matmul"):
+        return matmul(input, other, operation)
 
     @staticmethod
     def _from_storage(storage, requires_grad=False):
@@ -441,34 +480,7 @@ class SparseTensor(Tensor):
                                f"{self.dense_dim()} dense dimensions")
         return T.apply(self)
 
-    def is_contiguous(self, memory_format=None):
-        return False
-
-    def numpy(self, force=False):
-        raise TypeError("can't convert Sparse layout tensor to numpy. Use Tensor.to_dense() "
-                        "first.")
-
-    def __array__(self, dtype=None, copy=None):
-        return self.numpy()
-
     # ---- products and reductions -------------------------------------------------------------
-    def mm(self, mat2):
-        return matmul(self, mat2, "mm")
-
-    def matmul(self, other):
-        return matmul(self, other)
-
-    def __matmul__(self, other):
-        return matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return matmul(other, self)
-
-    @staticmethod
-    def _product(input, other, operation):
-        """``ember.mm``/``matmul`` with a sparse operand (ops sit below this package)."""
-        return matmul(input, other, operation)
-
     def mul(self, other):
         if isinstance(other, Tensor) or not isinstance(other, (int, float)) or \
                 isinstance(other, bool):

@@ -12,7 +12,8 @@ from .._tensor_str import _format_array
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor, _to_array
 from ..ops.shape import squeeze, unsqueeze
-from ._coo import SparseTensor, _entry_products, _scipy_sparse, _storage as _coo_storage
+from ._coo import (SparseLayoutMethods, SparseTensor, _entry_products, _scipy_sparse,
+                   _storage as _coo_storage)
 
 
 class SparseCSRStorage(LayoutStorage):
@@ -267,11 +268,16 @@ class DenseCsrMm(Op):
 
 
 # ---- the Tensor subclass ----------------------------------------------------------------------
-class SparseCsrTensor(Tensor):
+class SparseCsrTensor(SparseLayoutMethods, Tensor):
     """A tensor with ``layout=ember.sparse_csr`` (``torch.sparse_csr_tensor``'s result)."""
 
     __slots__ = ()
     is_sparse_csr = True
+    _layout_name = "SparseCsr"
+
+    @staticmethod
+    def _matmul(input, other, operation="matmul"):
+        return matmul(input, other, operation)
 
     @property
     def layout(self):
@@ -318,32 +324,6 @@ class SparseCsrTensor(Tensor):
     @property
     def data(self):
         return _wrap(self._data)
-
-    def is_contiguous(self, memory_format=None):
-        return False
-
-    def numpy(self, force=False):
-        raise TypeError("can't convert SparseCsr layout tensor to numpy. Use Tensor.to_dense() "
-                        "first.")
-
-    def __array__(self, dtype=None, copy=None):
-        return self.numpy()
-
-    def mm(self, mat2):
-        return matmul(self, mat2, "mm")
-
-    def matmul(self, other):
-        return matmul(self, other)
-
-    def __matmul__(self, other):
-        return matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return matmul(other, self)
-
-    @staticmethod
-    def _product(input, other, operation):
-        return matmul(input, other, operation)
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
