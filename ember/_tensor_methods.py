@@ -375,15 +375,36 @@ def _check_continuous(self, kernel=None, distribution=None):
 
 
 def uniform_(self, a=0.0, b=1.0, generator=None):
-    _check_continuous(self, "check_uniform_bounds")
-    values = _numpy_generator(generator).uniform(a, b, self._data.shape)
-    return _fill_with(self, values, "uniform_")
+    """Uniform on [a, b); a complex tensor's real and imaginary parts each (PyTorch fills its
+    real view)."""
+    if self._data.dtype.kind != "c":
+        _check_continuous(self, "check_uniform_bounds")
+    values = _numpy_generator(generator).uniform(a, b, _parts_shape(self))
+    return _fill_with(self, _as_parts(self, values), "uniform_")
 
 
 def normal_(self, mean=0.0, std=1.0, generator=None):
+    """Normal values; a complex tensor's parts each with std / sqrt(2), so |z - mean| has
+    variance std^2 (PyTorch's complex normal_)."""
+    if self._data.dtype.kind == "c":
+        values = _numpy_generator(generator).normal(mean, std / np.sqrt(2), _parts_shape(self))
+        return _fill_with(self, _as_parts(self, values), "normal_")
     _check_continuous(self, "normal_kernel_cpu")
     values = _numpy_generator(generator).normal(mean, std, self._data.shape)
     return _fill_with(self, values, "normal_")
+
+
+def _parts_shape(tensor):
+    """The shape of the draws that fill ``tensor``: one more dim of 2 for a complex one."""
+    shape = tensor._data.shape
+    return shape + (2,) if tensor._data.dtype.kind == "c" else shape
+
+
+def _as_parts(tensor, values):
+    """Draws of ``_parts_shape`` as the tensor's values (pairs as real and imaginary parts)."""
+    if tensor._data.dtype.kind != "c":
+        return values
+    return values[..., 0] + 1j * values[..., 1]
 
 
 def bernoulli_(self, p=0.5, generator=None):

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from ..._dtype import get_default_dtype
+from ..._dtype import get_default_dtype, real_dtype
 from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
@@ -27,7 +27,13 @@ def _as_list(parameters, operation):
 
 
 def _vector_norm(array, norm_type):
-    """The norm of the flattened array, in its own dtype."""
+    """The norm of the flattened array, in its own dtype (a complex array's: in the real dtype
+    of its parts, over its magnitudes)."""
+    if array.dtype.kind == "c":
+        parts = np.ascontiguousarray(array).reshape(-1).view(real_dtype(array.dtype))
+        if norm_type == 2.0:  # sum |z|^2 is the sum of the squared parts
+            return _vector_norm(parts, 2.0)
+        return _vector_norm(np.abs(array), norm_type)
     flat = array.reshape(-1)
     if flat.size == 0:
         return np.zeros((), dtype=array.dtype)
@@ -52,7 +58,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if len(tensors) == 0:
         # PyTorch's torch.tensor(0.0): the default dtype.
         return Tensor._wrap(np.zeros((), dtype=get_default_dtype().numpy))
-    dtype = np.result_type(*[tensor._data.dtype for tensor in tensors])
+    dtype = real_dtype(np.result_type(*[tensor._data.dtype for tensor in tensors]))
     with np.errstate(invalid="ignore", over="ignore"):
         norms = [_vector_norm(tensor._data, norm_type) for tensor in tensors]
         stacked = np.array(norms, dtype=dtype)

@@ -203,3 +203,47 @@ def test_backward_of_a_complex_scalar_and_assert_close(torch):
         fw.testing.assert_close(z.detach(), z.detach() * 1.0000001)
         with pytest.raises(AssertionError, match="Mismatched elements: 2 / 2"):
             fw.testing.assert_close(z.detach(), z.detach() + 0.01j)
+
+
+def test_complex_layers_fills_and_gradient_clipping_match_pytorch(torch):
+    rng = np.random.default_rng(7)
+    shapes = [(16, 8), (16,), (2, 16), (2,)]
+    starts = [rng.standard_normal(shape) * 0.3 + 1j * rng.standard_normal(shape) * 0.3
+              for shape in shapes]
+    inputs = rng.standard_normal((32, 8)) + 1j * rng.standard_normal((32, 8))
+    targets = rng.integers(0, 2, 32)
+    losses, norms = [], []
+    for fw in (torch, ember):
+        first = fw.nn.Linear(8, 16, dtype=fw.cfloat)
+        second = fw.nn.Linear(16, 2, dtype=fw.cfloat)
+        params = [*first.parameters(), *second.parameters()]
+        with fw.no_grad():
+            for param, start in zip(params, starts):
+                param.copy_(fw.tensor(start, dtype=fw.cfloat))
+        optimizer = fw.optim.Adam(params, lr=1e-2)
+        x = fw.tensor(inputs, dtype=fw.cfloat)
+        run = []
+        for _ in range(5):
+            hidden = first(x)
+            hidden = 0.5 * (1 + fw.cos(fw.angle(hidden))) * hidden  # the cardioid activation
+            loss = fw.nn.functional.cross_entropy(second(hidden).abs(), fw.tensor(targets))
+            optimizer.zero_grad()
+            loss.backward()
+            norms.append(float(fw.nn.utils.clip_grad_norm_(params, 1.0)))
+            optimizer.step()
+            run.append(loss.item())
+        losses.append(run)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    np.testing.assert_allclose(norms[5:], norms[:5], rtol=1e-5)
+
+
+def test_random_fills_of_complex_tensors():
+    generator = ember.Generator().manual_seed(1)
+    z = ember.empty(100000, dtype=ember.cfloat).uniform_(-2, 3, generator=generator)
+    assert -2 <= z.real.min().item() and z.imag.max().item() < 3
+    assert abs(z.real.mean().item() - 0.5) < 0.02 and abs(z.imag.mean().item() - 0.5) < 0.02
+    w = ember.empty(100000, dtype=ember.cdouble).normal_(1.0, 2.0, generator=generator)
+    assert abs(w.real.mean().item() - 1.0) < 0.02
+    assert abs(((w - 1).abs() ** 2).mean().item() - 4.0) < 0.05  # E|z - mean|^2 = std^2
+    layer = ember.nn.Linear(8, 4, dtype=ember.cfloat)  # kaiming_uniform_ fills both parts
+    assert layer.weight.dtype == ember.complex64 and (layer.weight.imag != 0).all()
