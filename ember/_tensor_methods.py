@@ -384,8 +384,8 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
 
 
 def normal_(self, mean=0.0, std=1.0, generator=None):
-    """Normal values; a complex tensor's parts each with std / sqrt(2), so |z - mean| has
-    variance std^2 (PyTorch's complex normal_)."""
+    """Normal values; a complex tensor's parts each with the mean and std / sqrt(2) (PyTorch
+    fills its real view so)."""
     if self._data.dtype.kind == "c":
         values = _numpy_generator(generator).normal(mean, std / np.sqrt(2), _parts_shape(self))
         return _fill_with(self, _as_parts(self, values), "normal_")
