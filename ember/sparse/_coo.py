@@ -573,26 +573,32 @@ def _rebuild(indices, values, shape, coalesced, requires_grad):
     return SparseTensor._from_storage(_storage(indices, values, shape, coalesced), requires_grad)
 
 
-def _unsupported(name):
+def refuse_array_methods(tensor_class, names, description):
+    """Give ``tensor_class`` each of ``names`` (methods that read or write a tensor's array
+    directly, not through an op) as one that raises NotImplementedError naming the operation
+    and ``description`` (the layout)."""
+    for name in names:
+        # x + sparse runs sparse.__radd__ first (a subclass's reflected operator wins): say "add".
+        reflected = name.startswith("__r") and name != "__rmatmul__"
+        setattr(tensor_class, name, _unsupported(name.strip("_")[1 if reflected else 0:],
+                                                 description))
+
+
+def _unsupported(name, description):
     def method(self, *args, **kwargs):
-        raise NotImplementedError(f"{name}: not supported for sparse tensors "
-                                  f"(layout=ember.sparse_coo) by ember; convert with .to_dense() "
-                                  f"first")
+        raise NotImplementedError(f"{name}: not supported for {description} by ember; convert "
+                                  f"with .to_dense() first")
     method.__name__ = name
     return method
 
 
-# Methods that read or write a tensor's array directly (not through an op): refused by name.
-for _name in ("view", "reshape", "view_as", "reshape_as", "__getitem__", "__setitem__", "tolist",
-              "item", "__iter__", "copy_", "zero_", "fill_", "add_", "sub_", "mul_", "div_",
-              "__iadd__", "__isub__", "__imul__", "__itruediv__", "stride", "data_ptr",
-              "contiguous", "flatten", "expand", "permute", "transpose", "squeeze", "unsqueeze",
-              "__add__", "__radd__", "__sub__", "__rsub__", "__rtruediv__", "__pow__", "__eq__",
-              "__ne__", "__lt__", "__le__", "__gt__", "__ge__"):
-    # x + sparse runs sparse.__radd__ first (a subclass's reflected operator wins): say "add".
-    _reflected = _name.startswith("__r") and _name != "__rmatmul__"
-    setattr(SparseTensor, _name, _unsupported(_name.strip("_")[1 if _reflected else 0:]))
-del _name, _reflected
+ARRAY_METHODS = (
+    "view", "reshape", "view_as", "reshape_as", "__getitem__", "__setitem__", "tolist", "item",
+    "__iter__", "copy_", "zero_", "fill_", "add_", "sub_", "mul_", "div_", "__iadd__", "__isub__",
+    "__imul__", "__itruediv__", "stride", "data_ptr", "contiguous", "flatten", "expand",
+    "permute", "transpose", "squeeze", "unsqueeze", "__add__", "__radd__", "__sub__", "__rsub__",
+    "__rtruediv__", "__pow__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
+refuse_array_methods(SparseTensor, ARRAY_METHODS, "sparse tensors (layout=ember.sparse_coo)")
 SparseTensor.__hash__ = Tensor.__hash__  # defining __eq__ above would otherwise drop it
 
 

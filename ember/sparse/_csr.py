@@ -12,8 +12,8 @@ from .._tensor_str import _format_array
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor, _to_array
 from ..ops.shape import squeeze, unsqueeze
-from ._coo import (SparseLayoutMethods, SparseTensor, _entry_products, _scipy_sparse,
-                   _storage as _coo_storage)
+from ._coo import (ARRAY_METHODS, SparseLayoutMethods, SparseTensor, _entry_products,
+                   _scipy_sparse, _storage as _coo_storage, refuse_array_methods)
 
 
 class SparseCSRStorage(LayoutStorage):
@@ -357,26 +357,10 @@ def _rebuild(crow_indices, col_indices, values, shape, requires_grad):
     return _wrap(SparseCSRStorage(crow_indices, col_indices, values, shape), requires_grad)
 
 
-def _unsupported(name):
-    def method(self, *args, **kwargs):
-        raise NotImplementedError(f"{name}: not supported for sparse CSR tensors "
-                                  f"(layout=ember.sparse_csr) by ember; convert with .to_dense() "
-                                  f"first")
-    method.__name__ = name
-    return method
-
-
-# Methods that read or write a tensor's array directly (not through an op): refused by name.
-for _name in ("view", "reshape", "view_as", "reshape_as", "__getitem__", "__setitem__", "tolist",
-              "item", "__iter__", "copy_", "zero_", "fill_", "add_", "sub_", "mul_", "div_",
-              "__iadd__", "__isub__", "__imul__", "__itruediv__", "stride", "data_ptr",
-              "contiguous", "flatten", "expand", "permute", "transpose", "t", "squeeze",
-              "unsqueeze", "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
-              "__truediv__", "__rtruediv__", "__neg__", "__pow__", "__eq__", "__ne__", "__lt__",
-              "__le__", "__gt__", "__ge__", "sum", "coalesce", "indices", "_indices", "_values"):
-    _reflected = _name.startswith("__r") and _name != "__rmatmul__"
-    setattr(SparseCsrTensor, _name, _unsupported(_name.strip("_")[1 if _reflected else 0:]))
-del _name, _reflected
+# COO's refusals, and what CSR has no op for (COO's elementwise products and sums among them).
+refuse_array_methods(SparseCsrTensor, ARRAY_METHODS + (
+    "t", "__mul__", "__rmul__", "__truediv__", "__neg__", "sum", "coalesce", "indices",
+    "_indices", "_values"), "sparse CSR tensors (layout=ember.sparse_csr)")
 SparseCsrTensor.__hash__ = Tensor.__hash__
 
 
