@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from .._dtype import (complex128, complex_dtype, default_complex, get_default_dtype,
-                      scalar_type_name, tensor_type_name, to_dtype)
+                      real_dtype, scalar_type_name, tensor_type_name, to_dtype)
 from ..autograd.function import Op
 from ..tensor import Tensor
 from .elementwise.complex import conj, real_part_for, view_as_real
@@ -363,10 +363,8 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
         if not return_complex:
             frames = frames.real
     if window is None:
-        weights = np.ones(n_fft, frames._data.dtype if frames._data.dtype.kind == "f" else
-                          real_dtype_of(frames._data.dtype))
         frames_windowed = frames
-        window_values = weights
+        window_values = np.ones(n_fft)
     else:
         centred = _centred_window(window, n_fft)
         frames_windowed = frames * centred
@@ -379,10 +377,9 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
     signal = input.new_zeros((batch, expected), dtype=flat.dtype).index_add(
         1, Tensor._result(positions.astype(np.int64)), flat)
     envelope = np.zeros(expected, np.float64)
-    np.add.at(envelope, positions, np.tile(np.abs(window_values.astype(np.complex128)) ** 2
-                                           if window_values.dtype.kind == "c"
-                                           else window_values.astype(np.float64) ** 2,
-                                           frames_count))
+    wide = np.complex128 if window_values.dtype.kind == "c" else np.float64
+    np.add.at(envelope, positions,
+              np.tile(np.abs(window_values.astype(wide)) ** 2, frames_count))
     start = n_fft // 2 if center else 0
     stop = expected - n_fft // 2 if center else expected
     if length is not None:
@@ -392,16 +389,10 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
     if np.any(np.abs(envelope) < 1e-11):
         raise RuntimeError("istft: window overlap add min: 0 (the window's squared sum is zero "
                            "somewhere: NOLA check failed)")
-    signal = signal / Tensor._result(envelope.astype(real_dtype_of(signal._data.dtype)))
+    signal = signal / Tensor._result(envelope.astype(real_dtype(signal._data.dtype)))
     if length is not None and signal._data.shape[-1] < length:
         signal = _zero_extended(signal, length)
     return signal if input._data.ndim == 3 else signal.squeeze(0)
-
-
-def real_dtype_of(numpy_dtype):
-    """float64 for double data (real or complex), else float32."""
-    return np.dtype(np.float64) if numpy_dtype in (np.float64, np.complex128) else \
-        np.dtype(np.float32)
 
 
 def _zero_extended(signal, length):

@@ -355,6 +355,9 @@ class SparseLayoutMethods:
     __slots__ = ()
     _layout_name = "Sparse"
 
+    def _nnz(self):
+        return self._data.nnz
+
     def is_contiguous(self, memory_format=None):
         return False
 
@@ -404,9 +407,6 @@ class SparseTensor(SparseLayoutMethods, Tensor):
         return sparse_coo
 
     # ---- structure ---------------------------------------------------------------------------
-    def _nnz(self):
-        return self._data.nnz
-
     def sparse_dim(self):
         return self._data.sparse_dim
 

@@ -283,9 +283,6 @@ class SparseCsrTensor(SparseLayoutMethods, Tensor):
     def layout(self):
         return sparse_csr
 
-    def _nnz(self):
-        return self._data.nnz
-
     def sparse_dim(self):
         return 2
 
