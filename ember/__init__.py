@@ -52,7 +52,7 @@ from . import data, datasets, onnx, optim, testing, utils  # noqa: F401,E402  (o
 from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401,E402
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: F401,E402
 from . import amp, cpu  # noqa: F401,E402
-from .amp import autocast  # noqa: F401,E402
+from .amp import GradScaler, autocast  # noqa: F401,E402
 from .amp.autocast_mode import (  # noqa: F401,E402
     clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,
     is_autocast_cache_enabled, is_autocast_cpu_enabled, is_autocast_enabled,
