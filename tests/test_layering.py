@@ -32,6 +32,8 @@ ORDER = [
     ("ember.autograd.engine",),
     ("ember.autograd.graph", "ember.autograd.gradcheck"),
     ("ember.autograd",),
+    # torch.profiler's front end over autograd's op profiler.
+    ("ember.profiler",),
     # checkpoint files: tensors and JSON, nothing above autograd.
     ("ember.io",),
     # ops: _broadcast < elementwise (_operands < arithmetic < the other families) < index <
