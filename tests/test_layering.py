@@ -99,6 +99,8 @@ ORDER = [
 ]
 # Deliberate upward edges: (importing module, imported module or package, scope), with reasons.
 ALLOWED = {
+    # gradcheck(check_forward_ad=True) makes dual tensors; forward AD stands on autograd.functional.
+    ("ember.autograd.gradcheck", "ember.autograd.forward_ad", "function"),
     # nn.utils imports layers itself, so the recurrent layers reach PackedSequence lazily.
     ("ember.nn.modules.rnn", "ember.nn.utils.rnn", "function"),
 }

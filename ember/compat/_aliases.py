@@ -134,7 +134,15 @@ class TorchModule(types.ModuleType):
     def __setattr__(self, name, value):
         # The import system's bookkeeping (dunders, submodules bound on their parent) stays on
         # the alias; everything else (torch.backends.cudnn.benchmark = True) is ember's setting.
-        if (name.startswith("__") and name.endswith("__")) or isinstance(value, TorchModule):
+        if isinstance(value, TorchModule):
+            # A submodule whose name the package also binds to something else (the function
+            # torch.autograd.gradcheck beside the module torch.autograd.gradcheck) stays that
+            # something, as in torch, which imports such submodules before binding the name.
+            if not any(not isinstance(getattr(target, name, value), types.ModuleType)
+                       for target in self._ember_targets):
+                object.__setattr__(self, name, value)
+            return
+        if name.startswith("__") and name.endswith("__"):
             object.__setattr__(self, name, value)
             return
         setattr(self._ember_targets[0], name, value)
