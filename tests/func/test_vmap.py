@@ -416,12 +416,11 @@ def test_per_sample_gradients_of_a_convolutional_net_match_torch(torch, batched_
     rng = np.random.default_rng(0)
     data = rng.standard_normal((5, 2, 8, 8)).astype(np.float32)
     targets = np.array([0, 2, 4, 1, 2])
+    torch_model = _convolution_net(torch)
+    ember_model = _convolution_net(ember)
+    load_torch_state(ember_model, torch_model)
     results = {}
-    for library in (torch, ember):
-        model = _convolution_net(library)
-        if library is ember:
-            load_torch_state(model, reference)
-        reference = model
+    for library, model in ((torch, torch_model), (ember, ember_model)):
         options = dict(loss_options)
         if "weight" in options:
             options["weight"] = library.tensor(np.linspace(0.5, 2, 5, dtype=np.float32))
@@ -435,13 +434,12 @@ def test_an_ensemble_of_convolutional_nets_matches_torch(torch, batched_only):
     weights (the model ensembling tutorial, with convolutions)."""
     rng = np.random.default_rng(1)
     data = rng.standard_normal((3, 4, 2, 8, 8)).astype(np.float32)
+    torch_models = [_convolution_net(torch) for _ in range(3)]
+    ember_models = [_convolution_net(ember) for _ in range(3)]
+    for model, source in zip(ember_models, torch_models):
+        load_torch_state(model, source)
     results = {}
-    for library in (torch, ember):
-        models = [_convolution_net(library) for _ in range(3)]
-        if library is ember:
-            for model, source in zip(models, references):
-                load_torch_state(model, source)
-        references = models
+    for library, models in ((torch, torch_models), (ember, ember_models)):
         params, buffers = library.func.stack_module_state(models)
 
         def run(params, buffers, x):
