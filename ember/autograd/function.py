@@ -63,29 +63,34 @@ class Op(Node):
         # 1. Collect: the arrays, which inputs need grad, and whether to record at all.
         grad_enabled, inference = _grad_state.get()
         ctx = object.__new__(cls)
-        arrays = []
-        needs = []
-        edges = []
-        any_needs = False
-        for arg in args:
-            if isinstance(arg, Tensor):
-                arrays.append(arg._data)
-                if arg._requires_grad:
-                    any_needs = True
-                    needs.append(True)
-                    node = arg.grad_fn
-                    if node is None:
-                        edges.append((arg, 0))
-                        continue
-                    if node._view_of is not None and grad_enabled:
-                        refresh_view(arg, node)
+        if not grad_enabled or inference:
+            # Nothing is recorded: only the arrays are needed.
+            arrays = [arg._data if isinstance(arg, Tensor) else arg for arg in args]
+            any_needs = False
+        else:
+            arrays = []
+            needs = []
+            edges = []
+            any_needs = False
+            for arg in args:
+                if isinstance(arg, Tensor):
+                    arrays.append(arg._data)
+                    if arg._requires_grad:
+                        any_needs = True
+                        needs.append(True)
                         node = arg.grad_fn
-                    edges.append((node, arg._output_nr))
-                    continue
-            else:
-                arrays.append(arg)
-            needs.append(False)
-            edges.append(None)
+                        if node is None:
+                            edges.append((arg, 0))
+                            continue
+                        if node._view_of is not None:
+                            refresh_view(arg, node)
+                            node = arg.grad_fn
+                        edges.append((node, arg._output_nr))
+                        continue
+                else:
+                    arrays.append(arg)
+                needs.append(False)
+                edges.append(None)
         recording = any_needs and grad_enabled and not inference
         ctx._recording = recording
         if recording:
