@@ -43,6 +43,7 @@ from .nn.functional import (  # noqa: F401,E402
     selu, threshold)
 from ._toplevel import *  # noqa: F401,F403,E402  (torch's top-level spellings of other functions)
 from ._aten import *  # noqa: F401,F403,E402  (torch's native-function spellings and *_copy forms)
+from ._foreach_ops import *  # noqa: F401,F403,E402  (torch._foreach_add_ and the other list ops)
 from ._tensor_methods import numpy_names as _numpy_names  # noqa: E402
 for _name, _value in list(globals().items()):  # axis=/keepdims= as in PyTorch: ember.sum(x, axis=1)
     if not _name.startswith("_") and callable(_value) and not isinstance(_value, type):
