@@ -45,6 +45,11 @@ TABLE = {
     "torch.cpu.amp.autocast_mode": ("ember.cpu.amp",),
     "torch.cpu.amp.grad_scaler": ("ember.cpu.amp",),
     "torchvision": ("ember.vision",),
+    # the private compiler modules whose settings scripts write (ember compiles nothing)
+    "torch._dynamo": ("ember._dynamo",),
+    "torch._dynamo.config": ("ember._dynamo_config",),
+    "torch._inductor": ("ember._inductor",),
+    "torch._inductor.config": ("ember._inductor_config",),
 }
 
 # ember modules that are not the torch module of the same name (or not torch's at all): under a
