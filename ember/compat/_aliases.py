@@ -45,6 +45,8 @@ TABLE = {
     "torch.cpu.amp.autocast_mode": ("ember.cpu.amp",),
     "torch.cpu.amp.grad_scaler": ("ember.cpu.amp",),
     "torchvision": ("ember.vision",),
+    # torch's pytree helpers (tree_map, tree_flatten), which user code imports
+    "torch.utils._pytree": ("ember.func._pytree",),
     # the private compiler modules whose settings scripts write (ember compiles nothing)
     "torch._dynamo": ("ember._dynamo",),
     "torch._dynamo.config": ("ember._dynamo_config",),

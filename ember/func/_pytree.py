@@ -67,20 +67,21 @@ def _node(tree):
     return None
 
 
-def tree_flatten(tree):
-    """(leaves in depth-first order, spec)."""
+def tree_flatten(tree, is_leaf=None):
+    """(leaves in depth-first order, spec); ``is_leaf(node)`` True stops the descent there."""
     leaves = []
-    spec = _flatten_into(tree, leaves)
+    spec = _flatten_into(tree, leaves, is_leaf)
     return leaves, spec
 
 
-def _flatten_into(tree, leaves):
-    node = _node(tree)
+def _flatten_into(tree, leaves, is_leaf=None):
+    node = None if is_leaf is not None and is_leaf(tree) else _node(tree)
     if node is None:
         leaves.append(tree)
         return LEAF
     kind, context, children = node
-    return TreeSpec(kind, context, [_flatten_into(child, leaves) for child in children])
+    return TreeSpec(kind, context, [_flatten_into(child, leaves, is_leaf)
+                                    for child in children])
 
 
 def tree_unflatten(leaves, spec):
@@ -103,9 +104,20 @@ def _build(iterator, spec):
     return spec.context(*children)
 
 
-def tree_map(function, tree):
-    leaves, spec = tree_flatten(tree)
-    return tree_unflatten([function(leaf) for leaf in leaves], spec)
+def tree_map(function, tree, *rests, is_leaf=None):
+    """``function`` applied to every leaf of ``tree`` (and the matching leaves of ``rests``,
+    which have the same structure), in a tree of the same structure."""
+    leaves, spec = tree_flatten(tree, is_leaf)
+    others = [tree_flatten(rest, is_leaf)[0] for rest in rests]
+    return tree_unflatten([function(*values) for values in zip(leaves, *others)], spec)
+
+
+def tree_leaves(tree, is_leaf=None):
+    return tree_flatten(tree, is_leaf)[0]
+
+
+def tree_structure(tree, is_leaf=None):
+    return tree_flatten(tree, is_leaf)[1]
 
 
 def broadcast_prefix(prefix, spec):

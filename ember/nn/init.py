@@ -95,6 +95,22 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     return _fill(tensor, values)
 
 
+def _no_grad_uniform_(tensor, a, b, generator=None):
+    """PyTorch's private helper of the same name (timm-style code imports it)."""
+    return uniform_(tensor, a, b, generator)
+
+
+def _no_grad_normal_(tensor, mean, std, generator=None):
+    """PyTorch's private helper of the same name."""
+    return normal_(tensor, mean, std, generator)
+
+
+def _no_grad_trunc_normal_(tensor, mean, std, a, b, generator=None):
+    """PyTorch's private helper of the same name."""
+    with no_grad():
+        return trunc_normal_(tensor, mean, std, a, b, generator)
+
+
 def constant_(tensor, val):
     """Fill with the value ``val``."""
     return _fill(tensor, val)

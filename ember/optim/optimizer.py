@@ -8,12 +8,13 @@ gives the rest of the math in ``_update``, which changes ``param._data`` in plac
 import functools
 import numbers
 import types
+import typing
 import warnings
 from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from .._dtype import float64, get_default_dtype, real_dtype
+from .._dtype import float32 as _float32, float64, get_default_dtype, real_dtype
 from .._hooks import RemovableHandle
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
@@ -22,6 +23,10 @@ from ._foreach import FlatPlan, add_scaled_, dense_gradients
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
+
+# PyTorch's alias of what ``params`` may be, in custom optimizers' signatures.
+ParamsT = typing.Union[typing.Iterable[Tensor], typing.Iterable[typing.Dict[str, typing.Any]],
+                       typing.Iterable[typing.Tuple[str, Tensor]]]
 
 _global_pre_hooks = OrderedDict()
 _global_post_hooks = OrderedDict()
@@ -439,6 +444,37 @@ def _new_step():
     scalar dtype for optimizer state)."""
     dtype = np.float64 if get_default_dtype() == float64 else np.float32
     return Tensor._wrap(np.zeros((), dtype=dtype))
+
+
+# ---- PyTorch's private helpers that optimizers written after its own import -----------------
+def _use_grad_for_differentiable(step):
+    """A step runs with grad mode on only for a ``differentiable`` optimizer (as ember's own
+    steps do)."""
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
+            return step(self, *args, **kwargs)
+    return wrapper
+
+
+def _get_value(x):
+    """A step count or hyperparameter as a Python number (a 0-d tensor's item)."""
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def _get_scalar_dtype(is_fused=None):
+    """The dtype of optimizer step counts: float64 when the default dtype is, else float32."""
+    return float64 if get_default_dtype() == float64 else _float32
+
+
+def _default_to_fused_or_foreach(params, differentiable, use_fused=False):
+    """(fused, foreach) as PyTorch decides them: its kernels are for accelerators, so any CPU
+    tensor (every ember tensor) turns both off; only an empty or all-None list leaves them."""
+    if differentiable:
+        return False, False
+    none = all(param is None for param in params)
+    fused = bool(use_fused) and none
+    return fused, not fused and none
 
 
 def _check_non_negative(**values):

@@ -288,3 +288,93 @@ def test_compiler_settings_that_scripts_write(ember_torch):
     assert tuple(layer(x).shape) == (3, 1)
     with pytest.raises(ModuleNotFoundError, match="torch._functorch is not provided"):
         importlib.import_module("torch._functorch")
+
+
+_LION_SCRIPT = '''
+import numpy as np
+import torch
+from torch.optim.optimizer import Optimizer, ParamsT, _use_grad_for_differentiable, _get_value
+from torch.optim.optimizer import _default_to_fused_or_foreach
+from torch.nn.common_types import _size_2_t
+from torch.nn.modules.transformer import _get_clones
+from torch.nn.modules.module import _addindent
+from torch.utils._pytree import tree_map, tree_flatten, tree_unflatten
+from torch.types import Number
+
+
+class Lion(Optimizer):
+    def __init__(self, params: ParamsT, lr: float = 1e-4, betas=(0.9, 0.99), weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
+                                      differentiable=False))
+
+    @_use_grad_for_differentiable
+    def step(self, closure=None):
+        assert not torch.is_grad_enabled()
+        for group in self.param_groups:
+            print(_default_to_fused_or_foreach(group["params"], False),
+                  _default_to_fused_or_foreach([], False),
+                  _default_to_fused_or_foreach([], True, True))
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["step"] = torch.tensor(0.0)
+                state["step"] += 1
+                exp_avg = state["exp_avg"]
+                beta1, beta2 = group["betas"]
+                p.mul_(1 - group["lr"] * group["weight_decay"])
+                update = exp_avg * beta1 + p.grad * (1 - beta1)
+                p.add_(torch.sign(update), alpha=-group["lr"])
+                exp_avg.mul_(beta2).add_(p.grad, alpha=1 - beta2)
+                assert _get_value(state["step"]) >= 1
+
+
+class Block(torch.nn.Module):
+    def __init__(self, kernel: _size_2_t = 3):
+        super().__init__()
+        self.layers = _get_clones(torch.nn.Linear(4, 4), 2)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.tanh(layer(x))
+        return x
+
+
+torch.manual_seed(0)
+model = Block()
+with torch.no_grad():
+    for index, p in enumerate(model.parameters()):
+        p.copy_(torch.tensor(np.random.default_rng(index).standard_normal(tuple(p.shape)),
+                             dtype=torch.float32))
+torch.nn.init._no_grad_trunc_normal_(torch.empty(3), 0.0, 1.0, -2.0, 2.0)
+optimizer = Lion(model.parameters(), lr=0.01, weight_decay=0.1)
+x = torch.tensor(np.linspace(-1, 1, 20, dtype=np.float32).reshape(5, 4))
+for _ in range(5):
+    loss = model(x).pow(2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    print(f"{loss.item():.6f}")
+leaves, spec = tree_flatten({"a": [1, 2], "b": (3,)})
+print(tree_unflatten([leaf * 10 for leaf in leaves], spec),
+      tree_map(lambda a, b: a + b, [1, 2], [3, 4]))
+print(_addindent("a\\nb", 2).replace("\\n", "|"), isinstance(3, Number.__args__))
+'''
+
+
+def test_a_custom_optimizer_written_on_torchs_private_helpers(tmp_path, torch):
+    """A Lion optimizer and a block written the way code copied from PyTorch's sources is:
+    ember runs it and prints what PyTorch prints."""
+    import subprocess
+    import sys
+    from tests.compat.conftest import run_ember
+    script = tmp_path / "lion.py"
+    script.write_text(_LION_SCRIPT)
+    ours = run_ember(script)
+    assert ours.returncode == 0, ours.stderr
+    theirs = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout

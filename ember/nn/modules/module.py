@@ -154,6 +154,9 @@ def _add_indent(text, spaces):
     return first + "\n" + "\n".join(" " * spaces + line for line in lines)
 
 
+_addindent = _add_indent  # PyTorch's name, imported by custom reprs
+
+
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict`` returns: the keys it did not find and the ones it did not use."""
 

@@ -174,6 +174,11 @@ def _clones(module, count):
     return ModuleList([copy.deepcopy(module) for _ in range(count)])
 
 
+# PyTorch's private names for these helpers, imported by code built on its transformer layers.
+_get_clones = _clones
+_get_activation_fn = _activation_function
+
+
 def _why_not_nested(encoder_layer):
     """PyTorch's reason for not using nested tensors with this layer ('' when it would)."""
     name = "encoder_layer"
