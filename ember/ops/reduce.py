@@ -460,11 +460,12 @@ class LogSumExp(Op):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        if not is_floating(x.dtype):
+        if not is_floating(x.dtype) and x.dtype.kind != "c":
             x = x.astype(get_default_dtype().numpy)
         work = _widened(x)
-        shift = np.max(work, axis=axes, keepdims=True) if x.size else \
-            np.zeros((1,) * x.ndim, work.dtype)
+        # complex values shift by the largest real part (the imaginary one only turns them)
+        shift = np.max(work.real, axis=axes, keepdims=True) if x.size else \
+            np.zeros((1,) * x.ndim, work.real.dtype)
         shift = np.where(np.isfinite(shift), shift, 0)
         summed = np.sum(np.exp(work - shift), axis=axes, keepdims=True)
         with np.errstate(divide="ignore"):
@@ -481,7 +482,8 @@ class LogSumExp(Op):
         x, grad, out = _input_and_expanded(ctx, grad)
         xp = ctx.xp
         with np.errstate(invalid="ignore"):  # -inf - -inf where a whole row is -inf, as PyTorch
-            return grad * xp.exp(x - out), None, None
+            # the softmax of x; conjugated for complex x (PyTorch's convention)
+            return grad * complex_parts.conj_of(xp.exp(x - out)), None, None
 
 
 # Up to this many elements a softmax over the last axis of a contiguous array runs as one
@@ -945,7 +947,20 @@ def _check_reducible(input, axes, dim_given, operation):
                              f"size.")
 
 
+def _refuse_complex(data, kernel=None, message=None):
+    """PyTorch's refusal of complex input where ordering is needed: its kernel's
+    NotImplementedError, or the RuntimeError ``message`` it raises before the kernel."""
+    if data.dtype.kind == "c":
+        if message is not None:
+            raise RuntimeError(message)
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_type_name(data.dtype)}'")
+
+
 def _extreme(cls, input, dim, keepdim, operation):
+    if input._data.dtype.kind == "c":
+        _refuse_complex(input._data, f"{operation}_all" if dim is None else None,
+                        None if dim is None else f"{operation}(): does not support complex input")
     if dim is None:
         _check_reducible(input, (), False, operation)
         return torch_named(cls.apply(input, _axes(None, input._data.ndim, operation), False, None,
@@ -978,12 +993,14 @@ def min(input, dim=None, keepdim=False):
 
 
 def amax(input, dim=(), keepdim=False):
+    _refuse_complex(input._data, "max_values_cpu")
     axes = _axes(dim, input._data.ndim, "amax")
     _check_reducible(input, axes, dim not in ((), [], None), "amax")
     return torch_named(Max.apply(input, axes, keepdim, None, False), "AmaxBackward0")
 
 
 def amin(input, dim=(), keepdim=False):
+    _refuse_complex(input._data, "min_values_cpu")
     axes = _axes(dim, input._data.ndim, "amin")
     _check_reducible(input, axes, dim not in ((), [], None), "amin")
     return torch_named(Min.apply(input, axes, keepdim, None, False), "AminBackward0")
@@ -995,6 +1012,7 @@ def _arg_extreme(reducer, input, dim, keepdim, operation):
         raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
     if data.dtype == np.bool_:
         raise RuntimeError(f"{operation}(): does not support bool input")
+    _refuse_complex(data, message=f"{operation}(): does not support complex input")
     if dim is None:
         if data.size == 0:  # IndexError here, where max() raises RuntimeError (PyTorch)
             raise IndexError(f"{operation}(): Expected reduction dim to be specified for "
@@ -1200,6 +1218,7 @@ def _scalar_selection(input):
 
 def sort(input, dim=-1, descending=False, *, stable=False):
     """Sorted values and their indices along ``dim`` (always stable; NaN sorts as largest)."""
+    _refuse_complex(input._data, message=" Sort does not support complex dtypes on CPU")
     axis = _axis(dim, input._data.ndim, "sort")
     if axis is None:
         return _scalar_selection(input)
@@ -1221,6 +1240,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) values along ``dim`` and their indices (equal values in
     index order; PyTorch leaves their order unspecified)."""
     _check_k(k, "topk")
+    _refuse_complex(input._data, message=" topk does not support complex dtypes on CPU")
     ndim = input._data.ndim
     axis = _axis(dim, ndim, "topk")
     size = input._data.shape[axis] if ndim else 1
@@ -1259,8 +1279,9 @@ def median(input, dim=None, keepdim=False):
 
 
 def _refuse_bool_median(data, kernel):
-    if data.dtype == np.bool_:
-        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    if data.dtype == np.bool_ or data.dtype.kind == "c":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{scalar_type_name(data.dtype)}'")
 
 
 def nanmedian(input, dim=None, keepdim=False):
@@ -1359,6 +1380,7 @@ def mode(input, dim=-1, keepdim=False):
     """The most frequent value along ``dim`` (the smallest among equally frequent ones) and the
     index of its last occurrence."""
     data = input._data
+    _refuse_complex(data, "mode_cpu")
     axis = _axis(dim, data.ndim, "mode")
     if axis is None:
         return _scalar_selection(input)
@@ -1389,6 +1411,7 @@ def msort(input):
 
 def _cumulative_extreme(input, dim, accumulate, operation):
     data = input._data
+    _refuse_complex(data, f"{operation}_cpu")
     axis = _axis(dim, data.ndim, operation)
     if axis is None:
         return _scalar_selection(input)
@@ -1511,6 +1534,7 @@ def aminmax(input, *, dim=None, keepdim=False):
     if dim is not None and not _is_int(dim):
         raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = () if dim is None else dim
+    _refuse_complex(input._data, "aminmax_cpu")
     return _MinMax((amin(input, axes, keepdim), amax(input, axes, keepdim)))
 
 

@@ -292,6 +292,8 @@ class Hardtanh(_Activation):
             raise RuntimeError("Bool inputs not supported for hardtanh")
         if x.dtype.kind == "u" and min_val < 0:
             raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+        if x.dtype.kind == "c":
+            raise NotImplementedError("clamp is not supported for complex types")
         # an array even for 0-d x (saved as output); NumPy clips bfloat16 into float32
         out = np.asarray(np.clip(x, min_val, max_val)).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)

@@ -346,7 +346,7 @@ def _plain_binary(ufunc, a, b):
 
 
 def _unrecorded_binary(ufunc, name, doc, check_operand=None, number_input=False,
-                       number_other=True):
+                       number_other=True, ordering=False):
     """A binary op that never records a node (comparisons, logical and bitwise ops): the no-grad
     fast path where it applies, else ``ufunc`` on both operands promoted to PyTorch's result
     dtype. ``check_operand(array, name)`` refuses dtypes the op lacks; such ops skip the fast
@@ -367,6 +367,8 @@ def _unrecorded_binary(ufunc, name, doc, check_operand=None, number_input=False,
             a, b = _promote(_raw(a), _raw(b))
             if check_operand is not None:
                 check_operand(np.result_type(a, b), name)
+            if ordering and np.result_type(a, b).kind == "c":  # (complex skips the fast path)
+                raise _not_implemented(f"{name}_cpu", np.result_type(a, b))
             return Tensor._result(np.asarray(ufunc(a, b)))
         except ValueError as error:
             raise _shape_error(error, input, other) from None

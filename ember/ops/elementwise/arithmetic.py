@@ -7,7 +7,7 @@ import numpy as np
 from ... import _jit, _threads
 from ..._dtype import (
     from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
-    scalar_type_name)
+    scalar_type_name, _repr_prefix)
 from ...autograd.function import Op, torch_named
 from ...tensor import Tensor
 from .._return_types import _Frexp
@@ -393,7 +393,17 @@ class Remainder(_Binary):
 
 
 def remainder(input, other):
+    _refuse_complex_operand(input, other, "remainder_cpu")
     return _binary_math(Remainder, input, other, "remainder")
+
+
+def _refuse_complex_operand(input, other, kernel):
+    """PyTorch's error for ops with no complex kernel (a Python complex number counts)."""
+    for value in (input, other):
+        if (value._data.dtype.kind == "c" if isinstance(value, Tensor)
+                else isinstance(value, complex)):
+            dtype = value._data.dtype if isinstance(value, Tensor) else np.dtype(np.complex64)
+            raise _not_implemented(kernel, dtype)
 
 
 def _refuse_bool(a, b, kernel):
@@ -431,6 +441,7 @@ class Fmod(_Binary):
 
 
 def fmod(input, other):
+    _refuse_complex_operand(input, other, "fmod_cpu")
     return _binary_math(Fmod, input, other, "fmod", number_input=False)
 
 
@@ -698,8 +709,16 @@ class Sign(Op):
         return ctx.xp.zeros_like(grad)
 
 
-sign = _unary(Sign, "sign")
+_sign = _unary(Sign, "sign")
 sgn = _unary(Sign, "sgn")
+
+
+def sign(input):
+    if isinstance(input, Tensor) and input._data.dtype.kind == "c":
+        name = _repr_prefix[0]
+        raise NotImplementedError(f"Unlike NumPy, {name}.sign is not intended to support "
+                                  f"complex numbers. Please use {name}.sgn instead.")
+    return _sign(input)
 
 
 class Angle(Op):
@@ -830,9 +849,12 @@ class Lerp(Op):
         weight, start, end = ctx.saved_tensors
         needs_start, needs_end, needs_weight = ctx.needs_input_grad
         start_meta, end_meta, weight_meta = ctx.metas
-        grad_start = _grad_for(grad * (1 - weight), *start_meta) if needs_start else None
-        grad_end = _grad_for(grad * weight, *end_meta) if needs_end else None
-        grad_weight = _grad_for(grad * (end - start), *weight_meta) if needs_weight else None
+        # (conjugated factors for complex operands: PyTorch's convention)
+        grad_start = (_grad_for(grad * conj_of(1 - weight), *start_meta) if needs_start
+                      else None)
+        grad_end = _grad_for(grad * conj_of(weight), *end_meta) if needs_end else None
+        grad_weight = (_grad_for(grad * conj_of(end - start), *weight_meta) if needs_weight
+                       else None)
         return grad_start, grad_end, grad_weight
 
 
@@ -853,7 +875,7 @@ def lerp(input, end, weight):
     _tensors_only("lerp", input, end)
     if not isinstance(weight, (Tensor, int, float)):
         raise _not_tensor("lerp", weight, "weight", 3)
-    if not is_floating(input._data.dtype):
+    if not is_floating(input._data.dtype) and input._data.dtype.kind != "c":
         kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{scalar_type_name(input._data.dtype)}'")

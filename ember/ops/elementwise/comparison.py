@@ -12,18 +12,19 @@ __all__ = ["allclose", "eq", "equal", "ge", "gt", "heaviside", "isclose", "isfin
            "logical_or", "logical_xor", "lt", "ne", "not_equal", "signbit"]
 
 
-def _compare(ufunc, name, number_other=True):
+def _compare(ufunc, name, number_other=True, ordering=False):
     return _unrecorded_binary(
         ufunc, name, f"Elementwise ``{name}``, returning a bool tensor (not differentiable).",
-        number_other=number_other)
+        number_other=number_other, ordering=ordering)
 
 
 eq = _compare(np.equal, "eq")
 ne = _compare(np.not_equal, "ne")
-lt = _compare(np.less, "lt")
-le = _compare(np.less_equal, "le")
-gt = _compare(np.greater, "gt")
-ge = _compare(np.greater_equal, "ge")
+# Ordering has no meaning for complex numbers: PyTorch has no complex kernel for these four.
+lt = _compare(np.less, "lt", ordering=True)
+le = _compare(np.less_equal, "le", ordering=True)
+gt = _compare(np.greater, "gt", ordering=True)
+ge = _compare(np.greater_equal, "ge", ordering=True)
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 logical_and = _compare(np.logical_and, "logical_and", number_other=False)
 logical_or = _compare(np.logical_or, "logical_or", number_other=False)
@@ -76,6 +77,8 @@ def heaviside(input, values):
     _tensors_only("heaviside", input, values)
     if values._data.dtype != input._data.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
+    if input._data.dtype.kind == "c":
+        raise RuntimeError("heaviside is not yet implemented for complex tensors.")
     data = input._data
     try:
         out = np.where(data == 0, values._data, (data > 0).astype(data.dtype))

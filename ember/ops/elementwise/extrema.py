@@ -50,12 +50,19 @@ def minimum(input, other):
     return _extreme(Minimum, input, other, "minimum")
 
 
+def _refuse_complex_pair(input, other, name):
+    if input._data.dtype.kind == "c" or other._data.dtype.kind == "c":
+        raise RuntimeError(f"{name} not implemented for complex tensors.")
+
+
 def _extreme(cls, input, other, name):
     """maximum/minimum of two tensors (PyTorch refuses a number here)."""
     try:
         if not isinstance(input, Tensor) or not isinstance(other, Tensor):
             raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
                             f"{type(other if isinstance(input, Tensor) else input).__name__}")
+        if input._data.dtype.kind == "c" or other._data.dtype.kind == "c":
+            raise RuntimeError(f"{name} not implemented for complex tensors.")
         return cls.apply(*_common_float(input, other))
     except ValueError as error:
         raise _shape_error(error, input, other) from None
@@ -97,11 +104,13 @@ class Fmin(_NanIgnoringExtreme):
 
 def fmax(input, other):
     _tensors_only("fmax", input, other)
+    _refuse_complex_pair(input, other, "fmax")
     return _binary_math(Fmax, input, other, "fmax")
 
 
 def fmin(input, other):
     _tensors_only("fmin", input, other)
+    _refuse_complex_pair(input, other, "fmin")
     return _binary_math(Fmin, input, other, "fmin")
 
 
@@ -116,6 +125,8 @@ class Clamp(Op):
         target = _result_dtype(x, low, high).numpy
         if target == np.bool_:
             _refuse_bool_clamp(low, high)
+        if target.kind == "c":
+            raise NotImplementedError("clamp is not supported for complex types")
         low, high = _number_bound(low, target), _number_bound(high, target)
         if type(low) is not np.ndarray and type(high) is not np.ndarray:
             ctx._torch_name = "ClampBackward1"  # number bounds (ClampBackward0: tensors)
@@ -243,6 +254,8 @@ class Relu(Op):
             # a large pass cut over ember's threads (a non-contiguous input keeps NumPy's layout)
             out = _threads.elementwise(_relu_into, np.empty(x.shape, x.dtype), x)
         else:
+            if x.dtype.kind == "c":
+                raise NotImplementedError("clamp is not supported for complex types")
             out = np.maximum(x, 0)
             if type(out) is not np.ndarray:  # a ufunc's NumPy scalar for a 0-d input
                 out = np.asarray(out)

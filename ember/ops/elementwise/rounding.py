@@ -20,12 +20,16 @@ class _Stepwise(Op):
     def forward(cls, ctx, x, decimals=0):
         if decimals:
             if not is_floating(x.dtype):  # PyTorch rounds to decimals in floating kernels only
-                raise _not_implemented("round_cpu", x.dtype)
+                raise _not_implemented("round_cpu" if x.dtype.kind != "c" else "round_vml_cpu",
+                                       x.dtype)
             # x * 10**decimals, rounded, scaled back: float16 in float32 (PyTorch).
             return np.asarray(np.round(_widened(x), decimals)).astype(x.dtype, copy=False)
         if not is_floating(x.dtype):
-            if x.dtype == np.bool_:
+            if x.dtype == np.bool_ or (x.dtype.kind == "c" and cls is Round):
                 raise _not_implemented(f"{cls.__name__.lower()}_vml_cpu", x.dtype)
+            if x.dtype.kind == "c":
+                raise NotImplementedError(f"{cls.__name__.lower()} is not supported for complex "
+                                          f"inputs")
             return x.copy()  # integers are already whole
         return np.asarray(cls.ufunc(x))
 

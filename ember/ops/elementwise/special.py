@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import _jit
 from ...tensor import Tensor
-from ._operands import _OfInput, _OfOutput, _unary
+from ._operands import _OfInput, _OfOutput, _not_implemented, _unary
 
 __all__ = ["erf", "erfc", "erfinv", "i0"]
 
@@ -83,12 +83,18 @@ def _compiled_erf(x, complement):
     return out
 
 
+def _refuse_complex(x, kernel):
+    if x.dtype.kind == "c":  # PyTorch has no complex error function
+        raise _not_implemented(kernel, x.dtype)
+
+
 def _erf_rounded(x):
     """erf by the float64 kernel, rounded: the float32 fit is 1 - erfc, which loses relative
     precision near 0 (5e-4 there); torch.erf is correct to an ulp."""
     out = _compiled_erf(x, False)
     if out is not None:
         return out
+    _refuse_complex(x, "erf_vml_cpu")
     return erf_array(x.astype(np.float64, copy=False)).astype(x.dtype, copy=False)
 
 
@@ -106,6 +112,7 @@ def _erfc_rounded(x):
     out = _compiled_erf(x, True)
     if out is not None:
         return out
+    _refuse_complex(x, "erfc_vml_cpu")
     wide = x.astype(np.float64)
     out = np.empty_like(wide)
     far = wide > 2.5
@@ -127,6 +134,7 @@ _WINITZKI = 0.147  # Winitzki's constant for a closed-form erfinv approximation 
 
 def _erfinv_rounded(x):
     """erfinv computed in float64, rounded to ``x``'s dtype."""
+    _refuse_complex(x, "erfinv_vml_cpu")
     return _erfinv_float64(x.astype(np.float64)).astype(x.dtype, copy=False)
 
 

@@ -5,7 +5,8 @@ import numpy as np
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_tensor, _OfOperands,
+    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_implemented, _not_tensor,
+    _OfOperands,
     _OfInput, _OfOutput, _is_reduced, _refuse_integral, _shape_dtype, _tensors_only, _unary,
     _widened)
 from .arithmetic import mul
@@ -85,6 +86,9 @@ class Atan2(_OfOperands):
 
 def atan2(input, other):
     _tensors_only("atan2", input, other)
+    for value in (input, other):
+        if value._data.dtype.kind == "c":
+            raise _not_implemented("atan2_cpu", value._data.dtype)
     return _binary_math(Atan2, input, other, "atan2")
 
 

@@ -248,3 +248,73 @@ def test_random_fills_of_complex_tensors():
     assert abs(((w - (1 + 1j)).abs() ** 2).mean().item() - 4.0) < 0.05
     layer = ember.nn.Linear(8, 4, dtype=ember.cfloat)  # kaiming_uniform_ fills both parts
     assert layer.weight.dtype == ember.complex64 and (layer.weight.imag != 0).all()
+
+
+# ---- what PyTorch refuses for complex numbers, and two reductions it takes ------------------
+_REFUSED = {
+    "lt": lambda L, z: z < z, "gt_number": lambda L, z: L.gt(z, 1), "ge": lambda L, z: z >= z,
+    "max": lambda L, z: z.max(), "max_dim": lambda L, z: z.max(0), "min": lambda L, z: z.min(),
+    "amax": lambda L, z: z.amax(), "amin": lambda L, z: z.amin(),
+    "argmax": lambda L, z: z.argmax(), "argmin": lambda L, z: z.argmin(0),
+    "aminmax": lambda L, z: L.aminmax(z), "sort": lambda L, z: z.sort(),
+    "argsort": lambda L, z: z.argsort(), "msort": lambda L, z: z.msort(),
+    "topk": lambda L, z: z.topk(1), "kthvalue": lambda L, z: z.kthvalue(1),
+    "median": lambda L, z: z.median(), "median_dim": lambda L, z: z.median(0),
+    "mode": lambda L, z: z.mode(), "cummax": lambda L, z: z.cummax(0),
+    "cummin": lambda L, z: z.cummin(0), "relu": lambda L, z: L.relu(z),
+    "clamp": lambda L, z: z.clamp(0, 1), "clamp_min": lambda L, z: z.clamp_min(0),
+    "hardtanh": lambda L, z: L.nn.functional.hardtanh(z), "floor": lambda L, z: z.floor(),
+    "ceil": lambda L, z: z.ceil(), "trunc": lambda L, z: z.trunc(), "round": lambda L, z: z.round(),
+    "maximum": lambda L, z: L.maximum(z, z), "fmin": lambda L, z: L.fmin(z, z),
+    "sign": lambda L, z: z.sign(), "remainder": lambda L, z: z % 2,
+    "fmod": lambda L, z: L.fmod(z, 2), "atan2": lambda L, z: L.atan2(z, z),
+    "heaviside": lambda L, z: L.heaviside(z, z), "erf": lambda L, z: z.erf(),
+    "erfc": lambda L, z: z.erfc(), "erfinv": lambda L, z: z.erfinv(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_REFUSED))
+def test_ops_without_complex_kernels_refuse_as_torch(torch, name):
+    values = np.array([1 + 2j, 3 - 1j, -0.5j], np.complex64)
+    with pytest.raises(Exception) as expected:
+        _REFUSED[name](torch, torch.tensor(values))
+    with pytest.raises(type(expected.value)) as got:
+        _REFUSED[name](ember, ember.tensor(values))
+    assert str(got.value) == str(expected.value).replace("torch.", "ember.")
+
+
+def _lse_and_lerp(library):
+    rng = np.random.default_rng(3)
+    z = library.tensor(rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3)),
+                       requires_grad=True)
+    end = library.tensor(rng.standard_normal(3) - 2j, requires_grad=True)
+    weight = library.tensor(np.array([0.2 + 0.1j, 0.7, 0.5 - 0.5j]), requires_grad=True)
+    lse = library.logsumexp(z, 1)
+    mixed = library.lerp(z, end, weight) + library.lerp(z, end, 0.75)
+    loss = (lse.real * lse.imag).sum() + (mixed.abs() ** 2).sum()
+    loss.backward()
+    return [lse.detach(), mixed.detach(), z.grad, end.grad, weight.grad]
+
+
+def test_complex_logsumexp_and_lerp_match_torch(torch):
+    for got, expected in zip(_lse_and_lerp(ember), _lse_and_lerp(torch)):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_complex_logsumexp_gradient_by_finite_differences():
+    start = np.array([[0.3 + 1j, -1 + 0.5j, 2 - 2j]])
+
+    def loss(values):
+        out = ember.logsumexp(ember.tensor(values), 1)
+        return float((out.real * 2 + out.imag ** 2).sum())
+
+    z = ember.tensor(start, requires_grad=True)
+    out = ember.logsumexp(z, 1)
+    (out.real * 2 + out.imag ** 2).sum().backward()
+    numeric = np.zeros_like(start)
+    for index in np.ndindex(start.shape):
+        for unit in (1, 1j):  # dL/dRe + i dL/dIm
+            step = np.zeros_like(start)
+            step[index] = 1e-6 * unit
+            numeric[index] += unit * (loss(start + step) - loss(start - step)) / 2e-6
+    np.testing.assert_allclose(z.grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
