@@ -86,6 +86,38 @@ def test_deepcopy_of_leaf_copies_data_and_grad():
         copy.deepcopy(x * 2)
 
 
+def _attribute_behaviour(fw):
+    """What becomes of attributes a program sets on a tensor and on a parameter (BinaryNet's
+    ``p.org``) through clone, detach, .data, indexing, deepcopy (of the tensor and of a module)
+    and pickle."""
+    import pickle
+    tensor = fw.ones(2)
+    tensor.tag = [1]
+    parameter = fw.nn.Parameter(fw.ones(2))
+    parameter.org = fw.zeros(2)
+    layer = fw.nn.Linear(2, 2)
+    layer.weight.no_decay = True
+    copied = copy.deepcopy(tensor)
+    seen = {
+        "tensor_dict": dict(tensor.__dict__),
+        "parameter_keys": sorted(parameter.__dict__),
+        "derived": [hasattr(view, "tag") for view in
+                    (tensor.clone(), tensor.detach(), tensor.data, tensor[0], tensor * 1)],
+        "deepcopy": (copied.tag, copied.tag is tensor.tag),
+        "deepcopy_parameter": hasattr(copy.deepcopy(parameter), "org"),
+        "deepcopy_module": hasattr(copy.deepcopy(layer).weight, "no_decay"),
+        "pickle": (pickle.loads(pickle.dumps(tensor)).tag,
+                   pickle.loads(pickle.dumps(parameter)).org.tolist()),
+    }
+    del tensor.tag
+    seen["deleted"] = hasattr(tensor, "tag")
+    return seen
+
+
+def test_programs_can_set_attributes_on_tensors_like_torch(torch):
+    assert _attribute_behaviour(ember) == _attribute_behaviour(torch)
+
+
 # ---- printing -----------------------------------------------------------------------------------
 REPR_CASES = {
     "float_decimals": lambda fw: fw.tensor([1.5, 2.25, -3.125]),
