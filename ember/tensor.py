@@ -28,10 +28,31 @@ class _VersionCounter:
 
 
 class Size(tuple):
-    """The shape of a tensor: a tuple that prints like ``ember.Size([2, 3])``."""
+    """The shape of a tensor: a tuple that prints like ``ember.Size([2, 3])``; slices, sums
+    with tuples and repetitions are Sizes too, as PyTorch's (``x.shape[1:]`` prints as one)."""
 
     def __repr__(self):
         return f"{repr_prefix()}.Size({list(self)})"
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            raise TypeError(f"can only concatenate tuple (not {type(other).__name__}) to "
+                            f"{repr_prefix()}.Size")
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, count):
+        return Size(tuple.__mul__(self, count))
+
+    __rmul__ = __mul__
 
     def numel(self):
         count = 1

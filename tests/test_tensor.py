@@ -86,6 +86,31 @@ def test_deepcopy_of_leaf_copies_data_and_grad():
         copy.deepcopy(x * 2)
 
 
+SIZE_EXPRESSIONS = ["s[1:]", "s[::-1]", "s[5:]", "s[0]", "s + (5,)", "(1,) + s", "s * 2", "2 * s",
+                    "s + s", "s * 0", "s.count(3)", "s.index(4)", "tuple(s)", "s == (3, 4)",
+                    "copy.deepcopy(s)"]
+
+
+def _size_results(fw):
+    """What each expression on a Size gives: its repr (framework prefix dropped), its type's
+    name, and for ``s + [5]`` the error."""
+    s = fw.Size([3, 4])
+    results = []
+    for expression in SIZE_EXPRESSIONS:
+        value = eval(expression, {"s": s, "copy": copy})
+        results.append((expression, repr(value).replace(fw.__name__ + ".", ""),
+                        type(value).__name__))
+    with pytest.raises(TypeError) as error:
+        s + [5]
+    results.append(str(error.value).replace(fw.__name__ + ".", ""))
+    return results
+
+
+def test_size_slices_and_sums_are_sizes_like_torch(torch):
+    assert _size_results(ember) == _size_results(torch)
+    assert repr(ember.zeros(2, 3, 4).shape[1:]) == "ember.Size([3, 4])"
+
+
 def _attribute_behaviour(fw):
     """What becomes of attributes a program sets on a tensor and on a parameter (BinaryNet's
     ``p.org``) through clone, detach, .data, indexing, deepcopy (of the tensor and of a module)
