@@ -5,6 +5,7 @@ matrices are not provided.)"""
 import numpy as np
 
 from .ops import linalg as _ops_linalg
+from .ops._return_types import _LinalgSignLogAbsDet, _return_type
 from .ops.decompositions import (  # noqa: F401
     cond, lstsq, lu, lu_factor, lu_factor_ex, lu_solve, matrix_exp, matrix_norm, matrix_rank,
     pinv, qr, solve_triangular, svd, svdvals, vander)
@@ -77,7 +78,7 @@ def multi_dot(tensors):
 
 
 def slogdet(A):
-    return _ops_linalg.slogdet(A)
+    return _LinalgSignLogAbsDet(_ops_linalg.slogdet(A))
 
 
 def cholesky(A, *, upper=False):
@@ -109,11 +110,20 @@ def _info(failed):
     return Tensor._result(np.asarray(failed, dtype=np.int32))
 
 
+_CholeskyEx = _return_type("linalg_cholesky_ex", "(L, info), like "
+                           "torch.return_types.linalg_cholesky_ex.", "L", "info")
+_InvEx = _return_type("linalg_inv_ex", "(inverse, info), like torch.return_types.linalg_inv_ex.",
+                      "inverse", "info")
+_SolveEx = _return_type("linalg_solve_ex", "(result, info), like "
+                        "torch.return_types.linalg_solve_ex.", "result", "info")
+
+
 def cholesky_ex(A, *, upper=False, check_errors=False):
     """(L, info): info is 0, or (with check_errors=False) the order of the first leading minor
     that is not positive-definite, L then holding NaN."""
     try:
-        return _ops_linalg.cholesky(A, upper=upper), _info(np.zeros(A.shape[:-2]))
+        factor = _ops_linalg.cholesky(A, upper=upper)
+        return _CholeskyEx((factor, _info(np.zeros(A.shape[:-2]))))
     except RuntimeError:
         if check_errors:
             raise
@@ -125,25 +135,27 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
                 failed[index] = order
                 break
     nans = Tensor._result(np.full(data.shape, np.nan, dtype=data.dtype))
-    return nans, _info(failed)
+    return _CholeskyEx((nans, _info(failed)))
 
 
 def inv_ex(A, *, check_errors=False):
     """(inverse, info) with info 0 for invertible matrices."""
     try:
-        return _ops_linalg.inverse(A), _info(np.zeros(A.shape[:-2]))
+        inverse = _ops_linalg.inverse(A)
+        return _InvEx((inverse, _info(np.zeros(A.shape[:-2]))))
     except RuntimeError:
         if check_errors:
             raise
     data = A._data
     singular = np.linalg.matrix_rank(data) < data.shape[-1]
     nans = Tensor._result(np.full(data.shape, np.nan, dtype=data.dtype))
-    return nans, _info(np.where(singular, data.shape[-1], 0))
+    return _InvEx((nans, _info(np.where(singular, data.shape[-1], 0))))
 
 
 def solve_ex(A, B, *, left=True, check_errors=False):
     try:
-        return _ops_linalg.solve(A, B, left=left), _info(np.zeros(A.shape[:-2]))
+        result = _ops_linalg.solve(A, B, left=left)
+        return _SolveEx((result, _info(np.zeros(A.shape[:-2]))))
     except RuntimeError:
         if check_errors:
             raise
@@ -152,7 +164,7 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     data = A._data
     singular = np.linalg.matrix_rank(data) < data.shape[-1]
     nans = Tensor._result(np.full(shape, np.nan, dtype=data.dtype))
-    return nans, _info(np.where(singular, data.shape[-1], 0))
+    return _SolveEx((nans, _info(np.where(singular, data.shape[-1], 0))))
 
 
 def tensorinv(A, ind=2):

@@ -4,6 +4,7 @@ This file holds the state, conversions that need no op, and the version counter 
 changes bump. The methods and operators that run ops are bound from one table in
 ``ember/_tensor_methods.py``; the ops decide what is recorded.
 """
+import copy
 import warnings
 
 import numpy as np
@@ -27,10 +28,31 @@ class _VersionCounter:
 
 
 class Size(tuple):
-    """The shape of a tensor: a tuple that prints like ``ember.Size([2, 3])``."""
+    """The shape of a tensor: a tuple that prints like ``ember.Size([2, 3])``; slices, sums
+    with tuples and repetitions are Sizes too, as PyTorch's (``x.shape[1:]`` prints as one)."""
 
     def __repr__(self):
         return f"{repr_prefix()}.Size({list(self)})"
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            raise TypeError(f"can only concatenate tuple (not {type(other).__name__}) to "
+                            f"{repr_prefix()}.Size")
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, count):
+        return Size(tuple.__mul__(self, count))
+
+    __rmul__ = __mul__
 
     def numel(self):
         count = 1
@@ -42,8 +64,12 @@ class Size(tuple):
 class Tensor:
     """An n-dimensional array that can record the operations that made it."""
 
+    # __dict__: programs hang their own attributes on tensors and parameters (``p.org``, a flag
+    # for weight decay), as PyTorch allows; it is made on the first such assignment.
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_vc", "_hooks",
-                 "_retains_grad", "_is_inference", "__weakref__")
+                 "_retains_grad", "_is_inference", "__weakref__", "__dict__")
+    # deepcopy carries those attributes (PyTorch's Parameter copy leaves them behind)
+    _deepcopy_keeps_attributes = True
 
     __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to our reflected operators
     is_sparse = False  # a class attribute: ember.sparse's subclass says True
@@ -349,6 +375,8 @@ class Tensor:
         if self._grad is not None:
             out._grad = Tensor._wrap(self._grad._data.copy())
         memo[id(self)] = out
+        if self.__dict__ and self._deepcopy_keeps_attributes:
+            out.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return out
 
     def __reduce_ex__(self, protocol):
@@ -356,10 +384,10 @@ class Tensor:
         requires_grad; the graph and ``.grad`` are not kept, subclasses (Parameter) stay theirs.
         For multiprocessing and copy; ember's loaders never unpickle."""
         if type(self) is Tensor:
-            return (Tensor._wrap, (self._data, self._requires_grad))
+            return (Tensor._wrap, (self._data, self._requires_grad), self.__dict__ or None)
         fresh = Tensor._wrap(self._data, self._requires_grad)
-        slots = {name: getattr(fresh, name) for name in Tensor.__slots__ if name != "__weakref__"}
-        return (object.__new__, (type(self),), (getattr(self, "__dict__", None) or None, slots))
+        slots = {name: getattr(fresh, name) for name in _STATE}
+        return (object.__new__, (type(self),), (self.__dict__ or None, slots))
 
     def cpu(self):
         return self
@@ -517,7 +545,7 @@ def _options(dtype):
             f"memory_format=(nullopt))")
 
 
-_STATE = tuple(name for name in Tensor.__slots__ if name != "__weakref__")
+_STATE = tuple(name for name in Tensor.__slots__ if name not in ("__weakref__", "__dict__"))
 
 
 def _init(tensor, array):

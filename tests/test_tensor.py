@@ -86,6 +86,63 @@ def test_deepcopy_of_leaf_copies_data_and_grad():
         copy.deepcopy(x * 2)
 
 
+SIZE_EXPRESSIONS = ["s[1:]", "s[::-1]", "s[5:]", "s[0]", "s + (5,)", "(1,) + s", "s * 2", "2 * s",
+                    "s + s", "s * 0", "s.count(3)", "s.index(4)", "tuple(s)", "s == (3, 4)",
+                    "copy.deepcopy(s)"]
+
+
+def _size_results(fw):
+    """What each expression on a Size gives: its repr (framework prefix dropped), its type's
+    name, and for ``s + [5]`` the error."""
+    s = fw.Size([3, 4])
+    results = []
+    for expression in SIZE_EXPRESSIONS:
+        value = eval(expression, {"s": s, "copy": copy})
+        results.append((expression, repr(value).replace(fw.__name__ + ".", ""),
+                        type(value).__name__))
+    with pytest.raises(TypeError) as error:
+        s + [5]
+    results.append(str(error.value).replace(fw.__name__ + ".", ""))
+    return results
+
+
+def test_size_slices_and_sums_are_sizes_like_torch(torch):
+    assert _size_results(ember) == _size_results(torch)
+    assert repr(ember.zeros(2, 3, 4).shape[1:]) == "ember.Size([3, 4])"
+
+
+def _attribute_behaviour(fw):
+    """What becomes of attributes a program sets on a tensor and on a parameter (BinaryNet's
+    ``p.org``) through clone, detach, .data, indexing, deepcopy (of the tensor and of a module)
+    and pickle."""
+    import pickle
+    tensor = fw.ones(2)
+    tensor.tag = [1]
+    parameter = fw.nn.Parameter(fw.ones(2))
+    parameter.org = fw.zeros(2)
+    layer = fw.nn.Linear(2, 2)
+    layer.weight.no_decay = True
+    copied = copy.deepcopy(tensor)
+    seen = {
+        "tensor_dict": dict(tensor.__dict__),
+        "parameter_keys": sorted(parameter.__dict__),
+        "derived": [hasattr(view, "tag") for view in
+                    (tensor.clone(), tensor.detach(), tensor.data, tensor[0], tensor * 1)],
+        "deepcopy": (copied.tag, copied.tag is tensor.tag),
+        "deepcopy_parameter": hasattr(copy.deepcopy(parameter), "org"),
+        "deepcopy_module": hasattr(copy.deepcopy(layer).weight, "no_decay"),
+        "pickle": (pickle.loads(pickle.dumps(tensor)).tag,
+                   pickle.loads(pickle.dumps(parameter)).org.tolist()),
+    }
+    del tensor.tag
+    seen["deleted"] = hasattr(tensor, "tag")
+    return seen
+
+
+def test_programs_can_set_attributes_on_tensors_like_torch(torch):
+    assert _attribute_behaviour(ember) == _attribute_behaviour(torch)
+
+
 # ---- printing -----------------------------------------------------------------------------------
 REPR_CASES = {
     "float_decimals": lambda fw: fw.tensor([1.5, 2.25, -3.125]),

@@ -20,6 +20,7 @@ class Parameter(Tensor):
     """A leaf tensor that requires grad by default and shares the storage of the tensor it wraps."""
 
     __slots__ = ()
+    _deepcopy_keeps_attributes = False
 
     def __init__(self, data=None, requires_grad=True):
         _init(self, _storage("Parameter", data))

@@ -22,10 +22,11 @@ __all__ = ["cholesky_inverse", "cholesky_solve", "cond", "lstsq", "lu", "lu_fact
            "matrix_norm", "matrix_rank", "pinv", "pinverse", "qr", "qr_legacy", "solve_triangular",
            "svd", "svd_legacy", "svdvals", "triangular_solve", "vander"]
 
-SVDResult = _return_type("SVDResult", "(U, S, Vh), like torch.return_types.linalg_svd.", "U",
+SVDResult = _return_type("linalg_svd", "(U, S, Vh), like torch.return_types.linalg_svd.", "U",
                          "S", "Vh")
-QRResult = _return_type("QRResult", "(Q, R), like torch.return_types.linalg_qr.", "Q", "R")
-LstsqResult = _return_type("LstsqResult", "(solution, residuals, rank, singular_values), like "
+QRResult = _return_type("linalg_qr", "(Q, R), like torch.return_types.linalg_qr.", "Q", "R")
+QRLegacyResult = _return_type("qr", "(Q, R), like torch.return_types.qr.", "Q", "R")
+LstsqResult = _return_type("linalg_lstsq", "(solution, residuals, rank, singular_values), like "
                            "torch.return_types.linalg_lstsq.", "solution", "residuals", "rank",
                            "singular_values")
 
@@ -114,7 +115,7 @@ def svd(A, full_matrices=True, *, driver=None):
     return SVDResult((u, s, vh))
 
 
-SVDLegacyResult = _return_type("SVDLegacyResult", "(U, S, V), like torch.return_types.svd.",
+SVDLegacyResult = _return_type("svd", "(U, S, V), like torch.return_types.svd.",
                                "U", "S", "V")
 
 
@@ -221,7 +222,7 @@ def qr(A, mode="reduced"):
 
 def qr_legacy(input, some=True):
     """torch.qr (and Tensor.qr): the reduced QR, or the complete one when some is False."""
-    return qr(input, "reduced" if some else "complete")
+    return QRLegacyResult(qr(input, "reduced" if some else "complete"))
 
 
 class Pinv(Op):
@@ -612,7 +613,7 @@ def cholesky_inverse(input, upper=False):
     return CholeskySolve.apply(identity, input, bool(upper))
 
 
-TriangularSolveResult = _return_type("TriangularSolveResult", "(solution, cloned_coefficient), "
+TriangularSolveResult = _return_type("triangular_solve", "(solution, cloned_coefficient), "
                                      "like torch.return_types.triangular_solve.", "solution",
                                      "cloned_coefficient")
 
@@ -628,12 +629,14 @@ def triangular_solve(input, A, upper=True, transpose=False, unitriangular=False)
     return TriangularSolveResult((solution, A.expand(batch + A._data.shape[-2:]).clone()))
 
 
-LUFactorResult = _return_type("LUFactorResult", "(LU, pivots), like "
+LUFactorResult = _return_type("linalg_lu_factor", "(LU, pivots), like "
                               "torch.return_types.linalg_lu_factor.", "LU", "pivots")
-LUFactorExResult = _return_type("LUFactorExResult", "(LU, pivots, info), like "
+LUFactorExResult = _return_type("linalg_lu_factor_ex", "(LU, pivots, info), like "
                                 "torch.return_types.linalg_lu_factor_ex.", "LU", "pivots", "info")
-LUResult = _return_type("LUResult", "(P, L, U), like torch.return_types.linalg_lu.", "P", "L",
+LUResult = _return_type("linalg_lu", "(P, L, U), like torch.return_types.linalg_lu.", "P", "L",
                         "U")
+LUUnpackResult = _return_type("lu_unpack", "(P, L, U), like torch.return_types.lu_unpack.", "P",
+                              "L", "U")
 
 
 def _lu_arrays(a):
@@ -780,14 +783,14 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
             raise RuntimeError("pivots passed to lu_unpack must be between 1 and LU.size(-2) "
                                "inclusive.Did you properly pass the result of lu_factor?")
         permutation = Tensor._wrap(_permutation(pivots, rows, data.dtype))
-    return LUResult((permutation, lower, upper))
+    return LUUnpackResult((permutation, lower, upper))
 
 
 def lu(A, *, pivot=True):
     """linalg.lu: (P, L, U) with A = P L U."""
     _check_lu_input(A, "linalg.lu", pivot)
     lu_data, pivots, _ = LUFactor.apply(A)
-    return lu_unpack(lu_data, pivots)
+    return LUResult(lu_unpack(lu_data, pivots))
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
@@ -821,7 +824,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
                                                     unitriangular=True), upper=True)
 
 
-LUWithInfo = _return_type("LUWithInfo", "(LU, pivots, info), like "
+LUWithInfo = _return_type("_lu_with_info", "(LU, pivots, info), like "
                           "torch.return_types._lu_with_info.", "LU", "pivots", "info")
 
 

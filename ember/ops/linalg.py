@@ -516,7 +516,7 @@ def cross(input, other, dim=None):
 
 
 def dist(input, other, p=2):
-    return vector_norm(input - other, p)
+    return torch_named(vector_norm(input - other, p), "DistBackward0")
 
 
 _CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
@@ -593,9 +593,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if p == 2 and (
             compute_mode == "use_mm_for_euclid_dist"
             or (compute_mode == _CDIST_MODES[0] and max(rows) > 25)):
-        return EuclideanDistance.apply(x1, x2)
+        return torch_named(EuclideanDistance.apply(x1, x2), "ViewBackward0")
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    return vector_norm(difference, p, dim=-1)
+    return torch_named(vector_norm(difference, p, dim=-1), "CdistBackward0")
 
 
 # ---- inverse, determinant, solve ---------------------------------------------------------------

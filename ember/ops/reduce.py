@@ -14,7 +14,7 @@ from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
-from ._return_types import _Histogram, _MinMax, _ReturnTypes
+from ._return_types import _VALUES_INDICES, _Histogram, _MinMax
 from .elementwise import complex_parts, lerp, maximum, minimum
 from .elementwise._operands import _widened
 from .elementwise.casting import autocast_op
@@ -977,7 +977,7 @@ def _extreme(cls, input, dim, keepdim, operation):
     values = cls.apply(input, axes, keepdim, kept, False)
     indices = kept if keepdim or input._data.ndim == 0 else np.squeeze(kept, axis=axes[0])
     # A copy: the node may have saved ``kept``, and the caller may change the indices in place.
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _VALUES_INDICES[operation]((values, Tensor._result(np.array(indices, copy=True))))
 
 
 def max(input, dim=None, keepdim=False):
@@ -1200,7 +1200,7 @@ def _take_sorted(input, axis, indices):
     return Gather.apply(input, axis, indices)
 
 
-def _selected(input, axis, kept, keepdim):
+def _selected(input, axis, kept, keepdim, operation):
     """(values, indices) of a selection along ``axis``: ``kept`` holds one int64 position per
     row (size 1 along ``axis``), as median, kthvalue, mode and nanmedian return them."""
     values = _take_sorted(input, axis, kept)
@@ -1208,12 +1208,12 @@ def _selected(input, axis, kept, keepdim):
     if not keepdim:
         values = values.squeeze(axis)
         indices = np.squeeze(kept, axis)
-    return _ReturnTypes((values, Tensor._result(np.array(indices, copy=True))))
+    return _VALUES_INDICES[operation]((values, Tensor._result(np.array(indices, copy=True))))
 
 
-def _scalar_selection(input):
+def _scalar_selection(input, operation):
     """A selection from a 0-d tensor: the value itself, at index 0."""
-    return _ReturnTypes((input.clone(), Tensor._result(np.zeros((), np.int64))))
+    return _VALUES_INDICES[operation]((input.clone(), Tensor._result(np.zeros((), np.int64))))
 
 
 def sort(input, dim=-1, descending=False, *, stable=False):
@@ -1221,10 +1221,10 @@ def sort(input, dim=-1, descending=False, *, stable=False):
     _refuse_complex(input._data, message=" Sort does not support complex dtypes on CPU")
     axis = _axis(dim, input._data.ndim, "sort")
     if axis is None:
-        return _scalar_selection(input)
+        return _scalar_selection(input, "sort")
     indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
-    return _ReturnTypes((torch_named(_take_sorted(input, axis, indices), "SortBackward0"),
-                         Tensor._result(indices)))
+    values = torch_named(_take_sorted(input, axis, indices), "SortBackward0")
+    return _VALUES_INDICES["sort"]((values, Tensor._result(indices)))
 
 
 def argsort(input, dim=-1, descending=False, *, stable=False):
@@ -1248,11 +1248,11 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError(f"topk(): selected index k out of range (k = {k} for a dimension of "
                            f"size {size})")
     if ndim == 0:
-        return sort(input)
+        return _scalar_selection(input, "topk")
     indices = _sort_indices(input._data, axis, largest).astype(np.int64, copy=False)
     indices = np.ascontiguousarray(np.take(indices, np.arange(k), axis=axis))
-    return _ReturnTypes((torch_named(_take_sorted(input, axis, indices), "TopkBackward0"),
-                         Tensor._result(indices)))
+    values = torch_named(_take_sorted(input, axis, indices), "TopkBackward0")
+    return _VALUES_INDICES["topk"]((values, Tensor._result(indices)))
 
 
 def median(input, dim=None, keepdim=False):
@@ -1266,7 +1266,7 @@ def median(input, dim=None, keepdim=False):
     axis = _axis(dim, data.ndim, "median")
     _refuse_bool_median(data, "median_out")
     if axis is None:
-        return _scalar_selection(input)
+        return _scalar_selection(input, "median")
     _check_reducible(input, (axis,), True, "median")
     order = _sort_indices(data, axis, False)
     kept = np.take(order, [(data.shape[axis] - 1) // 2], axis=axis)
@@ -1275,7 +1275,7 @@ def median(input, dim=None, keepdim=False):
         first_nan = np.argmax(np.isnan(data), axis=axis, keepdims=True)
         kept = np.where(has_nan, first_nan, kept)
     kept = kept.astype(np.int64, copy=False)
-    return _selected(input, axis, kept, keepdim)
+    return _selected(input, axis, kept, keepdim, "median")
 
 
 def _refuse_bool_median(data, kernel):
@@ -1288,7 +1288,8 @@ def nanmedian(input, dim=None, keepdim=False):
     """The lower median of the non-NaN values (NaN only when all are NaN)."""
     data = input._data
     if not is_floating(data.dtype) or not np.isnan(data).any():
-        return median(input, dim, keepdim)
+        result = median(input, dim, keepdim)
+        return result if dim is None else _VALUES_INDICES["nanmedian"](result)
     if dim is None:
         return NanMedian.apply(input, tuple(range(data.ndim)), False, None, True)
     axis = _axis(dim, data.ndim, "nanmedian")
@@ -1296,7 +1297,7 @@ def nanmedian(input, dim=None, keepdim=False):
     counts = np.sum(~np.isnan(data), axis=axis, keepdims=True)
     middle = np.maximum(counts - 1, 0) // 2
     kept = np.take_along_axis(order, middle, axis=axis).astype(np.int64)
-    return _selected(input, axis, kept, keepdim)
+    return _selected(input, axis, kept, keepdim, "nanmedian")
 
 
 def _greater_or_nan(a, b):
@@ -1361,7 +1362,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis} "
                            f"(k = {k}, size {size})")
     if data.ndim == 0:
-        return _scalar_selection(input)
+        return _scalar_selection(input, "kthvalue")
     kept = np.take(_sort_indices(data, axis, False), [k - 1], axis=axis).astype(np.int64)
     rows = np.moveaxis(data, axis, -1).reshape(-1, size)
     chosen = np.moveaxis(kept, axis, -1).reshape(-1)
@@ -1372,8 +1373,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     for row in np.flatnonzero(equal.sum(axis=1) > 1):  # ties: follow PyTorch's quickselect
         chosen[row] = _quickselect_index(rows[row].tolist(), k - 1)
     kept = np.moveaxis(chosen.reshape(np.moveaxis(kept, axis, -1).shape), -1, axis)
-    values, indices = _selected(input, axis, np.ascontiguousarray(kept), keepdim)
-    return _ReturnTypes((torch_named(values, "KthvalueBackward0"), indices))
+    values, indices = _selected(input, axis, np.ascontiguousarray(kept), keepdim, "kthvalue")
+    return _VALUES_INDICES["kthvalue"]((torch_named(values, "KthvalueBackward0"), indices))
 
 
 def mode(input, dim=-1, keepdim=False):
@@ -1383,7 +1384,7 @@ def mode(input, dim=-1, keepdim=False):
     _refuse_complex(data, "mode_cpu")
     axis = _axis(dim, data.ndim, "mode")
     if axis is None:
-        return _scalar_selection(input)
+        return _scalar_selection(input, "mode")
     size = data.shape[axis]
     if size == 0:
         raise IndexError(f"mode(): Expected reduction dim {axis} to have non-zero size.")
@@ -1402,7 +1403,7 @@ def mode(input, dim=-1, keepdim=False):
     last = np.take_along_axis(ends, best, axis=-1)
     # A stable sort keeps equal values in input order: the run's end is the last occurrence.
     kept = np.moveaxis(np.take_along_axis(order, last, axis=-1), -1, axis).astype(np.int64)
-    return _selected(input, axis, kept, keepdim)
+    return _selected(input, axis, kept, keepdim, "mode")
 
 
 def msort(input):
@@ -1414,7 +1415,7 @@ def _cumulative_extreme(input, dim, accumulate, operation):
     _refuse_complex(data, f"{operation}_cpu")
     axis = _axis(dim, data.ndim, operation)
     if axis is None:
-        return _scalar_selection(input)
+        return _scalar_selection(input, operation)
     running = accumulate(data, axis=axis)
     shape = [1] * data.ndim
     shape[axis] = data.shape[axis]
@@ -1425,7 +1426,8 @@ def _cumulative_extreme(input, dim, accumulate, operation):
     if is_floating(data.dtype):
         reached = np.where(np.isnan(data), positions, reached)
     indices = np.maximum.accumulate(reached, axis=axis).astype(np.int64)
-    return _ReturnTypes((Gather.apply(input, axis, indices), Tensor._result(indices)))
+    return _VALUES_INDICES[operation]((Gather.apply(input, axis, indices),
+                                       Tensor._result(indices)))
 
 
 def cummax(input, dim):

@@ -1133,17 +1133,20 @@ def ravel(input):
 
 
 class Unfold(Op):
-    """Every ``size``-long window along ``axis``, ``step`` apart, as a new last dim."""
+    """Every ``size``-long window along ``axis``, ``step`` apart, as a new last dim: a view of
+    the input (windows overlap when step < size), with PyTorch's strides."""
 
+    is_view = True
     differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, axis, size, step):
         ctx.shape = x.shape
         ctx.layout = (axis, size, step)
-        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=axis)
+        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=axis,
+                                                           writeable=x.flags.writeable)
         picked = (slice(None),) * axis + (slice(None, None, step),)
-        return np.ascontiguousarray(windows[picked])
+        return windows[picked]
 
     @staticmethod
     def backward(ctx, grad):
@@ -1174,7 +1177,7 @@ class UnfoldBackward(Op):
 
 
 def unfold(input, dimension, size, step):
-    """Tensor.unfold: windows of ``size`` along ``dimension``, ``step`` apart (a copy here)."""
+    """Tensor.unfold: windows of ``size`` along ``dimension``, ``step`` apart, as a view."""
     require_tensor(input, "unfold")
     dimension = require_int(dimension, "unfold", "dimension", 1)
     size = require_int(size, "unfold", "size", 2)

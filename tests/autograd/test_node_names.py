@@ -27,6 +27,11 @@ EXPRESSIONS = [
     "x.triu()", "fw.diag_embed(x)", "x.index_select(0, t)", "x.masked_fill(x > 0, 0)",
     "x.masked_select(x > 0)", "x.take(t)", "x[0]", "x[:, 1]", "x[1:]", "x[0, 1:]", "x[..., 0]",
     "x[:]", "x[t]", "x[x > 0]", "x[:, None]", "x[0, :]", "x.broadcast_to(2, 2, 3)",
+    "F.pairwise_distance(x, w)", "F.pairwise_distance(v, v.flip(0), p=1)", "F.pdist(x)",
+    "fw.cdist(x, w)", "fw.cdist(x, w, p=1)", "fw.cdist(x, w, compute_mode='use_mm_for_euclid_dist')",
+    "fw.dist(x, w)", "x.dist(w, 1)", "fw.fake_quantize_per_tensor_affine(x, 0.1, 0, -8, 7)",
+    "fw.fake_quantize_per_tensor_affine(x, fw.tensor(0.1), fw.tensor(0), -8, 7)",
+    "fw.fake_quantize_per_channel_affine(x, fw.ones(2), fw.zeros(2, dtype=fw.int32), 0, -8, 7)",
 ]
 
 

@@ -45,6 +45,8 @@ CASES = {
     "amp_cpu_bfloat16": (["amp_train.py", "--device-type", "cpu", "--steps", "20"], BFLOAT16),
     "amp_cuda_spelling": (["amp_train.py", "--device-type", "cuda", "--steps", "20"], FLOAT32),
     "rotary_fno_stft": (["spectral.py", "--steps", "20"], FLOAT32),
+    "unet_segmentation": (["unet_seg.py", "--steps", "20"], FLOAT32),
+    "wgan_gradient_penalty": (["wgan_gp.py", "--steps", "20"], FLOAT32),
 }
 
 

@@ -75,6 +75,42 @@ def test_parametrize_errors_match_torch(torch):
         assert not P.is_parametrized(layer)
 
 
+def test_assignment_needs_every_right_inverse_like_torch(torch):
+    """Assigning to a parametrized tensor runs the chain's right_inverse backwards; a
+    parametrization without one is an error (the originals are left as they were), and
+    right_inverse may not change the dtype."""
+    for module in (ember, torch):
+        P = module.nn.utils.parametrize
+
+        class Double(module.nn.Module):
+            def forward(self, X):  # noqa: N803
+                return 2 * X
+
+        class ToDoubleLater(module.nn.Module):
+            calls = 0
+
+            def forward(self, X):  # noqa: N803
+                return X
+
+            def right_inverse(self, A):  # noqa: N803
+                self.calls += 1
+                return A if self.calls == 1 else A.double()  # registration, then assignment
+        layer = module.nn.Linear(3, 3)
+        P.register_parametrization(layer, "weight", _symmetric(module))
+        before = layer.parametrizations.weight.original.detach().clone()
+        P.register_parametrization(layer, "weight", Double())
+        with pytest.raises(RuntimeError, match="parametrization Double does not implement "
+                                               "right_inverse."):
+            layer.weight = module.eye(3)
+        assert layer.parametrizations.weight.original.detach().numpy().tolist() == \
+            before.numpy().tolist()
+        other = module.nn.Linear(2, 2)
+        P.register_parametrization(other, "weight", ToDoubleLater())
+        with pytest.raises(ValueError, match="The tensor returned by `right_inverse` has dtype "
+                                             r"\w+.float64 while `original` has dtype "):
+            other.weight = module.eye(2)
+
+
 def test_new_weight_norm_matches_torch(torch):
     layers = [m.nn.utils.parametrizations.weight_norm(m.nn.Conv2d(2, 3, 3), dim=0)
               for m in (ember, torch)]

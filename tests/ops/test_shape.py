@@ -396,3 +396,25 @@ def test_repeat_interleave_forms_match_torch(torch, name):
         assert str(ours.value) == str(error)
         return
     np.testing.assert_array_equal(REPEAT_INTERLEAVES[name](ember).numpy(), expected.numpy())
+
+
+def _unfold_views(fw):
+    """Tensor.unfold as PyTorch makes it: a view with the input's strides (patches taken by two
+    unfolds, as vision code does), writes through it reaching the input, and the gradient of
+    an in-place change to a window of a non-overlapping unfold."""
+    x = fw.arange(4 * 3 * 16 * 16, dtype=fw.float32).view(4, 3, 16, 16)
+    patches = x.unfold(2, 2, 2).unfold(3, 2, 2)
+    overlapping = x.unfold(3, 4, 1)
+    strides = [patches.stride(), overlapping.stride(), x[0, 0].t().unfold(0, 4, 4).stride(),
+               patches.is_contiguous(), x.unfold(0, 1, 1).stride()]
+    target = fw.zeros(2, 6)
+    target.unfold(1, 2, 2)[:, 1].fill_(7.0)
+    leaf = fw.arange(12.0, requires_grad=True)
+    scaled = leaf * 1
+    scaled.unfold(0, 3, 3)[1].mul_(3)
+    (scaled * fw.arange(12.0)).sum().backward()
+    return strides, target.tolist(), leaf.grad.tolist(), float(patches.sum())
+
+
+def test_unfold_is_a_view_with_torch_strides(torch):
+    assert _unfold_views(ember) == _unfold_views(torch)

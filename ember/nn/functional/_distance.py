@@ -1,6 +1,7 @@
 """Distance functions: pairwise_distance, pdist and cosine_similarity (composites of ember.ops)."""
 import numpy as np
 
+from ...autograd.function import torch_named
 from ...ops import vector_norm
 from ...ops._broadcast import mismatch_error
 
@@ -33,9 +34,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p over the last dimension."""
     difference = x1 - x2 + eps
     dim = max(x1.dim(), x2.dim()) - 1
-    if dim < 0:
-        return vector_norm(difference, p, 0, keepdim)
-    return vector_norm(difference, p, dim, keepdim)
+    return torch_named(vector_norm(difference, p, max(dim, 0), keepdim), "NormBackward1")
 
 
 def pdist(input, p=2):
@@ -47,4 +46,4 @@ def pdist(input, p=2):
         raise RuntimeError("pdist only supports non-negative p values")
     first, second = np.triu_indices(input.shape[0], k=1)
     difference = input[first] - input[second]
-    return vector_norm(difference, p, 1)
+    return torch_named(vector_norm(difference, p, 1), "PdistBackward0")

@@ -82,12 +82,22 @@ class ParametrizationList(ModuleList):
                                  f"{tuple(computed.shape)}")
 
     def right_inverse(self, value):
-        """Assigning to the parametrized name: the originals take right_inverse(value)."""
+        """Assigning to the parametrized name: the originals take right_inverse(value), which
+        every parametrization in the chain must then define."""
         with no_grad():
             for parametrization in reversed(self):
-                if hasattr(parametrization, "right_inverse"):
-                    value = parametrization.right_inverse(value)
+                if not hasattr(parametrization, "right_inverse"):
+                    raise RuntimeError(f"parametrization {type(parametrization).__name__} does "
+                                       f"not implement right_inverse.")
+                value = parametrization.right_inverse(value)
             if self.is_tensor:
+                if not isinstance(value, Tensor):
+                    raise ValueError(f"`right_inverse` should return a tensor. Got "
+                                     f"{type(value).__name__}")
+                if value.dtype != self.original.dtype:
+                    raise ValueError(f"The tensor returned by `right_inverse` has dtype "
+                                     f"{value.dtype} while `original` has dtype "
+                                     f"{self.original.dtype}")
                 self.original.copy_(value)
             else:
                 for index, tensor in enumerate(value):

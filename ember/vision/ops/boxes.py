@@ -1,10 +1,14 @@
-"""Box operations in NumPy (torchvision.ops.boxes): boxes are (x1, y1, x2, y2), x2 >= x1."""
+"""Box operations (torchvision.ops.boxes): boxes are (x1, y1, x2, y2), x2 >= x1. Areas, IoUs and
+conversions are ember ops (a box loss trains through them); nms works on NumPy copies."""
 import numpy as np
 
+from ..._dtype import float32, float64, int32, int64
 from ..._factories import from_numpy
+from ...ops import maximum, minimum, stack
 from ...tensor import Tensor
 
-__all__ = ["batched_nms", "box_area", "box_convert", "box_iou", "nms"]
+__all__ = ["batched_nms", "box_area", "box_convert", "box_iou", "clip_boxes_to_image",
+           "generalized_box_iou", "nms", "remove_small_boxes"]
 
 
 def _array(value, name):
@@ -25,7 +29,7 @@ def _area(boxes):
 
 
 def _iou(boxes1, boxes2):
-    """(N, M) intersection over union; integer boxes are computed in float32."""
+    """(N, M) intersection over union of NumPy boxes, for nms; integer boxes in float32."""
     if boxes1.dtype.kind != "f":
         boxes1 = boxes1.astype(np.float32)
         boxes2 = boxes2.astype(np.float32)
@@ -37,32 +41,96 @@ def _iou(boxes1, boxes2):
     return intersection / union
 
 
+def _tensor_boxes(value, name):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}: expected an ember Tensor, got {type(value).__name__}")
+    return value
+
+
+def _upcast(boxes):
+    """torchvision's guard against overflow in the products: half types to float32, small
+    integers to int32."""
+    if boxes.is_floating_point():
+        return boxes if boxes.dtype in (float32, float64) else boxes.float()
+    return boxes if boxes.dtype in (int32, int64) else boxes.int()
+
+
 def box_area(boxes):
-    """Area of each box."""
-    return from_numpy(np.ascontiguousarray(_area(_boxes(boxes, "box_area"))))
+    """Area of each (x1, y1, x2, y2) box; differentiable, as torchvision's."""
+    boxes = _upcast(_tensor_boxes(boxes, "box_area"))
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def _box_inter_union(boxes1, boxes2):
+    area1 = box_area(boxes1)
+    area2 = box_area(boxes2)
+    top_left = maximum(boxes1[:, None, :2], boxes2[:, :2])
+    bottom_right = minimum(boxes1[:, None, 2:], boxes2[:, 2:])
+    sizes = _upcast(bottom_right - top_left).clamp(min=0)
+    intersection = sizes[:, :, 0] * sizes[:, :, 1]
+    return intersection, area1[:, None] + area2 - intersection
 
 
 def box_iou(boxes1, boxes2):
-    """Pairwise IoU: (N, M) for boxes1 (N, 4) and boxes2 (M, 4)."""
-    return from_numpy(_iou(_boxes(boxes1, "box_iou"), _boxes(boxes2, "box_iou")))
+    """Pairwise IoU: (N, M) for boxes1 (N, 4) and boxes2 (M, 4); differentiable."""
+    intersection, union = _box_inter_union(_tensor_boxes(boxes1, "box_iou"),
+                                           _tensor_boxes(boxes2, "box_iou"))
+    return intersection / union
+
+
+def generalized_box_iou(boxes1, boxes2):
+    """Pairwise generalized IoU (Rezatofighi et al.): IoU minus the share of the smallest
+    enclosing box that the union leaves empty; in [-1, 1], differentiable (DETR's matcher and
+    loss)."""
+    boxes1 = _tensor_boxes(boxes1, "generalized_box_iou")
+    boxes2 = _tensor_boxes(boxes2, "generalized_box_iou")
+    intersection, union = _box_inter_union(boxes1, boxes2)
+    iou = intersection / union
+    top_left = minimum(boxes1[:, None, :2], boxes2[:, :2])
+    bottom_right = maximum(boxes1[:, None, 2:], boxes2[:, 2:])
+    sizes = _upcast(bottom_right - top_left).clamp(min=0)
+    enclosing = sizes[:, :, 0] * sizes[:, :, 1]
+    return iou - (enclosing - union) / enclosing
 
 
 def box_convert(boxes, in_fmt, out_fmt):
-    """Convert between 'xyxy', 'xywh' (corner + size) and 'cxcywh' (centre + size)."""
+    """Convert between 'xyxy', 'xywh' (corner + size) and 'cxcywh' (centre + size), over the
+    last dim; differentiable."""
     formats = ("xyxy", "xywh", "cxcywh")
     if in_fmt not in formats or out_fmt not in formats:
         raise ValueError("Unsupported Bounding Box Conversions for given in_fmt and out_fmt")
-    array = _boxes(boxes, "box_convert")
-    first, second = array[:, :2], array[:, 2:]
+    boxes = _tensor_boxes(boxes, "box_convert")
+    if in_fmt == out_fmt:
+        return boxes.clone()
     if in_fmt == "xywh":
-        second = first + second
+        x, y, width, height = boxes.unbind(-1)
+        boxes = stack([x, y, x + width, y + height], dim=-1)
     elif in_fmt == "cxcywh":
-        first, second = first - second / 2, first + second / 2
+        center_x, center_y, width, height = boxes.unbind(-1)
+        boxes = stack([center_x - 0.5 * width, center_y - 0.5 * height,
+                       center_x + 0.5 * width, center_y + 0.5 * height], dim=-1)
+    if out_fmt == "xyxy":
+        return boxes
+    x1, y1, x2, y2 = boxes.unbind(-1)
     if out_fmt == "xywh":
-        second = second - first
-    elif out_fmt == "cxcywh":
-        first, second = (first + second) / 2, second - first
-    return from_numpy(np.ascontiguousarray(np.concatenate([first, second], axis=1)))
+        return stack([x1, y1, x2 - x1, y2 - y1], dim=-1)
+    return stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], dim=-1)
+
+
+def clip_boxes_to_image(boxes, size):
+    """Boxes (..., 4) clamped into an image of ``size`` (height, width)."""
+    boxes = _tensor_boxes(boxes, "clip_boxes_to_image")
+    height, width = size
+    boxes_x = boxes[..., 0::2].clamp(min=0, max=width)
+    boxes_y = boxes[..., 1::2].clamp(min=0, max=height)
+    return stack((boxes_x, boxes_y), dim=boxes.dim()).reshape(boxes.shape)
+
+
+def remove_small_boxes(boxes, min_size):
+    """Indices of the boxes whose width and height are both at least ``min_size``."""
+    boxes = _tensor_boxes(boxes, "remove_small_boxes")
+    widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return ((widths >= min_size) & (heights >= min_size)).nonzero().reshape(-1)
 
 
 def _greedy_keep(iou, order, iou_threshold):
