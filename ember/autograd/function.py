@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from .._dtype import from_numpy_dtype, is_differentiable
+from .._dtype import _repr_prefix, from_numpy_dtype, is_differentiable
 from .._layout import LayoutStorage
 from ..tensor import Tensor
 from .._grad_state import _grad_state
@@ -317,6 +317,15 @@ class Function(Op):
         if self._in_jvp:
             return self._saved_for_forward or ()
         return Node.saved_tensors.fget(self)
+
+    def name(self):
+        """PyTorch's name of a custom Function's node: the class name and ``Backward`` (no
+        number, unlike its built-in ops' nodes)."""
+        name = self._torch_name
+        return name if name is not None else type(self).__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{_repr_prefix[0]}.autograd.function.{self.name()} object at {id(self):#x}>"
 
     def mark_dirty(self, *tensors):
         """Declare inputs that forward modified in place (and returns): the call gives back

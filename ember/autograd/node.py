@@ -5,6 +5,7 @@ version of everything it saved, so that backward refuses values changed in place
 """
 import itertools
 import threading
+import weakref
 
 import numpy as np
 
@@ -164,8 +165,15 @@ class Node:
 
     @property
     def next_functions(self):
-        """((node_or_leaf, output_nr), ...) as in PyTorch; leaves appear as the tensors."""
-        return tuple(edge if edge is not None else (None, 0) for edge in self.next_edges)
+        """((node, output_nr), ...) as in PyTorch: a leaf appears as its AccumulateGrad node,
+        which this node then keeps (as PyTorch's edges keep theirs)."""
+        functions = self.__dict__.get("_next_functions")
+        if functions is None:
+            functions = self.__dict__["_next_functions"] = tuple(
+                (None, 0) if edge is None else
+                (AccumulateGrad.of(edge[0]), 0) if isinstance(edge[0], Tensor) else edge
+                for edge in self.next_edges)
+        return functions
 
     @property
     def metadata(self):
@@ -345,3 +353,36 @@ SECOND_BACKWARD = (
     "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
     "through the graph a second time or if you need to access saved tensors after calling "
     "backward.")
+
+
+class AccumulateGrad:
+    """What PyTorch's ``next_functions`` shows for a leaf: the node that accumulates into its
+    ``.grad``, with the leaf as ``variable``. One per leaf while any is referenced (the same
+    object from every consumer), made on demand: ember's graph links leaves directly."""
+
+    __slots__ = ("variable", "_metadata", "__weakref__")
+    next_functions = ()
+    _live = weakref.WeakValueDictionary()  # id(leaf) -> its node (which keeps the leaf alive)
+
+    def __init__(self, variable):
+        self.variable = variable
+        self._metadata = None
+
+    @classmethod
+    def of(cls, leaf):
+        node = cls._live.get(id(leaf))
+        if node is None or node.variable is not leaf:
+            node = cls._live[id(leaf)] = cls(leaf)
+        return node
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    @property
+    def metadata(self):
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"

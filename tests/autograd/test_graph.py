@@ -15,7 +15,7 @@ def _nodes_and_saved_arrays(tensor):
     stack = [tensor.grad_fn]
     while stack:
         node = stack.pop()
-        if node is None or isinstance(node, ember.Tensor) or id(node) in nodes:
+        if node is None or hasattr(node, "variable") or id(node) in nodes:
             continue
         nodes[id(node)] = node
         stack.extend(parent for parent, _ in node.next_functions)

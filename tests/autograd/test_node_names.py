@@ -69,3 +69,31 @@ def test_unchanged_names_follow_the_class(expression):
     x = ember.randn(2, requires_grad=True)
     node = eval(expression).grad_fn
     assert node.name() == type(node).__name__ + "Backward0"
+
+
+def test_leaves_appear_as_accumulate_grad_nodes_as_in_torch(torch):
+    """A walk over next_functions (graph printers, the autograd tutorial) meets a leaf as its
+    AccumulateGrad node, one object per leaf, whose ``variable`` is the leaf."""
+    def walk(library):
+        x = library.ones(2, 3, requires_grad=True)
+        w = library.ones(3, requires_grad=True)
+        out = ((x * w).sum() + (x * 2).mean()).tanh()
+        names = []
+        stack = [out.grad_fn]
+        seen = set()
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            names.append(node.name())
+            if hasattr(node, "variable"):
+                assert node.variable is x or node.variable is w
+                assert node.next_functions == ()
+            stack.extend(parent for parent, _ in node.next_functions)
+        first = (x * 2).grad_fn.next_functions[0][0]
+        assert first is (x + 1).grad_fn.next_functions[0][0]
+        assert repr(first).startswith("<AccumulateGrad object at 0x")
+        return sorted(names)
+
+    assert walk(ember) == walk(torch)
