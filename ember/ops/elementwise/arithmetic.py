@@ -893,6 +893,36 @@ def lerp(input, end, weight):
         raise _shape_error(error, input, end, weight) from None
 
 
+class Addcmul(Op):
+    """float32 input + value * tensor1 * tensor2 rounded as PyTorch's CPU kernel: value *
+    tensor1 rounded, then one fused multiply-add with tensor2 onto input (through float64,
+    where the product of two float32 values is exact)."""
+
+    differentiable_backward = True
+    _torch_name = "AddcmulBackward0"
+
+    @staticmethod
+    def forward(ctx, input, tensor1, tensor2, value):
+        ctx.metas = (_shape_dtype(input), _shape_dtype(tensor1), _shape_dtype(tensor2))
+        needs_input, needs_first, needs_second = ctx.needs_input_grad[:3]
+        ctx.save_for_backward(tensor1 if needs_second else None,
+                              tensor2 if needs_first else None)
+        ctx.value = value
+        scaled = tensor1 * np.float32(value)
+        return np.add(input, np.multiply(scaled, tensor2, dtype=np.float64)).astype(np.float32)
+
+    @staticmethod
+    def backward(ctx, grad):
+        tensor1, tensor2 = ctx.saved_tensors
+        needs_input, needs_first, needs_second = ctx.needs_input_grad[:3]
+        input_meta, first_meta, second_meta = ctx.metas
+        value = ctx.value
+        return (_grad_for(grad, *input_meta) if needs_input else None,
+                _grad_for(grad * tensor2 * value, *first_meta) if needs_first else None,
+                _grad_for(grad * tensor1 * value, *second_meta) if needs_second else None,
+                None)
+
+
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2 (in the tensors' promoted dtype, whatever value is)."""
     _check_addc("addcmul", input, tensor1, tensor2, value)
@@ -901,6 +931,12 @@ def addcmul(input, tensor1, tensor2, *, value=1):
         raise _not_implemented("addcmul_cpu_out", np.dtype(np.bool_))
     if result_type.kind in "iu":
         value = int(value)  # PyTorch's integer kernel truncates the scalar: no float promotion
+    if (result_type == np.float32 and input._data.dtype == tensor1._data.dtype
+            == tensor2._data.dtype and not isinstance(value, complex)):
+        try:
+            return Addcmul.apply(input, tensor1, tensor2, float(value))
+        except ValueError as error:
+            raise _shape_error(error, input, tensor1, tensor2) from None
     product = mul(tensor1, tensor2)
     return torch_named(add(input, product if value == 1 else mul(product, value)),
                        "AddcmulBackward0")

@@ -305,3 +305,25 @@ def test_scaled_add_compiled_and_numpy_paths_agree():
                 + np.float64(np.float32(-0.37)) * b.numpy().astype(np.float64)).astype(np.float32)
     for result in (compiled, in_place, plain, plain_in_place):
         np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("value", [1, 0.5, 0.3, -2.7])
+def test_float32_addcmul_rounds_as_torch_bit_for_bit(torch, value):
+    """PyTorch's kernel: value * tensor1 rounded, then one fused multiply-add (a two-step
+    product is an ulp off in about a fifth of the elements)."""
+    rng = np.random.default_rng(5)
+    shapes = [(200, 1), (1, 300), (300,)]
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    results = []
+    for library in (torch, ember):
+        tensors = [library.tensor(array, requires_grad=True) for array in arrays]
+        out = library.addcmul(*tensors, value=value)
+        (out * out).sum().backward()
+        in_place = library.tensor(np.broadcast_to(arrays[0], (200, 300)).copy())
+        in_place.addcmul_(library.tensor(arrays[1]), library.tensor(arrays[2]), value=value)
+        results.append([out.detach().numpy(), in_place.numpy()]
+                       + [tensor.grad.numpy() for tensor in tensors])
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    np.testing.assert_array_equal(results[1][1], results[0][1])
+    for got, expected in zip(results[1][2:], results[0][2:]):  # sums in another order
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
