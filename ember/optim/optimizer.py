@@ -17,6 +17,7 @@ from .._dtype import float64, get_default_dtype, real_dtype
 from .._hooks import RemovableHandle
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
+from ..sparse._coo import negated_storage
 from ..tensor import Tensor
 from ._foreach import FlatPlan, add_scaled_, dense_gradients
 
@@ -102,6 +103,12 @@ class Optimizer:
     # False where ``_update`` applies the group's weight decay itself (Adafactor decays the
     # parameter after reading its norm).
     _step_applies_weight_decay = True
+    # Optimizers that take sparse gradients (SGD, Adagrad) say so here and give the update in
+    # ``_update_sparse``; the others refuse them in PyTorch's words, naming ``_sparse_name``.
+    _accepts_sparse_grads = False
+    _sparse_name = None
+    _sparse_hint = ""
+    _sparse_weight_decay_error = "weight_decay option is not compatible with sparse gradients"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -227,7 +234,7 @@ class Optimizer:
                     plan.step(self, gradients, options, weight_decay, decoupled,
                               group.get("maximize", False))
                     continue
-            for param, data, grad in _gradients(group):
+            for param, data, grad in self._gradients(group):
                 param_state = state.get(param)
                 if not param_state:
                     param_state = {}
@@ -235,6 +242,13 @@ class Optimizer:
                 step = param_state.get("step")
                 if step is not None:
                     step._data += 1
+                if type(grad) is not np.ndarray:  # a sparse .grad (SparseCOOStorage)
+                    if weight_decay != 0:
+                        raise RuntimeError(self._sparse_weight_decay_error)
+                    self._update_sparse(data, grad, param_state, options)
+                    param._bump_version()
+                    state[param] = param_state
+                    continue
                 complex_param = data.dtype.kind == "c"
                 if complex_param:
                     # PyTorch updates a complex parameter as its real view (real and imaginary
@@ -287,6 +301,33 @@ class Optimizer:
     def _update(self, data, grad, state, options):
         """Update ``data`` in place from ``grad`` (weight decay and maximize already applied)."""
         raise NotImplementedError
+
+    def _update_sparse(self, data, grad, state, options):
+        """Update ``data`` in place from the sparse COO storage ``grad`` (maximize applied)."""
+        raise NotImplementedError
+
+    def _gradients(self, group):
+        """(param, data, grad) for each parameter of ``group`` that has a gradient, the gradient
+        negated when the group maximizes: an array, or the storage of a sparse ``.grad``, which
+        an optimizer without ``_update_sparse`` refuses before any parameter changes."""
+        maximize = group.get("maximize", False)
+        gradients = []
+        for param in group["params"]:
+            grad_tensor = param._grad
+            if grad_tensor is None:
+                continue
+            grad = grad_tensor._data
+            if type(grad) is not np.ndarray and grad_tensor.is_sparse:
+                if not self._accepts_sparse_grads:
+                    name = self._sparse_name or type(self).__name__
+                    raise RuntimeError(f"{name} does not support sparse gradients"
+                                       f"{self._sparse_hint}")
+                if maximize:
+                    grad = negated_storage(grad)
+                gradients.append((param, param._data, grad))
+                continue
+            gradients.append((param, param._data, -grad if maximize else grad))
+        return gradients
 
     @staticmethod
     def _state_shape(key, param_shape):
@@ -480,18 +521,6 @@ def _as_float(value):
     if isinstance(value, numbers.Real) or (isinstance(value, Tensor) and value.ndim == 0):
         return float(value)
     return value
-
-
-def _gradients(group):
-    """(param, data, grad) for each parameter of ``group`` that has a gradient, the gradient
-    negated when the group maximizes: the first step of every optimizer's update."""
-    maximize = group.get("maximize", False)
-    for param in group["params"]:
-        grad_tensor = param._grad
-        if grad_tensor is None:
-            continue
-        grad = grad_tensor._data
-        yield param, param._data, -grad if maximize else grad
 
 
 def _check_unsupported(name, differentiable=False, fused=None):
