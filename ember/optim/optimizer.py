@@ -15,6 +15,7 @@ import numpy as np
 
 from .._dtype import float64, get_default_dtype, real_dtype
 from .._hooks import RemovableHandle
+from .._layout import LayoutStorage
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
 from ..sparse._coo import negated_storage
@@ -242,7 +243,7 @@ class Optimizer:
                 step = param_state.get("step")
                 if step is not None:
                     step._data += 1
-                if type(grad) is not np.ndarray:  # a sparse .grad (SparseCOOStorage)
+                if isinstance(grad, LayoutStorage):  # a sparse .grad
                     if weight_decay != 0:
                         raise RuntimeError(self._sparse_weight_decay_error)
                     self._update_sparse(data, grad, param_state, options)
