@@ -770,6 +770,7 @@ METHODS.update({
     "split_with_sizes": split_with_sizes, "unsafe_split": ops.split, "split": split,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
+    "geqrf": decompositions.geqrf, "orgqr": decompositions.householder_product,
     "pinverse": decompositions.pinverse, "matrix_exp": decompositions.matrix_exp,
     "cholesky_solve": decompositions.cholesky_solve,
     "cholesky_inverse": decompositions.cholesky_inverse,
