@@ -2,9 +2,10 @@
 
 Each is an ember op or a composition of them, so gradients (and create_graph) follow. The gamma
 family is here (gammaln, digamma/psi, polygamma, multigammaln, and zeta, which like PyTorch's has
-no derivative), the modified Bessel functions i0, i0e, i1, i1e, and the orthogonal polynomials
-(Chebyshev, shifted Chebyshev, Hermite, Laguerre, Legendre), which like PyTorch's have no
-derivative; erfcx is not provided.
+no derivative), erfcx, the modified Bessel functions i0, i0e, i1, i1e, and, like PyTorch's
+without a derivative, modified_bessel_i0/i1, spherical_bessel_j0 and the orthogonal
+polynomials (Chebyshev, shifted Chebyshev, Hermite, Laguerre, Legendre). The Bessel functions
+of the first and second kind, K0/K1, the Airy function and gammainc/gammaincc are not provided.
 """
 import math
 
@@ -19,7 +20,9 @@ from .ops import mvlgamma as _mvlgamma
 from .ops.elementwise import polynomials as _polynomials
 from .ops.elementwise.gamma import zeta
 from .ops.elementwise.special import i0, special_i0e as i0e, special_i1 as i1
+from .ops.elementwise.special import special_erfcx as erfcx
 from .ops.elementwise.special import special_i1e as i1e
+from .ops.elementwise.special import I0 as _I0, I1 as _I1
 from .ops import log_softmax as _log_softmax
 from .ops import logsumexp as _logsumexp
 from .ops import round as _round
@@ -27,13 +30,15 @@ from .ops import softmax as _softmax
 from .tensor import Tensor
 
 __all__ = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
-           "chebyshev_polynomial_w", "digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit",
+           "chebyshev_polynomial_w", "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2",
+           "expit",
            "expm1", "gammaln", "hermite_polynomial_h", "hermite_polynomial_he", "i0",
            "i0e", "i1", "i1e", "laguerre_polynomial_l", "legendre_polynomial_p", "log1p",
-           "log_ndtr", "log_softmax", "logit", "logsumexp",
-           "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
+           "log_ndtr", "log_softmax", "logit", "logsumexp", "modified_bessel_i0",
+           "modified_bessel_i1", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
            "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
            "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "sinc", "softmax",
+           "spherical_bessel_j0",
            "xlog1py", "xlogy", "zeta"]
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -219,3 +224,44 @@ laguerre_polynomial_l = _polynomial(
 legendre_polynomial_p = _polynomial(
     "legendre_polynomial_p", _polynomials.legendre_polynomial,
     doc="Legendre polynomial P_n(x).")
+
+
+# ---- functions without a derivative (PyTorch's) -----------------------------------------------
+def _without_derivative(name, function, doc):
+    """A torch.special function whose PyTorch kernel has no derivative: its value as a tensor
+    that does not require grad, integers read in the default floating dtype."""
+    def special_function(input, *, out=None):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"special_{name}(): argument 'input' (position 1) must be Tensor, "
+                            f"not {type(input).__name__}")
+        array = _floating(input)._data
+        result = Tensor._wrap(np.asarray(function(array), dtype=array.dtype))
+        if out is not None:
+            out.copy_(result)
+            return out
+        return result
+    special_function.__name__ = special_function.__qualname__ = name
+    special_function.__doc__ = doc
+    return special_function
+
+
+def _spherical_bessel_j0(x):
+    """sin(x) / x; its Taylor polynomial below |x| = 1/2 (PyTorch's cut), 0 at the infinities."""
+    dtype = x.dtype.type
+    square = x * x
+    series = dtype(1 / 6227020800.0)
+    for denominator in (-39916800.0, 362880.0, -5040.0, 120.0, -6.0):
+        series = dtype(1 / denominator) + square * series
+    series = dtype(1) + square * series
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.sin(x) / x
+    return np.where(np.isinf(x), dtype(0), np.where(np.abs(x) < 0.5, series, ratio))
+
+
+modified_bessel_i0 = _without_derivative(
+    "modified_bessel_i0", _I0.function, "The modified Bessel function I_0(x) (no derivative).")
+modified_bessel_i1 = _without_derivative(
+    "modified_bessel_i1", _I1.function, "The modified Bessel function I_1(x) (no derivative).")
+spherical_bessel_j0 = _without_derivative(
+    "spherical_bessel_j0", _spherical_bessel_j0,
+    "The spherical Bessel function of the first kind j_0(x) = sin(x) / x (no derivative).")

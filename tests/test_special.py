@@ -230,3 +230,55 @@ def test_orthogonal_polynomials_have_no_derivative_like_torch(torch):
     out = ember.empty(2)
     assert special.chebyshev_polynomial_t(x.detach(), 2, out=out) is out
     assert_close(out, torch.special.chebyshev_polynomial_t(torch.tensor([0.2, 0.4]), 2))
+
+
+# ---- erfcx, and the Bessel functions PyTorch gives no derivative ------------------------------
+def _special_points(dtype):
+    return np.concatenate([np.linspace(-27, 60, 1741), np.geomspace(1e-10, 1e9, 40),
+                           -np.geomspace(1e-10, 26, 40),
+                           [0.0, 0.5, -0.5, np.inf, -np.inf, np.nan]]).astype(dtype)
+
+
+@pytest.mark.parametrize("name", ["erfcx", "modified_bessel_i0", "modified_bessel_i1",
+                                  "spherical_bessel_j0"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_erfcx_and_bessel_values_match_torch(torch, name, dtype):
+    points = _special_points(dtype)
+    if name != "erfcx":
+        points = points[np.abs(points) < 80]  # I0, I1 overflow float32 beyond ~88
+        points = np.concatenate([points, np.array([np.inf, -np.inf, np.nan], dtype)])
+    ours = getattr(special, name)(ember.tensor(points)).numpy()
+    theirs = getattr(torch.special, name)(torch.tensor(points)).numpy()
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_array_equal(np.isinf(ours), np.isinf(theirs))
+    finite = np.isfinite(theirs)
+    np.testing.assert_allclose(ours[finite], theirs[finite],
+                               rtol=2e-6 if dtype == "float32" else 1e-14, atol=1e-300)
+
+
+def test_erfcx_gradients_match_torch_and_gradcheck(torch):
+    compare_with_torch(torch, special.erfcx, torch.special.erfcx,
+                       [np.linspace(-5, 30, 23).astype(np.float32)])
+    values = ember.tensor(np.linspace(-4, 12, 9), dtype=ember.float64, requires_grad=True)
+    assert gradcheck(special.erfcx, (values,))
+    from ember.autograd import gradgradcheck
+    assert gradgradcheck(special.erfcx, (values,))
+
+
+@pytest.mark.parametrize("name", ["modified_bessel_i0", "modified_bessel_i1",
+                                  "spherical_bessel_j0"])
+def test_bessel_functions_without_derivative_like_torch(torch, name):
+    ours = getattr(special, name)(ember.tensor([0.3, 2.0], requires_grad=True))
+    theirs = getattr(torch.special, name)(torch.tensor([0.3, 2.0], requires_grad=True))
+    assert not ours.requires_grad and not theirs.requires_grad
+    assert_close(getattr(special, name)(ember.tensor([1, 3])),
+                 getattr(torch.special, name)(torch.tensor([1, 3])))  # integers: float32
+
+
+@pytest.mark.parametrize("name", ["i0", "i1"])
+def test_i0_and_i1_are_nan_at_the_infinities_like_torch(torch, name):
+    points = [np.inf, -np.inf, 3.0]
+    ours = getattr(special, name)(ember.tensor(points))
+    theirs = getattr(torch.special, name)(torch.tensor(points))
+    assert_close(ours, theirs)
