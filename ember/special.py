@@ -3,9 +3,10 @@
 Each is an ember op or a composition of them, so gradients (and create_graph) follow. The gamma
 family is here (gammaln, digamma/psi, polygamma, multigammaln, and zeta, which like PyTorch's has
 no derivative), erfcx, the modified Bessel functions i0, i0e, i1, i1e, and, like PyTorch's
-without a derivative, modified_bessel_i0/i1, spherical_bessel_j0 and the orthogonal
-polynomials (Chebyshev, shifted Chebyshev, Hermite, Laguerre, Legendre). The Bessel functions
-of the first and second kind, K0/K1, the Airy function and gammainc/gammaincc are not provided.
+without a derivative, modified_bessel_i0/i1/k0/k1, scaled_modified_bessel_k0/k1,
+spherical_bessel_j0 and the orthogonal polynomials (Chebyshev, shifted Chebyshev, Hermite,
+Laguerre, Legendre). The Bessel functions of the first and second kind, the Airy function and
+gammainc/gammaincc are not provided.
 """
 import math
 
@@ -18,6 +19,7 @@ from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, lo
 from .ops import lgamma as gammaln
 from .ops import mvlgamma as _mvlgamma
 from .ops.elementwise import polynomials as _polynomials
+from .ops.elementwise.bessel import modified_bessel_k as _modified_bessel_k
 from .ops.elementwise.gamma import zeta
 from .ops.elementwise.special import i0, special_i0e as i0e, special_i1 as i1
 from .ops.elementwise.special import special_erfcx as erfcx
@@ -35,7 +37,7 @@ __all__ = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polyno
            "expm1", "gammaln", "hermite_polynomial_h", "hermite_polynomial_he", "i0",
            "i0e", "i1", "i1e", "laguerre_polynomial_l", "legendre_polynomial_p", "log1p",
            "log_ndtr", "log_softmax", "logit", "logsumexp", "modified_bessel_i0",
-           "modified_bessel_i1", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
+           "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
            "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
            "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "sinc", "softmax",
            "spherical_bessel_j0",
@@ -265,3 +267,15 @@ modified_bessel_i1 = _without_derivative(
 spherical_bessel_j0 = _without_derivative(
     "spherical_bessel_j0", _spherical_bessel_j0,
     "The spherical Bessel function of the first kind j_0(x) = sin(x) / x (no derivative).")
+modified_bessel_k0 = _without_derivative(
+    "modified_bessel_k0", lambda x: _modified_bessel_k(x, 0, False),
+    "The modified Bessel function of the second kind K_0(x) (no derivative).")
+modified_bessel_k1 = _without_derivative(
+    "modified_bessel_k1", lambda x: _modified_bessel_k(x, 1, False),
+    "The modified Bessel function of the second kind K_1(x) (no derivative).")
+scaled_modified_bessel_k0 = _without_derivative(
+    "scaled_modified_bessel_k0", lambda x: _modified_bessel_k(x, 0, True),
+    "exp(x) K_0(x), which neither underflows nor overflows (no derivative).")
+scaled_modified_bessel_k1 = _without_derivative(
+    "scaled_modified_bessel_k1", lambda x: _modified_bessel_k(x, 1, True),
+    "exp(x) K_1(x), which neither underflows nor overflows (no derivative).")
