@@ -3,10 +3,10 @@
 Each is an ember op or a composition of them, so gradients (and create_graph) follow. The gamma
 family is here (gammaln, digamma/psi, polygamma, multigammaln, and zeta, which like PyTorch's has
 no derivative), erfcx, the modified Bessel functions i0, i0e, i1, i1e, and, like PyTorch's
-without a derivative, modified_bessel_i0/i1/k0/k1, scaled_modified_bessel_k0/k1,
-spherical_bessel_j0 and the orthogonal polynomials (Chebyshev, shifted Chebyshev, Hermite,
-Laguerre, Legendre). The Bessel functions of the first and second kind, the Airy function and
-gammainc/gammaincc are not provided.
+without a derivative, bessel_j0/j1/y0/y1, modified_bessel_i0/i1/k0/k1,
+scaled_modified_bessel_k0/k1, spherical_bessel_j0 and the orthogonal polynomials (Chebyshev,
+shifted Chebyshev, Hermite, Laguerre, Legendre). The Airy function and gammainc/gammaincc are
+not provided.
 """
 import math
 
@@ -19,6 +19,7 @@ from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, lo
 from .ops import lgamma as gammaln
 from .ops import mvlgamma as _mvlgamma
 from .ops.elementwise import polynomials as _polynomials
+from .ops.elementwise.bessel import bessel as _bessel
 from .ops.elementwise.bessel import modified_bessel_k as _modified_bessel_k
 from .ops.elementwise.gamma import zeta
 from .ops.elementwise.special import i0, special_i0e as i0e, special_i1 as i1
@@ -31,7 +32,7 @@ from .ops import round as _round
 from .ops import softmax as _softmax
 from .tensor import Tensor
 
-__all__ = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+__all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
            "chebyshev_polynomial_w", "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2",
            "expit",
            "expm1", "gammaln", "hermite_polynomial_h", "hermite_polynomial_he", "i0",
@@ -279,3 +280,15 @@ scaled_modified_bessel_k0 = _without_derivative(
 scaled_modified_bessel_k1 = _without_derivative(
     "scaled_modified_bessel_k1", lambda x: _modified_bessel_k(x, 1, True),
     "exp(x) K_1(x), which neither underflows nor overflows (no derivative).")
+bessel_j0 = _without_derivative(
+    "bessel_j0", lambda x: _bessel(x, 0, False),
+    "The Bessel function of the first kind J_0(x) (no derivative).")
+bessel_j1 = _without_derivative(
+    "bessel_j1", lambda x: _bessel(x, 1, False),
+    "The Bessel function of the first kind J_1(x) (no derivative).")
+bessel_y0 = _without_derivative(
+    "bessel_y0", lambda x: _bessel(x, 0, True),
+    "The Bessel function of the second kind Y_0(x) (no derivative).")
+bessel_y1 = _without_derivative(
+    "bessel_y1", lambda x: _bessel(x, 1, True),
+    "The Bessel function of the second kind Y_1(x) (no derivative).")

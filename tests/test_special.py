@@ -291,3 +291,28 @@ def test_i0_and_i1_are_nan_at_the_infinities_like_torch(torch, name):
     ours = getattr(special, name)(ember.tensor(points))
     theirs = getattr(torch.special, name)(torch.tensor(points))
     assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1"])
+def test_bessel_first_and_second_kind_match_scipy_and_torch(torch, name):
+    """Against SciPy's Cephes to about 1e-13, and against PyTorch within its own error: its
+    float64 J and Y are accurate to only about 1e-5 of max(|value|, 0.01) between 1e-3 and 25
+    (SciPy's agree with ember's there); the edges (0, below 0, infinities) are PyTorch's."""
+    scipy_special = pytest.importorskip("scipy.special")
+    points = np.concatenate([np.geomspace(1e-300, 1e-3, 20), np.linspace(-30, 60, 1801),
+                             np.geomspace(60, 1e8, 40)])
+    ours = getattr(special, name)(ember.tensor(points)).numpy()
+    reference = getattr(scipy_special, name[-2:])(points)
+    finite = np.isfinite(reference)
+    scale = np.maximum(np.abs(reference[finite]), 1e-2)
+    assert np.max(np.abs(ours[finite] - reference[finite]) / scale) < 1e-12
+    theirs = getattr(torch.special, name)(torch.tensor(points)).numpy()
+    assert np.max(np.abs(ours[finite] - theirs[finite]) / scale) < 1e-4
+    tiny = finite & (np.abs(points) < 1)  # relative precision of tiny values
+    np.testing.assert_allclose(ours[tiny], theirs[tiny], rtol=1e-12, atol=0)
+    edges = np.array([0.0, -1.0, np.inf, -np.inf, np.nan])
+    assert_close(getattr(special, name)(ember.tensor(edges)),
+                 getattr(torch.special, name)(torch.tensor(edges)))
+    single = np.linspace(0.1, 40, 400).astype(np.float32)
+    assert_close(getattr(special, name)(ember.tensor(single)),
+                 getattr(torch.special, name)(torch.tensor(single)), rtol=1e-4, atol=1e-5)
