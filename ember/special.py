@@ -5,8 +5,8 @@ family is here (gammaln, digamma/psi, polygamma, multigammaln, and zeta, which l
 no derivative), erfcx, the modified Bessel functions i0, i0e, i1, i1e, and, like PyTorch's
 without a derivative, bessel_j0/j1/y0/y1, modified_bessel_i0/i1/k0/k1,
 scaled_modified_bessel_k0/k1, spherical_bessel_j0 and the orthogonal polynomials (Chebyshev,
-shifted Chebyshev, Hermite, Laguerre, Legendre). The Airy function and gammainc/gammaincc are
-not provided.
+shifted Chebyshev, Hermite, Laguerre, Legendre); gammainc/gammaincc (differentiable in x only,
+as PyTorch's). The Airy function is not provided.
 """
 import math
 
@@ -21,6 +21,7 @@ from .ops import mvlgamma as _mvlgamma
 from .ops.elementwise import polynomials as _polynomials
 from .ops.elementwise.bessel import bessel as _bessel
 from .ops.elementwise.bessel import modified_bessel_k as _modified_bessel_k
+from .ops.elementwise.gamma import incomplete_gamma_op as _incomplete_gamma_op
 from .ops.elementwise.gamma import zeta
 from .ops.elementwise.special import i0, special_i0e as i0e, special_i1 as i1
 from .ops.elementwise.special import special_erfcx as erfcx
@@ -32,17 +33,17 @@ from .ops import round as _round
 from .ops import softmax as _softmax
 from .tensor import Tensor
 
-__all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
-           "chebyshev_polynomial_w", "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2",
-           "expit",
-           "expm1", "gammaln", "hermite_polynomial_h", "hermite_polynomial_he", "i0",
-           "i0e", "i1", "i1e", "laguerre_polynomial_l", "legendre_polynomial_p", "log1p",
-           "log_ndtr", "log_softmax", "logit", "logsumexp", "modified_bessel_i0",
-           "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
+__all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
+           "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "digamma",
+           "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc",
+           "gammaincc", "gammaln", "hermite_polynomial_h", "hermite_polynomial_he", "i0", "i0e",
+           "i1", "i1e", "laguerre_polynomial_l", "legendre_polynomial_p", "log1p", "log_ndtr",
+           "log_softmax", "logit", "logsumexp", "modified_bessel_i0", "modified_bessel_i1",
+           "modified_bessel_k0", "modified_bessel_k1", "multigammaln", "ndtr", "ndtri",
+           "polygamma", "psi", "round", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1",
            "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
            "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "sinc", "softmax",
-           "spherical_bessel_j0",
-           "xlog1py", "xlogy", "zeta"]
+           "spherical_bessel_j0", "xlog1py", "xlogy", "zeta"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _LOG_SQRT_TWO_PI = 0.5 * math.log(2 * math.pi)
@@ -292,3 +293,13 @@ bessel_y0 = _without_derivative(
 bessel_y1 = _without_derivative(
     "bessel_y1", lambda x: _bessel(x, 1, True),
     "The Bessel function of the second kind Y_1(x) (no derivative).")
+
+
+def gammainc(input, other):
+    """The regularized lower incomplete gamma function P(input, other)."""
+    return _incomplete_gamma_op(input, other, False, "special_gammainc")
+
+
+def gammaincc(input, other):
+    """The regularized upper incomplete gamma function Q(input, other) = 1 - P."""
+    return _incomplete_gamma_op(input, other, True, "special_gammaincc")
