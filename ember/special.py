@@ -5,8 +5,8 @@ family is here (gammaln, digamma/psi, polygamma, multigammaln, and zeta, which l
 no derivative), erfcx, the modified Bessel functions i0, i0e, i1, i1e, and, like PyTorch's
 without a derivative, bessel_j0/j1/y0/y1, modified_bessel_i0/i1/k0/k1,
 scaled_modified_bessel_k0/k1, spherical_bessel_j0 and the orthogonal polynomials (Chebyshev,
-shifted Chebyshev, Hermite, Laguerre, Legendre); gammainc/gammaincc (differentiable in x only,
-as PyTorch's). The Airy function is not provided.
+shifted Chebyshev, Hermite, Laguerre, Legendre), and the Airy function airy_ai;
+gammainc/gammaincc are differentiable in x only, as PyTorch's.
 """
 import math
 
@@ -19,7 +19,7 @@ from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, lo
 from .ops import lgamma as gammaln
 from .ops import mvlgamma as _mvlgamma
 from .ops.elementwise import polynomials as _polynomials
-from .ops.elementwise.bessel import bessel as _bessel
+from .ops.elementwise.bessel import airy_ai as _airy_ai, bessel as _bessel
 from .ops.elementwise.bessel import modified_bessel_k as _modified_bessel_k
 from .ops.elementwise.gamma import incomplete_gamma_op as _incomplete_gamma_op
 from .ops.elementwise.gamma import zeta
@@ -33,7 +33,7 @@ from .ops import round as _round
 from .ops import softmax as _softmax
 from .tensor import Tensor
 
-__all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
+__all__ = ["airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
            "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "digamma",
            "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc",
            "gammaincc", "gammaln", "hermite_polynomial_h", "hermite_polynomial_he", "i0", "i0e",
@@ -303,3 +303,5 @@ def gammainc(input, other):
 def gammaincc(input, other):
     """The regularized upper incomplete gamma function Q(input, other) = 1 - P."""
     return _incomplete_gamma_op(input, other, True, "special_gammaincc")
+airy_ai = _without_derivative(
+    "airy_ai", _airy_ai, "The Airy function Ai(x) (no derivative).")

@@ -186,3 +186,82 @@ def bessel(x, order, second_kind):
             out[far & (flat > 0)] = _hankel(flat[far & (flat > 0)], order)[1]
             out[flat == 0] = -np.inf
     return out.reshape(wide.shape).astype(x.dtype)
+
+
+# ---- the Airy function Ai ----------------------------------------------------------------------
+_AIRY_AT_ZERO = 0.3550280538878172  # Ai(0) = 1 / (3^(2/3) Gamma(2/3))
+_AIRY_SLOPE_AT_ZERO = 0.2588194037928068  # -Ai'(0) = 1 / (3^(1/3) Gamma(1/3))
+_AIRY_SERIES_BELOW = 2.0
+_AIRY_ZERO_ABOVE = 103.892  # PyTorch's value is 0 beyond this (Ai is below float64 there)
+
+
+def _airy_series(x):
+    """Ai(x) = Ai(0) f(x) + Ai'(0) g(x), f and g its two Maclaurin series in x^3."""
+    cube = x * x * x
+    f_term = np.ones_like(x)
+    g_term = x.copy()
+    f_total = f_term.copy()
+    g_total = g_term.copy()
+    for k in range(1, _SERIES_TERMS):
+        f_term = f_term * cube / ((3 * k - 1) * (3 * k))
+        g_term = g_term * cube / ((3 * k) * (3 * k + 1))
+        f_total += f_term
+        g_total += g_term
+    return _AIRY_AT_ZERO * f_total - _AIRY_SLOPE_AT_ZERO * g_total
+
+
+def _bessel_j_fractional(z, order):
+    """J_order(z) for a fractional order by Schlafli's integrals: (1/pi) int_0^pi
+    cos(order t - z sin t) dt - (sin(order pi) / pi) int_0^inf e^(-z sinh t - order t) dt."""
+    nodes, weights = np.polynomial.legendre.leggauss(_QUADRATURE_POINTS)
+    angle = (nodes + 1) * (np.pi / 2)
+    first = np.cos(order * angle - z[:, None] * np.sin(angle)) @ (weights * (np.pi / 2))
+    reach = np.arcsinh(40.0 / z)[:, None]
+    t = (nodes + 1) / 2 * reach
+    second = np.exp(-z[:, None] * np.sinh(t) - order * t) @ weights * (reach[:, 0] / 2)
+    return (first - np.sin(order * np.pi) * second) / np.pi
+
+
+def _airy_oscillating_asymptotic(magnitude, zeta):
+    """Ai(-x) ~ (sin(zeta + pi/4) P - cos(zeta + pi/4) Q) / (sqrt(pi) x^(1/4))."""
+    p = np.ones_like(zeta)
+    q = np.zeros_like(zeta)
+    term = np.ones_like(zeta)
+    for k in range(1, 2 * _HANKEL_TERMS):
+        term = term * ((6 * k - 5) * (6 * k - 3) * (6 * k - 1)) / ((2 * k - 1) * 216 * k * zeta)
+        sign = 1 if (k // 2) % 2 == 0 else -1
+        if k % 2:
+            q += sign * term
+        else:
+            p += sign * term
+    phase = zeta + np.pi / 4
+    return (np.sin(phase) * p - np.cos(phase) * q) / (np.sqrt(np.pi) * magnitude ** 0.25)
+
+
+def airy_ai(x):
+    """Ai(x) in x's dtype: the Maclaurin series near 0, K_1/3 above, J_+-1/3 below (Hankel's
+    form far below); PyTorch's NaN at the infinities and 0 beyond 103.892."""
+    wide = np.asarray(x, dtype=np.float64)
+    flat = wide.reshape(-1)
+    out = np.full(flat.shape, np.nan)
+    finite = np.isfinite(flat)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        near = finite & (np.abs(flat) <= _AIRY_SERIES_BELOW)
+        out[near] = _airy_series(flat[near])
+        above = finite & (flat > _AIRY_SERIES_BELOW) & (flat <= _AIRY_ZERO_ABOVE)
+        values = flat[above]
+        zeta = 2.0 / 3.0 * values ** 1.5
+        out[above] = (np.sqrt(values / 3) / np.pi * _scaled_k_float64(zeta, 1.0 / 3.0)
+                      * np.exp(-zeta))
+        out[finite & (flat > _AIRY_ZERO_ABOVE)] = 0.0
+        below = finite & (flat < -_AIRY_SERIES_BELOW)
+        magnitude = -flat[below]
+        zeta = 2.0 / 3.0 * magnitude ** 1.5
+        result = np.empty_like(magnitude)
+        close = zeta <= _NEAR
+        result[close] = np.sqrt(magnitude[close]) / 3 * (
+            _bessel_j_fractional(zeta[close], 1.0 / 3.0)
+            + _bessel_j_fractional(zeta[close], -1.0 / 3.0))
+        result[~close] = _airy_oscillating_asymptotic(magnitude[~close], zeta[~close])
+        out[below] = result
+    return out.reshape(wide.shape).astype(x.dtype)
