@@ -13,12 +13,12 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from .._dtype import float64, get_default_dtype, real_dtype
+from .._dtype import float64, from_numpy_dtype, get_default_dtype, real_dtype
 from .._hooks import RemovableHandle
 from .._layout import LayoutStorage
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
-from ..sparse._coo import negated_storage
+from ..sparse._coo import cast as cast_sparse, negated_storage
 from ..tensor import Tensor
 from ._foreach import FlatPlan, add_scaled_, dense_gradients
 
@@ -445,6 +445,15 @@ def _cast_state(param, value, where, problems, state_shape, key=None):
                 result[key] = _cast_state(param, item, f"{where}[{key!r}]", problems,
                                           state_shape, key)
         return result
+    if isinstance(value, Tensor) and value.is_sparse:  # SGD's momentum buffer of sparse grads
+        if tuple(value.shape) != param._data.shape:
+            problems.append(f"{where} has shape {list(value.shape)} but the parameter has shape "
+                            f"{list(param._data.shape)}")
+            return None
+        copied = value.detach().clone()
+        if copied._data.dtype != param._data.dtype and param._data.dtype.kind == "f":
+            copied = cast_sparse(copied, from_numpy_dtype(param._data.dtype))
+        return copied
     if isinstance(value, (Tensor, np.ndarray)):
         array = value._data if isinstance(value, Tensor) else value
         expected = state_shape(key, param._data.shape)

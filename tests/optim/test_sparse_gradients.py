@@ -225,3 +225,26 @@ def test_word2vec_skip_gram_with_sparse_adam_matches_torch(torch):
     assert their_losses[-1] < their_losses[0]  # it trains
     for ours, theirs in zip(our_weights, their_weights):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_sgd_state_dict_with_a_sparse_momentum_buffer_round_trips_like_torch(torch):
+    import copy
+    results = []
+    for library in (ember, torch):
+        embedding = library.nn.Embedding(5, 2, sparse=True)
+        with library.no_grad():
+            embedding.weight.copy_(library.tensor(START.copy()))
+        optimizer = library.optim.SGD(embedding.parameters(), lr=0.1, momentum=0.9)
+        embedding(library.tensor([1, 3])).sum().backward()
+        optimizer.step()
+        restored = library.optim.SGD(embedding.parameters(), lr=0.1, momentum=0.9)
+        restored.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+        buffer = restored.state[embedding.weight]["momentum_buffer"]
+        assert buffer.is_sparse
+        restored.zero_grad()
+        embedding(library.tensor([3, 4])).sum().backward()
+        restored.step()
+        results.append((embedding.weight.detach().numpy().copy(),
+                        restored.state[embedding.weight]["momentum_buffer"].to_dense().numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
