@@ -390,3 +390,14 @@ def test_airy_ai_matches_scipy_and_torch(torch):
     assert_close(special.airy_ai(ember.tensor(single)),
                  torch.special.airy_ai(torch.tensor(single)), rtol=1e-4, atol=1e-5)
     assert not special.airy_ai(ember.tensor([1.0], requires_grad=True)).requires_grad
+
+
+def test_igamma_tensor_methods_match_torch(torch):
+    a, x = np.array([1.5, 2.0, 0.3]), np.array([0.5, 3.0, 2.0])
+    for name in ("igamma", "igammac"):
+        assert_close(getattr(ember.tensor(a), name)(ember.tensor(x)),
+                     getattr(torch.tensor(a), name)(torch.tensor(x)))
+        ours, theirs = ember.tensor(a), torch.tensor(a)
+        getattr(ours, name + "_")(ember.tensor(x))
+        getattr(theirs, name + "_")(torch.tensor(x))
+        assert_close(ours, theirs)
