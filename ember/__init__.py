@@ -43,6 +43,7 @@ from .nn.functional import (  # noqa: F401,E402
     selu, threshold)
 from ._toplevel import *  # noqa: F401,F403,E402  (torch's top-level spellings of other functions)
 from ._aten import *  # noqa: F401,F403,E402  (torch's native-function spellings and *_copy forms)
+from ._foreach_ops import *  # noqa: F401,F403,E402  (torch._foreach_add_ and the other list ops)
 from ._tensor_methods import numpy_names as _numpy_names  # noqa: E402
 for _name, _value in list(globals().items()):  # axis=/keepdims= as in PyTorch: ember.sum(x, axis=1)
     if not _name.startswith("_") and callable(_value) and not isinstance(_value, type):
@@ -51,8 +52,8 @@ del _name, _value
 from . import data, datasets, onnx, optim, testing, utils  # noqa: F401,E402  (onnx imports its package lazily)
 from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401,E402
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: F401,E402
-from . import amp, cpu  # noqa: F401,E402
-from .amp import autocast  # noqa: F401,E402
+from . import amp, cpu, profiler  # noqa: F401,E402
+from .amp import GradScaler, autocast  # noqa: F401,E402
 from .amp.autocast_mode import (  # noqa: F401,E402
     clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,
     is_autocast_cache_enabled, is_autocast_cpu_enabled, is_autocast_enabled,

@@ -13,3 +13,7 @@ class GradState(namedtuple("GradState", ["grad_enabled", "inference"])):
 # Read by the autograd core on every op. A ContextVar, so a new thread starts from the default and
 # every asyncio task works on its own copy.
 _grad_state = contextvars.ContextVar("_grad_state", default=GradState(True, False))
+
+# Whether ops may skip Op.apply for work nothing records (no-grad float arithmetic): cleared
+# while ember.autograd.profiler records, so that every op appears among its events.
+fast_paths = [True]

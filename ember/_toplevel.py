@@ -178,11 +178,18 @@ def _deprecated_range(start=0, end=None, step=1, *, out=None, dtype=None, device
     return values.to(dtype or _dtype.get_default_dtype()).requires_grad_(requires_grad)
 
 
+def _assert(condition, message):
+    """``torch._assert``: ``assert condition, message`` that also works where asserts are
+    stripped (torchvision's models call it)."""
+    if not condition:
+        raise AssertionError(message)
+
+
 # ``range`` is bound by name only at the end, so this module's own code keeps the builtin.
 globals()["range"] = _deprecated_range
 
 __all__ = sorted(_METHOD_FORMS + (
-    "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
+    "_assert", "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
     "channel_shuffle", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack",
     "triangular_solve", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
     "geqrf", "greater_equal", "hardshrink", "inf", "is_storage", "is_warn_always_enabled", "less",

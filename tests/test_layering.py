@@ -19,7 +19,8 @@ ORDER = [
     ("ember._dtype", "ember._extras", "ember._layout", "ember._random", "ember._hooks", "ember._device",
      "ember.cuda", "ember.cpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._threads", "ember._jit", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
-    ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit", "ember.random"),
+    ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit", "ember.random",
+     "ember._dynamo", "ember._dynamo_config", "ember._inductor", "ember._inductor_config"),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
     ("ember.autograd.grad_mode", "ember.autograd.anomaly_mode"),
@@ -32,6 +33,8 @@ ORDER = [
     ("ember.autograd.engine",),
     ("ember.autograd.graph", "ember.autograd.gradcheck"),
     ("ember.autograd",),
+    # torch.profiler's front end over autograd's op profiler.
+    ("ember.profiler",),
     # checkpoint files: tensors and JSON, nothing above autograd.
     ("ember.io",),
     # ops: _broadcast < elementwise (_operands < arithmetic < the other families) < index <
@@ -71,7 +74,7 @@ ORDER = [
     ("ember.nn.utils", "ember.nn.parallel"),
     ("ember.nn",),
     # torch's top-level spellings of tensor methods and nn.functional ops.
-    ("ember._toplevel", "ember._aten"),
+    ("ember._toplevel", "ember._aten", "ember._foreach_ops"),
     # torch.special and torch.distributions, compositions of the ops (and nn.functional's
     # softplus and binary_cross_entropy_with_logits); activation checkpointing, over nn's
     # containers and mode tools.
@@ -97,6 +100,8 @@ ORDER = [
 ]
 # Deliberate upward edges: (importing module, imported module or package, scope), with reasons.
 ALLOWED = {
+    # gradcheck(check_forward_ad=True) makes dual tensors; forward AD stands on autograd.functional.
+    ("ember.autograd.gradcheck", "ember.autograd.forward_ad", "function"),
     # nn.utils imports layers itself, so the recurrent layers reach PackedSequence lazily.
     ("ember.nn.modules.rnn", "ember.nn.utils.rnn", "function"),
 }

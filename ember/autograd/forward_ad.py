@@ -21,6 +21,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ..tensor import Tensor
+from . import function as _function
 from .engine import grad as _grad
 from .functional import Alias
 from .grad_mode import enable_grad, is_grad_enabled
@@ -41,6 +42,7 @@ def enter_dual_level():
     if _current_level >= 0:
         raise RuntimeError("Nested forward mode AD is not supported at the moment")
     _current_level = 0
+    _function._forward_ad_hook = _custom_jvp
     return _current_level
 
 
@@ -58,6 +60,7 @@ def exit_dual_level(*, level=None):
         if dual.grad_fn is None:
             dual._requires_grad = False  # a dual of a constant becomes a plain tensor again
     _duals.clear()
+    _function._forward_ad_hook = None
     _current_level = level - 1
 
 
@@ -198,6 +201,41 @@ def _reached_duals(tensor):
                 stack.append(edge)
     ordered = [entry for entry in _duals if id(entry[0]) in found]
     return ordered, reaches_other
+
+
+def _custom_jvp(ctx, args, results):
+    """After a custom Function with ``jvp`` and no ``backward`` ran on tensors that carry
+    tangents: its outputs' tangents from ``jvp(ctx, *input_tangents)`` (zeros for inputs without
+    one, as PyTorch gives), its outputs made duals of the level."""
+    tangents = []
+    carried = False
+    for arg in args:
+        if isinstance(arg, Tensor):
+            tangent = unpack_dual(arg).tangent
+            if tangent is None:
+                tangent = Tensor._wrap(np.zeros_like(arg._data))
+            else:
+                carried = True
+            tangents.append(tangent)
+    if not carried:
+        return
+    ctx._in_jvp = True
+    try:
+        with enable_grad():
+            output_tangents = type(ctx).jvp(ctx, *tangents)
+    finally:
+        ctx._in_jvp = False
+    if not isinstance(output_tangents, tuple):
+        output_tangents = (output_tangents,)
+    for result, tangent in zip(results, output_tangents):
+        if tangent is None or not result.requires_grad:
+            continue
+        if not isinstance(tangent, Tensor):
+            raise TypeError(f"{type(ctx).__name__}.jvp must return Tensors, got "
+                            f"{type(tangent).__name__}")
+        check_dual(result, tangent)
+        result.grad_fn = None  # a dual of its own: nothing differentiates through the node
+        _duals.append((result, tangent))
 
 
 def _tangent(tensor, reached, keep):

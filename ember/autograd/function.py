@@ -19,6 +19,9 @@ from .views import record_view, refresh_view
 # ember.onnx sets this while it traces a model: called as ``_tracer(cls, ctx, args, results)``
 # after every op; None otherwise (one global check per op).
 _tracer = None
+# ember.autograd.forward_ad sets this while a dual level is open: called as
+# ``_forward_ad_hook(ctx, args, results)`` after each custom Function that defines ``jvp``.
+_forward_ad_hook = None
 # True while saved_tensors_hooks are active in some thread (ember.autograd.graph sets it): the
 # one check a recorded op makes for them.
 _saved_tensors_hooks = False
@@ -60,29 +63,34 @@ class Op(Node):
         # 1. Collect: the arrays, which inputs need grad, and whether to record at all.
         grad_enabled, inference = _grad_state.get()
         ctx = object.__new__(cls)
-        arrays = []
-        needs = []
-        edges = []
-        any_needs = False
-        for arg in args:
-            if isinstance(arg, Tensor):
-                arrays.append(arg._data)
-                if arg._requires_grad:
-                    any_needs = True
-                    needs.append(True)
-                    node = arg.grad_fn
-                    if node is None:
-                        edges.append((arg, 0))
-                        continue
-                    if node._view_of is not None and grad_enabled:
-                        refresh_view(arg, node)
+        if not grad_enabled or inference:
+            # Nothing is recorded: only the arrays are needed.
+            arrays = [arg._data if isinstance(arg, Tensor) else arg for arg in args]
+            any_needs = False
+        else:
+            arrays = []
+            needs = []
+            edges = []
+            any_needs = False
+            for arg in args:
+                if isinstance(arg, Tensor):
+                    arrays.append(arg._data)
+                    if arg._requires_grad:
+                        any_needs = True
+                        needs.append(True)
                         node = arg.grad_fn
-                    edges.append((node, arg._output_nr))
-                    continue
-            else:
-                arrays.append(arg)
-            needs.append(False)
-            edges.append(None)
+                        if node is None:
+                            edges.append((arg, 0))
+                            continue
+                        if node._view_of is not None:
+                            refresh_view(arg, node)
+                            node = arg.grad_fn
+                        edges.append((node, arg._output_nr))
+                        continue
+                else:
+                    arrays.append(arg)
+                needs.append(False)
+                edges.append(None)
         recording = any_needs and grad_enabled and not inference
         ctx._recording = recording
         if recording:
@@ -135,6 +143,9 @@ class Op(Node):
                 ctx._match_saved_outputs(results)
             if _saved_tensors_hooks and not saved_tensors_hooks_state.inplace:
                 ctx._pack_saved(results)
+        if _forward_ad_hook is not None and cls._tensor_level and cls.jvp is not Function.jvp \
+                and getattr(cls, "backward", None) is None:
+            _forward_ad_hook(ctx, args, results)
         if _tracer is not None:
             _tracer(cls, ctx, args, results)
         return result if single else results
@@ -287,6 +298,25 @@ class Function(Op):
     _tensor_level = True
     _materialize_grads = True
     _dirty = None
+    _saved_for_forward = None  # what save_for_forward kept; saved_tensors while jvp runs
+
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        """The forward-mode derivative: output tangents from input tangents (forward AD)."""
+        raise NotImplementedError("You must implement the jvp function for custom "
+                                  "autograd.Function to use it with forward mode AD.")
+
+    def save_for_forward(self, *tensors):
+        """Keep tensors for ``jvp``, where ``ctx.saved_tensors`` returns them."""
+        self._saved_for_forward = tensors
+
+    _in_jvp = False
+
+    @property
+    def saved_tensors(self):
+        if self._in_jvp:
+            return self._saved_for_forward or ()
+        return Node.saved_tensors.fget(self)
 
     def mark_dirty(self, *tensors):
         """Declare inputs that forward modified in place (and returns): the call gives back

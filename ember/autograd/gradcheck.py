@@ -25,10 +25,13 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
 
     ``full_jacobian_limit`` bounds the total number of input (and output) elements for which the
     full Jacobian is built; beyond it ``directions`` random directions are checked instead.
-    PyTorch's other keyword options (``nondet_tol``, ``fast_mode``, ...) are accepted; ember
-    always runs the reverse-mode check.
+    ``check_forward_ad=True`` also checks the forward-mode derivatives (J v through
+    ``forward_ad``'s dual tensors), ``check_backward_ad=False`` skips the reverse-mode check, as
+    in PyTorch; its other keyword options (``nondet_tol``, ``fast_mode``, ...) are accepted.
     """
     _check_options(torch_options, _GRADCHECK_OPTIONS, "gradcheck")
+    check_forward = torch_options.get("check_forward_ad", False)
+    check_backward = torch_options.get("check_backward_ad", True)
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     checked = [index for index, value in enumerate(inputs)
                if isinstance(value, Tensor) and value._requires_grad]
@@ -46,10 +49,16 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
     input_numel = sum(inputs[index]._data.size for index in checked)
     if input_numel == 0 or output_numel == 0:
         return True
-    if input_numel <= full_jacobian_limit and output_numel <= full_jacobian_limit:
-        failure = _check_full(fn, inputs, checked, eps, atol, rtol)
-    else:
-        failure = _check_directions(fn, inputs, checked, eps, atol, rtol, directions, seed)
+    full = input_numel <= full_jacobian_limit and output_numel <= full_jacobian_limit
+    failure = None
+    if check_backward:
+        if full:
+            failure = _check_full(fn, inputs, checked, eps, atol, rtol)
+        else:
+            failure = _check_directions(fn, inputs, checked, eps, atol, rtol, directions, seed)
+    if failure is None and check_forward:
+        failure = _check_forward(fn, inputs, checked, eps, atol, rtol,
+                                 None if full else directions, seed)
     if failure is None:
         return True
     if raise_exception:
@@ -233,6 +242,51 @@ def _check_directions(fn, inputs, checked, eps, atol, rtol, directions, seed):
                         f"(random direction {direction}): numerical {numeric_value!r} vs "
                         f"analytical {analytic_value!r} (allowed |difference| <= atol + rtol * "
                         f"|numerical| with atol={atol}, rtol={rtol}).")
+    return None
+
+
+def _check_forward(fn, inputs, checked, eps, atol, rtol, directions, seed):
+    """Compare J v through forward AD with central differences, v each element of each checked
+    input in turn (``directions`` None) or that many random unit directions."""
+    from . import forward_ad  # forward AD is built on autograd.functional, above the checks
+    random = np.random.default_rng(seed)
+    for index in checked:
+        base = inputs[index]._data
+        if directions is None:
+            tangents = [np.eye(1, base.size, flat).reshape(base.shape) for flat in
+                        range(base.size)]
+        else:
+            tangents = [vector / np.linalg.norm(vector) for vector in
+                        (random.standard_normal(base.shape) for _ in range(directions))]
+        for number, tangent in enumerate(tangents):
+            high = _float_outputs(fn, _with_replaced(inputs, index, base + eps * tangent))
+            low = _float_outputs(fn, _with_replaced(inputs, index, base - eps * tangent))
+            with forward_ad.dual_level():
+                dual_inputs = list(inputs)
+                dual_inputs[index] = forward_ad.make_dual(
+                    inputs[index], Tensor._wrap(tangent.astype(base.dtype)))
+                outputs = [output for output in _call(fn, dual_inputs)
+                           if output._data.dtype.kind == "f"]
+                analytical = []
+                for output in outputs:
+                    value = forward_ad.unpack_dual(output).tangent
+                    analytical.append(np.zeros(output._data.shape) if value is None else
+                                      np.asarray(value._data, dtype=np.float64))
+            for output_number, (h, l, value) in enumerate(zip(high, low, analytical)):
+                numeric = (h - l) / (2 * eps)
+                excess = np.abs(numeric - value) - (atol + rtol * np.abs(numeric))
+                if excess.size and excess.max() > 0:
+                    worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
+                    if directions is None:
+                        element = np.unravel_index(number, base.shape)
+                        where = f"input element {tuple(int(i) for i in element)}"
+                    else:
+                        where = f"random direction {number}"
+                    return (f"forward-mode Jacobian mismatch for output {output_number} with "
+                            f"respect to input {index}: {where}, output element "
+                            f"{tuple(int(i) for i in worst)}: numerical {numeric[worst]!r} vs "
+                            f"analytical {value[worst]!r} (allowed |difference| <= atol + rtol "
+                            f"* |numerical| with atol={atol}, rtol={rtol}).")
     return None
 
 

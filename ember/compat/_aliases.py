@@ -45,6 +45,11 @@ TABLE = {
     "torch.cpu.amp.autocast_mode": ("ember.cpu.amp",),
     "torch.cpu.amp.grad_scaler": ("ember.cpu.amp",),
     "torchvision": ("ember.vision",),
+    # the private compiler modules whose settings scripts write (ember compiles nothing)
+    "torch._dynamo": ("ember._dynamo",),
+    "torch._dynamo.config": ("ember._dynamo_config",),
+    "torch._inductor": ("ember._inductor",),
+    "torch._inductor.config": ("ember._inductor_config",),
 }
 
 # ember modules that are not the torch module of the same name (or not torch's at all): under a
@@ -134,7 +139,15 @@ class TorchModule(types.ModuleType):
     def __setattr__(self, name, value):
         # The import system's bookkeeping (dunders, submodules bound on their parent) stays on
         # the alias; everything else (torch.backends.cudnn.benchmark = True) is ember's setting.
-        if (name.startswith("__") and name.endswith("__")) or isinstance(value, TorchModule):
+        if isinstance(value, TorchModule):
+            # A submodule whose name the package also binds to something else (the function
+            # torch.autograd.gradcheck beside the module torch.autograd.gradcheck) stays that
+            # something, as in torch, which imports such submodules before binding the name.
+            if not any(not isinstance(getattr(target, name, value), types.ModuleType)
+                       for target in self._ember_targets):
+                object.__setattr__(self, name, value)
+            return
+        if name.startswith("__") and name.endswith("__"):
             object.__setattr__(self, name, value)
             return
         setattr(self._ember_targets[0], name, value)

@@ -23,10 +23,12 @@ from ..autograd.function import BatchedForward
 from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
 from ..nn._kernels import conv as conv_kernels
+from ..nn._kernels import loss as loss_kernels
 from ..nn._kernels import normalization as normalization_kernels
 from ..nn._kernels import padding as padding_kernels
 from ..nn._kernels import pooling as pooling_kernels
 from ..nn._kernels.linear import Linear
+from ..nn.functional._loss import _check_targets
 from ..ops import index as index_ops
 from ..ops import linalg as linalg_ops
 from ..ops import reduce as reduce_ops
@@ -530,6 +532,94 @@ def _merged(op_class, args, level):
     return unmerged if type(result) is tuple else unmerged[0]
 
 
+def _convolution(op_class, args, level):
+    """ConvNd and ConvTransposeNd: shared weights merge the batch into N (``_merged``); per-sample
+    weights (vmap of a gradient over the parameters, model ensembles) make one grouped
+    convolution, sample b's channels the groups b * groups to (b + 1) * groups - 1."""
+    input, weight, bias, geometry = args
+    if level_of(weight) != level and (bias is None or level_of(bias) != level):
+        return _merged(op_class, args, level)
+    weights, _ = unwrap(weight, level)
+    size = weights.shape[0]
+    if not level_of(weight) == level:
+        weights = broadcast_batch(weights, size)
+    value = _channels_into_groups(input, level, size)
+    weights = weights.reshape((size * weights.shape[1],) + tuple(weights.shape[2:]))
+    if bias is not None:
+        biases, batched = unwrap(bias, level)
+        biases = biases.reshape(-1) if batched else biases.repeat(size)
+    else:
+        biases = None
+    out = op_class.apply(value, weights, biases, geometry._replace(groups=geometry.groups * size))
+    return wrap(_groups_into_batch(out, size), level)
+
+
+def _convolution_weight_grad(op_class, args, level):
+    """A convolution's weight gradient per sample: the grouped convolution's weight gradient,
+    (B * C_out, C_in / groups, *kernel) read as (B, C_out, C_in / groups, *kernel)."""
+    first, second, geometry = args
+    size = max(unwrap(value, level)[0].shape[0] for value in (first, second)
+               if level_of(value) == level)
+    result = op_class.apply(_channels_into_groups(first, level, size),
+                            _channels_into_groups(second, level, size),
+                            geometry._replace(groups=geometry.groups * size))
+    return wrap(result.reshape((size, result.shape[0] // size) + tuple(result.shape[1:])), level)
+
+
+def _channels_into_groups(value, level, size):
+    """A (B, N, C, *spatial) batch (an unbatched (N, C, *spatial) repeated B times) as
+    (N, B * C, *spatial)."""
+    array, batched = unwrap(value, level)
+    if not batched:
+        array = broadcast_batch(array, size)
+    shape = tuple(array.shape)
+    return array.transpose(0, 1).reshape((shape[1], size * shape[2]) + shape[3:])
+
+
+def _groups_into_batch(value, size):
+    """(N, B * C, *spatial) back to the batch (B, N, C, *spatial)."""
+    shape = tuple(value.shape)
+    return value.reshape((shape[0], size, shape[1] // size) + shape[2:]).transpose(0, 1)
+
+
+def _classification_loss(op_class, args, level):
+    """cross_entropy / nll_loss per sample: the samples' rows merged into one call without
+    reduction, then each sample's losses reduced on their own ('mean' divides by the sample's
+    summed target weights, as the loss of that sample alone would)."""
+    input, target, weight, ignore_index, smoothing, reduction, from_logits = args
+    size = max(unwrap(value, level)[0].shape[0] for value in (input, target)
+               if level_of(value) == level)
+    inputs, batched = unwrap(input, level)
+    if not batched:
+        inputs = broadcast_batch(inputs, size)
+    targets, batched = unwrap(target, level)
+    if not batched:
+        targets = broadcast_batch(targets, size)
+    shape = tuple(inputs.shape)
+    probabilities = tuple(targets.shape) == shape
+    merged_input = inputs.reshape((size * shape[1],) + shape[2:])
+    merged_target = targets.reshape((size * shape[1],) + tuple(targets.shape)[2:])
+    classes = shape[2]
+    _check_targets(merged_input._data, merged_target._data, classes, ignore_index,
+                   probabilities, from_logits)
+    losses = op_class.apply(merged_input, merged_target, weight, ignore_index, smoothing, "none",
+                            from_logits)
+    if reduction == "none":
+        return wrap(losses.reshape((size, shape[1]) + shape[3:]), level)
+    per_sample = losses.reshape((size, -1)).sum(1)
+    if reduction == "sum":
+        return wrap(per_sample, level)
+    dtype = merged_input._data.dtype
+    if probabilities:
+        denominators = np.full(size, merged_target._data.size // (size * classes), np.float64)
+    else:
+        chosen = loss_kernels._Targets(merged_target._data, weight, ignore_index, smoothing,
+                                       classes, dtype).chosen_weight
+        denominators = chosen.reshape(size, -1).sum(axis=1, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return wrap(per_sample / Tensor._wrap(denominators.astype(dtype)), level)
+
+
 def _leading(op_class, args, level):
     """Kernels over trailing dims (layer_norm): the batch is one more leading dim of rows."""
     value = _first_batched(op_class, args, level)
@@ -599,9 +689,11 @@ _register(_basic_index, index_ops.BasicIndex)
 _register(_advanced_index, index_ops.AdvancedIndex)
 _register(_matmul, linalg_ops.MatMul)
 _register(_linear, Linear)
-_register(_merged, conv_kernels.ConvNd, conv_kernels.ConvTransposeNd, pooling_kernels.MaxPoolNd,
-          pooling_kernels.AvgPoolNd)
+_register(_convolution, conv_kernels.ConvNd, conv_kernels.ConvTransposeNd)
+_register(_convolution_weight_grad, conv_kernels.ConvWeightGrad)
+_register(_merged, pooling_kernels.MaxPoolNd, pooling_kernels.AvgPoolNd)
 _register(_leading, normalization_kernels.LayerNorm)
+_register(_classification_loss, loss_kernels.ClassificationLoss)
 _register(_batch_norm, normalization_kernels.BatchNorm)
 _register(_padding, padding_kernels.GatherAxes)
 

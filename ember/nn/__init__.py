@@ -52,7 +52,7 @@ from .modules import (  # noqa: F401,E402
     Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
     TransformerEncoderLayer)
 
-from . import functional, init  # noqa: F401,E402
+from . import functional, grad, init  # noqa: F401,E402
 from . import parallel, utils  # noqa: F401,E402
 from .parallel import DataParallel  # noqa: F401,E402
 

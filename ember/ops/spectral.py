@@ -16,7 +16,7 @@ from ..autograd.function import Op
 from ..tensor import Tensor
 from .elementwise.complex import conj, real_part_for, view_as_real
 from .index import index_select
-from .shape import _normalize_dim, cat, require_tensor, roll
+from .shape import _normalize_dim, cat, narrow, require_tensor, roll
 
 _NORMS = (None, "backward", "ortho", "forward")
 _SWAPPED = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
@@ -38,9 +38,25 @@ def _fitted(array, shape, axes):
     return array
 
 
+def _fitted_tensor(tensor, shape, axes):
+    """``_fitted`` of a Tensor, recorded: a narrow or a concatenated block of zeros per axis."""
+    for axis in axes:
+        have, want = tensor._data.shape[axis], shape[axis]
+        if have > want:
+            tensor = narrow(tensor, axis, 0, want)
+        elif have < want:
+            zeros_shape = list(tensor._data.shape)
+            zeros_shape[axis] = want - have
+            tensor = cat([tensor, Tensor._wrap(np.zeros(zeros_shape, tensor._data.dtype))], axis)
+    return tensor
+
+
 class _Transform(Op):
     """One NumPy transform of ``x`` over ``axes`` with sizes ``sizes`` and ``norm``; ``kind``
-    is "c2c", "r2c" or "c2r", ``inverse`` the direction (c2c)."""
+    is "c2c", "r2c" or "c2r", ``inverse`` the direction (c2c). Its backward is a transform
+    too, recorded under create_graph, so every transform has derivatives of any order."""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, kind, axes, sizes, norm, inverse):
@@ -56,6 +72,8 @@ class _Transform(Op):
     @staticmethod
     def backward(ctx, grad):
         kind, axes, sizes, norm, inverse, shape, dtype = ctx.options
+        if ctx.xp is not np:
+            return (_adjoint_recorded(grad, *ctx.options), None, None, None, None, None)
         swapped = _SWAPPED[norm]
         if kind == "c2c":
             result = (np.fft.fftn if inverse else np.fft.ifftn)(grad, axes=axes, norm=swapped)
@@ -77,6 +95,35 @@ class _Transform(Op):
         result = real_part_for(result, dtype)
         return (result.astype(dtype if dtype.kind in "fc" else result.dtype, copy=False),
                 None, None, None, None, None)
+
+
+def _adjoint_recorded(grad, kind, axes, sizes, norm, inverse, shape, dtype):
+    """``_Transform.backward`` on a Tensor gradient, as recorded transforms and shape ops."""
+    swapped = _SWAPPED[norm]
+
+    def transform(value, value_kind, value_inverse):
+        value_sizes = tuple(value._data.shape[axis] for axis in axes)
+        return _Transform.apply(value, value_kind, axes, value_sizes, swapped, value_inverse)
+
+    last = axes[-1]
+    if kind == "c2c":
+        result = transform(grad, "c2c", not inverse)
+    elif kind == "r2c":
+        full = list(grad._data.shape)
+        full[last] = sizes[-1]
+        result = transform(_fitted_tensor(grad, full, (last,)), "c2c", True)
+    else:
+        result = transform(grad, "r2c", False)
+        bins = result._data.shape[last]
+        doubled = sizes[-1] - bins
+        if doubled > 0:
+            weights = np.ones(bins, real_dtype(result._data.dtype))
+            weights[1:1 + doubled] = 2
+            result = result * Tensor._wrap(weights.reshape((bins,) + (1,) * (grad.ndim - 1 - last)))
+    result = real_part_for(_fitted_tensor(result, shape, axes), dtype)
+    if dtype.kind in "fc" and result._data.dtype != dtype:
+        result = result.to(to_dtype(dtype))
+    return result
 
 
 def _prepared(input, operation, real_only=False):

@@ -1,5 +1,6 @@
 """Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, Adafactor,
-Rprop, ASGD, LBFGS, SparseAdam), learning-rate schedulers and stochastic weight averaging (swa_utils)."""
+Rprop, ASGD, LBFGS, Muon, SparseAdam), learning-rate schedulers and stochastic weight averaging
+(swa_utils)."""
 from . import lr_scheduler, swa_utils  # noqa: F401
 from .adadelta import Adadelta  # noqa: F401
 from .adafactor import Adafactor  # noqa: F401
@@ -8,6 +9,7 @@ from .asgd import ASGD  # noqa: F401
 from .adam import Adam, AdamW  # noqa: F401
 from .adamax import Adamax  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
+from .muon import Muon  # noqa: F401
 from .nadam import NAdam  # noqa: F401
 from .optimizer import Optimizer  # noqa: F401
 from .radam import RAdam  # noqa: F401

@@ -174,3 +174,14 @@ def test_ember_modules_resolve_under_torchs_name(torch):
             assert ember_name in targets, f"{torch_name} resolves to {targets}"
     finally:
         ember.compat.uninstall()
+
+
+def test_a_submodule_does_not_shadow_the_function_of_its_name(ember_torch):
+    """As in torch: importing torch.autograd.gradcheck (the module) leaves
+    torch.autograd.gradcheck the function that the package binds."""
+    import importlib
+    module = importlib.import_module("torch.autograd.gradcheck")
+    function = ember_torch.autograd.gradcheck
+    assert callable(function) and function is not module and module.gradcheck is function
+    assert function(lambda t: t * 2, ember_torch.ones(2, dtype=ember_torch.float64,
+                                                      requires_grad=True))

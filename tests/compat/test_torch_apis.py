@@ -267,3 +267,24 @@ def test_cuda_queries_that_need_a_device_raise():
             getattr(ember.cuda, name)()
     with pytest.raises(RuntimeError, match="CPU only"):
         ember.set_default_device("cuda")
+
+
+def test_compiler_settings_that_scripts_write(ember_torch):
+    """llm.c's and gpt-fast's settings: torch._inductor.config and torch._dynamo.config take
+    them (ember compiles nothing), and the dynamo helpers change nothing."""
+    import importlib
+    inductor_config = importlib.import_module("torch._inductor.config")
+    inductor_config.coordinate_descent_tuning = True
+    assert ember_torch._inductor.config.coordinate_descent_tuning is True
+    assert ember_torch._dynamo.config.cache_size_limit == 8  # PyTorch's default
+    ember_torch._dynamo.config.cache_size_limit = 64
+    assert ember_torch._dynamo.config.cache_size_limit == 64
+    ember_torch._dynamo.config.cache_size_limit = 8
+    inductor_config.coordinate_descent_tuning = False
+    ember_torch._dynamo.reset()
+    x = ember_torch.ones(3, 2)
+    ember_torch._dynamo.mark_dynamic(x, 0)
+    layer = ember_torch.compile(ember_torch.nn.Linear(2, 1))
+    assert tuple(layer(x).shape) == (3, 1)
+    with pytest.raises(ModuleNotFoundError, match="torch._functorch is not provided"):
+        importlib.import_module("torch._functorch")

@@ -366,3 +366,117 @@ def test_grad_inside_nested_vmaps_gives_per_sample_per_sample_gradients(torch, b
         inner = fw.func.vmap(fw.func.grad(loss), in_dims=(None, None, 0))
         return fw.func.vmap(inner, in_dims=(None, 0, None))(w, x, y)
     assert_same_tree(*_both(torch, run))
+
+
+# ---- convolutions with per-sample weights, and per-sample classification losses ---------------
+_NETS = {}
+
+
+def _convolution_net(library):
+    if library not in _NETS:
+        _NETS[library] = _convolution_net_class(library)
+    return _NETS[library]()
+
+
+def _convolution_net_class(library):
+    F = library.nn.functional
+
+    class Net(library.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = library.nn.Conv2d(2, 4, 3, stride=2, padding=1)
+            self.grouped = library.nn.Conv2d(4, 4, 3, groups=2, bias=False)
+            self.up = library.nn.ConvTranspose2d(4, 3, 2, stride=2)
+            self.line = library.nn.Conv1d(3, 2, 3, padding=1)
+            self.head = library.nn.Linear(2 * 16, 5)
+
+        def forward(self, x):
+            x = F.relu(self.grouped(F.relu(self.conv(x))))
+            x = F.max_pool2d(F.relu(self.up(x)), 1)
+            x = self.line(x.flatten(2))
+            return self.head(x.flatten(1))
+
+    return Net
+
+
+def _per_sample_gradients(library, model, data, targets, loss_options):
+    func = library.func
+    params = {name: value.detach() for name, value in model.named_parameters()}
+
+    def loss(params, sample, target):
+        logits = func.functional_call(model, params, (sample.unsqueeze(0),))
+        return library.nn.functional.cross_entropy(logits, target.unsqueeze(0), **loss_options)
+
+    return func.vmap(func.grad(loss), in_dims=(None, 0, 0))(params, data, targets)
+
+
+@pytest.mark.parametrize("loss_options", [{}, {"label_smoothing": 0.1}, {"weight": "weights"}])
+def test_per_sample_gradients_of_a_convolutional_net_match_torch(torch, batched_only,
+                                                                   loss_options):
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((5, 2, 8, 8)).astype(np.float32)
+    targets = np.array([0, 2, 4, 1, 2])
+    torch_model = _convolution_net(torch)
+    ember_model = _convolution_net(ember)
+    load_torch_state(ember_model, torch_model)
+    results = {}
+    for library, model in ((torch, torch_model), (ember, ember_model)):
+        options = dict(loss_options)
+        if "weight" in options:
+            options["weight"] = library.tensor(np.linspace(0.5, 2, 5, dtype=np.float32))
+        results[library] = _per_sample_gradients(library, model, library.tensor(data),
+                                                 library.tensor(targets), options)
+    assert_same_tree(results[ember], results[torch], rtol=2e-5, atol=2e-6)
+
+
+def test_an_ensemble_of_convolutional_nets_matches_torch(torch, batched_only):
+    """stack_module_state and vmap over functional_call: every convolution gets a batch of
+    weights (the model ensembling tutorial, with convolutions)."""
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((3, 4, 2, 8, 8)).astype(np.float32)
+    torch_models = [_convolution_net(torch) for _ in range(3)]
+    ember_models = [_convolution_net(ember) for _ in range(3)]
+    for model, source in zip(ember_models, torch_models):
+        load_torch_state(model, source)
+    results = {}
+    for library, models in ((torch, torch_models), (ember, ember_models)):
+        params, buffers = library.func.stack_module_state(models)
+
+        def run(params, buffers, x):
+            return library.func.functional_call(models[0], (params, buffers), (x,))
+
+        results[library] = library.func.vmap(run)(params, buffers, library.tensor(data))
+    assert_same_tree(results[ember], results[torch], rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("kind", ["indices", "probabilities", "nll"])
+def test_per_sample_classification_losses_match_torch(torch, batched_only, reduction, kind):
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    weight = np.linspace(0.5, 2, 5, dtype=np.float32)
+    if kind == "probabilities":
+        target = rng.dirichlet(np.ones(5), (4, 3)).astype(np.float32)
+    else:
+        target = np.array([[0, 1, 4], [2, 2, 2], [1, 0, 3], [3, 3, 0]])
+
+    def check(library):
+        F = library.nn.functional
+        x = library.tensor(logits, requires_grad=True)
+        options = {"reduction": reduction}
+        if kind != "probabilities":
+            options["weight"] = library.tensor(weight)
+
+        def loss(sample, sample_target):
+            if kind == "nll":
+                return F.nll_loss(F.log_softmax(sample, 1), sample_target, **options)
+            # (torch's vmap cannot batch weighted, smoothed means: it masks by selection)
+            smoothing = 0.0 if kind == "indices" and reduction == "mean" else 0.05
+            return F.cross_entropy(sample, sample_target, label_smoothing=smoothing, **options)
+
+        out = library.func.vmap(loss)(x, library.tensor(target))
+        (grad,) = library.autograd.grad(out.sum(), x)
+        return out, grad
+
+    got, expected = _both(torch, check)
+    assert_same_tree(got, expected, rtol=2e-6, atol=1e-7)

@@ -226,3 +226,38 @@ class _no_warning:
 
     def __exit__(self, *exc):
         return self._context.__exit__(*exc)
+
+
+def _second_order(fw, name, norm):
+    """A gradient penalty through a transform: the gradient of the loss, kept with its graph,
+    differentiated again."""
+    x = fw.tensor(SIGNAL, dtype=fw.float64, requires_grad=True)
+    pairs = fw.tensor(PAIRS, dtype=fw.float64, requires_grad=True)
+    out = TRANSFORMS[name](fw, x, fw.view_as_complex(pairs), norm)
+    weights = fw.tensor(_weights(tuple(out.shape)), dtype=fw.float64)
+    parts = (out.real, out.imag) if out.is_complex() else (out, out)
+    loss = (parts[0] * weights).sum() + (parts[1] ** 3).sum()
+    inputs = [x, pairs]
+    grads = fw.autograd.grad(loss, inputs, create_graph=True, allow_unused=True,
+                             materialize_grads=True)
+    penalty = sum(((grad * grad).sum() for grad in grads))
+    second = fw.autograd.grad(penalty, inputs, allow_unused=True, materialize_grads=True)
+    return [grad.detach().numpy() for grad in second]
+
+
+@pytest.mark.parametrize("norm", [None, "ortho", "forward"])
+@pytest.mark.parametrize("name", sorted(set(TRANSFORMS) - {"shifts", "frequencies"}))
+def test_second_derivatives_match_pytorch(torch, name, norm):
+    for got, expected in zip(_second_order(ember, name, norm), _second_order(torch, name, norm)):
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("transform", [
+    lambda fw, x: fw.fft.rfft(x, n=7).abs(),
+    lambda fw, x: fw.fft.irfft(fw.fft.rfft(x) * (1 + 2j), n=5),
+    lambda fw, x: fw.view_as_real(fw.fft.fft2(x * (1 - 1j), s=(3, 4), norm="ortho")),
+    lambda fw, x: fw.fft.hfft(fw.fft.ihfft(x) ** 2),
+])
+def test_gradgradcheck_without_torch(transform):
+    x = ember.tensor(RNG.standard_normal((3, 5)), requires_grad=True)
+    assert ember.autograd.gradgradcheck(lambda value: transform(ember, value), (x,))

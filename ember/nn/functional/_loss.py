@@ -94,7 +94,8 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
         array = input._data
         target_array = target._data
     classes = array.shape[1]
-    _check_targets(array, target_array, classes, ignore_index, probabilities, from_logits)
+    if type(target_array) is np.ndarray:  # (under ember.func.vmap the batching rule checks)
+        _check_targets(array, target_array, classes, ignore_index, probabilities, from_logits)
     weight_array = None
     if weight is not None:
         weight_array = weight._data

@@ -1,5 +1,6 @@
 """Module: the base of every layer; registers parameters, buffers and submodules, holds the
 train/eval flag, runs forward between hooks and saves/loads state_dicts with PyTorch's keys."""
+import functools
 import itertools
 import threading
 import warnings
@@ -184,6 +185,11 @@ class Module:
     # Backward hooks by handle id: made on first registration (most modules never have one).
     _backward_hooks = None
     _backward_pre_hooks = None
+    # state_dict and load_state_dict hooks by handle id: made on first registration too.
+    _state_dict_pre_hooks = None
+    _state_dict_hooks = None
+    _load_state_dict_pre_hooks = None
+    _load_state_dict_post_hooks = None
     training: bool
 
     def __init__(self):
@@ -728,6 +734,50 @@ class Module:
                            "False); keep modules on 'cpu'")
 
     # ---- state_dict --------------------------------------------------------------------------
+    def _hook_dict(self, name):
+        hooks = getattr(self, name)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, name, hooks)
+        return hooks
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` saves this module."""
+        return _add_hook(self._hook_dict("_state_dict_pre_hooks"), hook, False)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` runs after this module and its
+        children are saved; it may edit ``state_dict`` in place and must return None."""
+        hook._from_public_api = True
+        return _add_hook(self._hook_dict("_state_dict_hooks"), hook, False)
+
+    def _register_state_dict_hook(self, hook):
+        """PyTorch's older post-hook: a non-None result replaces the state dict."""
+        if getattr(hook, "_from_public_api", False):
+            raise RuntimeError("Cannot register the same function as the state dict post hook "
+                               "that was previously registered via "
+                               "register_state_dict_post_hook")
+        return _add_hook(self._hook_dict("_state_dict_hooks"), hook, False)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` runs before this module's entries are loaded; it may
+        rename or add keys of ``state_dict`` in place (old checkpoints)."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """As ``register_load_state_dict_pre_hook``, without the module argument unless
+        ``with_module``."""
+        if with_module:
+            hook = functools.partial(hook, self)
+        return _add_hook(self._hook_dict("_load_state_dict_pre_hooks"), hook, False)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` runs after ``load_state_dict`` loaded this module
+        and its children; it may clear keys from the lists in place before they are reported,
+        and must return None."""
+        return _add_hook(self._hook_dict("_load_state_dict_post_hooks"), hook, False)
+
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, parameter in self._parameters.items():
             if parameter is not None:
@@ -744,13 +794,25 @@ class Module:
         if destination is None:
             destination = OrderedDict()
             destination._metadata = OrderedDict()
+        local_metadata = {"version": self._version}
         if hasattr(destination, "_metadata"):
-            destination._metadata[prefix[:-1]] = {"version": self._version}
+            destination._metadata[prefix[:-1]] = local_metadata
+        if self._state_dict_pre_hooks:
+            for hook in list(self._state_dict_pre_hooks.values()):
+                hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
+        if self._state_dict_hooks:
+            for hook in list(self._state_dict_hooks.values()):
+                result = hook(self, destination, prefix, local_metadata)
+                if getattr(hook, "_from_public_api", False):
+                    if result is not None:
+                        raise RuntimeError("state_dict post-hook must return None")
+                elif result is not None:
+                    destination = result
         return destination
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
@@ -764,6 +826,10 @@ class Module:
         this module's private copy, so inserting a missing key (e.g. BatchNorm's
         ``num_batches_tracked``) is safe. Called directly with a plain list, it copies at once.
         """
+        if self._load_state_dict_pre_hooks:
+            for hook in list(self._load_state_dict_pre_hooks.values()):
+                hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                     error_msgs)
         assign = local_metadata.get("assign_to_params_buffers", False)
         pending = getattr(error_msgs, "pending", None)
         deferred = pending is not None
@@ -824,23 +890,36 @@ class Module:
         unexpected_keys = []
         error_msgs = _LoadErrors()
         metadata = getattr(state_dict, "_metadata", None)
-        stack = [(self, dict(state_dict), "")]
-        while stack:
-            module, local_state_dict, prefix = stack.pop()
+        # With load post-hooks anywhere, PyTorch's order: each module's hooks run right after
+        # its subtree is loaded, with the values in place (they may re-tie or recompute from
+        # them) and the keys found missing so far, which they may clear in place.
+        hooked = any(module._load_state_dict_post_hooks for module in _post_order(self))
+        incompatible = _IncompatibleKeys(missing_keys, unexpected_keys)
+
+        def load(module, local_state_dict, prefix):
             local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
             local_metadata.setdefault("version", None)
             if assign:
                 local_metadata["assign_to_params_buffers"] = True
             module._load_from_state_dict(local_state_dict, prefix, local_metadata, True,
                                          missing_keys, unexpected_keys, error_msgs)
-            children = []
             for name, child in module._modules.items():
                 if child is not None:
                     child_prefix = prefix + name + "."
-                    child_state_dict = {key: value for key, value in local_state_dict.items()
-                                        if key.startswith(child_prefix)}
-                    children.append((child, child_state_dict, child_prefix))
-            stack.extend(reversed(children))
+                    load(child, {key: value for key, value in local_state_dict.items()
+                                 if key.startswith(child_prefix)}, child_prefix)
+            if hooked and module._load_state_dict_post_hooks:
+                if not list(error_msgs):
+                    _run_copies(error_msgs.pending)
+                    error_msgs.pending = []
+                for hook in list(module._load_state_dict_post_hooks.values()):
+                    if hook(module, incompatible) is not None:
+                        raise AssertionError(
+                            "Hooks registered with ``register_load_state_dict_post_hook`` are "
+                            "not expected to return new values, if incompatible_keys need to "
+                            "be modified, it should be done inplace.")
+
+        load(self, dict(state_dict), "")
         messages = list(error_msgs)
         if strict:
             if unexpected_keys:
@@ -887,6 +966,21 @@ def _add_hook(hooks, hook, prepend):
     if prepend:
         hooks.move_to_end(handle.id, last=False)
     return handle
+
+
+def _post_order(module):
+    """``module`` and its submodules, each after its children (load_state_dict's order)."""
+    order = []
+    stack = [(module, False)]
+    while stack:
+        current, expanded = stack.pop()
+        if expanded:
+            order.append(current)
+            continue
+        stack.append((current, True))
+        stack.extend((child, False) for child in reversed(list(current._modules.values()))
+                     if child is not None)
+    return order
 
 
 def _run_copies(pending):

@@ -8,7 +8,7 @@ from ..._dtype import (
     _FROM_NUMPY, accumulation_dtype, from_numpy_dtype, get_default_dtype, is_floating, result_type,
     scalar_type_name, wrapped_int)
 from ...autograd.function import Op
-from ..._grad_state import _grad_state
+from ..._grad_state import _grad_state, fast_paths as _fast_paths
 from ...tensor import Tensor
 from .._broadcast import mismatch_error, unbroadcast
 
@@ -306,7 +306,7 @@ def _plain_binary(ufunc, a, b):
     number, the ufunc straight on the arrays, skipping Function bookkeeping. None when it does
     not apply, and inside inference_mode, where the op's own path marks inference tensors."""
     grad_enabled, inference = _grad_state.get()
-    if inference:
+    if inference or not _fast_paths[0]:
         return None
     if isinstance(a, Tensor):
         if a._requires_grad and grad_enabled:

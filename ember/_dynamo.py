@@ -1,0 +1,28 @@
+"""``torch._dynamo``'s corner that training scripts touch: ember compiles nothing, so its
+``config`` only keeps what is set (PyTorch's defaults for the settings scripts read), and
+``reset``, ``disable``, ``mark_dynamic`` and the graph markers change nothing."""
+from . import _dynamo_config as config  # noqa: F401
+from .compiler import allow_in_graph, disable, is_compiling, reset  # noqa: F401
+
+__all__ = ["allow_in_graph", "config", "disable", "disallow_in_graph", "graph_break",
+           "is_compiling", "mark_dynamic", "mark_static", "maybe_mark_dynamic", "reset"]
+
+
+def mark_dynamic(tensor, index, *, min=None, max=None, specialize_on=None):
+    """Nothing to mark: no graph is traced."""
+
+
+def maybe_mark_dynamic(tensor, index):
+    """Nothing to mark: no graph is traced."""
+
+
+def mark_static(tensor, index=None):
+    """Nothing to mark: no graph is traced."""
+
+
+def disallow_in_graph(function):
+    return function
+
+
+def graph_break(msg=""):
+    """No graph to break."""
