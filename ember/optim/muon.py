@@ -2,9 +2,9 @@
 orthogonalised by a quintic Newton-Schulz iteration in bfloat16, for 2-D parameters only."""
 import math
 
-import ml_dtypes
 import numpy as np
 
+from .._dtype import bfloat16
 from ..tensor import Tensor
 from ._foreach import add_scaled_
 from .adam import _lerp_
@@ -12,7 +12,6 @@ from .optimizer import Optimizer, _call_closure, _hyperparameters
 
 __all__ = ["Muon"]
 
-_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
 
 class Muon(Optimizer):
@@ -109,7 +108,7 @@ def zeropower_via_newtonschulz(grad, coefficients, steps, eps):
 
 def _bfloat16(values):
     """float32 values rounded to bfloat16 (kept as float32 for the next float32 product)."""
-    return np.asarray(values, np.float32).astype(_BFLOAT16).astype(np.float32)
+    return np.asarray(values, np.float32).astype(bfloat16.numpy).astype(np.float32)
 
 
 def _adjusted_lr(lr, adjust_lr_fn, shape):
