@@ -683,7 +683,7 @@ _FUNCTIONAL = (
     ops.atan, ops.arcsin, ops.arccos, ops.arctan, ops.asinh, ops.acosh, ops.atanh, ops.arcsinh,
     ops.arccosh, ops.arctanh, ops.atan2, ops.arctan2, ops.hypot, ops.logaddexp, ops.logaddexp2,
     ops.sigmoid, ops.relu, ops.erf, ops.erfc, ops.erfinv, ops.logit, ops.xlogy, ops.sinc,
-    ops.lgamma, ops.digamma, ops.mvlgamma, ops.i0, ops.nextafter,
+    ops.lgamma, ops.digamma, ops.mvlgamma, ops.i0, ops.nextafter, ops.igamma, ops.igammac,
     ops.sign, ops.sgn, ops.angle, ops.signbit, ops.copysign, ops.heaviside, ops.frac, ops.floor, ops.ceil,
     ops.round, ops.trunc, ops.clamp, ops.clip, ops.clamp_min, ops.clamp_max, ops.lerp,
     ops.maximum, ops.minimum, ops.fmax, ops.fmin, ops.deg2rad, ops.rad2deg, ops.nan_to_num,
@@ -770,6 +770,7 @@ METHODS.update({
     "split_with_sizes": split_with_sizes, "unsafe_split": ops.split, "split": split,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
+    "geqrf": decompositions.geqrf, "orgqr": decompositions.householder_product,
     "pinverse": decompositions.pinverse, "matrix_exp": decompositions.matrix_exp,
     "cholesky_solve": decompositions.cholesky_solve,
     "cholesky_inverse": decompositions.cholesky_inverse,
@@ -815,7 +816,7 @@ for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, o
             ops.gt, ops.ge, ops.logical_and, ops.logical_or, ops.logical_xor, ops.remainder,
             ops.fmod, ops.pow, ops.float_power, ops.copysign, ops.heaviside, ops.ldexp, ops.gcd,
             ops.lcm, ops.nextafter, ops.bitwise_and, ops.bitwise_or, ops.bitwise_xor,
-            ops.bitwise_left_shift, ops.bitwise_right_shift):
+            ops.bitwise_left_shift, ops.bitwise_right_shift, ops.igamma, ops.igammac):
     METHODS[_op.__name__ + "_"] = _binary_inplace(_op)
 for _op in (ops.lerp, ops.addcmul, ops.addcdiv, ops.scatter_add, ops.index_add, ops.index_fill,
             ops.scatter_reduce, ops.logit, ops.cumprod, ops.cumsum, ops.round, ops.nan_to_num,

@@ -6,7 +6,7 @@ import warnings
 
 from . import _dtype, _factories, _threads, ops
 from .ops.decompositions import (  # noqa: F401
-    cholesky_inverse, cholesky_solve, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
+    cholesky_inverse, cholesky_solve, geqrf, householder_product as orgqr, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
     matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve)
 from .nn import functional as F
 from .ops.spectral import istft, stft  # noqa: F401
@@ -192,8 +192,9 @@ __all__ = sorted(_METHOD_FORMS + (
     "_assert", "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
     "channel_shuffle", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack",
     "triangular_solve", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
-    "greater_equal", "hardshrink", "inf", "is_storage", "is_warn_always_enabled", "less",
-    "less_equal", "matrix_exp", "nan", "newaxis", "pdist", "pi", "pinverse", "qr", "range",
+    "geqrf", "greater_equal", "hardshrink", "inf", "is_storage", "is_warn_always_enabled", "less",
+    "less_equal", "matrix_exp", "nan", "newaxis", "orgqr", "pdist", "pi", "pinverse", "qr",
+    "range",
     "result_type",
     "rms_norm", "rrelu", "rrelu_",
     "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",

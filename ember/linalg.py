@@ -7,7 +7,7 @@ import numpy as np
 from .ops import linalg as _ops_linalg
 from .ops._return_types import _LinalgSignLogAbsDet, _return_type
 from .ops.decompositions import (  # noqa: F401
-    cond, lstsq, lu, lu_factor, lu_factor_ex, lu_solve, matrix_exp, matrix_norm, matrix_rank,
+    cond, householder_product, lstsq, lu, lu_factor, lu_factor_ex, lu_solve, matrix_exp, matrix_norm, matrix_rank,
     pinv, qr, solve_triangular, svd, svdvals, vander)
 from .ops.elementwise.casting import autocast_op
 from .ops.linalg import matmul  # noqa: F401
@@ -16,7 +16,7 @@ from .ops.shape import diagonal as _diagonal, require_tensor
 from .tensor import Tensor
 
 __all__ = ["cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh",
-           "eigvals", "eigvalsh",
+           "eigvals", "eigvalsh", "householder_product",
            "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
            "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",

@@ -2,29 +2,48 @@
 
 Each is an ember op or a composition of them, so gradients (and create_graph) follow. The gamma
 family is here (gammaln, digamma/psi, polygamma, multigammaln, and zeta, which like PyTorch's has
-no derivative), and the modified Bessel functions i0, i0e, i1, i1e; erfcx is not provided.
+no derivative), erfcx, the modified Bessel functions i0, i0e, i1, i1e, and, like PyTorch's
+without a derivative, bessel_j0/j1/y0/y1, modified_bessel_i0/i1/k0/k1,
+scaled_modified_bessel_k0/k1, spherical_bessel_j0 and the orthogonal polynomials (Chebyshev,
+shifted Chebyshev, Hermite, Laguerre, Legendre), and the Airy function airy_ai;
+gammainc/gammaincc are differentiable in x only, as PyTorch's.
 """
 import math
 
 import numpy as np
 
+from . import _dtype
 from ._factories import as_tensor
 from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, logical_and,
                   logical_or, logit, neg, polygamma, sigmoid, sinc, where, xlogy)
 from .ops import lgamma as gammaln
 from .ops import mvlgamma as _mvlgamma
+from .ops.elementwise import polynomials as _polynomials
+from .ops.elementwise.bessel import airy_ai as _airy_ai, bessel as _bessel
+from .ops.elementwise.bessel import modified_bessel_k as _modified_bessel_k
+from .ops.elementwise.gamma import incomplete_gamma_op as _incomplete_gamma_op
 from .ops.elementwise.gamma import zeta
 from .ops.elementwise.special import i0, special_i0e as i0e, special_i1 as i1
+from .ops.elementwise.special import special_erfcx as erfcx
 from .ops.elementwise.special import special_i1e as i1e
+from .ops.elementwise.special import I0 as _I0, I1 as _I1
 from .ops import log_softmax as _log_softmax
 from .ops import logsumexp as _logsumexp
 from .ops import round as _round
 from .ops import softmax as _softmax
 from .tensor import Tensor
 
-__all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0",
-           "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp",
-           "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+__all__ = ["airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
+           "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "digamma",
+           "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc",
+           "gammaincc", "gammaln", "hermite_polynomial_h", "hermite_polynomial_he", "i0", "i0e",
+           "i1", "i1e", "laguerre_polynomial_l", "legendre_polynomial_p", "log1p", "log_ndtr",
+           "log_softmax", "logit", "logsumexp", "modified_bessel_i0", "modified_bessel_i1",
+           "modified_bessel_k0", "modified_bessel_k1", "multigammaln", "ndtr", "ndtri",
+           "polygamma", "psi", "round", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1",
+           "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+           "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "sinc", "softmax",
+           "spherical_bessel_j0", "xlog1py", "xlogy", "zeta"]
 
 _SQRT_HALF = math.sqrt(0.5)
 _LOG_SQRT_TWO_PI = 0.5 * math.log(2 * math.pi)
@@ -132,3 +151,157 @@ def _tensor_pair(input, other):
         other = as_tensor(other, dtype=input.dtype if input.is_floating_point() else None)
     return _floating(input), _floating(other)
 
+
+
+# ---- orthogonal polynomials (no derivative, as PyTorch's) -------------------------------------
+def _polynomial_operands(name, x, n):
+    """x and n (one may be a Python number) as arrays broadcast together, in PyTorch's result
+    dtype (the default floating dtype for integers), and n as integer degrees."""
+    if not isinstance(x, Tensor) and not isinstance(n, Tensor):
+        raise TypeError(f"special_{name}() received an invalid combination of arguments - got "
+                        f"({type(x).__name__}, {type(n).__name__}), but expected one of:\n"
+                        f" * (Tensor x, Tensor n, *, Tensor out = None)\n"
+                        f" * (Number x, Tensor n, *, Tensor out = None)\n"
+                        f" * (Tensor x, Number n, *, Tensor out = None)\n")
+    tensors, zero_dim, numbers = [], [], []
+    for operand in (x, n):
+        if isinstance(operand, Tensor):
+            (tensors if operand.dim() else zero_dim).append(operand.dtype)
+        else:
+            numbers.append(operand)
+    dtype = _dtype.result_type(tensors, zero_dim, numbers)
+    if not dtype.is_floating_point:
+        dtype = _dtype.get_default_dtype()
+    x_array = x._data if isinstance(x, Tensor) else np.asarray(x)
+    n_array = n._data if isinstance(n, Tensor) else np.asarray(n)
+    x_array, n_array = np.broadcast_arrays(x_array.astype(dtype.numpy),
+                                           n_array.astype(dtype.numpy))
+    return np.array(x_array), _polynomials.degrees(n_array, dtype.numpy)
+
+
+def _polynomial(name, function, *arguments, doc):
+    def special_polynomial(input, n, *, out=None):
+        x_array, degrees = _polynomial_operands(name, input, n)
+        result = Tensor._wrap(np.asarray(function(x_array, degrees, *arguments)))
+        if out is not None:
+            out.copy_(result)
+            return out
+        return result
+    special_polynomial.__name__ = special_polynomial.__qualname__ = name
+    special_polynomial.__doc__ = doc
+    return special_polynomial
+
+
+chebyshev_polynomial_t = _polynomial(
+    "chebyshev_polynomial_t", _polynomials.chebyshev_polynomial, "t",
+    doc="Chebyshev polynomial of the first kind T_n(x).")
+chebyshev_polynomial_u = _polynomial(
+    "chebyshev_polynomial_u", _polynomials.chebyshev_polynomial, "u",
+    doc="Chebyshev polynomial of the second kind U_n(x).")
+chebyshev_polynomial_v = _polynomial(
+    "chebyshev_polynomial_v", _polynomials.chebyshev_polynomial, "v",
+    doc="Chebyshev polynomial of the third kind V_n(x).")
+chebyshev_polynomial_w = _polynomial(
+    "chebyshev_polynomial_w", _polynomials.chebyshev_polynomial, "w",
+    doc="Chebyshev polynomial of the fourth kind W_n(x).")
+shifted_chebyshev_polynomial_t = _polynomial(
+    "shifted_chebyshev_polynomial_t", _polynomials.chebyshev_polynomial, "t", True,
+    doc="Shifted Chebyshev polynomial of the first kind T*_n(x) = T_n(2x - 1).")
+shifted_chebyshev_polynomial_u = _polynomial(
+    "shifted_chebyshev_polynomial_u", _polynomials.chebyshev_polynomial, "u", True,
+    doc="Shifted Chebyshev polynomial of the second kind U*_n(x) = U_n(2x - 1).")
+shifted_chebyshev_polynomial_v = _polynomial(
+    "shifted_chebyshev_polynomial_v", _polynomials.chebyshev_polynomial, "v", True,
+    doc="Shifted Chebyshev polynomial of the third kind V*_n(x) = V_n(2x - 1).")
+shifted_chebyshev_polynomial_w = _polynomial(
+    "shifted_chebyshev_polynomial_w", _polynomials.chebyshev_polynomial, "w", True,
+    doc="Shifted Chebyshev polynomial of the fourth kind W*_n(x) = W_n(2x - 1).")
+hermite_polynomial_h = _polynomial(
+    "hermite_polynomial_h", _polynomials.hermite_polynomial, True,
+    doc="Physicists' Hermite polynomial H_n(x).")
+hermite_polynomial_he = _polynomial(
+    "hermite_polynomial_he", _polynomials.hermite_polynomial, False,
+    doc="Probabilists' Hermite polynomial He_n(x).")
+laguerre_polynomial_l = _polynomial(
+    "laguerre_polynomial_l", _polynomials.laguerre_polynomial,
+    doc="Laguerre polynomial L_n(x).")
+legendre_polynomial_p = _polynomial(
+    "legendre_polynomial_p", _polynomials.legendre_polynomial,
+    doc="Legendre polynomial P_n(x).")
+
+
+# ---- functions without a derivative (PyTorch's) -----------------------------------------------
+def _without_derivative(name, function, doc):
+    """A torch.special function whose PyTorch kernel has no derivative: its value as a tensor
+    that does not require grad, integers read in the default floating dtype."""
+    def special_function(input, *, out=None):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"special_{name}(): argument 'input' (position 1) must be Tensor, "
+                            f"not {type(input).__name__}")
+        array = _floating(input)._data
+        result = Tensor._wrap(np.asarray(function(array), dtype=array.dtype))
+        if out is not None:
+            out.copy_(result)
+            return out
+        return result
+    special_function.__name__ = special_function.__qualname__ = name
+    special_function.__doc__ = doc
+    return special_function
+
+
+def _spherical_bessel_j0(x):
+    """sin(x) / x; its Taylor polynomial below |x| = 1/2 (PyTorch's cut), 0 at the infinities."""
+    dtype = x.dtype.type
+    square = x * x
+    series = dtype(1 / 6227020800.0)
+    for denominator in (-39916800.0, 362880.0, -5040.0, 120.0, -6.0):
+        series = dtype(1 / denominator) + square * series
+    series = dtype(1) + square * series
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.sin(x) / x
+    return np.where(np.isinf(x), dtype(0), np.where(np.abs(x) < 0.5, series, ratio))
+
+
+modified_bessel_i0 = _without_derivative(
+    "modified_bessel_i0", _I0.function, "The modified Bessel function I_0(x) (no derivative).")
+modified_bessel_i1 = _without_derivative(
+    "modified_bessel_i1", _I1.function, "The modified Bessel function I_1(x) (no derivative).")
+spherical_bessel_j0 = _without_derivative(
+    "spherical_bessel_j0", _spherical_bessel_j0,
+    "The spherical Bessel function of the first kind j_0(x) = sin(x) / x (no derivative).")
+modified_bessel_k0 = _without_derivative(
+    "modified_bessel_k0", lambda x: _modified_bessel_k(x, 0, False),
+    "The modified Bessel function of the second kind K_0(x) (no derivative).")
+modified_bessel_k1 = _without_derivative(
+    "modified_bessel_k1", lambda x: _modified_bessel_k(x, 1, False),
+    "The modified Bessel function of the second kind K_1(x) (no derivative).")
+scaled_modified_bessel_k0 = _without_derivative(
+    "scaled_modified_bessel_k0", lambda x: _modified_bessel_k(x, 0, True),
+    "exp(x) K_0(x), which neither underflows nor overflows (no derivative).")
+scaled_modified_bessel_k1 = _without_derivative(
+    "scaled_modified_bessel_k1", lambda x: _modified_bessel_k(x, 1, True),
+    "exp(x) K_1(x), which neither underflows nor overflows (no derivative).")
+bessel_j0 = _without_derivative(
+    "bessel_j0", lambda x: _bessel(x, 0, False),
+    "The Bessel function of the first kind J_0(x) (no derivative).")
+bessel_j1 = _without_derivative(
+    "bessel_j1", lambda x: _bessel(x, 1, False),
+    "The Bessel function of the first kind J_1(x) (no derivative).")
+bessel_y0 = _without_derivative(
+    "bessel_y0", lambda x: _bessel(x, 0, True),
+    "The Bessel function of the second kind Y_0(x) (no derivative).")
+bessel_y1 = _without_derivative(
+    "bessel_y1", lambda x: _bessel(x, 1, True),
+    "The Bessel function of the second kind Y_1(x) (no derivative).")
+
+
+def gammainc(input, other):
+    """The regularized lower incomplete gamma function P(input, other)."""
+    return _incomplete_gamma_op(input, other, False, "special_gammainc")
+
+
+def gammaincc(input, other):
+    """The regularized upper incomplete gamma function Q(input, other) = 1 - P."""
+    return _incomplete_gamma_op(input, other, True, "special_gammaincc")
+airy_ai = _without_derivative(
+    "airy_ai", _airy_ai, "The Airy function Ai(x) (no derivative).")

@@ -40,6 +40,7 @@ from .modules import LocalResponseNorm, RReLU  # noqa: F401,E402
 from .modules import EmbeddingBag  # noqa: F401,E402
 from .modules import LPPool1d, LPPool2d, LPPool3d  # noqa: F401,E402
 from .modules import AdaptiveMaxPool3d, NLLLoss2d  # noqa: F401,E402
+from .modules import FractionalMaxPool2d, FractionalMaxPool3d  # noqa: F401,E402
 from .modules import AdaptiveLogSoftmaxWithLoss  # noqa: F401,E402
 from .modules import MaxUnpool1d, MaxUnpool2d, MaxUnpool3d  # noqa: F401,E402
 from .modules import (  # noqa: F401,E402

@@ -8,17 +8,17 @@ import math
 
 import numpy as np
 
-from .._dtype import is_floating
+from .._dtype import is_floating, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
 from ._return_types import _return_type
 from .linalg import _check_square, inverse, matmul
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
-from .shape import require_tensor
+from .shape import require_tensor, tril
 
-__all__ = ["cholesky_inverse", "cholesky_solve", "cond", "lstsq", "lu", "lu_factor",
-           "lu_factor_ex", "lu_legacy", "lu_solve", "lu_solve_legacy", "lu_unpack", "matrix_exp",
+__all__ = ["cholesky_inverse", "cholesky_solve", "cond", "geqrf", "householder_product",
+           "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_legacy", "lu_solve", "lu_solve_legacy", "lu_unpack", "matrix_exp",
            "matrix_norm", "matrix_rank", "pinv", "pinverse", "qr", "qr_legacy", "solve_triangular",
            "svd", "svd_legacy", "svdvals", "triangular_solve", "vander"]
 
@@ -223,6 +223,70 @@ def qr(A, mode="reduced"):
 def qr_legacy(input, some=True):
     """torch.qr (and Tensor.qr): the reduced QR, or the complete one when some is False."""
     return QRLegacyResult(qr(input, "reduced" if some else "complete"))
+
+
+GeqrfResult = _return_type("GeqrfResult", "(a, tau), like torch.return_types.geqrf.", "a", "tau")
+
+
+class Geqrf(Op):
+    """LAPACK's geqrf: R on and above the diagonal, the Householder vectors below it, and their
+    scales ``tau``. PyTorch has no derivative for it."""
+
+    @staticmethod
+    def forward(ctx, x):
+        reflectors, tau = np.linalg.qr(x, mode="raw")  # reflectors in LAPACK's column order
+        return np.ascontiguousarray(np.swapaxes(reflectors, -1, -2)), tau
+
+    @staticmethod
+    def backward(ctx, grad_a, grad_tau):
+        raise NotImplementedError("the derivative for 'geqrf' is not implemented.")
+
+
+def geqrf(input):
+    """torch.geqrf: the QR decomposition in LAPACK's compact form (a, tau), for
+    ``linalg.householder_product``; not differentiable."""
+    _check_matrices(input, "geqrf")
+    return GeqrfResult(Geqrf.apply(input))
+
+
+def householder_product(A, tau):
+    """torch.linalg.householder_product: the first n columns of H_1 ... H_k, where
+    H_i = I - tau_i v_i v_i^T and v_i is column i of ``A`` below the diagonal with a 1 on it
+    (a composite of matrix products, one per reflector, so it is differentiable in both)."""
+    operation = "torch.linalg.householder_product"
+    require_tensor(A, "linalg_householder_product", "input")
+    require_tensor(tau, "linalg_householder_product", "tau")
+    if A._data.ndim < 2:
+        raise RuntimeError(f"{operation}: input must have at least 2 dimensions.")
+    rows, columns = A._data.shape[-2:]
+    if rows < columns:
+        raise RuntimeError(f"{operation}: input.shape[-2] must be greater than or equal to "
+                           f"input.shape[-1]")
+    if tau._data.ndim != A._data.ndim - 1:
+        raise RuntimeError(f"{operation}: Expected tau to have one dimension less than input, "
+                           f"but got tau.ndim equal to {tau._data.ndim} and input.ndim is equal "
+                           f"to {A._data.ndim}")
+    count = tau._data.shape[-1]
+    if columns < count:
+        raise RuntimeError(f"{operation}: input.shape[-1] must be greater than or equal to "
+                           f"tau.shape[-1]")
+    if tau._data.dtype != A._data.dtype:
+        raise RuntimeError(f"{operation}: tau dtype {scalar_type_name(tau._data.dtype)} does "
+                           f"not match input dtype {scalar_type_name(A._data.dtype)}")
+    if A._data.dtype.kind == "c":
+        raise NotImplementedError(f"{operation}: ember does not support complex matrices")
+    if tau._data.shape[:-1] != A._data.shape[:-2]:
+        raise RuntimeError(f"{operation}: Expected batch dimensions of tau to be equal to "
+                           f"input.shape[:-2], but got {list(tau._data.shape[:-1])}")
+    identity = Tensor._wrap(np.eye(rows, columns, dtype=A._data.dtype))
+    vectors = tril(A, -1) + identity
+    result = identity.expand(*A._data.shape)
+    # Applied right to left, so each reflector acts on an m x n block: H_i Q = Q - tau v (v^T Q).
+    for index in reversed(range(count)):
+        vector = vectors[..., :, index:index + 1]
+        scale = tau[..., index:index + 1].unsqueeze(-1)
+        result = result - (scale * vector) @ (vector.mT @ result)
+    return result
 
 
 class Pinv(Op):

@@ -1,5 +1,6 @@
 """Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, Adafactor,
-Rprop, ASGD, LBFGS, Muon), learning-rate schedulers and stochastic weight averaging (swa_utils)."""
+Rprop, ASGD, LBFGS, Muon, SparseAdam), learning-rate schedulers and stochastic weight averaging
+(swa_utils)."""
 from . import lr_scheduler, swa_utils  # noqa: F401
 from .adadelta import Adadelta  # noqa: F401
 from .adafactor import Adafactor  # noqa: F401
@@ -15,3 +16,4 @@ from .radam import RAdam  # noqa: F401
 from .rmsprop import RMSprop  # noqa: F401
 from .rprop import Rprop  # noqa: F401
 from .sgd import SGD  # noqa: F401
+from .sparse_adam import SparseAdam  # noqa: F401

@@ -1,6 +1,7 @@
 """Adagrad with learning-rate decay, an initial accumulator value, weight decay and maximize."""
 import numpy as np
 
+from ..sparse._coo import coalesced_storage
 from ..tensor import Tensor
 from ._foreach import add_product_
 from .optimizer import (
@@ -31,6 +32,21 @@ class Adagrad(Optimizer):
     def _init_state(self, state, data, options):
         state["step"] = _new_step()
         state["sum"] = Tensor._wrap(np.full_like(data, options.initial_accumulator_value))
+
+    _accepts_sparse_grads = True
+
+    def _update_sparse(self, data, grad, state, options):
+        """PyTorch's Adagrad on a sparse gradient: duplicates summed first (the update is not
+        linear), then the sum of squares and the parameter change at the gradient's indices."""
+        step = float(state["step"]._data)
+        clr = options.lr / (1 + (step - 1) * options.lr_decay)
+        grad = coalesced_storage(grad)
+        where = tuple(grad.indices)
+        accumulator = state["sum"]._data
+        accumulator[where] += grad.values * grad.values
+        standard_deviation = np.sqrt(accumulator[where])
+        standard_deviation += options.eps
+        data[where] += (grad.values / standard_deviation) * data.dtype.type(-clr)
 
     def _update(self, data, grad, state, options):
         step = float(state["step"]._data)

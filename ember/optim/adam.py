@@ -12,6 +12,8 @@ class Adam(Optimizer):
     """Adam with PyTorch's update: bias corrections go into the step size and the denominator."""
 
     _foreach_update = True
+    _sparse_name = "Adam"  # AdamW's refusal says Adam too, as PyTorch's
+    _sparse_hint = ", please consider SparseAdam instead"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,

@@ -35,6 +35,7 @@ class LBFGS(Optimizer):
     # ---- the flat parameter vector -------------------------------------------------------------
     def _flat_grad(self):
         parts = [np.zeros(param._data.size, dtype=param._data.dtype) if param._grad is None
+                 else param._grad.to_dense()._data.reshape(-1) if param._grad.is_sparse
                  else param._grad._data.reshape(-1) for param in self._params]
         return np.concatenate(parts)
 

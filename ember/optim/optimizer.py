@@ -14,10 +14,12 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from .._dtype import float32 as _float32, float64, get_default_dtype, real_dtype
+from .._dtype import float32 as _float32, float64, from_numpy_dtype, get_default_dtype, real_dtype
 from .._hooks import RemovableHandle
+from .._layout import LayoutStorage
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
+from ..sparse._coo import cast as cast_sparse, negated_storage
 from ..tensor import Tensor
 from ._foreach import FlatPlan, add_scaled_, dense_gradients
 
@@ -107,6 +109,12 @@ class Optimizer:
     # False where ``_update`` applies the group's weight decay itself (Adafactor decays the
     # parameter after reading its norm).
     _step_applies_weight_decay = True
+    # Optimizers that take sparse gradients (SGD, Adagrad) say so here and give the update in
+    # ``_update_sparse``; the others refuse them in PyTorch's words, naming ``_sparse_name``.
+    _accepts_sparse_grads = False
+    _sparse_name = None
+    _sparse_hint = ""
+    _sparse_weight_decay_error = "weight_decay option is not compatible with sparse gradients"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -232,7 +240,7 @@ class Optimizer:
                     plan.step(self, gradients, options, weight_decay, decoupled,
                               group.get("maximize", False))
                     continue
-            for param, data, grad in _gradients(group):
+            for param, data, grad in self._gradients(group):
                 param_state = state.get(param)
                 if not param_state:
                     param_state = {}
@@ -240,6 +248,13 @@ class Optimizer:
                 step = param_state.get("step")
                 if step is not None:
                     step._data += 1
+                if isinstance(grad, LayoutStorage):  # a sparse .grad
+                    if weight_decay != 0:
+                        raise RuntimeError(self._sparse_weight_decay_error)
+                    self._update_sparse(data, grad, param_state, options)
+                    param._bump_version()
+                    state[param] = param_state
+                    continue
                 complex_param = data.dtype.kind == "c"
                 if complex_param:
                     # PyTorch updates a complex parameter as its real view (real and imaginary
@@ -292,6 +307,33 @@ class Optimizer:
     def _update(self, data, grad, state, options):
         """Update ``data`` in place from ``grad`` (weight decay and maximize already applied)."""
         raise NotImplementedError
+
+    def _update_sparse(self, data, grad, state, options):
+        """Update ``data`` in place from the sparse COO storage ``grad`` (maximize applied)."""
+        raise NotImplementedError
+
+    def _gradients(self, group):
+        """(param, data, grad) for each parameter of ``group`` that has a gradient, the gradient
+        negated when the group maximizes: an array, or the storage of a sparse ``.grad``, which
+        an optimizer without ``_update_sparse`` refuses before any parameter changes."""
+        maximize = group.get("maximize", False)
+        gradients = []
+        for param in group["params"]:
+            grad_tensor = param._grad
+            if grad_tensor is None:
+                continue
+            grad = grad_tensor._data
+            if type(grad) is not np.ndarray and grad_tensor.is_sparse:
+                if not self._accepts_sparse_grads:
+                    name = self._sparse_name or type(self).__name__
+                    raise RuntimeError(f"{name} does not support sparse gradients"
+                                       f"{self._sparse_hint}")
+                if maximize:
+                    grad = negated_storage(grad)
+                gradients.append((param, param._data, grad))
+                continue
+            gradients.append((param, param._data, -grad if maximize else grad))
+        return gradients
 
     @staticmethod
     def _state_shape(key, param_shape):
@@ -408,6 +450,15 @@ def _cast_state(param, value, where, problems, state_shape, key=None):
                 result[key] = _cast_state(param, item, f"{where}[{key!r}]", problems,
                                           state_shape, key)
         return result
+    if isinstance(value, Tensor) and value.is_sparse:  # SGD's momentum buffer of sparse grads
+        if tuple(value.shape) != param._data.shape:
+            problems.append(f"{where} has shape {list(value.shape)} but the parameter has shape "
+                            f"{list(param._data.shape)}")
+            return None
+        copied = value.detach().clone()
+        if copied._data.dtype != param._data.dtype and param._data.dtype.kind == "f":
+            copied = cast_sparse(copied, from_numpy_dtype(param._data.dtype))
+        return copied
     if isinstance(value, (Tensor, np.ndarray)):
         array = value._data if isinstance(value, Tensor) else value
         expected = state_shape(key, param._data.shape)
@@ -516,18 +567,6 @@ def _as_float(value):
     if isinstance(value, numbers.Real) or (isinstance(value, Tensor) and value.ndim == 0):
         return float(value)
     return value
-
-
-def _gradients(group):
-    """(param, data, grad) for each parameter of ``group`` that has a gradient, the gradient
-    negated when the group maximizes: the first step of every optimizer's update."""
-    maximize = group.get("maximize", False)
-    for param in group["params"]:
-        grad_tensor = param._grad
-        if grad_tensor is None:
-            continue
-        grad = grad_tensor._data
-        yield param, param._data, -grad if maximize else grad
 
 
 def _check_unsupported(name, differentiable=False, fused=None):

@@ -1,6 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov, weight decay and maximize."""
 import numpy as np
 
+from ..sparse._coo import SparseCOOStorage, SparseTensor, add_to_dense, coalesced_storage
 from ..tensor import Tensor
 from ._foreach import add_scaled_
 from .optimizer import Optimizer, _check_unsupported
@@ -27,10 +28,43 @@ class SGD(Optimizer):
                     "foreach": foreach, "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
 
+    _accepts_sparse_grads = True
+    _sparse_weight_decay_error = ("add(sparse, dense) is not supported. Use add(dense, sparse) "
+                                  "instead.")
+
+    def _update_sparse(self, data, grad, state, options):
+        """PyTorch's SGD on a sparse gradient: a first momentum buffer is sparse too (kept
+        coalesced here; a dense one stays dense), and the parameter takes ``-lr`` times the
+        step at its indices."""
+        momentum = options.momentum
+        if momentum != 0:
+            buffer_tensor = state.get("momentum_buffer")
+            if buffer_tensor is not None and not buffer_tensor.is_sparse:
+                buffer = buffer_tensor._data
+                buffer *= momentum
+                add_to_dense(buffer, grad, 1 - options.dampening)
+                if options.nesterov:
+                    add_to_dense(data, grad, -options.lr)
+                    add_scaled_(data, buffer, -options.lr * momentum)
+                else:
+                    add_scaled_(data, buffer, -options.lr)
+                return
+            if buffer_tensor is None:
+                buffer = coalesced_storage(grad)
+                buffer = SparseCOOStorage(buffer.indices, buffer.values.copy(), buffer.shape, True)
+            else:
+                buffer = _sparse_sum(buffer_tensor._data, momentum, grad,
+                                     1 - options.dampening)
+            state["momentum_buffer"] = SparseTensor._from_storage(buffer)
+            grad = _sparse_sum(grad, 1, buffer, momentum) if options.nesterov else buffer
+        add_to_dense(data, grad, -options.lr)
+
     def _update(self, data, grad, state, options):
         momentum = options.momentum
         if momentum != 0:
             buffer_tensor = state.get("momentum_buffer")
+            if buffer_tensor is not None and buffer_tensor.is_sparse:
+                buffer_tensor = state["momentum_buffer"] = buffer_tensor.to_dense()
             if buffer_tensor is None:
                 buffer = np.array(grad, copy=True)
                 state["momentum_buffer"] = Tensor._wrap(buffer)
@@ -46,3 +80,14 @@ class SGD(Optimizer):
             else:
                 grad = buffer
         add_scaled_(data, grad, -options.lr)
+
+
+
+def _sparse_sum(first, first_scale, second, second_scale):
+    """``first_scale * first + second_scale * second`` of two sparse storages, coalesced."""
+    dtype = first.values.dtype.type
+    values = [first.values * dtype(first_scale) if first_scale != 1 else first.values,
+              second.values * dtype(second_scale) if second_scale != 1 else second.values]
+    return coalesced_storage(SparseCOOStorage(
+        np.concatenate([first.indices, second.indices], axis=1), np.concatenate(values),
+        first.shape, False))

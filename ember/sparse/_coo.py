@@ -536,6 +536,15 @@ class SparseTensor(SparseLayoutMethods, Tensor):
         self._grad = _sparse_grad(indices, _sum_rows(both.values, inverse, indices.shape[1]),
                                   both.shape)
 
+    def zero_(self):
+        """Drop every entry (nnz becomes 0, the size stays), as PyTorch's sparse zero_."""
+        storage = self._data
+        self._data = _storage(np.zeros((storage.sparse_dim, 0), np.int64),
+                              np.zeros((0,) + storage.values.shape[1:], storage.dtype),
+                              storage.shape, True)
+        self._bump_version()
+        return self
+
     def register_hook(self, hook):
         raise NotImplementedError("register_hook: not supported on sparse tensors by ember")
 
@@ -569,6 +578,55 @@ def _sparse_grad(indices, values, shape):
     return SparseTensor._from_storage(_storage(indices, values, shape, False))
 
 
+def accumulate_sparse_grad(leaf, indices, values):
+    """PyTorch's AccumulateGrad of a sparse gradient (``values[k]`` at ``indices[:, k]``) into the
+    dense leaf ``leaf`` (the weight of ``Embedding(sparse=True)``): the first becomes ``.grad``;
+    a dense ``.grad`` takes it in place; a sparse one is concatenated with it, uncoalesced, as
+    PyTorch's sparse add leaves it."""
+    values = values.astype(leaf._data.dtype, copy=False)
+    existing = leaf._grad
+    if existing is None:
+        leaf._grad = SparseTensor._from_storage(
+            _storage(indices, values, leaf._data.shape, indices.shape[1] <= 1))
+    elif not existing.is_sparse:
+        if existing._requires_grad:
+            raise RuntimeError("accumulating a sparse gradient into a .grad that requires grad "
+                               "is not supported by ember")
+        if not existing._data.flags.writeable:
+            existing._data = existing._data.copy()
+        np.add.at(existing._data, tuple(indices), values)
+    else:
+        storage = existing._data
+        both_indices = np.concatenate([storage.indices, indices], axis=1)
+        leaf._grad = SparseTensor._from_storage(
+            _storage(both_indices, np.concatenate([storage.values, values]), storage.shape,
+                     both_indices.shape[1] <= 1))
+
+
+def negated_storage(storage):
+    """The storage of ``-sparse`` (an optimizer's maximize)."""
+    return _storage(storage.indices, -storage.values, storage.shape, storage.coalesced)
+
+
+def coalesced_storage(storage):
+    """``storage`` with unique indices in row-major order, duplicates summed."""
+    if storage.coalesced:
+        return storage
+    indices, inverse = _coalesce_plan(storage)
+    return _storage(indices, _sum_rows(storage.values, inverse, indices.shape[1]),
+                    storage.shape, True)
+
+
+def add_to_dense(array, storage, alpha=1.0):
+    """``array += alpha * sparse`` in place (PyTorch's ``dense.add_(sparse, alpha=alpha)``):
+    each entry scaled in the array's dtype, duplicated indices each added."""
+    scaled = storage.values * array.dtype.type(alpha) if alpha != 1.0 else storage.values
+    if storage.coalesced:
+        array[tuple(storage.indices)] += scaled
+    else:
+        np.add.at(array, tuple(storage.indices), scaled)
+
+
 def _rebuild(indices, values, shape, coalesced, requires_grad):
     return SparseTensor._from_storage(_storage(indices, values, shape, coalesced), requires_grad)
 
@@ -594,7 +652,7 @@ def _unsupported(name, description):
 
 ARRAY_METHODS = (
     "view", "reshape", "view_as", "reshape_as", "__getitem__", "__setitem__", "tolist", "item",
-    "__iter__", "copy_", "zero_", "fill_", "add_", "sub_", "mul_", "div_", "__iadd__", "__isub__",
+    "__iter__", "copy_", "fill_", "add_", "sub_", "mul_", "div_", "__iadd__", "__isub__",
     "__imul__", "__itruediv__", "stride", "data_ptr", "contiguous", "flatten", "expand",
     "permute", "transpose", "squeeze", "unsqueeze", "__add__", "__radd__", "__sub__", "__rsub__",
     "__rtruediv__", "__pow__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")

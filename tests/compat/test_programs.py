@@ -41,6 +41,7 @@ CASES = {
     "word_lm_lstm": (["word_lm.py", "--model", "LSTM", "--steps", "24"], FLOAT32),
     "word_lm_transformer": (["word_lm.py", "--model", "Transformer", "--steps", "24"], FLOAT32),
     "gcn": (["gcn.py", "--steps", "25"], FLOAT32),
+    "word2vec_sparse_adam": (["word2vec.py", "--steps", "20"], FLOAT32),
     "legacy_mlp": (["legacy_mlp.py", "--steps", "24"], FLOAT32),
     "amp_cpu_bfloat16": (["amp_train.py", "--device-type", "cpu", "--steps", "20"], BFLOAT16),
     "amp_cuda_spelling": (["amp_train.py", "--device-type", "cuda", "--steps", "20"], FLOAT32),

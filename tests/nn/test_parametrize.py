@@ -152,3 +152,136 @@ def test_new_spectral_norm_matches_torch(torch, layer, args, shape):
                          chain[0]._u.numpy(), chain[0]._v.numpy()))
         for one, other in zip(*rows):
             np.testing.assert_allclose(one, other, rtol=2e-5, atol=1e-5)
+
+
+# ---- orthogonal -------------------------------------------------------------------------------
+ORTHOGONAL_CASES = [(shape, orthogonal_map, trivialization)
+                    for shape in [(4, 4), (5, 3), (3, 5), (2, 4, 3)]
+                    for orthogonal_map in ["matrix_exp", "cayley", "householder"]
+                    for trivialization in [True, False]]
+
+
+def _holder(module, array):
+    """A module whose parameter ``weight`` is ``array`` (a matrix or a batch of them)."""
+    holder = module.nn.Module()
+    holder.weight = module.nn.Parameter(module.tensor(array))
+    return holder
+
+
+def _orthogonal_pair(torch, shape, orthogonal_map, trivialization, dtype=np.float64):
+    array = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    pair = []
+    for module in (ember, torch):
+        holder = _holder(module, array.copy())
+        module.nn.utils.parametrizations.orthogonal(holder, orthogonal_map=orthogonal_map,
+                                                    use_trivialization=trivialization)
+        pair.append(holder)
+    return pair
+
+
+@pytest.mark.parametrize("shape, orthogonal_map, trivialization", ORTHOGONAL_CASES)
+def test_orthogonal_values_and_gradients_match_torch(torch, shape, orthogonal_map,
+                                                     trivialization):
+    ours, theirs = _orthogonal_pair(torch, shape, orthogonal_map, trivialization)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    if shape[-2] == shape[-1] or not trivialization:  # else base has random extra columns
+        _copy_close(ours.state_dict(), theirs.state_dict())
+    _copy(ours, theirs)
+    # Move the original away from right_inverse's point so that every map does real work.
+    step = np.random.default_rng(6).standard_normal(shape) * 0.3
+    with torch.no_grad():
+        theirs.parametrizations.weight.original.add_(torch.tensor(step))
+    with ember.no_grad():
+        ours.parametrizations.weight.original.add_(ember.tensor(step))
+    weights = np.random.default_rng(7).standard_normal(shape)
+    (ours.weight * ember.tensor(weights)).sum().backward()
+    (theirs.weight * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.parametrizations.weight.original.grad.numpy(),
+                               theirs.parametrizations.weight.original.grad.numpy(),
+                               rtol=1e-9, atol=1e-11)
+
+
+def _copy_close(ours, theirs):
+    assert list(ours) == list(theirs)
+    for key in (key for key in theirs if key.startswith("parametrizations.")):
+        np.testing.assert_allclose(ours[key].numpy(), theirs[key].numpy(), rtol=1e-10,
+                                   atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+def test_orthogonal_weight_is_orthogonal_in_float32_like_torch(torch, orthogonal_map):
+    ours, theirs = _orthogonal_pair(torch, (6, 4), orthogonal_map, True, np.float32)
+    weight = ours.weight
+    assert weight.dtype == ember.float32
+    np.testing.assert_allclose((weight.mT @ weight).detach().numpy(), np.eye(4), atol=1e-5)
+    np.testing.assert_allclose(weight.detach().numpy(), theirs.weight.detach().numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+def test_orthogonal_float64_gradcheck(orthogonal_map):
+    for trivialization in (True, False):
+        holder = _holder(ember, np.random.default_rng(8).standard_normal((4, 3)))
+        ember.nn.utils.parametrizations.orthogonal(holder, orthogonal_map=orthogonal_map,
+                                                   use_trivialization=trivialization)
+        chain = holder.parametrizations.weight
+        start = chain.original.detach() + 0.2
+        assert ember.autograd.gradcheck(lambda original: chain[0](original),
+                                        (start.requires_grad_(True),))
+
+
+def test_orthogonal_assignment_and_defaults_match_torch(torch):
+    array = np.random.default_rng(9).standard_normal((5, 5))
+    new_value = np.linalg.qr(np.random.default_rng(10).standard_normal((5, 5)))[0]
+    for trivialization in (True, False):
+        pair = []
+        for module in (ember, torch):
+            layer = module.nn.Linear(5, 5, dtype=module.float64)
+            with module.no_grad():
+                layer.weight.copy_(module.tensor(array))
+            module.nn.utils.parametrizations.orthogonal(layer, orthogonal_map="householder",
+                                                        use_trivialization=trivialization)
+            layer.weight = module.tensor(new_value)
+            pair.append(layer)
+        ours, theirs = pair
+        _copy_close(ours.state_dict(), theirs.state_dict())
+        np.testing.assert_allclose(ours.weight.detach().numpy(), new_value, atol=1e-12)
+    ours = ember.nn.utils.parametrizations.orthogonal(ember.nn.Linear(3, 5))
+    theirs = torch.nn.utils.parametrizations.orthogonal(torch.nn.Linear(3, 5))
+    assert ours.parametrizations.weight[0].orthogonal_map == \
+        theirs.parametrizations.weight[0].orthogonal_map.name == "householder"
+    assert repr(ours).replace("ember", "torch") == repr(theirs)
+
+
+def test_orthogonal_errors_match_torch(torch):
+    from tests.conftest import assert_raises_like_torch
+    for module_name, kwargs, error in [
+            ("Linear", {"orthogonal_map": "qr"}, ValueError),
+            ("Linear", {"name": "missing"}, ValueError)]:
+        assert_raises_like_torch(
+            lambda: torch.nn.utils.parametrizations.orthogonal(
+                getattr(torch.nn, module_name)(3, 3), **kwargs),
+            lambda: ember.nn.utils.parametrizations.orthogonal(
+                getattr(ember.nn, module_name)(3, 3), **kwargs), error)
+    assert_raises_like_torch(
+        lambda: torch.nn.utils.parametrizations.orthogonal(torch.nn.Linear(3, 3), "bias"),
+        lambda: ember.nn.utils.parametrizations.orthogonal(ember.nn.Linear(3, 3), "bias"),
+        ValueError)
+    for orthogonal_map in ("matrix_exp", "cayley"):
+        pair = [module.nn.utils.parametrizations.orthogonal(
+            module.nn.Linear(3, 3), orthogonal_map=orthogonal_map, use_trivialization=False)
+            for module in (ember, torch)]
+
+        def assign(layer, module):
+            layer.weight = module.eye(3)
+        assert_raises_like_torch(lambda: assign(pair[1], torch), lambda: assign(pair[0], ember),
+                                 NotImplementedError)
+    pair = [module.nn.utils.parametrizations.orthogonal(module.nn.Linear(3, 3))
+            for module in (ember, torch)]
+
+    def assign_wrong_shape(layer, module):
+        layer.weight = module.zeros(2, 3)
+    assert_raises_like_torch(lambda: assign_wrong_shape(pair[1], torch),
+                             lambda: assign_wrong_shape(pair[0], ember), ValueError)

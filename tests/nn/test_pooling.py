@@ -9,7 +9,8 @@ import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd import gradcheck, gradgradcheck
 from ember.ops import shape as shape_ops
-from tests.conftest import assert_close, compare_with_torch, float_array, gradcheck_arrays
+from tests.conftest import (
+    assert_close, assert_raises_like_torch, compare_with_torch, float_array, gradcheck_arrays)
 from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 POOL_CASES = [
@@ -354,3 +355,136 @@ def test_pool3d_gradcheck():
                      requires_grad=True)
     assert gradcheck(lambda x: ember.nn.functional.adaptive_max_pool3d(x, (2, 2, 2)), [x])
     assert gradcheck(lambda x: ember.nn.functional.lp_pool3d(x, 2, (2, 2, 2), 1), [x])
+
+
+# ---- fractional max pooling -------------------------------------------------------------------
+FRACTIONAL_CASES = [
+    (2, (2, 3, 7, 9), (2, 2), {"output_size": (4, 5)}),
+    (2, (3, 10, 11), (3, 2), {"output_size": (5, 8)}),  # unbatched
+    (2, (2, 2, 7, 9), (2, 3), {"output_size": (6, 1)}),  # the largest output the pool allows
+    (2, (1, 2, 8, 6), 2, {"output_ratio": (0.5, 0.7)}),
+    (2, (2, 1, 5, 5), 2, {"output_size": 1}),
+    (3, (2, 3, 6, 7, 8), (2, 3, 2), {"output_size": (3, 4, 5)}),
+    (3, (3, 5, 5, 5), 2, {"output_ratio": 0.5}),  # unbatched
+]
+
+
+def _fractional_inputs(shape, spatial_dims, dtype, seed=0):
+    random = np.random.default_rng(seed)
+    array = random.standard_normal(shape).astype(dtype)
+    array.reshape(-1)[::7] = np.round(array.reshape(-1)[::7])  # ties: the first maximum wins
+    batch = shape[0] if len(shape) == spatial_dims + 2 else 1
+    channels = shape[-spatial_dims - 1]
+    samples = random.uniform(size=(batch, channels, spatial_dims)).astype(dtype)
+    return array, samples
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("spatial_dims, shape, kernel_size, options", FRACTIONAL_CASES)
+def test_fractional_max_pool_matches_torch(torch, dtype, spatial_dims, shape, kernel_size,
+                                           options):
+    array, samples = _fractional_inputs(shape, spatial_dims, dtype)
+    name = f"fractional_max_pool{spatial_dims}d"
+    ours = ember.tensor(array, requires_grad=True)
+    theirs = torch.tensor(array, requires_grad=True)
+    our_output, our_indices = getattr(F, name)(
+        ours, kernel_size, return_indices=True, _random_samples=ember.tensor(samples), **options)
+    their_output, their_indices = getattr(torch.nn.functional, name)(
+        theirs, kernel_size, return_indices=True, _random_samples=torch.tensor(samples),
+        **options)
+    assert_close(our_output, their_output, rtol=0, atol=0)
+    assert_close(our_indices, their_indices)
+    weights = np.random.default_rng(1).standard_normal(tuple(their_output.shape)).astype(dtype)
+    (our_output * ember.tensor(weights)).sum().backward()
+    (their_output * torch.tensor(weights)).sum().backward()
+    assert_close(ours.grad, theirs.grad)
+
+
+def test_fractional_max_pool_nan_wins_like_torch(torch):
+    array, samples = _fractional_inputs((1, 2, 6, 6), 2, "float32")
+    array[0, 0, 1, 1] = array[0, 0, 2, 2] = array[0, 1, 4, 0] = np.nan
+    ours = F.fractional_max_pool2d(ember.tensor(array), 3, output_size=3, return_indices=True,
+                                   _random_samples=ember.tensor(samples))
+    theirs = torch.nn.functional.fractional_max_pool2d(
+        torch.tensor(array), 3, output_size=3, return_indices=True,
+        _random_samples=torch.tensor(samples))
+    assert_close(ours[0], theirs[0], rtol=0, atol=0)
+    assert_close(ours[1], theirs[1])
+
+
+def test_fractional_max_pool_float64_gradcheck():
+    samples = ember.tensor([[[0.3, 0.7], [0.9, 0.1]]], dtype=ember.float64)
+    for function, size in ((F.fractional_max_pool2d, (1, 2, 6, 5)),
+                           (F.fractional_max_pool3d, (1, 2, 4, 5, 4))):
+        draws = samples if function is F.fractional_max_pool2d else \
+            ember.tensor([[[0.3, 0.7, 0.5], [0.9, 0.1, 0.2]]], dtype=ember.float64)
+        assert ember.autograd.gradcheck(
+            lambda input: function(input, 2, output_size=3, _random_samples=draws),
+            (ember.tensor(np.random.default_rng(2).permutation(np.prod(size)).reshape(size)
+                          / 10.0, dtype=ember.float64, requires_grad=True),))
+
+
+def test_fractional_max_pool_modules_match_torch(torch):
+    array, samples = _fractional_inputs((2, 3, 9, 8), 2, "float32")
+    ours = nn.FractionalMaxPool2d((3, 2), output_ratio=(0.5, 0.6), return_indices=True,
+                                  _random_samples=ember.tensor(samples))
+    theirs = torch.nn.FractionalMaxPool2d((3, 2), output_ratio=(0.5, 0.6), return_indices=True,
+                                          _random_samples=torch.tensor(samples))
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["_random_samples"]
+    assert (ours.kernel_size, ours.output_size, ours.output_ratio) == \
+        (theirs.kernel_size, theirs.output_size, theirs.output_ratio)
+    for mine, their in zip(ours(ember.tensor(array)), theirs(torch.tensor(array))):
+        assert_close(mine, their)
+    cube = nn.FractionalMaxPool3d(2, output_size=(2, 3, 2))
+    assert cube.output_size == torch.nn.FractionalMaxPool3d(2, output_size=(2, 3, 2)).output_size
+    assert list(cube.state_dict()) == []
+    # Without samples the windows are drawn from ember's generator: a valid pooling, seeded.
+    ember.manual_seed(0)
+    first = cube(ember.tensor(_fractional_inputs((2, 3, 5, 6, 5), 3, "float32")[0]))
+    ember.manual_seed(0)
+    second = cube(ember.tensor(_fractional_inputs((2, 3, 5, 6, 5), 3, "float32")[0]))
+    assert tuple(first.shape) == (2, 3, 2, 3, 2)
+    assert_close(first, second)
+
+
+@pytest.mark.parametrize("call", [
+    "fractional_max_pool2d(x, 2, output_size=(7, 9), _random_samples=s)",
+    "fractional_max_pool2d(x, 3, output_size=(6, 5), _random_samples=s)",
+    "fractional_max_pool2d(x, 2, output_size=(4, 5), _random_samples=lib.rand(2, 3, 3))",
+    "fractional_max_pool2d(x, 2, output_size=(4, 5), _random_samples=lib.rand(1, 3, 2))",
+    "fractional_max_pool2d(x, 2, output_size=(4, 5), _random_samples=lib.rand(2, 2, 2))",
+    "fractional_max_pool2d(x, 2, output_size=(4, 5), _random_samples=lib.rand(2, 3))",
+    "fractional_max_pool2d(x, 2, output_size=(4, 5), _random_samples=s.double())",
+    "fractional_max_pool2d(x[0, 0], 2, output_size=(4, 5), _random_samples=s)",
+    "fractional_max_pool2d(x[None], 2, output_size=(4, 5))",
+    "fractional_max_pool2d(x, (2, 3, 3), output_size=(4, 5), _random_samples=s)",
+    "fractional_max_pool2d(x, 2, output_size=(4, 5, 6), _random_samples=s)",
+    "fractional_max_pool2d(x, 2, output_size=(4, -1), _random_samples=s)",
+    "fractional_max_pool2d(x.int(), 2, output_size=(4, 5), _random_samples=s.int())",
+    "fractional_max_pool2d(x[:, :, :0], 2, output_size=(4, 5), _random_samples=s)",
+    "fractional_max_pool2d(x, 2)",
+    "fractional_max_pool2d(x, 2, output_ratio=[0.5, 0.6, 0.7], _random_samples=s)",
+    "fractional_max_pool3d(x[None], 2, output_size=(1, 2, 9))",
+    "fractional_max_pool3d(x[None], 2, output_size=(1, 2, 3), _random_samples=lib.rand(1, 2, 5))",
+    "fractional_max_pool3d(x[None], 2, output_size=(1, 2, 3), _random_samples=s)",
+    "fractional_max_pool3d(x[0], 2, output_size=(1, 2, 3), _random_samples=s)",
+])
+def test_fractional_max_pool_errors_match_torch(torch, call):
+    def run(lib):
+        functional = lib.nn.functional
+        x = lib.ones(2, 3, 7, 9)
+        s = lib.rand(2, 3, 2)
+        return eval("functional." + call, {"functional": functional, "x": x, "s": s,
+                                           "lib": lib})
+    assert_raises_like_torch(lambda: run(torch), lambda: run(ember), same_type=True)
+
+
+@pytest.mark.parametrize("arguments", [
+    {"kernel_size": 2}, {"kernel_size": 2, "output_size": 3, "output_ratio": 0.5},
+    {"kernel_size": 2, "output_ratio": 1.0}, {"kernel_size": 2, "output_ratio": (0.5, 0.0)}])
+def test_fractional_max_pool_module_errors_match_torch(torch, arguments):
+    assert_raises_like_torch(lambda: torch.nn.FractionalMaxPool2d(**arguments),
+                             lambda: nn.FractionalMaxPool2d(**arguments), ValueError)
+    assert_raises_like_torch(lambda: torch.nn.FractionalMaxPool3d(0, output_ratio=0.5),
+                             lambda: nn.FractionalMaxPool3d(0, output_ratio=0.5), ValueError)

@@ -89,3 +89,147 @@ def test_embedding_bag_errors_match_torch(torch):
             (lambda lib: lib.nn.functional.embedding_bag(lib.tensor([1, 7]), lib.zeros(4, 2),
                                                          lib.tensor([0])), RuntimeError)]:
         assert_raises_like_torch(lambda: call(torch), lambda: call(ember), error)
+
+
+# ---- sparse gradients: Embedding(sparse=True), EmbeddingBag(sparse=True) ----------------------
+def _sparse_pair(torch, rows, columns, **options):
+    weight = np.random.default_rng(3).standard_normal((rows, columns)).astype(np.float32)
+    ours = nn.Embedding(rows, columns, sparse=True, **options)
+    theirs = torch.nn.Embedding(rows, columns, sparse=True, **options)
+    theirs.load_state_dict({"weight": torch.tensor(weight)})
+    load_torch_state(ours, theirs)
+    return ours, theirs
+
+
+def _assert_sparse_like_torch(ours, theirs):
+    """The same COO tensor entry for entry (indices, values, size, coalesced flag)."""
+    assert ours.is_sparse and theirs.is_sparse
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    assert ours.is_coalesced() == theirs.is_coalesced()
+    assert_close(ours._indices(), theirs._indices())
+    assert_close(ours._values(), theirs._values())
+
+
+@pytest.mark.parametrize("options", [{}, {"padding_idx": 2}, {"padding_idx": -1},
+                                     {"max_norm": 1.0}])
+def test_sparse_embedding_grad_is_torchs_coo_tensor(torch, options):
+    ours, theirs = _sparse_pair(torch, 6, 3, **options)
+    lookups = [[1, 2, 1], [4, 0, 5]]
+    weights = np.linspace(-1, 1, 18, dtype=np.float32).reshape(2, 3, 3)
+    (ours(ember.tensor(lookups)) * ember.tensor(weights)).pow(2).sum().backward()
+    (theirs(torch.tensor(lookups)) * torch.tensor(weights)).pow(2).sum().backward()
+    _assert_sparse_like_torch(ours.weight.grad, theirs.weight.grad)
+    assert_close(ours.weight, theirs.weight.detach())  # max_norm renormalised the same rows
+    # A second backward concatenates the entries (uncoalesced), as PyTorch's sparse add does
+    # here; its in-place add merges some neighbouring equal indices in other cases (padding),
+    # so there only the coalesced and dense forms are compared.
+    ours(ember.tensor([5, 1])).sum().backward()
+    theirs(torch.tensor([5, 1])).sum().backward()
+    if not options:
+        _assert_sparse_like_torch(ours.weight.grad, theirs.weight.grad)
+    grad, their_grad = ours.weight.grad, theirs.weight.grad
+    _assert_sparse_like_torch(grad.coalesce(), their_grad.coalesce())
+    assert_close(grad.to_dense(), their_grad.to_dense())
+
+
+def test_sparse_embedding_single_and_empty_lookups_match_torch(torch):
+    ours, theirs = _sparse_pair(torch, 4, 2)
+    ours(ember.tensor([3])).sum().backward()
+    theirs(torch.tensor([3])).sum().backward()
+    _assert_sparse_like_torch(ours.weight.grad, theirs.weight.grad)  # nnz 1: coalesced
+    ours.weight.grad = None
+    theirs.weight.grad = None
+    empty = np.zeros(0, dtype=np.int64)
+    ours(ember.tensor(empty)).sum().backward()
+    theirs(torch.tensor(empty)).sum().backward()
+    _assert_sparse_like_torch(ours.weight.grad, theirs.weight.grad)
+
+
+def test_sparse_grad_adds_into_an_existing_dense_grad(torch):
+    ours, theirs = _sparse_pair(torch, 4, 2)
+    ours.weight.grad = ember.ones(4, 2)
+    theirs.weight.grad = torch.ones(4, 2)
+    ours(ember.tensor([1, 1, 3])).sum().backward()
+    theirs(torch.tensor([1, 1, 3])).sum().backward()
+    assert not ours.weight.grad.is_sparse
+    assert_close(ours.weight.grad, theirs.weight.grad)
+
+
+def test_sparse_grad_zero_grad_keeps_an_empty_sparse_grad(torch):
+    ours, theirs = _sparse_pair(torch, 4, 2)
+    ours(ember.tensor([1, 2])).sum().backward()
+    theirs(torch.tensor([1, 2])).sum().backward()
+    ours.zero_grad(set_to_none=False)
+    theirs.zero_grad(set_to_none=False)
+    _assert_sparse_like_torch(ours.weight.grad, theirs.weight.grad)
+
+
+def test_sparse_embedding_scale_grad_by_freq_refused_at_backward_like_torch(torch):
+    ours, theirs = _sparse_pair(torch, 4, 2, scale_grad_by_freq=True)
+    their_output = theirs(torch.tensor([1, 1])).sum()
+    our_output = ours(ember.tensor([1, 1])).sum()
+    assert_raises_like_torch(their_output.backward, our_output.backward, RuntimeError)
+
+
+def test_sparse_embedding_through_grad_gives_the_dense_values(torch):
+    # autograd.grad carries dense arrays in ember: the sparse tensor's dense form (PyTorch
+    # returns the COO tensor itself).
+    weight = ember.tensor(np.arange(8.0).reshape(4, 2), requires_grad=True)
+    output = F.embedding(ember.tensor([1, 1, 3]), weight, sparse=True)
+    (grad,) = ember.autograd.grad((output * output).sum(), weight)
+    their_weight = torch.tensor(np.arange(8.0).reshape(4, 2), requires_grad=True)
+    their_output = torch.nn.functional.embedding(torch.tensor([1, 1, 3]), their_weight,
+                                                 sparse=True)
+    (their_grad,) = torch.autograd.grad((their_output * their_output).sum(), their_weight)
+    assert_close(grad, their_grad.to_dense())
+    assert weight.grad is None
+
+
+def test_sparse_embedding_float64_gradcheck_and_sparse_grad_agree():
+    weight = ember.tensor(np.random.default_rng(0).standard_normal((5, 3)), requires_grad=True)
+    lookups = ember.tensor([[0, 4, 4], [2, 0, 1]])
+    assert ember.autograd.gradcheck(
+        lambda table: F.embedding(lookups, table, sparse=True).sin(), (weight,))
+    F.embedding(lookups, weight, padding_idx=1, sparse=True).sin().sum().backward()
+    dense = weight.detach().clone().requires_grad_(True)
+    F.embedding(lookups, dense, padding_idx=1).sin().sum().backward()
+    assert weight.grad.is_sparse and weight.grad.dtype == ember.float64
+    np.testing.assert_allclose(weight.grad.to_dense().numpy(), dense.grad.numpy(), rtol=1e-12)
+
+
+def test_sparse_embedding_post_accumulate_hook_sees_the_sparse_grad():
+    embedding = nn.Embedding(4, 2, sparse=True)
+    seen = []
+    embedding.weight.register_post_accumulate_grad_hook(
+        lambda parameter: seen.append(parameter.grad._nnz()))
+    embedding(ember.tensor([0, 3, 3])).sum().backward()
+    assert seen == [3]
+
+
+@pytest.mark.parametrize("mode, per_sample, padding_idx", [
+    ("sum", False, None), ("mean", False, None), ("sum", True, 1), ("mean", False, 1)])
+def test_sparse_embedding_bag_grad_matches_torch(torch, mode, per_sample, padding_idx):
+    weight = np.random.default_rng(1).standard_normal((6, 2)).astype(np.float32)
+    ours = nn.EmbeddingBag(6, 2, mode=mode, sparse=True, padding_idx=padding_idx)
+    theirs = torch.nn.EmbeddingBag(6, 2, mode=mode, sparse=True, padding_idx=padding_idx)
+    theirs.load_state_dict({"weight": torch.tensor(weight)})
+    load_torch_state(ours, theirs)
+    lookups, offsets = [1, 2, 1, 4, 0], [0, 2]
+    sample_weights = np.arange(5, dtype=np.float32) if per_sample else None
+    our_output = ours(ember.tensor(lookups), ember.tensor(offsets),
+                      per_sample_weights=None if sample_weights is None
+                      else ember.tensor(sample_weights))
+    their_output = theirs(torch.tensor(lookups), torch.tensor(offsets),
+                          per_sample_weights=None if sample_weights is None
+                          else torch.tensor(sample_weights))
+    our_output.pow(2).sum().backward()
+    their_output.pow(2).sum().backward()
+    _assert_sparse_like_torch(ours.weight.grad, theirs.weight.grad)
+
+
+def test_sparse_embedding_bag_max_mode_refused_like_torch(torch):
+    assert_raises_like_torch(
+        lambda: torch.nn.EmbeddingBag(4, 2, mode="max", sparse=True)(
+            torch.tensor([1, 2]), torch.tensor([0])),
+        lambda: nn.EmbeddingBag(4, 2, mode="max", sparse=True)(
+            ember.tensor([1, 2]), ember.tensor([0])), ValueError)

@@ -292,3 +292,51 @@ def test_cholesky_solve_and_inverse_match_torch_with_gradients(torch, upper):
         assert_raises_like_torch(
             lambda: torch.cholesky_solve(*[torch.tensor(a) for a in arguments]),
             lambda: ember.cholesky_solve(*[ember.tensor(a) for a in arguments]), RuntimeError)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 4), (2, 6, 2), (3, 0)])
+def test_geqrf_and_householder_product_match_torch(torch, shape):
+    array = _random(shape, 11)
+    ours = ember.geqrf(ember.tensor(array))
+    theirs = torch.geqrf(torch.tensor(array))
+    assert type(ours).__name__ == "GeqrfResult"
+    for mine, their in zip(ours, theirs):
+        np.testing.assert_allclose(mine.numpy(), their.numpy(), rtol=1e-12, atol=1e-12)
+    for count in range(shape[-1] + 1):
+        np.testing.assert_allclose(
+            ember.linalg.householder_product(ours.a, ours.tau[..., :count]).numpy(),
+            torch.linalg.householder_product(theirs.a, theirs.tau[..., :count]).numpy(),
+            rtol=1e-12, atol=1e-12)
+    if shape[-1]:  # orgqr is householder_product; float32 stays float32
+        single = [tensor.float() for tensor in ours]
+        result = ember.orgqr(*single)
+        assert result.dtype == ember.float32
+        np.testing.assert_allclose(result.numpy(), torch.orgqr(*[tensor.float() for tensor in
+                                                                 theirs]).numpy(), atol=1e-5)
+
+
+def test_householder_product_gradients_match_torch_and_gradcheck(torch):
+    def product(module, A, tau):
+        return (module.linalg.householder_product(A, tau) ** 3).sum()
+    _compare_gradients(torch, product, [(5, 3), (2,)])
+    assert gradcheck(ember.linalg.householder_product,
+                     (_leaf(ember, _random((2, 4, 3), 1)), _leaf(ember, _random((2, 3), 2))))
+
+
+def test_geqrf_has_no_derivative_and_householder_product_errors_match_torch(torch):
+    def backward_through_geqrf(module):
+        module.geqrf(module.ones(3, 2, dtype=module.float64, requires_grad=True)).a.sum() \
+            .backward()
+    assert_raises_like_torch(lambda: backward_through_geqrf(torch),
+                             lambda: backward_through_geqrf(ember), NotImplementedError)
+    for A, tau in [((3, 4), (2,)), ((4, 3), (4,)), ((4,), (1,)), ((4, 3), (2, 3))]:
+        assert_raises_like_torch(
+            lambda: torch.linalg.householder_product(torch.ones(A), torch.ones(tau)),
+            lambda: ember.linalg.householder_product(ember.ones(A), ember.ones(tau)),
+            RuntimeError)
+    assert_raises_like_torch(
+        lambda: torch.linalg.householder_product(torch.ones(4, 3),
+                                                 torch.ones(3, dtype=torch.float64)),
+        lambda: ember.linalg.householder_product(ember.ones(4, 3),
+                                                 ember.ones(3, dtype=ember.float64)),
+        RuntimeError)

@@ -532,3 +532,48 @@ def adaptive_max_indices(array, output_size):
     rows = array.reshape(array.shape[:2] + (math.prod(sizes),))  # explicit: the batch may be 0
     offsets = np.argmax(rows[:, :, positions], axis=-1)
     return positions[tuple(np.indices(output_size, sparse=True)) + (offsets,)]
+
+
+def fractional_intervals(samples, input_size, output_size, pool_size):
+    """Fractional max pooling's window starts (PyTorch's generate_intervals), one row per
+    sample: ``int((i + u) * alpha) - int(u * alpha)`` with ``alpha = (input - pool) /
+    (output - 1)`` in the samples' dtype, the last window flush with the end."""
+    starts = np.empty(samples.shape + (output_size,), np.int64)
+    if output_size > 1:
+        scalar = samples.dtype.type
+        alpha = scalar(input_size - pool_size) / scalar(output_size - 1)
+        steps = np.arange(output_size - 1).astype(samples.dtype)
+        scaled = (steps + samples[..., None]) * alpha
+        starts[..., :-1] = scaled.astype(np.int64) - (samples * alpha).astype(np.int64)[..., None]
+    if output_size > 0:
+        starts[..., -1] = input_size - pool_size
+    return starts
+
+
+def fractional_max_indices(array, kernel_size, output_size, samples):
+    """Flattened spatial index of each fractional window's maximum for (N, C, *spatial)
+    ``array``; ``samples`` gives one (N' >= N, C) array of uniform draws per spatial dim. The
+    first maximum wins, a NaN wins over any number (the last NaN of the window)."""
+    batch, channels = array.shape[:2]
+    sizes = array.shape[2:]
+    spatial_dims = len(sizes)
+    flat = np.zeros((batch, channels) + (1,) * (2 * spatial_dims), np.int64)
+    for dim, (size, count, pool, sample) in enumerate(zip(sizes, output_size, kernel_size,
+                                                          samples)):
+        starts = fractional_intervals(sample[:batch], size, count, pool)
+        grid = starts[..., :, None] + np.arange(pool)  # (N, C, count, pool)
+        shape = [batch, channels] + [1] * (2 * spatial_dims)
+        shape[2 + dim] = count
+        shape[2 + spatial_dims + dim] = pool
+        flat = flat * size + grid.reshape(shape)
+    window = math.prod(kernel_size)
+    positions = flat.reshape((batch, channels) + tuple(output_size) + (window,))
+    rows = array.reshape((batch, channels, math.prod(sizes)))
+    values = np.take_along_axis(rows, positions.reshape(batch, channels, -1), axis=-1)
+    values = values.reshape(positions.shape)
+    choice = np.argmax(values, axis=-1)
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        last_nan = window - 1 - np.argmax(missing[..., ::-1], axis=-1)
+        choice = np.where(missing.any(axis=-1), last_nan, choice)
+    return np.take_along_axis(positions, choice[..., None], axis=-1)[..., 0]

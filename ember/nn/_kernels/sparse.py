@@ -1,7 +1,10 @@
 """The embedding lookup: rows of the weight picked by index."""
 import numpy as np
 
+from ...autograd import engine
 from ...autograd.function import Op
+from ...sparse._coo import accumulate_sparse_grad
+from ...tensor import Tensor
 
 
 class Embedding(Op):
@@ -12,16 +15,22 @@ class Embedding(Op):
     differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, indices, weight, padding_idx, scale_grad_by_freq):
+    def forward(ctx, indices, weight, padding_idx, scale_grad_by_freq, sparse=False):
         ctx.save_for_backward(indices)
-        ctx.settings = (weight.shape, padding_idx, scale_grad_by_freq)
+        ctx.settings = (weight.shape, padding_idx, scale_grad_by_freq, sparse)
         return weight[indices]
 
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
         (indices,) = ctx.saved_tensors
-        weight_shape, padding_idx, scale_grad_by_freq = ctx.settings
+        weight_shape, padding_idx, scale_grad_by_freq, sparse = ctx.settings
+        if sparse:
+            if scale_grad_by_freq:
+                raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with "
+                                   "sparse gradients")
+            if xp is np and _accumulate_sparse(ctx, grad, indices, weight_shape, padding_idx):
+                return None, None, None, None, None
         if xp is not np:
             # The scatter-sum as a product with a constant (rows, lookups) selection matrix.
             flat_indices = indices._data.reshape(-1)
@@ -32,9 +41,36 @@ class Embedding(Op):
             if padding_idx is not None:
                 selection[padding_idx] = 0
             flat_grad = xp.reshape(grad, (flat_indices.size, weight_shape[1]))
-            return None, xp.matmul(xp.asarray(selection), flat_grad), None, None
+            return None, xp.matmul(xp.asarray(selection), flat_grad), None, None, None
         return None, _sum_rows_by_index(grad, indices.reshape(-1), weight_shape, padding_idx,
-                                        scale_grad_by_freq), None, None
+                                        scale_grad_by_freq), None, None, None
+
+
+def _accumulate_sparse(ctx, grad, indices, weight_shape, padding_idx):
+    """``sparse=True``: the weight's gradient as a sparse COO tensor (one entry per looked-up
+    index, padding entries left out, duplicates kept, as PyTorch's embedding_sparse_backward),
+    accumulated into the weight's ``.grad`` here, since the engine carries dense arrays only.
+    Done for a weight that is a leaf without tensor hooks in a ``backward()`` sweep; otherwise
+    (a computed weight, ``autograd.grad``, ``backward(inputs=...)``) False, and the caller
+    returns the dense gradient."""
+    edge = ctx.next_edges[1]
+    if edge is None or not isinstance(edge[0], Tensor):
+        return False
+    weight = edge[0]
+    if weight._hooks or not engine._is_checkpoint_valid():  # grad()/inputs= capture the sweep
+        return False
+    flat_indices = indices.reshape(-1)
+    flat_grad = grad.reshape(flat_indices.size, weight_shape[1])
+    if padding_idx is not None:
+        kept = flat_indices != padding_idx
+        flat_indices = flat_indices[kept]
+        flat_grad = flat_grad[kept]
+    accumulate_sparse_grad(weight, flat_indices.astype(np.int64)[None, :],
+                           np.array(flat_grad, copy=True))
+    post_hooks = engine._post_accumulate_hooks.get(id(weight))
+    for hook in list(post_hooks.values()) if post_hooks else ():
+        hook(weight)
+    return True
 
 
 def _sum_rows_by_index(grad, flat_indices, weight_shape, padding_idx, scale_grad_by_freq):

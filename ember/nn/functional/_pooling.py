@@ -4,19 +4,21 @@ import math
 
 import numpy as np
 
-from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
+from ..._dtype import accumulation_dtype, from_numpy_dtype, is_floating, scalar_type_name
+from ..._factories import rand
 from ...autograd.function import keep_input_in_gradient, torch_named
 from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
 from .._kernels.padding import GatherAxes
 from .._kernels.pooling import (
-    AvgPoolNd, GatherSpatial, MaxPoolNd, adaptive_max_indices, averaging_matrix, avg_divisor)
+    AvgPoolNd, GatherSpatial, MaxPoolNd, adaptive_max_indices, averaging_matrix, avg_divisor,
+    fractional_max_indices)
 from ._activation import relu
 from ._conv import check_tensors, int_tuple
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "avg_pool1d",
-           "avg_pool2d", "avg_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d", "max_pool2d", "max_pool3d"]
+           "avg_pool2d", "avg_pool3d", "fractional_max_pool2d", "fractional_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d", "max_pool2d", "max_pool3d"]
 
 
 def _pool_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -329,3 +331,112 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     sizes = (kernel_size,) * 3 if isinstance(kernel_size, int) else tuple(kernel_size)
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, avg_pool3d,
                     math.prod(sizes))
+
+
+# ---- fractional max pooling -------------------------------------------------------------------
+_FRACTIONAL_DIM_NAMES = {2: ("height", "width"), 3: ("time", "height", "width")}
+
+
+def _fractional_sizes(value, count, name, operation):
+    """kernel_size/output_size as ``count`` ints (PyTorch's RuntimeError for another length)."""
+    return int_tuple(value, count, name, lambda got: RuntimeError(
+        f"{operation}: {name} must either be a single Int or tuple of Ints"))
+
+
+def _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_indices,
+                         _random_samples, spatial_dims):
+    """Max over windows of ``kernel_size`` whose starts advance by pseudo-random fractional
+    steps (Graham's fractional max pooling), with PyTorch's windows for the same
+    ``_random_samples`` (one uniform draw per batch item, channel and dim, drawn from ember's
+    generator when not given). A gather at the argmax, as adaptive max pooling."""
+    operation = f"fractional_max_pool{spatial_dims}d"
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{operation} requires specifying either an output_size or an "
+                         f"output_ratio")
+    if output_size is None:
+        if spatial_dims == 2 and isinstance(output_ratio, (list, tuple)) and \
+                len(output_ratio) > 2:
+            raise ValueError("fractional_max_pool2d requires output_ratio to either be a single "
+                             "Int or tuple of Ints.")
+        ratios = tuple(output_ratio) if isinstance(output_ratio, (list, tuple)) else \
+            (output_ratio,) * spatial_dims
+        output_size = [int(input.size(dim - spatial_dims) * ratios[dim])
+                       for dim in range(spatial_dims)]
+    if _random_samples is None:
+        batch = 1 if input.dim() == spatial_dims + 1 else input.size(0)
+        _random_samples = rand(batch, input.size(-spatial_dims - 1), spatial_dims,
+                               dtype=input.dtype)
+    # PyTorch's kernel names the 3-D op by its out= form.
+    kernel_name = operation if spatial_dims == 2 else operation + "_out"
+    kernel_size = _fractional_sizes(kernel_size, spatial_dims, "kernel_size", operation)
+    output_size = _fractional_sizes(output_size, spatial_dims, "output_size", operation)
+    samples = _random_samples._data
+    dtype = input._data.dtype
+    if samples.dtype != dtype:
+        raise RuntimeError("Expect _random_samples to have the same dtype as input")
+    ndim = input._data.ndim
+    shape = list(input._data.shape)
+    if ndim not in (spatial_dims + 1, spatial_dims + 2):
+        raise RuntimeError(f"{kernel_name}(): Expected {spatial_dims + 1}D or "
+                           f"{spatial_dims + 2}D tensor, but got: {shape}")
+    if samples.ndim != 3:
+        raise RuntimeError(f"Expect _random_samples to have 3 dimensions, got {samples.ndim}")
+    batched = input if ndim == spatial_dims + 2 else input.unsqueeze(0)
+    if samples.shape[0] < batched.shape[0]:
+        raise RuntimeError("Expect _random_samples.size(0) no less then input batch size.")
+    if samples.shape[1] != batched.shape[1]:
+        raise RuntimeError("Expect _random_samples.size(1) equals to input channel size.")
+    if samples.shape[2] != spatial_dims:
+        raise RuntimeError(f"Expect _random_samples.size(2) equals to {spatial_dims}; got "
+                           f"{samples.shape[2]}.")
+    for dim in range(ndim - spatial_dims - 1, ndim):
+        if shape[dim] == 0:
+            raise RuntimeError(f"{kernel_name}(): Expected input to have non-zero size for "
+                               f"non-batch dimensions, but got{shape} with dimension {dim} "
+                               f"being empty.")
+    sizes = batched._data.shape[2:]
+    for name, size, count, pool in zip(_FRACTIONAL_DIM_NAMES[spatial_dims], sizes,
+                                       output_size, kernel_size):
+        if count + pool - 1 > size:
+            raise RuntimeError(f"{kernel_name}(): pool {name} {pool} too large relative to "
+                               f"input {name} {size}")
+    for count in output_size:
+        if count < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {count}: "
+                               f"{list(batched.shape[:2]) + list(output_size)}")
+    if not is_floating(dtype):
+        raise NotImplementedError(f'"{operation}_out_frame" not implemented for '
+                                  f"'{scalar_type_name(dtype)}'")
+    if any(pool <= 0 for pool in kernel_size):
+        raise RuntimeError(f"{operation}: kernel_size must be greater than zero, but got "
+                           f"{list(kernel_size)}")
+    # The 2-D op draws (width, height); the 3-D one (time, height, width).
+    per_dim = [samples[..., 1], samples[..., 0]] if spatial_dims == 2 else \
+        [samples[..., dim] for dim in range(3)]
+    indices = np.ascontiguousarray(fractional_max_indices(batched._data, kernel_size,
+                                                          output_size, per_dim))
+    output = torch_named(keep_input_in_gradient(GatherSpatial.apply(batched, indices)),
+                         f"FractionalMaxPool{spatial_dims}DBackward0")
+    indices_tensor = Tensor._wrap(indices)
+    if ndim == spatial_dims + 1:
+        output = output.squeeze(0)
+        indices_tensor = Tensor._wrap(indices[0])
+    if return_indices:
+        return output, indices_tensor
+    return output
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """2-D fractional max pooling over (N, C, H, W) or (C, H, W) to ``output_size`` (or
+    ``output_ratio`` times the input size); indices index the flattened H*W."""
+    return _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_indices,
+                                _random_samples, 2)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """3-D fractional max pooling over (N, C, T, H, W) or (C, T, H, W); indices index the
+    flattened T*H*W."""
+    return _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_indices,
+                                _random_samples, 3)

@@ -10,14 +10,13 @@ __all__ = ["embedding", "embedding_bag", "one_hot"]
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Rows of ``weight`` picked by the integer ``input``; ``padding_idx``'s row gets no gradient
-    and ``max_norm`` renormalises the looked-up rows of ``weight`` in place."""
+    and ``max_norm`` renormalises the looked-up rows of ``weight`` in place. With ``sparse`` the
+    weight's ``.grad`` is a sparse COO tensor of the looked-up rows."""
     if input._data.dtype.kind not in "iu":
         type_name = tensor_type_name(input._data.dtype)
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {type_name} instead "
                            f"(while checking arguments for embedding)")
-    if sparse:
-        raise NotImplementedError("embedding: ember has no sparse gradients; use sparse=False")
     num_embeddings = weight.shape[0]
     if padding_idx is not None:
         if padding_idx > 0 and padding_idx >= num_embeddings:
@@ -31,7 +30,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _embedding_renorm(weight, indices, max_norm, norm_type)
-    return Embedding.apply(input, weight, padding_idx, scale_grad_by_freq)
+    return Embedding.apply(input, weight, padding_idx, scale_grad_by_freq, bool(sparse))
 
 
 def _embedding_renorm(weight, indices, max_norm, norm_type):
@@ -111,7 +110,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                            f"in the valid range [0, {count})")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += count
-    rows = embedding(input, weight, None, max_norm, norm_type, scale_grad_by_freq)
+    if sparse and mode == "max":
+        raise ValueError("max mode does not support sparse weights")
+    # sparse: padding entries are left out of the gradient (dense: the membership drops them).
+    rows = embedding(input, weight, padding_idx if sparse else None, max_norm, norm_type,
+                     scale_grad_by_freq, sparse)
     bag_of = np.searchsorted(starts, np.arange(indices.size), side="right") - 1
     kept = np.ones(indices.size, dtype=bool) if padding_idx is None else indices != padding_idx
     dtype = weight._data.dtype

@@ -54,6 +54,7 @@ from .normalization import LocalResponseNorm  # noqa: F401,E402
 from .sparse import EmbeddingBag  # noqa: F401,E402
 from .pooling import LPPool1d, LPPool2d, LPPool3d  # noqa: F401,E402
 from .pooling import AdaptiveMaxPool3d  # noqa: F401,E402
+from .pooling import FractionalMaxPool2d, FractionalMaxPool3d  # noqa: F401,E402
 from .loss import NLLLoss2d  # noqa: F401,E402
 from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401,E402
 from .unpooling import MaxUnpool1d, MaxUnpool2d, MaxUnpool3d  # noqa: F401,E402

@@ -162,3 +162,54 @@ class LPPool2d(_LPPoolNd, functional=F.lp_pool2d):
 
 class LPPool3d(_LPPoolNd, functional=F.lp_pool3d):
     """Power-average pooling over 3-D windows."""
+
+
+class _FractionalMaxPoolNd(_Family, Module):
+    """The options of fractional max pooling: a window size, and the output size or its ratio
+    to the input size; ``_random_samples`` (a buffer, None unless given) fixes the windows."""
+
+    _spatial_dims = None
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        dims = self._spatial_dims
+        name = type(self).__name__
+        if dims == 3 and ((isinstance(kernel_size, int) and kernel_size <= 0) or (
+                isinstance(kernel_size, (tuple, list)) and not all(k > 0 for k in kernel_size))):
+            raise ValueError(f"kernel_size must be greater than 0, but got {kernel_size}")
+        self.kernel_size = _repeat(kernel_size, dims)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = _repeat(output_size, dims) if output_size is not None else None
+        self.output_ratio = _repeat(output_ratio, dims) if output_ratio is not None else None
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling "
+                             f"ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None:
+            if not all(0 < ratio < 1 for ratio in self.output_ratio):
+                raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        return type(self)._functional(input, self.kernel_size, self.output_size,
+                                      self.output_ratio, self.return_indices,
+                                      _random_samples=self._random_samples)
+
+
+def _repeat(value, count):
+    """PyTorch's _pair/_triple: an iterable as a tuple, anything else repeated."""
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return (value,) * count
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd, functional=F.fractional_max_pool2d,
+                          spatial_dims=2):
+    """2-D fractional max pooling (Graham): windows at pseudo-random fractional steps."""
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd, functional=F.fractional_max_pool3d,
+                          spatial_dims=3):
+    """3-D fractional max pooling over (N, C, T, H, W) or (C, T, H, W)."""

@@ -51,6 +51,14 @@ def _vector_norm(array, norm_type):
     return (absolute ** norm_type).sum() ** (1.0 / norm_type)
 
 
+def _refuse_sparse(tensors, operator):
+    """PyTorch's norm and clamp have no sparse kernels: its NotImplementedError, shortened."""
+    for tensor in tensors:
+        if tensor.is_sparse:
+            raise NotImplementedError(f"Could not run 'aten::{operator}' with arguments from "
+                                      f"the 'SparseCPU' backend.")
+
+
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """The norm of the per-tensor norms: the norm of all the tensors concatenated."""
     tensors = _as_list(tensors, "get_total_norm")
@@ -58,6 +66,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if len(tensors) == 0:
         # PyTorch's torch.tensor(0.0): the default dtype.
         return Tensor._wrap(np.zeros((), dtype=get_default_dtype().numpy))
+    _refuse_sparse(tensors, "linalg_vector_norm")
     dtype = real_dtype(np.result_type(*[tensor._data.dtype for tensor in tensors]))
     with np.errstate(invalid="ignore", over="ignore"):
         norms = [_vector_norm(tensor._data, norm_type) for tensor in tensors]
@@ -86,7 +95,8 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm scales like PyTorch
         for grad in grads:
             if not unchanged:
-                grad._data *= clip_coefficient.astype(grad._data.dtype)
+                target = grad._data.values if grad.is_sparse else grad._data
+                target *= clip_coefficient.astype(target.dtype)
             grad._bump_version()
 
 
@@ -106,6 +116,8 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every ``.grad`` into ``[-clip_value, clip_value]`` in place."""
     parameters = _as_list(parameters, "clip_grad_value_")
     clip_value = float(clip_value)
+    _refuse_sparse([parameter._grad for parameter in parameters if parameter._grad is not None],
+                   "clamp_")
     for parameter in parameters:
         grad = parameter._grad
         if grad is None:

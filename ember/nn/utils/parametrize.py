@@ -51,7 +51,10 @@ class ParametrizationList(ModuleList):
         with no_grad():
             for parametrization in reversed(self):
                 if hasattr(parametrization, "right_inverse"):
-                    new = parametrization.right_inverse(new)
+                    try:
+                        new = parametrization.right_inverse(new)
+                    except NotImplementedError:
+                        pass  # as PyTorch: a right_inverse that cannot be is the identity
         if not isinstance(new, (Tensor, tuple, list)):
             raise ValueError(f"'right_inverse' must return a Tensor or a Sequence of tensors "
                              f"(list, tuple...). Got {type(new).__name__}")

@@ -8,9 +8,12 @@ from fractions import Fraction
 import numpy as np
 
 from ...tensor import Tensor
-from ._operands import _binary_math, _not_tensor, _OfInput, _OfInputAnd, _OfOperands, _unary
+from ._operands import (
+    _binary_math, _not_tensor, _OfInput, _OfInputAnd, _OfOperands, _promote, _unary)
+from .._broadcast import unbroadcast
+from ..._dtype import scalar_type_name as _scalar_type_name
 
-__all__ = ["digamma", "lgamma", "mvlgamma", "polygamma"]
+__all__ = ["digamma", "igamma", "igammac", "lgamma", "mvlgamma", "polygamma"]
 
 _EULER_GAMMA = 0.5772156649015329
 _LOG_PI = math.log(math.pi)
@@ -337,3 +340,141 @@ class Zeta(_OfOperands):
 def zeta(input, other):
     """Hurwitz's zeta function sum_k (other + k)^-input (Riemann's at other = 1)."""
     return _binary_math(Zeta, input, other, "special_zeta")
+
+
+# ---- the regularized incomplete gamma functions ------------------------------------------------
+_INCOMPLETE_GAMMA_ITERATIONS = 5000
+_INCOMPLETE_GAMMA_TOLERANCE = 1e-17
+
+
+def _log_density(a, x):
+    """log(x^a e^-x / Gamma(a)), the factor in front of both expansions (float64)."""
+    return a * np.log(x) - x - _lgamma_float64(a)
+
+
+def _lower_series(a, x):
+    """P(a, x) = x^a e^-x / Gamma(a + 1) sum_n x^n / ((a + 1) ... (a + n)), for x < a + 1."""
+    term = np.ones_like(x)
+    total = np.ones_like(x)
+    denominator = a.copy()
+    active = np.ones(x.shape, bool)
+    for _ in range(_INCOMPLETE_GAMMA_ITERATIONS):
+        denominator = denominator + 1
+        term = np.where(active, term * x / denominator, 0.0)
+        total += term
+        active &= term > total * _INCOMPLETE_GAMMA_TOLERANCE
+        if not active.any():
+            break
+    return np.exp(_log_density(a, x)) * total / a
+
+
+def _upper_fraction(a, x):
+    """Q(a, x) by Legendre's continued fraction (modified Lentz), for x >= a + 1."""
+    tiny = 1e-300
+    b = x + 1 - a
+    c = np.full_like(x, 1 / tiny)
+    d = 1 / b
+    h = d.copy()
+    active = np.ones(x.shape, bool)
+    for i in range(1, _INCOMPLETE_GAMMA_ITERATIONS):
+        numerator = -i * (i - a)
+        b = b + 2
+        d = numerator * d + b
+        d = np.where(np.abs(d) < tiny, tiny, d)
+        c = b + numerator / c
+        c = np.where(np.abs(c) < tiny, tiny, c)
+        d = 1 / d
+        change = d * c
+        h = np.where(active, h * change, h)
+        active &= np.abs(change - 1) > _INCOMPLETE_GAMMA_TOLERANCE
+        if not active.any():
+            break
+    return np.exp(_log_density(a, x)) * h
+
+
+def incomplete_gamma(a, x, upper):
+    """P(a, x) (or Q(a, x) = 1 - P when ``upper``) of two arrays (broadcast), in float64 then
+    rounded to their dtype, with PyTorch's edge values: NaN for a or x below 0, for a = x = 0
+    and at NaN; P = 1 at a = 0 (x > 0) and at x = inf; P = 0 at x = 0 and at a = inf."""
+    dtype = np.result_type(a, x)
+    a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
+    shape = a.shape
+    a, x = a.reshape(-1), x.reshape(-1)
+    lower = np.full(a.shape, np.nan)
+    regular = (a > 0) & (x > 0) & np.isfinite(a) & np.isfinite(x)
+    series = regular & (x < a + 1)
+    fraction = regular & ~series
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        lower[series] = _lower_series(a[series], x[series])
+        lower[fraction] = 1 - _upper_fraction(a[fraction], x[fraction])
+        complement = 1 - lower
+        complement[fraction] = _upper_fraction(a[fraction], x[fraction])
+    ones = ((a == 0) & (x > 0)) | (np.isposinf(x) & (a >= 0) & ~np.isinf(a))
+    zeros = ((x == 0) & (a > 0)) | (np.isposinf(a) & (x >= 0) & ~np.isinf(x))
+    lower[ones] = 1.0
+    lower[zeros] = 0.0
+    complement[ones] = 0.0
+    complement[zeros] = 1.0
+    result = complement if upper else lower
+    return result.reshape(shape).astype(dtype)
+
+
+class _IncompleteGamma(_OfOperands):
+    """P(a, x) or Q(a, x) (``upper``); the derivative in x is the gamma density (negated for
+    Q); PyTorch has none in a."""
+
+    upper = False
+    differentiable_backward = False
+
+    @classmethod
+    def function(cls, a, x):
+        if a.dtype.kind != "f" or x.dtype.kind != "f":
+            raise NotImplementedError(f'"igamma_cpu" not implemented for '
+                                      f"'{_scalar_type_name(np.result_type(a, x))}'")
+        return incomplete_gamma(a, x, cls.upper)
+
+    @staticmethod
+    def promote(a, b):
+        return _promote(a, b, False)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        a, x = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            name = "igammac" if cls.upper else "igamma"
+            raise NotImplementedError(f"the derivative for '{name}: input' is not implemented.")
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            wide_a, wide_x = np.asarray(a, np.float64), np.asarray(x, np.float64)
+            logarithm = np.where(wide_a == 1, 0.0, (wide_a - 1) * np.log(wide_x))
+            density = np.exp(logarithm - wide_x - _lgamma_float64(wide_a))
+        if cls.upper:
+            density = -density
+        shape, dtype = ctx.b_meta
+        return None, unbroadcast(grad * density.astype(grad.dtype), shape).astype(dtype)
+
+
+class Igamma(_IncompleteGamma):
+    pass
+
+
+class Igammac(_IncompleteGamma):
+    upper = True
+
+
+def incomplete_gamma_op(input, other, upper, operation):
+    """P(input, other), or Q when ``upper``, of two tensors (PyTorch takes no numbers here)."""
+    for position, (name, value) in enumerate((("input", input), ("other", other)), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{operation}(): argument '{name}' (position {position}) must be "
+                            f"Tensor, not {type(value).__name__}")
+    return _binary_math(Igammac if upper else Igamma, input, other, operation)
+
+
+def igamma(input, other):
+    """The regularized lower incomplete gamma function P(input, other) (torch.igamma)."""
+    return incomplete_gamma_op(input, other, False, "igamma")
+
+
+def igammac(input, other):
+    """The regularized upper incomplete gamma function Q(input, other) = 1 - P."""
+    return incomplete_gamma_op(input, other, True, "igammac")
