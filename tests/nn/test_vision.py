@@ -341,3 +341,39 @@ def test_interpolate_half_precision_weights_in_float32_as_torch(torch, mode):
     # products in float16 bicubic was up to ten ulp off
     np.testing.assert_allclose(ours.numpy().astype(np.float64),
                                theirs.numpy().astype(np.float64), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("size", [(19, 23), (50, 80), (37, 26), (11, 53)])
+@pytest.mark.parametrize("mode, options", [
+    ("nearest", {}), ("nearest-exact", {}),
+    ("bilinear", {"align_corners": False}), ("bilinear", {"align_corners": True}),
+    ("bilinear", {"antialias": True}), ("bicubic", {"antialias": True})])
+def test_uint8_images_resize_as_torch(torch, size, mode, options):
+    """PyTorch's uint8 kernels: nearest and plain bilinear bit for bit; the antialiased ones
+    within one grey level (PIL's fixed-point passes; a few pixels round the other way)."""
+    image = np.random.default_rng(0).integers(0, 256, (2, 3, 37, 53), dtype=np.uint8)
+    expected = torch.nn.functional.interpolate(torch.tensor(image), size=size, mode=mode,
+                                               **options).numpy()
+    got = ember.nn.functional.interpolate(ember.tensor(image), size=size, mode=mode,
+                                          **options).numpy()
+    assert got.dtype == np.uint8
+    difference = np.abs(got.astype(int) - expected)
+    if options.get("antialias"):
+        assert difference.max() <= 1 and (difference > 0).mean() < 0.01
+    else:
+        assert difference.max() == 0
+
+
+def test_uint8_resizing_without_torch():
+    """A constant image stays constant; a horizontal ramp stays monotone; unsupported bicubic
+    without antialias says so."""
+    flat = ember.full((1, 1, 9, 13), 77, dtype=ember.uint8)
+    for mode, options in [("bilinear", {}), ("bilinear", {"antialias": True}),
+                          ("bicubic", {"antialias": True})]:
+        out = ember.nn.functional.interpolate(flat, size=(4, 29), mode=mode, **options)
+        assert out.dtype == ember.uint8 and (out.numpy() == 77).all()
+    ramp = ember.tensor(np.tile(np.arange(0, 250, 10, dtype=np.uint8), (1, 1, 5, 1)))
+    out = ember.nn.functional.interpolate(ramp, size=(5, 11), mode="bilinear", antialias=True)
+    assert (np.diff(out.numpy().astype(int), axis=-1) >= 0).all()
+    with pytest.raises(NotImplementedError, match="bicubic resizing of uint8 images"):
+        ember.nn.functional.interpolate(flat, size=(4, 5), mode="bicubic")

@@ -362,3 +362,66 @@ def antialias_matrix(in_size, out_size, scale, align_corners, cubic, dtype):
     matrix[rows, positions[rows, columns]] = weights[rows, columns]
     return matrix
 
+
+# ---- uint8 images: PyTorch's fixed-point resampling (PIL's) -----------------------------------
+def _uint8_rows(in_size, out_size, scale, align_corners, cubic, antialias):
+    """(first tap, float64 weights) per output along one axis, as PyTorch's uint8 kernels
+    compute them: PIL's filters widened by a downscale when antialiasing (Keys' cubic with
+    a = -0.5 then, -0.75 without), normalised per output."""
+    if align_corners:
+        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    else:
+        ratio = 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+    delta = 0.5 if align_corners and not antialias else 0.0
+    half = 2.0 if cubic else 1.0
+    widened = antialias and ratio >= 1.0
+    support = half * ratio if widened else half
+    invscale = 1.0 / ratio if widened else 1.0
+    a = -0.5 if antialias else -0.75
+    rows = []
+    for index in range(out_size):
+        center = ratio * (index + 0.5 - delta)
+        first = max(int(center - support + 0.5 + delta), 0)
+        count = min(int(center + support + 0.5 + delta), in_size) - first
+        distance = np.abs((np.arange(count) + first - center + 0.5 - delta) * invscale)
+        if cubic:
+            weights = np.where(distance < 1, ((a + 2) * distance - (a + 3)) * distance ** 2 + 1,
+                               np.where(distance < 2, (((distance - 5) * distance + 8) * distance
+                                                       - 4) * a, 0.0))
+        else:
+            weights = np.where(distance < 1, 1 - distance, 0.0)
+        total = weights.sum()
+        rows.append((first, weights / total if total != 0 else weights))
+    return rows
+
+
+def _resample_uint8_axis(image, rows, axis, in_size):
+    """One separable pass in PIL's fixed point: int16 weights with as many fraction bits as
+    the largest weight allows, a rounding half added, the sum shifted back and clamped to
+    uint8 (the next pass reads these rounded values, as PyTorch's does)."""
+    largest = max([weights.max() for _, weights in rows if weights.size] + [0.0])
+    bits = 0
+    while bits < 15 and int(0.5 + largest * (1 << (bits + 1))) < (1 << 15):
+        bits += 1
+    matrix = np.zeros((len(rows), in_size), np.int64)
+    for output, (first, weights) in enumerate(rows):
+        scaled = weights * (1 << bits)
+        matrix[output, first:first + weights.size] = np.trunc(
+            np.where(scaled < 0, scaled - 0.5, scaled + 0.5))
+    moved = np.moveaxis(image, axis, -1).astype(np.int64)
+    total = moved @ matrix.T + (1 << (bits - 1) if bits else 0)
+    out = np.clip(total >> bits, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.moveaxis(out, -1, axis))
+
+
+def resample_uint8(image, output_size, scales, cubic, antialias, align_corners):
+    """Bilinear or bicubic resizing of a uint8 (N, C, H, W) array as PyTorch's CPU kernels do:
+    the width first, then the height, each only if its size changes."""
+    out = image
+    for axis in (3, 2):
+        size = output_size[axis - 2]
+        if size != image.shape[axis]:
+            rows = _uint8_rows(image.shape[axis], size, scales[axis - 2], align_corners, cubic,
+                               antialias)
+            out = _resample_uint8_axis(out, rows, axis, image.shape[axis])
+    return out if out is not image else image.copy()

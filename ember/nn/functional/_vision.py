@@ -8,9 +8,10 @@ import numpy as np
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
 from ...ops.reduce import linspace_array
 from ...autograd.function import torch_named
+from ...tensor import Tensor
 from .._kernels.padding import GatherAxes
 from .._kernels.sampling import (
-    GridSample, antialias_matrix, cubic_matrix, linear_matrix, nearest_index)
+    GridSample, antialias_matrix, cubic_matrix, linear_matrix, nearest_index, resample_uint8)
 from ._conv import check_tensors
 from ._pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
@@ -68,6 +69,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
     output_size, scales = _output_size(input, size, scale_factor, recompute_scale_factor, mode)
+    if input._data.dtype == np.uint8 and mode in ("bilinear", "bicubic") and dims == 2:
+        if mode == "bicubic" and not antialias:
+            # PyTorch's generic kernel casts unclamped float results to bytes: not reproduced
+            raise NotImplementedError("interpolate: bicubic resizing of uint8 images without "
+                                      "antialias is not implemented in ember; use "
+                                      "antialias=True or a floating image")
+        _check_sizes(input._data, output_size)
+        return Tensor._result(resample_uint8(input._data, output_size, scales,
+                                             mode == "bicubic", antialias, align_corners))
     if antialias and mode != "lanczos":
         return _antialiased(input, output_size, scales, mode, align_corners)
     if mode == "area":
@@ -77,14 +87,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return pools[dims](input, output_size)
     _check_mode(input, mode, dims)
     data = input._data
-    if not is_floating(data.dtype):
+    nearest_of_bytes = data.dtype == np.uint8 and mode in ("nearest", "nearest-exact")
+    if not is_floating(data.dtype) and not nearest_of_bytes:
         kind = ("cubic" if mode == "bicubic" else "linear" if mode in _LINEAR_MODES
                 else "nearest")
         raise NotImplementedError(f'"interpolate (compute_indices_weights_{kind})" not '
                                   f"implemented for '{scalar_type_name(data.dtype)}'")
     maps = []
-    # half-precision weights and products in float32, rounded once at the end (PyTorch's opmath)
-    work = accumulation_dtype(data.dtype)
+    # half-precision weights and products in float32, rounded once at the end (PyTorch's opmath);
+    # nearest positions of uint8 images in float32, as PyTorch's
+    work = np.dtype(np.float32) if nearest_of_bytes else accumulation_dtype(data.dtype)
     for index in range(dims):
         axis = 2 + index
         in_size = data.shape[axis]
@@ -104,6 +116,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     return torch_named(GatherAxes.apply(input, tuple(maps), 0), _UPSAMPLE_NAMES[mode](dims))
 
 
+def _check_sizes(data, output_size):
+    for out_size, in_size in zip(output_size, data.shape[2:]):
+        if out_size <= 0 or in_size <= 0:
+            raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                               f"({', '.join(str(size) for size in data.shape[2:])}) and output "
+                               f"({', '.join(str(size) for size in output_size)})")
+
+
 def _antialiased(input, output_size, scales, mode, align_corners):
     """Antialiased bilinear/bicubic resizing (PIL's, as PyTorch's): one weight matrix per axis
     that changes size, the last axis first, as PyTorch's separable kernel resamples."""
@@ -111,11 +131,7 @@ def _antialiased(input, output_size, scales, mode, align_corners):
     if data.dtype not in (np.float32, np.float64):
         raise NotImplementedError(f'"compute_index_ranges_weights" not implemented for '
                                   f"'{scalar_type_name(data.dtype)}'")
-    for out_size, in_size in zip(output_size, data.shape[2:]):
-        if out_size <= 0 or in_size <= 0:
-            raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
-                               f"({', '.join(str(size) for size in data.shape[2:])}) and output "
-                               f"({', '.join(str(size) for size in output_size)})")
+    _check_sizes(data, output_size)
     maps = []
     for axis in (3, 2):
         if output_size[axis - 2] != data.shape[axis]:
