@@ -143,9 +143,10 @@ class Op(Node):
                 ctx._match_saved_outputs(results)
             if _saved_tensors_hooks and not saved_tensors_hooks_state.inplace:
                 ctx._pack_saved(results)
-        if _forward_ad_hook is not None and cls._tensor_level and cls.jvp is not Function.jvp \
-                and getattr(cls, "backward", None) is None:
-            _forward_ad_hook(ctx, args, results)
+            # (a dual's consumers are recorded: dual tensors require grad in ember)
+            if _forward_ad_hook is not None and cls._tensor_level and \
+                    cls.jvp is not Function.jvp and getattr(cls, "backward", None) is None:
+                _forward_ad_hook(ctx, args, results)
         if _tracer is not None:
             _tracer(cls, ctx, args, results)
         return result if single else results
