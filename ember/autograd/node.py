@@ -335,6 +335,9 @@ class Node:
             result = (result,)
         count = len(self.next_edges)
         if len(result) != count:
+            # PyTorch lets a backward return extra Nones beyond its inputs, not extra gradients
+            if len(result) > count and all(grad is None for grad in result[count:]):
+                return result[:count]
             if len(result) > count or any(self.needs_input_grad[len(result):]):
                 raise RuntimeError(f"function {self.name()} returned an incorrect number of "
                                    f"gradients (expected {count}, got {len(result)})")

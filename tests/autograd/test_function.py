@@ -337,3 +337,32 @@ def test_unused_outputs_get_zero_gradients_in_backward():
     first.sum().backward()
     np.testing.assert_array_equal(received[0], [0.0, 0.0])
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_backward_may_return_extra_nones_but_not_extra_gradients(torch):
+    """The conv + batch-norm fusion tutorial returns seven gradients for two inputs, the rest
+    None: PyTorch accepts that, and refuses an extra gradient that is not None."""
+    messages = []
+    for library in (torch, ember):
+        class Extra(library.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad * 2, None, None
+
+        class Wrong(Extra):
+            @staticmethod
+            def backward(ctx, grad):
+                return grad * 2, grad
+
+        x = library.ones(2, requires_grad=True)
+        Extra.apply(x).sum().backward()
+        assert x.grad.tolist() == [2.0, 2.0]
+        with pytest.raises(RuntimeError) as error:
+            Wrong.apply(library.ones(2, requires_grad=True)).sum().backward()
+        messages.append(str(error.value))
+    assert messages[0] == messages[1] == ("function WrongBackward returned an incorrect number "
+                                          "of gradients (expected 1, got 2)")
