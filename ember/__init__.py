@@ -52,7 +52,7 @@ del _name, _value
 from . import data, datasets, onnx, optim, testing, utils  # noqa: F401,E402  (onnx imports its package lazily)
 from ._tensor_str import get_printoptions, set_printoptions  # noqa: F401,E402
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: F401,E402
-from . import amp, cpu, profiler  # noqa: F401,E402
+from . import amp, cpu, profiler, return_types  # noqa: F401,E402
 from .amp import GradScaler, autocast  # noqa: F401,E402
 from .amp.autocast_mode import (  # noqa: F401,E402
     clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,

@@ -178,6 +178,16 @@ def _deprecated_range(start=0, end=None, step=1, *, out=None, dtype=None, device
     return values.to(dtype or _dtype.get_default_dtype()).requires_grad_(requires_grad)
 
 
+def nuclear_norm(input, dim=None, keepdim=False, *, dtype=None):
+    """The sum of singular values (PyTorch's deprecated spelling of linalg.matrix_norm's 'nuc')."""
+    warnings.warn("at::nuclear_norm is deprecated and it is just left for JIT compatibility. It "
+                  "will be removed in a future PyTorch release. Please use "
+                  "`linalg.matrix_norm(A, 'nuc', dim, keepdim)` instead", UserWarning,
+                  stacklevel=2)
+    return ops.norm(input, "nuc", dim=(-2, -1) if dim is None else dim, keepdim=keepdim,
+                    dtype=dtype)
+
+
 def _assert(condition, message):
     """``torch._assert``: ``assert condition, message`` that also works where asserts are
     stripped (torchvision's models call it)."""
@@ -189,7 +199,7 @@ def _assert(condition, message):
 globals()["range"] = _deprecated_range
 
 __all__ = sorted(_METHOD_FORMS + (
-    "_assert", "adaptive_avg_pool1d", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
+    "_assert", "adaptive_avg_pool1d", "nuclear_norm", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
     "channel_shuffle", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack",
     "triangular_solve", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
     "geqrf", "greater_equal", "hardshrink", "inf", "is_storage", "is_warn_always_enabled", "less",

@@ -53,7 +53,8 @@ ORDER = [
     ("ember.ops",),
     # sparse COO tensors: a Tensor subclass with its own ops, built on the ops.
     ("ember.sparse",),
-    ("ember._factories", "ember.linalg", "ember.fft", "ember._tensor_methods", "ember.types"),
+    ("ember._factories", "ember.linalg", "ember.fft", "ember._tensor_methods", "ember.types",
+     "ember.return_types"),
     # autograd.functional stacks and reshapes Jacobian rows with the ops.
     ("ember.autograd.functional",),
     # forward AD's dual tensors: tangents by the double-vjp trick over functional's Alias.

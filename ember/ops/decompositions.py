@@ -14,6 +14,7 @@ from ..tensor import Tensor
 from ._broadcast import unbroadcast
 from ._return_types import _return_type
 from .linalg import _check_square, inverse, matmul
+from . import reduce as _reduce
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
 from .shape import require_tensor, tril
 
@@ -902,3 +903,7 @@ def lu_legacy(A, pivot=True, get_infos=False):
 def lu_solve_legacy(b, LU_data, LU_pivots):
     """PyTorch's legacy torch.lu_solve(b, LU_data, LU_pivots)."""
     return lu_solve(LU_data, LU_pivots, b)
+
+
+# torch.norm(input, 'nuc', dim) is the matrix norm over those dims (registered with the reductions)
+_reduce.nuclear_norm_of[0] = lambda input, dims, keepdim: matrix_norm(input, "nuc", dims, keepdim)

@@ -1154,16 +1154,28 @@ def vector_norm(input, ord=2, dim=None, keepdim=False, dtype=None):
     return VectorNorm.apply(input, float(ord), axes, keepdim)
 
 
+# The nuclear norm needs singular values, above the reductions: ember.ops.decompositions
+# registers it here as ``(input, dims, keepdim) -> Tensor``.
+nuclear_norm_of = [None]
+
+
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """torch.norm: 'fro' (and None) is the 2-norm of the selected elements; numbers as
-    vector_norm. The nuclear norm is not implemented."""
+    vector_norm; 'nuc' the sum of the singular values of the two dims (all, when 2-D)."""
     if p is None or p == "fro":
         p = 2
     elif p == "nuc":
-        if input._data.ndim < 2:
-            raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
-                               f"dimensions (norm with p='nuc' got {input._data.ndim}).")
-        raise NotImplementedError("norm: p='nuc' (the nuclear norm) is not implemented in ember")
+        ndim = input._data.ndim
+        if ndim < 2:
+            raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                               "dimensions.")
+        dims = tuple(range(ndim)) if dim is None else (dim,) if _is_int(dim) else tuple(dim)
+        if len(dims) != 2:
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                               f"{' '.join(str(axis) for axis in dims)}")
+        if dtype is not None:
+            input = input.to(dtype)
+        return nuclear_norm_of[0](input, dims, keepdim)
     elif isinstance(p, str):
         raise RuntimeError(f"norm: p={p!r} is not a valid norm (a number, 'fro' or 'nuc')")
     return vector_norm(input, p, dim, keepdim, dtype)

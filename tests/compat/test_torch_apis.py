@@ -378,3 +378,10 @@ def test_a_custom_optimizer_written_on_torchs_private_helpers(tmp_path, torch):
                             timeout=120)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
+
+
+def test_return_types_are_reachable_for_isinstance_checks(ember_torch):
+    values = ember_torch.tensor([[1.0, 3.0], [2.0, 0.0]])
+    assert isinstance(values.max(0), ember_torch.return_types.max)
+    assert isinstance(ember_torch.sort(values), ember_torch.return_types.sort)
+    assert ember_torch.return_types.topk.__name__ == "topk"

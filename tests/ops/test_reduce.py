@@ -443,3 +443,30 @@ def test_numpy_argument_names_axis_and_keepdims_as_torch(torch):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-6)
     with pytest.raises(TypeError):
         ember.tensor(array).sum(axis=0, dim=1)
+
+
+def test_nuclear_norm_through_norm_matches_torch(torch):
+    """torch.norm(p='nuc') and torch.nuclear_norm: the sum of singular values over two dims,
+    differentiable; PyTorch's errors for other dim counts."""
+    import warnings
+    array = np.random.default_rng(7).standard_normal((2, 3, 4))
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(array, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nuclear_norm is deprecated in both
+            values = [library.norm(x[0], "nuc"), library.norm(x, "nuc", dim=(1, 2)),
+                      library.norm(x, "nuc", dim=(2, 0), keepdim=True),
+                      library.nuclear_norm(x[1]), x[0].norm(p="nuc")]
+        sum(value.sum() for value in values).backward()
+        errors = []
+        for call in (lambda: library.norm(x, "nuc"), lambda: library.norm(x, "nuc", dim=1),
+                     lambda: library.norm(x[0, 0], "nuc")):
+            with pytest.raises(RuntimeError) as error:
+                call()
+            errors.append(str(error.value))
+        results.append(([value.detach().numpy() for value in values], x.grad.numpy(), errors))
+    for got, expected in zip(results[1][0], results[0][0]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-12)
+    assert results[1][2] == results[0][2]
