@@ -11,6 +11,7 @@ import warnings
 from .io import checkpoint
 from .io.torch_files import (add_safe_globals, clear_safe_globals, get_safe_globals,  # noqa: F401
                              safe_globals)
+from .nn.modules.module import Module
 from .nn.parameter import Parameter
 
 
@@ -19,9 +20,10 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
     """Write ``obj`` (tensors, NumPy arrays and plain Python values in dicts, lists, tuples and
     sets) to ``f``, a path (atomically, through symlinks, keeping the file's permissions) or a
     binary file object. ember writes safetensors, never a pickle: the pickle arguments of
-    torch.save are accepted and have no effect, and whole modules are refused with a TypeError
-    that says to save their ``state_dict()``."""
-    checkpoint.save(obj, f, parameter_type=Parameter)
+    torch.save are accepted and have no effect. A whole module (``torch.save(model)``) is stored
+    as its class's import path and its attributes; ``load(..., weights_only=False)`` rebuilds it,
+    as torch.load does."""
+    checkpoint.save(obj, f, parameter_type=Parameter, module_type=Module)
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
@@ -29,8 +31,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     """Read a checkpoint from ``f`` (a path or a seekable binary file object): one written by
     ``save``, any safetensors file, or a torch.save file, whose pickle is read by a restricted
     unpickler that rebuilds only tensors and plain values and never runs code, whatever
-    ``weights_only`` says. ``map_location`` is torch.load's (only the CPU exists here). A missing,
-    non-regular or malformed file raises ``ember.io.CheckpointError``."""
+    ``weights_only`` says; whole modules saved by ``save`` are rebuilt only with
+    ``weights_only=False`` (their classes are imported by name, never called: the module is made
+    without __init__ and given its saved attributes), as torch.load requires.
+    ``map_location`` is torch.load's (only the CPU exists here). A missing, non-regular or
+    malformed file raises ``ember.io.CheckpointError``."""
     if weights_only and pickle_module is not None:
         raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
     unexpected = set(pickle_load_args) - {"encoding"}
@@ -42,4 +47,5 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     if not isinstance(encoding, str):
         raise TypeError(f"load(): encoding must be a str, got {type(encoding).__name__}")
     return checkpoint.load(f, parameter_type=Parameter, map_location=map_location,
-                           memory_map=bool(mmap), encoding=encoding)
+                           memory_map=bool(mmap), encoding=encoding,
+                           module_type=Module if weights_only is False else None)

@@ -14,6 +14,7 @@ marked and rebuilt passes the class as ``parameter_type`` (``ember.save``/``embe
 import base64
 import collections
 import contextlib
+import importlib
 import json
 import math
 import operator
@@ -66,8 +67,9 @@ _SUPPORTED = ("tensors, NumPy arrays and scalars, dict, OrderedDict, Counter, li
 # pair form). Containers are stored by exact type, so each comes back as the type it was.
 
 class _Encoder:
-    def __init__(self, parameter_type):
+    def __init__(self, parameter_type, module_type=None):
         self.parameter_type = parameter_type
+        self.module_type = module_type
         self.arrays = {}          # safetensors name -> contiguous array
         self.names_by_id = {}     # id(Tensor or ndarray) -> name (shared tensors are stored once)
         self.keep_alive = []      # the objects whose ids are in names_by_id
@@ -110,7 +112,27 @@ class _Encoder:
             return {"$dtype": value.name}
         if isinstance(value, _ember_device):
             return {"$device": str(value)}
+        if self.module_type is not None and isinstance(value, self.module_type):
+            return self._encode_module(value, path)
         raise _unsupported(value, path)
+
+    def _encode_module(self, module, path):
+        """A whole module (torch.save(model)): its class by import path and its attributes as
+        data; ``load`` rebuilds it only when asked to (weights_only=False)."""
+        cls = type(module)
+        if "<locals>" in cls.__qualname__:
+            raise TypeError(f"ember.save: cannot store the module at {_describe(path)}: its class "
+                            f"{cls.__qualname__} is defined inside a function, so it cannot be "
+                            f"found again when loading; save its state_dict() instead")
+        state = {}
+        for key, item in vars(module).items():
+            try:
+                state[key] = self.encode(item, path + (key,))
+            except TypeError as error:
+                raise TypeError(f"ember.save: cannot store {cls.__name__}.{key} (a "
+                                f"{type(item).__name__}) of the module at {_describe(path)}; "
+                                f"save its state_dict() instead ({error})") from None
+        return {"$module": f"{cls.__module__}:{cls.__qualname__}", "$state": state}
 
     def _encode_items(self, value, path):
         return [self.encode(item, path + (str(index),)) for index, item in enumerate(value)]
@@ -171,9 +193,10 @@ def _unsupported(value, path):
     prefix = (f"ember.save: cannot store a value of type '{kind}' at {_describe(path)}: ember "
               f"writes no pickle (loading a pickle can run any code)")
     if callable(getattr(value, "state_dict", None)):
-        return TypeError(f"{prefix}, so whole modules and optimizers cannot be saved; save its "
-                         f"state_dict() instead: ember.save(obj.state_dict(), f), and restore "
-                         f"it with obj.load_state_dict(ember.load(f))")
+        return TypeError(f"{prefix}, so optimizers, schedulers and other stateful objects cannot "
+                         f"be saved whole (modules can); save its state_dict() instead: "
+                         f"ember.save(obj.state_dict(), f), and restore it with "
+                         f"obj.load_state_dict(ember.load(f))")
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         hint = "; store tuple(value) or value._asdict() instead"
     elif isinstance(value, (dict, list, tuple, set)):
@@ -208,13 +231,14 @@ _MARKER_KEYS = {
     "$scalar": ({"$scalar", "$value"}, set()), "$dtype": ({"$dtype"}, set()),
     "$device": ({"$device"}, set()), "$size": ({"$size"}, set()),
     "$complex": ({"$complex"}, set()), "$bytes": ({"$bytes"}, set()),
-    "$bytearray": ({"$bytearray"}, set())}
+    "$bytearray": ({"$bytearray"}, set()), "$module": ({"$module", "$state"}, set())}
 
 
 class _Decoder:
-    def __init__(self, arrays, parameter_type):
+    def __init__(self, arrays, parameter_type, module_type=None):
         self.arrays = arrays
         self.parameter_type = parameter_type
+        self.module_type = module_type  # None: whole modules are refused
         self.tensors = {}  # name -> Tensor, so a tensor saved twice comes back as one object
 
     def decode(self, value):
@@ -232,6 +256,8 @@ class _Decoder:
         content = value[kind]
         if kind == "$tensor":
             return self._tensor(value)
+        if kind == "$module":
+            return self._module(content, value["$state"])
         if kind == "$ndarray":
             return self._array(content)
         if kind == "$float":
@@ -264,6 +290,33 @@ class _Decoder:
                               f"{type(key).__name__}") from None
             result[key] = self.decode(pair[1])
         return result
+
+    def _module(self, location, state):
+        """A whole module: its class imported by name (it must be an nn.Module subclass) and
+        made without calling __init__, its attributes set from the file, as unpickling does."""
+        if self.module_type is None:
+            raise Unsafe(f"it holds a whole module ({location}), which loads only with "
+                         f"weights_only=False: Weights only load failed. Re-running load with "
+                         f"`weights_only` set to `False` will rebuild it (it imports the module "
+                         f"that defines the class); do that only if you trust the source of "
+                         f"the checkpoint, or save and load its state_dict() instead")
+        if not isinstance(location, str) or location.count(":") != 1:
+            raise Corrupt(f"bad module class reference {short(location)}")
+        module_name, qualname = location.split(":")
+        try:
+            cls = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                cls = getattr(cls, part)
+        except (ImportError, AttributeError) as error:
+            raise Corrupt(f"its module class {location} cannot be found ({error})") from None
+        if not isinstance(cls, type) or not issubclass(cls, self.module_type):
+            raise Unsafe(f"{location} is not a module class")
+        attributes = self.decode(state)
+        if not isinstance(attributes, dict):
+            raise Corrupt(f"module {location} has no attribute dict")
+        module = cls.__new__(cls)
+        module.__dict__.update(attributes)
+        return module
 
     def _array(self, name):
         if not isinstance(name, str) or name not in self.arrays:
@@ -359,21 +412,21 @@ def _list(content, kind):
 
 # ---- writing -----------------------------------------------------------------------------------
 
-def save(obj, f, *, parameter_type=None):
+def save(obj, f, *, parameter_type=None, module_type=None):
     """Write ``obj`` (tensors, arrays and plain Python values in dicts, lists, tuples, sets) to
     ``f``, a path or a binary file object; the object is encoded before anything is written.
 
     A path is written atomically: a crash at any moment leaves either the previous file or the
     new one. A symlink is written through (its target is replaced), an existing file keeps its
     permissions. Instances of ``parameter_type`` are marked, so ``load`` rebuilds them as that
-    class.
+    class; instances of ``module_type`` (whole modules) are stored by class and attributes.
     """
     if is_path(f):
         target = save_target(check_path(f, "ember.save"), "ember.save")
     elif not hasattr(f, "write"):
         raise AttributeError("expected 'f' to be string, path, or a file-like object with a "
                              "'write' attribute")
-    encoder = _Encoder(parameter_type)
+    encoder = _Encoder(parameter_type, module_type)
     tree = encoder.encode(obj, ())
     tree_json = json.dumps(tree, separators=(",", ":"), allow_nan=False)
     metadata = {_TREE_KEY: tree_json, _CHECKSUM_KEY: _checksum(tree_json, encoder.arrays)}
@@ -389,7 +442,8 @@ def save(obj, f, *, parameter_type=None):
 # tensors' bytes are read, each into its own array. No memory map: the checksum reads every byte
 # anyway, and a mapped file that another process truncates kills the reader with SIGBUS.
 
-def load(f, *, parameter_type=None, map_location=None, memory_map=False, encoding="utf-8"):
+def load(f, *, parameter_type=None, map_location=None, memory_map=False, encoding="utf-8",
+         module_type=None):
     """Read ``f`` (a path or a seekable binary file object): a file written by ``save``, any
     safetensors file (a flat ``{name: Tensor}`` dict), or a file written by ``torch.save``.
 
@@ -398,6 +452,8 @@ def load(f, *, parameter_type=None, map_location=None, memory_map=False, encodin
     parameters come back as ``parameter_type`` (plain tensors when None). ``map_location`` is
     torch.load's; ``memory_map`` maps a torch.save zip file instead of reading it (ember's own
     files are always read); ``encoding`` decodes Python 2 strings in old torch.save pickles.
+    Whole modules in ember's files are rebuilt as subclasses of ``module_type`` when it is
+    given, and refused (``UnsafeCheckpointError``) when it is None.
     """
     restore = restorer(map_location)
     with _reading(f, "ember.load") as source:
@@ -422,7 +478,7 @@ def load(f, *, parameter_type=None, map_location=None, memory_map=False, encodin
         if map_location is not None:  # every storage of ember's files is on the CPU
             arrays = {name: restore_array(restore, array.reshape(-1), "cpu").reshape(array.shape)
                       for name, array in arrays.items()}
-        return _decode(entries, metadata, arrays, parameter_type)
+        return _decode(entries, metadata, arrays, parameter_type, module_type)
 
 
 def read_header(f):
@@ -586,7 +642,7 @@ def _read_tensors(source, entries):
     return arrays
 
 
-def _decode(entries, metadata, arrays, parameter_type):
+def _decode(entries, metadata, arrays, parameter_type, module_type=None):
     tree_json = metadata.get(_TREE_KEY)
     if tree_json is None and _CHECKSUM_KEY in metadata:
         raise Corrupt(f"metadata has a checksum but no '{_TREE_KEY}' entry")
@@ -601,6 +657,6 @@ def _decode(entries, metadata, arrays, parameter_type):
     if checksum is None or checksum != _checksum(tree_json, arrays):
         raise Corrupt("checksum mismatch (the file was modified or damaged)")
     try:
-        return _Decoder(arrays, parameter_type).decode(json.loads(tree_json))
+        return _Decoder(arrays, parameter_type, module_type).decode(json.loads(tree_json))
     except (ValueError, TypeError, RecursionError) as error:
         raise Corrupt(f"object tree cannot be decoded ({error})") from None
