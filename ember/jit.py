@@ -1,6 +1,7 @@
 """``torch.jit`` on ember, which has no TorchScript: ``script`` and ``trace`` return what they
 are given where PyTorch's result is called the same way (a module, a function), warning as
-PyTorch 2.13 does that TorchScript is deprecated; TorchScript archives (``save``/``load``) are
+PyTorch 2.13 does that TorchScript is deprecated. ``save`` stores the (eager) module whole, as
+``ember.save`` does, and ``load`` rebuilds such a file; PyTorch's TorchScript archives are
 refused with a clear error. ``is_scripting()`` and ``is_tracing()`` are False."""
 import typing
 import warnings
@@ -52,18 +53,31 @@ def optimize_for_inference(mod, other_methods=None):
     return mod
 
 
-def _archives_not_provided(name):
-    raise RuntimeError(f"torch.jit.{name} is not provided by ember: TorchScript archives need "
-                       f"PyTorch's C++ runtime. Save the model's state_dict() with "
-                       f"torch.save and load it into the model's class instead.")
-
-
 def save(m, f, _extra_files=None):
-    _archives_not_provided("save")
+    """Write the module ``m`` (what ``script``/``trace`` returned: the module itself) whole, in
+    ember's checkpoint format, for ``load``."""
+    from . import serialization  # checkpoints and nn stand above the jit shims
+    if _extra_files:
+        raise RuntimeError("torch.jit.save: _extra_files are not stored by ember")
+    serialization.save(m, f)
 
 
 def load(f, map_location=None, _extra_files=None, _restore_shapes=False):
-    _archives_not_provided("load")
+    """The module that ``save`` wrote (rebuilt as ``ember.load(f, weights_only=False)`` does);
+    PyTorch's TorchScript archives need its C++ runtime and are refused."""
+    from . import serialization  # checkpoints and nn stand above the jit shims
+    from .io.files import open_source  # (the same: the checkpoint reader's file checks)
+    start = f.tell() if hasattr(f, "tell") else None
+    with open_source(f, "torch.jit.load") as source:
+        is_zip = source.read_at(0, min(source.size, 2)) == b"PK"
+    if is_zip:
+        raise RuntimeError("torch.jit.load is not provided by ember for PyTorch's TorchScript "
+                           "archives: they need PyTorch's C++ runtime. Save the model's "
+                           "state_dict() with torch.save and load it into the model's class "
+                           "instead.")
+    if start is not None:
+        f.seek(start)
+    return serialization.load(f, map_location=map_location, weights_only=False)
 
 
 def is_scripting():

@@ -101,6 +101,9 @@ ORDER = [
 ]
 # Deliberate upward edges: (importing module, imported module or package, scope), with reasons.
 ALLOWED = {
+    # torch.jit.save/load of an eager module are ember.save/load of it whole.
+    ("ember.jit", "ember.serialization", "function"),
+    ("ember.jit", "ember.io.files", "function"),
     # gradcheck(check_forward_ad=True) makes dual tensors; forward AD stands on autograd.functional.
     ("ember.autograd.gradcheck", "ember.autograd.forward_ad", "function"),
     # nn.utils imports layers itself, so the recurrent layers reach PackedSequence lazily.

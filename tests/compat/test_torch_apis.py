@@ -246,10 +246,22 @@ def test_jit_passes_modules_and_functions_through():
         assert ember.jit.script(model) is model
     with pytest.warns(DeprecationWarning, match="torch.jit.trace"):
         assert ember.jit.trace(model, ember.ones(1, 2)) is model
-    with pytest.raises(RuntimeError, match="torch.jit.save is not provided by ember"):
-        ember.jit.save(model, "model.pt")
-    with pytest.raises(RuntimeError, match="torch.jit.load is not provided by ember"):
-        ember.jit.load("model.pt")
+
+
+
+def test_jit_save_and_load_keep_the_module_whole(tmp_path, torch):
+    model = ember.nn.Sequential(ember.nn.Linear(2, 3), ember.nn.Tanh())
+    with pytest.warns(DeprecationWarning):
+        scripted = ember.jit.script(model)
+    ember.jit.save(scripted, tmp_path / "model.pt")
+    loaded = ember.jit.load(tmp_path / "model.pt")
+    x = ember.ones(1, 2)
+    assert ember.equal(loaded(x), model(x)) and type(loaded) is type(model)
+    archive = tmp_path / "torchscript.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(archive))
+    with pytest.raises(RuntimeError, match="torch.jit.load is not provided by ember for "
+                                           "PyTorch's TorchScript archives"):
+        ember.jit.load(archive)
 
 
 def test_compile_returns_the_module_itself():
