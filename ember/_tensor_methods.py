@@ -669,6 +669,16 @@ def split(self, split_size, dim=0):
     return ops.split(self, split_size, dim)
 
 
+def hardshrink(self, lambd=0.5):
+    from .nn import functional  # an nn.functional activation that PyTorch binds as a method
+    return functional.hardshrink(self, lambd)
+
+
+def prelu(self, weight):
+    from .nn import functional  # an nn.functional activation that PyTorch binds as a method
+    return functional.prelu(self, weight)
+
+
 def split_with_sizes(self, split_sizes, dim=0):
     return ops.split(self, list(split_sizes), dim)
 
@@ -768,6 +778,7 @@ METHODS.update({
     "stft": spectral.stft, "istft": spectral.istft,
     "polygamma": polygamma, "polygamma_": polygamma_,
     "split_with_sizes": split_with_sizes, "unsafe_split": ops.split, "split": split,
+    "hardshrink": hardshrink, "prelu": prelu,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
     "geqrf": decompositions.geqrf, "orgqr": decompositions.householder_product,

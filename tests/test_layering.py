@@ -101,6 +101,8 @@ ORDER = [
 ]
 # Deliberate upward edges: (importing module, imported module or package, scope), with reasons.
 ALLOWED = {
+    # Tensor.hardshrink and Tensor.prelu are nn.functional's activations, methods in PyTorch.
+    ("ember._tensor_methods", "ember.nn", "function"),
     # torch.jit.save/load of an eager module are ember.save/load of it whole.
     ("ember.jit", "ember.serialization", "function"),
     ("ember.jit", "ember.io.files", "function"),

@@ -314,3 +314,15 @@ def test_invert_of_a_float_tensor_raises_type_error_like_torch(torch):
     with pytest.raises(TypeError) as ours:
         ~ember.tensor([1.0])
     assert str(ours.value) == str(theirs.value)
+
+
+def test_hardshrink_and_prelu_methods_match_torch(torch):
+    values = np.array([[-1.0, 0.2, 0.7], [0.4, -0.6, 2.0]], np.float32)
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(values, requires_grad=True)
+        out = x.hardshrink(0.5) + x.hardshrink() * 2 + x.prelu(library.tensor([0.25]))
+        out.sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy()))
+    for got, expected in zip(*reversed(results)):
+        np.testing.assert_array_equal(got, expected)
