@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from . import _device, _dtype, _factories, _random, ops, sparse
+from . import _device, _dtype, _factories, _random, _storage, ops, sparse
 from ._dtype import (
     overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
@@ -779,6 +779,7 @@ METHODS.update({
     "polygamma": polygamma, "polygamma_": polygamma_,
     "split_with_sizes": split_with_sizes, "unsafe_split": ops.split, "split": split,
     "hardshrink": hardshrink, "prelu": prelu,
+    "untyped_storage": _storage.untyped_storage, "storage": _storage.typed_storage,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
     "geqrf": decompositions.geqrf, "orgqr": decompositions.householder_product,

@@ -53,6 +53,7 @@ ORDER = [
     ("ember.ops",),
     # sparse COO tensors: a Tensor subclass with its own ops, built on the ops.
     ("ember.sparse",),
+    ("ember._storage",),
     ("ember._factories", "ember.linalg", "ember.fft", "ember._tensor_methods", "ember.types",
      "ember.return_types"),
     # autograd.functional stacks and reshapes Jacobian rows with the ops.

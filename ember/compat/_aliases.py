@@ -45,6 +45,7 @@ TABLE = {
     "torch.cpu.amp.autocast_mode": ("ember.cpu.amp",),
     "torch.cpu.amp.grad_scaler": ("ember.cpu.amp",),
     "torchvision": ("ember.vision",),
+    "torch.storage": ("ember._storage",),
     # torch's pytree helpers (tree_map, tree_flatten), which user code imports
     "torch.utils._pytree": ("ember.func._pytree",),
     # the private compiler modules whose settings scripts write (ember compiles nothing)

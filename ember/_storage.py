@@ -1,0 +1,134 @@
+"""``Tensor.untyped_storage()`` and ``Tensor.storage()``: read-only views of the memory a tensor
+lives in (the outermost NumPy array its data is a view of), for code that compares storages
+(``data_ptr()``), sizes them or reads their elements. ember allocates through NumPy, so storages
+are not resized or shared by hand."""
+import warnings
+
+import numpy as np
+
+from . import _dtype
+from ._device import device as _device
+
+__all__ = ["TypedStorage", "UntypedStorage"]
+
+_TYPED_WARNING = ("TypedStorage is deprecated. It will be removed in the future and "
+                  "UntypedStorage will be the only storage class. This should only matter to "
+                  "you if you are using storages directly.  To access UntypedStorage directly, "
+                  "use tensor.untyped_storage() instead of tensor.storage()")
+_warned = [False]
+
+
+def _root(array):
+    """The outermost ndarray whose memory ``array`` views."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+class UntypedStorage:
+    """The bytes of a tensor's memory block."""
+
+    def __init__(self, root):
+        self._root = root
+
+    @property
+    def device(self):
+        return _device("cpu")
+
+    @property
+    def dtype(self):
+        return _dtype.uint8
+
+    def data_ptr(self):
+        return self._root.__array_interface__["data"][0]
+
+    def nbytes(self):
+        return self._root.nbytes
+
+    def size(self):
+        return self._root.nbytes
+
+    def __len__(self):
+        return self._root.nbytes
+
+    def element_size(self):
+        return 1
+
+    def _bytes(self):
+        return np.ascontiguousarray(self._root).reshape(-1).view(np.uint8)
+
+    def __getitem__(self, index):
+        return int(self._bytes()[index])
+
+    def tolist(self):
+        return self._bytes().tolist()
+
+    def untyped(self):
+        return self
+
+    def is_shared(self):
+        return False
+
+    def __repr__(self):
+        body = "\n".join(f" {value}" for value in self._bytes().tolist())
+        return (f"{body}\n[{_dtype.repr_prefix()}.storage.UntypedStorage(device=cpu) of size "
+                f"{len(self)}]")
+
+
+class TypedStorage:
+    """The elements of a tensor's memory block, in its dtype (PyTorch deprecates this form)."""
+
+    def __init__(self, root, dtype):
+        self._root = root
+        self.dtype = dtype
+
+    @property
+    def device(self):
+        return _device("cpu")
+
+    def _values(self):
+        flat = np.ascontiguousarray(self._root).reshape(-1).view(np.uint8)
+        return flat[:flat.size - flat.size % self.element_size()].view(self.dtype.numpy)
+
+    def data_ptr(self):
+        return self._root.__array_interface__["data"][0]
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    def nbytes(self):
+        return self._root.nbytes
+
+    def size(self):
+        return self._root.nbytes // self.element_size()
+
+    def __len__(self):
+        return self.size()
+
+    def __getitem__(self, index):
+        return self._values()[index].item()
+
+    def tolist(self):
+        return self._values().tolist()
+
+    def untyped(self):
+        return UntypedStorage(self._root)
+
+    def is_shared(self):
+        return False
+
+    def __repr__(self):
+        body = "\n".join(f" {value}" for value in self.tolist())
+        return (f"{body}\n[{_dtype.repr_prefix()}.storage.TypedStorage(dtype={self.dtype}, "
+                f"device=cpu) of size {len(self)}]")
+
+
+def untyped_storage(tensor):
+    return UntypedStorage(_root(tensor._data))
+
+
+def typed_storage(tensor):
+    if not _warned[0]:
+        _warned[0] = True
+        warnings.warn(_TYPED_WARNING, UserWarning, stacklevel=3)
+    return TypedStorage(_root(tensor._data), _dtype.from_numpy_dtype(tensor._data.dtype))
