@@ -104,40 +104,31 @@ def _foreach_pow(self, exponent):
                  for tensor, value in zip(tensors, _others(tensors, exponent, "_foreach_pow")))
 
 
-def _foreach_addcmul(self, tensor1, tensor2, value=1):
-    tensors = _tensor_list(self, "_foreach_addcmul")
-    return tuple(ops.addcmul(tensor, first, second, value=scale) for tensor, first, second, scale
-                 in zip(tensors, _others(tensors, tensor1, "_foreach_addcmul"),
-                        _others(tensors, tensor2, "_foreach_addcmul"),
-                        _scalars(tensors, value, "_foreach_addcmul")))
+def _ternary(op, method):
+    """The out-of-place and in-place list forms of addcmul/addcdiv."""
+    name = f"_foreach_{op.__name__}"
+
+    def operands(tensors, tensor1, tensor2, value, label):
+        return zip(tensors, _others(tensors, tensor1, label), _others(tensors, tensor2, label),
+                   _scalars(tensors, value, label))
+
+    def out_of_place(self, tensor1, tensor2, value=1):
+        tensors = _tensor_list(self, name)
+        return tuple(op(tensor, first, second, value=scale) for tensor, first, second, scale
+                     in operands(tensors, tensor1, tensor2, value, name))
+
+    def in_place(self, tensor1, tensor2, value=1):
+        tensors = _tensor_list(self, name + "_")
+        for tensor, first, second, scale in operands(tensors, tensor1, tensor2, value,
+                                                     name + "_"):
+            getattr(tensor, method)(first, second, value=scale)
+        return self
+
+    return _named(out_of_place, name), _named(in_place, name + "_")
 
 
-def _foreach_addcmul_(self, tensor1, tensor2, value=1):
-    tensors = _tensor_list(self, "_foreach_addcmul_")
-    for tensor, first, second, scale in zip(
-            tensors, _others(tensors, tensor1, "_foreach_addcmul_"),
-            _others(tensors, tensor2, "_foreach_addcmul_"),
-            _scalars(tensors, value, "_foreach_addcmul_")):
-        tensor.addcmul_(first, second, value=scale)
-    return self
-
-
-def _foreach_addcdiv(self, tensor1, tensor2, value=1):
-    tensors = _tensor_list(self, "_foreach_addcdiv")
-    return tuple(ops.addcdiv(tensor, first, second, value=scale) for tensor, first, second, scale
-                 in zip(tensors, _others(tensors, tensor1, "_foreach_addcdiv"),
-                        _others(tensors, tensor2, "_foreach_addcdiv"),
-                        _scalars(tensors, value, "_foreach_addcdiv")))
-
-
-def _foreach_addcdiv_(self, tensor1, tensor2, value=1):
-    tensors = _tensor_list(self, "_foreach_addcdiv_")
-    for tensor, first, second, scale in zip(
-            tensors, _others(tensors, tensor1, "_foreach_addcdiv_"),
-            _others(tensors, tensor2, "_foreach_addcdiv_"),
-            _scalars(tensors, value, "_foreach_addcdiv_")):
-        tensor.addcdiv_(first, second, value=scale)
-    return self
+_foreach_addcmul, _foreach_addcmul_ = _ternary(ops.addcmul, "addcmul_")
+_foreach_addcdiv, _foreach_addcdiv_ = _ternary(ops.addcdiv, "addcdiv_")
 
 
 def _scalars(tensors, value, name):
