@@ -20,7 +20,8 @@ from .views import record_view, refresh_view
 # after every op; None otherwise (one global check per op).
 _tracer = None
 # ember.autograd.forward_ad sets this while a dual level is open: called as
-# ``_forward_ad_hook(ctx, args, results)`` after each custom Function that defines ``jvp``.
+# ``_forward_ad_hook(ctx, args, results)`` after each recorded custom Function that defines
+# ``jvp`` and no ``backward``.
 _forward_ad_hook = None
 # True while saved_tensors_hooks are active in some thread (ember.autograd.graph sets it): the
 # one check a recorded op makes for them.
@@ -300,6 +301,7 @@ class Function(Op):
     _materialize_grads = True
     _dirty = None
     _saved_for_forward = None  # what save_for_forward kept; saved_tensors while jvp runs
+    _in_jvp = False
 
     @staticmethod
     def jvp(ctx, *grad_inputs):
@@ -310,8 +312,6 @@ class Function(Op):
     def save_for_forward(self, *tensors):
         """Keep tensors for ``jvp``, where ``ctx.saved_tensors`` returns them."""
         self._saved_for_forward = tensors
-
-    _in_jvp = False
 
     @property
     def saved_tensors(self):
