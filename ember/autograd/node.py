@@ -90,6 +90,9 @@ class Node:
     # PyTorch's name for the node (printed in grad_fn=<...>) where ember's op class differs;
     # set on a class, or on one node by ``torch_named`` where it depends on the call.
     _torch_name = None
+    # The edges ``next_functions`` shows, by index, where PyTorch's node lists its inputs in
+    # another order or without the op's options (None: every edge, in argument order).
+    _next_order = None
 
     # ---- ctx API -----------------------------------------------------------------------------
     def save_for_backward(self, *items):
@@ -169,10 +172,13 @@ class Node:
         which this node then keeps (as PyTorch's edges keep theirs)."""
         functions = self.__dict__.get("_next_functions")
         if functions is None:
+            edges = self.next_edges
+            if self._next_order is not None:
+                edges = [edges[index] for index in self._next_order]
             functions = self.__dict__["_next_functions"] = tuple(
                 (None, 0) if edge is None else
                 (AccumulateGrad.of(edge[0]), 0) if isinstance(edge[0], Tensor) else edge
-                for edge in self.next_edges)
+                for edge in edges)
         return functions
 
     @property

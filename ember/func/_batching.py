@@ -620,6 +620,21 @@ def _classification_loss(op_class, args, level):
         return wrap(per_sample / Tensor._wrap(denominators.astype(dtype)), level)
 
 
+def _mse_loss(op_class, args, level):
+    """mse_loss per sample: the squared errors of the aligned batch, each sample's reduced on
+    its own."""
+    input, target, reduction = args
+    first, second = _aligned((input, target), level, describe(op_class))
+    losses = op_class.apply(first, second, "none")
+    if reduction == "none":
+        return wrap(losses, level)
+    size = losses.shape[0]
+    per_sample = losses.reshape((size, -1)).sum(1)
+    if reduction == "mean":
+        per_sample = per_sample / (losses[0].numel() if losses.ndim > 1 else 1)
+    return wrap(per_sample, level)
+
+
 def _leading(op_class, args, level):
     """Kernels over trailing dims (layer_norm): the batch is one more leading dim of rows."""
     value = _first_batched(op_class, args, level)
@@ -694,6 +709,7 @@ _register(_convolution_weight_grad, conv_kernels.ConvWeightGrad)
 _register(_merged, pooling_kernels.MaxPoolNd, pooling_kernels.AvgPoolNd)
 _register(_leading, normalization_kernels.LayerNorm)
 _register(_classification_loss, loss_kernels.ClassificationLoss)
+_register(_mse_loss, loss_kernels.MseLoss)
 _register(_batch_norm, normalization_kernels.BatchNorm)
 _register(_padding, padding_kernels.GatherAxes)
 

@@ -97,3 +97,23 @@ def test_leaves_appear_as_accumulate_grad_nodes_as_in_torch(torch):
         return sorted(names)
 
     assert walk(ember) == walk(torch)
+
+
+def test_the_blitz_tutorials_graph_walk_matches_torch(torch):
+    """The 60-minute blitz prints loss.grad_fn and walks next_functions[0][0] twice: MSE loss,
+    then the last Linear (addmm), then its bias's AccumulateGrad; mse_loss's edges are the
+    input's and the target's only."""
+    def walk(library):
+        layer = library.nn.Linear(4, 3)
+        hidden = library.relu(library.nn.Linear(2, 4)(library.ones(5, 2)))
+        loss = library.nn.functional.mse_loss(layer(hidden), library.zeros(5, 3))
+        first = loss.grad_fn.next_functions[0][0]
+        unbiased = library.nn.functional.linear(hidden, layer.weight).grad_fn
+        return [loss.grad_fn.name(), len(loss.grad_fn.next_functions), first.name(),
+                first.next_functions[0][0].name(), first.next_functions[1][0].name(),
+                [edge[0].name() if edge[0] is not None else None
+                 for edge in unbiased.next_functions]]
+
+    ours, theirs = walk(ember), walk(torch)
+    assert ours[:4] == theirs[:4] and ours[4] == theirs[4]
+    assert ours[5][0] == theirs[5][0]  # mm's input edge (PyTorch's weight edge is a TBackward0)

@@ -480,3 +480,28 @@ def test_per_sample_classification_losses_match_torch(torch, batched_only, reduc
 
     got, expected = _both(torch, check)
     assert_same_tree(got, expected, rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_per_sample_mse_loss_and_its_gradients_match_torch(torch, batched_only, reduction):
+    rng = np.random.default_rng(4)
+    prediction = rng.standard_normal((5, 3, 2)).astype(np.float32)
+    target = rng.standard_normal((5, 3, 2)).astype(np.float32)
+    weights = rng.standard_normal((2, 2)).astype(np.float32)
+
+    def check(library):
+        F = library.nn.functional
+        w = library.tensor(weights, requires_grad=True)
+
+        def loss(sample, sample_target, w):
+            return F.mse_loss(sample @ w, sample_target, reduction=reduction)
+
+        per_sample = library.func.vmap(loss, in_dims=(0, 0, None))(
+            library.tensor(prediction), library.tensor(target), w)
+        grads = library.func.vmap(library.func.grad(lambda s, t, w: loss(s, t, w).sum(),
+                                                    argnums=2), in_dims=(0, 0, None))(
+            library.tensor(prediction), library.tensor(target), w)
+        return per_sample, grads
+
+    got, expected = _both(torch, check)
+    assert_same_tree(got, expected, rtol=2e-6, atol=1e-6)

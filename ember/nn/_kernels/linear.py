@@ -52,6 +52,9 @@ class Linear(Op):
         ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)
         if ctx._recording:
             ctx._torch_name = _LINEAR_NAMES[min(x.ndim, 3), bias is not None]
+            if x.ndim == 2:
+                # addmm(bias, x, weight.T) / mm(x, weight.T): PyTorch's order of the edges
+                ctx._next_order = (2, 0, 1) if bias is not None else (0, 1)
         return out.reshape(batch_shape + (weight.shape[0],))
 
     @staticmethod

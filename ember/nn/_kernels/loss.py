@@ -6,6 +6,7 @@ import numpy as np
 
 from ... import _jit, _threads
 from ...autograd.function import Op
+from ...ops import reduce as reduce_ops
 from ...ops._broadcast import unbroadcast
 from .activation import softplus_of, stable_sigmoid
 
@@ -519,3 +520,47 @@ class CTCLoss(Op):
             active = active & ~np.isinf(nll)[None, :]
         grad_input = np.where(active[:, :, None], grad_input, 0).astype(log_probs.dtype)
         return grad_input, None, None, None, None, None
+
+
+class MseLoss(Op):
+    """mean/sum/none of (input - target)^2 as one node, PyTorch's MseLossBackward0: its edges
+    are the input's and the target's (what a walk of the graph meets), and its backward is
+    PyTorch's (2 / n) * (input - target) * grad, recorded under create_graph."""
+
+    differentiable_backward = True
+    _torch_name = "MseLossBackward0"
+    _next_order = (0, 1)  # input and target; not the reduction
+
+    @staticmethod
+    def forward(ctx, input, target, reduction):
+        ctx.metas = (_shape_dtype(input), _shape_dtype(target))
+        ctx.save_for_backward(input, target)
+        difference = np.subtract(input, target)
+        squared = np.multiply(difference, difference, out=difference)
+        ctx.reduction = reduction
+        ctx.count = squared.size
+        if reduction == "none":
+            return squared
+        axes = tuple(range(squared.ndim))
+        total = reduce_ops._sum_array(squared, axes, False, squared.dtype)
+        if reduction == "sum":
+            return total
+        accumulator = reduce_ops._accumulator(squared.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.asarray(total, accumulator) / accumulator.type(squared.size),
+                              dtype=squared.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, target = ctx.saved_tensors
+        needs_input, needs_target = ctx.needs_input_grad[:2]
+        norm = 2.0 / ctx.count if ctx.reduction == "mean" and ctx.count else (
+            np.nan if ctx.reduction == "mean" else 2.0)
+        gradient = (input - target) * norm * grad
+        input_meta, target_meta = ctx.metas
+        return (unbroadcast(gradient, input_meta[0]) if needs_input else None,
+                unbroadcast(-gradient, target_meta[0]) if needs_target else None, None)
+
+
+def _shape_dtype(value):
+    return (np.shape(value), getattr(value, "dtype", None))

@@ -14,7 +14,7 @@ from ...autograd.grad_mode import no_grad
 from ...tensor import Size, Tensor
 from .._kernels.activation import LogSigmoid
 from .._kernels.loss import (
-    BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassificationLoss, CTCLoss)
+    BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassificationLoss, CTCLoss, MseLoss)
 from ._distance import pairwise_distance
 from ._reduction import (
     REDUCTIONS, apply_reduction, check_reduction, from_legacy, legacy_reduction, reduction_from)
@@ -221,6 +221,13 @@ def _check_sizes(input, target):
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error; ``weight`` (optional) scales each element's squared error."""
     _check_floating_loss(input, "mse_cpu")
+    if (weight is None and isinstance(target, Tensor) and is_floating(input._data.dtype)
+            and input._data.dtype == target._data.dtype
+            and input._data.shape == target._data.shape):
+        # the common case as PyTorch's one node (its graph, its backward)
+        reduction = legacy_reduction(size_average, reduce, reduction)
+        check_reduction(reduction)
+        return MseLoss.apply(input, target, reduction)
     loss = _elementwise_loss(_ops.square, input, target, size_average, reduce, reduction, weight)
     return loss if weight is not None else torch_named(loss, "MseLossBackward0")
 
