@@ -230,6 +230,7 @@ def _leading_key(shape):
 
 
 class BasicIndex(Op):
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     is_view = True
     differentiable_backward = True
 

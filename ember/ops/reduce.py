@@ -158,6 +158,7 @@ def _cascade_sum(x, first, last, count, keepdims):
 
 
 class Sum(Op):
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -178,6 +179,7 @@ class Sum(Op):
 
 
 class Mean(Op):
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -212,6 +214,7 @@ class Var(Op):
     """Variance with Bessel-style ``correction``; its own op for a stable two-pass formula.
     ``full``: reduced over every element without a dim given (PyTorch's gradient differs there
     when no degree of freedom is left)."""
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     differentiable_backward = True
 
@@ -279,6 +282,7 @@ class _Extreme(Op):
     there. Otherwise the gradient is shared by the elements equal to the result, as PyTorch
     does: ``evenly`` (max(), min(), median() of all elements) shares a NaN result among the
     NaNs; amax/amin give NaN gradients there (grad / 0 matches)."""
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     reducer = None
     arg_reducer = None
@@ -550,6 +554,7 @@ class _Softmax(Op):
     """softmax and log_softmax along ``axis``: ``normalize`` of x minus its max (so that exp
     cannot overflow), computed widened and rounded back; backward needs only the output. Large
     inputs are cut along their first axis (when that is not ``axis``) over ember's threads."""
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     differentiable_backward = True
     logarithm = False
@@ -671,6 +676,7 @@ def _reverse_cumsum(xp, values, axis, dtype):
 class _Cumulative(Op):
     """cumsum and cumprod: integers accumulate in int64, floats as PyTorch does; a 0-d input
     (``axis`` None) comes back as a copy."""
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     accumulate = None
     saves_operands = False  # whether backward needs the input and the output
@@ -814,6 +820,7 @@ class LogCumSumExp(Op):
 class VectorNorm(Op):
     """Its own op for the gradient at zero (0, as PyTorch, where sqrt(sum(x^2)) would give NaN);
     the backward masks before dividing, so second derivatives stay finite."""
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     _torch_name = "LinalgVectorNormBackward0"
 

@@ -99,6 +99,7 @@ def _op_in_backward(ctx, op_class, grad, *args):
 
 
 class Reshape(Op):
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     is_view = True
     differentiable_backward = True
     _torch_name = "ViewBackward0"
@@ -127,6 +128,7 @@ class Reshape(Op):
 
 
 class Permute(Op):
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     is_view = True
     differentiable_backward = True
 
@@ -145,6 +147,7 @@ class Permute(Op):
 
 
 class Expand(Op):
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     is_view = True
     differentiable_backward = True
 
@@ -223,6 +226,7 @@ class Stack(Op):
 
 
 class Contiguous(Op):
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     _torch_name = "CloneBackward0"
 
     differentiable_backward = True

@@ -117,3 +117,16 @@ def test_the_blitz_tutorials_graph_walk_matches_torch(torch):
     ours, theirs = walk(ember), walk(torch)
     assert ours[:4] == theirs[:4] and ours[4] == theirs[4]
     assert ours[5][0] == theirs[5][0]  # mm's input edge (PyTorch's weight edge is a TBackward0)
+
+
+def test_next_functions_list_the_tensor_inputs_as_torch(torch):
+    """Ops with options (dims, shapes, dtypes, exponents) list only their tensor inputs."""
+    def lengths(library):
+        x = library.ones(2, 3, requires_grad=True)
+        outputs = [x.sum(0), x.mean(), x.view(3, 2), x.t(), x.softmax(1), x.log_softmax(1),
+                   x.expand(4, 2, 3), x.max(0)[0], x.amax(), x.var(0), x.norm(), x.cumsum(1),
+                   x[0], x.double(), x * 2, x + x, x.pow(2), 2 ** x, x ** x]
+        return [(output.grad_fn.name(), len(output.grad_fn.next_functions))
+                for output in outputs]
+
+    assert lengths(ember) == lengths(torch)

@@ -461,6 +461,9 @@ class Pow(_Binary):
         if type(exponent) is np.ndarray:
             # tensor ** number, tensor ** tensor, number ** tensor
             ctx._torch_name = "PowBackward1" if type(base) is np.ndarray else "PowBackward2"
+        if ctx._recording and (type(base) is not np.ndarray or type(exponent) is not np.ndarray):
+            # PyTorch's node of tensor ** number (number ** tensor) lists the tensor only
+            ctx._next_order = (0,) if type(base) is np.ndarray else (1,)
         base, exponent = _promote(base, exponent)
         _refuse_bool(base, exponent, "pow")
         if isinstance(exponent, np.ndarray) and exponent.dtype.kind in "iu" and \

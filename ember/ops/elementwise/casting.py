@@ -18,6 +18,7 @@ __all__ = ["clone"]
 
 
 class Cast(Op):
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     _torch_name = "ToCopyBackward0"
 
     differentiable_backward = True
