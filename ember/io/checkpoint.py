@@ -234,6 +234,10 @@ _MARKER_KEYS = {
     "$bytearray": ({"$bytearray"}, set()), "$module": ({"$module", "$state"}, set())}
 
 
+class _WholeModule(Unsafe):
+    """A whole module in a file read without weights_only=False: a valid file, refused."""
+
+
 class _Decoder:
     def __init__(self, arrays, parameter_type, module_type=None):
         self.arrays = arrays
@@ -295,11 +299,12 @@ class _Decoder:
         """A whole module: its class imported by name (it must be an nn.Module subclass) and
         made without calling __init__, its attributes set from the file, as unpickling does."""
         if self.module_type is None:
-            raise Unsafe(f"it holds a whole module ({location}), which loads only with "
-                         f"weights_only=False: Weights only load failed. Re-running load with "
-                         f"`weights_only` set to `False` will rebuild it (it imports the module "
-                         f"that defines the class); do that only if you trust the source of "
-                         f"the checkpoint, or save and load its state_dict() instead")
+            raise _WholeModule(f"holds a whole module ({location}), which loads only with "
+                               f"weights_only=False: Weights only load failed. Re-running load "
+                               f"with `weights_only` set to `False` will rebuild it (it imports "
+                               f"the module that defines the class); do that only if you trust "
+                               f"the source of the checkpoint, or save and load its "
+                               f"state_dict() instead")
         if not isinstance(location, str) or location.count(":") != 1:
             raise Corrupt(f"bad module class reference {short(location)}")
         module_name, qualname = location.split(":")
@@ -515,6 +520,8 @@ def _reading(f, operation):
     with open_source(f, operation) as source:
         try:
             yield source
+        except _WholeModule as error:
+            raise UnsafeCheckpointError(f"{operation}: {source.display} {error}") from None
         except Unsafe as error:
             raise UnsafeCheckpointError(f"{operation}: {source.display} is not a valid "
                                         f"checkpoint: {error}") from None
