@@ -76,6 +76,12 @@ nn.SyncBatchNorm = _SyncBatchNorm
 nn.parallel.DistributedDataParallel = _DistributedDataParallel
 data.DistributedSampler = _DistributedSampler
 
+# The top-level functions take PyTorch's out= (the Tensor methods and ember.ops do not need it).
+from . import _out  # noqa: E402
+for _name in _out.OUT_NAMES:
+    globals()[_name] = _out.accepting_out(globals()[_name], _name)
+del _name
+
 bool = _dtype.bool_
 float = float32
 double = float64

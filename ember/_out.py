@@ -1,0 +1,100 @@
+"""PyTorch's ``out=`` argument of its top-level functions (``torch.matmul(a, b, out=c)``, the
+Tensors tutorial's first page): the result is computed as usual, then written into ``out`` (a
+tensor, or a tuple of them for functions that return several), which is resized to the result's
+shape (with PyTorch's deprecation warning when it held elements) and returned. As in PyTorch,
+the result must cast to ``out``'s dtype, and ``out=`` refuses inputs that require grad."""
+import functools
+import warnings
+
+from . import _dtype
+from .autograd.grad_mode import is_grad_enabled, no_grad
+from .tensor import Tensor
+
+__all__ = ["accepting_out"]
+
+# torch 2.13's top-level functions that take ``out=`` and that ember provides (from their
+# signatures, documentation and calls; the factories take it themselves).
+OUT_NAMES = (
+    "abs acos acosh add addbmm addcdiv addcmul addmm addmv addr all amax amin aminmax angle any "
+    "asin asinh atan atan2 atanh baddbmm bernoulli bitwise_and bitwise_left_shift bitwise_not "
+    "bitwise_or bitwise_right_shift bitwise_xor bmm bucketize cat ceil chain_matmul cholesky "
+    "cholesky_inverse cholesky_solve clamp clip column_stack complex concat concatenate "
+    "conj_physical copysign cos cosh cross cummax cummin cumprod cumsum deg2rad diag diff "
+    "digamma div divide dot dstack eq erf erfc erfinv exp exp2 expm1 fix float_power floor "
+    "floor_divide fmax fmin fmod frac frexp gather gcd ge geqrf ger greater greater_equal gt "
+    "heaviside histc histogram hstack hypot i0 igamma igammac index_select inner inverse "
+    "isneginf isposinf kron kthvalue lcm ldexp le lerp less less_equal lgamma log log10 log1p "
+    "log2 logaddexp logaddexp2 logcumsumexp logical_and logical_not logical_or logical_xor logit "
+    "logsumexp lt lu lu_solve lu_unpack masked_select matmul matrix_power max maximum mean median "
+    "min minimum mm mode msort mul multinomial multiply mv mvlgamma nan_to_num nanmean nanmedian "
+    "nanquantile narrow_copy ne neg negative nextafter nonzero norm not_equal outer polar "
+    "polygamma pow qr quantile rad2deg reciprocal remainder renorm round row_stack rsqrt "
+    "searchsorted sgn sigmoid sign signbit sin sinc sinh sort sqrt square stack std std_mean sub "
+    "subtract svd take_along_dim tan tanh topk triangular_solve tril triu trunc var var_mean vdot "
+    "vstack where xlogy sum prod argmax argmin clamp_min clamp_max true_divide isin softmax "
+    "log_softmax tensordot index_add").split()
+
+
+def accepting_out(function, name):
+    """``function`` taking PyTorch's keyword ``out=`` as well."""
+    @functools.wraps(function)
+    def with_out(*args, out=None, **kwargs):
+        if out is None:
+            return function(*args, **kwargs)
+        if is_grad_enabled() and _any_requires_grad(args, kwargs):
+            raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
+                               f"automatic differentiation, but one of the arguments requires "
+                               f"grad.")
+        result = function(*args, **kwargs)
+        if isinstance(result, tuple):
+            if not isinstance(out, (tuple, list)) or len(out) != len(result):
+                raise TypeError(f"{name}(): argument 'out' must be a tuple of {len(result)} "
+                                f"Tensors")
+            for target, value in zip(out, result):
+                _write(target, value)
+            return type(result)(out)  # a named result tuple keeps its type
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+        _write(out, result)
+        return out
+
+    return with_out
+
+
+def _any_requires_grad(args, kwargs):
+    for value in list(args) + list(kwargs.values()):
+        if isinstance(value, Tensor) and value.requires_grad:
+            return True
+        if isinstance(value, (list, tuple)) and any(
+                isinstance(item, Tensor) and item.requires_grad for item in value):
+            return True
+    return False
+
+
+def _write(out, value):
+    """``value`` into ``out``: cast-checked, ``out`` resized to its shape, then copied."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"out=: the result is a {type(value).__name__}, not a Tensor")
+    source, target = value.dtype, out.dtype
+    if not _can_cast(source, target):
+        raise RuntimeError(f"result type {_dtype.scalar_type_name(source.numpy)} can't be cast "
+                           f"to the desired output type "
+                           f"{_dtype.scalar_type_name(target.numpy)}")
+    if tuple(out.shape) != tuple(value.shape):
+        if out.numel() != 0:
+            warnings.warn(f"An output with one or more elements was resized since it had shape "
+                          f"{list(out.shape)}, which does not match the required output shape "
+                          f"{list(value.shape)}. This behavior is deprecated, and in a future "
+                          f"PyTorch release outputs will not be resized unless they have zero "
+                          f"elements. You can explicitly reuse an out tensor t by resizing it, "
+                          f"inplace, to zero elements with t.resize_(0).", UserWarning,
+                          stacklevel=4)
+        out.resize_(tuple(value.shape))
+    with no_grad():
+        out.copy_(value)
+
+
+def _can_cast(source, target):
+    """PyTorch's canCast: no demotion across categories (complex to real, float to integer,
+    anything but bool to bool)."""
+    return source._category <= target._category
