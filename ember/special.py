@@ -305,3 +305,22 @@ def gammaincc(input, other):
     return _incomplete_gamma_op(input, other, True, "special_gammaincc")
 airy_ai = _without_derivative(
     "airy_ai", _airy_ai, "The Airy function Ai(x) (no derivative).")
+
+
+def _taking_out():
+    """torch.special's functions take ``out=`` (all but softmax and log_softmax); a function that
+    is also a top-level op is the same object as ``ember.<op>``."""
+    import sys
+
+    from . import _out
+    package = sys.modules[__package__]
+    for name in __all__:
+        if name in ("softmax", "log_softmax"):
+            continue
+        function = globals()[name]
+        top = getattr(package, getattr(function, "__name__", ""), None)
+        globals()[name] = (top if getattr(top, "__wrapped__", None) is function
+                           else _out.accepting_out(function, "special_" + name))
+
+
+_taking_out()

@@ -58,3 +58,17 @@ def test_named_tuples_casts_and_autograd_refusal_match_torch(torch):
             library.mul(leaf, leaf, out=library.empty(2))
         with library.no_grad():
             assert library.mul(leaf, leaf, out=library.empty(2)).tolist() == [1.0, 1.0]
+
+
+def test_special_functions_take_out(torch):
+    for library in (torch, ember):
+        x = library.tensor([0.3, 1.5, -2.0])
+        out = library.empty(3)
+        assert library.special.ndtr(x, out=out) is out
+        np.testing.assert_allclose(out.numpy(), torch.special.ndtr(torch.tensor(
+            [0.3, 1.5, -2.0])).numpy(), rtol=1e-6)
+        library.special.gammaln(x.abs(), out=out)
+        np.testing.assert_allclose(out.numpy(), np.array([1.0957979, -0.1207822, 0.0]),
+                                   atol=1e-6)
+        with pytest.raises(TypeError):
+            library.special.softmax(x, 0, out=out)
