@@ -9,10 +9,11 @@ shifted Chebyshev, Hermite, Laguerre, Legendre), and the Airy function airy_ai;
 gammainc/gammaincc are differentiable in x only, as PyTorch's.
 """
 import math
+import sys
 
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _out
 from ._factories import as_tensor
 from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, logical_and,
                   logical_or, logit, neg, polygamma, sigmoid, sinc, where, xlogy)
@@ -310,9 +311,6 @@ airy_ai = _without_derivative(
 def _taking_out():
     """torch.special's functions take ``out=`` (all but softmax and log_softmax); a function that
     is also a top-level op is the same object as ``ember.<op>``."""
-    import sys
-
-    from . import _out
     package = sys.modules[__package__]
     for name in __all__:
         if name in ("softmax", "log_softmax"):
