@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _random
 from ._device import check_cpu
 from ._dtype import (from_numpy_dtype, get_default_dtype, is_floating, overflow_error,
                      scalar_overflows, set_default_dtype, to_dtype)
@@ -546,18 +546,15 @@ def _draw(name, method, size, keyword, generator, dtype, device, requires_grad, 
     target = _target(_dtype_argument(name, dtype), out, get_default_dtype())
     _flag_argument(name, "requires_grad", requires_grad)
     _floating_only(method, target)
-    draw = getattr(numpy_generator(generator), method)
     if target.is_complex:
-        # real and imaginary parts drawn side by side; normal parts have variance 1/2 each, so
-        # that E|z|^2 = 1 (PyTorch's complex randn)
-        parts = draw(shape + (2,), dtype=_dtype.real_dtype(target.numpy))
-        if method == "standard_normal":
-            parts *= parts.dtype.type(np.sqrt(0.5))
+        # PyTorch fills the real view: parts side by side, normal ones with std 1/sqrt(2) each,
+        # so that E|z|^2 = 1
+        parts_type = _dtype.real_dtype(target.numpy)
+        parts = (_random.uniform(generator, shape + (2,), parts_type) if method == "random"
+                 else _random.normal(generator, shape + (2,), parts_type, 0.0, np.sqrt(0.5)))
         return _finish(name, parts.view(target.numpy).reshape(shape), requires_grad, out)
-    if target.numpy in (np.float32, np.float64):
-        array = draw(shape, dtype=target.numpy)
-    else:
-        array = draw(shape).astype(target.numpy)
+    array = (_random.uniform(generator, shape, target.numpy) if method == "random"
+             else _random.normal(generator, shape, target.numpy))
     return _finish(name, array, requires_grad, out)
 
 
@@ -599,7 +596,7 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
             raise RuntimeError(f"from is out of bounds for {target._cpp_type}")
         if high - 1 > highest:
             raise RuntimeError(f"to - 1 is out of bounds for {target._cpp_type}")
-    array = numpy_generator(generator).integers(low, high, size=shape)
+    array = _random.integers(generator, low, high, shape)
     return _finish("randint", array.astype(target.numpy), requires_grad, out)
 
 
@@ -616,7 +613,7 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
     target = _target(_dtype_argument("randperm", dtype), out, _dtype.int64)
     if target is _dtype.bool_:
         raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
-    array = numpy_generator(generator).permutation(count).astype(target.numpy)
+    array = _random.permutation(generator, count).astype(target.numpy)
     return _finish("randperm", array, requires_grad, out)
 
 
@@ -651,12 +648,12 @@ def bernoulli(input, p=None, generator=None):
                                   f"'{input.dtype._scalar_type}'")
     if p is not None and not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
-    probability = input._data if p is None else p
     if p is None and not ((input._data >= 0) & (input._data <= 1)).all():
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could "
                            "this error message be improved?  If so, please report an "
                            "enhancement request to PyTorch.)")
-    draws = numpy_generator(generator).random(input._data.shape) < probability
+    draws = (_random.bernoulli(generator, input._data) if p is None
+             else _random.bernoulli(generator, float(p), input._data.shape))
     return _new(draws.astype(input._data.dtype))
 
 
@@ -736,30 +733,9 @@ def multinomial(input, num_samples, replacement=False, generator=None):
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if (rows.sum(axis=-1) <= 0).any():
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    rng = numpy_generator(generator)
-    picks = []
-    for row in rows:  # one draw call per distribution row, never per sample
-        probabilities = row / row.sum()
-        if replacement or num_samples == 1:
-            # Generator.choice's own steps for draws with replacement (one draw is the same
-            # without): the same indices from the same stream, without its argument checks
-            # (~15 us a call, per generated token)
-            cumulative = probabilities.cumsum()
-            cumulative /= cumulative[-1]
-            picks.append(cumulative.searchsorted(rng.random(num_samples), side="right"))
-            continue
-        possible = np.count_nonzero(row)
-        if possible >= num_samples:
-            picks.append(rng.choice(row.shape[0], size=num_samples, replace=False,
-                                    p=probabilities))
-            continue
-        # Fewer possible categories than samples: PyTorch's draw (the top keys p / Exp(1))
-        # gives every possible one first, then categories of probability 0.
-        first = rng.choice(row.shape[0], size=possible, replace=False, p=probabilities)
-        rest = rng.permutation(np.flatnonzero(row == 0))[:num_samples - possible]
-        picks.append(np.concatenate([first, rest]))
-    result = np.stack(picks).astype(np.int64)
-    return _new(result.reshape(weights.shape[:-1] + (num_samples,)))
+    keys = input._data.reshape(rows.shape)
+    result = _random.multinomial_rows(generator, keys, num_samples, replacement)
+    return _new(result.astype(np.int64).reshape(weights.shape[:-1] + (num_samples,)))
 
 
 def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, device=None,
@@ -788,11 +764,16 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
         if not target.is_floating_point:
             raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for "
                                       f"'{target._scalar_type}'")
-    draws = numpy_generator(generator).standard_normal(shape)
-    mean_values = mean if mean_array is None else mean_array
-    std_values = std if std_array is None else std_array
-    return _finish("normal", (draws * std_values + mean_values).astype(target.numpy),
-                   requires_grad, out)
+    # PyTorch draws normal_(0, std) for a number std (normal_(mean, std) when both are
+    # numbers), else normal_(0, 1) times std, then adds the mean, in the result's dtype.
+    draws = _random.normal(generator, shape, target.numpy,
+                           mean if mean_array is None and std_array is None else 0.0,
+                           1.0 if std_array is not None else std)
+    if std_array is not None:
+        draws = draws * std_array.astype(target.numpy, copy=False)
+    if mean_array is not None:
+        draws = draws + mean_array.astype(target.numpy, copy=False)
+    return _finish("normal", draws.astype(target.numpy, copy=False), requires_grad, out)
 
 
 def _broadcast_shapes(first, second=None):

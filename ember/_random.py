@@ -1,21 +1,30 @@
 """The single source of randomness: ``Generator`` objects and the default one ``manual_seed`` resets."""
 import contextlib
+import math
 
 import numpy as np
 
-_DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed; any fixed value would do.
+_DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
+_MT_N = 624  # MT19937's state words
+# sizeof(CPUGeneratorImplState) and of its legacy part in PyTorch (torch.get_rng_state's size).
+_STATE_BYTES, _LEGACY_STATE_BYTES = 5056, 5048
 
 
 class Generator:
-    """A seedable random stream (PCG64); pass ``generator=`` to factories, samplers and dropout."""
+    """A seedable random stream: PyTorch's CPU generator, MT19937 seeded as torch.manual_seed
+    seeds it, so that the same seed draws the same numbers as PyTorch (see the functions below).
+    Pass ``generator=`` to factories, samplers and dropout."""
 
-    __slots__ = ("_numpy", "_initial_seed")
+    __slots__ = ("_bits", "_numpy", "_initial_seed", "_next_double_normal", "_next_float_normal")
 
     def __init__(self, device="cpu"):
         if str(device) != "cpu":
             raise RuntimeError(f"Generator: ember only has the 'cpu' device, got {device!r}")
-        self._initial_seed = _DEFAULT_SEED
-        self._numpy = np.random.Generator(np.random.PCG64(_DEFAULT_SEED))
+        self._bits = np.random.MT19937()
+        # NumPy's distributions over the same 32-bit stream, for draws PyTorch has no CPU
+        # transformation of its own that ember follows (gamma, poisson, binomial, von Mises).
+        self._numpy = np.random.Generator(self._bits)
+        self.manual_seed(_DEFAULT_SEED)
 
     def manual_seed(self, seed):
         """Reseed and return self (torch.Generator.manual_seed)."""
@@ -24,7 +33,12 @@ class Generator:
             raise RuntimeError(f"Overflow when unpacking long: seed {seed} is out of range")
         seed &= 0xFFFF_FFFF_FFFF_FFFF
         self._initial_seed = seed
-        self._numpy = np.random.Generator(np.random.PCG64(seed))
+        # PyTorch's mt19937 keeps the low 32 bits of the seed and fills its state by Knuth's
+        # recurrence (init_genrand), as NumPy's legacy RandomState seeding does.
+        key = np.random.RandomState(seed & 0xFFFF_FFFF).get_state()[1]
+        self._bits.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": _MT_N}}
+        self._next_double_normal = None
+        self._next_float_normal = None
         return self
 
     def seed(self):
@@ -37,24 +51,68 @@ class Generator:
         return self._initial_seed
 
     def get_state(self):
-        """The stream's state as a JSON-able dict (checkpoints store it without pickle)."""
-        state = self._numpy.bit_generator.state
-        return {"bit_generator": state["bit_generator"],
-                "state": {"state": str(state["state"]["state"]), "inc": str(state["state"]["inc"])},
-                "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"]),
-                "initial_seed": str(self._initial_seed)}
+        """The state as PyTorch's ByteTensor of 5056 bytes (its CPUGeneratorImplState layout),
+        which ``torch.set_rng_state`` also reads."""
+        state = self._bits.state["state"]
+        position = int(state["pos"])
+        raw = np.zeros(_STATE_BYTES, dtype=np.uint8)
+        raw[0:8].view(np.uint64)[0] = self._initial_seed
+        # PyTorch counts the draws left before the next twist (left) and the next index (next);
+        # a twist pending is left == 1.
+        raw[8:12].view(np.int32)[0] = 1 if position == _MT_N else _MT_N + 1 - position
+        raw[12:16].view(np.int32)[0] = 1
+        raw[16:24].view(np.uint64)[0] = 0 if position == _MT_N else position
+        raw[24:24 + 8 * _MT_N].view(np.uint64)[:] = state["key"]
+        if self._next_double_normal is not None:
+            raw[5024:5032].view(np.float64)[0] = self._next_double_normal
+            raw[5040:5044].view(np.int32)[0] = 1
+        if self._next_float_normal is not None:
+            raw[5048:5052].view(np.float32)[0] = self._next_float_normal
+            raw[5052] = 1
+        return _state_tensor(raw)
 
-    def set_state(self, state):
-        """Restore a state produced by ``get_state``."""
-        if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
-            raise ValueError(f"Generator.set_state: expected a dict from get_state(), got {state!r}")
-        self._numpy.bit_generator.state = {
-            "bit_generator": "PCG64",
-            "state": {"state": int(state["state"]["state"]), "inc": int(state["state"]["inc"])},
-            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
-        self._initial_seed = int(state.get("initial_seed", self._initial_seed))
+    def set_state(self, new_state):
+        """Restore a state from ``get_state`` (or PyTorch's, of 5056 or legacy 5048 bytes)."""
+        data = getattr(new_state, "_data", None)
+        if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
+            raise TypeError("RNG state must be a torch.ByteTensor")
+        raw = np.ascontiguousarray(data).reshape(-1)
+        if raw.size not in (_LEGACY_STATE_BYTES, _STATE_BYTES):
+            raise RuntimeError(f"Expected either a CPUGeneratorImplStateLegacy of size "
+                               f"{_LEGACY_STATE_BYTES} or a CPUGeneratorImplState of size "
+                               f"{_STATE_BYTES} but found the input RNG state size to be "
+                               f"{raw.size}")
+        left = int(raw[8:12].view(np.int32)[0])
+        seeded = int(raw[12:16].view(np.int32)[0])
+        position = int(raw[16:24].view(np.uint64)[0])
+        if not (seeded == 1 and 0 < left <= _MT_N and position <= _MT_N):
+            raise RuntimeError("Invalid mt19937 state")
+        key = raw[24:24 + 8 * _MT_N].view(np.uint64).astype(np.uint32)
+        self._bits.state = {"bit_generator": "MT19937",
+                            "state": {"key": key, "pos": _MT_N if left == 1 else position}}
+        self._initial_seed = int(raw[0:8].view(np.uint64)[0])
+        self._next_double_normal = (float(raw[5024:5032].view(np.float64)[0])
+                                    if raw[5040:5044].view(np.int32)[0] else None)
+        self._next_float_normal = (float(raw[5048:5052].view(np.float32)[0])
+                                   if raw.size == _STATE_BYTES and raw[5052] else None)
         return self
 
+    def _snapshot(self):
+        """A cheap exact copy of the state that compares with ``==``, for ember's own
+        save-and-restore."""
+        state = self._bits.state["state"]
+        return (state["key"].tobytes(), int(state["pos"]), self._initial_seed,
+                self._next_double_normal, self._next_float_normal)
+
+    def _restore(self, snapshot):
+        key, position, self._initial_seed, self._next_double_normal, \
+            self._next_float_normal = snapshot
+        self._bits.state = {"bit_generator": "MT19937",
+                            "state": {"key": np.frombuffer(key, np.uint32), "pos": position}}
+
+
+# Wraps get_state's bytes as a Tensor; ember.tensor sets it (that type sits above this module).
+_state_tensor = None
 
 default_generator = Generator()
 
@@ -103,3 +161,221 @@ def numpy_generator(generator=None):
     if not isinstance(generator, Generator):
         raise TypeError(f"expected an ember.Generator, got {type(generator).__name__}")
     return generator._numpy
+
+
+# ---- PyTorch's CPU transformations of the 32-bit stream --------------------------------------
+# Each follows ATen's CPU kernel for the same draw (DistributionsHelper.h, TransformationHelper.h,
+# cpu/DistributionTemplates.h), element by element in memory order, so that the same seed gives
+# PyTorch's numbers: bit for bit, except normal float32 fills of 16 or more, whose vectorised
+# log/sin/cos can differ from correctly rounded ones by an ulp or two.
+def _stream(generator):
+    if generator is None:
+        return default_generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"expected an ember.Generator, got {type(generator).__name__}")
+    return generator
+
+
+def random32(generator, count):
+    """``count`` raw 32-bit draws (as uint64)."""
+    return _stream(generator)._bits.random_raw(count) if count else np.empty(0, np.uint64)
+
+
+def random64(generator, count):
+    """``count`` 64-bit draws, each from two 32-bit ones, the first the high word."""
+    words = random32(generator, 2 * count)
+    return (words[0::2] << np.uint64(32)) | words[1::2]
+
+
+# Mantissa digits that at::uniform_real_distribution keeps per dtype.
+_DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+
+
+def _unit(generator, count, dtype):
+    """Uniform draws on [0, 1) as PyTorch makes them for ``dtype``: float64 from 53 bits of a
+    64-bit draw, narrower types from the low mantissa bits of one 32-bit draw (in float32)."""
+    digits = _DIGITS[np.dtype(dtype).name]
+    if digits == 53:
+        return (random64(generator, count) & np.uint64((1 << 53) - 1)).astype(np.float64) \
+            * 2.0 ** -53
+    return (random32(generator, count) & np.uint64((1 << digits) - 1)).astype(np.float32) \
+        * np.float32(2.0 ** -digits)
+
+
+def uniform(generator, shape, dtype, low=0.0, high=1.0):
+    """U(low, high) in ``dtype`` (float16/bfloat16/float32/float64): ``x * (to - from) + from``
+    with the bounds cast to ``dtype`` first, as ``uniform_`` does, and one rounding of the
+    multiply-add (exact in float64 for the 24-bit products) as PyTorch's compiled kernel has."""
+    dtype = np.dtype(dtype)
+    x = _unit(generator, _count(shape), dtype)
+    if dtype == np.float64:
+        values = x * (float(high) - float(low)) + float(low)
+    else:
+        low, high = dtype.type(low), dtype.type(high)
+        span = np.float64(np.float32(high - low))
+        values = (x.astype(np.float64) * span + np.float64(np.float32(low))).astype(np.float32)
+    return values.astype(dtype, copy=False).reshape(shape)
+
+
+def normal(generator, shape, dtype, mean=0.0, std=1.0, contiguous=True):
+    """N(mean, std^2) in ``dtype``: Box-Muller over blocks of 16 uniforms for 16 or more
+    contiguous elements (the last block redrawn over the tail), else PyTorch's scalar normal
+    in float64, which keeps the second value of each pair for the next draw."""
+    dtype = np.dtype(dtype)
+    count = _count(shape)
+    if count >= 16 and contiguous:
+        compute = np.float64 if dtype == np.float64 else np.float32
+        values = _unit(generator, count, compute)
+        _box_muller_16(values[:count - count % 16], mean, std)
+        if count % 16:
+            tail = _unit(generator, 16, compute)
+            _box_muller_16(tail, mean, std)
+            values[count - 16:] = tail
+    else:
+        values = _scalar_normals(_stream(generator), count) * float(std) + float(mean)
+    return values.astype(dtype, copy=False).reshape(shape)
+
+
+def _box_muller_16(values, mean, std):
+    """In place, per block of 16: u1 = 1 - v[j], u2 = v[j + 8] make v[j] (cosine) and v[j + 8]
+    (sine). float32 follows PyTorch's vectorised kernel (theta = float(2 pi) * u2 in float32,
+    then a multiply-add with std and mean); float64 its scalar one."""
+    blocks = values.reshape(-1, 16)
+    u1, u2 = 1 - blocks[:, :8], blocks[:, 8:]
+    if values.dtype == np.float64:
+        radius = np.sqrt(-2 * np.log(u1))
+        theta = 2.0 * np.pi * u2
+        blocks[:, :8] = radius * np.cos(theta) * std + mean
+        blocks[:, 8:] = radius * np.sin(theta) * std + mean
+        return
+    # float32 log/sin/cos, correctly rounded through float64 (PyTorch's vector library is
+    # within an ulp of them)
+    radius = np.sqrt(np.float32(-2) * np.log(u1.astype(np.float64)).astype(np.float32))
+    theta = (np.float32(2 * np.pi) * u2).astype(np.float64)
+    for half, trig in ((slice(0, 8), np.cos), (slice(8, 16), np.sin)):
+        product = (radius * trig(theta).astype(np.float32)).astype(np.float64)
+        blocks[:, half] = product * np.float64(np.float32(std)) + np.float64(np.float32(mean))
+
+
+def _scalar_normals(stream, count):
+    """``count`` standard normals from at::normal_distribution<double>: a pair from two float64
+    uniforms (theta from the first, the radius from the second), the sine kept for later."""
+    values = np.empty(count, np.float64)
+    start = 0
+    if count and stream._next_double_normal is not None:
+        values[0] = stream._next_double_normal
+        stream._next_double_normal = None
+        start = 1
+    pairs = (count - start + 1) // 2
+    if pairs:
+        draws = _unit(stream, 2 * pairs, np.float64)
+        theta = 2.0 * np.pi * draws[0::2]
+        radius = np.sqrt(-2.0 * np.log1p(-draws[1::2]))
+        cosines, sines = radius * np.cos(theta), radius * np.sin(theta)
+        values[start::2] = cosines[:len(values[start::2])]
+        values[start + 1::2] = sines[:len(values[start + 1::2])]
+        if (count - start) % 2:
+            stream._next_double_normal = float(sines[-1])
+    return values
+
+
+def integers(generator, low, high, shape):
+    """Integers in [low, high) as int64: ``draw % (high - low) + low`` with one 32-bit draw each,
+    or a 64-bit one when the range needs it (random_(from, to), randint)."""
+    span = int(high) - int(low)
+    count = _count(shape)
+    draws = random64(generator, count) if span >= 2 ** 32 else random32(generator, count)
+    values = (draws % np.uint64(span)) + np.uint64(int(low) & 0xFFFF_FFFF_FFFF_FFFF)
+    return values.view(np.int64).reshape(shape)
+
+
+def full_range(generator, shape, dtype):
+    """``random_()`` without bounds: [0, 2^mantissa] for floats, [0, max] for integers, 0/1 for
+    bool; int64 and float64 from 64-bit draws, the others from 32-bit ones."""
+    dtype = np.dtype(dtype)
+    count = _count(shape)
+    wide = dtype in (np.float64, np.int64)
+    draws = random64(generator, count) if wide else random32(generator, count)
+    if dtype == np.bool_:
+        return (draws & np.uint64(1)).astype(np.bool_).reshape(shape)
+    if dtype.kind == "f" or dtype.name == "bfloat16":
+        modulus = (1 << _DIGITS[dtype.name]) + 1
+    else:
+        modulus = int(np.iinfo(dtype).max) + 1
+    return (draws % np.uint64(modulus)).astype(dtype).reshape(shape)
+
+
+def permutation(generator, count):
+    """randperm: a forward Fisher-Yates shuffle of 0..n-1, position i swapped with
+    i + draw % (n - i), one 32-bit draw per position but the last."""
+    if count < 2:
+        return np.arange(count, dtype=np.int64)
+    offsets = (random32(generator, count - 1)
+               % np.arange(count, 1, -1, dtype=np.uint64)).astype(np.int64)
+    order = list(range(count))
+    for position, offset in enumerate(offsets.tolist()):
+        other = position + offset
+        order[position], order[other] = order[other], order[position]
+    return np.array(order, dtype=np.int64)
+
+
+def bernoulli(generator, probabilities, shape=None):
+    """0/1 draws (bool) with success probability ``probabilities``: a number (float64 uniforms,
+    as bernoulli_(p) and dropout draw), or an array (float32 uniforms for float32 ones, float64
+    for float64), broadcast to ``shape``."""
+    if not isinstance(probabilities, np.ndarray):
+        # u = k * 2^-53 < p exactly when the 53-bit integer k < ceil(p * 2^53): compared as
+        # integers, without making the floats
+        threshold = math.ceil(min(max(float(probabilities), 0.0), 1.0) * 2.0 ** 53)
+        bits = random64(generator, _count(shape)) & np.uint64((1 << 53) - 1)
+        return (bits < np.uint64(threshold)).reshape(shape)
+    if shape is not None:
+        probabilities = np.broadcast_to(probabilities, shape)
+    compute = np.float64 if probabilities.dtype == np.float64 else np.float32
+    draws = _unit(generator, probabilities.size, compute).reshape(probabilities.shape)
+    return draws < probabilities.astype(compute, copy=False)
+
+
+def exponential(generator, shape, rate=1.0):
+    """Exponential draws in float64, ``-1 / rate * log1p(-u)``."""
+    return (-1.0 / rate) * np.log1p(-_unit(generator, _count(shape), np.float64)).reshape(shape)
+
+
+def _count(shape):
+    return int(np.prod(shape, dtype=np.int64)) if shape is not None else 1
+
+
+def geometric(generator, shape, p):
+    """Trials up to the first success, ``ceil(log(u) / log1p(-p))`` from float64 uniforms."""
+    return np.ceil(np.log(_unit(generator, _count(shape), np.float64)) / np.log1p(-p)) \
+        .reshape(shape)
+
+
+def log_normal(generator, shape, mean, std):
+    """``exp`` of PyTorch's scalar normals (float64)."""
+    return np.exp(_scalar_normals(_stream(generator), _count(shape)) * std + mean).reshape(shape)
+
+
+def cauchy(generator, shape, median, sigma):
+    """``median + sigma * tan(pi * (u - 1/2))`` from float64 uniforms."""
+    return (median + sigma * np.tan(np.pi * (_unit(generator, _count(shape), np.float64)
+                                             - 0.5))).reshape(shape)
+
+
+def multinomial_rows(generator, rows, samples, replacement):
+    """Category indices (int64, one row of ``samples`` per row of the weights ``rows``).
+
+    One sample, or samples without replacement, take the largest ``w / Exp(1)`` (the
+    exponential keys drawn for the whole array at once, in its dtype); samples with
+    replacement search each row's normalised cumulative sum with float64 uniforms."""
+    if samples == 1 or not replacement:
+        keys = rows / exponential(generator, rows.shape).astype(rows.dtype)
+        if samples == 1:
+            return np.argmax(keys, axis=-1)[:, None]
+        return np.argsort(-keys, axis=-1, kind="stable")[:, :samples]
+    cumulative = np.cumsum(rows, axis=-1, dtype=np.float64)
+    cumulative /= cumulative[:, -1:]
+    cumulative[:, -1] = 1.0
+    draws = _unit(generator, rows.shape[0] * samples, np.float64).reshape(-1, samples)
+    return np.stack([row.searchsorted(draw, side="left")
+                     for row, draw in zip(cumulative, draws)])

@@ -19,7 +19,6 @@ from .ops import array_api, decompositions, spectral
 from .ops.elementwise.arithmetic import _fusable, fused_add_scaled
 from .tensor import Tensor, _to_array, legacy_new
 
-_numpy_generator = _random.numpy_generator
 
 
 # ---- autograd --------------------------------------------------------------------------------
@@ -379,7 +378,7 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
     real view)."""
     if self._data.dtype.kind != "c":
         _check_continuous(self, "check_uniform_bounds")
-    values = _numpy_generator(generator).uniform(a, b, _parts_shape(self))
+    values = _random.uniform(generator, _parts_shape(self), _draw_dtype(self), a, b)
     return _fill_with(self, _as_parts(self, values), "uniform_")
 
 
@@ -387,11 +386,21 @@ def normal_(self, mean=0.0, std=1.0, generator=None):
     """Normal values; a complex tensor's parts each with the mean and std / sqrt(2) (PyTorch
     fills its real view so)."""
     if self._data.dtype.kind == "c":
-        values = _numpy_generator(generator).normal(mean, std / np.sqrt(2), _parts_shape(self))
+        values = _random.normal(generator, _parts_shape(self), _draw_dtype(self), mean,
+                                std / np.sqrt(2))
         return _fill_with(self, _as_parts(self, values), "normal_")
     _check_continuous(self, "normal_kernel_cpu")
-    values = _numpy_generator(generator).normal(mean, std, self._data.shape)
+    values = _random.normal(generator, self._data.shape, self._data.dtype, mean, std,
+                            contiguous=self.is_contiguous())
     return _fill_with(self, values, "normal_")
+
+
+def _draw_dtype(tensor):
+    """The floating dtype PyTorch draws a tensor's values in (a complex one's part type)."""
+    dtype = tensor._data.dtype
+    if dtype.kind == "c":
+        return np.float32 if dtype == np.complex64 else np.float64
+    return dtype if _dtype.is_floating(dtype) else np.dtype(np.float32)
 
 
 def _parts_shape(tensor):
@@ -408,7 +417,8 @@ def _as_parts(tensor, values):
 
 
 def bernoulli_(self, p=0.5, generator=None):
-    values = _numpy_generator(generator).random(self._data.shape) < p
+    values = (_random.bernoulli(generator, p._data, self._data.shape) if isinstance(p, Tensor)
+              else _random.bernoulli(generator, float(p), self._data.shape))
     return _fill_with(self, values, "bernoulli_")
 
 
@@ -417,13 +427,12 @@ def random_(self, from_=0, to=None, *, generator=None):
     if to is None and from_ != 0:
         from_, to = 0, from_
     if to is None:
-        kind = self._data.dtype
-        to = 2 ** (np.finfo(kind).nmant + 1) + 1 if kind.kind == "f" else (
-            2 if kind == np.bool_ else np.iinfo(kind).max)
+        return _fill_with(self, _random.full_range(generator, self._data.shape,
+                                                   self._data.dtype), "random_")
     if from_ >= to:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
                            f"from={from_} >= to={to}")
-    values = _numpy_generator(generator).integers(from_, to, self._data.shape)
+    values = _random.integers(generator, from_, to, self._data.shape)
     return _fill_with(self, values, "random_")
 
 
@@ -431,7 +440,7 @@ def exponential_(self, lambd=1.0, *, generator=None):
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     _check_continuous(self, distribution="Exponential")
-    values = _numpy_generator(generator).exponential(1.0 / lambd, self._data.shape)
+    values = _random.exponential(generator, self._data.shape, lambd)
     return _fill_with(self, values, "exponential_")
 
 
@@ -439,7 +448,7 @@ def geometric_(self, p, *, generator=None):
     """Trials up to the first success (1, 2, ...), each succeeding with probability p."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
-    values = _numpy_generator(generator).geometric(p, self._data.shape)
+    values = _random.geometric(generator, self._data.shape, p)
     return _fill_with(self, values, "geometric_")
 
 
@@ -447,7 +456,7 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     if std <= 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
     _check_continuous(self, "log_normal_cpu")
-    values = _numpy_generator(generator).lognormal(mean, std, self._data.shape)
+    values = _random.log_normal(generator, self._data.shape, mean, std)
     return _fill_with(self, values, "log_normal_")
 
 
@@ -455,7 +464,7 @@ def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     if sigma <= 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
     _check_continuous(self, distribution="Cauchy")
-    values = median + sigma * _numpy_generator(generator).standard_cauchy(self._data.shape)
+    values = _random.cauchy(generator, self._data.shape, median, sigma)
     return _fill_with(self, values, "cauchy_")
 
 

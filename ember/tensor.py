@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from . import _device
+from . import _device, _random
 from . import _dtype
 from ._dtype import (from_numpy_dtype, get_default_dtype, is_differentiable, is_floating,
                      repr_prefix, to_dtype)
@@ -790,3 +790,6 @@ def _number(value, target):
             raise ValueError("Overflow when unpacking long long")
         return float(value)
     return value
+
+
+_random._state_tensor = Tensor._wrap

@@ -483,21 +483,6 @@ def test_size_keyword_of_new_factories():
     assert base.new_empty(size=[4]).tolist() == [0, 0, 0, 0]
 
 
-@pytest.mark.parametrize("replacement, samples", [(True, 1), (True, 7), (False, 1), (False, 3)])
-def test_multinomial_draws_numpy_choice_indices_from_the_generator_stream(replacement, samples):
-    # draws with replacement (and single draws) skip Generator.choice's argument checks: the
-    # indices must still be the ones choice gives from the same stream
-    from ember._random import numpy_generator
-    weights = np.array([[0.5, 0.0, 2.0, 1.0, 0.25], [1.0, 1.0, 0.0, 3.0, 0.5]], np.float32)
-    picks = ember.multinomial(ember.tensor(weights), samples, replacement=replacement,
-                              generator=ember.Generator().manual_seed(11))
-    stream = numpy_generator(ember.Generator().manual_seed(11))
-    expected = [stream.choice(5, size=samples, replace=replacement, p=row / row.sum())
-                for row in weights.astype(np.float64)]
-    assert picks.dtype == ember.int64 and picks.shape == (2, samples)
-    np.testing.assert_array_equal(picks.numpy(), np.stack(expected))
-
-
 def test_multinomial_frequencies_follow_the_weights():
     weights = ember.tensor([0.1, 0.6, 0.0, 0.3])
     picks = ember.multinomial(weights, 20000, replacement=True,

@@ -15,6 +15,9 @@ import queue
 import threading
 from collections import deque
 
+import numpy as np
+
+from .. import _random
 from ..tensor import Tensor
 from ._collate import default_collate, default_convert
 from .dataset import IterableDataset, _tensor_rows
@@ -222,14 +225,16 @@ class DataLoader:
             # PyTorch's single-process iterator refuses a timeout the same way.
             raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
         if isinstance(self.dataset, IterableDataset):
+            base_seed = self._base_seed()
             if self.num_workers == 0:
                 return self._iterable_batches(self.dataset)
-            return self._iterable_workers()
+            return self._iterable_workers(base_seed)
         fetch = self._fetch_batch if self._auto_collation else self._fetch_sample
         keys = iter(self.batch_sampler if self._auto_collation else self.sampler)
+        base_seed = self._base_seed()
         if self.num_workers == 0:
             return map(fetch, keys)
-        infos = [WorkerInfo(worker_id, self.num_workers, worker_id, self.dataset)
+        infos = [WorkerInfo(worker_id, self.num_workers, base_seed + worker_id, self.dataset)
                  for worker_id in range(self.num_workers)]
         return self._threaded(fetch, keys, infos, self.worker_init_fn)
 
@@ -262,14 +267,21 @@ class DataLoader:
                 return
             yield self.collate_fn(samples)
 
-    def _iterable_workers(self):
+    def _base_seed(self):
+        """The seed of this pass's workers (worker i gets it + i): one int64 ``random_()`` draw
+        from the loader's generator when every pass starts, as PyTorch's iterator makes, so
+        that the default stream advances as it does in PyTorch."""
+        return int(_random.full_range(self.generator, (), np.int64))
+
+    def _iterable_workers(self, base_seed):
         """PyTorch's reading of a stream by several workers: each iterates its own copy of the
         dataset (``get_worker_info()`` tells it which worker it is, to shard the stream) and
         batches it; the batches come round-robin from the workers not yet exhausted."""
         stop = threading.Event()
         outputs = []
         for worker_id in range(self.num_workers):
-            info = WorkerInfo(worker_id, self.num_workers, worker_id, _worker_copy(self.dataset))
+            info = WorkerInfo(worker_id, self.num_workers, base_seed + worker_id,
+                              _worker_copy(self.dataset))
             output = queue.Queue(maxsize=max(1, self.prefetch_factor))
             outputs.append(output)
             threading.Thread(target=self._stream_worker, args=(info, output, stop), daemon=True,

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .._random import numpy_generator
+from .. import _random
 from ..tensor import Tensor
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
@@ -180,7 +180,7 @@ def random_split(dataset, lengths, generator=None):
         raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    permutation = numpy_generator(generator).permutation(sum(lengths)).tolist()
+    permutation = _random.permutation(generator, sum(lengths)).tolist()
     subsets = []
     offset = 0
     for length in lengths:

@@ -3,7 +3,8 @@ import itertools
 
 import numpy as np
 
-from .._random import Generator, numpy_generator
+from .. import _random
+from .._random import Generator
 from ..tensor import Tensor
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
@@ -36,16 +37,17 @@ class SequentialSampler(Sampler):
 # Draws with replacement are made lazily, this many at a time (PyTorch's RandomSampler does the
 # same), so ``num_samples=10**10`` costs nothing up front.
 _CHUNK = 32
+# WeightedRandomSampler draws up to this many indices at once, as PyTorch draws all of them.
+_EAGER = 1 << 20
 
 
 def _private_stream(generator):
-    """The NumPy stream an iteration draws from: ``generator``'s, or (as PyTorch does) a fresh
-    one seeded by one draw from the default generator, so that an epoch's lazy draws do not
-    interleave with the model's (dropout) draws from the default generator."""
+    """The generator an iteration draws from: ``generator``, or (as PyTorch does) a fresh one
+    seeded by one int64 ``random_()`` draw from the default generator, so that an epoch's lazy
+    draws do not interleave with the model's (dropout) draws from the default generator."""
     if generator is not None:
-        return numpy_generator(generator)
-    seed = int(numpy_generator(None).integers(0, 2 ** 63, dtype=np.int64))
-    return numpy_generator(Generator().manual_seed(seed))
+        return generator
+    return Generator().manual_seed(int(_random.full_range(None, (), np.int64)))
 
 
 class RandomSampler(Sampler):
@@ -83,13 +85,12 @@ class RandomSampler(Sampler):
                                    f"but got from=0 >= to=0 (num_samples={self.num_samples} "
                                    f"draws from an empty data_source)")
             for _ in range(self.num_samples // _CHUNK):
-                yield from rng.integers(0, size, size=_CHUNK, dtype=np.int64).tolist()
-            yield from rng.integers(0, size, size=self.num_samples % _CHUNK,
-                                    dtype=np.int64).tolist()
+                yield from _random.integers(rng, 0, size, (_CHUNK,)).tolist()
+            yield from _random.integers(rng, 0, size, (self.num_samples % _CHUNK,)).tolist()
         else:
             for _ in range(self.num_samples // size):
-                yield from rng.permutation(size).tolist()
-            yield from rng.permutation(size)[:self.num_samples % size].tolist()
+                yield from _random.permutation(rng, size).tolist()
+            yield from _random.permutation(rng, size)[:self.num_samples % size].tolist()
 
     def __len__(self):
         return self.num_samples
@@ -103,8 +104,8 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        order = numpy_generator(self.generator).permutation(len(self.indices))
-        return iter([self.indices[position] for position in order.tolist()])
+        for position in _random.permutation(self.generator, len(self.indices)).tolist():
+            yield self.indices[position]
 
     def __len__(self):
         return len(self.indices)
@@ -150,27 +151,22 @@ class WeightedRandomSampler(Sampler):
     def __iter__(self):
         weights = self.weights._data
         _check_weights(weights)
-        rng = numpy_generator(self.generator)
-        if not self.replacement:
-            if self.num_samples > weights.shape[0]:
-                raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
-                                   "replacement")
-            with np.errstate(divide="ignore"):
-                keys = weights / rng.exponential(size=weights.shape[0])
-            yield from np.argsort(-keys, kind="stable")[:self.num_samples].tolist()
+        if not self.replacement and self.num_samples > weights.shape[0]:
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                               "replacement")
+        # PyTorch's torch.multinomial of the float64 weights, every index drawn when iteration
+        # starts; past _EAGER draws with replacement, 32 at a time as they are consumed (the
+        # same indices, unless something else draws from the generator meanwhile).
+        if not self.replacement or self.num_samples <= _EAGER:
+            yield from _random.multinomial_rows(self.generator, weights[None], self.num_samples,
+                                                self.replacement)[0].tolist()
             return
-        cumulative = np.cumsum(weights)
-        # A draw that rounds up to the total must not pick a zero-weight index past the last
-        # positive one.
-        last = int(np.flatnonzero(weights > 0)[-1])
-
-        def draw(count):
-            points = rng.random(count) * cumulative[-1]
-            return np.minimum(np.searchsorted(cumulative, points, side="right"), last).tolist()
-
         for _ in range(self.num_samples // _CHUNK):
-            yield from draw(_CHUNK)
-        yield from draw(self.num_samples % _CHUNK)
+            yield from _random.multinomial_rows(self.generator, weights[None], _CHUNK,
+                                                True)[0].tolist()
+        if self.num_samples % _CHUNK:
+            yield from _random.multinomial_rows(self.generator, weights[None],
+                                                self.num_samples % _CHUNK, True)[0].tolist()
 
     def __len__(self):
         return self.num_samples

@@ -3,7 +3,8 @@ import math
 
 import numpy as np
 
-from .._random import Generator, numpy_generator
+from .. import _random
+from .._random import Generator
 from ..data.sampler import Sampler
 from . import comm
 
@@ -52,7 +53,7 @@ class DistributedSampler(Sampler):
             return np.arange(length, dtype=np.int64)
         generator = Generator()
         generator.manual_seed(self.seed + self.epoch)
-        return numpy_generator(generator).permutation(length).astype(np.int64)
+        return _random.permutation(generator, length)
 
     def __iter__(self):
         indices = self._ordered_indices()

@@ -2,7 +2,7 @@
 import math
 
 from .._factories import full
-from .._random import numpy_generator
+from .. import _random
 from ..ops import atan, log, log1p, tan
 from ..tensor import Size, Tensor
 from .distribution import LocationScale
@@ -24,7 +24,7 @@ class Cauchy(LocationScale):
 
     def rsample(self, sample_shape=Size()):
         shape = tuple(self._extended_shape(sample_shape))
-        noise = numpy_generator().standard_cauchy(shape).astype(self.loc._data.dtype)
+        noise = _random.cauchy(None, shape, 0.0, 1.0).astype(self.loc._data.dtype)
         return self.loc + Tensor._wrap(noise) * self.scale
 
     def log_prob(self, value):

@@ -488,9 +488,9 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         tensors = [value for value in flat_primals if isinstance(value, Tensor)]
         _check_duals(tensors, tensors)
         levels = _batching.active_levels()
-        state = default_generator.get_state()
+        state = default_generator._snapshot()
         linear = _Linearization(func, args, primals, numbers, has_aux, levels)
-        if randomness == "error" and default_generator.get_state() != state:
+        if randomness == "error" and default_generator._snapshot() != state:
             raise RuntimeError(_RANDOM_ERROR)
         keep = linear.needs_graph([])
         plain = not levels and not keep

@@ -58,14 +58,14 @@ def _call(func, in_dims, out_dims, randomness, chunk_size, args, kwargs):
     size, flat_in_dims, flat_args, spec = _mapped_inputs(in_dims, args, name)
     if chunk_size is None or chunk_size >= size:
         return _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name)
-    state = default_generator.get_state() if randomness == "same" else None
+    state = default_generator._snapshot() if randomness == "same" else None
     results = []
     for start in range(0, size, chunk_size):
         length = min(chunk_size, size - start)
         chunk = [arg if in_dim is None else arg.narrow(in_dim, start, length)
                  for arg, in_dim in zip(flat_args, flat_in_dims)]
         if state is not None:
-            default_generator.set_state(state)
+            default_generator._restore(state)
         results.append(_run(func, length, flat_in_dims, chunk, spec, out_dims, randomness,
                             kwargs, name))
     return _joined(results, out_dims, cat)
@@ -127,7 +127,7 @@ def _mapped_inputs(in_dims, args, name):
 
 def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name):
     """One batched call of ``func``, or one call per sample where that is not possible."""
-    state = default_generator.get_state()
+    state = default_generator._snapshot()
     versions = _unmapped_versions(flat_args, flat_in_dims)
     reason = None
     try:
@@ -140,13 +140,13 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
         raise
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
         reason = _reason(error)
-    if default_generator.get_state() != state:
+    if default_generator._snapshot() != state:
         if randomness == "error":
             raise RuntimeError(_RANDOM_ERROR)
         if reason is None and randomness == "different":
             reason = "random operations with randomness='different'"
         if reason is not None:
-            default_generator.set_state(state)
+            default_generator._restore(state)
     if reason is None:
         try:
             return _unbatched(outputs, out_dims, level, size, name)
@@ -215,16 +215,16 @@ def _warn_once(reason):
 
 def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name,
                 versions):
-    state = default_generator.get_state()
+    state = default_generator._snapshot()
     results = []
     for position in range(size):
         if randomness == "same":
-            default_generator.set_state(state)
+            default_generator._restore(state)
         sample = [arg if in_dim is None else arg.select(in_dim, position)
                   for arg, in_dim in zip(flat_args, flat_in_dims)]
         results.append(func(*tree_unflatten(sample, spec), **kwargs))
         _check_unmapped_unchanged(versions, name)
-    if randomness == "error" and default_generator.get_state() != state:
+    if randomness == "error" and default_generator._snapshot() != state:
         raise RuntimeError(_RANDOM_ERROR)
     for result in results:
         _flat_outputs(result, out_dims, name)

@@ -4,9 +4,11 @@ import warnings
 
 import numpy as np
 
+from .. import _random
 from .._dtype import is_floating, scalar_type_name
-from .._random import numpy_generator
+from .._factories import empty_like
 from ..autograd.grad_mode import no_grad
+from ..ops import where
 from ..tensor import Tensor
 
 
@@ -81,18 +83,49 @@ def _check_floating(tensor):
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std^2) truncated to [a, b] (rejection: only the rejects are redrawn)."""
+    """Fill with N(mean, std^2) truncated to [a, b] by PyTorch's rejection sampling: normal
+    draws, each whole-size redraw replacing the values outside [a, b], when the interval holds
+    over 30% of the mass; else uniform proposals on [a, b] accepted with the density's ratio."""
     _check_floating(tensor)
-    random = numpy_generator(generator)
-    shape = tensor._data.shape
-    values = random.normal(mean, std, shape)
-    outside = (values < a) | (values > b)
-    count = int(outside.sum())
-    while count:
-        values[outside] = random.normal(mean, std, count)
-        outside = (values < a) | (values > b)
-        count = int(outside.sum())
-    return _fill(tensor, values)
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
+                      "distribution of values may be incorrect.", stacklevel=2)
+
+    def cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    with no_grad():
+        if cdf((b - mean) / std) - cdf((a - mean) / std) > 0.3:
+            low, high = (float(tensor._data.dtype.type(bound)) for bound in (a, b))
+            result = tensor.normal_(mean, std, generator=generator)
+            while True:
+                outside = (result < low) | (result > high)
+                if not outside.any():
+                    break
+                result = where(outside, empty_like(result).normal_(mean, std,
+                                                                    generator=generator), result)
+            if result is not tensor:
+                tensor.copy_(result)
+            return tensor
+        log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
+
+        def log_density(candidates):
+            return candidates.sub(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+
+        def rejected(candidates):
+            return empty_like(tensor).uniform_(generator=generator).log_().gt(
+                log_density(candidates))
+
+        tensor.uniform_(a, b, generator=generator)
+        pending = rejected(tensor)
+        result = tensor
+        while pending.any():
+            candidates = empty_like(tensor).uniform_(a, b, generator=generator)
+            result = where(pending, candidates, result)
+            pending = where(pending, rejected(candidates), pending)
+        if result is not tensor:
+            tensor.copy_(result)
+    return tensor
 
 
 def _no_grad_uniform_(tensor, a, b, generator=None):
@@ -178,14 +211,19 @@ def orthogonal_(tensor, gain=1, generator=None):
     _check_floating(tensor)
     rows = tensor.shape[0]
     columns = tensor.numel() // rows
-    flattened = numpy_generator(generator).normal(0.0, 1.0, (rows, columns))
+    # PyTorch's steps: normal_ on a (rows, columns) tensor of the same dtype, QR of it (or of
+    # its transpose), signs of R's diagonal
+    flattened = tensor.new_empty((rows, columns)).normal_(0, 1, generator=generator)._data
     if rows < columns:
         flattened = flattened.T
     q, r = np.linalg.qr(flattened)
     q = q * np.sign(np.diag(r))
     if rows < columns:
         q = q.T
-    return _fill(tensor, (gain * q).reshape(tensor._data.shape))
+    with no_grad():
+        _fill(tensor, q.reshape(tensor._data.shape))
+        tensor.mul_(gain)
+    return tensor
 
 
 def dirac_(tensor, groups=1):
@@ -211,10 +249,11 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, columns = tensor._data.shape
     zeros_per_column = int(math.ceil(sparsity * rows))
-    draw = numpy_generator(generator)
-    values = draw.normal(0.0, std, (rows, columns))
+    with no_grad():
+        values = tensor.normal_(0, std, generator=generator)._data.copy()
     for column in range(columns):
-        values[draw.permutation(rows)[:zeros_per_column], column] = 0
+        # PyTorch permutes the rows with the default generator, not the given one
+        values[_random.permutation(None, rows)[:zeros_per_column], column] = 0
     return _fill(tensor, values)
 
 

@@ -8,6 +8,7 @@ import re
 from .. import _random
 from ..io import CheckpointError
 from ..serialization import load, save
+from ..tensor import Tensor
 from .metrics import Accuracy, RunningMean
 from .modes import evaluating, training_mode
 
@@ -239,7 +240,7 @@ def _training_state_problems(state, optimizer, scheduler):
                 problems.append(f"history[{name!r}] has {len(values)} entries for {epoch} "
                                 f"epochs")
     rng = state["rng"]
-    if not (isinstance(rng, dict) and isinstance(rng.get("default"), dict)
+    if not (isinstance(rng, dict) and isinstance(rng.get("default"), Tensor)
             and isinstance(rng.get("train_loader"), list)):
         problems.append("rng is not a dict of generator states")
     saved_optimizer = state["optimizer"]

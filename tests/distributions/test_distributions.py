@@ -292,7 +292,11 @@ def test_sample_statistics(name, build, parameters, values):
     tolerance = 5 * np.sqrt(variance.numpy() / 40000) + 1e-9
     np.testing.assert_array_less(np.abs(draws.mean(0).numpy() - mean.numpy()), tolerance)
     spread = draws.var(0).numpy()
-    np.testing.assert_allclose(spread, variance.numpy(), rtol=0.05)
+    # Tail index near 5 (Pareto's alpha 5-8, GeneralizedPareto's 1/0.2): the sample variance's
+    # relative standard error is sqrt((kurtosis + 2) / n), about 4% at 40000 draws (excess
+    # kurtosis 71 at alpha 5), so 5 standard errors take 20%.
+    rtol = 0.2 if name in ("Pareto", "GeneralizedPareto") else 0.05
+    np.testing.assert_allclose(spread, variance.numpy(), rtol=rtol)
     assert bool(distribution.support.check(draws.to(mean.dtype)).all())
 
 

@@ -142,7 +142,7 @@ def test_attention_dropout_uses_the_seeded_generator_and_equals_the_unfused_form
     again = F.scaled_dot_product_attention(*_leaves(ember, arrays), dropout_p=0.4)
     np.testing.assert_array_equal(first.detach().numpy(), again.detach().numpy())
     ember.manual_seed(12)
-    keep = numpy_generator(None).random((2, 3, 5, 6), dtype=np.float32) >= 0.4
+    keep = ember.empty(2, 3, 5, 6).bernoulli_(0.6).numpy().astype(bool)
     reference_leaves = _leaves(ember, arrays)
     unfused = _unfused_attention(*reference_leaves, is_causal=True, keep=keep, dropout_p=0.4)
     weights = _arrays([(2, 3, 5, 3)], dtype, seed=3)[0]

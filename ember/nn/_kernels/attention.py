@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from ... import _jit, _threads
+from ... import _jit, _random, _threads
 from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
 from . import all_finite
@@ -55,7 +55,7 @@ class ScaledDotProductAttention(Op):
     ``float_mask`` (broadcast to (..., L, S)) is added to the scores and gets their gradient;
     ``blocked`` (bool, broadcast) removes keys. A row whose keys are all removed gives zero
     weights (PyTorch's safe softmax). With ``dropout_p`` > 0 the weights are dropped out with a
-    mask drawn from ``stream``; the mask is a constant of backward.
+    mask drawn from the generator ``stream``; the mask is a constant of backward.
     """
 
     differentiable_backward = True
@@ -66,8 +66,8 @@ class ScaledDotProductAttention(Op):
         work_query, work_key, work_value = _compute_dtype(query, key, value)
         keep = None
         if dropout_p > 0.0:
-            keep = stream.random(_scores_shape(work_query, work_key),
-                                 dtype=np.float32) >= dropout_p
+            # at::dropout's bernoulli_(1 - p) over the weights
+            keep = _random.bernoulli(stream, 1.0 - dropout_p, _scores_shape(work_query, work_key))
         scores_shape = _scores_shape(work_query, work_key)
         batch = scores_shape[:-2]
         if work_value.shape[:-2] != batch:

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ... import _random
 from ..._dtype import is_floating
 from ...autograd.function import Op
 
@@ -30,7 +31,7 @@ class Dropout(Op):
         return grad * scaled_mask, None, None
 
 
-def dropout_masks(x, p, generator_stream, feature, alpha):
+def dropout_masks(x, p, generator, feature, alpha):
     """(scaled_mask, shift) for dropout of ``x`` (an array) with probability ``p`` in (0, 1).
 
     ``feature`` draws one value per (sample, channel) (shape (N, C, 1, ...)); ``alpha`` gives
@@ -43,8 +44,7 @@ def dropout_masks(x, p, generator_stream, feature, alpha):
     else:
         shape = x.shape
     dtype = x.dtype if is_floating(x.dtype) else np.dtype(np.float32)
-    draw_dtype = np.float32 if dtype == np.float32 else np.float64
-    keep = generator_stream.random(shape, dtype=draw_dtype) >= p  # Bernoulli(1 - p)
+    keep = _random.bernoulli(generator, 1.0 - p, shape)  # PyTorch's bernoulli_(1 - p)
     if not alpha:
         # PyTorch divides the 0/1 noise by (1 - p) in the input's dtype: 0, or 1 / (1 - p)
         # rounded once, which one product of the booleans writes in a single pass.

@@ -4,9 +4,8 @@ import warnings
 
 import numpy as np
 
-from ... import ops as _ops
+from ... import _random, ops as _ops
 from ...autograd.function import keep_input_in_gradient, torch_named
-from ..._random import numpy_generator
 from ...ops.elementwise.casting import autocast_op
 from .._kernels import activation as _activation
 
@@ -191,8 +190,13 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     in evaluation."""
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
-    draws = numpy_generator(None).uniform(lower, upper, size=tuple(input.shape))
-    slopes = np.where(input._data <= 0, draws, 1).astype(input._data.dtype)
+    # PyTorch draws one float64 U(lower, upper) per non-positive element, in order, with the
+    # bounds first rounded to the input's compute type (float32 below float64)
+    negative = input._data <= 0
+    slopes = np.ones(input._data.shape, input._data.dtype)
+    compute = np.float64 if input._data.dtype == np.float64 else np.float32
+    slopes[negative] = _random.uniform(None, (int(negative.sum()),), np.float64,
+                                       float(compute(lower)), float(compute(upper)))
     noise = type(input)._wrap(slopes)
     return _apply(input, inplace, "rrelu_", lambda: input * noise)
 
@@ -200,8 +204,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
     """softmax((logits + Gumbel noise) / tau); with ``hard`` the one-hot argmax in the forward
     pass and the soft sample's gradient (straight-through)."""
-    noise = numpy_generator(None).exponential(1.0, size=tuple(logits.shape))
-    gumbels = type(logits)._wrap(-np.log(noise).astype(logits._data.dtype))
+    # -log of exponential_() draws in the logits' dtype, as PyTorch's
+    noise = _random.exponential(None, tuple(logits.shape)).astype(logits._data.dtype)
+    gumbels = type(logits)._wrap(-np.log(noise))
     soft = _ops.softmax((logits + gumbels) / tau, dim)
     if not hard:
         return soft

@@ -3,7 +3,6 @@
 import warnings
 
 from ..._dtype import is_floating, scalar_type_name
-from ..._random import numpy_generator
 from .._kernels import dropout as _dropout_ops
 from ._activation import _apply
 
@@ -34,7 +33,7 @@ def _drop(input, p, inplace=False, feature=False, alpha=False, generator=None):
     node with a freshly drawn mask (also attention's dropout of its weights)."""
     if p == 1:
         return _apply(input, inplace, "mul_", lambda: input * 0)
-    scaled_mask, shift = _dropout_ops.dropout_masks(input._data, p, numpy_generator(generator),
+    scaled_mask, shift = _dropout_ops.dropout_masks(input._data, p, generator,
                                                     feature, alpha)
     return _apply(input, inplace, "dropout_",
                   lambda: _dropout_ops.Dropout.apply(input, scaled_mask, shift))
