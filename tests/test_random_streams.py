@@ -160,3 +160,30 @@ def test_transformations_without_torch():
     assert abs(normals.mean()) < 0.03 and abs(normals.std() - 1) < 0.03
     sampler = ember.utils.data.RandomSampler(range(4), generator=generator)
     assert sorted(itertools.islice(iter(sampler), 4)) == [0, 1, 2, 3]
+
+
+def test_an_unmodified_seeded_training_script_follows_torch(torch):
+    """Seeded data, default initialisation, shuffling and dropout: one script, both libraries,
+    the same losses (to float32 rounding: the normal data differ by ulps)."""
+    def losses(L):
+        L.manual_seed(42)
+        inputs = L.randn(256, 20)
+        targets = (inputs @ L.randn(20, 3)).argmax(1)
+        loader = L.utils.data.DataLoader(L.utils.data.TensorDataset(inputs, targets),
+                                         batch_size=32, shuffle=True)
+        model = L.nn.Sequential(L.nn.Linear(20, 64), L.nn.ReLU(), L.nn.Dropout(0.3),
+                                L.nn.BatchNorm1d(64), L.nn.Linear(64, 3))
+        optimizer = L.optim.Adam(model.parameters(), lr=1e-3)
+        history = []
+        for _ in range(2):
+            for batch, target in loader:
+                optimizer.zero_grad()
+                loss = L.nn.functional.cross_entropy(model(batch), target)
+                loss.backward()
+                optimizer.step()
+                history.append(loss.item())
+        return history
+
+    ours, theirs = losses(ember), losses(torch)
+    assert len(ours) == 16
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
