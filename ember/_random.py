@@ -166,8 +166,7 @@ def numpy_generator(generator=None):
 # ---- PyTorch's CPU transformations of the 32-bit stream --------------------------------------
 # Each follows ATen's CPU kernel for the same draw (DistributionsHelper.h, TransformationHelper.h,
 # cpu/DistributionTemplates.h), element by element in memory order, so that the same seed gives
-# PyTorch's numbers: bit for bit, except normal float32 fills of 16 or more, whose vectorised
-# log/sin/cos can differ from correctly rounded ones by an ulp or two.
+# PyTorch's numbers, bit for bit.
 def _stream(generator):
     if generator is None:
         return default_generator
@@ -187,8 +186,10 @@ def random64(generator, count):
     return (words[0::2] << np.uint64(32)) | words[1::2]
 
 
-# Mantissa digits that at::uniform_real_distribution keeps per dtype.
-_DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+# Mantissa digits of the uniform draws per dtype: PyTorch draws float16 and bfloat16 values as
+# float32 ones (then rounds them), random_() keeps each type's own.
+_DIGITS = {"float16": 24, "bfloat16": 24, "float32": 24, "float64": 53}
+_MANTISSA = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
 
 
 def _unit(generator, count, dtype):
@@ -204,14 +205,16 @@ def _unit(generator, count, dtype):
 
 def uniform(generator, shape, dtype, low=0.0, high=1.0):
     """U(low, high) in ``dtype`` (float16/bfloat16/float32/float64): ``x * (to - from) + from``
-    with the bounds cast to ``dtype`` first, as ``uniform_`` does, and one rounding of the
-    multiply-add (exact in float64 for the 24-bit products) as PyTorch's compiled kernel has."""
+    with the bounds cast to the compute type (float32 below float64) first, as ``uniform_``
+    does, and one rounding of the multiply-add (exact in float64 for the 24-bit products), as
+    PyTorch's compiled kernel has."""
     dtype = np.dtype(dtype)
     x = _unit(generator, _count(shape), dtype)
     if dtype == np.float64:
         values = x * (float(high) - float(low)) + float(low)
     else:
-        low, high = dtype.type(low), dtype.type(high)
+        # the bounds in float32 (float16 and bfloat16 values are computed in float32 too)
+        low, high = np.float32(low), np.float32(high)
         span = np.float64(np.float32(high - low))
         values = (x.astype(np.float64) * span + np.float64(np.float32(low))).astype(np.float32)
     return values.astype(dtype, copy=False).reshape(shape)
@@ -239,7 +242,7 @@ def normal(generator, shape, dtype, mean=0.0, std=1.0, contiguous=True):
 def _box_muller_16(values, mean, std):
     """In place, per block of 16: u1 = 1 - v[j], u2 = v[j + 8] make v[j] (cosine) and v[j + 8]
     (sine). float32 follows PyTorch's vectorised kernel (theta = float(2 pi) * u2 in float32,
-    then a multiply-add with std and mean); float64 its scalar one."""
+    its own log and sincos, then a multiply-add with std and mean); float64 its scalar one."""
     blocks = values.reshape(-1, 16)
     u1, u2 = 1 - blocks[:, :8], blocks[:, 8:]
     if values.dtype == np.float64:
@@ -248,13 +251,69 @@ def _box_muller_16(values, mean, std):
         blocks[:, :8] = radius * np.cos(theta) * std + mean
         blocks[:, 8:] = radius * np.sin(theta) * std + mean
         return
-    # float32 log/sin/cos, correctly rounded through float64 (PyTorch's vector library is
-    # within an ulp of them)
-    radius = np.sqrt(np.float32(-2) * np.log(u1.astype(np.float64)).astype(np.float32))
-    theta = (np.float32(2 * np.pi) * u2).astype(np.float64)
-    for half, trig in ((slice(0, 8), np.cos), (slice(8, 16), np.sin)):
-        product = (radius * trig(theta).astype(np.float32)).astype(np.float64)
-        blocks[:, half] = product * np.float64(np.float32(std)) + np.float64(np.float32(mean))
+    # float32: the vectorised kernel's own log and sincos (below), bit for bit
+    radius = np.sqrt(np.float32(-2) * _vector_log(u1))
+    sines, cosines = _vector_sincos(np.float32(2 * np.pi) * u2)
+    std64, mean64 = np.float64(np.float32(std)), np.float64(np.float32(mean))
+    blocks[:, :8] = _fused(radius * cosines, std64, mean64)
+    blocks[:, 8:] = _fused(radius * sines, std64, mean64)
+
+
+# PyTorch's vectorised normal kernel computes log, sin and cos with Cephes' single-precision
+# polynomials (the avx_mathfun library), compiled with each multiply-add fused into one rounding.
+# These repeat those steps in float32 with the same fusions: a float32 product is exact in
+# float64, so one float64 multiply-add then a cast rounds as an FMA does.
+def _fused(a, b, c):
+    """float32 ``a * b + c`` with one rounding (b and c given as float64 or float32)."""
+    return (np.asarray(a, np.float64) * b + c).astype(np.float32)
+
+
+_LOG_COEFFICIENTS = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+                     1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
+                     3.3333331174e-1)
+
+
+def _vector_log(x):
+    """Natural log of positive normal float32 values: x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+    log(m) by a degree-9 polynomial in m - 1, e ln 2 added in two parts."""
+    bits = x.view(np.int32)
+    exponent = ((bits >> 23) - 0x7F).astype(np.float32) + np.float32(1)
+    mantissa = ((bits & np.int32(0x007FFFFF)) | np.int32(0x3F000000)).view(np.float32)
+    low = mantissa < np.float32(0.707106781186547524)
+    exponent -= low
+    x = (mantissa - np.float32(1)) + np.where(low, mantissa, np.float32(0))
+    square = x * x
+    y = np.full(x.shape, np.float32(_LOG_COEFFICIENTS[0]))
+    for coefficient in _LOG_COEFFICIENTS[1:]:
+        y = _fused(y, x, np.float32(coefficient))
+    y = _fused(y * x, square, exponent * np.float32(-2.12194440e-4))
+    y = y - square * np.float32(0.5)
+    return (x + y) + exponent * np.float32(0.693359375)
+
+
+def _vector_sincos(x):
+    """(sin, cos) of float32 values: reduction by multiples of pi/4 (pi/4 split in three parts),
+    then Cephes' sine and cosine polynomials on [-pi/4, pi/4], chosen and signed by octant."""
+    negative = np.signbit(x)
+    x = np.abs(x)
+    octant = (x * np.float32(1.27323954473516)).astype(np.int32)
+    octant = (octant + 1) & ~np.int32(1)
+    whole = octant.astype(np.float32)
+    for part in (-0.78515625, -2.4187564849853515625e-4, -3.77489497744594108e-8):
+        x = _fused(whole, np.float32(part), x)
+    sine_negative = negative ^ ((octant & 4) != 0)
+    cosine_negative = ((octant - 2) & 4) == 0
+    use_sine = (octant & 2) == 0
+    square = x * x
+    cosine = _fused(_fused(np.float32(2.443315711809948e-5), square,
+                           np.float32(-1.388731625493765e-3)), square,
+                    np.float32(4.166664568298827e-2))
+    cosine = _fused(cosine * square, square, -(square * np.float32(0.5))) + np.float32(1)
+    sine = _fused(_fused(np.float32(-1.9515295891e-4), square, np.float32(8.3321608736e-3)),
+                  square, np.float32(-1.6666654611e-1))
+    sine = _fused(sine * square, x, x)
+    sines, cosines = np.where(use_sine, sine, cosine), np.where(use_sine, cosine, sine)
+    return np.where(sine_negative, -sines, sines), np.where(cosine_negative, -cosines, cosines)
 
 
 def _scalar_normals(stream, count):
@@ -299,7 +358,7 @@ def full_range(generator, shape, dtype):
     if dtype == np.bool_:
         return (draws & np.uint64(1)).astype(np.bool_).reshape(shape)
     if dtype.kind == "f" or dtype.name == "bfloat16":
-        modulus = (1 << _DIGITS[dtype.name]) + 1
+        modulus = (1 << _MANTISSA[dtype.name]) + 1
     else:
         modulus = int(np.iinfo(dtype).max) + 1
     return (draws % np.uint64(modulus)).astype(dtype).reshape(shape)

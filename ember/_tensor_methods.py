@@ -354,11 +354,30 @@ def transpose_(self, dim0, dim1):
 
 
 # ---- random fills (not recorded) -----------------------------------------------------------
-def _fill_with(self, values, operation):
+def _fill_with(self, values, operation, drawn=False):
+    """Write ``values`` in place; ``drawn`` values (made in draw order) go to the elements in
+    memory order, as PyTorch's serial random kernels visit a non-contiguous tensor."""
     check_inplace(self)
-    write(self, np.asarray(values, dtype=self._data.dtype), operation)
+    values = np.asarray(values, dtype=self._data.dtype)
+    if drawn:
+        values = _in_memory_order(self._data, values)
+    write(self, values, operation)
     self._bump_version()
     return self
+
+
+def _in_memory_order(data, values):
+    """``values``, whose flat order is the draw order, rearranged so that the k-th draw lands
+    on the element with the k-th lowest address of the strided array ``data``."""
+    if data.flags.c_contiguous or values.shape != data.shape or data.ndim < 2:
+        return values
+    offsets = np.zeros(data.shape, dtype=np.int64)
+    for axis, (size, stride) in enumerate(zip(data.shape, data.strides)):
+        offsets += (np.arange(size, dtype=np.int64) * stride).reshape(
+            (-1,) + (1,) * (data.ndim - 1 - axis))
+    placed = np.empty(values.size, values.dtype)
+    placed[np.argsort(offsets.reshape(-1), kind="stable")] = values.reshape(-1)
+    return placed.reshape(values.shape)
 
 
 def _check_continuous(self, kernel=None, distribution=None):
@@ -379,7 +398,7 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
     if self._data.dtype.kind != "c":
         _check_continuous(self, "check_uniform_bounds")
     values = _random.uniform(generator, _parts_shape(self), _draw_dtype(self), a, b)
-    return _fill_with(self, _as_parts(self, values), "uniform_")
+    return _fill_with(self, _as_parts(self, values), "uniform_", drawn=True)
 
 
 def normal_(self, mean=0.0, std=1.0, generator=None):
@@ -388,11 +407,11 @@ def normal_(self, mean=0.0, std=1.0, generator=None):
     if self._data.dtype.kind == "c":
         values = _random.normal(generator, _parts_shape(self), _draw_dtype(self), mean,
                                 std / np.sqrt(2))
-        return _fill_with(self, _as_parts(self, values), "normal_")
+        return _fill_with(self, _as_parts(self, values), "normal_", drawn=True)
     _check_continuous(self, "normal_kernel_cpu")
     values = _random.normal(generator, self._data.shape, self._data.dtype, mean, std,
                             contiguous=self.is_contiguous())
-    return _fill_with(self, values, "normal_")
+    return _fill_with(self, values, "normal_", drawn=True)
 
 
 def _draw_dtype(tensor):
@@ -419,7 +438,7 @@ def _as_parts(tensor, values):
 def bernoulli_(self, p=0.5, generator=None):
     values = (_random.bernoulli(generator, p._data, self._data.shape) if isinstance(p, Tensor)
               else _random.bernoulli(generator, float(p), self._data.shape))
-    return _fill_with(self, values, "bernoulli_")
+    return _fill_with(self, values, "bernoulli_", drawn=True)
 
 
 def random_(self, from_=0, to=None, *, generator=None):
@@ -428,12 +447,12 @@ def random_(self, from_=0, to=None, *, generator=None):
         from_, to = 0, from_
     if to is None:
         return _fill_with(self, _random.full_range(generator, self._data.shape,
-                                                   self._data.dtype), "random_")
+                                                   self._data.dtype), "random_", drawn=True)
     if from_ >= to:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
                            f"from={from_} >= to={to}")
     values = _random.integers(generator, from_, to, self._data.shape)
-    return _fill_with(self, values, "random_")
+    return _fill_with(self, values, "random_", drawn=True)
 
 
 def exponential_(self, lambd=1.0, *, generator=None):
@@ -441,7 +460,7 @@ def exponential_(self, lambd=1.0, *, generator=None):
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     _check_continuous(self, distribution="Exponential")
     values = _random.exponential(generator, self._data.shape, lambd)
-    return _fill_with(self, values, "exponential_")
+    return _fill_with(self, values, "exponential_", drawn=True)
 
 
 def geometric_(self, p, *, generator=None):
@@ -449,7 +468,7 @@ def geometric_(self, p, *, generator=None):
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
     values = _random.geometric(generator, self._data.shape, p)
-    return _fill_with(self, values, "geometric_")
+    return _fill_with(self, values, "geometric_", drawn=True)
 
 
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
@@ -457,7 +476,7 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
     _check_continuous(self, "log_normal_cpu")
     values = _random.log_normal(generator, self._data.shape, mean, std)
-    return _fill_with(self, values, "log_normal_")
+    return _fill_with(self, values, "log_normal_", drawn=True)
 
 
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
@@ -465,7 +484,7 @@ def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
     _check_continuous(self, distribution="Cauchy")
     values = _random.cauchy(generator, self._data.shape, median, sigma)
-    return _fill_with(self, values, "cauchy_")
+    return _fill_with(self, values, "cauchy_", drawn=True)
 
 
 def apply_(self, callable):
