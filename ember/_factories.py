@@ -692,7 +692,7 @@ def poisson(input, generator=None):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     if not np.isfinite(rates).all():
         raise RuntimeError("invalid Poisson rate, expected rate to be finite")
-    draws = numpy_generator(generator).poisson(rates.astype(np.float64)).astype(rates.dtype)
+    draws = _random.poisson(generator, rates).astype(rates.dtype)
     return _drawn(draws, "PoissonBackward0", input)
 
 

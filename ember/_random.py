@@ -438,3 +438,127 @@ def multinomial_rows(generator, rows, samples, replacement):
     draws = _unit(generator, rows.shape[0] * samples, np.float64).reshape(-1, samples)
     return np.stack([row.searchsorted(draw, side="left")
                      for row, draw in zip(cumulative, draws)])
+
+
+class _Words:
+    """32-bit words taken one at a time (for samplers that consume a varying number per value),
+    drawn from the generator in buffers; ``close`` leaves the generator just past the words
+    taken, as if each had been drawn alone."""
+
+    def __init__(self, generator):
+        self.stream = _stream(generator)
+        self.start = self.stream._bits.state
+        self.buffer, self.used, self.taken = [], 0, 0
+
+    def take(self):
+        if self.used == len(self.buffer):
+            self.buffer, self.used = self.stream._bits.random_raw(256).tolist(), 0
+        self.used += 1
+        self.taken += 1
+        return self.buffer[self.used - 1]
+
+    def uniform(self):
+        """at::uniform_real_distribution<double>(0, 1)."""
+        high = self.take()
+        return (((high << 32) | self.take()) & ((1 << 53) - 1)) * 2.0 ** -53
+
+    def normal(self):
+        """at::normal_distribution<double>(0, 1), sharing the generator's cached value."""
+        cached = self.stream._next_double_normal
+        if cached is not None:
+            self.stream._next_double_normal = None
+            return cached
+        theta = 2.0 * math.pi * self.uniform()
+        radius = math.sqrt(-2.0 * math.log1p(-self.uniform()))
+        self.stream._next_double_normal = radius * math.sin(theta)
+        return radius * math.cos(theta)
+
+    def close(self):
+        self.stream._bits.state = self.start
+        self.stream._bits.random_raw(self.taken)
+
+
+def standard_gamma(generator, concentrations, single=False):
+    """Gamma(alpha, 1) draws, PyTorch's sample_gamma per element in order: Marsaglia and
+    Tsang's squeeze-and-reject method (doi:10.1145/358407.358414) on float64 uniforms and
+    normals, alpha < 1 boosted by one with a uniform's 1/alpha power. ``single`` does the
+    constants' arithmetic in float32, as PyTorch's float32 kernel does; results are float64,
+    kept above the smallest normal number of the caller's dtype by the caller."""
+    f32 = np.float32
+    words = _Words(generator)
+    values = np.empty(concentrations.size, np.float64)
+    try:
+        for index, alpha in enumerate(np.asarray(concentrations).reshape(-1).tolist()):
+            scale = 1.0
+            if alpha < 1.0:
+                if alpha == 0.0:
+                    values[index] = 0.0
+                    continue
+                power = float(f32(1.0) / f32(alpha)) if single else 1.0 / alpha
+                scale *= (1.0 - words.uniform()) ** power
+                alpha = float(f32(alpha) + f32(1.0)) if single else alpha + 1.0
+            third = float(f32(1.0) / f32(3.0))
+            d = float(f32(alpha) - f32(third)) if single else alpha - third
+            c = 1.0 / math.sqrt(9.0 * d)
+            while True:
+                x = words.normal()
+                y = 1.0 + c * x
+                while y <= 0:
+                    x = words.normal()
+                    y = 1.0 + c * x
+                v = y * y * y
+                u = 1.0 - words.uniform()
+                xx = x * x
+                if u < 1.0 - _SQUEEZE * xx * xx or \
+                        math.log(u) < 0.5 * xx + d * (1.0 - v + math.log(v)):
+                    values[index] = scale * d * v
+                    break
+    finally:
+        words.close()
+    return values.reshape(np.shape(concentrations))
+
+
+_SQUEEZE = float(np.float32(0.0331))  # the float constant 0.0331f of PyTorch's squeeze test
+
+
+def poisson(generator, rates):
+    """Poisson draws (float64), PyTorch's sample_poisson per element in order: Hormann's
+    transformed rejection for rates of 10 and more, else multiplying uniforms."""
+    words = _Words(generator)
+    values = np.empty(rates.size, np.float64)
+    try:
+        for index, rate in enumerate(np.asarray(rates, np.float64).reshape(-1).tolist()):
+            values[index] = _poisson_one(words, rate)
+    finally:
+        words.close()
+    return values.reshape(np.shape(rates))
+
+
+def _poisson_one(words, rate):
+    if rate >= 10:
+        root, log_rate = math.sqrt(rate), math.log(rate)
+        b = 0.931 + 2.53 * root
+        a = -0.059 + 0.02483 * b
+        inverse_alpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2)
+        while True:
+            u = words.uniform() - 0.5
+            v = words.uniform()
+            us = 0.5 - abs(u)
+            k = math.floor((2 * a / us + b) * u + rate + 0.43)
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            if (math.log(v) + math.log(inverse_alpha) - math.log(a / (us * us) + b)
+                    <= -rate + k * log_rate - math.lgamma(k + 1.0)):
+                return k
+    if rate == 0:
+        return 0
+    limit, count, product = math.exp(-rate), 0, 1.0
+    while True:
+        product *= words.uniform()
+        if product > limit:
+            count += 1
+        else:
+            return count

@@ -70,6 +70,19 @@ EXACT = {
     "rand float16": lambda L: L.rand(50, dtype=L.float16).float(),
     "rand bfloat16": lambda L: L.rand(50, dtype=L.bfloat16).float(),
     "uniform_ float16": lambda L: L.empty(500, dtype=L.float16).uniform_(-0.3, 0.7).float(),
+    "poisson": lambda L: L.poisson(L.tensor([0.5, 3.0, 9.9, 10.0, 25.0, 200.0] * 5)),
+    "Gamma": lambda L: L.distributions.Gamma(L.tensor([0.5, 1.0, 3.0]),
+                                             L.tensor([1.0, 2.0, 0.5])).sample((4,)),
+    "Gamma float64": lambda L: L.distributions.Gamma(
+        L.tensor([0.05, 2.5, 30.0], dtype=L.float64), L.tensor(1.0, dtype=L.float64)).sample((4,)),
+    "Dirichlet": lambda L: L.distributions.Dirichlet(L.tensor([0.5, 2.0, 3.0])).sample((4,)),
+    "StudentT": lambda L: L.distributions.StudentT(L.tensor([3.0, 10.0])).sample((4,)),
+    "Poisson": lambda L: L.distributions.Poisson(L.tensor([0.5, 4.0, 30.0])).sample((4,)),
+    "VonMises": lambda L: L.distributions.VonMises(L.tensor([0.0, 1.0]),
+                                                   L.tensor([2.0, 0.3])).sample((3,)),
+    "Normal rsample": lambda L: L.distributions.Normal(L.zeros(40), L.ones(40)).rsample(),
+    "Categorical": lambda L: L.distributions.Categorical(
+        probs=L.tensor([0.1, 0.2, 0.7])).sample((20,)),
     "state after draws": lambda L: (L.rand(5), L.randn(3, dtype=L.float64),
                                     L.get_rng_state())[-1],
 }

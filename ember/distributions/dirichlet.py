@@ -32,8 +32,10 @@ class Dirichlet(ExponentialFamily):
     def rsample(self, sample_shape=Size()):
         # Normalised gamma draws; their gradient is the gammas' implicit one through the
         # normalisation (PyTorch differentiates the Beta marginals instead: the same expectation).
-        gammas = StandardGamma.apply(self.concentration.expand(self._extended_shape(sample_shape)))
-        return gammas / gammas.sum(-1, keepdim=True)
+        # The gammas are drawn and normalised in float64, as PyTorch's _sample_dirichlet does.
+        concentration = self.concentration.expand(self._extended_shape(sample_shape))
+        gammas = StandardGamma.apply(concentration, True)
+        return (gammas / gammas.sum(-1, keepdim=True)).to(concentration.dtype)
 
     def log_prob(self, value):
         if self._validate_args:

@@ -2,8 +2,8 @@
 Beta and Dirichlet share."""
 import numpy as np
 
+from .. import _random
 from .._dtype import finfo
-from .._random import numpy_generator
 from ..autograd.function import Op
 from ..ops import digamma, lgamma, log, xlogy
 from ..ops.elementwise.gamma import polygamma_array
@@ -69,16 +69,22 @@ class StandardGamma(Op):
     normal number (as PyTorch's), differentiable by implicit reparameterisation."""
 
     @staticmethod
-    def forward(ctx, concentration):
-        draws = numpy_generator().standard_gamma(concentration, dtype=concentration.dtype)
-        draws = np.maximum(draws, np.finfo(concentration.dtype).tiny).astype(concentration.dtype)
+    def forward(ctx, concentration, in_float64=False):
+        # PyTorch's sampler in the concentration's precision (its Dirichlet's in float64, then
+        # kept above float64's smallest normal and normalised before the cast)
+        single = concentration.dtype == np.float32 and not in_float64
+        draws = _random.standard_gamma(None, concentration, single=single)
+        if not in_float64:
+            draws = draws.astype(concentration.dtype)
+        draws = np.maximum(draws, np.finfo(draws.dtype).tiny)
         ctx.save_for_backward(draws, concentration)
         return draws
 
     @staticmethod
     def backward(ctx, grad):
         draws, concentration = ctx.saved_tensors
-        return grad * standard_gamma_gradient(draws, concentration)
+        gradient = grad * standard_gamma_gradient(draws, concentration)
+        return gradient.astype(concentration.dtype, copy=False), None
 
 
 class Gamma(ExponentialFamily):

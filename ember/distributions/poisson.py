@@ -1,5 +1,5 @@
 """``torch.distributions.Poisson``."""
-from .._random import numpy_generator
+from .. import _random
 from ..autograd.grad_mode import no_grad
 from ..ops import exp, lgamma, log, xlogy
 from ..tensor import Size, Tensor
@@ -12,7 +12,7 @@ __all__ = ["Poisson"]
 def poisson_draws(rate):
     """Poisson counts with the given rates (a Tensor), as floats of the rates' dtype."""
     rates = rate.detach().numpy()
-    return Tensor._wrap(numpy_generator().poisson(rates).astype(rates.dtype))
+    return Tensor._wrap(_random.poisson(None, rates).astype(rates.dtype))
 
 class Poisson(ExponentialFamily):
     """The Poisson distribution of counts with mean ``rate``."""

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .._random import numpy_generator
+from .. import _random
 from ..ops import cos, where
 from ..tensor import Size, Tensor
 from . import constraints
@@ -45,7 +45,6 @@ def log_modified_bessel(x, order=0):
 def _best_fisher_draws(loc, concentration, shape):
     """Best and Fisher's (1979) rejection sampler, in float64 (small concentrations need it):
     angles in [-pi, pi), centred on ``loc``."""
-    random = numpy_generator()
     loc = np.broadcast_to(loc, shape)
     kappa = np.broadcast_to(concentration, shape)
     tau = 1 + np.sqrt(1 + 4 * kappa ** 2)
@@ -55,13 +54,14 @@ def _best_fisher_draws(loc, concentration, shape):
     angles = np.zeros(shape)
     pending = np.ones(shape, dtype=bool)
     while pending.any():
-        u1, u2, u3 = random.random((3,) + tuple(shape))
+        # PyTorch's rounds: float64 uniforms for every element, and each acceptance (even of
+        # an element accepted before) takes the round's angle
+        u1, u2, u3 = _random.uniform(None, (3,) + tuple(shape), np.float64)
         z = np.cos(math.pi * u1)
         f = (1 + proposal * z) / (proposal + z)
         c = kappa * (proposal - f)
         with np.errstate(divide="ignore", invalid="ignore"):
             accept = ((c * (2 - c) - u2) > 0) | (np.log(c / u2) + 1 - c >= 0)
-        accept &= pending
         angles = np.where(accept, np.sign(u3 - 0.5) * np.arccos(np.clip(f, -1, 1)), angles)
         pending &= ~accept
     return (angles + math.pi + loc) % (2 * math.pi) - math.pi
