@@ -18,7 +18,6 @@ from ._dtype import (from_numpy_dtype, get_default_dtype, is_floating, overflow_
                      scalar_overflows, set_default_dtype, to_dtype)
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
-from ._random import numpy_generator
 from .autograd.function import Op
 from .ops._broadcast import mismatch_error
 from .ops.reduce import linspace_array
@@ -710,11 +709,14 @@ def binomial(count, prob, generator=None):
     error = mismatch_error(count._data.shape, prob._data.shape)
     if error is not None:
         raise error
-    # PyTorch's CPU kernel takes a count below 0 as 0 and clamps the probability to [0, 1].
-    counts = np.maximum(np.nan_to_num(count._data.astype(np.float64)), 0).astype(np.int64)
-    probabilities = np.clip(prob._data.astype(np.float64), 0.0, 1.0)
-    draws = numpy_generator(generator).binomial(counts, probabilities)
-    return _drawn(np.asarray(draws).astype(count._data.dtype), "NotImplemented", count, prob)
+    # PyTorch's CPU kernel gives 0 for a count or probability of 0 and below and the count for a
+    # probability of 1 and above; a NaN count (on which its sampler never ends) counts as 0.
+    shape = np.broadcast_shapes(count._data.shape, prob._data.shape)
+    counts = np.broadcast_to(np.nan_to_num(count._data.astype(np.float64), nan=0.0), shape)
+    probabilities = np.broadcast_to(prob._data, shape)
+    draws = _random.binomial(generator, counts, probabilities,
+                             single=count._data.dtype == np.float32)
+    return _drawn(draws.astype(count._data.dtype), "NotImplemented", count, prob)
 
 
 def multinomial(input, num_samples, replacement=False, generator=None):

@@ -562,3 +562,84 @@ def _poisson_one(words, rate):
             count += 1
         else:
             return count
+
+
+def binomial(generator, counts, probabilities, single=False):
+    """Binomial draws (float64), PyTorch's sample_binomial per element in order: for
+    min(p, 1 - p) times the count of 10 and more, Hormann's BTRS rejection, else inverting
+    geometric waiting times; p > 1/2 samples the failures. ``single`` rounds the count and
+    probability tests as PyTorch's float32 kernel does."""
+    f32 = np.float32
+    words = _Words(generator)
+    pairs = zip(np.asarray(counts, np.float64).reshape(-1).tolist(),
+                np.asarray(probabilities, np.float64).reshape(-1).tolist())
+    values = np.empty(np.size(counts), np.float64)
+    try:
+        for index, (count, p) in enumerate(pairs):
+            if count <= 0 or p <= 0:
+                values[index] = 0.0
+            elif p >= 1:
+                values[index] = count
+            else:
+                flipped = p > 0.5
+                if flipped:
+                    p = float(f32(1.0 - p)) if single else 1.0 - p
+                mean = float(f32(count) * f32(p)) if single else count * p
+                drawn = _btrs(words, count, p) if mean >= 10 else _inversion(words, count, p)
+                values[index] = count - drawn if flipped else drawn
+    finally:
+        words.close()
+    return values.reshape(np.shape(counts))
+
+
+def _inversion(words, count, p):
+    log_q = math.log1p(-p)
+    waited, successes = 0.0, 0.0
+    while True:
+        waited += math.ceil(math.log(words.uniform()) / log_q)
+        if waited > count:
+            return successes
+        successes += 1
+
+
+# Stirling's series tail log(k!) - [(k + 1/2) log(k + 1) - (k + 1) + log(2 pi)/2], k = 0..9.
+_STIRLING_TAIL = (0.0810614667953272, 0.0413406959554092, 0.0276779256849983,
+                  0.02079067210376509, 0.0166446911898211, 0.0138761288230707,
+                  0.0118967099458917, 0.0104112652619720, 0.00925546218271273,
+                  0.00833056343336287)
+
+
+def _stirling_tail(k):
+    if k <= 9:
+        return _STIRLING_TAIL[int(k)]
+    square = (k + 1) * (k + 1)
+    return (1.0 / 12 - (1.0 / 360 - 1.0 / 1260 / square) / square) / (k + 1)
+
+
+def _btrs(words, count, p):
+    """Hormann's BTRS (1993) for count * p >= 10, p <= 1/2."""
+    spread = math.sqrt(count * p * (1 - p))
+    b = 1.15 + 2.53 * spread
+    a = -0.0873 + 0.0248 * b + 0.01 * p
+    c = count * p + 0.5
+    v_r = 0.92 - 4.2 / b
+    r = p / (1 - p)
+    alpha = (2.83 + 5.1 / b) * spread
+    m = math.floor((count + 1) * p)
+    while True:
+        u = words.uniform() - 0.5
+        v = words.uniform()
+        us = 0.5 - abs(u)
+        k = math.floor((2 * a / us + b) * u + c)
+        if k < 0 or k > count:
+            continue
+        if us >= 0.07 and v <= v_r:
+            return k
+        v = math.log(v * alpha / (a / (us * us) + b))
+        bound = ((m + 0.5) * math.log((m + 1) / (r * (count - m + 1)))
+                 + (count + 1) * math.log((count - m + 1) / (count - k + 1))
+                 + (k + 0.5) * math.log(r * (count - k + 1) / (k + 1))
+                 + _stirling_tail(m) + _stirling_tail(count - m) - _stirling_tail(k)
+                 - _stirling_tail(count - k))
+        if v <= bound:
+            return k

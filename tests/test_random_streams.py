@@ -83,6 +83,11 @@ EXACT = {
     "Normal rsample": lambda L: L.distributions.Normal(L.zeros(40), L.ones(40)).rsample(),
     "Categorical": lambda L: L.distributions.Categorical(
         probs=L.tensor([0.1, 0.2, 0.7])).sample((20,)),
+    "binomial": lambda L: L.binomial(L.tensor([5.0, 10, 40, 100, 1000, 7, 30, 5.5] * 3),
+                                     L.tensor([0.3, 0.6, 0.45, 0.05, 0.5, 0.9, 0.7, 0.5] * 3)),
+    "Binomial": lambda L: L.distributions.Binomial(L.tensor([10.0, 50.0], dtype=L.float64),
+                                                   L.tensor([0.3, 0.8], dtype=L.float64)
+                                                   ).sample((5,)),
     "state after draws": lambda L: (L.rand(5), L.randn(3, dtype=L.float64),
                                     L.get_rng_state())[-1],
 }

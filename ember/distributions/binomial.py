@@ -1,8 +1,8 @@
 """``torch.distributions.Binomial``."""
 import numpy as np
 
+from .. import _random
 from .._factories import arange
-from .._random import numpy_generator
 from ..autograd.grad_mode import no_grad
 from ..ops import abs, exp, lgamma, log1p
 from ..tensor import Size, Tensor
@@ -74,7 +74,7 @@ class Binomial(BinaryProbsOrLogits, Distribution):
         with no_grad():
             counts = self.total_count.expand(shape).numpy()
             probs = self.probs.expand(shape).numpy()
-            draws = numpy_generator().binomial(counts.astype(np.int64), probs)
+            draws = _random.binomial(None, counts, probs, single=probs.dtype == np.float32)
             return Tensor._wrap(draws.astype(probs.dtype))
 
     def log_prob(self, value):
