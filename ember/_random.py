@@ -1,6 +1,7 @@
 """The single source of randomness: ``Generator`` objects and the default one ``manual_seed`` resets."""
 import contextlib
 import math
+import threading
 
 import numpy as np
 
@@ -115,27 +116,39 @@ class Generator:
 _state_tensor = None
 
 default_generator = Generator()
+# A thread's own default generator (a DataLoader worker's), where it has one.
+_thread = threading.local()
+
+
+def set_thread_generator(generator):
+    """Give the calling thread its own default generator (None: the shared one again), as each
+    of PyTorch's DataLoader worker processes seeds its own with base_seed + worker id."""
+    if generator is None:
+        _thread.__dict__.pop("generator", None)
+    else:
+        _thread.generator = generator
 
 
 def manual_seed(seed):
-    """Seed the default generator, the one every random function uses unless given another."""
-    return default_generator.manual_seed(seed)
+    """Seed the default generator, the one every random function uses unless given another
+    (in a DataLoader worker, the worker's own)."""
+    return _stream(None).manual_seed(seed)
 
 
 def seed():
-    return default_generator.seed()
+    return _stream(None).seed()
 
 
 def initial_seed():
-    return default_generator.initial_seed()
+    return _stream(None).initial_seed()
 
 
 def get_rng_state():
-    return default_generator.get_state()
+    return _stream(None).get_state()
 
 
 def set_rng_state(state):
-    default_generator.set_state(state)
+    _stream(None).set_state(state)
 
 
 @contextlib.contextmanager
@@ -157,7 +170,7 @@ def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="device
 def numpy_generator(generator=None):
     """The NumPy stream behind ``generator`` (the default one when None)."""
     if generator is None:
-        return default_generator._numpy
+        return _stream(None)._numpy
     if not isinstance(generator, Generator):
         raise TypeError(f"expected an ember.Generator, got {type(generator).__name__}")
     return generator._numpy
@@ -169,7 +182,7 @@ def numpy_generator(generator=None):
 # PyTorch's numbers, bit for bit.
 def _stream(generator):
     if generator is None:
-        return default_generator
+        return getattr(_thread, "generator", default_generator)
     if not isinstance(generator, Generator):
         raise TypeError(f"expected an ember.Generator, got {type(generator).__name__}")
     return generator

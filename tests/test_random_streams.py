@@ -229,3 +229,24 @@ def test_the_vector_log_and_sincos_are_accurate():
     assert sines.dtype == cosines.dtype == np.float32
     np.testing.assert_allclose(sines, np.sin(theta.astype(np.float64)), rtol=0, atol=2.5e-7)
     np.testing.assert_allclose(cosines, np.cos(theta.astype(np.float64)), rtol=0, atol=2.5e-7)
+
+
+def test_loader_workers_draw_from_their_own_seeded_streams(torch):
+    """Random augmentation inside ``__getitem__`` with two workers: each worker's stream is
+    seeded with base_seed + id and batches go to the workers in turn, as in PyTorch."""
+    def epochs(L):
+        class Augmented(L.utils.data.Dataset):
+            def __len__(self):
+                return 12
+
+            def __getitem__(self, index):
+                flipped = -1.0 if L.rand(1).item() < 0.5 else 1.0
+                return L.full((3,), float(index)) * flipped + L.randn(3), L.initial_seed()
+
+        loader = L.utils.data.DataLoader(Augmented(), batch_size=3, shuffle=True,
+                                         num_workers=2)
+        return ([[(x.tolist(), seeds.tolist()) for x, seeds in loader] for _ in range(2)],
+                L.rand(2).tolist())
+
+    ours, theirs = _pair(torch, epochs, seed=5)
+    assert ours == theirs

@@ -59,6 +59,7 @@ def _worker_loop(tasks, fetch, info, worker_init_fn):
     """One loading thread: run ``(future, key)`` tasks until a None arrives. An exception from
     ``worker_init_fn`` or the fetch goes to the batch's future, so the caller sees it."""
     _worker_local.info = info
+    _random.set_thread_generator(_random.Generator().manual_seed(info.seed))
     init_error = None
     if worker_init_fn is not None:
         try:
@@ -309,6 +310,7 @@ class DataLoader:
         """One stream worker: ``worker_init_fn``, then its copy's batches into ``output`` until
         the stream ends (then ``_END``), an error (handed over), or the loader stops."""
         _worker_local.info = info
+        _random.set_thread_generator(_random.Generator().manual_seed(info.seed))
 
         def put(item):
             while not stop.is_set():
@@ -332,12 +334,15 @@ class DataLoader:
 
     def _threaded(self, fetch, keys, infos, worker_init_fn):
         """``fetch(key)`` for each key in daemon threads, one per entry of ``infos`` (what
-        ``get_worker_info()`` returns there), results yielded in key order."""
-        tasks = queue.SimpleQueue()
+        ``get_worker_info()`` returns there), results yielded in key order. Keys go to the
+        workers in turn, as PyTorch hands out its batches, so that each worker's own random
+        stream (seeded with its ``seed``) makes the draws PyTorch's worker makes."""
+        queues = [queue.SimpleQueue() for _ in infos]
         workers = [threading.Thread(target=_worker_loop, daemon=True,
                                     args=(tasks, fetch, info, worker_init_fn),
                                     name=f"ember-dataloader-{index}")
-                   for index, info in enumerate(infos)]
+                   for index, (tasks, info) in enumerate(zip(queues, infos))]
+        turns = itertools.cycle(queues)
         for worker in workers:
             worker.start()
         timeout = self.timeout if self.timeout > 0 else None
@@ -345,7 +350,7 @@ class DataLoader:
 
         def submit(key):
             future = concurrent.futures.Future()
-            tasks.put((future, key))
+            next(turns).put((future, key))
             pending.append(future)
 
         try:
@@ -364,7 +369,7 @@ class DataLoader:
         finally:
             for future in pending:
                 future.cancel()
-            for _ in workers:
+            for tasks in queues:
                 tasks.put(None)  # a stuck thread never reads it; as a daemon it does not matter
 
 

@@ -10,7 +10,6 @@ import warnings
 import numpy as np
 
 from ..._dtype import is_floating
-from ..._random import default_generator
 from ...ops._broadcast import mismatch_error
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
 from ...tensor import Tensor
@@ -61,7 +60,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         blocked = ~attn_mask._data
     elif attn_mask is not None:
         float_mask = attn_mask
-    stream = default_generator if dropout_p > 0.0 else None
+    stream = None  # the default generator, drawn from when dropout_p > 0
     return ScaledDotProductAttention.apply(query, key, value, float_mask, blocked, scale_factor,
                                            float(dropout_p), stream)
 
