@@ -5,6 +5,8 @@ import threading
 
 import numpy as np
 
+from . import _jit
+
 _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 _MT_N = 624  # MT19937's state words
 # sizeof(CPUGeneratorImplState) and of its legacy part in PyTorch (torch.get_rng_state's size).
@@ -384,11 +386,23 @@ def permutation(generator, count):
         return np.arange(count, dtype=np.int64)
     offsets = (random32(generator, count - 1)
                % np.arange(count, 1, -1, dtype=np.uint64)).astype(np.int64)
+    compiled = _swap_forward.compiled()
+    if compiled is not None:
+        order = np.arange(count, dtype=np.int64)
+        compiled(order, offsets)
+        return order
     order = list(range(count))
     for position, offset in enumerate(offsets.tolist()):
         other = position + offset
         order[position], order[other] = order[other], order[position]
     return np.array(order, dtype=np.int64)
+
+
+@_jit.kernel
+def _swap_forward(order, offsets):
+    for position in range(offsets.size):
+        other = position + offsets[position]
+        order[position], order[other] = order[other], order[position]
 
 
 def bernoulli(generator, probabilities, shape=None):

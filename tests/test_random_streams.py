@@ -250,3 +250,10 @@ def test_loader_workers_draw_from_their_own_seeded_streams(torch):
 
     ours, theirs = _pair(torch, epochs, seed=5)
     assert ours == theirs
+
+
+def test_randperm_without_compiled_kernels_is_the_same(torch):
+    from ember import _jit
+    with _jit.disabled():
+        ours, theirs = _pair(torch, lambda L: L.randperm(5000), seed=4)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
