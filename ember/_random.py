@@ -6,6 +6,7 @@ import threading
 import numpy as np
 
 from . import _jit
+from ._device import device as _device
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 _MT_N = 624  # MT19937's state words
@@ -99,6 +100,28 @@ class Generator:
         self._next_float_normal = (float(raw[5048:5052].view(np.float32)[0])
                                    if raw.size == _STATE_BYTES and raw[5052] else None)
         return self
+
+    @property
+    def device(self):
+        return _device("cpu")
+
+    def clone_state(self):
+        """A new generator at this one's state (torch.Generator.clone_state)."""
+        clone = Generator()
+        clone._restore(self._snapshot())
+        return clone
+
+    def get_offset(self):
+        raise RuntimeError("CPU Generator does not use offset")
+
+    def set_offset(self, offset):
+        raise RuntimeError("CPU Generator does not use offset")
+
+    def graphsafe_get_state(self):
+        raise NotImplementedError("graphsafe_get_state is not supported in this Generator")
+
+    def graphsafe_set_state(self, state):
+        raise NotImplementedError("graphsafe_set_state is not supported in this Generator")
 
     def _snapshot(self):
         """A cheap exact copy of the state that compares with ``==``, for ember's own

@@ -257,3 +257,14 @@ def test_randperm_without_compiled_kernels_is_the_same(torch):
     with _jit.disabled():
         ours, theirs = _pair(torch, lambda L: L.randperm(5000), seed=4)
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_generator_methods_match_torch(torch):
+    for library in (ember, torch):
+        generator = library.Generator().manual_seed(3)
+        library.rand(2, generator=generator)
+        clone = generator.clone_state()
+        assert library.equal(library.rand(3, generator=clone), library.rand(3, generator=generator))
+        assert str(generator.device) == "cpu"
+        with pytest.raises(RuntimeError, match="CPU Generator does not use offset"):
+            generator.get_offset()
