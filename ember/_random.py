@@ -249,13 +249,34 @@ def uniform(generator, shape, dtype, low=0.0, high=1.0):
     dtype = np.dtype(dtype)
     x = _unit(generator, _count(shape), dtype)
     if dtype == np.float64:
-        values = x * (float(high) - float(low)) + float(low)
+        values = _fused64(x, float(high) - float(low), float(low))
     else:
         # the bounds in float32 (float16 and bfloat16 values are computed in float32 too)
         low, high = np.float32(low), np.float32(high)
         span = np.float64(np.float32(high - low))
         values = (x.astype(np.float64) * span + np.float64(np.float32(low))).astype(np.float32)
     return values.astype(dtype, copy=False).reshape(shape)
+
+
+def _fused64(a, b, c):
+    """float64 ``a * b + c`` rounded once, as an FMA: Dekker's exact product and Knuth's exact
+    sum give the parts, added last (a float64 product is not exact in float64 itself)."""
+    product = a * b
+    split = 134217729.0  # 2^27 + 1 splits a float64 into two 26-bit halves
+
+    def halves(value):
+        scaled = split * value
+        high = scaled - (scaled - value)
+        return high, value - high
+
+    a_high, a_low = halves(a)
+    b_high, b_low = halves(np.float64(b))
+    product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) \
+        + a_low * b_low
+    total = product + c
+    back = total - product
+    sum_error = (product - (total - back)) + (c - back)
+    return total + (sum_error + product_error)
 
 
 def normal(generator, shape, dtype, mean=0.0, std=1.0, contiguous=True):
@@ -273,8 +294,11 @@ def normal(generator, shape, dtype, mean=0.0, std=1.0, contiguous=True):
             _box_muller_16(tail, mean, std)
             values[count - 16:] = tail
     else:
-        values = _scalar_normals(_stream(generator), count) * float(std) + float(mean)
+        values = _fused64(_scalar_normals(_stream(generator), count), float(std), float(mean))
     return values.astype(dtype, copy=False).reshape(shape)
+
+
+_libm_log = np.frompyfunc(math.log, 1, 1)
 
 
 def _box_muller_16(values, mean, std):
@@ -284,10 +308,12 @@ def _box_muller_16(values, mean, std):
     blocks = values.reshape(-1, 16)
     u1, u2 = 1 - blocks[:, :8], blocks[:, 8:]
     if values.dtype == np.float64:
-        radius = np.sqrt(-2 * np.log(u1))
+        # the C library's log (NumPy's own rounds a few values in a thousand the other way),
+        # and the multiply-add with std and mean fused, as in PyTorch's compiled kernel
+        radius = np.sqrt(-2 * _libm_log(u1).astype(np.float64))
         theta = 2.0 * np.pi * u2
-        blocks[:, :8] = radius * np.cos(theta) * std + mean
-        blocks[:, 8:] = radius * np.sin(theta) * std + mean
+        blocks[:, :8] = _fused64(radius * np.cos(theta), float(std), float(mean))
+        blocks[:, 8:] = _fused64(radius * np.sin(theta), float(std), float(mean))
         return
     # float32: the vectorised kernel's own log and sincos (below), bit for bit
     radius = np.sqrt(np.float32(-2) * _vector_log(u1))

@@ -88,6 +88,12 @@ EXACT = {
     "Binomial": lambda L: L.distributions.Binomial(L.tensor([10.0, 50.0], dtype=L.float64),
                                                    L.tensor([0.3, 0.8], dtype=L.float64)
                                                    ).sample((5,)),
+    "uniform_ float64": lambda L: L.empty(5000, dtype=L.float64).uniform_(-0.3779644730092272,
+                                                                        0.3779644730092272),
+    "linear float64": lambda L: _flat_parameters(L, L.nn.Linear(7, 3, dtype=L.float64)),
+    "normal_ float64 scaled": lambda L: L.cat([L.empty(n, dtype=L.float64).normal_(-1.3, 3.7)
+                                              for n in (10, 17, 5000)]),
+    "normal_ under 16 scaled": lambda L: L.empty(10).normal_(-1.3, 3.7),
     "state after draws": lambda L: (L.rand(5), L.randn(3, dtype=L.float64),
                                     L.get_rng_state())[-1],
 }
