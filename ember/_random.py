@@ -298,7 +298,14 @@ def normal(generator, shape, dtype, mean=0.0, std=1.0, contiguous=True):
     return values.astype(dtype, copy=False).reshape(shape)
 
 
-_libm_log = np.frompyfunc(math.log, 1, 1)
+# The C library's functions elementwise (PyTorch's kernels call them; NumPy's own float64 log,
+# log1p, exp and tan differ from them in the last bit of a few values in a thousand).
+_LIBM = {name: np.frompyfunc(getattr(math, name), 1, 1)
+         for name in ("log", "log1p", "exp", "cos", "sin", "tan")}
+
+
+def _libm(name, values):
+    return np.asarray(_LIBM[name](values), dtype=np.float64)
 
 
 def _box_muller_16(values, mean, std):
@@ -310,7 +317,7 @@ def _box_muller_16(values, mean, std):
     if values.dtype == np.float64:
         # the C library's log (NumPy's own rounds a few values in a thousand the other way),
         # and the multiply-add with std and mean fused, as in PyTorch's compiled kernel
-        radius = np.sqrt(-2 * _libm_log(u1).astype(np.float64))
+        radius = np.sqrt(-2 * _libm("log", u1))
         theta = 2.0 * np.pi * u2
         blocks[:, :8] = _fused64(radius * np.cos(theta), float(std), float(mean))
         blocks[:, 8:] = _fused64(radius * np.sin(theta), float(std), float(mean))
@@ -393,8 +400,8 @@ def _scalar_normals(stream, count):
     if pairs:
         draws = _unit(stream, 2 * pairs, np.float64)
         theta = 2.0 * np.pi * draws[0::2]
-        radius = np.sqrt(-2.0 * np.log1p(-draws[1::2]))
-        cosines, sines = radius * np.cos(theta), radius * np.sin(theta)
+        radius = np.sqrt(-2.0 * _libm("log1p", -draws[1::2]))
+        cosines, sines = radius * _libm("cos", theta), radius * _libm("sin", theta)
         values[start::2] = cosines[:len(values[start::2])]
         values[start + 1::2] = sines[:len(values[start + 1::2])]
         if (count - start) % 2:
@@ -471,9 +478,13 @@ def bernoulli(generator, probabilities, shape=None):
     return draws < probabilities.astype(compute, copy=False)
 
 
-def exponential(generator, shape, rate=1.0):
-    """Exponential draws in float64, ``-1 / rate * log1p(-u)``."""
-    return (-1.0 / rate) * np.log1p(-_unit(generator, _count(shape), np.float64)).reshape(shape)
+def exponential(generator, shape, rate=1.0, wide=False):
+    """Exponential draws in float64, ``-1 / rate * log1p(-u)``; ``wide`` (for float64 results)
+    takes the C library's log1p, whose last bit NumPy's does not always give (narrower results
+    round the same either way)."""
+    unit = _unit(generator, _count(shape), np.float64)
+    logs = _libm("log1p", -unit) if wide else np.log1p(-unit)
+    return ((-1.0 / rate) * logs).reshape(shape)
 
 
 def _count(shape):
@@ -482,19 +493,21 @@ def _count(shape):
 
 def geometric(generator, shape, p):
     """Trials up to the first success, ``ceil(log(u) / log1p(-p))`` from float64 uniforms."""
-    return np.ceil(np.log(_unit(generator, _count(shape), np.float64)) / np.log1p(-p)) \
-        .reshape(shape)
+    return np.ceil(_libm("log", _unit(generator, _count(shape), np.float64))
+                   / math.log1p(-p)).reshape(shape)
 
 
 def log_normal(generator, shape, mean, std):
-    """``exp`` of PyTorch's scalar normals (float64)."""
-    return np.exp(_scalar_normals(_stream(generator), _count(shape)) * std + mean).reshape(shape)
+    """``exp`` of PyTorch's scalar normals times std plus mean (one rounding), in float64."""
+    normals = _scalar_normals(_stream(generator), _count(shape))
+    return _libm("exp", _fused64(normals, float(std), float(mean))).reshape(shape)
 
 
 def cauchy(generator, shape, median, sigma):
-    """``median + sigma * tan(pi * (u - 1/2))`` from float64 uniforms."""
-    return (median + sigma * np.tan(np.pi * (_unit(generator, _count(shape), np.float64)
-                                             - 0.5))).reshape(shape)
+    """``median + sigma * tan(pi * (u - 1/2))`` from float64 uniforms (one rounding of the
+    multiply-add)."""
+    angles = np.pi * (_unit(generator, _count(shape), np.float64) - 0.5)
+    return _fused64(_libm("tan", angles), float(sigma), float(median)).reshape(shape)
 
 
 def multinomial_rows(generator, rows, samples, replacement):
@@ -504,7 +517,8 @@ def multinomial_rows(generator, rows, samples, replacement):
     exponential keys drawn for the whole array at once, in its dtype); samples with
     replacement search each row's normalised cumulative sum with float64 uniforms."""
     if samples == 1 or not replacement:
-        keys = rows / exponential(generator, rows.shape).astype(rows.dtype)
+        keys = rows / exponential(generator, rows.shape,
+                                  wide=rows.dtype == np.float64).astype(rows.dtype)
         if samples == 1:
             return np.argmax(keys, axis=-1)[:, None]
         return np.argsort(-keys, axis=-1, kind="stable")[:, :samples]

@@ -459,7 +459,8 @@ def exponential_(self, lambd=1.0, *, generator=None):
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     _check_continuous(self, distribution="Exponential")
-    values = _random.exponential(generator, self._data.shape, lambd)
+    values = _random.exponential(generator, self._data.shape, lambd,
+                                 wide=self._data.dtype == np.float64)
     return _fill_with(self, values, "exponential_", drawn=True)
 
 

@@ -94,6 +94,11 @@ EXACT = {
     "normal_ float64 scaled": lambda L: L.cat([L.empty(n, dtype=L.float64).normal_(-1.3, 3.7)
                                               for n in (10, 17, 5000)]),
     "normal_ under 16 scaled": lambda L: L.empty(10).normal_(-1.3, 3.7),
+    "float64 exponential_, cauchy_, log_normal_, geometric_": lambda L: L.stack([
+        L.empty(3000, dtype=L.float64).exponential_(2.7),
+        L.empty(3000, dtype=L.float64).cauchy_(0.3, 1.7),
+        L.empty(3000, dtype=L.float64).log_normal_(0.3, 0.7),
+        L.empty(3000, dtype=L.float64).geometric_(0.23)]),
     "state after draws": lambda L: (L.rand(5), L.randn(3, dtype=L.float64),
                                     L.get_rng_state())[-1],
 }
