@@ -25,8 +25,8 @@ class Generator:
         if str(device) != "cpu":
             raise RuntimeError(f"Generator: ember only has the 'cpu' device, got {device!r}")
         self._bits = np.random.MT19937()
-        # NumPy's distributions over the same 32-bit stream, for draws PyTorch has no CPU
-        # transformation of its own that ember follows (gamma, poisson, binomial, von Mises).
+        # NumPy's distributions over the same 32-bit stream, for the draws that need not be
+        # PyTorch's (gradcheck's random directions).
         self._numpy = np.random.Generator(self._bits)
         self.manual_seed(_DEFAULT_SEED)
 
@@ -224,21 +224,19 @@ def random64(generator, count):
     return (words[0::2] << np.uint64(32)) | words[1::2]
 
 
-# Mantissa digits of the uniform draws per dtype: PyTorch draws float16 and bfloat16 values as
-# float32 ones (then rounds them), random_() keeps each type's own.
-_DIGITS = {"float16": 24, "bfloat16": 24, "float32": 24, "float64": 53}
+# Mantissa digits per floating dtype, the range of random_() without bounds.
 _MANTISSA = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
 
 
 def _unit(generator, count, dtype):
     """Uniform draws on [0, 1) as PyTorch makes them for ``dtype``: float64 from 53 bits of a
-    64-bit draw, narrower types from the low mantissa bits of one 32-bit draw (in float32)."""
-    digits = _DIGITS[np.dtype(dtype).name]
-    if digits == 53:
+    64-bit draw, every narrower type from the low 24 bits of one 32-bit draw, in float32 (float16
+    and bfloat16 values are drawn as float32 ones, then rounded)."""
+    if np.dtype(dtype) == np.float64:
         return (random64(generator, count) & np.uint64((1 << 53) - 1)).astype(np.float64) \
             * 2.0 ** -53
-    return (random32(generator, count) & np.uint64((1 << digits) - 1)).astype(np.float32) \
-        * np.float32(2.0 ** -digits)
+    return (random32(generator, count) & np.uint64((1 << 24) - 1)).astype(np.float32) \
+        * np.float32(2.0 ** -24)
 
 
 def uniform(generator, shape, dtype, low=0.0, high=1.0):
