@@ -285,8 +285,13 @@ def normal(generator, shape, dtype, mean=0.0, std=1.0, contiguous=True):
     count = _count(shape)
     if count >= 16 and contiguous:
         compute = np.float64 if dtype == np.float64 else np.float32
-        values = _unit(generator, count, compute)
-        _box_muller_16(values[:count - count % 16], mean, std)
+        whole = count - count % 16
+        # float16 and bfloat16 go through PyTorch's float32 kernel, which draws uniforms for
+        # the whole blocks only; float32 and float64 draw one per element first
+        drawn = whole if dtype.itemsize == 2 else count
+        values = np.empty(count, compute)
+        values[:whole] = _unit(generator, drawn, compute)[:whole]
+        _box_muller_16(values[:whole], mean, std)
         if count % 16:
             tail = _unit(generator, 16, compute)
             _box_muller_16(tail, mean, std)

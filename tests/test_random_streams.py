@@ -99,6 +99,9 @@ EXACT = {
         L.empty(3000, dtype=L.float64).cauchy_(0.3, 1.7),
         L.empty(3000, dtype=L.float64).log_normal_(0.3, 0.7),
         L.empty(3000, dtype=L.float64).geometric_(0.23)]),
+    "randn float16 and bfloat16": lambda L: L.cat([L.randn(n, dtype=dtype).float()
+                                                   for n in (17, 50) for dtype in
+                                                   (L.float16, L.bfloat16)]),
     "state after draws": lambda L: (L.rand(5), L.randn(3, dtype=L.float64),
                                     L.get_rng_state())[-1],
 }
