@@ -253,6 +253,11 @@ def uniform(generator, shape, dtype, low=0.0, high=1.0):
         low, high = np.float32(low), np.float32(high)
         span = np.float64(np.float32(high - low))
         values = (x.astype(np.float64) * span + np.float64(np.float32(low))).astype(np.float32)
+        if dtype.itemsize == 2:
+            # a value that rounds up to ``high`` in float16/bfloat16 becomes ``low``, as in
+            # PyTorch, so that draws stay in [low, high)
+            values = values.astype(dtype)
+            values[values >= dtype.type(high)] = dtype.type(low)
     return values.astype(dtype, copy=False).reshape(shape)
 
 

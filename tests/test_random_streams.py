@@ -102,6 +102,8 @@ EXACT = {
     "randn float16 and bfloat16": lambda L: L.cat([L.randn(n, dtype=dtype).float()
                                                    for n in (17, 50) for dtype in
                                                    (L.float16, L.bfloat16)]),
+    "uniform_ bfloat16 at the bound": lambda L: L.empty(5000, dtype=L.bfloat16).uniform_(
+        -0.3, 0.3).float(),
     "state after draws": lambda L: (L.rand(5), L.randn(3, dtype=L.float64),
                                     L.get_rng_state())[-1],
 }
