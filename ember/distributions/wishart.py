@@ -3,11 +3,13 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+
 from .._dtype import finfo
 from .._factories import arange, eye, randn, tensor
 from ..linalg import cholesky, slogdet, solve_triangular
 from ..ops import broadcast_shapes, diag_embed, digamma, mvlgamma, where
-from ..tensor import Size
+from ..tensor import Size, Tensor
 from . import constraints
 from .chi2 import Chi2
 from .exp_family import ExponentialFamily
@@ -139,29 +141,50 @@ class Wishart(ScaleTrilMatrices, ExponentialFamily):
         entries below it."""
         eps = finfo(self._unbroadcasted_scale_tril.dtype).eps
         diagonal = self._dist_chi2.rsample(sample_shape).sqrt().clamp(min=eps)
-        noise = randn(self._extended_shape(sample_shape), dtype=diagonal.dtype).tril(-1)
-        factor = self._unbroadcasted_scale_tril @ (noise + diag_embed(diagonal))
+        # PyTorch's draws: one normal per entry below the diagonal, in row-major order
+        size = self._event_shape[-1]
+        rows, columns = np.tril_indices(size, -1)
+        shape = tuple(self._extended_shape(sample_shape))
+        below = randn(shape[:-2] + (len(rows),), dtype=diagonal.dtype)._data
+        lower = np.zeros(shape, dtype=below.dtype)
+        lower[..., rows, columns] = below
+        factor = self._unbroadcasted_scale_tril @ (Tensor._wrap(lower) + diag_embed(diagonal))
         return factor @ factor.mT
 
-    def _singular(self, sample):
-        singular = ~self.support.check(sample)
+    def _per_sample(self, flags):
+        """``flags`` over sample and batch dims, true where any of a sample's batch is."""
         for _ in range(len(self._batch_shape)):
-            singular = singular.any(-1)
-        return singular.reshape(tuple(singular.shape) + (1,) * (len(self._batch_shape) + 2))
+            flags = flags.any(-1)
+        return flags
 
     def rsample(self, sample_shape=Size(), max_try_correction=10):
         """Draws; a draw that comes out singular (possible for df close to ndim - 1) is drawn
-        again, up to ``max_try_correction`` times."""
+        again, up to ``max_try_correction`` times.
+
+        PyTorch 2.13 first marks the samples its support check passes (the valid ones) and
+        draws those once more, then redraws the singular ones. ember makes the same draws, so
+        the same seed gives PyTorch's samples, but warns only when a sample is singular."""
         sample_shape = Size(sample_shape)
         sample = self._bartlett_sampling(sample_shape)
-        singular = self._singular(sample)
-        if bool(singular.any()):
+        if bool((~self._per_sample(self.support.check(sample))).any()):
             warnings.warn("Singular sample detected.", stacklevel=2)
-            for _ in range(max_try_correction):
-                sample = where(singular, self._bartlett_sampling(sample_shape), sample)
-                singular = self._singular(sample)
-                if not bool(singular.any()):
-                    break
+        marked = self._per_sample(self.support.check(sample))
+        if not bool(marked.any()):
+            return sample
+        sample = sample.clone()
+        for _ in range(max_try_correction):
+            count = int(marked.sum())
+            redrawn = self._bartlett_sampling(Size((count,)))
+            if marked.dim() == 0:
+                sample = redrawn[0]
+            else:
+                sample[marked] = redrawn
+            singular = ~self._per_sample(self.support.check(redrawn))
+            if not bool(singular.any()):
+                break
+            flat = marked.reshape(-1).clone()
+            flat[flat.clone()] = singular
+            marked = flat.reshape(marked.shape)
         return sample
 
     def log_prob(self, value):
