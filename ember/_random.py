@@ -400,6 +400,22 @@ def exponential(generator, shape, rate=1.0):
     return (-1.0 / rate) * np.log1p(-_unit(generator, _count(shape), np.float64)).reshape(shape)
 
 
+def in_memory_order(data, values):
+    """``values``, whose flat order is the draw order, rearranged so that the k-th draw lands
+    on the element with the k-th lowest address of the strided array ``data``: PyTorch's serial
+    random kernels fill a tensor in memory order, and the tensors its ``*_like`` factories and
+    dropout fill are laid out as their input is."""
+    if data.flags.c_contiguous or values.shape != data.shape or data.ndim < 2:
+        return values
+    offsets = np.zeros(data.shape, dtype=np.int64)
+    for axis, (size, stride) in enumerate(zip(data.shape, data.strides)):
+        offsets += (np.arange(size, dtype=np.int64) * stride).reshape(
+            (-1,) + (1,) * (data.ndim - 1 - axis))
+    placed = np.empty(values.size, values.dtype)
+    placed[np.argsort(offsets.reshape(-1), kind="stable")] = values.reshape(-1)
+    return placed.reshape(values.shape)
+
+
 def _count(shape):
     return int(np.prod(shape, dtype=np.int64)) if shape is not None else 1
 

@@ -72,6 +72,17 @@ EXACT = {
     "uniform_ float16": lambda L: L.empty(500, dtype=L.float16).uniform_(-0.3, 0.7).float(),
     "state after draws": lambda L: (L.rand(5), L.randn(3, dtype=L.float64),
                                     L.get_rng_state())[-1],
+    # PyTorch fills empty_like(input), laid out as the input is, in memory order
+    "rand_like transposed": lambda L: L.rand_like(L.zeros(6, 5).t()),
+    "randn_like transposed": lambda L: L.randn_like(L.zeros(20, 5).t()),
+    "randn_like channels_last": lambda L: L.randn_like(
+        L.zeros(2, 3, 4, 5), memory_format=L.channels_last).contiguous(),
+    "randint_like permuted": lambda L: L.randint_like(L.zeros(2, 3, 4).permute(2, 0, 1), 10),
+    "dropout transposed": lambda L: L.nn.functional.dropout(L.ones(6, 5).t(), 0.5),
+    "dropout channels_last": lambda L: L.nn.functional.dropout(
+        L.ones(2, 3, 2, 2).to(memory_format=L.channels_last), 0.5),
+    "alpha_dropout permuted": lambda L: L.nn.functional.alpha_dropout(
+        L.ones(2, 3, 4).permute(2, 0, 1), 0.5, True),
 }
 
 
@@ -95,6 +106,17 @@ CLOSE = {
 def test_normal_draws_equal_torch_to_float32_rounding(torch, name):
     ours, theirs = _pair(torch, CLOSE[name])
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-6, atol=1e-7)
+
+
+def test_batch_first_transformer_layer_drops_as_torch(torch):
+    """With batch_first, attention's output is a transposed view, so the dropout after it draws
+    its mask in that view's memory order (a wrong mask moves outputs by O(1))."""
+    def output(L):
+        layer = L.nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, dropout=0.5)
+        return layer(L.linspace(-1, 1, 240).reshape(3, 5, 16)).detach()
+
+    ours, theirs = _pair(torch, output)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=0, atol=2e-6)
 
 
 def test_samplers_and_loaders_shuffle_as_torch(torch):
