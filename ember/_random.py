@@ -211,7 +211,7 @@ def uniform(generator, shape, dtype, low=0.0, high=1.0):
     dtype = np.dtype(dtype)
     x = _unit(generator, _count(shape), dtype)
     if dtype == np.float64:
-        values = x * (float(high) - float(low)) + float(low)
+        values = _fused64(x, float(high) - float(low), float(low))
     else:
         # the bounds in float32 (float16 and bfloat16 values are computed in float32 too)
         low, high = np.float32(low), np.float32(high)
@@ -235,7 +235,7 @@ def normal(generator, shape, dtype, mean=0.0, std=1.0, contiguous=True):
             _box_muller_16(tail, mean, std)
             values[count - 16:] = tail
     else:
-        values = _scalar_normals(_stream(generator), count) * float(std) + float(mean)
+        values = _fused64(_scalar_normals(_stream(generator), count), float(std), float(mean))
     return values.astype(dtype, copy=False).reshape(shape)
 
 
@@ -248,8 +248,8 @@ def _box_muller_16(values, mean, std):
     if values.dtype == np.float64:
         radius = np.sqrt(-2 * np.log(u1))
         theta = 2.0 * np.pi * u2
-        blocks[:, :8] = radius * np.cos(theta) * std + mean
-        blocks[:, 8:] = radius * np.sin(theta) * std + mean
+        blocks[:, :8] = _fused64(radius * np.cos(theta), std, mean)
+        blocks[:, 8:] = _fused64(radius * np.sin(theta), std, mean)
         return
     # float32: the vectorised kernel's own log and sincos (below), bit for bit
     radius = np.sqrt(np.float32(-2) * _vector_log(u1))
@@ -266,6 +266,43 @@ def _box_muller_16(values, mean, std):
 def _fused(a, b, c):
     """float32 ``a * b + c`` with one rounding (b and c given as float64 or float32)."""
     return (np.asarray(a, np.float64) * b + c).astype(np.float32)
+
+
+def _fused64(a, b, c):
+    """float64 ``a * b + c`` with one rounding, as the FMA PyTorch's compiled float64 kernels
+    use: the exact product as a sum of two doubles (Dekker's split), added to ``c`` exactly,
+    the tail rounded to odd so that the last addition rounds once (Boldo and Melquiond)."""
+    a, b, c = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64),
+                                  np.asarray(c, np.float64))
+    product = a * b
+    a_high, a_low = _split(a)
+    b_high, b_low = _split(b)
+    product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) \
+        + a_low * b_low
+    high, low = _two_sum(c, product)
+    tail, tail_error = _two_sum(low, product_error)
+    inexact_even = (tail_error != 0) & ((tail.view(np.int64) & 1) == 0)
+    tail = np.where(inexact_even, np.nextafter(tail, np.copysign(np.inf, tail_error)), tail)
+    with np.errstate(invalid="ignore", over="ignore"):
+        fused = high + tail
+    # infinities and NaNs (overflowing products) as the plain expression gives them
+    return np.where(np.isfinite(fused), fused, product + c)
+
+
+def _split(value):
+    """Veltkamp's split: ``value = high + low``, each with at most 26 significant bits."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = value * 134217729.0  # 2**27 + 1
+        high = scaled - (scaled - value)
+    return high, value - high
+
+
+def _two_sum(a, b):
+    """``(a + b, error)`` with ``a + b == sum + error`` exactly (Knuth)."""
+    with np.errstate(invalid="ignore"):
+        total = a + b
+        b_part = total - a
+        return total, (a - (total - b_part)) + (b - b_part)
 
 
 _LOG_COEFFICIENTS = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
@@ -428,13 +465,14 @@ def geometric(generator, shape, p):
 
 def log_normal(generator, shape, mean, std):
     """``exp`` of PyTorch's scalar normals (float64)."""
-    return np.exp(_scalar_normals(_stream(generator), _count(shape)) * std + mean).reshape(shape)
+    return np.exp(_fused64(_scalar_normals(_stream(generator), _count(shape)), std, mean)) \
+        .reshape(shape)
 
 
 def cauchy(generator, shape, median, sigma):
     """``median + sigma * tan(pi * (u - 1/2))`` from float64 uniforms."""
-    return (median + sigma * np.tan(np.pi * (_unit(generator, _count(shape), np.float64)
-                                             - 0.5))).reshape(shape)
+    tangents = np.tan(np.pi * (_unit(generator, _count(shape), np.float64) - 0.5))
+    return _fused64(sigma, tangents, median).reshape(shape)
 
 
 def multinomial_rows(generator, rows, samples, replacement):
