@@ -795,6 +795,8 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
         draws = draws * std_array.astype(target.numpy, copy=False)
     if mean_array is not None:
         draws = draws + mean_array.astype(target.numpy, copy=False)
+    elif std_array is not None:
+        draws = draws + target.numpy.type(mean)
     return _finish("normal", draws.astype(target.numpy, copy=False), requires_grad, out)
 
 

@@ -63,6 +63,8 @@ EXACT = {
     "normal_": lambda L: L.empty(1001).normal_(0.5, 0.02),
     "randn complex": lambda L: L.view_as_real(L.randn(40, dtype=L.cfloat)),
     "normal of tensors": lambda L: L.normal(L.zeros(20), L.ones(20) * 2),
+    "normal of a number mean and tensor std": lambda L: L.normal(1.5, L.linspace(0.1, 1, 20)),
+    "normal of a tensor mean and number std": lambda L: L.normal(L.arange(20.0), 0.5),
     "embedding": lambda L: _flat_parameters(L, L.nn.Embedding(10, 16)),
     "kaiming_normal_": lambda L: L.nn.init.kaiming_normal_(L.empty(10, 20)),
     "trunc_normal_": lambda L: L.nn.init.trunc_normal_(L.empty(10, 20), std=0.02),
