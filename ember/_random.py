@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from ._layout import strided_order
+
 _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 _MT_N = 624  # MT19937's state words
 # sizeof(CPUGeneratorImplState) and of its legacy part in PyTorch (torch.get_rng_state's size).
@@ -439,18 +441,24 @@ def exponential(generator, shape, rate=1.0):
 
 def in_memory_order(data, values):
     """``values``, whose flat order is the draw order, rearranged so that the k-th draw lands
-    on the element with the k-th lowest address of the strided array ``data``: PyTorch's serial
-    random kernels fill a tensor in memory order, and the tensors its ``*_like`` factories and
-    dropout fill are laid out as their input is."""
+    on the k-th element of the strided array ``data`` in the order PyTorch walks it (its memory
+    order when it does not overlap; ``strided_order``): PyTorch's serial random kernels fill a
+    tensor so, and the tensors its ``*_like`` factories and dropout fill are laid out as their
+    input is."""
     if data.flags.c_contiguous or values.shape != data.shape or data.ndim < 2:
         return values
-    offsets = np.zeros(data.shape, dtype=np.int64)
-    for axis, (size, stride) in enumerate(zip(data.shape, data.strides)):
-        offsets += (np.arange(size, dtype=np.int64) * stride).reshape(
-            (-1,) + (1,) * (data.ndim - 1 - axis))
-    placed = np.empty(values.size, values.dtype)
-    placed[np.argsort(offsets.reshape(-1), kind="stable")] = values.reshape(-1)
-    return placed.reshape(values.shape)
+    if min(data.strides) < 0:
+        # NumPy's negative strides (PyTorch has none): by address
+        offsets = np.zeros(data.shape, dtype=np.int64)
+        for axis, (size, stride) in enumerate(zip(data.shape, data.strides)):
+            offsets += (np.arange(size, dtype=np.int64) * stride).reshape(
+                (-1,) + (1,) * (data.ndim - 1 - axis))
+        placed = np.empty(values.size, values.dtype)
+        placed[np.argsort(offsets.reshape(-1), kind="stable")] = values.reshape(-1)
+        return placed.reshape(values.shape)
+    order = strided_order(data.shape, data.strides)
+    walked = values.reshape([data.shape[axis] for axis in order])
+    return walked.transpose(np.argsort(order))
 
 
 def _count(shape):

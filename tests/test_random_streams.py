@@ -83,6 +83,9 @@ EXACT = {
     "randn_like channels_last": lambda L: L.randn_like(
         L.zeros(2, 3, 4, 5), memory_format=L.channels_last).contiguous(),
     "randint_like permuted": lambda L: L.randint_like(L.zeros(2, 3, 4).permute(2, 0, 1), 10),
+    "rand_like expanded": lambda L: L.rand_like(L.zeros(4, 1, 3).expand(4, 5, 3).permute(2, 1, 0)),
+    "dropout expanded": lambda L: L.nn.functional.dropout(
+        L.ones(4, 1, 3).expand(4, 5, 3).permute(2, 1, 0), 0.5),
     "dropout transposed": lambda L: L.nn.functional.dropout(L.ones(6, 5).t(), 0.5),
     "dropout channels_last": lambda L: L.nn.functional.dropout(
         L.ones(2, 3, 2, 2).to(memory_format=L.channels_last), 0.5),
