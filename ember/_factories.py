@@ -616,18 +616,38 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
     return _finish("randperm", array, requires_grad, out)
 
 
+def _drawn_like(input, target, memory_format, requires_grad, draw):
+    """A ``*_like`` random tensor: PyTorch fills ``empty_like(input)``, laid out as the input
+    lies in memory (by default), in memory order; ``draw(contiguous)`` gives the values in
+    draw order, told whether the result is contiguous (normal draws depend on it)."""
+    shape = input._data.shape
+    result = np.empty(shape, dtype=target.numpy)
+    if isinstance(input._data, np.ndarray):
+        result = arrange(result, memory_format, like=input._data)
+    result[...] = _random.in_memory_order(result, draw(result.flags.c_contiguous))
+    return _new(result, requires_grad)
+
+
 def rand_like(input, generator=None, dtype=None, requires_grad=False, device=None, layout=None,
               memory_format=preserve_format):
     target = _like("rand_like", input, dtype, device, layout, memory_format)
-    made = rand(input._data.shape, generator=generator, dtype=target)
-    return _like_result(input, made._data, memory_format, requires_grad)
+    shape = input._data.shape
+    return _drawn_like(input, target, memory_format, requires_grad,
+                       lambda contiguous: rand(shape, generator=generator, dtype=target)._data)
 
 
 def randn_like(input, generator=None, dtype=None, requires_grad=False, device=None, layout=None,
                memory_format=preserve_format):
     target = _like("randn_like", input, dtype, device, layout, memory_format)
-    made = randn(input._data.shape, generator=generator, dtype=target)
-    return _like_result(input, made._data, memory_format, requires_grad)
+    shape = input._data.shape
+
+    def draw(contiguous):
+        if contiguous or target.is_complex:
+            return randn(shape, generator=generator, dtype=target)._data
+        # a non-contiguous result gets PyTorch's scalar normals, as normal_ fills it
+        _floating_only("standard_normal", target)
+        return _random.normal(generator, shape, target.numpy, contiguous=False)
+    return _drawn_like(input, target, memory_format, requires_grad, draw)
 
 
 def randint_like(input, low, high=None, generator=None, dtype=None, requires_grad=False,
@@ -635,8 +655,10 @@ def randint_like(input, low, high=None, generator=None, dtype=None, requires_gra
     target = _like("randint_like", input, dtype, device, layout, memory_format)
     if high is None:
         low, high = 0, low
-    made = randint(low, high, input._data.shape, generator=generator, dtype=target)
-    return _like_result(input, made._data, memory_format, requires_grad)
+    shape = input._data.shape
+    return _drawn_like(input, target, memory_format, requires_grad,
+                       lambda contiguous: randint(low, high, shape, generator=generator,
+                                                  dtype=target)._data)
 
 
 def bernoulli(input, p=None, generator=None):
@@ -775,6 +797,8 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
         draws = draws * std_array.astype(target.numpy, copy=False)
     if mean_array is not None:
         draws = draws + mean_array.astype(target.numpy, copy=False)
+    elif std_array is not None:
+        draws = draws + target.numpy.type(mean)
     return _finish("normal", draws.astype(target.numpy, copy=False), requires_grad, out)
 
 

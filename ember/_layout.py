@@ -100,13 +100,59 @@ def _strides_ordered(array, innermost_first):
     return True
 
 
+def strided_order(shape, strides):
+    """The dims of a strided array from outermost to innermost as PyTorch orders them: the order
+    in which TensorIterator walks a tensor (random fills go so) and the layout ``empty_like``
+    gives a tensor that is not dense (infer_dense_strides). A stable insertion sort from the
+    row-major order: a smaller stride goes inner, of equal strides the larger size goes outer,
+    and a dim of stride 0 compares with none."""
+    innermost_first = list(range(len(shape)))[::-1]
+
+    def comparison(first, second):
+        first_stride, second_stride = strides[first], strides[second]
+        if first_stride == 0 or second_stride == 0:
+            return 0
+        if first_stride != second_stride:
+            return -1 if first_stride < second_stride else 1
+        return 1 if shape[first] > shape[second] else 0
+
+    for position in range(1, len(shape)):
+        moving = position
+        for earlier in range(position - 1, -1, -1):
+            order = comparison(innermost_first[earlier], innermost_first[moving])
+            if order > 0:
+                innermost_first[earlier], innermost_first[moving] = \
+                    innermost_first[moving], innermost_first[earlier]
+                moving = earlier
+            elif order < 0:
+                break
+    return innermost_first[::-1]
+
+
+def _non_overlapping_and_dense(array):
+    """c10's is_non_overlapping_and_dense: the dims of size 2 or more, by stride, tile memory."""
+    required = array.itemsize
+    for stride, size in sorted((stride, size) for size, stride in
+                               zip(array.shape, array.strides) if size >= 2):
+        if stride != required:
+            return False
+        required *= size
+    return True
+
+
 def arrange(array, fmt, like=None):
     """``array``'s values laid out as ``fmt`` asks (channels_last formats: always a copy);
-    preserve_format takes the layout of ``like`` (NumPy's order "K": a dense input's order)."""
+    preserve_format takes the layout of ``like`` as PyTorch's ``empty_like`` does: a dense
+    input's strides, else dense strides in the input's order (``strided_order``)."""
     if fmt is preserve_format:
         if like is None or like.flags.c_contiguous or array.ndim != like.ndim:
             return array
-        arranged = np.empty_like(like, dtype=array.dtype)
+        if _non_overlapping_and_dense(like) or min(like.strides) < 0:
+            arranged = np.empty_like(like, dtype=array.dtype)
+        else:
+            order = strided_order(like.shape, like.strides)
+            arranged = np.empty([like.shape[axis] for axis in order], dtype=array.dtype) \
+                .transpose(np.argsort(order))
         arranged[...] = array
         return arranged
     order = _memory_order(fmt, array.ndim)

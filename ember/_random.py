@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _jit
 from ._device import device as _device
+from ._layout import strided_order
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 _MT_N = 624  # MT19937's state words
@@ -261,27 +262,6 @@ def uniform(generator, shape, dtype, low=0.0, high=1.0):
     return values.astype(dtype, copy=False).reshape(shape)
 
 
-def _fused64(a, b, c):
-    """float64 ``a * b + c`` rounded once, as an FMA: Dekker's exact product and Knuth's exact
-    sum give the parts, added last (a float64 product is not exact in float64 itself)."""
-    product = a * b
-    split = 134217729.0  # 2^27 + 1 splits a float64 into two 26-bit halves
-
-    def halves(value):
-        scaled = split * value
-        high = scaled - (scaled - value)
-        return high, value - high
-
-    a_high, a_low = halves(a)
-    b_high, b_low = halves(np.float64(b))
-    product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) \
-        + a_low * b_low
-    total = product + c
-    back = total - product
-    sum_error = (product - (total - back)) + (c - back)
-    return total + (sum_error + product_error)
-
-
 def normal(generator, shape, dtype, mean=0.0, std=1.0, contiguous=True):
     """N(mean, std^2) in ``dtype``: Box-Muller over blocks of 16 uniforms for 16 or more
     contiguous elements (the last block redrawn over the tail), else PyTorch's scalar normal
@@ -327,8 +307,8 @@ def _box_muller_16(values, mean, std):
         # and the multiply-add with std and mean fused, as in PyTorch's compiled kernel
         radius = np.sqrt(-2 * _libm("log", u1))
         theta = 2.0 * np.pi * u2
-        blocks[:, :8] = _fused64(radius * np.cos(theta), float(std), float(mean))
-        blocks[:, 8:] = _fused64(radius * np.sin(theta), float(std), float(mean))
+        blocks[:, :8] = _fused64(radius * np.cos(theta), std, mean)
+        blocks[:, 8:] = _fused64(radius * np.sin(theta), std, mean)
         return
     # float32: the vectorised kernel's own log and sincos (below), bit for bit
     radius = np.sqrt(np.float32(-2) * _vector_log(u1))
@@ -345,6 +325,43 @@ def _box_muller_16(values, mean, std):
 def _fused(a, b, c):
     """float32 ``a * b + c`` with one rounding (b and c given as float64 or float32)."""
     return (np.asarray(a, np.float64) * b + c).astype(np.float32)
+
+
+def _fused64(a, b, c):
+    """float64 ``a * b + c`` with one rounding, as the FMA PyTorch's compiled float64 kernels
+    use: the exact product as a sum of two doubles (Dekker's split), added to ``c`` exactly,
+    the tail rounded to odd so that the last addition rounds once (Boldo and Melquiond)."""
+    a, b, c = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64),
+                                  np.asarray(c, np.float64))
+    product = a * b
+    a_high, a_low = _split(a)
+    b_high, b_low = _split(b)
+    product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) \
+        + a_low * b_low
+    high, low = _two_sum(c, product)
+    tail, tail_error = _two_sum(low, product_error)
+    inexact_even = (tail_error != 0) & ((tail.view(np.int64) & 1) == 0)
+    tail = np.where(inexact_even, np.nextafter(tail, np.copysign(np.inf, tail_error)), tail)
+    with np.errstate(invalid="ignore", over="ignore"):
+        fused = high + tail
+    # infinities and NaNs (overflowing products) as the plain expression gives them
+    return np.where(np.isfinite(fused), fused, product + c)
+
+
+def _split(value):
+    """Veltkamp's split: ``value = high + low``, each with at most 26 significant bits."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = value * 134217729.0  # 2**27 + 1
+        high = scaled - (scaled - value)
+    return high, value - high
+
+
+def _two_sum(a, b):
+    """``(a + b, error)`` with ``a + b == sum + error`` exactly (Knuth)."""
+    with np.errstate(invalid="ignore"):
+        total = a + b
+        b_part = total - a
+        return total, (a - (total - b_part)) + (b - b_part)
 
 
 _LOG_COEFFICIENTS = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
@@ -493,6 +510,28 @@ def exponential(generator, shape, rate=1.0, wide=False):
     unit = _unit(generator, _count(shape), np.float64)
     logs = _libm("log1p", -unit) if wide else np.log1p(-unit)
     return ((-1.0 / rate) * logs).reshape(shape)
+
+
+def in_memory_order(data, values):
+    """``values``, whose flat order is the draw order, rearranged so that the k-th draw lands
+    on the k-th element of the strided array ``data`` in the order PyTorch walks it (its memory
+    order when it does not overlap; ``strided_order``): PyTorch's serial random kernels fill a
+    tensor so, and the tensors its ``*_like`` factories and dropout fill are laid out as their
+    input is."""
+    if data.flags.c_contiguous or values.shape != data.shape or data.ndim < 2:
+        return values
+    if min(data.strides) < 0:
+        # NumPy's negative strides (PyTorch has none): by address
+        offsets = np.zeros(data.shape, dtype=np.int64)
+        for axis, (size, stride) in enumerate(zip(data.shape, data.strides)):
+            offsets += (np.arange(size, dtype=np.int64) * stride).reshape(
+                (-1,) + (1,) * (data.ndim - 1 - axis))
+        placed = np.empty(values.size, values.dtype)
+        placed[np.argsort(offsets.reshape(-1), kind="stable")] = values.reshape(-1)
+        return placed.reshape(values.shape)
+    order = strided_order(data.shape, data.strides)
+    walked = values.reshape([data.shape[axis] for axis in order])
+    return walked.transpose(np.argsort(order))
 
 
 def _count(shape):

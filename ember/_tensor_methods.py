@@ -360,24 +360,10 @@ def _fill_with(self, values, operation, drawn=False):
     check_inplace(self)
     values = np.asarray(values, dtype=self._data.dtype)
     if drawn:
-        values = _in_memory_order(self._data, values)
+        values = _random.in_memory_order(self._data, values)
     write(self, values, operation)
     self._bump_version()
     return self
-
-
-def _in_memory_order(data, values):
-    """``values``, whose flat order is the draw order, rearranged so that the k-th draw lands
-    on the element with the k-th lowest address of the strided array ``data``."""
-    if data.flags.c_contiguous or values.shape != data.shape or data.ndim < 2:
-        return values
-    offsets = np.zeros(data.shape, dtype=np.int64)
-    for axis, (size, stride) in enumerate(zip(data.shape, data.strides)):
-        offsets += (np.arange(size, dtype=np.int64) * stride).reshape(
-            (-1,) + (1,) * (data.ndim - 1 - axis))
-    placed = np.empty(values.size, values.dtype)
-    placed[np.argsort(offsets.reshape(-1), kind="stable")] = values.reshape(-1)
-    return placed.reshape(values.shape)
 
 
 def _check_continuous(self, kernel=None, distribution=None):

@@ -63,6 +63,21 @@ def test_contiguous_and_is_contiguous_follow_torch(torch):
                   torch.empty(2, 3, 4, 5, memory_format=torch.channels_last))
 
 
+def test_like_factories_of_tensors_that_are_not_dense_follow_torch(torch):
+    """empty_like of an expanded or sliced tensor: dense strides in the input's order, dims of
+    stride 0 kept in place (PyTorch's infer_dense_strides)."""
+    def views(library):
+        return [library.zeros(1, 4).expand(3, 4),
+                library.zeros(4, 1, 3).expand(4, 5, 3).permute(2, 1, 0),
+                library.zeros(2, 1, 3).expand(2, 4, 3).transpose(0, 2),
+                library.zeros(4, 6).t()[:, ::2],
+                library.zeros(2, 3, 4, 5).permute(0, 2, 3, 1)[:, :, ::2]]
+
+    for mine, theirs in zip(views(ember), views(torch)):
+        _same_strides(ember.empty_like(mine), torch.empty_like(theirs))
+        _same_strides(ember.rand_like(mine), torch.rand_like(theirs))
+
+
 def test_memory_format_errors_match_torch(torch):
     cases = [
         (lambda m: m.ones(2, 3).contiguous(memory_format=m.channels_last)),

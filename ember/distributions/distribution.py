@@ -8,7 +8,7 @@ import numpy as np
 
 from .._dtype import finfo
 from .._factories import tensor, zeros_like
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import enable_grad, no_grad
 from ..ops import broadcast_tensors, cat, clamp, log, log1p, sigmoid, softmax
 from ..tensor import Size, Tensor
 from . import constraints
@@ -235,7 +235,9 @@ class LocationScale(Distribution):
 
 class lazy_property:
     """A value computed on first read and then stored on the instance (so that argument
-    validation sees only the parameters given or already derived)."""
+    validation sees only the parameters given or already derived). It is computed with grad
+    enabled, as PyTorch does: a first read inside ``sample()`` (under no_grad) must still cache a
+    value that carries the parameters' graph for a later ``entropy()`` or ``log_prob()``."""
 
     def __init__(self, function):
         self.function = function
@@ -245,7 +247,8 @@ class lazy_property:
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        value = self.function(instance)
+        with enable_grad():
+            value = self.function(instance)
         instance.__dict__[self.function.__name__] = value
         return value
 

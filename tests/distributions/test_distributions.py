@@ -399,6 +399,23 @@ def test_categorical_normalises_as_torch(torch):
     assert_close(ours.enumerate_support(expand=False), theirs.enumerate_support(expand=False))
 
 
+@pytest.mark.parametrize("family", ["Categorical", "Bernoulli", "OneHotCategorical"])
+def test_entropy_after_sample_carries_the_gradient_as_torch(torch, family):
+    """sample() reads the derived probs under no_grad; PyTorch computes lazy properties with grad
+    enabled, so a later entropy() (the PPO pattern) still reaches the logits."""
+    def gradient(library):
+        logits = library.tensor([[0.3, -1.2, 2.0], [1.5, 0.1, -0.4]], requires_grad=True)
+        distribution = getattr(library.distributions, family)(logits=logits)
+        library.manual_seed(0)
+        distribution.sample()
+        distribution.entropy().sum().backward()
+        return logits.grad
+
+    ours, theirs = gradient(ember), gradient(torch)
+    assert theirs.abs().max() > 0.01
+    assert_close(ours, theirs)
+
+
 def test_bernoulli_mode_and_support(torch):
     probs = np.array([0.2, 0.5, 0.9], dtype=np.float32)
     ours = distributions.Bernoulli(probs=ember.tensor(probs))

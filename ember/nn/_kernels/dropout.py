@@ -45,6 +45,9 @@ def dropout_masks(x, p, generator, feature, alpha):
         shape = x.shape
     dtype = x.dtype if is_floating(x.dtype) else np.dtype(np.float32)
     keep = _random.bernoulli(generator, 1.0 - p, shape)  # PyTorch's bernoulli_(1 - p)
+    if not feature:
+        # PyTorch's noise is empty_like(x): laid out as x is, filled in memory order
+        keep = _random.in_memory_order(x, keep)
     if not alpha:
         # PyTorch divides the 0/1 noise by (1 - p) in the input's dtype: 0, or 1 / (1 - p)
         # rounded once, which one product of the booleans writes in a single pass.
