@@ -1,5 +1,6 @@
 """ember.ops.shape: reshapes and views, permutations, expand/repeat, joins and splits,
 triangles, diagonals and other rearrangements."""
+import re
 import sys
 
 import numpy as np
@@ -418,3 +419,63 @@ def _unfold_views(fw):
 
 def test_unfold_is_a_view_with_torch_strides(torch):
     assert _unfold_views(ember) == _unfold_views(torch)
+
+
+# The views of code that records nothing skip the Op (``shape._unrecorded_view``): the same
+# values, memory sharing, version counter and errors as the recorded path and as PyTorch.
+UNRECORDED_VIEWS = {
+    "view": lambda t: t.view(2, 12),
+    "view_inferred": lambda t: t.view(-1, 4),
+    "view_size": lambda t: t.view(t.size()),
+    "transpose": lambda t: t.transpose(0, -1),
+    "split": lambda t: t.split(2, dim=2)[1],
+    "split_sizes": lambda t: t.split([1, 3], dim=2)[1],
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNRECORDED_VIEWS))
+@pytest.mark.parametrize("context", ["no_grad", "no_requires_grad"])
+def test_unrecorded_views_share_memory_and_version_like_torch(torch, name, context):
+    make = UNRECORDED_VIEWS[name]
+    values = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    for fw in (ember, torch):
+        base = fw.tensor(values.copy(), requires_grad=context == "no_grad")
+        with fw.no_grad() if context == "no_grad" else fw.enable_grad():
+            view = make(base)
+        assert view.grad_fn is None
+        np.testing.assert_array_equal(view.detach().numpy(), make(fw.tensor(values)).numpy())
+        assert view.stride() == make(fw.tensor(values)).stride()
+        with fw.no_grad():
+            view.mul_(2)  # through the view, into the base: both versions move
+        assert base._version == view._version == 1
+        assert float(base.sum()) == float(values.sum() + make(fw.tensor(values)).sum())
+
+
+def test_unrecorded_view_errors_are_the_recorded_paths(torch):
+    values = np.zeros((2, 3, 4), np.float32)
+    calls = {"no view": lambda t: t.view(5, 5), "two -1": lambda t: t.view(-1, -1),
+             "float size": lambda t: t.view(2.0, 12),
+             "strided": lambda t: t.transpose(1, 2).view(24),
+             "dim": lambda t: t.transpose(0, 3)}
+    for name, call in calls.items():
+        errors = []
+        for fast in (True, False):
+            ember._grad_state.fast_paths[0] = fast
+            try:
+                with ember.no_grad(), pytest.raises((RuntimeError, TypeError, IndexError)) as error:
+                    call(ember.tensor(values))
+            finally:
+                ember._grad_state.fast_paths[0] = True
+            errors.append((type(error.value), str(error.value)))
+        assert errors[0] == errors[1], name
+        if name != "float size":  # PyTorch's argument parser words this one its own way
+            with torch.no_grad(), pytest.raises(errors[0][0], match="^" + re.escape(errors[0][1])):
+                call(torch.tensor(values))
+
+
+def test_views_of_inference_tensors_stay_inference_tensors():
+    with ember.inference_mode():
+        base = ember.ones(2, 6)
+    view = base.view(3, 4).transpose(0, 1)
+    assert view.is_inference()
+    assert ember.ones(2, 6).view(3, 4).is_inference() is False
