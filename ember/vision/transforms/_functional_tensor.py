@@ -234,9 +234,12 @@ def affine_output_size(matrix, width, height):
                       dtype=np.float32)
     theta = np.asarray(matrix, dtype=np.float32).reshape(2, 3)
     transformed = points @ theta.T
+    # Shifted to [0, w] x [0, h] as PIL counts, then truncated to 1e-4 so that a corner at
+    # 1e-15 past an integer does not add a row.
+    shift = np.asarray([width * 0.5, height * 0.5], dtype=np.float32)
     tolerance = np.float32(1e-4)
-    upper = np.ceil(np.trunc(transformed.max(axis=0) / tolerance) * tolerance)
-    lower = np.floor(np.trunc(transformed.min(axis=0) / tolerance) * tolerance)
+    upper = np.ceil(np.trunc((transformed.max(axis=0) + shift) / tolerance) * tolerance)
+    lower = np.floor(np.trunc((transformed.min(axis=0) + shift) / tolerance) * tolerance)
     size = upper - lower
     return int(size[0]), int(size[1])
 
@@ -555,6 +558,40 @@ def _round_back(result, dtype):
     return result.astype(dtype, copy=False)
 
 
+def _row_sum(rows):
+    """torch's row_sum of ``rows`` (scalars or 8-lane vectors): four interleaved accumulators
+    over whole groups of four, the rest added to the first, then the others added to it."""
+    accumulators = [rows[0] * 0] * 4
+    groups = len(rows) // 4
+    for group in range(groups):
+        for lane in range(4):
+            accumulators[lane] = accumulators[lane] + rows[4 * group + lane]
+    for index in range(4 * groups, len(rows)):
+        accumulators[0] = accumulators[0] + rows[index]
+    for lane in range(1, 4):
+        accumulators[0] = accumulators[0] + accumulators[lane]
+    return accumulators[0]
+
+
+def _float32_sum(values):
+    """The float32 sum of a short 1D array in torch's CPU order (8-lane vectors through
+    row_sum, then the tail and the lanes one by one), where NumPy's pairwise sum can differ by
+    an ulp. From 512 values on torch cascades its partial sums; NumPy's sum is used there."""
+    count = values.size
+    if values.dtype != np.float32 or count >= 512:
+        return values.sum(dtype=values.dtype)
+    if count < 8:
+        return _row_sum(list(values))
+    whole = count // 8 * 8
+    lanes = _row_sum(list(values[:whole].reshape(-1, 8)))
+    total = np.float32(0)
+    for value in values[whole:]:
+        total = np.float32(total + value)
+    for value in lanes:
+        total = np.float32(total + value)
+    return total
+
+
 def gaussian_kernel1d(kernel_size, sigma, dtype):
     """exp(-x^2 / (2 sigma^2)) at kernel_size points centred on 0, normalised to sum 1.
     The exponentials are computed in float64 and rounded (torch's vectorised expf may differ
@@ -564,7 +601,7 @@ def gaussian_kernel1d(kernel_size, sigma, dtype):
     scaled = positions / np.asarray(sigma, dtype=dtype)
     exponent = dtype.type(-0.5) * (scaled * scaled)
     pdf = np.exp(exponent.astype(np.float64)).astype(dtype)
-    return pdf / pdf.sum(dtype=dtype)
+    return pdf / _float32_sum(pdf)
 
 
 def gaussian_blur(image, kernel_size, sigma):
