@@ -18,6 +18,8 @@ def _import_torchvision():
         pytest.skip("torchvision is not installed")
     try:
         import torchvision
+    except ImportError as error:
+        pytest.skip(f"torchvision is not importable: {error}")
     except RuntimeError as error:
         if "does not exist" not in str(error):
             raise

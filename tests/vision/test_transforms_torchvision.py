@@ -191,12 +191,28 @@ _RANDOM = [
     ("ElasticTransform", lambda t: t.ElasticTransform(alpha=20.0, sigma=2.0)),
     ("RandomHorizontalFlip", lambda t: t.RandomHorizontalFlip()),
     ("RandomApply", lambda t: t.RandomApply([t.RandomInvert(1.0)], p=0.6)),
+    ("RandomVerticalFlip", lambda t: t.RandomVerticalFlip()),
+    ("RandomRotation", lambda t: t.RandomRotation(30)),
+    ("RandomRotation_expand", lambda t: t.RandomRotation(
+        (-10, 50), interpolation=t.InterpolationMode.BILINEAR, expand=True, fill=5)),
+    ("RandomCrop", lambda t: t.RandomCrop(10, padding=3, padding_mode="reflect")),
+    ("ColorJitter", lambda t: t.ColorJitter(0.4, 0.4, 0.4, 0.1)),
 ]
 
 
 @pytest.mark.parametrize("name, make", _RANDOM, ids=[row[0] for row in _RANDOM])
 def test_random_transforms_match_torchvision(tv, name, make):
     _same_seeded(make, _all_inputs())
+
+
+def test_random_resized_crop_and_erasing_draw_like_torchvision(tv):
+    """The windows are torchvision's; the pixels are compared on PIL images (tensor resize is
+    torch's generic float path, see docs/vision.md)."""
+    uint8, float32 = _images(shape=(3, 19, 23))
+    picture = PIL_Image.fromarray(uint8.transpose(1, 2, 0))
+    _same_seeded(lambda t: t.RandomResizedCrop(12, scale=(0.2, 0.9)), [(picture, picture)])
+    _same_seeded(lambda t: t.RandomErasing(p=0.8, value="random"), [_inputs(float32)])
+    _same_seeded(lambda t: t.RandomErasing(p=0.8, value=(0.1, 0.2, 0.3)), [_inputs(float32)])
 
 
 def test_uint8_only_random_transforms_match_torchvision(tv):
