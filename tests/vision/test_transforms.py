@@ -449,3 +449,254 @@ def test_missing_pillow_is_one_line(monkeypatch, tmp_path):
         datasets.ImageFolder(tmp_path)
     assert str(error.value) == ("ember.vision.datasets.ImageFolder needs pillow: pip install "
                                 "'.[vision]' in the ember checkout")
+
+
+# ---- augmentation ops: definitions that need nothing but ember ----------------------------------
+
+def test_invert_posterize_solarize_definitions():
+    image = _uint8_image((2, 3, 5, 6))
+    inverted = F.invert(_tensor(image)).numpy()
+    np.testing.assert_array_equal(inverted, 255 - image)
+    np.testing.assert_array_equal(F.invert(F.invert(_tensor(image))).numpy(), image)
+    floats = _float_image()
+    np.testing.assert_array_equal(F.invert(_tensor(floats)).numpy(), np.float32(1) - floats)
+    for bits in range(9):
+        posterized = F.posterize(_tensor(image), bits).numpy()
+        np.testing.assert_array_equal(posterized, (image >> (8 - bits)) << (8 - bits)
+                                      if bits else np.zeros_like(image))
+    solarized = F.solarize(_tensor(image), 100).numpy()
+    np.testing.assert_array_equal(solarized, np.where(image >= 100, 255 - image, image))
+    np.testing.assert_array_equal(F.solarize(_tensor(image), 256 - 1).numpy(),
+                                  np.where(image == 255, 0, image))
+    np.testing.assert_array_equal(_hwc(F.invert(_pil(image[0]))), 255 - _hwc(_pil(image[0])))
+    with pytest.raises(ValueError, match="The number if bits should be between 0 and 8. Got 9"):
+        F.posterize(_tensor(image), 9)
+    with pytest.raises(TypeError, match="Only torch.uint8 image tensors are supported, but found "
+                                        "torch.float32"):
+        F.posterize(_tensor(floats), 2)
+    with pytest.raises(TypeError, match="Threshold should be less than bound of img."):
+        F.solarize(_tensor(floats), 1.5)
+    with pytest.raises(TypeError, match=r"permitted channel values are \[1, 3\], but found 4"):
+        F.invert(_tensor(_uint8_image((4, 3, 3))))
+
+
+def test_autocontrast_and_equalize_definitions():
+    image = np.array([[[10, 20], [30, 40]], [[5, 5], [5, 5]], [[0, 9], [200, 255]]],
+                     dtype=np.uint8)
+    stretched = F.autocontrast(_tensor(image)).numpy()
+    scale = np.float32(1) / np.float32(30) * np.float32(255)
+    np.testing.assert_array_equal(stretched[0], np.trunc((image[0] - np.float32(10)) * scale))
+    assert stretched[0].min() == 0 and stretched[0].max() == 255
+    np.testing.assert_array_equal(stretched[1], image[1])  # a constant channel stays
+    # Four levels of 256 pixels: step (1024 - 256) // 255 = 3, and level k maps to
+    # (pixels below it + step // 2) // step: 0, 257 // 3, 513 // 3, 769 // 3 clamped.
+    levels = np.repeat(np.array([3, 50, 51, 200], np.uint8), 256).reshape(1, 32, 32)
+    assert np.unique(F.equalize(_tensor(levels)).numpy()).tolist() == [0, 85, 171, 255]
+    # Fewer than 256 pixels outside the top level: step 0 leaves the channel unchanged.
+    np.testing.assert_array_equal(F.equalize(_tensor(image)).numpy(), image)
+    batch = _uint8_image((2, 3, 16, 20))
+    equalized = F.equalize(_tensor(batch)).numpy()
+    for index in range(2):
+        np.testing.assert_array_equal(equalized[index], F.equalize(_tensor(batch[index])).numpy())
+    with pytest.raises(TypeError, match="should have 3 or 4 dimensions, but found 5"):
+        F.equalize(_tensor(batch[None]))
+
+
+def test_gaussian_kernel_and_blur():
+    from ember.vision.transforms import _functional_tensor as F_t
+    for size, sigma in ((3, 0.8), (7, 2.0), (41, 5.0)):
+        kernel = F_t.gaussian_kernel1d(size, sigma, np.dtype(np.float32))
+        assert kernel.dtype == np.float32
+        assert abs(float(kernel.sum(dtype=np.float64)) - 1.0) < 1e-6
+        np.testing.assert_allclose(kernel, kernel[::-1], rtol=1e-6)
+        x = np.arange(size) - (size - 1) / 2
+        expected = np.exp(-x ** 2 / (2 * sigma ** 2))
+        np.testing.assert_allclose(kernel, expected / expected.sum(), rtol=1e-5)
+    constant = np.full((3, 9, 11), 0.25, np.float32)
+    np.testing.assert_allclose(F.gaussian_blur(_tensor(constant), 5, 1.5).numpy(), constant,
+                               rtol=1e-6)
+    image = _float_image((1, 5, 7))
+    blurred = F.gaussian_blur(_tensor(image), [3, 1], [0.9, 1.0]).numpy()
+    kernel = F_t.gaussian_kernel1d(3, 0.9, np.dtype(np.float32))
+    padded = np.pad(image, ((0, 0), (0, 0), (1, 1)), mode="reflect")
+    expected = sum(kernel[tap] * padded[..., tap:tap + 7] for tap in range(3))
+    np.testing.assert_allclose(blurred, expected, rtol=1e-6)
+    uint8 = _uint8_image((3, 8, 8))
+    assert F.gaussian_blur(_tensor(uint8), 3).dtype == ember.uint8
+    assert F.gaussian_blur(_pil(uint8), 3).mode == "RGB"
+    with pytest.raises(ValueError, match=r"kernel_size should have odd and positive integers. "
+                                         r"Got \[4, 4\]"):
+        F.gaussian_blur(_tensor(image), 4)
+    with pytest.raises(ValueError, match="sigma should have positive values"):
+        F.gaussian_blur(_tensor(image), 3, 0.0)
+
+
+def test_adjust_sharpness_and_gamma():
+    image = _float_image((3, 6, 7))
+    np.testing.assert_array_equal(F.adjust_sharpness(_tensor(image), 1.0).numpy(), image)
+    smoothed = F.adjust_sharpness(_tensor(image), 0.0).numpy()
+    kernel = np.ones((3, 3), np.float32)
+    kernel[1, 1] = 5
+    inner = sum(kernel[r, c] * image[:, r:r + 4, c:c + 5] for r in range(3) for c in range(3)) / 13
+    np.testing.assert_allclose(smoothed[:, 1:-1, 1:-1], inner, rtol=1e-5)
+    np.testing.assert_array_equal(smoothed[:, 0], image[:, 0])  # the border is kept
+    tiny = _float_image((3, 2, 5))  # two rows: nothing inside the border to smooth
+    np.testing.assert_array_equal(F.adjust_sharpness(_tensor(tiny), 3.0).numpy(), tiny)
+    np.testing.assert_allclose(F.adjust_gamma(_tensor(image), 2.0, 0.5).numpy(),
+                               0.5 * image ** 2, rtol=1e-6)
+    uint8 = _uint8_image((3, 4, 4))
+    np.testing.assert_array_equal(F.adjust_gamma(_tensor(uint8), 1.0).numpy(), uint8)
+    with pytest.raises(ValueError, match=r"sharpness_factor \(-1\) is not non-negative."):
+        F.adjust_sharpness(_tensor(image), -1)
+
+
+def test_affine_identity_and_known_moves():
+    image = _uint8_image((2, 3, 7, 9))
+    identity = F.affine(_tensor(image), 0.0, [0, 0], 1.0, [0.0, 0.0]).numpy()
+    np.testing.assert_array_equal(identity, image)
+    np.testing.assert_array_equal(_hwc(F.affine(_pil(image[0]), 0.0, [0, 0], 1.0, 0.0)),
+                                  _hwc(_pil(image[0])))
+    moved = F.affine(_tensor(image), 0.0, [2, 1], 1.0, 0.0, fill=[7.0]).numpy()
+    expected = np.full_like(image, 7)
+    expected[..., 1:, 2:] = image[..., :-1, :-2]
+    np.testing.assert_array_equal(moved, expected)
+    turned = F.affine(_tensor(image[..., :7, :7]), -90.0, [0, 0], 1.0, 0.0).numpy()
+    np.testing.assert_array_equal(turned, np.rot90(image[..., :7, :7], 1, axes=(-2, -1)))
+    with pytest.raises(ValueError, match="Argument scale should be positive"):
+        F.affine(_tensor(image), 0.0, [0, 0], 0.0, 0.0)
+    with pytest.raises(ValueError, match="Interpolation mode 'bicubic' is unsupported"):
+        F.affine(_tensor(image), 0.0, [0, 0], 1.0, 0.0, InterpolationMode.BICUBIC)
+
+
+def test_perspective_and_elastic_identities():
+    image = _float_image((3, 8, 10))
+    corners = [[0, 0], [9, 0], [9, 7], [0, 7]]
+    np.testing.assert_allclose(F.perspective(_tensor(image), corners, corners).numpy(), image,
+                               atol=1e-6)
+    shifted = [[x + 1, y] for x, y in corners]
+    moved = F.perspective(_tensor(image), corners, shifted, InterpolationMode.NEAREST).numpy()
+    np.testing.assert_array_equal(moved[..., 1:], image[..., :-1])
+    assert (moved[..., 0] == 0).all()
+    zero = ember.zeros(1, 8, 10, 2)
+    np.testing.assert_allclose(F.elastic_transform(_tensor(image), zero).numpy(), image,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="Argument displacement shape should be"):
+        F.elastic_transform(_tensor(image), ember.zeros(1, 8, 9, 2))
+    with pytest.raises(TypeError, match="Argument displacement should be a Tensor"):
+        F.elastic_transform(_tensor(image), np.zeros((1, 8, 10, 2)))
+
+
+def test_five_and_ten_crop():
+    image = _uint8_image((3, 8, 10))
+    crops = T.FiveCrop((3, 4))(_tensor(image))
+    expected = [image[:, :3, :4], image[:, :3, 6:], image[:, 5:, :4], image[:, 5:, 6:],
+                image[:, 2:5, 3:7]]
+    for crop, window in zip(crops, expected):
+        np.testing.assert_array_equal(crop.numpy(), window)
+    ten = T.TenCrop((3, 4))(_tensor(image))
+    assert len(ten) == 10
+    np.testing.assert_array_equal(ten[5].numpy(), image[:, :3, ::-1][:, :, :4])
+    assert [crop.size for crop in T.FiveCrop(4)(_pil(image))] == [(4, 4)] * 5
+    with pytest.raises(ValueError, match=r"Requested crop size \(9, 9\) is bigger than input "
+                                         r"size \(8, 10\)"):
+        F.five_crop(_tensor(image), 9)
+
+
+def test_random_ops_draw_like_torchvision():
+    """Each p-gated op draws one uniform and applies its op when the draw is below p."""
+    image = _tensor(_uint8_image((3, 8, 8)))
+    for seed in range(6):
+        ember.manual_seed(seed)
+        draw = ember.rand(1).item()
+        for transform, function in ((T.RandomInvert(0.5), F.invert),
+                                    (T.RandomPosterize(3, 0.5), lambda x: F.posterize(x, 3)),
+                                    (T.RandomSolarize(90, 0.5), lambda x: F.solarize(x, 90)),
+                                    (T.RandomEqualize(0.5), F.equalize),
+                                    (T.RandomAutocontrast(0.5), F.autocontrast),
+                                    (T.RandomGrayscale(0.5), lambda x: F.rgb_to_grayscale(x, 3))):
+            ember.manual_seed(seed)
+            output = transform(image).numpy()
+            expected = function(image).numpy() if draw < 0.5 else image.numpy()
+            np.testing.assert_array_equal(output, expected)
+    assert repr(T.RandomPosterize(4)) == "RandomPosterize(bits=4,p=0.5)"
+
+
+def test_random_affine_draws_in_torchvisions_order():
+    image = _tensor(_uint8_image((3, 9, 11)))
+    transform = T.RandomAffine(20, translate=(0.2, 0.1), scale=(0.9, 1.1), shear=(-4, 4, -2, 2))
+
+    def definition(img):
+        angle = ember.empty(1).uniform_(-20.0, 20.0).item()
+        translate_x = int(round(ember.empty(1).uniform_(-0.2 * 11, 0.2 * 11).item()))
+        translate_y = int(round(ember.empty(1).uniform_(-0.1 * 9, 0.1 * 9).item()))
+        scale = ember.empty(1).uniform_(0.9, 1.1).item()
+        shear_x = ember.empty(1).uniform_(-4.0, 4.0).item()
+        shear_y = ember.empty(1).uniform_(-2.0, 2.0).item()
+        return F.affine(img, angle, [translate_x, translate_y], scale, [shear_x, shear_y],
+                        fill=[0.0, 0.0, 0.0])
+
+    for seed in range(3):
+        _same_draws(seed, transform, image, definition)
+    with pytest.raises(ValueError, match="translation values should be between 0 and 1"):
+        T.RandomAffine(0, translate=(0.5, 2.0))
+
+
+def test_random_perspective_endpoints_stay_in_their_corners():
+    for seed in range(5):
+        ember.manual_seed(seed)
+        start, end = T.RandomPerspective.get_params(20, 10, 0.5)
+        assert start == [[0, 0], [19, 0], [19, 9], [0, 9]]
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = end
+        assert 0 <= x0 <= 5 and 0 <= y0 <= 2 and 14 <= x1 <= 19 and 0 <= y1 <= 2
+        assert 14 <= x2 <= 19 and 7 <= y2 <= 9 and 0 <= x3 <= 5 and 7 <= y3 <= 9
+
+
+def test_random_choice_and_order_use_pythons_random():
+    import random
+    calls = []
+    transforms = [T.Lambda(lambda x, k=k: calls.append(k) or x) for k in range(3)]
+    random.seed(3)
+    T.RandomOrder(transforms)(0)
+    random.seed(3)
+    order = [0, 1, 2]
+    random.shuffle(order)
+    assert calls == order
+    calls.clear()
+    random.seed(5)
+    T.RandomChoice(transforms, p=[0.0, 0.0, 1.0])(0)
+    assert calls == [2]
+    with pytest.raises(TypeError, match="Argument transforms should be a sequence"):
+        T.RandomOrder(T.RandomInvert())
+
+
+def test_linear_transformation_whitens():
+    data = _float_image((3, 2, 2))
+    matrix = np.eye(12, dtype=np.float32) * 2
+    mean = np.full(12, 0.5, np.float32)
+    output = T.LinearTransformation(ember.from_numpy(matrix), ember.from_numpy(mean))(
+        _tensor(data))
+    np.testing.assert_allclose(output.numpy(), (data - 0.5) * 2, rtol=1e-6)
+    with pytest.raises(ValueError, match="transformation_matrix should be square"):
+        T.LinearTransformation(ember.zeros(3, 4), ember.zeros(3))
+
+
+def test_auto_augment_family_keeps_shape_and_dtype():
+    image = _tensor(_uint8_image((3, 16, 16)))
+    for transform in (T.AutoAugment(T.AutoAugmentPolicy.CIFAR10), T.RandAugment(),
+                      T.TrivialAugmentWide(), T.AugMix()):
+        for seed in range(3):
+            ember.manual_seed(seed)
+            output = transform(image)
+            assert output.dtype == ember.uint8 and tuple(output.shape) == (3, 16, 16)
+            ember.manual_seed(seed)
+            np.testing.assert_array_equal(transform(image).numpy(), output.numpy())
+    picture = T.TrivialAugmentWide()(_pil(_uint8_image((3, 16, 16))))
+    assert picture.mode == "RGB" and picture.size == (16, 16)
+    # The ImageNet policy's first sub-policy posterizes to 8 bits (a no-op), then rotates.
+    from ember.vision.transforms.autoaugment import _apply_op
+    np.testing.assert_array_equal(_apply_op(image, "Posterize", 8.0, InterpolationMode.NEAREST,
+                                            None).numpy(), image.numpy())
+    with pytest.raises(ValueError, match="The provided operator Blur is not recognized."):
+        _apply_op(image, "Blur", 0.0, InterpolationMode.NEAREST, None)
+    with pytest.raises(ValueError, match=r"The severity must be between \[1, 10\]"):
+        T.AugMix(severity=0)

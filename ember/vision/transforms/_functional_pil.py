@@ -114,3 +114,54 @@ def adjust_hue(image, hue_factor):
     images = pil_image()
     return images.merge("HSV", (images.fromarray(shifted), saturation, value)).convert(
         input_mode)
+
+
+def affine(image, matrix, interpolation, fill=None):
+    """pillow's AFFINE transform with the inverse ``matrix`` (output pixel -> input pixel)."""
+    return image.transform(image.size, pil_image().Transform.AFFINE, matrix, interpolation,
+                           **parse_fill(fill, image))
+
+
+def perspective(image, coefficients, interpolation, fill=None):
+    """pillow's PERSPECTIVE transform with the 8 ``coefficients``."""
+    return image.transform(image.size, pil_image().Transform.PERSPECTIVE, coefficients,
+                           interpolation, **parse_fill(fill, image))
+
+
+def _image_ops(name):
+    return require("PIL.ImageOps", f"ember.vision.transforms.functional.{name}")
+
+
+def invert(image):
+    return _image_ops("invert").invert(image)
+
+
+def posterize(image, bits):
+    return _image_ops("posterize").posterize(image, bits)
+
+
+def solarize(image, threshold):
+    return _image_ops("solarize").solarize(image, threshold)
+
+
+def adjust_sharpness(image, sharpness_factor):
+    """pillow's ImageEnhance.Sharpness (torchvision checks no sign on this path)."""
+    image_enhance = require("PIL.ImageEnhance", "ember.vision.transforms.functional")
+    return image_enhance.Sharpness(image).enhance(sharpness_factor)
+
+
+def autocontrast(image):
+    return _image_ops("autocontrast").autocontrast(image)
+
+
+def equalize(image):
+    return _image_ops("equalize").equalize(image)
+
+
+def adjust_gamma(image, gamma, gain=1.0):
+    """A 256-entry lookup table int((255 + 1 - 1e-3) * gain * (x / 255) ** gamma) on RGB."""
+    if gamma < 0:
+        raise ValueError("Gamma should be a non-negative real number")
+    input_mode = image.mode
+    table = [int((255 + 1 - 1e-3) * gain * pow(level / 255.0, gamma)) for level in range(256)]
+    return image.convert("RGB").point(table * 3).convert(input_mode)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ...nn._kernels.sampling import antialias_matrix
+from ...ops.reduce import linspace_array
 
 _INTEGER_MAX = {np.dtype(np.uint8): 255, np.dtype(np.int8): 127, np.dtype(np.int16): 32767,
                 np.dtype(np.int32): 2147483647, np.dtype(np.int64): 9223372036854775807}
@@ -49,10 +50,10 @@ def num_channels(image):
     return 1 if image.ndim == 2 else image.shape[-3]
 
 
-def _check_channels(image, permitted, name):
+def _check_channels(image, permitted):
     channels = num_channels(image)
     if channels not in permitted:
-        raise TypeError(f"{name}: input image tensor permitted channel values are {permitted}, "
+        raise TypeError(f"Input image tensor permitted channel values are {list(permitted)}, "
                         f"but found {channels}")
 
 
@@ -216,7 +217,14 @@ def _inverse_affine_grid(matrix, width, height, output_width, output_height, dty
     base[..., 1] = ys[:, None]
     base[..., 2] = 1
     rescaled = theta.T / np.asarray([0.5 * width, 0.5 * height], dtype=dtype)
-    return (base.reshape(1, -1, 3) @ rescaled).reshape(1, output_height, output_width, 2)
+    return _times_matrix(base, rescaled).reshape(1, output_height, output_width, 2)
+
+
+def _times_matrix(points, matrix):
+    """``points`` (..., 3) @ ``matrix`` (3, 2), each product rounded, summed left to right (the
+    rounding of torch's bmm here; NumPy's matmul fuses some of them)."""
+    return ((points[..., 0:1] * matrix[0] + points[..., 1:2] * matrix[1])
+            + points[..., 2:3] * matrix[2])
 
 
 def affine_output_size(matrix, width, height):
@@ -226,28 +234,81 @@ def affine_output_size(matrix, width, height):
                       dtype=np.float32)
     theta = np.asarray(matrix, dtype=np.float32).reshape(2, 3)
     transformed = points @ theta.T
+    # Shifted to [0, w] x [0, h] as PIL counts, then truncated to 1e-4 so that a corner at
+    # 1e-15 past an integer does not add a row.
+    shift = np.asarray([width * 0.5, height * 0.5], dtype=np.float32)
     tolerance = np.float32(1e-4)
-    upper = np.ceil(np.trunc(transformed.max(axis=0) / tolerance) * tolerance)
-    lower = np.floor(np.trunc(transformed.min(axis=0) / tolerance) * tolerance)
+    upper = np.ceil(np.trunc((transformed.max(axis=0) + shift) / tolerance) * tolerance)
+    lower = np.floor(np.trunc((transformed.min(axis=0) + shift) / tolerance) * tolerance)
     size = upper - lower
     return int(size[0]), int(size[1])
 
 
-def apply_affine(image, matrix, interpolation, expand, fill, grid_sample):
-    """Warp by the inverse affine ``matrix`` with ``grid_sample`` (ember's, on (N, C, H, W)
-    arrays); pixels from outside the image get ``fill`` (a list with one value per channel or
-    one value), or zeros when fill is None."""
+def check_grid_inputs(image, interpolation, fill):
+    """torchvision's checks before a grid transform: a fill list of one value or one per
+    channel, and nearest or bilinear interpolation."""
+    channels = num_channels(image)
+    if isinstance(fill, (tuple, list)) and len(fill) > 1 and len(fill) != channels:
+        raise ValueError(f"The number of elements in 'fill' cannot broadcast to match the number "
+                         f"of channels of the image ({len(fill)} != {channels})")
     if interpolation not in ("nearest", "bilinear"):
-        raise ValueError(f"rotate: interpolation '{interpolation}' is not supported for tensors "
-                         f"(nearest, bilinear)")
-    height, width = image.shape[-2:]
-    output_width, output_height = affine_output_size(matrix, width, height) if expand else (
-        width, height)
+        raise ValueError(f"Interpolation mode '{interpolation}' is unsupported with Tensor input")
+
+
+def _fused(left, right, addend):
+    """left * right + addend rounded once, as the fused multiply-adds of torch's compiled
+    kernels: float32 through float64, where the product is exact (float64 is not fused)."""
+    if left.dtype == np.float32:
+        wide = np.multiply(left, right, dtype=np.float64)
+        wide += addend
+        return wide.astype(np.float32)
+    return left * right + addend
+
+
+def grid_sample(batch, grid, mode):
+    """F.grid_sample(batch, grid, mode, padding_mode='zeros', align_corners=False) on arrays
+    (N, C, H, W) and (N, oh, ow, 2), with the roundings of torch's vectorised CPU kernel:
+    the unnormalisation (g + 1) * size / 2 - 0.5 and the sum of the four weighted corners are
+    fused multiply-adds; nearest rounds half to even."""
+    one = batch.dtype.type(1)
+    count, channels, height, width = batch.shape
+    x = _fused(grid[..., 0] + one, batch.dtype.type(width / 2), batch.dtype.type(-0.5))
+    y = _fused(grid[..., 1] + one, batch.dtype.type(height / 2), batch.dtype.type(-0.5))
+    flat = batch.reshape(count, channels, height * width)
+
+    def corner(columns, rows):
+        """The input at integer (rows, columns), zero outside the image."""
+        inside = (columns > -1) & (columns < width) & (rows > -1) & (rows < height)
+        index = np.where(inside, rows * width + columns, 0).reshape(count, 1, -1)
+        values = np.take_along_axis(flat, np.broadcast_to(index, (count, channels,
+                                                                  index.shape[-1])), axis=2)
+        values = np.where(inside.reshape(count, 1, -1), values, batch.dtype.type(0))
+        return values.reshape((count, channels) + columns.shape[1:])
+
+    if mode == "nearest":
+        return corner(np.rint(x).astype(np.int64), np.rint(y).astype(np.int64))
+    west = np.floor(x)
+    north = np.floor(y)
+    east_weight = x - west
+    west_weight = one - east_weight
+    south_weight = y - north
+    north_weight = one - south_weight
+    columns = west.astype(np.int64)
+    rows = north.astype(np.int64)
+    result = corner(columns, rows) * (north_weight * west_weight)[:, None]
+    result = _fused(corner(columns + 1, rows), (north_weight * east_weight)[:, None], result)
+    result = _fused(corner(columns, rows + 1), (south_weight * west_weight)[:, None], result)
+    return _fused(corner(columns + 1, rows + 1), (south_weight * east_weight)[:, None], result)
+
+
+def apply_grid(image, grid, interpolation, fill):
+    """Sample ``image`` [..., C, H, W] at ``grid`` (1, oh, ow, 2) (zeros outside); pixels from
+    outside the image get ``fill`` (one value, or one per channel) blended through a sampled
+    ones mask, as torchvision does, or stay zeros when fill is None. Integer images are
+    sampled in float32 and rounded back."""
+    compute_dtype = grid.dtype
     leading = image.shape[:-3]
-    compute_dtype = _working_dtype(image.dtype)
     batch = image.reshape((-1,) + image.shape[-3:]).astype(compute_dtype, copy=False)
-    grid = _inverse_affine_grid(matrix, width, height, output_width, output_height,
-                                compute_dtype)
     grid = np.broadcast_to(grid, (batch.shape[0],) + grid.shape[1:])
     if fill is not None:
         batch = np.concatenate([batch, np.ones_like(batch[:, :1])], axis=1)
@@ -265,6 +326,52 @@ def apply_affine(image, matrix, interpolation, expand, fill, grid_sample):
     if image.dtype.kind in "iu":
         return np.round(result).astype(image.dtype)
     return result.astype(image.dtype, copy=False)
+
+
+def apply_affine(image, matrix, interpolation, expand, fill):
+    """Warp by the inverse affine ``matrix`` (rotate and affine); ``expand`` grows the canvas to
+    hold the whole result."""
+    check_grid_inputs(image, interpolation, fill)
+    height, width = image.shape[-2:]
+    output_width, output_height = affine_output_size(matrix, width, height) if expand else (
+        width, height)
+    grid = _inverse_affine_grid(matrix, width, height, output_width, output_height,
+                                _working_dtype(image.dtype))
+    return apply_grid(image, grid, interpolation, fill)
+
+
+def perspective_grid(coefficients, width, height, dtype):
+    """The (1, h, w, 2) grid of torchvision's _perspective_grid: pixel centres (x, y) mapped to
+    ((a x + b y + c) / (g x + h y + 1), (d x + e y + f) / (g x + h y + 1)), normalised."""
+    numerators = np.asarray(coefficients[:6], dtype=dtype).reshape(2, 3)
+    denominators = np.asarray([[coefficients[6], coefficients[7], 1.0]] * 2, dtype=dtype)
+    base = np.empty((height, width, 3), dtype=dtype)
+    base[..., 0] = np.arange(width, dtype=dtype)[None, :] + dtype.type(0.5)
+    base[..., 1] = np.arange(height, dtype=dtype)[:, None] + dtype.type(0.5)
+    base[..., 2] = 1
+    rescaled = numerators.T / np.asarray([0.5 * width, 0.5 * height], dtype=dtype)
+    grid = _times_matrix(base, rescaled) / _times_matrix(base, denominators.T) - dtype.type(1.0)
+    return grid.reshape(1, height, width, 2)
+
+
+def perspective(image, coefficients, interpolation, fill):
+    """Warp by the 8 perspective ``coefficients`` (output pixel -> input pixel)."""
+    check_grid_inputs(image, interpolation, fill)
+    height, width = image.shape[-2:]
+    grid = perspective_grid(coefficients, width, height, _working_dtype(image.dtype))
+    return apply_grid(image, grid, interpolation, fill)
+
+
+def elastic_transform(image, displacement, interpolation, fill):
+    """Sample at the identity grid (pixel centres in [-1, 1]) plus ``displacement``
+    (1, H, W, 2)."""
+    check_grid_inputs(image, interpolation, fill)
+    height, width = image.shape[-2:]
+    ys, xs = (linspace_array((1.0 - size) / size, (size - 1.0) / size, size,
+                             np.dtype(np.float32)) for size in (height, width))
+    identity = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None]), axis=-1)[None]
+    grid = identity + displacement
+    return apply_grid(image, grid, interpolation, fill)
 
 
 def inverse_affine_matrix(center, angle, translate, scale, shear):
@@ -294,7 +401,7 @@ def rgb_to_grayscale(image, num_output_channels=1):
     if image.ndim < 3:
         raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
                         f"{image.ndim}")
-    _check_channels(image, (1, 3), "rgb_to_grayscale")
+    _check_channels(image, (1, 3))
     if num_output_channels not in (1, 3):
         raise ValueError("num_output_channels should be either 1 or 3")
     if image.shape[-3] == 3:
@@ -322,14 +429,14 @@ def _blend(first, second, ratio):
 def adjust_brightness(image, brightness_factor):
     if brightness_factor < 0:
         raise ValueError(f"brightness_factor ({brightness_factor}) is not non-negative.")
-    _check_channels(image, (1, 3), "adjust_brightness")
+    _check_channels(image, (1, 3))
     return _blend(image, np.zeros_like(image), brightness_factor)
 
 
 def adjust_contrast(image, contrast_factor):
     if contrast_factor < 0:
         raise ValueError(f"contrast_factor ({contrast_factor}) is not non-negative.")
-    _check_channels(image, (1, 3), "adjust_contrast")
+    _check_channels(image, (1, 3))
     dtype = _working_dtype(image.dtype)
     source = rgb_to_grayscale(image) if num_channels(image) == 3 else image
     mean = source.astype(dtype).mean(axis=(-3, -2, -1), keepdims=True, dtype=dtype)
@@ -339,7 +446,7 @@ def adjust_contrast(image, contrast_factor):
 def adjust_saturation(image, saturation_factor):
     if saturation_factor < 0:
         raise ValueError(f"saturation_factor ({saturation_factor}) is not non-negative.")
-    _check_channels(image, (1, 3), "adjust_saturation")
+    _check_channels(image, (1, 3))
     if num_channels(image) == 1:
         return image
     return _blend(image, rgb_to_grayscale(image), saturation_factor)
@@ -385,7 +492,7 @@ def _hsv_to_rgb(image):
 def adjust_hue(image, hue_factor):
     if not (-0.5 <= hue_factor <= 0.5):
         raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
-    _check_channels(image, (1, 3), "adjust_hue")
+    _check_channels(image, (1, 3))
     if num_channels(image) == 1:
         return image
     original_dtype = image.dtype
@@ -400,3 +507,214 @@ def erase(image, top, left, height, width, value, inplace=False):
         image = image.copy()
     image[..., top:top + height, left:left + width] = value
     return image
+
+
+def adjust_gamma(image, gamma, gain=1.0):
+    """gain * image ** gamma on [0, 1] intensities, clamped, in the input dtype."""
+    _check_channels(image, (1, 3))
+    if gamma < 0:
+        raise ValueError("Gamma should be a non-negative real number")
+    result = image if image.dtype.kind == "f" else convert_image_dtype(image, np.float32)
+    dtype = result.dtype
+    # The power in float64, rounded: torch's vectorised powf differs from that by one ulp at
+    # about 2% of the values, from NumPy's float32 power at about 20%.
+    powered = np.power(result.astype(np.float64), np.float64(dtype.type(gamma))).astype(dtype)
+    result = np.clip(dtype.type(gain) * powered, 0, 1)
+    return convert_image_dtype(result.astype(dtype, copy=False), image.dtype)
+
+
+# ---- filters ------------------------------------------------------------------------------------
+
+def _filter(image, kernel, padding=None):
+    """Correlate every channel of ``image`` [..., H, W] with the 2D ``kernel`` (torchvision's
+    depthwise conv2d), after reflect ``padding`` (top/bottom, left/right) or none: one
+    vectorised fused multiply-add per kernel tap, in row-major order, as torch's CPU depthwise
+    kernel accumulates."""
+    if padding is not None:
+        vertical, horizontal = padding
+        height, width = image.shape[-2:]
+        if vertical >= height or horizontal >= width:
+            raise RuntimeError(f"Padding size should be less than the corresponding input "
+                               f"dimension, but got: padding ({horizontal}, {horizontal}) and "
+                               f"({vertical}, {vertical}) for an image of size "
+                               f"({height}, {width})")
+        widths = [(0, 0)] * (image.ndim - 2) + [(vertical, vertical), (horizontal, horizontal)]
+        image = np.pad(image, widths, mode="reflect")
+    kernel_height, kernel_width = kernel.shape
+    output_height = image.shape[-2] - kernel_height + 1
+    output_width = image.shape[-1] - kernel_width + 1
+    result = np.zeros(image.shape[:-2] + (output_height, output_width), dtype=kernel.dtype)
+    for row in range(kernel_height):
+        for column in range(kernel_width):
+            window = image[..., row:row + output_height, column:column + output_width]
+            result = _fused(window, kernel[row, column], result)
+    return result
+
+
+def _round_back(result, dtype):
+    """torchvision's _cast_squeeze_out: round before casting to an integer dtype."""
+    if np.dtype(dtype).kind in "iu":
+        result = np.round(result)
+    return result.astype(dtype, copy=False)
+
+
+def _row_sum(rows):
+    """torch's row_sum of ``rows`` (scalars or 8-lane vectors): four interleaved accumulators
+    over whole groups of four, the rest added to the first, then the others added to it."""
+    accumulators = [rows[0] * 0] * 4
+    groups = len(rows) // 4
+    for group in range(groups):
+        for lane in range(4):
+            accumulators[lane] = accumulators[lane] + rows[4 * group + lane]
+    for index in range(4 * groups, len(rows)):
+        accumulators[0] = accumulators[0] + rows[index]
+    for lane in range(1, 4):
+        accumulators[0] = accumulators[0] + accumulators[lane]
+    return accumulators[0]
+
+
+def _float32_sum(values):
+    """The float32 sum of a short 1D array in torch's CPU order (8-lane vectors through
+    row_sum, then the tail and the lanes one by one), where NumPy's pairwise sum can differ by
+    an ulp. From 512 values on torch cascades its partial sums; NumPy's sum is used there."""
+    count = values.size
+    if values.dtype != np.float32 or count >= 512:
+        return values.sum(dtype=values.dtype)
+    if count < 8:
+        return _row_sum(list(values))
+    whole = count // 8 * 8
+    lanes = _row_sum(list(values[:whole].reshape(-1, 8)))
+    total = np.float32(0)
+    for value in values[whole:]:
+        total = np.float32(total + value)
+    for value in lanes:
+        total = np.float32(total + value)
+    return total
+
+
+def gaussian_kernel1d(kernel_size, sigma, dtype):
+    """exp(-x^2 / (2 sigma^2)) at kernel_size points centred on 0, normalised to sum 1.
+    The exponentials are computed in float64 and rounded (torch's vectorised expf may differ
+    from that by one ulp)."""
+    half = (kernel_size - 1) * 0.5
+    positions = linspace_array(-half, half, kernel_size, np.dtype(dtype))
+    scaled = positions / np.asarray(sigma, dtype=dtype)
+    exponent = dtype.type(-0.5) * (scaled * scaled)
+    pdf = np.exp(exponent.astype(np.float64)).astype(dtype)
+    return pdf / _float32_sum(pdf)
+
+
+def gaussian_blur(image, kernel_size, sigma):
+    """Blur with the separable Gaussian kernel (kernel_size = [kx, ky], sigma = [sx, sy]),
+    applied as torchvision's 2D kernel with reflect padding."""
+    check_image(image, "gaussian_blur")
+    dtype = _working_dtype(image.dtype)
+    kernel_x = gaussian_kernel1d(kernel_size[0], sigma[0], dtype)
+    kernel_y = gaussian_kernel1d(kernel_size[1], sigma[1], dtype)
+    kernel = kernel_y[:, None] * kernel_x[None, :]
+    blurred = _filter(image.astype(dtype, copy=False), kernel,
+                      (kernel_size[1] // 2, kernel_size[0] // 2))
+    return _round_back(blurred, image.dtype)
+
+
+def _check_color_image(image):
+    if image.ndim < 3:
+        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found "
+                        f"{image.ndim}")
+    _check_channels(image, (1, 3))
+
+
+def _require_uint8(image):
+    if image.dtype != np.uint8:
+        raise TypeError(f"Only torch.uint8 image tensors are supported, but found "
+                        f"{_torch_name(image.dtype)}")
+
+
+def invert(image):
+    """max_value - image: 255 - x for uint8, 1 - x for floats."""
+    _check_color_image(image)
+    return (image.dtype.type(max_value(image.dtype)) - image).astype(image.dtype, copy=False)
+
+
+def posterize(image, bits):
+    """Keep the ``bits`` high bits of each uint8 value."""
+    _check_color_image(image)
+    _require_uint8(image)
+    return image & np.uint8((-(2 ** (8 - bits))) % 256)
+
+
+def solarize(image, threshold):
+    """Invert the values at or above ``threshold`` (compared in float32 for integer images, as
+    torch compares a uint8 tensor with a Python float)."""
+    _check_color_image(image)
+    if threshold > max_value(image.dtype):
+        raise TypeError("Threshold should be less than bound of img.")
+    dtype = _working_dtype(image.dtype)
+    above = image.astype(dtype, copy=False) >= dtype.type(threshold)
+    return np.where(above, invert(image), image)
+
+
+def _blurred_degenerate(image):
+    """The image smoothed by PIL's SMOOTH kernel ([[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13) inside
+    a one-pixel border that keeps the original values."""
+    dtype = _working_dtype(image.dtype)
+    kernel = np.ones((3, 3), dtype=dtype)
+    kernel[1, 1] = 5.0
+    kernel /= kernel.sum(dtype=dtype)
+    smoothed = _round_back(_filter(image.astype(dtype, copy=False), kernel), image.dtype)
+    result = image.copy()
+    result[..., 1:-1, 1:-1] = smoothed
+    return result
+
+
+def adjust_sharpness(image, sharpness_factor):
+    """Blend with the smoothed image: 0 blurs, 1 keeps, 2 sharpens."""
+    if sharpness_factor < 0:
+        raise ValueError(f"sharpness_factor ({sharpness_factor}) is not non-negative.")
+    check_image(image, "adjust_sharpness")
+    _check_channels(image, (1, 3))
+    if image.shape[-1] <= 2 or image.shape[-2] <= 2:
+        return image
+    return _blend(image, _blurred_degenerate(image), sharpness_factor)
+
+
+def autocontrast(image):
+    """Stretch every channel linearly so that its minimum becomes 0 and its maximum full
+    intensity; a constant channel stays unchanged."""
+    _check_color_image(image)
+    bound = max_value(image.dtype)
+    dtype = _working_dtype(image.dtype)
+    minimum = image.min(axis=(-2, -1), keepdims=True).astype(dtype)
+    maximum = image.max(axis=(-2, -1), keepdims=True).astype(dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # torch's ``bound / tensor`` is reciprocal(tensor) * bound: two roundings.
+        scale = (dtype.type(1) / (maximum - minimum)) * dtype.type(bound)
+    degenerate = ~np.isfinite(scale)
+    minimum[degenerate] = 0
+    scale[degenerate] = 1
+    stretched = (image.astype(dtype, copy=False) - minimum) * scale
+    return _to_dtype(np.clip(stretched, 0, bound), image.dtype)
+
+
+def equalize(image):
+    """Histogram equalisation per channel of a uint8 image, with PIL's lookup table (the
+    cumulative histogram divided by the count of all but the brightest level / 255)."""
+    if not 3 <= image.ndim <= 4:
+        raise TypeError(f"Input image tensor should have 3 or 4 dimensions, but found "
+                        f"{image.ndim}")
+    _require_uint8(image)
+    _check_channels(image, (1, 3))
+    channels = image.reshape(-1, image.shape[-2] * image.shape[-1])
+    rows = np.arange(channels.shape[0])[:, None]
+    histogram = np.bincount((rows * 256 + channels).ravel(),
+                            minlength=channels.shape[0] * 256).reshape(-1, 256)
+    # The sum of the non-zero bins but the last one: every pixel but those of the top level.
+    brightest = channels.max(axis=1)
+    step = (channels.shape[1] - histogram[rows[:, 0], brightest]) // 255
+    safe_step = np.maximum(step, 1)[:, None]
+    lookup = (np.cumsum(histogram, axis=1) + safe_step // 2) // safe_step
+    lookup = np.clip(np.concatenate([np.zeros_like(lookup[:, :1]), lookup[:, :-1]], axis=1),
+                     0, 255)
+    equalized = np.take_along_axis(lookup, channels.astype(np.int64), axis=1).astype(np.uint8)
+    equalized = np.where((step == 0)[:, None], channels, equalized)
+    return equalized.reshape(image.shape)

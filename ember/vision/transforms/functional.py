@@ -14,7 +14,6 @@ import numpy as np
 
 from ... import _dtype
 from ..._factories import as_tensor, from_numpy
-from ...nn import functional as nn_functional
 from ...tensor import Tensor
 from .._optional import is_pil_image, pil_image
 from . import _functional_pil as F_pil
@@ -354,14 +353,6 @@ def vflip(img):
     return _dispatch(img, "vflip")
 
 
-def _grid_sample(batch, grid, mode):
-    """ember's grid_sample on arrays (zeros outside, align_corners=False, as torchvision)."""
-    output = nn_functional.grid_sample(from_numpy(np.ascontiguousarray(batch)),
-                                       from_numpy(np.ascontiguousarray(grid)), mode=mode,
-                                       padding_mode="zeros", align_corners=False)
-    return output.numpy(force=True)
-
-
 def _channel_fill(fill, channels):
     if fill is None:
         return None
@@ -387,10 +378,156 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
     matrix = F_t.inverse_affine_matrix(center_offset, -angle, [0.0, 0.0], 1.0, [0.0, 0.0])
     return _apply(img,
                   lambda array: F_t.apply_affine(array, matrix, interpolation.value, expand,
-                                                 _channel_fill(fill, channels), _grid_sample),
+                                                 _channel_fill(fill, channels)),
                   lambda image: F_pil.rotate(image, angle, _PIL_MODES[interpolation], expand,
                                              center, fill),
                   "rotate")
+
+
+def _validate_affine(angle, translate, scale, shear, center):
+    """torchvision's checks of affine's arguments; returns shear as [x, y] floats."""
+    if not isinstance(angle, (int, float)):
+        raise TypeError("Argument angle should be int or float")
+    if not isinstance(translate, (list, tuple)):
+        raise TypeError("Argument translate should be a sequence")
+    if len(translate) != 2:
+        raise ValueError("Argument translate should be a sequence of length 2")
+    if scale <= 0.0:
+        raise ValueError("Argument scale should be positive")
+    if not isinstance(shear, (numbers.Number, list, tuple)):
+        raise TypeError("Shear should be either a single value or a sequence of two values")
+    if isinstance(shear, numbers.Number):
+        shear = [shear, 0.0]
+    shear = list(shear)
+    if len(shear) == 1:
+        shear = [shear[0], shear[0]]
+    if len(shear) != 2:
+        raise ValueError(f"Shear should be a sequence containing two values. Got {shear}")
+    if center is not None and not isinstance(center, (list, tuple)):
+        raise TypeError("Argument center should be a sequence")
+    return shear
+
+
+def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.NEAREST,
+           fill=None, center=None):
+    """Rotate by ``angle`` degrees (clockwise), shear, scale, then translate, about ``center``
+    (default: the image centre)."""
+    interpolation = interpolation_mode(interpolation)
+    shear = _validate_affine(angle, translate, scale, shear, center)
+    channels, height, width = get_dimensions(img)
+    # PIL's matrix works in pixel coordinates, the tensor grid about the image centre.
+    pil_center = [width * 0.5, height * 0.5] if center is None else center
+    pil_matrix = F_t.inverse_affine_matrix(pil_center, float(angle), list(translate), scale,
+                                           shear)
+    center_offset = [0.0, 0.0]
+    if center is not None:
+        center_offset = [1.0 * (value - size * 0.5) for value, size in zip(center,
+                                                                            [width, height])]
+    matrix = F_t.inverse_affine_matrix(center_offset, float(angle),
+                                       [1.0 * value for value in translate], scale, shear)
+    return _apply(img,
+                  lambda array: F_t.apply_affine(array, matrix, interpolation.value, False,
+                                                 _channel_fill(fill, channels)),
+                  lambda image: F_pil.affine(image, pil_matrix, _PIL_MODES[interpolation], fill),
+                  "affine")
+
+
+def _get_perspective_coeffs(startpoints, endpoints):
+    """The 8 coefficients (a..h) that map each end point (x, y) to its start point
+    ((a x + b y + c) / (g x + h y + 1), (d x + e y + f) / (g x + h y + 1)), solved in float64
+    and rounded to float32 as torchvision does."""
+    if len(startpoints) != 4 or len(endpoints) != 4:
+        raise ValueError(f"Please provide exactly four corners, got {len(startpoints)} "
+                         f"startpoints and {len(endpoints)} endpoints.")
+    rows = []
+    for (x, y), (u, v) in zip(endpoints, startpoints):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    system = np.asarray(rows, dtype=np.float64)
+    targets = np.asarray(startpoints, dtype=np.float64).reshape(8)
+    solution = np.linalg.lstsq(system, targets, rcond=None)[0]
+    return solution.astype(np.float32).tolist()
+
+
+def perspective(img, startpoints, endpoints, interpolation=InterpolationMode.BILINEAR,
+                fill=None):
+    """Warp so that the four ``startpoints`` (top-left, top-right, bottom-right, bottom-left)
+    move to ``endpoints``."""
+    coefficients = _get_perspective_coeffs(startpoints, endpoints)
+    interpolation = interpolation_mode(interpolation)
+    channels = get_dimensions(img)[0]
+    return _apply(img,
+                  lambda array: F_t.perspective(array, coefficients, interpolation.value,
+                                                _channel_fill(fill, channels)),
+                  lambda image: F_pil.perspective(image, coefficients,
+                                                  _PIL_MODES[interpolation], fill),
+                  "perspective")
+
+
+def _crop_size(size):
+    if isinstance(size, numbers.Number):
+        size = (int(size), int(size))
+    elif isinstance(size, (tuple, list)) and len(size) == 1:
+        size = (size[0], size[0])
+    if len(size) != 2:
+        raise ValueError("Please provide only two dimensions (h, w) for size.")
+    return size
+
+
+def five_crop(img, size):
+    """The four corner crops and the central crop of ``size``: (tl, tr, bl, br, center)."""
+    size = _crop_size(size)
+    _, image_height, image_width = get_dimensions(img)
+    crop_height, crop_width = size
+    if crop_width > image_width or crop_height > image_height:
+        raise ValueError(f"Requested crop size {size} is bigger than input size "
+                         f"{(image_height, image_width)}")
+    bottom = image_height - crop_height
+    right = image_width - crop_width
+    return (crop(img, 0, 0, crop_height, crop_width),
+            crop(img, 0, right, crop_height, crop_width),
+            crop(img, bottom, 0, crop_height, crop_width),
+            crop(img, bottom, right, crop_height, crop_width),
+            center_crop(img, [crop_height, crop_width]))
+
+
+def ten_crop(img, size, vertical_flip=False):
+    """five_crop of the image, then five_crop of its horizontal (or vertical) mirror."""
+    size = _crop_size(size)
+    flipped = vflip(img) if vertical_flip else hflip(img)
+    return five_crop(img, size) + five_crop(flipped, size)
+
+
+def _via_array(picture, kernel):
+    """torchvision's route for a PIL image through a tensor kernel: pil_to_tensor, the kernel,
+    then to_pil_image in the image's mode."""
+    array = np.asarray(picture).reshape(picture.size[1], picture.size[0],
+                                        len(picture.getbands()))
+    result = kernel(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    return _array_to_pil(np.ascontiguousarray(result.transpose(1, 2, 0)), picture.mode)
+
+
+def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """Sample the image at the identity grid plus ``displacement`` (1, H, W, 2), in grid_sample's
+    [-1, 1] coordinates."""
+    if isinstance(interpolation, int):
+        warnings.warn("Argument interpolation should be of type InterpolationMode instead of "
+                      "int. Please, use InterpolationMode enum.", stacklevel=2)
+    interpolation = interpolation_mode(interpolation)
+    if not isinstance(displacement, Tensor):
+        raise TypeError("Argument displacement should be a Tensor")
+    channels, height, width = get_dimensions(img)
+    expected = (1, height, width, 2)
+    if tuple(displacement.shape) != expected:
+        raise ValueError(f"Argument displacement shape should be {expected}, but given "
+                         f"{tuple(displacement.shape)}")
+    offsets = displacement.numpy(force=True)
+
+    def kernel(array):
+        return F_t.elastic_transform(array, offsets, interpolation.value,
+                                     _channel_fill(fill, channels))
+
+    return _apply(img, kernel, lambda picture: _via_array(picture, kernel), "elastic_transform")
 
 
 # ---- colour -------------------------------------------------------------------------------------
@@ -425,6 +562,78 @@ def adjust_hue(img, hue_factor):
     return _dispatch(img, "adjust_hue", hue_factor)
 
 
+def adjust_gamma(img, gamma, gain=1):
+    """gain * img ** gamma on intensities in [0, 1] (gamma < 1 brightens the shadows)."""
+    return _dispatch(img, "adjust_gamma", gamma, gain)
+
+
+def gaussian_blur(img, kernel_size, sigma=None):
+    """Blur with a Gaussian kernel of odd ``kernel_size`` ([kx, ky] or one int) and standard
+    deviation ``sigma`` (default 0.15 * kernel_size + 0.35), reflect-padded to keep the size."""
+    if not isinstance(kernel_size, (int, list, tuple)):
+        raise TypeError(f"kernel_size should be int or a sequence of integers. Got "
+                        f"{type(kernel_size)}")
+    if isinstance(kernel_size, int):
+        kernel_size = [kernel_size, kernel_size]
+    if len(kernel_size) != 2:
+        raise ValueError(f"If kernel_size is a sequence its length should be 2. Got "
+                         f"{len(kernel_size)}")
+    for size in kernel_size:
+        if size % 2 == 0 or size < 0:
+            raise ValueError(f"kernel_size should have odd and positive integers. Got "
+                             f"{kernel_size}")
+    if sigma is None:
+        sigma = [size * 0.15 + 0.35 for size in kernel_size]
+    if not isinstance(sigma, (int, float, list, tuple)):
+        raise TypeError(f"sigma should be either float or sequence of floats. Got {type(sigma)}")
+    if isinstance(sigma, (int, float)):
+        sigma = [float(sigma), float(sigma)]
+    if len(sigma) == 1:
+        sigma = [sigma[0], sigma[0]]
+    if len(sigma) != 2:
+        raise ValueError(f"If sigma is a sequence, its length should be 2. Got {len(sigma)}")
+    for value in sigma:
+        if value <= 0.0:
+            raise ValueError(f"sigma should have positive values. Got {sigma}")
+
+    def kernel(array):
+        return F_t.gaussian_blur(array, kernel_size, sigma)
+
+    return _apply(img, kernel, lambda picture: _via_array(picture, kernel), "gaussian_blur")
+
+
+def invert(img):
+    """Invert the colours: 255 - x for uint8 (and PIL), 1 - x for floats."""
+    return _dispatch(img, "invert")
+
+
+def posterize(img, bits):
+    """Keep the ``bits`` (0-8) most significant bits of each uint8 channel value."""
+    if not 0 <= bits <= 8:
+        raise ValueError(f"The number if bits should be between 0 and 8. Got {bits}")
+    return _dispatch(img, "posterize", bits)
+
+
+def solarize(img, threshold):
+    """Invert every value at or above ``threshold``."""
+    return _dispatch(img, "solarize", threshold)
+
+
+def adjust_sharpness(img, sharpness_factor):
+    """Blend with a smoothed copy: 0 blurs, 1 keeps the image, 2 sharpens."""
+    return _dispatch(img, "adjust_sharpness", sharpness_factor)
+
+
+def autocontrast(img):
+    """Remap each channel so that its darkest value becomes black and its lightest white."""
+    return _dispatch(img, "autocontrast")
+
+
+def equalize(img):
+    """Equalize the histogram of each channel of a uint8 (or PIL) image."""
+    return _dispatch(img, "equalize")
+
+
 def erase(img, i, j, h, w, v, inplace=False):
     """Overwrite the (h, w) window at (i, j) of a tensor image with ``v`` (a tensor or number)."""
     _require_tensor(img, "erase")
@@ -435,8 +644,10 @@ def erase(img, i, j, h, w, v, inplace=False):
     return from_numpy(F_t.erase(img.numpy(force=True), i, j, h, w, value))
 
 
-__all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_hue",
-           "adjust_saturation", "center_crop", "convert_image_dtype", "crop", "erase",
-           "get_dimensions", "get_image_num_channels", "get_image_size", "hflip", "normalize",
-           "pad", "pil_to_tensor", "resize", "resized_crop", "rgb_to_grayscale", "rotate",
-           "to_grayscale", "to_pil_image", "to_tensor", "vflip"]
+__all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_gamma",
+           "adjust_hue", "adjust_saturation", "adjust_sharpness", "affine", "autocontrast",
+           "center_crop", "convert_image_dtype", "crop", "elastic_transform", "equalize", "erase",
+           "five_crop", "gaussian_blur", "get_dimensions", "get_image_num_channels",
+           "get_image_size", "hflip", "invert", "normalize", "pad", "perspective",
+           "pil_to_tensor", "posterize", "resize", "resized_crop", "rgb_to_grayscale", "rotate",
+           "solarize", "ten_crop", "to_grayscale", "to_pil_image", "to_tensor", "vflip"]

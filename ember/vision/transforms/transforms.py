@@ -4,6 +4,7 @@ generator with the same calls, in the same order, as torchvision draws them from
 ``ember.manual_seed`` makes a pipeline reproducible."""
 import math
 import numbers
+import random
 import warnings
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from ... import _dtype
 from ..._factories import as_tensor, empty, rand, randint, randperm, tensor
+from ...ops.shape import cat
 from ...nn import Module
 from ...nn.modules.utils import _Family
 from ...tensor import Tensor
@@ -161,7 +163,7 @@ def _setup_angle(value, name, sizes=(2,)):
     if isinstance(value, numbers.Number):
         if value < 0:
             raise ValueError(f"If {name} is a single number, it must be positive.")
-        return [-value, value]
+        return [-float(value), float(value)]
     _check_sequence(value, name, sizes)
     return [float(item) for item in value]
 
@@ -330,13 +332,19 @@ def _random_window(area, scale, log_ratio):
             int(round(math.sqrt(target_area / aspect_ratio))))
 
 
+def _draw_below(p):
+    """``torch.rand(1) < p``: a uniform draw compared with p in float32 (the tensor's dtype),
+    as torchvision writes it for flips, RandomApply, RandomGrayscale and RandomPerspective."""
+    return np.float32(rand(1).item()) < np.float32(p)
+
+
 class _RandomFlip(_Family, Module):
     def __init__(self, p=0.5):
         super().__init__()
         self.p = p
 
     def forward(self, img):
-        if rand(1).item() < self.p:
+        if _draw_below(self.p):
             return type(self)._functional(img)
         return img
 
@@ -459,7 +467,7 @@ class RandomApply(Module):
         self.p = p
 
     def forward(self, img):
-        if self.p < rand(1).item():
+        if np.float32(self.p) < np.float32(rand(1).item()):
             return img
         for transform in self.transforms:
             img = transform(img)
@@ -470,6 +478,52 @@ class RandomApply(Module):
         lines += [f"    {transform}" for transform in self.transforms]
         return "\n".join(lines) + "\n)"
 
+
+
+class RandomTransforms:
+    """Base of the transforms that pick among a list of transforms."""
+
+    def __init__(self, transforms):
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence")
+        self.transforms = transforms
+
+    def __call__(self, *args, **kwargs):
+        raise NotImplementedError()
+
+    def __repr__(self):
+        lines = [self.__class__.__name__ + "("]
+        lines += [f"    {transform}" for transform in self.transforms]
+        return "\n".join(lines) + "\n)"
+
+
+class RandomOrder(RandomTransforms):
+    """Apply the transforms in a random order (Python's ``random.shuffle``, as torchvision)."""
+
+    def __call__(self, img):
+        order = list(range(len(self.transforms)))
+        random.shuffle(order)
+        for index in order:
+            img = self.transforms[index](img)
+        return img
+
+
+class RandomChoice(RandomTransforms):
+    """Apply one transform picked with weights ``p`` (Python's ``random.choices``, as
+    torchvision)."""
+
+    def __init__(self, transforms, p=None):
+        super().__init__(transforms)
+        if p is not None and not isinstance(p, Sequence):
+            raise TypeError("Argument p should be a sequence")
+        self.p = p
+
+    def __call__(self, *args):
+        transform = random.choices(self.transforms, weights=self.p)[0]
+        return transform(*args)
+
+    def __repr__(self):
+        return f"{super().__repr__()}(p={self.p})"
 
 class RandomErasing(Module):
     """With probability ``p``, erase a random rectangle of a tensor image (Zhong et al. 2017)."""
@@ -531,3 +585,380 @@ class RandomErasing(Module):
     def __repr__(self):
         return (f"{self.__class__.__name__}(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
                 f"value={self.value}, inplace={self.inplace})")
+
+
+
+class RandomGrayscale(Module):
+    """Convert to grayscale with probability ``p``, keeping the number of channels."""
+
+    def __init__(self, p=0.1):
+        super().__init__()
+        self.p = p
+
+    def forward(self, img):
+        num_output_channels, _, _ = F.get_dimensions(img)
+        if _draw_below(self.p):
+            return F.rgb_to_grayscale(img, num_output_channels=num_output_channels)
+        return img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class GaussianBlur(Module):
+    """Gaussian blur with a sigma drawn uniformly from ``sigma`` = (min, max)."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)):
+        super().__init__()
+        self.kernel_size = _setup_size(kernel_size, "Kernel size should be a tuple/list of two "
+                                                    "integers")
+        for size in self.kernel_size:
+            if size <= 0 or size % 2 == 0:
+                raise ValueError("Kernel size value should be an odd and positive number.")
+        if isinstance(sigma, numbers.Number):
+            if sigma <= 0:
+                raise ValueError("If sigma is a single number, it must be positive.")
+            sigma = (sigma, sigma)
+        elif isinstance(sigma, Sequence) and len(sigma) == 2:
+            if not 0.0 < sigma[0] <= sigma[1]:
+                raise ValueError("sigma values should be positive and of the form (min, max).")
+        else:
+            raise ValueError("sigma should be a single number or a list/tuple with length 2.")
+        self.sigma = sigma
+
+    @staticmethod
+    def get_params(sigma_min, sigma_max):
+        return empty(1).uniform_(sigma_min, sigma_max).item()
+
+    def forward(self, img):
+        sigma = self.get_params(self.sigma[0], self.sigma[1])
+        return F.gaussian_blur(img, self.kernel_size, [sigma, sigma])
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(kernel_size={self.kernel_size}, sigma={self.sigma})"
+
+
+def _tensor_fill(img, fill):
+    """The fill list the tensor path takes: one float per channel from a number."""
+    if not isinstance(img, Tensor):
+        return fill
+    channels = F.get_dimensions(img)[0]
+    if isinstance(fill, (int, float)):
+        return [float(fill)] * channels
+    return [float(value) for value in fill]
+
+
+def _check_fill_argument(fill):
+    if fill is None:
+        return 0
+    if not isinstance(fill, (Sequence, numbers.Number)):
+        raise TypeError("Fill should be either a sequence or a number.")
+    return fill
+
+
+class RandomAffine(Module):
+    """Random rotation, translation, scale and shear about the centre (or ``center``)."""
+
+    def __init__(self, degrees, translate=None, scale=None, shear=None,
+                 interpolation=InterpolationMode.NEAREST, fill=0, center=None):
+        super().__init__()
+        self.interpolation = interpolation_mode(interpolation)
+        self.degrees = _setup_angle(degrees, "degrees", (2,))
+        if translate is not None:
+            _check_sequence(translate, "translate", (2,))
+            for value in translate:
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError("translation values should be between 0 and 1")
+        self.translate = translate
+        if scale is not None:
+            _check_sequence(scale, "scale", (2,))
+            for value in scale:
+                if value <= 0:
+                    raise ValueError("scale values should be positive")
+        self.scale = scale
+        self.shear = None if shear is None else _setup_angle(shear, "shear", (2, 4))
+        self.fill = _check_fill_argument(fill)
+        if center is not None:
+            _check_sequence(center, "center", (2,))
+        self.center = center
+
+    @staticmethod
+    def get_params(degrees, translate, scale_ranges, shears, img_size):
+        """(angle, (tx, ty), scale, (shear_x, shear_y)), drawn in this order; ``img_size`` is
+        [width, height]."""
+        angle = float(empty(1).uniform_(float(degrees[0]), float(degrees[1])).item())
+        translations = (0, 0)
+        if translate is not None:
+            max_dx = float(translate[0] * img_size[0])
+            max_dy = float(translate[1] * img_size[1])
+            translate_x = int(round(empty(1).uniform_(-max_dx, max_dx).item()))
+            translate_y = int(round(empty(1).uniform_(-max_dy, max_dy).item()))
+            translations = (translate_x, translate_y)
+        scale = 1.0
+        if scale_ranges is not None:
+            scale = float(empty(1).uniform_(scale_ranges[0], scale_ranges[1]).item())
+        shear_x = shear_y = 0.0
+        if shears is not None:
+            shear_x = float(empty(1).uniform_(shears[0], shears[1]).item())
+            if len(shears) == 4:
+                shear_y = float(empty(1).uniform_(shears[2], shears[3]).item())
+        return angle, translations, scale, (shear_x, shear_y)
+
+    def forward(self, img):
+        fill = _tensor_fill(img, self.fill)
+        _, height, width = F.get_dimensions(img)
+        parameters = self.get_params(self.degrees, self.translate, self.scale, self.shear,
+                                     [width, height])
+        return F.affine(img, *parameters, interpolation=self.interpolation, fill=fill,
+                        center=self.center)
+
+    def __repr__(self):
+        text = f"{self.__class__.__name__}(degrees={self.degrees}"
+        text += f", translate={self.translate}" if self.translate is not None else ""
+        text += f", scale={self.scale}" if self.scale is not None else ""
+        text += f", shear={self.shear}" if self.shear is not None else ""
+        if self.interpolation != InterpolationMode.NEAREST:
+            text += f", interpolation={self.interpolation.value}"
+        text += f", fill={self.fill}" if self.fill != 0 else ""
+        text += f", center={self.center}" if self.center is not None else ""
+        return text + ")"
+
+
+class RandomPerspective(Module):
+    """With probability ``p``, move each corner inwards by up to ``distortion_scale`` of half
+    the image and warp accordingly."""
+
+    def __init__(self, distortion_scale=0.5, p=0.5, interpolation=InterpolationMode.BILINEAR,
+                 fill=0):
+        super().__init__()
+        self.p = p
+        self.interpolation = interpolation_mode(interpolation)
+        self.distortion_scale = distortion_scale
+        self.fill = _check_fill_argument(fill)
+
+    def forward(self, img):
+        fill = _tensor_fill(img, self.fill)
+        _, height, width = F.get_dimensions(img)
+        if _draw_below(self.p):
+            startpoints, endpoints = self.get_params(width, height, self.distortion_scale)
+            return F.perspective(img, startpoints, endpoints, self.interpolation, fill)
+        return img
+
+    @staticmethod
+    def get_params(width, height, distortion_scale):
+        """(startpoints, endpoints): the image corners (top-left, top-right, bottom-right,
+        bottom-left) and each moved by a random inward offset, drawn x then y, corner by
+        corner."""
+        reach_x = int(distortion_scale * (width // 2))
+        reach_y = int(distortion_scale * (height // 2))
+
+        def near(limit):
+            return int(randint(0, limit + 1, size=(1,)).item())
+
+        def far(size, limit):
+            return int(randint(size - limit - 1, size, size=(1,)).item())
+
+        top_left = [near(reach_x), near(reach_y)]
+        top_right = [far(width, reach_x), near(reach_y)]
+        bottom_right = [far(width, reach_x), far(height, reach_y)]
+        bottom_left = [near(reach_x), far(height, reach_y)]
+        startpoints = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]
+        return startpoints, [top_left, top_right, bottom_right, bottom_left]
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class _RandomColorOp(_Family, Module):
+    """Apply ``_functional`` (with the attribute named ``_argument``, if any) with probability
+    ``p``; the draw is ``rand(1).item() < p``, as torchvision writes it for these."""
+
+    _functional = None
+    _argument = None
+
+    def forward(self, img):
+        if rand(1).item() < self.p:
+            arguments = () if self._argument is None else (getattr(self, self._argument),)
+            return type(self)._functional(img, *arguments)
+        return img
+
+    def __repr__(self):
+        if self._argument is None:
+            return f"{self.__class__.__name__}(p={self.p})"
+        value = getattr(self, self._argument)
+        return f"{self.__class__.__name__}({self._argument}={value},p={self.p})"
+
+
+class RandomInvert(_RandomColorOp, functional=F.invert):
+    """Invert the colours with probability ``p``."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+
+class RandomPosterize(_RandomColorOp, functional=F.posterize, argument="bits"):
+    """Keep ``bits`` bits per channel with probability ``p``."""
+
+    def __init__(self, bits, p=0.5):
+        super().__init__()
+        self.bits = bits
+        self.p = p
+
+
+class RandomSolarize(_RandomColorOp, functional=F.solarize, argument="threshold"):
+    """Invert the values at or above ``threshold`` with probability ``p``."""
+
+    def __init__(self, threshold, p=0.5):
+        super().__init__()
+        self.threshold = threshold
+        self.p = p
+
+
+class RandomAdjustSharpness(_RandomColorOp, functional=F.adjust_sharpness,
+                            argument="sharpness_factor"):
+    """Adjust the sharpness by ``sharpness_factor`` with probability ``p``."""
+
+    def __init__(self, sharpness_factor, p=0.5):
+        super().__init__()
+        self.sharpness_factor = sharpness_factor
+        self.p = p
+
+
+class RandomAutocontrast(_RandomColorOp, functional=F.autocontrast):
+    """Autocontrast with probability ``p``."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+
+class RandomEqualize(_RandomColorOp, functional=F.equalize):
+    """Equalize the histogram with probability ``p``."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+
+class FiveCrop(Module):
+    """The four corner crops and the central crop of ``size`` (a tuple of 5 images)."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = _setup_size(size, "Please provide only two dimensions (h, w) for size.")
+
+    def forward(self, img):
+        return F.five_crop(img, self.size)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(size={self.size})"
+
+
+class TenCrop(Module):
+    """FiveCrop of the image and of its mirror (horizontal, or vertical with
+    ``vertical_flip``)."""
+
+    def __init__(self, size, vertical_flip=False):
+        super().__init__()
+        self.size = _setup_size(size, "Please provide only two dimensions (h, w) for size.")
+        self.vertical_flip = vertical_flip
+
+    def forward(self, img):
+        return F.ten_crop(img, self.size, self.vertical_flip)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(size={self.size}, vertical_flip={self.vertical_flip})"
+
+
+class LinearTransformation(Module):
+    """(x.flatten() - mean_vector) @ transformation_matrix, reshaped back: ZCA whitening and
+    the like on tensor images."""
+
+    def __init__(self, transformation_matrix, mean_vector):
+        super().__init__()
+        matrix_shape = tuple(transformation_matrix.shape)
+        if transformation_matrix.shape[0] != transformation_matrix.shape[1]:
+            raise ValueError(f"transformation_matrix should be square. Got {matrix_shape} "
+                             f"rectangular matrix.")
+        if mean_vector.shape[0] != transformation_matrix.shape[0]:
+            raise ValueError(f"mean_vector should have the same length {mean_vector.shape[0]} as "
+                             f"any one of the dimensions of the transformation_matrix "
+                             f"[{matrix_shape}]")
+        if transformation_matrix.dtype != mean_vector.dtype:
+            raise ValueError(f"Input tensors should have the same dtype. Got "
+                             f"{transformation_matrix.dtype} and {mean_vector.dtype}")
+        self.transformation_matrix = transformation_matrix
+        self.mean_vector = mean_vector
+
+    def forward(self, tensor):
+        shape = tensor.shape
+        size = shape[-3] * shape[-2] * shape[-1]
+        if size != self.transformation_matrix.shape[0]:
+            raise ValueError(f"Input tensor and transformation matrix have incompatible shape."
+                             f"[{shape[-3]} x {shape[-2]} x {shape[-1]}] != "
+                             f"{self.transformation_matrix.shape[0]}")
+        flat = tensor.reshape(-1, size) - self.mean_vector
+        transformed = flat.mm(self.transformation_matrix.to(flat.dtype))
+        return transformed.reshape(shape)
+
+    def __repr__(self):
+        return (f"{self.__class__.__name__}(transformation_matrix="
+                f"{self.transformation_matrix.tolist()}, mean_vector={self.mean_vector.tolist()})")
+
+
+def _elastic_parameter(value, name):
+    """alpha or sigma of ElasticTransform: a float or a sequence of two floats -> [x, y]."""
+    if not isinstance(value, (float, Sequence)):
+        raise TypeError(f"{name} should be float or a sequence of floats. Got {type(value)}")
+    if isinstance(value, Sequence) and len(value) != 2:
+        raise ValueError(f"If {name} is a sequence its length should be 2. Got {len(value)}")
+    if isinstance(value, Sequence):
+        for element in value:
+            if not isinstance(element, float):
+                raise TypeError(f"{name} should be a sequence of floats. Got {type(element)}")
+        return value
+    return [float(value), float(value)]
+
+
+class ElasticTransform(Module):
+    """Displace every pixel by smoothed random offsets: uniform noise blurred with ``sigma``,
+    scaled by ``alpha`` (Simard et al. 2003)."""
+
+    def __init__(self, alpha=50.0, sigma=5.0, interpolation=InterpolationMode.BILINEAR,
+                 fill=0):
+        super().__init__()
+        self.alpha = _elastic_parameter(alpha, "alpha")
+        self.sigma = _elastic_parameter(sigma, "sigma")
+        self.interpolation = interpolation_mode(interpolation)
+        if isinstance(fill, (int, float)):
+            fill = [float(fill)]
+        elif isinstance(fill, (list, tuple)):
+            fill = [float(value) for value in fill]
+        else:
+            raise TypeError(f"fill should be int or float or a list or tuple of them. Got "
+                            f"{type(fill)}")
+        self.fill = fill
+
+    @staticmethod
+    def get_params(alpha, sigma, size):
+        """The (1, H, W, 2) displacement: uniform [-1, 1) noise for x then y, each blurred by
+        a Gaussian of size int(8 sigma + 1) made odd and scaled by alpha / (width or height)."""
+        offsets = []
+        for axis in range(2):
+            noise = rand([1, 1] + list(size)) * 2 - 1
+            if sigma[axis] > 0.0:
+                kernel_size = int(8 * sigma[axis] + 1)
+                kernel_size += 1 - kernel_size % 2
+                noise = F.gaussian_blur(noise, [kernel_size, kernel_size], sigma)
+            offsets.append(noise * alpha[axis] / size[1 - axis])
+        return cat(offsets, 1).permute([0, 2, 3, 1])
+
+    def forward(self, tensor):
+        _, height, width = F.get_dimensions(tensor)
+        displacement = self.get_params(self.alpha, self.sigma, [height, width])
+        return F.elastic_transform(tensor, displacement, self.interpolation, self.fill)
+
+    def __repr__(self):
+        return (f"{self.__class__.__name__}(alpha={self.alpha}, sigma={self.sigma}, "
+                f"interpolation={self.interpolation}, fill={self.fill})")
