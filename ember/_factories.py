@@ -141,7 +141,7 @@ def _new(array, requires_grad=False):
     """Wrap a freshly made array; ``requires_grad`` is honoured even under no_grad (PyTorch)."""
     tensor = Tensor._result(array)
     if requires_grad:
-        tensor.requires_grad_(True)
+        tensor._require_grad_on_creation()
     return tensor
 
 

@@ -516,7 +516,7 @@ def _new_factory(fill):
         target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
         array = np.zeros(size, target) if fill is None else np.full(size, fill, target)
         out = Tensor._wrap(array)
-        return out.requires_grad_(True) if requires_grad else out
+        return out._require_grad_on_creation() if requires_grad else out
     return make
 
 
@@ -567,13 +567,13 @@ def new_empty_strided(self, size, stride, dtype=None, device=None, requires_grad
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
     out = Tensor._wrap(np.full(tuple(size), fill_value, target))
-    return out.requires_grad_(True) if requires_grad else out
+    return out._require_grad_on_creation() if requires_grad else out
 
 
 def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
     out = Tensor._wrap(np.array(_to_array(data), dtype=target, copy=True))
-    return out.requires_grad_(True) if requires_grad else out
+    return out._require_grad_on_creation() if requires_grad else out
 
 
 def _reversed_operands(op):

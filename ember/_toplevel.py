@@ -94,7 +94,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
                 source.__array_interface__["data"][0]:
             raise ValueError(f"asarray(): copy=False, but the conversion to {made.dtype} needs "
                              f"a copy")
-    return made.requires_grad_(True) if requires_grad else made
+    return made._require_grad_on_creation() if requires_grad else made
 
 
 def result_type(tensor1, tensor2):

@@ -61,6 +61,12 @@ class Size(tuple):
         return count
 
 
+# PyTorch's words for an integer or bool tensor asked to require grad, by the way it is asked
+# (requires_grad_() has its own, in the method)
+_SETTER_DTYPE_ERROR = "only Tensors of floating point and complex dtype can require gradients"
+_CREATION_DTYPE_ERROR = "Only Tensors of floating point and complex dtype can require gradients"
+
+
 class Tensor:
     """An n-dimensional array that can record the operations that made it."""
 
@@ -195,10 +201,15 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value):
-        self.requires_grad_(value)
+        self.requires_grad_(value, _dtype_error=_SETTER_DTYPE_ERROR)
 
-    def requires_grad_(self, requires_grad=True):
-        """Set requires_grad on a leaf; errors as PyTorch for non-leaves and non-float dtypes."""
+    def _require_grad_on_creation(self):
+        """``requires_grad=True`` given to a factory or a Parameter: PyTorch's words there."""
+        return self.requires_grad_(True, _dtype_error=_CREATION_DTYPE_ERROR)
+
+    def requires_grad_(self, requires_grad=True, *, _dtype_error=None):
+        """Set requires_grad on a leaf; errors as PyTorch for non-leaves and non-float dtypes
+        (whose words depend on the way in: this method, the attribute, or a factory)."""
         requires_grad = bool(requires_grad)
         if self.grad_fn is not None:
             if requires_grad:
@@ -208,7 +219,8 @@ class Tensor:
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
         if requires_grad and not is_differentiable(self._data.dtype):
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+            raise RuntimeError(_dtype_error or "only Tensors of floating point dtype can require "
+                                               "gradients")
         if requires_grad and self._is_inference and not _grad_state.get().inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside "
                                "InferenceMode is not allowed.")

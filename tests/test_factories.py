@@ -88,7 +88,7 @@ def test_factory_errors():
         ember.from_numpy([1, 2])
     with pytest.raises(TypeError):
         ember.tensor(np.zeros(2, dtype=np.complex256))
-    with pytest.raises(RuntimeError, match="only Tensors of floating point"):
+    with pytest.raises(RuntimeError, match="Only Tensors of floating point and complex dtype"):
         ember.tensor([1, 2], requires_grad=True)
     with pytest.raises(RuntimeError):
         ember.arange(0, 5, 0)

@@ -76,6 +76,23 @@ def test_clone_contiguous_detach():
     assert ember.ones(2).contiguous().is_contiguous()
 
 
+@pytest.mark.parametrize("way", [
+    lambda fw: fw.tensor([1, 2]).requires_grad_(),
+    lambda fw: setattr(fw.tensor([1, 2]), "requires_grad", True),
+    lambda fw: fw.tensor([1, 2], requires_grad=True),
+    lambda fw: fw.zeros(2, dtype=fw.long, requires_grad=True),
+    lambda fw: fw.arange(3, requires_grad=True),
+    lambda fw: fw.nn.Parameter(fw.tensor([1, 2])),
+    lambda fw: fw.ones(1).new_zeros(2, dtype=fw.int32, requires_grad=True)])
+def test_integer_tensors_refuse_grad_in_torch_words(torch, way):
+    # PyTorch's message depends on the way in: requires_grad_(), the attribute, a factory
+    with pytest.raises(RuntimeError) as expected:
+        way(torch)
+    with pytest.raises(RuntimeError) as got:
+        way(ember)
+    assert str(got.value) == str(expected.value)
+
+
 def test_deepcopy_of_leaf_copies_data_and_grad():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     (x * 2).sum().backward()

@@ -479,10 +479,16 @@ def _accumulate_leaf(tensor, grad, owned):
         _accumulate_leaf_tensor(tensor, grad)
     else:
         _accumulate_leaf_array(tensor, grad, owned)
+    run_post_accumulate_hooks(tensor)
+
+
+def run_post_accumulate_hooks(tensor):
+    """The leaf's post-accumulate-grad hooks, which must return None (PyTorch's check)."""
     hooks = _post_accumulate_hooks.get(id(tensor)) if _post_accumulate_hooks else None
     if hooks:
         for hook in list(hooks.values()):
-            hook(tensor)
+            if hook(tensor) is not None:
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
 
 
 def _accumulate_leaf_array(tensor, grad, owned):

@@ -55,17 +55,38 @@ class _InfiniteConstantSampler(Sampler):
             yield None
 
 
-def _worker_loop(tasks, fetch, info, worker_init_fn):
+@dataclasses.dataclass(eq=False)
+class _Worker:
+    """What one of PyTorch's worker processes keeps for its life: its info, its default
+    generator (seeded with ``info.seed``) and whether ``worker_init_fn`` has run. A loader with
+    ``persistent_workers`` keeps its workers across passes; the others make new ones each pass."""
+
+    info: WorkerInfo
+    generator: object
+    initialized: bool = False
+
+    @classmethod
+    def start(cls, info):
+        return cls(info, _random.Generator().manual_seed(info.seed))
+
+    def enter(self, worker_init_fn):
+        """Become this worker in the calling thread; ``worker_init_fn`` on first entry only."""
+        _worker_local.info = self.info
+        _random.set_thread_generator(self.generator)
+        if self.initialized or worker_init_fn is None:
+            return
+        self.initialized = True
+        worker_init_fn(self.info.id)
+
+
+def _worker_loop(tasks, fetch, worker, worker_init_fn):
     """One loading thread: run ``(future, key)`` tasks until a None arrives. An exception from
     ``worker_init_fn`` or the fetch goes to the batch's future, so the caller sees it."""
-    _worker_local.info = info
-    _random.set_thread_generator(_random.Generator().manual_seed(info.seed))
     init_error = None
-    if worker_init_fn is not None:
-        try:
-            worker_init_fn(info.id)
-        except BaseException as error:  # noqa: BLE001 (handed to the caller, as PyTorch does)
-            init_error = error
+    try:
+        worker.enter(worker_init_fn)
+    except BaseException as error:  # noqa: BLE001 (handed to the caller, as PyTorch does)
+        init_error = error
     while True:
         task = tasks.get()
         if task is None:
@@ -172,6 +193,7 @@ class DataLoader:
         self.prefetch_factor = prefetch_factor
         self.persistent_workers = persistent_workers
         self.in_order = in_order
+        self._persistent = None  # the workers of a persistent_workers loader, once started
         self._initialized = True
 
     @property
@@ -226,18 +248,32 @@ class DataLoader:
             # PyTorch's single-process iterator refuses a timeout the same way.
             raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
         if isinstance(self.dataset, IterableDataset):
-            base_seed = self._base_seed()
             if self.num_workers == 0:
+                self._base_seed()
                 return self._iterable_batches(self.dataset)
-            return self._iterable_workers(base_seed)
+            return self._iterable_workers(self._workers(_worker_copy))
         fetch = self._fetch_batch if self._auto_collation else self._fetch_sample
         keys = iter(self.batch_sampler if self._auto_collation else self.sampler)
-        base_seed = self._base_seed()
         if self.num_workers == 0:
+            self._base_seed()
             return map(fetch, keys)
-        infos = [WorkerInfo(worker_id, self.num_workers, base_seed + worker_id, self.dataset)
-                 for worker_id in range(self.num_workers)]
-        return self._threaded(fetch, keys, infos, self.worker_init_fn)
+        return self._threaded(fetch, keys, self._workers(), self.worker_init_fn)
+
+    def _workers(self, copy_dataset=None):
+        """This pass's workers. New ones from a fresh base seed each pass, as PyTorch starts new
+        worker processes; with ``persistent_workers``, the first pass's workers again, their
+        random streams going on where they stopped and ``worker_init_fn`` not run again."""
+        if self._persistent is not None:
+            return self._persistent
+        base_seed = self._base_seed()
+        workers = []
+        for worker_id in range(self.num_workers):
+            dataset = self.dataset if copy_dataset is None else copy_dataset(self.dataset)
+            info = WorkerInfo(worker_id, self.num_workers, base_seed + worker_id, dataset)
+            workers.append(_Worker.start(info))
+        if self.persistent_workers:
+            self._persistent = workers
+        return workers
 
     # ---- fetching ---------------------------------------------------------------------------
     def _fetch_batch(self, indices):
@@ -274,19 +310,17 @@ class DataLoader:
         that the default stream advances as it does in PyTorch."""
         return int(_random.full_range(self.generator, (), np.int64))
 
-    def _iterable_workers(self, base_seed):
+    def _iterable_workers(self, workers):
         """PyTorch's reading of a stream by several workers: each iterates its own copy of the
         dataset (``get_worker_info()`` tells it which worker it is, to shard the stream) and
         batches it; the batches come round-robin from the workers not yet exhausted."""
         stop = threading.Event()
         outputs = []
-        for worker_id in range(self.num_workers):
-            info = WorkerInfo(worker_id, self.num_workers, base_seed + worker_id,
-                              _worker_copy(self.dataset))
+        for worker_id, worker in enumerate(workers):
             output = queue.Queue(maxsize=max(1, self.prefetch_factor))
             outputs.append(output)
-            threading.Thread(target=self._stream_worker, args=(info, output, stop), daemon=True,
-                             name=f"ember-dataloader-{worker_id}").start()
+            threading.Thread(target=self._stream_worker, args=(worker, output, stop),
+                             daemon=True, name=f"ember-dataloader-{worker_id}").start()
         timeout = self.timeout if self.timeout > 0 else None
         active = list(range(self.num_workers))
         try:
@@ -306,11 +340,9 @@ class DataLoader:
         finally:
             stop.set()
 
-    def _stream_worker(self, info, output, stop):
+    def _stream_worker(self, worker, output, stop):
         """One stream worker: ``worker_init_fn``, then its copy's batches into ``output`` until
         the stream ends (then ``_END``), an error (handed over), or the loader stops."""
-        _worker_local.info = info
-        _random.set_thread_generator(_random.Generator().manual_seed(info.seed))
 
         def put(item):
             while not stop.is_set():
@@ -322,9 +354,8 @@ class DataLoader:
             return False
 
         try:
-            if self.worker_init_fn is not None:
-                self.worker_init_fn(info.id)
-            for batch in self._iterable_batches(info.dataset):
+            worker.enter(self.worker_init_fn)
+            for batch in self._iterable_batches(worker.info.dataset):
                 if not put(batch):
                     return
         except BaseException as error:  # noqa: BLE001 (re-raised in the caller)
@@ -332,19 +363,19 @@ class DataLoader:
             return
         put(_END)
 
-    def _threaded(self, fetch, keys, infos, worker_init_fn):
-        """``fetch(key)`` for each key in daemon threads, one per entry of ``infos`` (what
-        ``get_worker_info()`` returns there), results yielded in key order. Keys go to the
-        workers in turn, as PyTorch hands out its batches, so that each worker's own random
-        stream (seeded with its ``seed``) makes the draws PyTorch's worker makes."""
-        queues = [queue.SimpleQueue() for _ in infos]
-        workers = [threading.Thread(target=_worker_loop, daemon=True,
-                                    args=(tasks, fetch, info, worker_init_fn),
+    def _threaded(self, fetch, keys, workers, worker_init_fn):
+        """``fetch(key)`` for each key in daemon threads, one per ``_Worker`` (whose info is
+        what ``get_worker_info()`` returns there), results yielded in key order. Keys go to the
+        workers in turn from the first, as PyTorch hands out its batches, so that each worker's
+        own random stream makes the draws PyTorch's worker makes."""
+        queues = [queue.SimpleQueue() for _ in workers]
+        threads = [threading.Thread(target=_worker_loop, daemon=True,
+                                    args=(tasks, fetch, worker, worker_init_fn),
                                     name=f"ember-dataloader-{index}")
-                   for index, (tasks, info) in enumerate(zip(queues, infos))]
+                   for index, (tasks, worker) in enumerate(zip(queues, workers))]
         turns = itertools.cycle(queues)
-        for worker in workers:
-            worker.start()
+        for thread in threads:
+            thread.start()
         timeout = self.timeout if self.timeout > 0 else None
         pending = deque()
 
@@ -354,7 +385,7 @@ class DataLoader:
             pending.append(future)
 
         try:
-            for key in itertools.islice(keys, max(1, self.prefetch_factor * len(workers))):
+            for key in itertools.islice(keys, max(1, self.prefetch_factor * len(threads))):
                 submit(key)
             while pending:
                 future = pending.popleft()

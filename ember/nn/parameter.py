@@ -25,7 +25,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         _init(self, _storage("Parameter", data))
         if requires_grad:
-            self.requires_grad_(True)
+            self._require_grad_on_creation()
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

@@ -550,26 +550,41 @@ def cond(A, p=None):
 
 
 def lstsq(A, B, rcond=None, *, driver=None):
-    """torch.linalg.lstsq with its CPU default driver 'gelsy': the minimum-norm solution
-    (through the pseudo-inverse, so differentiable), the rank; residuals and singular values
-    empty, as gelsy returns them."""
+    """torch.linalg.lstsq (CPU drivers, default 'gelsy'): the minimum-norm solution (through the
+    pseudo-inverse, so differentiable), and what the driver reports as PyTorch does: the rank
+    (not for 'gels'), the singular values ('gelsd', 'gelss'), the squared residuals of each
+    column when A is tall ('gels'; 'gelsd' and 'gelss' only when every matrix has full rank)."""
     _check_matrices(A, "linalg.lstsq")
     require_tensor(B, "linalg_lstsq", "B", 2)
-    if driver not in (None, "gelsy", "gels", "gelsd", "gelss"):
+    if driver is None:
+        driver = "gelsy"
+    if driver not in ("gelsy", "gels", "gelsd", "gelss"):
         raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, "
                            "gelsy, gelsd, gelss)")
+    if not 0 <= A._data.ndim - B._data.ndim <= 1:
+        raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to "
+                           "other.dim() and (input.dim() - other.dim()) <= 1")
     vector = B._data.ndim == A._data.ndim - 1
     columns = B.unsqueeze(-1) if vector else B
     if columns._data.shape[-2] != A._data.shape[-2]:
         raise RuntimeError("torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
-    rtol = float(np.finfo(A._data.dtype).eps) * max(A._data.shape[-2:]) if rcond is None \
-        else rcond
+    rows, cols = A._data.shape[-2:]
+    rtol = float(np.finfo(A._data.dtype).eps) * max(rows, cols) if rcond is None else rcond
     solution = matmul(pinv(A, rtol=rtol), columns)
+    real = A._data.real.dtype
+    empty = Tensor._result(np.zeros((0,), dtype=real))
+    if driver == "gels":
+        rank = Tensor._result(np.zeros((0,), dtype=np.int64))
+    else:
+        rank = matrix_rank(A, rtol=rtol)
+    singular_values = svdvals(A.detach()) if driver in ("gelsd", "gelss") else empty
+    residuals = empty
+    full_rank = driver == "gels" or bool((rank._data == cols).all())
+    if rows > cols and driver != "gelsy" and full_rank:
+        residuals = reduce_sum((matmul(A, solution) - columns) ** 2, -2)
     if vector:
-        solution = solution.squeeze(-1)
-    rank = matrix_rank(A, rtol=rtol)
-    empty = Tensor._result(np.zeros((0,), dtype=A._data.dtype))
-    return LstsqResult((solution, empty, rank, empty))
+        solution = solution.squeeze(-1)  # (the residuals keep their one column, as PyTorch's)
+    return LstsqResult((solution, residuals, rank, singular_values))
 
 
 def vander(x, *, N=None):

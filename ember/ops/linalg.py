@@ -226,6 +226,8 @@ def outer(input, vec2):
 
 # ---- einsum and the contractions built on it -----------------------------------------------------
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# PyTorch's order of subscripts (an implicit output lists them so; sublists number them so)
+_LETTERS_UPPER_FIRST = _LETTERS[26:] + _LETTERS[:26]
 
 
 def _expand_equation(equation, shapes):
@@ -271,7 +273,7 @@ def _expand_equation(equation, shapes):
             counts[letter] = counts.get(letter, 0) + 1
         once = sorted((letter for letter, count in counts.items()
                        if count == 1 and letter not in ellipsis_letters),
-                      key=lambda letter: (letter.isupper(), letter))
+                      key=_LETTERS_UPPER_FIRST.index)
         output = ellipsis_letters + "".join(once)
     sizes = {}
     for subscript, shape in zip(expanded, shapes):
@@ -359,8 +361,38 @@ def _onto_diagonals(xp, values, subscript, unique, sizes, dtype):
     return xp.einsum(",".join([unique] + pairs) + "->" + target, values, *identities)
 
 
-def einsum(equation, *operands):
-    """Einstein summation over the operands (``einsum('ij,jk->ik', a, b)``), differentiable."""
+def _sublist_equation(arguments):
+    """PyTorch's other einsum form, ``einsum(a, [0, 1], b, [1, 2], [0, 2])``: each operand
+    followed by its subscripts as ints in [0, 52) or Ellipsis, then optionally the output's;
+    as (equation, operands)."""
+    def letters(sublist):
+        text = ""
+        for subscript in sublist:
+            if subscript is Ellipsis:
+                text += "..."
+            elif 0 <= subscript < 52:
+                text += _LETTERS_UPPER_FIRST[subscript]
+            else:
+                raise ValueError("einsum(): subscript in subscript list is not within the "
+                                 "valid range [0, 52)")
+        return text
+
+    equation = ",".join(letters(sublist) for sublist in arguments[1::2])
+    if len(arguments) % 2 == 1:
+        return equation + "->" + letters(arguments[-1]), arguments[:-1:2]
+    return equation, arguments[::2]
+
+
+def einsum(*arguments):
+    """Einstein summation over the operands (``einsum('ij,jk->ik', a, b)``, or the sublist
+    form ``einsum(a, [0, 1], b, [1, 2])``), differentiable."""
+    if len(arguments) < 2:
+        raise ValueError("einsum(): must specify the equation string and at least one operand, "
+                         "or at least one operand and its subscripts list")
+    if isinstance(arguments[0], Tensor):
+        equation, operands = _sublist_equation(arguments)
+    else:
+        equation, operands = arguments[0], arguments[1:]
     if not isinstance(equation, str):
         raise TypeError(f"einsum(): argument 'equation' (position 1) must be str, not "
                         f"{type(equation).__name__}")

@@ -1534,11 +1534,22 @@ def _quantile(input, q, dim, keepdim, interpolation, operation):
     return result[0] if scalar_q else result
 
 
+def _unique_axis(data, dim, operation):
+    """unique's and unique_consecutive's ``dim`` as an axis, refused as PyTorch refuses it."""
+    if data.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    axis = _axis(dim, data.ndim, operation)
+    if builtins.any(size == 0 for position, size in enumerate(data.shape) if position != axis):
+        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique "
+                           "cannot be applied")
+    return axis
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct values (always sorted), optionally the inverse map and the counts."""
     data = input._data
     if dim is not None:
-        dim = _axis(dim, data.ndim, "unique")
+        dim = _unique_axis(data, dim, "unique")
     # PyTorch keeps every NaN apart (NumPy merges them by default)
     values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim,
                                         equal_nan=dim is not None)
@@ -1631,18 +1642,28 @@ def histc(input, bins=100, min=0, max=0):
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
-    """Collapse runs of equal consecutive values (of the flattened input when dim is None)."""
-    if dim is not None:
-        raise NotImplementedError("unique_consecutive: dim is not implemented in ember")
-    flat = input._data.reshape(-1)
-    starts = np.ones(flat.shape, np.bool_)
-    starts[1:] = flat[1:] != flat[:-1]
-    results = [Tensor._result(flat[starts].copy())]
+    """Collapse runs of equal consecutive values (of the flattened input when dim is None), or
+    of equal consecutive slices along ``dim``."""
+    if dim is None:
+        slices = input._data.reshape(-1, 1)
+        inverse_shape = input._data.shape
+    else:
+        axis = _unique_axis(input._data, dim, "unique_consecutive")
+        moved = np.moveaxis(input._data, axis, 0)
+        slices = moved.reshape(moved.shape[0], int(np.prod(moved.shape[1:])))
+        inverse_shape = (moved.shape[0],)
+    starts = np.ones(slices.shape[0], np.bool_)
+    starts[1:] = (slices[1:] != slices[:-1]).any(axis=1)
+    if dim is None:
+        values = input._data.reshape(-1)[starts]
+    else:
+        values = np.moveaxis(moved[starts], 0, axis)
+    results = [Tensor._result(np.ascontiguousarray(values))]
     if return_inverse:
-        results.append(Tensor._result((np.cumsum(starts) - 1).reshape(input._data.shape)
+        results.append(Tensor._result((np.cumsum(starts) - 1).reshape(inverse_shape)
                                       .astype(np.int64)))
     if return_counts:
-        boundaries = np.append(np.flatnonzero(starts), flat.size)
+        boundaries = np.append(np.flatnonzero(starts), slices.shape[0])
         results.append(Tensor._result(np.diff(boundaries).astype(np.int64)))
     return results[0] if len(results) == 1 else tuple(results)
 

@@ -646,9 +646,11 @@ def contiguous(input, memory_format=contiguous_format):
     return Contiguous.apply(input, memory_format)
 
 
-def flip(input, dims):
+def flip(input, *order, dims=None):
+    """Reverse ``input`` along ``dims``: one sequence or, as ``Tensor.flip(0, 1)``, several."""
     require_tensor(input, "flip")
-    axes = tuple(_normalize_dim(d, input._data.ndim) for d in _dims_arg(dims, "flip", "dims"))
+    axes = tuple(_normalize_dim(d, input._data.ndim)
+                 for d in _sizes_argument(order, dims, "flip", "dims"))
     for axis in axes:
         if axes.count(axis) > 1:
             raise RuntimeError(f"flip(): dim {axis} appears multiple times in the list of dims")

@@ -290,7 +290,7 @@ def _frequencies(values, dtype, requires_grad):
     target = get_default_dtype() if dtype is None else to_dtype(dtype)
     tensor = Tensor._result(values.astype(target.numpy))
     if requires_grad:
-        tensor.requires_grad_(True)
+        tensor._require_grad_on_creation()
     return tensor
 
 

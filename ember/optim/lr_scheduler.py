@@ -579,10 +579,21 @@ class CyclicLR(LRScheduler):
         return self.gamma ** x
 
     def state_dict(self):
-        """As the base, less a custom scale_fn (a function, restored by the constructor)."""
+        """As the base; a custom scale_fn is None when it is a function (the constructor restores
+        it) and its ``__dict__`` when it is a callable object, as PyTorch keeps it."""
         state = super().state_dict()
-        state.pop("_scale_fn_custom")
+        function = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = None
+        if function is not None and not isinstance(function, types.FunctionType):
+            state["_scale_fn_custom"] = dict(function.__dict__)
         return state
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_scale_fn_custom", None)
+        self.__dict__.update(state_dict)
+        if saved is not None:
+            self._scale_fn_custom.__dict__.update(saved)
 
     def get_lr(self):
         self._warn_if_outside_step()

@@ -11,6 +11,9 @@ __all__ = ["Rprop"]
 class Rprop(Optimizer):
     """Rprop with PyTorch's update: after a sign change the gradient is zeroed for that step."""
 
+    # Rprop has no weight decay: a 'weight_decay' key in a param group is ignored, as in PyTorch.
+    _step_applies_weight_decay = False
+
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         _check_non_negative(lr=lr)

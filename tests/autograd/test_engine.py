@@ -239,6 +239,20 @@ def test_hook_on_leaf_modifies_accumulated_grad():
     assert len(seen) == 2
 
 
+def test_post_accumulate_grad_hook_must_return_none_like_torch(torch):
+    # a hook that edits the grad in place is fine; returning the edited tensor is an error
+    for library in (torch, ember):
+        weight = library.ones(3, requires_grad=True)
+        handle = weight.register_post_accumulate_grad_hook(lambda p: p.grad.mul_(0.5))
+        with pytest.raises(RuntimeError, match="post accumulate grad hooks should return None"):
+            (weight * 2).sum().backward()
+        handle.remove()
+        weight.grad = None
+        weight.register_post_accumulate_grad_hook(lambda p: [p.grad.mul_(0.5), None][1])
+        (weight * 2).sum().backward()
+        assert weight.grad.tolist() == [1.0, 1.0, 1.0]
+
+
 def test_hook_on_non_leaf_changes_grad_flowing_to_inputs():
     x = _leaf([1.0, 2.0])
     y = x * x

@@ -5,7 +5,8 @@ same per-step losses.
 
 Most programs take their initial weights and their batches from NumPy (programs/common.py),
 with dropout off, from before ember's generator drew PyTorch's numbers; seq2seq_transformer.py
-takes everything random from ``torch.manual_seed`` (initialisation, data, shuffling, dropout).
+and forecast_packed.py take everything random from ``torch.manual_seed`` (initialisation, data,
+shuffling, dropout, and in forecast_packed.py the noise its DataLoader workers draw).
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -50,6 +51,7 @@ CASES = {
     "unet_segmentation": (["unet_seg.py", "--steps", "20"], FLOAT32),
     "wgan_gradient_penalty": (["wgan_gp.py", "--steps", "20"], FLOAT32),
     "seq2seq_transformer_seeded": (["seq2seq_transformer.py", "--steps", "20"], FLOAT32),
+    "forecast_packed_persistent_workers": (["forecast_packed.py", "--steps", "20"], FLOAT32),
 }
 
 

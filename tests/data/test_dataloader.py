@@ -335,6 +335,54 @@ def test_iterable_dataset_workers_read_their_own_copies_like_torch(torch, kwargs
         assert results[1][1][0] >= 100 and dataset.start == 3  # the workers changed copies
 
 
+def _random_samples(library):
+    class RandomSamples(library.utils.data.Dataset):
+        def __getitem__(self, index):
+            return library.rand(1).item() + index
+
+        def __len__(self):
+            return 6
+
+    return RandomSamples
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_persistent_workers_keep_their_streams_across_epochs_like_torch(torch, persistent):
+    # PyTorch draws the workers' base seed when it starts them: every pass without
+    # persistent_workers, once with them (the workers' streams then go on between passes)
+    results = []
+    for library in (torch, ember):
+        library.manual_seed(0)
+        loader = library.utils.data.DataLoader(_random_samples(library)(), batch_size=2,
+                                               num_workers=2, persistent_workers=persistent)
+        epochs = [[batch.tolist() for batch in loader] for _ in range(2)]
+        results.append((epochs, library.rand(1).item()))
+    np.testing.assert_allclose(np.array(results[1][0]), np.array(results[0][0]), rtol=1e-6)
+    assert results[1][1] == results[0][1]
+
+
+def test_persistent_workers_run_worker_init_fn_once():
+    started = []
+    lock = threading.Lock()
+
+    def worker_init_fn(worker_id):
+        with lock:
+            started.append(worker_id)
+
+    class Ids(Dataset):
+        def __getitem__(self, index):
+            return get_worker_info().seed
+
+        def __len__(self):
+            return 4
+
+    loader = DataLoader(Ids(), batch_size=1, num_workers=2, persistent_workers=True,
+                        worker_init_fn=worker_init_fn)
+    seeds = [[batch.item() for batch in loader] for _ in range(3)]
+    assert sorted(started) == [0, 1]
+    assert seeds[0] == seeds[1] == seeds[2] and seeds[0][1] == seeds[0][0] + 1
+
+
 def test_iterable_dataset_worker_errors_reach_the_caller_and_a_break_stops_the_workers():
     class Failing(IterableDataset):
         def __iter__(self):

@@ -65,6 +65,24 @@ def test_pad_pack_unpad_unpack_sequence_match_torch(torch):
         assert_close(ember_item, array)
 
 
+@pytest.mark.parametrize("method", ["double", "float", "half", "long", "int", "short", "char",
+                                    "byte", "cpu"])
+def test_packed_sequence_conversions_match_torch(torch, method):
+    # PyTorch's shorthands convert ``data`` only; the indices and batch sizes stay int64
+    arrays = [np.arange(length * 2, dtype=np.float32).reshape(length, 2) for length in LENGTHS]
+    results = []
+    for library in (torch, ember):
+        packed = library.nn.utils.rnn.pack_sequence([library.tensor(array) for array in arrays],
+                                                    enforce_sorted=False)
+        converted = getattr(packed, method)()
+        assert type(converted) is type(packed)
+        assert (converted is packed) == (method in ("float", "cpu"))
+        results.append([str(converted.data.dtype).split(".")[-1],
+                        str(converted.sorted_indices.dtype).split(".")[-1],
+                        converted.batch_sizes.tolist(), converted.data.tolist()])
+    assert results[1] == results[0]
+
+
 def test_packing_errors_match_torch(torch):
     cases = [
         lambda library, utils: utils.pack_padded_sequence(library.zeros(5, 3, 2), [2, 4, 3]),

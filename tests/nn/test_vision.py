@@ -240,6 +240,43 @@ def test_affine_grid_errors_match_torch(torch, theta_shape, size):
                              same_type=True)
 
 
+def test_affine_grid_saves_nothing_so_its_grid_is_backpropagated_twice(torch):
+    # PyTorch's AffineGridGenerator keeps no tensors: a grid made once may feed several
+    # backward passes (grads w.r.t. theta each time) without retain_graph
+    theta = ember.tensor([[[0.9, -0.2, 0.1], [0.3, 1.1, -0.2]]], requires_grad=True)
+    image = ember.tensor(float_array((1, 2, 4, 5)))
+    grid = F.affine_grid(theta, (1, 2, 3, 4), align_corners=False)
+    assert grid.grad_fn.name() == "AffineGridGeneratorBackward0"
+    first, = ember.autograd.grad(grid.sum(), theta)
+    second, = ember.autograd.grad(F.grid_sample(image, grid, align_corners=False).sum(), theta)
+    their_theta = torch.tensor(theta.detach().numpy(), requires_grad=True)
+    their_grid = torch.nn.functional.affine_grid(their_theta, (1, 2, 3, 4), align_corners=False)
+    np.testing.assert_allclose(first.numpy(), torch.autograd.grad(their_grid.sum(),
+                                                                  their_theta)[0].numpy())
+    their_sample = torch.nn.functional.grid_sample(torch.tensor(image.numpy()), their_grid,
+                                                   align_corners=False)
+    np.testing.assert_allclose(second.numpy(), torch.autograd.grad(their_sample.sum(),
+                                                                   their_theta)[0].numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("size, align_corners", [((2, 3, 3, 4), False), ((1, 2, 2, 3, 4), True)])
+def test_affine_grid_gradcheck_and_gradgradcheck(size, align_corners):
+    rows = len(size) - 2
+    theta = ember.tensor(np.random.default_rng(0).standard_normal((size[0], rows, rows + 1)),
+                         dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(lambda t: F.affine_grid(t, size, align_corners), (theta,))
+    assert ember.autograd.gradgradcheck(lambda t: F.affine_grid(t, size, align_corners) ** 2,
+                                        (theta,))
+
+
+def test_affine_grid_batch_mismatch_matches_torch(torch):
+    def call(lib):
+        return lib.nn.functional.affine_grid(lib.zeros(2, 2, 3), (3, 1, 4, 5), align_corners=False)
+
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
+
+
 @pytest.mark.parametrize("name, options", [
     ("upsample", {"scale_factor": 2, "mode": "bilinear", "align_corners": False}),
     ("upsample_nearest", {"size": (5, 3)}), ("upsample_bilinear", {"scale_factor": 1.5})])

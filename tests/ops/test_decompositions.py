@@ -10,6 +10,8 @@ import ember
 from ember.autograd import gradcheck, gradgradcheck
 from tests.conftest import assert_raises_like_torch
 
+from .op_table import dtype_name
+
 
 def _random(shape, seed=0, dtype="float64"):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
@@ -228,6 +230,40 @@ def test_lstsq_matches_torch(torch):
     assert tuple(mine.residuals.shape) == tuple(theirs.residuals.shape)
     _compare_gradients(torch, lambda m, x, y: m.linalg.lstsq(x, y).solution.pow(2).sum(),
                        [(6, 3), (6, 2)], rtol=1e-7)
+
+
+@pytest.mark.parametrize("driver", ["gels", "gelsy", "gelsd", "gelss"])
+def test_lstsq_reports_what_each_driver_reports_like_torch(torch, driver):
+    # rank (not gels), singular values (gelsd, gelss), squared residuals of a tall A (not
+    # gelsy; gelsd and gelss only when every matrix has full rank); a vector b keeps one column
+    tall, wide, b = _random((2, 6, 3)), _random((2, 2, 6), 1), _random((2, 6, 2), 2)
+    deficient = tall.copy()
+    deficient[1, :, 2] = deficient[1, :, 1]
+    cases = [(tall, b), (tall[0], b[0]), (wide, b[:, :2]), (tall[0], b[0, :, 0])]
+    if driver != "gels":
+        cases.append((deficient, b))
+    for a, rhs in cases:
+        mine = ember.linalg.lstsq(ember.tensor(a), ember.tensor(rhs), driver=driver)
+        theirs = torch.linalg.lstsq(torch.tensor(a), torch.tensor(rhs), driver=driver)
+        for name in ("solution", "residuals", "rank", "singular_values"):
+            got, want = getattr(mine, name), getattr(theirs, name)
+            assert tuple(got.shape) == tuple(want.shape), name
+            assert dtype_name(got.dtype) == dtype_name(want.dtype), name
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-8, atol=1e-10,
+                                       err_msg=name)
+    with pytest.raises(RuntimeError, match="input.dim\\(\\) must be greater or equal"):
+        ember.linalg.lstsq(ember.ones(6, 3), ember.ones(2, 6, 2))
+
+
+def test_lstsq_residuals_are_the_squared_residual_norms():
+    a = ember.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=ember.float64,
+                     requires_grad=True)
+    b = ember.tensor([[1.0], [1.0], [0.0]], dtype=ember.float64)
+    result = ember.linalg.lstsq(a, b, driver="gelsd")
+    # x = (1/3, 1/3): residual (2/3, 2/3, -2/3), squared norm 4/3
+    np.testing.assert_allclose(result.residuals.detach().numpy(), [4 / 3], rtol=1e-12)
+    result.residuals.sum().backward()
+    assert a.grad is not None and a.grad.shape == (3, 2)
 
 
 def test_vander_tensorinv_tensorsolve_and_ex_forms_match_torch(torch):

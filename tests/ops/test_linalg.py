@@ -177,6 +177,41 @@ def test_einsum_broadcast_ellipsis_gradient_is_refused_not_wrong():
         out.sum().backward()
 
 
+def test_einsum_implicit_output_lists_capitals_first_like_torch(torch):
+    # PyTorch numbers subscripts A-Z then a-z; an implicit output follows that order
+    data = np.arange(24.0).reshape(2, 3, 4)
+    for equation in ("bA", "Ab", "aBc", "zZa"):
+        operand = data if len(equation) == 3 else data[0]
+        expected = torch.einsum(equation, torch.tensor(operand)).numpy()
+        got = ember.einsum(equation, ember.tensor(operand)).numpy()
+        np.testing.assert_array_equal(got, expected)
+    assert ember.einsum("bA", ember.ones(2, 3)).shape == (3, 2)
+
+
+def test_einsum_sublist_form_matches_torch(torch):
+    # einsum(op1, sublist1, op2, sublist2[, output sublist]): ints 0-51 (A-Z, a-z), Ellipsis
+    rng = np.random.default_rng(0)
+    a_data, b_data = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))
+    forms = [lambda a, b: ([a, [0, 1, 2], b, [2, 3], [0, 3, 1]]),
+             lambda a, b: ([a, [Ellipsis, 2], b, [2, 30]]),
+             lambda a, b: ([a, [26, 0, 1]]),
+             lambda a, b: ([a, [0, 1, 2], [2, 0]])]
+    for form in forms:
+        results = []
+        for library in (torch, ember):
+            a = library.tensor(a_data, requires_grad=True)
+            out = library.einsum(*form(a, library.tensor(b_data)))
+            (out * out).sum().backward()
+            results.append((out.detach().numpy(), a.grad.numpy()))
+        np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+        np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+    a = ember.ones(2, 3)
+    with pytest.raises(ValueError, match=r"not within the valid range \[0, 52\)"):
+        ember.einsum(a, [52, 1])
+    with pytest.raises(ValueError, match="at least one operand and its subscripts list"):
+        ember.einsum(a)
+
+
 SECOND_DERIVATIVES = {
     "matmul_broadcast": (lambda fw, a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)]),
     "matmul_vectors": (lambda fw, a, b, c: (a @ b, b @ c, a @ c, b @ b), [(2, 3), (3,), (3, 2)]),

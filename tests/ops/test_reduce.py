@@ -200,6 +200,10 @@ BAD_INPUTS = {
     "quantile_int": lambda fw: fw.quantile(fw.tensor([1, 2]), 0.5),
     "quantile_interpolation": lambda fw: fw.quantile(fw.ones(3), 0.5, interpolation="cubic"),
     "nanmean_int": lambda fw: fw.nanmean(fw.tensor([1, 2])),
+    "unique_consecutive_dim_0d": lambda fw: fw.unique_consecutive(fw.tensor(5), dim=0),
+    "unique_dim_unselected_empty": lambda fw: fw.unique(fw.ones(3, 0), dim=0),
+    "unique_consecutive_dim_unselected_empty": lambda fw: fw.unique_consecutive(
+        fw.ones(3, 0), dim=0),
 }
 
 
@@ -215,6 +219,9 @@ MESSAGES = {
     "max_dim_empty": "max(): Expected reduction dim 0 to have non-zero size.",
     "max_dim_out_of_range": "Dimension out of range (expected to be in range of [-2, 1], but got "
                             "-3)",
+    "unique_consecutive_dim_0d": "Dimension specified as 0 but tensor has no dimensions",
+    "unique_dim_unselected_empty": "There are 0 sized dimensions, and they aren't selected, so "
+                                   "unique cannot be applied",
 }
 
 
@@ -242,6 +249,17 @@ VALUES = {
                          fw.histc(fw.tensor([1.0, 2.0, 1.0]), bins=4, min=0, max=3)),
     "unique_consecutive": lambda fw: fw.unique_consecutive(
         fw.tensor([1, 1, 2, 2, 3, 1, 1]), return_inverse=True, return_counts=True),
+    "unique_consecutive_dim": lambda fw: fw.unique_consecutive(
+        fw.tensor([[[1, 1, 2], [1, 1, 2]], [[1, 1, 3], [1, 1, 3]]]), return_inverse=True,
+        return_counts=True, dim=1),
+    "unique_consecutive_last_dim": lambda fw: fw.unique_consecutive(
+        fw.tensor([[[1, 1, 2], [1, 1, 2]], [[1, 1, 3], [1, 1, 3]]]), return_inverse=True,
+        return_counts=True, dim=-1),
+    "unique_consecutive_dim_nan": lambda fw: fw.unique_consecutive(
+        fw.tensor([[float("nan"), 1.0], [float("nan"), 1.0], [2.0, 2.0], [2.0, 2.0]]),
+        return_counts=True, dim=0),
+    "unique_consecutive_dim_empty": lambda fw: fw.unique_consecutive(
+        fw.ones(3, 0), return_inverse=True, return_counts=True, dim=1),
     "mode_ties": lambda fw: fw.mode(fw.tensor([[1, 2, 2, 3, 3], [4, 4, 1, 1, 0]]), 1),
     "nanmedian_all_nan": lambda fw: fw.nanmedian(fw.tensor([float("nan"), float("nan")])),
 }

@@ -55,6 +55,7 @@ CASES = [
     Case("contiguous", lambda fw, a: a.t().contiguous(), [((3, 4),)]),
     Case("flip", lambda fw, a: a.flip(0), [((3, 4),), ((2, 3, 4),)]),
     Case("flip_dims", lambda fw, a: fw.flip(a, (0, -1)), [((3, 4),)]),
+    Case("flip_varargs", lambda fw, a: (a.flip(0, -1), a.flip(dims=[1])), [((2, 3, 4),)]),
     Case("movedim", lambda fw, a: a.movedim(0, -1), [((2, 3, 4),)]),
     Case("unflatten", lambda fw, a: a.unflatten(1, (2, 2)), [((3, 4),)]),
     Case("swapaxes", lambda fw, a: a.swapaxes(0, 1), [((3, 4),)]),

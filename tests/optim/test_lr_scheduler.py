@@ -358,7 +358,32 @@ def test_cyclic_lr_errors_and_state_match_torch(torch):
     scheduler = ember.optim.lr_scheduler.CyclicLR(optimizer, 0.01, 0.1, step_size_up=2,
                                                   scale_fn=lambda x: 1.0)
     state = scheduler.state_dict()
-    assert "_scale_fn_custom" not in state and state["total_size"] == 4.0
+    assert state["_scale_fn_custom"] is None and state["total_size"] == 4.0
+
+
+def test_cyclic_lr_state_dict_keeps_a_callable_scale_fn_like_torch(torch):
+    # PyTorch saves a callable object's __dict__ under _scale_fn_custom and restores it on load
+    class Decay:
+        def __init__(self, rate):
+            self.rate = rate
+
+        def __call__(self, x):
+            return self.rate ** x
+
+    states = []
+    for module in (ember, torch):
+        parameter = module.nn.Parameter(module.zeros(2))
+        optimizer = module.optim.SGD([parameter], lr=0.1, momentum=0.9)
+        scheduler = module.optim.lr_scheduler.CyclicLR(optimizer, 0.01, 0.1, step_size_up=2,
+                                                       scale_fn=Decay(0.5))
+        state = scheduler.state_dict()
+        states.append({key: state[key] for key in ("_scale_fn_custom", "total_size")})
+        assert "_scale_fn_ref" not in state
+        fresh = module.optim.lr_scheduler.CyclicLR(optimizer, 0.01, 0.1, step_size_up=2,
+                                                   scale_fn=Decay(0.9))
+        fresh.load_state_dict(state)
+        assert fresh._scale_fn_custom.rate == 0.5
+    assert states[0] == states[1] == {"_scale_fn_custom": {"rate": 0.5}, "total_size": 4.0}
 
 
 def test_old_base_class_name_subclassed_like_torch(torch):

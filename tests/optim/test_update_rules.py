@@ -36,7 +36,8 @@ GROUP_OVERRIDES = {
     "NAdam": {"lr": 0.003, "momentum_decay": 0.02},
     "RAdam": {"lr": 0.003, "weight_decay": 0.05},
     "Adadelta": {"lr": 0.3, "rho": 0.5},
-    "Rprop": {"lr": 0.003, "etas": (0.4, 1.1)},
+    # Rprop has no weight decay: PyTorch keeps the group's key but ignores it
+    "Rprop": {"lr": 0.003, "etas": (0.4, 1.1), "weight_decay": 0.5},
     "ASGD": {"lr": 0.003, "t0": 4},
 }
 

@@ -13,6 +13,8 @@ import math
 import numpy as np
 
 from ...autograd.function import Op
+from ...ops.linalg import matmul_arrays
+from ...ops.reduce import linspace_array
 from .pooling import GatherSpatial, ScatterSpatial, _gather_spatial, _scatter_spatial
 
 
@@ -170,6 +172,56 @@ def _scatter(xp, values, indices, shape):
     if xp is np:
         return _scatter_spatial(values, indices, shape)
     return ScatterSpatial.apply(values, indices, shape)
+
+
+def _base_coordinates(steps, align_corners, dtype):
+    """affine_grid's coordinates along one axis, rounded as PyTorch's (its linspace, then
+    times steps - 1 and divided by steps as two float operations)."""
+    if steps <= 1:
+        return np.zeros(max(steps, 0), dtype=dtype)
+    values = linspace_array(-1, 1, steps, dtype)
+    if not align_corners:
+        values = values * dtype.type(steps - 1) / dtype.type(steps)
+    return values
+
+
+def _affine_base(sizes, align_corners, dtype):
+    """(1, prod(sizes), len(sizes) + 1): (x, y[, z], 1) at each output position, x running
+    along the last axis."""
+    spatial = len(sizes)
+    base = np.empty(tuple(sizes) + (spatial + 1,), dtype=dtype)
+    for axis, steps in enumerate(sizes[::-1]):
+        shape = [1] * spatial
+        shape[spatial - 1 - axis] = steps
+        base[..., axis] = _base_coordinates(steps, align_corners, dtype).reshape(shape)
+    base[..., spatial] = 1
+    return base.reshape(1, math.prod(sizes), spatial + 1)
+
+
+class AffineGridGenerator(Op):
+    """affine_grid: the base coordinates times theta's transpose, (N, *sizes, 2 or 3). Its own
+    op, as PyTorch's, so that it saves nothing (the base is rebuilt from the sizes): a grid may
+    be backpropagated through more than once. Linear in theta; the backward is written against
+    ``ctx.xp`` (create_graph)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, theta, sizes, align_corners):
+        ctx.options = (tuple(sizes), align_corners, theta.dtype)
+        grid = np.asarray(matmul_arrays(_affine_base(sizes, align_corners, theta.dtype),
+                                        theta.transpose(0, 2, 1)))
+        return grid.reshape((theta.shape[0],) + tuple(sizes) + (len(sizes),))
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        sizes, align_corners, dtype = ctx.options
+        base = _affine_base(sizes, align_corners, dtype)
+        flat = xp.reshape(grad, (grad.shape[0], math.prod(sizes), len(sizes)))
+        if xp is np:
+            return np.asarray(matmul_arrays(flat.transpose(0, 2, 1), base))
+        return xp.matmul(xp.permute_dims(flat, (0, 2, 1)), xp.asarray(base))
 
 
 class GridSample(Op):

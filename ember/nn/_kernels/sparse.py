@@ -67,9 +67,7 @@ def _accumulate_sparse(ctx, grad, indices, weight_shape, padding_idx):
         flat_grad = flat_grad[kept]
     accumulate_sparse_grad(weight, flat_indices.astype(np.int64)[None, :],
                            np.array(flat_grad, copy=True))
-    post_hooks = engine._post_accumulate_hooks.get(id(weight))
-    for hook in list(post_hooks.values()) if post_hooks else ():
-        hook(weight)
+    engine.run_post_accumulate_hooks(weight)
     return True
 
 

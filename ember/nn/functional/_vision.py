@@ -6,12 +6,12 @@ import warnings
 import numpy as np
 
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
-from ...ops.reduce import linspace_array
 from ...autograd.function import torch_named
 from ...tensor import Tensor
 from .._kernels.padding import GatherAxes
 from .._kernels.sampling import (
-    GridSample, antialias_matrix, cubic_matrix, linear_matrix, nearest_index, resample_uint8)
+    AffineGridGenerator, GridSample, antialias_matrix, cubic_matrix, linear_matrix, nearest_index,
+    resample_uint8)
 from ._conv import check_tensors
 from ._pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
@@ -242,20 +242,9 @@ def _check_grid_sampler(input, grid, mode):
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
 
 
-def _base_coordinates(steps, align_corners, dtype):
-    """affine_grid's coordinates along one axis, rounded as PyTorch's (its linspace, then
-    times steps - 1 and divided by steps as two float operations)."""
-    if steps <= 1:
-        return np.zeros(max(steps, 0), dtype=dtype)
-    values = linspace_array(-1, 1, steps, dtype)
-    if not align_corners:
-        values = values * dtype.type(steps - 1) / dtype.type(steps)
-    return values
-
-
 def affine_grid(theta, size, align_corners=None):
     """The (N, H, W, 2) or (N, D, H, W, 3) sampling grid of the affine maps ``theta`` (N, 2, 3)
-    or (N, 3, 4) (composite)."""
+    or (N, 3, 4)."""
     if align_corners is None:
         warnings.warn(_ALIGN_CORNERS_WARNING, stacklevel=2)
         align_corners = False
@@ -274,18 +263,12 @@ def affine_grid(theta, size, align_corners=None):
                       "See the documentation of affine_grid for details.", stacklevel=2)
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
-    batch, _, *sizes = size
-    dtype = theta._data.dtype
-    # (x, y[, z], 1) at each output position: x runs along the last axis
-    base = np.empty(tuple(sizes) + (spatial + 1,), dtype=dtype)
-    for axis, steps in enumerate(sizes[::-1]):
-        shape = [1] * spatial
-        shape[spatial - 1 - axis] = steps
-        base[..., axis] = _base_coordinates(steps, align_corners, dtype).reshape(shape)
-    base[..., spatial] = 1
-    base_tensor = type(theta)._wrap(base.reshape(1, math.prod(sizes), spatial + 1))
-    grid = base_tensor.matmul(theta.transpose(1, 2))
-    return grid.reshape(batch, *sizes, spatial)
+    if theta.shape[0] != size[0]:
+        # PyTorch's words: its kernel is a batched product of the base grid with theta
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{size[0]}, {spatial + 1}] but got: [{theta.shape[0]}, "
+                           f"{spatial + 1}].")
+    return AffineGridGenerator.apply(theta, tuple(size[2:]), bool(align_corners))
 
 
 def _check_pixel_arguments(name, input, factor_name, factor):

@@ -360,7 +360,7 @@ class Module:
         elif parameters is not None and name in parameters:
             if value is not None:
                 raise TypeError(f"cannot assign '{_typename(value)}' as parameter '{name}' "
-                                f"(Parameter or None expected)")
+                                f"(torch.nn.Parameter or None expected)")
             parameters[name] = None
         elif isinstance(value, Module):
             if modules is None:
@@ -435,7 +435,7 @@ class Module:
         if param is not None:
             if not isinstance(param, Parameter):
                 raise TypeError(f"cannot assign '{_typename(param)}' object to parameter "
-                                f"'{name}' (Parameter or None required)")
+                                f"'{name}' (torch.nn.Parameter or None required)")
             if param.grad_fn is not None:
                 raise ValueError(
                     f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must "

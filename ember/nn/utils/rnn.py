@@ -7,6 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ... import _dtype as dtypes
 from ... import _factories
 from ... import ops
 from ...tensor import Tensor
@@ -74,6 +75,45 @@ class PackedSequence(namedtuple("PackedSequence",
         if data is self.data:
             return self
         return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+
+    def _with_data(self, data):
+        if data is self.data:
+            return self
+        return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+
+    def cpu(self):
+        return self._with_data(self.data.cpu())
+
+    def cuda(self, *args, **kwargs):
+        return self._with_data(self.data.cuda(*args, **kwargs))
+
+    def pin_memory(self):
+        return self._with_data(self.data.pin_memory())
+
+    # PyTorch's dtype shorthands: ``data`` converted, the indices left as they are
+    def double(self):
+        return self.to(dtype=dtypes.float64)
+
+    def float(self):
+        return self.to(dtype=dtypes.float32)
+
+    def half(self):
+        return self.to(dtype=dtypes.float16)
+
+    def long(self):
+        return self.to(dtype=dtypes.int64)
+
+    def int(self):
+        return self.to(dtype=dtypes.int32)
+
+    def short(self):
+        return self.to(dtype=dtypes.int16)
+
+    def char(self):
+        return self.to(dtype=dtypes.int8)
+
+    def byte(self):
+        return self.to(dtype=dtypes.uint8)
 
 
 def _packing_index(lengths_sorted, max_length):
