@@ -7,6 +7,7 @@ dtypes are ember dtypes or the Python types float (float64), int (int64) and boo
 argument is PyTorch's TypeError naming the function and the argument. ``out=`` writes the
 result into a given tensor, as PyTorch does.
 """
+import functools
 import math
 import warnings
 
@@ -589,14 +590,22 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
     if target.numpy.kind in "iub":
-        limits = np.iinfo(np.uint8 if target.numpy.kind == "b" else target.numpy)
-        highest = 1 if target.numpy.kind == "b" else limits.max
-        if low < limits.min:
+        lowest, highest = _integer_range(target.numpy)
+        if low < lowest:
             raise RuntimeError(f"from is out of bounds for {target._cpp_type}")
         if high - 1 > highest:
             raise RuntimeError(f"to - 1 is out of bounds for {target._cpp_type}")
     array = _random.integers(generator, low, high, shape)
     return _finish("randint", array.astype(target.numpy), requires_grad, out)
+
+
+@functools.lru_cache(maxsize=None)
+def _integer_range(numpy_dtype):
+    """(lowest, highest) value randint may draw for an integer or bool dtype."""
+    if numpy_dtype.kind == "b":
+        return 0, 1
+    limits = np.iinfo(numpy_dtype)
+    return int(limits.min), int(limits.max)
 
 
 def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_grad=False,

@@ -535,6 +535,8 @@ def in_memory_order(data, values):
 
 
 def _count(shape):
+    if type(shape) is tuple:
+        return math.prod(shape)  # np.prod's wrapper costs ~2 us a call
     return int(np.prod(shape, dtype=np.int64)) if shape is not None else 1
 
 
