@@ -2,6 +2,8 @@
 one ClassificationLoss, binary_cross_entropy and binary_cross_entropy_with_logits; ctc_loss's
 dynamic programme.
 """
+import functools
+
 import numpy as np
 
 from ... import _jit, _threads
@@ -135,23 +137,36 @@ class _Targets:
             else:
                 self.safe_target = np.where(self.valid, target, 0).astype(np.int64, copy=False)
             if self.plain:
-                self.chosen_weight = np.ones(target.shape, dtype)
+                # chosen_weight and main (ones) are made only if a path asks for them
                 self.denominator = float(target.size)
             else:
                 chosen = (weight[self.safe_target] if weight is not None
                           else np.ones(target.shape, dtype))
                 self.chosen_weight = np.where(self.valid, chosen, 0).astype(dtype, copy=False)
                 self.denominator = self.chosen_weight.sum(dtype=np.float64)
-            self.main = (self.chosen_weight * dtype.type(1.0 - smoothing) if smoothing
-                         else self.chosen_weight)
-            # each sample's (sample, target class, positions...) in an (N, C, ...) array
-            if target.ndim == 1:
-                self.index = (np.arange(target.shape[0]), self.safe_target)
-            else:
-                grids = np.indices(target.shape, sparse=True)
-                self.index = (grids[0], self.safe_target) + tuple(grids[1:])
+                self.main = (self.chosen_weight * dtype.type(1.0 - smoothing) if smoothing
+                             else self.chosen_weight)
         else:
             self.denominator = float(target.size // classes) if classes else 0.0
+
+    # Made on first use: the plain case's loss and gradient kernels need none of them.
+    @functools.cached_property
+    def chosen_weight(self):
+        """Each sample's class weight (plain targets: all ones)."""
+        return np.ones(self.target.shape, self.dtype)
+
+    @functools.cached_property
+    def main(self):
+        """Each sample's coefficient at its target (plain targets: the chosen weights)."""
+        return self.chosen_weight
+
+    @functools.cached_property
+    def index(self):
+        """Each sample's (sample, target class, positions...) in an (N, C, ...) array."""
+        if self.target.ndim == 1:
+            return (np.arange(self.target.shape[0]), self.safe_target)
+        grids = np.indices(self.target.shape, sparse=True)
+        return (grids[0], self.safe_target) + tuple(grids[1:])
 
     def _class_weight(self, ndim):
         shape = (1, self.classes) + (1,) * (ndim - 2)
