@@ -123,9 +123,6 @@ def test_policy_table_is_exactly_the_decorated_ops():
 @pytest.mark.parametrize("name", sorted(EXAMPLES) + sorted(UNLISTED))
 def test_op_under_autocast_equals_torch(torch, name, input_dtype, autocast_dtype):
     example = EXAMPLES.get(name) or UNLISTED[name]
-    if input_dtype == "bfloat16" and name == "gru":
-        pytest.skip("ember's GRU refuses an input whose dtype is not its weights' (torch's "
-                    "accepts bfloat16 input to float32 weights under autocast)")
     expected = _run(torch, example, input_dtype, autocast_dtype)
     actual = _run(ember, example, input_dtype, autocast_dtype)
     assert str(actual.dtype) == str(expected.dtype).replace("torch.", "ember.")
@@ -327,3 +324,42 @@ def _custom_function_trace(library):
 
 def test_custom_fwd_and_custom_bwd_as_torch(torch):
     assert _custom_function_trace(ember) == _custom_function_trace(torch)
+
+
+_GRU_DTYPES = ["float32", "bfloat16", "float16"]
+
+
+@pytest.mark.parametrize("autocast_dtype", ["bfloat16", "float16"])
+def test_gru_dtypes_under_autocast_follow_torch(torch, autocast_dtype):
+    """PyTorch's CPU GRU runs its gates in the autocast dtype and its state in the state's: the
+    outputs come in their promotion, whatever the weights' dtype; a float64 input fails."""
+    def outcome(library, weights, inputs, state):
+        library.manual_seed(0)
+        module = library.nn.GRU(4, 3).to(getattr(library, weights))
+        values = library.tensor(np.linspace(-1, 1, 40, dtype=np.float32).reshape(5, 2, 4))
+        hx = None if state is None else library.zeros(1, 2, 3, dtype=getattr(library, state))
+        try:
+            with library.autocast("cpu", dtype=getattr(library, autocast_dtype)):
+                output, last = module(values.to(getattr(library, inputs)), hx)
+        except RuntimeError as error:
+            return str(error)
+        return str(output.dtype).split(".")[1], str(last.dtype).split(".")[1]
+
+    for weights in _GRU_DTYPES:
+        for inputs in _GRU_DTYPES + ["float64"]:
+            for state in (None, "float32", "bfloat16"):
+                expected = outcome(torch, weights, inputs, state)
+                assert outcome(ember, weights, inputs, state) == expected, (weights, inputs, state)
+
+
+@pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU"])
+def test_bfloat16_recurrent_layers_return_bfloat16_states(layer):
+    module = getattr(ember.nn, layer)(4, 3).bfloat16()
+    inputs = ember.linspace(-1, 1, 40).reshape(5, 2, 4).bfloat16().requires_grad_()
+    output, state = module(inputs)
+    last = state[0] if layer == "LSTM" else state
+    assert output.dtype == last.dtype == ember.bfloat16
+    np.testing.assert_array_equal(last[0].detach().float().numpy(),
+                                  output[-1].detach().float().numpy())
+    (output.float().sum() + last.float().sum()).backward()
+    assert inputs.grad.dtype == ember.bfloat16

@@ -469,8 +469,10 @@ class Recurrence(Op):
         ctx.options = (mode, batch_sizes, reverse, dtype)
         ctx.save_for_backward(*inputs, per_step)
         results = (outputs, hidden) if cell is None else (outputs, hidden, cell)
-        return tuple(result.astype(dtype) for result in results) if dtype == np.float16 \
-            else results
+        # float16 ran in float32, and a bfloat16 step's activations come back in float32: the
+        # states in the input's dtype, as PyTorch returns them
+        return tuple([result if result.dtype == dtype else result.astype(dtype)
+                      for result in results])
 
     @staticmethod
     def backward(ctx, grad_outputs, grad_hidden, grad_cell=None):

@@ -15,7 +15,7 @@ import numpy as np
 from ... import _factories
 from ... import ops
 from ..._autocast_state import DEFAULT_DTYPES as DEFAULT_AUTOCAST_DTYPES, _autocast_state
-from ..._dtype import scalar_type_name
+from ..._dtype import promote_types, scalar_type_name
 from ...tensor import Tensor
 from ...ops.elementwise.casting import autocast_argument, autocast_op
 from ...ops.shape import SplitWithSizes, Unbind
@@ -178,9 +178,11 @@ class RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {got} "
                              f"instead")
 
-    def _check_input(self, input):
-        """Checks a (T, B, F) input."""
-        weight_dtype = self.weight_ih_l0.dtype
+    def _check_input(self, input, weight_dtype=None):
+        """Checks a (T, B, F) input (against ``weight_dtype`` where autocast casts the
+        weights)."""
+        if weight_dtype is None:
+            weight_dtype = self.weight_ih_l0.dtype
         if input.dtype != weight_dtype:
             raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
                              f"({weight_dtype}). Convert input: input.to({weight_dtype}), or "
@@ -196,16 +198,19 @@ class RNNBase(Module):
         size = self.proj_size if self.proj_size > 0 else self.hidden_size
         return (self.num_layers * num_directions, batch_size, size)
 
-    def _check_hidden_size(self, hidden, expected, message="Expected hidden size {}, got {}"):
+    def _check_hidden_size(self, hidden, expected, message="Expected hidden size {}, got {}",
+                           weight_dtype=None):
         if tuple(hidden.shape) != expected:
             raise RuntimeError(message.format(expected, list(hidden.shape)))
-        _check_state_dtype(type(self).__name__, hidden, self.weight_ih_l0)
+        if weight_dtype is None or hidden.dtype != weight_dtype:
+            _check_state_dtype(type(self).__name__, hidden, self.weight_ih_l0)
 
     # ---- the recurrence ----------------------------------------------------------------------
-    def _run(self, input, initial_states, batch_sizes=None):
+    def _run(self, input, initial_states, batch_sizes=None, weight_dtype=None):
         """input (T, B, input_size), or packed rows (N, input_size) with their ``batch_sizes``;
         initial_states: one state per layer and direction (a tensor, or an (h, c) pair for
-        LSTM). Returns the last layer's output (same layout) and the final states."""
+        LSTM). Returns the last layer's output (same layout) and the final states;
+        ``weight_dtype``: the weights are cast to it first (autocast)."""
         lstm = self.mode == "LSTM"
         num_directions = 2 if self.bidirectional else 1
         layer_input = input
@@ -215,6 +220,8 @@ class RNNBase(Module):
             for direction in range(num_directions):
                 index = layer * num_directions + direction
                 weights = self.all_weights[index]
+                if weight_dtype is not None:
+                    weights = [weight.to(weight_dtype) for weight in weights]
                 weight_ih, weight_hh = weights[0], weights[1]
                 bias_ih, bias_hh = (weights[2], weights[3]) if self.bias else (None, None)
                 # one matmul projects every time step of the input
@@ -316,8 +323,9 @@ class RNNBase(Module):
                             restore_order([state[1] for state in final_states]))
         return output, restore_order(final_states)
 
-    def _sequence_forward(self, input, hx):
-        """Shared forward of RNN and GRU (hx is one tensor)."""
+    def _sequence_forward(self, input, hx, compute_dtype=None):
+        """Shared forward of RNN and GRU (hx is one tensor); ``compute_dtype``: the dtype
+        autocast runs the weights in (GRU), else None."""
         if _is_packed(input):
             return self._packed_forward(input, hx)
         self._check_tensors(input, hx)
@@ -331,14 +339,15 @@ class RNNBase(Module):
                 raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got "
                                    f"{hx.dim()}-D tensor")
         input, hx = self._batch_major(input, hx, batched)
-        self._check_input(input)
+        self._check_input(input, compute_dtype)
         batch_size = input.shape[1]
         expected = self._expected_hidden_size(batch_size)
         if hx is None:
             hx = _factories.zeros(expected, dtype=input.dtype)
         else:
-            self._check_hidden_size(hx, expected)
-        output, final_states = self._run(input, [hx[index] for index in range(expected[0])])
+            self._check_hidden_size(hx, expected, weight_dtype=compute_dtype)
+        output, final_states = self._run(input, [hx[index] for index in range(expected[0])],
+                                         weight_dtype=compute_dtype)
         return self._restore_layout(output, batched), self._final(final_states, batched)
 
     def _batch_major(self, input, hx, batched):
@@ -397,10 +406,18 @@ class GRU(RNNBase):
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         super().__init__("GRU", *args, **kwargs)
 
-    @autocast_op("gru")
     def forward(self, input, hx=None):
         """Returns ``(output, h_n)``."""
-        return self._sequence_forward(input, hx)
+        return self._autocast_forward(input, hx, _gru_autocast_dtype(input, hx))
+
+    forward.autocast_op = "gru"
+
+    @autocast_op("gru")
+    def _autocast_forward(self, input, hx, compute_dtype):
+        if compute_dtype is not None:
+            input = input.to(compute_dtype)
+            hx = None if hx is None else hx.to(compute_dtype)
+        return self._sequence_forward(input, hx, compute_dtype)
 
 
 class LSTM(RNNBase):
@@ -552,6 +569,23 @@ def _plain_batched(input, hidden, cell, lstm):
     if type(hidden) is not Tensor or hidden._data.ndim != 2:
         return False
     return not lstm or (type(cell) is Tensor and cell._data.ndim == 2)
+
+
+def _gru_autocast_dtype(input, hx):
+    """The dtype a GRU runs in under CPU autocast, else None. PyTorch's CPU GRU computes its
+    gates with autocast's linear (in the autocast dtype) and updates the state in the state's
+    dtype (hx's, else the input's): the result is their promotion (bfloat16 gates and a
+    float32 state give float32). A float64 input is left to fail in the projection."""
+    if not _autocasting() or not isinstance(input, Tensor):
+        return None
+    state = hx if isinstance(hx, Tensor) else input
+    target = _autocast_state.get().dtypes.get("cpu", DEFAULT_AUTOCAST_DTYPES["cpu"])
+    if input._data.dtype == np.float64:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got Double and "
+                           f"{scalar_type_name(target.numpy)}")
+    if not state.is_floating_point():
+        return None
+    return promote_types(target, state.dtype)
 
 
 def _autocasting():
