@@ -1,6 +1,7 @@
 """autocast against torch 2.13 on the CPU: every op of the policy table (and a few ops outside
 it) gives torch's output dtype and values under bfloat16 and float16 autocast; the switches,
 their nesting, decorators, threads, warnings and errors behave as torch's."""
+import math
 import threading
 import warnings
 
@@ -326,30 +327,47 @@ def test_custom_fwd_and_custom_bwd_as_torch(torch):
     assert _custom_function_trace(ember) == _custom_function_trace(torch)
 
 
-_GRU_DTYPES = ["float32", "bfloat16", "float16"]
+_RECURRENT_DTYPES = ["float32", "bfloat16", "float16"]
 
 
+@pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
 @pytest.mark.parametrize("autocast_dtype", ["bfloat16", "float16"])
-def test_gru_dtypes_under_autocast_follow_torch(torch, autocast_dtype):
-    """PyTorch's CPU GRU runs its gates in the autocast dtype and its state in the state's: the
-    outputs come in their promotion, whatever the weights' dtype; a float64 input fails."""
+def test_recurrent_dtypes_under_autocast_follow_torch(torch, layer, autocast_dtype):
+    """PyTorch's CPU recurrent layers run their projections in the autocast dtype and update
+    the state in its own dtype: the outputs come in the promotion where the state enters the
+    update (GRU, the cells' GRU and LSTM), the autocast dtype for Elman RNNs and oneDNN's LSTM,
+    whatever the weights' dtype; values agree to the autocast dtype's precision."""
+    cell = layer.endswith("Cell")
+
     def outcome(library, weights, inputs, state):
         library.manual_seed(0)
-        module = library.nn.GRU(4, 3).to(getattr(library, weights))
-        values = library.tensor(np.linspace(-1, 1, 40, dtype=np.float32).reshape(5, 2, 4))
-        hx = None if state is None else library.zeros(1, 2, 3, dtype=getattr(library, state))
+        module = getattr(library.nn, layer)(4, 3).to(getattr(library, weights))
+        shape = (2, 4) if cell else (5, 2, 4)
+        values = library.tensor(np.linspace(-1, 1, math.prod(shape), dtype=np.float32))
+        hx = None
+        if state is not None:
+            zeros = library.zeros((2, 3) if cell else (1, 2, 3), dtype=getattr(library, state))
+            hx = (zeros, zeros) if layer.startswith("LSTM") else zeros
         try:
             with library.autocast("cpu", dtype=getattr(library, autocast_dtype)):
-                output, last = module(values.to(getattr(library, inputs)), hx)
+                result = module(values.reshape(shape).to(getattr(library, inputs)), hx)
         except RuntimeError as error:
             return str(error)
-        return str(output.dtype).split(".")[1], str(last.dtype).split(".")[1]
+        output = result[0] if isinstance(result, tuple) else result
+        return str(output.dtype).split(".")[1], output.float().detach().numpy()
 
-    for weights in _GRU_DTYPES:
-        for inputs in _GRU_DTYPES + ["float64"]:
+    for weights in ("float32", "bfloat16"):
+        for inputs in _RECURRENT_DTYPES + ["float64"]:
             for state in (None, "float32", "bfloat16"):
                 expected = outcome(torch, weights, inputs, state)
-                assert outcome(ember, weights, inputs, state) == expected, (weights, inputs, state)
+                if isinstance(expected, str) and "primitive descriptor" in expected:
+                    continue  # oneDNN's LSTM fails on float16 autocast; ember computes it
+                actual = outcome(ember, weights, inputs, state)
+                if isinstance(expected, str):
+                    assert actual == expected, (weights, inputs, state)
+                    continue
+                assert actual[0] == expected[0], (weights, inputs, state)
+                np.testing.assert_allclose(actual[1], expected[1], rtol=3e-2, atol=3e-2)
 
 
 @pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU"])

@@ -6,6 +6,7 @@ projections included, is one node too. Gates are PyTorch's (LSTM: i, f, g, o; GR
 Padded (T, B, F) / (B, T, F), unbatched (T, F) and packed (nn.utils.rnn.PackedSequence) inputs
 are accepted.
 """
+import contextlib
 import math
 import numbers
 import warnings
@@ -15,9 +16,9 @@ import numpy as np
 from ... import _factories
 from ... import ops
 from ..._autocast_state import DEFAULT_DTYPES as DEFAULT_AUTOCAST_DTYPES, _autocast_state
-from ..._dtype import promote_types, scalar_type_name
+from ..._dtype import bfloat16, float32, promote_types, scalar_type_name
 from ...tensor import Tensor
-from ...ops.elementwise.casting import autocast_argument, autocast_op
+from ...ops.elementwise.casting import autocast_op
 from ...ops.shape import SplitWithSizes, Unbind
 from .. import functional as F
 from .. import init
@@ -395,7 +396,13 @@ class RNN(RNNBase):
 
     def forward(self, input, hx=None):
         """Returns ``(output, h_n)``."""
-        return self._sequence_forward(input, hx)
+        compute_dtype = _autocast_dtype("RNN", input, hx)
+        if compute_dtype is None:
+            return self._sequence_forward(input, hx)
+        with _autocast_off():
+            return self._sequence_forward(input.to(compute_dtype),
+                                          None if hx is None else hx.to(compute_dtype),
+                                          compute_dtype)
 
 
 class GRU(RNNBase):
@@ -408,7 +415,7 @@ class GRU(RNNBase):
 
     def forward(self, input, hx=None):
         """Returns ``(output, h_n)``."""
-        return self._autocast_forward(input, hx, _gru_autocast_dtype(input, hx))
+        return self._autocast_forward(input, hx, _autocast_dtype("GRU", input, hx))
 
     forward.autocast_op = "gru"
 
@@ -429,6 +436,16 @@ class LSTM(RNNBase):
         super().__init__("LSTM", *args, **kwargs)
 
     def forward(self, input, hx=None):
+        compute_dtype = _autocast_dtype("LSTM", input, hx)
+        if compute_dtype is None:
+            return self._lstm_forward(input, hx)
+        if hx is not None and isinstance(hx, (tuple, list)):
+            hx = tuple(state.to(compute_dtype) if isinstance(state, Tensor) else state
+                       for state in hx)
+        with _autocast_off():
+            return self._lstm_forward(input.to(compute_dtype), hx, compute_dtype)
+
+    def _lstm_forward(self, input, hx, compute_dtype=None):
         if _is_packed(input):
             return self._packed_forward(input, hx)
         self._check_tensors(input)
@@ -447,17 +464,19 @@ class LSTM(RNNBase):
             cell = ops.unsqueeze(cell, 1) if not batched else cell
         else:
             input, _ = self._batch_major(input, None, batched)
-        self._check_input(input)
+        self._check_input(input, compute_dtype)
         expected = self._expected_hidden_size(input.shape[1])
         expected_cell = expected[:2] + (self.hidden_size,)
         if hx is None:
             hidden = _factories.zeros(expected, dtype=input.dtype)
             cell = _factories.zeros(expected_cell, dtype=input.dtype)
         else:
-            self._check_hidden_size(hidden, expected, "Expected hidden[0] size {}, got {}")
-            self._check_hidden_size(cell, expected_cell, "Expected hidden[1] size {}, got {}")
+            self._check_hidden_size(hidden, expected, "Expected hidden[0] size {}, got {}",
+                                    compute_dtype)
+            self._check_hidden_size(cell, expected_cell, "Expected hidden[1] size {}, got {}",
+                                    compute_dtype)
         states = [(hidden[index], cell[index]) for index in range(expected[0])]
-        output, final_states = self._run(input, states)
+        output, final_states = self._run(input, states, weight_dtype=compute_dtype)
         final_hidden = self._final([state[0] for state in final_states], batched)
         final_cell = self._final([state[1] for state in final_states], batched)
         return self._restore_layout(output, batched), (final_hidden, final_cell)
@@ -525,7 +544,7 @@ class RNNCellBase(Module):
                                f"{scalar_type_name(input._data.dtype)} and "
                                f"{scalar_type_name(weight_dtype)}")
         for label, hidden in hiddens:
-            if hidden._data.dtype != self.weight_ih._data.dtype:
+            if hidden._data.dtype != weight_dtype:
                 _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
 
     def _cell(self, mode, input, hidden, cell=None):
@@ -545,12 +564,13 @@ class RNNCellBase(Module):
         if lstm and cell is None:
             cell = _factories.zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        if _autocasting():
-            # F.linear's casts for both projections; the states keep their dtype (PyTorch's
-            # cells sum the gates in the autocast dtype and the state in its own)
-            target = _autocast_state.get().dtypes.get("cpu", DEFAULT_AUTOCAST_DTYPES["cpu"])
-            input = autocast_argument(input, target)
-            weights = [autocast_argument(weight, target) for weight in weights]
+        compute_dtype = _autocast_dtype(_CELL_MODES.get(mode, "RNN"), input,
+                                        (hidden, cell) if lstm else hidden)
+        if compute_dtype is not None:
+            input, hidden = input.to(compute_dtype), hidden.to(compute_dtype)
+            cell = None if cell is None else cell.to(compute_dtype)
+            weights = [None if weight is None else weight.to(compute_dtype)
+                       for weight in weights]
         self._check_sizes(input, [("0", hidden), ("1", cell)] if lstm else [("0", hidden)],
                           weights[0]._data.dtype)
         result = _recurrent.Cell.apply(input, hidden, cell, *weights, mode)
@@ -571,21 +591,45 @@ def _plain_batched(input, hidden, cell, lstm):
     return not lstm or (type(cell) is Tensor and cell._data.ndim == 2)
 
 
-def _gru_autocast_dtype(input, hx):
-    """The dtype a GRU runs in under CPU autocast, else None. PyTorch's CPU GRU computes its
-    gates with autocast's linear (in the autocast dtype) and updates the state in the state's
-    dtype (hx's, else the input's): the result is their promotion (bfloat16 gates and a
-    float32 state give float32). A float64 input is left to fail in the projection."""
-    if not _autocasting() or not isinstance(input, Tensor):
+_CELL_MODES = {"LSTM": "LSTMCell", "GRU": "GRUCell"}
+
+
+def _autocast_dtype(kind, input, hx):
+    """The dtype a recurrent layer (``kind``: RNN, LSTM, GRU or a cell) runs in under CPU
+    autocast, or None (no autocast, a packed input, a state that is no float).
+
+    PyTorch computes the projections with autocast's linear (in the autocast dtype) and updates
+    the state in the state's own dtype (hx's, else the input's), so the result is their
+    promotion where the state enters the update: the GRU, GRU and LSTM cells (the LSTM's cell
+    state c). An Elman RNN's state passes through the projection only: the autocast dtype. The
+    LSTM module runs oneDNN's LSTM for float32 and bfloat16 inputs, all in the autocast dtype."""
+    if not _autocasting() or not isinstance(input, Tensor) or not input.is_floating_point():
         return None
-    state = hx if isinstance(hx, Tensor) else input
     target = _autocast_state.get().dtypes.get("cpu", DEFAULT_AUTOCAST_DTYPES["cpu"])
-    if input._data.dtype == np.float64:
+    if input._data.dtype == np.float64:  # autocast leaves it, the projection's weights not
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got Double and "
                            f"{scalar_type_name(target.numpy)}")
+    if kind in ("RNN", "RNNCell") or (kind == "LSTM" and input.dtype in (float32, bfloat16)):
+        return target
+    state = hx
+    if isinstance(hx, (tuple, list)):
+        state = hx[1] if len(hx) > 1 else None  # (h, c): the cell state
+    if not isinstance(state, Tensor):
+        state = input
     if not state.is_floating_point():
         return None
     return promote_types(target, state.dtype)
+
+
+@contextlib.contextmanager
+def _autocast_off():
+    """CPU autocast off inside a layer that has cast its own inputs and weights."""
+    state = _autocast_state.get()
+    token = _autocast_state.set(state._replace(enabled=state.enabled - {"cpu"}))
+    try:
+        yield
+    finally:
+        _autocast_state.reset(token)
 
 
 def _autocasting():
