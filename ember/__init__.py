@@ -15,7 +15,8 @@ from .ops import *  # noqa: F401,F403
 from . import _tensor_methods  # noqa: F401,E402  (binds Tensor's methods: the one table)
 from ._device import device, get_default_device, set_default_device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
-from . import accelerator, backends, cuda, fft, jit, linalg, sparse  # noqa: F401
+from . import accelerator, backends, cuda, fft, jit, linalg, mps, sparse, xpu  # noqa: F401
+from .cuda import OutOfMemoryError  # noqa: F401
 from .backends._determinism import (  # noqa: F401
     are_deterministic_algorithms_enabled, get_deterministic_debug_mode,
     is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,

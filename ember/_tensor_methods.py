@@ -624,6 +624,18 @@ def __array_namespace__(self, api_version=None):
     return array_api
 
 
+def __dlpack__(self, *args, **kwargs):
+    """A DLPack capsule of this tensor's memory (the consumer shares it); PyTorch refuses a
+    tensor that requires grad."""
+    if self._requires_grad:
+        raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+    return self._data.__dlpack__(*args, **kwargs)
+
+
+def __dlpack_device__(self):
+    return (1, 0)  # kDLCPU, device 0
+
+
 def _transposed(self):
     return ops.permute(self, tuple(reversed(range(self._data.ndim))))
 
@@ -760,7 +772,8 @@ METHODS.update({
     # autograd
     "backward": backward, "retain_grad": retain_grad, "register_hook": register_hook,
     "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook,
-    "__array_namespace__": __array_namespace__,
+    "__array_namespace__": __array_namespace__, "__dlpack__": __dlpack__,
+    "__dlpack_device__": __dlpack_device__,
     # conversions
     "to": to, "type": type_, "type_as": type_as, "new": new,
     "float": _converter(_dtype.float32), "double": _converter(_dtype.float64),

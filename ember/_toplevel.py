@@ -1,8 +1,11 @@
 """torch's top-level names that are other ember functions under another spelling: the functional
 forms of in-place methods (``torch.relu_(x)`` is ``x.relu_()``), nn.functional ops PyTorch also
 exports at the top, constants, and small queries about types and threads."""
+import importlib
 import math
 import warnings
+
+import numpy as np
 
 from . import _dtype, _factories, _threads, ops
 from .ops.decompositions import (  # noqa: F401
@@ -195,13 +198,49 @@ def _assert(condition, message):
         raise AssertionError(message)
 
 
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with a DLPack producer: an object with ``__dlpack__`` (a NumPy
+    array, another framework's CPU tensor) or a capsule from ``to_dlpack`` (NumPy marks the
+    memory of such an unversioned capsule read-only)."""
+    if not hasattr(ext_tensor, "__dlpack__"):
+        ext_tensor = _Capsule(ext_tensor)
+    return Tensor._wrap(np.from_dlpack(ext_tensor))
+
+
+class _Capsule:
+    """A bare DLPack capsule as a producer NumPy takes (CPU memory, one use)."""
+
+    def __init__(self, capsule):
+        self.capsule = capsule
+
+    def __dlpack__(self, *args, **kwargs):
+        return self.capsule
+
+    def __dlpack_device__(self):
+        return (1, 0)  # kDLCPU
+
+
+def get_device_module(device=None):
+    """The module of ``device``'s type (``ember.cpu`` for the CPU, the default): ember's
+    modules for cuda, mps and xpu answer that no such device is there."""
+    name = getattr(device, "type", device) or "cpu"
+    if not isinstance(name, str):
+        raise RuntimeError(f"Invalid value of device '{device}', expect torch.device, str, or "
+                           f"None")
+    kind = name.partition(":")[0]
+    if kind not in ("cpu", "cuda", "mps", "xpu"):
+        raise RuntimeError(f"Device '{kind}' does not have a corresponding module registered as "
+                           f"'torch.{kind}'.")
+    return importlib.import_module(f"{__package__}.{kind}")
+
+
 # ``range`` is bound by name only at the end, so this module's own code keeps the builtin.
 globals()["range"] = _deprecated_range
 
 __all__ = sorted(_METHOD_FORMS + (
     "_assert", "adaptive_avg_pool1d", "nuclear_norm", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
     "channel_shuffle", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack",
-    "triangular_solve", "conv_transpose3d", "e", "get_num_interop_threads", "greater",
+    "triangular_solve", "conv_transpose3d", "e", "from_dlpack", "get_device_module", "get_num_interop_threads", "greater",
     "geqrf", "greater_equal", "hardshrink", "inf", "is_storage", "is_warn_always_enabled", "less",
     "less_equal", "matrix_exp", "nan", "newaxis", "orgqr", "pdist", "pi", "pinverse", "qr",
     "range",

@@ -99,3 +99,77 @@ def test_num_threads_round_trip_and_errors():
         ember.set_num_threads(0)
     with pytest.raises(RuntimeError, match="int"):
         ember.set_num_threads(2.5)
+
+
+# What a CPU-only PyTorch answers for the device queries scripts make unconditionally (saving
+# RNG states, printing memory, seeding): the same values, and a failure where PyTorch fails.
+_CPU_ANSWERS = {
+    "get_rng_state_all": lambda L: L.cuda.get_rng_state_all(),
+    "set_rng_state_all": lambda L: L.cuda.set_rng_state_all([]),
+    "set_rng_state": lambda L: L.cuda.set_rng_state(L.ByteTensor(8)),
+    "memory_reserved": lambda L: L.cuda.memory_reserved(),
+    "stream None": lambda L: L.cuda.stream(None).__enter__(),
+    "device -1": lambda L: L.cuda.device(-1).__enter__(),
+    "mps": lambda L: (L.mps.is_available(), L.backends.mps.is_available()),
+    "xpu": lambda L: (L.xpu.is_available(), L.xpu.device_count()),
+    "oom": lambda L: (L.OutOfMemoryError is L.cuda.OutOfMemoryError,
+                      issubclass(L.OutOfMemoryError, RuntimeError)),
+}
+_CPU_FAILURES = {
+    "initial_seed": lambda L: L.cuda.initial_seed(),
+    "get_rng_state": lambda L: L.cuda.get_rng_state(),
+    "current_stream": lambda L: L.cuda.current_stream(),
+    "Stream": lambda L: L.cuda.Stream(),
+    "Event": lambda L: L.cuda.Event(enable_timing=True),
+    "device 0": lambda L: L.cuda.device(0).__enter__(),
+    "mem_get_info": lambda L: L.cuda.mem_get_info(),
+    "nvtx": lambda L: L.cuda.nvtx.range_push("step"),
+    "mps.synchronize": lambda L: L.mps.synchronize(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CPU_ANSWERS))
+def test_device_queries_answer_as_cpu_torch(torch, name):
+    assert _CPU_ANSWERS[name](ember) == _CPU_ANSWERS[name](torch)
+
+
+@pytest.mark.parametrize("name", sorted(_CPU_FAILURES))
+def test_device_queries_fail_where_cpu_torch_fails(torch, name):
+    with pytest.raises(Exception):
+        _CPU_FAILURES[name](torch)
+    with pytest.raises((RuntimeError, AssertionError)):
+        _CPU_FAILURES[name](ember)
+
+
+def test_cached_memory_spellings_warn_and_answer_zero():
+    with pytest.warns(FutureWarning, match="memory_reserved"):
+        assert ember.cuda.memory_cached() == 0
+    with pytest.warns(FutureWarning, match="max_memory_reserved"):
+        assert ember.cuda.max_memory_cached() == 0
+
+
+def test_get_device_module():
+    assert ember.get_device_module() is ember.cpu
+    assert ember.get_device_module("cuda:0") is ember.cuda
+    assert ember.get_device_module(ember.device("cpu")) is ember.cpu
+    with pytest.raises(RuntimeError, match="does not have a corresponding module"):
+        ember.get_device_module("tpu")
+
+
+def test_dlpack_shares_memory_both_ways(torch):
+    import numpy as np
+    from ember.utils.dlpack import from_dlpack, to_dlpack
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    tensor = ember.from_dlpack(array)
+    array[0, 0] = 9
+    assert tensor[0, 0].item() == 9 and tensor.dtype == ember.float32
+    back = np.from_dlpack(tensor)
+    tensor[1, 1] = -1
+    assert back[1, 1] == -1
+    assert from_dlpack(to_dlpack(tensor))[1, 1].item() == -1
+    assert ember.Tensor.__dlpack_device__(tensor) == torch.ones(1).__dlpack_device__()
+    # torch reads ember's memory through the protocol, and the reverse
+    assert torch.from_dlpack(tensor)[0, 0].item() == 9
+    assert ember.from_dlpack(torch.arange(3.0))[2].item() == 2.0
+    with pytest.raises(BufferError, match="require gradient"):
+        ember.from_dlpack(ember.ones(2, requires_grad=True))

@@ -17,7 +17,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 # name that is it or a package above it.
 ORDER = [
     ("ember._dtype", "ember._extras", "ember._layout", "ember._random", "ember._hooks", "ember._device",
-     "ember.cuda", "ember.cpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._threads", "ember._jit", "ember._grad_state", "ember._autocast_state"),
+     "ember.cuda", "ember.cpu", "ember.mps", "ember.xpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._threads", "ember._jit", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit", "ember.random",
      "ember._dynamo", "ember._dynamo_config", "ember._inductor", "ember._inductor_config"),
@@ -76,7 +76,7 @@ ORDER = [
     ("ember.nn.utils", "ember.nn.parallel"),
     ("ember.nn",),
     # torch's top-level spellings of tensor methods and nn.functional ops.
-    ("ember._toplevel", "ember._aten", "ember._foreach_ops", "ember._out"),
+    ("ember._toplevel", "ember._aten", "ember._foreach_ops", "ember._out", "ember.utils.dlpack"),
     # torch.special and torch.distributions, compositions of the ops (and nn.functional's
     # softplus and binary_cross_entropy_with_logits); activation checkpointing, over nn's
     # containers and mode tools.

@@ -66,6 +66,7 @@ EMBER_ONLY = frozenset({
 # Attributes that the alias itself holds (where torch's value is not ember's).
 OWN_ATTRIBUTES = {
     "torch": {"__version__": TORCH_VERSION},
+    "torch.version": {"__version__": TORCH_VERSION},
 }
 
 

@@ -2,6 +2,7 @@
 probe for one (``'cuda' if ember.cuda.is_available() else 'cpu'``) or report its memory run
 unchanged; what needs a device raises."""
 import collections
+import warnings
 
 
 def is_available():
@@ -98,3 +99,120 @@ def get_device_properties(device=None):
 
 def init():
     _no_device("init")
+
+
+class OutOfMemoryError(RuntimeError):
+    """PyTorch's out-of-memory error (``torch.OutOfMemoryError``, also ``torch.cuda``'s): scripts
+    name it in ``except`` clauses; ember raises it nowhere."""
+
+
+def initial_seed():
+    _no_device("initial_seed")
+
+
+def get_rng_state(device="cuda"):
+    _no_device("get_rng_state")
+
+
+def get_rng_state_all():
+    """The states of the GPU generators: none without CUDA (PyTorch's answer too)."""
+    return []
+
+
+def set_rng_state(new_state, device="cuda"):
+    """No GPU generator to set: a no-op, as PyTorch queues it until CUDA starts."""
+
+
+def set_rng_state_all(new_states):
+    """No GPU generators to set: a no-op, as in PyTorch without CUDA."""
+
+
+def memory_cached(device=None):
+    warnings.warn("torch.cuda.memory_cached has been renamed to torch.cuda.memory_reserved",
+                  FutureWarning, stacklevel=2)
+    return memory_reserved(device)
+
+
+def max_memory_cached(device=None):
+    warnings.warn("torch.cuda.max_memory_cached has been renamed to "
+                  "torch.cuda.max_memory_reserved", FutureWarning, stacklevel=2)
+    return max_memory_reserved(device)
+
+
+def reset_max_memory_allocated(device=None):
+    """No peaks to reset without CUDA."""
+
+
+def reset_max_memory_cached(device=None):
+    """No peaks to reset without CUDA."""
+
+
+def mem_get_info(device=None):
+    _no_device("mem_get_info")
+
+
+def ipc_collect():
+    _no_device("ipc_collect")
+
+
+def set_per_process_memory_fraction(fraction, device=None):
+    _no_device("set_per_process_memory_fraction")
+
+
+def utilization(device=None):
+    _no_device("utilization")
+
+
+def current_stream(device=None):
+    _no_device("current_stream")
+
+
+def default_stream(device=None):
+    _no_device("default_stream")
+
+
+class Stream:
+    """A CUDA stream: none can be made without a device."""
+
+    def __new__(cls, *args, **kwargs):
+        _no_device("Stream")
+
+
+class Event:
+    """A CUDA event: none can be made without a device."""
+
+    def __new__(cls, *args, **kwargs):
+        _no_device("Event")
+
+
+class device:
+    """``with torch.cuda.device(index)``: made freely, entered only with a device; None or a
+    negative index selects nothing, as in PyTorch."""
+
+    def __init__(self, device):
+        self.index = device if device is None or isinstance(device, int) else \
+            getattr(device, "index", device)
+
+    def __enter__(self):
+        if self.index is not None and not (isinstance(self.index, int) and self.index < 0):
+            _no_device("device")
+
+    def __exit__(self, *exc):
+        return False
+
+
+class stream:
+    """``with torch.cuda.stream(s)``: a None stream selects nothing, as in PyTorch."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __enter__(self):
+        if self.stream is not None:
+            _no_device("stream")
+
+    def __exit__(self, *exc):
+        return False
+
+
+from . import nvtx  # noqa: E402,F401  (torch.cuda.nvtx: markers that need CUDA)
