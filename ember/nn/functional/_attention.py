@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..._dtype import is_floating
+from ...backends.cuda import flash_sdp_enabled
 from ...ops._broadcast import mismatch_error
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
 from ...tensor import Tensor
@@ -72,7 +73,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 def _flash_takes_mask(query, key, value, attn_mask, dropout_p):
     """Whether PyTorch's CPU flash kernel would run this call (its gates in sdp_utils_cpp.cpp):
     that kernel applies an explicit mask and is_causal together, the math kernel refuses."""
-    from ...backends.cuda import flash_sdp_enabled
     shapes = [tensor._data.shape for tensor in (query, key, value)]
     if not flash_sdp_enabled() or dropout_p > 0.0 or any(len(shape) != 4 for shape in shapes):
         return False
