@@ -76,7 +76,8 @@ ORDER = [
     ("ember.nn.utils", "ember.nn.parallel"),
     ("ember.nn",),
     # torch's top-level spellings of tensor methods and nn.functional ops.
-    ("ember._toplevel", "ember._aten", "ember._foreach_ops", "ember._out", "ember.utils.dlpack"),
+    ("ember._toplevel", "ember._aten", "ember._foreach_ops", "ember._out", "ember._lowrank",
+     "ember.utils.dlpack"),
     # torch.special and torch.distributions, compositions of the ops (and nn.functional's
     # softplus and binary_cross_entropy_with_logits); activation checkpointing, over nn's
     # containers and mode tools.

@@ -6,6 +6,7 @@ float64; long float32 sums over a non-contiguous dim are summed in blocks (a cas
 row after row.
 """
 import builtins
+import warnings
 
 import numpy as np
 
@@ -1594,9 +1595,8 @@ def _trapezoid_rule(y, x, dx, axis, pairs, accumulate):
 
 
 def cov(input, *, correction=1, fweights=None, aweights=None):
-    """The covariance matrix of the rows (variables) over the columns (observations)."""
-    if fweights is not None or aweights is not None:
-        raise NotImplementedError("cov: fweights and aweights are not implemented in ember")
+    """The covariance matrix of the rows (variables) over the columns (observations), each
+    observation weighted by ``fweights`` (integer repeats) times ``aweights`` (importance)."""
     if input._data.ndim > 2:
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
                            f"input with {input._data.ndim} dimensions")
@@ -1604,9 +1604,48 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     if not is_floating(data._data.dtype):
         data = data.to(get_default_dtype())
     observations = data._data.shape[1]
-    centered = data - mean(data, 1, keepdim=True)
-    out = (centered @ centered.t()) / builtins.max(observations - correction, 0)
-    return out.reshape(()) if input._data.ndim < 2 else out
+    weights = None
+    for name, given, integral in (("fweights", fweights, True), ("aweights", aweights, False)):
+        if given is None:
+            continue
+        _check_cov_weights(name, given, integral, observations)
+        weights = given if weights is None else weights * given
+    if weights is None:
+        centered = data - mean(data, 1, keepdim=True)
+        weighted = centered
+        norm_factor = observations - correction
+    else:
+        weight_sum = sum(weights)
+        centered = data - (sum(data * weights, 1) / weight_sum).reshape(-1, 1)
+        weighted = centered * weights
+        if aweights is not None and correction != 0:
+            norm_factor = weight_sum - correction * sum(weights * aweights) / weight_sum
+        else:
+            norm_factor = weight_sum - correction
+    if float(norm_factor) <= 0:
+        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the number of observations.", UserWarning, stacklevel=2)
+        norm_factor = norm_factor * 0
+    # PyTorch squeezes every unit dimension: one variable gives a 0-d variance
+    return ((centered @ weighted.t()) / norm_factor).squeeze()
+
+
+def _check_cov_weights(name, weights, integral, observations):
+    data = weights._data
+    if data.ndim > 1:
+        raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got "
+                           f"{name} with {data.ndim} dimensions")
+    if integral and not np.issubdtype(data.dtype, np.integer):
+        raise RuntimeError(f"cov(): expected {name} to have integral dtype but got {name} with "
+                           f"{scalar_type_name(data.dtype)} dtype")
+    if not integral and not is_floating(data.dtype):
+        raise RuntimeError(f"cov(): expected {name} to have floating point dtype but got {name} "
+                           f"with {scalar_type_name(data.dtype)} dtype")
+    if data.size != observations:
+        raise RuntimeError(f"cov(): expected {name} to have the same numel as there are "
+                           f"observations in the input but got {data.size} != {observations}")
+    if data.size and data.min() < 0:
+        raise RuntimeError(f"cov(): {name} cannot be negative")
 
 
 def corrcoef(input):

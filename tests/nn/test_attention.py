@@ -96,12 +96,43 @@ def test_sdpa_grouped_query_attention_matches_torch(torch):
     assert_close(ember_k.grad, torch_k.grad, rtol=1e-4, atol=1e-5)
 
 
-def test_sdpa_mask_with_is_causal_is_an_error_as_in_torch(torch):
+def test_sdpa_mask_with_is_causal_is_an_error_where_torch_runs_its_math_kernel(torch):
     q = ember.zeros(2, 3, 4)
+    mask = ember.ones(3, 3, dtype=ember.bool)
     with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when "
                                            "is_causal=True"):
-        F.scaled_dot_product_attention(q, q, q, attn_mask=ember.ones(3, 3, dtype=ember.bool),
+        F.scaled_dot_product_attention(q, q, q, attn_mask=mask, is_causal=True)
+    q4 = ember.zeros(1, 2, 3, 4)
+    with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set"):
+        F.scaled_dot_product_attention(q4, q4, q4, attn_mask=mask, is_causal=True, dropout_p=0.5)
+    with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set"):
+        F.scaled_dot_product_attention(q4, q4, q4, attn_mask=ember.zeros(3, 3, requires_grad=True),
                                        is_causal=True)
+
+
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_sdpa_mask_with_is_causal_applies_both_on_4d_inputs_like_torch(torch, kind):
+    # 4-D inputs without dropout take PyTorch's CPU flash kernel, which adds the mask to the
+    # causal one instead of refusing
+    torch_q, ember_q = _leaf_pair(torch, (2, 2, 3, 4), 0)
+    torch_k, ember_k = _leaf_pair(torch, (2, 2, 5, 4), 1)
+    torch_v, ember_v = _leaf_pair(torch, (2, 2, 5, 4), 2)
+    array = np.random.default_rng(3).standard_normal((2, 1, 3, 5)).astype(np.float32)
+    torch_mask, ember_mask = _mask_pair(torch, array > -0.5 if kind == "bool" else array)
+    torch_out = torch.nn.functional.scaled_dot_product_attention(
+        torch_q, torch_k, torch_v, attn_mask=torch_mask, is_causal=True)
+    ember_out = F.scaled_dot_product_attention(ember_q, ember_k, ember_v, attn_mask=ember_mask,
+                                               is_causal=True)
+    assert_close(ember_out, torch_out, atol=1e-6)
+    _backward_both(torch, torch_out, ember_out)
+    assert_close(ember_q.grad, torch_q.grad, rtol=1e-4, atol=1e-5)
+    # key 0 is the only one both masks leave to a query whose bool mask removes keys 1 and 2
+    q = ember.zeros(1, 1, 2, 1)
+    v = ember.arange(3.0).reshape(1, 1, 3, 1)
+    out = F.scaled_dot_product_attention(q, ember.zeros(1, 1, 3, 1), v, is_causal=True,
+                                         attn_mask=ember.tensor([[True, True, True],
+                                                                 [True, False, True]]))
+    assert out.flatten().tolist() == [0.0, 0.0]
 
 
 def test_sdpa_mask_that_does_not_broadcast_raises_like_torch(torch):

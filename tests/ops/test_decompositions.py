@@ -376,3 +376,36 @@ def test_geqrf_has_no_derivative_and_householder_product_errors_match_torch(torc
         lambda: ember.linalg.householder_product(ember.ones(4, 3),
                                                  ember.ones(3, dtype=ember.float64)),
         RuntimeError)
+
+
+@pytest.mark.parametrize("shape", [(12, 5), (4, 9)])
+def test_pca_and_svd_lowrank_draw_torchs_test_matrix(torch, shape):
+    data = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
+    for name, arguments in (("pca_lowrank", dict(q=3, niter=3)),
+                            ("svd_lowrank", dict(q=3, niter=1)),
+                            ("pca_lowrank", dict(center=False))):
+        torch.manual_seed(0)
+        expected = getattr(torch, name)(torch.tensor(data), **arguments)
+        ember.manual_seed(0)
+        got = getattr(ember, name)(ember.tensor(data), **arguments)
+        # the signs of singular vectors are LAPACK's choice (PyTorch's and NumPy's differ on
+        # wide matrices), so the factors are compared up to sign
+        for ember_part, torch_part in zip(got, expected):
+            np.testing.assert_allclose(np.abs(ember_part.numpy()), np.abs(torch_part.numpy()),
+                                       rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(((got[0] * got[1]) @ got[2].mT).numpy(),
+                                   ((expected[0] * expected[1]) @ expected[2].mT).numpy(),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_pca_lowrank_of_a_low_rank_matrix_is_its_svd():
+    ember.manual_seed(0)
+    factors = ember.randn(20, 2, dtype=ember.float64) @ ember.randn(2, 6, dtype=ember.float64)
+    U, S, V = ember.pca_lowrank(factors, q=2)
+    centered = factors - factors.mean(0, keepdim=True)
+    np.testing.assert_allclose(S.numpy(), ember.linalg.svdvals(centered)[:2].numpy(),
+                               rtol=1e-10)
+    np.testing.assert_allclose((U * S) @ V.mT, centered.numpy(), atol=1e-10)
+    with pytest.raises(ValueError, match=r"q\(=7\) must be non-negative integer and not "
+                                         r"greater than min\(m, n\)=6"):
+        ember.pca_lowrank(factors, q=7)

@@ -159,6 +159,11 @@ CASES = [
     Case("trapezoid_x", lambda fw, y, x: fw.trapezoid(y, x), [((3, 4), (4,)), ((3, 4), (3, 4))]),
     Case("cov_corrcoef", lambda fw, a: (fw.cov(a), fw.cov(a, correction=0), fw.corrcoef(a)),
          [((3, 5),), ((6,),)]),
+    Case("cov_weighted", lambda fw, a, w: (
+        fw.cov(a, fweights=fw.tensor([1, 2, 0, 3, 1])), fw.cov(a, aweights=w.abs() + 0.1),
+        fw.cov(a, correction=2, fweights=fw.tensor([1, 2, 0, 3, 1]), aweights=w.abs() + 0.1),
+        fw.cov(a[0], correction=0, aweights=w.abs() + 0.1)), [((3, 5), (5,))]),
+    Case("cov_one_variable", lambda fw, a: (fw.cov(a[:1]), fw.corrcoef(a[:1])), [((3, 5),)]),
     Case("cumulative_trapezoid", lambda fw, a: (fw.cumulative_trapezoid(a),
                                                 fw.cumulative_trapezoid(a, dx=2.0, dim=0)),
          MATRIX),
@@ -192,6 +197,11 @@ BAD_INPUTS = {
     "topk_dim_out_of_range": lambda fw: fw.topk(fw.ones(3), 1, dim=2),
     "vector_norm_int": lambda fw: fw.linalg.vector_norm(fw.tensor([1, 2])),
     "cov_3d": lambda fw: fw.cov(fw.ones(2, 2, 2)),
+    "cov_fweights_float": lambda fw: fw.cov(fw.ones(2, 3), fweights=fw.ones(3)),
+    "cov_aweights_int": lambda fw: fw.cov(fw.ones(2, 3), aweights=fw.tensor([1, 2, 3])),
+    "cov_fweights_numel": lambda fw: fw.cov(fw.ones(2, 3), fweights=fw.tensor([1, 2])),
+    "cov_fweights_2d": lambda fw: fw.cov(fw.ones(2, 3), fweights=fw.tensor([[1, 2, 3]])),
+    "cov_aweights_negative": lambda fw: fw.cov(fw.ones(2, 3), aweights=fw.tensor([1.0, -2, 3])),
     "histc_int": lambda fw: fw.histc(fw.tensor([1, 2])),
     "mode_empty_dim": lambda fw: fw.mode(fw.ones(2, 0), 1),
     "logcumsumexp_int": lambda fw: fw.logcumsumexp(fw.tensor([1, 2]), 0),
@@ -208,6 +218,11 @@ BAD_INPUTS = {
 
 
 MESSAGES = {
+    "cov_fweights_float": "cov(): expected fweights to have integral dtype but got fweights with "
+                          "Float dtype",
+    "cov_fweights_numel": "cov(): expected fweights to have the same numel as there are "
+                          "observations in the input but got 2 != 3",
+    "cov_aweights_negative": "cov(): aweights cannot be negative",
     "argmax_empty": "argmax(): Expected reduction dim to be specified for input.numel() == 0.",
     "argmin_empty_keepdim": "argmin(): Expected reduction dim to be specified for "
                             "input.numel() == 0.",
@@ -293,6 +308,19 @@ def test_var_std_correction_values():
                                    np.std(data, axis=1, ddof=correction))
     np.testing.assert_allclose(x.var(unbiased=False).numpy(), np.var(data))
     np.testing.assert_allclose(x.var().numpy(), np.var(data, ddof=1))
+
+
+def test_cov_weights_repeat_observations_and_too_few_warn():
+    data = ember.tensor([[1.0, 2.0, 4.0], [0.0, 3.0, 3.0]])
+    weighted = ember.cov(data, fweights=ember.tensor([2, 1, 1]))
+    repeated = ember.cov(ember.tensor([[1.0, 1.0, 2.0, 4.0], [0.0, 0.0, 3.0, 3.0]]))
+    np.testing.assert_allclose(weighted.numpy(), repeated.numpy(), rtol=1e-6)
+    # aweights: the unbiased factor is sum(w) - sum(w * a) / sum(w) (NumPy's np.cov)
+    importance = np.array([0.5, 1.0, 2.0])
+    np.testing.assert_allclose(ember.cov(data, aweights=ember.tensor(importance)).numpy(),
+                               np.cov(data.numpy(), aweights=importance), rtol=1e-6)
+    with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
+        assert ember.cov(data, fweights=ember.tensor([1, 0, 0])).isnan().all()
 
 
 def test_prod_gradient_with_zeros_is_exact():

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..._dtype import is_floating
+from ...backends.cuda import flash_sdp_enabled
 from ...ops._broadcast import mismatch_error
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
 from ...tensor import Tensor
@@ -30,9 +31,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     A bool ``attn_mask`` marks the positions that take part (True); a float one is added to the
     scores (and gets their gradient). ``is_causal`` masks keys after each query (upper-left
     aligned). Dropout is applied to the weights whenever ``dropout_p > 0``, drawn from the
-    default generator (``ember.manual_seed`` makes it repeatable).
+    default generator (``ember.manual_seed`` makes it repeatable). ``is_causal`` with an
+    ``attn_mask`` applies both where PyTorch's CPU flash kernel takes the call, and is refused
+    where its math kernel would.
     """
-    if is_causal and attn_mask is not None:
+    if is_causal and attn_mask is not None and not _flash_takes_mask(query, key, value,
+                                                                      attn_mask, dropout_p):
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
                            "when is_causal=True")
     _check_attention_inputs(query, key, value, attn_mask, dropout_p)
@@ -54,15 +58,38 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             raise error
     scale_factor = 1.0 / math.sqrt(query._data.shape[-1]) if scale is None else float(scale)
     float_mask = blocked = None
-    if is_causal:
-        blocked = causal_blocked(target_length, source_length)
-    elif attn_mask is not None and attn_mask._data.dtype == np.bool_:
+    if attn_mask is not None and attn_mask._data.dtype == np.bool_:
         blocked = ~attn_mask._data
     elif attn_mask is not None:
         float_mask = attn_mask
+    if is_causal:
+        causal = causal_blocked(target_length, source_length)
+        blocked = causal if blocked is None else blocked | causal
     stream = None  # the default generator, drawn from when dropout_p > 0
     return ScaledDotProductAttention.apply(query, key, value, float_mask, blocked, scale_factor,
                                            float(dropout_p), stream)
+
+
+def _flash_takes_mask(query, key, value, attn_mask, dropout_p):
+    """Whether PyTorch's CPU flash kernel would run this call (its gates in sdp_utils_cpp.cpp):
+    that kernel applies an explicit mask and is_causal together, the math kernel refuses."""
+    shapes = [tensor._data.shape for tensor in (query, key, value)]
+    if not flash_sdp_enabled() or dropout_p > 0.0 or any(len(shape) != 4 for shape in shapes):
+        return False
+    batch, heads, target_length, head_size = shapes[0]
+    source_length = shapes[1][2]
+    if any(shape[0] != batch or shape[1] != heads or shape[3] != head_size for shape in shapes):
+        return False
+    if target_length == 0 or source_length == 0:
+        return False
+    if any(tensor.stride(-1) != 1 for tensor in (query, key, value)):
+        return False
+    mask_shape = attn_mask._data.shape
+    if attn_mask.requires_grad or len(mask_shape) not in (2, 4):
+        return False
+    if mask_shape[-2] not in (target_length, 1) or mask_shape[-1] not in (source_length, 1):
+        return False
+    return len(mask_shape) == 2 or (mask_shape[0] in (batch, 1) and mask_shape[1] in (heads, 1))
 
 
 def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
