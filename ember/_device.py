@@ -58,12 +58,8 @@ class device:
         return f"device(type='{self._type}', index={self._index})"
 
     def __eq__(self, other):
-        # Unlike torch, a device also equals its string form ('cpu'), which scripts often compare.
-        if isinstance(other, str):
-            try:
-                other = device(other)
-            except (RuntimeError, TypeError):
-                return False
+        # As in PyTorch, a device never equals a string (device('cpu') == 'cpu' is False):
+        # scripts that compare so take PyTorch's branch.
         if not isinstance(other, device):
             return NotImplemented
         return self._type == other._type and self._index == other._index

@@ -16,7 +16,7 @@ def test_metadata():
     assert x.size(-1) == 4
     assert repr(x.shape) == "ember.Size([2, 3, 4])"
     assert x.ndim == 3 and x.dim() == 3 and x.numel() == 24
-    assert x.device == "cpu"
+    assert x.device == ember.device("cpu")
     assert x.is_leaf and not x.requires_grad and x.grad is None and x.grad_fn is None
     assert x.is_floating_point() and not ember.tensor([1]).is_floating_point()
     assert x.element_size() == 4
