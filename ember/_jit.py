@@ -147,6 +147,12 @@ class kernel:
         # ``@kernel(parallel=True)``: the decorator was called with options first.
         return type(self)(fn, parallel=self._parallel, reassociate=self._reassociate)
 
+    @property
+    def python(self):
+        """The kernel as plain Python: the same values, slowly, for a loop NumPy cannot
+        express (a running sum in a fixed order)."""
+        return self._fn
+
     def compiled(self):
         if _state["forced_off"]:
             return None

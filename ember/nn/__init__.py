@@ -38,6 +38,7 @@ from .modules import (  # noqa: F401,E402
     CTCLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
 from .modules import LocalResponseNorm, RReLU  # noqa: F401,E402
 from .modules import EmbeddingBag  # noqa: F401,E402
+from .modules import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: F401,E402
 from .modules import LPPool1d, LPPool2d, LPPool3d  # noqa: F401,E402
 from .modules import AdaptiveMaxPool3d, NLLLoss2d  # noqa: F401,E402
 from .modules import FractionalMaxPool2d, FractionalMaxPool3d  # noqa: F401,E402

@@ -635,3 +635,155 @@ def test_ctc_loss_gradcheck_through_log_softmax():
     leaf = ember.tensor(logits[:6, :2].astype(np.float64), requires_grad=True)
     assert gradcheck(lambda x: F.ctc_loss(x.log_softmax(2), ember.tensor(targets[:2, :3]),
                                           (6, 5), (3, 2)), (leaf,))
+
+
+# ---- nll_loss / cross_entropy reductions: PyTorch's cascaded sums ---------------------------
+def _nll_case(seed):
+    rng = np.random.default_rng(seed)
+    samples, classes = int(rng.integers(1, 3000)), int(rng.integers(2, 30))
+    dtype = np.float32 if seed % 4 else np.float64
+    logits = (rng.standard_normal((samples, classes)) * 3).astype(dtype)
+    log_probabilities = logits - np.log(np.exp(logits).sum(1, keepdims=True)).astype(dtype)
+    target = rng.integers(0, classes, samples)
+    weight = rng.random(classes).astype(dtype) if seed % 3 == 1 else None
+    ignore_index = -100
+    if seed % 5 == 2:
+        target[rng.random(samples) < 0.25] = -100
+    elif seed % 7 == 3:
+        ignore_index = 1
+    return log_probabilities, target, weight, ignore_index
+
+
+@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_nll_reductions_are_bit_equal_to_torch(torch, seed, reduction):
+    """Given the same log-probabilities, the mean and sum are PyTorch's to the last bit: its
+    nll_loss sums in the input's dtype by cascaded partial sums, not in float64."""
+    log_probabilities, target, weight, ignore_index = _nll_case(seed)
+    outputs = []
+    for library in (ember, torch):
+        outputs.append(library.nn.functional.nll_loss(
+            library.tensor(log_probabilities), library.tensor(target),
+            weight=None if weight is None else library.tensor(weight), reduction=reduction,
+            ignore_index=ignore_index).numpy())
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert outputs[0].dtype == log_probabilities.dtype
+
+
+def test_nll_cascade_sums_sixteen_samples_a_level():
+    """The order of the sum: sample 0 alone, then sequential runs of 16 samples added up level
+    by level (here a float32 value a float64 sum would round differently)."""
+    values = np.float32([1e8] + [1.0] * 16 + [3.0] * 5)
+    log_probabilities = -values.reshape(-1, 1)
+    target = np.zeros(len(values), np.int64)
+    run = np.float32(0)
+    for value in [1.0] * 16:
+        run = np.float32(run + np.float32(value))
+    total = np.float32(np.float32(0) + np.float32(5 * 3.0))  # level 0: the 5 unflushed samples
+    total = np.float32(total + run)  # level 1: the flushed run of 16
+    total = np.float32(total + np.float32(1e8))  # the top level: sample 0
+    result = F.nll_loss(ember.tensor(log_probabilities), ember.tensor(target), reduction="sum")
+    assert result.item() == total == np.float32(1e8 + 31)
+    with _jit.disabled():  # the kernel's plain Python form: the same sum
+        assert F.nll_loss(ember.tensor(log_probabilities), ember.tensor(target),
+                          reduction="sum").item() == total
+    mean = F.nll_loss(ember.tensor(log_probabilities), ember.tensor(target))
+    assert mean.item() == np.float32(total / np.float32(len(values)))
+
+
+def test_weighted_cross_entropy_rounds_each_sample_as_torch(torch):
+    """A weighted sample's loss is its -log p rounded, times the weight, rounded (PyTorch's
+    nll_loss of the log_softmax), not w * log_total - w * (x - shift)."""
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((40, 6)).astype(np.float32)
+    target = rng.integers(0, 6, 40)
+    weight = rng.random(6).astype(np.float32)
+    plain = F.cross_entropy(ember.tensor(logits), ember.tensor(target), reduction="none")
+    weighted = F.cross_entropy(ember.tensor(logits), ember.tensor(target),
+                               weight=ember.tensor(weight), reduction="none")
+    np.testing.assert_array_equal(weighted.numpy(), plain.numpy() * weight[target])
+    theirs = torch.nn.functional.cross_entropy(
+        torch.tensor(logits), torch.tensor(target), weight=torch.tensor(weight),
+        reduction="none").numpy()
+    assert_close(weighted.numpy(), theirs, 1e-6)
+
+
+# ---- linear_cross_entropy (PyTorch 2.13) -----------------------------------------------------
+def test_linear_cross_entropy_module_matches_torch(torch):
+    for library in (ember, torch):
+        library.manual_seed(0)
+    ours = nn.LinearCrossEntropyLoss(8, 5, bias=True)
+    theirs = torch.nn.LinearCrossEntropyLoss(8, 5, bias=True)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    np.testing.assert_array_equal(ours.linear.weight.detach().numpy(),
+                                  theirs.linear.weight.detach().numpy())
+    values = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
+    target = np.array([0, 4, 2, 2, 1, 3])
+    x_ours, x_theirs = ember.tensor(values, requires_grad=True), torch.tensor(values,
+                                                                         requires_grad=True)
+    loss_ours, loss_theirs = ours(x_ours, ember.tensor(target)), theirs(x_theirs,
+                                                                        torch.tensor(target))
+    assert loss_ours.item() == loss_theirs.item()
+    loss_ours.backward()
+    loss_theirs.backward()
+    assert_close(x_ours.grad.numpy(), x_theirs.grad.numpy(), 1e-6)
+    assert_close(ours.linear.weight.grad.numpy(), theirs.linear.weight.grad.numpy(), 1e-6)
+
+
+@pytest.mark.parametrize("keywords", [
+    {"out_features": (4,), "reduction": "none", "label_smoothing": 0.1},
+    {"out_features": (2, 3), "bias": True, "reduction": "sum"},
+    {"ignore_index": 1, "reduction": "mean"},
+])
+def test_linear_cross_entropy_k_dimensional_and_options(torch, keywords):
+    outputs = []
+    for library in (ember, torch):
+        library.manual_seed(1)
+        module = library.nn.LinearCrossEntropyLoss(8, 3, **keywords)
+        inputs = library.tensor(np.linspace(-1, 1, 48, dtype=np.float32).reshape(6, 8))
+        shape = (6,) + keywords.get("out_features", ())
+        target = library.tensor(np.arange(np.prod(shape)).reshape(shape) % 3)
+        outputs.append(module(inputs, target).detach().numpy())
+    assert_close(outputs[0], outputs[1], 1e-6)
+
+
+def test_linear_cross_entropy_errors_and_option_checks(torch):
+    inputs = np.zeros((6, 8), np.float32)
+    weight = np.zeros((5, 8), np.float32)
+    target = np.zeros(6, np.int64)
+    calls = [
+        lambda L: L.nn.functional.linear_cross_entropy(L.tensor(inputs), L.tensor(weight[:, :3]),
+                                                       L.tensor(target)),
+        lambda L: L.nn.functional.linear_cross_entropy(L.tensor(inputs[0, 0]), L.tensor(weight),
+                                                       L.tensor(target)),
+        lambda L: L.nn.functional.linear_cross_entropy(
+            L.tensor(inputs[0]), L.tensor(weight.reshape(5, 1, 8)), L.tensor(target[0])),
+        lambda L: L.nn.functional.linear_cross_entropy(
+            L.tensor(inputs), L.tensor(weight), L.tensor(target),
+            linear_bias=L.tensor(np.zeros(4, np.float32))),
+        lambda L: L.nn.LinearCrossEntropyOptions(acc_policy="fast"),
+        lambda L: L.nn.LinearCrossEntropyOptions(chunking_method="aspect_ratio:0"),
+        lambda L: L.nn.LinearCrossEntropyOptions(batch_chunk_size=0),
+        lambda L: L.nn.functional.linear_cross_entropy(
+            L.tensor(inputs), L.tensor(weight), L.tensor(target),
+            options=L.nn.LinearCrossEntropyOptions(batch_chunk_size=3,
+                                                   chunking_method="aspect_ratio")),
+        lambda L: L.nn.LinearCrossEntropyLoss(8, 5, weight=L.ones(3)),
+        lambda L: L.nn.LinearCrossEntropyLoss(8, 5, label_smoothing=1.5),
+    ]
+    for call in calls:
+        assert_raises_like_torch(lambda: call(torch), lambda: call(ember), same_type=True)
+    for library in (ember, torch):
+        with pytest.warns(UserWarning, match="``options`` ignored"):
+            library.nn.functional.linear_cross_entropy(
+                library.tensor(inputs), library.tensor(weight), library.tensor(target),
+                label_smoothing=0.1, options=library.nn.LinearCrossEntropyOptions())
+    options = nn.LinearCrossEntropyOptions()._adjust(
+        num_batches=1000, in_features=64, num_classes=5000, dtype=ember.float32,
+        device=ember.device("cpu"))
+    theirs = torch.nn.LinearCrossEntropyOptions()._adjust(
+        num_batches=1000, in_features=64, num_classes=5000, dtype=torch.float32,
+        device=torch.device("cpu"))
+    assert (options.batch_chunk_size, options.acc_policy, options.chunking_method) == (
+        theirs.batch_chunk_size, theirs.acc_policy, theirs.chunking_method)

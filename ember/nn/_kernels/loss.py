@@ -204,14 +204,15 @@ class _Targets:
             return total
         return self.dense(np, self.target, ndim).sum(axis=1, keepdims=True)
 
-    def row_dot(self, values, shift=None):
+    def row_dot(self, values, shift=None, unweighted=False):
         """sum_c coefficient[c] * (values[c] - shift) per sample (N, ...); ``shift`` (N, 1,
-        ...) is subtracted before the products, where it cancels without rounding."""
+        ...) is subtracted before the products, where it cancels without rounding.
+        ``unweighted``: class indices' values[target] - shift alone."""
         if self.indices:
             picked = values[self.index]
             if shift is not None:
                 picked = picked - shift[:, 0]
-            if self.plain:
+            if self.plain or unweighted:
                 return picked
             dot = picked * self.main
             if self.smoothing:
@@ -236,6 +237,64 @@ class _Targets:
             array -= self._spread(array.ndim) * factor
 
 
+def _nll_reduction(loss, targets, reduction):
+    """The sum or mean of per-sample losses (N,) of class-index targets, summed as PyTorch's
+    nll_loss sums them: in the input's dtype, by cascaded partial sums (16 samples a level),
+    ignored samples skipped; the mean divides by the count (or the summed weights) of the
+    others."""
+    weights = targets.main if not targets.plain else loss[:0]
+    valid = targets.valid if not targets.all_valid else loss[:0].astype(np.bool_)
+    totals = np.zeros(2, loss.dtype)
+    kernel = _cascaded_sums.compiled() or _cascaded_sums.python
+    kernel(loss, valid, weights, totals)
+    if reduction == "sum":
+        return np.asarray(totals[0])
+    if targets.plain or targets.weight is None:
+        count = int(targets.valid.sum()) if not targets.all_valid else loss.shape[0]
+        denominator = loss.dtype.type(count)
+    else:
+        denominator = totals[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(totals[0] / denominator)
+
+
+@_jit.kernel
+def _cascaded_sums(loss, valid, weights, totals):
+    # PyTorch's nll_loss_out_frame: 8 levels of partial sums; after sample b the levels below
+    # j + 1 are flushed up while b is a multiple of 16^(j + 1) (16 = 2^max(4, ceil(log2 N) / 8));
+    # an ignored sample is skipped, flushes included. totals = (loss sum, weight sum).
+    count = loss.shape[0]
+    bits = 0
+    while (1 << bits) < count:
+        bits += 1
+    power = max(4, bits // 8)
+    mask = (1 << power) - 1
+    partial = np.zeros(8, loss.dtype)
+    weight_partial = np.zeros(8, loss.dtype)
+    check = valid.shape[0] > 0
+    weighted = weights.shape[0] > 0
+    for sample in range(count):
+        if check and not valid[sample]:
+            continue
+        partial[0] += loss[sample]
+        if weighted:
+            weight_partial[0] += weights[sample]
+        for level in range(7):
+            if sample & (mask << (level * power)):
+                break
+            partial[level + 1] += partial[level]
+            weight_partial[level + 1] += weight_partial[level]
+            partial[level] = 0
+            weight_partial[level] = 0
+    total = loss.dtype.type(0)
+    weight_total = loss.dtype.type(0)
+    for level in range(8):
+        total += partial[level]
+        weight_total += weight_partial[level]
+    totals[0] = total
+    totals[1] = weight_total
+
+
 class ClassificationLoss(Op):
     """Fused (log_softmax +) negative log-likelihood over dim 1 of (N, C, ...).
 
@@ -255,16 +314,23 @@ class ClassificationLoss(Op):
             if from_logits:
                 # -sum_c coefficient[c] * log p[c], log p = (input - shift) - log_total
                 shift, log_total = _log_sum_exp(input)
-                loss = targets.row_dot(input, shift)
-                if targets.plain:
-                    loss = log_total[:, 0] - loss
+                if targets.indices and not smoothing:
+                    # -log p[target] (times its weight), rounded as PyTorch's nll_loss of the
+                    # log_softmax rounds it
+                    loss = log_total[:, 0] - targets.row_dot(input, shift, unweighted=True)
+                    if not targets.plain:
+                        loss = loss * targets.main
                 else:
+                    loss = targets.row_dot(input, shift)
                     loss = targets.row_total(input.ndim)[:, 0] * log_total[:, 0] - loss
             else:
                 shift = log_total = None
                 loss = -targets.row_dot(input)
         loss = np.asarray(loss, dtype)
-        if reduction == "sum":
+        if (reduction != "none" and loss.ndim == 1 and targets.indices and not smoothing
+                and (dtype == np.float32 or dtype == np.float64)):
+            loss = _nll_reduction(loss, targets, reduction)
+        elif reduction == "sum":
             loss = np.asarray(loss.sum(dtype=dtype))
         elif reduction == "mean":
             summed = loss.sum(dtype=np.float64)

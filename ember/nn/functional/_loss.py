@@ -1,6 +1,7 @@
 """Loss functions. cross_entropy/nll_loss and binary_cross_entropy(_with_logits) are fused
 kernels (numerical stability and the training hot path); the others are composites of ember.ops.
 Every loss takes ``reduction`` ('none', 'mean', 'sum') or the legacy size_average/reduce pair."""
+import math
 import warnings
 
 import numpy as np
@@ -16,6 +17,7 @@ from .._kernels.activation import LogSigmoid
 from .._kernels.loss import (
     BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassificationLoss, CTCLoss, MseLoss)
 from ._distance import pairwise_distance
+from ._linear import linear
 from ._reduction import (
     REDUCTIONS, apply_reduction, check_reduction, from_legacy, legacy_reduction, reduction_from)
 
@@ -23,7 +25,7 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_e
            "cross_entropy", "ctc_loss", "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div",
            "l1_loss", "margin_ranking_loss", "mse_loss", "multi_margin_loss",
            "multilabel_margin_loss", "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss",
-           "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss",
+           "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss", "linear_cross_entropy",
            "triplet_margin_with_distance_loss"]
 
 
@@ -123,6 +125,62 @@ def _classification_name(probabilities, smoothing, reduction, ndim):
     if smoothing:
         return "AddBackward0"
     return "NllLossBackward0" if ndim <= 2 else "NllLoss2DBackward0"
+
+
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None,
+                         reduction="mean", ignore_index=None, label_smoothing=0.0, options=None):
+    """cross_entropy(linear(input, linear_weight, linear_bias), target): logits of shape
+    (N, C, d_1, ..., d_K) from a (C, d_1, ..., d_K, in_features) weight. ``options``
+    (LinearCrossEntropyOptions) is checked and resolved as PyTorch does; ember computes the
+    reference path, whose values PyTorch's chunked path reproduces."""
+    if input.dim() < 1 or input.dim() > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
+    if linear_weight.dim() < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got "
+                           f"{linear_weight.dim()}")
+    batches = tuple(input.shape[:-1])
+    in_features = input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError(f"expected equal input and linear_weight last dimensions "
+                           f"(in_features), got {input.shape[-1]} and {linear_weight.shape[-1]}, "
+                           f"respectively")
+    classes = linear_weight.shape[0]
+    out_features = tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != (classes, *out_features):
+        raise RuntimeError(f"expected linear_bias shape {(classes, *out_features)}, got "
+                           f"{tuple(linear_bias.shape)}")
+    if out_features and not batches:
+        raise RuntimeError(f"K-dimensional loss defined by linear_weight shape "
+                           f"{tuple(linear_weight.shape)} requires batched input, (N, "
+                           f"{in_features}), got unbatched input with shape {tuple(input.shape)}")
+    logits_shape = (*batches, classes, *out_features)
+    if tuple(target.shape) == logits_shape and ignore_index is not None:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    ignore_index = -100 if ignore_index is None else ignore_index
+    if options is not None:
+        chunked = (reduction in {"mean", "sum", "none"} and label_smoothing == 0.0
+                   and target._data.dtype == np.int64 and not out_features)
+        if chunked:
+            # PyTorch's checks of the resolved options (a chunk size the method contradicts)
+            options._adjust(num_batches=batches[0] if batches else 1, in_features=in_features,
+                            num_classes=classes, dtype=input.dtype, device=input.device)
+        else:
+            bias_shape = tuple(linear_bias.shape) if linear_bias is not None else None
+            warnings.warn(
+                f"linear_cross_entropy: ``options`` ignored; chunked path needs reduction in "
+                f"{{'mean','sum','none'}}, label_smoothing == 0, target.dtype == int64, "
+                f"out_features == (). Got reduction={reduction!r}, "
+                f"label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
+                f"out_features={out_features}, tracing=False, linear_bias.shape={bias_shape}.",
+                stacklevel=2)
+    if out_features:
+        flat = math.prod(out_features, start=classes)
+        linear_weight = linear_weight.reshape((flat, in_features))
+        if linear_bias is not None:
+            linear_bias = linear_bias.reshape(flat)
+    logits = linear(input, linear_weight, linear_bias).reshape(logits_shape)
+    return cross_entropy(logits, target, weight=weight, reduction=reduction,
+                         ignore_index=ignore_index, label_smoothing=label_smoothing)
 
 
 @autocast_op("cross_entropy")

@@ -65,3 +65,5 @@ from .lazy import (  # noqa: F401,E402
 from .transformer import (  # noqa: F401,E402
     Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
     TransformerEncoderLayer)
+from .loss import LinearCrossEntropyLoss  # noqa: F401,E402
+from .linear_cross_entropy_options import LinearCrossEntropyOptions  # noqa: F401,E402
