@@ -37,9 +37,10 @@ class QuantizedTensor:
         return Tensor._wrap(self._integers.copy())
 
     def dequantize(self):
-        """The real values, float32: ``(integer - zero_point) * scale``, one rounding."""
-        shifted = self._integers.astype(np.float32) - np.float32(self._zero_point)
-        return Tensor._wrap(shifted * np.float32(self._scale))
+        """The real values, float32: ``(integer - zero_point) * scale``, the difference taken
+        in int32 (wrapping at qint32's ends, as PyTorch's does) and the product rounded once."""
+        difference = (self._integers.astype(np.int64) - self._zero_point).astype(np.int32)
+        return Tensor._wrap(difference.astype(np.float32) * np.float32(self._scale))
 
     def q_scale(self):
         return self._scale

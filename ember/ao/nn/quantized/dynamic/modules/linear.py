@@ -121,6 +121,10 @@ class Linear(Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"dtype={self._packed_params.dtype!r}, qscheme={per_tensor_affine!r}")
 
+    def __repr__(self):
+        # PyTorch hides the packed parameters child from the repr.
+        return f"{self._get_name()}({self.extra_repr()})"
+
     def weight(self):
         return self._packed_params._weight_bias()[0]
 
