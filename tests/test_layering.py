@@ -21,6 +21,8 @@ ORDER = [
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit", "ember.random",
      "ember._dynamo", "ember._dynamo_config", "ember._inductor", "ember._inductor_config"),
+    # torch.utils.benchmark's timer: the standard library's timeit and the thread setting.
+    ("ember.utils.benchmark",),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
     ("ember.autograd.grad_mode", "ember.autograd.anomaly_mode"),
