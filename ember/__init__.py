@@ -31,6 +31,7 @@ from ._layout import (  # noqa: F401
 from .sparse import sparse_coo_tensor, sparse_csr_tensor, spmm  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from ._storage import TypedStorage, UntypedStorage  # noqa: F401
+from ._quantized import quantize_per_tensor  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402
 # ember.autograd.functional stacks Jacobian rows with the ops, so it is loaded once they are.
@@ -97,10 +98,10 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     """``ember.func`` (torch.func's transforms), ``ember.vmap`` (torch.vmap, its vmap),
-    ``ember.distributions``, ``ember.special``, ``ember.random`` and ``ember.multiprocessing``
-    load on first use, keeping ``import ember``
+    ``ember.distributions``, ``ember.special``, ``ember.random``, ``ember.multiprocessing`` and
+    ``ember.ao`` (quantization) load on first use, keeping ``import ember``
     fast; ``import ember.func`` works as usual."""
-    if name in ("func", "vmap", "distributions", "special", "random", "multiprocessing"):
+    if name in ("func", "vmap", "distributions", "special", "random", "multiprocessing", "ao"):
         import importlib  # only on that first use: the package is not imported at start-up
         module = importlib.import_module(".func" if name == "vmap" else f".{name}", __name__)
         return module.vmap if name == "vmap" else module

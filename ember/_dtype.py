@@ -6,7 +6,9 @@ import numpy as np
 
 __all__ = ["bfloat16", "cdouble", "cfloat", "complex128", "complex64", "dtype", "finfo", "float16",
            "float32", "float64", "get_default_dtype", "iinfo", "int16", "int32", "int64", "int8",
-           "promote_types", "set_default_dtype", "uint8"]
+           "per_channel_affine", "per_channel_affine_float_qparams", "per_channel_symmetric",
+           "per_tensor_affine", "per_tensor_symmetric", "promote_types", "qint32", "qint8",
+           "qscheme", "quint2x4", "quint4x2", "quint8", "set_default_dtype", "uint8"]
 
 
 # The package name that reprs print: "torch" while ember.compat resolves ``import torch`` to
@@ -99,9 +101,68 @@ class _BFloat16(dtype):
 
 bfloat16 = _BFloat16()
 
+class _QuantizedDtype(dtype):
+    """A quantized element type (torch.qint8, ...): the dtype of quantized weights and of
+    ``quantize_per_tensor``'s results, never of an ember Tensor, so it has no NumPy type and
+    stays out of promotion; ``storage`` is the NumPy type of its integer values."""
+
+    __slots__ = ("storage",)
+
+    def __init__(self, name, storage_type, scalar_type, cpp_type):
+        self.name = name
+        self.storage = np.dtype(storage_type)
+        self.is_floating_point = False
+        self.is_complex = False
+        self.itemsize = self.storage.itemsize
+        self._category = 1
+        self._scalar_type = scalar_type
+        self._cpp_type = cpp_type
+
+    @property
+    def numpy(self):
+        raise NotImplementedError(f"ember tensors cannot have dtype {self!r}: quantized values "
+                                  f"live in quantized modules and quantize_per_tensor's results")
+
+    @property
+    def is_signed(self):
+        raise RuntimeError("isSignedType not supported for quantized types")
+
+
+# The packed 4- and 2-bit types store their values in uint8, as PyTorch does.
+qint8 = _QuantizedDtype("qint8", np.int8, "QInt8", "c10::qint8")
+quint8 = _QuantizedDtype("quint8", np.uint8, "QUInt8", "c10::quint8")
+qint32 = _QuantizedDtype("qint32", np.int32, "QInt32", "c10::qint32")
+quint4x2 = _QuantizedDtype("quint4x2", np.uint8, "QUInt4x2", "c10::quint4x2")
+quint2x4 = _QuantizedDtype("quint2x4", np.uint8, "QUInt2x4", "c10::quint2x4")
+_QUANTIZED = (qint8, quint8, qint32, quint4x2, quint2x4)
+
+
+class qscheme:
+    """How a quantized tensor maps integers to reals (torch.qscheme): compares by identity,
+    prints like ``torch.per_tensor_affine``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"{_repr_prefix[0]}.{self.name}"
+
+    def __reduce__(self):
+        return self.name
+
+
+per_tensor_affine = qscheme("per_tensor_affine")
+per_channel_affine = qscheme("per_channel_affine")
+per_tensor_symmetric = qscheme("per_tensor_symmetric")
+per_channel_symmetric = qscheme("per_channel_symmetric")
+per_channel_affine_float_qparams = qscheme("per_channel_affine_float_qparams")
+
+
 _ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128)
 _FROM_NUMPY = {d.numpy: d for d in _ALL}
-_BY_NAME = {d.name: d for d in _ALL + (bfloat16,)}
+_BY_NAME = {d.name: d for d in _ALL + (bfloat16,) + _QUANTIZED}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
                  "int": int32, "short": int16, "cfloat": complex64, "cdouble": complex128})
 

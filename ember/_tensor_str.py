@@ -6,7 +6,7 @@ import numpy as np
 
 from ._dtype import default_complex, from_numpy_dtype, get_default_dtype, is_floating
 
-__all__ = ["format_tensor", "get_printoptions", "set_printoptions"]
+__all__ = ["format_tensor", "format_values", "get_printoptions", "set_printoptions"]
 
 # PyTorch's print options (set_printoptions); process-wide, as PyTorch's.
 _PROFILES = {
@@ -56,6 +56,14 @@ def format_tensor(tensor):
         suffixes.append(f"grad_fn=<{tensor.grad_fn.name().rpartition('::')[2]}>")
     elif tensor._requires_grad:
         suffixes.append("requires_grad=True")
+    return prefix + body + _suffixes(prefix + body, suffixes, len(prefix)) + ")"
+
+
+def format_values(array, suffixes):
+    """``tensor(<values>, <suffixes>)`` in PyTorch's layout, for tensor-like objects that print
+    real values and their own suffixes (a quantized tensor prints its dequantized values)."""
+    prefix = "tensor("
+    body = _format_array(array, len(prefix))
     return prefix + body + _suffixes(prefix + body, suffixes, len(prefix)) + ")"
 
 

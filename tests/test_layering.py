@@ -21,6 +21,8 @@ ORDER = [
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit", "ember.random",
      "ember._dynamo", "ember._dynamo_config", "ember._inductor", "ember._inductor_config"),
+    # torch.utils.benchmark's timer: the standard library's timeit and the thread setting.
+    ("ember.utils.benchmark",),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
     ("ember.autograd.grad_mode", "ember.autograd.anomaly_mode"),
@@ -35,6 +37,8 @@ ORDER = [
     ("ember.autograd",),
     # torch.profiler's front end over autograd's op profiler.
     ("ember.profiler",),
+    # quantized tensors (integers, scale, zero point): plain values that checkpoints store.
+    ("ember._quantized",),
     # checkpoint files: tensors and JSON, nothing above autograd.
     ("ember.io",),
     # ops: _broadcast < elementwise (_operands < arithmetic < the other families) < index <
@@ -75,6 +79,8 @@ ORDER = [
     ("ember.nn.modules",),
     ("ember.nn.utils", "ember.nn.parallel"),
     ("ember.nn",),
+    # torch.ao: dynamically quantized layers and quantize_dynamic, over nn's layers.
+    ("ember.ao",),
     # torch's top-level spellings of tensor methods and nn.functional ops.
     ("ember._toplevel", "ember._aten", "ember._foreach_ops", "ember._out", "ember._lowrank",
      "ember.utils.dlpack"),

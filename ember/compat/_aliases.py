@@ -46,6 +46,9 @@ TABLE = {
     "torch.cpu.amp.grad_scaler": ("ember.cpu.amp",),
     "torchvision": ("ember.vision",),
     "torch.storage": ("ember._storage",),
+    # torch's older spellings of torch.ao's quantization and quantized layers.
+    "torch.quantization": ("ember.ao.quantization",),
+    "torch.nn.quantized": ("ember.ao.nn.quantized",),
     # torch's pytree helpers (tree_map, tree_flatten), which user code imports
     "torch.utils._pytree": ("ember.func._pytree",),
     # the private compiler modules whose settings scripts write (ember compiles nothing)

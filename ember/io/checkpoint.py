@@ -25,7 +25,8 @@ import numpy as np
 import safetensors.numpy
 
 from .._device import device as _ember_device
-from .._dtype import _BY_NAME, _FROM_NUMPY, bfloat16, dtype as _ember_dtype
+from .._dtype import _BY_NAME, _FROM_NUMPY, _QUANTIZED, bfloat16, dtype as _ember_dtype
+from .._quantized import QuantizedTensor
 from ..tensor import Size, Tensor
 from . import torch_files
 from .files import (MAX_ARRAY_BYTES, MAX_DIMENSIONS, CheckpointError, Corrupt, Truncated, Unsafe,
@@ -93,6 +94,10 @@ class _Encoder:
             return reference
         if isinstance(value, np.ndarray):
             return {"$ndarray": self._store(value, value, path)}
+        if kind is QuantizedTensor:  # its integers, dtype, scale and zero point
+            return {"$qtensor": self._store(value, value._integers, path),
+                    "$qdtype": value.dtype.name, "$scale": value.q_scale(),
+                    "$zero_point": value.q_zero_point()}
         if isinstance(value, np.generic):
             return self._encode_numpy_scalar(value, path)
         if kind is list:
@@ -231,7 +236,8 @@ _MARKER_KEYS = {
     "$scalar": ({"$scalar", "$value"}, set()), "$dtype": ({"$dtype"}, set()),
     "$device": ({"$device"}, set()), "$size": ({"$size"}, set()),
     "$complex": ({"$complex"}, set()), "$bytes": ({"$bytes"}, set()),
-    "$bytearray": ({"$bytearray"}, set()), "$module": ({"$module", "$state"}, set())}
+    "$bytearray": ({"$bytearray"}, set()), "$module": ({"$module", "$state"}, set()),
+    "$qtensor": ({"$qtensor", "$qdtype", "$scale", "$zero_point"}, set())}
 
 
 class _WholeModule(Unsafe):
@@ -264,6 +270,8 @@ class _Decoder:
             return self._module(content, value["$state"])
         if kind == "$ndarray":
             return self._array(content)
+        if kind == "$qtensor":
+            return self._quantized(value)
         if kind == "$float":
             if content not in ("nan", "inf", "-inf"):
                 raise Corrupt(f"bad non-finite float {content!r}")
@@ -327,6 +335,20 @@ class _Decoder:
         if not isinstance(name, str) or name not in self.arrays:
             raise Corrupt(f"reference to a missing tensor {name!r}")
         return self.arrays[name]
+
+    def _quantized(self, reference):
+        array = self._array(reference["$qtensor"])
+        dtype = _BY_NAME.get(reference["$qdtype"]) if isinstance(reference["$qdtype"], str) \
+            else None
+        scale = reference["$scale"]
+        zero_point = reference["$zero_point"]
+        if dtype not in _QUANTIZED or array.dtype != dtype.storage:
+            raise Corrupt(f"quantized tensor {reference['$qtensor']!r} has dtype "
+                          f"{reference['$qdtype']!r} over {array.dtype} values")
+        if type(scale) is not float or not math.isfinite(scale) or type(zero_point) is not int:
+            raise Corrupt(f"quantized tensor {reference['$qtensor']!r} has a bad scale or zero "
+                          f"point")
+        return QuantizedTensor(array, scale, zero_point, dtype)
 
     def _tensor(self, reference):
         array = self._array(reference["$tensor"])

@@ -1,3 +1,3 @@
 """PyTorch-style aliases: ``ember.utils.data`` is ``ember.data``; ``ember.utils.checkpoint`` is
 activation checkpointing (torch.utils.checkpoint)."""
-from . import checkpoint, data  # noqa: F401
+from . import benchmark, checkpoint, data  # noqa: F401

@@ -990,6 +990,9 @@ def _run_copies(pending):
     """Write validated state_dict values into parameters and buffers."""
     with no_grad():
         for module, name, current, array, assign in pending:
+            if callable(name):  # a module's own restore step (quantized layers' packed weights)
+                name(array)
+                continue
             if name == _EXTRA_STATE:
                 module.set_extra_state(array)
                 continue

@@ -1,0 +1,40 @@
+"""torch.utils.benchmark's Timer and Measurement: structure and arithmetic, never timings."""
+import re
+
+import pytest
+
+from ember.utils.benchmark import Measurement, TaskSpec, Timer
+
+
+def test_measurement_arithmetic_and_repr():
+    spec = TaskSpec("x + 1", "x = 1", label="add", sub_label="int", description="one")
+    measurement = Measurement(10, [1e-5, 2e-5, 3e-5, 4e-5, 5e-5], spec)
+    assert measurement.times == pytest.approx([1e-6, 2e-6, 3e-6, 4e-6, 5e-6])
+    assert measurement.mean == pytest.approx(3e-6) and measurement.median == pytest.approx(3e-6)
+    assert measurement.iqr == pytest.approx(2e-6) and measurement.title == "add: int"
+    lines = repr(measurement).splitlines()
+    assert re.fullmatch(r"<ember\.utils\.benchmark\.Measurement object at 0x[0-9a-f]+>", lines[0])
+    assert lines[1:] == [
+        "add: int", "one", "setup: x = 1", "  Median: 3.00 us", "  IQR:    2.00 us (2.00 to 4.00)",
+        "  5 measurements, 10 runs per measurement, 1 thread",
+        "  WARNING: Interquartile range is 66.7% of the median measurement.",
+        "           This suggests significant environmental influence."]
+
+
+def test_single_measurement_repr():
+    measurement = Measurement(100, [2.5e-6], TaskSpec("x + 1", "pass", num_threads=2))
+    assert repr(measurement).splitlines()[1:] == [
+        "x + 1", "  25.00 ns", "  1 measurement, 100 runs , 2 threads"]
+
+
+def test_timer_runs_with_globals():
+    calls = []
+    timer = Timer("record(1)", globals={"record": calls.append})
+    measurement = timer.timeit(7)
+    assert measurement.number_per_run == 7 and len(measurement.times) == 1
+    assert len(calls) == 7 + 2  # the warm-up runs max(7 // 100, 2)
+    blocked = Timer("pass").blocked_autorange(min_run_time=0.01)
+    assert sum(blocked.raw_times) >= 0.01
+    assert blocked.mean == pytest.approx(sum(blocked.times) / len(blocked.times))
+    adaptive = Timer("pass").adaptive_autorange(max_run_time=0.05)
+    assert len(adaptive.times) >= 1
