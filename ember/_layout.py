@@ -274,6 +274,25 @@ def unary_layout(result, operands):
                                      if type(operand) is np.ndarray])
 
 
+def row_major_layout(result, operands):
+    """``result`` of a reduction, softmax or scan row-major, as PyTorch allocates those whatever
+    the input's layout (dims of size 1 with row-major strides too); nothing to do when every
+    operand is row-major (NumPy's results then are)."""
+    if result.flags.c_contiguous:
+        for operand in operands:
+            if type(operand) is np.ndarray and not operand.flags.c_contiguous:
+                break
+        else:
+            return result
+    strides = _dense_strides(result.shape, range(result.ndim - 1, -1, -1))
+    if _element_strides(result) == strides:
+        return result
+    if result.flags.c_contiguous:  # only dims of size 1 differ: the same memory, restrided
+        return np.lib.stride_tricks.as_strided(
+            result, result.shape, [stride * result.itemsize for stride in strides])
+    return with_strides(result, strides)
+
+
 def spatial_layout(result, operands):
     """``result`` of a spatial kernel (convolution, pooling, normalization, resampling, padding)
     laid out as PyTorch's: channels_last (channels_last_3d) with that format's exact strides
