@@ -177,7 +177,8 @@ def iterator_strides(shape, operands):
             return _dense_strides(shape, range(ndim - 1, -1, -1))
         if ndim == 4 and all(has_memory_format(array, channels_last) for array in arrays):
             return format_strides(shape, channels_last)
-        if all(_non_overlapping_and_dense(array) for array in arrays) and                 len({array.strides for array in arrays}) == 1:
+        if all(_non_overlapping_and_dense(array) for array in arrays) and \
+                len({_element_strides(array) for array in arrays}) == 1:
             return _element_strides(arrays[-1])
     operand_strides = []
     for array in arrays:
