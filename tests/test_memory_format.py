@@ -247,6 +247,8 @@ SPATIAL_OPS = [
     ("adaptive_avg_pool2d_to_1", lambda m, F, x: F.adaptive_avg_pool2d(x, 1), IMAGE, []),
     ("adaptive_avg_pool3d_to_1", lambda m, F, x: F.adaptive_avg_pool3d(x, 1), VOLUME, []),
     ("adaptive_max_pool2d", lambda m, F, x: F.adaptive_max_pool2d(x, 3), IMAGE, []),
+    ("adaptive_max_pool2d_indices", lambda m, F, x: F.adaptive_max_pool2d(
+        x, 3, return_indices=True)[1].to(m.float32), IMAGE, []),
     ("interpolate_nearest", lambda m, F, x: F.interpolate(x, scale_factor=2), IMAGE, []),
     ("interpolate_nearest_exact", lambda m, F, x: F.interpolate(x, size=(9, 5),
                                                                 mode="nearest-exact"),
