@@ -1,6 +1,8 @@
 """Tensor layouts (PyTorch's ``torch.layout``): ``strided`` for NumPy-backed tensors and
 ``sparse_coo`` and ``sparse_csr``, whose tensors hold a storage object in place of the NumPy array; and memory
 formats (``torch.memory_format``): the order of a strided tensor's dimensions in memory."""
+import math
+
 import numpy as np
 
 from ._dtype import repr_prefix
@@ -138,6 +140,173 @@ def _non_overlapping_and_dense(array):
             return False
         required *= size
     return True
+
+
+def format_strides(shape, fmt):
+    """The element strides PyTorch gives a dense tensor of ``shape`` laid out as ``fmt``."""
+    order = _memory_order(fmt, len(shape)) or tuple(range(len(shape)))
+    return _dense_strides(shape, order[::-1])
+
+
+def _dense_strides(shape, innermost_first):
+    """Element strides of a dense array whose dims lie in memory in ``innermost_first`` order (a
+    dim of size 0 or 1 still multiplies by its size at least 1, as PyTorch's strides do)."""
+    strides = [0] * len(shape)
+    step = 1
+    for axis in innermost_first:
+        strides[axis] = step
+        step *= max(shape[axis], 1)
+    return tuple(strides)
+
+
+def _element_strides(array):
+    return tuple(stride // array.itemsize for stride in array.strides)
+
+
+def iterator_strides(shape, operands):
+    """The element strides PyTorch's TensorIterator gives the output of an elementwise op of
+    ``operands`` (arrays, and Python or NumPy numbers as 0-d operands, in argument order):
+    contiguous when every operand is, channels_last when every (4-D, same-shape) operand is, an
+    operand's own strides when all are dense with equal strides, else dense strides in the
+    order its stride comparison sorts the dims into (the first operand whose strides tell two
+    dims apart decides; broadcast dims tell nothing)."""
+    ndim = len(shape)
+    arrays = [operand for operand in operands if type(operand) is np.ndarray]
+    if len(arrays) == len(operands) and all(array.shape == shape for array in arrays):
+        if all(array.flags.c_contiguous for array in arrays):
+            return _dense_strides(shape, range(ndim - 1, -1, -1))
+        if ndim == 4 and all(has_memory_format(array, channels_last) for array in arrays):
+            return format_strides(shape, channels_last)
+        if all(_non_overlapping_and_dense(array) for array in arrays) and \
+                len({_element_strides(array) for array in arrays}) == 1:
+            return _element_strides(arrays[-1])
+    operand_strides = []
+    for array in arrays:
+        offset = ndim - array.ndim
+        operand_strides.append([0] * offset + [
+            0 if size == 1 and shape[offset + axis] != 1 else stride
+            for axis, (size, stride) in enumerate(zip(array.shape, array.strides))])
+
+    def comparison(first, second):
+        for strides in operand_strides:
+            first_stride, second_stride = strides[first], strides[second]
+            if first_stride == 0 or second_stride == 0:
+                continue
+            if first_stride != second_stride:
+                return -1 if first_stride < second_stride else 1
+            if shape[first] > shape[second]:
+                return 1
+        return 0
+
+    innermost_first = list(range(ndim - 1, -1, -1))
+    for position in range(1, ndim):
+        moving = position
+        for earlier in range(position - 1, -1, -1):
+            order = comparison(innermost_first[earlier], innermost_first[moving])
+            if order > 0:
+                innermost_first[earlier], innermost_first[moving] = \
+                    innermost_first[moving], innermost_first[earlier]
+                moving = earlier
+            elif order < 0:
+                break
+    return _dense_strides(shape, innermost_first)
+
+
+def with_strides(array, strides):
+    """``array`` itself when its element strides are ``strides`` (dense ones), else a copy that
+    has them."""
+    if _element_strides(array) == strides:
+        return array
+    laid_out = empty_strided(array.shape, strides, array.dtype)
+    laid_out[...] = array
+    return laid_out
+
+
+def empty_strided(shape, strides, dtype):
+    """A new array of ``shape`` with the dense element ``strides`` (``torch.empty_strided``)."""
+    dtype = np.dtype(dtype)
+    return np.lib.stride_tricks.as_strided(
+        np.empty(max(math.prod(shape), 1), dtype), shape,
+        [stride * dtype.itemsize for stride in strides])
+
+
+def obeys_gradient_layout(grad, data):
+    """PyTorch's gradient layout contract (obeys_layout_contract): the .grad of a dense leaf has
+    the leaf's strides (a dim of size 1 any but 0), of any other leaf row-major ones."""
+    if data.flags.c_contiguous or not _non_overlapping_and_dense(data) or min(data.strides) < 0:
+        return grad.flags.c_contiguous
+    for size, grad_stride, data_stride in zip(data.shape, grad.strides, data.strides):
+        if grad_stride != data_stride if size != 1 else grad_stride == 0:
+            return False
+    return True
+
+
+def gradient_strides(data):
+    """The element strides of a new .grad for the leaf array ``data`` (PyTorch's
+    clone_obey_contract): the leaf's own where it is dense, else row-major ones."""
+    if _non_overlapping_and_dense(data) and min(data.strides, default=0) >= 0:
+        return _element_strides(data)
+    return _dense_strides(data.shape, range(data.ndim - 1, -1, -1))
+
+
+def pointwise_layout(result, operands):
+    """``result`` of an elementwise op of ``operands`` laid out as PyTorch lays it out
+    (``iterator_strides``); a copy only when the layouts differ, none when all are row-major."""
+    if result.flags.c_contiguous:
+        for operand in operands:
+            if type(operand) is np.ndarray and not operand.flags.c_contiguous:
+                break
+        else:
+            return result
+    if result.ndim < 2:
+        return result
+    return with_strides(result, iterator_strides(result.shape, operands))
+
+
+def unary_layout(result, operands):
+    """``pointwise_layout`` of an op whose numbers are parameters, not operands (activations)."""
+    if result.flags.c_contiguous:
+        for operand in operands:
+            if type(operand) is np.ndarray and not operand.flags.c_contiguous:
+                break
+        else:
+            return result
+    return pointwise_layout(result, [operand for operand in operands
+                                     if type(operand) is np.ndarray])
+
+
+def row_major_layout(result, operands):
+    """``result`` of a reduction, softmax or scan row-major, as PyTorch allocates those whatever
+    the input's layout (dims of size 1 with row-major strides too); nothing to do when every
+    operand is row-major (NumPy's results then are)."""
+    if result.flags.c_contiguous:
+        for operand in operands:
+            if type(operand) is np.ndarray and not operand.flags.c_contiguous:
+                break
+        else:
+            return result
+    strides = _dense_strides(result.shape, range(result.ndim - 1, -1, -1))
+    if _element_strides(result) == strides:
+        return result
+    if result.flags.c_contiguous:  # only dims of size 1 differ: the same memory, restrided
+        return np.lib.stride_tricks.as_strided(
+            result, result.shape, [stride * result.itemsize for stride in strides])
+    return with_strides(result, strides)
+
+
+def spatial_layout(result, operands):
+    """``result`` of a spatial kernel (convolution, pooling, normalization, resampling, padding)
+    laid out as PyTorch's: channels_last (channels_last_3d) with that format's exact strides
+    when the input or the weight (4-D or 5-D arrays among the first two ``operands``) suggests
+    it (``suggest_memory_format``), else as computed."""
+    if result.ndim not in (4, 5):
+        return result
+    for operand in operands[:2]:
+        if type(operand) is np.ndarray and operand.ndim == result.ndim:
+            fmt = suggest_memory_format(operand)
+            if fmt is not contiguous_format:
+                return with_strides(result, format_strides(result.shape, fmt))
+    return result
 
 
 def arrange(array, fmt, like=None):

@@ -173,3 +173,237 @@ def test_reprs_use_torch_names_under_the_drop_in_import():
     lambda fw: fw.ones(3, 1).t(), lambda fw: fw.ones(())])
 def test_dim_order_like_pytorch(torch, make):
     assert make(ember).dim_order() == make(torch).dim_order()
+
+
+# ---- layouts of op results: PyTorch's strides for channels_last and row-major inputs -----------
+def _input(library, shape, layout, seed, grad=True):
+    """A float32 tensor of seeded values laid out as ``layout`` (None: row-major; "last":
+    channels_last or channels_last_3d by rank)."""
+    values = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    tensor = library.tensor(values)
+    if layout == "last":
+        tensor = tensor.contiguous(memory_format=library.channels_last if len(shape) == 4
+                                   else library.channels_last_3d)
+    return tensor.requires_grad_(grad)
+
+
+def _compare_layouts(torch, call, specs, check_grads=True):
+    """Run ``call(library, functional, *inputs)`` in ember and torch on the same inputs: values,
+    the result's strides, and the strides of every input's .grad after one backward."""
+    results = []
+    for library, functional in ((ember, ember.nn.functional), (torch, torch.nn.functional)):
+        inputs = [_input(library, shape, layout, seed) for seed, (shape, layout)
+                  in enumerate(specs)]
+        output = call(library, functional, *inputs)
+        grads = []
+        if output.requires_grad:
+            weights = np.random.default_rng(9).standard_normal(tuple(output.shape))
+            output.backward(library.tensor(weights.astype(np.float32)))
+            grads = [tensor.grad for tensor in inputs]
+        results.append((output, grads))
+    (mine, my_grads), (theirs, their_grads) = results
+    np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(), rtol=1e-4,
+                               atol=1e-4)
+    assert mine.stride() == theirs.stride(), "result"
+    if check_grads:
+        for number, (my_grad, their_grad) in enumerate(zip(my_grads, their_grads)):
+            assert (my_grad is None) == (their_grad is None), number
+            if their_grad is not None:
+                assert my_grad.stride() == their_grad.stride(), f"grad of input {number}"
+                np.testing.assert_allclose(my_grad.numpy(), their_grad.numpy(), rtol=1e-3,
+                                           atol=1e-3)
+
+
+IMAGE = (2, 3, 6, 7)
+VOLUME = (2, 3, 4, 5, 3)
+# name, call(library, functional, *inputs), shapes of the inputs after the first
+SPATIAL_OPS = [
+    ("conv2d", lambda m, F, x, w: F.conv2d(x, w, padding=1), IMAGE, [(4, 3, 3, 3)]),
+    ("conv2d_bias_stride_dilation", lambda m, F, x, w, b: F.conv2d(x, w, b, stride=2,
+                                                                    dilation=2),
+     (2, 3, 9, 9), [(4, 3, 3, 3), (4,)]),
+    ("conv2d_groups", lambda m, F, x, w: F.conv2d(x, w, groups=3), (2, 6, 6, 6),
+     [(9, 2, 3, 3)]),
+    ("conv2d_1x1", lambda m, F, x, w: F.conv2d(x, w), IMAGE, [(5, 3, 1, 1)]),
+    ("conv_transpose2d", lambda m, F, x, w: F.conv_transpose2d(x, w, stride=2, padding=1),
+     IMAGE, [(3, 4, 3, 3)]),
+    ("conv3d", lambda m, F, x, w: F.conv3d(x, w, padding=1), VOLUME, [(4, 3, 3, 3, 3)]),
+    ("batch_norm_train", lambda m, F, x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+     IMAGE, [(3,), (3,)]),
+    ("batch_norm_eval", lambda m, F, x, w, b: F.batch_norm(x, m.zeros(3), m.ones(3), w, b),
+     IMAGE, [(3,), (3,)]),
+    ("batch_norm_3d", lambda m, F, x: F.batch_norm(x, None, None, training=True), VOLUME, []),
+    ("group_norm", lambda m, F, x, w, b: F.group_norm(x, 2, w, b), (2, 4, 5, 3),
+     [(4,), (4,)]),
+    ("instance_norm", lambda m, F, x: F.instance_norm(x), IMAGE, []),
+    ("layer_norm", lambda m, F, x: F.layer_norm(x, (6, 7)), IMAGE, []),
+    ("max_pool2d", lambda m, F, x: F.max_pool2d(x, 3, stride=2, padding=1), IMAGE, []),
+    ("max_pool2d_indices", lambda m, F, x: F.max_pool2d(x, 2, return_indices=True)[1]
+     .to(m.float32), IMAGE, []),
+    ("max_pool3d", lambda m, F, x: F.max_pool3d(x, 2), VOLUME, []),
+    ("avg_pool2d", lambda m, F, x: F.avg_pool2d(x, 3, stride=2, padding=1), IMAGE, []),
+    ("avg_pool3d", lambda m, F, x: F.avg_pool3d(x, 2), VOLUME, []),
+    ("adaptive_avg_pool2d", lambda m, F, x: F.adaptive_avg_pool2d(x, (3, 4)), IMAGE, []),
+    ("adaptive_avg_pool2d_to_1", lambda m, F, x: F.adaptive_avg_pool2d(x, 1), IMAGE, []),
+    ("adaptive_avg_pool3d_to_1", lambda m, F, x: F.adaptive_avg_pool3d(x, 1), VOLUME, []),
+    ("adaptive_max_pool2d", lambda m, F, x: F.adaptive_max_pool2d(x, 3), IMAGE, []),
+    ("adaptive_max_pool2d_indices", lambda m, F, x: F.adaptive_max_pool2d(
+        x, 3, return_indices=True)[1].to(m.float32), IMAGE, []),
+    ("interpolate_nearest", lambda m, F, x: F.interpolate(x, scale_factor=2), IMAGE, []),
+    ("interpolate_nearest_exact", lambda m, F, x: F.interpolate(x, size=(9, 5),
+                                                                mode="nearest-exact"),
+     IMAGE, []),
+    ("interpolate_bilinear", lambda m, F, x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+     IMAGE, []),
+    ("interpolate_bilinear_corners", lambda m, F, x: F.interpolate(
+        x, size=(8, 9), mode="bilinear", align_corners=True), IMAGE, []),
+    ("interpolate_bicubic", lambda m, F, x: F.interpolate(x, scale_factor=2, mode="bicubic"),
+     IMAGE, []),
+    ("interpolate_area", lambda m, F, x: F.interpolate(x, size=(3, 4), mode="area"), IMAGE, []),
+    ("interpolate_trilinear", lambda m, F, x: F.interpolate(x, scale_factor=2,
+                                                            mode="trilinear"), VOLUME, []),
+    ("pad_constant", lambda m, F, x: F.pad(x, (1, 2, 0, 1)), IMAGE, []),
+    ("pad_reflect", lambda m, F, x: F.pad(x, (1, 2, 0, 1), mode="reflect"), IMAGE, []),
+    ("pad_replicate", lambda m, F, x: F.pad(x, (1, 2, 0, 1), mode="replicate"), IMAGE, []),
+    ("pixel_shuffle", lambda m, F, x: F.pixel_shuffle(x, 2), (2, 8, 3, 4), []),
+    ("pixel_unshuffle", lambda m, F, x: F.pixel_unshuffle(x, 2), (2, 2, 4, 6), []),
+    ("flip", lambda m, F, x: x.flip(3), IMAGE, []),
+    ("flip_two_dims", lambda m, F, x: m.flip(x, (1, 2)), IMAGE, []),
+    ("dropout_eval", lambda m, F, x: F.dropout(x, 0.5, training=False), IMAGE, []),
+    ("cat_channels", lambda m, F, x, y: m.cat([x, y], 1), IMAGE, [(2, 2, 6, 7)]),
+    ("cat_batch", lambda m, F, x, y: m.cat([x, y], 0), IMAGE, [(1, 3, 6, 7)]),
+    ("clone", lambda m, F, x: x.clone(), IMAGE, []),
+    ("contiguous", lambda m, F, x: x.contiguous(), IMAGE, []),
+    ("to_float64", lambda m, F, x: x.to(m.float64), IMAGE, []),
+    ("relu", lambda m, F, x: F.relu(x), IMAGE, []),
+    ("sigmoid", lambda m, F, x: m.sigmoid(x), IMAGE, []),
+    ("silu", lambda m, F, x: F.silu(x), IMAGE, []),
+    ("gelu", lambda m, F, x: F.gelu(x), IMAGE, []),
+    ("gelu_tanh", lambda m, F, x: F.gelu(x, approximate="tanh"), IMAGE, []),
+    ("tanh", lambda m, F, x: m.tanh(x), IMAGE, []),
+    ("leaky_relu", lambda m, F, x: F.leaky_relu(x, 0.1), IMAGE, []),
+    ("hardswish", lambda m, F, x: F.hardswish(x), IMAGE, []),
+    ("hardsigmoid", lambda m, F, x: F.hardsigmoid(x), IMAGE, []),
+    ("relu6", lambda m, F, x: F.relu6(x), IMAGE, []),
+    ("elu", lambda m, F, x: F.elu(x), IMAGE, []),
+    ("mish", lambda m, F, x: F.mish(x), IMAGE, []),
+    ("prelu", lambda m, F, x, w: F.prelu(x, w), IMAGE, [(3,)]),
+    ("clamp", lambda m, F, x: x.clamp(-0.5, 0.5), IMAGE, []),
+    ("exp", lambda m, F, x: x.exp(), IMAGE, []),
+    ("neg", lambda m, F, x: -x, IMAGE, []),
+    ("abs", lambda m, F, x: x.abs(), IMAGE, []),
+    ("mul_number", lambda m, F, x: x * 2.0, IMAGE, []),
+    ("add_number_first", lambda m, F, x: 1.0 + x, IMAGE, []),
+    ("mul_bias", lambda m, F, x, b: x * b, IMAGE, [(1, 3, 1, 1)]),
+    ("add_bias_first", lambda m, F, x, b: b + x, IMAGE, [(3, 1, 1)]),
+    ("mul_squeeze_excite", lambda m, F, x, s: x * m.sigmoid(s), IMAGE, [(2, 3, 1, 1)]),
+    ("where", lambda m, F, x, y: m.where(x > 0, x, y), IMAGE, [IMAGE]),
+    ("in_place_add", lambda m, F, x: x.clone().add_(1.0), IMAGE, []),
+    ("sum_keepdim", lambda m, F, x: x.sum(1, keepdim=True), IMAGE, []),
+    ("mean", lambda m, F, x: x.mean(0), IMAGE, []),
+    ("var_keepdim", lambda m, F, x: x.var(1, keepdim=True), IMAGE, []),
+    ("amax", lambda m, F, x: x.amax(1), IMAGE, []),
+    ("max_values", lambda m, F, x: x.max(1).values, IMAGE, []),
+    ("softmax", lambda m, F, x: F.softmax(x, 1), IMAGE, []),
+    ("log_softmax", lambda m, F, x: F.log_softmax(x, 3), IMAGE, []),
+    ("cumsum", lambda m, F, x: x.cumsum(1), IMAGE, []),
+    ("logsumexp", lambda m, F, x: x.logsumexp(1), IMAGE, []),
+    ("vector_norm", lambda m, F, x: x.norm(dim=1), IMAGE, []),
+]
+
+
+@pytest.mark.parametrize("layout", [None, "last"])
+@pytest.mark.parametrize("name, call, shape, others", SPATIAL_OPS,
+                         ids=[case[0] for case in SPATIAL_OPS])
+def test_op_results_and_gradients_have_torch_strides(torch, layout, name, call, shape, others):
+    """The first input row-major or channels_last, the others row-major: the result's strides
+    and every input's .grad strides as PyTorch's, values unchanged."""
+    _compare_layouts(torch, call, [(shape, layout)] + [(other, None) for other in others])
+
+
+# (first, second) layouts of a binary op: the first non-row-major operand decides, broadcast
+# dims tell nothing, a same-shape row-major operand wins over a later channels_last one.
+BINARY_LAYOUTS = [
+    ((IMAGE, "last"), (IMAGE, None)), ((IMAGE, None), (IMAGE, "last")),
+    ((IMAGE, "last"), (IMAGE, "last")), ((IMAGE, "last"), ((3, 1, 1), None)),
+    (((1, 3, 1, 1), None), (IMAGE, "last")), (((2, 3, 1, 1), None), (IMAGE, "last")),
+    (((3, 6, 7), None), (IMAGE, "last")), (((7,), None), (IMAGE, "last")),
+    (((), None), (IMAGE, "last")), (((1, 1, 1, 1), None), (IMAGE, "last")),
+    (((2, 1, 6, 7), None), (IMAGE, "last")), (((1, 3, 6, 7), None), (IMAGE, "last")),
+    (((2, 3, 6, 1), None), (IMAGE, "last")), (((2, 3, 1, 1), "last"), (IMAGE, None)),
+    (((1, 3, 6, 7), "last"), (IMAGE, None)), ((VOLUME, None), (VOLUME, "last")),
+    ((VOLUME, "last"), ((3, 1, 1, 1), None)),
+]
+
+
+@pytest.mark.parametrize("operation", ["add", "mul", "sub", "div", "maximum", "atan2"])
+@pytest.mark.parametrize("specs", BINARY_LAYOUTS)
+def test_binary_ops_follow_torch_tensor_iterator_layouts(torch, operation, specs):
+    _compare_layouts(torch, lambda m, F, a, b: getattr(m, operation)(a, b), list(specs))
+
+
+def test_binary_ops_without_grad_follow_torch_layouts(torch):
+    """The no-grad fast path and the comparisons, which record nothing."""
+    for specs in BINARY_LAYOUTS:
+        mine = [_input(ember, shape, layout, seed, False)
+                for seed, (shape, layout) in enumerate(specs)]
+        theirs = [_input(torch, shape, layout, seed, False)
+                  for seed, (shape, layout) in enumerate(specs)]
+        for call in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a > b):
+            _same_strides(call(*mine), call(*theirs))
+
+
+@pytest.mark.parametrize("name, call, shape, others", [
+    case for case in SPATIAL_OPS if case[0].startswith("conv")])
+def test_convolution_with_channels_last_weight_follows_torch(torch, name, call, shape, others):
+    """A channels_last weight makes the result channels_last too (PyTorch's oneDNN rule)."""
+    _compare_layouts(torch, call, [(shape, None), (others[0], "last")] +
+                     [(other, None) for other in others[1:]])
+
+
+def test_depthwise_convolution_strides_follow_torch(torch):
+    """The weight's .grad of a depthwise convolution is the one known difference: PyTorch's
+    comes out channels_last, which the contract keeps for a weight with a dim of size 1."""
+    _compare_layouts(torch, lambda m, F, x, w: F.conv2d(x, w, groups=4, padding=1),
+                     [((2, 4, 6, 6), "last"), ((4, 1, 3, 3), None)], check_grads=False)
+
+
+def test_seeded_random_fill_after_a_convolution_gives_torch_values(torch):
+    """A mask drawn in memory order after a channels_last convolution (DropBlock, dropout)."""
+    def run(library):
+        library.manual_seed(0)
+        x = library.randn(2, 3, 8, 8).to(memory_format=library.channels_last)
+        y = library.nn.Conv2d(3, 4, 3)(x)
+        library.manual_seed(0)
+        mask = library.empty_like(y).bernoulli_(0.5)
+        dropped = library.nn.functional.dropout(library.relu(y), 0.3, training=True)
+        return y, mask, dropped
+
+    (my_y, my_mask, my_dropped), (their_y, their_mask, their_dropped) = run(ember), run(torch)
+    _same_strides(my_y, their_y)
+    _same_strides(my_dropped, their_dropped)
+    np.testing.assert_array_equal(my_mask.numpy(), their_mask.numpy())
+    np.testing.assert_array_equal(my_dropped.detach().numpy() == 0,
+                                  their_dropped.detach().numpy() == 0)
+
+
+def test_channels_last_survives_a_network_without_torch():
+    """conv -> batch_norm -> relu -> pool -> add keep channels_last, so view() refuses as
+    PyTorch's does, and the input's and weight's .grad are channels_last as they are."""
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.MaxPool2d(2)).to(memory_format=ember.channels_last)
+    x = ember.randn(2, 3, 8, 8).contiguous(memory_format=ember.channels_last)
+    x.requires_grad_(True)
+    hidden = model(x)
+    output = hidden + nn.functional.interpolate(hidden, scale_factor=1.0)
+    assert output.is_contiguous(memory_format=ember.channels_last)
+    assert not output.is_contiguous()
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        output.view(2, -1)
+    output.sum().backward()
+    assert x.grad.is_contiguous(memory_format=ember.channels_last)
+    assert model[0].weight.grad.stride() == model[0].weight.stride()
+    plain = ember.randn(2, 3, 8, 8)
+    assert model[0](plain).is_contiguous(memory_format=ember.channels_last)  # from the weight
+    assert nn.functional.relu(plain).is_contiguous()

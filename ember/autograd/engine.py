@@ -22,6 +22,7 @@ import numpy as np
 from .. import _threads
 from .._dtype import from_numpy_dtype
 from .._hooks import RemovableHandle
+from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
 from ..tensor import Size, Tensor
 from .._grad_state import GradState, _grad_state
 from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
@@ -497,7 +498,8 @@ def _accumulate_leaf_array(tensor, grad, owned):
         owned = True
     existing = tensor._grad
     if existing is None:
-        if not owned or grad.shape != tensor._data.shape:
+        if not owned or grad.shape != tensor._data.shape or \
+                not obeys_gradient_layout(grad, tensor._data):
             grad = _array_like(grad, tensor._data)
         tensor._grad = Tensor._wrap(grad)
     elif existing._requires_grad:
@@ -731,10 +733,15 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
 
 
 def _array_like(value, data):
-    """A first-order gradient as a new array in the shape and dtype of ``data``."""
+    """A first-order gradient as a new array in the shape, dtype and layout of ``data``
+    (``gradient_layout``)."""
     if value.shape != data.shape:
         value = np.broadcast_to(value, data.shape)
-    return np.array(value, dtype=data.dtype)
+    if data.flags.c_contiguous and (data.ndim < 2 or 1 not in data.shape):
+        return np.array(value, dtype=data.dtype, order="C")
+    result = empty_strided(data.shape, gradient_strides(data), data.dtype)
+    result[...] = value
+    return result
 
 
 def _shaped_like(value, tensor):

@@ -57,6 +57,9 @@ class Op(Node):
     _tensor_level = False  # True for Function: forward and backward on Tensors (the adapter)
     xp = np
     differentiable_backward = False
+    # ``output_layout(output, arrays)``: each output array laid out as PyTorch lays out the op's
+    # result for these inputs (ember._layout: pointwise_layout, spatial_layout); None: as is.
+    output_layout = None
 
     @classmethod
     def apply(cls, *args):
@@ -113,6 +116,14 @@ class Op(Node):
             if not cls._tensor_level:
                 _raise_for_layout(ctx, arrays, error)
             raise
+        if cls.output_layout is not None:
+            if type(output) is np.ndarray:
+                laid_out = cls.output_layout(output, arrays)
+                if laid_out is not output:
+                    output = _saved_as_laid_out(ctx, output, laid_out)
+            elif type(output) is tuple:
+                output = tuple([_saved_as_laid_out(ctx, item, cls.output_layout(item, arrays))
+                                if type(item) is np.ndarray else item for item in output])
         if recording or cls._tensor_level:
             ctx._inputs = None
         single = type(output) is not tuple
@@ -171,6 +182,14 @@ class Op(Node):
         return tuple([_InputLink.link(gradient, edge)
                       if isinstance(gradient, Tensor) and edge is not None else gradient
                       for gradient, edge in zip(results, self.next_edges)])
+
+
+def _saved_as_laid_out(ctx, output, laid_out):
+    """``laid_out``, the forward's ``output`` laid out by ``output_layout``; where the forward
+    saved that output for backward, it is saved as laid out."""
+    if laid_out is not output and ctx._saved_unmatched:
+        ctx.saved = tuple([laid_out if item is output else item for item in ctx.saved])
+    return laid_out
 
 
 class _InputLink(Node):

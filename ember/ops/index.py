@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _jit, _threads
 from .._dtype import checked_scalar, overflow_error, scalar_overflows, scalar_type_name
+from .._layout import pointwise_layout
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
@@ -529,6 +530,7 @@ def take_along_dim(input, indices, dim=None):
 
 
 class Where(Op):
+    output_layout = staticmethod(pointwise_layout)
     differentiable_backward = True
 
     @staticmethod

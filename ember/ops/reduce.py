@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _jit, _threads
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
+from .._layout import row_major_layout
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
@@ -159,6 +160,7 @@ def _cascade_sum(x, first, last, count, keepdims):
 
 
 class Sum(Op):
+    output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
@@ -180,6 +182,7 @@ class Sum(Op):
 
 
 class Mean(Op):
+    output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
@@ -215,6 +218,7 @@ class Var(Op):
     """Variance with Bessel-style ``correction``; its own op for a stable two-pass formula.
     ``full``: reduced over every element without a dim given (PyTorch's gradient differs there
     when no degree of freedom is left)."""
+    output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     differentiable_backward = True
@@ -283,6 +287,7 @@ class _Extreme(Op):
     there. Otherwise the gradient is shared by the elements equal to the result, as PyTorch
     does: ``evenly`` (max(), min(), median() of all elements) shares a NaN result among the
     NaNs; amax/amin give NaN gradients there (grad / 0 matches)."""
+    output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     reducer = None
@@ -424,6 +429,7 @@ def _products_of_others(xp, x, axis):
 
 
 class Prod(Op):
+    output_layout = staticmethod(row_major_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -459,6 +465,7 @@ class Prod(Op):
 class LogSumExp(Op):
     """Its own op for stability: shifts by the max before exponentiating."""
 
+    output_layout = staticmethod(row_major_layout)
     _torch_name = "LogsumexpBackward0"
 
     differentiable_backward = True
@@ -555,6 +562,7 @@ class _Softmax(Op):
     """softmax and log_softmax along ``axis``: ``normalize`` of x minus its max (so that exp
     cannot overflow), computed widened and rounded back; backward needs only the output. Large
     inputs are cut along their first axis (when that is not ``axis``) over ember's threads."""
+    output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     differentiable_backward = True
@@ -677,6 +685,7 @@ def _reverse_cumsum(xp, values, axis, dtype):
 class _Cumulative(Op):
     """cumsum and cumprod: integers accumulate in int64, floats as PyTorch does; a 0-d input
     (``axis`` None) comes back as a copy."""
+    output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     accumulate = None
@@ -784,6 +793,7 @@ class LogCumSumExp(Op):
     gradient by sign so every exponential stays bounded (PyTorch's formula, with the lowest
     finite number for log 0 so that second derivatives stay finite)."""
 
+    output_layout = staticmethod(row_major_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -821,6 +831,7 @@ class LogCumSumExp(Op):
 class VectorNorm(Op):
     """Its own op for the gradient at zero (0, as PyTorch, where sqrt(sum(x^2)) would give NaN);
     the backward masks before dividing, so second derivatives stay finite."""
+    output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
     _torch_name = "LinalgVectorNormBackward0"

@@ -9,7 +9,7 @@ from .._grad_state import _grad_state, fast_paths as _fast_paths
 from .._dtype import (
     _FROM_NUMPY, dtype as ember_dtype, result_type, scalar_type_name, tensor_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
-                       preserve_format)
+                       preserve_format, suggest_memory_format)
 from ..autograd.function import Op, torch_named
 from ..tensor import Size, Tensor, _normalize_dim
 from ._broadcast import broadcast_view, unbroadcast
@@ -265,7 +265,9 @@ class Flip(Op):
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
-        return np.flip(x, axes).copy()
+        if x.flags.c_contiguous:
+            return np.flip(x, axes).copy()
+        return arrange(np.flip(x, axes), preserve_format, like=x)  # PyTorch's empty_like
 
     @staticmethod
     def backward(ctx, grad):
@@ -644,6 +646,15 @@ def contiguous(input, memory_format=contiguous_format):
     if has_memory_format(input._data, memory_format):
         return input
     return Contiguous.apply(input, memory_format)
+
+
+def keep_memory_format(output, input):
+    """``output`` of a composite spatial op in ``input``'s channels_last(_3d) format where
+    ``input`` suggests one (``suggest_memory_format``), as PyTorch's kernels return it."""
+    memory_format = suggest_memory_format(input._data)
+    if memory_format is contiguous_format or output._data.ndim != input._data.ndim:
+        return output
+    return contiguous(output, memory_format)
 
 
 def flip(input, *order, dims=None):

@@ -11,6 +11,7 @@ import numpy as np
 
 from ... import _jit, _threads
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
+from ..._layout import unary_layout
 from ...autograd.function import Op
 from ...ops._select import select, where
 from ...ops.elementwise._operands import _widened
@@ -277,6 +278,7 @@ def _once(array, dtype):
 class _Activation(Op):
     """Base of the activations: every subclass's backward is written against ``ctx.xp``."""
 
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
 

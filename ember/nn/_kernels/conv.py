@@ -25,6 +25,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ... import _jit, _threads
+from ..._layout import spatial_layout
 from ...autograd.function import Op
 
 # Above this many elements, grad_weight uses one 2-D GEMM over transposed copies instead of a
@@ -399,6 +400,7 @@ class ConvNd(Op):
     """Cross-correlation of (N, C_in, *spatial) with weight (C_out, C_in / groups, *kernel),
     plus an optional bias (C_out)."""
 
+    output_layout = staticmethod(spatial_layout)
     _torch_name = "ConvolutionBackward0"
 
     differentiable_backward = True
@@ -423,6 +425,7 @@ class ConvTransposeNd(Op):
     weight (C_in, C_out / groups, *kernel) -> (N, C_out, *in_size) of ``geometry`` (the
     convolution it transposes)."""
 
+    output_layout = staticmethod(spatial_layout)
     differentiable_backward = True
 
     @staticmethod

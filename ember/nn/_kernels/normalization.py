@@ -14,10 +14,12 @@ import numpy as np
 
 from ... import _jit, _threads
 from ..._dtype import accumulation_dtype
+from ..._layout import spatial_layout
 from ...autograd.function import Op
 
 
 class BatchNorm(Op):
+    output_layout = staticmethod(spatial_layout)
     _torch_name = "NativeBatchNormBackward0"
 
     differentiable_backward = True

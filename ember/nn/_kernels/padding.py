@@ -9,6 +9,7 @@ the other's gradient, so both are differentiable to any order.
 import numpy as np
 
 from ..._dtype import accumulation_dtype
+from ..._layout import spatial_layout
 from ...autograd.function import Op
 from ...ops.index import add_at
 
@@ -103,6 +104,7 @@ def scatter_axes(grad, maps, input_shape):
 class GatherAxes(Op):
     """Per-axis gathers or matrix products (``maps``); positions mapped to -1 get ``fill``."""
 
+    output_layout = staticmethod(spatial_layout)
     differentiable_backward = True
 
     @staticmethod

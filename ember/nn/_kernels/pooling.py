@@ -14,6 +14,7 @@ import numpy as np
 
 from ... import _jit, _threads
 from ..._dtype import is_floating
+from ..._layout import spatial_layout
 from ...autograd.function import Op
 from ...tensor import Tensor
 from . import all_finite
@@ -50,6 +51,7 @@ class GatherSpatial(Op):
     """out[n, c, j] = input[n, c, indices[n, c, j]] over flattened spatial dims; its gradient is
     ScatterSpatial and the other way round (so both are differentiable to any order)."""
 
+    output_layout = staticmethod(spatial_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -109,9 +111,16 @@ def _divide(total, divisor):
     return np.abs(total) // divisor * np.sign(total)
 
 
+def _average_pool_layout(result, operands):
+    """``spatial_layout`` for 2-D pooling only: PyTorch's CPU avg_pool3d has no channels_last_3d
+    kernel and returns row-major results."""
+    return spatial_layout(result, operands) if result.ndim == 4 else result
+
+
 class AvgPoolNd(Op):
     """Window sums divided by PyTorch's divisor (padding counted or not, or an override)."""
 
+    output_layout = staticmethod(_average_pool_layout)
     differentiable_backward = True
     backward_keeps_input = True
 
@@ -276,6 +285,7 @@ class MaxPoolNd(Op):
     Under create_graph the gradient is a ScatterSpatial by those positions (its own gradient a
     gather). Without indices and NaN, the backward is one compiled pass when available."""
 
+    output_layout = staticmethod(spatial_layout)
     differentiable_backward = True
     backward_keeps_input = True
 

@@ -9,6 +9,7 @@ import numpy as np
 from ..._dtype import bfloat16, finfo, float16, float32, float64, is_floating, scalar_type_name
 from ...autograd.grad_mode import no_grad
 from ...ops import vector_norm
+from ...ops.shape import keep_memory_format
 from ...tensor import Size, Tensor
 from .._kernels.normalization import LayerNorm, apply_batch_norm
 from ._padding import pad
@@ -198,7 +199,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         output = output + bias.reshape(affine_shape)
     # float32 parameters of a half-precision input: the affine map in float32, rounded once.
-    return output.to(input.dtype)
+    return keep_memory_format(output.to(input.dtype), input)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..._dtype import accumulation_dtype, from_numpy_dtype, is_floating, scalar_type_name
 from ..._factories import rand
+from ..._layout import spatial_layout
 from ...autograd.function import keep_input_in_gradient, torch_named
 from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
@@ -277,6 +278,7 @@ def _adaptive_max_pool(input, output_size, return_indices, spatial_dims, operati
     batched, unbatched = _prepare(input, spatial_dims, operation)
     output_size = _adaptive_output_size(batched, output_size, spatial_dims, operation)
     indices = np.ascontiguousarray(adaptive_max_indices(batched._data, output_size))
+    indices = spatial_layout(indices, (batched._data,))  # as PyTorch's (channels_last too)
     output = keep_input_in_gradient(GatherSpatial.apply(batched, indices))
     indices_tensor = Tensor._wrap(indices)
     if unbatched:

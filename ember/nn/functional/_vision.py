@@ -7,6 +7,7 @@ import numpy as np
 
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
 from ...autograd.function import torch_named
+from ...ops.shape import keep_memory_format
 from ...tensor import Tensor
 from .._kernels.padding import GatherAxes
 from .._kernels.sampling import (
@@ -292,7 +293,8 @@ def pixel_shuffle(input, upscale_factor):
     out_channels = channels // (factor * factor)
     split = input.reshape(-1, out_channels, factor, factor, height, width)
     shuffled = split.permute(0, 1, 4, 2, 5, 3)
-    return shuffled.reshape(tuple(batch) + (out_channels, height * factor, width * factor))
+    return keep_memory_format(
+        shuffled.reshape(tuple(batch) + (out_channels, height * factor, width * factor)), input)
 
 
 def pixel_unshuffle(input, downscale_factor):
@@ -309,8 +311,8 @@ def pixel_unshuffle(input, downscale_factor):
                            f"but input.size(-1)={width} is not divisible by {factor}")
     split = input.reshape(-1, channels, height // factor, factor, width // factor, factor)
     shuffled = split.permute(0, 1, 3, 5, 2, 4)
-    return shuffled.reshape(tuple(batch) + (channels * factor * factor, height // factor,
-                                            width // factor))
+    return keep_memory_format(shuffled.reshape(
+        tuple(batch) + (channels * factor * factor, height // factor, width // factor)), input)
 
 
 def channel_shuffle(input, groups):

@@ -7,6 +7,7 @@ from ... import _threads
 from ..._dtype import (
     _FROM_NUMPY, accumulation_dtype, from_numpy_dtype, get_default_dtype, is_floating, result_type,
     scalar_type_name, wrapped_int)
+from ..._layout import pointwise_layout, unary_layout
 from ...autograd.function import Op
 from ..._grad_state import _grad_state, fast_paths as _fast_paths
 from ...tensor import Tensor
@@ -263,6 +264,8 @@ def _shape_error(error, *operands):
 class _Binary(Op):
     """Remembers operand shapes and dtypes so backward can unbroadcast and cast."""
 
+    output_layout = staticmethod(pointwise_layout)
+
     @staticmethod
     def _remember(ctx, a, b):
         ctx.a_meta = (a.shape, a.dtype) if type(a) is np.ndarray else ((), None)
@@ -342,7 +345,7 @@ def _plain_binary(ufunc, a, b):
         return None  # a sparse tensor's storage: the op's own path names the op in its error
     if type(result) is not np.ndarray:  # ufuncs return NumPy scalars for 0-d operands
         result = np.array(result)
-    return Tensor._wrap(result)
+    return Tensor._wrap(pointwise_layout(result, (x, y)))
 
 
 def _unrecorded_binary(ufunc, name, doc, check_operand=None, number_input=False,
@@ -369,7 +372,7 @@ def _unrecorded_binary(ufunc, name, doc, check_operand=None, number_input=False,
                 check_operand(np.result_type(a, b), name)
             if ordering and np.result_type(a, b).kind == "c":  # (complex skips the fast path)
                 raise _not_implemented(f"{name}_cpu", np.result_type(a, b))
-            return Tensor._result(np.asarray(ufunc(a, b)))
+            return Tensor._result(pointwise_layout(np.asarray(ufunc(a, b)), (a, b)))
         except ValueError as error:
             raise _shape_error(error, input, other) from None
     operation.__name__ = name
@@ -398,6 +401,8 @@ class _OfInput(Op):
     warnings, as PyTorch does (opt-in: np.errstate costs about a microsecond). Large arrays
     are computed in ranges over ember's threads."""
 
+    output_layout = staticmethod(pointwise_layout)
+
     quiet = False
     differentiable_backward = True
 
@@ -416,6 +421,8 @@ class _OfInputAnd(Op):
     """y = function(x, argument) with an argument that is not differentiable (logit's eps,
     polygamma's n, mvlgamma's p), backward ``gradient(xp, grad, x, argument)`` from the saved
     input, written against ``xp`` as _OfInput's."""
+
+    output_layout = staticmethod(unary_layout)
 
     differentiable_backward = True
 
@@ -475,6 +482,8 @@ def _quiet(cls, function):
 class _OfOutput(Op):
     """y = function(x), backward ``gradient(xp, grad, y)`` from the saved output: kept instead of
     the input where the derivative is cheaper from y (exp, tanh, sqrt)."""
+
+    output_layout = staticmethod(pointwise_layout)
 
     quiet = False
     differentiable_backward = True

@@ -8,6 +8,7 @@ from ... import _jit, _threads
 from ..._dtype import (
     from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
     scalar_type_name, _repr_prefix)
+from ..._layout import unary_layout
 from ...autograd.function import Op, torch_named
 from ...tensor import Tensor
 from .._return_types import _Frexp
@@ -617,6 +618,7 @@ def frexp(input):
 
 
 class Neg(Op):
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -648,6 +650,7 @@ def positive(input):
 
 
 class Abs(Op):
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -680,6 +683,7 @@ absolute = abs
 
 
 class Sign(Op):
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -728,6 +732,7 @@ class Angle(Op):
     """The argument of a real number: pi for negatives, 0 otherwise, NaN for NaN; integers in
     the default float dtype (PyTorch's angle on real tensors). Its gradient is zero."""
 
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -821,6 +826,7 @@ def nextafter(input, other):
 class Lerp(Op):
     """input + weight * (end - input), in PyTorch's two-sided form (exact at weight 0 and 1)."""
 
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -901,6 +907,7 @@ class Addcmul(Op):
     tensor1 rounded, then one fused multiply-add with tensor2 onto input (through float64,
     where the product of two float32 values is exact)."""
 
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
     _torch_name = "AddcmulBackward0"
 

@@ -10,6 +10,7 @@ import builtins
 import numpy as np
 
 from ..._dtype import complex_dtype, real_dtype, scalar_type_name
+from ..._layout import pointwise_layout
 from ...autograd.function import Op
 from ...tensor import Tensor
 from .._broadcast import unbroadcast
@@ -139,6 +140,7 @@ def _as_complex(x):
 class Polar(Op):
     """abs * (cos(angle) + i sin(angle))."""
 
+    output_layout = staticmethod(pointwise_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -164,6 +166,7 @@ class Polar(Op):
 class Complex(Op):
     """real + i imag, from two real tensors of one floating dtype."""
 
+    output_layout = staticmethod(pointwise_layout)
     differentiable_backward = True
 
     @staticmethod

@@ -2,6 +2,7 @@
 sqrt, rsqrt, sigmoid and logit."""
 import numpy as np
 
+from ..._layout import unary_layout
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
@@ -192,6 +193,7 @@ def sigmoid_array(x):
 
 
 class Sigmoid(Op):
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod

@@ -3,6 +3,7 @@ import numpy as np
 
 from ... import _jit, _threads
 from ..._dtype import overflow_error, scalar_overflows, wrapped_int
+from ..._layout import unary_layout
 from ...autograd.function import Op
 from ...tensor import Tensor
 from .._select import where
@@ -118,6 +119,7 @@ class Clamp(Op):
     """min(max(x, low), high); bounds may be numbers or tensors (which get gradients too). The
     result has the dtype of x and tensor bounds together (PyTorch's promotion)."""
 
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -243,6 +245,7 @@ def clamp_max(input, max):
 
 
 class Relu(Op):
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
     backward_keeps_input = True
 

@@ -3,6 +3,7 @@ quantized grid and back, for quantization-aware training)."""
 import numpy as np
 
 from ..._dtype import is_floating, scalar_type_name
+from ..._layout import unary_layout
 from ...autograd.function import Op, torch_named
 from ...tensor import Tensor, _normalize_dim
 from ._operands import _not_implemented, _not_tensor, _unary, _widened
@@ -15,6 +16,7 @@ __all__ = ["ceil", "fake_quantize_per_channel_affine", "fake_quantize_per_tensor
 class _Stepwise(Op):
     """Piecewise-constant rounding: the gradient is zero almost everywhere (PyTorch's too)."""
 
+    output_layout = staticmethod(unary_layout)
     ufunc = None
     differentiable_backward = True
 
@@ -86,6 +88,7 @@ def frac(input):
 class NanToNum(Op):
     """NaN and infinities replaced by numbers; the gradient flows only through finite entries."""
 
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod
@@ -129,6 +132,7 @@ class FakeQuantize(Op):
     the per-channel one computes it in double. A floating zero point (per channel) is added
     before rounding: q = rint(zero_point + x / scale), in float32."""
 
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod

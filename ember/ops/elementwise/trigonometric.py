@@ -2,6 +2,7 @@
 degree/radian conversions."""
 import numpy as np
 
+from ..._layout import unary_layout
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
@@ -278,6 +279,7 @@ _SINC_SERIES_LIMIT_FLOAT64 = 0.01
 class Sinc(Op):
     """sin(pi x) / (pi x), 1 at 0 (a primitive: the quotient's derivative is 0/0 there)."""
 
+    output_layout = staticmethod(unary_layout)
     differentiable_backward = True
 
     @staticmethod
