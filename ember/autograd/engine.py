@@ -498,8 +498,8 @@ def _accumulate_leaf_array(tensor, grad, owned):
         owned = True
     existing = tensor._grad
     if existing is None:
-        if not owned or grad.shape != tensor._data.shape or \
-                not obeys_gradient_layout(grad, tensor._data):
+        if not owned or grad.shape != tensor._data.shape or (
+                type(tensor._data) is np.ndarray and not obeys_gradient_layout(grad, tensor._data)):
             grad = _array_like(grad, tensor._data)
         tensor._grad = Tensor._wrap(grad)
     elif existing._requires_grad:
