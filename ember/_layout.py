@@ -102,6 +102,22 @@ def _strides_ordered(array, innermost_first):
     return True
 
 
+def _insertion_sorted(dims, comparison):
+    """``dims`` sorted in place by TensorIterator's insertion sort: each dim moves outward past
+    the dims ``comparison`` orders after it (> 0) and stops at the first it orders before
+    (< 0); ties (0) are passed over, so the sort is not a plain stable sort."""
+    for position in range(1, len(dims)):
+        moving = position
+        for earlier in range(position - 1, -1, -1):
+            order = comparison(dims[earlier], dims[moving])
+            if order > 0:
+                dims[earlier], dims[moving] = dims[moving], dims[earlier]
+                moving = earlier
+            elif order < 0:
+                break
+    return dims
+
+
 def strided_order(shape, strides):
     """The dims of a strided array from outermost to innermost as PyTorch orders them: the order
     in which TensorIterator walks a tensor (random fills go so) and the layout ``empty_like``
@@ -118,17 +134,7 @@ def strided_order(shape, strides):
             return -1 if first_stride < second_stride else 1
         return 1 if shape[first] > shape[second] else 0
 
-    for position in range(1, len(shape)):
-        moving = position
-        for earlier in range(position - 1, -1, -1):
-            order = comparison(innermost_first[earlier], innermost_first[moving])
-            if order > 0:
-                innermost_first[earlier], innermost_first[moving] = \
-                    innermost_first[moving], innermost_first[earlier]
-                moving = earlier
-            elif order < 0:
-                break
-    return innermost_first[::-1]
+    return _insertion_sorted(innermost_first, comparison)[::-1]
 
 
 def _non_overlapping_and_dense(array):
@@ -198,18 +204,7 @@ def iterator_strides(shape, operands):
                 return 1
         return 0
 
-    innermost_first = list(range(ndim - 1, -1, -1))
-    for position in range(1, ndim):
-        moving = position
-        for earlier in range(position - 1, -1, -1):
-            order = comparison(innermost_first[earlier], innermost_first[moving])
-            if order > 0:
-                innermost_first[earlier], innermost_first[moving] = \
-                    innermost_first[moving], innermost_first[earlier]
-                moving = earlier
-            elif order < 0:
-                break
-    return _dense_strides(shape, innermost_first)
+    return _dense_strides(shape, _insertion_sorted(list(range(ndim - 1, -1, -1)), comparison))
 
 
 def with_strides(array, strides):
