@@ -10,7 +10,7 @@ import numpy as np
 
 from .._dtype import _repr_prefix, from_numpy_dtype, is_differentiable
 from .._layout import LayoutStorage
-from ..tensor import Tensor
+from ..tensor import Tensor, mark_unrecorded_view
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
 from .node import Node, _sequence, saved_tensors_hooks_state
@@ -78,11 +78,17 @@ class Op(Node):
                     arrays.append(arg._data)
                     if arg._requires_grad:
                         any_needs = True
-                        needs.append(True)
                         node = arg.grad_fn
                         if node is None:
+                            if arg._view_creation is not None and \
+                                    not arg._view_creation.leaf_edge():
+                                needs.append(False)  # a view made unrecorded: no edge
+                                edges.append(None)
+                                continue
+                            needs.append(True)
                             edges.append((arg, 0))
                             continue
+                        needs.append(True)
                         if node._view_of is not None:
                             refresh_view(arg, node)
                             node = arg.grad_fn
@@ -264,17 +270,26 @@ def _raise_for_layout(ctx, arrays, error):
 
 def _mark_inference_and_views(cls, ctx, args, results, inference, recording):
     """Outputs made in inference_mode are inference tensors, except views of normal tensors; a
-    view shares its input's version counter and, when recorded, remembers its base."""
+    view shares its input's version counter and, when recorded, remembers its base; made
+    unrecorded of a tensor that requires grad, it requires grad too (PyTorch's views)."""
     is_view = cls.is_view and isinstance(args[0], Tensor)
+    if is_view and not recording and (inference or args[0]._requires_grad):
+        is_view = np.may_share_memory(args[0]._data, results[0]._data)  # a reshape may copy
     if inference and not (is_view and not args[0]._is_inference):
         for tensor in results:
             tensor._is_inference = True
     if is_view:
-        if args[0]._is_inference:
+        base = args[0]
+        if base._is_inference:
             results[0]._is_inference = True  # a view of an inference tensor is one too
-        counter = results[0]._vc = args[0]._version_counter()
+        counter = results[0]._vc = base._version_counter()
         if recording:
             record_view(ctx, cls, args, counter)
+            if base._view_creation is not None:
+                # PyTorch's view of such a view keeps its creation mode (for in-place errors).
+                results[0]._view_creation = base._view_creation
+        elif base._requires_grad and not base._is_inference:
+            mark_unrecorded_view(results[0], counter, inference)
 
 
 def _attach_outputs(ctx, output, results):

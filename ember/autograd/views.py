@@ -92,6 +92,8 @@ def check_inplace(tensor):
                            "inplace update.")
     recording = grad_enabled and not inference
     if recording and tensor._requires_grad:
+        if tensor._view_creation is not None:
+            raise RuntimeError(tensor._view_creation.error(tensor, "is being"))
         node = tensor.grad_fn
         if getattr(node, "multiple_views", False):
             raise RuntimeError(f"Output {tensor._output_nr} of {node.name()[:-9]} is a view and "

@@ -11,7 +11,7 @@ from .._dtype import (
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        preserve_format)
 from ..autograd.function import Op, torch_named
-from ..tensor import Size, Tensor, _normalize_dim
+from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view
 from ._broadcast import broadcast_view, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
@@ -105,7 +105,11 @@ def _view_result(input, array):
     """``array``, a view of ``input``'s data, as a tensor sharing its version counter."""
     view = Tensor._wrap(array)
     counter = input._vc
-    view._vc = counter if counter is not None else input._version_counter()
+    if counter is None:
+        counter = input._version_counter()
+    view._vc = counter
+    if input._requires_grad:  # made in no_grad: PyTorch's view still requires grad
+        mark_unrecorded_view(view, counter, False)
     return view
 
 
@@ -590,9 +594,12 @@ def split_pieces(op_class, tensor, axis, sizes):
     pieces = op_class.apply(tensor, axis, sizes)
     if not tensor._is_inference:
         counter = tensor._version_counter()
+        unrecorded = tensor._requires_grad and pieces and pieces[0].grad_fn is None
         for piece in pieces:
             piece._vc = counter
             piece._is_inference = False  # views of a normal tensor, even in inference mode
+            if unrecorded:
+                mark_unrecorded_view(piece, counter, _grad_state.get().inference)
     return pieces
 
 
