@@ -734,7 +734,7 @@ _FUNCTIONAL = (
     ops.contiguous, ops.flip, ops.fliplr, ops.flipud, ops.roll, ops.rot90, ops.narrow,
     ops.select, ops.unbind, ops.split, ops.chunk, ops.tensor_split, ops.hsplit, ops.vsplit,
     ops.dsplit, ops.unfold, ops.diag, ops.diagonal, ops.diag_embed, ops.trace, ops.tril,
-    ops.triu, ops.diff, ops.sum_to_size, ops.as_strided, ops.slice_scatter,
+    ops.triu, ops.diff, ops.sum_to_size, ops.as_strided, ops.as_strided_, ops.slice_scatter,
     ops.select_scatter, ops.diagonal_scatter,
     # indexing and scatter
     ops.gather, ops.take, ops.take_along_dim, ops.index_select, ops.masked_fill,

@@ -11,13 +11,14 @@ from .._dtype import (
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        preserve_format)
 from ..autograd.function import Op, torch_named
+from ..autograd.views import check_inplace
 from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view
 from ._broadcast import broadcast_view, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
 from .index import getitem, require_tensor
 
-__all__ = ["as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
+__all__ = ["as_strided", "as_strided_", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
            "broadcast_shapes", "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat",
            "chunk", "column_stack", "combinations", "concat", "concatenate", "diag", "diag_embed",
            "diagflat", "diagonal", "diagonal_scatter", "diff", "dsplit", "dstack", "expand",
@@ -1504,6 +1505,26 @@ def as_strided(input, size, stride, storage_offset=None):
                            f"of {needed * itemsize} are out of bounds for storage of size "
                            f"{root.size * itemsize}")
     return AsStrided.apply(input, shape, strides, offset)
+
+
+def as_strided_(input, size, stride, storage_offset=None):
+    """``as_strided`` in place: ``input`` itself becomes that view of its storage (its own
+    offset kept when ``storage_offset`` is None), a change recorded as PyTorch's
+    AsStridedBackward1 and counted by the version counter."""
+    require_tensor(input, "as_strided_")
+    check_inplace(input)
+    result = as_strided(input, size, stride, storage_offset)
+    node = result.grad_fn
+    input._data = result._data
+    input._bump_version()
+    if node is not None:
+        node._torch_name = "AsStridedBackward1"
+        if node._view_of is not None and node._view_of[0] is input:
+            node._view_of = None  # not a view of another tensor: nothing to rebuild it from
+        input.grad_fn = node
+        input._output_nr = 0
+        input._requires_grad = True
+    return input
 
 
 class ScatterIntoRegion(Op):
