@@ -315,7 +315,7 @@ def copy_(self, source):
     if not isinstance(source, Tensor):
         source = Tensor._wrap(np.asarray(source))
     return apply_inplace(self, "copy_", lambda: ops.copy_into(self, source),
-                         lambda array: write(self, source._data, "copy_", cast=True), source)
+                         lambda array: write(self, source._data, cast=True), source)
 
 
 def _inplace_view(self, view):
@@ -361,7 +361,7 @@ def _fill_with(self, values, operation, drawn=False):
     values = np.asarray(values, dtype=self._data.dtype)
     if drawn:
         values = _random.in_memory_order(self._data, values)
-    write(self, values, operation)
+    write(self, values)
     self._bump_version()
     return self
 
@@ -590,9 +590,11 @@ def __rtruediv__(self, other):
     return ops.mul(ops.reciprocal(self), other)
 
 
-def _equality(op):
-    """``==``/``!=``: an operand that is not a tensor or number gives NotImplemented, as
-    PyTorch's operators do (Python then compares identities: t == None is False)."""
+def _operator(op):
+    """A binary operator: an operand the op refuses with TypeError (a string, a list, None)
+    gives NotImplemented, as PyTorch's operators do, so Python tries the other operand and then
+    raises its own error (``unsupported operand type(s) for +: 'Tensor' and 'str'``); for ==
+    and != it compares identities (t == None is False)."""
     def method(self, other):
         try:
             return op(self, other)
@@ -804,21 +806,31 @@ METHODS.update({
     "triangular_solve": decompositions.triangular_solve, "lu": decompositions.lu_legacy,
     "lu_solve": decompositions.lu_solve_legacy,
     # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
-    "__add__": ops.add, "__radd__": ops.add, "__mul__": ops.mul, "__rmul__": ops.mul,
-    "__sub__": ops.sub, "__rsub__": _reversed_operands(ops.sub),
-    "__truediv__": ops.div, "__rtruediv__": __rtruediv__,
-    "__floordiv__": ops.floor_divide, "__rfloordiv__": _reversed_operands(ops.floor_divide),
-    "__mod__": ops.remainder, "__rmod__": _reversed_operands(ops.remainder),
-    "__pow__": ops.pow, "__rpow__": _reversed_operands(ops.pow),
-    "__matmul__": ops.matmul, "__rmatmul__": _reversed_operands(ops.matmul),
+    "__add__": _operator(ops.add), "__radd__": _operator(ops.add),
+    "__mul__": _operator(ops.mul), "__rmul__": _operator(ops.mul),
+    "__sub__": _operator(ops.sub), "__rsub__": _operator(_reversed_operands(ops.sub)),
+    "__truediv__": _operator(ops.div), "__rtruediv__": _operator(__rtruediv__),
+    "__floordiv__": _operator(ops.floor_divide),
+    "__rfloordiv__": _operator(_reversed_operands(ops.floor_divide)),
+    "__mod__": _operator(ops.remainder),
+    "__rmod__": _operator(_reversed_operands(ops.remainder)),
+    "__pow__": _operator(ops.pow), "__rpow__": _operator(_reversed_operands(ops.pow)),
+    "__matmul__": _operator(ops.matmul),
+    "__rmatmul__": _operator(_reversed_operands(ops.matmul)),
     "__neg__": ops.neg, "__pos__": __pos__, "__abs__": ops.abs, "__invert__": __invert__,
-    "__and__": ops.bitwise_and, "__rand__": _reversed_operands(ops.bitwise_and),
-    "__or__": ops.bitwise_or, "__ror__": _reversed_operands(ops.bitwise_or),
-    "__xor__": ops.bitwise_xor, "__rxor__": _reversed_operands(ops.bitwise_xor),
-    "__lshift__": ops.bitwise_left_shift, "__rshift__": ops.bitwise_right_shift,
-    "__eq__": _equality(ops.eq), "__ne__": _equality(ops.ne), "__lt__": ops.lt, "__le__": ops.le, "__gt__": ops.gt,
-    "__ge__": ops.ge, "__getitem__": ops.getitem, "__setitem__": __setitem__,
-    "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
+    "__and__": _operator(ops.bitwise_and),
+    "__rand__": _operator(_reversed_operands(ops.bitwise_and)),
+    "__or__": _operator(ops.bitwise_or),
+    "__ror__": _operator(_reversed_operands(ops.bitwise_or)),
+    "__xor__": _operator(ops.bitwise_xor),
+    "__rxor__": _operator(_reversed_operands(ops.bitwise_xor)),
+    "__lshift__": _operator(ops.bitwise_left_shift),
+    "__rshift__": _operator(ops.bitwise_right_shift),
+    "__eq__": _operator(ops.eq), "__ne__": _operator(ops.ne), "__lt__": _operator(ops.lt),
+    "__le__": _operator(ops.le), "__gt__": _operator(ops.gt), "__ge__": _operator(ops.ge),
+    "__getitem__": ops.getitem, "__setitem__": __setitem__,
+    "__iadd__": _operator(add_), "__isub__": _operator(sub_), "__imul__": _operator(mul_),
+    "__itruediv__": _operator(div_),
     "__iand__": _binary_inplace(ops.bitwise_and), "__ior__": _binary_inplace(ops.bitwise_or),
     "__ixor__": _binary_inplace(ops.bitwise_xor),
     # in-place ops
@@ -861,8 +873,7 @@ METHODS.update({
     "greater_": METHODS["gt_"], "greater_equal_": METHODS["ge_"], "fix_": METHODS["trunc_"],
 })
 # Private entry points of the in-place protocol used by ops and layers.
-METHODS.update({"_inplace": apply_inplace, "_write": lambda self, array, operation:
-                write(self, array, operation)})
+METHODS.update({"_inplace": apply_inplace, "_write": lambda self, array: write(self, array)})
 
 # PyTorch's argument parser takes NumPy's names for two arguments of its native functions.
 _NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}

@@ -7,13 +7,13 @@ import numpy as np
 
 from .._grad_state import _grad_state, fast_paths as _fast_paths
 from .._dtype import (
-    _FROM_NUMPY, dtype as ember_dtype, result_type, scalar_type_name, tensor_type_name)
+    _FROM_NUMPY, dtype as ember_dtype, repr_prefix, result_type, scalar_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        preserve_format)
 from ..autograd.function import Op, torch_named
 from ..autograd.views import check_inplace
 from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view
-from ._broadcast import broadcast_view, unbroadcast
+from ._broadcast import broadcast_view, expanded_shape, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
 from .index import getitem, require_tensor
@@ -355,6 +355,8 @@ def squeeze(input, dim=None):
 
 def unsqueeze(input, dim):
     require_tensor(input, "unsqueeze")
+    if type(dim) is not int:
+        dim = require_int(dim, "unsqueeze", "dim", 1)
     ndim = input._data.ndim
     if not -(ndim + 1) <= dim <= ndim:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-(ndim + 1)}, "
@@ -437,30 +439,7 @@ def t(input):
 def expand(input, *sizes, size=None):
     require_tensor(input, "expand")
     sizes = _sizes_argument(sizes, size, "expand", "size")
-    shape = input._data.shape
-    if len(sizes) < len(shape):
-        raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
-                           f"size={list(sizes)}): the number of sizes "
-                           f"provided ({len(sizes)}) must be greater or equal to the number of "
-                           f"dimensions in the tensor ({len(shape)})")
-    padded = (1,) * (len(sizes) - len(shape)) + shape
-    target = []
-    for axis, (size, existing) in enumerate(zip(sizes, padded)):
-        if size == -1:
-            if axis < len(sizes) - len(shape):
-                raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a "
-                                   "leading, non-existing dimension 0")
-            size = existing
-        if size < 0:
-            raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
-                               f"size={list(sizes)}): the expanded size {size} is negative "
-                               f"(only -1, keep the size, is allowed)")
-        if existing != 1 and size != existing:
-            raise RuntimeError(f"The expanded size of the tensor ({size}) must match the existing "
-                               f"size ({existing}) at non-singleton dimension {axis}.  Target "
-                               f"sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
-        target.append(size)
-    return Expand.apply(input, tuple(target))
+    return Expand.apply(input, expanded_shape(input._data, sizes))
 
 
 def expand_as(input, other):
@@ -481,16 +460,16 @@ def repeat(input, *counts, repeats=None):
 
 def _check_sequence(tensors, operation):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
-        raise TypeError(f"{operation}(): argument 'tensors' must be tuple of Tensors, not "
-                        f"{type(tensors).__name__}")
+        raise TypeError(f"{operation}(): argument 'tensors' (position 1) must be tuple of "
+                        f"Tensors, not {type(tensors).__name__}")
     if len(tensors) == 0:
         if operation == "cat":
-            raise ValueError("cat(): expected a non-empty list of Tensors")
+            raise ValueError(f"{repr_prefix()}.cat(): expected a non-empty list of Tensors")
         raise RuntimeError(f"{operation} expects a non-empty TensorList")
-    for tensor in tensors:
+    for position, tensor in enumerate(tensors):
         if not isinstance(tensor, Tensor):
-            raise TypeError(f"{operation}(): expected Tensor as element in argument 'tensors', "
-                            f"but got {type(tensor).__name__}")
+            raise TypeError(f"expected Tensor as element {position} in argument 0, but got "
+                            f"{type(tensor).__name__}")
 
 
 def _promoted(tensors):
