@@ -66,6 +66,16 @@ MISTAKES = {
     "nll_loss target count": lambda lib: lib.nn.functional.nll_loss(
         lib.ones(2, 3), lib.tensor([0, 1, 1])),
     "assert_close types": lambda lib: lib.testing.assert_close(lib.ones(3), 1.0),
+    "cross_entropy float target count": lambda lib: lib.nn.functional.cross_entropy(
+        lib.ones(2, 3), lib.ones(3)),
+    "nll_loss 2-d float target": lambda lib: lib.nn.functional.nll_loss(
+        lib.ones(2, 3), lib.ones(2, 4)),
+    "nll_loss unbatched target count": lambda lib: lib.nn.functional.nll_loss(
+        lib.ones(3), lib.tensor([0, 1])),
+    "binary_cross_entropy target dtype": lambda lib: lib.nn.functional.binary_cross_entropy(
+        lib.full((2,), 0.5), lib.ones(2, dtype=lib.long)),
+    "mv sizes": lambda lib: lib.mv(lib.ones(2, 3), lib.ones(4)),
+    "reshape negative size": lambda lib: lib.ones(6).reshape(3, -2),
 }
 
 
@@ -150,3 +160,13 @@ def test_non_leaf_grad_warning_text(torch):
             _ = (lib.ones(3, requires_grad=True) * 2).grad
         texts.append(str(caught[0].message).split(" (Triggered internally")[0])
     assert texts[0] == texts[1]
+
+
+def test_nll_loss_takes_one_target_for_one_unbatched_sample(torch):
+    values = []
+    for lib in (ember, torch):
+        log_probabilities = lib.tensor([-1.0, -2.0, -3.0])
+        values.append([lib.nn.functional.nll_loss(log_probabilities, lib.tensor([1])).item(),
+                       lib.nn.functional.cross_entropy(log_probabilities, lib.tensor([2])).item()])
+    assert values[0] == pytest.approx(values[1])
+    assert values[0][0] == 2.0

@@ -205,6 +205,10 @@ def mv(input, vec):
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError("vector + matrix @ vector expected, got "
                            f"{input._data.ndim}, {vec._data.ndim}")
+    rows, columns = input._data.shape
+    if columns != vec._data.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{columns}), vec "
+                           f"({vec._data.shape[0]})")
     return _checked_matmul(input, vec)
 
 

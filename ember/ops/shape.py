@@ -74,9 +74,10 @@ def _infer_shape(shape, numel):
     unknown = [index for index, size in enumerate(shape) if size == -1]
     if len(unknown) > 1:
         raise RuntimeError("only one dimension can be inferred")
-    for size in shape:
+    for index, size in enumerate(shape):
         if size < -1:
-            raise RuntimeError(f"invalid shape dimension {size}")
+            raise RuntimeError(f"invalid shape dimension {size} at index {index} of shape "
+                               f"{list(shape)}")
     known = 1
     for size in shape:
         if size != -1:
