@@ -98,7 +98,7 @@ def to(self, *args, **kwargs):
     for arg in args:
         if isinstance(arg, Tensor):
             target = arg.dtype
-        elif isinstance(arg, (str, _device.device)) and arg not in ("float32", "float64"):
+        elif isinstance(arg, (str, _device.device)):
             device = arg
         else:
             target = arg

@@ -75,6 +75,13 @@ MISTAKES = {
     "binary_cross_entropy target dtype": lambda lib: lib.nn.functional.binary_cross_entropy(
         lib.full((2,), 0.5), lib.ones(2, dtype=lib.long)),
     "mv sizes": lambda lib: lib.mv(lib.ones(2, 3), lib.ones(4)),
+    "binary_cross_entropy_with_logits int target":
+        lambda lib: lib.nn.functional.binary_cross_entropy_with_logits(
+            lib.ones(2), lib.ones(2, dtype=lib.int32)),
+    "binary_cross_entropy_with_logits bool target":
+        lambda lib: lib.nn.functional.binary_cross_entropy_with_logits(
+            lib.ones(2), lib.ones(2, dtype=lib.bool)),
+    "to a dtype name": lambda lib: lib.ones(2).to("float32"),
     "reshape negative size": lambda lib: lib.ones(6).reshape(3, -2),
 }
 

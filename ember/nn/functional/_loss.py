@@ -207,6 +207,12 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"Target size ({Size(target._data.shape)!r}) must be the same as input "
                          f"size ({Size(input._data.shape)!r})")
     _check_floating_loss(input, "binary_cross_entropy_with_logits")
+    if target._data.dtype == np.bool_:  # PyTorch computes 1 - target first
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if not is_floating(target._data.dtype):  # ... and multiplies it by the input in place
+        raise RuntimeError(f"result type {scalar_type_name(input._data.dtype)} can't be cast to "
+                           f"the desired output type {scalar_type_name(target._data.dtype)}")
     _check_broadcastable(pos_weight, input, "pos_weight")
     _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
