@@ -1075,6 +1075,39 @@ class Diagonal(Op):
         return full, None, None, None
 
 
+class DiagonalView(Diagonal):
+    """``diagonal()``: the diagonal as a view of the input's memory, as PyTorch's (writes to it
+    reach the input); ``diag`` and ``trace`` keep Diagonal's copy."""
+
+    is_view = True
+    _torch_name = "DiagonalBackward0"
+
+    @staticmethod
+    def forward(ctx, x, offset, axis1, axis2):
+        ctx.shape = x.shape
+        ctx.layout = (offset, axis1, axis2)
+        if offset >= 0:
+            length = max(0, min(x.shape[axis1], x.shape[axis2] - offset))
+            shift = offset * x.strides[axis2]
+        else:
+            length = max(0, min(x.shape[axis1] + offset, x.shape[axis2]))
+            shift = -offset * x.strides[axis1]
+        kept = [axis for axis in range(x.ndim) if axis not in (axis1, axis2)]
+        shape = tuple(x.shape[axis] for axis in kept) + (length,)
+        strides = tuple(x.strides[axis] for axis in kept) + (x.strides[axis1] + x.strides[axis2],)
+        # Made over the owner's buffer, as AsStrided's views, so that storage_offset and a
+        # later as_strided find the owner (NumPy's as_strided would hide it).
+        root, _ = _storage_root(x)
+        start = 0
+        if 0 not in shape:
+            start = (x.__array_interface__["data"][0] + shift -
+                     root.__array_interface__["data"][0])
+        view = np.ndarray(shape, x.dtype, buffer=root, offset=start, strides=strides)
+        if not x.flags.writeable:
+            view.flags.writeable = False
+        return view
+
+
 class DiagonalScatter(Op):
     """Zeros of ``shape`` with the last dim of ``values`` on the diagonal of the (axis1, axis2)
     planes: Diagonal's adjoint (diag of a vector, diag_embed, Diagonal's backward)."""
@@ -1106,7 +1139,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     axis2 = _normalize_dim(dim2, ndim)
     if axis1 == axis2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    return Diagonal.apply(input, offset, axis1, axis2)
+    return DiagonalView.apply(input, offset, axis1, axis2)
 
 
 def broadcast_shapes(*shapes):

@@ -47,6 +47,8 @@ VIEWS = {
     "unfold": lambda t: t.unfold(1, 2, 1),
     "movedim": lambda t: t.movedim(0, 1),
     "unflatten": lambda t: t.unflatten(1, (3, 1)),
+    "diagonal": lambda t: t.diagonal(),
+    "diagonal_offset": lambda t: t.diagonal(1),
 }
 NOT_VIEWS = {
     "mul": lambda t: t * 2,

@@ -233,3 +233,26 @@ def test_scatter_into_region_errors_match_torch(torch, call):
                            **{name: getattr(framework, name) for name in
                               ("slice_scatter", "select_scatter", "diagonal_scatter")}})
     assert_raises_like_torch(lambda: run(torch), lambda: run(ember), same_type=True)
+
+
+def test_diagonal_is_a_view_like_torch(torch):
+    def run(lib):
+        leaf = lib.ones(3, 4, requires_grad=True)
+        base = leaf * 2
+        base.diagonal(1).mul_(3)
+        (base * base).sum().backward()
+        plain = lib.zeros(2, 3, 4)
+        plain.diagonal(offset=-1, dim1=2, dim2=1).add_(1)
+        view = plain.diagonal(1, 1, 2)
+        return (leaf.grad.tolist(), plain.tolist(), view.storage_offset(), view.stride(),
+                plain.diagonal(-1, 1, 2).shape == (2, 2))
+    assert run(ember) == run(torch)
+
+
+def test_diagonal_writes_reach_the_base_and_diag_stays_a_copy():
+    matrix = ember.zeros(3, 3)
+    matrix.diagonal().fill_(1.0)
+    assert matrix.tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    copied = ember.diag(matrix)
+    copied.fill_(5.0)
+    assert matrix.trace().item() == 3.0
