@@ -590,17 +590,20 @@ def __rtruediv__(self, other):
     return ops.mul(ops.reciprocal(self), other)
 
 
-def _operator(op):
+def binary_operator(op):
     """A binary operator: an operand the op refuses with TypeError (a string, a list, None)
     gives NotImplemented, as PyTorch's operators do, so Python tries the other operand and then
     raises its own error (``unsupported operand type(s) for +: 'Tensor' and 'str'``); for ==
-    and != it compares identities (t == None is False)."""
+    and != it compares identities (t == None is False). ``__wrapped__`` is the op (ember.onnx
+    wraps that)."""
     def method(self, other):
         try:
             return op(self, other)
         except TypeError:
             return NotImplemented
     method.__name__ = op.__name__
+    method.__wrapped__ = op
+    method.returns_not_implemented = True
     return method
 
 
@@ -806,31 +809,32 @@ METHODS.update({
     "triangular_solve": decompositions.triangular_solve, "lu": decompositions.lu_legacy,
     "lu_solve": decompositions.lu_solve_legacy,
     # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
-    "__add__": _operator(ops.add), "__radd__": _operator(ops.add),
-    "__mul__": _operator(ops.mul), "__rmul__": _operator(ops.mul),
-    "__sub__": _operator(ops.sub), "__rsub__": _operator(_reversed_operands(ops.sub)),
-    "__truediv__": _operator(ops.div), "__rtruediv__": _operator(__rtruediv__),
-    "__floordiv__": _operator(ops.floor_divide),
-    "__rfloordiv__": _operator(_reversed_operands(ops.floor_divide)),
-    "__mod__": _operator(ops.remainder),
-    "__rmod__": _operator(_reversed_operands(ops.remainder)),
-    "__pow__": _operator(ops.pow), "__rpow__": _operator(_reversed_operands(ops.pow)),
-    "__matmul__": _operator(ops.matmul),
-    "__rmatmul__": _operator(_reversed_operands(ops.matmul)),
+    "__add__": binary_operator(ops.add), "__radd__": binary_operator(ops.add),
+    "__mul__": binary_operator(ops.mul), "__rmul__": binary_operator(ops.mul),
+    "__sub__": binary_operator(ops.sub), "__rsub__": binary_operator(_reversed_operands(ops.sub)),
+    "__truediv__": binary_operator(ops.div), "__rtruediv__": binary_operator(__rtruediv__),
+    "__floordiv__": binary_operator(ops.floor_divide),
+    "__rfloordiv__": binary_operator(_reversed_operands(ops.floor_divide)),
+    "__mod__": binary_operator(ops.remainder),
+    "__rmod__": binary_operator(_reversed_operands(ops.remainder)),
+    "__pow__": binary_operator(ops.pow), "__rpow__": binary_operator(_reversed_operands(ops.pow)),
+    "__matmul__": binary_operator(ops.matmul),
+    "__rmatmul__": binary_operator(_reversed_operands(ops.matmul)),
     "__neg__": ops.neg, "__pos__": __pos__, "__abs__": ops.abs, "__invert__": __invert__,
-    "__and__": _operator(ops.bitwise_and),
-    "__rand__": _operator(_reversed_operands(ops.bitwise_and)),
-    "__or__": _operator(ops.bitwise_or),
-    "__ror__": _operator(_reversed_operands(ops.bitwise_or)),
-    "__xor__": _operator(ops.bitwise_xor),
-    "__rxor__": _operator(_reversed_operands(ops.bitwise_xor)),
-    "__lshift__": _operator(ops.bitwise_left_shift),
-    "__rshift__": _operator(ops.bitwise_right_shift),
-    "__eq__": _operator(ops.eq), "__ne__": _operator(ops.ne), "__lt__": _operator(ops.lt),
-    "__le__": _operator(ops.le), "__gt__": _operator(ops.gt), "__ge__": _operator(ops.ge),
+    "__and__": binary_operator(ops.bitwise_and),
+    "__rand__": binary_operator(_reversed_operands(ops.bitwise_and)),
+    "__or__": binary_operator(ops.bitwise_or),
+    "__ror__": binary_operator(_reversed_operands(ops.bitwise_or)),
+    "__xor__": binary_operator(ops.bitwise_xor),
+    "__rxor__": binary_operator(_reversed_operands(ops.bitwise_xor)),
+    "__lshift__": binary_operator(ops.bitwise_left_shift),
+    "__rshift__": binary_operator(ops.bitwise_right_shift),
+    "__eq__": binary_operator(ops.eq), "__ne__": binary_operator(ops.ne),
+    "__lt__": binary_operator(ops.lt), "__le__": binary_operator(ops.le),
+    "__gt__": binary_operator(ops.gt), "__ge__": binary_operator(ops.ge),
     "__getitem__": ops.getitem, "__setitem__": __setitem__,
-    "__iadd__": _operator(add_), "__isub__": _operator(sub_), "__imul__": _operator(mul_),
-    "__itruediv__": _operator(div_),
+    "__iadd__": binary_operator(add_), "__isub__": binary_operator(sub_),
+    "__imul__": binary_operator(mul_), "__itruediv__": binary_operator(div_),
     "__iand__": _binary_inplace(ops.bitwise_and), "__ior__": _binary_inplace(ops.bitwise_or),
     "__ixor__": _binary_inplace(ops.bitwise_xor),
     # in-place ops
