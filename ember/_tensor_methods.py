@@ -98,7 +98,7 @@ def to(self, *args, **kwargs):
     for arg in args:
         if isinstance(arg, Tensor):
             target = arg.dtype
-        elif isinstance(arg, (str, _device.device)) and arg not in ("float32", "float64"):
+        elif isinstance(arg, (str, _device.device)):
             device = arg
         else:
             target = arg
@@ -315,7 +315,7 @@ def copy_(self, source):
     if not isinstance(source, Tensor):
         source = Tensor._wrap(np.asarray(source))
     return apply_inplace(self, "copy_", lambda: ops.copy_into(self, source),
-                         lambda array: write(self, source._data, "copy_", cast=True), source)
+                         lambda array: write(self, source._data, cast=True), source)
 
 
 def _inplace_view(self, view):
@@ -361,7 +361,7 @@ def _fill_with(self, values, operation, drawn=False):
     values = np.asarray(values, dtype=self._data.dtype)
     if drawn:
         values = _random.in_memory_order(self._data, values)
-    write(self, values, operation)
+    write(self, values)
     self._bump_version()
     return self
 
@@ -590,15 +590,20 @@ def __rtruediv__(self, other):
     return ops.mul(ops.reciprocal(self), other)
 
 
-def _equality(op):
-    """``==``/``!=``: an operand that is not a tensor or number gives NotImplemented, as
-    PyTorch's operators do (Python then compares identities: t == None is False)."""
+def binary_operator(op):
+    """A binary operator: an operand the op refuses with TypeError (a string, a list, None)
+    gives NotImplemented, as PyTorch's operators do, so Python tries the other operand and then
+    raises its own error (``unsupported operand type(s) for +: 'Tensor' and 'str'``); for ==
+    and != it compares identities (t == None is False). ``__wrapped__`` is the op (ember.onnx
+    wraps that)."""
     def method(self, other):
         try:
             return op(self, other)
         except TypeError:
             return NotImplemented
     method.__name__ = op.__name__
+    method.__wrapped__ = op
+    method.returns_not_implemented = True
     return method
 
 
@@ -746,7 +751,7 @@ _FUNCTIONAL = (
     ops.contiguous, ops.flip, ops.fliplr, ops.flipud, ops.roll, ops.rot90, ops.narrow,
     ops.select, ops.unbind, ops.split, ops.chunk, ops.tensor_split, ops.hsplit, ops.vsplit,
     ops.dsplit, ops.unfold, ops.diag, ops.diagonal, ops.diag_embed, ops.trace, ops.tril,
-    ops.triu, ops.diff, ops.sum_to_size, ops.as_strided, ops.slice_scatter,
+    ops.triu, ops.diff, ops.sum_to_size, ops.as_strided, ops.as_strided_, ops.slice_scatter,
     ops.select_scatter, ops.diagonal_scatter,
     # indexing and scatter
     ops.gather, ops.take, ops.take_along_dim, ops.index_select, ops.masked_fill,
@@ -817,21 +822,32 @@ METHODS.update({
     "triangular_solve": decompositions.triangular_solve, "lu": decompositions.lu_legacy,
     "lu_solve": decompositions.lu_solve_legacy,
     # operators; + and * commute exactly in IEEE arithmetic, so the reflected forms are the same
-    "__add__": ops.add, "__radd__": ops.add, "__mul__": ops.mul, "__rmul__": ops.mul,
-    "__sub__": ops.sub, "__rsub__": _reversed_operands(ops.sub),
-    "__truediv__": ops.div, "__rtruediv__": __rtruediv__,
-    "__floordiv__": ops.floor_divide, "__rfloordiv__": _reversed_operands(ops.floor_divide),
-    "__mod__": ops.remainder, "__rmod__": _reversed_operands(ops.remainder),
-    "__pow__": ops.pow, "__rpow__": _reversed_operands(ops.pow),
-    "__matmul__": ops.matmul, "__rmatmul__": _reversed_operands(ops.matmul),
+    "__add__": binary_operator(ops.add), "__radd__": binary_operator(ops.add),
+    "__mul__": binary_operator(ops.mul), "__rmul__": binary_operator(ops.mul),
+    "__sub__": binary_operator(ops.sub), "__rsub__": binary_operator(_reversed_operands(ops.sub)),
+    "__truediv__": binary_operator(ops.div), "__rtruediv__": binary_operator(__rtruediv__),
+    "__floordiv__": binary_operator(ops.floor_divide),
+    "__rfloordiv__": binary_operator(_reversed_operands(ops.floor_divide)),
+    "__mod__": binary_operator(ops.remainder),
+    "__rmod__": binary_operator(_reversed_operands(ops.remainder)),
+    "__pow__": binary_operator(ops.pow), "__rpow__": binary_operator(_reversed_operands(ops.pow)),
+    "__matmul__": binary_operator(ops.matmul),
+    "__rmatmul__": binary_operator(_reversed_operands(ops.matmul)),
     "__neg__": ops.neg, "__pos__": __pos__, "__abs__": ops.abs, "__invert__": __invert__,
-    "__and__": ops.bitwise_and, "__rand__": _reversed_operands(ops.bitwise_and),
-    "__or__": ops.bitwise_or, "__ror__": _reversed_operands(ops.bitwise_or),
-    "__xor__": ops.bitwise_xor, "__rxor__": _reversed_operands(ops.bitwise_xor),
-    "__lshift__": ops.bitwise_left_shift, "__rshift__": ops.bitwise_right_shift,
-    "__eq__": _equality(ops.eq), "__ne__": _equality(ops.ne), "__lt__": ops.lt, "__le__": ops.le, "__gt__": ops.gt,
-    "__ge__": ops.ge, "__getitem__": ops.getitem, "__setitem__": __setitem__,
-    "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
+    "__and__": binary_operator(ops.bitwise_and),
+    "__rand__": binary_operator(_reversed_operands(ops.bitwise_and)),
+    "__or__": binary_operator(ops.bitwise_or),
+    "__ror__": binary_operator(_reversed_operands(ops.bitwise_or)),
+    "__xor__": binary_operator(ops.bitwise_xor),
+    "__rxor__": binary_operator(_reversed_operands(ops.bitwise_xor)),
+    "__lshift__": binary_operator(ops.bitwise_left_shift),
+    "__rshift__": binary_operator(ops.bitwise_right_shift),
+    "__eq__": binary_operator(ops.eq), "__ne__": binary_operator(ops.ne),
+    "__lt__": binary_operator(ops.lt), "__le__": binary_operator(ops.le),
+    "__gt__": binary_operator(ops.gt), "__ge__": binary_operator(ops.ge),
+    "__getitem__": ops.getitem, "__setitem__": __setitem__,
+    "__iadd__": binary_operator(add_), "__isub__": binary_operator(sub_),
+    "__imul__": binary_operator(mul_), "__itruediv__": binary_operator(div_),
     "__iand__": _binary_inplace(ops.bitwise_and), "__ior__": _binary_inplace(ops.bitwise_or),
     "__ixor__": _binary_inplace(ops.bitwise_xor),
     # in-place ops
@@ -874,8 +890,7 @@ METHODS.update({
     "greater_": METHODS["gt_"], "greater_equal_": METHODS["ge_"], "fix_": METHODS["trunc_"],
 })
 # Private entry points of the in-place protocol used by ops and layers.
-METHODS.update({"_inplace": apply_inplace, "_write": lambda self, array, operation:
-                write(self, array, operation)})
+METHODS.update({"_inplace": apply_inplace, "_write": lambda self, array: write(self, array)})
 
 # PyTorch's argument parser takes NumPy's names for two arguments of its native functions.
 _NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}

@@ -27,6 +27,57 @@ class _VersionCounter:
         self.value = 0
 
 
+class ViewCreation:
+    """How a view of a tensor that requires grad was made without being recorded (in no_grad or
+    inference_mode): PyTorch's non-default CreationMeta. Such a view requires grad, is a leaf,
+    and passes no gradient on (unless ``requires_grad_()`` makes it accumulate its own); changing
+    it in place with grad mode on, or using it after its storage changed, is refused."""
+
+    __slots__ = ("mode", "counter", "version", "accumulates")
+
+    def __init__(self, mode, counter):
+        self.mode = mode  # "no_grad" or "inference"
+        self.counter = counter
+        self.version = counter.value
+        self.accumulates = False
+
+    def leaf_edge(self):
+        """Whether a recorded op may send gradient to the view (as to a leaf); PyTorch's error
+        when the storage changed in place since the view was made."""
+        if self.counter.value != self.version:
+            raise RuntimeError(self.error(None, "its base or another view of its base has been"))
+        return self.accumulates
+
+    def error(self, view, modified):
+        """PyTorch's message for changing the view (``view``, None for the view itself) or its
+        base in place, with ``modified`` saying which."""
+        node = None if view is None else view.grad_fn
+        if node is None:
+            prefix = "A view was created in"
+        else:
+            prefix = (f"Output {view._output_nr} of {node.name().removesuffix('Backward0')} is "
+                      f"a view of a view which was created in")
+        if self.mode == "inference":
+            return (f"{prefix} inference mode and {modified} modified inplace in normal mode. "
+                    f"{_CLARIFY.format(block='inference_mode')}")
+        return (f"{prefix} no_grad mode and {modified} modified inplace with grad mode enabled. "
+                f"{_CLARIFY.format(block='no_grad')}")
+
+
+_CLARIFY = ("Given that this use case is ambiguous and error-prone, it is forbidden. You can "
+            "clarify your code by moving both the view and the inplace either both inside the "
+            "{block} block (if you don't want the inplace to be tracked) or both outside (if you "
+            "want the inplace to be tracked).")
+
+
+def mark_unrecorded_view(view, counter, inference):
+    """``view`` was made, unrecorded, of a tensor that requires grad: like PyTorch's, it requires
+    grad itself (a leaf that passes no gradient on) when its dtype can."""
+    if is_differentiable(view._data.dtype):
+        view._requires_grad = True
+        view._view_creation = ViewCreation("inference" if inference else "no_grad", counter)
+
+
 class Size(tuple):
     """The shape of a tensor: a tuple that prints like ``ember.Size([2, 3])``; slices, sums
     with tuples and repetitions are Sizes too, as PyTorch's (``x.shape[1:]`` prints as one)."""
@@ -78,6 +129,8 @@ class Tensor:
     _deepcopy_keeps_attributes = True
 
     __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to our reflected operators
+    # A ViewCreation on views made unrecorded of a tensor that requires grad (set in __dict__).
+    _view_creation = None
     is_sparse = False  # a class attribute: ember.sparse's subclass says True
 
     def __new__(cls, *args, **kwargs):
@@ -218,6 +271,12 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
+        creation = self._view_creation
+        if creation is not None:
+            # PyTorch sets the view's own flag: it still requires grad through its base, and
+            # with the flag it accumulates a gradient of its own.
+            creation.accumulates = requires_grad
+            return self
         if requires_grad and not is_differentiable(self._data.dtype):
             raise RuntimeError(_dtype_error or "only Tensors of floating point dtype can require "
                                                "gradients")
@@ -238,7 +297,9 @@ class Tensor:
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
                 ".grad attribute won't be populated during autograd.backward(). If you indeed "
                 "want the .grad field to be populated for a non-leaf Tensor, use .retain_grad() "
-                "on the non-leaf Tensor.", UserWarning, stacklevel=2)
+                "on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+                "you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 "
+                "for more information.", UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -388,7 +449,7 @@ class Tensor:
             out._grad = Tensor._wrap(self._grad._data.copy())
         memo[id(self)] = out
         if self.__dict__ and self._deepcopy_keeps_attributes:
-            out.__dict__.update(copy.deepcopy(self.__dict__, memo))
+            out.__dict__.update(copy.deepcopy(_user_attributes(self), memo))
         return out
 
     def __reduce_ex__(self, protocol):
@@ -396,10 +457,11 @@ class Tensor:
         requires_grad; the graph and ``.grad`` are not kept, subclasses (Parameter) stay theirs.
         For multiprocessing and copy; ember's loaders never unpickle."""
         if type(self) is Tensor:
-            return (Tensor._wrap, (self._data, self._requires_grad), self.__dict__ or None)
+            return (Tensor._wrap, (self._data, self._requires_grad),
+                    _user_attributes(self) or None)
         fresh = Tensor._wrap(self._data, self._requires_grad)
         slots = {name: getattr(fresh, name) for name in _STATE}
-        return (object.__new__, (type(self),), (self.__dict__ or None, slots))
+        return (object.__new__, (type(self),), (_user_attributes(self) or None, slots))
 
     def cpu(self):
         return self
@@ -555,6 +617,15 @@ def _options(dtype):
     return (f"TensorOptions(dtype={dtype._cpp_type}, device=cpu, layout=Strided, "
             f"requires_grad=false (default), pinned_memory=false (default), "
             f"memory_format=(nullopt))")
+
+
+def _user_attributes(tensor):
+    """The attributes a program hung on ``tensor`` (its ``__dict__`` less ember's view state)."""
+    attributes = tensor.__dict__
+    if "_view_creation" in attributes:
+        attributes = {key: value for key, value in attributes.items()
+                      if key != "_view_creation"}
+    return attributes
 
 
 _STATE = tuple(name for name in Tensor.__slots__ if name not in ("__weakref__", "__dict__"))

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ._dtype import finfo, iinfo, promote_types, to_dtype
+from ._dtype import finfo, iinfo, promote_types, repr_prefix, to_dtype
 from ._factories import as_tensor, empty, randint
 from .tensor import Tensor
 
@@ -159,7 +159,19 @@ def _compare(actual, expected, where, options):
             _compare_tensors(*tensors, where, options)
             return
     raise _Mismatch(TypeError, f"No comparison pair was able to handle inputs of type "
-                               f"{type(actual)} and {type(expected)}.", where)
+                               f"{_type_text(actual)} and {_type_text(expected)}.", where)
+
+
+def _type_text(value):
+    """``str(type(value))`` as PyTorch prints it: ember's classes under their torch paths
+    (``<class 'torch.Tensor'>``, not ember.tensor.Tensor) when ember stands in for torch."""
+    kind = type(value)
+    module = kind.__module__
+    if module != "ember" and not module.startswith("ember."):
+        return str(kind)
+    if module == "ember.tensor":
+        module = "ember"  # PyTorch's Tensor lives in torch itself
+    return f"<class '{repr_prefix()}{module[len('ember'):]}.{kind.__qualname__}'>"
 
 
 def _as_tensors(actual, expected):

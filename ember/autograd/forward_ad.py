@@ -222,7 +222,7 @@ def _custom_jvp(ctx, args, results):
     ctx._in_jvp = True
     try:
         with enable_grad():
-            output_tangents = type(ctx).jvp(ctx, *tangents)
+            output_tangents = ctx._forward_cls.jvp(ctx, *tangents)
     finally:
         ctx._in_jvp = False
     if not isinstance(output_tangents, tuple):
@@ -231,7 +231,7 @@ def _custom_jvp(ctx, args, results):
         if tangent is None or not result.requires_grad:
             continue
         if not isinstance(tangent, Tensor):
-            raise TypeError(f"{type(ctx).__name__}.jvp must return Tensors, got "
+            raise TypeError(f"{ctx._forward_cls.__name__}.jvp must return Tensors, got "
                             f"{type(tangent).__name__}")
         check_dual(result, tangent)
         result.grad_fn = None  # a dual of its own: nothing differentiates through the node

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._dtype import _repr_prefix, from_numpy_dtype, is_differentiable
 from .._layout import LayoutStorage
-from ..tensor import Tensor
+from ..tensor import Tensor, mark_unrecorded_view
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
 from .node import Node, _sequence, saved_tensors_hooks_state
@@ -66,7 +66,7 @@ class Op(Node):
         # Hot path of every op: plain loops, no generator expressions.
         # 1. Collect: the arrays, which inputs need grad, and whether to record at all.
         grad_enabled, inference = _grad_state.get()
-        ctx = object.__new__(cls)
+        ctx = object.__new__(cls._backward_cls if cls._tensor_level else cls)
         if not grad_enabled or inference:
             # Nothing is recorded: only the arrays are needed.
             arrays = [arg._data if isinstance(arg, Tensor) else arg for arg in args]
@@ -81,11 +81,17 @@ class Op(Node):
                     arrays.append(arg._data)
                     if arg._requires_grad:
                         any_needs = True
-                        needs.append(True)
                         node = arg.grad_fn
                         if node is None:
+                            if arg._view_creation is not None and \
+                                    not arg._view_creation.leaf_edge():
+                                needs.append(False)  # a view made unrecorded: no edge
+                                edges.append(None)
+                                continue
+                            needs.append(True)
                             edges.append((arg, 0))
                             continue
+                        needs.append(True)
                         if node._view_of is not None:
                             refresh_view(arg, node)
                             node = arg.grad_fn
@@ -283,17 +289,26 @@ def _raise_for_layout(ctx, arrays, error):
 
 def _mark_inference_and_views(cls, ctx, args, results, inference, recording):
     """Outputs made in inference_mode are inference tensors, except views of normal tensors; a
-    view shares its input's version counter and, when recorded, remembers its base."""
+    view shares its input's version counter and, when recorded, remembers its base; made
+    unrecorded of a tensor that requires grad, it requires grad too (PyTorch's views)."""
     is_view = cls.is_view and isinstance(args[0], Tensor)
+    if is_view and not recording and (inference or args[0]._requires_grad):
+        is_view = np.may_share_memory(args[0]._data, results[0]._data)  # a reshape may copy
     if inference and not (is_view and not args[0]._is_inference):
         for tensor in results:
             tensor._is_inference = True
     if is_view:
-        if args[0]._is_inference:
+        base = args[0]
+        if base._is_inference:
             results[0]._is_inference = True  # a view of an inference tensor is one too
-        counter = results[0]._vc = args[0]._version_counter()
+        counter = results[0]._vc = base._version_counter()
         if recording:
             record_view(ctx, cls, args, counter)
+            if base._view_creation is not None:
+                # PyTorch's view of such a view keeps its creation mode (for in-place errors).
+                results[0]._view_creation = base._view_creation
+        elif base._requires_grad and not base._is_inference:
+            mark_unrecorded_view(results[0], counter, inference)
 
 
 def _attach_outputs(ctx, output, results):
@@ -309,28 +324,44 @@ def _attach_outputs(ctx, output, results):
             tensor._output_nr = number
 
 
-class Function(Op):
-    """Base class for custom differentiable operations (``torch.autograd.Function``): subclass
-    with ``forward(ctx, *args)`` (or ``forward(*args)`` and ``setup_context(ctx, inputs,
-    output)``) and ``backward(ctx, *grad_outputs)`` static methods on Tensors and call
-    ``YourFunction.apply(*args)``. The instance made for a call is both ``ctx`` and the
-    graph node (``grad_fn``)."""
+class FunctionCtx:
+    """What ``ctx`` offers a custom Function beyond a node's ``save_for_backward`` and
+    ``mark_non_differentiable`` (PyTorch's FunctionCtx, a base of both Function and its nodes)."""
 
+    def save_for_forward(self, *tensors):
+        """Keep tensors for ``jvp``, where ``ctx.saved_tensors`` returns them."""
+        self._saved_for_forward = tensors
+
+    def mark_dirty(self, *tensors):
+        """Declare inputs that forward modified in place (and returns): the call gives back
+        those very tensors, their history now running through this node."""
+        self._dirty = {id(tensor) for tensor in tensors}
+
+    def set_materialize_grads(self, value):
+        """With False, backward receives None (not zeros) for outputs that got no gradient."""
+        self._materialize_grads = bool(value)
+
+
+class BackwardCFunction(FunctionCtx, Node):
+    """The node of one call of a custom Function, and the ``ctx`` its forward, setup_context,
+    backward and jvp receive: each Function ``F`` gets its subclass ``FBackward`` (PyTorch's
+    class and name), whose ``_forward_cls`` is ``F``."""
+
+    _forward_cls = None
     _tensor_level = True
     _materialize_grads = True
     _dirty = None
     _saved_for_forward = None  # what save_for_forward kept; saved_tensors while jvp runs
     _in_jvp = False
+    xp = np
 
     @staticmethod
-    def jvp(ctx, *grad_inputs):
-        """The forward-mode derivative: output tangents from input tangents (forward AD)."""
-        raise NotImplementedError("You must implement the jvp function for custom "
-                                  "autograd.Function to use it with forward mode AD.")
+    def backward(ctx, *grad_outputs):
+        return ctx._forward_cls.backward(ctx, *grad_outputs)
 
-    def save_for_forward(self, *tensors):
-        """Keep tensors for ``jvp``, where ``ctx.saved_tensors`` returns them."""
-        self._saved_for_forward = tensors
+    def apply(self, *grad_outputs):
+        """The Function's backward on this node (PyTorch's ``grad_fn.apply``)."""
+        return self._forward_cls.backward(self, *grad_outputs)
 
     @property
     def saved_tensors(self):
@@ -342,15 +373,10 @@ class Function(Op):
         """PyTorch's name of a custom Function's node: the class name and ``Backward`` (no
         number, unlike its built-in ops' nodes)."""
         name = self._torch_name
-        return name if name is not None else type(self).__name__ + "Backward"
+        return name if name is not None else type(self).__name__
 
     def __repr__(self):
         return f"<{_repr_prefix[0]}.autograd.function.{self.name()} object at {id(self):#x}>"
-
-    def mark_dirty(self, *tensors):
-        """Declare inputs that forward modified in place (and returns): the call gives back
-        those very tensors, their history now running through this node."""
-        self._dirty = {id(tensor) for tensor in tensors}
 
     def _returned_dirty_inputs(self, output, results, recording):
         """``results`` with each output that is a dirty input replaced by that input itself."""
@@ -369,24 +395,14 @@ class Function(Op):
             replaced[number] = item
         return tuple(replaced)
 
-    def set_materialize_grads(self, value):
-        """With False, backward receives None (not zeros) for outputs that got no gradient."""
-        self._materialize_grads = bool(value)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        """Save what backward needs, when ``forward`` is written without ``ctx``
-        (``forward(*args)``); PyTorch's form for Functions used under ``torch.func``."""
-        raise NotImplementedError("You must implement the setup_context() method of your "
-                                  "custom autograd.Function to use it with torch.func.")
-
     def _forward_on_tensors(self, args):
+        function = self._forward_cls
         self._inputs = args
         with no_grad():
-            if type(self).setup_context is Function.setup_context:
-                return self.forward(self, *args)
-            output = self.forward(*args)
-            self.setup_context(self, args, output)
+            if function.setup_context is Function.setup_context:
+                return function.forward(self, *args)
+            output = function.forward(*args)
+            function.setup_context(self, args, output)
             return output
 
     def _remember_tensor_io(self, args, output, results):
@@ -429,6 +445,53 @@ class Function(Op):
 
     def _backward_with_history(self, grad_outputs):
         return self.backward(self, *grad_outputs)  # the engine runs it with grad mode on
+
+
+class FunctionMeta(type):
+    """The metaclass of Function: gives each Function ``F`` its node class ``FBackward``
+    (``F._backward_cls``), a BackwardCFunction whose ``_forward_cls`` is ``F``."""
+
+    def __init__(cls, name, bases, attributes):
+        backward_name = name + "Backward"
+        cls._backward_cls = type(backward_name, (BackwardCFunction,), {
+            "_forward_cls": cls, "__module__": __name__, "__qualname__": backward_name})
+        super().__init__(name, bases, attributes)
+
+
+class Function(FunctionCtx, Op, metaclass=FunctionMeta):
+    """Base class for custom differentiable operations (``torch.autograd.Function``): subclass
+    with ``forward(ctx, *args)`` (or ``forward(*args)`` and ``setup_context(ctx, inputs,
+    output)``) and ``backward(ctx, *grad_outputs)`` static methods on Tensors and call
+    ``YourFunction.apply(*args)``. Each call's ``ctx`` is also its graph node (``grad_fn``): an
+    instance of ``YourFunction._backward_cls``, a BackwardCFunction."""
+
+    _tensor_level = True
+
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        """The forward-mode derivative: output tangents from input tangents (forward AD)."""
+        raise NotImplementedError("You must implement the jvp function for custom "
+                                  "autograd.Function to use it with forward mode AD.")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Save what backward needs, when ``forward`` is written without ``ctx``
+        (``forward(*args)``); PyTorch's form for Functions used under ``torch.func``."""
+        raise NotImplementedError("You must implement the setup_context() method of your "
+                                  "custom autograd.Function to use it with torch.func.")
+
+
+class InplaceFunction(Function):
+    """A Function that may work in place (PyTorch's, kept for old code): ``inplace`` is kept."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+
+class NestedIOFunction(Function):
+    """PyTorch's legacy base for Functions with nested inputs and outputs; ember supports
+    only the name (its old-style instances cannot be applied)."""
 
 
 def _validate_gradient(node, index, gradient, meta, create_graph):

@@ -92,6 +92,8 @@ def check_inplace(tensor):
                            "inplace update.")
     recording = grad_enabled and not inference
     if recording and tensor._requires_grad:
+        if tensor._view_creation is not None:
+            raise RuntimeError(tensor._view_creation.error(tensor, "is being"))
         node = tensor.grad_fn
         if getattr(node, "multiple_views", False):
             raise RuntimeError(f"Output {tensor._output_nr} of {node.name()[:-9]} is a view and "
@@ -109,7 +111,7 @@ def check_inplace(tensor):
     return recording
 
 
-def write(tensor, array, operation, cast=False):
+def write(tensor, array, cast=False):
     """Copy ``array`` into ``tensor``'s storage after PyTorch's shape, dtype and overlap checks
     (the version counter is the caller's to bump). ``cast``: any dtype converts, as copy_ does;
     otherwise a float result never lands in an integer or bool tensor."""
@@ -118,22 +120,23 @@ def write(tensor, array, operation, cast=False):
         try:
             array = np.broadcast_to(array, target.shape)
         except ValueError:
-            raise RuntimeError(f"{operation}: output with shape {list(target.shape)} doesn't "
-                               f"match the broadcast shape {list(array.shape)}") from None
+            raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
+                               f"broadcast shape {list(array.shape)}") from None
     if not cast and array.dtype != target.dtype and \
             from_numpy_dtype(array.dtype)._category > tensor.dtype._category:
         # PyTorch's canCast: never floating to integral or bool, never integral to bool.
-        raise RuntimeError(f"{operation}: result type {scalar_type_name(array.dtype)} can't be "
-                           f"cast to the desired output type {scalar_type_name(target.dtype)}")
+        raise RuntimeError(f"result type {scalar_type_name(array.dtype)} can't be cast to the "
+                           f"desired output type {scalar_type_name(target.dtype)}")
     if not target.flags.writeable:
-        raise RuntimeError(f"{operation}: unsupported operation: more than one element of the "
-                           f"written-to tensor refers to a single memory location. Please "
-                           f"clone() the tensor before performing the operation.")
+        raise RuntimeError("unsupported operation: more than one element of the written-to "
+                           "tensor refers to a single memory location. Please clone() the tensor "
+                           "before performing the operation.")
     np.copyto(target, array, casting="unsafe")
 
 
 def apply_inplace(tensor, operation, compute, fast=None, operand=None):
     """Store the result of ``compute()`` (the out-of-place op) in ``tensor`` and return it.
+    ``operation`` names the op at the call (PyTorch's errors for these checks do not name it).
 
     ``fast(array)`` applies the change with a NumPy ``out=`` ufunc when nothing needs recording.
     """
@@ -142,7 +145,7 @@ def apply_inplace(tensor, operation, compute, fast=None, operand=None):
     needs_graph = recording and (tensor._requires_grad or operand_requires_grad)
     if fast is not None and not needs_graph:
         if not tensor._data.flags.writeable:
-            write(tensor, tensor._data, operation)  # raises the PyTorch error
+            write(tensor, tensor._data)  # raises the PyTorch error
         fast(tensor._data)
         tensor._bump_version()
         return tensor
@@ -160,7 +163,7 @@ def apply_inplace(tensor, operation, compute, fast=None, operand=None):
     node = result.grad_fn
     if node is not None and node.saved is not None:
         _unshare_saved(node, tensor)  # backward needs this tensor as it was before
-    write(tensor, result._data, operation)
+    write(tensor, result._data)
     tensor._bump_version()
     if node is None:
         return tensor

@@ -272,7 +272,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         raise RuntimeError("all_gather: " + "; ".join(problems))
     gathered = engine.allgather(np.ascontiguousarray(tensor._data))
     for output, array in zip(tensor_list, gathered):
-        output._write(array, "all_gather")
+        output._write(array)
         output._bump_version()
     return Work(_DoneRequest(), None) if async_op else None
 

@@ -270,7 +270,8 @@ def _batch_of(value):
         return None
     if type(value) is not BatchedTensor:
         node = value.grad_fn
-        raise Unbatchable(describe(type(node)) if node is not None else
+        raise Unbatchable(describe(getattr(node, "_forward_cls", None) or type(node))
+                          if node is not None else
                           "an op that returns a batched input unchanged")
     return value._data
 

@@ -23,7 +23,7 @@ import types
 import numpy as np
 
 from .. import _factories, ops
-from .._tensor_methods import numpy_names
+from .._tensor_methods import binary_operator, numpy_names
 from ..autograd import function as _function
 from ..autograd import node as _node
 from ..nn import RNNBase
@@ -409,13 +409,16 @@ def _patch_functions(recorder, patched):
     def replacement(item):
         target = item.__func__ if isinstance(item, staticmethod) else item
         renamed = getattr(target, "accepts_numpy_names", False)  # numpy_names' front
-        if renamed:
+        operator = getattr(target, "returns_not_implemented", False) is True  # binary_operator
+        if renamed or operator:
             target = target.__wrapped__
         wrapper = wrappers.get(id(target))
         if wrapper is None or functions[id(target)][1] is not target:
             return None
         if renamed:
             wrapper = numpy_names(wrapper)
+        if operator:
+            wrapper = binary_operator(wrapper)
         return staticmethod(wrapper) if isinstance(item, staticmethod) else wrapper
 
     classes = {id(Tensor): Tensor}

@@ -1,6 +1,9 @@
-"""Broadcasting's two rules that ops share: ``unbroadcast``, the one place where it is undone in
-backward, and ``mismatch_error``, PyTorch's error for shapes that do not broadcast."""
+"""Broadcasting's rules that ops share: ``unbroadcast``, the one place where it is undone in
+backward, ``expanded_shape``, what expand checks, and ``mismatch_error``, PyTorch's error for
+shapes that do not broadcast."""
 import numpy as np
+
+from .._dtype import tensor_type_name
 
 
 def broadcast_view(array, shape):
@@ -15,6 +18,35 @@ def broadcast_view(array, shape):
     view = np.ndarray(shape, array.dtype, array, 0, strides)
     view.flags.writeable = False
     return view
+
+
+def expanded_shape(array, sizes):
+    """The shape ``array`` expands to for ``sizes`` (-1 keeps a size), with PyTorch's errors
+    (expand, and a value copied into an indexed region)."""
+    shape = array.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand({tensor_type_name(array.dtype)}{{{list(shape)}}}, "
+                           f"size={list(sizes)}): the number of sizes "
+                           f"provided ({len(sizes)}) must be greater or equal to the number of "
+                           f"dimensions in the tensor ({len(shape)})")
+    padded = (1,) * (len(sizes) - len(shape)) + shape
+    target = []
+    for axis, (size, existing) in enumerate(zip(sizes, padded)):
+        if size == -1:
+            if axis < len(sizes) - len(shape):
+                raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a "
+                                   "leading, non-existing dimension 0")
+            size = existing
+        if size < 0:
+            raise RuntimeError(f"expand({tensor_type_name(array.dtype)}{{{list(shape)}}}, "
+                               f"size={list(sizes)}): the expanded size {size} is negative "
+                               f"(only -1, keep the size, is allowed)")
+        if existing != 1 and size != existing:
+            raise RuntimeError(f"The expanded size of the tensor ({size}) must match the existing "
+                               f"size ({existing}) at non-singleton dimension {axis}.  Target "
+                               f"sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
+        target.append(size)
+    return tuple(target)
 
 
 def unbroadcast(grad, shape):

@@ -10,11 +10,13 @@ import warnings
 import numpy as np
 
 from .. import _jit, _threads
-from .._dtype import checked_scalar, overflow_error, scalar_overflows, scalar_type_name
+from .._grad_state import _grad_state
+from .._dtype import (checked_scalar, cpp_type_name, overflow_error, repr_prefix, scalar_overflows,
+                      scalar_type_name)
 from .._layout import pointwise_layout
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor
-from ._broadcast import unbroadcast
+from ._broadcast import expanded_shape, unbroadcast
 from . import _select
 from ._select import select
 from .elementwise._operands import (
@@ -34,7 +36,7 @@ def _dim(dim, ndim, operation):
         raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
     rank = max(ndim, 1)
     if not -rank <= dim < rank:
-        raise IndexError(f"{operation}(): Dimension out of range (expected to be in range of "
+        raise IndexError(f"Dimension out of range (expected to be in range of "
                          f"[{-rank}, {rank - 1}], but got {dim})")
     return int(dim) % rank
 
@@ -350,25 +352,44 @@ def _index_error(error):
     return IndexError(text.replace("axis", "dimension"))
 
 
-def _assignment_error(error, operation, value_shape):
-    """NumPy's refusal of an assigned value (checked before anything is written) in PyTorch's
-    type: a RuntimeError naming the op and the value's shape."""
+def _assignment_error(error, value):
+    """NumPy's refusal of an assigned ``value`` (an array; checked before anything is written)
+    as PyTorch words it: the indexing result's shape mismatch for advanced indices, else the
+    error of expanding the value to the region it is copied into."""
     text = str(error)
     match = re.search(r"value array of shape \(([\d, ]*)\) could not be broadcast to indexing "
                       r"result of shape \(([\d, ]*)\)", text)
     if match:
         target = [int(size) for size in match.group(2).replace(" ", "").split(",") if size]
-        return RuntimeError(f"{operation}: shape mismatch: value tensor of shape "
-                            f"{list(value_shape)} cannot be broadcast to indexing result of "
-                            f"shape {target}")
-    return RuntimeError(f"{operation}: the value of shape {list(value_shape)} cannot be assigned: "
-                        f"{text}")
+        return RuntimeError(f"shape mismatch: value tensor of shape {list(value.shape)} cannot "
+                            f"be broadcast to indexing result of shape {target}")
+    match = re.search(r"into shape \(([\d, ]*)\)", text)
+    if match:
+        target = [int(size) for size in match.group(1).replace(" ", "").split(",") if size]
+        try:
+            expanded_shape(value, target)
+        except RuntimeError as refused:
+            return refused
+    return RuntimeError(f"the value of shape {list(value.shape)} cannot be assigned: {text}")
+
+
+def _check_mask(input, key):
+    """A boolean tensor as the whole key: PyTorch's IndexError naming both full shapes when it
+    does not match the tensor's leading dims."""
+    mask = key._data
+    shape = input._data.shape
+    for dim, size in enumerate(mask.shape):
+        if dim < len(shape) and size != shape[dim]:
+            raise IndexError(f"The shape of the mask {list(mask.shape)} at index {dim} does not "
+                             f"match the shape of the indexed tensor {list(shape)} at index {dim}")
 
 
 def getitem(input, key):
     if input._data.ndim == 0 and isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                          "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+    if isinstance(key, Tensor) and key._data.dtype == np.bool_:
+        _check_mask(input, key)
     key, advanced = _convert_key(key)
     if advanced:
         return AdvancedIndex.apply(input, key)
@@ -384,6 +405,9 @@ _ASSIGNABLE = (int, float, bool, np.number, np.bool_)
 def setitem(input, key, value):
     """``input[key] = value`` in place; recorded when grad is on and either side requires grad.
     Everything is checked before the tensor changes."""
+    original_key = key
+    if isinstance(key, Tensor) and key._data.dtype == np.bool_:
+        _check_mask(input, key)
     key, _ = _convert_key(key)
     if isinstance(value, Tensor):
         value_tensor = value
@@ -398,13 +422,48 @@ def setitem(input, key, value):
     def fast(array):
         array[key] = raw
 
+    if input._requires_grad and input.grad_fn is None and input._view_creation is None and \
+            _grad_state.get() == (True, False) and \
+            _indexes_a_view(original_key, input._data.shape):
+        # PyTorch writes through the view that the key's basic part selects
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
     try:
         return input._inplace("setitem", lambda: IndexPut.apply(input, value_tensor, key), fast,
                               value_tensor)
     except IndexError as error:
         raise _index_error(error) from None
     except ValueError as error:  # NumPy checks shapes before writing: nothing was changed
-        raise _assignment_error(error, "setitem", raw.shape) from None
+        raise _assignment_error(error, raw) from None
+
+
+def _indexes_a_view(key, shape):
+    """Whether PyTorch's indexing with ``key`` first takes a view of the tensor (an int, None, a
+    bool or a slice that is not the whole dim), rather than indexing the tensor itself."""
+    items = key if isinstance(key, tuple) else (key,)
+    consumed = []  # the dims each item takes: 1 for ints and slices, 0 for None and bools
+    for item in items:
+        if item is None or isinstance(item, (bool, np.bool_)) or item is Ellipsis:
+            consumed.append(0)
+        elif isinstance(item, Tensor) and item._data.dtype == np.bool_:
+            consumed.append(item._data.ndim)
+        else:
+            consumed.append(1)
+    remaining = len(shape) - sum(consumed)
+    dim = 0
+    for item, count in zip(items, consumed):
+        if item is Ellipsis:
+            dim += max(remaining, 0)
+            continue
+        if item is None or isinstance(item, (bool, np.bool_, int, np.integer)):
+            return True
+        if isinstance(item, Tensor) and item._data.ndim == 0 and item._data.dtype.kind in "iu":
+            return True
+        if isinstance(item, slice) and dim < len(shape) and \
+                item.indices(shape[dim]) != (0, shape[dim], 1):
+            return True
+        dim += count
+    return False
 
 
 def _number_as(value, dtype, operation, float_range=True):
@@ -429,26 +488,44 @@ def require_tensor(value, operation, argument="input", position=1):
                         f"Tensor, not {type(value).__name__}")
 
 
+# PyTorch's words for an index of the wrong dtype, by op ({got}: the dtype's name)
+_INDEX_DTYPE_ERRORS = {
+    "gather": "gather(): Expected dtype int32/int64 for index",
+    "scatter": "scatter(): Expected dtype int32/int64 for index",
+    "scatter_add": "scatter(): Expected dtype int32/int64 for index",
+    "scatter_reduce": "scatter(): Expected dtype int32/int64 for index",
+    "index_select": "index_select(): Expected dtype int32 or int64 for index",
+    "index_add_": "index_add_(): Expected dtype int32/int64 for index but got: {got}",
+    "index_copy_": "index_copy_(): Expected a long tensor for index, but got {got}",
+    "index_fill_": "index_fill_(): Expected dtype int64 for index.",
+    "take": "take(): Expected a long tensor for index, but got {got}",
+    "take_along_dim": "{prefix}.take_along_dim(): dtype of indices should be Long but got {got}",
+}
+
+
 def _index_tensor(index, operation, kinds=(np.int32, np.int64), position=2, error=RuntimeError):
     """``index`` checked to be a Tensor (TypeError) of one of ``kinds`` (``error``)."""
     if not isinstance(index, Tensor):
         raise TypeError(f"{operation}(): argument 'index' (position {position}) must be Tensor, "
                         f"not {type(index).__name__}")
     if index._data.dtype not in kinds:
+        got = scalar_type_name(index._data.dtype)
+        template = _INDEX_DTYPE_ERRORS.get(operation)
+        if template is not None:
+            raise error(template.format(got=got, prefix=repr_prefix()))
         names = " or ".join(scalar_type_name(np.dtype(kind)) for kind in kinds)
-        raise error(f"{operation}(): Expected dtype {names} for index, but got "
-                    f"{scalar_type_name(index._data.dtype)}")
+        raise error(f"{operation}(): Expected dtype {names} for index, but got {got}")
     return index._data
 
 
-def _check_bounds(indices, size, axis, operation, negative=False, error=RuntimeError):
+def _check_bounds(indices, size, axis, operation=None, negative=False, error=RuntimeError):
     """Every index in [0, size) (or [-size, size) with ``negative``); ``indices`` with negative
-    ones wrapped, as intp."""
+    ones wrapped, as intp. The error names ``operation`` where PyTorch's does."""
     low = -size if negative else 0
     if indices.size and (indices.min() < low or indices.max() >= size):
         bad = indices[(indices < low) | (indices >= size)].flat[0]
-        raise error(f"{operation}(): index {bad} is out of bounds for dimension {axis} with size "
-                    f"{size}")
+        named = "" if operation is None else f"{operation}(): "
+        raise error(f"{named}index {bad} is out of bounds for dimension {axis} with size {size}")
     if negative:
         indices = np.where(indices < 0, indices + size, indices)
     return indices.astype(np.intp, copy=False)
@@ -464,13 +541,17 @@ def index_select(input, dim, index):
         if indices.size != 1:
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
                                f"{indices.size} value(s)")
-        _check_bounds(indices, 1, 0, "index_select", error=IndexError)
+        if indices.size and indices.flat[0] != 0:
+            raise IndexError("index out of range in self")
         return getitem(input, (Ellipsis,))
     size = input._data.shape[axis]
-    if indices.size and indices.min() < 0:
-        raise RuntimeError(f"index_select(): index {indices.min()} is out of bounds for "
-                           f"dimension {axis} with size {size}")
-    indices = _check_bounds(indices.reshape(-1), size, axis, "index_select", error=IndexError)
+    if indices.size and (indices.min() < 0 or indices.max() >= size):
+        if axis == 1:  # PyTorch's kernel for dim 1 words it its own way
+            bad = indices[(indices < 0) | (indices >= size)].flat[0]
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} "
+                               f"axis_dim={size}")
+        raise IndexError("index out of range in self")
+    indices = indices.reshape(-1).astype(np.intp, copy=False)
     return torch_named(AdvancedIndex.apply(input, (slice(None),) * axis + (indices, Ellipsis)),
                        "IndexSelectBackward0")
 
@@ -485,7 +566,7 @@ def gather(input, dim, index, *, sparse_grad=False):
         if indices.ndim > 1:
             raise RuntimeError("Index tensor must have the same number of dimensions as input "
                                "tensor")
-        _check_bounds(indices, 1, 0, "gather")
+        _check_bounds(indices, 1, 0)
         return Gather.apply(input.reshape(1), 0, indices.reshape(-1)).reshape(indices.shape)
     if indices.ndim != ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
@@ -494,7 +575,7 @@ def gather(input, dim, index, *, sparse_grad=False):
             raise RuntimeError(f"gather(): Size does not match at dimension {position} expected "
                                f"index {list(indices.shape)} to be no larger than self "
                                f"{list(input._data.shape)} apart from dimension {axis}")
-    indices = _check_bounds(indices, input._data.shape[axis], axis, "gather")
+    indices = _check_bounds(indices, input._data.shape[axis], axis)
     return Gather.apply(input, axis, indices)
 
 
@@ -593,7 +674,7 @@ def _mask(mask, operation, name="mask"):
                         f"{type(mask).__name__}")
     if mask._data.dtype != np.bool_:
         raise RuntimeError(f"{operation} only supports boolean masks, but got mask with dtype "
-                           f"{scalar_type_name(mask._data.dtype)}")
+                           f"{cpp_type_name(mask._data.dtype)}")
     return mask._data
 
 
@@ -721,7 +802,7 @@ def _check_scatter(operation, input, dim, index, src):
                                f"{axis}" + (f" and to be no larger size than src "
                                             f"{list(src._data.shape)}"
                                             if isinstance(src, Tensor) else ""))
-    return axis, _check_bounds(indices, shape[axis], axis, operation)
+    return axis, _check_bounds(indices, shape[axis], axis)
 
 
 def _scatter_op(cls, input, axis, indices, src, *extra):
@@ -845,10 +926,10 @@ def index_add(input, dim, index, source, alpha=1):
         raise RuntimeError(f"index_add_(): self ({input.dtype}) and source ({source.dtype}) must "
                            f"have the same scalar type")
     size = input._data.shape[axis] if input._data.ndim else 1
-    if indices.size and indices.max() >= size:
-        raise IndexError(f"index_add_(): index out of range in self (index {indices.max()} for "
-                         f"dimension {axis} with size {size})")
-    indices = _check_bounds(indices, size, axis, "index_add_")
+    if indices.size and (indices.min() < 0 or indices.max() >= size):
+        if axis == 0 or input._data.ndim < 2:  # PyTorch's words differ by kernel
+            raise IndexError("index out of range in self")
+    indices = _check_bounds(indices, size, axis)
     if input._data.ndim == 0:
         return IndexAdd.apply(input.reshape(1), 0, indices, source.reshape(-1), alpha).reshape(())
     return IndexAdd.apply(input, axis, indices, source, alpha)
@@ -884,7 +965,7 @@ def index_fill(input, dim, index, value):
                         f"{type(value).__name__}")
     axis = _dim(dim, input._data.ndim, "index_fill")
     size = input._data.shape[axis] if input._data.ndim else 1
-    indices = _check_bounds(indices, size, axis, "index_fill_", negative=True, error=IndexError)
+    indices = _check_bounds(indices, size, axis, negative=True, error=IndexError)
     fill = _number_as(value, input._data.dtype, "index_fill")[()]
     if input._data.ndim == 0:
         return IndexFill.apply(input.reshape(1), 0, indices, fill).reshape(())

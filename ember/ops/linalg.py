@@ -192,7 +192,8 @@ def bmm(input, mat2):
     if input._data.ndim != 3 or mat2._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor" if input._data.ndim != 3 else
                            "batch2 must be a 3D tensor")
-    if input._data.shape[0] != mat2._data.shape[0]:
+    if input._data.shape[0] != mat2._data.shape[0] or \
+            input._data.shape[2] != mat2._data.shape[1]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input._data.shape[0]}, {input._data.shape[2]}] but got: "
                            f"[{mat2._data.shape[0]}, {mat2._data.shape[1]}].")
@@ -204,6 +205,10 @@ def mv(input, vec):
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError("vector + matrix @ vector expected, got "
                            f"{input._data.ndim}, {vec._data.ndim}")
+    rows, columns = input._data.shape
+    if columns != vec._data.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{columns}), vec "
+                           f"({vec._data.shape[0]})")
     return _checked_matmul(input, vec)
 
 
@@ -276,12 +281,12 @@ def _expand_equation(equation, shapes):
                       key=_LETTERS_UPPER_FIRST.index)
         output = ellipsis_letters + "".join(once)
     sizes = {}
-    for subscript, shape in zip(expanded, shapes):
+    for operand, (subscript, shape) in enumerate(zip(expanded, shapes)):
         for letter, size in zip(subscript, shape):
             if sizes.get(letter, size) != size and 1 not in (size, sizes[letter]):
-                raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes "
-                                   f"(original->remapped): subscript {letter} has sizes "
-                                   f"{sizes[letter]} and {size}")
+                raise RuntimeError(f"einsum(): subscript {letter} has size {size} for operand "
+                                   f"{operand} which does not broadcast with previously seen "
+                                   f"size {sizes[letter]}")
             sizes[letter] = max(sizes.get(letter, size), size)
     return expanded, output, sizes
 

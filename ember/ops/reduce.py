@@ -54,7 +54,7 @@ def _axes(dim, ndim, operation):
     axes = []
     for axis in dims:
         if not -rank <= axis < rank:
-            raise IndexError(f"{operation}(): Dimension out of range (expected to be in range of "
+            raise IndexError(f"Dimension out of range (expected to be in range of "
                              f"[{-rank}, {rank - 1}], but got {axis})")
         axis = int(axis) % rank
         if axis in axes:
@@ -1276,8 +1276,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     axis = _axis(dim, ndim, "topk")
     size = input._data.shape[axis] if ndim else 1
     if not 0 <= k <= size:
-        raise RuntimeError(f"topk(): selected index k out of range (k = {k} for a dimension of "
-                           f"size {size})")
+        raise RuntimeError("selected index k out of range")
     if ndim == 0:
         return _scalar_selection(input, "topk")
     indices = _sort_indices(input._data, axis, largest).astype(np.int64, copy=False)
@@ -1390,8 +1389,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     if size == 0:
         raise IndexError(f"kthvalue(): Expected reduction dim {axis} to have non-zero size.")
     if not 1 <= k <= size:
-        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis} "
-                           f"(k = {k}, size {size})")
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
     if data.ndim == 0:
         return _scalar_selection(input, "kthvalue")
     kept = np.take(_sort_indices(data, axis, False), [k - 1], axis=axis).astype(np.int64)

@@ -7,17 +7,18 @@ import numpy as np
 
 from .._grad_state import _grad_state, fast_paths as _fast_paths
 from .._dtype import (
-    _FROM_NUMPY, dtype as ember_dtype, result_type, scalar_type_name, tensor_type_name)
+    _FROM_NUMPY, dtype as ember_dtype, repr_prefix, result_type, scalar_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        preserve_format, suggest_memory_format)
 from ..autograd.function import Op, torch_named
-from ..tensor import Size, Tensor, _normalize_dim
-from ._broadcast import broadcast_view, unbroadcast
+from ..autograd.views import check_inplace
+from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view
+from ._broadcast import broadcast_view, expanded_shape, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
 from .index import getitem, require_tensor
 
-__all__ = ["as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
+__all__ = ["as_strided", "as_strided_", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
            "broadcast_shapes", "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat",
            "chunk", "column_stack", "combinations", "concat", "concatenate", "diag", "diag_embed",
            "diagflat", "diagonal", "diagonal_scatter", "diff", "dsplit", "dstack", "expand",
@@ -73,9 +74,10 @@ def _infer_shape(shape, numel):
     unknown = [index for index, size in enumerate(shape) if size == -1]
     if len(unknown) > 1:
         raise RuntimeError("only one dimension can be inferred")
-    for size in shape:
+    for index, size in enumerate(shape):
         if size < -1:
-            raise RuntimeError(f"invalid shape dimension {size}")
+            raise RuntimeError(f"invalid shape dimension {size} at index {index} of shape "
+                               f"{list(shape)}")
     known = 1
     for size in shape:
         if size != -1:
@@ -105,7 +107,11 @@ def _view_result(input, array):
     """``array``, a view of ``input``'s data, as a tensor sharing its version counter."""
     view = Tensor._wrap(array)
     counter = input._vc
-    view._vc = counter if counter is not None else input._version_counter()
+    if counter is None:
+        counter = input._version_counter()
+    view._vc = counter
+    if input._requires_grad:  # made in no_grad: PyTorch's view still requires grad
+        mark_unrecorded_view(view, counter, False)
     return view
 
 
@@ -352,6 +358,8 @@ def squeeze(input, dim=None):
 
 def unsqueeze(input, dim):
     require_tensor(input, "unsqueeze")
+    if type(dim) is not int:
+        dim = require_int(dim, "unsqueeze", "dim", 1)
     ndim = input._data.ndim
     if not -(ndim + 1) <= dim <= ndim:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-(ndim + 1)}, "
@@ -434,30 +442,7 @@ def t(input):
 def expand(input, *sizes, size=None):
     require_tensor(input, "expand")
     sizes = _sizes_argument(sizes, size, "expand", "size")
-    shape = input._data.shape
-    if len(sizes) < len(shape):
-        raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
-                           f"size={list(sizes)}): the number of sizes "
-                           f"provided ({len(sizes)}) must be greater or equal to the number of "
-                           f"dimensions in the tensor ({len(shape)})")
-    padded = (1,) * (len(sizes) - len(shape)) + shape
-    target = []
-    for axis, (size, existing) in enumerate(zip(sizes, padded)):
-        if size == -1:
-            if axis < len(sizes) - len(shape):
-                raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a "
-                                   "leading, non-existing dimension 0")
-            size = existing
-        if size < 0:
-            raise RuntimeError(f"expand({tensor_type_name(input._data.dtype)}{{{list(shape)}}}, "
-                               f"size={list(sizes)}): the expanded size {size} is negative "
-                               f"(only -1, keep the size, is allowed)")
-        if existing != 1 and size != existing:
-            raise RuntimeError(f"The expanded size of the tensor ({size}) must match the existing "
-                               f"size ({existing}) at non-singleton dimension {axis}.  Target "
-                               f"sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
-        target.append(size)
-    return Expand.apply(input, tuple(target))
+    return Expand.apply(input, expanded_shape(input._data, sizes))
 
 
 def expand_as(input, other):
@@ -478,16 +463,16 @@ def repeat(input, *counts, repeats=None):
 
 def _check_sequence(tensors, operation):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
-        raise TypeError(f"{operation}(): argument 'tensors' must be tuple of Tensors, not "
-                        f"{type(tensors).__name__}")
+        raise TypeError(f"{operation}(): argument 'tensors' (position 1) must be tuple of "
+                        f"Tensors, not {type(tensors).__name__}")
     if len(tensors) == 0:
         if operation == "cat":
-            raise ValueError("cat(): expected a non-empty list of Tensors")
+            raise ValueError(f"{repr_prefix()}.cat(): expected a non-empty list of Tensors")
         raise RuntimeError(f"{operation} expects a non-empty TensorList")
-    for tensor in tensors:
+    for position, tensor in enumerate(tensors):
         if not isinstance(tensor, Tensor):
-            raise TypeError(f"{operation}(): expected Tensor as element in argument 'tensors', "
-                            f"but got {type(tensor).__name__}")
+            raise TypeError(f"expected Tensor as element {position} in argument 0, but got "
+                            f"{type(tensor).__name__}")
 
 
 def _promoted(tensors):
@@ -592,9 +577,12 @@ def split_pieces(op_class, tensor, axis, sizes):
     pieces = op_class.apply(tensor, axis, sizes)
     if not tensor._is_inference:
         counter = tensor._version_counter()
+        unrecorded = tensor._requires_grad and pieces and pieces[0].grad_fn is None
         for piece in pieces:
             piece._vc = counter
             piece._is_inference = False  # views of a normal tensor, even in inference mode
+            if unrecorded:
+                mark_unrecorded_view(piece, counter, _grad_state.get().inference)
     return pieces
 
 
@@ -1098,6 +1086,39 @@ class Diagonal(Op):
         return full, None, None, None
 
 
+class DiagonalView(Diagonal):
+    """``diagonal()``: the diagonal as a view of the input's memory, as PyTorch's (writes to it
+    reach the input); ``diag`` and ``trace`` keep Diagonal's copy."""
+
+    is_view = True
+    _torch_name = "DiagonalBackward0"
+
+    @staticmethod
+    def forward(ctx, x, offset, axis1, axis2):
+        ctx.shape = x.shape
+        ctx.layout = (offset, axis1, axis2)
+        if offset >= 0:
+            length = max(0, min(x.shape[axis1], x.shape[axis2] - offset))
+            shift = offset * x.strides[axis2]
+        else:
+            length = max(0, min(x.shape[axis1] + offset, x.shape[axis2]))
+            shift = -offset * x.strides[axis1]
+        kept = [axis for axis in range(x.ndim) if axis not in (axis1, axis2)]
+        shape = tuple(x.shape[axis] for axis in kept) + (length,)
+        strides = tuple(x.strides[axis] for axis in kept) + (x.strides[axis1] + x.strides[axis2],)
+        # Made over the owner's buffer, as AsStrided's views, so that storage_offset and a
+        # later as_strided find the owner (NumPy's as_strided would hide it).
+        root, _ = _storage_root(x)
+        start = 0
+        if 0 not in shape:
+            start = (x.__array_interface__["data"][0] + shift -
+                     root.__array_interface__["data"][0])
+        view = np.ndarray(shape, x.dtype, buffer=root, offset=start, strides=strides)
+        if not x.flags.writeable:
+            view.flags.writeable = False
+        return view
+
+
 class DiagonalScatter(Op):
     """Zeros of ``shape`` with the last dim of ``values`` on the diagonal of the (axis1, axis2)
     planes: Diagonal's adjoint (diag of a vector, diag_embed, Diagonal's backward)."""
@@ -1129,7 +1150,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     axis2 = _normalize_dim(dim2, ndim)
     if axis1 == axis2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    return Diagonal.apply(input, offset, axis1, axis2)
+    return DiagonalView.apply(input, offset, axis1, axis2)
 
 
 def broadcast_shapes(*shapes):
@@ -1508,6 +1529,26 @@ def as_strided(input, size, stride, storage_offset=None):
                            f"of {needed * itemsize} are out of bounds for storage of size "
                            f"{root.size * itemsize}")
     return AsStrided.apply(input, shape, strides, offset)
+
+
+def as_strided_(input, size, stride, storage_offset=None):
+    """``as_strided`` in place: ``input`` itself becomes that view of its storage (its own
+    offset kept when ``storage_offset`` is None), a change recorded as PyTorch's
+    AsStridedBackward1 and counted by the version counter."""
+    require_tensor(input, "as_strided_")
+    check_inplace(input)
+    result = as_strided(input, size, stride, storage_offset)
+    node = result.grad_fn
+    input._data = result._data
+    input._bump_version()
+    if node is not None:
+        node._torch_name = "AsStridedBackward1"
+        if node._view_of is not None and node._view_of[0] is input:
+            node._view_of = None  # not a view of another tensor: nothing to rebuild it from
+        input.grad_fn = node
+        input._output_nr = 0
+        input._requires_grad = True
+    return input
 
 
 class ScatterIntoRegion(Op):

@@ -366,3 +366,61 @@ def test_backward_may_return_extra_nones_but_not_extra_gradients(torch):
         messages.append(str(error.value))
     assert messages[0] == messages[1] == ("function WrongBackward returned an incorrect number "
                                           "of gradients (expected 1, got 2)")
+
+
+def test_node_is_an_instance_of_the_generated_backward_class():
+    from ember.autograd import function as function_module
+    seen = []
+
+    class SortF(Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen.append(type(ctx))
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen.append(type(ctx))
+            (x,) = ctx.saved_tensors
+            return grad * 2 + x * 0
+
+    x = ember.ones(3, requires_grad=True)
+    y = SortF.apply(x)
+    node = y.grad_fn
+    assert type(node).__name__ == "SortFBackward" and node.name() == "SortFBackward"
+    assert isinstance(node, function_module.BackwardCFunction)
+    assert isinstance(node, function_module.FunctionCtx)
+    assert not isinstance(node, SortF)
+    assert node._forward_cls is SortF and SortF._backward_cls is type(node)
+    assert type(SortF) is function_module.FunctionMeta
+    assert issubclass(SortF, function_module.FunctionCtx)
+    assert node.needs_input_grad == (True,)
+    assert node.apply(ember.ones(3)).tolist() == [2.0] * 3
+    assert "autograd.function.SortFBackward object at" in repr(node)
+    y.sum().backward()
+    assert seen == [type(node)] * 3 and x.grad.tolist() == [2.0] * 3
+    assert issubclass(function_module.InplaceFunction, Function)
+    assert issubclass(function_module.NestedIOFunction, Function)
+    assert function_module.InplaceFunction(inplace=True).inplace
+
+
+def test_node_classes_match_torch(torch):
+    def run(lib):
+        class SortF(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x.sort()[0]
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad
+
+        node = SortF.apply(lib.ones(3, requires_grad=True)).grad_fn
+        module = lib.autograd.function
+        return (type(node).__name__, node.name(), node._forward_cls is SortF,
+                isinstance(node, module.BackwardCFunction), isinstance(node, SortF),
+                isinstance(node, module.FunctionCtx), type(SortF).__name__,
+                [hasattr(module, name) for name in ("FunctionCtx", "InplaceFunction",
+                                                      "NestedIOFunction", "once_differentiable")])
+    assert run(ember) == run(torch)

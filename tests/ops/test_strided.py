@@ -90,6 +90,49 @@ def test_as_strided_errors_match_torch(torch, args):
                              lambda: ember.arange(9.0).as_strided(*args), RuntimeError)
 
 
+def test_as_strided_in_place_changes_the_tensor_itself():
+    x = ember.arange(12.0)
+    assert x.as_strided_((3, 2), (2, 1)) is x
+    assert (x.shape, x.stride(), x.storage_offset(), x._version) == ((3, 2), (2, 1), 0, 1)
+    assert x.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    x.as_strided_((2, 2), (1, 3), 1)
+    assert x.tolist() == [[1.0, 4.0], [2.0, 5.0]] and x.storage_offset() == 1
+    x.as_strided_((2,), (1,))  # the offset is kept
+    assert x.tolist() == [1.0, 2.0] and x.storage_offset() == 1
+    base = ember.arange(6.0)
+    view = base.view(2, 3)
+    view.as_strided_((3,), (2,))
+    view[0] = 10.0  # still the same memory
+    assert base.tolist() == [10.0, 1.0, 2.0, 3.0, 4.0, 5.0] and view.tolist() == [10.0, 2.0, 4.0]
+    leaf = ember.ones(4, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        leaf.as_strided_((2,), (1,))
+    with ember.no_grad():
+        leaf.as_strided_((2,), (1,))
+    assert leaf.requires_grad and leaf.is_leaf and leaf.shape == (2,)
+
+
+def test_as_strided_in_place_matches_torch(torch):
+    def run(lib):
+        values = []
+        x = lib.arange(12.0)[2:]
+        x.as_strided_((2, 2), (2, 1))
+        values.append((x.tolist(), x.storage_offset(), x._version))
+        x.as_strided_((2, 2), (2, 1), 0)
+        values.append((x.tolist(), x.storage_offset(), x._version))
+        leaf = lib.ones(4, requires_grad=True)
+        result = leaf * 2
+        result.as_strided_((2,), (2,))
+        values.append((result.tolist(), result.grad_fn.name(), result._version))
+        result.sum().backward()
+        values.append(leaf.grad.tolist())
+        return values
+    assert run(ember) == run(torch)
+    for args in (((3, 3), (1, 1)), ((2,), (1,), -1), ((2,), (-1,)), ((2, 2), (1,))):
+        assert_raises_like_torch(lambda: torch.arange(4.0).as_strided_(*args),
+                                 lambda: ember.arange(4.0).as_strided_(*args), RuntimeError)
+
+
 def test_as_strided_writing_overlapping_view_is_refused_like_torch(torch):
     for framework in (torch, ember):
         view = framework.zeros(4).as_strided((3, 2), (1, 0))
@@ -190,3 +233,26 @@ def test_scatter_into_region_errors_match_torch(torch, call):
                            **{name: getattr(framework, name) for name in
                               ("slice_scatter", "select_scatter", "diagonal_scatter")}})
     assert_raises_like_torch(lambda: run(torch), lambda: run(ember), same_type=True)
+
+
+def test_diagonal_is_a_view_like_torch(torch):
+    def run(lib):
+        leaf = lib.ones(3, 4, requires_grad=True)
+        base = leaf * 2
+        base.diagonal(1).mul_(3)
+        (base * base).sum().backward()
+        plain = lib.zeros(2, 3, 4)
+        plain.diagonal(offset=-1, dim1=2, dim2=1).add_(1)
+        view = plain.diagonal(1, 1, 2)
+        return (leaf.grad.tolist(), plain.tolist(), view.storage_offset(), view.stride(),
+                plain.diagonal(-1, 1, 2).shape == (2, 2))
+    assert run(ember) == run(torch)
+
+
+def test_diagonal_writes_reach_the_base_and_diag_stays_a_copy():
+    matrix = ember.zeros(3, 3)
+    matrix.diagonal().fill_(1.0)
+    assert matrix.tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    copied = ember.diag(matrix)
+    copied.fill_(5.0)
+    assert matrix.trace().item() == 3.0

@@ -77,12 +77,12 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     dtype = input._data.dtype
+    if bias is not None and bias._data.dtype != dtype:
+        raise RuntimeError(f"Input type ({cpp_type_name(dtype)}) and bias type "
+                           f"({cpp_type_name(bias._data.dtype)}) should be the same")
     if dtype != weight._data.dtype:
         raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
                            f"{scalar_type_name(weight._data.dtype)}")
-    if bias is not None and bias._data.dtype != dtype:
-        raise RuntimeError(f"{operation}: input type ({cpp_type_name(dtype)}) and bias type "
-                           f"({cpp_type_name(bias._data.dtype)}) should be the same")
     if dtype.kind not in "fiu":
         raise NotImplementedError(f'"{operation}" not implemented for '
                                   f"'{scalar_type_name(dtype)}'")

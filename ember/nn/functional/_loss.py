@@ -42,19 +42,17 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
         if ignore_index != -100:
             raise RuntimeError("ignore_index is not supported for floating point target")
         return
-    if target_array.dtype.kind not in "iu":
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{scalar_type_name(target_array.dtype)}")
-    if not from_logits and target_array.ndim != array.ndim - 1:
-        if array.ndim == 2:
-            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if not from_logits and target_array.ndim != array.ndim - 1 and array.ndim > 2:
         raise RuntimeError(f"size mismatch (got input: {list(array.shape)} , target: "
                            f"{list(target_array.shape)}")
-    if target_array.shape[:1] != array.shape[:1]:
+    if target_array.ndim and target_array.shape[0] != array.shape[0]:
         raise ValueError(f"Expected input batch_size ({array.shape[0]}) to match target "
                          f"batch_size ({target_array.shape[0]}).")
     if array.ndim == 2 and target_array.ndim != 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if target_array.dtype.kind not in "iu":
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{scalar_type_name(target_array.dtype)}")
     expected = array.shape[:1] + array.shape[2:]
     if tuple(target_array.shape) != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got "
@@ -91,6 +89,12 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
     unbatched = array.ndim == 1
     probabilities = tuple(array.shape) == tuple(target_array.shape)
     if unbatched:
+        if target_array.ndim == 1 and not probabilities:
+            # PyTorch takes a one-element target for one unbatched sample
+            if target_array.shape[0] != 1:
+                raise ValueError(f"For 1D input, 1D target must have size 1, but got target "
+                                 f"size: {target_array.shape[0]}")
+            target = target.reshape(())
         input = input.unsqueeze(0)
         target = target.unsqueeze(0)
         array = input._data
@@ -238,6 +242,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          f"to the input size ({Size(input._data.shape)!r}) is deprecated. Please "
                          f"ensure they have the same size.")
     _check_floating_loss(input, "binary_cross_entropy")
+    if target._data.dtype != input._data.dtype:
+        raise RuntimeError(f"Found dtype {scalar_type_name(target._data.dtype)} but expected "
+                           f"{scalar_type_name(input._data.dtype)}")
     for name, values in (("input", input._data), ("target", target._data)):
         if np.any((values < 0) | (values > 1)):
             raise RuntimeError(f"all elements of {name} should be between 0 and 1")
@@ -258,6 +265,12 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"Target size ({Size(target._data.shape)!r}) must be the same as input "
                          f"size ({Size(input._data.shape)!r})")
     _check_floating_loss(input, "binary_cross_entropy_with_logits")
+    if target._data.dtype == np.bool_:  # PyTorch computes 1 - target first
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if not is_floating(target._data.dtype):  # ... and multiplies it by the input in place
+        raise RuntimeError(f"result type {scalar_type_name(input._data.dtype)} can't be cast to "
+                           f"the desired output type {scalar_type_name(target._data.dtype)}")
     _check_broadcastable(pos_weight, input, "pos_weight")
     _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
