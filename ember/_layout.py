@@ -247,12 +247,11 @@ def gradient_strides(data):
 def pointwise_layout(result, operands):
     """``result`` of an elementwise op of ``operands`` laid out as PyTorch lays it out
     (``iterator_strides``); a copy only when the layouts differ, none when all are row-major."""
-    if result.flags.c_contiguous:
-        for operand in operands:
-            if type(operand) is np.ndarray and not operand.flags.c_contiguous:
-                break
-        else:
-            return result
+    for operand in operands:
+        if type(operand) is np.ndarray and not operand.flags.c_contiguous:
+            break
+    else:
+        return result  # row-major operands: NumPy's result is row-major too
     if result.ndim < 2:
         return result
     return with_strides(result, iterator_strides(result.shape, operands))

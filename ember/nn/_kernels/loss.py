@@ -242,20 +242,27 @@ def _nll_reduction(loss, targets, reduction):
     nll_loss sums them: in the input's dtype, by cascaded partial sums (16 samples a level),
     ignored samples skipped; the mean divides by the count (or the summed weights) of the
     others."""
-    weights = targets.main if not targets.plain else loss[:0]
-    valid = targets.valid if not targets.all_valid else loss[:0].astype(np.bool_)
-    totals = np.zeros(2, loss.dtype)
+    weights = targets.main if not targets.plain else _NONE_WEIGHED
+    valid = targets.valid if not targets.all_valid else _NONE_CHECKED
+    totals = np.empty(2, loss.dtype)
     kernel = _cascaded_sums.compiled() or _cascaded_sums.python
     kernel(loss, valid, weights, totals)
     if reduction == "sum":
-        return np.asarray(totals[0])
+        return totals[0:1].reshape(())
     if targets.plain or targets.weight is None:
         count = int(targets.valid.sum()) if not targets.all_valid else loss.shape[0]
         denominator = loss.dtype.type(count)
     else:
         denominator = totals[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(totals[0] / denominator)
+    if not denominator:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(totals[0] / denominator)
+    return np.asarray(totals[0] / denominator)
+
+
+# The kernel's stand-ins for "no weights" and "every sample counts".
+_NONE_WEIGHED = np.empty(0, np.float32)
+_NONE_CHECKED = np.empty(0, np.bool_)
 
 
 @_jit.kernel
