@@ -72,8 +72,8 @@ class Binomial(BinaryProbsOrLogits, Distribution):
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)
         with no_grad():
-            counts = self.total_count.expand(shape).numpy()
-            probs = self.probs.expand(shape).numpy()
+            counts = self.total_count.expand(shape)._data
+            probs = self.probs.expand(shape)._data
             draws = _random.binomial(None, counts, probs, single=probs.dtype == np.float32)
             return Tensor._wrap(draws.astype(probs.dtype))
 

@@ -1113,7 +1113,12 @@ class DiagonalView(Diagonal):
         if 0 not in shape:
             start = (x.__array_interface__["data"][0] + shift -
                      root.__array_interface__["data"][0])
-        view = np.ndarray(shape, x.dtype, buffer=root, offset=start, strides=strides)
+        try:
+            view = np.ndarray(shape, x.dtype, buffer=root, offset=start, strides=strides)
+        except ValueError:  # an owner that is no single block (a strided root): NumPy's view
+            key = [slice(None)] * x.ndim
+            key[axis2 if offset >= 0 else axis1] = slice(abs(offset), None)
+            view = np.lib.stride_tricks.as_strided(x[tuple(key)], shape, strides)
         if not x.flags.writeable:
             view.flags.writeable = False
         return view

@@ -72,7 +72,7 @@ def save_image(tensor, fp, format=None, **kwargs):
     """make_grid(tensor, **kwargs) written as an 8-bit image (values in [0, 1] -> [0, 255],
     rounded) to a path or file object."""
     images = pil_image()
-    grid = make_grid(tensor, **kwargs).numpy()
+    grid = make_grid(tensor, **kwargs).detach().numpy()
     scaled = np.clip(grid * grid.dtype.type(255) + grid.dtype.type(0.5), 0, 255)
     array = np.ascontiguousarray(scaled.transpose(1, 2, 0).astype(np.uint8))
     images.fromarray(array).save(fp, format=format)

@@ -213,6 +213,10 @@ def test_misuse_raises_torch_exception_type_from_ember(name, torch):
     assert issubclass(ember_error.type, builtin), \
         f"{name}: ember raised {ember_error.type.__name__}: {ember_error.value}; torch raised " \
         f"{torch_error.type.__name__}: {torch_error.value}"
+    if str(ember_error.value).startswith("unsupported operand type(s)"):
+        # an operator whose methods answered NotImplemented, as torch's do: Python raises it
+        assert str(ember_error.value) == str(torch_error.value)
+        return
     raised_in = pathlib.Path(str(ember_error.traceback[-1].path))
     assert EMBER_ROOT in raised_in.parents, \
         f"{name}: {ember_error.type.__name__} escaped from {raised_in}: {ember_error.value}"

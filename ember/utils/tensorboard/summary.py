@@ -87,7 +87,7 @@ def convert_to_hwc(array, dataformats):
     if array.ndim == 4:
         batch = array.transpose([dataformats.find(axis) for axis in "NCHW"])
         grid = make_grid(Tensor._wrap(np.ascontiguousarray(batch)), nrow=8, padding=0)
-        return grid.numpy().transpose(1, 2, 0)
+        return grid.detach().numpy().transpose(1, 2, 0)
     if array.ndim == 3:
         image = array.transpose([dataformats.find(axis) for axis in "HWC"])
         return np.concatenate([image] * 3, axis=2) if image.shape[2] == 1 else image
