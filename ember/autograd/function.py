@@ -9,7 +9,7 @@ import functools
 import numpy as np
 
 from .._dtype import _repr_prefix, from_numpy_dtype, is_differentiable
-from .._layout import LayoutStorage
+from .._layout import LayoutStorage, pointwise_layout
 from ..tensor import Tensor, mark_unrecorded_view
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
@@ -122,7 +122,15 @@ class Op(Node):
             if not cls._tensor_level:
                 _raise_for_layout(ctx, arrays, error)
             raise
-        if cls.output_layout is not None:
+        layout = cls.output_layout
+        if layout is pointwise_layout:
+            # the common case inline: row-major operands leave NumPy's row-major result as is
+            for array in arrays:
+                if type(array) is np.ndarray and not array.flags.c_contiguous:
+                    break
+            else:
+                layout = None
+        if layout is not None:
             if type(output) is np.ndarray:
                 laid_out = cls.output_layout(output, arrays)
                 if laid_out is not output:

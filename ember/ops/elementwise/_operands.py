@@ -345,7 +345,10 @@ def _plain_binary(ufunc, a, b):
         return None  # a sparse tensor's storage: the op's own path names the op in its error
     if type(result) is not np.ndarray:  # ufuncs return NumPy scalars for 0-d operands
         result = np.array(result)
-    return Tensor._wrap(pointwise_layout(result, (x, y)))
+    if (type(x) is np.ndarray and not x.flags.c_contiguous) or \
+            (type(y) is np.ndarray and not y.flags.c_contiguous):
+        result = pointwise_layout(result, (x, y))  # (row-major operands: nothing to lay out)
+    return Tensor._wrap(result)
 
 
 def _unrecorded_binary(ufunc, name, doc, check_operand=None, number_input=False,
