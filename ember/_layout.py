@@ -244,13 +244,18 @@ def gradient_strides(data):
     return _dense_strides(data.shape, range(data.ndim - 1, -1, -1))
 
 
+def _row_major(operands):
+    """Whether every array among ``operands`` is row-major (numbers and None pass)."""
+    for operand in operands:
+        if type(operand) is np.ndarray and not operand.flags.c_contiguous:
+            return False
+    return True
+
+
 def pointwise_layout(result, operands):
     """``result`` of an elementwise op of ``operands`` laid out as PyTorch lays it out
     (``iterator_strides``); a copy only when the layouts differ, none when all are row-major."""
-    for operand in operands:
-        if type(operand) is np.ndarray and not operand.flags.c_contiguous:
-            break
-    else:
+    if _row_major(operands):
         return result  # row-major operands: NumPy's result is row-major too
     if result.ndim < 2:
         return result
@@ -259,12 +264,8 @@ def pointwise_layout(result, operands):
 
 def unary_layout(result, operands):
     """``pointwise_layout`` of an op whose numbers are parameters, not operands (activations)."""
-    if result.flags.c_contiguous:
-        for operand in operands:
-            if type(operand) is np.ndarray and not operand.flags.c_contiguous:
-                break
-        else:
-            return result
+    if result.flags.c_contiguous and _row_major(operands):
+        return result
     return pointwise_layout(result, [operand for operand in operands
                                      if type(operand) is np.ndarray])
 
@@ -273,12 +274,8 @@ def row_major_layout(result, operands):
     """``result`` of a reduction, softmax or scan row-major, as PyTorch allocates those whatever
     the input's layout (dims of size 1 with row-major strides too); nothing to do when every
     operand is row-major (NumPy's results then are)."""
-    if result.flags.c_contiguous:
-        for operand in operands:
-            if type(operand) is np.ndarray and not operand.flags.c_contiguous:
-                break
-        else:
-            return result
+    if result.flags.c_contiguous and _row_major(operands):
+        return result
     strides = _dense_strides(result.shape, range(result.ndim - 1, -1, -1))
     if _element_strides(result) == strides:
         return result
