@@ -6,7 +6,6 @@ projections included, is one node too. Gates are PyTorch's (LSTM: i, f, g, o; GR
 Padded (T, B, F) / (B, T, F), unbatched (T, F) and packed (nn.utils.rnn.PackedSequence) inputs
 are accepted.
 """
-import contextlib
 import math
 import numbers
 import warnings
@@ -18,7 +17,7 @@ from ... import ops
 from ..._autocast_state import DEFAULT_DTYPES as DEFAULT_AUTOCAST_DTYPES, _autocast_state
 from ..._dtype import bfloat16, float32, promote_types, scalar_type_name
 from ...tensor import Tensor
-from ...ops.elementwise.casting import autocast_op
+from ...ops.elementwise.casting import autocast_op, cpu_autocast_off
 from ...ops.shape import SplitWithSizes, Unbind
 from .. import functional as F
 from .. import init
@@ -399,7 +398,7 @@ class RNN(RNNBase):
         compute_dtype = _autocast_dtype("RNN", input, hx)
         if compute_dtype is None:
             return self._sequence_forward(input, hx)
-        with _autocast_off():
+        with cpu_autocast_off():
             return self._sequence_forward(input.to(compute_dtype),
                                           None if hx is None else hx.to(compute_dtype),
                                           compute_dtype)
@@ -442,7 +441,7 @@ class LSTM(RNNBase):
         if hx is not None and isinstance(hx, (tuple, list)):
             hx = tuple(state.to(compute_dtype) if isinstance(state, Tensor) else state
                        for state in hx)
-        with _autocast_off():
+        with cpu_autocast_off():
             return self._lstm_forward(input.to(compute_dtype), hx, compute_dtype)
 
     def _lstm_forward(self, input, hx, compute_dtype=None):
@@ -619,17 +618,6 @@ def _autocast_dtype(kind, input, hx):
     if not state.is_floating_point():
         return None
     return promote_types(target, state.dtype)
-
-
-@contextlib.contextmanager
-def _autocast_off():
-    """CPU autocast off inside a layer that has cast its own inputs and weights."""
-    state = _autocast_state.get()
-    token = _autocast_state.set(state._replace(enabled=state.enabled - {"cpu"}))
-    try:
-        yield
-    finally:
-        _autocast_state.reset(token)
 
 
 def _autocasting():

@@ -1,5 +1,6 @@
 """Copies and casts as ops: cast (Tensor.to), clone, copy_into (Tensor.copy_), fill_like, and the
 autocast of an op's arguments."""
+import contextlib
 import functools
 
 import numpy as np
@@ -121,6 +122,18 @@ def autocast_argument(value, target):
     return cast(value, target)
 
 
+@contextlib.contextmanager
+def cpu_autocast_off(state=None):
+    """CPU autocast off inside the block: an op (or layer) that has cast its own arguments runs
+    its parts in the dtypes it chose."""
+    state = _autocast_state.get() if state is None else state
+    token = _autocast_state.set(state._replace(enabled=state.enabled - {"cpu"}))
+    try:
+        yield
+    finally:
+        _autocast_state.reset(token)
+
+
 def autocast_op(name):
     """Decorate the public function of op ``name`` (a key of ``AUTOCAST_POLICY``): under CPU
     autocast its tensor arguments are cast by the op's policy and its body runs with autocast
@@ -140,11 +153,8 @@ def autocast_op(name):
                     target = float32
                 args = [autocast_argument(value, target) for value in args]
                 kwargs = {key: autocast_argument(value, target) for key, value in kwargs.items()}
-            token = _autocast_state.set(state._replace(enabled=state.enabled - {"cpu"}))
-            try:
+            with cpu_autocast_off(state):
                 return function(*args, **kwargs)
-            finally:
-                _autocast_state.reset(token)
 
         autocast_wrapper.autocast_op = name
         return autocast_wrapper
