@@ -123,10 +123,10 @@ def autocast_argument(value, target):
 
 
 @contextlib.contextmanager
-def cpu_autocast_off(state=None):
-    """CPU autocast off inside the block: an op (or layer) that has cast its own arguments runs
-    its parts in the dtypes it chose."""
-    state = _autocast_state.get() if state is None else state
+def cpu_autocast_off():
+    """CPU autocast off inside the block: a layer that has cast its own arguments runs its parts
+    in the dtypes it chose."""
+    state = _autocast_state.get()
     token = _autocast_state.set(state._replace(enabled=state.enabled - {"cpu"}))
     try:
         yield
@@ -153,8 +153,12 @@ def autocast_op(name):
                     target = float32
                 args = [autocast_argument(value, target) for value in args]
                 kwargs = {key: autocast_argument(value, target) for key, value in kwargs.items()}
-            with cpu_autocast_off(state):
+            # cpu_autocast_off inline: this wrapper runs on every op under autocast
+            token = _autocast_state.set(state._replace(enabled=state.enabled - {"cpu"}))
+            try:
                 return function(*args, **kwargs)
+            finally:
+                _autocast_state.reset(token)
 
         autocast_wrapper.autocast_op = name
         return autocast_wrapper
