@@ -11,6 +11,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from ember import _jit
+from ember.nn._kernels import loss as loss_kernels
 from ember.autograd import gradcheck
 from tests.conftest import assert_close, assert_raises_like_torch
 
@@ -689,6 +690,46 @@ def test_nll_cascade_sums_sixteen_samples_a_level():
                           reduction="sum").item() == total
     mean = F.nll_loss(ember.tensor(log_probabilities), ember.tensor(target))
     assert mean.item() == np.float32(total / np.float32(len(values)))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_plain_cross_entropy_kernel_is_the_general_path_bit_for_bit(seed, monkeypatch):
+    """The one-kernel cross_entropy of small logits and class indices (the default options)
+    gives the general path's loss and gradients to the last bit; an ignored target falls
+    through to that path."""
+    rng = np.random.default_rng(seed)
+    samples, classes = int(rng.integers(1, 200)), int(rng.integers(1, 20))
+    dtype = np.float32 if seed % 2 else np.float64
+    logits = (rng.standard_normal((samples, classes)) * (1, 10, 100)[seed % 3]).astype(dtype)
+    target = rng.integers(0, classes, samples)
+    if seed % 4 == 3:
+        target[0] = 3 if classes > 3 else -100  # the ignore_index below, or the default one
+    options = {"reduction": ("mean", "sum")[seed % 2 == 0 and seed % 3 == 0]}
+    if seed % 4 == 3 and classes > 3:
+        options["ignore_index"] = 3
+    results = []
+    taken = []
+    plain_forward = loss_kernels._plain_forward
+
+    def spied(*arguments):
+        result = plain_forward(*arguments)
+        taken.append(result is not None)
+        return result
+
+    for path in ("kernel", "general"):
+        monkeypatch.setattr(loss_kernels, "_plain_forward",
+                            spied if path == "kernel" else lambda *arguments: None)
+        leaf = ember.tensor(logits, requires_grad=True)
+        loss = F.cross_entropy(leaf, ember.tensor(target), **options)
+        (grad,) = ember.autograd.grad(loss, leaf, retain_graph=True)
+        (graph_grad,) = ember.autograd.grad(loss, leaf, create_graph=True)
+        (second,) = ember.autograd.grad(graph_grad.sum() + loss, leaf)
+        results.append((loss.detach().numpy(), grad.numpy(), second.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+        assert ours.dtype == dtype
+    if _jit.available():
+        assert taken == [seed % 4 != 3]  # the kernel ran, but for the ignored target
 
 
 def test_weighted_cross_entropy_rounds_each_sample_as_torch(torch):

@@ -149,6 +149,26 @@ class _Targets:
         else:
             self.denominator = float(target.size // classes) if classes else 0.0
 
+    @classmethod
+    def plain_indices(cls, target, ignore_index, classes, dtype):
+        """The targets of ``_Targets(target, None, ignore_index, 0.0, classes, dtype)`` for
+        int64 class indices known to be in range with none ignored, made without a pass over
+        them."""
+        targets = cls.__new__(cls)
+        targets.target = targets.safe_target = target
+        targets.weight = None
+        targets.smoothing = 0.0
+        targets.classes = classes
+        targets.dtype = dtype
+        targets.indices = targets.plain = targets.all_valid = True
+        targets.denominator = float(target.size)
+        return targets
+
+    @functools.cached_property
+    def valid(self):
+        """Which samples count (plain targets: every one)."""
+        return np.ones(self.target.shape, np.bool_)
+
     # Made on first use: the plain case's loss and gradient kernels need none of them.
     @functools.cached_property
     def chosen_weight(self):
@@ -237,6 +257,48 @@ class _Targets:
             array -= self._spread(array.ndim) * factor
 
 
+@_jit.kernel
+def _plain_cross_entropy(input, target, ignore_index, shift, log_total, totals):
+    # cross_entropy of small (N, C) logits and class indices, none ignored, no weights or
+    # smoothing, in one call: each row's log-sum-exp as _log_sum_exp_rows computes it, its loss
+    # log_total - (input[target] - shift) as the NumPy path rounds it, summed by
+    # _cascaded_sums' levels. Returns False (nothing written to totals) when a target is the
+    # ignore_index or out of range: the general path handles those.
+    count = input.shape[0]
+    classes = input.shape[1]
+    for sample in range(count):
+        if target[sample] == ignore_index or target[sample] < 0 or target[sample] >= classes:
+            return False
+    bits = 0
+    while (1 << bits) < count:
+        bits += 1
+    power = max(4, bits // 8)
+    mask = (1 << power) - 1
+    partial = np.zeros(8, input.dtype)
+    for row in range(count):
+        peak = input[row, 0]
+        for column in range(1, classes):
+            if input[row, column] > peak:
+                peak = input[row, column]
+        row_total = input.dtype.type(0)
+        for column in range(classes):
+            row_total += np.exp(input[row, column] - peak)
+        row_total = np.log(row_total)
+        shift[row, 0] = peak
+        log_total[row, 0] = row_total
+        partial[0] += row_total - (input[row, target[row]] - peak)
+        for level in range(7):
+            if row & (mask << (level * power)):
+                break
+            partial[level + 1] += partial[level]
+            partial[level] = 0
+    total = input.dtype.type(0)
+    for level in range(8):
+        total += partial[level]
+    totals[0] = total
+    return True
+
+
 def _nll_reduction(loss, targets, reduction):
     """The sum or mean of per-sample losses (N,) of class-index targets, summed as PyTorch's
     nll_loss sums them: in the input's dtype, by cascaded partial sums (16 samples a level),
@@ -316,6 +378,12 @@ class ClassificationLoss(Op):
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index, smoothing, reduction, from_logits):
         dtype = input.dtype
+        if (from_logits and weight is None and not smoothing and reduction != "none"
+                and target.ndim == 1 and target.dtype == np.int64 and _compiled_rows(input)
+                and input.shape[0] and input.shape[1]):
+            loss = _plain_forward(ctx, input, target, ignore_index, reduction)
+            if loss is not None:
+                return loss
         targets = _Targets(target, weight, ignore_index, smoothing, input.shape[1], dtype)
         with np.errstate(invalid="ignore"):
             if from_logits:
@@ -391,6 +459,28 @@ class ClassificationLoss(Op):
         if ctx.needs_input_grad[1] and not targets.indices:
             grad_target = _probability_target_grad(targets, log_probabilities, scale, ndim)
         return grad_input, grad_target, None, None, None, None, None
+
+
+def _plain_forward(ctx, input, target, ignore_index, reduction):
+    """ClassificationLoss.forward for the commonest call, cross_entropy of a small batch of
+    logits and class indices with the defaults, in one compiled kernel (the general path's
+    values, without its half-dozen array passes); None where the kernel does not apply."""
+    kernel = _plain_cross_entropy.compiled()
+    if kernel is None:
+        return None
+    dtype = input.dtype
+    rows = input.shape[0]
+    shift = np.empty((rows, 1), dtype)
+    log_total = np.empty((rows, 1), dtype)
+    totals = np.empty(1, dtype)
+    if not kernel(input, target, ignore_index, shift, log_total, totals):
+        return None
+    loss = totals.reshape(()) if reduction == "sum" else np.asarray(totals[0] / dtype.type(rows))
+    if ctx._recording:
+        ctx.save_for_backward(input, target, None, shift, log_total)
+        ctx.options = (ignore_index, 0.0, reduction, True, input.shape)
+        ctx.targets = _Targets.plain_indices(target, ignore_index, input.shape[1], dtype)
+    return loss
 
 
 def _classification_grads(ctx, input, shift, log_total, scale):
