@@ -9,7 +9,7 @@ import functools
 import numpy as np
 
 from .._dtype import _repr_prefix, from_numpy_dtype, is_differentiable
-from .._layout import LayoutStorage, pointwise_layout
+from .._layout import LayoutStorage, pointwise_layout, row_major_layout, unary_layout
 from ..tensor import Tensor, mark_unrecorded_view
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
@@ -123,7 +123,9 @@ class Op(Node):
                 _raise_for_layout(ctx, arrays, error)
             raise
         layout = cls.output_layout
-        if layout is pointwise_layout:
+        if layout is not None and layout in _AS_IS_FOR_ROW_MAJOR and (
+                layout is pointwise_layout
+                or type(output) is np.ndarray and output.flags.c_contiguous):
             # the common case inline: row-major operands leave NumPy's row-major result as is
             for array in arrays:
                 if type(array) is np.ndarray and not array.flags.c_contiguous:
@@ -196,6 +198,11 @@ class Op(Node):
         return tuple([_InputLink.link(gradient, edge)
                       if isinstance(gradient, Tensor) and edge is not None else gradient
                       for gradient, edge in zip(results, self.next_edges)])
+
+
+# Layouts that keep a row-major result as it is when every operand is row-major (a
+# pointwise result whatever its own layout), checked inline by Op.apply.
+_AS_IS_FOR_ROW_MAJOR = frozenset([pointwise_layout, unary_layout, row_major_layout])
 
 
 def _saved_as_laid_out(ctx, output, laid_out):
