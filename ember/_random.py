@@ -437,11 +437,15 @@ def _scalar_normals(stream, count):
 def integers(generator, low, high, shape):
     """Integers in [low, high) as int64: ``draw % (high - low) + low`` with one 32-bit draw each,
     or a 64-bit one when the range needs it (random_(from, to), randint)."""
-    span = int(high) - int(low)
+    low = int(low)
+    span = int(high) - low
     count = _count(shape)
     draws = random64(generator, count) if span >= 2 ** 32 else random32(generator, count)
-    values = (draws % np.uint64(span)) + np.uint64(int(low) & 0xFFFF_FFFF_FFFF_FFFF)
-    return values.view(np.int64).reshape(shape)
+    # in place on the fresh draws (uint64, wrapping as PyTorch's unsigned arithmetic does)
+    np.remainder(draws, np.uint64(span), out=draws)
+    if low:
+        draws += np.uint64(low & 0xFFFF_FFFF_FFFF_FFFF)
+    return draws.view(np.int64).reshape(shape)
 
 
 def full_range(generator, shape, dtype):

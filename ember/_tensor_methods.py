@@ -155,7 +155,8 @@ def _fast_binary(ufunc, operand, target):
         if array.dtype.kind == "f" and target_kind != "f":
             return None
         try:
-            if np.broadcast_shapes(array.shape, target._data.shape) != target._data.shape:
+            if array.shape != target._data.shape and np.broadcast_shapes(
+                    array.shape, target._data.shape) != target._data.shape:
                 return None
         except ValueError:  # the general path raises PyTorch's error
             return None
@@ -195,7 +196,8 @@ def _fast_scaled_add(operand, target, alpha):
     if operand._requires_grad or not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
         return None
     try:
-        if np.broadcast_shapes(operand._data.shape, target._data.shape) != target._data.shape:
+        if operand._data.shape != target._data.shape and np.broadcast_shapes(
+                operand._data.shape, target._data.shape) != target._data.shape:
             return None
     except ValueError:  # the general path raises PyTorch's error
         return None

@@ -584,6 +584,8 @@ def named_type(value):
 def integer_size(value):
     """``value`` as an int where PyTorch takes one (int, NumPy int, one-element integer tensor;
     never a bool), else None."""
+    if type(value) is int:
+        return value
     if isinstance(value, (bool, np.bool_)):
         return None
     if isinstance(value, (int, np.integer)):
