@@ -37,6 +37,8 @@ def _is_int(value):
 
 def _axes(dim, ndim, operation):
     """Normalise ``dim`` (None, int or sequence of ints) to a sorted tuple of axes."""
+    if type(dim) is int and -ndim <= dim < ndim:  # the common case, checked in one line
+        return (dim % ndim,)
     if dim is None:
         return tuple(range(ndim))
     if _is_int(dim):
@@ -200,8 +202,11 @@ class Mean(Op):
         count = _count(x.shape, axes)
         accumulator = _accumulator(x.dtype)
         total = _sum_array(x, axes, keepdim, accumulator)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        if count:
             out = total / accumulator.type(count)
+        else:  # an empty mean is NaN, silently (errstate costs about a microsecond)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = total / accumulator.type(count)
         return np.asarray(out, dtype=x.dtype)
 
     @staticmethod
@@ -232,9 +237,12 @@ class Var(Op):
         mean = _sum_array(work, axes, True, work.dtype) / work.dtype.type(builtins.max(count, 1))
         centered = work - mean
         divisor = builtins.max(count - correction, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.asarray(_sum_array(centered * centered, axes, keepdim, work.dtype)
-                             / work.dtype.type(divisor))
+        squares = _sum_array(centered * centered, axes, keepdim, work.dtype)
+        if divisor:
+            out = np.asarray(squares / work.dtype.type(divisor))
+        else:  # no degree of freedom left: inf or NaN, silently
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = np.asarray(squares / work.dtype.type(divisor))
         out = np.asarray(cls.finish(out), dtype=x.dtype)
         ctx.layout = (axes, keepdim, count - correction, full, x.dtype)
         if ctx.needs_input_grad[0]:
