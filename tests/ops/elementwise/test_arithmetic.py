@@ -1,6 +1,8 @@
 """ember.ops.elementwise.arithmetic: add, sub, mul, div, floor_divide, remainder, fmod, pow,
 neg, abs, sign, and their composites and in-place forms."""
 import numpy as np
+import warnings
+
 import pytest
 
 import ember
@@ -327,3 +329,16 @@ def test_float32_addcmul_rounds_as_torch_bit_for_bit(torch, value):
     np.testing.assert_array_equal(results[1][1], results[0][1])
     for got, expected in zip(results[1][2:], results[0][2:]):  # sums in another order
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("divisor", [2.0, 3, np.float32(0.5), 0.0, 0, -np.inf, np.nan])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_division_by_a_number_is_silent_and_matches_torch(torch, divisor, requires_grad):
+    """Divisions never warn (PyTorch's never do), whether or not the divisor lets ember skip
+    NumPy's error state; the values are PyTorch's."""
+    values = np.array([1.0, 0.0, -1.0, np.inf, -np.inf, np.nan, 3e30], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = ember.tensor(values, requires_grad=requires_grad) / divisor
+    theirs = torch.tensor(values) / divisor
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.numpy())
