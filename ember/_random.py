@@ -311,6 +311,10 @@ def _box_muller_16(values, mean, std):
         blocks[:, 8:] = _fused64(radius * np.sin(theta), std, mean)
         return
     # float32: the vectorised kernel's own log and sincos (below), bit for bit
+    compiled = _box_muller_16_float32.compiled()
+    if compiled is not None:
+        compiled(blocks, np.float64(np.float32(std)), np.float64(np.float32(mean)))
+        return
     radius = np.sqrt(np.float32(-2) * _vector_log(u1))
     sines, cosines = _vector_sincos(np.float32(2 * np.pi) * u2)
     std64, mean64 = np.float64(np.float32(std)), np.float64(np.float32(mean))
@@ -410,6 +414,81 @@ def _vector_sincos(x):
     sine = _fused(sine * square, x, x)
     sines, cosines = np.where(use_sine, sine, cosine), np.where(use_sine, cosine, sine)
     return np.where(sine_negative, -sines, sines), np.where(cosine_negative, -cosines, cosines)
+
+
+# The float32 constants of the two functions above, for the compiled kernel below.
+_F32_LOG = tuple(np.float32(coefficient) for coefficient in _LOG_COEFFICIENTS)
+_F32_SQRT_HALF = np.float32(0.707106781186547524)
+_F32_LOG_LOW, _F32_LOG_HIGH = np.float32(-2.12194440e-4), np.float32(0.693359375)
+_F32_FOUR_OVER_PI = np.float32(1.27323954473516)
+_F32_PI_PARTS = (np.float32(-0.78515625), np.float32(-2.4187564849853515625e-4),
+                 np.float32(-3.77489497744594108e-8))
+_F32_COSINE = (np.float32(2.443315711809948e-5), np.float32(-1.388731625493765e-3),
+               np.float32(4.166664568298827e-2))
+_F32_SINE = (np.float32(-1.9515295891e-4), np.float32(8.3321608736e-3),
+             np.float32(-1.6666654611e-1))
+_F32_TWO_PI = np.float32(2 * np.pi)
+
+
+@_jit.kernel
+def _box_muller_16_float32(blocks, std, mean):
+    # _box_muller_16's float32 steps (_vector_log, _vector_sincos, _fused) element by element,
+    # in the same operations and roundings: each float32 multiply-add as one float64 multiply-add
+    # of float32 values (exact product) rounded to float32, as _fused computes it.
+    half, one, two = np.float32(0.5), np.float32(1), np.float32(-2)
+    for block in range(blocks.shape[0]):
+        for lane in range(8):
+            u1 = one - blocks[block, lane]
+            # log(u1), u1 in (0, 1]: mantissa in [0.5, 1) and exponent, then the polynomial
+            bits = np.int32(np.float32(u1).view(np.int32))
+            exponent = np.float32((bits >> 23) - 0x7F) + one
+            mantissa = np.int32((bits & 0x007FFFFF) | 0x3F000000).view(np.float32)
+            x = mantissa - one
+            if mantissa < _F32_SQRT_HALF:
+                exponent = exponent - one
+                x = x + mantissa
+            else:
+                x = x + np.float32(0)
+            square = x * x
+            y = _F32_LOG[0]
+            for number in range(1, 9):
+                y = np.float32(np.float64(y) * np.float64(x) + np.float64(_F32_LOG[number]))
+            y = np.float32(np.float64(y * x) * np.float64(square)
+                           + np.float64(exponent * _F32_LOG_LOW))
+            y = y - square * half
+            logarithm = (x + y) + exponent * _F32_LOG_HIGH
+            radius = np.sqrt(two * logarithm)
+            # sin and cos of 2 pi u2 (u2 >= 0)
+            angle = _F32_TWO_PI * blocks[block, lane + 8]
+            negative = angle < 0 or (angle == 0 and np.signbit(angle))
+            angle = abs(angle)
+            octant = np.int32(angle * _F32_FOUR_OVER_PI)
+            octant = (octant + 1) & ~np.int32(1)
+            whole = np.float64(np.float32(octant))
+            for part in range(3):
+                angle = np.float32(whole * np.float64(_F32_PI_PARTS[part]) + np.float64(angle))
+            sine_negative = negative != ((octant & 4) != 0)
+            cosine_negative = ((octant - 2) & 4) == 0
+            square = angle * angle
+            square64 = np.float64(square)
+            cosine = np.float32(np.float64(_F32_COSINE[0]) * square64
+                                + np.float64(_F32_COSINE[1]))
+            cosine = np.float32(np.float64(cosine) * square64 + np.float64(_F32_COSINE[2]))
+            cosine = np.float32(np.float64(cosine * square) * square64
+                                + np.float64(-(square * half))) + one
+            sine = np.float32(np.float64(_F32_SINE[0]) * square64 + np.float64(_F32_SINE[1]))
+            sine = np.float32(np.float64(sine) * square64 + np.float64(_F32_SINE[2]))
+            sine = np.float32(np.float64(sine * square) * np.float64(angle) + np.float64(angle))
+            if (octant & 2) == 0:
+                sines, cosines = sine, cosine
+            else:
+                sines, cosines = cosine, sine
+            if sine_negative:
+                sines = -sines
+            if cosine_negative:
+                cosines = -cosines
+            blocks[block, lane] = np.float32(np.float64(radius * cosines) * std + mean)
+            blocks[block, lane + 8] = np.float32(np.float64(radius * sines) * std + mean)
 
 
 def _scalar_normals(stream, count):
