@@ -414,6 +414,39 @@ def test_topk_and_sort_gradients_scatter_back():
     np.testing.assert_array_equal(leaf.grad.numpy(), [10.0, 0.0, 1.0])
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_topk_of_long_rows_partitions_as_the_full_sort_orders(torch, seed):
+    """topk of few from long rows selects by partition and sorts only the k: the indices of
+    the full sort (equal values in index order, many ties here), PyTorch's values, and the
+    gradient at the selected positions."""
+    rng = np.random.default_rng(seed)
+    shape, dim = ((3, 1000), 1) if seed % 2 else ((700, 2), 0)
+    data = (rng.integers(-6, 6, shape) if seed % 3 == 0
+            else rng.standard_normal(shape)).astype((np.float32, np.float64, np.int64)[seed % 3])
+    k, largest = int(rng.integers(1, 60)), seed % 4 != 1
+    assert reduce._selected_top(data, dim, k, largest) is not None  # the partition path runs
+    full = np.take(reduce._sort_indices(data, dim, largest), np.arange(k), axis=dim)
+    values, indices = ember.topk(ember.tensor(data), k, dim=dim, largest=largest)
+    np.testing.assert_array_equal(indices.numpy(), full)
+    np.testing.assert_array_equal(values.numpy(),
+                                  torch.topk(torch.tensor(data), k, dim=dim, largest=largest)[0])
+    if data.dtype.kind == "f":
+        leaf = ember.tensor(data, requires_grad=True)
+        leaf.topk(k, dim=dim, largest=largest)[0].sum().backward()
+        expected = np.zeros(shape, data.dtype)
+        np.put_along_axis(expected, full, 1.0, axis=dim)
+        np.testing.assert_array_equal(leaf.grad.numpy(), expected)
+
+
+def test_topk_with_nans_or_k_near_the_length_sorts_whole_rows(torch):
+    data = np.random.default_rng(1).standard_normal((2, 600)).astype(np.float32)
+    data[0, 5] = data[1, 400] = np.nan
+    assert reduce._selected_top(data, 1, 3, True) is None
+    assert reduce._selected_top(data[:, :200], 1, 3, True) is None
+    np.testing.assert_array_equal(ember.topk(ember.tensor(data), 3)[1].numpy(),
+                                  torch.topk(torch.tensor(data), 3)[1].numpy())
+
+
 def test_long_float32_cumsum_and_sum_equal_torch(torch):
     # PyTorch accumulates a float32 cumsum in float64 and sums long float32 runs over a strided
     # dim in blocks; running float32 sums drift from them by 5e-6 to 3e-5 relative here.
