@@ -8,8 +8,8 @@ move the tensor (and the base of a view) onto the new history.
 import numpy as np
 
 from .._dtype import from_numpy_dtype, scalar_type_name
-from ..tensor import Tensor
-from .._grad_state import _grad_state
+from ..tensor import Tensor, mark_unrecorded_view
+from .._grad_state import _grad_state, fast_paths
 from .node import Node, _sequence, saved_tensors_hooks_state
 
 
@@ -239,3 +239,25 @@ def _rebind_saved_output(node, array, tensor):
     node._saved_checks = [check for check in node._saved_checks if check[0] not in positions]
     node._saved_checks += [(index, counter, counter.value, None, tensor._output_nr)
                            for index in positions]
+
+
+def unrecorded_view(input):
+    """Whether a view of ``input`` may skip the Op bookkeeping (the views of generation and
+    evaluation code): nothing is recorded (grad off, or the input needs none), no inference
+    mode, no profiler, and a plain dense tensor (not a vmap stand-in or a sparse storage)."""
+    if type(input) is not Tensor or input._is_inference or type(input._data) is not np.ndarray:
+        return False
+    grad_enabled, inference = _grad_state.get()
+    return not inference and not (grad_enabled and input._requires_grad) and fast_paths[0]
+
+
+def view_result(input, array):
+    """``array``, a view of ``input``'s data, as a tensor sharing its version counter."""
+    view = Tensor._wrap(array)
+    counter = input._vc
+    if counter is None:
+        counter = input._version_counter()
+    view._vc = counter
+    if input._requires_grad:  # made in no_grad: PyTorch's view still requires grad
+        mark_unrecorded_view(view, counter, False)
+    return view

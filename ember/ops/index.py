@@ -14,7 +14,9 @@ from .._grad_state import _grad_state
 from .._dtype import (checked_scalar, cpp_type_name, overflow_error, repr_prefix, scalar_overflows,
                       scalar_type_name)
 from .._layout import pointwise_layout
+from ..autograd import function as _function
 from ..autograd.function import Op, torch_named
+from ..autograd.views import unrecorded_view, view_result
 from ..tensor import Tensor
 from ._broadcast import expanded_shape, unbroadcast
 from . import _select
@@ -391,6 +393,16 @@ def getitem(input, key):
     if isinstance(key, Tensor) and key._data.dtype == np.bool_:
         _check_mask(input, key)
     key, advanced = _convert_key(key)
+    if _function._tracer is None and unrecorded_view(input):
+        # nothing to record (a dataset's x[i], a batch's X[ix]): NumPy's indexing as it is
+        try:
+            array = input._data[key]
+        except IndexError as error:
+            raise _index_error(error) from None
+        if advanced:
+            return Tensor._wrap(array)
+        if type(array) is np.ndarray:  # a view (an element is a copy: the Op path below)
+            return view_result(input, array)
     if advanced:
         return AdvancedIndex.apply(input, key)
     try:

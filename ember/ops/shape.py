@@ -5,13 +5,13 @@ import operator
 
 import numpy as np
 
-from .._grad_state import _grad_state, fast_paths as _fast_paths
+from .._grad_state import _grad_state
 from .._dtype import (
     _FROM_NUMPY, dtype as ember_dtype, repr_prefix, result_type, scalar_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        preserve_format, suggest_memory_format)
 from ..autograd.function import Op, torch_named
-from ..autograd.views import check_inplace
+from ..autograd.views import check_inplace, unrecorded_view, view_result
 from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view
 from ._broadcast import broadcast_view, expanded_shape, unbroadcast
 from .elementwise._operands import _check_tensor_elements
@@ -91,28 +91,6 @@ def _infer_shape(shape, numel):
     if known != numel:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
     return shape
-
-
-def _unrecorded_view(input):
-    """Whether a view of ``input`` may skip the Op bookkeeping (the views of generation and
-    evaluation code): nothing is recorded (grad off, or the input needs none), no inference
-    mode, no profiler, and a plain dense tensor (not a vmap stand-in or a sparse storage)."""
-    if type(input) is not Tensor or input._is_inference or type(input._data) is not np.ndarray:
-        return False
-    grad_enabled, inference = _grad_state.get()
-    return not inference and not (grad_enabled and input._requires_grad) and _fast_paths[0]
-
-
-def _view_result(input, array):
-    """``array``, a view of ``input``'s data, as a tensor sharing its version counter."""
-    view = Tensor._wrap(array)
-    counter = input._vc
-    if counter is None:
-        counter = input._version_counter()
-    view._vc = counter
-    if input._requires_grad:  # made in no_grad: PyTorch's view still requires grad
-        mark_unrecorded_view(view, counter, False)
-    return view
 
 
 def _op_in_backward(ctx, op_class, grad, *args):
@@ -290,7 +268,7 @@ def reshape(input, *sizes, shape=None):
 
 
 def view(input, *shape, size=None, dtype=None):
-    if size is None and dtype is None and _unrecorded_view(input):
+    if size is None and dtype is None and unrecorded_view(input):
         sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
         if sizes:
             try:
@@ -298,7 +276,7 @@ def view(input, *shape, size=None, dtype=None):
             except Exception:  # noqa: BLE001 - the Op below raises PyTorch's error for it
                 pass  # not expressible as a view, sizes that are not ints, a bad -1
             else:
-                return _view_result(input, array)
+                return view_result(input, array)
     require_tensor(input, "view")
     if dtype is not None and not shape:
         shape = (dtype,)
@@ -385,10 +363,10 @@ def permute(input, *order, dims=None):
 
 
 def transpose(input, dim0, dim1):
-    if type(dim0) is int and type(dim1) is int and _unrecorded_view(input):
+    if type(dim0) is int and type(dim1) is int and unrecorded_view(input):
         ndim = input._data.ndim
         if -ndim <= dim0 < ndim and -ndim <= dim1 < ndim:
-            return _view_result(input, input._data.swapaxes(dim0, dim1))
+            return view_result(input, input._data.swapaxes(dim0, dim1))
     require_tensor(input, "transpose")
     ndim = input._data.ndim
     if ndim == 0:
@@ -571,9 +549,9 @@ class Unbind(Split):
 def split_pieces(op_class, tensor, axis, sizes):
     """``op_class`` (Split, SplitWithSizes, Unbind) applied: the pieces share the version
     counter of ``tensor``, as views do."""
-    if _unrecorded_view(tensor):
+    if unrecorded_view(tensor):
         arrays = op_class.forward(object.__new__(op_class), tensor._data, axis, sizes)
-        return tuple([_view_result(tensor, array) for array in arrays])
+        return tuple([view_result(tensor, array) for array in arrays])
     pieces = op_class.apply(tensor, axis, sizes)
     if not tensor._is_inference:
         counter = tensor._version_counter()
