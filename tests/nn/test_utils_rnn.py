@@ -65,6 +65,29 @@ def test_pad_pack_unpad_unpack_sequence_match_torch(torch):
         assert_close(ember_item, array)
 
 
+@pytest.mark.parametrize("dtype, padding", [(np.float32, 0.0), (np.int64, -1), (np.float64, 2.5)])
+@pytest.mark.parametrize("trailing", [(), (3,), (2, 2)])
+def test_pad_sequence_of_a_collated_batch_matches_torch(torch, dtype, padding, trailing):
+    """pad_sequence of tensors that need no gradient (a collate_fn's batch) fills one buffer:
+    PyTorch's values, dtype and layout on every side and batch_first, empty sequences too;
+    with a tensor that requires grad the result is still recorded."""
+    rng = np.random.default_rng(len(trailing))
+    arrays = [rng.standard_normal((length,) + trailing).astype(dtype) for length in (3, 0, 5, 1)]
+    for batch_first in (False, True):
+        for side in ("right", "left"):
+            ours = rnn_utils.pad_sequence([ember.tensor(array) for array in arrays], batch_first,
+                                          padding, side)
+            theirs = torch.nn.utils.rnn.pad_sequence([torch.tensor(array) for array in arrays],
+                                                     batch_first, padding, side)
+            assert str(ours.dtype).split(".")[1] == str(theirs.dtype).split(".")[1]
+            assert ours.stride() == theirs.stride()
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    leaf = ember.tensor(arrays[0].astype(np.float32), requires_grad=True)
+    padded = rnn_utils.pad_sequence([leaf, ember.tensor(arrays[2].astype(np.float32))])
+    padded.sum().backward()
+    assert padded.grad_fn is not None and leaf.grad.tolist() == np.ones_like(arrays[0]).tolist()
+
+
 @pytest.mark.parametrize("method", ["double", "float", "half", "long", "int", "short", "char",
                                     "byte", "cpu"])
 def test_packed_sequence_conversions_match_torch(torch, method):

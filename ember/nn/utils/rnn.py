@@ -10,6 +10,7 @@ import numpy as np
 from ... import _dtype as dtypes
 from ... import _factories
 from ... import ops
+from ...autograd.grad_mode import is_grad_enabled
 from ...tensor import Tensor
 
 
@@ -195,6 +196,23 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
                          f"{padding_side}.")
     sequences = _check_sequences(sequences)
     max_length = max(sequence.shape[0] for sequence in sequences)
+    first = sequences[0]
+    if not (is_grad_enabled() and any(sequence.requires_grad for sequence in sequences)) and all(
+            sequence.dtype == first.dtype and sequence.shape[1:] == first.shape[1:]
+            and type(sequence._data) is np.ndarray for sequence in sequences):
+        # nothing to record (a collate_fn's batch): one buffer of the padding, each sequence
+        # copied into its place, instead of a padding tensor, a cat and a stack per sequence
+        count = len(sequences)
+        shape = (count, max_length) if batch_first else (max_length, count)
+        out = _factories.full(shape + tuple(first.shape[1:]), padding_value, dtype=first.dtype)
+        rows = out._data if batch_first else np.swapaxes(out._data, 0, 1)
+        for row, sequence in zip(rows, sequences):
+            length = sequence.shape[0]
+            if padding_side == "right":
+                row[:length] = sequence._data
+            elif length:
+                row[max_length - length:] = sequence._data
+        return out
     padded = []
     for sequence in sequences:
         missing = max_length - sequence.shape[0]
