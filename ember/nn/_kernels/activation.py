@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ... import _jit, _threads
+from ... import _halfcast, _jit, _threads
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
 from ..._layout import unary_layout
 from ...autograd.function import Op
@@ -272,7 +272,8 @@ def softplus_of(xp, x):
 def _once(array, dtype):
     """A float32 result of float16/bfloat16 math rounded back once (PyTorch's opmath); other
     dtypes as they are (an array even for a 0-d result)."""
-    return np.asarray(array).astype(dtype, copy=False)
+    array = np.asarray(array)
+    return array if array.dtype == dtype else _halfcast.astype(array, dtype)
 
 
 class _Activation(Op):

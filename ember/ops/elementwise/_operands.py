@@ -3,7 +3,7 @@ gradients unbroadcast and cast back, the binary and unary base classes, and the 
 path."""
 import numpy as np
 
-from ... import _threads
+from ... import _halfcast, _threads
 from ..._dtype import (
     _FROM_NUMPY, accumulation_dtype, from_numpy_dtype, get_default_dtype, is_floating, result_type,
     scalar_type_name, wrapped_int)
@@ -387,7 +387,7 @@ def _widened(x):
     """float16 and bfloat16 computed in float32, as PyTorch's CPU kernels do: formulas of several
     steps then round once, at the end (the caller casts back)."""
     work = accumulation_dtype(x.dtype)
-    return x if work == x.dtype else x.astype(work)
+    return x if work == x.dtype else _halfcast.astype(x, work)
 
 
 def _floating(x):

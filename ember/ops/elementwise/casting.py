@@ -5,6 +5,7 @@ import functools
 
 import numpy as np
 
+from ... import _halfcast
 from ..._autocast_state import (
     AUTOCAST_POLICY, DEFAULT_DTYPES, KERNEL, LOWER_PRECISION, _autocast_state)
 from ..._dtype import accumulation_dtype, float32, from_numpy_dtype, is_floating
@@ -27,7 +28,7 @@ class Cast(Op):
     @staticmethod
     def forward(ctx, x, target):
         ctx.source = x.dtype
-        return x.astype(target.numpy)
+        return _halfcast.astype(x, target.numpy)
 
     @staticmethod
     def backward(ctx, grad):
