@@ -22,11 +22,13 @@ from .. import ops
 from ..autograd.function import BatchedForward
 from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
+from ..nn._kernels import attention as attention_kernels
 from ..nn._kernels import conv as conv_kernels
 from ..nn._kernels import loss as loss_kernels
 from ..nn._kernels import normalization as normalization_kernels
 from ..nn._kernels import padding as padding_kernels
 from ..nn._kernels import pooling as pooling_kernels
+from ..nn._kernels import sparse as sparse_kernels
 from ..nn._kernels.linear import Linear
 from ..nn.functional._loss import _check_targets
 from ..ops import index as index_ops
@@ -107,6 +109,16 @@ class BatchedArray:
     @property
     def nbytes(self):
         return self.size * self.itemsize
+
+    @property
+    def strides(self):
+        """A sample's strides, for the layout queries of op wrappers (memory format)."""
+        return self.value._data.strides[1:]
+
+    @property
+    def flags(self):
+        """The whole batch's flags: contiguous when it is, then so is every sample."""
+        return self.value._data.flags
 
     def __len__(self):
         if not self.shape:
@@ -637,9 +649,24 @@ def _mse_loss(op_class, args, level):
 
 
 def _leading(op_class, args, level):
-    """Kernels over trailing dims (layer_norm): the batch is one more leading dim of rows."""
-    value = _first_batched(op_class, args, level)
-    return wrap(op_class.apply(value, *args[1:]), level)
+    """Kernels over trailing dims (layer_norm): the batch is one more leading dim of rows.
+    Batched affine parameters (per-sample gradients, ensembles) apply after the kernel."""
+    input, weight, bias = args[:3]
+    if level_of(weight) != level and level_of(bias) != level:
+        value = _first_batched(op_class, args, level)
+        return wrap(op_class.apply(value, *args[1:]), level)
+    normalized = op_class.apply(input, None, None, *args[3:])
+    return _affine(normalized, weight, bias, ())
+
+
+def _affine(normalized, weight, bias, trailing):
+    """``normalized * weight + bias`` on logical tensors, the parameters shaped by
+    ``trailing`` (size-1 dims after the channel), either of them None."""
+    if weight is not None:
+        normalized = pointwise(ops.mul, normalized, weight.reshape(weight.shape + trailing))
+    if bias is not None:
+        normalized = pointwise(ops.add, normalized, bias.reshape(bias.shape + trailing))
+    return normalized
 
 
 def _batch_norm(op_class, args, level):
@@ -655,9 +682,79 @@ def _batch_norm(op_class, args, level):
                         "`track_running_stats` to be False.If you are using a prebuilt module "
                         "and do not need eval mode, please see the functorch website for "
                         "resources on how to patch your module to work with vmap")
-    if training or running_mean is None:
+    input, weight, bias, running_mean, running_var, training, _, eps, reduce = args
+    parameters_batched = level_of(weight) == level or level_of(bias) == level
+    statistics_batched = level_of(running_mean) == level or level_of(running_var) == level
+    if reduce is not None or (training and running_mean is not None):
         raise Unbatchable(describe(op_class))
-    return _merged(op_class, args, level)
+    if not (training or parameters_batched or statistics_batched):
+        return _merged(op_class, args, level)
+    # Batched parameters or statistics, or batch statistics of each sample's own rows (batch
+    # norm without running statistics): the normalisation on logical tensors.
+    trailing = (1,) * (input.dim() - 2)
+    if training:
+        axes = (0,) + tuple(range(2, input.dim()))
+        mean = input.mean(axes, keepdim=True)
+        centered = input - mean
+        variance = (centered * centered).mean(axes, keepdim=True)
+    else:
+        centered = input - running_mean.reshape(running_mean.shape + trailing)
+        variance = running_var.reshape(running_var.shape + trailing)
+    return _affine(centered * (variance + eps).rsqrt(), weight, bias, trailing)
+
+
+def _embedding(op_class, args, level):
+    """Rows of a shared table for a batch of indices: one lookup. A batched table (per-sample
+    gradients, ensembles): the tables joined into one of B * V rows, sample b's indices offset
+    by b * V; a padding row's lookups are detached so that it gets no gradient."""
+    indices, weight, padding_idx, scale_grad_by_freq, sparse = args
+    index_values, indices_batched = unwrap(indices, level)
+    if type(index_values._data) is not np.ndarray:
+        raise Unbatchable(describe(op_class))
+    array = index_values._data
+    if array.size and (array.min() < 0 or array.max() >= weight.shape[0]):
+        raise IndexError("index out of range in self")
+    if level_of(weight) != level:
+        return wrap(op_class.apply(index_values, weight, padding_idx, scale_grad_by_freq, sparse),
+                    level)
+    if sparse:
+        raise Unbatchable(describe(op_class))
+    tables, _ = unwrap(weight, level)
+    size, rows = tables.shape[0], tables.shape[1]
+    if not indices_batched:
+        index_values = broadcast_batch(index_values, size)
+    offsets = np.arange(size, dtype=np.int64).reshape((size,) + (1,) * (index_values.ndim - 1))
+    shifted = pointwise(ops.add, index_values, Tensor._wrap(offsets * rows))
+    joined = tables.reshape((size * rows,) + tuple(tables.shape[2:]))
+    out = op_class.apply(shifted, joined, None, scale_grad_by_freq, False)
+    if padding_idx is not None:
+        padding = pointwise(ops.eq, index_values, padding_idx).unsqueeze(-1)
+        out = pointwise(ops.where, padding, out.detach(), out)
+    return wrap(out, level)
+
+
+def _attention(op_class, args, level):
+    """scaled_dot_product_attention: the batch is one more leading dim of query, key and value
+    (unbatched ones repeated as views, all expanded to common leading dims) and of the masks."""
+    query, key, value, float_mask, blocked, scale, dropout_p, stream = args
+    if dropout_p > 0.0:
+        raise Unbatchable(describe(op_class))
+    operands = (query, key, value)
+    size = max(unwrap(operand, level)[0].shape[0] for operand in operands + (float_mask, blocked)
+               if level_of(operand) == level)
+    leading = tuple(np.broadcast_shapes(*[tuple(operand.shape[:-2]) for operand in operands]))
+    batches = []
+    for operand in operands:
+        batch, batched = unwrap(operand, level)
+        if not batched:
+            batch = broadcast_batch(batch, size)
+        batch = _lifted(batch, len(leading) + 2)
+        batches.append(batch.expand((size,) + leading + tuple(batch.shape[-2:])))
+    masks = []
+    for mask in (float_mask, blocked):
+        mask_value, batched = unwrap(mask, level)
+        masks.append(_lifted(mask_value, len(leading) + 2) if batched else mask_value)
+    return wrap(op_class.apply(*batches, *masks, scale, dropout_p, stream), level)
 
 
 def _padding(op_class, args, level):
@@ -691,7 +788,8 @@ _register(_elementwise, _Binary, _OfInput, _OfOutput, rounding._Stepwise, roundi
 _register(_axes_at(1, none_is_all=True), reduce_ops.Sum, reduce_ops.Mean, reduce_ops.Var,
           reduce_ops.LogSumExp)
 _register(_axes_at(1), reduce_ops.Softmax, reduce_ops.LogSoftmax, reduce_ops.CumSum,
-          reduce_ops.CumProd, reduce_ops.LogCumSumExp, shape_ops.Flip, shape_ops.Unfold)
+          reduce_ops.CumProd, reduce_ops.LogCumSumExp, shape_ops.Flip, shape_ops.Unfold,
+          shape_ops.Split)
 _register(_axes_at(2), reduce_ops.VectorNorm, shape_ops.Roll)
 _register(_extreme, reduce_ops._Extreme)
 _register(_prod, reduce_ops.Prod)
@@ -713,5 +811,7 @@ _register(_classification_loss, loss_kernels.ClassificationLoss)
 _register(_mse_loss, loss_kernels.MseLoss)
 _register(_batch_norm, normalization_kernels.BatchNorm)
 _register(_padding, padding_kernels.GatherAxes)
+_register(_embedding, sparse_kernels.Embedding)
+_register(_attention, attention_kernels.ScaledDotProductAttention)
 
 BatchedForward.dispatch = staticmethod(dispatch)

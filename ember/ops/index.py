@@ -616,7 +616,7 @@ class Where(Op):
 
     @staticmethod
     def forward(ctx, condition, a, b):
-        if not isinstance(condition, np.ndarray) or condition.dtype != np.bool_:
+        if getattr(condition, "dtype", None) != np.bool_:  # a vmap batch reports its dtype
             kind = getattr(condition, "dtype", None)
             name = scalar_type_name(kind) if kind is not None else \
                 type(condition).__name__

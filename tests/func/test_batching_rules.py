@@ -92,6 +92,32 @@ RULES = [
         a, mean, var * var + 0.5, training=False), [(3, 2, 4, 5), (4,), (4,)], (0, None, None)),
     ("pad", lambda fw, a: fw.nn.functional.pad(a, (1, 2, 0, 1)) + fw.nn.functional.pad(
         a, (2, 1, 1, 0), mode="reflect"), [(3, 2, 3, 4)], 0),
+    ("split_chunk_unbind", lambda fw, a: fw.cat(a.split([1, 3], dim=1), 1)
+     + fw.cat(a.chunk(2, -1), -1) + fw.stack(a.unbind(0)), [(3, 2, 4)], 0),
+    ("where_masked_fill", lambda fw, a, b: fw.where(a > 0, a, b).masked_fill(b < 0, -1.0),
+     [(3, 2, 4), (4,)], (0, None)),
+    ("contiguous", lambda fw, a: a.transpose(0, 1).contiguous(), [(3, 2, 4)], 0),
+    ("layer_norm_batched_affine", lambda fw, a, w, b: fw.nn.functional.layer_norm(a, (4,), w, b),
+     [(2, 4), (3, 4), (3, 4)], (None, 0, 0)),
+    ("group_norm_batched_affine", lambda fw, a, w, b: fw.nn.functional.group_norm(a, 2, w, b),
+     [(3, 2, 4, 3, 2), (3, 4), (3, 4)], (0, 0, 0)),
+    ("batch_norm_eval_batched", lambda fw, a, w, mean: fw.nn.functional.batch_norm(
+        a, mean, mean * mean + 0.5, w, mean, training=False), [(2, 4, 5), (3, 4), (3, 4)],
+     (None, 0, 0)),
+    ("batch_norm_batch_statistics", lambda fw, a, w: fw.nn.functional.batch_norm(
+        a, None, None, w, None, training=True), [(3, 2, 4, 5), (4,)], (0, None)),
+    ("embedding_shared_table", lambda fw, a, w: fw.nn.functional.embedding(
+        (a > 0).long() * 2 + (a > 0.5).long(), w), [(3, 2, 4), (4, 5)], (0, None)),
+    ("embedding_batched_table", lambda fw, a, w: fw.nn.functional.embedding(
+        (a > 0).long() * 2 + (a > 0.5).long(), w, padding_idx=1), [(3, 2, 4), (3, 4, 5)],
+     (0, 0)),
+    ("embedding_batched_table_only", lambda fw, a, w: fw.nn.functional.embedding(
+        (a > 0).long(), w), [(2, 4), (3, 4, 5)], (None, 0)),
+    ("attention", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(q, k, v),
+     [(3, 2, 4, 5), (4, 5), (3, 4, 6)], (0, None, 0)),
+    ("attention_masks", lambda fw, q, k, mask: fw.nn.functional.scaled_dot_product_attention(
+        q, k, k, attn_mask=mask) + fw.nn.functional.scaled_dot_product_attention(
+        q, k, k, is_causal=True), [(3, 4, 5), (3, 4, 5), (3, 4, 4)], (0, 0, 0)),
 ]
 
 
@@ -110,7 +136,11 @@ def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in
 
 @pytest.mark.parametrize("name", ["add_broadcast", "unary_math", "softmax", "sum_dims",
                                   "cat_mixed", "basic_index", "matmul_vector_stack",
-                                  "linear_batched_weight", "permute_transpose"])
+                                  "linear_batched_weight", "permute_transpose",
+                                  "split_chunk_unbind", "where_masked_fill",
+                                  "layer_norm_batched_affine", "group_norm_batched_affine",
+                                  "batch_norm_batch_statistics", "attention",
+                                  "attention_masks"])
 def test_gradients_flow_through_the_batched_call_like_torch(torch, name):
     _, function, shapes, in_dims = next(rule for rule in RULES if rule[0] == name)
     results = []

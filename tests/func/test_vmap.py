@@ -505,3 +505,100 @@ def test_per_sample_mse_loss_and_its_gradients_match_torch(torch, batched_only, 
 
     got, expected = _both(torch, check)
     assert_same_tree(got, expected, rtol=2e-6, atol=1e-6)
+
+
+# ---- per-sample gradients through the layers of common models ---------------------------------
+def _normalized_net(library):
+    nn = library.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(7, 8, padding_idx=0)
+            self.attend = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.norm = nn.LayerNorm(8)
+            self.conv = nn.Conv1d(8, 4, 3, padding=1)
+            self.group = nn.GroupNorm(2, 4)
+            self.batch = nn.BatchNorm1d(4)
+            self.head = nn.Linear(4, 3)
+
+        def forward(self, tokens):
+            x = self.embed(tokens)
+            attended, _ = self.attend(x, x, x)
+            x = self.norm(x + attended).transpose(1, 2)
+            x = self.batch(self.group(self.conv(x)).relu())
+            return self.head(x.mean(-1))
+    return Net()
+
+
+@pytest.mark.parametrize("mode", ["eval", "batch_norm_replaced"])
+def test_per_sample_gradients_through_embedding_attention_and_norms_match_torch(
+        torch, batched_only, mode):
+    """Embedding (with a padding row), MultiheadAttention, LayerNorm, GroupNorm and BatchNorm
+    (eval, or training without running statistics) each get batched parameters."""
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(0, 7, (4, 5))
+    tokens[0, :2] = 0
+    targets = np.array([0, 2, 1, 2])
+    torch.manual_seed(0)
+    torch_model = _normalized_net(torch)
+    ember_model = _normalized_net(ember)
+    load_torch_state(ember_model, torch_model)
+    results = []
+    for library, model in ((ember, ember_model), (torch, torch_model)):
+        if mode == "eval":
+            model.eval()
+        else:
+            library.func.replace_all_batch_norm_modules_(model)
+        func = library.func
+        params = {name: value.detach() for name, value in model.named_parameters()}
+        buffers = {name: value.detach() for name, value in model.named_buffers()}
+
+        def loss(params, sample, target):
+            logits = func.functional_call(model, (params, buffers), (sample.unsqueeze(0),))
+            return library.nn.functional.cross_entropy(logits, target.unsqueeze(0))
+        results.append(func.vmap(func.grad_and_value(loss), in_dims=(None, 0, 0))(
+            params, library.tensor(tokens), library.tensor(targets)))
+    assert_same_tree(*results, rtol=2e-5, atol=2e-6)
+    assert float(results[0][0]["embed.weight"][0, 0].abs().sum()) == 0.0
+
+
+def test_an_ensemble_with_batch_norm_in_eval_matches_torch(torch, batched_only):
+    def build(library):
+        return library.nn.Sequential(library.nn.Linear(4, 6), library.nn.BatchNorm1d(6),
+                                     library.nn.Linear(6, 3)).eval()
+    results = []
+    torch.manual_seed(0)
+    torch_models = [build(torch) for _ in range(3)]
+    for model in torch_models:
+        model[1].running_mean.uniform_(-0.5, 0.5)
+        model[1].running_var.uniform_(0.5, 2.0)
+    ember_models = [build(ember) for _ in range(3)]
+    for model, source in zip(ember_models, torch_models):
+        load_torch_state(model, source)
+    x = np.random.default_rng(4).standard_normal((5, 4)).astype(np.float32)
+    for library, models in ((ember, ember_models), (torch, torch_models)):
+        params, buffers = library.func.stack_module_state(models)
+
+        def run(params, buffers, data):
+            return library.func.functional_call(models[0], (params, buffers), (data,))
+        results.append(library.func.vmap(run, in_dims=(0, 0, None))(params, buffers,
+                                                                    library.tensor(x)))
+    assert_same_tree(*results, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["max", "sort", "topk", "kthvalue"])
+def test_named_results_keep_their_type_through_vmap_like_torch(torch, name):
+    """max(dim)'s and sort's (values, indices) come back as the same return type, whether the
+    call was batched or ran once per sample."""
+    def run(fw):
+        (x,) = inputs(fw, (3, 2, 4))
+        call = {"max": lambda a: a.max(-1), "sort": lambda a: a.sort(0),
+                "topk": lambda a: a.topk(2), "kthvalue": lambda a: a.kthvalue(2, 1)}[name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fw.func.vmap(call)(x)
+    ours, theirs = _both(torch, run)
+    assert type(ours).__name__ == type(theirs).__name__ == name
+    assert_same_tree(tuple(ours), tuple(theirs))
+    assert_same_tree(ours.values, theirs.values)
