@@ -9,8 +9,12 @@ ops, "same" gives every sample the same draws, "different" independent ones (per
 import functools
 import warnings
 
+import numpy as np
+
 from .._random import default_generator
 from .._tensor_methods import numpy_names
+from ..autograd.function import BatchedForward
+from ..autograd.views import apply_inplace
 from ..ops.shape import cat, stack
 from ..tensor import Tensor
 from . import _batching
@@ -139,6 +143,7 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
     except _batching.VmapError:
         raise
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
+        _refuse_inplace_into_unbatched(error, size)
         reason = _reason(error)
     if default_generator._snapshot() != state:
         if randomness == "error":
@@ -174,6 +179,49 @@ def _check_unmapped_unchanged(versions, name):
                                f"per sample (an op has no batching rule), so it would be "
                                f"changed once per sample. Please use out-of-place operators, "
                                f"or map over that input.")
+
+
+_APPLY_INPLACE = apply_inplace.__code__
+# PyTorch's refusal names these in-place ops (it batches them through its fallback) ...
+_ATEN_NAMED = ("clamp_", "addcmul_", "addcdiv_", "lerp_", "pow_", "scatter_", "scatter_add_")
+# ... and these by their own name; add_ fails its shape check first, others say "arithmetic".
+_OP_NAMED = ("index_put_", "index_add_", "index_fill_", "index_copy_", "fill_")
+
+
+def _refuse_inplace_into_unbatched(error, size):
+    """PyTorch's error when the batched try failed writing a batched value in place into a tensor
+    vmap does not map over (made inside the function, or an input with in_dims None): one call
+    per sample would write it once per sample."""
+    if not isinstance(error, (BatchedForward, _batching.Unbatchable)):
+        return
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_frame.f_code is not _APPLY_INPLACE:
+        traceback = traceback.tb_next
+    if traceback is None:
+        return
+    variables = traceback.tb_frame.f_locals
+    tensor, operation = variables["tensor"], variables["operation"]
+    if type(tensor._data) is _batching.BatchedArray:
+        return
+    if operation == "add_":
+        operand = variables["operand"]
+        shape = tuple(tensor.shape)
+        if isinstance(operand, Tensor):
+            shape = tuple(np.broadcast_shapes(shape, tuple(operand.shape)))
+        raise RuntimeError(f"output with shape {list(tensor.shape)} doesn't match the broadcast "
+                           f"shape {[size, *shape]}")
+    where = "in a vmap"
+    if operation in _ATEN_NAMED:
+        operation = f"aten::{operation}"
+        where = f"at level {len(_batching.active_levels()) + 1}"
+    elif operation not in _OP_NAMED:
+        operation = "inplace arithmetic"
+    raise RuntimeError(f"vmap: {operation}(self, *extra_args) is not possible because there "
+                       f"exists a Tensor `other` in extra_args that has more elements than "
+                       f"`self`. This happened due to `other` being vmapped over but `self` not "
+                       f"being vmapped over {where}. Please try to use out-of-place operators "
+                       f"instead of {operation}. If said operator is being called inside the "
+                       f"PyTorch framework, please file a bug report instead.")
 
 
 # The code of every numpy_names front (one code object, shared by its closures).

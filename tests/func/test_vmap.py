@@ -602,3 +602,41 @@ def test_named_results_keep_their_type_through_vmap_like_torch(torch, name):
     assert type(ours).__name__ == type(theirs).__name__ == name
     assert_same_tree(tuple(ours), tuple(theirs))
     assert_same_tree(ours.values, theirs.values)
+
+
+def _setitem(target, value):
+    target[0] = value
+    return target
+
+
+INPLACE_INTO_UNBATCHED = {
+    "add_": lambda fw, a: fw.ones(4).add_(a, alpha=2),
+    "mul_": lambda fw, a: fw.ones(4).mul_(a),
+    "copy_": lambda fw, a: fw.zeros(4).copy_(a),
+    "setitem": lambda fw, a: _setitem(fw.zeros(4), a[0]),
+    "index_put_": lambda fw, a: fw.zeros(4).index_put_((fw.tensor([1]),), a[:1]),
+    "index_add_": lambda fw, a: fw.zeros(4).index_add_(0, fw.tensor([1]), a[:1]),
+    "addcmul_": lambda fw, a: fw.ones(4).addcmul_(a, a),
+    "clamp_": lambda fw, a: fw.ones(4).clamp_(min=a),
+    "scatter_": lambda fw, a: fw.ones(4).scatter_(0, fw.tensor([1]), a[:1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_INTO_UNBATCHED))
+def test_a_batched_value_written_into_a_tensor_made_inside_is_refused_like_torch(torch, name):
+    """The per-sample fallback would write each sample's value in turn; PyTorch refuses."""
+    def call(fw):
+        (x,) = inputs(fw, (3, 4), dtype="float32")
+        return lambda: fw.func.vmap(lambda a: INPLACE_INTO_UNBATCHED[name](fw, a))(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+
+
+def test_a_batched_value_written_into_an_unmapped_input_is_refused_like_torch(torch):
+    def call(fw, method):
+        x, y = inputs(fw, (3, 4), (4,), dtype="float32")
+        return lambda: fw.func.vmap(lambda a, b: getattr(b, method)(a), in_dims=(0, None))(x, y)
+    for method in ("add_", "sub_"):
+        assert_raises_like_torch(call(torch, method), call(ember, method), RuntimeError,
+                                 same_type=True)
