@@ -13,6 +13,7 @@ import numpy as np
 
 from .._random import default_generator
 from .._tensor_methods import numpy_names
+from ..autograd.engine import inside_transform
 from ..autograd.function import BatchedForward
 from ..autograd.views import apply_inplace
 from ..ops.shape import cat, stack
@@ -139,7 +140,8 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
             inputs = [arg if in_dim is None else
                       _batching.wrap(arg if in_dim == 0 else arg.movedim(in_dim, 0), level.id)
                       for arg, in_dim in zip(flat_args, flat_in_dims)]
-            outputs = func(*tree_unflatten(inputs, spec), **kwargs)
+            with inside_transform():
+                outputs = func(*tree_unflatten(inputs, spec), **kwargs)
     except _batching.VmapError:
         raise
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
@@ -270,7 +272,8 @@ def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness,
             default_generator._restore(state)
         sample = [arg if in_dim is None else arg.select(in_dim, position)
                   for arg, in_dim in zip(flat_args, flat_in_dims)]
-        results.append(func(*tree_unflatten(sample, spec), **kwargs))
+        with inside_transform():
+            results.append(func(*tree_unflatten(sample, spec), **kwargs))
         _check_unmapped_unchanged(versions, name)
     if randomness == "error" and default_generator._snapshot() != state:
         raise RuntimeError(_RANDOM_ERROR)
