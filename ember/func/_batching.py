@@ -261,7 +261,7 @@ class BatchedTensor(Tensor):
     requires_grad_ = _refuse_like_torch(_REQUIRES_GRAD)
     item = __float__ = __int__ = _refuse_like_torch(_ITEM)
     __bool__ = __index__ = _refuse_like_torch(_CONTROL_FLOW)
-    tolist = numpy = __array__ = _refuse_like_torch(_NO_STORAGE)
+    tolist = numpy = __array__ = data_ptr = _refuse_like_torch(_NO_STORAGE)
     backward = _refuse_like_torch(_BACKWARD)
     detach_ = _refuse("detach_")
 

@@ -488,6 +488,9 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     by forward mode (the double-vjp trick): one Jacobian-vector product per input element."""
     @functools.wraps(func)
     def wrapper(*args):
+        if randomness not in ("error", "different", "same"):  # checked at the call, as PyTorch
+            raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', "
+                               f"or 'same'. Got {randomness}")
         numbers = _checked_argnums(argnums, len(args))
         primals = _selected(args, numbers)
         flat_primals, primals_spec = tree_flatten(primals)

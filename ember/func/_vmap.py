@@ -147,6 +147,11 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
         _refuse_inplace_into_unbatched(error, size)
         reason = _reason(error)
+        if reason in _DYNAMIC_SHAPE:
+            raise RuntimeError(f"vmap: We do not support batching operators that can output "
+                               f"dynamic shape. Attempted to vmap over {_DYNAMIC_SHAPE[reason]}. "
+                               f"Please file an issue at https://github.com/pytorch/pytorch/"
+                               f"issues if you need this feature.") from None
     if default_generator._snapshot() != state:
         if randomness == "error":
             raise RuntimeError(_RANDOM_ERROR)
@@ -183,6 +188,11 @@ def _check_unmapped_unchanged(versions, name):
                                f"or map over that input.")
 
 
+# Ops whose output shape depends on the values: PyTorch refuses them (one call per sample would
+# give differently shaped results, or equal ones by chance).
+_DYNAMIC_SHAPE = {"ember.ops.index.nonzero": "aten::nonzero",
+                  "ember.ops.reduce.unique": "aten::_unique2",
+                  "ember.ops.reduce.unique_consecutive": "aten::unique_consecutive"}
 _APPLY_INPLACE = apply_inplace.__code__
 # PyTorch's refusal names these in-place ops (it batches them through its fallback) ...
 _ATEN_NAMED = ("clamp_", "addcmul_", "addcdiv_", "lerp_", "pow_", "scatter_", "scatter_add_")

@@ -426,3 +426,10 @@ def test_backward_inside_a_transform_is_refused_like_torch(torch, transform):
     x = ember.ones(2, requires_grad=True)
     (x * 3).sum().backward()  # outside a transform again
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_jacfwd_checks_randomness_when_called_like_torch(torch):
+    def call(fw):
+        transformed = fw.func.jacfwd(lambda x: x * 2, randomness="sometimes")
+        return lambda: transformed(fw.ones(2))
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
