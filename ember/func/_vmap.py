@@ -147,6 +147,9 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
         _refuse_inplace_into_unbatched(error, size)
         reason = _reason(error)
+        if randomness == "same" and reason in _RANDOM_FROM_TENSORS:
+            raise RuntimeError("Vmap does not currently support same randomness with a batched "
+                               "tensor input. Please file an issue with functorch") from None
         if reason in _DYNAMIC_SHAPE:
             raise RuntimeError(f"vmap: We do not support batching operators that can output "
                                f"dynamic shape. Attempted to vmap over {_DYNAMIC_SHAPE[reason]}. "
@@ -193,6 +196,10 @@ def _check_unmapped_unchanged(versions, name):
 _DYNAMIC_SHAPE = {"ember.ops.index.nonzero": "aten::nonzero",
                   "ember.ops.reduce.unique": "aten::_unique2",
                   "ember.ops.reduce.unique_consecutive": "aten::unique_consecutive"}
+# Random ops drawing from the values of a tensor (probabilities, means): a batched one cannot
+# share one draw across the batch, so PyTorch refuses randomness="same" there.
+_RANDOM_FROM_TENSORS = ("ember._factories.bernoulli", "ember._factories.multinomial",
+                        "ember._factories.normal", "ember._factories.poisson")
 _APPLY_INPLACE = apply_inplace.__code__
 # PyTorch's refusal names these in-place ops (it batches them through its fallback) ...
 _ATEN_NAMED = ("clamp_", "addcmul_", "addcdiv_", "lerp_", "pow_", "scatter_", "scatter_add_")

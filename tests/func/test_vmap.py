@@ -654,3 +654,15 @@ def test_ops_of_value_dependent_shape_and_storage_are_refused_like_torch(torch, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert_raises_like_torch(call(torch), call(ember), RuntimeError)
+
+
+@pytest.mark.parametrize("use", ["bernoulli", "normal", "poisson"])
+def test_same_randomness_from_a_batched_tensor_is_refused_like_torch(torch, use):
+    def call(fw):
+        x = fw.full((3, 4), 0.5)
+        function = {"bernoulli": lambda a: fw.bernoulli(a), "normal": lambda a: fw.normal(0.0, a),
+                    "poisson": lambda a: fw.poisson(a)}[use]
+        return lambda: fw.func.vmap(function, randomness="same")(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
