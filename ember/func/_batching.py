@@ -14,6 +14,7 @@ Level ids grow inward, and a rule only unwraps the highest level among its argum
 """
 import contextlib
 import itertools
+import string
 import threading
 
 import numpy as np
@@ -512,6 +513,21 @@ def _matmul(op_class, args, level):
     return wrap(out, level)
 
 
+def _einsum(op_class, args, level):
+    """einsum: the batch dimension is one more letter, leading the batched operands' subscripts
+    and the output's."""
+    subscripts, output, *operands = args
+    used = set("".join(subscripts) + output)
+    letter = next(letter for letter in string.ascii_letters if letter not in used)
+    batched_subscripts = []
+    values = []
+    for subscript, operand in zip(subscripts, operands):
+        value, batched = unwrap(operand, level)
+        batched_subscripts.append(letter + subscript if batched else subscript)
+        values.append(value)
+    return wrap(op_class.apply(tuple(batched_subscripts), letter + output, *values), level)
+
+
 def _stacked(value, batched, missing):
     """A matrix operand with ``missing`` size-1 stack dims, and a size-1 batch dim if unbatched."""
     if batched:
@@ -802,6 +818,7 @@ _register(_joined, shape_ops.Cat, shape_ops.Stack)
 _register(_basic_index, index_ops.BasicIndex)
 _register(_advanced_index, index_ops.AdvancedIndex)
 _register(_matmul, linalg_ops.MatMul)
+_register(_einsum, linalg_ops.Einsum)
 _register(_linear, Linear)
 _register(_convolution, conv_kernels.ConvNd, conv_kernels.ConvTransposeNd)
 _register(_convolution_weight_grad, conv_kernels.ConvWeightGrad)

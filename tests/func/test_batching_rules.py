@@ -92,6 +92,10 @@ RULES = [
         a, mean, var * var + 0.5, training=False), [(3, 2, 4, 5), (4,), (4,)], (0, None, None)),
     ("pad", lambda fw, a: fw.nn.functional.pad(a, (1, 2, 0, 1)) + fw.nn.functional.pad(
         a, (2, 1, 1, 0), mode="reflect"), [(3, 2, 3, 4)], 0),
+    ("einsum", lambda fw, a, b: fw.einsum("bij,jk->bik", a, b) + fw.einsum("...ij->...ji", a)
+     + fw.einsum("bii->bi", a).unsqueeze(-1), [(3, 2, 4, 4), (4, 4)], (0, None)),
+    ("einsum_both_batched", lambda fw, a, b: fw.einsum("ij,kj->ik", a, b), [(3, 2, 4), (3, 5, 4)],
+     (0, 0)),
     ("split_chunk_unbind", lambda fw, a: fw.cat(a.split([1, 3], dim=1), 1)
      + fw.cat(a.chunk(2, -1), -1) + fw.stack(a.unbind(0)), [(3, 2, 4)], 0),
     ("where_masked_fill", lambda fw, a, b: fw.where(a > 0, a, b).masked_fill(b < 0, -1.0),
@@ -137,7 +141,8 @@ def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in
 @pytest.mark.parametrize("name", ["add_broadcast", "unary_math", "softmax", "sum_dims",
                                   "cat_mixed", "basic_index", "matmul_vector_stack",
                                   "linear_batched_weight", "permute_transpose",
-                                  "split_chunk_unbind", "where_masked_fill",
+                                  "split_chunk_unbind", "where_masked_fill", "einsum",
+                                  "einsum_both_batched",
                                   "layer_norm_batched_affine", "group_norm_batched_affine",
                                   "batch_norm_batch_statistics", "attention",
                                   "attention_masks"])
