@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd.function import BatchedForward
+from ..autograd.views import apply_inplace
 from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
 from ..nn._kernels import attention as attention_kernels
@@ -160,6 +161,9 @@ class _BatchedNode(Node):
     """The grad_fn of every batched value. Batched values are never recorded by the physical
     graph (the rules record ops on the whole batch); it marks them as non-leaves that require
     grad, so op wrappers skip their no-grad shortcuts and reach ``Op.apply``."""
+
+    saved = None
+    _view_of = None
 
     def __init__(self):
         self.next_edges = ()
@@ -306,6 +310,20 @@ def unwrap(value, level):
 def broadcast_batch(value, size):
     """An unbatched value as a batch of ``size`` identical samples (a view)."""
     return value.unsqueeze(0).expand((size,) + tuple(value.shape))
+
+
+def write_inplace(tensor, result):
+    """An in-place op on a batched tensor: the result's batch written in place into the tensor's
+    batch (its value, which takes the result's history; views of it see the change). A batched
+    result for an unbatched tensor is refused (ember/func/_vmap.py names the op)."""
+    batch = tensor._data
+    if type(batch) is not BatchedArray:
+        raise BatchedForward("inplace")
+    value, batched = unwrap(result, batch.level)
+    if not batched:
+        value = broadcast_batch(value, batch.value.shape[0])
+    apply_inplace(batch.value, "copy_", lambda: value)
+    return tensor
 
 
 # ---- dispatch ---------------------------------------------------------------------------------
@@ -832,3 +850,4 @@ _register(_embedding, sparse_kernels.Embedding)
 _register(_attention, attention_kernels.ScaledDotProductAttention)
 
 BatchedForward.dispatch = staticmethod(dispatch)
+BatchedForward.inplace = staticmethod(write_inplace)

@@ -666,3 +666,27 @@ def test_same_randomness_from_a_batched_tensor_is_refused_like_torch(torch, use)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+
+
+def test_inplace_ops_on_batched_tensors_batch_and_differentiate_like_torch(torch, batched_only):
+    """In-place ops on batched values (views of them included, an input mapped over too) write
+    the batched result in place, once, and gradients flow as through the out-of-place ops."""
+    def run(fw):
+        x, weight = inputs(fw, (3, 2, 4), (4, 5), requires_grad=True)
+        mutated = x.detach().clone()
+
+        def function(sample, weight, mutable):
+            hidden = sample @ weight
+            hidden.add_(1)
+            hidden[0:1].mul_(3)
+            hidden.relu_()
+            copy = sample.clone()
+            copy[:, 0].zero_()
+            copy.masked_fill_(sample > 0.5, 2.0)
+            mutable.mul_(2)
+            return (hidden * hidden).sum() + (copy * sample).sum()
+        out = fw.func.vmap(function, in_dims=(0, None, 0))(x, weight, mutated)
+        per_sample = fw.func.vmap(fw.func.grad(function, argnums=(0, 1)), in_dims=(0, None, 0))(
+            x.detach(), weight.detach(), mutated.clone())
+        return out, mutated, fw.autograd.grad(out.sum(), (x, weight)), per_sample
+    assert_same_tree(*_both(torch, run), rtol=1e-6, atol=1e-9)
