@@ -51,9 +51,12 @@ class Unbatchable(Exception):
         self.what = what
 
 
-class VmapError(RuntimeError):
+def refusal(message):
     """What vmap refuses as PyTorch does (``.item()``, data-dependent control flow, ...), rather
-    than falling back to one call per sample."""
+    than falling back to one call per sample: PyTorch's very RuntimeError, marked for vmap."""
+    error = RuntimeError(message)
+    error.vmap_refusal = True
+    return error
 
 
 # ---- levels -----------------------------------------------------------------------------------
@@ -183,9 +186,11 @@ _BATCHED_NODE = _BatchedNode()
 
 _ITEM = ("vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
          "calling .item() on a Tensor, please try to rewrite what you're doing with other "
-         "operations.")
+         "operations. If error is occurring somewhere inside PyTorch internals, please file a "
+         "bug report.")
 _CONTROL_FLOW = ("vmap: It looks like you're attempting to use a Tensor in some data-dependent "
-                 "control flow. We don't support that yet.")
+                 "control flow. We don't support that yet, please file an issue at "
+                 "https://github.com/pytorch/pytorch/issues .")
 _NO_STORAGE = "Cannot access data pointer of Tensor that doesn't have storage"
 _BACKWARD = ("backward() called inside a functorch transform. This is not supported, please use "
              "functorch.grad or functorch.vjp instead or call backward() outside of functorch "
@@ -199,7 +204,7 @@ _REQUIRES_GRAD = ("You are attempting to call Tensor.requires_grad_() (or perhap
 
 def _refuse_like_torch(message):
     def refuse(self, *args, **kwargs):
-        raise VmapError(message)
+        raise refusal(message)
     return refuse
 
 
@@ -224,7 +229,7 @@ class BatchedTensor(Tensor):
 
     @requires_grad.setter
     def requires_grad(self, value):
-        raise VmapError(_REQUIRES_GRAD)
+        raise refusal(_REQUIRES_GRAD)
 
     @property
     def grad(self):
@@ -503,6 +508,28 @@ def _advanced_index(op_class, args, level):
     return wrap(op_class.apply(value, (slice(None),) + key), level)
 
 
+def _index_put(op_class, args, level):
+    """``x[key] = value`` (out of place) on a batch: the key behind the batch dimension, as for
+    indexing, and a batched value lined up with the indexed region of each sample."""
+    target, value, key = args
+    key = key if isinstance(key, tuple) else (key,)
+    advanced = [position for position, item in enumerate(key)
+                if isinstance(item, (np.ndarray, bool))]
+    if any(isinstance(item, BatchedArray) for item in key) or (
+            advanced and advanced[-1] - advanced[0] + 1 != len(advanced)):
+        raise Unbatchable(describe(op_class))
+    size = max(unwrap(operand, level)[0].shape[0] for operand in (target, value)
+               if level_of(operand) == level)
+    targets, batched = unwrap(target, level)
+    if not batched:
+        targets = broadcast_batch(targets, size)
+    values, batched = unwrap(value, level)
+    if batched:
+        region = np.broadcast_to(np.empty((), np.int8), tuple(target.shape))[key]
+        values = _lifted(values, region.ndim)
+    return wrap(op_class.apply(targets, values, (slice(None),) + key), level)
+
+
 def _matmul(op_class, args, level):
     """Both operands as batched stacks of matrices (1-D ones as a row or a column, undone after),
     their matrix-stack dims aligned behind the batch dimension. The transposes a backward's
@@ -710,7 +737,7 @@ def _batch_norm(op_class, args, level):
     if training and level_of(args[0]) == level and any(
             stat is not None and level_of(stat) != level for stat in (running_mean, running_var)):
         # One update per sample of buffers shared by the whole batch: PyTorch refuses it.
-        raise VmapError("Batch norm got a batched tensor as input while the running_mean or "
+        raise refusal("Batch norm got a batched tensor as input while the running_mean or "
                         "running_var, which will be updated in place, were not batched.\nIf you "
                         "are using a module and do not need eval mode, please set "
                         "`track_running_stats` to be False.If you are using a prebuilt module "
@@ -835,6 +862,7 @@ _register(_repeat, shape_ops.Repeat)
 _register(_joined, shape_ops.Cat, shape_ops.Stack)
 _register(_basic_index, index_ops.BasicIndex)
 _register(_advanced_index, index_ops.AdvancedIndex)
+_register(_index_put, index_ops.IndexPut)
 _register(_matmul, linalg_ops.MatMul)
 _register(_einsum, linalg_ops.Einsum)
 _register(_linear, Linear)

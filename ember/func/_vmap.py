@@ -142,9 +142,9 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
                       for arg, in_dim in zip(flat_args, flat_in_dims)]
             with inside_transform():
                 outputs = func(*tree_unflatten(inputs, spec), **kwargs)
-    except _batching.VmapError:
-        raise
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
+        if getattr(error, "vmap_refusal", False):
+            raise
         _refuse_inplace_into_unbatched(error, size)
         reason = _reason(error)
         if randomness == "same" and reason in _RANDOM_FROM_TENSORS:

@@ -1221,6 +1221,10 @@ def index_put(input, indices, values, accumulate=False):
                            f"source.")
     key, _ = _convert_key(tuple(indices))
     if not accumulate:
+        if type(values._data) is not np.ndarray:
+            # A vmap batch of values: the out-of-place op, which vmap batches, since writing it
+            # into a clone of an unbatched input would be refused as an in-place change.
+            return IndexPut.apply(input, values, key)
         out = input.clone()
         setitem(out, tuple(indices), values)
         return out
