@@ -508,6 +508,14 @@ def _advanced_index(op_class, args, level):
     return wrap(op_class.apply(value, (slice(None),) + key), level)
 
 
+def _gather(op_class, args, level):
+    """gather of a batch at unbatched indices: the indices repeated along the batch (a view)."""
+    value = _first_batched(op_class, args, level)
+    _, axis, index = args
+    indices = np.broadcast_to(index, (value.shape[0],) + tuple(np.shape(index)))
+    return wrap(op_class.apply(value, axis + 1, indices), level)
+
+
 def _index_put(op_class, args, level):
     """``x[key] = value`` (out of place) on a batch: the key behind the batch dimension, as for
     indexing, and a batched value lined up with the indexed region of each sample."""
@@ -863,6 +871,7 @@ _register(_joined, shape_ops.Cat, shape_ops.Stack)
 _register(_basic_index, index_ops.BasicIndex)
 _register(_advanced_index, index_ops.AdvancedIndex)
 _register(_index_put, index_ops.IndexPut)
+_register(_gather, index_ops.Gather)
 _register(_matmul, linalg_ops.MatMul)
 _register(_einsum, linalg_ops.Einsum)
 _register(_linear, Linear)
