@@ -423,10 +423,29 @@ def _axes_at(position, none_is_all=False):
 
 
 def _extreme(op_class, args, level):
-    """amax/amin-style reductions (max/min with indices read the data before the op)."""
-    if args[3] is not None:
+    """amax/amin-style reductions, and max/min along a dim at batched indices (ArgExtreme's)."""
+    value, axes, keepdim, indices, evenly = args
+    if indices is None:
+        return _axes_at(1)(op_class, args, level)
+    index_values, batched = unwrap(indices, level)
+    if not batched or level_of(value) != level:
         raise Unbatchable(describe(op_class))
-    return _axes_at(1)(op_class, args, level)
+    values, _ = unwrap(value, level)
+    shifted = tuple(_shifted(axis) for axis in axes)
+    return wrap(op_class.apply(values, shifted, keepdim, index_values, evenly), level)
+
+
+def _arg_extreme(op_class, args, level):
+    """argmax/argmin: along the shifted axis, or over each sample's elements when axis is None."""
+    value = _first_batched(op_class, args, level)
+    _, reducer, axis, keepdim = args
+    if axis is not None:
+        return wrap(op_class.apply(value, reducer, _shifted(axis), keepdim), level)
+    size = value.shape[0]
+    flat = op_class.apply(value.reshape(size, -1), reducer, 1, False)
+    if keepdim:
+        flat = flat.reshape((size,) + (1,) * (value.ndim - 1))
+    return wrap(flat, level)
 
 
 def _diagonal(op_class, args, level):
@@ -861,6 +880,7 @@ _register(_axes_at(1), reduce_ops.Softmax, reduce_ops.LogSoftmax, reduce_ops.Cum
           shape_ops.Split)
 _register(_axes_at(2), reduce_ops.VectorNorm, shape_ops.Roll)
 _register(_extreme, reduce_ops._Extreme)
+_register(_arg_extreme, reduce_ops.ArgExtreme)
 _register(_prod, reduce_ops.Prod)
 _register(_diagonal, shape_ops.Diagonal)
 _register(_reshape, shape_ops.Reshape)

@@ -990,6 +990,10 @@ def _extreme(cls, input, dim, keepdim, operation):
     _check_reducible(input, axes, True, operation)
     if input._data.ndim == 0:
         kept = np.zeros((), dtype=np.int64)
+    elif type(input._data) is not np.ndarray:  # a vmap batch: its indices batched too
+        kept = ArgExtreme.apply(input, cls.arg_reducer, axes[0], True)
+        values = cls.apply(input, axes, keepdim, kept, False)
+        return _VALUES_INDICES[operation]((values, kept if keepdim else kept.squeeze(axes[0])))
     else:
         kept = cls.arg_reducer(input._data, axis=axes[0], keepdims=True).astype(np.int64,
                                                                                 copy=False)
@@ -1025,6 +1029,22 @@ def amin(input, dim=(), keepdim=False):
     return torch_named(Min.apply(input, axes, keepdim, None, False), "AminBackward0")
 
 
+class ArgExtreme(Op):
+    """argmax/argmin along ``axis`` (None: over all elements), an op without a gradient: the
+    form ``ember.func.vmap`` batches, used there only (plain arrays go straight to NumPy)."""
+
+    @staticmethod
+    def forward(ctx, x, reducer, axis, keepdim):
+        if axis is None:
+            return np.asarray(reducer(x), dtype=np.int64).reshape((1,) * x.ndim if keepdim
+                                                                  else ())
+        return np.asarray(reducer(x, axis=axis, keepdims=keepdim), dtype=np.int64)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, None, None
+
+
 def _arg_extreme(reducer, input, dim, keepdim, operation):
     data = input._data
     if dim is not None and not _is_int(dim):
@@ -1036,10 +1056,14 @@ def _arg_extreme(reducer, input, dim, keepdim, operation):
         if data.size == 0:  # IndexError here, where max() raises RuntimeError (PyTorch)
             raise IndexError(f"{operation}(): Expected reduction dim to be specified for "
                              f"input.numel() == 0.")
+        if type(data) is not np.ndarray:  # a vmap batch
+            return ArgExtreme.apply(input, reducer, None, keepdim)
         return Tensor._result(np.asarray(reducer(data), dtype=np.int64).reshape(
             (1,) * data.ndim if keepdim else ()))
     axis = _axis(dim, data.ndim, operation)
     _check_reducible(input, () if axis is None else (axis,), True, operation)
+    if type(data) is not np.ndarray:  # a vmap batch
+        return ArgExtreme.apply(input, reducer, axis, keepdim)
     return Tensor._result(np.asarray(reducer(data, axis=axis, keepdims=keepdim), dtype=np.int64))
 
 

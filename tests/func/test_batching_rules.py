@@ -100,6 +100,9 @@ RULES = [
      + fw.zeros(2, 4, dtype=b.dtype).index_put((fw.tensor([0, 1]), fw.tensor([2, 0])), b)[:, :2]
      + fw.zeros(4, dtype=a.dtype).index_put((fw.tensor([1, 3]),), a[0, :2])[None, 1:3],
      [(3, 2, 4), (3, 2)], (0, 0)),
+    ("max_min_dim", lambda fw, a: a.max(1).values + a.min(-1, keepdim=True).values.sum(-1)
+     + (a.max(1).indices + a.argmax(-1) + a.argmin(1) - a.argmin(keepdim=True)[0]).to(a.dtype)
+     + a.argmax().to(a.dtype), [(3, 2, 4)], 0),
     ("split_chunk_unbind", lambda fw, a: fw.cat(a.split([1, 3], dim=1), 1)
      + fw.cat(a.chunk(2, -1), -1) + fw.stack(a.unbind(0)), [(3, 2, 4)], 0),
     ("where_masked_fill", lambda fw, a, b: fw.where(a > 0, a, b).masked_fill(b < 0, -1.0),
@@ -146,7 +149,7 @@ def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in
                                   "cat_mixed", "basic_index", "matmul_vector_stack",
                                   "linear_batched_weight", "permute_transpose",
                                   "split_chunk_unbind", "where_masked_fill", "einsum",
-                                  "gather_index_put",
+                                  "gather_index_put", "max_min_dim",
                                   "einsum_both_batched",
                                   "layer_norm_batched_affine", "group_norm_batched_affine",
                                   "batch_norm_batch_statistics", "attention",
