@@ -26,6 +26,7 @@ from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
 from ..nn._kernels import attention as attention_kernels
 from ..nn._kernels import conv as conv_kernels
+from ..nn._kernels import dropout as dropout_kernels
 from ..nn._kernels import loss as loss_kernels
 from ..nn._kernels import normalization as normalization_kernels
 from ..nn._kernels import padding as padding_kernels
@@ -872,7 +873,7 @@ _register(_elementwise, _Binary, _OfInput, _OfOutput, rounding._Stepwise, roundi
           activation_kernels.Softplus, activation_kernels.LogSigmoid,
           activation_kernels.Hardsigmoid, activation_kernels.Hardswish, activation_kernels.Celu,
           activation_kernels.Threshold, activation_kernels.Hardshrink,
-          activation_kernels.Softshrink)
+          activation_kernels.Softshrink, dropout_kernels.Dropout)
 _register(_axes_at(1, none_is_all=True), reduce_ops.Sum, reduce_ops.Mean, reduce_ops.Var,
           reduce_ops.LogSumExp)
 _register(_axes_at(1), reduce_ops.Softmax, reduce_ops.LogSoftmax, reduce_ops.CumSum,

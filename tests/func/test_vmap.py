@@ -685,3 +685,14 @@ def test_inplace_ops_on_batched_tensors_batch_and_differentiate_like_torch(torch
             x.detach(), weight.detach(), mutated.clone())
         return out, mutated, fw.autograd.grad(out.sum(), (x, weight)), per_sample
     assert_same_tree(*_both(torch, run), rtol=1e-6, atol=1e-9)
+
+
+def test_dropout_with_same_randomness_batches_one_mask_for_every_sample(batched_only):
+    (x,) = inputs(ember, (4, 50), requires_grad=True)
+    ember.manual_seed(3)
+    out = ember.func.vmap(lambda a: ember.nn.functional.dropout(a, 0.4), randomness="same")(x)
+    ember.manual_seed(3)
+    mask = ember.nn.functional.dropout(ember.ones(50, dtype=x.dtype), 0.4)
+    np.testing.assert_array_equal(out.detach().numpy(), x.detach().numpy() * mask.numpy())
+    (gradient,) = ember.autograd.grad(out.sum(), x)
+    np.testing.assert_array_equal(gradient.numpy(), np.broadcast_to(mask.numpy(), (4, 50)))
