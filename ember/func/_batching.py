@@ -722,6 +722,21 @@ def _classification_loss(op_class, args, level):
         return wrap(per_sample / Tensor._wrap(denominators.astype(dtype)), level)
 
 
+def _binary_cross_entropy(op_class, args, level):
+    """binary_cross_entropy: the range checks of its functional on the batch, then the op on
+    input and target of one shape (its backward does not unbroadcast), unbatched ones repeated."""
+    size = max(unwrap(value, level)[0].shape[0] for value in args if level_of(value) == level)
+    batches = []
+    for name, value in zip(("input", "target"), args):
+        batch, batched = unwrap(value, level)
+        if type(batch._data) is not np.ndarray:
+            raise Unbatchable(describe(op_class))
+        if np.any((batch._data < 0) | (batch._data > 1)):
+            raise RuntimeError(f"all elements of {name} should be between 0 and 1")
+        batches.append(batch if batched else broadcast_batch(batch, size))
+    return wrap(op_class.apply(*batches), level)
+
+
 def _mse_loss(op_class, args, level):
     """mse_loss per sample: the squared errors of the aligned batch, each sample's reduced on
     its own."""
@@ -902,6 +917,8 @@ _register(_merged, pooling_kernels.MaxPoolNd, pooling_kernels.AvgPoolNd)
 _register(_leading, normalization_kernels.LayerNorm)
 _register(_classification_loss, loss_kernels.ClassificationLoss)
 _register(_mse_loss, loss_kernels.MseLoss)
+_register(_binary_cross_entropy, loss_kernels.BinaryCrossEntropy)
+_register(_elementwise, loss_kernels.BinaryCrossEntropyWithLogits)
 _register(_batch_norm, normalization_kernels.BatchNorm)
 _register(_padding, padding_kernels.GatherAxes)
 _register(_embedding, sparse_kernels.Embedding)

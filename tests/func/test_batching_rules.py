@@ -103,6 +103,11 @@ RULES = [
     ("max_min_dim", lambda fw, a: a.max(1).values + a.min(-1, keepdim=True).values.sum(-1)
      + (a.max(1).indices + a.argmax(-1) + a.argmin(1) - a.argmin(keepdim=True)[0]).to(a.dtype)
      + a.argmax().to(a.dtype), [(3, 2, 4)], 0),
+    ("binary_cross_entropy", lambda fw, a, t: fw.nn.functional.binary_cross_entropy(
+        a.sigmoid(), t.sigmoid(), reduction="none")
+     + fw.nn.functional.binary_cross_entropy_with_logits(a, t.sigmoid(), pos_weight=t[0].exp())
+     + fw.nn.functional.binary_cross_entropy_with_logits(a, t.sigmoid(), reduction="sum"),
+     [(3, 2, 4), (2, 4)], (0, None)),
     ("split_chunk_unbind", lambda fw, a: fw.cat(a.split([1, 3], dim=1), 1)
      + fw.cat(a.chunk(2, -1), -1) + fw.stack(a.unbind(0)), [(3, 2, 4)], 0),
     ("where_masked_fill", lambda fw, a, b: fw.where(a > 0, a, b).masked_fill(b < 0, -1.0),
@@ -149,7 +154,7 @@ def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in
                                   "cat_mixed", "basic_index", "matmul_vector_stack",
                                   "linear_batched_weight", "permute_transpose",
                                   "split_chunk_unbind", "where_masked_fill", "einsum",
-                                  "gather_index_put", "max_min_dim",
+                                  "gather_index_put", "max_min_dim", "binary_cross_entropy",
                                   "einsum_both_batched",
                                   "layer_norm_batched_affine", "group_norm_batched_affine",
                                   "batch_norm_batch_statistics", "attention",
