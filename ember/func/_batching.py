@@ -218,6 +218,17 @@ def _pointwise_method(name, reflected=False):
     return method
 
 
+def _elementwise_method(name):
+    """A Tensor method that maps each element on its own and records nothing (``~``, isnan),
+    run on the whole batch."""
+    function = getattr(Tensor, name)
+
+    def method(self):
+        return pointwise(function, self)
+    method.__name__ = name
+    return method
+
+
 class BatchedTensor(Tensor):
     """A tensor batched by vmap: behaves as one sample (shape, dtype, ops) while its array holds
     the whole batch; see the module docstring."""
@@ -261,6 +272,14 @@ class BatchedTensor(Tensor):
     __rmod__ = _pointwise_method("remainder", reflected=True)
     __pow__ = _pointwise_method("pow")
     __rpow__ = _pointwise_method("pow", reflected=True)
+    __and__ = __rand__ = _pointwise_method("bitwise_and")
+    __or__ = __ror__ = _pointwise_method("bitwise_or")
+    __xor__ = __rxor__ = _pointwise_method("bitwise_xor")
+    __invert__ = _elementwise_method("__invert__")
+    isnan = _elementwise_method("isnan")
+    isinf = _elementwise_method("isinf")
+    isfinite = _elementwise_method("isfinite")
+    logical_not = _elementwise_method("logical_not")
     __eq__ = _pointwise_method("eq")
     __ne__ = _pointwise_method("ne")
     __lt__ = _pointwise_method("lt")

@@ -108,6 +108,9 @@ RULES = [
      + fw.nn.functional.binary_cross_entropy_with_logits(a, t.sigmoid(), pos_weight=t[0].exp())
      + fw.nn.functional.binary_cross_entropy_with_logits(a, t.sigmoid(), reduction="sum"),
      [(3, 2, 4), (2, 4)], (0, None)),
+    ("masks", lambda fw, a, b: (((a > 0) & (b < 0.5)) | ~(a > b) ^ (a < -0.5)).to(a.dtype)
+     + ((a / (a > 0).to(a.dtype)).isnan() | (a.exp() * 1e308).isinf()).to(a.dtype)
+     + (a.log().isfinite() & (a < 0).logical_not()).to(a.dtype), [(3, 2, 4), (4,)], (0, None)),
     ("split_chunk_unbind", lambda fw, a: fw.cat(a.split([1, 3], dim=1), 1)
      + fw.cat(a.chunk(2, -1), -1) + fw.stack(a.unbind(0)), [(3, 2, 4)], 0),
     ("where_masked_fill", lambda fw, a, b: fw.where(a > 0, a, b).masked_fill(b < 0, -1.0),
