@@ -31,6 +31,7 @@ from ..nn._kernels import loss as loss_kernels
 from ..nn._kernels import normalization as normalization_kernels
 from ..nn._kernels import padding as padding_kernels
 from ..nn._kernels import pooling as pooling_kernels
+from ..nn._kernels import recurrent as recurrent_kernels
 from ..nn._kernels import sparse as sparse_kernels
 from ..nn._kernels.linear import Linear
 from ..nn.functional._loss import _check_targets
@@ -880,6 +881,44 @@ def _attention(op_class, args, level):
     return wrap(op_class.apply(*batches, *masks, scale, dropout_p, stream), level)
 
 
+def _recurrence(op_class, args, level):
+    """An RNN/LSTM/GRU layer over a padded sequence: shared weights merge the batch into the
+    sequences' batch (T, B * N, G); batched weights (per-sample gradients, ensembles) run the
+    layer once per sample here, the rest of the function staying batched."""
+    projections, hidden, cell, weight_hh, bias_hh, mode, batch_sizes, reverse = args
+    if batch_sizes is not None:
+        raise Unbatchable(describe(op_class))
+    states = (projections, hidden, cell)
+    size = max(unwrap(value, level)[0].shape[0] for value in states + (weight_hh, bias_hh)
+               if value is not None and level_of(value) == level)
+    batches = []
+    for value in states:
+        batch, batched = (None, False) if value is None else unwrap(value, level)
+        batches.append(batch if batched or batch is None else broadcast_batch(batch, size))
+    if level_of(weight_hh) != level and level_of(bias_hh) != level:
+        sequences, hidden_batch, cell_batch = batches
+        steps, rows = sequences.shape[1], sequences.shape[2]
+        merged = sequences.transpose(0, 1).reshape((steps, size * rows) + tuple(
+            sequences.shape[3:]))
+        results = op_class.apply(
+            merged, hidden_batch.reshape((size * rows,) + tuple(hidden_batch.shape[2:])),
+            None if cell_batch is None else cell_batch.reshape(
+                (size * rows,) + tuple(cell_batch.shape[2:])),
+            weight_hh, bias_hh, mode, batch_sizes, reverse)
+        outputs = results[0].reshape((steps, size, rows) + tuple(results[0].shape[2:]))
+        return tuple([wrap(outputs.transpose(0, 1), level)] + [
+            wrap(state.reshape((size, rows) + tuple(state.shape[1:])), level)
+            for state in results[1:]])
+    parameters = []
+    for value in (weight_hh, bias_hh):
+        batch, batched = (None, False) if value is None else unwrap(value, level)
+        parameters.append(batch if batched or batch is None else broadcast_batch(batch, size))
+    per_sample = [op_class.apply(*[None if batch is None else batch[index]
+                                   for batch in batches + parameters],
+                                 mode, batch_sizes, reverse) for index in range(size)]
+    return tuple(wrap(shape_ops.stack(list(results)), level) for results in zip(*per_sample))
+
+
 def _padding(op_class, args, level):
     value = _first_batched(op_class, args, level)
     _, index_maps, fill = args
@@ -942,6 +981,7 @@ _register(_batch_norm, normalization_kernels.BatchNorm)
 _register(_padding, padding_kernels.GatherAxes)
 _register(_embedding, sparse_kernels.Embedding)
 _register(_attention, attention_kernels.ScaledDotProductAttention)
+_register(_recurrence, recurrent_kernels.Recurrence)
 
 BatchedForward.dispatch = staticmethod(dispatch)
 BatchedForward.inplace = staticmethod(write_inplace)

@@ -696,3 +696,49 @@ def test_dropout_with_same_randomness_batches_one_mask_for_every_sample(batched_
     np.testing.assert_array_equal(out.detach().numpy(), x.detach().numpy() * mask.numpy())
     (gradient,) = ember.autograd.grad(out.sum(), x)
     np.testing.assert_array_equal(gradient.numpy(), np.broadcast_to(mask.numpy(), (4, 50)))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_layers_batch_with_shared_and_per_sample_weights(batched_only, kind):
+    """Shared weights merge the vmap batch into the sequences' batch; per-sample gradients give
+    each sample its own weights (one layer call per sample, the rest batched). Both equal one
+    call per sample."""
+    layer = getattr(ember.nn, kind)(3, 4, num_layers=2, bidirectional=True)
+    (x,) = inputs(ember, (3, 5, 2, 3), dtype="float32")
+    out = ember.func.vmap(lambda sample: layer(sample)[0])(x)
+    for index in range(3):
+        np.testing.assert_allclose(out[index].detach().numpy(),
+                                   layer(x[index])[0].detach().numpy(), rtol=1e-6, atol=1e-7)
+    params = {name: value.detach() for name, value in layer.named_parameters()}
+
+    def loss(params, sample):
+        return ember.func.functional_call(layer, params, (sample,))[0].pow(2).sum()
+    per_sample = ember.func.vmap(ember.func.grad(loss), in_dims=(None, 0))(params, x)
+    for index in range(3):
+        alone = ember.func.grad(loss)(params, x[index])
+        for name in params:
+            np.testing.assert_allclose(per_sample[name][index].numpy(), alone[name].numpy(),
+                                       rtol=1e-5, atol=1e-6)
+
+
+def test_per_sample_gradients_of_an_lstm_classifier_match_torch(torch, batched_only):
+    def build(library):
+        class Net(library.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = library.nn.LSTM(4, 5, batch_first=True)
+                self.head = library.nn.Linear(5, 3)
+
+            def forward(self, x):
+                return self.head(self.rnn(x)[0][:, -1])
+        return Net()
+    torch.manual_seed(0)
+    theirs = build(torch)
+    ours = build(ember)
+    load_torch_state(ours, theirs)
+    data = np.random.default_rng(5).standard_normal((4, 6, 4)).astype(np.float32)
+    targets = np.array([0, 2, 1, 1])
+    results = [_per_sample_gradients(library, model, library.tensor(data),
+                                     library.tensor(targets), {})
+               for library, model in ((ember, ours), (torch, theirs))]
+    assert_same_tree(*results, rtol=2e-5, atol=2e-6)
