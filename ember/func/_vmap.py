@@ -16,6 +16,8 @@ from .._tensor_methods import numpy_names
 from ..autograd.engine import inside_transform
 from ..autograd.function import BatchedForward
 from ..autograd.views import apply_inplace
+from .._dtype import bool_
+from ..ops.index import getitem
 from ..ops.shape import cat, stack
 from ..tensor import Tensor
 from . import _batching
@@ -146,6 +148,7 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
         if getattr(error, "vmap_refusal", False):
             raise
         _refuse_inplace_into_unbatched(error, size)
+        _refuse_boolean_mask(error)
         reason = _reason(error)
         if randomness == "same" and reason in _RANDOM_FROM_TENSORS:
             raise RuntimeError("Vmap does not currently support same randomness with a batched "
@@ -201,6 +204,7 @@ _DYNAMIC_SHAPE = {"ember.ops.index.nonzero": "aten::nonzero",
 _RANDOM_FROM_TENSORS = ("ember._factories.bernoulli", "ember._factories.multinomial",
                         "ember._factories.normal", "ember._factories.poisson")
 _APPLY_INPLACE = apply_inplace.__code__
+_GETITEM = getitem.__code__
 # PyTorch's refusal names these in-place ops (it batches them through its fallback) ...
 _ATEN_NAMED = ("clamp_", "addcmul_", "addcdiv_", "lerp_", "pow_", "scatter_", "scatter_add_")
 # ... and these by their own name; add_ fails its shape check first, others say "arithmetic".
@@ -241,6 +245,22 @@ def _refuse_inplace_into_unbatched(error, size):
                        f"being vmapped over {where}. Please try to use out-of-place operators "
                        f"instead of {operation}. If said operator is being called inside the "
                        f"PyTorch framework, please file a bug report instead.")
+
+
+def _refuse_boolean_mask(error):
+    """PyTorch's error for indexing with a batched boolean mask (each sample would select its
+    own number of elements)."""
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_frame.f_code is not _GETITEM:
+        traceback = traceback.tb_next
+    if traceback is None:
+        return
+    key = traceback.tb_frame.f_locals["key"]
+    for item in key if isinstance(key, tuple) else (key,):
+        if isinstance(item, _batching.BatchedTensor) and item.dtype == bool_:
+            raise RuntimeError("vmap: We do not support batching operators that can support "
+                               "dynamic shape. Attempting to batch over indexing with a boolean "
+                               "mask.") from None
 
 
 # The code of every numpy_names front (one code object, shared by its closures).

@@ -637,14 +637,15 @@ def test_a_batched_value_written_into_an_unmapped_input_is_refused_like_torch(to
                                  same_type=True)
 
 
-@pytest.mark.parametrize("use", ["nonzero", "unique", "unique_consecutive", "data_ptr"])
+@pytest.mark.parametrize("use", ["nonzero", "unique", "unique_consecutive", "data_ptr",
+                                 "boolean_mask"])
 def test_ops_of_value_dependent_shape_and_storage_are_refused_like_torch(torch, use):
     """The per-sample fallback would stack per-sample results of equal shapes by chance."""
     def call(fw):
         x = fw.ones(3, 4)
         function = {"nonzero": lambda a: a.nonzero(), "unique": lambda a: a.unique(),
                     "unique_consecutive": lambda a: a.unique_consecutive(),
-                    "data_ptr": lambda a: a.data_ptr()}[use]
+                    "data_ptr": lambda a: a.data_ptr(), "boolean_mask": lambda a: a[a > 0]}[use]
         return lambda: fw.func.vmap(function)(x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
