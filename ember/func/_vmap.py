@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from .._random import default_generator
+from .._random import default_generator, refusing_draws
 from .._tensor_methods import numpy_names
 from ..autograd.engine import inside_transform
 from ..autograd.function import BatchedForward
@@ -142,7 +142,7 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
             inputs = [arg if in_dim is None else
                       _batching.wrap(arg if in_dim == 0 else arg.movedim(in_dim, 0), level.id)
                       for arg, in_dim in zip(flat_args, flat_in_dims)]
-            with inside_transform():
+            with inside_transform(), refusing_draws(_refusal(randomness)):
                 outputs = func(*tree_unflatten(inputs, spec), **kwargs)
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
         if getattr(error, "vmap_refusal", False):
@@ -174,6 +174,11 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
     _warn_once(reason)
     return _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs,
                        name, versions)
+
+
+def _refusal(randomness):
+    """What a draw from a given generator raises under ``randomness`` (None: it may draw)."""
+    return _RANDOM_ERROR if randomness == "error" else None
 
 
 def _unmapped_versions(flat_args, flat_in_dims):
@@ -309,7 +314,7 @@ def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness,
             default_generator._restore(state)
         sample = [arg if in_dim is None else arg.select(in_dim, position)
                   for arg, in_dim in zip(flat_args, flat_in_dims)]
-        with inside_transform():
+        with inside_transform(), refusing_draws(_refusal(randomness)):
             results.append(func(*tree_unflatten(sample, spec), **kwargs))
         _check_unmapped_unchanged(versions, name)
     if randomness == "error" and default_generator._snapshot() != state:

@@ -743,3 +743,16 @@ def test_per_sample_gradients_of_an_lstm_classifier_match_torch(torch, batched_o
                                      library.tensor(targets), {})
                for library, model in ((ember, ours), (torch, theirs))]
     assert_same_tree(*results, rtol=2e-5, atol=2e-6)
+
+
+def test_random_draws_from_a_given_generator_are_refused_by_default_like_torch(torch):
+    def call(fw, randomness):
+        generator = fw.Generator().manual_seed(1)
+        return lambda: fw.func.vmap(lambda a: a + fw.rand(4, generator=generator),
+                                    randomness=randomness)(fw.zeros(3, 4))
+    assert_raises_like_torch(call(torch, "error"), call(ember, "error"), RuntimeError,
+                             same_type=True)
+    same = call(ember, "same")()
+    assert np.all(same.numpy() == same.numpy()[0])
+    generator = ember.Generator().manual_seed(1)
+    assert ember.rand(4, generator=generator).shape == (4,)  # allowed again outside vmap
