@@ -145,7 +145,7 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
             with inside_transform(), refusing_draws(_refusal(randomness)):
                 outputs = func(*tree_unflatten(inputs, spec), **kwargs)
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
-        if getattr(error, "vmap_refusal", False):
+        if getattr(error, "vmap_refusal", False) or str(error) == _RANDOM_ERROR:
             raise
         _refuse_inplace_into_unbatched(error, size)
         _refuse_boolean_mask(error)
