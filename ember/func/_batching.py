@@ -549,11 +549,16 @@ def _advanced_index(op_class, args, level):
 
 
 def _gather(op_class, args, level):
-    """gather of a batch at unbatched indices: the indices repeated along the batch (a view)."""
-    value = _first_batched(op_class, args, level)
-    _, axis, index = args
-    indices = np.broadcast_to(index, (value.shape[0],) + tuple(np.shape(index)))
-    return wrap(op_class.apply(value, axis + 1, indices), level)
+    """gather: unbatched indices repeated along the batch (a view), batched ones (sort's, made
+    by an op) taken as they are."""
+    source, axis, index = args
+    indices, indices_batched = unwrap(index, level)
+    values, batched = unwrap(source, level)
+    if not batched:
+        raise Unbatchable(describe(op_class))
+    if not indices_batched:
+        indices = np.broadcast_to(index, (values.shape[0],) + tuple(np.shape(index)))
+    return wrap(op_class.apply(values, axis + 1, indices), level)
 
 
 def _index_put(op_class, args, level):
@@ -955,6 +960,7 @@ _register(_axes_at(1), reduce_ops.Softmax, reduce_ops.LogSoftmax, reduce_ops.Cum
 _register(_axes_at(2), reduce_ops.VectorNorm, shape_ops.Roll)
 _register(_extreme, reduce_ops._Extreme)
 _register(_arg_extreme, reduce_ops.ArgExtreme)
+_register(_axes_at(1), reduce_ops.SortIndices)
 _register(_prod, reduce_ops.Prod)
 _register(_diagonal, shape_ops.Diagonal)
 _register(_reshape, shape_ops.Reshape)

@@ -1248,6 +1248,22 @@ def _stable_argsort(keys, axis):
     return np.argsort(keys, axis=axis)
 
 
+class SortIndices(Op):
+    """The stable sort order along ``axis`` (its first ``k`` positions unless k is None), an op
+    without a gradient: the form ``ember.func.vmap`` batches (plain arrays sort directly)."""
+
+    @staticmethod
+    def forward(ctx, x, axis, descending, k):
+        indices = _sort_indices(x, axis, descending).astype(np.int64, copy=False)
+        if k is None:
+            return indices
+        return np.ascontiguousarray(np.take(indices, np.arange(k), axis=axis))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, None, None
+
+
 def _take_sorted(input, axis, indices):
     """Values at ``indices`` along ``axis``, differentiable (the gradient scatters back)."""
     if input._data.ndim == 0:
@@ -1277,6 +1293,9 @@ def sort(input, dim=-1, descending=False, *, stable=False):
     axis = _axis(dim, input._data.ndim, "sort")
     if axis is None:
         return _scalar_selection(input, "sort")
+    if type(input._data) is not np.ndarray:  # a vmap batch: its indices batched too
+        indices = SortIndices.apply(input, axis, descending, None)
+        return _VALUES_INDICES["sort"]((Gather.apply(input, axis, indices), indices))
     indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
     values = torch_named(_take_sorted(input, axis, indices), "SortBackward0")
     return _VALUES_INDICES["sort"]((values, Tensor._result(indices)))
@@ -1303,6 +1322,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError("selected index k out of range")
     if ndim == 0:
         return _scalar_selection(input, "topk")
+    if type(input._data) is not np.ndarray:  # a vmap batch: its indices batched too
+        indices = SortIndices.apply(input, axis, largest, k)
+        return _VALUES_INDICES["topk"]((Gather.apply(input, axis, indices), indices))
     indices = _sort_indices(input._data, axis, largest).astype(np.int64, copy=False)
     indices = np.ascontiguousarray(np.take(indices, np.arange(k), axis=axis))
     values = torch_named(_take_sorted(input, axis, indices), "TopkBackward0")

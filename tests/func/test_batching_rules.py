@@ -111,6 +111,9 @@ RULES = [
     ("masks", lambda fw, a, b: (((a > 0) & (b < 0.5)) | ~(a > b) ^ (a < -0.5)).to(a.dtype)
      + ((a / (a > 0).to(a.dtype)).isnan() | (a.exp() * 1e308).isinf()).to(a.dtype)
      + (a.log().isfinite() & (a < 0).logical_not()).to(a.dtype), [(3, 2, 4), (4,)], (0, None)),
+    ("sort_topk", lambda fw, a: a.sort(-1).values + a.sort(0, descending=True).indices
+     + a.argsort(1) + fw.cat([a.topk(2).values, a.topk(2, largest=False).indices], -1),
+     [(3, 2, 4)], 0),
     ("split_chunk_unbind", lambda fw, a: fw.cat(a.split([1, 3], dim=1), 1)
      + fw.cat(a.chunk(2, -1), -1) + fw.stack(a.unbind(0)), [(3, 2, 4)], 0),
     ("where_masked_fill", lambda fw, a, b: fw.where(a > 0, a, b).masked_fill(b < 0, -1.0),
@@ -158,6 +161,7 @@ def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in
                                   "linear_batched_weight", "permute_transpose",
                                   "split_chunk_unbind", "where_masked_fill", "einsum",
                                   "gather_index_put", "max_min_dim", "binary_cross_entropy",
+                                  "sort_topk",
                                   "einsum_both_batched",
                                   "layer_norm_batched_affine", "group_norm_batched_affine",
                                   "batch_norm_batch_statistics", "attention",
