@@ -211,7 +211,23 @@ def _stream(generator):
         return getattr(_thread, "generator", default_generator)
     if not isinstance(generator, Generator):
         raise TypeError(f"expected an ember.Generator, got {type(generator).__name__}")
+    refusal = getattr(_thread, "refusal", None)
+    if refusal is not None:
+        # (draws from the default generator are found by comparing its state afterwards)
+        raise RuntimeError(refusal)
     return generator
+
+
+@contextlib.contextmanager
+def refusing_draws(message):
+    """Draws from a given generator raise RuntimeError(message) inside (None: allowed), for
+    ember.func.vmap's randomness="error"."""
+    previous = getattr(_thread, "refusal", None)
+    _thread.refusal = message
+    try:
+        yield
+    finally:
+        _thread.refusal = previous
 
 
 def random32(generator, count):

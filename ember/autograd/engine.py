@@ -587,11 +587,33 @@ def _grad_tuple(grad_tensors, count):
     return tuple(grad_tensors)
 
 
+class _Transforms(threading.local):
+    depth = 0  # the ember.func transforms calling a user function in this thread
+
+
+_transforms = _Transforms()
+
+
+class inside_transform:
+    """Marks a function transform's call of the user's function: ``backward()`` there is refused,
+    as PyTorch refuses it inside its functorch transforms (the transform owns the sweep)."""
+
+    def __enter__(self):
+        _transforms.depth += 1
+
+    def __exit__(self, *exception):
+        _transforms.depth -= 1
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
              grad_variables=None, inputs=None):
     """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``torch.autograd.backward``).
     With ``create_graph`` the gradients carry their own history (higher-order derivatives).
     ``inputs`` may be a dict of tensors; ``grad_variables`` is the deprecated ``grad_tensors``."""
+    if _transforms.depth:
+        raise RuntimeError("backward() called inside a functorch transform. This is not "
+                           "supported, please use functorch.grad or functorch.vjp instead or "
+                           "call backward() outside of functorch transforms.")
     if grad_variables is not None:
         warnings.warn("`grad_variables` is deprecated. Use `grad_tensors` instead.",
                       FutureWarning, stacklevel=2)

@@ -13,7 +13,7 @@ from .._layout import LayoutStorage, pointwise_layout, row_major_layout, unary_l
 from ..tensor import Tensor, mark_unrecorded_view
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
-from .node import Node, _sequence, saved_tensors_hooks_state
+from .node import BatchedForward, Node, _sequence, saved_tensors_hooks_state
 from .views import record_view, refresh_view
 
 # ember.onnx sets this while it traces a model: called as ``_tracer(cls, ctx, args, results)``
@@ -26,14 +26,6 @@ _forward_ad_hook = None
 # True while saved_tensors_hooks are active in some thread (ember.autograd.graph sets it): the
 # one check a recorded op makes for them.
 _saved_tensors_hooks = False
-
-
-class BatchedForward(Exception):
-    """Raised when an op's forward touches the data of a value batched by ``ember.func.vmap``
-    (its array is a stand-in that knows only the per-sample shape and dtype): ``Op.apply`` then
-    returns ``dispatch(op_class, args)``, which ember.func sets to run the op's batching rule."""
-
-    dispatch = None
 
 
 class Op(Node):

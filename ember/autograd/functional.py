@@ -368,8 +368,7 @@ def _jacobian_vectorized_graph(outputs, inputs):
                 column.append(_zeros_like(reference) if value is None else value)
     result = [[None] * len(inputs) for _ in outputs]
     for in_index, (column, reference) in enumerate(zip(rows, inputs)):
-        linked = any(value.requires_grad for value in column)
-        stacked = stack(column) if linked and column else None
+        stacked = _assemble(column, (len(column),), reference.shape, True) if column else None
         offset = 0
         for out_index, output in enumerate(outputs):
             size = output.numel()

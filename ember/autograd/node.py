@@ -14,6 +14,17 @@ from .._hooks import RemovableHandle
 from .anomaly_mode import is_anomaly_enabled
 from ..tensor import Tensor
 
+
+class BatchedForward(Exception):
+    """Raised when an op's forward touches the data of a value batched by ``ember.func.vmap``
+    (its array is a stand-in that knows only the per-sample shape and dtype): ``Op.apply`` then
+    returns ``dispatch(op_class, args)``, which ember.func sets to run the op's batching rule;
+    an in-place op writing a batched result calls ``inplace(tensor, result)``, likewise set."""
+
+    dispatch = None
+    inplace = None
+
+
 # Creation order of nodes: every consumer of a node is created after it (the engine's heap key).
 _sequence = itertools.count()
 # Bytes of arrays currently saved for backward by live nodes (ember.autograd.saved_bytes()).

@@ -10,7 +10,7 @@ import numpy as np
 from .._dtype import from_numpy_dtype, scalar_type_name
 from ..tensor import Tensor, mark_unrecorded_view
 from .._grad_state import _grad_state, fast_paths
-from .node import Node, _sequence, saved_tensors_hooks_state
+from .node import BatchedForward, Node, _sequence, saved_tensors_hooks_state
 
 
 def record_view(node, op_class, args, counter):
@@ -146,7 +146,10 @@ def apply_inplace(tensor, operation, compute, fast=None, operand=None):
     if fast is not None and not needs_graph:
         if not tensor._data.flags.writeable:
             write(tensor, tensor._data)  # raises the PyTorch error
-        fast(tensor._data)
+        try:
+            fast(tensor._data)
+        except BatchedForward:  # a vmap batch: its rule writes the batched result
+            return BatchedForward.inplace(tensor, compute())
         tensor._bump_version()
         return tensor
     view_of = tensor.grad_fn._view_of if tensor.grad_fn is not None else None
@@ -163,7 +166,10 @@ def apply_inplace(tensor, operation, compute, fast=None, operand=None):
     node = result.grad_fn
     if node is not None and node.saved is not None:
         _unshare_saved(node, tensor)  # backward needs this tensor as it was before
-    write(tensor, result._data)
+    try:
+        write(tensor, result._data)
+    except BatchedForward:  # a vmap batch: its rule writes the batched result
+        return BatchedForward.inplace(tensor, result)
     tensor._bump_version()
     if node is None:
         return tensor

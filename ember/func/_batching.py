@@ -14,19 +14,25 @@ Level ids grow inward, and a rule only unwraps the highest level among its argum
 """
 import contextlib
 import itertools
+import string
 import threading
 
 import numpy as np
 
 from .. import ops
 from ..autograd.function import BatchedForward
+from ..autograd.views import apply_inplace
 from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
+from ..nn._kernels import attention as attention_kernels
 from ..nn._kernels import conv as conv_kernels
+from ..nn._kernels import dropout as dropout_kernels
 from ..nn._kernels import loss as loss_kernels
 from ..nn._kernels import normalization as normalization_kernels
 from ..nn._kernels import padding as padding_kernels
 from ..nn._kernels import pooling as pooling_kernels
+from ..nn._kernels import recurrent as recurrent_kernels
+from ..nn._kernels import sparse as sparse_kernels
 from ..nn._kernels.linear import Linear
 from ..nn.functional._loss import _check_targets
 from ..ops import index as index_ops
@@ -47,9 +53,12 @@ class Unbatchable(Exception):
         self.what = what
 
 
-class VmapError(RuntimeError):
+def refusal(message):
     """What vmap refuses as PyTorch does (``.item()``, data-dependent control flow, ...), rather
-    than falling back to one call per sample."""
+    than falling back to one call per sample: PyTorch's very RuntimeError, marked for vmap."""
+    error = RuntimeError(message)
+    error.vmap_refusal = True
+    return error
 
 
 # ---- levels -----------------------------------------------------------------------------------
@@ -108,6 +117,16 @@ class BatchedArray:
     def nbytes(self):
         return self.size * self.itemsize
 
+    @property
+    def strides(self):
+        """A sample's strides, for the layout queries of op wrappers (memory format)."""
+        return self.value._data.strides[1:]
+
+    @property
+    def flags(self):
+        """The whole batch's flags: contiguous when it is, then so is every sample."""
+        return self.value._data.flags
+
     def __len__(self):
         if not self.shape:
             raise TypeError("len() of unsized object")
@@ -148,6 +167,9 @@ class _BatchedNode(Node):
     graph (the rules record ops on the whole batch); it marks them as non-leaves that require
     grad, so op wrappers skip their no-grad shortcuts and reach ``Op.apply``."""
 
+    saved = None
+    _view_of = None
+
     def __init__(self):
         self.next_edges = ()
         self.needs_input_grad = ()
@@ -166,9 +188,11 @@ _BATCHED_NODE = _BatchedNode()
 
 _ITEM = ("vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
          "calling .item() on a Tensor, please try to rewrite what you're doing with other "
-         "operations.")
+         "operations. If error is occurring somewhere inside PyTorch internals, please file a "
+         "bug report.")
 _CONTROL_FLOW = ("vmap: It looks like you're attempting to use a Tensor in some data-dependent "
-                 "control flow. We don't support that yet.")
+                 "control flow. We don't support that yet, please file an issue at "
+                 "https://github.com/pytorch/pytorch/issues .")
 _NO_STORAGE = "Cannot access data pointer of Tensor that doesn't have storage"
 _BACKWARD = ("backward() called inside a functorch transform. This is not supported, please use "
              "functorch.grad or functorch.vjp instead or call backward() outside of functorch "
@@ -182,7 +206,7 @@ _REQUIRES_GRAD = ("You are attempting to call Tensor.requires_grad_() (or perhap
 
 def _refuse_like_torch(message):
     def refuse(self, *args, **kwargs):
-        raise VmapError(message)
+        raise refusal(message)
     return refuse
 
 
@@ -191,6 +215,17 @@ def _pointwise_method(name, reflected=False):
 
     def method(self, other):
         return pointwise(function, other, self) if reflected else pointwise(function, self, other)
+    method.__name__ = name
+    return method
+
+
+def _elementwise_method(name):
+    """A Tensor method that maps each element on its own and records nothing (``~``, isnan),
+    run on the whole batch."""
+    function = getattr(Tensor, name)
+
+    def method(self):
+        return pointwise(function, self)
     method.__name__ = name
     return method
 
@@ -207,7 +242,7 @@ class BatchedTensor(Tensor):
 
     @requires_grad.setter
     def requires_grad(self, value):
-        raise VmapError(_REQUIRES_GRAD)
+        raise refusal(_REQUIRES_GRAD)
 
     @property
     def grad(self):
@@ -238,6 +273,14 @@ class BatchedTensor(Tensor):
     __rmod__ = _pointwise_method("remainder", reflected=True)
     __pow__ = _pointwise_method("pow")
     __rpow__ = _pointwise_method("pow", reflected=True)
+    __and__ = __rand__ = _pointwise_method("bitwise_and")
+    __or__ = __ror__ = _pointwise_method("bitwise_or")
+    __xor__ = __rxor__ = _pointwise_method("bitwise_xor")
+    __invert__ = _elementwise_method("__invert__")
+    isnan = _elementwise_method("isnan")
+    isinf = _elementwise_method("isinf")
+    isfinite = _elementwise_method("isfinite")
+    logical_not = _elementwise_method("logical_not")
     __eq__ = _pointwise_method("eq")
     __ne__ = _pointwise_method("ne")
     __lt__ = _pointwise_method("lt")
@@ -249,7 +292,7 @@ class BatchedTensor(Tensor):
     requires_grad_ = _refuse_like_torch(_REQUIRES_GRAD)
     item = __float__ = __int__ = _refuse_like_torch(_ITEM)
     __bool__ = __index__ = _refuse_like_torch(_CONTROL_FLOW)
-    tolist = numpy = __array__ = _refuse_like_torch(_NO_STORAGE)
+    tolist = numpy = __array__ = data_ptr = _refuse_like_torch(_NO_STORAGE)
     backward = _refuse_like_torch(_BACKWARD)
     detach_ = _refuse("detach_")
 
@@ -293,6 +336,20 @@ def unwrap(value, level):
 def broadcast_batch(value, size):
     """An unbatched value as a batch of ``size`` identical samples (a view)."""
     return value.unsqueeze(0).expand((size,) + tuple(value.shape))
+
+
+def write_inplace(tensor, result):
+    """An in-place op on a batched tensor: the result's batch written in place into the tensor's
+    batch (its value, which takes the result's history; views of it see the change). A batched
+    result for an unbatched tensor is refused (ember/func/_vmap.py names the op)."""
+    batch = tensor._data
+    if type(batch) is not BatchedArray:
+        raise BatchedForward("inplace")
+    value, batched = unwrap(result, batch.level)
+    if not batched:
+        value = broadcast_batch(value, batch.value.shape[0])
+    apply_inplace(batch.value, "copy_", lambda: value)
+    return tensor
 
 
 # ---- dispatch ---------------------------------------------------------------------------------
@@ -387,10 +444,29 @@ def _axes_at(position, none_is_all=False):
 
 
 def _extreme(op_class, args, level):
-    """amax/amin-style reductions (max/min with indices read the data before the op)."""
-    if args[3] is not None:
+    """amax/amin-style reductions, and max/min along a dim at batched indices (ArgExtreme's)."""
+    value, axes, keepdim, indices, evenly = args
+    if indices is None:
+        return _axes_at(1)(op_class, args, level)
+    index_values, batched = unwrap(indices, level)
+    if not batched or level_of(value) != level:
         raise Unbatchable(describe(op_class))
-    return _axes_at(1)(op_class, args, level)
+    values, _ = unwrap(value, level)
+    shifted = tuple(_shifted(axis) for axis in axes)
+    return wrap(op_class.apply(values, shifted, keepdim, index_values, evenly), level)
+
+
+def _arg_extreme(op_class, args, level):
+    """argmax/argmin: along the shifted axis, or over each sample's elements when axis is None."""
+    value = _first_batched(op_class, args, level)
+    _, reducer, axis, keepdim = args
+    if axis is not None:
+        return wrap(op_class.apply(value, reducer, _shifted(axis), keepdim), level)
+    size = value.shape[0]
+    flat = op_class.apply(value.reshape(size, -1), reducer, 1, False)
+    if keepdim:
+        flat = flat.reshape((size,) + (1,) * (value.ndim - 1))
+    return wrap(flat, level)
 
 
 def _diagonal(op_class, args, level):
@@ -472,6 +548,41 @@ def _advanced_index(op_class, args, level):
     return wrap(op_class.apply(value, (slice(None),) + key), level)
 
 
+def _gather(op_class, args, level):
+    """gather: unbatched indices repeated along the batch (a view), batched ones (sort's, made
+    by an op) taken as they are."""
+    source, axis, index = args
+    indices, indices_batched = unwrap(index, level)
+    values, batched = unwrap(source, level)
+    if not batched:
+        raise Unbatchable(describe(op_class))
+    if not indices_batched:
+        indices = np.broadcast_to(index, (values.shape[0],) + tuple(np.shape(index)))
+    return wrap(op_class.apply(values, axis + 1, indices), level)
+
+
+def _index_put(op_class, args, level):
+    """``x[key] = value`` (out of place) on a batch: the key behind the batch dimension, as for
+    indexing, and a batched value lined up with the indexed region of each sample."""
+    target, value, key = args
+    key = key if isinstance(key, tuple) else (key,)
+    advanced = [position for position, item in enumerate(key)
+                if isinstance(item, (np.ndarray, bool))]
+    if any(isinstance(item, BatchedArray) for item in key) or (
+            advanced and advanced[-1] - advanced[0] + 1 != len(advanced)):
+        raise Unbatchable(describe(op_class))
+    size = max(unwrap(operand, level)[0].shape[0] for operand in (target, value)
+               if level_of(operand) == level)
+    targets, batched = unwrap(target, level)
+    if not batched:
+        targets = broadcast_batch(targets, size)
+    values, batched = unwrap(value, level)
+    if batched:
+        region = np.broadcast_to(np.empty((), np.int8), tuple(target.shape))[key]
+        values = _lifted(values, region.ndim)
+    return wrap(op_class.apply(targets, values, (slice(None),) + key), level)
+
+
 def _matmul(op_class, args, level):
     """Both operands as batched stacks of matrices (1-D ones as a row or a column, undone after),
     their matrix-stack dims aligned behind the batch dimension. The transposes a backward's
@@ -498,6 +609,21 @@ def _matmul(op_class, args, level):
     if left_ndim == 1:
         out = out.squeeze(-1 if right_ndim == 1 else -2)
     return wrap(out, level)
+
+
+def _einsum(op_class, args, level):
+    """einsum: the batch dimension is one more letter, leading the batched operands' subscripts
+    and the output's."""
+    subscripts, output, *operands = args
+    used = set("".join(subscripts) + output)
+    letter = next(letter for letter in string.ascii_letters if letter not in used)
+    batched_subscripts = []
+    values = []
+    for subscript, operand in zip(subscripts, operands):
+        value, batched = unwrap(operand, level)
+        batched_subscripts.append(letter + subscript if batched else subscript)
+        values.append(value)
+    return wrap(op_class.apply(tuple(batched_subscripts), letter + output, *values), level)
 
 
 def _stacked(value, batched, missing):
@@ -621,6 +747,21 @@ def _classification_loss(op_class, args, level):
         return wrap(per_sample / Tensor._wrap(denominators.astype(dtype)), level)
 
 
+def _binary_cross_entropy(op_class, args, level):
+    """binary_cross_entropy: the range checks of its functional on the batch, then the op on
+    input and target of one shape (its backward does not unbroadcast), unbatched ones repeated."""
+    size = max(unwrap(value, level)[0].shape[0] for value in args if level_of(value) == level)
+    batches = []
+    for name, value in zip(("input", "target"), args):
+        batch, batched = unwrap(value, level)
+        if type(batch._data) is not np.ndarray:
+            raise Unbatchable(describe(op_class))
+        if np.any((batch._data < 0) | (batch._data > 1)):
+            raise RuntimeError(f"all elements of {name} should be between 0 and 1")
+        batches.append(batch if batched else broadcast_batch(batch, size))
+    return wrap(op_class.apply(*batches), level)
+
+
 def _mse_loss(op_class, args, level):
     """mse_loss per sample: the squared errors of the aligned batch, each sample's reduced on
     its own."""
@@ -637,9 +778,24 @@ def _mse_loss(op_class, args, level):
 
 
 def _leading(op_class, args, level):
-    """Kernels over trailing dims (layer_norm): the batch is one more leading dim of rows."""
-    value = _first_batched(op_class, args, level)
-    return wrap(op_class.apply(value, *args[1:]), level)
+    """Kernels over trailing dims (layer_norm): the batch is one more leading dim of rows.
+    Batched affine parameters (per-sample gradients, ensembles) apply after the kernel."""
+    input, weight, bias = args[:3]
+    if level_of(weight) != level and level_of(bias) != level:
+        value = _first_batched(op_class, args, level)
+        return wrap(op_class.apply(value, *args[1:]), level)
+    normalized = op_class.apply(input, None, None, *args[3:])
+    return _affine(normalized, weight, bias, ())
+
+
+def _affine(normalized, weight, bias, trailing):
+    """``normalized * weight + bias`` on logical tensors, the parameters shaped by
+    ``trailing`` (size-1 dims after the channel), either of them None."""
+    if weight is not None:
+        normalized = pointwise(ops.mul, normalized, weight.reshape(weight.shape + trailing))
+    if bias is not None:
+        normalized = pointwise(ops.add, normalized, bias.reshape(bias.shape + trailing))
+    return normalized
 
 
 def _batch_norm(op_class, args, level):
@@ -649,15 +805,123 @@ def _batch_norm(op_class, args, level):
     if training and level_of(args[0]) == level and any(
             stat is not None and level_of(stat) != level for stat in (running_mean, running_var)):
         # One update per sample of buffers shared by the whole batch: PyTorch refuses it.
-        raise VmapError("Batch norm got a batched tensor as input while the running_mean or "
+        raise refusal("Batch norm got a batched tensor as input while the running_mean or "
                         "running_var, which will be updated in place, were not batched.\nIf you "
                         "are using a module and do not need eval mode, please set "
                         "`track_running_stats` to be False.If you are using a prebuilt module "
                         "and do not need eval mode, please see the functorch website for "
                         "resources on how to patch your module to work with vmap")
-    if training or running_mean is None:
+    input, weight, bias, running_mean, running_var, training, _, eps, reduce = args
+    parameters_batched = level_of(weight) == level or level_of(bias) == level
+    statistics_batched = level_of(running_mean) == level or level_of(running_var) == level
+    if reduce is not None or (training and running_mean is not None):
         raise Unbatchable(describe(op_class))
-    return _merged(op_class, args, level)
+    if not (training or parameters_batched or statistics_batched):
+        return _merged(op_class, args, level)
+    # Batched parameters or statistics, or batch statistics of each sample's own rows (batch
+    # norm without running statistics): the normalisation on logical tensors.
+    trailing = (1,) * (input.dim() - 2)
+    if training:
+        axes = (0,) + tuple(range(2, input.dim()))
+        mean = input.mean(axes, keepdim=True)
+        centered = input - mean
+        variance = (centered * centered).mean(axes, keepdim=True)
+    else:
+        centered = input - running_mean.reshape(running_mean.shape + trailing)
+        variance = running_var.reshape(running_var.shape + trailing)
+    return _affine(centered * (variance + eps).rsqrt(), weight, bias, trailing)
+
+
+def _embedding(op_class, args, level):
+    """Rows of a shared table for a batch of indices: one lookup. A batched table (per-sample
+    gradients, ensembles): the tables joined into one of B * V rows, sample b's indices offset
+    by b * V; a padding row's lookups are detached so that it gets no gradient."""
+    indices, weight, padding_idx, scale_grad_by_freq, sparse = args
+    index_values, indices_batched = unwrap(indices, level)
+    if type(index_values._data) is not np.ndarray:
+        raise Unbatchable(describe(op_class))
+    array = index_values._data
+    if array.size and (array.min() < 0 or array.max() >= weight.shape[0]):
+        raise IndexError("index out of range in self")
+    if level_of(weight) != level:
+        return wrap(op_class.apply(index_values, weight, padding_idx, scale_grad_by_freq, sparse),
+                    level)
+    if sparse:
+        raise Unbatchable(describe(op_class))
+    tables, _ = unwrap(weight, level)
+    size, rows = tables.shape[0], tables.shape[1]
+    if not indices_batched:
+        index_values = broadcast_batch(index_values, size)
+    offsets = np.arange(size, dtype=np.int64).reshape((size,) + (1,) * (index_values.ndim - 1))
+    shifted = pointwise(ops.add, index_values, Tensor._wrap(offsets * rows))
+    joined = tables.reshape((size * rows,) + tuple(tables.shape[2:]))
+    out = op_class.apply(shifted, joined, None, scale_grad_by_freq, False)
+    if padding_idx is not None:
+        padding = pointwise(ops.eq, index_values, padding_idx).unsqueeze(-1)
+        out = pointwise(ops.where, padding, out.detach(), out)
+    return wrap(out, level)
+
+
+def _attention(op_class, args, level):
+    """scaled_dot_product_attention: the batch is one more leading dim of query, key and value
+    (unbatched ones repeated as views, all expanded to common leading dims) and of the masks."""
+    query, key, value, float_mask, blocked, scale, dropout_p, stream = args
+    if dropout_p > 0.0:
+        raise Unbatchable(describe(op_class))
+    operands = (query, key, value)
+    size = max(unwrap(operand, level)[0].shape[0] for operand in operands + (float_mask, blocked)
+               if level_of(operand) == level)
+    leading = tuple(np.broadcast_shapes(*[tuple(operand.shape[:-2]) for operand in operands]))
+    batches = []
+    for operand in operands:
+        batch, batched = unwrap(operand, level)
+        if not batched:
+            batch = broadcast_batch(batch, size)
+        batch = _lifted(batch, len(leading) + 2)
+        batches.append(batch.expand((size,) + leading + tuple(batch.shape[-2:])))
+    masks = []
+    for mask in (float_mask, blocked):
+        mask_value, batched = unwrap(mask, level)
+        masks.append(_lifted(mask_value, len(leading) + 2) if batched else mask_value)
+    return wrap(op_class.apply(*batches, *masks, scale, dropout_p, stream), level)
+
+
+def _recurrence(op_class, args, level):
+    """An RNN/LSTM/GRU layer over a padded sequence: shared weights merge the batch into the
+    sequences' batch (T, B * N, G); batched weights (per-sample gradients, ensembles) run the
+    layer once per sample here, the rest of the function staying batched."""
+    projections, hidden, cell, weight_hh, bias_hh, mode, batch_sizes, reverse = args
+    if batch_sizes is not None:
+        raise Unbatchable(describe(op_class))
+    states = (projections, hidden, cell)
+    size = max(unwrap(value, level)[0].shape[0] for value in states + (weight_hh, bias_hh)
+               if value is not None and level_of(value) == level)
+    batches = []
+    for value in states:
+        batch, batched = (None, False) if value is None else unwrap(value, level)
+        batches.append(batch if batched or batch is None else broadcast_batch(batch, size))
+    if level_of(weight_hh) != level and level_of(bias_hh) != level:
+        sequences, hidden_batch, cell_batch = batches
+        steps, rows = sequences.shape[1], sequences.shape[2]
+        merged = sequences.transpose(0, 1).reshape((steps, size * rows) + tuple(
+            sequences.shape[3:]))
+        results = op_class.apply(
+            merged, hidden_batch.reshape((size * rows,) + tuple(hidden_batch.shape[2:])),
+            None if cell_batch is None else cell_batch.reshape(
+                (size * rows,) + tuple(cell_batch.shape[2:])),
+            weight_hh, bias_hh, mode, batch_sizes, reverse)
+        outputs = results[0].reshape((steps, size, rows) + tuple(results[0].shape[2:]))
+        return tuple([wrap(outputs.transpose(0, 1), level)] + [
+            wrap(state.reshape((size, rows) + tuple(state.shape[1:])), level)
+            for state in results[1:]])
+    parameters = []
+    for value in (weight_hh, bias_hh):
+        batch, batched = (None, False) if value is None else unwrap(value, level)
+        parameters.append(batch if batched or batch is None else broadcast_batch(batch, size))
+    per_sample = [op_class.apply(*[None if batch is None else batch[index]
+                                   for batch in batches + parameters],
+                                 mode, batch_sizes, reverse) for index in range(size)]
+    return tuple(wrap(shape_ops.stack(list(results)), level) for results in zip(*per_sample))
 
 
 def _padding(op_class, args, level):
@@ -687,13 +951,16 @@ _register(_elementwise, _Binary, _OfInput, _OfOutput, rounding._Stepwise, roundi
           activation_kernels.Softplus, activation_kernels.LogSigmoid,
           activation_kernels.Hardsigmoid, activation_kernels.Hardswish, activation_kernels.Celu,
           activation_kernels.Threshold, activation_kernels.Hardshrink,
-          activation_kernels.Softshrink)
+          activation_kernels.Softshrink, dropout_kernels.Dropout)
 _register(_axes_at(1, none_is_all=True), reduce_ops.Sum, reduce_ops.Mean, reduce_ops.Var,
           reduce_ops.LogSumExp)
 _register(_axes_at(1), reduce_ops.Softmax, reduce_ops.LogSoftmax, reduce_ops.CumSum,
-          reduce_ops.CumProd, reduce_ops.LogCumSumExp, shape_ops.Flip, shape_ops.Unfold)
+          reduce_ops.CumProd, reduce_ops.LogCumSumExp, shape_ops.Flip, shape_ops.Unfold,
+          shape_ops.Split)
 _register(_axes_at(2), reduce_ops.VectorNorm, shape_ops.Roll)
 _register(_extreme, reduce_ops._Extreme)
+_register(_arg_extreme, reduce_ops.ArgExtreme)
+_register(_axes_at(1), reduce_ops.SortIndices)
 _register(_prod, reduce_ops.Prod)
 _register(_diagonal, shape_ops.Diagonal)
 _register(_reshape, shape_ops.Reshape)
@@ -703,7 +970,10 @@ _register(_repeat, shape_ops.Repeat)
 _register(_joined, shape_ops.Cat, shape_ops.Stack)
 _register(_basic_index, index_ops.BasicIndex)
 _register(_advanced_index, index_ops.AdvancedIndex)
+_register(_index_put, index_ops.IndexPut)
+_register(_gather, index_ops.Gather)
 _register(_matmul, linalg_ops.MatMul)
+_register(_einsum, linalg_ops.Einsum)
 _register(_linear, Linear)
 _register(_convolution, conv_kernels.ConvNd, conv_kernels.ConvTransposeNd)
 _register(_convolution_weight_grad, conv_kernels.ConvWeightGrad)
@@ -711,7 +981,13 @@ _register(_merged, pooling_kernels.MaxPoolNd, pooling_kernels.AvgPoolNd)
 _register(_leading, normalization_kernels.LayerNorm)
 _register(_classification_loss, loss_kernels.ClassificationLoss)
 _register(_mse_loss, loss_kernels.MseLoss)
+_register(_binary_cross_entropy, loss_kernels.BinaryCrossEntropy)
+_register(_elementwise, loss_kernels.BinaryCrossEntropyWithLogits)
 _register(_batch_norm, normalization_kernels.BatchNorm)
 _register(_padding, padding_kernels.GatherAxes)
+_register(_embedding, sparse_kernels.Embedding)
+_register(_attention, attention_kernels.ScaledDotProductAttention)
+_register(_recurrence, recurrent_kernels.Recurrence)
 
 BatchedForward.dispatch = staticmethod(dispatch)
+BatchedForward.inplace = staticmethod(write_inplace)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._random import default_generator
 from ..autograd.engine import grad as _autograd_grad
+from ..autograd.engine import inside_transform
 from ..autograd.forward_ad import check_dual
 from ..autograd.functional import Alias
 from ..autograd.grad_mode import inference_mode, is_grad_enabled
@@ -215,8 +216,9 @@ def grad_and_value(func, argnums=0, has_aux=False):
         with _recording():
             numbers = _checked_argnums(argnums, len(args))
             variables = _Variables(_selected(args, numbers), levels)
-            output, aux = _split_aux(func(*_replaced(args, numbers, variables.tree), **kwargs),
-                                     has_aux, "grad_and_value(f)(*args)")
+            with inside_transform():
+                result = func(*_replaced(args, numbers, variables.tree), **kwargs)
+            output, aux = _split_aux(result, has_aux, "grad_and_value(f)(*args)")
             if not isinstance(output, Tensor):
                 raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
                                    f"Tensor, got {type(output)}")
@@ -264,7 +266,9 @@ def _vjp(func, primals, argnums, has_aux):
         variables = _Variables(differentiated, levels)
         call_args = variables.tree if argnums is None else \
             _replaced(primals, argnums, variables.tree)
-        outputs, aux = _split_aux(func(*call_args), has_aux, "vjp(f, *primals)")
+        with inside_transform():
+            result = func(*call_args)
+        outputs, aux = _split_aux(result, has_aux, "vjp(f, *primals)")
         flat_outputs, output_spec = tree_flatten(outputs)
         _check_tensor_outputs(flat_outputs, "vjp(f, *primals)")
         for output in flat_outputs:
@@ -332,7 +336,9 @@ class _Linearization:
             self.variables = _Variables(differentiated, levels)
             call_args = self.variables.tree if argnums is None else \
                 _replaced(primals, argnums, self.variables.tree)
-            outputs, self.aux = _split_aux(func(*call_args), has_aux, _JVP)
+            with inside_transform():
+                result = func(*call_args)
+            outputs, self.aux = _split_aux(result, has_aux, _JVP)
             self.flat_outputs, self.output_spec = tree_flatten(outputs)
             _check_tensor_outputs(self.flat_outputs, _JVP)
             physical = [_physical(output, levels) for output in self.flat_outputs]
@@ -482,6 +488,9 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     by forward mode (the double-vjp trick): one Jacobian-vector product per input element."""
     @functools.wraps(func)
     def wrapper(*args):
+        if randomness not in ("error", "different", "same"):  # checked at the call, as PyTorch
+            raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', "
+                               f"or 'same'. Got {randomness}")
         numbers = _checked_argnums(argnums, len(args))
         primals = _selected(args, numbers)
         flat_primals, primals_spec = tree_flatten(primals)

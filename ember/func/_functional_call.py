@@ -18,7 +18,7 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
 
 def stack_module_state(models):
     """(params, buffers): each model's parameters and buffers stacked along a new first dim, by
-    name, as new leaves (parameters require grad when all the models' do) for ``vmap``."""
+    name, as new leaves that require grad as the models' tensors do (alike, or an error)."""
     if len(models) == 0:
         raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
     if not (all(model.training for model in models) or
@@ -30,16 +30,18 @@ def stack_module_state(models):
         raise RuntimeError("stack_module_state: Expected all models to be of the same class.")
     every_params = [dict(model.named_parameters()) for model in models]
     every_buffers = [dict(model.named_buffers()) for model in models]
-    params = {name: _stacked_leaf([values[name] for values in every_params])
+    params = {name: _stacked_leaf([values[name] for values in every_params], name)
               for name in every_params[0]}
-    buffers = {name: _stacked_leaf([values[name] for values in every_buffers])
+    buffers = {name: _stacked_leaf([values[name] for values in every_buffers], name)
                for name in every_buffers[0]}
     return params, buffers
 
 
-def _stacked_leaf(tensors):
-    requires_grad = all(tensor.requires_grad for tensor in tensors)
-    return stack([tensor.detach() for tensor in tensors]).requires_grad_(requires_grad)
+def _stacked_leaf(tensors, name):
+    flags = {tensor.requires_grad for tensor in tensors}
+    if len(flags) > 1:
+        raise RuntimeError(f"Expected {name} from each model to have the same .requires_grad")
+    return stack([tensor.detach() for tensor in tensors]).requires_grad_(flags.pop())
 
 
 def replace_all_batch_norm_modules_(root):

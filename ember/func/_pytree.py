@@ -1,5 +1,6 @@
 """Nested Python containers of tensors ("pytrees"), as the function transforms see them: tuples,
-lists, dicts and namedtuples are nodes, everything else (None included) is a leaf."""
+lists, dicts, namedtuples and return types (``max(dim)``'s) are nodes, everything else (None
+included) is a leaf."""
 
 
 class TreeSpec:
@@ -30,6 +31,8 @@ class TreeSpec:
             return "*"
         if self.kind == "namedtuple":
             name, context = self.context.__name__, self.context
+        elif self.kind == "structseq":
+            name, context = self.context.__name__, None
         else:
             name, context = self.kind, list(self.context) if self.kind == "dict" else None
         children = ""
@@ -59,6 +62,8 @@ def _node(tree):
     if isinstance(tree, tuple):
         if hasattr(type(tree), "_fields"):
             return "namedtuple", type(tree), tuple(tree)
+        if hasattr(type(tree), "_field_names"):  # ember.return_types, PyTorch's structseqs
+            return "structseq", type(tree), tuple(tree)
         return "tuple", None, tree
     if isinstance(tree, list):
         return "list", None, tree
@@ -101,6 +106,8 @@ def _build(iterator, spec):
         return children
     if spec.kind == "dict":
         return dict(zip(spec.context, children))
+    if spec.kind == "structseq":
+        return spec.context(children)
     return spec.context(*children)
 
 

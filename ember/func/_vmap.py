@@ -9,8 +9,15 @@ ops, "same" gives every sample the same draws, "different" independent ones (per
 import functools
 import warnings
 
-from .._random import default_generator
+import numpy as np
+
+from .._random import default_generator, refusing_draws
 from .._tensor_methods import numpy_names
+from ..autograd.engine import inside_transform
+from ..autograd.function import BatchedForward
+from ..autograd.views import apply_inplace
+from .._dtype import bool_
+from ..ops.index import getitem
 from ..ops.shape import cat, stack
 from ..tensor import Tensor
 from . import _batching
@@ -135,11 +142,22 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
             inputs = [arg if in_dim is None else
                       _batching.wrap(arg if in_dim == 0 else arg.movedim(in_dim, 0), level.id)
                       for arg, in_dim in zip(flat_args, flat_in_dims)]
-            outputs = func(*tree_unflatten(inputs, spec), **kwargs)
-    except _batching.VmapError:
-        raise
+            with inside_transform(), refusing_draws(_refusal(randomness)):
+                outputs = func(*tree_unflatten(inputs, spec), **kwargs)
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
+        if getattr(error, "vmap_refusal", False) or str(error) == _RANDOM_ERROR:
+            raise
+        _refuse_inplace_into_unbatched(error, size)
+        _refuse_boolean_mask(error)
         reason = _reason(error)
+        if randomness == "same" and reason in _RANDOM_FROM_TENSORS:
+            raise RuntimeError("Vmap does not currently support same randomness with a batched "
+                               "tensor input. Please file an issue with functorch") from None
+        if reason in _DYNAMIC_SHAPE:
+            raise RuntimeError(f"vmap: We do not support batching operators that can output "
+                               f"dynamic shape. Attempted to vmap over {_DYNAMIC_SHAPE[reason]}. "
+                               f"Please file an issue at https://github.com/pytorch/pytorch/"
+                               f"issues if you need this feature.") from None
     if default_generator._snapshot() != state:
         if randomness == "error":
             raise RuntimeError(_RANDOM_ERROR)
@@ -158,6 +176,11 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
                        name, versions)
 
 
+def _refusal(randomness):
+    """What a draw from a given generator raises under ``randomness`` (None: it may draw)."""
+    return _RANDOM_ERROR if randomness == "error" else None
+
+
 def _unmapped_versions(flat_args, flat_in_dims):
     """(tensor, version) of the inputs not mapped over."""
     return [(arg, arg._version) for arg, in_dim in zip(flat_args, flat_in_dims)
@@ -174,6 +197,75 @@ def _check_unmapped_unchanged(versions, name):
                                f"per sample (an op has no batching rule), so it would be "
                                f"changed once per sample. Please use out-of-place operators, "
                                f"or map over that input.")
+
+
+# Ops whose output shape depends on the values: PyTorch refuses them (one call per sample would
+# give differently shaped results, or equal ones by chance).
+_DYNAMIC_SHAPE = {"ember.ops.index.nonzero": "aten::nonzero",
+                  "ember.ops.reduce.unique": "aten::_unique2",
+                  "ember.ops.reduce.unique_consecutive": "aten::unique_consecutive"}
+# Random ops drawing from the values of a tensor (probabilities, means): a batched one cannot
+# share one draw across the batch, so PyTorch refuses randomness="same" there.
+_RANDOM_FROM_TENSORS = ("ember._factories.bernoulli", "ember._factories.multinomial",
+                        "ember._factories.normal", "ember._factories.poisson")
+_APPLY_INPLACE = apply_inplace.__code__
+_GETITEM = getitem.__code__
+# PyTorch's refusal names these in-place ops (it batches them through its fallback) ...
+_ATEN_NAMED = ("clamp_", "addcmul_", "addcdiv_", "lerp_", "pow_", "scatter_", "scatter_add_")
+# ... and these by their own name; add_ fails its shape check first, others say "arithmetic".
+_OP_NAMED = ("index_put_", "index_add_", "index_fill_", "index_copy_", "fill_")
+
+
+def _refuse_inplace_into_unbatched(error, size):
+    """PyTorch's error when the batched try failed writing a batched value in place into a tensor
+    vmap does not map over (made inside the function, or an input with in_dims None): one call
+    per sample would write it once per sample."""
+    if not isinstance(error, (BatchedForward, _batching.Unbatchable)):
+        return
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_frame.f_code is not _APPLY_INPLACE:
+        traceback = traceback.tb_next
+    if traceback is None:
+        return
+    variables = traceback.tb_frame.f_locals
+    tensor, operation = variables["tensor"], variables["operation"]
+    if type(tensor._data) is _batching.BatchedArray:
+        return
+    if operation == "add_":
+        operand = variables["operand"]
+        shape = tuple(tensor.shape)
+        if isinstance(operand, Tensor):
+            shape = tuple(np.broadcast_shapes(shape, tuple(operand.shape)))
+        raise RuntimeError(f"output with shape {list(tensor.shape)} doesn't match the broadcast "
+                           f"shape {[size, *shape]}")
+    where = "in a vmap"
+    if operation in _ATEN_NAMED:
+        operation = f"aten::{operation}"
+        where = f"at level {len(_batching.active_levels()) + 1}"
+    elif operation not in _OP_NAMED:
+        operation = "inplace arithmetic"
+    raise RuntimeError(f"vmap: {operation}(self, *extra_args) is not possible because there "
+                       f"exists a Tensor `other` in extra_args that has more elements than "
+                       f"`self`. This happened due to `other` being vmapped over but `self` not "
+                       f"being vmapped over {where}. Please try to use out-of-place operators "
+                       f"instead of {operation}. If said operator is being called inside the "
+                       f"PyTorch framework, please file a bug report instead.")
+
+
+def _refuse_boolean_mask(error):
+    """PyTorch's error for indexing with a batched boolean mask (each sample would select its
+    own number of elements)."""
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_frame.f_code is not _GETITEM:
+        traceback = traceback.tb_next
+    if traceback is None:
+        return
+    key = traceback.tb_frame.f_locals["key"]
+    for item in key if isinstance(key, tuple) else (key,):
+        if isinstance(item, _batching.BatchedTensor) and item.dtype == bool_:
+            raise RuntimeError("vmap: We do not support batching operators that can support "
+                               "dynamic shape. Attempting to batch over indexing with a boolean "
+                               "mask.") from None
 
 
 # The code of every numpy_names front (one code object, shared by its closures).
@@ -222,7 +314,8 @@ def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness,
             default_generator._restore(state)
         sample = [arg if in_dim is None else arg.select(in_dim, position)
                   for arg, in_dim in zip(flat_args, flat_in_dims)]
-        results.append(func(*tree_unflatten(sample, spec), **kwargs))
+        with inside_transform(), refusing_draws(_refusal(randomness)):
+            results.append(func(*tree_unflatten(sample, spec), **kwargs))
         _check_unmapped_unchanged(versions, name)
     if randomness == "error" and default_generator._snapshot() != state:
         raise RuntimeError(_RANDOM_ERROR)

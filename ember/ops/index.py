@@ -628,7 +628,7 @@ class Where(Op):
 
     @staticmethod
     def forward(ctx, condition, a, b):
-        if not isinstance(condition, np.ndarray) or condition.dtype != np.bool_:
+        if getattr(condition, "dtype", None) != np.bool_:  # a vmap batch reports its dtype
             kind = getattr(condition, "dtype", None)
             name = scalar_type_name(kind) if kind is not None else \
                 type(condition).__name__
@@ -1233,6 +1233,10 @@ def index_put(input, indices, values, accumulate=False):
                            f"source.")
     key, _ = _convert_key(tuple(indices))
     if not accumulate:
+        if type(values._data) is not np.ndarray:
+            # A vmap batch of values: the out-of-place op, which vmap batches, since writing it
+            # into a clone of an unbatched input would be refused as an in-place change.
+            return IndexPut.apply(input, values, key)
         out = input.clone()
         setitem(out, tuple(indices), values)
         return out

@@ -1005,6 +1005,10 @@ def _extreme(cls, input, dim, keepdim, operation):
     _check_reducible(input, axes, True, operation)
     if input._data.ndim == 0:
         kept = np.zeros((), dtype=np.int64)
+    elif type(input._data) is not np.ndarray:  # a vmap batch: its indices batched too
+        kept = ArgExtreme.apply(input, cls.arg_reducer, axes[0], True)
+        values = cls.apply(input, axes, keepdim, kept, False)
+        return _VALUES_INDICES[operation]((values, kept if keepdim else kept.squeeze(axes[0])))
     else:
         kept = cls.arg_reducer(input._data, axis=axes[0], keepdims=True).astype(np.int64,
                                                                                 copy=False)
@@ -1040,6 +1044,22 @@ def amin(input, dim=(), keepdim=False):
     return torch_named(Min.apply(input, axes, keepdim, None, False), "AminBackward0")
 
 
+class ArgExtreme(Op):
+    """argmax/argmin along ``axis`` (None: over all elements), an op without a gradient: the
+    form ``ember.func.vmap`` batches, used there only (plain arrays go straight to NumPy)."""
+
+    @staticmethod
+    def forward(ctx, x, reducer, axis, keepdim):
+        if axis is None:
+            return np.asarray(reducer(x), dtype=np.int64).reshape((1,) * x.ndim if keepdim
+                                                                  else ())
+        return np.asarray(reducer(x, axis=axis, keepdims=keepdim), dtype=np.int64)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, None, None
+
+
 def _arg_extreme(reducer, input, dim, keepdim, operation):
     data = input._data
     if dim is not None and not _is_int(dim):
@@ -1051,10 +1071,14 @@ def _arg_extreme(reducer, input, dim, keepdim, operation):
         if data.size == 0:  # IndexError here, where max() raises RuntimeError (PyTorch)
             raise IndexError(f"{operation}(): Expected reduction dim to be specified for "
                              f"input.numel() == 0.")
+        if type(data) is not np.ndarray:  # a vmap batch
+            return ArgExtreme.apply(input, reducer, None, keepdim)
         return Tensor._result(np.asarray(reducer(data), dtype=np.int64).reshape(
             (1,) * data.ndim if keepdim else ()))
     axis = _axis(dim, data.ndim, operation)
     _check_reducible(input, () if axis is None else (axis,), True, operation)
+    if type(data) is not np.ndarray:  # a vmap batch
+        return ArgExtreme.apply(input, reducer, axis, keepdim)
     return Tensor._result(np.asarray(reducer(data, axis=axis, keepdims=keepdim), dtype=np.int64))
 
 
@@ -1239,6 +1263,22 @@ def _stable_argsort(keys, axis):
     return np.argsort(keys, axis=axis)
 
 
+class SortIndices(Op):
+    """The stable sort order along ``axis`` (its first ``k`` positions unless k is None), an op
+    without a gradient: the form ``ember.func.vmap`` batches (plain arrays sort directly)."""
+
+    @staticmethod
+    def forward(ctx, x, axis, descending, k):
+        indices = _sort_indices(x, axis, descending).astype(np.int64, copy=False)
+        if k is None:
+            return indices
+        return np.ascontiguousarray(np.take(indices, np.arange(k), axis=axis))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, None, None
+
+
 def _take_sorted(input, axis, indices):
     """Values at ``indices`` along ``axis``, differentiable (the gradient scatters back)."""
     if input._data.ndim == 0:
@@ -1268,6 +1308,9 @@ def sort(input, dim=-1, descending=False, *, stable=False):
     axis = _axis(dim, input._data.ndim, "sort")
     if axis is None:
         return _scalar_selection(input, "sort")
+    if type(input._data) is not np.ndarray:  # a vmap batch: its indices batched too
+        indices = SortIndices.apply(input, axis, descending, None)
+        return _VALUES_INDICES["sort"]((Gather.apply(input, axis, indices), indices))
     indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
     values = torch_named(_take_sorted(input, axis, indices), "SortBackward0")
     return _VALUES_INDICES["sort"]((values, Tensor._result(indices)))
@@ -1294,6 +1337,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError("selected index k out of range")
     if ndim == 0:
         return _scalar_selection(input, "topk")
+    if type(input._data) is not np.ndarray:  # a vmap batch: its indices batched too
+        indices = SortIndices.apply(input, axis, largest, k)
+        return _VALUES_INDICES["topk"]((Gather.apply(input, axis, indices), indices))
     indices = _selected_top(input._data, axis, k, largest)
     if indices is None:
         indices = _sort_indices(input._data, axis, largest).astype(np.int64, copy=False)

@@ -227,6 +227,18 @@ def test_vectorized_jacobian_with_create_graph_links_blocks_like_torch(torch):
     assert_same_tree(ours[1:], theirs[1:])
 
 
+@pytest.mark.parametrize("as_tuples", [False, True])
+def test_vectorized_jacobian_with_create_graph_of_a_linear_function_like_torch(torch, as_tuples):
+    """A linear function's rows carry no graph: they are still its Jacobian, not zeros."""
+    def run(fw):
+        x, y = inputs(fw, (3,), (2,))
+        if as_tuples:
+            return fw.autograd.functional.jacobian(lambda a, b: (a * 2, 3 * b), (x, y),
+                                                   create_graph=True, vectorize=True)
+        return fw.autograd.functional.jacobian(linear_of, x, create_graph=True, vectorize=True)
+    assert_same_tree(*_both(torch, run))
+
+
 @pytest.mark.parametrize("bad", ["strategy", "forward_graph", "forward_strict",
                                  "forward_unvectorized", "vectorized_strict", "strict_unused",
                                  "strict_linear_graph", "output_type"])

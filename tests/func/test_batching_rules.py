@@ -92,6 +92,54 @@ RULES = [
         a, mean, var * var + 0.5, training=False), [(3, 2, 4, 5), (4,), (4,)], (0, None, None)),
     ("pad", lambda fw, a: fw.nn.functional.pad(a, (1, 2, 0, 1)) + fw.nn.functional.pad(
         a, (2, 1, 1, 0), mode="reflect"), [(3, 2, 3, 4)], 0),
+    ("einsum", lambda fw, a, b: fw.einsum("bij,jk->bik", a, b) + fw.einsum("...ij->...ji", a)
+     + fw.einsum("bii->bi", a).unsqueeze(-1), [(3, 2, 4, 4), (4, 4)], (0, None)),
+    ("einsum_both_batched", lambda fw, a, b: fw.einsum("ij,kj->ik", a, b), [(3, 2, 4), (3, 5, 4)],
+     (0, 0)),
+    ("gather_index_put", lambda fw, a, b: a.gather(1, fw.tensor([[0, 3], [1, 1]]))
+     + fw.zeros(2, 4, dtype=b.dtype).index_put((fw.tensor([0, 1]), fw.tensor([2, 0])), b)[:, :2]
+     + fw.zeros(4, dtype=a.dtype).index_put((fw.tensor([1, 3]),), a[0, :2])[None, 1:3],
+     [(3, 2, 4), (3, 2)], (0, 0)),
+    ("max_min_dim", lambda fw, a: a.max(1).values + a.min(-1, keepdim=True).values.sum(-1)
+     + (a.max(1).indices + a.argmax(-1) + a.argmin(1) - a.argmin(keepdim=True)[0]).to(a.dtype)
+     + a.argmax().to(a.dtype), [(3, 2, 4)], 0),
+    ("binary_cross_entropy", lambda fw, a, t: fw.nn.functional.binary_cross_entropy(
+        a.sigmoid(), t.sigmoid(), reduction="none")
+     + fw.nn.functional.binary_cross_entropy_with_logits(a, t.sigmoid(), pos_weight=t[0].exp())
+     + fw.nn.functional.binary_cross_entropy_with_logits(a, t.sigmoid(), reduction="sum"),
+     [(3, 2, 4), (2, 4)], (0, None)),
+    ("masks", lambda fw, a, b: (((a > 0) & (b < 0.5)) | ~(a > b) ^ (a < -0.5)).to(a.dtype)
+     + ((a / (a > 0).to(a.dtype)).isnan() | (a.exp() * 1e308).isinf()).to(a.dtype)
+     + (a.log().isfinite() & (a < 0).logical_not()).to(a.dtype), [(3, 2, 4), (4,)], (0, None)),
+    ("sort_topk", lambda fw, a: a.sort(-1).values + a.sort(0, descending=True).indices
+     + a.argsort(1) + fw.cat([a.topk(2).values, a.topk(2, largest=False).indices], -1),
+     [(3, 2, 4)], 0),
+    ("split_chunk_unbind", lambda fw, a: fw.cat(a.split([1, 3], dim=1), 1)
+     + fw.cat(a.chunk(2, -1), -1) + fw.stack(a.unbind(0)), [(3, 2, 4)], 0),
+    ("where_masked_fill", lambda fw, a, b: fw.where(a > 0, a, b).masked_fill(b < 0, -1.0),
+     [(3, 2, 4), (4,)], (0, None)),
+    ("contiguous", lambda fw, a: a.transpose(0, 1).contiguous(), [(3, 2, 4)], 0),
+    ("layer_norm_batched_affine", lambda fw, a, w, b: fw.nn.functional.layer_norm(a, (4,), w, b),
+     [(2, 4), (3, 4), (3, 4)], (None, 0, 0)),
+    ("group_norm_batched_affine", lambda fw, a, w, b: fw.nn.functional.group_norm(a, 2, w, b),
+     [(3, 2, 4, 3, 2), (3, 4), (3, 4)], (0, 0, 0)),
+    ("batch_norm_eval_batched", lambda fw, a, w, mean: fw.nn.functional.batch_norm(
+        a, mean, mean * mean + 0.5, w, mean, training=False), [(2, 4, 5), (3, 4), (3, 4)],
+     (None, 0, 0)),
+    ("batch_norm_batch_statistics", lambda fw, a, w: fw.nn.functional.batch_norm(
+        a, None, None, w, None, training=True), [(3, 2, 4, 5), (4,)], (0, None)),
+    ("embedding_shared_table", lambda fw, a, w: fw.nn.functional.embedding(
+        (a > 0).long() * 2 + (a > 0.5).long(), w), [(3, 2, 4), (4, 5)], (0, None)),
+    ("embedding_batched_table", lambda fw, a, w: fw.nn.functional.embedding(
+        (a > 0).long() * 2 + (a > 0.5).long(), w, padding_idx=1), [(3, 2, 4), (3, 4, 5)],
+     (0, 0)),
+    ("embedding_batched_table_only", lambda fw, a, w: fw.nn.functional.embedding(
+        (a > 0).long(), w), [(2, 4), (3, 4, 5)], (None, 0)),
+    ("attention", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(q, k, v),
+     [(3, 2, 4, 5), (4, 5), (3, 4, 6)], (0, None, 0)),
+    ("attention_masks", lambda fw, q, k, mask: fw.nn.functional.scaled_dot_product_attention(
+        q, k, k, attn_mask=mask) + fw.nn.functional.scaled_dot_product_attention(
+        q, k, k, is_causal=True), [(3, 4, 5), (3, 4, 5), (3, 4, 4)], (0, 0, 0)),
 ]
 
 
@@ -110,7 +158,14 @@ def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in
 
 @pytest.mark.parametrize("name", ["add_broadcast", "unary_math", "softmax", "sum_dims",
                                   "cat_mixed", "basic_index", "matmul_vector_stack",
-                                  "linear_batched_weight", "permute_transpose"])
+                                  "linear_batched_weight", "permute_transpose",
+                                  "split_chunk_unbind", "where_masked_fill", "einsum",
+                                  "gather_index_put", "max_min_dim", "binary_cross_entropy",
+                                  "sort_topk",
+                                  "einsum_both_batched",
+                                  "layer_norm_batched_affine", "group_norm_batched_affine",
+                                  "batch_norm_batch_statistics", "attention",
+                                  "attention_masks"])
 def test_gradients_flow_through_the_batched_call_like_torch(torch, name):
     _, function, shapes, in_dims = next(rule for rule in RULES if rule[0] == name)
     results = []

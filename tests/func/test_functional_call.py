@@ -160,11 +160,14 @@ def test_stack_module_state_and_vmap_ensemble_like_torch(torch):
                      rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("bad", ["empty", "modes", "classes"])
+@pytest.mark.parametrize("bad", ["empty", "modes", "classes", "requires_grad"])
 def test_stack_module_state_errors_match_torch(torch, bad):
     def call(fw):
+        frozen = fw.nn.Linear(2, 2)
+        frozen.bias.requires_grad_(False)
         models = {"empty": [], "modes": [fw.nn.Linear(2, 2), fw.nn.Linear(2, 2).eval()],
-                  "classes": [fw.nn.Linear(2, 2), fw.nn.Tanh()]}[bad]
+                  "classes": [fw.nn.Linear(2, 2), fw.nn.Tanh()],
+                  "requires_grad": [fw.nn.Linear(2, 2), frozen]}[bad]
         return lambda: fw.func.stack_module_state(models)
     assert_raises_like_torch(call(torch), call(ember), same_type=True)
 

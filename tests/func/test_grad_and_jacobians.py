@@ -405,3 +405,31 @@ def test_functionalize_gives_torchs_values_and_input_mutations(torch):
     with pytest.raises(RuntimeError) as our_error:
         ember.func.functionalize(cube_sum, remove="views")
     assert str(our_error.value) == str(their_error.value)
+
+
+@pytest.mark.parametrize("transform", ["grad", "vjp", "jvp", "jacrev", "vmap"])
+def test_backward_inside_a_transform_is_refused_like_torch(torch, transform):
+    """Even on a tensor of the function's own making: the transform owns the backward sweep."""
+    def call(fw):
+        def function(x):
+            weight = fw.ones(2, requires_grad=True)
+            (weight * 2).sum().backward()
+            return (x * x).sum()
+        (x,) = inputs(fw, (3, 2) if transform == "vmap" else (2,))
+        wrapped = {"grad": lambda: fw.func.grad(function)(x),
+                   "vjp": lambda: fw.func.vjp(function, x),
+                   "jvp": lambda: fw.func.jvp(function, (x,), (x,)),
+                   "jacrev": lambda: fw.func.jacrev(function)(x),
+                   "vmap": lambda: fw.func.vmap(function)(x)}[transform]
+        return wrapped
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+    x = ember.ones(2, requires_grad=True)
+    (x * 3).sum().backward()  # outside a transform again
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_jacfwd_checks_randomness_when_called_like_torch(torch):
+    def call(fw):
+        transformed = fw.func.jacfwd(lambda x: x * 2, randomness="sometimes")
+        return lambda: transformed(fw.ones(2))
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)

@@ -26,7 +26,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                 raise ValueError("Padding_idx must be within num_embeddings")
             padding_idx = num_embeddings + padding_idx
     indices = input._data
-    if indices.size and (indices.min() < 0 or indices.max() >= num_embeddings):
+    # (a vmap batch of indices is checked by its batching rule's lookup)
+    if type(indices) is np.ndarray and indices.size and (
+            indices.min() < 0 or indices.max() >= num_embeddings):
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _embedding_renorm(weight, indices, max_norm, norm_type)
