@@ -13,8 +13,8 @@ OPS_MODULES = (activation, attention, dropout, loss, normalization, sparse)
 ACTIVATION_SHAPES = [((),), ((5,),), ((2, 3, 4),), ((0, 3),)]
 
 
-def _activation(name, call, domain="nonzero", shapes=ACTIVATION_SHAPES):
-    return Case(name, lambda fw, x: call(fw.nn.functional, x), shapes, domain)
+def _activation(name, call, domain="nonzero", shapes=ACTIVATION_SHAPES, **options):
+    return Case(name, lambda fw, x: call(fw.nn.functional, x), shapes, domain, **options)
 
 
 CASES = [
@@ -33,7 +33,8 @@ CASES = [
     _activation("softplus", lambda F, x: F.softplus(x), "real"),
     _activation("softplus_beta_threshold", lambda F, x: F.softplus(x, 2.0, 1.5)),
     _activation("logsigmoid", lambda F, x: F.logsigmoid(x), "real"),
-    _activation("hardsigmoid", lambda F, x: F.hardsigmoid(x * 2)),
+    # PyTorch has no derivative of hardsigmoid's backward (see DOUBLE_BACKWARD_RAISES)
+    _activation("hardsigmoid", lambda F, x: F.hardsigmoid(x * 2), check_gradgrad=False),
     _activation("hardswish", lambda F, x: F.hardswish(x * 2)),
     _activation("threshold", lambda F, x: F.threshold(x, 0.1, -2.0)),
     _activation("prelu", lambda F, x: F.prelu(x, x.new_tensor([0.25]))),
@@ -325,3 +326,79 @@ def test_gradient_of_a_piecewise_linear_op_stays_in_the_graph_like_torch(torch, 
         results.append((first.detach().numpy(), second.numpy()))
     for ours, theirs in zip(results[1], results[0]):
         np.testing.assert_array_equal(ours, theirs)
+
+
+FUSED_BACKWARD = {
+    "conv1d": lambda fw, x, w, b: fw.nn.functional.conv1d(x, w.reshape(3, 2, 1), b[:3]),
+    "conv_transpose1d": lambda fw, x, w, b: fw.nn.functional.conv_transpose1d(
+        x, w.reshape(2, 3, 1), b[:3], stride=2),
+    "batch_norm_train": lambda fw, x, w, b: fw.nn.functional.batch_norm(
+        x, None, None, w[:2], b[:2], training=True),
+    "batch_norm_eval": lambda fw, x, w, b: fw.nn.functional.batch_norm(
+        x, fw.zeros(2, dtype=x.dtype), fw.ones(2, dtype=x.dtype), w[:2], b[:2], training=False),
+    "layer_norm": lambda fw, x, w, b: fw.nn.functional.layer_norm(x, (4,), w[:4], b[:4]),
+}
+
+
+@pytest.mark.parametrize("name", list(FUSED_BACKWARD))
+def test_fused_backward_gradients_all_require_grad_like_torch(torch, name):
+    """PyTorch's convolution and normalisation backwards are one node: under create_graph even
+    the bias gradient (grad_output summed) requires grad, and its own gradient is None."""
+    random = np.random.default_rng(1)
+    arrays = [random.standard_normal((3, 2, 4)), random.standard_normal(6),
+              random.standard_normal(6)]
+    results = []
+    for fw in (torch, ember):
+        leaves = [fw.tensor(array, requires_grad=True) for array in arrays]
+        output = FUSED_BACKWARD[name](fw, *leaves)
+        weight = fw.tensor(np.cos(np.arange(output.numel())).reshape(tuple(output.shape)))
+        grads = fw.autograd.grad((output * weight).sum(), leaves, create_graph=True)
+        again = fw.autograd.grad(grads[2].sum(), leaves, allow_unused=True)
+        results.append(([grad.requires_grad for grad in grads], again,
+                         [grad.detach().numpy() for grad in grads]))
+        leaves[2].grad = None
+        (output * weight).sum().backward(create_graph=True)
+        assert leaves[2].grad.grad_fn is not None
+    (theirs_need, theirs_again, theirs), (ours_need, ours_again, ours) = results
+    assert ours_need == theirs_need == [True, True, True]
+    assert ours_again == theirs_again == (None, None, None)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12, atol=1e-12)
+
+
+def _ctc(fw, x):
+    targets = fw.tensor(np.array([[1, 2, 2], [1, 3, 0]]))
+    lengths = fw.tensor(np.array([5, 4])), fw.tensor(np.array([3, 2]))
+    return fw.nn.functional.ctc_loss(x.reshape(5, 2, 4).log_softmax(2), targets, *lengths)
+
+
+DOUBLE_BACKWARD_RAISES = {
+    "hardsigmoid": lambda fw, x: fw.nn.functional.hardsigmoid(x * 4),
+    "ctc_loss": _ctc,
+    "sdpa_flash": lambda fw, x: fw.nn.functional.scaled_dot_product_attention(
+        x.reshape(1, 2, 5, 4), x.reshape(1, 2, 5, 4) * 0.5, x.reshape(1, 2, 5, 4) ** 2,
+        is_causal=True),
+    "multihead_attention_no_weights": lambda fw, x: fw.nn.functional.multi_head_attention_forward(
+        x.reshape(5, 2, 4), x.reshape(5, 2, 4), x.reshape(5, 2, 4), 4, 2,
+        fw.eye(12, 4, dtype=x.dtype), None, None, None, False, 0.0,
+        fw.eye(4, dtype=x.dtype), None, need_weights=False)[0],
+}
+
+
+@pytest.mark.parametrize("name", list(DOUBLE_BACKWARD_RAISES))
+def test_double_backward_raises_like_torch(torch, name):
+    """Where PyTorch's backward has no derivative, the first gradient under create_graph is
+    PyTorch's and requires grad; differentiating it raises PyTorch's error."""
+    data = np.linspace(-1.0, 1.0, 40)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        output = DOUBLE_BACKWARD_RAISES[name](fw, x)
+        weight = fw.tensor(np.cos(np.arange(output.numel())).reshape(tuple(output.shape)))
+        (first,) = fw.autograd.grad((output * weight).sum(), x, create_graph=True)
+        assert first.requires_grad
+        with pytest.raises(RuntimeError) as error:
+            fw.autograd.grad((first * first).sum(), x)
+        results.append((first.detach().numpy(), str(error.value)))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-10, atol=1e-12)
+    assert results[1][1] == results[0][1]

@@ -494,6 +494,9 @@ _ONE_SIXTH = float(np.float32(1.0) / np.float32(6.0))
 class Hardsigmoid(_Activation):
     """clamp(x + 3, 0, 6) / 6; the gradient is 1/6 on the open interval (-3, 3) only."""
 
+    double_backward_error = (RuntimeError,
+                             "derivative for aten::hardsigmoid_backward is not implemented")
+
     @staticmethod
     def forward(ctx, x):
         _check_floating(x, "hardsigmoid_cpu")
