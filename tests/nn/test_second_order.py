@@ -402,3 +402,36 @@ def test_double_backward_raises_like_torch(torch, name):
         results.append((first.detach().numpy(), str(error.value)))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-10, atol=1e-12)
     assert results[1][1] == results[0][1]
+
+
+AT_KINKS = {
+    "elu": lambda F, x: F.elu(x, 0.8),
+    "elu_negative_alpha": lambda F, x: F.elu(x, -0.5),
+    "selu": lambda F, x: F.selu(x),
+    "celu": lambda F, x: F.celu(x, 1.3),
+    "silu": lambda F, x: F.silu(x),
+    "mish": lambda F, x: F.mish(x),
+    "softplus": lambda F, x: F.softplus(x),
+    "softplus_at_threshold": lambda F, x: F.softplus(x, beta=2.0, threshold=1.0),
+    "logsigmoid": lambda F, x: F.logsigmoid(x),
+    "bce_with_logits": lambda F, x: F.binary_cross_entropy_with_logits(
+        x, x.detach() * 0 + 0.3, reduction="none"),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(AT_KINKS))
+def test_second_derivative_at_zero_and_thresholds_matches_torch(torch, name, dtype):
+    """At x = 0 (and beta x = threshold) PyTorch's double backwards mask strictly (x < 0,
+    beta x < threshold) and its sigmoid has slope 1/4 at 0: ember's second derivatives there."""
+    data = np.array([-2.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0], dtype=dtype)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        (first,) = fw.autograd.grad(AT_KINKS[name](fw.nn.functional, x).sum(), x,
+                                    create_graph=True)
+        (second,) = fw.autograd.grad(first.sum(), x)
+        results.append((first.detach().numpy(), second.numpy()))
+    tolerance = 1e-6 if dtype == np.float32 else 1e-12
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
