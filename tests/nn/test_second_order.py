@@ -97,11 +97,13 @@ LOSS_CASES = [
         x, t.abs(), label_smoothing=0.3), [((3, 4), (3, 4))]),
     _loss("nll_loss", lambda fw, F, x: F.nll_loss(x, _classes(fw, 1, 0, 3), _class_weights(x)),
           [((3, 4),)]),
-    _loss("binary_cross_entropy", lambda fw, F, x, t, w: F.binary_cross_entropy(
-        _probabilities(x), _probabilities(t), w), [((3, 4), (3, 4), (4,))], "unit"),
-    _loss("binary_cross_entropy_with_logits", lambda fw, F, x, t, p, w:
-          F.binary_cross_entropy_with_logits(x, t, w, pos_weight=p),
-          [((3, 4), (3, 4), (4,), (3, 1))], ("real", "unit", "positive", "positive")),
+    # PyTorch refuses a weight (and pos_weight) that requires grad: constants here
+    _loss("binary_cross_entropy", lambda fw, F, x, t: F.binary_cross_entropy(
+        _probabilities(x), _probabilities(t), _class_weights(x)), [((3, 4), (3, 4))], "unit"),
+    _loss("binary_cross_entropy_with_logits", lambda fw, F, x, t:
+          F.binary_cross_entropy_with_logits(x, t, _class_weights(x)[:1].expand(3, 1),
+                                             pos_weight=_class_weights(x)),
+          [((3, 4), (3, 4))], ("real", "unit")),
     _loss("mse_loss", lambda fw, F, x, t: F.mse_loss(x, t), [((3, 4), (3, 4))]),
     _loss("l1_loss", lambda fw, F, x, t: F.l1_loss(x, t), [((3, 4), (3, 4))], "nonzero"),
     _loss("smooth_l1_loss", lambda fw, F, x, t: F.smooth_l1_loss(x, t, beta=0.5),

@@ -11,7 +11,7 @@ from ..._dtype import is_floating, scalar_type_name
 from ...ops._broadcast import mismatch_error
 from ...ops.elementwise.casting import autocast_op
 from ...autograd.function import keep_input_in_gradient, torch_named
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...tensor import Size, Tensor
 from .._kernels.activation import LogSigmoid
 from .._kernels.loss import (
@@ -73,6 +73,14 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
         raise IndexError(f"Target {int(target_array[bad].flat[0])} is out of bounds.")
 
 
+def _refuse_gradient(tensor, function, argument):
+    """PyTorch's refusal, under grad mode, of a tensor argument its kernel has no derivative
+    for (a class weight, pos_weight)."""
+    if tensor is not None and tensor.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"The function '{function}' is not differentiable with respect to "
+                           f"argument '{argument}'. This input cannot have requires_grad True.")
+
+
 def _classification(input, target, weight, ignore_index, reduction, smoothing, from_logits,
                     operation):
     check_reduction(reduction)
@@ -88,6 +96,8 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
         raise RuntimeError(f"{operation}: input tensor should be 1D or more, but got a 0D tensor")
     unbatched = array.ndim == 1
     probabilities = tuple(array.shape) == tuple(target_array.shape)
+    if not probabilities:
+        _refuse_gradient(weight, "nll_loss_forward", "weight")
     if unbatched:
         if target_array.ndim == 1 and not probabilities:
             # PyTorch takes a one-element target for one unbatched sample
@@ -248,6 +258,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     for name, values in (("input", input._data), ("target", target._data)):
         if np.any((values < 0) | (values > 1)):
             raise RuntimeError(f"all elements of {name} should be between 0 and 1")
+    _refuse_gradient(weight, "binary_cross_entropy", "weight")
     _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
@@ -271,6 +282,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if not is_floating(target._data.dtype):  # ... and multiplies it by the input in place
         raise RuntimeError(f"result type {scalar_type_name(input._data.dtype)} can't be cast to "
                            f"the desired output type {scalar_type_name(target._data.dtype)}")
+    _refuse_gradient(weight, "binary_cross_entropy_with_logits", "weight")
+    _refuse_gradient(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
     _check_broadcastable(pos_weight, input, "pos_weight")
     _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
@@ -540,6 +553,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     reduction = reduction_from(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
+    _refuse_gradient(weight, "multi_margin_loss", "weight")
     unbatched = input.dim() <= 1
     scores = input.reshape(1, -1) if unbatched else input
     classes = scores.shape[1]
