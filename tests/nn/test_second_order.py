@@ -376,6 +376,10 @@ def _ctc(fw, x):
 
 DOUBLE_BACKWARD_RAISES = {
     "hardsigmoid": lambda fw, x: fw.nn.functional.hardsigmoid(x * 4),
+    "multi_margin_loss": lambda fw, x: fw.nn.functional.multi_margin_loss(
+        x.reshape(5, 8), fw.tensor([0, 3, 7, 2, 1]), p=2),
+    "multilabel_margin_loss": lambda fw, x: fw.nn.functional.multilabel_margin_loss(
+        x.reshape(5, 8), fw.tensor([[1, 2, -1] + [0] * 5] * 5)),
     "ctc_loss": _ctc,
     "sdpa_flash": lambda fw, x: fw.nn.functional.scaled_dot_product_attention(
         x.reshape(1, 2, 5, 4), x.reshape(1, 2, 5, 4) * 0.5, x.reshape(1, 2, 5, 4) ** 2,
