@@ -275,6 +275,7 @@ PIECEWISE_LINEAR = {
     "hardshrink": lambda fw, x: fw.nn.functional.hardshrink(x, 0.3),
     "softshrink": lambda fw, x: fw.nn.functional.softshrink(x, 0.3),
     "prelu": lambda fw, x: fw.nn.functional.prelu(x, fw.tensor([0.25, 0.1], dtype=x.dtype)),
+    "rrelu_training": lambda fw, x: fw.nn.functional.rrelu(x, 0.1, 0.1, training=True),
     "adaptive_avg_pool2d": lambda fw, x: fw.nn.functional.adaptive_avg_pool2d(x, 3),
     "adaptive_avg_pool1d": lambda fw, x: fw.nn.functional.adaptive_avg_pool1d(x[0], 2),
     "adaptive_max_pool2d": lambda fw, x: fw.nn.functional.adaptive_max_pool2d(x, 3),

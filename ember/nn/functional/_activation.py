@@ -198,7 +198,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     slopes[negative] = _random.uniform(None, (int(negative.sum()),), np.float64,
                                        float(compute(lower)), float(compute(upper)))
     noise = type(input)._wrap(slopes)
-    return _apply(input, inplace, "rrelu_", lambda: input * noise)
+    # PyTorch's rrelu_with_noise_backward keeps the input (derivative 0) under create_graph
+    return _apply(input, inplace, "rrelu_", lambda: keep_input_in_gradient(input * noise))
 
 
 def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
