@@ -820,3 +820,28 @@ def test_weight_that_requires_grad_is_refused_like_torch(torch, name):
     with torch.no_grad(), ember.no_grad():
         assert_close(call(ember).numpy(), call(torch).numpy(), rtol=1e-12)
     assert_close(call(ember, False).numpy(), call(torch, False).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape, reduction, smoothing", [((3, 4), "mean", 0.0),
+                                                         ((4,), "sum", 0.2),
+                                                         ((2, 4, 3), "none", 0.1)])
+def test_cross_entropy_probabilities_differentiates_a_weight_like_torch(torch, shape, reduction,
+                                                                         smoothing):
+    """With class-probability targets PyTorch's cross_entropy differentiates the class weight:
+    its gradient, and second derivatives through it, are torch's."""
+    random = np.random.default_rng(0)
+    arrays = (random.standard_normal(shape), random.uniform(size=shape), random.uniform(size=4))
+    results = []
+    for fw in (torch, ember):
+        x, target, weight = (fw.tensor(array, requires_grad=True) for array in arrays)
+        probabilities = target.softmax(1 if len(shape) > 1 else 0)
+        loss = fw.nn.functional.cross_entropy(x, probabilities, weight=weight,
+                                              label_smoothing=smoothing, reduction=reduction)
+        cotangent = fw.tensor(np.cos(np.arange(loss.numel())).reshape(tuple(loss.shape)))
+        grads = fw.autograd.grad((loss * cotangent).sum(), (x, target, weight),
+                                 create_graph=True)
+        second = fw.autograd.grad(sum((grad ** 2).sum() for grad in grads), (x, target, weight))
+        results.append([loss.detach().numpy()] + [grad.detach().numpy() for grad in grads]
+                       + [grad.numpy() for grad in second])
+    for ours, theirs in zip(results[1], results[0]):
+        assert_close(ours, theirs, rtol=1e-10, atol=1e-12)

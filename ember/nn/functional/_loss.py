@@ -81,6 +81,22 @@ def _refuse_gradient(tensor, function, argument):
                            f"argument '{argument}'. This input cannot have requires_grad True.")
 
 
+def _cross_entropy_with_learned_weight(input, target, weight, smoothing, reduction):
+    """Cross entropy against class probabilities with a class weight that requires grad, from
+    recorded ops: the fused kernel takes the weight as a constant, PyTorch differentiates it."""
+    class_dim = 1 if input.dim() > 1 else 0
+    classes = input.shape[class_dim]
+    if weight.shape != (classes,):
+        raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
+                           f"or no classes but got weight tensor of shape: {list(weight.shape)}")
+    if smoothing > 0:
+        target = target * (1 - smoothing) + smoothing / classes
+    shape = [1] * input.dim()
+    shape[class_dim] = classes
+    weighted = input.log_softmax(class_dim) * target * weight.reshape(shape)
+    return apply_reduction(-weighted.sum(class_dim), reduction)
+
+
 def _classification(input, target, weight, ignore_index, reduction, smoothing, from_logits,
                     operation):
     check_reduction(reduction)
@@ -98,6 +114,8 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
     probabilities = tuple(array.shape) == tuple(target_array.shape)
     if not probabilities:
         _refuse_gradient(weight, "nll_loss_forward", "weight")
+    elif from_logits and weight is not None and weight.requires_grad and is_grad_enabled():
+        return _cross_entropy_with_learned_weight(input, target, weight, smoothing, reduction)
     if unbatched:
         if target_array.ndim == 1 and not probabilities:
             # PyTorch takes a one-element target for one unbatched sample
