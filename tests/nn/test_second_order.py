@@ -442,3 +442,29 @@ def test_second_derivative_at_zero_and_thresholds_matches_torch(torch, name, dty
     tolerance = 1e-6 if dtype == np.float32 else 1e-12
     for ours, theirs in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
+
+
+def test_prelu_cross_derivatives_at_zero_like_torch(torch):
+    """PyTorch's prelu double backward masks the cross terms (d grad_x / d weight,
+    d grad_weight / d x) by x < 0, so an input of exactly 0 adds nothing to them."""
+    data = np.array([-2.0, -0.5, 0.0, 0.0, 0.5, 3.0])
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        weight = fw.tensor([0.25], dtype=fw.float64, requires_grad=True)
+        output = fw.nn.functional.prelu(x, weight)
+        grad_x, grad_weight = fw.autograd.grad(output.sum(), (x, weight), create_graph=True)
+        across = fw.autograd.grad(grad_x.sum(), weight, retain_graph=True)[0]
+        back = fw.autograd.grad(grad_weight.sum(), x)[0]
+        results.append([grad_x.detach().numpy(), grad_weight.detach().numpy(), across.numpy(),
+                        back.numpy()])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_prelu_refuses_mixed_dtypes_like_torch(torch):
+    from tests.conftest import assert_raises_like_torch
+    assert_raises_like_torch(
+        lambda: torch.nn.functional.prelu(torch.ones(2, 3, dtype=torch.float64), torch.ones(1)),
+        lambda: ember.nn.functional.prelu(ember.ones(2, 3, dtype=ember.float64), ember.ones(1)),
+        RuntimeError, same_type=True)
