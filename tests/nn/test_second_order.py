@@ -468,3 +468,30 @@ def test_prelu_refuses_mixed_dtypes_like_torch(torch):
         lambda: torch.nn.functional.prelu(torch.ones(2, 3, dtype=torch.float64), torch.ones(1)),
         lambda: ember.nn.functional.prelu(ember.ones(2, 3, dtype=ember.float64), ember.ones(1)),
         RuntimeError, same_type=True)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
+def test_grid_sample_second_derivatives_like_torch(torch, mode):
+    """grid_sample's backward is one node in PyTorch: the input's gradient has no derivative
+    in the input (None), and the grid's gradient is the only path back to it."""
+    random = np.random.default_rng(0)
+    arrays = [random.standard_normal((1, 2, 3, 4)), random.uniform(-1, 1, (1, 2, 3, 2))]
+    results = []
+    for fw in (torch, ember):
+        x, grid = (fw.tensor(array, requires_grad=True) for array in arrays)
+        output = fw.nn.functional.grid_sample(x, grid, mode=mode, align_corners=False)
+        weight = fw.tensor(np.cos(np.arange(output.numel())).reshape(tuple(output.shape)))
+        grad_x, grad_grid = fw.autograd.grad((output * weight).sum(), (x, grid),
+                                             create_graph=True)
+        of_grad_x = fw.autograd.grad(grad_x.sum(), x, retain_graph=True, allow_unused=True)[0]
+        second = fw.autograd.grad((grad_x * grad_x).sum() + (grad_grid * grad_grid).sum(), x,
+                                  allow_unused=True)[0]
+        results.append([grad_x.detach().numpy(), grad_grid.detach().numpy(), of_grad_x,
+                        None if second is None else second.numpy()])
+    (*theirs, their_of_x, their_second), (*ours, our_of_x, our_second) = results
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
+    assert our_of_x is None and their_of_x is None
+    assert (our_second is None) == (their_second is None)
+    if their_second is not None:
+        np.testing.assert_allclose(our_second, their_second, rtol=1e-9, atol=1e-12)
