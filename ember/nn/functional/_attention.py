@@ -36,11 +36,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     ``attn_mask`` applies both where PyTorch's CPU flash kernel takes the call, and is refused
     where its math kernel would.
     """
-    flash = _flash_kernel_runs(query, key, value, attn_mask, dropout_p, enable_gqa)
-    if is_causal and attn_mask is not None and not flash:
+    if is_causal and attn_mask is not None and not _flash_kernel_runs(query, key, value, attn_mask,
+                                                                       dropout_p, enable_gqa):
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
                            "when is_causal=True")
     _check_attention_inputs(query, key, value, attn_mask, dropout_p)
+    original = (query, key, value)  # PyTorch picks its kernel before repeating heads
     if enable_gqa:
         heads, key_heads = query.shape[-3], key.shape[-3]
         if heads % key_heads != 0 or heads % value.shape[-3] != 0:
@@ -69,7 +70,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     stream = None  # the default generator, drawn from when dropout_p > 0
     output = ScaledDotProductAttention.apply(query, key, value, float_mask, blocked,
                                              scale_factor, float(dropout_p), stream)
-    if flash:
+    if output.grad_fn is not None and _flash_kernel_runs(original[0], original[1], original[2],
+                                                         attn_mask, dropout_p, enable_gqa):
         # PyTorch's CPU flash kernel has no double backward
         without_double_backward(output, RuntimeError, "derivative for aten::_scaled_dot_product_"
                                 "flash_attention_for_cpu_backward is not implemented")
