@@ -7,7 +7,6 @@ import numpy as np
 from ... import _random, ops as _ops
 from ..._dtype import scalar_type_name
 from ...autograd.function import keep_input_in_gradient, torch_named
-from ...autograd.grad_mode import is_grad_enabled
 from ...ops.elementwise.casting import autocast_op
 from .._kernels import activation as _activation
 
@@ -177,15 +176,8 @@ def prelu(input, weight):
         weight = weight.reshape((channels,) + (1,) * (input.dim() - 2))
     elif weight.dim() > 0:
         weight = weight.reshape(())
-    negative = weight * input
-    if input.requires_grad and weight.requires_grad and is_grad_enabled() and \
-            np.any(input._data == 0):
-        # PyTorch's double backward masks the cross derivatives by x < 0: at x = 0 the slopes
-        # w (in x) and x (in w) are constants there
-        negative = _ops.where(input < 0, negative,
-                              weight.detach() * input + weight * input.detach())
     # PyTorch's prelu backward keeps the input
-    return keep_input_in_gradient(_ops.where(input > 0, input, negative))
+    return keep_input_in_gradient(_ops.where(input > 0, input, weight * input))
 
 
 def hardshrink(input, lambd=0.5):
