@@ -70,6 +70,12 @@ _CLARIFY = ("Given that this use case is ambiguous and error-prone, it is forbid
             "want the inplace to be tracked).")
 
 
+def _alias(array):
+    """A new array object over the same memory: an op that saves it for backward tells it apart
+    from the original (``x * x.detach()`` must not differentiate through the second factor)."""
+    return array.view() if type(array) is np.ndarray else array
+
+
 def mark_unrecorded_view(view, counter, inference):
     """``view`` was made, unrecorded, of a tensor that requires grad: like PyTorch's, it requires
     grad itself (a leaf that passes no gradient on) when its dtype can."""
@@ -335,7 +341,7 @@ class Tensor:
     @property
     def data(self):
         """The same storage without history: in-place changes through it are not tracked."""
-        return Tensor._wrap(self._data)
+        return Tensor._wrap(_alias(self._data))
 
     @data.setter
     def data(self, value):
@@ -345,7 +351,7 @@ class Tensor:
 
     def detach(self):
         """A new leaf sharing storage and version counter, with requires_grad=False."""
-        out = Tensor._wrap(self._data)
+        out = Tensor._wrap(_alias(self._data))
         out._vc = self._version_counter() if not self._is_inference else None
         out._is_inference = self._is_inference
         return out

@@ -45,6 +45,13 @@ class Op(Node):
     # threshold_backward, max pooling's backward, ...): under create_graph the input gradients
     # then depend on the input, with derivative 0, so a further grad gives zeros, not an error.
     backward_keeps_input = False
+    # True where PyTorch's backward is one fused node (convolution_backward,
+    # native_layer_norm_backward, ...): under create_graph all its gradients require grad, even
+    # one made from grad_output alone (the bias's), whose own gradient is then None.
+    backward_is_one_node = False
+    # (exception type, message) where PyTorch's backward of the op has no derivative: under
+    # create_graph the gradients require grad, and differentiating them raises this.
+    double_backward_error = None
     accepts_layouts = False  # True for ember.sparse's ops, whose inputs may be layout storages
     _tensor_level = False  # True for Function: forward and backward on Tensors (the adapter)
     xp = np
@@ -172,6 +179,8 @@ class Op(Node):
         return result if single else results
 
     def _backward_with_history(self, grad_outputs):
+        if self.double_backward_error is not None:
+            return self._backward_without_derivative(grad_outputs)
         if not self.differentiable_backward:
             return Node._backward_with_history(self, grad_outputs)
         for grad in grad_outputs:
@@ -184,11 +193,33 @@ class Op(Node):
         finally:
             self._unpack_as_tensors = False
             del self.xp
+        if self.backward_is_one_node:
+            inputs = tuple([edge for edge in self.next_edges if edge is not None])
+            results = result if type(result) is tuple else (result,)
+            return tuple([_BackwardOutput.link(gradient, inputs, self.name(), None)
+                          if isinstance(gradient, Tensor) and not gradient._requires_grad
+                          and edge is not None else gradient
+                          for gradient, edge in zip(results, self.next_edges)])
         if not self.backward_keeps_input:
             return result
         results = result if type(result) is tuple else (result,)
         return tuple([_InputLink.link(gradient, edge)
                       if isinstance(gradient, Tensor) and edge is not None else gradient
+                      for gradient, edge in zip(results, self.next_edges)])
+
+    def _backward_without_derivative(self, grad_outputs):
+        """The array backward's gradients, each made the output of a node (with this op's
+        inputs and grad_outputs as its inputs) whose backward raises ``double_backward_error``."""
+        arrays = [grad._data if isinstance(grad, Tensor) else grad for grad in grad_outputs]
+        result = self.backward(self, *arrays)
+        results = result if type(result) is tuple else (result,)
+        inputs = tuple([(grad.grad_fn, grad._output_nr) if grad.grad_fn is not None else (grad, 0)
+                        for grad in grad_outputs
+                        if isinstance(grad, Tensor) and grad._requires_grad])
+        inputs += tuple([edge for edge in self.next_edges if edge is not None])
+        return tuple([_BackwardOutput.link(Tensor._wrap(gradient), inputs, "NotImplemented",
+                                           self.double_backward_error)
+                      if gradient is not None and edge is not None else None
                       for gradient, edge in zip(results, self.next_edges)])
 
 
@@ -238,6 +269,36 @@ class _InputLink(Node):
         return (grad if self.needs_input_grad[0] else None), zeros
 
 
+class _BackwardOutput(Node):
+    """A gradient made under create_graph by a backward that PyTorch records as one node over
+    the op's inputs: differentiating it gives None for them (``error`` None) or raises."""
+
+    @classmethod
+    def link(cls, gradient, input_edges, owner_name, error):
+        node = object.__new__(cls)
+        node._recording = True
+        node.needs_input_grad = (True,) * len(input_edges)
+        node.next_edges = input_edges
+        node._sequence_nr = next(_sequence)
+        node._num_outputs = 1
+        node._torch_name = (owner_name if error is not None
+                            else owner_name[:-1] + "Backward0")
+        node.error = error
+        linked = Tensor._wrap(gradient._data, True)
+        linked.grad_fn = node
+        return linked
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.error is not None:
+            error_type, message = ctx.error
+            raise error_type(message)
+        return (None,) * len(ctx.next_edges)
+
+    def _backward_with_history(self, grad_outputs):
+        return self.backward(self, *grad_outputs)
+
+
 def torch_named(output, name):
     """Give the node that made ``output`` (if recorded) PyTorch's name for what the call did,
     where one ember op serves several PyTorch ops (view and unsqueeze are both a reshape);
@@ -254,6 +315,14 @@ def keep_input_in_gradient(output):
     padding, not constant padding); returns ``output``."""
     if isinstance(output.grad_fn, Op):
         output.grad_fn.backward_keeps_input = True
+    return output
+
+
+def without_double_backward(output, error_type, message):
+    """Mark the op that made ``output`` as one whose backward PyTorch cannot differentiate in
+    this use (see ``Op.double_backward_error``); returns ``output``."""
+    if isinstance(output.grad_fn, Op):
+        output.grad_fn.double_backward_error = (error_type, message)
     return output
 
 

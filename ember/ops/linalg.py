@@ -5,7 +5,7 @@ from .. import _threads
 from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
                       scalar_type_name)
 from .._layout import strided
-from ..autograd.function import Op, torch_named
+from ..autograd.function import Op, torch_named, without_double_backward
 from ..tensor import Tensor
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EigResult, _EighResult, _SignLogAbsDet
@@ -632,7 +632,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
             or (compute_mode == _CDIST_MODES[0] and max(rows) > 25)):
         return torch_named(EuclideanDistance.apply(x1, x2), "ViewBackward0")
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    return torch_named(vector_norm(difference, p, dim=-1), "CdistBackward0")
+    distances = without_double_backward(vector_norm(difference, p, dim=-1), NotImplementedError,
+                                        "the derivative for '_cdist_backward' is not implemented.")
+    return torch_named(distances, "CdistBackward0")
 
 
 # ---- inverse, determinant, solve ---------------------------------------------------------------

@@ -837,8 +837,9 @@ class LogCumSumExp(Op):
 
 
 class VectorNorm(Op):
-    """Its own op for the gradient at zero (0, as PyTorch, where sqrt(sum(x^2)) would give NaN);
-    the backward masks before dividing, so second derivatives stay finite."""
+    """Its own op for the gradient at zero (0, as PyTorch, where sqrt(sum(x^2)) would give NaN).
+    The 2-norm's recorded backward masks x / norm after dividing, as PyTorch's: its second
+    derivative at a zero norm is NaN (0 / 0) there too."""
     output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
 
@@ -898,6 +899,8 @@ class VectorNorm(Op):
                 weights = (hits / hits.sum(axis=axes, keepdims=True)).astype(_array(x).dtype)
             return _times_sign(xp, grad * weights, x), None, None, None
         norm_is_zero = norm == 0
+        if ord == 2 and xp is not np:
+            return grad * xp.where(norm_is_zero, 0, x / norm), None, None, None
         safe_norm = xp.where(norm_is_zero, 1, norm)
         scale = xp.where(norm_is_zero, 0, grad / safe_norm ** (ord - 1))
         if ord == 2:

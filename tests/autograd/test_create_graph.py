@@ -156,3 +156,34 @@ def test_gradgradcheck_passes_on_correct_second_derivatives_and_catches_wrong_on
 
     with pytest.raises(ember.autograd.GradcheckError):
         ember.autograd.gradgradcheck(WrongSecond.apply, (x,))
+
+
+STOP_GRADIENT = {
+    "mul_detach": lambda x: x * x.detach(),
+    "detach_first": lambda x: x.detach() * x,
+    "mul_data": lambda x: x * x.data,
+    "exp_mul_detach": lambda x: x.exp() * x.exp().detach(),
+    "div_detach": lambda x: x.detach() / x,
+    "matmul_detach": lambda x: (x.reshape(2, 2) @ x.reshape(2, 2).detach()).reshape(-1),
+}
+
+
+@pytest.mark.parametrize("name", list(STOP_GRADIENT))
+def test_a_detached_alias_is_a_constant_in_the_recorded_backward(torch, name):
+    """An op whose inputs are a tensor and its detached alias (same memory) differentiates
+    through the first only, under create_graph too: the second derivatives are torch's."""
+    data = np.array([0.5, -1.0, 2.0, 0.25])
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        y = x * 1.5
+        output = STOP_GRADIENT[name](y)
+        (first,) = fw.autograd.grad(output.sum(), x, create_graph=True)
+        second = None
+        if first.requires_grad:
+            (second,) = fw.autograd.grad((first * first).sum(), x)
+        results.append((first.detach().numpy(), None if second is None else second.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        assert (ours is None) == (theirs is None)
+        if theirs is not None:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12)

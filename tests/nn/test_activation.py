@@ -73,7 +73,7 @@ ACTIVATIONS = [
     _composite("glu", lambda fw, x: fw.nn.GLU()(x)),
     _composite("glu_dim1", lambda fw, x: fw.nn.GLU(1)(x)),
     _composite("threshold", lambda fw, x: fw.nn.Threshold(0.5, -2.0)(x)),
-    _composite("prelu_shared", lambda fw, x: fw.nn.functional.prelu(x, fw.tensor([0.3]))),
+    _composite("prelu_shared", lambda fw, x: fw.nn.functional.prelu(x, x.new_tensor([0.3]))),
     _composite("softmax2d", lambda fw, x: fw.nn.Softmax2d()(x.reshape(-1, 2, 3, 2))),
     _composite("hardshrink", lambda fw, x: fw.nn.Hardshrink(1.0)(x)),
     _composite("softshrink", lambda fw, x: fw.nn.Softshrink()(x)),

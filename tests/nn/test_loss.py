@@ -828,3 +828,61 @@ def test_linear_cross_entropy_errors_and_option_checks(torch):
         device=torch.device("cpu"))
     assert (options.batch_chunk_size, options.acc_policy, options.chunking_method) == (
         theirs.batch_chunk_size, theirs.acc_policy, theirs.chunking_method)
+
+
+UNDIFFERENTIABLE_WEIGHTS = {
+    "nll_loss": lambda fw, x, t, w: fw.nn.functional.nll_loss(x, t.argmax(1), weight=w),
+    "cross_entropy": lambda fw, x, t, w: fw.nn.functional.cross_entropy(
+        x, t.argmax(1), weight=w, label_smoothing=0.1),
+    "binary_cross_entropy": lambda fw, x, t, w: fw.nn.functional.binary_cross_entropy(
+        x.sigmoid(), t, weight=w),
+    "bce_with_logits_weight": lambda fw, x, t, w: fw.nn.functional.binary_cross_entropy_with_logits(
+        x, t, weight=w),
+    "bce_with_logits_pos_weight": lambda fw, x, t, w:
+        fw.nn.functional.binary_cross_entropy_with_logits(x, t, pos_weight=w),
+    "multi_margin_loss": lambda fw, x, t, w: fw.nn.functional.multi_margin_loss(
+        x, t.argmax(1), weight=w),
+}
+
+
+@pytest.mark.parametrize("name", list(UNDIFFERENTIABLE_WEIGHTS))
+def test_weight_that_requires_grad_is_refused_like_torch(torch, name):
+    """PyTorch's kernels have no derivative for these weights: under grad mode a weight that
+    requires grad raises its RuntimeError; under no_grad, or detached, the loss is computed."""
+    random = np.random.default_rng(0)
+    arrays = (random.standard_normal((3, 4)), random.uniform(size=(3, 4)), random.uniform(size=4))
+
+    def call(fw, requires_grad=True):
+        x, target, weight = (fw.tensor(array) for array in arrays)
+        return UNDIFFERENTIABLE_WEIGHTS[name](fw, x, target, weight.requires_grad_(requires_grad))
+
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError,
+                             same_type=True)
+    with torch.no_grad(), ember.no_grad():
+        assert_close(call(ember).numpy(), call(torch).numpy(), rtol=1e-12)
+    assert_close(call(ember, False).numpy(), call(torch, False).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape, reduction, smoothing", [((3, 4), "mean", 0.0),
+                                                         ((4,), "sum", 0.2),
+                                                         ((2, 4, 3), "none", 0.1)])
+def test_cross_entropy_probabilities_differentiates_a_weight_like_torch(torch, shape, reduction,
+                                                                         smoothing):
+    """With class-probability targets PyTorch's cross_entropy differentiates the class weight:
+    its gradient, and second derivatives through it, are torch's."""
+    random = np.random.default_rng(0)
+    arrays = (random.standard_normal(shape), random.uniform(size=shape), random.uniform(size=4))
+    results = []
+    for fw in (torch, ember):
+        x, target, weight = (fw.tensor(array, requires_grad=True) for array in arrays)
+        probabilities = target.softmax(1 if len(shape) > 1 else 0)
+        loss = fw.nn.functional.cross_entropy(x, probabilities, weight=weight,
+                                              label_smoothing=smoothing, reduction=reduction)
+        cotangent = fw.tensor(np.cos(np.arange(loss.numel())).reshape(tuple(loss.shape)))
+        grads = fw.autograd.grad((loss * cotangent).sum(), (x, target, weight),
+                                 create_graph=True)
+        second = fw.autograd.grad(sum((grad ** 2).sum() for grad in grads), (x, target, weight))
+        results.append([loss.detach().numpy()] + [grad.detach().numpy() for grad in grads]
+                       + [grad.numpy() for grad in second])
+    for ours, theirs in zip(results[1], results[0]):
+        assert_close(ours, theirs, rtol=1e-10, atol=1e-12)

@@ -13,8 +13,8 @@ OPS_MODULES = (activation, attention, dropout, loss, normalization, sparse)
 ACTIVATION_SHAPES = [((),), ((5,),), ((2, 3, 4),), ((0, 3),)]
 
 
-def _activation(name, call, domain="nonzero", shapes=ACTIVATION_SHAPES):
-    return Case(name, lambda fw, x: call(fw.nn.functional, x), shapes, domain)
+def _activation(name, call, domain="nonzero", shapes=ACTIVATION_SHAPES, **options):
+    return Case(name, lambda fw, x: call(fw.nn.functional, x), shapes, domain, **options)
 
 
 CASES = [
@@ -33,7 +33,8 @@ CASES = [
     _activation("softplus", lambda F, x: F.softplus(x), "real"),
     _activation("softplus_beta_threshold", lambda F, x: F.softplus(x, 2.0, 1.5)),
     _activation("logsigmoid", lambda F, x: F.logsigmoid(x), "real"),
-    _activation("hardsigmoid", lambda F, x: F.hardsigmoid(x * 2)),
+    # PyTorch has no derivative of hardsigmoid's backward (see DOUBLE_BACKWARD_RAISES)
+    _activation("hardsigmoid", lambda F, x: F.hardsigmoid(x * 2), check_gradgrad=False),
     _activation("hardswish", lambda F, x: F.hardswish(x * 2)),
     _activation("threshold", lambda F, x: F.threshold(x, 0.1, -2.0)),
     _activation("prelu", lambda F, x: F.prelu(x, x.new_tensor([0.25]))),
@@ -96,11 +97,13 @@ LOSS_CASES = [
         x, t.abs(), label_smoothing=0.3), [((3, 4), (3, 4))]),
     _loss("nll_loss", lambda fw, F, x: F.nll_loss(x, _classes(fw, 1, 0, 3), _class_weights(x)),
           [((3, 4),)]),
-    _loss("binary_cross_entropy", lambda fw, F, x, t, w: F.binary_cross_entropy(
-        _probabilities(x), _probabilities(t), w), [((3, 4), (3, 4), (4,))], "unit"),
-    _loss("binary_cross_entropy_with_logits", lambda fw, F, x, t, p, w:
-          F.binary_cross_entropy_with_logits(x, t, w, pos_weight=p),
-          [((3, 4), (3, 4), (4,), (3, 1))], ("real", "unit", "positive", "positive")),
+    # PyTorch refuses a weight (and pos_weight) that requires grad: constants here
+    _loss("binary_cross_entropy", lambda fw, F, x, t: F.binary_cross_entropy(
+        _probabilities(x), _probabilities(t), _class_weights(x)), [((3, 4), (3, 4))], "unit"),
+    _loss("binary_cross_entropy_with_logits", lambda fw, F, x, t:
+          F.binary_cross_entropy_with_logits(x, t, _class_weights(x)[:1].expand(3, 1),
+                                             pos_weight=_class_weights(x)),
+          [((3, 4), (3, 4))], ("real", "unit")),
     _loss("mse_loss", lambda fw, F, x, t: F.mse_loss(x, t), [((3, 4), (3, 4))]),
     _loss("l1_loss", lambda fw, F, x, t: F.l1_loss(x, t), [((3, 4), (3, 4))], "nonzero"),
     _loss("smooth_l1_loss", lambda fw, F, x, t: F.smooth_l1_loss(x, t, beta=0.5),
@@ -272,6 +275,7 @@ PIECEWISE_LINEAR = {
     "hardshrink": lambda fw, x: fw.nn.functional.hardshrink(x, 0.3),
     "softshrink": lambda fw, x: fw.nn.functional.softshrink(x, 0.3),
     "prelu": lambda fw, x: fw.nn.functional.prelu(x, fw.tensor([0.25, 0.1], dtype=x.dtype)),
+    "rrelu_training": lambda fw, x: fw.nn.functional.rrelu(x, 0.1, 0.1, training=True),
     "adaptive_avg_pool2d": lambda fw, x: fw.nn.functional.adaptive_avg_pool2d(x, 3),
     "adaptive_avg_pool1d": lambda fw, x: fw.nn.functional.adaptive_avg_pool1d(x[0], 2),
     "adaptive_max_pool2d": lambda fw, x: fw.nn.functional.adaptive_max_pool2d(x, 3),
@@ -325,3 +329,154 @@ def test_gradient_of_a_piecewise_linear_op_stays_in_the_graph_like_torch(torch, 
         results.append((first.detach().numpy(), second.numpy()))
     for ours, theirs in zip(results[1], results[0]):
         np.testing.assert_array_equal(ours, theirs)
+
+
+FUSED_BACKWARD = {
+    "conv1d": lambda fw, x, w, b: fw.nn.functional.conv1d(x, w.reshape(3, 2, 1), b[:3]),
+    "conv_transpose1d": lambda fw, x, w, b: fw.nn.functional.conv_transpose1d(
+        x, w.reshape(2, 3, 1), b[:3], stride=2),
+    "batch_norm_train": lambda fw, x, w, b: fw.nn.functional.batch_norm(
+        x, None, None, w[:2], b[:2], training=True),
+    "batch_norm_eval": lambda fw, x, w, b: fw.nn.functional.batch_norm(
+        x, fw.zeros(2, dtype=x.dtype), fw.ones(2, dtype=x.dtype), w[:2], b[:2], training=False),
+    "layer_norm": lambda fw, x, w, b: fw.nn.functional.layer_norm(x, (4,), w[:4], b[:4]),
+}
+
+
+@pytest.mark.parametrize("name", list(FUSED_BACKWARD))
+def test_fused_backward_gradients_all_require_grad_like_torch(torch, name):
+    """PyTorch's convolution and normalisation backwards are one node: under create_graph even
+    the bias gradient (grad_output summed) requires grad, and its own gradient is None."""
+    random = np.random.default_rng(1)
+    arrays = [random.standard_normal((3, 2, 4)), random.standard_normal(6),
+              random.standard_normal(6)]
+    results = []
+    for fw in (torch, ember):
+        leaves = [fw.tensor(array, requires_grad=True) for array in arrays]
+        output = FUSED_BACKWARD[name](fw, *leaves)
+        weight = fw.tensor(np.cos(np.arange(output.numel())).reshape(tuple(output.shape)))
+        grads = fw.autograd.grad((output * weight).sum(), leaves, create_graph=True)
+        again = fw.autograd.grad(grads[2].sum(), leaves, allow_unused=True)
+        results.append(([grad.requires_grad for grad in grads], again,
+                         [grad.detach().numpy() for grad in grads]))
+        leaves[2].grad = None
+        (output * weight).sum().backward(create_graph=True)
+        assert leaves[2].grad.grad_fn is not None
+    (theirs_need, theirs_again, theirs), (ours_need, ours_again, ours) = results
+    assert ours_need == theirs_need == [True, True, True]
+    assert ours_again == theirs_again == (None, None, None)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12, atol=1e-12)
+
+
+def _ctc(fw, x):
+    targets = fw.tensor(np.array([[1, 2, 2], [1, 3, 0]]))
+    lengths = fw.tensor(np.array([5, 4])), fw.tensor(np.array([3, 2]))
+    return fw.nn.functional.ctc_loss(x.reshape(5, 2, 4).log_softmax(2), targets, *lengths)
+
+
+DOUBLE_BACKWARD_RAISES = {
+    "hardsigmoid": lambda fw, x: fw.nn.functional.hardsigmoid(x * 4),
+    "multi_margin_loss": lambda fw, x: fw.nn.functional.multi_margin_loss(
+        x.reshape(5, 8), fw.tensor([0, 3, 7, 2, 1]), p=2),
+    "multilabel_margin_loss": lambda fw, x: fw.nn.functional.multilabel_margin_loss(
+        x.reshape(5, 8), fw.tensor([[1, 2, -1] + [0] * 5] * 5)),
+    "ctc_loss": _ctc,
+    "sdpa_flash_gqa": lambda fw, x: fw.nn.functional.scaled_dot_product_attention(
+        x[:24].reshape(1, 2, 3, 4), x[:12].reshape(1, 1, 3, 4), x[12:24].reshape(1, 1, 3, 4),
+        enable_gqa=True),
+    "sdpa_flash": lambda fw, x: fw.nn.functional.scaled_dot_product_attention(
+        x.reshape(1, 2, 5, 4), x.reshape(1, 2, 5, 4) * 0.5, x.reshape(1, 2, 5, 4) ** 2,
+        is_causal=True),
+    "multihead_attention_no_weights": lambda fw, x: fw.nn.functional.multi_head_attention_forward(
+        x.reshape(5, 2, 4), x.reshape(5, 2, 4), x.reshape(5, 2, 4), 4, 2,
+        fw.eye(12, 4, dtype=x.dtype), None, None, None, False, 0.0,
+        fw.eye(4, dtype=x.dtype), None, need_weights=False)[0],
+}
+
+
+@pytest.mark.parametrize("name", list(DOUBLE_BACKWARD_RAISES))
+def test_double_backward_raises_like_torch(torch, name):
+    """Where PyTorch's backward has no derivative, the first gradient under create_graph is
+    PyTorch's and requires grad; differentiating it raises PyTorch's error."""
+    data = np.linspace(-1.0, 1.0, 40)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        output = DOUBLE_BACKWARD_RAISES[name](fw, x)
+        weight = fw.tensor(np.cos(np.arange(output.numel())).reshape(tuple(output.shape)))
+        (first,) = fw.autograd.grad((output * weight).sum(), x, create_graph=True)
+        assert first.requires_grad
+        with pytest.raises(RuntimeError) as error:
+            fw.autograd.grad((first * first).sum(), x)
+        results.append((first.detach().numpy(), str(error.value)))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-10, atol=1e-12)
+    assert results[1][1] == results[0][1]
+
+
+AT_KINKS = {
+    "elu": lambda F, x: F.elu(x, 0.8),
+    "elu_negative_alpha": lambda F, x: F.elu(x, -0.5),
+    "selu": lambda F, x: F.selu(x),
+    "celu": lambda F, x: F.celu(x, 1.3),
+    "silu": lambda F, x: F.silu(x),
+    "mish": lambda F, x: F.mish(x),
+    "softplus": lambda F, x: F.softplus(x),
+    "softplus_at_threshold": lambda F, x: F.softplus(x, beta=2.0, threshold=1.0),
+    "logsigmoid": lambda F, x: F.logsigmoid(x),
+    "bce_with_logits": lambda F, x: F.binary_cross_entropy_with_logits(
+        x, x.detach() * 0 + 0.3, reduction="none"),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(AT_KINKS))
+def test_second_derivative_at_zero_and_thresholds_matches_torch(torch, name, dtype):
+    """At x = 0 (and beta x = threshold) PyTorch's double backwards mask strictly (x < 0,
+    beta x < threshold) and its sigmoid has slope 1/4 at 0: ember's second derivatives there."""
+    data = np.array([-2.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0], dtype=dtype)
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        (first,) = fw.autograd.grad(AT_KINKS[name](fw.nn.functional, x).sum(), x,
+                                    create_graph=True)
+        (second,) = fw.autograd.grad(first.sum(), x)
+        results.append((first.detach().numpy(), second.numpy()))
+    tolerance = 1e-6 if dtype == np.float32 else 1e-12
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
+
+
+def test_prelu_refuses_mixed_dtypes_like_torch(torch):
+    from tests.conftest import assert_raises_like_torch
+    assert_raises_like_torch(
+        lambda: torch.nn.functional.prelu(torch.ones(2, 3, dtype=torch.float64), torch.ones(1)),
+        lambda: ember.nn.functional.prelu(ember.ones(2, 3, dtype=ember.float64), ember.ones(1)),
+        RuntimeError, same_type=True)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
+def test_grid_sample_second_derivatives_like_torch(torch, mode):
+    """grid_sample's backward is one node in PyTorch: the input's gradient has no derivative
+    in the input (None), and the grid's gradient is the only path back to it."""
+    random = np.random.default_rng(0)
+    arrays = [random.standard_normal((1, 2, 3, 4)), random.uniform(-1, 1, (1, 2, 3, 2))]
+    results = []
+    for fw in (torch, ember):
+        x, grid = (fw.tensor(array, requires_grad=True) for array in arrays)
+        output = fw.nn.functional.grid_sample(x, grid, mode=mode, align_corners=False)
+        weight = fw.tensor(np.cos(np.arange(output.numel())).reshape(tuple(output.shape)))
+        grad_x, grad_grid = fw.autograd.grad((output * weight).sum(), (x, grid),
+                                             create_graph=True)
+        of_grad_x = fw.autograd.grad(grad_x.sum(), x, retain_graph=True, allow_unused=True)[0]
+        second = fw.autograd.grad((grad_x * grad_x).sum() + (grad_grid * grad_grid).sum(), x,
+                                  allow_unused=True)[0]
+        results.append([grad_x.detach().numpy(), grad_grid.detach().numpy(), of_grad_x,
+                        None if second is None else second.numpy()])
+    (*theirs, their_of_x, their_second), (*ours, our_of_x, our_second) = results
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
+    assert our_of_x is None and their_of_x is None
+    assert (our_second is None) == (their_second is None)
+    if their_second is not None:
+        np.testing.assert_allclose(our_second, their_second, rtol=1e-9, atol=1e-12)

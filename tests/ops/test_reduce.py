@@ -407,6 +407,32 @@ def test_norm_gradient_at_zero_is_zero(torch):
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
 
 
+NORMS_AT_ZERO = {
+    "vector_norm_rows": lambda fw, x: fw.linalg.vector_norm(fw.stack([x * 0, x]), dim=1),
+    "norm": lambda fw, x: x.norm(),
+    "linalg_norm": lambda fw, x: fw.linalg.norm(x.reshape(2, 2)),
+    "normalize": lambda fw, x: fw.nn.functional.normalize(fw.stack([x * 0, x]), dim=1),
+    "vector_norm_3": lambda fw, x: fw.linalg.vector_norm(fw.stack([x * 0, x]), 3, dim=1),
+}
+
+
+@pytest.mark.parametrize("data", [[0.0, 0.0, 0.0, 0.0], [1.0, -2.0, 0.5, 0.0]])
+@pytest.mark.parametrize("name", list(NORMS_AT_ZERO))
+def test_norm_second_derivative_at_a_zero_norm_like_torch(torch, name, data):
+    """PyTorch's 2-norm backward masks x / norm after dividing: the first gradient at a zero
+    norm is 0 and the second NaN (0 / 0), as a gradient penalty on a zero gradient gets."""
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(np.array(data), requires_grad=True)
+        output = NORMS_AT_ZERO[name](fw, x)
+        weight = fw.tensor(np.cos(np.arange(output.numel())).reshape(tuple(output.shape)))
+        (first,) = fw.autograd.grad((output * weight).sum(), x, create_graph=True)
+        (second,) = fw.autograd.grad((first * first).sum() + first.sum(), x)
+        results.append((first.detach().numpy(), second.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
 def test_topk_and_sort_gradients_scatter_back():
     leaf = ember.tensor([3.0, 1.0, 2.0], requires_grad=True)
     values, _ = leaf.topk(2)

@@ -404,6 +404,7 @@ class ConvNd(Op):
     _torch_name = "ConvolutionBackward0"
 
     differentiable_backward = True
+    backward_is_one_node = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, geometry):
@@ -427,6 +428,7 @@ class ConvTransposeNd(Op):
 
     output_layout = staticmethod(spatial_layout)
     differentiable_backward = True
+    backward_is_one_node = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, geometry):

@@ -622,6 +622,9 @@ class CTCLoss(Op):
     time is the recursion's loop. The gradient is PyTorch's: exp(log_probs) minus the
     alignment posteriors, the gradient through a log_softmax that produced log_probs."""
 
+    double_backward_error = (RuntimeError,
+                             "derivative for aten::_ctc_loss_backward is not implemented")
+
     @staticmethod
     def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
         steps, batch, _ = log_probs.shape

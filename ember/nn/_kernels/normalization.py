@@ -19,11 +19,6 @@ from ...autograd.function import Op
 
 
 class BatchNorm(Op):
-    output_layout = staticmethod(spatial_layout)
-    _torch_name = "NativeBatchNormBackward0"
-
-    differentiable_backward = True
-
     """Fused batch normalisation (memory and speed): ``(x - mean) * invstd * weight + bias``.
 
     In training the batch statistics are computed here and the given running buffers' arrays are
@@ -38,7 +33,10 @@ class BatchNorm(Op):
     per-channel sums of grad and grad * (x - mean); weight and bias gradients stay local.
     """
 
+    output_layout = staticmethod(spatial_layout)
+    _torch_name = "NativeBatchNormBackward0"
     differentiable_backward = True
+    backward_is_one_node = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, running_mean, running_var, training, momentum, eps,
@@ -415,6 +413,7 @@ class LayerNorm(Op):
     _torch_name = "NativeLayerNormBackward0"
 
     differentiable_backward = True
+    backward_is_one_node = True
 
     @staticmethod
     def forward(ctx, input, weight, bias, normalized_ndim, eps):

@@ -231,7 +231,7 @@ class GridSample(Op):
     differentiable (create_graph)."""
 
     differentiable_backward = True
-    backward_keeps_input = True
+    backward_is_one_node = True
 
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):

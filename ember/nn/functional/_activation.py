@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from ... import _random, ops as _ops
+from ..._dtype import scalar_type_name
 from ...autograd.function import keep_input_in_gradient, torch_named
 from ...ops.elementwise.casting import autocast_op
 from .._kernels import activation as _activation
@@ -162,6 +163,10 @@ def glu(input, dim=-1):
 @autocast_op("prelu")
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), one weight per channel (dimension 1) or one shared."""
+    if input._data.dtype != weight._data.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got "
+                           f"{scalar_type_name(input._data.dtype)} and "
+                           f"{scalar_type_name(weight._data.dtype)}")
     channels = input.shape[1] if input.dim() >= 2 else 1
     count = weight.numel()
     if count != 1:
@@ -198,7 +203,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     slopes[negative] = _random.uniform(None, (int(negative.sum()),), np.float64,
                                        float(compute(lower)), float(compute(upper)))
     noise = type(input)._wrap(slopes)
-    return _apply(input, inplace, "rrelu_", lambda: input * noise)
+    # PyTorch's rrelu_with_noise_backward keeps the input (derivative 0) under create_graph
+    return _apply(input, inplace, "rrelu_", lambda: keep_input_in_gradient(input * noise))
 
 
 def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):

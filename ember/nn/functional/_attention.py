@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..._dtype import is_floating
+from ...autograd.function import without_double_backward
 from ...backends.cuda import flash_sdp_enabled
 from ...ops._broadcast import mismatch_error
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
@@ -35,11 +36,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     ``attn_mask`` applies both where PyTorch's CPU flash kernel takes the call, and is refused
     where its math kernel would.
     """
-    if is_causal and attn_mask is not None and not _flash_takes_mask(query, key, value,
-                                                                      attn_mask, dropout_p):
+    if is_causal and attn_mask is not None and not _flash_kernel_runs(query, key, value, attn_mask,
+                                                                       dropout_p, enable_gqa):
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
                            "when is_causal=True")
     _check_attention_inputs(query, key, value, attn_mask, dropout_p)
+    original = (query, key, value)  # PyTorch picks its kernel before repeating heads
     if enable_gqa:
         heads, key_heads = query.shape[-3], key.shape[-3]
         if heads % key_heads != 0 or heads % value.shape[-3] != 0:
@@ -66,24 +68,35 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         causal = causal_blocked(target_length, source_length)
         blocked = causal if blocked is None else blocked | causal
     stream = None  # the default generator, drawn from when dropout_p > 0
-    return ScaledDotProductAttention.apply(query, key, value, float_mask, blocked, scale_factor,
-                                           float(dropout_p), stream)
+    output = ScaledDotProductAttention.apply(query, key, value, float_mask, blocked,
+                                             scale_factor, float(dropout_p), stream)
+    if output.grad_fn is not None and _flash_kernel_runs(original[0], original[1], original[2],
+                                                         attn_mask, dropout_p, enable_gqa):
+        # PyTorch's CPU flash kernel has no double backward
+        without_double_backward(output, RuntimeError, "derivative for aten::_scaled_dot_product_"
+                                "flash_attention_for_cpu_backward is not implemented")
+    return output
 
 
-def _flash_takes_mask(query, key, value, attn_mask, dropout_p):
+def _flash_kernel_runs(query, key, value, attn_mask, dropout_p, enable_gqa):
     """Whether PyTorch's CPU flash kernel would run this call (its gates in sdp_utils_cpp.cpp):
-    that kernel applies an explicit mask and is_causal together, the math kernel refuses."""
+    that kernel applies an explicit mask and is_causal together, the math kernel refuses; its
+    backward has no derivative."""
     shapes = [tensor._data.shape for tensor in (query, key, value)]
     if not flash_sdp_enabled() or dropout_p > 0.0 or any(len(shape) != 4 for shape in shapes):
         return False
     batch, heads, target_length, head_size = shapes[0]
     source_length = shapes[1][2]
-    if any(shape[0] != batch or shape[1] != heads or shape[3] != head_size for shape in shapes):
+    if any(shape[0] != batch or shape[3] != head_size for shape in shapes):
+        return False
+    if any(shape[1] != heads for shape in shapes) and not enable_gqa:
         return False
     if target_length == 0 or source_length == 0:
         return False
     if any(tensor.stride(-1) != 1 for tensor in (query, key, value)):
         return False
+    if attn_mask is None:
+        return True
     mask_shape = attn_mask._data.shape
     if attn_mask.requires_grad or len(mask_shape) not in (2, 4):
         return False

@@ -10,8 +10,8 @@ from ... import ops as _ops
 from ..._dtype import is_floating, scalar_type_name
 from ...ops._broadcast import mismatch_error
 from ...ops.elementwise.casting import autocast_op
-from ...autograd.function import keep_input_in_gradient, torch_named
-from ...autograd.grad_mode import no_grad
+from ...autograd.function import keep_input_in_gradient, torch_named, without_double_backward
+from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...tensor import Size, Tensor
 from .._kernels.activation import LogSigmoid
 from .._kernels.loss import (
@@ -73,6 +73,30 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
         raise IndexError(f"Target {int(target_array[bad].flat[0])} is out of bounds.")
 
 
+def _refuse_gradient(tensor, function, argument):
+    """PyTorch's refusal, under grad mode, of a tensor argument its kernel has no derivative
+    for (a class weight, pos_weight)."""
+    if tensor is not None and tensor.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"The function '{function}' is not differentiable with respect to "
+                           f"argument '{argument}'. This input cannot have requires_grad True.")
+
+
+def _cross_entropy_with_learned_weight(input, target, weight, smoothing, reduction):
+    """Cross entropy against class probabilities with a class weight that requires grad, from
+    recorded ops: the fused kernel takes the weight as a constant, PyTorch differentiates it."""
+    class_dim = 1 if input.dim() > 1 else 0
+    classes = input.shape[class_dim]
+    if weight.shape != (classes,):
+        raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
+                           f"or no classes but got weight tensor of shape: {list(weight.shape)}")
+    if smoothing > 0:
+        target = target * (1 - smoothing) + smoothing / classes
+    shape = [1] * input.dim()
+    shape[class_dim] = classes
+    weighted = input.log_softmax(class_dim) * target * weight.reshape(shape)
+    return apply_reduction(-weighted.sum(class_dim), reduction)
+
+
 def _classification(input, target, weight, ignore_index, reduction, smoothing, from_logits,
                     operation):
     check_reduction(reduction)
@@ -88,6 +112,10 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
         raise RuntimeError(f"{operation}: input tensor should be 1D or more, but got a 0D tensor")
     unbatched = array.ndim == 1
     probabilities = tuple(array.shape) == tuple(target_array.shape)
+    if not probabilities:
+        _refuse_gradient(weight, "nll_loss_forward", "weight")
+    elif from_logits and weight is not None and weight.requires_grad and is_grad_enabled():
+        return _cross_entropy_with_learned_weight(input, target, weight, smoothing, reduction)
     if unbatched:
         if target_array.ndim == 1 and not probabilities:
             # PyTorch takes a one-element target for one unbatched sample
@@ -249,6 +277,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         # (a vmap batch is checked by the batching rule)
         if type(values) is np.ndarray and np.any((values < 0) | (values > 1)):
             raise RuntimeError(f"all elements of {name} should be between 0 and 1")
+    _refuse_gradient(weight, "binary_cross_entropy", "weight")
     _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
@@ -272,6 +301,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if not is_floating(target._data.dtype):  # ... and multiplies it by the input in place
         raise RuntimeError(f"result type {scalar_type_name(input._data.dtype)} can't be cast to "
                            f"the desired output type {scalar_type_name(target._data.dtype)}")
+    _refuse_gradient(weight, "binary_cross_entropy_with_logits", "weight")
+    _refuse_gradient(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
     _check_broadcastable(pos_weight, input, "pos_weight")
     _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
@@ -528,10 +559,12 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return apply_reduction(loss, reduction)
 
 
-def _strict_hinge(value):
-    """max(0, value) whose gradient is zero at 0 (PyTorch's margin kernels test z > 0); their
-    backward keeps the input, as PyTorch's."""
-    return keep_input_in_gradient(_ops.where(value > 0, value, value.new_zeros(())))
+def _strict_hinge(value, kernel):
+    """max(0, value) whose gradient is zero at 0 (PyTorch's margin kernels test z > 0). PyTorch's
+    backward of the ``kernel`` these hinges make has no derivative: a second grad raises."""
+    return without_double_backward(_ops.where(value > 0, value, value.new_zeros(())),
+                                   RuntimeError,
+                                   f"derivative for aten::{kernel}_backward is not implemented")
 
 
 @autocast_op("multi_margin_loss")
@@ -541,6 +574,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     reduction = reduction_from(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
+    _refuse_gradient(weight, "multi_margin_loss", "weight")
     unbatched = input.dim() <= 1
     scores = input.reshape(1, -1) if unbatched else input
     classes = scores.shape[1]
@@ -554,7 +588,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         raise RuntimeError("target out of range")
     label_index = type(input)._wrap(labels.reshape(-1, 1).astype(np.int64))
     chosen = scores.gather(1, label_index)
-    hinge = _strict_hinge(margin - chosen + scores)
+    hinge = _strict_hinge(margin - chosen + scores, "multi_margin_loss")
     if p == 2:
         hinge = hinge * hinge
     if weight is not None:
@@ -589,7 +623,8 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     is_target[rows, safe_labels[valid]] = True
     dtype = scores._data.dtype
     chosen = scores.gather(1, type(input)._wrap(safe_labels))
-    hinge = _strict_hinge(1 - chosen.unsqueeze(2) + scores.unsqueeze(1))
+    hinge = _strict_hinge(1 - chosen.unsqueeze(2) + scores.unsqueeze(1),
+                          "multilabel_margin_loss")
     pair_mask = valid[:, :, None] & ~is_target[:, None, :]
     loss = (hinge * type(input)._wrap(pair_mask.astype(dtype))).sum((1, 2)) / classes
     if unbatched:
