@@ -73,10 +73,12 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
         raise IndexError(f"Target {int(target_array[bad].flat[0])} is out of bounds.")
 
 
-def _refuse_gradient(tensor, function, argument):
+def _refuse_gradient(tensor, function, argument, input):
     """PyTorch's refusal, under grad mode, of a tensor argument its kernel has no derivative
-    for (a class weight, pos_weight)."""
-    if tensor is not None and tensor.requires_grad and is_grad_enabled():
+    for (a class weight, pos_weight). Not under ember.func.vmap (a batched input or argument):
+    torch.func decomposes these losses into differentiable ops there."""
+    if (tensor is not None and tensor.requires_grad and is_grad_enabled()
+            and type(tensor._data) is np.ndarray and type(input._data) is np.ndarray):
         raise RuntimeError(f"The function '{function}' is not differentiable with respect to "
                            f"argument '{argument}'. This input cannot have requires_grad True.")
 
@@ -113,7 +115,7 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
     unbatched = array.ndim == 1
     probabilities = tuple(array.shape) == tuple(target_array.shape)
     if not probabilities:
-        _refuse_gradient(weight, "nll_loss_forward", "weight")
+        _refuse_gradient(weight, "nll_loss_forward", "weight", input)
     elif from_logits and weight is not None and weight.requires_grad and is_grad_enabled():
         return _cross_entropy_with_learned_weight(input, target, weight, smoothing, reduction)
     if unbatched:
@@ -277,7 +279,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         # (a vmap batch is checked by the batching rule)
         if type(values) is np.ndarray and np.any((values < 0) | (values > 1)):
             raise RuntimeError(f"all elements of {name} should be between 0 and 1")
-    _refuse_gradient(weight, "binary_cross_entropy", "weight")
+    _refuse_gradient(weight, "binary_cross_entropy", "weight", input)
     _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
@@ -301,8 +303,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if not is_floating(target._data.dtype):  # ... and multiplies it by the input in place
         raise RuntimeError(f"result type {scalar_type_name(input._data.dtype)} can't be cast to "
                            f"the desired output type {scalar_type_name(target._data.dtype)}")
-    _refuse_gradient(weight, "binary_cross_entropy_with_logits", "weight")
-    _refuse_gradient(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
+    _refuse_gradient(weight, "binary_cross_entropy_with_logits", "weight", input)
+    _refuse_gradient(pos_weight, "binary_cross_entropy_with_logits", "pos_weight",
+                     input)
     _check_broadcastable(pos_weight, input, "pos_weight")
     _check_broadcastable(weight, input, "weight")
     loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
@@ -574,7 +577,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     reduction = reduction_from(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
-    _refuse_gradient(weight, "multi_margin_loss", "weight")
+    _refuse_gradient(weight, "multi_margin_loss", "weight", input)
     unbatched = input.dim() <= 1
     scores = input.reshape(1, -1) if unbatched else input
     classes = scores.shape[1]
