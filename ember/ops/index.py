@@ -230,6 +230,15 @@ def _pad(values, shape):
     return embed(values, shape, _leading_key(values.shape))
 
 
+def _basic_view(array, key):
+    """``array[key]`` for a basic key, a view even when it selects one element (NumPy gives a
+    scalar copy there; PyTorch's x[i] is a 0-d view, so writing to it changes x)."""
+    view = array[key]
+    if type(view) is np.ndarray:
+        return view
+    return array[(key if type(key) is tuple else (key,)) + (Ellipsis,)]
+
+
 def _leading_key(shape):
     return tuple(slice(0, size) for size in shape)
 
@@ -243,7 +252,7 @@ class BasicIndex(Op):
     def forward(ctx, x, key):
         ctx.shape = x.shape
         ctx.key = key
-        return x[key]
+        return _basic_view(x, key)
 
     @staticmethod
     def backward(ctx, grad):
@@ -396,13 +405,11 @@ def getitem(input, key):
     if _function._tracer is None and unrecorded_view(input):
         # nothing to record (a dataset's x[i], a batch's X[ix]): NumPy's indexing as it is
         try:
-            array = input._data[key]
+            if advanced:
+                return Tensor._wrap(np.asarray(input._data[key]))
+            return view_result(input, _basic_view(input._data, key))
         except IndexError as error:
             raise _index_error(error) from None
-        if advanced:
-            return Tensor._wrap(array)
-        if type(array) is np.ndarray:  # a view (an element is a copy: the Op path below)
-            return view_result(input, array)
     if advanced:
         return AdvancedIndex.apply(input, key)
     try:

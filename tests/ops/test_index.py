@@ -372,3 +372,38 @@ def test_narrow_copy_and_conversions():
     assert copied.tolist() == [[5.0, 0.0]] and x.tolist() == [[0, 1.0], [2, 0]]
     assert x.cfloat().dtype == ember.complex64 and x.cdouble().dtype == ember.complex128
     assert x.to_sparse_coo().is_sparse
+
+
+@pytest.mark.parametrize("grad_mode", ["enabled", "no_grad"])
+def test_indexing_an_element_is_a_view_as_in_torch(torch, grad_mode):
+    """x[i] (one element) is a 0-d view: writing to it changes x and both versions move, as in
+    PyTorch, on the path that records nothing and on the recorded one."""
+    for library in (ember, torch):
+        data = library.arange(6.0).reshape(2, 3)
+        leaf = library.arange(4.0, requires_grad=True)
+        context = library.no_grad() if grad_mode == "no_grad" else library.enable_grad()
+        with context:
+            element = data[1, 2]
+            element.add_(10)
+            picked = leaf[2]
+        assert data.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 15.0]]
+        assert data._version == element._version == 1
+        assert picked.requires_grad and picked.shape == ()
+        if grad_mode == "enabled":
+            (picked * 3).backward()
+            assert leaf.grad.tolist() == [0.0, 0.0, 3.0, 0.0]
+
+
+def test_unrecorded_indexing_matches_torch(torch):
+    """Indexing tensors that need no gradient skips the op: views share memory and version,
+    advanced indices copy, errors are PyTorch's."""
+    array = np.arange(24.0, dtype=np.float32).reshape(4, 6)
+    ours, theirs = ember.tensor(array), torch.tensor(array)
+    keys = [1, (slice(1, 3), 2), (Ellipsis, 0), (None, 2), [0, 3], (slice(None), [1, 1, 5])]
+    for key in keys:
+        np.testing.assert_array_equal(ours[key].numpy(), theirs[key].numpy())
+    view, copy = ours[1:3], ours[[1, 2]]
+    view.mul_(2)
+    assert ours._version == view._version == 1 and copy._version == 0
+    assert copy.tolist() == array[[1, 2]].tolist()
+    assert_raises_like_torch(lambda: theirs[9], lambda: ours[9], IndexError, same_type=True)
