@@ -403,6 +403,13 @@ class BackwardCFunction(FunctionCtx, Node):
                 item.grad_fn = None
                 item._requires_grad = False
                 item._output_nr = number
+            # PyTorch counts the Function's change once more; a saved copy of it stays valid.
+            counter = item._version_counter() if not item._is_inference else None
+            item._bump_version()
+            if counter is not None and self._saved_checks:
+                self._saved_checks = [
+                    (index, owned, counter.value if owned is counter else version, owner, output)
+                    for index, owned, version, owner, output in self._saved_checks]
             replaced[number] = item
         return tuple(replaced)
 
