@@ -26,6 +26,7 @@ from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
 from ..tensor import Size, Tensor
 from .._grad_state import GradState, _grad_state
 from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
+from .node import next_positions
 from .views import refresh_view
 
 
@@ -432,6 +433,8 @@ def _run_post_hooks(node, input_grads, grads):
                          for grad, edge in zip(input_grads, node.next_edges)])
     # The hooks see the inputs that next_functions lists (not an op's non-tensor options).
     order = node._next_order
+    if order is not None:
+        order = next_positions(order, len(input_grads))
     seen = input_grads if order is None else tuple([input_grads[index] for index in order])
     for hook in list(node._post_hooks.values()):
         result = hook(_as_tensors(seen), grad_outputs)
