@@ -24,31 +24,45 @@ __all__ = ["Module", "register_module_backward_hook", "register_module_buffer_re
            "register_module_parameter_registration_hook"]
 
 
+# The ids of the global hook dicts that hold a hook now: empty unless a global forward or
+# backward hook is registered, so a module call checks all of them at once.
+_global_hooks_in_use = set()
+
+
 class _GlobalHooks(dict):
     """Hooks by handle id, with ``snapshot``, the tuple of its items remade on every change
     (rare): every module call reads it without copying, and a hook may add or remove hooks while
     it runs."""
 
-    def __init__(self):
+    def __init__(self, around_forward=True):
         super().__init__()
         self.snapshot = ()
+        # True for the hooks _call_with_hooks runs (forward and backward hooks)
+        self.around_forward = around_forward
+
+    def _changed(self):
+        self.snapshot = tuple(self.items())
+        if self and self.around_forward:
+            _global_hooks_in_use.add(id(self))
+        else:
+            _global_hooks_in_use.discard(id(self))
 
     def __setitem__(self, hook_id, hook):
         super().__setitem__(hook_id, hook)
-        self.snapshot = tuple(self.items())
+        self._changed()
 
     def __delitem__(self, hook_id):
         super().__delitem__(hook_id)
-        self.snapshot = tuple(self.items())
+        self._changed()
 
     def pop(self, hook_id, *default):
         hook = super().pop(hook_id, *default)
-        self.snapshot = tuple(self.items())
+        self._changed()
         return hook
 
     def clear(self):
         super().clear()
-        self.snapshot = ()
+        self._changed()
 
 
 # Hooks that run for every module call, before each module's own hooks (PyTorch's global hooks).
@@ -60,9 +74,9 @@ _global_backward_hooks = _GlobalHooks()
 _global_backward_pre_hooks = _GlobalHooks()
 # hook(module, name, value) when any module registers a parameter, buffer or child module; a
 # non-None result is registered instead.
-_global_parameter_registration_hooks = _GlobalHooks()
-_global_buffer_registration_hooks = _GlobalHooks()
-_global_module_registration_hooks = _GlobalHooks()
+_global_parameter_registration_hooks = _GlobalHooks(around_forward=False)
+_global_buffer_registration_hooks = _GlobalHooks(around_forward=False)
+_global_module_registration_hooks = _GlobalHooks(around_forward=False)
 
 
 def register_module_forward_pre_hook(hook):
@@ -148,7 +162,7 @@ _call_depth = _CallDepth()
 # ``hook(module)`` after every top-level module call (none in progress around it on its thread)
 # that returned: ember's own, for checks of a whole model call (training.mode_checks). Nested
 # calls pay one counter update instead of two global hooks' calls.
-_top_level_call_hooks = _GlobalHooks()
+_top_level_call_hooks = _GlobalHooks(around_forward=False)
 
 
 def register_top_level_call_hook(hook):
@@ -293,9 +307,8 @@ class Module:
                                   f'"forward" function')
 
     def __call__(self, *args, **kwargs):
-        hooked = (self._forward_pre_hooks or self._forward_hooks or _global_forward_pre_hooks
-                  or _global_forward_hooks or self._backward_hooks or self._backward_pre_hooks
-                  or _global_backward_hooks or _global_backward_pre_hooks)
+        hooked = (self._forward_pre_hooks or self._forward_hooks or _global_hooks_in_use
+                  or self._backward_hooks or self._backward_pre_hooks)
         if not (hooked or _top_level_call_hooks):
             return self.forward(*args, **kwargs)
         calls = _call_depth
