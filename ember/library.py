@@ -208,3 +208,8 @@ class _Namespace:
 @functools.lru_cache(maxsize=None)
 def namespace(name):
     return _Namespace(name)
+
+
+def registered_namespaces():
+    """The namespaces that hold at least one custom op."""
+    return {qualified.partition("::")[0] for qualified in _REGISTRY}
