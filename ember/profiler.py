@@ -97,6 +97,7 @@ class profile:
         self.schedule = schedule if schedule is not None else _always_record
         self.on_trace_ready = on_trace_ready
         self.record_shapes = record_shapes
+        self.profile_memory = profile_memory
         self.step_num = 0
         self.profiler = None  # the recording of the current (or last) cycle
         self._recording = None
@@ -128,7 +129,8 @@ class profile:
             self._finish(save=True)
         if current in (ProfilerAction.WARMUP, ProfilerAction.RECORD,
                        ProfilerAction.RECORD_AND_SAVE) and self._recording is None:
-            self._recording = _autograd_profile(record_shapes=self.record_shapes)
+            self._recording = _autograd_profile(record_shapes=self.record_shapes,
+                                                profile_memory=self.profile_memory)
             self._recording._start()
         elif current == ProfilerAction.NONE and self._recording is not None:
             self._finish(save=False)

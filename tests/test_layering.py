@@ -37,6 +37,9 @@ ORDER = [
     ("ember.autograd",),
     # torch.profiler's front end over autograd's op profiler.
     ("ember.profiler",),
+    # torch.library's custom ops (autograd Functions made from user functions) and torch.ops.
+    ("ember.library",),
+    ("ember._torch_ops",),
     # quantized tensors (integers, scale, zero point): plain values that checkpoints store.
     ("ember._quantized",),
     # checkpoint files: tensors and JSON, nothing above autograd.

@@ -26,6 +26,7 @@ from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
 from ..tensor import Size, Tensor
 from .._grad_state import GradState, _grad_state
 from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
+from .node import next_positions
 from .views import refresh_view
 
 
@@ -430,11 +431,21 @@ def _run_post_hooks(node, input_grads, grads):
     # Gradients of inputs that need none are None to the hooks, whatever backward computed.
     input_grads = tuple([None if edge is None else grad
                          for grad, edge in zip(input_grads, node.next_edges)])
+    # The hooks see the inputs that next_functions lists (not an op's non-tensor options).
+    order = node._next_order
+    if order is not None:
+        order = next_positions(order, len(input_grads))
+    seen = input_grads if order is None else tuple([input_grads[index] for index in order])
     for hook in list(node._post_hooks.values()):
-        result = hook(_as_tensors(input_grads), grad_outputs)
+        result = hook(_as_tensors(seen), grad_outputs)
         if result is not None:
-            input_grads = _replacement(hook, result, input_grads)
-    return input_grads
+            seen = _replacement(hook, result, seen)
+    if order is None:
+        return seen
+    input_grads = list(input_grads)
+    for position, index in enumerate(order):
+        input_grads[index] = seen[position]
+    return tuple(input_grads)
 
 
 def _as_tensors(grads):

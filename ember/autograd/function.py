@@ -23,6 +23,9 @@ _tracer = None
 # ``_forward_ad_hook(ctx, args, results)`` after each recorded custom Function that defines
 # ``jvp`` and no ``backward``.
 _forward_ad_hook = None
+# ember.func's BatchedTensor: a custom Function given one hands itself to vmap's dispatch, which
+# applies PyTorch's rules for custom Functions under vmap (their ``vmap`` or generated rule).
+_batched_tensor_type = None
 # True while saved_tensors_hooks are active in some thread (ember.autograd.graph sets it): the
 # one check a recorded op makes for them.
 _saved_tensors_hooks = False
@@ -468,12 +471,23 @@ class BackwardCFunction(FunctionCtx, Node):
                 item.grad_fn = None
                 item._requires_grad = False
                 item._output_nr = number
+            # PyTorch counts the Function's change once more; a saved copy of it stays valid.
+            counter = item._version_counter() if not item._is_inference else None
+            item._bump_version()
+            if counter is not None and self._saved_checks:
+                self._saved_checks = [
+                    (index, owned, counter.value if owned is counter else version, owner, output)
+                    for index, owned, version, owner, output in self._saved_checks]
             replaced[number] = item
         return tuple(replaced)
 
     def _forward_on_tensors(self, args):
         function = self._forward_cls
         self._inputs = args
+        if _batched_tensor_type is not None:
+            for arg in args:
+                if type(arg) is _batched_tensor_type:
+                    raise BatchedForward(function.__name__)
         with no_grad():
             if function.setup_context is Function.setup_context:
                 return function.forward(self, *args)
@@ -542,6 +556,16 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
     instance of ``YourFunction._backward_cls``, a BackwardCFunction."""
 
     _tensor_level = True
+    # Under ``torch.func.vmap``: True runs ``forward`` on the batched inputs (PyTorch's generated
+    # rule); otherwise the Function needs its own ``vmap`` staticmethod.
+    generate_vmap_rule = False
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        """The batching rule: outputs and their batch dims (``out_dims``) from the unbatched
+        inputs, ``in_dims`` saying where each input's batch dimension is (None: not batched)."""
+        raise NotImplementedError("To use autograd.Function with vmap, you must either override "
+                                  "the vmap staticmethod or set generate_vmap_rule=True.")
 
     @staticmethod
     def jvp(ctx, *grad_inputs):

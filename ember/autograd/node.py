@@ -69,6 +69,11 @@ class _Packed:
 _PACKED = _Packed()
 
 
+def next_positions(order, count):
+    """The input positions a node's ``_next_order`` names (a tuple, or a slice of the inputs)."""
+    return range(count)[order] if type(order) is slice else order
+
+
 class Node:
     """A recorded op: graph links, saved values and the ctx API (``save_for_backward``, ...).
 
@@ -185,7 +190,7 @@ class Node:
         if functions is None:
             edges = self.next_edges
             if self._next_order is not None:
-                edges = [edges[index] for index in self._next_order]
+                edges = [edges[index] for index in next_positions(self._next_order, len(edges))]
             functions = self.__dict__["_next_functions"] = tuple(
                 (None, 0) if edge is None else
                 (AccumulateGrad.of(edge[0]), 0) if isinstance(edge[0], Tensor) else edge

@@ -34,6 +34,9 @@ class FunctionEvent:
         self.children_us = 0.0
         self.is_top_level = True
         self.count = 1
+        # bytes of the arrays the op returned (profile_memory), and with its children's
+        self.self_cpu_memory_usage = 0
+        self.cpu_memory_usage = 0
 
     @property
     def cpu_time_total(self):
@@ -61,11 +64,14 @@ class FunctionEventAvg:
         self.cpu_time_total = 0.0
         self.self_cpu_time_total = 0.0
         self.device_time_total = self.self_device_time_total = 0.0
+        self.cpu_memory_usage = self.self_cpu_memory_usage = 0
 
     def add(self, event):
         self.count += event.count
         self.cpu_time_total += event.cpu_time_total
         self.self_cpu_time_total += event.self_cpu_time_total
+        self.cpu_memory_usage += event.cpu_memory_usage
+        self.self_cpu_memory_usage += event.self_cpu_memory_usage
         return self
 
     @property
@@ -82,9 +88,10 @@ class EventList(list):
     """A list of events with PyTorch's ``table``, ``key_averages``, ``total_average`` and
     ``export_chrome_trace``."""
 
-    def __init__(self, events=(), with_shapes=False):
+    def __init__(self, events=(), with_shapes=False, profile_memory=False):
         super().__init__(events)
         self._with_shapes = with_shapes
+        self._profile_memory = profile_memory
 
     @property
     def self_cpu_time_total(self):
@@ -99,7 +106,8 @@ class EventList(list):
                 groups[key] = FunctionEventAvg(event.key, event.input_shapes
                                                if group_by_input_shape else None)
             groups[key].add(event)
-        return EventList(groups.values(), with_shapes=group_by_input_shape)
+        return EventList(groups.values(), with_shapes=group_by_input_shape,
+                         profile_memory=self._profile_memory)
 
     def total_average(self):
         total = FunctionEventAvg("Total", None)
@@ -126,6 +134,7 @@ class profile:
                  custom_trace_id_callback=None):
         self.enabled = enabled
         self.record_shapes = record_shapes
+        self.profile_memory = profile_memory
         self.entered = False
         self.function_events = None
         self._events = []
@@ -159,7 +168,8 @@ class profile:
             if not _active:
                 _uninstall()
         self.function_events = EventList(sorted(self._events, key=lambda e: e.start_us),
-                                         with_shapes=self.record_shapes)
+                                         with_shapes=self.record_shapes,
+                                         profile_memory=self.profile_memory)
 
     def _check_finished(self):
         if self.function_events is None:
@@ -246,6 +256,7 @@ def _close(event):
         stack.pop()
     if stack:
         stack[-1].children_us += event.cpu_time_total
+        stack[-1].cpu_memory_usage += event.cpu_memory_usage
     for active in list(_active):
         active._events.append(event)
 
@@ -270,6 +281,16 @@ def _shapes(args):
     return shapes
 
 
+def _output_bytes(result):
+    """Bytes of the arrays an op returned that own their memory (views allocate nothing)."""
+    total = 0
+    for item in result if isinstance(result, tuple) else (result,):
+        array = getattr(item, "_data", None)
+        if getattr(array, "base", 0) is None:
+            total += array.nbytes
+    return total
+
+
 def _install():
     apply = Op.__dict__["apply"].__func__
     run_backward = Node._run_backward
@@ -286,6 +307,10 @@ def _install():
         finally:
             first = result[0] if isinstance(result, tuple) and result else result
             event.name = event.key = _op_name(cls, getattr(first, "grad_fn", None))
+            if result is not None and any(active.profile_memory for active in _active):
+                allocated = _output_bytes(result)
+                event.self_cpu_memory_usage = allocated
+                event.cpu_memory_usage += allocated
             _close(event)
 
     def timed_run_backward(node, grad_outputs, create_graph):
@@ -321,6 +346,14 @@ _SORT_KEYS = {"cpu_time_total", "self_cpu_time_total", "cpu_time", "count",
               "self_device_time_total", "cuda_time_total", "self_cuda_time_total"}
 
 
+def _format_memory(nbytes):
+    """PyTorch's spelling of a byte count in the profiler's table."""
+    for unit, size in (("Gb", 1024 ** 3), ("Mb", 1024 ** 2), ("Kb", 1024)):
+        if abs(nbytes) >= size:
+            return f"{nbytes / size:.2f} {unit}"
+    return f"{nbytes} b"
+
+
 def _table(events, sort_by, row_limit, name_width, shapes_width, header, top_level_only,
            time_unit):
     rows = list(events)
@@ -337,8 +370,11 @@ def _table(events, sort_by, row_limit, name_width, shapes_width, header, top_lev
     with_shapes = getattr(events, "_with_shapes", False) and any(
         getattr(event, "input_shapes", None) is not None for event in rows)
     width = min(name_width, max([len(str(event.key)) for event in rows] + [4]))
-    columns = [("Name", width)] + [(title, 12) for title in (
-        "Self CPU %", "Self CPU", "CPU total %", "CPU total", "CPU time avg", "# of Calls")]
+    with_memory = getattr(events, "_profile_memory", False)
+    titles = ["Self CPU %", "Self CPU", "CPU total %", "CPU total", "CPU time avg"]
+    if with_memory:
+        titles += ["CPU Mem", "Self CPU Mem"]
+    columns = [("Name", width)] + [(title, 12) for title in titles + ["# of Calls"]]
     if with_shapes:
         columns.append(("Input Shapes", min(shapes_width, 33)))
     rule = "  ".join("-" * size for _, size in columns) + "  "
@@ -354,8 +390,11 @@ def _table(events, sort_by, row_limit, name_width, shapes_width, header, top_lev
                  f"{100 * event.self_cpu_time_total / total_self:.2f}%",
                  _format_us(event.self_cpu_time_total),
                  f"{100 * event.cpu_time_total / total_self:.2f}%",
-                 _format_us(event.cpu_time_total), _format_us(event.cpu_time),
-                 str(event.count)]
+                 _format_us(event.cpu_time_total), _format_us(event.cpu_time)]
+        if with_memory:
+            cells += [_format_memory(event.cpu_memory_usage),
+                      _format_memory(event.self_cpu_memory_usage)]
+        cells.append(str(event.count))
         if with_shapes:
             shapes = str(event.input_shapes if event.input_shapes is not None else [])
             cells.append(shapes[:columns[-1][1]])

@@ -51,7 +51,7 @@ class CopySlices(Node):
     from the in-place op, everything else from the base's previous history (PyTorch's node)."""
 
     def name(self):
-        return "ember::autograd::CopySlices"
+        return "torch::autograd::CopySlices"  # PyTorch's name, as AccumulateGrad's
 
     @staticmethod
     def backward(ctx, grad):

@@ -56,13 +56,14 @@ TABLE = {
     "torch._dynamo.config": ("ember._dynamo_config",),
     "torch._inductor": ("ember._inductor",),
     "torch._inductor.config": ("ember._inductor_config",),
+    # custom ops' namespaces (ember.ops is ember's own op package)
+    "torch.ops": ("ember._torch_ops",),
 }
 
 # ember modules that are not the torch module of the same name (or not torch's at all): under a
 # torch name they are "not provided", never a silent stand-in.
 EMBER_ONLY = frozenset({
-    "torch.cli", "torch.compat", "torch.data", "torch.datasets", "torch.io", "torch.ops",
-    "torch.run", "torch.serialization.checkpoint", "torch.tensor", "torch.training",
+    "torch.cli", "torch.compat", "torch.data", "torch.datasets", "torch.io", "torch.run", "torch.serialization.checkpoint", "torch.tensor", "torch.training",
     "torch.utils.data.datasets", "torch.vision",
 })
 

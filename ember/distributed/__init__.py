@@ -4,7 +4,8 @@ Without ``mpiexec`` the world is one process, so the same script runs anywhere."
 from . import algorithms  # noqa: F401
 from .comm import (  # noqa: F401
     Backend, DistBackendError, DistError, MPIBackend, ReduceOp, Request, SingleProcessBackend,
-    Work, all_gather, all_reduce, all_reduce_metrics, barrier, broadcast, default_pg_timeout,
+    Work, all_gather, all_gather_object, all_reduce, all_reduce_metrics, barrier, broadcast,
+    broadcast_object_list, default_pg_timeout,
     destroy_process_group, get_backend, get_rank, get_world_size, init_process_group,
     is_available, is_initialized, is_main_process, is_mpi_available, launched_under_mpi)
 from .parallel import DistributedDataParallel  # noqa: F401

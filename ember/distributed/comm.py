@@ -7,6 +7,7 @@ MPI), so a script that calls ``init_process_group()`` runs unchanged with or wit
 import datetime
 import importlib.util
 import os
+import pickle
 import sys
 import time
 import zlib
@@ -67,7 +68,8 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
                        **unused):
     """Join the job's process group: MPI under ``mpiexec``, else a world of one process.
 
-    ``backend`` is ``"mpi"``, None (same), or a ``Backend`` instance for another engine.
+    ``backend`` is ``"mpi"``, ``"gloo"`` or None (all the same here), or a ``Backend`` instance
+    for another engine.
     ``timeout`` (a ``datetime.timedelta``, default ``default_pg_timeout``, 10 minutes) bounds
     every collective: past it, the ranks waiting raise ``DistBackendError`` naming the
     collective and the ranks that did not arrive, and the job ends.
@@ -80,8 +82,12 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     if isinstance(backend, Backend):
         engine = backend
         engine.timeout = seconds
-    elif backend is None or (isinstance(backend, str) and backend.lower() == "mpi"):
+    elif backend is None or (isinstance(backend, str) and backend.lower() in ("mpi", "gloo")):
         engine = MPIBackend(seconds) if launched_under_mpi() else SingleProcessBackend()
+        if isinstance(backend, str) and backend.lower() == "gloo":
+            # PyTorch's CPU backend: the same collectives, so scripts written for it run here
+            # (one process, or MPI's ranks), and get_backend() answers what they asked for.
+            engine.name = "gloo"
     else:
         raise ValueError(f"init_process_group: backend {backend!r} is not available in ember; "
                          f"use 'mpi' (the world is a single process when not started by mpiexec) "
@@ -275,6 +281,39 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         output._write(array)
         output._bump_version()
     return Work(_DoneRequest(), None) if async_op else None
+
+
+def _object_bytes(obj):
+    return np.frombuffer(pickle.dumps(obj), dtype=np.uint8)
+
+
+def all_gather_object(object_list, obj, group=None):
+    """Fill ``object_list[r]`` with rank r's picklable ``obj`` on every rank."""
+    engine = _require_backend("all_gather_object", group)
+    payload = _object_bytes(obj)
+    sizes = [int(size[0]) for size in
+             engine.allgather(np.array([payload.size], dtype=np.int64))]
+    padded = np.zeros(max(sizes), dtype=np.uint8)
+    padded[:payload.size] = payload
+    gathered = engine.allgather(padded)
+    for rank, (array, size) in enumerate(zip(gathered, sizes)):
+        object_list[rank] = pickle.loads(array[:size].tobytes())
+
+
+def broadcast_object_list(object_list, src=0, group=None, device=None, group_src=None):
+    """Replace the items of ``object_list`` on every rank with rank ``src``'s (picklable)."""
+    engine = _require_backend("broadcast_object_list", group)
+    source = src if group_src is None else group_src
+    if not isinstance(source, int) or not 0 <= source < engine.world_size:
+        raise RuntimeError(f"broadcast_object_list: invalid root rank: {source} (world size "
+                           f"{engine.world_size})")
+    payload = _object_bytes(list(object_list)) if engine.rank == source else None
+    size = np.array([0 if payload is None else payload.size], dtype=np.int64)
+    engine.broadcast(size, source)
+    buffer = payload if payload is not None else np.zeros(int(size[0]), dtype=np.uint8)
+    buffer = np.ascontiguousarray(buffer).copy()
+    engine.broadcast(buffer, source)
+    object_list[:] = pickle.loads(buffer.tobytes())
 
 
 def all_reduce_metrics(metrics, group=None):

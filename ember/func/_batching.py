@@ -20,7 +20,8 @@ import threading
 import numpy as np
 
 from .. import ops
-from ..autograd.function import BatchedForward
+from ..autograd import function as function_module
+from ..autograd.function import BatchedForward, Function
 from ..autograd.views import apply_inplace
 from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
@@ -931,6 +932,70 @@ def _padding(op_class, args, level):
     return wrap(op_class.apply(value, shifted, fill), level)
 
 
+_EXTENDING = "For more details, please see https://pytorch.org/docs/main/notes/extending.func.html"
+
+
+class VmapInfo:
+    """What a custom Function's ``vmap`` staticmethod is told: the batch size and randomness."""
+
+    __slots__ = ("batch_size", "randomness")
+
+    def __init__(self, batch_size, randomness):
+        self.batch_size = batch_size
+        self.randomness = randomness
+
+
+def _custom_function(op_class, args, level):
+    """A user's autograd.Function under vmap, by PyTorch's rules: its ``vmap`` staticmethod on
+    the unbatched inputs, or with ``generate_vmap_rule`` its ``forward`` on the batched ones."""
+    name = op_class.__name__
+    if op_class.setup_context is Function.setup_context:
+        raise VmapError("In order to use an autograd.Function with functorch transforms (vmap, "
+                        "grad, jvp, jacrev, ...), it must override the setup_context "
+                        "staticmethod. " + _EXTENDING)
+    has_rule = op_class.vmap is not Function.vmap
+    if op_class.generate_vmap_rule:
+        if has_rule:
+            raise VmapError(f"You tried to vmap over {name}, but it has both "
+                            f"generate_vmap_rule=True and an overridden vmap staticmethod. "
+                            f"Please set generate_vmap_rule=False or delete the overridden "
+                            f"vmap staticmethod to avoid ambiguity. " + _EXTENDING)
+        return op_class.forward(*args)
+    if not has_rule:
+        raise VmapError(f"You tried to vmap over {name}, but it does not have vmap support. "
+                        f"Please override and implement the vmap staticmethod or set "
+                        f"generate_vmap_rule=True. " + _EXTENDING)
+    values = []
+    in_dims = []
+    for arg in args:
+        value, batched = unwrap(arg, level)
+        values.append(value)
+        in_dims.append(0 if batched else None)
+    size = next(current.size for current in _levels.active if current.id == level)
+    randomness = next(current.randomness for current in _levels.active if current.id == level)
+    result = op_class.vmap(VmapInfo(size, randomness), tuple(in_dims), *values)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise VmapError(f"Expected the vmap staticmethod of {name} to return a tuple of two "
+                        f"elements (output, out_dims), got: {type(result).__name__}")
+    outputs, out_dims = result
+    single = not isinstance(outputs, tuple)
+    outputs = (outputs,) if single else outputs
+    if not isinstance(out_dims, tuple):
+        out_dims = (out_dims,) * len(outputs)
+    if len(out_dims) != len(outputs):
+        raise VmapError(f"The vmap staticmethod of {name} returned an incompatible (output, "
+                        f"out_dims) tuple: {len(outputs)} outputs, out_dims={out_dims}")
+    wrapped = []
+    for output, out_dim in zip(outputs, out_dims):
+        if not isinstance(output, Tensor):
+            wrapped.append(output)
+        elif out_dim is None:
+            wrapped.append(wrap(broadcast_batch(output, size), level))
+        else:
+            wrapped.append(wrap(output.movedim(out_dim, 0) if out_dim else output, level))
+    return wrapped[0] if single else tuple(wrapped)
+
+
 _RULES = {}
 
 
@@ -988,6 +1053,8 @@ _register(_padding, padding_kernels.GatherAxes)
 _register(_embedding, sparse_kernels.Embedding)
 _register(_attention, attention_kernels.ScaledDotProductAttention)
 _register(_recurrence, recurrent_kernels.Recurrence)
+_register(_custom_function, Function)
 
 BatchedForward.dispatch = staticmethod(dispatch)
 BatchedForward.inplace = staticmethod(write_inplace)
+function_module._batched_tensor_type = BatchedTensor

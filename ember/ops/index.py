@@ -277,6 +277,7 @@ class BasicIndex(Op):
 
 
 class AdvancedIndex(Op):
+    _next_order = (0,)  # PyTorch lists the tensor, not the key
     _torch_name = "IndexBackward0"
 
     differentiable_backward = True
@@ -329,6 +330,7 @@ def _scatter_grid(index, axis):
 
 class Gather(Op):
     """Values at ``index`` along ``axis``; the gradient adds back at the same positions."""
+    _next_order = (0,)  # PyTorch lists the source, not the axis or indices
 
     differentiable_backward = True
 
@@ -630,6 +632,7 @@ def take_along_dim(input, indices, dim=None):
 
 
 class Where(Op):
+    _next_order = (1, 2)  # PyTorch lists the two values, not the condition
     output_layout = staticmethod(pointwise_layout)
     differentiable_backward = True
 
@@ -713,7 +716,14 @@ def masked_fill(input, mask, value):
     else:
         raise TypeError(f"masked_fill(): argument 'value' must be a Number or a 0-d Tensor, not "
                         f"{type(value).__name__}")
-    return torch_named(where(mask, value, input), "MaskedFillBackward0")
+    output = where(mask, value, input)
+    node = output.grad_fn
+    if node is not None:
+        # PyTorch's node lists the input, and a tensor value after it (MaskedFillBackward1).
+        tensor_value = value._requires_grad
+        node._torch_name = "MaskedFillBackward1" if tensor_value else "MaskedFillBackward0"
+        node._next_order = (2, 1) if tensor_value else (2,)
+    return output
 
 
 def nonzero(input, as_tuple=False):

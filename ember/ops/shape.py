@@ -165,6 +165,7 @@ class Expand(Op):
 
 
 class Repeat(Op):
+    _next_order = (0,)  # PyTorch lists the tensor inputs, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -195,6 +196,7 @@ def _grads_of_pieces(ctx, pieces):
 
 
 class Cat(Op):
+    _next_order = slice(1, None)  # PyTorch lists the tensors, not the axis
     differentiable_backward = True
 
     @staticmethod
@@ -213,6 +215,7 @@ class Cat(Op):
 
 
 class Stack(Op):
+    _next_order = slice(1, None)  # PyTorch lists the tensors, not the axis
     differentiable_backward = True
 
     @staticmethod
@@ -244,6 +247,7 @@ class Contiguous(Op):
 
 
 class Flip(Op):
+    _next_order = (0,)  # PyTorch lists the tensor inputs, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -509,6 +513,7 @@ class Split(Op):
     (PyTorch's split): backward joins the pieces' gradients into one array, where slicing piece
     by piece would allocate a full-size gradient per piece. Its outputs are views that do not
     allow in-place changes while recorded (``multiple_views``), as PyTorch's."""
+    _next_order = (0,)  # PyTorch lists the tensor inputs, not the options
 
     differentiable_backward = True
     multiple_views = True
@@ -701,6 +706,7 @@ def trace(input):
 
 
 class Roll(Op):
+    _next_order = (0,)  # PyTorch lists the tensor inputs, not the options
     differentiable_backward = True
 
     @staticmethod

@@ -30,6 +30,10 @@ __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
 ParamsT = typing.Union[typing.Iterable[Tensor], typing.Iterable[typing.Dict[str, typing.Any]],
                        typing.Iterable[typing.Tuple[str, Tensor]]]
 
+# The per-optimizer state_dict / load_state_dict hook dicts, under PyTorch's attribute names.
+_STATE_DICT_HOOKS = ("_optimizer_state_dict_pre_hooks", "_optimizer_state_dict_post_hooks",
+                     "_optimizer_load_state_dict_pre_hooks",
+                     "_optimizer_load_state_dict_post_hooks")
 _global_pre_hooks = OrderedDict()
 _global_post_hooks = OrderedDict()
 
@@ -128,6 +132,8 @@ class Optimizer:
         self.param_groups = []
         self._optimizer_step_pre_hooks = OrderedDict()
         self._optimizer_step_post_hooks = OrderedDict()
+        for name in _STATE_DICT_HOOKS:
+            setattr(self, name, OrderedDict())
         self._opt_called = False
         self._in_step = False
         self._foreach_plans = {}  # id(group) -> FlatPlan, for optimizers with _foreach_update
@@ -151,6 +157,8 @@ class Optimizer:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._foreach_plans = {}
+        for name in _STATE_DICT_HOOKS:
+            self.__dict__.setdefault(name, OrderedDict())
 
     def __repr__(self):
         lines = [self.__class__.__name__ + " ("]
@@ -354,6 +362,24 @@ class Optimizer:
         self._optimizer_step_post_hooks[handle.id] = hook
         return handle
 
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer)`` runs before ``state_dict`` packs the state."""
+        return _add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict)`` runs on the packed state; a non-None result is
+        returned instead."""
+        return _add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict)`` runs before ``load_state_dict`` reads its argument (a
+        shallow copy); a non-None result is loaded instead."""
+        return _add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer)`` runs after ``load_state_dict`` has loaded."""
+        return _add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+
     # ---- state_dict ------------------------------------------------------------------------
     def state_dict(self):
         """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``.
@@ -361,6 +387,8 @@ class Optimizer:
         Params are replaced by their position across groups; state tensors are the live ones
         (like PyTorch), options are plain Python values.
         """
+        for hook in list(self._optimizer_state_dict_pre_hooks.values()):
+            hook(self)
         index_of = {}
         packed_groups = []
         for group in self.param_groups:
@@ -376,10 +404,21 @@ class Optimizer:
         for key, value in self.state.items():
             packed_key = index_of[id(key)] if isinstance(key, Tensor) else key
             packed_state[packed_key] = dict(value) if isinstance(value, dict) else value
-        return {"state": packed_state, "param_groups": packed_groups}
+        state_dict = {"state": packed_state, "param_groups": packed_groups}
+        for hook in list(self._optimizer_state_dict_post_hooks.values()):
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
 
     def load_state_dict(self, state_dict):
         """Load a ``state_dict()``: everything is checked before anything changes."""
+        if self._optimizer_load_state_dict_pre_hooks and isinstance(state_dict, dict):
+            state_dict = state_dict.copy()
+            for hook in list(self._optimizer_load_state_dict_pre_hooks.values()):
+                result = hook(self, state_dict)
+                if result is not None:
+                    state_dict = result
         if not isinstance(state_dict, dict) or "state" not in state_dict \
                 or "param_groups" not in state_dict:
             raise ValueError(f"{type(self).__name__}.load_state_dict: expected a dict with 'state' "
@@ -423,6 +462,16 @@ class Optimizer:
         self.state = new_state
         self.param_groups = new_groups
         self._foreach_plans = {}
+        for hook in list(self._optimizer_load_state_dict_post_hooks.values()):
+            hook(self)
+
+
+def _add_hook(hooks, hook, prepend):
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
 
 
 def _describe(value):

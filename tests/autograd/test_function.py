@@ -288,6 +288,45 @@ def test_mark_dirty_returns_the_input_with_its_history_rebased_like_torch(torch)
         np.testing.assert_allclose(ours, theirs)
 
 
+def test_mark_dirty_counts_one_more_version_like_torch(torch):
+    """PyTorch bumps each dirty input's version once more after forward (with grad or not);
+    an output saved for backward stays valid, a later in-place change still invalidates it."""
+    def versions(fw):
+        class TripleSaved(fw.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                x.mul_(3)
+                ctx.mark_dirty(x)
+                ctx.save_for_backward(x)
+                return x
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                (output,) = ctx.saved_tensors
+                return grad_output * 3 + output * 0
+
+        leaf = fw.ones(3, requires_grad=True)
+        seen = []
+        for make in (lambda: leaf.clone(), lambda: fw.ones(3)):
+            value = make()
+            _doubled_in_place(fw).apply(value)
+            seen.append(value._version)
+        with fw.no_grad():
+            value = fw.ones(3)
+            _doubled_in_place(fw).apply(value)
+            seen.append(value._version)
+        value = leaf.clone()
+        TripleSaved.apply(value).sum().backward()
+        seen.append((value._version, leaf.grad.tolist()))
+        value = leaf.clone()
+        output = TripleSaved.apply(value)
+        value.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            output.sum().backward()
+        return seen
+    assert versions(ember) == versions(torch) == [2, 2, 2, (2, [3.0, 3.0, 3.0])]
+
+
 def test_gradient_of_broadcast_shape_is_summed_to_input_shape():
     class AddRow(Function):
         @staticmethod

@@ -140,3 +140,28 @@ def test_metadata_is_one_dict_per_node(torch):
             (a * 2).grad_fn.metadata
     expected, result = _both(torch, program)
     assert result == expected == ("dict", {"step": 3}, {})
+
+
+def _hook_on_reduction(lib):
+    """A node hook of an op with options (sum's dim, keepdim): it sees only the tensor input,
+    as next_functions lists it, and what it returns is the input's gradient."""
+    x = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    out = (x * 3).sum(dim=1, keepdim=True).sum()
+    node = out.grad_fn.next_functions[0][0]
+    seen = []
+
+    def hook(grad_inputs, grad_outputs):
+        seen.append(([None if g is None else g.tolist() for g in grad_inputs],
+                     [g.tolist() for g in grad_outputs]))
+        return (grad_inputs[0] * 2,)
+
+    node.register_hook(hook)
+    out.backward()
+    return node.name(), len(node.next_functions), seen, x.grad.tolist()
+
+
+def test_node_hook_sees_the_inputs_next_functions_lists_like_torch(torch):
+    ours = _hook_on_reduction(ember)
+    assert ours == _hook_on_reduction(torch)
+    assert ours[2] == [([[[1.0, 1.0], [1.0, 1.0]]], [[[1.0], [1.0]]])]
+    assert ours[3] == [[6.0, 6.0], [6.0, 6.0]]

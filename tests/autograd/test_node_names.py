@@ -130,3 +130,44 @@ def test_next_functions_list_the_tensor_inputs_as_torch(torch):
                 for output in outputs]
 
     assert lengths(ember) == lengths(torch)
+
+
+def _next_functions(library):
+    functional = library.nn.functional
+    x = library.arange(12.0).reshape(3, 4).requires_grad_()
+    w = library.ones(4, 4, requires_grad=True)
+    image = library.ones(1, 2, 6, 6, requires_grad=True)
+    kernel = library.ones(3, 2, 3, 3, requires_grad=True)
+    outputs = {
+        "index": x[[0, 2]],
+        "gather": x.gather(1, library.zeros(3, 1, dtype=library.int64)),
+        "cat": library.cat([x, library.ones(1, 4), x * 2]),
+        "stack": library.stack([x, x]),
+        "topk": x.topk(2)[0],
+        "split": x.split(2, 1)[0],
+        "flip": x.flip(0),
+        "roll": x.roll(1, 0),
+        "repeat": x.repeat(2, 1),
+        "pad": functional.pad(x, (1, 1)),
+        "gelu": functional.gelu(x),
+        "leaky_relu": functional.leaky_relu(x, 0.1),
+        "hardtanh": functional.hardtanh(x),
+        "layer_norm": functional.layer_norm(x, (4,)),
+        "batch_norm": functional.batch_norm(image, None, None, training=True),
+        "conv2d": functional.conv2d(image, kernel),
+        "max_pool2d": functional.max_pool2d(image, 2),
+        "avg_pool2d": functional.avg_pool2d(image, 2),
+        "nll_loss": functional.nll_loss(x, library.tensor([0, 1, 2])),
+        "where": library.where(x > 3, x, w[:3]),
+        "masked_fill": x.masked_fill(x > 3, 0.0),
+        "masked_fill_tensor": x.masked_fill(x > 3, library.tensor(1.0, requires_grad=True)),
+        "embedding": functional.embedding(library.tensor([0, 1]), w),
+        "addcmul": library.addcmul(x, x, x, value=0.5),
+    }
+    return {name: (output.grad_fn.name(), [None if node is None else node.name()
+                                           for node, _ in output.grad_fn.next_functions])
+            for name, output in outputs.items()}
+
+
+def test_next_functions_list_only_tensor_inputs_like_torch(torch):
+    assert _next_functions(ember) == _next_functions(torch)

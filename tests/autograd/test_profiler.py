@@ -121,3 +121,25 @@ def test_autograd_profiler_spelling_and_unfinished_error():
     with recording:
         ember.ones(2) + 1
     assert recording.key_averages()[0].key == "aten::add"
+
+
+def _memory_profile(lib):
+    inputs = lib.ones(64, 32)
+    weight = lib.ones(32, 16)
+    with lib.profiler.profile(profile_memory=True) as prof:
+        with lib.profiler.record_function("block"):
+            product = inputs @ weight  # kept: ember counts allocations, not frees
+            total = product.sum()
+    averages = prof.key_averages()
+    header = averages.table(sort_by="self_cpu_memory_usage", row_limit=3).splitlines()[1].split()
+    by_key = {event.key: event for event in averages}
+    return (sum(event.self_cpu_memory_usage for event in averages),
+            by_key["block"].cpu_memory_usage, by_key["aten::sum"].self_cpu_memory_usage, header,
+            total.item())
+
+
+def test_profile_memory_counts_the_bytes_ops_allocate_like_torch():
+    torch = pytest.importorskip("torch")
+    ours = _memory_profile(ember)
+    assert ours == _memory_profile(torch)
+    assert ours[:3] == (64 * 16 * 4 + 4, 64 * 16 * 4 + 4, 4) and "CPU Mem" in " ".join(ours[3])

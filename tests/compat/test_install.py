@@ -62,13 +62,13 @@ def test_missing_module_names_the_torch_module(ember_torch):
                                                   r"ember$"):
         importlib.import_module("torch.no_such_module.deeper")
     # torch's private modules and ember's own packages are not stand-ins for torch's.
-    for name in ("torch._C", "torch._functorch", "torch.ops", "torch.io", "torch.training",
+    for name in ("torch._C", "torch._functorch", "torch.io", "torch.training",
                  "torch.nn._kernels", "torch.utils.data.datasets"):
         with pytest.raises(ModuleNotFoundError, match="is not provided by ember"):
             importlib.import_module(name)
-    import torch
-    with pytest.raises(AttributeError, match=r"torch.ops is not provided by ember"):
-        torch.ops
+    import torch  # torch.ops holds custom ops' namespaces, not ember's op package (ember.ops)
+    with pytest.raises(AttributeError, match=r"torch.ops.aten is not provided by ember"):
+        torch.ops.aten.add
 
 
 def test_setting_a_torch_attribute_sets_embers(ember_torch):

@@ -6,7 +6,8 @@ same per-step losses.
 Most programs take their initial weights and their batches from NumPy (programs/common.py),
 with dropout off, from before ember's generator drew PyTorch's numbers; seq2seq_transformer.py
 and forecast_packed.py take everything random from ``torch.manual_seed`` (initialisation, data,
-shuffling, dropout, and in forecast_packed.py the noise its DataLoader workers draw).
+shuffling, dropout, and in forecast_packed.py the noise its DataLoader workers draw), as do
+nn_really.py, fused_conv_bn.py and imagenet_loop.py.
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -52,6 +53,9 @@ CASES = {
     "wgan_gradient_penalty": (["wgan_gp.py", "--steps", "20"], FLOAT32),
     "seq2seq_transformer_seeded": (["seq2seq_transformer.py", "--steps", "20"], FLOAT32),
     "forecast_packed_persistent_workers": (["forecast_packed.py", "--steps", "20"], FLOAT32),
+    "nn_really_wrapped_loader": (["nn_really.py", "--steps", "20"], FLOAT32),
+    "fused_conv_bn_custom_function": (["fused_conv_bn.py", "--steps", "20"], FLOAT32),
+    "imagenet_loop_mixup_ema": (["imagenet_loop.py", "--steps", "20"], FLOAT32),
 }
 
 

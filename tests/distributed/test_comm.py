@@ -220,3 +220,45 @@ def test_the_fallback_never_imports_mpi4py():
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                timeout=60, env=environment)
     assert completed.stdout.split() == ["single", "False"], completed.stderr
+
+
+def test_gloo_is_accepted_as_pytorch_cpu_scripts_ask_for_it():
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        assert (dist.get_backend(), dist.get_rank(), dist.get_world_size()) == ("gloo", 0, 1)
+        tensor = ember.tensor([1.0, 2.0])
+        dist.all_reduce(tensor)
+        np.testing.assert_array_equal(tensor.numpy(), [1.0, 2.0])
+    finally:
+        dist.destroy_process_group()
+
+
+class _EchoBackend(dist.Backend):
+    """Two pretend ranks that sent the same bytes (this process is rank 0)."""
+
+    name = "echo"
+    rank = 0
+    world_size = 2
+
+    def broadcast(self, array, src, label=""):
+        pass
+
+    def allgather(self, array, label=""):
+        return np.stack([array, array])
+
+
+def test_object_collectives_pickle_through_the_engine(world):
+    objects = [None]
+    dist.all_gather_object(objects, {"rank": 0, "loss": 0.5})
+    assert objects == [{"rank": 0, "loss": 0.5}]
+    sent = ["config", {"lr": 0.1}, (1, 2)]
+    dist.broadcast_object_list(sent, src=0)
+    assert sent == ["config", {"lr": 0.1}, (1, 2)]
+    dist.destroy_process_group()
+    dist.init_process_group(_EchoBackend())
+    gathered = [None, None]
+    dist.all_gather_object(gathered, ("epoch", 3, ember.tensor([1.0])))
+    assert [item[:2] for item in gathered] == [("epoch", 3), ("epoch", 3)]
+    np.testing.assert_array_equal(gathered[1][2].numpy(), [1.0])
+    with pytest.raises(RuntimeError, match="invalid root rank: 2"):
+        dist.broadcast_object_list([1], src=2)

@@ -261,8 +261,10 @@ def test_the_fallback_stacks_pytrees_along_out_dims(torch):
         assert_same_tree(*_both(torch, run))
 
 
-def test_the_fallback_runs_per_sample_through_a_custom_function():
-    class Square(ember.autograd.Function):
+def _custom_functions(fw):
+    """Custom Functions as PyTorch's extending.func page writes them: old style (ctx in
+    forward), setup_context without a vmap rule, generated rule, and a vmap staticmethod."""
+    class Old(fw.autograd.Function):
         @staticmethod
         def forward(ctx, x):
             return x * x
@@ -270,9 +272,63 @@ def test_the_fallback_runs_per_sample_through_a_custom_function():
         @staticmethod
         def backward(ctx, grad):
             return grad
-    with pytest.warns(UserWarning, match="Square"):
-        out = ember.func.vmap(Square.apply)(ember.tensor([[1.0, 2.0], [3.0, 4.0]]))
-    np.testing.assert_allclose(out.numpy(), [[1.0, 4.0], [9.0, 16.0]])
+
+    class Cube(fw.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x ** 3, 3 * x ** 2
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0], output[1])
+
+        @staticmethod
+        def backward(ctx, grad, grad_dx):
+            x, dx = ctx.saved_tensors
+            return grad * dx + grad_dx * 6 * x
+
+    class Generated(Cube):
+        generate_vmap_rule = True
+
+    class Both(Generated):
+        @staticmethod
+        def vmap(info, in_dims, x):
+            return Cube.apply(x), (in_dims[0], in_dims[0])
+
+    class Ruled(Cube):
+        @staticmethod
+        def vmap(info, in_dims, x):
+            calls.append((info.batch_size, info.randomness, in_dims[0] is None))
+            cube, derivative = Cube.apply(x.movedim(in_dims[0], 0))
+            return (cube + 100, derivative.sum(1)), (0, None)
+
+    calls = []
+    return Old, Cube, Generated, Both, Ruled, calls
+
+
+def test_custom_function_vmap_rules_match_torch(torch, batched_only):
+    data = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 4.0]])
+    results = []
+    seen = []
+    for fw in (torch, ember):
+        Old, Cube, Generated, Both, Ruled, calls = _custom_functions(fw)
+        assert Old.generate_vmap_rule is False and Generated.generate_vmap_rule is True
+        x = fw.tensor(data)
+        generated = fw.func.vmap(lambda value: Generated.apply(value)[0])(x)
+        per_sample_grad = fw.func.vmap(fw.func.grad(
+            lambda value: Generated.apply(value)[0].sum()))(x)
+        ruled = fw.func.vmap(Ruled.apply, in_dims=1, randomness="same")(x)
+        results.append([generated, per_sample_grad, *ruled])
+        seen.append(calls)
+    assert seen[1] == seen[0]
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    Old, Cube, Generated, Both, Ruled, _ = _custom_functions(ember)
+    TorchOld, TorchCube, _, TorchBoth, _, _ = _custom_functions(torch)
+    for ours, theirs in ((Old, TorchOld), (Cube, TorchCube), (Both, TorchBoth)):
+        assert_raises_like_torch(lambda: torch.func.vmap(theirs.apply)(torch.tensor(data)),
+                                 lambda: ember.func.vmap(ours.apply)(ember.tensor(data)),
+                                 RuntimeError)
 
 
 # ---- compositions -------------------------------------------------------------------------------

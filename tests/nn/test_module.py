@@ -726,3 +726,61 @@ def test_set_submodule_and_conversions(torch):
         assert layer.compile() is None and layer.share_memory() is layer
         assert layer.type(fw.float64).weight.dtype == fw.float64
         assert layer.bfloat16().bias.dtype == fw.bfloat16
+
+
+def _global_backward_and_registration_hooks(lib):
+    """Global full backward (pre-)hooks run ahead of a module's own; registration hooks see and
+    may replace every parameter, buffer and child module registered."""
+    hooks = lib.nn.modules.module
+    events = []
+    registered = []
+
+    def replace_parameter(module, name, value):
+        registered.append(("parameter", type(module).__name__, name))
+        return lib.nn.Parameter(lib.full_like(value, 0.5)) if name == "weight" else None
+
+    handles = [
+        hooks.register_module_parameter_registration_hook(replace_parameter),
+        hooks.register_module_buffer_registration_hook(
+            lambda module, name, value: registered.append(("buffer", name))),
+        hooks.register_module_module_registration_hook(
+            lambda module, name, value: registered.append(("module", name))),
+    ]
+    lib.manual_seed(0)
+    model = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.BatchNorm1d(3))
+    model.extra = lib.nn.Identity()
+    model.eval()
+    for handle in handles:
+        handle.remove()
+    lib.nn.Linear(1, 1)  # nothing registered any more
+    own = model[0].register_full_backward_hook(
+        lambda module, grad_input, grad_output: events.append(("own", grad_input[0].sum().item())))
+    handles = [
+        hooks.register_module_full_backward_pre_hook(
+            lambda module, grad_output: (grad_output[0] * 2,)
+            if isinstance(module, lib.nn.Linear) else None),
+        hooks.register_module_full_backward_hook(
+            lambda module, grad_input, grad_output: events.append(
+                (type(module).__name__, [None if g is None else g.sum().item()
+                                         for g in grad_output]))),
+    ]
+    x = lib.tensor([[1.0, 2.0], [3.0, -1.0]], requires_grad=True)
+    _removing(handles + [own], lambda: (model(x) * lib.tensor([1.0, 2.0, 3.0])).sum().backward())
+    plain = lib.nn.Linear(2, 2)
+    dicts = [len(getattr(plain, name)) for name in
+             ("_backward_hooks", "_backward_pre_hooks", "_state_dict_hooks",
+              "_state_dict_pre_hooks", "_load_state_dict_pre_hooks",
+              "_load_state_dict_post_hooks")]
+    return (events, registered, model[0].weight.tolist(), x.grad.tolist(), dicts,
+            plain._is_full_backward_hook)
+
+
+def test_global_backward_and_registration_hooks_like_torch(torch):
+    ours = _global_backward_and_registration_hooks(ember)
+    theirs = _global_backward_and_registration_hooks(torch)
+    assert ours[1:3] == theirs[1:3] and ours[4:] == theirs[4:]
+    np.testing.assert_allclose(ours[3], theirs[3], rtol=1e-6)
+    assert [event[0] for event in ours[0]] == [event[0] for event in theirs[0]]
+    for our_event, their_event in zip(ours[0], theirs[0]):
+        np.testing.assert_allclose(np.array(our_event[1], dtype=float),
+                                   np.array(their_event[1], dtype=float), rtol=1e-6)

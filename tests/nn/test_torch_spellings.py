@@ -1,5 +1,6 @@
-"""PyTorch spellings that programs import: torch.nn.attention (sdpa_kernel, SDPBackend),
-nn.utils.skip_init, nn.utils.stateless.functional_call and nn.NLLLoss2d."""
+"""PyTorch spellings that programs import: torch.nn.attention (sdpa_kernel, SDPBackend, the causal
+masks of torch.nn.attention.bias), nn.utils.skip_init, nn.utils.stateless.functional_call and
+nn.NLLLoss2d."""
 import warnings
 
 import numpy as np
@@ -97,3 +98,25 @@ def test_nll_loss_2d_is_nll_loss_with_torch_deprecation(torch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nn.NLLLoss()
+
+
+def _causal_biases(lib):
+    from importlib import import_module
+    bias = import_module(f"{lib.__name__}.nn.attention.bias")
+    generator = np.random.default_rng(3)
+    query = lib.tensor(generator.standard_normal((1, 2, 3, 4)))
+    key = lib.tensor(generator.standard_normal((1, 2, 5, 4)))
+    results = []
+    for make in (bias.causal_upper_left, bias.causal_lower_right):
+        mask = make(3, 5)
+        attended = lib.nn.functional.scaled_dot_product_attention(query, key, key,
+                                                                  attn_mask=mask)
+        results.append((type(mask).__name__, mask.variant.name, mask.seq_len_q,
+                        mask.seq_len_kv, mask._materialize().tolist(), attended.numpy()))
+    return results
+
+
+def test_causal_bias_masks_match_torch(torch):
+    for ours, theirs in zip(_causal_biases(ember), _causal_biases(torch)):
+        assert ours[:5] == theirs[:5]
+        np.testing.assert_allclose(ours[5], theirs[5], rtol=1e-10)

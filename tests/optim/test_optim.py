@@ -331,6 +331,46 @@ def test_step_hooks_run_global_pre_hooks_first_and_global_post_hooks_last():
     assert calls == []
 
 
+def _state_dict_hook_calls(lib):
+    """The optimizer's state_dict / load_state_dict hooks: order, prepend, and results that
+    replace the dict saved or loaded."""
+    param = lib.nn.Parameter(lib.tensor([1.0, 2.0]))
+    opt = lib.optim.Adam([param], lr=0.1)
+    calls = []
+    opt.register_state_dict_pre_hook(lambda o: calls.append("pre"))
+    opt.register_state_dict_pre_hook(lambda o: calls.append("pre first"), prepend=True)
+
+    def tag(o, state_dict):
+        calls.append(("post", sorted(state_dict)))
+        state_dict["tag"] = 1
+        return state_dict
+
+    opt.register_state_dict_post_hook(tag)
+
+    def lower_lr(o, state_dict):
+        calls.append(("load pre", state_dict.pop("tag")))
+        state_dict["param_groups"] = [dict(group, lr=0.01)
+                                      for group in state_dict["param_groups"]]
+        return state_dict
+
+    opt.register_load_state_dict_pre_hook(lower_lr)
+    handle = opt.register_load_state_dict_post_hook(
+        lambda o: calls.append(("load post", o.param_groups[0]["lr"])))
+    param.grad = lib.tensor([1.0, 1.0])
+    opt.step()
+    saved = opt.state_dict()
+    opt.load_state_dict(saved)
+    handle.remove()
+    opt.load_state_dict(saved)
+    return calls, "tag" in saved, opt.param_groups[0]["lr"]
+
+
+def test_state_dict_hooks_like_torch(torch):
+    assert _state_dict_hook_calls(ember) == _state_dict_hook_calls(torch) == (
+        ["pre first", "pre", ("post", ["param_groups", "state"]), ("load pre", 1),
+         ("load post", 0.01), ("load pre", 1)], True, 0.01)
+
+
 def test_pre_hook_can_replace_arguments():
     param = ember.tensor([1.0], requires_grad=True)
     opt = optim.SGD([param], lr=0.1)

@@ -278,6 +278,7 @@ def _once(array, dtype):
 
 class _Activation(Op):
     """Base of the activations: every subclass's backward is written against ``ctx.xp``."""
+    _next_order = (0,)  # PyTorch lists the input, not the options
 
     output_layout = staticmethod(unary_layout)
     differentiable_backward = True

@@ -399,6 +399,7 @@ def _spatial_axes(array):
 class ConvNd(Op):
     """Cross-correlation of (N, C_in, *spatial) with weight (C_out, C_in / groups, *kernel),
     plus an optional bias (C_out)."""
+    _next_order = (0, 1, 2)  # input, weight, bias
 
     output_layout = staticmethod(spatial_layout)
     _torch_name = "ConvolutionBackward0"

@@ -12,6 +12,7 @@ class Dropout(Op):
     """``x * scaled_mask + shift``: the mask (possibly broadcast per channel) already holds
     1/(1-p) or AlphaDropout's ``a``; ``shift`` is AlphaDropout's constant term (else None).
     The mask is a constant of the backward, which is therefore differentiable as written."""
+    _next_order = (0, 1)  # PyTorch's mul lists input and mask
 
     _torch_name = "MulBackward0"
 

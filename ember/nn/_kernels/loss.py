@@ -372,6 +372,7 @@ class ClassificationLoss(Op):
     probabilities; backward is ``softmax * sum(coefficients) - coefficients`` (scaled), built in
     place in the one (N, C) array it returns.
     """
+    _next_order = (0,)  # PyTorch lists the input only
 
     differentiable_backward = True
 

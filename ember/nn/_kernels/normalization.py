@@ -33,6 +33,7 @@ class BatchNorm(Op):
     per-channel sums of grad and grad * (x - mean); weight and bias gradients stay local.
     """
 
+    _next_order = (0, 1, 2)  # input, weight, bias
     output_layout = staticmethod(spatial_layout)
     _torch_name = "NativeBatchNormBackward0"
     differentiable_backward = True
@@ -409,6 +410,7 @@ class LayerNorm(Op):
     Saves the input and the per-row mean and 1/std, never a normalised copy; backward
     recomputes x_hat in one pass, as PyTorch's kernel does.
     """
+    _next_order = (0, 1, 2)  # input, weight, bias
 
     _torch_name = "NativeLayerNormBackward0"
 

@@ -103,6 +103,7 @@ def scatter_axes(grad, maps, input_shape):
 
 class GatherAxes(Op):
     """Per-axis gathers or matrix products (``maps``); positions mapped to -1 get ``fill``."""
+    _next_order = (0,)  # PyTorch lists the tensor inputs, not the options
 
     output_layout = staticmethod(spatial_layout)
     differentiable_backward = True

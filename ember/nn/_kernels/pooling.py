@@ -119,6 +119,7 @@ def _average_pool_layout(result, operands):
 
 class AvgPoolNd(Op):
     """Window sums divided by PyTorch's divisor (padding counted or not, or an override)."""
+    _next_order = (0,)  # PyTorch lists the tensor inputs, not the options
 
     output_layout = staticmethod(_average_pool_layout)
     differentiable_backward = True
@@ -284,6 +285,7 @@ class MaxPoolNd(Op):
     legal); the argmax offsets, one byte each, are kept only when the indices were asked for.
     Under create_graph the gradient is a ScatterSpatial by those positions (its own gradient a
     gather). Without indices and NaN, the backward is one compiled pass when available."""
+    _next_order = (0,)  # PyTorch lists the tensor inputs, not the options
 
     output_layout = staticmethod(spatial_layout)
     differentiable_backward = True

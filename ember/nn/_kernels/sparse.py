@@ -11,6 +11,7 @@ class Embedding(Op):
     """weight[indices]; the backward sums the gradient rows of equal indices into the weight's
     rows, skipping ``padding_idx`` and optionally dividing by how often each index occurs in
     the batch (``scale_grad_by_freq``)."""
+    _next_order = (1,)  # PyTorch lists the weight, not the indices
 
     differentiable_backward = True
 

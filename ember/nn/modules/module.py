@@ -17,7 +17,16 @@ from ...tensor import Size, Tensor
 from ..parameter import Buffer, Parameter
 from ._backward_hooks import BackwardHookState
 
-__all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook"]
+__all__ = ["Module", "register_module_backward_hook", "register_module_buffer_registration_hook",
+           "register_module_forward_hook", "register_module_forward_pre_hook",
+           "register_module_full_backward_hook", "register_module_full_backward_pre_hook",
+           "register_module_module_registration_hook",
+           "register_module_parameter_registration_hook"]
+
+
+# The ids of the global hook dicts that hold a hook now: empty unless a global forward or
+# backward hook is registered, so a module call checks all of them at once.
+_global_hooks_in_use = set()
 
 
 class _GlobalHooks(dict):
@@ -25,26 +34,35 @@ class _GlobalHooks(dict):
     (rare): every module call reads it without copying, and a hook may add or remove hooks while
     it runs."""
 
-    def __init__(self):
+    def __init__(self, around_forward=True):
         super().__init__()
         self.snapshot = ()
+        # True for the hooks _call_with_hooks runs (forward and backward hooks)
+        self.around_forward = around_forward
+
+    def _changed(self):
+        self.snapshot = tuple(self.items())
+        if self and self.around_forward:
+            _global_hooks_in_use.add(id(self))
+        else:
+            _global_hooks_in_use.discard(id(self))
 
     def __setitem__(self, hook_id, hook):
         super().__setitem__(hook_id, hook)
-        self.snapshot = tuple(self.items())
+        self._changed()
 
     def __delitem__(self, hook_id):
         super().__delitem__(hook_id)
-        self.snapshot = tuple(self.items())
+        self._changed()
 
     def pop(self, hook_id, *default):
         hook = super().pop(hook_id, *default)
-        self.snapshot = tuple(self.items())
+        self._changed()
         return hook
 
     def clear(self):
         super().clear()
-        self.snapshot = ()
+        self._changed()
 
 
 # Hooks that run for every module call, before each module's own hooks (PyTorch's global hooks).
@@ -52,6 +70,13 @@ _global_forward_pre_hooks = _GlobalHooks()
 _global_forward_hooks = _GlobalHooks()
 _global_forward_hooks_with_kwargs = set()
 _global_forward_hooks_always_called = set()
+_global_backward_hooks = _GlobalHooks()
+_global_backward_pre_hooks = _GlobalHooks()
+# hook(module, name, value) when any module registers a parameter, buffer or child module; a
+# non-None result is registered instead.
+_global_parameter_registration_hooks = _GlobalHooks(around_forward=False)
+_global_buffer_registration_hooks = _GlobalHooks(around_forward=False)
+_global_module_registration_hooks = _GlobalHooks(around_forward=False)
 
 
 def register_module_forward_pre_hook(hook):
@@ -76,6 +101,59 @@ def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
     return handle
 
 
+def register_module_full_backward_pre_hook(hook):
+    """Register ``hook(module, grad_output)`` for every module, ahead of each module's own
+    backward pre-hooks; a non-None result replaces grad_output."""
+    handle = RemovableHandle(_global_backward_pre_hooks)
+    _global_backward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_full_backward_hook(hook):
+    """Register ``hook(module, grad_input, grad_output)`` for every module, ahead of each
+    module's own backward hooks; a non-None result replaces grad_input."""
+    handle = RemovableHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_backward_hook(hook):
+    """The deprecated global form: called as ``register_module_full_backward_hook``'s are."""
+    return register_module_full_backward_hook(hook)
+
+
+def _registration_hook_adder(hooks):
+    def register(hook):
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+    return register
+
+
+register_module_parameter_registration_hook = _registration_hook_adder(
+    _global_parameter_registration_hooks)
+register_module_buffer_registration_hook = _registration_hook_adder(
+    _global_buffer_registration_hooks)
+register_module_module_registration_hook = _registration_hook_adder(
+    _global_module_registration_hooks)
+for _register, _kind in ((register_module_parameter_registration_hook, "parameter"),
+                         (register_module_buffer_registration_hook, "buffer"),
+                         (register_module_module_registration_hook, "module")):
+    _register.__name__ = _register.__qualname__ = f"register_module_{_kind}_registration_hook"
+    _register.__doc__ = (f"Register ``hook(module, name, {_kind})``, run whenever any module "
+                         f"registers a {_kind}; a non-None result is registered instead.")
+del _register, _kind
+
+
+def _registered(hooks, module, name, value):
+    """``value`` after each global registration hook in ``hooks``."""
+    for _, hook in hooks.snapshot:
+        output = hook(module, name, value)
+        if output is not None:
+            value = output
+    return value
+
+
 class _CallDepth(threading.local):
     depth = 0  # module calls in progress on this thread
 
@@ -84,7 +162,7 @@ _call_depth = _CallDepth()
 # ``hook(module)`` after every top-level module call (none in progress around it on its thread)
 # that returned: ember's own, for checks of a whole model call (training.mode_checks). Nested
 # calls pay one counter update instead of two global hooks' calls.
-_top_level_call_hooks = _GlobalHooks()
+_top_level_call_hooks = _GlobalHooks(around_forward=False)
 
 
 def register_top_level_call_hook(hook):
@@ -179,20 +257,36 @@ class _LoadErrors(list):
         self.pending = []
 
 
+class _HookDict:
+    """A Module's hook dict that is made on first access: an empty OrderedDict stored on the
+    instance (which then shadows this descriptor), as PyTorch's modules always have one."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        hooks = OrderedDict()
+        instance.__dict__[self.name] = hooks
+        return hooks
+
+
 class Module:
     """Base class of all layers: assign Parameters, Modules and buffers as attributes to register
     them; ``forward`` holds the computation and calling the module runs it between its hooks."""
 
     _version = 1  # stored in state_dict()._metadata; subclasses bump it when their format changes
     _mode_lock = None  # a bool pins ``training`` against train()/eval() (see lock_mode)
-    # Backward hooks by handle id: made on first registration (most modules never have one).
-    _backward_hooks = None
-    _backward_pre_hooks = None
-    # state_dict and load_state_dict hooks by handle id: made on first registration too.
-    _state_dict_pre_hooks = None
-    _state_dict_hooks = None
-    _load_state_dict_pre_hooks = None
-    _load_state_dict_post_hooks = None
+    # Backward, state_dict and load_state_dict hooks by handle id: each an empty OrderedDict
+    # made on first access (most modules never have one).
+    _backward_hooks = _HookDict()
+    _backward_pre_hooks = _HookDict()
+    _state_dict_pre_hooks = _HookDict()
+    _state_dict_hooks = _HookDict()
+    _load_state_dict_pre_hooks = _HookDict()
+    _load_state_dict_post_hooks = _HookDict()
+    _is_full_backward_hook = None
     training: bool
 
     def __init__(self):
@@ -213,8 +307,8 @@ class Module:
                                   f'"forward" function')
 
     def __call__(self, *args, **kwargs):
-        hooked = (self._forward_pre_hooks or self._forward_hooks or _global_forward_pre_hooks
-                  or _global_forward_hooks or self._backward_hooks or self._backward_pre_hooks)
+        hooked = (self._forward_pre_hooks or self._forward_hooks or _global_hooks_in_use
+                  or self._backward_hooks or self._backward_pre_hooks)
         if not (hooked or _top_level_call_hooks):
             return self.forward(*args, **kwargs)
         calls = _call_depth
@@ -239,10 +333,13 @@ class Module:
         forward_hooks = None
         started = 0  # how many of forward_hooks have been called
         backward_state = None
-        if self._backward_hooks or self._backward_pre_hooks:
+        if self._backward_hooks or self._backward_pre_hooks or _global_backward_hooks \
+                or _global_backward_pre_hooks:
             backward_state = BackwardHookState(
-                self, tuple((self._backward_hooks or {}).values()),
-                tuple((self._backward_pre_hooks or {}).values()))
+                self, tuple(hook for _, hook in _global_backward_hooks.snapshot)
+                + tuple(self._backward_hooks.values()),
+                tuple(hook for _, hook in _global_backward_pre_hooks.snapshot)
+                + tuple(self._backward_pre_hooks.values()))
         try:
             pre_hooks = _global_forward_pre_hooks.snapshot
             if self._forward_pre_hooks:
@@ -332,15 +429,11 @@ class Module:
     def register_full_backward_hook(self, hook, prepend=False):
         """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the
         module's tensor inputs are computed; a non-None result replaces grad_input."""
-        if self._backward_hooks is None:
-            object.__setattr__(self, "_backward_hooks", OrderedDict())
         return _add_hook(self._backward_hooks, hook, prepend)
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         """``hook(module, grad_output)`` runs when the gradients with respect to the module's
         outputs are computed; a non-None result replaces grad_output."""
-        if self._backward_pre_hooks is None:
-            object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
         return _add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_backward_hook(self, hook):
@@ -366,6 +459,8 @@ class Module:
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             self._forget(name, keep=modules)
+            if _global_module_registration_hooks:
+                value = _registered(_global_module_registration_hooks, self, name, value)
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
@@ -381,6 +476,8 @@ class Module:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
                                 f"(Tensor or None expected)")
+            if _global_buffer_registration_hooks:
+                value = _registered(_global_buffer_registration_hooks, self, name, value)
             buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -441,6 +538,8 @@ class Module:
                     f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must "
                     f"be created explicitly. To express '{name}' as a function of another Tensor, "
                     f"compute the value in the forward() method.")
+        if _global_parameter_registration_hooks:
+            param = _registered(_global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -452,6 +551,8 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             f"(Tensor or None required)")
+        if _global_buffer_registration_hooks:
+            tensor = _registered(_global_buffer_registration_hooks, self, name, tensor)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -465,6 +566,8 @@ class Module:
         if "_modules" not in self.__dict__:
             raise AttributeError("cannot assign module before Module.__init__() call")
         self._check_name("module", name, self._modules)
+        if _global_module_registration_hooks:
+            module = _registered(_global_module_registration_hooks, self, name, module)
         self._modules[name] = module
 
     register_module = add_module
@@ -737,22 +840,15 @@ class Module:
                            "False); keep modules on 'cpu'")
 
     # ---- state_dict --------------------------------------------------------------------------
-    def _hook_dict(self, name):
-        hooks = getattr(self, name)
-        if hooks is None:
-            hooks = OrderedDict()
-            object.__setattr__(self, name, hooks)
-        return hooks
-
     def register_state_dict_pre_hook(self, hook):
         """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` saves this module."""
-        return _add_hook(self._hook_dict("_state_dict_pre_hooks"), hook, False)
+        return _add_hook(self._state_dict_pre_hooks, hook, False)
 
     def register_state_dict_post_hook(self, hook):
         """``hook(module, state_dict, prefix, local_metadata)`` runs after this module and its
         children are saved; it may edit ``state_dict`` in place and must return None."""
         hook._from_public_api = True
-        return _add_hook(self._hook_dict("_state_dict_hooks"), hook, False)
+        return _add_hook(self._state_dict_hooks, hook, False)
 
     def _register_state_dict_hook(self, hook):
         """PyTorch's older post-hook: a non-None result replaces the state dict."""
@@ -760,7 +856,7 @@ class Module:
             raise RuntimeError("Cannot register the same function as the state dict post hook "
                                "that was previously registered via "
                                "register_state_dict_post_hook")
-        return _add_hook(self._hook_dict("_state_dict_hooks"), hook, False)
+        return _add_hook(self._state_dict_hooks, hook, False)
 
     def register_load_state_dict_pre_hook(self, hook):
         """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
@@ -773,13 +869,13 @@ class Module:
         ``with_module``."""
         if with_module:
             hook = functools.partial(hook, self)
-        return _add_hook(self._hook_dict("_load_state_dict_pre_hooks"), hook, False)
+        return _add_hook(self._load_state_dict_pre_hooks, hook, False)
 
     def register_load_state_dict_post_hook(self, hook):
         """``hook(module, incompatible_keys)`` runs after ``load_state_dict`` loaded this module
         and its children; it may clear keys from the lists in place before they are reported,
         and must return None."""
-        return _add_hook(self._hook_dict("_load_state_dict_post_hooks"), hook, False)
+        return _add_hook(self._load_state_dict_post_hooks, hook, False)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, parameter in self._parameters.items():

@@ -925,6 +925,7 @@ class Addcmul(Op):
     """float32 input + value * tensor1 * tensor2 rounded as PyTorch's CPU kernel: value *
     tensor1 rounded, then one fused multiply-add with tensor2 onto input (through float64,
     where the product of two float32 values is exact)."""
+    _next_order = (0, 1, 2)  # PyTorch lists the tensors, not the value
 
     output_layout = staticmethod(unary_layout)
     differentiable_backward = True

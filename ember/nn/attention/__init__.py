@@ -4,7 +4,7 @@ kernels equal in value), so the choice is recorded in ``torch.backends.cuda``'s 
 restored afterwards, and computation is unchanged."""
 import contextlib
 
-from ..backends.cuda import _SDP, SDPBackend
+from ...backends.cuda import _SDP, SDPBackend
 
 __all__ = ["SDPBackend", "WARN_FOR_UNFUSED_KERNELS", "sdpa_kernel"]
 

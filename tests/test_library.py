@@ -1,0 +1,81 @@
+"""torch.library's Python custom operators (custom_op, register_autograd, register_fake,
+torch.ops namespaces, opcheck) against PyTorch's, as its "Python Custom Operators" tutorial
+uses them."""
+import numpy as np
+import pytest
+
+import ember
+
+
+def _tutorial_ops(lib, namespace):
+    @lib.library.custom_op(f"{namespace}::numpy_sin", mutates_args=())
+    def numpy_sin(x: lib.Tensor, scale: float = 1.0) -> lib.Tensor:
+        return lib.from_numpy(np.sin(x.numpy()) * scale)
+
+    @numpy_sin.register_fake
+    def _(x, scale=1.0):
+        return lib.empty_like(x)
+
+    def setup_context(ctx, inputs, output):
+        x, scale = inputs
+        ctx.save_for_backward(x)
+        ctx.scale = scale
+
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * x.cos() * ctx.scale, None
+
+    numpy_sin.register_autograd(backward, setup_context=setup_context)
+
+    @lib.library.custom_op(f"{namespace}::numpy_sin_out", mutates_args={"out"})
+    def numpy_sin_out(x: lib.Tensor, out: lib.Tensor) -> None:
+        out.copy_(lib.from_numpy(np.sin(x.numpy())))
+
+    @lib.library.custom_op(f"{namespace}::no_backward", mutates_args=())
+    def no_backward(x: lib.Tensor) -> lib.Tensor:
+        return x.clone()
+
+    return numpy_sin, numpy_sin_out, no_backward
+
+
+def _run(lib, namespace, ops):
+    numpy_sin, numpy_sin_out, no_backward = _tutorial_ops(lib, namespace)
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    y = numpy_sin(x, scale=2.0)
+    y.sum().backward()
+    by_namespace = getattr(ops, namespace).numpy_sin.default(x.detach())
+    out = lib.empty(3, dtype=lib.float64)
+    numpy_sin_out(x.detach(), out)
+    checks = lib.library.opcheck(numpy_sin, (lib.tensor([1.0, 2.0]),))
+    lost = no_backward(x)
+    with pytest.raises(RuntimeError) as missing:
+        lost.sum().backward()
+    return ([y.detach().numpy(), x.grad.numpy(), by_namespace.numpy(), out.numpy()],
+            y.requires_grad, lost.requires_grad, str(missing.value).replace(namespace, "NS"),
+            {name: checks[name] for name in ("test_schema", "test_faketensor")})
+
+
+def test_custom_ops_match_torch(torch):
+    import ember._torch_ops  # torch.ops under ember (ember.ops is ember's own op package)
+    ours = _run(ember, "ember_library_test", ember._torch_ops)
+    theirs = _run(torch, "ember_library_test", torch.ops)
+    for mine, reference in zip(ours[0], theirs[0]):
+        np.testing.assert_allclose(mine, reference, rtol=1e-12)
+    assert ours[1:] == theirs[1:]
+    np.testing.assert_allclose(ours[0][1], 2 * np.cos([0.5, -1.0, 2.0]), rtol=1e-12)
+
+
+def test_opcheck_reports_a_missing_fake_and_undeclared_mutation():
+    @ember.library.custom_op("ember_library_checks::scale_", mutates_args=())
+    def scale_(x: ember.Tensor) -> ember.Tensor:
+        x.mul_(2)
+        return x.clone()
+
+    with pytest.raises(RuntimeError, match="test_schema failed"):
+        ember.library.opcheck(scale_, (ember.ones(2),))
+    results = ember.library.opcheck(scale_, (ember.ones(2),), raise_exception=False)
+    assert "no fake impl registered" in results["test_faketensor"]
+    import ember._torch_ops as torch_ops
+    assert torch_ops.ember_library_checks.scale_ is scale_
+    with pytest.raises(AttributeError, match="ops.ember_library_checks.missing is not provided"):
+        torch_ops.ember_library_checks.missing
