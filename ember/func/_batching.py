@@ -950,19 +950,19 @@ def _custom_function(op_class, args, level):
     the unbatched inputs, or with ``generate_vmap_rule`` its ``forward`` on the batched ones."""
     name = op_class.__name__
     if op_class.setup_context is Function.setup_context:
-        raise VmapError("In order to use an autograd.Function with functorch transforms (vmap, "
+        raise refusal("In order to use an autograd.Function with functorch transforms (vmap, "
                         "grad, jvp, jacrev, ...), it must override the setup_context "
                         "staticmethod. " + _EXTENDING)
     has_rule = op_class.vmap is not Function.vmap
     if op_class.generate_vmap_rule:
         if has_rule:
-            raise VmapError(f"You tried to vmap over {name}, but it has both "
+            raise refusal(f"You tried to vmap over {name}, but it has both "
                             f"generate_vmap_rule=True and an overridden vmap staticmethod. "
                             f"Please set generate_vmap_rule=False or delete the overridden "
                             f"vmap staticmethod to avoid ambiguity. " + _EXTENDING)
         return op_class.forward(*args)
     if not has_rule:
-        raise VmapError(f"You tried to vmap over {name}, but it does not have vmap support. "
+        raise refusal(f"You tried to vmap over {name}, but it does not have vmap support. "
                         f"Please override and implement the vmap staticmethod or set "
                         f"generate_vmap_rule=True. " + _EXTENDING)
     values = []
@@ -975,7 +975,7 @@ def _custom_function(op_class, args, level):
     randomness = next(current.randomness for current in _levels.active if current.id == level)
     result = op_class.vmap(VmapInfo(size, randomness), tuple(in_dims), *values)
     if not (isinstance(result, tuple) and len(result) == 2):
-        raise VmapError(f"Expected the vmap staticmethod of {name} to return a tuple of two "
+        raise refusal(f"Expected the vmap staticmethod of {name} to return a tuple of two "
                         f"elements (output, out_dims), got: {type(result).__name__}")
     outputs, out_dims = result
     single = not isinstance(outputs, tuple)
@@ -983,7 +983,7 @@ def _custom_function(op_class, args, level):
     if not isinstance(out_dims, tuple):
         out_dims = (out_dims,) * len(outputs)
     if len(out_dims) != len(outputs):
-        raise VmapError(f"The vmap staticmethod of {name} returned an incompatible (output, "
+        raise refusal(f"The vmap staticmethod of {name} returned an incompatible (output, "
                         f"out_dims) tuple: {len(outputs)} outputs, out_dims={out_dims}")
     wrapped = []
     for output, out_dim in zip(outputs, out_dims):
