@@ -29,3 +29,12 @@ class RemovableHandle:
 
     def __exit__(self, *exc_info):
         self.remove()
+
+
+def add_hook(hooks, hook, prepend=False):
+    """Register ``hook`` in the ordered dict ``hooks`` (first, with ``prepend``); its handle."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle

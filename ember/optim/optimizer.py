@@ -15,7 +15,7 @@ from collections import OrderedDict, defaultdict
 import numpy as np
 
 from .._dtype import float32 as _float32, float64, from_numpy_dtype, get_default_dtype, real_dtype
-from .._hooks import RemovableHandle
+from .._hooks import RemovableHandle, add_hook as _add_hook
 from .._layout import LayoutStorage
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..nn.modules.module import _new_args_kwargs, _zero_grad
@@ -464,14 +464,6 @@ class Optimizer:
         self._foreach_plans = {}
         for hook in list(self._optimizer_load_state_dict_post_hooks.values()):
             hook(self)
-
-
-def _add_hook(hooks, hook, prepend):
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = hook
-    if prepend:
-        hooks.move_to_end(handle.id, last=False)
-    return handle
 
 
 def _describe(value):

@@ -258,23 +258,17 @@ class _Targets:
 
 
 @_jit.kernel
-def _plain_cross_entropy(input, target, ignore_index, shift, log_total, totals):
-    # cross_entropy of small (N, C) logits and class indices, none ignored, no weights or
-    # smoothing, in one call: each row's log-sum-exp as _log_sum_exp_rows computes it, its loss
-    # log_total - (input[target] - shift) as the NumPy path rounds it, summed by
-    # _cascaded_sums' levels. Returns False (nothing written to totals) when a target is the
-    # ignore_index or out of range: the general path handles those.
+def _plain_cross_entropy(input, target, ignore_index, shift, log_total, loss):
+    # cross_entropy's per-sample losses for small (N, C) logits and class indices, none ignored,
+    # no weights or smoothing, in one pass: each row's log-sum-exp as _log_sum_exp_rows computes
+    # it and log_total - (input[target] - shift) as the NumPy path rounds it. Returns False
+    # (nothing written) when a target is the ignore_index or out of range: the general path
+    # handles those.
     count = input.shape[0]
     classes = input.shape[1]
     for sample in range(count):
         if target[sample] == ignore_index or target[sample] < 0 or target[sample] >= classes:
             return False
-    bits = 0
-    while (1 << bits) < count:
-        bits += 1
-    power = max(4, bits // 8)
-    mask = (1 << power) - 1
-    partial = np.zeros(8, input.dtype)
     for row in range(count):
         peak = input[row, 0]
         for column in range(1, classes):
@@ -286,16 +280,7 @@ def _plain_cross_entropy(input, target, ignore_index, shift, log_total, totals):
         row_total = np.log(row_total)
         shift[row, 0] = peak
         log_total[row, 0] = row_total
-        partial[0] += row_total - (input[row, target[row]] - peak)
-        for level in range(7):
-            if row & (mask << (level * power)):
-                break
-            partial[level + 1] += partial[level]
-            partial[level] = 0
-    total = input.dtype.type(0)
-    for level in range(8):
-        total += partial[level]
-    totals[0] = total
+        loss[row] = row_total - (input[row, target[row]] - peak)
     return True
 
 
@@ -473,10 +458,12 @@ def _plain_forward(ctx, input, target, ignore_index, reduction):
     rows = input.shape[0]
     shift = np.empty((rows, 1), dtype)
     log_total = np.empty((rows, 1), dtype)
-    totals = np.empty(1, dtype)
-    if not kernel(input, target, ignore_index, shift, log_total, totals):
+    losses = np.empty(rows, dtype)
+    if not kernel(input, target, ignore_index, shift, log_total, losses):
         return None
-    loss = totals.reshape(()) if reduction == "sum" else np.asarray(totals[0] / dtype.type(rows))
+    totals = np.empty(2, dtype)
+    _cascaded_sums.compiled()(losses, _NONE_CHECKED, _NONE_WEIGHED, totals)
+    loss = totals[0:1].reshape(()) if reduction == "sum" else np.asarray(totals[0] / dtype.type(rows))
     if ctx._recording:
         ctx.save_for_backward(input, target, None, shift, log_total)
         ctx.options = (ignore_index, 0.0, reduction, True, input.shape)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ... import _device, _dtype, _factories
-from ..._hooks import RemovableHandle
+from ..._hooks import RemovableHandle, add_hook as _add_hook
 from ...autograd.grad_mode import no_grad
 from ..._dtype import tensor_type_name
 from ...tensor import Size, Tensor
@@ -1057,14 +1057,6 @@ class Module:
 
 
 _EXTRA_STATE = "_extra_state"  # the state_dict key of get_extra_state()'s value
-
-
-def _add_hook(hooks, hook, prepend):
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = hook
-    if prepend:
-        hooks.move_to_end(handle.id, last=False)
-    return handle
 
 
 def _post_order(module):
