@@ -853,14 +853,8 @@ class VectorNorm(Op):
         ctx.ord = ord
         ctx.axes_keepdim = (axes, keepdim)
         work = _widened(x)
-        if ord == 2 and work.dtype.kind == "f":
-            # a real square needs no abs first (the same values, one pass fewer)
-            out = np.sqrt(np.add.reduce(work * work, axis=axes, keepdims=keepdim))
-            out = np.asarray(out, dtype=x.dtype)
-            if ctx.needs_input_grad[0]:
-                ctx.save_for_backward(x, out)
-            return out
-        magnitude = np.abs(work)
+        # a real square needs no abs first (the same values, one pass fewer)
+        magnitude = work if ord == 2 and work.dtype.kind == "f" else np.abs(work)
         if ord == 2:
             out = np.sqrt(np.sum(magnitude * magnitude, axis=axes, keepdims=keepdim))
         elif ord == 1:
