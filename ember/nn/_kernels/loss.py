@@ -47,19 +47,33 @@ def _compiled_rows(input):
 
 
 @_jit.kernel
-def _log_sum_exp_rows(input, shift, log_total):
+def _log_sum_exp_rows(input, shift, log_total, target, ignore_index, loss):
     # The NumPy path's steps per row: the row's maximum as the shift, the log of the sum of
     # exp(input - shift). A NaN (or an infinite maximum) reaches the sum as NaN through exp.
+    # Given class indices (``target`` not empty), also each sample's loss
+    # log_total - (input[target] - shift), rounded as the NumPy path rounds it; False (nothing
+    # written) when a target is the ignore_index or out of range: the general path handles those.
+    classes = input.shape[1]
+    for sample in range(target.shape[0]):
+        if target[sample] == ignore_index or target[sample] < 0 or target[sample] >= classes:
+            return False
     for row in range(input.shape[0]):
         log_total[row, 0] = 0
         peak = input[row, 0]
-        for column in range(1, input.shape[1]):
+        for column in range(1, classes):
             if input[row, column] > peak:
                 peak = input[row, column]
-        for column in range(input.shape[1]):
+        for column in range(classes):
             log_total[row, 0] += np.exp(input[row, column] - peak)
         log_total[row, 0] = np.log(log_total[row, 0])
         shift[row, 0] = peak
+        if target.shape[0]:
+            loss[row] = log_total[row, 0] - (input[row, target[row]] - peak)
+    return True
+
+
+# The row kernel's stand-ins for "no class indices" and "no losses wanted".
+_NO_TARGETS = np.empty(0, np.int64)
 
 
 @_jit.kernel
@@ -86,7 +100,7 @@ def _log_sum_exp(input):
     if _compiled_rows(input):
         compiled = _log_sum_exp_rows.compiled()
         if compiled is not None:
-            compiled(input, shift, log_total)
+            compiled(input, shift, log_total, _NO_TARGETS, 0, log_total[:0, 0])
             return shift, log_total
 
     def compute(slices):
@@ -257,33 +271,6 @@ class _Targets:
             array -= self._spread(array.ndim) * factor
 
 
-@_jit.kernel
-def _plain_cross_entropy(input, target, ignore_index, shift, log_total, loss):
-    # cross_entropy's per-sample losses for small (N, C) logits and class indices, none ignored,
-    # no weights or smoothing, in one pass: each row's log-sum-exp as _log_sum_exp_rows computes
-    # it and log_total - (input[target] - shift) as the NumPy path rounds it. Returns False
-    # (nothing written) when a target is the ignore_index or out of range: the general path
-    # handles those.
-    count = input.shape[0]
-    classes = input.shape[1]
-    for sample in range(count):
-        if target[sample] == ignore_index or target[sample] < 0 or target[sample] >= classes:
-            return False
-    for row in range(count):
-        peak = input[row, 0]
-        for column in range(1, classes):
-            if input[row, column] > peak:
-                peak = input[row, column]
-        row_total = input.dtype.type(0)
-        for column in range(classes):
-            row_total += np.exp(input[row, column] - peak)
-        row_total = np.log(row_total)
-        shift[row, 0] = peak
-        log_total[row, 0] = row_total
-        loss[row] = row_total - (input[row, target[row]] - peak)
-    return True
-
-
 def _nll_reduction(loss, targets, reduction):
     """The sum or mean of per-sample losses (N,) of class-index targets, summed as PyTorch's
     nll_loss sums them: in the input's dtype, by cascaded partial sums (16 samples a level),
@@ -449,9 +436,10 @@ class ClassificationLoss(Op):
 
 def _plain_forward(ctx, input, target, ignore_index, reduction):
     """ClassificationLoss.forward for the commonest call, cross_entropy of a small batch of
-    logits and class indices with the defaults, in one compiled kernel (the general path's
-    values, without its half-dozen array passes); None where the kernel does not apply."""
-    kernel = _plain_cross_entropy.compiled()
+    logits and class indices with the defaults: the row kernel makes the per-sample losses too
+    and the cascade sums them (the general path's values, without its half-dozen array passes);
+    None where the kernel does not apply."""
+    kernel = _log_sum_exp_rows.compiled()
     if kernel is None:
         return None
     dtype = input.dtype
@@ -459,7 +447,7 @@ def _plain_forward(ctx, input, target, ignore_index, reduction):
     shift = np.empty((rows, 1), dtype)
     log_total = np.empty((rows, 1), dtype)
     losses = np.empty(rows, dtype)
-    if not kernel(input, target, ignore_index, shift, log_total, losses):
+    if not kernel(input, shift, log_total, target, ignore_index, losses):
         return None
     totals = np.empty(2, dtype)
     _cascaded_sums.compiled()(losses, _NONE_CHECKED, _NONE_WEIGHED, totals)
