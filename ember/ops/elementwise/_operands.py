@@ -66,9 +66,9 @@ def _reduced_result(result, a, b):
     ``_promote_unrounded``)."""
     if result.dtype == np.float32:
         if _is_reduced(a):
-            return result.astype(a.dtype)
+            return _halfcast.astype(result, a.dtype)
         if _is_reduced(b):
-            return result.astype(b.dtype)
+            return _halfcast.astype(result, b.dtype)
     return result
 
 
