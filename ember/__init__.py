@@ -13,6 +13,8 @@ from ._random import (  # noqa: F401
     Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
 from .ops import *  # noqa: F401,F403
 from . import _tensor_methods  # noqa: F401,E402  (binds Tensor's methods: the one table)
+from . import overrides  # noqa: F401,E402  (torch.overrides: the __torch_function__ protocol)
+from .overrides import DisableTorchFunction, DisableTorchFunctionSubclass  # noqa: F401,E402
 from ._device import device, get_default_device, set_default_device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
 from . import accelerator, backends, cuda, fft, jit, linalg, mps, sparse, xpu  # noqa: F401

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from . import _device, _dtype, _factories, _random, _storage, ops, sparse
+from . import _device, _dtype, _factories, _random, _storage, ops, overrides, sparse
 from ._dtype import (
     overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
@@ -17,7 +17,7 @@ from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api, decompositions, spectral
 from .ops.elementwise.arithmetic import _fusable, fused_add_scaled
-from .tensor import Tensor, _to_array, legacy_new
+from .tensor import _STATE as _TENSOR_STATE, Tensor, _to_array, legacy_new
 
 
 
@@ -505,6 +505,45 @@ def view_as(self, other):
     return ops.view(self, other._data.shape)
 
 
+def as_subclass(self, cls):
+    """This tensor as an instance of ``cls`` (a Tensor subclass): the same memory and version
+    counter, attached to the graph through an alias when it requires grad (PyTorch's)."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
+                        "Tensor is not possible. Make sure your class inherits from Tensor.")
+    with overrides.DisableTorchFunction():
+        alias = ops.index.getitem(self, Ellipsis)
+    return _retyped(alias, cls)
+
+
+def _make_subclass(cls, data, require_grad=False, **_):
+    """A leaf of type ``cls`` over ``data``'s memory (not its history), requiring grad as
+    asked: how PyTorch's Parameter-like subclasses build themselves."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
+                        "Tensor is not possible. Make sure your class inherits from Tensor.")
+    leaf = data.detach()
+    if require_grad:
+        leaf.requires_grad_(True)
+    return _retyped(leaf, cls)
+
+
+def _retyped(tensor, cls):
+    """``tensor`` (a fresh result) made an instance of ``cls``: its class changed in place,
+    or, where ``cls`` adds slots of its own, a new instance given its state."""
+    if type(tensor) is cls:
+        return tensor
+    try:
+        tensor.__class__ = cls
+        return tensor
+    except TypeError:
+        instance = object.__new__(cls)
+        for name in _TENSOR_STATE:
+            setattr(instance, name, getattr(tensor, name))
+        instance.__dict__.update(tensor.__dict__)
+        return instance
+
+
 def reshape_as(self, other):
     return ops.reshape(self, other._data.shape)
 
@@ -800,7 +839,7 @@ METHODS.update({
     "col_indices": _sparse_only("col_indices", "sparse row compressed"),
     "_nnz": _sparse_only("_nnz"), "sparse_dim": sparse_dim, "dense_dim": dense_dim,
     # other methods
-    "where": where, "view_as": view_as, "reshape_as": reshape_as,
+    "where": where, "view_as": view_as, "reshape_as": reshape_as, "as_subclass": as_subclass,
     "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(None),
     "new_full": new_full, "new_tensor": new_tensor, "new_empty_strided": new_empty_strided,
     "resize_": resize_, "resize_as_": resize_as_,
@@ -929,3 +968,8 @@ def numpy_names(function):
 for _name, _method in METHODS.items():
     setattr(Tensor, _name, numpy_names(_method))
 del _name, _method, _op
+# The __torch_function__ protocol (ember.overrides): Tensor's default implementation, and the
+# hook that turns dispatch on when a program defines a subclass.
+Tensor._make_subclass = staticmethod(_make_subclass)
+Tensor.__torch_function__ = classmethod(overrides._default_torch_function)
+Tensor.__init_subclass__ = classmethod(overrides._subclass_defined)

@@ -27,6 +27,9 @@ ORDER = [
     ("ember.autograd._contextlib",),
     ("ember.autograd.grad_mode", "ember.autograd.anomaly_mode"),
     ("ember.tensor",),
+    # torch.overrides: the __torch_function__ protocol over Tensor (it wraps the public modules
+    # found in sys.modules, importing none).
+    ("ember.overrides",),
     # autograd: the node (saved values) < views and in-place < Op/Function < the engine <
     # what is built on the engine.
     ("ember.autograd.node",),

@@ -3,6 +3,7 @@ as an attribute; UninitializedParameter/UninitializedBuffer for the lazy layers.
 import numpy as np
 
 from .._dtype import get_default_dtype
+from ..overrides import _disabled_torch_function_impl
 from ..tensor import Tensor, _init
 
 
@@ -21,6 +22,8 @@ class Parameter(Tensor):
 
     __slots__ = ()
     _deepcopy_keeps_attributes = False
+    # results of ops on parameters are plain tensors, also for a program's subclasses (PyTorch)
+    __torch_function__ = _disabled_torch_function_impl
 
     def __init__(self, data=None, requires_grad=True):
         _init(self, _storage("Parameter", data))

@@ -11,6 +11,7 @@ import numpy as np
 from ... import _factories
 from ..._autocast_state import _autocast_state
 from ...autograd.grad_mode import is_grad_enabled
+from ...overrides import unwrapped
 from ...ops import triu
 from .. import functional as F
 from .activation import GELU, ReLU
@@ -43,9 +44,10 @@ def _activation_function(activation):
 
 def _relu_or_gelu(activation):
     """PyTorch's activation_relu_or_gelu flag: 1 for relu, 2 for gelu, 0 for anything else."""
-    if activation is F.relu or isinstance(activation, ReLU):
+    activation = unwrapped(activation)  # F.relu may be behind a __torch_function__ dispatcher
+    if activation is unwrapped(F.relu) or isinstance(activation, ReLU):
         return 1
-    if activation is F.gelu or isinstance(activation, GELU):
+    if activation is unwrapped(F.gelu) or isinstance(activation, GELU):
         return 2
     return 0
 
