@@ -30,6 +30,7 @@ class _State(threading.local):
 _state = _State()
 _active = [False]
 _replaced = []  # (owner, name, original) of every attribute _activate wrapped
+_dispatchers = {}  # function -> its dispatcher
 # type -> whether its instances override (a Tensor subclass or a tensor-like whose
 # __torch_function__ is not the disabled one, and not one of ember's own subclasses)
 _verdicts = {Tensor: False}
@@ -189,22 +190,28 @@ def _activate():
         elif isinstance(value, property) and name in _PROPERTIES and value.fget is not None:
             _replace(Tensor, name, value, property(_dispatcher(value.fget), value.fset,
                                                    value.fdel, value.__doc__))
-    dispatchers = {}
     for module_name in _MODULES:
         module = sys.modules.get(module_name)
-        if module is None:
+        if module is not None:
+            wrap_module(module)
+    _dispatch_module_functionals(_dispatchers)
+
+
+def wrap_module(module):
+    """Wrap the public functions of ``module`` (one of ``_MODULES``, perhaps loaded after
+    activation: ember's lazy ``special``) in dispatchers, if the protocol is on."""
+    if not _active[0] or module.__name__ not in _MODULES:
+        return
+    for name, value in list(vars(module).items()):
+        if name.startswith("_") or not isinstance(value, _types.FunctionType) or \
+                hasattr(value, "__wrapped_for_torch_function__"):
             continue
-        for name, value in list(vars(module).items()):
-            if name.startswith("_") or not isinstance(value, _types.FunctionType) or \
-                    hasattr(value, "__wrapped_for_torch_function__"):
-                continue
-            # one dispatcher per function, so aliases stay one object (special.gammaln, lgamma)
-            dispatcher = dispatchers.get(value)
-            if dispatcher is None:
-                dispatcher = dispatchers[value] = _dispatcher(value)
-                dispatcher._public_name = f"{module_name}.{name}".partition(".")[2] or name
-            _replace(module, name, value, dispatcher)
-    _dispatch_module_functionals(dispatchers)
+        # one dispatcher per function, so aliases stay one object (special.gammaln, lgamma)
+        dispatcher = _dispatchers.get(value)
+        if dispatcher is None:
+            dispatcher = _dispatchers[value] = _dispatcher(value)
+            dispatcher._public_name = f"{module.__name__}.{name}".partition(".")[2] or name
+        _replace(module, name, value, dispatcher)
 
 
 def _dispatch_module_functionals(dispatchers):
@@ -237,6 +244,7 @@ def _deactivate():
         owner, name, original = _replaced.pop()
         setattr(owner, name, original)
     _active[0] = False
+    _dispatchers.clear()
     _verdicts.clear()
     _verdicts[Tensor] = False
 

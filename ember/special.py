@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from . import _dtype, _out
+from . import overrides as _overrides
 from ._factories import as_tensor
 from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, logical_and,
                   logical_or, logit, neg, polygamma, sigmoid, sinc, where, xlogy)
@@ -317,8 +318,11 @@ def _taking_out():
             continue
         function = globals()[name]
         top = getattr(package, getattr(function, "__name__", ""), None)
-        globals()[name] = (top if getattr(top, "__wrapped__", None) is function
-                           else _out.accepting_out(function, "special_" + name))
+        # (the top-level op may already be behind its __torch_function__ dispatcher)
+        globals()[name] = (top if getattr(_overrides.unwrapped(top), "__wrapped__", None)
+                           is function else _out.accepting_out(function, "special_" + name))
 
 
 _taking_out()
+# Loaded lazily: if a program already turned the __torch_function__ protocol on, these dispatch too.
+_overrides.wrap_module(sys.modules[__name__])
