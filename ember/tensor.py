@@ -145,7 +145,12 @@ class Tensor:
         alias of it); only ``device=`` is accepted as a keyword. Subclasses (Parameter) build
         themselves in ``__init__``."""
         if cls is not Tensor:
-            return object.__new__(cls)
+            instance = object.__new__(cls)
+            if args and _builds_in_new(cls):
+                # a program's subclass (``super().__new__(cls, elem)``): built here, as
+                # PyTorch's constructor builds it, whatever its own __init__ then does
+                _init(instance, legacy_new(None, args, kwargs)._data)
+            return instance
         return legacy_new(None, args, kwargs)
 
     def __init__(self, *args, **kwargs):
@@ -637,6 +642,15 @@ def _user_attributes(tensor):
 
 
 _STATE = tuple(name for name in Tensor.__slots__ if name not in ("__weakref__", "__dict__"))
+
+
+def _builds_in_new(cls):
+    """Whether ``Tensor.__new__`` builds instances of ``cls`` from its arguments: a program's
+    subclass of Tensor itself (ember's own, Parameter and the like, build in ``__init__``)."""
+    for base in cls.__mro__:
+        if base.__module__.split(".")[0] == "ember":
+            return base is Tensor
+    return False
 
 
 def _init(tensor, array):

@@ -176,3 +176,40 @@ def test_make_subclass_builds_a_leaf_over_the_same_memory():
             data.add_(3)
         shapes.append((type(made).__name__, made.requires_grad, made.is_leaf, made.tolist()))
     assert shapes[0] == shapes[1]
+
+
+def test_subclasses_built_the_ways_programs_build_them():
+    outcomes = []
+    for library in _both():
+        class Forwarding(library.Tensor):
+            def __new__(cls, *args, **kwargs):
+                return super().__new__(cls, *args, **kwargs)
+
+            def __init__(self, *args, **kwargs):
+                super().__init__()
+
+        class Optional(library.Tensor):
+            @staticmethod
+            def __new__(cls, elem, *, requires_grad=None):
+                if requires_grad is None:
+                    return super().__new__(cls, elem)
+                return cls._make_subclass(cls, elem, requires_grad)
+
+        class Tagged(library.Tensor):
+            def __new__(cls, data, tag=None):
+                tagged = library.as_tensor(data).as_subclass(cls)
+                tagged.tag = tag
+                return tagged
+
+            def __init__(self, data, tag=None):
+                pass
+
+        forwarded = Forwarding(library.tensor([1.0, 2.0]))
+        plain, leaf = Optional(library.tensor([3.0])), Optional(library.tensor([4.0]), requires_grad=True)
+        tagged = Tagged([5.0, 6.0], tag="x")
+        outcomes.append([
+            (type(forwarded).__name__, forwarded.tolist(), type(forwarded * 2).__name__),
+            (plain.tolist(), leaf.requires_grad, leaf.is_leaf, type(plain + leaf).__name__),
+            (tagged.tag, tagged.tolist(), type(tagged.sum()).__name__,
+             getattr(tagged.sum(), "tag", None))])
+    assert outcomes[0] == outcomes[1]
