@@ -968,8 +968,6 @@ def numpy_names(function):
 for _name, _method in METHODS.items():
     setattr(Tensor, _name, numpy_names(_method))
 del _name, _method, _op
-# The __torch_function__ protocol (ember.overrides): Tensor's default implementation, and the
-# hook that turns dispatch on when a program defines a subclass.
+# The __torch_function__ protocol (ember.overrides): Tensor's default implementation.
 Tensor._make_subclass = staticmethod(_make_subclass)
 Tensor.__torch_function__ = classmethod(overrides._default_torch_function)
-Tensor.__init_subclass__ = classmethod(overrides._subclass_defined)

@@ -42,7 +42,7 @@ def format_tensor(tensor):
     array = tensor._data
     # a program's Tensor subclass prints under its own name (PyTorch's)
     kind = type(tensor)
-    prefix = "tensor(" if kind.__module__.split(".")[0] == "ember" else f"{kind.__name__}("
+    prefix = "tensor(" if kind._ember_own else f"{kind.__name__}("
     # bfloat16 values print as the float32 values they are (exactly representable there).
     shown = array.astype(np.float32) if is_floating(array.dtype) and array.dtype.kind != "f" \
         else array

@@ -13,7 +13,7 @@ import threading
 import types as _types
 
 from ._dtype import _repr_prefix
-from .tensor import Tensor
+from .tensor import Tensor, set_program_subclass_hook
 
 __all__ = ["TorchFunctionMode", "enable_reentrant_dispatch", "get_default_nowrap_functions",
            "get_ignored_functions", "get_overridable_functions", "handle_torch_function",
@@ -49,7 +49,7 @@ def _overrides(kind):
         verdict = implementation is not None and \
             getattr(implementation, "__func__", implementation) is not \
             _disabled_torch_function_impl and \
-            not (issubclass(kind, Tensor) and kind.__module__.split(".")[0] == "ember")
+            not (issubclass(kind, Tensor) and kind._ember_own)
         _verdicts[kind] = verdict
     return verdict
 
@@ -249,9 +249,9 @@ def _deactivate():
     _verdicts[Tensor] = False
 
 
-def _subclass_defined(cls, **kwargs):
-    """``Tensor.__init_subclass__``: a program's own subclass turns the protocol on."""
-    super(Tensor, cls).__init_subclass__(**kwargs)
+def _subclass_defined(cls):
+    """Called for each Tensor subclass a program defines: one that does not opt out turns the
+    protocol on."""
     if _overrides(cls):
         _activate()
 
@@ -427,3 +427,6 @@ class enable_reentrant_dispatch:
 
     def __exit__(self, *exc):
         return False
+
+
+set_program_subclass_hook(_subclass_defined)

@@ -137,6 +137,9 @@ class Tensor:
     __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to our reflected operators
     # A ViewCreation on views made unrecorded of a tensor that requires grad (set in __dict__).
     _view_creation = None
+    # True on ember's own classes, False on a program's subclasses: set on each class when it
+    # is made (the drop-in import later renames ember's classes' __module__ to torch's)
+    _ember_own = True
     is_sparse = False  # a class attribute: ember.sparse's subclass says True
 
     def __new__(cls, *args, **kwargs):
@@ -152,6 +155,12 @@ class Tensor:
                 _init(instance, legacy_new(None, args, kwargs)._data)
             return instance
         return legacy_new(None, args, kwargs)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._ember_own = cls.__module__.split(".")[0] == "ember"
+        if not cls._ember_own and _program_subclass_hook is not None:
+            _program_subclass_hook(cls)
 
     def __init__(self, *args, **kwargs):
         if not hasattr(self, "_data"):  # a subclass that does not build itself
@@ -644,11 +653,21 @@ def _user_attributes(tensor):
 _STATE = tuple(name for name in Tensor.__slots__ if name not in ("__weakref__", "__dict__"))
 
 
+# Called with each Tensor subclass a program defines (ember.overrides sets it).
+_program_subclass_hook = None
+
+
+def set_program_subclass_hook(hook):
+    """Have ``hook(cls)`` called for each Tensor subclass a program defines from now on."""
+    global _program_subclass_hook
+    _program_subclass_hook = hook
+
+
 def _builds_in_new(cls):
     """Whether ``Tensor.__new__`` builds instances of ``cls`` from its arguments: a program's
     subclass of Tensor itself (ember's own, Parameter and the like, build in ``__init__``)."""
     for base in cls.__mro__:
-        if base.__module__.split(".")[0] == "ember":
+        if base.__dict__.get("_ember_own"):
             return base is Tensor
     return False
 
