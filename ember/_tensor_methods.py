@@ -965,6 +965,22 @@ def numpy_names(function):
     return call
 
 
+def _keeps_program_subclass(method):
+    """A method that PyTorch never dispatches to ``__torch_function__`` but whose result still
+    takes the type of a program's subclass (``x.new_zeros``, ``x.unflatten``)."""
+    @functools.wraps(method)
+    def keeping(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        kind = type(self)
+        if not kind._ember_own and isinstance(result, Tensor) and type(result) is not kind:
+            result = _retyped(result, kind)
+        return result
+    return keeping
+
+
+for _name in ("new", "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor",
+              "new_empty_strided", "unflatten"):
+    METHODS[_name] = _keeps_program_subclass(METHODS[_name])
 for _name, _method in METHODS.items():
     setattr(Tensor, _name, numpy_names(_method))
 del _name, _method, _op

@@ -166,8 +166,25 @@ _NEVER = frozenset(["__new__", "__init__", "__init_subclass__", "__getattribute_
                     "__array_ufunc__", "__torch_function__", "__subclasshook__", "__class__",
                     "__class_getitem__", "__dlpack__", "__dlpack_device__", "__format__",
                     "as_subclass", "_make_subclass"])
-# Properties whose results are tensors, dispatched through their getter as in PyTorch.
-_PROPERTIES = ("T", "mT", "H", "mH", "data", "real", "imag")
+# Properties dispatched through their getter as in PyTorch (which names it ``__get__``).
+_PROPERTIES = ("T", "mT", "H", "mH", "data", "real", "imag", "shape", "dtype", "device", "ndim",
+               "grad", "requires_grad", "is_leaf", "grad_fn", "layout")
+# What PyTorch never dispatches (torch.overrides.get_ignored_functions): functions without tensor
+# inputs (factories, seeds, settings) and a few Tensor methods whose results keep no subclass.
+_IGNORED = {
+    "ember": ("tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty", "full",
+              "arange", "range", "linspace", "logspace", "eye", "rand", "randn", "randint",
+              "randperm", "manual_seed", "is_tensor", "rand_like", "randn_like", "normal",
+              "get_default_dtype", "is_grad_enabled", "save", "load", "compile", "frombuffer",
+              "tril_indices", "triu_indices", "empty_strided", "scalar_tensor",
+              "sparse_coo_tensor", "promote_types", "result_type", "can_cast", "is_storage",
+              "typename", "set_printoptions", "broadcast_shapes", "use_deterministic_algorithms",
+              "get_rng_state", "set_rng_state", "initial_seed", "seed"),
+    "ember.fft": ("fftfreq", "rfftfreq"),
+    "Tensor": ("__iter__", "__delitem__", "new", "new_empty", "new_empty_strided", "new_full",
+               "new_ones", "new_tensor", "new_zeros", "stride", "unflatten", "to_sparse_coo",
+               "to_sparse_csr", "to_sparse_csc", "to_sparse_bsr", "to_sparse_bsc"),
+}
 
 
 def _activate():
@@ -176,8 +193,8 @@ def _activate():
         return
     _active[0] = True
     for name, value in list(vars(Tensor).items()):
-        if name in _NEVER or (name.startswith("_") and not (name.startswith("__")
-                                                             and name.endswith("__"))):
+        if name in _NEVER or name in _IGNORED["Tensor"] or (
+                name.startswith("_") and not (name.startswith("__") and name.endswith("__"))):
             continue
         if isinstance(value, (_types.FunctionType, _types.BuiltinFunctionType)):
             dispatcher = _dispatcher(value)
@@ -188,8 +205,11 @@ def _activate():
             dispatcher._public_name = f"Tensor.{name}"
             _replace(Tensor, name, value, dispatcher)
         elif isinstance(value, property) and name in _PROPERTIES and value.fget is not None:
-            _replace(Tensor, name, value, property(_dispatcher(value.fget), value.fset,
-                                                   value.fdel, value.__doc__))
+            getter = _dispatcher(value.fget)
+            getter.__name__ = getter.__qualname__ = "__get__"
+            getter._public_name = f"Tensor.{name}.__get__"
+            _replace(Tensor, name, value, property(getter, value.fset, value.fdel,
+                                                   value.__doc__))
     for module_name in _MODULES:
         module = sys.modules.get(module_name)
         if module is not None:
@@ -202,8 +222,10 @@ def wrap_module(module):
     activation: ember's lazy ``special``) in dispatchers, if the protocol is on."""
     if not _active[0] or module.__name__ not in _MODULES:
         return
+    ignored = _IGNORED.get(module.__name__, ())
     for name, value in list(vars(module).items()):
-        if name.startswith("_") or not isinstance(value, _types.FunctionType) or \
+        if name.startswith("_") or name in ignored or \
+                not isinstance(value, _types.FunctionType) or \
                 hasattr(value, "__wrapped_for_torch_function__"):
             continue
         # one dispatcher per function, so aliases stay one object (special.gammaln, lgamma)
@@ -287,7 +309,8 @@ def _convert(result, cls):
 def get_default_nowrap_functions():
     """Functions whose results the default ``__torch_function__`` leaves as they are (the
     ``.grad`` getter: a subclass's gradient stays what backward made)."""
-    return {Tensor.grad.__get__}
+    grad = vars(Tensor)["grad"]
+    return {grad.__get__, grad.fget}
 
 
 # ---- switches ---------------------------------------------------------------------------------
@@ -399,9 +422,17 @@ def wrap_torch_function(dispatcher):
 
 
 def get_ignored_functions():
-    """Public functions that cannot be overridden (PyTorch lists the factories and the like;
-    ember dispatches every function of its public modules)."""
-    return set()
+    """Public functions that never dispatch (factories, seeds, settings and a few methods, as
+    in PyTorch)."""
+    ignored = set()
+    for owner_name, names in _IGNORED.items():
+        owner = Tensor if owner_name == "Tensor" else sys.modules.get(owner_name)
+        for name in names:
+            value = getattr(owner, name, None) if owner is not None else None
+            if callable(value):
+                ignored.add(value)
+    return ignored | {Tensor.__init__, Tensor.__new__, Tensor.__torch_function__,
+                      Tensor.as_subclass, Tensor._make_subclass}
 
 
 def get_overridable_functions():

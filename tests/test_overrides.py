@@ -213,3 +213,20 @@ def test_subclasses_built_the_ways_programs_build_them():
             (tagged.tag, tagged.tolist(), type(tagged.sum()).__name__,
              getattr(tagged.sum(), "tag", None))])
     assert outcomes[0] == outcomes[1]
+
+
+def test_properties_dispatch_and_factories_do_not():
+    outcomes = []
+    for library in _both():
+        calls = []
+        logged = _logged(library, calls)
+        x = library.ones(2, 3).as_subclass(logged)
+        x.shape, x.dtype, x.T
+        shape_calls = list(calls)
+        results = [library.zeros_like(x), library.tensor([1.0]), x.new_zeros(2), x.grad,
+                   library.as_tensor(x), x.new_full((2,), 3.0), x.unflatten(1, (3, 1)),
+                   next(iter(x)), library.nn.Parameter(library.ones(2)).new_ones(2)]
+        outcomes.append((shape_calls, [type(result).__name__ for result in results],
+                         len(library.overrides.get_ignored_functions()) > 0,
+                         library.zeros in library.overrides.get_ignored_functions()))
+    assert outcomes[0] == outcomes[1]
