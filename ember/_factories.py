@@ -425,12 +425,57 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, device=None, requir
     if target is _dtype.bool_:
         raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
     count = max(math.ceil((values[1] - values[0]) / values[2]), 0)
-    # Computed in float64 then cast, as PyTorch computes start + i * step in double.
-    if target.is_floating_point or is_float:
+    if target in (_dtype.float32, _dtype.float64):
+        array = _floating_range(float(values[0]), float(values[2]), count, target.numpy)
+    elif target.is_floating_point or is_float:
+        # Computed in float64 then cast, as PyTorch computes start + i * step in double.
         array = values[0] + np.arange(count, dtype=np.float64) * values[2]
     else:
         array = np.arange(values[0], values[1], values[2], dtype=np.int64)
     return _finish("arange", np.asarray(array).astype(target.numpy), requires_grad, out)
+
+
+# PyTorch's CPU arange fills float32 in vectors of 8 and float64 in vectors of 4, two vectors
+# per pass: each vector starts at start + step * i in double, its lanes add step * lane to that
+# start (rounded to the dtype first), and the elements after the last pair take
+# start + step * i; the compiler fuses each multiply-add, so each rounds once.
+_ARANGE_LANES = {np.dtype(np.float32): 8, np.dtype(np.float64): 4}
+
+
+def _fused_multiply_add(a, b, c):
+    """a * b + c of float64 arrays with one rounding (to within the rare double-rounding case):
+    the product's rounding error from Dekker's split, the sum's from Knuth's two-sum."""
+    product = a * b
+    a_split = 134217729.0 * a  # 2^27 + 1
+    a_high = a_split - (a_split - a)
+    a_low = a - a_high
+    b_split = 134217729.0 * b
+    b_high = b_split - (b_split - b)
+    b_low = b - b_high
+    product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
+    total = product + c
+    c_part = total - product
+    sum_error = (product - (total - c_part)) + (c - c_part)
+    return total + (sum_error + product_error)
+
+
+def _floating_range(start, step, count, numpy_dtype):
+    """arange's float32/float64 values bit for bit as PyTorch's (one thread)."""
+    numpy_dtype = np.dtype(numpy_dtype)
+    if start.is_integer() and step.is_integer() and count < 2 ** 24:
+        # Every product and sum is exact in double: nothing to round.
+        return (start + np.arange(count, dtype=np.float64) * step).astype(numpy_dtype)
+    lanes = _ARANGE_LANES[numpy_dtype]
+    vectorised = count // (2 * lanes) * 2 * lanes
+    with np.errstate(over="ignore", invalid="ignore"):
+        firsts = np.arange(0, vectorised, lanes, dtype=np.float64)
+        vector_starts = _fused_multiply_add(np.float64(step), firsts, np.float64(start))
+        vector_starts = vector_starts.astype(numpy_dtype).astype(np.float64)
+        lane_offsets = np.arange(lanes, dtype=np.float64)
+        body = _fused_multiply_add(np.float64(step), lane_offsets[None, :], vector_starts[:, None])
+        tail = _fused_multiply_add(np.float64(step), np.arange(vectorised, count, dtype=np.float64),
+                                   np.float64(start))
+    return np.concatenate([body.reshape(-1), tail]).astype(numpy_dtype)
 
 
 def _compact(value):

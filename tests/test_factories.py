@@ -493,3 +493,16 @@ def test_multinomial_frequencies_follow_the_weights():
                .item() for seed in range(600)]
     assert 2 not in singles
     assert abs(singles.count(1) / 600 - 0.6) < 0.07
+
+
+@pytest.mark.parametrize("start, end, step", [
+    (-8.0, 8.0, 0.1), (-1.0, 1.0, 0.01), (0, 3, 0.07), (2.5, -3.1, -0.17), (0.1, 7.3, 0.011),
+    (-5, 5, 0.13), (0, 1, 0.1), (3, 40.5, 1.5)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fractional_arange_is_bitwise_torch(torch, start, end, step, dtype):
+    """Each value rounds as PyTorch's vectorised kernel rounds it: arange(-8., 8., 0.1)[80] is
+    4.4e-16, not 0 (so relu's gradient there is 1, as d2l's plot shows)."""
+    mine = ember.arange(start, end, step, dtype=getattr(ember, dtype)).numpy()
+    theirs = torch.arange(start, end, step, dtype=getattr(torch, dtype)).numpy()
+    assert mine.dtype == theirs.dtype
+    np.testing.assert_array_equal(mine, theirs)
