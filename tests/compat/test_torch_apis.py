@@ -256,12 +256,43 @@ def test_jit_save_and_load_keep_the_module_whole(tmp_path, torch):
     ember.jit.save(scripted, tmp_path / "model.pt")
     loaded = ember.jit.load(tmp_path / "model.pt")
     x = ember.ones(1, 2)
-    assert ember.equal(loaded(x), model(x)) and type(loaded) is type(model)
+    assert ember.equal(loaded(x), model(x)) and type(loaded) is ember.nn.Sequential
     archive = tmp_path / "torchscript.pt"
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(archive))
     with pytest.raises(RuntimeError, match="torch.jit.load is not provided by ember for "
                                            "PyTorch's TorchScript archives"):
         ember.jit.load(archive)
+
+
+class _Net(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = ember.nn.Linear(3, 4)
+
+    def forward(self, x):
+        return self.hidden(x).relu()
+
+
+def test_scripted_and_traced_modules_save_themselves(tmp_path, torch):
+    """d2l's ``net = torch.jit.script(net); net.save('my_mlp')``: the module keeps its class's
+    names, state_dict keys and outputs, and gains ``save``, as PyTorch's scripted modules have."""
+    x = ember.ones(2, 3)
+    for make in (lambda model: ember.jit.script(model), lambda model: ember.jit.trace(model, x)):
+        for model in (ember.nn.Sequential(ember.nn.Linear(3, 2), ember.nn.Tanh()), _Net()):
+            with pytest.warns(DeprecationWarning):
+                scripted = make(model)
+            assert isinstance(scripted, type(model).__mro__[1]) and \
+                type(scripted).__name__ == type(model).__mro__[1].__name__
+            path = tmp_path / "my_mlp"
+            scripted.save(path)
+            loaded = ember.jit.load(path)
+            assert ember.equal(loaded(x), scripted(x))
+            assert list(loaded.state_dict()) == list(scripted.state_dict())
+    theirs = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(3, 2)))
+    assert callable(theirs.save) and list(theirs.state_dict()) == ["0.weight", "0.bias"]
+    with pytest.warns(DeprecationWarning):
+        function = ember.jit.script(ember.tanh)
+    assert function is ember.tanh
 
 
 def test_compile_returns_the_module_itself():
