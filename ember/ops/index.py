@@ -362,6 +362,13 @@ def _index_error(error):
         axis, size, mask_size = match.groups()
         return IndexError(f"The shape of the mask [{mask_size}] at index {axis} does not match "
                           f"the shape of the indexed tensor [{size}] at index {axis}")
+    match = re.match(r"shape mismatch: indexing arrays could not be broadcast together with "
+                     r"shapes ((?:\([\d,]*\) ?)+)", text)
+    if match:
+        shapes = [str([int(size) for size in re.findall(r"\d+", shape)])
+                  for shape in re.findall(r"\([\d,]*\)", match.group(1))]
+        return IndexError(f"shape mismatch: indexing tensors could not be broadcast together "
+                          f"with shapes {', '.join(shapes)}")
     return IndexError(text.replace("axis", "dimension"))
 
 

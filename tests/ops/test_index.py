@@ -407,3 +407,23 @@ def test_unrecorded_indexing_matches_torch(torch):
     assert ours._version == view._version == 1 and copy._version == 0
     assert copy.tolist() == array[[1, 2]].tolist()
     assert_raises_like_torch(lambda: theirs[9], lambda: ours[9], IndexError, same_type=True)
+
+
+@pytest.mark.parametrize("make_key", [
+    lambda fw: (range(5), range(3)),
+    lambda fw: ([0, 1], slice(None), [0, 1, 2]),
+    lambda fw: (fw.tensor([[0, 1]]), fw.tensor([0, 1, 2])),
+])
+def test_unbroadcastable_advanced_indices_raise_like_torch(torch, make_key):
+    """d2l's bilinear_kernel with in_channels != out_channels indexes with two ranges that do
+    not broadcast: PyTorch's IndexError names the index shapes as lists."""
+    def read(fw):
+        return fw.zeros(5, 4, 3)[make_key(fw)]
+
+    def write(fw):
+        target = fw.zeros(5, 4, 3)
+        target[make_key(fw)] = 1.0
+
+    for action in (read, write):
+        assert_raises_like_torch(lambda: action(torch), lambda: action(ember), IndexError,
+                                 same_type=True)
