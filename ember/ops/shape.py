@@ -9,7 +9,7 @@ from .._grad_state import _grad_state
 from .._dtype import (
     _FROM_NUMPY, dtype as ember_dtype, repr_prefix, result_type, scalar_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
-                       preserve_format, suggest_memory_format)
+                       format_strides, preserve_format, suggest_memory_format, with_strides)
 from ..autograd.function import Op, torch_named
 from ..autograd.views import check_inplace, unrecorded_view, view_result
 from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view
@@ -195,6 +195,40 @@ def _grads_of_pieces(ctx, pieces):
                                                            ctx.needs_input_grad[1:]))
 
 
+def _common_format(arrays):
+    """The memory format that every array suggests, else contiguous_format (PyTorch's choice
+    for cat's result)."""
+    formats = {suggest_memory_format(array) for array in arrays}
+    return formats.pop() if len(formats) == 1 else contiguous_format
+
+
+def _concatenated_layout(output, arrays):
+    """cat's result laid out as PyTorch's: in the memory format that every input suggests
+    (channels_last when all are), else row-major. NumPy follows the inputs' strides, so a cat of
+    transposed pieces came out transposed (and a later dropout drew its mask in that order)."""
+    fmt = _common_format(arrays)
+    if fmt is contiguous_format:
+        return np.ascontiguousarray(output)
+    return with_strides(output, format_strides(output.shape, fmt))
+
+
+def _stacked_layout(output, arrays, axis):
+    """stack's result laid out as PyTorch's, which concatenates along ``axis`` and views the
+    result with the new dimension split off (unsqueezes and concatenates at the end)."""
+    if axis == arrays[0].ndim:
+        # unsqueezed as PyTorch does at the end: the new dimension's stride is one element
+        return _concatenated_layout(output, [
+            np.lib.stride_tricks.as_strided(array, array.shape + (1,),
+                                            array.strides + (array.itemsize,))
+            for array in arrays])
+    fmt = _common_format(arrays)
+    if fmt is contiguous_format:
+        return np.ascontiguousarray(output)
+    concatenated = np.concatenate(arrays, axis=axis)
+    return with_strides(concatenated, format_strides(concatenated.shape, fmt)) \
+        .reshape(output.shape)
+
+
 class Cat(Op):
     _next_order = slice(1, None)  # PyTorch lists the tensors, not the axis
     differentiable_backward = True
@@ -204,7 +238,10 @@ class Cat(Op):
         ctx.axis = axis
         ctx.sizes = [array.shape[axis] if array.ndim else 0 for array in arrays]
         ctx.dtypes = [array.dtype for array in arrays]
-        return np.concatenate(arrays, axis=axis)
+        output = np.concatenate(arrays, axis=axis)
+        if not output.flags.c_contiguous:
+            output = _concatenated_layout(output, arrays)
+        return output
 
     @staticmethod
     def backward(ctx, grad):
@@ -222,7 +259,10 @@ class Stack(Op):
     def forward(ctx, axis, *arrays):
         ctx.axis = axis
         ctx.dtypes = [array.dtype for array in arrays]
-        return np.stack(arrays, axis=axis)
+        output = np.stack(arrays, axis=axis)
+        if not output.flags.c_contiguous:
+            output = _stacked_layout(output, arrays, axis)
+        return output
 
     @staticmethod
     def backward(ctx, grad):
