@@ -16,7 +16,7 @@ from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view
 from ._broadcast import broadcast_view, expanded_shape, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
-from .index import getitem, require_tensor
+from .index import getitem, index_select, require_tensor
 
 __all__ = ["as_strided", "as_strided_", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
            "broadcast_shapes", "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat",
@@ -702,7 +702,8 @@ class Triangle(Op):
     @staticmethod
     def forward(ctx, x, diagonal, upper):
         ctx.diagonal_upper = (diagonal, upper)
-        return np.triu(x, diagonal) if upper else np.tril(x, diagonal)
+        # row-major whatever the input's layout, as PyTorch allocates it
+        return np.ascontiguousarray(np.triu(x, diagonal) if upper else np.tril(x, diagonal))
 
     @staticmethod
     def backward(ctx, grad):
@@ -754,7 +755,11 @@ class Roll(Op):
         ctx.shifts_axes = (shifts, axes)
         if axes is None:
             return np.roll(x.reshape(-1), shifts).reshape(x.shape)
-        return np.roll(x, shifts, axes)
+        output = np.roll(x, shifts, axes)
+        if not output.flags.c_contiguous:
+            # PyTorch rolls by concatenating two slices of the input: cat's layout
+            output = _concatenated_layout(output, [x])
+        return output
 
     @staticmethod
     def backward(ctx, grad):
@@ -883,7 +888,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
             raise RuntimeError("allocated size does not match required size")
         raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {positions.size} "
                            f"but got {output_size}")
-    return getitem(input, (slice(None),) * axis + (positions,))
+    # PyTorch's result is row-major: index_select's for counts, a copy of an expanded view
+    # (hence its ViewBackward0) for one repeat count
+    result = index_select(input, axis, Tensor._wrap(positions))
+    return torch_named(result, "IndexSelectBackward0" if counts.ndim else "ViewBackward0")
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):
