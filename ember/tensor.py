@@ -124,6 +124,19 @@ _SETTER_DTYPE_ERROR = "only Tensors of floating point and complex dtype can requ
 _CREATION_DTYPE_ERROR = "Only Tensors of floating point and complex dtype can require gradients"
 
 
+
+_scalar_conversion_warned = [False]
+
+
+def _warn_scalar_conversion():
+    """PyTorch's warning, once a process, when float() or complex() reads a tensor that
+    requires grad (item() and int() do not warn)."""
+    _scalar_conversion_warned[0] = True
+    warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
+                  "unexpected behavior.\nConsider using tensor.detach() first.", UserWarning,
+                  stacklevel=3)
+
+
 class Tensor:
     """An n-dimensional array that can record the operations that made it."""
 
@@ -410,9 +423,13 @@ class Tensor:
         return self.item()
 
     def __float__(self):
+        if self._requires_grad and not _scalar_conversion_warned[0]:
+            _warn_scalar_conversion()
         return float(self._python_scalar())
 
     def __complex__(self):
+        if self._requires_grad and not _scalar_conversion_warned[0]:
+            _warn_scalar_conversion()
         return complex(self._python_scalar())
 
     def __int__(self):

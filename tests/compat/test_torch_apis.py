@@ -428,3 +428,33 @@ def test_return_types_are_reachable_for_isinstance_checks(ember_torch):
     assert isinstance(values.max(0), ember_torch.return_types.max)
     assert isinstance(ember_torch.sort(values), ember_torch.return_types.sort)
     assert ember_torch.return_types.topk.__name__ == "topk"
+
+
+_SCALAR_SCRIPT = """
+import math, torch
+x = torch.ones(2, requires_grad=True)
+y = (x * 2).sum()
+print(y.item(), int(y), f"{y:.1f}", float(y.detach()))
+print(float(y), math.exp(y), complex(y), float(y * 3))
+"""
+
+
+def test_float_of_a_tensor_that_requires_grad_warns_once_as_torch(tmp_path, torch):
+    """float() (and complex(), math.exp) of a tensor that requires grad: PyTorch's UserWarning,
+    once a process; item(), int() and formatting stay silent."""
+    import subprocess
+    import sys
+
+    from tests.compat.conftest import run_ember
+    script = tmp_path / "scalars.py"
+    script.write_text(_SCALAR_SCRIPT)
+    theirs = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120)
+    mine = run_ember(str(script), module_runner=True)
+    assert mine.stdout == theirs.stdout
+
+    def warning_lines(stderr):
+        return [line.split(": ", 1)[1] for line in stderr.splitlines() if "Warning: " in line]
+
+    assert warning_lines(mine.stderr) == warning_lines(theirs.stderr)
+    assert len(warning_lines(mine.stderr)) == 1
