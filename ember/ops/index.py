@@ -105,10 +105,14 @@ def _ints_selected_first(key, shape):
     the integer among the advanced indices and, the two being apart, puts idx's dim first (the
     values transposed). Where that happens, the key becomes one index array per dim, each
     broadcast to PyTorch's result shape (built from the dims' positions, not the values)."""
+    for item in key:
+        if type(item) is int or isinstance(item, np.integer):
+            break
+    else:
+        return key  # the common key: no integer beside the index arrays
     positions = [position for position, item in enumerate(key)
                  if _is_integer_item(item) or type(item) is np.ndarray]
-    if not any(_is_integer_item(key[position]) for position in positions) or \
-            positions[-1] - positions[0] == len(positions) - 1 or \
+    if positions[-1] - positions[0] == len(positions) - 1 or \
             any(isinstance(item, (bool, np.bool_)) for item in key):
         return key
     basic = []

@@ -246,14 +246,14 @@ def main():
         l.sum().backward()
         grad_clipping(net, 1)
         adam(params, states, hyperparams)
-        losses.append(float(l.sum() / src_valid_len.sum()))
+        losses.append((l.sum() / src_valid_len.sum()).item())
     patches = nn.Conv2d(3, 16, kernel_size=4, stride=4)(torch.randn(2, 3, 8, 8))
     patches = patches.flatten(2).transpose(1, 2)
     tokens = torch.cat((torch.zeros(1, 1, 16).expand(2, -1, -1), patches), 1)
     embedded = nn.Dropout(0.5)(tokens)
     kernel = bilinear_kernel(3, 3, 4)
     grid = torch.arange(60.0).reshape(3, 4, 5)
-    report(losses, dropped=int((embedded == 0).sum()), embedded_sum=float(embedded.sum()),
+    report(losses, dropped=int((embedded == 0).sum()), embedded_sum=embedded.sum().item(),
            kernel_sum=float(kernel.sum()), selected=float(grid[0, :, [0, 1]][1, 0]),
            view_of_index=str(tuple(patches[:, [0, 2]].view(-1).shape)))
 
