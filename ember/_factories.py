@@ -22,7 +22,8 @@ from ._layout import (arrange, check_memory_format, contiguous_format, layout as
 from .autograd.function import Op
 from .ops._broadcast import mismatch_error
 from .ops.reduce import linspace_array
-from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries
+from .tensor import (Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries,
+                     warn_once)
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
@@ -185,6 +186,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     """A new tensor copying ``data``; Python floats become the default dtype, ints int64."""
     _check_device(device)
     dtype = _dtype_argument("tensor", dtype)
+    if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or "
+                      "sourceTensor.detach().clone().requires_grad_(True), rather than "
+                      "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
     array = _to_array(data, dtype)
     source = data._data if isinstance(data, Tensor) else data
     if isinstance(source, np.ndarray) and np.may_share_memory(array, source):
@@ -930,9 +936,8 @@ def tensor_type_dtype(value):
 def set_default_tensor_type(t):
     """Deprecated in PyTorch 2.1 (UserWarning): set the default dtype from a floating tensor
     type (``torch.DoubleTensor`` or ``'torch.DoubleTensor'``)."""
-    warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
-                  "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
-                  UserWarning, stacklevel=2)
+    warn_once("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+              "torch.set_default_dtype() and torch.set_default_device() as alternatives.")
     dtype = tensor_type_dtype(t)
     if dtype is None:
         raise TypeError(f"invalid type: {t!r}")

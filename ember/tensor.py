@@ -125,6 +125,16 @@ _CREATION_DTYPE_ERROR = "Only Tensors of floating point and complex dtype can re
 
 
 
+_warned_once = set()
+
+
+def warn_once(message, stacklevel=2):
+    """A UserWarning shown once a process, as PyTorch's TORCH_WARN_ONCE (its deprecations)."""
+    if message not in _warned_once:
+        _warned_once.add(message)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+
+
 _scalar_conversion_warned = [False]
 
 
@@ -132,9 +142,8 @@ def _warn_scalar_conversion():
     """PyTorch's warning, once a process, when float() or complex() reads a tensor that
     requires grad (item() and int() do not warn)."""
     _scalar_conversion_warned[0] = True
-    warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
-                  "unexpected behavior.\nConsider using tensor.detach() first.", UserWarning,
-                  stacklevel=3)
+    warn_once("Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+              "behavior.\nConsider using tensor.detach() first.", stacklevel=3)
 
 
 class Tensor:
