@@ -433,12 +433,27 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, device=None, requir
     count = max(math.ceil((values[1] - values[0]) / values[2]), 0)
     if target in (_dtype.float32, _dtype.float64):
         array = _floating_range(float(values[0]), float(values[2]), count, target.numpy)
+    elif is_float and not target.is_floating_point and not target.is_complex:
+        array = _integer_range_of_floats(values, count, target)
     elif target.is_floating_point or is_float:
         # Computed in float64 then cast, as PyTorch computes start + i * step in double.
         array = values[0] + np.arange(count, dtype=np.float64) * values[2]
     else:
         array = np.arange(values[0], values[1], values[2], dtype=np.int64)
     return _finish("arange", np.asarray(array).astype(target.numpy), requires_grad, out)
+
+
+def _integer_range_of_floats(values, count, target):
+    """An integer arange given floats, as PyTorch computes it: start and step truncated to
+    int64 (the values start + i * step wrap into ``target``); int64 also truncates the end and
+    counts in integers, the narrower types count ceil((end - start) / step) of the floats."""
+    start, end, step = (int(value) for value in values)
+    if target is _dtype.int64:
+        if step == 0:
+            raise ValueError("step must be nonzero")
+        span = end - start + step - ((step > 0) - (step < 0))
+        count = max(abs(span) // abs(step) * (1 if (span >= 0) == (step > 0) else -1), 0)
+    return (start + step * np.arange(count, dtype=np.int64)).astype(target.numpy)
 
 
 # PyTorch's CPU arange fills float32 in vectors of 8 and float64 in vectors of 4, two vectors

@@ -9,6 +9,7 @@ import pytest
 
 import ember
 from ember.tensor import _warned_once
+from tests.conftest import assert_raises_like_torch
 from ops.op_table import BadInputChecks, ValueChecks
 
 
@@ -555,3 +556,27 @@ def test_fractional_arange_is_bitwise_torch(torch, start, end, step, dtype):
     theirs = torch.arange(start, end, step, dtype=getattr(torch, dtype)).numpy()
     assert mine.dtype == theirs.dtype
     np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize("arguments, dtype", [
+    ((-2.7, 5.3, 1.37), "int64"), ((2.7, 9.3, 1.6), "int64"), ((-2.7, 9.3, 2.9), "int32"),
+    ((0, 10.5, 2), "int64"), ((1.5, 10), "int64"), ((-3.5, 3, 1), "uint8"),
+    ((-0.9, -5, -1.5), "int64"), ((-0.9, -5, -1.5), "int8"), ((5.5,), "int64"),
+    ((5.5,), "int32"), ((0, 5, 0.37), "int32"), ((3.2, 3.9, 1), "int64"), ((3.2, 3.9, 1), "int32"),
+    ((0, 5, 0.37), "int64"),
+])
+def test_integer_arange_of_floats_like_torch(torch, arguments, dtype):
+    """An integer arange given floats truncates start and step to integers (int64 the end too,
+    counting in integers); a step that truncates to 0 is int64's ValueError."""
+    def make(fw):
+        return fw.arange(*arguments, dtype=getattr(fw, dtype))
+
+    try:
+        theirs = make(torch)
+    except ValueError:
+        assert_raises_like_torch(lambda: make(torch), lambda: make(ember), ValueError,
+                                 same_type=True)
+        return
+    mine = make(ember)
+    assert str(mine.dtype).split(".")[-1] == dtype
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
