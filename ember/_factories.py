@@ -483,7 +483,7 @@ def _fused_multiply_add(a, b, c):
 def _floating_range(start, step, count, numpy_dtype):
     """arange's float32/float64 values bit for bit as PyTorch's (one thread)."""
     numpy_dtype = np.dtype(numpy_dtype)
-    if start.is_integer() and step.is_integer() and count < 2 ** 24:
+    if start.is_integer() and step.is_integer() and abs(start) + abs(step) * count < 2 ** 53:
         # Every product and sum is exact in double: nothing to round.
         return (start + np.arange(count, dtype=np.float64) * step).astype(numpy_dtype)
     lanes = _ARANGE_LANES[numpy_dtype]
