@@ -341,7 +341,7 @@ def _advanced_layout(out, x, key):
                 view_dims.append((x.shape[dim], x.strides[dim]))
                 dim += 1
         elif item is None:
-            view_dims.append((1, 0))
+            view_dims.append("unsqueezed")  # strided once the next dim is known
         elif type(item) is slice:
             start, stop, step = item.indices(x.shape[dim])
             view_dims.append((len(range(start, stop, step)), x.strides[dim] * step))
@@ -354,6 +354,13 @@ def _advanced_layout(out, x, key):
                 dim += 1
         else:  # an integer: PyTorch selects before indexing
             dim += 1
+    for position in range(len(view_dims) - 1, -1, -1):
+        if view_dims[position] == "unsqueezed":
+            # PyTorch's unsqueeze: the next dim's size times its stride (one element at the end)
+            following = next((entry for entry in view_dims[position + 1:] if entry is not None),
+                             None)
+            stride = following[0] * following[1] if following is not None else x.itemsize
+            view_dims[position] = (1, stride)
     places = [position for position, entry in enumerate(view_dims) if entry is None]
     others = [entry for entry in view_dims if entry is not None]
     broadcast = np.broadcast_arrays(*indices)
@@ -370,7 +377,12 @@ def _advanced_layout(out, x, key):
     operands = [[stride for _, stride in before] + [0] * index_ndim
                 + [stride for _, stride in after]]
     for part in broadcast:
-        operands.append([0] * len(before) + list(part.strides) + [0] * len(after))
+        # PyTorch reshapes each index to 1s before and after its dims: strides that only
+        # the dims of size 1 in the result keep (the others broadcast)
+        leading = max(part.strides[0] * part.shape[0], part.itemsize) if part.ndim else \
+            part.itemsize
+        operands.append([leading if size == 1 else 0 for size, _ in before] + list(part.strides)
+                        + [part.itemsize if size == 1 else 0 for size, _ in after])
     buffer = np.zeros(1, np.int8)
     stand_ins = [np.lib.stride_tricks.as_strided(buffer, shape, strides) for strides in operands]
     return with_strides(out, iterator_strides(shape, stand_ins))
