@@ -22,7 +22,8 @@ from ._layout import (arrange, check_memory_format, contiguous_format, layout as
 from .autograd.function import Op
 from .ops._broadcast import mismatch_error
 from .ops.reduce import linspace_array
-from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries
+from .tensor import (Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries,
+                     warn_once)
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
@@ -185,6 +186,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     """A new tensor copying ``data``; Python floats become the default dtype, ints int64."""
     _check_device(device)
     dtype = _dtype_argument("tensor", dtype)
+    if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or "
+                      "sourceTensor.detach().clone().requires_grad_(True), rather than "
+                      "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
     array = _to_array(data, dtype)
     source = data._data if isinstance(data, Tensor) else data
     if isinstance(source, np.ndarray) and np.may_share_memory(array, source):
@@ -425,12 +431,72 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, device=None, requir
     if target is _dtype.bool_:
         raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
     count = max(math.ceil((values[1] - values[0]) / values[2]), 0)
-    # Computed in float64 then cast, as PyTorch computes start + i * step in double.
-    if target.is_floating_point or is_float:
+    if target in (_dtype.float32, _dtype.float64):
+        array = _floating_range(float(values[0]), float(values[2]), count, target.numpy)
+    elif is_float and not target.is_floating_point and not target.is_complex:
+        array = _integer_range_of_floats(values, count, target)
+    elif target.is_floating_point or is_float:
+        # Computed in float64 then cast, as PyTorch computes start + i * step in double.
         array = values[0] + np.arange(count, dtype=np.float64) * values[2]
     else:
         array = np.arange(values[0], values[1], values[2], dtype=np.int64)
     return _finish("arange", np.asarray(array).astype(target.numpy), requires_grad, out)
+
+
+def _integer_range_of_floats(values, count, target):
+    """An integer arange given floats, as PyTorch computes it: start and step truncated to
+    int64 (the values start + i * step wrap into ``target``); int64 also truncates the end and
+    counts in integers, the narrower types count ceil((end - start) / step) of the floats."""
+    start, end, step = (int(value) for value in values)
+    if target is _dtype.int64:
+        if step == 0:
+            raise ValueError("step must be nonzero")
+        span = end - start + step - ((step > 0) - (step < 0))
+        count = max(abs(span) // abs(step) * (1 if (span >= 0) == (step > 0) else -1), 0)
+    return (start + step * np.arange(count, dtype=np.int64)).astype(target.numpy)
+
+
+# PyTorch's CPU arange fills float32 in vectors of 8 and float64 in vectors of 4, two vectors
+# per pass: each vector starts at start + step * i in double, its lanes add step * lane to that
+# start (rounded to the dtype first), and the elements after the last pair take
+# start + step * i; the compiler fuses each multiply-add, so each rounds once.
+_ARANGE_LANES = {np.dtype(np.float32): 8, np.dtype(np.float64): 4}
+
+
+def _fused_multiply_add(a, b, c):
+    """a * b + c of float64 arrays with one rounding (to within the rare double-rounding case):
+    the product's rounding error from Dekker's split, the sum's from Knuth's two-sum."""
+    product = a * b
+    a_split = 134217729.0 * a  # 2^27 + 1
+    a_high = a_split - (a_split - a)
+    a_low = a - a_high
+    b_split = 134217729.0 * b
+    b_high = b_split - (b_split - b)
+    b_low = b - b_high
+    product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
+    total = product + c
+    c_part = total - product
+    sum_error = (product - (total - c_part)) + (c - c_part)
+    return total + (sum_error + product_error)
+
+
+def _floating_range(start, step, count, numpy_dtype):
+    """arange's float32/float64 values bit for bit as PyTorch's (one thread)."""
+    numpy_dtype = np.dtype(numpy_dtype)
+    if start.is_integer() and step.is_integer() and abs(start) + abs(step) * count < 2 ** 53:
+        # Every product and sum is exact in double: nothing to round.
+        return (start + np.arange(count, dtype=np.float64) * step).astype(numpy_dtype)
+    lanes = _ARANGE_LANES[numpy_dtype]
+    vectorised = count // (2 * lanes) * 2 * lanes
+    with np.errstate(over="ignore", invalid="ignore"):
+        firsts = np.arange(0, vectorised, lanes, dtype=np.float64)
+        vector_starts = _fused_multiply_add(np.float64(step), firsts, np.float64(start))
+        vector_starts = vector_starts.astype(numpy_dtype).astype(np.float64)
+        lane_offsets = np.arange(lanes, dtype=np.float64)
+        body = _fused_multiply_add(np.float64(step), lane_offsets[None, :], vector_starts[:, None])
+        tail = _fused_multiply_add(np.float64(step), np.arange(vectorised, count, dtype=np.float64),
+                                   np.float64(start))
+    return np.concatenate([body.reshape(-1), tail]).astype(numpy_dtype)
 
 
 def _compact(value):
@@ -885,9 +951,8 @@ def tensor_type_dtype(value):
 def set_default_tensor_type(t):
     """Deprecated in PyTorch 2.1 (UserWarning): set the default dtype from a floating tensor
     type (``torch.DoubleTensor`` or ``'torch.DoubleTensor'``)."""
-    warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
-                  "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
-                  UserWarning, stacklevel=2)
+    warn_once("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+              "torch.set_default_dtype() and torch.set_default_device() as alternatives.")
     dtype = tensor_type_dtype(t)
     if dtype is None:
         raise TypeError(f"invalid type: {t!r}")

@@ -17,7 +17,7 @@ from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api, decompositions, spectral
 from .ops.elementwise.arithmetic import _fusable, fused_add_scaled
-from .tensor import _STATE as _TENSOR_STATE, Tensor, _to_array, legacy_new
+from .tensor import _STATE as _TENSOR_STATE, Tensor, _to_array, legacy_new, warn_once
 
 
 
@@ -683,7 +683,17 @@ def __dlpack_device__(self):
 
 
 def _transposed(self):
-    return ops.permute(self, tuple(reversed(range(self._data.ndim))))
+    ndim = self._data.ndim
+    if ndim != 2:
+        if ndim > 2:
+            warn_once("The use of `x.T` on tensors of dimension other than 2 to reverse their "
+                      "shape is deprecated and it will throw an error in a future release. "
+                      "Consider `x.mT` to transpose batches of matrices or `x.permute(*torch."
+                      "arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.")
+        elif ndim == 0:
+            warn_once("Tensor.T is deprecated on 0-D tensors. This function is the identity in "
+                      "these cases.")
+    return ops.permute(self, tuple(reversed(range(ndim))))
 
 
 def _matrix_transposed(self):

@@ -24,7 +24,7 @@ def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
     if not callable(obj):
         raise RuntimeError(f"Type '{type(obj)}' cannot be compiled since it is not a function, "
                            f"class or module")
-    return obj
+    return _with_save(obj)
 
 
 def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inputs=None,
@@ -36,13 +36,13 @@ def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inpu
     if not callable(func):
         raise RuntimeError(f"Type '{type(func)}' cannot be traced since it is not a function "
                            f"or module")
-    return func
+    return _with_save(func)
 
 
 def trace_module(mod, inputs, *args, **kwargs):
     """``mod`` itself (see ``trace``)."""
     _deprecated("trace_module")
-    return mod
+    return _with_save(mod)
 
 
 def freeze(mod, preserved_attrs=None, optimize_numerics=True):
@@ -51,6 +51,34 @@ def freeze(mod, preserved_attrs=None, optimize_numerics=True):
 
 def optimize_for_inference(mod, other_methods=None):
     return mod
+
+
+_saving_classes = {}  # a module class -> its subclass with save()
+
+
+def _save_method(self, f, _extra_files=None):
+    """``scripted.save(f)``: ``torch.jit.save(scripted, f)``."""
+    save(self, f, _extra_files)
+
+
+def _with_save(obj):
+    """A module as PyTorch's scripted and traced modules are used: with a ``save(f)`` method
+    (d2l's ``net = torch.jit.script(net); net.save('my_mlp')``). The module itself, its class
+    swapped for a subclass of its own that adds the method under the same names (its
+    checkpoints name the original class); anything else, or a class with a ``save`` of its own,
+    is returned as it is."""
+    from .nn import Module  # nn stands above the jit shims
+    kind = type(obj)
+    if not isinstance(obj, Module) or hasattr(kind, "save"):
+        return obj
+    subclass = _saving_classes.get(kind)
+    if subclass is None:
+        subclass = type(kind.__name__, (kind,), {
+            "save": _save_method, "__module__": kind.__module__, "__qualname__": kind.__qualname__,
+            "__doc__": kind.__doc__})
+        _saving_classes[kind] = subclass
+    obj.__class__ = subclass
+    return obj
 
 
 def save(m, f, _extra_files=None):

@@ -124,6 +124,28 @@ _SETTER_DTYPE_ERROR = "only Tensors of floating point and complex dtype can requ
 _CREATION_DTYPE_ERROR = "Only Tensors of floating point and complex dtype can require gradients"
 
 
+
+_warned_once = set()
+
+
+def warn_once(message, stacklevel=2):
+    """A UserWarning shown once a process, as PyTorch's TORCH_WARN_ONCE (its deprecations)."""
+    if message not in _warned_once:
+        _warned_once.add(message)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+
+
+_scalar_conversion_warned = [False]
+
+
+def _warn_scalar_conversion():
+    """PyTorch's warning, once a process, when float() or complex() reads a tensor that
+    requires grad (item() and int() do not warn)."""
+    _scalar_conversion_warned[0] = True
+    warn_once("Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+              "behavior.\nConsider using tensor.detach() first.", stacklevel=3)
+
+
 class Tensor:
     """An n-dimensional array that can record the operations that made it."""
 
@@ -424,9 +446,13 @@ class Tensor:
         return self.item()
 
     def __float__(self):
+        if self._requires_grad and not _scalar_conversion_warned[0]:
+            _warn_scalar_conversion()
         return float(self._python_scalar())
 
     def __complex__(self):
+        if self._requires_grad and not _scalar_conversion_warned[0]:
+            _warn_scalar_conversion()
         return complex(self._python_scalar())
 
     def __int__(self):

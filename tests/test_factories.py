@@ -2,11 +2,14 @@
 factories; logspace and normal."""
 import array
 import collections
+import warnings
 
 import numpy as np
 import pytest
 
 import ember
+from ember.tensor import _warned_once
+from tests.conftest import assert_raises_like_torch
 from ops.op_table import BadInputChecks, ValueChecks
 
 
@@ -461,19 +464,66 @@ def test_tensor_of_a_tensor_is_a_differentiable_alias():
 
 
 def test_set_default_tensor_type(torch):
+    """Its deprecation warning shows once a process, as PyTorch's."""
+    _warned_once.clear()
     with pytest.warns(UserWarning, match="deprecated"):
         ember.set_default_tensor_type(ember.DoubleTensor)
     try:
         assert ember.get_default_dtype() is ember.float64
         assert ember.Tensor([1]).dtype is ember.float64
-        with pytest.warns(UserWarning):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
             ember.set_default_tensor_type("torch.FloatTensor")
         assert ember.get_default_dtype() is ember.float32
-        with pytest.raises(TypeError, match="only floating-point types"), pytest.warns(
-                UserWarning):
+        with pytest.raises(TypeError, match="only floating-point types"):
             ember.set_default_tensor_type(ember.LongTensor)
     finally:
         ember.set_default_dtype(ember.float32)
+
+
+_DEPRECATIONS = {
+    "T of 3-D": lambda fw: fw.ones(2, 3, 4).T,
+    "T of 0-D": lambda fw: fw.tensor(1.0).T,
+    "meshgrid without indexing": lambda fw: fw.meshgrid(fw.arange(2), fw.arange(3)),
+    "chain_matmul": lambda fw: fw.chain_matmul(fw.eye(2), fw.eye(2)),
+    "lu": lambda fw: fw.lu(fw.eye(2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_DEPRECATIONS))
+def test_deprecations_warn_once_like_torch(torch, name):
+    """PyTorch's TORCH_WARN_ONCE deprecations: the same text (without its C++ source), once a
+    process; x.T of a matrix or vector stays silent."""
+    def caught(fw):
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            _DEPRECATIONS[name](fw)
+        return [str(record.message).split(" (Triggered internally")[0] for record in records]
+
+    _warned_once.clear()
+    mine = caught(ember)
+    assert len(mine) == 1 and caught(ember) == []
+    theirs = caught(torch)
+    if theirs:  # torch's once-a-process flag may be spent by an earlier test
+        assert mine == theirs
+    for silent in (lambda fw: fw.ones(2, 3).T, lambda fw: fw.ones(3).T):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            silent(ember)
+
+
+def test_tensor_of_a_tensor_warns_as_torch(torch):
+    """torch.tensor(t) copies with a UserWarning every call (torch.as_tensor and a list of
+    tensors do not warn)."""
+    for fw in (torch, ember):
+        with pytest.warns(UserWarning, match=r"To copy construct from a tensor, it is "
+                                             r"recommended to use sourceTensor.detach\(\).clone"):
+            copied = fw.tensor(fw.ones(2, requires_grad=True))
+        assert not copied.requires_grad
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fw.as_tensor(fw.ones(2))
+            fw.tensor([fw.ones(()), fw.zeros(())])
 
 
 def test_size_keyword_of_new_factories():
@@ -493,3 +543,40 @@ def test_multinomial_frequencies_follow_the_weights():
                .item() for seed in range(600)]
     assert 2 not in singles
     assert abs(singles.count(1) / 600 - 0.6) < 0.07
+
+
+@pytest.mark.parametrize("start, end, step", [
+    (-8.0, 8.0, 0.1), (-1.0, 1.0, 0.01), (0, 3, 0.07), (2.5, -3.1, -0.17), (0.1, 7.3, 0.011),
+    (-5, 5, 0.13), (0, 1, 0.1), (3, 40.5, 1.5)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fractional_arange_is_bitwise_torch(torch, start, end, step, dtype):
+    """Each value rounds as PyTorch's vectorised kernel rounds it: arange(-8., 8., 0.1)[80] is
+    4.4e-16, not 0 (so relu's gradient there is 1, as d2l's plot shows)."""
+    mine = ember.arange(start, end, step, dtype=getattr(ember, dtype)).numpy()
+    theirs = torch.arange(start, end, step, dtype=getattr(torch, dtype)).numpy()
+    assert mine.dtype == theirs.dtype
+    np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize("arguments, dtype", [
+    ((-2.7, 5.3, 1.37), "int64"), ((2.7, 9.3, 1.6), "int64"), ((-2.7, 9.3, 2.9), "int32"),
+    ((0, 10.5, 2), "int64"), ((1.5, 10), "int64"), ((-3.5, 3, 1), "uint8"),
+    ((-0.9, -5, -1.5), "int64"), ((-0.9, -5, -1.5), "int8"), ((5.5,), "int64"),
+    ((5.5,), "int32"), ((0, 5, 0.37), "int32"), ((3.2, 3.9, 1), "int64"), ((3.2, 3.9, 1), "int32"),
+    ((0, 5, 0.37), "int64"),
+])
+def test_integer_arange_of_floats_like_torch(torch, arguments, dtype):
+    """An integer arange given floats truncates start and step to integers (int64 the end too,
+    counting in integers); a step that truncates to 0 is int64's ValueError."""
+    def make(fw):
+        return fw.arange(*arguments, dtype=getattr(fw, dtype))
+
+    try:
+        theirs = make(torch)
+    except ValueError:
+        assert_raises_like_torch(lambda: make(torch), lambda: make(ember), ValueError,
+                                 same_type=True)
+        return
+    mine = make(ember)
+    assert str(mine.dtype).split(".")[-1] == dtype
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())

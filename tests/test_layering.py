@@ -120,6 +120,8 @@ ALLOWED = {
     # torch.jit.save/load of an eager module are ember.save/load of it whole.
     ("ember.jit", "ember.serialization", "function"),
     ("ember.jit", "ember.io.files", "function"),
+    # torch.jit.script/trace give an nn.Module the save(f) method of PyTorch's scripted modules.
+    ("ember.jit", "ember.nn", "function"),
     # gradcheck(check_forward_ad=True) makes dual tensors; forward AD stands on autograd.functional.
     ("ember.autograd.gradcheck", "ember.autograd.forward_ad", "function"),
     # nn.utils imports layers itself, so the recurrent layers reach PackedSequence lazily.

@@ -8,7 +8,7 @@ import importlib.util
 import sys
 
 from .._dtype import set_repr_prefix
-from ._aliases import TOP_LEVEL, TorchFinder, loaded_alias_names
+from ._aliases import TOP_LEVEL, TorchFinder, loaded_alias_names, restore_class_modules
 
 __all__ = ["install", "is_installed", "uninstall"]
 
@@ -68,6 +68,7 @@ def uninstall():
         sys.meta_path.remove(_finder)
     _finder = None
     set_repr_prefix("ember")
+    restore_class_modules()
     for name in loaded_alias_names():
         del sys.modules[name]
     sys.modules.update(_saved_modules)

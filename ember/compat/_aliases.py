@@ -188,12 +188,41 @@ def _public_names(targets):
     return names
 
 
+# ember modules whose classes torch defines in another module than the one-to-one name.
+CLASS_MODULES = {"ember.tensor": "torch"}
+
+# each class renamed while the finder is installed -> the ``__module__`` it had before
+_renamed_classes = {}
+
+
+def _rename_classes(ember_module, torch_name):
+    """The classes defined in ``ember_module`` report the torch module they are imported from
+    (``type(scheduler).__module__ == lr_scheduler.__name__``, ``<class 'torch.Tensor'>``) until
+    ``restore_class_modules()``."""
+    for value in list(vars(ember_module).values()):
+        if isinstance(value, type) and value.__module__ == ember_module.__name__ \
+                and value not in _renamed_classes:
+            _renamed_classes[value] = value.__module__
+            value.__module__ = torch_name
+
+
+def restore_class_modules():
+    for cls, module in _renamed_classes.items():
+        cls.__module__ = module
+    _renamed_classes.clear()
+
+
 class _Loader(importlib.abc.Loader):
     def __init__(self, ember_modules):
         self.ember_modules = ember_modules
 
     def create_module(self, spec):
         targets = tuple(importlib.import_module(name) for name in self.ember_modules)
+        if spec.name == "torch":
+            for ember_name, torch_name in CLASS_MODULES.items():
+                _rename_classes(importlib.import_module(ember_name), torch_name)
+        if len(targets) == 1 and targets[0].__name__ == "ember" + spec.name[len("torch"):]:
+            _rename_classes(targets[0], spec.name)
         return TorchModule(spec.name, targets)
 
     def exec_module(self, module):

@@ -1010,7 +1010,7 @@ _register(_elementwise, _Binary, _OfInput, _OfOutput, rounding._Stepwise, roundi
           extrema.Relu, special.Erf, special.Erfc, special.Erfinv, trigonometric.Sinc,
           gamma.Polygamma, gamma.Mvlgamma,
           trigonometric.TanhBackwardOut,
-          index_ops.Where, shape_ops.Contiguous, shape_ops.Triangle,
+          index_ops.Where, index_ops.MaskedFill, shape_ops.Contiguous, shape_ops.Triangle,
           activation_kernels.Hardtanh, activation_kernels.LeakyRelu, activation_kernels.Elu,
           activation_kernels.Gelu, activation_kernels.Silu, activation_kernels.Mish,
           activation_kernels.Softplus, activation_kernels.LogSigmoid,
@@ -1034,7 +1034,7 @@ _register(_expand, shape_ops.Expand)
 _register(_repeat, shape_ops.Repeat)
 _register(_joined, shape_ops.Cat, shape_ops.Stack)
 _register(_basic_index, index_ops.BasicIndex)
-_register(_advanced_index, index_ops.AdvancedIndex)
+_register(_advanced_index, index_ops.AdvancedIndex, index_ops.IndexSelect)
 _register(_index_put, index_ops.IndexPut)
 _register(_gather, index_ops.Gather)
 _register(_matmul, linalg_ops.MatMul)

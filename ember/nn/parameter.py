@@ -47,6 +47,12 @@ class Buffer(Tensor):
         self.persistent = persistent
 
 
+_UNINITIALIZED_SHAPE = (
+    "Can't access the shape of an uninitialized parameter or buffer. This error usually happens "
+    "in `load_state_dict` when trying to load an uninitialized parameter into an initialized one. "
+    "Call `forward` to initialize the parameters before accessing their attributes.")
+
+
 class UninitializedParameter(Parameter):
     """A Parameter whose shape is not known yet (the lazy modules' weights): it holds no values
     until ``materialize(shape)`` gives it one, and from then on it is a plain Parameter."""
@@ -68,6 +74,10 @@ class UninitializedParameter(Parameter):
     def __repr__(self):
         return "<UninitializedParameter>"
 
+    @property
+    def shape(self):
+        raise RuntimeError(_UNINITIALIZED_SHAPE)
+
 
 class UninitializedBuffer(Tensor):
     """A buffer whose shape is not known yet (the lazy norm layers' running statistics)."""
@@ -82,3 +92,5 @@ class UninitializedBuffer(Tensor):
 
     def __repr__(self):
         return "<UninitializedBuffer>"
+
+    shape = UninitializedParameter.shape

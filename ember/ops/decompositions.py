@@ -10,7 +10,7 @@ import numpy as np
 
 from .._dtype import is_floating, scalar_type_name
 from ..autograd.function import Op
-from ..tensor import Tensor
+from ..tensor import Tensor, warn_once
 from ._broadcast import unbroadcast
 from ._return_types import _return_type
 from .linalg import _check_square, inverse, matmul
@@ -910,6 +910,13 @@ LUWithInfo = _return_type("_lu_with_info", "(LU, pivots, info), like "
 
 def lu_legacy(A, pivot=True, get_infos=False):
     """PyTorch's legacy torch.lu: (LU, pivots), with the infos when ``get_infos``."""
+    warn_once("torch.lu is deprecated in favor of torch.linalg.lu_factor / "
+              "torch.linalg.lu_factor_ex and will be removed in a future PyTorch release.\n"
+              "LU, pivots = torch.lu(A, compute_pivots)\nshould be replaced with\n"
+              "LU, pivots = torch.linalg.lu_factor(A, compute_pivots)\nand\n"
+              "LU, pivots, info = torch.lu(A, compute_pivots, get_infos=True)\n"
+              "should be replaced with\n"
+              "LU, pivots, info = torch.linalg.lu_factor_ex(A, compute_pivots)")
     if get_infos:
         return LUWithInfo(lu_factor_ex(A, pivot=pivot))
     return tuple(lu_factor(A, pivot=pivot))

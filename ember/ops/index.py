@@ -13,7 +13,7 @@ from .. import _jit, _threads
 from .._grad_state import _grad_state
 from .._dtype import (checked_scalar, cpp_type_name, overflow_error, repr_prefix, scalar_overflows,
                       scalar_type_name)
-from .._layout import pointwise_layout
+from .._layout import iterator_strides, pointwise_layout, row_major_layout, with_strides
 from ..autograd import function as _function
 from ..autograd.function import Op, torch_named
 from ..autograd.views import unrecorded_view, view_result
@@ -93,6 +93,51 @@ def _convert_key(key):
     if not has_ellipsis:
         converted.append(Ellipsis)
     return tuple(converted), advanced
+
+
+def _is_integer_item(item):
+    return isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_))
+
+
+def _ints_selected_first(key, shape):
+    """``key`` (converted, advanced) as PyTorch reads it: an integer selects its dim before any
+    index array applies, so ``x[0, :, idx]`` keeps idx's dim after the slice's. NumPy counts
+    the integer among the advanced indices and, the two being apart, puts idx's dim first (the
+    values transposed). Where that happens, the key becomes one index array per dim, each
+    broadcast to PyTorch's result shape (built from the dims' positions, not the values)."""
+    for item in key:
+        if type(item) is int or isinstance(item, np.integer):
+            break
+    else:
+        return key  # the common key: no integer beside the index arrays
+    positions = [position for position, item in enumerate(key)
+                 if _is_integer_item(item) or type(item) is np.ndarray]
+    if positions[-1] - positions[0] == len(positions) - 1 or \
+            any(isinstance(item, (bool, np.bool_)) for item in key):
+        return key
+    basic = []
+    rest = []
+    for item in key:
+        if _is_integer_item(item):
+            basic.append(item)
+        elif type(item) is np.ndarray:
+            width = item.ndim if item.dtype == np.bool_ else 1
+            basic.extend([slice(None)] * width)
+            rest.append(item)
+        elif item is Ellipsis:
+            basic.append(item)
+            rest.append(item)
+        else:  # a slice or None: applied with the basic part, kept whole afterwards
+            basic.append(item)
+            rest.append(slice(None))
+    basic = tuple(basic)
+    rest = tuple(rest)
+    ndim = len(shape)
+    arrays = []
+    for dim, size in enumerate(shape):
+        along = np.arange(size).reshape([-1 if axis == dim else 1 for axis in range(ndim)])
+        arrays.append(np.ascontiguousarray(np.broadcast_to(along, shape)[basic][rest]))
+    return tuple(arrays)
 
 
 def _plain_key(key):
@@ -276,6 +321,73 @@ class BasicIndex(Op):
         return "SliceBackward0" if slice(None) in key else "AliasBackward0"
 
 
+def _advanced_layout(out, x, key):
+    """``out = x[key]`` laid out as PyTorch's index kernel lays it out: TensorIterator orders
+    the result's dims by the strides of the input (the key's basic part applied, zero along the
+    index dims) and then of the index arrays. NumPy's result is row-major, or transposed where
+    the input is, e.g. ``xt[:, idx]`` of a transposed ``xt``, which PyTorch makes row-major
+    (so that ``.view`` of it works). Only a non-row-major input or index array costs anything."""
+    if x.flags.c_contiguous and out.flags.c_contiguous and all(
+            item.ndim < 2 or item.flags.c_contiguous for item in key if type(item) is np.ndarray):
+        return out
+    consumed = sum(item.ndim if type(item) is np.ndarray and item.dtype == np.bool_ else 1
+                   for item in key if item is not None and item is not Ellipsis)
+    view_dims = []  # (size, stride) of the basic view's dims; None for an index array's place
+    indices = []
+    dim = 0
+    for item in key:
+        if item is Ellipsis:
+            for _ in range(x.ndim - consumed):
+                view_dims.append((x.shape[dim], x.strides[dim]))
+                dim += 1
+        elif item is None:
+            view_dims.append("unsqueezed")  # strided once the next dim is known
+        elif type(item) is slice:
+            start, stop, step = item.indices(x.shape[dim])
+            view_dims.append((len(range(start, stop, step)), x.strides[dim] * step))
+            dim += 1
+        elif type(item) is np.ndarray:
+            parts = item.nonzero() if item.dtype == np.bool_ else (item,)
+            for part in parts:
+                view_dims.append(None)
+                indices.append(part)
+                dim += 1
+        else:  # an integer: PyTorch selects before indexing
+            dim += 1
+    for position in range(len(view_dims) - 1, -1, -1):
+        if view_dims[position] == "unsqueezed":
+            # PyTorch's unsqueeze: the next dim's size times its stride (one element at the end)
+            following = next((entry for entry in view_dims[position + 1:] if entry is not None),
+                             None)
+            stride = following[0] * following[1] if following is not None else x.itemsize
+            view_dims[position] = (1, stride)
+    places = [position for position, entry in enumerate(view_dims) if entry is None]
+    others = [entry for entry in view_dims if entry is not None]
+    broadcast = np.broadcast_arrays(*indices)
+    index_ndim = broadcast[0].ndim
+    if places[-1] - places[0] == len(places) - 1:
+        before = [entry for entry in view_dims[:places[0]]]
+        after = [entry for entry in view_dims[places[-1] + 1:]]
+    else:  # apart: PyTorch moves the index dims to the front, as NumPy does
+        before, after = [], others
+    shape = tuple([size for size, _ in before] + list(broadcast[0].shape)
+                  + [size for size, _ in after])
+    if shape != out.shape or out.ndim < 2:
+        return out
+    operands = [[stride for _, stride in before] + [0] * index_ndim
+                + [stride for _, stride in after]]
+    for part in broadcast:
+        # PyTorch reshapes each index to 1s before and after its dims: strides that only
+        # the dims of size 1 in the result keep (the others broadcast)
+        leading = max(part.strides[0] * part.shape[0], part.itemsize) if part.ndim else \
+            part.itemsize
+        operands.append([leading if size == 1 else 0 for size, _ in before] + list(part.strides)
+                        + [part.itemsize if size == 1 else 0 for size, _ in after])
+    buffer = np.zeros(1, np.int8)
+    stand_ins = [np.lib.stride_tricks.as_strided(buffer, shape, strides) for strides in operands]
+    return with_strides(out, iterator_strides(shape, stand_ins))
+
+
 class AdvancedIndex(Op):
     _next_order = (0,)  # PyTorch lists the tensor, not the key
     _torch_name = "IndexBackward0"
@@ -287,13 +399,25 @@ class AdvancedIndex(Op):
         ctx.shape = x.shape
         ctx.key = key
         try:
-            return x[key]
+            return _advanced_layout(x[key], x, key)
         except IndexError as error:
             raise _index_error(error) from None
 
     @staticmethod
     def backward(ctx, grad):
         return embed(grad, ctx.shape, ctx.key, accumulate=True), None
+
+
+class IndexSelect(AdvancedIndex):
+    """index_select: ``x[..., index, ...]`` along one dim, its result always row-major as
+    PyTorch allocates it (a plain index follows the input's layout)."""
+    _torch_name = "IndexSelectBackward0"
+
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.shape = x.shape
+        ctx.key = key
+        return np.ascontiguousarray(x[key])
 
 
 class IndexPut(Op):
@@ -362,6 +486,13 @@ def _index_error(error):
         axis, size, mask_size = match.groups()
         return IndexError(f"The shape of the mask [{mask_size}] at index {axis} does not match "
                           f"the shape of the indexed tensor [{size}] at index {axis}")
+    match = re.match(r"shape mismatch: indexing arrays could not be broadcast together with "
+                     r"shapes ((?:\([\d,]*\) ?)+)", text)
+    if match:
+        shapes = [str([int(size) for size in re.findall(r"\d+", shape)])
+                  for shape in re.findall(r"\([\d,]*\)", match.group(1))]
+        return IndexError(f"shape mismatch: indexing tensors could not be broadcast together "
+                          f"with shapes {', '.join(shapes)}")
     return IndexError(text.replace("axis", "dimension"))
 
 
@@ -404,11 +535,14 @@ def getitem(input, key):
     if isinstance(key, Tensor) and key._data.dtype == np.bool_:
         _check_mask(input, key)
     key, advanced = _convert_key(key)
+    if advanced:
+        key = _ints_selected_first(key, input._data.shape)
     if _function._tracer is None and unrecorded_view(input):
         # nothing to record (a dataset's x[i], a batch's X[ix]): NumPy's indexing as it is
         try:
             if advanced:
-                return Tensor._wrap(np.asarray(input._data[key]))
+                array = input._data
+                return Tensor._wrap(_advanced_layout(np.asarray(array[key]), array, key))
             return view_result(input, _basic_view(input._data, key))
         except IndexError as error:
             raise _index_error(error) from None
@@ -429,7 +563,9 @@ def setitem(input, key, value):
     original_key = key
     if isinstance(key, Tensor) and key._data.dtype == np.bool_:
         _check_mask(input, key)
-    key, _ = _convert_key(key)
+    key, advanced = _convert_key(key)
+    if advanced:
+        key = _ints_selected_first(key, input._data.shape)
     if isinstance(value, Tensor):
         value_tensor = value
         raw = value._data
@@ -573,8 +709,7 @@ def index_select(input, dim, index):
                                f"axis_dim={size}")
         raise IndexError("index out of range in self")
     indices = indices.reshape(-1).astype(np.intp, copy=False)
-    return torch_named(AdvancedIndex.apply(input, (slice(None),) * axis + (indices, Ellipsis)),
-                       "IndexSelectBackward0")
+    return IndexSelect.apply(input, (slice(None),) * axis + (indices, Ellipsis))
 
 
 def gather(input, dim, index, *, sparse_grad=False):
@@ -669,6 +804,12 @@ class Where(Op):
                 _grad_for(choose(condition, 0, grad), *ctx.b_meta) if needs_b else None)
 
 
+class MaskedFill(Where):
+    """masked_fill: a where whose result is row-major whatever the input's layout, as PyTorch
+    fills a contiguous clone of the input."""
+    output_layout = staticmethod(row_major_layout)
+
+
 def where(condition, input=None, other=None):
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
@@ -716,7 +857,10 @@ def masked_fill(input, mask, value):
     else:
         raise TypeError(f"masked_fill(): argument 'value' must be a Number or a 0-d Tensor, not "
                         f"{type(value).__name__}")
-    output = where(mask, value, input)
+    try:
+        output = MaskedFill.apply(_to_operand(mask, "masked_fill"), value, input)
+    except ValueError as error:
+        raise _shape_error(error, mask, value, input) from None
     node = output.grad_fn
     if node is not None:
         # PyTorch's node lists the input, and a tensor value after it (MaskedFillBackward1).

@@ -6,7 +6,7 @@ from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_float
                       scalar_type_name)
 from .._layout import strided
 from ..autograd.function import Op, torch_named, without_double_backward
-from ..tensor import Tensor
+from ..tensor import Tensor, warn_once
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EigResult, _EighResult, _SignLogAbsDet
 from .elementwise.casting import autocast_op, computed_in_float32
@@ -125,6 +125,14 @@ def _transposed_product_grads(grad, a, b, shapes, needs, transpose_a, transpose_
     return grad_a, grad_b
 
 
+def _addmv_dtype_error(matrix_dtype, vector_dtype):
+    """A matrix times a vector of another dtype: PyTorch's mv is an addmv into a buffer of the
+    vector's dtype, and its error lists the three."""
+    vector_type = scalar_type_name(vector_dtype)
+    return RuntimeError(f"addmv input tensors must have the same dtype, but got {vector_type}, "
+                        f"{scalar_type_name(matrix_dtype)}, and {vector_type}")
+
+
 def _checked_matmul(input, other):
     """matmul without autocast: the named special cases (mv, dot, ...) that PyTorch does not
     cast run through this."""
@@ -139,6 +147,11 @@ def _checked_matmul(input, other):
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")
     if a.dtype != b.dtype:
+        if a.ndim == 1 and b.ndim == 1:
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                               f"{scalar_type_name(a.dtype)} and {scalar_type_name(b.dtype)}")
+        if b.ndim == 1:
+            raise _addmv_dtype_error(a.dtype, b.dtype)
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{cpp_type_name(a.dtype)} != "
                            f"{cpp_type_name(b.dtype)}")
@@ -197,6 +210,9 @@ def bmm(input, mat2):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input._data.shape[0]}, {input._data.shape[2]}] but got: "
                            f"[{mat2._data.shape[0]}, {mat2._data.shape[1]}].")
+    if input._data.dtype != mat2._data.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._data.dtype)} but "
+                           f"found {scalar_type_name(mat2._data.dtype)}")
     return torch_named(_checked_matmul(input, mat2), "BmmBackward0")
 
 
@@ -436,6 +452,8 @@ def tensordot(a, b, dims=2):
         dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
     if len(dims_a) != len(dims_b):
         raise RuntimeError("both dimension lists should have same length")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError("both inputs should have same dtype")
     dims_a = [dim % a._data.ndim for dim in dims_a]
     dims_b = [dim % b._data.ndim for dim in dims_b]
     letters = iter(_LETTERS)
@@ -888,6 +906,9 @@ def multi_dot(tensors):
 
 
 def chain_matmul(*matrices):
+    warn_once("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
+              "release. Use torch.linalg.multi_dot instead, which accepts a list of two or more "
+              "tensors rather than multiple parameters.")
     return multi_dot(matrices) if len(matrices) > 1 else matrices[0]
 
 

@@ -9,14 +9,14 @@ from .._grad_state import _grad_state
 from .._dtype import (
     _FROM_NUMPY, dtype as ember_dtype, repr_prefix, result_type, scalar_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
-                       preserve_format, suggest_memory_format)
+                       format_strides, preserve_format, suggest_memory_format, with_strides)
 from ..autograd.function import Op, torch_named
 from ..autograd.views import check_inplace, unrecorded_view, view_result
-from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view
+from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view, warn_once
 from ._broadcast import broadcast_view, expanded_shape, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
-from .index import getitem, require_tensor
+from .index import getitem, index_select, require_tensor
 
 __all__ = ["as_strided", "as_strided_", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
            "broadcast_shapes", "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat",
@@ -195,6 +195,40 @@ def _grads_of_pieces(ctx, pieces):
                                                            ctx.needs_input_grad[1:]))
 
 
+def _common_format(arrays):
+    """The memory format that every array suggests, else contiguous_format (PyTorch's choice
+    for cat's result)."""
+    formats = {suggest_memory_format(array) for array in arrays}
+    return formats.pop() if len(formats) == 1 else contiguous_format
+
+
+def _concatenated_layout(output, arrays):
+    """cat's result laid out as PyTorch's: in the memory format that every input suggests
+    (channels_last when all are), else row-major. NumPy follows the inputs' strides, so a cat of
+    transposed pieces came out transposed (and a later dropout drew its mask in that order)."""
+    fmt = _common_format(arrays)
+    if fmt is contiguous_format:
+        return np.ascontiguousarray(output)
+    return with_strides(output, format_strides(output.shape, fmt))
+
+
+def _stacked_layout(output, arrays, axis):
+    """stack's result laid out as PyTorch's, which concatenates along ``axis`` and views the
+    result with the new dimension split off (unsqueezes and concatenates at the end)."""
+    if axis == arrays[0].ndim:
+        # unsqueezed as PyTorch does at the end: the new dimension's stride is one element
+        return _concatenated_layout(output, [
+            np.lib.stride_tricks.as_strided(array, array.shape + (1,),
+                                            array.strides + (array.itemsize,))
+            for array in arrays])
+    fmt = _common_format(arrays)
+    if fmt is contiguous_format:
+        return np.ascontiguousarray(output)
+    concatenated = np.concatenate(arrays, axis=axis)
+    return with_strides(concatenated, format_strides(concatenated.shape, fmt)) \
+        .reshape(output.shape)
+
+
 class Cat(Op):
     _next_order = slice(1, None)  # PyTorch lists the tensors, not the axis
     differentiable_backward = True
@@ -204,7 +238,10 @@ class Cat(Op):
         ctx.axis = axis
         ctx.sizes = [array.shape[axis] if array.ndim else 0 for array in arrays]
         ctx.dtypes = [array.dtype for array in arrays]
-        return np.concatenate(arrays, axis=axis)
+        output = np.concatenate(arrays, axis=axis)
+        if not output.flags.c_contiguous:
+            output = _concatenated_layout(output, arrays)
+        return output
 
     @staticmethod
     def backward(ctx, grad):
@@ -222,7 +259,10 @@ class Stack(Op):
     def forward(ctx, axis, *arrays):
         ctx.axis = axis
         ctx.dtypes = [array.dtype for array in arrays]
-        return np.stack(arrays, axis=axis)
+        output = np.stack(arrays, axis=axis)
+        if not output.flags.c_contiguous:
+            output = _stacked_layout(output, arrays, axis)
+        return output
 
     @staticmethod
     def backward(ctx, grad):
@@ -662,7 +702,8 @@ class Triangle(Op):
     @staticmethod
     def forward(ctx, x, diagonal, upper):
         ctx.diagonal_upper = (diagonal, upper)
-        return np.triu(x, diagonal) if upper else np.tril(x, diagonal)
+        # row-major whatever the input's layout, as PyTorch allocates it
+        return np.ascontiguousarray(np.triu(x, diagonal) if upper else np.tril(x, diagonal))
 
     @staticmethod
     def backward(ctx, grad):
@@ -714,7 +755,11 @@ class Roll(Op):
         ctx.shifts_axes = (shifts, axes)
         if axes is None:
             return np.roll(x.reshape(-1), shifts).reshape(x.shape)
-        return np.roll(x, shifts, axes)
+        output = np.roll(x, shifts, axes)
+        if not output.flags.c_contiguous:
+            # PyTorch rolls by concatenating two slices of the input: cat's layout
+            output = _concatenated_layout(output, [x])
+        return output
 
     @staticmethod
     def backward(ctx, grad):
@@ -753,10 +798,15 @@ def broadcast_to(input, *size):
     return expand(input, tuple(size))
 
 
-def meshgrid(*tensors, indexing="ij"):
-    """Coordinate grids from 1-D tensors ('ij': matrix indexing, 'xy': Cartesian)."""
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors ('ij': matrix indexing, the default; 'xy':
+    Cartesian)."""
     if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
         tensors = tuple(tensors[0])
+    if indexing is None:
+        warn_once("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                  "indexing argument.")
+        indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
                            f"received: {indexing}")
@@ -843,7 +893,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
             raise RuntimeError("allocated size does not match required size")
         raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {positions.size} "
                            f"but got {output_size}")
-    return getitem(input, (slice(None),) * axis + (positions,))
+    # PyTorch's result is row-major: index_select's for counts, a copy of an expanded view
+    # (hence its ViewBackward0) for one repeat count
+    result = index_select(input, axis, Tensor._wrap(positions))
+    return torch_named(result, "IndexSelectBackward0" if counts.ndim else "ViewBackward0")
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):

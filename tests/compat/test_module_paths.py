@@ -185,3 +185,26 @@ def test_a_submodule_does_not_shadow_the_function_of_its_name(ember_torch):
     assert callable(function) and function is not module and module.gradcheck is function
     assert function(lambda t: t * 2, ember_torch.ones(2, dtype=ember_torch.float64,
                                                       requires_grad=True))
+
+
+def test_classes_report_the_torch_module_they_are_imported_from(torch):
+    """d2l's ``scheduler.__module__ == lr_scheduler.__name__`` tells a built-in scheduler from
+    its own, and tutorials print ``type(x)``: both as in PyTorch while the shim is installed,
+    and ember's own names again after it."""
+    def observed(library, lr_scheduler):
+        optimizer = library.optim.SGD([library.nn.Parameter(library.ones(1))], lr=0.1)
+        scheduler = lr_scheduler.MultiStepLR(optimizer, milestones=[1])
+        return (scheduler.__module__ == lr_scheduler.__name__, str(type(library.ones(1))),
+                str(type(library.ones(1).shape)), lr_scheduler.MultiStepLR.__module__)
+
+    from torch.optim import lr_scheduler as theirs
+    expected = observed(torch, theirs)
+    ember.compat.install(force=True)
+    try:
+        import torch as shimmed
+        from torch.optim import lr_scheduler
+        assert observed(shimmed, lr_scheduler) == expected
+    finally:
+        ember.compat.uninstall()
+    assert ember.optim.lr_scheduler.MultiStepLR.__module__ == "ember.optim.lr_scheduler"
+    assert ember.Tensor.__module__ == "ember.tensor"

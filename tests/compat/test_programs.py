@@ -7,7 +7,8 @@ Most programs take their initial weights and their batches from NumPy (programs/
 with dropout off, from before ember's generator drew PyTorch's numbers; seq2seq_transformer.py
 and forecast_packed.py take everything random from ``torch.manual_seed`` (initialisation, data,
 shuffling, dropout, and in forecast_packed.py the noise its DataLoader workers draw), as do
-nn_really.py, fused_conv_bn.py and imagenet_loop.py.
+nn_really.py, fused_conv_bn.py, imagenet_loop.py and the two Dive into Deep Learning programs
+(d2l_rnn_scratch.py, d2l_transformer.py).
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -56,6 +57,8 @@ CASES = {
     "nn_really_wrapped_loader": (["nn_really.py", "--steps", "20"], FLOAT32),
     "fused_conv_bn_custom_function": (["fused_conv_bn.py", "--steps", "20"], FLOAT32),
     "imagenet_loop_mixup_ema": (["imagenet_loop.py", "--steps", "20"], FLOAT32),
+    "d2l_rnn_scratch_schedulers": (["d2l_rnn_scratch.py", "--steps", "20"], FLOAT32),
+    "d2l_transformer_masked_ce": (["d2l_transformer.py", "--steps", "20"], FLOAT32),
 }
 
 

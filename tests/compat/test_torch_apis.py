@@ -256,12 +256,43 @@ def test_jit_save_and_load_keep_the_module_whole(tmp_path, torch):
     ember.jit.save(scripted, tmp_path / "model.pt")
     loaded = ember.jit.load(tmp_path / "model.pt")
     x = ember.ones(1, 2)
-    assert ember.equal(loaded(x), model(x)) and type(loaded) is type(model)
+    assert ember.equal(loaded(x), model(x)) and type(loaded) is ember.nn.Sequential
     archive = tmp_path / "torchscript.pt"
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(archive))
     with pytest.raises(RuntimeError, match="torch.jit.load is not provided by ember for "
                                            "PyTorch's TorchScript archives"):
         ember.jit.load(archive)
+
+
+class _Net(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = ember.nn.Linear(3, 4)
+
+    def forward(self, x):
+        return self.hidden(x).relu()
+
+
+def test_scripted_and_traced_modules_save_themselves(tmp_path, torch):
+    """d2l's ``net = torch.jit.script(net); net.save('my_mlp')``: the module keeps its class's
+    names, state_dict keys and outputs, and gains ``save``, as PyTorch's scripted modules have."""
+    x = ember.ones(2, 3)
+    for make in (lambda model: ember.jit.script(model), lambda model: ember.jit.trace(model, x)):
+        for model in (ember.nn.Sequential(ember.nn.Linear(3, 2), ember.nn.Tanh()), _Net()):
+            with pytest.warns(DeprecationWarning):
+                scripted = make(model)
+            assert isinstance(scripted, type(model).__mro__[1]) and \
+                type(scripted).__name__ == type(model).__mro__[1].__name__
+            path = tmp_path / "my_mlp"
+            scripted.save(path)
+            loaded = ember.jit.load(path)
+            assert ember.equal(loaded(x), scripted(x))
+            assert list(loaded.state_dict()) == list(scripted.state_dict())
+    theirs = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(3, 2)))
+    assert callable(theirs.save) and list(theirs.state_dict()) == ["0.weight", "0.bias"]
+    with pytest.warns(DeprecationWarning):
+        function = ember.jit.script(ember.tanh)
+    assert function is ember.tanh
 
 
 def test_compile_returns_the_module_itself():
@@ -397,3 +428,33 @@ def test_return_types_are_reachable_for_isinstance_checks(ember_torch):
     assert isinstance(values.max(0), ember_torch.return_types.max)
     assert isinstance(ember_torch.sort(values), ember_torch.return_types.sort)
     assert ember_torch.return_types.topk.__name__ == "topk"
+
+
+_SCALAR_SCRIPT = """
+import math, torch
+x = torch.ones(2, requires_grad=True)
+y = (x * 2).sum()
+print(y.item(), int(y), f"{y:.1f}", float(y.detach()))
+print(float(y), math.exp(y), complex(y), float(y * 3))
+"""
+
+
+def test_float_of_a_tensor_that_requires_grad_warns_once_as_torch(tmp_path, torch):
+    """float() (and complex(), math.exp) of a tensor that requires grad: PyTorch's UserWarning,
+    once a process; item(), int() and formatting stay silent."""
+    import subprocess
+    import sys
+
+    from tests.compat.conftest import run_ember
+    script = tmp_path / "scalars.py"
+    script.write_text(_SCALAR_SCRIPT)
+    theirs = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120)
+    mine = run_ember(str(script), module_runner=True)
+    assert mine.stdout == theirs.stdout
+
+    def warning_lines(stderr):
+        return [line.split(": ", 1)[1] for line in stderr.splitlines() if "Warning: " in line]
+
+    assert warning_lines(mine.stderr) == warning_lines(theirs.stderr)
+    assert len(warning_lines(mine.stderr)) == 1

@@ -386,6 +386,19 @@ def test_double_backward_records_convolutions():
     assert type(grad_w.grad_fn).__name__ == "ConvWeightGrad"
 
 
+@pytest.mark.parametrize("layer, shape", [("Conv2d", (1, 2, 5, 5)), ("ConvTranspose2d", (1, 2, 3, 3)),
+                                          ("ConvTranspose1d", (1, 2, 4))])
+def test_grad_fn_names_like_torch(torch, layer, shape):
+    """PyTorch records every convolution, transposed or not, as ConvolutionBackward0 (printed
+    in d2l's transposed-convolution outputs)."""
+    names = []
+    for library in (torch, ember):
+        module = getattr(library.nn, layer)(2, 3, kernel_size=2, stride=2)
+        output = module(library.ones(*shape))
+        names.append((output.grad_fn.name(), repr(output).split("grad_fn=")[1]))
+    assert names[0] == names[1]
+
+
 # ---- float16 ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("name, input_shape, weight_shape, keywords", CONV_CASES[:9:2])
 def test_float16_matches_torch(torch, name, input_shape, weight_shape, keywords):

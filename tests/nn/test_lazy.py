@@ -84,3 +84,15 @@ def test_lazy_linear_trains_after_its_first_call():
     np.testing.assert_allclose(layer.weight.detach().numpy(), [[1.0, -2.0, 0.5]], atol=1e-3)
     with pytest.raises(ValueError, match="divisible by groups"):
         ember.nn.LazyConv2d(4, 3, groups=2)(ember.ones(1, 3, 5, 5))
+
+
+def test_uninitialized_shape_raises_as_torch(torch):
+    """An uninitialised weight's shape is refused with PyTorch's RuntimeError, not reported as
+    the placeholder's (0,)."""
+    for module in (ember, torch):
+        layer = module.nn.LazyBatchNorm1d()
+        for tensor in (layer.weight, layer.running_mean):
+            with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
+                tensor.shape
+        layer(module.ones(2, 3))
+        assert tuple(layer.weight.shape) == (3,) and tuple(layer.running_mean.shape) == (3,)

@@ -293,3 +293,17 @@ def test_linear_with_empty_dimensions_matches_torch(torch, in_features, out_feat
     assert_close(x.grad, tx.grad)
     assert_close(ours.weight.grad, theirs.weight.grad)
     assert_close(ours.bias.grad, theirs.bias.grad)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_records_torchs_node(torch, mode):
+    """One EmbeddingBagBackward0 in the repr, whatever ember composes the bag reduction of;
+    the values match."""
+    outputs = []
+    for fw in (torch, ember):
+        fw.manual_seed(0)
+        bag = fw.nn.EmbeddingBag(6, 3, mode=mode)
+        out = bag(fw.tensor([1, 2, 3, 4, 5]), fw.tensor([0, 2, 2]))
+        outputs.append((out.grad_fn.name(), out.detach().numpy()))
+    assert outputs[0][0] == outputs[1][0]
+    np.testing.assert_allclose(outputs[1][1], outputs[0][1], rtol=1e-6)

@@ -407,3 +407,106 @@ def test_unrecorded_indexing_matches_torch(torch):
     assert ours._version == view._version == 1 and copy._version == 0
     assert copy.tolist() == array[[1, 2]].tolist()
     assert_raises_like_torch(lambda: theirs[9], lambda: ours[9], IndexError, same_type=True)
+
+
+@pytest.mark.parametrize("make_key", [
+    lambda fw: (range(5), range(3)),
+    lambda fw: ([0, 1], slice(None), [0, 1, 2]),
+    lambda fw: (fw.tensor([[0, 1]]), fw.tensor([0, 1, 2])),
+])
+def test_unbroadcastable_advanced_indices_raise_like_torch(torch, make_key):
+    """d2l's bilinear_kernel with in_channels != out_channels indexes with two ranges that do
+    not broadcast: PyTorch's IndexError names the index shapes as lists."""
+    def read(fw):
+        return fw.zeros(5, 4, 3)[make_key(fw)]
+
+    def write(fw):
+        target = fw.zeros(5, 4, 3)
+        target[make_key(fw)] = 1.0
+
+    for action in (read, write):
+        assert_raises_like_torch(lambda: action(torch), lambda: action(ember), IndexError,
+                                 same_type=True)
+
+
+_INT_KEYS = [
+    lambda fw: (0, slice(None), [0, 1]),
+    lambda fw: (1, slice(1, 3), [[0, 1], [2, 3]]),
+    lambda fw: (0, Ellipsis, [1, 2]),
+    lambda fw: (0, None, slice(None), [0, 4]),
+    lambda fw: (-1, slice(None, None, 2), fw.tensor([4, 0])),
+    lambda fw: (slice(None), 1, [0, 1]),
+    lambda fw: ([0, 2], 1, [1, 2]),
+]
+
+
+@pytest.mark.parametrize("make_key", _INT_KEYS)
+def test_an_integer_selects_before_index_arrays_as_in_torch(torch, make_key):
+    """``x[0, :, idx]``: PyTorch selects with the integer first, so idx's dim stays after the
+    slice's; NumPy put it first (the values transposed). Reading, writing and the gradient."""
+    outcomes = []
+    for fw in (torch, ember):
+        x = fw.arange(60.0, dtype=fw.float64).reshape(3, 4, 5)
+        read = x[make_key(fw)]
+        written = x.clone()
+        written[make_key(fw)] = -fw.arange(float(read.numel()), dtype=fw.float64) \
+            .reshape(read.shape)
+        leaf = x.clone().requires_grad_()
+        weights = fw.arange(float(read.numel()), dtype=fw.float64).reshape(read.shape)
+        (leaf[make_key(fw)] * weights).sum().backward()
+        outcomes.append([read.numpy(), written.numpy(), leaf.grad.numpy()])
+    for theirs, mine in zip(*outcomes):
+        assert mine.shape == theirs.shape
+        np.testing.assert_array_equal(mine, theirs)
+
+
+_TRANSPOSED = lambda fw: fw.arange(120.0).reshape(4, 5, 6).transpose(1, 2)  # noqa: E731
+_CHANNELS_LAST = lambda fw: fw.arange(120.0).reshape(2, 3, 4, 5).to(  # noqa: E731
+    memory_format=fw.channels_last)
+
+
+@pytest.mark.parametrize("make, operation", [
+    (_TRANSPOSED, lambda fw, x: x[:, fw.tensor([0, 2])]),
+    (_TRANSPOSED, lambda fw, x: x[..., fw.tensor([0, 2])]),
+    (_TRANSPOSED, lambda fw, x: x[fw.tensor([0, 2])]),
+    (_TRANSPOSED, lambda fw, x: x[:, fw.tensor([0, 2]), fw.tensor([1, 3])]),
+    (_TRANSPOSED, lambda fw, x: x[fw.tensor([0, 2]), :, fw.tensor([1, 3])]),
+    (_TRANSPOSED, lambda fw, x: x[:, fw.tensor([True, False, True, True, False, False])]),
+    (_TRANSPOSED, lambda fw, x: x[1:-1, fw.tensor([0, 2])]),
+    (_TRANSPOSED, lambda fw, x: x[1::2, None, fw.tensor([3, 0])]),
+    (_TRANSPOSED, lambda fw, x: x[fw.tensor([1, 2]), -1]),
+    (_CHANNELS_LAST, lambda fw, x: x[:, :, fw.tensor([0, 2])]),
+    (_CHANNELS_LAST, lambda fw, x: x[fw.tensor([1, 0, 1])]),
+    (_TRANSPOSED, lambda fw, x: x.index_select(0, fw.tensor([0, 2]))),
+    (_CHANNELS_LAST, lambda fw, x: x.index_select(0, fw.tensor([1, 0]))),
+    (_TRANSPOSED, lambda fw, x: x.repeat_interleave(2, 0)),
+    (_TRANSPOSED, lambda fw, x: x.repeat_interleave(fw.tensor([1, 2, 0, 1, 3, 1]), dim=1)),
+    (_TRANSPOSED, lambda fw, x: x.masked_fill(x > 50, 0.0)),
+    (_CHANNELS_LAST, lambda fw, x: x.masked_fill(x > 50, 0.0)),
+    (_CHANNELS_LAST, lambda fw, x: x.tril()),
+    (_CHANNELS_LAST, lambda fw, x: x.triu(1)),
+    (_TRANSPOSED, lambda fw, x: x.roll(1, 1)),
+    (_TRANSPOSED, lambda fw, x: x.roll((1, 2), (1, 2))),
+    (_CHANNELS_LAST, lambda fw, x: x.roll(1, 2)),
+])
+def test_results_are_laid_out_like_torch(torch, make, operation):
+    """Indexing, index_select, repeat_interleave, masked_fill, tril/triu and roll of a
+    transposed or channels_last tensor: PyTorch's strides (mostly row-major), so that
+    ``.view`` works where it works in PyTorch."""
+    mine = operation(ember, make(ember))
+    theirs = operation(torch, make(torch))
+    assert mine.stride() == theirs.stride()
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    if theirs.is_contiguous():
+        assert mine.view(-1).shape == theirs.view(-1).shape
+
+
+def test_repeat_interleave_records_torchs_node_names(torch):
+    names = []
+    for fw in (torch, ember):
+        x = fw.ones(2, 3, requires_grad=True)
+        names.append((x.repeat_interleave(2, dim=1).grad_fn.name(),
+                      x.repeat_interleave(fw.tensor([1, 2]), dim=0).grad_fn.name(),
+                      x.index_select(1, fw.tensor([0, 2])).grad_fn.name(),
+                      x.masked_fill(x > 0, 0.0).grad_fn.name()))
+    assert names[0] == names[1]

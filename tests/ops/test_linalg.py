@@ -7,6 +7,7 @@ import pytest
 
 import ember
 from ember.ops import linalg as linalg_ops
+from tests.conftest import assert_raises_like_torch
 
 from .op_table import (
     BINARY, BadInputChecks, Case, CaseChecks, ValueChecks, assert_float16_matches_torch,
@@ -387,3 +388,24 @@ def test_cdist_double_backward_like_torch(torch, name):
     else:
         for mine, expected in zip(ours, theirs):
             np.testing.assert_allclose(mine, expected, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.dot(fw.tensor([1, 2]), fw.tensor([1.0, 2.0])),
+    lambda fw: fw.dot(fw.ones(2), fw.ones(3, dtype=fw.int64)),
+    lambda fw: fw.vdot(fw.tensor([1, 2]), fw.tensor([1.0, 2.0])),
+    lambda fw: fw.matmul(fw.ones(2), fw.ones(2, dtype=fw.int64)),
+    lambda fw: fw.mv(fw.ones(2, 2, dtype=fw.int64), fw.ones(2)),
+    lambda fw: fw.mv(fw.ones(2, 2, dtype=fw.float64), fw.ones(2)),
+    lambda fw: fw.matmul(fw.ones(2, 2), fw.ones(2, dtype=fw.int64)),
+    lambda fw: fw.matmul(fw.ones(3, 2, 2), fw.ones(2, dtype=fw.int64)),
+    lambda fw: fw.matmul(fw.ones(2), fw.ones(2, 2, dtype=fw.int64)),
+    lambda fw: fw.mm(fw.ones(2, 2), fw.ones(2, 2, dtype=fw.int64)),
+    lambda fw: fw.bmm(fw.ones(1, 2, 2), fw.ones(1, 2, 2, dtype=fw.int64)),
+    lambda fw: fw.inner(fw.ones(2, 3), fw.ones(3, dtype=fw.int64)),
+    lambda fw: fw.tensordot(fw.ones(2, 3), fw.ones(3, dtype=fw.int64), dims=1),
+])
+def test_products_of_mixed_dtypes_raise_like_torch(torch, call):
+    """d2l's torch.dot of an arange and a float vector: each product names the dtypes as
+    PyTorch's kernel does (dot, addmv under mv, bmm, tensordot)."""
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)

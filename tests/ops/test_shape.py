@@ -480,3 +480,44 @@ def test_views_of_inference_tensors_stay_inference_tensors():
     view = base.view(3, 4).transpose(0, 1)
     assert view.is_inference()
     assert ember.ones(2, 6).view(3, 4).is_inference() is False
+
+
+@pytest.mark.parametrize("make, dim", [
+    (lambda fw: (fw.zeros(1, 1, 4).expand(3, -1, -1),
+                 fw.arange(60.0).reshape(3, 4, 5).transpose(1, 2)), 1),
+    (lambda fw: (fw.arange(12.0).reshape(4, 3).t(),) * 2, 0),
+    (lambda fw: (fw.arange(12.0).reshape(4, 3).t(),) * 2, 1),
+    (lambda fw: (fw.arange(120.0).reshape(2, 3, 4, 5).to(memory_format=fw.channels_last),) * 2,
+     1),
+    (lambda fw: (fw.arange(120.0).reshape(2, 3, 4, 5).to(memory_format=fw.channels_last),
+                 fw.arange(120.0).reshape(2, 3, 4, 5)), 1),
+])
+def test_cat_and_stack_lay_out_like_torch(torch, make, dim):
+    """cat and stack of transposed or channels_last pieces: PyTorch's result is row-major
+    unless every input suggests channels_last (NumPy followed the inputs' strides, so d2l's
+    ViT drew its dropout mask over a transposed cat in another order)."""
+    same_shapes = len({tuple(piece.shape) for piece in make(ember)}) == 1
+    for name in ("cat", "stack") if same_shapes else ("cat",):
+        mine = getattr(ember, name)(make(ember), dim)
+        theirs = getattr(torch, name)(make(torch), dim)
+        assert mine.stride() == theirs.stride(), name
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    torch.manual_seed(0)
+    ember.manual_seed(0)
+    theirs = torch.nn.functional.dropout(torch.cat(make(torch), dim), 0.5)
+    mine = ember.nn.functional.dropout(ember.cat(make(ember), dim), 0.5)
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("make", [
+    lambda fw: fw.arange(120.0).reshape(2, 3, 4, 5).to(memory_format=fw.channels_last),
+    lambda fw: fw.arange(24.0).reshape(2, 4, 3).transpose(1, 2),
+])
+@pytest.mark.parametrize("dim", [0, 1, -2, -1])
+def test_stack_lays_out_like_torch_at_every_dim(torch, make, dim):
+    """PyTorch stacks as a cat along ``dim`` viewed with the new dimension split off (at the
+    end: a cat of unsqueezed inputs), which keeps channels_last inside the result."""
+    mine = ember.stack((make(ember),) * 2, dim)
+    theirs = torch.stack((make(torch),) * 2, dim)
+    assert mine.stride() == theirs.stride()
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())

@@ -428,6 +428,8 @@ class ConvTransposeNd(Op):
     convolution it transposes)."""
 
     output_layout = staticmethod(spatial_layout)
+    _torch_name = "ConvolutionBackward0"  # PyTorch's one convolution node, transposed or not
+
     differentiable_backward = True
     backward_is_one_node = True
 

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..._dtype import tensor_type_name
+from ...autograd.function import torch_named
 from .._kernels.sparse import Embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
@@ -121,7 +122,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     kept = np.ones(indices.size, dtype=bool) if padding_idx is None else indices != padding_idx
     dtype = weight._data.dtype
     if mode == "max":
-        return _bag_max(rows, bag_of, kept, starts.size, dtype)
+        return torch_named(_bag_max(rows, bag_of, kept, starts.size, dtype),
+                           "EmbeddingBagBackward0")
     membership = np.zeros((starts.size, indices.size), dtype=dtype)
     membership[bag_of[kept], np.flatnonzero(kept)] = 1
     if mode == "mean":
@@ -129,7 +131,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         membership /= np.maximum(sizes, 1)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.unsqueeze(1)
-    return type(weight)._wrap(membership).matmul(rows)
+    # PyTorch's one node for the whole bag reduction names what the matmul records
+    return torch_named(type(weight)._wrap(membership).matmul(rows), "EmbeddingBagBackward0")
 
 
 def _bag_max(rows, bag_of, kept, bags, dtype):

@@ -107,7 +107,7 @@ def clamp(g, event):
     return g.op("Clip", name, g.operand(low, dtype), g.operand(high, dtype))
 
 
-@rule("op", "Where")
+@rule("op", "Where", "MaskedFill")
 def where(g, event):
     condition, left, right = event.args
     dtype = event.outputs[0].dtype

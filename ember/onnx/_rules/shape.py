@@ -176,7 +176,7 @@ def basic_index(g, event):
     return name
 
 
-@rule("op", "AdvancedIndex")
+@rule("op", "AdvancedIndex", "IndexSelect")
 def advanced_index(g, event):
     x, key = event.args
     items = _expanded_key(key, len(x.shape))
