@@ -105,6 +105,8 @@ def _ints_selected_first(key, shape):
     the integer among the advanced indices and, the two being apart, puts idx's dim first (the
     values transposed). Where that happens, the key becomes one index array per dim, each
     broadcast to PyTorch's result shape (built from the dims' positions, not the values)."""
+    if len(key) == 2:
+        return key  # one item and the Ellipsis _convert_key appends: nothing to reorder
     for item in key:
         if type(item) is int or isinstance(item, np.integer):
             break
@@ -321,15 +323,28 @@ class BasicIndex(Op):
         return "SliceBackward0" if slice(None) in key else "AliasBackward0"
 
 
+def _indexed_layout(out, x, key):
+    """``_advanced_layout``, after the check of the commonest key, X[ix]: a row-major X and one
+    row-major (or bool) index array give NumPy's row-major result, PyTorch's layout already."""
+    first = key[0]
+    if len(key) == 2 and type(first) is np.ndarray and x.flags.c_contiguous and \
+            first.flags.c_contiguous:
+        return out
+    return _advanced_layout(out, x, key)
+
+
 def _advanced_layout(out, x, key):
     """``out = x[key]`` laid out as PyTorch's index kernel lays it out: TensorIterator orders
     the result's dims by the strides of the input (the key's basic part applied, zero along the
     index dims) and then of the index arrays. NumPy's result is row-major, or transposed where
     the input is, e.g. ``xt[:, idx]`` of a transposed ``xt``, which PyTorch makes row-major
     (so that ``.view`` of it works). Only a non-row-major input or index array costs anything."""
-    if x.flags.c_contiguous and out.flags.c_contiguous and all(
-            item.ndim < 2 or item.flags.c_contiguous for item in key if type(item) is np.ndarray):
-        return out
+    if x.flags.c_contiguous and out.flags.c_contiguous:
+        for item in key:  # a loop, not all() over a generator: this is every X[ix]'s path
+            if type(item) is np.ndarray and item.ndim > 1 and not item.flags.c_contiguous:
+                break
+        else:
+            return out
     consumed = sum(item.ndim if type(item) is np.ndarray and item.dtype == np.bool_ else 1
                    for item in key if item is not None and item is not Ellipsis)
     view_dims = []  # (size, stride) of the basic view's dims; None for an index array's place
@@ -399,7 +414,7 @@ class AdvancedIndex(Op):
         ctx.shape = x.shape
         ctx.key = key
         try:
-            return _advanced_layout(x[key], x, key)
+            return _indexed_layout(x[key], x, key)
         except IndexError as error:
             raise _index_error(error) from None
 
@@ -535,14 +550,14 @@ def getitem(input, key):
     if isinstance(key, Tensor) and key._data.dtype == np.bool_:
         _check_mask(input, key)
     key, advanced = _convert_key(key)
-    if advanced:
+    if advanced and len(key) > 2:  # (one item, Ellipsis): nothing to reorder
         key = _ints_selected_first(key, input._data.shape)
     if _function._tracer is None and unrecorded_view(input):
         # nothing to record (a dataset's x[i], a batch's X[ix]): NumPy's indexing as it is
         try:
             if advanced:
                 array = input._data
-                return Tensor._wrap(_advanced_layout(np.asarray(array[key]), array, key))
+                return Tensor._wrap(_indexed_layout(np.asarray(array[key]), array, key))
             return view_result(input, _basic_view(input._data, key))
         except IndexError as error:
             raise _index_error(error) from None
