@@ -14,6 +14,7 @@ from ..tensor import Tensor, mark_unrecorded_view
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
 from .node import BatchedForward, Node, _sequence, saved_tensors_hooks_state
+from .engine import _transforms
 from .views import record_view, refresh_view
 
 # ember.onnx sets this while it traces a model: called as ``_tracer(cls, ctx, args, results)``
@@ -23,6 +24,13 @@ _tracer = None
 # ``_forward_ad_hook(ctx, args, results)`` after each recorded custom Function that defines
 # ``jvp`` and no ``backward``.
 _forward_ad_hook = None
+# Set by the forward-mode transforms (ember.func.jvp, jacfwd, forward_ad) while they transpose a
+# graph by the double-vjp trick: a custom Function's node then stands for its ``jvp`` (see
+# _TransposedJvp). Its value is a check of the Function's class (jacfwd's vmap support), or True.
+_forward_mode = None
+# Set by ember.func.hessian, which PyTorch runs as jacfwd (through vmap): a check of each custom
+# Function applied to tensors that require grad (its vmap support).
+_forward_check = None
 # ember.func's BatchedTensor: a custom Function given one hands itself to vmap's dispatch, which
 # applies PyTorch's rules for custom Functions under vmap (their ``vmap`` or generated rule).
 _batched_tensor_type = None
@@ -488,8 +496,19 @@ class BackwardCFunction(FunctionCtx, Node):
             for arg in args:
                 if type(arg) is _batched_tensor_type:
                     raise BatchedForward(function.__name__)
+        if _forward_check is not None:
+            for arg in args:
+                if isinstance(arg, Tensor) and arg.requires_grad:
+                    _forward_check(function)
+                    break
         with no_grad():
             if function.setup_context is Function.setup_context:
+                if _transforms.depth:
+                    raise RuntimeError(
+                        "In order to use an autograd.Function with functorch transforms (vmap, "
+                        "grad, jvp, jacrev, ...), it must override the setup_context "
+                        "staticmethod. For more details, please see "
+                        "https://pytorch.org/docs/main/notes/extending.func.html")
                 return function.forward(self, *args)
             output = function.forward(*args)
             function.setup_context(self, args, output)
@@ -534,7 +553,24 @@ class BackwardCFunction(FunctionCtx, Node):
                       for index, (gradient, meta) in enumerate(zip(result, self._input_meta))])
 
     def _backward_with_history(self, grad_outputs):
+        if _forward_mode is not None:
+            return self._transposed_jvp(grad_outputs)
         return self.backward(self, *grad_outputs)  # the engine runs it with grad mode on
+
+    def _transposed_jvp(self, grad_outputs):
+        """Under a forward-mode transform: this call's transposed Jacobian as the node of
+        _TransposedJvp, so that the transform's tangents go through the Function's ``jvp`` (as
+        PyTorch's forward AD does), never its backward; NotImplementedError without a jvp."""
+        function = self._forward_cls
+        if callable(_forward_mode):
+            _forward_mode(function)
+        if function.jvp is Function.jvp:
+            function.jvp(self)
+        grads = [Tensor._wrap(np.zeros(shape, dtype)) if grad is None else grad
+                 for grad, (shape, dtype) in zip(grad_outputs, self._output_meta)]
+        transposed = _TransposedJvp.apply(self, *grads)
+        transposed = iter(transposed if type(transposed) is tuple else (transposed,))
+        return tuple([None if edge is None else next(transposed) for edge in self.next_edges])
 
 
 class FunctionMeta(type):
@@ -579,6 +615,73 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
         (``forward(*args)``); PyTorch's form for Functions used under ``torch.func``."""
         raise NotImplementedError("You must implement the setup_context() method of your "
                                   "custom autograd.Function to use it with torch.func.")
+
+
+class forward_mode:
+    """Context in which the engine's sweep transposes custom Functions through their ``jvp``
+    (the forward-mode transforms' first backward); ``check(function_class)`` may refuse one.
+    With ``on_apply``, instead checks each custom Function applied to tensors requiring grad."""
+
+    def __init__(self, check=True, on_apply=False):
+        self.check = check
+        self.name = "_forward_check" if on_apply else "_forward_mode"
+
+    def __enter__(self):
+        self.previous = globals()[self.name]
+        globals()[self.name] = self.check
+
+    def __exit__(self, *exception):
+        globals()[self.name] = self.previous
+
+
+def call_jvp(node, tangents):
+    """The custom Function's ``jvp`` of one call (``node``): output tangents as a tuple, from
+    one tangent per forward input (None for non-tensor inputs, as PyTorch passes)."""
+    node._in_jvp = True
+    try:
+        output_tangents = node._forward_cls.jvp(node, *tangents)
+    finally:
+        node._in_jvp = False
+    if not isinstance(output_tangents, tuple):
+        output_tangents = (output_tangents,)
+    for tangent in output_tangents:
+        if tangent is not None and not isinstance(tangent, Tensor):
+            raise TypeError(f"{node._forward_cls.__name__}.jvp must return Tensors, got "
+                            f"{type(tangent).__name__}")
+    return output_tangents
+
+
+class _TransposedJvp(Function):
+    """The transpose of a custom Function's ``jvp`` at one call: inputs are the call's
+    grad_outputs, outputs its input gradients, and the vjp along input tangents is the jvp.
+    Its value is zeros: forward-mode transforms transpose at zero cotangents (the double-vjp
+    trick), where any linear map gives zeros."""
+
+    @staticmethod
+    def forward(node, *grad_outputs):
+        zeros = tuple([Tensor._wrap(np.zeros(*node._input_meta[position]))
+                       for position, edge in enumerate(node.next_edges) if edge is not None])
+        return zeros[0] if len(zeros) == 1 else zeros
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.node = inputs[0]
+
+    @staticmethod
+    def backward(ctx, *input_tangents):
+        node = ctx.node
+        input_tangents = iter(input_tangents)
+        tangents = []
+        for edge, meta in zip(node.next_edges, node._input_meta):
+            if edge is not None:
+                tangents.append(next(input_tangents))
+            elif meta is not None:
+                tangents.append(Tensor._wrap(np.zeros(*meta)))
+            else:
+                tangents.append(None)
+        output_tangents = call_jvp(node, tangents)
+        return (None,) + tuple([Tensor._wrap(np.zeros(*meta)) if tangent is None else tangent
+                                for tangent, meta in zip(output_tangents, node._output_meta)])
 
 
 class InplaceFunction(Function):

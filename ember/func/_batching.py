@@ -945,26 +945,33 @@ class VmapInfo:
         self.randomness = randomness
 
 
+def check_vmappable(op_class):
+    """PyTorch's refusals of a custom Function under vmap (also under jacfwd, which PyTorch runs
+    through vmap): no setup_context, no vmap rule, or both kinds of rule."""
+    name = op_class.__name__
+    if op_class.setup_context is Function.setup_context:
+        raise refusal("In order to use an autograd.Function with functorch transforms (vmap, "
+                      "grad, jvp, jacrev, ...), it must override the setup_context "
+                      "staticmethod. " + _EXTENDING)
+    has_rule = op_class.vmap is not Function.vmap
+    if op_class.generate_vmap_rule and has_rule:
+        raise refusal(f"You tried to vmap over {name}, but it has both "
+                      f"generate_vmap_rule=True and an overridden vmap staticmethod. "
+                      f"Please set generate_vmap_rule=False or delete the overridden "
+                      f"vmap staticmethod to avoid ambiguity. " + _EXTENDING)
+    if not op_class.generate_vmap_rule and not has_rule:
+        raise refusal(f"You tried to vmap over {name}, but it does not have vmap support. "
+                      f"Please override and implement the vmap staticmethod or set "
+                      f"generate_vmap_rule=True. " + _EXTENDING)
+
+
 def _custom_function(op_class, args, level):
     """A user's autograd.Function under vmap, by PyTorch's rules: its ``vmap`` staticmethod on
     the unbatched inputs, or with ``generate_vmap_rule`` its ``forward`` on the batched ones."""
     name = op_class.__name__
-    if op_class.setup_context is Function.setup_context:
-        raise refusal("In order to use an autograd.Function with functorch transforms (vmap, "
-                        "grad, jvp, jacrev, ...), it must override the setup_context "
-                        "staticmethod. " + _EXTENDING)
-    has_rule = op_class.vmap is not Function.vmap
+    check_vmappable(op_class)
     if op_class.generate_vmap_rule:
-        if has_rule:
-            raise refusal(f"You tried to vmap over {name}, but it has both "
-                            f"generate_vmap_rule=True and an overridden vmap staticmethod. "
-                            f"Please set generate_vmap_rule=False or delete the overridden "
-                            f"vmap staticmethod to avoid ambiguity. " + _EXTENDING)
         return op_class.forward(*args)
-    if not has_rule:
-        raise refusal(f"You tried to vmap over {name}, but it does not have vmap support. "
-                        f"Please override and implement the vmap staticmethod or set "
-                        f"generate_vmap_rule=True. " + _EXTENDING)
     values = []
     in_dims = []
     for arg in args:

@@ -27,6 +27,7 @@ from .._random import default_generator
 from ..autograd.engine import grad as _autograd_grad
 from ..autograd.engine import inside_transform
 from ..autograd.forward_ad import check_dual
+from ..autograd.function import forward_mode
 from ..autograd.functional import Alias
 from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
@@ -330,7 +331,7 @@ class _Linearization:
     Jacobian applied to dummy cotangents, from which any number of Jacobian-vector products
     follow (one backward of the backward each)."""
 
-    def __init__(self, func, primals, differentiated, argnums, has_aux, levels):
+    def __init__(self, func, primals, differentiated, argnums, has_aux, levels, check=True):
         self.levels = levels
         with _recording():
             self.variables = _Variables(differentiated, levels)
@@ -345,8 +346,9 @@ class _Linearization:
             self.physical = physical
             self.cotangents = [Tensor._wrap(np.zeros_like(output._data), True)
                                for output in physical]
-            self.transposed = _gradients(physical, self.variables.leaves, self.cotangents,
-                                         create_graph=True, retain_graph=True)
+            with forward_mode(check):  # custom Functions' tangents through their jvp
+                self.transposed = _gradients(physical, self.variables.leaves, self.cotangents,
+                                             create_graph=True, retain_graph=True)
 
     def product(self, flat_tangents, create_graph, strict):
         """J @ tangents as flat physical tensors, one per output (zeros where independent)."""
@@ -498,7 +500,8 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         _check_duals(tensors, tensors)
         levels = _batching.active_levels()
         state = default_generator._snapshot()
-        linear = _Linearization(func, args, primals, numbers, has_aux, levels)
+        linear = _Linearization(func, args, primals, numbers, has_aux, levels,
+                                _batching.check_vmappable)
         if randomness == "error" and default_generator._snapshot() != state:
             raise RuntimeError(_RANDOM_ERROR)
         keep = linear.needs_graph([])
@@ -536,8 +539,15 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
 
 def hessian(func, argnums=0):
     """A function returning the Hessian of ``func`` with respect to the arguments ``argnums``:
-    the Jacobian of its gradient, by reverse over reverse (see the module docstring)."""
-    return jacrev(jacrev(func, argnums), argnums)
+    the Jacobian of its gradient, by reverse over reverse (see the module docstring). Custom
+    Functions need vmap support, as under PyTorch's jacfwd(jacrev(func))."""
+    jacobian = jacrev(jacrev(func, argnums), argnums)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with forward_mode(_batching.check_vmappable, on_apply=True):
+            return jacobian(*args, **kwargs)
+    return wrapper
 
 
 def linearize(func, *primals):

@@ -433,3 +433,104 @@ def test_jacfwd_checks_randomness_when_called_like_torch(torch):
         transformed = fw.func.jacfwd(lambda x: x * 2, randomness="sometimes")
         return lambda: transformed(fw.ones(2))
     assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+
+
+# ---- custom Functions under forward mode ----------------------------------------------------------
+def _scaled_sin(fw, vmappable=True, with_jvp=True):
+    """A Function whose jvp deliberately differs from its backward (1.5x on x's tangent), so
+    that which one a transform used shows in the values; a float argument gets None in jvp."""
+
+    class ScaledSin(fw.autograd.Function):
+        generate_vmap_rule = vmappable
+
+        @staticmethod
+        def forward(x, scale, y):
+            return x.sin() * y * scale, x * y
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, scale, y = inputs
+            ctx.scale = scale
+            ctx.save_for_forward(x, y)
+            ctx.save_for_backward(x, y)
+
+        @staticmethod
+        def backward(ctx, grad_sin, grad_product):
+            x, y = ctx.saved_tensors
+            return (grad_sin * x.cos() * y * ctx.scale + grad_product * y, None,
+                    grad_sin * x.sin() * ctx.scale + grad_product * x)
+
+    if with_jvp:
+        def jvp(ctx, tangent_x, tangent_scale, tangent_y):
+            assert tangent_scale is None
+            x, y = ctx.saved_tensors
+            return (1.5 * tangent_x * x.cos() * y * ctx.scale + x.sin() * tangent_y * ctx.scale,
+                    tangent_x * y + 2 * x * tangent_y)
+        ScaledSin.jvp = staticmethod(jvp)
+    return ScaledSin
+
+
+@pytest.mark.parametrize("transform", ["jvp", "jvp_y", "jacfwd", "linearize", "grad_of_jvp",
+                                       "jvp_of_grad", "hessian", "jacrev"])
+def test_custom_function_jvp_is_what_forward_mode_uses_like_torch(torch, transform):
+    def run(fw):
+        function = _scaled_sin(fw)
+        x, y, tangent = inputs(fw, (3,), (3,), (3,))
+        f = lambda a: function.apply(a, 2.0, y)  # noqa: E731
+        if transform == "jvp":
+            return fw.func.jvp(f, (x,), (tangent,))
+        if transform == "jvp_y":
+            return fw.func.jvp(lambda a, b: function.apply(a, 2.0, b)[0].exp(), (x, y),
+                               (tangent, tangent))
+        if transform == "jacfwd":
+            return fw.func.jacfwd(lambda a, b: function.apply(a, 2.0, b), argnums=(0, 1))(x, y)
+        if transform == "linearize":
+            return fw.func.linearize(f, x)[1](tangent)
+        if transform == "grad_of_jvp":
+            x.requires_grad_()
+            _, product = fw.func.jvp(lambda a: f(a)[0], (x,), (tangent,))
+            return fw.autograd.grad(product.sum(), x)
+        if transform == "jvp_of_grad":
+            return fw.func.jvp(fw.func.grad(lambda a: f(a)[0].sum()), (x,), (tangent,))
+        if transform == "hessian":
+            return fw.func.hessian(lambda a: f(a)[0].sum())(x)
+        return fw.func.jacrev(f)(x)
+    assert_same_tree(*_both(torch, run), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["no_jvp", "no_jvp_jacfwd", "no_vmap_jacfwd", "no_vmap_hessian",
+                                  "ctx_forward_grad", "ctx_forward_jvp"])
+def test_custom_function_refusals_under_forward_mode_like_torch(torch, case):
+    def program(fw):
+        def call():
+            x, y, tangent = inputs(fw, (3,), (3,), (3,))
+            if case == "no_jvp":
+                function = _scaled_sin(fw, with_jvp=False)
+                return fw.func.jvp(lambda a: function.apply(a, 2.0, y), (x,), (tangent,))
+            if case == "no_jvp_jacfwd":
+                function = _scaled_sin(fw, with_jvp=False)
+                return fw.func.jacfwd(lambda a: function.apply(a, 2.0, y))(x)
+            function = _scaled_sin(fw, vmappable=False)
+            if case == "no_vmap_jacfwd":
+                return fw.func.jacfwd(lambda a: function.apply(a, 2.0, y))(x)
+            if case == "no_vmap_hessian":
+                return fw.func.hessian(lambda a: function.apply(a, 2.0, y)[0].sum())(x)
+
+            class Square(fw.autograd.Function):
+                @staticmethod
+                def forward(ctx, value):
+                    return value * value
+
+                @staticmethod
+                def backward(ctx, grad):
+                    return grad
+
+                @staticmethod
+                def jvp(ctx, tangent):
+                    return tangent
+            if case == "ctx_forward_grad":
+                return fw.func.grad(lambda a: Square.apply(a).sum())(x)
+            return fw.func.jvp(Square.apply, (x,), (tangent,))
+        return call
+    error = NotImplementedError if case == "no_jvp" else RuntimeError
+    assert_raises_like_torch(program(torch), program(ember), error, same_type=True)
