@@ -63,6 +63,12 @@ class Op(Node):
     # (exception type, message) where PyTorch's backward of the op has no derivative: under
     # create_graph the gradients require grad, and differentiating them raises this.
     double_backward_error = None
+    # (exception type, message) where PyTorch has no forward-mode derivative for the op: raised
+    # when a forward-mode transform reaches an op that also has a double_backward_error.
+    forward_ad_error = None
+    # False where PyTorch's backward of the op does not take the op's inputs: the gradients made
+    # under create_graph then depend on the grad_outputs alone (see without_double_backward).
+    double_backward_takes_inputs = True
     accepts_layouts = False  # True for ember.sparse's ops, whose inputs may be layout storages
     _tensor_level = False  # True for Function: forward and backward on Tensors (the adapter)
     xp = np
@@ -191,6 +197,8 @@ class Op(Node):
 
     def _backward_with_history(self, grad_outputs):
         if self.double_backward_error is not None:
+            if _forward_mode is not None and self.forward_ad_error is not None:
+                raise self.forward_ad_error[0](self.forward_ad_error[1])
             return self._backward_without_derivative(grad_outputs)
         if not self.differentiable_backward:
             return Node._backward_with_history(self, grad_outputs)
@@ -227,9 +235,10 @@ class Op(Node):
         inputs = tuple([(grad.grad_fn, grad._output_nr) if grad.grad_fn is not None else (grad, 0)
                         for grad in grad_outputs
                         if isinstance(grad, Tensor) and grad._requires_grad])
-        inputs += tuple([edge for edge in self.next_edges if edge is not None])
+        if self.double_backward_takes_inputs:
+            inputs += tuple([edge for edge in self.next_edges if edge is not None])
         return tuple([_BackwardOutput.link(Tensor._wrap(gradient), inputs, "NotImplemented",
-                                           self.double_backward_error)
+                                           self.double_backward_error, self.forward_ad_error)
                       if gradient is not None and edge is not None else None
                       for gradient, edge in zip(results, self.next_edges)])
 
@@ -285,7 +294,7 @@ class _BackwardOutput(Node):
     the op's inputs: differentiating it gives None for them (``error`` None) or raises."""
 
     @classmethod
-    def link(cls, gradient, input_edges, owner_name, error):
+    def link(cls, gradient, input_edges, owner_name, error, forward_ad_error=None):
         node = object.__new__(cls)
         node._recording = True
         node.needs_input_grad = (True,) * len(input_edges)
@@ -295,6 +304,7 @@ class _BackwardOutput(Node):
         node._torch_name = (owner_name if error is not None
                             else owner_name[:-1] + "Backward0")
         node.error = error
+        node.forward_ad_error = forward_ad_error
         linked = Tensor._wrap(gradient._data, True)
         linked.grad_fn = node
         return linked
@@ -303,6 +313,9 @@ class _BackwardOutput(Node):
     def backward(ctx, grad):
         if ctx.error is not None:
             error_type, message = ctx.error
+            if ctx.forward_ad_error is not None and (
+                    _forward_mode is not None or _forward_check is not None):
+                error_type, message = ctx.forward_ad_error  # PyTorch got here by forward mode
             raise error_type(message)
         return (None,) * len(ctx.next_edges)
 
@@ -329,11 +342,15 @@ def keep_input_in_gradient(output):
     return output
 
 
-def without_double_backward(output, error_type, message):
+def without_double_backward(output, error_type, message, forward_ad_error=None,
+                            takes_inputs=True):
     """Mark the op that made ``output`` as one whose backward PyTorch cannot differentiate in
-    this use (see ``Op.double_backward_error``); returns ``output``."""
+    this use (see ``Op.double_backward_error``), and, with ``forward_ad_error``, one that
+    PyTorch's forward mode refuses; returns ``output``."""
     if isinstance(output.grad_fn, Op):
         output.grad_fn.double_backward_error = (error_type, message)
+        output.grad_fn.forward_ad_error = forward_ad_error
+        output.grad_fn.double_backward_takes_inputs = takes_inputs
     return output
 
 

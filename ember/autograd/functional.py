@@ -15,7 +15,7 @@ import numpy as np
 from ..ops.shape import stack
 from ..tensor import Tensor
 from .engine import grad as _grad
-from .function import Op
+from .function import Op, forward_mode
 from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
 __all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
@@ -402,8 +402,9 @@ def _jacobian_forward(func, inputs, vectorize):
             func(*inputs), "outputs of the user-provided function", "jacobian")
         differentiable = [output for output in outputs if output.requires_grad]
         cotangents = tuple(_zeros_like(output, requires_grad=True) for output in differentiable)
-        grad_inputs = _autograd_grad(tuple(differentiable), inputs, cotangents,
-                                     create_graph=True)
+        with forward_mode():  # custom Functions' tangents through their jvp
+            grad_inputs = _autograd_grad(tuple(differentiable), inputs, cotangents,
+                                         create_graph=True)
     # One column of products per output over the elements of all inputs, as PyTorch's batched
     # tangents give it; each output's blocks are then cut from it (so they keep a graph alike).
     columns = [[] for _ in outputs]

@@ -534,3 +534,29 @@ def test_custom_function_refusals_under_forward_mode_like_torch(torch, case):
         return call
     error = NotImplementedError if case == "no_jvp" else RuntimeError
     assert_raises_like_torch(program(torch), program(ember), error, same_type=True)
+
+
+@pytest.mark.parametrize("transform", ["jvp", "jacfwd_weights", "hessian", "functional_hessian"])
+def test_embedding_bag_refuses_forward_mode_like_torch(torch, transform):
+    """PyTorch's embedding_bag has no forward-mode derivative (nor a double backward): every
+    transform that needs one raises its NotImplementedError."""
+    def program(fw):
+        def call():
+            weight, sample_weights = inputs(fw, (6, 3), (5,))
+            indices, offsets = fw.tensor([0, 2, 4, 5, 1]), fw.tensor([0, 2])
+
+            def loss(weight, sample_weights):
+                bags = fw.nn.functional.embedding_bag(indices, weight, offsets, mode="sum",
+                                                      per_sample_weights=sample_weights)
+                return (bags ** 2).sum()
+            if transform == "jvp":
+                return fw.func.jvp(lambda w: loss(w, None), (weight,), (weight,))
+            if transform == "jacfwd_weights":
+                return fw.func.jacfwd(loss)(weight, sample_weights)
+            if transform == "hessian":
+                return fw.func.hessian(loss, argnums=1)(weight, sample_weights)
+            return fw.autograd.functional.hessian(
+                lambda p: loss(weight, p), sample_weights, vectorize=True,
+                outer_jacobian_strategy="forward-mode")
+        return call
+    assert_raises_like_torch(program(torch), program(ember), NotImplementedError, same_type=True)

@@ -153,8 +153,9 @@ SPARSE_DROPOUT_ATTENTION_CASES = [
         fw.tensor([[0, 2], [2, 1]]), w, padding_idx=1), [((3, 4),)]),
     Case("embedding_scaled", lambda fw, w: fw.nn.functional.embedding(
         fw.tensor([0, 2, 2, 2]), w, scale_grad_by_freq=True), [((3, 4),)]),
+    # PyTorch has no derivative of embedding_bag's backward (see DOUBLE_BACKWARD_RAISES)
     Case("embedding_bag", lambda fw, w: fw.nn.functional.embedding_bag(
-        fw.tensor([0, 2, 1, 2]), w, fw.tensor([0, 1])), [((3, 4),)]),
+        fw.tensor([0, 2, 1, 2]), w, fw.tensor([0, 1])), [((3, 4),)], check_gradgrad=False),
     Case("sdpa", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(q, k, v),
          ATTENTION_SHAPES),
     Case("sdpa_causal", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(
@@ -388,6 +389,14 @@ DOUBLE_BACKWARD_RAISES = {
     "sdpa_flash": lambda fw, x: fw.nn.functional.scaled_dot_product_attention(
         x.reshape(1, 2, 5, 4), x.reshape(1, 2, 5, 4) * 0.5, x.reshape(1, 2, 5, 4) ** 2,
         is_causal=True),
+    # squared: embedding_bag's weight gradient depends on grad_output only
+    "embedding_bag_mean": lambda fw, x: fw.nn.functional.embedding_bag(
+        fw.tensor([0, 2, 9, 2, 4]), x.reshape(10, 4), fw.tensor([0, 2])) ** 2,
+    "embedding_bag_max": lambda fw, x: fw.nn.functional.embedding_bag(
+        fw.tensor([[0, 2], [9, 4]]), x.reshape(10, 4), mode="max") ** 2,
+    "embedding_bag_per_sample_weights": lambda fw, x: fw.nn.functional.embedding_bag(
+        fw.tensor([0, 2, 1, 2, 4]), fw.tensor(np.arange(20.0).reshape(5, 4) / 7), fw.tensor([0, 2]),
+        mode="sum", per_sample_weights=x[:5]) ** 2,
     "multihead_attention_no_weights": lambda fw, x: fw.nn.functional.multi_head_attention_forward(
         x.reshape(5, 2, 4), x.reshape(5, 2, 4), x.reshape(5, 2, 4), 4, 2,
         fw.eye(12, 4, dtype=x.dtype), None, None, None, False, 0.0,

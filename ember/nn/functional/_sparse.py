@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..._dtype import tensor_type_name
+from ...autograd.function import without_double_backward
 from .._kernels.sparse import Embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
@@ -67,6 +68,13 @@ def one_hot(tensor, num_classes=-1):
     return type(tensor)._wrap(result)
 
 
+_EMBEDDING_BAG_FORWARD_AD = (
+    NotImplementedError, "Trying to use forward AD with _embedding_bag that does not support it "
+    "because it has not been implemented yet.\nPlease file an issue to PyTorch at "
+    "https://github.com/pytorch/pytorch/issues/new?template=feature-request.yml so that we can "
+    "prioritize its implementation or submit a PR adding the implementation to derivatives.yaml")
+
+
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
                   mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
                   padding_idx=None):
@@ -117,6 +125,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     # sparse: padding entries are left out of the gradient (dense: the membership drops them).
     rows = embedding(input, weight, padding_idx if sparse else None, max_norm, norm_type,
                      scale_grad_by_freq, sparse)
+    # PyTorch's embedding_bag is one op whose backward has no derivative of its own (and whose
+    # weight gradient depends on grad_output and per_sample_weights, not on the weight).
+    rows = without_double_backward(rows, NotImplementedError, "the derivative for "
+                                   "'_embedding_bag_backward' is not implemented.",
+                                   _EMBEDDING_BAG_FORWARD_AD, takes_inputs=False)
     bag_of = np.searchsorted(starts, np.arange(indices.size), side="right") - 1
     kept = np.ones(indices.size, dtype=bool) if padding_idx is None else indices != padding_idx
     dtype = weight._data.dtype
@@ -128,7 +141,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         sizes = membership.sum(axis=1, keepdims=True)
         membership /= np.maximum(sizes, 1)
     if per_sample_weights is not None:
-        rows = rows * per_sample_weights.unsqueeze(1)
+        rows = without_double_backward(
+            rows * per_sample_weights.unsqueeze(1), RuntimeError, "derivative for "
+            "aten::_embedding_bag_per_sample_weights_backward is not implemented",
+            _EMBEDDING_BAG_FORWARD_AD)
     return type(weight)._wrap(membership).matmul(rows)
 
 
