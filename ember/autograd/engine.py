@@ -26,6 +26,7 @@ from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
 from ..tensor import Size, Tensor
 from .._grad_state import GradState, _grad_state
 from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
+from .function import _transforms
 from .node import next_positions
 from .views import refresh_view
 
@@ -596,13 +597,6 @@ def _grad_tuple(grad_tensors, count):
     if isinstance(grad_tensors, Tensor):
         return (grad_tensors,)
     return tuple(grad_tensors)
-
-
-class _Transforms(threading.local):
-    depth = 0  # the ember.func transforms calling a user function in this thread
-
-
-_transforms = _Transforms()
 
 
 class inside_transform:

@@ -5,6 +5,7 @@ An ``Op``'s forward and backward take and return NumPy arrays (no Tensor wrappin
 for both, in three steps: collect the inputs, run forward, record the node.
 """
 import functools
+import threading
 
 import numpy as np
 
@@ -14,7 +15,6 @@ from ..tensor import Tensor, mark_unrecorded_view
 from .._grad_state import _grad_state
 from .grad_mode import no_grad
 from .node import BatchedForward, Node, _sequence, saved_tensors_hooks_state
-from .engine import _transforms
 from .views import record_view, refresh_view
 
 # ember.onnx sets this while it traces a model: called as ``_tracer(cls, ctx, args, results)``
@@ -28,6 +28,11 @@ _forward_ad_hook = None
 # graph by the double-vjp trick: a custom Function's node then stands for its ``jvp`` (see
 # _TransposedJvp). Its value is a check of the Function's class (jacfwd's vmap support), or True.
 _forward_mode = None
+class _Transforms(threading.local):
+    depth = 0  # the ember.func transforms calling a user function in this thread
+
+
+_transforms = _Transforms()
 # Set by ember.func.hessian, which PyTorch runs as jacfwd (through vmap): a check of each custom
 # Function applied to tensors that require grad (its vmap support).
 _forward_check = None

@@ -456,6 +456,34 @@ def test_second_derivative_at_zero_and_thresholds_matches_torch(torch, name, dty
         np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_prelu_second_derivatives_at_zero_match_torch(torch, shared):
+    """prelu's backward is one node in PyTorch whose own derivatives take x >= 0 as positive:
+    at x = 0 the input gradient's derivative in grad_output is 1 and in the weight 0 (while
+    the gradient itself is weight * grad_output), zeros (not None) where nothing flows."""
+    data = np.array([[0.0, -1.0, 2.0], [0.0, -0.5, 1.5], [-2.0, 0.0, 0.25], [0.5, -3.0, 0.0]])
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        weight = fw.tensor([0.25] if shared else [0.25, -0.5, 1.5], dtype=fw.float64,
+                           requires_grad=True)
+        seed = fw.tensor(np.arange(1.0, 13.0).reshape(4, 3), requires_grad=True)
+        output = fw.nn.functional.prelu(x, weight)
+        grad_x, grad_weight = fw.autograd.grad(output, (x, weight), seed, create_graph=True)
+        coefficients = fw.tensor(np.cos(np.arange(12.0)).reshape(4, 3))
+        values = [output.grad_fn.name(), grad_x.grad_fn.name()]
+        for target in ((grad_x * coefficients).sum(), (grad_weight ** 2).sum(),
+                       (grad_x * grad_x).sum() + 3 * grad_weight.sum()):
+            values.append([value.detach().numpy() for value in fw.autograd.grad(
+                target, (x, weight, seed), retain_graph=True)])
+        results.append(values)
+    theirs, ours = results
+    assert ours[:2] == theirs[:2]
+    for mine, expected in zip(ours[2:], theirs[2:]):
+        for mine_value, expected_value in zip(mine, expected):
+            np.testing.assert_allclose(mine_value, expected_value, rtol=1e-12, atol=1e-12)
+
+
 def test_prelu_refuses_mixed_dtypes_like_torch(torch):
     from tests.conftest import assert_raises_like_torch
     assert_raises_like_torch(
