@@ -36,12 +36,16 @@ from ..nn._kernels import recurrent as recurrent_kernels
 from ..nn._kernels import sparse as sparse_kernels
 from ..nn._kernels.linear import Linear
 from ..nn.functional._loss import _check_targets
+from ..ops import decompositions as decomposition_ops
 from ..ops import index as index_ops
 from ..ops import linalg as linalg_ops
 from ..ops import reduce as reduce_ops
 from ..ops import shape as shape_ops
+from ..ops import spectral as spectral_ops
 from ..ops.elementwise import (arithmetic, casting, exp_log, extrema, gamma, rounding, special,
                                trigonometric)
+from ..ops.elementwise.complex import (Complex, Conj, Imag, Polar, Real, ViewAsComplex,
+                                       ViewAsReal)
 from ..ops.elementwise._operands import _Binary, _OfInput, _OfOutput
 from ..tensor import Tensor
 
@@ -965,6 +969,41 @@ def check_vmappable(op_class):
                       f"generate_vmap_rule=True. " + _EXTENDING)
 
 
+def _matrix_stack(*core_ranks):
+    """Rule for linear-algebra ops on stacks of matrices (the leading dims broadcast): each
+    tensor argument's sample dims lined up behind the batch dimension (an unbatched one
+    broadcasts as it is); ``core_ranks`` gives the trailing dims each tensor argument's op
+    works on, or a function of the args that does (Solve's vector or matrix right side)."""
+    def rule(op_class, args, level):
+        ranks = core_ranks[0](args) if callable(core_ranks[0]) else core_ranks
+        tensors = [position for position, arg in enumerate(args) if isinstance(arg, Tensor)]
+        if len(tensors) != len(ranks) or any(isinstance(arg, BatchedArray) for arg in args):
+            raise Unbatchable(describe(op_class))
+        stack_rank = max(args[position].ndim - rank for position, rank in zip(tensors, ranks))
+        lined_up = list(args)
+        for position, rank in zip(tensors, ranks):
+            value, batched = unwrap(args[position], level)
+            if batched:
+                lined_up[position] = _lifted(value, stack_rank + rank)
+        return _wrap_outputs(op_class.apply(*lined_up), level)
+    return rule
+
+
+def _pinv(op_class, args, level):
+    """pinv with number tolerances (tensor ones would be batched along the stack)."""
+    if any(isinstance(tolerance, (np.ndarray, BatchedArray, Tensor)) for tolerance in args[1:3]):
+        raise Unbatchable(describe(op_class))
+    return _matrix_stack(2)(op_class, args, level)
+
+
+def _spectral(op_class, args, level):
+    """fft transforms: the (non-negative) axes of a sample shifted behind the batch dim."""
+    value = _first_batched(op_class, args, level)
+    _, kind, axes, sizes, norm, inverse = args
+    axes = tuple(axis + 1 for axis in axes)
+    return wrap(op_class.apply(value, kind, axes, sizes, norm, inverse), level)
+
+
 def _custom_function(op_class, args, level):
     """A user's autograd.Function under vmap, by PyTorch's rules: its ``vmap`` staticmethod on
     the unbatched inputs, or with ``generate_vmap_rule`` its ``forward`` on the batched ones."""
@@ -1060,6 +1099,15 @@ _register(_padding, padding_kernels.GatherAxes)
 _register(_embedding, sparse_kernels.Embedding)
 _register(_attention, attention_kernels.ScaledDotProductAttention)
 _register(_recurrence, recurrent_kernels.Recurrence)
+_register(_matrix_stack(2), linalg_ops.Inverse, linalg_ops.Det, linalg_ops.LogAbsDet,
+          linalg_ops.Cholesky, linalg_ops.Eigh, linalg_ops.Eig, decomposition_ops.SVD,
+          decomposition_ops.QR, decomposition_ops.MatrixExp, decomposition_ops.LUFactor)
+_register(_matrix_stack(lambda args: (2, 1 if args[2] else 2)), linalg_ops.Solve)
+_register(_matrix_stack(2, 2), decomposition_ops.SolveTriangular,
+          decomposition_ops.CholeskySolve)
+_register(_pinv, decomposition_ops.Pinv)
+_register(_spectral, spectral_ops._Transform)
+_register(_elementwise, Conj, Real, Imag, ViewAsReal, ViewAsComplex, Polar, Complex)
 _register(_custom_function, Function)
 
 BatchedForward.dispatch = staticmethod(dispatch)

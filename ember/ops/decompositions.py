@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .._dtype import is_floating, scalar_type_name
+from .._dtype import is_floating, real_dtype, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
@@ -571,7 +571,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     rows, cols = A._data.shape[-2:]
     rtol = float(np.finfo(A._data.dtype).eps) * max(rows, cols) if rcond is None else rcond
     solution = matmul(pinv(A, rtol=rtol), columns)
-    real = A._data.real.dtype
+    real = real_dtype(A._data.dtype)
     empty = Tensor._result(np.zeros((0,), dtype=real))
     if driver == "gels":
         rank = Tensor._result(np.zeros((0,), dtype=np.int64))
@@ -579,8 +579,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
         rank = matrix_rank(A, rtol=rtol)
     singular_values = svdvals(A.detach()) if driver in ("gelsd", "gelss") else empty
     residuals = empty
-    full_rank = driver == "gels" or bool((rank._data == cols).all())
-    if rows > cols and driver != "gelsy" and full_rank:
+    if rows > cols and driver != "gelsy" and (
+            driver == "gels" or bool((rank._data == cols).all())):
         residuals = reduce_sum((matmul(A, solution) - columns) ** 2, -2)
     if vector:
         solution = solution.squeeze(-1)  # (the residuals keep their one column, as PyTorch's)

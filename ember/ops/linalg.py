@@ -920,9 +920,7 @@ def slogdet(input):
 def logdet(input):
     """log(det(A)): NaN for a negative determinant, -inf for a zero one."""
     sign, logabsdet = slogdet(input)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_sign = Tensor._wrap(np.log(sign._data))  # 0 for +1, NaN for -1, -inf for 0
-    return logabsdet + log_sign
+    return logabsdet + sign.log()  # log of the sign: 0 for +1, NaN for -1, -inf for 0
 
 
 class Cholesky(Op):

@@ -140,6 +140,26 @@ RULES = [
     ("attention_masks", lambda fw, q, k, mask: fw.nn.functional.scaled_dot_product_attention(
         q, k, k, attn_mask=mask) + fw.nn.functional.scaled_dot_product_attention(
         q, k, k, is_causal=True), [(3, 4, 5), (3, 4, 5), (3, 4, 4)], (0, 0, 0)),
+    ("linalg_solve_inv_det", lambda fw, a, b: fw.linalg.solve(a + 3 * fw.eye(4, dtype=a.dtype), b)
+     + fw.linalg.inv(a + 3 * fw.eye(4, dtype=a.dtype)).sum(-1)
+     + fw.linalg.det(a + 2 * fw.eye(4, dtype=a.dtype)).unsqueeze(-1), [(3, 4, 4), (4,)],
+     (0, None)),
+    ("linalg_solve_shared_matrix", lambda fw, a, b: fw.linalg.solve(
+        a + 3 * fw.eye(4, dtype=a.dtype), b), [(4, 4), (3, 4, 2)], (None, 0)),
+    ("linalg_cholesky_slogdet", lambda fw, a: fw.linalg.cholesky(
+        a @ a.mT + 4 * fw.eye(4, dtype=a.dtype)).sum(-1) + fw.linalg.slogdet(
+        a + 2 * fw.eye(4, dtype=a.dtype))[1].unsqueeze(-1) + fw.logdet(
+        a @ a.mT + fw.eye(4, dtype=a.dtype)).unsqueeze(-1), [(3, 4, 4)], 0),
+    ("linalg_triangular_solves", lambda fw, a, b: fw.linalg.solve_triangular(
+        a.tril() + 3 * fw.eye(4, dtype=a.dtype), b, upper=False) + fw.cholesky_solve(
+        b, fw.linalg.cholesky(a @ a.mT + 4 * fw.eye(4, dtype=a.dtype))), [(3, 4, 4), (4, 2)],
+     (0, None)),
+    ("linalg_decompositions", lambda fw, a: fw.linalg.svdvals(a).sum()
+     + fw.linalg.eigvalsh(a + a.mT).sum() + fw.linalg.qr(a).R.abs().sum()
+     + fw.linalg.pinv(a).sum() + fw.linalg.matrix_exp(a * 0.1).sum(), [(3, 4, 4)], 0),
+    ("fft_transforms", lambda fw, a: fw.fft.fft(a).abs() + fw.fft.ifft(a, dim=0).real
+     + fw.fft.irfft(fw.fft.rfft(a), n=5) + fw.fft.fft2(a, norm="ortho").imag,
+     [(3, 2, 5)], 0),
 ]
 
 
@@ -165,7 +185,9 @@ def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in
                                   "einsum_both_batched",
                                   "layer_norm_batched_affine", "group_norm_batched_affine",
                                   "batch_norm_batch_statistics", "attention",
-                                  "attention_masks"])
+                                  "attention_masks", "linalg_solve_inv_det",
+                                  "linalg_cholesky_slogdet", "linalg_triangular_solves",
+                                  "fft_transforms"])
 def test_gradients_flow_through_the_batched_call_like_torch(torch, name):
     _, function, shapes, in_dims = next(rule for rule in RULES if rule[0] == name)
     results = []
