@@ -132,6 +132,14 @@ class BatchedArray:
         """The whole batch's flags: contiguous when it is, then so is every sample."""
         return self.value._data.flags
 
+    def whole_batch(self):
+        """The batch's array, for an op wrapper's check of every sample's index values."""
+        return self.value._data
+
+    def replaced(self, array):
+        """A stand-in for ``array``, the whole batch after such a check (wrapped indices)."""
+        return BatchedArray(Tensor._wrap(array), self.level)
+
     def __len__(self):
         if not self.shape:
             raise TypeError("len() of unsized object")
@@ -359,8 +367,11 @@ def write_inplace(tensor, result):
 
 # ---- dispatch ---------------------------------------------------------------------------------
 def dispatch(op_class, args):
-    """Run the batching rule of ``op_class`` at the innermost level among ``args``."""
+    """Run the batching rule of ``op_class`` at the innermost level among ``args`` (an index
+    array batched by vmap counts for the ops whose rules take one)."""
     level = max([level_of(arg) for arg in args], default=0)
+    if op_class in _TAKES_BATCHED_INDEX:
+        level = max([level] + [arg.level for arg in args if type(arg) is BatchedArray])
     if not level:
         raise Unbatchable(describe(op_class))
     for cls in op_class.__mro__:
@@ -557,10 +568,15 @@ def _gather(op_class, args, level):
     """gather: unbatched indices repeated along the batch (a view), batched ones (sort's, made
     by an op) taken as they are."""
     source, axis, index = args
-    indices, indices_batched = unwrap(index, level)
+    if type(index) is BatchedArray:  # a per-sample index given to gather
+        indices, indices_batched = index.whole_batch(), index.level == level
+        if not indices_batched or type(indices) is not np.ndarray:
+            raise Unbatchable(describe(op_class))
+    else:
+        indices, indices_batched = unwrap(index, level)
     values, batched = unwrap(source, level)
     if not batched:
-        raise Unbatchable(describe(op_class))
+        values = broadcast_batch(values, _batch_size(level))
     if not indices_batched:
         indices = np.broadcast_to(index, (values.shape[0],) + tuple(np.shape(index)))
     return wrap(op_class.apply(values, axis + 1, indices), level)
@@ -586,6 +602,48 @@ def _index_put(op_class, args, level):
         region = np.broadcast_to(np.empty((), np.int8), tuple(target.shape))[key]
         values = _lifted(values, region.ndim)
     return wrap(op_class.apply(targets, values, (slice(None),) + key), level)
+
+
+def _batch_size(level):
+    return next(current.size for current in _levels.active if current.id == level)
+
+
+def _scatter(op_class, args, level):
+    """scatter, scatter_add, scatter_reduce: along the shifted axis, with the index batched as
+    the values (a per-sample index array included); unbatched operands repeat along the batch."""
+    x, axis, index, src, *options = args
+    size = _batch_size(level)
+    if type(index) is BatchedArray:
+        indices = index.value._data
+        if index.level != level or type(indices) is not np.ndarray:
+            raise Unbatchable(describe(op_class))
+    else:
+        indices = np.broadcast_to(index, (size,) + index.shape)
+    values, batched = unwrap(x, level)
+    if not batched:
+        values = broadcast_batch(values, size)
+    if isinstance(src, Tensor):
+        src, batched = unwrap(src, level)
+        if not batched:
+            src = broadcast_batch(src, size)
+    return wrap(op_class.apply(values, axis + 1, indices, src, *options), level)
+
+
+def _index_slices(op_class, args, level):
+    """index_add, index_copy, index_fill with one index vector for the whole batch: slices at
+    the shifted axis; a per-sample index has no rule."""
+    x, axis, index, source, *options = args
+    if type(index) is BatchedArray:
+        raise Unbatchable(describe(op_class))
+    size = _batch_size(level)
+    values, batched = unwrap(x, level)
+    if not batched:
+        values = broadcast_batch(values, size)
+    if isinstance(source, Tensor):
+        source, batched = unwrap(source, level)
+        if not batched:
+            source = broadcast_batch(source, size)
+    return wrap(op_class.apply(values, axis + 1, index, source, *options), level)
 
 
 def _matmul(op_class, args, level):
@@ -1108,6 +1166,10 @@ _register(_matrix_stack(2, 2), decomposition_ops.SolveTriangular,
 _register(_pinv, decomposition_ops.Pinv)
 _register(_spectral, spectral_ops._Transform)
 _register(_elementwise, Conj, Real, Imag, ViewAsReal, ViewAsComplex, Polar, Complex)
+_register(_scatter, index_ops.Scatter, index_ops.ScatterAdd, index_ops.ScatterReduce)
+_register(_index_slices, index_ops.IndexAdd, index_ops.IndexCopy, index_ops.IndexFill)
+_TAKES_BATCHED_INDEX = frozenset([index_ops.Scatter, index_ops.ScatterAdd,
+                                  index_ops.ScatterReduce, index_ops.Gather])
 _register(_custom_function, Function)
 
 BatchedForward.dispatch = staticmethod(dispatch)

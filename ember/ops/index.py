@@ -542,6 +542,10 @@ def _index_tensor(index, operation, kinds=(np.int32, np.int64), position=2, erro
 def _check_bounds(indices, size, axis, operation=None, negative=False, error=RuntimeError):
     """Every index in [0, size) (or [-size, size) with ``negative``); ``indices`` with negative
     ones wrapped, as intp. The error names ``operation`` where PyTorch's does."""
+    if type(indices) is not np.ndarray and hasattr(type(indices), "whole_batch"):
+        # a per-sample index under ember.func.vmap: every sample checked at once
+        checked = _check_bounds(indices.whole_batch(), size, axis, operation, negative, error)
+        return indices.replaced(checked)
     low = -size if negative else 0
     if indices.size and (indices.min() < low or indices.max() >= size):
         bad = indices[(indices < low) | (indices >= size)].flat[0]

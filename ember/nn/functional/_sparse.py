@@ -54,6 +54,16 @@ def one_hot(tensor, num_classes=-1):
     indices = tensor._data
     if indices.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if type(indices) is not np.ndarray:
+        # batched by ember.func.vmap: a comparison with each class, as PyTorch's vmap rule
+        # (which checks no range)
+        if num_classes < 0:
+            error = RuntimeError("When vmap-ing torch.nn.functional.one_hot, please provide an "
+                                 "explicit positive num_classes argument.")
+            error.vmap_refusal = True  # raised, not run once per sample
+            raise error
+        classes = type(tensor)._wrap(np.arange(num_classes, dtype=np.int64))
+        return (tensor.unsqueeze(-1) == classes).long()
     if num_classes == -1:
         if indices.size == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
