@@ -546,16 +546,25 @@ def _draw(name, method, size, keyword, generator, dtype, device, requires_grad, 
     target = _target(_dtype_argument(name, dtype), out, get_default_dtype())
     _flag_argument(name, "requires_grad", requires_grad)
     _floating_only(method, target)
+    if out is None and not requires_grad:
+        batched = _random.batched_draw(
+            lambda batch_shape: _drawn_floats(method, batch_shape, generator, target), shape)
+        if batched is not None:
+            return batched
+    return _finish(name, _drawn_floats(method, shape, generator, target), requires_grad, out)
+
+
+def _drawn_floats(method, shape, generator, target):
+    """rand's (``method`` "random") or randn's values of ``shape`` in ``target``'s dtype."""
     if target.is_complex:
         # PyTorch fills the real view: parts side by side, normal ones with std 1/sqrt(2) each,
         # so that E|z|^2 = 1
         parts_type = _dtype.real_dtype(target.numpy)
         parts = (_random.uniform(generator, shape + (2,), parts_type) if method == "random"
                  else _random.normal(generator, shape + (2,), parts_type, 0.0, np.sqrt(0.5)))
-        return _finish(name, parts.view(target.numpy).reshape(shape), requires_grad, out)
-    array = (_random.uniform(generator, shape, target.numpy) if method == "random"
-             else _random.normal(generator, shape, target.numpy))
-    return _finish(name, array, requires_grad, out)
+        return parts.view(target.numpy).reshape(shape)
+    return (_random.uniform(generator, shape, target.numpy) if method == "random"
+            else _random.normal(generator, shape, target.numpy))
 
 
 def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, device=None,
@@ -595,6 +604,12 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
             raise RuntimeError(f"from is out of bounds for {target._cpp_type}")
         if high - 1 > highest:
             raise RuntimeError(f"to - 1 is out of bounds for {target._cpp_type}")
+    if out is None and not requires_grad:
+        batched = _random.batched_draw(
+            lambda batch_shape: _random.integers(generator, low, high, batch_shape).astype(
+                target.numpy), shape)
+        if batched is not None:
+            return batched
     array = _random.integers(generator, low, high, shape)
     return _finish("randint", array.astype(target.numpy), requires_grad, out)
 
@@ -627,34 +642,37 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
 
 def _drawn_like(input, target, memory_format, requires_grad, draw):
     """A ``*_like`` random tensor: PyTorch fills ``empty_like(input)``, laid out as the input
-    lies in memory (by default), in memory order; ``draw(contiguous)`` gives the values in
-    draw order, told whether the result is contiguous (normal draws depend on it)."""
+    lies in memory (by default), in memory order; ``draw(contiguous, shape)`` gives the values
+    in draw order, told whether the result is contiguous (normal draws depend on it)."""
     shape = input._data.shape
+    if not requires_grad:
+        batched = _random.batched_draw(lambda batch_shape: draw(True, batch_shape), shape)
+        if batched is not None:
+            return batched
     result = np.empty(shape, dtype=target.numpy)
     if isinstance(input._data, np.ndarray):
         result = arrange(result, memory_format, like=input._data)
-    result[...] = _random.in_memory_order(result, draw(result.flags.c_contiguous))
+    result[...] = _random.in_memory_order(result, draw(result.flags.c_contiguous, shape))
     return _new(result, requires_grad)
 
 
 def rand_like(input, generator=None, dtype=None, requires_grad=False, device=None, layout=None,
               memory_format=preserve_format):
     target = _like("rand_like", input, dtype, device, layout, memory_format)
-    shape = input._data.shape
+    _floating_only("random", target)
     return _drawn_like(input, target, memory_format, requires_grad,
-                       lambda contiguous: rand(shape, generator=generator, dtype=target)._data)
+                       lambda contiguous, shape: _drawn_floats("random", shape, generator, target))
 
 
 def randn_like(input, generator=None, dtype=None, requires_grad=False, device=None, layout=None,
                memory_format=preserve_format):
     target = _like("randn_like", input, dtype, device, layout, memory_format)
-    shape = input._data.shape
+    _floating_only("standard_normal", target)
 
-    def draw(contiguous):
+    def draw(contiguous, shape):
         if contiguous or target.is_complex:
-            return randn(shape, generator=generator, dtype=target)._data
+            return _drawn_floats("standard_normal", shape, generator, target)
         # a non-contiguous result gets PyTorch's scalar normals, as normal_ fills it
-        _floating_only("standard_normal", target)
         return _random.normal(generator, shape, target.numpy, contiguous=False)
     return _drawn_like(input, target, memory_format, requires_grad, draw)
 
@@ -664,10 +682,10 @@ def randint_like(input, low, high=None, generator=None, dtype=None, requires_gra
     target = _like("randint_like", input, dtype, device, layout, memory_format)
     if high is None:
         low, high = 0, low
-    shape = input._data.shape
+    randint(low, high, (0,), dtype=target)  # randint's checks of the bounds for the dtype
     return _drawn_like(input, target, memory_format, requires_grad,
-                       lambda contiguous: randint(low, high, shape, generator=generator,
-                                                  dtype=target)._data)
+                       lambda contiguous, shape: _random.integers(
+                           generator, low, high, shape).astype(target.numpy))
 
 
 def bernoulli(input, p=None, generator=None):

@@ -20,6 +20,7 @@ import threading
 import numpy as np
 
 from .. import ops
+from .._random import current_batch_draws
 from ..autograd import function as function_module
 from ..autograd.function import BatchedForward, Function
 from ..autograd.views import apply_inplace
@@ -366,6 +367,17 @@ def write_inplace(tensor, result):
 
 
 # ---- dispatch ---------------------------------------------------------------------------------
+def batched_draw(draw, shape):
+    """A factory's draws inside vmap(randomness="different"): ``draw`` of every sample's values
+    at once (one leading dim per "different" level in progress, as PyTorch draws them), batched
+    at those levels; "same" levels share them."""
+    levels = [level for level in _levels.active if level.randomness == "different"]
+    value = Tensor._wrap(draw(tuple(level.size for level in levels) + tuple(shape)))
+    for level in levels:
+        value = wrap(value, level.id)
+    return value
+
+
 def dispatch(op_class, args):
     """Run the batching rule of ``op_class`` at the innermost level among ``args`` (an index
     array batched by vmap counts for the ops whose rules take one)."""
@@ -377,7 +389,14 @@ def dispatch(op_class, args):
     for cls in op_class.__mro__:
         rule = _RULES.get(cls)
         if rule is not None:
-            return rule(op_class, args, level)
+            draws = current_batch_draws()
+            if draws is None:
+                return rule(op_class, args, level)
+            draws.batched += 1  # a random op's rule draws for its whole batch (dropout's)
+            try:
+                return rule(op_class, args, level)
+            finally:
+                draws.batched -= 1
     raise Unbatchable(describe(op_class))
 
 

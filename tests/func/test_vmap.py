@@ -234,6 +234,33 @@ def test_randomness_same_and_different(chunk_size):
     assert np.all((rows >= 0) & (rows < 1))
 
 
+@pytest.mark.parametrize("draw", ["rand", "randn", "randn_like", "rand_like", "randint",
+                                  "randint_like", "dropout", "nested"])
+def test_different_randomness_draws_the_batch_at_once_like_torch(torch, batched_only, draw):
+    """Under randomness="different" the factories and dropout draw every sample's values in one
+    draw, as PyTorch does: its very numbers for the same seed (normal draws of 16 or more
+    values take PyTorch's vectorised path, which per-sample draws would miss)."""
+    def run(fw):
+        x = fw.ones(4, 3, 5, dtype=fw.float64)
+        function = {
+            "rand": lambda a: a + fw.rand(3, 5, dtype=fw.float64),
+            "randn": lambda a: a * fw.randn(a.shape, dtype=fw.float64),
+            "randn_like": lambda a: fw.randn_like(a) - a,
+            "rand_like": lambda a: fw.rand_like(a, dtype=fw.float32).double() + a,
+            "randint": lambda a: fw.randint(0, 10, (5,)) + a,
+            "randint_like": lambda a: fw.randint_like(a, 3, 9) * a,
+            "dropout": lambda a: fw.nn.functional.dropout(a * 2, 0.4),
+            "nested": lambda a: fw.func.vmap(lambda row: row + fw.randn(5, dtype=fw.float64),
+                                             randomness="same")(a),
+        }[draw]
+        fw.manual_seed(7)
+        return fw.func.vmap(function, randomness="different")(x)
+    ours, theirs = run(ember), run(torch)
+    assert_same_tree(ours, theirs, rtol=1e-6, atol=1e-7)
+    rows = ours.reshape(4, -1).numpy()
+    assert len({tuple(row) for row in rows}) == 4
+
+
 # ---- the per-sample fallback ------------------------------------------------------------------
 def test_the_fallback_warns_once_naming_the_op_and_gives_the_per_sample_result(torch):
     vmap_module._warned.clear()
