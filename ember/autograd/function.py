@@ -525,7 +525,7 @@ class BackwardCFunction(FunctionCtx, Node):
                     break
         with no_grad():
             if function.setup_context is Function.setup_context:
-                if _transforms.depth:
+                if _transforms.depth and not function._runs_in_transforms:
                     raise RuntimeError(
                         "In order to use an autograd.Function with functorch transforms (vmap, "
                         "grad, jvp, jacrev, ...), it must override the setup_context "
@@ -617,6 +617,7 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
     # Under ``torch.func.vmap``: True runs ``forward`` on the batched inputs (PyTorch's generated
     # rule); otherwise the Function needs its own ``vmap`` staticmethod.
     generate_vmap_rule = False
+    _runs_in_transforms = False  # ember's own Functions written with ctx in forward: True
 
     @staticmethod
     def vmap(info, in_dims, *args):
@@ -628,8 +629,10 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
     @staticmethod
     def jvp(ctx, *grad_inputs):
         """The forward-mode derivative: output tangents from input tangents (forward AD)."""
-        raise NotImplementedError("You must implement the jvp function for custom "
-                                  "autograd.Function to use it with forward mode AD.")
+        error = NotImplementedError("You must implement the jvp function for custom "
+                                    "autograd.Function to use it with forward mode AD.")
+        error.vmap_refusal = True  # under ember.func.vmap too: raised, not run per sample
+        raise error
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -22,7 +22,7 @@ import numpy as np
 from .. import ops
 from .._random import current_batch_draws
 from ..autograd import function as function_module
-from ..autograd.function import BatchedForward, Function
+from ..autograd.function import BatchedForward, Function, FunctionCtx
 from ..autograd.views import apply_inplace
 from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
@@ -1026,6 +1026,127 @@ class VmapInfo:
         self.randomness = randomness
 
 
+class _UserContext(FunctionCtx):
+    """The ``ctx`` a custom Function's forward, setup_context, backward and jvp see under its
+    generated vmap rule: what they save, on batched values."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self._saved = ()
+
+    def save_for_backward(self, *tensors):
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self):
+        if getattr(self, "_in_jvp", False):
+            return self._saved_for_forward or ()
+        return self._saved
+
+    def mark_non_differentiable(self, *outputs):
+        pass  # the outputs of the generated rule's node are differentiable as PyTorch's are
+
+    _saved_for_forward = None
+    _materialize_grads = True
+
+
+def physical(tensor, levels):
+    """``tensor`` as one plain tensor with a leading dimension per level (outermost first),
+    broadcast along the levels it is not batched at."""
+    for level in reversed(levels):
+        value, batched = unwrap(tensor, level.id)
+        tensor = value if batched else broadcast_batch(tensor, level.size)
+    return tensor
+
+
+def logical(tensor, levels):
+    """The inverse of ``physical``."""
+    for level in levels:
+        tensor = wrap(tensor, level.id)
+    return tensor
+
+
+@contextlib.contextmanager
+def _entered(levels):
+    """``levels`` active again, where a generated rule's backward runs after their call."""
+    missing = tuple(level for level in levels if level not in _levels.active)
+    if not missing:
+        yield
+        return
+    _levels.active = _levels.active + missing
+    try:
+        yield
+    finally:
+        _levels.active = tuple(level for level in _levels.active if level not in missing)
+
+
+def _both_ways(values, levels, to_logical):
+    converted = []
+    for value in values:
+        if isinstance(value, Tensor):
+            value = logical(value, levels) if to_logical else physical(value, levels)
+        converted.append(value)
+    return converted
+
+
+class _GeneratedRule(Function):
+    """A custom Function with ``generate_vmap_rule`` under vmap, as PyTorch runs it: one node
+    on the whole batch (every level in progress) whose forward runs the Function's forward and
+    setup_context on the batched inputs, its backward the Function's backward and its jvp the
+    Function's jvp, on batched values. The Function's own derivatives are kept (per-sample
+    gradients of a straight-through estimator are its backward's, not its forward ops')."""
+
+    _runs_in_transforms = True
+
+    @staticmethod
+    def forward(ctx, function, levels, *values):
+        ctx.function = function
+        ctx.levels = levels
+        user = _UserContext(tuple(isinstance(value, Tensor) and value.requires_grad
+                                  for value in values))
+        ctx.user = user
+        with _entered(levels):
+            inputs = tuple(_both_ways(values, levels, True))
+            outputs = function.forward(*inputs)
+            function.setup_context(user, inputs, outputs)
+            single = not isinstance(outputs, tuple)
+            ctx.single = single
+            results = _both_ways((outputs,) if single else outputs, levels, False)
+        return results[0] if single else tuple(results)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        levels = ctx.levels
+        with _entered(levels):
+            results = ctx.function.backward(ctx.user, *_both_ways(grads, levels, True))
+            results = results if isinstance(results, tuple) else (results,)
+            return (None, None) + tuple(_both_ways(results, levels, False))
+
+    @staticmethod
+    def jvp(ctx, _function, _levels_tangent, *tangents):
+        levels = ctx.levels
+        user = ctx.user
+        with _entered(levels):
+            user._in_jvp = True
+            try:
+                results = ctx.function.jvp(user, *_both_ways(tangents, levels, True))
+            finally:
+                user._in_jvp = False
+            single = not isinstance(results, tuple)
+            results = _both_ways((results,) if single else results, levels, False)
+        return results[0] if single else tuple(results)
+
+
+def _generated_rule(op_class, args, level):
+    """The generated vmap rule of a custom Function: its _GeneratedRule node on the batch of
+    every level in progress (nested vmaps included)."""
+    levels = _levels.active
+    outputs = _GeneratedRule.apply(op_class, levels, *_both_ways(args, levels, False))
+    single = not isinstance(outputs, tuple)
+    results = _both_ways((outputs,) if single else outputs, levels, True)
+    return results[0] if single else tuple(results)
+
+
 def check_vmappable(op_class):
     """PyTorch's refusals of a custom Function under vmap (also under jacfwd, which PyTorch runs
     through vmap): no setup_context, no vmap rule, or both kinds of rule."""
@@ -1087,7 +1208,7 @@ def _custom_function(op_class, args, level):
     name = op_class.__name__
     check_vmappable(op_class)
     if op_class.generate_vmap_rule:
-        return op_class.forward(*args)
+        return _generated_rule(op_class, args, level)
     values = []
     in_dims = []
     for arg in args:

@@ -33,6 +33,7 @@ from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
 from ..tensor import Tensor
 from . import _batching
+from ._batching import logical as _logical, physical as _physical
 from ._pytree import tree_flatten, tree_map, tree_unflatten
 from ._vmap import _RANDOM_ERROR
 
@@ -78,22 +79,6 @@ def _replaced(args, argnums, values):
 
 
 # ---- fresh variables, batched at every level in progress -------------------------------------
-def _physical(tensor, levels):
-    """``tensor`` as one plain tensor with a leading dimension per level (outermost first),
-    broadcast along the levels it is not batched at."""
-    for level in reversed(levels):
-        value, batched = _batching.unwrap(tensor, level.id)
-        tensor = value if batched else _batching.broadcast_batch(tensor, level.size)
-    return tensor
-
-
-def _logical(tensor, levels):
-    """The inverse of ``_physical``."""
-    for level in levels:
-        tensor = _batching.wrap(tensor, level.id)
-    return tensor
-
-
 class _Variables:
     """Fresh differentiable tensors standing for a pytree of inputs: ``leaves`` (plain, batched
     along the levels) for the engine, ``tree`` (as the function sees them) for the call."""

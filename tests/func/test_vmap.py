@@ -333,6 +333,66 @@ def _custom_functions(fw):
     return Old, Cube, Generated, Both, Ruled, calls
 
 
+def _straight_through(fw):
+    """A straight-through round with a generated vmap rule: its backward (half the gradient)
+    is not the derivative of its forward (zero), so the results show which one was used."""
+    class RoundHalfGrad(fw.autograd.Function):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(x, scale):
+            return fw.round(x) * scale
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[1])
+
+        @staticmethod
+        def backward(ctx, grad):
+            (scale,) = ctx.saved_tensors
+            return grad * 0.5 * scale, grad * 0.25
+
+    return RoundHalfGrad
+
+
+@pytest.mark.parametrize("use", ["per_sample_grads", "grad_of_vmap", "backward_after_vmap",
+                                 "nested", "shared_scale", "jvp_refused"])
+def test_generated_vmap_rule_keeps_the_functions_backward_like_torch(torch, batched_only, use):
+    """PyTorch's generated rule runs the Function's forward, backward and jvp on the batch: the
+    gradients under vmap are its backward's (those of its forward's ops would be zero)."""
+    def run(fw):
+        function = _straight_through(fw)
+        x, scale = inputs(fw, (3, 4), (3, 4))
+        x = x * 3
+        if use == "per_sample_grads":
+            return fw.func.vmap(fw.func.grad(lambda a, s: (function.apply(a, s) * a).sum(),
+                                             argnums=(0, 1)))(x, scale)
+        if use == "grad_of_vmap":
+            return fw.func.grad(lambda a: (fw.func.vmap(function.apply)(a, scale) ** 2).sum())(x)
+        if use == "backward_after_vmap":
+            x.requires_grad_()
+            out = fw.func.vmap(function.apply)(x, scale)
+            return fw.autograd.grad((out * out).sum(), x)
+        if use == "nested":
+            stacked = fw.stack([x, x * 2])
+            return fw.func.vmap(fw.func.vmap(fw.func.grad(
+                lambda a, s: (function.apply(a, s) * a).sum())), in_dims=(0, None))(
+                stacked, scale)
+        if use == "shared_scale":
+            return fw.func.vmap(fw.func.grad(lambda a, s: (function.apply(a, s) * s).sum(),
+                                             argnums=1), in_dims=(0, None))(x, scale[0])
+        return fw.func.vmap(lambda a: fw.func.jvp(lambda b: function.apply(b, 2.0), (a,),
+                                                  (fw.ones_like(a),)))(x)
+    if use == "jvp_refused":
+        with pytest.raises(NotImplementedError) as theirs:
+            run(torch)
+        with pytest.raises(NotImplementedError) as ours:
+            run(ember)
+        assert str(ours.value) == str(theirs.value)
+        return
+    assert_same_tree(*_both(torch, run), rtol=1e-10, atol=1e-12)
+
+
 def test_custom_function_vmap_rules_match_torch(torch, batched_only):
     data = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 4.0]])
     results = []
