@@ -268,9 +268,12 @@ class _InputLink(Node):
     def name(self):
         return "InputLinkBackward0"
 
+    zeros_meta = None  # (shape, dtype) of the input where it is not the gradient's
+
     @classmethod
-    def link(cls, gradient, input_edge):
+    def link(cls, gradient, input_edge, input_meta=None):
         node = object.__new__(cls)
+        node.zeros_meta = input_meta
         if gradient.grad_fn is not None:
             gradient_edge = (gradient.grad_fn, gradient._output_nr)
         else:
@@ -284,13 +287,18 @@ class _InputLink(Node):
         linked.grad_fn = node
         return linked
 
+    def _zeros(self, grad):
+        if self.zeros_meta is None:
+            return np.zeros_like(grad)
+        return np.zeros(*self.zeros_meta)
+
     @staticmethod
     def backward(ctx, grad):
-        return (grad if ctx.needs_input_grad[0] else None), np.zeros_like(grad)
+        return (grad if ctx.needs_input_grad[0] else None), ctx._zeros(grad)
 
     def _backward_with_history(self, grad_outputs):
         (grad,) = grad_outputs
-        zeros = Tensor._wrap(np.zeros_like(grad._data))
+        zeros = Tensor._wrap(self._zeros(grad._data))
         return (grad if self.needs_input_grad[0] else None), zeros
 
 
@@ -345,6 +353,13 @@ def keep_input_in_gradient(output):
     if isinstance(output.grad_fn, Op):
         output.grad_fn.backward_keeps_input = True
     return output
+
+
+def linked_to_input(gradient, input_edge, input_meta):
+    """``gradient`` (made under create_graph) also depending on the op input at ``input_edge``
+    with derivative zeros of ``input_meta`` (shape, dtype): where PyTorch's backward node
+    takes that input although this gradient does not vary with it."""
+    return _InputLink.link(gradient, input_edge, input_meta)
 
 
 def without_double_backward(output, error_type, message, forward_ad_error=None,

@@ -507,12 +507,17 @@ def test_grid_sample_second_derivatives_like_torch(torch, mode):
                                              create_graph=True)
         of_grad_x = fw.autograd.grad(grad_x.sum(), x, retain_graph=True, allow_unused=True)[0]
         second = fw.autograd.grad((grad_x * grad_x).sum() + (grad_grid * grad_grid).sum(), x,
-                                  allow_unused=True)[0]
-        results.append([grad_x.detach().numpy(), grad_grid.detach().numpy(), of_grad_x,
+                                  allow_unused=True, retain_graph=True)[0]
+        # nearest: zeros (not None), the grid being an input of PyTorch's one backward node
+        in_grid = fw.autograd.grad((grad_x * grad_x).sum(), grid, allow_unused=True)[0]
+        results.append([grad_x.detach().numpy(), grad_grid.detach().numpy(),
+                        None if in_grid is None else in_grid.numpy(), of_grad_x,
                         None if second is None else second.numpy()])
     (*theirs, their_of_x, their_second), (*ours, our_of_x, our_second) = results
     for mine, expected in zip(ours, theirs):
-        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
+        assert (mine is None) == (expected is None)
+        if expected is not None:
+            np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
     assert our_of_x is None and their_of_x is None
     assert (our_second is None) == (their_second is None)
     if their_second is not None:

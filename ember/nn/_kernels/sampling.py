@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ...autograd.function import Op
+from ...autograd.function import Op, linked_to_input
 from ...ops.linalg import matmul_arrays
 from ...ops.reduce import linspace_array
 from .pooling import GatherSpatial, ScatterSpatial, _gather_spatial, _scatter_spatial
@@ -294,6 +294,12 @@ class GridSample(Op):
                     part = summed * xp.reshape(slope, (batch, points))
                     previous = grad_sources[axis]
                     grad_sources[axis] = part if previous is None else previous + part
+        if mode == "nearest" and xp is not np and grad_input is not None and \
+                ctx.next_edges[1] is not None:
+            # PyTorch's backward is one node taking the grid: there the input gradient's
+            # derivative in the grid is zeros (not None)
+            grad_input = linked_to_input(grad_input, ctx.next_edges[1],
+                                         (grid_array.shape, grid_array.dtype))
         grad_grid = None
         if needs_grid:
             if grad_sources[0] is None:  # nearest: the weights do not depend on the grid
