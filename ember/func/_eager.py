@@ -554,7 +554,7 @@ def linearize(func, *primals):
                     raise RuntimeError(f"tangent:{index} with {what} {theirs} in flattened "
                                        f"pytree doesn't match the {what} {expected} of the "
                                        f"corresponding primal.")
-        products = linear.product(flat_tangents, False, False)
+        products = linear.product(flat_tangents, linear.needs_graph(flat_tangents), False)
         return tree_unflatten([_logical(value, linear.levels) for value in products],
                               linear.output_spec)
     return output, jvp_fn

@@ -560,3 +560,20 @@ def test_embedding_bag_refuses_forward_mode_like_torch(torch, transform):
                 outer_jacobian_strategy="forward-mode")
         return call
     assert_raises_like_torch(program(torch), program(ember), NotImplementedError, same_type=True)
+
+
+@pytest.mark.parametrize("source", ["captured_parameter", "primal", "tangent", "none"])
+def test_linearize_products_require_grad_like_torch(torch, source):
+    """linearize's jvp_fn keeps a graph where PyTorch's does: the function captures a tensor
+    that requires grad, the primal or the tangent requires grad."""
+    def run(fw):
+        x, weight, tangent = inputs(fw, (4, 3), (3,), (4, 3))
+        weight.requires_grad_(source == "captured_parameter")
+        x.requires_grad_(source == "primal")
+        tangent.requires_grad_(source == "tangent")
+        _, jvp_fn = fw.func.linearize(lambda a: (a * weight).tanh(), x)
+        product = jvp_fn(tangent)
+        return product.requires_grad, product
+    ours, theirs = _both(torch, run)
+    assert ours[0] == theirs[0]
+    assert_same_tree(ours[1], theirs[1])
