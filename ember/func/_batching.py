@@ -1151,6 +1151,8 @@ def check_vmappable(op_class):
     """PyTorch's refusals of a custom Function under vmap (also under jacfwd, which PyTorch runs
     through vmap): no setup_context, no vmap rule, or both kinds of rule."""
     name = op_class.__name__
+    if op_class is _GeneratedRule:
+        return  # a vmapped Function's node, checked when vmap made it
     if op_class.setup_context is Function.setup_context:
         raise refusal("In order to use an autograd.Function with functorch transforms (vmap, "
                       "grad, jvp, jacrev, ...), it must override the setup_context "

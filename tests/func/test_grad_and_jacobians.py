@@ -471,7 +471,8 @@ def _scaled_sin(fw, vmappable=True, with_jvp=True):
 
 
 @pytest.mark.parametrize("transform", ["jvp", "jvp_y", "jacfwd", "linearize", "grad_of_jvp",
-                                       "jvp_of_grad", "hessian", "jacrev"])
+                                       "jvp_of_grad", "hessian", "jacrev", "jacfwd_of_vmap",
+                                       "vmap_jacfwd", "vmap_hessian"])
 def test_custom_function_jvp_is_what_forward_mode_uses_like_torch(torch, transform):
     def run(fw):
         function = _scaled_sin(fw)
@@ -494,6 +495,13 @@ def test_custom_function_jvp_is_what_forward_mode_uses_like_torch(torch, transfo
             return fw.func.jvp(fw.func.grad(lambda a: f(a)[0].sum()), (x,), (tangent,))
         if transform == "hessian":
             return fw.func.hessian(lambda a: f(a)[0].sum())(x)
+        stacked = fw.stack([x, x * 0.5])
+        if transform == "jacfwd_of_vmap":
+            return fw.func.jacfwd(lambda a: fw.func.vmap(lambda row: f(row)[0])(a))(stacked)
+        if transform == "vmap_jacfwd":
+            return fw.func.vmap(fw.func.jacfwd(f))(stacked)
+        if transform == "vmap_hessian":
+            return fw.func.vmap(fw.func.hessian(lambda a: f(a)[0].sum()))(stacked)
         return fw.func.jacrev(f)(x)
     assert_same_tree(*_both(torch, run), rtol=1e-10, atol=1e-12)
 
