@@ -242,6 +242,9 @@ class Op(Node):
                         if isinstance(grad, Tensor) and grad._requires_grad])
         if self.double_backward_takes_inputs:
             inputs += tuple([edge for edge in self.next_edges if edge is not None])
+        if not inputs:  # nothing to differentiate the gradients with respect to
+            return tuple([None if gradient is None or edge is None else Tensor._wrap(gradient)
+                          for gradient, edge in zip(results, self.next_edges)])
         return tuple([_BackwardOutput.link(Tensor._wrap(gradient), inputs, "NotImplemented",
                                            self.double_backward_error, self.forward_ad_error)
                       if gradient is not None and edge is not None else None

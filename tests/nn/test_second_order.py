@@ -456,6 +456,23 @@ def test_second_derivative_at_zero_and_thresholds_matches_torch(torch, name, dty
         np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("mode", ["mean", "max", "sum"])
+def test_embedding_bag_gradient_of_a_linear_loss_has_no_graph_like_torch(torch, mode):
+    """The weight gradient of embedding_bag depends on grad_output only: with a loss linear in
+    the bags it does not require grad (PyTorch's), so nothing is there to differentiate."""
+    results = []
+    for fw in (torch, ember):
+        weight = fw.tensor(np.linspace(-1.0, 1.0, 24).reshape(6, 4), requires_grad=True)
+        bags = fw.nn.functional.embedding_bag(fw.tensor([0, 2, 5, 2, 1]), weight,
+                                              fw.tensor([0, 2]), mode=mode)
+        coefficients = fw.tensor(np.cos(np.arange(8.0)).reshape(2, 4))
+        (gradient,) = fw.autograd.grad((bags * coefficients).sum(), weight, create_graph=True)
+        results.append((gradient.requires_grad, gradient.detach().numpy()))
+    (their_flag, theirs), (our_flag, ours) = results
+    assert our_flag == their_flag is False
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
 @pytest.mark.parametrize("shared", [True, False])
 def test_prelu_second_derivatives_at_zero_match_torch(torch, shared):
     """prelu's backward is one node in PyTorch whose own derivatives take x >= 0 as positive:
