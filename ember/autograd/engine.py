@@ -601,13 +601,23 @@ def _grad_tuple(grad_tensors, count):
 
 class inside_transform:
     """Marks a function transform's call of the user's function: ``backward()`` there is refused,
-    as PyTorch refuses it inside its functorch transforms (the transform owns the sweep)."""
+    as PyTorch refuses it inside its functorch transforms (the transform owns the sweep). A
+    grad-type transform gives the tensors it passes (``arguments``): the others count as
+    captured there (function.refuse_captured_mutation)."""
+
+    def __init__(self, arguments=None):
+        self.arguments = arguments
 
     def __enter__(self):
         _transforms.depth += 1
+        if self.arguments is not None:
+            _transforms.arguments = _transforms.arguments + (
+                frozenset(id(value) for value in self.arguments),)
 
     def __exit__(self, *exception):
         _transforms.depth -= 1
+        if self.arguments is not None:
+            _transforms.arguments = _transforms.arguments[:-1]
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,

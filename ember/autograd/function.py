@@ -30,6 +30,21 @@ _forward_ad_hook = None
 _forward_mode = None
 class _Transforms(threading.local):
     depth = 0  # the ember.func transforms calling a user function in this thread
+    # Per grad-type transform in progress (grad, vjp, jvp and those built on them), outermost
+    # first: the ids of the tensors it passed to the user's function.
+    arguments = ()
+
+
+def refuse_captured_mutation(tensor, operation):
+    """PyTorch's refusal to change in place, inside a grad-type transform, a tensor that is not
+    an argument of every such transform in progress (one the function captured)."""
+    for arguments in _transforms.arguments:
+        if id(tensor) not in arguments:
+            raise RuntimeError(f"During a grad (vjp, jvp, grad, etc) transform, the function "
+                               f"provided attempted to call in-place operation ({operation}) "
+                               f"that would mutate a captured Tensor. This is not supported; "
+                               f"please rewrite the function being transformed to explicitly "
+                               f"accept the mutated Tensor(s) as inputs.")
 
 
 _transforms = _Transforms()
