@@ -86,6 +86,11 @@ class Op(Node):
     # (exception type, message) where PyTorch has no forward-mode derivative for the op: raised
     # when a forward-mode transform reaches an op that also has a double_backward_error.
     forward_ad_error = None
+    # An elementwise op with a double_backward_error whose forward mode PyTorch has: its
+    # Jacobian being diagonal, forward-mode transforms apply its backward to the tangent; a
+    # further derivative of that raises ``backward_forward_ad_error`` under a Hessian.
+    forward_ad_by_backward = False
+    backward_forward_ad_error = None
     # False where PyTorch's backward of the op does not take the op's inputs: the gradients made
     # under create_graph then depend on the grad_outputs alone (see without_double_backward).
     double_backward_takes_inputs = True
@@ -217,8 +222,11 @@ class Op(Node):
 
     def _backward_with_history(self, grad_outputs):
         if self.double_backward_error is not None:
-            if _forward_mode is not None and self.forward_ad_error is not None:
-                raise self.forward_ad_error[0](self.forward_ad_error[1])
+            if _forward_mode is not None:
+                if self.forward_ad_error is not None:
+                    raise self.forward_ad_error[0](self.forward_ad_error[1])
+                if self.forward_ad_by_backward:
+                    return _DiagonalTranspose.linked(self, grad_outputs)
             return self._backward_without_derivative(grad_outputs)
         if not self.differentiable_backward:
             return Node._backward_with_history(self, grad_outputs)
@@ -261,7 +269,8 @@ class Op(Node):
             return tuple([None if gradient is None or edge is None else Tensor._wrap(gradient)
                           for gradient, edge in zip(results, self.next_edges)])
         return tuple([_BackwardOutput.link(Tensor._wrap(gradient), inputs, "NotImplemented",
-                                           self.double_backward_error, self.forward_ad_error)
+                                           self.double_backward_error,
+                                           self.forward_ad_error or self.backward_forward_ad_error)
                       if gradient is not None and edge is not None else None
                       for gradient, edge in zip(results, self.next_edges)])
 
@@ -352,6 +361,68 @@ class _BackwardOutput(Node):
 
     def _backward_with_history(self, grad_outputs):
         return self.backward(self, *grad_outputs)
+
+
+class _DiagonalTranspose(Node):
+    """Under a forward-mode transform's first sweep, the input gradient of an elementwise op
+    whose backward PyTorch cannot differentiate (``forward_ad_by_backward``): as a function of
+    grad_output only, whose vjp along a tangent is the op's backward of that tangent (the
+    Jacobian is diagonal, so its transpose is itself): the op's forward-mode derivative."""
+
+    def name(self):
+        return "NotImplemented"
+
+    @classmethod
+    def linked(cls, owner, grad_outputs):
+        (grad,) = grad_outputs
+        node = object.__new__(cls)
+        node.owner = owner
+        node._recording = True
+        node.needs_input_grad = (True,)
+        node.next_edges = ((grad.grad_fn, grad._output_nr) if grad.grad_fn is not None
+                           else (grad, 0),)
+        node._sequence_nr = next(_sequence)
+        node._num_outputs = 1
+        gradient = Tensor._wrap(node._applied(grad._data), True)
+        gradient.grad_fn = node
+        return (gradient,) + (None,) * (len(owner.next_edges) - 1)
+
+    def _applied(self, grad):
+        result = self.owner.backward(self.owner, grad)
+        return result[0] if type(result) is tuple else result
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (ctx._applied(grad),)
+
+    def _backward_with_history(self, grad_outputs):
+        (grad,) = grad_outputs
+        owner = self.owner
+        inputs = tuple([edge for edge in (self.next_edges + owner.next_edges)
+                        if edge is not None])
+        if isinstance(grad, Tensor) and grad._requires_grad:
+            inputs = ((grad.grad_fn, grad._output_nr) if grad.grad_fn is not None
+                      else (grad, 0),) + inputs
+        array = self._applied(grad._data if isinstance(grad, Tensor) else grad)
+        return (_BackwardOutput.link(Tensor._wrap(array), inputs, "NotImplemented",
+                                     owner.double_backward_error,
+                                     owner.backward_forward_ad_error),)
+
+
+def forward_mode_active():
+    """Whether a forward-mode transform's first sweep is running (see ``_forward_mode``), or
+    ember.func.hessian (PyTorch's is forward over reverse)."""
+    return _forward_mode is not None or _forward_check is not None
+
+
+def forward_ad_unsupported(name):
+    """PyTorch's refusal of forward mode (jvp, jacfwd, forward AD, its Hessian) for ``name``."""
+    return (NotImplementedError,
+            f"Trying to use forward AD with {name} that does not support it because it has not "
+            f"been implemented yet.\nPlease file an issue to PyTorch at "
+            f"https://github.com/pytorch/pytorch/issues/new?template=feature-request.yml so "
+            f"that we can prioritize its implementation or submit a PR adding the "
+            f"implementation to derivatives.yaml")
 
 
 def torch_named(output, name):

@@ -585,3 +585,55 @@ def test_linearize_products_require_grad_like_torch(torch, source):
     ours, theirs = _both(torch, run)
     assert ours[0] == theirs[0]
     assert_same_tree(ours[1], theirs[1])
+
+
+FORWARD_MODE_OPS = {
+    "hardsigmoid": lambda fw, a: fw.nn.functional.hardsigmoid(a * 4),
+    "embedding_scale_grad_by_freq": lambda fw, a: fw.nn.functional.embedding(
+        fw.tensor([0, 0, 2]), a, scale_grad_by_freq=True),
+    "multi_margin_loss": lambda fw, a: fw.nn.functional.multi_margin_loss(
+        a, fw.tensor([0, 3, 7, 2, 1]), p=2),
+    "multilabel_margin_loss": lambda fw, a: fw.nn.functional.multilabel_margin_loss(
+        a, fw.tensor([[1, 2, -1] + [0] * 5] * 5)),
+    "ctc_loss": lambda fw, a: fw.nn.functional.ctc_loss(
+        a.reshape(5, 1, 8).log_softmax(-1), fw.tensor([[1, 2]]), fw.tensor([5]), fw.tensor([2])),
+    "pdist": lambda fw, a: fw.nn.functional.pdist(a),
+    "cdist": lambda fw, a: fw.cdist(a, a * 2),
+    "grid_sample": lambda fw, a: fw.nn.functional.grid_sample(
+        a.reshape(1, 1, 5, 8), fw.tensor(np.linspace(-1, 1, 12).reshape(1, 2, 3, 2)),
+        align_corners=False),
+    "flash_attention": lambda fw, a: fw.nn.functional.multi_head_attention_forward(
+        a.reshape(5, 1, 8), a.reshape(5, 1, 8), a.reshape(5, 1, 8), 8, 2,
+        fw.eye(24, 8, dtype=a.dtype), None, None, None, False, 0.0, fw.eye(8, dtype=a.dtype),
+        None, need_weights=False)[0],
+}
+
+
+@pytest.mark.parametrize("transform", ["jvp", "jacfwd", "forward_ad", "hessian"])
+@pytest.mark.parametrize("name", list(FORWARD_MODE_OPS))
+def test_forward_mode_through_ops_without_a_double_backward_like_torch(torch, name, transform):
+    """Forward mode takes PyTorch's forward derivatives, not the transpose of a backward that
+    PyTorch cannot differentiate (hardsigmoid's works, its Hessian raises), nor one that is no
+    true transpose (embedding's scale_grad_by_freq); PyTorch's NotImplementedError where it
+    has no forward mode (the margin losses, ctc, pdist, cdist, grid_sample, flash attention)."""
+    def run(fw):
+        x, tangent = inputs(fw, (5, 8), (5, 8))
+        function = FORWARD_MODE_OPS[name]
+        try:
+            if transform == "jvp":
+                return fw.func.jvp(lambda a: function(fw, a), (x,), (tangent,))[1]
+            if transform == "jacfwd":
+                return fw.func.jacfwd(lambda a: function(fw, a).sum())(x)
+            if transform == "hessian":
+                return fw.func.hessian(lambda a: function(fw, a).sum())(x)
+            forward_ad = fw.autograd.forward_ad
+            with forward_ad.dual_level():
+                dual = forward_ad.make_dual(x, tangent)
+                return forward_ad.unpack_dual(function(fw, dual)).tangent
+        except NotImplementedError as error:
+            return str(error)
+    ours, theirs = _both(torch, run)
+    if isinstance(theirs, str):
+        assert ours == theirs
+    else:
+        assert_same_tree(ours, theirs, rtol=1e-10, atol=1e-12)

@@ -591,6 +591,9 @@ class Hardsigmoid(_Activation):
 
     double_backward_error = (RuntimeError,
                              "derivative for aten::hardsigmoid_backward is not implemented")
+    forward_ad_by_backward = True
+    backward_forward_ad_error = (NotImplementedError, "Trying to use forward AD with "
+                                 "aten::hardsigmoid_backward that does not support it.")
 
     @staticmethod
     def forward(ctx, x):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..._dtype import tensor_type_name
-from ...autograd.function import without_double_backward
+from ...autograd.function import forward_ad_unsupported, without_double_backward
 from .._kernels.sparse import Embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
@@ -78,11 +78,7 @@ def one_hot(tensor, num_classes=-1):
     return type(tensor)._wrap(result)
 
 
-_EMBEDDING_BAG_FORWARD_AD = (
-    NotImplementedError, "Trying to use forward AD with _embedding_bag that does not support it "
-    "because it has not been implemented yet.\nPlease file an issue to PyTorch at "
-    "https://github.com/pytorch/pytorch/issues/new?template=feature-request.yml so that we can "
-    "prioritize its implementation or submit a PR adding the implementation to derivatives.yaml")
+_EMBEDDING_BAG_FORWARD_AD = forward_ad_unsupported("_embedding_bag")
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
