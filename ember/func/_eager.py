@@ -14,9 +14,9 @@ sample its own derivative (per-sample gradients).
 Forward mode (``jvp``, ``jacfwd``) uses the double-vjp trick: for a dummy cotangent ``u``,
 ``grad(f, x, u)`` is ``J^T u``, linear in ``u``; its vjp along a tangent ``v`` is ``J v``. It
 needs the function's ops to support create_graph, and costs one forward, one backward with graph,
-and one backward of that backward per tangent. ``hessian`` is reverse over reverse
-(``jacrev(jacrev(f))``, the same values as PyTorch's forward over reverse), which needs only second
-derivatives of the ops where forward over reverse through the double-vjp trick would need third.
+and one backward of that backward per tangent. ``hessian`` is forward over reverse, as PyTorch's
+(reverse over reverse gives other values where the derivatives of an op's backward disagree at a
+kink, as the norm's at 0).
 """
 import functools
 import weakref
@@ -530,9 +530,9 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
 
 def hessian(func, argnums=0):
     """A function returning the Hessian of ``func`` with respect to the arguments ``argnums``:
-    the Jacobian of its gradient, by reverse over reverse (see the module docstring). Custom
-    Functions need vmap support, as under PyTorch's jacfwd(jacrev(func))."""
-    jacobian = jacrev(jacrev(func, argnums), argnums)
+    PyTorch's forward over reverse, jacfwd(jacrev(func)), whose values at kinks and zeros
+    (a norm at 0, prelu at 0) are forward mode's. Custom Functions need vmap support."""
+    jacobian = jacfwd(jacrev(func, argnums), argnums)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):

@@ -637,3 +637,24 @@ def test_forward_mode_through_ops_without_a_double_backward_like_torch(torch, na
         assert ours == theirs
     else:
         assert_same_tree(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["norm_of_a_zero_row", "normalize_zero_row", "prelu_at_zero",
+                                  "cosine_similarity_zero", "model_loss"])
+def test_hessian_is_forward_over_reverse_at_kinks_like_torch(torch, name):
+    """torch.func.hessian is jacfwd(jacrev): at a norm's zero or prelu's kink its values are
+    forward mode's (reverse over reverse gives NaN or other values there)."""
+    def run(fw):
+        data = np.array([[1.0, -2.0, 0.5], [0.0, 0.0, 0.0], [0.0, 3.0, -1.0]])
+        x = fw.tensor(data)
+        functional = fw.nn.functional
+        function = {
+            "norm_of_a_zero_row": lambda a: (a.norm(dim=1) ** 2).sum() + a.norm(dim=1).sum(),
+            "normalize_zero_row": lambda a: (functional.normalize(a, dim=1) * a).sum(),
+            "prelu_at_zero": lambda a: (functional.prelu(a, a.new_tensor([0.25])) ** 2).sum(),
+            "cosine_similarity_zero": lambda a: functional.cosine_similarity(a, a.flip(0)).sum(),
+            "model_loss": lambda a: (a.tanh() @ a.T).sin().sum(),
+        }[name]
+        return fw.func.hessian(function)(x)
+    ours, theirs = _both(torch, run)
+    assert_same_tree(ours, theirs, rtol=1e-9, atol=1e-9)
