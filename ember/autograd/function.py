@@ -409,6 +409,12 @@ class _DiagonalTranspose(Node):
                                      owner.backward_forward_ad_error),)
 
 
+def transposing_for_forward_mode():
+    """Whether the first sweep of a forward-mode transform is running: backwards there stand
+    for their op's forward derivative (transposed), which may differ from its gradient."""
+    return _forward_mode is not None
+
+
 def forward_mode_active():
     """Whether a forward-mode transform's first sweep is running (see ``_forward_mode``), or
     ember.func.hessian (PyTorch's is forward over reverse)."""
