@@ -20,6 +20,7 @@ from ._dtype import (from_numpy_dtype, get_default_dtype, is_floating, overflow_
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
 from .autograd.function import Op
+from .autograd.node import BatchedForward
 from .ops._broadcast import mismatch_error
 from .ops.reduce import linspace_array
 from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries
@@ -700,9 +701,18 @@ def bernoulli(input, p=None, generator=None):
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could "
                            "this error message be improved?  If so, please report an "
                            "enhancement request to PyTorch.)")
-    draws = (_random.bernoulli(generator, input._data) if p is None
-             else _random.bernoulli(generator, float(p), input._data.shape))
-    return _new(draws.astype(input._data.dtype))
+    data = input._data
+    if p is not None and type(data) is not np.ndarray:
+        # batched by ember.func.vmap: every sample's draws at once under randomness="different";
+        # otherwise, as PyTorch, no rule ("same" then refuses a batched input)
+        drawn = _random.batched_draw(lambda batch_shape: _random.bernoulli(
+            generator, float(p), batch_shape).astype(data.dtype), data.shape)
+        if drawn is None:
+            raise BatchedForward("bernoulli")
+        return drawn
+    draws = (_random.bernoulli(generator, data) if p is None
+             else _random.bernoulli(generator, float(p), data.shape))
+    return _new(draws.astype(data.dtype))
 
 
 class _Drawn(Op):

@@ -217,7 +217,8 @@ _DYNAMIC_SHAPE = {"ember.ops.index.nonzero": "aten::nonzero",
 # Random ops drawing from the values of a tensor (probabilities, means): a batched one cannot
 # share one draw across the batch, so PyTorch refuses randomness="same" there.
 _RANDOM_FROM_TENSORS = ("ember._factories.bernoulli", "ember._factories.multinomial",
-                        "ember._factories.normal", "ember._factories.poisson")
+                        "ember._factories.normal", "ember._factories.poisson",
+                        "ember._tensor_methods.bernoulli")
 _APPLY_INPLACE = apply_inplace.__code__
 _GETITEM = getitem.__code__
 # PyTorch's refusal names these in-place ops (it batches them through its fallback) ...

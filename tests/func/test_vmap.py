@@ -235,7 +235,7 @@ def test_randomness_same_and_different(chunk_size):
 
 
 @pytest.mark.parametrize("draw", ["rand", "randn", "randn_like", "rand_like", "randint",
-                                  "randint_like", "dropout", "nested"])
+                                  "randint_like", "dropout", "nested", "bernoulli_p"])
 def test_different_randomness_draws_the_batch_at_once_like_torch(torch, batched_only, draw):
     """Under randomness="different" the factories and dropout draw every sample's values in one
     draw, as PyTorch does: its very numbers for the same seed (normal draws of 16 or more
@@ -252,6 +252,7 @@ def test_different_randomness_draws_the_batch_at_once_like_torch(torch, batched_
             "dropout": lambda a: fw.nn.functional.dropout(a * 2, 0.4),
             "nested": lambda a: fw.func.vmap(lambda row: row + fw.randn(5, dtype=fw.float64),
                                              randomness="same")(a),
+            "bernoulli_p": lambda a: a.bernoulli(0.3) + a,
         }[draw]
         fw.manual_seed(7)
         return fw.func.vmap(function, randomness="different")(x)
@@ -795,12 +796,13 @@ def test_ops_of_value_dependent_shape_and_storage_are_refused_like_torch(torch, 
         assert_raises_like_torch(call(torch), call(ember), RuntimeError)
 
 
-@pytest.mark.parametrize("use", ["bernoulli", "normal", "poisson"])
+@pytest.mark.parametrize("use", ["bernoulli", "normal", "poisson", "bernoulli_p"])
 def test_same_randomness_from_a_batched_tensor_is_refused_like_torch(torch, use):
     def call(fw):
         x = fw.full((3, 4), 0.5)
         function = {"bernoulli": lambda a: fw.bernoulli(a), "normal": lambda a: fw.normal(0.0, a),
-                    "poisson": lambda a: fw.poisson(a)}[use]
+                    "poisson": lambda a: fw.poisson(a),
+                    "bernoulli_p": lambda a: a.bernoulli(0.3)}[use]
         return lambda: fw.func.vmap(function, randomness="same")(x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
