@@ -605,19 +605,22 @@ class inside_transform:
     grad-type transform gives the tensors it passes (``arguments``): the others count as
     captured there (function.refuse_captured_mutation)."""
 
-    def __init__(self, arguments=None):
+    def __init__(self, arguments=None, vmap_levels=()):
         self.arguments = arguments
+        self.vmap_levels = vmap_levels
 
     def __enter__(self):
         _transforms.depth += 1
         if self.arguments is not None:
             _transforms.arguments = _transforms.arguments + (
                 frozenset(id(value) for value in self.arguments),)
+            _transforms.vmap_levels = _transforms.vmap_levels + (frozenset(self.vmap_levels),)
 
     def __exit__(self, *exception):
         _transforms.depth -= 1
         if self.arguments is not None:
             _transforms.arguments = _transforms.arguments[:-1]
+            _transforms.vmap_levels = _transforms.vmap_levels[:-1]
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,

@@ -31,8 +31,18 @@ _forward_mode = None
 class _Transforms(threading.local):
     depth = 0  # the ember.func transforms calling a user function in this thread
     # Per grad-type transform in progress (grad, vjp, jvp and those built on them), outermost
-    # first: the ids of the tensors it passed to the user's function.
+    # first: the ids of the tensors it passed to the user's function, and of the vmap levels
+    # in progress when it started.
     arguments = ()
+    vmap_levels = ()
+
+
+def grad_transform_within(level_id):
+    """Whether a grad-type transform started inside the vmap level ``level_id`` is running."""
+    for levels in _transforms.vmap_levels:
+        if level_id in levels:
+            return True
+    return False
 
 
 def refuse_captured_mutation(tensor, operation):

@@ -22,7 +22,7 @@ import numpy as np
 from .. import ops
 from .._random import current_batch_draws
 from ..autograd import function as function_module
-from ..autograd.function import BatchedForward, Function, FunctionCtx
+from ..autograd.function import BatchedForward, Function, FunctionCtx, grad_transform_within
 from ..autograd.views import apply_inplace
 from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
@@ -1107,7 +1107,10 @@ class _GeneratedRule(Function):
         ctx.user = user
         with _entered(levels):
             inputs = tuple(_both_ways(values, levels, True))
-            outputs = function.forward(*inputs)
+            if function.generate_vmap_rule:
+                outputs = function.forward(*inputs)
+            else:  # its vmap staticmethod gives the outputs (its backward is still its own)
+                outputs = _user_rule(function, inputs, levels[-1].id)
             function.setup_context(user, inputs, outputs)
             single = not isinstance(outputs, tuple)
             ctx.single = single
@@ -1207,10 +1210,16 @@ def _spectral(op_class, args, level):
 def _custom_function(op_class, args, level):
     """A user's autograd.Function under vmap, by PyTorch's rules: its ``vmap`` staticmethod on
     the unbatched inputs, or with ``generate_vmap_rule`` its ``forward`` on the batched ones."""
-    name = op_class.__name__
     check_vmappable(op_class)
-    if op_class.generate_vmap_rule:
+    if op_class.generate_vmap_rule or grad_transform_within(level):
+        # (a grad transform inside this vmap differentiates through the Function's backward)
         return _generated_rule(op_class, args, level)
+    return _user_rule(op_class, args, level)
+
+
+def _user_rule(op_class, args, level):
+    """A custom Function's own ``vmap`` staticmethod on the unbatched inputs at ``level``."""
+    name = op_class.__name__
     values = []
     in_dims = []
     for arg in args:

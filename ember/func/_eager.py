@@ -64,6 +64,10 @@ def _checked_argnums(argnums, count):
     return checked[0]
 
 
+def _level_ids(levels):
+    return [level.id for level in levels]
+
+
 def _tensors(args):
     """The tensors among a call's arguments (pytrees included)."""
     return [value for value in tree_flatten(args)[0] if isinstance(value, Tensor)]
@@ -208,7 +212,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
             numbers = _checked_argnums(argnums, len(args))
             variables = _Variables(_selected(args, numbers), levels)
             call_args = _replaced(args, numbers, variables.tree)
-            with inside_transform(_tensors(call_args)):
+            with inside_transform(_tensors(call_args), _level_ids(levels)):
                 result = func(*call_args, **kwargs)
             output, aux = _split_aux(result, has_aux, "grad_and_value(f)(*args)")
             if not isinstance(output, Tensor):
@@ -258,7 +262,7 @@ def _vjp(func, primals, argnums, has_aux):
         variables = _Variables(differentiated, levels)
         call_args = variables.tree if argnums is None else \
             _replaced(primals, argnums, variables.tree)
-        with inside_transform(_tensors(call_args)):
+        with inside_transform(_tensors(call_args), _level_ids(levels)):
             result = func(*call_args)
         outputs, aux = _split_aux(result, has_aux, "vjp(f, *primals)")
         flat_outputs, output_spec = tree_flatten(outputs)
@@ -328,7 +332,7 @@ class _Linearization:
             self.variables = _Variables(differentiated, levels)
             call_args = self.variables.tree if argnums is None else \
                 _replaced(primals, argnums, self.variables.tree)
-            with inside_transform(_tensors(call_args)):
+            with inside_transform(_tensors(call_args), _level_ids(levels)):
                 result = func(*call_args)
             outputs, self.aux = _split_aux(result, has_aux, _JVP)
             self.flat_outputs, self.output_spec = tree_flatten(outputs)

@@ -394,6 +394,40 @@ def test_generated_vmap_rule_keeps_the_functions_backward_like_torch(torch, batc
     assert_same_tree(*_both(torch, run), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("use", ["grad_inside_vmap", "grad_outside_vmap", "backward_after_vmap"])
+def test_vmap_staticmethod_and_the_functions_backward_like_torch(torch, batched_only, use):
+    """A Function with its own vmap staticmethod (written with plain ops): a grad transform
+    inside the vmap differentiates through the Function's backward (PyTorch applies the
+    Function at the grad level first); outside the vmap, through the vmap rule's ops."""
+    def run(fw):
+        class RoundHalfGrad(fw.autograd.Function):
+            @staticmethod
+            def forward(x):
+                return fw.round(x)
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                pass
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad * 0.5
+
+            @staticmethod
+            def vmap(info, in_dims, x):
+                return fw.round(x) * 1.0, in_dims[0]
+
+        (x,) = inputs(fw, (3, 4))
+        x = x * 3
+        if use == "grad_inside_vmap":
+            return fw.func.vmap(fw.func.grad(lambda a: (RoundHalfGrad.apply(a) * a).sum()))(x)
+        if use == "grad_outside_vmap":
+            return fw.func.grad(lambda a: (fw.func.vmap(RoundHalfGrad.apply)(a) * a).sum())(x)
+        x.requires_grad_()
+        return fw.autograd.grad((fw.func.vmap(RoundHalfGrad.apply)(x) * x).sum(), x)
+    assert_same_tree(*_both(torch, run), rtol=1e-12, atol=1e-12)
+
+
 def test_custom_function_vmap_rules_match_torch(torch, batched_only):
     data = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 4.0]])
     results = []
