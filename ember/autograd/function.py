@@ -224,7 +224,8 @@ class Op(Node):
                 ctx._pack_saved(results)
             # (a dual's consumers are recorded: dual tensors require grad in ember)
             if _forward_ad_hook is not None and cls._tensor_level and \
-                    cls.jvp is not Function.jvp and getattr(cls, "backward", None) is None:
+                    cls.jvp is not Function.jvp and cls.backward is Function.backward and \
+                    cls.vjp is Function.vjp:
                 _forward_ad_hook(ctx, args, results)
         if _tracer is not None:
             _tracer(cls, ctx, args, results)
@@ -745,6 +746,21 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
         inputs, ``in_dims`` saying where each input's batch dimension is (None: not batched)."""
         raise NotImplementedError("To use autograd.Function with vmap, you must either override "
                                   "the vmap staticmethod or set generate_vmap_rule=True.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        """The reverse-mode derivative: input gradients from output gradients (``vjp`` is its
+        other name, as in PyTorch)."""
+        function = ctx._forward_cls
+        if function.vjp is not Function.vjp:
+            return function.vjp(ctx, *grad_outputs)
+        raise NotImplementedError("You must implement either the backward or vjp method for your "
+                                  "custom autograd.Function to use it with backward mode AD.")
+
+    @staticmethod
+    def vjp(ctx, *grad_outputs):
+        """``backward``'s other name: a Function defines one of them."""
+        return Function.backward(ctx, *grad_outputs)
 
     @staticmethod
     def jvp(ctx, *grad_inputs):

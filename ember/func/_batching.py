@@ -1104,6 +1104,7 @@ class _GeneratedRule(Function):
         ctx.levels = levels
         user = _UserContext(tuple(isinstance(value, Tensor) and value.requires_grad
                                   for value in values))
+        user._forward_cls = function
         ctx.user = user
         with _entered(levels):
             inputs = tuple(_both_ways(values, levels, True))
