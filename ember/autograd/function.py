@@ -785,14 +785,22 @@ class forward_mode:
 
     def __init__(self, check=True, on_apply=False):
         self.check = check
-        self.name = "_forward_check" if on_apply else "_forward_mode"
+        self.on_apply = on_apply
+        self.previous = None
 
     def __enter__(self):
-        self.previous = globals()[self.name]
-        globals()[self.name] = self.check
+        global _forward_mode, _forward_check
+        if self.on_apply:
+            self.previous, _forward_check = _forward_check, self.check
+        else:
+            self.previous, _forward_mode = _forward_mode, self.check
 
     def __exit__(self, *exception):
-        globals()[self.name] = self.previous
+        global _forward_mode, _forward_check
+        if self.on_apply:
+            _forward_check = self.previous
+        else:
+            _forward_mode = self.previous
 
 
 def call_jvp(node, tangents):

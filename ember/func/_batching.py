@@ -633,7 +633,7 @@ def _scatter(op_class, args, level):
     x, axis, index, src, *options = args
     size = _batch_size(level)
     if type(index) is BatchedArray:
-        indices = index.value._data
+        indices = index.whole_batch()
         if index.level != level or type(indices) is not np.ndarray:
             raise Unbatchable(describe(op_class))
     else:
@@ -1044,7 +1044,7 @@ class _UserContext(FunctionCtx):
         return self._saved
 
     def mark_non_differentiable(self, *outputs):
-        pass  # the outputs of the generated rule's node are differentiable as PyTorch's are
+        pass  # (not tracked under the generated rule: its node's outputs are differentiable)
 
     _saved_for_forward = None
     _materialize_grads = True
