@@ -649,11 +649,10 @@ def _scatter(op_class, args, level):
 
 
 def _index_slices(op_class, args, level):
-    """index_add, index_copy, index_fill with one index vector for the whole batch: slices at
-    the shifted axis; a per-sample index has no rule."""
+    """index_add, index_copy, index_fill: slices at the shifted axis for one index vector for
+    the whole batch; a per-sample one (rows of indices) becomes the scatter of each sample's
+    slices (scatter_add for index_add, scatter for the others)."""
     x, axis, index, source, *options = args
-    if type(index) is BatchedArray:
-        raise Unbatchable(describe(op_class))
     size = _batch_size(level)
     values, batched = unwrap(x, level)
     if not batched:
@@ -662,7 +661,22 @@ def _index_slices(op_class, args, level):
         source, batched = unwrap(source, level)
         if not batched:
             source = broadcast_batch(source, size)
-    return wrap(op_class.apply(values, axis + 1, index, source, *options), level)
+    if type(index) is not BatchedArray:
+        return wrap(op_class.apply(values, axis + 1, index, source, *options), level)
+    rows = index.whole_batch()
+    if index.level != level or type(rows) is not np.ndarray:
+        raise Unbatchable(describe(op_class))
+    # each sample's index vector spread along the other dims of its slices
+    target = list(values.shape if not isinstance(source, Tensor) else source.shape)
+    target[axis + 1] = rows.shape[1]
+    along = [size] + [1] * (len(target) - 1)
+    along[axis + 1] = rows.shape[1]
+    spread = np.broadcast_to(rows.reshape(along), tuple(target))
+    if op_class is index_ops.IndexAdd:
+        alpha = options[0]
+        added = source if alpha == 1 else source * alpha
+        return wrap(index_ops.ScatterAdd.apply(values, axis + 1, spread, added), level)
+    return wrap(index_ops.Scatter.apply(values, axis + 1, spread, source), level)
 
 
 def _matmul(op_class, args, level):
@@ -1321,7 +1335,8 @@ _register(_elementwise, Conj, Real, Imag, ViewAsReal, ViewAsComplex, Polar, Comp
 _register(_scatter, index_ops.Scatter, index_ops.ScatterAdd, index_ops.ScatterReduce)
 _register(_index_slices, index_ops.IndexAdd, index_ops.IndexCopy, index_ops.IndexFill)
 _TAKES_BATCHED_INDEX = frozenset([index_ops.Scatter, index_ops.ScatterAdd,
-                                  index_ops.ScatterReduce, index_ops.Gather])
+                                  index_ops.ScatterReduce, index_ops.Gather, index_ops.IndexAdd,
+                                  index_ops.IndexCopy, index_ops.IndexFill])
 _register(_custom_function, Function)
 
 BatchedForward.dispatch = staticmethod(dispatch)

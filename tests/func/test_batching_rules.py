@@ -172,6 +172,10 @@ RULES = [
     ("index_add_copy_fill", lambda fw, a, b: a.index_add(0, fw.tensor([0, 2]), b, alpha=2.0)
      + a.index_copy(0, fw.tensor([1, 3]), b) + a.index_fill(1, fw.tensor([0, 4]), -1.0)
      + b.sum() * 0, [(3, 4, 5), (2, 5)], (0, None)),
+    ("index_ops_per_sample_index", lambda fw, a, b: a.index_add(0, _classes(b[:, 0]), b,
+                                                                 alpha=2.0)
+     + a.index_copy(0, b[:, 0].argsort()[:2], b) + a.index_fill(1, b[0].argsort()[:3], -1.0),
+     [(3, 4, 5), (3, 2, 5)], (0, 0)),
     ("one_hot", lambda fw, a: fw.nn.functional.one_hot(_classes(a), 3).to(a.dtype) * a[..., None],
      [(3, 2, 4)], 0),
     ("fft_transforms", lambda fw, a: fw.fft.fft(a).abs() + fw.fft.ifft(a, dim=0).real
@@ -205,7 +209,8 @@ def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in
                                   "attention_masks", "linalg_solve_inv_det",
                                   "linalg_cholesky_slogdet", "linalg_triangular_solves",
                                   "fft_transforms", "scatter_family_batched_index",
-                                  "scatter_shared_operands", "index_add_copy_fill"])
+                                  "scatter_shared_operands", "index_add_copy_fill",
+                                  "index_ops_per_sample_index"])
 def test_gradients_flow_through_the_batched_call_like_torch(torch, name):
     _, function, shapes, in_dims = next(rule for rule in RULES if rule[0] == name)
     results = []
