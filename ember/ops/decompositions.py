@@ -13,7 +13,9 @@ from ..autograd.function import Op
 from ..tensor import Tensor
 from ._broadcast import unbroadcast
 from ._return_types import _return_type
-from .linalg import _check_square, inverse, matmul
+from ..autograd.grad_mode import no_grad
+from .elementwise.extrema import maximum
+from .linalg import _check_square, eigvalsh, inverse, matmul
 from . import reduce as _reduce
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
 from .shape import require_tensor, tril
@@ -372,12 +374,16 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """The number of singular values above max(atol, rtol * S_max), as int64."""
     _check_matrices(A, "linalg.matrix_rank")
     atol_value, rtol_value = _tolerances(A, atol, rtol)
-    data = A._data
-    values = np.abs(np.linalg.eigvalsh(data)) if hermitian else \
-        np.linalg.svd(data, compute_uv=False)
-    largest = values.max(axis=-1, initial=0.0)
-    counts = (values > _cutoff(largest, atol_value, rtol_value)[..., None]).sum(axis=-1)
-    return Tensor._result(np.asarray(counts, dtype=np.int64))
+    # through the ops (no graph), so that it batches under ember.func.vmap
+    with no_grad():
+        values = eigvalsh(A).abs() if hermitian else svdvals(A)
+        dtype = values._data.dtype
+        if values.shape[-1] == 0:
+            return Tensor._result(np.zeros(tuple(values.shape[:-1]), np.int64))
+        largest = amax(values, -1)
+        cutoff = maximum(Tensor._wrap(np.asarray(atol_value, dtype=dtype)),
+                         largest * Tensor._wrap(np.asarray(rtol_value, dtype=dtype)))
+        return reduce_sum(values > cutoff.unsqueeze(-1), -1)
 
 
 class SolveTriangular(Op):

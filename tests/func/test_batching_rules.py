@@ -178,6 +178,8 @@ RULES = [
      [(3, 4, 5), (3, 2, 5)], (0, 0)),
     ("one_hot", lambda fw, a: fw.nn.functional.one_hot(_classes(a), 3).to(a.dtype) * a[..., None],
      [(3, 2, 4)], 0),
+    ("linalg_lstsq_rank", lambda fw, a, b: fw.linalg.lstsq(a, b).solution.sum(-1)
+     + fw.linalg.matrix_rank(a).to(a.dtype).unsqueeze(-1), [(3, 5, 4), (3, 5, 2)], (0, 0)),
     ("fft_transforms", lambda fw, a: fw.fft.fft(a).abs() + fw.fft.ifft(a, dim=0).real
      + fw.fft.irfft(fw.fft.rfft(a), n=5) + fw.fft.fft2(a, norm="ortho").imag,
      [(3, 2, 5)], 0),
