@@ -235,7 +235,8 @@ def test_randomness_same_and_different(chunk_size):
 
 
 @pytest.mark.parametrize("draw", ["rand", "randn", "randn_like", "rand_like", "randint",
-                                  "randint_like", "dropout", "nested", "bernoulli_p"])
+                                  "randint_like", "dropout", "nested", "bernoulli_p",
+                                  "uniform_", "normal_"])
 def test_different_randomness_draws_the_batch_at_once_like_torch(torch, batched_only, draw):
     """Under randomness="different" the factories and dropout draw every sample's values in one
     draw, as PyTorch does: its very numbers for the same seed (normal draws of 16 or more
@@ -253,6 +254,8 @@ def test_different_randomness_draws_the_batch_at_once_like_torch(torch, batched_
             "nested": lambda a: fw.func.vmap(lambda row: row + fw.randn(5, dtype=fw.float64),
                                              randomness="same")(a),
             "bernoulli_p": lambda a: a.bernoulli(0.3) + a,
+            "uniform_": lambda a: a.clone().uniform_(2.0, 3.0) * a,
+            "normal_": lambda a: a.clone().normal_(1.0, 2.0) - a,
         }[draw]
         fw.manual_seed(7)
         return fw.func.vmap(function, randomness="different")(x)
