@@ -1058,7 +1058,7 @@ class _UserContext(FunctionCtx):
         return self._saved
 
     def mark_non_differentiable(self, *outputs):
-        pass  # (not tracked under the generated rule: its node's outputs are differentiable)
+        pass  # PyTorch's generated rule too leaves the batched outputs differentiable
 
     _saved_for_forward = None
     _materialize_grads = True
