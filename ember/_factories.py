@@ -810,8 +810,11 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
         if array is None and not isinstance(value, (int, float, np.number)):
             raise TypeError(f"normal() received an invalid combination of arguments - got "
                             f"{named_type(value)} where a Tensor or float belongs")
-    if std_array is None and std < 0 or std_array is not None and (std_array < 0).any():
-        found = std if std_array is None else std_array.min()
+    std_values = std_array
+    if std_array is not None and hasattr(type(std_array), "whole_batch"):
+        std_values = std_array.whole_batch()  # batched by ember.func.vmap: every sample checked
+    if std_array is None and std < 0 or std_array is not None and (std_values < 0).any():
+        found = std if std_array is None else std_values.min()
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_compact(found)}")
     if mean_array is None and std_array is None:
         if size is None:
@@ -827,9 +830,19 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
                                       f"'{target._scalar_type}'")
     # PyTorch draws normal_(0, std) for a number std (normal_(mean, std) when both are
     # numbers), else normal_(0, 1) times std, then adds the mean, in the result's dtype.
-    draws = _random.normal(generator, shape, target.numpy,
-                           mean if mean_array is None and std_array is None else 0.0,
-                           1.0 if std_array is not None else std)
+    base = mean if mean_array is None and std_array is None else 0.0
+    scale = 1.0 if std_array is not None else std
+    if out is None and not requires_grad:
+        drawn = _random.batched_draw(
+            lambda batch_shape: _random.normal(generator, batch_shape, target.numpy, base, scale),
+            shape)
+        if drawn is not None:  # under vmap(randomness="different"): the same steps on tensors
+            if std_array is not None:
+                drawn = drawn * std.to(target)
+            if mean_array is not None:
+                return drawn + mean.to(target)
+            return drawn + target.numpy.type(mean) if std_array is not None else drawn
+    draws = _random.normal(generator, shape, target.numpy, base, scale)
     if std_array is not None:
         draws = draws * std_array.astype(target.numpy, copy=False)
     if mean_array is not None:

@@ -236,7 +236,7 @@ def test_randomness_same_and_different(chunk_size):
 
 @pytest.mark.parametrize("draw", ["rand", "randn", "randn_like", "rand_like", "randint",
                                   "randint_like", "dropout", "nested", "bernoulli_p",
-                                  "uniform_", "normal_"])
+                                  "uniform_", "normal_", "normal_of_tensors"])
 def test_different_randomness_draws_the_batch_at_once_like_torch(torch, batched_only, draw):
     """Under randomness="different" the factories and dropout draw every sample's values in one
     draw, as PyTorch does: its very numbers for the same seed (normal draws of 16 or more
@@ -256,6 +256,7 @@ def test_different_randomness_draws_the_batch_at_once_like_torch(torch, batched_
             "bernoulli_p": lambda a: a.bernoulli(0.3) + a,
             "uniform_": lambda a: a.clone().uniform_(2.0, 3.0) * a,
             "normal_": lambda a: a.clone().normal_(1.0, 2.0) - a,
+            "normal_of_tensors": lambda a: fw.normal(a * 2, a * 0.5 + 1),
         }[draw]
         fw.manual_seed(7)
         return fw.func.vmap(function, randomness="different")(x)
