@@ -435,7 +435,7 @@ def test_jacfwd_checks_randomness_when_called_like_torch(torch):
     assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
 
 
-# ---- custom Functions under forward mode ----------------------------------------------------------
+# ---- custom Functions under forward mode ---------------------------------------------------------
 def _scaled_sin(fw, vmappable=True, with_jvp=True):
     """A Function whose jvp deliberately differs from its backward (1.5x on x's tangent), so
     that which one a transform used shows in the values; a float argument gets None in jvp."""
