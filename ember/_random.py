@@ -143,7 +143,15 @@ _state_tensor = None
 
 default_generator = Generator()
 # A thread's own default generator (a DataLoader worker's), where it has one.
-_thread = threading.local()
+class _ThreadState(threading.local):
+    """A thread's own random state: its default generator where it has one (set as an
+    attribute), vmap's refusal of draws and its BatchDraws (class defaults: read directly)."""
+
+    refusal = None
+    batch_draws = None
+
+
+_thread = _ThreadState()
 
 
 def set_thread_generator(generator):
@@ -213,14 +221,14 @@ def _default():
 
 def _stream(generator):
     """The generator a draw uses (the default one for None)."""
-    record = getattr(_thread, "batch_draws", None)
+    record = _thread.batch_draws
     if record is not None and not record.batched:
         record.unbatched = True
     if generator is None:
         return getattr(_thread, "generator", default_generator)
     if not isinstance(generator, Generator):
         raise TypeError(f"expected an ember.Generator, got {type(generator).__name__}")
-    refusal = getattr(_thread, "refusal", None)
+    refusal = _thread.refusal
     if refusal is not None:
         # (draws from the default generator are found by comparing its state afterwards)
         raise RuntimeError(refusal)
@@ -242,7 +250,7 @@ class BatchDraws:
 @contextlib.contextmanager
 def batch_draws(hook):
     """A BatchDraws for the draws made inside (ember.func.vmap's batched call)."""
-    previous = getattr(_thread, "batch_draws", None)
+    previous = _thread.batch_draws
     record = _thread.batch_draws = BatchDraws(hook)
     try:
         yield record
@@ -252,13 +260,13 @@ def batch_draws(hook):
 
 def current_batch_draws():
     """The BatchDraws of the batched call in progress, or None."""
-    return getattr(_thread, "batch_draws", None)
+    return _thread.batch_draws
 
 
 def batched_draw(draw, shape):
     """A factory's values for every sample of the batched call in progress at once, as the
     batched tensor ``hook`` makes from ``draw(batch_shape)``; None outside such a call."""
-    record = getattr(_thread, "batch_draws", None)
+    record = _thread.batch_draws
     if record is None:
         return None
     record.batched += 1
@@ -272,7 +280,7 @@ def batched_draw(draw, shape):
 def refusing_draws(message):
     """Draws from a given generator raise RuntimeError(message) inside (None: allowed), for
     ember.func.vmap's randomness="error"."""
-    previous = getattr(_thread, "refusal", None)
+    previous = _thread.refusal
     _thread.refusal = message
     try:
         yield
