@@ -20,6 +20,7 @@ from ._dtype import (from_numpy_dtype, get_default_dtype, is_floating, overflow_
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
 from .autograd.function import Op
+from .autograd.node import BatchedForward
 from .ops._broadcast import mismatch_error
 from .ops.reduce import linspace_array
 from .tensor import (Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries,
@@ -612,16 +613,25 @@ def _draw(name, method, size, keyword, generator, dtype, device, requires_grad, 
     target = _target(_dtype_argument(name, dtype), out, get_default_dtype())
     _flag_argument(name, "requires_grad", requires_grad)
     _floating_only(method, target)
+    if out is None and not requires_grad:
+        batched = _random.batched_draw(
+            lambda batch_shape: _drawn_floats(method, batch_shape, generator, target), shape)
+        if batched is not None:
+            return batched
+    return _finish(name, _drawn_floats(method, shape, generator, target), requires_grad, out)
+
+
+def _drawn_floats(method, shape, generator, target):
+    """rand's (``method`` "random") or randn's values of ``shape`` in ``target``'s dtype."""
     if target.is_complex:
         # PyTorch fills the real view: parts side by side, normal ones with std 1/sqrt(2) each,
         # so that E|z|^2 = 1
         parts_type = _dtype.real_dtype(target.numpy)
         parts = (_random.uniform(generator, shape + (2,), parts_type) if method == "random"
                  else _random.normal(generator, shape + (2,), parts_type, 0.0, np.sqrt(0.5)))
-        return _finish(name, parts.view(target.numpy).reshape(shape), requires_grad, out)
-    array = (_random.uniform(generator, shape, target.numpy) if method == "random"
-             else _random.normal(generator, shape, target.numpy))
-    return _finish(name, array, requires_grad, out)
+        return parts.view(target.numpy).reshape(shape)
+    return (_random.uniform(generator, shape, target.numpy) if method == "random"
+            else _random.normal(generator, shape, target.numpy))
 
 
 def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, device=None,
@@ -661,6 +671,12 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
             raise RuntimeError(f"from is out of bounds for {target._cpp_type}")
         if high - 1 > highest:
             raise RuntimeError(f"to - 1 is out of bounds for {target._cpp_type}")
+    if out is None and not requires_grad:
+        batched = _random.batched_draw(
+            lambda batch_shape: _random.integers(generator, low, high, batch_shape).astype(
+                target.numpy), shape)
+        if batched is not None:
+            return batched
     array = _random.integers(generator, low, high, shape)
     return _finish("randint", array.astype(target.numpy), requires_grad, out)
 
@@ -693,34 +709,37 @@ def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_g
 
 def _drawn_like(input, target, memory_format, requires_grad, draw):
     """A ``*_like`` random tensor: PyTorch fills ``empty_like(input)``, laid out as the input
-    lies in memory (by default), in memory order; ``draw(contiguous)`` gives the values in
-    draw order, told whether the result is contiguous (normal draws depend on it)."""
+    lies in memory (by default), in memory order; ``draw(contiguous, shape)`` gives the values
+    in draw order, told whether the result is contiguous (normal draws depend on it)."""
     shape = input._data.shape
+    if not requires_grad:
+        batched = _random.batched_draw(lambda batch_shape: draw(True, batch_shape), shape)
+        if batched is not None:
+            return batched
     result = np.empty(shape, dtype=target.numpy)
     if isinstance(input._data, np.ndarray):
         result = arrange(result, memory_format, like=input._data)
-    result[...] = _random.in_memory_order(result, draw(result.flags.c_contiguous))
+    result[...] = _random.in_memory_order(result, draw(result.flags.c_contiguous, shape))
     return _new(result, requires_grad)
 
 
 def rand_like(input, generator=None, dtype=None, requires_grad=False, device=None, layout=None,
               memory_format=preserve_format):
     target = _like("rand_like", input, dtype, device, layout, memory_format)
-    shape = input._data.shape
+    _floating_only("random", target)
     return _drawn_like(input, target, memory_format, requires_grad,
-                       lambda contiguous: rand(shape, generator=generator, dtype=target)._data)
+                       lambda contiguous, shape: _drawn_floats("random", shape, generator, target))
 
 
 def randn_like(input, generator=None, dtype=None, requires_grad=False, device=None, layout=None,
                memory_format=preserve_format):
     target = _like("randn_like", input, dtype, device, layout, memory_format)
-    shape = input._data.shape
+    _floating_only("standard_normal", target)
 
-    def draw(contiguous):
+    def draw(contiguous, shape):
         if contiguous or target.is_complex:
-            return randn(shape, generator=generator, dtype=target)._data
+            return _drawn_floats("standard_normal", shape, generator, target)
         # a non-contiguous result gets PyTorch's scalar normals, as normal_ fills it
-        _floating_only("standard_normal", target)
         return _random.normal(generator, shape, target.numpy, contiguous=False)
     return _drawn_like(input, target, memory_format, requires_grad, draw)
 
@@ -730,10 +749,10 @@ def randint_like(input, low, high=None, generator=None, dtype=None, requires_gra
     target = _like("randint_like", input, dtype, device, layout, memory_format)
     if high is None:
         low, high = 0, low
-    shape = input._data.shape
+    randint(low, high, (0,), dtype=target)  # randint's checks of the bounds for the dtype
     return _drawn_like(input, target, memory_format, requires_grad,
-                       lambda contiguous: randint(low, high, shape, generator=generator,
-                                                  dtype=target)._data)
+                       lambda contiguous, shape: _random.integers(
+                           generator, low, high, shape).astype(target.numpy))
 
 
 def bernoulli(input, p=None, generator=None):
@@ -748,9 +767,18 @@ def bernoulli(input, p=None, generator=None):
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could "
                            "this error message be improved?  If so, please report an "
                            "enhancement request to PyTorch.)")
-    draws = (_random.bernoulli(generator, input._data) if p is None
-             else _random.bernoulli(generator, float(p), input._data.shape))
-    return _new(draws.astype(input._data.dtype))
+    data = input._data
+    if p is not None and type(data) is not np.ndarray:
+        # batched by ember.func.vmap: every sample's draws at once under randomness="different";
+        # otherwise, as PyTorch, no rule ("same" then refuses a batched input)
+        drawn = _random.batched_draw(lambda batch_shape: _random.bernoulli(
+            generator, float(p), batch_shape).astype(data.dtype), data.shape)
+        if drawn is None:
+            raise BatchedForward("bernoulli")
+        return drawn
+    draws = (_random.bernoulli(generator, data) if p is None
+             else _random.bernoulli(generator, float(p), data.shape))
+    return _new(draws.astype(data.dtype))
 
 
 class _Drawn(Op):
@@ -848,8 +876,11 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
         if array is None and not isinstance(value, (int, float, np.number)):
             raise TypeError(f"normal() received an invalid combination of arguments - got "
                             f"{named_type(value)} where a Tensor or float belongs")
-    if std_array is None and std < 0 or std_array is not None and (std_array < 0).any():
-        found = std if std_array is None else std_array.min()
+    std_values = std_array
+    if std_array is not None and hasattr(type(std_array), "whole_batch"):
+        std_values = std_array.whole_batch()  # batched by ember.func.vmap: every sample checked
+    if std_array is None and std < 0 or std_array is not None and (std_values < 0).any():
+        found = std if std_array is None else std_values.min()
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_compact(found)}")
     if mean_array is None and std_array is None:
         if size is None:
@@ -865,9 +896,19 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
                                       f"'{target._scalar_type}'")
     # PyTorch draws normal_(0, std) for a number std (normal_(mean, std) when both are
     # numbers), else normal_(0, 1) times std, then adds the mean, in the result's dtype.
-    draws = _random.normal(generator, shape, target.numpy,
-                           mean if mean_array is None and std_array is None else 0.0,
-                           1.0 if std_array is not None else std)
+    base = mean if mean_array is None and std_array is None else 0.0
+    scale = 1.0 if std_array is not None else std
+    if out is None and not requires_grad:
+        drawn = _random.batched_draw(
+            lambda batch_shape: _random.normal(generator, batch_shape, target.numpy, base, scale),
+            shape)
+        if drawn is not None:  # under vmap(randomness="different"): the same steps on tensors
+            if std_array is not None:
+                drawn = drawn * std.to(target)
+            if mean_array is not None:
+                return drawn + mean.to(target)
+            return drawn + target.numpy.type(mean) if std_array is not None else drawn
+    draws = _random.normal(generator, shape, target.numpy, base, scale)
     if std_array is not None:
         draws = draws * std_array.astype(target.numpy, copy=False)
     if mean_array is not None:

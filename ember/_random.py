@@ -143,7 +143,15 @@ _state_tensor = None
 
 default_generator = Generator()
 # A thread's own default generator (a DataLoader worker's), where it has one.
-_thread = threading.local()
+class _ThreadState(threading.local):
+    """A thread's own random state: its default generator where it has one (set as an
+    attribute), vmap's refusal of draws and its BatchDraws (class defaults: read directly)."""
+
+    refusal = None
+    batch_draws = None
+
+
+_thread = _ThreadState()
 
 
 def set_thread_generator(generator):
@@ -158,23 +166,23 @@ def set_thread_generator(generator):
 def manual_seed(seed):
     """Seed the default generator, the one every random function uses unless given another
     (in a DataLoader worker, the worker's own)."""
-    return _stream(None).manual_seed(seed)
+    return _default().manual_seed(seed)
 
 
 def seed():
-    return _stream(None).seed()
+    return _default().seed()
 
 
 def initial_seed():
-    return _stream(None).initial_seed()
+    return _default().initial_seed()
 
 
 def get_rng_state():
-    return _stream(None).get_state()
+    return _default().get_state()
 
 
 def set_rng_state(state):
-    _stream(None).set_state(state)
+    _default().set_state(state)
 
 
 @contextlib.contextmanager
@@ -206,23 +214,73 @@ def numpy_generator(generator=None):
 # Each follows ATen's CPU kernel for the same draw (DistributionsHelper.h, TransformationHelper.h,
 # cpu/DistributionTemplates.h), element by element in memory order, so that the same seed gives
 # PyTorch's numbers, bit for bit.
+def _default():
+    """The calling thread's default generator."""
+    return getattr(_thread, "generator", default_generator)
+
+
 def _stream(generator):
+    """The generator a draw uses (the default one for None)."""
+    record = _thread.batch_draws
+    if record is not None and not record.batched:
+        record.unbatched = True
     if generator is None:
         return getattr(_thread, "generator", default_generator)
     if not isinstance(generator, Generator):
         raise TypeError(f"expected an ember.Generator, got {type(generator).__name__}")
-    refusal = getattr(_thread, "refusal", None)
+    refusal = _thread.refusal
     if refusal is not None:
         # (draws from the default generator are found by comparing its state afterwards)
         raise RuntimeError(refusal)
     return generator
 
 
+class BatchDraws:
+    """What ember.func.vmap(randomness="different") learns of a batched call's draws: factories
+    draw every sample's values at once through ``hook(draw, shape)``; ``batched`` counts the
+    draws in progress that are made for the whole batch (by the hook or an op's batching rule);
+    ``unbatched`` says a draw was made for one sample only (then vmap runs once per sample)."""
+
+    def __init__(self, hook):
+        self.hook = hook
+        self.batched = 0
+        self.unbatched = False
+
+
+@contextlib.contextmanager
+def batch_draws(hook):
+    """A BatchDraws for the draws made inside (ember.func.vmap's batched call)."""
+    previous = _thread.batch_draws
+    record = _thread.batch_draws = BatchDraws(hook)
+    try:
+        yield record
+    finally:
+        _thread.batch_draws = previous
+
+
+def current_batch_draws():
+    """The BatchDraws of the batched call in progress, or None."""
+    return _thread.batch_draws
+
+
+def batched_draw(draw, shape):
+    """A factory's values for every sample of the batched call in progress at once, as the
+    batched tensor ``hook`` makes from ``draw(batch_shape)``; None outside such a call."""
+    record = _thread.batch_draws
+    if record is None:
+        return None
+    record.batched += 1
+    try:
+        return record.hook(draw, shape)
+    finally:
+        record.batched -= 1
+
+
 @contextlib.contextmanager
 def refusing_draws(message):
     """Draws from a given generator raise RuntimeError(message) inside (None: allowed), for
     ember.func.vmap's randomness="error"."""
-    previous = getattr(_thread, "refusal", None)
+    previous = _thread.refusal
     _thread.refusal = message
     try:
         yield

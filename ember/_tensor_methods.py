@@ -14,6 +14,7 @@ from ._dtype import (
     overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
+from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api, decompositions, spectral
 from .ops.elementwise.arithmetic import _fusable, fused_add_scaled
@@ -380,11 +381,24 @@ def _check_continuous(self, kernel=None, distribution=None):
                        f"dtype must be a floating point but you specified {name}")
 
 
+def _batched_fill(self, draw):
+    """A random fill of a tensor batched by ember.func.vmap(randomness="different"): every
+    sample's values drawn at once (``draw(shape)``) and written in place; None elsewhere."""
+    if type(self._data) is np.ndarray or self._data.dtype.kind == "c":
+        return None
+    drawn = _random.batched_draw(draw, self._data.shape)
+    return None if drawn is None else BatchedForward.inplace(self, drawn)
+
+
 def uniform_(self, a=0.0, b=1.0, generator=None):
     """Uniform on [a, b); a complex tensor's real and imaginary parts each (PyTorch fills its
     real view)."""
     if self._data.dtype.kind != "c":
         _check_continuous(self, "check_uniform_bounds")
+    filled = _batched_fill(self, lambda shape: _random.uniform(generator, shape,
+                                                               self._data.dtype, a, b))
+    if filled is not None:
+        return filled
     values = _random.uniform(generator, _parts_shape(self), _draw_dtype(self), a, b)
     return _fill_with(self, _as_parts(self, values), "uniform_", drawn=True)
 
@@ -397,6 +411,10 @@ def normal_(self, mean=0.0, std=1.0, generator=None):
                                 std / np.sqrt(2))
         return _fill_with(self, _as_parts(self, values), "normal_", drawn=True)
     _check_continuous(self, "normal_kernel_cpu")
+    filled = _batched_fill(self, lambda shape: _random.normal(generator, shape,
+                                                              self._data.dtype, mean, std))
+    if filled is not None:
+        return filled
     values = _random.normal(generator, self._data.shape, self._data.dtype, mean, std,
                             contiguous=self.is_contiguous())
     return _fill_with(self, values, "normal_", drawn=True)

@@ -26,6 +26,7 @@ from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
 from ..tensor import Size, Tensor
 from .._grad_state import GradState, _grad_state
 from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
+from .function import _transforms
 from .node import next_positions
 from .views import refresh_view
 
@@ -598,22 +599,28 @@ def _grad_tuple(grad_tensors, count):
     return tuple(grad_tensors)
 
 
-class _Transforms(threading.local):
-    depth = 0  # the ember.func transforms calling a user function in this thread
-
-
-_transforms = _Transforms()
-
-
 class inside_transform:
     """Marks a function transform's call of the user's function: ``backward()`` there is refused,
-    as PyTorch refuses it inside its functorch transforms (the transform owns the sweep)."""
+    as PyTorch refuses it inside its functorch transforms (the transform owns the sweep). A
+    grad-type transform gives the tensors it passes (``arguments``): the others count as
+    captured there (function.refuse_captured_mutation)."""
+
+    def __init__(self, arguments=None, vmap_levels=()):
+        self.arguments = arguments
+        self.vmap_levels = vmap_levels
 
     def __enter__(self):
         _transforms.depth += 1
+        if self.arguments is not None:
+            _transforms.arguments = _transforms.arguments + (
+                frozenset(id(value) for value in self.arguments),)
+            _transforms.vmap_levels = _transforms.vmap_levels + (frozenset(self.vmap_levels),)
 
     def __exit__(self, *exception):
         _transforms.depth -= 1
+        if self.arguments is not None:
+            _transforms.arguments = _transforms.arguments[:-1]
+            _transforms.vmap_levels = _transforms.vmap_levels[:-1]
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,

@@ -14,7 +14,8 @@ unless something else requires grad), and results computed under ``no_grad`` or
 ``inference_mode`` carry no tangent (PyTorch's forward AD ignores ``no_grad``).
 ``unpack_dual``'s primal is detached when only duals are behind the tensor, so from there on
 ``requires_grad`` is as in PyTorch; a dual of a tensor that does not require grad stops requiring
-it when its level exits. A custom Function's ``jvp`` is not used (its ``backward`` is, twice).
+it when its level exits. A custom Function's tangents come from its ``jvp`` (its node is
+transposed through it, ``function._TransposedJvp``); without one, NotImplementedError as PyTorch.
 """
 from typing import NamedTuple, Optional
 
@@ -217,22 +218,15 @@ def _custom_jvp(ctx, args, results):
             else:
                 carried = True
             tangents.append(tangent)
+        else:
+            tangents.append(None)
     if not carried:
         return
-    ctx._in_jvp = True
-    try:
-        with enable_grad():
-            output_tangents = ctx._forward_cls.jvp(ctx, *tangents)
-    finally:
-        ctx._in_jvp = False
-    if not isinstance(output_tangents, tuple):
-        output_tangents = (output_tangents,)
+    with enable_grad():
+        output_tangents = _function.call_jvp(ctx, tangents)
     for result, tangent in zip(results, output_tangents):
         if tangent is None or not result.requires_grad:
             continue
-        if not isinstance(tangent, Tensor):
-            raise TypeError(f"{ctx._forward_cls.__name__}.jvp must return Tensors, got "
-                            f"{type(tangent).__name__}")
         check_dual(result, tangent)
         result.grad_fn = None  # a dual of its own: nothing differentiates through the node
         _duals.append((result, tangent))
@@ -244,8 +238,9 @@ def _tangent(tensor, reached, keep):
     duals = [dual for dual, _ in reached]
     with enable_grad():
         cotangent = Tensor._wrap(np.zeros_like(tensor._data), True)
-        transposed = _grad([tensor], duals, [cotangent], retain_graph=True, create_graph=True,
-                           allow_unused=True)
+        with _function.forward_mode():
+            transposed = _grad([tensor], duals, [cotangent], retain_graph=True,
+                               create_graph=True, allow_unused=True)
         pairs = [(value, tangent) for value, (_, tangent) in zip(transposed, reached)
                  if value is not None and value.requires_grad]
         if not pairs:

@@ -5,6 +5,7 @@ An ``Op``'s forward and backward take and return NumPy arrays (no Tensor wrappin
 for both, in three steps: collect the inputs, run forward, record the node.
 """
 import functools
+import threading
 
 import numpy as np
 
@@ -23,6 +24,43 @@ _tracer = None
 # ``_forward_ad_hook(ctx, args, results)`` after each recorded custom Function that defines
 # ``jvp`` and no ``backward``.
 _forward_ad_hook = None
+# Set by the forward-mode transforms (ember.func.jvp, jacfwd, forward_ad) while they transpose a
+# graph by the double-vjp trick: a custom Function's node then stands for its ``jvp`` (see
+# _TransposedJvp). Its value is a check of the Function's class (jacfwd's vmap support), or True.
+_forward_mode = None
+class _Transforms(threading.local):
+    depth = 0  # the ember.func transforms calling a user function in this thread
+    # Per grad-type transform in progress (grad, vjp, jvp and those built on them), outermost
+    # first: the ids of the tensors it passed to the user's function, and of the vmap levels
+    # in progress when it started.
+    arguments = ()
+    vmap_levels = ()
+
+
+def grad_transform_within(level_id):
+    """Whether a grad-type transform started inside the vmap level ``level_id`` is running."""
+    for levels in _transforms.vmap_levels:
+        if level_id in levels:
+            return True
+    return False
+
+
+def refuse_captured_mutation(tensor, operation):
+    """PyTorch's refusal to change in place, inside a grad-type transform, a tensor that is not
+    an argument of every such transform in progress (one the function captured)."""
+    for arguments in _transforms.arguments:
+        if id(tensor) not in arguments:
+            raise RuntimeError(f"During a grad (vjp, jvp, grad, etc) transform, the function "
+                               f"provided attempted to call in-place operation ({operation}) "
+                               f"that would mutate a captured Tensor. This is not supported; "
+                               f"please rewrite the function being transformed to explicitly "
+                               f"accept the mutated Tensor(s) as inputs.")
+
+
+_transforms = _Transforms()
+# Set by ember.func.hessian, which PyTorch runs as jacfwd (through vmap): a check of each custom
+# Function applied to tensors that require grad (its vmap support).
+_forward_check = None
 # ember.func's BatchedTensor: a custom Function given one hands itself to vmap's dispatch, which
 # applies PyTorch's rules for custom Functions under vmap (their ``vmap`` or generated rule).
 _batched_tensor_type = None
@@ -55,6 +93,17 @@ class Op(Node):
     # (exception type, message) where PyTorch's backward of the op has no derivative: under
     # create_graph the gradients require grad, and differentiating them raises this.
     double_backward_error = None
+    # (exception type, message) where PyTorch has no forward-mode derivative for the op: raised
+    # when a forward-mode transform reaches an op that also has a double_backward_error.
+    forward_ad_error = None
+    # An elementwise op with a double_backward_error whose forward mode PyTorch has: its
+    # Jacobian being diagonal, forward-mode transforms apply its backward to the tangent; a
+    # further derivative of that raises ``backward_forward_ad_error`` under a Hessian.
+    forward_ad_by_backward = False
+    backward_forward_ad_error = None
+    # False where PyTorch's backward of the op does not take the op's inputs: the gradients made
+    # under create_graph then depend on the grad_outputs alone (see without_double_backward).
+    double_backward_takes_inputs = True
     accepts_layouts = False  # True for ember.sparse's ops, whose inputs may be layout storages
     _tensor_level = False  # True for Function: forward and backward on Tensors (the adapter)
     xp = np
@@ -175,7 +224,8 @@ class Op(Node):
                 ctx._pack_saved(results)
             # (a dual's consumers are recorded: dual tensors require grad in ember)
             if _forward_ad_hook is not None and cls._tensor_level and \
-                    cls.jvp is not Function.jvp and getattr(cls, "backward", None) is None:
+                    cls.jvp is not Function.jvp and cls.backward is Function.backward and \
+                    cls.vjp is Function.vjp:
                 _forward_ad_hook(ctx, args, results)
         if _tracer is not None:
             _tracer(cls, ctx, args, results)
@@ -183,6 +233,11 @@ class Op(Node):
 
     def _backward_with_history(self, grad_outputs):
         if self.double_backward_error is not None:
+            if _forward_mode is not None:
+                if self.forward_ad_error is not None:
+                    raise self.forward_ad_error[0](self.forward_ad_error[1])
+                if self.forward_ad_by_backward:
+                    return _DiagonalTranspose.linked(self, grad_outputs)
             return self._backward_without_derivative(grad_outputs)
         if not self.differentiable_backward:
             return Node._backward_with_history(self, grad_outputs)
@@ -219,9 +274,14 @@ class Op(Node):
         inputs = tuple([(grad.grad_fn, grad._output_nr) if grad.grad_fn is not None else (grad, 0)
                         for grad in grad_outputs
                         if isinstance(grad, Tensor) and grad._requires_grad])
-        inputs += tuple([edge for edge in self.next_edges if edge is not None])
+        if self.double_backward_takes_inputs:
+            inputs += tuple([edge for edge in self.next_edges if edge is not None])
+        if not inputs:  # nothing to differentiate the gradients with respect to
+            return tuple([None if gradient is None or edge is None else Tensor._wrap(gradient)
+                          for gradient, edge in zip(results, self.next_edges)])
         return tuple([_BackwardOutput.link(Tensor._wrap(gradient), inputs, "NotImplemented",
-                                           self.double_backward_error)
+                                           self.double_backward_error,
+                                           self.forward_ad_error or self.backward_forward_ad_error)
                       if gradient is not None and edge is not None else None
                       for gradient, edge in zip(results, self.next_edges)])
 
@@ -246,9 +306,12 @@ class _InputLink(Node):
     def name(self):
         return "InputLinkBackward0"
 
+    zeros_meta = None  # (shape, dtype) of the input where it is not the gradient's
+
     @classmethod
-    def link(cls, gradient, input_edge):
+    def link(cls, gradient, input_edge, input_meta=None):
         node = object.__new__(cls)
+        node.zeros_meta = input_meta
         if gradient.grad_fn is not None:
             gradient_edge = (gradient.grad_fn, gradient._output_nr)
         else:
@@ -262,13 +325,18 @@ class _InputLink(Node):
         linked.grad_fn = node
         return linked
 
+    def _zeros(self, grad):
+        if self.zeros_meta is None:
+            return np.zeros_like(grad)
+        return np.zeros(*self.zeros_meta)
+
     @staticmethod
     def backward(ctx, grad):
-        return (grad if ctx.needs_input_grad[0] else None), np.zeros_like(grad)
+        return (grad if ctx.needs_input_grad[0] else None), ctx._zeros(grad)
 
     def _backward_with_history(self, grad_outputs):
         (grad,) = grad_outputs
-        zeros = Tensor._wrap(np.zeros_like(grad._data))
+        zeros = Tensor._wrap(self._zeros(grad._data))
         return (grad if self.needs_input_grad[0] else None), zeros
 
 
@@ -277,7 +345,7 @@ class _BackwardOutput(Node):
     the op's inputs: differentiating it gives None for them (``error`` None) or raises."""
 
     @classmethod
-    def link(cls, gradient, input_edges, owner_name, error):
+    def link(cls, gradient, input_edges, owner_name, error, forward_ad_error=None):
         node = object.__new__(cls)
         node._recording = True
         node.needs_input_grad = (True,) * len(input_edges)
@@ -287,6 +355,7 @@ class _BackwardOutput(Node):
         node._torch_name = (owner_name if error is not None
                             else owner_name[:-1] + "Backward0")
         node.error = error
+        node.forward_ad_error = forward_ad_error
         linked = Tensor._wrap(gradient._data, True)
         linked.grad_fn = node
         return linked
@@ -295,11 +364,82 @@ class _BackwardOutput(Node):
     def backward(ctx, grad):
         if ctx.error is not None:
             error_type, message = ctx.error
+            if ctx.forward_ad_error is not None and (
+                    _forward_mode is not None or _forward_check is not None):
+                error_type, message = ctx.forward_ad_error  # PyTorch got here by forward mode
             raise error_type(message)
         return (None,) * len(ctx.next_edges)
 
     def _backward_with_history(self, grad_outputs):
         return self.backward(self, *grad_outputs)
+
+
+class _DiagonalTranspose(Node):
+    """Under a forward-mode transform's first sweep, the input gradient of an elementwise op
+    whose backward PyTorch cannot differentiate (``forward_ad_by_backward``): as a function of
+    grad_output only, whose vjp along a tangent is the op's backward of that tangent (the
+    Jacobian is diagonal, so its transpose is itself): the op's forward-mode derivative."""
+
+    def name(self):
+        return "NotImplemented"
+
+    @classmethod
+    def linked(cls, owner, grad_outputs):
+        (grad,) = grad_outputs
+        node = object.__new__(cls)
+        node.owner = owner
+        node._recording = True
+        node.needs_input_grad = (True,)
+        node.next_edges = ((grad.grad_fn, grad._output_nr) if grad.grad_fn is not None
+                           else (grad, 0),)
+        node._sequence_nr = next(_sequence)
+        node._num_outputs = 1
+        gradient = Tensor._wrap(node._applied(grad._data), True)
+        gradient.grad_fn = node
+        return (gradient,) + (None,) * (len(owner.next_edges) - 1)
+
+    def _applied(self, grad):
+        result = self.owner.backward(self.owner, grad)
+        return result[0] if type(result) is tuple else result
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (ctx._applied(grad),)
+
+    def _backward_with_history(self, grad_outputs):
+        (grad,) = grad_outputs
+        owner = self.owner
+        inputs = tuple([edge for edge in (self.next_edges + owner.next_edges)
+                        if edge is not None])
+        if isinstance(grad, Tensor) and grad._requires_grad:
+            inputs = ((grad.grad_fn, grad._output_nr) if grad.grad_fn is not None
+                      else (grad, 0),) + inputs
+        array = self._applied(grad._data if isinstance(grad, Tensor) else grad)
+        return (_BackwardOutput.link(Tensor._wrap(array), inputs, "NotImplemented",
+                                     owner.double_backward_error,
+                                     owner.backward_forward_ad_error),)
+
+
+def transposing_for_forward_mode():
+    """Whether the first sweep of a forward-mode transform is running: backwards there stand
+    for their op's forward derivative (transposed), which may differ from its gradient."""
+    return _forward_mode is not None
+
+
+def forward_mode_active():
+    """Whether a forward-mode transform's first sweep is running (see ``_forward_mode``), or
+    ember.func.hessian (PyTorch's is forward over reverse)."""
+    return _forward_mode is not None or _forward_check is not None
+
+
+def forward_ad_unsupported(name):
+    """PyTorch's refusal of forward mode (jvp, jacfwd, forward AD, its Hessian) for ``name``."""
+    return (NotImplementedError,
+            f"Trying to use forward AD with {name} that does not support it because it has not "
+            f"been implemented yet.\nPlease file an issue to PyTorch at "
+            f"https://github.com/pytorch/pytorch/issues/new?template=feature-request.yml so "
+            f"that we can prioritize its implementation or submit a PR adding the "
+            f"implementation to derivatives.yaml")
 
 
 def torch_named(output, name):
@@ -321,11 +461,22 @@ def keep_input_in_gradient(output):
     return output
 
 
-def without_double_backward(output, error_type, message):
+def linked_to_input(gradient, input_edge, input_meta):
+    """``gradient`` (made under create_graph) also depending on the op input at ``input_edge``
+    with derivative zeros of ``input_meta`` (shape, dtype): where PyTorch's backward node
+    takes that input although this gradient does not vary with it."""
+    return _InputLink.link(gradient, input_edge, input_meta)
+
+
+def without_double_backward(output, error_type, message, forward_ad_error=None,
+                            takes_inputs=True):
     """Mark the op that made ``output`` as one whose backward PyTorch cannot differentiate in
-    this use (see ``Op.double_backward_error``); returns ``output``."""
+    this use (see ``Op.double_backward_error``), and, with ``forward_ad_error``, one that
+    PyTorch's forward mode refuses; returns ``output``."""
     if isinstance(output.grad_fn, Op):
         output.grad_fn.double_backward_error = (error_type, message)
+        output.grad_fn.forward_ad_error = forward_ad_error
+        output.grad_fn.double_backward_takes_inputs = takes_inputs
     return output
 
 
@@ -488,8 +639,19 @@ class BackwardCFunction(FunctionCtx, Node):
             for arg in args:
                 if type(arg) is _batched_tensor_type:
                     raise BatchedForward(function.__name__)
+        if _forward_check is not None:
+            for arg in args:
+                if isinstance(arg, Tensor) and arg.requires_grad:
+                    _forward_check(function)
+                    break
         with no_grad():
             if function.setup_context is Function.setup_context:
+                if _transforms.depth and not function._runs_in_transforms:
+                    raise RuntimeError(
+                        "In order to use an autograd.Function with functorch transforms (vmap, "
+                        "grad, jvp, jacrev, ...), it must override the setup_context "
+                        "staticmethod. For more details, please see "
+                        "https://pytorch.org/docs/main/notes/extending.func.html")
                 return function.forward(self, *args)
             output = function.forward(*args)
             function.setup_context(self, args, output)
@@ -534,7 +696,24 @@ class BackwardCFunction(FunctionCtx, Node):
                       for index, (gradient, meta) in enumerate(zip(result, self._input_meta))])
 
     def _backward_with_history(self, grad_outputs):
+        if _forward_mode is not None:
+            return self._transposed_jvp(grad_outputs)
         return self.backward(self, *grad_outputs)  # the engine runs it with grad mode on
+
+    def _transposed_jvp(self, grad_outputs):
+        """Under a forward-mode transform: this call's transposed Jacobian as the node of
+        _TransposedJvp, so that the transform's tangents go through the Function's ``jvp`` (as
+        PyTorch's forward AD does), never its backward; NotImplementedError without a jvp."""
+        function = self._forward_cls
+        if callable(_forward_mode):
+            _forward_mode(function)
+        if function.jvp is Function.jvp:
+            function.jvp(self)
+        grads = [Tensor._wrap(np.zeros(shape, dtype)) if grad is None else grad
+                 for grad, (shape, dtype) in zip(grad_outputs, self._output_meta)]
+        transposed = _TransposedJvp.apply(self, *grads)
+        transposed = iter(transposed if type(transposed) is tuple else (transposed,))
+        return tuple([None if edge is None else next(transposed) for edge in self.next_edges])
 
 
 class FunctionMeta(type):
@@ -559,6 +738,7 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
     # Under ``torch.func.vmap``: True runs ``forward`` on the batched inputs (PyTorch's generated
     # rule); otherwise the Function needs its own ``vmap`` staticmethod.
     generate_vmap_rule = False
+    _runs_in_transforms = False  # ember's own Functions written with ctx in forward: True
 
     @staticmethod
     def vmap(info, in_dims, *args):
@@ -568,10 +748,27 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
                                   "the vmap staticmethod or set generate_vmap_rule=True.")
 
     @staticmethod
+    def backward(ctx, *grad_outputs):
+        """The reverse-mode derivative: input gradients from output gradients (``vjp`` is its
+        other name, as in PyTorch)."""
+        function = ctx._forward_cls
+        if function.vjp is not Function.vjp:
+            return function.vjp(ctx, *grad_outputs)
+        raise NotImplementedError("You must implement either the backward or vjp method for your "
+                                  "custom autograd.Function to use it with backward mode AD.")
+
+    @staticmethod
+    def vjp(ctx, *grad_outputs):
+        """``backward``'s other name: a Function defines one of them."""
+        return Function.backward(ctx, *grad_outputs)
+
+    @staticmethod
     def jvp(ctx, *grad_inputs):
         """The forward-mode derivative: output tangents from input tangents (forward AD)."""
-        raise NotImplementedError("You must implement the jvp function for custom "
-                                  "autograd.Function to use it with forward mode AD.")
+        error = NotImplementedError("You must implement the jvp function for custom "
+                                    "autograd.Function to use it with forward mode AD.")
+        error.vmap_refusal = True  # under ember.func.vmap too: raised, not run per sample
+        raise error
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -579,6 +776,81 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
         (``forward(*args)``); PyTorch's form for Functions used under ``torch.func``."""
         raise NotImplementedError("You must implement the setup_context() method of your "
                                   "custom autograd.Function to use it with torch.func.")
+
+
+class forward_mode:
+    """Context in which the engine's sweep transposes custom Functions through their ``jvp``
+    (the forward-mode transforms' first backward); ``check(function_class)`` may refuse one.
+    With ``on_apply``, instead checks each custom Function applied to tensors requiring grad."""
+
+    def __init__(self, check=True, on_apply=False):
+        self.check = check
+        self.on_apply = on_apply
+        self.previous = None
+
+    def __enter__(self):
+        global _forward_mode, _forward_check
+        if self.on_apply:
+            self.previous, _forward_check = _forward_check, self.check
+        else:
+            self.previous, _forward_mode = _forward_mode, self.check
+
+    def __exit__(self, *exception):
+        global _forward_mode, _forward_check
+        if self.on_apply:
+            _forward_check = self.previous
+        else:
+            _forward_mode = self.previous
+
+
+def call_jvp(node, tangents):
+    """The custom Function's ``jvp`` of one call (``node``): output tangents as a tuple, from
+    one tangent per forward input (None for non-tensor inputs, as PyTorch passes)."""
+    node._in_jvp = True
+    try:
+        output_tangents = node._forward_cls.jvp(node, *tangents)
+    finally:
+        node._in_jvp = False
+    if not isinstance(output_tangents, tuple):
+        output_tangents = (output_tangents,)
+    for tangent in output_tangents:
+        if tangent is not None and not isinstance(tangent, Tensor):
+            raise TypeError(f"{node._forward_cls.__name__}.jvp must return Tensors, got "
+                            f"{type(tangent).__name__}")
+    return output_tangents
+
+
+class _TransposedJvp(Function):
+    """The transpose of a custom Function's ``jvp`` at one call: inputs are the call's
+    grad_outputs, outputs its input gradients, and the vjp along input tangents is the jvp.
+    Its value is zeros: forward-mode transforms transpose at zero cotangents (the double-vjp
+    trick), where any linear map gives zeros."""
+
+    @staticmethod
+    def forward(node, *grad_outputs):
+        zeros = tuple([Tensor._wrap(np.zeros(*node._input_meta[position]))
+                       for position, edge in enumerate(node.next_edges) if edge is not None])
+        return zeros[0] if len(zeros) == 1 else zeros
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.node = inputs[0]
+
+    @staticmethod
+    def backward(ctx, *input_tangents):
+        node = ctx.node
+        input_tangents = iter(input_tangents)
+        tangents = []
+        for edge, meta in zip(node.next_edges, node._input_meta):
+            if edge is not None:
+                tangents.append(next(input_tangents))
+            elif meta is not None:
+                tangents.append(Tensor._wrap(np.zeros(*meta)))
+            else:
+                tangents.append(None)
+        output_tangents = call_jvp(node, tangents)
+        return (None,) + tuple([Tensor._wrap(np.zeros(*meta)) if tangent is None else tangent
+                                for tangent, meta in zip(output_tangents, node._output_meta)])
 
 
 class InplaceFunction(Function):

@@ -15,7 +15,7 @@ import numpy as np
 from ..ops.shape import stack
 from ..tensor import Tensor
 from .engine import grad as _grad
-from .function import Op
+from .function import Op, forward_mode
 from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
 __all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
@@ -381,29 +381,60 @@ def _jacobian_vectorized_graph(outputs, inputs):
     return tuple(tuple(row) for row in result)
 
 
+def _reaches_beyond(outputs, inputs):
+    """Whether the outputs' graph reaches a tensor that requires grad besides ``inputs``."""
+    own = {id(value) for value in inputs}
+    stack = []
+    for output in outputs:
+        if output.grad_fn is not None:
+            stack.append(output.grad_fn)
+        elif output.requires_grad and id(output) not in own:
+            return True
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for edge in node.next_edges:
+            if edge is None:
+                continue
+            if isinstance(edge[0], Tensor):
+                if id(edge[0]) not in own:
+                    return True
+            elif edge[0] is not None:
+                stack.append(edge[0])
+    return False
+
+
 def _zeros_block(output, reference):
     return Tensor._wrap(np.zeros(tuple(output.shape) + tuple(reference.shape),
                                  reference._data.dtype))
 
 
-def _jacobian_forward(func, inputs, vectorize):
-    """J[i][j] by forward-mode products (double backward trick), one per input element."""
+def _jacobian_forward(func, inputs, vectorize, keep_graph=False):
+    """J[i][j] by forward-mode products (double backward trick), one per input element; with
+    ``keep_graph`` the Jacobian keeps its graph whenever grad mode is on (as PyTorch's
+    forward-over-reverse Hessian, whose inner gradient has a graph of its own)."""
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
     if not vectorize:
         # PyTorch's message, missing space included.
         raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse "
                                   "Hessian isonly implemented for `vectorize=True`.")
     # PyTorch's forward mode keeps the graph of inputs that require grad: the Jacobian is then
-    # differentiable with respect to them (no create_graph needed).
+    # differentiable with respect to them (no create_graph needed), and of whatever else the
+    # outputs depend on that requires grad (a captured parameter, an inner create_graph).
     keep = is_grad_enabled() and any(value.requires_grad for value in inputs)
     with enable_grad():
         inputs = _prepare(inputs, keep, need_graph=True)
         is_outputs_tuple, outputs = _as_tuple(
             func(*inputs), "outputs of the user-provided function", "jacobian")
+        keep = keep or (is_grad_enabled() and (keep_graph or _reaches_beyond(outputs, inputs)))
         differentiable = [output for output in outputs if output.requires_grad]
         cotangents = tuple(_zeros_like(output, requires_grad=True) for output in differentiable)
-        grad_inputs = _autograd_grad(tuple(differentiable), inputs, cotangents,
-                                     create_graph=True)
+        with forward_mode():  # custom Functions' tangents through their jvp
+            grad_inputs = _autograd_grad(tuple(differentiable), inputs, cotangents,
+                                         create_graph=True)
     # One column of products per output over the elements of all inputs, as PyTorch's batched
     # tangents give it; each output's blocks are then cut from it (so they keep a graph alike).
     columns = [[] for _ in outputs]
@@ -497,8 +528,11 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
         _check_requires_grad(row, "jacobian", strict)
         return row
 
-    result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
-                      vectorize=vectorize, strategy=outer_jacobian_strategy)
+    if outer_jacobian_strategy == "forward-mode" and not (create_graph or strict):
+        result = _jacobian_forward(gradient, inputs, vectorize, keep_graph=True)
+    else:  # (jacobian refuses forward mode with create_graph or strict)
+        result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
+                          vectorize=vectorize, strategy=outer_jacobian_strategy)
     return _untuple(result, (is_inputs_tuple, is_inputs_tuple))
 
 

@@ -20,8 +20,9 @@ import threading
 import numpy as np
 
 from .. import ops
+from .._random import current_batch_draws
 from ..autograd import function as function_module
-from ..autograd.function import BatchedForward, Function
+from ..autograd.function import BatchedForward, Function, FunctionCtx, grad_transform_within
 from ..autograd.views import apply_inplace
 from ..autograd.node import Node
 from ..nn._kernels import activation as activation_kernels
@@ -36,12 +37,16 @@ from ..nn._kernels import recurrent as recurrent_kernels
 from ..nn._kernels import sparse as sparse_kernels
 from ..nn._kernels.linear import Linear
 from ..nn.functional._loss import _check_targets
+from ..ops import decompositions as decomposition_ops
 from ..ops import index as index_ops
 from ..ops import linalg as linalg_ops
 from ..ops import reduce as reduce_ops
 from ..ops import shape as shape_ops
+from ..ops import spectral as spectral_ops
 from ..ops.elementwise import (arithmetic, casting, exp_log, extrema, gamma, rounding, special,
                                trigonometric)
+from ..ops.elementwise.complex import (Complex, Conj, Imag, Polar, Real, ViewAsComplex,
+                                       ViewAsReal)
 from ..ops.elementwise._operands import _Binary, _OfInput, _OfOutput
 from ..tensor import Tensor
 
@@ -127,6 +132,14 @@ class BatchedArray:
     def flags(self):
         """The whole batch's flags: contiguous when it is, then so is every sample."""
         return self.value._data.flags
+
+    def whole_batch(self):
+        """The batch's array, for an op wrapper's check of every sample's index values."""
+        return self.value._data
+
+    def replaced(self, array):
+        """A stand-in for ``array``, the whole batch after such a check (wrapped indices)."""
+        return BatchedArray(Tensor._wrap(array), self.level)
 
     def __len__(self):
         if not self.shape:
@@ -354,15 +367,36 @@ def write_inplace(tensor, result):
 
 
 # ---- dispatch ---------------------------------------------------------------------------------
+def batched_draw(draw, shape):
+    """A factory's draws inside vmap(randomness="different"): ``draw`` of every sample's values
+    at once (one leading dim per "different" level in progress, as PyTorch draws them), batched
+    at those levels; "same" levels share them."""
+    levels = [level for level in _levels.active if level.randomness == "different"]
+    value = Tensor._wrap(draw(tuple(level.size for level in levels) + tuple(shape)))
+    for level in levels:
+        value = wrap(value, level.id)
+    return value
+
+
 def dispatch(op_class, args):
-    """Run the batching rule of ``op_class`` at the innermost level among ``args``."""
+    """Run the batching rule of ``op_class`` at the innermost level among ``args`` (an index
+    array batched by vmap counts for the ops whose rules take one)."""
     level = max([level_of(arg) for arg in args], default=0)
+    if op_class in _TAKES_BATCHED_INDEX:
+        level = max([level] + [arg.level for arg in args if type(arg) is BatchedArray])
     if not level:
         raise Unbatchable(describe(op_class))
     for cls in op_class.__mro__:
         rule = _RULES.get(cls)
         if rule is not None:
-            return rule(op_class, args, level)
+            draws = current_batch_draws()
+            if draws is None:
+                return rule(op_class, args, level)
+            draws.batched += 1  # a random op's rule draws for its whole batch (dropout's)
+            try:
+                return rule(op_class, args, level)
+            finally:
+                draws.batched -= 1
     raise Unbatchable(describe(op_class))
 
 
@@ -553,10 +587,15 @@ def _gather(op_class, args, level):
     """gather: unbatched indices repeated along the batch (a view), batched ones (sort's, made
     by an op) taken as they are."""
     source, axis, index = args
-    indices, indices_batched = unwrap(index, level)
+    if type(index) is BatchedArray:  # a per-sample index given to gather
+        indices, indices_batched = index.whole_batch(), index.level == level
+        if not indices_batched or type(indices) is not np.ndarray:
+            raise Unbatchable(describe(op_class))
+    else:
+        indices, indices_batched = unwrap(index, level)
     values, batched = unwrap(source, level)
     if not batched:
-        raise Unbatchable(describe(op_class))
+        values = broadcast_batch(values, _batch_size(level))
     if not indices_batched:
         indices = np.broadcast_to(index, (values.shape[0],) + tuple(np.shape(index)))
     return wrap(op_class.apply(values, axis + 1, indices), level)
@@ -582,6 +621,62 @@ def _index_put(op_class, args, level):
         region = np.broadcast_to(np.empty((), np.int8), tuple(target.shape))[key]
         values = _lifted(values, region.ndim)
     return wrap(op_class.apply(targets, values, (slice(None),) + key), level)
+
+
+def _batch_size(level):
+    return next(current.size for current in _levels.active if current.id == level)
+
+
+def _scatter(op_class, args, level):
+    """scatter, scatter_add, scatter_reduce: along the shifted axis, with the index batched as
+    the values (a per-sample index array included); unbatched operands repeat along the batch."""
+    x, axis, index, src, *options = args
+    size = _batch_size(level)
+    if type(index) is BatchedArray:
+        indices = index.whole_batch()
+        if index.level != level or type(indices) is not np.ndarray:
+            raise Unbatchable(describe(op_class))
+    else:
+        indices = np.broadcast_to(index, (size,) + index.shape)
+    values, batched = unwrap(x, level)
+    if not batched:
+        values = broadcast_batch(values, size)
+    if isinstance(src, Tensor):
+        src, batched = unwrap(src, level)
+        if not batched:
+            src = broadcast_batch(src, size)
+    return wrap(op_class.apply(values, axis + 1, indices, src, *options), level)
+
+
+def _index_slices(op_class, args, level):
+    """index_add, index_copy, index_fill: slices at the shifted axis for one index vector for
+    the whole batch; a per-sample one (rows of indices) becomes the scatter of each sample's
+    slices (scatter_add for index_add, scatter for the others)."""
+    x, axis, index, source, *options = args
+    size = _batch_size(level)
+    values, batched = unwrap(x, level)
+    if not batched:
+        values = broadcast_batch(values, size)
+    if isinstance(source, Tensor):
+        source, batched = unwrap(source, level)
+        if not batched:
+            source = broadcast_batch(source, size)
+    if type(index) is not BatchedArray:
+        return wrap(op_class.apply(values, axis + 1, index, source, *options), level)
+    rows = index.whole_batch()
+    if index.level != level or type(rows) is not np.ndarray:
+        raise Unbatchable(describe(op_class))
+    # each sample's index vector spread along the other dims of its slices
+    target = list(values.shape if not isinstance(source, Tensor) else source.shape)
+    target[axis + 1] = rows.shape[1]
+    along = [size] + [1] * (len(target) - 1)
+    along[axis + 1] = rows.shape[1]
+    spread = np.broadcast_to(rows.reshape(along), tuple(target))
+    if op_class is index_ops.IndexAdd:
+        alpha = options[0]
+        added = source if alpha == 1 else source * alpha
+        return wrap(index_ops.ScatterAdd.apply(values, axis + 1, spread, added), level)
+    return wrap(index_ops.Scatter.apply(values, axis + 1, spread, source), level)
 
 
 def _matmul(op_class, args, level):
@@ -945,26 +1040,201 @@ class VmapInfo:
         self.randomness = randomness
 
 
+class _UserContext(FunctionCtx):
+    """The ``ctx`` a custom Function's forward, setup_context, backward and jvp see under its
+    generated vmap rule: what they save, on batched values."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self._saved = ()
+
+    def save_for_backward(self, *tensors):
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self):
+        if getattr(self, "_in_jvp", False):
+            return self._saved_for_forward or ()
+        return self._saved
+
+    def mark_non_differentiable(self, *outputs):
+        pass  # PyTorch's generated rule too leaves the batched outputs differentiable
+
+    _saved_for_forward = None
+    _materialize_grads = True
+
+
+def physical(tensor, levels):
+    """``tensor`` as one plain tensor with a leading dimension per level (outermost first),
+    broadcast along the levels it is not batched at."""
+    for level in reversed(levels):
+        value, batched = unwrap(tensor, level.id)
+        tensor = value if batched else broadcast_batch(tensor, level.size)
+    return tensor
+
+
+def logical(tensor, levels):
+    """The inverse of ``physical``."""
+    for level in levels:
+        tensor = wrap(tensor, level.id)
+    return tensor
+
+
+@contextlib.contextmanager
+def _entered(levels):
+    """``levels`` active again, where a generated rule's backward runs after their call."""
+    missing = tuple(level for level in levels if level not in _levels.active)
+    if not missing:
+        yield
+        return
+    _levels.active = _levels.active + missing
+    try:
+        yield
+    finally:
+        _levels.active = tuple(level for level in _levels.active if level not in missing)
+
+
+def _both_ways(values, levels, to_logical):
+    converted = []
+    for value in values:
+        if isinstance(value, Tensor):
+            value = logical(value, levels) if to_logical else physical(value, levels)
+        converted.append(value)
+    return converted
+
+
+class _GeneratedRule(Function):
+    """A custom Function with ``generate_vmap_rule`` under vmap, as PyTorch runs it: one node
+    on the whole batch (every level in progress) whose forward runs the Function's forward and
+    setup_context on the batched inputs, its backward the Function's backward and its jvp the
+    Function's jvp, on batched values. The Function's own derivatives are kept (per-sample
+    gradients of a straight-through estimator are its backward's, not its forward ops')."""
+
+    _runs_in_transforms = True
+
+    @staticmethod
+    def forward(ctx, function, levels, *values):
+        ctx.function = function
+        ctx.levels = levels
+        user = _UserContext(tuple(isinstance(value, Tensor) and value.requires_grad
+                                  for value in values))
+        user._forward_cls = function
+        ctx.user = user
+        with _entered(levels):
+            inputs = tuple(_both_ways(values, levels, True))
+            if function.generate_vmap_rule:
+                outputs = function.forward(*inputs)
+            else:  # its vmap staticmethod gives the outputs (its backward is still its own)
+                outputs = _user_rule(function, inputs, levels[-1].id)
+            function.setup_context(user, inputs, outputs)
+            single = not isinstance(outputs, tuple)
+            ctx.single = single
+            results = _both_ways((outputs,) if single else outputs, levels, False)
+        return results[0] if single else tuple(results)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        levels = ctx.levels
+        with _entered(levels):
+            results = ctx.function.backward(ctx.user, *_both_ways(grads, levels, True))
+            results = results if isinstance(results, tuple) else (results,)
+            return (None, None) + tuple(_both_ways(results, levels, False))
+
+    @staticmethod
+    def jvp(ctx, _function, _levels_tangent, *tangents):
+        levels = ctx.levels
+        user = ctx.user
+        with _entered(levels):
+            user._in_jvp = True
+            try:
+                results = ctx.function.jvp(user, *_both_ways(tangents, levels, True))
+            finally:
+                user._in_jvp = False
+            single = not isinstance(results, tuple)
+            results = _both_ways((results,) if single else results, levels, False)
+        return results[0] if single else tuple(results)
+
+
+def _generated_rule(op_class, args, level):
+    """The generated vmap rule of a custom Function: its _GeneratedRule node on the batch of
+    every level in progress (nested vmaps included)."""
+    levels = _levels.active
+    outputs = _GeneratedRule.apply(op_class, levels, *_both_ways(args, levels, False))
+    single = not isinstance(outputs, tuple)
+    results = _both_ways((outputs,) if single else outputs, levels, True)
+    return results[0] if single else tuple(results)
+
+
+def check_vmappable(op_class):
+    """PyTorch's refusals of a custom Function under vmap (also under jacfwd, which PyTorch runs
+    through vmap): no setup_context, no vmap rule, or both kinds of rule."""
+    name = op_class.__name__
+    if op_class is _GeneratedRule:
+        return  # a vmapped Function's node, checked when vmap made it
+    if op_class.setup_context is Function.setup_context:
+        raise refusal("In order to use an autograd.Function with functorch transforms (vmap, "
+                      "grad, jvp, jacrev, ...), it must override the setup_context "
+                      "staticmethod. " + _EXTENDING)
+    has_rule = op_class.vmap is not Function.vmap
+    if op_class.generate_vmap_rule and has_rule:
+        raise refusal(f"You tried to vmap over {name}, but it has both "
+                      f"generate_vmap_rule=True and an overridden vmap staticmethod. "
+                      f"Please set generate_vmap_rule=False or delete the overridden "
+                      f"vmap staticmethod to avoid ambiguity. " + _EXTENDING)
+    if not op_class.generate_vmap_rule and not has_rule:
+        raise refusal(f"You tried to vmap over {name}, but it does not have vmap support. "
+                      f"Please override and implement the vmap staticmethod or set "
+                      f"generate_vmap_rule=True. " + _EXTENDING)
+
+
+def _matrix_stack(*core_ranks):
+    """Rule for linear-algebra ops on stacks of matrices (the leading dims broadcast): each
+    tensor argument's sample dims lined up behind the batch dimension (an unbatched one
+    broadcasts as it is); ``core_ranks`` gives the trailing dims each tensor argument's op
+    works on, or a function of the args that does (Solve's vector or matrix right side)."""
+    def rule(op_class, args, level):
+        ranks = core_ranks[0](args) if callable(core_ranks[0]) else core_ranks
+        tensors = [position for position, arg in enumerate(args) if isinstance(arg, Tensor)]
+        if len(tensors) != len(ranks) or any(isinstance(arg, BatchedArray) for arg in args):
+            raise Unbatchable(describe(op_class))
+        stack_rank = max(args[position].ndim - rank for position, rank in zip(tensors, ranks))
+        lined_up = list(args)
+        for position, rank in zip(tensors, ranks):
+            value, batched = unwrap(args[position], level)
+            if batched:
+                lined_up[position] = _lifted(value, stack_rank + rank)
+        return _wrap_outputs(op_class.apply(*lined_up), level)
+    return rule
+
+
+def _pinv(op_class, args, level):
+    """pinv with number tolerances (tensor ones would be batched along the stack)."""
+    if any(isinstance(tolerance, (np.ndarray, BatchedArray, Tensor)) for tolerance in args[1:3]):
+        raise Unbatchable(describe(op_class))
+    return _matrix_stack(2)(op_class, args, level)
+
+
+def _spectral(op_class, args, level):
+    """fft transforms: the (non-negative) axes of a sample shifted behind the batch dim."""
+    value = _first_batched(op_class, args, level)
+    _, kind, axes, sizes, norm, inverse = args
+    axes = tuple(axis + 1 for axis in axes)
+    return wrap(op_class.apply(value, kind, axes, sizes, norm, inverse), level)
+
+
 def _custom_function(op_class, args, level):
     """A user's autograd.Function under vmap, by PyTorch's rules: its ``vmap`` staticmethod on
     the unbatched inputs, or with ``generate_vmap_rule`` its ``forward`` on the batched ones."""
+    check_vmappable(op_class)
+    if op_class.generate_vmap_rule or grad_transform_within(level):
+        # (a grad transform inside this vmap differentiates through the Function's backward)
+        return _generated_rule(op_class, args, level)
+    return _user_rule(op_class, args, level)
+
+
+def _user_rule(op_class, args, level):
+    """A custom Function's own ``vmap`` staticmethod on the unbatched inputs at ``level``."""
     name = op_class.__name__
-    if op_class.setup_context is Function.setup_context:
-        raise refusal("In order to use an autograd.Function with functorch transforms (vmap, "
-                        "grad, jvp, jacrev, ...), it must override the setup_context "
-                        "staticmethod. " + _EXTENDING)
-    has_rule = op_class.vmap is not Function.vmap
-    if op_class.generate_vmap_rule:
-        if has_rule:
-            raise refusal(f"You tried to vmap over {name}, but it has both "
-                            f"generate_vmap_rule=True and an overridden vmap staticmethod. "
-                            f"Please set generate_vmap_rule=False or delete the overridden "
-                            f"vmap staticmethod to avoid ambiguity. " + _EXTENDING)
-        return op_class.forward(*args)
-    if not has_rule:
-        raise refusal(f"You tried to vmap over {name}, but it does not have vmap support. "
-                        f"Please override and implement the vmap staticmethod or set "
-                        f"generate_vmap_rule=True. " + _EXTENDING)
     values = []
     in_dims = []
     for arg in args:
@@ -1053,6 +1323,20 @@ _register(_padding, padding_kernels.GatherAxes)
 _register(_embedding, sparse_kernels.Embedding)
 _register(_attention, attention_kernels.ScaledDotProductAttention)
 _register(_recurrence, recurrent_kernels.Recurrence)
+_register(_matrix_stack(2), linalg_ops.Inverse, linalg_ops.Det, linalg_ops.LogAbsDet,
+          linalg_ops.Cholesky, linalg_ops.Eigh, linalg_ops.Eig, decomposition_ops.SVD,
+          decomposition_ops.QR, decomposition_ops.MatrixExp, decomposition_ops.LUFactor)
+_register(_matrix_stack(lambda args: (2, 1 if args[2] else 2)), linalg_ops.Solve)
+_register(_matrix_stack(2, 2), decomposition_ops.SolveTriangular,
+          decomposition_ops.CholeskySolve)
+_register(_pinv, decomposition_ops.Pinv)
+_register(_spectral, spectral_ops._Transform)
+_register(_elementwise, Conj, Real, Imag, ViewAsReal, ViewAsComplex, Polar, Complex)
+_register(_scatter, index_ops.Scatter, index_ops.ScatterAdd, index_ops.ScatterReduce)
+_register(_index_slices, index_ops.IndexAdd, index_ops.IndexCopy, index_ops.IndexFill)
+_TAKES_BATCHED_INDEX = frozenset([index_ops.Scatter, index_ops.ScatterAdd,
+                                  index_ops.ScatterReduce, index_ops.Gather, index_ops.IndexAdd,
+                                  index_ops.IndexCopy, index_ops.IndexFill])
 _register(_custom_function, Function)
 
 BatchedForward.dispatch = staticmethod(dispatch)

@@ -14,9 +14,9 @@ sample its own derivative (per-sample gradients).
 Forward mode (``jvp``, ``jacfwd``) uses the double-vjp trick: for a dummy cotangent ``u``,
 ``grad(f, x, u)`` is ``J^T u``, linear in ``u``; its vjp along a tangent ``v`` is ``J v``. It
 needs the function's ops to support create_graph, and costs one forward, one backward with graph,
-and one backward of that backward per tangent. ``hessian`` is reverse over reverse
-(``jacrev(jacrev(f))``, the same values as PyTorch's forward over reverse), which needs only second
-derivatives of the ops where forward over reverse through the double-vjp trick would need third.
+and one backward of that backward per tangent. ``hessian`` is forward over reverse, as PyTorch's
+(reverse over reverse gives other values where the derivatives of an op's backward disagree at a
+kink, as the norm's at 0).
 """
 import functools
 import weakref
@@ -27,11 +27,13 @@ from .._random import default_generator
 from ..autograd.engine import grad as _autograd_grad
 from ..autograd.engine import inside_transform
 from ..autograd.forward_ad import check_dual
+from ..autograd.function import forward_mode
 from ..autograd.functional import Alias
 from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
 from ..tensor import Tensor
 from . import _batching
+from ._batching import logical as _logical, physical as _physical
 from ._pytree import tree_flatten, tree_map, tree_unflatten
 from ._vmap import _RANDOM_ERROR
 
@@ -62,6 +64,15 @@ def _checked_argnums(argnums, count):
     return checked[0]
 
 
+def _level_ids(levels):
+    return [level.id for level in levels]
+
+
+def _tensors(args):
+    """The tensors among a call's arguments (pytrees included)."""
+    return [value for value in tree_flatten(args)[0] if isinstance(value, Tensor)]
+
+
 def _selected(args, argnums):
     return args[argnums] if isinstance(argnums, int) else tuple(args[i] for i in argnums)
 
@@ -77,22 +88,6 @@ def _replaced(args, argnums, values):
 
 
 # ---- fresh variables, batched at every level in progress -------------------------------------
-def _physical(tensor, levels):
-    """``tensor`` as one plain tensor with a leading dimension per level (outermost first),
-    broadcast along the levels it is not batched at."""
-    for level in reversed(levels):
-        value, batched = _batching.unwrap(tensor, level.id)
-        tensor = value if batched else _batching.broadcast_batch(tensor, level.size)
-    return tensor
-
-
-def _logical(tensor, levels):
-    """The inverse of ``_physical``."""
-    for level in levels:
-        tensor = _batching.wrap(tensor, level.id)
-    return tensor
-
-
 class _Variables:
     """Fresh differentiable tensors standing for a pytree of inputs: ``leaves`` (plain, batched
     along the levels) for the engine, ``tree`` (as the function sees them) for the call."""
@@ -216,8 +211,9 @@ def grad_and_value(func, argnums=0, has_aux=False):
         with _recording():
             numbers = _checked_argnums(argnums, len(args))
             variables = _Variables(_selected(args, numbers), levels)
-            with inside_transform():
-                result = func(*_replaced(args, numbers, variables.tree), **kwargs)
+            call_args = _replaced(args, numbers, variables.tree)
+            with inside_transform(_tensors(call_args), _level_ids(levels)):
+                result = func(*call_args, **kwargs)
             output, aux = _split_aux(result, has_aux, "grad_and_value(f)(*args)")
             if not isinstance(output, Tensor):
                 raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
@@ -266,7 +262,7 @@ def _vjp(func, primals, argnums, has_aux):
         variables = _Variables(differentiated, levels)
         call_args = variables.tree if argnums is None else \
             _replaced(primals, argnums, variables.tree)
-        with inside_transform():
+        with inside_transform(_tensors(call_args), _level_ids(levels)):
             result = func(*call_args)
         outputs, aux = _split_aux(result, has_aux, "vjp(f, *primals)")
         flat_outputs, output_spec = tree_flatten(outputs)
@@ -330,13 +326,13 @@ class _Linearization:
     Jacobian applied to dummy cotangents, from which any number of Jacobian-vector products
     follow (one backward of the backward each)."""
 
-    def __init__(self, func, primals, differentiated, argnums, has_aux, levels):
+    def __init__(self, func, primals, differentiated, argnums, has_aux, levels, check=True):
         self.levels = levels
         with _recording():
             self.variables = _Variables(differentiated, levels)
             call_args = self.variables.tree if argnums is None else \
                 _replaced(primals, argnums, self.variables.tree)
-            with inside_transform():
+            with inside_transform(_tensors(call_args), _level_ids(levels)):
                 result = func(*call_args)
             outputs, self.aux = _split_aux(result, has_aux, _JVP)
             self.flat_outputs, self.output_spec = tree_flatten(outputs)
@@ -345,8 +341,9 @@ class _Linearization:
             self.physical = physical
             self.cotangents = [Tensor._wrap(np.zeros_like(output._data), True)
                                for output in physical]
-            self.transposed = _gradients(physical, self.variables.leaves, self.cotangents,
-                                         create_graph=True, retain_graph=True)
+            with forward_mode(check):  # custom Functions' tangents through their jvp
+                self.transposed = _gradients(physical, self.variables.leaves, self.cotangents,
+                                             create_graph=True, retain_graph=True)
 
     def product(self, flat_tangents, create_graph, strict):
         """J @ tangents as flat physical tensors, one per output (zeros where independent)."""
@@ -498,7 +495,8 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         _check_duals(tensors, tensors)
         levels = _batching.active_levels()
         state = default_generator._snapshot()
-        linear = _Linearization(func, args, primals, numbers, has_aux, levels)
+        linear = _Linearization(func, args, primals, numbers, has_aux, levels,
+                                _batching.check_vmappable)
         if randomness == "error" and default_generator._snapshot() != state:
             raise RuntimeError(_RANDOM_ERROR)
         keep = linear.needs_graph([])
@@ -536,8 +534,15 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
 
 def hessian(func, argnums=0):
     """A function returning the Hessian of ``func`` with respect to the arguments ``argnums``:
-    the Jacobian of its gradient, by reverse over reverse (see the module docstring)."""
-    return jacrev(jacrev(func, argnums), argnums)
+    PyTorch's forward over reverse, jacfwd(jacrev(func)), whose values at kinks and zeros
+    (a norm at 0, prelu at 0) are forward mode's. Custom Functions need vmap support."""
+    jacobian = jacfwd(jacrev(func, argnums), argnums)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with forward_mode(_batching.check_vmappable, on_apply=True):
+            return jacobian(*args, **kwargs)
+    return wrapper
 
 
 def linearize(func, *primals):
@@ -559,7 +564,7 @@ def linearize(func, *primals):
                     raise RuntimeError(f"tangent:{index} with {what} {theirs} in flattened "
                                        f"pytree doesn't match the {what} {expected} of the "
                                        f"corresponding primal.")
-        products = linear.product(flat_tangents, False, False)
+        products = linear.product(flat_tangents, linear.needs_graph(flat_tangents), False)
         return tree_unflatten([_logical(value, linear.levels) for value in products],
                               linear.output_spec)
     return output, jvp_fn

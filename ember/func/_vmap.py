@@ -6,12 +6,13 @@ what it could not batch and runs the function once per sample instead, stacking 
 always correct, slower by the batch size. ``randomness`` follows PyTorch: "error" refuses random
 ops, "same" gives every sample the same draws, "different" independent ones (per sample).
 """
+import contextlib
 import functools
 import warnings
 
 import numpy as np
 
-from .._random import default_generator, refusing_draws
+from .._random import batch_draws, default_generator, refusing_draws
 from .._tensor_methods import numpy_names
 from ..autograd.engine import inside_transform
 from ..autograd.function import BatchedForward
@@ -137,8 +138,9 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
     state = default_generator._snapshot()
     versions = _unmapped_versions(flat_args, flat_in_dims)
     reason = None
+    draws = None
     try:
-        with _batching.batching(size, randomness) as level:
+        with _batching.batching(size, randomness) as level, _batch_draws(randomness) as draws:
             inputs = [arg if in_dim is None else
                       _batching.wrap(arg if in_dim == 0 else arg.movedim(in_dim, 0), level.id)
                       for arg, in_dim in zip(flat_args, flat_in_dims)]
@@ -161,7 +163,7 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
     if default_generator._snapshot() != state:
         if randomness == "error":
             raise RuntimeError(_RANDOM_ERROR)
-        if reason is None and randomness == "different":
+        if reason is None and randomness == "different" and (draws is None or draws.unbatched):
             reason = "random operations with randomness='different'"
         if reason is not None:
             default_generator._restore(state)
@@ -174,6 +176,14 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
     _warn_once(reason)
     return _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs,
                        name, versions)
+
+
+def _batch_draws(randomness):
+    """Under randomness="different", factories draw for the whole batch and a draw made for
+    one sample only is noted (vmap then runs once per sample); nothing otherwise."""
+    if randomness != "different":
+        return contextlib.nullcontext()
+    return batch_draws(_batching.batched_draw)
 
 
 def _refusal(randomness):
@@ -207,7 +217,8 @@ _DYNAMIC_SHAPE = {"ember.ops.index.nonzero": "aten::nonzero",
 # Random ops drawing from the values of a tensor (probabilities, means): a batched one cannot
 # share one draw across the batch, so PyTorch refuses randomness="same" there.
 _RANDOM_FROM_TENSORS = ("ember._factories.bernoulli", "ember._factories.multinomial",
-                        "ember._factories.normal", "ember._factories.poisson")
+                        "ember._factories.normal", "ember._factories.poisson",
+                        "ember._tensor_methods.bernoulli")
 _APPLY_INPLACE = apply_inplace.__code__
 _GETITEM = getitem.__code__
 # PyTorch's refusal names these in-place ops (it batches them through its fallback) ...

@@ -8,12 +8,14 @@ import math
 
 import numpy as np
 
-from .._dtype import is_floating, scalar_type_name
+from .._dtype import is_floating, real_dtype, scalar_type_name
 from ..autograd.function import Op
 from ..tensor import Tensor, warn_once
 from ._broadcast import unbroadcast
 from ._return_types import _return_type
-from .linalg import _check_square, inverse, matmul
+from ..autograd.grad_mode import no_grad
+from .elementwise.extrema import maximum
+from .linalg import _check_square, eigvalsh, inverse, matmul
 from . import reduce as _reduce
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
 from .shape import require_tensor, tril
@@ -372,12 +374,16 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """The number of singular values above max(atol, rtol * S_max), as int64."""
     _check_matrices(A, "linalg.matrix_rank")
     atol_value, rtol_value = _tolerances(A, atol, rtol)
-    data = A._data
-    values = np.abs(np.linalg.eigvalsh(data)) if hermitian else \
-        np.linalg.svd(data, compute_uv=False)
-    largest = values.max(axis=-1, initial=0.0)
-    counts = (values > _cutoff(largest, atol_value, rtol_value)[..., None]).sum(axis=-1)
-    return Tensor._result(np.asarray(counts, dtype=np.int64))
+    # through the ops (no graph), so that it batches under ember.func.vmap
+    with no_grad():
+        values = eigvalsh(A).abs() if hermitian else svdvals(A)
+        dtype = values._data.dtype
+        if values.shape[-1] == 0:
+            return Tensor._result(np.zeros(tuple(values.shape[:-1]), np.int64))
+        largest = amax(values, -1)
+        cutoff = maximum(Tensor._wrap(np.asarray(atol_value, dtype=dtype)),
+                         largest * Tensor._wrap(np.asarray(rtol_value, dtype=dtype)))
+        return reduce_sum(values > cutoff.unsqueeze(-1), -1)
 
 
 class SolveTriangular(Op):
@@ -571,7 +577,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     rows, cols = A._data.shape[-2:]
     rtol = float(np.finfo(A._data.dtype).eps) * max(rows, cols) if rcond is None else rcond
     solution = matmul(pinv(A, rtol=rtol), columns)
-    real = A._data.real.dtype
+    real = real_dtype(A._data.dtype)
     empty = Tensor._result(np.zeros((0,), dtype=real))
     if driver == "gels":
         rank = Tensor._result(np.zeros((0,), dtype=np.int64))
@@ -579,8 +585,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
         rank = matrix_rank(A, rtol=rtol)
     singular_values = svdvals(A.detach()) if driver in ("gelsd", "gelss") else empty
     residuals = empty
-    full_rank = driver == "gels" or bool((rank._data == cols).all())
-    if rows > cols and driver != "gelsy" and full_rank:
+    if rows > cols and driver != "gelsy" and (
+            driver == "gels" or bool((rank._data == cols).all())):
         residuals = reduce_sum((matmul(A, solution) - columns) ** 2, -2)
     if vector:
         solution = solution.squeeze(-1)  # (the residuals keep their one column, as PyTorch's)

@@ -693,6 +693,10 @@ def _index_tensor(index, operation, kinds=(np.int32, np.int64), position=2, erro
 def _check_bounds(indices, size, axis, operation=None, negative=False, error=RuntimeError):
     """Every index in [0, size) (or [-size, size) with ``negative``); ``indices`` with negative
     ones wrapped, as intp. The error names ``operation`` where PyTorch's does."""
+    if type(indices) is not np.ndarray and hasattr(type(indices), "whole_batch"):
+        # a per-sample index under ember.func.vmap: every sample checked at once
+        checked = _check_bounds(indices.whole_batch(), size, axis, operation, negative, error)
+        return indices.replaced(checked)
     low = -size if negative else 0
     if indices.size and (indices.min() < low or indices.max() >= size):
         bad = indices[(indices < low) | (indices >= size)].flat[0]
@@ -1072,7 +1076,17 @@ def _check_index_vector(index, operation, kinds, ndim_error=IndexError, dtype_er
         raise ndim_error(f"{operation}(): Index is supposed to be a vector, but got dim: "
                          f"{indices.ndim} with type: {scalar_type_name(indices.dtype)} and size: "
                          f"{list(indices.shape)}")
+    if type(indices) is not np.ndarray and hasattr(type(indices), "whole_batch"):
+        batch = indices.whole_batch()  # a per-sample index under ember.func.vmap
+        return indices.replaced(batch.reshape(batch.shape[0], -1))
     return indices.reshape(-1)
+
+
+def _all_values(indices):
+    """The index values to check: a per-sample index's whole batch under ember.func.vmap."""
+    if type(indices) is not np.ndarray and hasattr(type(indices), "whole_batch"):
+        return indices.whole_batch()
+    return indices
 
 
 def _check_slices(operation, input, axis, count, source, scalar_source, count_error):
@@ -1114,7 +1128,8 @@ def index_add(input, dim, index, source, alpha=1):
         raise RuntimeError(f"index_add_(): self ({input.dtype}) and source ({source.dtype}) must "
                            f"have the same scalar type")
     size = input._data.shape[axis] if input._data.ndim else 1
-    if indices.size and (indices.min() < 0 or indices.max() >= size):
+    values = _all_values(indices)
+    if values.size and (values.min() < 0 or values.max() >= size):
         if axis == 0 or input._data.ndim < 2:  # PyTorch's words differ by kernel
             raise IndexError("index out of range in self")
     indices = _check_bounds(indices, size, axis)

@@ -5,7 +5,7 @@ from .. import _threads
 from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
                       scalar_type_name)
 from .._layout import strided
-from ..autograd.function import Op, torch_named, without_double_backward
+from ..autograd.function import Op, forward_ad_unsupported, torch_named, without_double_backward
 from ..tensor import Tensor, warn_once
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EigResult, _EighResult, _SignLogAbsDet
@@ -651,7 +651,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         return torch_named(EuclideanDistance.apply(x1, x2), "ViewBackward0")
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     distances = without_double_backward(vector_norm(difference, p, dim=-1), NotImplementedError,
-                                        "the derivative for '_cdist_backward' is not implemented.")
+                                        "the derivative for '_cdist_backward' is not implemented.",
+                                        forward_ad_unsupported("_cdist_forward"))
     return torch_named(distances, "CdistBackward0")
 
 
@@ -941,9 +942,7 @@ def slogdet(input):
 def logdet(input):
     """log(det(A)): NaN for a negative determinant, -inf for a zero one."""
     sign, logabsdet = slogdet(input)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_sign = Tensor._wrap(np.log(sign._data))  # 0 for +1, NaN for -1, -inf for 0
-    return logabsdet + log_sign
+    return logabsdet + sign.log()  # log of the sign: 0 for +1, NaN for -1, -inf for 0
 
 
 class Cholesky(Op):

@@ -280,3 +280,48 @@ def test_gradcheck_checks_forward_mode():
     big = ember.tensor(np.linspace(-1, 1, 300), requires_grad=True)
     assert ember.autograd.gradcheck(lambda t: t.sin() * t, (big,), check_forward_ad=True,
                                     full_jacobian_limit=10)
+
+
+def _tangents_through_function_with_backward(library):
+    """A Function with both jvp and backward (its jvp 3x what backward implies) on a dual, and
+    one without jvp: forward AD uses the jvp, or raises as PyTorch does."""
+    forward_ad = library.autograd.forward_ad
+
+    class Scale(library.autograd.Function):
+        @staticmethod
+        def forward(x, factor):
+            return x * factor
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.factor = inputs[1]
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ctx.factor, None
+
+        @staticmethod
+        def jvp(ctx, tangent, tangent_factor):
+            assert tangent_factor is None
+            return tangent * ctx.factor * 3
+
+    class NoJvp(Scale):
+        jvp = library.autograd.Function.jvp
+
+    primal = library.tensor([1.0, -2.0, 0.5], dtype=library.float64)
+    tangent = library.tensor([0.3, 1.0, -1.0], dtype=library.float64)
+    with forward_ad.dual_level():
+        dual = forward_ad.make_dual(primal, tangent)
+        result = forward_ad.unpack_dual(Scale.apply(dual, 2.0).exp()).tangent.numpy()
+        try:
+            forward_ad.unpack_dual(NoJvp.apply(dual, 2.0)).tangent
+        except NotImplementedError as error:
+            return result, str(error)
+    return result, None
+
+
+def test_custom_function_with_backward_uses_its_jvp_like_torch(torch):
+    (ours, our_error), (theirs, their_error) = (_tangents_through_function_with_backward(ember),
+                                                _tangents_through_function_with_backward(torch))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    assert our_error == their_error and their_error is not None

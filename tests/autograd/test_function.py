@@ -463,3 +463,38 @@ def test_node_classes_match_torch(torch):
                 [hasattr(module, name) for name in ("FunctionCtx", "InplaceFunction",
                                                       "NestedIOFunction", "once_differentiable")])
     assert run(ember) == run(torch)
+
+
+@pytest.mark.parametrize("defines", ["nothing", "vjp", "jvp_only_under_func_jvp"])
+def test_a_function_without_backward_uses_vjp_or_raises_like_torch(torch, defines):
+    """``vjp`` is ``backward``'s other name; with neither, backward mode raises PyTorch's
+    NotImplementedError, while forward mode through a jvp still works."""
+    def run(fw):
+        class Scale(fw.autograd.Function):
+            @staticmethod
+            def forward(x):
+                return x * 2
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                pass
+
+            @staticmethod
+            def jvp(ctx, tangent):
+                return tangent * 2
+
+        if defines == "vjp":
+            Scale.vjp = staticmethod(lambda ctx, grad: grad * 3)
+        x = fw.tensor([1.0, -2.0], dtype=fw.float64, requires_grad=True)
+        try:
+            if defines == "jvp_only_under_func_jvp":
+                return fw.func.jvp(Scale.apply, (x.detach(),), (fw.ones(2, dtype=fw.float64),))
+            return fw.autograd.grad(Scale.apply(x).sum(), x)
+        except NotImplementedError as error:
+            return str(error)
+    ours, theirs = run(ember), run(torch)
+    if isinstance(theirs, str):
+        assert ours == theirs
+    else:
+        for mine, expected in zip(ours, theirs):
+            np.testing.assert_allclose(mine.detach().numpy(), expected.detach().numpy())

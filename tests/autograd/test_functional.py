@@ -183,6 +183,36 @@ def test_forward_mode_jacobian_keeps_the_graph_of_inputs_that_require_grad_like_
     assert_same_tree(ours[1:], theirs[1:])
 
 
+@pytest.mark.parametrize("use", ["captured_parameter", "plain", "hessian", "hessian_captured",
+                                 "hessian_reverse"])
+def test_forward_mode_results_require_grad_where_torchs_do(torch, use):
+    """PyTorch's forward-mode Jacobian keeps a graph when its function's outputs reach a tensor
+    that requires grad (a captured parameter), and its forward-over-reverse Hessian always
+    (the inner gradient has a graph of its own); the reverse-mode ones detach."""
+    def run(fw):
+        (x,) = inputs(fw, (3,))
+        (weight,) = inputs(fw, (3,), seed=1, requires_grad=True)
+        functional = fw.autograd.functional
+        result = {
+            "captured_parameter": lambda: functional.jacobian(
+                lambda a: a.sin() * weight, x, vectorize=True, strategy="forward-mode"),
+            "plain": lambda: functional.jacobian(lambda a: a.sin() * 2, x, vectorize=True,
+                                                 strategy="forward-mode"),
+            "hessian": lambda: functional.hessian(lambda a: (a.sin() * a).sum(), x,
+                                                  vectorize=True,
+                                                  outer_jacobian_strategy="forward-mode"),
+            "hessian_captured": lambda: functional.hessian(
+                lambda a: (a.sin() * weight).sum(), x, vectorize=True,
+                outer_jacobian_strategy="forward-mode"),
+            "hessian_reverse": lambda: functional.hessian(
+                lambda a: (a.sin() * weight).sum(), x, vectorize=True),
+        }[use]()
+        return result.requires_grad, result
+    ours, theirs = _both(torch, run)
+    assert ours[0] == theirs[0]
+    assert_same_tree(ours[1], theirs[1])
+
+
 def test_forward_mode_jacobian_of_a_scalar_is_a_scalar_like_torch(torch):
     def run(fw):
         x = fw.tensor(1.5, dtype=fw.float64)

@@ -12,6 +12,11 @@ from ember.ops.elementwise.trigonometric import TanhBackward, TanhBackwardOut
 from ember.ops.linalg import MatMul
 from tests.func.helpers import assert_same_tree, inputs, tree_to_torch
 
+def _classes(values):
+    """Class indices 0, 1, 2 from values in (-1, 1), per element."""
+    return (values > 0).long() + (values > 0.5).long()
+
+
 # name, function of (fw, *operands), operand shapes (the batch of 3 is dim 0 of each mapped one),
 # in_dims.
 RULES = [
@@ -140,6 +145,44 @@ RULES = [
     ("attention_masks", lambda fw, q, k, mask: fw.nn.functional.scaled_dot_product_attention(
         q, k, k, attn_mask=mask) + fw.nn.functional.scaled_dot_product_attention(
         q, k, k, is_causal=True), [(3, 4, 5), (3, 4, 5), (3, 4, 4)], (0, 0, 0)),
+    ("linalg_solve_inv_det", lambda fw, a, b: fw.linalg.solve(a + 3 * fw.eye(4, dtype=a.dtype), b)
+     + fw.linalg.inv(a + 3 * fw.eye(4, dtype=a.dtype)).sum(-1)
+     + fw.linalg.det(a + 2 * fw.eye(4, dtype=a.dtype)).unsqueeze(-1), [(3, 4, 4), (4,)],
+     (0, None)),
+    ("linalg_solve_shared_matrix", lambda fw, a, b: fw.linalg.solve(
+        a + 3 * fw.eye(4, dtype=a.dtype), b), [(4, 4), (3, 4, 2)], (None, 0)),
+    ("linalg_cholesky_slogdet", lambda fw, a: fw.linalg.cholesky(
+        a @ a.mT + 4 * fw.eye(4, dtype=a.dtype)).sum(-1) + fw.linalg.slogdet(
+        a + 2 * fw.eye(4, dtype=a.dtype))[1].unsqueeze(-1) + fw.logdet(
+        a @ a.mT + fw.eye(4, dtype=a.dtype)).unsqueeze(-1), [(3, 4, 4)], 0),
+    ("linalg_triangular_solves", lambda fw, a, b: fw.linalg.solve_triangular(
+        a.tril() + 3 * fw.eye(4, dtype=a.dtype), b, upper=False) + fw.cholesky_solve(
+        b, fw.linalg.cholesky(a @ a.mT + 4 * fw.eye(4, dtype=a.dtype))), [(3, 4, 4), (4, 2)],
+     (0, None)),
+    ("linalg_decompositions", lambda fw, a: fw.linalg.svdvals(a).sum()
+     + fw.linalg.eigvalsh(a + a.mT).sum() + fw.linalg.qr(a).R.abs().sum()
+     + fw.linalg.pinv(a).sum() + fw.linalg.matrix_exp(a * 0.1).sum(), [(3, 4, 4)], 0),
+    ("scatter_family_batched_index", lambda fw, a, b: a.scatter(0, _classes(b), b)
+     + a.scatter_add(1, _classes(b), b) + a.scatter_reduce(0, _classes(b), b, "amax")
+     + a.scatter_reduce(0, _classes(b), b, "mean", include_self=False) + a.gather(0, _classes(b))
+     .sum(0), [(3, 4, 5), (3, 2, 5)], (0, 0)),
+    ("scatter_shared_operands", lambda fw, a, b: fw.zeros(4, 5, dtype=a.dtype).scatter_add(
+        0, _classes(a), a) + b.scatter(1, _classes(a), 2.5) + b.scatter(0, fw.tensor(
+        [[0, 3, 1, 2, 0]]), a[:1]), [(3, 2, 5), (4, 5)], (0, None)),
+    ("index_add_copy_fill", lambda fw, a, b: a.index_add(0, fw.tensor([0, 2]), b, alpha=2.0)
+     + a.index_copy(0, fw.tensor([1, 3]), b) + a.index_fill(1, fw.tensor([0, 4]), -1.0)
+     + b.sum() * 0, [(3, 4, 5), (2, 5)], (0, None)),
+    ("index_ops_per_sample_index", lambda fw, a, b: a.index_add(0, _classes(b[:, 0]), b,
+                                                                 alpha=2.0)
+     + a.index_copy(0, b[:, 0].argsort()[:2], b) + a.index_fill(1, b[0].argsort()[:3], -1.0),
+     [(3, 4, 5), (3, 2, 5)], (0, 0)),
+    ("one_hot", lambda fw, a: fw.nn.functional.one_hot(_classes(a), 3).to(a.dtype) * a[..., None],
+     [(3, 2, 4)], 0),
+    ("linalg_lstsq_rank", lambda fw, a, b: fw.linalg.lstsq(a, b).solution.sum(-1)
+     + fw.linalg.matrix_rank(a).to(a.dtype).unsqueeze(-1), [(3, 5, 4), (3, 5, 2)], (0, 0)),
+    ("fft_transforms", lambda fw, a: fw.fft.fft(a).abs() + fw.fft.ifft(a, dim=0).real
+     + fw.fft.irfft(fw.fft.rfft(a), n=5) + fw.fft.fft2(a, norm="ortho").imag,
+     [(3, 2, 5)], 0),
 ]
 
 
@@ -165,7 +208,11 @@ def test_rule_batches_the_op_and_matches_torch(torch, name, function, shapes, in
                                   "einsum_both_batched",
                                   "layer_norm_batched_affine", "group_norm_batched_affine",
                                   "batch_norm_batch_statistics", "attention",
-                                  "attention_masks"])
+                                  "attention_masks", "linalg_solve_inv_det",
+                                  "linalg_cholesky_slogdet", "linalg_triangular_solves",
+                                  "fft_transforms", "scatter_family_batched_index",
+                                  "scatter_shared_operands", "index_add_copy_fill",
+                                  "index_ops_per_sample_index"])
 def test_gradients_flow_through_the_batched_call_like_torch(torch, name):
     _, function, shapes, in_dims = next(rule for rule in RULES if rule[0] == name)
     results = []

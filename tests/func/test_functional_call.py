@@ -243,3 +243,46 @@ def test_nn_utils_stateless_functional_call_is_the_deprecated_spelling_like_torc
             return fw.nn.utils.stateless.functional_call(model, replaced, (data,))
     assert_same_tree(run(ember, ours, x), run(torch, theirs, tree_to_torch(x, torch)),
                      rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("use", ["module", "functional_call_captured", "buffers_as_argument",
+                                 "nested_argument_of_inner_only", "jvp", "eval", "untracked"])
+def test_batch_norm_counting_a_captured_buffer_is_refused_in_grad_transforms_like_torch(
+        torch, use):
+    """PyTorch refuses an in-place change of a tensor the function captured inside grad-type
+    transforms: a training BatchNorm's num_batches_tracked unless every transform in progress
+    was given it; buffers given as arguments are updated; eval and untracked layers pass."""
+    def run(fw):
+        x = fw.tensor(np.linspace(-1.0, 1.0, 12).reshape(4, 3))
+        layer = fw.nn.BatchNorm1d(3, track_running_stats=use != "untracked").double()
+        if use == "eval":
+            layer.eval()
+        params = dict(layer.named_parameters())
+        buffers = dict(layer.named_buffers())
+        call = fw.func.functional_call
+
+        def attempt():
+            if use in ("module", "eval", "untracked"):
+                return fw.func.grad(lambda a: layer(a).sum())(x)
+            if use == "functional_call_captured":
+                return fw.func.grad(lambda p, a: call(layer, (p, buffers), (a,)).sum())(params, x)
+            if use == "buffers_as_argument":
+                return fw.func.grad(lambda p, b, a: call(layer, (p, b), (a,)).pow(2).sum())(
+                    params, buffers, x)
+            if use == "nested_argument_of_inner_only":
+                return fw.func.grad(lambda p: fw.func.grad(
+                    lambda q, b: call(layer, (q, b), (x,)).pow(2).sum())(p, buffers)[
+                    "weight"].sum())(params)
+            return fw.func.jvp(lambda a: layer(a), (x,), (x,))
+        try:
+            result = ("ok", attempt())
+        except RuntimeError as error:
+            result = ("error", str(error))
+        return result, {name: value.detach().clone() for name, value in buffers.items()}
+    (ours, our_buffers), (theirs, their_buffers) = run(ember), run(torch)
+    assert ours[0] == theirs[0]
+    if theirs[0] == "error":
+        assert ours[1] == theirs[1]
+    else:
+        assert_same_tree(ours[1], theirs[1])
+    assert_same_tree(our_buffers, their_buffers)

@@ -433,3 +433,228 @@ def test_jacfwd_checks_randomness_when_called_like_torch(torch):
         transformed = fw.func.jacfwd(lambda x: x * 2, randomness="sometimes")
         return lambda: transformed(fw.ones(2))
     assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+
+
+# ---- custom Functions under forward mode ---------------------------------------------------------
+def _scaled_sin(fw, vmappable=True, with_jvp=True):
+    """A Function whose jvp deliberately differs from its backward (1.5x on x's tangent), so
+    that which one a transform used shows in the values; a float argument gets None in jvp."""
+
+    class ScaledSin(fw.autograd.Function):
+        generate_vmap_rule = vmappable
+
+        @staticmethod
+        def forward(x, scale, y):
+            return x.sin() * y * scale, x * y
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, scale, y = inputs
+            ctx.scale = scale
+            ctx.save_for_forward(x, y)
+            ctx.save_for_backward(x, y)
+
+        @staticmethod
+        def backward(ctx, grad_sin, grad_product):
+            x, y = ctx.saved_tensors
+            return (grad_sin * x.cos() * y * ctx.scale + grad_product * y, None,
+                    grad_sin * x.sin() * ctx.scale + grad_product * x)
+
+    if with_jvp:
+        def jvp(ctx, tangent_x, tangent_scale, tangent_y):
+            assert tangent_scale is None
+            x, y = ctx.saved_tensors
+            return (1.5 * tangent_x * x.cos() * y * ctx.scale + x.sin() * tangent_y * ctx.scale,
+                    tangent_x * y + 2 * x * tangent_y)
+        ScaledSin.jvp = staticmethod(jvp)
+    return ScaledSin
+
+
+@pytest.mark.parametrize("transform", ["jvp", "jvp_y", "jacfwd", "linearize", "grad_of_jvp",
+                                       "jvp_of_grad", "hessian", "jacrev", "jacfwd_of_vmap",
+                                       "vmap_jacfwd", "vmap_hessian"])
+def test_custom_function_jvp_is_what_forward_mode_uses_like_torch(torch, transform):
+    def run(fw):
+        function = _scaled_sin(fw)
+        x, y, tangent = inputs(fw, (3,), (3,), (3,))
+        f = lambda a: function.apply(a, 2.0, y)  # noqa: E731
+        if transform == "jvp":
+            return fw.func.jvp(f, (x,), (tangent,))
+        if transform == "jvp_y":
+            return fw.func.jvp(lambda a, b: function.apply(a, 2.0, b)[0].exp(), (x, y),
+                               (tangent, tangent))
+        if transform == "jacfwd":
+            return fw.func.jacfwd(lambda a, b: function.apply(a, 2.0, b), argnums=(0, 1))(x, y)
+        if transform == "linearize":
+            return fw.func.linearize(f, x)[1](tangent)
+        if transform == "grad_of_jvp":
+            x.requires_grad_()
+            _, product = fw.func.jvp(lambda a: f(a)[0], (x,), (tangent,))
+            return fw.autograd.grad(product.sum(), x)
+        if transform == "jvp_of_grad":
+            return fw.func.jvp(fw.func.grad(lambda a: f(a)[0].sum()), (x,), (tangent,))
+        if transform == "hessian":
+            return fw.func.hessian(lambda a: f(a)[0].sum())(x)
+        stacked = fw.stack([x, x * 0.5])
+        if transform == "jacfwd_of_vmap":
+            return fw.func.jacfwd(lambda a: fw.func.vmap(lambda row: f(row)[0])(a))(stacked)
+        if transform == "vmap_jacfwd":
+            return fw.func.vmap(fw.func.jacfwd(f))(stacked)
+        if transform == "vmap_hessian":
+            return fw.func.vmap(fw.func.hessian(lambda a: f(a)[0].sum()))(stacked)
+        return fw.func.jacrev(f)(x)
+    assert_same_tree(*_both(torch, run), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["no_jvp", "no_jvp_jacfwd", "no_vmap_jacfwd", "no_vmap_hessian",
+                                  "ctx_forward_grad", "ctx_forward_jvp"])
+def test_custom_function_refusals_under_forward_mode_like_torch(torch, case):
+    def program(fw):
+        def call():
+            x, y, tangent = inputs(fw, (3,), (3,), (3,))
+            if case == "no_jvp":
+                function = _scaled_sin(fw, with_jvp=False)
+                return fw.func.jvp(lambda a: function.apply(a, 2.0, y), (x,), (tangent,))
+            if case == "no_jvp_jacfwd":
+                function = _scaled_sin(fw, with_jvp=False)
+                return fw.func.jacfwd(lambda a: function.apply(a, 2.0, y))(x)
+            function = _scaled_sin(fw, vmappable=False)
+            if case == "no_vmap_jacfwd":
+                return fw.func.jacfwd(lambda a: function.apply(a, 2.0, y))(x)
+            if case == "no_vmap_hessian":
+                return fw.func.hessian(lambda a: function.apply(a, 2.0, y)[0].sum())(x)
+
+            class Square(fw.autograd.Function):
+                @staticmethod
+                def forward(ctx, value):
+                    return value * value
+
+                @staticmethod
+                def backward(ctx, grad):
+                    return grad
+
+                @staticmethod
+                def jvp(ctx, tangent):
+                    return tangent
+            if case == "ctx_forward_grad":
+                return fw.func.grad(lambda a: Square.apply(a).sum())(x)
+            return fw.func.jvp(Square.apply, (x,), (tangent,))
+        return call
+    error = NotImplementedError if case == "no_jvp" else RuntimeError
+    assert_raises_like_torch(program(torch), program(ember), error, same_type=True)
+
+
+@pytest.mark.parametrize("transform", ["jvp", "jacfwd_weights", "hessian", "functional_hessian"])
+def test_embedding_bag_refuses_forward_mode_like_torch(torch, transform):
+    """PyTorch's embedding_bag has no forward-mode derivative (nor a double backward): every
+    transform that needs one raises its NotImplementedError."""
+    def program(fw):
+        def call():
+            weight, sample_weights = inputs(fw, (6, 3), (5,))
+            indices, offsets = fw.tensor([0, 2, 4, 5, 1]), fw.tensor([0, 2])
+
+            def loss(weight, sample_weights):
+                bags = fw.nn.functional.embedding_bag(indices, weight, offsets, mode="sum",
+                                                      per_sample_weights=sample_weights)
+                return (bags ** 2).sum()
+            if transform == "jvp":
+                return fw.func.jvp(lambda w: loss(w, None), (weight,), (weight,))
+            if transform == "jacfwd_weights":
+                return fw.func.jacfwd(loss)(weight, sample_weights)
+            if transform == "hessian":
+                return fw.func.hessian(loss, argnums=1)(weight, sample_weights)
+            return fw.autograd.functional.hessian(
+                lambda p: loss(weight, p), sample_weights, vectorize=True,
+                outer_jacobian_strategy="forward-mode")
+        return call
+    assert_raises_like_torch(program(torch), program(ember), NotImplementedError, same_type=True)
+
+
+@pytest.mark.parametrize("source", ["captured_parameter", "primal", "tangent", "none"])
+def test_linearize_products_require_grad_like_torch(torch, source):
+    """linearize's jvp_fn keeps a graph where PyTorch's does: the function captures a tensor
+    that requires grad, the primal or the tangent requires grad."""
+    def run(fw):
+        x, weight, tangent = inputs(fw, (4, 3), (3,), (4, 3))
+        weight.requires_grad_(source == "captured_parameter")
+        x.requires_grad_(source == "primal")
+        tangent.requires_grad_(source == "tangent")
+        _, jvp_fn = fw.func.linearize(lambda a: (a * weight).tanh(), x)
+        product = jvp_fn(tangent)
+        return product.requires_grad, product
+    ours, theirs = _both(torch, run)
+    assert ours[0] == theirs[0]
+    assert_same_tree(ours[1], theirs[1])
+
+
+FORWARD_MODE_OPS = {
+    "hardsigmoid": lambda fw, a: fw.nn.functional.hardsigmoid(a * 4),
+    "embedding_scale_grad_by_freq": lambda fw, a: fw.nn.functional.embedding(
+        fw.tensor([0, 0, 2]), a, scale_grad_by_freq=True),
+    "multi_margin_loss": lambda fw, a: fw.nn.functional.multi_margin_loss(
+        a, fw.tensor([0, 3, 7, 2, 1]), p=2),
+    "multilabel_margin_loss": lambda fw, a: fw.nn.functional.multilabel_margin_loss(
+        a, fw.tensor([[1, 2, -1] + [0] * 5] * 5)),
+    "ctc_loss": lambda fw, a: fw.nn.functional.ctc_loss(
+        a.reshape(5, 1, 8).log_softmax(-1), fw.tensor([[1, 2]]), fw.tensor([5]), fw.tensor([2])),
+    "pdist": lambda fw, a: fw.nn.functional.pdist(a),
+    "cdist": lambda fw, a: fw.cdist(a, a * 2),
+    "grid_sample": lambda fw, a: fw.nn.functional.grid_sample(
+        a.reshape(1, 1, 5, 8), fw.tensor(np.linspace(-1, 1, 12).reshape(1, 2, 3, 2)),
+        align_corners=False),
+    "flash_attention": lambda fw, a: fw.nn.functional.multi_head_attention_forward(
+        a.reshape(5, 1, 8), a.reshape(5, 1, 8), a.reshape(5, 1, 8), 8, 2,
+        fw.eye(24, 8, dtype=a.dtype), None, None, None, False, 0.0, fw.eye(8, dtype=a.dtype),
+        None, need_weights=False)[0],
+}
+
+
+@pytest.mark.parametrize("transform", ["jvp", "jacfwd", "forward_ad", "hessian"])
+@pytest.mark.parametrize("name", list(FORWARD_MODE_OPS))
+def test_forward_mode_through_ops_without_a_double_backward_like_torch(torch, name, transform):
+    """Forward mode takes PyTorch's forward derivatives, not the transpose of a backward that
+    PyTorch cannot differentiate (hardsigmoid's works, its Hessian raises), nor one that is no
+    true transpose (embedding's scale_grad_by_freq); PyTorch's NotImplementedError where it
+    has no forward mode (the margin losses, ctc, pdist, cdist, grid_sample, flash attention)."""
+    def run(fw):
+        x, tangent = inputs(fw, (5, 8), (5, 8))
+        function = FORWARD_MODE_OPS[name]
+        try:
+            if transform == "jvp":
+                return fw.func.jvp(lambda a: function(fw, a), (x,), (tangent,))[1]
+            if transform == "jacfwd":
+                return fw.func.jacfwd(lambda a: function(fw, a).sum())(x)
+            if transform == "hessian":
+                return fw.func.hessian(lambda a: function(fw, a).sum())(x)
+            forward_ad = fw.autograd.forward_ad
+            with forward_ad.dual_level():
+                dual = forward_ad.make_dual(x, tangent)
+                return forward_ad.unpack_dual(function(fw, dual)).tangent
+        except NotImplementedError as error:
+            return str(error)
+    ours, theirs = _both(torch, run)
+    if isinstance(theirs, str):
+        assert ours == theirs
+    else:
+        assert_same_tree(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["norm_of_a_zero_row", "normalize_zero_row", "prelu_at_zero",
+                                  "cosine_similarity_zero", "model_loss"])
+def test_hessian_is_forward_over_reverse_at_kinks_like_torch(torch, name):
+    """torch.func.hessian is jacfwd(jacrev): at a norm's zero or prelu's kink its values are
+    forward mode's (reverse over reverse gives NaN or other values there)."""
+    def run(fw):
+        data = np.array([[1.0, -2.0, 0.5], [0.0, 0.0, 0.0], [0.0, 3.0, -1.0]])
+        x = fw.tensor(data)
+        functional = fw.nn.functional
+        function = {
+            "norm_of_a_zero_row": lambda a: (a.norm(dim=1) ** 2).sum() + a.norm(dim=1).sum(),
+            "normalize_zero_row": lambda a: (functional.normalize(a, dim=1) * a).sum(),
+            "prelu_at_zero": lambda a: (functional.prelu(a, a.new_tensor([0.25])) ** 2).sum(),
+            "cosine_similarity_zero": lambda a: functional.cosine_similarity(a, a.flip(0)).sum(),
+            "model_loss": lambda a: (a.tanh() @ a.T).sin().sum(),
+        }[name]
+        return fw.func.hessian(function)(x)
+    ours, theirs = _both(torch, run)
+    assert_same_tree(ours, theirs, rtol=1e-9, atol=1e-9)

@@ -234,6 +234,38 @@ def test_randomness_same_and_different(chunk_size):
     assert np.all((rows >= 0) & (rows < 1))
 
 
+@pytest.mark.parametrize("draw", ["rand", "randn", "randn_like", "rand_like", "randint",
+                                  "randint_like", "dropout", "nested", "bernoulli_p",
+                                  "uniform_", "normal_", "normal_of_tensors"])
+def test_different_randomness_draws_the_batch_at_once_like_torch(torch, batched_only, draw):
+    """Under randomness="different" the factories and dropout draw every sample's values in one
+    draw, as PyTorch does: its very numbers for the same seed (normal draws of 16 or more
+    values take PyTorch's vectorised path, which per-sample draws would miss)."""
+    def run(fw):
+        x = fw.ones(4, 3, 5, dtype=fw.float64)
+        function = {
+            "rand": lambda a: a + fw.rand(3, 5, dtype=fw.float64),
+            "randn": lambda a: a * fw.randn(a.shape, dtype=fw.float64),
+            "randn_like": lambda a: fw.randn_like(a) - a,
+            "rand_like": lambda a: fw.rand_like(a, dtype=fw.float32).double() + a,
+            "randint": lambda a: fw.randint(0, 10, (5,)) + a,
+            "randint_like": lambda a: fw.randint_like(a, 3, 9) * a,
+            "dropout": lambda a: fw.nn.functional.dropout(a * 2, 0.4),
+            "nested": lambda a: fw.func.vmap(lambda row: row + fw.randn(5, dtype=fw.float64),
+                                             randomness="same")(a),
+            "bernoulli_p": lambda a: a.bernoulli(0.3) + a,
+            "uniform_": lambda a: a.clone().uniform_(2.0, 3.0) * a,
+            "normal_": lambda a: a.clone().normal_(1.0, 2.0) - a,
+            "normal_of_tensors": lambda a: fw.normal(a * 2, a * 0.5 + 1),
+        }[draw]
+        fw.manual_seed(7)
+        return fw.func.vmap(function, randomness="different")(x)
+    ours, theirs = run(ember), run(torch)
+    assert_same_tree(ours, theirs, rtol=1e-6, atol=1e-7)
+    rows = ours.reshape(4, -1).numpy()
+    assert len({tuple(row) for row in rows}) == 4
+
+
 # ---- the per-sample fallback ------------------------------------------------------------------
 def test_the_fallback_warns_once_naming_the_op_and_gives_the_per_sample_result(torch):
     vmap_module._warned.clear()
@@ -304,6 +336,100 @@ def _custom_functions(fw):
 
     calls = []
     return Old, Cube, Generated, Both, Ruled, calls
+
+
+def _straight_through(fw):
+    """A straight-through round with a generated vmap rule: its backward (half the gradient)
+    is not the derivative of its forward (zero), so the results show which one was used."""
+    class RoundHalfGrad(fw.autograd.Function):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(x, scale):
+            return fw.round(x) * scale
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[1])
+
+        @staticmethod
+        def backward(ctx, grad):
+            (scale,) = ctx.saved_tensors
+            return grad * 0.5 * scale, grad * 0.25
+
+    return RoundHalfGrad
+
+
+@pytest.mark.parametrize("use", ["per_sample_grads", "grad_of_vmap", "backward_after_vmap",
+                                 "nested", "shared_scale", "jvp_refused"])
+def test_generated_vmap_rule_keeps_the_functions_backward_like_torch(torch, batched_only, use):
+    """PyTorch's generated rule runs the Function's forward, backward and jvp on the batch: the
+    gradients under vmap are its backward's (those of its forward's ops would be zero)."""
+    def run(fw):
+        function = _straight_through(fw)
+        x, scale = inputs(fw, (3, 4), (3, 4))
+        x = x * 3
+        if use == "per_sample_grads":
+            return fw.func.vmap(fw.func.grad(lambda a, s: (function.apply(a, s) * a).sum(),
+                                             argnums=(0, 1)))(x, scale)
+        if use == "grad_of_vmap":
+            return fw.func.grad(lambda a: (fw.func.vmap(function.apply)(a, scale) ** 2).sum())(x)
+        if use == "backward_after_vmap":
+            x.requires_grad_()
+            out = fw.func.vmap(function.apply)(x, scale)
+            return fw.autograd.grad((out * out).sum(), x)
+        if use == "nested":
+            stacked = fw.stack([x, x * 2])
+            return fw.func.vmap(fw.func.vmap(fw.func.grad(
+                lambda a, s: (function.apply(a, s) * a).sum())), in_dims=(0, None))(
+                stacked, scale)
+        if use == "shared_scale":
+            return fw.func.vmap(fw.func.grad(lambda a, s: (function.apply(a, s) * s).sum(),
+                                             argnums=1), in_dims=(0, None))(x, scale[0])
+        return fw.func.vmap(lambda a: fw.func.jvp(lambda b: function.apply(b, 2.0), (a,),
+                                                  (fw.ones_like(a),)))(x)
+    if use == "jvp_refused":
+        with pytest.raises(NotImplementedError) as theirs:
+            run(torch)
+        with pytest.raises(NotImplementedError) as ours:
+            run(ember)
+        assert str(ours.value) == str(theirs.value)
+        return
+    assert_same_tree(*_both(torch, run), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("use", ["grad_inside_vmap", "grad_outside_vmap", "backward_after_vmap"])
+def test_vmap_staticmethod_and_the_functions_backward_like_torch(torch, batched_only, use):
+    """A Function with its own vmap staticmethod (written with plain ops): a grad transform
+    inside the vmap differentiates through the Function's backward (PyTorch applies the
+    Function at the grad level first); outside the vmap, through the vmap rule's ops."""
+    def run(fw):
+        class RoundHalfGrad(fw.autograd.Function):
+            @staticmethod
+            def forward(x):
+                return fw.round(x)
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                pass
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad * 0.5
+
+            @staticmethod
+            def vmap(info, in_dims, x):
+                return fw.round(x) * 1.0, in_dims[0]
+
+        (x,) = inputs(fw, (3, 4))
+        x = x * 3
+        if use == "grad_inside_vmap":
+            return fw.func.vmap(fw.func.grad(lambda a: (RoundHalfGrad.apply(a) * a).sum()))(x)
+        if use == "grad_outside_vmap":
+            return fw.func.grad(lambda a: (fw.func.vmap(RoundHalfGrad.apply)(a) * a).sum())(x)
+        x.requires_grad_()
+        return fw.autograd.grad((fw.func.vmap(RoundHalfGrad.apply)(x) * x).sum(), x)
+    assert_same_tree(*_both(torch, run), rtol=1e-12, atol=1e-12)
 
 
 def test_custom_function_vmap_rules_match_torch(torch, batched_only):
@@ -708,12 +834,13 @@ def test_ops_of_value_dependent_shape_and_storage_are_refused_like_torch(torch, 
         assert_raises_like_torch(call(torch), call(ember), RuntimeError)
 
 
-@pytest.mark.parametrize("use", ["bernoulli", "normal", "poisson"])
+@pytest.mark.parametrize("use", ["bernoulli", "normal", "poisson", "bernoulli_p"])
 def test_same_randomness_from_a_batched_tensor_is_refused_like_torch(torch, use):
     def call(fw):
         x = fw.full((3, 4), 0.5)
         function = {"bernoulli": lambda a: fw.bernoulli(a), "normal": lambda a: fw.normal(0.0, a),
-                    "poisson": lambda a: fw.poisson(a)}[use]
+                    "poisson": lambda a: fw.poisson(a),
+                    "bernoulli_p": lambda a: a.bernoulli(0.3)}[use]
         return lambda: fw.func.vmap(function, randomness="same")(x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -153,8 +153,9 @@ SPARSE_DROPOUT_ATTENTION_CASES = [
         fw.tensor([[0, 2], [2, 1]]), w, padding_idx=1), [((3, 4),)]),
     Case("embedding_scaled", lambda fw, w: fw.nn.functional.embedding(
         fw.tensor([0, 2, 2, 2]), w, scale_grad_by_freq=True), [((3, 4),)]),
+    # PyTorch has no derivative of embedding_bag's backward (see DOUBLE_BACKWARD_RAISES)
     Case("embedding_bag", lambda fw, w: fw.nn.functional.embedding_bag(
-        fw.tensor([0, 2, 1, 2]), w, fw.tensor([0, 1])), [((3, 4),)]),
+        fw.tensor([0, 2, 1, 2]), w, fw.tensor([0, 1])), [((3, 4),)], check_gradgrad=False),
     Case("sdpa", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(q, k, v),
          ATTENTION_SHAPES),
     Case("sdpa_causal", lambda fw, q, k, v: fw.nn.functional.scaled_dot_product_attention(
@@ -388,6 +389,14 @@ DOUBLE_BACKWARD_RAISES = {
     "sdpa_flash": lambda fw, x: fw.nn.functional.scaled_dot_product_attention(
         x.reshape(1, 2, 5, 4), x.reshape(1, 2, 5, 4) * 0.5, x.reshape(1, 2, 5, 4) ** 2,
         is_causal=True),
+    # squared: embedding_bag's weight gradient depends on grad_output only
+    "embedding_bag_mean": lambda fw, x: fw.nn.functional.embedding_bag(
+        fw.tensor([0, 2, 9, 2, 4]), x.reshape(10, 4), fw.tensor([0, 2])) ** 2,
+    "embedding_bag_max": lambda fw, x: fw.nn.functional.embedding_bag(
+        fw.tensor([[0, 2], [9, 4]]), x.reshape(10, 4), mode="max") ** 2,
+    "embedding_bag_per_sample_weights": lambda fw, x: fw.nn.functional.embedding_bag(
+        fw.tensor([0, 2, 1, 2, 4]), fw.tensor(np.arange(20.0).reshape(5, 4) / 7), fw.tensor([0, 2]),
+        mode="sum", per_sample_weights=x[:5]) ** 2,
     "multihead_attention_no_weights": lambda fw, x: fw.nn.functional.multi_head_attention_forward(
         x.reshape(5, 2, 4), x.reshape(5, 2, 4), x.reshape(5, 2, 4), 4, 2,
         fw.eye(12, 4, dtype=x.dtype), None, None, None, False, 0.0,
@@ -447,6 +456,51 @@ def test_second_derivative_at_zero_and_thresholds_matches_torch(torch, name, dty
         np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("mode", ["mean", "max", "sum"])
+def test_embedding_bag_gradient_of_a_linear_loss_has_no_graph_like_torch(torch, mode):
+    """The weight gradient of embedding_bag depends on grad_output only: with a loss linear in
+    the bags it does not require grad (PyTorch's), so nothing is there to differentiate."""
+    results = []
+    for fw in (torch, ember):
+        weight = fw.tensor(np.linspace(-1.0, 1.0, 24).reshape(6, 4), requires_grad=True)
+        bags = fw.nn.functional.embedding_bag(fw.tensor([0, 2, 5, 2, 1]), weight,
+                                              fw.tensor([0, 2]), mode=mode)
+        coefficients = fw.tensor(np.cos(np.arange(8.0)).reshape(2, 4))
+        (gradient,) = fw.autograd.grad((bags * coefficients).sum(), weight, create_graph=True)
+        results.append((gradient.requires_grad, gradient.detach().numpy()))
+    (their_flag, theirs), (our_flag, ours) = results
+    assert our_flag == their_flag is False
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_prelu_second_derivatives_at_zero_match_torch(torch, shared):
+    """prelu's backward is one node in PyTorch whose own derivatives take x >= 0 as positive:
+    at x = 0 the input gradient's derivative in grad_output is 1 and in the weight 0 (while
+    the gradient itself is weight * grad_output), zeros (not None) where nothing flows."""
+    data = np.array([[0.0, -1.0, 2.0], [0.0, -0.5, 1.5], [-2.0, 0.0, 0.25], [0.5, -3.0, 0.0]])
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        weight = fw.tensor([0.25] if shared else [0.25, -0.5, 1.5], dtype=fw.float64,
+                           requires_grad=True)
+        seed = fw.tensor(np.arange(1.0, 13.0).reshape(4, 3), requires_grad=True)
+        output = fw.nn.functional.prelu(x, weight)
+        grad_x, grad_weight = fw.autograd.grad(output, (x, weight), seed, create_graph=True)
+        coefficients = fw.tensor(np.cos(np.arange(12.0)).reshape(4, 3))
+        values = [output.grad_fn.name(), grad_x.grad_fn.name()]
+        for target in ((grad_x * coefficients).sum(), (grad_weight ** 2).sum(),
+                       (grad_x * grad_x).sum() + 3 * grad_weight.sum()):
+            values.append([value.detach().numpy() for value in fw.autograd.grad(
+                target, (x, weight, seed), retain_graph=True)])
+        results.append(values)
+    theirs, ours = results
+    assert ours[:2] == theirs[:2]
+    for mine, expected in zip(ours[2:], theirs[2:]):
+        for mine_value, expected_value in zip(mine, expected):
+            np.testing.assert_allclose(mine_value, expected_value, rtol=1e-12, atol=1e-12)
+
+
 def test_prelu_refuses_mixed_dtypes_like_torch(torch):
     from tests.conftest import assert_raises_like_torch
     assert_raises_like_torch(
@@ -470,12 +524,17 @@ def test_grid_sample_second_derivatives_like_torch(torch, mode):
                                              create_graph=True)
         of_grad_x = fw.autograd.grad(grad_x.sum(), x, retain_graph=True, allow_unused=True)[0]
         second = fw.autograd.grad((grad_x * grad_x).sum() + (grad_grid * grad_grid).sum(), x,
-                                  allow_unused=True)[0]
-        results.append([grad_x.detach().numpy(), grad_grid.detach().numpy(), of_grad_x,
+                                  allow_unused=True, retain_graph=True)[0]
+        # nearest: zeros (not None), the grid being an input of PyTorch's one backward node
+        in_grid = fw.autograd.grad((grad_x * grad_x).sum(), grid, allow_unused=True)[0]
+        results.append([grad_x.detach().numpy(), grad_grid.detach().numpy(),
+                        None if in_grid is None else in_grid.numpy(), of_grad_x,
                         None if second is None else second.numpy()])
     (*theirs, their_of_x, their_second), (*ours, our_of_x, our_second) = results
     for mine, expected in zip(ours, theirs):
-        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
+        assert (mine is None) == (expected is None)
+        if expected is not None:
+            np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
     assert our_of_x is None and their_of_x is None
     assert (our_second is None) == (their_second is None)
     if their_second is not None:

@@ -13,6 +13,7 @@ from ... import _halfcast, _jit, _threads
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
 from ..._layout import unary_layout
 from ...autograd.function import Op
+from ...ops._broadcast import unbroadcast
 from ...ops._select import select, where
 from ...ops.elementwise._operands import _widened
 from ...ops.elementwise.exp_log import sigmoid, sigmoid_array
@@ -495,6 +496,92 @@ class LogSigmoid(_Activation):
         return (_widened(grad) * slope).astype(grad.dtype, copy=False)
 
 
+def _summed_to(gradient, shape):
+    """``gradient`` summed to the broadcast operand's ``shape`` (reduced floats accumulate in
+    float32, as PyTorch's sums do)."""
+    if type(gradient) is not np.ndarray or gradient.shape == tuple(shape):
+        return unbroadcast(gradient, tuple(shape))
+    wide = accumulation_dtype(gradient.dtype)
+    if wide == gradient.dtype:
+        return unbroadcast(gradient, tuple(shape))
+    return unbroadcast(gradient.astype(wide), tuple(shape)).astype(gradient.dtype)
+
+
+class Prelu(Op):
+    """x where x > 0, else weight * x (weight broadcast against x). PyTorch's prelu is one
+    kernel with a backward of its own (PreluBackward), whose second derivatives treat x = 0
+    as positive: a composite of where and mul would differ there."""
+
+    output_layout = staticmethod(unary_layout)
+    differentiable_backward = True
+
+    def name(self):
+        return "PreluKernelBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        ctx.save_for_backward(x, weight)
+        return np.asarray(np.where(x > 0, x, weight * x)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        needs_x, needs_weight = ctx.needs_input_grad
+        if ctx.xp is np:
+            positive = x > 0
+            grad_x = np.where(positive, grad, weight * grad).astype(x.dtype, copy=False) \
+                if needs_x else None
+            grad_weight = _summed_to(np.where(positive, 0, x * grad).astype(x.dtype, copy=False),
+                                     weight.shape) if needs_weight else None
+            return grad_x, grad_weight
+        grad_x, grad_weight = PreluBackward.apply(grad, x, weight)
+        return grad_x if needs_x else None, grad_weight if needs_weight else None
+
+
+class PreluBackward(Op):
+    """prelu's input and weight gradients as one node (PyTorch's prelu kernel backward), with
+    PyTorch's derivatives of them: x >= 0 takes the positive branch."""
+
+    differentiable_backward = True
+
+    def name(self):
+        return "PreluKernelBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, x, weight):
+        ctx.save_for_backward(grad, x, weight)
+        positive = x > 0
+        grad_x = np.where(positive, grad, weight * grad).astype(x.dtype, copy=False)
+        grad_weight = np.where(positive, 0, x * grad).astype(x.dtype, copy=False)
+        return grad_x, _summed_to(grad_weight, weight.shape)
+
+    @staticmethod
+    def backward(ctx, grad_grad_x, grad_grad_weight):
+        grad, x, weight = ctx.saved_tensors
+        xp = ctx.xp
+        needs_grad, needs_x, needs_weight = ctx.needs_input_grad
+        positive = x >= 0
+        if grad_grad_weight is not None:
+            grad_grad_weight = xp.broadcast_to(grad_grad_weight, x.shape)
+        for_grad = for_x = for_weight = None
+        if needs_grad:
+            negative = 0.0
+            if grad_grad_x is not None:
+                negative = grad_grad_x * weight
+            if grad_grad_weight is not None:
+                negative = negative + grad_grad_weight * x
+            for_grad = where(xp, positive, 0.0 if grad_grad_x is None else grad_grad_x,
+                             negative)
+        # zeros, not None, where a gradient gets nothing: the node keeps x and weight
+        if needs_x:
+            for_x = xp.zeros_like(x) if grad_grad_weight is None else \
+                where(xp, positive, 0.0, grad * grad_grad_weight)
+        if needs_weight:
+            for_weight = xp.zeros_like(weight) if grad_grad_x is None else \
+                _summed_to(where(xp, positive, 0.0, grad * grad_grad_x), weight.shape)
+        return for_grad, for_x, for_weight
+
+
 # PyTorch's hardsigmoid gradient multiplies by the float literal 1.0f / 6.0f, float64 too.
 _ONE_SIXTH = float(np.float32(1.0) / np.float32(6.0))
 
@@ -504,6 +591,9 @@ class Hardsigmoid(_Activation):
 
     double_backward_error = (RuntimeError,
                              "derivative for aten::hardsigmoid_backward is not implemented")
+    forward_ad_by_backward = True
+    backward_forward_ad_error = (NotImplementedError, "Trying to use forward AD with "
+                                 "aten::hardsigmoid_backward that does not support it.")
 
     @staticmethod
     def forward(ctx, x):

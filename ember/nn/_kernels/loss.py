@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 from ... import _jit, _threads
-from ...autograd.function import Op
+from ...autograd.function import Op, forward_ad_unsupported
 from ...ops import reduce as reduce_ops
 from ...ops._broadcast import unbroadcast
 from .activation import softplus_of, stable_sigmoid
@@ -600,6 +600,7 @@ class CTCLoss(Op):
 
     double_backward_error = (RuntimeError,
                              "derivative for aten::_ctc_loss_backward is not implemented")
+    forward_ad_error = forward_ad_unsupported("_ctc_loss")
 
     @staticmethod
     def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):

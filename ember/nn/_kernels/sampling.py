@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from ...autograd.function import Op
+from ...autograd.function import (Op, forward_ad_unsupported, forward_mode_active,
+                                  linked_to_input)
 from ...ops.linalg import matmul_arrays
 from ...ops.reduce import linspace_array
 from .pooling import GatherSpatial, ScatterSpatial, _gather_spatial, _scatter_spatial
@@ -233,6 +234,12 @@ class GridSample(Op):
     differentiable_backward = True
     backward_is_one_node = True
 
+    def _backward_with_history(self, grad_outputs):
+        if forward_mode_active():  # PyTorch's grid sampler has no forward mode
+            error_type, message = forward_ad_unsupported(f"grid_sampler_{self.spatial_dims}d")
+            raise error_type(message)
+        return Op._backward_with_history(self, grad_outputs)
+
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
         batch, channels, *sizes = x.shape
@@ -249,6 +256,7 @@ class GridSample(Op):
             out += (values * scale).reshape(out.shape)
         ctx.save_for_backward(x, grid)
         ctx.options = (mode, padding_mode, align_corners)
+        ctx.spatial_dims = len(sizes)
         return out
 
     @staticmethod
@@ -294,6 +302,12 @@ class GridSample(Op):
                     part = summed * xp.reshape(slope, (batch, points))
                     previous = grad_sources[axis]
                     grad_sources[axis] = part if previous is None else previous + part
+        if mode == "nearest" and xp is not np and grad_input is not None and \
+                ctx.next_edges[1] is not None:
+            # PyTorch's backward is one node taking the grid: there the input gradient's
+            # derivative in the grid is zeros (not None)
+            grad_input = linked_to_input(grad_input, ctx.next_edges[1],
+                                         (grid_array.shape, grid_array.dtype))
         grad_grid = None
         if needs_grid:
             if grad_sources[0] is None:  # nearest: the weights do not depend on the grid

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...autograd import engine
-from ...autograd.function import Op
+from ...autograd.function import Op, transposing_for_forward_mode
 from ...sparse._coo import accumulate_sparse_grad
 from ...tensor import Tensor
 
@@ -37,7 +37,8 @@ class Embedding(Op):
             flat_indices = indices._data.reshape(-1)
             selection = np.zeros((weight_shape[0], flat_indices.size), grad._data.dtype)
             selection[flat_indices, np.arange(flat_indices.size)] = 1
-            if scale_grad_by_freq:
+            # (not under forward mode: PyTorch's jvp of the lookup is the tangent's rows)
+            if scale_grad_by_freq and not transposing_for_forward_mode():
                 selection /= np.maximum(selection.sum(axis=1, keepdims=True), 1)
             if padding_idx is not None:
                 selection[padding_idx] = 0

@@ -176,8 +176,7 @@ def prelu(input, weight):
         weight = weight.reshape((channels,) + (1,) * (input.dim() - 2))
     elif weight.dim() > 0:
         weight = weight.reshape(())
-    # PyTorch's prelu backward keeps the input
-    return keep_input_in_gradient(_ops.where(input > 0, input, weight * input))
+    return _activation.Prelu.apply(input, weight)
 
 
 def hardshrink(input, lambd=0.5):

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from ..._dtype import is_floating
-from ...autograd.function import without_double_backward
+from ...autograd.function import forward_ad_unsupported, without_double_backward
 from ...backends.cuda import flash_sdp_enabled
 from ...ops._broadcast import mismatch_error
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
@@ -74,7 +74,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                                          attn_mask, dropout_p, enable_gqa):
         # PyTorch's CPU flash kernel has no double backward
         without_double_backward(output, RuntimeError, "derivative for aten::_scaled_dot_product_"
-                                "flash_attention_for_cpu_backward is not implemented")
+                                "flash_attention_for_cpu_backward is not implemented",
+                                forward_ad_unsupported(
+                                    "_scaled_dot_product_flash_attention_for_cpu"))
     return output
 
 

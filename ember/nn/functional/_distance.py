@@ -1,7 +1,7 @@
 """Distance functions: pairwise_distance, pdist and cosine_similarity (composites of ember.ops)."""
 import numpy as np
 
-from ...autograd.function import torch_named, without_double_backward
+from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
 from ...ops import vector_norm
 from ...ops._broadcast import mismatch_error
 
@@ -47,5 +47,6 @@ def pdist(input, p=2):
     first, second = np.triu_indices(input.shape[0], k=1)
     difference = input[first] - input[second]
     distances = without_double_backward(vector_norm(difference, p, 1), NotImplementedError,
-                                        "the derivative for '_pdist_backward' is not implemented.")
+                                        "the derivative for '_pdist_backward' is not implemented.",
+                                        forward_ad_unsupported("_pdist_forward"))
     return torch_named(distances, "PdistBackward0")

@@ -2,6 +2,9 @@
 ``training`` is passed as True (they never read a module's mode)."""
 import warnings
 
+import numpy as np
+
+from ... import _random
 from ..._dtype import is_floating, scalar_type_name
 from .._kernels import dropout as _dropout_ops
 from ._activation import _apply
@@ -33,8 +36,16 @@ def _drop(input, p, inplace=False, feature=False, alpha=False, generator=None):
     node with a freshly drawn mask (also attention's dropout of its weights)."""
     if p == 1:
         return _apply(input, inplace, "mul_", lambda: input * 0)
-    scaled_mask, shift = _dropout_ops.dropout_masks(input._data, p, generator,
-                                                    feature, alpha)
+    data = input._data
+    if type(data) is not np.ndarray and not (feature or alpha):
+        # batched by ember.func.vmap(randomness="different"): every sample's mask at once
+        scaled_mask = _random.batched_draw(
+            lambda batch_shape: _dropout_ops.dropout_masks(
+                np.empty(batch_shape, data.dtype), p, generator, False, False)[0], data.shape)
+        if scaled_mask is not None:
+            return _apply(input, inplace, "dropout_",
+                          lambda: _dropout_ops.Dropout.apply(input, scaled_mask, None))
+    scaled_mask, shift = _dropout_ops.dropout_masks(data, p, generator, feature, alpha)
     return _apply(input, inplace, "dropout_",
                   lambda: _dropout_ops.Dropout.apply(input, scaled_mask, shift))
 

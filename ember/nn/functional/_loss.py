@@ -10,7 +10,8 @@ from ... import ops as _ops
 from ..._dtype import is_floating, scalar_type_name
 from ...ops._broadcast import mismatch_error
 from ...ops.elementwise.casting import autocast_op
-from ...autograd.function import keep_input_in_gradient, torch_named, without_double_backward
+from ...autograd.function import (forward_ad_unsupported, keep_input_in_gradient, torch_named,
+                                  without_double_backward)
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...tensor import Size, Tensor
 from .._kernels.activation import LogSigmoid
@@ -562,12 +563,14 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return apply_reduction(loss, reduction)
 
 
-def _strict_hinge(value, kernel):
+def _strict_hinge(value, kernel, forward_kernel):
     """max(0, value) whose gradient is zero at 0 (PyTorch's margin kernels test z > 0). PyTorch's
-    backward of the ``kernel`` these hinges make has no derivative: a second grad raises."""
+    backward of the ``kernel`` these hinges make has no derivative: a second grad raises; its
+    ``forward_kernel`` has no forward mode."""
     return without_double_backward(_ops.where(value > 0, value, value.new_zeros(())),
                                    RuntimeError,
-                                   f"derivative for aten::{kernel}_backward is not implemented")
+                                   f"derivative for aten::{kernel}_backward is not implemented",
+                                   forward_ad_unsupported(forward_kernel))
 
 
 @autocast_op("multi_margin_loss")
@@ -591,7 +594,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         raise RuntimeError("target out of range")
     label_index = type(input)._wrap(labels.reshape(-1, 1).astype(np.int64))
     chosen = scores.gather(1, label_index)
-    hinge = _strict_hinge(margin - chosen + scores, "multi_margin_loss")
+    hinge = _strict_hinge(margin - chosen + scores, "multi_margin_loss", "multi_margin_loss")
     if p == 2:
         hinge = hinge * hinge
     if weight is not None:
@@ -627,7 +630,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     dtype = scores._data.dtype
     chosen = scores.gather(1, type(input)._wrap(safe_labels))
     hinge = _strict_hinge(1 - chosen.unsqueeze(2) + scores.unsqueeze(1),
-                          "multilabel_margin_loss")
+                          "multilabel_margin_loss", "multilabel_margin_loss_forward")
     pair_mask = valid[:, :, None] & ~is_target[:, None, :]
     loss = (hinge * type(input)._wrap(pair_mask.astype(dtype))).sum((1, 2)) / classes
     if unbatched:

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..._dtype import tensor_type_name
-from ...autograd.function import torch_named
+from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
 from .._kernels.sparse import Embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
@@ -54,6 +54,16 @@ def one_hot(tensor, num_classes=-1):
     indices = tensor._data
     if indices.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if type(indices) is not np.ndarray:
+        # batched by ember.func.vmap: a comparison with each class, as PyTorch's vmap rule
+        # (which checks no range)
+        if num_classes < 0:
+            error = RuntimeError("When vmap-ing torch.nn.functional.one_hot, please provide an "
+                                 "explicit positive num_classes argument.")
+            error.vmap_refusal = True  # raised, not run once per sample
+            raise error
+        classes = type(tensor)._wrap(np.arange(num_classes, dtype=np.int64))
+        return (tensor.unsqueeze(-1) == classes).long()
     if num_classes == -1:
         if indices.size == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
@@ -66,6 +76,9 @@ def one_hot(tensor, num_classes=-1):
     result = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
     np.put_along_axis(result, indices[..., None], 1, axis=-1)
     return type(tensor)._wrap(result)
+
+
+_EMBEDDING_BAG_FORWARD_AD = forward_ad_unsupported("_embedding_bag")
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
@@ -118,6 +131,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     # sparse: padding entries are left out of the gradient (dense: the membership drops them).
     rows = embedding(input, weight, padding_idx if sparse else None, max_norm, norm_type,
                      scale_grad_by_freq, sparse)
+    # PyTorch's embedding_bag is one op whose backward has no derivative of its own (and whose
+    # weight gradient depends on grad_output and per_sample_weights, not on the weight).
+    rows = without_double_backward(rows, NotImplementedError, "the derivative for "
+                                   "'_embedding_bag_backward' is not implemented.",
+                                   _EMBEDDING_BAG_FORWARD_AD, takes_inputs=False)
     bag_of = np.searchsorted(starts, np.arange(indices.size), side="right") - 1
     kept = np.ones(indices.size, dtype=bool) if padding_idx is None else indices != padding_idx
     dtype = weight._data.dtype
@@ -130,7 +148,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         sizes = membership.sum(axis=1, keepdims=True)
         membership /= np.maximum(sizes, 1)
     if per_sample_weights is not None:
-        rows = rows * per_sample_weights.unsqueeze(1)
+        rows = without_double_backward(
+            rows * per_sample_weights.unsqueeze(1), RuntimeError, "derivative for "
+            "aten::_embedding_bag_per_sample_weights_backward is not implemented",
+            _EMBEDDING_BAG_FORWARD_AD)
     # PyTorch's one node for the whole bag reduction names what the matmul records
     return torch_named(type(weight)._wrap(membership).matmul(rows), "EmbeddingBagBackward0")
 

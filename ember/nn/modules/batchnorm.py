@@ -1,5 +1,6 @@
 """BatchNorm1d/2d/3d: batch statistics in training, running statistics in eval (PyTorch's rules)."""
 from ... import _dtype, _factories
+from ...autograd.function import refuse_captured_mutation
 from ...autograd.grad_mode import no_grad
 from .. import functional as F
 from .. import init
@@ -98,6 +99,8 @@ class _BatchNorm(_NormBase):
         # track_running_stats was switched off after construction normalises with batch
         # statistics in training without touching its (stale) buffers, which eval still uses.
         pass_buffers = not self.training or self.track_running_stats
+        if counting:
+            refuse_captured_mutation(self.num_batches_tracked, "aten::add_.Tensor")
         output = self._batch_norm(input, self.running_mean if pass_buffers else None,
                                   self.running_var if pass_buffers else None,
                                   use_batch_statistics, factor)
