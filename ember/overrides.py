@@ -15,10 +15,11 @@ import types as _types
 from ._dtype import _repr_prefix
 from .tensor import Tensor, set_program_subclass_hook
 
-__all__ = ["TorchFunctionMode", "enable_reentrant_dispatch", "get_default_nowrap_functions",
+__all__ = ["BaseTorchFunctionMode", "TorchFunctionMode", "enable_reentrant_dispatch", "get_default_nowrap_functions",
            "get_ignored_functions", "get_overridable_functions", "handle_torch_function",
            "has_torch_function", "has_torch_function_unary", "has_torch_function_variadic",
-           "is_tensor_like", "is_tensor_method_or_property", "wrap_torch_function"]
+           "is_tensor_like", "is_tensor_method_or_property", "resolve_name",
+           "wrap_torch_function"]
 
 
 class _State(threading.local):
@@ -359,6 +360,28 @@ class TorchFunctionMode:
         _activate()
         _state.modes.append(mode)
         return mode
+
+
+class BaseTorchFunctionMode(TorchFunctionMode):
+    """A mode that runs every call as it is (a base for modes that handle only some)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
+
+
+def resolve_name(func):
+    """The public name of a dispatched function (``torch.add``, ``torch.Tensor.add``), or None
+    for one that does not dispatch."""
+    public = getattr(func, "_public_name", None)
+    name = getattr(func, "__name__", None)
+    if public is None and name is not None:
+        if vars(Tensor).get(name) is func:
+            public = f"Tensor.{name}"
+        for module_name in _MODULES:
+            module = sys.modules.get(module_name)
+            if public is None and module is not None and vars(module).get(name) is func:
+                public = f"{module_name}.{name}".partition(".")[2] or name
+    return None if public is None else f"{_repr_prefix[0]}.{public}"
 
 
 def _is_torch_function_mode_enabled():

@@ -230,3 +230,18 @@ def test_properties_dispatch_and_factories_do_not():
                          len(library.overrides.get_ignored_functions()) > 0,
                          library.zeros in library.overrides.get_ignored_functions()))
     assert outcomes[0] == outcomes[1]
+
+
+def test_resolve_name_and_the_base_mode():
+    answers = []
+    for library in _both():
+        resolve = library.overrides.resolve_name
+        names = [resolve(library.add), resolve(library.Tensor.add),
+                 resolve(library.nn.functional.relu), resolve(len)]
+        with library.overrides.BaseTorchFunctionMode():
+            value = (library.ones(1) + 1).tolist()
+        _subclass(library)  # and with dispatch on
+        names_on = [resolve(library.add), resolve(library.Tensor.add)]
+        answers.append(([name and name.replace("ember", "torch") for name in names], value,
+                        [name and name.replace("ember", "torch") for name in names_on]))
+    assert answers[0] == answers[1]
