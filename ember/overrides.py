@@ -5,7 +5,7 @@ methods with them, and results on a subclass keep its type.
 It costs nothing until a program defines such a subclass or enters a mode: then, once, the
 functions of ember's public modules and Tensor's methods and operators are wrapped by
 dispatchers that look for overriding arguments (PyTorch makes that check in C on every call).
-A module imported after that keeps its own functions undispatched.
+``ember.special``, loaded lazily, wraps its functions when it loads after that.
 """
 import functools
 import sys
@@ -15,8 +15,9 @@ import types as _types
 from ._dtype import _repr_prefix
 from .tensor import Tensor, set_program_subclass_hook
 
-__all__ = ["BaseTorchFunctionMode", "TorchFunctionMode", "enable_reentrant_dispatch", "get_default_nowrap_functions",
-           "get_ignored_functions", "get_overridable_functions", "handle_torch_function",
+__all__ = ["BaseTorchFunctionMode", "TorchFunctionMode", "enable_reentrant_dispatch",
+           "get_default_nowrap_functions", "get_ignored_functions", "get_overridable_functions",
+           "handle_torch_function",
            "has_torch_function", "has_torch_function_unary", "has_torch_function_variadic",
            "is_tensor_like", "is_tensor_method_or_property", "resolve_name",
            "wrap_torch_function"]

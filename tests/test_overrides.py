@@ -67,7 +67,8 @@ def test_results_keep_the_subclass_like_torch():
         plain = library.ones(2, 3)
         linear = library.nn.Linear(3, 2)
         results = {
-            "operator": x + 1, "reflected": 2 * x, "method": x.sum(1), "function": library.add(x, 1),
+            "operator": x + 1, "reflected": 2 * x, "method": x.sum(1),
+            "function": library.add(x, 1),
             "functional": library.nn.functional.relu(x), "layer": linear(x),
             "mixed cat": library.cat([plain, x]), "index": x[0], "transpose": x.T,
             "clone": x.clone(), "max values": x.max(0).values,
@@ -205,7 +206,8 @@ def test_subclasses_built_the_ways_programs_build_them():
                 pass
 
         forwarded = Forwarding(library.tensor([1.0, 2.0]))
-        plain, leaf = Optional(library.tensor([3.0])), Optional(library.tensor([4.0]), requires_grad=True)
+        plain = Optional(library.tensor([3.0]))
+        leaf = Optional(library.tensor([4.0]), requires_grad=True)
         tagged = Tagged([5.0, 6.0], tag="x")
         outcomes.append([
             (type(forwarded).__name__, forwarded.tolist(), type(forwarded * 2).__name__),
