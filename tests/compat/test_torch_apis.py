@@ -171,11 +171,19 @@ CALLS = {
                                               str(lib.get_default_device()),
                                               lib.set_default_device(None)),
     "set_default_device(3)": lambda lib: lib.set_default_device(3),
+    "with device('cpu') as context": lambda lib: _inside(lib.device("cpu"), lambda: (
+        str(lib.get_default_device()), lib.zeros(2).tolist())),
+    "with device('cpu') returns itself": lambda lib: _entered(lib.device("cpu")),
 }
 
 
 def _double(value):
     return 2 * value
+
+
+def _entered(context):
+    with context as entered:
+        return entered is context
 
 
 def _inside(context, read):
@@ -279,6 +287,9 @@ def test_cuda_queries_that_need_a_device_raise():
             getattr(ember.cuda, name)()
     with pytest.raises(RuntimeError, match="CPU only"):
         ember.set_default_device("cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        with ember.device("meta"):
+            pass
 
 
 def test_compiler_settings_that_scripts_write(ember_torch):
