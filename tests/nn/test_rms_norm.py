@@ -39,6 +39,7 @@ def test_rms_norm_low_and_double_precision(torch, dtype):
     assert_close(actual.float(), expected.float(), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:Mismatch dtype between input and weight")
 @pytest.mark.parametrize("input_dtype, weight_dtype", [("bfloat16", "float32"),
                                                        ("bfloat16", "bfloat16"),
                                                        ("float16", "float16"),
