@@ -106,6 +106,6 @@ def sdp_kernel(enable_flash=True, enable_math=True, enable_mem_efficient=True,
     _SDP.update(flash=bool(enable_flash), math=bool(enable_math),
                 mem_efficient=bool(enable_mem_efficient), cudnn=bool(enable_cudnn))
     try:
-        yield
+        yield {}
     finally:
         _SDP.update(saved)

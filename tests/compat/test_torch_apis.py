@@ -174,11 +174,20 @@ CALLS = {
     "with device('cpu') as context": lambda lib: _inside(lib.device("cpu"), lambda: (
         str(lib.get_default_device()), lib.zeros(2).tolist())),
     "with device('cpu') returns itself": lambda lib: _entered(lib.device("cpu")),
+    "backends.cuda.sdp_kernel enters as": lambda lib: _entered_value(
+        lib.backends.cuda.sdp_kernel(enable_flash=False)),
+    "is_storage": lambda lib: (lib.is_storage(lib.ones(1)),
+                               lib.is_storage(lib.ones(1).untyped_storage())),
 }
 
 
 def _double(value):
     return 2 * value
+
+
+def _entered_value(context):
+    with context as entered:
+        return entered
 
 
 def _entered(context):
