@@ -7,7 +7,7 @@ Most programs take their initial weights and their batches from NumPy (programs/
 with dropout off, from before ember's generator drew PyTorch's numbers; seq2seq_transformer.py
 and forecast_packed.py take everything random from ``torch.manual_seed`` (initialisation, data,
 shuffling, dropout, and in forecast_packed.py the noise its DataLoader workers draw), as do
-nn_really.py, fused_conv_bn.py and imagenet_loop.py.
+nn_really.py, fused_conv_bn.py, imagenet_loop.py, llama_lora_decode.py and ddpm_unet_ema.py.
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -56,6 +56,8 @@ CASES = {
     "nn_really_wrapped_loader": (["nn_really.py", "--steps", "20"], FLOAT32),
     "fused_conv_bn_custom_function": (["fused_conv_bn.py", "--steps", "20"], FLOAT32),
     "imagenet_loop_mixup_ema": (["imagenet_loop.py", "--steps", "20"], FLOAT32),
+    "llama_lora_kv_cache_decode": (["llama_lora_decode.py", "--steps", "20"], FLOAT32),
+    "ddpm_unet_guidance_ema": (["ddpm_unet_ema.py", "--steps", "20"], FLOAT32),
 }
 
 
