@@ -98,6 +98,9 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
                            f"{list(weight._data.shape)} instead")
     in_channels = input._data.shape[1]
     weight_shape = list(weight._data.shape)
+    if weight_shape[0] < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at "
+                           f"dimension 0, but got weight of size {weight_shape} instead")
     if weight_shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
                            f"{groups} at dimension 0, but got weight of size "
