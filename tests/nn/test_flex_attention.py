@@ -154,6 +154,16 @@ def test_block_mask_tables_match_torch(torch, block_size, separate):
     assert repr(ours) == repr(theirs).replace("torch", "ember")
 
 
+def test_block_mask_pictures_match_torch(torch):
+    texts = []
+    for library in (ember, torch):
+        module = _module(library)
+        block_mask = module.create_block_mask(_sliding, 2, 3, 64, 64, device="cpu", BLOCK_SIZE=8)
+        texts.append((str(block_mask), block_mask.to_string(grid_size=4, limit=2),
+                      block_mask.to_string(grid_size=-1, limit=1)))
+    assert texts[0] == texts[1]
+
+
 def test_adjusted_block_mask_matches_torch(torch):
     masks = []
     for library in (ember, torch):

@@ -9,6 +9,7 @@ once with index tensors shaped to broadcast against the scores ((B,1,1,1), (1,H,
 hold, and carries gradients into tensors they capture.
 """
 import inspect
+import itertools
 import math
 import warnings
 from typing import NamedTuple
@@ -197,6 +198,41 @@ class BlockMask:
             dense = dense | _dense(self.full_kv_num_blocks, self.full_kv_indices,
                                    self.full_kv_indices.shape[-1])
         return Tensor._wrap(dense)
+
+    def to_string(self, grid_size=(20, 20), limit=4):
+        """A picture of the block pattern per (batch, head), at most ``grid_size`` cells ("██"
+        every block of a cell kept, "░░" some, blank none); ``-1`` draws every block."""
+        dense = self.to_dense()._data
+        *batch_dims, rows, columns = dense.shape
+        if isinstance(grid_size, int) and grid_size != -1:
+            max_rows = max_columns = grid_size
+        elif grid_size == -1:
+            max_rows, max_columns = rows, columns
+        else:
+            max_rows, max_columns = grid_size
+        row_step = max(1, -(-rows // max_rows))
+        column_step = max(1, -(-columns // max_columns))
+        pictures = []
+        for count, index in enumerate(itertools.product(*(range(size) for size in batch_dims))):
+            if count == limit:
+                pictures += ["...", "To print out more, set BlockMask.to_string(limit=N)",
+                             "You can also index (BlockMask[batch, head]) to choose a specific "
+                             "batch or head"]
+                break
+            mask = dense[index]
+            lines = [f"{index}"]
+            for row in range(0, rows, row_step):
+                cells = []
+                for column in range(0, columns, column_step):
+                    kept = mask[row:row + row_step, column:column + column_step].mean()
+                    cells.append("█" if kept == 1 else " " if kept == 0 else "░")
+                lines.append("".join(cell * 2 for cell in cells))
+            pictures.append("\n".join(lines) + "\n")
+        return "\n".join(pictures)
+
+    def __str__(self):
+        return (f"BlockMask(shape={self.shape}, sparsity={self.sparsity():.2f}%, \n"
+                f"{self.to_string().strip()}\n)")
 
     def _adjust(self, new_q_len, new_kv_len):
         """This mask cropped to its upper-left (new_q_len, new_kv_len) corner."""
