@@ -89,10 +89,10 @@ ORDER = [
      "ember.utils.dlpack"),
     # torch.special and torch.distributions, compositions of the ops (and nn.functional's
     # softplus and binary_cross_entropy_with_logits); activation checkpointing, over nn's
-    # containers and mode tools.
+    # containers and mode tools; the flop counter, over the ops and nn's kernels and hooks.
     ("ember.special",),
     ("ember.distributions",),
-    ("ember.utils.checkpoint",),
+    ("ember.utils.checkpoint", "ember.utils.flop_counter"),
     # function transforms: functional_call swaps module tensors, vmap batches the nn kernels.
     ("ember.func",),
     ("ember.optim",),
