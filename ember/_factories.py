@@ -22,7 +22,8 @@ from ._layout import (arrange, check_memory_format, contiguous_format, layout as
 from .autograd.function import Op
 from .ops._broadcast import mismatch_error
 from .ops.reduce import linspace_array
-from .tensor import Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries
+from .tensor import (Size, Tensor, _to_array, check_numpy_strides, integer_size, legacy_new,
+                     named_type, size_entries)
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
@@ -185,6 +186,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     """A new tensor copying ``data``; Python floats become the default dtype, ints int64."""
     _check_device(device)
     dtype = _dtype_argument("tensor", dtype)
+    if type(data) is np.ndarray:
+        check_numpy_strides(data)
     array = _to_array(data, dtype)
     source = data._data if isinstance(data, Tensor) else data
     if isinstance(source, np.ndarray) and np.may_share_memory(array, source):
@@ -201,6 +204,7 @@ def as_tensor(data, dtype=None, device=None):
         return data if dtype is None or dtype.numpy == data._data.dtype else data.to(dtype)
     if isinstance(data, np.ndarray):
         from_numpy_dtype(data.dtype)
+        check_numpy_strides(data)
         if dtype is not None and dtype.numpy != data.dtype:
             return _new(data.astype(dtype.numpy))
         return _new(data)
@@ -212,6 +216,7 @@ def from_numpy(array):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {named_type(array)})")
     from_numpy_dtype(array.dtype)
+    check_numpy_strides(array)
     return _new(array)
 
 
