@@ -631,6 +631,24 @@ def test_ctc_loss_errors_match_torch(torch):
             F.ctc_loss(ember.tensor(logits).log_softmax(2), ember.tensor(targets), *lengths)
 
 
+@pytest.mark.parametrize("targets, input_lengths, target_lengths", [
+    ([[1, 1], [1, 2]], [5, 5], [3, 2]),
+    ([[1, 1, 1], [1, 2, 1]], [6, 5], [3, 2]),
+    ([1, 1, 1, 2], [5, 5], [3, 2]),
+])
+def test_ctc_loss_argument_messages_match_torch(torch, targets, input_lengths, target_lengths):
+    """Padded targets too short, input lengths past the steps, concatenated targets of another
+    total length: PyTorch's messages, naming ctc_loss_allocate_outputs."""
+    log_probs = np.log(np.full((5, 2, 3), 1 / 3))
+    messages = []
+    for library, functional in ((torch, torch.nn.functional), (ember, F)):
+        with pytest.raises(RuntimeError) as error:
+            functional.ctc_loss(library.tensor(log_probs), library.tensor(targets),
+                                library.tensor(input_lengths), library.tensor(target_lengths))
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
 def test_ctc_loss_gradcheck_through_log_softmax():
     logits, targets, input_lengths, target_lengths = _ctc_case(seed=2)
     leaf = ember.tensor(logits[:6, :2].astype(np.float64), requires_grad=True)

@@ -713,9 +713,14 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if input_array.size and input_array.max() > steps:
         raise RuntimeError(f"Expected input_lengths to have value at most {steps}, but got "
                            f"value {input_array.max()} (while checking arguments for "
-                           f"ctc_loss_cpu)")
+                           f"ctc_loss_allocate_outputs)")
     label_array = targets._data.astype(np.int64)
     if label_array.ndim == 1:
+        expected = int(target_array.sum())
+        if label_array.shape[0] != expected:
+            raise RuntimeError(f"Expected tensor to have size {expected} at dimension 0, but got "
+                               f"size {label_array.shape[0]} for argument #2 'targets' (while "
+                               f"checking arguments for ctc_loss_allocate_outputs)")
         # concatenated targets: padded into rows of the longest
         longest = int(target_array.max()) if target_array.size else 0
         padded = np.full((batch, longest), blank, dtype=np.int64)
@@ -726,7 +731,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     elif target_array.size and target_array.max() > label_array.shape[1]:
         raise RuntimeError(f"Expected tensor to have size at least {target_array.max()} at "
                            f"dimension 1, but got size {label_array.shape[1]} for argument #2 "
-                           f"'targets' (while checking arguments for ctc_loss_cpu)")
+                           f"'targets' (while checking arguments for ctc_loss_allocate_outputs)")
     losses = CTCLoss.apply(log_probs, label_array, input_array, target_array, int(blank),
                            bool(zero_infinity))
     if reduction == "mean":
