@@ -270,6 +270,13 @@ def test_missing_file_and_directory(tmp_path):
     assert issubclass(CheckpointError, RuntimeError)
 
 
+def test_a_missing_file_is_also_the_file_not_found_error_torch_load_raises(tmp_path, torch):
+    """Resume logic written for PyTorch catches FileNotFoundError to start fresh."""
+    for library in (torch, ember):
+        with pytest.raises(FileNotFoundError):
+            library.load(tmp_path / "nope.pt")
+
+
 @pytest.mark.parametrize("content", [b"", b"hello", b"not a checkpoint at all, just text\n",
                                      b"\x08\x00\x00\x00\x00\x00\x00\x00[1, 2]  ",
                                      b"\x02\x00\x00\x00\x00\x00\x00\x00{]",
