@@ -950,9 +950,10 @@ class Module:
             elif isinstance(value, np.ndarray):
                 array = value
             else:
+                # PyTorch's words (a NumPy array, which ember also takes, is Tensor-like)
                 error_msgs.append(f'While copying the parameter named "{key}", expected '
-                                  f'ember.Tensor or a NumPy array from checkpoint but received '
-                                  f'{type(value)}')
+                                  f'{_dtype.repr_prefix()}.Tensor or Tensor-like object from '
+                                  f'checkpoint but received {type(value)}')
                 continue
             if current._data.ndim == 0 and array.ndim == 1 and array.shape[0] == 1:
                 array = array.reshape(())  # checkpoints from before 0-d tensors existed
