@@ -554,7 +554,7 @@ def test_load_non_strict_returns_incompatible_keys():
     assert repr(result) == "_IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['other'])"
     with pytest.raises(TypeError, match="Expected state_dict to be dict-like"):
         model.load_state_dict([1, 2])
-    with pytest.raises(RuntimeError, match="expected ember.Tensor or a NumPy array"):
+    with pytest.raises(RuntimeError, match="expected ember.Tensor or Tensor-like object"):
         model.load_state_dict({"weight": 1.0, "bias": ember.zeros(2)})
 
 
