@@ -19,7 +19,8 @@ class Adam(Optimizer):
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
         _check_adam_options(lr, eps, betas, weight_decay)
-        _check_unsupported(type(self).__name__, differentiable=differentiable, fused=fused)
+        _check_unsupported(type(self).__name__, differentiable=differentiable, fused=fused,
+                           foreach=foreach)
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
                     "capturable": capturable, "differentiable": differentiable, "fused": fused,
