@@ -17,7 +17,7 @@ from .autograd import engine
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api, decompositions, spectral
 from .ops.elementwise.arithmetic import _fusable, fused_add_scaled
-from .tensor import Tensor, _to_array, legacy_new
+from .tensor import Tensor, _to_array, legacy_new, warn_once
 
 
 
@@ -644,6 +644,11 @@ def __dlpack_device__(self):
 
 
 def _transposed(self):
+    if self._data.ndim != 2 and self._data.ndim != 0:
+        warn_once("The use of `x.T` on tensors of dimension other than 2 to reverse their shape "
+                  "is deprecated and it will throw an error in a future release. Consider "
+                  "`x.mT` to transpose batches of matrices or `x.permute(*torch.arange(x.ndim - "
+                  "1, -1, -1))` to reverse the dimensions of a tensor.")
     return ops.permute(self, tuple(reversed(range(self._data.ndim))))
 
 

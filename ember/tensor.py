@@ -581,6 +581,18 @@ def legacy_new(dtype, args, kwargs, name="new"):
     return Tensor._result(np.zeros(tuple(shape), dtype=target.numpy))
 
 
+# PyTorch's warnings that its C++ code gives once per process
+_warned_once = set()
+
+
+def warn_once(message):
+    """A UserWarning that PyTorch's C++ code gives once per process (TORCH_WARN_ONCE), at the
+    caller's caller."""
+    if message not in _warned_once:
+        _warned_once.add(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
 def check_numpy_strides(array):
     """PyTorch refuses NumPy arrays with a negative stride (``a[::-1]``) in from_numpy, tensor
     and as_tensor alike."""

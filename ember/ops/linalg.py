@@ -6,7 +6,7 @@ from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_float
                       scalar_type_name)
 from .._layout import strided
 from ..autograd.function import Op, torch_named, without_double_backward
-from ..tensor import Tensor
+from ..tensor import Tensor, warn_once
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EigResult, _EighResult, _SignLogAbsDet
 from .elementwise.casting import autocast_op, computed_in_float32
@@ -888,6 +888,9 @@ def multi_dot(tensors):
 
 
 def chain_matmul(*matrices):
+    warn_once("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. "
+              "Use torch.linalg.multi_dot instead, which accepts a list of two or more tensors "
+              "rather than multiple parameters.")
     return multi_dot(matrices) if len(matrices) > 1 else matrices[0]
 
 

@@ -12,7 +12,7 @@ from .._layout import (arrange, check_memory_format, contiguous_format, has_memo
                        preserve_format, suggest_memory_format)
 from ..autograd.function import Op, torch_named
 from ..autograd.views import check_inplace, unrecorded_view, view_result
-from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view
+from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view, warn_once
 from ._broadcast import broadcast_view, expanded_shape, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
@@ -783,8 +783,13 @@ def broadcast_to(input, *size):
     return expand(input, tuple(size))
 
 
-def meshgrid(*tensors, indexing="ij"):
-    """Coordinate grids from 1-D tensors ('ij': matrix indexing, 'xy': Cartesian)."""
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors ('ij': matrix indexing, the default, 'xy':
+    Cartesian)."""
+    if indexing is None:
+        warn_once("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                  "indexing argument.")
+        indexing = "ij"
     if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
