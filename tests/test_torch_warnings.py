@@ -1,8 +1,9 @@
 """The UserWarnings PyTorch gives for common idioms, given by ember with the same text: every
 call (copy-constructing with torch.tensor(tensor), a scheduler stepped first) or once per process
 as PyTorch's C++ warnings (a list of NumPy arrays, a read-only array, ``x.T`` beyond 2-D, meshgrid
-without ``indexing``, chain_matmul). PyTorch runs in a fresh process so that its once-only
-warnings fire."""
+without ``indexing``, chain_matmul, padding='same' split unevenly, backward with create_graph);
+the DataLoader's (pin_memory without an accelerator, more workers than CPUs) and deprecations.
+PyTorch runs in a fresh process so that its once-only warnings fire."""
 import importlib
 import json
 import subprocess
@@ -29,6 +30,16 @@ CASES = {
     "chain_matmul": "lib.chain_matmul(lib.ones(2, 2), lib.ones(2, 2))",
     "scheduler first": ("(lambda o: lib.optim.lr_scheduler.StepLR(o, 1).step())("
                         "lib.optim.SGD([lib.nn.Parameter(lib.ones(1))], lr=0.1))"),
+    "pin_memory without accelerator": ("list(lib.utils.data.DataLoader("
+                                       "lib.utils.data.TensorDataset(lib.ones(4)), batch_size=2, "
+                                       "pin_memory=True))"),
+    "more workers than CPUs": "lib.utils.data.DataLoader(range(4), num_workers=512)",
+    "sdp_kernel at the call": "lib.backends.cuda.sdp_kernel(enable_flash=False)",
+    "padding same, even kernel": "lib.nn.Conv1d(1, 1, 4, padding='same')(lib.ones(1, 1, 8))",
+    "padding same, odd kernel": "lib.nn.Conv1d(1, 1, 3, padding='same')(lib.ones(1, 1, 8))",
+    "backward with create_graph": ("(lambda p: (p * p).sum().backward(create_graph=True))("
+                                   "lib.nn.Parameter(lib.ones(2)))"),
+    "state_dict positional": "sorted(lib.nn.Linear(1, 1).state_dict(None, 'x.'))",
 }
 
 RECORD = textwrap.dedent("""
@@ -41,8 +52,9 @@ RECORD = textwrap.dedent("""
             warnings.simplefilter("always")
             for _ in range(2):
                 eval(source)
-        messages[name] = [str(w.message).split(" (Triggered internally at")[0] for w in caught
-                          if issubclass(w.category, UserWarning)]
+        messages[name] = [w.category.__name__ + ": "
+                          + str(w.message).split(" (Triggered internally at")[0]
+                          for w in caught if issubclass(w.category, (UserWarning, FutureWarning))]
     print(json.dumps(messages))
 """)
 
