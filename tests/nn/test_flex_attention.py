@@ -178,6 +178,16 @@ def test_adjusted_block_mask_matches_torch(torch):
                                       err_msg=name)
 
 
+def test_create_block_mask_compile_flag_is_deprecated_as_in_torch(torch):
+    messages = []
+    for library in (ember, torch):
+        with pytest.warns(DeprecationWarning) as caught:
+            _module(library).create_block_mask(_causal, 1, 1, 4, 4, device="cpu", _compile=True)
+        messages.append([str(warning.message) for warning in caught
+                         if issubclass(warning.category, DeprecationWarning)][:1])
+    assert messages[0] == messages[1]
+
+
 def test_create_mask_matches_torch(torch):
     for mod in (_sliding, lambda score, b, h, q_idx, kv_idx: score - (q_idx < kv_idx) * math.inf):
         ours = flex.create_mask(mod, 1, 2, 5, 7)

@@ -285,6 +285,12 @@ def create_block_mask(mask_mod, B, H, Q_LEN, KV_LEN, device=None,
     and, with ``separate_full_blocks``, those kept entirely, tabled separately."""
     if _is_score_mod(mask_mod):
         raise AssertionError(f"create-block_mask requires a mask_mod function! Got {mask_mod}")
+    if _compile:
+        warnings.warn("_compile flag on create_block_mask was originally added to work around a "
+                      "torch.compile limitation. That limitation has since been addressed. So, "
+                      "to compile create_block_mask, we suggest doing "
+                      "torch.compile(create_block_mask). This still works for now, but will be "
+                      "removed in the future.", DeprecationWarning, stacklevel=2)
     q_block, kv_block = (BLOCK_SIZE, BLOCK_SIZE) if isinstance(BLOCK_SIZE, int) else BLOCK_SIZE
     mask = create_mask(mask_mod, B, H, Q_LEN, KV_LEN, device)._data
     q_blocks = -(-Q_LEN // q_block)
