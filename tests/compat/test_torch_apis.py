@@ -417,3 +417,24 @@ def test_return_types_are_reachable_for_isinstance_checks(ember_torch):
     assert isinstance(values.max(0), ember_torch.return_types.max)
     assert isinstance(ember_torch.sort(values), ember_torch.return_types.sort)
     assert ember_torch.return_types.topk.__name__ == "topk"
+
+
+def test_record_decorates_a_torchrun_entry_point(ember_torch, tmp_path, monkeypatch):
+    """``@record`` from torch.distributed.elastic (torchrun recipes): the call passes through;
+    an uncaught error is written to TORCHELASTIC_ERROR_FILE and raised."""
+    import importlib
+    errors = importlib.import_module("torch.distributed.elastic.multiprocessing.errors")
+
+    @errors.record
+    def main(value):
+        if value < 0:
+            raise ValueError("negative")
+        return value * 2
+    assert main(3) == 6 and main.__name__ == "main"
+    error_file = tmp_path / "error.json"
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
+    with pytest.raises(ValueError, match="negative"):
+        main(-1)
+    import json
+    written = json.loads(error_file.read_text())
+    assert written["message"]["message"] == "ValueError: negative"
