@@ -438,3 +438,13 @@ def test_record_decorates_a_torchrun_entry_point(ember_torch, tmp_path, monkeypa
     import json
     written = json.loads(error_file.read_text())
     assert written["message"]["message"] == "ValueError: negative"
+
+
+def test_compiled_module_checks_take_the_uncompiled_branch(ember_torch):
+    """accelerate's and transformers' is_compiled_module: isinstance with
+    torch._dynamo.eval_frame.OptimizedModule, which ember's compiled modules never are."""
+    from torch._dynamo.eval_frame import OptimizedModule
+    model = ember_torch.nn.Linear(2, 2)
+    compiled = ember_torch.compile(model)
+    assert not isinstance(compiled, ember_torch._dynamo.eval_frame.OptimizedModule)
+    assert compiled is model and OptimizedModule is ember_torch._dynamo.eval_frame.OptimizedModule
