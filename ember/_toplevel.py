@@ -89,7 +89,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     """``obj`` as a tensor, sharing memory with a tensor or NumPy array unless ``copy`` or a
     conversion asks for a new one (``copy=False`` refuses to copy)."""
     if copy:
-        made = _factories.copied(obj, dtype=dtype, device=device)
+        made = _factories._copied(obj, dtype=dtype, device=device)
     else:
         made = _factories.as_tensor(obj, dtype=dtype, device=device)
         source = obj._data if isinstance(obj, Tensor) else obj
