@@ -28,6 +28,8 @@ CASES = {
     "meshgrid without indexing": "lib.meshgrid(lib.ones(2), lib.ones(3))",
     "meshgrid with indexing": "lib.meshgrid(lib.ones(2), lib.ones(3), indexing='xy')",
     "chain_matmul": "lib.chain_matmul(lib.ones(2, 2), lib.ones(2, 2))",
+    "legacy qr": "lib.qr(lib.eye(2))",
+    "legacy lu": "lib.eye(2).lu()",
     "scheduler first": ("(lambda o: lib.optim.lr_scheduler.StepLR(o, 1).step())("
                         "lib.optim.SGD([lib.nn.Parameter(lib.ones(1))], lr=0.1))"),
     "pin_memory without accelerator": ("list(lib.utils.data.DataLoader("
