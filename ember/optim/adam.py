@@ -19,6 +19,10 @@ class Adam(Optimizer):
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
         _check_adam_options(lr, eps, betas, weight_decay)
+        # Adam and AdamW only (not the rest of the family), after the range checks, as PyTorch
+        if not (all(isinstance(beta, float) for beta in betas[:2])
+                or all(isinstance(beta, Tensor) for beta in betas[:2])):
+            raise ValueError("betas must be either both floats or both Tensors")
         _check_unsupported(type(self).__name__, differentiable=differentiable, fused=fused,
                            foreach=foreach)
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,

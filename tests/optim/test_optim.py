@@ -611,3 +611,21 @@ def test_fused_conflicts_raise_like_torch(torch, conflict):
             library.optim.Adam([library.nn.Parameter(library.ones(2))], fused=True, **conflict)
         messages.append(str(error.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "NAdam", "RAdam", "Adamax"])
+@pytest.mark.parametrize("betas", [(0, 0.99), (0.9, 1), (0.5, "tensor"), ("tensor", "tensor"),
+                                   [0.9, 0.99]])
+def test_betas_of_mixed_types_are_refused_like_torch(torch, name, betas):
+    """PyTorch's Adam and AdamW take betas that are both floats or both tensors (an int 0, as
+    in (0, 0.99), is refused); the rest of the family takes any numbers."""
+    outcomes = []
+    for library in (ember, torch):
+        values = [library.tensor(0.9) if beta == "tensor" else beta for beta in betas]
+        try:
+            getattr(library.optim, name)([library.nn.Parameter(library.ones(1))],
+                                         betas=type(betas)(values))
+            outcomes.append(None)
+        except ValueError as error:
+            outcomes.append(str(error))
+    assert outcomes[0] == outcomes[1]
