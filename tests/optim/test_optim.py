@@ -629,3 +629,14 @@ def test_betas_of_mixed_types_are_refused_like_torch(torch, name, betas):
         except ValueError as error:
             outcomes.append(str(error))
     assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_tensor_lr_with_foreach_is_refused_like_torch(torch, name):
+    messages = []
+    for library in (ember, torch):
+        with pytest.raises(ValueError) as error:
+            getattr(library.optim, name)([library.nn.Parameter(library.ones(1))],
+                                         lr=library.tensor(0.1), foreach=True)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]

@@ -20,10 +20,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     num_embeddings = weight.shape[0]
     if padding_idx is not None:
         if padding_idx > 0 and padding_idx >= num_embeddings:
-            raise ValueError("Padding_idx must be within num_embeddings")
+            raise AssertionError("Padding_idx must be within num_embeddings")
         if padding_idx < 0:
             if padding_idx < -num_embeddings:
-                raise ValueError("Padding_idx must be within num_embeddings")
+                raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = num_embeddings + padding_idx
     indices = input._data
     # (a vmap batch of indices is checked by its batching rule's lookup)
