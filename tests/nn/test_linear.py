@@ -309,3 +309,12 @@ def test_embedding_argument_errors_are_torchs_assertion_errors(torch, make):
             make(fw)
         messages.append(str(error.value))
     assert messages[0] == messages[1]
+
+
+def test_embedding_weight_must_be_a_matrix_as_in_torch(torch):
+    messages = []
+    for fw in (ember, torch):
+        with pytest.raises(RuntimeError) as error:
+            fw.nn.functional.embedding(fw.tensor([1]), fw.ones(5))
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]

@@ -904,3 +904,32 @@ def test_cross_entropy_probabilities_differentiates_a_weight_like_torch(torch, s
                        + [grad.numpy() for grad in second])
     for ours, theirs in zip(results[1], results[0]):
         assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda F, lib: F.nll_loss(lib.zeros(4, 5), lib.tensor(1)),
+    lambda F, lib: F.cross_entropy(lib.zeros(4, 5), lib.tensor([1, 2])),
+    lambda F, lib: F.nll_loss(lib.zeros(4, 5), lib.tensor([1, 2, 3, 0]),
+                              weight=lib.ones(5, dtype=lib.float64)),
+    lambda F, lib: F.cross_entropy(lib.zeros(4, 5, dtype=lib.float64), lib.tensor([1, 2, 3, 0]),
+                                   weight=lib.ones(5)),
+])
+def test_classification_argument_errors_match_torch(torch, call):
+    """A 0-d target of a batch (batch size 0 in PyTorch's words); a class weight of another
+    dtype than the input (PyTorch's kernel refuses it)."""
+    outcomes = []
+    for library, functional in ((ember, F), (torch, torch.nn.functional)):
+        with pytest.raises(Exception) as error:
+            call(functional, library)
+        outcomes.append((type(error.value), str(error.value)))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_class_probabilities_take_a_weight_of_another_dtype_as_torch(torch):
+    logits = np.linspace(-1, 1, 20).reshape(4, 5).astype(np.float32)
+    values = []
+    for library, functional in ((ember, F), (torch, torch.nn.functional)):
+        probabilities = library.tensor(logits[::-1].copy()).softmax(1)
+        values.append(functional.cross_entropy(library.tensor(logits), probabilities,
+                                               weight=library.ones(5, dtype=library.float64)))
+    np.testing.assert_allclose(values[0].item(), values[1].item(), rtol=1e-6)

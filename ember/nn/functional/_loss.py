@@ -45,9 +45,12 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
     if not from_logits and target_array.ndim != array.ndim - 1 and array.ndim > 2:
         raise RuntimeError(f"size mismatch (got input: {list(array.shape)} , target: "
                            f"{list(target_array.shape)}")
-    if target_array.ndim and target_array.shape[0] != array.shape[0]:
-        raise ValueError(f"Expected input batch_size ({array.shape[0]}) to match target "
-                         f"batch_size ({target_array.shape[0]}).")
+    if target_array.ndim or array.ndim >= 2:
+        # a 0-d target of a batched input counts as a batch of 0, as in PyTorch's message
+        target_batch = target_array.shape[0] if target_array.ndim else 0
+        if target_batch != array.shape[0]:
+            raise ValueError(f"Expected input batch_size ({array.shape[0]}) to match target "
+                             f"batch_size ({target_batch}).")
     if array.ndim == 2 and target_array.ndim != 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if target_array.dtype.kind not in "iu":
@@ -139,6 +142,10 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
             raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
                                f"or no classes but got weight tensor of shape: "
                                f"{list(weight_array.shape)}")
+        if not probabilities and weight_array.dtype != array.dtype:
+            # PyTorch's nll_loss kernel takes the input's dtype only (probabilities mix freely)
+            raise RuntimeError(f"expected scalar type {scalar_type_name(array.dtype)} but found "
+                               f"{scalar_type_name(weight_array.dtype)}")
         weight_array = weight_array.astype(array.dtype, copy=False)
     loss = ClassificationLoss.apply(input, target, weight_array, ignore_index, float(smoothing),
                                     reduction, from_logits)
