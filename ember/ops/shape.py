@@ -665,7 +665,7 @@ def flip(input, *order, dims=None):
                  for d in _sizes_argument(order, dims, "flip", "dims"))
     for axis in axes:
         if axes.count(axis) > 1:
-            raise RuntimeError(f"flip(): dim {axis} appears multiple times in the list of dims")
+            raise RuntimeError(f"dim {axis} appears multiple times in the list of dims")
     return Flip.apply(input, axes)
 
 
