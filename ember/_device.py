@@ -70,6 +70,15 @@ class device:
     def __reduce__(self):
         return (device, (self._type, self._index))
 
+    def __enter__(self):
+        """``with torch.device('cpu'):`` makes it the factories' default for the block, as
+        ``set_default_device`` does; other devices are refused the same way."""
+        check_cpu(self, f"with device('{self}')")
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        return None
+
 
 CPU = device("cpu")
 

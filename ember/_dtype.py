@@ -242,10 +242,11 @@ def from_numpy_dtype(numpy_dtype):
     """The ember dtype of a NumPy dtype; TypeError for types ember does not support."""
     found = _lookup(numpy_dtype)
     if found is None:
-        raise TypeError(f"can't convert np.ndarray of type "
-                        f"numpy.{np.dtype(numpy_dtype).type.__name__}. The only "
-                        f"supported types are: float64, float32, float16, int64, int32, int16, "
-                        f"int8, uint8, and bool.")
+        name = np.dtype(numpy_dtype).type.__name__
+        # PyTorch's list, less the unsigned types that ember has no dtype for
+        raise TypeError(f"can't convert np.ndarray of type numpy.{name}. The only supported "
+                        f"types are: float64, float32, float16, complex64, complex128, int64, "
+                        f"int32, int16, int8, uint8, and bool.")
     return found
 
 

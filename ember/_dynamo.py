@@ -2,9 +2,10 @@
 ``config`` only keeps what is set (PyTorch's defaults for the settings scripts read), and
 ``reset``, ``disable``, ``mark_dynamic`` and the graph markers change nothing."""
 from . import _dynamo_config as config  # noqa: F401
+from . import _dynamo_eval_frame as eval_frame  # noqa: F401
 from .compiler import allow_in_graph, disable, is_compiling, reset  # noqa: F401
 
-__all__ = ["allow_in_graph", "config", "disable", "disallow_in_graph", "graph_break",
+__all__ = ["allow_in_graph", "config", "disable", "disallow_in_graph", "eval_frame", "graph_break",
            "is_compiling", "mark_dynamic", "mark_static", "maybe_mark_dynamic", "reset"]
 
 

@@ -23,8 +23,9 @@ from .autograd.function import Op
 from .autograd.node import BatchedForward
 from .ops._broadcast import mismatch_error
 from .ops.reduce import linspace_array
-from .tensor import (Size, Tensor, _to_array, named_type, integer_size, legacy_new, size_entries,
-                     warn_once)
+from .tensor import (Size, Tensor, _to_array, integer_size, legacy_new, named_type,
+                     size_entries, warn_once)
+from .tensor import check_numpy_strides as _check_numpy_strides
 
 __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor",
            "HalfTensor", "IntTensor", "LongTensor", "ShortTensor", "arange", "as_tensor",
@@ -183,15 +184,27 @@ def _target(dtype, out, default):
 
 
 # ---- from data -------------------------------------------------------------------------------
+_COPY_CONSTRUCT_WARNING = (
+    "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
+    "sourceTensor.detach().clone().requires_grad_(True), rather than "
+    "torch.tensor(sourceTensor).")
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying ``data``; Python floats become the default dtype, ints int64."""
+    if isinstance(data, Tensor):
+        warnings.warn(_COPY_CONSTRUCT_WARNING, UserWarning, stacklevel=2)
+    return _copied(data, dtype, device, requires_grad)
+
+
+def _copied(data, dtype=None, device=None, requires_grad=False):
+    """``tensor`` without its warning for a tensor argument (asarray's copy)."""
     _check_device(device)
     dtype = _dtype_argument("tensor", dtype)
-    if isinstance(data, Tensor):
-        warnings.warn("To copy construct from a tensor, it is recommended to use "
-                      "sourceTensor.detach().clone() or "
-                      "sourceTensor.detach().clone().requires_grad_(True), rather than "
-                      "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
+    if type(data) is np.ndarray:
+        _check_numpy_strides(data)
+    elif type(data) is list and data and type(data[0]) is np.ndarray:
+        warn_once("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
+                  "consider converting the list to a single numpy.ndarray with numpy.array() "
+                  "before converting to a tensor.")
     array = _to_array(data, dtype)
     source = data._data if isinstance(data, Tensor) else data
     if isinstance(source, np.ndarray) and np.may_share_memory(array, source):
@@ -208,8 +221,10 @@ def as_tensor(data, dtype=None, device=None):
         return data if dtype is None or dtype.numpy == data._data.dtype else data.to(dtype)
     if isinstance(data, np.ndarray):
         from_numpy_dtype(data.dtype)
+        _check_numpy_strides(data)
         if dtype is not None and dtype.numpy != data.dtype:
             return _new(data.astype(dtype.numpy))
+        _warn_if_read_only(data)
         return _new(data)
     return _new(_to_array(data, dtype))
 
@@ -219,7 +234,18 @@ def from_numpy(array):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {named_type(array)})")
     from_numpy_dtype(array.dtype)
+    _check_numpy_strides(array)
+    _warn_if_read_only(array)
     return _new(array)
+
+
+def _warn_if_read_only(array):
+    if not array.flags.writeable:
+        warn_once("The given NumPy array is not writable, and PyTorch does not support "
+                  "non-writable tensors. This means writing to this tensor will result in "
+                  "undefined behavior. You may want to copy the array to protect its data or "
+                  "make it writable before converting it to a tensor. This type of warning "
+                  "will be suppressed for the rest of this program.")
 
 
 _warned_read_only_buffer = []

@@ -702,15 +702,14 @@ def __dlpack_device__(self):
 
 def _transposed(self):
     ndim = self._data.ndim
-    if ndim != 2:
-        if ndim > 2:
-            warn_once("The use of `x.T` on tensors of dimension other than 2 to reverse their "
-                      "shape is deprecated and it will throw an error in a future release. "
-                      "Consider `x.mT` to transpose batches of matrices or `x.permute(*torch."
-                      "arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.")
-        elif ndim == 0:
-            warn_once("Tensor.T is deprecated on 0-D tensors. This function is the identity in "
-                      "these cases.")
+    if ndim == 0:
+        warn_once("Tensor.T is deprecated on 0-D tensors. This function is the identity in these "
+                  "cases.")
+    elif ndim != 2:
+        warn_once("The use of `x.T` on tensors of dimension other than 2 to reverse their shape "
+                  "is deprecated and it will throw an error in a future release. Consider "
+                  "`x.mT` to transpose batches of matrices or `x.permute(*torch.arange(x.ndim - "
+                  "1, -1, -1))` to reverse the dimensions of a tensor.")
     return ops.permute(self, tuple(reversed(range(ndim))))
 
 

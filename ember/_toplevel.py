@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from . import _dtype, _factories, _threads, ops
+from ._storage import TypedStorage, UntypedStorage
 from .ops.decompositions import (  # noqa: F401
     cholesky_inverse, cholesky_solve, geqrf, householder_product as orgqr, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
     matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve)
@@ -88,7 +89,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     """``obj`` as a tensor, sharing memory with a tensor or NumPy array unless ``copy`` or a
     conversion asks for a new one (``copy=False`` refuses to copy)."""
     if copy:
-        made = _factories.tensor(obj, dtype=dtype, device=device)
+        made = _factories._copied(obj, dtype=dtype, device=device)
     else:
         made = _factories.as_tensor(obj, dtype=dtype, device=device)
         source = obj._data if isinstance(obj, Tensor) else obj
@@ -131,8 +132,8 @@ def typename(obj):
 
 
 def is_storage(obj):
-    """False: ember's tensors hold NumPy arrays, not storages."""
-    return False
+    """Whether ``obj`` is a storage (``tensor.untyped_storage()``, a TypedStorage)."""
+    return isinstance(obj, (UntypedStorage, TypedStorage))
 
 
 _settings = {"interop_threads": None, "warn_always": False}

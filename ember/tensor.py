@@ -609,6 +609,8 @@ def legacy_new(dtype, args, kwargs, name="new"):
             raise TypeError(f"{name}(): invalid data type '{type(first).__name__}'")
         if not _is_sequence(first):
             raise TypeError(f"{name}(): data must be a sequence (got {type(first).__name__})")
+        if type(first) is np.ndarray:
+            check_numpy_strides(first)
         return Tensor._result(_to_array(first, target))
     sizes = tuple(first) if len(args) == 1 and isinstance(first, Size) else args
     shape = size_entries(name, sizes)
@@ -617,6 +619,15 @@ def legacy_new(dtype, args, kwargs, name="new"):
         raise RuntimeError(f"Trying to create tensor with negative dimension {negative}: "
                            f"{shape}")
     return Tensor._result(np.zeros(tuple(shape), dtype=target.numpy))
+
+
+def check_numpy_strides(array):
+    """PyTorch refuses NumPy arrays with a negative stride (``a[::-1]``) in from_numpy, tensor
+    and as_tensor alike."""
+    if any(stride < 0 for stride in array.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
+                         "with negative strides are not currently supported. (You can probably "
+                         "work around this by making a copy of your array  with array.copy().) ")
 
 
 def named_type(value):

@@ -20,7 +20,8 @@ ORDER = [
      "ember.cuda", "ember.cpu", "ember.mps", "ember.xpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._threads", "ember._jit", "ember._halfcast", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit", "ember.random",
-     "ember._dynamo", "ember._dynamo_config", "ember._inductor", "ember._inductor_config"),
+     "ember._dynamo", "ember._dynamo_config", "ember._dynamo_eval_frame", "ember._inductor",
+     "ember._inductor_config"),
     # torch.utils.benchmark's timer: the standard library's timeit and the thread setting.
     ("ember.utils.benchmark",),
     ("ember._tensor_str",),
@@ -92,10 +93,10 @@ ORDER = [
      "ember.utils.dlpack"),
     # torch.special and torch.distributions, compositions of the ops (and nn.functional's
     # softplus and binary_cross_entropy_with_logits); activation checkpointing, over nn's
-    # containers and mode tools.
+    # containers and mode tools; the flop counter, over the ops and nn's kernels and hooks.
     ("ember.special",),
     ("ember.distributions",),
-    ("ember.utils.checkpoint",),
+    ("ember.utils.checkpoint", "ember.utils.flop_counter"),
     # function transforms: functional_call swaps module tensors, vmap batches the nn kernels.
     ("ember.func",),
     ("ember.optim",),

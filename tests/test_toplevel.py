@@ -70,6 +70,8 @@ def test_constants_and_queries_match_torch(torch):
     assert torch.typename(torch.nn.Linear(1, 1)) == "torch.nn.modules.linear.Linear"
     assert ember.typename(3) == torch.typename(3) == "int"
     assert not ember.is_storage(ember.ones(1))
+    assert ember.is_storage(ember.ones(1).untyped_storage())
+    assert ember.is_storage(ember.ones(1).storage())
     ember.set_num_interop_threads(3)
     assert ember.get_num_interop_threads() == 3
     with pytest.raises(RuntimeError):

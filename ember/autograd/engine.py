@@ -23,7 +23,7 @@ from .. import _threads
 from .._dtype import from_numpy_dtype
 from .._hooks import RemovableHandle
 from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
-from ..tensor import Size, Tensor
+from ..tensor import Size, Tensor, warn_once
 from .._grad_state import GradState, _grad_state
 from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from .function import _transforms
@@ -652,6 +652,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     grad_tensors = _grad_tuple(grad_tensors, len(tensors))
     if len(grad_tensors) != len(tensors):
         raise RuntimeError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    if create_graph:
+        warn_once("Using backward() with create_graph=True will create a reference cycle "
+                  "between the parameter and its gradient which can cause a memory leak. We "
+                  "recommend using autograd.grad when creating the graph to avoid this. If you "
+                  "have to use this function, make sure to reset the .grad fields of your "
+                  "parameters to None after use to break the cycle and avoid the leak.")
     if retain_graph is None:
         retain_graph = create_graph
     if inputs is not None:

@@ -144,8 +144,10 @@ class Node:
                 continue
             if source._is_inference:
                 raise RuntimeError(
-                    "Inference tensors cannot be saved for backward. To work around you can "
-                    "make a clone to get a normal tensor and use it in autograd.")
+                    "Inference tensors cannot be saved for backward. Please do not use Tensors "
+                    "created in inference mode in computation tracked by autograd. To work "
+                    "around this, you can make a clone to get a normal tensor and use it in "
+                    "autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.")
             counter = source._vc
             if counter is None:
                 counter = source._version_counter()

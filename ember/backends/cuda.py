@@ -94,18 +94,23 @@ math_sdp_enabled, enable_math_sdp = _sdp_switch("math")
 cudnn_sdp_enabled, enable_cudnn_sdp = _sdp_switch("cudnn")
 
 
-@contextlib.contextmanager
 def sdp_kernel(enable_flash=True, enable_math=True, enable_mem_efficient=True,
                enable_cudnn=True):
-    """Deprecated in PyTorch (FutureWarning): switch attention kernels inside a ``with`` block."""
+    """Deprecated in PyTorch (FutureWarning, at the call): switch attention kernels inside a
+    ``with`` block."""
     warnings.warn("`torch.backends.cuda.sdp_kernel()` is deprecated. In the future, this "
                   "context manager will be removed. Please see "
                   "`torch.nn.attention.sdpa_kernel()` for the new context manager, with "
-                  "updated signature.", FutureWarning, stacklevel=3)
+                  "updated signature.", FutureWarning, stacklevel=2)
+    return _switched_kernels(enable_flash, enable_math, enable_mem_efficient, enable_cudnn)
+
+
+@contextlib.contextmanager
+def _switched_kernels(enable_flash, enable_math, enable_mem_efficient, enable_cudnn):
     saved = dict(_SDP)
     _SDP.update(flash=bool(enable_flash), math=bool(enable_math),
                 mem_efficient=bool(enable_mem_efficient), cudnn=bool(enable_cudnn))
     try:
-        yield
+        yield {}
     finally:
         _SDP.update(saved)

@@ -54,6 +54,7 @@ TABLE = {
     # the private compiler modules whose settings scripts write (ember compiles nothing)
     "torch._dynamo": ("ember._dynamo",),
     "torch._dynamo.config": ("ember._dynamo_config",),
+    "torch._dynamo.eval_frame": ("ember._dynamo_eval_frame",),
     "torch._inductor": ("ember._inductor",),
     "torch._inductor.config": ("ember._inductor_config",),
     # custom ops' namespaces (ember.ops is ember's own op package)

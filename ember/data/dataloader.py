@@ -11,8 +11,10 @@ import copy
 import dataclasses
 import itertools
 import multiprocessing
+import os
 import queue
 import threading
+import warnings
 from collections import deque
 
 import numpy as np
@@ -101,6 +103,23 @@ def _worker_loop(tasks, fetch, worker, worker_init_fn):
             future.set_result(fetch(key))
         except BaseException as error:  # noqa: BLE001 (re-raised in the caller)
             future.set_exception(error)
+
+
+def _check_worker_number(num_workers):
+    """PyTorch's warning for more workers than the CPUs this process may run on."""
+    if num_workers == 0:
+        return
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:
+        available = os.cpu_count()
+    if available is not None and num_workers > available:
+        warnings.warn(f"This DataLoader will create {num_workers} worker processes in total. Our "
+                      f"suggested max number of worker in current system is {available}, which "
+                      f"is smaller than what this DataLoader is going to create. Please be aware "
+                      f"that excessive worker creation might get DataLoader running slow or even "
+                      f"freeze, lower the worker number to avoid potential slowness/freeze if "
+                      f"necessary.", UserWarning, stacklevel=3)
 
 
 def _checked_worker_options(num_workers, timeout, prefetch_factor, persistent_workers):
@@ -195,6 +214,7 @@ class DataLoader:
         self.in_order = in_order
         self._persistent = None  # the workers of a persistent_workers loader, once started
         self._initialized = True
+        _check_worker_number(num_workers)
 
     @property
     def multiprocessing_context(self):
@@ -244,6 +264,10 @@ class DataLoader:
         return len(self.sampler)
 
     def __iter__(self):
+        if self.pin_memory:
+            # ember has no accelerator: PyTorch's CPU build says so at each iterator
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then "
+                          "device pinned memory won't be used.", UserWarning, stacklevel=2)
         if self.num_workers == 0 and self.timeout != 0:
             # PyTorch's single-process iterator refuses a timeout the same way.
             raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")

@@ -44,9 +44,8 @@ class TensorDataset(Dataset):
             raise IndexError("Dimension specified as 0 but tensor has no dimensions "
                              "(TensorDataset: every tensor needs a first, sample, dimension)")
         if any(tensor._data.shape[0] != tensors[0]._data.shape[0] for tensor in tensors):
-            sizes = [tensor._data.shape[0] for tensor in tensors]
             # AssertionError, as PyTorch (raised, not asserted: python -O keeps it).
-            raise AssertionError(f"Size mismatch between tensors: first dimensions are {sizes}")
+            raise AssertionError("Size mismatch between tensors")
         self.tensors = tensors
 
     def __getitem__(self, index):

@@ -31,6 +31,12 @@ class CheckpointError(RuntimeError):
     corrupt or foreign file."""
 
 
+class MissingCheckpointError(CheckpointError, FileNotFoundError):
+    """A checkpoint path where there is no file: also a ``FileNotFoundError``, what torch.load
+    raises, so a script's ``except FileNotFoundError`` (start fresh when nothing to resume)
+    catches it."""
+
+
 class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """A pickle in a torch.save file that asks for more than data (a global outside the allowed
     list, an instruction that builds arbitrary objects). Also a ``pickle.UnpicklingError``, the
@@ -311,7 +317,7 @@ def open_regular(display, operation):
                  | getattr(os, "O_BINARY", 0))
         descriptor = os.open(display, flags)
     except FileNotFoundError:
-        raise CheckpointError(f"{operation}: no such file: '{display}'") from None
+        raise MissingCheckpointError(f"{operation}: no such file: '{display}'") from None
     except OSError as error:
         raise CheckpointError(f"{operation}: cannot read '{display}': {error.strerror}") from None
     with os.fdopen(descriptor, "rb", buffering=0) as file:

@@ -225,6 +225,10 @@ def qr(A, mode="reduced"):
 
 def qr_legacy(input, some=True):
     """torch.qr (and Tensor.qr): the reduced QR, or the complete one when some is False."""
+    warn_once("torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future "
+              "PyTorch release.\nThe boolean parameter 'some' has been replaced with a string "
+              "parameter 'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\nQ, R = "
+              "torch.linalg.qr(A, 'reduced' if some else 'complete')")
     return QRLegacyResult(qr(input, "reduced" if some else "complete"))
 
 
@@ -917,12 +921,11 @@ LUWithInfo = _return_type("_lu_with_info", "(LU, pivots, info), like "
 def lu_legacy(A, pivot=True, get_infos=False):
     """PyTorch's legacy torch.lu: (LU, pivots), with the infos when ``get_infos``."""
     warn_once("torch.lu is deprecated in favor of torch.linalg.lu_factor / "
-              "torch.linalg.lu_factor_ex and will be removed in a future PyTorch release.\n"
-              "LU, pivots = torch.lu(A, compute_pivots)\nshould be replaced with\n"
-              "LU, pivots = torch.linalg.lu_factor(A, compute_pivots)\nand\n"
-              "LU, pivots, info = torch.lu(A, compute_pivots, get_infos=True)\n"
-              "should be replaced with\n"
-              "LU, pivots, info = torch.linalg.lu_factor_ex(A, compute_pivots)")
+              "torch.linalg.lu_factor_ex and will be removed in a future PyTorch release.\nLU, "
+              "pivots = torch.lu(A, compute_pivots)\nshould be replaced with\nLU, pivots = "
+              "torch.linalg.lu_factor(A, compute_pivots)\nand\nLU, pivots, info = torch.lu(A, "
+              "compute_pivots, get_infos=True)\nshould be replaced with\nLU, pivots, info = "
+              "torch.linalg.lu_factor_ex(A, compute_pivots)")
     if get_infos:
         return LUWithInfo(lu_factor_ex(A, pivot=pivot))
     return tuple(lu_factor(A, pivot=pivot))

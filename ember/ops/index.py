@@ -61,13 +61,15 @@ def _convert_key(key):
     """Turn tensors and lists inside an index into NumPy arrays; report whether it is advanced.
     The key always ends up holding an Ellipsis, so that NumPy returns arrays, never scalars."""
     if not isinstance(key, tuple):
-        key = (key,)
+        key = tuple(key) if type(key) is list and _sequence_as_tuple(key) else (key,)
     converted = []
     advanced = False
     has_ellipsis = False
     for item in key:
         kind = type(item)
         if kind is slice or kind is int or item is None:
+            if kind is slice and item.step is not None:
+                _check_step(item.step)
             converted.append(item)  # the common basic items, checked first
             continue
         if item is Ellipsis:
@@ -140,6 +142,33 @@ def _ints_selected_first(key, shape):
         along = np.arange(size).reshape([-1 if axis == dim else 1 for axis in range(ndim)])
         arrays.append(np.ascontiguousarray(np.broadcast_to(along, shape)[basic][rest]))
     return tuple(arrays)
+
+
+_SEQUENCE_ITEMS = (list, tuple, range, np.ndarray, slice)
+
+
+def _sequence_as_tuple(key):
+    """PyTorch's (and old NumPy's) reading of a short list holding a sequence, slice, tensor,
+    None or Ellipsis as a tuple of indices (``x[[rows, columns]]`` is ``x[rows, columns]``),
+    with its deprecation warning."""
+    if len(key) >= 32 or not any(isinstance(item, (Tensor,) + _SEQUENCE_ITEMS) or item is None
+                                 or item is Ellipsis for item in key):
+        return False
+    warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated and "
+                  "will be changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In "
+                  "pytorch 2.9 this will be interpreted as tensor index, x[torch.tensor(seq)], "
+                  "which will result either in an error or a different result", UserWarning,
+                  stacklevel=5)
+    return True
+
+
+def _check_step(step):
+    """PyTorch's refusals of a slice step: zero, or negative (tensors are never reversed)."""
+    step = step.item() if isinstance(step, Tensor) else step
+    if step == 0:
+        raise ValueError("slice step cannot be zero")
+    if step < 0:
+        raise ValueError("step must be greater than zero")
 
 
 def _plain_key(key):
@@ -976,7 +1005,8 @@ def _check_scatter(operation, input, dim, index, src):
                            f"as self tensor")
     if isinstance(src, Tensor):
         if src._data.dtype != input._data.dtype:
-            raise RuntimeError(f"{operation}(): Expected self.dtype to be equal to src.dtype")
+            # every scatter variant says scatter() here, as PyTorch's shared check does
+            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
         if src._data.ndim != indices.ndim and not (ndim == 0 and src._data.ndim <= 1):
             raise RuntimeError(f"{operation}(): Index tensor must have the same number of "
                                f"dimensions as src tensor")
@@ -1125,8 +1155,9 @@ def index_add(input, dim, index, source, alpha=1):
                            f"source.shape = {list(source._data.shape)}")
     _check_slices("index_add_", input, axis, indices.size, source, False, RuntimeError)
     if source._data.dtype != input._data.dtype:
-        raise RuntimeError(f"index_add_(): self ({input.dtype}) and source ({source.dtype}) must "
-                           f"have the same scalar type")
+        raise RuntimeError(f"index_add_(): self ({scalar_type_name(input._data.dtype)}) and "
+                           f"source ({scalar_type_name(source._data.dtype)}) must have the same "
+                           f"scalar type")
     size = input._data.shape[axis] if input._data.ndim else 1
     values = _all_values(indices)
     if values.size and (values.min() < 0 or values.max() >= size):
@@ -1369,8 +1400,7 @@ def masked_scatter(input, mask, source):
                            f"broadcast with the input of shape {list(input._data.shape)}") from None
     mask_array = np.broadcast_to(mask_array, shape)
     if int(mask_array.sum()) > source._data.size:
-        raise RuntimeError("masked_scatter: expected source to have at least as many elements as "
-                           "ones in mask")
+        raise RuntimeError("Number of elements of source < number of ones in mask")
     expanded = input if input._data.shape == shape else input.expand(*shape)
     return MaskedScatter.apply(expanded, mask_array, source)
 

@@ -21,7 +21,7 @@ from .elementwise import complex_parts, lerp, maximum, minimum
 from .elementwise._operands import _widened
 from .elementwise.casting import autocast_op
 from .index import Gather, _array, embed, where
-from .shape import diff, narrow, stack
+from .shape import diff, flip, narrow, stack
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
            "count_nonzero", "cov", "cummax", "cummin", "cumprod", "cumsum", "cumulative_trapezoid",
@@ -418,7 +418,10 @@ class NanMedian(_Extreme):
 
 
 def _reversed(values, axis):
-    """``values`` flipped along ``axis`` (a view of an array; a recorded slice of a Tensor)."""
+    """``values`` flipped along ``axis`` (a view of an array; a recorded flip of a Tensor, whose
+    indexing refuses negative steps as PyTorch's does)."""
+    if isinstance(values, Tensor):
+        return flip(values, (axis,))
     return values[(slice(None),) * axis + (slice(None, None, -1),)]
 
 
@@ -1106,7 +1109,11 @@ def _softmax_axis(input, dim, dtype, operation):
     if _dtype_argument(dtype, operation) is not None:
         input = input.to(dtype)
     elif not is_floating(input._data.dtype):
-        raise NotImplementedError(f"\"{operation}_lastdim_kernel_impl\" not implemented for "
+        # PyTorch's kernel names: the last dim's own kernel, another for any other dim
+        axis = _axis(dim, input._data.ndim, operation)
+        last = input._data.ndim == 0 or axis == input._data.ndim - 1
+        kernel = f"{operation}_lastdim_kernel_impl" if last else f"{operation}_kernel_impl"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
                                   f"'{scalar_type_name(input._data.dtype)}'")
     return input, _axis(dim, input._data.ndim, operation)
 

@@ -325,12 +325,42 @@ def view(input, *shape, size=None, dtype=None):
     if dtype is not None and not shape:
         shape = (dtype,)
     if len(shape) == 1 and isinstance(shape[0], ember_dtype):
-        target = shape[0]
-        if target.numpy.itemsize != input._data.itemsize:
-            raise RuntimeError("view(dtype): only dtypes of the same size are supported in ember")
-        return Tensor._result(input._data.view(target.numpy))
+        return _view_as_dtype(input, shape[0])
     shape = _infer_shape(_sizes_argument(shape, size, "view", "size"), input._data.size)
     return Reshape.apply(input, shape, True)
+
+
+def _view_as_dtype(input, target):
+    """The same bytes read as ``target`` (no gradient, one version counter with ``input``).
+    Between element sizes the last dim must be contiguous and it is what grows or shrinks,
+    with PyTorch's checks (the bit-level idiom of quantisation code: ``w.view(torch.uint8)``)."""
+    array = input._data
+    old_size, new_size = array.itemsize, target.numpy.itemsize
+    if old_size != new_size:
+        source = input.dtype._scalar_type
+        what = f"to view {source} as {target._scalar_type} (different element sizes)"
+        if array.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {what}")
+        strides = input.stride()
+        ratio = new_size // old_size
+        if new_size > old_size and array.shape[-1] % ratio:
+            raise RuntimeError(f"self.size(-1) must be divisible by {ratio} {what}, but got "
+                               f"{array.shape[-1]}")
+        if strides[-1] != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {strides[-1]}")
+        if new_size > old_size:
+            offset = input.storage_offset()
+            if offset % ratio:
+                raise RuntimeError(f"self.storage_offset() must be divisible by {ratio} {what}, "
+                                   f"but got {offset}")
+            for dim, stride in enumerate(strides[:-1]):
+                if stride % ratio:
+                    raise RuntimeError(f"self.stride({dim}) must be divisible by {ratio} {what}, "
+                                       f"but got {stride}")
+    view = Tensor._wrap(array.view(target.numpy))
+    counter = input._vc
+    view._vc = input._version_counter() if counter is None else counter
+    return view
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -675,7 +705,7 @@ def flip(input, *order, dims=None):
                  for d in _sizes_argument(order, dims, "flip", "dims"))
     for axis in axes:
         if axes.count(axis) > 1:
-            raise RuntimeError(f"flip(): dim {axis} appears multiple times in the list of dims")
+            raise RuntimeError(f"dim {axis} appears multiple times in the list of dims")
     return Flip.apply(input, axes)
 
 

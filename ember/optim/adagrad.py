@@ -19,7 +19,8 @@ class Adagrad(Optimizer):
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
         _check_non_negative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                             initial_accumulator_value=initial_accumulator_value, eps=eps)
-        _check_unsupported("Adagrad", differentiable=differentiable, fused=fused)
+        _check_unsupported("Adagrad", differentiable=differentiable, fused=fused,
+                           foreach=foreach)
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,
                     "maximize": maximize, "differentiable": differentiable, "fused": fused}

@@ -18,8 +18,16 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
+        if isinstance(lr, Tensor) and foreach and not capturable:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and "
+                             "foreach=True")
         _check_adam_options(lr, eps, betas, weight_decay)
-        _check_unsupported(type(self).__name__, differentiable=differentiable, fused=fused)
+        # Adam and AdamW only (not the rest of the family), after the range checks, as PyTorch
+        if not (all(isinstance(beta, float) for beta in betas[:2])
+                or all(isinstance(beta, Tensor) for beta in betas[:2])):
+            raise ValueError("betas must be either both floats or both Tensors")
+        _check_unsupported(type(self).__name__, differentiable=differentiable, fused=fused,
+                           foreach=foreach)
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
                     "capturable": capturable, "differentiable": differentiable, "fused": fused,

@@ -610,12 +610,16 @@ def _as_float(value):
     return value
 
 
-def _check_unsupported(name, differentiable=False, fused=None):
-    """ember's optimizers update arrays in place: no differentiable or fused variants."""
+def _check_unsupported(name, differentiable=False, fused=None, foreach=None):
+    """ember's optimizers update arrays in place: no differentiable variant. ``fused=True``
+    (which PyTorch's CPU build has for Adam, AdamW, SGD and Adagrad) runs ember's one update,
+    equal to PyTorch's fused one up to the last bit of float32."""
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
     if differentiable:
         raise ValueError(f"{name}: differentiable=True is not supported by ember")
-    if fused:
-        raise ValueError(f"{name}: fused=True is not supported by ember (CPU only)")
 
 
 def _real_view(array):

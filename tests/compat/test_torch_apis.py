@@ -171,11 +171,28 @@ CALLS = {
                                               str(lib.get_default_device()),
                                               lib.set_default_device(None)),
     "set_default_device(3)": lambda lib: lib.set_default_device(3),
+    "with device('cpu') as context": lambda lib: _inside(lib.device("cpu"), lambda: (
+        str(lib.get_default_device()), lib.zeros(2).tolist())),
+    "with device('cpu') returns itself": lambda lib: _entered(lib.device("cpu")),
+    "backends.cuda.sdp_kernel enters as": lambda lib: _entered_value(
+        lib.backends.cuda.sdp_kernel(enable_flash=False)),
+    "is_storage": lambda lib: (lib.is_storage(lib.ones(1)),
+                               lib.is_storage(lib.ones(1).untyped_storage())),
 }
 
 
 def _double(value):
     return 2 * value
+
+
+def _entered_value(context):
+    with context as entered:
+        return entered
+
+
+def _entered(context):
+    with context as entered:
+        return entered is context
 
 
 def _inside(context, read):
@@ -310,6 +327,9 @@ def test_cuda_queries_that_need_a_device_raise():
             getattr(ember.cuda, name)()
     with pytest.raises(RuntimeError, match="CPU only"):
         ember.set_default_device("cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        with ember.device("meta"):
+            pass
 
 
 def test_compiler_settings_that_scripts_write(ember_torch):
@@ -458,3 +478,34 @@ def test_float_of_a_tensor_that_requires_grad_warns_once_as_torch(tmp_path, torc
 
     assert warning_lines(mine.stderr) == warning_lines(theirs.stderr)
     assert len(warning_lines(mine.stderr)) == 1
+
+
+def test_record_decorates_a_torchrun_entry_point(ember_torch, tmp_path, monkeypatch):
+    """``@record`` from torch.distributed.elastic (torchrun recipes): the call passes through;
+    an uncaught error is written to TORCHELASTIC_ERROR_FILE and raised."""
+    import importlib
+    errors = importlib.import_module("torch.distributed.elastic.multiprocessing.errors")
+
+    @errors.record
+    def main(value):
+        if value < 0:
+            raise ValueError("negative")
+        return value * 2
+    assert main(3) == 6 and main.__name__ == "main"
+    error_file = tmp_path / "error.json"
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
+    with pytest.raises(ValueError, match="negative"):
+        main(-1)
+    import json
+    written = json.loads(error_file.read_text())
+    assert written["message"]["message"] == "ValueError: negative"
+
+
+def test_compiled_module_checks_take_the_uncompiled_branch(ember_torch):
+    """accelerate's and transformers' is_compiled_module: isinstance with
+    torch._dynamo.eval_frame.OptimizedModule, which ember's compiled modules never are."""
+    from torch._dynamo.eval_frame import OptimizedModule
+    model = ember_torch.nn.Linear(2, 2)
+    compiled = ember_torch.compile(model)
+    assert not isinstance(compiled, ember_torch._dynamo.eval_frame.OptimizedModule)
+    assert compiled is model and OptimizedModule is ember_torch._dynamo.eval_frame.OptimizedModule

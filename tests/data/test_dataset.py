@@ -33,7 +33,7 @@ def test_tensor_dataset():
 
 
 def test_tensor_dataset_errors():
-    with pytest.raises(AssertionError, match="Size mismatch between tensors"):
+    with pytest.raises(AssertionError, match="^Size mismatch between tensors$"):
         TensorDataset(ember.zeros(3, 2), ember.zeros(4))
     with pytest.raises(IndexError, match="Dimension specified as 0 but tensor has no dimensions"):
         TensorDataset(ember.tensor(1.0))

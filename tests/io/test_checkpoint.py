@@ -113,8 +113,8 @@ def test_every_dtype_and_shape(tmp_path, dtype, shape):
 def test_non_contiguous_tensors_are_saved_by_value(tmp_path):
     base = ember.arange(12.0).reshape(3, 4)
     view = base.t()[::2]
-    ember.save({"view": view, "bool": ember.from_numpy(np.array([True, False])[::-1])},
-               tmp_path / "v.safetensors")
+    flags = np.array([True, False, False, True])[1::2]  # a strided NumPy view
+    ember.save({"view": view, "bool": ember.from_numpy(flags)}, tmp_path / "v.safetensors")
     loaded = ember.load(tmp_path / "v.safetensors")
     assert loaded["view"].tolist() == view.tolist()
     assert loaded["bool"].tolist() == [False, True]
@@ -268,6 +268,13 @@ def test_missing_file_and_directory(tmp_path):
     with pytest.raises(CheckpointError, match="is a directory"):
         ember.load(tmp_path)
     assert issubclass(CheckpointError, RuntimeError)
+
+
+def test_a_missing_file_is_also_the_file_not_found_error_torch_load_raises(tmp_path, torch):
+    """Resume logic written for PyTorch catches FileNotFoundError to start fresh."""
+    for library in (torch, ember):
+        with pytest.raises(FileNotFoundError):
+            library.load(tmp_path / "nope.pt")
 
 
 @pytest.mark.parametrize("content", [b"", b"hello", b"not a checkpoint at all, just text\n",

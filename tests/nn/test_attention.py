@@ -143,6 +143,20 @@ def test_sdpa_mask_that_does_not_broadcast_raises_like_torch(torch):
     assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
 
 
+@pytest.mark.parametrize("dtypes", [("float32", "float64", "float32"),
+                                    ("float16", "float32", "float32"),
+                                    ("bfloat16", "bfloat16", "float64")])
+def test_sdpa_dtype_mismatch_message_matches_torch(torch, dtypes):
+    def call(fw):
+        q, k, v = (fw.zeros(1, 2, 3, 4, dtype=getattr(fw, name)) for name in dtypes)
+        return lambda: fw.nn.functional.scaled_dot_product_attention(q, k, v)
+    with pytest.raises(RuntimeError) as expected:
+        call(torch)()
+    with pytest.raises(RuntimeError) as raised:
+        call(ember)()
+    assert str(raised.value) == str(expected.value)
+
+
 def test_sdpa_float64_gradcheck():
     q = float64_tensor((2, 3, 4), seed=1)
     k = float64_tensor((2, 5, 4), seed=2)

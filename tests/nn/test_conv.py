@@ -296,6 +296,8 @@ def test_both_weight_gradient_strategies(torch, monkeypatch, limit):
     lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3), dilation=0),
     lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3), padding="foo"),
     lambda F, lib: F.conv2d(lib.randn(1, 4, 5, 5), lib.randn(3, 2, 3, 3), groups=2),
+    lambda F, lib: F.conv2d(lib.randn(1, 4, 5, 5), lib.randn(1, 2, 3, 3), groups=2),
+    lambda F, lib: F.conv1d(lib.randn(3, 4, 6), lib.randn(3, 1, 3), groups=4),
     lambda F, lib: F.conv2d(lib.randn(1, 3, 5, 5), lib.randn(4, 3, 3, 3), stride=(1, 1, 1)),
     lambda F, lib: F.conv_transpose2d(lib.randn(1, 3, 5, 5), lib.randn(3, 4, 3, 3), groups=2),
     lambda F, lib: F.conv_transpose2d(lib.randn(1, 3, 5, 5), lib.randn(3, 4, 3, 3),

@@ -194,7 +194,7 @@ def test_embedding_errors_and_from_pretrained():
         layer(ember.tensor([4]))
     with pytest.raises(RuntimeError, match="indices"):
         layer(ember.tensor([1.0]))
-    with pytest.raises(ValueError, match="Padding_idx must be within num_embeddings"):
+    with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
         nn.Embedding(4, 2, padding_idx=4)
     pretrained = nn.Embedding.from_pretrained(ember.ones(3, 2))
     assert not pretrained.weight.requires_grad and pretrained.num_embeddings == 3
@@ -213,7 +213,7 @@ def test_embedding_bag_from_pretrained_matches_torch(torch, freeze):
         assert bag.padding_idx == 2 and bag.mode == "sum"
         results.append(bag(fw.tensor(indices), fw.tensor(offsets)).detach().numpy())
     np.testing.assert_array_equal(results[1], results[0])
-    with pytest.raises(ValueError, match="expected to be 2-dimensional"):
+    with pytest.raises(AssertionError, match="expected to be 2-dimensional"):
         nn.EmbeddingBag.from_pretrained(ember.ones(3))
 
 
@@ -307,3 +307,28 @@ def test_embedding_bag_records_torchs_node(torch, mode):
         outputs.append((out.grad_fn.name(), out.detach().numpy()))
     assert outputs[0][0] == outputs[1][0]
     np.testing.assert_allclose(outputs[1][1], outputs[0][1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda fw: fw.nn.Embedding(3, 2, padding_idx=3),
+    lambda fw: fw.nn.Embedding(3, 2, padding_idx=-4),
+    lambda fw: fw.nn.Embedding(3, 2, _weight=fw.ones(2, 2)),
+    lambda fw: fw.nn.Embedding.from_pretrained(fw.ones(3)),
+    lambda fw: fw.nn.functional.embedding(fw.tensor([1]), fw.ones(3, 2), padding_idx=5),
+])
+def test_embedding_argument_errors_are_torchs_assertion_errors(torch, make):
+    messages = []
+    for fw in (ember, torch):
+        with pytest.raises(AssertionError) as error:
+            make(fw)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
+def test_embedding_weight_must_be_a_matrix_as_in_torch(torch):
+    messages = []
+    for fw in (ember, torch):
+        with pytest.raises(RuntimeError) as error:
+            fw.nn.functional.embedding(fw.tensor([1]), fw.ones(5))
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]

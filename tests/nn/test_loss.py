@@ -631,6 +631,24 @@ def test_ctc_loss_errors_match_torch(torch):
             F.ctc_loss(ember.tensor(logits).log_softmax(2), ember.tensor(targets), *lengths)
 
 
+@pytest.mark.parametrize("targets, input_lengths, target_lengths", [
+    ([[1, 1], [1, 2]], [5, 5], [3, 2]),
+    ([[1, 1, 1], [1, 2, 1]], [6, 5], [3, 2]),
+    ([1, 1, 1, 2], [5, 5], [3, 2]),
+])
+def test_ctc_loss_argument_messages_match_torch(torch, targets, input_lengths, target_lengths):
+    """Padded targets too short, input lengths past the steps, concatenated targets of another
+    total length: PyTorch's messages, naming ctc_loss_allocate_outputs."""
+    log_probs = np.log(np.full((5, 2, 3), 1 / 3))
+    messages = []
+    for library, functional in ((torch, torch.nn.functional), (ember, F)):
+        with pytest.raises(RuntimeError) as error:
+            functional.ctc_loss(library.tensor(log_probs), library.tensor(targets),
+                                library.tensor(input_lengths), library.tensor(target_lengths))
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
 def test_ctc_loss_gradcheck_through_log_softmax():
     logits, targets, input_lengths, target_lengths = _ctc_case(seed=2)
     leaf = ember.tensor(logits[:6, :2].astype(np.float64), requires_grad=True)
@@ -886,3 +904,32 @@ def test_cross_entropy_probabilities_differentiates_a_weight_like_torch(torch, s
                        + [grad.numpy() for grad in second])
     for ours, theirs in zip(results[1], results[0]):
         assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda F, lib: F.nll_loss(lib.zeros(4, 5), lib.tensor(1)),
+    lambda F, lib: F.cross_entropy(lib.zeros(4, 5), lib.tensor([1, 2])),
+    lambda F, lib: F.nll_loss(lib.zeros(4, 5), lib.tensor([1, 2, 3, 0]),
+                              weight=lib.ones(5, dtype=lib.float64)),
+    lambda F, lib: F.cross_entropy(lib.zeros(4, 5, dtype=lib.float64), lib.tensor([1, 2, 3, 0]),
+                                   weight=lib.ones(5)),
+])
+def test_classification_argument_errors_match_torch(torch, call):
+    """A 0-d target of a batch (batch size 0 in PyTorch's words); a class weight of another
+    dtype than the input (PyTorch's kernel refuses it)."""
+    outcomes = []
+    for library, functional in ((ember, F), (torch, torch.nn.functional)):
+        with pytest.raises(Exception) as error:
+            call(functional, library)
+        outcomes.append((type(error.value), str(error.value)))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_class_probabilities_take_a_weight_of_another_dtype_as_torch(torch):
+    logits = np.linspace(-1, 1, 20).reshape(4, 5).astype(np.float32)
+    values = []
+    for library, functional in ((ember, F), (torch, torch.nn.functional)):
+        probabilities = library.tensor(logits[::-1].copy()).softmax(1)
+        values.append(functional.cross_entropy(library.tensor(logits), probabilities,
+                                               weight=library.ones(5, dtype=library.float64)))
+    np.testing.assert_allclose(values[0].item(), values[1].item(), rtol=1e-6)

@@ -554,7 +554,7 @@ def test_load_non_strict_returns_incompatible_keys():
     assert repr(result) == "_IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['other'])"
     with pytest.raises(TypeError, match="Expected state_dict to be dict-like"):
         model.load_state_dict([1, 2])
-    with pytest.raises(RuntimeError, match="expected ember.Tensor or a NumPy array"):
+    with pytest.raises(RuntimeError, match="expected ember.Tensor or Tensor-like object"):
         model.load_state_dict({"weight": 1.0, "bias": ember.zeros(2)})
 
 
@@ -784,3 +784,14 @@ def test_global_backward_and_registration_hooks_like_torch(torch):
     for our_event, their_event in zip(ours[0], theirs[0]):
         np.testing.assert_allclose(np.array(our_event[1], dtype=float),
                                    np.array(their_event[1], dtype=float), rtol=1e-6)
+
+
+def test_load_state_dict_of_a_non_tensor_value_says_what_torch_says(torch):
+    messages = []
+    for library in (ember, torch):
+        layer = library.nn.Linear(2, 2)
+        with pytest.raises(RuntimeError) as error:
+            layer.load_state_dict({"weight": [[1.0, 2.0], [3.0, 4.0]],
+                                   "bias": library.ones(2)})
+        messages.append(str(error.value).replace("ember.Tensor", "torch.Tensor"))
+    assert messages[0] == messages[1]

@@ -488,3 +488,19 @@ def test_fractional_max_pool_module_errors_match_torch(torch, arguments):
                              lambda: nn.FractionalMaxPool2d(**arguments), ValueError)
     assert_raises_like_torch(lambda: torch.nn.FractionalMaxPool3d(0, output_ratio=0.5),
                              lambda: nn.FractionalMaxPool3d(0, output_ratio=0.5), ValueError)
+
+
+@pytest.mark.parametrize("call", [
+    lambda F, lib: F.max_pool1d(lib.ones(1, 1, 4), 0),
+    lambda F, lib: F.max_pool2d(lib.ones(1, 1, 4, 4), 0),
+    lambda F, lib: F.avg_pool1d(lib.ones(1, 1, 4), 0),
+])
+def test_zero_kernel_errors_match_torch(torch, call):
+    """max_pool1d names the kernel, the others a zero stride (the kernel's default), as
+    PyTorch's checks run in different orders."""
+    messages = []
+    for library in (ember, torch):
+        with pytest.raises(RuntimeError) as error:
+            call(library.nn.functional, library)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]

@@ -39,6 +39,34 @@ def test_rms_norm_low_and_double_precision(torch, dtype):
     assert_close(actual.float(), expected.float(), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:Mismatch dtype between input and weight")
+@pytest.mark.parametrize("input_dtype, weight_dtype", [("bfloat16", "float32"),
+                                                       ("bfloat16", "bfloat16"),
+                                                       ("float16", "float16"),
+                                                       ("float16", "float32"),
+                                                       ("float32", "float64"),
+                                                       ("bfloat16", "float16")])
+def test_rms_norm_output_keeps_the_input_dtype(torch, input_dtype, weight_dtype):
+    """PyTorch scales by the weight before rounding once to the input's dtype: a float32
+    weight on bfloat16 activations (an nn.RMSNorm under autocast) gives bfloat16."""
+    generator = np.random.default_rng(2)
+    data = generator.normal(size=(3, 8)).astype(np.float32)
+    weight = generator.normal(size=(8,)).astype(np.float32)
+    outputs = []
+    for framework in (ember, torch):
+        x = framework.tensor(data).to(getattr(framework, input_dtype))
+        w = framework.tensor(weight).to(getattr(framework, weight_dtype))
+        outputs.append(framework.nn.functional.rms_norm(x, (8,), w, 1e-5))
+    actual, expected = outputs
+    assert str(actual.dtype) == str(expected.dtype).replace("torch", "ember")
+    # float32 results to a last-bit difference in the sum of squares; rounded ones exactly
+    assert_close(actual.double(), expected.double(), rtol=1e-6 if input_dtype == "float32" else 0,
+                 atol=0)
+    with ember.autocast("cpu", dtype=ember.bfloat16):
+        hidden = ember.nn.Linear(8, 8)(ember.tensor(data))
+        assert ember.nn.RMSNorm(8)(hidden).dtype == ember.bfloat16
+
+
 def test_rms_norm_errors_match_torch(torch):
     cases = [lambda fw: fw.nn.functional.rms_norm(fw.ones(2, 3), (4,)),
              lambda fw: fw.nn.functional.rms_norm(fw.ones(2, 3), (2, 4)),

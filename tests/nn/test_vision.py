@@ -113,6 +113,19 @@ def test_interpolate_errors_match_torch(torch, call):
                              (ValueError, NotImplementedError), same_type=True)
 
 
+@pytest.mark.parametrize("shape, mode", [((1, 1, 4), "nearest"), ((1, 1, 4), "linear"),
+                                         ((1, 1, 4, 4), "nearest"), ((1, 1, 4, 4), "bilinear"),
+                                         ((1, 1, 4, 4, 4), "nearest")])
+def test_interpolate_to_nothing_says_what_torch_says(torch, shape, mode):
+    """The sizes labelled (D, H, W) as PyTorch prints them."""
+    messages = []
+    for library in (ember, torch):
+        with pytest.raises(RuntimeError) as error:
+            library.nn.functional.interpolate(library.ones(*shape), scale_factor=0.1, mode=mode)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
 @pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("align_corners", [False, True])

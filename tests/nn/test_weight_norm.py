@@ -91,3 +91,11 @@ def test_errors_match_torch(torch):
             framework.nn.utils.remove_weight_norm(other)
     with pytest.warns(FutureWarning, match="parametrizations.weight_norm"):
         ember.nn.utils.weight_norm(ember.nn.Linear(2, 2))
+    for dim in (5, -3):
+        messages = []
+        for framework in (ember, torch):
+            with pytest.raises(IndexError) as error:
+                framework.nn.utils.parametrizations.weight_norm(framework.nn.Linear(2, 3),
+                                                                dim=dim)
+            messages.append(str(error.value))
+        assert messages[0] == messages[1]

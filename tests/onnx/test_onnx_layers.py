@@ -143,7 +143,7 @@ FUNCTIONS = [
     ("cat_stack", lambda x: ember.stack([ember.cat([x, x * 2], 1), x.exp().repeat(1, 2)], 2),
      one(3)),
     ("slicing", lambda x: x[:, 1:, ::2][..., -1] + x[:, 0, None, 1], one(3, 5)),
-    ("negative_step_and_flip", lambda x: x.flip(1) - x[:, ::-1], one(5)),
+    ("flip", lambda x: x.flip(1) * 2 - x.flip((0, 1)), one(5)),
     ("chunk_split", lambda x: x.chunk(2, -1)[1] * x.split([1, 3], -1)[0], one(4)),
     ("unbind", lambda x: x.unbind(1)[2] * x.unbind(2)[0].sum(-1, keepdim=True), one(3, 4)),
     ("index_select", lambda x: x[:, ember.tensor([2, 0, 2])], one(4)),

@@ -510,3 +510,48 @@ def test_repeat_interleave_records_torchs_node_names(torch):
                       x.index_select(1, fw.tensor([0, 2])).grad_fn.name(),
                       x.masked_fill(x > 0, 0.0).grad_fn.name()))
     assert names[0] == names[1]
+
+
+INDEX_FORMS = {
+    "list of lists": lambda x: x[[[0, 1], [1, 2]]],
+    "int and list in a list": lambda x: x[[0, [1, 2]]],
+    "list of tensors": lambda x: x[[x.new_tensor([0, 1]).long(), x.new_tensor([1, 2]).long()]],
+    "slice in a list": lambda x: x[[slice(None), 1]],
+    "None in a list": lambda x: x[[None]],
+    "plain list": lambda x: x[[0, 2]],
+    "2-d NumPy index": lambda x: x[np.array([[0, 1], [1, 2]])],
+    "negative step": lambda x: x[::-1],
+    "zero step": lambda x: x[:, ::0],
+    "step 2": lambda x: x[:, ::2],
+}
+
+
+@pytest.mark.parametrize("name", sorted(INDEX_FORMS))
+def test_sequence_indices_and_steps_as_torch(torch, name):
+    """A short list holding sequences, slices, tensors or None is a tuple of indices (with
+    PyTorch's deprecation warning); a negative or zero slice step is refused."""
+    import warnings
+    outcomes = []
+    for library in (ember, torch):
+        x = library.arange(12.0).reshape(3, 4)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = ("value", INDEX_FORMS[name](x).tolist())
+            except ValueError as error:
+                result = ("error", str(error))
+        messages = [str(w.message).split(" (Triggered internally")[0] for w in caught]
+        outcomes.append((result, messages))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_a_list_of_lists_assigns_as_a_tuple_index(torch):
+    results = []
+    for library in (ember, torch):
+        x = library.arange(12.0).reshape(3, 4)
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x[[[0, 1], [1, 2]]] = -1.0
+        results.append(x.tolist())
+    assert results[0] == results[1]

@@ -374,6 +374,56 @@ def test_sizes_arguments_by_keyword_or_missing_like_torch(torch, name):
                                   expected.numpy())
 
 
+DTYPE_VIEWS = {
+    "float32 as uint8": lambda fw, x: x.view(fw.uint8),
+    "float32 as int16": lambda fw, x: x.view(fw.int16),
+    "float32 as bfloat16": lambda fw, x: x.view(fw.bfloat16),
+    "float32 as float64": lambda fw, x: x.view(fw.float64),
+    "float32 as complex64": lambda fw, x: x.view(fw.complex64),
+    "bfloat16 as float32": lambda fw, x: x.bfloat16().view(fw.float32),
+    "uint8 as float32": lambda fw, x: x.view(fw.uint8).view(fw.float32),
+    "row as float64": lambda fw, x: x[1].view(fw.float64),
+    "strided rows as float64": lambda fw, x: x[::2].view(fw.float64),
+    "offset columns as float64": lambda fw, x: x[:, 1:3].view(fw.float64),
+    "odd last size as float64": lambda fw, x: x[:, :3].view(fw.float64),
+    "transposed as float64": lambda fw, x: x.t().view(fw.float64),
+    "transposed as uint8": lambda fw, x: x.t().view(fw.uint8),
+    "every other column as uint8": lambda fw, x: x[:, ::2].view(fw.uint8),
+    "scalar as uint8": lambda fw, x: x[0, 0].view(fw.uint8),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DTYPE_VIEWS))
+def test_view_as_a_dtype_of_another_size_matches_torch(torch, name):
+    """``view(dtype)`` between element sizes (the bit-level idiom of quantisation code): the
+    last dim grows or shrinks, with PyTorch's values, strides and errors."""
+    data = np.arange(12, dtype=np.float32).reshape(3, 4) * 1.5 - 4
+    try:
+        expected = DTYPE_VIEWS[name](torch, torch.tensor(data))
+    except RuntimeError as error:
+        with pytest.raises(RuntimeError) as ours:
+            DTYPE_VIEWS[name](ember, ember.tensor(data))
+        assert str(ours.value) == str(error)
+        return
+    actual = DTYPE_VIEWS[name](ember, ember.tensor(data))
+    assert str(actual.dtype) == str(expected.dtype).replace("torch", "ember")
+    assert tuple(actual.shape) == tuple(expected.shape)
+    assert actual.stride() == expected.stride()
+    assert actual.storage_offset() == expected.storage_offset()
+    np.testing.assert_array_equal(actual.view(ember.uint8).numpy(),
+                                  expected.view(torch.uint8).numpy())
+
+
+def test_a_dtype_view_shares_memory_and_version_with_its_base():
+    weights = ember.zeros(2, 4, requires_grad=True)
+    with ember.no_grad():
+        raw = weights.view(ember.uint8)
+    assert not raw.requires_grad and tuple(raw.shape) == (2, 16)
+    raw[0, 3] = 63
+    assert weights[0, 0].item() == 0.5
+    assert weights._version == raw._version == 1
+
+
 REPEAT_INTERLEAVES = {
     "counts_alone": lambda fw: fw.repeat_interleave(fw.tensor([2, 0, 1])),
     "counts_alone_2d": lambda fw: fw.repeat_interleave(fw.tensor([[2, 0], [1, 1]])),

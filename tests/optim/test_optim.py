@@ -577,3 +577,66 @@ def test_adafactor_state_is_factored_like_torch(torch):
         results.append({index: {key: tuple(value.shape) for key, value in opt.state[param].items()}
                         for index, param in enumerate(params)})
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("name, options", [
+    ("AdamW", dict(lr=1e-2, weight_decay=0.1)),
+    ("Adam", dict(lr=1e-2, amsgrad=True, maximize=True)),
+    ("SGD", dict(lr=1e-2, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adagrad", dict(lr=1e-2, lr_decay=0.01, weight_decay=0.1)),
+])
+def test_fused_optimizers_step_as_torchs_cpu_fused_ones(torch, name, options):
+    """PyTorch's CPU build has fused Adam, AdamW, SGD and Adagrad (fine-tuning recipes pass
+    fused=True); ember runs its one update, within float32 rounding of PyTorch's kernel."""
+    generator = np.random.default_rng(0)
+    start = generator.normal(size=(3, 4)).astype(np.float32)
+    grads = [generator.normal(size=(3, 4)).astype(np.float32) for _ in range(4)]
+    results = []
+    for library in (ember, torch):
+        parameter = library.nn.Parameter(library.tensor(start.copy()))
+        optimizer = getattr(library.optim, name)([parameter], fused=True, **options)
+        for grad in grads:
+            parameter.grad = library.tensor(grad)
+            optimizer.step()
+        assert optimizer.state_dict()["param_groups"][0]["fused"] is True
+        results.append(parameter.detach().numpy().copy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("conflict", [dict(foreach=True), dict(differentiable=True)])
+def test_fused_conflicts_raise_like_torch(torch, conflict):
+    messages = []
+    for library in (ember, torch):
+        with pytest.raises(RuntimeError) as error:
+            library.optim.Adam([library.nn.Parameter(library.ones(2))], fused=True, **conflict)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "NAdam", "RAdam", "Adamax"])
+@pytest.mark.parametrize("betas", [(0, 0.99), (0.9, 1), (0.5, "tensor"), ("tensor", "tensor"),
+                                   [0.9, 0.99]])
+def test_betas_of_mixed_types_are_refused_like_torch(torch, name, betas):
+    """PyTorch's Adam and AdamW take betas that are both floats or both tensors (an int 0, as
+    in (0, 0.99), is refused); the rest of the family takes any numbers."""
+    outcomes = []
+    for library in (ember, torch):
+        values = [library.tensor(0.9) if beta == "tensor" else beta for beta in betas]
+        try:
+            getattr(library.optim, name)([library.nn.Parameter(library.ones(1))],
+                                         betas=type(betas)(values))
+            outcomes.append(None)
+        except ValueError as error:
+            outcomes.append(str(error))
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_tensor_lr_with_foreach_is_refused_like_torch(torch, name):
+    messages = []
+    for library in (ember, torch):
+        with pytest.raises(ValueError) as error:
+            getattr(library.optim, name)([library.nn.Parameter(library.ones(1))],
+                                         lr=library.tensor(0.1), foreach=True)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ..._dtype import is_floating
+from ..._dtype import cpp_type_name, is_floating
 from ...autograd.function import forward_ad_unsupported, without_double_backward
 from ...backends.cuda import flash_sdp_enabled
 from ...ops._broadcast import mismatch_error
@@ -111,9 +111,10 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
     """PyTorch's errors for inputs the attention cannot take (before any work)."""
     query_shape, key_shape, value_shape = query._data.shape, key._data.shape, value._data.shape
     if not query._data.dtype == key._data.dtype == value._data.dtype:
+        names = [cpp_type_name(tensor._data.dtype) for tensor in (query, key, value)]
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
-                           f"query.dtype: {query.dtype} key.dtype: {key.dtype} and value.dtype: "
-                           f"{value.dtype} instead.")
+                           f"query.dtype: {names[0]} key.dtype: {names[1]} and value.dtype: "
+                           f"{names[2]} instead.")
     if not is_floating(query._data.dtype):
         raise RuntimeError(f"scaled_dot_product_attention: expected floating query, key and "
                            f"value, got {query.dtype}")

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..._dtype import cpp_type_name, scalar_type_name
 from ...ops.elementwise.casting import autocast_op, computed_in_float32
-from ...tensor import Tensor
+from ...tensor import Tensor, warn_once
 from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Geometry, Unfold
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -98,6 +98,9 @@ def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operati
                            f"{list(weight._data.shape)} instead")
     in_channels = input._data.shape[1]
     weight_shape = list(weight._data.shape)
+    if weight_shape[0] < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at "
+                           f"dimension 0, but got weight of size {weight_shape} instead")
     if weight_shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
                            f"{groups} at dimension 0, but got weight of size "
@@ -138,6 +141,9 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
             if any(jump != 1 for jump in stride):
                 raise RuntimeError("padding='same' is not supported for strided convolutions")
             # The total padding d * (k - 1) is split with the odd extra element on the right.
+            if any(gap * (kernel - 1) % 2 for gap, kernel in zip(dilation, kernel_size)):
+                warn_once("Using padding='same' with even kernel lengths and odd dilation may "
+                          "require a zero-padded copy of the input be created")
             pairs = tuple((gap * (kernel - 1) // 2, gap * (kernel - 1) - gap * (kernel - 1) // 2)
                           for gap, kernel in zip(dilation, kernel_size))
         else:

@@ -46,9 +46,12 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
     if not from_logits and target_array.ndim != array.ndim - 1 and array.ndim > 2:
         raise RuntimeError(f"size mismatch (got input: {list(array.shape)} , target: "
                            f"{list(target_array.shape)}")
-    if target_array.ndim and target_array.shape[0] != array.shape[0]:
-        raise ValueError(f"Expected input batch_size ({array.shape[0]}) to match target "
-                         f"batch_size ({target_array.shape[0]}).")
+    if target_array.ndim or array.ndim >= 2:
+        # a 0-d target of a batched input counts as a batch of 0, as in PyTorch's message
+        target_batch = target_array.shape[0] if target_array.ndim else 0
+        if target_batch != array.shape[0]:
+            raise ValueError(f"Expected input batch_size ({array.shape[0]}) to match target "
+                             f"batch_size ({target_batch}).")
     if array.ndim == 2 and target_array.ndim != 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if target_array.dtype.kind not in "iu":
@@ -140,6 +143,10 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
             raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
                                f"or no classes but got weight tensor of shape: "
                                f"{list(weight_array.shape)}")
+        if not probabilities and weight_array.dtype != array.dtype:
+            # PyTorch's nll_loss kernel takes the input's dtype only (probabilities mix freely)
+            raise RuntimeError(f"expected scalar type {scalar_type_name(array.dtype)} but found "
+                               f"{scalar_type_name(weight_array.dtype)}")
         weight_array = weight_array.astype(array.dtype, copy=False)
     loss = ClassificationLoss.apply(input, target, weight_array, ignore_index, float(smoothing),
                                     reduction, from_logits)
@@ -716,9 +723,14 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if input_array.size and input_array.max() > steps:
         raise RuntimeError(f"Expected input_lengths to have value at most {steps}, but got "
                            f"value {input_array.max()} (while checking arguments for "
-                           f"ctc_loss_cpu)")
+                           f"ctc_loss_allocate_outputs)")
     label_array = targets._data.astype(np.int64)
     if label_array.ndim == 1:
+        expected = int(target_array.sum())
+        if label_array.shape[0] != expected:
+            raise RuntimeError(f"Expected tensor to have size {expected} at dimension 0, but got "
+                               f"size {label_array.shape[0]} for argument #2 'targets' (while "
+                               f"checking arguments for ctc_loss_allocate_outputs)")
         # concatenated targets: padded into rows of the longest
         longest = int(target_array.max()) if target_array.size else 0
         padded = np.full((batch, longest), blank, dtype=np.int64)
@@ -729,7 +741,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     elif target_array.size and target_array.max() > label_array.shape[1]:
         raise RuntimeError(f"Expected tensor to have size at least {target_array.max()} at "
                            f"dimension 1, but got size {label_array.shape[1]} for argument #2 "
-                           f"'targets' (while checking arguments for ctc_loss_cpu)")
+                           f"'targets' (while checking arguments for ctc_loss_allocate_outputs)")
     losses = CTCLoss.apply(log_probs, label_array, input_array, target_array, int(blank),
                            bool(zero_infinity))
     if reduction == "mean":

@@ -160,7 +160,7 @@ def _plain_layer_norm(input, normalized_shape, weight, bias):
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """Divide by the root mean square over the trailing ``normalized_shape`` dims, then scale.
-    Half precision computes in float32 and rounds once; ``eps=None`` is the machine epsilon of
+    Half precision computes in float32 (the weight's product too) and rounds once; ``eps=None`` is the machine epsilon of
     that computing dtype (PyTorch's)."""
     normalized_shape = _checked_normalized_shape(input, normalized_shape, {"weight": weight},
                                                  "rms_norm", "rms_norm", "*")
@@ -169,8 +169,11 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         eps = finfo(computing.dtype).eps
     dims = tuple(range(-len(normalized_shape), 0))
     output = computing * (computing.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
-    output = output.to(input.dtype)
-    return output if weight is None else output * weight
+    if weight is not None:
+        output = output * weight
+    # As PyTorch: scaled in the computing dtype, then rounded once to the input's dtype,
+    # whatever the weight's (a float32 weight on bfloat16 activations gives bfloat16).
+    return output.to(input.dtype)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):

@@ -77,6 +77,11 @@ def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial
         else _tuple(stride, spatial_dims, "stride")
     padding = _tuple(padding, spatial_dims, "padding")
     dilation = _tuple(dilation, spatial_dims, "dilation")
+    # PyTorch's max_pool1d checks the kernel before the stride; the others the stride first
+    kernel_first = operation == "max_pool1d"
+    if kernel_first and any(kernel <= 0 for kernel in kernel_size):
+        raise RuntimeError(f"{operation}() kernel_size must be greater than zero, but got "
+                           f"{_dims(kernel_size)}")
     if any(jump <= 0 for jump in stride):
         raise RuntimeError("stride should not be zero")
     if any(kernel <= 0 for kernel in kernel_size):

@@ -18,13 +18,15 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {type_name} instead "
                            f"(while checking arguments for embedding)")
+    if weight._data.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
     num_embeddings = weight.shape[0]
     if padding_idx is not None:
         if padding_idx > 0 and padding_idx >= num_embeddings:
-            raise ValueError("Padding_idx must be within num_embeddings")
+            raise AssertionError("Padding_idx must be within num_embeddings")
         if padding_idx < 0:
             if padding_idx < -num_embeddings:
-                raise ValueError("Padding_idx must be within num_embeddings")
+                raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = num_embeddings + padding_idx
     indices = input._data
     # (a vmap batch of indices is checked by its batching rule's lookup)

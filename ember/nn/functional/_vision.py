@@ -103,9 +103,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         in_size = data.shape[axis]
         out_size = output_size[index]
         if out_size <= 0 or in_size <= 0:
-            raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
-                               f"({', '.join(str(size) for size in data.shape[2:])}) and output "
-                               f"({', '.join(str(size) for size in output_size)})")
+            raise _size_error(data.shape[2:], output_size)
         if mode == "bicubic":
             operator = cubic_matrix(in_size, out_size, scales[index], align_corners, work)
         elif mode in _LINEAR_MODES:
@@ -120,9 +118,18 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def _check_sizes(data, output_size):
     for out_size, in_size in zip(output_size, data.shape[2:]):
         if out_size <= 0 or in_size <= 0:
-            raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
-                               f"({', '.join(str(size) for size in data.shape[2:])}) and output "
-                               f"({', '.join(str(size) for size in output_size)})")
+            raise _size_error(data.shape[2:], output_size)
+
+
+def _size_error(input_sizes, output_sizes):
+    """PyTorch's message, its sizes labelled (D, H, W), with 'and' in the 1-D one only."""
+    labels = ("D", "H", "W")[-len(input_sizes):]
+
+    def labelled(sizes):
+        return ", ".join(f"{label}: {size}" for label, size in zip(labels, sizes))
+    joint = " and output" if len(input_sizes) == 1 else " output"
+    return RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                        f"({labelled(input_sizes)}){joint} ({labelled(output_sizes)})")
 
 
 def _antialiased(input, output_size, scales, mode, align_corners):

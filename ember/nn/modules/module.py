@@ -887,9 +887,23 @@ class Module:
         if type(self).get_extra_state is not Module.get_extra_state:
             destination[prefix + _EXTRA_STATE] = self.get_extra_state()
 
-    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
         """An ordered dict of parameters and persistent buffers by dotted name, PyTorch's keys and
-        order (per module: parameters, buffers, then children); values share storage, detached."""
+        order (per module: parameters, buffers, then children); values share storage, detached.
+        Old code's positional (destination, prefix, keep_vars) work, with PyTorch's warning."""
+        if args:
+            warnings.warn("Positional args are being deprecated, use kwargs instead. Refer to "
+                          "https://pytorch.org/docs/main/generated/torch.nn.Module.html"
+                          "#torch.nn.Module.state_dict for details.", FutureWarning,
+                          stacklevel=2)
+            names = ("destination", "prefix", "keep_vars")
+            if len(args) > len(names):
+                raise TypeError(f"state_dict() takes at most {len(names)} positional arguments "
+                                f"but {len(args)} were given")
+            positional = dict(zip(names, args))
+            destination = positional.get("destination", destination)
+            prefix = positional.get("prefix", prefix)
+            keep_vars = positional.get("keep_vars", keep_vars)
         if destination is None:
             destination = OrderedDict()
             destination._metadata = OrderedDict()
@@ -950,9 +964,10 @@ class Module:
             elif isinstance(value, np.ndarray):
                 array = value
             else:
+                # PyTorch's words (a NumPy array, which ember also takes, is Tensor-like)
                 error_msgs.append(f'While copying the parameter named "{key}", expected '
-                                  f'ember.Tensor or a NumPy array from checkpoint but received '
-                                  f'{type(value)}')
+                                  f'{_dtype.repr_prefix()}.Tensor or Tensor-like object from '
+                                  f'checkpoint but received {type(value)}')
                 continue
             if current._data.ndim == 0 and array.ndim == 1 and array.shape[0] == 1:
                 array = array.reshape(())  # checkpoints from before 0-d tensors existed

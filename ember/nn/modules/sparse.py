@@ -8,10 +8,12 @@ from .utils import _changed_options
 
 
 def _padding_index(padding_idx, num_embeddings, message):
-    """``padding_idx`` checked against ``num_embeddings`` and made non-negative (None stays)."""
+    """``padding_idx`` checked against ``num_embeddings`` and made non-negative (None stays).
+    These checks raise AssertionError, as PyTorch's asserts do (raised, so python -O keeps
+    them)."""
     if padding_idx is not None:
         if not -num_embeddings <= padding_idx < num_embeddings:
-            raise ValueError(message)
+            raise AssertionError(message)
         if padding_idx < 0:
             padding_idx = num_embeddings + padding_idx
     return padding_idx
@@ -20,7 +22,7 @@ def _padding_index(padding_idx, num_embeddings, message):
 def _pretrained_shape(embeddings):
     """(rows, columns) of the 2-D table given to ``from_pretrained``."""
     if embeddings.dim() != 2:
-        raise ValueError("Embeddings parameter is expected to be 2-dimensional")
+        raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
     return tuple(embeddings.shape)
 
 
@@ -44,7 +46,8 @@ class _EmbeddingTable(Module):
             self.reset_parameters()
         else:
             if list(_weight.shape) != shape:
-                raise ValueError("Shape of weight does not match num_embeddings and embedding_dim")
+                raise AssertionError("Shape of weight does not match num_embeddings and "
+                                     "embedding_dim")
             self.weight = Parameter(_weight, requires_grad=requires_grad)
 
     def reset_parameters(self):

@@ -161,6 +161,11 @@ class _WeightNorm(Module):
 def weight_norm(module, name="weight", dim=0):
     """w = g v / ||v||, with g and v stored as ``parametrizations.<name>.original0`` and
     ``original1``."""
+    if dim is not None:
+        ndim = getattr(module, name).dim()
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
+                             f"{ndim - 1}], but got {dim})")
     parametrize.register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
     return module
 

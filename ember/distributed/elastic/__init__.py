@@ -1,0 +1,1 @@
+"""``torch.distributed.elastic``: the parts that training scripts import at module level."""
