@@ -384,11 +384,17 @@ def _jacobian_vectorized_graph(outputs, inputs):
 def _reaches_beyond(outputs, inputs):
     """Whether the outputs' graph reaches a tensor that requires grad besides ``inputs``."""
     own = {id(value) for value in inputs}
+    return reaches_other_leaf(outputs, lambda tensor: id(tensor) in own)
+
+
+def reaches_other_leaf(roots, own):
+    """Whether the graph behind ``roots`` reaches a tensor that requires grad (a leaf, or a root
+    without a node) for which ``own(tensor)`` is False: a graph that results must keep."""
     stack = []
-    for output in outputs:
-        if output.grad_fn is not None:
-            stack.append(output.grad_fn)
-        elif output.requires_grad and id(output) not in own:
+    for root in roots:
+        if root.grad_fn is not None:
+            stack.append(root.grad_fn)
+        elif root.requires_grad and not own(root):
             return True
     seen = set()
     while stack:
@@ -399,11 +405,12 @@ def _reaches_beyond(outputs, inputs):
         for edge in node.next_edges:
             if edge is None:
                 continue
-            if isinstance(edge[0], Tensor):
-                if id(edge[0]) not in own:
+            target = edge[0]
+            if isinstance(target, Tensor):
+                if not own(target):
                     return True
-            elif edge[0] is not None:
-                stack.append(edge[0])
+            elif target is not None:
+                stack.append(target)
     return False
 
 

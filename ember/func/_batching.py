@@ -347,6 +347,12 @@ def unwrap(value, level):
     return value, False
 
 
+def whole_batch_of(value, level, size):
+    """``value``'s physical tensor at ``level``, its batch dim broadcast where it has none."""
+    physical, batched = unwrap(value, level)
+    return physical if batched else broadcast_batch(physical, size)
+
+
 def broadcast_batch(value, size):
     """An unbatched value as a batch of ``size`` identical samples (a view)."""
     return value.unsqueeze(0).expand((size,) + tuple(value.shape))
@@ -638,13 +644,9 @@ def _scatter(op_class, args, level):
             raise Unbatchable(describe(op_class))
     else:
         indices = np.broadcast_to(index, (size,) + index.shape)
-    values, batched = unwrap(x, level)
-    if not batched:
-        values = broadcast_batch(values, size)
+    values = whole_batch_of(x, level, size)
     if isinstance(src, Tensor):
-        src, batched = unwrap(src, level)
-        if not batched:
-            src = broadcast_batch(src, size)
+        src = whole_batch_of(src, level, size)
     return wrap(op_class.apply(values, axis + 1, indices, src, *options), level)
 
 
@@ -654,13 +656,9 @@ def _index_slices(op_class, args, level):
     slices (scatter_add for index_add, scatter for the others)."""
     x, axis, index, source, *options = args
     size = _batch_size(level)
-    values, batched = unwrap(x, level)
-    if not batched:
-        values = broadcast_batch(values, size)
+    values = whole_batch_of(x, level, size)
     if isinstance(source, Tensor):
-        source, batched = unwrap(source, level)
-        if not batched:
-            source = broadcast_batch(source, size)
+        source = whole_batch_of(source, level, size)
     if type(index) is not BatchedArray:
         return wrap(op_class.apply(values, axis + 1, index, source, *options), level)
     rows = index.whole_batch()

@@ -28,7 +28,7 @@ from ..autograd.engine import grad as _autograd_grad
 from ..autograd.engine import inside_transform
 from ..autograd.forward_ad import check_dual
 from ..autograd.function import forward_mode
-from ..autograd.functional import Alias
+from ..autograd.functional import Alias, reaches_other_leaf
 from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
 from ..tensor import Tensor
@@ -130,28 +130,7 @@ def _needs_graph(roots, variables, grad_enabled):
         _retired[id(leaf)] = leaf
     if not grad_enabled:
         return False
-    stack = []
-    for root in roots:
-        if root.grad_fn is not None:
-            stack.append(root.grad_fn)
-        elif root.requires_grad and _retired.get(id(root)) is not root:
-            return True
-    seen = set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for edge in node.next_edges:
-            if edge is None:
-                continue
-            target = edge[0]
-            if isinstance(target, Tensor):
-                if _retired.get(id(target)) is not target:
-                    return True
-            elif target is not None:
-                stack.append(target)
-    return False
+    return reaches_other_leaf(roots, lambda tensor: _retired.get(id(tensor)) is tensor)
 
 
 def _detached(tree, keep):
