@@ -523,12 +523,16 @@ def view_as(self, other):
     return ops.view(self, other._data.shape)
 
 
-def as_subclass(self, cls):
-    """This tensor as an instance of ``cls`` (a Tensor subclass): the same memory and version
-    counter, attached to the graph through an alias when it requires grad (PyTorch's)."""
+def _check_subclass(cls):
     if not (isinstance(cls, type) and issubclass(cls, Tensor)):
         raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
                         "Tensor is not possible. Make sure your class inherits from Tensor.")
+
+
+def as_subclass(self, cls):
+    """This tensor as an instance of ``cls`` (a Tensor subclass): the same memory and version
+    counter, attached to the graph through an alias when it requires grad (PyTorch's)."""
+    _check_subclass(cls)
     with overrides.DisableTorchFunction():
         alias = ops.index.getitem(self, Ellipsis)
     return _retyped(alias, cls)
@@ -537,9 +541,7 @@ def as_subclass(self, cls):
 def _make_subclass(cls, data, require_grad=False, **_):
     """A leaf of type ``cls`` over ``data``'s memory (not its history), requiring grad as
     asked: how PyTorch's Parameter-like subclasses build themselves."""
-    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
-        raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
-                        "Tensor is not possible. Make sure your class inherits from Tensor.")
+    _check_subclass(cls)
     leaf = data.detach()
     if require_grad:
         leaf.requires_grad_(True)

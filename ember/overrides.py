@@ -94,10 +94,11 @@ def _overloaded_args(arguments):
 
 
 def _qualified_name(func):
-    """``torch.add``, ``torch.Tensor.sum``: the public spelling of a dispatched function."""
-    public = getattr(func, "_public_name", None)
+    """``torch.add``, ``torch.Tensor.sum``: the public spelling of a dispatched function (its
+    module and name for a program's own)."""
+    public = resolve_name(func)
     if public is not None:
-        return f"{_repr_prefix[0]}.{public}"
+        return public
     module = getattr(func, "__module__", None) or ""
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
     return f"{module}.{name}" if module else name

@@ -124,7 +124,6 @@ _SETTER_DTYPE_ERROR = "only Tensors of floating point and complex dtype can requ
 _CREATION_DTYPE_ERROR = "Only Tensors of floating point and complex dtype can require gradients"
 
 
-
 _warned_once = set()
 
 
@@ -135,15 +134,10 @@ def warn_once(message, stacklevel=2):
         warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
 
 
-_scalar_conversion_warned = [False]
-
-
-def _warn_scalar_conversion():
-    """PyTorch's warning, once a process, when float() or complex() reads a tensor that
-    requires grad (item() and int() do not warn)."""
-    _scalar_conversion_warned[0] = True
-    warn_once("Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
-              "behavior.\nConsider using tensor.detach() first.", stacklevel=3)
+# PyTorch's warning, once a process, when float() or complex() reads a tensor that requires
+# grad (item() and int() do not warn)
+_SCALAR_CONVERSION = ("Converting a tensor with requires_grad=True to a scalar may lead to "
+                      "unexpected behavior.\nConsider using tensor.detach() first.")
 
 
 class Tensor:
@@ -446,13 +440,13 @@ class Tensor:
         return self.item()
 
     def __float__(self):
-        if self._requires_grad and not _scalar_conversion_warned[0]:
-            _warn_scalar_conversion()
+        if self._requires_grad and _SCALAR_CONVERSION not in _warned_once:
+            warn_once(_SCALAR_CONVERSION)
         return float(self._python_scalar())
 
     def __complex__(self):
-        if self._requires_grad and not _scalar_conversion_warned[0]:
-            _warn_scalar_conversion()
+        if self._requires_grad and _SCALAR_CONVERSION not in _warned_once:
+            warn_once(_SCALAR_CONVERSION)
         return complex(self._python_scalar())
 
     def __int__(self):

@@ -579,7 +579,7 @@ def getitem(input, key):
     if isinstance(key, Tensor) and key._data.dtype == np.bool_:
         _check_mask(input, key)
     key, advanced = _convert_key(key)
-    if advanced and len(key) > 2:  # (one item, Ellipsis): nothing to reorder
+    if advanced:
         key = _ints_selected_first(key, input._data.shape)
     if _function._tracer is None and unrecorded_view(input):
         # nothing to record (a dataset's x[i], a batch's X[ix]): NumPy's indexing as it is
