@@ -481,38 +481,6 @@ def test_set_default_tensor_type(torch):
         ember.set_default_dtype(ember.float32)
 
 
-_DEPRECATIONS = {
-    "T of 3-D": lambda fw: fw.ones(2, 3, 4).T,
-    "T of 1-D": lambda fw: fw.ones(3).T,
-    "T of 0-D": lambda fw: fw.tensor(1.0).T,
-    "meshgrid without indexing": lambda fw: fw.meshgrid(fw.arange(2), fw.arange(3)),
-    "chain_matmul": lambda fw: fw.chain_matmul(fw.eye(2), fw.eye(2)),
-    "lu": lambda fw: fw.lu(fw.eye(2)),
-}
-
-
-@pytest.mark.parametrize("name", sorted(_DEPRECATIONS))
-def test_deprecations_warn_once_like_torch(torch, name):
-    """PyTorch's TORCH_WARN_ONCE deprecations: the same text (without its C++ source), once a
-    process (x.T of a vector warns too, as PyTorch's numpy_T does); x.T of a matrix stays
-    silent."""
-    def caught(fw):
-        with warnings.catch_warnings(record=True) as records:
-            warnings.simplefilter("always")
-            _DEPRECATIONS[name](fw)
-        return [str(record.message).split(" (Triggered internally")[0] for record in records]
-
-    _warned_once.clear()
-    mine = caught(ember)
-    assert len(mine) == 1 and caught(ember) == []
-    theirs = caught(torch)
-    if theirs:  # torch's once-a-process flag may be spent by an earlier test
-        assert mine == theirs
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        ember.ones(2, 3).T
-
-
 def test_tensor_of_a_tensor_warns_as_torch(torch):
     """torch.tensor(t) copies with a UserWarning every call (torch.as_tensor and a list of
     tensors do not warn)."""

@@ -1,9 +1,10 @@
 """The UserWarnings PyTorch gives for common idioms, given by ember with the same text: every
 call (copy-constructing with torch.tensor(tensor), a scheduler stepped first) or once per process
-as PyTorch's C++ warnings (a list of NumPy arrays, a read-only array, ``x.T`` beyond 2-D, meshgrid
-without ``indexing``, chain_matmul, padding='same' split unevenly, backward with create_graph);
-the DataLoader's (pin_memory without an accelerator, more workers than CPUs) and deprecations.
-PyTorch runs in a fresh process so that its once-only warnings fire."""
+as PyTorch's C++ warnings (a list of NumPy arrays, a read-only array, ``x.T`` of anything but a
+matrix, meshgrid without ``indexing``, chain_matmul, the legacy lu and qr, padding='same' split
+unevenly, backward with create_graph); the DataLoader's (pin_memory without an accelerator, more
+workers than CPUs) and deprecations. PyTorch runs in a fresh process so that its once-only
+warnings fire."""
 import importlib
 import json
 import subprocess
@@ -25,10 +26,12 @@ CASES = {
     "T of 3-d": "lib.ones(2, 3, 4).T",
     "T of 1-d": "lib.ones(3).T",
     "T of 2-d": "lib.ones(2, 3).T",
+    "T of 0-d": "lib.tensor(1.0).T",
     "meshgrid without indexing": "lib.meshgrid(lib.ones(2), lib.ones(3))",
     "meshgrid with indexing": "lib.meshgrid(lib.ones(2), lib.ones(3), indexing='xy')",
     "chain_matmul": "lib.chain_matmul(lib.ones(2, 2), lib.ones(2, 2))",
     "legacy qr": "lib.qr(lib.eye(2))",
+    "legacy torch.lu": "lib.lu(lib.eye(2))",
     "legacy lu": "lib.eye(2).lu()",
     "scheduler first": ("(lambda o: lib.optim.lr_scheduler.StepLR(o, 1).step())("
                         "lib.optim.SGD([lib.nn.Parameter(lib.ones(1))], lr=0.1))"),
