@@ -252,12 +252,37 @@ def _row_major(operands):
     return True
 
 
+def _row_major_ordered(operands, shape):
+    """Whether no operand's strides order two dims against the row-major order in
+    ``iterator_strides``' comparison: the strides of its dims that are not broadcast (stride 0)
+    never grow inward, and of equal ones the inner dim is not the larger. Broadcast gradients
+    (an expanded sum's or mean's) and slices are such operands; the order is then row-major.
+    Dims of size 1 count: their strides take part in the comparison."""
+    ndim = len(shape)
+    for operand in operands:
+        if type(operand) is not np.ndarray:
+            continue
+        offset = ndim - operand.ndim
+        outer_stride = outer_size = None
+        for axis, size in enumerate(operand.shape):
+            stride = operand.strides[axis]
+            if stride == 0 or size == 1 and shape[offset + axis] != 1:
+                continue
+            if stride < 0 or outer_stride is not None and (
+                    stride > outer_stride or stride == outer_stride and size > outer_size):
+                return False
+            outer_stride, outer_size = stride, size
+    return True
+
+
 def pointwise_layout(result, operands):
     """``result`` of an elementwise op of ``operands`` laid out as PyTorch lays it out
     (``iterator_strides``); a copy only when the layouts differ, none when all are row-major."""
     if _row_major(operands):
         return result  # row-major operands: NumPy's result is row-major too
     if result.ndim < 2:
+        return result
+    if result.flags.c_contiguous and _row_major_ordered(operands, result.shape):
         return result
     return with_strides(result, iterator_strides(result.shape, operands))
 

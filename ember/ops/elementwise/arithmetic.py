@@ -471,6 +471,16 @@ class Pow(_Binary):
     @staticmethod
     def forward(ctx, base, exponent):
         _Binary._remember(ctx, base, exponent)
+        if (exponent == 2 or exponent == 3) and type(base) is np.ndarray and (
+                type(exponent) is int or type(exponent) is float):
+            # x ** 2 and x ** 3 of a float array: products, which neither overflow checks nor
+            # promotion concern (the common case, without the checks below)
+            out = _special_power(base, exponent)
+            if out is not None:
+                if ctx._recording:
+                    ctx._next_order = (0,)
+                    ctx.save_for_backward(base, exponent, None)
+                return out
         if type(exponent) is int and exponent < 0 and isinstance(base, np.ndarray) and \
                 base.dtype.kind in "biu":
             raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -515,8 +525,10 @@ class Pow(_Binary):
                 if number_exponent and exponent == 0:
                     grad_base = xp.zeros_like(grad)
                 else:
-                    power = (_special_power(base, exponent - 1) if xp is np and number_exponent
-                             else None)
+                    power = None
+                    if xp is np and number_exponent:
+                        # x ** 1 is x itself (PyTorch's pow by 1 copies it)
+                        power = base if exponent == 2 else _special_power(base, exponent - 1)
                     if power is None:
                         power = base ** (exponent - 1)
                     grad_base = grad * conj_of(exponent * power)
