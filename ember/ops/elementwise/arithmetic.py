@@ -471,8 +471,8 @@ class Pow(_Binary):
     @staticmethod
     def forward(ctx, base, exponent):
         _Binary._remember(ctx, base, exponent)
-        if (exponent == 2 or exponent == 3) and type(base) is np.ndarray and (
-                type(exponent) is int or type(exponent) is float):
+        if (type(exponent) is int or type(exponent) is float) and (
+                exponent == 2 or exponent == 3) and type(base) is np.ndarray:
             # x ** 2 and x ** 3 of a float array: products, which neither overflow checks nor
             # promotion concern (the common case, without the checks below)
             out = _special_power(base, exponent)
