@@ -4,6 +4,7 @@ or with ``EMBER_JIT=0`` in the environment, or inside ``disabled()``, every kern
 and its caller runs the NumPy path, which computes the same values."""
 import contextlib
 import os
+import struct
 import sys
 import threading
 import warnings
@@ -38,8 +39,30 @@ def _numba():
                     _state["numba"] = numba
                     if numba is not None:
                         globals()["prange"] = numba.prange
+                        globals()["float32_from_bits"] = _bitcast_intrinsic(numba)
                 _state["tried"] = True
     return _state["numba"]
+
+
+def float32_from_bits(bits):
+    """The float32 whose IEEE-754 bits are the int32 ``bits``; inside kernels an LLVM bitcast
+    (numba has none of its own), which keeps a loop that builds powers of two vectorisable."""
+    return struct.unpack("<f", struct.pack("<i", bits))[0]
+
+
+def _bitcast_intrinsic(numba):
+    """``float32_from_bits`` as a numba intrinsic: one bitcast instruction."""
+    from llvmlite import ir  # numba's own dependency
+    from numba.extending import intrinsic
+    types = numba.core.types
+
+    @intrinsic
+    def float32_from_bits(typing_context, bits):
+        def codegen(context, builder, signature, arguments):
+            return builder.bitcast(arguments[0], ir.FloatType())
+        return types.float32(types.int32), codegen
+
+    return float32_from_bits
 
 
 def _allow_wide_vectors(numba):

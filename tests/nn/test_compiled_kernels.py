@@ -266,6 +266,33 @@ def test_attention_compiled_softmax_non_finite_scores_as_numpy_path(values):
         np.testing.assert_allclose(mine, their, rtol=2e-6, atol=1e-30)
 
 
+def test_attention_exponential_kernel_within_two_ulp_of_exp_and_masks_to_zero():
+    from ember.nn._kernels import attention
+    kernel = attention._exp_shifted_rows.compiled()
+    random = np.random.default_rng(7)
+    # 40 keys (not a whole number of 16-float vectors), shifted scores over float32's range
+    scores = (random.uniform(-90.0, 89.0, (1, 40, 40))).astype(np.float32)
+    scores[0, 0, :6] = [np.nan, -np.inf, np.inf, 0.0, -87.0, 88.5]
+    rows = scores.copy()
+    with np.errstate(invalid="ignore"):
+        kernel(rows, True, np.zeros((1, 40), np.float32), 0, np.float32(1.0))
+    exact = np.exp(scores.astype(np.float64))
+    visible = np.tril(np.ones((40, 40), bool))[None]
+    normal = visible & (exact >= np.finfo(np.float32).tiny) & (exact <= np.finfo(np.float32).max)
+    ulp = np.spacing(exact[normal].astype(np.float32)).astype(np.float64)
+    assert np.abs(rows[normal] - exact[normal]).max() / ulp.max() <= 2.0
+    assert (np.abs(rows[normal] - exact[normal]) <= 2 * ulp).all()
+    assert (rows[~visible] == 0).all()  # keys the causal mask removes
+    assert (rows[visible & (exact < np.finfo(np.float32).tiny)] == 0).all()
+    assert np.isnan(rows[0, 0, 0]) and rows[0, 0, 0] != 0
+    row = scores[0, 1].copy()
+    rows = scores.copy()
+    kernel(rows, False, np.zeros((1, 40), np.float32), 0, np.float32(1.0))
+    assert rows[0, 1, 2] == np.float32(np.exp(np.float64(row[2]))) or \
+        abs(rows[0, 1, 2] - np.exp(np.float64(row[2]))) <= 2 * np.spacing(rows[0, 1, 2])
+    assert rows[0, 0, 2] == np.inf and rows[0, 0, 1] == 0
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_attention_second_derivatives(path):
     arrays = _arrays([(1, 4, 3), (1, 4, 3), (1, 4, 2)], np.float32)

@@ -351,54 +351,97 @@ def _weights(xp, query, key, scale, float_mask, blocked, log_normalizer):
 
 
 # ---- the compiled softmax (float32, no mask or the causal one) -------------------------------
-# Three passes: a kernel shifts each row by its max (or by a given log-sum-exp) and writes -inf
-# where the causal mask removes keys, NumPy's exp (vectorised; numba's is a scalar call per
-# element) turns the row into the softmax numerators, zeros included, and a second kernel sums
-# them. A one-pass kernel with its own exp polynomial took twice as long: its loop did not
-# vectorise.
-_NEGATIVE_INFINITY = np.float32(-np.inf)
+# Three passes: a kernel finds each row's max, a second one writes exp(score * scale - max) for
+# the keys the causal mask leaves and 0 for the others, and a third sums the numerators. The
+# exponential is computed in the kernel (NumPy's exp would also run over the removed keys, and
+# numba's is a scalar call per element): Cody-Waite reduction by ln 2 and Cephes' degree-6
+# polynomial for expf (within 2 ulp of exp over float32's normal range; 0 below it, as a
+# softmax weight), with 2^n built from its bits, so that the loop vectorises.
+_LOG2_E = np.float32(1.44269504088896341)
+_LN2_HIGH = np.float32(0.693359375)  # ln 2 split in two: n * _LN2_HIGH is exact for |n| < 2^9
+_LN2_LOW = np.float32(-2.12194440e-4)
+_EXP_POLYNOMIAL = tuple(np.float32(value) for value in (
+    1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+    5.0000001201e-1))
+_EXP_LOWEST = np.float32(-87.33654475)  # ln of float32's smallest normal number
+_EXP_HIGHEST = np.float32(88.72283905)  # ln of float32's largest number
+_HALF = np.float32(0.5)
+_ONE = np.float32(1.0)
+_ZERO = np.float32(0.0)
+_INFINITY = np.float32(np.inf)
+_VECTOR = 16  # float32 lanes of an AVX-512 register: a row's loop runs to a multiple of it
 
 
 @_jit.kernel
-def _shift_rows(scores, causal, given, shifts, first_query, scale):
-    """The rows of ``scores`` (R, L, S; float32) times ``scale`` (float32), minus their max,
-    which is written to ``shifts`` (R, L), or minus the shift ``given`` there; with ``causal``,
-    key j of query i < j becomes -inf, row l being query first_query + l. Each product is
-    rounded before the subtraction, as NumPy's two passes round it."""
+def _row_maxima(scores, causal, shifts, first_query, scale):
+    """The max of each row of ``scores`` (R, L, S; float32) times ``scale`` (float32) into
+    ``shifts`` (R, L), over the keys a ``causal`` mask leaves (row l is query first_query + l)."""
     length = scores.shape[2]
     for batch in range(scores.shape[0]):
         for query in range(scores.shape[1]):
             row = scores[batch, query]
             limit = min(first_query + query + 1, length) if causal else length
-            if given:
-                shift = shifts[batch, query]
-            else:
-                # four running maxima, so that the comparisons overlap
-                first_max = second_max = third_max = fourth_max = row[0] * scale
-                whole = limit - limit % 4
-                for column in range(0, whole, 4):
-                    first = row[column] * scale
-                    second = row[column + 1] * scale
-                    third = row[column + 2] * scale
-                    fourth = row[column + 3] * scale
-                    if first > first_max:
-                        first_max = first
-                    if second > second_max:
-                        second_max = second
-                    if third > third_max:
-                        third_max = third
-                    if fourth > fourth_max:
-                        fourth_max = fourth
-                for column in range(whole, limit):
-                    value = row[column] * scale
-                    if value > first_max:
-                        first_max = value
-                shift = max(max(first_max, second_max), max(third_max, fourth_max))
-                shifts[batch, query] = shift
-            for column in range(limit):
-                row[column] = row[column] * scale - shift
-            for column in range(limit, length):
-                row[column] = _NEGATIVE_INFINITY
+            # four running maxima, so that the comparisons overlap
+            first_max = second_max = third_max = fourth_max = row[0] * scale
+            whole = limit - limit % 4
+            for column in range(0, whole, 4):
+                first = row[column] * scale
+                second = row[column + 1] * scale
+                third = row[column + 2] * scale
+                fourth = row[column + 3] * scale
+                if first > first_max:
+                    first_max = first
+                if second > second_max:
+                    second_max = second
+                if third > third_max:
+                    third_max = third
+                if fourth > fourth_max:
+                    fourth_max = fourth
+            for column in range(whole, limit):
+                value = row[column] * scale
+                if value > first_max:
+                    first_max = value
+            shifts[batch, query] = max(max(first_max, second_max), max(third_max, fourth_max))
+
+
+@_jit.kernel
+def _exp_shifted_rows(scores, causal, shifts, first_query, scale):
+    """Each row of ``scores`` (R, L, S; float32) to exp(score * scale - shift), the shift from
+    ``shifts`` (R, L), and to 0 at the keys a ``causal`` mask removes. Each product is rounded
+    before the subtraction, as NumPy's two passes round it; NaN stays NaN."""
+    length = scores.shape[2]
+    for batch in range(scores.shape[0]):
+        for query in range(scores.shape[1]):
+            row = scores[batch, query]
+            limit = min(first_query + query + 1, length) if causal else length
+            shift = shifts[batch, query]
+            # up to a whole number of vectors: no scalar remainder loop for most rows
+            stop = min(length, (limit + _VECTOR - 1) // _VECTOR * _VECTOR)
+            for column in range(stop):
+                value = row[column] * scale - shift
+                clamped = _EXP_LOWEST if value < _EXP_LOWEST else value
+                clamped = _EXP_HIGHEST if clamped > _EXP_HIGHEST else clamped
+                power = np.floor(clamped * _LOG2_E + _HALF)
+                reduced = clamped - power * _LN2_HIGH
+                reduced = reduced - power * _LN2_LOW
+                result = _EXP_POLYNOMIAL[0] * reduced + _EXP_POLYNOMIAL[1]
+                result = result * reduced + _EXP_POLYNOMIAL[2]
+                result = result * reduced + _EXP_POLYNOMIAL[3]
+                result = result * reduced + _EXP_POLYNOMIAL[4]
+                result = result * reduced + _EXP_POLYNOMIAL[5]
+                result = result * (reduced * reduced) + reduced + _ONE
+                # 2^power from the bits of two powers of two (power reaches 128 near the top,
+                # beyond a float32 exponent), exact products; a NaN value stays NaN in result
+                exponent = np.int32(power)
+                half = exponent >> 1
+                result = result * _jit.float32_from_bits((half + 127) << 23)
+                result = result * _jit.float32_from_bits((exponent - half + 127) << 23)
+                if value > _EXP_HIGHEST:
+                    result = _INFINITY
+                if value < _EXP_LOWEST or column >= limit:
+                    result = _ZERO
+                row[column] = result
+            row[stop:] = _ZERO
 
 
 @_jit.kernel
@@ -442,17 +485,18 @@ def _scaled_softmax_gradient(weights, grad_weights, row_dot, scale):
 
 
 def _compiled_softmax(query, key, float_mask, blocked):
-    """The compiled softmax kernels (shift, totals, scaled gradient) where they apply (float32
-    scores without a mask or with the causal one), else None."""
+    """The compiled softmax kernels (maxima, exponentials, totals, scaled gradient) where they
+    apply (float32 scores without a mask or with the causal one), else None."""
     if query.dtype != np.float32 or float_mask is not None or key.shape[-2] == 0:
         return None
     if blocked is not None and (blocked.ndim != 2
                                 or blocked is not causal_blocked(*blocked.shape)):
         return None
-    shift = _shift_rows.compiled()
-    if shift is None:
+    maxima = _row_maxima.compiled()
+    if maxima is None:
         return None
-    return shift, _row_totals.compiled(), _scaled_softmax_gradient.compiled()
+    return (maxima, _exp_shifted_rows.compiled(), _row_totals.compiled(),
+            _scaled_softmax_gradient.compiled())
 
 
 def _softmax_rows_in_place(compiled, scores, causal, log_normalizer=None, first_query=0,
@@ -461,17 +505,16 @@ def _softmax_rows_in_place(compiled, scores, causal, log_normalizer=None, first_
     query first_query + l: without ``log_normalizer``, the numerators of softmax(scores * scale)
     in place and (row totals, log-sum-exps) as (..., L, 1) arrays; with it (contiguous), the
     weights exp(scores * scale - log_normalizer)."""
-    shift_rows, row_totals = compiled[0], compiled[1]
+    row_maxima, exp_shifted_rows, row_totals = compiled[:3]
     length, source = scores.shape[-2:]
     rows = scores.reshape(-1, length, source)
     scale = np.float32(scale)
     if log_normalizer is not None:
-        shift_rows(rows, causal, True, log_normalizer.reshape(-1, length), first_query, scale)
-        np.exp(scores, out=scores)
+        exp_shifted_rows(rows, causal, log_normalizer.reshape(-1, length), first_query, scale)
         return None
     shifts = np.empty(rows.shape[:2], scores.dtype)
-    shift_rows(rows, causal, False, shifts, first_query, scale)
-    np.exp(scores, out=scores)
+    row_maxima(rows, causal, shifts, first_query, scale)
+    exp_shifted_rows(rows, causal, shifts, first_query, scale)
     total = np.empty(scores.shape[:-1] + (1,), scores.dtype)
     log_normalizer = np.empty_like(total)
     row_totals(rows, causal, shifts, total.reshape(-1, length),
@@ -540,7 +583,7 @@ def _attention_grads_blocks(query, key, value, log_normalizer, grad_output, outp
     the scale multiplies the scores' gradient, so the query and key gradients need no pass of
     their own."""
     needs_query, needs_key, needs_value = needs[:3]
-    scaled_gradient = compiled[2]
+    scaled_gradient = compiled[3]
     scale = np.float32(scale)
     value_columns = _transposed_copy(value)
     length = query.shape[-2]
