@@ -9,6 +9,8 @@ import sys
 import threading
 import warnings
 
+import numpy as np
+
 from ember._threads import _state as _threads_state
 
 _state = {"numba": None, "tried": False, "forced_off": 0}
@@ -40,6 +42,8 @@ def _numba():
                     if numba is not None:
                         globals()["prange"] = numba.prange
                         globals()["float32_from_bits"] = _bitcast_intrinsic(numba)
+                        globals()["exp_float32"] = numba.njit(
+                            _exp_float32, inline="always", nogil=True, error_model="numpy")
                 _state["tried"] = True
     return _state["numba"]
 
@@ -47,7 +51,89 @@ def _numba():
 def float32_from_bits(bits):
     """The float32 whose IEEE-754 bits are the int32 ``bits``; inside kernels an LLVM bitcast
     (numba has none of its own), which keeps a loop that builds powers of two vectorisable."""
-    return struct.unpack("<f", struct.pack("<i", bits))[0]
+    return np.float32(struct.unpack("<f", struct.pack("<i", int(bits)))[0])
+
+
+# exp for kernels: Cody-Waite reduction by ln 2 (ln 2 in two parts, n * _LN2_HIGH exact for
+# |n| < 2^9) and Cephes' degree-6 polynomial for expf on [-ln 2 / 2, ln 2 / 2]; 2^n from bits.
+_LOG2_E = np.float32(1.44269504088896341)
+_LN2_HIGH = np.float32(0.693359375)
+_LN2_LOW = np.float32(-2.12194440e-4)
+_EXP_POLYNOMIAL = tuple(np.float32(value) for value in (
+    1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+    5.0000001201e-1))
+_EXP_LOWEST = np.float32(-87.33654475)  # ln of float32's smallest normal number
+_EXP_HIGHEST = np.float32(88.72283905)  # ln of float32's largest number
+_HALF = np.float32(0.5)
+_ONE = np.float32(1.0)
+_ZERO = np.float32(0.0)
+_INFINITY = np.float32(np.inf)
+
+
+def _exp_float32(value):
+    """exp of a float32 in float32 operations, within 2 ulp over float32's normal range, 0 below
+    it, inf above; NaN stays NaN. Branch-free, so that a kernel's loop calling it vectorises
+    (numba's own exp is a scalar call per element). Once numba is loaded, ``exp_float32`` is
+    this function compiled, ``float32_from_bits`` an intrinsic usable only inside kernels."""
+    clamped = _EXP_LOWEST if value < _EXP_LOWEST else value
+    clamped = _EXP_HIGHEST if clamped > _EXP_HIGHEST else clamped
+    power = np.floor(clamped * _LOG2_E + _HALF)
+    reduced = clamped - power * _LN2_HIGH
+    reduced = reduced - power * _LN2_LOW
+    result = _EXP_POLYNOMIAL[0] * reduced + _EXP_POLYNOMIAL[1]
+    result = result * reduced + _EXP_POLYNOMIAL[2]
+    result = result * reduced + _EXP_POLYNOMIAL[3]
+    result = result * reduced + _EXP_POLYNOMIAL[4]
+    result = result * reduced + _EXP_POLYNOMIAL[5]
+    result = result * (reduced * reduced) + reduced + _ONE
+    # 2^power as the product of two powers of two (power reaches 128 near the top, beyond a
+    # float32 exponent), both exact; a NaN value stays NaN through ``result``
+    exponent = np.int32(power)
+    half = exponent >> 1
+    result = result * float32_from_bits((half + 127) << 23)
+    result = result * float32_from_bits((exponent - half + 127) << 23)
+    if value > _EXP_HIGHEST:
+        result = _INFINITY
+    if value < _EXP_LOWEST:
+        result = _ZERO
+    return result
+
+
+exp_float32 = _exp_float32
+
+
+def exp_float32_array(values, out):
+    """``exp_float32`` of a float32 array into ``out``, pass by pass in NumPy: the same float32
+    operations, so a kernel's NumPy path gives its bits. ``out`` may be ``values``."""
+    overflows = values > _EXP_HIGHEST
+    underflows = values < _EXP_LOWEST
+    clamped = np.clip(values, _EXP_LOWEST, _EXP_HIGHEST)
+    power = np.multiply(clamped, _LOG2_E)
+    power += _HALF
+    np.floor(power, out=power)
+    clamped -= power * _LN2_HIGH
+    clamped -= power * _LN2_LOW  # the reduced argument
+    np.multiply(clamped, _EXP_POLYNOMIAL[0], out=out)
+    out += _EXP_POLYNOMIAL[1]
+    for coefficient in _EXP_POLYNOMIAL[2:]:
+        out *= clamped
+        out += coefficient
+    out *= clamped * clamped
+    out += clamped
+    out += _ONE
+    # NaN's exponent: any bits, the result stays NaN; above the largest float32 the product
+    # overflows to the inf it is set to below
+    with np.errstate(invalid="ignore", over="ignore"):
+        exponent = power.astype(np.int32)
+        half = exponent >> 1
+        exponent -= half
+        for part in (half, exponent):
+            part += 127
+            part <<= 23
+            out *= part.view(np.float32)
+    out[overflows] = _INFINITY
+    out[underflows] = _ZERO
+    return out
 
 
 def _bitcast_intrinsic(numba):

@@ -127,3 +127,40 @@ def test_kernels_may_use_512_bit_vectors_with_the_same_values(tmp_path):
     assert kept == host.rpartition(",")[2]
     # the GELU kernel's operations round alike at either vector width
     np.testing.assert_array_equal(wide, narrow)
+
+
+@_jit.kernel
+def _exponentials(values, out):
+    for index in range(values.shape[0]):
+        out[index] = _jit.exp_float32(values[index])
+
+
+def _exp_inputs():
+    random = np.random.default_rng(3)
+    values = random.uniform(-100.0, 100.0, 4000).astype(np.float32)
+    return np.concatenate([values, np.array([np.nan, np.inf, -np.inf, 0.0, -87.3, 88.7, 88.8],
+                                            np.float32)])
+
+
+def test_exp_float32_array_within_two_ulp_of_exp_and_its_edges():
+    values = _exp_inputs()
+    out = _jit.exp_float32_array(values, np.empty_like(values))
+    exact = np.exp(values.astype(np.float64))
+    tiny, largest = np.finfo(np.float32).tiny, np.finfo(np.float32).max
+    normal = (exact >= tiny) & (exact <= largest)
+    ulp = np.spacing(exact[normal].astype(np.float32)).astype(np.float64)
+    assert (np.abs(out[normal] - exact[normal]) <= 2 * ulp).all()
+    assert (out[exact < tiny] == 0).all()
+    assert (out[np.isinf(exact) & (exact > 0)] == np.inf).all()
+    assert np.isnan(out[-7]) and out[-6] == np.inf and out[-5] == 0 and out[-4] == 1
+    # in place gives the same bits; so do the scalar form and the compiled kernels
+    in_place = values.copy()
+    np.testing.assert_array_equal(_jit.exp_float32_array(in_place, in_place), out)
+    with np.errstate(over="ignore"):
+        scalars = np.array([_jit.exp_float32(value) for value in values[:200]], np.float32)
+    np.testing.assert_array_equal(scalars, out[:200])
+    kernel = _exponentials.compiled()
+    if kernel is not None:
+        compiled = np.empty_like(values)
+        kernel(values, compiled)
+        np.testing.assert_array_equal(compiled, out)

@@ -128,10 +128,10 @@ def _normal_cdf_float32(x, out, clipped, square):
 
 
 @_jit.kernel
-def _gelu_float32_kernel(x, grad, density, out, backward):
+def _gelu_float32_kernel(x, grad, out, backward):
     """The float32 GELU of flat arrays in one pass, the same float32 operations in the same
-    order as the NumPy passes: x * Phi(x), or with ``backward`` grad * (Phi(x) + x * phi(x))
-    given exp(-x^2 / 2) in ``density``."""
+    order as the NumPy passes: x * Phi(x), or with ``backward`` grad * (Phi(x) + x * phi(x)),
+    whose exp(-x^2 / 2) is ember._jit.exp_float32 (within 2 ulp of NumPy's exp)."""
     for index in range(x.size):
         value = x[index]
         clipped = value
@@ -153,7 +153,8 @@ def _gelu_float32_kernel(x, grad, density, out, backward):
         if cdf > _ONE:
             cdf = _ONE
         if backward:
-            out[index] = (cdf + density[index] * value * _INV_SQRT_2PI_32) * grad[index]
+            density = _jit.exp_float32(value * _MINUS_HALF * value)
+            out[index] = (cdf + density * value * _INV_SQRT_2PI_32) * grad[index]
         else:
             out[index] = cdf * value
 
@@ -184,7 +185,7 @@ def _derivative_times_grad(target, values, grad, scratch):
     """(Phi(x) + x * phi(x)) * grad from Phi(x) in ``target``; x * phi(x) from the unclipped x."""
     density = np.multiply(values, _MINUS_HALF, out=scratch)
     density *= values
-    np.exp(density, out=density)
+    _jit.exp_float32_array(density, density)
     density *= values
     density *= _INV_SQRT_2PI_32
     target += density
@@ -201,7 +202,7 @@ def _gelu_float32(x):
 
     def gelu(start, stop):
         values = flat[start:stop]
-        compiled(values, values, values, out[start:stop], False)
+        compiled(values, values, out[start:stop], False)
 
     _threads.run(gelu, _threads.row_ranges(flat.size, _threads.chunk_count(flat.size)))
     return out.reshape(x.shape)
@@ -217,15 +218,7 @@ def _gelu_backward_float32(grad, x):
     out = np.empty_like(flat)
 
     def differentiate(first, last):
-        # exp stays NumPy's (vectorised; numba's is a scalar call), slice by slice in cache
-        density_memory = np.empty(min(last - first, _CHUNK), np.float32)
-        for start in range(first, last, _CHUNK):
-            stop = min(start + _CHUNK, last)
-            values = flat[start:stop]
-            density = np.multiply(values, _MINUS_HALF, out=density_memory[:stop - start])
-            density *= values
-            np.exp(density, out=density)
-            compiled(values, grad_flat[start:stop], density, out[start:stop], True)
+        compiled(flat[first:last], grad_flat[first:last], out[first:last], True)
 
     _threads.run(differentiate, _threads.row_ranges(flat.size, _threads.chunk_count(flat.size)))
     return out.reshape(x.shape)

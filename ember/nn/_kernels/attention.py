@@ -353,22 +353,9 @@ def _weights(xp, query, key, scale, float_mask, blocked, log_normalizer):
 # ---- the compiled softmax (float32, no mask or the causal one) -------------------------------
 # Three passes: a kernel finds each row's max, a second one writes exp(score * scale - max) for
 # the keys the causal mask leaves and 0 for the others, and a third sums the numerators. The
-# exponential is computed in the kernel (NumPy's exp would also run over the removed keys, and
-# numba's is a scalar call per element): Cody-Waite reduction by ln 2 and Cephes' degree-6
-# polynomial for expf (within 2 ulp of exp over float32's normal range; 0 below it, as a
-# softmax weight), with 2^n built from its bits, so that the loop vectorises.
-_LOG2_E = np.float32(1.44269504088896341)
-_LN2_HIGH = np.float32(0.693359375)  # ln 2 split in two: n * _LN2_HIGH is exact for |n| < 2^9
-_LN2_LOW = np.float32(-2.12194440e-4)
-_EXP_POLYNOMIAL = tuple(np.float32(value) for value in (
-    1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
-    5.0000001201e-1))
-_EXP_LOWEST = np.float32(-87.33654475)  # ln of float32's smallest normal number
-_EXP_HIGHEST = np.float32(88.72283905)  # ln of float32's largest number
-_HALF = np.float32(0.5)
-_ONE = np.float32(1.0)
+# exponential is ember._jit.exp_float32 (within 2 ulp of exp; NumPy's exp would also run over
+# the removed keys, and numba's is a scalar call per element), so that the loop vectorises.
 _ZERO = np.float32(0.0)
-_INFINITY = np.float32(np.inf)
 _VECTOR = 16  # float32 lanes of an AVX-512 register: a row's loop runs to a multiple of it
 
 
@@ -418,29 +405,8 @@ def _exp_shifted_rows(scores, causal, shifts, first_query, scale):
             # up to a whole number of vectors: no scalar remainder loop for most rows
             stop = min(length, (limit + _VECTOR - 1) // _VECTOR * _VECTOR)
             for column in range(stop):
-                value = row[column] * scale - shift
-                clamped = _EXP_LOWEST if value < _EXP_LOWEST else value
-                clamped = _EXP_HIGHEST if clamped > _EXP_HIGHEST else clamped
-                power = np.floor(clamped * _LOG2_E + _HALF)
-                reduced = clamped - power * _LN2_HIGH
-                reduced = reduced - power * _LN2_LOW
-                result = _EXP_POLYNOMIAL[0] * reduced + _EXP_POLYNOMIAL[1]
-                result = result * reduced + _EXP_POLYNOMIAL[2]
-                result = result * reduced + _EXP_POLYNOMIAL[3]
-                result = result * reduced + _EXP_POLYNOMIAL[4]
-                result = result * reduced + _EXP_POLYNOMIAL[5]
-                result = result * (reduced * reduced) + reduced + _ONE
-                # 2^power from the bits of two powers of two (power reaches 128 near the top,
-                # beyond a float32 exponent), exact products; a NaN value stays NaN in result
-                exponent = np.int32(power)
-                half = exponent >> 1
-                result = result * _jit.float32_from_bits((half + 127) << 23)
-                result = result * _jit.float32_from_bits((exponent - half + 127) << 23)
-                if value > _EXP_HIGHEST:
-                    result = _INFINITY
-                if value < _EXP_LOWEST or column >= limit:
-                    result = _ZERO
-                row[column] = result
+                result = _jit.exp_float32(row[column] * scale - shift)
+                row[column] = _ZERO if column >= limit else result
             row[stop:] = _ZERO
 
 
