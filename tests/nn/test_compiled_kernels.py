@@ -422,3 +422,42 @@ def test_softmax_rows_second_derivatives(path, name):
     x = ember.tensor(_arrays([(3, 4)], np.float64)[0], requires_grad=True)
     with _path(path):
         assert gradgradcheck(lambda tensor: getattr(ember, name)(tensor, -1), (x,))
+
+
+# ---- sigmoid and SiLU (float32, one compiled pass) ---------------------------------------------
+@pytest.mark.parametrize("name", ["sigmoid", "silu"])
+@pytest.mark.parametrize("shape", [(7,), (3, 700), (2, 1, 300)])
+def test_sigmoid_and_silu_compiled_within_ulps_of_numpy_path_and_torch(torch, name, shape):
+    x, grad_output = _arrays([shape, shape], np.float32, scale=6.0)
+    x.reshape(-1)[:5] = [0.0, 100.0, -100.0, 88.5, -88.5]
+    compiled, numpy_path = _both_paths(getattr(F, name), [x], grad_output)
+    _assert_close(compiled, numpy_path, {"rtol": 1e-6, "atol": 2e-6})
+    _assert_close(compiled, _run(torch, getattr(torch.nn.functional, name), [x], grad_output),
+                  _torch_close(np.float32))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "silu"])
+def test_sigmoid_and_silu_compiled_keep_non_finite_values_as_torch(torch, name):
+    x = np.tile(np.array([np.nan, np.inf, -np.inf, 0.0, 1.0], np.float32), 100)
+    with np.errstate(invalid="ignore"):
+        compiled, numpy_path = _both_paths(getattr(F, name), [x], np.ones_like(x))
+        expected = _run(torch, getattr(torch.nn.functional, name), [x], np.ones_like(x))
+    for mine, their, torchs in zip(compiled, numpy_path, expected):
+        np.testing.assert_array_equal(np.isnan(mine), np.isnan(torchs))
+        np.testing.assert_allclose(mine, torchs, rtol=1e-6, atol=0)
+        np.testing.assert_allclose(mine, their, rtol=1e-6, atol=0)
+
+
+def test_sigmoid_in_place_on_recurrent_gates_matches_torch_gru(torch):
+    # GRU's gates go through the compiled sigmoid in place (batch 8, hidden 64: 1024 gates)
+    random = np.random.default_rng(11)
+    x = random.standard_normal((5, 8, 16)).astype(np.float32)
+    ember.manual_seed(0)
+    layer = ember.nn.GRU(16, 64)
+    reference = torch.nn.GRU(16, 64)
+    reference.load_state_dict({key: torch.tensor(value.detach().numpy())
+                               for key, value in layer.state_dict().items()})
+    output, _ = layer(ember.tensor(x))
+    expected, _ = reference(torch.tensor(x))
+    np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(),
+                               rtol=2e-5, atol=2e-6)
