@@ -138,8 +138,8 @@ def exp_float32_array(values, out):
 
 def _bitcast_intrinsic(numba):
     """``float32_from_bits`` as a numba intrinsic: one bitcast instruction."""
-    from llvmlite import ir  # numba's own dependency
-    from numba.extending import intrinsic
+    from llvmlite import ir  # numba's dependency: loaded with the first kernel, not ember
+    from numba.extending import intrinsic  # likewise
     types = numba.core.types
 
     @intrinsic
