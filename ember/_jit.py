@@ -75,7 +75,9 @@ def _exp_float32(value):
     it, inf above; NaN stays NaN. Branch-free, so that a kernel's loop calling it vectorises
     (numba's own exp is a scalar call per element). Once numba is loaded, ``exp_float32`` is
     this function compiled, ``float32_from_bits`` an intrinsic usable only inside kernels."""
-    clamped = _EXP_LOWEST if value < _EXP_LOWEST else value
+    # NaN fails the comparison and goes through as the lower bound (a float-to-int conversion
+    # of NaN is undefined in LLVM); it comes back at the end
+    clamped = value if value > _EXP_LOWEST else _EXP_LOWEST
     clamped = _EXP_HIGHEST if clamped > _EXP_HIGHEST else clamped
     power = np.floor(clamped * _LOG2_E + _HALF)
     reduced = clamped - power * _LN2_HIGH
@@ -96,6 +98,8 @@ def _exp_float32(value):
         result = _INFINITY
     if value < _EXP_LOWEST:
         result = _ZERO
+    if value != value:
+        result = value
     return result
 
 
@@ -107,7 +111,10 @@ def exp_float32_array(values, out):
     operations, so a kernel's NumPy path gives its bits. ``out`` may be ``values``."""
     overflows = values > _EXP_HIGHEST
     underflows = values < _EXP_LOWEST
+    missing = np.isnan(values)
+    nans = values[missing]
     clamped = np.clip(values, _EXP_LOWEST, _EXP_HIGHEST)
+    clamped[missing] = _EXP_LOWEST
     power = np.multiply(clamped, _LOG2_E)
     power += _HALF
     np.floor(power, out=power)
@@ -121,9 +128,8 @@ def exp_float32_array(values, out):
     out *= clamped * clamped
     out += clamped
     out += _ONE
-    # NaN's exponent: any bits, the result stays NaN; above the largest float32 the product
-    # overflows to the inf it is set to below
-    with np.errstate(invalid="ignore", over="ignore"):
+    # above the largest float32 the product overflows to the inf it is set to below
+    with np.errstate(over="ignore"):
         exponent = power.astype(np.int32)
         half = exponent >> 1
         exponent -= half
@@ -133,6 +139,7 @@ def exp_float32_array(values, out):
             out *= part.view(np.float32)
     out[overflows] = _INFINITY
     out[underflows] = _ZERO
+    out[missing] = nans
     return out
 
 
