@@ -26,7 +26,7 @@ from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
 from ..tensor import Size, Tensor, warn_once
 from .._grad_state import GradState, _grad_state
 from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
-from .function import _transforms
+from .function import _transforms, torch_named
 from .node import next_positions
 from .views import refresh_view
 
@@ -515,7 +515,13 @@ def _accumulate_leaf_array(tensor, grad, owned):
             grad = _array_like(grad, tensor._data)
         tensor._grad = Tensor._wrap(grad)
     elif existing._requires_grad:
-        tensor._grad = existing + Tensor._wrap(grad)  # a .grad with history stays recorded
+        # a .grad with history (from backward(create_graph=True)) is added to in place, as
+        # PyTorch does without grad mode: the same tensor, its grad_fn kept, its version bumped
+        if existing._data.flags.writeable:
+            existing._data += grad
+        else:
+            existing._data = existing._data + grad
+        existing._bump_version()
     elif existing._data.flags.writeable:
         existing._data += grad
     else:
@@ -529,7 +535,8 @@ def _accumulate_leaf_tensor(tensor, grad):
         grad = grad.expand(*tensor._data.shape)
     existing = tensor._grad
     if existing is None:
-        tensor._grad = grad.clone()  # PyTorch stores a copy (CloneBackward under create_graph)
+        # PyTorch stores a copy, made by copy_ into a new tensor (CopyBackwards)
+        tensor._grad = torch_named(grad.clone(), "CopyBackwards")
     else:
         tensor._grad = existing + grad
 
