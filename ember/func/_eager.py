@@ -140,12 +140,23 @@ def _detached(tree, keep):
     return tree_map(lambda value: value.detach() if isinstance(value, Tensor) else value, tree)
 
 
-def _aux(aux, keep):
-    flat, _ = tree_flatten(aux)
+def _aux(aux):
+    """The aux output as the caller sees it: PyTorch unwraps it to the caller's level, so each
+    tensor keeps its graph only where that reaches a tensor requiring grad besides the
+    transforms' variables, whatever the main output needs."""
+    flat, spec = tree_flatten(aux)
     for value in flat:
         if not isinstance(value, Tensor):
             raise RuntimeError(f"Expected tensors, got unsupported type {type(value)}")
-    return _detached(aux, keep)
+    if not is_grad_enabled():
+        return _detached(aux, False)
+    levels = _batching.active_levels()
+    kept = []
+    for value in flat:
+        keep_value = reaches_other_leaf([_physical(value, levels)],
+                                        lambda tensor: _retired.get(id(tensor)) is tensor)
+        kept.append(value if keep_value else value.detach())
+    return tree_unflatten(kept, spec)
 
 
 def _gradients(outputs, leaves, grad_outputs, create_graph, retain_graph=None):
@@ -207,7 +218,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
         gradient = variables.gradients(grads)
         value = _detached(output, create_graph)
         if has_aux:
-            return gradient, (value, _aux(aux, create_graph))
+            return gradient, (value, _aux(aux))
         return gradient, value
     return wrapper
 
@@ -270,7 +281,7 @@ def _vjp(func, primals, argnums, has_aux):
 
     results = _detached(outputs, keep)
     if has_aux:
-        return results, vjp_fn, _aux(aux, keep)
+        return results, vjp_fn, _aux(aux)
     return results, vjp_fn
 
 
@@ -379,7 +390,7 @@ def _jvp(func, primals, tangents, argnums, strict, has_aux):
     results = tree_unflatten([_logical(value, linear.levels) for value in products],
                              linear.output_spec)
     if has_aux:
-        return outputs, results, _aux(linear.aux, keep)
+        return outputs, results, _aux(linear.aux)
     return outputs, results
 
 
@@ -506,7 +517,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             per_output.append(tree_unflatten(blocks, primals_spec))
         jacobian = tree_unflatten(per_output, linear.output_spec)
         if has_aux:
-            return jacobian, _aux(linear.aux, keep)
+            return jacobian, _aux(linear.aux)
         return jacobian
     return wrapper
 

@@ -658,3 +658,42 @@ def test_hessian_is_forward_over_reverse_at_kinks_like_torch(torch, name):
         return fw.func.hessian(function)(x)
     ours, theirs = _both(torch, run)
     assert_same_tree(ours, theirs, rtol=1e-9, atol=1e-9)
+
+
+def _aux_graphs(fw):
+    """(requires_grad, has a grad_fn) of each aux tensor that each transform returns, for aux
+    that depends only on the transform's input, on a module's parameters, or on neither."""
+    fw.manual_seed(0)
+    layer = fw.nn.Linear(3, 2)
+    x = fw.randn(4, 3)
+
+    def through_layer(v):
+        out = layer(v)
+        return out.sum(), (v.sum(), out, v.detach() * 2, layer.weight.sum())
+
+    def through_input(v):
+        return (v ** 2).sum(), (v.sum(), layer(v))
+    func = fw.func
+    calls = {
+        "grad": lambda f: func.grad(f, has_aux=True)(x)[1],
+        "grad_and_value": lambda f: func.grad_and_value(f, has_aux=True)(x)[1][1],
+        "vjp": lambda f: func.vjp(f, x, has_aux=True)[2],
+        "jvp": lambda f: func.jvp(f, (x,), (fw.ones_like(x),), has_aux=True)[2],
+        "jacrev": lambda f: func.jacrev(f, has_aux=True)(x)[1],
+        "jacfwd": lambda f: func.jacfwd(f, has_aux=True)(x)[1],
+        "vmap(grad)": lambda f: func.vmap(func.grad(f, has_aux=True))(x)[1],
+    }
+    results = {}
+    for name, call in calls.items():
+        for f in (through_layer, through_input):
+            results[name, f.__name__] = [(value.requires_grad, value.grad_fn is not None)
+                                         for value in call(f)]
+        with fw.no_grad():
+            results[name, "no_grad"] = [value.requires_grad for value in call(through_layer)]
+    return results
+
+
+def test_aux_keeps_a_graph_only_to_tensors_outside_the_transform_as_torch(torch):
+    """PyTorch unwraps aux to the caller's level: an aux made from the transform's input alone
+    has no graph, one through a module's parameters keeps it, whatever the main output needs."""
+    assert _aux_graphs(ember) == _aux_graphs(torch)
