@@ -329,11 +329,11 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None, 
             edges = [edge if wanted else None for edge, wanted in zip(node.next_edges, mask)]
         if hooked and node._post_hooks:
             input_grads = _run_post_hooks(node, input_grads, grads)
-        if check_nan:
-            _check_nan(node, input_grads)
         del grads, entry
         if not retain_graph and node.saved is not None:
             node._release()
+        if check_nan:  # after the release, as PyTorch: a retry meets the freed node
+            _check_nan(node, input_grads)
         for index in range(len(edges)):
             edge = edges[index]
             grad = input_grads[index]
