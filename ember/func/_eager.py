@@ -27,7 +27,7 @@ from .._random import default_generator
 from ..autograd.engine import grad as _autograd_grad
 from ..autograd.engine import inside_transform
 from ..autograd.forward_ad import check_dual
-from ..autograd.function import forward_mode
+from ..autograd.function import Function, forward_mode
 from ..autograd.functional import Alias, reaches_other_leaf
 from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
@@ -311,6 +311,29 @@ def _tensor_list(flat, argname):
                                f"{type(value)}")
 
 
+def _applied_function_check(variables, check):
+    """The check of each custom Function that the user's function applies under a forward-mode
+    transform: under jacfwd (``check``, its vmap) PyTorch needs every such Function's vmap
+    support, and one given a tensor with a tangent (one that depends on the transform's
+    ``variables``) runs through its jvp."""
+    ids = {id(variable) for variable in variables}
+
+    def not_a_variable(tensor):
+        return id(tensor) not in ids
+
+    def applied(function, args):
+        if function._runs_in_transforms or function.setup_context is Function.setup_context:
+            return  # ember's own, or refused where it runs (PyTorch's setup_context error)
+        if check is not True:
+            check(function)
+        tensors = [arg for arg in args if isinstance(arg, Tensor) and arg.requires_grad]
+        if not tensors or not reaches_other_leaf(tensors, not_a_variable):
+            return
+        if function.jvp is Function.jvp:
+            Function.jvp(None)  # PyTorch's NotImplementedError for a Function without jvp
+    return applied
+
+
 class _Linearization:
     """The outputs of ``func`` at fresh variables for ``differentiated`` and the transposed
     Jacobian applied to dummy cotangents, from which any number of Jacobian-vector products
@@ -322,7 +345,9 @@ class _Linearization:
             self.variables = _Variables(differentiated, levels)
             call_args = self.variables.tree if argnums is None else \
                 _replaced(primals, argnums, self.variables.tree)
-            with inside_transform(_tensors(call_args), _level_ids(levels)):
+            applied_check = _applied_function_check(self.variables.leaves, check)
+            with inside_transform(_tensors(call_args), _level_ids(levels)), \
+                    forward_mode(applied_check, on_apply=True):
                 result = func(*call_args)
             outputs, self.aux = _split_aux(result, has_aux, _JVP)
             self.flat_outputs, self.output_spec = tree_flatten(outputs)
@@ -530,8 +555,7 @@ def hessian(func, argnums=0):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with forward_mode(_batching.check_vmappable, on_apply=True):
-            return jacobian(*args, **kwargs)
+        return jacobian(*args, **kwargs)
     return wrapper
 
 
