@@ -26,8 +26,8 @@ from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
 from ..tensor import Size, Tensor, warn_once
 from .._grad_state import GradState, _grad_state
 from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
-from .function import _transforms, torch_named
-from .node import next_positions
+from .function import SAVED_TENSOR_HOOKS_REFUSED, _transforms, torch_named
+from .node import next_positions, saved_tensors_hooks_state
 from .views import refresh_view
 
 
@@ -610,14 +610,19 @@ class inside_transform:
     """Marks a function transform's call of the user's function: ``backward()`` there is refused,
     as PyTorch refuses it inside its functorch transforms (the transform owns the sweep). A
     grad-type transform gives the tensors it passes (``arguments``): the others count as
-    captured there (function.refuse_captured_mutation)."""
+    captured there (function.refuse_captured_mutation); a ``reverse`` one refuses saved tensor
+    hooks, as PyTorch."""
 
-    def __init__(self, arguments=None, vmap_levels=()):
+    def __init__(self, arguments=None, vmap_levels=(), reverse=False):
         self.arguments = arguments
         self.vmap_levels = vmap_levels
+        self.reverse = reverse
 
     def __enter__(self):
+        if self.reverse and saved_tensors_hooks_state.stack:
+            raise RuntimeError(SAVED_TENSOR_HOOKS_REFUSED)
         _transforms.depth += 1
+        _transforms.reverse += self.reverse
         if self.arguments is not None:
             _transforms.arguments = _transforms.arguments + (
                 frozenset(id(value) for value in self.arguments),)
@@ -625,6 +630,7 @@ class inside_transform:
 
     def __exit__(self, *exception):
         _transforms.depth -= 1
+        _transforms.reverse -= self.reverse
         if self.arguments is not None:
             _transforms.arguments = _transforms.arguments[:-1]
             _transforms.vmap_levels = _transforms.vmap_levels[:-1]

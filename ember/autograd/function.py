@@ -35,6 +35,13 @@ class _Transforms(threading.local):
     # in progress when it started.
     arguments = ()
     vmap_levels = ()
+    reverse = 0  # the reverse-mode transforms among them (grad, vjp, jacrev)
+
+
+# PyTorch's refusal of saved tensor hooks (non-reentrant checkpoint, save_on_cpu) while a
+# reverse-mode transform runs.
+SAVED_TENSOR_HOOKS_REFUSED = ("torch.func.{grad, vjp, jacrev, hessian} don't yet support saved "
+                              "tensor hooks. Please open an issue with your use case.")
 
 
 def grad_transform_within(level_id):

@@ -202,7 +202,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
             numbers = _checked_argnums(argnums, len(args))
             variables = _Variables(_selected(args, numbers), levels)
             call_args = _replaced(args, numbers, variables.tree)
-            with inside_transform(_tensors(call_args), _level_ids(levels)):
+            with inside_transform(_tensors(call_args), _level_ids(levels), reverse=True):
                 result = func(*call_args, **kwargs)
             output, aux = _split_aux(result, has_aux, "grad_and_value(f)(*args)")
             if not isinstance(output, Tensor):
@@ -252,7 +252,7 @@ def _vjp(func, primals, argnums, has_aux):
         variables = _Variables(differentiated, levels)
         call_args = variables.tree if argnums is None else \
             _replaced(primals, argnums, variables.tree)
-        with inside_transform(_tensors(call_args), _level_ids(levels)):
+        with inside_transform(_tensors(call_args), _level_ids(levels), reverse=True):
             result = func(*call_args)
         outputs, aux = _split_aux(result, has_aux, "vjp(f, *primals)")
         flat_outputs, output_spec = tree_flatten(outputs)
