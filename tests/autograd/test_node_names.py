@@ -32,6 +32,9 @@ EXPRESSIONS = [
     "fw.dist(x, w)", "x.dist(w, 1)", "fw.fake_quantize_per_tensor_affine(x, 0.1, 0, -8, 7)",
     "fw.fake_quantize_per_tensor_affine(x, fw.tensor(0.1), fw.tensor(0), -8, 7)",
     "fw.fake_quantize_per_channel_affine(x, fw.ones(2), fw.zeros(2, dtype=fw.int32), 0, -8, 7)",
+    # reshape of a non-contiguous input that stays a view: PyTorch's _reshape_alias
+    "x[:, 1:2].flatten()", "x3[::2].reshape(2, 6)", "x3[:, :1, :].reshape(4, 3)",
+    "x.t()[1:].flatten()", "x3.permute(1, 0, 2).reshape(2, 12)", "x3[:, 1].unflatten(1, (3, 1))",
 ]
 
 
