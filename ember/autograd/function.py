@@ -454,7 +454,10 @@ def torch_named(output, name):
     """Give the node that made ``output`` (if recorded) PyTorch's name for what the call did,
     where one ember op serves several PyTorch ops (view and unsqueeze are both a reshape);
     returns ``output``."""
-    node = output.grad_fn
+    physical = output
+    while _batched_tensor_type is not None and type(physical) is _batched_tensor_type:
+        physical = physical._data.value  # under vmap: the op ran on the whole batch
+    node = physical.grad_fn
     if node is not None:
         node._torch_name = name
     return output

@@ -174,3 +174,22 @@ def _next_functions(library):
 
 def test_next_functions_list_only_tensor_inputs_like_torch(torch):
     assert _next_functions(ember) == _next_functions(torch)
+
+
+VMAPPED = ["v.sum()", "v.mean()", "v.sum(0)", "v.mean(0, keepdim=True)", "v.prod()", "v.prod(0)",
+           "v.max()", "v.min()", "v.amax()", "v.amax(0)", "v.max(0)[0]", "v.var()", "v.norm()",
+           "v.logsumexp(0)", "v.exp()", "v.reshape(3, 1)", "v[1:]"]
+
+
+def _vmapped_names(fw):
+    x = fw.randn(4, 3, requires_grad=True)
+    return [fw.func.vmap(eval(f"lambda v: {expression}"))(x).grad_fn.name()
+            for expression in VMAPPED]
+
+
+def test_grad_fn_names_of_vmapped_reductions_like_pytorch(torch):
+    """Under vmap a reduction of a whole sample runs along dims: PyTorch's node of the dim
+    overload (SumBackward1, MaxBackward0), as the vmapped output shows it."""
+    expected = _vmapped_names(torch)
+    got = _vmapped_names(ember)
+    assert [pair for pair in zip(VMAPPED, expected, got) if pair[1] != pair[2]] == []
