@@ -135,7 +135,8 @@ def warn_once(message, stacklevel=2):
 
 
 # PyTorch's warning, once a process, when float() or complex() reads a tensor that requires
-# grad (item() and int() do not warn)
+# grad while grad mode is on (item() and int() do not warn; LBFGS's float(closure()) under
+# no_grad does not either)
 _SCALAR_CONVERSION = ("Converting a tensor with requires_grad=True to a scalar may lead to "
                       "unexpected behavior.\nConsider using tensor.detach() first.")
 
@@ -440,12 +441,14 @@ class Tensor:
         return self.item()
 
     def __float__(self):
-        if self._requires_grad and _SCALAR_CONVERSION not in _warned_once:
+        if (self._requires_grad and _SCALAR_CONVERSION not in _warned_once
+                and _grad_state.get().grad_enabled):
             warn_once(_SCALAR_CONVERSION)
         return float(self._python_scalar())
 
     def __complex__(self):
-        if self._requires_grad and _SCALAR_CONVERSION not in _warned_once:
+        if (self._requires_grad and _SCALAR_CONVERSION not in _warned_once
+                and _grad_state.get().grad_enabled):
             warn_once(_SCALAR_CONVERSION)
         return complex(self._python_scalar())
 

@@ -26,8 +26,8 @@ from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
 from ..tensor import Size, Tensor, warn_once
 from .._grad_state import GradState, _grad_state
 from .anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
-from .function import _transforms
-from .node import next_positions
+from .function import SAVED_TENSOR_HOOKS_REFUSED, _transforms, torch_named
+from .node import next_positions, saved_tensors_hooks_state
 from .views import refresh_view
 
 
@@ -329,11 +329,11 @@ def _sweep(roots, root_grads, retain_graph, create_graph, capture, needed=None, 
             edges = [edge if wanted else None for edge, wanted in zip(node.next_edges, mask)]
         if hooked and node._post_hooks:
             input_grads = _run_post_hooks(node, input_grads, grads)
-        if check_nan:
-            _check_nan(node, input_grads)
         del grads, entry
         if not retain_graph and node.saved is not None:
             node._release()
+        if check_nan:  # after the release, as PyTorch: a retry meets the freed node
+            _check_nan(node, input_grads)
         for index in range(len(edges)):
             edge = edges[index]
             grad = input_grads[index]
@@ -515,7 +515,13 @@ def _accumulate_leaf_array(tensor, grad, owned):
             grad = _array_like(grad, tensor._data)
         tensor._grad = Tensor._wrap(grad)
     elif existing._requires_grad:
-        tensor._grad = existing + Tensor._wrap(grad)  # a .grad with history stays recorded
+        # a .grad with history (from backward(create_graph=True)) is added to in place, as
+        # PyTorch does without grad mode: the same tensor, its grad_fn kept, its version bumped
+        if existing._data.flags.writeable:
+            existing._data += grad
+        else:
+            existing._data = existing._data + grad
+        existing._bump_version()
     elif existing._data.flags.writeable:
         existing._data += grad
     else:
@@ -529,7 +535,8 @@ def _accumulate_leaf_tensor(tensor, grad):
         grad = grad.expand(*tensor._data.shape)
     existing = tensor._grad
     if existing is None:
-        tensor._grad = grad.clone()  # PyTorch stores a copy (CloneBackward under create_graph)
+        # PyTorch stores a copy, made by copy_ into a new tensor (CopyBackwards)
+        tensor._grad = torch_named(grad.clone(), "CopyBackwards")
     else:
         tensor._grad = existing + grad
 
@@ -603,14 +610,19 @@ class inside_transform:
     """Marks a function transform's call of the user's function: ``backward()`` there is refused,
     as PyTorch refuses it inside its functorch transforms (the transform owns the sweep). A
     grad-type transform gives the tensors it passes (``arguments``): the others count as
-    captured there (function.refuse_captured_mutation)."""
+    captured there (function.refuse_captured_mutation); a ``reverse`` one refuses saved tensor
+    hooks, as PyTorch."""
 
-    def __init__(self, arguments=None, vmap_levels=()):
+    def __init__(self, arguments=None, vmap_levels=(), reverse=False):
         self.arguments = arguments
         self.vmap_levels = vmap_levels
+        self.reverse = reverse
 
     def __enter__(self):
+        if self.reverse and saved_tensors_hooks_state.stack:
+            raise RuntimeError(SAVED_TENSOR_HOOKS_REFUSED)
         _transforms.depth += 1
+        _transforms.reverse += self.reverse
         if self.arguments is not None:
             _transforms.arguments = _transforms.arguments + (
                 frozenset(id(value) for value in self.arguments),)
@@ -618,6 +630,7 @@ class inside_transform:
 
     def __exit__(self, *exception):
         _transforms.depth -= 1
+        _transforms.reverse -= self.reverse
         if self.arguments is not None:
             _transforms.arguments = _transforms.arguments[:-1]
             _transforms.vmap_levels = _transforms.vmap_levels[:-1]

@@ -17,6 +17,7 @@ unless something else requires grad), and results computed under ``no_grad`` or
 it when its level exits. A custom Function's tangents come from its ``jvp`` (its node is
 transposed through it, ``function._TransposedJvp``); without one, NotImplementedError as PyTorch.
 """
+import weakref
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -35,6 +36,10 @@ __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_le
 _current_level = -1
 # The current level's duals, in creation order: (dual, tangent). Cleared on exit.
 _duals = []
+# The tangents unpack_dual computed at the current level, by id of the tensor: (weak reference
+# to it, its version then, tangent). PyTorch keeps a tensor's tangent with it, so unpacking it
+# again gives the same tangent object. Cleared on exit.
+_unpacked = {}
 
 
 def enter_dual_level():
@@ -61,6 +66,7 @@ def exit_dual_level(*, level=None):
         if dual.grad_fn is None:
             dual._requires_grad = False  # a dual of a constant becomes a plain tensor again
     _duals.clear()
+    _unpacked.clear()
     _function._forward_ad_hook = None
     _current_level = level - 1
 
@@ -153,7 +159,14 @@ def unpack_dual(tensor, *, level=None):
     tangents = [tangent for _, tangent in reached]
     keep = is_grad_enabled() and (
         reaches_other or any(tangent.requires_grad for tangent in tangents))
-    return UnpackedDualTensor(_primal(tensor, keep), _tangent(tensor, reached, keep))
+    key = id(tensor)
+    cached = _unpacked.get(key)
+    if cached is not None and cached[0]() is tensor and cached[1] == tensor._version:
+        return UnpackedDualTensor(_primal(tensor, keep), cached[2])
+    tangent = _tangent(tensor, reached, keep)
+    _unpacked[key] = (weakref.ref(tensor, lambda _, key=key: _unpacked.pop(key, None)),
+                      tensor._version, tangent)
+    return UnpackedDualTensor(_primal(tensor, keep), tangent)
 
 
 def _primal(tensor, differentiable):

@@ -35,6 +35,13 @@ class _Transforms(threading.local):
     # in progress when it started.
     arguments = ()
     vmap_levels = ()
+    reverse = 0  # the reverse-mode transforms among them (grad, vjp, jacrev)
+
+
+# PyTorch's refusal of saved tensor hooks (non-reentrant checkpoint, save_on_cpu) while a
+# reverse-mode transform runs.
+SAVED_TENSOR_HOOKS_REFUSED = ("torch.func.{grad, vjp, jacrev, hessian} don't yet support saved "
+                              "tensor hooks. Please open an issue with your use case.")
 
 
 def grad_transform_within(level_id):
@@ -58,8 +65,9 @@ def refuse_captured_mutation(tensor, operation):
 
 
 _transforms = _Transforms()
-# Set by ember.func.hessian, which PyTorch runs as jacfwd (through vmap): a check of each custom
-# Function applied to tensors that require grad (its vmap support).
+# Set by ember.func's forward-mode transforms while they call the user's function, which PyTorch
+# runs on dual tensors (batched under jacfwd and hessian): ``check(function_class, args)`` of
+# each custom Function applied (its jvp, its vmap support).
 _forward_check = None
 # ember.func's BatchedTensor: a custom Function given one hands itself to vmap's dispatch, which
 # applies PyTorch's rules for custom Functions under vmap (their ``vmap`` or generated rule).
@@ -446,7 +454,10 @@ def torch_named(output, name):
     """Give the node that made ``output`` (if recorded) PyTorch's name for what the call did,
     where one ember op serves several PyTorch ops (view and unsqueeze are both a reshape);
     returns ``output``."""
-    node = output.grad_fn
+    physical = output
+    while _batched_tensor_type is not None and type(physical) is _batched_tensor_type:
+        physical = physical._data.value  # under vmap: the op ran on the whole batch
+    node = physical.grad_fn
     if node is not None:
         node._torch_name = name
     return output
@@ -640,10 +651,7 @@ class BackwardCFunction(FunctionCtx, Node):
                 if type(arg) is _batched_tensor_type:
                     raise BatchedForward(function.__name__)
         if _forward_check is not None:
-            for arg in args:
-                if isinstance(arg, Tensor) and arg.requires_grad:
-                    _forward_check(function)
-                    break
+            _forward_check(function, args)
         with no_grad():
             if function.setup_context is Function.setup_context:
                 if _transforms.depth and not function._runs_in_transforms:
@@ -738,7 +746,8 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
     # Under ``torch.func.vmap``: True runs ``forward`` on the batched inputs (PyTorch's generated
     # rule); otherwise the Function needs its own ``vmap`` staticmethod.
     generate_vmap_rule = False
-    _runs_in_transforms = False  # ember's own Functions written with ctx in forward: True
+    # ember's own Functions, which ember.func's transforms run as they are: True
+    _runs_in_transforms = False
 
     @staticmethod
     def vmap(info, in_dims, *args):
@@ -781,7 +790,8 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
 class forward_mode:
     """Context in which the engine's sweep transposes custom Functions through their ``jvp``
     (the forward-mode transforms' first backward); ``check(function_class)`` may refuse one.
-    With ``on_apply``, instead checks each custom Function applied to tensors requiring grad."""
+    With ``on_apply``, instead checks each custom Function applied (``check(function_class,
+    args)``)."""
 
     def __init__(self, check=True, on_apply=False):
         self.check = check
@@ -825,6 +835,8 @@ class _TransposedJvp(Function):
     grad_outputs, outputs its input gradients, and the vjp along input tangents is the jvp.
     Its value is zeros: forward-mode transforms transpose at zero cotangents (the double-vjp
     trick), where any linear map gives zeros."""
+
+    _runs_in_transforms = True
 
     @staticmethod
     def forward(node, *grad_outputs):

@@ -507,12 +507,24 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                                "`vectorized=True` are not supported together. Please either set "
                                "`strict=False` or `vectorize=False`.")
+        _refuse_empty_outputs(outputs, vectorize)
         if vectorize and create_graph:
             result = _jacobian_vectorized_graph(outputs, inputs)
         else:
             result = _jacobian_reverse(outputs, inputs, create_graph, strict and not vectorize)
         result = _finish(result, create_graph)
     return _untuple(result, (is_outputs_tuple, is_inputs_tuple))
+
+
+def _refuse_empty_outputs(outputs, vectorize):
+    """PyTorch's reverse-mode jacobian fails on outputs without elements: it stacks no rows for
+    such an output, and the vectorized one indexes a basis with no rows when all are empty."""
+    sizes = [output.numel() for output in outputs]
+    if vectorize:
+        if not any(sizes):
+            raise IndexError("index 0 is out of bounds for dimension 0 with size 0")
+    elif not all(sizes):
+        raise RuntimeError("stack expects a non-empty TensorList")
 
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,

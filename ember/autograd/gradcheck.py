@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from .._random import numpy_generator
+from .._random import uniform
 from ..tensor import Tensor
 from .engine import grad as _autograd_grad
 from .grad_mode import enable_grad
@@ -39,7 +39,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
         raise ValueError("gradcheck expects at least one input tensor to require gradient, but "
                          "none of them have requires_grad=True.")
     for index in checked:
-        if inputs[index]._data.dtype != np.float64:
+        if inputs[index]._data.dtype not in (np.float64, np.complex128):
             warnings.warn(f"Input #{index} requires gradient and is not a double precision "
                           f"floating point: gradcheck's finite differences are only reliable in "
                           f"float64.", UserWarning, stacklevel=2)
@@ -66,23 +66,36 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
     return False
 
 
+def _random_cotangent(output):
+    """U(-1, 1) like ``output``, requiring grad, drawn from the default generator as PyTorch's
+    gradgradcheck draws it (a complex one through its real view): later draws stay PyTorch's."""
+    data = output._data
+    if data.dtype.kind == "c":
+        parts_dtype = np.empty(0, data.dtype).real.dtype
+        parts = uniform(None, data.shape + (2,), parts_dtype, -1.0, 1.0)
+        values = np.ascontiguousarray(parts).view(data.dtype).reshape(data.shape)
+    else:
+        values = uniform(None, data.shape, data.dtype, -1.0, 1.0)
+    return Tensor._wrap(np.asarray(values)).requires_grad_(True)
+
+
 def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
                   raise_exception=True, full_jacobian_limit=256, directions=3, seed=0,
                   **torch_options):
     """Check the second derivatives of ``fn``: gradcheck of the function that maps the inputs and
     ``grad_outputs`` to the gradients (computed with create_graph). Without ``grad_outputs``,
-    random ones in [-1, 1) that require grad are drawn (as PyTorch does)."""
+    random ones in [-1, 1) that require grad are drawn from the default generator (as PyTorch
+    does); ``seed`` is that of the directions of large checks."""
     _check_options(torch_options, _GRADGRADCHECK_OPTIONS, "gradgradcheck")
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     checked = [index for index, value in enumerate(inputs)
                if isinstance(value, Tensor) and value._requires_grad]
     if grad_outputs is None:
-        random = numpy_generator(None) if seed is None else np.random.default_rng(seed)
-        outputs = _differentiable(_call(fn, inputs))
-        grad_outputs = tuple(
-            Tensor._wrap(random.uniform(-1.0, 1.0, output._data.shape)
-                         .astype(output._data.dtype)).requires_grad_(True)
-            for output in outputs)
+        # drawn for complex outputs too, as PyTorch, though only the real ones are checked
+        grad_outputs = tuple([cotangent for cotangent in
+                              [_random_cotangent(output) for output in _call(fn, inputs)
+                               if output._data.dtype.kind in "fc"]
+                              if cotangent._data.dtype.kind == "f"])
     else:
         grad_outputs = (grad_outputs,) if isinstance(grad_outputs, Tensor) else \
             tuple(grad_outputs)

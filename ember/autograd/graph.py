@@ -73,6 +73,8 @@ class saved_tensors_hooks:
         state = saved_tensors_hooks_state
         if state.disabled is not None:
             raise RuntimeError(state.disabled)
+        if function._transforms.reverse:
+            raise RuntimeError(function.SAVED_TENSOR_HOOKS_REFUSED)
         state.stack = state.stack + ((self.pack_hook, self.unpack_hook),)
         with _active_lock:
             _active[0] += 1

@@ -27,7 +27,7 @@ from .._random import default_generator
 from ..autograd.engine import grad as _autograd_grad
 from ..autograd.engine import inside_transform
 from ..autograd.forward_ad import check_dual
-from ..autograd.function import forward_mode
+from ..autograd.function import Function, forward_mode
 from ..autograd.functional import Alias, reaches_other_leaf
 from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
@@ -140,12 +140,23 @@ def _detached(tree, keep):
     return tree_map(lambda value: value.detach() if isinstance(value, Tensor) else value, tree)
 
 
-def _aux(aux, keep):
-    flat, _ = tree_flatten(aux)
+def _aux(aux):
+    """The aux output as the caller sees it: PyTorch unwraps it to the caller's level, so each
+    tensor keeps its graph only where that reaches a tensor requiring grad besides the
+    transforms' variables, whatever the main output needs."""
+    flat, spec = tree_flatten(aux)
     for value in flat:
         if not isinstance(value, Tensor):
             raise RuntimeError(f"Expected tensors, got unsupported type {type(value)}")
-    return _detached(aux, keep)
+    if not is_grad_enabled():
+        return _detached(aux, False)
+    levels = _batching.active_levels()
+    kept = []
+    for value in flat:
+        keep_value = reaches_other_leaf([_physical(value, levels)],
+                                        lambda tensor: _retired.get(id(tensor)) is tensor)
+        kept.append(value if keep_value else value.detach())
+    return tree_unflatten(kept, spec)
 
 
 def _gradients(outputs, leaves, grad_outputs, create_graph, retain_graph=None):
@@ -191,7 +202,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
             numbers = _checked_argnums(argnums, len(args))
             variables = _Variables(_selected(args, numbers), levels)
             call_args = _replaced(args, numbers, variables.tree)
-            with inside_transform(_tensors(call_args), _level_ids(levels)):
+            with inside_transform(_tensors(call_args), _level_ids(levels), reverse=True):
                 result = func(*call_args, **kwargs)
             output, aux = _split_aux(result, has_aux, "grad_and_value(f)(*args)")
             if not isinstance(output, Tensor):
@@ -207,7 +218,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
         gradient = variables.gradients(grads)
         value = _detached(output, create_graph)
         if has_aux:
-            return gradient, (value, _aux(aux, create_graph))
+            return gradient, (value, _aux(aux))
         return gradient, value
     return wrapper
 
@@ -241,7 +252,7 @@ def _vjp(func, primals, argnums, has_aux):
         variables = _Variables(differentiated, levels)
         call_args = variables.tree if argnums is None else \
             _replaced(primals, argnums, variables.tree)
-        with inside_transform(_tensors(call_args), _level_ids(levels)):
+        with inside_transform(_tensors(call_args), _level_ids(levels), reverse=True):
             result = func(*call_args)
         outputs, aux = _split_aux(result, has_aux, "vjp(f, *primals)")
         flat_outputs, output_spec = tree_flatten(outputs)
@@ -270,7 +281,7 @@ def _vjp(func, primals, argnums, has_aux):
 
     results = _detached(outputs, keep)
     if has_aux:
-        return results, vjp_fn, _aux(aux, keep)
+        return results, vjp_fn, _aux(aux)
     return results, vjp_fn
 
 
@@ -300,6 +311,29 @@ def _tensor_list(flat, argname):
                                f"{type(value)}")
 
 
+def _applied_function_check(variables, check):
+    """The check of each custom Function that the user's function applies under a forward-mode
+    transform: under jacfwd (``check``, its vmap) PyTorch needs every such Function's vmap
+    support, and one given a tensor with a tangent (one that depends on the transform's
+    ``variables``) runs through its jvp."""
+    ids = {id(variable) for variable in variables}
+
+    def not_a_variable(tensor):
+        return id(tensor) not in ids
+
+    def applied(function, args):
+        if function._runs_in_transforms or function.setup_context is Function.setup_context:
+            return  # ember's own, or refused where it runs (PyTorch's setup_context error)
+        if check is not True:
+            check(function)
+        tensors = [arg for arg in args if isinstance(arg, Tensor) and arg.requires_grad]
+        if not tensors or not reaches_other_leaf(tensors, not_a_variable):
+            return
+        if function.jvp is Function.jvp:
+            Function.jvp(None)  # PyTorch's NotImplementedError for a Function without jvp
+    return applied
+
+
 class _Linearization:
     """The outputs of ``func`` at fresh variables for ``differentiated`` and the transposed
     Jacobian applied to dummy cotangents, from which any number of Jacobian-vector products
@@ -311,7 +345,9 @@ class _Linearization:
             self.variables = _Variables(differentiated, levels)
             call_args = self.variables.tree if argnums is None else \
                 _replaced(primals, argnums, self.variables.tree)
-            with inside_transform(_tensors(call_args), _level_ids(levels)):
+            applied_check = _applied_function_check(self.variables.leaves, check)
+            with inside_transform(_tensors(call_args), _level_ids(levels)), \
+                    forward_mode(applied_check, on_apply=True):
                 result = func(*call_args)
             outputs, self.aux = _split_aux(result, has_aux, _JVP)
             self.flat_outputs, self.output_spec = tree_flatten(outputs)
@@ -379,7 +415,7 @@ def _jvp(func, primals, tangents, argnums, strict, has_aux):
     results = tree_unflatten([_logical(value, linear.levels) for value in products],
                              linear.output_spec)
     if has_aux:
-        return outputs, results, _aux(linear.aux, keep)
+        return outputs, results, _aux(linear.aux)
     return outputs, results
 
 
@@ -506,7 +542,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             per_output.append(tree_unflatten(blocks, primals_spec))
         jacobian = tree_unflatten(per_output, linear.output_spec)
         if has_aux:
-            return jacobian, _aux(linear.aux, keep)
+            return jacobian, _aux(linear.aux)
         return jacobian
     return wrapper
 
@@ -519,8 +555,7 @@ def hessian(func, argnums=0):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with forward_mode(_batching.check_vmappable, on_apply=True):
-            return jacobian(*args, **kwargs)
+        return jacobian(*args, **kwargs)
     return wrapper
 
 

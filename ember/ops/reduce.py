@@ -919,13 +919,17 @@ def _times_sign(xp, values, x):
 def sum(input, dim=None, keepdim=False, dtype=None):
     axes = _axes(dim, input._data.ndim, "sum")
     out = Sum.apply(input, axes, keepdim, _dtype_argument(dtype, "sum"))
-    return out if dim is None else torch_named(out, "SumBackward1")
+    if dim is None and type(input._data) is np.ndarray:
+        return out
+    return torch_named(out, "SumBackward1")  # also vmap's sum of a sample: along dims
 
 
 def mean(input, dim=None, keepdim=False, dtype=None):
     axes = _axes(dim, input._data.ndim, "mean")
     out = Mean.apply(input, axes, keepdim, _dtype_argument(dtype, "mean"))
-    return out if dim is None else torch_named(out, "MeanBackward1")
+    if dim is None and type(input._data) is np.ndarray:
+        return out
+    return torch_named(out, "MeanBackward1")  # also vmap's sum of a sample: along dims
 
 
 def _correction(unbiased, correction, operation):
@@ -997,8 +1001,10 @@ def _extreme(cls, input, dim, keepdim, operation):
                         None if dim is None else f"{operation}(): does not support complex input")
     if dim is None:
         _check_reducible(input, (), False, operation)
+        # max() is PyTorch's MaxBackward1; under vmap a sample's max runs along dims: max.dim's
+        overload = 1 if type(input._data) is np.ndarray else 0
         return torch_named(cls.apply(input, _axes(None, input._data.ndim, operation), False, None,
-                                     True), f"{cls.__name__}Backward1")
+                                     True), f"{cls.__name__}Backward{overload}")
     if not _is_int(dim):
         raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = _axes(dim, input._data.ndim, operation)
@@ -1096,7 +1102,9 @@ def prod(input, dim=None, keepdim=False, dtype=None):
         input = input.to(dtype)
     axis = None if dim is None else _axis(dim, input._data.ndim, "prod")
     out = Prod.apply(input, axis, keepdim)
-    return out if dim is None else torch_named(out, "ProdBackward1")
+    if dim is None and type(input._data) is np.ndarray:
+        return out
+    return torch_named(out, "ProdBackward1")  # also vmap's product of a sample: along a dim
 
 
 def logsumexp(input, dim, keepdim=False):

@@ -118,9 +118,11 @@ class Reshape(Op):
                                    "stride (at least one dimension spans across two contiguous "
                                    "subspaces). Use .reshape(...) instead.") from None
         out = x.reshape(shape)
-        # PyTorch's reshape that had to copy (a C-contiguous input never does)
-        if not x.flags.c_contiguous and out.size > 1 and not np.may_share_memory(out, x):
-            ctx._torch_name = "UnsafeViewBackward0"
+        if not x.flags.c_contiguous and out.size > 1:
+            # PyTorch's reshape of a non-contiguous input: a copy (UnsafeView), or an alias
+            # of the input with new strides (_reshape_alias)
+            ctx._torch_name = ("ReshapeAliasBackward0" if np.may_share_memory(out, x)
+                               else "UnsafeViewBackward0")
         return out
 
     @staticmethod
@@ -391,7 +393,8 @@ def unflatten(input, dim, sizes):
     if product != shape[axis]:
         raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size "
                            f"of dim {dim} ({shape[axis]}) in the input tensor")
-    return reshape(input, shape[:axis] + tuple(inferred) + shape[axis + 1:])
+    # splitting one dim is always a view (PyTorch's unflatten is one: ViewBackward0)
+    return Reshape.apply(input, shape[:axis] + tuple(inferred) + shape[axis + 1:], True)
 
 
 def squeeze(input, dim=None):

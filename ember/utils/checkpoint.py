@@ -17,7 +17,7 @@ from .._random import get_rng_state, set_rng_state
 from ..autograd.engine import _is_checkpoint_valid
 from ..autograd.engine import backward as run_backward
 from ..autograd.engine import grad as compute_grad
-from ..autograd.function import Function
+from ..autograd.function import SAVED_TENSOR_HOOKS_REFUSED, Function, _transforms
 from ..autograd.grad_mode import enable_grad, is_grad_enabled
 from ..autograd.node import Node, _sequence
 from ..nn.modules.container import Sequential
@@ -246,7 +246,10 @@ def _graph_leaves(outputs, first_sequence, own):
 
 
 def _non_reentrant(function, preserve, context_fn, args, kwargs):
-    if not is_grad_enabled():
+    if _transforms.reverse:  # PyTorch's checkpoint packs through saved tensor hooks
+        raise RuntimeError(SAVED_TENSOR_HOOKS_REFUSED)
+    if not is_grad_enabled() or _transforms.depth:
+        # nothing to recompute for, or vmap and forward-mode transforms, which run it as it is
         return function(*args, **kwargs)
     forward_context, recompute_context = context_fn()
     rng_state = get_rng_state() if preserve else None

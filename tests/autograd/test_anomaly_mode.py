@@ -54,6 +54,28 @@ def test_nan_in_backward_is_an_error_naming_the_function(torch):
         assert _nan_backward(framework).isnan().tolist() == [True, False]  # off: no check
 
 
+def _retry_after_nan_error(framework):
+    """The NaN error of a backward without retain_graph, then the same backward again: the
+    node that returned NaN has freed its saved values already (PyTorch checks after that)."""
+    errors = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with framework.autograd.detect_anomaly():
+            x = framework.tensor([0.0, 1.0], requires_grad=True)
+            root = x.sqrt()
+            for _ in range(2):
+                with pytest.raises(RuntimeError) as error:
+                    root.backward(framework.tensor([0.0, 1.0]))
+                errors.append(str(error.value))
+    return errors
+
+
+def test_a_backward_retried_after_a_nan_error_meets_freed_values_as_torch(torch):
+    errors = _retry_after_nan_error(ember)
+    assert errors == _retry_after_nan_error(torch)
+    assert errors[1].startswith("Trying to backward through the graph a second time")
+
+
 def test_anomaly_mode_decorates_and_restores_after_an_error():
     @ember.autograd.set_detect_anomaly(True)
     def inside():

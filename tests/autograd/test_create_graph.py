@@ -79,6 +79,25 @@ def test_create_graph_accumulates_out_of_place_and_implies_retain_graph():
     np.testing.assert_allclose(first.detach().numpy(), [12.0])
 
 
+def _grad_with_history_then_plain_backward(fw):
+    """A .grad made by backward(create_graph=True), then a plain backward of its sum: PyTorch
+    adds into that very tensor in place (no grad mode), keeping its grad_fn (CopyBackwards)."""
+    w = fw.nn.Parameter(fw.tensor([1.0, -2.0, 0.5], dtype=fw.float64))
+    (w ** 3).sum().backward(create_graph=True)
+    history = w.grad
+    first_repr = repr(history).split("grad_fn=")[1]
+    history.sum().backward()
+    return (first_repr, w.grad is history, repr(w.grad).split("grad_fn=")[1],
+            history._version > 0, w.grad.detach().numpy().tolist())
+
+
+def test_plain_backward_adds_in_place_into_a_grad_with_history_as_torch(torch):
+    ours = _grad_with_history_then_plain_backward(ember)
+    theirs = _grad_with_history_then_plain_backward(torch)
+    assert ours == theirs
+    assert ours[:4] == ("<CopyBackwards>)", True, "<CopyBackwards>)", True)
+
+
 def test_grad_mode_during_backward_follows_create_graph():
     seen = []
     x = ember.tensor([1.0], requires_grad=True)

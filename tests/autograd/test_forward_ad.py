@@ -325,3 +325,25 @@ def test_custom_function_with_backward_uses_its_jvp_like_torch(torch):
                                                 _tangents_through_function_with_backward(torch))
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
     assert our_error == their_error and their_error is not None
+
+
+def _unpacked_twice(fw):
+    """Whether unpacking a result twice gives the very same tangent, and its values."""
+    forward_ad = fw.autograd.forward_ad
+    layer = fw.nn.Linear(3, 2).double()
+    with forward_ad.dual_level():
+        dual = forward_ad.make_dual(fw.ones(4, 3, dtype=fw.float64),
+                                    fw.full((4, 3), 0.5, dtype=fw.float64))
+        out = layer(dual).tanh()
+        first = forward_ad.unpack_dual(out).tangent
+        second = forward_ad.unpack_dual(out).tangent
+        return first is second, second.detach().numpy().copy()
+
+
+def test_unpacking_a_tensor_again_gives_the_same_tangent_as_torch(torch):
+    torch.manual_seed(0)
+    theirs = _unpacked_twice(torch)
+    ember.manual_seed(0)
+    ours = _unpacked_twice(ember)
+    assert ours[0] and theirs[0]
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12)

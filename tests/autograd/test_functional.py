@@ -389,3 +389,41 @@ def test_a_function_capturing_its_input_is_differentiated_through_the_argument_o
     _, product = functional.vjp(lambda value: (value * x).sum(), x, create_graph=True)
     (second,) = ember.autograd.grad(product.sum(), x)
     np.testing.assert_allclose(second.numpy(), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("options", [{}, {"create_graph": True}, {"strict": True},
+                                     {"vectorize": True},
+                                     {"vectorize": True, "create_graph": True}], ids=str)
+@pytest.mark.parametrize("case", ["output empty", "one output empty", "input empty",
+                                  "one input empty", "hessian of empty"])
+def test_jacobian_of_empty_outputs_fails_or_runs_as_torch(torch, case, options):
+    """PyTorch's reverse-mode jacobian stacks no rows for an output without elements (a
+    RuntimeError), and its vectorized form fails only when every output is empty."""
+    def call(fw):
+        functional = fw.autograd.functional
+        calls = {
+            "output empty": lambda: functional.jacobian(lambda v: v[:0] * 2, fw.ones(3),
+                                                        **options),
+            "one output empty": lambda: functional.jacobian(lambda v: (v * 2, v[:0]),
+                                                            fw.ones(3), **options),
+            "input empty": lambda: functional.jacobian(lambda v: v.sum() + fw.ones(2),
+                                                       fw.ones(0), **options),
+            "one input empty": lambda: functional.jacobian(lambda a, b: a * 2 + b.sum(),
+                                                           (fw.ones(3), fw.ones(0)), **options),
+            "hessian of empty": lambda: functional.hessian(lambda v: (v ** 2).sum(),
+                                                           fw.ones(0), **options),
+        }
+        return calls[case]
+    try:
+        expected = call(torch)()
+    except (RuntimeError, IndexError):
+        assert_raises_like_torch(call(torch), call(ember), Exception, same_type=True)
+        return
+    result = call(ember)()
+
+    def flat(value):
+        return list(value) if isinstance(value, tuple) else [value]
+    assert [tuple(item.shape) for item in flat(result)] == \
+        [tuple(item.shape) for item in flat(expected)]
+    for mine, theirs in zip(flat(result), flat(expected)):
+        np.testing.assert_array_equal(mine.detach().numpy(), theirs.detach().numpy())

@@ -119,3 +119,26 @@ def test_third_derivatives_of_layer_norm_and_batch_norm():
         return ember.autograd.grad((normalized ** 3).sum(), (value, scale), create_graph=True)
 
     assert gradcheck(second, (x, weight))
+
+
+def _draws_around_gradgradcheck(fw):
+    """The default generator's draws after gradgradchecks that draw their own cotangents
+    (float64 and complex128 outputs); complex128 inputs are double precision (no warning)."""
+    import warnings
+    fw.manual_seed(0)
+    x = fw.randn(4, 3, dtype=fw.float64, requires_grad=True)
+    z = fw.randn(3, dtype=fw.complex128, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fw.autograd.gradgradcheck(lambda a: (a.sin() * a).sum(1), (x,))
+        first = fw.rand(2)
+        assert fw.autograd.gradgradcheck(lambda a: a * 2j, (z,))
+        assert fw.autograd.gradgradcheck(lambda a: (a * a.conj()).real, (z,))
+    return np.concatenate([first.numpy(), fw.rand(3).numpy()])
+
+
+def test_gradgradcheck_draws_its_cotangents_from_the_default_generator_as_torch(torch):
+    """PyTorch draws gradgradcheck's grad_outputs (U(-1, 1), a complex one through its real
+    view) from the default generator: a program's later draws depend on it."""
+    np.testing.assert_array_equal(_draws_around_gradgradcheck(ember),
+                                  _draws_around_gradgradcheck(torch))

@@ -32,6 +32,9 @@ EXPRESSIONS = [
     "fw.dist(x, w)", "x.dist(w, 1)", "fw.fake_quantize_per_tensor_affine(x, 0.1, 0, -8, 7)",
     "fw.fake_quantize_per_tensor_affine(x, fw.tensor(0.1), fw.tensor(0), -8, 7)",
     "fw.fake_quantize_per_channel_affine(x, fw.ones(2), fw.zeros(2, dtype=fw.int32), 0, -8, 7)",
+    # reshape of a non-contiguous input that stays a view: PyTorch's _reshape_alias
+    "x[:, 1:2].flatten()", "x3[::2].reshape(2, 6)", "x3[:, :1, :].reshape(4, 3)",
+    "x.t()[1:].flatten()", "x3.permute(1, 0, 2).reshape(2, 12)", "x3[:, 1].unflatten(1, (3, 1))",
 ]
 
 
@@ -171,3 +174,22 @@ def _next_functions(library):
 
 def test_next_functions_list_only_tensor_inputs_like_torch(torch):
     assert _next_functions(ember) == _next_functions(torch)
+
+
+VMAPPED = ["v.sum()", "v.mean()", "v.sum(0)", "v.mean(0, keepdim=True)", "v.prod()", "v.prod(0)",
+           "v.max()", "v.min()", "v.amax()", "v.amax(0)", "v.max(0)[0]", "v.var()", "v.norm()",
+           "v.logsumexp(0)", "v.exp()", "v.reshape(3, 1)", "v[1:]"]
+
+
+def _vmapped_names(fw):
+    x = fw.randn(4, 3, requires_grad=True)
+    return [fw.func.vmap(eval(f"lambda v: {expression}"))(x).grad_fn.name()
+            for expression in VMAPPED]
+
+
+def test_grad_fn_names_of_vmapped_reductions_like_pytorch(torch):
+    """Under vmap a reduction of a whole sample runs along dims: PyTorch's node of the dim
+    overload (SumBackward1, MaxBackward0), as the vmapped output shows it."""
+    expected = _vmapped_names(torch)
+    got = _vmapped_names(ember)
+    assert [pair for pair in zip(VMAPPED, expected, got) if pair[1] != pair[2]] == []

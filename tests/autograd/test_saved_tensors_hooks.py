@@ -149,3 +149,45 @@ def test_hooks_are_per_thread():
     results["out"].sum().backward()
     assert packed == []
     np.testing.assert_allclose(a.grad.numpy(), np.exp(np.ones(2, np.float32)))
+
+
+@pytest.mark.parametrize("where", ["inside", "outside"])
+@pytest.mark.parametrize("transform", ["grad", "vjp", "jvp", "vmap", "jacfwd", "vmap(grad)"])
+def test_hooks_under_torch_func_are_refused_by_reverse_transforms_as_torch(torch, transform,
+                                                                          where):
+    """saved_tensors_hooks (save_on_cpu too) entered inside, or active around, grad or vjp:
+    PyTorch's RuntimeError; vmap and the forward-mode transforms run them."""
+    def call(fw):
+        module = fw.autograd.graph
+        x = fw.tensor([0.5, 1.0, 2.0], dtype=fw.float64)
+
+        def f(v):
+            if where == "inside":
+                with module.save_on_cpu():
+                    return v.sin().sum()
+            return v.sin().sum()
+        func = fw.func
+        transforms = {
+            "grad": lambda: func.grad(f)(x),
+            "vjp": lambda: func.vjp(f, x)[0],
+            "jvp": lambda: func.jvp(f, (x,), (x,))[1],
+            "vmap": lambda: func.vmap(f)(x),
+            "jacfwd": lambda: func.jacfwd(f)(x),
+            "vmap(grad)": lambda: func.vmap(func.grad(f))(x.view(3, 1)),
+        }
+
+        def run():
+            if where == "inside":
+                return transforms[transform]()
+            with module.saved_tensors_hooks(lambda t: t, lambda t: t):
+                return transforms[transform]()
+        return run
+    try:
+        expected = call(torch)()
+    except RuntimeError:
+        with pytest.raises(RuntimeError) as error:
+            call(ember)()
+        assert str(error.value) == ("torch.func.{grad, vjp, jacrev, hessian} don't yet support "
+                                    "saved tensor hooks. Please open an issue with your use case.")
+        return
+    np.testing.assert_allclose(call(ember)().numpy(), expected.numpy(), rtol=1e-12)

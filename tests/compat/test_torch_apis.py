@@ -451,17 +451,27 @@ def test_return_types_are_reachable_for_isinstance_checks(ember_torch):
 
 
 _SCALAR_SCRIPT = """
-import math, torch
+import math, torch, warnings
 x = torch.ones(2, requires_grad=True)
 y = (x * 2).sum()
 print(y.item(), int(y), f"{y:.1f}", float(y.detach()))
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    with torch.no_grad():
+        print(float(y), complex(y))
+    with torch.inference_mode():
+        print(float(y))
+    optimizer = torch.optim.LBFGS([x], max_iter=2)
+    print(optimizer.step(lambda: (x - 3).pow(2).sum().backward() or (x - 3).pow(2).sum()).item())
+print("warnings without grad mode:", len(caught))
 print(float(y), math.exp(y), complex(y), float(y * 3))
 """
 
 
 def test_float_of_a_tensor_that_requires_grad_warns_once_as_torch(tmp_path, torch):
     """float() (and complex(), math.exp) of a tensor that requires grad: PyTorch's UserWarning,
-    once a process; item(), int() and formatting stay silent."""
+    once a process, only while grad mode is on (LBFGS's float() of its closure's loss under
+    no_grad is silent); item(), int() and formatting stay silent."""
     import subprocess
     import sys
 

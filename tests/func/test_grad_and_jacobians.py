@@ -658,3 +658,128 @@ def test_hessian_is_forward_over_reverse_at_kinks_like_torch(torch, name):
         return fw.func.hessian(function)(x)
     ours, theirs = _both(torch, run)
     assert_same_tree(ours, theirs, rtol=1e-9, atol=1e-9)
+
+
+def _aux_graphs(fw):
+    """(requires_grad, has a grad_fn) of each aux tensor that each transform returns, for aux
+    that depends only on the transform's input, on a module's parameters, or on neither."""
+    fw.manual_seed(0)
+    layer = fw.nn.Linear(3, 2)
+    x = fw.randn(4, 3)
+
+    def through_layer(v):
+        out = layer(v)
+        return out.sum(), (v.sum(), out, v.detach() * 2, layer.weight.sum())
+
+    def through_input(v):
+        return (v ** 2).sum(), (v.sum(), layer(v))
+    func = fw.func
+    calls = {
+        "grad": lambda f: func.grad(f, has_aux=True)(x)[1],
+        "grad_and_value": lambda f: func.grad_and_value(f, has_aux=True)(x)[1][1],
+        "vjp": lambda f: func.vjp(f, x, has_aux=True)[2],
+        "jvp": lambda f: func.jvp(f, (x,), (fw.ones_like(x),), has_aux=True)[2],
+        "jacrev": lambda f: func.jacrev(f, has_aux=True)(x)[1],
+        "jacfwd": lambda f: func.jacfwd(f, has_aux=True)(x)[1],
+        "vmap(grad)": lambda f: func.vmap(func.grad(f, has_aux=True))(x)[1],
+    }
+    results = {}
+    for name, call in calls.items():
+        for f in (through_layer, through_input):
+            results[name, f.__name__] = [(value.requires_grad, value.grad_fn is not None)
+                                         for value in call(f)]
+        with fw.no_grad():
+            results[name, "no_grad"] = [value.requires_grad for value in call(through_layer)]
+    return results
+
+
+def test_aux_keeps_a_graph_only_to_tensors_outside_the_transform_as_torch(torch):
+    """PyTorch unwraps aux to the caller's level: an aux made from the transform's input alone
+    has no graph, one through a module's parameters keeps it, whatever the main output needs."""
+    assert _aux_graphs(ember) == _aux_graphs(torch)
+
+
+def _cube_function(fw, vmap_support, with_jvp):
+    """x ** 3 as a custom Function (setup_context form) with or without ``jvp``, and with a
+    vmap staticmethod, a generated vmap rule or no vmap support."""
+    class Cube(fw.autograd.Function):
+        generate_vmap_rule = vmap_support == "generated"
+
+        @staticmethod
+        def forward(x):
+            return x ** 3
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+            ctx.save_for_forward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return grad_output * 3 * x ** 2
+
+        if with_jvp:
+            @staticmethod
+            def jvp(ctx, tangent):
+                (x,) = ctx.saved_tensors
+                return tangent * 3 * x ** 2
+
+        if vmap_support == "rule":
+            @staticmethod
+            def vmap(info, in_dims, x):
+                return Cube.apply(x), in_dims[0]
+    return Cube
+
+
+_SECOND_ORDER = {
+    "hessian": lambda func, f: func.hessian(f),
+    "jacfwd(jacrev)": lambda func, f: func.jacfwd(func.jacrev(f)),
+    "jacrev(jacrev)": lambda func, f: func.jacrev(func.jacrev(f)),
+    "jvp(grad)": lambda func, f: lambda x: func.jvp(func.grad(f), (x,), (x * 0 + 1,))[1],
+}
+
+
+@pytest.mark.parametrize("transform", sorted(_SECOND_ORDER))
+@pytest.mark.parametrize("vmap_support", ["rule", "generated", "none"])
+@pytest.mark.parametrize("with_jvp", [True, False], ids=["jvp", "no-jvp"])
+def test_second_order_transforms_through_a_custom_function_run_or_fail_as_torch(
+        torch, transform, vmap_support, with_jvp):
+    """Forward over reverse runs the Function's forward on dual tensors: PyTorch needs its jvp
+    (and, batched under jacfwd, its vmap support); reverse over reverse needs neither."""
+    def call(fw):
+        cube = _cube_function(fw, vmap_support, with_jvp)
+        x = fw.tensor([0.5, -1.0, 2.0], dtype=fw.float64)
+        return lambda: _SECOND_ORDER[transform](fw.func, lambda v: cube.apply(v).sum())(x)
+    try:
+        expected = call(torch)()
+    except (RuntimeError, NotImplementedError):
+        assert_raises_like_torch(call(torch), call(ember), Exception, same_type=True)
+        return
+    np.testing.assert_allclose(call(ember)().numpy(), expected.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("transform", ["jacfwd", "jvp", "hessian", "jacrev"])
+@pytest.mark.parametrize("vmap_support", ["rule", "none"])
+def test_a_custom_function_on_weights_only_needs_no_jvp_as_torch(torch, transform, vmap_support):
+    """A Function applied to tensors without tangents (a module's weights) does not run through
+    forward mode: no jvp needed; jacfwd and hessian (vmap inside) still need its vmap support."""
+    def call(fw):
+        cube = _cube_function(fw, vmap_support, False)
+        weight = fw.tensor([[0.5, -1.0], [2.0, 0.3]], dtype=fw.float64, requires_grad=True)
+        x = fw.tensor([1.0, -2.0], dtype=fw.float64)
+
+        def f(v):
+            return cube.apply(weight) @ v.sin()
+        calls = {"jacfwd": lambda: fw.func.jacfwd(f)(x),
+                 "jvp": lambda: fw.func.jvp(f, (x,), (x,))[1],
+                 "hessian": lambda: fw.func.hessian(lambda v: f(v).sum())(x),
+                 "jacrev": lambda: fw.func.jacrev(f)(x)}
+        return calls[transform]
+    try:
+        expected = call(torch)()
+    except RuntimeError:
+        assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+        return
+    np.testing.assert_allclose(call(ember)().detach().numpy(), expected.detach().numpy(),
+                               rtol=1e-12)

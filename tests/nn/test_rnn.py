@@ -699,6 +699,35 @@ def test_gradient_penalty_through_lstm_matches_torch(torch):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11)
 
 
+def _relu_penalty_grads(fw, name, array, hidden_array):
+    """Every input's and parameter's gradient (None where none) of a penalty on d out / d x
+    through a relu Elman layer or cell."""
+    kwargs = {"num_layers": 2, "bidirectional": True} if name == "RNN" else {}
+    module = _double_module(fw, name, 3, 4, nonlinearity="relu", **kwargs)
+    x = fw.tensor(array, requires_grad=True)
+    hidden = fw.tensor(hidden_array, requires_grad=True)
+    output = module(x, hidden)
+    output = output[0] if name == "RNN" else output
+    (grad_x,) = fw.autograd.grad(output.sum(), x, create_graph=True)
+    (grad_x ** 2).sum().backward()
+    return [None if tensor.grad is None else tensor.grad.numpy()
+            for tensor in [x, hidden] + list(module.parameters())]
+
+
+@pytest.mark.parametrize("name, shapes", [("RNN", [(5, 2, 3), (4, 2, 4)]),
+                                          ("RNNCell", [(2, 3), (2, 4)])])
+def test_relu_recurrence_penalty_reaches_input_and_biases_as_zeros_as_torch(torch, name, shapes):
+    """PyTorch's relu backward keeps the relu's output, so the penalty's gradient reaches the
+    input, the initial state and the biases as zeros (ember gave None)."""
+    arrays = random_arrays(shapes, seed=12)
+    ours = _relu_penalty_grads(ember, name, *arrays)
+    theirs = _relu_penalty_grads(torch, name, *arrays)
+    assert [grad is None for grad in ours] == [grad is None for grad in theirs]
+    for mine, expected in zip(ours, theirs):
+        if expected is not None:
+            np.testing.assert_allclose(mine, expected, rtol=1e-9, atol=1e-11)
+
+
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
 @pytest.mark.parametrize("batch_sizes, reverse",
                          [(None, False), (None, True), ((3, 2, 2, 1), False), ((3, 2, 2, 1), True)],

@@ -10,7 +10,7 @@ import ember
 import ember.nn as nn
 from ember.autograd import graph_stats
 from ember.utils.checkpoint import checkpoint, checkpoint_sequential
-from tests.conftest import assert_close, load_torch_state
+from tests.conftest import assert_close, assert_raises_like_torch, load_torch_state
 
 
 def _model(dropout=0.5, dtype=ember.float32):
@@ -285,3 +285,36 @@ def test_reentrant_refuses_autograd_grad_as_torch(torch):
     with pytest.raises(RuntimeError) as theirs:
         torch.autograd.grad(their_output.sum(), their_data)
     assert str(ours.value) == str(theirs.value)
+
+
+_TRANSFORMS = {
+    "grad": lambda func, f, x: func.grad(lambda v: f(v).sum())(x),
+    "vjp": lambda func, f, x: func.vjp(f, x)[1](x * 0 + 1)[0],
+    "jacrev": lambda func, f, x: func.jacrev(f)(x),
+    "hessian": lambda func, f, x: func.hessian(lambda v: f(v).sum())(x),
+    "vmap": lambda func, f, x: func.vmap(f)(x.view(3, 1)),
+    "jvp": lambda func, f, x: func.jvp(f, (x,), (x * 0 + 1,))[1],
+    "jacfwd": lambda func, f, x: func.jacfwd(f)(x),
+    "vmap(grad)": lambda func, f, x: func.vmap(func.grad(lambda v: f(v).sum()))(x.view(3, 1)),
+}
+
+
+@pytest.mark.parametrize("use_reentrant", [False, True])
+@pytest.mark.parametrize("transform", sorted(_TRANSFORMS))
+def test_checkpoint_under_torch_func_runs_or_fails_as_torch(torch, transform, use_reentrant):
+    """PyTorch's non-reentrant checkpoint packs through saved tensor hooks: refused under grad,
+    vjp, jacrev and hessian, run as it is under vmap, jvp and jacfwd; the reentrant one is a
+    Function without setup_context, refused by every transform."""
+    def call(fw):
+        x = fw.tensor([0.5, 1.0, 2.0], dtype=fw.float64)
+
+        def f(v):
+            return fw.utils.checkpoint.checkpoint(fw.sin, v, use_reentrant=use_reentrant)
+        return lambda: _TRANSFORMS[transform](fw.func, f, x)
+    try:
+        expected = call(torch)()
+    except RuntimeError:
+        assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+        return
+    np.testing.assert_allclose(call(ember)().detach().numpy(), expected.detach().numpy(),
+                               rtol=1e-12)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ... import _jit
 from ..._dtype import accumulation_dtype
-from ...autograd.function import Op
+from ...autograd.function import Op, linked_to_input
 from ...ops.elementwise.exp_log import sigmoid_array
 from .linear import _product, bias_gradient
 
@@ -283,6 +283,11 @@ class ReLUStep:
     def backward(xp, grad, grad_cell, saved, hidden, cell):
         (output,) = saved
         grad_gates = grad * (output > 0)
+        if xp is not np and output.grad_fn is not None:
+            # PyTorch's relu backward (threshold_backward) takes the step's output: the gates'
+            # gradient depends on it with derivative 0, so a further grad reaches the input and
+            # the biases as zeros, not None
+            grad_gates = linked_to_input(grad_gates, (output.grad_fn, output._output_nr), None)
         return grad_gates, grad_gates, None, None
 
 

@@ -16,6 +16,8 @@ from ... import _factories
 from ... import ops
 from ..._autocast_state import DEFAULT_DTYPES as DEFAULT_AUTOCAST_DTYPES, _autocast_state
 from ..._dtype import bfloat16, float32, promote_types, scalar_type_name
+from ...autograd import function as function_module
+from ...autograd.function import grad_transform_within
 from ...tensor import Tensor
 from ...ops.elementwise.casting import autocast_op, cpu_autocast_off
 from ...ops.shape import SplitWithSizes, Unbind
@@ -44,6 +46,45 @@ def _projected_lstm_step(input_projection, state, weight_hh, bias_hh, weight_hr)
     hidden, cell = _recurrent.Cell.apply(input_projection, state[0], state[1], None, weight_hh,
                                          None, bias_hh, "LSTM")
     return F.linear(hidden, weight_hr), cell
+
+
+# PyTorch's names of its recurrent layers' kernels, which have no vmap batching rule
+_ATEN_NAMES = {"LSTM": "lstm.input", "GRU": "gru.input", "RNN_TANH": "rnn_tanh.input",
+               "RNN_RELU": "rnn_relu.input"}
+
+
+def _refuse_where_torch_vmap_fails(kernel, input, states, weights, gates, unbatchable,
+                                   passes_under_grad=False):
+    """PyTorch's vmap errors over its recurrent kernels, which ember batches: an ``unbatchable``
+    kernel (aten::``kernel``) fails unless a grad transform runs inside the vmap; inside one, a
+    batched input with an unbatched state fails writing into that state (the (B, ``gates``)
+    buffer), unless the kernel ``passes_under_grad`` (an LSTM layer without projections)."""
+    batched_type = function_module._batched_tensor_type
+    if batched_type is None:
+        return
+    levels = [tensor._data.level for tensor in (input, *states, *weights)
+              if isinstance(tensor, batched_type)]
+    if not levels:
+        return
+    level = max(levels)
+    if not grad_transform_within(level):
+        if not unbatchable:
+            return
+        message = (f"Batching rule not implemented for aten::{kernel}. We could not generate a "
+                   f"fallback.")
+    else:
+        if passes_under_grad or not (isinstance(input, batched_type)
+                                     and input._data.level == level):
+            return
+        if all(isinstance(state, batched_type) and state._data.level == level
+               for state in states):
+            return
+        shape = [input.shape[-2], gates]
+        message = (f"output with shape {shape} doesn't match the broadcast shape "
+                   f"{[input._data.value.shape[0]] + shape}")
+    error = RuntimeError(message)
+    error.vmap_refusal = True  # raised as it is, not run once per sample
+    raise error
 
 
 def _state_pair(hx, operation):
@@ -213,6 +254,13 @@ class RNNBase(Module):
         ``weight_dtype``: the weights are cast to it first (autocast)."""
         lstm = self.mode == "LSTM"
         num_directions = 2 if self.bidirectional else 1
+        if batch_sizes is None:
+            states = [state for pair in initial_states
+                      for state in (pair if lstm else (pair,))]
+            gates = (4 if lstm else 1) * self.hidden_size
+            _refuse_where_torch_vmap_fails(_ATEN_NAMES[self.mode], input, states,
+                                           self._flat_weights, gates, True,
+                                           passes_under_grad=lstm and self.proj_size == 0)
         layer_input = input
         final_states = []
         for layer in range(self.num_layers):
@@ -572,6 +620,8 @@ class RNNCellBase(Module):
                        for weight in weights]
         self._check_sizes(input, [("0", hidden), ("1", cell)] if lstm else [("0", hidden)],
                           weights[0]._data.dtype)
+        _refuse_where_torch_vmap_fails("lstm_cell", input, (hidden, cell) if lstm else (hidden,),
+                                       weights, (4 if lstm else 1) * self.hidden_size, lstm)
         result = _recurrent.Cell.apply(input, hidden, cell, *weights, mode)
         if batched:
             return result
