@@ -163,10 +163,7 @@ def matmul(a, b, bias=None):
     if (a.size * b.shape[-1] < 2 * GEMM_GRAIN or not _state["pool"] or a.ndim < 2
             or b.ndim < 2 or a.dtype != b.dtype):
         # the common small product: no more than np.matmul's own cost
-        out = np.matmul(a, b)
-        if bias is not None:
-            out += bias
-        return out
+        return _product(a, b, bias)
     rows, depth = a.shape[-2], a.shape[-1]
     columns = b.shape[-1]
     batch = a.shape[:-2]
@@ -213,7 +210,13 @@ def _row_splits_exact():
 
 
 def _product(a, b, bias, out=None):
-    out = np.matmul(a, b, out=out)
+    if a.shape[-1] == 1 and a.ndim >= 2 and b.ndim >= 2:
+        # a sum of one product: NumPy's matmul runs it in its own loop, not BLAS (3-4x slower
+        # than the broadcast product, (64, 64, 1) @ (64, 1, 128) 0.50 -> 0.12 ms), and the
+        # broadcast product rounds it the same
+        out = np.multiply(a, b, out=out, order="C")
+    else:
+        out = np.matmul(a, b, out=out)
     if bias is not None:
         out += bias
     return out
