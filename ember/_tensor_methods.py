@@ -298,7 +298,18 @@ def zero_(self):
     return fill_(self, 0)
 
 
+_FILL_VALUES = (Tensor, int, float, complex, np.number, np.bool_)
+
+
 def fill_(self, value):
+    if not isinstance(value, _FILL_VALUES):
+        kind = type(value)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__}.{kind.__qualname__}"
+        mismatch = f"      didn't match because some of the arguments have invalid types: (!{name}!)\n"
+        raise TypeError(f"fill_() received an invalid combination of arguments - got ({name}), "
+                        f"but expected one of:\n * (Tensor value)\n{mismatch} * (Number value)\n"
+                        f"{mismatch}")
     if isinstance(value, Tensor) and value._data.ndim != 0:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value._data.ndim} dimensions.")
