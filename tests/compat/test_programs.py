@@ -7,8 +7,9 @@ Most programs take their initial weights and their batches from NumPy (programs/
 with dropout off, from before ember's generator drew PyTorch's numbers; seq2seq_transformer.py
 and forecast_packed.py take everything random from ``torch.manual_seed`` (initialisation, data,
 shuffling, dropout, and in forecast_packed.py the noise its DataLoader workers draw), as do
-nn_really.py, fused_conv_bn.py, imagenet_loop.py, llama_lora_decode.py, ddpm_unet_ema.py and
-the two Dive into Deep Learning programs (d2l_rnn_scratch.py, d2l_transformer.py).
+nn_really.py, fused_conv_bn.py, imagenet_loop.py, llama_lora_decode.py, ddpm_unet_ema.py, the
+two Dive into Deep Learning programs (d2l_rnn_scratch.py, d2l_transformer.py), fast.ai's miniai
+Learner (miniai_learner.py) and the UvA tutorial's graph attention (uva_gat.py).
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -61,6 +62,8 @@ CASES = {
     "d2l_transformer_masked_ce": (["d2l_transformer.py", "--steps", "20"], FLOAT32),
     "llama_lora_kv_cache_decode": (["llama_lora_decode.py", "--steps", "20"], FLOAT32),
     "ddpm_unet_guidance_ema": (["ddpm_unet_ema.py", "--steps", "20"], FLOAT32),
+    "miniai_learner_callbacks_hooks_lsuv": (["miniai_learner.py", "--steps", "20"], FLOAT32),
+    "uva_gat_einsum_dropout": (["uva_gat.py", "--steps", "20"], FLOAT32),
 }
 
 
