@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _jit, _threads
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
-from .._layout import row_major_layout
+from .._layout import arrange, preserve_format, row_major_layout
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
@@ -1316,6 +1316,8 @@ def sort(input, dim=-1, descending=False, *, stable=False):
         indices = SortIndices.apply(input, axis, descending, None)
         return _VALUES_INDICES["sort"]((Gather.apply(input, axis, indices), indices))
     indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
+    # laid out as the input, as PyTorch's sort allocates its results (empty_like)
+    indices = arrange(indices, preserve_format, like=input._data)
     values = torch_named(_take_sorted(input, axis, indices), "SortBackward0")
     return _VALUES_INDICES["sort"]((values, Tensor._result(indices)))
 
@@ -1549,7 +1551,8 @@ def _cumulative_extreme(input, dim, accumulate, operation):
     reached = np.where(data == running, positions, 0)
     if is_floating(data.dtype):
         reached = np.where(np.isnan(data), positions, reached)
-    indices = np.maximum.accumulate(reached, axis=axis).astype(np.int64)
+    # row-major whatever the input's layout, as PyTorch allocates the results
+    indices = np.ascontiguousarray(np.maximum.accumulate(reached, axis=axis), dtype=np.int64)
     return _VALUES_INDICES[operation]((Gather.apply(input, axis, indices),
                                        Tensor._result(indices)))
 
