@@ -944,7 +944,8 @@ def nonzero(input, as_tuple=False):
         return tuple(Tensor._result(axis.astype(np.int64)) for axis in indices)
     if input._data.ndim == 0:
         return Tensor._result(np.zeros((int(data[0] != 0), 0), np.int64))
-    return Tensor._result(np.stack(indices, axis=1).astype(np.int64))
+    # (ndim, N) transposed: column-major, as PyTorch's kernel fills its result
+    return Tensor._result(np.stack(indices).astype(np.int64).T)
 
 
 def nonzero_static(input, *, size, fill_value=-1):

@@ -593,3 +593,19 @@ def test_fill_refuses_arrays_and_lists_like_torch(torch, value):
         assert str(ours.value) == str(theirs.value)
     ours_filled = ember.zeros(2).fill_(np.float32(1.5))
     np.testing.assert_array_equal(ours_filled.numpy(), torch.zeros(2).fill_(np.float32(1.5)).numpy())
+
+
+def test_nonzero_is_column_major_like_torch(torch):
+    """PyTorch fills nonzero's (N, ndim) result column by column: ``.view(-1)`` of it fails and
+    its ``.t()`` (an edge list, as GNN code takes it) is contiguous."""
+    mask = np.random.default_rng(4).random((4, 5, 3)) > 0.5
+    for library in (torch, ember):
+        found = library.tensor(mask).nonzero()
+        assert found.stride() == (1, found.shape[0])
+        assert found.t().is_contiguous()
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            found.view(-1)
+    np.testing.assert_array_equal(ember.tensor(mask).nonzero().numpy(),
+                                  torch.tensor(mask).nonzero().numpy())
+    np.testing.assert_array_equal(ember.argwhere(ember.tensor(mask[0])).numpy(),
+                                  torch.argwhere(torch.tensor(mask[0])).numpy())
