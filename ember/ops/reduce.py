@@ -1018,13 +1018,21 @@ def _extreme(cls, input, dim, keepdim, operation):
     return _VALUES_INDICES[operation]((values, Tensor._result(np.array(indices, copy=True))))
 
 
-def max(input, dim=None, keepdim=False):
+def max(input, dim=None, keepdim=False, *, other=None):
+    """The largest element, (values, indices) along ``dim``, or the elementwise maximum with
+    ``other`` (given in ``dim``'s place or by PyTorch's keyword)."""
+    if other is not None:
+        return maximum(input, other)
     if isinstance(dim, Tensor):
         return maximum(input, dim)
     return _extreme(Max, input, dim, keepdim, "max")
 
 
-def min(input, dim=None, keepdim=False):
+def min(input, dim=None, keepdim=False, *, other=None):
+    """The smallest element, (values, indices) along ``dim``, or the elementwise minimum with
+    ``other`` (given in ``dim``'s place or by PyTorch's keyword)."""
+    if other is not None:
+        return minimum(input, other)
     if isinstance(dim, Tensor):
         return minimum(input, dim)
     return _extreme(Min, input, dim, keepdim, "min")
