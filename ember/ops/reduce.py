@@ -246,8 +246,11 @@ class Var(Op):
         out = np.asarray(cls.finish(out), dtype=x.dtype)
         ctx.layout = (axes, keepdim, count - correction, full, x.dtype)
         if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(x, centered, out)
+            # only std's gradient reads the output: var's may be changed in place, as PyTorch's
+            ctx.save_for_backward(x, centered, out if cls.keeps_output else None)
         return out
+
+    keeps_output = False
 
     @staticmethod
     def finish(variance):
@@ -279,6 +282,7 @@ class Std(Var):
     """The square root of Var; the gradient is 0 where the deviation is 0 (PyTorch), not NaN."""
 
     finish = staticmethod(np.sqrt)
+    keeps_output = True
 
     @staticmethod
     def backward(ctx, grad, *_):
