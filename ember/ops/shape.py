@@ -121,6 +121,7 @@ class Reshape(Op):
         # PyTorch's reshape that had to copy (a C-contiguous input never does)
         if not x.flags.c_contiguous and out.size > 1 and not np.may_share_memory(out, x):
             ctx._torch_name = "UnsafeViewBackward0"
+            ctx.copied = True
         return out
 
     @staticmethod
