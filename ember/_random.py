@@ -181,8 +181,8 @@ def get_rng_state():
     return _default().get_state()
 
 
-def set_rng_state(state):
-    _default().set_state(state)
+def set_rng_state(new_state):
+    _default().set_state(new_state)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, write
-from .ops import array_api, decompositions, spectral
+from .ops import array_api, decompositions, shape as _shape_ops, spectral
 from .ops.elementwise.arithmetic import _fusable, fused_add_scaled
 from .tensor import _STATE as _TENSOR_STATE, Tensor, _to_array, legacy_new, warn_once
 
@@ -298,7 +298,18 @@ def zero_(self):
     return fill_(self, 0)
 
 
+_FILL_VALUES = (Tensor, int, float, complex, np.number, np.bool_)
+
+
 def fill_(self, value):
+    if not isinstance(value, _FILL_VALUES):
+        kind = type(value)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__}.{kind.__qualname__}"
+        mismatch = f"      didn't match because some of the arguments have invalid types: (!{name}!)\n"
+        raise TypeError(f"fill_() received an invalid combination of arguments - got ({name}), "
+                        f"but expected one of:\n * (Tensor value)\n{mismatch} * (Number value)\n"
+                        f"{mismatch}")
     if isinstance(value, Tensor) and value._data.ndim != 0:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value._data.ndim} dimensions.")
@@ -521,6 +532,22 @@ def where(self, condition, other):
 
 def view_as(self, other):
     return ops.view(self, other._data.shape)
+
+
+def tile(self, *sizes, dims=None):
+    """``x.tile(2, 1)`` as well as ``x.tile((2, 1))``: the method takes its sizes one by one,
+    as PyTorch's does (``torch.tile`` takes one sequence)."""
+    return ops.tile(self, _shape_ops._sizes_argument(sizes, dims, "tile", "dims"))
+
+
+def squeeze(self, *dims, dim=None):
+    """``x.squeeze(0, 2)`` as well as ``x.squeeze((0, 2))`` and ``x.squeeze(dim=0)``: the method
+    takes dims one by one, as PyTorch's does (``torch.squeeze`` takes one dim or a tuple)."""
+    if dims:
+        if dim is not None:
+            raise TypeError("squeeze() got multiple values for argument 'dim'")
+        dim = dims[0] if len(dims) == 1 else dims
+    return ops.squeeze(self, dim)
 
 
 def _check_subclass(cls):
@@ -836,6 +863,8 @@ _FUNCTIONAL = (
 
 METHODS = {function.__name__: function for function in _FUNCTIONAL}
 METHODS.update({
+    # methods that take sizes or dims one by one where the function takes one sequence
+    "tile": tile, "squeeze": squeeze,
     # names whose function is shared with another name (the table above keys by __name__)
     "absolute": ops.absolute, "negative": ops.negative, "clip": ops.clip,
     "arcsin": ops.arcsin, "arccos": ops.arccos, "arctan": ops.arctan, "arcsinh": ops.arcsinh,

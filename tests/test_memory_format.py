@@ -310,6 +310,11 @@ SPATIAL_OPS = [
     ("cumsum", lambda m, F, x: x.cumsum(1), IMAGE, []),
     ("logsumexp", lambda m, F, x: x.logsumexp(1), IMAGE, []),
     ("vector_norm", lambda m, F, x: x.norm(dim=1), IMAGE, []),
+    ("sort_values", lambda m, F, x: x.sort(1).values, IMAGE, []),
+    ("argsort", lambda m, F, x: x.argsort(2, descending=True).to(m.float32), IMAGE, []),
+    ("cummax_values", lambda m, F, x: x.cummax(1).values, IMAGE, []),
+    ("bce_with_logits_none", lambda m, F, x, t: F.binary_cross_entropy_with_logits(
+        x, t, reduction="none"), IMAGE, [IMAGE]),
 ]
 
 

@@ -197,7 +197,7 @@ def test_generators_are_independent_and_restorable(torch):
 def test_states_cross_between_the_libraries(torch):
     torch.manual_seed(9)
     torch.randn(3, dtype=torch.float64)  # leaves a cached normal in the state
-    ember.set_rng_state(ember.tensor(torch.get_rng_state().numpy()))
+    ember.set_rng_state(new_state=ember.tensor(torch.get_rng_state().numpy()))  # PyTorch's name
     np.testing.assert_array_equal(ember.randn(5, dtype=ember.float64).numpy(),
                                   torch.randn(5, dtype=torch.float64).numpy())
     np.testing.assert_array_equal(ember.get_rng_state().numpy(),

@@ -90,6 +90,9 @@ class Op(Node):
     """
 
     is_view = False
+    # Set on a view op's node whose forward had to copy (a reshape of a non-viewable layout):
+    # its output is then a new tensor, not a view of the input, as PyTorch's _unsafe_view.
+    copied = False
     # True where PyTorch's backward of the op is its own node that keeps the op's input (relu's
     # threshold_backward, max pooling's backward, ...): under create_graph the input gradients
     # then depend on the input, with derivative 0, so a further grad gives zeros, not an error.
@@ -532,7 +535,7 @@ def _mark_inference_and_views(cls, ctx, args, results, inference, recording):
     """Outputs made in inference_mode are inference tensors, except views of normal tensors; a
     view shares its input's version counter and, when recorded, remembers its base; made
     unrecorded of a tensor that requires grad, it requires grad too (PyTorch's views)."""
-    is_view = cls.is_view and isinstance(args[0], Tensor)
+    is_view = cls.is_view and isinstance(args[0], Tensor) and not ctx.copied
     if is_view and not recording and (inference or args[0]._requires_grad):
         is_view = np.may_share_memory(args[0]._data, results[0]._data)  # a reshape may copy
     if inference and not (is_view and not args[0]._is_inference):

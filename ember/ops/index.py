@@ -12,7 +12,7 @@ import numpy as np
 from .. import _jit, _threads
 from .._grad_state import _grad_state
 from .._dtype import (checked_scalar, cpp_type_name, overflow_error, repr_prefix, scalar_overflows,
-                      scalar_type_name)
+                      scalar_type_name, tensor_type_name)
 from .._layout import iterator_strides, pointwise_layout, row_major_layout, with_strides
 from ..autograd import function as _function
 from ..autograd.function import Op, torch_named
@@ -598,7 +598,9 @@ def getitem(input, key):
         raise _index_error(error) from None
 
 
-_ASSIGNABLE = (int, float, bool, np.number, np.bool_)
+# What PyTorch's setitem takes for a value: a Python number (np.float64 and np.complex128
+# subclass float and complex) or an integer; np.float32, np.bool_ and arrays are TypeErrors.
+_ASSIGNABLE = (int, float, complex, np.integer)
 
 
 def setitem(input, key, value):
@@ -615,9 +617,11 @@ def setitem(input, key, value):
         raw = value._data
     else:
         if not isinstance(value, _ASSIGNABLE):
-            raise TypeError(f"can't assign a {type(value).__name__} to a tensor with setitem "
-                            f"(a Tensor or a number expected)")
-        raw = _number_as(value, input._data.dtype, "setitem", float_range=False)
+            kind = type(value)
+            name = kind.__qualname__ if kind.__module__ == "builtins" else \
+                f"{kind.__module__}.{kind.__qualname__}"
+            raise TypeError(f"can't assign a {name} to a {tensor_type_name(input._data.dtype)}")
+        raw = _setitem_number(value, input._data.dtype)
         value_tensor = Tensor._wrap(raw)
 
     def fast(array):
@@ -665,6 +669,18 @@ def _indexes_a_view(key, shape):
             return True
         dim += count
     return False
+
+
+def _setitem_number(value, dtype):
+    """``value`` (a number setitem takes) as a 0-d array of ``dtype``: a complex number fits a
+    complex tensor, and a bool one as its truth, as in PyTorch; real tensors refuse it."""
+    if isinstance(value, complex):
+        if dtype.kind == "c":
+            return np.asarray(value).astype(dtype)
+        if dtype.kind == "b":
+            return np.asarray(bool(value))
+        raise overflow_error(dtype)
+    return _number_as(value, dtype, "setitem", float_range=False)
 
 
 def _number_as(value, dtype, operation, float_range=True):
@@ -928,7 +944,8 @@ def nonzero(input, as_tuple=False):
         return tuple(Tensor._result(axis.astype(np.int64)) for axis in indices)
     if input._data.ndim == 0:
         return Tensor._result(np.zeros((int(data[0] != 0), 0), np.int64))
-    return Tensor._result(np.stack(indices, axis=1).astype(np.int64))
+    # (ndim, N) transposed: column-major, as PyTorch's kernel fills its result
+    return Tensor._result(np.stack(indices).astype(np.int64).T)
 
 
 def nonzero_static(input, *, size, fill_value=-1):

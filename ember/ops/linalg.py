@@ -325,8 +325,11 @@ class Einsum(Op):
         ctx.shapes = [operand.shape for operand in operands]
         equation = ",".join(subscripts) + "->" + output
         # NumPy's optimised contraction of bfloat16 operands returns float32: round back
-        return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 1)).astype(
+        result = np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 1)).astype(
             ctx.dtype, copy=False)
+        if len(operands) == 2 and result.ndim > 1:
+            result = _in_pair_layout(result, subscripts, output, operands)
+        return result
 
     @staticmethod
     def backward(ctx, grad):
@@ -361,6 +364,39 @@ class Einsum(Op):
                 partial = _onto_diagonals(xp, partial, subscript, unique, sizes, ctx.dtype)
             grads.append(partial)
         return tuple(grads)
+
+
+def _in_pair_layout(result, subscripts, output, operands):
+    """The result of a two-operand contraction in PyTorch's memory order, which a later ``view``
+    or a dropout mask (drawn in memory order) depends on: PyTorch contracts with one bmm, whose
+    rows are the letters both operands keep (batch), then the left's, then the right's, each in
+    output order; it puts the right's first when they all come before the left's in the output
+    (so ``ij,jk->ki`` is contiguous), except when a letter is summed on one side only or a size
+    is 1 (measured against PyTorch 2.13: it then keeps the left's first)."""
+    left, right = subscripts
+    sizes = {}
+    for subscript, operand in zip(subscripts, operands):
+        sizes.update(zip(subscript, operand.shape))
+    in_left = {letter for letter, size in zip(left, operands[0].shape) if size > 1}
+    in_right = {letter for letter, size in zip(right, operands[1].shape) if size > 1}
+    if not any(letter not in output and letter in in_left and letter in in_right
+               for letter in in_left):
+        return result  # no bmm: PyTorch multiplies elementwise
+    both = [letter for letter in output if letter in in_left and letter in in_right]
+    left_only = [letter for letter in output if letter in in_left and letter not in in_right]
+    right_only = [letter for letter in output if letter not in in_left]
+    position = {letter: index for index, letter in enumerate(output)}
+    one_sided_sum = any(letter not in output and (letter in in_left) != (letter in in_right)
+                        for letter in sizes)
+    has_unit = 1 in sizes.values()
+    if (left_only and right_only and not one_sided_sum and not has_unit
+            and max(map(position.get, right_only)) < min(map(position.get, left_only))):
+        order = both + right_only + left_only
+    else:
+        order = both + left_only + right_only
+    axes = [position[letter] for letter in order]
+    laid_out = np.ascontiguousarray(result.transpose(axes))
+    return laid_out.transpose(np.argsort(axes))
 
 
 def _onto_diagonals(xp, values, subscript, unique, sizes, dtype):

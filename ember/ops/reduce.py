@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _jit, _threads
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
-from .._layout import row_major_layout
+from .._layout import arrange, preserve_format, row_major_layout
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
@@ -246,8 +246,11 @@ class Var(Op):
         out = np.asarray(cls.finish(out), dtype=x.dtype)
         ctx.layout = (axes, keepdim, count - correction, full, x.dtype)
         if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(x, centered, out)
+            # only std's gradient reads the output: var's may be changed in place, as PyTorch's
+            ctx.save_for_backward(x, centered, out if cls.keeps_output else None)
         return out
+
+    keeps_output = False
 
     @staticmethod
     def finish(variance):
@@ -279,6 +282,7 @@ class Std(Var):
     """The square root of Var; the gradient is 0 where the deviation is 0 (PyTorch), not NaN."""
 
     finish = staticmethod(np.sqrt)
+    keeps_output = True
 
     @staticmethod
     def backward(ctx, grad, *_):
@@ -1024,13 +1028,21 @@ def _extreme(cls, input, dim, keepdim, operation):
     return _VALUES_INDICES[operation]((values, Tensor._result(np.array(indices, copy=True))))
 
 
-def max(input, dim=None, keepdim=False):
+def max(input, dim=None, keepdim=False, *, other=None):
+    """The largest element, (values, indices) along ``dim``, or the elementwise maximum with
+    ``other`` (given in ``dim``'s place or by PyTorch's keyword)."""
+    if other is not None:
+        return maximum(input, other)
     if isinstance(dim, Tensor):
         return maximum(input, dim)
     return _extreme(Max, input, dim, keepdim, "max")
 
 
-def min(input, dim=None, keepdim=False):
+def min(input, dim=None, keepdim=False, *, other=None):
+    """The smallest element, (values, indices) along ``dim``, or the elementwise minimum with
+    ``other`` (given in ``dim``'s place or by PyTorch's keyword)."""
+    if other is not None:
+        return minimum(input, other)
     if isinstance(dim, Tensor):
         return minimum(input, dim)
     return _extreme(Min, input, dim, keepdim, "min")
@@ -1324,6 +1336,8 @@ def sort(input, dim=-1, descending=False, *, stable=False):
         indices = SortIndices.apply(input, axis, descending, None)
         return _VALUES_INDICES["sort"]((Gather.apply(input, axis, indices), indices))
     indices = _sort_indices(input._data, axis, descending).astype(np.int64, copy=False)
+    # laid out as the input, as PyTorch's sort allocates its results (empty_like)
+    indices = arrange(indices, preserve_format, like=input._data)
     values = torch_named(_take_sorted(input, axis, indices), "SortBackward0")
     return _VALUES_INDICES["sort"]((values, Tensor._result(indices)))
 
@@ -1557,7 +1571,8 @@ def _cumulative_extreme(input, dim, accumulate, operation):
     reached = np.where(data == running, positions, 0)
     if is_floating(data.dtype):
         reached = np.where(np.isnan(data), positions, reached)
-    indices = np.maximum.accumulate(reached, axis=axis).astype(np.int64)
+    # row-major whatever the input's layout, as PyTorch allocates the results
+    indices = np.ascontiguousarray(np.maximum.accumulate(reached, axis=axis), dtype=np.int64)
     return _VALUES_INDICES[operation]((Gather.apply(input, axis, indices),
                                        Tensor._result(indices)))
 

@@ -119,10 +119,13 @@ class Reshape(Op):
                                    "subspaces). Use .reshape(...) instead.") from None
         out = x.reshape(shape)
         if not x.flags.c_contiguous and out.size > 1:
-            # PyTorch's reshape of a non-contiguous input: a copy (UnsafeView), or an alias
-            # of the input with new strides (_reshape_alias)
-            ctx._torch_name = ("ReshapeAliasBackward0" if np.may_share_memory(out, x)
-                               else "UnsafeViewBackward0")
+            # PyTorch's reshape of a non-contiguous input: an alias of the input with new
+            # strides (_reshape_alias), or a copy (UnsafeView), which is no view
+            if np.may_share_memory(out, x):
+                ctx._torch_name = "ReshapeAliasBackward0"
+            else:
+                ctx._torch_name = "UnsafeViewBackward0"
+                ctx.copied = True
         return out
 
     @staticmethod

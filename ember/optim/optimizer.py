@@ -163,6 +163,8 @@ class Optimizer:
     def __repr__(self):
         lines = [self.__class__.__name__ + " ("]
         for index, group in enumerate(self.param_groups):
+            if index:
+                lines.append("")  # PyTorch leaves a blank line between groups
             lines.append(f"Parameter Group {index}")
             for key in sorted(group):
                 if key != "params":
@@ -437,12 +439,15 @@ class Optimizer:
                 param_of[int(saved_index)] = param
         new_state = defaultdict(dict)
         problems = []
+        # A program's own optimizer keeps state of any shape and type (Adafactor's row and
+        # column statistics, a Python int 'step'): as in PyTorch, it is cast, not checked.
+        state_shape = self._state_shape if type(self).__module__.startswith("ember.") else None
         for key, value in state_dict["state"].items():
             index = _as_index(key)
             if index is not None and index in param_of:
                 param = param_of[index]
                 new_state[param] = _cast_state(param, value, f"state[{key!r}]", problems,
-                                               self._state_shape)
+                                               state_shape)
             else:
                 new_state[key] = value
         if problems:
@@ -461,6 +466,7 @@ class Optimizer:
             new_groups.append(new_group)
         self.state = new_state
         self.param_groups = new_groups
+        self.defaults.setdefault("differentiable", False)  # PyTorch's __setstate__ adds it
         self._foreach_plans = {}
         for hook in list(self._optimizer_load_state_dict_post_hooks.values()):
             hook(self)
@@ -481,18 +487,18 @@ def _as_index(key):
 
 def _cast_state(param, value, where, problems, state_shape, key=None):
     """Copy a saved state value for ``param``: tensors to its dtype ('step' stays as saved),
-    each of the shape ``state_shape(key, param_shape)`` gives."""
+    each of the shape ``state_shape(key, param_shape)`` gives (unchecked when it is None)."""
     if isinstance(value, dict):
         result = {}
         for key, item in value.items():
-            if key == "step":
+            if key == "step" and (state_shape is not None or isinstance(item, Tensor)):
                 result[key] = _as_step(item, f"{where}['step']", problems)
             else:
                 result[key] = _cast_state(param, item, f"{where}[{key!r}]", problems,
                                           state_shape, key)
         return result
     if isinstance(value, Tensor) and value.is_sparse:  # SGD's momentum buffer of sparse grads
-        if tuple(value.shape) != param._data.shape:
+        if state_shape is not None and tuple(value.shape) != param._data.shape:
             problems.append(f"{where} has shape {list(value.shape)} but the parameter has shape "
                             f"{list(param._data.shape)}")
             return None
@@ -502,7 +508,7 @@ def _cast_state(param, value, where, problems, state_shape, key=None):
         return copied
     if isinstance(value, (Tensor, np.ndarray)):
         array = value._data if isinstance(value, Tensor) else value
-        expected = state_shape(key, param._data.shape)
+        expected = array.shape if state_shape is None else state_shape(key, param._data.shape)
         if array.ndim > 0 and array.shape != expected:
             owner = "the parameter" if expected == param._data.shape else "its state"
             problems.append(f"{where} has shape {list(array.shape)} but {owner} has shape "

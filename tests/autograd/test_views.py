@@ -3,6 +3,7 @@ grad: PyTorch's CreationMeta rules, on the Op path and on the fast path of shape
 import copy
 import pickle
 
+import numpy as np
 import pytest
 
 import ember
@@ -203,3 +204,44 @@ def test_against_torch(torch):
     theirs, their_grad = run(torch)
     assert ours == theirs
     assert our_grad is None and their_grad is None
+
+
+RESHAPES = {
+    "permute_reshape": lambda x: x.permute(1, 0).reshape(6),
+    "t_flatten": lambda x: x.t().flatten(),
+    "slice_reshape": lambda x: x[:, ::2].reshape(-1),
+    "expand_reshape": lambda x: x[:, :1].expand(2, 3).reshape(6),
+    "viewing_reshape": lambda x: x.reshape(3, 2),
+    "narrowed_view": lambda x: x.reshape(6).narrow(0, 0, 4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESHAPES))
+def test_reshape_that_copies_is_no_view_of_a_leaf(torch, name):
+    """A reshape that had to copy returns a new tensor (PyTorch's _unsafe_view): changing it in
+    place is allowed even when the input is a leaf that requires grad; a real view is refused."""
+    data = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    outcomes = []
+    for library in (torch, ember):
+        leaf = library.tensor(data, requires_grad=True)
+        try:
+            result = RESHAPES[name](leaf)
+            result.add_(1.0)
+            result.sum().backward()
+            outcomes.append(("ok", leaf.grad.numpy().tolist()))
+        except RuntimeError as error:
+            outcomes.append(("raised", str(error).split(".")[0]))
+    assert outcomes[1] == outcomes[0]
+
+
+@pytest.mark.parametrize("shape, factor", [((1, 4, 1, 1), 2), ((1, 2, 3, 3), 1)])
+def test_pixel_shuffle_never_aliases_its_input(torch, shape, factor):
+    data = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    """PyTorch's pixel (un)shuffle returns a tensor of its own even where a reshape could view
+    the input (a factor of 1, a 1x1 image): changing the result leaves the input as it was."""
+    for library in (torch, ember):
+        source = library.tensor(data)
+        library.nn.functional.pixel_shuffle(source, factor).add_(100.0)
+        if factor == 1:
+            library.nn.functional.pixel_unshuffle(source, factor).add_(100.0)
+        np.testing.assert_array_equal(source.numpy(), data)

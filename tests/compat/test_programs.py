@@ -8,8 +8,9 @@ with dropout off, from before ember's generator drew PyTorch's numbers; seq2seq_
 and forecast_packed.py take everything random from ``torch.manual_seed`` (initialisation, data,
 shuffling, dropout, and in forecast_packed.py the noise its DataLoader workers draw), as do
 nn_really.py, fused_conv_bn.py, imagenet_loop.py, llama_lora_decode.py, ddpm_unet_ema.py,
-maml_meta_sgd.py, dp_sgd_per_sample.py (its noise from a seeded torch.Generator) and the two
-Dive into Deep Learning programs (d2l_rnn_scratch.py, d2l_transformer.py).
+maml_meta_sgd.py, dp_sgd_per_sample.py (its noise from a seeded torch.Generator), the two Dive
+into Deep Learning programs (d2l_rnn_scratch.py, d2l_transformer.py), fast.ai's miniai Learner
+(miniai_learner.py) and the UvA tutorial's graph attention (uva_gat.py).
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -64,6 +65,8 @@ CASES = {
     "ddpm_unet_guidance_ema": (["ddpm_unet_ema.py", "--steps", "20"], FLOAT32),
     "maml_meta_sgd_vmap_tasks": (["maml_meta_sgd.py", "--steps", "20"], FLOAT32),
     "dp_sgd_per_sample_gradients": (["dp_sgd_per_sample.py", "--steps", "20"], FLOAT32),
+    "miniai_learner_callbacks_hooks_lsuv": (["miniai_learner.py", "--steps", "20"], FLOAT32),
+    "uva_gat_einsum_dropout": (["uva_gat.py", "--steps", "20"], FLOAT32),
 }
 
 

@@ -154,6 +154,44 @@ def test_inplace_variants_write_input_and_differentiate(torch, name, ours_inplac
     assert_close(leaf.grad, their_leaf.grad)
 
 
+CHANGED_AFTER = [
+    ("leaky_relu", lambda f, x, inplace: f.leaky_relu(x, 0.1, inplace)),
+    ("leaky_relu_negative_slope", lambda f, x, inplace: f.leaky_relu(x, -0.1, False)),
+    ("elu", lambda f, x, inplace: f.elu(x, 1.0, inplace)),
+    ("elu_negative_alpha", lambda f, x, inplace: f.elu(x, -0.5, False)),
+    ("selu", lambda f, x, inplace: f.selu(x, inplace)),
+    ("relu6", lambda f, x, inplace: f.relu6(x, inplace)),
+    ("hardtanh", lambda f, x, inplace: f.hardtanh(x, -0.5, 0.5, inplace)),
+    ("rrelu_eval", lambda f, x, inplace: f.rrelu(x, training=False, inplace=inplace)),
+]
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("name, call", CHANGED_AFTER, ids=[row[0] for row in CHANGED_AFTER])
+def test_output_changed_in_place_before_backward_like_torch(torch, name, call, inplace):
+    """fast.ai's GeneralRelu does ``x = F.leaky_relu(x, leak); x -= sub``: PyTorch's out-of-place
+    forms (and hardtanh_) save their input, so that works; its other in-place forms save the
+    output and raise."""
+    array = _inputs((3, 4), seed=7).astype(np.float32)
+    outcomes = []
+    for framework, functional in ((ember, F), (torch, torch.nn.functional)):
+        leaf = framework.tensor(array, requires_grad=True)
+        result = call(functional, leaf * 2, inplace)
+        result.sub_(0.4).mul_(3)
+        try:
+            result.sum().backward()
+        except RuntimeError as error:
+            outcomes.append(("raised", "modified by an inplace operation" in str(error)))
+        else:
+            outcomes.append(("ok", leaf.grad.detach().numpy().copy()))
+    (our_kind, ours), (their_kind, theirs) = outcomes
+    assert our_kind == their_kind
+    if our_kind == "ok":
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    else:
+        assert ours and theirs
+
+
 def test_inplace_on_leaf_requiring_grad_raises():
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
         F.relu6(ember.randn(3, requires_grad=True), inplace=True)

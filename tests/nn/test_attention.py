@@ -475,3 +475,36 @@ def test_eval_without_grad_matches_torch_fast_path(torch, need_weights):
         assert_close(ember_weights, torch_weights, atol=1e-6)
     else:
         assert ember_weights is None and torch_weights is None
+
+
+SDPA_LAYOUTS = [
+    ("contiguous", None, {}), ("heads_last", (0, 2, 1, 3), {}),
+    ("heads_last_causal", (0, 2, 1, 3), {"is_causal": True}),
+    ("contiguous_float_mask", None, {"attn_mask": "float"}),
+    ("heads_last_dropout", (0, 2, 1, 3), {"dropout_p": 0.5}),
+]
+
+
+@pytest.mark.parametrize("name, order, options", SDPA_LAYOUTS, ids=[row[0] for row in SDPA_LAYOUTS])
+def test_sdpa_output_layout_follows_query_like_torch(torch, name, order, options):
+    """PyTorch's CPU kernel returns its output laid out as the query (heads-last for the usual
+    ``view(N, L, H, E).transpose(1, 2)``, row-major for a contiguous query, row-major with
+    dropout): ``out.view(N * H, L, E)`` works exactly where it does in PyTorch."""
+    shape = (2, 3, 4, 8)
+    data = np.random.default_rng(1).standard_normal((3,) + shape).astype(np.float32)
+    strides = []
+    for library in (torch, ember):
+        tensors = []
+        for array in data:
+            if order is None:
+                tensors.append(library.tensor(array))
+            else:
+                tensors.append(library.tensor(np.ascontiguousarray(array.transpose(order)))
+                               .permute(*order))
+        extra = dict(options)
+        if extra.get("attn_mask") == "float":
+            extra["attn_mask"] = library.tensor(np.linspace(-1, 1, 20, dtype=np.float32)
+                                                .reshape(4, 5)[:, :4])
+        output = library.nn.functional.scaled_dot_product_attention(*tensors, **extra)
+        strides.append((output.stride(), output.is_contiguous()))
+    assert strides[1] == strides[0]

@@ -16,6 +16,10 @@ def test_one_hot_matches_torch(torch, values, num_classes):
     ours = F.one_hot(ember.tensor(values, dtype=ember.int64), num_classes)
     theirs = torch.nn.functional.one_hot(torch.tensor(values, dtype=torch.int64), num_classes)
     assert_close(ours, theirs)
+    by_keyword = F.one_hot(input=ember.tensor(values, dtype=ember.int64), num_classes=num_classes)
+    their_keyword = torch.nn.functional.one_hot(input=torch.tensor(values, dtype=torch.int64),
+                                                num_classes=num_classes)
+    assert_close(by_keyword, their_keyword)
 
 
 @pytest.mark.parametrize("values, num_classes, dtype", [

@@ -555,3 +555,57 @@ def test_a_list_of_lists_assigns_as_a_tuple_index(torch):
             x[[[0, 1], [1, 2]]] = -1.0
         results.append(x.tolist())
     assert results[0] == results[1]
+
+
+SETITEM_VALUES = {
+    "numpy_float32": np.float32(5.0), "numpy_float64": np.float64(5.0), "numpy_int32": np.int32(2),
+    "numpy_bool": np.bool_(True), "numpy_float16": np.float16(1.0), "numpy_0d_array": np.array(3.0),
+    "numpy_complex64": np.complex64(1), "numpy_complex128": np.complex128(1j), "complex": 2j,
+    "list": [1.0, 2.0], "none": None, "string": "a", "bool": True, "numpy_uint8": np.uint8(3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETITEM_VALUES))
+def test_setitem_takes_the_values_torch_takes(torch, name):
+    """``t[i] = v`` takes Python numbers (np.float64 and np.complex128 are such) and integers;
+    NumPy's float32, bool and arrays are TypeErrors naming both types (CS231n-style code mixes
+    NumPy scalars into tensors); complex numbers fit complex and bool tensors only."""
+    value = SETITEM_VALUES[name]
+    for dtype_name in ("float32", "int64", "complex64", "bool"):
+        outcomes = []
+        for library in (torch, ember):
+            target = library.zeros(3, dtype=getattr(library, dtype_name))
+            try:
+                target[0] = value
+                outcomes.append(("value", target.tolist()))
+            except (TypeError, RuntimeError) as error:
+                outcomes.append((type(error).__name__, str(error).replace("ember.", "torch.")))
+        assert outcomes[1] == outcomes[0], dtype_name
+
+
+@pytest.mark.parametrize("value", [np.array(1.0), np.zeros(2), [1.0]], ids=["0d", "1d", "list"])
+def test_fill_refuses_arrays_and_lists_like_torch(torch, value):
+    with pytest.raises(TypeError) as theirs:
+        torch.zeros(2).fill_(value)
+    with pytest.raises(TypeError) as ours:
+        ember.zeros(2).fill_(value)
+    if not isinstance(value, list):  # PyTorch describes a list by its items' types
+        assert str(ours.value) == str(theirs.value)
+    ours_filled = ember.zeros(2).fill_(np.float32(1.5))
+    np.testing.assert_array_equal(ours_filled.numpy(), torch.zeros(2).fill_(np.float32(1.5)).numpy())
+
+
+def test_nonzero_is_column_major_like_torch(torch):
+    """PyTorch fills nonzero's (N, ndim) result column by column: ``.view(-1)`` of it fails and
+    its ``.t()`` (an edge list, as GNN code takes it) is contiguous."""
+    mask = np.random.default_rng(4).random((4, 5, 3)) > 0.5
+    for library in (torch, ember):
+        found = library.tensor(mask).nonzero()
+        assert found.stride() == (1, found.shape[0])
+        assert found.t().is_contiguous()
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            found.view(-1)
+    np.testing.assert_array_equal(ember.tensor(mask).nonzero().numpy(),
+                                  torch.tensor(mask).nonzero().numpy())
+    np.testing.assert_array_equal(ember.argwhere(ember.tensor(mask[0])).numpy(),
+                                  torch.argwhere(torch.tensor(mask[0])).numpy())

@@ -192,6 +192,37 @@ def test_einsum_implicit_output_lists_capitals_first_like_torch(torch):
     assert ember.einsum("bA", ember.ones(2, 3)).shape == (3, 2)
 
 
+PAIR_LAYOUTS = [
+    ("ij,jk->ik", (3, 4), (4, 5)), ("ij,jk->ki", (3, 4), (4, 5)), ("ij,kj->ik", (3, 4), (5, 4)),
+    ("bhqd,bhkd->bhqk", (2, 3, 4, 5), (2, 3, 6, 5)), ("bhqd,bkhd->bqhk", (2, 3, 4, 5), (2, 6, 3, 5)),
+    ("bijh,bjhc->bihc", (3, 4, 6, 2), (3, 6, 2, 5)), ("bhc,hc->bh", (7, 2, 4), (2, 4)),
+    ("nchw,oc->nohw", (2, 3, 4, 5), (6, 3)), ("ibk,bkj->jbi", (2, 3, 4), (3, 4, 5)),
+    ("xaky,kbz->zbyax", (2, 3, 4, 5), (4, 6, 7)), ("xaky,kbz->byzax", (2, 3, 4, 5), (4, 6, 7)),
+    ("bfd,fcg->gd", (5, 2, 4), (2, 5, 3)), ("...ij,...jk->...ik", (2, 1, 3, 4), (1, 5, 4, 2)),
+]
+
+
+@pytest.mark.parametrize("equation, left_shape, right_shape", PAIR_LAYOUTS,
+                         ids=[row[0] for row in PAIR_LAYOUTS])
+def test_einsum_pair_result_has_torchs_memory_layout(torch, equation, left_shape, right_shape):
+    """A later ``view`` and a dropout mask (drawn in memory order, as UvA's GAT tutorial applies
+    it to an einsum's result) depend on the layout of the result, not only its values."""
+    rng = np.random.default_rng(3)
+    left = rng.standard_normal(left_shape).astype(np.float32)
+    right = rng.standard_normal(right_shape).astype(np.float32)
+    expected = torch.einsum(equation, torch.tensor(left), torch.tensor(right))
+    got = ember.einsum(equation, ember.tensor(left), ember.tensor(right))
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+    assert got.is_contiguous() == expected.is_contiguous()
+    assert [stride for stride, size in zip(got.stride(), got.shape) if size > 1] == \
+        [stride for stride, size in zip(expected.stride(), expected.shape) if size > 1]
+    torch.manual_seed(0)
+    ember.manual_seed(0)
+    their_mask = torch.nn.functional.dropout(expected, 0.5) == 0
+    our_mask = ember.nn.functional.dropout(got, 0.5) == 0
+    np.testing.assert_array_equal(our_mask.numpy(), their_mask.numpy())
+
+
 def test_einsum_sublist_form_matches_torch(torch):
     # einsum(op1, sublist1, op2, sublist2[, output sublist]): ints 0-51 (A-Z, a-z), Ellipsis
     rng = np.random.default_rng(0)

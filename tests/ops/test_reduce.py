@@ -575,3 +575,14 @@ def test_nuclear_norm_through_norm_matches_torch(torch):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-12)
     assert results[1][2] == results[0][2]
+
+
+def test_max_and_min_take_other_by_keyword_like_torch(torch):
+    """``torch.max(x, other=y)`` and ``x.min(other=y)`` are the elementwise forms, as in PyTorch."""
+    rng = np.random.default_rng(2)
+    first, second = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    for call in (lambda fw, a, b: fw.max(a, other=b), lambda fw, a, b: a.min(other=b),
+                 lambda fw, a, b: fw.min(input=a, other=b), lambda fw, a, b: a.max(b)):
+        ours = call(ember, ember.tensor(first), ember.tensor(second))
+        theirs = call(torch, torch.tensor(first), torch.tensor(second))
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

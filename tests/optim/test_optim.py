@@ -182,6 +182,69 @@ def test_load_state_dict_casts_state_to_param_dtype():
     assert float(target.state[double]["step"]) == 5.0
 
 
+def _factored_optimizer(library):
+    """A program's optimizer in the style of Adafactor: row and column statistics of a matrix
+    (not its shape) and a Python int 'step', as blog-post optimizers keep them."""
+    class Factored(library.optim.Optimizer):
+        def __init__(self, params, lr=0.01):
+            super().__init__(params, {"lr": lr})
+
+        def step(self):
+            with library.no_grad():
+                for group in self.param_groups:
+                    for param in group["params"]:
+                        state = self.state[param]
+                        state["step"] = state.get("step", 0) + 1
+                        squared = param.grad.square() + 1e-30
+                        if "row" not in state:
+                            state["row"] = library.zeros(param.shape[0])
+                            state["col"] = library.zeros(param.shape[1])
+                        state["row"].lerp_(squared.mean(1), 0.1)
+                        state["col"].lerp_(squared.mean(0), 0.1)
+                        scale = library.outer(state["row"], state["col"]) / state["row"].mean()
+                        param.addcdiv_(param.grad, (scale / state["step"]).sqrt(),
+                                       value=-group["lr"])
+    return Factored
+
+
+def test_program_optimizer_state_loads_unchecked_like_torch(torch):
+    """PyTorch casts a program's optimizer state without checking it against the parameter's
+    shape, and leaves a non-tensor 'step' as it was; both optimizers then step alike."""
+    data = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    results = []
+    for library in (torch, ember):
+        param = library.tensor(data, requires_grad=True)
+        factored = _factored_optimizer(library)
+        first = factored([param])
+        for _ in range(2):
+            first.zero_grad()
+            (param ** 3).sum().backward()
+            first.step()
+        second = factored([param], lr=0.5)
+        second.load_state_dict(first.state_dict())
+        second.zero_grad()
+        (param ** 3).sum().backward()
+        second.step()
+        state = second.state[param]
+        results.append((type(state["step"]).__name__, state["step"], tuple(state["row"].shape),
+                        param.detach().numpy().copy(), sorted(second.defaults)))
+    (*ours, our_values, our_defaults), (*theirs, their_values, their_defaults) = \
+        results[1], results[0]
+    assert ours == theirs
+    assert our_defaults == their_defaults
+    np.testing.assert_allclose(our_values, their_values, rtol=1e-6)
+
+
+def test_repr_of_several_groups_matches_torch(torch):
+    reprs = []
+    for library in (torch, ember):
+        first = library.zeros(2, requires_grad=True)
+        second = library.zeros(2, requires_grad=True)
+        opt = library.optim.SGD([{"params": [first]}, {"params": [second], "lr": 0.3}], lr=0.1)
+        reprs.append(repr(opt))
+    assert reprs[1] == reprs[0]
+
+
 def test_state_dict_format():
     first = ember.tensor([1.0], requires_grad=True)
     second = ember.tensor([2.0, 3.0], requires_grad=True)

@@ -280,7 +280,8 @@ class _Activation(Op):
 
 class Hardtanh(_Activation):
     """clamp to [min_val, max_val] (integers too, as PyTorch); the gradient is zero at and
-    beyond the edges."""
+    beyond the edges. It saves its input (the in-place form a copy of it), as PyTorch's, so its
+    output may be changed in place before backward."""
 
     backward_keeps_input = True
 
@@ -292,28 +293,31 @@ class Hardtanh(_Activation):
             raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
         if x.dtype.kind == "c":
             raise NotImplementedError("clamp is not supported for complex types")
-        # an array even for 0-d x (saved as output); NumPy clips bfloat16 into float32
+        # an array even for 0-d x; NumPy clips bfloat16 into float32
         out = np.asarray(np.clip(x, min_val, max_val)).astype(x.dtype, copy=False)
-        ctx.save_for_backward(out)
+        ctx.save_for_backward(x)
         ctx.bounds = (min_val, max_val)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (saved,) = ctx.saved_tensors
         min_val, max_val = ctx.bounds
-        return where(ctx.xp, (out > min_val) & (out < max_val), grad, 0.0), None, None
+        return where(ctx.xp, (saved > min_val) & (saved < max_val), grad, 0.0), None, None
 
 
 class LeakyRelu(_Activation):
+    """x where positive, else negative_slope * x; the in-place form saves its output (as
+    PyTorch's), the out-of-place form its input, which leaves the output free to change."""
+
     backward_keeps_input = True
 
     @staticmethod
-    def forward(ctx, x, negative_slope):
+    def forward(ctx, x, negative_slope, inplace=False):
         _check_floating(x, "leaky_relu_cpu")
         out = select(x > 0, x, _once(_widened(x) * negative_slope, x.dtype))
-        # With a non-negative slope, out > 0 exactly where x > 0: saving out allows inplace use.
-        ctx.save_for_backward(out if negative_slope >= 0 else x)
+        # With a non-negative slope, out > 0 exactly where x > 0, so the output serves as well.
+        ctx.save_for_backward(out if inplace and negative_slope >= 0 else x)
         ctx.negative_slope = negative_slope
         return out
 
@@ -322,21 +326,22 @@ class LeakyRelu(_Activation):
         (saved,) = ctx.saved_tensors
         sloped = grad * ctx.negative_slope if ctx.xp is not np else \
             _once(_widened(grad) * ctx.negative_slope, grad.dtype)
-        return where(ctx.xp, saved > 0, grad, sloped), None
+        return where(ctx.xp, saved > 0, grad, sloped), None, None
 
 
 class Elu(_Activation):
     """scale * (x if x > 0 else alpha * (exp(x) - 1)): ELU (scale 1) and SELU share it."""
 
     @staticmethod
-    def forward(ctx, x, alpha, scale):
+    def forward(ctx, x, alpha, scale, inplace=False):
         _check_floating(x, "elu_cpu")
         wide = _widened(x)
         negative = np.expm1(np.minimum(wide, 0)) * (alpha * scale)
         out = select(x > 0, _once(wide * scale, x.dtype), _once(negative, x.dtype))
         ctx.alpha_scale = (alpha, scale)
-        # For alpha >= 0, out > 0 exactly where x > 0 and d/dx = out + alpha * scale below zero.
-        ctx.from_output = alpha >= 0
+        # For alpha >= 0, out > 0 exactly where x > 0 and d/dx = out + alpha * scale below zero;
+        # only the in-place form saves the output (as PyTorch's), leaving elu(x)'s free to change.
+        ctx.from_output = inplace and alpha >= 0
         ctx.save_for_backward(out if ctx.from_output else x)
         return out
 
@@ -357,7 +362,7 @@ class Elu(_Activation):
         else:
             slope_below = xp.exp(xp.minimum(below, 0.0)) * (alpha * scale)
         out = where(xp, saved > 0, grad * scale, grad * slope_below)
-        return (out if xp is not np else _once(out, dtype)), None, None
+        return (out if xp is not np else _once(out, dtype)), None, None, None
 
 
 class Gelu(_Activation):

@@ -72,8 +72,11 @@ class ScaledDotProductAttention(Op):
         batch = scores_shape[:-2]
         if work_value.shape[:-2] != batch:
             batch = np.broadcast_shapes(batch, work_value.shape[:-2])
-        output = _heads_last_output(batch + (scores_shape[-2], work_value.shape[-1]),
-                                    work_query.dtype)
+        output_shape = batch + (scores_shape[-2], work_value.shape[-1])
+        if dropout_p == 0.0 and _heads_last(query):
+            output = _heads_last_output(output_shape, work_query.dtype)
+        else:
+            output = np.empty(output_shape, work_query.dtype)
         axis, ranges = _batch_ranges(work_query, work_key, work_value)
         if len(ranges) == 1:
             log_normalizer = _attend(work_query, work_key, work_value, float_mask, blocked, keep,
@@ -237,6 +240,14 @@ def _batch_part(query, axis, start, stop):
 def _kept_scale(dropout_p):
     """1 / (1 - p) for the weights dropout keeps; none is kept at p = 1."""
     return 0.0 if dropout_p >= 1.0 else 1.0 / (1.0 - dropout_p)
+
+
+def _heads_last(query):
+    """Whether a 4-D ``query`` lies in memory as (N, L, heads, E), as ``view(N, L, heads, E)
+    .transpose(1, 2)`` leaves it: PyTorch's CPU kernel then returns its output in that layout
+    too; a (N, heads, L, E)-contiguous query, other ranks and dropout give a row-major output."""
+    strides = query.strides
+    return query.ndim == 4 and query.shape[-2] > 1 and strides[-3] < strides[-2]
 
 
 def _heads_last_output(shape, dtype):

@@ -7,6 +7,7 @@ import functools
 import numpy as np
 
 from ... import _jit, _threads
+from ..._layout import pointwise_layout
 from ...autograd.function import Op, forward_ad_unsupported
 from ...ops import reduce as reduce_ops
 from ...ops._broadcast import unbroadcast
@@ -541,6 +542,12 @@ class BinaryCrossEntropyWithLogits(Op):
     """Elementwise (1 - t) x + (1 + (p - 1) t) softplus(-x), softplus(-x) computed stably."""
 
     differentiable_backward = True
+
+    @staticmethod
+    def output_layout(loss, arrays):
+        """reduction='none' lays the loss out as the target: PyTorch computes it in place on
+        ``1 - target``."""
+        return pointwise_layout(loss, arrays[1:2])
 
     @staticmethod
     def forward(ctx, input, target, pos_weight):

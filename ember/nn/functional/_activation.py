@@ -48,16 +48,16 @@ def relu6(input, inplace=False):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     return _apply(input, inplace, "leaky_relu_",
-                  lambda: _activation.LeakyRelu.apply(input, negative_slope))
+                  lambda: _activation.LeakyRelu.apply(input, negative_slope, inplace))
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _apply(input, inplace, "elu_", lambda: _activation.Elu.apply(input, alpha, 1.0))
+    return _apply(input, inplace, "elu_", lambda: _activation.Elu.apply(input, alpha, 1.0, inplace))
 
 
 def selu(input, inplace=False):
     return _apply(input, inplace, "selu_", lambda: _activation.Elu.apply(
-        input, SELU_ALPHA, SELU_SCALE))
+        input, SELU_ALPHA, SELU_SCALE, inplace))
 
 
 def gelu(input, approximate="none"):

@@ -51,9 +51,9 @@ def _embedding_renorm(weight, indices, max_norm, norm_type):
         weight._bump_version()
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(input, num_classes=-1):
     """int64 tensor with a trailing dimension of ``num_classes``, 1 at each index."""
-    indices = tensor._data
+    indices = input._data
     if indices.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if type(indices) is not np.ndarray:
@@ -64,8 +64,8 @@ def one_hot(tensor, num_classes=-1):
                                  "explicit positive num_classes argument.")
             error.vmap_refusal = True  # raised, not run once per sample
             raise error
-        classes = type(tensor)._wrap(np.arange(num_classes, dtype=np.int64))
-        return (tensor.unsqueeze(-1) == classes).long()
+        classes = type(input)._wrap(np.arange(num_classes, dtype=np.int64))
+        return (input.unsqueeze(-1) == classes).long()
     if num_classes == -1:
         if indices.size == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
@@ -77,7 +77,7 @@ def one_hot(tensor, num_classes=-1):
             raise RuntimeError("Class values must be smaller than num_classes.")
     result = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
     np.put_along_axis(result, indices[..., None], 1, axis=-1)
-    return type(tensor)._wrap(result)
+    return type(input)._wrap(result)
 
 
 _EMBEDDING_BAG_FORWARD_AD = forward_ad_unsupported("_embedding_bag")

@@ -300,8 +300,9 @@ def pixel_shuffle(input, upscale_factor):
     out_channels = channels // (factor * factor)
     split = input.reshape(-1, out_channels, factor, factor, height, width)
     shuffled = split.permute(0, 1, 4, 2, 5, 3)
-    return keep_memory_format(
-        shuffled.reshape(tuple(batch) + (out_channels, height * factor, width * factor)), input)
+    return _new_tensor(keep_memory_format(
+        shuffled.reshape(tuple(batch) + (out_channels, height * factor, width * factor)), input),
+        input)
 
 
 def pixel_unshuffle(input, downscale_factor):
@@ -318,8 +319,17 @@ def pixel_unshuffle(input, downscale_factor):
                            f"but input.size(-1)={width} is not divisible by {factor}")
     split = input.reshape(-1, channels, height // factor, factor, width // factor, factor)
     shuffled = split.permute(0, 1, 3, 5, 2, 4)
-    return keep_memory_format(shuffled.reshape(
-        tuple(batch) + (channels * factor * factor, height // factor, width // factor)), input)
+    return _new_tensor(keep_memory_format(shuffled.reshape(
+        tuple(batch) + (channels * factor * factor, height // factor, width // factor)), input),
+        input)
+
+
+def _new_tensor(output, input):
+    """``output``, or a copy where its reshapes left it a view of ``input`` (a factor of 1, a
+    1x1 image): PyTorch's pixel (un)shuffle always returns a tensor of its own."""
+    if np.may_share_memory(output._data, input._data):
+        return output.clone()
+    return output
 
 
 def channel_shuffle(input, groups):

@@ -83,7 +83,8 @@ log10 = _unary(Log10, "log10")
 
 class LogAddExp(_Binary):
     """log(e^a + e^b) (``base_power`` = exp); LogAddExp2 is the base-2 form. The gradient of
-    each side is base^(side - out)."""
+    each side is 1 / (1 + base^(other - side)), from the inputs as PyTorch's (the output may
+    then change in place before backward)."""
 
     function = staticmethod(np.logaddexp)
     base_power = staticmethod(lambda xp, x: xp.exp(x))
@@ -95,17 +96,18 @@ class LogAddExp(_Binary):
         _Binary._remember(ctx, a, b)
         _refuse_integral(a, b, cls.kernel)
         a, b = _floating_pair(a, b)
-        out = np.asarray(cls.function(a, b))
-        ctx.save_for_backward(a, b, out)
-        return out
+        ctx.save_for_backward(a, b)
+        return np.asarray(cls.function(a, b))
 
     @classmethod
     def backward(cls, ctx, grad):
-        a, b, out = ctx.saved_tensors
+        a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
         xp = ctx.xp
-        return (_grad_for(grad * cls.base_power(xp, a - out), *ctx.a_meta) if needs_a else None,
-                _grad_for(grad * cls.base_power(xp, b - out), *ctx.b_meta) if needs_b else None)
+        grad_a = grad / (1 + cls.base_power(xp, b - a)) if needs_a else None
+        grad_b = grad / (1 + cls.base_power(xp, a - b)) if needs_b else None
+        return (_grad_for(grad_a, *ctx.a_meta) if needs_a else None,
+                _grad_for(grad_b, *ctx.b_meta) if needs_b else None)
 
 
 def logaddexp(input, other):

@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import _jit
 from ...tensor import Tensor
-from ._operands import _OfInput, _OfOutput, _not_implemented, _unary
+from ._operands import _OfInput, _not_implemented, _unary
 
 __all__ = ["erf", "erfc", "erfinv", "i0"]
 
@@ -214,9 +214,17 @@ def _erfinv_float64(x):
         return np.where((np.abs(x) > 1) | np.isnan(x), np.nan, out)
 
 
-class Erfinv(_OfOutput):
+class Erfinv(_OfInput):
+    """Its gradient sqrt(pi) / 2 * exp(erfinv(x)^2) recomputes erfinv from the saved input, as
+    PyTorch's does: the output stays free to change in place."""
     function = staticmethod(_erfinv_rounded)
-    gradient = staticmethod(lambda xp, grad, out: grad * (xp.exp(out * out) / _TWO_OVER_SQRT_PI))
+    gradient = staticmethod(lambda xp, grad, x: grad * (
+        xp.exp(_erfinv_of(xp, x) ** 2) / _TWO_OVER_SQRT_PI))
+
+
+def _erfinv_of(xp, x):
+    """erfinv on arrays, or recorded on Tensors (a create_graph backward)."""
+    return _erfinv_rounded(x) if xp is np else erfinv(x)
 
 
 erfinv = _unary(Erfinv, "erfinv")

@@ -95,3 +95,31 @@ def test_bfloat16_computed_in_float32_and_rounded_once_as_torch(torch, name):
     theirs = getattr(torch, name)(torch.tensor(values).to(torch.bfloat16))
     assert ours.dtype == ember.bfloat16
     np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy())
+
+
+@pytest.mark.parametrize("name", ["erfinv", "var", "std", "logaddexp", "logaddexp2"])
+def test_output_changed_in_place_before_backward_like_torch(torch, name):
+    """PyTorch's erfinv, var and logaddexp gradients read the inputs, not the output, so scaling
+    the result in place before backward works, with the same gradient; std's reads its output
+    and refuses."""
+    calls = {"erfinv": lambda t: (t.tanh() * 0.9).erfinv(), "var": lambda t: t.var(1),
+             "std": lambda t: t.std(1), "logaddexp": lambda t: t.logaddexp(t.flip(0) * 2),
+             "logaddexp2": lambda t: t.logaddexp2(t[:1] - 1)}
+    data = np.random.default_rng(8).standard_normal((3, 5)).astype(np.float32)
+    outcomes = []
+    for library in (torch, ember):
+        leaf = library.tensor(data, requires_grad=True)
+        result = calls[name](leaf)
+        result.mul_(3.0)
+        try:
+            result.sum().backward()
+        except RuntimeError as error:
+            outcomes.append(("raised", "modified by an inplace operation" in str(error)))
+        else:
+            outcomes.append(("ok", leaf.grad.numpy()))
+    (their_kind, theirs), (our_kind, ours) = outcomes
+    assert our_kind == their_kind == ("raised" if name == "std" else "ok")
+    if our_kind == "ok":
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    else:
+        assert ours and theirs
