@@ -142,14 +142,15 @@ def fill_like(g, event):
 # ---- activations -----------------------------------------------------------------------------
 @rule("op", "LeakyRelu", "Celu")
 def one_parameter_activation(g, event):
-    # leaky_relu's negative_slope and celu's alpha are both ONNX's alpha
-    x, alpha = event.args
+    # leaky_relu's negative_slope and celu's alpha are both ONNX's alpha (leaky_relu's
+    # ``inplace`` flag follows)
+    x, alpha = event.args[:2]
     return g.op(event.name, g.name_of(x), alpha=float(alpha))
 
 
 @rule("op", "Elu")
 def elu(g, event):
-    x, alpha, scale = event.args
+    x, alpha, scale = event.args[:3]  # then the ``inplace`` flag
     # scale * elu(x, alpha) is ONNX's Selu with gamma = scale (SELU's constants are ember's)
     if scale == 1:
         return g.op("Elu", g.name_of(x), alpha=float(alpha))
