@@ -196,6 +196,15 @@ def _sigmoid_float32_kernel(x, out):
         out[index] = _ONE_32 / (_ONE_32 + _jit.exp_float32(-x[index]))
 
 
+@_jit.kernel
+def _sigmoid_float32_in_place(x):
+    """``_sigmoid_float32_kernel`` with ``out`` being ``x``: one array, so that the loop
+    vectorises (for two arrays that overlap, LLVM's runtime check picks its scalar loop, 5x
+    slower)."""
+    for index in range(x.size):
+        x[index] = _ONE_32 / (_ONE_32 + _jit.exp_float32(-x[index]))
+
+
 def compiled_float32(kernel, *arrays):
     """``kernel``'s compiled form for C-contiguous float32 ``arrays`` of one shape, at least
     ``_COMPILED_MIN`` elements; None where the NumPy passes run."""
@@ -216,10 +225,16 @@ def sigmoid_array(x, out=None):
     0."""
     if out is None:
         out = np.empty(x.shape, x.dtype)
-    compiled = compiled_float32(_sigmoid_float32_kernel, x, out)
-    if compiled is not None:
-        compiled(x.reshape(-1), out.reshape(-1))
-        return out
+    if out is x:
+        compiled = compiled_float32(_sigmoid_float32_in_place, x)
+        if compiled is not None:
+            compiled(x.reshape(-1))
+            return x
+    else:
+        compiled = compiled_float32(_sigmoid_float32_kernel, x, out)
+        if compiled is not None:
+            compiled(x.reshape(-1), out.reshape(-1))
+            return out
     # (np.negative in place miscomputes strided float32 in NumPy 2.4: times -1 there)
     np.multiply(x, -1, out=out) if out is x else np.negative(x, out=out)
     with np.errstate(over="ignore"):
