@@ -48,6 +48,19 @@ def _numba():
     return _state["numba"]
 
 
+def uniform_arrays(arrays, dtypes):
+    """Whether ``arrays`` are C-contiguous NumPy arrays of one shape and one dtype, among
+    ``dtypes``: what the flat and row kernels take."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.dtype not in dtypes:
+        return False
+    for array in arrays:
+        if (type(array) is not np.ndarray or array.shape != first.shape
+                or array.dtype != first.dtype or not array.flags.c_contiguous):
+            return False
+    return True
+
+
 def float32_from_bits(bits):
     """The float32 whose IEEE-754 bits are the int32 ``bits``; inside kernels an LLVM bitcast
     (numba has none of its own), which keeps a loop that builds powers of two vectorisable."""

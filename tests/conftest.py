@@ -146,6 +146,19 @@ def assert_raises_like_torch(theirs, ours, error=Exception, same_type=False):
     with pytest.raises(their_error.type if same_type else error) as our_error:
         ours()
     assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
+
+
+def assert_same_result_or_error(theirs, ours, rtol=1e-12):
+    """``ours()`` gives ``theirs()``'s tensor (to ``rtol``), or, where torch raises a
+    RuntimeError, raises it as torch does."""
+    try:
+        expected = theirs()
+    except RuntimeError:
+        assert_raises_like_torch(theirs, ours, RuntimeError, same_type=True)
+        return
+    np.testing.assert_allclose(ours().detach().numpy(), expected.detach().numpy(), rtol=rtol)
+
+
 def _mpi_environment():
     """The test's environment with this checkout first on the path and one BLAS thread a rank."""
     environment = dict(os.environ)

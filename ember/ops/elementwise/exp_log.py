@@ -184,6 +184,7 @@ rsqrt = _unary(Rsqrt, "rsqrt")
 
 
 _ONE_32 = np.float32(1.0)
+_FLOAT32 = (np.dtype(np.float32),)
 # Below this many elements the four NumPy passes cost what a kernel call does.
 _COMPILED_MIN = 256
 
@@ -208,13 +209,8 @@ def _sigmoid_float32_in_place(x):
 def compiled_float32(kernel, *arrays):
     """``kernel``'s compiled form for C-contiguous float32 ``arrays`` of one shape, at least
     ``_COMPILED_MIN`` elements; None where the NumPy passes run."""
-    first = arrays[0]
-    if first.size < _COMPILED_MIN:
+    if arrays[0].size < _COMPILED_MIN or not _jit.uniform_arrays(arrays, _FLOAT32):
         return None
-    for array in arrays:
-        if (type(array) is not np.ndarray or array.dtype != np.float32
-                or array.shape != first.shape or not array.flags.c_contiguous):
-            return None
     return kernel.compiled()
 
 
