@@ -4,7 +4,6 @@ or with ``EMBER_JIT=0`` in the environment, or inside ``disabled()``, every kern
 and its caller runs the NumPy path, which computes the same values."""
 import contextlib
 import os
-import struct
 import sys
 import threading
 import warnings
@@ -64,7 +63,7 @@ def uniform_arrays(arrays, dtypes):
 def float32_from_bits(bits):
     """The float32 whose IEEE-754 bits are the int32 ``bits``; inside kernels an LLVM bitcast
     (numba has none of its own), which keeps a loop that builds powers of two vectorisable."""
-    return np.float32(struct.unpack("<f", struct.pack("<i", int(bits)))[0])
+    return np.int32(bits).view(np.float32)
 
 
 # exp for kernels: Cody-Waite reduction by ln 2 (ln 2 in two parts, n * _LN2_HIGH exact for

@@ -148,13 +148,13 @@ def assert_raises_like_torch(theirs, ours, error=Exception, same_type=False):
     assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
 
 
-def assert_same_result_or_error(theirs, ours, rtol=1e-12):
-    """``ours()`` gives ``theirs()``'s tensor (to ``rtol``), or, where torch raises a
-    RuntimeError, raises it as torch does."""
+def assert_same_result_or_error(theirs, ours, rtol=1e-12, error=RuntimeError):
+    """``ours()`` gives ``theirs()``'s tensor (to ``rtol``), or, where torch raises ``error``,
+    raises it as torch does."""
     try:
         expected = theirs()
-    except RuntimeError:
-        assert_raises_like_torch(theirs, ours, RuntimeError, same_type=True)
+    except error:
+        assert_raises_like_torch(theirs, ours, error, same_type=True)
         return
     np.testing.assert_allclose(ours().detach().numpy(), expected.detach().numpy(), rtol=rtol)
 

@@ -16,7 +16,8 @@ from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
 from ...ops._select import select, where
 from ...ops.elementwise._operands import _widened
-from ...ops.elementwise.exp_log import compiled_float32, sigmoid, sigmoid_array
+from ...ops.elementwise.exp_log import (compiled_float32, one_plus_exp_negated, sigmoid,
+                                        sigmoid_array)
 from ...ops.elementwise.special import erf as erf_op
 from ...ops.elementwise.special import erf_array
 
@@ -423,12 +424,9 @@ class Silu(_Activation):
             compiled(flat, flat, out.reshape(-1), False)
             return _once(out, x.dtype)
         # x / (1 + exp(-x)), PyTorch's formula, in the one buffer
-        np.negative(wide, out=out)
-        with np.errstate(over="ignore"):
-            np.exp(out, out=out)
-        out += 1
+        denominator = one_plus_exp_negated(wide, out)
         with np.errstate(invalid="ignore"):  # -inf / inf: NaN, as in PyTorch
-            return _once(np.divide(wide, out, out=out), x.dtype)
+            return _once(np.divide(wide, denominator, out=out), x.dtype)
 
     @staticmethod
     def backward(ctx, grad):

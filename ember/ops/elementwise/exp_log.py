@@ -231,12 +231,18 @@ def sigmoid_array(x, out=None):
         if compiled is not None:
             compiled(x.reshape(-1), out.reshape(-1))
             return out
+    return np.reciprocal(one_plus_exp_negated(x, out), out=out)
+
+
+def one_plus_exp_negated(x, out):
+    """1 + exp(-x) into ``out`` (may be ``x``) in three NumPy passes: the denominator of
+    sigmoid and SiLU. exp(-x) overflows to inf below about -88 in float32, harmlessly."""
     # (np.negative in place miscomputes strided float32 in NumPy 2.4: times -1 there)
     np.multiply(x, -1, out=out) if out is x else np.negative(x, out=out)
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
     out += 1
-    return np.reciprocal(out, out=out)
+    return out
 
 
 class Sigmoid(Op):
