@@ -59,7 +59,9 @@ def unbroadcast(grad, shape):
     axes = tuple(range(extra)) + tuple(
         extra + axis for axis, size in enumerate(shape) if size == 1 and grad.shape[extra + axis] != 1)
     if axes:
-        grad = xp.sum(grad, axis=axes, keepdims=True)
+        # np.add.reduce is np.sum without its Python-level dispatch
+        grad = np.add.reduce(grad, axis=axes, keepdims=True) if xp is np else \
+            xp.sum(grad, axis=axes, keepdims=True)
     if extra:
         grad = xp.reshape(grad, grad.shape[extra:])
     if grad.shape != shape:
