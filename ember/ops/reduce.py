@@ -521,15 +521,6 @@ _COMPILED_SOFTMAX_ELEMENTS = 1 << 10
 _FULL_PRECISION = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _compiled_softmax_rows(*arrays):
-    """The row kernels below where they apply to ``arrays`` (the same shape and dtype, float32
-    or float64, C-contiguous, softmax over the last axis, small), else None."""
-    if not (0 < arrays[0].size <= _COMPILED_SOFTMAX_ELEMENTS) or not _jit.uniform_arrays(
-            arrays, _FULL_PRECISION):
-        return None
-    return _softmax_rows.compiled()
-
-
 @_jit.kernel
 def _softmax_rows(rows, logarithm, zero, out):
     # The NumPy path's operations per row: shift by the maximum (NaN if any is NaN, as
@@ -569,6 +560,96 @@ def _softmax_grad_rows(grad, out, logarithm, zero, result):
                 result[row, column] = out[row, column] * (grad[row, column] - total)
 
 
+# Above _COMPILED_SOFTMAX_ELEMENTS, float32 rows run these kernels: exp is ember._jit.exp_float32
+# (within 2 ulp of NumPy's), so each pass vectorises, and the row sums are reassociated into
+# vector lanes. (64, 256): 24 -> 6 us forward; PyTorch takes 8.
+@_jit.kernel(reassociate=True)
+def _softmax_rows_float32(rows, logarithm, out):
+    """softmax (or log_softmax) of each row of a float32 (R, C) array into ``out``: the row max,
+    exp(x - max) and its sum in one pass, then the division (or the log subtraction). A NaN
+    anywhere in a row makes the whole row NaN, as the NumPy path's max does."""
+    columns = rows.shape[1]
+    for row in range(rows.shape[0]):
+        values = rows[row]
+        target = out[row]
+        # four running maxima, so that the comparisons overlap
+        first_max = second_max = third_max = fourth_max = values[0]
+        whole = columns - columns % 4
+        for column in range(0, whole, 4):
+            if values[column] > first_max:
+                first_max = values[column]
+            if values[column + 1] > second_max:
+                second_max = values[column + 1]
+            if values[column + 2] > third_max:
+                third_max = values[column + 2]
+            if values[column + 3] > fourth_max:
+                fourth_max = values[column + 3]
+        for column in range(whole, columns):
+            if values[column] > first_max:
+                first_max = values[column]
+        # (this module's ``max`` is the tensor op: the lanes are combined by hand)
+        peak = first_max if first_max > second_max else second_max
+        if third_max > peak:
+            peak = third_max
+        if fourth_max > peak:
+            peak = fourth_max
+        total = np.float32(0.0)
+        for column in range(columns):
+            shifted = values[column] - peak
+            exp = _jit.exp_float32(shifted)
+            target[column] = shifted if logarithm else exp
+            total += exp
+        if logarithm:
+            log_total = np.log(total)
+            for column in range(columns):
+                target[column] -= log_total
+        else:
+            for column in range(columns):
+                target[column] /= total
+
+
+@_jit.kernel(reassociate=True)
+def _softmax_grad_rows_float32(grad, out, logarithm, result):
+    """The backward of ``_softmax_rows_float32`` per row: out * (grad - sum(grad * out)), or
+    grad - exp(out) * sum(grad) for log_softmax."""
+    columns = grad.shape[1]
+    for row in range(grad.shape[0]):
+        gradient = grad[row]
+        output = out[row]
+        target = result[row]
+        total = np.float32(0.0)
+        if logarithm:
+            for column in range(columns):
+                total += gradient[column]
+            for column in range(columns):
+                target[column] = gradient[column] - _jit.exp_float32(output[column]) * total
+        else:
+            for column in range(columns):
+                total += gradient[column] * output[column]
+            for column in range(columns):
+                target[column] = output[column] * (gradient[column] - total)
+
+
+def _compiled_rows_kernels(*arrays):
+    """(forward, backward) row kernels for a softmax over the last axis of ``arrays`` (the same
+    shape and dtype, C-contiguous): the scalar ones for small float32/float64 inputs, the
+    vectorised float32 ones for larger float32 inputs; None where neither applies."""
+    if not arrays[0].size:
+        return None
+    if arrays[0].size <= _COMPILED_SOFTMAX_ELEMENTS:
+        if not _jit.uniform_arrays(arrays, _FULL_PRECISION):
+            return None
+        forward = _softmax_rows.compiled()
+        return None if forward is None else (forward, _softmax_grad_rows.compiled(), True)
+    if not _jit.uniform_arrays(arrays, _FLOAT32_ONLY):
+        return None
+    forward = _softmax_rows_float32.compiled()
+    return None if forward is None else (forward, _softmax_grad_rows_float32.compiled(), False)
+
+
+_FLOAT32_ONLY = (np.dtype(np.float32),)
+
+
 class _Softmax(Op):
     """softmax and log_softmax along ``axis``: ``normalize`` of x minus its max (so that exp
     cannot overflow), computed widened and rounded back; backward needs only the output. Large
@@ -582,12 +663,15 @@ class _Softmax(Op):
     @classmethod
     def forward(cls, ctx, x, axis):
         if axis == x.ndim - 1:
-            compiled = _compiled_softmax_rows(x)
-            if compiled is not None:
+            kernels = _compiled_rows_kernels(x)
+            if kernels is not None:
                 out = np.empty(x.shape, x.dtype)
                 columns = x.shape[-1]
-                compiled(x.reshape(-1, columns), cls.logarithm, x.dtype.type(0),
-                         out.reshape(-1, columns))
+                if kernels[2]:
+                    kernels[0](x.reshape(-1, columns), cls.logarithm, x.dtype.type(0),
+                               out.reshape(-1, columns))
+                else:
+                    kernels[0](x.reshape(-1, columns), cls.logarithm, out.reshape(-1, columns))
                 ctx.save_for_backward(out)
                 ctx.axis = axis
                 return out
@@ -623,12 +707,16 @@ class _Softmax(Op):
     def backward(cls, ctx, grad):
         (out,) = ctx.saved_tensors
         if ctx.xp is np and ctx.axis == out.ndim - 1:
-            compiled = _softmax_grad_rows.compiled() if _compiled_softmax_rows(out, grad) else None
-            if compiled is not None:
+            kernels = _compiled_rows_kernels(out, grad)
+            if kernels is not None:
                 result = np.empty(out.shape, out.dtype)
                 columns = out.shape[-1]
-                compiled(grad.reshape(-1, columns), out.reshape(-1, columns), cls.logarithm,
-                         out.dtype.type(0), result.reshape(-1, columns))
+                if kernels[2]:
+                    kernels[1](grad.reshape(-1, columns), out.reshape(-1, columns),
+                               cls.logarithm, out.dtype.type(0), result.reshape(-1, columns))
+                else:
+                    kernels[1](grad.reshape(-1, columns), out.reshape(-1, columns),
+                               cls.logarithm, result.reshape(-1, columns))
                 return result, None
         ranges = [(None, None)] if ctx.xp is not np else _first_axis_ranges(out, ctx.axis)
         if len(ranges) == 1:

@@ -57,14 +57,16 @@ def _both_paths(function, arrays, grad_output):
     return results["compiled"], results["numpy"]
 
 
-def _assert_non_finite_as_numpy_path_and_torch(torch, function, arrays, grad_output):
-    """Compiled path = NumPy path (a few ulp) = torch, NaN and inf in the same places."""
+def _assert_non_finite_as_numpy_path_and_torch(torch, function, arrays, grad_output,
+                                               rtol=2e-6, atol=1e-30):
+    """Compiled path = NumPy path (a few ulp: ``rtol``, ``atol``) = torch, NaN and inf in the
+    same places."""
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         compiled, numpy_path = _both_paths(function, arrays, grad_output)
         theirs = _run(torch, function, arrays, grad_output)
     for mine, numpy_value, their in zip(compiled, numpy_path, theirs):
-        np.testing.assert_allclose(mine, numpy_value, rtol=2e-6, atol=1e-30)
-        np.testing.assert_allclose(mine, their, rtol=2e-5, atol=1e-30)
+        np.testing.assert_allclose(mine, numpy_value, rtol=rtol, atol=atol)
+        np.testing.assert_allclose(mine, their, rtol=max(rtol, 2e-5), atol=atol)
 
 
 def _assert_close(ours, theirs, tolerance):
@@ -387,7 +389,7 @@ def test_cross_entropy_rows_second_derivatives(path):
 def test_softmax_rows_compiled_equals_numpy_path_and_torch(torch, dtype, name, shape):
     x, grad_output = _arrays([shape, shape], dtype, scale=3.0)
     x.reshape(-1)[0] = 50.0  # the shift by the row maximum matters
-    assert reduce._compiled_softmax_rows(x) is not None
+    assert reduce._compiled_rows_kernels(x) is not None
 
     def compute(tensor):
         return getattr(ember if isinstance(tensor, ember.Tensor) else torch, name)(tensor, -1)
@@ -397,15 +399,35 @@ def test_softmax_rows_compiled_equals_numpy_path_and_torch(torch, dtype, name, s
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
-def test_softmax_rows_compiled_non_finite_as_numpy_path_and_torch(torch, name):
+@pytest.mark.parametrize("shape", [(3, 1025), (2, 3, 700), (1, 4099), (40, 31)])
+def test_softmax_rows_vectorised_float32_near_numpy_path_and_torch(torch, name, shape):
+    # above the small-input size, float32 rows take the vectorised kernels (exp within 2 ulp)
+    x, grad_output = _arrays([shape, shape], np.float32, scale=4.0)
+    x.reshape(-1)[::37] = 60.0
+    assert reduce._compiled_rows_kernels(x)[0] is reduce._softmax_rows_float32.compiled()
+
+    def compute(tensor):
+        return getattr(ember if isinstance(tensor, ember.Tensor) else torch, name)(tensor, -1)
+    compiled, numpy_path = _both_paths(compute, [x], grad_output)
+    _assert_close(compiled, numpy_path, {"rtol": 1e-5, "atol": 4e-6})
+    _assert_close(compiled, _run(torch, compute, [x], grad_output), _torch_close(np.float32))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("columns", [3, 1500])
+def test_softmax_rows_compiled_non_finite_as_numpy_path_and_torch(torch, name, columns):
     rows = np.array([[np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0], [0.0, np.nan, 1.0],
                      [-np.inf, 2.0, 1.0], [-np.inf, -np.inf, -np.inf], [-200.0, 100.0, 0.0]],
                     np.float32)
+    rows = np.tile(rows, (1, columns // 3))  # 1500 columns: the vectorised float32 kernels
     grad_output = np.linspace(-1, 1, rows.size).astype(np.float32).reshape(rows.shape)
 
     def compute(tensor):
         return getattr(ember if isinstance(tensor, ember.Tensor) else torch, name)(tensor, -1)
-    _assert_non_finite_as_numpy_path_and_torch(torch, compute, [rows], grad_output)
+    # (wide rows: sums of 1500 terms in another order, and exp's 2 ulp; gradients that cancel
+    # to 1e-4 of their O(1) terms keep those sums' absolute error)
+    _assert_non_finite_as_numpy_path_and_torch(
+        torch, compute, [rows], grad_output, *((2e-6, 1e-30) if columns == 3 else (2e-5, 1e-7)))
 
 
 def test_softmax_rows_take_the_numpy_path_off_the_last_axis_or_not_contiguous(torch):
