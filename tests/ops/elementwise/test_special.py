@@ -55,3 +55,27 @@ def test_erf_compiled_and_numpy_paths_match_torch(torch, dtype, name):
         # float64: the series and fraction of the NumPy path keep about 12 digits in the tail
         rtol = 4e-7 if dtype == np.float32 else (1e-11 if disabled else 1e-14)
         np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=1e-37)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_erfinv_compiled_and_numpy_paths_match_torch(torch, dtype):
+    # Giles' fit and Halley's steps, on the C library's erf (compiled) or NumPy's series: both
+    # within float32 rounding / float64 precision of torch, out to 1 - |x| = 1e-16 and the edges
+    tail = 1 - np.logspace(-16 if dtype == np.float64 else -7, -1, 60)
+    values = np.concatenate([np.linspace(-1, 1, 2001), tail, -tail,
+                             [0.0, -0.0, 1e-30, 1.5, -2.0, np.inf, np.nan]]).astype(dtype)
+    theirs = torch.erfinv(torch.tensor(values)).numpy()
+    for disabled in (False, True):
+        if disabled:
+            with _jit.disabled():
+                ours = ember.erfinv(ember.tensor(values)).numpy()
+        else:
+            ours = ember.erfinv(ember.tensor(values)).numpy()
+        assert ours.dtype == dtype
+        rtol = 2.5e-7 if dtype == np.float32 else (1e-11 if disabled else 1e-14)
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=1e-37)
+        infinite = np.isinf(theirs)
+        np.testing.assert_array_equal(np.signbit(ours[infinite]), np.signbit(theirs[infinite]))
+    shaped = values[:2000].reshape(40, 50)[:, ::3]  # not contiguous
+    np.testing.assert_array_equal(ember.erfinv(ember.tensor(shaped)).numpy(),
+                                  ember.erfinv(ember.tensor(shaped.copy())).numpy())
