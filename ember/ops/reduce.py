@@ -1450,12 +1450,74 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if type(input._data) is not np.ndarray:  # a vmap batch: its indices batched too
         indices = SortIndices.apply(input, axis, largest, k)
         return _VALUES_INDICES["topk"]((Gather.apply(input, axis, indices), indices))
-    indices = _selected_top(input._data, axis, k, largest)
+    indices = _compiled_top(input._data, axis, k, largest)
+    if indices is None:
+        indices = _selected_top(input._data, axis, k, largest)
     if indices is None:
         indices = _sort_indices(input._data, axis, largest).astype(np.int64, copy=False)
         indices = np.ascontiguousarray(np.take(indices, np.arange(k), axis=axis))
     values = torch_named(_take_sorted(input, axis, indices), "TopkBackward0")
     return _VALUES_INDICES["topk"]((values, Tensor._result(indices)))
+
+
+_TOP_DTYPES = tuple(np.dtype(name) for name in ("float32", "float64", "int64", "int32", "int16",
+                                                 "int8", "uint8"))
+
+
+@_jit.kernel
+def _top_rows(rows, k, largest, out):
+    # per row, the k best so far in ``out`` (best first): a value enters only if it beats the
+    # worst kept one, so a row costs about one comparison per element. Better: larger (smaller
+    # when not largest) with NaN as the largest value; equal values keep index order.
+    kept_values = np.empty(k, rows.dtype)
+    for row in range(rows.shape[0]):
+        count = 0
+        for column in range(rows.shape[1]):
+            value = rows[row, column]
+            if count == k:
+                worst = kept_values[k - 1]
+                if largest:
+                    better = value > worst or (value != value and worst == worst)
+                else:
+                    better = value < worst or (value == value and worst != worst)
+                if not better:
+                    continue
+                position = k - 1
+            else:
+                position = count
+                count += 1
+            while position > 0:
+                previous = kept_values[position - 1]
+                if largest:
+                    better = value > previous or (value != value and previous == previous)
+                else:
+                    better = value < previous or (value == value and previous != previous)
+                if not better:
+                    break
+                kept_values[position] = previous
+                out[row, position] = out[row, position - 1]
+                position -= 1
+            kept_values[position] = value
+            out[row, position] = column
+
+
+def _compiled_top(data, axis, k, largest):
+    """topk's indices by the compiled row kernel (one pass over each row, an insertion into the
+    k kept): the same indices as _sort_indices' first k. None without numba, or where k is
+    large enough that the insertions cost more than a sort."""
+    size = data.shape[axis]
+    if not k or (k > 32 and 8 * k > size) or data.dtype not in _TOP_DTYPES:
+        return None
+    kernel = _top_rows.compiled()
+    if kernel is None:
+        return None
+    last = axis == data.ndim - 1
+    rows = np.ascontiguousarray(data if last else np.moveaxis(data, axis, -1))
+    flat = rows.reshape(-1, size)
+    out = np.empty((flat.shape[0], k), np.int64)
+    kernel(flat, k, largest, out)
+    out = out.reshape(rows.shape[:-1] + (k,))
+    return out if last else np.ascontiguousarray(np.moveaxis(out, -1, axis))
 
 
 def _selected_top(data, axis, k, largest):
