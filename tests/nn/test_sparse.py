@@ -62,6 +62,35 @@ def test_embedding_bag_matches_torch_with_its_weights(torch, options, offsets):
     assert_close(ours.weight.grad, theirs.weight.grad, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["mean", "sum"])
+@pytest.mark.parametrize("padding_idx", [None, 3])
+def test_embedding_bag_segment_sums_match_torch(torch, mode, padding_idx):
+    """The bags' segment sums (empty bags inside and at the end, a bag of padding only), in
+    float64 to torch's values and gradients, and a gradcheck."""
+    rng = np.random.default_rng(7)
+    indices = rng.integers(0, 12, 40)
+    indices[10:14] = 3
+    offsets = np.array([0, 0, 5, 10, 14, 14, 30, 40, 40])
+    weight = rng.standard_normal((12, 5))
+    ours = ember.tensor(weight, requires_grad=True)
+    theirs = torch.tensor(weight, requires_grad=True)
+    our_out = F.embedding_bag(ember.tensor(indices), ours, ember.tensor(offsets), mode=mode,
+                              padding_idx=padding_idx)
+    their_out = torch.nn.functional.embedding_bag(torch.tensor(indices), theirs,
+                                                  torch.tensor(offsets), mode=mode,
+                                                  padding_idx=padding_idx)
+    np.testing.assert_allclose(our_out.detach().numpy(), their_out.detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+    weights = rng.standard_normal(tuple(their_out.shape))
+    (our_out * ember.tensor(weights)).sum().backward()
+    (their_out * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert ember.autograd.gradcheck(
+        lambda w: F.embedding_bag(ember.tensor(indices), w, ember.tensor(offsets), mode=mode,
+                                  padding_idx=padding_idx),
+        (ember.tensor(weight, requires_grad=True),))
+
+
 def test_embedding_bag_per_sample_weights_match_torch(torch):
     weight = float_array((10, 3))
     sample_weights = float_array((8,), seed=4)

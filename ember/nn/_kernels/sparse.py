@@ -92,3 +92,43 @@ def _sum_rows_by_index(grad, flat_indices, weight_shape, padding_idx, scale_grad
     if padding_idx is not None:
         grad_weight[padding_idx] = 0
     return grad_weight
+
+
+class BagSum(Op):
+    """Sums of the bags of embedding_bag: ``rows`` (lookups, features) falls into runs of
+    consecutive rows, ``bag_of`` (non-decreasing) giving each row's bag; each row is scaled by
+    ``row_scale`` (0 for padding entries; None: 1) and each bag's sum divided by ``divisor``
+    (the mean's counts; None: 1). One segment sum, where a dense (bags, lookups) membership
+    matrix and a matmul cost bags times as much."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, rows, bag_of, row_scale, divisor, bags):
+        ctx.bag_of = bag_of
+        ctx.row_scale = row_scale
+        ctx.divisor = divisor
+        out = np.zeros((bags, rows.shape[1]), rows.dtype)
+        if not rows.shape[0]:
+            return out
+        if row_scale is not None:
+            rows = rows * row_scale[:, None]
+        sizes = np.bincount(bag_of, minlength=bags)
+        filled = np.flatnonzero(sizes)
+        run_starts = np.cumsum(sizes) - sizes
+        # runs of empty bags have no rows: the filled bags' starts cover every row once
+        out[filled] = np.add.reduceat(rows, run_starts[filled], axis=0)
+        if divisor is not None:
+            out /= divisor[:, None]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        if ctx.divisor is not None:
+            grad = grad / xp.asarray(ctx.divisor[:, None])
+        grad_rows = grad[ctx.bag_of]
+        if ctx.row_scale is not None:
+            grad_rows = grad_rows * xp.asarray(ctx.row_scale[:, None])
+        return grad_rows, None, None, None, None
+

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..._dtype import tensor_type_name
 from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
-from .._kernels.sparse import Embedding
+from .._kernels.sparse import BagSum, Embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
@@ -88,7 +88,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                   padding_idx=None):
     """Sum, mean or max of the embeddings of each bag (a row of a 2-D input, or a run of a 1-D
     input starting at each offset); ``padding_idx`` entries are left out (composite: one lookup,
-    then a (bags, indices) weight matrix product, or a gather at each bag's argmax)."""
+    then a segment sum over each bag's run of rows, or a gather at each bag's argmax)."""
     if input.dim() == 2:
         if offsets is not None:
             raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
@@ -144,18 +144,18 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if mode == "max":
         return torch_named(_bag_max(rows, bag_of, kept, starts.size, dtype),
                            "EmbeddingBagBackward0")
-    membership = np.zeros((starts.size, indices.size), dtype=dtype)
-    membership[bag_of[kept], np.flatnonzero(kept)] = 1
+    row_scale = None if padding_idx is None else kept.astype(dtype)
+    divisor = None
     if mode == "mean":
-        sizes = membership.sum(axis=1, keepdims=True)
-        membership /= np.maximum(sizes, 1)
+        divisor = np.maximum(np.bincount(bag_of[kept], minlength=starts.size), 1).astype(dtype)
     if per_sample_weights is not None:
         rows = without_double_backward(
             rows * per_sample_weights.unsqueeze(1), RuntimeError, "derivative for "
             "aten::_embedding_bag_per_sample_weights_backward is not implemented",
             _EMBEDDING_BAG_FORWARD_AD)
-    # PyTorch's one node for the whole bag reduction names what the matmul records
-    return torch_named(type(weight)._wrap(membership).matmul(rows), "EmbeddingBagBackward0")
+    # PyTorch's one node for the whole bag reduction
+    return torch_named(BagSum.apply(rows, bag_of, row_scale, divisor, starts.size),
+                       "EmbeddingBagBackward0")
 
 
 def _bag_max(rows, bag_of, kept, bags, dtype):
