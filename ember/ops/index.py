@@ -1509,16 +1509,62 @@ def _identity(reduce, dtype):
     return info.min if reduce == "amax" else info.max
 
 
+# the reductions' numbers in _scatter_combine
+_SCATTER_OPERATIONS = {"sum": 0, "mean": 0, "prod": 1, "amax": 2, "amin": 3}
+_SCATTER_DTYPES = tuple(np.dtype(name) for name in ("float32", "float64", "int64", "int32"))
+
+
+@_jit.kernel
+def _scatter_combine(out, targets, values, operation):
+    # np.<ufunc>.at(out, targets, values) in the same order, so the same values: maximum and
+    # minimum keep out's element on ties and when it is NaN, take a NaN value (NumPy's rule)
+    for position in range(targets.size):
+        target = targets[position]
+        value = values[position]
+        current = out[target]
+        if operation == 0:
+            out[target] = current + value
+        elif operation == 1:
+            out[target] = current * value
+        elif operation == 2:
+            if not (current >= value or current != current):
+                out[target] = value
+        elif not (current <= value or current != current):
+            out[target] = value
+
+
+def _scatter_targets(shape, grid):
+    """Flat positions, in a C-ordered array of ``shape``, of the elements that ``grid`` (a
+    _scatter_grid) addresses, in the grid's C order."""
+    flat = 0
+    stride = 1
+    for coordinates, size in zip(reversed(grid), reversed(shape)):
+        flat = flat + coordinates * stride
+        stride *= size
+    return flat.reshape(-1)
+
+
 def _scatter_reduce_arrays(x, axis, index, values, reduce, include_self):
     """The scatter_reduce kernel on arrays: the result and how many values each position
-    combined."""
+    combined. One compiled pass over flat positions where numba is present (np.ufunc.at:
+    ~350 us for 16k values, compiled ~40 us), else np.<ufunc>.at; the same values."""
     grid = _scatter_grid(index, axis)
     out = x.copy()
-    hit = np.zeros(x.shape, np.int64)
-    np.add.at(hit, grid, 1)
-    if not include_self:
-        out[hit > 0] = _identity(reduce, x.dtype)
-    _SCATTER_UFUNCS[reduce].at(out, grid, values)
+    kernel = _scatter_combine.compiled() if x.dtype in _SCATTER_DTYPES and index.size else None
+    if kernel is not None:
+        targets = _scatter_targets(x.shape, grid)
+        hit = np.bincount(targets, minlength=x.size).reshape(x.shape)
+        if not include_self:
+            out[hit > 0] = _identity(reduce, x.dtype)
+        kernel(out.reshape(-1), targets,
+               np.ascontiguousarray(values, dtype=x.dtype).reshape(-1),
+               _SCATTER_OPERATIONS[reduce])
+    else:
+        hit = np.zeros(x.shape, np.int64)
+        np.add.at(hit, grid, 1)
+        if not include_self:
+            out[hit > 0] = _identity(reduce, x.dtype)
+        _SCATTER_UFUNCS[reduce].at(out, grid, values)
     count = hit + (1 if include_self else 0)
     if reduce == "mean":
         divisor = np.maximum(count, 1).astype(out.dtype)
@@ -1595,12 +1641,21 @@ def _scatter_prod_backward(xp, grad, x, axis, index, values, out, include_self):
 
 def _scatter_extreme_backward(xp, grad, x, grid, values, out):
     """amax/amin: the gradient shared evenly by every element equal to the result."""
-    x_wins = _array(x) == _array(out)
-    value_wins = _array(values) == _array(out)[grid]
+    out_array = _array(out)
+    x_wins = _array(x) == out_array
+    # flat positions and np.take: indexing by the grid's broadcast arrays costs ~5x more
+    targets = _scatter_targets(out_array.shape, grid)
+    value_array = _array(values)
+    value_wins = value_array == np.take(out_array, targets).reshape(value_array.shape)
     winners = x_wins.astype(np.int64)
-    np.add.at(winners, grid, value_wins)
-    share = grad / np.maximum(winners, 1).astype(_array(out).dtype)
-    return xp.where(x_wins, share, 0), xp.where(value_wins, share[grid], 0)
+    winners += np.bincount(targets, weights=value_wins.reshape(-1),
+                           minlength=winners.size).astype(np.int64).reshape(winners.shape)
+    share = grad / np.maximum(winners, 1).astype(out_array.dtype)
+    if xp is np:
+        shared = np.take(share, targets).reshape(value_array.shape)
+    else:
+        shared = share[grid]
+    return xp.where(x_wins, share, 0), xp.where(value_wins, shared, 0)
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
