@@ -1,5 +1,7 @@
 """Vision functions and layers against PyTorch: pixel (un)shuffle and channel shuffle,
 interpolate and the Upsample layers, grid_sample, affine_grid, deprecated upsample aliases."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -142,6 +144,36 @@ def test_grid_sample_matches_torch(torch, mode, padding_mode, align_corners):
     compare_with_torch(torch, ours, theirs, [image, grid], rtol=1e-5, atol=1e-6)
     if mode != "nearest":
         gradcheck_arrays(ours, [image, grid])
+
+
+@pytest.mark.parametrize("mode, padding_mode, shape", [
+    ("bilinear", "zeros", (2, 3, 5, 6)), ("nearest", "border", (2, 3, 5, 6)),
+    ("bicubic", "reflection", (2, 3, 5, 6)), ("bilinear", "reflection", (2, 3, 4, 5, 6))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grid_sample_compiled_and_numpy_paths_match_torch(torch, mode, padding_mode, shape,
+                                                          dtype):
+    """The compiled tap kernels (the taps summed per output; the input's gradient added tap
+    after tap) and the NumPy gathers and scatters: torch's values and both gradients."""
+    from ember import _jit
+    rng = np.random.default_rng(8)
+    image = rng.standard_normal(shape).astype(dtype)
+    spatial = len(shape) - 2
+    grid = rng.uniform(-1.2, 1.2, (2, 4, 7, 3)[:spatial + 1] + (spatial,)).astype(dtype)
+    weights = rng.standard_normal((2, shape[1]) + grid.shape[1:-1]).astype(dtype)
+    leaves = [torch.tensor(image, requires_grad=True), torch.tensor(grid, requires_grad=True)]
+    out = torch.nn.functional.grid_sample(*leaves, mode, padding_mode, False)
+    (out * torch.tensor(weights)).sum().backward()
+    expected = [out.detach().numpy()] + [leaf.grad.numpy() for leaf in leaves]
+    tolerance = 2e-5 if dtype == np.float32 else 1e-12
+    for disabled in (False, True):
+        ours = [ember.tensor(image, requires_grad=True), ember.tensor(grid, requires_grad=True)]
+        with _jit.disabled() if disabled else contextlib.nullcontext():
+            result = F.grid_sample(*ours, mode, padding_mode, False)
+            (result * ember.tensor(weights)).sum().backward()
+        assert result.dtype == ours[0].dtype
+        for got, wanted in zip([result.detach().numpy()] + [leaf.grad.numpy() for leaf in ours],
+                               expected):
+            np.testing.assert_allclose(got, wanted, rtol=tolerance, atol=tolerance)
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
