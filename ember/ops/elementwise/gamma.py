@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ... import _jit
 from ...tensor import Tensor
 from ._operands import (
     _binary_math, _not_tensor, _OfInput, _OfInputAnd, _OfOperands, _promote, _unary)
@@ -34,6 +35,7 @@ _STIRLING = [float(bernoulli / (2 * k * (2 * k - 1)))
 # The asymptotic series of digamma: B_2k / (2k), k = 1..7 (the next is 4e-17 at x = 10).
 _DIGAMMA_SERIES = [float(bernoulli / (2 * k))
                    for k, bernoulli in enumerate(_BERNOULLI[:7], start=1)]
+_DIGAMMA_SERIES_ARRAY = np.array(_DIGAMMA_SERIES)
 _DIGAMMA_SHIFT = 10.0
 _STIRLING_FROM = 12.0
 
@@ -220,13 +222,72 @@ def _polygamma_float64(x, n, dtype):
     return sign * factorial * zeta
 
 
+@_jit.kernel
+def _lgamma_values(values, out):
+    # the C library's lgamma in float64 (within an ulp; inf at the poles), rounded to out's dtype
+    for index in range(values.size):
+        out[index] = math.lgamma(np.float64(values[index]))
+
+
+@_jit.kernel
+def _digamma_values(values, series, out):
+    # _digamma_float64 element by element: the same operations, so the same values
+    for index in range(values.size):
+        x = np.float64(values[index])
+        if x == 0.0:
+            out[index] = -math.copysign(math.inf, x)
+            continue
+        reflect = x < 0.0
+        value = 1.0 - x if reflect else x
+        result = 0.0
+        while value < 10.0:  # up to _DIGAMMA_SHIFT steps of psi(x) = psi(x + 1) - 1/x
+            result = result - 1.0 / value
+            value = value + 1.0
+        inverse_square = 1.0 / (value * value)
+        polynomial = series[series.size - 1]
+        for k in range(series.size - 2, -1, -1):
+            polynomial = polynomial * inverse_square + series[k]
+        digamma = result + math.log(value) - 0.5 / value - inverse_square * polynomial
+        if reflect:
+            fraction = x - np.trunc(x)
+            if fraction == 0.0:
+                digamma = math.nan
+            else:
+                digamma = digamma - math.pi / math.tan(math.pi * fraction)
+        out[index] = digamma
+
+
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _compiled(kernel, x, *arguments):
+    """``kernel`` over x's elements into an array of x's dtype, or None without numba."""
+    if x.dtype not in _COMPILED_DTYPES:
+        return None
+    compiled = kernel.compiled()
+    if compiled is None:
+        return None
+    out = np.empty(x.shape, x.dtype)
+    compiled(np.ascontiguousarray(x).reshape(-1), *arguments, out.reshape(-1))
+    return out
+
+
 def lgamma_array(x):
-    """log|Gamma(x)| of a floating array, in its dtype."""
+    """log|Gamma(x)| of a floating array, in its dtype: the C library's lgamma compiled
+    (16k float32: 650 -> 150 us), else the NumPy series (within 1e-15 of it)."""
+    out = _compiled(_lgamma_values, x)
+    if out is not None:
+        return out
     return _rounded(_lgamma_float64, x)
 
 
 def polygamma_array(n, x):
-    """The n-th derivative of digamma of a floating array, in its dtype."""
+    """The n-th derivative of digamma of a floating array, in its dtype (digamma compiled where
+    numba is present: NumPy's passes over the shift loop cost 1.5x the scalar loop)."""
+    if n == 0:
+        out = _compiled(_digamma_values, x, _DIGAMMA_SERIES_ARRAY)
+        if out is not None:
+            return out
     return _rounded(_polygamma_float64, x, n, x.dtype)
 
 
