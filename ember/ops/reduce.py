@@ -1702,12 +1702,52 @@ def msort(input):
     return sort(input, 0)[0]
 
 
+@_jit.kernel
+def _running_extreme_indices(rows, largest, out):
+    # per row, where the running extreme (np.maximum/np.minimum.accumulate, NaN sticking) was
+    # last attained: the element equals it (ties take the later index) or is NaN
+    for row in range(rows.shape[0]):
+        running = rows[row, 0]
+        out[row, 0] = 0
+        last = 0
+        for column in range(1, rows.shape[1]):
+            value = rows[row, column]
+            # NumPy's rule: keep the running value when it wins the comparison or is NaN
+            if largest:
+                if not (running >= value or running != running):
+                    running = value
+            elif not (running <= value or running != running):
+                running = value
+            if value == running or value != value:
+                last = column
+            out[row, column] = last
+
+
+def _compiled_extreme_indices(data, axis, largest):
+    """_cumulative_extreme's indices by the compiled row kernel (one pass, where NumPy's takes
+    two accumulates and three masks over rows), or None."""
+    if data.dtype not in _TOP_DTYPES or not data.size:
+        return None
+    kernel = _running_extreme_indices.compiled()
+    if kernel is None:
+        return None
+    last = axis == data.ndim - 1
+    rows = np.ascontiguousarray(data if last else np.moveaxis(data, axis, -1))
+    out = np.empty(rows.shape, np.int64)
+    kernel(rows.reshape(-1, rows.shape[-1]), largest, out.reshape(-1, rows.shape[-1]))
+    return out if last else np.ascontiguousarray(np.moveaxis(out, -1, axis))
+
+
 def _cumulative_extreme(input, dim, accumulate, operation):
     data = input._data
     _refuse_complex(data, f"{operation}_cpu")
     axis = _axis(dim, data.ndim, operation)
     if axis is None:
         return _scalar_selection(input, operation)
+    indices = _compiled_extreme_indices(data, axis, operation == "cummax")
+    if indices is not None:
+        return _VALUES_INDICES[operation]((Gather.apply(input, axis, indices),
+                                           Tensor._result(indices)))
     running = accumulate(data, axis=axis)
     shape = [1] * data.ndim
     shape[axis] = data.shape[axis]

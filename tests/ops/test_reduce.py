@@ -1,5 +1,7 @@
 """ember.ops.reduce: reductions, softmax, cumulative ops, sorting, order statistics and
 norms."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -507,6 +509,36 @@ def test_topk_compiled_rows_equal_the_sort_order_and_torch(torch, seed):
             torch_leaf = torch.tensor(data, requires_grad=True)
             torch_leaf.topk(k, dim=dim, largest=largest)[0].sum().backward()
             np.testing.assert_array_equal(leaf.grad.numpy(), torch_leaf.grad.numpy())
+
+
+@pytest.mark.parametrize("operation", ["cummax", "cummin"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_cummax_cummin_compiled_and_numpy_paths_match_torch(torch, operation, dtype):
+    """The compiled row kernel (one pass: the running extreme and where it was last attained)
+    and NumPy's accumulates: torch's values and indices with ties, NaNs, signed zeros, along
+    each dim of a non-contiguous input, and torch's gradient."""
+    from ember import _jit
+    rng = np.random.default_rng(9)
+    data = rng.integers(-3, 4, (5, 7, 6)).astype(dtype)
+    if dtype != np.int64:
+        data[1, 2, 3] = data[3, 0, 0] = data[2, 5, 1] = np.nan
+        data[0, :, 2] = [0.0, -0.0, 0.0, -0.0, 1.0, -0.0, 0.0]
+    data = np.swapaxes(data, 0, 2)  # not contiguous
+    for dim in (0, 1, -1):
+        theirs = getattr(torch, operation)(torch.tensor(data), dim)
+        for disabled in (False, True):
+            with _jit.disabled() if disabled else contextlib.nullcontext():
+                values, indices = getattr(ember, operation)(ember.tensor(data), dim)
+            np.testing.assert_array_equal(indices.numpy(), theirs.indices.numpy())
+            np.testing.assert_array_equal(values.numpy(), theirs.values.numpy())
+            np.testing.assert_array_equal(np.signbit(values.numpy()),
+                                          np.signbit(theirs.values.numpy()))
+    if dtype == np.float64:
+        ours = ember.tensor(data, requires_grad=True)
+        getattr(ember, operation)(ours, 1)[0].sum().backward()
+        their_leaf = torch.tensor(data, requires_grad=True)
+        getattr(torch, operation)(their_leaf, 1)[0].sum().backward()
+        np.testing.assert_array_equal(ours.grad.numpy(), their_leaf.grad.numpy())
 
 
 def test_long_float32_cumsum_and_sum_equal_torch(torch):
