@@ -654,3 +654,18 @@ def test_scatter_reduce_compiled_and_ufunc_at_paths_match_torch(torch, reduce, i
     for ours, theirs in zip(ours_leaves, their_leaves):
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5,
                                    atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["triu_indices", "tril_indices"])
+@pytest.mark.parametrize("row, col, offset", [
+    (64, 64, 0), (5, 3, 1), (3, 5, -2), (4, 4, 10), (4, 4, -10), (0, 3, 0), (3, 0, 0),
+    (1, 1, 0), (6, 2, -1)])
+def test_triangle_indices_compiled_and_numpy_paths_match_torch(torch, name, row, col, offset):
+    from ember import _jit
+    theirs = getattr(torch, name)(row, col, offset).numpy()
+    for disabled in (False, True):
+        with _jit.disabled() if disabled else contextlib.nullcontext():
+            ours = getattr(ember, name)(row, col, offset).numpy()
+        assert ours.dtype == np.int64
+        np.testing.assert_array_equal(ours, theirs)
+        assert ours.shape == theirs.shape
