@@ -1548,6 +1548,24 @@ def _selected_top(data, axis, k, largest):
     return np.ascontiguousarray(np.moveaxis(columns, -1, axis))
 
 
+def _ranked_index(data, axis, rank):
+    """The index at position ``rank`` of the stable ascending sort along ``axis`` (size 1 there,
+    int64), without sorting: a partition gives the value there, and among the elements equal
+    to it the one the stable order puts at ``rank`` is the (rank - smaller)-th by index. Rows
+    holding NaN give an arbitrary index: the callers replace them."""
+    size = data.shape[axis]
+    last = axis == data.ndim - 1
+    moved = data if last else np.moveaxis(data, axis, -1)
+    rows = moved.reshape(-1, size)
+    value = np.partition(rows, rank, axis=1)[:, rank:rank + 1]
+    smaller = np.count_nonzero(rows < value, axis=1)
+    equal = rows == value
+    occurrence = np.cumsum(equal, axis=1)
+    chosen = np.argmax(equal & (occurrence == (rank - smaller + 1)[:, None]), axis=1)
+    chosen = chosen.astype(np.int64).reshape(moved.shape[:-1] + (1,))
+    return chosen if last else np.moveaxis(chosen, -1, axis)
+
+
 def median(input, dim=None, keepdim=False):
     """The lower median (PyTorch's: no averaging of the middle pair); NaN if any is NaN. Over
     all elements the gradient is shared by the elements equal to the median, as PyTorch does;
@@ -1561,8 +1579,7 @@ def median(input, dim=None, keepdim=False):
     if axis is None:
         return _scalar_selection(input, "median")
     _check_reducible(input, (axis,), True, "median")
-    order = _sort_indices(data, axis, False)
-    kept = np.take(order, [(data.shape[axis] - 1) // 2], axis=axis)
+    kept = _ranked_index(data, axis, (data.shape[axis] - 1) // 2)
     if is_floating(data.dtype):
         has_nan = np.isnan(data).any(axis=axis, keepdims=True)
         first_nan = np.argmax(np.isnan(data), axis=axis, keepdims=True)
@@ -1655,7 +1672,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
     if data.ndim == 0:
         return _scalar_selection(input, "kthvalue")
-    kept = np.take(_sort_indices(data, axis, False), [k - 1], axis=axis).astype(np.int64)
+    kept = _ranked_index(data, axis, k - 1)
     rows = np.moveaxis(data, axis, -1).reshape(-1, size)
     chosen = np.moveaxis(kept, axis, -1).reshape(-1)
     kth = rows[np.arange(rows.shape[0]), chosen][:, None]

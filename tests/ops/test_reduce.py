@@ -541,6 +541,21 @@ def test_cummax_cummin_compiled_and_numpy_paths_match_torch(torch, operation, dt
         np.testing.assert_array_equal(ours.grad.numpy(), their_leaf.grad.numpy())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_ranked_index_is_the_stable_sort_position(torch, dtype):
+    """median's and kthvalue's selection by partition: the index the stable sort puts at the
+    rank (many ties here), along each dim; median's values and indices are torch's."""
+    data = np.random.default_rng(11).integers(-3, 3, (6, 9, 8)).astype(dtype)
+    for axis in range(3):
+        for rank in (0, 3, data.shape[axis] - 1):
+            expected = np.take(reduce._sort_indices(data, axis, False), [rank], axis=axis)
+            np.testing.assert_array_equal(reduce._ranked_index(data, axis, rank), expected)
+        ours = ember.tensor(data).median(axis)
+        theirs = torch.tensor(data).median(axis)
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+        np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+
+
 def test_long_float32_cumsum_and_sum_equal_torch(torch):
     # PyTorch accumulates a float32 cumsum in float64 and sums long float32 runs over a strided
     # dim in blocks; running float32 sums drift from them by 5e-6 to 3e-5 relative here.
