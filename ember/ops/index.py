@@ -939,13 +939,26 @@ def nonzero(input, as_tuple=False):
         raise TypeError(f"nonzero(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
     data = input._data if input._data.ndim else input._data.reshape(1)
-    indices = np.nonzero(data)
+    indices = _nonzero_coordinates(data)
     if as_tuple:
-        return tuple(Tensor._result(axis.astype(np.int64)) for axis in indices)
+        return tuple(Tensor._result(axis) for axis in indices)
     if input._data.ndim == 0:
         return Tensor._result(np.zeros((int(data[0] != 0), 0), np.int64))
     # (ndim, N) transposed: column-major, as PyTorch's kernel fills its result
-    return Tensor._result(np.stack(indices).astype(np.int64).T)
+    return Tensor._result(indices.T)
+
+
+def _nonzero_coordinates(data):
+    """(ndim, N) int64 coordinates of the nonzero elements in C order: the flat positions split
+    by the shape (np.nonzero of a 2-D array costs ~10x np.flatnonzero)."""
+    flat = np.flatnonzero(data)
+    if not flat.size:
+        return np.stack(np.nonzero(data)).astype(np.int64)  # (the empty result's strides)
+    out = np.empty((data.ndim, flat.size), np.int64)
+    for axis in range(data.ndim - 1, 0, -1):
+        np.divmod(flat, data.shape[axis], out=(flat, out[axis]))
+    out[0] = flat
+    return out
 
 
 def nonzero_static(input, *, size, fill_value=-1):

@@ -669,3 +669,21 @@ def test_triangle_indices_compiled_and_numpy_paths_match_torch(torch, name, row,
         assert ours.dtype == np.int64
         np.testing.assert_array_equal(ours, theirs)
         assert ours.shape == theirs.shape
+
+
+@pytest.mark.parametrize("shape", [(64, 33), (3, 4, 5, 2), (7,), (0, 3), (2, 0, 3), (), (1,)])
+def test_nonzero_from_flat_positions_matches_torch(torch, shape):
+    """nonzero's coordinates split from the flat positions: torch's, for transposed
+    (non-contiguous) inputs and as a tuple too."""
+    array = np.random.default_rng(12).integers(0, 2, shape).astype(np.float32)
+    for data in (array, array.T):
+        ours = ember.tensor(data).nonzero()
+        theirs = torch.tensor(data).nonzero()
+        assert ours.dtype == ember.int64
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        assert ours.shape == theirs.shape
+        if ours.numel():
+            assert ours.stride() == theirs.stride()
+        for mine, other in zip(ember.tensor(data).nonzero(as_tuple=True),
+                               torch.tensor(data).nonzero(as_tuple=True), strict=True):
+            np.testing.assert_array_equal(mine.numpy(), other.numpy())
