@@ -504,3 +504,31 @@ def test_zero_kernel_errors_match_torch(torch, call):
             call(library.nn.functional, library)
         messages.append(str(error.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("options", [
+    {"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": (2, 3), "stride": (1, 2), "dilation": (2, 1), "padding": (1, 1)},
+    {"kernel_size": 2, "ceil_mode": True}])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool2d_indices_compiled_and_numpy_paths_match_torch(torch, options, dtype):
+    """The compiled window argmax (first maximum, last NaN) and flat indices, and the NumPy
+    passes per kernel offset: torch's values, indices (ties and NaN here) and gradient."""
+    from ember import _jit
+    rng = np.random.default_rng(13)
+    array = rng.integers(-2, 3, (2, 3, 7, 9)).astype(dtype)
+    array[0, 1, 2, 3] = array[1, 2, 5, 5] = array[1, 2, 5, 6] = np.nan
+    theirs_leaf = torch.tensor(array, requires_grad=True)
+    values, indices = torch.nn.functional.max_pool2d(theirs_leaf, return_indices=True, **options)
+    weights = rng.standard_normal(tuple(values.shape)).astype(dtype)
+    (values * torch.tensor(weights)).sum().backward()
+    for disabled in (False, True):
+        leaf = ember.tensor(array, requires_grad=True)
+        with _jit.disabled() if disabled else contextlib.nullcontext():
+            ours, our_indices = F.max_pool2d(leaf, return_indices=True, **options)
+            (ours * ember.tensor(weights)).sum().backward()
+        np.testing.assert_array_equal(ours.detach().numpy(), values.detach().numpy())
+        np.testing.assert_array_equal(our_indices.numpy(), indices.numpy())
+        # overlapping windows add their gradients in another order
+        np.testing.assert_allclose(leaf.grad.numpy(), theirs_leaf.grad.numpy(), rtol=1e-6,
+                                   atol=1e-6)

@@ -237,9 +237,53 @@ def _window_maxima_into(padded, kernel_size, stride, dilation, out_size, maxima)
         np.copyto(maxima, values)
 
 
+@_jit.kernel
+def _window_argmax_2d(windows, values, best):
+    # windows (N, C, kh, kw, oh, ow): per window the running maximum and its offset, a later
+    # element winning when strictly greater or NaN (_window_argmax's rule, whether or not the
+    # input has NaN: without NaN the test never fires)
+    batch, channels, kernel_height, kernel_width, out_height, out_width = windows.shape
+    for item in range(batch):
+        for channel in range(channels):
+            for row in range(out_height):
+                for column in range(out_width):
+                    running = windows[item, channel, 0, 0, row, column]
+                    chosen = 0
+                    number = 0
+                    for kernel_row in range(kernel_height):
+                        for kernel_column in range(kernel_width):
+                            value = windows[item, channel, kernel_row, kernel_column, row,
+                                            column]
+                            if value > running or value != value:
+                                running = value
+                                chosen = number
+                            number += 1
+                    values[item, channel, row, column] = running
+                    best[item, channel, row, column] = chosen
+
+
+def _compiled_window_argmax(windows, kernel_size):
+    """_window_argmax of 2-D float windows in one compiled pass (a NumPy pass per kernel
+    offset costs ~4 copies of the output each: 2x2 of (8, 16, 32, 32): 1.1 ms -> ~0.1 ms);
+    None where it does not apply."""
+    if len(kernel_size) != 2 or windows.dtype not in _COMPILED_DTYPES or not windows.size:
+        return None
+    kernel = _window_argmax_2d.compiled()
+    if kernel is None:
+        return None
+    out_shape = windows.shape[:2] + windows.shape[4:]
+    values = np.empty(out_shape, windows.dtype)
+    best = np.empty(out_shape, np.uint8 if math.prod(kernel_size) < 256 else np.int64)
+    kernel(windows, values, best)
+    return values, best
+
+
 def _window_argmax(windows, kernel_size, has_nan):
     """Running maximum with the offset of each window's maximum, PyTorch's rule: a later element
     wins only when strictly greater or NaN (so the first maximum, or the last NaN, is kept)."""
+    compiled = _compiled_window_argmax(windows, kernel_size)
+    if compiled is not None:
+        return compiled
     everything = (slice(None), slice(None))
     offsets = list(np.ndindex(*kernel_size))
     values = windows[everything + offsets[0]].copy()
@@ -264,8 +308,33 @@ def _offset_slices(kernel_size, stride, dilation, out_size):
             for offset in np.ndindex(*kernel_size)]
 
 
+@_jit.kernel
+def _flat_indices_2d(best, geometry, out):
+    # geometry: input width, kernel width, strides, paddings, dilations (height's, width's)
+    width, kernel_width, stride_y, stride_x, pad_y, pad_x, dilation_y, dilation_x = geometry
+    batch, channels, out_height, out_width = best.shape
+    for item in range(batch):
+        for channel in range(channels):
+            for row in range(out_height):
+                for column in range(out_width):
+                    offset = np.int64(best[item, channel, row, column])
+                    kernel_row = offset // kernel_width
+                    kernel_column = offset - kernel_row * kernel_width
+                    out[item, channel, row, column] = (
+                        (row * stride_y - pad_y + kernel_row * dilation_y) * width
+                        + column * stride_x - pad_x + kernel_column * dilation_x)
+
+
 def _flat_indices(best, input_shape, kernel_size, stride, padding, dilation, out_size):
     """PyTorch's indices: each maximum's position in the flattened input spatial dims."""
+    if len(kernel_size) == 2 and best.size:
+        kernel = _flat_indices_2d.compiled()
+        if kernel is not None:
+            geometry = np.array([input_shape[3], kernel_size[1], stride[0], stride[1],
+                                 padding[0], padding[1], dilation[0], dilation[1]], np.int64)
+            out = np.empty(best.shape, np.int64)
+            kernel(np.ascontiguousarray(best), geometry, out)
+            return out
     sizes = input_shape[2:]
     spatial_dims = len(sizes)
     kernel_coordinates = np.unravel_index(best.astype(np.int64), kernel_size)
