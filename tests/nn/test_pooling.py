@@ -532,3 +532,28 @@ def test_max_pool2d_indices_compiled_and_numpy_paths_match_torch(torch, options,
         # overlapping windows add their gradients in another order
         np.testing.assert_allclose(leaf.grad.numpy(), theirs_leaf.grad.numpy(), rtol=1e-6,
                                    atol=1e-6)
+
+
+@pytest.mark.parametrize("output_size", [7, (3, 5), (9, 4), 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adaptive_max_pool2d_compiled_and_numpy_paths_match_torch(torch, output_size, dtype):
+    """The compiled window scan and NumPy's gathered windows: torch's values, indices (first
+    maximum among ties, last NaN among NaNs) and gradient."""
+    from ember import _jit
+    rng = np.random.default_rng(14)
+    array = rng.integers(-2, 3, (2, 3, 9, 11)).astype(dtype)
+    array[0, 0, 1:4, 2:5] = np.nan
+    array[1, 2, 0, 0] = array[1, 2, 8, 10] = np.nan
+    theirs_leaf = torch.tensor(array, requires_grad=True)
+    values, indices = torch.nn.functional.adaptive_max_pool2d(theirs_leaf, output_size, True)
+    weights = rng.standard_normal(tuple(values.shape)).astype(dtype)
+    (values * torch.tensor(weights)).sum().backward()
+    for disabled in (False, True):
+        leaf = ember.tensor(array, requires_grad=True)
+        with _jit.disabled() if disabled else contextlib.nullcontext():
+            ours, our_indices = F.adaptive_max_pool2d(leaf, output_size, True)
+            (ours * ember.tensor(weights)).sum().backward()
+        np.testing.assert_array_equal(ours.detach().numpy(), values.detach().numpy())
+        np.testing.assert_array_equal(our_indices.numpy(), indices.numpy())
+        np.testing.assert_allclose(leaf.grad.numpy(), theirs_leaf.grad.numpy(), rtol=1e-6,
+                                   atol=1e-6)
