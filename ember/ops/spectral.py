@@ -1,5 +1,6 @@
 """Discrete Fourier transforms (``torch.fft``): complex-to-complex, real-to-complex (one-sided)
-and complex-to-real transforms over any dims, on NumPy's pocketfft (single precision kept).
+and complex-to-real transforms over any dims, on pocketfft (single precision kept): SciPy's
+where installed, else NumPy's.
 
 Backward (PyTorch's formulas): a transform's adjoint is the opposite transform with the
 normalisation mode swapped ("backward" <-> "forward"; "ortho" stays); a one-sided input's missing
@@ -17,6 +18,23 @@ from ..tensor import Tensor
 from .elementwise.complex import conj, real_part_for, view_as_real
 from .index import index_select
 from .shape import _normalize_dim, cat, narrow, require_tensor, roll
+
+_BACKEND = []
+
+
+def _transforms():
+    """scipy.fft where SciPy is installed (an optional extra), else numpy.fft: the same
+    pocketfft and signatures, but SciPy transforms all axes in one call where NumPy goes
+    axis by axis through a Python loop with copies (complex64 (8, 16, 32, 32) fft2: NumPy
+    5 ms, SciPy 0.37 ms, PyTorch 0.26 ms)."""
+    if not _BACKEND:
+        try:
+            import scipy.fft as backend  # optional: imported on the first transform
+        except ImportError:
+            backend = np.fft
+        _BACKEND.append(backend)
+    return _BACKEND[0]
+
 
 _NORMS = (None, "backward", "ortho", "forward")
 _SWAPPED = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
@@ -61,13 +79,13 @@ class _Transform(Op):
     @staticmethod
     def forward(ctx, x, kind, axes, sizes, norm, inverse):
         ctx.options = (kind, axes, sizes, norm, inverse, x.shape, x.dtype)
+        fft = _transforms()
         if kind == "c2c":
             work = x if x.dtype.kind == "c" else x.astype(complex_dtype(x.dtype))
-            return (np.fft.ifftn if inverse else np.fft.fftn)(work, s=sizes, axes=axes,
-                                                              norm=norm)
+            return (fft.ifftn if inverse else fft.fftn)(work, s=sizes, axes=axes, norm=norm)
         if kind == "r2c":
-            return np.fft.rfftn(x, s=sizes, axes=axes, norm=norm)
-        return np.fft.irfftn(x, s=sizes, axes=axes, norm=norm)
+            return fft.rfftn(x, s=sizes, axes=axes, norm=norm)
+        return fft.irfftn(x, s=sizes, axes=axes, norm=norm)
 
     @staticmethod
     def backward(ctx, grad):
@@ -75,16 +93,17 @@ class _Transform(Op):
         if ctx.xp is not np:
             return (_adjoint_recorded(grad, *ctx.options), None, None, None, None, None)
         swapped = _SWAPPED[norm]
+        fft = _transforms()
         if kind == "c2c":
-            result = (np.fft.fftn if inverse else np.fft.ifftn)(grad, axes=axes, norm=swapped)
+            result = (fft.fftn if inverse else fft.ifftn)(grad, axes=axes, norm=swapped)
         elif kind == "r2c":
             last = axes[-1]
             full = list(grad.shape)
             full[last] = sizes[-1]
             # the half of the spectrum that rfft leaves out enters as zeros
-            result = np.fft.ifftn(_fitted(grad, full, (last,)), axes=axes, norm=swapped)
+            result = fft.ifftn(_fitted(grad, full, (last,)), axes=axes, norm=swapped)
         else:
-            result = np.fft.rfftn(grad, axes=axes, norm=swapped)
+            result = fft.rfftn(grad, axes=axes, norm=swapped)
             length = sizes[-1]
             doubled = length - result.shape[axes[-1]]
             if doubled > 0:

@@ -261,3 +261,32 @@ def test_second_derivatives_match_pytorch(torch, name, norm):
 def test_gradgradcheck_without_torch(transform):
     x = ember.tensor(RNG.standard_normal((3, 5)), requires_grad=True)
     assert ember.autograd.gradgradcheck(lambda value: transform(ember, value), (x,))
+
+
+@pytest.mark.parametrize("backend", ["scipy", "numpy"])
+@pytest.mark.parametrize("name", ["fft2", "ifft2", "rfft2", "irfft2", "rfft", "hfft"])
+def test_scipy_and_numpy_backends_match_torch(torch, monkeypatch, backend, name):
+    """The transforms on scipy.fft (when installed) and on numpy.fft: torch's values and
+    gradients in float32, single precision kept."""
+    from ember.ops import spectral
+    if backend == "scipy":
+        scipy_fft = pytest.importorskip("scipy.fft")
+        monkeypatch.setattr(spectral, "_BACKEND", [scipy_fft])
+    else:
+        monkeypatch.setattr(spectral, "_BACKEND", [np.fft])
+    rng = np.random.default_rng(15)
+    array = rng.standard_normal((3, 6, 8)).astype(np.float32)
+    if name in ("ifft2", "fft2", "irfft2", "hfft"):
+        array = (array + 1j * rng.standard_normal(array.shape)).astype(np.complex64)
+    ours_leaf = ember.tensor(array, requires_grad=True)
+    theirs_leaf = torch.tensor(array, requires_grad=True)
+    ours = getattr(ember.fft, name)(ours_leaf)
+    theirs = getattr(torch.fft, name)(theirs_leaf)
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-4,
+                               atol=1e-4)
+    weights = rng.standard_normal(tuple(theirs.shape)).astype(np.float32)
+    (ours.abs() * ember.tensor(weights)).sum().backward()
+    (theirs.abs() * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(ours_leaf.grad.numpy(), theirs_leaf.grad.resolve_conj().numpy(),
+                               rtol=1e-4, atol=1e-4)
