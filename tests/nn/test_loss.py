@@ -593,6 +593,30 @@ def test_ctc_loss_values_and_gradients_match_torch(torch, reduction):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ctc_loss_compiled_and_numpy_recursions_match_torch(torch, dtype):
+    """The alpha and beta recursions compiled (NumPy's logaddexp step by step) and as NumPy
+    passes per step: torch's losses (an impossible alignment included) and gradients."""
+    logits, targets, _, target_lengths = _ctc_case(seed=2)
+    logits = logits.astype(dtype)
+    input_lengths = [12, 9, 1, 12]
+    leaf = torch.tensor(logits, requires_grad=True)
+    loss = torch.nn.functional.ctc_loss(leaf.log_softmax(2), torch.tensor(targets),
+                                        input_lengths, target_lengths, reduction="none")
+    loss.sum().backward()
+    expected = [loss.detach().numpy(), leaf.grad.numpy()]
+    for disabled in (False, True):
+        ours_leaf = ember.tensor(logits, requires_grad=True)
+        with _jit.disabled() if disabled else contextlib.nullcontext():
+            ours = F.ctc_loss(ours_leaf.log_softmax(2), ember.tensor(targets), input_lengths,
+                              target_lengths, reduction="none")
+            ours.sum().backward()
+        assert ours.dtype == ours_leaf.dtype
+        tolerance = 1e-5 if dtype == np.float32 else 1e-10
+        for got, wanted in zip([ours.detach().numpy(), ours_leaf.grad.numpy()], expected):
+            np.testing.assert_allclose(got, wanted, rtol=tolerance, atol=tolerance)
+
+
 def test_ctc_loss_concatenated_targets_unbatched_and_zero_infinity_match_torch(torch):
     logits, targets, input_lengths, target_lengths = _ctc_case(seed=1)
     input_lengths = [12, 9, 1, 12]  # sample 2 cannot fit its two labels: infinite loss

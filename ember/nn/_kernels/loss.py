@@ -3,6 +3,7 @@ one ClassificationLoss, binary_cross_entropy and binary_cross_entropy_with_logit
 dynamic programme.
 """
 import functools
+import math
 
 import numpy as np
 
@@ -597,6 +598,62 @@ def _shifted(values, by):
     return out
 
 
+_LOG_TWO = np.log(2.0)
+
+
+@_jit.kernel
+def _ctc_recursion(emit, skip, table, backward, ends, start):
+    # table[t] from table[t - 1] (forward; table[0] given) or table[t + 1] (backward):
+    # log(exp(a) + exp(b) + exp(c)) + emit[t], a the same label position, b the one before
+    # (after, backward), c two before (after) where ``skip`` allows it, summed as
+    # np.logaddexp(np.logaddexp(a, b), c) sums them (-inf for a missing neighbour). Backward:
+    # a sample's row is start + emit at its last step ``ends[b]``, and -inf after it.
+    steps, batch, extended = emit.shape
+    negative_infinity = table.dtype.type(-np.inf)
+    log_two = table.dtype.type(_LOG_TWO)
+    for count in range(steps):
+        step = steps - 1 - count if backward else count
+        if not backward and step == 0:
+            continue
+        for sample in range(batch):
+            if backward and step >= ends[sample]:
+                for position in range(extended):
+                    table[step, sample, position] = (start[sample, position]
+                                                     + emit[step, sample, position]
+                                                     if step == ends[sample]
+                                                     else negative_infinity)
+                continue
+            neighbour = step + 1 if backward else step - 1
+            for position in range(extended):
+                total = table[neighbour, sample, position]
+                for term in range(2):
+                    other = negative_infinity
+                    if backward:
+                        ahead = position + 1 + term
+                        if ahead < extended and (term == 0 or skip[sample, ahead]):
+                            other = table[neighbour, sample, ahead]
+                    else:
+                        behind = position - 1 - term
+                        if behind >= 0 and (term == 0 or skip[sample, position]):
+                            other = table[neighbour, sample, behind]
+                    # NumPy's logaddexp, step by step
+                    if total == other:
+                        total = total + log_two
+                    else:
+                        difference = total - other
+                        if difference > 0:
+                            total = total + math.log1p(math.exp(-difference))
+                        elif difference <= 0:
+                            total = other + math.log1p(math.exp(difference))
+                        else:
+                            total = difference
+                table[step, sample, position] = total + emit[step, sample, position]
+
+
+_CTC_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_NO_ENDS = np.empty(0, np.int64)
+
+
 class CTCLoss(Op):
     """Connectionist temporal classification: the negative log-likelihood of each target over
     all alignments of the (T, N, C) log-probabilities, by the forward (alpha) recursion over
@@ -624,10 +681,15 @@ class CTCLoss(Op):
         alpha = np.full((steps, batch, extended), -np.inf, dtype=log_probs.dtype)
         if steps:
             alpha[0, :, :2] = emit[0, :, :2]
-        for step in range(1, steps):
-            previous = alpha[step - 1]
-            skipped = np.where(skip, _shifted(previous, 2), -np.inf)
-            alpha[step] = _log_add3(previous, _shifted(previous, 1), skipped) + emit[step]
+        kernel = _ctc_recursion.compiled() if alpha.dtype in _CTC_DTYPES else None
+        if kernel is not None:
+            # the time loop compiled (one NumPy pass per step costs ~10 calls per step)
+            kernel(np.ascontiguousarray(emit), skip, alpha, False, _NO_ENDS, alpha[0])
+        else:
+            for step in range(1, steps):
+                previous = alpha[step - 1]
+                skipped = np.where(skip, _shifted(previous, 2), -np.inf)
+                alpha[step] = _log_add3(previous, _shifted(previous, 1), skipped) + emit[step]
         samples = np.arange(batch)
         last_step = np.maximum(input_lengths - 1, 0)
         final = alpha[last_step, samples] if steps else np.full((batch, extended), -np.inf)
@@ -660,7 +722,14 @@ class CTCLoss(Op):
         start[samples, np.maximum(last_label - 1, 0)] = np.where(target_lengths > 0, 0, -np.inf)
         start[samples, last_label] = 0
         following = np.full(alpha.shape[1:], -np.inf, dtype=alpha.dtype)
-        for step in range(steps - 1, -1, -1):
+        kernel = _ctc_recursion.compiled() if alpha.dtype in _CTC_DTYPES else None
+        if kernel is not None:
+            kernel(np.ascontiguousarray(emit), skip, beta, True,
+                   (input_lengths - 1).astype(np.int64), start)
+            steps_left = ()
+        else:
+            steps_left = range(steps - 1, -1, -1)
+        for step in steps_left:
             ahead = np.full_like(following, -np.inf)
             ahead[:, :-2] = np.where(skip[:, 2:], following[:, 2:], -np.inf)
             behind = np.full_like(following, -np.inf)
