@@ -62,3 +62,36 @@ def test_pdist_matches_torch(torch, p):
     for bad in [ember.ones(3), ember.ones(2, 3, 4)]:
         with pytest.raises(RuntimeError, match="pdist only supports 2D tensors"):
             ember.nn.functional.pdist(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_euclidean_pdist_kernel_and_composite_match_torch(torch, dtype):
+    """pdist(x, 2) by the compiled pair kernels (equal rows included: distance 0, gradient 0)
+    and by the composite of gathers and a norm: torch's values, gradient and node name, its
+    double-backward refusal, and a float64 gradcheck."""
+    import contextlib
+
+    from ember import _jit
+    rng = np.random.default_rng(16)
+    array = rng.standard_normal((9, 6)).astype(dtype)
+    array[4] = array[1]
+    leaf = torch.tensor(array, requires_grad=True)
+    theirs = torch.nn.functional.pdist(leaf)
+    weights = rng.standard_normal(tuple(theirs.shape)).astype(dtype)
+    (theirs * torch.tensor(weights)).sum().backward()
+    tolerance = 1e-6 if dtype == np.float32 else 1e-13
+    for disabled in (False, True):
+        ours_leaf = ember.tensor(array, requires_grad=True)
+        with _jit.disabled() if disabled else contextlib.nullcontext():
+            ours = F.pdist(ours_leaf)
+            (ours * ember.tensor(weights)).sum().backward()
+        assert ours.grad_fn.name() == theirs.grad_fn.name()
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(),
+                                   rtol=tolerance, atol=tolerance)
+        np.testing.assert_allclose(ours_leaf.grad.numpy(), leaf.grad.numpy(), rtol=tolerance,
+                                   atol=tolerance)
+    x = ember.tensor(array.astype(np.float64)[:5] + np.arange(5)[:, None], requires_grad=True)
+    assert ember.autograd.gradcheck(lambda value: F.pdist(value), (x,))
+    (first,) = ember.autograd.grad(F.pdist(x).sum(), x, create_graph=True)
+    with pytest.raises(NotImplementedError, match="_pdist_backward"):
+        ember.autograd.grad(first.sum(), x)

@@ -4,6 +4,7 @@ import numpy as np
 from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
 from ...ops import vector_norm
 from ...ops._broadcast import mismatch_error
+from .._kernels.distance import EuclideanPdist, euclidean_pdist_applies
 
 __all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
@@ -44,6 +45,8 @@ def pdist(input, p=2):
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
+    if p == 2 and euclidean_pdist_applies(input._data):
+        return EuclideanPdist.apply(input)
     first, second = np.triu_indices(input.shape[0], k=1)
     difference = input[first] - input[second]
     distances = without_double_backward(vector_norm(difference, p, 1), NotImplementedError,
