@@ -957,3 +957,36 @@ def test_class_probabilities_take_a_weight_of_another_dtype_as_torch(torch):
         values.append(functional.cross_entropy(library.tensor(logits), probabilities,
                                                weight=library.ones(5, dtype=library.float64)))
     np.testing.assert_allclose(values[0].item(), values[1].item(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{}, {"ignore_index": 2}, {"label_smoothing": 0.1},
+                                     {"weight": True, "reduction": "sum"},
+                                     {"reduction": "none"}])
+def test_spatial_cross_entropy_compiled_and_numpy_paths_match_torch(torch, options):
+    """(N, C, H, W) float32 logits: the log-sum-exp over classes by the compiled plane kernel
+    (exp_float32, within 2 ulp of NumPy's exp) and the targets' logits by flat positions, or
+    NumPy's passes: torch's loss and gradient, NaN and infinite logits included."""
+    rng = np.random.default_rng(17)
+    logits = rng.standard_normal((3, 5, 4, 6)).astype(np.float32) * 4
+    logits[1, :, 2, 3] = np.inf
+    logits[2, 1, 0, 0] = np.nan
+    target = rng.integers(0, 5, (3, 4, 6))
+    options = dict(options)
+    if options.pop("weight", False):
+        options["weight"] = rng.uniform(0.5, 2, 5).astype(np.float32)
+    their_options = {key: torch.tensor(value) if key == "weight" else value
+                     for key, value in options.items()}
+    our_options = {key: ember.tensor(value) if key == "weight" else value
+                   for key, value in options.items()}
+    leaf = torch.tensor(logits, requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(leaf, torch.tensor(target), **their_options)
+    loss.sum().backward()
+    for disabled in (False, True):
+        ours_leaf = ember.tensor(logits, requires_grad=True)
+        with _jit.disabled() if disabled else contextlib.nullcontext():
+            ours = F.cross_entropy(ours_leaf, ember.tensor(target), **our_options)
+            ours.sum().backward()
+        np.testing.assert_allclose(ours.detach().numpy(), loss.detach().numpy(), rtol=2e-6,
+                                   atol=1e-6)
+        np.testing.assert_allclose(ours_leaf.grad.numpy(), leaf.grad.numpy(), rtol=2e-6,
+                                   atol=5e-7)
