@@ -593,20 +593,37 @@ def averaging_matrix(size, count, dtype):
 
 @_jit.kernel
 def _adaptive_argmax_2d(planes, row_starts, row_ends, column_starts, column_ends, out):
-    # planes (B, H, W): per window the flat position of its maximum, PyTorch's rule: a later
-    # element wins when strictly greater or NaN (the first maximum, or the last NaN)
+    # planes (B, H, W): per window the flat position of its maximum, PyTorch's rule (a later
+    # element wins when strictly greater or NaN: the first maximum, or the last NaN), as two
+    # predictable scans (the maximum, then where it first is) instead of one whose data-
+    # dependent updates mispredict
     width = planes.shape[2]
     for plane in range(planes.shape[0]):
+        values = planes[plane]
         for out_row in range(row_starts.size):
+            first_row = row_starts[out_row]
+            last_row = row_ends[out_row]
             for out_column in range(column_starts.size):
-                best = row_starts[out_row] * width + column_starts[out_column]
-                running = planes[plane, row_starts[out_row], column_starts[out_column]]
-                for row in range(row_starts[out_row], row_ends[out_row]):
-                    for column in range(column_starts[out_column], column_ends[out_column]):
-                        value = planes[plane, row, column]
-                        if value > running or value != value:
-                            running = value
+                first_column = column_starts[out_column]
+                last_column = column_ends[out_column]
+                running = values[first_row, first_column]
+                missing = False
+                for row in range(first_row, last_row):
+                    for column in range(first_column, last_column):
+                        value = values[row, column]
+                        running = max(running, value)
+                        missing |= value != value
+                best = first_row * width + first_column
+                found = False
+                for row in range(first_row, last_row):
+                    for column in range(first_column, last_column):
+                        value = values[row, column]
+                        if missing:
+                            if value != value:
+                                best = row * width + column
+                        elif not found and value == running:
                             best = row * width + column
+                            found = True
                 out[plane, out_row, out_column] = best
 
 
