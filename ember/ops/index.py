@@ -1581,7 +1581,7 @@ def _scatter_targets(shape, grid):
     flat = 0
     stride = 1
     for coordinates, size in zip(reversed(grid), reversed(shape)):
-        flat = flat + coordinates * stride
+        flat = flat + coordinates.astype(np.int64, copy=False) * stride
         stride *= size
     return flat.reshape(-1)
 
