@@ -178,8 +178,8 @@ def test_values_over_a_wide_grid_match_torch(torch, name, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", ["lgamma", "digamma"])
 def test_compiled_and_numpy_paths_agree_and_match_torch(torch, name, dtype):
-    """lgamma (the C library's, compiled; else the NumPy series) and digamma (the NumPy
-    algorithm element by element, compiled): both paths over the wide grid, poles, signed zeros,
+    """lgamma (the C library's, compiled; else the NumPy series) and digamma (its shift loop
+    compiled, else NumPy passes): both paths over the wide grid, poles, signed zeros,
     infinities and NaN, within float64 rounding of each other and torch's tolerance."""
     from ember import _jit
     function, rtol, atol = GRID_FUNCTIONS[name]
