@@ -103,3 +103,10 @@ def test_clamp_number_bounds_bit_equal_to_torch(torch, dtype, bounds):
     out.backward(ember.tensor(grad))
     expected.backward(torch.tensor(grad))
     np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_keeps_negative_zero_and_nan_as_torch(torch, dtype):
+    x = np.array([np.nan, -0.0, 0.0, -1.0, 1.0, np.inf, -np.inf], dtype)
+    np.testing.assert_array_equal(ember.relu(ember.tensor(x)).numpy().view(np.uint8),
+                                  torch.relu(torch.tensor(x)).numpy().view(np.uint8))
