@@ -1,5 +1,7 @@
 """ember.ops.reduce: reductions, softmax, cumulative ops, sorting, order statistics and
 norms."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -586,3 +588,42 @@ def test_max_and_min_take_other_by_keyword_like_torch(torch):
         ours = call(ember, ember.tensor(first), ember.tensor(second))
         theirs = call(torch, torch.tensor(first), torch.tensor(second))
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@pytest.mark.parametrize("shape, axis", [((64, 256), 1), ((64, 256), 0), ((3, 5, 7), 1),
+                                         ((7, 130), 1), ((1000,), 0), ((5, 2, 9), 2)])
+def test_cumulative_kernels_equal_the_numpy_path_and_torch(torch, dtype, name, shape, axis):
+    # the compiled loop accumulates in float64 one element after another, as NumPy's cumsum
+    # with dtype=float64 does: the same bits forward and backward (a reversed cumsum)
+    random = np.random.default_rng(5)
+    values = (random.standard_normal(shape) * (0.99 if name == "cumprod" else 3)).astype(dtype)
+    if dtype == np.float64:
+        values.reshape(-1)[::17] = np.nan  # NaN runs on in both paths alike
+    grad = random.standard_normal(shape).astype(dtype)
+    results = []
+    for path in ("compiled", "numpy"):
+        with (contextlib.nullcontext() if path == "compiled" else ember._jit.disabled()):
+            leaf = ember.tensor(values, requires_grad=True)
+            out = getattr(leaf, name)(axis)
+            out.backward(ember.tensor(grad))
+            results.append((out.detach().numpy(), leaf.grad.numpy()))
+    for compiled, numpy_path in zip(*results):
+        np.testing.assert_array_equal(compiled, numpy_path)
+    expected = torch.tensor(values, requires_grad=True)
+    expected_out = getattr(expected, name)(axis)
+    expected_out.backward(torch.tensor(grad))
+    close = {"rtol": 1e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    np.testing.assert_allclose(results[0][0], expected_out.detach().numpy(), **close)
+    np.testing.assert_allclose(results[0][1], expected.grad.numpy(), **close)
+
+
+def test_cumprod_gradient_along_a_length_one_axis_is_the_incoming_gradient(torch):
+    values = np.array([[[1.0, np.nan, 0.0]]])
+    grad = np.array([[[0.5, 0.7, 0.9]]])
+    leaf = ember.tensor(values, requires_grad=True)
+    leaf.cumprod(1).backward(ember.tensor(grad))
+    expected = torch.tensor(values, requires_grad=True)
+    expected.cumprod(1).backward(torch.tensor(grad))
+    np.testing.assert_array_equal(leaf.grad.numpy(), expected.grad.numpy())
