@@ -564,6 +564,24 @@ def _add_along(out, index, values):
                 out[outer, index[outer, row, column], column] += values[outer, row, column]
 
 
+@_jit.kernel
+def _put_along(out, index, values):
+    """out[o, index[o, i, n], n] = values[o, i, n], in the order of the index's elements (a
+    repeated position keeps the last write, as NumPy's indexed assignment)."""
+    if index.shape[2] == 1:
+        for outer in range(index.shape[0]):
+            target = out[outer, :, 0]
+            positions = index[outer, :, 0]
+            source = values[outer, :, 0]
+            for row in range(positions.shape[0]):
+                target[positions[row]] = source[row]
+        return
+    for outer in range(index.shape[0]):
+        for row in range(index.shape[1]):
+            for column in range(index.shape[2]):
+                out[outer, index[outer, row, column], column] = values[outer, row, column]
+
+
 def _gathered(x, index, axis):
     """``x[_scatter_grid(index, axis)]``, compiled where it applies."""
     views = _along_views(x, index, axis)
@@ -1068,6 +1086,13 @@ class Scatter(Op):
         ctx.src_shape = src.shape if type(src) is np.ndarray else None
         ctx.save_for_backward(index)
         out = x.copy()
+        views = _along_views(out, index, axis)
+        kernel = None if views is None or type(src) is not np.ndarray or src.dtype != x.dtype \
+            else _put_along.compiled()
+        if kernel is not None:
+            values = np.ascontiguousarray(src[_leading_key(index.shape)])
+            kernel(views[0], views[1], values.reshape(views[1].shape))
+            return out
         grid = _scatter_grid(index, axis)
         out[grid] = src[_leading_key(index.shape)] if type(src) is np.ndarray else src
         return out
