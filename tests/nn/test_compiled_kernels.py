@@ -483,3 +483,22 @@ def test_sigmoid_in_place_on_recurrent_gates_matches_torch_gru(torch):
     expected, _ = reference(torch.tensor(x))
     np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(),
                                rtol=2e-5, atol=2e-6)
+
+
+# ---- leaky_relu (float32, one compiled pass) -----------------------------------------------------
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("slope", [0.01, 0.2, -0.5, 1.7])
+def test_leaky_relu_bit_equal_to_torch_on_both_paths(torch, path, slope):
+    x = np.array([np.nan, -0.0, 0.0, -1, 1, np.inf, -np.inf, 1e-40, -1e-40] * 40, np.float32)
+    grad = np.linspace(-3, 3, x.size).astype(np.float32)
+    with _path(path):
+        mine = ember.tensor(x, requires_grad=True)
+        out = F.leaky_relu(mine, slope)
+        out.backward(ember.tensor(grad))
+    theirs = torch.tensor(x, requires_grad=True)
+    expected = torch.nn.functional.leaky_relu(theirs, slope)
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_array_equal(out.detach().numpy().view(np.int32),
+                                  expected.detach().numpy().view(np.int32))
+    np.testing.assert_array_equal(mine.grad.numpy().view(np.int32),
+                                  theirs.grad.numpy().view(np.int32))

@@ -307,6 +307,18 @@ class Hardtanh(_Activation):
         return where(ctx.xp, (saved > min_val) & (saved < max_val), grad, 0.0), None, None
 
 
+@_jit.kernel
+def _leaky_relu_float32_kernel(x, grad, slope, out, backward):
+    """leaky_relu of flat float32 arrays in one pass (NumPy's three: compare, multiply,
+    select): x > 0 ? x : x * slope, or with ``backward`` x > 0 ? grad : grad * slope, the
+    slope a float32 as in PyTorch's kernel."""
+    for index in range(x.size):
+        if backward:
+            out[index] = grad[index] if x[index] > 0 else grad[index] * slope
+        else:
+            out[index] = x[index] if x[index] > 0 else x[index] * slope
+
+
 class LeakyRelu(_Activation):
     """x where positive, else negative_slope * x; the in-place form saves its output (as
     PyTorch's), the out-of-place form its input, which leaves the output free to change."""
@@ -316,7 +328,13 @@ class LeakyRelu(_Activation):
     @staticmethod
     def forward(ctx, x, negative_slope, inplace=False):
         _check_floating(x, "leaky_relu_cpu")
-        out = select(x > 0, x, _once(_widened(x) * negative_slope, x.dtype))
+        out = np.empty(x.shape, x.dtype)
+        compiled = compiled_float32(_leaky_relu_float32_kernel, x, out)
+        if compiled is not None:
+            flat = x.reshape(-1)
+            compiled(flat, flat, np.float32(negative_slope), out.reshape(-1), False)
+        else:
+            out = select(x > 0, x, _once(_widened(x) * negative_slope, x.dtype))
         # With a non-negative slope, out > 0 exactly where x > 0, so the output serves as well.
         ctx.save_for_backward(out if inplace and negative_slope >= 0 else x)
         ctx.negative_slope = negative_slope
@@ -325,6 +343,13 @@ class LeakyRelu(_Activation):
     @staticmethod
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
+        if ctx.xp is np:
+            compiled = compiled_float32(_leaky_relu_float32_kernel, saved, grad)
+            if compiled is not None:
+                out = np.empty(grad.shape, np.float32)
+                compiled(saved.reshape(-1), grad.reshape(-1), np.float32(ctx.negative_slope),
+                         out.reshape(-1), True)
+                return out, None, None
         sloped = grad * ctx.negative_slope if ctx.xp is not np else \
             _once(_widened(grad) * ctx.negative_slope, grad.dtype)
         return where(ctx.xp, saved > 0, grad, sloped), None, None
