@@ -727,5 +727,116 @@ class MseLoss(Op):
                 unbroadcast(-gradient, target_meta[0]) if needs_target else None, None)
 
 
+class RobustLoss(Op):
+    """smooth_l1_loss (``huber`` False) or huber_loss as one node, with PyTorch's formulas and
+    their order of operations (its vectorised CPU kernels): per element, with z = |x - t| and
+    b = beta or delta, 0.5 z z / b or z - 0.5 b for smooth L1, 0.5 z z or b (z - 0.5 b) for
+    Huber; the gradient deriv * norm * grad, deriv being x - t over b (smooth L1) or x - t
+    (Huber) inside b, else its sign (times b for Huber); norm 1 / n for the mean."""
+
+    differentiable_backward = True
+    _next_order = (0, 1)  # input and target; not the options
+
+    @staticmethod
+    def forward(ctx, input, target, reduction, bound, huber):
+        ctx._torch_name = "HuberLossBackward0" if huber else "SmoothL1LossBackward0"
+        ctx.metas = (_shape_dtype(input), _shape_dtype(target))
+        ctx.save_for_backward(input, target)
+        ctx.options = (reduction, bound, huber)
+        dtype = input.dtype
+        bound = dtype.type(bound)
+        half = dtype.type(0.5)
+        compiled = _robust_kernel(input, target)
+        if compiled is not None:
+            loss = np.empty(input.shape, dtype)
+            compiled(input.reshape(-1), target.reshape(-1), bound, huber, False, bound,
+                     input.reshape(-1), False, loss.reshape(-1))
+        else:
+            distance = np.abs(input - target)
+            if huber:
+                loss = np.where(distance < bound, half * distance * distance,
+                                bound * (distance - half * bound))
+            else:
+                loss = np.where(distance < bound, half * distance * distance / bound,
+                                distance - half * bound)
+        ctx.count = loss.size
+        if reduction == "none":
+            return loss
+        total = reduce_ops._sum_array(loss, tuple(range(loss.ndim)), False, dtype)
+        if reduction == "sum":
+            return total
+        accumulator = reduce_ops._accumulator(dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.asarray(total, accumulator) / accumulator.type(loss.size),
+                              dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, target = ctx.saved_tensors
+        reduction, bound, huber = ctx.options
+        needs_input, needs_target = ctx.needs_input_grad[:2]
+        xp = ctx.xp
+        dtype = ctx.metas[0][1]
+        with np.errstate(divide="ignore"):
+            norm = dtype.type(1.0 / ctx.count if ctx.count else np.inf) \
+                if reduction == "mean" else dtype.type(1.0)
+        bound = dtype.type(bound)
+        compiled = _robust_kernel(input, target) if xp is np else None
+        if compiled is not None and (grad.ndim == 0 or grad.shape == input.shape):
+            gradient = np.empty(input.shape, dtype)
+            compiled(input.reshape(-1), target.reshape(-1), bound, huber, True, norm,
+                     np.ascontiguousarray(grad, dtype).reshape(-1), grad.ndim == 0,
+                     gradient.reshape(-1))
+        else:
+            difference = input - target
+            sign = xp.where(difference > 0, dtype.type(1), dtype.type(-1))
+            outside = xp.abs(difference) >= bound
+            if huber:
+                derivative = xp.where(outside, sign * bound, difference)
+            else:
+                derivative = xp.where(outside, sign, difference / bound)
+            gradient = derivative * norm * grad
+        input_meta, target_meta = ctx.metas
+        return (unbroadcast(gradient, input_meta[0]) if needs_input else None,
+                unbroadcast(-gradient, target_meta[0]) if needs_target else None,
+                None, None, None)
+
+
+def _robust_kernel(input, target):
+    """The compiled smooth L1 / Huber pass for float32 operands of one shape, else None."""
+    if input.size < _COMPILED_MIN or not _jit.uniform_arrays((input, target), _FLOAT32):
+        return None
+    return _robust_loss_float32.compiled()
+
+
+_COMPILED_MIN = 256
+_FLOAT32 = (np.dtype(np.float32),)
+
+
+@_jit.kernel
+def _robust_loss_float32(input, target, bound, huber, backward, norm, grad, grad_is_scalar,
+                         out):
+    """RobustLoss's elementwise loss, or with ``backward`` its gradient (``grad`` one value
+    when ``grad_is_scalar``), in one pass with the NumPy path's operations in its order."""
+    half = np.float32(0.5)
+    one = np.float32(1.0)
+    for index in range(out.size):
+        difference = input[index] - target[index]
+        distance = abs(difference)
+        if backward:
+            if distance >= bound:
+                sign = one if difference > 0 else -one
+                derivative = sign * bound if huber else sign
+            else:
+                derivative = difference if huber else difference / bound
+            out[index] = derivative * norm * (grad[0] if grad_is_scalar else grad[index])
+        elif huber:
+            out[index] = half * distance * distance if distance < bound else \
+                bound * (distance - half * bound)
+        else:
+            out[index] = half * distance * distance / bound if distance < bound else \
+                distance - half * bound
+
+
 def _shape_dtype(value):
     return (np.shape(value), getattr(value, "dtype", None))
