@@ -15,6 +15,7 @@ from ...autograd.function import Op, torch_named
 from ...tensor import Tensor
 from .._return_types import _Frexp
 from .complex import conj_of
+from .exp_log import compiled_float32
 from ._operands import (
     _Binary, _binary_math, _cast, _floating, _floating_pair, _grad_for, _log, _not_implemented,
     _not_tensor, _OfOutput, _operands, _plain_binary, _promote, _promote_unrounded,
@@ -902,6 +903,14 @@ def _fused_lerp(start, end, weight):
     """float32 lerp rounded as PyTorch's vectorised CPU kernel: the difference rounded, then one
     fused multiply-add, ``start + weight * difference`` for |weight| < 0.5, else
     ``end + (weight - 1) * difference`` (the float32 product is exact in float64)."""
+    scalar = type(weight) is not np.ndarray
+    compiled = compiled_float32(_lerp_float32, start, end, *(() if scalar else (weight,)))
+    if compiled is not None:
+        out = np.empty(start.shape, np.float32)
+        compiled(start.reshape(-1), end.reshape(-1), np.float32(weight) if scalar else
+                 np.float32(0), start.reshape(-1) if scalar else weight.reshape(-1), scalar,
+                 out.reshape(-1))
+        return out
     difference = (end - start).astype(np.float64)
     weight = np.float32(weight) if type(weight) is not np.ndarray else weight
     with np.errstate(invalid="ignore"):
@@ -909,6 +918,30 @@ def _fused_lerp(start, end, weight):
         coefficient = np.where(small, weight, weight - np.float32(1)).astype(np.float64)
         base = np.where(small, start, end).astype(np.float64)
         return np.asarray(base + coefficient * difference).astype(np.float32)
+
+
+# One compiled pass each for float32 lerp and addcmul, with the NumPy passes' float64 steps in
+# their order (the same bits): (256, 1024) lerp 385 -> 40 us, addcmul 264 -> 30 (PyTorch 50,
+# 19).
+@_jit.kernel
+def _lerp_float32(start, end, weight, weights, scalar, out):
+    one = np.float32(1.0)
+    for index in range(out.size):
+        value = weight if scalar else weights[index]
+        difference = np.float64(end[index] - start[index])
+        if -0.5 < value < 0.5:  # (this module's abs is the tensor op)
+            out[index] = np.float32(np.float64(start[index]) + np.float64(value) * difference)
+        else:
+            out[index] = np.float32(np.float64(end[index])
+                                    + np.float64(value - one) * difference)
+
+
+@_jit.kernel
+def _addcmul_float32(input, tensor1, tensor2, value, out):
+    for index in range(out.size):
+        scaled = tensor1[index] * value
+        out[index] = np.float32(np.float64(input[index])
+                                + np.float64(scaled) * np.float64(tensor2[index]))
 
 
 def lerp(input, end, weight):
@@ -950,6 +983,12 @@ class Addcmul(Op):
         ctx.save_for_backward(tensor1 if needs_second else None,
                               tensor2 if needs_first else None)
         ctx.value = value
+        compiled = compiled_float32(_addcmul_float32, input, tensor1, tensor2)
+        if compiled is not None:
+            out = np.empty(input.shape, np.float32)
+            compiled(input.reshape(-1), tensor1.reshape(-1), tensor2.reshape(-1),
+                     np.float32(value), out.reshape(-1))
+            return out
         scaled = tensor1 * np.float32(value)
         return np.add(input, np.multiply(scaled, tensor2, dtype=np.float64)).astype(np.float32)
 

@@ -1,5 +1,7 @@
 """ember.ops.elementwise.arithmetic: add, sub, mul, div, floor_divide, remainder, fmod, pow,
 neg, abs, sign, and their composites and in-place forms."""
+import contextlib
+
 import numpy as np
 import warnings
 
@@ -342,3 +344,23 @@ def test_division_by_a_number_is_silent_and_matches_torch(torch, divisor, requir
         ours = ember.tensor(values, requires_grad=requires_grad) / divisor
     theirs = torch.tensor(values) / divisor
     np.testing.assert_array_equal(ours.detach().numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_float32_lerp_and_addcmul_bit_equal_to_torch(torch, path):
+    # one compiled pass each, with the NumPy path's float64 steps: PyTorch's fused rounding
+    random = np.random.default_rng(8)
+    start = (random.standard_normal(3000) * 100).astype(np.float32)
+    end = (random.standard_normal(3000) * 100).astype(np.float32)
+    other = random.standard_normal(3000).astype(np.float32)
+    start[:4] = [np.nan, np.inf, -np.inf, 0.0]
+    weight = random.uniform(-1, 2, 3000).astype(np.float32)
+    weight[:3] = [np.nan, 0.5, 1.0]
+    cases = [lambda fw, a, b, c, w: a.lerp(b, 0.3), lambda fw, a, b, c, w: a.lerp(b, 0.7),
+             lambda fw, a, b, c, w: fw.lerp(a, b, w),
+             lambda fw, a, b, c, w: a.addcmul(b, c, value=0.37)]
+    for case in cases:
+        with (contextlib.nullcontext() if path == "compiled" else ember._jit.disabled()):
+            mine = case(ember, *(ember.tensor(array) for array in (start, end, other, weight)))
+        theirs = case(torch, *(torch.tensor(array) for array in (start, end, other, weight)))
+        np.testing.assert_array_equal(mine.numpy().view(np.int32), theirs.numpy().view(np.int32))
