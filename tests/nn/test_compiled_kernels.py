@@ -502,3 +502,23 @@ def test_leaky_relu_bit_equal_to_torch_on_both_paths(torch, path, slope):
                                   expected.detach().numpy().view(np.int32))
     np.testing.assert_array_equal(mine.grad.numpy().view(np.int32),
                                   theirs.grad.numpy().view(np.int32))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid"])
+def test_hard_activations_equal_torch_on_both_paths(torch, path, name):
+    # edges, NaN (hardswish's gradient takes its middle formula there, as PyTorch's) and
+    # infinities, gradients bit for bit
+    x = np.array([np.nan, -0.0, 0.0, -3, 3, -2.9999, 2.9999, 3.0001, -3.0001, np.inf, -np.inf,
+                  1e-40] * 30, np.float32)
+    grad = np.linspace(-1, 1, x.size).astype(np.float32)
+    with _path(path):
+        mine = ember.tensor(x, requires_grad=True)
+        out = getattr(F, name)(mine)
+        out.backward(ember.tensor(grad))
+    theirs = torch.tensor(x, requires_grad=True)
+    expected = getattr(torch.nn.functional, name)(theirs)
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(mine.grad.numpy().view(np.int32),
+                                  theirs.grad.numpy().view(np.int32))

@@ -637,6 +637,48 @@ class PreluBackward(Op):
 
 # PyTorch's hardsigmoid gradient multiplies by the float literal 1.0f / 6.0f, float64 too.
 _ONE_SIXTH = float(np.float32(1.0) / np.float32(6.0))
+_ONE_SIXTH_32 = np.float32(_ONE_SIXTH)
+
+
+@_jit.kernel
+def _hard_float32(x, grad, out, swish, backward):
+    """hardsigmoid (or with ``swish`` hardswish) of flat float32 arrays in one pass, or with
+    ``backward`` their gradient, in the NumPy passes' float32 operations and order."""
+    three = np.float32(3.0)
+    six = np.float32(6.0)
+    for index in range(x.size):
+        value = x[index]
+        if backward:
+            if swish:  # (NaN takes the middle formula, as in PyTorch)
+                if value <= -three:
+                    out[index] = np.float32(0.0)
+                elif value >= three:
+                    out[index] = grad[index]
+                else:
+                    out[index] = grad[index] * (value / three + np.float32(0.5))
+            else:
+                out[index] = grad[index] * _ONE_SIXTH_32 if -three < value < three \
+                    else np.float32(0.0)
+        else:
+            clipped = value + three
+            if clipped < 0:
+                clipped = np.float32(0.0)
+            elif clipped > six:
+                clipped = six
+            out[index] = value * clipped / six if swish else clipped / six
+
+
+def _hard_activation(x, grad, swish, backward):
+    """``_hard_float32``'s result, or None where it does not apply (not float32 arrays of one
+    shape, or numba absent)."""
+    arrays = (x,) if grad is None else (x, grad)
+    compiled = compiled_float32(_hard_float32, *arrays)
+    if compiled is None:
+        return None
+    out = np.empty(x.shape, np.float32)
+    flat = x.reshape(-1)
+    compiled(flat, flat if grad is None else grad.reshape(-1), out.reshape(-1), swish, backward)
+    return out
 
 
 class Hardsigmoid(_Activation):
@@ -652,6 +694,9 @@ class Hardsigmoid(_Activation):
     def forward(ctx, x):
         _check_floating(x, "hardsigmoid_cpu")
         ctx.save_for_backward(x)
+        out = _hard_activation(x, None, False, False)
+        if out is not None:
+            return out
         # float16 and bfloat16 in float32, rounded once (PyTorch's opmath)
         wide = x.astype(accumulation_dtype(x.dtype), copy=False)
         return (np.clip(wide + 3, 0, 6) / 6).astype(x.dtype, copy=False)
@@ -660,6 +705,10 @@ class Hardsigmoid(_Activation):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         xp = ctx.xp
+        if xp is np:
+            out = _hard_activation(x, grad, False, True)
+            if out is not None:
+                return out
         # float16 in float32, rounded once (PyTorch's opmath)
         scaled = (grad * _ONE_SIXTH if xp is not np
                   else (_widened(grad) * _ONE_SIXTH).astype(grad.dtype, copy=False))
@@ -673,6 +722,9 @@ class Hardswish(_Activation):
     def forward(ctx, x):
         _check_floating(x, "hardswish_cpu")
         ctx.save_for_backward(x)
+        out = _hard_activation(x, None, True, False)
+        if out is not None:
+            return out
         wide = x.astype(accumulation_dtype(x.dtype), copy=False)  # as hardsigmoid
         return (wide * np.clip(wide + 3, 0, 6) / 6).astype(x.dtype, copy=False)
 
@@ -680,9 +732,14 @@ class Hardswish(_Activation):
     def backward(ctx, grad):
         xp = ctx.xp
         (x,) = ctx.saved_tensors
+        if xp is np:
+            out = _hard_activation(x, grad, True, True)
+            if out is not None:
+                return out
         middle = grad * (x / 3 + 0.5) if xp is not np else \
             _once(_widened(grad) * (_widened(x) / 3 + 0.5), grad.dtype)
-        return where(xp, x <= -3, 0.0, where(xp, x < 3, middle, grad))
+        # (NaN takes the middle formula, as in PyTorch)
+        return where(xp, x <= -3, 0.0, where(xp, x >= 3, grad, middle))
 
 
 class Celu(_Activation):
