@@ -364,3 +364,13 @@ def test_float32_lerp_and_addcmul_bit_equal_to_torch(torch, path):
             mine = case(ember, *(ember.tensor(array) for array in (start, end, other, weight)))
         theirs = case(torch, *(torch.tensor(array) for array in (start, end, other, weight)))
         np.testing.assert_array_equal(mine.numpy().view(np.int32), theirs.numpy().view(np.int32))
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_float32_sign_bit_equal_to_torch(torch, path):
+    values = np.random.default_rng(9).standard_normal(1000).astype(np.float32)
+    values[:6] = [np.nan, -0.0, 0.0, -np.inf, np.inf, -1e-40]
+    with (contextlib.nullcontext() if path == "compiled" else ember._jit.disabled()):
+        mine = ember.tensor(values).sign()
+    np.testing.assert_array_equal(mine.numpy().view(np.int32),
+                                  torch.tensor(values).sign().numpy().view(np.int32))
