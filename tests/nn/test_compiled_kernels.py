@@ -353,6 +353,35 @@ def test_cross_entropy_rows_compiled_as_numpy_path_and_torch(torch, monkeypatch,
     _assert_close(compiled, _run(torch, compute, [logits], grad_output), _torch_close(dtype))
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(256, 1000), (7, 5000), (40, 130)])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_wide_float32_rows_near_numpy_path_and_torch(torch, reduction, shape,
+                                                                    smoothing):
+    # past the scalar kernels' size: the vectorised float32 row kernels (exp within 2 ulp)
+    (logits,) = _arrays([shape], np.float32, scale=3.0)
+    logits[0, 3] = 40.0
+    assert loss._wide_rows(logits)
+    target = np.random.default_rng(1).integers(0, shape[1], shape[0])
+    grad_output = (np.array(1.7, np.float32) if reduction != "none"
+                   else _arrays([shape[:1]], np.float32, seed=2)[0])
+    compute = _cross_entropy(target, reduction=reduction, label_smoothing=smoothing)
+    compiled, numpy_path = _both_paths(compute, [logits], grad_output)
+    close = {"rtol": 1e-5, "atol": 1e-5} if reduction == "sum" else _torch_close(np.float32)
+    _assert_close(compiled, numpy_path, close)
+    _assert_close(compiled, _run(torch, compute, [logits], grad_output), close)
+
+
+@pytest.mark.parametrize("row", [[np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0], [-np.inf, 2.0, 1.0],
+                                 [-np.inf, -np.inf, -np.inf], [-200.0, 100.0, 0.0]])
+def test_cross_entropy_wide_rows_non_finite_logits_as_numpy_path_and_torch(torch, row):
+    logits = np.tile(np.array([row, [0.5, -0.5, 2.0]], np.float32), (1, 1500))
+    target = np.array([1, 2])
+    compute = _cross_entropy(target, reduction="none")
+    grad_output = np.array([1.0, -2.0], np.float32)
+    _assert_non_finite_as_numpy_path_and_torch(torch, compute, [logits], grad_output, 2e-5, 1e-7)
+
+
 def test_cross_entropy_rows_compiled_on_a_transposed_input(torch):
     logits = _arrays([(6, 9)], np.float32)[0].T  # (9, 6), not contiguous
     target = np.arange(9) % 6

@@ -88,6 +88,63 @@ def _softmax_gradient_rows(input, shift, log_total, target, scale, scale_step, o
         out[row, target[row]] -= factor
 
 
+# Larger C-contiguous float32 (N, C) inputs take these: exp is
+# ember._jit.exp_float32 (vectorised, within 2 ulp of NumPy's) and the row sums are
+# reassociated into lanes; (256, 1000) cross-entropy forward and backward: 475 -> ~150 us.
+@_jit.kernel(reassociate=True)
+def _log_sum_exp_rows_float32(input, shift, log_total):
+    """Each row's maximum into ``shift`` and the log of the sum of exp(input - shift) into
+    ``log_total`` ((N, 1) each); NaN reaches the sum through exp, as in the NumPy path."""
+    classes = input.shape[1]
+    for row in range(input.shape[0]):
+        values = input[row]
+        first = second = third = fourth = values[0]
+        whole = classes - classes % 4
+        for column in range(0, whole, 4):
+            if values[column] > first:
+                first = values[column]
+            if values[column + 1] > second:
+                second = values[column + 1]
+            if values[column + 2] > third:
+                third = values[column + 2]
+            if values[column + 3] > fourth:
+                fourth = values[column + 3]
+        for column in range(whole, classes):
+            if values[column] > first:
+                first = values[column]
+        peak = first if first > second else second
+        if third > peak:
+            peak = third
+        if fourth > peak:
+            peak = fourth
+        total = np.float32(0.0)
+        for column in range(classes):
+            total += _jit.exp_float32(values[column] - peak)
+        shift[row, 0] = peak
+        log_total[row, 0] = np.log(total)
+
+
+@_jit.kernel
+def _softmax_gradient_rows_float32(input, shift, log_total, target, scale, scale_step, out):
+    """``_softmax_gradient_rows`` with the vectorised exp."""
+    for row in range(input.shape[0]):
+        factor = scale[row * scale_step]
+        offset = shift[row, 0]
+        normalizer = log_total[row, 0]
+        values = input[row]
+        result = out[row]
+        for column in range(values.shape[0]):
+            result[column] = _jit.exp_float32((values[column] - offset) - normalizer) * factor
+        result[target[row]] -= factor
+
+
+def _wide_rows(input):
+    """Whether ``input`` is a C-contiguous float32 (N, C) array past the scalar kernels' size,
+    for the vectorised row kernels (strided rows would not vectorise)."""
+    return (input.ndim == 2 and input.dtype == np.float32 and input.size > _COMPILED_ELEMENTS
+            and input.flags.c_contiguous)
+
+
 def _log_sum_exp(input):
     """(shift, log of the total) over dim 1, each with a size-1 dim: log-softmax is then
     (input - shift) - log_total, in PyTorch's order of operations (adding the two first would
@@ -102,6 +159,11 @@ def _log_sum_exp(input):
         compiled = _log_sum_exp_rows.compiled()
         if compiled is not None:
             compiled(input, shift, log_total, _NO_TARGETS, 0, log_total[:0, 0])
+            return shift, log_total
+    elif _wide_rows(input):
+        compiled = _log_sum_exp_rows_float32.compiled()
+        if compiled is not None:
+            compiled(input, shift, log_total)
             return shift, log_total
 
     def compute(slices):
@@ -468,8 +530,12 @@ def _classification_grads(ctx, input, shift, log_total, scale):
     from_logits = ctx.options[3]
     grad_input = grad_target = None
     if ctx.needs_input_grad[0]:
-        compiled = (_softmax_gradient_rows.compiled()
-                    if from_logits and targets.plain and _compiled_rows(input) else None)
+        compiled = None
+        if from_logits and targets.plain:
+            if _compiled_rows(input):
+                compiled = _softmax_gradient_rows.compiled()
+            elif _wide_rows(input):
+                compiled = _softmax_gradient_rows_float32.compiled()
         if compiled is not None:
             grad_input = np.empty(input.shape, dtype)
             scale = np.asarray(scale, dtype).reshape(-1)  # one per row, or one for all
