@@ -259,9 +259,16 @@ def softplus_of(xp, x):
         np.negative(out, out=out)
         np.exp(out, out=out)
         np.log1p(out, out=out)
-        out += np.maximum(x, 0)
+        out += np.clip(x, 0.0, np.inf)  # maximum with a scalar has no vector loop
         return out
     return -LogSigmoid.apply(-x)
+
+
+def _at_most(x, bound):
+    """np.minimum(x, bound) for a number bound, by NumPy's clip, which has vector loops where
+    minimum with a scalar has none (1M float32: 97 against 320 us); -0.0 stays -0.0, as in
+    PyTorch's kernels."""
+    return np.clip(x, -np.inf, bound)
 
 
 def _once(array, dtype):
@@ -362,7 +369,7 @@ class Elu(_Activation):
     def forward(ctx, x, alpha, scale, inplace=False):
         _check_floating(x, "elu_cpu")
         wide = _widened(x)
-        negative = np.expm1(np.minimum(wide, 0)) * (alpha * scale)
+        negative = np.expm1(_at_most(wide, 0.0)) * (alpha * scale)
         out = select(x > 0, _once(wide * scale, x.dtype), _once(negative, x.dtype))
         ctx.alpha_scale = (alpha, scale)
         # For alpha >= 0, out > 0 exactly where x > 0 and d/dx = out + alpha * scale below zero;
@@ -386,7 +393,8 @@ class Elu(_Activation):
         if ctx.from_output:
             slope_below = below + alpha * scale
         else:
-            slope_below = xp.exp(xp.minimum(below, 0.0)) * (alpha * scale)
+            slope_below = xp.exp(_at_most(below, 0.0) if xp is np else xp.minimum(below, 0.0)) \
+                * (alpha * scale)
         out = where(xp, saved > 0, grad * scale, grad * slope_below)
         return (out if xp is not np else _once(out, dtype)), None, None, None
 
@@ -514,7 +522,7 @@ class Softplus(_Activation):
             # in float32 (its exp overflows above 11), rounded once
             scaled = _widened(x) * beta
             with np.errstate(over="ignore", invalid="ignore"):
-                exp = np.exp(np.minimum(scaled, threshold))
+                exp = np.exp(_at_most(scaled, threshold))
                 below = (_widened(grad) * exp / (exp + 1)).astype(grad.dtype, copy=False)
         else:
             scaled = x * beta
@@ -532,7 +540,7 @@ class LogSigmoid(_Activation):
         _check_floating(x, "log_sigmoid_cpu")
         ctx.save_for_backward(x)
         wide = _widened(x)
-        return _once(np.minimum(wide, 0) - np.log1p(np.exp(-np.abs(wide))), x.dtype)
+        return _once(_at_most(wide, 0.0) - np.log1p(np.exp(-np.abs(wide))), x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -750,7 +758,7 @@ class Celu(_Activation):
     @staticmethod
     def forward(ctx, x, alpha):
         _check_floating(x, "elu_cpu")
-        negative = np.expm1(np.minimum(_widened(x), 0) * (1.0 / alpha)) * alpha
+        negative = np.expm1(_at_most(_widened(x), 0.0) * (1.0 / alpha)) * alpha
         out = select(x > 0, x, _once(negative, x.dtype))
         ctx.save_for_backward(x)
         ctx.alpha = alpha
@@ -764,7 +772,7 @@ class Celu(_Activation):
         input_scale = 1.0 / float(np.float32(alpha))
         if xp is np:
             below = _once(_widened(grad) * input_scale * alpha
-                          * np.exp(np.minimum(_widened(x), 0.0) * input_scale), grad.dtype)
+                          * np.exp(_at_most(_widened(x), 0.0) * input_scale), grad.dtype)
         else:
             # PyTorch's second derivative is masked by x < 0: at 0 the slope is a constant
             below = grad * input_scale * alpha * xp.exp(xp.where(x < 0, x, 0.0) * input_scale)
