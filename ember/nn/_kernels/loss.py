@@ -139,10 +139,9 @@ def _softmax_gradient_rows_float32(input, shift, log_total, target, scale, scale
 
 
 def _wide_rows(input):
-    """Whether ``input`` is a C-contiguous float32 (N, C) array past the scalar kernels' size,
-    for the vectorised row kernels (strided rows would not vectorise)."""
-    return (input.ndim == 2 and input.dtype == np.float32 and input.size > _COMPILED_ELEMENTS
-            and input.flags.c_contiguous)
+    """Whether ``input`` is a float32 (N, C) array past the scalar kernels' size, for the
+    vectorised row kernels (given a C-contiguous copy: strided rows would not vectorise)."""
+    return input.ndim == 2 and input.dtype == np.float32 and input.size > _COMPILED_ELEMENTS
 
 
 def _log_sum_exp(input):
@@ -163,7 +162,7 @@ def _log_sum_exp(input):
     elif _wide_rows(input):
         compiled = _log_sum_exp_rows_float32.compiled()
         if compiled is not None:
-            compiled(input, shift, log_total)
+            compiled(np.ascontiguousarray(input), shift, log_total)
             return shift, log_total
 
     def compute(slices):
@@ -536,6 +535,7 @@ def _classification_grads(ctx, input, shift, log_total, scale):
                 compiled = _softmax_gradient_rows.compiled()
             elif _wide_rows(input):
                 compiled = _softmax_gradient_rows_float32.compiled()
+                input = np.ascontiguousarray(input)
         if compiled is not None:
             grad_input = np.empty(input.shape, dtype)
             scale = np.asarray(scale, dtype).reshape(-1)  # one per row, or one for all
