@@ -664,6 +664,8 @@ class _Softmax(Op):
     @classmethod
     def forward(cls, ctx, x, axis):
         if axis == x.ndim - 1:
+            if x.dtype == _FLOAT32 and x.size > _COMPILED_SOFTMAX_ELEMENTS:
+                x = np.ascontiguousarray(x)  # strided rows: the vectorised kernels on a copy
             kernels = _compiled_rows_kernels(x)
             if kernels is not None:
                 out = np.empty(x.shape, x.dtype)
@@ -708,6 +710,8 @@ class _Softmax(Op):
     def backward(cls, ctx, grad):
         (out,) = ctx.saved_tensors
         if ctx.xp is np and ctx.axis == out.ndim - 1:
+            if grad.dtype == _FLOAT32 and grad.size > _COMPILED_SOFTMAX_ELEMENTS:
+                grad = np.ascontiguousarray(grad)
             kernels = _compiled_rows_kernels(out, grad)
             if kernels is not None:
                 result = np.empty(out.shape, out.dtype)
