@@ -553,3 +553,17 @@ def test_hard_activations_equal_torch_on_both_paths(torch, path, name):
     np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
     np.testing.assert_array_equal(mine.grad.numpy().view(np.int32),
                                   theirs.grad.numpy().view(np.int32))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name, options", [("elu", {"alpha": 1.3}), ("selu", {}), ("elu", {})])
+def test_elu_gradient_compiled_within_ulps_of_numpy_path_and_torch(torch, path, name, options):
+    x = np.concatenate([np.array([np.nan, -0.0, 0.0, -88.0, -100.0, -1e-30, np.inf, -np.inf],
+                                 np.float32), _arrays([(3000,)], np.float32, scale=4.0)[0]])
+    grad = _arrays([x.shape], np.float32, seed=1)[0]
+    with _path(path):
+        mine = ember.tensor(x, requires_grad=True)
+        getattr(F, name)(mine, **options).backward(ember.tensor(grad))
+    theirs = torch.tensor(x, requires_grad=True)
+    getattr(torch.nn.functional, name)(theirs, **options).backward(torch.tensor(grad))
+    np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-6, atol=1e-30)

@@ -362,6 +362,19 @@ class LeakyRelu(_Activation):
         return where(ctx.xp, saved > 0, grad, sloped), None, None
 
 
+@_jit.kernel
+def _elu_backward_float32(x, grad, scale, coefficient, out):
+    """ELU's (and SELU's) gradient from its float32 input in one pass: grad * scale above 0,
+    else grad * (exp(x) * coefficient), the NumPy path's float32 steps with
+    ember._jit.exp_float32 (within 2 ulp of NumPy's exp)."""
+    for index in range(x.size):
+        value = x[index]
+        if value > 0:
+            out[index] = grad[index] * scale
+        else:
+            out[index] = grad[index] * (_jit.exp_float32(value) * coefficient)
+
+
 class Elu(_Activation):
     """scale * (x if x > 0 else alpha * (exp(x) - 1)): ELU (scale 1) and SELU share it."""
 
@@ -384,6 +397,13 @@ class Elu(_Activation):
         (saved,) = ctx.saved_tensors
         alpha, scale = ctx.alpha_scale
         dtype = grad.dtype
+        if xp is np and not ctx.from_output:
+            compiled = compiled_float32(_elu_backward_float32, saved, grad)
+            if compiled is not None:
+                out = np.empty(grad.shape, np.float32)
+                compiled(saved.reshape(-1), grad.reshape(-1), np.float32(scale),
+                         np.float32(alpha * scale), out.reshape(-1))
+                return out, None, None, None
         if xp is np:  # float16 and bfloat16 in float32, rounded once (PyTorch's opmath)
             saved, grad = _widened(saved), _widened(grad)
         below = saved
