@@ -309,8 +309,9 @@ def _expand_equation(equation, shapes):
 
 class Einsum(Op):
     """np.einsum forward; each operand's gradient is the einsum of the output gradient with the
-    other operands, broadcast over letters only that operand has and put onto its diagonal (an
-    einsum with identity matrices) when a letter repeats (``ii``)."""
+    other operands, summed over the ellipsis dims it broadcast from size 1, broadcast over
+    letters only that operand has and put onto its diagonal (an einsum with identity matrices)
+    when a letter repeats (``ii``)."""
 
     differentiable_backward = True
 
@@ -348,15 +349,14 @@ class Einsum(Op):
             available = set(output).union(*[set(other) for other, _ in others])
             present = "".join(letter for letter in unique if letter in available)
             sizes = dict(zip(subscript, shape))
-            for other_subscript, operand in others:
-                for letter, size in zip(other_subscript, operand.shape):
-                    if letter in sizes and sizes[letter] != size:
-                        raise NotImplementedError(
-                            "einsum backward: operands broadcast over an ellipsis dimension "
-                            "(sizes 1 and n); expand them explicitly first")
             equation = ",".join([output] + [other for other, _ in others]) + "->" + present
             partial = xp.einsum(equation, grad, *[operand for _, operand in others],
                                 optimize=len(others) > 0)
+            # an ellipsis dim of size 1 here that the other operands broadcast: summed back
+            broadcast = tuple(axis for axis, letter in enumerate(present)
+                              if sizes[letter] == 1 and partial.shape[axis] != 1)
+            if broadcast:
+                partial = xp.sum(partial, axis=broadcast, keepdims=True)
             kept_shape = tuple(sizes[letter] if letter in present else 1 for letter in unique)
             partial = xp.broadcast_to(partial.reshape(kept_shape),
                                       tuple(sizes[letter] for letter in unique))

@@ -173,12 +173,27 @@ class TestLinalg(CaseChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 
-def test_einsum_broadcast_ellipsis_gradient_is_refused_not_wrong():
-    a = ember.ones(1, 3, requires_grad=True)
-    out = ember.einsum("...j,...j->...", a, ember.ones(4, 3))
-    assert out.shape == (4,)
-    with pytest.raises(NotImplementedError):
-        out.sum().backward()
+@pytest.mark.parametrize("equation, shapes", [
+    ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]), ("...ij,...jk", [(1, 3, 4), (5, 4, 2)]),
+    ("b...i,b...i->b...", [(2, 1, 3), (2, 4, 3)]), ("...,...->...", [(3, 1), (1, 4)]),
+    ("...i,...i,...i->...", [(1, 3), (4, 3), (4, 1, 3)]), ("a...b,...b->a...", [(2, 1, 4), (3, 4)])])
+def test_einsum_gradients_through_broadcast_ellipsis_dims_match_torch(torch, equation, shapes):
+    """An operand whose ellipsis dim is 1 where another's is n gets its gradient summed over
+    that dim, as PyTorch's; first and second derivatives checked in float64."""
+    arrays = [np.random.default_rng(index).standard_normal(shape)
+              for index, shape in enumerate(shapes)]
+    results = []
+    for library in (torch, ember):
+        tensors = [library.tensor(array, requires_grad=True) for array in arrays]
+        out = library.einsum(equation, *tensors)
+        (out * library.arange(out.numel(), dtype=library.float64).reshape(out.shape)).sum() \
+            .backward()
+        results.append([out.detach().numpy()] + [tensor.grad.numpy() for tensor in tensors])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    tensors = [ember.tensor(array, requires_grad=True) for array in arrays]
+    assert ember.autograd.gradgradcheck(lambda *operands: ember.einsum(equation, *operands),
+                                        tensors)
 
 
 def test_einsum_implicit_output_lists_capitals_first_like_torch(torch):
