@@ -229,3 +229,25 @@ def test_misc_blocks_match_torchvision(torch, torchvision):
                                    theirs(torch.tensor(inputs)).detach().numpy(), rtol=1e-5,
                                    atol=1e-6)
         assert repr(ours).replace("ember", "torch") == repr(theirs)
+
+
+@pytest.mark.parametrize("spatial, block_size", [(2, 3), (2, 5), (3, 3)])
+def test_drop_block_draws_as_torchvision(torch, torchvision, spatial, block_size):
+    """The same block centres from the same seed, the same rescaling, eval as identity; the
+    module reprs and the argument errors as torchvision's."""
+    shape = (2, 3, 6, 7) if spatial == 2 else (1, 2, 4, 5, 6)
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    name = f"drop_block{spatial}d"
+    torch.manual_seed(3)
+    ember.manual_seed(3)
+    theirs = getattr(torchvision.ops, name)(torch.tensor(x), 0.3, block_size)
+    ours = getattr(ops, name)(ember.tensor(x), 0.3, block_size)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    module_name = f"DropBlock{spatial}d"
+    module = getattr(ops, module_name)(0.3, block_size).eval()
+    assert module(ember.tensor(x)).tolist() == x.tolist()
+    assert repr(module) == repr(getattr(torchvision.ops, module_name)(0.3, block_size))
+    for p, size, array in ((1.5, block_size, x), (0.3, 4, x), (0.3, block_size, x[0])):
+        assert_raises_like_torch(
+            lambda: getattr(torchvision.ops, name)(torch.tensor(array), p, size),
+            lambda: getattr(ops, name)(ember.tensor(array), p, size), same_type=True)
