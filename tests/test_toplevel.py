@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import ember
+from tests.conftest import assert_raises_like_torch
 
 
 def _pair(torch, values, dtype="float32"):
@@ -217,3 +218,32 @@ def test_deprecated_range_like_pytorch(torch, arguments):
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-7)
     with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="inconsistent with step"):
         ember.range(0, 3, -1)
+
+
+def test_cond_runs_the_branch_eagerly_with_gradients_as_torch(torch):
+    results = []
+    for library in (torch, ember):
+        x = library.ones(2, dtype=library.float64, requires_grad=True)
+        taken = library.cond(x.sum() > 0, lambda a: (a * 2).sin(), lambda a: a.cos(), (x,))
+        taken.sum().backward()
+        other = library.cond(False, lambda a, b: a + b, lambda a, b: a - b,
+                             [library.ones(2), library.full((2,), 3.0)])
+        results.append((taken.tolist(), x.grad.tolist(), other.tolist(),
+                        tuple(library.cond(1, lambda a: a[:1], lambda a: a,
+                                           (library.ones(2),)).shape)))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-15)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-15)
+    assert results[1][2:] == results[0][2:]
+    assert_raises_like_torch(
+        lambda: torch.cond(torch.tensor([True, False]), abs, abs, (torch.ones(1),)),
+        lambda: ember.cond(ember.tensor([True, False]), abs, abs, (ember.ones(1),)),
+        same_type=True)
+
+
+def test_sym_functions_on_python_numbers_match_torch(torch):
+    calls = ["sym_int(3.7)", "sym_int(-3.7)", "sym_int(True)", "sym_float(3)", "sym_max(2, 5)",
+             "sym_min(2.0, 1)", "sym_max(1, 2.5)", "sym_max(3, 3.0)", "sym_min(1, 1.0)",
+             "sym_not(True)", "sym_ite(False, 1, 2)", "sym_sum([1, 2, 3])"]
+    for call in calls:
+        ours, theirs = eval(call, vars(ember)), eval(call, vars(torch))
+        assert (ours, type(ours)) == (theirs, type(theirs)), call
