@@ -14,6 +14,7 @@ from ..tensor import Tensor, warn_once
 from ._broadcast import unbroadcast
 from ._return_types import _return_type
 from ..autograd.grad_mode import no_grad
+from .elementwise.complex import conj_of
 from .elementwise.extrema import maximum
 from .linalg import _check_square, eigvalsh, inverse, matmul
 from . import reduce as _reduce
@@ -457,9 +458,10 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
 
 
 class MatrixExp(Op):
-    """exp(A) by scaling and squaring of a degree-18 Taylor polynomial in float64 (accurate to
-    rounding for the norms met in practice). Backward: exp([[A^T, G], [0, A^T]])'s upper-right
-    block (Najfeld and Havel), itself a matrix exponential, so it is differentiable again."""
+    """exp(A) by scaling and squaring of a degree-18 Taylor polynomial in float64 (complex128
+    for complex A; accurate to rounding for the norms met in practice). Backward:
+    exp([[A^H, G], [0, A^H]])'s upper-right block (Najfeld and Havel), itself a matrix
+    exponential, so it is differentiable again."""
 
     differentiable_backward = True
 
@@ -473,7 +475,7 @@ class MatrixExp(Op):
         (x,) = ctx.saved_tensors
         xp = ctx.xp
         size = x.shape[-1]
-        transposed = x.mT
+        transposed = conj_of(x).mT
         zeros = xp.zeros_like(transposed)
         top = xp.concat([transposed, grad], axis=-1)
         bottom = xp.concat([zeros, transposed], axis=-1)
@@ -489,8 +491,9 @@ def _matrix_exp_of(xp, block):
 
 def _expm(x):
     """exp(x) for a batch of square arrays: Taylor to degree 18 after scaling by 2^-s with
-    ||x / 2^s||_1 <= 0.5, then s squarings; computed in float64, returned in x's dtype."""
-    work = x.astype(np.float64)
+    ||x / 2^s||_1 <= 0.5, then s squarings; computed in float64 (complex128), returned in x's
+    dtype."""
+    work = x.astype(np.complex128 if x.dtype.kind == "c" else np.float64)
     norms = np.abs(work).sum(axis=-2).max(axis=-1, initial=0.0)
     largest = float(np.max(norms, initial=0.0))
     squarings = max(0, math.ceil(math.log2(largest / 0.5))) if largest > 0.5 else 0

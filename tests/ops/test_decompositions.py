@@ -221,6 +221,33 @@ def test_matrix_exp_matches_torch(torch):
         ember.linalg.matrix_exp(ember.ones(3, 2))
 
 
+@pytest.mark.parametrize("shape, scale", [((3, 3), 0.5), ((2, 4, 4), 2.0), ((5, 5), 6.0)])
+def test_complex_matrix_exp_and_its_gradient_match_torch(torch, shape, scale):
+    """exp of complex matrices (unitary from skew-Hermitian ones) with PyTorch's values and its
+    gradient convention for a real loss; first and second derivatives checked in complex128."""
+    rng = np.random.default_rng(0)
+    array = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * scale / shape[-1]
+    weights = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(array, requires_grad=True)
+        value = library.linalg.matrix_exp(x)
+        (value * library.tensor(weights)).real.sum().backward()
+        single = library.linalg.matrix_exp(library.tensor(array.astype(np.complex64)))
+        results.append((value.detach().numpy(), x.grad.numpy(), single.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(results[1][2], results[0][2], rtol=1e-5, atol=1e-5)
+    assert results[1][2].dtype == np.complex64
+    x = ember.tensor(array, requires_grad=True)
+    assert gradcheck(ember.linalg.matrix_exp, (x,))
+    assert gradgradcheck(ember.linalg.matrix_exp, (x,))
+    skew = array - array.conj().swapaxes(-1, -2)
+    unitary = ember.linalg.matrix_exp(ember.tensor(skew)).numpy()
+    np.testing.assert_allclose(unitary @ unitary.conj().swapaxes(-1, -2),
+                               np.broadcast_to(np.eye(shape[-1]), shape), atol=1e-12)
+
+
 def test_lstsq_matches_torch(torch):
     a, b = _random((6, 3)), _random((6, 2), 1)
     mine = ember.linalg.lstsq(ember.tensor(a), ember.tensor(b))
