@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import _threads
 from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
-                      scalar_type_name)
+                      real_dtype, scalar_type_name)
 from .._layout import strided
 from ..autograd.function import Op, forward_ad_unsupported, torch_named, without_double_backward
 from ..tensor import Tensor, warn_once
@@ -699,7 +699,7 @@ _LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
 
 
 # the ops whose gradients take the conjugate transpose: complex matrices are theirs too
-_COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp")
+_COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp", "linalg.eigh")
 
 
 def _check_square(input, operation, argument="A"):
@@ -1028,8 +1028,9 @@ ger = outer
 
 
 class Eigh(Op):
-    """Eigenvalues (ascending) and eigenvectors of symmetric matrices (from the lower
-    triangle). Backward: V (diag(gL) + skew(V^T gV) / (L_j - L_i)) V^T, as PyTorch."""
+    """Eigenvalues (ascending, real) and eigenvectors of symmetric or Hermitian matrices (from
+    the lower triangle). Backward: V (diag(gL) + skew(V^H gV) / (L_j - L_i)) V^H, as PyTorch,
+    the skew-Hermitian part's imaginary diagonal (a phase of each vector) dropped."""
 
     differentiable_backward = True
 
@@ -1044,18 +1045,24 @@ class Eigh(Op):
     def backward(ctx, grad_values, grad_vectors):
         values, vectors = ctx.saved_tensors
         xp = ctx.xp
-        identity = np.eye(values.shape[-1], dtype=ctx.dtype)
+        complex_input = ctx.dtype.kind == "c"
+        identity = np.eye(values.shape[-1], dtype=real_dtype(ctx.dtype))
+        adjoint = conj_of(vectors).mT if complex_input else vectors.mT
         inner_product = None
         if grad_vectors is not None:
-            projected = vectors.mT @ grad_vectors
-            # L_j - L_i off the diagonal; 1 on it, where the skew part is 0.
+            projected = adjoint @ grad_vectors
+            projected_adjoint = conj_of(projected).mT if complex_input else projected.mT
+            # L_j - L_i off the diagonal; 1 on it, where the skew part is 0 (imaginary for
+            # complex vectors, whose phase the loss must not depend on: dropped).
             gaps = xp.expand_dims(values, -2) - xp.expand_dims(values, -1) + identity
-            inner_product = (projected - projected.mT) * 0.5 / gaps
+            inner_product = (projected - projected_adjoint) * 0.5 / gaps
+            if complex_input:
+                inner_product = inner_product * (1 - identity)
         if grad_values is not None:
             on_diagonal = xp.expand_dims(grad_values, -2) * identity
             inner_product = on_diagonal if inner_product is None else \
                 inner_product + on_diagonal
-        return vectors @ inner_product @ vectors.mT, None
+        return vectors @ inner_product @ adjoint, None
 
 
 def eigh(input, UPLO="L"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.autograd.gradcheck import gradcheck, gradgradcheck
 from ember.ops import linalg as linalg_ops
 from tests.conftest import assert_raises_like_torch
 
@@ -455,3 +456,36 @@ def test_products_of_mixed_dtypes_raise_like_torch(torch, call):
     """d2l's torch.dot of an arange and a float vector: each product names the dtypes as
     PyTorch's kernel does (dot, addmv under mv, bmm, tensordot)."""
     assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+def test_complex_hermitian_eigh_and_its_gradient_match_torch(torch, shape):
+    """Real eigenvalues and complex eigenvectors of Hermitian matrices; the gradient of a loss
+    that depends on the vectors only through their phase-free parts (|v|^2, V V^H) as
+    PyTorch's; first and second derivatives checked through a Hermitian parametrisation."""
+    rng = np.random.default_rng(1)
+    array = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    array = array + array.conj().swapaxes(-1, -2)
+    weights = rng.standard_normal(shape)
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(array, requires_grad=True)
+        values, vectors = library.linalg.eigh(x)
+        loss = (values * library.arange(shape[-1], dtype=library.float64)).sum() + \
+            (vectors.abs() ** 2 * library.tensor(weights)).sum() + \
+            (vectors @ vectors.mH).real.sum()
+        loss.backward()
+        single = library.linalg.eigvalsh(library.tensor(array.astype(np.complex64)))
+        results.append((values.detach().numpy(), np.abs(vectors.detach().numpy()),
+                        x.grad.numpy(), single.numpy(), vectors.dtype.itemsize))
+    for ours, theirs in zip(results[1][:3], results[0][:3]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(results[1][3], results[0][3], rtol=1e-5, atol=1e-5)
+    assert results[1][3].dtype == np.float32 and results[1][4] == results[0][4]
+
+    def phase_free(raw):
+        values, vectors = ember.linalg.eigh(raw + raw.mH)
+        return values, vectors.abs() ** 2
+    x = ember.tensor(array, requires_grad=True)
+    assert gradcheck(phase_free, (x,))
+    assert gradgradcheck(phase_free, (x,))
