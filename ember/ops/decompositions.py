@@ -35,14 +35,15 @@ LstsqResult = _return_type("linalg_lstsq", "(solution, residuals, rank, singular
                            "singular_values")
 
 
-def _check_matrices(input, operation):
-    """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims."""
+def _check_matrices(input, operation, complex_ok=False):
+    """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims
+    (complex ones only where ``complex_ok``)."""
     require_tensor(input, operation.replace(".", "_"), "A")
     if input._data.ndim < 2:
         raise RuntimeError(f"{operation}: The input tensor A must have at least 2 dimensions.")
-    if input._data.dtype.kind == "c":
+    if input._data.dtype.kind == "c" and not complex_ok:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
-    if not is_floating(input._data.dtype):
+    if not is_floating(input._data.dtype) and input._data.dtype.kind != "c":
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {input.dtype._scalar_type}")
 
@@ -138,7 +139,9 @@ def svd_legacy(input, some=True, compute_uv=True):
 
 
 def svdvals(A, *, driver=None):
-    _check_matrices(A, "linalg.svdvals")
+    """The singular values, descending (real for complex A): their gradient U diag(gS) V^H
+    needs no phase convention, so complex matrices are taken here, unlike linalg.svd."""
+    _check_matrices(A, "linalg.svdvals", complex_ok=True)
     return SVD.apply(A, False)[1]
 
 
@@ -518,8 +521,8 @@ def matrix_exp(A):
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """torch.linalg.matrix_norm: 'fro', 'nuc', 2/-2 (extreme singular values), 1/-1 (column
-    sums) and inf/-inf (row sums), composed of differentiable ops."""
-    _check_matrices(A, "linalg.matrix_norm")
+    sums) and inf/-inf (row sums), composed of differentiable ops; complex A too."""
+    _check_matrices(A, "linalg.matrix_norm", complex_ok=True)
     if dtype is not None:
         A = A.to(dtype)
     if len(dim) != 2:
