@@ -699,7 +699,8 @@ _LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
 
 
 # the ops whose gradients take the conjugate transpose: complex matrices are theirs too
-_COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp", "linalg.eigh")
+_COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp", "linalg.eigh",
+                   "linalg.cholesky")
 
 
 def _check_square(input, operation, argument="A"):
@@ -982,7 +983,8 @@ def logdet(input):
 
 
 class Cholesky(Op):
-    """L with A = L L^T; the gradient is symmetrised, since only A's lower triangle is read."""
+    """L with A = L L^H; the gradient is made Hermitian, since only A's lower triangle is
+    read."""
 
     differentiable_backward = True
 
@@ -998,7 +1000,7 @@ class Cholesky(Op):
                                "the input is not positive-definite (it holds NaN or inf).")
         ctx.upper = upper
         ctx.dtype = x.dtype
-        out = lower.mT.copy() if upper else lower
+        out = _adjoint(lower).copy() if upper else lower
         ctx.save_for_backward(out)
         return out
 
@@ -1006,17 +1008,28 @@ class Cholesky(Op):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         xp = ctx.xp
-        lower = out.mT if ctx.upper else out
+        lower = _adjoint(out) if ctx.upper else out
         if ctx.upper:
-            grad = grad.mT
-        # Murray (2016): Phi(L^T gL) (lower triangle, halved diagonal), then L^-T (.) L^-1.
+            grad = _adjoint(grad)
+        # Murray (2016): Phi(L^H gL) (lower triangle, halved diagonal), then L^-H (.) L^-1.
         size = lower.shape[-1]
-        halved_lower = np.tril(np.ones((size, size), dtype=ctx.dtype), -1) + \
-            np.eye(size, dtype=ctx.dtype) * 0.5
-        inner_product = (lower.mT @ xp.tril(grad)) * halved_lower
+        halved_lower = np.tril(np.ones((size, size), dtype=real_dtype(ctx.dtype)), -1) + \
+            np.eye(size, dtype=real_dtype(ctx.dtype)) * 0.5
+        inner_product = (_adjoint(lower) @ xp.tril(grad)) * halved_lower
         inverse_lower = xp.linalg.inv(lower)
-        middle = inverse_lower.mT @ inner_product @ inverse_lower
-        return (middle + middle.mT) * 0.5, None
+        middle = _adjoint(inverse_lower) @ inner_product @ inverse_lower
+        gradient = (middle + _adjoint(middle)) * 0.5
+        if ctx.dtype.kind == "c":
+            # PyTorch keeps the imaginary part of Phi's diagonal (a direction no Hermitian
+            # input can move in), which the Hermitian part above drops
+            phase = xp.imag(inner_product) * np.eye(size, dtype=real_dtype(ctx.dtype)) * 1j
+            gradient = gradient + _adjoint(inverse_lower) @ phase @ inverse_lower
+        return gradient, None
+
+
+def _adjoint(matrices):
+    """The conjugate transpose (the transpose of real matrices), of arrays or Tensors."""
+    return conj_of(matrices).mT
 
 
 def cholesky(input, *, upper=False):

@@ -489,3 +489,28 @@ def test_complex_hermitian_eigh_and_its_gradient_match_torch(torch, shape):
     x = ember.tensor(array, requires_grad=True)
     assert gradcheck(phase_free, (x,))
     assert gradgradcheck(phase_free, (x,))
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+@pytest.mark.parametrize("upper", [False, True])
+def test_complex_cholesky_and_its_gradient_match_torch(torch, shape, upper):
+    """L with A = L L^H of Hermitian positive-definite matrices (U = L^H for upper), and
+    PyTorch's gradient of a real loss, the imaginary part of its diagonal term included."""
+    rng = np.random.default_rng(3)
+    factor = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    array = factor @ factor.conj().swapaxes(-1, -2) + 3 * np.eye(shape[-1])
+    weights = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(array, requires_grad=True)
+        value = library.linalg.cholesky(x, upper=upper)
+        (value * library.tensor(weights)).real.sum().backward()
+        results.append((value.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-12)
+
+    def hermitian(raw):
+        return ember.linalg.cholesky((raw + raw.mH) * 0.5, upper=upper)
+    x = ember.tensor(array, requires_grad=True)
+    assert gradcheck(hermitian, (x,))
+    assert gradgradcheck(hermitian, (x,))
