@@ -1000,7 +1000,8 @@ class Cholesky(Op):
                                "the input is not positive-definite (it holds NaN or inf).")
         ctx.upper = upper
         ctx.dtype = x.dtype
-        out = _adjoint(lower).copy() if upper else lower
+        # + 0.0: a copy whose conjugated zero imaginary parts are +0.0, as PyTorch's U
+        out = _adjoint(lower) + 0.0 if upper else lower
         ctx.save_for_backward(out)
         return out
 

@@ -508,6 +508,8 @@ def test_complex_cholesky_and_its_gradient_match_torch(torch, shape, upper):
         results.append((value.detach().numpy(), x.grad.numpy()))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-12)
+    diagonal = np.diagonal(results[1][0], axis1=-2, axis2=-1)
+    assert not np.signbit(diagonal.imag).any()  # printed as 2.+0.j, as PyTorch's
 
     def hermitian(raw):
         return ember.linalg.cholesky((raw + raw.mH) * 0.5, upper=upper)
