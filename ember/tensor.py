@@ -804,7 +804,7 @@ def _regular_numbers(data, dtype):
             continue
         found = kinds
         break
-    if not found or not found <= set(_PYTHON_NUMBERS):
+    if not found or not found <= set(_PYTHON_NUMBERS) or dtype is _dtype.uint64:
         return None
     source = np.float64 if float in found else np.int64 if int in found else np.bool_
     try:
@@ -917,6 +917,8 @@ def _store(values, target):
     stores them; an ndarray (a tensor's values) is cast as it is."""
     if isinstance(values, np.ndarray):
         return values.astype(target.numpy)
+    if target is _dtype.uint64:  # ints up to 2**64 - 1, beyond int64 (NumPy's default)
+        return np.array([_number(value, target) for value in values], dtype=np.uint64)
     return _cast_checked(np.array([_number(value, target) for value in values]), target)
 
 
@@ -934,6 +936,8 @@ def _number(value, target):
         value = value._data.reshape(()).item()
     elif isinstance(value, np.generic):
         value = value.item()
+    if target is _dtype.uint64:
+        return _unsigned_64(value)
     if target.numpy.kind in "iu":
         if not isinstance(value, (int, float)):
             raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an "
@@ -947,6 +951,17 @@ def _number(value, target):
         if target.numpy.kind in "iub":
             raise ValueError("Overflow when unpacking long long")
         return float(value)
+    return value
+
+
+def _unsigned_64(value):
+    """A Python int as uint64 reads it (PyTorch unpacks it as an unsigned long long)."""
+    if not isinstance(value, int):
+        raise TypeError("an integer is required")
+    if value < 0:
+        raise OverflowError("can't convert negative int to unsigned")
+    if value >= 2 ** 64:
+        raise OverflowError("int too big to convert")
     return value
 
 

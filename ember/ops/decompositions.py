@@ -14,6 +14,7 @@ from ..tensor import Tensor, warn_once
 from ._broadcast import unbroadcast
 from ._return_types import _return_type
 from ..autograd.grad_mode import no_grad
+from .elementwise.complex import conj_of
 from .elementwise.extrema import maximum
 from .linalg import _check_square, eigvalsh, inverse, matmul
 from . import reduce as _reduce
@@ -34,14 +35,15 @@ LstsqResult = _return_type("linalg_lstsq", "(solution, residuals, rank, singular
                            "singular_values")
 
 
-def _check_matrices(input, operation):
-    """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims."""
+def _check_matrices(input, operation, complex_ok=False):
+    """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims
+    (complex ones only where ``complex_ok``)."""
     require_tensor(input, operation.replace(".", "_"), "A")
     if input._data.ndim < 2:
         raise RuntimeError(f"{operation}: The input tensor A must have at least 2 dimensions.")
-    if input._data.dtype.kind == "c":
+    if input._data.dtype.kind == "c" and not complex_ok:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
-    if not is_floating(input._data.dtype):
+    if not is_floating(input._data.dtype) and input._data.dtype.kind != "c":
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {input.dtype._scalar_type}")
 
@@ -137,7 +139,9 @@ def svd_legacy(input, some=True, compute_uv=True):
 
 
 def svdvals(A, *, driver=None):
-    _check_matrices(A, "linalg.svdvals")
+    """The singular values, descending (real for complex A): their gradient U diag(gS) V^H
+    needs no phase convention, so complex matrices are taken here, unlike linalg.svd."""
+    _check_matrices(A, "linalg.svdvals", complex_ok=True)
     return SVD.apply(A, False)[1]
 
 
@@ -457,9 +461,10 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
 
 
 class MatrixExp(Op):
-    """exp(A) by scaling and squaring of a degree-18 Taylor polynomial in float64 (accurate to
-    rounding for the norms met in practice). Backward: exp([[A^T, G], [0, A^T]])'s upper-right
-    block (Najfeld and Havel), itself a matrix exponential, so it is differentiable again."""
+    """exp(A) by scaling and squaring of a degree-18 Taylor polynomial in float64 (complex128
+    for complex A; accurate to rounding for the norms met in practice). Backward:
+    exp([[A^H, G], [0, A^H]])'s upper-right block (Najfeld and Havel), itself a matrix
+    exponential, so it is differentiable again."""
 
     differentiable_backward = True
 
@@ -473,7 +478,7 @@ class MatrixExp(Op):
         (x,) = ctx.saved_tensors
         xp = ctx.xp
         size = x.shape[-1]
-        transposed = x.mT
+        transposed = conj_of(x).mT
         zeros = xp.zeros_like(transposed)
         top = xp.concat([transposed, grad], axis=-1)
         bottom = xp.concat([zeros, transposed], axis=-1)
@@ -489,8 +494,9 @@ def _matrix_exp_of(xp, block):
 
 def _expm(x):
     """exp(x) for a batch of square arrays: Taylor to degree 18 after scaling by 2^-s with
-    ||x / 2^s||_1 <= 0.5, then s squarings; computed in float64, returned in x's dtype."""
-    work = x.astype(np.float64)
+    ||x / 2^s||_1 <= 0.5, then s squarings; computed in float64 (complex128), returned in x's
+    dtype."""
+    work = x.astype(np.complex128 if x.dtype.kind == "c" else np.float64)
     norms = np.abs(work).sum(axis=-2).max(axis=-1, initial=0.0)
     largest = float(np.max(norms, initial=0.0))
     squarings = max(0, math.ceil(math.log2(largest / 0.5))) if largest > 0.5 else 0
@@ -515,8 +521,8 @@ def matrix_exp(A):
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """torch.linalg.matrix_norm: 'fro', 'nuc', 2/-2 (extreme singular values), 1/-1 (column
-    sums) and inf/-inf (row sums), composed of differentiable ops."""
-    _check_matrices(A, "linalg.matrix_norm")
+    sums) and inf/-inf (row sums), composed of differentiable ops; complex A too."""
+    _check_matrices(A, "linalg.matrix_norm", complex_ok=True)
     if dtype is not None:
         A = A.to(dtype)
     if len(dim) != 2:

@@ -17,7 +17,7 @@ from .._layout import iterator_strides, pointwise_layout, row_major_layout, with
 from ..autograd import function as _function
 from ..autograd.function import Op, torch_named
 from ..autograd.views import unrecorded_view, view_result
-from ..tensor import Tensor
+from ..tensor import Tensor, warn_once
 from ._broadcast import expanded_shape, unbroadcast
 from . import _select
 from ._select import select
@@ -1173,6 +1173,25 @@ def _scatter_op(cls, input, axis, indices, src, *extra):
     return cls.apply(input.reshape(1), 0, indices.reshape(-1), flat_src, *extra).reshape(())
 
 
+class ScatterCombine(Op):
+    """scatter's legacy ``reduce='add'|'multiply'``: the values combined into a copy of the
+    input; PyTorch records it (a graph through it) but has no derivative for it."""
+
+    @staticmethod
+    def forward(ctx, x, axis, indices, src, reduce):
+        out = x.copy().reshape(x.shape or (1,))
+        flat = indices.reshape(indices.shape or (1,))
+        if isinstance(src, np.ndarray):
+            src = src.reshape(src.shape or (1,))[_leading_key(flat.shape)]
+        ufunc = np.add if reduce == "add" else np.multiply
+        ufunc.at(out, _scatter_grid(flat, axis), src)
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("derivative for aten::scatter is not implemented")
+
+
 def scatter(input, dim, index, src=None, value=None, reduce=None):
     """``input`` with ``src`` (or ``value``) written at ``index`` along ``dim``; with
     ``reduce='add'|'multiply'`` combined instead (not differentiable, as in PyTorch)."""
@@ -1184,15 +1203,11 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
     if reduce is not None:
         if reduce not in ("add", "multiply"):
             raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
-        out = input._data.copy().reshape(input._data.shape or (1,))
-        flat = indices.reshape(indices.shape or (1,))
         if isinstance(src, Tensor):
-            values = src._data.reshape(src._data.shape or (1,))[_leading_key(flat.shape)]
-        else:
-            values = src
-        ufunc = np.add if reduce == "add" else np.multiply
-        ufunc.at(out, _scatter_grid(flat, axis), values)
-        return Tensor._result(out.reshape(input._data.shape))
+            warn_once("The reduce argument of torch.scatter with Tensor src is deprecated and "
+                      "will be removed in a future PyTorch release. Use torch.scatter_reduce "
+                      "instead for more reduction options.")
+        return ScatterCombine.apply(input, axis, indices, src, reduce)
     if not isinstance(src, Tensor):
         src = _number_as(src.item() if isinstance(src, np.generic) else src, input._data.dtype,
                          "scatter")[()]
