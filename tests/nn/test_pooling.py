@@ -28,6 +28,11 @@ POOL_CASES = [
                                     count_include_pad=False)),
     ("avg_pool1d", (2, 3, 10), dict(kernel_size=4)),
     ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=2)),
+    # windows tiling the input (stride = kernel, no padding): the gradient is one broadcast
+    ("avg_pool2d", (2, 3, 8, 8), dict(kernel_size=4)),
+    ("avg_pool2d", (2, 3, 6, 7), dict(kernel_size=(3, 2), count_include_pad=False)),
+    ("avg_pool2d", (2, 3, 4, 4), dict(kernel_size=1)),
+    ("avg_pool3d", (2, 2, 4, 6, 4), dict(kernel_size=2, divisor_override=3)),
     ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
     ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
                                       count_include_pad=False)),
@@ -82,7 +87,8 @@ def test_gradcheck(name, shape, keywords):
 
 def test_float32_stays_float32():
     x = ember.randn(2, 3, 8, 8, requires_grad=True)
-    for output in (F.max_pool2d(x, 2), F.avg_pool2d(x, 3, 1, 1), F.adaptive_avg_pool2d(x, 3),
+    for output in (F.max_pool2d(x, 2), F.avg_pool2d(x, 3, 1, 1), F.avg_pool2d(x, 2),
+                   F.adaptive_avg_pool2d(x, 3), F.adaptive_avg_pool2d(x, 1),
                    F.adaptive_max_pool2d(x, 3), F.max_pool1d(x[0], 2)):
         assert output.dtype == ember.float32
         output.sum().backward()
