@@ -150,6 +150,19 @@ def test_depthwise_weight_grad_ignores_what_no_output_reads(torch, compiled):
     np.testing.assert_allclose(results[2], theirs[2], rtol=1e-4, atol=1e-5)
 
 
+def test_depthwise_empty_batch_matches_torch(torch, compiled):
+    arrays = [np.zeros((0, 3, 5, 4), np.float32), _input((6, 1, 3, 3), np.float32, 8)]
+
+    def call(fw, x, w):
+        return fw.nn.functional.conv2d(x, w, padding=1, groups=3)
+    leaves = [ember.tensor(array, requires_grad=True) for array in arrays]
+    output = call(ember, *leaves)
+    expected = call(torch, *[torch.tensor(array) for array in arrays])
+    assert output.shape == tuple(expected.shape) and output.stride() == expected.stride()
+    output.sum().backward()
+    np.testing.assert_array_equal(leaves[1].grad.numpy(), np.zeros((6, 1, 3, 3), np.float32))
+
+
 def test_depthwise_gradgradcheck(compiled):
     leaves = [ember.tensor(_input((2, 3, 5, 4), np.float64, 6), requires_grad=True),
               ember.tensor(_input((6, 1, 3, 2), np.float64, 7), requires_grad=True)]

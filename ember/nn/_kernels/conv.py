@@ -364,7 +364,9 @@ def _depthwise_weight_grad_kernel(input, grad, weight_grad, per_input, before, d
 def _depthwise(groups, channels_per_group, first, second):
     """Whether the compiled depthwise kernels apply: one input channel per group (weight
     (C_out, 1, *kernel), groups > 1), float32 or float64 operands of one dtype, numba there.
-    Their per-group GEMMs would be tiny (MobileNet's 3x3 blocks ran 5-20x slower than PyTorch)."""
+    Their per-group GEMMs would be tiny (MobileNet's 3x3 blocks ran 5-20x slower than PyTorch).
+    Callers also ask for a non-empty batch: the GEMM paths give an empty result PyTorch's
+    strides (NumPy's empty arrays have zero strides)."""
     if groups == 1 or channels_per_group != 1 or first.dtype != second.dtype:
         return False
     return first.dtype in _COMPILED_DTYPES and _jit.available()
@@ -464,7 +466,7 @@ def convolve(input, weight, geometry):
     out_channels = weight.shape[0]
     kernel_size, stride, groups, out_size = (geometry.kernel_size, geometry.stride,
                                              geometry.groups, geometry.out_size)
-    if _depthwise(groups, weight.shape[1], input, weight):
+    if batch and _depthwise(groups, weight.shape[1], input, weight):
         spatial = len(out_size)
         output = np.empty((batch, out_channels) + out_size, input.dtype)
         _run_depthwise(_depthwise_kernel, batch * out_channels,
@@ -552,7 +554,7 @@ def convolve_transpose(grad, weight, geometry):
     batch, out_channels = grad.shape[:2]
     groups, kernel_size, out_size = geometry.groups, geometry.kernel_size, geometry.out_size
     in_channels = weight.shape[1] * groups
-    if _depthwise(groups, weight.shape[1], grad, weight):
+    if batch and _depthwise(groups, weight.shape[1], grad, weight):
         # the adjoint is a correlation of the gradient spread by the stride with the flipped
         # kernel, each input channel summing its out_channels / in_channels outputs
         spatial = len(out_size)
@@ -617,7 +619,7 @@ def convolve_weight_grad(input, grad, geometry):
     groups, kernel_size, out_size = geometry.groups, geometry.kernel_size, geometry.out_size
     weight_shape = (out_channels, in_channels // groups) + kernel_size
     width = math.prod(weight_shape[1:])
-    if _depthwise(groups, in_channels // groups, input, grad):
+    if batch and _depthwise(groups, in_channels // groups, input, grad):
         spatial = len(out_size)
         weight_grad = np.zeros(weight_shape, grad.dtype)
         _run_depthwise(_depthwise_weight_grad_kernel, out_channels,
