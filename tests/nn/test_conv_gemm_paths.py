@@ -100,3 +100,77 @@ def test_strategy_empty_batch(torch, strategy, groups):
     for mine, theirs in ((x, tx), (w, tw), (b, tb)):
         assert mine.grad.shape == tuple(theirs.grad.shape)
         np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())
+
+
+ADJOINT_CASES = [
+    # unit stride, no more output than input channels: the input's gradient (and a stride-1
+    # transposed convolution) runs as a correlation of the padded gradient
+    ("conv2d", (3, 4, 7, 8), (4, 4, 3, 3), dict(padding=1)),
+    ("conv2d", (2, 6, 9, 8), (4, 3, 3, 2), dict(padding=(2, 1), dilation=(1, 2), groups=2)),
+    ("conv2d", (2, 3, 8, 7), (3, 3, 2, 4), dict(padding="same")),
+    ("conv2d", (2, 5, 6, 6), (2, 5, 5, 5), dict()),
+    ("conv2d", (2, 5, 6, 6), (2, 5, 1, 1), dict()),
+    ("conv1d", (2, 4, 11), (3, 4, 3), dict(padding=4, dilation=2)),
+    ("conv3d", (2, 3, 4, 5, 4), (3, 3, 2, 3, 2), dict(padding=1)),
+    ("conv_transpose2d", (2, 3, 5, 6), (3, 4, 3, 3), dict(padding=1)),
+    ("conv_transpose1d", (2, 2, 7), (2, 3, 4), dict(padding=2, dilation=2)),
+]
+
+
+@pytest.fixture(params=["correlation", "col2im"])
+def adjoint(request, monkeypatch):
+    """Each case with the input's gradient as a correlation and as GEMM + col2im, counting the
+    correlations taken."""
+    taken = []
+    flipped = conv._flipped_transpose
+
+    def counting(weight, groups):
+        taken.append(groups)
+        return flipped(weight, groups)
+    monkeypatch.setattr(conv, "_flipped_transpose", counting)
+    monkeypatch.setattr(conv, "_ADJOINT_AS_CORRELATION", request.param == "correlation")
+    return request.param, taken
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name, input_shape, weight_shape, keywords", ADJOINT_CASES)
+def test_input_gradient_as_correlation(torch, adjoint, name, input_shape, weight_shape,
+                                       keywords, dtype):
+    random = np.random.default_rng(6)
+    x, tx = _pair(random.standard_normal(input_shape).astype(dtype), torch)
+    w, tw = _pair(random.standard_normal(weight_shape).astype(dtype), torch)
+    output = getattr(F, name)(x, w, **keywords)
+    expected = getattr(torch.nn.functional, name)(tx, tw, **keywords)
+    grad = random.standard_normal(tuple(expected.shape)).astype(dtype)
+    output.backward(ember.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    tolerance = 1e-10 if dtype == np.float64 else 1e-5
+    pairs = [(output.detach(), expected.detach()), (x.grad, tx.grad), (w.grad, tw.grad)]
+    for mine, theirs in pairs:
+        assert mine.dtype == getattr(ember, np.dtype(dtype).name)
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=tolerance,
+                                   atol=tolerance)
+    mode, taken = adjoint
+    assert bool(taken) == (mode == "correlation")
+
+
+def test_input_gradient_as_correlation_gradcheck(adjoint):
+    random = np.random.default_rng(7)
+    x = ember.tensor(random.standard_normal((2, 4, 5, 4)), requires_grad=True)
+    w = ember.tensor(random.standard_normal((4, 2, 3, 2)), requires_grad=True)
+    assert gradcheck(lambda *args: F.conv2d(*args, padding=(1, 0), groups=2), (x, w))
+    assert gradcheck(lambda *args: F.conv_transpose2d(*args, padding=1, groups=2), (x, w))
+
+
+def test_correlation_not_taken_where_col2im_is_cheaper_or_needed(monkeypatch):
+    """More output than input channels, a stride, or padding past the kernel's reach keep
+    GEMM + col2im."""
+    taken = []
+    monkeypatch.setattr(conv, "_flipped_transpose", lambda *args: taken.append(args))
+    for shapes, keywords in [(((1, 2, 6, 6), (4, 2, 3, 3)), dict(padding=1)),
+                             (((1, 4, 6, 6), (4, 4, 3, 3)), dict(stride=2)),
+                             (((1, 4, 6, 6), (4, 4, 3, 3)), dict(padding=3))]:
+        x = ember.randn(*shapes[0], requires_grad=True)
+        F.conv2d(x, ember.randn(*shapes[1]), **keywords).sum().backward()
+    assert taken == []

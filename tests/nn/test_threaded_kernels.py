@@ -78,6 +78,9 @@ CONVOLUTIONS = [
     ("conv_transpose2d", (5, 4, 5, 6), (4, 3, 3, 3), {"stride": 2, "padding": 1,
                                                       "output_padding": 1}),
     ("conv_transpose1d", (5, 4, 7), (4, 2, 3), {"groups": 2, "dilation": 2}),
+    # depthwise (one input channel per group): the compiled direct kernels at unit stride
+    ("conv2d", (5, 4, 7, 6), (8, 1, 3, 3), {"groups": 4, "padding": 1}),
+    ("conv_transpose2d", (5, 4, 6, 5), (4, 1, 3, 2), {"groups": 4, "padding": (1, 0)}),
 ]
 
 
