@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _device, _dtype, _factories, _random, _storage, ops, overrides, sparse
 from ._dtype import (
-    overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
+    get_default_dtype, overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.node import BatchedForward
@@ -124,6 +124,11 @@ def type_(self, dtype=None, non_blocking=False):
     ``'torch.LongTensor'``), a converted tensor."""
     if dtype is None:
         return tensor_type_name(self._data.dtype)
+    if dtype is Tensor or dtype in ("torch.Tensor", "ember.Tensor"):
+        # PyTorch's legacy spelling of "the default tensor type"
+        return to(self, get_default_dtype())
+    if isinstance(dtype, type) and not isinstance(dtype, _factories._TensorType):
+        raise ValueError(f"invalid type: '{dtype.__name__}'")
     named = _factories.tensor_type_dtype(dtype)
     return to(self, dtype if named is None else named)
 
