@@ -76,6 +76,22 @@ def test_module_to_device():
         model.to("cuda:1")
 
 
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.nn.MSELoss().cuda(), lambda fw: fw.nn.ReLU().to("cuda"),
+    lambda fw: fw.nn.Sequential(fw.nn.Dropout(), fw.nn.Flatten()).to("cuda:1", fw.float64),
+    lambda fw: fw.nn.CrossEntropyLoss().cuda(0)])
+def test_modules_without_tensors_move_to_cuda_as_in_cpu_torch(torch, call):
+    """PyTorch moves each parameter and buffer, so a module without any (a loss) answers
+    ``.cuda()`` with itself even where CUDA is missing; scripts do ``criterion.cuda()``."""
+    theirs = call(torch)
+    ours = call(ember)
+    assert type(ours).__name__ == type(theirs).__name__
+    with pytest.raises(RuntimeError):
+        nn.Sequential(nn.ReLU(), nn.BatchNorm1d(2)).cuda()
+    with pytest.raises(RuntimeError):
+        nn.ReLU().to("nonsense")
+
+
 def test_cuda_module_answers_as_torch_without_a_gpu():
     assert ember.cuda.is_available() is False
     assert ember.cuda.device_count() == 0

@@ -793,7 +793,10 @@ class Module:
             if target is not None:
                 self.to(target)
             return self._apply(_storage_free)
-        _device.check_cpu(device, "Module.to")
+        if self._holds_tensors():
+            _device.check_cpu(device, "Module.to")
+        elif device is not None and not isinstance(device, _device.device):
+            _device.device(device)  # a bad name still raises; there is nothing to move
         if target is None:
             return self
         target = _dtype.to_dtype(target)
@@ -836,8 +839,14 @@ class Module:
         """``torch.compile`` of this module's calls: ember runs them eagerly, unchanged."""
 
     def cuda(self, device=None):
+        if not self._holds_tensors():
+            return self  # PyTorch moves nothing, so a loss module's .cuda() works without CUDA
         raise RuntimeError("Module.cuda: ember runs on the CPU only (ember.cuda.is_available() is "
                            "False); keep modules on 'cpu'")
+
+    def _holds_tensors(self):
+        """Whether this module or a descendant has a parameter or buffer (for to()/cuda())."""
+        return next(self.parameters(), None) is not None or next(self.buffers(), None) is not None
 
     # ---- state_dict --------------------------------------------------------------------------
     def register_state_dict_pre_hook(self, hook):
