@@ -919,6 +919,8 @@ METHODS.update({
     "untyped_storage": _storage.untyped_storage, "storage": _storage.typed_storage,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
+    "symeig": decompositions.symeig_removed, "eig": decompositions.eig_removed,
+    "solve": decompositions.solve_removed, "lstsq": decompositions.lstsq_removed,
     "geqrf": decompositions.geqrf, "orgqr": decompositions.householder_product,
     "pinverse": decompositions.pinverse, "matrix_exp": decompositions.matrix_exp,
     "cholesky_solve": decompositions.cholesky_solve,

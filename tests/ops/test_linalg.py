@@ -440,3 +440,18 @@ def test_products_of_mixed_dtypes_raise_like_torch(torch, call):
     """d2l's torch.dot of an arange and a float vector: each product names the dtypes as
     PyTorch's kernel does (dot, addmv under mv, bmm, tensordot)."""
     assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw, a: fw.symeig(a, eigenvectors=True), lambda fw, a: fw.eig(a),
+    lambda fw, a: fw.solve(a, a), lambda fw, a: fw.lstsq(a, a), lambda fw, a: fw.matrix_rank(a),
+    lambda fw, a: a.symeig(True), lambda fw, a: a.eig(), lambda fw, a: a.solve(a),
+    lambda fw, a: a.lstsq(a)])
+def test_functions_removed_from_torch_raise_its_runtime_error(torch, call):
+    """Old scripts (ACKTR's KFAC calls torch.symeig) stop with PyTorch's RuntimeError naming the
+    replacement, not an AttributeError."""
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch, torch.eye(2))
+    with pytest.raises(RuntimeError) as ours:
+        call(ember, ember.eye(2))
+    assert str(ours.value) == str(theirs.value)
