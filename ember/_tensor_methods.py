@@ -129,6 +129,8 @@ def type_(self, dtype=None, non_blocking=False):
         # PyTorch's legacy spelling of "the default tensor type"
         return to(self, get_default_dtype())
     if isinstance(dtype, type) and not isinstance(dtype, _factories._TensorType):
+        if dtype.__module__ in ("ember.cuda", "torch.cuda"):  # ember.cuda.FloatTensor and kin
+            _factories.tensor_type_dtype(f"torch.cuda.{dtype.__name__}")  # raises: CPU only
         raise ValueError(f"invalid type: '{dtype.__name__}'")
     named = _factories.tensor_type_dtype(dtype)
     return to(self, dtype if named is None else named)

@@ -92,6 +92,19 @@ def test_modules_without_tensors_move_to_cuda_as_in_cpu_torch(torch, call):
         nn.ReLU().to("nonsense")
 
 
+@pytest.mark.parametrize("name", ["FloatTensor", "LongTensor", "HalfTensor", "BoolTensor"])
+def test_cuda_tensor_types_refuse_construction_as_cpu_torch(torch, name):
+    """ClusterGAN's ``Tensor = torch.cuda.FloatTensor``: the attribute exists, calling it raises
+    PyTorch's TypeError, and no tensor is an instance; x.type(it) refuses CUDA."""
+    from tests.conftest import assert_raises_like_torch
+    assert_raises_like_torch(lambda: getattr(torch.cuda, name)(2),
+                             lambda: getattr(ember.cuda, name)(2), TypeError, same_type=True)
+    assert not isinstance(ember.ones(1), getattr(ember.cuda, name))
+    assert not isinstance(torch.ones(1), getattr(torch.cuda, name))
+    with pytest.raises(RuntimeError):
+        ember.ones(2).type(getattr(ember.cuda, name))
+
+
 def test_cuda_module_answers_as_torch_without_a_gpu():
     assert ember.cuda.is_available() is False
     assert ember.cuda.device_count() == 0

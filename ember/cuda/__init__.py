@@ -216,3 +216,22 @@ class stream:
 
 
 from . import nvtx  # noqa: E402,F401  (torch.cuda.nvtx: markers that need CUDA)
+
+
+class _UnavailableTensorType(type):
+    """``torch.cuda.FloatTensor`` and its kin where CUDA is missing: calling one raises PyTorch's
+    TypeError (scripts that build CUDA tensors unconditionally stop as they do on CPU PyTorch);
+    no tensor is an instance."""
+
+    def __call__(cls, *args, **kwargs):
+        raise TypeError(f"type torch.cuda.{cls.__name__} not available. Torch not compiled with "
+                        f"CUDA enabled.")
+
+    def __instancecheck__(cls, instance):
+        return False
+
+
+for _name in ("FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor",
+              "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "BoolTensor"):
+    globals()[_name] = _UnavailableTensorType(_name, (), {"__module__": __name__})
+del _name
