@@ -522,8 +522,9 @@ class Tensor:
         return self
 
     def cuda(self, device=None, non_blocking=False):
-        raise RuntimeError("Tensor.cuda: ember runs on the CPU only (ember.cuda.is_available() is "
-                           "False); keep tensors on 'cpu'")
+        raise _device.CudaUnavailableError("Tensor.cuda: ember runs on the CPU only "
+                                           "(ember.cuda.is_available() is False); keep tensors "
+                                           "on 'cpu'")
 
     def _bump_version(self):
         """Record an in-place change (views and detach() share the counter)."""

@@ -105,6 +105,21 @@ def test_cuda_tensor_types_refuse_construction_as_cpu_torch(torch, name):
         ember.ones(2).type(getattr(ember.cuda, name))
 
 
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.ones(1).cuda(), lambda fw: fw.nn.Linear(1, 1).cuda(),
+    lambda fw: fw.zeros(1, device="cuda"), lambda fw: fw.ones(1).to("cuda:0"),
+    lambda fw: fw.nn.Linear(1, 1).to("cuda"), lambda fw: fw.cuda.current_device(),
+    lambda fw: fw.cuda.synchronize()])
+def test_cuda_requests_raise_an_assertion_error_as_cpu_torch(torch, call):
+    """CPU-only PyTorch asserts ("Torch not compiled with CUDA enabled"); scripts catch
+    AssertionError to fall back to the CPU. ember's error is that and a RuntimeError."""
+    with pytest.raises(AssertionError):
+        call(torch)
+    with pytest.raises(AssertionError) as ours:
+        call(ember)
+    assert isinstance(ours.value, RuntimeError) and "CPU only" in str(ours.value)
+
+
 def test_cuda_module_answers_as_torch_without_a_gpu():
     assert ember.cuda.is_available() is False
     assert ember.cuda.device_count() == 0

@@ -4,6 +4,8 @@ unchanged; what needs a device raises."""
 import collections
 import warnings
 
+from .._device import CudaUnavailableError
+
 
 def is_available():
     return False
@@ -70,7 +72,7 @@ def reset_peak_memory_stats(device=None):
 
 
 def _no_device(name):
-    raise RuntimeError(f"ember.cuda.{name}: ember runs on the CPU only (no CUDA device)")
+    raise CudaUnavailableError(f"ember.cuda.{name}: ember runs on the CPU only (no CUDA device)")
 
 
 def synchronize(device=None):

@@ -855,8 +855,9 @@ class Module:
     def cuda(self, device=None):
         if not self._holds_tensors():
             return self  # PyTorch moves nothing, so a loss module's .cuda() works without CUDA
-        raise RuntimeError("Module.cuda: ember runs on the CPU only (ember.cuda.is_available() is "
-                           "False); keep modules on 'cpu'")
+        raise _device.CudaUnavailableError("Module.cuda: ember runs on the CPU only "
+                                           "(ember.cuda.is_available() is False); keep modules "
+                                           "on 'cpu'")
 
     def _holds_tensors(self):
         """Whether this module or a descendant has a parameter or buffer (for to()/cuda())."""
