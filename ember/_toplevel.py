@@ -11,7 +11,9 @@ from . import _dtype, _factories, _threads, ops
 from ._storage import TypedStorage, UntypedStorage
 from .ops.decompositions import (  # noqa: F401
     cholesky_inverse, cholesky_solve, geqrf, householder_product as orgqr, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
-    matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve)
+    matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve,
+    eig_removed as eig, lstsq_removed as lstsq, matrix_rank_removed as matrix_rank,
+    solve_removed as solve, symeig_removed as symeig)
 from .nn import functional as F
 from .ops.spectral import istft, stft  # noqa: F401
 from .tensor import Tensor
@@ -300,4 +302,5 @@ __all__ = sorted(_METHOD_FORMS + (
     "rms_norm", "rrelu", "rrelu_",
     "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",
     "set_warn_always", "stft", "istft", "svd", "sym_float", "sym_int", "sym_ite", "sym_max",
-    "sym_min", "sym_not", "sym_sum", "threshold_", "trapz", "typename"))
+    "sym_min", "sym_not", "sym_sum", "threshold_", "trapz", "typename",
+    "eig", "lstsq", "matrix_rank", "solve", "symeig"))

@@ -402,11 +402,20 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if self._requires_grad:
+            self.numpy()  # raises PyTorch's error: NumPy takes the data through numpy()
         if dtype is not None and np.dtype(dtype) != self._data.dtype:
             return self._data.astype(dtype)
         if copy:
             return self._data.copy()
         return self._data
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        """A NumPy ufunc applied to a tensor (``np.sqrt(loss)``) gives a tensor, as in PyTorch,
+        which also turns a bool result into uint8."""
+        if array.dtype == np.bool_:
+            array = array.astype(np.uint8)
+        return Tensor._result(np.asarray(array))
 
     def item(self):
         if self._data.size != 1:
@@ -484,7 +493,10 @@ class Tensor:
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
-                               "the deepcopy protocol at the moment.")
+                               "the deepcopy protocol at the moment.  If you were attempting to "
+                               "deepcopy a module, this may be because of a "
+                               "torch.nn.utils.weight_norm usage, see "
+                               "https://github.com/pytorch/pytorch/pull/103001")
         out = type(self).__new__(type(self))
         _init(out, self._data.copy())
         out._requires_grad = self._requires_grad
@@ -510,8 +522,9 @@ class Tensor:
         return self
 
     def cuda(self, device=None, non_blocking=False):
-        raise RuntimeError("Tensor.cuda: ember runs on the CPU only (ember.cuda.is_available() is "
-                           "False); keep tensors on 'cpu'")
+        raise _device.CudaUnavailableError("Tensor.cuda: ember runs on the CPU only "
+                                           "(ember.cuda.is_available() is False); keep tensors "
+                                           "on 'cpu'")
 
     def _bump_version(self):
         """Record an in-place change (views and detach() share the counter)."""

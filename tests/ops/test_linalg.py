@@ -516,3 +516,18 @@ def test_complex_cholesky_and_its_gradient_match_torch(torch, shape, upper):
     x = ember.tensor(array, requires_grad=True)
     assert gradcheck(hermitian, (x,))
     assert gradgradcheck(hermitian, (x,))
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw, a: fw.symeig(a, eigenvectors=True), lambda fw, a: fw.eig(a),
+    lambda fw, a: fw.solve(a, a), lambda fw, a: fw.lstsq(a, a), lambda fw, a: fw.matrix_rank(a),
+    lambda fw, a: a.symeig(True), lambda fw, a: a.eig(), lambda fw, a: a.solve(a),
+    lambda fw, a: a.lstsq(a)])
+def test_functions_removed_from_torch_raise_its_runtime_error(torch, call):
+    """Old scripts (ACKTR's KFAC calls torch.symeig) stop with PyTorch's RuntimeError naming the
+    replacement, not an AttributeError."""
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch, torch.eye(2))
+    with pytest.raises(RuntimeError) as ours:
+        call(ember, ember.eye(2))
+    assert str(ours.value) == str(theirs.value)

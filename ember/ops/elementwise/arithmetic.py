@@ -3,6 +3,7 @@ composites built on them (square, reciprocal, addcmul, addcdiv, lerp, ...)."""
 import builtins
 
 import math
+import warnings
 
 import numpy as np
 
@@ -129,6 +130,11 @@ def add(input, other, alpha=1):
         return Add.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
+    except (TypeError, RuntimeError):
+        # alpha, a tensor, failed its checks: PyTorch's deprecated add(Number alpha, Tensor other)?
+        if scalar_first(other, alpha):
+            return add(input, alpha, alpha=scalar_first_overload("add", other))
+        raise
 
 
 class Sub(_Binary):
@@ -176,6 +182,11 @@ def sub(input, other, alpha=1):
         return Sub.apply(*_operands(input, other, "sub"))
     except ValueError as error:
         raise _shape_error(error, input, other) from None
+    except (TypeError, RuntimeError):
+        # alpha, a tensor, failed its checks: PyTorch's deprecated sub(Number alpha, Tensor other)?
+        if scalar_first(other, alpha):
+            return sub(input, alpha, alpha=scalar_first_overload("sub", other))
+        raise
 
 
 subtract = sub
@@ -1019,8 +1030,11 @@ class Addcmul(Op):
                 None)
 
 
-def addcmul(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 * tensor2 (in the tensors' promoted dtype, whatever value is)."""
+def addcmul(input, tensor1, tensor2, *deprecated, value=1):
+    """input + value * tensor1 * tensor2 (in the tensors' promoted dtype, whatever value is);
+    also PyTorch's deprecated ``addcmul(input, value, tensor1, tensor2)``."""
+    if deprecated:
+        value, tensor1, tensor2 = scalar_first_addc("addcmul", tensor1, tensor2, deprecated)
     _check_addc("addcmul", input, tensor1, tensor2, value)
     result_type = np.result_type(input._data, tensor1._data, tensor2._data)
     if result_type == np.bool_:
@@ -1038,8 +1052,11 @@ def addcmul(input, tensor1, tensor2, *, value=1):
                        "AddcmulBackward0")
 
 
-def addcdiv(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 / tensor2 (integer division is refused, as in PyTorch)."""
+def addcdiv(input, tensor1, tensor2, *deprecated, value=1):
+    """input + value * tensor1 / tensor2 (integer division is refused, as in PyTorch); also
+    PyTorch's deprecated ``addcdiv(input, value, tensor1, tensor2)``."""
+    if deprecated:
+        value, tensor1, tensor2 = scalar_first_addc("addcdiv", tensor1, tensor2, deprecated)
     _check_addc("addcdiv", input, tensor1, tensor2, value)
     if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future "
@@ -1052,6 +1069,46 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     # PyTorch's kernel: input + (value * tensor1) / tensor2, in this order
     quotient = div(tensor1 if value == 1 else mul(tensor1, value), tensor2)
     return torch_named(add(input, quotient), "AddcdivBackward0")
+
+
+_SCALAR_FIRST = {  # the signatures PyTorch's deprecation warning names
+    "add": ("Number alpha, Tensor other", "Tensor other, *, Number alpha = 1"),
+    "sub": ("Number alpha, Tensor other", "Tensor other, *, Number alpha = 1"),
+    "addcmul": ("Number value, Tensor tensor1, Tensor tensor2",
+                "Tensor tensor1, Tensor tensor2, *, Number value = 1"),
+    "addcdiv": ("Number value, Tensor tensor1, Tensor tensor2",
+                "Tensor tensor1, Tensor tensor2, *, Number value = 1"),
+}
+_scalar_first_warned = [False]
+
+
+def scalar_first(other, alpha):
+    """Whether ``add(input, other, alpha)`` was PyTorch's ``add(input, Number alpha, Tensor
+    other)``: a tensor where the number goes, a number (or 0-dim tensor) before it."""
+    return isinstance(alpha, Tensor) and (
+        isinstance(other, _PYTHON_NUMBERS) or (isinstance(other, Tensor) and other.dim() == 0))
+
+
+def scalar_first_overload(name, scalar):
+    """``scalar``, after PyTorch's one warning per process (for whichever comes first) about
+    the overloads with the scalar first (``p.data.add_(-lr, grad)``, ``addcmul_(1 - beta2, g,
+    g)``) that optimizers written for PyTorch 0.x use; ``name`` may end in ``_``."""
+    if not _scalar_first_warned[0]:
+        _scalar_first_warned[0] = True
+        old, new = _SCALAR_FIRST[name.rstrip("_")]
+        warnings.warn(f"This overload of {name} is deprecated:\n\t{name}({old})\nConsider "
+                      f"using one of the following signatures instead:\n\t{name}({new})",
+                      UserWarning, stacklevel=3)
+    return scalar.item() if isinstance(scalar, Tensor) else scalar
+
+
+def scalar_first_addc(name, value, tensor1, extra):
+    """(value, tensor1, tensor2) of a call ``name(input, value, tensor1, tensor2)``; any other
+    extra positional argument is PyTorch's TypeError."""
+    if len(extra) != 1 or not isinstance(extra[0], Tensor) or not scalar_first(value, tensor1):
+        raise TypeError(f"{name.rstrip('_')}() takes 3 positional arguments but "
+                        f"{3 + len(extra)} were given")
+    return scalar_first_overload(name, value), tensor1, extra[0]
 
 
 def _check_addc(operation, input, tensor1, tensor2, value):

@@ -1,10 +1,13 @@
 """ember.ops.elementwise.arithmetic: add, sub, mul, div, floor_divide, remainder, fmod, pow,
 neg, abs, sign, and their composites and in-place forms."""
 import contextlib
-
-import numpy as np
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
 
+import numpy as np
 import pytest
 
 import ember
@@ -13,6 +16,9 @@ from ..op_table import (
     BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, HalfChecks, INPLACE,
     SecondDerivativeChecks, UNARY, ValueChecks, ints)
 from . import ELEMENTWISE_MODULES
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 
 def _iadd(fw, a, b):
@@ -374,3 +380,52 @@ def test_float32_sign_bit_equal_to_torch(torch, path):
         mine = ember.tensor(values).sign()
     np.testing.assert_array_equal(mine.numpy().view(np.int32),
                                   torch.tensor(values).sign().numpy().view(np.int32))
+
+
+SCALAR_FIRST_CALLS = [
+    "a.add(2, b)", "a.clone().add_(0.1, b)", "torch.add(a, 2, b)", "a.sub(2, b)",
+    "a.clone().sub_(2, b)", "torch.sub(a, 2, b)", "a.addcmul(0.5, b, c)",
+    "a.clone().addcmul_(0.5, b, c)", "torch.addcmul(a, 0.5, b, c)", "a.addcdiv(0.5, b, c)",
+    "a.clone().addcdiv_(0.5, b, c)", "torch.addcdiv(a, 0.5, b, c)",
+    "a.clone().add_(torch.tensor(2.0), b)", "a.long().add_(2, b.long())",
+    "a.clone().mul_(0.9).add_(1 - 0.9, b)"]
+
+
+@pytest.mark.parametrize("source", SCALAR_FIRST_CALLS)
+def test_deprecated_scalar_first_overloads_compute_as_torch(torch, source):
+    """Optimizers written for PyTorch 0.x (``exp_avg.mul_(beta1).add_(1 - beta1, grad)``,
+    ``addcmul_(1 - beta2, grad, grad)``, ``p.data.addcdiv_(-step, m, denom)``) still run."""
+    values = {"a": [1.0, 2.0], "b": [3.0, 4.0], "c": [2.0, 8.0]}
+    results = []
+    for fw in (torch, ember):
+        names = {key: fw.tensor(value) for key, value in values.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            results.append(eval(source, {"torch": fw, **names}))
+    theirs, ours = results
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_deprecated_scalar_first_overloads_warn_once_per_process_and_keep_gradients(
+        torch, tmp_path):
+    """PyTorch warns once per process, for whichever deprecated overload comes first."""
+    script = tmp_path / "scalar_first.py"
+    script.write_text(textwrap.dedent("""
+        import warnings, torch
+        a = torch.ones(2, requires_grad=True); b = torch.tensor([3.0, 4.0], requires_grad=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = a.add(2, b).addcmul(0.5, b, b).sub(3, a)
+            a.detach().add_(0.5, b.detach()).addcdiv_(0.5, b.detach(), b.detach())
+        out.sum().backward()
+        print([str(w.message).split(' (Triggered')[0] for w in caught], a.grad.tolist(),
+              b.grad.tolist())
+    """))
+    outputs = []
+    for runner in ([sys.executable, str(script)],
+                   [sys.executable, "-m", "ember.run", str(script)]):
+        completed = subprocess.run(runner, capture_output=True, text=True, timeout=120,
+                                   env={**os.environ, "PYTHONPATH": REPO})
+        outputs.append(completed.stdout.strip() or completed.stderr[-2000:])
+    assert outputs[1] == outputs[0]
