@@ -48,10 +48,6 @@ _THREADED_GEMM_SIZE = 1 << 18
 # Chunks of channel-major columns: several per batch for ember's threads to share (cnn_train's
 # second convolution: 7 chunks of 9 or 10 items), each copied and multiplied while in cache.
 _LARGE_CHUNK_BYTES = 1 << 21
-# At unit stride the adjoint in the input may run as a convolution of the padded gradient with
-# the flipped kernel (im2col's gather and the forward's GEMM shape) instead of GEMM + col2im;
-# see _as_correlation. Tests switch it off to compare the two.
-_ADJOINT_AS_CORRELATION = True
 
 
 def _pad(array, padding):
@@ -508,41 +504,6 @@ def convolve(input, weight, geometry):
     return output.reshape((batch, out_channels) + out_size)
 
 
-def _as_correlation(geometry):
-    """Whether ``convolve_transpose`` may run as a convolution of the padded gradient: unit
-    stride (every output position a window's corner) and padding within the kernel's reach.
-    It does when the gradient has no more channels than the result, so that its im2col columns
-    are no larger than col2im's (Conv2d(32->32, 3, pad 1), 32x32, batch 64, one thread:
-    20.6 -> 14.4 ms; 6->16 channels, 5x5: 0.34 -> 1.37 ms, so those keep col2im)."""
-    return (_ADJOINT_AS_CORRELATION and all(jump == 1 for jump in geometry.stride)
-            and all(before <= gap * (size - 1) and after <= gap * (size - 1)
-                    for (before, after), gap, size in zip(geometry.padding, geometry.dilation,
-                                                          geometry.kernel_size)))
-
-
-def _flipped_transpose(weight, groups):
-    """weight (C_out, C_in / groups, *kernel) -> (C_in, C_out / groups, *kernel), input and
-    output channels swapped within each group and the kernel flipped: the weight of the
-    correlation that is the adjoint at unit stride."""
-    out_channels, in_per_group = weight.shape[:2]
-    kernel_size = weight.shape[2:]
-    grouped = weight.reshape((groups, out_channels // groups, in_per_group) + kernel_size)
-    swapped = grouped.swapaxes(1, 2)
-    flipped = np.flip(swapped, tuple(range(3, 3 + len(kernel_size))))
-    return np.ascontiguousarray(flipped).reshape(
-        (groups * in_per_group, out_channels // groups) + kernel_size)
-
-
-def _correlation_geometry(geometry):
-    """The geometry of that correlation: the gradient (of the output's size) zero-padded by the
-    kernel's reach less the padding, giving the input's size."""
-    padding = tuple((gap * (size - 1) - before, gap * (size - 1) - after)
-                    for (before, after), gap, size in zip(geometry.padding, geometry.dilation,
-                                                          geometry.kernel_size))
-    return Geometry(geometry.out_size, geometry.kernel_size, geometry.stride, padding,
-                    geometry.dilation, geometry.groups, geometry.in_size)
-
-
 @_in_float32
 def convolve_transpose(grad, weight, geometry):
     """The adjoint of ``convolve`` in its input: (N, C_out, *out_size) -> (N, C_in, *in_size),
@@ -570,9 +531,6 @@ def convolve_transpose(grad, weight, geometry):
                        _in_front(reach, 0), _in_front(geometry.stride, 1),
                        _in_front(geometry.dilation, 1), (1, 1, 1))
         return image
-    if out_channels <= in_channels and _as_correlation(geometry):
-        return convolve(grad, _flipped_transpose(weight, groups),
-                        _correlation_geometry(geometry))
     length = math.prod(out_size)
     width = math.prod(weight.shape[1:])
     grad_rows = grad.reshape(batch, groups, out_channels // groups, length)
