@@ -16,8 +16,7 @@ from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
 from ...ops._select import select, where
 from ...ops.elementwise._operands import _widened
-from ...ops.elementwise.exp_log import (compiled_float32, one_plus_exp_negated, sigmoid,
-                                        sigmoid_array)
+from ...ops.elementwise.exp_log import one_plus_exp_negated, sigmoid, sigmoid_array
 from ...ops.elementwise.special import erf as erf_op
 from ...ops.elementwise.special import erf_array
 
@@ -336,7 +335,7 @@ class LeakyRelu(_Activation):
     def forward(ctx, x, negative_slope, inplace=False):
         _check_floating(x, "leaky_relu_cpu")
         out = np.empty(x.shape, x.dtype)
-        compiled = compiled_float32(_leaky_relu_float32_kernel, x, out)
+        compiled = _jit.compiled_float32(_leaky_relu_float32_kernel, x, out)
         if compiled is not None:
             flat = x.reshape(-1)
             compiled(flat, flat, np.float32(negative_slope), out.reshape(-1), False)
@@ -351,7 +350,7 @@ class LeakyRelu(_Activation):
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
         if ctx.xp is np:
-            compiled = compiled_float32(_leaky_relu_float32_kernel, saved, grad)
+            compiled = _jit.compiled_float32(_leaky_relu_float32_kernel, saved, grad)
             if compiled is not None:
                 out = np.empty(grad.shape, np.float32)
                 compiled(saved.reshape(-1), grad.reshape(-1), np.float32(ctx.negative_slope),
@@ -398,7 +397,7 @@ class Elu(_Activation):
         alpha, scale = ctx.alpha_scale
         dtype = grad.dtype
         if xp is np and not ctx.from_output:
-            compiled = compiled_float32(_elu_backward_float32, saved, grad)
+            compiled = _jit.compiled_float32(_elu_backward_float32, saved, grad)
             if compiled is not None:
                 out = np.empty(grad.shape, np.float32)
                 compiled(saved.reshape(-1), grad.reshape(-1), np.float32(scale),
@@ -471,7 +470,7 @@ class Silu(_Activation):
         ctx.save_for_backward(x)
         wide = _widened(x)
         out = np.empty(wide.shape, wide.dtype)
-        compiled = compiled_float32(_silu_float32_kernel, wide, out)
+        compiled = _jit.compiled_float32(_silu_float32_kernel, wide, out)
         if compiled is not None:
             flat = wide.reshape(-1)
             compiled(flat, flat, out.reshape(-1), False)
@@ -486,7 +485,7 @@ class Silu(_Activation):
         (x,) = ctx.saved_tensors
         if ctx.xp is np:
             dtype, x, grad = grad.dtype, _widened(x), _widened(grad)
-            compiled = compiled_float32(_silu_float32_kernel, x, grad)
+            compiled = _jit.compiled_float32(_silu_float32_kernel, x, grad)
             if compiled is not None:
                 out = np.empty(x.shape, np.float32)
                 compiled(x.reshape(-1), grad.reshape(-1), out.reshape(-1), True)
@@ -700,7 +699,7 @@ def _hard_activation(x, grad, swish, backward):
     """``_hard_float32``'s result, or None where it does not apply (not float32 arrays of one
     shape, or numba absent)."""
     arrays = (x,) if grad is None else (x, grad)
-    compiled = compiled_float32(_hard_float32, *arrays)
+    compiled = _jit.compiled_float32(_hard_float32, *arrays)
     if compiled is None:
         return None
     out = np.empty(x.shape, np.float32)

@@ -16,7 +16,6 @@ from ...autograd.function import Op, torch_named
 from ...tensor import Tensor
 from .._return_types import _Frexp
 from .complex import conj_of
-from .exp_log import compiled_float32
 from ._operands import (
     _Binary, _binary_math, _cast, _floating, _floating_pair, _grad_for, _log, _not_implemented,
     _not_tensor, _OfOutput, _operands, _plain_binary, _promote, _promote_unrounded,
@@ -738,7 +737,7 @@ class Sign(Op):
                 return np.where(magnitude == 0, 0, x / magnitude).astype(x.dtype)
         if x.dtype == np.bool_:
             return x.copy()  # the sign of True is True
-        compiled = compiled_float32(_sign_float32, x)
+        compiled = _jit.compiled_float32(_sign_float32, x)
         if compiled is not None:
             out = np.empty(x.shape, np.float32)
             compiled(x.reshape(-1), out.reshape(-1))
@@ -930,7 +929,7 @@ def _fused_lerp(start, end, weight):
     fused multiply-add, ``start + weight * difference`` for |weight| < 0.5, else
     ``end + (weight - 1) * difference`` (the float32 product is exact in float64)."""
     scalar = type(weight) is not np.ndarray
-    compiled = compiled_float32(_lerp_float32, start, end, *(() if scalar else (weight,)))
+    compiled = _jit.compiled_float32(_lerp_float32, start, end, *(() if scalar else (weight,)))
     if compiled is not None:
         out = np.empty(start.shape, np.float32)
         compiled(start.reshape(-1), end.reshape(-1), np.float32(weight) if scalar else
@@ -1009,7 +1008,7 @@ class Addcmul(Op):
         ctx.save_for_backward(tensor1 if needs_second else None,
                               tensor2 if needs_first else None)
         ctx.value = value
-        compiled = compiled_float32(_addcmul_float32, input, tensor1, tensor2)
+        compiled = _jit.compiled_float32(_addcmul_float32, input, tensor1, tensor2)
         if compiled is not None:
             out = np.empty(input.shape, np.float32)
             compiled(input.reshape(-1), tensor1.reshape(-1), tensor2.reshape(-1),
