@@ -83,6 +83,11 @@ class device:
 CPU = device("cpu")
 
 
+class CudaUnavailableError(RuntimeError, AssertionError):
+    """Raised where CUDA is asked for. CPU-only PyTorch raises AssertionError there ("Torch not
+    compiled with CUDA enabled"), which scripts catch; ember's errors were RuntimeErrors."""
+
+
 def check_cpu(target, operation):
     """Refuse any device but the CPU, naming the operation (``Tensor.to``, ``Module.to``, ...)."""
     if target is None:
@@ -90,8 +95,9 @@ def check_cpu(target, operation):
     if not isinstance(target, device):
         target = device(target)
     if target.type != "cpu":
-        raise RuntimeError(f"{operation}: ember runs on the CPU only, got device '{target}' "
-                           f"(ember.cuda.is_available() is False)")
+        error = CudaUnavailableError if target.type == "cuda" else RuntimeError
+        raise error(f"{operation}: ember runs on the CPU only, got device '{target}' "
+                    f"(ember.cuda.is_available() is False)")
 
 
 def get_default_device():

@@ -8,7 +8,8 @@ __all__ = ["bfloat16", "cdouble", "cfloat", "complex128", "complex64", "dtype", 
            "float32", "float64", "get_default_dtype", "iinfo", "int16", "int32", "int64", "int8",
            "per_channel_affine", "per_channel_affine_float_qparams", "per_channel_symmetric",
            "per_tensor_affine", "per_tensor_symmetric", "promote_types", "qint32", "qint8",
-           "qscheme", "quint2x4", "quint4x2", "quint8", "set_default_dtype", "uint8"]
+           "qscheme", "quint2x4", "quint4x2", "quint8", "set_default_dtype", "uint16", "uint32",
+           "uint64", "uint8"]
 
 
 # The package name that reprs print: "torch" while ember.compat resolves ``import torch`` to
@@ -37,7 +38,7 @@ class dtype:
         self.numpy = np.dtype(numpy_type)
         self.is_floating_point = category == 2
         self.is_complex = category == 3
-        self.is_signed = name != "bool" and name != "uint8"
+        self.is_signed = name != "bool" and not name.startswith("uint")
         self.itemsize = self.numpy.itemsize
         # 0 bool < 1 integer < 2 floating < 3 complex: the categories of PyTorch's promotion
         # rules.
@@ -58,6 +59,11 @@ class dtype:
 # C++ type that some of its messages print.
 bool_ = dtype("bool", np.bool_, 0, "Bool", "bool")
 uint8 = dtype("uint8", np.uint8, 1, "Byte", "unsigned char")
+# PyTorch's "shell" unsigned types: created, converted, copied, indexed and printed, with few
+# kernels and no promotion with other integer types.
+uint16 = dtype("uint16", np.uint16, 1, "UInt16", "uint16_t")
+uint32 = dtype("uint32", np.uint32, 1, "UInt32", "uint32_t")
+uint64 = dtype("uint64", np.uint64, 1, "UInt64", "uint64_t")
 int8 = dtype("int8", np.int8, 1, "Char", "signed char")
 int16 = dtype("int16", np.int16, 1, "Short", "short int")
 int32 = dtype("int32", np.int32, 1, "Int", "int")
@@ -160,7 +166,9 @@ per_channel_symmetric = qscheme("per_channel_symmetric")
 per_channel_affine_float_qparams = qscheme("per_channel_affine_float_qparams")
 
 
-_ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128)
+_ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128,
+        uint16, uint32, uint64)
+_SHELL_UNSIGNED = (uint16, uint32, uint64)
 _FROM_NUMPY = {d.numpy: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL + (bfloat16,) + _QUANTIZED}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
@@ -243,10 +251,9 @@ def from_numpy_dtype(numpy_dtype):
     found = _lookup(numpy_dtype)
     if found is None:
         name = np.dtype(numpy_dtype).type.__name__
-        # PyTorch's list, less the unsigned types that ember has no dtype for
         raise TypeError(f"can't convert np.ndarray of type numpy.{name}. The only supported "
                         f"types are: float64, float32, float16, complex64, complex128, int64, "
-                        f"int32, int16, int8, uint8, and bool.")
+                        f"int32, int16, int8, uint64, uint32, uint16, uint8, and bool.")
     return found
 
 
@@ -271,7 +278,8 @@ def cpp_type_name(numpy_dtype):
 
 
 # The C++ type names in PyTorch's "value cannot be converted to type ... without overflow".
-_CONVERT_TYPE_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t",
+_CONVERT_TYPE_NAMES = {"bool": "bool", "uint8": "uint8_t", "uint16": "uint16_t",
+                       "uint32": "uint32_t", "uint64": "uint64_t", "int8": "int8_t", "int16": "int16_t",
                        "int32": "int", "int64": "int64_t", "float16": "c10::Half",
                        "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
 # (lowest, highest) of each integer dtype: the Python ints it holds without wrapping.
@@ -368,6 +376,10 @@ def _promote_same_kind(a, b):
         if higher._category == 3 and lower._category == 2 and lower.itemsize > 4:
             return complex128
         return higher
+    if a in _SHELL_UNSIGNED or b in _SHELL_UNSIGNED:
+        if a._category == 1 and b._category == 1:
+            raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, "
+                               f"attempted to promote {a._scalar_type} and {b._scalar_type}")
     if a is bfloat16 or b is bfloat16:
         other = b if a is bfloat16 else a
         # bfloat16 with float16 is float32: neither holds the other's values.

@@ -47,6 +47,19 @@ def _numba():
     return _state["numba"]
 
 
+def compiled_float32(kernel, *arrays):
+    """``kernel``'s compiled form for C-contiguous float32 ``arrays`` of one shape, at least
+    ``_COMPILED_MIN`` elements (below, a few NumPy passes cost what a kernel call does); None
+    where the NumPy passes run."""
+    if arrays[0].size < _COMPILED_MIN or not uniform_arrays(arrays, _FLOAT32_ONLY):
+        return None
+    return kernel.compiled()
+
+
+_FLOAT32_ONLY = (np.dtype(np.float32),)
+_COMPILED_MIN = 256
+
+
 def uniform_arrays(arrays, dtypes):
     """Whether ``arrays`` are C-contiguous NumPy arrays of one shape and one dtype, among
     ``dtypes``: what the flat and row kernels take."""

@@ -589,11 +589,12 @@ def _scalar_normals(stream, count):
 
 def integers(generator, low, high, shape):
     """Integers in [low, high) as int64: ``draw % (high - low) + low`` with one 32-bit draw each,
-    or a 64-bit one when the range needs it (random_(from, to), randint)."""
+    or a 64-bit one from a range of 2**28 on, whatever the dtype (PyTorch's bound on the skew
+    of the modulo: random_(from, to), randint)."""
     low = int(low)
     span = int(high) - low
     count = _count(shape)
-    draws = random64(generator, count) if span >= 2 ** 32 else random32(generator, count)
+    draws = random64(generator, count) if span >= 2 ** 28 else random32(generator, count)
     # in place on the fresh draws (uint64, wrapping as PyTorch's unsigned arithmetic does)
     np.remainder(draws, np.uint64(span), out=draws)
     if low:

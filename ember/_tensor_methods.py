@@ -11,13 +11,14 @@ import numpy as np
 
 from . import _device, _dtype, _factories, _random, _storage, ops, overrides, sparse
 from ._dtype import (
-    overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
+    get_default_dtype, overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
-from .ops.elementwise.arithmetic import _fusable, fused_add_scaled
+from .ops.elementwise.arithmetic import (_fusable, fused_add_scaled, scalar_first,
+                                         scalar_first_addc, scalar_first_overload)
 from .tensor import _STATE as _TENSOR_STATE, Tensor, _to_array, legacy_new, warn_once
 
 
@@ -124,6 +125,13 @@ def type_(self, dtype=None, non_blocking=False):
     ``'torch.LongTensor'``), a converted tensor."""
     if dtype is None:
         return tensor_type_name(self._data.dtype)
+    if dtype is Tensor or dtype in ("torch.Tensor", "ember.Tensor"):
+        # PyTorch's legacy spelling of "the default tensor type"
+        return to(self, get_default_dtype())
+    if isinstance(dtype, type) and not isinstance(dtype, _factories._TensorType):
+        if dtype.__module__ in ("ember.cuda", "torch.cuda"):  # ember.cuda.FloatTensor and kin
+            _factories.tensor_type_dtype(f"torch.cuda.{dtype.__name__}")  # raises: CPU only
+        raise ValueError(f"invalid type: '{dtype.__name__}'")
     named = _factories.tensor_type_dtype(dtype)
     return to(self, dtype if named is None else named)
 
@@ -174,21 +182,44 @@ def _fast_binary(ufunc, operand, target):
 
 
 def add_(self, other, alpha=1):
-    if alpha != 1 and _fusable(self, other):
-        return apply_inplace(self, "add_", lambda: ops.add(self, other, alpha=alpha),
-                             _fast_scaled_add(other, self, alpha), other)
-    operand = other if alpha == 1 else other * alpha
+    try:
+        if alpha != 1 and _fusable(self, other):
+            return apply_inplace(self, "add_", lambda: ops.add(self, other, alpha=alpha),
+                                 _fast_scaled_add(other, self, alpha), other)
+        operand = other if alpha == 1 else other * alpha
+    except RuntimeError:
+        if scalar_first(other, alpha):  # PyTorch's deprecated add_(Number alpha, Tensor other)
+            return add_(self, alpha, alpha=scalar_first_overload("add_", other))
+        raise
     return apply_inplace(self, "add_", lambda: ops.add(self, operand),
                          _fast_binary(np.add, operand, self), operand)
 
 
 def sub_(self, other, alpha=1):
-    if alpha != 1 and _fusable(self, other):
-        return apply_inplace(self, "sub_", lambda: ops.sub(self, other, alpha=alpha),
-                             _fast_scaled_add(other, self, -alpha), other)
-    operand = other if alpha == 1 else other * alpha
+    try:
+        if alpha != 1 and _fusable(self, other):
+            return apply_inplace(self, "sub_", lambda: ops.sub(self, other, alpha=alpha),
+                                 _fast_scaled_add(other, self, -alpha), other)
+        operand = other if alpha == 1 else other * alpha
+    except RuntimeError:
+        if scalar_first(other, alpha):  # PyTorch's deprecated sub_(Number alpha, Tensor other)
+            return sub_(self, alpha, alpha=scalar_first_overload("sub_", other))
+        raise
     return apply_inplace(self, "sub_", lambda: ops.sub(self, operand),
                          _fast_binary(np.subtract, operand, self), operand)
+
+
+def _addc_inplace(op):
+    """``x.addcmul_`` / ``x.addcdiv_``, with PyTorch's deprecated scalar-first overload."""
+    name = op.__name__ + "_"
+
+    def method(self, tensor1, tensor2, *deprecated, value=1):
+        if deprecated:
+            value, tensor1, tensor2 = scalar_first_addc(name, tensor1, tensor2, deprecated)
+        return apply_inplace(self, name, lambda: op(self, tensor1, tensor2, value=value))
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{op.__name__}``."
+    return method
 
 
 def _fast_scaled_add(operand, target, alpha):
@@ -914,6 +945,8 @@ METHODS.update({
     "untyped_storage": _storage.untyped_storage, "storage": _storage.typed_storage,
     "unsafe_chunk": ops.chunk, "fix": ops.trunc, "diagflat": ops.diagflat,
     "svd": decompositions.svd_legacy, "qr": decompositions.qr_legacy,
+    "symeig": decompositions.symeig_removed, "eig": decompositions.eig_removed,
+    "solve": decompositions.solve_removed, "lstsq": decompositions.lstsq_removed,
     "geqrf": decompositions.geqrf, "orgqr": decompositions.householder_product,
     "pinverse": decompositions.pinverse, "matrix_exp": decompositions.matrix_exp,
     "cholesky_solve": decompositions.cholesky_solve,
@@ -973,12 +1006,14 @@ for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, o
             ops.lcm, ops.nextafter, ops.bitwise_and, ops.bitwise_or, ops.bitwise_xor,
             ops.bitwise_left_shift, ops.bitwise_right_shift, ops.igamma, ops.igammac):
     METHODS[_op.__name__ + "_"] = _binary_inplace(_op)
-for _op in (ops.lerp, ops.addcmul, ops.addcdiv, ops.scatter_add, ops.index_add, ops.index_fill,
+for _op in (ops.lerp, ops.scatter_add, ops.index_add, ops.index_fill,
             ops.scatter_reduce, ops.logit, ops.cumprod, ops.cumsum, ops.round, ops.nan_to_num,
             ops.tril, ops.triu, ops.addmm, ops.baddbmm, ops.index_copy, ops.masked_scatter,
             ops.fill_diagonal, ops.addmv, ops.addr, ops.addbmm, ops.mvlgamma, ops.index_reduce,
             ops.put, ops.renorm):
     METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
+METHODS["addcmul_"] = _addc_inplace(ops.addcmul)
+METHODS["addcdiv_"] = _addc_inplace(ops.addcdiv)
 METHODS.update({
     # PyTorch's aliases of in-place methods
     "absolute_": METHODS["abs_"], "negative_": METHODS["neg_"],

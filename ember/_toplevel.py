@@ -11,7 +11,9 @@ from . import _dtype, _factories, _threads, ops
 from ._storage import TypedStorage, UntypedStorage
 from .ops.decompositions import (  # noqa: F401
     cholesky_inverse, cholesky_solve, geqrf, householder_product as orgqr, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
-    matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve)
+    matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve,
+    eig_removed as eig, lstsq_removed as lstsq, matrix_rank_removed as matrix_rank,
+    solve_removed as solve, symeig_removed as symeig)
 from .nn import functional as F
 from .ops.spectral import istft, stft  # noqa: F401
 from .tensor import Tensor
@@ -235,12 +237,63 @@ def get_device_module(device=None):
     return importlib.import_module(f"{__package__}.{kind}")
 
 
+def cond(pred, true_fn, false_fn, operands=()):
+    """torch.cond run eagerly: ``true_fn(*operands)`` if ``pred`` (a Python bool or number, or
+    a one-element tensor) holds, else ``false_fn(*operands)``; gradients flow through the
+    branch taken."""
+    if isinstance(pred, Tensor):
+        if pred.numel() != 1:
+            raise RuntimeError(f"Expected pred to be bool or single-element tensor, but got "
+                               f"{pred}.")
+        pred = bool(pred.item())
+    elif not isinstance(pred, (bool, int, float)):
+        raise RuntimeError(f"Expected pred to be bool or tensor, but got {pred}.")
+    if not isinstance(operands, (tuple, list)):
+        raise RuntimeError(f"Expect operands to be a tuple of possibly nested dict/list/tuple "
+                           f"that only consists of tensor leaves, but got {operands}.")
+    return (true_fn if pred else false_fn)(*operands)
+
+
+def sym_int(a):
+    """int(a) rounded toward zero, as torch.sym_int of a plain Python number."""
+    return math.trunc(a) if isinstance(a, float) else int(a)
+
+
+def sym_float(a):
+    return float(a)
+
+
+def sym_max(a, b):
+    """max(a, b), a float when either is (torch.sym_max's promotion of Python numbers)."""
+    larger = b if b > a else a
+    return float(larger) if isinstance(a, float) or isinstance(b, float) else larger
+
+
+def sym_min(a, b):
+    """min(a, b), a float when either is."""
+    smaller = b if b < a else a
+    return float(smaller) if isinstance(a, float) or isinstance(b, float) else smaller
+
+
+def sym_not(a):
+    return not a
+
+
+def sym_ite(b, t, f):
+    """``t if b else f``."""
+    return t if b else f
+
+
+def sym_sum(args):
+    return sum(args)
+
+
 # ``range`` is bound by name only at the end, so this module's own code keeps the builtin.
 globals()["range"] = _deprecated_range
 
 __all__ = sorted(_METHOD_FORMS + (
     "_assert", "adaptive_avg_pool1d", "nuclear_norm", "adaptive_max_pool1d", "asarray", "can_cast", "celu_",
-    "channel_shuffle", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack",
+    "channel_shuffle", "cholesky_inverse", "cholesky_solve", "cond", "lu", "lu_solve", "lu_unpack",
     "triangular_solve", "conv_transpose3d", "e", "from_dlpack", "get_device_module", "get_num_interop_threads", "greater",
     "geqrf", "greater_equal", "hardshrink", "inf", "is_storage", "is_warn_always_enabled", "less",
     "less_equal", "matrix_exp", "nan", "newaxis", "orgqr", "pdist", "pi", "pinverse", "qr",
@@ -248,4 +301,6 @@ __all__ = sorted(_METHOD_FORMS + (
     "result_type",
     "rms_norm", "rrelu", "rrelu_",
     "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",
-    "set_warn_always", "stft", "istft", "svd", "threshold_", "trapz", "typename"))
+    "set_warn_always", "stft", "istft", "svd", "sym_float", "sym_int", "sym_ite", "sym_max",
+    "sym_min", "sym_not", "sym_sum", "threshold_", "trapz", "typename",
+    "eig", "lstsq", "matrix_rank", "solve", "symeig"))

@@ -1,7 +1,8 @@
 """ember.linalg: torch.linalg over real tensors: norms, inverses and solves, determinants,
 Cholesky, eigh, eig (complex results), SVD, QR, pseudo-inverse, triangular solves, least
 squares, the matrix exponential, LU. (The LDL factorization and decompositions of complex
-matrices are not provided.)"""
+matrices are not provided; inv, det, solve, matrix_exp, eigh, cholesky, svdvals and
+matrix_norm take complex ones.)"""
 import numpy as np
 
 from .ops import linalg as _ops_linalg

@@ -402,11 +402,20 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if self._requires_grad:
+            self.numpy()  # raises PyTorch's error: NumPy takes the data through numpy()
         if dtype is not None and np.dtype(dtype) != self._data.dtype:
             return self._data.astype(dtype)
         if copy:
             return self._data.copy()
         return self._data
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        """A NumPy ufunc applied to a tensor (``np.sqrt(loss)``) gives a tensor, as in PyTorch,
+        which also turns a bool result into uint8."""
+        if array.dtype == np.bool_:
+            array = array.astype(np.uint8)
+        return Tensor._result(np.asarray(array))
 
     def item(self):
         if self._data.size != 1:
@@ -484,7 +493,10 @@ class Tensor:
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
-                               "the deepcopy protocol at the moment.")
+                               "the deepcopy protocol at the moment.  If you were attempting to "
+                               "deepcopy a module, this may be because of a "
+                               "torch.nn.utils.weight_norm usage, see "
+                               "https://github.com/pytorch/pytorch/pull/103001")
         out = type(self).__new__(type(self))
         _init(out, self._data.copy())
         out._requires_grad = self._requires_grad
@@ -510,8 +522,9 @@ class Tensor:
         return self
 
     def cuda(self, device=None, non_blocking=False):
-        raise RuntimeError("Tensor.cuda: ember runs on the CPU only (ember.cuda.is_available() is "
-                           "False); keep tensors on 'cpu'")
+        raise _device.CudaUnavailableError("Tensor.cuda: ember runs on the CPU only "
+                                           "(ember.cuda.is_available() is False); keep tensors "
+                                           "on 'cpu'")
 
     def _bump_version(self):
         """Record an in-place change (views and detach() share the counter)."""
@@ -804,7 +817,7 @@ def _regular_numbers(data, dtype):
             continue
         found = kinds
         break
-    if not found or not found <= set(_PYTHON_NUMBERS):
+    if not found or not found <= set(_PYTHON_NUMBERS) or dtype is _dtype.uint64:
         return None
     source = np.float64 if float in found else np.int64 if int in found else np.bool_
     try:
@@ -917,6 +930,8 @@ def _store(values, target):
     stores them; an ndarray (a tensor's values) is cast as it is."""
     if isinstance(values, np.ndarray):
         return values.astype(target.numpy)
+    if target is _dtype.uint64:  # ints up to 2**64 - 1, beyond int64 (NumPy's default)
+        return np.array([_number(value, target) for value in values], dtype=np.uint64)
     return _cast_checked(np.array([_number(value, target) for value in values]), target)
 
 
@@ -934,6 +949,8 @@ def _number(value, target):
         value = value._data.reshape(()).item()
     elif isinstance(value, np.generic):
         value = value.item()
+    if target is _dtype.uint64:
+        return _unsigned_64(value)
     if target.numpy.kind in "iu":
         if not isinstance(value, (int, float)):
             raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an "
@@ -947,6 +964,17 @@ def _number(value, target):
         if target.numpy.kind in "iub":
             raise ValueError("Overflow when unpacking long long")
         return float(value)
+    return value
+
+
+def _unsigned_64(value):
+    """A Python int as uint64 reads it (PyTorch unpacks it as an unsigned long long)."""
+    if not isinstance(value, int):
+        raise TypeError("an integer is required")
+    if value < 0:
+        raise OverflowError("can't convert negative int to unsigned")
+    if value >= 2 ** 64:
+        raise OverflowError("int too big to convert")
     return value
 
 

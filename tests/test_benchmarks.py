@@ -369,3 +369,16 @@ def test_report_renders_profiles_and_generation_rate():
     assert "Phases: forward 20.0 ms (40%), optimizer step 5.00 ms (10%)." in text
     assert "| `ember/optim/adam.py:30(_update)` | 54.0 | 4.00 | 8% |" in text
     assert "### `rnn_seq`\n\nUnavailable: ValueError: no" in text
+
+
+def test_op_sweep_runs_its_quick_ops_and_reports_the_worst_ratio_first():
+    import ember
+    from benchmarks import op_sweep
+
+    operations = op_sweep._operations(ember)
+    for name in op_sweep.QUICK:
+        operations[name]()  # each runs on ember
+    text = op_sweep.report({"a": 10.0, "b": 2.0, "c": 5.0}, {"a": 5.0, "b": 6.0, "c": "Err"})
+    lines = text.splitlines()
+    assert lines[2] == "| b | 2.0 | 6.0 | 3.00 |" and lines[3] == "| a | 10.0 | 5.0 | 0.50 |"
+    assert lines[-1] == "- c: PyTorch 5.0; ember Err"

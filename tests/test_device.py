@@ -76,6 +76,50 @@ def test_module_to_device():
         model.to("cuda:1")
 
 
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.nn.MSELoss().cuda(), lambda fw: fw.nn.ReLU().to("cuda"),
+    lambda fw: fw.nn.Sequential(fw.nn.Dropout(), fw.nn.Flatten()).to("cuda:1", fw.float64),
+    lambda fw: fw.nn.CrossEntropyLoss().cuda(0)])
+def test_modules_without_tensors_move_to_cuda_as_in_cpu_torch(torch, call):
+    """PyTorch moves each parameter and buffer, so a module without any (a loss) answers
+    ``.cuda()`` with itself even where CUDA is missing; scripts do ``criterion.cuda()``."""
+    theirs = call(torch)
+    ours = call(ember)
+    assert type(ours).__name__ == type(theirs).__name__
+    with pytest.raises(RuntimeError):
+        nn.Sequential(nn.ReLU(), nn.BatchNorm1d(2)).cuda()
+    with pytest.raises(RuntimeError):
+        nn.ReLU().to("nonsense")
+
+
+@pytest.mark.parametrize("name", ["FloatTensor", "LongTensor", "HalfTensor", "BoolTensor"])
+def test_cuda_tensor_types_refuse_construction_as_cpu_torch(torch, name):
+    """ClusterGAN's ``Tensor = torch.cuda.FloatTensor``: the attribute exists, calling it raises
+    PyTorch's TypeError, and no tensor is an instance; x.type(it) refuses CUDA."""
+    from tests.conftest import assert_raises_like_torch
+    assert_raises_like_torch(lambda: getattr(torch.cuda, name)(2),
+                             lambda: getattr(ember.cuda, name)(2), TypeError, same_type=True)
+    assert not isinstance(ember.ones(1), getattr(ember.cuda, name))
+    assert not isinstance(torch.ones(1), getattr(torch.cuda, name))
+    with pytest.raises(RuntimeError):
+        ember.ones(2).type(getattr(ember.cuda, name))
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.ones(1).cuda(), lambda fw: fw.nn.Linear(1, 1).cuda(),
+    lambda fw: fw.zeros(1, device="cuda"), lambda fw: fw.ones(1).to("cuda:0"),
+    lambda fw: fw.nn.Linear(1, 1).to("cuda"), lambda fw: fw.cuda.current_device(),
+    lambda fw: fw.cuda.synchronize()])
+def test_cuda_requests_raise_an_assertion_error_as_cpu_torch(torch, call):
+    """CPU-only PyTorch asserts ("Torch not compiled with CUDA enabled"); scripts catch
+    AssertionError to fall back to the CPU. ember's error is that and a RuntimeError."""
+    with pytest.raises(AssertionError):
+        call(torch)
+    with pytest.raises(AssertionError) as ours:
+        call(ember)
+    assert isinstance(ours.value, RuntimeError) and "CPU only" in str(ours.value)
+
+
 def test_cuda_module_answers_as_torch_without_a_gpu():
     assert ember.cuda.is_available() is False
     assert ember.cuda.device_count() == 0

@@ -7,6 +7,7 @@ import pytest
 
 import ember
 from ops.op_table import BadInputChecks, ValueChecks
+from tests.conftest import assert_raises_like_torch
 
 
 def test_default_dtypes_follow_pytorch():
@@ -217,3 +218,53 @@ def test_bfloat16_save_and_load(tmp_path, torch):
     from_torch = ember.load(tmp_path / "theirs.pt")["w"]
     assert from_torch.dtype is ember.bfloat16
     assert from_torch.float().tolist() == [1.1015625, -2.5]
+
+
+UNSIGNED_SHELL = ["uint16", "uint32", "uint64"]
+
+
+@pytest.mark.parametrize("name", UNSIGNED_SHELL)
+def test_unsigned_shell_dtypes_are_torchs(torch, name):
+    """uint16/32/64 as PyTorch 2.13 has them: made, converted, copied, indexed, printed and
+    summed (into int64); multiplied, compared for equality and divided (into float)."""
+    ours, theirs = getattr(ember, name), getattr(torch, name)
+    assert (ours.itemsize, ours.is_signed, ours.is_floating_point) == \
+        (theirs.itemsize, theirs.is_signed, theirs.is_floating_point)
+    assert (ember.iinfo(ours).min, ember.iinfo(ours).max, ember.iinfo(ours).bits) == \
+        (torch.iinfo(theirs).min, torch.iinfo(theirs).max, torch.iinfo(theirs).bits)
+    calls = ["fw.tensor([1, 2, 65535], dtype=d)", "fw.zeros(2, dtype=d)",
+             "fw.full((2,), 7, dtype=d)",
+             "fw.tensor([1.7, 2.2]).to(d)", "fw.tensor([-1]).to(d)",
+             "fw.tensor([1, 2, 3], dtype=d) * 2", "fw.tensor([1, 2, 3], dtype=d).sum()",
+             "fw.tensor([1, 2, 3], dtype=d).cumsum(0)", "fw.tensor([1, 2, 3], dtype=d) == 2",
+             "fw.tensor([1, 2, 3], dtype=d) / 2", "fw.tensor([1, 2, 3], dtype=d).float()",
+             "fw.cat([fw.tensor([1], dtype=d), fw.tensor([2], dtype=d)])",
+             "fw.tensor([3, 1, 2], dtype=d).sort().values", "fw.tensor([1, 2], dtype=d)[1:]",
+             "fw.from_numpy(np.array([5, 6], dtype=name))"]
+    for call in calls:
+        mine = eval(call, {"fw": ember, "d": ours, "np": np, "name": name})
+        expected = eval(call, {"fw": torch, "d": theirs, "np": np, "name": name})
+        assert str(mine.dtype).split(".")[1] == str(expected.dtype).split(".")[1], call
+        assert mine.tolist() == expected.tolist(), call
+    assert ember.tensor([1], dtype=ours).type().split(".")[1] == \
+        torch.tensor([1], dtype=theirs).type().split(".")[1]
+    assert repr(ember.tensor([1, 2], dtype=ours)).replace("ember", "torch") == \
+        repr(torch.tensor([1, 2], dtype=theirs))
+
+
+@pytest.mark.parametrize("call", [
+    "fw.promote_types(fw.uint16, fw.int64)", "fw.promote_types(fw.uint32, fw.uint8)",
+    "fw.tensor([1], dtype=fw.uint64) + fw.tensor([1, 2])", "fw.tensor([2 ** 64], dtype=fw.uint64)",
+    "fw.tensor([-1], dtype=fw.uint64)", "fw.tensor([1.5], dtype=fw.uint64)",
+    "fw.tensor([70000], dtype=fw.uint16)", "fw.full((1,), 70000, dtype=fw.uint16)"])
+def test_unsigned_shell_dtype_errors_match_torch(torch, call):
+    assert_raises_like_torch(lambda: eval(call, {"fw": torch}),
+                             lambda: eval(call, {"fw": ember}), same_type=True)
+
+
+def test_uint64_takes_python_ints_up_to_two_to_the_64(torch):
+    values = [2 ** 64 - 1, 2 ** 63, 0]
+    assert ember.tensor(values, dtype=ember.uint64).tolist() == \
+        torch.tensor(values, dtype=torch.uint64).tolist()
+    assert ember.tensor(2 ** 63, dtype=ember.uint64).item() == 2 ** 63
+    assert ember.promote_types(ember.uint16, ember.float32) is ember.float32

@@ -95,6 +95,8 @@ ORDER = [
     # softplus and binary_cross_entropy_with_logits); activation checkpointing, over nn's
     # containers and mode tools; the flop counter, over the ops and nn's kernels and hooks.
     ("ember.special",),
+    # torch.signal's windows and torch.quasirandom's Sobol sequences, over factories and ops.
+    ("ember.signal", "ember.quasirandom"),
     ("ember.distributions",),
     ("ember.utils.checkpoint", "ember.utils.flop_counter"),
     # function transforms: functional_call swaps module tensors, vmap batches the nn kernels.

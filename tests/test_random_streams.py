@@ -126,6 +126,14 @@ EXACT = {
         L.ones(2, 3, 2, 2).to(memory_format=L.channels_last), 0.5),
     "alpha_dropout permuted": lambda L: L.nn.functional.alpha_dropout(
         L.ones(2, 3, 4).permute(2, 0, 1), 0.5, True),
+    # a range of 2**28 or more takes 64-bit draws, whatever the dtype (below: 32-bit ones)
+    "randint ranges about 2**28": lambda L: L.cat([
+        L.randint(low, low + span, (5,), dtype=dtype).double()
+        for span in (2 ** 28 - 1, 2 ** 28, 10 ** 9, 2 ** 31, 2 ** 32 + 3)
+        for low in (0, -7) for dtype in (L.int64, L.float64)]
+        + [L.randint(0, 10 ** 9, (5,), dtype=L.int32).double(),
+           L.empty(5, dtype=L.int32).random_(10 ** 9).double(),
+           L.empty(5).random_(2 ** 28 - 1, 2 ** 28 + 1000).double()]),
 }
 
 

@@ -1,6 +1,7 @@
 """Tensor basics: metadata, conversions, printing in PyTorch's form, random fills, errors of
 the Tensor API beyond the ops."""
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -38,6 +39,35 @@ def test_item_tolist_numpy_array_len_iter():
     assert float(ember.tensor([1.5])) == 1.5 and int(ember.tensor(7)) == 7
     assert bool(ember.tensor([1.0])) is True
     assert [10, 20, 30][ember.tensor(1)] == 20
+
+
+@pytest.mark.parametrize("source", [
+    "np.sqrt(fw.tensor(4.0))", "np.sqrt(fw.tensor([4.0, 9.0]))", "np.log1p(fw.tensor([1, 2]))",
+    "np.isfinite(fw.tensor([1.0, float('inf')]))", "np.add(fw.ones(2), fw.ones(2))",
+    "np.maximum(fw.ones(2), 0.5)", "np.abs(fw.tensor(-3))", "np.exp(fw.ones(2)[::2])",
+    "np.square(fw.arange(4).view(2, 2).t())", "np.argmax(fw.tensor([1, 3, 2]))"])
+def test_numpy_ufuncs_on_tensors_give_tensors_like_torch(torch, source):
+    """A program's ``np.sqrt(mse)`` prints a tensor under PyTorch (its ``__array_wrap__``), bool
+    results becoming uint8."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # NumPy 2 on torch's old signature
+        theirs = eval(source, {"fw": torch, "np": np})
+    ours = eval(source, {"fw": ember, "np": np})
+    assert isinstance(ours, ember.Tensor)
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_numpy_conversion_of_a_tensor_that_requires_grad_raises_like_torch(torch):
+    for convert in (np.asarray, np.array, np.sqrt):
+        with pytest.raises(RuntimeError) as theirs, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            convert(torch.ones(2, requires_grad=True) * 2)
+        with pytest.raises(RuntimeError) as ours:
+            convert(ember.ones(2, requires_grad=True) * 2)
+        assert str(ours.value) == str(theirs.value)
+    assert np.asarray(ember.ones(2, requires_grad=True).detach()).tolist() == [1.0, 1.0]
 
 
 def test_conversion_errors():
@@ -101,6 +131,15 @@ def test_deepcopy_of_leaf_copies_data_and_grad():
     assert not np.shares_memory(y.detach().numpy(), x.detach().numpy())
     with pytest.raises(RuntimeError, match="graph leaves"):
         copy.deepcopy(x * 2)
+
+
+def test_deepcopy_and_stack_errors_word_for_word_as_torch(torch):
+    from tests.conftest import assert_raises_like_torch
+    for framework_call in (lambda fw: copy.deepcopy(fw.ones(2, requires_grad=True) * 2),
+                           lambda fw: fw.stack([np.ones(2)]), lambda fw: fw.cat([fw.ones(1), 2.0]),
+                           lambda fw: fw.nn.utils.rnn.pad_sequence([np.ones(2)])):
+        assert_raises_like_torch(lambda: framework_call(torch), lambda: framework_call(ember),
+                                 same_type=True)
 
 
 SIZE_EXPRESSIONS = ["s[1:]", "s[::-1]", "s[5:]", "s[0]", "s + (5,)", "(1,) + s", "s * 2", "2 * s",

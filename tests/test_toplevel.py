@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import ember
+from tests.conftest import assert_raises_like_torch
 
 
 def _pair(torch, values, dtype="float32"):
@@ -217,3 +218,33 @@ def test_deprecated_range_like_pytorch(torch, arguments):
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-7)
     with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="inconsistent with step"):
         ember.range(0, 3, -1)
+
+
+def test_cond_runs_the_branch_eagerly_with_gradients_as_torch(torch):
+    """torch.cond is the branch the predicate picks (PyTorch compiles each call, which the
+    reference below skips by running the branch itself); its predicate error is PyTorch's."""
+    x = ember.ones(2, dtype=ember.float64, requires_grad=True)
+    taken = ember.cond(x.sum() > 0, lambda a: (a * 2).sin(), lambda a: a.cos(), (x,))
+    taken.sum().backward()
+    reference = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    (reference * 2).sin().sum().backward()
+    np.testing.assert_allclose(taken.detach().numpy(), (reference * 2).sin().detach().numpy(),
+                               rtol=1e-15)
+    np.testing.assert_allclose(x.grad.numpy(), reference.grad.numpy(), rtol=1e-15)
+    other = ember.cond(False, lambda a, b: a + b, lambda a, b: a - b,
+                       [ember.ones(2), ember.full((2,), 3.0)])
+    assert other.tolist() == [-2.0, -2.0]
+    assert ember.cond(1, lambda a: a[:1], lambda a: a, (ember.ones(2),)).shape == (1,)
+    assert_raises_like_torch(
+        lambda: torch.cond(torch.tensor([True, False]), abs, abs, (torch.ones(1),)),
+        lambda: ember.cond(ember.tensor([True, False]), abs, abs, (ember.ones(1),)),
+        same_type=True)
+
+
+def test_sym_functions_on_python_numbers_match_torch(torch):
+    calls = ["sym_int(3.7)", "sym_int(-3.7)", "sym_int(True)", "sym_float(3)", "sym_max(2, 5)",
+             "sym_min(2.0, 1)", "sym_max(1, 2.5)", "sym_max(3, 3.0)", "sym_min(1, 1.0)",
+             "sym_not(True)", "sym_ite(False, 1, 2)", "sym_sum([1, 2, 3])"]
+    for call in calls:
+        ours, theirs = eval(call, vars(ember)), eval(call, vars(torch))
+        assert (ours, type(ours)) == (theirs, type(theirs)), call

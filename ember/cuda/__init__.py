@@ -4,6 +4,8 @@ unchanged; what needs a device raises."""
 import collections
 import warnings
 
+from .._device import CudaUnavailableError
+
 
 def is_available():
     return False
@@ -70,7 +72,7 @@ def reset_peak_memory_stats(device=None):
 
 
 def _no_device(name):
-    raise RuntimeError(f"ember.cuda.{name}: ember runs on the CPU only (no CUDA device)")
+    raise CudaUnavailableError(f"ember.cuda.{name}: ember runs on the CPU only (no CUDA device)")
 
 
 def synchronize(device=None):
@@ -216,3 +218,22 @@ class stream:
 
 
 from . import nvtx  # noqa: E402,F401  (torch.cuda.nvtx: markers that need CUDA)
+
+
+class _UnavailableTensorType(type):
+    """``torch.cuda.FloatTensor`` and its kin where CUDA is missing: calling one raises PyTorch's
+    TypeError (scripts that build CUDA tensors unconditionally stop as they do on CPU PyTorch);
+    no tensor is an instance."""
+
+    def __call__(cls, *args, **kwargs):
+        raise TypeError(f"type torch.cuda.{cls.__name__} not available. Torch not compiled with "
+                        f"CUDA enabled.")
+
+    def __instancecheck__(cls, instance):
+        return False
+
+
+for _name in ("FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor",
+              "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "BoolTensor"):
+    globals()[_name] = _UnavailableTensorType(_name, (), {"__module__": __name__})
+del _name

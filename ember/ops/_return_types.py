@@ -55,3 +55,5 @@ _EigResult = _return_type("linalg_eig", "(eigenvalues, eigenvectors), like "
                           "torch.return_types.linalg_eig.", "eigenvalues", "eigenvectors")
 _Histogram = _return_type("histogram", "(hist, bin_edges), like torch.return_types.histogram.",
                           "hist", "bin_edges")
+_HistogramDD = _return_type("histogramdd", "(hist, bin_edges), like "
+                            "torch.return_types.histogramdd.", "hist", "bin_edges")

@@ -14,6 +14,7 @@ from ..tensor import Tensor, warn_once
 from ._broadcast import unbroadcast
 from ._return_types import _return_type
 from ..autograd.grad_mode import no_grad
+from .elementwise.complex import conj_of
 from .elementwise.extrema import maximum
 from .linalg import _check_square, eigvalsh, inverse, matmul
 from . import reduce as _reduce
@@ -34,14 +35,15 @@ LstsqResult = _return_type("linalg_lstsq", "(solution, residuals, rank, singular
                            "singular_values")
 
 
-def _check_matrices(input, operation):
-    """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims."""
+def _check_matrices(input, operation, complex_ok=False):
+    """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims
+    (complex ones only where ``complex_ok``)."""
     require_tensor(input, operation.replace(".", "_"), "A")
     if input._data.ndim < 2:
         raise RuntimeError(f"{operation}: The input tensor A must have at least 2 dimensions.")
-    if input._data.dtype.kind == "c":
+    if input._data.dtype.kind == "c" and not complex_ok:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
-    if not is_floating(input._data.dtype):
+    if not is_floating(input._data.dtype) and input._data.dtype.kind != "c":
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {input.dtype._scalar_type}")
 
@@ -137,7 +139,9 @@ def svd_legacy(input, some=True, compute_uv=True):
 
 
 def svdvals(A, *, driver=None):
-    _check_matrices(A, "linalg.svdvals")
+    """The singular values, descending (real for complex A): their gradient U diag(gS) V^H
+    needs no phase convention, so complex matrices are taken here, unlike linalg.svd."""
+    _check_matrices(A, "linalg.svdvals", complex_ok=True)
     return SVD.apply(A, False)[1]
 
 
@@ -457,9 +461,10 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
 
 
 class MatrixExp(Op):
-    """exp(A) by scaling and squaring of a degree-18 Taylor polynomial in float64 (accurate to
-    rounding for the norms met in practice). Backward: exp([[A^T, G], [0, A^T]])'s upper-right
-    block (Najfeld and Havel), itself a matrix exponential, so it is differentiable again."""
+    """exp(A) by scaling and squaring of a degree-18 Taylor polynomial in float64 (complex128
+    for complex A; accurate to rounding for the norms met in practice). Backward:
+    exp([[A^H, G], [0, A^H]])'s upper-right block (Najfeld and Havel), itself a matrix
+    exponential, so it is differentiable again."""
 
     differentiable_backward = True
 
@@ -473,7 +478,7 @@ class MatrixExp(Op):
         (x,) = ctx.saved_tensors
         xp = ctx.xp
         size = x.shape[-1]
-        transposed = x.mT
+        transposed = conj_of(x).mT
         zeros = xp.zeros_like(transposed)
         top = xp.concat([transposed, grad], axis=-1)
         bottom = xp.concat([zeros, transposed], axis=-1)
@@ -489,8 +494,9 @@ def _matrix_exp_of(xp, block):
 
 def _expm(x):
     """exp(x) for a batch of square arrays: Taylor to degree 18 after scaling by 2^-s with
-    ||x / 2^s||_1 <= 0.5, then s squarings; computed in float64, returned in x's dtype."""
-    work = x.astype(np.float64)
+    ||x / 2^s||_1 <= 0.5, then s squarings; computed in float64 (complex128), returned in x's
+    dtype."""
+    work = x.astype(np.complex128 if x.dtype.kind == "c" else np.float64)
     norms = np.abs(work).sum(axis=-2).max(axis=-1, initial=0.0)
     largest = float(np.max(norms, initial=0.0))
     squarings = max(0, math.ceil(math.log2(largest / 0.5))) if largest > 0.5 else 0
@@ -515,8 +521,8 @@ def matrix_exp(A):
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """torch.linalg.matrix_norm: 'fro', 'nuc', 2/-2 (extreme singular values), 1/-1 (column
-    sums) and inf/-inf (row sums), composed of differentiable ops."""
-    _check_matrices(A, "linalg.matrix_norm")
+    sums) and inf/-inf (row sums), composed of differentiable ops; complex A too."""
+    _check_matrices(A, "linalg.matrix_norm", complex_ok=True)
     if dtype is not None:
         A = A.to(dtype)
     if len(dim) != 2:
@@ -938,3 +944,58 @@ def lu_solve_legacy(b, LU_data, LU_pivots):
 
 # torch.norm(input, 'nuc', dim) is the matrix norm over those dims (registered with the reductions)
 _reduce.nuclear_norm_of[0] = lambda input, dims, keepdim: matrix_norm(input, "nuc", dims, keepdim)
+
+
+# ---- removed in PyTorch 1.9+: callable, raising PyTorch's RuntimeError with its replacement ---
+_REMOVED = "This function was deprecated since version 1.9 and is now removed. "
+
+
+def symeig_removed(input, eigenvectors=False, upper=True, *, out=None):
+    """torch.symeig (removed): PyTorch's error pointing at linalg.eigh / eigvalsh."""
+    raise RuntimeError(
+        _REMOVED + "The default behavior has changed from using the upper triangular portion of "
+        "the matrix by default to using the lower triangular portion.\n\nL, _ = "
+        "torch.symeig(A, upper=upper) should be replaced with:\nL = torch.linalg.eigvalsh(A, "
+        "UPLO='U' if upper else 'L')\n\nand\n\nL, V = torch.symeig(A, eigenvectors=True) should "
+        "be replaced with:\nL, V = torch.linalg.eigh(A, UPLO='U' if upper else 'L')")
+
+
+def eig_removed(input, eigenvectors=False, *, e=None, v=None):
+    """torch.eig (removed): PyTorch's error pointing at linalg.eig / eigvals."""
+    raise RuntimeError(
+        _REMOVED + "`torch.linalg.eig` returns complex tensors of dtype `cfloat` or `cdouble` "
+        "rather than real tensors mimicking complex tensors.\n\nL, _ = torch.eig(A) should be "
+        "replaced with:\nL_complex = torch.linalg.eigvals(A)\n\nand\n\nL, V = torch.eig(A, "
+        "eigenvectors=True) should be replaced with:\nL_complex, V_complex = torch.linalg.eig(A)")
+
+
+def solve_removed(input, A, *, out=None):
+    """torch.solve (removed): PyTorch's error pointing at linalg.solve."""
+    raise RuntimeError(
+        _REMOVED + "`torch.solve` is deprecated in favor of `torch.linalg.solve`. "
+        "`torch.linalg.solve` has its arguments reversed and does not return the LU "
+        "factorization.\n\nTo get the LU factorization see `torch.lu`, which can be used with "
+        "`torch.lu_solve` or `torch.lu_unpack`.\nX = torch.solve(B, A).solution should be "
+        "replaced with:\nX = torch.linalg.solve(A, B)")
+
+
+def lstsq_removed(input, A, *, out=None):
+    """torch.lstsq (removed): PyTorch's error pointing at linalg.lstsq."""
+    raise RuntimeError(
+        _REMOVED + "`torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`.\n"
+        "`torch.linalg.lstsq` has reversed arguments and does not return the QR decomposition in "
+        "the returned tuple (although it returns other information about the problem).\n\nTo "
+        "get the QR decomposition consider using `torch.linalg.qr`.\n\nThe returned solution in "
+        "`torch.lstsq` stored the residuals of the solution in the last m - n columns of the "
+        "returned value whenever m > n. In torch.linalg.lstsq, the residuals are in the field "
+        "'residuals' of the returned named tuple.\n\nThe unpacking of the solution, as in\nX, _ "
+        "= torch.lstsq(B, A).solution[:A.size(1)]\nshould be replaced with:\nX = "
+        "torch.linalg.lstsq(A, B).solution")
+
+
+def matrix_rank_removed(input, tol=None, symmetric=False, *, out=None):
+    """torch.matrix_rank (removed): PyTorch's error pointing at linalg.matrix_rank."""
+    raise RuntimeError(
+        "This function was deprecated since version 1.9 and is now removed.\nPlease use the "
+        "`torch.linalg.matrix_rank` function instead. The parameter 'symmetric' was renamed in "
+        "`torch.linalg.matrix_rank()` to 'hermitian'.")

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import _threads
 from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
-                      scalar_type_name)
+                      real_dtype, scalar_type_name)
 from .._layout import strided
 from ..autograd.function import Op, forward_ad_unsupported, torch_named, without_double_backward
 from ..tensor import Tensor, warn_once
@@ -309,8 +309,9 @@ def _expand_equation(equation, shapes):
 
 class Einsum(Op):
     """np.einsum forward; each operand's gradient is the einsum of the output gradient with the
-    other operands, broadcast over letters only that operand has and put onto its diagonal (an
-    einsum with identity matrices) when a letter repeats (``ii``)."""
+    other operands, summed over the ellipsis dims it broadcast from size 1, broadcast over
+    letters only that operand has and put onto its diagonal (an einsum with identity matrices)
+    when a letter repeats (``ii``)."""
 
     differentiable_backward = True
 
@@ -348,15 +349,14 @@ class Einsum(Op):
             available = set(output).union(*[set(other) for other, _ in others])
             present = "".join(letter for letter in unique if letter in available)
             sizes = dict(zip(subscript, shape))
-            for other_subscript, operand in others:
-                for letter, size in zip(other_subscript, operand.shape):
-                    if letter in sizes and sizes[letter] != size:
-                        raise NotImplementedError(
-                            "einsum backward: operands broadcast over an ellipsis dimension "
-                            "(sizes 1 and n); expand them explicitly first")
             equation = ",".join([output] + [other for other, _ in others]) + "->" + present
             partial = xp.einsum(equation, grad, *[operand for _, operand in others],
                                 optimize=len(others) > 0)
+            # an ellipsis dim of size 1 here that the other operands broadcast: summed back
+            broadcast = tuple(axis for axis, letter in enumerate(present)
+                              if sizes[letter] == 1 and partial.shape[axis] != 1)
+            if broadcast:
+                partial = xp.sum(partial, axis=broadcast, keepdims=True)
             kept_shape = tuple(sizes[letter] if letter in present else 1 for letter in unique)
             partial = xp.broadcast_to(partial.reshape(kept_shape),
                                       tuple(sizes[letter] for letter in unique))
@@ -699,7 +699,8 @@ _LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
 
 
 # the ops whose gradients take the conjugate transpose: complex matrices are theirs too
-_COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve")
+_COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp", "linalg.eigh",
+                   "linalg.cholesky")
 
 
 def _check_square(input, operation, argument="A"):
@@ -982,7 +983,8 @@ def logdet(input):
 
 
 class Cholesky(Op):
-    """L with A = L L^T; the gradient is symmetrised, since only A's lower triangle is read."""
+    """L with A = L L^H; the gradient is made Hermitian, since only A's lower triangle is
+    read."""
 
     differentiable_backward = True
 
@@ -998,7 +1000,8 @@ class Cholesky(Op):
                                "the input is not positive-definite (it holds NaN or inf).")
         ctx.upper = upper
         ctx.dtype = x.dtype
-        out = lower.mT.copy() if upper else lower
+        # + 0.0: a copy whose conjugated zero imaginary parts are +0.0, as PyTorch's U
+        out = _adjoint(lower) + 0.0 if upper else lower
         ctx.save_for_backward(out)
         return out
 
@@ -1006,17 +1009,28 @@ class Cholesky(Op):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         xp = ctx.xp
-        lower = out.mT if ctx.upper else out
+        lower = _adjoint(out) if ctx.upper else out
         if ctx.upper:
-            grad = grad.mT
-        # Murray (2016): Phi(L^T gL) (lower triangle, halved diagonal), then L^-T (.) L^-1.
+            grad = _adjoint(grad)
+        # Murray (2016): Phi(L^H gL) (lower triangle, halved diagonal), then L^-H (.) L^-1.
         size = lower.shape[-1]
-        halved_lower = np.tril(np.ones((size, size), dtype=ctx.dtype), -1) + \
-            np.eye(size, dtype=ctx.dtype) * 0.5
-        inner_product = (lower.mT @ xp.tril(grad)) * halved_lower
+        halved_lower = np.tril(np.ones((size, size), dtype=real_dtype(ctx.dtype)), -1) + \
+            np.eye(size, dtype=real_dtype(ctx.dtype)) * 0.5
+        inner_product = (_adjoint(lower) @ xp.tril(grad)) * halved_lower
         inverse_lower = xp.linalg.inv(lower)
-        middle = inverse_lower.mT @ inner_product @ inverse_lower
-        return (middle + middle.mT) * 0.5, None
+        middle = _adjoint(inverse_lower) @ inner_product @ inverse_lower
+        gradient = (middle + _adjoint(middle)) * 0.5
+        if ctx.dtype.kind == "c":
+            # PyTorch keeps the imaginary part of Phi's diagonal (a direction no Hermitian
+            # input can move in), which the Hermitian part above drops
+            phase = xp.imag(inner_product) * np.eye(size, dtype=real_dtype(ctx.dtype)) * 1j
+            gradient = gradient + _adjoint(inverse_lower) @ phase @ inverse_lower
+        return gradient, None
+
+
+def _adjoint(matrices):
+    """The conjugate transpose (the transpose of real matrices), of arrays or Tensors."""
+    return conj_of(matrices).mT
 
 
 def cholesky(input, *, upper=False):
@@ -1028,8 +1042,9 @@ ger = outer
 
 
 class Eigh(Op):
-    """Eigenvalues (ascending) and eigenvectors of symmetric matrices (from the lower
-    triangle). Backward: V (diag(gL) + skew(V^T gV) / (L_j - L_i)) V^T, as PyTorch."""
+    """Eigenvalues (ascending, real) and eigenvectors of symmetric or Hermitian matrices (from
+    the lower triangle). Backward: V (diag(gL) + skew(V^H gV) / (L_j - L_i)) V^H, as PyTorch,
+    the skew-Hermitian part's imaginary diagonal (a phase of each vector) dropped."""
 
     differentiable_backward = True
 
@@ -1044,18 +1059,24 @@ class Eigh(Op):
     def backward(ctx, grad_values, grad_vectors):
         values, vectors = ctx.saved_tensors
         xp = ctx.xp
-        identity = np.eye(values.shape[-1], dtype=ctx.dtype)
+        complex_input = ctx.dtype.kind == "c"
+        identity = np.eye(values.shape[-1], dtype=real_dtype(ctx.dtype))
+        adjoint = conj_of(vectors).mT if complex_input else vectors.mT
         inner_product = None
         if grad_vectors is not None:
-            projected = vectors.mT @ grad_vectors
-            # L_j - L_i off the diagonal; 1 on it, where the skew part is 0.
+            projected = adjoint @ grad_vectors
+            projected_adjoint = conj_of(projected).mT if complex_input else projected.mT
+            # L_j - L_i off the diagonal; 1 on it, where the skew part is 0 (imaginary for
+            # complex vectors, whose phase the loss must not depend on: dropped).
             gaps = xp.expand_dims(values, -2) - xp.expand_dims(values, -1) + identity
-            inner_product = (projected - projected.mT) * 0.5 / gaps
+            inner_product = (projected - projected_adjoint) * 0.5 / gaps
+            if complex_input:
+                inner_product = inner_product * (1 - identity)
         if grad_values is not None:
             on_diagonal = xp.expand_dims(grad_values, -2) * identity
             inner_product = on_diagonal if inner_product is None else \
                 inner_product + on_diagonal
-        return vectors @ inner_product @ vectors.mT, None
+        return vectors @ inner_product @ adjoint, None
 
 
 def eigh(input, UPLO="L"):

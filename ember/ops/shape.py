@@ -12,7 +12,7 @@ from .._layout import (arrange, check_memory_format, contiguous_format, has_memo
                        format_strides, preserve_format, suggest_memory_format, with_strides)
 from ..autograd.function import Op, torch_named
 from ..autograd.views import check_inplace, unrecorded_view, view_result
-from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view, warn_once
+from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view, named_type, warn_once
 from ._broadcast import broadcast_view, expanded_shape, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
@@ -530,7 +530,7 @@ def _check_sequence(tensors, operation):
     for position, tensor in enumerate(tensors):
         if not isinstance(tensor, Tensor):
             raise TypeError(f"expected Tensor as element {position} in argument 0, but got "
-                            f"{type(tensor).__name__}")
+                            f"{named_type(tensor)}")
 
 
 def _promoted(tensors):

@@ -10,7 +10,11 @@ shuffling, dropout, and in forecast_packed.py the noise its DataLoader workers d
 nn_really.py, fused_conv_bn.py, imagenet_loop.py, llama_lora_decode.py, ddpm_unet_ema.py,
 maml_meta_sgd.py, dp_sgd_per_sample.py (its noise from a seeded torch.Generator), the two Dive
 into Deep Learning programs (d2l_rnn_scratch.py, d2l_transformer.py), fast.ai's miniai Learner
-(miniai_learner.py) and the UvA tutorial's graph attention (uva_gat.py).
+(miniai_learner.py), the UvA tutorial's graph attention (uva_gat.py), the Sobol-sampled PINN
+(qmc_pinn_sobol.py, its points from seeded SobolEngines) and the DLRM recommender
+(dlrm_embedding_bags.py). Two are public code taken as written (MIT licensed, noted at their
+top): PyTorch-GAN's InfoGAN (infogan.py, its noise from a seeded ``np.random``) and
+pytorch-a2c-ppo-acktr's ACKTR with KFAC (acktr_kfac.py).
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -67,6 +71,10 @@ CASES = {
     "dp_sgd_per_sample_gradients": (["dp_sgd_per_sample.py", "--steps", "20"], FLOAT32),
     "miniai_learner_callbacks_hooks_lsuv": (["miniai_learner.py", "--steps", "20"], FLOAT32),
     "uva_gat_einsum_dropout": (["uva_gat.py", "--steps", "20"], FLOAT32),
+    "qmc_pinn_sobol_windows": (["qmc_pinn_sobol.py", "--steps", "20"], FLOAT32),
+    "dlrm_embedding_bags_segment_reduce": (["dlrm_embedding_bags.py", "--steps", "20"], FLOAT32),
+    "pytorch_gan_infogan_legacy_variable": (["infogan.py", "--steps", "20"], FLOAT32),
+    "acktr_kfac_non_full_backward_hooks": (["acktr_kfac.py", "--steps", "20"], FLOAT32),
 }
 
 

@@ -157,7 +157,7 @@ def _write(torch, obj, path, **save_arguments):
     return path
 
 
-@pytest.mark.parametrize("dtype", ["complex32", "uint16", "float8_e4m3fn"])
+@pytest.mark.parametrize("dtype", ["complex32", "float8_e5m2", "float8_e4m3fn"])
 def test_dtypes_ember_lacks_are_named(torch, tmp_path, dtype):
     path = _write(torch, {"t": torch.zeros(2, dtype=getattr(torch, dtype))}, tmp_path / "x.pt")
     with pytest.raises(CheckpointError, match=f"dtype torch.{dtype}, which ember does not have"):
@@ -165,6 +165,17 @@ def test_dtypes_ember_lacks_are_named(torch, tmp_path, dtype):
     path = _write(torch, {"dtype": getattr(torch, dtype)}, tmp_path / "d.pt")
     with pytest.raises(CheckpointError, match=f"dtype torch.{dtype}, which ember does not have"):
         ember.load(path)
+
+
+def test_unsigned_shell_dtypes_load_with_their_values(torch, tmp_path):
+    saved = {"u16": torch.tensor([1, 65535], dtype=torch.uint16),
+             "u32": torch.tensor([7, 2 ** 32 - 1], dtype=torch.uint32),
+             "u64": torch.tensor([2 ** 64 - 1, 0], dtype=torch.uint64), "dtype": torch.uint32}
+    loaded = ember.load(_write(torch, saved, tmp_path / "unsigned.pt"))
+    for name in ("u16", "u32", "u64"):
+        assert loaded[name].dtype is getattr(ember, str(saved[name].dtype).split(".")[1])
+        assert loaded[name].tolist() == saved[name].tolist()
+    assert loaded["dtype"] is ember.uint32
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "pre-1.6"])

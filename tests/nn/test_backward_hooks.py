@@ -99,3 +99,63 @@ def test_deprecated_backward_hook_is_called():
     layer.register_backward_hook(lambda module, grad_input, grad_output: calls.append(1))
     layer(ember.ones(1, 3, requires_grad=True)).sum().backward()
     assert calls == [1]
+
+
+def _non_full_run(fw, make_module, make_input):
+    """What a deprecated (non-full) hook sees and the FutureWarnings of one forward/backward."""
+    fw.manual_seed(0)
+    module = make_module(fw)
+    seen = []
+    module.register_backward_hook(lambda m, grad_input, grad_output: seen.append(
+        ([None if g is None else g.detach().numpy().copy() for g in grad_input],
+         [g.detach().numpy().copy() for g in grad_output])))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        output = module(make_input(fw))
+        outputs = output if isinstance(output, tuple) else (output,)
+        sum(o.sum() for o in outputs).backward()
+    return seen, [str(w.message) for w in caught if w.category is FutureWarning]
+
+
+@pytest.mark.parametrize("make_module, make_input", [
+    (lambda fw: fw.nn.Tanh(), lambda fw: fw.randn(3, 4, requires_grad=True)),
+    (lambda fw: fw.nn.Sigmoid(), lambda fw: fw.randn(3, requires_grad=True) * 2),
+    (lambda fw: fw.nn.Conv2d(2, 3, 3), lambda fw: fw.randn(1, 2, 5, 5, requires_grad=True)),
+    (lambda fw: fw.nn.Sequential(fw.nn.Linear(4, 2), fw.nn.ReLU()), lambda fw: fw.randn(3, 4)),
+])
+def test_non_full_backward_hook_sees_the_last_node_and_warns_like_torch(torch, make_module,
+                                                                          make_input):
+    """register_backward_hook runs on the node that made the output (KFAC in
+    pytorch-a2c-ppo-acktr reads grad_output[0] there), with PyTorch's FutureWarnings."""
+    theirs, their_warnings = _non_full_run(torch, make_module, make_input)
+    ours, our_warnings = _non_full_run(ember, make_module, make_input)
+    assert our_warnings == their_warnings
+    assert len(ours) == len(theirs) == 1
+    for mine, reference in zip(ours[0], theirs[0]):
+        assert [None if g is None else g.shape for g in mine] == \
+            [None if g is None else g.shape for g in reference]
+        for a, b in zip(mine, reference):
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_non_full_hook_replaces_node_gradients_and_refuses_mixing(torch):
+    for fw in (torch, ember):
+        module = fw.nn.Tanh()
+        module.register_backward_hook(lambda m, grad_input, grad_output: (grad_input[0] * 0 + 1,))
+        x = fw.tensor([0.5, -1.0], requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            module(x).sum().backward()
+        assert x.grad.tolist() == [1.0, 1.0]
+    messages = []
+    for fw in (torch, ember):
+        hooked = [fw.nn.ReLU(), fw.nn.ReLU()]
+        hooked[0].register_backward_hook(lambda *args: None)
+        hooked[1].register_full_backward_hook(lambda *args: None)
+        for module, register in ((hooked[0], "register_full_backward_hook"),
+                                 (hooked[1], "register_backward_hook")):
+            with pytest.raises(RuntimeError) as error:
+                getattr(module, register)(lambda *args: None)
+            messages.append(str(error.value))
+    assert messages[:2] == messages[2:]

@@ -91,6 +91,85 @@ def test_convolution_col2im(torch, compiled, name, input_shape, weight_shape, ke
            arrays, dtype)
 
 
+DEPTHWISE_CASES = [
+    # one input channel per group: the compiled direct kernels
+    ("conv2d", (2, 4, 9, 7), (4, 1, 3, 3), dict(padding=1, groups=4)),
+    ("conv2d", (2, 4, 7, 9), (8, 1, 3, 3), dict(padding=(3, 2), dilation=(1, 2), groups=4)),
+    ("conv2d", (2, 3, 6, 5), (6, 1, 1, 1), dict(padding=1, groups=3)),
+    ("conv2d", (2, 4, 8, 7), (4, 1, 2, 4), dict(padding="same", groups=4)),
+    ("conv2d", (2, 4, 9, 7), (8, 1, 3, 2), dict(stride=(2, 1), padding=(1, 2), groups=4)),
+    ("conv2d", (2, 3, 10, 11), (3, 1, 3, 3), dict(stride=2, padding=1, groups=3)),
+    ("conv2d", (2, 2, 9, 9), (4, 1, 2, 3), dict(stride=3, dilation=2, groups=2)),
+    ("conv1d", (2, 3, 12), (3, 1, 4), dict(padding=2, dilation=3, groups=3)),
+    ("conv3d", (2, 2, 5, 6, 4), (4, 1, 2, 3, 2), dict(padding=(0, 1, 2), groups=2)),
+    ("conv3d", (2, 2, 5, 6, 4), (2, 1, 2, 3, 2), dict(stride=(2, 1, 2), padding=1, groups=2)),
+    ("conv_transpose2d", (2, 3, 5, 6), (3, 2, 3, 3), dict(padding=1, groups=3)),
+    ("conv_transpose2d", (2, 3, 5, 6), (3, 1, 3, 3), dict(stride=2, padding=1, output_padding=1,
+                                                          groups=3)),
+    ("conv_transpose1d", (2, 2, 7), (2, 2, 3), dict(stride=3, padding=4, dilation=2,
+                                                    groups=2)),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("contiguous", [True, False], ids=["contiguous", "strided"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name, input_shape, weight_shape, keywords", DEPTHWISE_CASES)
+def test_depthwise_convolution(torch, compiled, name, input_shape, weight_shape, keywords,
+                               dtype, contiguous):
+    """The direct kernels sum in another order than the GEMMs: compiled and NumPy paths are
+    compared at torch's tolerance."""
+    arrays = [_input(input_shape, dtype, 1, contiguous), _input(weight_shape, dtype, 2)]
+
+    def call(fw, x, w):
+        return getattr(fw.nn.functional, name)(x, w, **keywords)
+    results, cotangent = _ember_run(call, arrays)
+    with _jit.disabled():
+        reference, _ = _ember_run(call, arrays)
+    rtol, atol = TORCH_TOLERANCE[dtype]
+    for mine, numpy_path, theirs in zip(results, reference,
+                                        _torch_run(torch, call, arrays, cotangent)):
+        assert mine.dtype == dtype
+        np.testing.assert_allclose(mine, numpy_path, rtol=rtol, atol=atol)
+        np.testing.assert_allclose(mine, theirs, rtol=rtol, atol=atol)
+
+
+def test_depthwise_weight_grad_ignores_what_no_output_reads(torch, compiled):
+    """An infinite input where no output of a tap reads it leaves that tap's gradient finite,
+    as in torch (the kernel computes products in the padding's columns, then drops them)."""
+    x = _input((1, 2, 5, 6), np.float32, 4)
+    x[0, 0, :, -1] = np.inf
+    x[0, 1, 1, :] = np.inf
+    arrays = [x, _input((2, 1, 3, 3), np.float32, 5)]
+
+    def call(fw, x, w):
+        return fw.nn.functional.conv2d(x, w, stride=(2, 1), groups=2)
+    results, cotangent = _ember_run(call, arrays)
+    theirs = _torch_run(torch, call, arrays, cotangent)
+    assert np.isfinite(theirs[2][0, 0, :, 0]).all() and np.isfinite(theirs[2][1, 0, 0]).all()
+    np.testing.assert_allclose(results[2], theirs[2], rtol=1e-4, atol=1e-5)
+
+
+def test_depthwise_empty_batch_matches_torch(torch, compiled):
+    arrays = [np.zeros((0, 3, 5, 4), np.float32), _input((6, 1, 3, 3), np.float32, 8)]
+
+    def call(fw, x, w):
+        return fw.nn.functional.conv2d(x, w, padding=1, groups=3)
+    leaves = [ember.tensor(array, requires_grad=True) for array in arrays]
+    output = call(ember, *leaves)
+    expected = call(torch, *[torch.tensor(array) for array in arrays])
+    assert output.shape == tuple(expected.shape) and output.stride() == expected.stride()
+    output.sum().backward()
+    np.testing.assert_array_equal(leaves[1].grad.numpy(), np.zeros((6, 1, 3, 3), np.float32))
+
+
+def test_depthwise_gradgradcheck(compiled):
+    leaves = [ember.tensor(_input((2, 3, 5, 4), np.float64, 6), requires_grad=True),
+              ember.tensor(_input((6, 1, 3, 2), np.float64, 7), requires_grad=True)]
+    assert gradgradcheck(lambda x, w: F.conv2d(x, w, padding=(1, 2), groups=3), leaves)
+    assert gradgradcheck(lambda x, w: F.conv2d(x, w, stride=2, groups=3), leaves)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 def test_fold_and_unfold(torch, compiled, dtype):
     arrays = [_input((2, 3, 7, 8), dtype, 1)]

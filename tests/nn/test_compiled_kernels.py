@@ -353,6 +353,37 @@ def test_cross_entropy_rows_compiled_as_numpy_path_and_torch(torch, monkeypatch,
     _assert_close(compiled, _run(torch, compute, [logits], grad_output), _torch_close(dtype))
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(256, 1000), (7, 5000), (40, 130)])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_wide_float32_rows_near_numpy_path_and_torch(torch, reduction, shape,
+                                                                    smoothing):
+    # past the scalar kernels' size: the vectorised float32 row kernels (exp within 2 ulp)
+    (logits,) = _arrays([shape], np.float32, scale=3.0)
+    logits[0, 3] = 40.0
+    if shape[0] == 40:  # strided rows: the kernels take a contiguous copy
+        logits = np.concatenate([logits, logits], axis=1)[:, :shape[1]]
+    assert loss._wide_rows(logits)
+    target = np.random.default_rng(1).integers(0, shape[1], shape[0])
+    grad_output = (np.array(1.7, np.float32) if reduction != "none"
+                   else _arrays([shape[:1]], np.float32, seed=2)[0])
+    compute = _cross_entropy(target, reduction=reduction, label_smoothing=smoothing)
+    compiled, numpy_path = _both_paths(compute, [logits], grad_output)
+    close = {"rtol": 1e-5, "atol": 1e-5} if reduction == "sum" else _torch_close(np.float32)
+    _assert_close(compiled, numpy_path, close)
+    _assert_close(compiled, _run(torch, compute, [logits], grad_output), close)
+
+
+@pytest.mark.parametrize("row", [[np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0], [-np.inf, 2.0, 1.0],
+                                 [-np.inf, -np.inf, -np.inf], [-200.0, 100.0, 0.0]])
+def test_cross_entropy_wide_rows_non_finite_logits_as_numpy_path_and_torch(torch, row):
+    logits = np.tile(np.array([row, [0.5, -0.5, 2.0]], np.float32), (1, 1500))
+    target = np.array([1, 2])
+    compute = _cross_entropy(target, reduction="none")
+    grad_output = np.array([1.0, -2.0], np.float32)
+    _assert_non_finite_as_numpy_path_and_torch(torch, compute, [logits], grad_output, 2e-5, 1e-7)
+
+
 def test_cross_entropy_rows_compiled_on_a_transposed_input(torch):
     logits = _arrays([(6, 9)], np.float32)[0].T  # (9, 6), not contiguous
     target = np.arange(9) % 6
@@ -483,3 +514,56 @@ def test_sigmoid_in_place_on_recurrent_gates_matches_torch_gru(torch):
     expected, _ = reference(torch.tensor(x))
     np.testing.assert_allclose(output.detach().numpy(), expected.detach().numpy(),
                                rtol=2e-5, atol=2e-6)
+
+
+# ---- leaky_relu (float32, one compiled pass) -----------------------------------------------------
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("slope", [0.01, 0.2, -0.5, 1.7])
+def test_leaky_relu_bit_equal_to_torch_on_both_paths(torch, path, slope):
+    x = np.array([np.nan, -0.0, 0.0, -1, 1, np.inf, -np.inf, 1e-40, -1e-40] * 40, np.float32)
+    grad = np.linspace(-3, 3, x.size).astype(np.float32)
+    with _path(path):
+        mine = ember.tensor(x, requires_grad=True)
+        out = F.leaky_relu(mine, slope)
+        out.backward(ember.tensor(grad))
+    theirs = torch.tensor(x, requires_grad=True)
+    expected = torch.nn.functional.leaky_relu(theirs, slope)
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_array_equal(out.detach().numpy().view(np.int32),
+                                  expected.detach().numpy().view(np.int32))
+    np.testing.assert_array_equal(mine.grad.numpy().view(np.int32),
+                                  theirs.grad.numpy().view(np.int32))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid"])
+def test_hard_activations_equal_torch_on_both_paths(torch, path, name):
+    # edges, NaN (hardswish's gradient takes its middle formula there, as PyTorch's) and
+    # infinities, gradients bit for bit
+    x = np.array([np.nan, -0.0, 0.0, -3, 3, -2.9999, 2.9999, 3.0001, -3.0001, np.inf, -np.inf,
+                  1e-40] * 30, np.float32)
+    grad = np.linspace(-1, 1, x.size).astype(np.float32)
+    with _path(path):
+        mine = ember.tensor(x, requires_grad=True)
+        out = getattr(F, name)(mine)
+        out.backward(ember.tensor(grad))
+    theirs = torch.tensor(x, requires_grad=True)
+    expected = getattr(torch.nn.functional, name)(theirs)
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(mine.grad.numpy().view(np.int32),
+                                  theirs.grad.numpy().view(np.int32))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name, options", [("elu", {"alpha": 1.3}), ("selu", {}), ("elu", {})])
+def test_elu_gradient_compiled_within_ulps_of_numpy_path_and_torch(torch, path, name, options):
+    x = np.concatenate([np.array([np.nan, -0.0, 0.0, -88.0, -100.0, -1e-30, np.inf, -np.inf],
+                                 np.float32), _arrays([(3000,)], np.float32, scale=4.0)[0]])
+    grad = _arrays([x.shape], np.float32, seed=1)[0]
+    with _path(path):
+        mine = ember.tensor(x, requires_grad=True)
+        getattr(F, name)(mine, **options).backward(ember.tensor(grad))
+    theirs = torch.tensor(x, requires_grad=True)
+    getattr(torch.nn.functional, name)(theirs, **options).backward(torch.tensor(grad))
+    np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-6, atol=1e-30)

@@ -11,7 +11,11 @@ from tests.conftest import (
 
 
 @pytest.mark.parametrize("shapes, dim", [(((4, 5), (4, 5)), 1), (((4, 5), (5,)), -1),
-                                         (((2, 3, 4), (2, 3, 4)), 0)])
+                                         (((2, 3, 4), (2, 3, 4)), 0),
+                                         # pairwise (normalised before broadcasting), and
+                                         # broadcast along dim (normalised after)
+                                         (((6, 1, 4), (1, 5, 4)), -1), (((3, 1, 4), (5, 1)), 1),
+                                         (((6, 1), (6, 7)), 1), (((5,), (5,)), 0)])
 def test_cosine_similarity_matches_torch(torch, shapes, dim):
     arrays = [float_array(shape, seed=index) for index, shape in enumerate(shapes)]
     compare_with_torch(torch, lambda a, b: nn.CosineSimilarity(dim)(a, b),

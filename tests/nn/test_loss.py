@@ -990,3 +990,37 @@ def test_spatial_cross_entropy_compiled_and_numpy_paths_match_torch(torch, optio
                                    atol=1e-6)
         np.testing.assert_allclose(ours_leaf.grad.numpy(), leaf.grad.numpy(), rtol=2e-6,
                                    atol=5e-7)
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+@pytest.mark.parametrize("name, bound", [("smooth_l1_loss", 1.0), ("smooth_l1_loss", 0.3),
+                                         ("huber_loss", 1.0), ("huber_loss", 2.5)])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_smooth_l1_and_huber_one_node_match_torch(torch, path, name, bound, reduction):
+    # one node with PyTorch's formulas in its kernels' order: values and gradients within an
+    # ulp (PyTorch's last partial vector of a loop uses its scalar order), the same node name;
+    # both paths give the same bits
+    random = np.random.default_rng(4)
+    x = (random.standard_normal(1000) * 3).astype(np.float32)
+    t = random.standard_normal(1000).astype(np.float32)
+    x[:3], t[2] = [np.nan, 0.0, 1.0], 1.0
+    grad = np.linspace(-1, 1, 1000).astype(np.float32) if reduction == "none" else None
+    option = {"delta" if name == "huber_loss" else "beta": bound}
+    results = []
+    for active in ("compiled", "numpy"):
+        with (contextlib.nullcontext() if active == "compiled" else ember._jit.disabled()):
+            mine, target = ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=True)
+            loss = getattr(F, name)(mine, target, reduction=reduction, **option)
+            loss.backward(None if grad is None else ember.tensor(grad))
+            results.append((loss.detach().numpy(), mine.grad.numpy(), target.grad.numpy()))
+    for compiled, numpy_path in zip(*results):
+        np.testing.assert_array_equal(compiled, numpy_path)
+    theirs, their_target = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    expected = getattr(torch.nn.functional, name)(theirs, their_target, reduction=reduction,
+                                                  **option)
+    expected.backward(None if grad is None else torch.tensor(grad))
+    assert loss.grad_fn.name() == expected.grad_fn.name()
+    ours = results[0 if path == "compiled" else 1]
+    for mine_value, their_value in zip(ours, (expected.detach().numpy(), theirs.grad.numpy(),
+                                              their_target.grad.numpy())):
+        np.testing.assert_allclose(mine_value, their_value, rtol=3e-7, atol=1e-12)

@@ -28,6 +28,11 @@ POOL_CASES = [
                                     count_include_pad=False)),
     ("avg_pool1d", (2, 3, 10), dict(kernel_size=4)),
     ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=2)),
+    # windows tiling the input (stride = kernel, no padding): the gradient is one broadcast
+    ("avg_pool2d", (2, 3, 8, 8), dict(kernel_size=4)),
+    ("avg_pool2d", (2, 3, 6, 7), dict(kernel_size=(3, 2), count_include_pad=False)),
+    ("avg_pool2d", (2, 3, 4, 4), dict(kernel_size=1)),
+    ("avg_pool3d", (2, 2, 4, 6, 4), dict(kernel_size=2, divisor_override=3)),
     ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
     ("avg_pool2d", (2, 3, 8, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
                                       count_include_pad=False)),
@@ -82,7 +87,8 @@ def test_gradcheck(name, shape, keywords):
 
 def test_float32_stays_float32():
     x = ember.randn(2, 3, 8, 8, requires_grad=True)
-    for output in (F.max_pool2d(x, 2), F.avg_pool2d(x, 3, 1, 1), F.adaptive_avg_pool2d(x, 3),
+    for output in (F.max_pool2d(x, 2), F.avg_pool2d(x, 3, 1, 1), F.avg_pool2d(x, 2),
+                   F.adaptive_avg_pool2d(x, 3), F.adaptive_avg_pool2d(x, 1),
                    F.adaptive_max_pool2d(x, 3), F.max_pool1d(x[0], 2)):
         assert output.dtype == ember.float32
         output.sum().backward()
@@ -557,3 +563,43 @@ def test_adaptive_max_pool2d_compiled_and_numpy_paths_match_torch(torch, output_
         np.testing.assert_array_equal(our_indices.numpy(), indices.numpy())
         np.testing.assert_allclose(leaf.grad.numpy(), theirs_leaf.grad.numpy(), rtol=1e-6,
                                    atol=1e-6)
+
+
+ADAPTIVE_AVERAGE_CASES = [
+    # (functional name, input shape, output size): global ones run as a mean over the spatial
+    # dims, the others as per-dim averaging matrices; 1-D pools as 2-D (PyTorch's squeeze)
+    ("adaptive_avg_pool2d", (3, 4, 5, 6), 1),
+    ("adaptive_avg_pool2d", (4, 5, 6), (1, 1)),
+    ("adaptive_avg_pool2d", (3, 4, 5, 6), (1, None)),
+    ("adaptive_avg_pool2d", (3, 4, 5, 6), (2, 3)),
+    ("adaptive_avg_pool3d", (2, 3, 4, 5, 3), 1),
+    ("adaptive_avg_pool3d", (2, 3, 4, 5, 3), (1, 2, 2)),
+    ("adaptive_avg_pool1d", (3, 4, 7), 1),
+    ("adaptive_avg_pool1d", (4, 7), 3),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name, shape, output_size", ADAPTIVE_AVERAGE_CASES)
+def test_adaptive_average_pooling_values_gradients_and_nodes_match_torch(torch, name, shape,
+                                                                          output_size, dtype):
+    values = np.random.default_rng(8).standard_normal(shape).astype(dtype)
+    results = []
+    for framework in (ember, torch):
+        x = framework.tensor(values, requires_grad=True)
+        output = getattr(framework.nn.functional, name)(x, output_size)
+        cotangent = np.random.default_rng(9).standard_normal(tuple(output.shape)).astype(dtype)
+        output.backward(framework.tensor(cotangent))
+        results.append((output.grad_fn.name(), output.detach().numpy(), x.grad.numpy()))
+    (name_mine, *mine), (name_theirs, *theirs) = results
+    assert name_mine == name_theirs
+    tolerance = 1e-6 if dtype == np.float32 else 1e-12
+    for ours, reference in zip(mine, theirs):
+        assert ours.dtype == dtype and ours.shape == reference.shape
+        np.testing.assert_allclose(ours, reference, rtol=tolerance, atol=tolerance)
+
+
+def test_global_adaptive_average_pooling_gradcheck():
+    x = ember.tensor(np.random.default_rng(10).standard_normal((2, 3, 4, 3)), requires_grad=True)
+    assert gradcheck(lambda x: F.adaptive_avg_pool2d(x, 1), (x,))
+    assert gradgradcheck(lambda x: F.adaptive_avg_pool2d(x, 1) ** 2, (x,))

@@ -806,3 +806,22 @@ def test_cell_input_dtype_other_than_the_weights_fails_as_torch(torch, name, aut
     expected = _errors(call(torch))
     assert expected is not None
     assert _errors(call(ember)) == expected
+
+
+def test_relu_rnn_gives_positive_zeros_as_torch(torch):
+    """relu(negative gates) is +0.0 in PyTorch (a printed hidden state shows 0., not -0.)."""
+    rng = np.random.default_rng(3)
+    inputs = rng.standard_normal((4, 2, 3))
+    for build in (lambda library: library.nn.RNNCell(3, 5, nonlinearity="relu"),
+                  lambda library: library.nn.RNN(3, 5, nonlinearity="relu", num_layers=2)):
+        outputs = []
+        for library in (torch, ember):
+            library.manual_seed(0)
+            module = build(library).double()
+            value = module(library.tensor(inputs[0] if isinstance(
+                module, library.nn.RNNCell) else inputs))
+            value = value[0] if isinstance(value, tuple) else value
+            outputs.append(value.detach().numpy())
+        np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-12)
+        assert (outputs[1] == 0).any()
+        np.testing.assert_array_equal(np.signbit(outputs[1]), np.signbit(outputs[0]))

@@ -1,4 +1,6 @@
 """Sparse functions against PyTorch: one_hot, and EmbeddingBag with every mode and option."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -276,3 +278,30 @@ def test_sparse_embedding_bag_max_mode_refused_like_torch(torch):
             torch.tensor([1, 2]), torch.tensor([0])),
         lambda: nn.EmbeddingBag(4, 2, mode="max", sparse=True)(
             ember.tensor([1, 2]), ember.tensor([0])), ValueError)
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("padding_idx, scale", [(None, False), (3, False), (None, True),
+                                                (7, True)])
+def test_embedding_dense_gradient_matches_torch(torch, path, dtype, padding_idx, scale):
+    # the compiled loop adds each index's rows in lookup order, as PyTorch's CPU backward: the
+    # same bits without scaling (PyTorch fuses the scaling into a multiply-add: an ulp there);
+    # the NumPy path sums runs of a sort, within rounding
+    random = np.random.default_rng(2)
+    indices = random.integers(0, 50, (8, 30))
+    indices[0, :5], indices[1, :3] = 3, 7
+    weight = random.standard_normal((50, 16)).astype(dtype)
+    grad = random.standard_normal((8, 30, 16)).astype(dtype)
+    with (contextlib.nullcontext() if path == "compiled" else ember._jit.disabled()):
+        leaf = ember.tensor(weight, requires_grad=True)
+        F.embedding(ember.tensor(indices), leaf, padding_idx=padding_idx,
+                    scale_grad_by_freq=scale).backward(ember.tensor(grad))
+    expected = torch.tensor(weight, requires_grad=True)
+    torch.nn.functional.embedding(torch.tensor(indices), expected, padding_idx=padding_idx,
+                                  scale_grad_by_freq=scale).backward(torch.tensor(grad))
+    if path == "compiled" and not scale:
+        np.testing.assert_array_equal(leaf.grad.numpy(), expected.grad.numpy())
+    tolerance = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(leaf.grad.numpy(), expected.grad.numpy(), rtol=tolerance,
+                               atol=tolerance)

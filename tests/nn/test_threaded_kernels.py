@@ -78,6 +78,9 @@ CONVOLUTIONS = [
     ("conv_transpose2d", (5, 4, 5, 6), (4, 3, 3, 3), {"stride": 2, "padding": 1,
                                                       "output_padding": 1}),
     ("conv_transpose1d", (5, 4, 7), (4, 2, 3), {"groups": 2, "dilation": 2}),
+    # depthwise (one input channel per group): the compiled direct kernels at unit stride
+    ("conv2d", (5, 4, 7, 6), (8, 1, 3, 3), {"groups": 4, "padding": 1}),
+    ("conv_transpose2d", (5, 4, 6, 5), (4, 1, 3, 2), {"groups": 4, "padding": (1, 0)}),
 ]
 
 
@@ -174,6 +177,7 @@ def test_cross_entropy_on_threads_matches_one_thread(split_count, monkeypatch, d
     from ember.nn._kernels import loss
     monkeypatch.setattr(loss, "_SLICE_ELEMENTS", 1)  # one row per slice: every run is cut
     monkeypatch.setattr(loss, "_COMPILED_ELEMENTS", 0)  # the sliced path, not the row kernels
+    monkeypatch.setattr(loss, "_wide_rows", lambda input: False)  # (nor the vectorised ones)
     options = dict(options)
     shape = (7, 5, 3) if options.pop("spatial", False) else (7, 5)
     random = np.random.default_rng(4)

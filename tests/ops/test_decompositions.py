@@ -221,6 +221,33 @@ def test_matrix_exp_matches_torch(torch):
         ember.linalg.matrix_exp(ember.ones(3, 2))
 
 
+@pytest.mark.parametrize("shape, scale", [((3, 3), 0.5), ((2, 4, 4), 2.0), ((5, 5), 6.0)])
+def test_complex_matrix_exp_and_its_gradient_match_torch(torch, shape, scale):
+    """exp of complex matrices (unitary from skew-Hermitian ones) with PyTorch's values and its
+    gradient convention for a real loss; first and second derivatives checked in complex128."""
+    rng = np.random.default_rng(0)
+    array = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * scale / shape[-1]
+    weights = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(array, requires_grad=True)
+        value = library.linalg.matrix_exp(x)
+        (value * library.tensor(weights)).real.sum().backward()
+        single = library.linalg.matrix_exp(library.tensor(array.astype(np.complex64)))
+        results.append((value.detach().numpy(), x.grad.numpy(), single.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(results[1][2], results[0][2], rtol=1e-5, atol=1e-5)
+    assert results[1][2].dtype == np.complex64
+    x = ember.tensor(array, requires_grad=True)
+    assert gradcheck(ember.linalg.matrix_exp, (x,))
+    assert gradgradcheck(ember.linalg.matrix_exp, (x,))
+    skew = array - array.conj().swapaxes(-1, -2)
+    unitary = ember.linalg.matrix_exp(ember.tensor(skew)).numpy()
+    np.testing.assert_allclose(unitary @ unitary.conj().swapaxes(-1, -2),
+                               np.broadcast_to(np.eye(shape[-1]), shape), atol=1e-12)
+
+
 def test_lstsq_matches_torch(torch):
     a, b = _random((6, 3)), _random((6, 2), 1)
     mine = ember.linalg.lstsq(ember.tensor(a), ember.tensor(b))
@@ -409,3 +436,29 @@ def test_pca_lowrank_of_a_low_rank_matrix_is_its_svd():
     with pytest.raises(ValueError, match=r"q\(=7\) must be non-negative integer and not "
                                          r"greater than min\(m, n\)=6"):
         ember.pca_lowrank(factors, q=7)
+
+
+@pytest.mark.parametrize("call", [
+    "fw.linalg.svdvals(x)", "fw.linalg.matrix_norm(x, 2)", "fw.linalg.matrix_norm(x, 'nuc')",
+    "fw.linalg.matrix_norm(x, -2)", "fw.linalg.matrix_norm(x)", "fw.linalg.matrix_norm(x, 1)",
+    "fw.linalg.matrix_norm(x, float('inf'), keepdim=True)", "fw.linalg.norm(x, 2, dim=(-2, -1))"])
+@pytest.mark.parametrize("shape", [(3, 4), (2, 5, 3)])
+def test_complex_singular_values_and_matrix_norms_match_torch(torch, call, shape):
+    """Singular values (real) of complex matrices and the norms built on them, with PyTorch's
+    gradient U diag(gS) V^H; complex64 kept single."""
+    rng = np.random.default_rng(2)
+    array = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(array, requires_grad=True)
+        value = eval(call, {"fw": library, "x": x})
+        weights = library.linspace(0.5, 1.5, value.numel(), dtype=library.float64)
+        (value * weights.reshape(value.shape)).sum().backward()
+        single = eval(call, {"fw": library, "x": library.tensor(array.astype(np.complex64))})
+        results.append((value.detach().numpy(), x.grad.numpy(), single.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(results[1][2], results[0][2], rtol=1e-5)
+    assert results[1][2].dtype == results[0][2].dtype
+    x = ember.tensor(array, requires_grad=True)
+    assert gradcheck(lambda a: eval(call, {"fw": ember, "x": a}), (x,))

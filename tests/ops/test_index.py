@@ -687,3 +687,46 @@ def test_nonzero_from_flat_positions_matches_torch(torch, shape):
         for mine, other in zip(ember.tensor(data).nonzero(as_tuple=True),
                                torch.tensor(data).nonzero(as_tuple=True), strict=True):
             np.testing.assert_array_equal(mine.numpy(), other.numpy())
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("shape, axis, index_shape", [
+    ((64, 256), 1, (64, 256)),  # along the last axis: the kernels' one-loop case
+    ((5, 7, 3), 1, (5, 11, 3)),  # repeats, more indices than the axis has
+    ((5, 7, 3), 0, (9, 7, 3)),
+    ((12, 6), 1, (12, 3)),
+    ((6, 4, 5), 2, (6, 4, 9)),
+    ((4, 6), 0, (2, 3)),  # smaller off the axis: NumPy's indexing, not the kernels
+])
+def test_gather_and_scatter_add_equal_torch_bit_for_bit(torch, path, dtype, shape, axis,
+                                                         index_shape):
+    # the compiled loops add repeated positions in np.add.at's (and PyTorch's) order
+    random = np.random.default_rng(3)
+    values = (random.standard_normal(shape) * 10).astype(dtype)
+    index_array = random.integers(0, shape[axis], index_shape)
+    source = (random.standard_normal(index_shape) * 10).astype(dtype)
+    with (contextlib.nullcontext() if path == "compiled" else ember._jit.disabled()):
+        gathered = ember.tensor(values).gather(axis, ember.tensor(index_array))
+        added = ember.tensor(values).scatter_add(axis, ember.tensor(index_array),
+                                                 ember.tensor(source))
+        if dtype != np.int64:
+            leaf = ember.tensor(values, requires_grad=True)
+            leaf.gather(axis, ember.tensor(index_array)).backward(ember.tensor(source))
+    np.testing.assert_array_equal(
+        gathered.numpy(), torch.tensor(values).gather(axis, torch.tensor(index_array)).numpy())
+    np.testing.assert_array_equal(
+        added.numpy(), torch.tensor(values).scatter_add(axis, torch.tensor(index_array),
+                                                        torch.tensor(source)).numpy())
+    # scatter: positions written once each (PyTorch leaves repeated writes' order unspecified)
+    unique = np.argsort(random.random(values.shape), axis=axis)
+    unique = np.take(unique, np.arange(min(index_shape[axis], shape[axis])), axis=axis)
+    with (contextlib.nullcontext() if path == "compiled" else ember._jit.disabled()):
+        written = ember.tensor(values).scatter(axis, ember.tensor(unique), ember.tensor(values))
+    np.testing.assert_array_equal(
+        written.numpy(), torch.tensor(values).scatter(axis, torch.tensor(unique),
+                                                      torch.tensor(values)).numpy())
+    if dtype != np.int64:
+        expected = torch.tensor(values, requires_grad=True)
+        expected.gather(axis, torch.tensor(index_array)).backward(torch.tensor(source))
+        np.testing.assert_array_equal(leaf.grad.numpy(), expected.grad.numpy())

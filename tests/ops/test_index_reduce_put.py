@@ -263,3 +263,25 @@ def test_histogram_errors_match_torch(torch, call):
                            "nan": float("nan"), "inf": float("inf"),
                            "float64": framework.float64})
     assert_raises_like_torch(lambda: run(torch), lambda: run(ember), same_type=True)
+
+
+def test_scatter_with_reduce_records_a_graph_without_a_derivative_as_torch(torch):
+    """The legacy scatter(reduce='add'|'multiply'): PyTorch's values, a result that requires
+    grad when an input does, whose backward raises PyTorch's error; its deprecation warning
+    for a Tensor src."""
+    index = [[0, 1, 2, 0]]
+    calls = [lambda fw, y: fw.ones(3, 4).scatter(0, fw.tensor(index), y[:1] * 2,
+                                                 reduce="multiply"),
+             lambda fw, y: y.scatter(0, fw.tensor(index), 2.0, reduce="add"),
+             lambda fw, y: fw.ones(3, 4).scatter_(0, fw.tensor(index), fw.full((1, 4), 3.0),
+                                                  reduce="multiply")]
+    for call in calls:
+        outcomes = []
+        for library in (torch, ember):
+            result = call(library, library.ones(3, 4, requires_grad=True))
+            outcomes.append((result.tolist(), result.requires_grad))
+            if result.requires_grad:
+                with pytest.raises(RuntimeError,
+                                   match="derivative for aten::scatter is not implemented"):
+                    result.sum().backward()
+        assert outcomes[1] == outcomes[0]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.autograd.gradcheck import gradcheck, gradgradcheck
 from ember.ops import linalg as linalg_ops
 from tests.conftest import assert_raises_like_torch
 
@@ -173,12 +174,27 @@ class TestLinalg(CaseChecks, BadInputChecks, ValueChecks):
     """The op-table checks of every entry above."""
 
 
-def test_einsum_broadcast_ellipsis_gradient_is_refused_not_wrong():
-    a = ember.ones(1, 3, requires_grad=True)
-    out = ember.einsum("...j,...j->...", a, ember.ones(4, 3))
-    assert out.shape == (4,)
-    with pytest.raises(NotImplementedError):
-        out.sum().backward()
+@pytest.mark.parametrize("equation, shapes", [
+    ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]), ("...ij,...jk", [(1, 3, 4), (5, 4, 2)]),
+    ("b...i,b...i->b...", [(2, 1, 3), (2, 4, 3)]), ("...,...->...", [(3, 1), (1, 4)]),
+    ("...i,...i,...i->...", [(1, 3), (4, 3), (4, 1, 3)]), ("a...b,...b->a...", [(2, 1, 4), (3, 4)])])
+def test_einsum_gradients_through_broadcast_ellipsis_dims_match_torch(torch, equation, shapes):
+    """An operand whose ellipsis dim is 1 where another's is n gets its gradient summed over
+    that dim, as PyTorch's; first and second derivatives checked in float64."""
+    arrays = [np.random.default_rng(index).standard_normal(shape)
+              for index, shape in enumerate(shapes)]
+    results = []
+    for library in (torch, ember):
+        tensors = [library.tensor(array, requires_grad=True) for array in arrays]
+        out = library.einsum(equation, *tensors)
+        (out * library.arange(out.numel(), dtype=library.float64).reshape(out.shape)).sum() \
+            .backward()
+        results.append([out.detach().numpy()] + [tensor.grad.numpy() for tensor in tensors])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    tensors = [ember.tensor(array, requires_grad=True) for array in arrays]
+    assert ember.autograd.gradgradcheck(lambda *operands: ember.einsum(equation, *operands),
+                                        tensors)
 
 
 def test_einsum_implicit_output_lists_capitals_first_like_torch(torch):
@@ -440,3 +456,78 @@ def test_products_of_mixed_dtypes_raise_like_torch(torch, call):
     """d2l's torch.dot of an arange and a float vector: each product names the dtypes as
     PyTorch's kernel does (dot, addmv under mv, bmm, tensordot)."""
     assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+def test_complex_hermitian_eigh_and_its_gradient_match_torch(torch, shape):
+    """Real eigenvalues and complex eigenvectors of Hermitian matrices; the gradient of a loss
+    that depends on the vectors only through their phase-free parts (|v|^2, V V^H) as
+    PyTorch's; first and second derivatives checked through a Hermitian parametrisation."""
+    rng = np.random.default_rng(1)
+    array = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    array = array + array.conj().swapaxes(-1, -2)
+    weights = rng.standard_normal(shape)
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(array, requires_grad=True)
+        values, vectors = library.linalg.eigh(x)
+        loss = (values * library.arange(shape[-1], dtype=library.float64)).sum() + \
+            (vectors.abs() ** 2 * library.tensor(weights)).sum() + \
+            (vectors @ vectors.mH).real.sum()
+        loss.backward()
+        single = library.linalg.eigvalsh(library.tensor(array.astype(np.complex64)))
+        results.append((values.detach().numpy(), np.abs(vectors.detach().numpy()),
+                        x.grad.numpy(), single.numpy(), vectors.dtype.itemsize))
+    for ours, theirs in zip(results[1][:3], results[0][:3]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(results[1][3], results[0][3], rtol=1e-5, atol=1e-5)
+    assert results[1][3].dtype == np.float32 and results[1][4] == results[0][4]
+
+    def phase_free(raw):
+        values, vectors = ember.linalg.eigh(raw + raw.mH)
+        return values, vectors.abs() ** 2
+    x = ember.tensor(array, requires_grad=True)
+    assert gradcheck(phase_free, (x,))
+    assert gradgradcheck(phase_free, (x,))
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+@pytest.mark.parametrize("upper", [False, True])
+def test_complex_cholesky_and_its_gradient_match_torch(torch, shape, upper):
+    """L with A = L L^H of Hermitian positive-definite matrices (U = L^H for upper), and
+    PyTorch's gradient of a real loss, the imaginary part of its diagonal term included."""
+    rng = np.random.default_rng(3)
+    factor = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    array = factor @ factor.conj().swapaxes(-1, -2) + 3 * np.eye(shape[-1])
+    weights = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(array, requires_grad=True)
+        value = library.linalg.cholesky(x, upper=upper)
+        (value * library.tensor(weights)).real.sum().backward()
+        results.append((value.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-12)
+    diagonal = np.diagonal(results[1][0], axis1=-2, axis2=-1)
+    assert not np.signbit(diagonal.imag).any()  # printed as 2.+0.j, as PyTorch's
+
+    def hermitian(raw):
+        return ember.linalg.cholesky((raw + raw.mH) * 0.5, upper=upper)
+    x = ember.tensor(array, requires_grad=True)
+    assert gradcheck(hermitian, (x,))
+    assert gradgradcheck(hermitian, (x,))
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw, a: fw.symeig(a, eigenvectors=True), lambda fw, a: fw.eig(a),
+    lambda fw, a: fw.solve(a, a), lambda fw, a: fw.lstsq(a, a), lambda fw, a: fw.matrix_rank(a),
+    lambda fw, a: a.symeig(True), lambda fw, a: a.eig(), lambda fw, a: a.solve(a),
+    lambda fw, a: a.lstsq(a)])
+def test_functions_removed_from_torch_raise_its_runtime_error(torch, call):
+    """Old scripts (ACKTR's KFAC calls torch.symeig) stop with PyTorch's RuntimeError naming the
+    replacement, not an AttributeError."""
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch, torch.eye(2))
+    with pytest.raises(RuntimeError) as ours:
+        call(ember, ember.eye(2))
+    assert str(ours.value) == str(theirs.value)

@@ -171,6 +171,14 @@ CASES = [
          MATRIX),
     Case("cumulative_trapezoid_x", lambda fw, y, x: fw.cumulative_trapezoid(y, x),
          [((3, 4), (4,))]),
+    # segment_reduce's backward is first-order only, as PyTorch's CPU kernel is not in half
+    *[Case(f"segment_reduce_{reduce}", lambda fw, a, reduce=reduce: (
+        fw.segment_reduce(a, reduce, lengths=fw.tensor([1, 3, 2])),
+        fw.segment_reduce(a, reduce, offsets=fw.tensor([0, 4, 6]), initial=0.25),
+        fw.segment_reduce(a.reshape(2, 3, -1), reduce, lengths=fw.tensor([[1, 2], [2, 1]]),
+                          axis=1)), [((6, 4),), ((6,),)], check_gradgrad=False,
+           torch_gradgrad=False, half=False)
+      for reduce in ("sum", "mean", "prod", "max", "amin")],
 ]
 
 
@@ -669,3 +677,109 @@ def test_max_and_min_take_other_by_keyword_like_torch(torch):
         ours = call(ember, ember.tensor(first), ember.tensor(second))
         theirs = call(torch, torch.tensor(first), torch.tensor(second))
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@pytest.mark.parametrize("shape, axis", [((64, 256), 1), ((64, 256), 0), ((3, 5, 7), 1),
+                                         ((7, 130), 1), ((1000,), 0), ((5, 2, 9), 2)])
+def test_cumulative_kernels_equal_the_numpy_path_and_torch(torch, dtype, name, shape, axis):
+    # the compiled loop accumulates in float64 one element after another, as NumPy's cumsum
+    # with dtype=float64 does: the same bits forward and backward (a reversed cumsum)
+    random = np.random.default_rng(5)
+    values = (random.standard_normal(shape) * (0.99 if name == "cumprod" else 3)).astype(dtype)
+    if dtype == np.float64:
+        values.reshape(-1)[::17] = np.nan  # NaN runs on in both paths alike
+    grad = random.standard_normal(shape).astype(dtype)
+    results = []
+    for path in ("compiled", "numpy"):
+        with (contextlib.nullcontext() if path == "compiled" else ember._jit.disabled()):
+            leaf = ember.tensor(values, requires_grad=True)
+            out = getattr(leaf, name)(axis)
+            out.backward(ember.tensor(grad))
+            results.append((out.detach().numpy(), leaf.grad.numpy()))
+    for compiled, numpy_path in zip(*results):
+        np.testing.assert_array_equal(compiled, numpy_path)
+    expected = torch.tensor(values, requires_grad=True)
+    expected_out = getattr(expected, name)(axis)
+    expected_out.backward(torch.tensor(grad))
+    close = {"rtol": 1e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    np.testing.assert_allclose(results[0][0], expected_out.detach().numpy(), **close)
+    np.testing.assert_allclose(results[0][1], expected.grad.numpy(), **close)
+
+
+def test_cumprod_gradient_along_a_length_one_axis_is_the_incoming_gradient(torch):
+    values = np.array([[[1.0, np.nan, 0.0]]])
+    grad = np.array([[[0.5, 0.7, 0.9]]])
+    leaf = ember.tensor(values, requires_grad=True)
+    leaf.cumprod(1).backward(ember.tensor(grad))
+    expected = torch.tensor(values, requires_grad=True)
+    expected.cumprod(1).backward(torch.tensor(grad))
+    np.testing.assert_array_equal(leaf.grad.numpy(), expected.grad.numpy())
+
+
+def test_segment_reduce_edges_match_torch(torch):
+    """Empty segments (the identity, NaN for mean, or ``initial``), tied extremes sharing the
+    gradient, zeros in a product, NaN in max and min, and the errors, as PyTorch's."""
+    data = [3.0, 3.0, 1.0, 0.0, 2.0, 0.0, 0.0, 5.0, -1.0, 4.0]
+    lengths = [3, 0, 2, 3, 2]
+    for reduce in ("sum", "mean", "prod", "max", "min"):
+        for initial in (None, 0.5, 4.0):
+            results = []
+            for library in (torch, ember):
+                values = data[:8] + [float("nan"), 4.0] if reduce in ("max", "min") else data
+                x = library.tensor(values, dtype=library.float64, requires_grad=True)
+                out = library.segment_reduce(x, reduce, lengths=library.tensor(lengths),
+                                             initial=initial)
+                (out * library.arange(1.0, 6.0, dtype=library.float64)).nansum().backward()
+                results.append((out.detach().numpy(), x.grad.numpy(), out.grad_fn.name()))
+            np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+            np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+            assert results[1][2] == results[0][2]
+    for call in (lambda fw: fw.segment_reduce(fw.arange(6.0), "sum", lengths=fw.tensor([2, 2])),
+                 lambda fw: fw.segment_reduce(fw.arange(6.0), "sum"),
+                 lambda fw: fw.segment_reduce(fw.arange(6), "sum", lengths=fw.tensor([6])),
+                 lambda fw: fw.segment_reduce(fw.arange(6.0), "sum",
+                                              lengths=fw.tensor([2.0, 4.0])),
+                 lambda fw: fw.segment_reduce(fw.arange(6.0), "sum", lengths=fw.tensor([-1, 7])),
+                 lambda fw: fw.segment_reduce(fw.arange(6.0), "avg", lengths=fw.tensor([6])),
+                 lambda fw: fw.segment_reduce(fw.arange(6.0), "sum", indices=fw.tensor([0])),
+                 lambda fw: fw.segment_reduce(fw.ones(2, 6), "sum", lengths=fw.tensor([6]),
+                                              axis=1)):
+        assert_raises_like_torch(lambda: call(torch), lambda: call(ember), same_type=True)
+
+
+@pytest.mark.parametrize("call", [
+    "histogramdd(x, bins=[2, 3, 4])",
+    "histogramdd(x, bins=3, range=[0., 1., 0., 0.5, 0.2, 0.8], density=True)",
+    "histogramdd(x, bins=[fw.tensor([0., .5, 1.]), fw.tensor([0., 1.]), fw.tensor([0., .2, 1.])],"
+    " weight=fw.arange(20.))",
+    "histogramdd(x[:, :2].double(), bins=(2, 2))",
+    "histogramdd(fw.ones(4, 2), bins=2)",
+    "histogramdd(fw.zeros(0, 2), bins=2)",
+    "histogramdd(x.reshape(4, 5, 3), bins=2, weight=fw.ones(4, 5))",
+    "histogramdd(x[:, :1], bins=[3])",
+])
+def test_histogramdd_matches_torch(torch, call):
+    points = np.random.default_rng(3).random((20, 3)).astype(np.float32)
+    results = []
+    for library in (torch, ember):
+        hist, edges = eval(call, {"histogramdd": library.histogramdd, "fw": library,
+                                  "x": library.tensor(points)})
+        results.append((hist.numpy(), [edge.numpy() for edge in edges]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-6)
+    assert results[1][0].dtype == results[0][0].dtype
+    for ours, theirs in zip(results[1][1], results[0][1]):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("call", [
+    "histogramdd(x, bins=[2, 2])", "histogramdd(x, bins=0)",
+    "histogramdd(x, bins=2, range=[0., 1.])", "histogramdd(x, bins=2, weight=fw.ones(3))",
+    "histogramdd(x, bins=2, range=[1., 0., 0., 1., 0., 1.])", "histogramdd(x.long(), bins=2)",
+    "histogramdd(x[:, 0], bins=2)"])
+def test_histogramdd_errors_match_torch(torch, call):
+    def run(library):
+        points = library.rand(20, 3)
+        return eval(call, {"histogramdd": library.histogramdd, "fw": library, "x": points})
+    assert_raises_like_torch(lambda: run(torch), lambda: run(ember), same_type=True)

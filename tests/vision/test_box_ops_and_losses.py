@@ -7,6 +7,7 @@ import pytest
 import ember
 from ember.autograd import gradcheck
 from ember.vision import ops
+from tests.conftest import assert_raises_like_torch
 
 
 def _boxes(count, seed, dtype=np.float64):
@@ -146,3 +147,107 @@ def test_clip_and_remove_small_boxes():
                                 [1.0, 2.0, 9.0, 12.0]]
     keep = ops.remove_small_boxes(boxes, 2.0)
     assert keep.dtype == ember.int64 and keep.tolist() == [0, 2]
+
+
+def _against_torchvision(torch, torchvision, call, arrays):
+    """``call(library, ops, *tensors)`` in ember and in torch/torchvision, float64 tensors that
+    require grad; (ours, theirs) as (value, grads)."""
+    results = []
+    for library, namespace in ((ember, ops), (torch, torchvision.ops)):
+        tensors = [library.tensor(array, requires_grad=array.dtype.kind == "f")
+                   for array in arrays]
+        value = call(library, namespace, *tensors)
+        if value.requires_grad:
+            value.sum().backward()
+        results.append((value.detach().numpy(),
+                        [tensor.grad.numpy() for tensor in tensors if tensor.grad is not None]))
+    return results
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw, o, a, b: o.distance_box_iou(a, b),
+    lambda fw, o, a, b: o.complete_box_iou(a, b),
+    lambda fw, o, a, b: o.distance_box_iou_loss(a, b[:4], reduction="mean"),
+    lambda fw, o, a, b: o.complete_box_iou_loss(a, b[:4], reduction="sum"),
+    lambda fw, o, a, b: o.complete_box_iou_loss(a[:0], b[:0], reduction="mean"),
+    lambda fw, o, a, b: o.distance_box_iou_loss(a, b[:4], eps=1e-3),
+], ids=["diou", "ciou", "diou_loss", "ciou_loss", "ciou_loss_empty", "diou_loss_eps"])
+def test_distance_and_complete_iou_match_torchvision(torch, torchvision, call):
+    ours, theirs = _against_torchvision(torch, torchvision, call, [_boxes(4, 10), _boxes(5, 11)])
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12, atol=1e-12)
+    for mine, expected in zip(ours[1], theirs[1]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_masks_to_boxes_matches_torchvision(torch, torchvision):
+    masks = np.zeros((3, 5, 6), dtype=np.uint8)
+    masks[0, 1:3, 2:5] = 1
+    masks[1, 4, 0] = 1
+    ours, theirs = _against_torchvision(torch, torchvision, lambda fw, o, m: o.masks_to_boxes(m), [masks])
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    assert ours[0].dtype == theirs[0].dtype
+    assert ops.masks_to_boxes(ember.zeros(0, 3, 3)).shape == (0, 4)
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_draws_as_torchvision(torch, torchvision, mode):
+    torch.manual_seed(5)
+    ember.manual_seed(5)
+    x = np.arange(24, dtype=np.float32).reshape(6, 4)
+    ours = ops.stochastic_depth(ember.tensor(x), 0.5, mode)
+    theirs = torchvision.ops.stochastic_depth(torch.tensor(x), 0.5, mode)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    module = ops.StochasticDepth(0.2, mode).eval()
+    assert module(ember.tensor(x)).tolist() == x.tolist()
+    assert repr(module) == repr(torchvision.ops.StochasticDepth(0.2, mode))
+    for p, bad_mode in ((1.5, mode), (0.5, "pixel")):
+        assert_raises_like_torch(
+            lambda: torchvision.ops.stochastic_depth(torch.tensor(x), p, bad_mode),
+            lambda: ops.stochastic_depth(ember.tensor(x), p, bad_mode), same_type=True)
+
+
+def test_misc_blocks_match_torchvision(torch, torchvision):
+    """SqueezeExcitation, MLP (with a norm layer) and FrozenBatchNorm2d: the same state dict
+    keys, outputs from the same weights, reprs; FrozenBatchNorm2d drops a BatchNorm2d's
+    num_batches_tracked when loading."""
+    x = np.random.default_rng(4).standard_normal((2, 6, 3, 3)).astype(np.float32)
+    builds = [(lambda fw, o: o.SqueezeExcitation(6, 2), x),
+              (lambda fw, o: o.MLP(9, [12, 4], norm_layer=fw.nn.LayerNorm), x.reshape(12, 9)),
+              (lambda fw, o: o.FrozenBatchNorm2d(6, eps=1e-3), x)]
+    generator = np.random.default_rng(1)
+    for build, inputs in builds:
+        theirs = build(torch, torchvision.ops)
+        ours = build(ember, ops)
+        assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+        state = {key: generator.random(tuple(value.shape)).astype(np.float32) + 0.5
+                 for key, value in theirs.state_dict().items()}
+        theirs.load_state_dict({key: torch.tensor(value) for key, value in state.items()})
+        if isinstance(ours, ops.FrozenBatchNorm2d):
+            state["num_batches_tracked"] = np.array(3)
+        ours.load_state_dict({key: ember.tensor(value) for key, value in state.items()})
+        np.testing.assert_allclose(ours(ember.tensor(inputs)).detach().numpy(),
+                                   theirs(torch.tensor(inputs)).detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+        assert repr(ours).replace("ember", "torch") == repr(theirs)
+
+
+@pytest.mark.parametrize("spatial, block_size", [(2, 3), (2, 5), (3, 3)])
+def test_drop_block_draws_as_torchvision(torch, torchvision, spatial, block_size):
+    """The same block centres from the same seed, the same rescaling, eval as identity; the
+    module reprs and the argument errors as torchvision's."""
+    shape = (2, 3, 6, 7) if spatial == 2 else (1, 2, 4, 5, 6)
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    name = f"drop_block{spatial}d"
+    torch.manual_seed(3)
+    ember.manual_seed(3)
+    theirs = getattr(torchvision.ops, name)(torch.tensor(x), 0.3, block_size)
+    ours = getattr(ops, name)(ember.tensor(x), 0.3, block_size)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    module_name = f"DropBlock{spatial}d"
+    module = getattr(ops, module_name)(0.3, block_size).eval()
+    assert module(ember.tensor(x)).tolist() == x.tolist()
+    assert repr(module) == repr(getattr(torchvision.ops, module_name)(0.3, block_size))
+    for p, size, array in ((1.5, block_size, x), (0.3, 4, x), (0.3, block_size, x[0])):
+        assert_raises_like_torch(
+            lambda: getattr(torchvision.ops, name)(torch.tensor(array), p, size),
+            lambda: getattr(ops, name)(ember.tensor(array), p, size), same_type=True)

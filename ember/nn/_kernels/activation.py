@@ -16,8 +16,7 @@ from ...autograd.function import Op
 from ...ops._broadcast import unbroadcast
 from ...ops._select import select, where
 from ...ops.elementwise._operands import _widened
-from ...ops.elementwise.exp_log import (compiled_float32, one_plus_exp_negated, sigmoid,
-                                        sigmoid_array)
+from ...ops.elementwise.exp_log import one_plus_exp_negated, sigmoid, sigmoid_array
 from ...ops.elementwise.special import erf as erf_op
 from ...ops.elementwise.special import erf_array
 
@@ -259,9 +258,16 @@ def softplus_of(xp, x):
         np.negative(out, out=out)
         np.exp(out, out=out)
         np.log1p(out, out=out)
-        out += np.maximum(x, 0)
+        out += np.clip(x, 0.0, np.inf)  # maximum with a scalar has no vector loop
         return out
     return -LogSigmoid.apply(-x)
+
+
+def _at_most(x, bound):
+    """np.minimum(x, bound) for a number bound, by NumPy's clip, which has vector loops where
+    minimum with a scalar has none (1M float32: 97 against 320 us); -0.0 stays -0.0, as in
+    PyTorch's kernels."""
+    return np.clip(x, -np.inf, bound)
 
 
 def _once(array, dtype):
@@ -307,6 +313,18 @@ class Hardtanh(_Activation):
         return where(ctx.xp, (saved > min_val) & (saved < max_val), grad, 0.0), None, None
 
 
+@_jit.kernel
+def _leaky_relu_float32_kernel(x, grad, slope, out, backward):
+    """leaky_relu of flat float32 arrays in one pass (NumPy's three: compare, multiply,
+    select): x > 0 ? x : x * slope, or with ``backward`` x > 0 ? grad : grad * slope, the
+    slope a float32 as in PyTorch's kernel."""
+    for index in range(x.size):
+        if backward:
+            out[index] = grad[index] if x[index] > 0 else grad[index] * slope
+        else:
+            out[index] = x[index] if x[index] > 0 else x[index] * slope
+
+
 class LeakyRelu(_Activation):
     """x where positive, else negative_slope * x; the in-place form saves its output (as
     PyTorch's), the out-of-place form its input, which leaves the output free to change."""
@@ -316,7 +334,13 @@ class LeakyRelu(_Activation):
     @staticmethod
     def forward(ctx, x, negative_slope, inplace=False):
         _check_floating(x, "leaky_relu_cpu")
-        out = select(x > 0, x, _once(_widened(x) * negative_slope, x.dtype))
+        out = np.empty(x.shape, x.dtype)
+        compiled = _jit.compiled_float32(_leaky_relu_float32_kernel, x, out)
+        if compiled is not None:
+            flat = x.reshape(-1)
+            compiled(flat, flat, np.float32(negative_slope), out.reshape(-1), False)
+        else:
+            out = select(x > 0, x, _once(_widened(x) * negative_slope, x.dtype))
         # With a non-negative slope, out > 0 exactly where x > 0, so the output serves as well.
         ctx.save_for_backward(out if inplace and negative_slope >= 0 else x)
         ctx.negative_slope = negative_slope
@@ -325,9 +349,29 @@ class LeakyRelu(_Activation):
     @staticmethod
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
+        if ctx.xp is np:
+            compiled = _jit.compiled_float32(_leaky_relu_float32_kernel, saved, grad)
+            if compiled is not None:
+                out = np.empty(grad.shape, np.float32)
+                compiled(saved.reshape(-1), grad.reshape(-1), np.float32(ctx.negative_slope),
+                         out.reshape(-1), True)
+                return out, None, None
         sloped = grad * ctx.negative_slope if ctx.xp is not np else \
             _once(_widened(grad) * ctx.negative_slope, grad.dtype)
         return where(ctx.xp, saved > 0, grad, sloped), None, None
+
+
+@_jit.kernel
+def _elu_backward_float32(x, grad, scale, coefficient, out):
+    """ELU's (and SELU's) gradient from its float32 input in one pass: grad * scale above 0,
+    else grad * (exp(x) * coefficient), the NumPy path's float32 steps with
+    ember._jit.exp_float32 (within 2 ulp of NumPy's exp)."""
+    for index in range(x.size):
+        value = x[index]
+        if value > 0:
+            out[index] = grad[index] * scale
+        else:
+            out[index] = grad[index] * (_jit.exp_float32(value) * coefficient)
 
 
 class Elu(_Activation):
@@ -337,7 +381,7 @@ class Elu(_Activation):
     def forward(ctx, x, alpha, scale, inplace=False):
         _check_floating(x, "elu_cpu")
         wide = _widened(x)
-        negative = np.expm1(np.minimum(wide, 0)) * (alpha * scale)
+        negative = np.expm1(_at_most(wide, 0.0)) * (alpha * scale)
         out = select(x > 0, _once(wide * scale, x.dtype), _once(negative, x.dtype))
         ctx.alpha_scale = (alpha, scale)
         # For alpha >= 0, out > 0 exactly where x > 0 and d/dx = out + alpha * scale below zero;
@@ -352,6 +396,13 @@ class Elu(_Activation):
         (saved,) = ctx.saved_tensors
         alpha, scale = ctx.alpha_scale
         dtype = grad.dtype
+        if xp is np and not ctx.from_output:
+            compiled = _jit.compiled_float32(_elu_backward_float32, saved, grad)
+            if compiled is not None:
+                out = np.empty(grad.shape, np.float32)
+                compiled(saved.reshape(-1), grad.reshape(-1), np.float32(scale),
+                         np.float32(alpha * scale), out.reshape(-1))
+                return out, None, None, None
         if xp is np:  # float16 and bfloat16 in float32, rounded once (PyTorch's opmath)
             saved, grad = _widened(saved), _widened(grad)
         below = saved
@@ -361,7 +412,8 @@ class Elu(_Activation):
         if ctx.from_output:
             slope_below = below + alpha * scale
         else:
-            slope_below = xp.exp(xp.minimum(below, 0.0)) * (alpha * scale)
+            slope_below = xp.exp(_at_most(below, 0.0) if xp is np else xp.minimum(below, 0.0)) \
+                * (alpha * scale)
         out = where(xp, saved > 0, grad * scale, grad * slope_below)
         return (out if xp is not np else _once(out, dtype)), None, None, None
 
@@ -418,7 +470,7 @@ class Silu(_Activation):
         ctx.save_for_backward(x)
         wide = _widened(x)
         out = np.empty(wide.shape, wide.dtype)
-        compiled = compiled_float32(_silu_float32_kernel, wide, out)
+        compiled = _jit.compiled_float32(_silu_float32_kernel, wide, out)
         if compiled is not None:
             flat = wide.reshape(-1)
             compiled(flat, flat, out.reshape(-1), False)
@@ -433,7 +485,7 @@ class Silu(_Activation):
         (x,) = ctx.saved_tensors
         if ctx.xp is np:
             dtype, x, grad = grad.dtype, _widened(x), _widened(grad)
-            compiled = compiled_float32(_silu_float32_kernel, x, grad)
+            compiled = _jit.compiled_float32(_silu_float32_kernel, x, grad)
             if compiled is not None:
                 out = np.empty(x.shape, np.float32)
                 compiled(x.reshape(-1), grad.reshape(-1), out.reshape(-1), True)
@@ -489,7 +541,7 @@ class Softplus(_Activation):
             # in float32 (its exp overflows above 11), rounded once
             scaled = _widened(x) * beta
             with np.errstate(over="ignore", invalid="ignore"):
-                exp = np.exp(np.minimum(scaled, threshold))
+                exp = np.exp(_at_most(scaled, threshold))
                 below = (_widened(grad) * exp / (exp + 1)).astype(grad.dtype, copy=False)
         else:
             scaled = x * beta
@@ -507,7 +559,7 @@ class LogSigmoid(_Activation):
         _check_floating(x, "log_sigmoid_cpu")
         ctx.save_for_backward(x)
         wide = _widened(x)
-        return _once(np.minimum(wide, 0) - np.log1p(np.exp(-np.abs(wide))), x.dtype)
+        return _once(_at_most(wide, 0.0) - np.log1p(np.exp(-np.abs(wide))), x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -612,6 +664,48 @@ class PreluBackward(Op):
 
 # PyTorch's hardsigmoid gradient multiplies by the float literal 1.0f / 6.0f, float64 too.
 _ONE_SIXTH = float(np.float32(1.0) / np.float32(6.0))
+_ONE_SIXTH_32 = np.float32(_ONE_SIXTH)
+
+
+@_jit.kernel
+def _hard_float32(x, grad, out, swish, backward):
+    """hardsigmoid (or with ``swish`` hardswish) of flat float32 arrays in one pass, or with
+    ``backward`` their gradient, in the NumPy passes' float32 operations and order."""
+    three = np.float32(3.0)
+    six = np.float32(6.0)
+    for index in range(x.size):
+        value = x[index]
+        if backward:
+            if swish:  # (NaN takes the middle formula, as in PyTorch)
+                if value <= -three:
+                    out[index] = np.float32(0.0)
+                elif value >= three:
+                    out[index] = grad[index]
+                else:
+                    out[index] = grad[index] * (value / three + np.float32(0.5))
+            else:
+                out[index] = grad[index] * _ONE_SIXTH_32 if -three < value < three \
+                    else np.float32(0.0)
+        else:
+            clipped = value + three
+            if clipped < 0:
+                clipped = np.float32(0.0)
+            elif clipped > six:
+                clipped = six
+            out[index] = value * clipped / six if swish else clipped / six
+
+
+def _hard_activation(x, grad, swish, backward):
+    """``_hard_float32``'s result, or None where it does not apply (not float32 arrays of one
+    shape, or numba absent)."""
+    arrays = (x,) if grad is None else (x, grad)
+    compiled = _jit.compiled_float32(_hard_float32, *arrays)
+    if compiled is None:
+        return None
+    out = np.empty(x.shape, np.float32)
+    flat = x.reshape(-1)
+    compiled(flat, flat if grad is None else grad.reshape(-1), out.reshape(-1), swish, backward)
+    return out
 
 
 class Hardsigmoid(_Activation):
@@ -627,6 +721,9 @@ class Hardsigmoid(_Activation):
     def forward(ctx, x):
         _check_floating(x, "hardsigmoid_cpu")
         ctx.save_for_backward(x)
+        out = _hard_activation(x, None, False, False)
+        if out is not None:
+            return out
         # float16 and bfloat16 in float32, rounded once (PyTorch's opmath)
         wide = x.astype(accumulation_dtype(x.dtype), copy=False)
         return (np.clip(wide + 3, 0, 6) / 6).astype(x.dtype, copy=False)
@@ -635,6 +732,10 @@ class Hardsigmoid(_Activation):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         xp = ctx.xp
+        if xp is np:
+            out = _hard_activation(x, grad, False, True)
+            if out is not None:
+                return out
         # float16 in float32, rounded once (PyTorch's opmath)
         scaled = (grad * _ONE_SIXTH if xp is not np
                   else (_widened(grad) * _ONE_SIXTH).astype(grad.dtype, copy=False))
@@ -648,6 +749,9 @@ class Hardswish(_Activation):
     def forward(ctx, x):
         _check_floating(x, "hardswish_cpu")
         ctx.save_for_backward(x)
+        out = _hard_activation(x, None, True, False)
+        if out is not None:
+            return out
         wide = x.astype(accumulation_dtype(x.dtype), copy=False)  # as hardsigmoid
         return (wide * np.clip(wide + 3, 0, 6) / 6).astype(x.dtype, copy=False)
 
@@ -655,9 +759,14 @@ class Hardswish(_Activation):
     def backward(ctx, grad):
         xp = ctx.xp
         (x,) = ctx.saved_tensors
+        if xp is np:
+            out = _hard_activation(x, grad, True, True)
+            if out is not None:
+                return out
         middle = grad * (x / 3 + 0.5) if xp is not np else \
             _once(_widened(grad) * (_widened(x) / 3 + 0.5), grad.dtype)
-        return where(xp, x <= -3, 0.0, where(xp, x < 3, middle, grad))
+        # (NaN takes the middle formula, as in PyTorch)
+        return where(xp, x <= -3, 0.0, where(xp, x >= 3, grad, middle))
 
 
 class Celu(_Activation):
@@ -668,7 +777,7 @@ class Celu(_Activation):
     @staticmethod
     def forward(ctx, x, alpha):
         _check_floating(x, "elu_cpu")
-        negative = np.expm1(np.minimum(_widened(x), 0) * (1.0 / alpha)) * alpha
+        negative = np.expm1(_at_most(_widened(x), 0.0) * (1.0 / alpha)) * alpha
         out = select(x > 0, x, _once(negative, x.dtype))
         ctx.save_for_backward(x)
         ctx.alpha = alpha
@@ -682,7 +791,7 @@ class Celu(_Activation):
         input_scale = 1.0 / float(np.float32(alpha))
         if xp is np:
             below = _once(_widened(grad) * input_scale * alpha
-                          * np.exp(np.minimum(_widened(x), 0.0) * input_scale), grad.dtype)
+                          * np.exp(_at_most(_widened(x), 0.0) * input_scale), grad.dtype)
         else:
             # PyTorch's second derivative is masked by x < 0: at 0 the slope is a constant
             below = grad * input_scale * alpha * xp.exp(xp.where(x < 0, x, 0.0) * input_scale)

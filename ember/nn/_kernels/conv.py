@@ -11,7 +11,8 @@ chunks (chunk GEMMs), so every BLAS call is the same on one thread or several. T
 over pixels. With the ``jit`` extra, col2im of
 float32/float64 arrays is a compiled loop instead (straight into the unpadded result, parallel
 over channels); the GEMMs stay in BLAS, and im2col stays NumPy's strided copy (a
-compiled copy measured no faster).
+compiled copy measured no faster). Depthwise convolutions (one input channel per group), whose
+per-group GEMMs would be tiny, run compiled direct loops instead, in all three passes.
 
 Three Ops (convolution, transposed convolution, weight gradient) are each other's gradients, so
 a convolution is differentiable to any order. Unfold and Fold are the im2col/col2im pair on
@@ -195,6 +196,199 @@ def _col2im_kernel(columns, image, stride, padding, dilation):
                                         target[target_x] += row[x]
 
 
+@_jit.kernel
+def _depthwise_kernel(input, weight, output, sources, per_input, before, spread, dilation,
+                      stride, first, last):
+    """A depthwise correlation straight from the input, for output planes first:last of the
+    flattened (N * C_out): output[n, o, z, y, x] = sum over j < sources, then taps a, b, e (in
+    that order) of weight[k, a, b, e] * P[z*s0 + a*d0, y*s1 + b*d1, x*s2 + e*d2], k = o * sources
+    + j, where the plane P holds input[n, k // per_input, i, j, l] at (i*spread0 + before0, ...)
+    and zeros elsewhere (the spread serves the transposed convolution of stride ``spread``).
+    P is a zero-padded buffer and every tap one long vectorised loop over its whole flattened
+    plane at unit stride (outputs in the padding's columns and between the strides computed,
+    then dropped): a row of 8-32 pixels is too short for the vector loop."""
+    batch, out_channels, out_depth, out_height, out_width = output.shape
+    depth, height, width = input.shape[2:]
+    kernel_depth, kernel_height, kernel_width = weight.shape[1:]
+    dense_height = (out_height - 1) * stride[1] + 1
+    dense_width = (out_width - 1) * stride[2] + 1
+    padded_depth = (out_depth - 1) * stride[0] + (kernel_depth - 1) * dilation[0] + 1
+    padded_height = dense_height + (kernel_height - 1) * dilation[1]
+    padded_width = dense_width + (kernel_width - 1) * dilation[2]
+    padded_plane = padded_height * padded_width
+    wide_length = dense_height * padded_width
+    # the input's indices that land inside the buffer
+    first_z = max(0, (spread[0] - 1 - before[0]) // spread[0])
+    first_y = max(0, (spread[1] - 1 - before[1]) // spread[1])
+    first_x = max(0, (spread[2] - 1 - before[2]) // spread[2])
+    stop_z = max(first_z, min(depth, (padded_depth - 1 - before[0]) // spread[0] + 1))
+    stop_y = max(first_y, min(height, (padded_height - 1 - before[1]) // spread[1] + 1))
+    stop_x = max(first_x, min(width, (padded_width - 1 - before[2]) // spread[2] + 1))
+    buffer = np.zeros(padded_depth * padded_plane + (kernel_width - 1) * dilation[2], input.dtype)
+    wide = np.empty(out_depth * wide_length, input.dtype)
+    for plane in range(first, last):
+        item = plane // out_channels
+        channel = plane % out_channels
+        for index in range(out_depth * wide_length):
+            wide[index] = 0
+        for j in range(sources):
+            source_channel = channel * sources + j
+            source = input[item, source_channel // per_input]
+            # Loops run over slices from index 0, so numba drops its negative-index test
+            # (which keeps LLVM from vectorising).
+            for z in range(first_z, stop_z):
+                for y in range(first_y, stop_y):
+                    start = (((z * spread[0] + before[0]) * padded_height + y * spread[1]
+                              + before[1]) * padded_width + first_x * spread[2] + before[2])
+                    row = source[z, y, first_x:stop_x]
+                    count = stop_x - first_x
+                    # a unit step kept apart: a strided slice's loop does not vectorise
+                    if spread[2] == 1:
+                        buffer_row = buffer[start:start + count]
+                        for x in range(count):
+                            buffer_row[x] = row[x]
+                    else:
+                        spread_row = buffer[start:start + (count - 1) * spread[2] + 1:spread[2]]
+                        for x in range(count):
+                            spread_row[x] = row[x]
+            for z in range(out_depth):
+                wide_plane = wide[z * wide_length:(z + 1) * wide_length]
+                for a in range(kernel_depth):
+                    plane_start = (z * stride[0] + a * dilation[0]) * padded_plane
+                    for b in range(kernel_height):
+                        for e in range(kernel_width):
+                            value = weight[source_channel, a, b, e]
+                            tap = plane_start + b * dilation[1] * padded_width + e * dilation[2]
+                            taken = buffer[tap:tap + wide_length]
+                            for index in range(wide_length):
+                                wide_plane[index] += value * taken[index]
+        target = output[item, channel]
+        for z in range(out_depth):
+            for y in range(out_height):
+                out_row = target[z, y]
+                start = z * wide_length + y * stride[1] * padded_width
+                if stride[2] == 1:
+                    wide_row = wide[start:start + out_width]
+                    for x in range(out_width):
+                        out_row[x] = wide_row[x]
+                else:
+                    strided_row = wide[start:start + (out_width - 1) * stride[2] + 1:stride[2]]
+                    for x in range(out_width):
+                        out_row[x] = strided_row[x]
+
+
+@_jit.kernel
+def _depthwise_weight_grad_kernel(input, grad, weight_grad, per_input, before, dilation, stride,
+                                  first, last):
+    """weight_grad[o, a, b, e] = sum over n, z, y, x of grad[n, o, z, y, x] *
+    input[n, o // per_input, z*s0 + a*d0 - p0, y*s1 + b*d1 - p1, x*s2 + e*d2 - p2], for output
+    channels first:last, laid out as _depthwise_kernel: per tap, products over the whole
+    padded plane (the gradient spread by the stride) are accumulated position by position over
+    the batch, then the real outputs' positions summed in order (the others, which may pair a
+    zero gradient with an infinite input, dropped)."""
+    batch, out_channels, out_depth, out_height, out_width = grad.shape
+    depth, height, width = input.shape[2:]
+    kernel_depth, kernel_height, kernel_width = weight_grad.shape[1:]
+    dense_height = (out_height - 1) * stride[1] + 1
+    dense_width = (out_width - 1) * stride[2] + 1
+    padded_depth = (out_depth - 1) * stride[0] + (kernel_depth - 1) * dilation[0] + 1
+    padded_height = dense_height + (kernel_height - 1) * dilation[1]
+    padded_width = dense_width + (kernel_width - 1) * dilation[2]
+    padded_plane = padded_height * padded_width
+    wide_length = dense_height * padded_width
+    taps = kernel_depth * kernel_height * kernel_width
+    first_z, first_y, first_x = max(0, -before[0]), max(0, -before[1]), max(0, -before[2])
+    stop_z = max(first_z, min(depth, padded_depth - before[0]))
+    stop_y = max(first_y, min(height, padded_height - before[1]))
+    stop_x = max(first_x, min(width, padded_width - before[2]))
+    buffer = np.zeros(padded_depth * padded_plane + (kernel_width - 1) * dilation[2], input.dtype)
+    wide = np.zeros(out_depth * wide_length, input.dtype)
+    products = np.empty(taps * wide_length, input.dtype)
+    for out_channel in range(first, last):
+        for index in range(taps * wide_length):
+            products[index] = 0
+        for item in range(batch):
+            source = input[item, out_channel // per_input]
+            for z in range(first_z, stop_z):
+                for y in range(first_y, stop_y):
+                    start = (((z + before[0]) * padded_height + y + before[1]) * padded_width
+                             + before[2])
+                    row = source[z, y, first_x:stop_x]
+                    buffer_row = buffer[start + first_x:start + stop_x]
+                    for x in range(stop_x - first_x):
+                        buffer_row[x] = row[x]
+            rows = grad[item, out_channel]
+            for z in range(out_depth):
+                for y in range(out_height):
+                    grad_row = rows[z, y]
+                    begin = z * wide_length + y * stride[1] * padded_width
+                    if stride[2] == 1:
+                        wide_row = wide[begin:begin + out_width]
+                        for x in range(out_width):
+                            wide_row[x] = grad_row[x]
+                    else:
+                        strided_row = wide[begin:begin + (out_width - 1) * stride[2] + 1:
+                                           stride[2]]
+                        for x in range(out_width):
+                            strided_row[x] = grad_row[x]
+            for z in range(out_depth):
+                wide_plane = wide[z * wide_length:(z + 1) * wide_length]
+                tap_index = 0
+                for a in range(kernel_depth):
+                    plane_start = (z * stride[0] + a * dilation[0]) * padded_plane
+                    for b in range(kernel_height):
+                        for e in range(kernel_width):
+                            tap = plane_start + b * dilation[1] * padded_width + e * dilation[2]
+                            taken = buffer[tap:tap + wide_length]
+                            product = products[tap_index * wide_length:]
+                            for index in range(wide_length):
+                                product[index] += wide_plane[index] * taken[index]
+                            tap_index += 1
+        tap_index = 0
+        for a in range(kernel_depth):
+            for b in range(kernel_height):
+                for e in range(kernel_width):
+                    total = weight_grad[out_channel, a, b, e]
+                    product = products[tap_index * wide_length:]
+                    for y in range(out_height):
+                        for x in range(out_width):
+                            total += product[y * stride[1] * padded_width + x * stride[2]]
+                    weight_grad[out_channel, a, b, e] = total
+                    tap_index += 1
+
+
+def _depthwise(groups, channels_per_group, first, second):
+    """Whether the compiled depthwise kernels apply: one input channel per group (weight
+    (C_out, 1, *kernel), groups > 1), float32 or float64 operands of one dtype, numba there.
+    Their per-group GEMMs would be tiny (MobileNet's 3x3 blocks ran 5-20x slower than PyTorch).
+    Callers also ask for a non-empty batch: the GEMM paths give an empty result PyTorch's
+    strides (NumPy's empty arrays have zero strides)."""
+    if groups == 1 or channels_per_group != 1 or first.dtype != second.dtype:
+        return False
+    return first.dtype in _COMPILED_DTYPES and _jit.available()
+
+
+def _run_depthwise(kernel, count, work, *arguments):
+    """A depthwise kernel over ranges of its ``count`` independent outer rows (planes or
+    channels) on ember's threads."""
+    compiled = kernel.compiled()
+    _threads.split(count, work, lambda first, last: compiled(*arguments, first, last))
+
+
+def _in_front(values, fill):
+    """A 1-, 2- or 3-tuple made a 3-tuple with ``fill`` in front (see _in_three_dims)."""
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def _in_three_dims(array, spatial):
+    """A C-contiguous copy (or the array) with unit spatial dims put in front of its last
+    ``spatial`` dims: one compiled signature per dtype serves 1, 2 and 3 dims."""
+    shape = array.shape
+    lead = shape[:len(shape) - spatial]
+    return np.ascontiguousarray(array).reshape(lead + (1,) * (3 - spatial)
+                                               + shape[len(shape) - spatial:])
+
+
 def _chunk(batch_bytes, limit=None):
     """Batch items per chunk so that a chunk's columns take about ``limit`` bytes."""
     return max(1, (limit or _COLUMN_CHUNK_BYTES) // max(1, batch_bytes))
@@ -268,6 +462,17 @@ def convolve(input, weight, geometry):
     out_channels = weight.shape[0]
     kernel_size, stride, groups, out_size = (geometry.kernel_size, geometry.stride,
                                              geometry.groups, geometry.out_size)
+    if batch and _depthwise(groups, weight.shape[1], input, weight):
+        spatial = len(out_size)
+        output = np.empty((batch, out_channels) + out_size, input.dtype)
+        _run_depthwise(_depthwise_kernel, batch * out_channels,
+                       output.size * math.prod(kernel_size),
+                       _in_three_dims(input, spatial),
+                       _in_three_dims(weight.reshape((out_channels,) + kernel_size), spatial),
+                       _in_three_dims(output, spatial), 1, out_channels // in_channels,
+                       _in_front(tuple(before for before, _ in geometry.padding), 0),
+                       (1, 1, 1), _in_front(geometry.dilation, 1), _in_front(stride, 1))
+        return output
     windows = _windows(_pad(input, geometry.padding), kernel_size, stride, geometry.dilation,
                        out_size)
     length = math.prod(out_size)
@@ -310,6 +515,22 @@ def convolve_transpose(grad, weight, geometry):
     batch, out_channels = grad.shape[:2]
     groups, kernel_size, out_size = geometry.groups, geometry.kernel_size, geometry.out_size
     in_channels = weight.shape[1] * groups
+    if batch and _depthwise(groups, weight.shape[1], grad, weight):
+        # the adjoint is a correlation of the gradient spread by the stride with the flipped
+        # kernel, each input channel summing its out_channels / in_channels outputs
+        spatial = len(out_size)
+        image = np.empty((batch, in_channels) + geometry.in_size, grad.dtype)
+        flipped = np.flip(weight.reshape((out_channels,) + kernel_size),
+                          tuple(range(1, 1 + spatial)))
+        reach = tuple(gap * (size - 1) - before for gap, size, (before, _)
+                      in zip(geometry.dilation, kernel_size, geometry.padding))
+        _run_depthwise(_depthwise_kernel, batch * in_channels,
+                       grad.size * math.prod(kernel_size),
+                       _in_three_dims(grad, spatial), _in_three_dims(flipped, spatial),
+                       _in_three_dims(image, spatial), out_channels // in_channels, 1,
+                       _in_front(reach, 0), _in_front(geometry.stride, 1),
+                       _in_front(geometry.dilation, 1), (1, 1, 1))
+        return image
     length = math.prod(out_size)
     width = math.prod(weight.shape[1:])
     grad_rows = grad.reshape(batch, groups, out_channels // groups, length)
@@ -356,6 +577,18 @@ def convolve_weight_grad(input, grad, geometry):
     groups, kernel_size, out_size = geometry.groups, geometry.kernel_size, geometry.out_size
     weight_shape = (out_channels, in_channels // groups) + kernel_size
     width = math.prod(weight_shape[1:])
+    if batch and _depthwise(groups, in_channels // groups, input, grad):
+        spatial = len(out_size)
+        weight_grad = np.zeros(weight_shape, grad.dtype)
+        _run_depthwise(_depthwise_weight_grad_kernel, out_channels,
+                       grad.size * math.prod(kernel_size),
+                       _in_three_dims(input, spatial), _in_three_dims(grad, spatial),
+                       _in_three_dims(weight_grad.reshape((out_channels,) + kernel_size),
+                                      spatial),
+                       out_channels // in_channels,
+                       _in_front(tuple(before for before, _ in geometry.padding), 0),
+                       _in_front(geometry.dilation, 1), _in_front(geometry.stride, 1))
+        return weight_grad
     grad_rows = grad.reshape(batch, groups, out_channels // groups, math.prod(out_size))
     if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
         columns = _im2col(input, kernel_size, geometry.stride, geometry.padding,

@@ -276,7 +276,8 @@ class ReLUStep:
     @staticmethod
     def forward(xp, input_gates, hidden_gates, hidden, cell):
         total = input_gates + hidden_gates
-        output = total * (total > 0)
+        # a maximum, not total * (total > 0): negative gates give +0.0 as PyTorch's relu, not -0.0
+        output = xp.maximum(total, 0.0)
         return output, None, (output,)
 
     @staticmethod

@@ -9,13 +9,12 @@ from .._kernels.distance import EuclideanPdist, euclidean_pdist_applies
 __all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 
-def _broadcast_pair(x1, x2):
-    """Both tensors expanded to their broadcast shape (PyTorch's error when there is none)."""
+def _broadcast_shape(x1, x2):
+    """The two tensors' broadcast shape (PyTorch's error when there is none)."""
     try:
-        shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+        return np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
     except ValueError:
         raise mismatch_error(tuple(x1.shape), tuple(x2.shape)) from None
-    return x1.expand(shape), x2.expand(shape)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
@@ -23,12 +22,32 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
     As in PyTorch, each vector is divided by its norm first, and the eps clamp does not stop the
     gradient (it acts as a constant shift of the norm)."""
-    x1, x2 = _broadcast_pair(x1, x2)
-    norm1 = vector_norm(x1, 2, dim, keepdim=True)
-    norm2 = vector_norm(x2, 2, dim, keepdim=True)
-    norm1 = norm1 + (norm1.detach().clamp(min=eps) - norm1.detach())
-    norm2 = norm2 + (norm2.detach().clamp(min=eps) - norm2.detach())
-    return ((x1 / norm1) * (x2 / norm2)).sum(dim)
+    shape = _broadcast_shape(x1, x2)
+    rank = len(shape)
+    if not rank or not -rank <= dim < rank:
+        x1, x2 = x1.expand(shape), x2.expand(shape)  # vector_norm gives PyTorch's error
+        return (_unit(x1, dim, eps) * _unit(x2, dim, eps)).sum(dim)
+    axis = dim % rank
+    # Each vector is normalised before broadcasting where its tensor is not broadcast along
+    # ``dim`` (the same values: the division is elementwise and the norm sums the same
+    # elements), so the pairwise pattern (N, 1, D) x (1, M, D) divides N + M vectors, not N M.
+    return (_unit(_aligned(x1, shape, axis), axis, eps)
+            * _unit(_aligned(x2, shape, axis), axis, eps)).sum(axis)
+
+
+def _aligned(x, shape, axis):
+    """``x`` with leading 1s up to ``shape``'s rank, expanded to ``shape`` only where it is
+    broadcast along ``axis`` (its norm there sums the copies)."""
+    if x.dim() < len(shape):
+        x = x.reshape((1,) * (len(shape) - x.dim()) + tuple(x.shape))
+    return x.expand(shape) if x.shape[axis] != shape[axis] else x
+
+
+def _unit(x, dim, eps):
+    """x over its 2-norm along ``dim``, the norm clamped to ``eps`` without the clamp stopping
+    the gradient (PyTorch's no-grad clamp_min_ of the norm)."""
+    norm = vector_norm(x, 2, dim, keepdim=True)
+    return x / (norm + (norm.detach().clamp(min=eps) - norm.detach()))
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):

@@ -16,7 +16,8 @@ from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...tensor import Size, Tensor
 from .._kernels.activation import LogSigmoid
 from .._kernels.loss import (
-    BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassificationLoss, CTCLoss, MseLoss)
+    BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassificationLoss, CTCLoss, MseLoss,
+    RobustLoss)
 from ._distance import pairwise_distance
 from ._linear import linear
 from ._reduction import (
@@ -335,9 +336,7 @@ def _check_sizes(input, target):
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error; ``weight`` (optional) scales each element's squared error."""
     _check_floating_loss(input, "mse_cpu")
-    if (weight is None and isinstance(target, Tensor) and is_floating(input._data.dtype)
-            and input._data.dtype == target._data.dtype
-            and input._data.shape == target._data.shape):
+    if weight is None and _one_node(input, target):
         # the common case as PyTorch's one node (its graph, its backward)
         reduction = legacy_reduction(size_average, reduce, reduction)
         check_reduction(reduction)
@@ -367,6 +366,15 @@ def _elementwise_loss(penalty, input, target, size_average, reduce, reduction, w
     return apply_reduction(loss, reduction)
 
 
+def _one_node(input, target):
+    """Whether a loss of ``input`` and ``target`` runs as PyTorch's one fused node: float
+    tensors of one dtype and shape (others take the composite, with its promotion and
+    broadcasting)."""
+    return (isinstance(target, Tensor) and is_floating(input._data.dtype)
+            and input._data.dtype == target._data.dtype
+            and input._data.shape == target._data.shape)
+
+
 def _check_loss_weight(weight, input):
     """PyTorch's check of the elementwise ``weight`` of mse, l1 and huber losses."""
     if weight is not None and tuple(weight.shape) != tuple(input.shape):
@@ -382,6 +390,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _check_floating_loss(input, "smooth_l1_cpu")
     _check_sizes(input, target)
+    if beta > 0 and _one_node(input, target):
+        return RobustLoss.apply(input, target, reduction, float(beta), False)
     difference = input - target
     distance = _ops.abs(difference)
     if beta == 0:
@@ -400,6 +410,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _check_floating_loss(input, "huber_cpu")
     _check_sizes(input, target)
     _check_loss_weight(weight, input)
+    if weight is None and _one_node(input, target):
+        return RobustLoss.apply(input, target, reduction, float(delta), True)
     difference = input - target
     distance = _ops.abs(difference)
     loss = _ops.where(distance < delta, difference * difference * 0.5,

@@ -248,17 +248,29 @@ def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
     _prepare(input, spatial_dims, operation)
     output_size = _adaptive_output_size(input, output_size, spatial_dims, operation)
     dtype = input._data.dtype
-    # Adaptive averaging is separable: one small averaging matrix per spatial dim, applied by
-    # the per-axis map op that padding and interpolate use.
+    if spatial_dims == 1:
+        # PyTorch pools one dim as two, the new one of size 1 (its node is SqueezeBackward1)
+        pooled = _adaptive_avg_pool(input.unsqueeze(-2), (1,) + tuple(output_size), 2,
+                                    operation)
+        return pooled.squeeze(-2)
     ndim = input._data.ndim
     work = accumulation_dtype(dtype)
+    if (work == dtype and input._data.flags.c_contiguous
+            and all(count == 1 for count in output_size)):
+        # Global average pooling is a mean over the spatial dims, as in PyTorch (MeanBackward1):
+        # one reduction instead of a matrix product per dim, and a broadcast for its gradient.
+        return input.mean(dim=tuple(range(-spatial_dims, 0)), keepdim=True)
+    # Adaptive averaging is separable: one small averaging matrix per spatial dim, applied by
+    # the per-axis map op that padding and interpolate use.
     maps = tuple((axis, averaging_matrix(input._data.shape[axis], count, work))
                  for axis, count in zip(range(ndim - spatial_dims, ndim), output_size))
     # PyTorch's adaptive pooling backward keeps the input (under create_graph)
+    name = f"AdaptiveAvgPool{spatial_dims}DBackward0"
     if work != dtype:
         # float16/bfloat16: averaged in float32 and rounded once, as PyTorch's kernel does.
-        return keep_input_in_gradient(GatherAxes.apply(input.to(work), maps, 0)).to(dtype)
-    return keep_input_in_gradient(GatherAxes.apply(input, maps, 0))
+        pooled = GatherAxes.apply(input.to(work), maps, 0)
+        return keep_input_in_gradient(torch_named(pooled, name)).to(dtype)
+    return keep_input_in_gradient(torch_named(GatherAxes.apply(input, maps, 0), name))
 
 
 @autocast_op("adaptive_avg_pool1d")

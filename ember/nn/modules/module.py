@@ -15,7 +15,7 @@ from ...autograd.grad_mode import no_grad
 from ..._dtype import tensor_type_name
 from ...tensor import Size, Tensor
 from ..parameter import Buffer, Parameter
-from ._backward_hooks import BackwardHookState
+from ._backward_hooks import BackwardHookState, attach_non_full_hooks
 
 __all__ = ["Module", "register_module_backward_hook", "register_module_buffer_registration_hook",
            "register_module_forward_hook", "register_module_forward_pre_hook",
@@ -71,6 +71,8 @@ _global_forward_hooks = _GlobalHooks()
 _global_forward_hooks_with_kwargs = set()
 _global_forward_hooks_always_called = set()
 _global_backward_hooks = _GlobalHooks()
+_MIXED_BACKWARD_HOOKS = ("Cannot use both regular backward hooks and full backward hooks on a "
+                         "single Module. Please use only one of them.")
 _global_backward_pre_hooks = _GlobalHooks()
 # hook(module, name, value) when any module registers a parameter, buffer or child module; a
 # non-None result is registered instead.
@@ -333,11 +335,14 @@ class Module:
         forward_hooks = None
         started = 0  # how many of forward_hooks have been called
         backward_state = None
-        if self._backward_hooks or self._backward_pre_hooks or _global_backward_hooks \
+        non_full_hooks = ()
+        module_hooks = tuple(self._backward_hooks.values())
+        if self._is_full_backward_hook is False:
+            non_full_hooks, module_hooks = module_hooks, ()
+        if module_hooks or self._backward_pre_hooks or _global_backward_hooks \
                 or _global_backward_pre_hooks:
             backward_state = BackwardHookState(
-                self, tuple(hook for _, hook in _global_backward_hooks.snapshot)
-                + tuple(self._backward_hooks.values()),
+                self, tuple(hook for _, hook in _global_backward_hooks.snapshot) + module_hooks,
                 tuple(hook for _, hook in _global_backward_pre_hooks.snapshot)
                 + tuple(self._backward_pre_hooks.values()))
         try:
@@ -370,6 +375,8 @@ class Module:
                     result = hook(self, args, output)
                 if result is not None:
                     output = result
+            if non_full_hooks:
+                attach_non_full_hooks(self, non_full_hooks, args, output)
             return output
         except Exception:
             # As PyTorch: an interrupt (KeyboardInterrupt, SystemExit) skips these hooks.
@@ -429,6 +436,9 @@ class Module:
     def register_full_backward_hook(self, hook, prepend=False):
         """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the
         module's tensor inputs are computed; a non-None result replaces grad_input."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError(_MIXED_BACKWARD_HOOKS)
+        self._is_full_backward_hook = True
         return _add_hook(self._backward_hooks, hook, prepend)
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
@@ -437,8 +447,12 @@ class Module:
         return _add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_backward_hook(self, hook):
-        """The deprecated hook form: called as ``register_full_backward_hook``'s hooks are."""
-        return self.register_full_backward_hook(hook)
+        """The deprecated form: ``hook(module, grad_input, grad_output)`` runs on the node that
+        made the module's output (see ``_backward_hooks.attach_non_full_hooks``)."""
+        if self._is_full_backward_hook is True:
+            raise RuntimeError(_MIXED_BACKWARD_HOOKS)
+        self._is_full_backward_hook = False
+        return _add_hook(self._backward_hooks, hook, False)
 
     # ---- registration ------------------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -793,7 +807,10 @@ class Module:
             if target is not None:
                 self.to(target)
             return self._apply(_storage_free)
-        _device.check_cpu(device, "Module.to")
+        if self._holds_tensors():
+            _device.check_cpu(device, "Module.to")
+        elif device is not None and not isinstance(device, _device.device):
+            _device.device(device)  # a bad name still raises; there is nothing to move
         if target is None:
             return self
         target = _dtype.to_dtype(target)
@@ -836,8 +853,15 @@ class Module:
         """``torch.compile`` of this module's calls: ember runs them eagerly, unchanged."""
 
     def cuda(self, device=None):
-        raise RuntimeError("Module.cuda: ember runs on the CPU only (ember.cuda.is_available() is "
-                           "False); keep modules on 'cpu'")
+        if not self._holds_tensors():
+            return self  # PyTorch moves nothing, so a loss module's .cuda() works without CUDA
+        raise _device.CudaUnavailableError("Module.cuda: ember runs on the CPU only "
+                                           "(ember.cuda.is_available() is False); keep modules "
+                                           "on 'cpu'")
+
+    def _holds_tensors(self):
+        """Whether this module or a descendant has a parameter or buffer (for to()/cuda())."""
+        return next(self.parameters(), None) is not None or next(self.buffers(), None) is not None
 
     # ---- state_dict --------------------------------------------------------------------------
     def register_state_dict_pre_hook(self, hook):

@@ -11,7 +11,7 @@ from ... import _dtype as dtypes
 from ... import _factories
 from ... import ops
 from ...autograd.grad_mode import is_grad_enabled
-from ...tensor import Tensor
+from ...tensor import Tensor, named_type
 
 
 def _as_int_array(values):
@@ -35,7 +35,7 @@ def _check_sequences(sequences):
     for position, sequence in enumerate(sequences):
         if not isinstance(sequence, Tensor):
             raise TypeError(f"expected Tensor as element {position} in argument 0, but got "
-                            f"{type(sequence).__name__}")
+                            f"{named_type(sequence)}")
     return sequences
 
 

@@ -10,7 +10,7 @@ from ..._dtype import (
 from ..._layout import pointwise_layout, unary_layout
 from ...autograd.function import Op
 from ..._grad_state import _grad_state, fast_paths as _fast_paths
-from ...tensor import Tensor
+from ...tensor import Tensor, named_type
 from .._broadcast import mismatch_error, unbroadcast
 
 _PYTHON_NUMBERS = (int, float, bool)
@@ -122,7 +122,7 @@ def _check_tensor_elements(items, argument, operation=None):
         if not isinstance(item, Tensor):
             start = f"{operation}(): " if operation else ""
             raise TypeError(f"{start}expected Tensor as element {position} in argument {argument}, "
-                            f"but got {type(item).__name__}")
+                            f"but got {named_type(item)}")
 
 
 def _not_implemented(kernel, dtype):

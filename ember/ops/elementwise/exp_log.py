@@ -184,9 +184,6 @@ rsqrt = _unary(Rsqrt, "rsqrt")
 
 
 _ONE_32 = np.float32(1.0)
-_FLOAT32 = (np.dtype(np.float32),)
-# Below this many elements the four NumPy passes cost what a kernel call does.
-_COMPILED_MIN = 256
 
 
 @_jit.kernel
@@ -206,14 +203,6 @@ def _sigmoid_float32_in_place(x):
         x[index] = _ONE_32 / (_ONE_32 + _jit.exp_float32(-x[index]))
 
 
-def compiled_float32(kernel, *arrays):
-    """``kernel``'s compiled form for C-contiguous float32 ``arrays`` of one shape, at least
-    ``_COMPILED_MIN`` elements; None where the NumPy passes run."""
-    if arrays[0].size < _COMPILED_MIN or not _jit.uniform_arrays(arrays, _FLOAT32):
-        return None
-    return kernel.compiled()
-
-
 def sigmoid_array(x, out=None):
     """1 / (1 + exp(-x)) on a floating array (PyTorch's CPU formula) into ``out`` (a new buffer
     if None; may be ``x``): one compiled pass for float32, else four NumPy passes without
@@ -222,12 +211,12 @@ def sigmoid_array(x, out=None):
     if out is None:
         out = np.empty(x.shape, x.dtype)
     if out is x:
-        compiled = compiled_float32(_sigmoid_float32_in_place, x)
+        compiled = _jit.compiled_float32(_sigmoid_float32_in_place, x)
         if compiled is not None:
             compiled(x.reshape(-1))
             return x
     else:
-        compiled = compiled_float32(_sigmoid_float32_kernel, x, out)
+        compiled = _jit.compiled_float32(_sigmoid_float32_kernel, x, out)
         if compiled is not None:
             compiled(x.reshape(-1), out.reshape(-1))
             return out

@@ -115,6 +115,17 @@ def fmin(input, other):
     return _binary_math(Fmin, input, other, "fmin")
 
 
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+_INF = float("inf")
+
+
+def _plain_bound(bound):
+    """None, or a Python number that float32 holds (no conversion check needed)."""
+    return bound is None or (type(bound) is float or type(bound) is int) and \
+        -3.4e38 < bound < 3.4e38
+
+
 class Clamp(Op):
     """min(max(x, low), high); bounds may be numbers or tensors (which get gradients too). The
     result has the dtype of x and tensor bounds together (PyTorch's promotion)."""
@@ -124,21 +135,32 @@ class Clamp(Op):
 
     @staticmethod
     def forward(ctx, x, low, high):
-        target = _result_dtype(x, low, high).numpy
-        if target == np.bool_:
-            _refuse_bool_clamp(low, high)
-        if target.kind == "c":
-            raise NotImplementedError("clamp is not supported for complex types")
-        low, high = _number_bound(low, target), _number_bound(high, target)
-        if type(low) is not np.ndarray and type(high) is not np.ndarray:
+        if (x.dtype == _FLOAT32 or x.dtype == _FLOAT64) and _plain_bound(low) and \
+                _plain_bound(high):
+            # the common call, number bounds on a float32/float64 tensor: NumPy's clip has vector
+            # loops for number bounds, which maximum and minimum with a scalar lack (16k
+            # float32: 3 us against 11); an infinite bound for a missing one leaves the same
+            # values, NaN and signed zeros included (PyTorch's too)
+            target = x.dtype
             ctx._torch_name = "ClampBackward1"  # number bounds (ClampBackward0: tensors)
-        out = _cast(x, target)
-        if low is not None:
-            out = np.maximum(out, _cast(low, target) if isinstance(low, np.ndarray) else low)
-        if high is not None:
-            out = np.minimum(out, _cast(high, target) if isinstance(high, np.ndarray) else high)
-        if out.dtype != target:
-            out = out.astype(target)
+            out = np.clip(x, -_INF if low is None else low, _INF if high is None else high)
+        else:
+            target = _result_dtype(x, low, high).numpy
+            if target == np.bool_:
+                _refuse_bool_clamp(low, high)
+            if target.kind == "c":
+                raise NotImplementedError("clamp is not supported for complex types")
+            low, high = _number_bound(low, target), _number_bound(high, target)
+            if type(low) is not np.ndarray and type(high) is not np.ndarray:
+                ctx._torch_name = "ClampBackward1"  # number bounds (ClampBackward0: tensors)
+            out = _cast(x, target)
+            if low is not None:
+                out = np.maximum(out, _cast(low, target) if isinstance(low, np.ndarray) else low)
+            if high is not None:
+                out = np.minimum(out, _cast(high, target) if isinstance(high, np.ndarray)
+                                 else high)
+            if out.dtype != target:
+                out = out.astype(target)
         needs_x, needs_low, needs_high = ctx.needs_input_grad
         ctx.metas = (_shape_dtype(x), _shape_dtype(low), _shape_dtype(high))
         if needs_low or needs_high:
@@ -287,7 +309,9 @@ class Relu(Op):
 
 
 def _relu_into(x, out):
-    np.maximum(x, 0, out=out)
+    # clip, not maximum: NumPy's maximum with a scalar has no vector loop (1M float32: 314 us
+    # against 97); clip also keeps -0.0 and NaN as PyTorch's relu does
+    np.clip(x, 0.0, _INF, out=out)
 
 
 @_jit.kernel

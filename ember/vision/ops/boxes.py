@@ -2,13 +2,17 @@
 conversions are ember ops (a box loss trains through them); nms works on NumPy copies."""
 import numpy as np
 
+import math
+
 from ..._dtype import float32, float64, int32, int64
-from ..._factories import from_numpy
-from ...ops import maximum, minimum, stack
+from ..._factories import from_numpy, zeros
+from ...autograd.grad_mode import no_grad
+from ...ops import any as any_of, atan, maximum, minimum, stack
 from ...tensor import Tensor
 
 __all__ = ["batched_nms", "box_area", "box_convert", "box_iou", "clip_boxes_to_image",
-           "generalized_box_iou", "nms", "remove_small_boxes"]
+           "complete_box_iou", "distance_box_iou", "generalized_box_iou", "masks_to_boxes", "nms",
+           "remove_small_boxes"]
 
 
 def _array(value, name):
@@ -91,6 +95,67 @@ def generalized_box_iou(boxes1, boxes2):
     sizes = _upcast(bottom_right - top_left).clamp(min=0)
     enclosing = sizes[:, :, 0] * sizes[:, :, 1]
     return iou - (enclosing - union) / enclosing
+
+
+def _box_diou_iou(boxes1, boxes2, eps):
+    """Pairwise (DIoU, IoU): IoU less the squared distance of the centres over the squared
+    diagonal of the smallest enclosing box (Zheng et al., Distance-IoU loss)."""
+    iou = box_iou(boxes1, boxes2)
+    top_left = minimum(boxes1[..., None, :2], boxes2[..., None, :, :2])
+    bottom_right = maximum(boxes1[..., None, 2:], boxes2[..., None, :, 2:])
+    sizes = _upcast(bottom_right - top_left).clamp(min=0)
+    diagonal_squared = (sizes[..., 0] ** 2) + (sizes[..., 1] ** 2) + eps
+    x_p = (boxes1[..., 0] + boxes1[..., 2]) / 2
+    y_p = (boxes1[..., 1] + boxes1[..., 3]) / 2
+    x_g = (boxes2[..., 0] + boxes2[..., 2]) / 2
+    y_g = (boxes2[..., 1] + boxes2[..., 3]) / 2
+    centres_squared = (_upcast(x_p[..., None] - x_g[..., None, :]) ** 2) + \
+        (_upcast(y_p[..., None] - y_g[..., None, :]) ** 2)
+    return iou - centres_squared / diagonal_squared, iou
+
+
+def distance_box_iou(boxes1, boxes2, eps=1e-7):
+    """Pairwise distance IoU, (N, M); differentiable."""
+    boxes1 = _upcast(_tensor_boxes(boxes1, "distance_box_iou"))
+    boxes2 = _upcast(_tensor_boxes(boxes2, "distance_box_iou"))
+    return _box_diou_iou(boxes1, boxes2, eps)[0]
+
+
+def complete_box_iou(boxes1, boxes2, eps=1e-7):
+    """Pairwise complete IoU, (N, M): DIoU less alpha * v, v the squared difference of the
+    aspect angles (scaled by 4 / pi^2) and alpha a constant weight (no gradient)."""
+    boxes1 = _upcast(_tensor_boxes(boxes1, "complete_box_iou"))
+    boxes2 = _upcast(_tensor_boxes(boxes2, "complete_box_iou"))
+    diou, iou = _box_diou_iou(boxes1, boxes2, eps)
+    w_pred = boxes1[..., None, 2] - boxes1[..., None, 0]
+    h_pred = boxes1[..., None, 3] - boxes1[..., None, 1]
+    w_gt = boxes2[..., None, :, 2] - boxes2[..., None, :, 0]
+    h_gt = boxes2[..., None, :, 3] - boxes2[..., None, :, 1]
+    v = (4 / (math.pi ** 2)) * (atan(w_pred / h_pred) - atan(w_gt / h_gt)).pow(2)
+    with no_grad():
+        alpha = v / (1 - iou + v + eps)
+    return diou - alpha * v
+
+
+def masks_to_boxes(masks):
+    """The (x1, y1, x2, y2) float boxes around the nonzero pixels of (N, H, W) masks (zeros
+    for an empty mask)."""
+    masks = _tensor_boxes(masks, "masks_to_boxes")
+    if masks.numel() == 0:
+        return zeros((0, 4), dtype=float32)
+    _, height, width = masks.shape
+    nonzero = masks.bool()
+    rows = any_of(nonzero, dim=2)
+    columns = any_of(nonzero, dim=1)
+    empty = ~any_of(rows, dim=1)
+    rows, columns = rows.float(), columns.float()
+    y1 = rows.argmax(dim=1)
+    x1 = columns.argmax(dim=1)
+    y2 = (height - 1) - rows.flip(dims=[1]).argmax(dim=1)
+    x2 = (width - 1) - columns.flip(dims=[1]).argmax(dim=1)
+    boxes = stack([x1, y1, x2, y2], dim=1).float()
+    boxes[empty] = 0
+    return boxes
 
 
 def box_convert(boxes, in_fmt, out_fmt):

@@ -37,6 +37,11 @@ def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
     x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
     enclosing = (maximum(x2, x2g) - minimum(x1, x1g)) * (maximum(y2, y2g) - minimum(y1, y1g))
     loss = 1 - (iou - (enclosing - union) / (enclosing + eps))
+    return _reduce_loss(loss, reduction)
+
+
+def _reduce_loss(loss, reduction):
+    """A box loss reduced; the mean of no boxes is 0 (with a graph), not NaN."""
     if reduction == "mean":
         return loss.mean() if loss.numel() > 0 else 0.0 * loss.sum()
     return _reduce(loss, reduction)

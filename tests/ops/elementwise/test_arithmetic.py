@@ -1,8 +1,13 @@
 """ember.ops.elementwise.arithmetic: add, sub, mul, div, floor_divide, remainder, fmod, pow,
 neg, abs, sign, and their composites and in-place forms."""
-import numpy as np
+import contextlib
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
 
+import numpy as np
 import pytest
 
 import ember
@@ -11,6 +16,9 @@ from ..op_table import (
     BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, HalfChecks, INPLACE,
     SecondDerivativeChecks, UNARY, ValueChecks, ints)
 from . import ELEMENTWISE_MODULES
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 
 def _iadd(fw, a, b):
@@ -342,3 +350,82 @@ def test_division_by_a_number_is_silent_and_matches_torch(torch, divisor, requir
         ours = ember.tensor(values, requires_grad=requires_grad) / divisor
     theirs = torch.tensor(values) / divisor
     np.testing.assert_array_equal(ours.detach().numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_float32_lerp_and_addcmul_bit_equal_to_torch(torch, path):
+    # one compiled pass each, with the NumPy path's float64 steps: PyTorch's fused rounding
+    random = np.random.default_rng(8)
+    start = (random.standard_normal(3000) * 100).astype(np.float32)
+    end = (random.standard_normal(3000) * 100).astype(np.float32)
+    other = random.standard_normal(3000).astype(np.float32)
+    start[:4] = [np.nan, np.inf, -np.inf, 0.0]
+    weight = random.uniform(-1, 2, 3000).astype(np.float32)
+    weight[:3] = [np.nan, 0.5, 1.0]
+    cases = [lambda fw, a, b, c, w: a.lerp(b, 0.3), lambda fw, a, b, c, w: a.lerp(b, 0.7),
+             lambda fw, a, b, c, w: fw.lerp(a, b, w),
+             lambda fw, a, b, c, w: a.addcmul(b, c, value=0.37)]
+    for case in cases:
+        with (contextlib.nullcontext() if path == "compiled" else ember._jit.disabled()):
+            mine = case(ember, *(ember.tensor(array) for array in (start, end, other, weight)))
+        theirs = case(torch, *(torch.tensor(array) for array in (start, end, other, weight)))
+        np.testing.assert_array_equal(mine.numpy().view(np.int32), theirs.numpy().view(np.int32))
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_float32_sign_bit_equal_to_torch(torch, path):
+    values = np.random.default_rng(9).standard_normal(1000).astype(np.float32)
+    values[:6] = [np.nan, -0.0, 0.0, -np.inf, np.inf, -1e-40]
+    with (contextlib.nullcontext() if path == "compiled" else ember._jit.disabled()):
+        mine = ember.tensor(values).sign()
+    np.testing.assert_array_equal(mine.numpy().view(np.int32),
+                                  torch.tensor(values).sign().numpy().view(np.int32))
+
+
+SCALAR_FIRST_CALLS = [
+    "a.add(2, b)", "a.clone().add_(0.1, b)", "torch.add(a, 2, b)", "a.sub(2, b)",
+    "a.clone().sub_(2, b)", "torch.sub(a, 2, b)", "a.addcmul(0.5, b, c)",
+    "a.clone().addcmul_(0.5, b, c)", "torch.addcmul(a, 0.5, b, c)", "a.addcdiv(0.5, b, c)",
+    "a.clone().addcdiv_(0.5, b, c)", "torch.addcdiv(a, 0.5, b, c)",
+    "a.clone().add_(torch.tensor(2.0), b)", "a.long().add_(2, b.long())",
+    "a.clone().mul_(0.9).add_(1 - 0.9, b)"]
+
+
+@pytest.mark.parametrize("source", SCALAR_FIRST_CALLS)
+def test_deprecated_scalar_first_overloads_compute_as_torch(torch, source):
+    """Optimizers written for PyTorch 0.x (``exp_avg.mul_(beta1).add_(1 - beta1, grad)``,
+    ``addcmul_(1 - beta2, grad, grad)``, ``p.data.addcdiv_(-step, m, denom)``) still run."""
+    values = {"a": [1.0, 2.0], "b": [3.0, 4.0], "c": [2.0, 8.0]}
+    results = []
+    for fw in (torch, ember):
+        names = {key: fw.tensor(value) for key, value in values.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            results.append(eval(source, {"torch": fw, **names}))
+    theirs, ours = results
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_deprecated_scalar_first_overloads_warn_once_per_process_and_keep_gradients(
+        torch, tmp_path):
+    """PyTorch warns once per process, for whichever deprecated overload comes first."""
+    script = tmp_path / "scalar_first.py"
+    script.write_text(textwrap.dedent("""
+        import warnings, torch
+        a = torch.ones(2, requires_grad=True); b = torch.tensor([3.0, 4.0], requires_grad=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = a.add(2, b).addcmul(0.5, b, b).sub(3, a)
+            a.detach().add_(0.5, b.detach()).addcdiv_(0.5, b.detach(), b.detach())
+        out.sum().backward()
+        print([str(w.message).split(' (Triggered')[0] for w in caught], a.grad.tolist(),
+              b.grad.tolist())
+    """))
+    outputs = []
+    for runner in ([sys.executable, str(script)],
+                   [sys.executable, "-m", "ember.run", str(script)]):
+        completed = subprocess.run(runner, capture_output=True, text=True, timeout=120,
+                                   env={**os.environ, "PYTHONPATH": REPO})
+        outputs.append(completed.stdout.strip() or completed.stderr[-2000:])
+    assert outputs[1] == outputs[0]

@@ -81,3 +81,32 @@ def test_relu_gradient_is_exactly_zero_where_masked_as_in_torch(torch, path, dty
     expected = expected_leaf.grad.numpy()
     np.testing.assert_array_equal(ours.detach().numpy(), expected)
     assert not np.signbit(ours.detach().numpy()[expected == 0]).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bounds", [(0.0, None), (None, 0.0), (-0.0, None), (None, -0.0), (1, None),
+                                    (-1, 1), (2.0, -2.0), (float("nan"), None),
+                                    (None, float("inf"))])
+def test_clamp_number_bounds_bit_equal_to_torch(torch, dtype, bounds):
+    # number bounds on float32/float64 take NumPy's clip: NaN inputs, infinities and the sign
+    # of zero come out as PyTorch's, bit for bit, with gradients where PyTorch has them
+    x = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 2.0, -2.0, 0.5, 1.0, -1.0, 3e38], dtype)
+    low, high = bounds
+    mine = ember.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out, expected = mine.clamp(low, high), theirs.clamp(low, high)
+    assert out.dtype == ember.float64 if dtype == np.float64 else out.dtype == ember.float32
+    assert out.grad_fn.name() == expected.grad_fn.name()
+    np.testing.assert_array_equal(out.detach().numpy().view(np.uint8),
+                                  expected.detach().numpy().view(np.uint8))
+    grad = np.linspace(-1, 1, x.size).astype(dtype)
+    out.backward(ember.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_keeps_negative_zero_and_nan_as_torch(torch, dtype):
+    x = np.array([np.nan, -0.0, 0.0, -1.0, 1.0, np.inf, -np.inf], dtype)
+    np.testing.assert_array_equal(ember.relu(ember.tensor(x)).numpy().view(np.uint8),
+                                  torch.relu(torch.tensor(x)).numpy().view(np.uint8))
