@@ -41,8 +41,10 @@ def _numba():
                     if numba is not None:
                         globals()["prange"] = numba.prange
                         globals()["float32_from_bits"] = _bitcast_intrinsic(numba)
-                        globals()["exp_float32"] = numba.njit(
-                            _exp_float32, inline="always", nogil=True, error_model="numpy")
+                        for name, function in (("exp_float32", _exp_float32),
+                                               ("row_max_float32", _row_max_float32)):
+                            globals()[name] = numba.njit(function, inline="always",
+                                                         nogil=True, error_model="numpy")
                 _state["tried"] = True
     return _state["numba"]
 
@@ -129,6 +131,33 @@ def _exp_float32(value):
 
 
 exp_float32 = _exp_float32
+
+
+def _row_max_float32(values):
+    """The largest of a 1-D array's values (NaN passed over; the caller's exp carries a NaN
+    through), by four running maxima whose comparisons overlap: for the row kernels."""
+    columns = values.shape[0]
+    first = second = third = fourth = values[0]
+    whole = columns - columns % 4
+    for column in range(0, whole, 4):
+        if values[column] > first:
+            first = values[column]
+        if values[column + 1] > second:
+            second = values[column + 1]
+        if values[column + 2] > third:
+            third = values[column + 2]
+        if values[column + 3] > fourth:
+            fourth = values[column + 3]
+    for column in range(whole, columns):
+        if values[column] > first:
+            first = values[column]
+    peak = first if first > second else second
+    if third > peak:
+        peak = third
+    return fourth if fourth > peak else peak
+
+
+row_max_float32 = _row_max_float32
 
 
 def exp_float32_array(values, out):

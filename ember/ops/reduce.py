@@ -573,27 +573,7 @@ def _softmax_rows_float32(rows, logarithm, out):
     for row in range(rows.shape[0]):
         values = rows[row]
         target = out[row]
-        # four running maxima, so that the comparisons overlap
-        first_max = second_max = third_max = fourth_max = values[0]
-        whole = columns - columns % 4
-        for column in range(0, whole, 4):
-            if values[column] > first_max:
-                first_max = values[column]
-            if values[column + 1] > second_max:
-                second_max = values[column + 1]
-            if values[column + 2] > third_max:
-                third_max = values[column + 2]
-            if values[column + 3] > fourth_max:
-                fourth_max = values[column + 3]
-        for column in range(whole, columns):
-            if values[column] > first_max:
-                first_max = values[column]
-        # (this module's ``max`` is the tensor op: the lanes are combined by hand)
-        peak = first_max if first_max > second_max else second_max
-        if third_max > peak:
-            peak = third_max
-        if fourth_max > peak:
-            peak = fourth_max
+        peak = _jit.row_max_float32(values)
         total = np.float32(0.0)
         for column in range(columns):
             shifted = values[column] - peak

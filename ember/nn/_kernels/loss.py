@@ -131,7 +131,8 @@ def _compiled_planes(input):
 
 # Larger C-contiguous float32 (N, C) inputs take these: exp is
 # ember._jit.exp_float32 (vectorised, within 2 ulp of NumPy's) and the row sums are
-# reassociated into lanes; (256, 1000) cross-entropy forward and backward: 475 -> ~150 us.
+# reassociated into lanes; (256, 1000) cross-entropy forward 220 -> 132 us, with backward
+# 475 -> 271.
 @_jit.kernel(reassociate=True)
 def _log_sum_exp_rows_float32(input, shift, log_total):
     """Each row's maximum into ``shift`` and the log of the sum of exp(input - shift) into
@@ -139,25 +140,7 @@ def _log_sum_exp_rows_float32(input, shift, log_total):
     classes = input.shape[1]
     for row in range(input.shape[0]):
         values = input[row]
-        first = second = third = fourth = values[0]
-        whole = classes - classes % 4
-        for column in range(0, whole, 4):
-            if values[column] > first:
-                first = values[column]
-            if values[column + 1] > second:
-                second = values[column + 1]
-            if values[column + 2] > third:
-                third = values[column + 2]
-            if values[column + 3] > fourth:
-                fourth = values[column + 3]
-        for column in range(whole, classes):
-            if values[column] > first:
-                first = values[column]
-        peak = first if first > second else second
-        if third > peak:
-            peak = third
-        if fourth > peak:
-            peak = fourth
+        peak = _jit.row_max_float32(values)
         total = np.float32(0.0)
         for column in range(classes):
             total += _jit.exp_float32(values[column] - peak)
