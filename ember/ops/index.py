@@ -549,39 +549,28 @@ def _gather_along(values, index, out):
 
 
 @_jit.kernel
-def _add_along(out, index, values):
-    """out[o, index[o, i, n], n] += values[o, i, n], in the order of the index's elements, as
-    np.add.at adds them."""
-    if index.shape[2] == 1:
+def _write_along(out, index, values, accumulate):
+    """out[o, index[o, i, n], n] = values[o, i, n] (``accumulate``: +=), in the order of the
+    index's elements: np.add.at's order for the sums, and the last write kept at a repeated
+    position, as NumPy's indexed assignment keeps it."""
+    if index.shape[2] == 1:  # along the last axis: one loop per row, without the inner one
         for outer in range(index.shape[0]):
             target = out[outer, :, 0]
             positions = index[outer, :, 0]
             source = values[outer, :, 0]
             for row in range(positions.shape[0]):
-                target[positions[row]] += source[row]
+                if accumulate:
+                    target[positions[row]] += source[row]
+                else:
+                    target[positions[row]] = source[row]
         return
     for outer in range(index.shape[0]):
         for row in range(index.shape[1]):
             for column in range(index.shape[2]):
-                out[outer, index[outer, row, column], column] += values[outer, row, column]
-
-
-@_jit.kernel
-def _put_along(out, index, values):
-    """out[o, index[o, i, n], n] = values[o, i, n], in the order of the index's elements (a
-    repeated position keeps the last write, as NumPy's indexed assignment)."""
-    if index.shape[2] == 1:
-        for outer in range(index.shape[0]):
-            target = out[outer, :, 0]
-            positions = index[outer, :, 0]
-            source = values[outer, :, 0]
-            for row in range(positions.shape[0]):
-                target[positions[row]] = source[row]
-        return
-    for outer in range(index.shape[0]):
-        for row in range(index.shape[1]):
-            for column in range(index.shape[2]):
-                out[outer, index[outer, row, column], column] = values[outer, row, column]
+                if accumulate:
+                    out[outer, index[outer, row, column], column] += values[outer, row, column]
+                else:
+                    out[outer, index[outer, row, column], column] = values[outer, row, column]
 
 
 def _gathered(x, index, axis):
@@ -599,11 +588,11 @@ def _added_along(out, index, axis, values):
     """``np.add.at(out, _scatter_grid(index, axis), values)`` (values of the index's shape),
     compiled where it applies; the same sums in the same order."""
     views = _along_views(out, index, axis)
-    kernel = None if views is None or values.dtype != out.dtype else _add_along.compiled()
+    kernel = None if views is None or values.dtype != out.dtype else _write_along.compiled()
     if kernel is None:
         np.add.at(out, _scatter_grid(index, axis), values)
         return
-    kernel(views[0], views[1], values.reshape(views[1].shape))
+    kernel(views[0], views[1], values.reshape(views[1].shape), True)
 
 
 class Gather(Op):
@@ -1103,10 +1092,10 @@ class Scatter(Op):
         out = x.copy()
         views = _along_views(out, index, axis)
         kernel = None if views is None or type(src) is not np.ndarray or src.dtype != x.dtype \
-            else _put_along.compiled()
+            else _write_along.compiled()
         if kernel is not None:
             values = np.ascontiguousarray(src[_leading_key(index.shape)])
-            kernel(views[0], views[1], values.reshape(views[1].shape))
+            kernel(views[0], views[1], values.reshape(views[1].shape), False)
             return out
         grid = _scatter_grid(index, axis)
         out[grid] = src[_leading_key(index.shape)] if type(src) is np.ndarray else src
