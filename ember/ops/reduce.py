@@ -622,13 +622,8 @@ def _compiled_rows_kernels(*arrays):
             return None
         forward = _softmax_rows.compiled()
         return None if forward is None else (forward, _softmax_grad_rows.compiled(), True)
-    if not _jit.uniform_arrays(arrays, _FLOAT32_ONLY):
-        return None
-    forward = _softmax_rows_float32.compiled()
+    forward = _jit.compiled_float32(_softmax_rows_float32, *arrays)
     return None if forward is None else (forward, _softmax_grad_rows_float32.compiled(), False)
-
-
-_FLOAT32_ONLY = (np.dtype(np.float32),)
 
 
 class _Softmax(Op):

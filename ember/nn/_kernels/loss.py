@@ -923,7 +923,7 @@ class RobustLoss(Op):
         dtype = input.dtype
         bound = dtype.type(bound)
         half = dtype.type(0.5)
-        compiled = _robust_kernel(input, target)
+        compiled = _jit.compiled_float32(_robust_loss_float32, input, target)
         if compiled is not None:
             loss = np.empty(input.shape, dtype)
             compiled(input.reshape(-1), target.reshape(-1), bound, huber, False, bound,
@@ -958,7 +958,8 @@ class RobustLoss(Op):
             norm = dtype.type(1.0 / ctx.count if ctx.count else np.inf) \
                 if reduction == "mean" else dtype.type(1.0)
         bound = dtype.type(bound)
-        compiled = _robust_kernel(input, target) if xp is np else None
+        compiled = _jit.compiled_float32(_robust_loss_float32, input, target) \
+            if xp is np else None
         if compiled is not None and (grad.ndim == 0 or grad.shape == input.shape):
             gradient = np.empty(input.shape, dtype)
             compiled(input.reshape(-1), target.reshape(-1), bound, huber, True, norm,
@@ -977,17 +978,6 @@ class RobustLoss(Op):
         return (unbroadcast(gradient, input_meta[0]) if needs_input else None,
                 unbroadcast(-gradient, target_meta[0]) if needs_target else None,
                 None, None, None)
-
-
-def _robust_kernel(input, target):
-    """The compiled smooth L1 / Huber pass for float32 operands of one shape, else None."""
-    if input.size < _COMPILED_MIN or not _jit.uniform_arrays((input, target), _FLOAT32):
-        return None
-    return _robust_loss_float32.compiled()
-
-
-_COMPILED_MIN = 256
-_FLOAT32 = (np.dtype(np.float32),)
 
 
 @_jit.kernel
