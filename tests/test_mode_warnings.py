@@ -168,6 +168,38 @@ def test_step_after_an_evaluation_that_forgot_train_warns_once():
     assert caught[0].filename == __file__
 
 
+@pytest.mark.parametrize("attach", ["setattr", "add_module", "insert", "setitem", "direct"])
+def test_a_layer_attached_after_earlier_steps_is_checked(attach):
+    # The step check reuses its walk of a model's layers while no children change; a layer put
+    # in later, in eval mode, is still found (by the walk that follows any change through nn's
+    # API, or by the periodic walk when code writes the _modules dict itself).
+    model = _model(dropout=False, batchnorm=False)
+    optimizer = ember.optim.SGD(model.parameters(), lr=0.1)
+    assert _mode_warnings(lambda: _train_step(model, optimizer)) == []
+    late = nn.BatchNorm1d(8).eval()
+    inner = model[0]
+    if attach == "setattr":
+        inner.norm = late
+    elif attach == "add_module":
+        inner.add_module("norm", late)
+    elif attach == "insert":
+        inner.insert(1, late)
+    elif attach == "setitem":
+        inner[1] = nn.Sequential(inner[1], late)
+    else:
+        inner._modules["norm"] = late
+    steps = 1 if attach != "direct" else 65
+
+    def keep_training():
+        for _ in range(steps):
+            _train_step(model, optimizer)
+
+    caught = _mode_warnings(keep_training)
+    assert len(caught) == 1
+    name = {"insert": "'0.1'", "setitem": "'0.1.1'"}.get(attach, "'0.norm'")
+    assert f"layers {name} are in eval mode" in str(caught[0].message)
+
+
 def test_correct_training_is_silent():
     model = _model()
     optimizer = ember.optim.Adam(model.parameters(), lr=0.01)

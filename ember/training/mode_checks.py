@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 from ..autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled
 from ..nn.modules.batchnorm import _BatchNorm
-from ..nn.modules.module import register_top_level_call_hook
+from ..nn.modules.module import children_changes, register_top_level_call_hook
 from ..nn.utils.modes import _deliberate_depth, _mode_sensitive_layers
 from ..optim.optimizer import register_optimizer_step_pre_hook
 
@@ -96,10 +96,33 @@ def _remember_trained(module):
         _recently_trained.popitem(last=False)
 
 
+# The Dropout/BatchNorm layers of recently checked models: id -> [weak reference to the model,
+# children_changes when found, the layers, uses left before a fresh walk]. Each step's check then
+# reads a few flags instead of walking the model; a walk every _REWALK uses also catches children
+# that code put into a ``_modules`` dict directly.
+_layer_cache = {}
+_REWALK = 64
+
+
+def _sensitive_layers(module):
+    """``_mode_sensitive_layers(module)``, reused while no module's children changed."""
+    key = id(module)
+    entry = _layer_cache.get(key)
+    if entry is not None and entry[0]() is module and entry[1] == children_changes[0] \
+            and entry[3]:
+        entry[3] -= 1
+        return entry[2]
+    layers = _mode_sensitive_layers(module)
+    _layer_cache[key] = [weakref.ref(module), children_changes[0], layers, _REWALK]
+    while len(_layer_cache) > 2 * _RECENT_LIMIT:
+        del _layer_cache[next(iter(_layer_cache))]
+    return layers
+
+
 def _checked_layers(module):
     """The layers whose mode changes what ``module`` computes: every BatchNorm, and each Dropout
     that drops something (p > 0; transformer layers built with dropout=0.0 have many that do not)."""
-    return [layer for layer in _mode_sensitive_layers(module)
+    return [layer for layer in _sensitive_layers(module)
             if isinstance(layer, _BatchNorm) or layer.p > 0]
 
 

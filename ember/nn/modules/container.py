@@ -7,7 +7,7 @@ from itertools import chain, islice
 
 from ...tensor import Tensor
 from ..parameter import Parameter
-from .module import Module, _add_indent, _typename
+from .module import Module, _add_indent, _typename, children_changes
 
 
 def _absolute_index(index, size):
@@ -113,6 +113,7 @@ class Sequential(_ModuleSequence):
         self._modules.clear()
         for position, (_, child) in enumerate(entries):
             self._modules[str(position)] = child
+        children_changes[0] += 1
         return self
 
     def pop(self, index):
@@ -214,6 +215,7 @@ class ModuleDict(Module):
 
     def __delitem__(self, key):
         del self._modules[key]
+        children_changes[0] += 1
 
     def __len__(self):
         return len(self._modules)
@@ -226,6 +228,7 @@ class ModuleDict(Module):
 
     def clear(self):
         self._modules.clear()
+        children_changes[0] += 1
 
     def pop(self, key):
         module = self[key]

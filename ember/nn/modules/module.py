@@ -167,6 +167,12 @@ _call_depth = _CallDepth()
 _top_level_call_hooks = _GlobalHooks(around_forward=False)
 
 
+# Counts the changes ember makes to any module's children (assignment, add_module, deletion,
+# the containers' insertions): walks over a model's tree may be reused while it stands still
+# (training.mode_checks). A change made by writing a ``_modules`` dict directly is not counted.
+children_changes = [0]
+
+
 def register_top_level_call_hook(hook):
     """Register ``hook(module)`` to run after each top-level module call that returns normally
     (not PyTorch API: ember's mode checks use it); returns a RemovableHandle."""
@@ -476,11 +482,13 @@ class Module:
             if _global_module_registration_hooks:
                 value = _registered(_global_module_registration_hooks, self, name, value)
             modules[name] = value
+            children_changes[0] += 1
         elif modules is not None and name in modules:
             if value is not None:
                 raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                 f"(Module or None expected)")
             modules[name] = None
+            children_changes[0] += 1
         elif isinstance(value, Buffer):
             if buffers is None:
                 raise AttributeError("cannot assign buffer before Module.__init__() call")
@@ -502,6 +510,7 @@ class Module:
         for registry in (self.__dict__, self._parameters, self._buffers, self._modules):
             if registry is not keep:
                 registry.pop(name, None)
+        children_changes[0] += 1
         self._non_persistent_buffers_set.discard(name)
 
     def __getattr__(self, name):
@@ -524,6 +533,7 @@ class Module:
             self._non_persistent_buffers_set.discard(name)
         elif name in self._modules:
             del self._modules[name]
+            children_changes[0] += 1
         else:
             object.__delattr__(self, name)
 
@@ -583,6 +593,7 @@ class Module:
         if _global_module_registration_hooks:
             module = _registered(_global_module_registration_hooks, self, name, module)
         self._modules[name] = module
+        children_changes[0] += 1
 
     register_module = add_module
 
