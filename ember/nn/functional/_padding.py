@@ -3,6 +3,7 @@ checks here, one gather/scatter kernel (ember.nn._kernels.padding) for every mod
 import numpy as np
 
 from ...autograd.function import keep_input_in_gradient, torch_named
+from ...tensor import Tensor
 from .._kernels.padding import GatherAxes, index_map
 from ._conv import check_tensors
 
@@ -22,7 +23,9 @@ def pad(input, pad, mode="constant", value=None):
     dimension backwards, as in PyTorch."""
     check_tensors("pad", input=input)
     for position, width in enumerate(pad):
-        if isinstance(width, (bool, np.bool_)) or not isinstance(width, (int, np.integer)):
+        if isinstance(width, Tensor):
+            _check_width_tensor(width, position)
+        elif isinstance(width, (bool, np.bool_)) or not isinstance(width, (int, np.integer)):
             raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but "
                             f"found element of type {type(width).__name__} at pos {position}")
     pad = [int(width) for width in pad]
@@ -58,6 +61,19 @@ def pad(input, pad, mode="constant", value=None):
         # PyTorch's reflection and replication pads have backward ops that keep the input
         return keep_input_in_gradient(output)
     return output
+
+
+def _check_width_tensor(width, position):
+    """A one-element integer tensor is a width, as PyTorch's int-list arguments take it
+    (Pytorch-UNet pads by ``torch.tensor([diff]) // 2``); others are refused as PyTorch does."""
+    data = width._data
+    if data.size != 1 or data.dtype.kind not in "iub":
+        raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but found "
+                        f"element of type Tensor at pos {position}")
+    if data.dtype.kind == "b":
+        raise RuntimeError("Expected scalar.isIntegral( false) to be true, but got false.  "
+                           "(Could this error message be improved?  If so, please report an "
+                           "enhancement request to PyTorch.)")
 
 
 def _check_non_constant(shape, pairs, mode, value, pad_length):
