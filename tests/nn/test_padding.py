@@ -148,3 +148,21 @@ def test_one_element_integer_tensors_as_widths_as_pytorch():
             if kind is TypeError:
                 assert str(caught.value) == ("pad(): argument 'pad' (position 2) must be tuple of "
                                              "ints, but found element of type Tensor at pos 0")
+
+
+@pytest.mark.parametrize("widths", [[1, 1, 1, 1], [-1, 2, 0, -2], [3, -2], [-2, -1, 1, 0, 2, 2],
+                                    [0, 0, -3, 5], [0, 0]])
+def test_constant_pad_from_widths_values_and_double_backward_as_pytorch(widths):
+    """Constant pads take their slices straight from the widths (cropping included); the
+    index maps are built only for a recorded backward: values, grads and grads of grads."""
+    torch = pytest.importorskip("torch")
+    array = np.random.RandomState(len(widths)).randn(2, 3, 5, 6)
+    results = []
+    for framework in (ember, torch):
+        x = framework.tensor(array, requires_grad=True)
+        y = framework.nn.functional.pad(x, widths, value=2.5)
+        (grad,) = framework.autograd.grad((y * y).sum(), x, create_graph=True)
+        (grad * grad).sum().backward()
+        results.append([y.detach().numpy(), grad.detach().numpy(), x.grad.numpy()])
+    for mine, reference in zip(*results):
+        np.testing.assert_allclose(mine, reference, rtol=1e-12, atol=0)

@@ -4,7 +4,7 @@ import numpy as np
 
 from ...autograd.function import keep_input_in_gradient, torch_named
 from ...tensor import Tensor
-from .._kernels.padding import GatherAxes, index_map
+from .._kernels.padding import GatherAxes, border_slices, index_map
 from ._conv import check_tensors
 
 __all__ = ["pad"]
@@ -49,9 +49,15 @@ def pad(input, pad, mode="constant", value=None):
         fill = 0
     else:
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
-    index_maps = tuple((axis, index_map(shape[axis], left, right, mode))
-                       for axis, left, right in pairs if left != 0 or right != 0)
-    output = GatherAxes.apply(input, index_maps, fill)
+    moved = [pair for pair in pairs if pair[1] != 0 or pair[2] != 0]
+    border = None
+    if mode == "constant" and moved:
+        index_maps = None  # built from the widths only if a recorded backward needs them
+        border = border_slices(shape, moved)
+    else:
+        index_maps = tuple((axis, index_map(shape[axis], left, right, mode))
+                           for axis, left, right in moved)
+    output = GatherAxes.apply(input, index_maps, fill, border)
     if mode == "constant":
         torch_named(output, "ConstantPadNdBackward0")
     elif mode in ("reflect", "replicate"):
