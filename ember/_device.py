@@ -1,6 +1,7 @@
 """ember.device: where a tensor lives. ember computes on the CPU only; other device types are
 accepted here (so scripts can name them) and refused by ``Tensor.to``/``Module.to``."""
 import re
+import threading
 
 _DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve",
                  "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
@@ -72,15 +73,36 @@ class device:
 
     def __enter__(self):
         """``with torch.device('cpu'):`` makes it the factories' default for the block, as
-        ``set_default_device`` does; other devices are refused the same way."""
+        ``set_default_device`` does. ``with torch.device('meta'):`` builds a module's structure
+        to be filled later (``to_empty`` then an init): ember makes its tensors on the CPU but
+        leaves the default generator's stream as it was, since meta tensors draw nothing.
+        Other devices are refused as ``set_default_device`` refuses them."""
+        if self._type == "meta":
+            _meta_blocks.saved.append(_meta_block_hooks[0]())
+            return self
         check_cpu(self, f"with device('{self}')")
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
+        if self._type == "meta":
+            _meta_block_hooks[1](_meta_blocks.saved.pop())
         return None
 
 
 CPU = device("cpu")
+
+
+class _MetaBlocks(threading.local):
+    """Per thread, the random state saved by each open ``with device('meta')`` block."""
+
+    def __init__(self):
+        self.saved = []
+
+
+_meta_blocks = _MetaBlocks()
+# (save, restore) of the calling thread's default generator; ember._random, which sits beside
+# this module and imports it, installs the real pair.
+_meta_block_hooks = [lambda: None, lambda state: None]
 
 
 class CudaUnavailableError(RuntimeError, AssertionError):

@@ -6,6 +6,7 @@ import threading
 import numpy as np
 
 from . import _jit
+from . import _device as _device_module
 from ._device import device as _device
 from ._layout import strided_order
 
@@ -199,6 +200,9 @@ def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="device
         yield
     finally:
         set_rng_state(state)
+
+
+_device_module._meta_block_hooks[:] = [get_rng_state, set_rng_state]
 
 
 def numpy_generator(generator=None):

@@ -48,4 +48,5 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         raise TypeError(f"load(): encoding must be a str, got {type(encoding).__name__}")
     return checkpoint.load(f, parameter_type=Parameter, map_location=map_location,
                            memory_map=bool(mmap), encoding=encoding,
-                           module_type=Module if weights_only is False else None)
+                           module_type=Module if weights_only is False else None,
+                           weights_only=weights_only is not False)

@@ -245,10 +245,11 @@ class _WholeModule(Unsafe):
 
 
 class _Decoder:
-    def __init__(self, arrays, parameter_type, module_type=None):
+    def __init__(self, arrays, parameter_type, module_type=None, weights_only=False):
         self.arrays = arrays
         self.parameter_type = parameter_type
         self.module_type = module_type  # None: whole modules are refused
+        self.weights_only = weights_only  # torch.load's: NumPy values need allowed globals
         self.tensors = {}  # name -> Tensor, so a tensor saved twice comes back as one object
 
     def decode(self, value):
@@ -269,7 +270,9 @@ class _Decoder:
         if kind == "$module":
             return self._module(content, value["$state"])
         if kind == "$ndarray":
-            return self._array(content)
+            array = self._array(content)
+            self._check_numpy_allowed(_ARRAY_GLOBALS, array.dtype)
+            return array
         if kind == "$qtensor":
             return self._quantized(value)
         if kind == "$float":
@@ -280,7 +283,9 @@ class _Decoder:
             items = [self.decode(item) for item in _list(content, kind)]
             return {"$tuple": tuple, "$set": set, "$frozenset": frozenset}[kind](items)
         if kind == "$scalar":
-            return self._scalar(content, self.decode(value["$value"]))
+            scalar = self._scalar(content, self.decode(value["$value"]))
+            self._check_numpy_allowed(_SCALAR_GLOBALS, scalar.dtype)
+            return scalar
         if kind == "$dtype":
             if not isinstance(content, str) or content not in _BY_NAME:
                 raise Corrupt(f"unknown dtype {content!r}")
@@ -302,6 +307,27 @@ class _Decoder:
                               f"{type(key).__name__}") from None
             result[key] = self.decode(pair[1])
         return result
+
+    def _check_numpy_allowed(self, functions, dtype):
+        """NumPy arrays and scalars load as torch.load's weights_only unpickler gives them: with
+        weights_only=False, or once the globals its pickle would name are allowed (the first
+        missing one is named, as torch does)."""
+        if not self.weights_only:
+            return
+        allowed = torch_files.get_safe_globals()
+        for item in (*functions, np.ndarray, np.dtype, type(dtype)):
+            if item is None or item in allowed:
+                continue
+            if item is np.ndarray and functions is _SCALAR_GLOBALS:
+                continue
+            name = f"{item.__module__}.{item.__qualname__}"
+            raise _WholeModule(
+                f"holds NumPy values, which load only with weights_only=False or with their "
+                f"globals allowed: Weights only load failed. WeightsUnpickler error: "
+                f"Unsupported global: GLOBAL {name} was not an allowed global by default. "
+                f"Please use `torch.serialization.add_safe_globals([{name}])` or the "
+                f"`torch.serialization.safe_globals([{name}])` context manager to allowlist "
+                f"this global if you trust this class/function.")
 
     def _module(self, location, state):
         """A whole module: its class imported by name (it must be an nn.Module subclass) and
@@ -393,6 +419,11 @@ class _Decoder:
 
 
 _SCALAR_DTYPES = {value.name for value in _NUMPY_TO_DTYPE}
+# The functions torch.save's pickle names to rebuild a NumPy array or scalar (numpy._core in
+# NumPy 2, numpy.core before it).
+_NUMPY_MULTIARRAY = getattr(np, "_core", getattr(np, "core", None)).multiarray
+_ARRAY_GLOBALS = (_NUMPY_MULTIARRAY._reconstruct,)
+_SCALAR_GLOBALS = (_NUMPY_MULTIARRAY.scalar,)
 
 
 def _decode_size(content):
@@ -470,7 +501,7 @@ def save(obj, f, *, parameter_type=None, module_type=None):
 # anyway, and a mapped file that another process truncates kills the reader with SIGBUS.
 
 def load(f, *, parameter_type=None, map_location=None, memory_map=False, encoding="utf-8",
-         module_type=None):
+         module_type=None, weights_only=False):
     """Read ``f`` (a path or a seekable binary file object): a file written by ``save``, any
     safetensors file (a flat ``{name: Tensor}`` dict), or a file written by ``torch.save``.
 
@@ -480,7 +511,8 @@ def load(f, *, parameter_type=None, map_location=None, memory_map=False, encodin
     torch.load's; ``memory_map`` maps a torch.save zip file instead of reading it (ember's own
     files are always read); ``encoding`` decodes Python 2 strings in old torch.save pickles.
     Whole modules in ember's files are rebuilt as subclasses of ``module_type`` when it is
-    given, and refused (``UnsafeCheckpointError``) when it is None.
+    given, and refused (``UnsafeCheckpointError``) when it is None. ``weights_only`` (torch.load's
+    default) refuses NumPy arrays and scalars unless their globals were allowed, as torch does.
     """
     restore = restorer(map_location)
     with _reading(f, "ember.load") as source:
@@ -505,7 +537,7 @@ def load(f, *, parameter_type=None, map_location=None, memory_map=False, encodin
         if map_location is not None:  # every storage of ember's files is on the CPU
             arrays = {name: restore_array(restore, array.reshape(-1), "cpu").reshape(array.shape)
                       for name, array in arrays.items()}
-        return _decode(entries, metadata, arrays, parameter_type, module_type)
+        return _decode(entries, metadata, arrays, parameter_type, module_type, weights_only)
 
 
 def read_header(f):
@@ -671,7 +703,7 @@ def _read_tensors(source, entries):
     return arrays
 
 
-def _decode(entries, metadata, arrays, parameter_type, module_type=None):
+def _decode(entries, metadata, arrays, parameter_type, module_type=None, weights_only=False):
     tree_json = metadata.get(_TREE_KEY)
     if tree_json is None and _CHECKSUM_KEY in metadata:
         raise Corrupt(f"metadata has a checksum but no '{_TREE_KEY}' entry")
@@ -686,6 +718,7 @@ def _decode(entries, metadata, arrays, parameter_type, module_type=None):
     if checksum is None or checksum != _checksum(tree_json, arrays):
         raise Corrupt("checksum mismatch (the file was modified or damaged)")
     try:
-        return _Decoder(arrays, parameter_type, module_type).decode(json.loads(tree_json))
+        return _Decoder(arrays, parameter_type, module_type, weights_only).decode(
+            json.loads(tree_json))
     except (ValueError, TypeError, RecursionError) as error:
         raise Corrupt(f"object tree cannot be decoded ({error})") from None

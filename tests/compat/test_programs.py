@@ -12,9 +12,11 @@ maml_meta_sgd.py, dp_sgd_per_sample.py (its noise from a seeded torch.Generator)
 into Deep Learning programs (d2l_rnn_scratch.py, d2l_transformer.py), fast.ai's miniai Learner
 (miniai_learner.py), the UvA tutorial's graph attention (uva_gat.py), the Sobol-sampled PINN
 (qmc_pinn_sobol.py, its points from seeded SobolEngines) and the DLRM recommender
-(dlrm_embedding_bags.py). Two are public code taken as written (MIT licensed, noted at their
-top): PyTorch-GAN's InfoGAN (infogan.py, its noise from a seeded ``np.random``) and
-pytorch-a2c-ppo-acktr's ACKTR with KFAC (acktr_kfac.py).
+(dlrm_embedding_bags.py). Four are public code taken as written (MIT or BSD licensed, noted at
+their top): PyTorch-GAN's InfoGAN (infogan.py, its noise from a seeded ``np.random``),
+pytorch-a2c-ppo-acktr's ACKTR with KFAC (acktr_kfac.py), Udacity's character-level LSTM
+(udacity_char_rnn.py, its text and sampling from a seeded ``np.random``) and the PyTorch
+tutorials' Bi-LSTM CRF (tutorial_bilstm_crf.py).
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -75,6 +77,8 @@ CASES = {
     "dlrm_embedding_bags_segment_reduce": (["dlrm_embedding_bags.py", "--steps", "20"], FLOAT32),
     "pytorch_gan_infogan_legacy_variable": (["infogan.py", "--steps", "20"], FLOAT32),
     "acktr_kfac_non_full_backward_hooks": (["acktr_kfac.py", "--steps", "20"], FLOAT32),
+    "udacity_char_rnn_lstm_dropout_sampling": (["udacity_char_rnn.py", "--steps", "20"], FLOAT32),
+    "tutorial_bilstm_crf_viterbi": (["tutorial_bilstm_crf.py", "--steps", "20"], FLOAT32),
 }
 
 

@@ -2,6 +2,7 @@
 what torch 2.13 (CPU) answers, values and errors alike."""
 import warnings
 
+import numpy as np
 import pytest
 
 import ember
@@ -328,8 +329,32 @@ def test_cuda_queries_that_need_a_device_raise():
     with pytest.raises(RuntimeError, match="CPU only"):
         ember.set_default_device("cuda")
     with pytest.raises(RuntimeError, match="CPU only"):
-        with ember.device("meta"):
+        with ember.device("mps"):
             pass
+
+
+def test_meta_device_block_then_to_empty_and_init_as_pytorch():
+    """nanochat's construction: modules built under ``with torch.device('meta')`` (whose
+    initialisation draws nothing from the CPU generator), ``to_empty(device='cpu')``, then
+    the script's own init: the same weights as PyTorch, and the stream after it the same."""
+    torch = pytest.importorskip("torch")
+
+    def build(framework):
+        framework.manual_seed(3)
+        with framework.device("meta"):
+            model = framework.nn.Sequential(framework.nn.Linear(4, 5), framework.nn.Linear(5, 2))
+        model.to_empty(device="cpu")
+        for layer in model:
+            framework.nn.init.normal_(layer.weight, std=0.5)
+            framework.nn.init.zeros_(layer.bias)
+        return model, framework.rand(3)
+
+    ours, our_next = build(ember)
+    theirs, their_next = build(torch)
+    for mine, reference in zip(ours.state_dict().values(), theirs.state_dict().values()):
+        np.testing.assert_array_equal(mine.numpy(), reference.numpy())
+    np.testing.assert_array_equal(our_next.numpy(), their_next.numpy())
+    assert str(next(ours.parameters()).device) == "cpu"
 
 
 def test_compiler_settings_that_scripts_write(ember_torch):

@@ -3,6 +3,7 @@ import collections
 import io
 import math
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -82,7 +83,7 @@ def test_nested_object_round_trips_exactly(tmp_path):
     original = _rich_object()
     path = tmp_path / "rich.safetensors"
     ember.save(original, path)
-    loaded = ember.load(path)
+    loaded = ember.load(path, weights_only=False)  # it holds NumPy values, as torch.load needs
     assert _same(original, loaded)
     assert loaded["shared"][0] is loaded["shared"][1]  # one stored tensor, one loaded object
     assert loaded["model"]["fc.weight"] is loaded["shared"][0]
@@ -411,14 +412,14 @@ def test_file_objects_round_trip(tmp_path):
     ember.save(original, buffer)
     assert buffer.tell() == len(buffer.getvalue())
     buffer.seek(6)
-    assert _same(original, ember.load(buffer))
-    assert _same(original, ember.load(_ReadSeekOnly(buffer.getvalue()[6:])))
+    assert _same(original, ember.load(buffer, weights_only=False))
+    assert _same(original, ember.load(_ReadSeekOnly(buffer.getvalue()[6:]), weights_only=False))
     path = tmp_path / "object.safetensors"
     with open(path, "wb") as file:
         ember.save(original, file)
     with open(path, "rb") as file:
-        assert _same(original, ember.load(file))
-    assert _same(original, ember.load(str(path)))
+        assert _same(original, ember.load(file, weights_only=False))
+    assert _same(original, ember.load(str(path), weights_only=False))
 
 
 def test_file_object_errors(tmp_path):
@@ -485,3 +486,34 @@ def test_ordered_dict_attributes_round_trip(tmp_path):
     loaded = ember.load(tmp_path / "s.safetensors")["model"]
     assert type(loaded) is collections.OrderedDict
     assert loaded._metadata == state._metadata and list(loaded) == list(state)
+
+
+@pytest.mark.parametrize("value", [np.arange(3.0), {"best_acc": np.float64(0.5)}],
+                         ids=["array", "scalar"])
+def test_numpy_values_need_weights_only_false_or_allowed_globals_as_torch(value):
+    """torch.load's default (weights_only) refuses NumPy arrays and scalars, naming the first
+    global to allow (pytorch/examples' time_sequence_prediction loads an array so); allowed
+    globals or weights_only=False load them."""
+    torch = pytest.importorskip("torch")
+    messages = []
+    for framework in (ember, torch):
+        buffer = io.BytesIO()
+        framework.save(value, buffer)
+        buffer.seek(0)
+        with pytest.raises(pickle.UnpicklingError) as caught:
+            framework.load(buffer)
+        messages.append(str(caught.value).split("WeightsUnpickler error: ")[1].splitlines()[0])
+        buffer.seek(0)
+        loaded = framework.load(buffer, weights_only=False)
+        assert type(loaded) is type(value)
+        buffer.seek(0)
+        multiarray = np._core.multiarray
+        needed = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+                  type(np.dtype(np.float64))]
+        with framework.serialization.safe_globals(needed):
+            again = framework.load(buffer)
+        np.testing.assert_array_equal(np.asarray(again if type(value) is not dict
+                                                 else again["best_acc"]),
+                                      np.asarray(value if type(value) is not dict
+                                                 else value["best_acc"]))
+    assert messages[0] == messages[1]

@@ -122,3 +122,47 @@ def test_pad_row_kernel_and_numpy_paths_match_torch(torch, mode, padding, shape,
         tolerance = 1e-6 if dtype == np.float32 else 1e-13
         np.testing.assert_allclose(leaf.grad.numpy(), theirs.grad.numpy(), rtol=tolerance,
                                    atol=tolerance)
+
+
+def test_one_element_integer_tensors_as_widths_as_pytorch():
+    """Pytorch-UNet's Up block pads by ``torch.tensor([diff]) // 2``: one-element integer
+    tensors are widths; float, bool or longer tensors are refused with PyTorch's errors."""
+    torch = pytest.importorskip("torch")
+    values = np.arange(12.0, dtype=np.float32).reshape(1, 1, 3, 4)
+    ours = ember.tensor(values, requires_grad=True)
+    theirs = torch.tensor(values, requires_grad=True)
+    mine = ember.nn.functional.pad(ours, [ember.tensor([1]) // 2 + 1, ember.tensor(2), 0,
+                                          ember.tensor([1], dtype=ember.uint8)])
+    reference = torch.nn.functional.pad(theirs, [torch.tensor([1]) // 2 + 1, torch.tensor(2), 0,
+                                                 torch.tensor([1], dtype=torch.uint8)])
+    np.testing.assert_array_equal(mine.detach().numpy(), reference.detach().numpy())
+    mine.sum().backward()
+    reference.sum().backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    for framework in (ember, torch):
+        for bad, kind in (([framework.tensor([1.0]), 0], TypeError),
+                          ([framework.tensor([1, 2]), 0], TypeError),
+                          ([0, framework.tensor([True])], RuntimeError)):
+            with pytest.raises(kind) as caught:
+                framework.nn.functional.pad(framework.zeros(1, 2), bad)
+            if kind is TypeError:
+                assert str(caught.value) == ("pad(): argument 'pad' (position 2) must be tuple of "
+                                             "ints, but found element of type Tensor at pos 0")
+
+
+@pytest.mark.parametrize("widths", [[1, 1, 1, 1], [-1, 2, 0, -2], [3, -2], [-2, -1, 1, 0, 2, 2],
+                                    [0, 0, -3, 5], [0, 0]])
+def test_constant_pad_from_widths_values_and_double_backward_as_pytorch(widths):
+    """Constant pads take their slices straight from the widths (cropping included); the
+    index maps are built only for a recorded backward: values, grads and grads of grads."""
+    torch = pytest.importorskip("torch")
+    array = np.random.RandomState(len(widths)).randn(2, 3, 5, 6)
+    results = []
+    for framework in (ember, torch):
+        x = framework.tensor(array, requires_grad=True)
+        y = framework.nn.functional.pad(x, widths, value=2.5)
+        (grad,) = framework.autograd.grad((y * y).sum(), x, create_graph=True)
+        (grad * grad).sum().backward()
+        results.append([y.detach().numpy(), grad.detach().numpy(), x.grad.numpy()])
+    for mine, reference in zip(*results):
+        np.testing.assert_allclose(mine, reference, rtol=1e-12, atol=0)

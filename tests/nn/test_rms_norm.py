@@ -102,3 +102,25 @@ def test_rms_norm_gradcheck():
     x = float64_tensor((2, 3, 4))
     weight = float64_tensor((3, 4), seed=1)
     assert gradcheck(lambda a, b: F.rms_norm(a, (3, 4), b, 1e-5), (x, weight))
+
+
+@pytest.mark.parametrize("with_weight", [True, False])
+def test_fused_rms_norm_grads_of_grads_and_node_as_pytorch(torch, with_weight):
+    """The fused float32/float64 RMSNorm node: values, grads and grads of grads (create_graph)
+    equal PyTorch's composite, whose last node (MulBackward0) it is named after."""
+    generator = np.random.default_rng(3)
+    data = generator.normal(size=(2, 3, 4))
+    weight = generator.normal(size=(3, 4))
+    results = []
+    for framework in (ember, torch):
+        x = framework.tensor(data, requires_grad=True)
+        w = framework.tensor(weight, requires_grad=True) if with_weight else None
+        y = framework.nn.functional.rms_norm(x, (3, 4), w, 1e-5)
+        assert y.grad_fn.name() == "MulBackward0"
+        inputs = (x, w) if with_weight else (x,)
+        grads = framework.autograd.grad((y * y.detach().cos()).sum(), inputs, create_graph=True)
+        sum(g.square().sum() for g in grads).backward()
+        results.append([y.detach().numpy()] + [g.detach().numpy() for g in grads]
+                       + [t.grad.numpy() for t in inputs])
+    for actual, expected in zip(*results):
+        np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-12)

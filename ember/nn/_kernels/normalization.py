@@ -1,4 +1,4 @@
-"""Normalisation kernels: BatchNorm and LayerNorm, each one fused Op (speed and memory).
+"""Normalisation kernels: BatchNorm, LayerNorm and RMSNorm, each one fused Op (speed and memory).
 
 BatchNorm's statistics accumulate in float64 and are rounded back to the input's dtype, so
 float32 results stay close to PyTorch's for large reductions; outputs and gradients keep the
@@ -16,6 +16,8 @@ from ... import _jit, _threads
 from ..._dtype import accumulation_dtype
 from ..._layout import spatial_layout
 from ...autograd.function import Op
+from ...ops.elementwise.exp_log import _reciprocal_sqrt
+from ...ops.reduce import _sum_array
 
 
 class BatchNorm(Op):
@@ -661,3 +663,51 @@ def _blend(target, batch_value, factor):
     """target <- (1 - factor) * target + factor * batch_value, in place (a running buffer)."""
     blended = target * (1.0 - factor) + np.asarray(batch_value, np.float64) * factor
     np.copyto(target, blended, casting="unsafe")
+
+
+class RMSNorm(Op):
+    """x * rsqrt(mean(x^2 over the trailing ``normalized_ndim`` dims) + eps) (* weight) for a
+    float32 or float64 input and a weight of its dtype: one node instead of five (pow, mean,
+    add, rsqrt, mul), as PyTorch fuses it. The forward takes the composite's steps in its order,
+    so the values are the composite's; saves the input and the per-row 1/rms."""
+    _next_order = (0, 1)  # input, weight
+
+    _torch_name = "MulBackward0"  # PyTorch runs its composite when autograd records
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, input, weight, normalized_ndim, eps):
+        axes = tuple(range(input.ndim - normalized_ndim, input.ndim))
+        count = math.prod(input.shape[input.ndim - normalized_ndim:])
+        squares = input * input
+        mean_square = np.asarray(_sum_array(squares, axes, True, input.dtype) /
+                                 input.dtype.type(count), dtype=input.dtype)
+        mean_square += input.dtype.type(eps)
+        inverse_rms = _reciprocal_sqrt(mean_square)
+        output = squares
+        np.multiply(input, inverse_rms, out=output)
+        if weight is not None:
+            output *= weight
+        ctx.save_for_backward(input, weight, inverse_rms)
+        ctx.options = (axes, count, eps)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        input, weight, inverse_rms = ctx.saved_tensors
+        axes, count, eps = ctx.options
+        if xp is not np:  # 1/rms depends on the input: recomputed on Tensors, recorded
+            inverse_rms = 1 / xp.sqrt(xp.mean(input * input, axis=axes, keepdims=True) + eps)
+        scaled = grad if weight is None else grad * weight
+        grad_input = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            # d/dx of x r: r g - x r^3 mean(g x), the mean over the normalised dims
+            projection = xp.sum(scaled * input, axis=axes, keepdims=True) / count
+            grad_input = inverse_rms * scaled - input * (inverse_rms * inverse_rms * inverse_rms
+                                                         * projection)
+        if weight is not None and ctx.needs_input_grad[1]:
+            leading = tuple(range(input.ndim - len(axes)))
+            grad_weight = xp.sum(grad * (input * inverse_rms), axis=leading)
+        return grad_input, grad_weight, None, None

@@ -15,6 +15,23 @@ from ...autograd.function import Op
 from ...ops.index import add_at
 
 
+def border_slices(shape, pairs):
+    """(output shape, slices of the kept input in the output, in the input, ``pairs``) of a
+    constant pad by ``pairs`` ((axis, left, right), ...; negative widths crop), straight from
+    the widths."""
+    out_shape = list(shape)
+    inner_out = [slice(None)] * len(shape)
+    inner_in = [slice(None)] * len(shape)
+    for axis, left, right in pairs:
+        size = shape[axis]
+        out_shape[axis] = size + left + right
+        start = max(-left, 0)
+        kept = max(size - start - max(-right, 0), 0)
+        inner_in[axis] = slice(start, start + kept)
+        inner_out[axis] = slice(max(left, 0), max(left, 0) + kept)
+    return tuple(out_shape), tuple(inner_out), tuple(inner_in), tuple(pairs)
+
+
 def _border_slices(maps, shape):
     """For maps that each keep one rising run between -1s (constant padding, negative widths
     cropping): (output shape, the run's slices in the output, in the input); else None."""
@@ -241,16 +258,33 @@ class GatherAxes(Op):
     differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, x, maps, fill):
+    def forward(ctx, x, maps, fill, border=None):
         ctx.maps = maps
         ctx.input_shape = x.shape
-        return gather_axes(x, maps, fill)
+        ctx.border = border
+        if border is None:
+            return gather_axes(x, maps, fill)
+        # constant padding whose slices the caller knows from its widths (``border_slices``;
+        # ``maps`` None): one fill and one slice copy
+        out_shape, inner_out, inner_in = border[:3]
+        out = np.full(out_shape, fill, x.dtype)
+        out[inner_out] = x[inner_in]
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         if ctx.xp is np:
-            return scatter_axes(grad, ctx.maps, ctx.input_shape), None, None
-        return ScatterAxes.apply(grad, ctx.maps, ctx.input_shape), None, None
+            if ctx.border is not None:
+                _, inner_out, inner_in = ctx.border[:3]
+                result = np.zeros(ctx.input_shape, grad.dtype)
+                result[inner_in] = grad[inner_out]
+                return result, None, None, None
+            return scatter_axes(grad, ctx.maps, ctx.input_shape), None, None, None
+        maps = ctx.maps
+        if maps is None:  # a constant pad given by its widths: its index maps, now needed
+            maps = tuple((axis, index_map(ctx.input_shape[axis], left, right, "constant"))
+                         for axis, left, right in ctx.border[3])
+        return ScatterAxes.apply(grad, maps, ctx.input_shape), None, None, None
 
 
 class ScatterAxes(Op):

@@ -11,7 +11,7 @@ from ...autograd.grad_mode import no_grad
 from ...ops import vector_norm
 from ...ops.shape import keep_memory_format
 from ...tensor import Size, Tensor
-from .._kernels.normalization import LayerNorm, apply_batch_norm
+from .._kernels.normalization import LayerNorm, RMSNorm, apply_batch_norm
 from ._padding import pad
 from ._pooling import avg_pool2d, avg_pool3d
 
@@ -167,6 +167,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     computing = input if input.dtype in (float32, float64) else input.to(float32)
     if eps is None:
         eps = finfo(computing.dtype).eps
+    if computing is input and (weight is None or weight.dtype == input.dtype):
+        return RMSNorm.apply(input, weight, len(normalized_shape), eps)
     dims = tuple(range(-len(normalized_shape), 0))
     output = computing * (computing.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
     if weight is not None:

@@ -3,7 +3,8 @@ checks here, one gather/scatter kernel (ember.nn._kernels.padding) for every mod
 import numpy as np
 
 from ...autograd.function import keep_input_in_gradient, torch_named
-from .._kernels.padding import GatherAxes, index_map
+from ...tensor import Tensor
+from .._kernels.padding import GatherAxes, border_slices, index_map
 from ._conv import check_tensors
 
 __all__ = ["pad"]
@@ -22,7 +23,9 @@ def pad(input, pad, mode="constant", value=None):
     dimension backwards, as in PyTorch."""
     check_tensors("pad", input=input)
     for position, width in enumerate(pad):
-        if isinstance(width, (bool, np.bool_)) or not isinstance(width, (int, np.integer)):
+        if isinstance(width, Tensor):
+            _check_width_tensor(width, position)
+        elif isinstance(width, (bool, np.bool_)) or not isinstance(width, (int, np.integer)):
             raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but "
                             f"found element of type {type(width).__name__} at pos {position}")
     pad = [int(width) for width in pad]
@@ -46,9 +49,15 @@ def pad(input, pad, mode="constant", value=None):
         fill = 0
     else:
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
-    index_maps = tuple((axis, index_map(shape[axis], left, right, mode))
-                       for axis, left, right in pairs if left != 0 or right != 0)
-    output = GatherAxes.apply(input, index_maps, fill)
+    moved = [pair for pair in pairs if pair[1] != 0 or pair[2] != 0]
+    border = None
+    if mode == "constant" and moved:
+        index_maps = None  # built from the widths only if a recorded backward needs them
+        border = border_slices(shape, moved)
+    else:
+        index_maps = tuple((axis, index_map(shape[axis], left, right, mode))
+                           for axis, left, right in moved)
+    output = GatherAxes.apply(input, index_maps, fill, border)
     if mode == "constant":
         torch_named(output, "ConstantPadNdBackward0")
     elif mode in ("reflect", "replicate"):
@@ -58,6 +67,19 @@ def pad(input, pad, mode="constant", value=None):
         # PyTorch's reflection and replication pads have backward ops that keep the input
         return keep_input_in_gradient(output)
     return output
+
+
+def _check_width_tensor(width, position):
+    """A one-element integer tensor is a width, as PyTorch's int-list arguments take it
+    (Pytorch-UNet pads by ``torch.tensor([diff]) // 2``); others are refused as PyTorch does."""
+    data = width._data
+    if data.size != 1 or data.dtype.kind not in "iub":
+        raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but found "
+                        f"element of type Tensor at pos {position}")
+    if data.dtype.kind == "b":
+        raise RuntimeError("Expected scalar.isIntegral( false) to be true, but got false.  "
+                           "(Could this error message be improved?  If so, please report an "
+                           "enhancement request to PyTorch.)")
 
 
 def _check_non_constant(shape, pairs, mode, value, pad_length):
