@@ -148,6 +148,18 @@ def _non_overlapping_and_dense(array):
     return True
 
 
+def memory_order(array):
+    """The axes of a dense array from outermost to innermost in memory (its transpose by them is
+    C-contiguous, e.g. (0, 2, 3, 1) for channels_last), or None when it has gaps or overlaps or is
+    C-contiguous already."""
+    if array.flags.c_contiguous or not array.ndim:
+        return None
+    order = tuple(sorted(range(array.ndim), key=lambda axis: -array.strides[axis]))
+    if not array.transpose(order).flags.c_contiguous:
+        return None
+    return order
+
+
 def format_strides(shape, fmt):
     """The element strides PyTorch gives a dense tensor of ``shape`` laid out as ``fmt``."""
     order = _memory_order(fmt, len(shape)) or tuple(range(len(shape)))

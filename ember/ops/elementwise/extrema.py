@@ -3,7 +3,7 @@ import numpy as np
 
 from ... import _jit, _threads
 from ..._dtype import overflow_error, scalar_overflows, wrapped_int
-from ..._layout import unary_layout
+from ..._layout import memory_order, unary_layout
 from ...autograd.function import Op
 from ...tensor import Tensor
 from .._select import where
@@ -283,6 +283,9 @@ class Relu(Op):
         if x.dtype.kind == "f" and x.ndim and x.flags.c_contiguous:
             # a large pass cut over ember's threads (a non-contiguous input keeps NumPy's layout)
             out = _threads.elementwise(_relu_into, np.empty(x.shape, x.dtype), x)
+        elif x.dtype.kind == "f":
+            # strided (channels_last): clip's vector loop in memory order, the input's layout
+            out = np.asarray(_clip(x, 0.0, _INF))
         else:
             if x.dtype.kind == "c":
                 raise NotImplementedError("clamp is not supported for complex types")
@@ -294,23 +297,30 @@ class Relu(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        # PyTorch's threshold_backward: grad where the output is positive, else exactly 0 (a
-        # NaN or negative grad there gives 0, not NaN or -0 as grad * mask would)
+        # PyTorch's threshold_backward: exactly 0 where the output is <= 0, else grad (a NaN or
+        # negative grad there gives 0, not NaN or -0 as grad * mask would; a NaN output passes
+        # grad)
         (out,) = ctx.saved_tensors
         xp = ctx.xp
         if xp is not np:
-            return xp.where(out > 0, grad, 0)
+            return xp.where(out <= 0, 0, grad)
         if (grad.shape == out.shape and grad.dtype == out.dtype and grad.ndim
-                and (grad.dtype == np.float32 or grad.dtype == np.float64)
-                and grad.flags.c_contiguous and out.flags.c_contiguous):
+                and (grad.dtype == np.float32 or grad.dtype == np.float64)):
             compiled = _relu_grad_kernel.compiled()
-            if compiled is not None:
+            if compiled is not None and grad.flags.c_contiguous and out.flags.c_contiguous:
                 zero = grad.dtype.type(0)
                 return _threads.elementwise(
                     lambda grad, out_values, out: compiled(
                         grad.reshape(-1), out_values.reshape(-1), zero, out.reshape(-1)),
                     np.empty(grad.shape, grad.dtype), grad, out)
-        return np.where(out > 0, grad, grad.dtype.type(0))
+            order = memory_order(out)
+            if compiled is not None and order is not None and grad.strides == out.strides:
+                # one dense layout (channels_last): the kernel over both in memory order
+                memory = np.empty(out.transpose(order).shape, out.dtype)
+                compiled(grad.transpose(order).reshape(-1), out.transpose(order).reshape(-1),
+                         grad.dtype.type(0), memory.reshape(-1))
+                return memory.transpose(np.argsort(order))
+        return np.where(out <= 0, grad.dtype.type(0), grad)
 
 
 def _relu_into(x, out):
@@ -321,10 +331,10 @@ def _relu_into(x, out):
 
 @_jit.kernel
 def _relu_grad_kernel(grad, relu_out, zero, out):
-    """out = grad where relu_out > 0, else ``zero``, in one vectorised pass over flat arrays
-    (twice as fast as NumPy's where or its multiply by a bool mask)."""
+    """out = ``zero`` where relu_out <= 0, else grad (a NaN output passes grad), in one
+    vectorised pass over flat arrays (twice as fast as NumPy's where or a multiply by a mask)."""
     for index in range(grad.size):
-        out[index] = grad[index] if relu_out[index] > 0 else zero
+        out[index] = zero if relu_out[index] <= 0 else grad[index]
 
 
 relu = _unary(Relu, "relu")

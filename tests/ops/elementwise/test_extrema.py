@@ -64,8 +64,8 @@ class TestExtrema(CaseChecks, SecondDerivativeChecks, HalfChecks, BadInputChecks
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_relu_gradient_is_exactly_zero_where_masked_as_in_torch(torch, path, dtype):
     # threshold_backward: a NaN, inf or negative incoming gradient gives +0 where the output
-    # is 0, not NaN or -0 (grad * mask would)
-    x = np.array([[-1.0, 2.0, -3.0, 0.0], [4.0, -0.5, 0.0, 1.5]], dtype)
+    # is 0, not NaN or -0 (grad * mask would); a NaN output passes its gradient
+    x = np.array([[-1.0, np.nan, -3.0, 0.0], [4.0, -0.5, 0.0, 1.5]], dtype)
     grad = np.array([[np.nan, 1.0, -2.0, 5.0], [np.inf, -np.inf, -1.0, np.nan]], dtype)
     expected_leaf = torch.tensor(x, requires_grad=True)
     torch.relu(expected_leaf).backward(torch.tensor(grad))
@@ -110,3 +110,36 @@ def test_relu_keeps_negative_zero_and_nan_as_torch(torch, dtype):
     x = np.array([np.nan, -0.0, 0.0, -1.0, 1.0, np.inf, -np.inf], dtype)
     np.testing.assert_array_equal(ember.relu(ember.tensor(x)).numpy().view(np.uint8),
                                   torch.relu(torch.tensor(x)).numpy().view(np.uint8))
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_of_channels_last_and_strided_tensors_matches_torch(torch, path, dtype):
+    # channels_last input and gradient: clip and the gradient kernel run in memory order; the
+    # output and the input's gradient keep PyTorch's layout, -0.0 and NaN as PyTorch's
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(dtype)
+    x[0, 0, 0, :3] = [np.nan, -0.0, 0.0]
+    grad = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    grad[1, 2, 3, 4] = np.nan
+    for layout in ("channels_last", "transposed", "sliced"):
+        def prepare(fw, array, leaf):
+            tensor = fw.tensor(array)
+            if layout == "channels_last":
+                tensor = tensor.contiguous(memory_format=fw.channels_last)
+            elif layout == "transposed":
+                tensor = tensor.transpose(1, 3)
+            else:
+                tensor = tensor[:, :, ::2]
+            return tensor.detach().requires_grad_(leaf)
+        theirs = prepare(torch, x, True)
+        expected = torch.relu(theirs)
+        expected.backward(prepare(torch, grad, False))
+        with ember._jit.disabled() if path == "numpy" else contextlib.nullcontext():
+            mine = prepare(ember, x, True)
+            out = ember.relu(mine)
+            out.backward(prepare(ember, grad, False))
+        np.testing.assert_array_equal(np.ascontiguousarray(out.detach().numpy()).view(np.uint8),
+                                      np.ascontiguousarray(expected.detach().numpy()).view(np.uint8))
+        assert out.stride() == expected.stride(), layout
+        np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())
+        assert mine.grad.stride() == theirs.grad.stride(), layout
