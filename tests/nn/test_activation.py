@@ -481,3 +481,26 @@ def test_half_activations_round_once_like_pytorch(torch, dtype, name, options):
     for got, expected in zip(results[1], results[0]):
         assert np.mean(got != expected) < 0.002
         np.testing.assert_allclose(got, expected, rtol=1e-2, atol=1e-3)
+
+
+@pytest.mark.parametrize("size", [3, 64])
+@pytest.mark.parametrize("name", ["threshold", "abs", "relu"])
+def test_nan_inputs_keep_torchs_values_and_gradients(name, size):
+    # threshold keeps a NaN (x <= threshold is false) and passes its gradient; abs's gradient at
+    # NaN is grad * sgn(NaN) = 0; relu passes the gradient of a NaN output (threshold_backward)
+    torch = pytest.importorskip("torch")
+    x = np.full(size, np.nan, np.float32)
+    x[:3] = [1.0, -1.0, 0.0]
+    x[-1] = np.nan
+    grad = np.linspace(0.5, 1.5, size).astype(np.float32)
+    results = []
+    for fw in (torch, ember):
+        op = {"threshold": lambda t: fw.nn.functional.threshold(t, 0.5, -2.0),
+              "abs": lambda t: fw.abs(t), "relu": lambda t: fw.relu(t)}[name]
+        leaf = fw.tensor(x, requires_grad=True)
+        out = op(leaf)
+        out.backward(fw.tensor(grad))
+        results.append((out.detach().numpy(), leaf.grad.numpy()))
+    (expected_out, expected_grad), (out, got_grad) = results
+    np.testing.assert_array_equal(out, expected_out)
+    np.testing.assert_array_equal(got_grad, expected_grad)

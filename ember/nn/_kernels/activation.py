@@ -799,20 +799,21 @@ class Celu(_Activation):
 
 
 class Threshold(_Activation):
-    """x where x > threshold, else value; the gradient passes only where x > threshold."""
+    """value where x <= threshold, else x; the gradient is 0 there, else passes (NaN is kept,
+    with its gradient, as PyTorch's)."""
 
     backward_keeps_input = True
 
     @staticmethod
     def forward(ctx, x, threshold, value):
-        kept = np.asarray(x > threshold)  # an array even for 0-d x (a saved constant)
-        ctx.save_for_backward(kept)
-        return np.where(kept, x, np.asarray(value, dtype=x.dtype))
+        replaced = np.asarray(x <= threshold)  # an array even for 0-d x (a saved constant)
+        ctx.save_for_backward(replaced)
+        return np.where(replaced, np.asarray(value, dtype=x.dtype), x)
 
     @staticmethod
     def backward(ctx, grad):
-        (kept,) = ctx.saved_tensors
-        return where(ctx.xp, kept, grad, 0.0), None, None
+        (replaced,) = ctx.saved_tensors
+        return where(ctx.xp, replaced, 0.0, grad), None, None
 
 
 class Hardshrink(_Activation):

@@ -715,6 +715,8 @@ class Abs(Op):
         if xp is not np and x.is_complex():
             magnitude = xp.abs(x)
             return grad * xp.where(magnitude == 0, 0, x / xp.where(magnitude == 0, 1, magnitude))
+        if xp is np:
+            return grad * Sign.forward(None, x)  # PyTorch's sgn: 0 at NaN, as at 0
         return grad * xp.sign(x)
 
 
