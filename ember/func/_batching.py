@@ -1020,7 +1020,11 @@ def _recurrence(op_class, args, level):
 
 def _padding(op_class, args, level):
     value = _first_batched(op_class, args, level)
-    _, index_maps, fill = args
+    _, index_maps, fill, *border = args
+    if index_maps is None:  # a constant pad given by its widths (border_slices): its maps
+        index_maps = tuple(
+            (axis, padding_kernels.index_map(value.shape[axis + 1], left, right, "constant"))
+            for axis, left, right in border[0][3])
     shifted = tuple((axis + 1, index) for axis, index in index_maps)
     return wrap(op_class.apply(value, shifted, fill), level)
 
