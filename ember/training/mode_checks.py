@@ -113,6 +113,8 @@ def _sensitive_layers(module):
         entry[3] -= 1
         return entry[2]
     layers = _mode_sensitive_layers(module)
+    for stale in [key for key, entry in _layer_cache.items() if entry[0]() is None]:
+        del _layer_cache[stale]  # the layers of models gone since: not kept alive here
     _layer_cache[key] = [weakref.ref(module), children_changes[0], layers, _REWALK]
     while len(_layer_cache) > 2 * _RECENT_LIMIT:
         del _layer_cache[next(iter(_layer_cache))]
