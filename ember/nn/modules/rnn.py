@@ -111,6 +111,8 @@ def _check_state_dtype(layer, state, weight):
 
 
 def _is_packed(input):
+    if isinstance(input, Tensor):  # the common call: no import
+        return False
     # imported here: nn.utils sits beside nn.modules and imports layers itself
     from ..utils.rnn import PackedSequence
     return isinstance(input, PackedSequence)
@@ -208,6 +210,9 @@ class RNNBase(Module):
     # ---- checks ------------------------------------------------------------------------------
     def _check_tensors(self, input, *states):
         """PyTorch's RNN forward reads ``.dim()`` of its input and states: AttributeError."""
+        if isinstance(input, Tensor) and all(state is None or isinstance(state, Tensor)
+                                             for state in states):
+            return
         check_tensors(type(self).__name__, AttributeError, input=input,
                       **{f"hx[{index}]": state for index, state in enumerate(states)
                          if state is not None})
@@ -267,7 +272,7 @@ class RNNBase(Module):
             direction_outputs = []
             for direction in range(num_directions):
                 index = layer * num_directions + direction
-                weights = self.all_weights[index]
+                weights = [getattr(self, name) for name in self._all_weights[index]]
                 if weight_dtype is not None:
                     weights = [weight.to(weight_dtype) for weight in weights]
                 weight_ih, weight_hh = weights[0], weights[1]
