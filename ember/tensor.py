@@ -834,6 +834,8 @@ def _cast_checked(array, target):
     """``array`` (bool, int64 or float64) as ``target``, refusing what PyTorch refuses: a value
     outside an integer type's range (floats are truncated; unsigned types take negative ints
     down to -max, wrapped modulo 2**bits)."""
+    if array.dtype == target.numpy:  # ints as int64 (a label batch): nothing to check
+        return array
     if target.numpy.kind in "iu" and array.dtype.kind in "if" and array.size:
         limits = np.iinfo(target.numpy)
         if array.dtype.kind == "f":
