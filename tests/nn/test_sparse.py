@@ -305,3 +305,28 @@ def test_embedding_dense_gradient_matches_torch(torch, path, dtype, padding_idx,
     tolerance = 1e-6 if dtype == np.float32 else 1e-14
     np.testing.assert_allclose(leaf.grad.numpy(), expected.grad.numpy(), rtol=tolerance,
                                atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64", "float32"])
+@pytest.mark.parametrize("indices", [[3, 9], [10], [-1], [[0, 4]]])
+def test_embedding_index_dtypes_and_bounds_as_torch(dtype, indices):
+    # Long and Int indices only (PyTorch's message otherwise); an index outside [0, rows) of
+    # either sign is refused with its IndexError
+    torch = pytest.importorskip("torch")
+    outcomes = []
+    for fw in (torch, ember):
+        layer = fw.nn.Embedding(10, 3)
+        with fw.no_grad():
+            layer.weight.copy_(fw.arange(30.0).reshape(10, 3))
+        try:
+            if dtype == "uint8" and min(np.ravel(indices)) < 0:
+                pytest.skip("no negative uint8 index")
+            outcomes.append(layer(fw.tensor(indices, dtype=getattr(fw, dtype))).detach().numpy())
+        except (RuntimeError, IndexError) as error:
+            outcomes.append((type(error), str(error).split(" instead")[0].replace("torch.", "")))
+    expected, got = outcomes
+    if isinstance(expected, tuple):
+        assert got[0] is expected[0]
+        assert got[1].replace("ember.", "") == expected[1]
+    else:
+        np.testing.assert_array_equal(got, expected)

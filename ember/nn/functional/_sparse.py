@@ -13,7 +13,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     """Rows of ``weight`` picked by the integer ``input``; ``padding_idx``'s row gets no gradient
     and ``max_norm`` renormalises the looked-up rows of ``weight`` in place. With ``sparse`` the
     weight's ``.grad`` is a sparse COO tensor of the looked-up rows."""
-    if input._data.dtype.kind not in "iu":
+    if input._data.dtype != np.int64 and input._data.dtype != np.int32:
         type_name = tensor_type_name(input._data.dtype)
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {type_name} instead "
@@ -30,12 +30,20 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             padding_idx = num_embeddings + padding_idx
     indices = input._data
     # (a vmap batch of indices is checked by its batching rule's lookup)
-    if type(indices) is np.ndarray and indices.size and (
-            indices.min() < 0 or indices.max() >= num_embeddings):
+    if type(indices) is np.ndarray and indices.size and not _indices_below(indices,
+                                                                            num_embeddings):
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _embedding_renorm(weight, indices, max_norm, norm_type)
     return Embedding.apply(input, weight, padding_idx, scale_grad_by_freq, bool(sparse))
+
+
+def _indices_below(indices, bound):
+    """Whether every integer in ``indices`` lies in [0, bound): one reduction, seen as unsigned
+    (a negative index then exceeds any bound)."""
+    if indices.dtype.kind == "i":
+        indices = indices.view(f"u{indices.itemsize}")
+    return bool(np.maximum.reduce(indices, axis=None) < bound)
 
 
 def _embedding_renorm(weight, indices, max_norm, norm_type):
