@@ -274,6 +274,11 @@ def _vjp(func, primals, argnums, has_aux):
                                f"structure of outputs to the function. cotangents: "
                                f"{cotangent_spec.pprint()}, primal output: "
                                f"{output_spec.pprint()}")
+        extra = [level for level in _batching.active_levels() if level not in levels]
+        if extra and any(_batching.level_of(cotangent) in {level.id for level in extra}
+                         for cotangent in flat_cotangents):
+            return _outer_batched_vjp(physical, variables, flat_cotangents, levels, extra, keep,
+                                      retain_graph)
         seeds = [_physical(cotangent, levels) for cotangent in flat_cotangents]
         with _recording():
             grads = _gradients(physical, variables.leaves, seeds, create_graph, retain_graph)
@@ -283,6 +288,31 @@ def _vjp(func, primals, argnums, has_aux):
     if has_aux:
         return results, vjp_fn, _aux(aux)
     return results, vjp_fn
+
+
+def _outer_batched_vjp(physical, variables, cotangents, levels, extra, keep, retain_graph):
+    """vjp_fn's results for cotangents batched by vmaps entered after the vjp (``extra`` levels,
+    as in vmap(vjp_fn)(basis)): the cotangents' extra batch dims go in front of the vjp's own
+    physical dims and stay batched at the extra levels, so the recorded backward (Tensors, through
+    the batching rules) runs once on the whole batch; the results are moved back behind the
+    vjp's levels. The backward's graph is dropped where the results need none."""
+    everything = tuple(levels) + tuple(extra)
+    inner = tuple(range(len(levels), len(everything)))
+    front = tuple(range(len(extra)))
+    seeds = [_logical(_physical(cotangent, everything).movedim(inner, front), extra)
+             for cotangent in cotangents]
+    with _recording():
+        grads = _gradients(physical, variables.leaves, seeds, True, retain_graph)
+    results = []
+    for value, leaf in zip(grads, variables.leaves):
+        if value is None:
+            value = _logical(Tensor._wrap(np.zeros_like(leaf._data)), levels)
+        else:
+            if not keep:
+                value = value.detach()
+            value = _logical(_physical(value, extra).movedim(front, inner), everything)
+        results.append(value)
+    return tree_unflatten(results, variables.spec)
 
 
 def _check_tensor_outputs(flat_outputs, api):
