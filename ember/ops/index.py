@@ -891,6 +891,9 @@ def gather(input, dim, index, *, sparse_grad=False):
                                "tensor")
         _check_bounds(indices, 1, 0)
         return Gather.apply(input.reshape(1), 0, indices.reshape(-1)).reshape(indices.shape)
+    if indices.ndim == 0 and ndim == 1:
+        # PyTorch counts a 0-d index as 1-d against a 1-d input; the value comes back 0-d
+        return gather(input, dim, index.reshape(1)).reshape(())
     if indices.ndim != ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for position, (size, limit) in enumerate(zip(indices.shape, input._data.shape)):

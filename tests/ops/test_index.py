@@ -730,3 +730,19 @@ def test_gather_and_scatter_add_equal_torch_bit_for_bit(torch, path, dtype, shap
         expected = torch.tensor(values, requires_grad=True)
         expected.gather(axis, torch.tensor(index_array)).backward(torch.tensor(source))
         np.testing.assert_array_equal(leaf.grad.numpy(), expected.grad.numpy())
+
+
+def test_gather_takes_a_0d_index_on_a_vector_like_torch(torch):
+    """PyTorch counts a 0-d index as 1-d against a 1-d input: the value comes back 0-d, with its
+    gradient; a 0-d index against a matrix stays an error."""
+    values = np.array([0.5, -1.0, 2.0, 3.5], dtype=np.float32)
+    results = []
+    for fw in (ember, torch):
+        x = fw.tensor(values, requires_grad=True)
+        picked = x.gather(0, fw.tensor(2))
+        picked.backward()
+        results.append((tuple(picked.shape), picked.item(), x.grad.numpy().tolist()))
+        with pytest.raises(RuntimeError, match="Index tensor must have the same number of "
+                                               "dimensions as input tensor"):
+            fw.zeros(2, 3).gather(1, fw.tensor(1))
+    assert results[0] == results[1]
