@@ -19,6 +19,7 @@ and one backward of that backward per tangent. ``hessian`` is forward over rever
 kink, as the norm's at 0).
 """
 import functools
+import warnings
 import weakref
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..autograd.functional import Alias, reaches_other_leaf
 from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
 from ..tensor import Tensor
-from . import _batching
+from . import _batching, _vmap
 from ._batching import logical as _logical, physical as _physical
 from ._pytree import tree_flatten, tree_map, tree_unflatten
 from ._vmap import _RANDOM_ERROR
@@ -548,14 +549,20 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         plain = not levels and not keep
         sizes = [value.numel() for value in flat_primals]
         columns = [[] for _ in linear.physical]
-        for position in range(sum(sizes)):
-            products = linear.product(_basis(position, sizes, flat_primals), keep, False)
-            for column, value in zip(columns, products):
-                column.append(value)
+        every_stacked = _batched_products(linear, sizes, flat_primals) if plain else None
+        if every_stacked is None:
+            for position in range(sum(sizes)):
+                products = linear.product(_basis(position, sizes, flat_primals), keep, False)
+                for column, value in zip(columns, products):
+                    column.append(value)
         per_output = []
-        for column, output, physical in zip(columns, linear.flat_outputs, linear.physical):
+        for index, (column, output, physical) in enumerate(zip(columns, linear.flat_outputs,
+                                                               linear.physical)):
             # Stacked along the input elements, which then move behind the output's dims.
-            stacked = _stacked(column, plain) if column else None
+            if every_stacked is not None:
+                stacked = every_stacked[index]
+            else:
+                stacked = _stacked(column, plain) if column else None
             blocks = []
             offset = 0
             for primal, size in zip(flat_primals, sizes):
@@ -575,6 +582,33 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             return jacobian, _aux(linear.aux)
         return jacobian
     return wrapper
+
+
+def _batched_products(linear, sizes, flat_primals):
+    """Every column of a plain jacfwd (nothing batched, no graph kept) from one backward of the
+    backward, the one-hot tangents batched by a vmap through the recorded ops (PyTorch vmaps
+    its jvp the same way): one sweep where a loop would run one per input element. None where
+    there is one element or an op of the backward has no batching rule."""
+    count = sum(sizes)
+    if count < 2:
+        return None
+    tangents = []
+    offset = 0
+    for size, primal in zip(sizes, flat_primals):
+        rows = np.zeros((count, size), primal._data.dtype)
+        rows[offset:offset + size] = np.eye(size, dtype=primal._data.dtype)
+        tangents.append(Tensor._wrap(rows.reshape((count,) + tuple(primal._data.shape))))
+        offset += size
+
+    def column(*tangent_values):
+        return tuple(linear.product(list(tangent_values), True, False))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # the per-sample fallback: loop instead
+            products = _vmap.vmap(column)(*tangents)
+    except UserWarning:
+        return None
+    return [Tensor._wrap(value._data) for value in products]
 
 
 def hessian(func, argnums=0):
