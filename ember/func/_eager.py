@@ -487,8 +487,8 @@ def _block(stacked, offset, size, shape, plain):
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
     """A function returning the Jacobian of ``func`` with respect to the arguments ``argnums``,
-    by reverse mode: one vjp per output element (``chunk_size`` is accepted; the rows are
-    computed one backward at a time either way). Blocks have shape output.shape + input.shape,
+    by reverse mode: every output element's vjp, batched in one backward where nothing else is
+    (``chunk_size`` is accepted and ignored). Blocks have shape output.shape + input.shape,
     nested as the outputs, then as the differentiated arguments."""
     if not (chunk_size is None or chunk_size > 0):
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
@@ -505,13 +505,20 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
         plain = not _batching.active_levels() and not any(
             value.requires_grad for value in flat_outputs)
         rows = [[] for _ in flat_primals]
-        for position in range(total):
-            basis = tree_unflatten(_basis(position, sizes, flat_outputs), output_spec)
-            for row, value in zip(rows, tree_flatten(vjp_fn(basis))[0]):
-                row.append(value)
+        every_stacked = _one_batched_call(
+            lambda *basis: tree_flatten(vjp_fn(tree_unflatten(list(basis), output_spec)))[0],
+            sizes, flat_outputs) if plain else None
+        if every_stacked is None:
+            for position in range(total):
+                basis = tree_unflatten(_basis(position, sizes, flat_outputs), output_spec)
+                for row, value in zip(rows, tree_flatten(vjp_fn(basis))[0]):
+                    row.append(value)
         blocks = [[None] * len(flat_primals) for _ in flat_outputs]
         for index, (row, primal) in enumerate(zip(rows, flat_primals)):
-            stacked = _stacked(row, plain) if total else None
+            if every_stacked is not None:
+                stacked = every_stacked[index]
+            else:
+                stacked = _stacked(row, plain) if total else None
             offset = 0
             for number, (output, size) in enumerate(zip(flat_outputs, sizes)):
                 shape = tuple(output.shape) + tuple(primal.shape)
@@ -549,7 +556,9 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         plain = not levels and not keep
         sizes = [value.numel() for value in flat_primals]
         columns = [[] for _ in linear.physical]
-        every_stacked = _batched_products(linear, sizes, flat_primals) if plain else None
+        every_stacked = _one_batched_call(
+            lambda *tangents: linear.product(list(tangents), True, False), sizes,
+            flat_primals) if plain else None
         if every_stacked is None:
             for position in range(sum(sizes)):
                 products = linear.product(_basis(position, sizes, flat_primals), keep, False)
@@ -584,31 +593,29 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     return wrapper
 
 
-def _batched_products(linear, sizes, flat_primals):
-    """Every column of a plain jacfwd (nothing batched, no graph kept) from one backward of the
-    backward, the one-hot tangents batched by a vmap through the recorded ops (PyTorch vmaps
-    its jvp the same way): one sweep where a loop would run one per input element. None where
-    there is one element or an op of the backward has no batching rule."""
+def _one_batched_call(function, sizes, references):
+    """``function`` of every one-hot basis vector of the concatenated flat ``references`` at
+    once, through a vmap over the recorded ops (PyTorch vmaps its vjp and jvp the same way):
+    the plain Jacobian's rows or columns, stacked along a new first dim, from one sweep where a
+    loop would run one per element. None where there is one element, or where an op has no
+    batching rule (the caller loops)."""
     count = sum(sizes)
     if count < 2:
         return None
-    tangents = []
+    basis = []
     offset = 0
-    for size, primal in zip(sizes, flat_primals):
-        rows = np.zeros((count, size), primal._data.dtype)
-        rows[offset:offset + size] = np.eye(size, dtype=primal._data.dtype)
-        tangents.append(Tensor._wrap(rows.reshape((count,) + tuple(primal._data.shape))))
+    for size, reference in zip(sizes, references):
+        rows = np.zeros((count, size), reference._data.dtype)
+        rows[offset:offset + size] = np.eye(size, dtype=reference._data.dtype)
+        basis.append(Tensor._wrap(rows.reshape((count,) + tuple(reference._data.shape))))
         offset += size
-
-    def column(*tangent_values):
-        return tuple(linear.product(list(tangent_values), True, False))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # the per-sample fallback: loop instead
-            products = _vmap.vmap(column)(*tangents)
+            results = _vmap.vmap(lambda *values: tuple(function(*values)))(*basis)
     except UserWarning:
         return None
-    return [Tensor._wrap(value._data) for value in products]
+    return [Tensor._wrap(value._data) for value in results]
 
 
 def hessian(func, argnums=0):

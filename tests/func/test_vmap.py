@@ -563,6 +563,31 @@ def test_vmap_of_a_vjp_fn_taken_outside_runs_batched_like_torch(torch, batched_o
     assert_same_tree(*_both(torch, run), rtol=1e-5, atol=1e-6)
 
 
+def test_jacrev_of_jacrev_through_indexing_batches_its_embeds_like_torch(torch, batched_only,
+                                                                        monkeypatch):
+    """The tutorial's jacrev(jacrev(predict)): the outer rows come from one vmapped vjp through
+    the inner Jacobian's reads and row selections, whose backward (Embed, writing a sample's
+    values into zeros) has a batching rule, including advanced and accumulating keys."""
+    from ember.func import _eager
+    calls = []
+    inner = _eager._autograd_grad
+    monkeypatch.setattr(_eager, "_autograd_grad",
+                        lambda *args, **kwargs: calls.append(1) or inner(*args, **kwargs))
+
+    def run(fw):
+        weight, x = inputs(fw, (3, 5), (5,))
+
+        def predict(v):
+            return (fw.nn.functional.linear(v, weight).tanh()[1:] * v[[0, 2]]).sin()
+        hessian = fw.func.jacrev(fw.func.jacrev(predict))(x)
+        _, pull_back = fw.func.vjp(lambda v: v[[0, 0, 3]] * v[1:4] + v[None, 2], x)
+        (rows,) = fw.func.vmap(pull_back)(fw.eye(3, dtype=x.dtype))
+        return hessian, rows
+    ours = run(ember)
+    assert len(calls) < 8  # the outer Jacobian's 16 rows one vjp each made 20 and more
+    assert_same_tree(ours, run(torch))
+
+
 def test_grad_inside_nested_vmaps_gives_per_sample_per_sample_gradients(torch, batched_only):
     def run(fw):
         x, y, w = inputs(fw, (3, 4), (2, 4), (4,))
