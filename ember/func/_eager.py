@@ -593,14 +593,19 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     return wrapper
 
 
+# The most elements of the one-hot basis a batched Jacobian builds (256 MiB of float32); past
+# it the rows or columns are taken one at a time, in memory proportional to one.
+_BATCHED_BASIS_LIMIT = 1 << 26
+
+
 def _one_batched_call(function, sizes, references):
     """``function`` of every one-hot basis vector of the concatenated flat ``references`` at
     once, through a vmap over the recorded ops (PyTorch vmaps its vjp and jvp the same way):
     the plain Jacobian's rows or columns, stacked along a new first dim, from one sweep where a
-    loop would run one per element. None where there is one element, or where an op has no
-    batching rule (the caller loops)."""
+    loop would run one per element. None where there is one element, where the basis would be
+    too large, or where an op has no batching rule (the caller loops)."""
     count = sum(sizes)
-    if count < 2:
+    if count < 2 or count * count > _BATCHED_BASIS_LIMIT:
         return None
     basis = []
     offset = 0
