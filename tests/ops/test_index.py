@@ -746,3 +746,28 @@ def test_gather_takes_a_0d_index_on_a_vector_like_torch(torch):
                                                "dimensions as input tensor"):
             fw.zeros(2, 3).gather(1, fw.tensor(1))
     assert results[0] == results[1]
+
+
+def test_scatters_take_a_0d_index_and_src_beside_a_vector_like_torch(torch):
+    """As gather, PyTorch's scatters count a 0-d index or src as 1-d; their shape errors carry
+    no op prefix."""
+    def run(fw):
+        x = fw.arange(4.0)
+        results = [x.scatter(0, fw.tensor(1), fw.tensor(9.0)), x.scatter(0, fw.tensor(2), 7.0),
+                   x.scatter_add(0, fw.tensor(1), fw.tensor(5.0)),
+                   x.scatter(0, fw.tensor(1), fw.tensor([9.0, 8.0])),
+                   x.scatter_reduce(0, fw.tensor(3), fw.tensor(2.0), "sum"),
+                   x.scatter(0, fw.tensor([1]), fw.tensor(3.0))]
+        messages = []
+        for bad in (lambda: fw.zeros(2, 2).scatter(0, fw.tensor(1), 1.0),
+                    lambda: fw.zeros(2, 2).scatter_add(0, fw.zeros(1, 1, 1, dtype=fw.int64),
+                                                       fw.ones(1, 1, 1)),
+                    lambda: fw.zeros(2, 2).scatter(0, fw.zeros(1, 1, dtype=fw.int64),
+                                                   fw.ones(1, 1, 1)),
+                    lambda: fw.zeros(2, 2).scatter(0, fw.zeros(3, 1, dtype=fw.int64),
+                                                   fw.ones(1, 1))):
+            with pytest.raises(RuntimeError) as error:
+                bad()
+            messages.append(str(error.value))
+        return [value.tolist() for value in results], messages
+    assert run(ember) == run(torch)
