@@ -487,8 +487,8 @@ def _block(stacked, offset, size, shape, plain):
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
     """A function returning the Jacobian of ``func`` with respect to the arguments ``argnums``,
-    by reverse mode: every output element's vjp, batched in one backward where nothing else is
-    (``chunk_size`` is accepted and ignored). Blocks have shape output.shape + input.shape,
+    by reverse mode: every output element's vjp, batched in backwards of ``chunk_size`` rows
+    (or as many as fit 2**26 basis elements) where nothing else is batched. Blocks have shape output.shape + input.shape,
     nested as the outputs, then as the differentiated arguments."""
     if not (chunk_size is None or chunk_size > 0):
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
@@ -507,7 +507,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
         rows = [[] for _ in flat_primals]
         every_stacked = _one_batched_call(
             lambda *basis: tree_flatten(vjp_fn(tree_unflatten(list(basis), output_spec)))[0],
-            sizes, flat_outputs) if plain else None
+            sizes, flat_outputs, chunk_size) if plain else None
         if every_stacked is None:
             for position in range(total):
                 basis = tree_unflatten(_basis(position, sizes, flat_outputs), output_spec)
@@ -593,34 +593,43 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     return wrapper
 
 
-# The most elements of the one-hot basis a batched Jacobian builds (256 MiB of float32); past
-# it the rows or columns are taken one at a time, in memory proportional to one.
+# The most elements of the one-hot basis one batched call takes (256 MiB of float32): larger
+# Jacobians take their rows or columns in chunks of that size, one backward each.
 _BATCHED_BASIS_LIMIT = 1 << 26
 
 
-def _one_batched_call(function, sizes, references):
-    """``function`` of every one-hot basis vector of the concatenated flat ``references`` at
-    once, through a vmap over the recorded ops (PyTorch vmaps its vjp and jvp the same way):
-    the plain Jacobian's rows or columns, stacked along a new first dim, from one sweep where a
-    loop would run one per element. None where there is one element, where the basis would be
-    too large, or where an op has no batching rule (the caller loops)."""
+def _one_batched_call(function, sizes, references, chunk_size=None):
+    """``function`` of every one-hot basis vector of the concatenated flat ``references``,
+    through a vmap over the recorded ops (PyTorch vmaps its vjp and jvp the same way): the plain
+    Jacobian's rows or columns stacked along a new first dim, from one backward per chunk of
+    basis vectors where a loop would run one per element. None where there is one element or
+    where an op has no batching rule (the caller loops)."""
     count = sum(sizes)
-    if count < 2 or count * count > _BATCHED_BASIS_LIMIT:
+    if count < 2:
         return None
-    basis = []
-    offset = 0
-    for size, reference in zip(sizes, references):
-        rows = np.zeros((count, size), reference._data.dtype)
-        rows[offset:offset + size] = np.eye(size, dtype=reference._data.dtype)
-        basis.append(Tensor._wrap(rows.reshape((count,) + tuple(reference._data.shape))))
-        offset += size
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)  # the per-sample fallback: loop instead
-            results = _vmap.vmap(lambda *values: tuple(function(*values)))(*basis)
-    except UserWarning:
-        return None
-    return [Tensor._wrap(value._data) for value in results]
+    chunk = max(1, _BATCHED_BASIS_LIMIT // count)
+    if chunk_size is not None:
+        chunk = min(chunk, chunk_size)
+    pieces = []
+    for first in range(0, count, chunk):
+        last = min(first + chunk, count)
+        basis = []
+        offset = 0
+        for size, reference in zip(sizes, references):
+            rows = np.zeros((last - first, size), reference._data.dtype)
+            for row in range(max(first, offset), min(last, offset + size)):
+                rows[row - first, row - offset] = 1
+            basis.append(Tensor._wrap(rows.reshape((last - first,) + tuple(reference._data.shape))))
+            offset += size
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", UserWarning)  # the per-sample fallback: loop
+                results = _vmap.vmap(lambda *values: tuple(function(*values)))(*basis)
+        except UserWarning:
+            return None
+        pieces.append([value._data for value in results])
+    return [Tensor._wrap(parts[0] if len(parts) == 1 else np.concatenate(parts))
+            for parts in zip(*pieces)]
 
 
 def hessian(func, argnums=0):
