@@ -801,3 +801,20 @@ def test_jacfwd_takes_every_column_in_one_batched_sweep_like_torchs_vmapped_jvp(
     ours = run(ember)
     assert len(calls) < 12  # a loop over the 48 + 12 + 10 input elements made 70 and more
     assert_same_tree(ours, run(torch), rtol=1e-5, atol=1e-6)
+
+
+def test_jacrev_chunk_size_takes_rows_in_chunks_like_torch(torch, monkeypatch):
+    """``chunk_size`` bounds the rows one batched backward takes (as the 2**26-element basis
+    limit does for large Jacobians): ten outputs in chunks of three are four backwards."""
+    from ember.func import _eager
+    calls = []
+    inner = _eager._autograd_grad
+    monkeypatch.setattr(_eager, "_autograd_grad",
+                        lambda *args, **kwargs: calls.append(1) or inner(*args, **kwargs))
+
+    def run(fw):
+        weight, x = inputs(fw, (10, 6), (6,), dtype="float32")
+        return fw.func.jacrev(lambda v: (weight @ v).sin() * v.sum(), chunk_size=3)(x)
+    ours = run(ember)
+    assert len(calls) == 4
+    assert_same_tree(ours, run(torch), rtol=1e-5, atol=1e-6)
