@@ -770,11 +770,19 @@ def randn_like(input, generator=None, dtype=None, requires_grad=False, device=No
     return _drawn_like(input, target, memory_format, requires_grad, draw)
 
 
-def randint_like(input, low, high=None, generator=None, dtype=None, requires_grad=False,
+def randint_like(input, low=None, high=None, generator=None, dtype=None, requires_grad=False,
                  device=None, layout=None, memory_format=preserve_format):
-    target = _like("randint_like", input, dtype, device, layout, memory_format)
+    """Integers uniform in [low, high) shaped like ``input``: ``randint_like(input, high)``,
+    ``randint_like(input, high=high)`` or ``randint_like(input, low, high)``."""
     if high is None:
+        if low is None:
+            raise TypeError("randint_like() received an invalid combination of arguments - got "
+                            "(Tensor), but expected one of:\n * (Tensor input, int low, int "
+                            "high, ...)\n * (Tensor input, int high, ...)")
         low, high = 0, low
+    elif low is None:
+        low = 0
+    target = _like("randint_like", input, dtype, device, layout, memory_format)
     randint(low, high, (0,), dtype=target)  # randint's checks of the bounds for the dtype
     return _drawn_like(input, target, memory_format, requires_grad,
                        lambda contiguous, shape: _random.integers(

@@ -6,9 +6,9 @@ refused with a clear error. ``is_scripting()`` and ``is_tracing()`` are False.""
 import typing
 import warnings
 
-__all__ = ["Attribute", "Final", "annotate", "export", "freeze", "ignore", "interface",
-           "is_scripting", "is_tracing", "load", "optimize_for_inference", "save", "script",
-           "trace", "trace_module", "unused"]
+__all__ = ["Attribute", "Final", "ScriptModule", "annotate", "export", "freeze", "ignore",
+           "interface", "is_scripting", "is_tracing", "load", "optimize_for_inference", "save",
+           "script", "script_method", "trace", "trace_module", "unused"]
 
 Final = typing.Final
 
@@ -137,3 +137,25 @@ ignore = _passthrough
 unused = _passthrough
 export = _passthrough
 interface = _passthrough
+
+
+def script_method(fn):
+    """``fn`` itself: a ScriptModule's methods run eagerly (PyTorch warns that it is deprecated)."""
+    _deprecated("script_method")
+    return fn
+
+
+_script_module = []  # the ScriptModule class, made on first use
+
+
+def __getattr__(name):
+    """``ScriptModule``: the base class of the legacy TorchScript modules, an eager nn.Module
+    here (its subclasses define ``__init__`` and ``forward`` as any module does)."""
+    if name != "ScriptModule":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _script_module:
+        from .nn import Module  # nn stands above the jit shims
+        _script_module.append(type("ScriptModule", (Module,), {
+            "__module__": __name__, "__qualname__": "ScriptModule",
+            "__doc__": "A module written for TorchScript, run eagerly."}))
+    return _script_module[0]

@@ -14,6 +14,7 @@ from .ops.elementwise.casting import autocast_op
 from .ops.linalg import matmul  # noqa: F401
 from .ops.reduce import vector_norm
 from .ops.shape import diagonal as _diagonal, require_tensor
+from ._tensor_methods import numpy_names as _numpy_names
 from .tensor import Tensor
 
 __all__ = ["cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh",
@@ -191,3 +192,13 @@ def tensorsolve(A, B, dims=None):
     result_shape = tuple(A.shape[B.ndim:])
     rows = int(np.prod(B.shape))
     return solve(A.reshape(rows, -1), B.reshape(rows)).reshape(result_shape)
+
+
+def _taking_numpy_names():
+    """axis=/keepdims= for dim=/keepdim=, as PyTorch's linalg functions take them
+    (``linalg.norm(A, ord=1, axis=0)``)."""
+    for name in __all__:
+        globals()[name] = _numpy_names(globals()[name])
+
+
+_taking_numpy_names()

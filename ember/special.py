@@ -16,6 +16,7 @@ import numpy as np
 from . import _dtype, _out
 from . import overrides as _overrides
 from ._factories import as_tensor
+from ._tensor_methods import numpy_names as _numpy_names
 from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, logical_and,
                   logical_or, logit, neg, polygamma, sigmoid, sinc, where, xlogy)
 from .ops import lgamma as gammaln
@@ -323,6 +324,14 @@ def _taking_out():
                            is function else _out.accepting_out(function, "special_" + name))
 
 
+def _taking_numpy_names():
+    """axis=/keepdims= for dim=/keepdim=, as PyTorch's special functions take them
+    (``special.logsumexp(x, axis=1)``)."""
+    for name in __all__:
+        globals()[name] = _numpy_names(globals()[name])
+
+
+_taking_numpy_names()
 _taking_out()
 # Loaded lazily: if a program already turned the __torch_function__ protocol on, these dispatch too.
 _overrides.wrap_module(sys.modules[__name__])

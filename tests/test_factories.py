@@ -134,6 +134,7 @@ BAD_INPUTS = {
     "multinomial_scalar": lambda fw: fw.multinomial(fw.tensor(1.0), 1),
     "multinomial_3d": lambda fw: fw.multinomial(fw.ones(2, 2, 2), 1),
     "randint_like_bounds": lambda fw: fw.randint_like(fw.ones(2), 5, 2),
+    "randint_like_no_bound": lambda fw: fw.randint_like(fw.ones(2)),
     "full_like_str": lambda fw: fw.full_like(fw.ones(2), "a"),
     "full_like_overflow": lambda fw: fw.full_like(fw.ones(2, dtype=fw.uint8), 300),
     "rand_like_integer": lambda fw: fw.rand_like(fw.ones(2, dtype=fw.int64)),
@@ -144,6 +145,10 @@ BAD_INPUTS = {
 VALUES = {
     "logspace": lambda fw: (fw.logspace(0, 2, 3), fw.logspace(-1, 1, 5, base=2.0),
                             fw.logspace(0, 3, 4, dtype=fw.float64)),
+    # PyHessian's Rademacher probes: randint_like(p, high=2)
+    "randint_like_keywords": lambda fw: (fw.manual_seed(0), fw.randint_like(fw.zeros(2, 3), high=2),
+                                         fw.randint_like(fw.zeros(4), low=1, high=3),
+                                         fw.randint_like(fw.zeros(3, dtype=fw.int32), 5))[1:],
 }
 
 

@@ -321,6 +321,8 @@ class _InputLink(Node):
 
     @classmethod
     def link(cls, gradient, input_edge, input_meta=None):
+        if type(gradient._data) is not np.ndarray:
+            return gradient  # a vmap batch's stand-in: its graph is the batch's, not linked
         node = object.__new__(cls)
         node.zeros_meta = input_meta
         if gradient.grad_fn is not None:

@@ -13,7 +13,7 @@ import types
 
 from .version import TORCH_VERSION
 
-TOP_LEVEL = ("torch", "torchvision")
+TOP_LEVEL = ("torch", "torchvision", "functorch")
 
 # torch's module name -> the ember modules that provide it: submodules resolve under the first,
 # attributes are looked up in each in turn. The longest entry that is the name or a package
@@ -45,6 +45,8 @@ TABLE = {
     "torch.cpu.amp.autocast_mode": ("ember.cpu.amp",),
     "torch.cpu.amp.grad_scaler": ("ember.cpu.amp",),
     "torchvision": ("ember.vision",),
+    # the pre-2.0 package of function transforms that PyTorch still ships beside torch.func
+    "functorch": ("ember.func._functorch",),
     "torch.storage": ("ember._storage",),
     # torch's older spellings of torch.ao's quantization and quantized layers.
     "torch.quantization": ("ember.ao.quantization",),
@@ -72,6 +74,7 @@ EMBER_ONLY = frozenset({
 OWN_ATTRIBUTES = {
     "torch": {"__version__": TORCH_VERSION},
     "torch.version": {"__version__": TORCH_VERSION},
+    "functorch": {"__version__": TORCH_VERSION},
 }
 
 

@@ -589,6 +589,24 @@ def _advanced_index(op_class, args, level):
     return wrap(op_class.apply(value, (slice(None),) + key), level)
 
 
+def _embed(op_class, args, level):
+    """The backward of reading at ``key``: each sample's values written into zeros of the
+    sample's shape, the key behind the batch dimension (keys that batching would reorder, as
+    for indexing, are refused)."""
+    values, shape, key, accumulate = args
+    parts = key if isinstance(key, tuple) else (key,)
+    advanced = [position for position, item in enumerate(parts)
+                if isinstance(item, (np.ndarray, bool))]
+    if any(isinstance(item, BatchedArray) for item in parts) or (
+            advanced and advanced[-1] - advanced[0] + 1 != len(advanced)):
+        raise Unbatchable(describe(op_class))
+    batch = _first_batched(op_class, args, level)
+    region = np.broadcast_to(np.empty((), np.int8), tuple(shape))[key]
+    batch = _lifted(batch, region.ndim)
+    return wrap(op_class.apply(batch, (batch.shape[0],) + tuple(shape), (slice(None),) + parts,
+                               accumulate), level)
+
+
 def _gather(op_class, args, level):
     """gather: unbatched indices repeated along the batch (a view), batched ones (sort's, made
     by an op) taken as they are."""
@@ -1309,6 +1327,7 @@ _register(_basic_index, index_ops.BasicIndex)
 _register(_advanced_index, index_ops.AdvancedIndex, index_ops.IndexSelect)
 _register(_index_put, index_ops.IndexPut)
 _register(_gather, index_ops.Gather)
+_register(_embed, index_ops.Embed)
 _register(_matmul, linalg_ops.MatMul)
 _register(_einsum, linalg_ops.Einsum)
 _register(_linear, Linear)

@@ -19,6 +19,7 @@ and one backward of that backward per tangent. ``hessian`` is forward over rever
 kink, as the norm's at 0).
 """
 import functools
+import warnings
 import weakref
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..autograd.functional import Alias, reaches_other_leaf
 from ..autograd.grad_mode import inference_mode, is_grad_enabled
 from ..ops.shape import stack
 from ..tensor import Tensor
-from . import _batching
+from . import _batching, _vmap
 from ._batching import logical as _logical, physical as _physical
 from ._pytree import tree_flatten, tree_map, tree_unflatten
 from ._vmap import _RANDOM_ERROR
@@ -274,6 +275,11 @@ def _vjp(func, primals, argnums, has_aux):
                                f"structure of outputs to the function. cotangents: "
                                f"{cotangent_spec.pprint()}, primal output: "
                                f"{output_spec.pprint()}")
+        extra = [level for level in _batching.active_levels() if level not in levels]
+        if extra and any(_batching.level_of(cotangent) in {level.id for level in extra}
+                         for cotangent in flat_cotangents):
+            return _outer_batched_vjp(physical, variables, flat_cotangents, levels, extra, keep,
+                                      retain_graph)
         seeds = [_physical(cotangent, levels) for cotangent in flat_cotangents]
         with _recording():
             grads = _gradients(physical, variables.leaves, seeds, create_graph, retain_graph)
@@ -283,6 +289,31 @@ def _vjp(func, primals, argnums, has_aux):
     if has_aux:
         return results, vjp_fn, _aux(aux)
     return results, vjp_fn
+
+
+def _outer_batched_vjp(physical, variables, cotangents, levels, extra, keep, retain_graph):
+    """vjp_fn's results for cotangents batched by vmaps entered after the vjp (``extra`` levels,
+    as in vmap(vjp_fn)(basis)): the cotangents' extra batch dims go in front of the vjp's own
+    physical dims and stay batched at the extra levels, so the recorded backward (Tensors, through
+    the batching rules) runs once on the whole batch; the results are moved back behind the
+    vjp's levels. The backward's graph is dropped where the results need none."""
+    everything = tuple(levels) + tuple(extra)
+    inner = tuple(range(len(levels), len(everything)))
+    front = tuple(range(len(extra)))
+    seeds = [_logical(_physical(cotangent, everything).movedim(inner, front), extra)
+             for cotangent in cotangents]
+    with _recording():
+        grads = _gradients(physical, variables.leaves, seeds, True, retain_graph)
+    results = []
+    for value, leaf in zip(grads, variables.leaves):
+        if value is None:
+            value = _logical(Tensor._wrap(np.zeros_like(leaf._data)), levels)
+        else:
+            if not keep:
+                value = value.detach()
+            value = _logical(_physical(value, extra).movedim(front, inner), everything)
+        results.append(value)
+    return tree_unflatten(results, variables.spec)
 
 
 def _check_tensor_outputs(flat_outputs, api):
@@ -456,8 +487,8 @@ def _block(stacked, offset, size, shape, plain):
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
     """A function returning the Jacobian of ``func`` with respect to the arguments ``argnums``,
-    by reverse mode: one vjp per output element (``chunk_size`` is accepted; the rows are
-    computed one backward at a time either way). Blocks have shape output.shape + input.shape,
+    by reverse mode: every output element's vjp, batched in backwards of ``chunk_size`` rows
+    (or as many as fit 2**26 basis elements) where nothing else is batched. Blocks have shape output.shape + input.shape,
     nested as the outputs, then as the differentiated arguments."""
     if not (chunk_size is None or chunk_size > 0):
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
@@ -474,13 +505,20 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
         plain = not _batching.active_levels() and not any(
             value.requires_grad for value in flat_outputs)
         rows = [[] for _ in flat_primals]
-        for position in range(total):
-            basis = tree_unflatten(_basis(position, sizes, flat_outputs), output_spec)
-            for row, value in zip(rows, tree_flatten(vjp_fn(basis))[0]):
-                row.append(value)
+        every_stacked = _one_batched_call(
+            lambda *basis: tree_flatten(vjp_fn(tree_unflatten(list(basis), output_spec)))[0],
+            sizes, flat_outputs, chunk_size) if plain else None
+        if every_stacked is None:
+            for position in range(total):
+                basis = tree_unflatten(_basis(position, sizes, flat_outputs), output_spec)
+                for row, value in zip(rows, tree_flatten(vjp_fn(basis))[0]):
+                    row.append(value)
         blocks = [[None] * len(flat_primals) for _ in flat_outputs]
         for index, (row, primal) in enumerate(zip(rows, flat_primals)):
-            stacked = _stacked(row, plain) if total else None
+            if every_stacked is not None:
+                stacked = every_stacked[index]
+            else:
+                stacked = _stacked(row, plain) if total else None
             offset = 0
             for number, (output, size) in enumerate(zip(flat_outputs, sizes)):
                 shape = tuple(output.shape) + tuple(primal.shape)
@@ -518,14 +556,22 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         plain = not levels and not keep
         sizes = [value.numel() for value in flat_primals]
         columns = [[] for _ in linear.physical]
-        for position in range(sum(sizes)):
-            products = linear.product(_basis(position, sizes, flat_primals), keep, False)
-            for column, value in zip(columns, products):
-                column.append(value)
+        every_stacked = _one_batched_call(
+            lambda *tangents: linear.product(list(tangents), True, False), sizes,
+            flat_primals) if plain else None
+        if every_stacked is None:
+            for position in range(sum(sizes)):
+                products = linear.product(_basis(position, sizes, flat_primals), keep, False)
+                for column, value in zip(columns, products):
+                    column.append(value)
         per_output = []
-        for column, output, physical in zip(columns, linear.flat_outputs, linear.physical):
+        for index, (column, output, physical) in enumerate(zip(columns, linear.flat_outputs,
+                                                               linear.physical)):
             # Stacked along the input elements, which then move behind the output's dims.
-            stacked = _stacked(column, plain) if column else None
+            if every_stacked is not None:
+                stacked = every_stacked[index]
+            else:
+                stacked = _stacked(column, plain) if column else None
             blocks = []
             offset = 0
             for primal, size in zip(flat_primals, sizes):
@@ -545,6 +591,45 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             return jacobian, _aux(linear.aux)
         return jacobian
     return wrapper
+
+
+# The most elements of the one-hot basis one batched call takes (256 MiB of float32): larger
+# Jacobians take their rows or columns in chunks of that size, one backward each.
+_BATCHED_BASIS_LIMIT = 1 << 26
+
+
+def _one_batched_call(function, sizes, references, chunk_size=None):
+    """``function`` of every one-hot basis vector of the concatenated flat ``references``,
+    through a vmap over the recorded ops (PyTorch vmaps its vjp and jvp the same way): the plain
+    Jacobian's rows or columns stacked along a new first dim, from one backward per chunk of
+    basis vectors where a loop would run one per element. None where there is one element or
+    where an op has no batching rule (the caller loops)."""
+    count = sum(sizes)
+    if count < 2:
+        return None
+    chunk = max(1, _BATCHED_BASIS_LIMIT // count)
+    if chunk_size is not None:
+        chunk = min(chunk, chunk_size)
+    pieces = []
+    for first in range(0, count, chunk):
+        last = min(first + chunk, count)
+        basis = []
+        offset = 0
+        for size, reference in zip(sizes, references):
+            rows = np.zeros((last - first, size), reference._data.dtype)
+            for row in range(max(first, offset), min(last, offset + size)):
+                rows[row - first, row - offset] = 1
+            basis.append(Tensor._wrap(rows.reshape((last - first,) + tuple(reference._data.shape))))
+            offset += size
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", UserWarning)  # the per-sample fallback: loop
+                results = _vmap.vmap(lambda *values: tuple(function(*values)))(*basis)
+        except UserWarning:
+            return None
+        pieces.append([value._data for value in results])
+    return [Tensor._wrap(parts[0] if len(parts) == 1 else np.concatenate(parts))
+            for parts in zip(*pieces)]
 
 
 def hessian(func, argnums=0):

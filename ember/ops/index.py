@@ -891,6 +891,9 @@ def gather(input, dim, index, *, sparse_grad=False):
                                "tensor")
         _check_bounds(indices, 1, 0)
         return Gather.apply(input.reshape(1), 0, indices.reshape(-1)).reshape(indices.shape)
+    if indices.ndim == 0 and ndim == 1:
+        # PyTorch counts a 0-d index as 1-d against a 1-d input; the value comes back 0-d
+        return gather(input, dim, index.reshape(1)).reshape(())
     if indices.ndim != ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for position, (size, limit) in enumerate(zip(indices.shape, input._data.shape)):
@@ -1140,26 +1143,26 @@ def _check_scatter(operation, input, dim, index, src):
     indices = _index_tensor(index, operation)
     ndim = input._data.ndim
     axis = _dim(dim, ndim, operation)
-    if indices.ndim != ndim and not (ndim == 0 and indices.ndim <= 1):
-        raise RuntimeError(f"{operation}(): Index tensor must have the same number of dimensions "
-                           f"as self tensor")
+    # PyTorch counts a 0-d tensor as 1-d in these checks (x.scatter(0, tensor(1), tensor(9.)))
+    if max(indices.ndim, 1) != max(ndim, 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
     if isinstance(src, Tensor):
         if src._data.dtype != input._data.dtype:
             # every scatter variant says scatter() here, as PyTorch's shared check does
             raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
-        if src._data.ndim != indices.ndim and not (ndim == 0 and src._data.ndim <= 1):
-            raise RuntimeError(f"{operation}(): Index tensor must have the same number of "
-                               f"dimensions as src tensor")
+        if max(src._data.ndim, 1) != max(indices.ndim, 1):
+            raise RuntimeError("Index tensor must have the same number of dimensions as src "
+                               "tensor")
     elif src is not None and not isinstance(src, _ASSIGNABLE):
         raise TypeError(f"{operation}(): argument 'src' must be Tensor or a number, not "
                         f"{type(src).__name__}")
     shape = input._data.shape or (1,)
-    for position, size in enumerate(indices.shape):
+    for position, size in enumerate(indices.shape or (1,)):
         limit = shape[position] if position != axis else size
-        if isinstance(src, Tensor) and src._data.ndim:
-            limit = min(limit, src._data.shape[position])
+        if isinstance(src, Tensor):
+            limit = min(limit, (src._data.shape or (1,))[position])
         if size > limit:
-            raise RuntimeError(f"{operation}(): Expected index {list(indices.shape)} to be no "
+            raise RuntimeError(f"Expected index {list(indices.shape)} to be no "
                                f"larger than self {list(input._data.shape)} apart from dimension "
                                f"{axis}" + (f" and to be no larger size than src "
                                             f"{list(src._data.shape)}"
@@ -1170,6 +1173,10 @@ def _check_scatter(operation, input, dim, index, src):
 def _scatter_op(cls, input, axis, indices, src, *extra):
     """``cls.apply`` with a 0-d input, index and src seen as 1-element vectors."""
     if input._data.ndim:
+        if input._data.ndim == 1:  # a 0-d index or src beside a vector
+            indices = indices.reshape(-1)
+            if isinstance(src, Tensor) and not src._data.ndim:
+                src = src.reshape(1)
         return cls.apply(input, axis, indices, src, *extra)
     flat_src = src.reshape(-1) if isinstance(src, Tensor) else src
     return cls.apply(input.reshape(1), 0, indices.reshape(-1), flat_src, *extra).reshape(())

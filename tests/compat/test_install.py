@@ -35,6 +35,18 @@ def test_names_resolve_to_embers_objects(ember_torch):
     assert torch.zeros(2).tolist() == [0.0, 0.0]
 
 
+def test_functorch_resolves_to_embers_function_transforms(ember_torch):
+    """Older programs import the functorch package that PyTorch still ships beside torch.func."""
+    import functorch
+    from functorch import make_functional, vmap
+    from ember.func import _functorch
+    assert vmap is _functorch.vmap and make_functional is _functorch.make_functional
+    assert functorch.__version__.startswith("2.13.0")
+    with pytest.warns(FutureWarning, match="`functorch.grad` is deprecated"):
+        gradient = functorch.grad(lambda x: (x * x).sum())(ember.ones(2))
+    assert gradient.tolist() == [2.0, 2.0]
+
+
 def test_version_compares_like_torchs(ember_torch):
     import torch
     assert torch.__version__.startswith("2.13.0")

@@ -267,6 +267,42 @@ def test_jit_passes_modules_and_functions_through():
 
 
 
+def test_script_module_subclasses_run_eagerly_like_torch(torch):
+    """A PINN's ``class network(torch.jit.ScriptModule)`` with a plain forward, and the legacy
+    ``@torch.jit.script_method``: modules like any other, same parameters and outputs."""
+    def build(library):
+        class Network(library.jit.ScriptModule):
+            def __init__(self):
+                super().__init__()
+                self.hidden = library.nn.Linear(3, 4)
+
+            def forward(self, x):
+                return self.hidden(x).tanh()
+
+        class Scripted(library.jit.ScriptModule):
+            def __init__(self):
+                super().__init__()
+                self.out = library.nn.Linear(4, 1)
+
+            with pytest.warns(DeprecationWarning, match="torch.jit.script_method"):
+                @library.jit.script_method
+                def forward(self, x):
+                    return self.out(x).relu()
+        return Network(), Scripted()
+    ours, theirs = build(ember), build(torch)
+    x = np.linspace(-1.0, 1.0, 6, dtype=np.float32).reshape(2, 3)
+    for mine, reference in zip(ours, theirs):
+        assert isinstance(mine, ember.jit.ScriptModule) and isinstance(mine, ember.nn.Module)
+        assert list(mine.state_dict()) == list(reference.state_dict())
+        mine.load_state_dict({key: ember.tensor(value.numpy())
+                              for key, value in reference.state_dict().items()})
+    hidden = ours[0](ember.tensor(x))
+    np.testing.assert_allclose(hidden.detach().numpy(),
+                               theirs[0](torch.tensor(x)).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours[1](hidden).detach().numpy(),
+                               theirs[1](theirs[0](torch.tensor(x))).detach().numpy(), rtol=1e-6)
+
+
 def test_jit_save_and_load_keep_the_module_whole(tmp_path, torch):
     model = ember.nn.Sequential(ember.nn.Linear(2, 3), ember.nn.Tanh())
     with pytest.warns(DeprecationWarning):

@@ -286,3 +286,41 @@ def test_batch_norm_counting_a_captured_buffer_is_refused_in_grad_transforms_lik
     else:
         assert_same_tree(ours[1], theirs[1])
     assert_same_tree(our_buffers, their_buffers)
+
+
+def test_functorch_spellings_match_torchs_functorch(torch):
+    """Older programs' ``import functorch``: make_functional, make_functional_with_buffers and
+    combine_state_for_ensemble with grad/vmap give functorch's values, and every API warns as
+    functorch does (the gather of a 0-d index under vmap is Nystrom's row selection)."""
+    functorch = pytest.importorskip("functorch")
+    from ember.func import _functorch
+
+    def run(fw, library):
+        torch_like = fw
+        x, y = inputs(torch_like, (5, 3), (5, 2), dtype="float32")
+        model = _mlp(torch_like)
+        batch_norm = torch_like.nn.Sequential(torch_like.nn.Linear(3, 4),
+                                              torch_like.nn.BatchNorm1d(4)).eval()
+        with pytest.warns(FutureWarning, match="`functorch.make_functional` is deprecated"):
+            fmodel, params = library.make_functional(model)
+        with pytest.warns(FutureWarning, match="`functorch.grad` is deprecated"):
+            grads = library.grad(lambda p: ((fmodel(p, x) - y) ** 2).mean())(params)
+        with pytest.warns(FutureWarning, match="make_functional_with_buffers"):
+            fbn, bn_params, bn_buffers = library.make_functional_with_buffers(batch_norm)
+        with pytest.warns(FutureWarning, match="combine_state_for_ensemble"):
+            fens, ens_params, ens_buffers = library.combine_state_for_ensemble(
+                [_mlp(torch_like) for _ in range(3)])
+        with pytest.warns(FutureWarning, match="`functorch.vmap` is deprecated"):
+            ensemble = library.vmap(fens, (0, 0, None))(ens_params, ens_buffers, x)
+            rows = library.vmap(lambda i: y.reshape(-1).gather(0, i))(
+                torch_like.tensor([3, 0, 7]))
+        flags = torch_like.tensor([len(list(fmodel.parameters())), params[0].requires_grad,
+                                   ens_params[0].requires_grad, len(bn_buffers)])
+        return (params, grads, fbn(bn_params, bn_buffers, x), ensemble,
+                rows, flags)
+
+    torch.manual_seed(0)
+    theirs = run(torch, functorch)
+    ember.manual_seed(0)
+    ours = run(ember, _functorch)
+    assert_same_tree(ours, theirs, rtol=1e-5, atol=1e-6)

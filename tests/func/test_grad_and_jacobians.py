@@ -777,3 +777,44 @@ def test_a_custom_function_on_weights_only_needs_no_jvp_as_torch(torch, transfor
                  "jacrev": lambda: fw.func.jacrev(f)(x)}
         return calls[transform]
     assert_same_result_or_error(call(torch), call(ember))
+
+
+def test_jacfwd_takes_every_column_in_one_batched_sweep_like_torchs_vmapped_jvp(torch,
+                                                                                monkeypatch):
+    """The jacobians tutorial's jacfwd of a 48-input layer and hessian (jacfwd of jacrev): torch's
+    values, from one backward-of-backward per Jacobian instead of one per input element."""
+    from ember.func import _eager
+    calls = []
+    inner = _eager._autograd_grad
+    monkeypatch.setattr(_eager, "_autograd_grad",
+                        lambda *args, **kwargs: calls.append(1) or inner(*args, **kwargs))
+
+    def run(fw):
+        weight, bias, x = inputs(fw, (20, 48), (20,), (48,), dtype="float32")
+
+        def predict(w, b, v):
+            return fw.nn.functional.linear(v, w, b).tanh()
+        jacobian = fw.func.jacfwd(predict, argnums=2)(weight, bias, x)
+        hessian = fw.func.hessian(lambda v: predict(weight[:, :12], bias, v).sum())(x[:12])
+        pair = fw.func.jacfwd(lambda a, c: (a * c).sin(), argnums=(0, 1))(x[:5], x[5:10])
+        return jacobian, hessian, pair
+    ours = run(ember)
+    assert len(calls) < 12  # a loop over the 48 + 12 + 10 input elements made 70 and more
+    assert_same_tree(ours, run(torch), rtol=1e-5, atol=1e-6)
+
+
+def test_jacrev_chunk_size_takes_rows_in_chunks_like_torch(torch, monkeypatch):
+    """``chunk_size`` bounds the rows one batched backward takes (as the 2**26-element basis
+    limit does for large Jacobians): ten outputs in chunks of three are four backwards."""
+    from ember.func import _eager
+    calls = []
+    inner = _eager._autograd_grad
+    monkeypatch.setattr(_eager, "_autograd_grad",
+                        lambda *args, **kwargs: calls.append(1) or inner(*args, **kwargs))
+
+    def run(fw):
+        weight, x = inputs(fw, (10, 6), (6,), dtype="float32")
+        return fw.func.jacrev(lambda v: (weight @ v).sin() * v.sum(), chunk_size=3)(x)
+    ours = run(ember)
+    assert len(calls) == 4
+    assert_same_tree(ours, run(torch), rtol=1e-5, atol=1e-6)

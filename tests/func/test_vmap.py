@@ -534,6 +534,60 @@ def test_vmap_of_vjp_and_jvp_match_torch(torch, batched_only):
     assert_same_tree(*_both(torch, run))
 
 
+def test_vmap_of_a_vjp_fn_taken_outside_runs_batched_like_torch(torch, batched_only):
+    """The tutorials' Jacobian by vmap(vjp_fn)(basis) and the NTK's vjp_fn/jvp pair under
+    nested vmaps: the cotangents' batch is newer than the vjp's levels, yet one batched
+    backward gives torch's rows, with a graph only to a captured tensor that requires grad."""
+    def run(fw):
+        x, w, rows = inputs(fw, (3, 5), (4, 5), (2, 3))
+        w.requires_grad_(True)
+        F = fw.nn.functional
+
+        def net(a):
+            return F.relu(F.linear(a, w)).tanh() * a.sum()
+        _, vjp_fn = fw.func.vjp(net, x[0].detach())
+        (jacobian,) = fw.func.vmap(vjp_fn)(fw.eye(4))
+        (plain,) = fw.func.vmap(fw.func.vjp(lambda a: (a * 2).sin(), x[0])[1])(fw.eye(5))
+
+        def ntk(first, second):
+            output, pull_back = fw.func.vjp(lambda a: net(a), first)
+
+            def column(vector):
+                (row,) = pull_back(vector)
+                return fw.func.jvp(lambda a: net(a) * second.sum(), (first,), (row,))[1]
+            return fw.func.vmap(column)(fw.eye(output.numel()))
+        kernel = fw.func.vmap(fw.func.vmap(ntk, (None, 0)), (0, None))(x.detach(), rows)
+        (weight_grad,) = fw.autograd.grad((jacobian * jacobian).sum(), w)
+        flags = (jacobian.requires_grad, plain.requires_grad, kernel.requires_grad)
+        return jacobian, plain, kernel, weight_grad, fw.tensor(flags)
+    assert_same_tree(*_both(torch, run), rtol=1e-5, atol=1e-6)
+
+
+def test_jacrev_of_jacrev_through_indexing_batches_its_embeds_like_torch(torch, batched_only,
+                                                                        monkeypatch):
+    """The tutorial's jacrev(jacrev(predict)): the outer rows come from one vmapped vjp through
+    the inner Jacobian's reads and row selections, whose backward (Embed, writing a sample's
+    values into zeros) has a batching rule, including advanced and accumulating keys."""
+    from ember.func import _eager
+    calls = []
+    inner = _eager._autograd_grad
+    monkeypatch.setattr(_eager, "_autograd_grad",
+                        lambda *args, **kwargs: calls.append(1) or inner(*args, **kwargs))
+
+    def run(fw):
+        weight, x = inputs(fw, (3, 5), (5,))
+
+        def predict(v):
+            return (fw.nn.functional.linear(v, weight).tanh()[1:] * v[[0, 2]]).sin()
+        hessian = fw.func.jacrev(fw.func.jacrev(predict))(x)
+        _, pull_back = fw.func.vjp(lambda v: v[[0, 0, 3]] * v[1:4] + v[None, 2], x)
+        (rows,) = fw.func.vmap(pull_back)(fw.eye(3, dtype=x.dtype))
+        return hessian, rows
+    ours = run(ember)
+    assert len(calls) < 8  # the outer Jacobian's 16 rows one vjp each made 20 and more
+    assert_same_tree(ours, run(torch))
+
+
 def test_grad_inside_nested_vmaps_gives_per_sample_per_sample_gradients(torch, batched_only):
     def run(fw):
         x, y, w = inputs(fw, (3, 4), (2, 4), (4,))

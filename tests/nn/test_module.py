@@ -609,6 +609,23 @@ def test_repr_matches_torch(torch):
     assert repr(ours) == repr(theirs)
 
 
+def test_repr_keeps_blank_lines_of_a_nested_extra_repr_empty_like_torch(torch):
+    """An extra_repr with a trailing newline (MAML-Pytorch's Learner) nested in another module:
+    PyTorch indents only the non-blank lines."""
+    def build(library):
+        class Learner(library.nn.Module):
+            def extra_repr(self):
+                return "conv2d:(ch_in:1, ch_out:16)\nrelu:(True,)\n"
+
+        class Meta(library.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = Learner()
+                self.net.vars = library.nn.ParameterList([library.nn.Parameter(library.zeros(2))])
+        return repr(Meta())
+    assert build(ember) == build(torch).replace("torch.", "ember.")
+
+
 def test_deepcopy_gives_independent_module():
     model = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
     clone = copy.deepcopy(model)

@@ -730,3 +730,44 @@ def test_gather_and_scatter_add_equal_torch_bit_for_bit(torch, path, dtype, shap
         expected = torch.tensor(values, requires_grad=True)
         expected.gather(axis, torch.tensor(index_array)).backward(torch.tensor(source))
         np.testing.assert_array_equal(leaf.grad.numpy(), expected.grad.numpy())
+
+
+def test_gather_takes_a_0d_index_on_a_vector_like_torch(torch):
+    """PyTorch counts a 0-d index as 1-d against a 1-d input: the value comes back 0-d, with its
+    gradient; a 0-d index against a matrix stays an error."""
+    values = np.array([0.5, -1.0, 2.0, 3.5], dtype=np.float32)
+    results = []
+    for fw in (ember, torch):
+        x = fw.tensor(values, requires_grad=True)
+        picked = x.gather(0, fw.tensor(2))
+        picked.backward()
+        results.append((tuple(picked.shape), picked.item(), x.grad.numpy().tolist()))
+        with pytest.raises(RuntimeError, match="Index tensor must have the same number of "
+                                               "dimensions as input tensor"):
+            fw.zeros(2, 3).gather(1, fw.tensor(1))
+    assert results[0] == results[1]
+
+
+def test_scatters_take_a_0d_index_and_src_beside_a_vector_like_torch(torch):
+    """As gather, PyTorch's scatters count a 0-d index or src as 1-d; their shape errors carry
+    no op prefix."""
+    def run(fw):
+        x = fw.arange(4.0)
+        results = [x.scatter(0, fw.tensor(1), fw.tensor(9.0)), x.scatter(0, fw.tensor(2), 7.0),
+                   x.scatter_add(0, fw.tensor(1), fw.tensor(5.0)),
+                   x.scatter(0, fw.tensor(1), fw.tensor([9.0, 8.0])),
+                   x.scatter_reduce(0, fw.tensor(3), fw.tensor(2.0), "sum"),
+                   x.scatter(0, fw.tensor([1]), fw.tensor(3.0))]
+        messages = []
+        for bad in (lambda: fw.zeros(2, 2).scatter(0, fw.tensor(1), 1.0),
+                    lambda: fw.zeros(2, 2).scatter_add(0, fw.zeros(1, 1, 1, dtype=fw.int64),
+                                                       fw.ones(1, 1, 1)),
+                    lambda: fw.zeros(2, 2).scatter(0, fw.zeros(1, 1, dtype=fw.int64),
+                                                   fw.ones(1, 1, 1)),
+                    lambda: fw.zeros(2, 2).scatter(0, fw.zeros(3, 1, dtype=fw.int64),
+                                                   fw.ones(1, 1))):
+            with pytest.raises(RuntimeError) as error:
+                bad()
+            messages.append(str(error.value))
+        return [value.tolist() for value in results], messages
+    assert run(ember) == run(torch)

@@ -13,6 +13,11 @@ EXPRESSIONS = [
     "x.logsumexp(axis=1)", "x.median(axis=0)[0]", "fw.concat([x, x], axis=1)",
     "x.gather(axis=1, index=fw.tensor([[0], [1]]))", "x.sort(axis=1)[0]", "x.topk(1, axis=1)[0]",
     "fw.unbind(x, axis=0)[0]", "x.split(split_size=1, dim=0)[0]", "x.var(axis=0)",
+    # the submodules' functions too (a DEQ circuit's linalg.norm(W, ord=1, axis=0))
+    "fw.linalg.norm(x, ord=1, axis=0)", "fw.linalg.norm(x, axis=1, keepdims=True)",
+    "fw.linalg.vector_norm(x, axis=0)", "fw.linalg.matrix_norm(x, axis=(0, 1))",
+    "fw.linalg.vecdot(x, x, axis=1)", "fw.special.logsumexp(x, axis=1)",
+    "fw.special.log_softmax(x, axis=1)", "fw.fft.fft(x, axis=1).real",
 ]
 
 

@@ -233,11 +233,13 @@ def _typename(value):
 
 
 def _add_indent(text, spaces):
+    """Every line after the first indented by ``spaces``; blank lines stay empty (PyTorch 2.x)."""
     lines = text.split("\n")
     if len(lines) == 1:
         return text
     first = lines.pop(0)
-    return first + "\n" + "\n".join(" " * spaces + line for line in lines)
+    return first + "\n" + "\n".join(" " * spaces + line if line.strip() else ""
+                                     for line in lines)
 
 
 _addindent = _add_indent  # PyTorch's name, imported by custom reprs
