@@ -353,7 +353,12 @@ class _Extreme(Op):
                 return xp.reshape(grad, ctx.shape), None, None, None, None
             (indices,) = ctx.saved_tensors
             axis = axes[0]
-            grad_kept = grad if keepdim else xp.expand_dims(grad, axis)
+            if keepdim:
+                grad_kept = grad
+            elif xp is np:  # the reduced dim back as a 1 (np.expand_dims's checks: ~1.5 us)
+                grad_kept = grad.reshape(indices.shape)
+            else:
+                grad_kept = xp.expand_dims(grad, axis)
             grid = list(np.indices(_array(indices).shape, sparse=True))
             grid[axis] = _array(indices)
             return embed(grad_kept, ctx.shape, tuple(grid)), None, None, None, None

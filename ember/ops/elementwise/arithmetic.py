@@ -142,8 +142,9 @@ class Sub(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
-        bools = _is_bool(a) + _is_bool(b)
-        if bools:
+        if (a.dtype.kind == "b" if type(a) is np.ndarray else type(a) is bool) or \
+                (b.dtype.kind == "b" if type(b) is np.ndarray else type(b) is bool):
+            bools = _is_bool(a) + _is_bool(b)
             raise RuntimeError(
                 "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
                 "`^` or `logical_xor()` operator instead." if bools == 2 else
@@ -178,7 +179,9 @@ def sub(input, other, alpha=1):
             return torch_named(AddScaled.apply(input, other, -alpha), "SubBackward0")
         else:
             other = _scaled(input, other, alpha, "sub")
-        return Sub.apply(*_operands(input, other, "sub"))
+        if type(input) is not Tensor or type(other) is not Tensor:
+            input, other = _operands(input, other, "sub")
+        return Sub.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
     except (TypeError, RuntimeError):
