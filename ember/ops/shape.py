@@ -519,7 +519,7 @@ def t(input):
 
 
 def expand(input, *sizes, size=None):
-    if size is None and type(input) is Tensor:
+    if size is None and sizes and type(input) is Tensor:
         # The common call: plain int sizes, one per dim, each kept or stretching a 1.
         target = sizes[0] if len(sizes) == 1 and type(sizes[0]) in (tuple, Size) else sizes
         shape = input._data.shape

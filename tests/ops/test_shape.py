@@ -616,11 +616,13 @@ def test_view_and_expand_share_the_version_counter_as_in_torch(torch):
 
 
 @pytest.mark.parametrize("sizes", [(1, 5), (-1, 5), (2, 1, 5), (1, 0), (1, 2), (1, -2),
-                                   (1.0, 5)], ids=repr)
-def test_expand_sizes_in_grad_mode_match_torch(torch, sizes):
+                                   (1.0, 5), (), ((),), ([2, 3],), ((1, 4),)], ids=repr)
+@pytest.mark.parametrize("shape", [(1, 1), ()], ids=repr)
+def test_expand_sizes_in_grad_mode_match_torch(torch, sizes, shape):
+    """Including the 0-d tensor's expand() without sizes, which torch refuses."""
     results = {}
     for fw in (ember, torch):
-        x = fw.tensor([[3.0]], dtype=fw.float64, requires_grad=True)
+        x = fw.full(shape, 3.0, dtype=fw.float64, requires_grad=True)
         try:
             out = x.expand(*sizes)
         except (RuntimeError, TypeError) as error:
