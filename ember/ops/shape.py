@@ -616,7 +616,14 @@ def cat(tensors, dim=0):
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. "
                                    f"Expected size {reference.shape[d]} but got size "
                                    f"{array.shape[d]} for tensor number {number} in the list.")
-    return Cat.apply(axis, *_promoted(kept))
+    if len(kept) == len(tensors):
+        return Cat.apply(axis, *_promoted(kept))
+    # The legacy empties still take part in the result's dtype and in the graph (their gradient
+    # is empty), as in PyTorch: each joins as an empty piece of the others' rank.
+    empty_piece = reference.shape[:axis] + (0,) + reference.shape[axis + 1:]
+    pieces = [reshape(promoted, empty_piece) if promoted._data.shape == (0,) else promoted
+              for promoted in _promoted(list(tensors))]
+    return Cat.apply(axis, *pieces)
 
 
 concat = concatenate = cat

@@ -642,6 +642,10 @@ CAT_CASES = {
     "bad_sizes": lambda fw: [fw.ones(2, 3), fw.zeros(1, 2)],
     "bad_rank": lambda fw: [fw.ones(2, 3), fw.zeros(3)],
     "legacy_empty": lambda fw: [fw.ones(2, 3), fw.zeros(0)],
+    "legacy_empty_promotes": lambda fw: [fw.zeros(0, dtype=fw.float64), fw.ones(2, 3),
+                                         fw.zeros(0, dtype=fw.float16)],
+    "legacy_empties_only": lambda fw: [fw.zeros(0), fw.zeros(0, dtype=fw.float64)],
+    "legacy_empty_of_ints": lambda fw: [fw.ones(2, 3), fw.zeros(0, dtype=fw.int64)],
     "zero_d": lambda fw: [fw.tensor(1.0), fw.tensor(2.0)],
     "not_tensor": lambda fw: [fw.ones(2), 3.0],
 }
@@ -663,8 +667,8 @@ def test_cat_in_grad_mode_matches_torch(torch, name, dim):
         weights = fw.arange(out.numel(), dtype=out.dtype).reshape(out.shape)
         (out * weights).sum().backward()
         results[fw] = (str(out.dtype).split(".")[1], out.detach().numpy().tolist(),
-                       [tensor.grad.numpy().tolist() for tensor in tensors
-                        if tensor.requires_grad and tensor.numel()])
+                       [(tensor.grad.numpy().tolist(), str(tensor.grad.dtype).split(".")[1])
+                        for tensor in tensors if tensor.requires_grad])
     assert results[ember] == results[torch]
 
 
