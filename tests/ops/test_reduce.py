@@ -851,3 +851,25 @@ def test_sum_in_grad_mode_matches_torch(torch, dtype, dim):
             grad = x.grad.numpy().tolist()
         results[fw] = (str(out.dtype)[6:], out.detach().double().numpy().tolist(), grad)
     assert results[ember] == results[torch]
+
+
+@pytest.mark.parametrize("call", ["max()", "min()", "amax(1)", "amin(0, keepdim=True)",
+                                  "amax((0, 1))", "amax(-1, keepdim=True)"])
+@pytest.mark.parametrize("name", ["float32", "signed_zeros", "nan", "int64", "bool", "float16"])
+def test_max_without_indices_matches_torch(torch, call, name):
+    """max()/amax/amin by the ndarray methods: values, ties sharing the gradient (max()) or
+    each getting it (amax), NaN, dtypes as torch's. (Not the sign of a zero among tied zeros,
+    nor a NaN's sign bit: NumPy's reduction keeps another of the ties than torch's.)"""
+    results = {}
+    for fw in (ember, torch):
+        x = MAX_DIM_INPUTS[name](fw)
+        if x.dtype.is_floating_point:
+            x.requires_grad_()
+        out = eval(f"x.{call}")  # noqa: S307 - the call written as in a program
+        grad = None
+        if x.requires_grad:
+            out.backward(fw.ones_like(out) * 3)
+            grad = np.nan_to_num(x.grad.float().numpy(), nan=7.0).tolist()
+        values = np.nan_to_num(out.detach().float().numpy(), nan=7.0) + 0.0  # -0.0 -> 0.0
+        results[fw] = (values.tolist(), str(out.dtype)[6:], tuple(out.shape), grad)
+    assert results[ember] == results[torch]
