@@ -676,6 +676,17 @@ def _check_mask(input, key):
 
 
 def getitem(input, key):
+    kind = type(key)
+    if (kind is int or kind is tuple and len(key) == 2 and type(key[0]) is int
+            and type(key[1]) is int) and input._data.ndim and _function._tracer is None:
+        # The common x[i] and x[i, j]: basic keys that _convert_key would only end with "..."
+        key = (key, Ellipsis) if kind is int else key + (Ellipsis,)
+        try:
+            if unrecorded_view(input):
+                return view_result(input, _basic_view(input._data, key))
+            return BasicIndex.apply(input, key)
+        except IndexError as error:
+            raise _index_error(error) from None
     if input._data.ndim == 0 and isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                          "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")

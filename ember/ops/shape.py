@@ -195,9 +195,15 @@ def _grads_of_pieces(ctx, pieces):
     """cat/stack backward: the grad's pieces, each in its input's dtype, for the inputs that
     need one (the leading None is for the axis argument)."""
     xp = ctx.xp
-    return (None,) + tuple(xp.astype(piece, dtype, copy=False) if needed else None
-                           for piece, dtype, needed in zip(pieces, ctx.dtypes,
-                                                           ctx.needs_input_grad[1:]))
+    grads = [None]
+    for piece, dtype, needed in zip(pieces, ctx.dtypes, ctx.needs_input_grad[1:]):
+        if not needed:
+            grads.append(None)
+        elif xp is np:  # the ndarray method: np.astype's Python wrapper costs ~1 us a piece
+            grads.append(piece if piece.dtype == dtype else piece.astype(dtype))
+        else:
+            grads.append(xp.astype(piece, dtype, copy=False))
+    return tuple(grads)
 
 
 def _common_format(arrays):
@@ -251,6 +257,15 @@ class Cat(Op):
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
+        if xp is np:  # slices of grad, without np.split's Python-level work (~10 us)
+            leading = (slice(None),) * ctx.axis
+            pieces = []
+            end = 0
+            for size in ctx.sizes:
+                start = end
+                end += size
+                pieces.append(grad[leading + (slice(start, end),)])
+            return _grads_of_pieces(ctx, pieces)
         offsets = np.cumsum(ctx.sizes)[:-1].tolist()
         pieces = xp.split(grad, offsets, axis=ctx.axis)
         return _grads_of_pieces(ctx, pieces)
@@ -317,15 +332,21 @@ def reshape(input, *sizes, shape=None):
 
 
 def view(input, *shape, size=None, dtype=None):
-    if size is None and dtype is None and unrecorded_view(input):
+    if size is None and dtype is None and type(input) is Tensor and \
+            type(input._data) is np.ndarray:
+        # The common call: NumPy's reshape resolves the -1 and checks the sizes (ints only, no
+        # bools or floats); NumPy reads any negative size as -1, PyTorch only -1. Anything
+        # else takes the path below, which raises PyTorch's error.
         sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
         if sizes:
             try:
-                array = input._data.reshape(_infer_shape(sizes, input._data.size), copy=False)
+                array = input._data.reshape(sizes, copy=False)
             except Exception:  # noqa: BLE001 - the Op below raises PyTorch's error for it
-                pass  # not expressible as a view, sizes that are not ints, a bad -1
-            else:
-                return view_result(input, array)
+                array = None  # not expressible as a view, sizes that are not ints, a bad -1
+            if array is not None and (array.shape == sizes or -1 in sizes):
+                if unrecorded_view(input):
+                    return view_result(input, array)
+                return Reshape.apply(input, array.shape, True)
     require_tensor(input, "view")
     if dtype is not None and not shape:
         shape = (dtype,)
@@ -498,6 +519,16 @@ def t(input):
 
 
 def expand(input, *sizes, size=None):
+    if size is None and sizes and type(input) is Tensor:
+        # The common call: plain int sizes, one per dim, each kept or stretching a 1.
+        target = sizes[0] if len(sizes) == 1 and type(sizes[0]) in (tuple, Size) else sizes
+        shape = input._data.shape
+        if len(target) == len(shape):
+            for wanted, existing in zip(target, shape):
+                if type(wanted) is not int or wanted != existing and (existing != 1 or wanted < 0):
+                    break
+            else:
+                return Expand.apply(input, tuple(target))
     require_tensor(input, "expand")
     sizes = _sizes_argument(sizes, size, "expand", "size")
     return Expand.apply(input, expanded_shape(input._data, sizes))
@@ -541,6 +572,29 @@ def _promoted(tensors):
 
 
 def cat(tensors, dim=0):
+    kind = type(tensors)
+    if (kind is list or kind is tuple) and tensors and type(dim) is int and \
+            type(tensors[0]) is Tensor:
+        # The common call: dense tensors of one dtype and rank, none a legacy empty (0,)
+        reference = tensors[0]._data
+        ndim = reference.ndim
+        if type(reference) is np.ndarray and ndim and -ndim <= dim < ndim:
+            axis = dim % ndim
+            shape = reference.shape
+            dtype = reference.dtype
+            before = shape[:axis]
+            after = shape[axis + 1:]
+            for tensor in tensors:
+                if type(tensor) is not Tensor:
+                    break
+                array = tensor._data
+                if type(array) is not np.ndarray or array.dtype is not dtype or \
+                        array.ndim != ndim or not array.shape[axis]:
+                    break
+                if ndim > 1 and (array.shape[:axis] != before or array.shape[axis + 1:] != after):
+                    break
+            else:
+                return Cat.apply(axis, *tensors)
     _check_sequence(tensors, "cat")
     # PyTorch skips legacy empty 1-D tensors of shape (0,).
     kept = [tensor for tensor in tensors if not (tensor._data.ndim == 1
@@ -562,7 +616,14 @@ def cat(tensors, dim=0):
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. "
                                    f"Expected size {reference.shape[d]} but got size "
                                    f"{array.shape[d]} for tensor number {number} in the list.")
-    return Cat.apply(axis, *_promoted(kept))
+    if len(kept) == len(tensors):
+        return Cat.apply(axis, *_promoted(kept))
+    # The legacy empties still take part in the result's dtype and in the graph (their gradient
+    # is empty), as in PyTorch: each joins as an empty piece of the others' rank.
+    empty_piece = reference.shape[:axis] + (0,) + reference.shape[axis + 1:]
+    pieces = [reshape(promoted, empty_piece) if promoted._data.shape == (0,) else promoted
+              for promoted in _promoted(list(tensors))]
+    return Cat.apply(axis, *pieces)
 
 
 concat = concatenate = cat

@@ -771,3 +771,26 @@ def test_scatters_take_a_0d_index_and_src_beside_a_vector_like_torch(torch):
             messages.append(str(error.value))
         return [value.tolist() for value in results], messages
     assert run(ember) == run(torch)
+
+
+@pytest.mark.parametrize("key", [2, -1, 7, (1, 2), (-1, 0), (1, 9), (0, 1, 2)], ids=repr)
+def test_int_keys_in_grad_mode_match_torch(torch, key):
+    """x[i] and x[i, j] take a fast path: same values, view, node name, error and gradient."""
+    data = np.arange(20.0).reshape(4, 5)
+    results = {}
+    for fw in (ember, torch):
+        x = fw.tensor(data, requires_grad=True)
+        try:
+            out = x[key]
+        except IndexError as error:
+            results[fw] = (IndexError, str(error))
+            continue
+        name = out.grad_fn.name()
+        (out * 3).sum().backward()
+        results[fw] = (out.detach().numpy().tolist(), name, out._version, x.grad.numpy().tolist())
+    assert results[ember] == results[torch]
+
+
+def test_int_key_of_a_zero_dim_tensor_raises_like_torch(torch):
+    assert_raises_like_torch(lambda: torch.tensor(1.0, requires_grad=True)[0],
+                             lambda: ember.tensor(1.0, requires_grad=True)[0], IndexError)

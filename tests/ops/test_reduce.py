@@ -783,3 +783,93 @@ def test_histogramdd_errors_match_torch(torch, call):
         points = library.rand(20, 3)
         return eval(call, {"histogramdd": library.histogramdd, "fw": library, "x": points})
     assert_raises_like_torch(lambda: run(torch), lambda: run(ember), same_type=True)
+
+
+MAX_DIM_INPUTS = {
+    "float32": lambda fw: fw.tensor([[0.5, -2.0, 3.0], [1.0, 1.0, -1.0]]),
+    "signed_zeros": lambda fw: fw.tensor([[-0.0, 0.0, -1.0], [0.0, -0.0, -3.0]]),
+    "nan": lambda fw: fw.tensor([[1.0, float("nan"), 2.0], [float("nan"), 0.0, float("nan")]],
+                                dtype=fw.float64),
+    "int64": lambda fw: fw.tensor([[4, -2, 4], [1, 7, 7]]),
+    "bool": lambda fw: fw.tensor([[False, True, True], [False, False, False]]),
+    "float16": lambda fw: fw.tensor([[0.5, -2.0, 3.0], [1.0, 1.0, -1.0]], dtype=fw.float16),
+}
+
+
+@pytest.mark.parametrize("operation", ["max", "min"])
+@pytest.mark.parametrize("name", MAX_DIM_INPUTS)
+@pytest.mark.parametrize("dim, keepdim", [(1, False), (0, True), (-1, True), (-2, False)])
+def test_max_along_a_dim_matches_torch(torch, operation, name, dim, keepdim):
+    """The fast path of max/min(x, dim): values (signs of zeros and NaNs included), int64
+    indices, the node and the gradient as torch's."""
+    results = {}
+    for fw in (ember, torch):
+        x = MAX_DIM_INPUTS[name](fw)
+        if x.dtype.is_floating_point:
+            x.requires_grad_()
+        values, indices = getattr(fw, operation)(x, dim, keepdim)
+        grad = None
+        if x.requires_grad:
+            values.backward(fw.ones_like(values) * 2)
+            grad = x.grad.float().numpy().tolist()
+        array = values.detach().float().numpy()
+        results[fw] = (array.tolist(), np.signbit(array).tolist(), str(indices.dtype)[6:],
+                       indices.numpy().tolist(), values.grad_fn is not None, grad)
+    ours, theirs = results[ember], results[torch]
+    np.testing.assert_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("shape", [(), (0, 3)], ids=repr)
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_max_along_a_dim_of_a_zero_dim_or_empty_tensor_matches_torch(torch, shape, dim):
+    results = {}
+    for fw in (ember, torch):
+        x = fw.full(shape, 2.0, requires_grad=True)
+        try:
+            values, indices = fw.max(x, dim)
+        except (IndexError, RuntimeError) as error:
+            results[fw] = (type(error), str(error))
+            continue
+        results[fw] = (tuple(values.shape), values.detach().numpy().tolist(),
+                       indices.numpy().tolist(), str(indices.dtype)[6:])
+    assert results[ember] == results[torch]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32", "bool"])
+@pytest.mark.parametrize("dim", [None, 1, (0, 1), 0])
+def test_sum_in_grad_mode_matches_torch(torch, dtype, dim):
+    data = np.arange(-3, 9).reshape(3, 4) / 4
+    results = {}
+    for fw in (ember, torch):
+        x = fw.tensor(data).to(getattr(fw, dtype))
+        if x.dtype.is_floating_point:
+            x.requires_grad_()
+        out = x.sum() if dim is None else x.sum(dim)
+        grad = None
+        if x.requires_grad:
+            out.backward(fw.ones_like(out))
+            grad = x.grad.numpy().tolist()
+        results[fw] = (str(out.dtype)[6:], out.detach().double().numpy().tolist(), grad)
+    assert results[ember] == results[torch]
+
+
+@pytest.mark.parametrize("call", ["max()", "min()", "amax(1)", "amin(0, keepdim=True)",
+                                  "amax((0, 1))", "amax(-1, keepdim=True)"])
+@pytest.mark.parametrize("name", ["float32", "signed_zeros", "nan", "int64", "bool", "float16"])
+def test_max_without_indices_matches_torch(torch, call, name):
+    """max()/amax/amin by the ndarray methods: values, ties sharing the gradient (max()) or
+    each getting it (amax), NaN, dtypes as torch's. (Not the sign of a zero among tied zeros,
+    nor a NaN's sign bit: NumPy's reduction keeps another of the ties than torch's.)"""
+    results = {}
+    for fw in (ember, torch):
+        x = MAX_DIM_INPUTS[name](fw)
+        if x.dtype.is_floating_point:
+            x.requires_grad_()
+        out = eval(f"x.{call}")  # noqa: S307 - the call written as in a program
+        grad = None
+        if x.requires_grad:
+            out.backward(fw.ones_like(out) * 3)
+            grad = np.nan_to_num(x.grad.float().numpy(), nan=7.0).tolist()
+        values = np.nan_to_num(out.detach().float().numpy(), nan=7.0) + 0.0  # -0.0 -> 0.0
+        results[fw] = (values.tolist(), str(out.dtype)[6:], tuple(out.shape), grad)
+    assert results[ember] == results[torch]

@@ -572,3 +572,107 @@ def test_stack_lays_out_like_torch_at_every_dim(torch, make, dim):
     theirs = torch.stack((make(torch),) * 2, dim)
     assert mine.stride() == theirs.stride()
     np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+# The fast paths of view, expand and cat in grad mode must keep every check, error, version
+# counter and gradient of the checked path.
+VIEW_SIZES = [(1, -1), ((5,),), (-1,), (5, 1), (2.0, 5), (-1, -1), (0, -1), (-2, 5), (3, -1),
+              ((),)]
+
+
+@pytest.mark.parametrize("sizes", VIEW_SIZES, ids=repr)
+def test_view_sizes_in_grad_mode_match_torch(torch, sizes):
+    data = np.arange(5.0).reshape(1, 5)
+    results = {}
+    for fw in (ember, torch):
+        x = fw.tensor(data, requires_grad=True)
+        try:
+            out = x.view(*sizes)
+        except (RuntimeError, TypeError) as error:
+            results[fw] = type(error)
+            continue
+        (out * fw.arange(1.0, 6.0, dtype=fw.float64).reshape(out.shape)).sum().backward()
+        results[fw] = (tuple(out.shape), type(out.grad_fn).__name__ if fw is torch else
+                       out.grad_fn.name(), x.grad.numpy().tolist())
+    assert results[ember] == results[torch]
+
+
+def test_view_of_a_non_contiguous_tensor_raises_torchs_error(torch):
+    for fw in (ember, torch):
+        x = fw.ones(3, 4, requires_grad=True).t()
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            x.view(-1)
+
+
+def test_view_and_expand_share_the_version_counter_as_in_torch(torch):
+    versions = {}
+    for fw in (ember, torch):
+        base = fw.zeros(5, requires_grad=True).clone()
+        row = base[2].view(1, -1)
+        wide = row.expand(1, 5)
+        base.add_(1)
+        versions[fw] = (row._version, wide._version, wide.grad_fn is not None)
+    assert versions[ember] == versions[torch]
+
+
+@pytest.mark.parametrize("sizes", [(1, 5), (-1, 5), (2, 1, 5), (1, 0), (1, 2), (1, -2),
+                                   (1.0, 5), (), ((),), ([2, 3],), ((1, 4),)], ids=repr)
+@pytest.mark.parametrize("shape", [(1, 1), ()], ids=repr)
+def test_expand_sizes_in_grad_mode_match_torch(torch, sizes, shape):
+    """Including the 0-d tensor's expand() without sizes, which torch refuses."""
+    results = {}
+    for fw in (ember, torch):
+        x = fw.full(shape, 3.0, dtype=fw.float64, requires_grad=True)
+        try:
+            out = x.expand(*sizes)
+        except (RuntimeError, TypeError) as error:
+            results[fw] = type(error)
+            continue
+        out.sum().backward()
+        results[fw] = (tuple(out.shape), x.grad.numpy().tolist())
+    assert results[ember] == results[torch]
+
+
+CAT_CASES = {
+    "ones": lambda fw: [fw.tensor([1.0]), fw.tensor([2.0]), fw.tensor([3.0])],
+    "promotes": lambda fw: [fw.tensor([1.0]), fw.tensor([2.0], dtype=fw.float64),
+                            fw.tensor([3])],
+    "rows": lambda fw: [fw.ones(2, 3), fw.zeros(1, 3)],
+    "columns": lambda fw: [fw.ones(2, 3), fw.zeros(2, 1)],
+    "bad_sizes": lambda fw: [fw.ones(2, 3), fw.zeros(1, 2)],
+    "bad_rank": lambda fw: [fw.ones(2, 3), fw.zeros(3)],
+    "legacy_empty": lambda fw: [fw.ones(2, 3), fw.zeros(0)],
+    "legacy_empty_promotes": lambda fw: [fw.zeros(0, dtype=fw.float64), fw.ones(2, 3),
+                                         fw.zeros(0, dtype=fw.float16)],
+    "legacy_empties_only": lambda fw: [fw.zeros(0), fw.zeros(0, dtype=fw.float64)],
+    "legacy_empty_of_ints": lambda fw: [fw.ones(2, 3), fw.zeros(0, dtype=fw.int64)],
+    "zero_d": lambda fw: [fw.tensor(1.0), fw.tensor(2.0)],
+    "not_tensor": lambda fw: [fw.ones(2), 3.0],
+}
+
+
+@pytest.mark.parametrize("name", CAT_CASES)
+@pytest.mark.parametrize("dim", [0, 1, -1, 2])
+def test_cat_in_grad_mode_matches_torch(torch, name, dim):
+    results = {}
+    for fw in (ember, torch):
+        tensors = [tensor.requires_grad_() if tensor.dtype.is_floating_point else tensor
+                   for tensor in CAT_CASES[name](fw)] \
+            if name != "not_tensor" else CAT_CASES[name](fw)
+        try:
+            out = fw.cat(tensors, dim)
+        except (RuntimeError, TypeError, IndexError, ValueError) as error:
+            results[fw] = type(error)
+            continue
+        weights = fw.arange(out.numel(), dtype=out.dtype).reshape(out.shape)
+        (out * weights).sum().backward()
+        results[fw] = (str(out.dtype).split(".")[1], out.detach().numpy().tolist(),
+                       [(tensor.grad.numpy().tolist(), str(tensor.grad.dtype).split(".")[1])
+                        for tensor in tensors if tensor.requires_grad])
+    assert results[ember] == results[torch]
+
+
+def test_cat_gradient_passes_gradcheck():
+    pieces = [ember.randn(2, 3, dtype=ember.float64, requires_grad=True),
+              ember.randn(2, 1, dtype=ember.float64, requires_grad=True)]
+    assert gradcheck(lambda a, b: ember.cat([a, b], 1), pieces)

@@ -19,8 +19,8 @@ from .complex import conj_of
 from ._operands import (
     _Binary, _binary_math, _cast, _floating, _floating_pair, _grad_for, _log, _not_implemented,
     _not_tensor, _OfOutput, _operands, _plain_binary, _promote, _promote_unrounded,
-    _PYTHON_NUMBERS, _reduced_result, _result_dtype, _shape_dtype, _shape_error, _tensors_only,
-    _to_operand, _unary, _widened)
+    _PYTHON_NUMBERS, _quietly, _reduced_result, _result_dtype, _shape_dtype, _shape_error,
+    _tensors_only, _to_operand, _unary, _widened)
 
 __all__ = ["abs", "absolute", "add", "angle", "addcdiv", "addcmul", "copysign", "div", "divide",
            "float_power", "floor_divide", "fmod", "frexp", "ldexp", "lerp", "mul", "multiply",
@@ -142,8 +142,9 @@ class Sub(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
-        bools = _is_bool(a) + _is_bool(b)
-        if bools:
+        if (a.dtype.kind == "b" if type(a) is np.ndarray else type(a) is bool) or \
+                (b.dtype.kind == "b" if type(b) is np.ndarray else type(b) is bool):
+            bools = _is_bool(a) + _is_bool(b)
             raise RuntimeError(
                 "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
                 "`^` or `logical_xor()` operator instead." if bools == 2 else
@@ -178,7 +179,9 @@ def sub(input, other, alpha=1):
             return torch_named(AddScaled.apply(input, other, -alpha), "SubBackward0")
         else:
             other = _scaled(input, other, alpha, "sub")
-        return Sub.apply(*_operands(input, other, "sub"))
+        if type(input) is not Tensor or type(other) is not Tensor:
+            input, other = _operands(input, other, "sub")
+        return Sub.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
     except (TypeError, RuntimeError):
@@ -270,19 +273,21 @@ class Div(_Binary):
         ctx.save_for_backward(b, a if ctx.needs_input_grad[1] else None)
         if _divides_quietly(b):
             return _reduced_result(np.true_divide(a, b), a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _reduced_result(np.true_divide(a, b), a, b)
+        return _reduced_result(_quietly(np.true_divide, a, b), a, b)
 
     @staticmethod
     def backward(ctx, grad):
-        b, a = ctx.saved_tensors
-        needs_a, needs_b = ctx.needs_input_grad
-        b_bar = conj_of(b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            grad_a = _grad_for(grad / b_bar, *ctx.a_meta) if needs_a else None
-            grad_b = (_grad_for(-grad * conj_of(a) / (b_bar * b_bar), *ctx.b_meta)
-                      if needs_b else None)
-        return grad_a, grad_b
+        return _quietly(_div_gradients, ctx, grad)
+
+
+def _div_gradients(ctx, grad):
+    """Div's backward, run quietly (x / 0 gives inf there as in the forward)."""
+    b, a = ctx.saved_tensors
+    needs_a, needs_b = ctx.needs_input_grad
+    b_bar = conj_of(b)
+    grad_a = _grad_for(grad / b_bar, *ctx.a_meta) if needs_a else None
+    grad_b = _grad_for(-grad * conj_of(a) / (b_bar * b_bar), *ctx.b_meta) if needs_b else None
+    return grad_a, grad_b
 
 
 def div(input, other, rounding_mode=None):
@@ -301,8 +306,7 @@ def div(input, other, rounding_mode=None):
         if _divides_quietly(other):
             out = _plain_binary(np.true_divide, input, other)
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = _plain_binary(np.true_divide, input, other)
+            out = _quietly(_plain_binary, np.true_divide, input, other)
         if out is not None:
             return out
         return Div.apply(*_operands(input, other, "div"))

@@ -429,3 +429,22 @@ def test_deprecated_scalar_first_overloads_warn_once_per_process_and_keep_gradie
                                    env={**os.environ, "PYTHONPATH": REPO})
         outputs.append(completed.stdout.strip() or completed.stderr[-2000:])
     assert outputs[1] == outputs[0]
+
+
+def test_division_by_zero_matches_torch_without_warnings(torch):
+    """x / 0 and 0 / 0 in grad mode and without: inf and NaN quietly, as torch, and NumPy's
+    error state of the caller untouched."""
+    numerator, denominator = [1.0, -1.0, 0.0, 2.0], [0.0, 0.0, 0.0, 4.0]
+    before = np.geterr()
+    results = {}
+    for fw in (ember, torch):
+        a = fw.tensor(numerator, dtype=fw.float64, requires_grad=True)
+        b = fw.tensor(denominator, dtype=fw.float64, requires_grad=True)
+        with np.errstate(all="raise"):
+            out = a / b
+            plain = a.detach() / b.detach()
+            out.backward(fw.ones_like(out))
+        results[fw] = [out.detach().numpy(), plain.numpy(), a.grad.numpy(), b.grad.numpy()]
+    assert np.geterr() == before
+    for ours, theirs in zip(results[ember], results[torch]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -123,3 +123,23 @@ def test_output_changed_in_place_before_backward_like_torch(torch, name):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     else:
         assert ours and theirs
+
+
+@pytest.mark.parametrize("name", ["log", "sqrt", "rsqrt", "log2"])
+def test_quiet_ops_at_their_domain_edges_match_torch_without_warnings(torch, name):
+    """Quiet ops compute under their own NumPy error state (no warning at 0 or below) and leave
+    the caller's as it was."""
+    data = [-1.0, 0.0, 0.25, 4.0]
+    before = np.geterr()
+    results = {}
+    for fw in (ember, torch):
+        x = fw.tensor(data, dtype=fw.float64, requires_grad=True)
+        with np.errstate(all="raise"):  # a warning NumPy raised would be an error here
+            out = getattr(fw, name)(x)
+            out.backward(fw.ones_like(out))
+        results[fw] = (out.detach().numpy(), x.grad.numpy())
+    assert np.geterr() == before
+    np.testing.assert_allclose(results[ember][0], results[torch][0], rtol=1e-12)
+    np.testing.assert_allclose(results[ember][1], results[torch][1], rtol=1e-12)
+    with pytest.warns(RuntimeWarning):
+        np.log(np.zeros(1))  # the caller's state: warnings on
