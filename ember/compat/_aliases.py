@@ -11,6 +11,7 @@ import importlib.util
 import sys
 import types
 
+from .._dtype import dtype as _Dtype
 from .version import TORCH_VERSION
 
 TOP_LEVEL = ("torch", "torchvision", "functorch")
@@ -102,6 +103,9 @@ def ember_names(torch_name):
     return TABLE[key]
 
 
+_CACHED_KINDS = (types.FunctionType, types.BuiltinFunctionType, type, _Dtype)
+
+
 def _ember_module_exists(name):
     try:
         return importlib.util.find_spec(name) is not None
@@ -116,6 +120,7 @@ class TorchModule(types.ModuleType):
     def __init__(self, name, targets):
         super().__init__(name)
         object.__setattr__(self, "_ember_targets", targets)
+        object.__setattr__(self, "_cached", set())
         for attribute, value in OWN_ATTRIBUTES.get(name, {}).items():
             object.__setattr__(self, attribute, value)
 
@@ -135,6 +140,12 @@ class TorchModule(types.ModuleType):
                 continue
             if isinstance(value, types.ModuleType) and value.__name__.startswith("ember"):
                 return self._submodule(name, torch_name)
+            if isinstance(value, _CACHED_KINDS):
+                # functions, classes and dtypes are kept on the alias: the next torch.cat or
+                # F.relu is a plain attribute read (this lookup costs ~0.9 us); an assignment
+                # or deletion through the alias drops the copy
+                object.__setattr__(self, name, value)
+                self._cached.add(name)
             return value
         if ember_names(torch_name) and _ember_module_exists(ember_names(torch_name)[0]):
             return self._submodule(name, torch_name)
@@ -162,13 +173,22 @@ class TorchModule(types.ModuleType):
         if name.startswith("__") and name.endswith("__"):
             object.__setattr__(self, name, value)
             return
+        self._forget(name)
         setattr(self._ember_targets[0], name, value)
 
     def __delattr__(self, name):
-        if name in self.__dict__:
+        if name in self._cached:
+            self._forget(name)
+        elif name in self.__dict__:
             object.__delattr__(self, name)
             return
         delattr(self._ember_targets[0], name)
+
+    def _forget(self, name):
+        """Drop the alias's copy of an ember attribute (see __getattr__)."""
+        if name in self._cached:
+            self._cached.discard(name)
+            object.__delattr__(self, name)
 
     def __dir__(self):
         names = set(self.__dict__)

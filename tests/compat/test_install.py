@@ -92,6 +92,31 @@ def test_setting_a_torch_attribute_sets_embers(ember_torch):
     assert not hasattr(ember, "_compat_probe")
 
 
+def test_functions_read_once_still_follow_assignments_through_torch(ember_torch):
+    # the alias keeps functions, classes and dtypes it has read (a plain attribute read next
+    # time); patching through torch (mock.patch, monkeypatch) still reaches ember and the alias
+    import torch
+    import torch.nn.functional as F
+    original = F.relu
+    assert original is ember.nn.functional.relu and F.relu is original
+    assert torch.float32 is ember.float32 and torch.nn.Linear is ember.nn.Linear
+
+    def patched(input, inplace=False):
+        return input
+
+    F.relu = patched
+    try:
+        assert ember.nn.functional.relu is patched and F.relu is patched
+        assert F.relu(ember.tensor([-1.0])).item() == -1.0
+    finally:
+        F.relu = original
+    assert ember.nn.functional.relu is original and F.relu is original
+    torch.cat_probe = torch.cat
+    assert ember.cat_probe is ember.cat
+    del torch.cat_probe
+    assert not hasattr(ember, "cat_probe") and not hasattr(torch, "cat_probe")
+
+
 def test_star_import_gives_the_public_names(ember_torch):
     namespace = {}
     exec("from torch.nn import *", namespace)
