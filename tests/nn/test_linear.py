@@ -332,3 +332,33 @@ def test_embedding_weight_must_be_a_matrix_as_in_torch(torch):
             fw.nn.functional.embedding(fw.tensor([1]), fw.ones(5))
         messages.append(str(error.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(5,), (3, 5), (2, 4, 5), (2, 1, 4, 5)])
+def test_linear_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype, shape):
+    # under no_grad (and with frozen weights) F.linear skips its node: the same product, bit for
+    # bit, as the recorded forward; inference mode and strided inputs keep the node's path
+    rng = np.random.default_rng(0)
+    x, weight, bias = (rng.standard_normal(size).astype(dtype) for size in (shape, (7, 5), (7,)))
+    mine = [ember.tensor(array, requires_grad=True) for array in (x, weight, bias)]
+    recorded = F.linear(*mine)
+    assert recorded.grad_fn is not None
+    with ember.no_grad():
+        plain = F.linear(*mine)
+    frozen = F.linear(*[tensor.detach() for tensor in mine])
+    with ember.inference_mode():
+        inferred = F.linear(*mine)
+    strided = F.linear(ember.tensor(np.asfortranarray(x)) if x.ndim > 1 else mine[0].detach(),
+                       *mine[1:])
+    expected = torch.nn.functional.linear(*(torch.tensor(array) for array in (x, weight, bias)))
+    for out in (plain, frozen, inferred, strided):
+        np.testing.assert_array_equal(out.detach().numpy(), recorded.detach().numpy())
+    assert plain.grad_fn is None and frozen.grad_fn is None and not plain.requires_grad
+    assert inferred.is_inference() and not plain.is_inference()
+    assert plain.dtype == recorded.dtype and plain.shape == recorded.shape
+    np.testing.assert_allclose(plain.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    with ember.no_grad(), pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be"):
+        F.linear(mine[0], ember.ones(7, 4))
+    with ember.no_grad(), pytest.raises(RuntimeError, match="mat1 and mat2 must have the same"):
+        F.linear(mine[0].double() if dtype == np.float32 else mine[0].float(), mine[1])

@@ -80,6 +80,20 @@ class Linear(Op):
         return grad_x, grad_weight, grad_bias
 
 
+def untracked_linear(x, weight, bias):
+    """Linear.forward's x @ W.T + b, for row-major float32/float64 arrays of matching shapes and
+    one dtype where nothing is recorded (no node, no saved arrays); None for anything else,
+    which Linear.apply checks and computes."""
+    if (type(x) is not np.ndarray or type(weight) is not np.ndarray or x.ndim == 0
+            or weight.ndim != 2 or x.shape[-1] != weight.shape[1] or x.dtype != weight.dtype
+            or (x.dtype != np.float32 and x.dtype != np.float64) or not x.flags.c_contiguous
+            or (bias is not None and (type(bias) is not np.ndarray or bias.dtype != x.dtype))):
+        return None
+    batch_shape = x.shape[:-1]
+    out = _threads.matmul(x.reshape(math.prod(batch_shape), weight.shape[1]), weight.T, bias)
+    return out.reshape(batch_shape + (weight.shape[0],))
+
+
 def bias_gradient(xp, grad_2d):
     """The column sums of a (rows, features) gradient: a bias's gradient."""
     if xp is not np:

@@ -1,9 +1,11 @@
 """Linear maps: linear (one fused kernel node) and bilinear (a composite of matmuls)."""
 import numpy as np
 
+from ..._grad_state import _grad_state
+from ...autograd import function as function_module
 from ...ops import matmul
 from ...tensor import Tensor
-from .._kernels.linear import Linear
+from .._kernels.linear import Linear, untracked_linear
 from ._conv import check_tensors
 from ...ops.elementwise.casting import autocast_op
 
@@ -22,6 +24,14 @@ def linear(input, weight, bias=None):
                            f"{input._data.ndim}D and {weight._data.ndim}D")
     if weight._data.ndim == 1 or (bias is not None and bias._data.shape != weight._data.shape[:1]):
         return _linear_composite(input, weight, bias)
+    grad_enabled, inference = _grad_state.get()
+    if not inference and function_module._tracer is None and not (grad_enabled and (
+            input._requires_grad or weight._requires_grad
+            or (bias is not None and bias._requires_grad))):
+        # nothing to record (no_grad, or frozen weights): Linear's product without its node
+        out = untracked_linear(input._data, weight._data, None if bias is None else bias._data)
+        if out is not None:
+            return Tensor._wrap(out)
     return Linear.apply(input, weight, bias)
 
 
