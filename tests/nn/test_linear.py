@@ -358,6 +358,9 @@ def test_linear_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype,
     assert inferred.is_inference() and not plain.is_inference()
     assert plain.dtype == recorded.dtype and plain.shape == recorded.shape
     np.testing.assert_allclose(plain.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    with ember.no_grad(), ember.profiler.profile() as profiled:
+        F.linear(*mine)  # the profiler still sees the op
+    assert [event.key for event in profiled.key_averages()] == ["aten::linear"]
     with ember.no_grad(), pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be"):
         F.linear(mine[0], ember.ones(7, 4))
     with ember.no_grad(), pytest.raises(RuntimeError, match="mat1 and mat2 must have the same"):

@@ -1,7 +1,7 @@
 """Linear maps: linear (one fused kernel node) and bilinear (a composite of matmuls)."""
 import numpy as np
 
-from ..._grad_state import _grad_state
+from ..._grad_state import _grad_state, fast_paths
 from ...autograd import function as function_module
 from ...ops import matmul
 from ...tensor import Tensor
@@ -25,10 +25,11 @@ def linear(input, weight, bias=None):
     if weight._data.ndim == 1 or (bias is not None and bias._data.shape != weight._data.shape[:1]):
         return _linear_composite(input, weight, bias)
     grad_enabled, inference = _grad_state.get()
-    if not inference and function_module._tracer is None and not (grad_enabled and (
-            input._requires_grad or weight._requires_grad
-            or (bias is not None and bias._requires_grad))):
-        # nothing to record (no_grad, or frozen weights): Linear's product without its node
+    needs_grad = grad_enabled and (input._requires_grad or weight._requires_grad
+                                   or (bias is not None and bias._requires_grad))
+    if not (needs_grad or inference) and fast_paths[0] and function_module._tracer is None:
+        # nothing to record (no_grad, or frozen weights), no profiler or ONNX trace watching
+        # the ops: Linear's product without its node
         out = untracked_linear(input._data, weight._data, None if bias is None else bias._data)
         if out is not None:
             return Tensor._wrap(out)
