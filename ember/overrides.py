@@ -261,6 +261,13 @@ def unwrapped(func):
 def _replace(owner, name, original, replacement):
     _replaced.append((owner, name, original))
     setattr(owner, name, replacement)
+    for hook in replaced_hooks:
+        hook(name)
+
+
+# ``hook(name)`` after each function the protocol wraps or unwraps: the drop-in import's alias
+# modules forget their copies of that name (ember.compat).
+replaced_hooks = []
 
 
 def _deactivate():
@@ -268,6 +275,8 @@ def _deactivate():
     while _replaced:
         owner, name, original = _replaced.pop()
         setattr(owner, name, original)
+        for hook in replaced_hooks:
+            hook(name)
     _active[0] = False
     _dispatchers.clear()
     _verdicts.clear()

@@ -11,6 +11,7 @@ import importlib.util
 import sys
 import types
 
+from .. import overrides
 from .._dtype import dtype as _Dtype
 from .version import TORCH_VERSION
 
@@ -104,6 +105,17 @@ def ember_names(torch_name):
 
 
 _CACHED_KINDS = (types.FunctionType, types.BuiltinFunctionType, type, _Dtype)
+
+
+def _forget_everywhere(name):
+    """Every alias module's copy of ``name`` dropped: ember's function of that name was just
+    replaced (the __torch_function__ protocol wraps ember's functions in dispatchers)."""
+    for module in list(sys.modules.values()):
+        if isinstance(module, TorchModule):
+            module._forget(name)
+
+
+overrides.replaced_hooks.append(_forget_everywhere)
 
 
 def _ember_module_exists(name):

@@ -117,6 +117,30 @@ def test_functions_read_once_still_follow_assignments_through_torch(ember_torch)
     assert not hasattr(ember, "cat_probe") and not hasattr(torch, "cat_probe")
 
 
+def test_a_subclass_defined_after_torch_functions_were_read_still_dispatches(ember_torch):
+    # defining a __torch_function__ subclass wraps ember's functions in dispatchers: the
+    # aliases drop what they kept, so torch.cat read earlier dispatches now (and not after)
+    import torch
+    from ember import overrides
+    plain_cat = torch.cat
+    seen = []
+
+    class Logged(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            seen.append(func.__name__)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    try:
+        marked = torch.ones(2).as_subclass(Logged)
+        joined = torch.cat([marked, marked])
+        assert type(joined) is Logged and "cat" in seen
+        assert torch.cat is not plain_cat and torch.cat is ember.cat
+    finally:
+        overrides._deactivate()
+    assert torch.cat is plain_cat and ember.cat is plain_cat
+
+
 def test_star_import_gives_the_public_names(ember_torch):
     namespace = {}
     exec("from torch.nn import *", namespace)
