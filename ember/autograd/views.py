@@ -253,8 +253,21 @@ def unrecorded_view(input):
     mode, no profiler, and a plain dense tensor (not a vmap stand-in or a sparse storage)."""
     if type(input) is not Tensor or input._is_inference or type(input._data) is not np.ndarray:
         return False
+    return nothing_recorded(input)
+
+
+def nothing_recorded(*tensors):
+    """Whether an op of ``tensors`` records nothing (grad off, or none of them needs grad) and
+    may skip its node: not in inference mode, and no profiler or flop counter watching the ops
+    (their ``fast_paths`` switch). An ONNX trace is the caller's to check."""
     grad_enabled, inference = _grad_state.get()
-    return not inference and not (grad_enabled and input._requires_grad) and fast_paths[0]
+    if inference or not fast_paths[0]:
+        return False
+    if grad_enabled:
+        for tensor in tensors:
+            if tensor is not None and tensor._requires_grad:
+                return False
+    return True
 
 
 def view_result(input, array):

@@ -1,8 +1,8 @@
 """Linear maps: linear (one fused kernel node) and bilinear (a composite of matmuls)."""
 import numpy as np
 
-from ..._grad_state import _grad_state, fast_paths
 from ...autograd import function as function_module
+from ...autograd.views import nothing_recorded
 from ...ops import matmul
 from ...tensor import Tensor
 from .._kernels.linear import Linear, untracked_linear
@@ -24,12 +24,8 @@ def linear(input, weight, bias=None):
                            f"{input._data.ndim}D and {weight._data.ndim}D")
     if weight._data.ndim == 1 or (bias is not None and bias._data.shape != weight._data.shape[:1]):
         return _linear_composite(input, weight, bias)
-    grad_enabled, inference = _grad_state.get()
-    needs_grad = grad_enabled and (input._requires_grad or weight._requires_grad
-                                   or (bias is not None and bias._requires_grad))
-    if not (needs_grad or inference) and fast_paths[0] and function_module._tracer is None:
-        # nothing to record (no_grad, or frozen weights), no profiler or ONNX trace watching
-        # the ops: Linear's product without its node
+    if function_module._tracer is None and nothing_recorded(input, weight, bias):
+        # no_grad, or frozen weights, and no ONNX trace: Linear's product without its node
         out = untracked_linear(input._data, weight._data, None if bias is None else bias._data)
         if out is not None:
             return Tensor._wrap(out)
