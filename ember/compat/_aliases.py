@@ -10,6 +10,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
+import weakref
 
 from .. import overrides
 from .._dtype import dtype as _Dtype
@@ -107,12 +108,15 @@ def ember_names(torch_name):
 _CACHED_KINDS = (types.FunctionType, types.BuiltinFunctionType, type, _Dtype)
 
 
+# Every alias module made, for _forget_everywhere (gone ones drop out).
+_ALIASES = weakref.WeakSet()
+
+
 def _forget_everywhere(name):
     """Every alias module's copy of ``name`` dropped: ember's function of that name was just
     replaced (the __torch_function__ protocol wraps ember's functions in dispatchers)."""
-    for module in list(sys.modules.values()):
-        if isinstance(module, TorchModule):
-            module._forget(name)
+    for module in list(_ALIASES):
+        module._forget(name)
 
 
 overrides.replaced_hooks.append(_forget_everywhere)
@@ -133,6 +137,7 @@ class TorchModule(types.ModuleType):
         super().__init__(name)
         object.__setattr__(self, "_ember_targets", targets)
         object.__setattr__(self, "_cached", set())
+        _ALIASES.add(self)
         for attribute, value in OWN_ATTRIBUTES.get(name, {}).items():
             object.__setattr__(self, attribute, value)
 
