@@ -675,6 +675,14 @@ def _check_mask(input, key):
                              f"match the shape of the indexed tensor {list(shape)} at index {dim}")
 
 
+def indices_within(indices, size):
+    """Whether every integer in the non-empty array ``indices`` lies in [0, size): one
+    reduction, the indices seen as unsigned (a negative one then exceeds any size)."""
+    if indices.dtype.kind == "i":
+        indices = indices.view(f"u{indices.itemsize}")
+    return bool(np.maximum.reduce(indices, axis=None) < size)
+
+
 def getitem(input, key):
     kind = type(key)
     if (kind is int or kind is tuple and len(key) == 2 and type(key[0]) is int
@@ -880,7 +888,7 @@ def index_select(input, dim, index):
             raise IndexError("index out of range in self")
         return getitem(input, (Ellipsis,))
     size = input._data.shape[axis]
-    if indices.size and (indices.min() < 0 or indices.max() >= size):
+    if indices.size and not indices_within(indices, size):
         if axis == 1:  # PyTorch's kernel for dim 1 words it its own way
             bad = indices[(indices < 0) | (indices >= size)].flat[0]
             raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} "
@@ -1333,7 +1341,7 @@ def index_add(input, dim, index, source, alpha=1):
                            f"scalar type")
     size = input._data.shape[axis] if input._data.ndim else 1
     values = _all_values(indices)
-    if values.size and (values.min() < 0 or values.max() >= size):
+    if values.size and not indices_within(values, size):
         if axis == 0 or input._data.ndim < 2:  # PyTorch's words differ by kernel
             raise IndexError("index out of range in self")
     indices = _check_bounds(indices, size, axis)

@@ -9,6 +9,7 @@ import numpy as np
 from ... import ops as _ops
 from ..._dtype import is_floating, scalar_type_name
 from ...ops._broadcast import mismatch_error
+from ...ops.index import indices_within
 from ...ops.elementwise.casting import autocast_op
 from ...autograd.function import (forward_ad_unsupported, keep_input_in_gradient, torch_named,
                                   without_double_backward)
@@ -29,9 +30,6 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_e
            "multilabel_margin_loss", "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss",
            "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss", "linear_cross_entropy",
            "triplet_margin_with_distance_loss"]
-
-
-_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _check_targets(array, target_array, classes, ignore_index, probabilities, from_logits):
@@ -67,12 +65,8 @@ def _check_targets(array, target_array, classes, ignore_index, probabilities, fr
                            f"{scalar_type_name(target_array.dtype)}")
     if target_array.dtype == np.uint8 and array.ndim > 2:
         raise RuntimeError("expected scalar type Long but found Byte")  # nll_loss2d's check
-    if target_array.size:
-        # one reduction for the common case: seen as unsigned, a negative index exceeds classes
-        unsigned = (target_array if target_array.dtype.kind == "u"
-                    else target_array.view(_UNSIGNED[target_array.itemsize]))
-        if np.maximum.reduce(unsigned, None) < classes:
-            return
+    if target_array.size and indices_within(target_array, classes):
+        return  # the common case, in one reduction
     bad = (target_array != ignore_index) & ((target_array < 0) | (target_array >= classes))
     if bad.any():
         raise IndexError(f"Target {int(target_array[bad].flat[0])} is out of bounds.")

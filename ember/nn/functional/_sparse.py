@@ -3,6 +3,7 @@ import numpy as np
 
 from ..._dtype import tensor_type_name
 from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
+from ...ops.index import indices_within
 from .._kernels.sparse import BagSum, Embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
@@ -30,20 +31,12 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             padding_idx = num_embeddings + padding_idx
     indices = input._data
     # (a vmap batch of indices is checked by its batching rule's lookup)
-    if type(indices) is np.ndarray and indices.size and not _indices_below(indices,
+    if type(indices) is np.ndarray and indices.size and not indices_within(indices,
                                                                             num_embeddings):
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _embedding_renorm(weight, indices, max_norm, norm_type)
     return Embedding.apply(input, weight, padding_idx, scale_grad_by_freq, bool(sparse))
-
-
-def _indices_below(indices, bound):
-    """Whether every integer in ``indices`` lies in [0, bound): one reduction, seen as unsigned
-    (a negative index then exceeds any bound)."""
-    if indices.dtype.kind == "i":
-        indices = indices.view(f"u{indices.itemsize}")
-    return bool(np.maximum.reduce(indices, axis=None) < bound)
 
 
 def _embedding_renorm(weight, indices, max_norm, norm_type):
