@@ -216,6 +216,48 @@ def test_lstm_step_compiled_equals_numpy(dtype, given):
         np.testing.assert_allclose(value, expected, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias, bidirectional, used", [
+    (True, False, "all"), (False, True, "all"), (True, True, "states"), (True, False, "output"),
+])
+def test_lstm_sequence_path_equals_step_path(monkeypatch, dtype, bias, bidirectional, used):
+    """A padded LSTM layer run on whole-sequence buffers (recurrent._lstm_sequence) gives the
+    per-step loop's outputs, states and gradients bit for bit, with and without grad."""
+    if not _jit.available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(5)
+    layer = nn.LSTM(3, 5, num_layers=2, bias=bias, bidirectional=bidirectional).to(
+        ember.float64 if dtype == np.float64 else ember.float32)
+    x_array = rng.standard_normal((18, 4, 3)).astype(dtype)
+    states = rng.standard_normal((2, 2 * (2 if bidirectional else 1), 4, 5)).astype(dtype)
+
+    def run():
+        x = ember.tensor(x_array, requires_grad=True)
+        h0, c0 = (ember.tensor(state, requires_grad=True) for state in states)
+        output, (hidden, cell) = layer(x, (h0, c0))
+        loss = {"all": output.sin().sum() + (hidden * cell).sum(), "states": hidden.sum()
+                + cell.tanh().sum(), "output": (output * output).sum()}[used]
+        loss.backward()
+        with ember.no_grad():
+            again = layer(x, (h0, c0))
+        values = [output, hidden, cell, x.grad, h0.grad, c0.grad, again[0], *again[1]]
+        values += [parameter.grad for parameter in layer.parameters()]
+        layer.zero_grad()
+        return [value.detach().numpy().copy() for value in values]
+
+    calls = []
+    sequence = recurrent._lstm_sequence
+    monkeypatch.setattr(recurrent, "_lstm_sequence",
+                        lambda *arguments: calls.append(1) or sequence(*arguments))
+    fast = run()
+    assert calls  # the whole-sequence path ran
+    monkeypatch.setattr(recurrent, "_lstm_sequence_applies", lambda *arguments: False)
+    stepped = run()
+    for value, expected in zip(fast, stepped):
+        assert value.dtype == dtype
+        np.testing.assert_array_equal(value, expected)
+
+
 @pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
 def test_cells_under_autocast_match_torch(torch, name):
     """Under CPU autocast the cells project in bfloat16 and keep the state's dtype: PyTorch's

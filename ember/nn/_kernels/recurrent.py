@@ -185,6 +185,18 @@ def _lstm_gates_kernel(input_gates, hidden_gates, scale, activated):
 
 
 @_jit.kernel
+def _lstm_biased_gates_kernel(input_gates, hidden_gates, bias, scale, activated):
+    """_lstm_gates_kernel with the hidden bias added to the hidden gates first (the rounding of
+    ``hidden_gates += bias`` before the sum)."""
+    rows, columns = activated.shape
+    for row in range(rows):
+        for column in range(columns):
+            activated[row, column] = ((input_gates[row, column]
+                                       + (hidden_gates[row, column] + bias[column]))
+                                      * scale[column])
+
+
+@_jit.kernel
 def _lstm_forward_kernel(activated, cell, scale, offset, new_cell):
     """tanh values -> gate activations (t * scale + offset) in place, and the new cell."""
     rows, size = cell.shape
@@ -442,10 +454,15 @@ class Recurrence(Op):
         if dtype == np.float16:  # computed in float32, as PyTorch accumulates float16
             projections, hidden, cell, weight_hh, bias_hh = [
                 None if array is None else array.astype(np.float32) for array in inputs]
+        recording = ctx._recording
+        if mode == "LSTM" and batch_sizes is None and _lstm_sequence_applies(*inputs):
+            outputs, hidden, cell, sequence = _lstm_sequence(*inputs, reverse, recording)
+            ctx.options = (mode, batch_sizes, reverse, dtype)
+            ctx.save_for_backward(*inputs, sequence)
+            return outputs, hidden, cell
         step = STEPS[mode]
         keys = _step_keys(projections.shape, batch_sizes)
         outputs = np.empty(projections.shape[:-1] + hidden.shape[-1:], projections.dtype)
-        recording = ctx._recording
         per_step = [None] * len(keys)
         # OpenBLAS multiplies by a transposed view up to 25% slower than by a contiguous copy
         # when the batch is small ((32, 256) @ (256, 1024): 219 against 175 us), but the copy
@@ -484,6 +501,10 @@ class Recurrence(Op):
             projections, hidden, cell, weight_hh, grad_outputs, grad_hidden, grad_cell = [
                 None if array is None else array.astype(np.float32) for array in
                 (projections, hidden, cell, weight_hh, grad_outputs, grad_hidden, grad_cell)]
+        if xp is np and type(per_step) is _LSTMSequence:
+            return _lstm_sequence_backward(ctx.needs_input_grad, per_step, reverse, hidden,
+                                           cell, weight_hh, grad_outputs, grad_hidden,
+                                           grad_cell)
         step = STEPS[mode]
         keys = _step_keys(projections.shape, batch_sizes)
         if xp is not np:
@@ -520,6 +541,119 @@ class Recurrence(Op):
         if xp is np and dtype == np.float16:
             grads = tuple(None if grad is None else grad.astype(dtype) for grad in grads)
         return grads + (None, None, None)
+
+
+class _LSTMSequence:
+    """What an LSTM layer's backward needs of a padded sequence run by ``_lstm_sequence``, one
+    (T, B, ...) array of each: the hidden states, cells, gate activations and tanh(cell)."""
+
+    __slots__ = ("hiddens", "cells", "activated", "tanh_cells")
+
+    def __init__(self, hiddens, cells, activated, tanh_cells):
+        self.hiddens, self.cells = hiddens, cells
+        self.activated, self.tanh_cells = activated, tanh_cells
+
+
+def _lstm_sequence_applies(projections, hidden, cell, weight_hh, bias_hh):
+    """Whether ``_lstm_sequence`` runs this padded LSTM layer: float32 or float64 throughout,
+    at least one step and one sequence, and the compiled kernels available."""
+    dtype = projections.dtype
+    if (dtype not in _COMPILED_DTYPES or projections.ndim != 3 or not projections.size
+            or hidden.ndim != 2 or hidden.dtype != dtype or cell.dtype != dtype
+            or weight_hh.dtype != dtype or (bias_hh is not None and bias_hh.dtype != dtype)):
+        return False
+    return _lstm_forward_kernel.compiled() is not None
+
+
+def _lstm_sequence(projections, hidden, cell, weight_hh, bias_hh, reverse, recording):
+    """Recurrence.forward for a padded LSTM layer on the compiled kernels, with the per-step
+    values written into whole-sequence buffers: a step is its GEMM, two kernels and two tanh
+    passes, with the NumPy path's operations in its order (the same values).
+    (outputs, last hidden, last cell, an _LSTMSequence when recording else None)."""
+    steps, batch, gates = projections.shape
+    size = gates // 4
+    dtype = projections.dtype
+    scale, offset = _lstm_constants(size, dtype)[:2]
+    biased = bias_hh is not None
+    gates_kernel = (_lstm_biased_gates_kernel if biased else _lstm_gates_kernel).compiled()
+    cell_kernel = _lstm_forward_kernel.compiled()
+    projections = np.ascontiguousarray(projections)
+    # see Recurrence.forward: a contiguous transposed weight pays off over a sequence
+    weight = np.ascontiguousarray(weight_hh.T) if steps >= _COPY_STEPS else weight_hh.T
+    hiddens = np.empty((steps, batch, size), dtype)
+    # without a backward to feed, one step's buffers serve every step (two cells, alternately)
+    kept = steps if recording else 1
+    activated = np.empty((kept, batch, gates), dtype)
+    tanh_cells = np.empty((kept, batch, size), dtype)
+    cells = np.empty((steps if recording else 2, batch, size), dtype)
+    hidden_gates = np.empty((batch, gates), dtype)
+    output_gate = slice(3 * size, None)
+    state, previous_cell = hidden, np.ascontiguousarray(cell)
+    for number, time in enumerate(range(steps - 1, -1, -1) if reverse else range(steps)):
+        slot = time if recording else 0
+        step_activated = activated[slot]
+        np.matmul(state, weight, out=hidden_gates)
+        if biased:
+            gates_kernel(projections[time], hidden_gates, bias_hh, scale, step_activated)
+        else:
+            gates_kernel(projections[time], hidden_gates, scale, step_activated)
+        np.tanh(step_activated, out=step_activated)
+        new_cell = cells[time if recording else number % 2]
+        cell_kernel(step_activated, previous_cell, scale, offset, new_cell)
+        tanh_cell = tanh_cells[slot]
+        np.tanh(new_cell, out=tanh_cell)
+        state = hiddens[time]
+        np.multiply(step_activated[:, output_gate], tanh_cell, out=state)
+        previous_cell = new_cell
+    if not recording:
+        return hiddens, state.copy(), previous_cell.copy(), None
+    # the saved buffers stay private: the outputs and last states are copies
+    return (hiddens.copy(), state.copy(), previous_cell.copy(),
+            _LSTMSequence(hiddens, cells, activated, tanh_cells))
+
+
+def _lstm_sequence_backward(needs, sequence, reverse, hidden, cell, weight_hh, grad_outputs,
+                            grad_hidden, grad_cell):
+    """Recurrence.backward for a layer ``_lstm_sequence`` ran: the per-step gate gradients
+    written into one (T, B, 4H) buffer, which is also the projections' gradient, and the weight
+    and bias gradients from it as the general path computes them (the same values)."""
+    hiddens, cells = sequence.hiddens, sequence.cells
+    activated, tanh_cells = sequence.activated, sequence.tanh_cells
+    steps, batch, size = hiddens.shape
+    dtype = hiddens.dtype
+    kernel = _lstm_backward_kernel.compiled()
+    ones = _lstm_constants(size, dtype)[3]
+    grad_gates = np.empty(activated.shape, dtype)
+    state_grad = _contiguous_or_zeros(grad_hidden, hidden)
+    cell_grad = _contiguous_or_zeros(grad_cell, cell)
+    step_grad = np.empty((batch, size), dtype)
+    cell = np.ascontiguousarray(cell)
+    # backward runs the steps in the opposite order of the forward's
+    for time in range(steps) if reverse else range(steps - 1, -1, -1):
+        previous_time = time + 1 if reverse else time - 1
+        previous_cell = cell if previous_time in (-1, steps) else cells[previous_time]
+        if grad_outputs is not None:
+            np.add(state_grad, grad_outputs[time], out=step_grad)
+            total = step_grad
+        else:
+            total = state_grad
+        new_cell_grad = np.empty((batch, size), dtype)
+        kernel(total, cell_grad, activated[time], tanh_cells[time], previous_cell,
+               grad_gates[time], new_cell_grad, ones)
+        state_grad = np.matmul(grad_gates[time], weight_hh)
+        cell_grad = new_cell_grad
+    rows = grad_gates.reshape(steps * batch, 4 * size)
+    grad_weight = grad_bias = None
+    if needs[3]:
+        if reverse:  # step t followed step t + 1
+            previous = np.concatenate([hiddens[1:], hidden[None]]).reshape(steps * batch, size)
+        else:
+            previous = np.concatenate([hidden[None], hiddens[:-1]]).reshape(steps * batch, size)
+        grad_weight = np.matmul(rows.T, previous)
+    if needs[4]:
+        grad_bias = np.sum(rows, axis=0)
+    return (grad_gates if needs[0] else None, state_grad if needs[1] else None,
+            cell_grad if needs[2] else None, grad_weight, grad_bias, None, None, None)
 
 
 def _carry(xp, new, state, running):
