@@ -345,17 +345,21 @@ def _rounded_quotient(a, b, rounding_mode):
     """a / b rounded down (``floor``, Python's ``//``) or toward zero (``trunc``), in the
     operands' promoted dtype; integer division by zero is PyTorch's RuntimeError."""
     a, b = _promote(a, b)
-    dtype = np.result_type(a, b)
-    if dtype == np.bool_:
-        raise _not_implemented(f"div_{rounding_mode}_cpu", dtype)
-    integral = np.asarray(b).dtype.kind in "iu" and np.asarray(a).dtype.kind in "biu"
-    if integral and np.any(np.asarray(b) == 0):
-        raise RuntimeError("ZeroDivisionError")
+    a_kind = a.dtype.kind if type(a) is np.ndarray else np.asarray(a).dtype.kind
+    b_kind = b.dtype.kind if type(b) is np.ndarray else np.asarray(b).dtype.kind
+    if a_kind == "b" and b_kind == "b":
+        raise _not_implemented(f"div_{rounding_mode}_cpu", np.dtype(np.bool_))
+    integral = b_kind in "iu" and a_kind in "biu"
+    if integral:
+        # nonzero divisor: integer division neither warns nor needs the error state below
+        if (b == 0 if type(b) is not np.ndarray else not b.all()):
+            raise RuntimeError("ZeroDivisionError")
+        if rounding_mode == "floor":
+            return np.asarray(np.floor_divide(a, b))
+        return np.asarray((a - np.fmod(a, b)) // b)  # exact, where float division is not
     with np.errstate(divide="ignore", invalid="ignore"):
         if rounding_mode == "floor":
             return np.asarray(np.floor_divide(a, b))
-        if integral:
-            return np.asarray((a - np.fmod(a, b)) // b)  # exact, where float division is not
         return np.asarray(np.trunc(np.true_divide(a, b)))
 
 
