@@ -44,6 +44,29 @@ def test_pad_returns_a_copy_when_nothing_is_padded():
     assert source[0, 0].item() == 1.0
 
 
+@pytest.mark.parametrize("layout", ["transposed", "channels_last", "sliced", "sliced_transposed"])
+@pytest.mark.parametrize("widths", [(0, 0), (0, 0, 0, 0), (1, 0), (2, -1, 1, 1)])
+def test_constant_pad_layout_matches_torch(torch, layout, widths):
+    """Zero widths clone the input in its own layout, as PyTorch's constant_pad_nd does; real
+    padding of a channels_last input stays channels_last; values and gradients as PyTorch's."""
+    array = float_array((3, 8, 5, 4))
+    results = []
+    for library in (ember, torch):
+        tensor = library.tensor(array)
+        tensor = {"transposed": lambda t: t.transpose(1, 3),
+                  "channels_last": lambda t: t.contiguous(memory_format=library.channels_last),
+                  "sliced": lambda t: t[:, ::2],
+                  "sliced_transposed": lambda t: t.transpose(0, 2)[::2]}[layout](tensor)
+        leaf = tensor.detach().requires_grad_(True)
+        padded = library.nn.functional.pad(leaf, widths, value=0.25)
+        padded.backward(library.tensor(float_array(tuple(padded.shape), seed=3)))
+        results.append((padded, leaf.grad))
+    (ours, our_grad), (theirs, their_grad) = results
+    assert ours.stride() == theirs.stride()
+    assert_close(ours, theirs, rtol=0, atol=0)
+    assert_close(our_grad, their_grad, rtol=0, atol=0)
+
+
 PAD_MODULES = [
     "ZeroPad1d(1)", "ZeroPad2d(2)", "ZeroPad2d((1, 2, 3, 4))", "ConstantPad1d(2, 3.5)",
     "ConstantPad2d((1, 0, 2, 1), -1.0)", "ConstantPad3d(1, 2.0)", "ReflectionPad1d(2)",

@@ -79,6 +79,40 @@ def test_interpolate_matches_torch(torch, shape, options):
     gradcheck_arrays(lambda x: F.interpolate(x, **options), [array])
 
 
+@pytest.mark.parametrize("options", [
+    {"scale_factor": 2, "mode": "bilinear", "align_corners": True},
+    {"size": (5, 9), "mode": "bicubic"}, {"scale_factor": (2, 1.5, 3), "mode": "trilinear"}],
+    ids=str)
+def test_interpolate_of_channels_last_matches_torch_in_values_and_layout(torch, options):
+    """The interpolation matrices run over a channels_last input's memory as it lies: the
+    output keeps PyTorch's channels_last strides, and values and gradients are PyTorch's."""
+    shape = (2, 5, 4, 6, 3) if options["mode"] == "trilinear" else (2, 5, 4, 6)
+    array = float_array(shape)
+    results = []
+    for library in (ember, torch):
+        fmt = library.channels_last_3d if len(shape) == 5 else library.channels_last
+        leaf = library.tensor(array).contiguous(memory_format=fmt).requires_grad_(True)
+        out = library.nn.functional.interpolate(leaf, **options)
+        out.backward(library.tensor(float_array(tuple(out.shape), seed=4)))
+        results.append((out, leaf.grad))
+    (ours, our_grad), (theirs, their_grad) = results
+    assert ours.stride() == theirs.stride()
+    assert our_grad.stride() == their_grad.stride()
+    atol = 1e-5 if options["mode"] == "bicubic" else 2e-6
+    assert_close(ours, theirs, atol=atol)
+    assert_close(our_grad, their_grad, atol=atol)
+
+
+def test_interpolation_matrices_are_kept_read_only():
+    """A resampling reuses its interpolation matrix (built once per size and options); the kept
+    matrix cannot be written through."""
+    from ember.nn._kernels.sampling import linear_matrix
+    first = linear_matrix(4, 8, 2.0, False, np.dtype(np.float32))
+    assert linear_matrix(4, 8, 2.0, False, np.dtype(np.float32)) is first
+    assert not first.flags.writeable
+    np.testing.assert_allclose(first.sum(axis=1), 1, rtol=1e-6)
+
+
 @pytest.mark.parametrize("expression", [
     "Upsample(scale_factor=2)", "Upsample(size=(7, 9), mode='bilinear')",
     "Upsample(scale_factor=(2, 3), mode='bilinear', align_corners=True)",

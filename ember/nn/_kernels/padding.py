@@ -10,7 +10,8 @@ import numpy as np
 
 from ... import _jit
 from ..._dtype import accumulation_dtype
-from ..._layout import spatial_layout
+from ..._layout import (arrange, contiguous_format, empty_strided, format_strides,
+                        memory_order, preserve_format, spatial_layout, suggest_memory_format)
 from ...autograd.function import Op
 from ...ops.index import add_at
 
@@ -191,11 +192,47 @@ def gather_axes(x, maps, fill=0):
     out = x
     for axis, operator in maps:
         if operator.ndim == 2:
-            out = np.moveaxis(np.moveaxis(out, axis, -1) @ operator.T, -1, axis)
+            out = contract_axis(out, axis, operator)
             continue
         out = gather_axis(out, operator, axis, fill)
+    if out is x:  # no width: PyTorch's clone, in the input's layout
+        return x.copy() if x.flags.c_contiguous else arrange(x, preserve_format, like=x)
     # float16 met float32 matrices: rounded once, here
-    return x.copy() if out is x else np.ascontiguousarray(out, dtype=x.dtype)
+    return _as_laid_out(out, x)
+
+
+def contract_axis(array, axis, matrix):
+    """result[..., i, ...] = sum_k matrix[i, k] array[..., k, ...]: one (batched) product over
+    the array's memory as it lies (C order or channels_last), whose result lies the same way;
+    other layouts go through a moved axis."""
+    order = None if array.flags.c_contiguous else memory_order(array)
+    if order is None and not array.flags.c_contiguous:
+        return np.moveaxis(np.moveaxis(array, axis, -1) @ matrix.T, -1, axis)
+    physical = array if order is None else array.transpose(order)
+    position = axis if order is None else order.index(axis)
+    shape = physical.shape
+    lead = int(np.prod(shape[:position]))
+    tail = int(np.prod(shape[position + 1:]))
+    if tail == 1:
+        product = physical.reshape(lead, shape[position]) @ matrix.T
+    else:
+        product = matrix @ physical.reshape(lead, shape[position], tail)
+    product = product.reshape(shape[:position] + (matrix.shape[0],) + shape[position + 1:])
+    return product if order is None else product.transpose(np.argsort(order))
+
+
+def _as_laid_out(result, like):
+    """``result`` in ``like``'s dtype, C-contiguous, or kept as it lies where ``like`` is
+    channels_last as well (spatial_layout then keeps it)."""
+    if result.flags.c_contiguous or result.ndim not in (4, 5):
+        return np.ascontiguousarray(result, dtype=like.dtype)
+    order = memory_order(result)
+    if order is not None and order == memory_order(like) and order == _CHANNELS_LAST[result.ndim]:
+        return result.astype(like.dtype, order="K", copy=False)
+    return np.ascontiguousarray(result, dtype=like.dtype)
+
+
+_CHANNELS_LAST = {4: (0, 2, 3, 1), 5: (0, 2, 3, 4, 1)}
 
 
 def gather_axis(values, index, axis, fill=0):
@@ -242,12 +279,23 @@ def scatter_axes(grad, maps, input_shape):
     dtype = grad.dtype
     # half-precision gradients summed in float32 and rounded once (PyTorch's opmath)
     grad = grad.astype(accumulation_dtype(dtype), copy=False)
+    source = grad
     for axis, operator in reversed(maps):
         if operator.ndim == 2:
-            grad = np.moveaxis(np.moveaxis(grad, axis, -1) @ operator, -1, axis)
+            grad = contract_axis(grad, axis, operator.T)
         else:
             grad = scatter_add_axis(grad, operator, input_shape[axis], axis)
-    return np.ascontiguousarray(grad, dtype=dtype)
+    return _as_laid_out(grad, source.astype(dtype, copy=False))
+
+
+def _padded_like(x, shape):
+    """An empty array of ``shape`` laid out as PyTorch lays out the padding of ``x``
+    (channels_last for a channels_last input: spatial_layout then keeps it as it is)."""
+    if x.ndim in (4, 5) and not x.flags.c_contiguous:
+        fmt = suggest_memory_format(x)
+        if fmt is not contiguous_format:
+            return empty_strided(shape, format_strides(shape, fmt), x.dtype)
+    return np.empty(shape, x.dtype)
 
 
 class GatherAxes(Op):
@@ -267,8 +315,11 @@ class GatherAxes(Op):
         # constant padding whose slices the caller knows from its widths (``border_slices``;
         # ``maps`` None): one fill and one slice copy
         out_shape, inner_out, inner_in = border[:3]
-        out = np.full(out_shape, fill, x.dtype)
-        out[inner_out] = x[inner_in]
+        out = _padded_like(x, out_shape)
+        kept = x[inner_in]
+        if kept.shape != tuple(out_shape):
+            out.fill(fill)
+        out[inner_out] = kept
         return out
 
     @staticmethod

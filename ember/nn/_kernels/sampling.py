@@ -7,6 +7,7 @@ transposed gather or matrix product). Source positions follow PyTorch's rules, c
 input's precision as PyTorch does. GridSample samples at arbitrary points with bilinear, nearest
 or bicubic weights.
 """
+import functools
 import itertools
 import math
 
@@ -431,6 +432,21 @@ def nearest_index(in_size, out_size, scale, exact, dtype):
     return np.minimum(np.floor(positions * ratio).astype(np.int64), in_size - 1)
 
 
+def _kept_read_only(build):
+    """``build``'s matrices kept per arguments, read-only: a resampling rebuilds the same few
+    matrices on every call otherwise (two of ~18 us for each bilinear upsampling)."""
+    cached = functools.lru_cache(maxsize=256)(build)
+
+    @functools.wraps(build)
+    def matrix(in_size, out_size, scale, align_corners, dtype):
+        result = cached(in_size, out_size, scale, align_corners, np.dtype(dtype))
+        result.flags.writeable = False
+        return result
+
+    return matrix
+
+
+@_kept_read_only
 def linear_matrix(in_size, out_size, scale, align_corners, dtype):
     """The (out, in) matrix of two-tap linear interpolation weights for one axis."""
     if align_corners:
@@ -456,6 +472,7 @@ def linear_matrix(in_size, out_size, scale, align_corners, dtype):
 _CUBIC_A = -0.75
 
 
+@_kept_read_only
 def cubic_matrix(in_size, out_size, scale, align_corners, dtype):
     """The (out, in) matrix of four-tap cubic convolution weights for one axis, as PyTorch's
     bicubic computes them (in the input's dtype): source positions not clamped, the four taps
