@@ -1,7 +1,7 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
 import numpy as np
 
-from .. import _threads
+from .. import _halfcast, _threads
 from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
                       real_dtype, scalar_type_name)
 from .._layout import strided
@@ -27,7 +27,7 @@ def matmul_arrays(a, b):
     work = accumulation_dtype(a.dtype)
     if work == a.dtype:
         return _threads.matmul(a, b)
-    return np.matmul(a.astype(work), b.astype(work)).astype(a.dtype)
+    return _halfcast.astype(np.matmul(_halfcast.widened(a), _halfcast.widened(b)), a.dtype)
 
 
 def _product_transposed(a, b, transpose_a, transpose_b):

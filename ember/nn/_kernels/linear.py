@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ... import _threads
+from ... import _halfcast, _threads
 from ..._dtype import accumulation_dtype, scalar_type_name
 from ...autograd.function import Op
 from ...ops.elementwise.complex import conj_of
@@ -42,10 +42,10 @@ class Linear(Op):
         work = accumulation_dtype(x.dtype)
         if work != x.dtype:
             # float16/bfloat16: products and the bias accumulated in float32, rounded once.
-            out = np.matmul(x_2d.astype(work), weight.T.astype(work))
+            out = np.matmul(_halfcast.widened(x_2d), _halfcast.widened(weight).T)
             if bias is not None:
-                out += bias.astype(work)
-            out = out.astype(x.dtype)
+                out += _halfcast.widened(bias)
+            out = _halfcast.astype(out, x.dtype)
         else:
             out = _threads.matmul(x_2d, weight.T, bias)
         needs_x, needs_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]

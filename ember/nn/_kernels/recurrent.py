@@ -10,7 +10,7 @@ so the backward is recorded (the saved activations would be constants).
 """
 import numpy as np
 
-from ... import _jit
+from ... import _halfcast, _jit
 from ..._dtype import accumulation_dtype
 from ...autograd.function import Op, linked_to_input
 from ...ops.elementwise.exp_log import sigmoid_array
@@ -316,11 +316,10 @@ def _project(x, weight, bias):
     if x.dtype != weight.dtype:
         x = x.astype(weight.dtype)
     if weight.dtype not in _COMPILED_DTYPES and accumulation_dtype(weight.dtype) != weight.dtype:
-        work = accumulation_dtype(weight.dtype)
-        out = np.matmul(x.astype(work), weight.T.astype(work))
+        out = np.matmul(_halfcast.widened(x), _halfcast.widened(weight).T)
         if bias is not None:
-            out += bias.astype(work)
-        return out.astype(weight.dtype)
+            out += _halfcast.widened(bias)
+        return _halfcast.astype(out, weight.dtype)
     if weight.shape[1] == 1:
         # one input feature (a time series): the outer product, three times faster than the GEMM
         # NumPy runs for it, and the same values (a single product per element)

@@ -337,7 +337,11 @@ def _plain_binary(ufunc, a, b):
     elif ufunc in _OPMATH_UFUNCS and y.dtype.itemsize == 2:
         return None
     try:
-        if type(x) is np.ndarray and x.size >= _threads.ELEMENT_GRAIN:
+        if (x.dtype if type(x) is np.ndarray else y.dtype).itemsize == 2:
+            result = _halfcast.binary(ufunc, x, y)
+            if result is None:
+                result = ufunc(x, y)
+        elif type(x) is np.ndarray and x.size >= _threads.ELEMENT_GRAIN:
             result = _threads.binary(ufunc, x, y)
         else:
             result = ufunc(x, y)

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ... import _jit, _threads
+from ... import _halfcast, _jit, _threads
 from ..._dtype import (
     from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
     scalar_type_name, _repr_prefix)
@@ -35,9 +35,9 @@ class Add(_Binary):
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
-        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN:
+        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN and a.dtype.itemsize > 2:
             return _threads.binary(np.add, a, b)
-        return np.add(a, b)
+        return _half_binary(np.add, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -108,6 +108,17 @@ def _scaled_add_float32(target, values, scale):
         target[index] = target[index] + scale * values[index]
 
 
+def _half_binary(ufunc, a, b):
+    """``ufunc(a, b)``; float16/bfloat16 arrays through ember's compiled conversions to float32
+    and back (_halfcast.binary: the same values, 10-50x faster than NumPy's own loops)."""
+    if type(a) is np.ndarray and a.dtype.itemsize == 2 or \
+            type(b) is np.ndarray and b.dtype.itemsize == 2:
+        result = _halfcast.binary(ufunc, a, b)
+        if result is not None:
+            return result
+    return ufunc(a, b)
+
+
 def _fusable(input, other):
     return (isinstance(input, Tensor) and isinstance(other, Tensor)
             and input._data.dtype == np.float32 and other._data.dtype == np.float32)
@@ -153,9 +164,9 @@ class Sub(_Binary):
         if type(a) is not np.ndarray:
             ctx._torch_name = "RsubBackward1"  # number - tensor
         a, b = _promote(a, b)
-        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN:
+        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN and a.dtype.itemsize > 2:
             return _threads.binary(np.subtract, a, b)
-        return np.subtract(a, b)
+        return _half_binary(np.subtract, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -221,9 +232,9 @@ class Mul(_Binary):
         needs_a, needs_b = ctx.needs_input_grad
         ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
         a, b = _promote_unrounded(a, b)
-        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN:
+        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN and a.dtype.itemsize > 2:
             return _reduced_result(_threads.binary(np.multiply, a, b), a, b)
-        return _reduced_result(np.multiply(a, b), a, b)
+        return _reduced_result(_half_binary(np.multiply, a, b), a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -272,8 +283,8 @@ class Div(_Binary):
             a = np.asarray(a, dtype=get_default_dtype().numpy)
         ctx.save_for_backward(b, a if ctx.needs_input_grad[1] else None)
         if _divides_quietly(b):
-            return _reduced_result(np.true_divide(a, b), a, b)
-        return _reduced_result(_quietly(np.true_divide, a, b), a, b)
+            return _reduced_result(_half_binary(np.true_divide, a, b), a, b)
+        return _reduced_result(_quietly(_half_binary, np.true_divide, a, b), a, b)
 
     @staticmethod
     def backward(ctx, grad):
