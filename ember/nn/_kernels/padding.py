@@ -198,7 +198,7 @@ def gather_axes(x, maps, fill=0):
     if out is x:  # no width: PyTorch's clone, in the input's layout
         return x.copy() if x.flags.c_contiguous else arrange(x, preserve_format, like=x)
     # float16 met float32 matrices: rounded once, here
-    return _as_laid_out(out, x)
+    return _as_laid_out(out, x, x.dtype)
 
 
 def contract_axis(array, axis, matrix):
@@ -221,15 +221,15 @@ def contract_axis(array, axis, matrix):
     return product if order is None else product.transpose(np.argsort(order))
 
 
-def _as_laid_out(result, like):
-    """``result`` in ``like``'s dtype, C-contiguous, or kept as it lies where ``like`` is
-    channels_last as well (spatial_layout then keeps it)."""
+def _as_laid_out(result, like, dtype):
+    """``result`` in ``dtype``, C-contiguous, or kept as it lies where it and ``like`` are both
+    channels_last (spatial_layout then keeps it)."""
     if result.flags.c_contiguous or result.ndim not in (4, 5):
-        return np.ascontiguousarray(result, dtype=like.dtype)
+        return np.ascontiguousarray(result, dtype=dtype)
     order = memory_order(result)
     if order is not None and order == memory_order(like) and order == _CHANNELS_LAST[result.ndim]:
-        return result.astype(like.dtype, order="K", copy=False)
-    return np.ascontiguousarray(result, dtype=like.dtype)
+        return result.astype(dtype, order="K", copy=False)
+    return np.ascontiguousarray(result, dtype=dtype)
 
 
 _CHANNELS_LAST = {4: (0, 2, 3, 1), 5: (0, 2, 3, 4, 1)}
@@ -285,7 +285,7 @@ def scatter_axes(grad, maps, input_shape):
             grad = contract_axis(grad, axis, operator.T)
         else:
             grad = scatter_add_axis(grad, operator, input_shape[axis], axis)
-    return _as_laid_out(grad, source.astype(dtype, copy=False))
+    return _as_laid_out(grad, source, dtype)
 
 
 def _padded_like(x, shape):
