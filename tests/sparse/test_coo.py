@@ -143,6 +143,41 @@ def test_legacy_constructor_as_graph_scripts_call_it(torch):
     _assert_same_sparse(ours, theirs)
 
 
+def test_legacy_constructor_forms_dtypes_and_deprecations(torch):
+    """(indices, values) keeps the values' dtype (DoubleTensor of float32 values is float32 in
+    PyTorch too); sizes alone give an empty tensor of the type; each form warns once a process
+    with PyTorch's text (PyTorch's own once-a-process state is shared with the other tests)."""
+    from ember.tensor import _warned_once
+    _warned_once.clear()
+    indices = np.array(INDICES)
+    calls = [("FloatTensor", (indices, np.array(VALUES), (3, 3))),
+             ("DoubleTensor", (indices, np.array(VALUES, np.float32))),
+             ("LongTensor", (2, 3)), ("DoubleTensor", (4, 1)), ("FloatTensor", ())]
+    messages = []
+    for _ in range(2):
+        for name, arguments in calls:
+            results = []
+            for framework in (ember, torch):
+                given = [framework.tensor(a) if isinstance(a, np.ndarray) else a
+                         for a in arguments]
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    result = getattr(framework.sparse, name)(*given)
+                if framework is ember:
+                    messages += [str(warning.message) for warning in caught]
+                results.append((str(result.dtype).split(".")[1], tuple(result.shape),
+                                result._nnz(), result.to_dense().tolist()))
+            assert results[0] == results[1], name
+    assert [message.split("(")[1].split(")")[0] for message in messages] == [
+        "indices, values, shape, *, device=", "indices, values, *, device=",
+        "shape, *, device=", ""]
+    assert messages[0] == ("torch.sparse.SparseTensor(indices, values, shape, *, device=) is "
+                           "deprecated.  Please use torch.sparse_coo_tensor(indices, values, "
+                           "shape, dtype=, device=).")
+    with pytest.raises(TypeError):
+        ember.sparse.FloatTensor(ember.tensor(indices), VALUES)
+
+
 # ---- structure: coalesce, indices, values -----------------------------------------------------
 def test_coalesce_indices_values_match_torch(torch):
     ours, theirs = _both(torch, INDICES, VALUES, (3, 3))
