@@ -328,6 +328,18 @@ class Tensor:
         return self.grad_fn is None
 
     @property
+    def volatile(self):
+        """Always False: PyTorch 0.3's flag, replaced by no_grad (reading it warns, as there)."""
+        warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
+                      stacklevel=2)
+        return False
+
+    @volatile.setter
+    def volatile(self, value):
+        warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                      "instead.", UserWarning, stacklevel=2)
+
+    @property
     def grad(self):
         if self.grad_fn is not None and not self._retains_grad and self._grad is None:
             warnings.warn(
