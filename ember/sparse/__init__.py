@@ -19,8 +19,9 @@ sum = sparse_sum
 
 def _legacy_constructor(dtype):
     def constructor(*args, device=None):
-        """PyTorch's deprecated ``torch.sparse.<Type>Tensor``: ``(indices, values[, size])`` keeps
-        the values' dtype (as PyTorch does); ``(*size)`` or ``()`` is an empty tensor of the type."""
+        """PyTorch's deprecated ``torch.sparse.<Type>Tensor``: ``(indices, values[, size])``
+        keeps the values' dtype (as PyTorch does); ``(*size)`` or ``()`` is an empty tensor of
+        the type."""
         if len(args) >= 2 and isinstance(args[0], Tensor):
             if not isinstance(args[1], Tensor) or len(args) > 3:
                 raise TypeError(f"new() received an invalid combination of arguments; expected "
