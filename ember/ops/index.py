@@ -57,6 +57,29 @@ def _index_array(item):
     return array
 
 
+def _sequence_index_array(item):
+    """A list, tuple, range or NumPy array inside an index, made an index as PyTorch makes it:
+    bools (and NumPy uint8) a mask, anything else int64: floats truncated toward zero, an
+    empty list an empty index (GraphSAGE's ``mask[row_indices, column_indices] = 1``)."""
+    try:
+        array = np.asarray(item)
+    except ValueError:  # a ragged nested list
+        raise IndexError(f"too many indices for tensor of dimension 1 (the index {item!r} is "
+                         f"ragged)") from None
+    kind = array.dtype.kind
+    if kind == "b" or array.dtype == np.uint8:
+        return _index_array(array)
+    if kind in "iu":
+        return array if array.dtype == np.int64 else array.astype(np.int64)
+    if kind == "f":
+        if array.size and not (np.isfinite(array).all() and np.abs(array).max() < 2.0 ** 63):
+            raise RuntimeError("value cannot be converted to type int64 without overflow")
+        return np.trunc(array).astype(np.int64)
+    if kind == "c":
+        raise TypeError("'complex' object cannot be interpreted as an integer")
+    raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+
+
 def _convert_key(key):
     """Turn tensors and lists inside an index into NumPy arrays; report whether it is advanced.
     The key always ends up holding an Ellipsis, so that NumPy returns arrays, never scalars."""
@@ -79,7 +102,7 @@ def _convert_key(key):
             advanced = True
         elif isinstance(item, (list, tuple, range, np.ndarray)):
             # any sequence inside the index, as PyTorch's (x[range(n), labels] = ...)
-            item = _index_array(item)
+            item = _sequence_index_array(item)
             advanced = True
         elif isinstance(item, bool):
             advanced = True

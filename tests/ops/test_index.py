@@ -794,3 +794,30 @@ def test_int_keys_in_grad_mode_match_torch(torch, key):
 def test_int_key_of_a_zero_dim_tensor_raises_like_torch(torch):
     assert_raises_like_torch(lambda: torch.tensor(1.0, requires_grad=True)[0],
                              lambda: ember.tensor(1.0, requires_grad=True)[0], IndexError)
+
+
+@pytest.mark.parametrize("key", [
+    "([], [])", "([0, 2.7],)", "([[0, 1], [2.5, 1]],)", "([True, 0, 1],)", "([-1.5, 0], [1, 2])",
+    "([], slice(None))", "(np.array([0, 2.7]),)", "(np.array([0, 1], dtype=np.int16),)",
+    "(np.array([0, 1], dtype=np.uint16), [3, 0])",
+    "([[]],)"])
+def test_lists_and_arrays_in_an_index_become_long_or_masks_as_torch(torch, key):
+    """PyTorch makes a sequence or NumPy array inside an index int64 (floats truncated, an empty
+    list an empty index) unless it holds bools; reading and writing through it match."""
+    results = []
+    for framework in (ember, torch):
+        base = framework.arange(12.0).reshape(3, 4)
+        index = eval(key)
+        index = index[0] if len(index) == 1 else index
+        read = base[index]
+        base[index] = -1.0
+        results.append((read.tolist(), tuple(read.shape), base.tolist()))
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("key, error", [("[1e20]", RuntimeError), ("[float('nan')]", RuntimeError),
+                                        ("[1 + 0j]", TypeError)])
+def test_unconvertible_sequence_indices_raise_like_torch(torch, key, error):
+    for framework in (ember, torch):
+        with pytest.raises(error):
+            framework.arange(4.0)[eval(key)]
