@@ -276,9 +276,10 @@ for step in range(args.steps):
     opt.step()
     losses.append(loss.item())
 pred = out.argmax(1)
-report(losses, iou=iou(pred, labels, C, ignore=255).tolist(),
-       iou_per_image=iou(pred, labels, C, ignore=255, per_image=True).tolist(),
+report(losses, **{f"iou_{c}": value for c, value in enumerate(iou(pred, labels, C, ignore=255))},
+       **{f"iou_per_image_{c}": value
+          for c, value in enumerate(iou(pred, labels, C, ignore=255, per_image=True))},
        iou_binary=float(iou_binary((logits > 0).long(), blabels)),
-       last_parts=[float(part) for part in (l1, l2, l3, l4, l5, l6)],
-       empty=[lovasz_hinge_flat(torch.zeros(0, requires_grad=True), torch.zeros(0)).item(),
-              mean([], empty=0)])
+       **{f"last_part_{k}": float(part) for k, part in enumerate((l1, l2, l3, l4, l5, l6))},
+       empty_loss=lovasz_hinge_flat(torch.zeros(0, requires_grad=True), torch.zeros(0)).item(),
+       empty_mean=mean([], empty=0))
