@@ -334,6 +334,9 @@ def index_put_(self, indices, values, accumulate=False):
 
 
 def masked_fill_(self, mask, value):
+    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
+        return ops.masked_fill(self, mask, value)  # raises PyTorch's error before any write
+
     def fast(array):
         fill = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=array.dtype)
         np.copyto(array, fill, where=np.broadcast_to(mask._data, array.shape))

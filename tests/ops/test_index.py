@@ -1,6 +1,7 @@
 """ember.ops.index: indexing and indexed assignment, gather, where, masked ops, scatter and
 the index_* family, selection by mask, searching and counting."""
 import contextlib
+import warnings
 
 import numpy as np
 import pytest
@@ -821,3 +822,29 @@ def test_unconvertible_sequence_indices_raise_like_torch(torch, key, error):
     for framework in (ember, torch):
         with pytest.raises(error):
             framework.arange(4.0)[eval(key)]
+
+
+@pytest.mark.parametrize("source", [
+    "x[m]", "x[m, None]", "x[m.numpy()]", "x.clone().__setitem__(m, 7.0)",
+    "x.clone().__setitem__(m, x[:2] * 0 + 5)", "x.clone().__setitem__((m, None), 9.0)",
+    "x.masked_fill(m, 1.0)", "x.clone().masked_fill_(m, 1.0)", "x.masked_select(m)",
+    "lib.where(m, x, -x)", "x.masked_scatter(m, x)",
+    "x.clone().index_put_((m,), lib.tensor(1.0))", "x.clone().index_put_((m,), x[:2])"])
+def test_byte_masks_warn_or_refuse_like_torch(torch, source):
+    """uint8 masks: PyTorch warns where it still reads them as masks, and refuses them where
+    its path is masked_fill_ (one value for a mask) or masked_scatter_; nothing is written
+    before a refusal."""
+    outcomes = []
+    for lib in (ember, torch):
+        x = lib.arange(4.0)
+        m = lib.tensor([1, 0, 1, 0], dtype=lib.uint8)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = eval(source)
+                value = None if result is None else result.tolist()
+            except RuntimeError as error:
+                value = str(error)
+        outcomes.append((value, x.tolist(),
+                         [str(w.message).split(" (Triggered")[0] for w in caught]))
+    assert outcomes[0] == outcomes[1]
