@@ -347,6 +347,70 @@ class SparseSum(Op):
         return "SumBackward0"
 
 
+class SparseSoftmax(Op):
+    """torch.sparse.softmax / log_softmax along ``dim``: over the specified entries only (the
+    unspecified ones count as -inf), so the result keeps the coalesced input's indices. Along a
+    sparse dim the entries that share every other sparse index form one group."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage, dim, log):
+        ctx.inverse = None
+        indices, values = storage.indices, storage.values
+        if not storage.coalesced:
+            indices, ctx.inverse = _coalesce_plan(storage)
+            values = _sum_rows(values, ctx.inverse, indices.shape[1])
+        sparse_dim = storage.sparse_dim
+        if dim >= sparse_dim:  # a dense dim: an ordinary softmax of each entry's values
+            axis = 1 + dim - sparse_dim
+            shifted = values - values.max(axis=axis, keepdims=True)
+            ctx.group = None
+            ctx.axis = axis
+        else:
+            others = [row for row in range(sparse_dim) if row != dim]
+            sizes = tuple(storage.shape[row] for row in others)
+            flat = np.ravel_multi_index(tuple(indices[others]), sizes) if others else \
+                np.zeros(indices.shape[1], np.int64)
+            _, group = np.unique(flat, return_inverse=True)
+            group = group.reshape(-1)
+            count = int(group.max()) + 1 if group.size else 0
+            peak = np.full((count,) + values.shape[1:], -np.inf, values.dtype)
+            np.maximum.at(peak, group, values)
+            shifted = values - peak[group]
+            ctx.group = group
+            ctx.count = count
+        exponentials = np.exp(shifted)
+        totals = _group_sums(ctx, exponentials)
+        output = shifted - np.log(totals) if log else exponentials / totals
+        ctx.log = log
+        ctx.save_for_backward(output)
+        return _storage(indices, output.astype(values.dtype, copy=False), storage.shape, True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (output,) = ctx.saved_tensors
+        if ctx.log:
+            grad_values = grad - np.exp(output) * _group_sums(ctx, grad)
+        else:
+            grad_values = output * (grad - _group_sums(ctx, grad * output))
+        if ctx.inverse is not None:  # every duplicate of an entry added into its value
+            grad_values = grad_values[ctx.inverse]
+        return grad_values, None, None
+
+    def name(self):
+        return "SparseLogSoftmaxBackward0" if self.log else "SparseSoftmaxBackward0"
+
+
+def _group_sums(ctx, values):
+    """Each entry's group total of ``values`` (along the dense axis for a dense softmax dim)."""
+    if ctx.group is None:
+        return values.sum(axis=ctx.axis, keepdims=True)
+    totals = np.zeros((ctx.count,) + values.shape[1:], values.dtype)
+    np.add.at(totals, ctx.group, values)
+    return totals[ctx.group]
+
+
 # ---- the Tensor subclass ----------------------------------------------------------------------
 class SparseLayoutMethods:
     """What every sparse layout's tensor does alike: no NumPy view, never contiguous, products
@@ -842,6 +906,34 @@ def mm(mat1, mat2, reduce=None):
 def spmm(input, mat2):
     """torch.spmm: sparse @ dense."""
     return matmul(input, mat2, "mm")
+
+
+def _sparse_softmax(input, dim, dtype, log):
+    operation = "log_softmax" if log else "softmax"
+    if not isinstance(input, Tensor) or not input.is_sparse:
+        raise NotImplementedError(f"Could not run 'aten::_sparse_{operation}' with arguments "
+                                  f"from the 'CPU' backend: torch.sparse.{operation} takes a "
+                                  f"sparse COO tensor (F.{operation} takes a strided one)")
+    ndim = len(input._data.shape)
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
+                         f"{ndim - 1}], but got {dim})")
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"{operation}" not implemented for '
+                                  f"'{scalar_type_name(input._data.dtype)}'")
+    return SparseSoftmax.apply(input, dim % ndim, log)
+
+
+def softmax(input, dim, *, dtype=None):
+    """torch.sparse.softmax: softmax over the specified entries along ``dim``."""
+    return _sparse_softmax(input, dim, dtype, False)
+
+
+def log_softmax(input, dim, *, dtype=None):
+    """torch.sparse.log_softmax: log_softmax over the specified entries along ``dim``."""
+    return _sparse_softmax(input, dim, dtype, True)
 
 
 def sparse_sum(input, dim=None, dtype=None):

@@ -524,3 +524,45 @@ def test_two_layer_gcn_trains_as_torch(torch):
                                               library.tensor(labels), first, second, steps=20)
     np.testing.assert_allclose(losses["ember"], losses["torch"], rtol=2e-5, atol=1e-6)
     assert losses["ember"][-1] < losses["ember"][0]
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+@pytest.mark.parametrize("log", [False, True])
+def test_sparse_softmax_over_specified_entries_like_torch(torch, dim, log):
+    """torch.sparse.softmax / log_softmax (graph attention, KGAT's A_in): over the specified
+    entries of each row (dim 1) or column (dim 0), duplicates summed first; values and the
+    values' gradient as PyTorch's (PyTorch's own backward is wrong for a negative dim)."""
+    indices = [[0, 0, 1, 2, 2, 2, 0], [1, 3, 0, 0, 2, 3, 1]]
+    values = np.random.default_rng(4).standard_normal(7)
+    results = []
+    for framework in (ember, torch):
+        leaf = framework.tensor(values, requires_grad=True)
+        sparse = framework.sparse_coo_tensor(framework.tensor(indices), leaf, (4, 4))
+        function = framework.sparse.log_softmax if log else framework.sparse.softmax
+        out = function(sparse, dim)
+        weights = framework.arange(6, dtype=framework.float64)
+        (grad,) = framework.autograd.grad((out.coalesce().values() * weights).sum(), leaf)
+        results.append((out.coalesce().indices().tolist(), out.coalesce().values().detach(),
+                        grad, out.grad_fn.name(), out.is_coalesced()))
+    (ours, theirs) = results
+    assert ours[0] == theirs[0] and ours[3:] == theirs[3:]
+    for mine, reference in zip(ours[1:3], theirs[1:3]):
+        np.testing.assert_allclose(mine.numpy(), reference.numpy(), rtol=1e-12, atol=1e-14)
+    hybrid = np.random.default_rng(5).standard_normal((3, 2)).astype(np.float32)
+    dense = []
+    for framework in (ember, torch):
+        tensor = framework.sparse_coo_tensor(framework.tensor([[0, 1, 1]]),
+                                             framework.tensor(hybrid), (3, 2))
+        dense.append([framework.sparse.softmax(tensor, d).to_dense().numpy() for d in (0, 1)])
+    for mine, reference in zip(*dense):
+        np.testing.assert_allclose(mine, reference, rtol=1e-6)
+    with pytest.raises(NotImplementedError):
+        ember.sparse.softmax(ember.ones(2, 2), 1)
+
+
+def test_sparse_softmax_gradcheck():
+    indices = ember.tensor([[0, 0, 1, 2, 2], [1, 3, 0, 0, 2]])
+    values = float64_tensor((5,), seed=6)
+    for function in (ember.sparse.softmax, ember.sparse.log_softmax):
+        assert gradcheck(lambda v: function(ember.sparse_coo_tensor(indices, v, (3, 4)), 1)
+                         .coalesce().values(), (values,))
