@@ -266,6 +266,49 @@ class Mul(Op):
         return grad * ctx.factor, None
 
 
+class Div(Op):
+    """A sparse tensor divided by a number: each value divided (not scaled by the reciprocal,
+    which rounds differently)."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage, divisor):
+        divisor = np.asarray(divisor, storage.dtype)
+        ctx.divisor = divisor
+        return _storage(storage.indices, storage.values / divisor, storage.shape,
+                        storage.coalesced)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / ctx.divisor, None
+
+
+class SparseAdd(Op):
+    """``first + alpha * second`` for two sparse tensors of one size: the entries merged as
+    coalescing merges them, marked coalesced when both inputs are (PyTorch's flag)."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, first, second, alpha):
+        scaled = second.values if alpha == 1 else second.values * np.asarray(alpha, second.dtype)
+        both = _storage(np.concatenate([first.indices, second.indices], axis=1),
+                        np.concatenate([first.values, scaled]), first.shape, False)
+        indices, inverse = _coalesce_plan(both)
+        ctx.inverse = inverse
+        ctx.split = first.nnz
+        ctx.alpha = alpha
+        return _storage(indices, _sum_rows(both.values, inverse, indices.shape[1]), first.shape,
+                        first.coalesced and second.coalesced)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows = grad[ctx.inverse]
+        second = rows[ctx.split:]
+        return rows[:ctx.split], second if ctx.alpha == 1 else second * ctx.alpha, None
+
+
 class SparseAddmm(Op):
     """(2-D sparse) @ (2-D dense) through scipy's CSR product; the sparse operand's gradient is
     PyTorch's ``(grad @ dense.T).sparse_mask(sparse)``, one value per stored entry."""
@@ -559,7 +602,24 @@ class SparseTensor(SparseLayoutMethods, Tensor):
         if not isinstance(other, (int, float)) or isinstance(other, bool):
             raise NotImplementedError(f"div: ember divides sparse tensors by Python numbers "
                                       f"only, got {type(other).__name__}")
-        return Mul.apply(self, 1.0 / other)
+        return Div.apply(self, other)
+
+    def add(self, other, *, alpha=1):
+        """sparse + sparse (GCN code adds self-loops to an adjacency this way); sparse + dense
+        is PyTorch's refusal."""
+        if isinstance(other, SparseTensor):
+            return _sparse_sum_of(self, other, alpha)
+        # a number is a dense 0-d tensor to PyTorch here
+        raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) "
+                           "instead.")
+
+    def sub(self, other, *, alpha=1):
+        if isinstance(other, SparseTensor):
+            return _sparse_sum_of(self, other, -alpha)
+        return self.add(other, alpha=-alpha)
+
+    __add__ = add
+    __sub__ = sub
 
     def __neg__(self):
         return Mul.apply(self, -1)
@@ -636,6 +696,18 @@ class SparseTensor(SparseLayoutMethods, Tensor):
 
 
 SparseCOOStorage.tensor_type = SparseTensor
+
+
+def _sparse_sum_of(first, second, alpha):
+    """``first + alpha * second`` after PyTorch's checks of the two sparse operands."""
+    if first._data.shape != second._data.shape:
+        raise RuntimeError(f"add: expected sizes of 'self' and 'other' to match, but "
+                           f"{list(first._data.shape)} != {list(second._data.shape)}")
+    if first._data.sparse_dim != second._data.sparse_dim or \
+            first._data.dtype != second._data.dtype:
+        raise NotImplementedError("add: ember adds sparse tensors of one dtype and one number of "
+                                  "sparse dims; convert with .to_dense() first")
+    return SparseAdd.apply(first, second, alpha)
 
 
 def _sparse_grad(indices, values, shape):
@@ -718,8 +790,8 @@ ARRAY_METHODS = (
     "view", "reshape", "view_as", "reshape_as", "__getitem__", "__setitem__", "tolist", "item",
     "__iter__", "copy_", "fill_", "add_", "sub_", "mul_", "div_", "__iadd__", "__isub__",
     "__imul__", "__itruediv__", "stride", "data_ptr", "contiguous", "flatten", "expand",
-    "permute", "transpose", "squeeze", "unsqueeze", "__add__", "__radd__", "__sub__", "__rsub__",
-    "__rtruediv__", "__pow__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
+    "permute", "transpose", "squeeze", "unsqueeze", "__radd__", "__rsub__", "__rtruediv__",
+    "__pow__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
 refuse_array_methods(SparseTensor, ARRAY_METHODS, "sparse tensors (layout=ember.sparse_coo)")
 SparseTensor.__hash__ = Tensor.__hash__  # defining __eq__ above would otherwise drop it
 
