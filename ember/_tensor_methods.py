@@ -18,7 +18,8 @@ from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
 from .ops.elementwise.arithmetic import (_fusable, fused_add_scaled, scalar_first,
-                                         scalar_first_addc, scalar_first_overload)
+                                         scalar_first_addc, scalar_first_overload,
+                                         scalar_first_product)
 from .tensor import _STATE as _TENSOR_STATE, Tensor, _to_array, legacy_new, warn_once
 
 
@@ -222,6 +223,21 @@ def _addc_inplace(op):
     return method
 
 
+def _product_inplace(op):
+    """``x.addmm_`` and the other add* products, with PyTorch's deprecated factor-first
+    overload ``x.addmm_(beta, [alpha,] mat1, mat2)``."""
+    name = op.__name__ + "_"
+
+    def method(self, first, second, *deprecated, beta=1, alpha=1):
+        if deprecated:
+            _, first, second, beta, alpha = scalar_first_product(name, self, first, second,
+                                                                 deprecated)
+        return apply_inplace(self, name, lambda: op(self, first, second, beta=beta, alpha=alpha))
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{op.__name__}``."
+    return method
+
+
 def _fast_scaled_add(operand, target, alpha):
     """The ``out=`` form of add_(operand, alpha=alpha) on float32 (one rounding, as the
     out-of-place op), or None when the general path is needed."""
@@ -318,6 +334,9 @@ def index_put_(self, indices, values, accumulate=False):
 
 
 def masked_fill_(self, mask, value):
+    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
+        return ops.masked_fill(self, mask, value)  # raises PyTorch's error before any write
+
     def fast(array):
         fill = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=array.dtype)
         np.copyto(array, fill, where=np.broadcast_to(mask._data, array.shape))
@@ -1008,10 +1027,11 @@ for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, o
     METHODS[_op.__name__ + "_"] = _binary_inplace(_op)
 for _op in (ops.lerp, ops.scatter_add, ops.index_add, ops.index_fill,
             ops.scatter_reduce, ops.logit, ops.cumprod, ops.cumsum, ops.round, ops.nan_to_num,
-            ops.tril, ops.triu, ops.addmm, ops.baddbmm, ops.index_copy, ops.masked_scatter,
-            ops.fill_diagonal, ops.addmv, ops.addr, ops.addbmm, ops.mvlgamma, ops.index_reduce,
-            ops.put, ops.renorm):
+            ops.tril, ops.triu, ops.index_copy, ops.masked_scatter, ops.fill_diagonal,
+            ops.mvlgamma, ops.index_reduce, ops.put, ops.renorm):
     METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
+for _op in (ops.addmm, ops.baddbmm, ops.addmv, ops.addr, ops.addbmm):
+    METHODS[_op.__name__ + "_"] = _product_inplace(_op)
 METHODS["addcmul_"] = _addc_inplace(ops.addcmul)
 METHODS["addcdiv_"] = _addc_inplace(ops.addcdiv)
 METHODS.update({

@@ -5,6 +5,8 @@ changes bump. The methods and operators that run ops are bound from one table in
 ``ember/_tensor_methods.py``; the ops decide what is recorded.
 """
 import copy
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -125,6 +127,20 @@ _CREATION_DTYPE_ERROR = "Only Tensors of floating point and complex dtype can re
 
 
 _warned_once = set()
+
+
+_PACKAGE_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_at_caller(message, category=UserWarning):
+    """Warn at the first frame outside ember, as PyTorch's warnings from C++ point at the Python
+    line that called in, however many ember frames a path goes through."""
+    frame = sys._getframe(1)
+    level = 2  # warnings.warn's count: 1 is this function, 2 its caller
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIRECTORY):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def warn_once(message, stacklevel=2):
@@ -326,6 +342,18 @@ class Tensor:
     @property
     def is_leaf(self):
         return self.grad_fn is None
+
+    @property
+    def volatile(self):
+        """Always False: PyTorch 0.3's flag, replaced by no_grad (reading it warns, as there)."""
+        warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
+                      stacklevel=2)
+        return False
+
+    @volatile.setter
+    def volatile(self, value):
+        warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                      "instead.", UserWarning, stacklevel=2)
 
     @property
     def grad(self):

@@ -274,14 +274,16 @@ class DataLoader:
         if isinstance(self.dataset, IterableDataset):
             if self.num_workers == 0:
                 self._base_seed()
-                return self._iterable_batches(self.dataset)
-            return self._iterable_workers(self._workers(_worker_copy))
+                return _SingleProcessDataLoaderIter(self, self._iterable_batches(self.dataset))
+            return _MultiProcessingDataLoaderIter(
+                self, self._iterable_workers(self._workers(_worker_copy)))
         fetch = self._fetch_batch if self._auto_collation else self._fetch_sample
         keys = iter(self.batch_sampler if self._auto_collation else self.sampler)
         if self.num_workers == 0:
             self._base_seed()
-            return map(fetch, keys)
-        return self._threaded(fetch, keys, self._workers(), self.worker_init_fn)
+            return _SingleProcessDataLoaderIter(self, map(fetch, keys))
+        batches, stop = self._threaded(fetch, keys, self._workers(), self.worker_init_fn)
+        return _MultiProcessingDataLoaderIter(self, batches, stop)
 
     def _workers(self, copy_dataset=None):
         """This pass's workers. New ones from a fresh base seed each pass, as PyTorch starts new
@@ -389,9 +391,12 @@ class DataLoader:
 
     def _threaded(self, fetch, keys, workers, worker_init_fn):
         """``fetch(key)`` for each key in daemon threads, one per ``_Worker`` (whose info is
-        what ``get_worker_info()`` returns there), results yielded in key order. Keys go to the
-        workers in turn from the first, as PyTorch hands out its batches, so that each worker's
-        own random stream makes the draws PyTorch's worker makes."""
+        what ``get_worker_info()`` returns there): the results in key order, and the function
+        that stops the threads. Keys go to the workers in turn from the first, as PyTorch hands
+        out its batches, so that each worker's own random stream makes the draws PyTorch's
+        worker makes; the first ``prefetch_factor`` per worker are handed out at once, as
+        PyTorch's iterator does when it is made, so a sampler's draws (a shuffle's permutation)
+        come before any draw the program makes before its first batch."""
         queues = [queue.SimpleQueue() for _ in workers]
         threads = [threading.Thread(target=_worker_loop, daemon=True,
                                     args=(tasks, fetch, worker, worker_init_fn),
@@ -402,30 +407,79 @@ class DataLoader:
             thread.start()
         timeout = self.timeout if self.timeout > 0 else None
         pending = deque()
+        stopped = []
 
         def submit(key):
             future = concurrent.futures.Future()
             next(turns).put((future, key))
             pending.append(future)
 
+        def stop():
+            if not stopped:
+                stopped.append(True)
+                for future in pending:
+                    future.cancel()
+                for tasks in queues:
+                    tasks.put(None)  # a stuck thread never reads it; as a daemon it does not matter
+
+        def results():
+            try:
+                while pending:
+                    future = pending.popleft()
+                    for key in itertools.islice(keys, 1):
+                        submit(key)
+                    try:
+                        batch = future.result(timeout=timeout)
+                    except concurrent.futures.TimeoutError:
+                        raise RuntimeError(f"DataLoader timed out after {self.timeout} "
+                                           f"seconds") from None
+                    yield batch
+            finally:
+                stop()
+
         try:
             for key in itertools.islice(keys, max(1, self.prefetch_factor * len(threads))):
                 submit(key)
-            while pending:
-                future = pending.popleft()
-                for key in itertools.islice(keys, 1):
-                    submit(key)
-                try:
-                    batch = future.result(timeout=timeout)
-                except concurrent.futures.TimeoutError:
-                    raise RuntimeError(f"DataLoader timed out after {self.timeout} "
-                                       f"seconds") from None
-                yield batch
-        finally:
-            for future in pending:
-                future.cancel()
-            for tasks in queues:
-                tasks.put(None)  # a stuck thread never reads it; as a daemon it does not matter
+        except BaseException:
+            stop()
+            raise
+        return results(), stop
+
+
+class _BaseDataLoaderIter:
+    """What ``iter(loader)`` gives, as PyTorch's iterator: the batches, ``len()`` the loader's
+    length, the dataset as ``_dataset``; ``stop`` ends a pass's worker threads when the
+    iterator is dropped before its end."""
+
+    def __init__(self, loader, batches, stop=None):
+        self._dataset = loader.dataset
+        self._loader = loader
+        self._batches = batches
+        self._stop = stop
+        self._num_yielded = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        batch = next(self._batches)
+        self._num_yielded += 1
+        return batch
+
+    def __len__(self):
+        return len(self._loader)
+
+    def __del__(self):
+        if self._stop is not None:
+            self._stop()
+
+
+class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
+    """The iterator of a loader without workers."""
+
+
+class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
+    """The iterator of a loader with workers (threads in ember)."""
 
 
 # What a stream's loading thread returns once the stream is exhausted.

@@ -19,6 +19,7 @@ import json
 import math
 import operator
 import struct
+import types
 import zlib
 
 import numpy as np
@@ -74,6 +75,7 @@ class _Encoder:
         self.arrays = {}          # safetensors name -> contiguous array
         self.names_by_id = {}     # id(Tensor or ndarray) -> name (shared tensors are stored once)
         self.keep_alive = []      # the objects whose ids are in names_by_id
+        self.inside_module = 0    # how many whole modules enclose the value being encoded
 
     def encode(self, value, path):
         kind = type(value)
@@ -119,6 +121,8 @@ class _Encoder:
             return {"$device": str(value)}
         if self.module_type is not None and isinstance(value, self.module_type):
             return self._encode_module(value, path)
+        if self.inside_module and isinstance(value, _FUNCTION_TYPES):
+            return {"$function": _function_reference(value, path)}
         raise _unsupported(value, path)
 
     def _encode_module(self, module, path):
@@ -130,6 +134,7 @@ class _Encoder:
                             f"{cls.__qualname__} is defined inside a function, so it cannot be "
                             f"found again when loading; save its state_dict() instead")
         state = {}
+        self.inside_module += 1
         for key, item in vars(module).items():
             try:
                 state[key] = self.encode(item, path + (key,))
@@ -137,6 +142,7 @@ class _Encoder:
                 raise TypeError(f"ember.save: cannot store {cls.__name__}.{key} (a "
                                 f"{type(item).__name__}) of the module at {_describe(path)}; "
                                 f"save its state_dict() instead ({error})") from None
+        self.inside_module -= 1
         return {"$module": f"{cls.__module__}:{cls.__qualname__}", "$state": state}
 
     def _encode_items(self, value, path):
@@ -182,6 +188,36 @@ class _Encoder:
         self.names_by_id[id(owner)] = name
         self.keep_alive.append(owner)
         return name
+
+
+# A whole module's attribute may be a plain function (LSTNet's ``self.output = F.sigmoid``):
+# stored by import path like the module's class, and found again only where whole modules load.
+_FUNCTION_TYPES = (types.FunctionType, types.BuiltinFunctionType)
+
+
+def _function_reference(function, path):
+    """``module:qualname`` of a function that importing finds again as the same object."""
+    module_name = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", "")
+    found = None
+    if module_name and "<" not in qualname:
+        try:
+            found = _resolve(module_name, qualname)
+        except (ImportError, AttributeError):
+            pass
+    if found is not function:
+        raise TypeError(f"ember.save: cannot store the function {qualname or function!r} at "
+                        f"{_describe(path)}: only functions defined at the top level of a module "
+                        f"can be found again by name when loading (not lambdas or local "
+                        f"functions)")
+    return f"{module_name}:{qualname}"
+
+
+def _resolve(module_name, qualname):
+    found = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
 
 _SEQUENCE_MARKERS = {tuple: "$tuple", set: "$set", frozenset: "$frozenset"}
@@ -237,6 +273,7 @@ _MARKER_KEYS = {
     "$device": ({"$device"}, set()), "$size": ({"$size"}, set()),
     "$complex": ({"$complex"}, set()), "$bytes": ({"$bytes"}, set()),
     "$bytearray": ({"$bytearray"}, set()), "$module": ({"$module", "$state"}, set()),
+    "$function": ({"$function"}, set()),
     "$qtensor": ({"$qtensor", "$qdtype", "$scale", "$zero_point"}, set())}
 
 
@@ -269,6 +306,8 @@ class _Decoder:
             return self._tensor(value)
         if kind == "$module":
             return self._module(content, value["$state"])
+        if kind == "$function":
+            return self._function(content)
         if kind == "$ndarray":
             array = self._array(content)
             self._check_numpy_allowed(_ARRAY_GLOBALS, array.dtype)
@@ -329,6 +368,23 @@ class _Decoder:
                 f"`torch.serialization.safe_globals([{name}])` context manager to allowlist "
                 f"this global if you trust this class/function.")
 
+    def _function(self, location):
+        """A function a whole module held, imported by name as its class is."""
+        if self.module_type is None:
+            raise _WholeModule(f"holds a function ({location}), which loads only with "
+                               f"weights_only=False: Weights only load failed. Re-running load "
+                               f"with `weights_only` set to `False` will import it; do that only "
+                               f"if you trust the source of the checkpoint")
+        if not isinstance(location, str) or location.count(":") != 1:
+            raise Corrupt(f"bad function reference {short(location)}")
+        try:
+            function = _resolve(*location.split(":"))
+        except (ImportError, AttributeError) as error:
+            raise Corrupt(f"its function {location} cannot be found ({error})") from None
+        if not isinstance(function, _FUNCTION_TYPES):
+            raise Unsafe(f"{location} is not a function")
+        return function
+
     def _module(self, location, state):
         """A whole module: its class imported by name (it must be an nn.Module subclass) and
         made without calling __init__, its attributes set from the file, as unpickling does."""
@@ -341,11 +397,8 @@ class _Decoder:
                                f"state_dict() instead")
         if not isinstance(location, str) or location.count(":") != 1:
             raise Corrupt(f"bad module class reference {short(location)}")
-        module_name, qualname = location.split(":")
         try:
-            cls = importlib.import_module(module_name)
-            for part in qualname.split("."):
-                cls = getattr(cls, part)
+            cls = _resolve(*location.split(":"))
         except (ImportError, AttributeError) as error:
             raise Corrupt(f"its module class {location} cannot be found ({error})") from None
         if not isinstance(cls, type) or not issubclass(cls, self.module_type):

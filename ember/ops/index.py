@@ -17,7 +17,7 @@ from .._layout import iterator_strides, pointwise_layout, row_major_layout, with
 from ..autograd import function as _function
 from ..autograd.function import Op, torch_named
 from ..autograd.views import unrecorded_view, view_result
-from ..tensor import Tensor, warn_once
+from ..tensor import Tensor, warn_at_caller, warn_once
 from ._broadcast import expanded_shape, unbroadcast
 from . import _select
 from ._select import select
@@ -57,6 +57,35 @@ def _index_array(item):
     return array
 
 
+_BYTE_INDEX_DEPRECATED = ("indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                          "torch.bool instead.")
+
+
+def _sequence_index_array(item):
+    """A list, tuple, range or NumPy array inside an index, made an index as PyTorch makes it:
+    bools (and NumPy uint8) a mask, anything else int64: floats truncated toward zero, an
+    empty list an empty index (GraphSAGE's ``mask[row_indices, column_indices] = 1``)."""
+    try:
+        array = np.asarray(item)
+    except ValueError:  # a ragged nested list
+        raise IndexError(f"too many indices for tensor of dimension 1 (the index {item!r} is "
+                         f"ragged)") from None
+    kind = array.dtype.kind
+    if array.dtype == np.uint8 and isinstance(item, np.ndarray):
+        warn_at_caller(_BYTE_INDEX_DEPRECATED)
+    if kind == "b" or array.dtype == np.uint8:
+        return _index_array(array)
+    if kind in "iu":
+        return array if array.dtype == np.int64 else array.astype(np.int64)
+    if kind == "f":
+        if array.size and not (np.isfinite(array).all() and np.abs(array).max() < 2.0 ** 63):
+            raise RuntimeError("value cannot be converted to type int64 without overflow")
+        return np.trunc(array).astype(np.int64)
+    if kind == "c":
+        raise TypeError("'complex' object cannot be interpreted as an integer")
+    raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+
+
 def _convert_key(key):
     """Turn tensors and lists inside an index into NumPy arrays; report whether it is advanced.
     The key always ends up holding an Ellipsis, so that NumPy returns arrays, never scalars."""
@@ -75,11 +104,13 @@ def _convert_key(key):
         if item is Ellipsis:
             has_ellipsis = True
         elif isinstance(item, Tensor):
+            if item._data.dtype == np.uint8:
+                warn_at_caller(_BYTE_INDEX_DEPRECATED)
             item = _index_array(item._data)
             advanced = True
         elif isinstance(item, (list, tuple, range, np.ndarray)):
             # any sequence inside the index, as PyTorch's (x[range(n), labels] = ...)
-            item = _index_array(item)
+            item = _sequence_index_array(item)
             advanced = True
         elif isinstance(item, bool):
             advanced = True
@@ -731,6 +762,8 @@ def setitem(input, key, value):
     original_key = key
     if isinstance(key, Tensor) and key._data.dtype == np.bool_:
         _check_mask(input, key)
+    if not isinstance(value, Tensor) or value._data.ndim == 0:
+        _refuse_byte_mask_fill(key)
     key, advanced = _convert_key(key)
     if advanced:
         key = _ints_selected_first(key, input._data.shape)
@@ -762,6 +795,15 @@ def setitem(input, key, value):
         raise _index_error(error) from None
     except ValueError as error:  # NumPy checks shapes before writing: nothing was changed
         raise _assignment_error(error, raw) from None
+
+
+def _refuse_byte_mask_fill(key):
+    """PyTorch fills through masked_fill_ when a mask index gets one value, and that refuses a
+    uint8 (byte) mask: ``x[byte_mask] = 0``."""
+    for item in key if isinstance(key, tuple) else (key,):
+        if isinstance(item, Tensor) and item._data.dtype == np.uint8:
+            raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with "
+                               "dtype unsigned char")
 
 
 def _indexes_a_view(key, shape):
@@ -1007,6 +1049,9 @@ def where(condition, input=None, other=None):
             raise TypeError(f"where(): expected a Tensor or a number for input and other, got "
                             f"{type(value).__name__}")
     if isinstance(condition, Tensor) and condition._data.dtype == np.uint8:
+        warn_at_caller("where received a uint8 condition tensor. This behavior is deprecated and "
+                       "will be removed in a future version of PyTorch. Use a boolean condition "
+                       "instead.")
         condition = Tensor._wrap(condition._data.astype(np.bool_))  # PyTorch's byte condition
     for number, tensor in ((input, other), (other, input)):
         # an int beside an integer tensor takes its dtype: PyTorch's range check
@@ -1596,6 +1641,11 @@ class MaskedScatter(Op):
 
 
 def masked_scatter(input, mask, source):
+    if isinstance(mask, Tensor) and mask._data.dtype == np.uint8:
+        warn_at_caller("masked_scatter_ received a mask with dtype torch.uint8, this behavior is "
+                       "now deprecated,please use a mask with dtype torch.bool instead.")
+        raise RuntimeError("masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           "Byte")
     mask_array = _mask(mask, "masked_scatter_")
     if not isinstance(source, Tensor):
         raise TypeError(f"masked_scatter(): argument 'source' (position 2) must be Tensor, not "
@@ -1662,15 +1712,17 @@ def index_put(input, indices, values, accumulate=False):
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{input.dtype} for the destination and {values.dtype} for the "
                            f"source.")
-    key, _ = _convert_key(tuple(indices))
-    if not accumulate:
-        if type(values._data) is not np.ndarray:
-            # A vmap batch of values: the out-of-place op, which vmap batches, since writing it
-            # into a clone of an unbatched input would be refused as an in-place change.
-            return IndexPut.apply(input, values, key)
+    if values._data.ndim == 0:
+        _refuse_byte_mask_fill(tuple(indices))
+    if not accumulate and type(values._data) is np.ndarray:
         out = input.clone()
         setitem(out, tuple(indices), values)
         return out
+    key, _ = _convert_key(tuple(indices))
+    if not accumulate:
+        # A vmap batch of values: the out-of-place op, which vmap batches, since writing it
+        # into a clone of an unbatched input would be refused as an in-place change.
+        return IndexPut.apply(input, values, key)
     try:
         # The indexing result's shape, from a zero-strided view (no copy of the input).
         target_shape = np.broadcast_to(np.zeros((), np.bool_), input._data.shape)[key].shape

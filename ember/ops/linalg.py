@@ -9,6 +9,7 @@ from ..autograd.function import Op, forward_ad_unsupported, torch_named, without
 from ..tensor import Tensor, warn_once
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EigResult, _EighResult, _SignLogAbsDet
+from .elementwise.arithmetic import scalar_first_product
 from .elementwise.casting import autocast_op, computed_in_float32
 from .elementwise.complex import conj_of
 from .index import index_select
@@ -509,8 +510,11 @@ def tensordot(a, b, dims=2):
 
 @autocast_op("addmm")
 @computed_in_float32
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+def addmm(input, mat1, mat2, *deprecated, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); with beta == 0 the input is ignored (NaN too)."""
+    if deprecated:  # PyTorch's addmm(beta, input, [alpha,] mat1, mat2) and its method form
+        input, mat1, mat2, beta, alpha = scalar_first_product(
+            "addmm", input, mat1, mat2, deprecated)
     _require_tensors("addmm", ("input", input), ("mat1", mat1), ("mat2", mat2))
     for name, matrix in (("mat1", mat1), ("mat2", mat2)):
         if matrix._data.ndim != 2:
@@ -559,8 +563,11 @@ def _scaled_sum(input, product, beta, alpha):
 
 @autocast_op("baddbmm")
 @computed_in_float32
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+def baddbmm(input, batch1, batch2, *deprecated, beta=1, alpha=1):
     """beta * input + alpha * (batch1 @ batch2), batched; with beta == 0 the input is ignored."""
+    if deprecated:  # PyTorch's baddbmm(beta, input, [alpha,] batch1, batch2) and its method form
+        input, batch1, batch2, beta, alpha = scalar_first_product(
+            "baddbmm", input, batch1, batch2, deprecated)
     _require_tensors("baddbmm", ("input", input), ("batch1", batch1), ("batch2", batch2))
     product = bmm(batch1, batch2)
     return _scaled_sum(input, product, beta, alpha)
@@ -879,22 +886,31 @@ def solve_columns(A, B, vector):
     return Solve.apply(A, B, vector)
 
 
-def addmv(input, mat, vec, *, beta=1, alpha=1):
+def addmv(input, mat, vec, *deprecated, beta=1, alpha=1):
     """beta * input + alpha * (mat @ vec)."""
+    if deprecated:  # PyTorch's addmv(beta, input, [alpha,] mat, vec) and its method form
+        input, mat, vec, beta, alpha = scalar_first_product(
+            "addmv", input, mat, vec, deprecated)
     product = mv(mat, vec)
     return _scaled_sum(input, product, beta, alpha)
 
 
-def addr(input, vec1, vec2, *, beta=1, alpha=1):
+def addr(input, vec1, vec2, *deprecated, beta=1, alpha=1):
     """beta * input + alpha * outer(vec1, vec2)."""
+    if deprecated:  # PyTorch's addr(beta, input, [alpha,] vec1, vec2) and its method form
+        input, vec1, vec2, beta, alpha = scalar_first_product(
+            "addr", input, vec1, vec2, deprecated)
     product = outer(vec1, vec2)
     return _scaled_sum(input, product, beta, alpha)
 
 
 @autocast_op("addbmm")
 @computed_in_float32
-def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+def addbmm(input, batch1, batch2, *deprecated, beta=1, alpha=1):
     """beta * input + alpha * (the sum over the batch of batch1[i] @ batch2[i])."""
+    if deprecated:  # PyTorch's addbmm(beta, input, [alpha,] batch1, batch2) and its method form
+        input, batch1, batch2, beta, alpha = scalar_first_product(
+            "addbmm", input, batch1, batch2, deprecated)
     product = einsum("bij,bjk->ik", batch1, batch2)
     return _scaled_sum(input, product, beta, alpha)
 

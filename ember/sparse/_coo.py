@@ -266,6 +266,49 @@ class Mul(Op):
         return grad * ctx.factor, None
 
 
+class Div(Op):
+    """A sparse tensor divided by a number: each value divided (not scaled by the reciprocal,
+    which rounds differently)."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage, divisor):
+        divisor = np.asarray(divisor, storage.dtype)
+        ctx.divisor = divisor
+        return _storage(storage.indices, storage.values / divisor, storage.shape,
+                        storage.coalesced)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / ctx.divisor, None
+
+
+class SparseAdd(Op):
+    """``first + alpha * second`` for two sparse tensors of one size: the entries merged as
+    coalescing merges them, marked coalesced when both inputs are (PyTorch's flag)."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, first, second, alpha):
+        scaled = second.values if alpha == 1 else second.values * np.asarray(alpha, second.dtype)
+        both = _storage(np.concatenate([first.indices, second.indices], axis=1),
+                        np.concatenate([first.values, scaled]), first.shape, False)
+        indices, inverse = _coalesce_plan(both)
+        ctx.inverse = inverse
+        ctx.split = first.nnz
+        ctx.alpha = alpha
+        return _storage(indices, _sum_rows(both.values, inverse, indices.shape[1]), first.shape,
+                        first.coalesced and second.coalesced)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows = grad[ctx.inverse]
+        second = rows[ctx.split:]
+        return rows[:ctx.split], second if ctx.alpha == 1 else second * ctx.alpha, None
+
+
 class SparseAddmm(Op):
     """(2-D sparse) @ (2-D dense) through scipy's CSR product; the sparse operand's gradient is
     PyTorch's ``(grad @ dense.T).sparse_mask(sparse)``, one value per stored entry."""
@@ -345,6 +388,70 @@ class SparseSum(Op):
 
     def name(self):
         return "SumBackward0"
+
+
+class SparseSoftmax(Op):
+    """torch.sparse.softmax / log_softmax along ``dim``: over the specified entries only (the
+    unspecified ones count as -inf), so the result keeps the coalesced input's indices. Along a
+    sparse dim the entries that share every other sparse index form one group."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, storage, dim, log):
+        ctx.inverse = None
+        indices, values = storage.indices, storage.values
+        if not storage.coalesced:
+            indices, ctx.inverse = _coalesce_plan(storage)
+            values = _sum_rows(values, ctx.inverse, indices.shape[1])
+        sparse_dim = storage.sparse_dim
+        if dim >= sparse_dim:  # a dense dim: an ordinary softmax of each entry's values
+            axis = 1 + dim - sparse_dim
+            shifted = values - values.max(axis=axis, keepdims=True)
+            ctx.group = None
+            ctx.axis = axis
+        else:
+            others = [row for row in range(sparse_dim) if row != dim]
+            sizes = tuple(storage.shape[row] for row in others)
+            flat = np.ravel_multi_index(tuple(indices[others]), sizes) if others else \
+                np.zeros(indices.shape[1], np.int64)
+            _, group = np.unique(flat, return_inverse=True)
+            group = group.reshape(-1)
+            count = int(group.max()) + 1 if group.size else 0
+            peak = np.full((count,) + values.shape[1:], -np.inf, values.dtype)
+            np.maximum.at(peak, group, values)
+            shifted = values - peak[group]
+            ctx.group = group
+            ctx.count = count
+        exponentials = np.exp(shifted)
+        totals = _group_sums(ctx, exponentials)
+        output = shifted - np.log(totals) if log else exponentials / totals
+        ctx.log = log
+        ctx.save_for_backward(output)
+        return _storage(indices, output.astype(values.dtype, copy=False), storage.shape, True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (output,) = ctx.saved_tensors
+        if ctx.log:
+            grad_values = grad - np.exp(output) * _group_sums(ctx, grad)
+        else:
+            grad_values = output * (grad - _group_sums(ctx, grad * output))
+        if ctx.inverse is not None:  # every duplicate of an entry added into its value
+            grad_values = grad_values[ctx.inverse]
+        return grad_values, None, None
+
+    def name(self):
+        return "SparseLogSoftmaxBackward0" if self.log else "SparseSoftmaxBackward0"
+
+
+def _group_sums(ctx, values):
+    """Each entry's group total of ``values`` (along the dense axis for a dense softmax dim)."""
+    if ctx.group is None:
+        return values.sum(axis=ctx.axis, keepdims=True)
+    totals = np.zeros((ctx.count,) + values.shape[1:], values.dtype)
+    np.add.at(totals, ctx.group, values)
+    return totals[ctx.group]
 
 
 # ---- the Tensor subclass ----------------------------------------------------------------------
@@ -495,7 +602,24 @@ class SparseTensor(SparseLayoutMethods, Tensor):
         if not isinstance(other, (int, float)) or isinstance(other, bool):
             raise NotImplementedError(f"div: ember divides sparse tensors by Python numbers "
                                       f"only, got {type(other).__name__}")
-        return Mul.apply(self, 1.0 / other)
+        return Div.apply(self, other)
+
+    def add(self, other, *, alpha=1):
+        """sparse + sparse (GCN code adds self-loops to an adjacency this way); sparse + dense
+        is PyTorch's refusal."""
+        if isinstance(other, SparseTensor):
+            return _sparse_sum_of(self, other, alpha)
+        # a number is a dense 0-d tensor to PyTorch here
+        raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) "
+                           "instead.")
+
+    def sub(self, other, *, alpha=1):
+        if isinstance(other, SparseTensor):
+            return _sparse_sum_of(self, other, -alpha)
+        return self.add(other, alpha=-alpha)
+
+    __add__ = add
+    __sub__ = sub
 
     def __neg__(self):
         return Mul.apply(self, -1)
@@ -572,6 +696,18 @@ class SparseTensor(SparseLayoutMethods, Tensor):
 
 
 SparseCOOStorage.tensor_type = SparseTensor
+
+
+def _sparse_sum_of(first, second, alpha):
+    """``first + alpha * second`` after PyTorch's checks of the two sparse operands."""
+    if first._data.shape != second._data.shape:
+        raise RuntimeError(f"add: expected sizes of 'self' and 'other' to match, but "
+                           f"{list(first._data.shape)} != {list(second._data.shape)}")
+    if first._data.sparse_dim != second._data.sparse_dim or \
+            first._data.dtype != second._data.dtype:
+        raise NotImplementedError("add: ember adds sparse tensors of one dtype and one number of "
+                                  "sparse dims; convert with .to_dense() first")
+    return SparseAdd.apply(first, second, alpha)
 
 
 def _sparse_grad(indices, values, shape):
@@ -654,8 +790,8 @@ ARRAY_METHODS = (
     "view", "reshape", "view_as", "reshape_as", "__getitem__", "__setitem__", "tolist", "item",
     "__iter__", "copy_", "fill_", "add_", "sub_", "mul_", "div_", "__iadd__", "__isub__",
     "__imul__", "__itruediv__", "stride", "data_ptr", "contiguous", "flatten", "expand",
-    "permute", "transpose", "squeeze", "unsqueeze", "__add__", "__radd__", "__sub__", "__rsub__",
-    "__rtruediv__", "__pow__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
+    "permute", "transpose", "squeeze", "unsqueeze", "__radd__", "__rsub__", "__rtruediv__",
+    "__pow__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
 refuse_array_methods(SparseTensor, ARRAY_METHODS, "sparse tensors (layout=ember.sparse_coo)")
 SparseTensor.__hash__ = Tensor.__hash__  # defining __eq__ above would otherwise drop it
 
@@ -842,6 +978,34 @@ def mm(mat1, mat2, reduce=None):
 def spmm(input, mat2):
     """torch.spmm: sparse @ dense."""
     return matmul(input, mat2, "mm")
+
+
+def _sparse_softmax(input, dim, dtype, log):
+    operation = "log_softmax" if log else "softmax"
+    if not isinstance(input, Tensor) or not input.is_sparse:
+        raise NotImplementedError(f"Could not run 'aten::_sparse_{operation}' with arguments "
+                                  f"from the 'CPU' backend: torch.sparse.{operation} takes a "
+                                  f"sparse COO tensor (F.{operation} takes a strided one)")
+    ndim = len(input._data.shape)
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
+                         f"{ndim - 1}], but got {dim})")
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"{operation}" not implemented for '
+                                  f"'{scalar_type_name(input._data.dtype)}'")
+    return SparseSoftmax.apply(input, dim % ndim, log)
+
+
+def softmax(input, dim, *, dtype=None):
+    """torch.sparse.softmax: softmax over the specified entries along ``dim``."""
+    return _sparse_softmax(input, dim, dtype, False)
+
+
+def log_softmax(input, dim, *, dtype=None):
+    """torch.sparse.log_softmax: log_softmax over the specified entries along ``dim``."""
+    return _sparse_softmax(input, dim, dtype, True)
 
 
 def sparse_sum(input, dim=None, dtype=None):

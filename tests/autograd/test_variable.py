@@ -39,6 +39,21 @@ def test_variable_errors_and_volatile_match_torch(torch):
             "volatile was removed and now has no effect. Use `with torch.no_grad():` instead."]
 
 
+def test_volatile_attribute_reads_false_and_warns_like_torch(torch):
+    """0.3-era code reads ``x.volatile`` (``if not x.volatile: ...``) and sets it."""
+    messages = []
+    for framework in (ember, torch):
+        tensor = framework.ones(2)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            values = (tensor.volatile, framework.autograd.Variable(tensor).volatile)
+            tensor.volatile = True
+            values += (tensor.volatile, tensor.requires_grad)
+        assert values == (False, False, False, False)
+        messages.append([str(warning.message).split(" (Triggered")[0] for warning in caught])
+    assert messages[0] == messages[1] and len(messages[0]) == 4
+
+
 def test_variable_gradients_reach_the_new_leaf():
     leaf = Variable(ember.tensor([1.0, 2.0]), requires_grad=True)
     (leaf * leaf).sum().backward()

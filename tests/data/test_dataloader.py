@@ -464,3 +464,29 @@ def test_every_sample_once_per_epoch(size, batch_size, drop_last, shuffle, seed)
     assert len(seen) == expected_count == len(set(seen))
     if not shuffle:
         assert seen == list(range(expected_count))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_iterator_draws_and_shape_like_torch(torch, workers):
+    """PyTorch's iterator with workers hands out its first batches when it is made, so a
+    sampler's draws come before the program's next ones (DeepFM's iter(loader_val) before
+    training, then dropout); without workers they come at the first batch. Both iterators
+    have a len() and the class names PyTorch's error messages show."""
+    seen = []
+    for framework in (ember, torch):
+        data = framework.utils.data
+        dataset = data.TensorDataset(framework.arange(40.0))
+        framework.manual_seed(0)
+        subset = data.DataLoader(dataset, batch_size=4, num_workers=workers,
+                                 sampler=data.SubsetRandomSampler(list(range(10))))
+        iterator = iter(subset)
+        after_iter = framework.rand(1).item()
+        first = next(iterator)[0].tolist()
+        framework.manual_seed(0)
+        shuffled = data.DataLoader(dataset, batch_size=4, shuffle=True, num_workers=workers)
+        iterator = iter(shuffled)
+        draw = framework.rand(1).item()
+        batches = [batch[0].tolist() for batch in iterator]
+        seen.append((after_iter, first, draw, batches, type(iterator).__name__, len(iterator),
+                     iterator._dataset is dataset))
+    assert seen[0] == seen[1]

@@ -68,6 +68,43 @@ def test_modules_that_cannot_be_found_again_are_refused(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
+class ActivationHolder(nn.Module):
+    """LSTNet's pattern: the output function chosen in __init__ kept as an attribute."""
+    def __init__(self, output, other=None):
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+        self.output = output
+        self.others = {"gate": other}
+
+    def forward(self, x):
+        return self.output(self.linear(x))
+
+
+def test_module_level_functions_held_by_a_module_are_stored_by_name(tmp_path):
+    import math
+    import ember.nn.functional as F
+    ember.manual_seed(0)
+    model = ActivationHolder(F.sigmoid, math.sqrt)
+    path = tmp_path / "model.pt"
+    ember.save(model, path)
+    with pytest.raises(ember.io.UnsafeCheckpointError, match="weights_only=False"):
+        ember.load(path)
+    loaded = ember.load(path, weights_only=False)
+    assert loaded.output is F.sigmoid and loaded.others["gate"] is math.sqrt
+    x = ember.ones(1, 3)
+    np.testing.assert_array_equal(loaded(x).detach().numpy(), model(x).detach().numpy())
+    for unfindable in (lambda x: x, _local_function()):
+        with pytest.raises(TypeError, match="only functions defined at the top level"):
+            ember.save(ActivationHolder(unfindable), tmp_path / "refused.pt")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.pt"]
+
+
+def _local_function():
+    def relu_squared(x):
+        return x.relu() ** 2
+    return relu_squared
+
+
 def test_script_saving_its_model_runs_as_under_torch(tmp_path, torch):
     """The saving tutorial's 'entire model' section, run through ember run and torch."""
     import subprocess

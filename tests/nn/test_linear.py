@@ -188,6 +188,27 @@ def test_embedding_max_norm_renormalises_used_rows(torch):
     assert_close(ours.weight, theirs.weight, atol=1e-6)
 
 
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0])
+def test_embedding_max_norm_rows_bit_equal_to_torch(torch, norm_type):
+    """The renormalised rows as PyTorch's kernel computes them (the norm in the weight's dtype,
+    the scale in float64, then rounded): equal rows of 3.0 gave 0.70710683 instead of
+    0.70710677."""
+    rows = np.full((4, 2), 3.0, np.float32)
+    rows[1] = [0.1, -5.0]
+    rows[2] = np.random.default_rng(8).standard_normal(2).astype(np.float32) * 4
+    indices = [1, 1, 0, 2]
+    weights = []
+    for framework in (ember, torch):
+        weight = framework.tensor(rows.copy())
+        framework.nn.functional.embedding(framework.tensor(indices), weight, max_norm=1.0,
+                                          norm_type=norm_type)
+        weights.append(weight.numpy())
+    if norm_type == 3.0:  # a general p-norm's float32 power sum may differ in its last bit
+        np.testing.assert_allclose(weights[0], weights[1], rtol=1e-6)
+    else:
+        np.testing.assert_array_equal(weights[0], weights[1])
+
+
 def test_embedding_errors_and_from_pretrained():
     layer = nn.Embedding(4, 2)
     with pytest.raises(IndexError, match="index out of range in self"):

@@ -248,6 +248,31 @@ def test_legacy_size_average_and_reduce(torch):
         assert nn.L1Loss(reduce=False).reduction == "none"
 
 
+
+def test_legacy_reduction_warning_points_inside_the_loss(torch):
+    """PyTorch warns from its loss constructor or loss function, so under the default filter
+    three size_average=False losses made on three lines (LSTNet's main.py) warn once; a
+    different message or a different loss function warns again."""
+    def program(framework):
+        a, b = framework.ones(3), framework.zeros(3)
+        framework.nn.L1Loss(size_average=False)
+        framework.nn.MSELoss(size_average=False)
+        framework.nn.L1Loss(size_average=False)
+        framework.nn.L1Loss(reduce=False)
+        framework.nn.functional.l1_loss(a, b, size_average=False)
+        framework.nn.functional.l1_loss(a, b, size_average=False)
+        framework.nn.functional.mse_loss(a, b, size_average=False)
+        framework.nn.functional.smooth_l1_loss(a, b, size_average=False)
+
+    messages = []
+    for framework in (ember, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            program(framework)
+        messages.append([str(warning.message) for warning in caught])
+    assert messages[0] == messages[1]
+    assert len(messages[0]) == 5
+
 @pytest.mark.parametrize("call, error", [
     (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.tensor([0, 5, 1])), IndexError),
     (lambda F, lib: F.cross_entropy(lib.zeros(3, 5), lib.tensor([0, -1, 1])), IndexError),

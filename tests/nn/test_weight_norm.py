@@ -99,3 +99,18 @@ def test_errors_match_torch(torch):
                                                                 dim=dim)
             messages.append(str(error.value))
         assert messages[0] == messages[1]
+
+
+def test_weight_norm_deprecation_is_raised_from_one_place(torch):
+    """PyTorch's warning points inside its weight_norm, so the default filter shows it once
+    however many layers a program wraps (TCN's TemporalBlock wraps two)."""
+    counts = []
+    for framework in (ember, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            framework.nn.utils.weight_norm(framework.nn.Linear(2, 2))
+            framework.nn.utils.weight_norm(framework.nn.Linear(2, 3))
+        locations = {(warning.filename, warning.lineno) for warning in caught
+                     if warning.category is FutureWarning}
+        counts.append((len(caught), len(locations)))
+    assert counts[0] == counts[1] == (2, 1)

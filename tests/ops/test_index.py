@@ -1,6 +1,7 @@
 """ember.ops.index: indexing and indexed assignment, gather, where, masked ops, scatter and
 the index_* family, selection by mask, searching and counting."""
 import contextlib
+import warnings
 
 import numpy as np
 import pytest
@@ -794,3 +795,56 @@ def test_int_keys_in_grad_mode_match_torch(torch, key):
 def test_int_key_of_a_zero_dim_tensor_raises_like_torch(torch):
     assert_raises_like_torch(lambda: torch.tensor(1.0, requires_grad=True)[0],
                              lambda: ember.tensor(1.0, requires_grad=True)[0], IndexError)
+
+
+@pytest.mark.parametrize("key", [
+    "([], [])", "([0, 2.7],)", "([[0, 1], [2.5, 1]],)", "([True, 0, 1],)", "([-1.5, 0], [1, 2])",
+    "([], slice(None))", "(np.array([0, 2.7]),)", "(np.array([0, 1], dtype=np.int16),)",
+    "(np.array([0, 1], dtype=np.uint16), [3, 0])",
+    "([[]],)"])
+def test_lists_and_arrays_in_an_index_become_long_or_masks_as_torch(torch, key):
+    """PyTorch makes a sequence or NumPy array inside an index int64 (floats truncated, an empty
+    list an empty index) unless it holds bools; reading and writing through it match."""
+    results = []
+    for framework in (ember, torch):
+        base = framework.arange(12.0).reshape(3, 4)
+        index = eval(key)
+        index = index[0] if len(index) == 1 else index
+        read = base[index]
+        base[index] = -1.0
+        results.append((read.tolist(), tuple(read.shape), base.tolist()))
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("key, error", [("[1e20]", RuntimeError), ("[float('nan')]", RuntimeError),
+                                        ("[1 + 0j]", TypeError)])
+def test_unconvertible_sequence_indices_raise_like_torch(torch, key, error):
+    for framework in (ember, torch):
+        with pytest.raises(error):
+            framework.arange(4.0)[eval(key)]
+
+
+@pytest.mark.parametrize("source", [
+    "x[m]", "x[m, None]", "x[m.numpy()]", "x.clone().__setitem__(m, 7.0)",
+    "x.clone().__setitem__(m, x[:2] * 0 + 5)", "x.clone().__setitem__((m, None), 9.0)",
+    "x.masked_fill(m, 1.0)", "x.clone().masked_fill_(m, 1.0)", "x.masked_select(m)",
+    "lib.where(m, x, -x)", "x.masked_scatter(m, x)",
+    "x.clone().index_put_((m,), lib.tensor(1.0))", "x.clone().index_put_((m,), x[:2])"])
+def test_byte_masks_warn_or_refuse_like_torch(torch, source):
+    """uint8 masks: PyTorch warns where it still reads them as masks, and refuses them where
+    its path is masked_fill_ (one value for a mask) or masked_scatter_; nothing is written
+    before a refusal."""
+    outcomes = []
+    for lib in (ember, torch):
+        x = lib.arange(4.0)
+        m = lib.tensor([1, 0, 1, 0], dtype=lib.uint8)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = eval(source)
+                value = None if result is None else result.tolist()
+            except RuntimeError as error:
+                value = str(error)
+        outcomes.append((value, x.tolist(),
+                         [str(w.message).split(" (Triggered")[0] for w in caught]))
+    assert outcomes[0] == outcomes[1]

@@ -1,6 +1,9 @@
 """ember.ops.linalg: matrix products, einsum and the contractions built on it, inverse,
 determinant, solve, cholesky and eigh."""
+import os
+import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -13,6 +16,8 @@ from tests.conftest import assert_raises_like_torch
 from .op_table import (
     BINARY, BadInputChecks, Case, CaseChecks, ValueChecks, assert_float16_matches_torch,
     assert_second_derivatives_match_torch)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _inplace_matrix(fw, a, b, c):
@@ -531,3 +536,57 @@ def test_functions_removed_from_torch_raise_its_runtime_error(torch, call):
     with pytest.raises(RuntimeError) as ours:
         call(ember, ember.eye(2))
     assert str(ours.value) == str(theirs.value)
+
+
+FACTOR_FIRST_PRODUCTS = [
+    "a.addmm(2, m, m)", "a.addmm(2, -1, m, m)", "torch.addmm(2, a, m, m)",
+    "torch.addmm(2, a, -1, m, m)", "a.clone().addmm_(1, -2, m, m.t())", "v.addmv(2, m, v)",
+    "v.clone().addmv_(2, -1, m, v)", "torch.addmv(0.5, v, m, v)", "a.addr(2, -1, v, v)",
+    "a.clone().addr_(2, v, v)", "torch.addr(2, a, v, v)", "b.baddbmm(2, b, b)",
+    "b.clone().baddbmm_(2, -1, b, b)", "torch.baddbmm(2, b, -1, b, b)", "a.addbmm(2, b, b)",
+    "a.clone().addbmm_(2, 3, b, b)", "torch.addbmm(2, a, b, b)",
+    "a.addmm(torch.tensor(2.0), m, m)"]
+
+
+@pytest.mark.parametrize("source", FACTOR_FIRST_PRODUCTS)
+def test_deprecated_factor_first_products_compute_as_torch(torch, source):
+    """The add* products' deprecated (beta, [alpha,] operand, operand) overloads, as the center
+    loss's ``distmat.addmm_(1, -2, x, centers.t())`` calls them."""
+    rng = np.random.default_rng(3)
+    values = {"a": rng.standard_normal((3, 3)), "m": rng.standard_normal((3, 3)),
+              "v": rng.standard_normal(3), "b": rng.standard_normal((2, 3, 3))}
+    results = []
+    for framework in (torch, ember):
+        names = {key: framework.tensor(value, dtype=framework.float32)
+                 for key, value in values.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            results.append(eval(source, {"torch": framework, **names}))
+    theirs, ours = results
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch", "ember")
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="takes 3 positional arguments"):
+        ember.ones(2, 2).addmm(ember.eye(2), ember.eye(2), ember.eye(2))
+
+
+def test_deprecated_factor_first_product_warns_once_with_torchs_text(torch, tmp_path):
+    script = tmp_path / "factor_first.py"
+    script.write_text(
+        "import warnings, torch\n"
+        "x = torch.ones(3, 2, requires_grad=True); c = torch.ones(4, 2, requires_grad=True)\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    d = (x ** 2).sum(1, keepdim=True).expand(3, 4).clone()\n"
+        "    d.addmm_(1, -2, x, c.t())\n"
+        "    e = torch.addmm(2, d, x, c.t()).add(2, d)\n"
+        "e.sum().backward()\n"
+        "print([str(w.message).split(' (Triggered')[0] for w in caught], x.grad.tolist(),\n"
+        "      c.grad.tolist())\n")
+    outputs = []
+    for runner in ([sys.executable, str(script)],
+                   [sys.executable, "-m", "ember.run", str(script)]):
+        completed = subprocess.run(runner, capture_output=True, text=True, timeout=120,
+                                   env={**os.environ, "PYTHONPATH": REPO})
+        outputs.append(completed.stdout.strip() or completed.stderr[-2000:])
+    assert outputs[1] == outputs[0]
+    assert "addmm_(Number beta, Number alpha, Tensor mat1, Tensor mat2)" in outputs[0]

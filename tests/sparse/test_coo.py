@@ -143,6 +143,41 @@ def test_legacy_constructor_as_graph_scripts_call_it(torch):
     _assert_same_sparse(ours, theirs)
 
 
+def test_legacy_constructor_forms_dtypes_and_deprecations(torch):
+    """(indices, values) keeps the values' dtype (DoubleTensor of float32 values is float32 in
+    PyTorch too); sizes alone give an empty tensor of the type; each form warns once a process
+    with PyTorch's text (PyTorch's own once-a-process state is shared with the other tests)."""
+    from ember.tensor import _warned_once
+    _warned_once.clear()
+    indices = np.array(INDICES)
+    calls = [("FloatTensor", (indices, np.array(VALUES), (3, 3))),
+             ("DoubleTensor", (indices, np.array(VALUES, np.float32))),
+             ("LongTensor", (2, 3)), ("DoubleTensor", (4, 1)), ("FloatTensor", ())]
+    messages = []
+    for _ in range(2):
+        for name, arguments in calls:
+            results = []
+            for framework in (ember, torch):
+                given = [framework.tensor(a) if isinstance(a, np.ndarray) else a
+                         for a in arguments]
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    result = getattr(framework.sparse, name)(*given)
+                if framework is ember:
+                    messages += [str(warning.message) for warning in caught]
+                results.append((str(result.dtype).split(".")[1], tuple(result.shape),
+                                result._nnz(), result.to_dense().tolist()))
+            assert results[0] == results[1], name
+    assert [message.split("(")[1].split(")")[0] for message in messages] == [
+        "indices, values, shape, *, device=", "indices, values, *, device=",
+        "shape, *, device=", ""]
+    assert messages[0] == ("torch.sparse.SparseTensor(indices, values, shape, *, device=) is "
+                           "deprecated.  Please use torch.sparse_coo_tensor(indices, values, "
+                           "shape, dtype=, device=).")
+    with pytest.raises(TypeError):
+        ember.sparse.FloatTensor(ember.tensor(indices), VALUES)
+
+
 # ---- structure: coalesce, indices, values -----------------------------------------------------
 def test_coalesce_indices_values_match_torch(torch):
     ours, theirs = _both(torch, INDICES, VALUES, (3, 3))
@@ -369,7 +404,7 @@ def test_sparse_sum_dtype_and_errors_match_torch(torch):
 
 # ---- unsupported ops ----------------------------------------------------------------------------
 @pytest.mark.parametrize("operation, name", [
-    (lambda sparse: sparse + 1, "add"), (lambda sparse: ember.exp(sparse), "Exp"),
+    (lambda sparse: ember.exp(sparse), "Exp"),
     (lambda sparse: sparse.view(9), "view"), (lambda sparse: sparse[0], "getitem"),
     (lambda sparse: ember.cat([sparse, sparse]), "Cat"),
     (lambda sparse: ember.nn.functional.linear(sparse, ember.ones(2, 3)), "Linear"),
@@ -489,3 +524,87 @@ def test_two_layer_gcn_trains_as_torch(torch):
                                               library.tensor(labels), first, second, steps=20)
     np.testing.assert_allclose(losses["ember"], losses["torch"], rtol=2e-5, atol=1e-6)
     assert losses["ember"][-1] < losses["ember"][0]
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+@pytest.mark.parametrize("log", [False, True])
+def test_sparse_softmax_over_specified_entries_like_torch(torch, dim, log):
+    """torch.sparse.softmax / log_softmax (graph attention, KGAT's A_in): over the specified
+    entries of each row (dim 1) or column (dim 0), duplicates summed first; values and the
+    values' gradient as PyTorch's (PyTorch's own backward is wrong for a negative dim)."""
+    indices = [[0, 0, 1, 2, 2, 2, 0], [1, 3, 0, 0, 2, 3, 1]]
+    values = np.random.default_rng(4).standard_normal(7)
+    results = []
+    for framework in (ember, torch):
+        leaf = framework.tensor(values, requires_grad=True)
+        sparse = framework.sparse_coo_tensor(framework.tensor(indices), leaf, (4, 4))
+        function = framework.sparse.log_softmax if log else framework.sparse.softmax
+        out = function(sparse, dim)
+        weights = framework.arange(6, dtype=framework.float64)
+        (grad,) = framework.autograd.grad((out.coalesce().values() * weights).sum(), leaf)
+        results.append((out.coalesce().indices().tolist(), out.coalesce().values().detach(),
+                        grad, out.grad_fn.name(), out.is_coalesced()))
+    (ours, theirs) = results
+    assert ours[0] == theirs[0] and ours[3:] == theirs[3:]
+    for mine, reference in zip(ours[1:3], theirs[1:3]):
+        np.testing.assert_allclose(mine.numpy(), reference.numpy(), rtol=1e-12, atol=1e-14)
+    hybrid = np.random.default_rng(5).standard_normal((3, 2)).astype(np.float32)
+    dense = []
+    for framework in (ember, torch):
+        tensor = framework.sparse_coo_tensor(framework.tensor([[0, 1, 1]]),
+                                             framework.tensor(hybrid), (3, 2))
+        dense.append([framework.sparse.softmax(tensor, d).to_dense().numpy() for d in (0, 1)])
+    for mine, reference in zip(*dense):
+        np.testing.assert_allclose(mine, reference, rtol=1e-6)
+    with pytest.raises(NotImplementedError):
+        ember.sparse.softmax(ember.ones(2, 2), 1)
+
+
+def test_sparse_softmax_gradcheck():
+    indices = ember.tensor([[0, 0, 1, 2, 2], [1, 3, 0, 0, 2]])
+    values = float64_tensor((5,), seed=6)
+    for function in (ember.sparse.softmax, ember.sparse.log_softmax):
+        assert gradcheck(lambda v: function(ember.sparse_coo_tensor(indices, v, (3, 4)), 1)
+                         .coalesce().values(), (values,))
+
+
+@pytest.mark.parametrize("source", [
+    "a + a", "a + b", "a.coalesce() + b.coalesce()", "a - b", "a.add(b, alpha=2)",
+    "a.sub(b, alpha=0.5)", "a / 3", "a.coalesce() / 3", "-a"])
+def test_sparse_sums_and_division_like_torch(torch, source):
+    """sparse + sparse merges the entries (GCN code's ``adj + eye``), marked coalesced only when
+    both operands are; division divides each value; gradients reach both operands' values."""
+    results = []
+    for framework in (ember, torch):
+        first = framework.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+        second = framework.tensor([5.0, 6.0], requires_grad=True)
+        a = framework.sparse_coo_tensor(framework.tensor([[0, 1, 1, 2], [1, 0, 2, 2]]), first,
+                                        (3, 3))
+        b = framework.sparse_coo_tensor(framework.tensor([[0, 2], [1, 0]]), second, (3, 3))
+        out = eval(source)
+        loss = framework.sparse.mm(out, framework.arange(6.0).reshape(3, 2)).sum()
+        grads = framework.autograd.grad(loss, (first, second), allow_unused=True)
+        results.append((out.is_coalesced(), out._indices().tolist(),
+                        out._values().detach().numpy(),
+                        [None if g is None else g.numpy() for g in grads]))
+    ours, theirs = results
+    assert ours[:2] == theirs[:2]
+    np.testing.assert_array_equal(ours[2], theirs[2])
+    for mine, reference in zip(ours[3], theirs[3]):
+        assert (mine is None) == (reference is None)
+        if mine is not None:
+            np.testing.assert_allclose(mine, reference, rtol=1e-6)
+
+
+def test_sparse_sum_refusals_like_torch(torch):
+    for framework in (ember, torch):
+        a = framework.sparse_coo_tensor(framework.tensor([[0], [1]]), framework.tensor([1.0]),
+                                        (3, 3))
+        for dense in (framework.ones(3, 3), 1, 2.5):
+            with pytest.raises(RuntimeError, match="Use add\\(dense, sparse\\)"):
+                a + dense
+            with pytest.raises(RuntimeError, match="Use add\\(dense, sparse\\)"):
+                a - dense
+        with pytest.raises(RuntimeError, match="sizes of 'self' and 'other' to match"):
+            a + framework.sparse_coo_tensor(framework.tensor([[0], [1]]),
+                                            framework.tensor([1.0]), (4, 4))

@@ -11,12 +11,14 @@ def check_reduction(reduction):
         raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def legacy_reduction(size_average, reduce, reduction="mean"):
-    """Map the deprecated size_average/reduce pair to a reduction string (warning like PyTorch)."""
+def legacy_reduction(size_average, reduce, reduction="mean", stacklevel=2):
+    """Map the deprecated size_average/reduce pair to a reduction string, warning like PyTorch:
+    from the loss function or module constructor that was given them (one place per loss, so
+    the default filter shows it once per loss and message, not once per call site)."""
     if size_average is None and reduce is None:
         return reduction
     warnings.warn("size_average and reduce args will be deprecated, please use reduction='"
-                  f"{from_legacy(size_average, reduce)}' instead.", stacklevel=3)
+                  f"{from_legacy(size_average, reduce)}' instead.", stacklevel=stacklevel)
     return from_legacy(size_average, reduce)
 
 
@@ -38,6 +40,6 @@ def apply_reduction(loss, reduction):
 
 
 def reduction_from(size_average, reduce, reduction):
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = legacy_reduction(size_average, reduce, reduction, stacklevel=3)
     check_reduction(reduction)
     return reduction

@@ -4,6 +4,8 @@ import numpy as np
 from ..._dtype import tensor_type_name
 from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
 from ...ops.index import indices_within
+from ...ops.reduce import vector_norm
+from ...tensor import Tensor
 from .._kernels.sparse import BagSum, Embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
@@ -44,7 +46,8 @@ def _embedding_renorm(weight, indices, max_norm, norm_type):
     untracked, like PyTorch's embedding_renorm_)."""
     rows = np.unique(indices)
     values = weight._data[rows]
-    norms = np.sum(np.abs(values) ** norm_type, axis=1) ** (1.0 / norm_type)
+    # each row's norm as torch.norm computes it, then (as PyTorch's kernel does) in float64
+    norms = vector_norm(Tensor._wrap(values), norm_type, dim=1)._data.astype(np.float64)
     too_large = norms > max_norm
     if np.any(too_large):
         scale = (max_norm / (norms[too_large] + 1e-7)).astype(weight._data.dtype)

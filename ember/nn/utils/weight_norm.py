@@ -85,7 +85,7 @@ def weight_norm(module, name="weight", dim=0):
     """w = g v / ||v|| with the norm over every dim but ``dim`` (``dim=None``: all of them);
     ``name`` becomes the parameters ``name_g`` and ``name_v``."""
     warnings.warn("`torch.nn.utils.weight_norm` is deprecated in favor of "
-                  "`torch.nn.utils.parametrizations.weight_norm`.", FutureWarning, stacklevel=2)
+                  "`torch.nn.utils.parametrizations.weight_norm`.", FutureWarning, stacklevel=1)
     hook = WeightNorm(name, -1 if dim is None else dim)
     weight = WeightNorm._register(module, name, hook)
     del module._parameters[name]

@@ -1131,6 +1131,53 @@ def scalar_first_addc(name, value, tensor1, extra):
     return scalar_first_overload(name, value), tensor1, extra[0]
 
 
+# the operands of the add* products, as PyTorch's signatures name them
+_PRODUCT_OPERANDS = {"addmm": ("mat1", "mat2"), "addmv": ("mat", "vec"), "addr": ("vec1", "vec2"),
+                     "baddbmm": ("batch1", "batch2"), "addbmm": ("batch1", "batch2")}
+
+
+def scalar_first_product(name, input, first, second, extra):
+    """(input, operand1, operand2, beta, alpha) of PyTorch's deprecated factor-first overloads
+    of the add* products, ``input.addmm_(beta, [alpha,] mat1, mat2)`` (the center loss's
+    ``distmat.addmm_(1, -2, x, centers.t())``) and ``addmm(beta, input, [alpha,] mat1, mat2)``;
+    they share the one warning a process with the other scalar-first overloads."""
+    arguments = (input, first, second, *extra)
+    method = isinstance(input, Tensor)
+    if method:
+        factors, operands = arguments[1:-2], arguments[-2:]
+    else:
+        input = arguments[1]
+        factors, operands = (arguments[0],) + arguments[2:-2], arguments[-2:]
+    if (len(factors) > 2 or not isinstance(input, Tensor)
+            or not all(isinstance(factor, _PYTHON_NUMBERS) or isinstance(factor, Tensor)
+                       and factor.dim() == 0 for factor in factors)
+            or not all(isinstance(operand, Tensor) for operand in operands)):
+        raise TypeError(f"{name.rstrip('_')}() takes 3 positional arguments but "
+                        f"{len(arguments)} were given")
+    if not _scalar_first_warned[0]:
+        _scalar_first_warned[0] = True
+        first_name, second_name = _PRODUCT_OPERANDS[name.rstrip("_")]
+        alpha = ", Number alpha" if len(factors) == 2 else ""
+        if method:
+            old = f"Number beta{alpha}, Tensor {first_name}, Tensor {second_name}"
+            new = f"Tensor {first_name}, Tensor {second_name}, *, Number beta = 1, Number alpha = 1"
+            usage = f"\n\t{name}({new})"
+        else:
+            old = (f"Number beta, Tensor input{alpha}, Tensor {first_name}, Tensor {second_name}, "
+                   f"*, Tensor out = None")
+            usage = (f"\n\t{name}(Tensor input, Tensor {first_name}, Tensor {second_name}, *, "
+                     f"Number beta = 1, Number alpha = 1, Tensor out = None)")
+            if name == "addmm":
+                usage += ("\n\taddmm(Tensor input, Tensor mat1, Tensor mat2, torch.dtype "
+                          "out_dtype, *, Number beta = 1, Number alpha = 1, Tensor out = None)")
+        warnings.warn(f"This overload of {name} is deprecated:\n\t{name}({old})\nConsider "
+                      f"using one of the following signatures instead:{usage}", UserWarning,
+                      stacklevel=3)
+    factors = [factor.item() if isinstance(factor, Tensor) else factor for factor in factors]
+    beta, alpha = (factors + [1])[:2]
+    return input, operands[0], operands[1], beta, alpha
+
+
 def _check_addc(operation, input, tensor1, tensor2, value):
     for name, position, tensor in (("input", 1, input), ("tensor1", 2, tensor1),
                                    ("tensor2", 3, tensor2)):
