@@ -1486,11 +1486,16 @@ def _sort_indices(data, axis, descending):
     return (data.shape[axis] - 1) - np.flip(order, axis)
 
 
+# Up to this many keys the stable sort itself is quicker than the default sort plus the check
+# for ties ((64, 10): 2.4 against 10.4 us).
+_SMALL_SORT = 2048
+
+
 def _stable_argsort(keys, axis):
     """np.argsort(kind="stable"), through NumPy's default sort (vectorised, ~6x faster on
     float32) when that gives the same order: no two keys along ``axis`` equal, nor two NaNs."""
     size = keys.shape[axis]
-    if size < 2 or keys.dtype.kind not in "fiu":
+    if size < 2 or keys.dtype.kind not in "fiu" or keys.size <= _SMALL_SORT:
         return np.argsort(keys, axis=axis, kind="stable")
     ranked = np.sort(keys, axis=axis)
     lead = (slice(None),) * (axis % keys.ndim)
