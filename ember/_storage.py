@@ -132,3 +132,32 @@ def typed_storage(tensor):
         _warned[0] = True
         warnings.warn(_TYPED_WARNING, UserWarning, stacklevel=3)
     return TypedStorage(_root(tensor._data), _dtype.from_numpy_dtype(tensor._data.dtype))
+
+
+def is_storage(value):
+    return isinstance(value, (UntypedStorage, TypedStorage))
+
+
+def elements(storage, numpy_dtype, offset, shape, strides, strides_given=True):
+    """A writable NumPy view of ``storage``'s memory as ``numpy_dtype`` elements with the
+    geometry (``shape``, ``strides`` and ``offset`` in elements), checked against its size as
+    PyTorch's setStorage checks it."""
+    itemsize = np.dtype(numpy_dtype).itemsize
+    if len(shape) != len(strides):
+        raise RuntimeError(f"unequal size length ({len(shape)}) and stride length "
+                           f"({len(strides)})")
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    root = storage._root
+    needed = 0
+    if min(shape, default=1) > 0:
+        needed = offset + 1 + sum((length - 1) * step for length, step in zip(shape, strides))
+    if needed * itemsize > root.nbytes:
+        shown = list(strides) if strides_given else []
+        raise RuntimeError(f"setStorage: sizes {list(shape)}, strides {shown}, storage "
+                           f"offset {offset}, and itemsize {itemsize} requiring a storage size "
+                           f"of {needed * itemsize} are out of bounds for storage of size "
+                           f"{root.nbytes}")
+    memory = root.reshape(-1, order="A").view(np.uint8)
+    return np.ndarray(tuple(shape), numpy_dtype, buffer=memory, offset=offset * itemsize,
+                      strides=tuple(step * itemsize for step in strides))

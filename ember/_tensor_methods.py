@@ -14,6 +14,7 @@ from ._dtype import (
     get_default_dtype, overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
+from .autograd.function import _BackwardOutput
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
@@ -675,6 +676,79 @@ def resize_as_(self, the_template, memory_format=None):
     return resize_(self, the_template.shape, memory_format=memory_format)
 
 
+_SET_SIGNATURES = (" * ()\n * (torch.Storage source)\n * (torch.Storage source, int storage_offset, "
+                   "tuple of ints size, tuple of ints stride = None)\n * (Tensor source)\n * "
+                   "(Tensor source, int storage_offset, tuple of ints size, tuple of ints stride "
+                   "= None)\n")
+
+
+def set_(self, source=None, storage_offset=None, size=None, stride=None):
+    """Make this tensor look at ``source``'s memory (a tensor's, or a storage's), with its
+    geometry or the one given; no source: an empty tensor. Not differentiable (PyTorch records
+    a node whose backward raises)."""
+    given = [value for value in (source, storage_offset, size, stride) if value is not None]
+    is_tensor = isinstance(source, Tensor)
+    if (given and not (is_tensor or _storage.is_storage(source))) or \
+            (storage_offset is not None) != (size is not None) or \
+            (stride is not None and size is None):
+        names = ", ".join(_set_argument_name(value) for value in given)
+        raise TypeError(f"set_() received an invalid combination of arguments - got ({names}), "
+                        f"but expected one of:\n{_SET_SIGNATURES}")
+    numpy_dtype = self._data.dtype
+    if is_tensor and source._data.dtype != numpy_dtype:
+        raise RuntimeError(f"Could not set tensor of type {_dtype.cpp_type_name(source._data.dtype)} "
+                           f"to a tensor of type {_dtype.cpp_type_name(numpy_dtype)}")
+    if isinstance(source, _storage.TypedStorage) and source.dtype.numpy != numpy_dtype:
+        raise RuntimeError(f"Expected a Storage of type {_dtype.cpp_type_name(numpy_dtype)} or "
+                           f"an UntypedStorage, but got type {source.dtype._scalar_type} for "
+                           f"argument 1 'storage'")
+    if size is not None:
+        shape = _factories._sequence_size("set_", size, 3)
+        strides = _row_major_strides(shape) if stride is None else \
+            tuple(_factories._sequence_size("set_", stride, 4, "stride"))
+        memory = source.untyped_storage() if is_tensor else source
+        array = _storage.elements(memory, numpy_dtype, storage_offset, shape, strides,
+                                  stride is not None)
+    elif source is None:
+        array = np.empty(0, numpy_dtype)
+    elif is_tensor:
+        array = source._data.view()
+    else:
+        count = source._root.nbytes // numpy_dtype.itemsize
+        array = _storage.elements(source, numpy_dtype, 0, (count,), (1,))
+    recording = check_inplace(self)
+    if recording and (self._requires_grad or (is_tensor and source._requires_grad)):
+        edges = tuple(_set_edge(tensor) for tensor in (self, source)
+                      if isinstance(tensor, Tensor) and tensor._requires_grad)
+        linked = _BackwardOutput.link(self, edges, "NotImplemented",
+                                      (RuntimeError, "derivative for set_ is not implemented"))
+        self.grad_fn = linked.grad_fn
+        self._output_nr = 0
+        self._requires_grad = True
+    self._data = array
+    self._bump_version()
+    return self
+
+
+def _set_argument_name(value):
+    if isinstance(value, (Tensor, _storage.UntypedStorage, _storage.TypedStorage)):
+        return "Tensor" if isinstance(value, Tensor) else \
+            f"torch.storage.{type(value).__name__}"
+    return type(value).__name__
+
+
+def _row_major_strides(shape):
+    strides, step = [], 1
+    for length in reversed(shape):
+        strides.append(step)
+        step *= max(length, 1)
+    return tuple(reversed(strides))
+
+
+def _set_edge(tensor):
+    return (tensor.grad_fn, tensor._output_nr) if tensor.grad_fn is not None else (tensor, 0)
+
+
 def new_empty_strided(self, size, stride, dtype=None, device=None, requires_grad=False,
                       layout=None, pin_memory=False):
     """``empty_strided`` in this tensor's dtype unless given."""
@@ -931,7 +1005,7 @@ METHODS.update({
     "where": where, "view_as": view_as, "reshape_as": reshape_as, "as_subclass": as_subclass,
     "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(None),
     "new_full": new_full, "new_tensor": new_tensor, "new_empty_strided": new_empty_strided,
-    "resize_": resize_, "resize_as_": resize_as_,
+    "resize_": resize_, "resize_as_": resize_as_, "set_": set_,
     "T": property(_transposed), "mT": property(_matrix_transposed),
     "H": property(_conjugate_all_transposed), "mH": property(_conjugate_transposed),
     "adjoint": _conjugate_transposed, "conj": ops.conj, "conj_physical": ops.conj_physical,
