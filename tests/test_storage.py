@@ -115,6 +115,6 @@ def test_set_records_a_node_without_derivative(torch):
         assert parameter.requires_grad and parameter.grad_fn is None
         leaf = library.ones(2, requires_grad=True)
         target = library.ones(3).set_(leaf * 2)
-        assert target.requires_grad and target.grad_fn.name() == "NotImplemented"
+        assert target.requires_grad and target.grad_fn.name().endswith("NotImplemented")
         with pytest.raises(RuntimeError, match="derivative for set_ is not implemented"):
             target.sum().backward()
