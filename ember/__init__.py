@@ -32,7 +32,7 @@ from ._layout import (  # noqa: F401
     sparse_coo, sparse_csr, strided)
 from .sparse import sparse_coo_tensor, sparse_csr_tensor, spmm  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
-from ._storage import TypedStorage, UntypedStorage  # noqa: F401
+from ._storage import *  # noqa: F401,F403
 from ._quantized import quantize_per_tensor  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402

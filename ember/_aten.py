@@ -11,7 +11,7 @@ __all__ = [
     "hinge_embedding_loss", "instance_norm", "kl_div", "lstm_cell", "margin_ranking_loss",
     "max_pool1d_with_indices", "poisson_nll_loss", "rnn_relu_cell", "rnn_tanh_cell",
     "triplet_margin_loss",
-    "alias_copy", "detach_copy", "diagonal_copy", "expand_copy", "narrow_copy", "permute_copy",
+    "alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy", "narrow_copy", "permute_copy",
     "select_copy", "slice_copy", "split_copy", "split_with_sizes_copy", "squeeze_copy",
     "t_copy", "transpose_copy", "unbind_copy", "unfold_copy", "unsqueeze_copy", "view_copy"]
 
@@ -174,6 +174,7 @@ def _slice(input, dim=0, start=None, end=None, step=1):
     return ops.getitem(input, (slice(None),) * (dim % input.dim()) + (slice(start, end, step),))
 
 
+as_strided_copy = _copy_form("as_strided")
 detach_copy = _copy_form("detach")
 diagonal_copy = _copy_form("diagonal")
 expand_copy = _copy_form("expand")

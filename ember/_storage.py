@@ -9,7 +9,10 @@ import numpy as np
 from . import _dtype
 from ._device import device as _device
 
-__all__ = ["TypedStorage", "UntypedStorage"]
+__all__ = ["BFloat16Storage", "BoolStorage", "ByteStorage", "CharStorage",
+           "ComplexDoubleStorage", "ComplexFloatStorage", "DoubleStorage", "FloatStorage",
+           "HalfStorage", "IntStorage", "LongStorage", "ShortStorage", "Storage", "TypedStorage",
+           "UntypedStorage"]
 
 _TYPED_WARNING = ("TypedStorage is deprecated. It will be removed in the future and "
                   "UntypedStorage will be the only storage class. This should only matter to "
@@ -70,7 +73,7 @@ class UntypedStorage:
         return False
 
     def __repr__(self):
-        body = "\n".join(f" {value}" for value in self._bytes().tolist())
+        body = "\n".join(f" {value}" for value in self._bytes().tolist()) or " "
         return (f"{body}\n[{_dtype.repr_prefix()}.storage.UntypedStorage(device=cpu) of size "
                 f"{len(self)}]")
 
@@ -114,13 +117,76 @@ class TypedStorage:
     def untyped(self):
         return UntypedStorage(self._root)
 
+    def fill_(self, value):
+        self._values()[...] = value
+        return self
+
     def is_shared(self):
         return False
 
     def __repr__(self):
-        body = "\n".join(f" {value}" for value in self.tolist())
+        body = "\n".join(f" {value}" for value in self.tolist()) or " "
         return (f"{body}\n[{_dtype.repr_prefix()}.storage.TypedStorage(dtype={self.dtype}, "
                 f"device=cpu) of size {len(self)}]")
+
+
+class _LegacyStorageType(type):
+    """``isinstance(tensor.storage(), FloatStorage)`` holds for any TypedStorage of its dtype,
+    as in PyTorch."""
+
+    def __instancecheck__(cls, instance):
+        if cls is _LegacyStorage:
+            return type.__instancecheck__(cls, instance)
+        return isinstance(instance, TypedStorage) and instance.dtype is cls.dtype
+
+
+class _LegacyStorage(TypedStorage, metaclass=_LegacyStorageType):
+    """PyTorch's typed storage classes of one dtype (``torch.FloatStorage(3)``,
+    ``torch.LongStorage([1, 2])``): new memory of that many elements (zeros here, where PyTorch
+    leaves it uninitialised) or holding the sequence's values."""
+
+    dtype = None
+
+    def __init__(self, *args, **kwargs):
+        if kwargs or len(args) > 1:
+            raise TypeError(f"{type(self).__name__}(): expected at most one argument (a size or "
+                            f"a sequence), got {len(args) + len(kwargs)}")
+        if not args:
+            values = np.zeros(0, self.dtype.numpy)
+        elif isinstance(args[0], int) and not isinstance(args[0], bool):
+            values = np.zeros(args[0], self.dtype.numpy)
+        else:
+            values = np.array(list(args[0]), dtype=self.dtype.numpy)
+        super().__init__(values, type(self).dtype)
+
+
+def _legacy(name, dtype):
+    return _LegacyStorageType(name, (_LegacyStorage,), {"dtype": dtype, "__module__": "ember",
+                                                        "__qualname__": name})
+
+
+BFloat16Storage = _legacy("BFloat16Storage", _dtype.bfloat16)
+BoolStorage = _legacy("BoolStorage", _dtype.bool_)
+ByteStorage = _legacy("ByteStorage", _dtype.uint8)
+CharStorage = _legacy("CharStorage", _dtype.int8)
+ComplexDoubleStorage = _legacy("ComplexDoubleStorage", _dtype.complex128)
+ComplexFloatStorage = _legacy("ComplexFloatStorage", _dtype.complex64)
+DoubleStorage = _legacy("DoubleStorage", _dtype.float64)
+FloatStorage = _legacy("FloatStorage", _dtype.float32)
+HalfStorage = _legacy("HalfStorage", _dtype.float16)
+IntStorage = _legacy("IntStorage", _dtype.int32)
+LongStorage = _legacy("LongStorage", _dtype.int64)
+ShortStorage = _legacy("ShortStorage", _dtype.int16)
+Storage = FloatStorage
+_LEGACY_BY_DTYPE = {storage.dtype.name: storage for storage in (
+    BFloat16Storage, BoolStorage, ByteStorage, CharStorage, ComplexDoubleStorage,
+    ComplexFloatStorage, DoubleStorage, FloatStorage, HalfStorage, IntStorage, LongStorage,
+    ShortStorage)}
+
+
+def storage_type(tensor):
+    """The legacy storage class of the tensor's dtype (``FloatStorage`` for float32)."""
+    return _LEGACY_BY_DTYPE[_dtype.from_numpy_dtype(tensor._data.dtype).name]
 
 
 def untyped_storage(tensor):

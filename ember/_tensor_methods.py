@@ -6,10 +6,12 @@ rest are defined here: in-place variants (through ``ember.autograd.views.apply_i
 conversions, random fills, ``new_*`` factories and the autograd entry points.
 """
 import functools
+import operator
+import warnings
 
 import numpy as np
 
-from . import _device, _dtype, _factories, _random, _storage, ops, overrides, sparse
+from . import _device, _dtype, _factories, _random, _storage, _streams, ops, overrides, sparse
 from ._dtype import (
     get_default_dtype, overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
@@ -676,6 +678,62 @@ def resize_as_(self, the_template, memory_format=None):
     return resize_(self, the_template.shape, memory_format=memory_format)
 
 
+def resize(self, *sizes):
+    """PyTorch's deprecated out-of-place resize: the tensor reshaped (contiguous) to ``sizes``,
+    which must hold as many elements (PyTorch multiplies the arguments as given, so a single
+    tuple never matches)."""
+    warnings.warn("non-inplace resize is deprecated", UserWarning, stacklevel=2)
+    return _autograd_resize(self, sizes)
+
+
+def resize_as(self, tensor):
+    """``resize`` to ``tensor``'s shape (deprecated as ``resize``)."""
+    warnings.warn("non-inplace resize_as is deprecated", UserWarning, stacklevel=2)
+    return _autograd_resize(self, tuple(tensor.shape))
+
+
+def _autograd_resize(self, sizes):
+    count = functools.reduce(operator.mul, sizes) if sizes else 1
+    if count != self.numel():
+        shown = "x".join(str(size) for size in sizes)
+        held = "x".join(str(size) for size in self.shape)
+        raise RuntimeError(f"requested resize to {shown} ({count} elements in total), but the "
+                           f"given tensor has a size of {held} ({self.numel()} elements). "
+                           f"autograd's resize can only change the shape of a given tensor, "
+                           f"while preserving the number of elements. ")
+    result = ops.reshape(ops.contiguous(self), tuple(sizes))
+    if result.grad_fn is not None:
+        result.grad_fn._torch_name = "ResizeBackward"
+    return result
+
+
+def _volatile(self):
+    warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
+                  stacklevel=2)
+    return False
+
+
+def _set_volatile(self, value):
+    warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                  "instead.", UserWarning, stacklevel=2)
+
+
+def conj_physical_(self):
+    """The complex conjugate written back in place; a real tensor is left as it is."""
+    if self._data.dtype.kind != "c":
+        return self
+    return apply_inplace(self, "conj_physical_", lambda: ops.conj_physical(self))
+
+
+def record_stream(self, stream):
+    """CPU tensors have no streams to record: PyTorch's CPU build has no kernel for it."""
+    if not isinstance(stream, _streams.Stream):
+        raise RuntimeError("unknown parameter type")
+    raise NotImplementedError("Could not run 'aten::record_stream' with arguments from the "
+                              "'CPU' backend. This could be because the operator doesn't exist "
+                              "for this backend (record_stream is for CUDA tensors).")
+
+
 _SET_SIGNATURES = (" * ()\n * (torch.Storage source)\n * (torch.Storage source, int storage_offset, "
                    "tuple of ints size, tuple of ints stride = None)\n * (Tensor source)\n * "
                    "(Tensor source, int storage_offset, tuple of ints size, tuple of ints stride "
@@ -1005,7 +1063,10 @@ METHODS.update({
     "where": where, "view_as": view_as, "reshape_as": reshape_as, "as_subclass": as_subclass,
     "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(None),
     "new_full": new_full, "new_tensor": new_tensor, "new_empty_strided": new_empty_strided,
-    "resize_": resize_, "resize_as_": resize_as_, "set_": set_,
+    "resize_": resize_, "resize_as_": resize_as_, "set_": set_, "resize": resize,
+    "resize_as": resize_as, "volatile": property(_volatile, _set_volatile),
+    "record_stream": record_stream, "conj_physical_": conj_physical_, "storage_type": _storage.storage_type,
+    "unsafe_split_with_sizes": split_with_sizes, "as_strided_scatter": ops.as_strided_scatter,
     "T": property(_transposed), "mT": property(_matrix_transposed),
     "H": property(_conjugate_all_transposed), "mH": property(_conjugate_transposed),
     "adjoint": _conjugate_transposed, "conj": ops.conj, "conj_physical": ops.conj_physical,

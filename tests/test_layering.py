@@ -24,6 +24,8 @@ ORDER = [
      "ember._inductor_config"),
     # torch.utils.benchmark's timer: the standard library's timeit and the thread setting.
     ("ember.utils.benchmark",),
+    # torch.Stream and torch.Event: the CPU's stream, over devices only.
+    ("ember._streams",),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
     ("ember.autograd.grad_mode", "ember.autograd.anomaly_mode"),
