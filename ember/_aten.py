@@ -5,7 +5,9 @@ import numpy as np
 
 from . import _dtype, _factories, ops
 from .autograd.grad_mode import no_grad
+from .tensor import Tensor
 from .nn import functional as F
+from .nn.modules.rnn import run_on_weights
 
 __all__ = [
     "alpha_dropout_", "batch_norm", "binary_cross_entropy_with_logits", "constant_pad_nd",
@@ -18,7 +20,7 @@ __all__ = [
     "batch_norm_elemt", "batch_norm_gather_stats", "batch_norm_gather_stats_with_counts",
     "batch_norm_backward_reduce", "batch_norm_backward_elemt", "ctc_loss", "embedding_bag",
     "embedding_renorm_", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
-    "affine_grid_generator",
+    "affine_grid_generator", "lstm", "gru", "rnn_tanh", "rnn_relu",
     "alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy", "narrow_copy", "permute_copy",
     "select_copy", "slice_copy", "split_copy", "split_with_sizes_copy", "squeeze_copy",
     "t_copy", "transpose_copy", "unbind_copy", "unfold_copy", "unsqueeze_copy", "view_copy"]
@@ -348,6 +350,40 @@ batch_norm_gather_stats_with_counts = _without_cpu_kernel("batch_norm_gather_sta
                                                           "CUDA")
 batch_norm_backward_reduce = _without_cpu_kernel("batch_norm_backward_reduce", "CUDA")
 batch_norm_backward_elemt = _without_cpu_kernel("batch_norm_backward_elemt", "CUDA")
+
+
+def lstm(input, *args):
+    """``torch.lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+    batch_first)`` or, packed, ``torch.lstm(data, batch_sizes, hx, params, has_biases,
+    num_layers, dropout, train, bidirectional)``: ``(output, h_n, c_n)``."""
+    if isinstance(args[0], Tensor):
+        batch_sizes, hx, params, *options = args
+        output, (hidden, cell) = run_on_weights("LSTM", input, tuple(hx), params, *options,
+                                                batch_sizes=batch_sizes)
+    else:
+        hx, params, *options = args
+        output, (hidden, cell) = run_on_weights("LSTM", input, tuple(hx), params, *options)
+    return output, hidden, cell
+
+
+def _single_state(mode):
+    def function(input, *args):
+        if isinstance(args[1], Tensor):  # (data, batch_sizes, hx, params, ...): packed
+            batch_sizes, hx, params, *options = args
+            return run_on_weights(mode, input, hx, params, *options, batch_sizes=batch_sizes)
+        hx, params, *options = args
+        return run_on_weights(mode, input, hx, params, *options)
+    name = mode.lower()
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = (f"``torch.{name}(input, hx, params, has_biases, num_layers, dropout, "
+                        f"train, bidirectional, batch_first)`` or its packed form ``(data, "
+                        f"batch_sizes, hx, params, ...)``: ``(output, h_n)``.")
+    return function
+
+
+gru = _single_state("GRU")
+rnn_tanh = _single_state("RNN_TANH")
+rnn_relu = _single_state("RNN_RELU")
 
 
 def _copy_form(name):

@@ -194,3 +194,46 @@ def test_native_norms_are_differentiable():
         (z, channels))
     statistics = ember.native_layer_norm(z, [4], weight, None, 1e-5)[1:]
     assert not any(tensor.requires_grad for tensor in statistics)
+
+
+def _recurrent_run(fw, kind, packed=False, bidirectional=False, projected=False,
+                   batch_first=False):
+    """torch.lstm/gru/rnn_* on flat float64 weights: outputs, input and weight gradients."""
+    generator = np.random.default_rng(0)
+    gates = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}[kind]
+    hidden, features, layers = 4, 3, 2
+    state_size = 2 if projected else hidden
+    directions = 2 if bidirectional else 1
+    params = []
+    for layer in range(layers):
+        for _ in range(directions):
+            width = features if layer == 0 else state_size * directions
+            shapes = [(gates * hidden, width), (gates * hidden, state_size), (gates * hidden,),
+                      (gates * hidden,)] + ([(state_size, hidden)] if projected else [])
+            params += [fw.tensor(generator.standard_normal(shape), requires_grad=True)
+                       for shape in shapes]
+    h = fw.tensor(generator.standard_normal((layers * directions, 2, state_size)))
+    c = fw.tensor(generator.standard_normal((layers * directions, 2, hidden)))
+    hx = [h, c] if kind == "lstm" else h
+    function = getattr(fw, kind)
+    if packed:
+        x = fw.tensor(generator.standard_normal((7, features)), requires_grad=True)
+        out = function(x, fw.tensor([2, 2, 2, 1]), hx, params, True, layers, 0.0, False,
+                       bidirectional)
+    else:
+        shape = (2, 5, features) if batch_first else (5, 2, features)
+        x = fw.tensor(generator.standard_normal(shape), requires_grad=True)
+        out = function(x, hx, params, True, layers, 0.0, True, bidirectional, batch_first)
+    sum(tensor.sum() for tensor in out).backward()
+    return [tensor.detach().numpy() for tensor in out] + [x.grad.numpy(), params[1].grad.numpy()]
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("lstm", {}), ("lstm", {"packed": True}), ("lstm", {"bidirectional": True}),
+    ("lstm", {"projected": True}), ("gru", {"batch_first": True}), ("gru", {"packed": True}),
+    ("rnn_tanh", {"bidirectional": True}), ("rnn_relu", {"packed": True})])
+def test_recurrent_functions_like_pytorch(torch, kind, options):
+    ours, theirs = _recurrent_run(ember, kind, **options), _recurrent_run(torch, kind, **options)
+    assert len(ours) == len(theirs)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
