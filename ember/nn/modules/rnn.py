@@ -757,7 +757,7 @@ def run_on_weights(mode, input, hx, params, has_biases, num_layers, dropout, tra
         layer._flat_weights_names.extend(group)
         layer._all_weights.append(group)
     if batch_sizes is not None:
-        from ..utils.rnn import PackedSequence
+        from ..utils.rnn import PackedSequence  # nn.utils imports the layers (see _is_packed)
         output, state = layer._packed_forward(PackedSequence(input, batch_sizes, None, None), hx)
         return output.data, state
     if mode == "LSTM":
