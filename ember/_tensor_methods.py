@@ -1046,6 +1046,7 @@ METHODS.update({
     "float": _converter(_dtype.float32), "double": _converter(_dtype.float64),
     "half": _converter(_dtype.float16), "bfloat16": _converter(_dtype.bfloat16),
     "cfloat": _converter(_dtype.complex64), "cdouble": _converter(_dtype.complex128),
+    "chalf": _converter(_dtype.complex32),
     "long": _converter(_dtype.int64),
     "int": _converter(_dtype.int32), "short": _converter(_dtype.int16),
     "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
