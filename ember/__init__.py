@@ -42,10 +42,10 @@ from .autograd import forward_ad as _autograd_forward_ad  # noqa: F401,E402
 del _autograd_functional, _autograd_forward_ad
 # torch's top-level aliases of functional ops whose signatures match nn.functional's.
 from .nn.functional import (  # noqa: F401,E402
-    alpha_dropout, avg_pool1d, bilinear, celu, conv1d, conv2d, conv3d, conv_transpose1d,
+    alpha_dropout, avg_pool1d, bilinear, celu, conv1d, conv2d, conv3d, conv_tbc, conv_transpose1d,
     conv_transpose2d, cosine_similarity, dropout, feature_alpha_dropout, group_norm, layer_norm,
-    max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
-    selu, threshold)
+    max_pool1d, max_pool2d, max_pool3d, native_channel_shuffle, pairwise_distance, pixel_shuffle,
+    pixel_unshuffle, prelu, selu, threshold)
 from ._toplevel import *  # noqa: F401,F403,E402  (torch's top-level spellings of other functions)
 from ._lowrank import pca_lowrank, svd_lowrank  # noqa: F401,E402
 from ._aten import *  # noqa: F401,F403,E402  (torch's native-function spellings and *_copy forms)

@@ -4,6 +4,7 @@ the ``*_copy`` forms of view ops: each is the ember function it stands for, argu
 import numpy as np
 
 from . import _dtype, _factories, ops
+from ._layout import sparse_coo
 from .autograd.grad_mode import no_grad
 from .tensor import Tensor
 from .nn import functional as F
@@ -20,7 +21,9 @@ __all__ = [
     "batch_norm_elemt", "batch_norm_gather_stats", "batch_norm_gather_stats_with_counts",
     "batch_norm_backward_reduce", "batch_norm_backward_elemt", "ctc_loss", "embedding_bag",
     "embedding_renorm_", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
-    "affine_grid_generator", "lstm", "gru", "rnn_tanh", "rnn_relu",
+    "affine_grid_generator", "lstm", "gru", "rnn_tanh", "rnn_relu", "view_as_real_copy",
+    "view_as_complex_copy", "values_copy", "indices_copy", "crow_indices_copy",
+    "col_indices_copy",
     "alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy", "narrow_copy", "permute_copy",
     "select_copy", "slice_copy", "split_copy", "split_with_sizes_copy", "squeeze_copy",
     "t_copy", "transpose_copy", "unbind_copy", "unfold_copy", "unsqueeze_copy", "view_copy"]
@@ -418,6 +421,36 @@ unbind_copy = _copy_form("unbind")
 unfold_copy = _copy_form("unfold")
 unsqueeze_copy = _copy_form("unsqueeze")
 view_copy = _copy_form("view")
+
+
+def _not_for_coo(name):
+    """The ``*_copy`` of a sparse accessor that PyTorch's SparseCPU backend has no kernel for
+    (COO tensors); a CSR tensor's values are copied."""
+    copy = _copy_form(name)
+
+    def function(input):
+        if input.layout is sparse_coo:
+            raise NotImplementedError(
+                f"Could not run 'aten::{name}_copy' with arguments from the 'SparseCPU' backend. "
+                f"This could be because the operator doesn't exist for this backend.")
+        return copy(input)
+    function.__name__ = function.__qualname__ = name + "_copy"
+    function.__doc__ = copy.__doc__
+    return function
+
+
+values_copy = _not_for_coo("values")
+indices_copy = _not_for_coo("indices")
+crow_indices_copy = _copy_form("crow_indices")
+col_indices_copy = _copy_form("col_indices")
+
+
+def view_as_real_copy(input):
+    return ops.clone(ops.view_as_real(input))
+
+
+def view_as_complex_copy(input):
+    return ops.clone(ops.view_as_complex(input))
 
 
 def slice_copy(input, dim=0, start=None, end=None, step=1):

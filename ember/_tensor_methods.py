@@ -725,6 +725,23 @@ def conj_physical_(self):
     return apply_inplace(self, "conj_physical_", lambda: ops.conj_physical(self))
 
 
+def _grad_dtype(self):
+    """The dtype of this tensor's gradients: its own (ember keeps no other)."""
+    return self.dtype
+
+
+def _not_compiled_with(name, message):
+    def method(self, *args, **kwargs):
+        raise AssertionError(message)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``Tensor.{name}()``: refused, as by PyTorch's CPU build."
+    return method
+
+
+def _ipu(self, *args, **kwargs):
+    raise RuntimeError("PyTorch is not linked with support for ipu devices")
+
+
 def record_stream(self, stream):
     """CPU tensors have no streams to record: PyTorch's CPU build has no kernel for it."""
     if not isinstance(stream, _streams.Stream):
@@ -1066,7 +1083,10 @@ METHODS.update({
     "new_full": new_full, "new_tensor": new_tensor, "new_empty_strided": new_empty_strided,
     "resize_": resize_, "resize_as_": resize_as_, "set_": set_, "resize": resize,
     "resize_as": resize_as, "volatile": property(_volatile, _set_volatile),
-    "record_stream": record_stream, "conj_physical_": conj_physical_, "storage_type": _storage.storage_type,
+    "record_stream": record_stream, "conj_physical_": conj_physical_,
+    "grad_dtype": property(_grad_dtype), "ormqr": decompositions.ormqr,
+    "xpu": _not_compiled_with("xpu", "Torch not compiled with XPU enabled"),
+    "mtia": _not_compiled_with("mtia", "Torch not compiled with MTIA enabled"), "ipu": _ipu, "storage_type": _storage.storage_type,
     "unsafe_split_with_sizes": split_with_sizes, "as_strided_scatter": ops.as_strided_scatter,
     "T": property(_transposed), "mT": property(_matrix_transposed),
     "H": property(_conjugate_all_transposed), "mH": property(_conjugate_transposed),

@@ -4,6 +4,7 @@ exports at the top, constants, and small queries about types and threads."""
 import builtins
 import importlib
 import math
+import os
 import warnings
 
 import numpy as np
@@ -13,8 +14,9 @@ from ._layout import contiguous_format
 from ._storage import TypedStorage, UntypedStorage
 from ._streams import Event, Stream  # noqa: F401
 from .autograd import anomaly_mode
+from .jit import Future, fork, wait  # noqa: F401
 from .ops.decompositions import (  # noqa: F401
-    cholesky_inverse, cholesky_solve, geqrf, householder_product as orgqr, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
+    ormqr, cholesky_inverse, cholesky_solve, geqrf, householder_product as orgqr, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
     matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve,
     eig_removed as eig, lstsq_removed as lstsq, matrix_rank_removed as matrix_rank,
     solve_removed as solve, symeig_removed as symeig)
@@ -394,6 +396,44 @@ def norm_except_dim(v, pow=2, dim=0):
     return ops.vector_norm(v, pow, others, keepdim=True)
 
 
+def to_dlpack(tensor):
+    """A DLPack capsule of ``tensor``'s memory (for a library that takes capsules)."""
+    return tensor.__dlpack__()
+
+
+def from_file(filename, shared=None, size=0, *, dtype=None, layout=None, device=None,
+              pin_memory=False, requires_grad=False):
+    """A 1-D tensor of the first ``size`` elements stored in a binary file: mapped (writes
+    reach the file) when ``shared``, else a private copy."""
+    target = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
+    numpy_dtype = target.numpy
+    needed = size * numpy_dtype.itemsize
+    available = os.path.getsize(filename)
+    if needed > available:
+        raise RuntimeError(f"file <{filename}> size <{available}> is smaller than the required "
+                           f"mapping size <{needed}>")
+    if size == 0:
+        values = np.zeros(0, numpy_dtype)
+    elif shared:
+        values = np.memmap(filename, dtype=numpy_dtype, mode="r+", shape=(size,))
+    else:
+        values = np.fromfile(filename, dtype=numpy_dtype, count=size)
+    result = Tensor._wrap(values)
+    return result.requires_grad_() if requires_grad else result
+
+
+def while_loop(cond_fn, body_fn, carried_inputs):
+    """``carried_inputs`` passed through ``body_fn`` while ``cond_fn`` of them holds, run eagerly
+    (torch.while_loop's semantics without compilation)."""
+    if not isinstance(carried_inputs, (tuple, list)):
+        raise RuntimeError(f"carried_inputs must be a tuple or list, got {type(carried_inputs)}")
+    carried = tuple(carried_inputs)
+    while bool(cond_fn(*carried)):
+        carried = body_fn(*carried)
+        carried = tuple(carried) if isinstance(carried, (tuple, list)) else (carried,)
+    return carried
+
+
 # ``range`` is bound by name only at the end, so this module's own code keeps the builtin.
 globals()["range"] = _deprecated_range
 
@@ -413,4 +453,4 @@ __all__ = sorted(_METHOD_FORMS + (
     "SymInt", "AcceleratorError", "compiled_with_cxx11_abi", "empty_permuted", "has_lapack",
     "has_mkl", "has_openmp", "has_spectral", "init_num_threads", "is_distributed",
     "is_vulkan_available", "legacy_contiguous_format", "norm_except_dim", "set_anomaly_enabled",
-    "sym_sqrt"))
+    "sym_sqrt", "ormqr", "to_dlpack", "from_file", "while_loop", "fork", "wait", "Future"))

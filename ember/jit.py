@@ -6,9 +6,9 @@ refused with a clear error. ``is_scripting()`` and ``is_tracing()`` are False.""
 import typing
 import warnings
 
-__all__ = ["Attribute", "Final", "ScriptModule", "annotate", "export", "freeze", "ignore",
-           "interface", "is_scripting", "is_tracing", "load", "optimize_for_inference", "save",
-           "script", "script_method", "trace", "trace_module", "unused"]
+__all__ = ["Attribute", "Final", "Future", "ScriptModule", "annotate", "export", "fork", "freeze",
+           "ignore", "interface", "is_scripting", "is_tracing", "load", "optimize_for_inference",
+           "save", "script", "script_method", "trace", "trace_module", "unused", "wait"]
 
 Final = typing.Final
 
@@ -159,3 +159,29 @@ def __getattr__(name):
             "__module__": __name__, "__qualname__": "ScriptModule",
             "__doc__": "A module written for TorchScript, run eagerly."}))
     return _script_module[0]
+
+
+class Future:
+    """The result of ``fork``: ember runs the forked call at once, so it is always done."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def wait(self):
+        return self._value
+
+    def value(self):
+        return self._value
+
+    def done(self):
+        return True
+
+
+def fork(func, *args, **kwargs):
+    """torch.jit.fork run eagerly: ``func(*args, **kwargs)`` now, its result in a Future."""
+    return Future(func(*args, **kwargs))
+
+
+def wait(future):
+    """The value of a ``fork``'s Future."""
+    return future.wait()

@@ -8,6 +8,7 @@ from .function import Function  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 from .graph import GraphStats, graph_stats, saved_bytes  # noqa: F401
 from . import profiler  # noqa: F401
+from .profiler import DeviceType, ProfilerActivity, ProfilerState  # noqa: F401
 from .grad_mode import (  # noqa: F401
     enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
     is_multithreading_enabled, is_view_replay_enabled, no_grad, set_grad_enabled,

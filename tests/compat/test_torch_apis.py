@@ -693,7 +693,76 @@ SPELLINGS = {
                                     isinstance(lib.ones(2).storage(), lib.FloatStorage),
                                     isinstance(lib.ones(2).storage(), lib.LongStorage),
                                     isinstance(lib.ByteStorage(1), lib.TypedStorage)),
+    "ormqr": lambda lib: _ormqr(lib),
+    "while_loop": lambda lib: lib.while_loop(lambda i, x: i < 3, lambda i, x: (i + 1, x * 2),
+                                             (lib.tensor(0), lib.ones(2))),
+    "fork and wait": lambda lib: (lib.wait(lib.fork(lambda x: x + 1, lib.ones(2))),
+                                  lib.jit.wait(lib.jit.fork(lambda x: x * 3, lib.ones(1))),
+                                  lib.jit.fork(len, [1]).done()),
+    "to_dlpack": lambda lib: lib.from_dlpack(lib.to_dlpack(lib.arange(3.0))),
+    "conv_tbc": lambda lib: lib.conv_tbc(lib.arange(30.0).reshape(5, 2, 3) / 10,
+                                         lib.arange(36.0).reshape(3, 3, 4) / 20, lib.ones(4), 1),
+    "native_channel_shuffle": lambda lib: lib.native_channel_shuffle(
+        lib.arange(8.0).reshape(1, 4, 2), 2),
+    "copies": lambda lib: (lib.view_as_real_copy(lib.tensor([1 + 2j, 3 - 1j])),
+                           lib.view_as_complex_copy(lib.tensor([[1.0, 2.0]])),
+                           lib.values_copy(lib.tensor([[0.0, 2.0], [3.0, 0.0]])
+                                           .to_sparse_csr()),
+                           lib.crow_indices_copy(lib.tensor([[0.0, 2.0], [3.0, 0.0]])
+                                                 .to_sparse_csr()),
+                           lib.col_indices_copy(lib.tensor([[0.0, 2.0], [3.0, 0.0]])
+                                                .to_sparse_csr())),
+    "values_copy(coo)": lambda lib: lib.values_copy(lib.tensor([[0.0, 2.0]]).to_sparse()),
+    "indices_copy(coo)": lambda lib: lib.indices_copy(lib.tensor([[0.0, 2.0]]).to_sparse()),
+    "grad_dtype": lambda lib: (lib.ones(2).grad_dtype, lib.ones(2, dtype=lib.int64).grad_dtype),
+    "xpu()": lambda lib: lib.ones(2).xpu(),
+    "mtia()": lambda lib: lib.ones(2).mtia(),
+    "ipu()": lambda lib: lib.ones(2).ipu(),
+    "autograd enums": lambda lib: (lib.autograd.ProfilerActivity is lib.profiler.ProfilerActivity,
+                                   sorted((name, int(item)) for name, item in
+                                          lib.autograd.DeviceType.__members__.items()),
+                                   sorted((name, int(item)) for name, item in
+                                          lib.autograd.ProfilerState.__members__.items())),
 }
+
+
+def _ormqr(lib):
+    generator = np.random.default_rng(6)
+    tall, wide = generator.standard_normal((4, 3)), generator.standard_normal((3, 5))
+    other = lib.tensor(generator.standard_normal((4, 2)))
+    results = []
+    for matrix in (tall, wide):
+        reflectors, tau = lib.geqrf(lib.tensor(matrix))
+        rows = matrix.shape[0]
+        other = lib.tensor(generator.standard_normal((rows, 2)))
+        results += [lib.ormqr(reflectors, tau, other),
+                    lib.ormqr(reflectors, tau, other, transpose=True),
+                    reflectors.ormqr(tau, other.T, left=False),
+                    lib.ormqr(reflectors, tau, other.T, False, True)]
+    return results
+
+
+def test_from_file_like_torch(torch, tmp_path):
+    path = tmp_path / "values.bin"
+    np.arange(6, dtype=np.float32).tofile(path)
+    for library in (ember, torch):
+        assert library.from_file(str(path), size=6).tolist() == list(range(6))
+        assert library.from_file(str(path), False, 4).tolist() == [0.0, 1.0, 2.0, 3.0]
+        assert library.from_file(str(path), size=3, dtype=library.int32).dtype == library.int32
+        assert tuple(library.from_file(str(path)).shape) == (0,)
+        with pytest.raises(RuntimeError, match="is smaller than the required mapping size <40>"):
+            library.from_file(str(path), size=10)
+    shared = ember.from_file(str(path), True, 6)
+    shared[0] = 100.0
+    assert np.fromfile(path, dtype=np.float32)[0] == 100.0
+
+
+def test_ormqr_is_differentiable():
+    generator = np.random.default_rng(7)
+    reflectors, tau = ember.geqrf(ember.tensor(generator.standard_normal((4, 3))))
+    inputs = (reflectors.detach().requires_grad_(), tau.detach().requires_grad_(),
+              ember.tensor(generator.standard_normal((4, 2)), requires_grad=True))
+    assert ember.autograd.gradcheck(lambda a, t, c: ember.ormqr(a, t, c, True, True), inputs)
 
 
 @pytest.mark.parametrize("name", sorted(SPELLINGS))
