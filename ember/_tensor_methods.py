@@ -559,6 +559,69 @@ def map_(self, other, callable):
                       "map_")
 
 
+def map2_(self, x, y, callable):
+    """Replace every element by ``callable(element, x's element, y's element)`` (x and y
+    broadcast; a Python call per element, not recorded)."""
+    if self._requires_grad:
+        raise RuntimeError("Can't call map2_() on Variable that requires grad. Use "
+                           "var.detach().map2_() instead.")
+    shape = self._data.shape
+    firsts = np.broadcast_to(x._data, shape).reshape(-1).tolist()
+    seconds = np.broadcast_to(y._data, shape).reshape(-1).tolist()
+    values = [callable(value, first, second)
+              for value, first, second in zip(self._data.reshape(-1).tolist(), firsts, seconds)]
+    return _fill_with(self, np.array(values, dtype=self._data.dtype).reshape(shape), "map2_")
+
+
+_REINFORCE_REMOVED = """reinforce() was removed.
+Use torch.distributions instead.
+See https://pytorch.org/docs/main/distributions.html
+
+Instead of:
+
+probs = policy_network(state)
+action = probs.multinomial()
+next_state, reward = env.step(action)
+action.reinforce(reward)
+action.backward()
+
+Use:
+
+probs = policy_network(state)
+# NOTE: categorical is equivalent to what used to be called multinomial
+m = torch.distributions.Categorical(probs)
+action = m.sample()
+next_state, reward = env.step(action)
+loss = -m.log_prob(action) * reward
+loss.backward()
+"""
+
+
+def reinforce(self, reward):
+    raise RuntimeError(_REINFORCE_REMOVED)
+
+
+def module_load(self, other, assign=False):
+    """What ``load_state_dict`` stores for this parameter or buffer when modules swap their
+    tensors: ``other`` itself (``assign``) or this tensor with ``other`` copied in, detached."""
+    if assign:
+        return other.detach()
+    return self.copy_(other).detach()
+
+
+def sparse_mask(self, mask):
+    """This dense tensor's values at the sparse ``mask``'s indices, as a coalesced sparse
+    tensor of this tensor's size (differentiable in this tensor)."""
+    coalesced = mask.coalesce()
+    indices = coalesced.indices()
+    values = ops.getitem(self, tuple(indices.unbind(0)))
+    return sparse.sparse_coo_tensor(indices, values, tuple(self.shape), is_coalesced=True)
+
+
+def smm(self, mat):
+    raise RuntimeError("tensor.sspaddmm(...) can only be called on sparse tensors")
+
+
 # ---- other methods ------------------------------------------------------------------------
 def where(self, condition, other):
     return ops.where(condition, self, other)
@@ -1084,7 +1147,8 @@ METHODS.update({
     "resize_": resize_, "resize_as_": resize_as_, "set_": set_, "resize": resize,
     "resize_as": resize_as, "volatile": property(_volatile, _set_volatile),
     "record_stream": record_stream, "conj_physical_": conj_physical_,
-    "grad_dtype": property(_grad_dtype), "ormqr": decompositions.ormqr,
+    "grad_dtype": property(_grad_dtype), "ormqr": decompositions.ormqr, "map2_": map2_,
+    "reinforce": reinforce, "module_load": module_load, "sparse_mask": sparse_mask, "smm": smm,
     "xpu": _not_compiled_with("xpu", "Torch not compiled with XPU enabled"),
     "mtia": _not_compiled_with("mtia", "Torch not compiled with MTIA enabled"), "ipu": _ipu, "storage_type": _storage.storage_type,
     "unsafe_split_with_sizes": split_with_sizes, "as_strided_scatter": ops.as_strided_scatter,

@@ -723,7 +723,36 @@ SPELLINGS = {
                                           lib.autograd.DeviceType.__members__.items()),
                                    sorted((name, int(item)) for name, item in
                                           lib.autograd.ProfilerState.__members__.items())),
+    "map2_": lambda lib: _map2(lib),
+    "map2_(requires_grad)": lambda lib: lib.ones(2, requires_grad=True).map2_(
+        lib.ones(2), lib.ones(2), lambda *values: 1.0),
+    "reinforce": lambda lib: lib.ones(2).reinforce(1),
+    "module_load": lambda lib: _module_load(lib),
+    "sparse_mask": lambda lib: _sparse_facts(lib.arange(4.0).reshape(2, 2).sparse_mask(
+        lib.tensor([[0.0, 1.0], [2.0, 0.0]]).to_sparse())),
+    "smm": lambda lib: _sparse_facts(lib.tensor([[1.0, 0.0], [2.0, 3.0]]).to_sparse().smm(
+        lib.arange(6.0).reshape(2, 3))),
+    "smm(dense)": lambda lib: lib.ones(2, 2).smm(lib.ones(2, 2)),
 }
+
+
+def _map2(lib):
+    x = lib.zeros(2, 2)
+    result = x.map2_(lib.ones(1, 2), lib.arange(2.0), lambda s, u, v: s + u * 10 + v)
+    return result is x, x
+
+
+def _module_load(lib):
+    x, other = lib.zeros(2), lib.ones(2)
+    copied = x.module_load(other)
+    assigned = lib.zeros(2).module_load(other, assign=True)
+    return (x, copied, copied.data_ptr() == x.data_ptr(), assigned.data_ptr() == other.data_ptr(),
+            copied.requires_grad)
+
+
+def _sparse_facts(tensor):
+    return (str(tensor.layout).split(".")[-1], tensor.is_coalesced(), tensor.to_dense(),
+            tensor._nnz())
 
 
 def _ormqr(lib):
