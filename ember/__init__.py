@@ -47,7 +47,7 @@ from .nn.functional import (  # noqa: F401,E402
     max_pool1d, max_pool2d, max_pool3d, native_channel_shuffle, pairwise_distance, pixel_shuffle,
     pixel_unshuffle, prelu, selu, threshold)
 from ._toplevel import *  # noqa: F401,F403,E402  (torch's top-level spellings of other functions)
-from ._lowrank import pca_lowrank, svd_lowrank  # noqa: F401,E402
+from ._lowrank import lobpcg, pca_lowrank, svd_lowrank  # noqa: F401,E402
 from ._aten import *  # noqa: F401,F403,E402  (torch's native-function spellings and *_copy forms)
 from ._foreach_ops import *  # noqa: F401,F403,E402  (torch._foreach_add_ and the other list ops)
 from ._tensor_methods import numpy_names as _numpy_names  # noqa: E402

@@ -825,3 +825,37 @@ def test_resize_and_as_strided_scatter_gradients(torch):
     inputs = (ember.tensor(base, requires_grad=True), ember.tensor(source, requires_grad=True))
     assert ember.autograd.gradcheck(
         lambda a, b: ember.as_strided_scatter(a, b, (2, 2), (1, 2), 1), inputs)
+
+
+def test_lobpcg_finds_pytorchs_eigenpairs(torch):
+    """The same eigenvalues and (up to sign) B-orthonormal eigenvectors as torch.lobpcg, and
+    the eigenvalues' gradient."""
+    generator = np.random.default_rng(8)
+    square = generator.standard_normal((12, 12))
+    matrix = square @ square.T + np.eye(12)
+    weights = generator.standard_normal((12, 12))
+    metric = weights @ weights.T / 12 + np.eye(12)
+    for options in ({"k": 2}, {"k": 2, "largest": False}, {"k": 3, "B": metric}):
+        results = []
+        for library in (ember, torch):
+            A = library.tensor(matrix, requires_grad=True)
+            given = {key: library.tensor(value) if isinstance(value, np.ndarray) else value
+                     for key, value in options.items()}
+            torch.manual_seed(0)
+            values, vectors = library.lobpcg(A, **given)
+            if "B" in options:  # PyTorch has no backward for the generalized problem
+                with pytest.raises(ValueError, match="does not support backward with B != I"):
+                    values.sum().backward()
+                gradient = None
+            else:
+                values.sum().backward()
+                gradient = A.grad.numpy()
+            results.append((values.detach().numpy(), vectors.detach().numpy(), gradient))
+        (ours, our_vectors, our_grad), (theirs, their_vectors, their_grad) = results
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+        overlap = our_vectors.T @ (metric if "B" in options else np.eye(12)) @ their_vectors
+        np.testing.assert_allclose(np.abs(np.diag(overlap)), 1.0, rtol=1e-5)
+        if our_grad is not None:
+            np.testing.assert_allclose(our_grad, their_grad, atol=1e-5)
+    with pytest.raises(ValueError, match="smaller than 3 x the number of requested eigenpairs"):
+        ember.lobpcg(ember.tensor(matrix), k=5)
