@@ -28,8 +28,8 @@ from .backends._precision import (  # noqa: F401
 from . import compiler  # noqa: F401
 from .compiler import compile  # noqa: F401
 from ._layout import (  # noqa: F401
-    channels_last, channels_last_3d, contiguous_format, layout, memory_format, preserve_format,
-    sparse_coo, sparse_csr, strided)
+    channels_last, channels_last_3d, contiguous_format, jagged, layout, memory_format,
+    preserve_format, sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided)
 from .sparse import sparse_coo_tensor, sparse_csr_tensor, spmm  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
 from ._storage import *  # noqa: F401,F403
@@ -61,9 +61,13 @@ from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enab
 from . import amp, cpu, profiler, return_types  # noqa: F401,E402
 from .amp import GradScaler, autocast  # noqa: F401,E402
 from .amp.autocast_mode import (  # noqa: F401,E402
-    clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,
-    is_autocast_cache_enabled, is_autocast_cpu_enabled, is_autocast_enabled,
-    set_autocast_cache_enabled, set_autocast_dtype, set_autocast_enabled)
+    autocast_decrement_nesting, autocast_increment_nesting, clear_autocast_cache,
+    get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype, get_autocast_ipu_dtype,
+    get_autocast_xla_dtype, is_autocast_cache_enabled, is_autocast_cpu_enabled,
+    is_autocast_enabled, is_autocast_ipu_enabled, is_autocast_xla_enabled,
+    set_autocast_cache_enabled, set_autocast_cpu_dtype, set_autocast_cpu_enabled,
+    set_autocast_dtype, set_autocast_enabled, set_autocast_gpu_dtype, set_autocast_ipu_dtype,
+    set_autocast_ipu_enabled, set_autocast_xla_dtype, set_autocast_xla_enabled)
 # ember.cuda and ember.cpu sit below everything; their amp modules sit above ember.amp.
 import ember.cpu.amp  # noqa: F401,E402
 import ember.cuda.amp  # noqa: F401,E402

@@ -2,6 +2,7 @@
 forms of in-place methods (``torch.relu_(x)`` is ``x.relu_()``), nn.functional ops PyTorch also
 exports at the top, constants, and small queries about types and threads."""
 import builtins
+import enum
 import importlib
 import math
 import os
@@ -396,6 +397,18 @@ def norm_except_dim(v, pow=2, dim=0):
     return ops.vector_norm(v, pow, others, keepdim=True)
 
 
+# The tags of PyTorch's operators (``torch.library.custom_op(..., tags=...)``), by value.
+Tag = enum.IntEnum("Tag", [
+    ("core", 0), ("cudagraph_unsafe", 1), ("data_dependent_output", 2),
+    ("dynamic_output_shape", 3), ("flexible_layout", 4), ("generated", 5), ("inplace", 6),
+    ("inplace_view", 7), ("maybe_aliasing_or_mutating", 8), ("needs_contiguous_strides", 9),
+    ("needs_exact_strides", 10), ("needs_fixed_stride_order", 11),
+    ("nondeterministic_bitwise", 12), ("nondeterministic_seeded", 13), ("out", 14),
+    ("out_variant", 15), ("pointwise", 16), ("pt2_compliant_tag", 17), ("reduction", 18),
+    ("view_copy", 19)], module=__name__)
+Tag.__str__ = enum.Enum.__str__  # "Tag.core", as PyTorch's enum prints
+
+
 def to_dlpack(tensor):
     """A DLPack capsule of ``tensor``'s memory (for a library that takes capsules)."""
     return tensor.__dlpack__()
@@ -453,4 +466,4 @@ __all__ = sorted(_METHOD_FORMS + (
     "SymInt", "AcceleratorError", "compiled_with_cxx11_abi", "empty_permuted", "has_lapack",
     "has_mkl", "has_openmp", "has_spectral", "init_num_threads", "is_distributed",
     "is_vulkan_available", "legacy_contiguous_format", "norm_except_dim", "set_anomaly_enabled",
-    "sym_sqrt", "ormqr", "to_dlpack", "from_file", "while_loop", "fork", "wait", "Future"))
+    "sym_sqrt", "ormqr", "to_dlpack", "from_file", "while_loop", "fork", "wait", "Future", "Tag"))

@@ -39,6 +39,7 @@ ProfilerState = enum.IntEnum("ProfilerState", [
     ("Disabled", 0), ("CPU", 1), ("CUDA", 2), ("NVTX", 3), ("ITT", 4), ("PRIVATEUSE1", 5),
     ("KINETO", 6), ("KINETO_GPU_FALLBACK", 7), ("KINETO_PRIVATEUSE1_FALLBACK", 8),
     ("KINETO_PRIVATEUSE1", 9)], module=__name__)
+DeviceType.__str__ = ProfilerState.__str__ = enum.Enum.__str__  # "DeviceType.CPU", as PyTorch
 
 _lock = threading.Lock()
 _active = []  # the profiles recording now, innermost last

@@ -733,7 +733,40 @@ SPELLINGS = {
     "smm": lambda lib: _sparse_facts(lib.tensor([[1.0, 0.0], [2.0, 3.0]]).to_sparse().smm(
         lib.arange(6.0).reshape(2, 3))),
     "smm(dense)": lambda lib: lib.ones(2, 2).smm(lib.ones(2, 2)),
+    "layouts": lambda lib: (lib.sparse_csc, lib.sparse_bsr, lib.sparse_bsc, lib.jagged,
+                            lib.sparse_csc is lib.sparse_csr),
+    "Tag": lambda lib: (str(lib.Tag.core), int(lib.Tag.pt2_compliant_tag),
+                        sorted((name, int(tag)) for name, tag in lib.Tag.__members__.items())),
+    "deprecated autocast setters": lambda lib: _autocast_spellings(lib),
+    "set_autocast_cpu_enabled(1)": lambda lib: lib.set_autocast_cpu_enabled(1),
 }
+
+
+def _autocast_spellings(lib):
+    answers = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lib.set_autocast_cpu_enabled(True)
+        answers.append(lib.is_autocast_cpu_enabled())
+        lib.set_autocast_cpu_enabled(False)
+        lib.set_autocast_cpu_dtype(lib.float16)
+        answers.append(lib.get_autocast_cpu_dtype())
+        lib.set_autocast_cpu_dtype(lib.bfloat16)
+        lib.set_autocast_gpu_dtype(lib.bfloat16)
+        answers.append(lib.get_autocast_gpu_dtype())
+        lib.set_autocast_gpu_dtype(lib.float16)
+        answers += [lib.autocast_increment_nesting(), lib.autocast_increment_nesting(),
+                    lib.autocast_decrement_nesting(), lib.autocast_decrement_nesting()]
+        answers += [lib.is_autocast_ipu_enabled(), lib.is_autocast_xla_enabled(),
+                    lib.get_autocast_ipu_dtype(), lib.get_autocast_xla_dtype()]
+        lib.set_autocast_ipu_enabled(True)
+        answers.append(lib.is_autocast_ipu_enabled())
+        lib.set_autocast_ipu_enabled(False)
+        lib.set_autocast_xla_dtype(lib.float16)
+        answers.append(lib.get_autocast_xla_dtype())
+        lib.set_autocast_xla_dtype(lib.bfloat16)
+    answers.append([str(warning.message).split(" (Triggered")[0] for warning in caught])
+    return answers
 
 
 def _map2(lib):
