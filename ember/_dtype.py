@@ -37,6 +37,9 @@ class dtype:
     __slots__ = ("name", "numpy", "is_floating_point", "is_complex", "is_signed", "itemsize",
                  "_category", "_scalar_type", "_cpp_type")
 
+    # float8 and shell dtypes, which PyTorch's promotion refuses or treats apart
+    _unusual = False
+
     def __init__(self, name, numpy_type, category, scalar_type, cpp_type):
         self.name = name
         self.numpy = np.dtype(numpy_type)
@@ -117,6 +120,7 @@ class _Float8(dtype):
     print these; they take part in no type promotion."""
 
     __slots__ = ("_resolved",)
+    _unusual = True
 
     def __init__(self, name, scalar_type, signed=True):
         self.name = name
@@ -152,6 +156,7 @@ class _ShellDtype(dtype):
     cannot be made."""
 
     __slots__ = ()
+    _unusual = True
 
     def __init__(self, name, scalar_type, floating=False, complex_=False, signed=True,
                  itemsize=1):
@@ -466,7 +471,7 @@ def _promote_same_kind(a, b):
     """Promotion of two dtypes on PyTorch's lattice (NumPy's within a category)."""
     if a is b:
         return a
-    if a.__class__ is not dtype or b.__class__ is not dtype:
+    if a._unusual or b._unusual:
         unusual = _promote_unusual(a, b)
         if unusual is not None:
             return unusual

@@ -260,6 +260,8 @@ class Tensor:
 
     def stride(self, dim=None):
         strides = tuple(step // self._data.itemsize for step in self._data.strides)
+        if not self._data.size and not any(strides):
+            strides = _empty_strides(self._data.shape)
         return strides if dim is None else strides[_normalize_dim(dim, self._data.ndim)]
 
     def is_contiguous(self, memory_format=contiguous_format):
@@ -695,6 +697,16 @@ def _user_attributes(tensor):
         attributes = {key: value for key, value in attributes.items()
                       if key != "_view_creation"}
     return attributes
+
+
+def _empty_strides(shape):
+    """PyTorch's strides of a new empty tensor: row-major, each size counted as at least 1
+    (NumPy gives such an array zero strides)."""
+    strides, step = [], 1
+    for length in reversed(shape):
+        strides.append(step)
+        step *= max(length, 1)
+    return tuple(reversed(strides))
 
 
 _STATE = tuple(name for name in Tensor.__slots__ if name not in ("__weakref__", "__dict__"))

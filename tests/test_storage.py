@@ -73,7 +73,6 @@ def _set_cases(library):
     memory = library.arange(10.0).untyped_storage
     return {
         "shared": shared,
-        # (the stride of an empty tensor is left out: NumPy makes it 0 where PyTorch has 1)
         "empty": lambda: _empty(library.ones(3).set_()),
         "strided view": lambda: geometry(library.ones(3).set_(
             library.arange(8.0).reshape(2, 4)[:, 1:3])),
@@ -98,7 +97,15 @@ def _set_cases(library):
 
 
 def _empty(tensor):
-    return tensor.tolist(), tuple(tensor.shape), tensor.untyped_storage().nbytes()
+    return (tensor.tolist(), tuple(tensor.shape), tensor.stride(),
+            tensor.untyped_storage().nbytes())
+
+
+def test_empty_tensors_have_pytorchs_strides(torch):
+    for library in (ember, torch):
+        made = [library.zeros(0, 3), library.zeros(2, 0, 3), library.empty(0),
+                library.ones(3, 4)[:, :0]]
+        assert [tensor.stride() for tensor in made] == [(3, 1), (3, 3, 1), (1,), (4, 1)]
 
 
 def test_set_matches_torch(torch):
