@@ -106,10 +106,10 @@ def __getattr__(name):
     """``ember.func`` (torch.func's transforms), ``ember.vmap`` (torch.vmap, its vmap),
     ``ember.distributions``, ``ember.special``, ``ember.random``, ``ember.multiprocessing``,
     ``ember.ao`` (quantization), ``ember.library`` (custom ops), ``ember.signal`` (windows) and
-    ``ember.quasirandom`` (SobolEngine) load on first use, keeping
+    ``ember.quasirandom`` (SobolEngine) and ``ember.hub`` load on first use, keeping
     ``import ember`` fast; ``import ember.func`` works as usual."""
     if name in ("func", "vmap", "distributions", "special", "random", "multiprocessing", "ao",
-                "library", "signal", "quasirandom"):
+                "library", "signal", "quasirandom", "hub"):
         import importlib  # only on that first use: the package is not imported at start-up
         module = importlib.import_module(".func" if name == "vmap" else f".{name}", __name__)
         return module.vmap if name == "vmap" else module

@@ -107,6 +107,8 @@ ORDER = [
     ("ember.data", "ember.datasets"),
     # ember.save/ember.load: io plus the nn.Parameter class.
     ("ember.serialization",),
+    # torch.hub and torch.utils.model_zoo: checkpoints fetched into a cache, read by ember.load.
+    ("ember.hub", "ember.utils.model_zoo"),
     # ecosystem packages, each an optional extra.
     ("ember.vision",),
     ("ember.utils.tensorboard",),

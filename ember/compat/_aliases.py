@@ -51,6 +51,9 @@ TABLE = {
     # the pre-2.0 package of function transforms that PyTorch still ships beside torch.func
     "functorch": ("ember.func._functorch",),
     "torch.storage": ("ember._storage",),
+    "torch.nn.utils.spectral_norm": ("ember.nn.utils.weight_norm",),
+    # torch.functional: einsum, norm, split, stft, unique... (ember's top-level functions)
+    "torch.functional": ("ember",),
     # torch's older spellings of torch.ao's quantization and quantized layers.
     "torch.quantization": ("ember.ao.quantization",),
     "torch.nn.quantized": ("ember.ao.nn.quantized",),
