@@ -17,7 +17,7 @@ from . import overrides  # noqa: F401,E402  (torch.overrides: the __torch_functi
 from .overrides import DisableTorchFunction, DisableTorchFunctionSubclass  # noqa: F401,E402
 from ._device import device, get_default_device, set_default_device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
-from . import accelerator, backends, cuda, fft, jit, linalg, mps, sparse, xpu  # noqa: F401
+from . import accelerator, backends, cuda, fft, futures, jit, linalg, mps, sparse, xpu  # noqa: F401
 from .cuda import OutOfMemoryError  # noqa: F401
 from .backends._determinism import (  # noqa: F401
     are_deterministic_algorithms_enabled, get_deterministic_debug_mode,

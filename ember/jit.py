@@ -6,6 +6,8 @@ refused with a clear error. ``is_scripting()`` and ``is_tracing()`` are False.""
 import typing
 import warnings
 
+from .futures import Future
+
 __all__ = ["Attribute", "Final", "Future", "ScriptModule", "annotate", "export", "fork", "freeze",
            "ignore", "interface", "is_scripting", "is_tracing", "load", "optimize_for_inference",
            "save", "script", "script_method", "trace", "trace_module", "unused", "wait"]
@@ -161,25 +163,12 @@ def __getattr__(name):
     return _script_module[0]
 
 
-class Future:
-    """The result of ``fork``: ember runs the forked call at once, so it is always done."""
-
-    def __init__(self, value):
-        self._value = value
-
-    def wait(self):
-        return self._value
-
-    def value(self):
-        return self._value
-
-    def done(self):
-        return True
-
-
 def fork(func, *args, **kwargs):
-    """torch.jit.fork run eagerly: ``func(*args, **kwargs)`` now, its result in a Future."""
-    return Future(func(*args, **kwargs))
+    """torch.jit.fork run eagerly: ``func(*args, **kwargs)`` now, its result in a completed
+    Future."""
+    future = Future()
+    future.set_result(func(*args, **kwargs))
+    return future
 
 
 def wait(future):

@@ -892,3 +892,28 @@ def test_lobpcg_finds_pytorchs_eigenpairs(torch):
             np.testing.assert_allclose(our_grad, their_grad, atol=1e-5)
     with pytest.raises(ValueError, match="smaller than 3 x the number of requested eigenpairs"):
         ember.lobpcg(ember.tensor(matrix), k=5)
+
+
+def test_futures_like_torch(torch):
+    for library in (ember, torch):
+        Future = library.futures.Future
+        assert library.jit.Future is Future and Future[int] is not None
+        first = Future()
+        assert not first.done()
+        chained = first.then(lambda done: done.value() * 2)
+        seen = []
+        first.add_done_callback(lambda done: seen.append(done.value()))
+        first.set_result(5)
+        assert (first.done(), first.wait(), chained.wait(), seen) == (True, 5, 10, [5])
+        with pytest.raises(RuntimeError, match="mark a completed Future as complete again"):
+            first.set_result(6)
+        failed = Future()
+        failed.set_exception(ValueError("broken"))
+        with pytest.raises(ValueError, match="broken"):
+            failed.wait()
+        assert failed.then(lambda done: done.value()).done()
+        gathered = library.futures.collect_all([first, chained]).wait()
+        assert [future.value() for future in gathered] == [5, 10]
+        assert library.futures.wait_all([first, chained]) == [5, 10]
+        forked = library.jit.fork(lambda x: x + 1, 2)
+        assert forked.done() and library.jit.wait(forked) == 3
