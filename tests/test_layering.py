@@ -92,7 +92,7 @@ ORDER = [
     ("ember.ao",),
     # torch's top-level spellings of tensor methods and nn.functional ops.
     ("ember._toplevel", "ember._aten", "ember._foreach_ops", "ember._out", "ember._lowrank",
-     "ember.utils.dlpack"),
+     "ember.utils.dlpack", "ember._utils"),
     # torch.special and torch.distributions, compositions of the ops (and nn.functional's
     # softplus and binary_cross_entropy_with_logits); activation checkpointing, over nn's
     # containers and mode tools; the flop counter, over the ops and nn's kernels and hooks.

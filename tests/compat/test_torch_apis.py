@@ -917,3 +917,27 @@ def test_futures_like_torch(torch):
         assert library.futures.wait_all([first, chained]) == [5, 10]
         forked = library.jit.fork(lambda x: x + 1, 2)
         assert forked.done() and library.jit.wait(forked) == 3
+
+
+def test_private_utils_that_programs_import_like_torch(torch):
+    """torch._utils' flattening of gradients for a collective and its device-index helper."""
+    import torch._utils as theirs_utils
+    from ember import _utils as ours_utils
+    for library, helpers in ((ember, ours_utils), (torch, theirs_utils)):
+        a = library.ones(2, 2, requires_grad=True)
+        b = library.arange(3.0)
+        flat = helpers._flatten_dense_tensors([a * 2, b])
+        assert flat.tolist() == [2.0] * 4 + [0.0, 1.0, 2.0] and flat.requires_grad
+        single = helpers._flatten_dense_tensors([b])
+        assert single.data_ptr() == b.data_ptr() and tuple(single.shape) == (3,)
+        pieces = helpers._unflatten_dense_tensors(flat.detach(), [a, b])
+        assert type(pieces) is tuple and [tuple(piece.shape) for piece in pieces] == [(2, 2), (3,)]
+        assert pieces[0].data_ptr() == flat.data_ptr()
+        assert helpers._get_device_index("cpu", allow_cpu=True) == -1
+        assert helpers._get_device_index(3) == 3
+        with pytest.raises(ValueError, match="Expected a non cpu device, but got: cpu"):
+            helpers._get_device_index("cpu")
+        with pytest.raises(ValueError, match="with a specified index or an integer, but got:None"):
+            helpers._get_device_index(None)
+        with pytest.warns(UserWarning, match="torch._utils.is_compiling` is deprecated"):
+            assert helpers.is_compiling() is False
