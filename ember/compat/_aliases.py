@@ -65,6 +65,8 @@ TABLE = {
     "torch._dynamo.eval_frame": ("ember._dynamo_eval_frame",),
     "torch._inductor": ("ember._inductor",),
     "torch._inductor.config": ("ember._inductor_config",),
+    # torch's private helpers that programs import (_flatten_dense_tensors for all-reduce)
+    "torch._utils": ("ember._utils",),
     # custom ops' namespaces (ember.ops is ember's own op package)
     "torch.ops": ("ember._torch_ops",),
 }

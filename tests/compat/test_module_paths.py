@@ -112,6 +112,9 @@ def test_hub_model_zoo_functional_and_spectral_norm_paths(ember_torch):
     assert importlib.import_module("torch.nn.utils.spectral_norm").spectral_norm is \
         ember.nn.utils.spectral_norm
     assert ember_torch.hub.load is ember.hub.load
+    assert importlib.import_module("torch._utils")._flatten_dense_tensors is \
+        ember._utils._flatten_dense_tensors
+    assert importlib.import_module("torch.futures").Future is ember.futures.Future
 
 
 def test_paths_match_torchs_objects(torch):
