@@ -61,6 +61,24 @@ class dtype:
         # the same object; bool's is bool_, since a global named bool would hide the builtin.
         return "bool_" if self.name == "bool" else self.name
 
+    @property
+    def abbr(self):
+        """PyTorch's short name of the dtype ('f32', 'bf16', 'c64', 'i64', 'b8', ...)."""
+        return _abbreviation(self.name)
+
+    def to_real(self):
+        """The real dtype of a complex one's parts; a real dtype itself."""
+        return _REAL_PARTS.get(self.name, self)
+
+    def to_complex(self):
+        """The complex dtype with parts of this floating dtype (complex dtypes themselves)."""
+        if self.is_complex:
+            return self
+        found = _COMPLEX_OF.get(self.name)
+        if found is None:
+            raise RuntimeError(f"Unknown Complex ScalarType for {self._scalar_type}")
+        return globals()[found]
+
 
 # With PyTorch's names for each: its ScalarType ("Float", also the stem of "FloatTensor") and the
 # C++ type that some of its messages print.
@@ -618,3 +636,27 @@ class iinfo:
 
     def __repr__(self):
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+
+
+_REAL_PARTS = {}
+_COMPLEX_OF = {"float16": "complex32", "bfloat16": "complex64", "float32": "complex64",
+               "float64": "complex128"}
+_SPECIAL_ABBREVIATIONS = {"bool": "b8", "bits8": "b8x1", "bits16": "b16x1", "bits1x8": "b1x8",
+                          "bits2x4": "b2x4", "bits4x2": "b4x2",
+                          "float4_e2m1fn_x2": "f4e2m1fnx2"}
+
+
+def _abbreviation(name):
+    """'f32' for float32, 'bf16', 'c64', 'i64', 'u8', 'f8e4m3fn'; sub-byte integers and
+    quantized types keep their names."""
+    if name in _SPECIAL_ABBREVIATIONS:
+        return _SPECIAL_ABBREVIATIONS[name]
+    for prefix, short in (("bfloat", "bf"), ("float8_", "f8"), ("float", "f"),
+                          ("complex", "c"), ("uint", "u"), ("int", "i")):
+        rest = name[len(prefix):]
+        if name.startswith(prefix) and (prefix == "float8_" or int(rest) >= 8):
+            return short + rest
+    return name
+
+
+_REAL_PARTS.update({"complex32": float16, "complex64": float32, "complex128": float64})

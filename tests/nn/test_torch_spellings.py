@@ -270,3 +270,37 @@ def test_autograd_checkpoint_and_utils_spellings_like_torch(torch):
         assert library.nn.utils.convert_conv2d_weight_memory_format(
             model, library.channels_last) is model
         assert [layer.weight.stride() for layer in model] == [(18, 1, 6, 2)] * 2
+
+
+def test_module_device_refusals_and_class_attributes_like_torch(torch):
+    for library in (ember, torch):
+        layer = library.nn.Linear(2, 2)
+        empty = library.nn.ReLU()
+        for name, error, words in (("xpu", AssertionError, "not compiled with XPU"),
+                                   ("mtia", AssertionError, "not compiled with MTIA"),
+                                   ("ipu", RuntimeError, "not linked with support for ipu")):
+            with pytest.raises(error, match=words):
+                getattr(layer, name)()
+            assert getattr(empty, name)() is empty
+        module_class = library.nn.Module
+        assert (module_class.call_super_init, module_class.dump_patches) == (False, False)
+        assert module_class.T_destination.__name__ == "T_destination"
+
+
+def test_dtype_conversions_and_abbreviations_like_torch(torch):
+    names = ["float32", "float64", "float16", "bfloat16", "complex64", "complex128", "complex32",
+             "int64", "bool", "uint8", "float8_e4m3fn", "int8", "uint16", "qint8", "uint4",
+             "bits8", "bits16", "float4_e2m1fn_x2", "quint4x2"]
+
+    def facts(library):
+        answers = []
+        for name in names:
+            dtype = getattr(library, name)
+            row = [dtype.abbr, str(dtype.to_real()).split(".")[1]]
+            try:
+                row.append(str(dtype.to_complex()).split(".")[1])
+            except RuntimeError as error:
+                row.append(str(error))
+            answers.append(row)
+        return answers
+    assert facts(ember) == facts(torch)

@@ -3,6 +3,7 @@ train/eval flag, runs forward between hooks and saves/loads state_dicts with PyT
 import functools
 import itertools
 import threading
+import typing
 import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
@@ -287,6 +288,11 @@ class Module:
     them; ``forward`` holds the computation and calling the module runs it between its hooks."""
 
     _version = 1  # stored in state_dict()._metadata; subclasses bump it when their format changes
+    # PyTorch's class attributes: whether __init__ passes its extra arguments to super(), the
+    # legacy flag of source-change warnings on load, and state_dict's type variable.
+    call_super_init = False
+    dump_patches = False
+    T_destination = typing.TypeVar("T_destination", bound=Mapping)
     _mode_lock = None  # a bool pins ``training`` against train()/eval() (see lock_mode)
     # Backward, state_dict and load_state_dict hooks by handle id: each an empty OrderedDict
     # made on first access (most modules never have one).
@@ -871,6 +877,21 @@ class Module:
         raise _device.CudaUnavailableError("Module.cuda: ember runs on the CPU only "
                                            "(ember.cuda.is_available() is False); keep modules "
                                            "on 'cpu'")
+
+    def xpu(self, device=None):
+        if not self._holds_tensors():
+            return self
+        raise AssertionError("Torch not compiled with XPU enabled")
+
+    def mtia(self, device=None):
+        if not self._holds_tensors():
+            return self
+        raise AssertionError("Torch not compiled with MTIA enabled")
+
+    def ipu(self, device=None):
+        if not self._holds_tensors():
+            return self
+        raise RuntimeError("PyTorch is not linked with support for ipu devices")
 
     def _holds_tensors(self):
         """Whether this module or a descendant has a parameter or buffer (for to()/cuda())."""
