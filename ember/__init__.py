@@ -18,6 +18,7 @@ from .overrides import DisableTorchFunction, DisableTorchFunctionSubclass  # noq
 from ._device import device, get_default_device, set_default_device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
 from . import accelerator, backends, cuda, fft, futures, jit, linalg, mps, sparse, xpu  # noqa: F401
+from . import __future__  # noqa: F401,E402  (torch.__future__'s module-conversion switches)
 from .cuda import OutOfMemoryError  # noqa: F401
 from .backends._determinism import (  # noqa: F401
     are_deterministic_algorithms_enabled, get_deterministic_debug_mode,

@@ -6,6 +6,7 @@ changes bump. The methods and operators that run ops are bound from one table in
 """
 import copy
 import warnings
+import weakref
 
 import numpy as np
 
@@ -993,3 +994,22 @@ def _unsigned_64(value):
 
 
 _random._state_tensor = Tensor._wrap
+
+
+def swap_tensors(t1, t2):
+    """Swap everything two tensors hold, their type and attributes included, so each Python
+    object now is the other tensor (``module._apply`` with swapping does this)."""
+    for name, tensor in (("t1", t1), ("t2", t2)):
+        if not isinstance(tensor, Tensor):
+            raise AttributeError(f"'{type(tensor).__name__}' object has no attribute "
+                                 f"'_use_count'")
+        if weakref.getweakrefcount(tensor):
+            raise RuntimeError(f"Cannot swap {name} because it has weakref associated with it")
+    first_type, second_type = type(t1), type(t2)
+    first_dict, second_dict = getattr(t1, "__dict__", {}), getattr(t2, "__dict__", {})
+    states = [[getattr(tensor, name) for name in _STATE] for tensor in (t1, t2)]
+    t1.__class__, t2.__class__ = second_type, first_type
+    for tensor, state, attributes in ((t1, states[1], second_dict), (t2, states[0], first_dict)):
+        for name, value in zip(_STATE, state):
+            object.__setattr__(tensor, name, value)
+        tensor.__dict__ = dict(attributes)

@@ -67,6 +67,7 @@ TABLE = {
     "torch._inductor.config": ("ember._inductor_config",),
     # torch's private helpers that programs import (_flatten_dense_tensors for all-reduce)
     "torch._utils": ("ember._utils",),
+    "torch.__future__": ("ember.__future__",),
     # custom ops' namespaces (ember.ops is ember's own op package)
     "torch.ops": ("ember._torch_ops",),
 }

@@ -304,3 +304,38 @@ def test_dtype_conversions_and_abbreviations_like_torch(torch):
             answers.append(row)
         return answers
     assert facts(ember) == facts(torch)
+
+
+def _conversion_facts(library, flag):
+    """What module.double() and load_state_dict do to the parameter objects under a
+    torch.__future__ switch (None: the default)."""
+    future = library.__future__
+    setter = getattr(future, f"set_{flag}_module_params_on_conversion") if flag else None
+    if setter:
+        setter(True)
+    try:
+        layer = library.nn.Linear(2, 2)
+        weight = layer.weight
+        layer.weight.grad = library.ones(2, 2)
+        grad = layer.weight.grad
+        layer.double()
+        facts = [layer.weight is weight, layer.weight.dtype == library.float64,
+                 weight.dtype == library.float64, type(layer.weight).__name__,
+                 layer.weight.grad is grad, layer.weight.grad.dtype == library.float64,
+                 grad.dtype == library.float64]
+        state = {key: value.detach().clone() * 0 + 7 for key, value in layer.state_dict().items()}
+        before = layer.weight
+        layer.load_state_dict(state)
+        facts += [layer.weight is before, layer.weight.tolist(), type(layer.weight).__name__,
+                  layer.weight.requires_grad]
+        return facts
+    finally:
+        if setter:
+            setter(False)
+
+
+@pytest.mark.parametrize("flag", [None, "overwrite", "swap"])
+def test_future_module_conversion_switches_like_torch(torch, flag):
+    assert _conversion_facts(ember, flag) == _conversion_facts(torch, flag)
+    assert not ember.__future__.get_swap_module_params_on_conversion()
+    assert not ember.__future__.get_overwrite_module_params_on_conversion()
