@@ -17,7 +17,8 @@ from . import overrides  # noqa: F401,E402  (torch.overrides: the __torch_functi
 from .overrides import DisableTorchFunction, DisableTorchFunctionSubclass  # noqa: F401,E402
 from ._device import device, get_default_device, set_default_device  # noqa: F401
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
-from . import accelerator, backends, cuda, fft, jit, linalg, mps, sparse, xpu  # noqa: F401
+from . import accelerator, backends, cuda, fft, futures, jit, linalg, mps, sparse, xpu  # noqa: F401
+from . import __future__  # noqa: F401,E402  (torch.__future__'s module-conversion switches)
 from .cuda import OutOfMemoryError  # noqa: F401
 from .backends._determinism import (  # noqa: F401
     are_deterministic_algorithms_enabled, get_deterministic_debug_mode,
@@ -28,11 +29,11 @@ from .backends._precision import (  # noqa: F401
 from . import compiler  # noqa: F401
 from .compiler import compile  # noqa: F401
 from ._layout import (  # noqa: F401
-    channels_last, channels_last_3d, contiguous_format, layout, memory_format, preserve_format,
-    sparse_coo, sparse_csr, strided)
+    channels_last, channels_last_3d, contiguous_format, jagged, layout, memory_format,
+    preserve_format, sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided)
 from .sparse import sparse_coo_tensor, sparse_csr_tensor, spmm  # noqa: F401
 from .tensor import Size, Tensor  # noqa: F401
-from ._storage import TypedStorage, UntypedStorage  # noqa: F401
+from ._storage import *  # noqa: F401,F403
 from ._quantized import quantize_per_tensor  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from . import nn  # noqa: F401,E402
@@ -42,12 +43,12 @@ from .autograd import forward_ad as _autograd_forward_ad  # noqa: F401,E402
 del _autograd_functional, _autograd_forward_ad
 # torch's top-level aliases of functional ops whose signatures match nn.functional's.
 from .nn.functional import (  # noqa: F401,E402
-    alpha_dropout, avg_pool1d, bilinear, celu, conv1d, conv2d, conv3d, conv_transpose1d,
+    alpha_dropout, avg_pool1d, bilinear, celu, conv1d, conv2d, conv3d, conv_tbc, conv_transpose1d,
     conv_transpose2d, cosine_similarity, dropout, feature_alpha_dropout, group_norm, layer_norm,
-    max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu,
-    selu, threshold)
+    max_pool1d, max_pool2d, max_pool3d, native_channel_shuffle, pairwise_distance, pixel_shuffle,
+    pixel_unshuffle, prelu, selu, threshold)
 from ._toplevel import *  # noqa: F401,F403,E402  (torch's top-level spellings of other functions)
-from ._lowrank import pca_lowrank, svd_lowrank  # noqa: F401,E402
+from ._lowrank import lobpcg, pca_lowrank, svd_lowrank  # noqa: F401,E402
 from ._aten import *  # noqa: F401,F403,E402  (torch's native-function spellings and *_copy forms)
 from ._foreach_ops import *  # noqa: F401,F403,E402  (torch._foreach_add_ and the other list ops)
 from ._tensor_methods import numpy_names as _numpy_names  # noqa: E402
@@ -61,9 +62,13 @@ from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enab
 from . import amp, cpu, profiler, return_types  # noqa: F401,E402
 from .amp import GradScaler, autocast  # noqa: F401,E402
 from .amp.autocast_mode import (  # noqa: F401,E402
-    clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,
-    is_autocast_cache_enabled, is_autocast_cpu_enabled, is_autocast_enabled,
-    set_autocast_cache_enabled, set_autocast_dtype, set_autocast_enabled)
+    autocast_decrement_nesting, autocast_increment_nesting, clear_autocast_cache,
+    get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype, get_autocast_ipu_dtype,
+    get_autocast_xla_dtype, is_autocast_cache_enabled, is_autocast_cpu_enabled,
+    is_autocast_enabled, is_autocast_ipu_enabled, is_autocast_xla_enabled,
+    set_autocast_cache_enabled, set_autocast_cpu_dtype, set_autocast_cpu_enabled,
+    set_autocast_dtype, set_autocast_enabled, set_autocast_gpu_dtype, set_autocast_ipu_dtype,
+    set_autocast_ipu_enabled, set_autocast_xla_dtype, set_autocast_xla_enabled)
 # ember.cuda and ember.cpu sit below everything; their amp modules sit above ember.amp.
 import ember.cpu.amp  # noqa: F401,E402
 import ember.cuda.amp  # noqa: F401,E402
@@ -102,10 +107,10 @@ def __getattr__(name):
     """``ember.func`` (torch.func's transforms), ``ember.vmap`` (torch.vmap, its vmap),
     ``ember.distributions``, ``ember.special``, ``ember.random``, ``ember.multiprocessing``,
     ``ember.ao`` (quantization), ``ember.library`` (custom ops), ``ember.signal`` (windows) and
-    ``ember.quasirandom`` (SobolEngine) load on first use, keeping
+    ``ember.quasirandom`` (SobolEngine) and ``ember.hub`` load on first use, keeping
     ``import ember`` fast; ``import ember.func`` works as usual."""
     if name in ("func", "vmap", "distributions", "special", "random", "multiprocessing", "ao",
-                "library", "signal", "quasirandom"):
+                "library", "signal", "quasirandom", "hub"):
         import importlib  # only on that first use: the package is not imported at start-up
         module = importlib.import_module(".func" if name == "vmap" else f".{name}", __name__)
         return module.vmap if name == "vmap" else module

@@ -4,7 +4,11 @@ import math
 
 import numpy as np
 
-__all__ = ["bfloat16", "cdouble", "cfloat", "complex128", "complex64", "dtype", "finfo", "float16",
+__all__ = ["bfloat16", "bits16", "bits1x8", "bits2x4", "bits4x2", "bits8", "cdouble", "cfloat",
+           "chalf", "complex128", "complex32", "complex64", "dtype", "finfo", "float16",
+           "float4_e2m1fn_x2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2",
+           "float8_e5m2fnuz", "float8_e8m0fnu", "int1", "int2", "int3", "int4", "int5", "int6",
+           "int7", "uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7",
            "float32", "float64", "get_default_dtype", "iinfo", "int16", "int32", "int64", "int8",
            "per_channel_affine", "per_channel_affine_float_qparams", "per_channel_symmetric",
            "per_tensor_affine", "per_tensor_symmetric", "promote_types", "qint32", "qint8",
@@ -33,6 +37,9 @@ class dtype:
     __slots__ = ("name", "numpy", "is_floating_point", "is_complex", "is_signed", "itemsize",
                  "_category", "_scalar_type", "_cpp_type")
 
+    # float8 and shell dtypes, which PyTorch's promotion refuses or treats apart
+    _unusual = False
+
     def __init__(self, name, numpy_type, category, scalar_type, cpp_type):
         self.name = name
         self.numpy = np.dtype(numpy_type)
@@ -53,6 +60,24 @@ class dtype:
         # Pickled as the global of this module that holds it, so unpickling (and copy) gives
         # the same object; bool's is bool_, since a global named bool would hide the builtin.
         return "bool_" if self.name == "bool" else self.name
+
+    @property
+    def abbr(self):
+        """PyTorch's short name of the dtype ('f32', 'bf16', 'c64', 'i64', 'b8', ...)."""
+        return _abbreviation(self.name)
+
+    def to_real(self):
+        """The real dtype of a complex one's parts; a real dtype itself."""
+        return _REAL_PARTS.get(self.name, self)
+
+    def to_complex(self):
+        """The complex dtype with parts of this floating dtype (complex dtypes themselves)."""
+        if self.is_complex:
+            return self
+        found = _COMPLEX_OF.get(self.name)
+        if found is None:
+            raise RuntimeError(f"Unknown Complex ScalarType for {self._scalar_type}")
+        return globals()[found]
 
 
 # With PyTorch's names for each: its ScalarType ("Float", also the stem of "FloatTensor") and the
@@ -106,6 +131,94 @@ class _BFloat16(dtype):
 
 
 bfloat16 = _BFloat16()
+
+class _Float8(dtype):
+    """An 8-bit float (torch.float8_e4m3fn, ...): its NumPy dtype is ml_dtypes', imported on
+    first use as bfloat16's. PyTorch's CPU kernels create, convert, copy, index, compare and
+    print these; they take part in no type promotion."""
+
+    __slots__ = ("_resolved",)
+    _unusual = True
+
+    def __init__(self, name, scalar_type, signed=True):
+        self.name = name
+        self.is_floating_point = True
+        self.is_complex = False
+        self.is_signed = signed
+        self.itemsize = 1
+        self._category = 2
+        self._scalar_type = scalar_type
+        self._cpp_type = f"c10::{scalar_type}"
+        self._resolved = None
+
+    @property
+    def numpy(self):
+        if self._resolved is None:
+            import ml_dtypes  # loaded by the first float8 tensor only, as for bfloat16
+            self._resolved = np.dtype(getattr(ml_dtypes, self.name))
+            _FROM_NUMPY[self._resolved] = self
+        return self._resolved
+
+
+float8_e4m3fn = _Float8("float8_e4m3fn", "Float8_e4m3fn")
+float8_e5m2 = _Float8("float8_e5m2", "Float8_e5m2")
+float8_e4m3fnuz = _Float8("float8_e4m3fnuz", "Float8_e4m3fnuz")
+float8_e5m2fnuz = _Float8("float8_e5m2fnuz", "Float8_e5m2fnuz")
+float8_e8m0fnu = _Float8("float8_e8m0fnu", "Float8_e8m0fnu", signed=False)
+_FLOAT8 = (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, float8_e8m0fnu)
+
+
+class _ShellDtype(dtype):
+    """A dtype PyTorch names but has no CPU kernels for (sub-byte integers, bits, packed
+    float4, complex32 here): it compares, prints and answers its properties; a tensor of it
+    cannot be made."""
+
+    __slots__ = ()
+    _unusual = True
+
+    def __init__(self, name, scalar_type, floating=False, complex_=False, signed=True,
+                 itemsize=1):
+        self.name = name
+        self.is_floating_point = floating
+        self.is_complex = complex_
+        self.itemsize = itemsize
+        self._category = 3 if complex_ else 2 if floating else 1
+        self._scalar_type = scalar_type
+        self._cpp_type = f"c10::{scalar_type}"
+        if signed is not None:
+            self.is_signed = signed
+
+    @property
+    def numpy(self):
+        raise NotImplementedError(f'"copy_" not implemented for \'{self._scalar_type}\'')
+
+
+class _BitsDtype(_ShellDtype):
+    __slots__ = ()
+
+    @property
+    def is_signed(self):
+        raise RuntimeError("Bits types are undefined")
+
+
+# PyTorch's experimental 1- to 7-bit integers, its bit containers and its packed float4.
+uint1, uint2, uint3, uint4, uint5, uint6, uint7 = (
+    _ShellDtype(f"uint{bits}", f"UInt{bits}", signed=False) for bits in range(1, 8))
+int1, int2, int3, int4, int5, int6, int7 = (
+    _ShellDtype(f"int{bits}", f"Int{bits}") for bits in range(1, 8))
+bits8 = _BitsDtype("bits8", "Bits8", signed=None)
+bits16 = _BitsDtype("bits16", "Bits16", signed=None, itemsize=2)
+bits1x8 = _BitsDtype("bits1x8", "Bits1x8", signed=None)
+bits2x4 = _BitsDtype("bits2x4", "Bits2x4", signed=None)
+bits4x2 = _BitsDtype("bits4x2", "Bits4x2", signed=None)
+float4_e2m1fn_x2 = _ShellDtype("float4_e2m1fn_x2", "Float4_e2m1fn_x2", floating=True)
+# complex32 (PyTorch's experimental ComplexHalf) has no NumPy counterpart, so no tensors here.
+complex32 = _ShellDtype("complex32", "ComplexHalf", complex_=True, itemsize=4)
+chalf = complex32
+_SUB_BYTE = (uint1, uint2, uint3, uint4, uint5, uint6, uint7, int1, int2, int3, int4, int5, int6,
+             int7)
+_SHELL = _SUB_BYTE + (bits8, bits16, bits1x8, bits2x4, bits4x2, float4_e2m1fn_x2, complex32)
+
 
 class _QuantizedDtype(dtype):
     """A quantized element type (torch.qint8, ...): the dtype of quantized weights and of
@@ -170,9 +283,14 @@ _ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, comp
         uint16, uint32, uint64)
 _SHELL_UNSIGNED = (uint16, uint32, uint64)
 _FROM_NUMPY = {d.numpy: d for d in _ALL}
-_BY_NAME = {d.name: d for d in _ALL + (bfloat16,) + _QUANTIZED}
+# The dtypes whose NumPy type is ml_dtypes' (loaded lazily), by that type's name.
+_ML_DTYPES_BY_NAME = {d.name: d for d in (bfloat16,) + _FLOAT8}
+# The names of NumPy's kind-'V' types that are floating in ember: bfloat16 and the float8s.
+_V_FLOATING = frozenset(name for name in _ML_DTYPES_BY_NAME)
+_BY_NAME = {d.name: d for d in _ALL + (bfloat16,) + _QUANTIZED + _FLOAT8 + _SHELL}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
-                 "int": int32, "short": int16, "cfloat": complex64, "cdouble": complex128})
+                 "int": int32, "short": int16, "cfloat": complex64, "cdouble": complex128,
+                 "chalf": complex32})
 
 
 def _lookup(numpy_dtype):
@@ -180,21 +298,23 @@ def _lookup(numpy_dtype):
     resolved its own is recognised too."""
     numpy_dtype = np.dtype(numpy_dtype)
     found = _FROM_NUMPY.get(numpy_dtype)
-    if found is None and numpy_dtype.name == "bfloat16" and numpy_dtype == bfloat16.numpy:
-        found = bfloat16
+    if found is None and numpy_dtype.name in _ML_DTYPES_BY_NAME:
+        candidate = _ML_DTYPES_BY_NAME[numpy_dtype.name]
+        if numpy_dtype == candidate.numpy:
+            found = candidate
     return found
 
 
 def is_floating(numpy_dtype):
     """Whether a NumPy dtype is one of ember's floating dtypes (bfloat16's NumPy kind is 'V')."""
     return numpy_dtype.kind == "f" or (numpy_dtype.kind == "V" and
-                                       numpy_dtype.name == "bfloat16")
+                                       numpy_dtype.name in _V_FLOATING)
 
 
 def is_differentiable(numpy_dtype):
     """Whether tensors of a NumPy dtype can require grad: floating or complex."""
     return numpy_dtype.kind == "f" or numpy_dtype.kind == "c" or (
-        numpy_dtype.kind == "V" and numpy_dtype.name == "bfloat16")
+        numpy_dtype.kind == "V" and numpy_dtype.name in _V_FLOATING)
 
 
 def real_dtype(numpy_dtype):
@@ -369,6 +489,10 @@ def _promote_same_kind(a, b):
     """Promotion of two dtypes on PyTorch's lattice (NumPy's within a category)."""
     if a is b:
         return a
+    if a._unusual or b._unusual:
+        unusual = _promote_unusual(a, b)
+        if unusual is not None:
+            return unusual
     # Across categories the higher one's dtype wins (int64 + float32 is float32, unlike NumPy),
     # but complex takes the wider parts of a floating partner (complex64 + float64: complex128).
     if a._category != b._category:
@@ -385,6 +509,38 @@ def _promote_same_kind(a, b):
         # bfloat16 with float16 is float32: neither holds the other's values.
         return float32 if other is float16 else other if other.itemsize > 2 else bfloat16
     return _FROM_NUMPY[np.promote_types(a.numpy, b.numpy)]
+
+
+def _promote_unusual(a, b):
+    """Promotion where one side is a float8, shell or complex32 dtype (None: the usual rules):
+    PyTorch refuses float8s, bit containers and sub-byte integers with any other type."""
+    if isinstance(a, _BitsDtype) or isinstance(b, _BitsDtype):
+        raise RuntimeError(f"Promotion from {a._scalar_type} and {b._scalar_type} is "
+                           f"unsupported.")
+    if a in _FLOAT8 or b in _FLOAT8:
+        raise RuntimeError(f"Promotion for Float8 Types is not supported, attempted to promote "
+                           f"{a._scalar_type} and {b._scalar_type}")
+    if a is complex32 or b is complex32:
+        other = b if a is complex32 else a
+        if other in (float64, complex128):
+            return complex128
+        return complex64 if other in (float32, complex64) else complex32
+    for side, other in ((a, b), (b, a)):
+        if side in _SUB_BYTE:
+            if side.is_signed or other._category == 1:
+                raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not "
+                                   f"supported, attempted to promote {a._scalar_type} and "
+                                   f"{b._scalar_type}" if not side.is_signed else
+                                   f"Promotion from {a._scalar_type} and {b._scalar_type} is "
+                                   f"unsupported.")
+            if other._category == 2:
+                return other
+            raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, "
+                               f"attempted to promote {a._scalar_type} and {b._scalar_type}")
+    if isinstance(a, _ShellDtype) or isinstance(b, _ShellDtype):
+        raise RuntimeError(f"Promotion from {a._scalar_type} and {b._scalar_type} is "
+                           f"unsupported.")
+    return None
 
 
 def promote_types(type1, type2):
@@ -434,23 +590,29 @@ class finfo:
 
     def __init__(self, type=None):
         target = get_default_dtype() if type is None else to_dtype(type)
-        if not target.is_floating_point:
+        if target is complex32:
+            target = float16  # the type of its parts, as for complex64 and complex128
+        if target is float4_e2m1fn_x2:
+            raise TypeError("bad argument type for built-in operation")
+        if not (target.is_floating_point or target.is_complex):
             raise TypeError("torch.finfo() requires a floating point input type. Use "
                             "torch.iinfo to handle 'torch.finfo'")
-        if target is bfloat16:
-            # ml_dtypes is imported by bfloat16.numpy already; its finfo knows the type.
+        if target.name in _ML_DTYPES_BY_NAME:
+            # ml_dtypes is imported by the dtype's numpy already; its finfo knows the type.
             import ml_dtypes
             info = ml_dtypes.finfo(target.numpy)
         else:
             info = np.finfo(target.numpy)
         self.bits = int(info.bits)
-        self.eps = float(info.eps)
+        # PyTorch's epsilon of float8_e5m2fnuz is half of the type's spacing at 1
+        self.eps = float(info.eps) / (2 if target is float8_e5m2fnuz else 1)
         self.max = float(info.max)
         self.min = float(info.min)
         self.tiny = float(info.tiny)
         self.smallest_normal = float(info.smallest_normal)
-        self.resolution = 10.0 ** -int(info.precision)
-        self.dtype = np.dtype(target.numpy).name
+        # 10^-digits10: the decimal digits that the significand always holds
+        self.resolution = 10.0 ** -math.floor(int(info.nmant) * math.log10(2))
+        self.dtype = np.dtype(info.dtype).name
 
     def __repr__(self):
         return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
@@ -463,7 +625,7 @@ class iinfo:
 
     def __init__(self, type):
         target = to_dtype(type)
-        if np.dtype(target.numpy).kind not in "iub":
+        if isinstance(target, _ShellDtype) or np.dtype(target.numpy).kind not in "iub":
             raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to "
                             "handle 'torch.iinfo'")
         info = np.iinfo(np.uint8 if np.dtype(target.numpy).kind == "b" else target.numpy)
@@ -474,3 +636,27 @@ class iinfo:
 
     def __repr__(self):
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+
+
+_REAL_PARTS = {}
+_COMPLEX_OF = {"float16": "complex32", "bfloat16": "complex64", "float32": "complex64",
+               "float64": "complex128"}
+_SPECIAL_ABBREVIATIONS = {"bool": "b8", "bits8": "b8x1", "bits16": "b16x1", "bits1x8": "b1x8",
+                          "bits2x4": "b2x4", "bits4x2": "b4x2",
+                          "float4_e2m1fn_x2": "f4e2m1fnx2"}
+
+
+def _abbreviation(name):
+    """'f32' for float32, 'bf16', 'c64', 'i64', 'u8', 'f8e4m3fn'; sub-byte integers and
+    quantized types keep their names."""
+    if name in _SPECIAL_ABBREVIATIONS:
+        return _SPECIAL_ABBREVIATIONS[name]
+    for prefix, short in (("bfloat", "bf"), ("float8_", "f8"), ("float", "f"),
+                          ("complex", "c"), ("uint", "u"), ("int", "i")):
+        rest = name[len(prefix):]
+        if name.startswith(prefix) and (prefix == "float8_" or int(rest) >= 8):
+            return short + rest
+    return name
+
+
+_REAL_PARTS.update({"complex32": float16, "complex64": float32, "complex128": float64})

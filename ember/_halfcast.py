@@ -36,6 +36,8 @@ def astype(array, dtype):
             else:
                 compiled(array.reshape(-1).view(np.uint16), out.reshape(-1).view(np.uint32))
             return out
+    if dtype.itemsize == 1 and dtype.name.startswith("float8"):
+        return _to_float8(array, dtype)
     return array.astype(dtype)
 
 
@@ -83,6 +85,26 @@ def binary(ufunc, a, b):
     if not rounded or type(result) is not np.ndarray or result.dtype != _FLOAT32:
         return result
     return astype(result, dtype)
+
+
+def _to_float8(array, dtype):
+    """``array`` as a float8 type the way PyTorch converts: through float32 (as its Float8
+    types take a float), finite values beyond float8_e4m3fn's range and infinities saturated to
+    its largest (ml_dtypes makes them NaN), and float8_e8m0fnu (unsigned, exponent only) taking
+    the magnitude."""
+    if array.dtype.kind == "c":
+        array = array.real
+    values = array.astype(_FLOAT32)
+    if dtype.name == "float8_e4m3fn":
+        values = np.clip(values, -448.0, 448.0)
+    elif dtype.name == "float8_e8m0fnu":
+        values = np.maximum(np.abs(values), np.float32(2.0 ** -127))  # 0 is 2^-127's code
+    out = values.astype(dtype)
+    if dtype.name == "float8_e5m2":
+        missing = np.isnan(values)
+        if missing.any():  # PyTorch's NaN has every mantissa bit set (ml_dtypes' one less)
+            out.view(np.uint8)[missing] |= 0x7F
+    return out
 
 
 @_jit.kernel

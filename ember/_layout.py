@@ -7,8 +7,9 @@ import numpy as np
 
 from ._dtype import repr_prefix
 
-__all__ = ["channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
-           "preserve_format", "sparse_coo", "sparse_csr", "strided"]
+__all__ = ["channels_last", "channels_last_3d", "contiguous_format", "jagged", "layout",
+           "memory_format", "preserve_format", "sparse_bsc", "sparse_bsr", "sparse_coo",
+           "sparse_csc", "sparse_csr", "strided"]
 
 
 class _Named:
@@ -43,6 +44,11 @@ class memory_format(_Named):
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
 sparse_csr = layout("sparse_csr")
+# PyTorch's other layouts, named for layout checks: ember makes no tensors in them.
+sparse_csc = layout("sparse_csc")
+sparse_bsr = layout("sparse_bsr")
+sparse_bsc = layout("sparse_bsc")
+jagged = layout("jagged")
 contiguous_format = memory_format("contiguous_format")
 channels_last = memory_format("channels_last")
 channels_last_3d = memory_format("channels_last_3d")

@@ -6,14 +6,17 @@ rest are defined here: in-place variants (through ``ember.autograd.views.apply_i
 conversions, random fills, ``new_*`` factories and the autograd entry points.
 """
 import functools
+import operator
+import warnings
 
 import numpy as np
 
-from . import _device, _dtype, _factories, _random, _storage, ops, overrides, sparse
+from . import _device, _dtype, _factories, _random, _storage, _streams, ops, overrides, sparse
 from ._dtype import (
     get_default_dtype, overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
+from .autograd.function import _BackwardOutput
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
@@ -575,6 +578,69 @@ def map_(self, other, callable):
                       "map_")
 
 
+def map2_(self, x, y, callable):
+    """Replace every element by ``callable(element, x's element, y's element)`` (x and y
+    broadcast; a Python call per element, not recorded)."""
+    if self._requires_grad:
+        raise RuntimeError("Can't call map2_() on Variable that requires grad. Use "
+                           "var.detach().map2_() instead.")
+    shape = self._data.shape
+    firsts = np.broadcast_to(x._data, shape).reshape(-1).tolist()
+    seconds = np.broadcast_to(y._data, shape).reshape(-1).tolist()
+    values = [callable(value, first, second)
+              for value, first, second in zip(self._data.reshape(-1).tolist(), firsts, seconds)]
+    return _fill_with(self, np.array(values, dtype=self._data.dtype).reshape(shape), "map2_")
+
+
+_REINFORCE_REMOVED = """reinforce() was removed.
+Use torch.distributions instead.
+See https://pytorch.org/docs/main/distributions.html
+
+Instead of:
+
+probs = policy_network(state)
+action = probs.multinomial()
+next_state, reward = env.step(action)
+action.reinforce(reward)
+action.backward()
+
+Use:
+
+probs = policy_network(state)
+# NOTE: categorical is equivalent to what used to be called multinomial
+m = torch.distributions.Categorical(probs)
+action = m.sample()
+next_state, reward = env.step(action)
+loss = -m.log_prob(action) * reward
+loss.backward()
+"""
+
+
+def reinforce(self, reward):
+    raise RuntimeError(_REINFORCE_REMOVED)
+
+
+def module_load(self, other, assign=False):
+    """What ``load_state_dict`` stores for this parameter or buffer when modules swap their
+    tensors: ``other`` itself (``assign``) or this tensor with ``other`` copied in, detached."""
+    if assign:
+        return other.detach()
+    return self.copy_(other).detach()
+
+
+def sparse_mask(self, mask):
+    """This dense tensor's values at the sparse ``mask``'s indices, as a coalesced sparse
+    tensor of this tensor's size (differentiable in this tensor)."""
+    coalesced = mask.coalesce()
+    indices = coalesced.indices()
+    values = ops.getitem(self, tuple(indices.unbind(0)))
+    return sparse.sparse_coo_tensor(indices, values, tuple(self.shape), is_coalesced=True)
+
+
+def smm(self, mat):
+    raise RuntimeError("tensor.sspaddmm(...) can only be called on sparse tensors")
+
+
 # ---- other methods ------------------------------------------------------------------------
 def where(self, condition, other):
     return ops.where(condition, self, other)
@@ -692,6 +758,152 @@ def resize_(self, *sizes, memory_format=None):
 def resize_as_(self, the_template, memory_format=None):
     """``resize_`` to ``the_template``'s shape."""
     return resize_(self, the_template.shape, memory_format=memory_format)
+
+
+def resize(self, *sizes):
+    """PyTorch's deprecated out-of-place resize: the tensor reshaped (contiguous) to ``sizes``,
+    which must hold as many elements (PyTorch multiplies the arguments as given, so a single
+    tuple never matches)."""
+    warnings.warn("non-inplace resize is deprecated", UserWarning, stacklevel=2)
+    return _autograd_resize(self, sizes)
+
+
+def resize_as(self, tensor):
+    """``resize`` to ``tensor``'s shape (deprecated as ``resize``)."""
+    warnings.warn("non-inplace resize_as is deprecated", UserWarning, stacklevel=2)
+    return _autograd_resize(self, tuple(tensor.shape))
+
+
+def _autograd_resize(self, sizes):
+    count = functools.reduce(operator.mul, sizes) if sizes else 1
+    if count != self.numel():
+        shown = "x".join(str(size) for size in sizes)
+        held = "x".join(str(size) for size in self.shape)
+        raise RuntimeError(f"requested resize to {shown} ({count} elements in total), but the "
+                           f"given tensor has a size of {held} ({self.numel()} elements). "
+                           f"autograd's resize can only change the shape of a given tensor, "
+                           f"while preserving the number of elements. ")
+    result = ops.reshape(ops.contiguous(self), tuple(sizes))
+    if result.grad_fn is not None:
+        result.grad_fn._torch_name = "ResizeBackward"
+    return result
+
+
+def _volatile(self):
+    warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
+                  stacklevel=2)
+    return False
+
+
+def _set_volatile(self, value):
+    warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                  "instead.", UserWarning, stacklevel=2)
+
+
+def conj_physical_(self):
+    """The complex conjugate written back in place; a real tensor is left as it is."""
+    if self._data.dtype.kind != "c":
+        return self
+    return apply_inplace(self, "conj_physical_", lambda: ops.conj_physical(self))
+
+
+def _grad_dtype(self):
+    """The dtype of this tensor's gradients: its own (ember keeps no other)."""
+    return self.dtype
+
+
+def _not_compiled_with(name, message):
+    def method(self, *args, **kwargs):
+        raise AssertionError(message)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``Tensor.{name}()``: refused, as by PyTorch's CPU build."
+    return method
+
+
+def _ipu(self, *args, **kwargs):
+    raise RuntimeError("PyTorch is not linked with support for ipu devices")
+
+
+def record_stream(self, stream):
+    """CPU tensors have no streams to record: PyTorch's CPU build has no kernel for it."""
+    if not isinstance(stream, _streams.Stream):
+        raise RuntimeError("unknown parameter type")
+    raise NotImplementedError("Could not run 'aten::record_stream' with arguments from the "
+                              "'CPU' backend. This could be because the operator doesn't exist "
+                              "for this backend (record_stream is for CUDA tensors).")
+
+
+_SET_SIGNATURES = (" * ()\n * (torch.Storage source)\n * (torch.Storage source, int storage_offset, "
+                   "tuple of ints size, tuple of ints stride = None)\n * (Tensor source)\n * "
+                   "(Tensor source, int storage_offset, tuple of ints size, tuple of ints stride "
+                   "= None)\n")
+
+
+def set_(self, source=None, storage_offset=None, size=None, stride=None):
+    """Make this tensor look at ``source``'s memory (a tensor's, or a storage's), with its
+    geometry or the one given; no source: an empty tensor. Not differentiable (PyTorch records
+    a node whose backward raises)."""
+    given = [value for value in (source, storage_offset, size, stride) if value is not None]
+    is_tensor = isinstance(source, Tensor)
+    if (given and not (is_tensor or _storage.is_storage(source))) or \
+            (storage_offset is not None) != (size is not None) or \
+            (stride is not None and size is None):
+        names = ", ".join(_set_argument_name(value) for value in given)
+        raise TypeError(f"set_() received an invalid combination of arguments - got ({names}), "
+                        f"but expected one of:\n{_SET_SIGNATURES}")
+    numpy_dtype = self._data.dtype
+    if is_tensor and source._data.dtype != numpy_dtype:
+        raise RuntimeError(f"Could not set tensor of type {_dtype.cpp_type_name(source._data.dtype)} "
+                           f"to a tensor of type {_dtype.cpp_type_name(numpy_dtype)}")
+    if isinstance(source, _storage.TypedStorage) and source.dtype.numpy != numpy_dtype:
+        raise RuntimeError(f"Expected a Storage of type {_dtype.cpp_type_name(numpy_dtype)} or "
+                           f"an UntypedStorage, but got type {source.dtype._scalar_type} for "
+                           f"argument 1 'storage'")
+    if size is not None:
+        shape = _factories._sequence_size("set_", size, 3)
+        strides = _row_major_strides(shape) if stride is None else \
+            tuple(_factories._sequence_size("set_", stride, 4, "stride"))
+        memory = source.untyped_storage() if is_tensor else source
+        array = _storage.elements(memory, numpy_dtype, storage_offset, shape, strides,
+                                  stride is not None)
+    elif source is None:
+        array = np.empty(0, numpy_dtype)
+    elif is_tensor:
+        array = source._data.view()
+    else:
+        count = source._root.nbytes // numpy_dtype.itemsize
+        array = _storage.elements(source, numpy_dtype, 0, (count,), (1,))
+    recording = check_inplace(self)
+    if recording and (self._requires_grad or (is_tensor and source._requires_grad)):
+        edges = tuple(_set_edge(tensor) for tensor in (self, source)
+                      if isinstance(tensor, Tensor) and tensor._requires_grad)
+        linked = _BackwardOutput.link(self, edges, "NotImplemented",
+                                      (RuntimeError, "derivative for set_ is not implemented"))
+        self.grad_fn = linked.grad_fn
+        self._output_nr = 0
+        self._requires_grad = True
+    self._data = array
+    self._bump_version()
+    return self
+
+
+def _set_argument_name(value):
+    if isinstance(value, (Tensor, _storage.UntypedStorage, _storage.TypedStorage)):
+        return "Tensor" if isinstance(value, Tensor) else \
+            f"torch.storage.{type(value).__name__}"
+    return type(value).__name__
+
+
+def _row_major_strides(shape):
+    strides, step = [], 1
+    for length in reversed(shape):
+        strides.append(step)
+        step *= max(length, 1)
+    return tuple(reversed(strides))
+
+
+def _set_edge(tensor):
+    return (tensor.grad_fn, tensor._output_nr) if tensor.grad_fn is not None else (tensor, 0)
 
 
 def new_empty_strided(self, size, stride, dtype=None, device=None, requires_grad=False,
@@ -933,6 +1145,7 @@ METHODS.update({
     "float": _converter(_dtype.float32), "double": _converter(_dtype.float64),
     "half": _converter(_dtype.float16), "bfloat16": _converter(_dtype.bfloat16),
     "cfloat": _converter(_dtype.complex64), "cdouble": _converter(_dtype.complex128),
+    "chalf": _converter(_dtype.complex32),
     "long": _converter(_dtype.int64),
     "int": _converter(_dtype.int32), "short": _converter(_dtype.int16),
     "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
@@ -950,7 +1163,14 @@ METHODS.update({
     "where": where, "view_as": view_as, "reshape_as": reshape_as, "as_subclass": as_subclass,
     "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(None),
     "new_full": new_full, "new_tensor": new_tensor, "new_empty_strided": new_empty_strided,
-    "resize_": resize_, "resize_as_": resize_as_,
+    "resize_": resize_, "resize_as_": resize_as_, "set_": set_, "resize": resize,
+    "resize_as": resize_as, "volatile": property(_volatile, _set_volatile),
+    "record_stream": record_stream, "conj_physical_": conj_physical_,
+    "grad_dtype": property(_grad_dtype), "ormqr": decompositions.ormqr, "map2_": map2_,
+    "reinforce": reinforce, "module_load": module_load, "sparse_mask": sparse_mask, "smm": smm,
+    "xpu": _not_compiled_with("xpu", "Torch not compiled with XPU enabled"),
+    "mtia": _not_compiled_with("mtia", "Torch not compiled with MTIA enabled"), "ipu": _ipu, "storage_type": _storage.storage_type,
+    "unsafe_split_with_sizes": split_with_sizes, "as_strided_scatter": ops.as_strided_scatter,
     "T": property(_transposed), "mT": property(_matrix_transposed),
     "H": property(_conjugate_all_transposed), "mH": property(_conjugate_transposed),
     "adjoint": _conjugate_transposed, "conj": ops.conj, "conj_physical": ops.conj_physical,

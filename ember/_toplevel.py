@@ -1,16 +1,23 @@
 """torch's top-level names that are other ember functions under another spelling: the functional
 forms of in-place methods (``torch.relu_(x)`` is ``x.relu_()``), nn.functional ops PyTorch also
 exports at the top, constants, and small queries about types and threads."""
+import builtins
+import enum
 import importlib
 import math
+import os
 import warnings
 
 import numpy as np
 
 from . import _dtype, _factories, _threads, ops
+from ._layout import contiguous_format
 from ._storage import TypedStorage, UntypedStorage
+from ._streams import Event, Stream  # noqa: F401
+from .autograd import anomaly_mode
+from .jit import Future, fork, wait  # noqa: F401
 from .ops.decompositions import (  # noqa: F401
-    cholesky_inverse, cholesky_solve, geqrf, householder_product as orgqr, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
+    ormqr, cholesky_inverse, cholesky_solve, geqrf, householder_product as orgqr, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
     matrix_exp, pinverse, qr_legacy as qr, svd_legacy as svd, triangular_solve,
     eig_removed as eig, lstsq_removed as lstsq, matrix_rank_removed as matrix_rank,
     solve_removed as solve, symeig_removed as symeig)
@@ -35,7 +42,8 @@ _METHOD_FORMS = (
     "sin_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "fix_",
     "sinc_", "gcd_", "lcm_", "ldexp_", "addmv_", "resolve_conj",
     "resolve_neg", "is_conj", "is_neg", "adjoint", "fix", "split_with_sizes",
-    "unsafe_chunk", "unsafe_split", "storage_offset",
+    "unsafe_chunk", "unsafe_split", "storage_offset", "resize_as_", "conj_physical_", "i0_",
+    "unsafe_split_with_sizes",
 )
 
 
@@ -288,6 +296,157 @@ def sym_sum(args):
     return sum(args)
 
 
+def sym_sqrt(a):
+    """The square root of a number (or one-element tensor) as a Python float."""
+    return math.sqrt(a)
+
+
+class SymInt:
+    """The type of a symbolic int under tracing (torch.SymInt): ember never traces, so no value
+    is one; it exists for annotations and ``isinstance`` checks."""
+
+    def __init__(self, node):
+        self.node = node
+
+
+class SymFloat:
+    """The type of a symbolic float under tracing; see SymInt."""
+
+    def __init__(self, node):
+        self.node = node
+
+
+class SymBool:
+    """The type of a symbolic bool under tracing; see SymInt."""
+
+    def __init__(self, node):
+        self.node = node
+
+
+class AcceleratorError(RuntimeError):
+    """An error an accelerator reports (never raised on the CPU)."""
+
+
+# What PyTorch's CPU build reports it was compiled with: LAPACK, MKL, OpenMP and spectral ops
+# are there (ember's linalg, threads and fft run on NumPy's and SciPy's).
+has_lapack = True
+has_mkl = True
+has_openmp = True
+has_spectral = True
+legacy_contiguous_format = contiguous_format
+
+
+def is_distributed(input):
+    """Whether ``input`` is a distributed tensor: never (PyTorch's CPU answer)."""
+    return False
+
+
+def init_num_threads():
+    """Nothing to set up: ember's thread pool starts with the process."""
+    return None
+
+
+def compiled_with_cxx11_abi():
+    return True
+
+
+def is_vulkan_available():
+    return False
+
+
+def set_anomaly_enabled(enabled, check_nan=True):
+    """Turn anomaly detection on or off for the whole process (``detect_anomaly`` scopes it)."""
+    anomaly_mode._set(enabled, check_nan)
+
+
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
+                   requires_grad=False, pin_memory=False):
+    """A tensor of ``size`` whose dimensions lie in memory in the order ``physical_layout``
+    (outermost first); ember fills it with zeros (PyTorch leaves it uninitialised)."""
+    shape, order = tuple(size), tuple(physical_layout)
+    if len(shape) != len(order):
+        raise RuntimeError(f"Number of dimensions in size does not match the length of the "
+                           f"physical_layout; i.e. len(size) = {len(shape)} is not equal to "
+                           f"len(physical_layout) = {len(order)}")
+    for index, dim in enumerate(order):
+        if not 0 <= dim < len(shape):
+            raise RuntimeError(f"Dimension out of range (expected to be between 0 and "
+                               f"{len(shape) - 1}, but got {dim} at index {index}).  NB: "
+                               f"negative dims not currently supported; file an issue if you "
+                               f"want it.")
+    if len(set(order)) != len(order):
+        raise RuntimeError("Duplicate dim not allowed")
+    physical = _factories.empty([shape[dim] for dim in order], dtype=dtype, layout=layout,
+                                device=device, pin_memory=pin_memory)
+    inverse = sorted(builtins.range(len(order)), key=order.__getitem__)
+    result = physical.permute(inverse)
+    return result.requires_grad_() if requires_grad else result
+
+
+def norm_except_dim(v, pow=2, dim=0):
+    """The ``pow``-norm of ``v`` over every dimension but ``dim``, kept as size-1 dimensions
+    (weight normalisation's norm); ``dim=-1``: the norm of all of ``v``."""
+    if isinstance(pow, bool) or not isinstance(pow, int):
+        raise TypeError(f"norm_except_dim(): argument 'pow' (position 2) must be int, not "
+                        f"{type(pow).__name__}")
+    if dim == -1:
+        return ops.vector_norm(v, pow)
+    v.size(dim)  # PyTorch's IndexError for a dim out of range
+    kept = dim % v.dim()
+    others = tuple(axis for axis in builtins.range(v.dim()) if axis != kept)
+    return ops.vector_norm(v, pow, others, keepdim=True)
+
+
+# The tags of PyTorch's operators (``torch.library.custom_op(..., tags=...)``), by value.
+Tag = enum.IntEnum("Tag", [
+    ("core", 0), ("cudagraph_unsafe", 1), ("data_dependent_output", 2),
+    ("dynamic_output_shape", 3), ("flexible_layout", 4), ("generated", 5), ("inplace", 6),
+    ("inplace_view", 7), ("maybe_aliasing_or_mutating", 8), ("needs_contiguous_strides", 9),
+    ("needs_exact_strides", 10), ("needs_fixed_stride_order", 11),
+    ("nondeterministic_bitwise", 12), ("nondeterministic_seeded", 13), ("out", 14),
+    ("out_variant", 15), ("pointwise", 16), ("pt2_compliant_tag", 17), ("reduction", 18),
+    ("view_copy", 19)], module=__name__)
+Tag.__str__ = enum.Enum.__str__  # "Tag.core", as PyTorch's enum prints
+
+
+def to_dlpack(tensor):
+    """A DLPack capsule of ``tensor``'s memory (for a library that takes capsules)."""
+    return tensor.__dlpack__()
+
+
+def from_file(filename, shared=None, size=0, *, dtype=None, layout=None, device=None,
+              pin_memory=False, requires_grad=False):
+    """A 1-D tensor of the first ``size`` elements stored in a binary file: mapped (writes
+    reach the file) when ``shared``, else a private copy."""
+    target = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
+    numpy_dtype = target.numpy
+    needed = size * numpy_dtype.itemsize
+    available = os.path.getsize(filename)
+    if needed > available:
+        raise RuntimeError(f"file <{filename}> size <{available}> is smaller than the required "
+                           f"mapping size <{needed}>")
+    if size == 0:
+        values = np.zeros(0, numpy_dtype)
+    elif shared:
+        values = np.memmap(filename, dtype=numpy_dtype, mode="r+", shape=(size,))
+    else:
+        values = np.fromfile(filename, dtype=numpy_dtype, count=size)
+    result = Tensor._wrap(values)
+    return result.requires_grad_() if requires_grad else result
+
+
+def while_loop(cond_fn, body_fn, carried_inputs):
+    """``carried_inputs`` passed through ``body_fn`` while ``cond_fn`` of them holds, run eagerly
+    (torch.while_loop's semantics without compilation)."""
+    if not isinstance(carried_inputs, (tuple, list)):
+        raise RuntimeError(f"carried_inputs must be a tuple or list, got {type(carried_inputs)}")
+    carried = tuple(carried_inputs)
+    while bool(cond_fn(*carried)):
+        carried = body_fn(*carried)
+        carried = tuple(carried) if isinstance(carried, (tuple, list)) else (carried,)
+    return carried
+
+
 # ``range`` is bound by name only at the end, so this module's own code keeps the builtin.
 globals()["range"] = _deprecated_range
 
@@ -303,4 +462,8 @@ __all__ = sorted(_METHOD_FORMS + (
     "rsub", "scalar_tensor", "selu_", "set_flush_denormal", "set_num_interop_threads",
     "set_warn_always", "stft", "istft", "svd", "sym_float", "sym_int", "sym_ite", "sym_max",
     "sym_min", "sym_not", "sym_sum", "threshold_", "trapz", "typename",
-    "eig", "lstsq", "matrix_rank", "solve", "symeig"))
+    "eig", "lstsq", "matrix_rank", "solve", "symeig", "Event", "Stream", "SymBool", "SymFloat",
+    "SymInt", "AcceleratorError", "compiled_with_cxx11_abi", "empty_permuted", "has_lapack",
+    "has_mkl", "has_openmp", "has_spectral", "init_num_threads", "is_distributed",
+    "is_vulkan_available", "legacy_contiguous_format", "norm_except_dim", "set_anomaly_enabled",
+    "sym_sqrt", "ormqr", "to_dlpack", "from_file", "while_loop", "fork", "wait", "Future", "Tag"))

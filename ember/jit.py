@@ -6,9 +6,11 @@ refused with a clear error. ``is_scripting()`` and ``is_tracing()`` are False.""
 import typing
 import warnings
 
-__all__ = ["Attribute", "Final", "ScriptModule", "annotate", "export", "freeze", "ignore",
-           "interface", "is_scripting", "is_tracing", "load", "optimize_for_inference", "save",
-           "script", "script_method", "trace", "trace_module", "unused"]
+from .futures import Future
+
+__all__ = ["Attribute", "Final", "Future", "ScriptModule", "annotate", "export", "fork", "freeze",
+           "ignore", "interface", "is_scripting", "is_tracing", "load", "optimize_for_inference",
+           "save", "script", "script_method", "trace", "trace_module", "unused", "wait"]
 
 Final = typing.Final
 
@@ -159,3 +161,16 @@ def __getattr__(name):
             "__module__": __name__, "__qualname__": "ScriptModule",
             "__doc__": "A module written for TorchScript, run eagerly."}))
     return _script_module[0]
+
+
+def fork(func, *args, **kwargs):
+    """torch.jit.fork run eagerly: ``func(*args, **kwargs)`` now, its result in a completed
+    Future."""
+    future = Future()
+    future.set_result(func(*args, **kwargs))
+    return future
+
+
+def wait(future):
+    """The value of a ``fork``'s Future."""
+    return future.wait()

@@ -1,6 +1,6 @@
 """ember.linalg: torch.linalg over real tensors: norms, inverses and solves, determinants,
 Cholesky, eigh, eig (complex results), SVD, QR, pseudo-inverse, triangular solves, least
-squares, the matrix exponential, LU. (The LDL factorization and decompositions of complex
+squares, the matrix exponential, LU, LDL (LAPACK's, through SciPy). (Decompositions of complex
 matrices are not provided; inv, det, solve, matrix_exp, eigh, cholesky, svdvals and
 matrix_norm take complex ones.)"""
 import numpy as np
@@ -11,13 +11,15 @@ from .ops.decompositions import (  # noqa: F401
     cond, householder_product, lstsq, lu, lu_factor, lu_factor_ex, lu_solve, matrix_exp, matrix_norm, matrix_rank,
     pinv, qr, solve_triangular, svd, svdvals, vander)
 from .ops.elementwise.casting import autocast_op
-from .ops.linalg import matmul  # noqa: F401
+from .autograd.function import _BackwardOutput
+from .autograd.grad_mode import is_grad_enabled
+from .ops.linalg import LinAlgError, matmul  # noqa: F401
 from .ops.reduce import vector_norm
 from .ops.shape import diagonal as _diagonal, require_tensor
 from ._tensor_methods import numpy_names as _numpy_names
 from .tensor import Tensor
 
-__all__ = ["cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh",
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "ldl_factor", "ldl_factor_ex", "ldl_solve", "cond", "cross", "det", "diagonal", "eig", "eigh",
            "eigvals", "eigvalsh", "householder_product",
            "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
            "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
@@ -194,6 +196,84 @@ def tensorsolve(A, B, dims=None):
     return solve(A.reshape(rows, -1), B.reshape(rows)).reshape(result_shape)
 
 
+_LDLFactor = _return_type("linalg_ldl_factor", "(LD, pivots), like "
+                          "torch.return_types.linalg_ldl_factor.", "LD", "pivots")
+_LDLFactorEx = _return_type("linalg_ldl_factor_ex", "(LD, pivots, info), like "
+                            "torch.return_types.linalg_ldl_factor_ex.", "LD", "pivots", "info")
+
+
+def _lapack(name, dtype):
+    """SciPy's LAPACK routine ``name`` (sytrf, sytrs) for a float dtype."""
+    from scipy.linalg import lapack  # SciPy loads only when an LDL routine is first used
+    if dtype not in (np.float32, np.float64):
+        raise RuntimeError(f"linalg.ldl: expected a float32 or float64 input, got {dtype}")
+    return getattr(lapack, ("s" if dtype == np.float32 else "d") + name)
+
+
+def _without_derivative(result, inputs, name):
+    """``result`` recorded as PyTorch records an op it has no derivative for: a node whose
+    backward raises."""
+    edges = tuple((tensor.grad_fn, tensor._output_nr) if tensor.grad_fn is not None
+                  else (tensor, 0) for tensor in inputs if tensor.requires_grad)
+    if not edges or not is_grad_enabled():
+        return result
+    return _BackwardOutput.link(result, edges, "NotImplemented",
+                                (RuntimeError, f"derivative for {name} is not implemented"))
+
+
+
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
+    """(LD, pivots, info) of the Bunch-Kaufman factorization P A P^T = L D L^T of symmetric
+    matrices (LAPACK's sytrf, lower triangle): D and L packed in LD, pivots 1-based as LAPACK
+    gives them, info > 0 where D is singular."""
+    require_tensor(A, "linalg.ldl_factor_ex")
+    if A.dim() < 2 or A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"torch.linalg.ldl_factor_ex: A must be batches of square matrices, "
+                           f"but they are {A.shape[-2] if A.dim() > 1 else A.shape[-1]} by "
+                           f"{A.shape[-1]} matrices")
+    data = A._data
+    factor = _lapack("sytrf", data.dtype)
+    packed = np.zeros_like(data)
+    pivots = np.zeros(data.shape[:-1], np.int32)
+    info = np.zeros(data.shape[:-2], np.int32)
+    for index in np.ndindex(*data.shape[:-2]):  # LAPACK factors one matrix per call
+        ldu, ipiv, status = factor(data[index], lower=1)
+        packed[index] = np.tril(ldu)
+        pivots[index] = ipiv
+        info[index] = status
+    if check_errors and info.any():
+        raise LinAlgError(f"torch.linalg.ldl_factor_ex: The factorization could not be "
+                          f"completed because the input is singular (info "
+                          f"{int(info.reshape(-1)[np.flatnonzero(info)[0]])}).")
+    LD = _without_derivative(Tensor._result(packed), (A,), "linalg_ldl_factor_ex")
+    return _LDLFactorEx((LD, Tensor._result(pivots), Tensor._result(info)))
+
+
+def ldl_factor(A, *, hermitian=False):
+    """(LD, pivots) of ``ldl_factor_ex``; LinAlgError where D is singular."""
+    LD, pivots, info = ldl_factor_ex(A, hermitian=hermitian)
+    if info._data.any():
+        raise LinAlgError(f"torch.linalg.ldl_factor: The factorization could not be completed "
+                          f"because the input is singular (info "
+                          f"{int(info._data.reshape(-1)[np.flatnonzero(info._data)[0]])}).")
+    return _LDLFactor((LD, pivots))
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False):
+    """X with A X = B, from ``ldl_factor``'s LD and pivots (LAPACK's sytrs)."""
+    require_tensor(LD, "linalg.ldl_solve")
+    solve = _lapack("sytrs", LD._data.dtype)
+    batch = np.broadcast_shapes(LD.shape[:-2], B.shape[:-2])
+    factors = np.broadcast_to(LD._data, batch + LD.shape[-2:])
+    steps = np.broadcast_to(pivots._data, batch + pivots.shape[-1:])
+    right = np.broadcast_to(B._data, batch + B.shape[-2:])
+    solution = np.empty(batch + B.shape[-2:], np.result_type(LD._data.dtype, B._data.dtype))
+    for index in np.ndindex(*batch):  # LAPACK solves one system per call
+        solution[index] = solve(factors[index], steps[index], right[index], lower=1)[0]
+    return _without_derivative(Tensor._result(solution), (LD, B), "linalg_ldl_solve")
+
+
 def _taking_numpy_names():
     """axis=/keepdims= for dim=/keepdim=, as PyTorch's linalg functions take them
     (``linalg.norm(A, ord=1, axis=0)``)."""
@@ -202,3 +282,4 @@ def _taking_numpy_names():
 
 
 _taking_numpy_names()
+

@@ -184,6 +184,9 @@ _IGNORED = {
               "typename", "set_printoptions", "broadcast_shapes", "use_deterministic_algorithms",
               "get_rng_state", "set_rng_state", "initial_seed", "seed"),
     "ember.fft": ("fftfreq", "rfftfreq"),
+    # the protocol's own helpers, which F re-exports as PyTorch's does
+    "ember.nn.functional": ("handle_torch_function", "has_torch_function",
+                            "has_torch_function_unary", "has_torch_function_variadic"),
     "Tensor": ("__iter__", "__delitem__", "new", "new_empty", "new_empty_strided", "new_full",
                "new_ones", "new_tensor", "new_zeros", "stride", "unflatten", "to_sparse_coo",
                "to_sparse_csr", "to_sparse_csc", "to_sparse_bsr", "to_sparse_bsc"),

@@ -7,19 +7,11 @@ import os
 import socket
 import time
 
-from .autograd.profiler import EventList, profile as _autograd_profile, record_function
+from .autograd.profiler import (  # noqa: F401
+    EventList, ProfilerActivity, profile as _autograd_profile, record_function)
 
 __all__ = ["ProfilerAction", "ProfilerActivity", "profile", "record_function", "schedule",
            "supported_activities", "tensorboard_trace_handler"]
-
-
-class ProfilerActivity(enum.Enum):
-    CPU = 0
-    XPU = 1
-    MTIA = 2
-    CUDA = 3
-    HPU = 4
-    PrivateUse1 = 5
 
 
 class ProfilerAction(enum.Enum):

@@ -8,6 +8,7 @@ import copy
 import os
 import sys
 import warnings
+import weakref
 
 import numpy as np
 
@@ -276,6 +277,8 @@ class Tensor:
 
     def stride(self, dim=None):
         strides = tuple(step // self._data.itemsize for step in self._data.strides)
+        if not self._data.size and not any(strides):
+            strides = _empty_strides(self._data.shape)
         return strides if dim is None else strides[_normalize_dim(dim, self._data.ndim)]
 
     def is_contiguous(self, memory_format=contiguous_format):
@@ -725,6 +728,16 @@ def _user_attributes(tensor):
     return attributes
 
 
+def _empty_strides(shape):
+    """PyTorch's strides of a new empty tensor: row-major, each size counted as at least 1
+    (NumPy gives such an array zero strides)."""
+    strides, step = [], 1
+    for length in reversed(shape):
+        strides.append(step)
+        step *= max(length, 1)
+    return tuple(reversed(strides))
+
+
 _STATE = tuple(name for name in Tensor.__slots__ if name not in ("__weakref__", "__dict__"))
 
 
@@ -1009,3 +1022,22 @@ def _unsigned_64(value):
 
 
 _random._state_tensor = Tensor._wrap
+
+
+def swap_tensors(t1, t2):
+    """Swap everything two tensors hold, their type and attributes included, so each Python
+    object now is the other tensor (``module._apply`` with swapping does this)."""
+    for name, tensor in (("t1", t1), ("t2", t2)):
+        if not isinstance(tensor, Tensor):
+            raise AttributeError(f"'{type(tensor).__name__}' object has no attribute "
+                                 f"'_use_count'")
+        if weakref.getweakrefcount(tensor):
+            raise RuntimeError(f"Cannot swap {name} because it has weakref associated with it")
+    first_type, second_type = type(t1), type(t2)
+    first_dict, second_dict = getattr(t1, "__dict__", {}), getattr(t2, "__dict__", {})
+    states = [[getattr(tensor, name) for name in _STATE] for tensor in (t1, t2)]
+    t1.__class__, t2.__class__ = second_type, first_type
+    for tensor, state, attributes in ((t1, states[1], second_dict), (t2, states[0], first_dict)):
+        for name, value in zip(_STATE, state):
+            object.__setattr__(tensor, name, value)
+        tensor.__dict__ = dict(attributes)

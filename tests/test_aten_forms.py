@@ -89,3 +89,151 @@ def test_cells_are_differentiable():
     w_ih = ember.randn(12, 3, dtype=ember.float64, requires_grad=True)
     w_hh = ember.randn(12, 4, dtype=ember.float64, requires_grad=True)
     assert ember.autograd.gradcheck(lambda *a: ember.gru_cell(*a), (x, h, w_ih, w_hh))
+
+
+def _norm_env(fw):
+    namespace = _env(fw)
+    generator = np.random.default_rng(1)
+    for name, shape in {"z": (2, 3, 4, 5), "lw": (5,), "lb": (5,), "gw": (3,), "gb": (3,),
+                        "table": (10, 3)}.items():
+        namespace[name] = fw.tensor(generator.standard_normal(shape).astype(np.float32))
+    namespace.update(bag=fw.tensor([1, 2, 4, 5, 4]), starts=fw.tensor([0, 2, 2]),
+                     logits=fw.tensor(generator.standard_normal((5, 2, 4)).astype(np.float32)),
+                     grid=fw.tensor(generator.uniform(-1, 1, (2, 2, 3, 2)).astype(np.float32)),
+                     theta=fw.tensor(generator.standard_normal((2, 2, 3)).astype(np.float32)))
+    return namespace
+
+
+# Native functions returning several tensors (the statistics beside the output), and the
+# top-level spellings with ATen's int codes: every tensor of the result against PyTorch.
+TUPLE_EXPRESSIONS = [
+    'fw.native_layer_norm(z, [5], lw, lb, 1e-5)',
+    'fw.native_layer_norm(z, [4, 5], None, None, 1e-3)',
+    'fw.native_batch_norm(z, gw, gb, rm, rv, True, 0.1, 1e-5) + (rm, rv)',
+    'fw.native_batch_norm(z, None, None, rm, rv, False, 0.1, 1e-5)',
+    'fw.native_batch_norm(z, None, None, None, None, True, 0.1, 1e-5)',
+    'fw.native_group_norm(z, gw, gb, 2, 3, 20, 1, 1e-5)',
+    'fw.native_group_norm(z.reshape(2, 6, 2, 5), None, None, 2, 6, 10, 3, 1e-5)',
+    'fw.native_dropout(z, 0.5, False)',
+    'fw.batch_norm_update_stats(z, rm, rv, 0.1) + (rm, rv)',
+    'fw.batch_norm_update_stats(z, None, None, 0.1)',
+    '(fw.ctc_loss(logits.log_softmax(2), fw.tensor([[1, 2], [1, 1]]), [5, 5], [2, 2]),)',
+    '(fw.ctc_loss(logits.log_softmax(2), fw.tensor([[1, 2], [1, 1]]), fw.tensor([5, 4]), '
+    'fw.tensor([2, 1]), 0, 1),)',
+    'fw.embedding_bag(table, bag, starts, False, 0)',
+    'fw.embedding_bag(table, bag, starts, False, 1)',
+    'fw.embedding_bag(table, bag, starts, False, 2)',
+    'fw.embedding_bag(table, bag, starts, False, 0, False, fw.arange(5.0))',
+    '(fw.embedding_renorm_(table.clone(), fw.tensor([1, 2, 2]), 1.0, 2.0),)',
+    '(fw.grid_sampler(z[:, :, :3], grid, 0, 0, False), fw.grid_sampler(z[:, :, :3], grid, 1, 1, '
+    'True), fw.grid_sampler_2d(z[:, :, :3], grid, 2, 2, False))',
+    '(fw.affine_grid_generator(theta, [2, 1, 3, 4], False), '
+    'fw.affine_grid_generator(theta, (2, 1, 2, 2), True))',
+]
+
+
+@pytest.mark.parametrize("expression", TUPLE_EXPRESSIONS)
+def test_tuples_like_pytorch(torch, expression):
+    expected = eval(expression, _norm_env(torch))
+    got = eval(expression, _norm_env(ember))
+    assert type(got) is tuple and len(got) == len(expected)
+    for mine, theirs in zip(got, expected):
+        assert str(mine.dtype).split(".")[1] == str(theirs.dtype).split(".")[1]
+        assert tuple(mine.shape) == tuple(theirs.shape)
+        np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(), rtol=1e-4,
+                                   atol=1e-5)
+
+
+def test_native_dropout_draws_as_pytorch(torch):
+    outputs = []
+    for library in (ember, torch):
+        library.manual_seed(0)
+        x = library.arange(1.0, 13.0).reshape(3, 4).requires_grad_()
+        output, mask = library.native_dropout(x, 0.3, True)
+        output.sum().backward()
+        outputs.append((output.detach().numpy(), mask.numpy(), x.grad.numpy()))
+    for mine, theirs in zip(*outputs):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+
+
+ERRORS = [
+    'fw.native_layer_norm(z, [4], None, None, 1e-5)',
+    'fw.native_group_norm(z, None, None, 2, 3, 20, 4, 1e-5)',
+    'fw.native_norm(z)',
+    'fw.batch_norm_stats(z, 1e-5)',
+    'fw.batch_norm_elemt(z, gw, gb, gw, gb, 1e-5)',
+    'fw.batch_norm_gather_stats(z, gw[None], gb[None], rm, rv, 0.1, 1e-5, 40)',
+    'fw.batch_norm_gather_stats_with_counts(z, gw[None], gb[None], rm, rv, 0.1, 1e-5, gw[:1])',
+    'fw.batch_norm_backward_reduce(z, z, gw, gb, gw, True, True, True)',
+    'fw.batch_norm_backward_elemt(z, z, gw, gb, gw, gw, gb, fw.tensor([40]))',
+    'fw.grid_sampler_3d(z[:, :, :3], grid, 0, 0, False)',
+]
+
+
+@pytest.mark.parametrize("expression", ERRORS)
+def test_errors_like_pytorch(torch, expression):
+    with pytest.raises(Exception) as theirs:
+        eval(expression, _norm_env(torch))
+    with pytest.raises(Exception) as mine:
+        eval(expression, _norm_env(ember))
+    assert type(mine.value) is type(theirs.value)
+    assert str(mine.value).split(". ")[0] == str(theirs.value).split(". ")[0]
+
+
+def test_native_norms_are_differentiable():
+    generator = np.random.default_rng(2)
+    z = ember.tensor(generator.standard_normal((2, 3, 4)), requires_grad=True)
+    weight = ember.tensor(generator.standard_normal(4), requires_grad=True)
+    channels = ember.tensor(generator.standard_normal(3), requires_grad=True)
+    assert ember.autograd.gradcheck(
+        lambda x, w: ember.native_layer_norm(x, [4], w, None, 1e-5)[0], (z, weight))
+    assert ember.autograd.gradcheck(
+        lambda x, w: ember.native_group_norm(x, w, None, 2, 3, 4, 3, 1e-5)[0], (z, channels))
+    assert ember.autograd.gradcheck(
+        lambda x, w: ember.native_batch_norm(x, w, None, None, None, True, 0.1, 1e-5)[0],
+        (z, channels))
+    statistics = ember.native_layer_norm(z, [4], weight, None, 1e-5)[1:]
+    assert not any(tensor.requires_grad for tensor in statistics)
+
+
+def _recurrent_run(fw, kind, packed=False, bidirectional=False, projected=False,
+                   batch_first=False):
+    """torch.lstm/gru/rnn_* on flat float64 weights: outputs, input and weight gradients."""
+    generator = np.random.default_rng(0)
+    gates = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}[kind]
+    hidden, features, layers = 4, 3, 2
+    state_size = 2 if projected else hidden
+    directions = 2 if bidirectional else 1
+    params = []
+    for layer in range(layers):
+        for _ in range(directions):
+            width = features if layer == 0 else state_size * directions
+            shapes = [(gates * hidden, width), (gates * hidden, state_size), (gates * hidden,),
+                      (gates * hidden,)] + ([(state_size, hidden)] if projected else [])
+            params += [fw.tensor(generator.standard_normal(shape), requires_grad=True)
+                       for shape in shapes]
+    h = fw.tensor(generator.standard_normal((layers * directions, 2, state_size)))
+    c = fw.tensor(generator.standard_normal((layers * directions, 2, hidden)))
+    hx = [h, c] if kind == "lstm" else h
+    function = getattr(fw, kind)
+    if packed:
+        x = fw.tensor(generator.standard_normal((7, features)), requires_grad=True)
+        out = function(x, fw.tensor([2, 2, 2, 1]), hx, params, True, layers, 0.0, False,
+                       bidirectional)
+    else:
+        shape = (2, 5, features) if batch_first else (5, 2, features)
+        x = fw.tensor(generator.standard_normal(shape), requires_grad=True)
+        out = function(x, hx, params, True, layers, 0.0, True, bidirectional, batch_first)
+    sum(tensor.sum() for tensor in out).backward()
+    return [tensor.detach().numpy() for tensor in out] + [x.grad.numpy(), params[1].grad.numpy()]
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("lstm", {}), ("lstm", {"packed": True}), ("lstm", {"bidirectional": True}),
+    ("lstm", {"projected": True}), ("gru", {"batch_first": True}), ("gru", {"packed": True}),
+    ("rnn_tanh", {"bidirectional": True}), ("rnn_relu", {"packed": True})])
+def test_recurrent_functions_like_pytorch(torch, kind, options):
+    ours, theirs = _recurrent_run(ember, kind, **options), _recurrent_run(torch, kind, **options)
+    assert len(ours) == len(theirs)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)

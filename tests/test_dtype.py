@@ -268,3 +268,99 @@ def test_uint64_takes_python_ints_up_to_two_to_the_64(torch):
         torch.tensor(values, dtype=torch.uint64).tolist()
     assert ember.tensor(2 ** 63, dtype=ember.uint64).item() == 2 ** 63
     assert ember.promote_types(ember.uint16, ember.float32) is ember.float32
+
+
+FLOAT8 = ["float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu"]
+# Finite values beyond each range, infinities, subnormals, halfway cases, signed zeros and NaN.
+_FLOAT8_VALUES = [447, 449, 460, 464, 465, 480, 500, 1e6, float("inf"), -float("inf"), -1e6,
+                  1e-9, -1e-9, 0.0009, 0.001953125, 0.0009765625, -0.0, 1.5, -300, 0.3,
+                  float("nan")]
+
+
+def _float8_facts(library, name):
+    target = getattr(library, name)
+    converted = library.tensor(_FLOAT8_VALUES).to(target)
+    from_double = library.tensor(_FLOAT8_VALUES, dtype=library.float64).to(target)
+    info = library.finfo(target)
+    small = library.tensor([1.5, 0.3, -2.0]).to(target)
+    return {
+        "bits": converted.view(library.uint8).tolist(),
+        "bits from float64": from_double.view(library.uint8).tolist(),
+        "back": np.nan_to_num(converted.float().numpy(), nan=-7.0).tolist(),
+        "properties": (target.is_floating_point, target.is_complex, target.is_signed,
+                       target.itemsize, converted.element_size(), converted.is_floating_point(),
+                       converted.type().split(".")[1]),
+        "finfo": (info.bits, info.eps, info.max, info.min, info.tiny, info.resolution,
+                  info.dtype),
+        "made": [library.ones(2, dtype=target).float().tolist(),
+                 library.tensor([1.0, 2.5], dtype=target).float().tolist(),
+                 library.full((2,), 3.0, dtype=target).float().tolist(),
+                 library.tensor([1, 2, 3]).to(target).float().tolist()],
+        "moved": [library.cat([small, small[:1]]).float().tolist(),
+                  small[1:].clone().float().tolist(), (small == small).tolist(),
+                  small[0].item(), small.to(library.bfloat16).float().tolist(),
+                  small.double().tolist(),
+                  str(library.ones(2, dtype=library.uint8).view(target).dtype).split(".")[1]],
+    }
+
+
+@pytest.mark.parametrize("name", FLOAT8)
+def test_float8_dtypes_like_torch(torch, name):
+    """Conversion (PyTorch's saturation and NaN codes), properties, finfo, creation, copies."""
+    assert _float8_facts(ember, name) == _float8_facts(torch, name)
+
+
+def _promotion(library, first, second):
+    try:
+        return library.promote_types(getattr(library, first), getattr(library, second))
+    except RuntimeError as error:
+        return ("RuntimeError", str(error))
+
+
+SHELLS = ["uint1", "uint4", "uint7", "int1", "int4", "bits8", "bits16", "bits2x4",
+          "float4_e2m1fn_x2", "complex32"]
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_shell_dtypes_answer_as_torch(torch, name):
+    """The dtypes PyTorch names without CPU kernels (sub-byte, bits, packed float4) and
+    complex32: their properties, info and promotion."""
+    def facts(library):
+        target = getattr(library, name)
+        answers = [repr(target).split(".")[1]]
+        for attribute in ("is_floating_point", "is_complex", "itemsize", "is_signed"):
+            try:
+                answers.append(getattr(target, attribute))
+            except RuntimeError as error:
+                answers.append(str(error))
+        for info in (library.iinfo, library.finfo):
+            try:
+                answers.append(repr(info(target)))
+            except TypeError as error:
+                answers.append(str(error))
+        for other in ("float8_e5m2", "float32", "float64", "complex64", "float16"):
+            result = _promotion(library, name, other)
+            answers.append(str(result).split(".")[-1] if not isinstance(result, tuple)
+                           else result[1][:40] if "INTERNAL" not in result[1] else "refused")
+        return answers
+    ours, theirs = facts(ember), facts(torch)
+    # PyTorch refuses int1..int7 and float4 with others by an internal assert; ember says why
+    ours = ["refused" if isinstance(answer, str) and answer.startswith("Promotion from") and
+            any(part in name for part in ("int", "float4")) and not name.startswith("uint")
+            else answer for answer in ours]
+    assert ours == theirs
+
+
+def test_float8_promotion_and_shell_tensors_refused(torch):
+    for first, second in (("float8_e4m3fn", "float32"), ("float8_e5m2", "int64"),
+                          ("float8_e5m2", "float8_e4m3fn"), ("bits8", "int64")):
+        assert _promotion(ember, first, second) == _promotion(torch, first, second)
+    assert ember.promote_types(ember.float8_e5m2, ember.float8_e5m2) is ember.float8_e5m2
+    assert ember.chalf is ember.complex32
+    for name in ("uint4", "int4", "bits8"):
+        # PyTorch makes such a tensor but then cannot print, copy or read it; ember refuses
+        # at once, with the error PyTorch gives at the first use.
+        with pytest.raises(NotImplementedError):
+            str(torch.zeros(2, dtype=getattr(torch, name)))
+        with pytest.raises(NotImplementedError, match="not implemented for"):
+            ember.zeros(2, dtype=getattr(ember, name))

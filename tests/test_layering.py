@@ -16,7 +16,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 # Lowest first; the names on one line share a place. A module's place is that of the longest
 # name that is it or a package above it.
 ORDER = [
-    ("ember._dtype", "ember._extras", "ember._layout", "ember._random", "ember._hooks", "ember._device",
+    ("ember._dtype", "ember.futures", "ember.__future__", "ember._extras", "ember._layout", "ember._random", "ember._hooks", "ember._device",
      "ember.cuda", "ember.cpu", "ember.mps", "ember.xpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._threads", "ember._jit", "ember._halfcast", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit", "ember.random",
@@ -24,6 +24,8 @@ ORDER = [
      "ember._inductor_config"),
     # torch.utils.benchmark's timer: the standard library's timeit and the thread setting.
     ("ember.utils.benchmark",),
+    # torch.Stream and torch.Event: the CPU's stream, over devices only.
+    ("ember._streams",),
     ("ember._tensor_str",),
     ("ember.autograd._contextlib",),
     ("ember.autograd.grad_mode", "ember.autograd.anomaly_mode"),
@@ -90,7 +92,7 @@ ORDER = [
     ("ember.ao",),
     # torch's top-level spellings of tensor methods and nn.functional ops.
     ("ember._toplevel", "ember._aten", "ember._foreach_ops", "ember._out", "ember._lowrank",
-     "ember.utils.dlpack"),
+     "ember.utils.dlpack", "ember._utils"),
     # torch.special and torch.distributions, compositions of the ops (and nn.functional's
     # softplus and binary_cross_entropy_with_logits); activation checkpointing, over nn's
     # containers and mode tools; the flop counter, over the ops and nn's kernels and hooks.
@@ -105,6 +107,8 @@ ORDER = [
     ("ember.data", "ember.datasets"),
     # ember.save/ember.load: io plus the nn.Parameter class.
     ("ember.serialization",),
+    # torch.hub and torch.utils.model_zoo: checkpoints fetched into a cache, read by ember.load.
+    ("ember.hub", "ember.utils.model_zoo"),
     # ecosystem packages, each an optional extra.
     ("ember.vision",),
     ("ember.utils.tensorboard",),

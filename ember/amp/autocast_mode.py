@@ -15,7 +15,11 @@ __all__ = [
     "autocast", "clear_autocast_cache", "custom_bwd", "custom_fwd", "get_autocast_cpu_dtype", "get_autocast_dtype",
     "get_autocast_gpu_dtype", "is_autocast_available", "is_autocast_cache_enabled",
     "is_autocast_cpu_enabled", "is_autocast_enabled", "set_autocast_cache_enabled",
-    "set_autocast_dtype", "set_autocast_enabled",
+    "set_autocast_dtype", "set_autocast_enabled", "set_autocast_cpu_enabled",
+    "set_autocast_cpu_dtype", "set_autocast_gpu_dtype", "is_autocast_ipu_enabled",
+    "is_autocast_xla_enabled", "get_autocast_ipu_dtype", "get_autocast_xla_dtype",
+    "set_autocast_ipu_enabled", "set_autocast_xla_enabled", "set_autocast_ipu_dtype",
+    "set_autocast_xla_dtype", "autocast_increment_nesting", "autocast_decrement_nesting",
 ]
 
 _CPU_DTYPES = (bfloat16, float16)
@@ -96,6 +100,67 @@ def get_autocast_cpu_dtype():
 def get_autocast_gpu_dtype():
     _deprecated("torch.get_autocast_gpu_dtype()", "torch.get_autocast_dtype('cuda')")
     return get_autocast_dtype("cuda")
+
+
+def _deprecated_setter(device_type, kind):
+    """PyTorch's deprecated ``torch.set_autocast_<device>_enabled(enabled)`` (``kind``
+    'enabled') or ``..._dtype(dtype)``: the device-taking setter, with its warning."""
+    alias = "gpu" if device_type == "cuda" else device_type
+
+    def setter(value):
+        argument = "enabled" if kind == "enabled" else "dtype"
+        _deprecated(f"torch.set_autocast_{alias}_{kind}({argument})",
+                    f"torch.set_autocast_{kind}('{device_type}', {argument})")
+        if kind == "enabled":
+            if not isinstance(value, bool):
+                raise TypeError(f"enabled must be a bool (got {type(value).__name__})")
+            set_autocast_enabled(device_type, value)
+        else:
+            set_autocast_dtype(device_type, value)
+    setter.__name__ = setter.__qualname__ = f"set_autocast_{alias}_{kind}"
+    return setter
+
+
+def _deprecated_getter(device_type, kind):
+    def getter():
+        if kind == "enabled":
+            _deprecated(f"torch.is_autocast_{device_type}_enabled()",
+                        f"torch.is_autocast_enabled('{device_type}')")
+            return is_autocast_enabled(device_type)
+        _deprecated(f"torch.get_autocast_{device_type}_dtype()",
+                    f"torch.get_autocast_dtype('{device_type}')")
+        return get_autocast_dtype(device_type)
+    getter.__name__ = getter.__qualname__ = (f"is_autocast_{device_type}_enabled"
+                                             if kind == "enabled" else
+                                             f"get_autocast_{device_type}_dtype")
+    return getter
+
+
+set_autocast_cpu_enabled = _deprecated_setter("cpu", "enabled")
+set_autocast_cpu_dtype = _deprecated_setter("cpu", "dtype")
+set_autocast_gpu_dtype = _deprecated_setter("cuda", "dtype")
+set_autocast_ipu_enabled = _deprecated_setter("ipu", "enabled")
+set_autocast_xla_enabled = _deprecated_setter("xla", "enabled")
+set_autocast_ipu_dtype = _deprecated_setter("ipu", "dtype")
+set_autocast_xla_dtype = _deprecated_setter("xla", "dtype")
+is_autocast_ipu_enabled = _deprecated_getter("ipu", "enabled")
+is_autocast_xla_enabled = _deprecated_getter("xla", "enabled")
+get_autocast_ipu_dtype = _deprecated_getter("ipu", "dtype")
+get_autocast_xla_dtype = _deprecated_getter("xla", "dtype")
+
+# The nesting depth of autocast regions that PyTorch's C++ keeps (autocast's cache is cleared
+# when it returns to 0); ember's autocast does not use it, the counter is only kept.
+_nesting = [0]
+
+
+def autocast_increment_nesting():
+    _nesting[0] += 1
+    return _nesting[0]
+
+
+def autocast_decrement_nesting():
+    _nesting[0] -= 1
+    return _nesting[0]
 
 
 class autocast(DecoratorContextManager):

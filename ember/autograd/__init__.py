@@ -8,7 +8,18 @@ from .function import Function  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 from .graph import GraphStats, graph_stats, saved_bytes  # noqa: F401
 from . import profiler  # noqa: F401
+from .profiler import DeviceType, ProfilerActivity, ProfilerState  # noqa: F401
 from .grad_mode import (  # noqa: F401
-    enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
-    set_grad_enabled)
+    enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
+    is_multithreading_enabled, is_view_replay_enabled, no_grad, set_grad_enabled,
+    set_multithreading_enabled)
+from .function import NestedIOFunction, SavedTensor  # noqa: F401
+from ..overrides import (  # noqa: F401  (torch.autograd re-exports the protocol's helpers)
+    handle_torch_function, has_torch_function, is_tensor_like)
+
+
+def kineto_available():
+    """Whether torch.profiler's Kineto back end is built in: PyTorch's CPU wheels have it, and
+    ember's profiler answers its API."""
+    return True
 from .variable import Variable  # noqa: F401

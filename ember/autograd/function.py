@@ -961,3 +961,16 @@ class _DelayedError(Op):
     def backward(ctx, grad):
         raise RuntimeError("trying to differentiate twice a function that was marked with "
                            "@once_differentiable")
+
+
+class NestedIOFunction(Function):
+    """PyTorch's legacy Function for nested inputs and outputs, kept there (and here) only so
+    code that names it loads: define a Function with static ``forward``/``backward`` instead."""
+
+
+class SavedTensor:
+    """The type of a node's raw saved tensors in PyTorch (``grad_fn._raw_saved_self``), named for
+    ``isinstance`` checks; ember's nodes do not hand such objects out."""
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError("Trying to create a SavedTensor object from Python is forbidden.")

@@ -7,8 +7,11 @@ __all__ = [
     "inference_mode",
     "is_grad_enabled",
     "is_inference_mode_enabled",
+    "is_multithreading_enabled",
+    "is_view_replay_enabled",
     "no_grad",
     "set_grad_enabled",
+    "set_multithreading_enabled",
 ]
 
 
@@ -128,3 +131,41 @@ class inference_mode(DecoratorContextManager):
 
     def clone(self):
         return type(self)(self.mode)
+
+
+# Whether the engine may run a backward's CPU work on its worker threads; ember's engine runs
+# every backward in the caller's thread, so the flag is only recorded and reported.
+_multithreading = [True]
+
+
+def is_multithreading_enabled():
+    return _multithreading[0]
+
+
+class set_multithreading_enabled(DecoratorContextManager):
+    """Set the engine's multithreading flag at once; as a context manager, restore it on exit
+    (the state restored is the one from before construction)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self._previous = _multithreading[0]
+        _multithreading[0] = mode
+
+    def __call__(self, function):
+        _multithreading[0] = self._previous  # a decorator leaves the caller's flag alone
+        return super().__call__(function)
+
+    def __enter__(self):
+        _multithreading[0] = self.mode
+
+    def __exit__(self, exception_type, exception_value, traceback):
+        _multithreading[0] = self._previous
+
+    def clone(self):
+        return type(self)(self.mode)
+
+
+def is_view_replay_enabled():
+    """Whether views of views are rebuilt by replaying view ops (never here, as PyTorch's
+    default)."""
+    return False

@@ -3,6 +3,7 @@ op's forward (``Op.apply``), every backward node (``autograd::engine::evaluate_f
 and every ``record_function`` block becomes a timed event; ``key_averages().table()`` prints
 PyTorch's table (self and total CPU time per name). Nothing is wrapped while no profile runs, so
 the profiler costs nothing otherwise."""
+import enum
 import functools
 import json
 import os
@@ -13,7 +14,32 @@ from .. import _grad_state
 from .function import Op
 from .node import Node
 
-__all__ = ["EventList", "FunctionEvent", "FunctionEventAvg", "profile", "record_function"]
+__all__ = ["DeviceType", "EventList", "FunctionEvent", "FunctionEventAvg", "ProfilerActivity",
+           "ProfilerState", "profile", "record_function"]
+
+
+class ProfilerActivity(enum.Enum):
+    """What torch.profiler records: ember computes, and records, on the CPU only."""
+
+    CPU = 0
+    XPU = 1
+    MTIA = 2
+    CUDA = 3
+    HPU = 4
+    PrivateUse1 = 5
+
+
+# c10's device types and the autograd profiler's states, as torch.autograd names them.
+DeviceType = enum.IntEnum("DeviceType", [
+    ("CPU", 0), ("CUDA", 1), ("MKLDNN", 2), ("OPENGL", 3), ("OPENCL", 4), ("IDEEP", 5),
+    ("HIP", 6), ("FPGA", 7), ("MAIA", 8), ("XLA", 9), ("Vulkan", 10), ("Metal", 11), ("XPU", 12),
+    ("MPS", 13), ("Meta", 14), ("HPU", 15), ("VE", 16), ("Lazy", 17), ("IPU", 18), ("MTIA", 19),
+    ("PrivateUse1", 20)], module=__name__)
+ProfilerState = enum.IntEnum("ProfilerState", [
+    ("Disabled", 0), ("CPU", 1), ("CUDA", 2), ("NVTX", 3), ("ITT", 4), ("PRIVATEUSE1", 5),
+    ("KINETO", 6), ("KINETO_GPU_FALLBACK", 7), ("KINETO_PRIVATEUSE1_FALLBACK", 8),
+    ("KINETO_PRIVATEUSE1", 9)], module=__name__)
+DeviceType.__str__ = ProfilerState.__str__ = enum.Enum.__str__  # "DeviceType.CPU", as PyTorch
 
 _lock = threading.Lock()
 _active = []  # the profiles recording now, innermost last

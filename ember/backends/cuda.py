@@ -114,3 +114,32 @@ def _switched_kernels(enable_flash, enable_math, enable_mem_efficient, enable_cu
         yield {}
     finally:
         _SDP.update(saved)
+
+
+class SDPAParams:
+    """The arguments of one scaled_dot_product_attention call, as the ``can_use_*`` checks
+    take them."""
+
+    def __init__(self, query, key, value, attn_mask, dropout, is_causal, enable_gqa=False):
+        self.query = query
+        self.key = key
+        self.value = value
+        self.attn_mask = attn_mask
+        self.dropout = dropout
+        self.is_causal = is_causal
+        self.enable_gqa = enable_gqa
+
+
+def can_use_flash_attention(params, debug=False):
+    """Whether the fused flash kernel could run these arguments: never without CUDA."""
+    return False
+
+
+def can_use_efficient_attention(params, debug=False):
+    """Whether the memory-efficient kernel could run these arguments: never without CUDA."""
+    return False
+
+
+def can_use_cudnn_attention(params, debug=False):
+    """Whether cuDNN's attention kernel could run these arguments: never without CUDA."""
+    return False

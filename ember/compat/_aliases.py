@@ -51,6 +51,9 @@ TABLE = {
     # the pre-2.0 package of function transforms that PyTorch still ships beside torch.func
     "functorch": ("ember.func._functorch",),
     "torch.storage": ("ember._storage",),
+    "torch.nn.utils.spectral_norm": ("ember.nn.utils.weight_norm",),
+    # torch.functional: einsum, norm, split, stft, unique... (ember's top-level functions)
+    "torch.functional": ("ember",),
     # torch's older spellings of torch.ao's quantization and quantized layers.
     "torch.quantization": ("ember.ao.quantization",),
     "torch.nn.quantized": ("ember.ao.nn.quantized",),
@@ -62,6 +65,9 @@ TABLE = {
     "torch._dynamo.eval_frame": ("ember._dynamo_eval_frame",),
     "torch._inductor": ("ember._inductor",),
     "torch._inductor.config": ("ember._inductor_config",),
+    # torch's private helpers that programs import (_flatten_dense_tensors for all-reduce)
+    "torch._utils": ("ember._utils",),
+    "torch.__future__": ("ember.__future__",),
     # custom ops' namespaces (ember.ops is ember's own op package)
     "torch.ops": ("ember._torch_ops",),
 }

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._device import device as ember_device
-from .._dtype import _BY_NAME, _QUANTIZED, dtype as _ember_dtype
+from .._dtype import _BY_NAME, _QUANTIZED, _SHELL, dtype as _ember_dtype
 from ..tensor import Size, Tensor
 from .files import MAX_ARRAY_BYTES, MAX_DIMENSIONS, Corrupt, Unsafe, read_into, short
 from .locations import Storage, UnknownLocation, restore_array
@@ -117,7 +117,7 @@ def numpy_dtype_for(name):
     if name == "bfloat16" and "bfloat16" not in _BY_NAME:
         return np.dtype(np.uint16), np.dtype(np.float32)
     found = _BY_NAME.get(name)
-    if found is None or found.name != name or found in _QUANTIZED:
+    if found is None or found.name != name or found in _QUANTIZED or found in _SHELL:
         raise Corrupt(f"it holds a tensor of dtype torch.{name}, which ember does not have")
     return found.numpy, found.numpy
 

@@ -36,7 +36,8 @@ from .modules import (  # noqa: F401,E402
 from .modules import Fold, Unfold  # noqa: F401,E402
 from .modules import (  # noqa: F401,E402
     CTCLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
-from .modules import LocalResponseNorm, RReLU  # noqa: F401,E402
+from .modules import Container, CrossMapLRN2d, LocalResponseNorm, RReLU  # noqa: F401,E402
+from .modules import factory_kwargs  # noqa: F401,E402
 from .modules import EmbeddingBag  # noqa: F401,E402
 from .modules import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: F401,E402
 from .modules import LPPool1d, LPPool2d, LPPool3d  # noqa: F401,E402

@@ -19,11 +19,11 @@ from .elementwise.extrema import maximum
 from .linalg import _check_square, eigvalsh, inverse, matmul
 from . import reduce as _reduce
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
-from .shape import require_tensor, tril
+from .shape import cat, require_tensor, tril
 
 __all__ = ["cholesky_inverse", "cholesky_solve", "cond", "geqrf", "householder_product",
            "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_legacy", "lu_solve", "lu_solve_legacy", "lu_unpack", "matrix_exp",
-           "matrix_norm", "matrix_rank", "pinv", "pinverse", "qr", "qr_legacy", "solve_triangular",
+           "matrix_norm", "matrix_rank", "ormqr", "pinv", "pinverse", "qr", "qr_legacy", "solve_triangular",
            "svd", "svd_legacy", "svdvals", "triangular_solve", "vander"]
 
 SVDResult = _return_type("linalg_svd", "(U, S, Vh), like torch.return_types.linalg_svd.", "U",
@@ -999,3 +999,29 @@ def matrix_rank_removed(input, tol=None, symmetric=False, *, out=None):
         "This function was deprecated since version 1.9 and is now removed.\nPlease use the "
         "`torch.linalg.matrix_rank` function instead. The parameter 'symmetric' was renamed in "
         "`torch.linalg.matrix_rank()` to 'hermitian'.")
+
+
+def ormqr(input, tau, other, left=True, transpose=False):
+    """op(Q) @ other (``left``) or other @ op(Q), Q the square product of the Householder
+    reflectors (``input``, ``tau``) that geqrf gives and op a transpose where asked: Q is made
+    whole by householder_product with identity reflectors (tau 0) after the given ones, so the
+    result is differentiable in all three."""
+    require_tensor(input, "ormqr", "input")
+    require_tensor(tau, "ormqr", "tau")
+    require_tensor(other, "ormqr", "other")
+    rows = input.shape[-2]
+    reflectors = _padded(input[..., :, :min(input.shape[-1], rows)], rows)
+    scales = _padded(tau[..., :rows], rows)
+    Q = householder_product(reflectors, scales)
+    if transpose:
+        Q = Q.mT
+    return matmul(Q, other) if left else matmul(other, Q)
+
+
+def _padded(tensor, length):
+    """``tensor`` with zeros appended along its last dim up to ``length``."""
+    missing = length - tensor.shape[-1]
+    if not missing:
+        return tensor
+    zeros = Tensor._wrap(np.zeros(tuple(tensor.shape[:-1]) + (missing,), tensor._data.dtype))
+    return cat([tensor, zeros], -1)

@@ -21,6 +21,11 @@ __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain
            "logdet", "matmul", "matrix_power", "mm", "mv", "outer", "slogdet", "tensordot", "vdot"]
 
 
+class LinAlgError(RuntimeError):
+    """A matrix that a linear-algebra function cannot take (singular, not positive-definite):
+    torch.linalg.LinAlgError, a RuntimeError as in PyTorch."""
+
+
 def matmul_arrays(a, b):
     """``np.matmul``, with float16 and bfloat16 multiplied in float32 (BLAS) and the result
     rounded once, as PyTorch's CPU kernels compute them (NumPy has no float16 BLAS and would
@@ -740,7 +745,7 @@ class Inverse(Op):
         try:
             out = np.linalg.inv(x)
         except np.linalg.LinAlgError:
-            raise RuntimeError("linalg.inv: The diagonal element is zero, the inversion could not "
+            raise LinAlgError("linalg.inv: The diagonal element is zero, the inversion could not "
                                "be completed because the input matrix is singular.") from None
         ctx.save_for_backward(out)
         return out
@@ -821,7 +826,7 @@ class Solve(Op):
         try:
             out = np.linalg.solve(a, columns)
         except np.linalg.LinAlgError:
-            raise RuntimeError("torch.linalg.solve: The solver failed because the input matrix is "
+            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is "
                                "singular.") from None
         out = out[..., 0] if vector else out
         ctx.save_for_backward(a, out)
@@ -1009,10 +1014,10 @@ class Cholesky(Op):
         try:
             lower = np.linalg.cholesky(x)
         except np.linalg.LinAlgError:
-            raise RuntimeError("linalg.cholesky: The factorization could not be completed because "
+            raise LinAlgError("linalg.cholesky: The factorization could not be completed because "
                                "the input is not positive-definite.") from None
         if not np.isfinite(lower).all():
-            raise RuntimeError("linalg.cholesky: The factorization could not be completed because "
+            raise LinAlgError("linalg.cholesky: The factorization could not be completed because "
                                "the input is not positive-definite (it holds NaN or inf).")
         ctx.upper = upper
         ctx.dtype = x.dtype

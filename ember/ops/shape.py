@@ -18,7 +18,7 @@ from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
 from .index import getitem, index_select, require_tensor
 
-__all__ = ["as_strided", "as_strided_", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
+__all__ = ["as_strided", "as_strided_", "as_strided_scatter", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag",
            "broadcast_shapes", "broadcast_tensors", "broadcast_to", "cartesian_prod", "cat",
            "chunk", "column_stack", "combinations", "concat", "concatenate", "diag", "diag_embed",
            "diagflat", "diagonal", "diagonal_scatter", "diff", "dsplit", "dstack", "expand",
@@ -1753,6 +1753,50 @@ def _scatter_into_region(operation, input, source, locate):
         raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = "
                            f"{list(source._data.shape)}, slice size = {list(region_shape)}")
     return ScatterIntoRegion.apply(input, source, locate)
+
+
+class _StridedRegion:
+    """The elements that ``as_strided(size, stride, storage_offset)`` reads from a copy of an
+    array laid out as that array is, as a key of logical indices (so it addresses the same
+    elements of a gradient of any layout)."""
+
+    def __init__(self, array, shape, strides, offset):
+        clone = np.empty_like(array, order="K")
+        itemsize = clone.itemsize
+        positions = _storage_positions(clone.shape, [step // itemsize for step in clone.strides],
+                                       0)
+        logical = np.empty(clone.size, np.int64)
+        logical[positions.reshape(-1)] = np.arange(clone.size)
+        read = _storage_positions(shape, strides, offset)
+        if read.size and int(read.max()) >= clone.size:
+            needed = int(read.max()) + 1
+            raise RuntimeError(f"setStorage: sizes {list(shape)}, strides {list(strides)}, "
+                               f"storage offset {offset}, and itemsize {itemsize} requiring a "
+                               f"storage size of {needed * itemsize} are out of bounds for "
+                               f"storage of size {clone.size * itemsize}")
+        self.key = np.unravel_index(logical[read], clone.shape)
+
+    def __call__(self, array):
+        return array, self.key
+
+
+def as_strided_scatter(input, src, size, stride, storage_offset=None):
+    """``input`` with the elements that ``as_strided(size, stride, storage_offset)`` views in a
+    copy of it (laid out as ``input`` is, offset 0) replaced by ``src``."""
+    require_tensor(input, "as_strided_scatter")
+    shape = _shape_arg((size,), "as_strided_scatter", "size")
+    strides = _shape_arg((stride,), "as_strided_scatter", "stride")
+    offset = 0 if storage_offset is None else \
+        require_int(storage_offset, "as_strided_scatter", "storage_offset", 5)
+    if len(shape) != len(strides):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if min(strides, default=0) < 0:
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
+                           f"strides: {list(strides)}")
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    region = _StridedRegion(input._data, shape, strides, offset)
+    return _scatter_into_region("as_strided_scatter", input, src, region)
 
 
 class _Region:

@@ -503,6 +503,17 @@ class SparseTensor(SparseLayoutMethods, Tensor):
     def _matmul(input, other, operation="matmul"):
         return matmul(input, other, operation)
 
+    def smm(self, mat):
+        """This sparse matrix times a dense one, as a sparse result holding every column of
+        each row that has an entry here (zeros included, uncoalesced, as PyTorch's)."""
+        product = matmul(self, mat, "smm")
+        rows = np.unique(self.coalesce()._indices()._data[0])
+        columns = product.shape[1]
+        indices = np.stack([np.repeat(rows, columns), np.tile(np.arange(columns), rows.size)])
+        values = product[Tensor._wrap(indices[0]), Tensor._wrap(indices[1])]
+        return sparse_coo_tensor(Tensor._wrap(indices), values, tuple(product.shape),
+                                 is_coalesced=False)
+
     @staticmethod
     def _from_storage(storage, requires_grad=False):
         tensor = Tensor._wrap(storage, requires_grad)

@@ -11,6 +11,7 @@ warning): backward recomputes and calls ``backward()`` inside, so parameters rec
 gradients in ``.grad`` and only the arguments' gradients flow on through the graph.
 """
 import contextlib
+import enum
 import warnings
 
 from .._random import get_rng_state, set_rng_state
@@ -24,7 +25,41 @@ from ..nn.modules.container import Sequential
 from ..nn.utils.modes import _deliberate_depth
 from ..tensor import Tensor
 
-__all__ = ["checkpoint", "checkpoint_sequential"]
+__all__ = ["CheckpointError", "CheckpointPolicy", "SelectiveCheckpointContext", "checkpoint",
+           "checkpoint_sequential", "create_selective_checkpoint_contexts", "noop_context_fn"]
+
+
+class CheckpointError(RuntimeError):
+    """A recomputation that did not reproduce the checkpointed forward."""
+
+
+class CheckpointPolicy(enum.Enum):
+    """What selective checkpointing does with an op's output: keep it or recompute it."""
+
+    MUST_SAVE = 0
+    PREFER_SAVE = 1
+    MUST_RECOMPUTE = 2
+    PREFER_RECOMPUTE = 3
+    MUST_CPU_OFFLOAD = 4
+    PREFER_CPU_OFFLOAD = 5
+
+
+class SelectiveCheckpointContext:
+    """The context a selective-checkpoint policy function is given: whether it runs in the
+    recomputation."""
+
+    def __init__(self, *, is_recompute, op_output=None):
+        self.is_recompute = is_recompute
+        self.op_output = op_output
+
+
+def create_selective_checkpoint_contexts(policy_fn_or_list, allow_cache_entry_mutation=False):
+    """The ``context_fn`` pair of selective checkpointing (ops to save instead of recompute).
+    ember's checkpoint recomputes every op, which gives the same values and gradients, so the
+    policy is checked and the contexts are empty ones."""
+    if not (callable(policy_fn_or_list) or isinstance(policy_fn_or_list, list)):
+        raise TypeError("policy_fn_or_list must be either a function or a list of ops.")
+    return contextlib.nullcontext(), contextlib.nullcontext()
 
 _USE_REENTRANT_WARNING = (
     "torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. Starting "

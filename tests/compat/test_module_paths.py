@@ -100,9 +100,21 @@ def test_the_same_class_under_every_path(ember_torch):
 
 
 def test_modules_ember_lacks_are_refused_by_name(ember_torch):
-    for path in ("torch.fx", "torch.hub", "torch.export"):
+    for path in ("torch.fx", "torch.export", "torch.package"):
         with pytest.raises(ModuleNotFoundError, match=f"^{path} is not provided by ember$"):
             importlib.import_module(path)
+
+
+def test_hub_model_zoo_functional_and_spectral_norm_paths(ember_torch):
+    assert importlib.import_module("torch.hub").load_state_dict_from_url is \
+        importlib.import_module("torch.utils.model_zoo").load_url
+    assert importlib.import_module("torch.functional").einsum is ember.einsum
+    assert importlib.import_module("torch.nn.utils.spectral_norm").spectral_norm is \
+        ember.nn.utils.spectral_norm
+    assert ember_torch.hub.load is ember.hub.load
+    assert importlib.import_module("torch._utils")._flatten_dense_tensors is \
+        ember._utils._flatten_dense_tensors
+    assert importlib.import_module("torch.futures").Future is ember.futures.Future
 
 
 def test_paths_match_torchs_objects(torch):

@@ -580,3 +580,364 @@ def test_compiled_module_checks_take_the_uncompiled_branch(ember_torch):
     compiled = ember_torch.compile(model)
     assert not isinstance(compiled, ember_torch._dynamo.eval_frame.OptimizedModule)
     assert compiled is model and OptimizedModule is ember_torch._dynamo.eval_frame.OptimizedModule
+
+
+def _plain(value):
+    """A result as plain data to compare across libraries: a tensor as (dtype, shape, values),
+    a library's repr with its name as torch's, sequences item by item."""
+    if isinstance(value, (tuple, list)):
+        return type(value).__name__, [_plain(item) for item in value]
+    if hasattr(value, "tolist") and hasattr(value, "dtype") and hasattr(value, "shape"):
+        return (str(value.dtype).split(".")[-1], tuple(value.shape),
+                np.round(np.asarray(value.detach().tolist(), dtype=complex), 4).tolist())
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return value.replace("ember", "torch") if isinstance(value, str) else value
+    return repr(value).replace("ember", "torch")
+
+
+def _first_line(outcome):
+    """The outcome with an error's message cut to its first sentence."""
+    if outcome[0] == "value":
+        return outcome
+    return outcome[:2] + (outcome[2].split("\n")[0].split(". ")[0],)
+
+
+def _grid(lib):
+    return lib.arange(24.0).reshape(2, 3, 4)
+
+
+# Public names that real programs reach and PyTorch 2.13's CPU build answers without a device.
+SPELLINGS = {
+    "Stream()": lambda lib: lib.Stream(),
+    "Stream attributes": lambda lib: (lib.Stream().stream_id, lib.Stream().device_index,
+                                      lib.Stream().device_type, lib.Stream("cpu").device,
+                                      lib.Stream().query(), lib.Stream().synchronize()),
+    "Stream(meta)": lambda lib: (lib.Stream(device="meta"), lib.Stream(device="meta").device_type),
+    "Stream equality": lambda lib: (lib.Stream() == lib.Stream(), lib.Stream() == 1,
+                                    hash(lib.Stream()) == hash(lib.Stream())),
+    "Stream context": lambda lib: lib.Stream().__enter__(),
+    "Stream(cuda)": lambda lib: lib.Stream(device="cuda"),
+    "Stream(mps)": lambda lib: lib.Stream(device="mps"),
+    "Stream(0)": lambda lib: lib.Stream(0),
+    "Stream(priority)": lambda lib: lib.Stream(priority="a"),
+    "Stream.record_event": lambda lib: lib.Stream().record_event(),
+    "Stream.wait_stream": lambda lib: lib.Stream().wait_stream(lib.Stream()),
+    "Stream.wait_event": lambda lib: lib.Stream().wait_event(lib.Event()),
+    "Stream.native_handle": lambda lib: lib.Stream().native_handle,
+    "Event()": lambda lib: (lib.Event(), lib.Event(enable_timing=True), lib.Event().query(),
+                            lib.Event().device, lib.Event().synchronize(), lib.Event().wait()),
+    "Event.record": lambda lib: lib.Event().record(),
+    "Event.elapsed_time": lambda lib: lib.Event().elapsed_time(lib.Event()),
+    "Event.elapsed_time(timing)": lambda lib: lib.Event(enable_timing=True).elapsed_time(
+        lib.Event(enable_timing=True)),
+    "Event(cuda)": lambda lib: lib.Event(device="cuda"),
+    "Event(enable_timing=1)": lambda lib: lib.Event(enable_timing=1),
+    "Event.ipc_handle": lambda lib: lib.Event().ipc_handle(),
+    "SymInt isinstance": lambda lib: (isinstance(3, lib.SymInt), isinstance(3.0, lib.SymFloat),
+                                      isinstance(True, lib.SymBool)),
+    "AcceleratorError": lambda lib: issubclass(lib.AcceleratorError, RuntimeError),
+    "build flags": lambda lib: (lib.has_lapack, lib.has_mkl, lib.has_openmp, lib.has_spectral,
+                                lib.compiled_with_cxx11_abi(), lib.is_vulkan_available(),
+                                lib.init_num_threads(), lib.is_distributed(lib.ones(2)),
+                                lib.legacy_contiguous_format),
+    "sym_sqrt": lambda lib: (lib.sym_sqrt(2), lib.sym_sqrt(4)),
+    "set_anomaly_enabled": lambda lib: (lib.set_anomaly_enabled(True, False),
+                                        lib.is_anomaly_enabled(),
+                                        lib.is_anomaly_check_nan_enabled(),
+                                        lib.set_anomaly_enabled(False),
+                                        lib.is_anomaly_enabled(),
+                                        lib.is_anomaly_check_nan_enabled()),
+    "empty_permuted": lambda lib: (lib.empty_permuted((2, 3, 4), (2, 0, 1)).stride(),
+                                   lib.empty_permuted((2, 3), (1, 0), dtype=lib.int64).dtype,
+                                   lib.empty_permuted((2, 3), (1, 0),
+                                                      requires_grad=True).requires_grad),
+    "empty_permuted(duplicate)": lambda lib: lib.empty_permuted((2, 3), (0, 0)),
+    "empty_permuted(length)": lambda lib: lib.empty_permuted((2, 3), (0, 1, 2)),
+    "empty_permuted(range)": lambda lib: lib.empty_permuted((2, 3), (1, -1)),
+    "norm_except_dim": lambda lib: [lib.norm_except_dim(_grid(lib), 2, dim) for dim in
+                                    (0, 1, 2, -2, -1)] + [lib.norm_except_dim(_grid(lib), 3, 1),
+                                                          lib.norm_except_dim(_grid(lib))],
+    "norm_except_dim(pow)": lambda lib: lib.norm_except_dim(_grid(lib), 2.0, 1),
+    "norm_except_dim(dim)": lambda lib: lib.norm_except_dim(_grid(lib), 2, 3),
+    "as_strided_copy": lambda lib: lib.as_strided_copy(lib.arange(6.0), (2, 2), (1, 2)),
+    "as_strided_scatter": lambda lib: (
+        lib.as_strided_scatter(lib.zeros(6), lib.ones(2, 2), (2, 2), (1, 2)),
+        lib.arange(6.0).as_strided_scatter(lib.ones(2, 2), (2, 2), (1, 2), 1),
+        lib.as_strided_scatter(lib.zeros(3, 2).t(), lib.arange(4.0).reshape(2, 2), (2, 2),
+                               (1, 2)),
+        lib.as_strided_scatter(lib.zeros(2, 3), lib.ones(3), (3,), (2,), 0)),
+    "as_strided_scatter(size)": lambda lib: lib.as_strided_scatter(lib.zeros(6), lib.ones(2, 3),
+                                                                   (2, 2), (1, 2)),
+    "resize_as_": lambda lib: (lib.resize_as_(lib.arange(6.0), lib.ones(2, 3)).shape,),
+    "conj_physical_": lambda lib: (lib.conj_physical_(lib.tensor([1 + 2j])),
+                                   lib.tensor([1 - 1j]).conj_physical_(),
+                                   lib.ones(2).conj_physical_()),
+    "i0_": lambda lib: lib.i0_(lib.tensor([0.0, 1.0, 2.5])),
+    "unsafe_split_with_sizes": lambda lib: (
+        lib.unsafe_split_with_sizes(lib.arange(5), [2, 3]),
+        lib.arange(6).reshape(2, 3).unsafe_split_with_sizes([1, 2], 1)),
+    "resize": lambda lib: (lib.arange(6.0).resize(2, 3), lib.arange(6.0).resize_as(lib.ones(3, 2)),
+                           lib.arange(6.0).reshape(2, 3).t().resize(6)),
+    "resize(tuple)": lambda lib: lib.arange(6.0).resize((3, 2)),
+    "resize(count)": lambda lib: lib.arange(6.0).resize(7),
+    "resize_as(count)": lambda lib: lib.ones(2).resize_as(lib.ones(3)),
+    "resize grad_fn": lambda lib: lib.arange(6.0, requires_grad=True).resize(2, 3).grad_fn.name(),
+    "volatile": lambda lib: lib.ones(2).volatile,
+    "record_stream(Stream)": lambda lib: lib.ones(2).record_stream(lib.Stream()),
+    "record_stream(int)": lambda lib: lib.ones(2).record_stream(1),
+    "storage_type": lambda lib: [lib.ones(2, dtype=dtype).storage_type().__name__ for dtype in
+                                 (lib.float32, lib.int64, lib.bool, lib.float16, lib.uint8)],
+    "legacy storages": lambda lib: (lib.FloatStorage([1, 2, 3]), lib.FloatStorage(),
+                                    lib.LongStorage.dtype, lib.DoubleStorage(3).fill_(2).tolist(),
+                                    lib.Storage.__name__, len(lib.IntStorage(4)),
+                                    isinstance(lib.ones(2).storage(), lib.FloatStorage),
+                                    isinstance(lib.ones(2).storage(), lib.LongStorage),
+                                    isinstance(lib.ByteStorage(1), lib.TypedStorage)),
+    "ormqr": lambda lib: _ormqr(lib),
+    "while_loop": lambda lib: lib.while_loop(lambda i, x: i < 3, lambda i, x: (i + 1, x * 2),
+                                             (lib.tensor(0), lib.ones(2))),
+    "fork and wait": lambda lib: (lib.wait(lib.fork(lambda x: x + 1, lib.ones(2))),
+                                  lib.jit.wait(lib.jit.fork(lambda x: x * 3, lib.ones(1))),
+                                  lib.jit.fork(len, [1]).done()),
+    "to_dlpack": lambda lib: lib.from_dlpack(lib.to_dlpack(lib.arange(3.0))),
+    "conv_tbc": lambda lib: lib.conv_tbc(lib.arange(30.0).reshape(5, 2, 3) / 10,
+                                         lib.arange(36.0).reshape(3, 3, 4) / 20, lib.ones(4), 1),
+    "native_channel_shuffle": lambda lib: lib.native_channel_shuffle(
+        lib.arange(8.0).reshape(1, 4, 2), 2),
+    "copies": lambda lib: (lib.view_as_real_copy(lib.tensor([1 + 2j, 3 - 1j])),
+                           lib.view_as_complex_copy(lib.tensor([[1.0, 2.0]])),
+                           lib.values_copy(lib.tensor([[0.0, 2.0], [3.0, 0.0]])
+                                           .to_sparse_csr()),
+                           lib.crow_indices_copy(lib.tensor([[0.0, 2.0], [3.0, 0.0]])
+                                                 .to_sparse_csr()),
+                           lib.col_indices_copy(lib.tensor([[0.0, 2.0], [3.0, 0.0]])
+                                                .to_sparse_csr())),
+    "values_copy(coo)": lambda lib: lib.values_copy(lib.tensor([[0.0, 2.0]]).to_sparse()),
+    "indices_copy(coo)": lambda lib: lib.indices_copy(lib.tensor([[0.0, 2.0]]).to_sparse()),
+    "grad_dtype": lambda lib: (lib.ones(2).grad_dtype, lib.ones(2, dtype=lib.int64).grad_dtype),
+    "xpu()": lambda lib: lib.ones(2).xpu(),
+    "mtia()": lambda lib: lib.ones(2).mtia(),
+    "ipu()": lambda lib: lib.ones(2).ipu(),
+    "autograd enums": lambda lib: (lib.autograd.ProfilerActivity is lib.profiler.ProfilerActivity,
+                                   sorted((name, int(item)) for name, item in
+                                          lib.autograd.DeviceType.__members__.items()),
+                                   sorted((name, int(item)) for name, item in
+                                          lib.autograd.ProfilerState.__members__.items())),
+    "map2_": lambda lib: _map2(lib),
+    "map2_(requires_grad)": lambda lib: lib.ones(2, requires_grad=True).map2_(
+        lib.ones(2), lib.ones(2), lambda *values: 1.0),
+    "reinforce": lambda lib: lib.ones(2).reinforce(1),
+    "module_load": lambda lib: _module_load(lib),
+    "sparse_mask": lambda lib: _sparse_facts(lib.arange(4.0).reshape(2, 2).sparse_mask(
+        lib.tensor([[0.0, 1.0], [2.0, 0.0]]).to_sparse())),
+    "smm": lambda lib: _sparse_facts(lib.tensor([[1.0, 0.0], [2.0, 3.0]]).to_sparse().smm(
+        lib.arange(6.0).reshape(2, 3))),
+    "smm(dense)": lambda lib: lib.ones(2, 2).smm(lib.ones(2, 2)),
+    "layouts": lambda lib: (lib.sparse_csc, lib.sparse_bsr, lib.sparse_bsc, lib.jagged,
+                            lib.sparse_csc is lib.sparse_csr),
+    "Tag": lambda lib: (str(lib.Tag.core), int(lib.Tag.pt2_compliant_tag),
+                        sorted((name, int(tag)) for name, tag in lib.Tag.__members__.items())),
+    "deprecated autocast setters": lambda lib: _autocast_spellings(lib),
+    "set_autocast_cpu_enabled(1)": lambda lib: lib.set_autocast_cpu_enabled(1),
+}
+
+
+def _autocast_spellings(lib):
+    answers = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lib.set_autocast_cpu_enabled(True)
+        answers.append(lib.is_autocast_cpu_enabled())
+        lib.set_autocast_cpu_enabled(False)
+        lib.set_autocast_cpu_dtype(lib.float16)
+        answers.append(lib.get_autocast_cpu_dtype())
+        lib.set_autocast_cpu_dtype(lib.bfloat16)
+        lib.set_autocast_gpu_dtype(lib.bfloat16)
+        answers.append(lib.get_autocast_gpu_dtype())
+        lib.set_autocast_gpu_dtype(lib.float16)
+        answers += [lib.autocast_increment_nesting(), lib.autocast_increment_nesting(),
+                    lib.autocast_decrement_nesting(), lib.autocast_decrement_nesting()]
+        answers += [lib.is_autocast_ipu_enabled(), lib.is_autocast_xla_enabled(),
+                    lib.get_autocast_ipu_dtype(), lib.get_autocast_xla_dtype()]
+        lib.set_autocast_ipu_enabled(True)
+        answers.append(lib.is_autocast_ipu_enabled())
+        lib.set_autocast_ipu_enabled(False)
+        lib.set_autocast_xla_dtype(lib.float16)
+        answers.append(lib.get_autocast_xla_dtype())
+        lib.set_autocast_xla_dtype(lib.bfloat16)
+    answers.append([str(warning.message).split(" (Triggered")[0] for warning in caught])
+    return answers
+
+
+def _map2(lib):
+    x = lib.zeros(2, 2)
+    result = x.map2_(lib.ones(1, 2), lib.arange(2.0), lambda s, u, v: s + u * 10 + v)
+    return result is x, x
+
+
+def _module_load(lib):
+    x, other = lib.zeros(2), lib.ones(2)
+    copied = x.module_load(other)
+    assigned = lib.zeros(2).module_load(other, assign=True)
+    return (x, copied, copied.data_ptr() == x.data_ptr(), assigned.data_ptr() == other.data_ptr(),
+            copied.requires_grad)
+
+
+def _sparse_facts(tensor):
+    return (str(tensor.layout).split(".")[-1], tensor.is_coalesced(), tensor.to_dense(),
+            tensor._nnz())
+
+
+def _ormqr(lib):
+    generator = np.random.default_rng(6)
+    tall, wide = generator.standard_normal((4, 3)), generator.standard_normal((3, 5))
+    other = lib.tensor(generator.standard_normal((4, 2)))
+    results = []
+    for matrix in (tall, wide):
+        reflectors, tau = lib.geqrf(lib.tensor(matrix))
+        rows = matrix.shape[0]
+        other = lib.tensor(generator.standard_normal((rows, 2)))
+        results += [lib.ormqr(reflectors, tau, other),
+                    lib.ormqr(reflectors, tau, other, transpose=True),
+                    reflectors.ormqr(tau, other.T, left=False),
+                    lib.ormqr(reflectors, tau, other.T, False, True)]
+    return results
+
+
+def test_from_file_like_torch(torch, tmp_path):
+    path = tmp_path / "values.bin"
+    np.arange(6, dtype=np.float32).tofile(path)
+    for library in (ember, torch):
+        assert library.from_file(str(path), size=6).tolist() == list(range(6))
+        assert library.from_file(str(path), False, 4).tolist() == [0.0, 1.0, 2.0, 3.0]
+        assert library.from_file(str(path), size=3, dtype=library.int32).dtype == library.int32
+        assert tuple(library.from_file(str(path)).shape) == (0,)
+        with pytest.raises(RuntimeError, match="is smaller than the required mapping size <40>"):
+            library.from_file(str(path), size=10)
+    shared = ember.from_file(str(path), True, 6)
+    shared[0] = 100.0
+    assert np.fromfile(path, dtype=np.float32)[0] == 100.0
+
+
+def test_ormqr_is_differentiable():
+    generator = np.random.default_rng(7)
+    reflectors, tau = ember.geqrf(ember.tensor(generator.standard_normal((4, 3))))
+    inputs = (reflectors.detach().requires_grad_(), tau.detach().requires_grad_(),
+              ember.tensor(generator.standard_normal((4, 2)), requires_grad=True))
+    assert ember.autograd.gradcheck(lambda a, t, c: ember.ormqr(a, t, c, True, True), inputs)
+
+
+@pytest.mark.parametrize("name", sorted(SPELLINGS))
+def test_spellings_like_torch(torch, name):
+    theirs = _first_line(_outcome(lambda lib: _plain(SPELLINGS[name](lib)), torch))
+    ours = _first_line(_outcome(lambda lib: _plain(SPELLINGS[name](lib)), ember))
+    assert ours == theirs
+
+
+def test_resize_and_as_strided_scatter_gradients(torch):
+    """resize's gradient is the output's reshaped back; as_strided_scatter's is the output's
+    outside the region for ``input`` and the region's for ``src`` (float64, vs PyTorch)."""
+    rng = np.random.default_rng(0)
+    base, source = rng.standard_normal(6), rng.standard_normal((2, 2))
+    weights = rng.standard_normal(6)
+    grads = []
+    for library in (ember, torch):
+        x = library.tensor(base, requires_grad=True)
+        y = library.tensor(source, requires_grad=True)
+        out = library.as_strided_scatter(x * 1, y, (2, 2), (1, 2), 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (out * library.tensor(weights)).resize(2, 3).sum().backward()
+        grads.append((x.grad.numpy(), y.grad.numpy()))
+    # src's gradient as PyTorch's; input's is the output's outside the region (PyTorch 2.13
+    # gives the region's instead, which fails its own gradcheck), checked by gradcheck below.
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+    region = np.zeros(6, bool)
+    region[1:5] = True
+    np.testing.assert_allclose(grads[0][0], np.where(region, 0.0, weights), rtol=1e-12)
+    inputs = (ember.tensor(base, requires_grad=True), ember.tensor(source, requires_grad=True))
+    assert ember.autograd.gradcheck(
+        lambda a, b: ember.as_strided_scatter(a, b, (2, 2), (1, 2), 1), inputs)
+
+
+def test_lobpcg_finds_pytorchs_eigenpairs(torch):
+    """The same eigenvalues and (up to sign) B-orthonormal eigenvectors as torch.lobpcg, and
+    the eigenvalues' gradient."""
+    generator = np.random.default_rng(8)
+    square = generator.standard_normal((12, 12))
+    matrix = square @ square.T + np.eye(12)
+    weights = generator.standard_normal((12, 12))
+    metric = weights @ weights.T / 12 + np.eye(12)
+    for options in ({"k": 2}, {"k": 2, "largest": False}, {"k": 3, "B": metric}):
+        results = []
+        for library in (ember, torch):
+            A = library.tensor(matrix, requires_grad=True)
+            given = {key: library.tensor(value) if isinstance(value, np.ndarray) else value
+                     for key, value in options.items()}
+            torch.manual_seed(0)
+            values, vectors = library.lobpcg(A, **given)
+            if "B" in options:  # PyTorch has no backward for the generalized problem
+                with pytest.raises(ValueError, match="does not support backward with B != I"):
+                    values.sum().backward()
+                gradient = None
+            else:
+                values.sum().backward()
+                gradient = A.grad.numpy()
+            results.append((values.detach().numpy(), vectors.detach().numpy(), gradient))
+        (ours, our_vectors, our_grad), (theirs, their_vectors, their_grad) = results
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+        overlap = our_vectors.T @ (metric if "B" in options else np.eye(12)) @ their_vectors
+        np.testing.assert_allclose(np.abs(np.diag(overlap)), 1.0, rtol=1e-5)
+        if our_grad is not None:
+            np.testing.assert_allclose(our_grad, their_grad, atol=1e-5)
+    with pytest.raises(ValueError, match="smaller than 3 x the number of requested eigenpairs"):
+        ember.lobpcg(ember.tensor(matrix), k=5)
+
+
+def test_futures_like_torch(torch):
+    for library in (ember, torch):
+        Future = library.futures.Future
+        assert library.jit.Future is Future and Future[int] is not None
+        first = Future()
+        assert not first.done()
+        chained = first.then(lambda done: done.value() * 2)
+        seen = []
+        first.add_done_callback(lambda done: seen.append(done.value()))
+        first.set_result(5)
+        assert (first.done(), first.wait(), chained.wait(), seen) == (True, 5, 10, [5])
+        with pytest.raises(RuntimeError, match="mark a completed Future as complete again"):
+            first.set_result(6)
+        failed = Future()
+        failed.set_exception(ValueError("broken"))
+        with pytest.raises(ValueError, match="broken"):
+            failed.wait()
+        assert failed.then(lambda done: done.value()).done()
+        gathered = library.futures.collect_all([first, chained]).wait()
+        assert [future.value() for future in gathered] == [5, 10]
+        assert library.futures.wait_all([first, chained]) == [5, 10]
+        forked = library.jit.fork(lambda x: x + 1, 2)
+        assert forked.done() and library.jit.wait(forked) == 3
+
+
+def test_private_utils_that_programs_import_like_torch(torch):
+    """torch._utils' flattening of gradients for a collective and its device-index helper."""
+    import torch._utils as theirs_utils
+    from ember import _utils as ours_utils
+    for library, helpers in ((ember, ours_utils), (torch, theirs_utils)):
+        a = library.ones(2, 2, requires_grad=True)
+        b = library.arange(3.0)
+        flat = helpers._flatten_dense_tensors([a * 2, b])
+        assert flat.tolist() == [2.0] * 4 + [0.0, 1.0, 2.0] and flat.requires_grad
+        single = helpers._flatten_dense_tensors([b])
+        assert single.data_ptr() == b.data_ptr() and tuple(single.shape) == (3,)
+        pieces = helpers._unflatten_dense_tensors(flat.detach(), [a, b])
+        assert type(pieces) is tuple and [tuple(piece.shape) for piece in pieces] == [(2, 2), (3,)]
+        assert pieces[0].data_ptr() == flat.data_ptr()
+        assert helpers._get_device_index("cpu", allow_cpu=True) == -1
+        assert helpers._get_device_index(3) == 3
+        with pytest.raises(ValueError, match="Expected a non cpu device, but got: cpu"):
+            helpers._get_device_index("cpu")
+        with pytest.raises(ValueError, match="with a specified index or an integer, but got:None"):
+            helpers._get_device_index(None)
+        with pytest.warns(UserWarning, match="torch._utils.is_compiling` is deprecated"):
+            assert helpers.is_compiling() is False

@@ -4,9 +4,11 @@ kernels equal in value), so the choice is recorded in ``torch.backends.cuda``'s 
 restored afterwards, and computation is unchanged."""
 import contextlib
 
-from ...backends.cuda import _SDP, SDPBackend
+from ...backends.cuda import (  # noqa: F401
+    _SDP, SDPAParams, SDPBackend, can_use_efficient_attention, can_use_flash_attention)
 
-__all__ = ["SDPBackend", "WARN_FOR_UNFUSED_KERNELS", "sdpa_kernel"]
+__all__ = ["SDPAParams", "SDPBackend", "WARN_FOR_UNFUSED_KERNELS", "can_use_efficient_attention",
+           "can_use_flash_attention", "sdpa_kernel"]
 
 WARN_FOR_UNFUSED_KERNELS = False
 

@@ -22,6 +22,11 @@ from ._pooling import *  # noqa: F401,F403
 from ._sparse import *  # noqa: F401,F403
 from ._unpooling import *  # noqa: F401,F403
 from ._vision import *  # noqa: F401,F403
+# torch.nn.functional re-exports the __torch_function__ protocol's helpers (functions written
+# in its style call them through F).
+from ...overrides import (  # noqa: F401,E402
+    handle_torch_function, has_torch_function, has_torch_function_unary,
+    has_torch_function_variadic)
 # PyTorch's F has these two private helpers as well; MultiheadAttention uses them.
 from ._attention import _canonical_mask, _none_or_dtype  # noqa: F401
 

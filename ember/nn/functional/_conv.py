@@ -9,8 +9,8 @@ from ...ops.elementwise.casting import autocast_op, computed_in_float32
 from ...tensor import Tensor, warn_once
 from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Geometry, Unfold
 
-__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-           "fold", "unfold"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_tbc", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "fold", "unfold"]
 
 
 def int_tuple(value, count, name, mismatch):
@@ -343,3 +343,24 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"but got input.size(2)={input.shape[2]}.")
     output = Fold.apply(input, output_size, kernel_size, dilation, padding, stride, blocks)
     return output.squeeze(0) if unbatched else output
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """A 1-D convolution of a time-major (T, B, C_in) input with a (K, C_in, C_out) weight and
+    ``pad`` steps of zeros at both ends (fairseq's layout): conv1d with the axes moved."""
+    if input.dim() != 3:
+        raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
+    if weight.dim() != 3:
+        raise RuntimeError("Weight tensor must have 3 dims: kernel_width, in_channels, "
+                           "out_channels.")
+    if bias.dim() != 1:
+        raise RuntimeError("Bias must be 1-D")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError("Input dim 2 (input channels) is not == dim 1 in the weight tensor")
+    if bias.shape[0] != weight.shape[2]:
+        raise RuntimeError("Bias size must equal dim 2 in the weight tensor (output channels).")
+    if pad < 0:  # a negative pad crops the sequence instead
+        input = input[-pad:input.shape[0] + pad]
+        pad = 0
+    output = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return output.permute(2, 0, 1)

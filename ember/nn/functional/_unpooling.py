@@ -7,9 +7,13 @@ import numpy as np
 from ...tensor import Tensor
 from ... import ops
 from ._conv import int_tuple
-from ._pooling import adaptive_max_pool1d, adaptive_max_pool2d, max_pool1d, max_pool2d, max_pool3d
+from ._pooling import (adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d,
+                       fractional_max_pool2d, fractional_max_pool3d, max_pool1d, max_pool2d,
+                       max_pool3d)
 
 __all__ = ["adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+           "adaptive_max_pool3d_with_indices", "fractional_max_pool2d_with_indices",
+           "fractional_max_pool3d_with_indices",
            "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
            "max_unpool1d", "max_unpool2d", "max_unpool3d"]
 
@@ -107,3 +111,19 @@ def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
 
 def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
     return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=True, _random_samples=None):
+    return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True,
+                                 _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=True, _random_samples=None):
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True,
+                                 _random_samples)

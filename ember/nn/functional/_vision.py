@@ -16,8 +16,14 @@ from .._kernels.sampling import (
 from ._conv import check_tensors
 from ._pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
-__all__ = ["affine_grid", "channel_shuffle", "grid_sample", "interpolate", "pixel_shuffle",
-           "pixel_unshuffle", "upsample", "upsample_bilinear", "upsample_nearest"]
+__all__ = ["GRID_SAMPLE_INTERPOLATION_MODES", "GRID_SAMPLE_PADDING_MODES", "affine_grid",
+           "channel_shuffle", "grid_sample", "interpolate", "native_channel_shuffle",
+           "pixel_shuffle", "pixel_unshuffle", "upsample", "upsample_bilinear",
+           "upsample_nearest"]
+
+# grid_sample's modes and ATen's codes for them (torch.grid_sampler takes the codes).
+GRID_SAMPLE_INTERPOLATION_MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
+GRID_SAMPLE_PADDING_MODES = {"zeros": 0, "border": 1, "reflection": 2}
 
 
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
@@ -369,3 +375,6 @@ def upsample_bilinear(input, size=None, scale_factor=None):
     warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
                   "`nn.functional.interpolate` instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+native_channel_shuffle = channel_shuffle

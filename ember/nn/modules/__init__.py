@@ -3,7 +3,7 @@ from .activation import (  # noqa: F401
     ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax,
     Softplus, Tanh)
 from .container import (  # noqa: F401
-    ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential)
+    Container, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential)
 from .dropout import (  # noqa: F401
     AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout)
 from .flatten import Flatten, Unflatten  # noqa: F401
@@ -50,7 +50,7 @@ from .fold import Fold, Unfold  # noqa: F401,E402
 from .loss import (  # noqa: F401,E402
     CTCLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginWithDistanceLoss)
 from .activation import RReLU  # noqa: F401,E402
-from .normalization import LocalResponseNorm  # noqa: F401,E402
+from .normalization import CrossMapLRN2d, LocalResponseNorm  # noqa: F401,E402
 from .sparse import EmbeddingBag  # noqa: F401,E402
 from .pooling import LPPool1d, LPPool2d, LPPool3d  # noqa: F401,E402
 from .pooling import AdaptiveMaxPool3d  # noqa: F401,E402
@@ -67,3 +67,4 @@ from .transformer import (  # noqa: F401,E402
     TransformerEncoderLayer)
 from .loss import LinearCrossEntropyLoss  # noqa: F401,E402
 from .linear_cross_entropy_options import LinearCrossEntropyOptions  # noqa: F401,E402
+from .utils import factory_kwargs  # noqa: F401,E402

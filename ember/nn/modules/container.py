@@ -5,6 +5,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from itertools import chain, islice
 
+import warnings
+
 from ...tensor import Tensor
 from ..parameter import Parameter
 from .module import Module, _add_indent, _typename, children_changes
@@ -426,3 +428,14 @@ class ParameterDict(Module):
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterDict should not be called.")
+
+
+class Container(Module):
+    """PyTorch's deprecated first container: a Module holding the modules given by name."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now implemented "
+                      "in `nn.Module`. Subclass that instead.", FutureWarning, stacklevel=2)
+        for key, value in kwargs.items():
+            self.add_module(key, value)

@@ -3,17 +3,18 @@ train/eval flag, runs forward between hooks and saves/loads state_dicts with PyT
 import functools
 import itertools
 import threading
+import typing
 import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 import numpy as np
 
-from ... import _device, _dtype, _factories
+from ... import __future__ as _future, _device, _dtype, _factories
 from ..._hooks import RemovableHandle, add_hook as _add_hook
 from ...autograd.grad_mode import no_grad
 from ..._dtype import tensor_type_name
-from ...tensor import Size, Tensor
+from ...tensor import Size, Tensor, swap_tensors
 from ..parameter import Buffer, Parameter
 from ._backward_hooks import BackwardHookState, attach_non_full_hooks
 
@@ -287,6 +288,11 @@ class Module:
     them; ``forward`` holds the computation and calling the module runs it between its hooks."""
 
     _version = 1  # stored in state_dict()._metadata; subclasses bump it when their format changes
+    # PyTorch's class attributes: whether __init__ passes its extra arguments to super(), the
+    # legacy flag of source-change warnings on load, and state_dict's type variable.
+    call_super_init = False
+    dump_patches = False
+    T_destination = typing.TypeVar("T_destination", bound=Mapping)
     _mode_lock = None  # a bool pins ``training`` against train()/eval() (see lock_mode)
     # Backward, state_dict and load_state_dict hooks by handle id: each an empty OrderedDict
     # made on first access (most modules never have one).
@@ -778,19 +784,39 @@ class Module:
         and buffer with ``convert``, children first."""
         for module in self.children():
             module._apply(convert)
-        for parameter in self._parameters.values():
+        flags = _future._flags
+        for key, parameter in self._parameters.items():
             if parameter is None:
                 continue
             with no_grad():
                 converted = convert(parameter)
+                grad = parameter._grad
+                converted_grad = None if grad is None else convert(grad)
+            if flags["swap"] or flags["overwrite"]:
+                self._replace_parameter(key, parameter, converted, grad, converted_grad,
+                                        flags["swap"])
+                continue
             parameter.data = converted
-            if parameter._grad is not None:
-                with no_grad():
-                    parameter._grad.data = convert(parameter._grad)
+            if grad is not None:
+                grad.data = converted_grad
         for name, buffer in self._buffers.items():
             if buffer is not None:
                 self._buffers[name] = convert(buffer)
         return self
+
+    def _replace_parameter(self, key, parameter, converted, grad, converted_grad, swap):
+        """torch.__future__'s conversions: a new Parameter for ``key`` (overwrite), or the
+        converted one swapped into the existing object (swap)."""
+        replacement = Parameter(converted, parameter.requires_grad)
+        if swap:
+            if converted_grad is not None:
+                swap_tensors(grad, converted_grad)
+                replacement._grad = grad
+            swap_tensors(parameter, replacement)
+            return
+        if converted_grad is not None:
+            replacement._grad = converted_grad
+        self._parameters[key] = replacement
 
     def to(self, *args, **kwargs):
         """Convert floating parameters and buffers to a floating dtype (``to(ember.float64)``,
@@ -871,6 +897,21 @@ class Module:
         raise _device.CudaUnavailableError("Module.cuda: ember runs on the CPU only "
                                            "(ember.cuda.is_available() is False); keep modules "
                                            "on 'cpu'")
+
+    def xpu(self, device=None):
+        if not self._holds_tensors():
+            return self
+        raise AssertionError("Torch not compiled with XPU enabled")
+
+    def mtia(self, device=None):
+        if not self._holds_tensors():
+            return self
+        raise AssertionError("Torch not compiled with MTIA enabled")
+
+    def ipu(self, device=None):
+        if not self._holds_tensors():
+            return self
+        raise RuntimeError("PyTorch is not linked with support for ipu devices")
 
     def _holds_tensors(self):
         """Whether this module or a descendant has a parameter or buffer (for to()/cuda())."""
@@ -1143,6 +1184,12 @@ def _run_copies(pending):
                     module._parameters[name] = replacement
                 else:
                     module._buffers[name] = replacement
+                continue
+            if _future._flags["swap"]:
+                loaded = current.module_load(Tensor._wrap(array))
+                if isinstance(current, Parameter):
+                    loaded = Parameter(loaded, requires_grad=current.requires_grad)
+                swap_tensors(current, loaded)
                 continue
             np.copyto(current._data, array, casting="unsafe")
             current._bump_version()

@@ -2,6 +2,7 @@
 InstanceNorm1d/2d/3d: per-sample, per-channel statistics, with optional running buffers."""
 import warnings
 
+from ... import _factories
 from .. import functional as F
 from .. import init
 from .batchnorm import _NormBase, _add_affine, _reset_affine
@@ -162,6 +163,38 @@ class LocalResponseNorm(Module):
 
     def forward(self, input):
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(Module):
+    """Lua Torch's cross-channel response normalisation of (N, C, H, W) inputs, as PyTorch
+    keeps it: x * (k + alpha / size * window)^-beta, where channel c's window sums the squares
+    of channels c - h .. c + h (h = (size - 1) // 2 + 1 - 1, clipped) and, as PyTorch's running
+    sum never drops it, channel 0's square in every window. Gradients are this forward's own
+    (PyTorch's hand-written backward differs from it)."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D "
+                             f"instead.")
+        channels = input.shape[1]
+        reach = int((self.size - 1) / 2 + 1)
+        squares = input * input
+        running = squares.cumsum(1)
+        last = _factories.tensor([min(c + reach - 1, channels - 1) for c in range(channels)])
+        before_first = _factories.tensor([max(1, c - reach + 1) - 1 for c in range(channels)])
+        window = squares[:, :1] + running.index_select(1, last) - \
+            running.index_select(1, before_first)
+        return input * (self.k + self.alpha / self.size * window).pow(-self.beta)
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -717,3 +717,49 @@ class LSTMCell(RNNCellBase):
             return self._cell("LSTM", input, None, None)
         hidden, cell = _state_pair(hx, "lstm_cell")
         return self._cell("LSTM", input, hidden, cell)
+
+
+_LAYERS = {"LSTM": LSTM, "GRU": GRU, "RNN_TANH": RNN, "RNN_RELU": RNN}
+
+
+def run_on_weights(mode, input, hx, params, has_biases, num_layers, dropout, train,
+                   bidirectional, batch_first=False, batch_sizes=None):
+    """torch.lstm / gru / rnn_tanh / rnn_relu: the layer run on the flat weight list ``params``
+    (w_ih, w_hh[, b_ih, b_hh][, w_hr] per layer and direction) without making parameters.
+    ``batch_sizes`` given: ``input`` is a packed sequence's data. Returns the output and the
+    final state(s) (``(h, c)`` for LSTM)."""
+    directions = 2 if bidirectional else 1
+    params = list(params)
+    per_direction = len(params) // (num_layers * directions)
+    projected = mode == "LSTM" and per_direction == (5 if has_biases else 3)
+    layer = object.__new__(_LAYERS[mode])
+    Module.__init__(layer)
+    layer.mode = mode
+    layer.nonlinearity = "relu" if mode == "RNN_RELU" else "tanh"
+    layer.hidden_size = params[0].shape[0] // _GATE_COUNTS[mode]
+    layer.input_size = params[0].shape[1]
+    layer.num_layers = num_layers
+    layer.bias = has_biases
+    layer.batch_first = batch_first
+    layer.dropout = float(dropout)
+    layer.bidirectional = bidirectional
+    layer.proj_size = params[per_direction - 1].shape[0] if projected else 0
+    layer.training = train
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if has_biases else []) + \
+        (["weight_hr"] if projected else [])
+    layer._flat_weights_names = []
+    layer._all_weights = []
+    for index in range(num_layers * directions):
+        suffix = f"_l{index // directions}" + ("_reverse" if index % directions else "")
+        group = [name + suffix for name in names]
+        for name, weight in zip(group, params[index * per_direction:]):
+            object.__setattr__(layer, name, weight)
+        layer._flat_weights_names.extend(group)
+        layer._all_weights.append(group)
+    if batch_sizes is not None:
+        from ..utils.rnn import PackedSequence  # nn.utils imports the layers (see _is_packed)
+        output, state = layer._packed_forward(PackedSequence(input, batch_sizes, None, None), hx)
+        return output.data, state
+    if mode == "LSTM":
+        return layer._lstm_forward(input, hx)
+    return layer._sequence_forward(input, hx)

@@ -4,7 +4,26 @@ helpers for the layer families (constants by class keyword, the options part of 
 import collections.abc
 import itertools
 
-__all__ = ["consume_prefix_in_state_dict_if_present"]
+__all__ = ["consume_prefix_in_state_dict_if_present", "factory_kwargs"]
+
+_FACTORY_KEYS = frozenset(("device", "dtype", "memory_format"))
+
+
+def factory_kwargs(kwargs):
+    """The factory arguments (device, dtype, memory_format) of a layer's keyword arguments,
+    those nested under ``factory_kwargs`` merged in; TypeError for any other name."""
+    if kwargs is None:
+        return {}
+    if not (set(kwargs) <= _FACTORY_KEYS | {"factory_kwargs"}):
+        raise TypeError(f"unexpected kwargs {set(kwargs) - _FACTORY_KEYS - {'factory_kwargs'}}")
+    simple = {key: kwargs[key] for key in kwargs if key != "factory_kwargs"}
+    nested = kwargs.get("factory_kwargs") or {}
+    if not set(nested) <= _FACTORY_KEYS:
+        raise TypeError(f"unexpected kwargs in factory_kwargs: {set(nested) - _FACTORY_KEYS}")
+    repeated = set(simple) & set(nested)
+    if repeated:
+        raise TypeError(f"{sorted(repeated)} specified twice, in **kwargs and in factory_kwargs")
+    return {**simple, **nested}
 
 
 def _ntuple(count, name="parse"):

@@ -12,6 +12,8 @@ from .weight_norm import (  # noqa: F401
     remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm)
 from . import fusion, parametrizations, parametrize, rnn, stateless  # noqa: F401,E402
 from .init import skip_init  # noqa: F401,E402
+from .memory_format import (  # noqa: F401,E402
+    convert_conv2d_weight_memory_format, convert_conv3d_weight_memory_format)
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
