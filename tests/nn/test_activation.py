@@ -504,3 +504,53 @@ def test_nan_inputs_keep_torchs_values_and_gradients(name, size):
     (expected_out, expected_grad), (out, got_grad) = results
     np.testing.assert_array_equal(out, expected_out)
     np.testing.assert_array_equal(got_grad, expected_grad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1, 512), (1, 128, 512), (3, 0), (7, 5)])
+def test_gelu_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype, approximate,
+                                                                 shape):
+    # under no_grad (or for an input that needs no grad) F.gelu skips its node: bit for bit the
+    # recorded forward, special values included; a strided input matches it too
+    x = (np.random.default_rng(len(shape)).standard_normal(shape) * 4).astype(dtype)
+    if x.size >= 6:
+        x.reshape(-1)[:6] = [np.inf, -np.inf, np.nan, 0.0, -0.0, 40.0]
+    leaf = ember.tensor(x, requires_grad=True)
+    recorded = F.gelu(leaf, approximate=approximate)
+    assert recorded.grad_fn is not None
+    with ember.no_grad():
+        plain = F.gelu(leaf, approximate=approximate)
+        from_module = nn.GELU(approximate)(leaf)
+    frozen = F.gelu(ember.tensor(x), approximate=approximate)
+    outputs = [plain, from_module, frozen]
+    if x.ndim == 2:
+        outputs.append(F.gelu(ember.tensor(np.asfortranarray(x)), approximate=approximate))
+    for out in outputs:
+        np.testing.assert_array_equal(out.detach().numpy(), recorded.detach().numpy())
+        assert out.dtype == recorded.dtype and out.shape == recorded.shape
+    assert plain.grad_fn is None and not plain.requires_grad
+    expected = torch.nn.functional.gelu(torch.tensor(x), approximate=approximate).numpy()
+    assert plain.shape == expected.shape
+    # (PyTorch's vectorised erf gives NaN at +inf, its scalar tail inf: finite inputs compared;
+    # both float32 GELUs lie up to 1.2e-6 from the exact value near |x| = 4)
+    finite = np.isfinite(x)
+    tolerance = 2.5e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(plain.numpy()[finite], expected[finite], rtol=tolerance,
+                               atol=tolerance)
+    assert np.isnan(plain.numpy()[np.isnan(x)]).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_of_a_zero_dim_tensor_keeps_its_shape_as_torch(torch, dtype, approximate):
+    # ember's float32 kernel had returned shape [1] for a 0-d input, and its backward then failed
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(1.5, dtype=getattr(library, dtype), requires_grad=True)
+        output = library.nn.functional.gelu(x, approximate=approximate)
+        output.backward()
+        results.append((output.detach().numpy(), x.grad.numpy()))
+    for theirs, mine in zip(*results):
+        assert mine.shape == theirs.shape == ()
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6)
