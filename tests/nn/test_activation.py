@@ -554,3 +554,36 @@ def test_gelu_of_a_zero_dim_tensor_keeps_its_shape_as_torch(torch, dtype, approx
     for theirs, mine in zip(*results):
         assert mine.shape == theirs.shape == ()
         np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, dim", [((1, 65), -1), ((3, 4, 5), 1), ((3, 4, 5), 0), ((7,), 0),
+                                        ((4, 700), -1), ((2, 0), -1), ((1, 1, 65), 2)])
+def test_softmax_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype, name, shape,
+                                                                    dim):
+    # under no_grad (or for an input that needs no grad) softmax skips its node: bit for bit
+    # the recorded forward, NaN and inf rows included; strided inputs and dtype= keep the node
+    x = (np.random.default_rng(len(shape)).standard_normal(shape) * 5).astype(dtype)
+    if x.size > 10:
+        x.reshape(-1)[:3] = [np.inf, np.nan, -np.inf]
+    leaf = ember.tensor(x, requires_grad=True)
+    function = getattr(F, name)
+    recorded = function(leaf, dim=dim)
+    assert recorded.grad_fn is not None
+    with ember.no_grad():
+        plain = function(leaf, dim=dim)
+        strided = function(ember.tensor(np.asfortranarray(x)), dim=dim)
+        widened = function(leaf, dim=dim, dtype=ember.float64)
+    frozen = getattr(ember, name)(ember.tensor(x), dim)
+    for out in (plain, strided, frozen):
+        np.testing.assert_array_equal(out.detach().numpy(), recorded.detach().numpy())
+        assert out.dtype == recorded.dtype and out.stride() == recorded.stride()
+    assert plain.grad_fn is None and not plain.requires_grad and widened.dtype == ember.float64
+    expected = getattr(torch.nn.functional, name)(torch.tensor(x), dim=dim).numpy()
+    tolerance = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(plain.numpy(), expected, rtol=tolerance * 5, atol=tolerance)
+    with ember.no_grad():
+        assert_raises_like_torch(lambda: getattr(torch, name)(torch.tensor(x), len(shape)),
+                                 lambda: getattr(ember, name)(ember.tensor(x), len(shape)),
+                                 same_type=True)
