@@ -890,10 +890,15 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     if not replacement and num_samples > rows.shape[-1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                            "replacement")
-    if not np.isfinite(rows).all() or (rows < 0).any():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    if (rows.sum(axis=-1) <= 0).any():
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    totals = np.add.reduce(rows, axis=-1)
+    # one pass for the usual valid weights: no NaN (it would make the minimum NaN), none below
+    # zero, so no -inf; finite row sums, so no inf; the detailed checks give the error
+    if not (rows.size and np.minimum.reduce(rows, axis=None) >= 0.0
+            and math.isfinite(np.add.reduce(totals)) and np.minimum.reduce(totals) > 0.0):
+        if not np.isfinite(rows).all() or (rows < 0).any():
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if (totals <= 0).any():
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     keys = input._data.reshape(rows.shape)
     result = _random.multinomial_rows(generator, keys, num_samples, replacement)
     return _new(result.astype(np.int64).reshape(weights.shape[:-1] + (num_samples,)))
