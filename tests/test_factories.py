@@ -617,3 +617,26 @@ def test_multinomial_refuses_bad_weights_as_torch(torch, dtype, weights):
         except RuntimeError as error:
             results.append(str(error))
     assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("arguments, keywords", [
+    ((0, 5), {"dtype": "long"}), ((0, 0), {}), ((3, 9), {}), ((7,), {}), ((0, 128), {}),
+    ((5, 2), {}), ((-3, 4), {}), ((0, 5), {"dtype": "float32"}), ((0, 5), {"requires_grad": True}),
+    ((0, 2 ** 64), {}), ((0, 5, 1), {"dtype": "int32"}), ((True, 4), {}),
+])
+def test_integer_arange_matches_torch(torch, arguments, keywords):
+    # the common int range takes a shortcut: the same values, dtype, flags and errors as torch
+    results = []
+    for fw in (torch, ember):
+        options = {name: getattr(fw, value) if name == "dtype" else value
+                   for name, value in keywords.items()}
+        try:
+            out = fw.arange(*arguments, **options)
+        except (RuntimeError, ValueError, TypeError, OverflowError) as error:
+            results.append(type(error).__name__)
+            continue
+        results.append((out.tolist(), str(out.dtype).split(".")[1], out.requires_grad,
+                        out.is_leaf))
+    assert results[1] == results[0]
+    with ember.inference_mode():
+        assert ember.arange(0, 3).is_inference()

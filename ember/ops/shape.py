@@ -10,8 +10,9 @@ from .._dtype import (
     _FROM_NUMPY, dtype as ember_dtype, repr_prefix, result_type, scalar_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        format_strides, preserve_format, suggest_memory_format, with_strides)
+from ..autograd import function as function_module
 from ..autograd.function import Op, torch_named
-from ..autograd.views import check_inplace, unrecorded_view, view_result
+from ..autograd.views import check_inplace, nothing_recorded, unrecorded_view, view_result
 from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view, named_type, warn_once
 from ._broadcast import broadcast_view, expanded_shape, unbroadcast
 from .elementwise._operands import _check_tensor_elements
@@ -594,6 +595,11 @@ def cat(tensors, dim=0):
                 if ndim > 1 and (array.shape[:axis] != before or array.shape[axis + 1:] != after):
                     break
             else:
+                if function_module._tracer is None and nothing_recorded(*tensors):
+                    # nothing recorded (a growing sequence of token ids): Cat's product alone
+                    output = np.concatenate([tensor._data for tensor in tensors], axis=axis)
+                    if output.flags.c_contiguous:
+                        return Tensor._wrap(output)
                 return Cat.apply(axis, *tensors)
     _check_sequence(tensors, "cat")
     # PyTorch skips legacy empty 1-D tensors of shape (0,).
@@ -662,11 +668,14 @@ class Split(Op):
         ctx.stacked = sizes is None
         prefix = (slice(None),) * axis
         if sizes is None:  # unbind: one piece per index, the axis dropped
-            keys = [prefix + (index,) for index in range(x.shape[axis])]
+            pieces = tuple([x[prefix + (index,)] for index in range(x.shape[axis])])
         else:
-            ends = itertools.accumulate(sizes)
-            keys = [prefix + (slice(end - size, end),) for size, end in zip(sizes, ends)]
-        pieces = tuple([x[key] for key in keys])
+            pieces = []
+            start = 0
+            for size in sizes:
+                pieces.append(x[prefix + (slice(start, start + size),)])
+                start += size
+            pieces = tuple(pieces)
         ctx.piece_shapes = [piece.shape for piece in pieces]
         return pieces
 

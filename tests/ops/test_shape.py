@@ -676,3 +676,44 @@ def test_cat_gradient_passes_gradcheck():
     pieces = [ember.randn(2, 3, dtype=ember.float64, requires_grad=True),
               ember.randn(2, 1, dtype=ember.float64, requires_grad=True)]
     assert gradcheck(lambda a, b: ember.cat([a, b], 1), pieces)
+
+
+@pytest.mark.parametrize("name", CAT_CASES)
+@pytest.mark.parametrize("dim", [0, 1, -1, 2])
+def test_cat_without_a_graph_matches_torch(torch, name, dim):
+    # under no_grad cat of one dtype and rank skips its node: the same values, dtype, layout
+    # and errors as torch (and as the recorded node)
+    results = {}
+    for fw, grad in ((torch, False), (ember, False), (ember, True)):
+        tensors = CAT_CASES[name](fw)
+        if grad and name != "not_tensor":
+            tensors = [tensor.requires_grad_() if tensor.dtype.is_floating_point else tensor
+                       for tensor in tensors]
+        try:
+            with fw.set_grad_enabled(grad):
+                out = fw.cat(tensors, dim)
+        except (RuntimeError, TypeError, IndexError, ValueError) as error:
+            results[fw, grad] = type(error)
+            continue
+        # (ember's empty tensors report zero strides)
+        results[fw, grad] = (str(out.dtype).split(".")[1], out.detach().numpy().tolist(),
+                             out.stride() if out.numel() else None, out.requires_grad == grad)
+    assert results[ember, False] == results[torch, False] == results[ember, True]
+
+
+def test_cat_of_token_ids_without_a_graph_matches_torch(torch):
+    # a generation loop's growing sequence: int64 ids along dim 1, then a strided crop
+    for fw in (ember, torch):
+        tokens = fw.zeros((1, 1), dtype=fw.long)
+        with fw.no_grad():
+            for step in range(1, 6):
+                following = fw.full((1, 1), step, dtype=fw.long)
+                tokens = fw.cat((tokens[:, -3:], following), dim=1)
+        assert tokens.tolist() == [[2, 3, 4, 5]] and tokens.is_contiguous()
+    with ember.inference_mode():
+        assert ember.cat([ember.ones(1, 2), ember.ones(1, 2)], 1).is_inference()
+    transposed = np.arange(12.0).reshape(4, 3).T
+    with ember.no_grad():
+        mine = ember.cat([ember.tensor(transposed).t().t()] * 2, 0)
+    theirs = torch.cat([torch.tensor(transposed).t().t()] * 2, 0)
+    assert mine.stride() == theirs.stride()
