@@ -292,7 +292,7 @@ def _heads_last_output(shape, dtype):
     if len(shape) < 4:
         return np.empty(shape, dtype)
     memory = np.empty(shape[:-3] + (shape[-2], shape[-3], shape[-1]), dtype=dtype)
-    return np.swapaxes(memory, -3, -2)
+    return memory.swapaxes(-3, -2)
 
 
 def _row_dot(xp, grad_output, output):
@@ -322,7 +322,7 @@ def _transposed_copy(array, rows=_COPY_FOR_ROWS):
     with a transposed right-hand side than the copy costs ((64, 128, 32) @ (64, 32, 128): 0.84
     -> 0.64 ms with it), but a few query rows (decoding with a cache: one) do not repay copying
     every key (4 heads, 512 keys: 36 us with the copy, 4.4 us without); a view there."""
-    swapped = np.swapaxes(array, -1, -2)
+    swapped = array.swapaxes(-1, -2)  # the method: np.swapaxes wraps it in Python
     return np.ascontiguousarray(swapped) if rows >= _COPY_FOR_ROWS else swapped
 
 

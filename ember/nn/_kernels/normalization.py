@@ -519,8 +519,11 @@ def untracked_layer_norm(input, weight, bias, normalized_ndim, eps):
         return None
     dtype = input.dtype
     shape = input.shape
-    layout = _row_layout(shape, normalized_ndim)
-    if _threads.chunk_count(input.size, rows=layout[0]) != 1:
+    if normalized_ndim == 1 and shape[-1]:  # the usual LayerNorm(features)
+        layout = (input.size // shape[-1], shape[-1])
+    else:
+        layout = _row_layout(shape, normalized_ndim)
+    if _threads.pool_enabled() and _threads.chunk_count(input.size, rows=layout[0]) != 1:
         return None
     stand_in = None
     for parameter in (weight, bias):
