@@ -340,8 +340,12 @@ def view(input, *shape, size=None, dtype=None):
         # else takes the path below, which raises PyTorch's error.
         sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
         if sizes:
+            data = input._data
             try:
-                array = input._data.reshape(sizes, copy=False)
+                # a row-major array reshapes to a view whatever the sizes (copy=False, which
+                # refuses a copy otherwise, costs 0.2 us to parse)
+                array = data.reshape(sizes) if data.flags.c_contiguous else \
+                    data.reshape(sizes, copy=False)
             except Exception:  # noqa: BLE001 - the Op below raises PyTorch's error for it
                 array = None  # not expressible as a view, sizes that are not ints, a bad -1
             if array is not None and (array.shape == sizes or -1 in sizes):

@@ -717,3 +717,30 @@ def test_cat_of_token_ids_without_a_graph_matches_torch(torch):
         mine = ember.cat([ember.tensor(transposed).t().t()] * 2, 0)
     theirs = torch.cat([torch.tensor(transposed).t().t()] * 2, 0)
     assert mine.stride() == theirs.stride()
+
+
+@pytest.mark.parametrize("make, sizes", [
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4), (6, 4)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4), (-1, 2)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4).transpose(0, 1), (6, 4)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4).transpose(1, 2), (2, 12)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4)[:, :, :2], (2, 6)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4)[:, :1], (2, 2, 2)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4), (5, 5)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4), (-2, 12)),
+])
+@pytest.mark.parametrize("grad", [False, True])
+def test_view_of_row_major_and_strided_tensors_matches_torch(torch, make, sizes, grad):
+    # a row-major tensor always views; a strided one views or raises torch's error
+    results = []
+    for fw in (torch, ember):
+        base = make(fw)
+        with fw.set_grad_enabled(grad):
+            try:
+                view = base.view(*sizes)
+            except RuntimeError as error:
+                results.append(str(error))
+                continue
+        base.add_(1.0)  # a view sees the change
+        results.append((view.tolist(), view.stride(), view._version == base._version))
+    assert results[1] == results[0]
