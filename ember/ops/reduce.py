@@ -23,7 +23,7 @@ from ._return_types import _VALUES_INDICES, _Histogram, _HistogramDD, _MinMax
 from .elementwise import complex_parts, lerp, maximum, minimum
 from .elementwise._operands import _widened
 from .elementwise.casting import autocast_op
-from .index import Gather, _array, embed, where
+from .index import Gather, _array, _gathered, embed, where
 from .shape import diff, flip, narrow, stack
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
@@ -1546,6 +1546,9 @@ def _take_sorted(input, axis, indices):
     """Values at ``indices`` along ``axis``, differentiable (the gradient scatters back)."""
     if input._data.ndim == 0:
         return input.clone()
+    if (type(input) is Tensor and type(input._data) is np.ndarray
+            and function_module._tracer is None and nothing_recorded(input)):
+        return Tensor._wrap(_gathered(input._data, indices, axis))  # Gather's values, no node
     return Gather.apply(input, axis, indices)
 
 
