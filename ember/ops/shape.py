@@ -720,6 +720,17 @@ def split_pieces(op_class, tensor, axis, sizes):
 
 
 def split(tensor, split_size_or_sections, dim=0):
+    if (type(split_size_or_sections) is int and type(dim) is int and split_size_or_sections > 0
+            and unrecorded_view(tensor)):
+        # the common split into equal pieces, nothing recorded (a projection into q, k, v):
+        # Split's views without its node
+        data = tensor._data
+        ndim = data.ndim
+        if -ndim <= dim < ndim and data.shape[dim]:
+            prefix = (slice(None),) * (dim % ndim)
+            size = split_size_or_sections
+            return tuple([view_result(tensor, data[prefix + (slice(start, start + size),)])
+                          for start in range(0, data.shape[dim], size)])
     require_tensor(tensor, "split", "tensor")
     axis = _normalize_dim(dim, tensor._data.ndim)
     length = tensor._data.shape[axis]
@@ -728,7 +739,8 @@ def split(tensor, split_size_or_sections, dim=0):
         if size <= 0 and not (size == 0 and length == 0):
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
                                f"dimension size of {length}")
-        sizes = [min(size, length - start) for start in range(0, length, size)] if size else [0]
+        # an empty dim splits into one empty piece (PyTorch)
+        sizes = [min(size, length - start) for start in range(0, length, size)] if length else [0]
         return split_pieces(Split, tensor, axis, tuple(sizes))
     sizes = list(_shape_arg((split_size_or_sections,), "split_with_sizes", "split_sizes"))
     if any(size < 0 for size in sizes):

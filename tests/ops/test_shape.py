@@ -744,3 +744,25 @@ def test_view_of_row_major_and_strided_tensors_matches_torch(torch, make, sizes,
         base.add_(1.0)  # a view sees the change
         results.append((view.tolist(), view.stride(), view._version == base._version))
     assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("shape, size, dim", [((1, 3, 384), 128, 2), ((2, 7), 3, 1), ((5, 4), 2, 0),
+                                              ((4, 6), 6, -1), ((4, 6), 10, -1), ((0, 3), 2, 1),
+                                              ((3, 0), 2, 1), ((4,), 1, 0)])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_split_without_a_graph_matches_torch(torch, shape, size, dim, requires_grad):
+    # under no_grad split into equal pieces skips its node: the same views as torch's (values,
+    # shapes, strides, versions shared with the base, requires_grad of views of a leaf)
+    results = []
+    for fw in (torch, ember):
+        base = fw.tensor(np.arange(float(np.prod(shape))).reshape(shape),
+                         requires_grad=requires_grad)
+        with fw.no_grad():
+            pieces = base.split(size, dim=dim)
+        results.append([(piece.tolist(), tuple(piece.shape),
+                         piece.stride() if piece.numel() else None, piece.requires_grad,
+                         piece.grad_fn is None) for piece in pieces])
+        if not requires_grad:
+            base.add_(1.0)
+            results[-1].append([piece._version == base._version == 1 for piece in pieces])
+    assert results[1] == results[0]
