@@ -435,7 +435,7 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, l
 def arange(start, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False,
            layout=None, pin_memory=False):
     """Values in [start, end) by ``step``; int64 unless an argument is a float."""
-    if (type(start) is int and type(end) is int and step == 1 and type(step) is int
+    if (type(start) is int and type(end) is int and type(step) is int and step == 1
             and 0 <= start <= end < 2 ** 63 and (dtype is None or dtype is _dtype.int64)
             and out is None and device is None and layout is None and not pin_memory
             and not requires_grad):
