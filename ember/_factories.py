@@ -435,6 +435,13 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, l
 def arange(start, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False,
            layout=None, pin_memory=False):
     """Values in [start, end) by ``step``; int64 unless an argument is a float."""
+    if (type(start) is int and type(end) is int and type(step) is int and step == 1
+            and 0 <= start <= end < 2 ** 63 and (dtype is None or dtype is _dtype.int64)
+            and out is None and device is None and layout is None and not pin_memory
+            and not requires_grad):
+        # the usual positions 0..n-1 (a sequence model's every step): none of the checks below
+        # can fail
+        return Tensor._result(np.arange(start, end, dtype=np.int64))
     _check_layout("arange", layout, pin_memory)
     _check_device(device)
     names = ("end",) if end is None else ("start", "end", "step")
@@ -890,10 +897,15 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     if not replacement and num_samples > rows.shape[-1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                            "replacement")
-    if not np.isfinite(rows).all() or (rows < 0).any():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    if (rows.sum(axis=-1) <= 0).any():
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    totals = np.add.reduce(rows, axis=-1)
+    # one pass for the usual valid weights: no NaN (it would make the minimum NaN), none below
+    # zero, so no -inf; finite row sums, so no inf; the detailed checks give the error
+    if not (rows.size and np.minimum.reduce(rows, axis=None) >= 0.0
+            and math.isfinite(np.add.reduce(totals)) and np.minimum.reduce(totals) > 0.0):
+        if not np.isfinite(rows).all() or (rows < 0).any():
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if (totals <= 0).any():
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     keys = input._data.reshape(rows.shape)
     result = _random.multinomial_rows(generator, keys, num_samples, replacement)
     return _new(result.astype(np.int64).reshape(weights.shape[:-1] + (num_samples,)))

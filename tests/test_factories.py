@@ -599,3 +599,44 @@ def test_from_numpy_lists_the_complex_dtypes_it_takes():
     with pytest.raises(TypeError, match="float16, complex64, complex128, int64"):
         ember.from_numpy(np.array(["a", "b"]))
     assert ember.from_numpy(np.ones(2, np.complex64)).dtype == ember.complex64
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weights", [[[0.2, np.nan, 0.3]], [[0.2, np.inf, 0.3]], [[0.2, -0.1, 1.0]],
+                                     [[0.0, 0.0, 0.0]], [[0.5, 0.5], [0.0, 0.0]],
+                                     [[-np.inf, 1.0]], [[0.0, 1e308, 1e308]]])
+def test_multinomial_refuses_bad_weights_as_torch(torch, dtype, weights):
+    # ember checks the weights in one pass first and names the problem only when it fails
+    if dtype == "float32" and 1e308 in weights[0]:
+        pytest.skip("float64 weights only")
+    results = []
+    for fw in (torch, ember):
+        tensor = fw.tensor(weights, dtype=getattr(fw, dtype))
+        try:
+            results.append(fw.multinomial(tensor, 1).shape)
+        except RuntimeError as error:
+            results.append(str(error))
+    assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("arguments, keywords", [
+    ((0, 5), {"dtype": "long"}), ((0, 0), {}), ((3, 9), {}), ((7,), {}), ((0, 128), {}),
+    ((5, 2), {}), ((-3, 4), {}), ((0, 5), {"dtype": "float32"}), ((0, 5), {"requires_grad": True}),
+    ((0, 2 ** 64), {}), ((0, 5, 1), {"dtype": "int32"}), ((True, 4), {}),
+])
+def test_integer_arange_matches_torch(torch, arguments, keywords):
+    # the common int range takes a shortcut: the same values, dtype, flags and errors as torch
+    results = []
+    for fw in (torch, ember):
+        options = {name: getattr(fw, value) if name == "dtype" else value
+                   for name, value in keywords.items()}
+        try:
+            out = fw.arange(*arguments, **options)
+        except (RuntimeError, ValueError, TypeError, OverflowError) as error:
+            results.append(type(error).__name__)
+            continue
+        results.append((out.tolist(), str(out.dtype).split(".")[1], out.requires_grad,
+                        out.is_leaf))
+    assert results[1] == results[0]
+    with ember.inference_mode():
+        assert ember.arange(0, 3).is_inference()

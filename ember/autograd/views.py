@@ -253,7 +253,9 @@ def unrecorded_view(input):
     mode, no profiler, and a plain dense tensor (not a vmap stand-in or a sparse storage)."""
     if type(input) is not Tensor or input._is_inference or type(input._data) is not np.ndarray:
         return False
-    return nothing_recorded(input)
+    # nothing_recorded(input), inline: every view of generation code asks
+    grad_enabled, inference = _grad_state.get()
+    return not inference and fast_paths[0] and not (grad_enabled and input._requires_grad)
 
 
 def nothing_recorded(*tensors):

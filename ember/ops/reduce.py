@@ -14,14 +14,16 @@ import numpy as np
 from .. import _jit, _threads
 from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
 from .._layout import arrange, preserve_format, row_major_layout
+from ..autograd import function as function_module
 from ..autograd.function import Op, torch_named
+from ..autograd.views import nothing_recorded
 from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
 from ._return_types import _VALUES_INDICES, _Histogram, _HistogramDD, _MinMax
 from .elementwise import complex_parts, lerp, maximum, minimum
 from .elementwise._operands import _widened
 from .elementwise.casting import autocast_op
-from .index import Gather, _array, embed, where
+from .index import Gather, _array, _gathered, embed, where
 from .shape import diff, flip, narrow, stack
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
@@ -719,6 +721,20 @@ class _Softmax(Op):
         return out
 
     @classmethod
+    def untracked(cls, x, dim):
+        """forward's output where nothing is recorded (no node), for a row-major float32/float64
+        array and an int ``dim`` within its dims; None elsewhere (the node's path)."""
+        if type(x) is not np.ndarray or (x.dtype is not _FLOAT32 and x.dtype is not _FLOAT64) \
+                or not x.flags.c_contiguous:
+            return None
+        ndim = x.ndim
+        if not ndim or not -ndim <= dim < ndim:
+            return None
+        ctx = object.__new__(cls)
+        ctx._recording = False  # what Op.apply sets: save_for_backward keeps nothing
+        return cls.forward(ctx, x, dim % ndim)
+
+    @classmethod
     def backward(cls, ctx, grad):
         (out,) = ctx.saved_tensors
         if ctx.xp is np and ctx.axis == out.ndim - 1:
@@ -1352,11 +1368,21 @@ def _softmax_axis(input, dim, dtype, operation):
 
 
 def softmax(input, dim=None, dtype=None):
+    if (dtype is None and type(dim) is int and type(input) is Tensor
+            and function_module._tracer is None and nothing_recorded(input)):
+        out = Softmax.untracked(input._data, dim)
+        if out is not None:
+            return Tensor._wrap(out)
     input, axis = _softmax_axis(input, dim, dtype, "softmax")
     return Softmax.apply(input, axis)
 
 
 def log_softmax(input, dim=None, dtype=None):
+    if (dtype is None and type(dim) is int and type(input) is Tensor
+            and function_module._tracer is None and nothing_recorded(input)):
+        out = LogSoftmax.untracked(input._data, dim)
+        if out is not None:
+            return Tensor._wrap(out)
     input, axis = _softmax_axis(input, dim, dtype, "log_softmax")
     return LogSoftmax.apply(input, axis)
 
@@ -1525,6 +1551,9 @@ def _take_sorted(input, axis, indices):
     """Values at ``indices`` along ``axis``, differentiable (the gradient scatters back)."""
     if input._data.ndim == 0:
         return input.clone()
+    if (type(input) is Tensor and type(input._data) is np.ndarray
+            and function_module._tracer is None and nothing_recorded(input)):
+        return Tensor._wrap(_gathered(input._data, indices, axis))  # Gather's values, no node
     return Gather.apply(input, axis, indices)
 
 

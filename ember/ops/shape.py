@@ -10,8 +10,9 @@ from .._dtype import (
     _FROM_NUMPY, dtype as ember_dtype, repr_prefix, result_type, scalar_type_name)
 from .._layout import (arrange, check_memory_format, contiguous_format, has_memory_format,
                        format_strides, preserve_format, suggest_memory_format, with_strides)
+from ..autograd import function as function_module
 from ..autograd.function import Op, torch_named
-from ..autograd.views import check_inplace, unrecorded_view, view_result
+from ..autograd.views import check_inplace, nothing_recorded, unrecorded_view, view_result
 from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view, named_type, warn_once
 from ._broadcast import broadcast_view, expanded_shape, unbroadcast
 from .elementwise._operands import _check_tensor_elements
@@ -339,8 +340,12 @@ def view(input, *shape, size=None, dtype=None):
         # else takes the path below, which raises PyTorch's error.
         sizes = shape[0] if len(shape) == 1 and type(shape[0]) in (tuple, Size) else shape
         if sizes:
+            data = input._data
             try:
-                array = input._data.reshape(sizes, copy=False)
+                # a row-major array reshapes to a view whatever the sizes (copy=False, which
+                # refuses a copy otherwise, costs 0.2 us to parse)
+                array = data.reshape(sizes) if data.flags.c_contiguous else \
+                    data.reshape(sizes, copy=False)
             except Exception:  # noqa: BLE001 - the Op below raises PyTorch's error for it
                 array = None  # not expressible as a view, sizes that are not ints, a bad -1
             if array is not None and (array.shape == sizes or -1 in sizes):
@@ -594,6 +599,11 @@ def cat(tensors, dim=0):
                 if ndim > 1 and (array.shape[:axis] != before or array.shape[axis + 1:] != after):
                     break
             else:
+                if function_module._tracer is None and nothing_recorded(*tensors):
+                    # nothing recorded (a growing sequence of token ids): Cat's product alone
+                    output = np.concatenate([tensor._data for tensor in tensors], axis=axis)
+                    if output.flags.c_contiguous:
+                        return Tensor._wrap(output)
                 return Cat.apply(axis, *tensors)
     _check_sequence(tensors, "cat")
     # PyTorch skips legacy empty 1-D tensors of shape (0,).
@@ -662,11 +672,14 @@ class Split(Op):
         ctx.stacked = sizes is None
         prefix = (slice(None),) * axis
         if sizes is None:  # unbind: one piece per index, the axis dropped
-            keys = [prefix + (index,) for index in range(x.shape[axis])]
+            pieces = tuple([x[prefix + (index,)] for index in range(x.shape[axis])])
         else:
-            ends = itertools.accumulate(sizes)
-            keys = [prefix + (slice(end - size, end),) for size, end in zip(sizes, ends)]
-        pieces = tuple([x[key] for key in keys])
+            pieces = []
+            start = 0
+            for size in sizes:
+                pieces.append(x[prefix + (slice(start, start + size),)])
+                start += size
+            pieces = tuple(pieces)
         ctx.piece_shapes = [piece.shape for piece in pieces]
         return pieces
 
@@ -707,6 +720,17 @@ def split_pieces(op_class, tensor, axis, sizes):
 
 
 def split(tensor, split_size_or_sections, dim=0):
+    if (type(split_size_or_sections) is int and type(dim) is int and split_size_or_sections > 0
+            and unrecorded_view(tensor)):
+        # the common split into equal pieces, nothing recorded (a projection into q, k, v):
+        # Split's views without its node
+        data = tensor._data
+        ndim = data.ndim
+        if -ndim <= dim < ndim and data.shape[dim]:
+            prefix = (slice(None),) * (dim % ndim)
+            size = split_size_or_sections
+            return tuple([view_result(tensor, data[prefix + (slice(start, start + size),)])
+                          for start in range(0, data.shape[dim], size)])
     require_tensor(tensor, "split", "tensor")
     axis = _normalize_dim(dim, tensor._data.ndim)
     length = tensor._data.shape[axis]
@@ -715,7 +739,8 @@ def split(tensor, split_size_or_sections, dim=0):
         if size <= 0 and not (size == 0 and length == 0):
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
                                f"dimension size of {length}")
-        sizes = [min(size, length - start) for start in range(0, length, size)] if size else [0]
+        # an empty dim splits into one empty piece (PyTorch)
+        sizes = [min(size, length - start) for start in range(0, length, size)] if length else [0]
         return split_pieces(Split, tensor, axis, tuple(sizes))
     sizes = list(_shape_arg((split_size_or_sections,), "split_with_sizes", "split_sizes"))
     if any(size < 0 for size in sizes):

@@ -504,3 +504,86 @@ def test_nan_inputs_keep_torchs_values_and_gradients(name, size):
     (expected_out, expected_grad), (out, got_grad) = results
     np.testing.assert_array_equal(out, expected_out)
     np.testing.assert_array_equal(got_grad, expected_grad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1, 512), (1, 128, 512), (3, 0), (7, 5)])
+def test_gelu_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype, approximate,
+                                                                 shape):
+    # under no_grad (or for an input that needs no grad) F.gelu skips its node: bit for bit the
+    # recorded forward, special values included; a strided input matches it too
+    x = (np.random.default_rng(len(shape)).standard_normal(shape) * 4).astype(dtype)
+    if x.size >= 6:
+        x.reshape(-1)[:6] = [np.inf, -np.inf, np.nan, 0.0, -0.0, 40.0]
+    leaf = ember.tensor(x, requires_grad=True)
+    recorded = F.gelu(leaf, approximate=approximate)
+    assert recorded.grad_fn is not None
+    with ember.no_grad():
+        plain = F.gelu(leaf, approximate=approximate)
+        from_module = nn.GELU(approximate)(leaf)
+    frozen = F.gelu(ember.tensor(x), approximate=approximate)
+    outputs = [plain, from_module, frozen]
+    if x.ndim == 2:
+        outputs.append(F.gelu(ember.tensor(np.asfortranarray(x)), approximate=approximate))
+    for out in outputs:
+        np.testing.assert_array_equal(out.detach().numpy(), recorded.detach().numpy())
+        assert out.dtype == recorded.dtype and out.shape == recorded.shape
+    assert plain.grad_fn is None and not plain.requires_grad
+    expected = torch.nn.functional.gelu(torch.tensor(x), approximate=approximate).numpy()
+    assert plain.shape == expected.shape
+    # (PyTorch's vectorised erf gives NaN at +inf, its scalar tail inf: finite inputs compared;
+    # both float32 GELUs lie up to 1.2e-6 from the exact value near |x| = 4)
+    finite = np.isfinite(x)
+    tolerance = 2.5e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(plain.numpy()[finite], expected[finite], rtol=tolerance,
+                               atol=tolerance)
+    assert np.isnan(plain.numpy()[np.isnan(x)]).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_of_a_zero_dim_tensor_keeps_its_shape_as_torch(torch, dtype, approximate):
+    # ember's float32 kernel had returned shape [1] for a 0-d input, and its backward then failed
+    results = []
+    for library in (torch, ember):
+        x = library.tensor(1.5, dtype=getattr(library, dtype), requires_grad=True)
+        output = library.nn.functional.gelu(x, approximate=approximate)
+        output.backward()
+        results.append((output.detach().numpy(), x.grad.numpy()))
+    for theirs, mine in zip(*results):
+        assert mine.shape == theirs.shape == ()
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, dim", [((1, 65), -1), ((3, 4, 5), 1), ((3, 4, 5), 0), ((7,), 0),
+                                        ((4, 700), -1), ((2, 0), -1), ((1, 1, 65), 2)])
+def test_softmax_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype, name, shape,
+                                                                    dim):
+    # under no_grad (or for an input that needs no grad) softmax skips its node: bit for bit
+    # the recorded forward, NaN and inf rows included; strided inputs and dtype= keep the node
+    x = (np.random.default_rng(len(shape)).standard_normal(shape) * 5).astype(dtype)
+    if x.size > 10:
+        x.reshape(-1)[:3] = [np.inf, np.nan, -np.inf]
+    leaf = ember.tensor(x, requires_grad=True)
+    function = getattr(F, name)
+    recorded = function(leaf, dim=dim)
+    assert recorded.grad_fn is not None
+    with ember.no_grad():
+        plain = function(leaf, dim=dim)
+        strided = function(ember.tensor(np.asfortranarray(x)), dim=dim)
+        widened = function(leaf, dim=dim, dtype=ember.float64)
+    frozen = getattr(ember, name)(ember.tensor(x), dim)
+    for out in (plain, strided, frozen):
+        np.testing.assert_array_equal(out.detach().numpy(), recorded.detach().numpy())
+        assert out.dtype == recorded.dtype and out.stride() == recorded.stride()
+    assert plain.grad_fn is None and not plain.requires_grad and widened.dtype == ember.float64
+    expected = getattr(torch.nn.functional, name)(torch.tensor(x), dim=dim).numpy()
+    tolerance = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(plain.numpy(), expected, rtol=tolerance * 5, atol=tolerance)
+    with ember.no_grad():
+        assert_raises_like_torch(lambda: getattr(torch, name)(torch.tensor(x), len(shape)),
+                                 lambda: getattr(ember, name)(ember.tensor(x), len(shape)),
+                                 same_type=True)

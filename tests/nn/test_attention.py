@@ -508,3 +508,120 @@ def test_sdpa_output_layout_follows_query_like_torch(torch, name, order, options
         output = library.nn.functional.scaled_dot_product_attention(*tensors, **extra)
         strides.append((output.stride(), output.is_contiguous()))
     assert strides[1] == strides[0]
+
+
+def _sdpa_inputs(library, dtype, shape, source, heads_last, requires_grad=False):
+    """query, key and value tensors of ``library``; with ``heads_last`` the heads' strided views
+    of one (N, L, 3 H E) projection, as a GPT block splits them."""
+    rng = np.random.default_rng(sum(shape) + source)
+    *batch, length, size = shape
+    if not heads_last:
+        return [library.tensor(rng.standard_normal(tuple(batch) + (rows, size)).astype(dtype),
+                               requires_grad=requires_grad) for rows in (length, source, source)]
+    samples, heads = batch
+    projection = library.tensor(
+        rng.standard_normal((samples, length, 3 * heads * size)).astype(dtype),
+        requires_grad=requires_grad)
+    return [part.view(samples, length, heads, size).transpose(1, 2)
+            for part in projection.split(heads * size, dim=2)]
+
+
+UNTRACKED_SDPA = [
+    ((1, 4, 1, 32), 1, True), ((1, 4, 8, 32), 8, True), ((1, 4, 32, 32), 32, True),
+    ((1, 4, 128, 32), 128, True), ((2, 3, 5, 7), 5, False), ((3, 6, 4), 9, False),
+    ((4, 3), 2, False), ((2, 2, 9, 4), 3, False), ((1, 1, 1, 5), 0, False),
+    ((1, 2, 0, 4), 3, False), ((1, 1, 0, 2), 0, False),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, source, heads_last", UNTRACKED_SDPA)
+@pytest.mark.parametrize("options", [{"is_causal": True}, {}, {"scale": 0.3}])
+def test_sdpa_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype, shape, source,
+                                                                 heads_last, options):
+    # under no_grad (or without inputs that need grad) scaled_dot_product_attention skips its
+    # node: bit for bit the recorded forward's output, in the same memory layout
+    leaves = _sdpa_inputs(ember, dtype, shape, source, heads_last, requires_grad=True)
+    recorded = F.scaled_dot_product_attention(*leaves, **options)
+    assert recorded.grad_fn is not None
+    with ember.no_grad():
+        plain = F.scaled_dot_product_attention(*leaves, **options)
+    constants = _sdpa_inputs(ember, dtype, shape, source, heads_last)
+    frozen = F.scaled_dot_product_attention(*constants, **options)
+    with ember.inference_mode():
+        inferred = F.scaled_dot_product_attention(*leaves, **options)
+    for out in (plain, frozen, inferred):
+        np.testing.assert_array_equal(out.detach().numpy(), recorded.detach().numpy())
+        assert out.stride() == recorded.stride() and out.dtype == recorded.dtype
+    assert plain.grad_fn is None and not plain.requires_grad and frozen.grad_fn is None
+    assert inferred.is_inference() and not plain.is_inference()
+    with torch.no_grad():
+        expected = torch.nn.functional.scaled_dot_product_attention(
+            *_sdpa_inputs(torch, dtype, shape, source, heads_last), **options)
+    tolerance = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(plain.numpy(), expected.numpy(), rtol=tolerance * 10,
+                               atol=tolerance)
+    if plain.numel():  # (ember's empty tensors report zero strides)
+        assert plain.stride() == expected.stride()
+
+
+@pytest.mark.parametrize("options", [{"attn_mask": "bool"}, {"attn_mask": "float"},
+                                     {"dropout_p": 1.0}, {"enable_gqa": True}])
+def test_sdpa_without_a_graph_keeps_the_node_for_masks_dropout_and_gqa(torch, options):
+    options = dict(options)
+    mask = options.get("attn_mask")
+    if mask == "bool":
+        options["attn_mask"] = np.tril(np.ones((6, 6), bool))
+    elif mask == "float":
+        options["attn_mask"] = np.linspace(-1, 1, 36, dtype=np.float32).reshape(6, 6)
+    results = []
+    for library in (ember, torch):
+        keywords = {name: library.tensor(value) if isinstance(value, np.ndarray) else value
+                    for name, value in options.items()}
+        with library.no_grad():
+            if library is torch and "dropout_p" in options:
+                library.manual_seed(0)
+            results.append(library.nn.functional.scaled_dot_product_attention(
+                *_sdpa_inputs(library, np.float32, (2, 4, 6, 8), 6, True), **keywords).numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+
+def test_sdpa_without_a_graph_raises_as_torch(torch):
+    # the skipped node's checks: each bad call still gets the recorded path's error, of torch's
+    # type
+    good = np.zeros((1, 2, 3, 4), np.float32)
+    calls = [
+        (good, good.astype(np.float64), good),
+        (good, np.zeros((1, 2, 3, 5), np.float32), good),
+        (np.zeros(4, np.float32),) * 3,
+        (good.astype(np.int64),) * 3,
+    ]
+    for arrays in calls:
+        errors = []
+        for library, grad in ((torch, False), (ember, False), (ember, True)):
+            tensors = [library.tensor(array, requires_grad=grad and array.dtype.kind == "f")
+                       for array in arrays]
+            with pytest.raises(Exception) as error, library.set_grad_enabled(grad):
+                library.nn.functional.scaled_dot_product_attention(*tensors, is_causal=True)
+            errors.append(error)
+        assert errors[0].type is errors[1].type is errors[2].type
+        assert str(errors[1].value) == str(errors[2].value)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("length, source", [(1, 0), (0, 3), (0, 0)])
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_sdpa_without_queries_or_keys_matches_torch(torch, dtype, length, source, is_causal):
+    # no key gives zeros (ember's causal mask had indexed key 0), no query an empty output (the
+    # compiled softmax had reshaped zero rows)
+    results = []
+    for library in (torch, ember):
+        tensors = [library.ones(1, 2, rows, 3, dtype=getattr(library, dtype),
+                                requires_grad=True) for rows in (length, source, source)]
+        output = library.nn.functional.scaled_dot_product_attention(*tensors,
+                                                                    is_causal=is_causal)
+        output.sum().backward()
+        results.append([output.detach().numpy()] + [tensor.grad.numpy() for tensor in tensors])
+    for theirs, mine in zip(*results):
+        assert mine.shape == theirs.shape and mine.dtype == theirs.dtype
+        np.testing.assert_array_equal(mine, theirs)

@@ -8,7 +8,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
-from tests.conftest import assert_close, float64_tensor
+from tests.conftest import assert_close, assert_raises_like_torch, float64_tensor
 from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 
@@ -386,3 +386,36 @@ def test_linear_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype,
         F.linear(mine[0], ember.ones(7, 4))
     with ember.no_grad(), pytest.raises(RuntimeError, match="mat1 and mat2 must have the same"):
         F.linear(mine[0].double() if dtype == np.float32 else mine[0].float(), mine[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int64, np.int32])
+@pytest.mark.parametrize("indices", [[[3]], [[1, 2, 64, 0]], [[5, 5], [0, 7]], 7, []])
+def test_embedding_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype, index_dtype,
+                                                                      indices):
+    # under no_grad (or with a frozen table) F.embedding skips its node: the same rows, bit for
+    # bit; a strided table, inference mode, max_norm and bad indices keep the node's behaviour
+    table = np.random.default_rng(0).standard_normal((65, 16)).astype(dtype)
+    index = np.array(indices, dtype=index_dtype)
+    weight = ember.tensor(table, requires_grad=True)
+    recorded = F.embedding(ember.tensor(index), weight)
+    assert recorded.grad_fn is not None
+    with ember.no_grad():
+        plain = F.embedding(ember.tensor(index), weight)
+        from_module = nn.Embedding.from_pretrained(weight.detach())(ember.tensor(index))
+        strided = F.embedding(ember.tensor(index),
+                              ember.tensor(np.asfortranarray(table)))
+    with ember.inference_mode():
+        inferred = F.embedding(ember.tensor(index), weight)
+    for out in (plain, from_module, strided, inferred):
+        np.testing.assert_array_equal(out.detach().numpy(), recorded.detach().numpy())
+        assert out.dtype == recorded.dtype and out.shape == recorded.shape
+        assert out.is_contiguous()
+    assert plain.grad_fn is None and not plain.requires_grad
+    expected = torch.nn.functional.embedding(torch.tensor(index).long(), torch.tensor(table))
+    np.testing.assert_array_equal(plain.numpy(), expected.numpy())
+    with ember.no_grad():
+        for bad in (np.array([65]), np.array([-1])):
+            assert_raises_like_torch(
+                lambda: torch.nn.functional.embedding(torch.tensor(bad), torch.tensor(table)),
+                lambda: F.embedding(ember.tensor(bad), weight), same_type=True)

@@ -271,3 +271,82 @@ def test_batch_norm_bfloat16_like_torch_under_cpu_autocast(torch):
             output, evaluated, layer.running_mean, layer.running_var, x.grad, layer.weight.grad)])
     for actual, expected in zip(results[1], results[0]):
         assert_close(actual, expected, rtol=2 ** -6, atol=2 ** -6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, normalized", [((1, 1, 128), 1), ((1, 8, 128), 1), ((3, 5, 7), 1),
+                                               ((2, 4, 6, 10), 2), ((5,), 1), ((0, 4), 1)])
+@pytest.mark.parametrize("affine", ["both", "weight", "none"])
+def test_layer_norm_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype, shape,
+                                                                      normalized, affine):
+    # under no_grad (or without inputs that need grad) layer_norm skips its node: bit for bit
+    # the recorded forward; inference mode and a strided input keep or match it
+    rng = np.random.default_rng(len(shape))
+    normalized_shape = shape[len(shape) - normalized:]
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    parameters = [rng.standard_normal(normalized_shape).astype(dtype) for _ in range(2)]
+    if affine == "weight":
+        parameters[1] = None
+    elif affine == "none":
+        parameters = [None, None]
+    leaves = [None if array is None else ember.tensor(array, requires_grad=True)
+              for array in [x] + parameters]
+    recorded = F.layer_norm(leaves[0], normalized_shape, *leaves[1:], eps=1e-3)
+    assert recorded.grad_fn is not None
+    with ember.no_grad():
+        plain = F.layer_norm(leaves[0], normalized_shape, *leaves[1:], eps=1e-3)
+        module = nn.LayerNorm(normalized_shape, eps=1e-3, elementwise_affine=affine != "none",
+                              bias=affine == "both", dtype=getattr(ember, dtype.__name__))
+        if affine != "none":
+            module.weight.copy_(leaves[1])
+        if affine == "both":
+            module.bias.copy_(leaves[2])
+        from_module = module(leaves[0])
+    with ember.inference_mode():
+        inferred = F.layer_norm(leaves[0], normalized_shape, *leaves[1:], eps=1e-3)
+    strided = F.layer_norm(ember.tensor(np.asfortranarray(x)), normalized_shape,
+                           *[None if leaf is None else leaf.detach() for leaf in leaves[1:]],
+                           eps=1e-3)
+    for out in (plain, from_module, inferred, strided):
+        np.testing.assert_array_equal(out.detach().numpy(), recorded.detach().numpy())
+        assert out.dtype == recorded.dtype and out.shape == recorded.shape
+    assert plain.grad_fn is None and not plain.requires_grad and not plain.is_inference()
+    expected = torch.nn.functional.layer_norm(
+        torch.tensor(x), normalized_shape,
+        *[None if array is None else torch.tensor(array) for array in parameters], eps=1e-3)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(plain.numpy(), expected.numpy(), rtol=tolerance, atol=tolerance)
+
+
+def test_layer_norm_without_a_graph_keeps_the_profiler():
+    x = ember.randn(2, 3, 4)
+    with ember.no_grad(), ember.profiler.profile() as profiled:
+        F.layer_norm(x, (4,), ember.ones(4), ember.zeros(4))
+    assert profiled.key_averages()  # the profiler still sees the op
+
+
+CHECK_ORDER_CASES = [
+    ("layer_norm", "int64", (4,), [(5,)]), ("layer_norm", "int64", (3,), [(4,)]),
+    ("layer_norm", "float32", (4,), [(5,)]), ("layer_norm", "float32", (3,), [(3,), (2,)]),
+    ("layer_norm", "float32", (4,), [(4,), (2,)]), ("layer_norm", "int64", (3,), [(3,)]),
+    ("layer_norm", "int64", (3,), []), ("layer_norm", "float32", (3,), [(3,), (3,), "float64"]),
+    ("layer_norm", "float32", (4,), [(4,), "float64"]), ("layer_norm", "float32", (4,), [(5,)]),
+    ("layer_norm", "float16", (3,), [(4,)]), ("layer_norm", "float16", (4,), [(4,)]),
+    ("rms_norm", "int64", (4,), []), ("rms_norm", "float32", (4,), [(5,)]),
+    ("rms_norm", "int64", (3,), [(4,)]), ("rms_norm", "int64", (3,), [(3,)]),
+]
+
+
+@pytest.mark.parametrize("name, dtype, normalized_shape, parameters", CHECK_ORDER_CASES)
+@pytest.mark.parametrize("grad", [False, True])
+def test_norm_checks_run_in_torchs_order(torch, name, dtype, normalized_shape, parameters, grad):
+    # PyTorch checks the weight and bias shapes, then the input's, then the dtypes
+    def call(library):
+        parameter_dtype = library.float64 if parameters[-1:] == ["float64"] else library.float32
+        tensors = [library.ones(shape, dtype=parameter_dtype) for shape in parameters
+                   if shape != "float64"]
+        x = library.ones(2, 3, dtype=getattr(library, dtype))
+        with library.set_grad_enabled(grad):
+            return getattr(library.nn.functional, name)(x, normalized_shape, *tensors)
+
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), same_type=True)

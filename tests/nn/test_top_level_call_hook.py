@@ -80,3 +80,31 @@ def test_removed_hook_no_longer_runs():
     handle.remove()
     nn.ReLU()(ember.zeros(1))
     assert calls == []
+
+
+def test_nested_calls_leave_the_count_to_the_outermost(seen):
+    # only the outermost call counts itself: nested calls without hooks just run forward, a
+    # nested call that fails and is caught inside leaves the count as it was
+    depths = []
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            depths.append(_call_depth.depth)
+            return x
+
+    class Catching(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.failing = Failing()
+            self.probe = Probe()
+
+        def forward(self, x):
+            with pytest.raises(ValueError):
+                self.failing(x)
+            return self.probe(self.probe(x))
+
+    model = Catching()
+    model(ember.zeros(1))
+    model.probe(ember.zeros(1))
+    assert depths == [1, 1, 1]
+    assert seen == [model, model.probe] and _call_depth.depth == 0

@@ -873,3 +873,34 @@ def test_max_without_indices_matches_torch(torch, call, name):
         values = np.nan_to_num(out.detach().float().numpy(), nan=7.0) + 0.0  # -0.0 -> 0.0
         results[fw] = (values.tolist(), str(out.dtype)[6:], tuple(out.shape), grad)
     assert results[ember] == results[torch]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("name, call", [
+    ("topk", lambda fw, x: fw.topk(x, 10)), ("topk_dim0", lambda fw, x: fw.topk(x, 1, dim=0)),
+    ("topk_smallest", lambda fw, x: fw.topk(x, 3, largest=False)),
+    ("sort", lambda fw, x: fw.sort(x, dim=-1, stable=True)),
+    ("median", lambda fw, x: fw.median(x, dim=-1)),
+])
+def test_selections_without_a_graph_equal_the_recorded_ones_and_torch(torch, dtype, name, call):
+    # under no_grad (or for an input that needs no grad) the selected values skip Gather's node
+    x = (np.random.default_rng(3).standard_normal((2, 65)) * 10).astype(dtype)
+    x[0, :2] = x[0, 2]  # ties
+    floating = dtype != np.int64
+    leaf = ember.tensor(x, requires_grad=floating)
+    recorded = call(ember, leaf)
+    with ember.no_grad():
+        plain = call(ember, leaf)
+    frozen = call(ember, ember.tensor(x))
+    expected = call(torch, torch.tensor(x))
+    for out in (plain, frozen):
+        np.testing.assert_array_equal(out.values.detach().numpy(), recorded.values.detach().numpy())
+        np.testing.assert_array_equal(out.indices.numpy(), recorded.indices.numpy())
+        assert out.values.grad_fn is None and not out.values.requires_grad
+    assert (recorded.values.grad_fn is not None) == floating
+    np.testing.assert_array_equal(plain.values.numpy(), expected.values.numpy())
+    # (PyTorch orders equal values as it likes: the indices are checked through the values)
+    axis = 0 if name == "topk_dim0" else -1
+    indices = plain.indices.numpy()
+    picked = np.take_along_axis(x, indices if indices.ndim == 2 else indices[..., None], axis)
+    np.testing.assert_array_equal(picked.reshape(expected.values.shape), expected.values.numpy())

@@ -676,3 +676,93 @@ def test_cat_gradient_passes_gradcheck():
     pieces = [ember.randn(2, 3, dtype=ember.float64, requires_grad=True),
               ember.randn(2, 1, dtype=ember.float64, requires_grad=True)]
     assert gradcheck(lambda a, b: ember.cat([a, b], 1), pieces)
+
+
+@pytest.mark.parametrize("name", CAT_CASES)
+@pytest.mark.parametrize("dim", [0, 1, -1, 2])
+def test_cat_without_a_graph_matches_torch(torch, name, dim):
+    # under no_grad cat of one dtype and rank skips its node: the same values, dtype, layout
+    # and errors as torch (and as the recorded node)
+    results = {}
+    for fw, grad in ((torch, False), (ember, False), (ember, True)):
+        tensors = CAT_CASES[name](fw)
+        if grad and name != "not_tensor":
+            tensors = [tensor.requires_grad_() if tensor.dtype.is_floating_point else tensor
+                       for tensor in tensors]
+        try:
+            with fw.set_grad_enabled(grad):
+                out = fw.cat(tensors, dim)
+        except (RuntimeError, TypeError, IndexError, ValueError) as error:
+            results[fw, grad] = type(error)
+            continue
+        # (ember's empty tensors report zero strides)
+        results[fw, grad] = (str(out.dtype).split(".")[1], out.detach().numpy().tolist(),
+                             out.stride() if out.numel() else None, out.requires_grad == grad)
+    assert results[ember, False] == results[torch, False] == results[ember, True]
+
+
+def test_cat_of_token_ids_without_a_graph_matches_torch(torch):
+    # a generation loop's growing sequence: int64 ids along dim 1, then a strided crop
+    for fw in (ember, torch):
+        tokens = fw.zeros((1, 1), dtype=fw.long)
+        with fw.no_grad():
+            for step in range(1, 6):
+                following = fw.full((1, 1), step, dtype=fw.long)
+                tokens = fw.cat((tokens[:, -3:], following), dim=1)
+        assert tokens.tolist() == [[2, 3, 4, 5]] and tokens.is_contiguous()
+    with ember.inference_mode():
+        assert ember.cat([ember.ones(1, 2), ember.ones(1, 2)], 1).is_inference()
+    transposed = np.arange(12.0).reshape(4, 3).T
+    with ember.no_grad():
+        mine = ember.cat([ember.tensor(transposed).t().t()] * 2, 0)
+    theirs = torch.cat([torch.tensor(transposed).t().t()] * 2, 0)
+    assert mine.stride() == theirs.stride()
+
+
+@pytest.mark.parametrize("make, sizes", [
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4), (6, 4)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4), (-1, 2)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4).transpose(0, 1), (6, 4)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4).transpose(1, 2), (2, 12)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4)[:, :, :2], (2, 6)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4)[:, :1], (2, 2, 2)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4), (5, 5)),
+    (lambda fw: fw.arange(24.0).reshape(2, 3, 4), (-2, 12)),
+])
+@pytest.mark.parametrize("grad", [False, True])
+def test_view_of_row_major_and_strided_tensors_matches_torch(torch, make, sizes, grad):
+    # a row-major tensor always views; a strided one views or raises torch's error
+    results = []
+    for fw in (torch, ember):
+        base = make(fw)
+        with fw.set_grad_enabled(grad):
+            try:
+                view = base.view(*sizes)
+            except RuntimeError as error:
+                results.append(str(error))
+                continue
+        base.add_(1.0)  # a view sees the change
+        results.append((view.tolist(), view.stride(), view._version == base._version))
+    assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("shape, size, dim", [((1, 3, 384), 128, 2), ((2, 7), 3, 1), ((5, 4), 2, 0),
+                                              ((4, 6), 6, -1), ((4, 6), 10, -1), ((0, 3), 2, 1),
+                                              ((3, 0), 2, 1), ((4,), 1, 0)])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_split_without_a_graph_matches_torch(torch, shape, size, dim, requires_grad):
+    # under no_grad split into equal pieces skips its node: the same views as torch's (values,
+    # shapes, strides, versions shared with the base, requires_grad of views of a leaf)
+    results = []
+    for fw in (torch, ember):
+        base = fw.tensor(np.arange(float(np.prod(shape))).reshape(shape),
+                         requires_grad=requires_grad)
+        with fw.no_grad():
+            pieces = base.split(size, dim=dim)
+        results.append([(piece.tolist(), tuple(piece.shape),
+                         piece.stride() if piece.numel() else None, piece.requires_grad,
+                         piece.grad_fn is None) for piece in pieces])
+        if not requires_grad:
+            base.add_(1.0)
+            results[-1].append([piece._version == base._version == 1 for piece in pieces])
+    assert results[1] == results[0]

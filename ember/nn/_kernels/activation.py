@@ -418,6 +418,42 @@ class Elu(_Activation):
         return (out if xp is not np else _once(out, dtype)), None, None, None
 
 
+def untracked_gelu(x, approximate):
+    """Gelu.forward where nothing is recorded, for a C-contiguous float32/float64 array of at
+    least one dim that one thread computes: the float32 kernel called directly, the NumPy
+    passes of the other forms in two buffers; None elsewhere (the node's path)."""
+    if type(x) is not np.ndarray or not x.ndim or not x.flags.c_contiguous:
+        return None
+    dtype = x.dtype
+    if dtype is not _FLOAT32 and dtype is not _FLOAT64:
+        return None
+    if approximate == "tanh":
+        # Gelu.forward's tanh formula, each operation in the same order, in place
+        inner = np.multiply(x, _GELU_TANH_COEFFICIENT)
+        inner *= x
+        inner *= x
+        inner += x
+        inner *= _SQRT_2_OVER_PI
+        np.tanh(inner, out=inner)
+        inner += 1
+        output = np.multiply(x, 0.5)
+        output *= inner
+        return output
+    if dtype is _FLOAT64:
+        return _gelu(np, x)
+    compiled = _gelu_float32_kernel.compiled()
+    if compiled is None or _threads.chunk_count(x.size) != 1:
+        return None
+    flat = x.reshape(-1)
+    output = np.empty_like(flat)
+    compiled(flat, flat, output, False)
+    return output.reshape(x.shape)
+
+
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+
+
 class Gelu(_Activation):
     """x * Phi(x) (exact, via erf) or its tanh approximation."""
 
@@ -427,7 +463,8 @@ class Gelu(_Activation):
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         if x.dtype == np.float32 and approximate != "tanh":
-            return _gelu_float32(np.ascontiguousarray(x))
+            # np.asarray, not np.ascontiguousarray: a 0-d x keeps its shape
+            return _gelu_float32(np.asarray(x, order="C"))
         wide = _widened(x)  # float16 and bfloat16 in float32, rounded once (PyTorch's opmath)
         if approximate == "tanh":
             inner = _SQRT_2_OVER_PI * (wide + _GELU_TANH_COEFFICIENT * wide * wide * wide)
@@ -440,7 +477,7 @@ class Gelu(_Activation):
         (x,) = ctx.saved_tensors
         derivative = _gelu_tanh_derivative if ctx.approximate == "tanh" else _gelu_derivative
         if xp is np and ctx.approximate != "tanh" and x.dtype == np.float32:
-            return _gelu_backward_float32(grad, np.ascontiguousarray(x)), None
+            return _gelu_backward_float32(grad, np.asarray(x, order="C")), None
         if xp is np:
             return _once(_widened(grad) * derivative(np, _widened(x)), grad.dtype), None
         return grad * derivative(xp, x), None

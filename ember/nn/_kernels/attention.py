@@ -31,6 +31,9 @@ def causal_blocked(target_length, source_length):
 # its memory.
 _SCRATCH = threading.local()
 _SCRATCH_LIMIT_BYTES = 1 << 26
+# Small temporaries (decoding: a few queries) come faster from the allocator's free lists than
+# from the per-thread lookup.
+_SCRATCH_SMALL_BYTES = 1 << 14
 
 
 def _scratch(slot, shape, dtype):
@@ -38,7 +41,8 @@ def _scratch(slot, shape, dtype):
     thread; ``slot`` names the temporary so two live ones never share memory."""
     dtype = np.dtype(dtype)
     size = math.prod(shape)
-    if size * dtype.itemsize > _SCRATCH_LIMIT_BYTES:
+    nbytes = size * dtype.itemsize
+    if nbytes > _SCRATCH_LIMIT_BYTES or nbytes <= _SCRATCH_SMALL_BYTES:
         return np.empty(shape, dtype)
     buffers = _SCRATCH.__dict__
     buffer = buffers.get((slot, dtype))
@@ -135,6 +139,37 @@ class ScaledDotProductAttention(Op):
                      for grad in grads) + (None,) * 4
 
 
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def untracked_attention(query, key, value, causal, scale):
+    """ScaledDotProductAttention.forward's output where nothing is recorded, without a mask or
+    dropout (``scale`` None: 1 / sqrt(E)), for float32/float64 arrays of one dtype, at least 2
+    dims and equal leading dims, that one thread computes (no node, no checks); None for
+    anything else, which the node's path checks and computes."""
+    if type(query) is not np.ndarray or type(key) is not np.ndarray \
+            or type(value) is not np.ndarray:
+        return None
+    dtype = query.dtype
+    shape = query.shape
+    if ((dtype is not _FLOAT32 and dtype is not _FLOAT64) or key.dtype is not dtype
+            or value.dtype is not dtype or len(shape) < 2 or key.shape[:-2] != shape[:-2]
+            or value.shape[:-2] != shape[:-2] or key.shape[-1] != shape[-1]
+            or value.shape[-2] != key.shape[-2] or len(_batch_ranges(query, key, value)[1]) != 1):
+        return None
+    if scale is None:
+        scale = 1.0 / math.sqrt(shape[-1])
+    output_shape = shape[:-1] + value.shape[-1:]
+    if _heads_last(query):
+        output = _heads_last_output(output_shape, dtype)
+    else:
+        output = np.empty(output_shape, dtype)
+    blocked = causal_blocked(shape[-2], key.shape[-2]) if causal else None
+    _attend(query, key, value, None, blocked, None, scale, 0.0, output)
+    return output
+
+
 def _attend(query, key, value, float_mask, blocked, keep, scale, dropout_p, output):
     """Attention on arrays, written into ``output``; returns each score row's log-sum-exp."""
     compiled = _compiled_softmax(query, key, float_mask, blocked)
@@ -149,7 +184,7 @@ def _attend(query, key, value, float_mask, blocked, keep, scale, dropout_p, outp
                                                        scale=scale)
     else:
         # a row can lose every key only to a float mask or to a bool one that removes key 0
-        may_empty = float_mask is not None or (blocked is not None
+        may_empty = float_mask is not None or (blocked is not None and blocked.shape[-1] > 0
                                                and bool(blocked[..., 0].any()))
         total, log_normalizer = _exp_in_place(scores, may_empty)
     if keep is not None:
@@ -244,10 +279,11 @@ def _kept_scale(dropout_p):
 
 def _heads_last(query):
     """Whether a 4-D ``query`` lies in memory as (N, L, heads, E), as ``view(N, L, heads, E)
-    .transpose(1, 2)`` leaves it: PyTorch's CPU kernel then returns its output in that layout
-    too; a (N, heads, L, E)-contiguous query, other ranks and dropout give a row-major output."""
+    .transpose(1, 2)`` leaves it (one query too): PyTorch's CPU kernel then returns its output in
+    that layout too; a (N, heads, L, E)-contiguous query, other ranks and dropout give a
+    row-major output."""
     strides = query.strides
-    return query.ndim == 4 and query.shape[-2] > 1 and strides[-3] < strides[-2]
+    return query.ndim == 4 and strides[-3] < strides[-2]
 
 
 def _heads_last_output(shape, dtype):
@@ -256,7 +292,7 @@ def _heads_last_output(shape, dtype):
     if len(shape) < 4:
         return np.empty(shape, dtype)
     memory = np.empty(shape[:-3] + (shape[-2], shape[-3], shape[-1]), dtype=dtype)
-    return np.swapaxes(memory, -3, -2)
+    return memory.swapaxes(-3, -2)
 
 
 def _row_dot(xp, grad_output, output):
@@ -286,7 +322,7 @@ def _transposed_copy(array, rows=_COPY_FOR_ROWS):
     with a transposed right-hand side than the copy costs ((64, 128, 32) @ (64, 32, 128): 0.84
     -> 0.64 ms with it), but a few query rows (decoding with a cache: one) do not repay copying
     every key (4 heads, 512 keys: 36 us with the copy, 4.4 us without); a view there."""
-    swapped = np.swapaxes(array, -1, -2)
+    swapped = array.swapaxes(-1, -2)  # the method: np.swapaxes wraps it in Python
     return np.ascontiguousarray(swapped) if rows >= _COPY_FOR_ROWS else swapped
 
 
@@ -369,18 +405,20 @@ def _weights(xp, query, key, scale, float_mask, blocked, log_normalizer):
 
 
 # ---- the compiled softmax (float32, no mask or the causal one) -------------------------------
-# Three passes: a kernel finds each row's max, a second one writes exp(score * scale - max) for
-# the keys the causal mask leaves and 0 for the others, and a third sums the numerators. The
-# exponential is ember._jit.exp_float32 (within 2 ulp of exp; NumPy's exp would also run over
+# Three passes over each row in one kernel: its max, exp(score * scale - max) for the keys the
+# causal mask leaves and 0 for the others, the sum of those numerators (backward recomputes the
+# weights with the second pass alone, from the saved log-sum-exps). The exponential is ember._jit.exp_float32 (within 2 ulp of exp; NumPy's exp would also run over
 # the removed keys, and numba's is a scalar call per element), so that the loop vectorises.
 _ZERO = np.float32(0.0)
 _VECTOR = 16  # float32 lanes of an AVX-512 register: a row's loop runs to a multiple of it
 
 
 @_jit.kernel
-def _row_maxima(scores, causal, shifts, first_query, scale):
-    """The max of each row of ``scores`` (R, L, S; float32) times ``scale`` (float32) into
-    ``shifts`` (R, L), over the keys a ``causal`` mask leaves (row l is query first_query + l)."""
+def _softmax_rows(scores, causal, total, log_normalizer, first_query, scale):
+    """Each row of ``scores`` (R, L, S; float32) to the softmax numerators exp(score * scale -
+    row max), 0 at the keys a ``causal`` mask removes (row l is query first_query + l); the
+    row sums into ``total`` and log(sum) + max into ``log_normalizer``, both (R, L). One row
+    at a time through the three passes, while it is in cache."""
     length = scores.shape[2]
     for batch in range(scores.shape[0]):
         for query in range(scores.shape[1]):
@@ -406,7 +444,26 @@ def _row_maxima(scores, causal, shifts, first_query, scale):
                 value = row[column] * scale
                 if value > first_max:
                     first_max = value
-            shifts[batch, query] = max(max(first_max, second_max), max(third_max, fourth_max))
+            shift = max(max(first_max, second_max), max(third_max, fourth_max))
+            # up to a whole number of vectors: no scalar remainder loop for most rows
+            stop = min(length, (limit + _VECTOR - 1) // _VECTOR * _VECTOR)
+            for column in range(stop):
+                result = _jit.exp_float32(row[column] * scale - shift)
+                row[column] = _ZERO if column >= limit else result
+            row[stop:] = _ZERO
+            # four independent partial sums: the additions overlap instead of waiting in one
+            # chain
+            first_sum = second_sum = third_sum = fourth_sum = _ZERO
+            for column in range(0, whole, 4):
+                first_sum += row[column]
+                second_sum += row[column + 1]
+                third_sum += row[column + 2]
+                fourth_sum += row[column + 3]
+            row_total = (first_sum + second_sum) + (third_sum + fourth_sum)
+            for column in range(whole, limit):
+                row_total += row[column]
+            total[batch, query] = row_total
+            log_normalizer[batch, query] = np.log(row_total) + shift
 
 
 @_jit.kernel
@@ -429,32 +486,6 @@ def _exp_shifted_rows(scores, causal, shifts, first_query, scale):
 
 
 @_jit.kernel
-def _row_totals(numerators, causal, shifts, total, log_normalizer, first_query):
-    """The row sums of the softmax numerators (keys a causal mask removes skipped) into
-    ``total`` and log(total) + shift into ``log_normalizer``, both (R, L); row l is query
-    first_query + l."""
-    length = numerators.shape[2]
-    for batch in range(numerators.shape[0]):
-        for query in range(numerators.shape[1]):
-            row = numerators[batch, query]
-            limit = min(first_query + query + 1, length) if causal else length
-            # four independent partial sums: the additions overlap instead of waiting in one
-            # chain
-            first_sum = second_sum = third_sum = fourth_sum = np.float32(0.0)
-            whole = limit - limit % 4
-            for column in range(0, whole, 4):
-                first_sum += row[column]
-                second_sum += row[column + 1]
-                third_sum += row[column + 2]
-                fourth_sum += row[column + 3]
-            row_total = (first_sum + second_sum) + (third_sum + fourth_sum)
-            for column in range(whole, limit):
-                row_total += row[column]
-            total[batch, query] = row_total
-            log_normalizer[batch, query] = np.log(row_total) + shifts[batch, query]
-
-
-@_jit.kernel
 def _scaled_softmax_gradient(weights, grad_weights, row_dot, scale):
     """grad_weights (R, L, S; float32) becomes weights * (grad_weights - row_dot) * scale in
     place, row_dot (R, L) being each row's sum of grad_output * output: the gradient of the
@@ -469,18 +500,18 @@ def _scaled_softmax_gradient(weights, grad_weights, row_dot, scale):
 
 
 def _compiled_softmax(query, key, float_mask, blocked):
-    """The compiled softmax kernels (maxima, exponentials, totals, scaled gradient) where they
+    """The compiled softmax kernels (whole softmax, exponentials, scaled gradient) where they
     apply (float32 scores without a mask or with the causal one), else None."""
-    if query.dtype != np.float32 or float_mask is not None or key.shape[-2] == 0:
+    if (query.dtype != np.float32 or float_mask is not None or key.shape[-2] == 0
+            or query.shape[-2] == 0):
         return None
     if blocked is not None and (blocked.ndim != 2
                                 or blocked is not causal_blocked(*blocked.shape)):
         return None
-    maxima = _row_maxima.compiled()
-    if maxima is None:
+    softmax_rows = _softmax_rows.compiled()
+    if softmax_rows is None:
         return None
-    return (maxima, _exp_shifted_rows.compiled(), _row_totals.compiled(),
-            _scaled_softmax_gradient.compiled())
+    return softmax_rows, _exp_shifted_rows.compiled(), _scaled_softmax_gradient.compiled()
 
 
 def _softmax_rows_in_place(compiled, scores, causal, log_normalizer=None, first_query=0,
@@ -489,20 +520,17 @@ def _softmax_rows_in_place(compiled, scores, causal, log_normalizer=None, first_
     query first_query + l: without ``log_normalizer``, the numerators of softmax(scores * scale)
     in place and (row totals, log-sum-exps) as (..., L, 1) arrays; with it (contiguous), the
     weights exp(scores * scale - log_normalizer)."""
-    row_maxima, exp_shifted_rows, row_totals = compiled[:3]
+    softmax_rows, exp_shifted_rows = compiled[:2]
     length, source = scores.shape[-2:]
     rows = scores.reshape(-1, length, source)
     scale = np.float32(scale)
     if log_normalizer is not None:
         exp_shifted_rows(rows, causal, log_normalizer.reshape(-1, length), first_query, scale)
         return None
-    shifts = np.empty(rows.shape[:2], scores.dtype)
-    row_maxima(rows, causal, shifts, first_query, scale)
-    exp_shifted_rows(rows, causal, shifts, first_query, scale)
     total = np.empty(scores.shape[:-1] + (1,), scores.dtype)
     log_normalizer = np.empty_like(total)
-    row_totals(rows, causal, shifts, total.reshape(-1, length),
-               log_normalizer.reshape(-1, length), first_query)
+    softmax_rows(rows, causal, total.reshape(-1, length), log_normalizer.reshape(-1, length),
+                 first_query, scale)
     return total, log_normalizer
 
 
@@ -524,10 +552,10 @@ def _causal_blocks(query, key, value, blocked, keep, compiled, finite=()):
     as PyTorch does, which the blocks would skip)."""
     if compiled is None or blocked is None or keep is not None:
         return None
-    if not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2]):
-        return None
     length = query.shape[-2]
     if math.prod(query.shape[:-2]) * length * key.shape[-2] < _BLOCKED_SCORES:
+        return None
+    if not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2]):
         return None
     count = min(_MAX_BLOCKS, length // _BLOCK_ROWS)
     if count < 2 or not all_finite(*finite):
@@ -567,7 +595,7 @@ def _attention_grads_blocks(query, key, value, log_normalizer, grad_output, outp
     the scale multiplies the scores' gradient, so the query and key gradients need no pass of
     their own."""
     needs_query, needs_key, needs_value = needs[:3]
-    scaled_gradient = compiled[3]
+    scaled_gradient = compiled[2]
     scale = np.float32(scale)
     value_columns = _transposed_copy(value)
     length = query.shape[-2]

@@ -6,8 +6,11 @@ import numpy as np
 
 from ... import _random, ops as _ops
 from ..._dtype import scalar_type_name
+from ...autograd import function as function_module
 from ...autograd.function import keep_input_in_gradient, torch_named
+from ...autograd.views import nothing_recorded
 from ...ops.elementwise.casting import autocast_op
+from ...tensor import Tensor
 from .._kernels import activation as _activation
 
 __all__ = ["celu", "celu_", "elu", "elu_", "gelu", "glu", "gumbel_softmax", "hardshrink",
@@ -63,6 +66,11 @@ def selu(input, inplace=False):
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
+    if (type(input) is Tensor and function_module._tracer is None
+            and nothing_recorded(input)):
+        output = _activation.untracked_gelu(input._data, approximate)
+        if output is not None:
+            return Tensor._wrap(output)
     return _activation.Gelu.apply(input, approximate)
 
 

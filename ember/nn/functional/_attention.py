@@ -10,12 +10,14 @@ import warnings
 import numpy as np
 
 from ..._dtype import cpp_type_name, is_floating
+from ...autograd import function as function_module
 from ...autograd.function import forward_ad_unsupported, without_double_backward
+from ...autograd.views import nothing_recorded
 from ...backends.cuda import flash_sdp_enabled
 from ...ops._broadcast import mismatch_error
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
 from ...tensor import Tensor
-from .._kernels.attention import ScaledDotProductAttention, causal_blocked
+from .._kernels.attention import ScaledDotProductAttention, causal_blocked, untracked_attention
 from ...ops.elementwise.casting import autocast_op, computed_in_float32
 from ._dropout import _drop
 from ._linear import linear
@@ -24,7 +26,6 @@ __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
 @autocast_op("scaled_dot_product_attention")
-@computed_in_float32
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     """softmax(query @ key^T * scale + mask) @ value over the last two dims (one fused node).
@@ -36,6 +37,20 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     ``attn_mask`` applies both where PyTorch's CPU flash kernel takes the call, and is refused
     where its math kernel would.
     """
+    if (attn_mask is None and not dropout_p and not enable_gqa and type(query) is Tensor
+            and type(key) is Tensor and type(value) is Tensor
+            and (scale is None or type(scale) is float) and function_module._tracer is None
+            and nothing_recorded(query, key, value)):
+        # generation and evaluation: the node's forward without the node (float32/float64)
+        output = untracked_attention(query._data, key._data, value._data, is_causal, scale)
+        if output is not None:
+            return Tensor._wrap(output)
+    return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+
+
+@computed_in_float32
+def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa):
+    """scaled_dot_product_attention's checks and node (half precision computed in float32)."""
     if is_causal and attn_mask is not None and not _flash_kernel_runs(query, key, value, attn_mask,
                                                                        dropout_p, enable_gqa):
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "

@@ -7,11 +7,14 @@ import math
 import numpy as np
 
 from ..._dtype import bfloat16, finfo, float16, float32, float64, is_floating, scalar_type_name
+from ...autograd import function as function_module
 from ...autograd.grad_mode import no_grad
+from ...autograd.views import nothing_recorded
 from ...ops import vector_norm
 from ...ops.shape import keep_memory_format
 from ...tensor import Size, Tensor
-from .._kernels.normalization import LayerNorm, RMSNorm, apply_batch_norm
+from .._kernels.normalization import (LayerNorm, RMSNorm, apply_batch_norm,
+                                      untracked_layer_norm)
 from ._padding import pad
 from ._pooling import avg_pool2d, avg_pool3d
 
@@ -102,11 +105,11 @@ def _empty_batch_norm(input, weight, bias):
     return output if bias is None else output + bias.reshape(shape)
 
 
-def _checked_normalized_shape(input, normalized_shape, parameters, kernel_name, kernel, star):
-    """``normalized_shape`` as a tuple, checked against the input and the affine ``parameters``
-    (name -> tensor or None) with PyTorch's messages (``kernel_name`` the function's,
-    ``kernel`` that of its CPU kernel); ``star`` is how the expected shape starts
-    (layer_norm writes ``[*, 4]``, rms_norm ``[*4]``)."""
+def _checked_normalized_shape(input, normalized_shape, parameters, kernel_name, star):
+    """``normalized_shape`` as a tuple, checked against the affine ``parameters`` (name ->
+    tensor or None), then the input, in PyTorch's order and with its messages (``kernel_name``
+    the function's); ``star`` is how the expected shape starts (layer_norm writes ``[*, 4]``,
+    rms_norm ``[*4]``)."""
     if isinstance(normalized_shape, (int, np.integer)):
         raise TypeError(f"{kernel_name}(): argument 'normalized_shape' (position 2) must be "
                         f"tuple of ints, not {type(normalized_shape).__name__}")
@@ -116,27 +119,37 @@ def _checked_normalized_shape(input, normalized_shape, parameters, kernel_name, 
     if count == 0:
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
                            "containing at least one element, but got normalized_shape = []")
-    _check_floating(input._data, kernel)
-    if len(shape) < count or shape[len(shape) - count:] != normalized_shape:
-        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
-                           f"with shape [{star}{', '.join(str(size) for size in normalized_shape)}]"
-                           f", but got input of size{list(shape)}")
     for name, tensor in parameters.items():
         if tensor is not None and tuple(tensor._data.shape) != normalized_shape:
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
                                f"{name} of shape {list(tensor._data.shape)} and normalized_shape "
                                f"= {list(normalized_shape)}")
+    if len(shape) < count or shape[len(shape) - count:] != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
+                           f"with shape [{star}{', '.join(str(size) for size in normalized_shape)}]"
+                           f", but got input of size{list(shape)}")
     return normalized_shape
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims (biased variance), then affine."""
     if _plain_layer_norm(input, normalized_shape, weight, bias):
+        if (type(input) is Tensor and function_module._tracer is None
+                and nothing_recorded(input, weight, bias)):
+            output = untracked_layer_norm(input._data, None if weight is None else weight._data,
+                                          None if bias is None else bias._data,
+                                          len(normalized_shape), eps)
+            if output is not None:
+                return Tensor._wrap(output)
         return LayerNorm.apply(input, weight, bias, len(normalized_shape), eps)
+    first = weight if weight is not None else bias
+    if first is not None and first._data.dtype != input._data.dtype:
+        # PyTorch checks a mixed-dtype call (parameters unlike the input) before the shapes
+        _check_parameter_dtypes(input, weight, bias)
     normalized_shape = _checked_normalized_shape(
-        input, normalized_shape, {"weight": weight, "bias": bias}, "layer_norm", "LayerNormKernelImpl",
-        "*, ")
+        input, normalized_shape, {"weight": weight, "bias": bias}, "layer_norm", "*, ")
     _check_parameter_dtypes(input, weight, bias)
+    _check_floating(input._data, "LayerNormKernelImpl")
     return LayerNorm.apply(input, weight, bias, len(normalized_shape), eps)
 
 
@@ -163,7 +176,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     Half precision computes in float32 (the weight's product too) and rounds once; ``eps=None`` is the machine epsilon of
     that computing dtype (PyTorch's)."""
     normalized_shape = _checked_normalized_shape(input, normalized_shape, {"weight": weight},
-                                                 "rms_norm", "rms_norm", "*")
+                                                 "rms_norm", "*")
+    _check_floating(input._data, "rms_norm")
     computing = input if input.dtype in (float32, float64) else input.to(float32)
     if eps is None:
         eps = finfo(computing.dtype).eps

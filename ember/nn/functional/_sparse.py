@@ -2,11 +2,13 @@
 import numpy as np
 
 from ..._dtype import tensor_type_name
+from ...autograd import function as function_module
 from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
+from ...autograd.views import nothing_recorded
 from ...ops.index import indices_within
 from ...ops.reduce import vector_norm
 from ...tensor import Tensor
-from .._kernels.sparse import BagSum, Embedding
+from .._kernels.sparse import BagSum, Embedding, untracked_embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
@@ -16,7 +18,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     """Rows of ``weight`` picked by the integer ``input``; ``padding_idx``'s row gets no gradient
     and ``max_norm`` renormalises the looked-up rows of ``weight`` in place. With ``sparse`` the
     weight's ``.grad`` is a sparse COO tensor of the looked-up rows."""
-    if input._data.dtype != np.int64 and input._data.dtype != np.int32:
+    if input._data.dtype not in _INDEX_DTYPES:
         type_name = tensor_type_name(input._data.dtype)
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {type_name} instead "
@@ -38,7 +40,15 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _embedding_renorm(weight, indices, max_norm, norm_type)
+    if (type(input) is Tensor and function_module._tracer is None
+            and nothing_recorded(weight)):
+        rows = untracked_embedding(indices, weight._data)
+        if rows is not None:
+            return Tensor._wrap(rows)
     return Embedding.apply(input, weight, padding_idx, scale_grad_by_freq, bool(sparse))
+
+
+_INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.int32))
 
 
 def _embedding_renorm(weight, indices, max_norm, norm_type):

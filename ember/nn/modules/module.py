@@ -325,9 +325,11 @@ class Module:
     def __call__(self, *args, **kwargs):
         hooked = (self._forward_pre_hooks or self._forward_hooks or _global_hooks_in_use
                   or self._backward_hooks or self._backward_pre_hooks)
-        if not (hooked or _top_level_call_hooks):
-            return self.forward(*args, **kwargs)
         calls = _call_depth
+        if not hooked and (not _top_level_call_hooks or calls.depth):
+            # no hooks, and no top-level hook or a call already in progress that counts for
+            # this one: only the outermost call keeps the depth
+            return self.forward(*args, **kwargs)
         depth = calls.depth
         calls.depth = depth + 1
         try:
