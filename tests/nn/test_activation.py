@@ -587,3 +587,38 @@ def test_softmax_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype
         assert_raises_like_torch(lambda: getattr(torch, name)(torch.tensor(x), len(shape)),
                                  lambda: getattr(ember, name)(ember.tensor(x), len(shape)),
                                  same_type=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "float16"])
+@pytest.mark.parametrize("shape, dim, channels_last", [
+    ((4, 6), -1, False), ((2, 4, 4, 2), 1, True), ((2, 4, 4, 2), -1, True), ((3, 8, 5), 1, False),
+    ((6,), 0, False)])
+def test_glu_is_one_node_with_torchs_values_and_layout(torch, dtype, shape, dim, channels_last):
+    """F.glu records one GluBackward0 node over its input (as PyTorch's), with PyTorch's output
+    strides; half-precision values and gradients are PyTorch's bit for bit (the gate rounded to
+    the dtype before the backward's products, as its glu_backward)."""
+    array = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    grad = np.random.default_rng(1).standard_normal(
+        shape[:dim % len(shape)] + (shape[dim] // 2,) + shape[dim % len(shape) + 1:]
+    ).astype(np.float32)
+    results = []
+    for library in (ember, torch):
+        x = library.tensor(array).to(getattr(library, dtype))
+        if channels_last:
+            x = x.contiguous(memory_format=library.channels_last)
+        x.requires_grad_(True)
+        out = library.nn.functional.glu(x, dim)
+        out.backward(library.tensor(grad).to(out.dtype))
+        results.append((out, x.grad))
+    (ours, our_grad), (theirs, their_grad) = results
+    assert ours.stride() == theirs.stride()
+    assert ours.grad_fn.name() == "GluBackward0" and len(ours.grad_fn.next_functions) == 1
+    exact = dtype in ("bfloat16", "float16")
+    tolerance = 0 if exact else 2e-7
+    assert_close(ours.float(), theirs.float(), rtol=tolerance, atol=tolerance)
+    assert_close(our_grad.float(), their_grad.float(), rtol=tolerance, atol=tolerance)
+
+
+def test_glu_refuses_integers_as_torch(torch):
+    assert_raises_like_torch(lambda: F.glu(ember.arange(4)),
+                             lambda: torch.nn.functional.glu(torch.arange(4)))

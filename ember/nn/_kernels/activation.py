@@ -555,6 +555,50 @@ class Mish(_Activation):
         return grad * slope if xp is not np else _once(grad * slope, dtype)
 
 
+class Glu(_Activation):
+    """a * sigmoid(b) for the halves a, b of ``axis``: one node over the input (PyTorch's
+    GluBackward0) where a split, a sigmoid and a product were recorded; float16/bfloat16 in
+    float32, rounded once. Saves the input only."""
+
+    _torch_name = "GluBackward0"
+    output_layout = None  # the result keeps the halves' memory order, as PyTorch's
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        _check_floating(x, "glu_cpu")
+        first, second = _halves(np, x, axis)
+        ctx.axis = axis
+        ctx.save_for_backward(x)
+        wide = _widened(second)
+        gate = sigmoid_array(wide, out=np.empty_like(wide))  # in the halves' memory order
+        return _once(np.multiply(_widened(first), gate, out=gate), x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        first, second = _halves(xp, x, ctx.axis)
+        if xp is np:
+            dtype, grad = grad.dtype, _widened(grad)
+            first, second = _widened(first), _widened(second)
+            # PyTorch's glu_backward: s = sigmoid(b) in the input's dtype, then s * grad and
+            # (1 - s) * s * a * grad (float16/bfloat16 in float32 from the rounded s)
+            gate = _widened(_once(sigmoid_array(second, out=np.empty(second.shape,
+                                                                      second.dtype)), dtype))
+            grad_second = (1 - gate) * gate * first * grad
+            return np.concatenate([_once(gate * grad, dtype), _once(grad_second, dtype)],
+                                  axis=ctx.axis), None
+        gate = stable_sigmoid(xp, second)
+        return xp.concat([gate * grad, (1 - gate) * gate * first * grad], axis=ctx.axis), None
+
+
+def _halves(xp, x, axis):
+    """The two halves of ``x`` along ``axis`` (views)."""
+    half = x.shape[axis] // 2
+    lead = (slice(None),) * axis
+    return x[lead + (slice(0, half),)], x[lead + (slice(half, None),)]
+
+
 class Softplus(_Activation):
     """log(1 + exp(beta x)) / beta, reverting to x where beta x > threshold (PyTorch's rule)."""
 

@@ -7,7 +7,7 @@ import numpy as np
 from ... import _random, ops as _ops
 from ..._dtype import scalar_type_name
 from ...autograd import function as function_module
-from ...autograd.function import keep_input_in_gradient, torch_named
+from ...autograd.function import keep_input_in_gradient
 from ...autograd.views import nothing_recorded
 from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
@@ -157,15 +157,14 @@ def threshold(input, threshold, value, inplace=False):
 
 
 def glu(input, dim=-1):
-    """Gated linear unit: first half of ``dim`` times sigmoid of the second half (composite)."""
+    """Gated linear unit: first half of ``dim`` times sigmoid of the second half."""
     if input.dim() == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
     axis = dim % input.dim() if -input.dim() <= dim < input.dim() else dim
     size = input.shape[axis]
     if size % 2 != 0:
         raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {size}")
-    first, second = input.split(size // 2, dim)
-    return torch_named(first * second.sigmoid(), "GluBackward0")
+    return _activation.Glu.apply(input, axis)
 
 
 @autocast_op("prelu")
