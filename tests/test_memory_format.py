@@ -421,3 +421,21 @@ def _strides_that_matter(tensor):
     for a channels_last input where the leaf is (3, 1, 1, 1), the same memory)."""
     return tuple(stride if size != 1 else None
                  for size, stride in zip(tensor.shape, tensor.stride()))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 3, 1, 5), (1, 3, 4, 4)])
+@pytest.mark.parametrize("layout", ["channels_last", "permuted"])
+def test_pointwise_results_of_dense_operands_keep_torchs_strides(torch, shape, layout):
+    """Pointwise ops whose operands share one dense layout return it (NumPy's own order, kept
+    without recomputing TensorIterator's strides when no dim has size 1), as PyTorch's do."""
+    array = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    strides = []
+    for library in (ember, torch):
+        x = library.tensor(array)
+        x = (x.contiguous(memory_format=library.channels_last) if layout == "channels_last"
+             else x.permute(2, 0, 3, 1).contiguous().permute(1, 3, 0, 2))
+        x.requires_grad_(True)
+        y = x * 2.0
+        results = [y, x + x, library.relu(x), library.sigmoid(y), y.relu_(), x > 0]
+        strides.append([result.stride() for result in results])
+    assert strides[0] == strides[1]
