@@ -163,7 +163,7 @@ def _tree_cases():
         "pair of three": ({"$dict": [[1, 2, 3]]}, {}),
         "pairs not a list": ({"$odict": {"a": 1}}, {}),
         "tuple of a dict": ({"x": {"$tuple": {"a": 1}}}, {}),
-        "unknown dtype": ({"x": {"$dtype": "complex32"}}, {}),
+        "unknown dtype": ({"x": {"$dtype": "float128"}}, {}),
         "dtype is a number": ({"x": {"$dtype": 5}}, {}),
         "finite $float": ({"x": {"$float": "1.5"}}, {}),
         "$float is a list": ({"x": {"$float": ["nan"]}}, {}),

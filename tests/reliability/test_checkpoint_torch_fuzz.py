@@ -392,7 +392,6 @@ def _malformed_pickles():
                                         {"0": b"\x00\x00\x00"}, "record of 3 bytes"),
         "complex half storage": (tensor("0", 1, 0, (1,), (1,), kind="ComplexHalfStorage"),
                                  two, "ComplexHalfStorage"),
-        "complex32 dtype value": (glob("torch", "complex32"), {}, "torch.complex32"),
         "quantized tensor": (call(glob("torch._utils", "_rebuild_qtensor")), {},
                              "quantized tensors"),
         "sparse layout": (call(glob("torch.serialization", "_get_layout"),
