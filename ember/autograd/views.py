@@ -89,7 +89,8 @@ def check_inplace(tensor):
     if tensor._is_inference and not inference:
         raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not "
                            "allowed.You can make a clone to get a normal tensor before doing "
-                           "inplace update.")
+                           "inplace update.See https://github.com/pytorch/rfcs/pull/17 for more "
+                           "details.")
     recording = grad_enabled and not inference
     if recording and tensor._requires_grad:
         if tensor._view_creation is not None:

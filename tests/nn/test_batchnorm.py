@@ -261,3 +261,29 @@ def test_functional_errors_match_torch(torch, call, error):
     with pytest.raises(error) as raised:
         call(F, ember)
     assert str(raised.value) == str(expected.value).replace("torch.Size", "ember.Size")
+
+
+def test_batch_counter_counts_and_bumps_its_version_as_torch(torch):
+    """num_batches_tracked goes up by one per training forward, its version with it (PyTorch's
+    add_), and not in eval; a layer made under inference_mode refuses to count outside it."""
+    counts = []
+    for library in (ember, torch):
+        layer = library.nn.BatchNorm2d(3)
+        x = library.randn(4, 3, 2, 2)
+        before = layer.num_batches_tracked._version
+        layer(x)
+        layer(x)
+        layer.eval()
+        layer(x)
+        counts.append((int(layer.num_batches_tracked), layer.num_batches_tracked._version - before,
+                       str(layer.num_batches_tracked.dtype).split(".")[-1]))
+    assert counts[0] == counts[1]
+    errors = []
+    for library in (ember, torch):
+        with library.inference_mode():
+            layer = library.nn.BatchNorm1d(3)
+        try:
+            layer(library.randn(4, 3))
+        except RuntimeError as error:
+            errors.append(str(error))
+    assert len(errors) == 2 and errors[0] == errors[1]

@@ -9,7 +9,7 @@ import numpy as np
 from ..._dtype import bfloat16, finfo, float16, float32, float64, is_floating, scalar_type_name
 from ...autograd import function as function_module
 from ...autograd.grad_mode import no_grad
-from ...autograd.views import nothing_recorded
+from ...autograd.views import check_inplace, nothing_recorded
 from ...ops import vector_norm
 from ...ops.shape import keep_memory_format
 from ...tensor import Size, Tensor
@@ -42,19 +42,23 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if momentum is None or isinstance(momentum, bool):
         raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not "
                         f"{type(momentum).__name__}")
-    for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
-                         ("weight", weight), ("bias", bias)):
-        if tensor is not None and tensor._data.size != channels:
-            raise RuntimeError(f"{name} should contain {channels} elements not "
-                               f"{tensor._data.size}")
-    if weight is not None and weight._data.ndim != 1:
-        weight = weight.reshape(-1)
-    if bias is not None and bias._data.ndim != 1:
-        bias = bias.reshape(-1)
+    if not _plain_parameters(channels, running_mean, running_var, weight, bias):
+        for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
+                             ("weight", weight), ("bias", bias)):
+            if tensor is not None and tensor._data.size != channels:
+                raise RuntimeError(f"{name} should contain {channels} elements not "
+                                   f"{tensor._data.size}")
+        if weight is not None and weight._data.ndim != 1:
+            weight = weight.reshape(-1)
+        if bias is not None and bias._data.ndim != 1:
+            bias = bias.reshape(-1)
     if training:
         if channels and array.size // channels == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {Size(array.shape)!r}")
+        for buffer in (running_mean, running_var):
+            if buffer is not None and buffer._is_inference:
+                check_inplace(buffer)  # updated in place: PyTorch's refusal outside inference
     elif running_mean is None:
         raise RuntimeError("running_mean must be defined in evaluation mode")
     elif running_var is None:
@@ -62,7 +66,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _check_parameter_dtypes(input, weight, bias, running_mean, running_var)
     if array.size == 0:
         return _empty_batch_norm(input, weight, bias)
-    if input.dtype == bfloat16:
+    if array.dtype.kind == "V" and input.dtype == bfloat16:
         # NumPy's einsum has no bfloat16: computed in float32 and rounded once, as PyTorch's
         # kernel accumulates bfloat16 in float32 (the running buffers keep their dtype).
         weight, bias = (None if tensor is None else tensor.to(float32) for tensor in (weight, bias))
@@ -70,6 +74,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                 training, momentum, eps).to(bfloat16)
     return apply_batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
                             eps)
+
+
+def _plain_parameters(channels, *tensors):
+    """Whether every given parameter and buffer is a vector of ``channels`` elements (the
+    common call: nothing to check further or reshape)."""
+    for tensor in tensors:
+        if tensor is not None and tensor._data.shape != (channels,):
+            return False
+    return True
 
 
 def _check_floating(array, kernel):
@@ -83,9 +96,12 @@ def _check_parameter_dtypes(input, *parameters):
     """PyTorch's CPU normalisation kernels take parameters of the input's dtype, or float32
     ones with a float16/bfloat16 input (mixed type); anything else is a RuntimeError."""
     dtype = input._data.dtype
-    given = [tensor._data.dtype for tensor in parameters if tensor is not None]
-    if all(other == dtype for other in given):
+    for tensor in parameters:
+        if tensor is not None and tensor._data.dtype != dtype:
+            break
+    else:
         return
+    given = [tensor._data.dtype for tensor in parameters if tensor is not None]
     if all(other == np.float32 for other in given) and input.dtype in (float16, bfloat16):
         return
     first = given[0]

@@ -1,7 +1,10 @@
 """BatchNorm1d/2d/3d: batch statistics in training, running statistics in eval (PyTorch's rules)."""
+import numpy as np
+
 from ... import _dtype, _factories
 from ...autograd.function import refuse_captured_mutation
 from ...autograd.grad_mode import no_grad
+from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from .module import Module, _optional_parameter
@@ -84,6 +87,19 @@ class _NormBase(Module):
                                       unexpected_keys, error_msgs)
 
 
+def _count_batch(counter):
+    """``num_batches_tracked.add_(1)`` without recording: on the array itself (and its version)
+    for a plain tensor, else through add_."""
+    data = counter._data
+    if (type(counter) is Tensor and type(data) is np.ndarray and data.ndim == 0
+            and data.dtype == np.int64 and data.flags.writeable and not counter._is_inference):
+        data += 1
+        counter._bump_version()
+        return
+    with no_grad():
+        counter.add_(1)
+
+
 class _BatchNorm(_NormBase):
     def forward(self, input):
         self._check_input_dim(input)
@@ -105,8 +121,7 @@ class _BatchNorm(_NormBase):
                                   self.running_var if pass_buffers else None,
                                   use_batch_statistics, factor)
         if counting:  # after the call, so that a refused input changes no buffer
-            with no_grad():
-                self.num_batches_tracked.add_(1)
+            _count_batch(self.num_batches_tracked)
         return output
 
     def _batch_norm(self, input, running_mean, running_var, use_batch_statistics, momentum):
