@@ -30,7 +30,9 @@ def _describe(library):
 
 
 def test_storages_match_torch(torch):
+    # both warn once per process: start both afresh (another test may have used storages)
     ember._storage._warned[0] = False
+    torch.storage._reset_warn_typed_storage_removal()
     ours = _describe(ember)
     theirs = _describe(torch)
     assert ours == theirs
