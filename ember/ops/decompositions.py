@@ -57,6 +57,7 @@ class SVD(Op):
     and E_jk = S_k^2 - S_j^2, gA = U [(skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS)] Vh plus
     the projections of gU and gV onto the complements of U's and V's columns."""
 
+    _torch_name = "LinalgSvdBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -150,6 +151,7 @@ class QR(Op):
     linalg_qr_backward): for m >= n, gA = [gQ + Q copyltu(M)] R^-T with M = R gR^T - gQ^T Q;
     for m < n, A = [X | Y] is split and X = Q U handled as square."""
 
+    _torch_name = "LinalgQrBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -305,6 +307,7 @@ class Pinv(Op):
     max(atol, rtol * S_max) dropped. Backward: PyTorch's pinv_backward (Golub and Pereyra's
     derivative of a constant-rank pseudo-inverse)."""
 
+    _torch_name = "LinalgPinvBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -399,6 +402,7 @@ class SolveTriangular(Op):
     transposed triangle), gA = -gB X^T restricted to A's triangle (its diagonal dropped when
     unitriangular)."""
 
+    _torch_name = "LinalgSolveTriangularBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -466,6 +470,7 @@ class MatrixExp(Op):
     exp([[A^H, G], [0, A^H]])'s upper-right block (Najfeld and Havel), itself a matrix
     exponential, so it is differentiable again."""
 
+    _torch_name = "LinalgMatrixExpBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -785,6 +790,7 @@ class LUFactor(Op):
     Backward (PyTorch's linalg_lu_backward, square A): gA = P L^-T (tril(L^T gL, -1) +
     triu(gU U^T)) U^-T with gL, gU the strictly lower and upper parts of gLU."""
 
+    _torch_name = "LinalgLuFactorExBackward0"
     differentiable_backward = True
 
     @staticmethod

@@ -738,6 +738,7 @@ def _check_square(input, operation, argument="A"):
 
 
 class Inverse(Op):
+    _torch_name = "LinalgInvExBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -761,6 +762,7 @@ class Det(Op):
     """det(A); its gradient is the transposed adjugate, taken from the SVD so that singular
     matrices (where A^-1 does not exist) still get it."""
 
+    _torch_name = "LinalgDetBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -816,6 +818,7 @@ def _adjugate_t_recorded(xp, x, det):
 class Solve(Op):
     """X with A X = B, B given as columns (..., n, k); the batch dims broadcast."""
 
+    _torch_name = "LinalgSolveExBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -972,6 +975,8 @@ def chain_matmul(*matrices):
 
 
 class LogAbsDet(Op):
+    _torch_name = "LinalgSlogdetBackward0"
+
     differentiable_backward = True
 
     @staticmethod
@@ -1007,6 +1012,7 @@ class Cholesky(Op):
     """L with A = L L^H; the gradient is made Hermitian, since only A's lower triangle is
     read."""
 
+    _torch_name = "LinalgCholeskyExBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -1067,6 +1073,7 @@ class Eigh(Op):
     the lower triangle). Backward: V (diag(gL) + skew(V^H gV) / (L_j - L_i)) V^H, as PyTorch,
     the skew-Hermitian part's imaginary diagonal (a phase of each vector) dropped."""
 
+    _torch_name = "LinalgEighBackward0"
     differentiable_backward = True
 
     @staticmethod
@@ -1117,6 +1124,7 @@ class Eig(Op):
     Backward (PyTorch's formula): gA = V^-H (diag(gL) + (V^H gV - V^H V Re(diag(V^H gV))) /
     conj(L_j - L_i)) V^H, its real part for a real input."""
 
+    _torch_name = "LinalgEigBackward0"
     @staticmethod
     def forward(ctx, x):
         values, vectors = np.linalg.eig(x)

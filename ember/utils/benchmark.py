@@ -12,6 +12,9 @@ __all__ = ["Measurement", "TaskSpec", "Timer"]
 # PyTorch's thresholds of iqr / median for its "environmental influence" warnings.
 _IQR_WARN_THRESHOLD = 0.1
 _IQR_GROSS_WARN_THRESHOLD = 0.25
+# PyTorch's floor on the confidence interval (seconds) and cap of significant_figures.
+_MIN_CONFIDENCE_INTERVAL = 25e-9
+_MAX_SIGNIFICANT_FIGURES = 4
 
 
 class TaskSpec:
@@ -101,7 +104,24 @@ class Measurement:
 
     @property
     def env(self):
-        return "Unspecified env" if self.task_spec.env is None else self.task_spec.env
+        """The task's env as given (None when unset), as PyTorch's Measurement shows it."""
+        return self.task_spec.env
+
+    @property
+    def as_row_name(self):
+        return self.sub_label or self.stmt or "[Unknown]"
+
+    @property
+    def significant_figures(self):
+        """Digits the interquartile spread supports: log10(median / 90% interval of the
+        middle half's mean), between 1 and 4 (PyTorch's rough estimate, for Compare)."""
+        times = sorted(self.times)
+        count = len(times)
+        middle = np.asarray(times[count // 4:int(np.ceil(3 * count / 4))], np.float64)
+        interval = max(1.645 * float(middle.std()) / np.sqrt(len(middle)),
+                       _MIN_CONFIDENCE_INTERVAL)
+        figures = int(np.floor(np.log10(self._median / interval)))
+        return min(max(figures, 1), _MAX_SIGNIFICANT_FIGURES)
 
     def meets_confidence(self, threshold=_IQR_WARN_THRESHOLD):
         return self.iqr / self.median < threshold

@@ -130,3 +130,17 @@ def test_prune_errors_match_torch(torch):
         assert str(our_error.value).split(" of module")[0] == \
             str(their_error.value).split(" of module")[0].replace("torch.Size", "ember.Size")
         assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+
+
+def test_random_unstructured_prunes_the_entries_torch_prunes(torch):
+    """Same seed, same draw: the mask zeroes the entries with the largest uniform draws."""
+    masks = []
+    for library, framework in ((prune, ember), (torch.nn.utils.prune, torch)):
+        framework.manual_seed(3)
+        layer = framework.nn.Conv2d(1, 6, 3)
+        library.random_unstructured(layer, name="weight", amount=0.3)
+        library.random_unstructured(layer, name="bias", amount=2)
+        masks.append((layer.weight_mask.numpy(), layer.bias_mask.numpy()))
+    for ours, theirs in zip(*masks):
+        np.testing.assert_array_equal(ours, theirs)
+    assert masks[0][0].sum() == 54 - 16

@@ -275,6 +275,27 @@ def test_affine_grid_base_coordinates_are_torchs_bit_for_bit(torch, align_corner
     np.testing.assert_array_equal(ours, theirs.numpy())
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_grid_sample_gradient_on_pixel_centres_takes_torchs_cell(torch, dtype):
+    """An identity affine grid puts points on pixel centres, where the bilinear gradient depends
+    on which side of the centre the rounded coordinate falls: PyTorch's 2-D CPU kernel rounds
+    (x + 1) * W / 2 - 1/2 once (a fused multiply-add), and the grid's gradient follows it."""
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((2, 3, 28, 40)).astype(dtype)
+    weights = rng.standard_normal((2, 3, 28, 40)).astype(dtype)
+    theta = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]], dtype=dtype), (2, 1, 1))
+    grads = []
+    for framework in (ember, torch):
+        matrix = framework.tensor(theta, requires_grad=True)
+        grid = framework.nn.functional.affine_grid(matrix, (2, 3, 28, 40), align_corners=False)
+        out = framework.nn.functional.grid_sample(framework.tensor(image), grid,
+                                                  align_corners=False)
+        (out * framework.tensor(weights)).sum().backward()
+        grads.append(matrix.grad.numpy())
+    tolerance = 1e-4 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(grads[0], grads[1], rtol=tolerance, atol=tolerance)
+
+
 def test_grid_sample_errors_and_warning_match_torch(torch):
     for call in [lambda lib: lib.nn.functional.grid_sample(lib.zeros(1, 1, 2, 2),
                                                             lib.zeros(1, 2, 2, 2), mode="area"),

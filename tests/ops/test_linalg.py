@@ -590,3 +590,27 @@ def test_deprecated_factor_first_product_warns_once_with_torchs_text(torch, tmp_
         outputs.append(completed.stdout.strip() or completed.stderr[-2000:])
     assert outputs[1] == outputs[0]
     assert "addmm_(Number beta, Number alpha, Tensor mat1, Tensor mat2)" in outputs[0]
+
+
+def test_linalg_grad_fn_names_match_torch(torch):
+    """grad_fn=<...> of the linalg ops carries PyTorch's node name (printed in reprs)."""
+    cases = {
+        "solve": lambda L, a, b: L.solve(a, b), "solve_ex": lambda L, a, b: L.solve_ex(a, b)[0],
+        "matrix_exp": lambda L, a, b: L.matrix_exp(a), "inv": lambda L, a, b: L.inv(a),
+        "det": lambda L, a, b: L.det(a), "slogdet": lambda L, a, b: L.slogdet(a)[1],
+        "cholesky": lambda L, a, b: L.cholesky(a), "eigh": lambda L, a, b: L.eigh(a)[0],
+        "svd": lambda L, a, b: L.svd(a)[1], "svdvals": lambda L, a, b: L.svdvals(a),
+        "qr": lambda L, a, b: L.qr(a)[0], "pinv": lambda L, a, b: L.pinv(a),
+        "lu_factor": lambda L, a, b: L.lu_factor(a)[0], "eig": lambda L, a, b: L.eig(a)[0],
+        "solve_triangular": lambda L, a, b: L.solve_triangular(a, b, upper=True),
+    }
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 3))
+    a = a @ a.T + 3 * np.eye(3)
+    b = rng.standard_normal((3, 2))
+    for name, call in cases.items():
+        names = []
+        for framework in (ember, torch):
+            matrix = framework.tensor(a, requires_grad=True)
+            names.append(call(framework.linalg, matrix, framework.tensor(b)).grad_fn.name())
+        assert names[0] == names[1], name

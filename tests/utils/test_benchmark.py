@@ -38,3 +38,20 @@ def test_timer_runs_with_globals():
     assert blocked.mean == pytest.approx(sum(blocked.times) / len(blocked.times))
     adaptive = Timer("pass").adaptive_autorange(max_run_time=0.05)
     assert len(adaptive.times) >= 1
+
+
+@pytest.mark.parametrize("raw_times", [[1e-5, 2e-5, 3e-5, 4e-5, 5e-5], [2.5e-6],
+                                       [1.00e-3, 1.01e-3, 0.99e-3, 1.02e-3, 1.00e-3, 0.98e-3]])
+def test_measurement_fields_and_significant_figures_match_torch(raw_times):
+    """env reads back as given (None unset), as_row_name, and PyTorch's significant figures."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.benchmark.utils.common import Measurement as TorchMeasurement
+    from torch.utils.benchmark.utils.common import TaskSpec as TorchTaskSpec
+    for env, sub_label in ((None, None), ("A", "row")):
+        ours = Measurement(10, raw_times, TaskSpec("x + 1", "pass", sub_label=sub_label,
+                                                   env=env))
+        theirs = TorchMeasurement(10, raw_times, TorchTaskSpec("x + 1", "pass",
+                                                               sub_label=sub_label, env=env))
+        assert ours.env == theirs.env
+        assert ours.as_row_name == theirs.as_row_name
+        assert ours.significant_figures == theirs.significant_figures

@@ -43,12 +43,27 @@ def _clip(source, size):
     return np.clip(source, 0, size - 1).astype(source.dtype), inside.astype(source.dtype)
 
 
-def _source_coordinates(coordinate, size, padding_mode, align_corners):
-    """Pixel coordinate for normalised ``coordinate`` in [-1, 1], and its derivative."""
+def _fused_unnormalize(coordinate, size):
+    """(x + 1) * size / 2 - 1/2 rounded once after the product, as the fused multiply-add of
+    PyTorch's vectorized 2-D CPU sampler: it decides the cell of a point on a pixel centre (an
+    identity affine grid's), hence the gradient there."""
+    dtype = coordinate.dtype
+    shifted = coordinate + dtype.type(1)
+    # the product is exact in the wider type (80-bit long double for float64 on x86)
+    wide = np.float64 if dtype.itemsize < 8 else np.longdouble
+    return (shifted.astype(wide) * wide(size / 2) - wide(0.5)).astype(dtype)
+
+
+def _source_coordinates(coordinate, size, padding_mode, align_corners, fused=False):
+    """Pixel coordinate for normalised ``coordinate`` in [-1, 1], and its derivative; ``fused``
+    for 2-D sampling (PyTorch's vectorized kernel rounds as one multiply-add)."""
     dtype = coordinate.dtype
     if align_corners:
         scale = dtype.type((size - 1) / 2)
         source = (coordinate + dtype.type(1)) * scale
+    elif fused:
+        scale = dtype.type(size / 2)
+        source = _fused_unnormalize(coordinate, size)
     else:
         scale = dtype.type(size / 2)
         source = ((coordinate + dtype.type(1)) * dtype.type(size) - dtype.type(1)) / dtype.type(2)
@@ -296,7 +311,9 @@ class GridSample(Op):
         batch, channels, *sizes = x.shape
         flat_input = x.reshape(batch, channels, math.prod(sizes))
         source_padding = "zeros" if mode == "bicubic" else padding_mode
-        sources = [_source_coordinates(grid[..., axis], size, source_padding, align_corners)[0]
+        fused = len(sizes) == 2
+        sources = [_source_coordinates(grid[..., axis], size, source_padding, align_corners,
+                                       fused)[0]
                    for axis, size in enumerate(sizes[::-1])]
         out = np.zeros((batch, channels) + grid.shape[1:-1], dtype=x.dtype)
         points = (batch, 1, math.prod(grid.shape[1:-1]))  # explicit: the batch may be empty
@@ -333,7 +350,7 @@ class GridSample(Op):
         source_padding = "zeros" if mode == "bicubic" else padding_mode
         for axis, size in enumerate(sizes[::-1]):
             source, derivative = _source_coordinates(grid_array[..., axis], size, source_padding,
-                                                     align_corners)
+                                                     align_corners, len(sizes) == 2)
             arrays.append(source)
             derivatives.append(derivative)
             if xp is not np:

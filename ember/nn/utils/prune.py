@@ -240,7 +240,8 @@ class RandomUnstructured(_Unstructured):
     """Zeroes ``amount`` entries chosen at random."""
 
     def _ranking(self, t):
-        return rand_like(t)
+        # PyTorch prunes the entries whose uniform draw is largest: rank by the negated draw.
+        return rand_like(t).neg_()
 
 
 class L1Unstructured(_Unstructured):
