@@ -622,3 +622,23 @@ def test_glu_is_one_node_with_torchs_values_and_layout(torch, dtype, shape, dim,
 def test_glu_refuses_integers_as_torch(torch):
     assert_raises_like_torch(lambda: F.glu(ember.arange(4)),
                              lambda: torch.nn.functional.glu(torch.arange(4)))
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "elu", "silu", "selu"])
+def test_broadcast_gradient_gives_the_contiguous_gradients_values(torch, name):
+    """A gradient that arrives broadcast (sum's backward) gives the same input gradient as the
+    same values laid out row-major, and PyTorch's."""
+    array = float_array((64, 40))
+    grads = []
+    for make_grad in ("sum", "ones"):
+        x = ember.tensor(array, requires_grad=True)
+        out = getattr(F, name)(x)
+        if make_grad == "sum":
+            out.sum().backward()
+        else:
+            out.backward(ember.ones(64, 40))
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    theirs = torch.tensor(array, requires_grad=True)
+    getattr(torch.nn.functional, name)(theirs).sum().backward()
+    np.testing.assert_allclose(grads[0], theirs.grad.numpy(), rtol=1e-6, atol=1e-6)

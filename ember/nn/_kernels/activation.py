@@ -277,6 +277,16 @@ def _once(array, dtype):
     return array if array.dtype == dtype else _halfcast.astype(array, dtype)
 
 
+def _dense(grad, like):
+    """``grad`` row-major where it is a float32 gradient of ``like``'s shape laid out otherwise:
+    a broadcast one (sum's backward gives it) would miss the compiled kernels, which take
+    row-major arrays (leaky_relu of (64, 1024) then sum: 272 -> 35 us a backward)."""
+    if (type(grad) is np.ndarray and not grad.flags.c_contiguous and grad.dtype == np.float32
+            and grad.shape == like.shape):
+        return np.ascontiguousarray(grad)
+    return grad
+
+
 class _Activation(Op):
     """Base of the activations: every subclass's backward is written against ``ctx.xp``."""
     _next_order = (0,)  # PyTorch lists the input, not the options
@@ -350,6 +360,7 @@ class LeakyRelu(_Activation):
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
         if ctx.xp is np:
+            grad = _dense(grad, saved)
             compiled = _jit.compiled_float32(_leaky_relu_float32_kernel, saved, grad)
             if compiled is not None:
                 out = np.empty(grad.shape, np.float32)
@@ -397,6 +408,7 @@ class Elu(_Activation):
         alpha, scale = ctx.alpha_scale
         dtype = grad.dtype
         if xp is np and not ctx.from_output:
+            grad = _dense(grad, saved)
             compiled = _jit.compiled_float32(_elu_backward_float32, saved, grad)
             if compiled is not None:
                 out = np.empty(grad.shape, np.float32)
@@ -521,7 +533,7 @@ class Silu(_Activation):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         if ctx.xp is np:
-            dtype, x, grad = grad.dtype, _widened(x), _widened(grad)
+            dtype, x, grad = grad.dtype, _widened(x), _dense(_widened(grad), x)
             compiled = _jit.compiled_float32(_silu_float32_kernel, x, grad)
             if compiled is not None:
                 out = np.empty(x.shape, np.float32)
