@@ -11,7 +11,7 @@ from ... import _halfcast, _jit, _threads
 from ..._dtype import (
     from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
     scalar_type_name, _repr_prefix)
-from ..._layout import unary_layout
+from ..._layout import LayoutStorage, unary_layout
 from ...autograd.function import Op, torch_named
 from ...tensor import Tensor
 from .._return_types import _Frexp
@@ -140,6 +140,11 @@ def add(input, other, alpha=1):
         return Add.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
+    except NotImplementedError:
+        if isinstance(other, Tensor) and isinstance(other._data, LayoutStorage) and \
+                isinstance(input, Tensor) and not isinstance(input._data, LayoutStorage):
+            return other._data.dense_plus(input, other, alpha)
+        raise
     except (TypeError, RuntimeError):
         # alpha, a tensor, failed its checks: PyTorch's deprecated add(Number alpha, Tensor other)?
         if scalar_first(other, alpha):
@@ -195,6 +200,11 @@ def sub(input, other, alpha=1):
         return Sub.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
+    except NotImplementedError:
+        if isinstance(other, Tensor) and isinstance(other._data, LayoutStorage) and \
+                isinstance(input, Tensor) and not isinstance(input._data, LayoutStorage):
+            return other._data.dense_plus(input, other, -alpha)
+        raise
     except (TypeError, RuntimeError):
         # alpha, a tensor, failed its checks: PyTorch's deprecated sub(Number alpha, Tensor other)?
         if scalar_first(other, alpha):
