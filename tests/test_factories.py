@@ -147,6 +147,16 @@ BAD_INPUTS = {
     "randn_like_integer": lambda fw: fw.randn_like(fw.ones(2), dtype=fw.int64),
 }
 
+# PyTorch's argument-parser texts, which Python's own TypeError words differently
+MESSAGES = {
+    "multinomial_no_count": 'multinomial() missing 1 required positional arguments: "num_samples"',
+    "multinomial_method_no_count":
+        'multinomial() missing 1 required positional arguments: "num_samples"',
+    "multinomial_none_count":
+        "multinomial(): argument 'num_samples' (position 2) must be int, not NoneType",
+    "multinomial_float_count": "argument 'num_samples' (position 2) must be int, not float",
+}
+
 
 VALUES = {
     "logspace": lambda fw: (fw.logspace(0, 2, 3), fw.logspace(-1, 1, 5, base=2.0),
