@@ -12,15 +12,16 @@ maml_meta_sgd.py, dp_sgd_per_sample.py (its noise from a seeded torch.Generator)
 into Deep Learning programs (d2l_rnn_scratch.py, d2l_transformer.py), fast.ai's miniai Learner
 (miniai_learner.py), the UvA tutorial's graph attention (uva_gat.py), the Sobol-sampled PINN
 (qmc_pinn_sobol.py, its points from seeded SobolEngines) and the DLRM recommender
-(dlrm_embedding_bags.py). Eight are public code taken as written (MIT or BSD licensed, noted at
+(dlrm_embedding_bags.py). Ten are public code taken as written (MIT or BSD licensed, noted at
 their top): PyTorch-GAN's InfoGAN (infogan.py, its noise from a seeded ``np.random``),
 pytorch-a2c-ppo-acktr's ACKTR with KFAC (acktr_kfac.py), Udacity's character-level LSTM
 (udacity_char_rnn.py, its text and sampling from a seeded ``np.random``), the PyTorch
 tutorials' Bi-LSTM CRF (tutorial_bilstm_crf.py), MAML-Pytorch's Learner and Meta
 (maml_pytorch_learner.py, in float64: its 1-shot BatchNorm inner loop amplifies float32 rounding),
 facebookresearch's Jacobian regularizer (jacobian_regularizer.py), laiguokun's LSTNet
-(lstnet_skip_highway.py, saving its whole model) and bermanmaxim's Lovasz losses
-(lovasz_losses.py, the driving net this suite's).
+(lstnet_skip_highway.py, saving its whole model), bermanmaxim's Lovasz losses
+(lovasz_losses.py, the driving net this suite's), and pytorch/examples' gcn and mnist_rnn
+(examples_gcn_cora.py, examples_mnist_rnn.py: their data seeded in place of the downloads).
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -89,6 +90,8 @@ CASES = {
     "lstnet_skip_highway_whole_model_save": (["lstnet_skip_highway.py", "--steps", "20"],
                                              FLOAT32),
     "lovasz_softmax_hinge_losses": (["lovasz_losses.py", "--steps", "20"], FLOAT32),
+    "pytorch_examples_gcn_dense_plus_sparse": (["examples_gcn_cora.py", "--steps", "20"], FLOAT32),
+    "pytorch_examples_mnist_rnn_adadelta": (["examples_mnist_rnn.py", "--steps", "20"], FLOAT32),
 }
 
 
