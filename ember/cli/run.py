@@ -12,6 +12,7 @@ import os
 import runpy
 import sys
 import types
+from multiprocessing import spawn
 
 from .. import compat
 from .console import UsageError
@@ -100,7 +101,6 @@ def _spawned_children_on_ember():
     """Processes started by multiprocessing's spawn method (pytorch/examples' mnist_hogwild sets
     it; torch.multiprocessing.spawn uses it) are fresh interpreters: their command line installs
     the same torch alias before the child unpickles anything or re-imports the main script."""
-    from multiprocessing import spawn
     original = spawn.get_command_line
     if getattr(original, "installs_ember", False):
         return
