@@ -885,9 +885,18 @@ def binomial(count, prob, generator=None):
     return _drawn(draws.astype(count._data.dtype), "NotImplemented", count, prob)
 
 
-def multinomial(input, num_samples, replacement=False, generator=None):
+NO_SAMPLE_COUNT = object()  # multinomial's num_samples left out
+
+
+def multinomial(input, num_samples=NO_SAMPLE_COUNT, replacement=False, generator=None):
     """Sample category indices from (rows of) non-negative weights."""
+    if num_samples is NO_SAMPLE_COUNT:
+        # PyTorch's parser words it so (pre-0.4 code called probs.multinomial() with no count)
+        raise TypeError('multinomial() missing 1 required positional arguments: "num_samples"')
     _check_tensor_input("multinomial", input)
+    if not hasattr(num_samples, "__index__") or isinstance(num_samples, bool):
+        raise TypeError(f"multinomial(): argument 'num_samples' (position 2) must be int, not "
+                        f"{type(num_samples).__name__}")
     if input._data.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     weights = np.asarray(input._data, dtype=np.float64)

@@ -392,6 +392,13 @@ class LayoutStorage:
     tensor_type = None
     layout = None
 
+    @staticmethod
+    def dense_plus(dense, other, alpha):
+        """``dense + alpha * other`` for a dense tensor and a tensor of this layout, called by
+        the dense add/sub once their op has refused the storage; the layout module sets it."""
+        raise NotImplementedError(f"add: ember does not add tensors of this layout to dense ones; "
+                                  f"convert with .to_dense() first")
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         raise TypeError(f"numpy.{ufunc.__name__} got a {self.layout.name} tensor's storage: this "
                         f"operation does not support {self.layout.name} tensors; convert with "

@@ -1041,7 +1041,8 @@ def bernoulli(self, p=None, *, generator=None):
     return _factories.bernoulli(self, p, generator=generator)
 
 
-def multinomial(self, num_samples, replacement=False, *, generator=None):
+def multinomial(self, num_samples=_factories.NO_SAMPLE_COUNT, replacement=False, *,
+                generator=None):
     return _factories.multinomial(self, num_samples, replacement, generator=generator)
 
 

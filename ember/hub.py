@@ -35,6 +35,48 @@ _TRUSTED_OWNERS = ("facebookresearch", "facebookincubator", "pytorch", "fairinte
 _hub_dir = [None]
 
 
+class _PlainProgress:
+    """``torch.hub.tqdm`` where the tqdm package is absent: the calls scripts make on a progress
+    bar, accepted; iterating it iterates what it wraps (code that imports tqdm from here loops
+    over it)."""
+
+    def __init__(self, iterable=None, desc=None, total=None, disable=False, **kwargs):
+        self.iterable = iterable
+        self.total = total
+        self.disable = disable
+        self.n = 0
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def update(self, n=1):
+        self.n += n
+
+    def set_description(self, *args, **kwargs):
+        pass
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def write(self, text):
+        sys.stderr.write(f"{text}\n")
+
+    def close(self):
+        self.disable = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.close()
+
+
+try:  # PyTorch's hub re-exports tqdm when it is installed (ViT examples import it from here)
+    from tqdm import tqdm
+except ImportError:
+    tqdm = _PlainProgress
+
+
 def get_dir():
     """The directory of the hub's cache (``set_dir``'s, else under $TORCH_HOME)."""
     if _hub_dir[0] is not None:

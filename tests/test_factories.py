@@ -133,12 +133,28 @@ BAD_INPUTS = {
     "multinomial_too_many": lambda fw: fw.multinomial(fw.tensor([1.0, 1.0]), 3),
     "multinomial_scalar": lambda fw: fw.multinomial(fw.tensor(1.0), 1),
     "multinomial_3d": lambda fw: fw.multinomial(fw.ones(2, 2, 2), 1),
+    # pre-0.4 policy gradients (pytorch/examples' old actor_critic.py): probs.multinomial()
+    "multinomial_no_count": lambda fw: fw.multinomial(fw.ones(2)),
+    "multinomial_method_no_count": lambda fw: fw.ones(1, 2).multinomial(),
+    "multinomial_none_count": lambda fw: fw.multinomial(fw.ones(2), None),
+    "multinomial_float_count": lambda fw: fw.multinomial(fw.ones(2), 2.0),
+    "multinomial_bool_count": lambda fw: fw.multinomial(fw.ones(2), True),
     "randint_like_bounds": lambda fw: fw.randint_like(fw.ones(2), 5, 2),
     "randint_like_no_bound": lambda fw: fw.randint_like(fw.ones(2)),
     "full_like_str": lambda fw: fw.full_like(fw.ones(2), "a"),
     "full_like_overflow": lambda fw: fw.full_like(fw.ones(2, dtype=fw.uint8), 300),
     "rand_like_integer": lambda fw: fw.rand_like(fw.ones(2, dtype=fw.int64)),
     "randn_like_integer": lambda fw: fw.randn_like(fw.ones(2), dtype=fw.int64),
+}
+
+# PyTorch's argument-parser texts, which Python's own TypeError words differently
+MESSAGES = {
+    "multinomial_no_count": 'multinomial() missing 1 required positional arguments: "num_samples"',
+    "multinomial_method_no_count":
+        'multinomial() missing 1 required positional arguments: "num_samples"',
+    "multinomial_none_count":
+        "multinomial(): argument 'num_samples' (position 2) must be int, not NoneType",
+    "multinomial_float_count": "argument 'num_samples' (position 2) must be int, not float",
 }
 
 
@@ -149,6 +165,8 @@ VALUES = {
     "randint_like_keywords": lambda fw: (fw.manual_seed(0), fw.randint_like(fw.zeros(2, 3), high=2),
                                          fw.randint_like(fw.zeros(4), low=1, high=3),
                                          fw.randint_like(fw.zeros(3, dtype=fw.int32), 5))[1:],
+    "multinomial_integer_like_counts": lambda fw: (
+        fw.multinomial(fw.ones(3), np.int64(2)).shape, fw.multinomial(fw.ones(3), fw.tensor(2)).shape),
 }
 
 

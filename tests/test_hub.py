@@ -71,3 +71,21 @@ def test_hub_dir_and_a_cached_repository(tmp_path, monkeypatch):
 def test_model_zoo_is_hubs_loader(tmp_path):
     from ember.utils import model_zoo
     assert model_zoo.load_url is ember.hub.load_state_dict_from_url
+
+
+def test_hub_reexports_tqdm_as_torch_does(torch):
+    """pytorch/examples' vision_transformer does ``from torch.hub import tqdm``: the tqdm
+    package's class where it is installed, as PyTorch's hub gives it."""
+    assert (ember.hub.tqdm is torch.hub.tqdm) or torch.hub.tqdm.__name__ == "_Faketqdm"
+
+
+def test_hub_progress_fallback_iterates_and_takes_progress_calls():
+    progress = ember.hub._PlainProgress([1, 2, 3], desc="EPOCH")
+    seen = []
+    for item in progress:
+        seen.append(item)
+        progress.set_postfix({"Loss": "1.0"})
+        progress.update()
+    with progress:
+        progress.set_description("done")
+    assert seen == [1, 2, 3] and progress.n == 3 and progress.disable

@@ -12,6 +12,7 @@ import os
 import runpy
 import sys
 import types
+from multiprocessing import spawn
 
 from .. import compat
 from .console import UsageError
@@ -88,11 +89,33 @@ def run_module(name, arguments):
 def _prepare(argv, path_entry):
     """torch resolved to ember, and argv and sys.path[0] as Python sets them for a script."""
     compat.install(force=True)
+    _spawned_children_on_ember()
     sys.argv = list(argv)
     if sys.path:
         sys.path[0] = path_entry
     else:
         sys.path.insert(0, path_entry)
+
+
+def _spawned_children_on_ember():
+    """Processes started by multiprocessing's spawn method (pytorch/examples' mnist_hogwild sets
+    it; torch.multiprocessing.spawn uses it) are fresh interpreters: their command line installs
+    the same torch alias before the child unpickles anything or re-imports the main script."""
+    original = spawn.get_command_line
+    if getattr(original, "installs_ember", False):
+        return
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    preamble = (f"import sys; sys.path.insert(0, {root!r}); import ember.compat; "
+                f"ember.compat.install(force=True); sys.path.remove({root!r}); ")
+
+    def get_command_line(**keywords):
+        line = original(**keywords)
+        if "-c" in line:
+            position = line.index("-c") + 1
+            line[position] = preamble + line[position]
+        return line
+    get_command_line.installs_ember = True
+    spawn.get_command_line = get_command_line
 
 
 def _guarded(execute):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._device import check_cpu
 from .._extras import install_hint
-from .._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name, to_dtype
+from .._dtype import from_numpy_dtype, get_default_dtype, promote_types, scalar_type_name, to_dtype
 from .._layout import LayoutStorage, sparse_coo, strided
 from .._tensor_str import _format_array
 from ..autograd.function import Op
@@ -307,6 +307,53 @@ class SparseAdd(Op):
         rows = grad[ctx.inverse]
         second = rows[ctx.split:]
         return rows[:ctx.split], second if ctx.alpha == 1 else second * ctx.alpha, None
+
+
+class DensePlusSparse(Op):
+    """``dense + alpha * sparse`` of one size, a dense result in the promoted dtype (GCN code adds
+    a sparse adjacency to ``eye``); the sparse operand's gradient is the result's gradient at its
+    entries."""
+
+    accepts_layouts = True
+
+    @staticmethod
+    def forward(ctx, dense, storage, alpha, dtype):
+        result = dense.astype(dtype, copy=True)
+        values = storage.values.astype(dtype, copy=False)
+        if alpha != 1:
+            values = values * np.asarray(alpha, dtype)
+        if storage.coalesced:
+            result[tuple(storage.indices)] += values
+        else:
+            np.add.at(result, tuple(storage.indices), values)
+        ctx.indices = storage.indices
+        ctx.alpha = alpha
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        needs_dense, needs_sparse = ctx.needs_input_grad[:2]
+        grad_values = None
+        if needs_sparse:
+            grad_values = grad[tuple(ctx.indices)]
+            if ctx.alpha != 1:
+                grad_values = grad_values * np.asarray(ctx.alpha, grad.dtype)
+        return grad if needs_dense else None, grad_values, None, None
+
+
+def _dense_plus_sparse(dense, sparse, alpha):
+    """PyTorch's dense-sparse add/sub: sizes must match (no broadcasting), the result is dense."""
+    if not isinstance(dense, Tensor):
+        raise NotImplementedError(f"add: ember adds sparse tensors to tensors only, got "
+                                  f"{type(dense).__name__}; convert with .to_dense() first")
+    if tuple(dense.shape) != sparse._data.shape:
+        raise RuntimeError(f"add: expected 'self' and 'other' to have same size, but self has "
+                           f"size {list(dense.shape)} while other has size "
+                           f"{list(sparse._data.shape)} (FYI: dense-sparse addition does not "
+                           f"currently support broadcasting)")
+    dtype = promote_types(from_numpy_dtype(dense._data.dtype),
+                          from_numpy_dtype(sparse._data.dtype)).numpy
+    return DensePlusSparse.apply(dense, sparse, alpha, dtype)
 
 
 class SparseAddmm(Op):
@@ -632,6 +679,12 @@ class SparseTensor(SparseLayoutMethods, Tensor):
     __add__ = add
     __sub__ = sub
 
+    def __radd__(self, other):
+        return _dense_plus_sparse(other, self, 1)
+
+    def __rsub__(self, other):
+        return _dense_plus_sparse(other, self, -1)
+
     def __neg__(self):
         return Mul.apply(self, -1)
 
@@ -707,6 +760,7 @@ class SparseTensor(SparseLayoutMethods, Tensor):
 
 
 SparseCOOStorage.tensor_type = SparseTensor
+SparseCOOStorage.dense_plus = staticmethod(_dense_plus_sparse)
 
 
 def _sparse_sum_of(first, second, alpha):
@@ -801,7 +855,7 @@ ARRAY_METHODS = (
     "view", "reshape", "view_as", "reshape_as", "__getitem__", "__setitem__", "tolist", "item",
     "__iter__", "copy_", "fill_", "add_", "sub_", "mul_", "div_", "__iadd__", "__isub__",
     "__imul__", "__itruediv__", "stride", "data_ptr", "contiguous", "flatten", "expand",
-    "permute", "transpose", "squeeze", "unsqueeze", "__radd__", "__rsub__", "__rtruediv__",
+    "permute", "transpose", "squeeze", "unsqueeze", "__rtruediv__",
     "__pow__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
 refuse_array_methods(SparseTensor, ARRAY_METHODS, "sparse tensors (layout=ember.sparse_coo)")
 SparseTensor.__hash__ = Tensor.__hash__  # defining __eq__ above would otherwise drop it

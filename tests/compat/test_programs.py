@@ -19,9 +19,11 @@ pytorch-a2c-ppo-acktr's ACKTR with KFAC (acktr_kfac.py), Udacity's character-lev
 tutorials' Bi-LSTM CRF (tutorial_bilstm_crf.py), MAML-Pytorch's Learner and Meta
 (maml_pytorch_learner.py, in float64: its 1-shot BatchNorm inner loop amplifies float32 rounding),
 facebookresearch's Jacobian regularizer (jacobian_regularizer.py), laiguokun's LSTNet
-(lstnet_skip_highway.py, saving its whole model) and bermanmaxim's Lovasz losses
-(lovasz_losses.py, the driving net this suite's), and the PyTorch tutorials' spatial transformer
-(tutorial_spatial_transformer.py) and fast gradient sign attack (tutorial_fgsm.py, in float64).
+(lstnet_skip_highway.py, saving its whole model), bermanmaxim's Lovasz losses
+(lovasz_losses.py, the driving net this suite's), the PyTorch tutorials' spatial transformer
+(tutorial_spatial_transformer.py) and fast gradient sign attack (tutorial_fgsm.py, in float64),
+and pytorch/examples' gcn and mnist_rnn (examples_gcn_cora.py, examples_mnist_rnn.py: their data
+seeded in place of the downloads).
 Every other number is computed by the framework under test."""
 import concurrent.futures
 import importlib.util
@@ -93,6 +95,8 @@ CASES = {
     "tutorial_spatial_transformer_grid_sample": (["tutorial_spatial_transformer.py", "--steps",
                                                   "20"], FLOAT32),
     "tutorial_fgsm_input_gradients": (["tutorial_fgsm.py", "--steps", "20"], FLOAT32),
+    "pytorch_examples_gcn_dense_plus_sparse": (["examples_gcn_cora.py", "--steps", "20"], FLOAT32),
+    "pytorch_examples_mnist_rnn_adadelta": (["examples_mnist_rnn.py", "--steps", "20"], FLOAT32),
 }
 
 

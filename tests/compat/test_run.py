@@ -115,3 +115,34 @@ def test_dash_m_runs_a_module(probe, tmp_path):
     assert seen["argv"] == repr([str(probe), "x", "--y"])
     assert seen["name"] == "__main__"
     assert seen["path0"] == str(probe.parent)
+
+
+SPAWNING = textwrap.dedent("""
+    import multiprocessing as mp
+    import torch
+
+    def child(queue, tensor):
+        import ember
+        import torch
+        queue.put((torch.Tensor is ember.Tensor, type(tensor) is ember.Tensor,
+                   float((tensor * 2).sum())))
+
+    if __name__ == "__main__":
+        context = mp.get_context("spawn")
+        queue = context.Queue()
+        process = context.Process(target=child, args=(queue, torch.arange(4.0)))
+        process.start()
+        print(queue.get(timeout=60))
+        process.join()
+        print("exit", process.exitcode)
+""")
+
+
+def test_spawned_children_resolve_torch_to_ember(tmp_path):
+    """A child started by the spawn method (pytorch/examples' mnist_hogwild) is a fresh
+    interpreter: it too imports ember as torch, so the tensors it is sent unpickle there."""
+    path = tmp_path / "spawning.py"
+    path.write_text(SPAWNING)
+    result = run_ember(path, cwd=tmp_path, module_runner=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["(True, True, 12.0)", "exit 0"]

@@ -410,7 +410,6 @@ def test_sparse_sum_dtype_and_errors_match_torch(torch):
     (lambda sparse: ember.nn.functional.linear(sparse, ember.ones(2, 3)), "Linear"),
     (lambda sparse: sparse @ sparse, "matmul"),
     (lambda sparse: ember.add(sparse, ember.ones(3, 3)), "Add"),
-    (lambda sparse: ember.ones(3, 3) - sparse, "sub"),
     (lambda sparse: ember.tensor(sparse), "tensor"),
     (lambda sparse: ember.sum(sparse), "Sum"),
 ])
@@ -608,3 +607,58 @@ def test_sparse_sum_refusals_like_torch(torch):
         with pytest.raises(RuntimeError, match="sizes of 'self' and 'other' to match"):
             a + framework.sparse_coo_tensor(framework.tensor([[0], [1]]),
                                             framework.tensor([1.0]), (4, 4))
+
+
+@pytest.mark.parametrize("source", [
+    "eye + a", "eye - a", "torch.add(eye, a, alpha=2)", "eye.sub(a, alpha=0.5)",
+    "eye.add(a.coalesce())", "ints + a.long()", "eye.double() + a", "ints + a"])
+def test_dense_plus_sparse_is_dense_like_torch(torch, source):
+    """dense +/- sparse (pytorch/examples' GCN and GAT: ``torch.eye(V) + adjacency``) is a dense
+    tensor in the promoted dtype, duplicates each added; the values get the result's gradient at
+    their entries, the dense operand all of it."""
+    results = []
+    for framework in (ember, torch):
+        values = framework.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=framework.float64,
+                                  requires_grad=True)
+        eye = framework.eye(3, dtype=framework.float32).requires_grad_()
+        a = framework.sparse_coo_tensor(framework.tensor(INDICES), values, (3, 3))
+        ints = framework.ones(3, 3, dtype=framework.int64)
+        out = eval(source.replace("torch.", "framework."))
+        record = [str(out.dtype).split(".")[-1], out.layout == framework.strided,
+                  out.detach().numpy()]
+        if out.requires_grad:
+            weights = framework.arange(9.0, dtype=out.dtype).reshape(3, 3)
+            leaves = (values, eye) if out.dtype.is_floating_point else (values,)
+            grads = framework.autograd.grad((out * weights).sum(), leaves, allow_unused=True)
+            record.append([None if g is None else g.numpy() for g in grads])
+        results.append(record)
+    ours, theirs = results
+    assert ours[:2] == theirs[:2]
+    np.testing.assert_array_equal(ours[2], theirs[2])
+    assert len(ours) == len(theirs)
+    for mine, reference in zip(ours[3:], theirs[3:]):
+        for grad, expected in zip(mine, reference):
+            assert (grad is None) == (expected is None)
+            if grad is not None:
+                np.testing.assert_array_equal(grad, expected)
+
+
+def test_dense_plus_sparse_refusals_like_torch(torch):
+    for framework in (ember, torch):
+        a = framework.sparse_coo_tensor(framework.tensor(INDICES), framework.tensor(VALUES),
+                                        (3, 3))
+        with pytest.raises(RuntimeError, match="dense-sparse addition does not currently "
+                                               "support broadcasting"):
+            framework.ones(3) + a
+        with pytest.raises(RuntimeError, match=r"add\(sparse, dense\) is not supported"):
+            a + framework.ones(3, 3)
+
+
+def test_dense_plus_sparse_gradcheck():
+    dense = float64_tensor((3, 3), seed=5)
+    values = float64_tensor((5,), seed=6)
+    assert gradcheck(lambda d, v: dense_minus(d, v) * d, (dense, values))
+
+
+def dense_minus(dense, values):
+    return ember.sub(dense, ember.sparse_coo_tensor(INDICES, values, (3, 3)), alpha=1.5)

@@ -7,7 +7,7 @@ from ... import _halfcast, _threads
 from ..._dtype import (
     _FROM_NUMPY, accumulation_dtype, from_numpy_dtype, get_default_dtype, is_floating, result_type,
     scalar_type_name, wrapped_int)
-from ..._layout import pointwise_layout, unary_layout
+from ..._layout import LayoutStorage, pointwise_layout, unary_layout
 from ...autograd.function import Op
 from ..._grad_state import _grad_state, fast_paths as _fast_paths
 from ...tensor import Tensor, named_type
@@ -182,7 +182,8 @@ def _common_float(a, b):
     if isinstance(a, Tensor) and isinstance(b, Tensor) and (a._requires_grad or b._requires_grad):
         a_dtype = a._data.dtype
         b_dtype = b._data.dtype
-        if a_dtype != b_dtype and a_dtype.kind == "f" and b_dtype.kind == "f":
+        if a_dtype != b_dtype and a_dtype.kind == "f" and b_dtype.kind == "f" and \
+                not isinstance(b._data, LayoutStorage):  # a sparse operand promotes in its op
             target = _result_dtype(a._data, b._data)
             return a.to(target), b.to(target)
     return a, b

@@ -11,7 +11,7 @@ from ... import _halfcast, _jit, _threads
 from ..._dtype import (
     from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
     scalar_type_name, _repr_prefix)
-from ..._layout import unary_layout
+from ..._layout import LayoutStorage, unary_layout
 from ...autograd.function import Op, torch_named
 from ...tensor import Tensor
 from .._return_types import _Frexp
@@ -140,6 +140,11 @@ def add(input, other, alpha=1):
         return Add.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
+    except NotImplementedError:
+        if isinstance(other, Tensor) and isinstance(other._data, LayoutStorage) and \
+                isinstance(input, Tensor) and not isinstance(input._data, LayoutStorage):
+            return other._data.dense_plus(input, other, alpha)
+        raise
     except (TypeError, RuntimeError):
         # alpha, a tensor, failed its checks: PyTorch's deprecated add(Number alpha, Tensor other)?
         if scalar_first(other, alpha):
@@ -195,6 +200,11 @@ def sub(input, other, alpha=1):
         return Sub.apply(input, other)
     except ValueError as error:
         raise _shape_error(error, input, other) from None
+    except NotImplementedError:
+        if isinstance(other, Tensor) and isinstance(other._data, LayoutStorage) and \
+                isinstance(input, Tensor) and not isinstance(input._data, LayoutStorage):
+            return other._data.dense_plus(input, other, -alpha)
+        raise
     except (TypeError, RuntimeError):
         # alpha, a tensor, failed its checks: PyTorch's deprecated sub(Number alpha, Tensor other)?
         if scalar_first(other, alpha):
@@ -589,6 +599,8 @@ def _special_power(base, exponent):
                                               or base.dtype == np.float64)):
         return None
     if exponent not in _SPECIAL_EXPONENTS:
+        if base.dtype == np.float32 and 4 <= exponent <= 16 and exponent == int(exponent):
+            return _float32_integer_power(base, int(exponent))
         return None
     out = np.empty(base.shape, base.dtype)  # an array even for 0-d (ufuncs give scalars)
     if exponent == -1:
@@ -602,6 +614,23 @@ def _special_power(base, exponent):
     if exponent < 0:
         np.reciprocal(out, out=out)
     return out
+
+
+def _float32_integer_power(base, exponent):
+    """float32 ``base ** exponent`` for an integer 4..16 by squaring in float64, rounded once to
+    float32: within an ulp where NumPy's float32 pow calls powf per element (x ** 4 on 100k
+    elements: 0.1 ms, against 4.6 ms), and nearer PyTorch's vectorised pow (1.8% of elements
+    differ, against 11% for np.power)."""
+    factor = base.astype(np.float64)
+    result = None
+    while exponent:
+        if exponent & 1:
+            result = factor.copy() if result is None else result * factor
+        exponent >>= 1
+        if exponent:
+            factor = factor * factor
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(result.astype(np.float32))
 
 
 def _integer_power(base, exponent):
