@@ -101,14 +101,17 @@ CASES = {
 
 
 # PyTorch runs every program in one process (its import is most of a small program's time):
-# each with its own argv, its stdout and the warnings it raised, filtered as in a fresh process.
+# each with its own argv, its stdout and the warnings it raised, filtered as in a fresh process,
+# and the default dtype a fresh process has (float64 programs set theirs).
 REFERENCE_DRIVER = textwrap.dedent("""
     import contextlib, io, json, runpy, sys, traceback, warnings
+    import torch
     cases = json.loads(sys.argv[1])
     sys.path.insert(0, sys.argv[2])
     results = {}
     for case, arguments in cases.items():
         sys.argv = arguments
+        torch.set_default_dtype(torch.float32)
         stdout = io.StringIO()
         with warnings.catch_warnings(record=True) as caught:
             try:
