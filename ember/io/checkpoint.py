@@ -220,6 +220,16 @@ def _resolve(module_name, qualname):
     return found
 
 
+def _imported(location, what):
+    """The object a file names as "module:qualname" (``what`` it is, for the errors)."""
+    if not isinstance(location, str) or location.count(":") != 1:
+        raise Corrupt(f"bad {what} reference {short(location)}")
+    try:
+        return _resolve(*location.split(":"))
+    except (ImportError, AttributeError) as error:
+        raise Corrupt(f"its {what} {location} cannot be found ({error})") from None
+
+
 _SEQUENCE_MARKERS = {tuple: "$tuple", set: "$set", frozenset: "$frozenset"}
 _DICT_MARKERS = {dict: "$dict", collections.OrderedDict: "$odict", collections.Counter: "$counter"}
 
@@ -375,12 +385,7 @@ class _Decoder:
                                f"weights_only=False: Weights only load failed. Re-running load "
                                f"with `weights_only` set to `False` will import it; do that only "
                                f"if you trust the source of the checkpoint")
-        if not isinstance(location, str) or location.count(":") != 1:
-            raise Corrupt(f"bad function reference {short(location)}")
-        try:
-            function = _resolve(*location.split(":"))
-        except (ImportError, AttributeError) as error:
-            raise Corrupt(f"its function {location} cannot be found ({error})") from None
+        function = _imported(location, "function")
         if not isinstance(function, _FUNCTION_TYPES):
             raise Unsafe(f"{location} is not a function")
         return function
@@ -395,12 +400,7 @@ class _Decoder:
                                f"the module that defines the class); do that only if you trust "
                                f"the source of the checkpoint, or save and load its "
                                f"state_dict() instead")
-        if not isinstance(location, str) or location.count(":") != 1:
-            raise Corrupt(f"bad module class reference {short(location)}")
-        try:
-            cls = _resolve(*location.split(":"))
-        except (ImportError, AttributeError) as error:
-            raise Corrupt(f"its module class {location} cannot be found ({error})") from None
+        cls = _imported(location, "module class")
         if not isinstance(cls, type) or not issubclass(cls, self.module_type):
             raise Unsafe(f"{location} is not a module class")
         attributes = self.decode(state)
