@@ -338,7 +338,10 @@ def _plain_binary(ufunc, a, b):
     elif ufunc in _OPMATH_UFUNCS and y.dtype.itemsize == 2:
         return None
     try:
-        if (x.dtype if type(x) is np.ndarray else y.dtype).itemsize == 2:
+        if type(x) is np.ndarray and x.dtype.itemsize > 2:
+            result = (_threads.binary(ufunc, x, y) if x.size >= _threads.ELEMENT_GRAIN
+                      else ufunc(x, y))
+        elif (x.dtype if type(x) is np.ndarray else y.dtype).itemsize == 2:
             result = _halfcast.binary(ufunc, x, y)
             if result is None:
                 result = ufunc(x, y)

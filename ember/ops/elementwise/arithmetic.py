@@ -35,9 +35,14 @@ class Add(_Binary):
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
         a, b = _promote(a, b)
-        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN and a.dtype.itemsize > 2:
-            return _threads.binary(np.add, a, b)
-        return _half_binary(np.add, a, b)
+        if type(a) is np.ndarray:
+            if a.dtype.itemsize == 2:
+                return _half_binary(np.add, a, b)
+            if a.size >= _threads.ELEMENT_GRAIN:
+                return _threads.binary(np.add, a, b)
+        elif type(b) is np.ndarray and b.dtype.itemsize == 2:
+            return _half_binary(np.add, a, b)
+        return np.add(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -169,9 +174,14 @@ class Sub(_Binary):
         if type(a) is not np.ndarray:
             ctx._torch_name = "RsubBackward1"  # number - tensor
         a, b = _promote(a, b)
-        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN and a.dtype.itemsize > 2:
-            return _threads.binary(np.subtract, a, b)
-        return _half_binary(np.subtract, a, b)
+        if type(a) is np.ndarray:
+            if a.dtype.itemsize == 2:
+                return _half_binary(np.subtract, a, b)
+            if a.size >= _threads.ELEMENT_GRAIN:
+                return _threads.binary(np.subtract, a, b)
+        elif type(b) is np.ndarray and b.dtype.itemsize == 2:
+            return _half_binary(np.subtract, a, b)
+        return np.subtract(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -242,9 +252,14 @@ class Mul(_Binary):
         needs_a, needs_b = ctx.needs_input_grad
         ctx.save_for_backward(b if needs_a else None, a if needs_b else None)
         a, b = _promote_unrounded(a, b)
-        if type(a) is np.ndarray and a.size >= _threads.ELEMENT_GRAIN and a.dtype.itemsize > 2:
-            return _reduced_result(_threads.binary(np.multiply, a, b), a, b)
-        return _reduced_result(_half_binary(np.multiply, a, b), a, b)
+        if type(a) is np.ndarray:
+            if a.dtype.itemsize == 2:
+                return _reduced_result(_half_binary(np.multiply, a, b), a, b)
+            if a.size >= _threads.ELEMENT_GRAIN:
+                return _threads.binary(np.multiply, a, b)
+        elif type(b) is np.ndarray and b.dtype.itemsize == 2:
+            return _reduced_result(_half_binary(np.multiply, a, b), a, b)
+        return _reduced_result(np.multiply(a, b), a, b)
 
     @staticmethod
     def backward(ctx, grad):
