@@ -1688,11 +1688,17 @@ def as_strided(input, size, stride, storage_offset=None):
         needed = offset + 1 + sum((length - 1) * step for length, step in zip(shape, strides))
     itemsize = input._data.itemsize
     if needed > root.size:
-        raise RuntimeError(f"setStorage: sizes {list(shape)}, strides {list(strides)}, storage "
-                           f"offset {offset}, and itemsize {itemsize} requiring a storage size "
-                           f"of {needed * itemsize} are out of bounds for storage of size "
-                           f"{root.size * itemsize}")
+        raise _out_of_storage(shape, strides, offset, itemsize, needed, root.size)
     return AsStrided.apply(input, shape, strides, offset)
+
+
+def _out_of_storage(shape, strides, offset, itemsize, needed, available):
+    """PyTorch's error for a strided view reaching ``needed`` elements of a storage that holds
+    ``available``."""
+    return RuntimeError(f"setStorage: sizes {list(shape)}, strides {list(strides)}, storage "
+                        f"offset {offset}, and itemsize {itemsize} requiring a storage size of "
+                        f"{needed * itemsize} are out of bounds for storage of size "
+                        f"{available * itemsize}")
 
 
 def as_strided_(input, size, stride, storage_offset=None):
@@ -1794,11 +1800,8 @@ class _StridedRegion:
         logical[positions.reshape(-1)] = np.arange(clone.size)
         read = _storage_positions(shape, strides, offset)
         if read.size and int(read.max()) >= clone.size:
-            needed = int(read.max()) + 1
-            raise RuntimeError(f"setStorage: sizes {list(shape)}, strides {list(strides)}, "
-                               f"storage offset {offset}, and itemsize {itemsize} requiring a "
-                               f"storage size of {needed * itemsize} are out of bounds for "
-                               f"storage of size {clone.size * itemsize}")
+            raise _out_of_storage(shape, strides, offset, itemsize, int(read.max()) + 1,
+                                  clone.size)
         self.key = np.unravel_index(logical[read], clone.shape)
 
     def __call__(self, array):
