@@ -64,14 +64,14 @@ def binary(ufunc, a, b):
     if dtype.itemsize != 2 or dtype.kind not in "fV" or reduced.size < _MIN_ELEMENTS or (
             dtype.kind == "V" and dtype.name != "bfloat16"):
         return None
-    widened = []
+    operands = []
     rounded = True
     for operand in (a, b):
         kind = type(operand)
         if kind is np.ndarray:
             if operand.dtype != dtype:
                 return None
-            operand = astype(np.ascontiguousarray(operand), _FLOAT32)
+            operand = widened(operand)
         elif kind is float or kind is int or kind is bool:
             if not abs(operand) <= _LARGEST[dtype.kind]:
                 return None  # NaN, or out of range: NumPy's own cast decides
@@ -80,8 +80,8 @@ def binary(ufunc, a, b):
             rounded = False  # NumPy's result is float32 then
         else:
             return None
-        widened.append(operand)
-    result = ufunc(widened[0], widened[1])
+        operands.append(operand)
+    result = ufunc(operands[0], operands[1])
     if not rounded or type(result) is not np.ndarray or result.dtype != _FLOAT32:
         return result
     return astype(result, dtype)

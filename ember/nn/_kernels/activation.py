@@ -280,7 +280,7 @@ def _once(array, dtype):
 def _dense(grad, like):
     """``grad`` row-major where it is a float32 gradient of ``like``'s shape laid out otherwise:
     a broadcast one (sum's backward gives it) would miss the compiled kernels, which take
-    row-major arrays (leaky_relu of (64, 1024) then sum: 272 -> 35 us a backward)."""
+    row-major arrays (leaky_relu of (64, 1024) then sum: 272 -> 55 us a step)."""
     if (type(grad) is np.ndarray and not grad.flags.c_contiguous and grad.dtype == np.float32
             and grad.shape == like.shape):
         return np.ascontiguousarray(grad)

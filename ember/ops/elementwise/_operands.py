@@ -345,9 +345,7 @@ def _plain_binary(ufunc, a, b):
             result = _halfcast.binary(ufunc, x, y)
             if result is None:
                 result = ufunc(x, y)
-        elif type(x) is np.ndarray and x.size >= _threads.ELEMENT_GRAIN:
-            result = _threads.binary(ufunc, x, y)
-        else:
+        else:  # a number and a float32/float64 array
             result = ufunc(x, y)
     except TypeError:
         return None  # a sparse tensor's storage: the op's own path names the op in its error
