@@ -2,6 +2,7 @@
 PyTorch's arguments and returns the module or function itself, and nothing is ever being
 compiled or exported."""
 import contextlib
+import functools
 
 __all__ = ["allow_in_graph", "assume_constant_result", "compile", "cudagraph_mark_step_begin",
            "disable", "is_compiling", "is_dynamo_compiling", "is_exporting", "list_backends",
@@ -13,8 +14,9 @@ _MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs", "m
 def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None,
             options=None, name=None, disable=False, recompile_limit=None,
             isolate_recompiles=False, shapes_spec=None):
-    """``model`` itself (eager execution is what a compiled model computes); without a model,
-    a decorator that does the same."""
+    """What PyTorch's torch.compile returns, run eagerly (eager execution is what a compiled
+    model computes): a module wrapped in an OptimizedModule, a function wrapped in one that
+    calls it; ``disable=True`` gives ``model`` itself. Without a model, a decorator."""
     if model is None:
         def decorate(function):
             if function is None:
@@ -30,7 +32,18 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=Non
     if not callable(model):
         # PyTorch's own check is an assertion; the type is kept.
         raise AssertionError(f"A callable function is expected, but {type(model)} is provided.")
-    return model
+    if disable:
+        return model
+    # torch.compile wraps an nn.Module in torch._dynamo's OptimizedModule, a Module itself
+    from ._dynamo_eval_frame import wrap_module
+    if (wrapped := wrap_module(model)) is not None:
+        return wrapped
+
+    @functools.wraps(model)
+    def compiled(*args, **kwargs):
+        return model(*args, **kwargs)
+    compiled._torchdynamo_orig_callable = model
+    return compiled
 
 
 def is_compiling():

@@ -20,8 +20,7 @@ ORDER = [
      "ember.cuda", "ember.cpu", "ember.mps", "ember.xpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._threads", "ember._jit", "ember._halfcast", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit", "ember.random",
-     "ember._dynamo", "ember._dynamo_config", "ember._dynamo_eval_frame", "ember._inductor",
-     "ember._inductor_config"),
+     "ember._dynamo_config", "ember._inductor", "ember._inductor_config"),
     # torch.utils.benchmark's timer: the standard library's timeit and the thread setting.
     ("ember.utils.benchmark",),
     # torch.Stream and torch.Event: the CPU's stream, over devices only.
@@ -88,6 +87,8 @@ ORDER = [
     ("ember.nn.modules",),
     ("ember.nn.utils", "ember.nn.parallel"),
     ("ember.nn",),
+    # torch._dynamo: OptimizedModule, the nn.Module that torch.compile wraps a module in.
+    ("ember._dynamo", "ember._dynamo_eval_frame"),
     # torch.ao: dynamically quantized layers and quantize_dynamic, over nn's layers.
     ("ember.ao",),
     # torch's top-level spellings of tensor methods and nn.functional ops.
@@ -129,6 +130,8 @@ ALLOWED = {
     ("ember.jit", "ember.io.files", "function"),
     # torch.jit.script/trace give an nn.Module the save(f) method of PyTorch's scripted modules.
     ("ember.jit", "ember.nn", "function"),
+    # torch.compile wraps an nn.Module in torch._dynamo's OptimizedModule.
+    ("ember.compiler", "ember._dynamo_eval_frame", "function"),
     # gradcheck(check_forward_ad=True) makes dual tensors; forward AD stands on autograd.functional.
     ("ember.autograd.gradcheck", "ember.autograd.forward_ad", "function"),
     # nn.utils imports layers itself, so the recurrent layers reach PackedSequence lazily.

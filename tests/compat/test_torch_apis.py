@@ -1,5 +1,6 @@
 """PyTorch's device, backend, determinism and compiler APIs on a CPU-only build: ember answers
 what torch 2.13 (CPU) answers, values and errors alike."""
+import copy
 import warnings
 
 import numpy as np
@@ -349,12 +350,92 @@ def test_scripted_and_traced_modules_save_themselves(tmp_path, torch):
     assert function is ember.tanh
 
 
-def test_compile_returns_the_module_itself():
+def _compiled_pair(lib, **options):
+    model = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.BatchNorm1d(3))
+    model.eval()
+    return model, lib.compile(model, **options)
+
+
+def test_compile_wraps_a_module_as_torch_does():
+    """torch.compile(module) is an OptimizedModule over the module: state_dict keys under
+    ``_orig_mod.``, attributes and training mode read and written through to the module."""
+    torch = pytest.importorskip("torch")
+    _, theirs = _compiled_pair(torch, backend="eager")  # torch's wrapper, never called
+    model, compiled = _compiled_pair(ember)
+    assert type(compiled).__name__ == "OptimizedModule" and compiled._orig_mod is model
+    assert list(compiled.state_dict()) == list(theirs.state_dict())
+    assert list(compiled.state_dict())[0] == "_orig_mod.0.weight"
+    assert [name for name, _ in compiled.named_modules()] == \
+        [name for name, _ in theirs.named_modules()]
+    assert repr(compiled) == repr(theirs)
+    for pair in ((compiled, model), (theirs, theirs._orig_mod)):
+        wrapper, original = pair
+        assert wrapper.training is False
+        wrapper.train()
+        assert wrapper.training and original.training and original[1].training
+        original.eval()
+        assert not wrapper.training
+        wrapper.note = 5  # set on the original module
+        assert original.note == 5 and "note" not in wrapper.__dict__
+        assert len(wrapper) == 2 and wrapper.__len__() == 2
+        with pytest.raises(TypeError, match="not subscriptable"):
+            wrapper[0]
+        with pytest.raises(RuntimeError) as caught:
+            wrapper.load_state_dict(original.state_dict())
+        assert 'Missing key(s) in state_dict: "_orig_mod.0.weight"' in str(caught.value)
+    x = ember.tensor(np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2))
+    assert ember.equal(compiled(x), model(x))
+    compiled.train()
+    out = compiled(x)
+    assert model[1].num_batches_tracked.item() == 1  # batch statistics: training mode
+    out.sum().backward()
+    assert model[0].weight.grad is not None
+    copied = copy.deepcopy(compiled)
+    assert type(copied) is type(compiled) and copied._orig_mod is not model
+    assert ember.equal(copied._orig_mod[0].weight, model[0].weight)
+    compiled.load_state_dict(copied.state_dict())
+
+
+def test_compile_of_functions_and_disabled_compiles():
+    torch = pytest.importorskip("torch")
     model = ember.nn.Linear(2, 3)
-    assert ember.compile(model) is model
-    assert ember.compile(model, mode="reduce-overhead", fullgraph=True, dynamic=False) is model
+    assert ember.compile(model, disable=True) is model
+    assert type(torch.compile(torch.nn.Linear(2, 3), disable=True)) is torch.nn.Linear
+    compiled = ember.compile(model, mode="reduce-overhead", fullgraph=True, dynamic=False)
+    assert compiled._orig_mod is model
     with pytest.raises(RuntimeError, match="Unrecognized mode=fast"):
         ember.compile(model, mode="fast")
+
+    def double(value):
+        return value * 2
+    for lib in (ember, torch):
+        wrapped = lib.compile(double, backend="eager") if lib is torch else lib.compile(double)
+        assert wrapped is not double and wrapped.__wrapped__ is double
+        assert wrapped.__name__ == "double"
+        assert lib.compile(double, disable=True) is double
+    assert ember.compile(double)(4) == 8
+
+
+def test_compiled_module_saves_and_loads_whole(tmp_path):
+    model = ember.nn.Linear(2, 3)
+    compiled = ember.compile(model)
+    ember.save(compiled, tmp_path / "whole.pt")
+    loaded = ember.load(tmp_path / "whole.pt", weights_only=False)
+    assert type(loaded) is type(compiled)
+    assert ember.equal(loaded._orig_mod.weight, model.weight)
+    x = ember.ones(1, 2)
+    assert ember.equal(loaded(x), model(x))
+
+
+def test_compiled_module_locks_and_evaluates_the_original():
+    model = ember.nn.Sequential(ember.nn.Linear(2, 2), ember.nn.Dropout(0.5))
+    compiled = ember.compile(model)
+    compiled.lock_mode(False)
+    compiled.train()
+    assert not model.training and not compiled.training and model[1].training
+    with ember.training.evaluating(compiled):
+        assert not model[1].training
+    assert model[1].training
 
 
 def test_cuda_queries_that_need_a_device_raise():
@@ -572,14 +653,15 @@ def test_record_decorates_a_torchrun_entry_point(ember_torch, tmp_path, monkeypa
     assert written["message"]["message"] == "ValueError: negative"
 
 
-def test_compiled_module_checks_take_the_uncompiled_branch(ember_torch):
+def test_compiled_module_checks_see_a_compiled_module(ember_torch):
     """accelerate's and transformers' is_compiled_module: isinstance with
-    torch._dynamo.eval_frame.OptimizedModule, which ember's compiled modules never are."""
+    torch._dynamo.eval_frame.OptimizedModule, then ``model._orig_mod`` to unwrap."""
     from torch._dynamo.eval_frame import OptimizedModule
     model = ember_torch.nn.Linear(2, 2)
     compiled = ember_torch.compile(model)
-    assert not isinstance(compiled, ember_torch._dynamo.eval_frame.OptimizedModule)
-    assert compiled is model and OptimizedModule is ember_torch._dynamo.eval_frame.OptimizedModule
+    assert isinstance(compiled, OptimizedModule) and not isinstance(model, OptimizedModule)
+    assert compiled._orig_mod is model
+    assert OptimizedModule is ember_torch._dynamo.eval_frame.OptimizedModule
 
 
 def _plain(value):
