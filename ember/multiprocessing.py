@@ -1,7 +1,7 @@
-"""``torch.multiprocessing``: Python's multiprocessing (ember's tensors are pickled with their
-arrays, so PyTorch's shared-memory reductions have no counterpart) and ``spawn`` /
-``start_processes``, which run ``fn(index, *args)`` in new processes and re-raise a failure in
-the parent, as PyTorch's do."""
+"""``torch.multiprocessing``: Python's multiprocessing (tensors are pickled with their arrays,
+except those moved to shared memory by ``share_memory_()``, whose memory a process being spawned
+maps too; see ember._shared_memory) and ``spawn`` / ``start_processes``, which run
+``fn(index, *args)`` in new processes and re-raise a failure in the parent, as PyTorch's do."""
 import multiprocessing
 import multiprocessing.connection
 from multiprocessing import *  # noqa: F401,F403  (PyTorch re-exports the whole module)
@@ -25,7 +25,7 @@ def get_sharing_strategy():
 
 
 def set_sharing_strategy(new_strategy):
-    """Accepted for compatibility: ember's tensors travel between processes by pickling."""
+    """Accepted for compatibility: ember shares memory through file descriptors either way."""
     if new_strategy not in _SHARING_STRATEGIES:
         raise AssertionError(f"invalid sharing strategy {new_strategy!r}")
     _sharing[0] = new_strategy

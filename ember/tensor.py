@@ -12,7 +12,7 @@ import weakref
 
 import numpy as np
 
-from . import _device, _random
+from . import _device, _random, _shared_memory
 from . import _dtype
 from ._dtype import (from_numpy_dtype, get_default_dtype, is_differentiable, is_floating,
                      repr_prefix, to_dtype)
@@ -542,11 +542,15 @@ class Tensor:
         """Pickled by value, as torch pickles tensors: the array (with its dtype) and
         requires_grad; the graph and ``.grad`` are not kept, subclasses (Parameter) stay theirs.
         For multiprocessing and copy; ember's loaders never unpickle."""
+        data = self._data
+        if type(data) is np.ndarray and _shared_memory.is_shared(data):
+            data = _shared_memory.SharedArray(data)  # the same memory in a spawned process
         if type(self) is Tensor:
-            return (Tensor._wrap, (self._data, self._requires_grad),
+            return (Tensor._wrap, (data, self._requires_grad),
                     _user_attributes(self) or None)
         fresh = Tensor._wrap(self._data, self._requires_grad)
         slots = {name: getattr(fresh, name) for name in _STATE}
+        slots["_data"] = data
         return (object.__new__, (type(self),), (_user_attributes(self) or None, slots))
 
     def cpu(self):
@@ -587,6 +591,12 @@ class Tensor:
         return self._data.shape == other._data.shape
 
     def share_memory_(self):
+        """Move the values into shared memory (in place; a no-op when already there): processes
+        forked afterwards, and processes spawned with this tensor among their arguments, then
+        read and write the same memory, as in PyTorch's Hogwild training."""
+        data = self._data
+        if type(data) is np.ndarray and not _shared_memory.is_shared(data):
+            self._data = _shared_memory.shared_copy(data)
         return self
 
     def pin_memory(self):
@@ -596,8 +606,8 @@ class Tensor:
         return False
 
     def is_shared(self):
-        """False: share_memory_() keeps the array in the process (ember has no shared storage)."""
-        return False
+        """Whether the values are in shared memory (see ``share_memory_``)."""
+        return type(self._data) is np.ndarray and _shared_memory.is_shared(self._data)
 
     def is_distributed(self):
         return False

@@ -1,5 +1,7 @@
 """torch's top-level spellings (ember._toplevel) and the Tensor methods added beside them,
 against PyTorch: same values, same dtypes, same in-place effects."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -206,6 +208,51 @@ def test_multiprocessing_spawn_runs_each_index_and_reraises_a_failure(tmp_path):
     while not context.join():
         pass
     assert len(context.pids()) == 1
+
+
+def _sgd_on_shared(rank, model):
+    """A Hogwild worker: updates the shared parameters in place, as an optimizer step does."""
+    optimizer = ember.optim.SGD(model.parameters(), lr=1.0)
+    model.weight.grad = ember.full_like(model.weight, float(rank + 1))
+    model.bias.grad = ember.full_like(model.bias, 10.0 * (rank + 1))
+    optimizer.step()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_share_memory_lets_child_processes_train_the_parent_model(method):
+    """PyTorch's Hogwild pattern (model.share_memory(), then processes that step the shared
+    parameters): the parent sees every child's update, forked or spawned."""
+    import ember.multiprocessing as mp
+    model = ember.nn.Linear(3, 2)
+    before = model.weight.detach().clone(), model.bias.detach().clone()
+    assert not model.weight.is_shared()
+    assert model.share_memory() is model
+    assert model.weight.is_shared() and model.bias.is_shared()
+    assert model.weight.requires_grad and isinstance(model.weight, ember.nn.Parameter)
+    assert ember.equal(model.weight, before[0])
+    weight_data = model.weight._data
+    assert model.weight.share_memory_() is model.weight and model.weight._data is weight_data
+    context = mp.get_context(method)
+    processes = [context.Process(target=_sgd_on_shared, args=(rank, model)) for rank in (0, 1)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [process.exitcode for process in processes] == [0, 0]
+    np.testing.assert_allclose(model.weight.detach().numpy(), before[0].numpy() - 3.0, rtol=1e-6)
+    np.testing.assert_allclose(model.bias.detach().numpy(), before[1].numpy() - 30.0, rtol=1e-6)
+
+
+def test_shared_tensors_pickle_by_value_outside_process_start():
+    import pickle
+    shared = ember.arange(6.0).reshape(2, 3).share_memory_()
+    restored = pickle.loads(pickle.dumps(shared))
+    assert restored.is_shared() is False and ember.equal(restored, shared)
+    assert ember.ones(2).is_shared() is False
+    column = shared[:, 1]
+    assert column.is_shared()  # a view of shared memory is shared
+    copied = copy.deepcopy(shared)
+    assert not copied.is_shared() and ember.equal(copied, shared)
 
 
 @pytest.mark.parametrize("arguments", [(0, 3), (1, 2, 0.25), (5, 1, -2), (0.5, 2), (0, 1, 0.3)])

@@ -887,7 +887,8 @@ class Module:
         return self
 
     def share_memory(self):
-        """Each parameter's and buffer's ``share_memory_()`` (ember's keep their arrays)."""
+        """Each parameter's, gradient's and buffer's ``share_memory_()``: processes forked or
+        spawned afterwards with the module train the same parameters (Hogwild)."""
         return self._apply(lambda tensor: tensor.share_memory_())
 
     def compile(self, *args, **kwargs):
