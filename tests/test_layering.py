@@ -78,6 +78,7 @@ ORDER = [
     ("ember.cuda.amp", "ember.cpu.amp"),
     # nn: parameters and init < kernels < functional < layers < utilities over layers.
     ("ember.nn.parameter", "ember.nn.init"),
+    ("ember.nn._kernels.winograd",),
     ("ember.nn._kernels.conv", "ember.nn._kernels.padding"),
     ("ember.nn._kernels",),
     ("ember.nn.functional._reduction",),
