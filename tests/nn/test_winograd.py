@@ -22,6 +22,13 @@ CASES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def small_channel_pairs(monkeypatch):
+    """The path from 16 x 16 channel pairs (by default it starts at 1024), so that the shapes
+    here stay small."""
+    monkeypatch.setattr(winograd, "_MIN_CHANNEL_PAIRS", 256)
+
+
 def _uses_winograd(monkeypatch):
     """Count calls of the Winograd convolution."""
     calls = []
@@ -128,3 +135,8 @@ def test_small_channel_counts_and_strides_keep_im2col(monkeypatch):
     F.conv2d(ember.ones(2, 16, 6, 6, dtype=ember.float16), ember.ones(16, 16, 3, 3,
                                                                           dtype=ember.float16))
     assert len(calls) == 1  # float16 runs in float32
+    monkeypatch.setattr(winograd, "_MIN_CHANNEL_PAIRS", 1024)
+    F.conv2d(ember.ones(2, 16, 6, 6), ember.ones(32, 16, 3, 3))
+    assert len(calls) == 1  # 512 pairs
+    F.conv2d(ember.ones(2, 16, 6, 6), ember.ones(64, 16, 3, 3))
+    assert len(calls) == 2
