@@ -27,6 +27,7 @@ def small_channel_pairs(monkeypatch):
     """The path from 16 x 16 channel pairs (by default it starts at 1024), so that the shapes
     here stay small."""
     monkeypatch.setattr(winograd, "_MIN_CHANNEL_PAIRS", 256)
+    monkeypatch.setattr(winograd, "_MIN_WEIGHT_GRAD_PAIRS", 256)
 
 
 def _uses_winograd(monkeypatch):
@@ -105,7 +106,7 @@ def test_chunks_and_asymmetric_padding_agree_with_im2col(monkeypatch):
     grad = random.standard_normal(fast.shape)
     fast_adjoint = conv.convolve_transpose(grad, w, geometry)
     fast_weight_grad = conv.convolve_weight_grad(x, grad, geometry)
-    monkeypatch.setattr(winograd, "applies", lambda *args: False)
+    monkeypatch.setattr(winograd, "applies", lambda *args, **keywords: False)
     np.testing.assert_allclose(fast, conv.convolve(x, w, geometry), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fast_adjoint, conv.convolve_transpose(grad, w, geometry),
                                rtol=1e-12, atol=1e-12)
@@ -136,6 +137,11 @@ def test_small_channel_counts_and_strides_keep_im2col(monkeypatch):
                                                                           dtype=ember.float16))
     assert len(calls) == 1  # float16 runs in float32
     monkeypatch.setattr(winograd, "_MIN_CHANNEL_PAIRS", 1024)
+    monkeypatch.setattr(winograd, "_MIN_WEIGHT_GRAD_PAIRS", 4096)
+    assert not winograd.applies(np.ones((1, 32, 4, 4)), np.ones((64, 32, 3, 3)), 32, 64, (3, 3),
+                                (1, 1), (1, 1), 1, weight_grad=True)
+    assert winograd.applies(np.ones((1, 64, 4, 4)), np.ones((64, 64, 3, 3)), 64, 64, (3, 3),
+                            (1, 1), (1, 1), 1, weight_grad=True)
     F.conv2d(ember.ones(2, 16, 6, 6), ember.ones(32, 16, 3, 3))
     assert len(calls) == 1  # 512 pairs
     F.conv2d(ember.ones(2, 16, 6, 6), ember.ones(64, 16, 3, 3))

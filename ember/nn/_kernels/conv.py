@@ -13,9 +13,9 @@ float32/float64 arrays is a compiled loop instead (straight into the unpadded re
 over channels); the GEMMs stay in BLAS, and im2col stays NumPy's strided copy (a
 compiled copy measured no faster). Depthwise convolutions (one input channel per group), whose
 per-group GEMMs would be tiny, run compiled direct loops instead, in all three passes. 3x3
-stride-1 convolutions with at least 16 channels in and out (and 1024 channel pairs) take
-Winograd's F(2x2, 3x3) in all three passes (ember.nn._kernels.winograd): 2.25 times fewer
-multiplications.
+stride-1 convolutions with at least 16 channels in and out (and 1024 channel pairs; 4096 for
+the weight gradient) take Winograd's F(2x2, 3x3) (ember.nn._kernels.winograd): 2.25 times
+fewer multiplications.
 
 Three Ops (convolution, transposed convolution, weight gradient) are each other's gradients, so
 a convolution is differentiable to any order. Unfold and Fold are the im2col/col2im pair on
@@ -600,7 +600,7 @@ def convolve_weight_grad(input, grad, geometry):
                        _in_front(geometry.dilation, 1), _in_front(geometry.stride, 1))
         return weight_grad
     if winograd.applies(input, grad, in_channels, out_channels, kernel_size, geometry.stride,
-                        geometry.dilation, groups):
+                        geometry.dilation, groups, weight_grad=True):
         return winograd.weight_grad(input, grad, geometry.padding)
     grad_rows = grad.reshape(batch, groups, out_channels // groups, math.prod(out_size))
     if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT:

@@ -33,16 +33,23 @@ _CHUNK_TILES = 512
 # 16x16 at batch 128, 49.3 -> 35.6, its input gradient 55.9 -> 41.7, weight gradient 50.5 -> 43.5).
 _MIN_CHANNELS = 16
 _MIN_CHANNEL_PAIRS = 1024
+# The weight gradient's GEMMs reduce over tiles into a small (C_out, C_in) result, so its
+# transforms weigh more: 32->64 on 26x26 at batch 64 took 16.1 ms with im2col, 17.4 Winograd;
+# 64->64 on 8x8, 4.18 -> 3.84.
+_MIN_WEIGHT_GRAD_PAIRS = 4096
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def applies(input, weight, in_channels, out_channels, kernel_size, stride, dilation, groups):
-    """Whether a 2-D convolution of ``input`` with ``weight`` (or its adjoint) from
-    ``in_channels`` to ``out_channels`` takes this path."""
+def applies(input, weight, in_channels, out_channels, kernel_size, stride, dilation, groups,
+            weight_grad=False):
+    """Whether a 2-D convolution of ``input`` with ``weight`` (or its adjoint, or with
+    ``weight_grad`` its weight gradient) from ``in_channels`` to ``out_channels`` takes this
+    path."""
+    pairs = _MIN_WEIGHT_GRAD_PAIRS if weight_grad else _MIN_CHANNEL_PAIRS
     return (kernel_size == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
             and input.dtype in _FLOATS and weight.dtype == input.dtype
             and min(in_channels, out_channels) >= _MIN_CHANNELS
-            and in_channels * out_channels >= _MIN_CHANNEL_PAIRS and input.shape[0] > 0)
+            and in_channels * out_channels >= pairs and input.shape[0] > 0)
 
 
 def weight_transform(weight):
