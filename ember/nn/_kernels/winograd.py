@@ -192,17 +192,19 @@ def _rows_of_input(d0, d1, d2, d3):
 
 
 def _input_transform(padded, tiles_h, tiles_w):
-    """B^T d B of every tile: (16, C, N * tiles_h * tiles_w), tiles in (n, i, j) order."""
+    """B^T d B of every tile: (16, C, N * tiles_h * tiles_w), tiles in (n, i, j) order; B^T
+    along whole image rows of a channel-major copy first, then along each tile's columns
+    straight into place."""
     batch, channels = padded.shape[:2]
-    stride_n, stride_c, stride_h, stride_w = padded.strides
-    windows = as_strided(padded, (4, 4, batch, channels, tiles_h, tiles_w),
-                         (stride_h, stride_w, stride_n, stride_c, 2 * stride_h, 2 * stride_w),
-                         writeable=False)
-    rows = [_rows_of_input(*[windows[a, b] for a in range(4)]) for b in range(4)]
+    by_channel = np.ascontiguousarray(padded.transpose(1, 0, 2, 3))
+    rows = _rows_of_input(*[by_channel[:, :, a:a + 2 * tiles_h:2] for a in range(4)])
     out = np.empty((16, channels, batch, tiles_h, tiles_w), padded.dtype)
-    for xi in range(4):
-        for nu, value in enumerate(_rows_of_input(*[rows[b][xi] for b in range(4)])):
-            out[4 * xi + nu] = value.transpose(1, 0, 2, 3)
+    for xi, row in enumerate(rows):
+        d0, d1, d2, d3 = (row[..., b:b + 2 * tiles_w:2] for b in range(4))
+        np.subtract(d0, d2, out=out[4 * xi])
+        np.add(d1, d2, out=out[4 * xi + 1])
+        np.subtract(d2, d1, out=out[4 * xi + 2])
+        np.subtract(d1, d3, out=out[4 * xi + 3])
     return out.reshape(16, channels, -1)
 
 
