@@ -236,9 +236,14 @@ def from_dlpack(ext_tensor):
     """A tensor sharing memory with a DLPack producer: an object with ``__dlpack__`` (a NumPy
     array, another framework's CPU tensor) or a capsule from ``to_dlpack`` (NumPy marks the
     memory of such an unversioned capsule read-only)."""
-    if not hasattr(ext_tensor, "__dlpack__"):
-        ext_tensor = _Capsule(ext_tensor)
-    return Tensor._wrap(np.from_dlpack(ext_tensor))
+    if hasattr(ext_tensor, "__dlpack__"):
+        return Tensor._wrap(np.from_dlpack(ext_tensor))
+    array = np.from_dlpack(_Capsule(ext_tensor))
+    if not array.flags.writeable:
+        # An unversioned capsule carries no read-only flag and NumPy assumes one; PyTorch
+        # writes through it, so the same memory is taken again without the flag.
+        array = np.asarray(_WritableAlias(array))
+    return Tensor._wrap(array)
 
 
 class _Capsule:
@@ -252,6 +257,16 @@ class _Capsule:
 
     def __dlpack_device__(self):
         return (1, 0)  # kDLCPU
+
+
+class _WritableAlias:
+    """An array's memory offered to NumPy as writable, the array kept alive by this owner."""
+
+    def __init__(self, array):
+        self.array = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
 
 
 def get_device_module(device=None):
