@@ -143,17 +143,26 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
 
 
 def inv_ex(A, *, check_errors=False):
-    """(inverse, info) with info 0 for invertible matrices."""
+    """(inverse, info): info is getrf's first zero pivot (1-based) of each matrix, 0 for an
+    invertible one, whose inverse is computed as usual; a singular one's inverse is NaN."""
     try:
         inverse = _ops_linalg.inverse(A)
         return _InvEx((inverse, _info(np.zeros(A.shape[:-2]))))
-    except RuntimeError:
-        if check_errors:
-            raise
+    except LinAlgError:
+        pass
     data = A._data
-    singular = np.linalg.matrix_rank(data) < data.shape[-1]
-    nans = Tensor._result(np.full(data.shape, np.nan, dtype=data.dtype))
-    return _InvEx((nans, _info(np.where(singular, data.shape[-1], 0))))
+    info = _ops_linalg._lu_arrays(data)[2].reshape(data.shape[:-2])
+    if check_errors:
+        raise _ops_linalg.singular_inverse_error("linalg.inv_ex", info, data.shape[-1])
+    matrices = data.reshape((-1,) + data.shape[-2:])
+    inverses = np.full(matrices.shape, np.nan, dtype=data.dtype)
+    invertible = info.reshape(-1) == 0
+    for index in np.flatnonzero(invertible):
+        try:
+            inverses[index] = np.linalg.inv(matrices[index])
+        except np.linalg.LinAlgError:
+            info.reshape(-1)[index] = data.shape[-1]
+    return _InvEx((Tensor._result(inverses.reshape(data.shape)), _info(info)))
 
 
 def solve_ex(A, B, *, left=True, check_errors=False):

@@ -16,7 +16,7 @@ from ._return_types import _return_type
 from ..autograd.grad_mode import no_grad
 from .elementwise.complex import conj_of
 from .elementwise.extrema import maximum
-from .linalg import _check_square, eigvalsh, inverse, matmul
+from .linalg import _check_square, _lu_arrays, eigvalsh, inverse, matmul
 from . import reduce as _reduce
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
 from .shape import cat, require_tensor, tril
@@ -738,35 +738,6 @@ LUResult = _return_type("linalg_lu", "(P, L, U), like torch.return_types.linalg_
                         "U")
 LUUnpackResult = _return_type("lu_unpack", "(P, L, U), like torch.return_types.lu_unpack.", "P",
                               "L", "U")
-
-
-def _lu_arrays(a):
-    """LAPACK getrf on a batch: the packed LU (L's unit diagonal implied), the 1-based int32
-    row swaps and the LAPACK info (the first zero pivot, 1-based; 0 when none). A loop over
-    the columns (the factorization is sequential), vectorised over rows and the batch."""
-    rows, columns = a.shape[-2:]
-    batch = a.shape[:-2]
-    lu = a.reshape((-1, rows, columns)).copy()
-    count = min(rows, columns)
-    pivots = np.zeros((lu.shape[0], count), np.int32)
-    info = np.zeros(lu.shape[0], np.int32)
-    every = np.arange(lu.shape[0])
-    for column in range(count):
-        chosen = column + np.argmax(np.abs(lu[:, column:, column]), axis=-1)  # first largest
-        pivots[:, column] = chosen + 1
-        row = lu[every, column].copy()
-        lu[every, column] = lu[every, chosen]
-        lu[every, chosen] = row
-        pivot = lu[:, column, column]
-        nonzero = pivot != 0
-        info = np.where((info == 0) & ~nonzero, column + 1, info).astype(np.int32)
-        safe = np.where(nonzero, pivot, 1)[:, None]
-        lu[:, column + 1:, column] = np.where(nonzero[:, None],
-                                              lu[:, column + 1:, column] / safe,
-                                              lu[:, column + 1:, column])
-        lu[:, column + 1:, column + 1:] -= \
-            lu[:, column + 1:, column, None] * lu[:, column, None, column + 1:]
-    return (lu.reshape(a.shape), pivots.reshape(batch + (count,)), info.reshape(batch))
 
 
 def _permutation(pivots, rows, dtype):

@@ -737,6 +737,48 @@ def _check_square(input, operation, argument="A"):
                            f"{' by '.join(map(str, shape))} matrices")
 
 
+def _lu_arrays(a):
+    """LAPACK getrf on a batch: the packed LU (L's unit diagonal implied), the 1-based int32
+    row swaps and the LAPACK info (the first zero pivot, 1-based; 0 when none). A loop over
+    the columns (the factorization is sequential), vectorised over rows and the batch."""
+    rows, columns = a.shape[-2:]
+    batch = a.shape[:-2]
+    lu = a.reshape((-1, rows, columns)).copy()
+    count = min(rows, columns)
+    pivots = np.zeros((lu.shape[0], count), np.int32)
+    info = np.zeros(lu.shape[0], np.int32)
+    every = np.arange(lu.shape[0])
+    for column in range(count):
+        chosen = column + np.argmax(np.abs(lu[:, column:, column]), axis=-1)  # first largest
+        pivots[:, column] = chosen + 1
+        row = lu[every, column].copy()
+        lu[every, column] = lu[every, chosen]
+        lu[every, chosen] = row
+        pivot = lu[:, column, column]
+        nonzero = pivot != 0
+        info = np.where((info == 0) & ~nonzero, column + 1, info).astype(np.int32)
+        safe = np.where(nonzero, pivot, 1)[:, None]
+        lu[:, column + 1:, column] = np.where(nonzero[:, None],
+                                              lu[:, column + 1:, column] / safe,
+                                              lu[:, column + 1:, column])
+        lu[:, column + 1:, column + 1:] -= \
+            lu[:, column + 1:, column, None] * lu[:, column, None, column + 1:]
+    return (lu.reshape(a.shape), pivots.reshape(batch + (count,)), info.reshape(batch))
+
+
+def singular_inverse_error(operation, info, size):
+    """PyTorch's LinAlgError for a singular matrix to invert: getrf's first zero pivot (1-based)
+    of the first failing matrix, and that matrix's place in a batch (``size`` when rounding
+    left the pivot that LAPACK found zero nonzero here)."""
+    failed = np.flatnonzero(info.reshape(-1))
+    first = int(failed[0]) if failed.size else 0
+    batch = f"(Batch element {first}): " if info.ndim else ""
+    element = int(info.reshape(-1)[first]) if info.size else 0
+    element = element or size
+    return LinAlgError(f"{operation}: {batch}The diagonal element {element} is zero, the "
+                       f"inversion could not be completed because the input matrix is singular.")
+
+
 class Inverse(Op):
     _torch_name = "LinalgInvExBackward0"
     differentiable_backward = True
@@ -746,8 +788,7 @@ class Inverse(Op):
         try:
             out = np.linalg.inv(x)
         except np.linalg.LinAlgError:
-            raise LinAlgError("linalg.inv: The diagonal element is zero, the inversion could not "
-                               "be completed because the input matrix is singular.") from None
+            raise singular_inverse_error("linalg.inv", _lu_arrays(x)[2], x.shape[-1]) from None
         ctx.save_for_backward(out)
         return out
 

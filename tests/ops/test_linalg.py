@@ -614,3 +614,33 @@ def test_linalg_grad_fn_names_match_torch(torch):
             matrix = framework.tensor(a, requires_grad=True)
             names.append(call(framework.linalg, matrix, framework.tensor(b)).grad_fn.name())
         assert names[0] == names[1], name
+
+
+_SINGULAR_CASES = {
+    "last_pivot": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]],
+    "zeros": [[0.0, 0.0], [0.0, 0.0]],
+    "ones": [[1.0, 1.0], [1.0, 1.0]],
+    "batch": [[[1.0, 0.0], [0.0, 1.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_SINGULAR_CASES))
+@pytest.mark.parametrize("call", ["linalg.inv", "inverse", "linalg.inv_ex_checked"])
+def test_singular_inverse_error_names_the_zero_pivot_as_torch(torch, case, call):
+    """getrf's first zero pivot (1-based) and the failing batch element, in torch's words."""
+    def run(module):
+        matrix = module.tensor(_SINGULAR_CASES[case])
+        if call == "linalg.inv_ex_checked":
+            return module.linalg.inv_ex(matrix, check_errors=True)
+        if call == "inverse":
+            return module.inverse(matrix)
+        return module.linalg.inv(matrix)
+    assert_raises_like_torch(lambda: run(torch), lambda: run(ember), RuntimeError)
+
+
+def test_inv_ex_info_and_inverses_of_a_partly_singular_batch(torch):
+    ours = ember.linalg.inv_ex(ember.tensor(_SINGULAR_CASES["batch"]))
+    theirs = torch.linalg.inv_ex(torch.tensor(_SINGULAR_CASES["batch"]))
+    assert ours.info.tolist() == theirs.info.tolist() == [0, 2, 1]
+    assert ours.info.dtype == ember.int32
+    np.testing.assert_allclose(ours.inverse[0].numpy(), theirs.inverse[0].numpy())
