@@ -1100,6 +1100,7 @@ _FUNCTIONAL = (
     # reductions, scans, sorting and statistics
     ops.sum, ops.nansum, ops.mean, ops.nanmean, ops.var, ops.std, ops.prod, ops.max, ops.min,
     ops.amax, ops.amin, ops.aminmax, ops.argmax, ops.argmin, ops.all, ops.any, ops.count_nonzero,
+    ops.hash_tensor,
     ops.logsumexp, ops.softmax, ops.log_softmax, ops.cumsum, ops.cumprod, ops.cummax,
     ops.cummin, ops.logcumsumexp, ops.norm, ops.dist, ops.median, ops.nanmedian, ops.mode,
     ops.quantile, ops.nanquantile, ops.renorm, ops.kthvalue, ops.sort, ops.argsort, ops.msort, ops.topk, ops.unique,

@@ -28,7 +28,7 @@ from .shape import diff, flip, narrow, stack
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
            "count_nonzero", "cov", "cummax", "cummin", "cumprod", "cumsum", "cumulative_trapezoid",
-           "histc", "histogram", "histogramdd", "kthvalue", "log_softmax", "logcumsumexp", "logsumexp", "max",
+           "hash_tensor", "histc", "histogram", "histogramdd", "kthvalue", "log_softmax", "logcumsumexp", "logsumexp", "max",
            "mean", "median", "min", "mode", "msort", "nanmean", "nanmedian", "nanquantile",
            "nansum", "norm", "prod", "quantile", "renorm", "segment_reduce", "softmax", "sort", "std", "std_mean", "sum", "topk", "trapezoid", "unique",
            "unique_consecutive", "var", "var_mean"]
@@ -1192,19 +1192,20 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _variance(Std, input, dim, unbiased, keepdim, correction, "std")
 
 
-def _check_reducible(input, axes, dim_given, operation):
-    """max/min/amax/amin/argmax have no identity: refuse reducing over an empty dimension."""
+def _check_reducible(input, axes, dim_given, operation, label=None):
+    """max/min/amax/amin/argmax have no identity: refuse reducing over an empty dimension
+    (``label`` the op's name in the message, ``operation()`` by default)."""
     shape = input._data.shape
     if input._data.size != 0:
         return
+    label = f"{operation}()" if label is None else label
     if not dim_given:
-        raise RuntimeError(f"{operation}(): Expected reduction dim to be specified for "
+        raise RuntimeError(f"{label}: Expected reduction dim to be specified for "
                            f"input.numel() == 0. Specify the reduction dim with the 'dim' "
                            f"argument.")
     for axis in axes:
         if shape[axis] == 0:
-            raise IndexError(f"{operation}(): Expected reduction dim {axis} to have non-zero "
-                             f"size.")
+            raise IndexError(f"{label}: Expected reduction dim {axis} to have non-zero size.")
 
 
 def _refuse_complex(data, kernel=None, message=None):
@@ -1289,6 +1290,22 @@ def amin(input, dim=(), keepdim=False):
     axes = _axes(dim, input._data.ndim, "amin")
     _check_reducible(input, axes, dim not in ((), [], None), "amin")
     return torch_named(Min.apply(input, axes, keepdim, None, False), "AminBackward0")
+
+
+def hash_tensor(input, dim=(), *, keepdim=False, mode=0):
+    """torch.hash_tensor (mode 0): the xor of the elements' 64-bit patterns along ``dim`` (floats
+    widened to float64, integers and bool to int64), as uint64; it records no gradient."""
+    data = input._data
+    if mode != 0:
+        raise RuntimeError(f"Unknown hash_tensor mode: {mode}")
+    if data.dtype.kind == "c" or data.dtype in (np.uint16, np.uint32, np.uint64):
+        raise NotImplementedError(f'"xor_sum_cpu" not implemented for '
+                                  f"'{scalar_type_name(data.dtype)}'")
+    axes = _axes(dim, data.ndim, "hash_tensor")
+    _check_reducible(input, axes, dim not in ((), [], None), "hash_tensor", "hash_tensor")
+    wide = data.astype(np.float64 if is_floating(data.dtype) else np.int64)
+    out = np.bitwise_xor.reduce(wide.view(np.uint64), axis=axes, keepdims=keepdim)
+    return Tensor._result(np.asarray(out, dtype=np.uint64))
 
 
 class ArgExtreme(Op):

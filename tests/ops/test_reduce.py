@@ -1,6 +1,7 @@
 """ember.ops.reduce: reductions, softmax, cumulative ops, sorting, order statistics and
 norms."""
 import contextlib
+import math
 
 import numpy as np
 import pytest
@@ -904,3 +905,31 @@ def test_selections_without_a_graph_equal_the_recorded_ones_and_torch(torch, dty
     indices = plain.indices.numpy()
     picked = np.take_along_axis(x, indices if indices.ndim == 2 else indices[..., None], axis)
     np.testing.assert_array_equal(picked.reshape(expected.values.shape), expected.values.numpy())
+
+
+@pytest.mark.parametrize("call", [
+    "hash_tensor(x)", "hash_tensor(x, 1)", "hash_tensor(x, (0, 1), keepdim=True)",
+    "hash_tensor(x, [])", "x.hash_tensor(0)", "hash_tensor(x.t(), 0)",
+    "hash_tensor(tensor([True, False, True]))", "hash_tensor(tensor([-1, 3], dtype=int8))",
+    "hash_tensor(tensor([1.5, -2.0], dtype=float16))", "hash_tensor(tensor(3.0))",
+    "hash_tensor(tensor([255], dtype=uint8))", "hash_tensor(tensor([-0.0, nan]))",
+    "hash_tensor(tensor([-0.5]).to(bfloat16))", "hash_tensor(tensor([-7], dtype=int32))",
+    "hash_tensor(x.double().requires_grad_())", "hash_tensor(zeros(0, 3), 1)",
+    # errors
+    "hash_tensor(tensor([1 + 1j]))", "hash_tensor(x, mode=1)", "hash_tensor(x, 5)",
+    "hash_tensor(zeros(0, 3), 0)", "hash_tensor(zeros(0, 3))",
+    "hash_tensor(tensor([7], dtype=uint32))"])
+def test_hash_tensor_xors_the_64_bit_patterns_as_torch(torch, call):
+    """Floats widened to float64 and integers to int64, bitcast and xor-reduced to uint64."""
+    def run(module):
+        names = {name: getattr(module, name) for name in (
+            "hash_tensor", "tensor", "zeros", "int8", "int32", "uint8", "uint32", "float16",
+            "bfloat16")}
+        names["x"] = module.tensor([[1.1918, -1.1813, 0.3373], [0.25, 2.0, -0.0]])
+        names["nan"] = math.nan
+        try:
+            out = eval(call, names)
+        except (RuntimeError, IndexError, NotImplementedError) as error:
+            return type(error).__name__, str(error)
+        return out.tolist(), str(out.dtype).split(".")[-1], out.requires_grad
+    assert run(ember) == run(torch)
