@@ -1153,7 +1153,7 @@ METHODS.update({
     "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
     "bool": _converter(_dtype.bool_),
     # layouts (sparse tensors define their own)
-    "to_sparse": sparse.to_sparse, "to_sparse_coo": sparse.to_sparse,
+    "to_sparse": sparse.to_sparse_layout, "to_sparse_coo": sparse.to_sparse,
     "to_sparse_csr": sparse.to_sparse_csr, "to_dense": to_dense,
     "coalesce": _sparse_only("coalesce"), "is_coalesced": _sparse_only("is_coalesced"),
     "indices": _sparse_only("indices"), "values": _sparse_only("values", "sparse"),
