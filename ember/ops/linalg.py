@@ -712,7 +712,7 @@ _LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
 
 # the ops whose gradients take the conjugate transpose: complex matrices are theirs too
 _COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp", "linalg.eigh",
-                   "linalg.cholesky")
+                   "linalg.cholesky", "linalg.eig", "linalg.cond")
 
 
 def _check_square(input, operation, argument="A"):
