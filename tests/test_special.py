@@ -425,3 +425,4 @@ def test_igamma_tensor_methods_match_torch(torch):
         getattr(ours, name + "_")(ember.tensor(x))
         getattr(theirs, name + "_")(torch.tensor(x))
         assert_close(ours, theirs)
+
