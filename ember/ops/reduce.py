@@ -2020,9 +2020,11 @@ def _quantile(input, q, dim, keepdim, interpolation, operation):
         valid = (~nan).sum(-1, keepdims=True) - 1
         ranks = levels.reshape(level_shape) * valid.astype(dtype)
         ranks = np.where(ranks < 0, 0, ranks).astype(dtype)
+        rank_slope, rank_fixed = valid, valid < 0
     else:
         ranks = levels.reshape(level_shape) * dtype.type(last)
         ranks = np.where(nan.any(-1, keepdims=True), dtype.type(last), ranks).astype(dtype)
+        rank_slope, rank_fixed = last, nan.any(-1, keepdims=True)
     if interpolation == "lower":
         ranks = np.floor(ranks)
     elif interpolation == "higher":
@@ -2034,8 +2036,16 @@ def _quantile(input, q, dim, keepdim, interpolation, operation):
     result = stacked.gather(-1, Tensor._wrap(below))
     if interpolation in ("linear", "midpoint"):
         weights = np.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        weights = Tensor._wrap(weights.astype(dtype))
+        if interpolation == "linear" and not scalar_q and q.requires_grad:
+            # The rank's fraction moves with q, except where the rank is fixed (selected away,
+            # so that a NaN row sends no NaN to q); added as moving - moving.detach(), zero in
+            # value, so the weights stay exact.
+            moving = q.reshape(level_shape) * Tensor._wrap(np.asarray(rank_slope, dtype))
+            moving = where(Tensor._wrap(np.broadcast_to(rank_fixed, ranks.shape)), 0.0, moving)
+            weights = weights + (moving - moving.detach())
         above = stacked.gather(-1, Tensor._wrap(np.ceil(ranks).astype(np.int64)))
-        result = lerp(result, above, Tensor._wrap(weights.astype(dtype)))
+        result = lerp(result, above, weights)
     result = result.squeeze(-1)
     if keepdim:
         if dim is None:

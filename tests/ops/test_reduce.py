@@ -8,6 +8,7 @@ import pytest
 
 import ember
 from ember.ops import reduce
+from ember.autograd import gradcheck
 from tests.conftest import assert_raises_like_torch
 
 from .op_table import (
@@ -933,3 +934,31 @@ def test_hash_tensor_xors_the_64_bit_patterns_as_torch(torch, call):
             return type(error).__name__, str(error)
         return out.tolist(), str(out.dtype).split(".")[-1], out.requires_grad
     assert run(ember) == run(torch)
+
+
+@pytest.mark.parametrize("operation", ["quantile", "nanquantile"])
+@pytest.mark.parametrize("with_nan", [False, True])
+@pytest.mark.parametrize("options", [{"dim": 1, "keepdim": True}, {}, {"dim": 0}])
+def test_quantile_gradient_in_q_as_torch(torch, operation, with_nan, options):
+    """Linear interpolation's fraction moves with q: torch's gradient (n - 1)(above - below),
+    none through a rank that a NaN row fixes."""
+    values = np.random.default_rng(3).standard_normal((2, 5))
+    if with_nan:
+        values[1, 2] = math.nan
+    levels = [0.25, 0.5, 0.8, 0.0, 1.0]
+    results = []
+    for m in (ember, torch):
+        x = m.tensor(values, requires_grad=True)
+        q = m.tensor(levels, dtype=m.float64, requires_grad=True)
+        out = getattr(m, operation)(x, q, **options)
+        weights = m.linspace(0.5, 1.5, out.numel(), dtype=m.float64).reshape(out.shape)
+        grads = m.autograd.grad((out * weights).sum(), (x, q))
+        results.append([out.detach().numpy()] + [grad.numpy() for grad in grads])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_quantile_gradcheck_in_q():
+    x = ember.tensor(np.random.default_rng(4).standard_normal((3, 6)))
+    q = ember.tensor([0.1, 0.45, 0.9], dtype=ember.float64, requires_grad=True)
+    assert gradcheck(lambda levels: ember.quantile(x, levels, dim=1), (q,))
