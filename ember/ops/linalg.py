@@ -4,7 +4,7 @@ import numpy as np
 from .. import _halfcast, _threads
 from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
                       real_dtype, scalar_type_name)
-from .._layout import strided
+from .._layout import contiguous_format, strided
 from ..autograd.function import Op, forward_ad_unsupported, torch_named, without_double_backward
 from ..tensor import Tensor, warn_once
 from ._broadcast import mismatch_error, unbroadcast
@@ -973,6 +973,9 @@ def matrix_power(input, n):
     if n == 0:
         eye = np.broadcast_to(np.eye(input._data.shape[-1], dtype=input._data.dtype),
                               input._data.shape)
+        if input.requires_grad:
+            # PyTorch copies I into a clone of A: the result is in A's graph (zero gradient)
+            return input.clone(memory_format=contiguous_format).copy_(Tensor._wrap(eye))
         return Tensor._result(eye.copy())
     if n == 1:
         return input.clone()

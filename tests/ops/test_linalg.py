@@ -644,3 +644,19 @@ def test_inv_ex_info_and_inverses_of_a_partly_singular_batch(torch):
     assert ours.info.tolist() == theirs.info.tolist() == [0, 2, 1]
     assert ours.info.dtype == ember.int32
     np.testing.assert_allclose(ours.inverse[0].numpy(), theirs.inverse[0].numpy())
+
+
+def test_matrix_power_zero_stays_in_the_graph_as_torch(torch):
+    """A^0 of a grad-requiring A is I copied into A's clone: recorded, with a zero gradient."""
+    values = np.random.default_rng(8).standard_normal((2, 3, 3))
+    results = []
+    for m in (ember, torch):
+        a = m.tensor(values, requires_grad=True)
+        out = m.linalg.matrix_power(a.mT, 0)
+        grad, = m.autograd.grad(out.sum(), a)
+        plain = m.linalg.matrix_power(a.detach(), 0)
+        results.append((out.detach().numpy(), out.requires_grad, out.is_contiguous(),
+                        grad.numpy(), plain.requires_grad))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][3], results[1][3])
+    assert results[0][1:3] + results[0][4:] == results[1][1:3] + results[1][4:]
