@@ -21,7 +21,7 @@ from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
 from ._return_types import _VALUES_INDICES, _Histogram, _HistogramDD, _MinMax
 from .elementwise import complex_parts, lerp, maximum, minimum
-from .elementwise._operands import _widened
+from .elementwise._operands import _widened, recorded_without_derivative
 from .elementwise.casting import autocast_op
 from .index import Gather, _array, _gathered, embed, where
 from .shape import diff, flip, narrow, stack
@@ -2355,7 +2355,7 @@ def _histogram_counts(samples, edges, weights, density, dtype):
     return hist
 
 
-def histogram(input, bins, *, range=None, weight=None, density=False):
+def histogram(input, bins=100, *, range=None, weight=None, density=False):
     """Counts (or summed ``weight``) of ``input``'s values in ``bins`` equal-width bins over
     ``range`` (the data's, when None), or between the edges of a 1-D ``bins`` tensor; the last
     bin includes its right edge. Returns ``(hist, bin_edges)``."""
@@ -2364,7 +2364,8 @@ def histogram(input, bins, *, range=None, weight=None, density=False):
     values = data.reshape(-1)
     edges = _histogram_edges(values, bins, range, 0, data.dtype)
     hist = _histogram_counts(values[:, None], [edges], weights, density, data.dtype)
-    return _Histogram((Tensor._result(hist), Tensor._result(edges)))
+    return _Histogram(recorded_without_derivative(
+        (Tensor._result(hist), Tensor._result(edges)), "histogram", input, weight))
 
 
 def histogramdd(input, bins, *, range=None, weight=None, density=False):
@@ -2389,7 +2390,11 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):
                               dimension, data.dtype)
              for dimension in builtins.range(dimensions)]
     hist = _histogram_counts(samples, edges, weights, density, data.dtype)
-    return _HistogramDD((Tensor._result(hist), tuple(Tensor._result(edge) for edge in edges)))
+    hist = recorded_without_derivative(Tensor._result(hist), "_histogramdd_from_bin_cts",
+                                       input, weight)
+    edges = recorded_without_derivative(tuple(Tensor._result(edge) for edge in edges),
+                                        "_histogramdd_bin_edges", input, weight)
+    return _HistogramDD((hist, tuple(edges)))
 
 
 _SEGMENT_REDUCERS = {"sum": np.add, "mean": np.add, "prod": np.multiply, "max": np.maximum,

@@ -2,6 +2,7 @@
 norms."""
 import contextlib
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -962,3 +963,29 @@ def test_quantile_gradcheck_in_q():
     x = ember.tensor(np.random.default_rng(4).standard_normal((3, 6)))
     q = ember.tensor([0.1, 0.45, 0.9], dtype=ember.float64, requires_grad=True)
     assert gradcheck(lambda levels: ember.quantile(x, levels, dim=1), (q,))
+
+
+_NO_DERIVATIVE_CALLS = [
+    "fw.floor_divide(x, y)", "x // 2", "fw.heaviside(x, y)", "fw.heaviside(x.detach(), y)",
+    "fw.bincount(fw.tensor([0, 1, 1, 3]), weights=x)", "fw.histogram(x, 3)[0]",
+    "fw.histogram(x, 3)[1]", "fw.histogram(fw.tensor([1.0, 2.0]), 3, weight=x[:2])[0]",
+    "fw.histogramdd(x.reshape(2, 2), [2, 2])[0]", "fw.histogramdd(x.reshape(2, 2), [2, 2])[1][1]"]
+
+
+@pytest.mark.parametrize("call", _NO_DERIVATIVE_CALLS)
+def test_results_without_a_derivative_are_recorded_as_torch(torch, call):
+    """floor_divide, heaviside, bincount's weights and the histograms: torch records a
+    NotImplemented node (the result requires grad) whose backward raises its error."""
+    def run(fw):
+        x = fw.tensor([0.5, 0.25, 2.0, 0.0], requires_grad=True)
+        y = fw.tensor([1.0, -1.0, 0.5, 0.5], requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = eval(call, {"fw": fw, "x": x, "y": y})
+        with pytest.raises(RuntimeError) as error:
+            result.sum().backward()
+        with fw.no_grad():
+            unrecorded = eval(call, {"fw": fw, "x": x, "y": y}).requires_grad
+        return (result.tolist(), result.requires_grad, result.grad_fn.name(), str(error.value),
+                unrecorded)
+    assert run(ember) == run(torch)

@@ -288,6 +288,33 @@ class _OfOperands(_Binary):
         return cls.function(a, b)
 
 
+class NoDerivative(Op):
+    """Results that PyTorch records without a derivative (its NotImplemented node): they
+    require grad when an input does, and a backward through them raises PyTorch's error."""
+
+    _torch_name = "torch::autograd::NotImplemented"
+
+    @staticmethod
+    def forward(ctx, results, operation, *inputs):
+        ctx.operation = operation
+        return results
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(f"derivative for aten::{ctx.operation} is not implemented")
+
+
+def recorded_without_derivative(results, operation, *inputs):
+    """``results`` (a Tensor or a tuple of them), as outputs of a NoDerivative node of
+    ``inputs`` when one of those requires grad (and grad mode is on); else as they are."""
+    if not any(isinstance(value, Tensor) and value._requires_grad for value in inputs):
+        return results
+    if isinstance(results, Tensor):
+        return NoDerivative.apply(results._data, operation, *inputs)
+    recorded = NoDerivative.apply(tuple(result._data for result in results), operation, *inputs)
+    return recorded if isinstance(recorded, tuple) else (recorded,)
+
+
 def _binary_math(cls, input, other, operation, number_input=True, numbers_alone=False):
     """``cls`` on two operands, with PyTorch's TypeErrors: ``number_input`` says whether the
     first may be a Python number, ``numbers_alone`` whether both may."""

@@ -4,7 +4,8 @@ import numpy as np
 from ..._dtype import is_floating, scalar_type_name
 from ...tensor import Tensor
 from .._broadcast import mismatch_error
-from ._operands import _shape_error, _tensor_input, _tensors_only, _unrecorded_binary
+from ._operands import (_shape_error, _tensor_input, _tensors_only, _unrecorded_binary,
+                        recorded_without_derivative)
 
 # greater, greater_equal, less and less_equal are Tensor methods only (not top-level in ember).
 __all__ = ["allclose", "eq", "equal", "ge", "gt", "heaviside", "isclose", "isfinite", "isinf",
@@ -84,7 +85,8 @@ def heaviside(input, values):
         out = np.where(data == 0, values._data, (data > 0).astype(data.dtype))
     except ValueError as error:
         raise _shape_error(error, input, values) from None
-    return Tensor._result(np.asarray(out).astype(data.dtype, copy=False))
+    result = Tensor._result(np.asarray(out).astype(data.dtype, copy=False))
+    return recorded_without_derivative(result, "heaviside", input, values)
 
 
 def equal(input, other):
