@@ -1137,6 +1137,8 @@ class Eigh(Op):
         inner_product = None
         if grad_vectors is not None:
             projected = adjoint @ grad_vectors
+            if complex_input:
+                _check_phase_invariant(projected, "linalg_eigh_backward")
             projected_adjoint = conj_of(projected).mT if complex_input else projected.mT
             # L_j - L_i off the diagonal; 1 on it, where the skew part is 0 (imaginary for
             # complex vectors, whose phase the loss must not depend on: dropped).
@@ -1149,6 +1151,17 @@ class Eigh(Op):
             inner_product = on_diagonal if inner_product is None else \
                 inner_product + on_diagonal
         return vectors @ inner_product @ adjoint, None
+
+
+def _check_phase_invariant(projected, operation):
+    """PyTorch's refusal of a loss that depends on the phases of complex eigenvectors: the
+    imaginary diagonal of V^H gV (``projected``) must be zero, to within 1e-2."""
+    data = projected._data if isinstance(projected, Tensor) else projected
+    imaginary = np.imag(np.diagonal(data, axis1=-2, axis2=-1))
+    if not np.allclose(imaginary, 0, rtol=1e-2, atol=1e-2):
+        raise RuntimeError(f"{operation}: The eigenvectors in the complex case are specified up "
+                           f"to multiplication by e^{{i phi}}. The specified loss function "
+                           f"depends on this quantity, so it is ill-defined.")
 
 
 def eigh(input, UPLO="L"):
@@ -1186,6 +1199,7 @@ class Eig(Op):
         vectors_h = np.conj(np.swapaxes(vectors, -1, -2))
         if grad_vectors is not None:
             projected = vectors_h @ grad_vectors
+            _check_phase_invariant(projected, "linalg_eig_backward")
             real_diagonal = np.real(projected[..., diagonal, diagonal])
             inner = projected - (vectors_h @ vectors) * real_diagonal[..., None, :]
             gaps = np.conj(values[..., None, :] - values[..., :, None])

@@ -660,3 +660,35 @@ def test_matrix_power_zero_stays_in_the_graph_as_torch(torch):
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][3], results[1][3])
     assert results[0][1:3] + results[0][4:] == results[1][1:3] + results[1][4:]
+
+
+_PHASE_CASES = {
+    "eig_real_part": ("general", "fw.linalg.eig(a)[1].real.sum()"),
+    "eig_moduli": ("general", "(fw.linalg.eig(a)[1].abs() ** 2 * fw.arange(3.0)).sum()"),
+    "eigh_real_part": ("hermitian", "fw.linalg.eigh(a)[1].real.sum()"),
+    "eigh_moduli": ("hermitian", "(fw.linalg.eigh(a)[1].abs() ** 2 * fw.arange(3.0)).sum()"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_PHASE_CASES))
+def test_eigenvector_losses_that_depend_on_the_phase_are_refused_as_torch(torch, case):
+    """A loss of complex eigenvectors must not depend on their phases: torch checks the
+    imaginary diagonal of V^H gV and raises; phase-free losses get torch's gradient."""
+    rng = np.random.default_rng(9)
+    values = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+    kind, call = _PHASE_CASES[case]
+    if kind == "hermitian":
+        values = values + values.conj().T
+
+    def run(fw):
+        a = fw.tensor(values, requires_grad=True)
+        try:
+            eval(call, {"fw": fw, "a": a}).backward()
+        except RuntimeError as error:
+            return str(error)
+        return a.grad.numpy()
+    ours, theirs = run(ember), run(torch)
+    if isinstance(theirs, str):
+        assert ours == theirs
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
