@@ -2365,7 +2365,7 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     edges = _histogram_edges(values, bins, range, 0, data.dtype)
     hist = _histogram_counts(values[:, None], [edges], weights, density, data.dtype)
     return _Histogram(recorded_without_derivative(
-        (Tensor._result(hist), Tensor._result(edges)), "histogram", input, weight))
+        (Tensor._result(hist), Tensor._result(edges)), "aten::histogram", input, weight))
 
 
 def histogramdd(input, bins, *, range=None, weight=None, density=False):
@@ -2390,10 +2390,10 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):
                               dimension, data.dtype)
              for dimension in builtins.range(dimensions)]
     hist = _histogram_counts(samples, edges, weights, density, data.dtype)
-    hist = recorded_without_derivative(Tensor._result(hist), "_histogramdd_from_bin_cts",
+    hist = recorded_without_derivative(Tensor._result(hist), "aten::_histogramdd_from_bin_cts",
                                        input, weight)
     edges = recorded_without_derivative(tuple(Tensor._result(edge) for edge in edges),
-                                        "_histogramdd_bin_edges", input, weight)
+                                        "aten::_histogramdd_bin_edges", input, weight)
     return _HistogramDD((hist, tuple(edges)))
 
 

@@ -8,7 +8,7 @@ from ..._dtype import (
     _FROM_NUMPY, accumulation_dtype, from_numpy_dtype, get_default_dtype, is_floating, result_type,
     scalar_type_name, wrapped_int)
 from ..._layout import LayoutStorage, pointwise_layout, unary_layout
-from ...autograd.function import Op
+from ...autograd.function import Op, _BackwardOutput
 from ..._grad_state import _grad_state, fast_paths as _fast_paths
 from ...tensor import Tensor, named_type
 from .._broadcast import mismatch_error, unbroadcast
@@ -288,31 +288,23 @@ class _OfOperands(_Binary):
         return cls.function(a, b)
 
 
-class NoDerivative(Op):
-    """Results that PyTorch records without a derivative (its NotImplemented node): they
-    require grad when an input does, and a backward through them raises PyTorch's error."""
-
-    _torch_name = "torch::autograd::NotImplemented"
-
-    @staticmethod
-    def forward(ctx, results, operation, *inputs):
-        ctx.operation = operation
-        return results
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise RuntimeError(f"derivative for aten::{ctx.operation} is not implemented")
-
-
 def recorded_without_derivative(results, operation, *inputs):
-    """``results`` (a Tensor or a tuple of them), as outputs of a NoDerivative node of
-    ``inputs`` when one of those requires grad (and grad mode is on); else as they are."""
-    if not any(isinstance(value, Tensor) and value._requires_grad for value in inputs):
+    """``results`` (a Tensor or a tuple of them) recorded as PyTorch records an op it has no
+    derivative for: its NotImplemented node over the ``inputs`` that require grad, whose
+    backward raises PyTorch's error naming ``operation`` (``aten::heaviside``, ...); as they
+    are when none requires grad or grad mode is off."""
+    edges = tuple((tensor.grad_fn, tensor._output_nr) if tensor.grad_fn is not None
+                  else (tensor, 0) for tensor in inputs
+                  if isinstance(tensor, Tensor) and tensor._requires_grad)
+    if not edges or not _grad_state.get()[0]:
         return results
+    error = (RuntimeError, f"derivative for {operation} is not implemented")
+
+    def linked(result):
+        return _BackwardOutput.link(result, edges, "torch::autograd::NotImplemented", error)
     if isinstance(results, Tensor):
-        return NoDerivative.apply(results._data, operation, *inputs)
-    recorded = NoDerivative.apply(tuple(result._data for result in results), operation, *inputs)
-    return recorded if isinstance(recorded, tuple) else (recorded,)
+        return linked(results)
+    return tuple(linked(result) for result in results)
 
 
 def _binary_math(cls, input, other, operation, number_input=True, numbers_alone=False):

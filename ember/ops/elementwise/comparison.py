@@ -75,7 +75,7 @@ def signbit(input):
 
 def heaviside(input, values):
     """The step function: 0 below zero, 1 above, ``values`` at zero (not differentiable)."""
-    _tensors_only("heaviside", input, values)
+    _tensors_only("aten::heaviside", input, values)
     if values._data.dtype != input._data.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
     if input._data.dtype.kind == "c":
@@ -86,7 +86,7 @@ def heaviside(input, values):
     except ValueError as error:
         raise _shape_error(error, input, values) from None
     result = Tensor._result(np.asarray(out).astype(data.dtype, copy=False))
-    return recorded_without_derivative(result, "heaviside", input, values)
+    return recorded_without_derivative(result, "aten::heaviside", input, values)
 
 
 def equal(input, other):
