@@ -21,7 +21,7 @@ from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
 from ._return_types import _VALUES_INDICES, _Histogram, _HistogramDD, _MinMax
 from .elementwise import complex_parts, lerp, maximum, minimum
-from .elementwise._operands import _widened, recorded_without_derivative
+from .elementwise._operands import _widened, recorded_refusing, recorded_without_derivative
 from .elementwise.casting import autocast_op
 from .index import Gather, _array, _gathered, embed, where
 from .shape import diff, flip, narrow, stack
@@ -2074,7 +2074,10 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     # PyTorch keeps every NaN apart (NumPy merges them by default)
     values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim,
                                         equal_nan=dim is not None)
-    results = [Tensor._result(values)]
+    operation, node = ("_unique2", "Unique2Backward0") if dim is None else \
+        ("unique_dim", "UniqueDimBackward0")
+    results = [recorded_refusing(Tensor._result(values), node, (
+        NotImplementedError, f"the derivative for '{operation}' is not implemented."), input)]
     if return_inverse:
         shape = data.shape if dim is None else (data.shape[dim],)
         results.append(Tensor._result(inverse.reshape(shape).astype(np.int64)))
@@ -2217,7 +2220,10 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         values = input._data.reshape(-1)[starts]
     else:
         values = np.moveaxis(moved[starts], 0, axis)
-    results = [Tensor._result(np.ascontiguousarray(values))]
+    results = [recorded_refusing(
+        Tensor._result(np.ascontiguousarray(values)), "UniqueConsecutiveBackward0",
+        (NotImplementedError, "the derivative for 'unique_consecutive' is not implemented."),
+        input)]
     if return_inverse:
         results.append(Tensor._result((np.cumsum(starts) - 1).reshape(inverse_shape)
                                       .astype(np.int64)))

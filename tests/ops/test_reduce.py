@@ -989,3 +989,23 @@ def test_results_without_a_derivative_are_recorded_as_torch(torch, call):
         return (result.tolist(), result.requires_grad, result.grad_fn.name(), str(error.value),
                 unrecorded)
     assert run(ember) == run(torch)
+
+
+@pytest.mark.parametrize("call", [
+    "fw.unique(x)", "fw.unique(x, return_inverse=True, return_counts=True)[0]",
+    "fw.unique(x.reshape(2, 2), dim=0)", "fw.unique_consecutive(x)", "x.unique()",
+    "fw.unique(x.detach())"])
+def test_unique_values_are_recorded_without_a_derivative_as_torch(torch, call):
+    """torch records unique's values (Unique2Backward0, UniqueDimBackward0,
+    UniqueConsecutiveBackward0) with a backward that raises NotImplementedError."""
+    def run(fw):
+        x = fw.tensor([0.5, 0.25, 2.0, 0.5], requires_grad=True)
+        values = eval(call, {"fw": fw, "x": x})
+        row = [values.tolist(), values.requires_grad,
+               values.grad_fn.name() if values.grad_fn is not None else None]
+        if values.requires_grad:
+            with pytest.raises(NotImplementedError) as error:
+                values.sum().backward()
+            row.append(str(error.value))
+        return row
+    assert run(ember) == run(torch)

@@ -293,15 +293,22 @@ def recorded_without_derivative(results, operation, *inputs):
     derivative for: its NotImplemented node over the ``inputs`` that require grad, whose
     backward raises PyTorch's error naming ``operation`` (``aten::heaviside``, ...); as they
     are when none requires grad or grad mode is off."""
+    return recorded_refusing(results, "torch::autograd::NotImplemented",
+                             (RuntimeError, f"derivative for {operation} is not implemented"),
+                             *inputs)
+
+
+def recorded_refusing(results, node_name, error, *inputs):
+    """``results`` recorded under a node named ``node_name`` whose backward raises ``error``
+    (exception type, message), where one of the ``inputs`` requires grad and grad mode is on."""
     edges = tuple((tensor.grad_fn, tensor._output_nr) if tensor.grad_fn is not None
                   else (tensor, 0) for tensor in inputs
                   if isinstance(tensor, Tensor) and tensor._requires_grad)
     if not edges or not _grad_state.get()[0]:
         return results
-    error = (RuntimeError, f"derivative for {operation} is not implemented")
 
     def linked(result):
-        return _BackwardOutput.link(result, edges, "torch::autograd::NotImplemented", error)
+        return _BackwardOutput.link(result, edges, node_name, error)
     if isinstance(results, Tensor):
         return linked(results)
     return tuple(linked(result) for result in results)
