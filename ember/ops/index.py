@@ -1486,7 +1486,8 @@ def bincount(input, weights=None, minlength=0):
                            f"length {data.shape[0]})")
     counts = np.bincount(data, weights=weights._data, minlength=minlength)
     dtype = weights._data.dtype if weights._data.dtype.kind == "f" else np.float64
-    return recorded_without_derivative(Tensor._result(counts.astype(dtype)), "aten::bincount", weights)
+    return recorded_without_derivative(Tensor._result(counts.astype(dtype)), "aten::bincount",
+                                       weights)
 
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):

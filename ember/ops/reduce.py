@@ -28,7 +28,8 @@ from .shape import diff, flip, narrow, stack
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
            "count_nonzero", "cov", "cummax", "cummin", "cumprod", "cumsum", "cumulative_trapezoid",
-           "hash_tensor", "histc", "histogram", "histogramdd", "kthvalue", "log_softmax", "logcumsumexp", "logsumexp", "max",
+           "hash_tensor",
+           "histc", "histogram", "histogramdd", "kthvalue", "log_softmax", "logcumsumexp", "logsumexp", "max",
            "mean", "median", "min", "mode", "msort", "nanmean", "nanmedian", "nanquantile",
            "nansum", "norm", "prod", "quantile", "renorm", "segment_reduce", "softmax", "sort", "std", "std_mean", "sum", "topk", "trapezoid", "unique",
            "unique_consecutive", "var", "var_mean"]
