@@ -757,8 +757,10 @@ def _permutation(pivots, rows, dtype):
 
 class LUFactor(Op):
     """The packed LU factorization with partial pivoting (LAPACK's getrf) and its pivots.
-    Backward (PyTorch's linalg_lu_backward, square A): gA = P L^-T (tril(L^T gL, -1) +
-    triu(gU U^T)) U^-T with gL, gU the strictly lower and upper parts of gLU."""
+    Backward (PyTorch's linalg_lu_backward), with gL, gU the strictly lower and upper parts of
+    gLU: square A, gA = P L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T; wide A = P L [U1 U2],
+    the first block so with -gU2 U2^T added inside tril, the second P L^-T gU2; tall
+    A = P [L1; L2] U, the first block with -L2^T gL2 inside triu, the second P gL2 U^-T."""
 
     _torch_name = "LinalgLuFactorExBackward0"
     differentiable_backward = True
@@ -766,25 +768,35 @@ class LUFactor(Op):
     @staticmethod
     def forward(ctx, a):
         lu, pivots, info = _lu_arrays(a)
-        ctx.square = a.shape[-1] == a.shape[-2]
-        ctx.permutation = _permutation(pivots, a.shape[-2], a.dtype) if ctx.square else None
+        ctx.permutation = _permutation(pivots, a.shape[-2], a.dtype)
         ctx.save_for_backward(lu)
         ctx.mark_non_differentiable(pivots, info)
         return lu, pivots, info
 
     @staticmethod
     def backward(ctx, grad, grad_pivots, grad_info):
-        if not ctx.square:
-            raise NotImplementedError("linalg.lu_factor: ember's backward covers square "
-                                      "matrices only")
         (lu,) = ctx.saved_tensors
         xp = ctx.xp
-        size = lu.shape[-1]
-        lower = xp.tril(lu, -1) + _identity(size, ctx.permutation.dtype)
-        upper = xp.triu(lu)
-        phi = xp.tril(lower.mT @ xp.tril(grad, -1), -1) + xp.triu(xp.triu(grad) @ upper.mT)
-        left = xp.linalg.solve(lower.mT, phi)
-        return xp.asarray(ctx.permutation) @ xp.linalg.solve(upper, left.mT).mT
+        rows, columns = lu.shape[-2:]
+        size = min(rows, columns)
+        identity = _identity(size, ctx.permutation.dtype)
+        square_lu, square_grad = lu[..., :size, :size], grad[..., :size, :size]
+        lower = xp.tril(square_lu, -1) + identity
+        upper = xp.triu(square_lu)
+        strict_lower = lower.mT @ xp.tril(square_grad, -1)
+        upper_part = xp.triu(square_grad) @ upper.mT
+        if rows < columns:
+            strict_lower = strict_lower - grad[..., :, size:] @ lu[..., :, size:].mT
+        elif rows > columns:
+            upper_part = upper_part - lu[..., size:, :].mT @ grad[..., size:, :]
+        phi = xp.tril(strict_lower, -1) + xp.triu(upper_part)
+        first = xp.linalg.solve(upper, xp.linalg.solve(lower.mT, phi).mT).mT
+        if rows < columns:
+            first = xp.concat([first, xp.linalg.solve(lower.mT, grad[..., :, size:])], axis=-1)
+        elif rows > columns:
+            first = xp.concat([first, xp.linalg.solve(upper, grad[..., size:, :].mT).mT],
+                              axis=-2)
+        return xp.asarray(ctx.permutation) @ first
 
 
 def _check_lu_input(A, operation, pivot=True):
