@@ -819,30 +819,41 @@ def bernoulli(input, p=None, generator=None):
         return drawn
     draws = (_random.bernoulli(generator, data) if p is None
              else _random.bernoulli(generator, float(p), data.shape))
+    if input.requires_grad:
+        if p is None:
+            return _drawn(draws.astype(data.dtype), "BernoulliBackward0", input)
+        return _drawn(draws.astype(data.dtype), "torch::autograd::NotImplemented", input,
+                      refused="bernoulli")
     return _new(draws.astype(data.dtype))
 
 
 class _Drawn(Op):
     """Draws whose distribution parameters require grad: recorded as PyTorch records them, with
-    a zero gradient (poisson) or a backward that raises (binomial has no derivative)."""
+    a zero gradient (poisson, bernoulli, normal) or a backward that raises where PyTorch's op
+    has no derivative (binomial, bernoulli with a number p)."""
+
+    refused = None  # the op that PyTorch's error names, set on the node
 
     @staticmethod
     def forward(ctx, draws, *parameters):
-        ctx.shapes = [parameter.shape for parameter in parameters]
+        ctx.shapes = [parameter.shape if isinstance(parameter, np.ndarray) else None
+                      for parameter in parameters]
         return draws
 
     @staticmethod
     def backward(ctx, grad):
-        if ctx._torch_name != "PoissonBackward0":
-            raise RuntimeError("derivative for aten::binomial is not implemented")
-        return (None,) + tuple(np.zeros(shape, grad.dtype) for shape in ctx.shapes)
+        if ctx.refused is not None:
+            raise RuntimeError(f"derivative for aten::{ctx.refused} is not implemented")
+        return (None,) + tuple(None if shape is None else np.zeros(shape, grad.dtype)
+                               for shape in ctx.shapes)
 
 
-def _drawn(draws, name, *parameters):
+def _drawn(draws, name, *parameters, refused=None):
     """``draws`` as a tensor, recorded against ``parameters`` where one requires grad."""
     result = _Drawn.apply(draws, *parameters)
     if result.grad_fn is not None:
         result.grad_fn._torch_name = name
+        result.grad_fn.refused = refused
     return result
 
 
@@ -882,7 +893,8 @@ def binomial(count, prob, generator=None):
     probabilities = np.broadcast_to(prob._data, shape)
     draws = _random.binomial(generator, counts, probabilities,
                              single=count._data.dtype == np.float32)
-    return _drawn(draws.astype(count._data.dtype), "NotImplemented", count, prob)
+    return _drawn(draws.astype(count._data.dtype), "torch::autograd::NotImplemented", count, prob,
+                  refused="binomial")
 
 
 NO_SAMPLE_COUNT = object()  # multinomial's num_samples left out
@@ -970,6 +982,13 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
         draws = draws + mean_array.astype(target.numpy, copy=False)
     elif std_array is not None:
         draws = draws + target.numpy.type(mean)
+    if out is None and (mean_array is not None and mean.requires_grad
+                        or std_array is not None and std.requires_grad):
+        # PyTorch's NormalBackward1 (tensor mean), 2 (tensor std), 3 (both): zero gradients
+        overload = 3 if mean_array is not None and std_array is not None else \
+            (1 if mean_array is not None else 2)
+        return _drawn(draws.astype(target.numpy, copy=False), f"NormalBackward{overload}",
+                      mean, std)
     return _finish("normal", draws.astype(target.numpy, copy=False), requires_grad, out)
 
 

@@ -124,14 +124,10 @@ def _insertion_sorted(dims, comparison):
     return dims
 
 
-def strided_order(shape, strides):
-    """The dims of a strided array from outermost to innermost as PyTorch orders them: the order
-    in which TensorIterator walks a tensor (random fills go so) and the layout ``empty_like``
-    gives a tensor that is not dense (infer_dense_strides). A stable insertion sort from the
-    row-major order: a smaller stride goes inner, of equal strides the larger size goes outer,
-    and a dim of stride 0 compares with none."""
-    innermost_first = list(range(len(shape)))[::-1]
-
+def _stride_comparison(shape, strides):
+    """TensorIterator's order of two dims: -1 when the first goes inner (smaller stride), 1
+    when it goes outer, 0 for a tie; of equal strides the larger size goes outer, and a dim of
+    stride 0 compares with none."""
     def comparison(first, second):
         first_stride, second_stride = strides[first], strides[second]
         if first_stride == 0 or second_stride == 0:
@@ -140,7 +136,48 @@ def strided_order(shape, strides):
             return -1 if first_stride < second_stride else 1
         return 1 if shape[first] > shape[second] else 0
 
-    return _insertion_sorted(innermost_first, comparison)[::-1]
+    return comparison
+
+
+def strided_order(shape, strides):
+    """The dims of a strided array from outermost to innermost as PyTorch orders them: the order
+    in which TensorIterator walks a tensor (random fills go so) and the layout ``empty_like``
+    gives a tensor that is not dense (infer_dense_strides). A stable insertion sort from the
+    row-major order by ``_stride_comparison``."""
+    innermost_first = list(range(len(shape)))[::-1]
+    return _insertion_sorted(innermost_first, _stride_comparison(shape, strides))[::-1]
+
+
+_AMBIGUITY_CHECK_TYPE = "The ambiguity_check argument must be a bool or a list of memory formats."
+
+
+def dim_order(array, ambiguity_check=False):
+    """Tensor.dim_order: row-major or channels_last where the array is exactly one of them, else
+    ``strided_order``. ``ambiguity_check`` (True, or memory formats of which exactly one must fit)
+    raises where size-1 dims, equal neighbouring strides or ties leave the order open."""
+    if not isinstance(ambiguity_check, bool) and (
+            not isinstance(ambiguity_check, list)
+            or not all(isinstance(fmt, memory_format) for fmt in ambiguity_check)):
+        raise TypeError(_AMBIGUITY_CHECK_TYPE)
+    shape, strides = array.shape, _element_strides(array)
+    formats = ambiguity_check if isinstance(ambiguity_check, list) else []
+    several = 1 in shape or any(outer == inner for outer, inner in zip(strides, strides[1:]))
+    if ambiguity_check is not False and several and \
+            sum(has_memory_format(array, fmt) for fmt in formats) != 1:
+        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one "
+                           "of the given memory formats.")
+    if array.ndim <= 1:
+        return tuple(range(array.ndim))
+    row_major = array.flags.c_contiguous
+    channels_last_order = has_memory_format(array, channels_last)
+    if row_major != channels_last_order:
+        return tuple(range(array.ndim)) if row_major else (0, *range(2, array.ndim), 1)
+    order = strided_order(shape, strides)
+    if ambiguity_check:
+        comparison = _stride_comparison(shape, strides)
+        if any(comparison(inner, outer) != -1 for outer, inner in zip(order, order[1:])):
+            raise RuntimeError("The tensor does not have unique dim order.")
+    return tuple(order)
 
 
 def _non_overlapping_and_dense(array):

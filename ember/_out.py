@@ -35,16 +35,29 @@ OUT_NAMES = (
     "log_softmax tensordot index_add").split()
 
 
+# The functions among them that PyTorch gives no derivative: their out= takes inputs that
+# require grad (the rest refuse them).
+NOT_DIFFERENTIABLE = frozenset((
+    "all any argmax argmin bucketize eq floor_divide ge greater greater_equal gt heaviside histc "
+    "histogram isin isneginf isposinf le less less_equal logical_and logical_not logical_or "
+    "logical_xor lt multinomial ne nonzero not_equal searchsorted signbit").split())
+
+# the names PyTorch's refusal gives where a function runs through another
+_REFUSAL_NAMES = {"fix": "trunc", "msort": "sort"}
+
+
 def accepting_out(function, name):
     """``function`` taking PyTorch's keyword ``out=`` as well."""
+    differentiable = name not in NOT_DIFFERENTIABLE
+
     @functools.wraps(function)
     def with_out(*args, out=None, **kwargs):
         if out is None:
             return function(*args, **kwargs)
-        if is_grad_enabled() and _any_requires_grad(args, kwargs):
-            raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
-                               f"automatic differentiation, but one of the arguments requires "
-                               f"grad.")
+        if differentiable and is_grad_enabled() and _any_requires_grad(args, kwargs):
+            raise RuntimeError(f"{_REFUSAL_NAMES.get(name, name)}(): functions with out=... "
+                               f"arguments don't support automatic differentiation, but one of "
+                               f"the arguments requires grad.")
         result = function(*args, **kwargs)
         if isinstance(result, tuple):
             if not isinstance(out, (tuple, list)) or len(out) != len(result):

@@ -1100,6 +1100,7 @@ _FUNCTIONAL = (
     # reductions, scans, sorting and statistics
     ops.sum, ops.nansum, ops.mean, ops.nanmean, ops.var, ops.std, ops.prod, ops.max, ops.min,
     ops.amax, ops.amin, ops.aminmax, ops.argmax, ops.argmin, ops.all, ops.any, ops.count_nonzero,
+    ops.hash_tensor,
     ops.logsumexp, ops.softmax, ops.log_softmax, ops.cumsum, ops.cumprod, ops.cummax,
     ops.cummin, ops.logcumsumexp, ops.norm, ops.dist, ops.median, ops.nanmedian, ops.mode,
     ops.quantile, ops.nanquantile, ops.renorm, ops.kthvalue, ops.sort, ops.argsort, ops.msort, ops.topk, ops.unique,
@@ -1152,7 +1153,7 @@ METHODS.update({
     "char": _converter(_dtype.int8), "byte": _converter(_dtype.uint8),
     "bool": _converter(_dtype.bool_),
     # layouts (sparse tensors define their own)
-    "to_sparse": sparse.to_sparse, "to_sparse_coo": sparse.to_sparse,
+    "to_sparse": sparse.to_sparse_layout, "to_sparse_coo": sparse.to_sparse,
     "to_sparse_csr": sparse.to_sparse_csr, "to_dense": to_dense,
     "coalesce": _sparse_only("coalesce"), "is_coalesced": _sparse_only("is_coalesced"),
     "indices": _sparse_only("indices"), "values": _sparse_only("values", "sparse"),

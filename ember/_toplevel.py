@@ -23,7 +23,7 @@ from .ops.decompositions import (  # noqa: F401
     solve_removed as solve, symeig_removed as symeig)
 from .nn import functional as F
 from .ops.spectral import istft, stft  # noqa: F401
-from .tensor import Tensor
+from .tensor import Tensor, warn_once
 
 pi = math.pi
 e = math.e
@@ -95,20 +95,43 @@ def scalar_tensor(s, dtype=None, device=None, requires_grad=False, layout=None,
                            requires_grad=requires_grad, layout=layout, pin_memory=pin_memory)
 
 
-def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
     """``obj`` as a tensor, sharing memory with a tensor or NumPy array unless ``copy`` or a
-    conversion asks for a new one (``copy=False`` refuses to copy)."""
+    conversion asks for a new one (``copy=False`` refuses to copy). An unspecified
+    ``requires_grad`` follows a tensor ``obj``'s, and a copy stays in its graph (PyTorch 2.13);
+    ``requires_grad=False`` detaches a graph result and clears a leaf's flag in place."""
+    is_tensor = isinstance(obj, Tensor)
+    if requires_grad is None:
+        requires_grad = is_tensor and obj.requires_grad
+        if requires_grad and obj.grad_fn is None:
+            warn_once(_ASARRAY_REQUIRES_GRAD_WARNING)
     if copy:
-        made = _factories._copied(obj, dtype=dtype, device=device)
+        if is_tensor:
+            _factories._check_device(device)
+            made = obj.to(dtype=_factories._dtype_argument("tensor", dtype), copy=True)
+        else:
+            made = _factories._copied(obj, dtype=dtype, device=device)
     else:
         made = _factories.as_tensor(obj, dtype=dtype, device=device)
-        source = obj._data if isinstance(obj, Tensor) else obj
+        source = obj._data if is_tensor else obj
         if copy is False and hasattr(source, "__array_interface__") and \
                 made._data.__array_interface__["data"][0] != \
                 source.__array_interface__["data"][0]:
             raise ValueError(f"asarray(): copy=False, but the conversion to {made.dtype} needs "
                              f"a copy")
-    return made._require_grad_on_creation() if requires_grad else made
+    if requires_grad:
+        return made._require_grad_on_creation()
+    if made.grad_fn is not None:
+        return made.detach()
+    if made.requires_grad:
+        made.requires_grad_(False)
+    return made
+
+
+_ASARRAY_REQUIRES_GRAD_WARNING = (
+    "torch.asarray: unspecified requires_grad now defaults to obj.requires_grad instead of "
+    "False. Pass requires_grad=False explicitly to get the old behavior and silence this "
+    "warning.")
 
 
 def result_type(tensor1, tensor2):
@@ -213,9 +236,14 @@ def from_dlpack(ext_tensor):
     """A tensor sharing memory with a DLPack producer: an object with ``__dlpack__`` (a NumPy
     array, another framework's CPU tensor) or a capsule from ``to_dlpack`` (NumPy marks the
     memory of such an unversioned capsule read-only)."""
-    if not hasattr(ext_tensor, "__dlpack__"):
-        ext_tensor = _Capsule(ext_tensor)
-    return Tensor._wrap(np.from_dlpack(ext_tensor))
+    if hasattr(ext_tensor, "__dlpack__"):
+        return Tensor._wrap(np.from_dlpack(ext_tensor))
+    array = np.from_dlpack(_Capsule(ext_tensor))
+    if not array.flags.writeable:
+        # An unversioned capsule carries no read-only flag and NumPy assumes one; PyTorch
+        # writes through it, so the same memory is taken again without the flag.
+        array = np.asarray(_WritableAlias(array))
+    return Tensor._wrap(array)
 
 
 class _Capsule:
@@ -229,6 +257,16 @@ class _Capsule:
 
     def __dlpack_device__(self):
         return (1, 0)  # kDLCPU
+
+
+class _WritableAlias:
+    """An array's memory offered to NumPy as writable, the array kept alive by this owner."""
+
+    def __init__(self, array):
+        self.array = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
 
 
 def get_device_module(device=None):

@@ -10,9 +10,8 @@ from .ops._return_types import _LinalgSignLogAbsDet, _return_type
 from .ops.decompositions import (  # noqa: F401
     cond, householder_product, lstsq, lu, lu_factor, lu_factor_ex, lu_solve, matrix_exp, matrix_norm, matrix_rank,
     pinv, qr, solve_triangular, svd, svdvals, vander)
+from .ops.elementwise._operands import recorded_without_derivative
 from .ops.elementwise.casting import autocast_op
-from .autograd.function import _BackwardOutput
-from .autograd.grad_mode import is_grad_enabled
 from .ops.linalg import LinAlgError, matmul  # noqa: F401
 from .ops.reduce import vector_norm
 from .ops.shape import diagonal as _diagonal, require_tensor
@@ -143,17 +142,26 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
 
 
 def inv_ex(A, *, check_errors=False):
-    """(inverse, info) with info 0 for invertible matrices."""
+    """(inverse, info): info is getrf's first zero pivot (1-based) of each matrix, 0 for an
+    invertible one, whose inverse is computed as usual; a singular one's inverse is NaN."""
     try:
         inverse = _ops_linalg.inverse(A)
         return _InvEx((inverse, _info(np.zeros(A.shape[:-2]))))
-    except RuntimeError:
-        if check_errors:
-            raise
+    except LinAlgError:
+        pass
     data = A._data
-    singular = np.linalg.matrix_rank(data) < data.shape[-1]
-    nans = Tensor._result(np.full(data.shape, np.nan, dtype=data.dtype))
-    return _InvEx((nans, _info(np.where(singular, data.shape[-1], 0))))
+    info = _ops_linalg._lu_arrays(data)[2].reshape(data.shape[:-2])
+    if check_errors:
+        raise _ops_linalg.singular_inverse_error("linalg.inv_ex", info, data.shape[-1])
+    matrices = data.reshape((-1,) + data.shape[-2:])
+    inverses = np.full(matrices.shape, np.nan, dtype=data.dtype)
+    invertible = info.reshape(-1) == 0
+    for index in np.flatnonzero(invertible):
+        try:
+            inverses[index] = np.linalg.inv(matrices[index])
+        except np.linalg.LinAlgError:
+            info.reshape(-1)[index] = data.shape[-1]
+    return _InvEx((Tensor._result(inverses.reshape(data.shape)), _info(info)))
 
 
 def solve_ex(A, B, *, left=True, check_errors=False):
@@ -210,19 +218,6 @@ def _lapack(name, dtype):
     return getattr(lapack, ("s" if dtype == np.float32 else "d") + name)
 
 
-def _without_derivative(result, inputs, name):
-    """``result`` recorded as PyTorch records an op it has no derivative for: a node whose
-    backward raises."""
-    edges = tuple((tensor.grad_fn, tensor._output_nr) if tensor.grad_fn is not None
-                  else (tensor, 0) for tensor in inputs if tensor.requires_grad)
-    if not edges or not is_grad_enabled():
-        return result
-    return _BackwardOutput.link(result, edges, "NotImplemented",
-                                (RuntimeError, f"derivative for {name} is not implemented"))
-
-
-
-
 def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
     """(LD, pivots, info) of the Bunch-Kaufman factorization P A P^T = L D L^T of symmetric
     matrices (LAPACK's sytrf, lower triangle): D and L packed in LD, pivots 1-based as LAPACK
@@ -246,7 +241,7 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
         raise LinAlgError(f"torch.linalg.ldl_factor_ex: The factorization could not be "
                           f"completed because the input is singular (info "
                           f"{int(info.reshape(-1)[np.flatnonzero(info)[0]])}).")
-    LD = _without_derivative(Tensor._result(packed), (A,), "linalg_ldl_factor_ex")
+    LD = recorded_without_derivative(Tensor._result(packed), "linalg_ldl_factor_ex", A)
     return _LDLFactorEx((LD, Tensor._result(pivots), Tensor._result(info)))
 
 
@@ -271,7 +266,7 @@ def ldl_solve(LD, pivots, B, *, hermitian=False):
     solution = np.empty(batch + B.shape[-2:], np.result_type(LD._data.dtype, B._data.dtype))
     for index in np.ndindex(*batch):  # LAPACK solves one system per call
         solution[index] = solve(factors[index], steps[index], right[index], lower=1)[0]
-    return _without_derivative(Tensor._result(solution), (LD, B), "linalg_ldl_solve")
+    return recorded_without_derivative(Tensor._result(solution), "linalg_ldl_solve", LD, B)
 
 
 def _taking_numpy_names():

@@ -15,9 +15,8 @@ import numpy as np
 
 from . import _dtype, _out
 from . import overrides as _overrides
-from ._factories import as_tensor
 from ._tensor_methods import numpy_names as _numpy_names
-from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p, logical_and,
+from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p,
                   logical_or, logit, neg, polygamma, sigmoid, sinc, where, xlogy)
 from .ops import lgamma as gammaln
 from .ops import mvlgamma as _mvlgamma
@@ -25,6 +24,7 @@ from .ops.elementwise import polynomials as _polynomials
 from .ops.elementwise.bessel import airy_ai as _airy_ai, bessel as _bessel
 from .ops.elementwise.bessel import modified_bessel_k as _modified_bessel_k
 from .ops.elementwise.gamma import incomplete_gamma_op as _incomplete_gamma_op
+from .ops.elementwise.exp_log import xlog1py
 from .ops.elementwise.gamma import zeta
 from .ops.elementwise.special import i0, special_i0e as i0e, special_i1 as i1
 from .ops.elementwise.special import special_erfcx as erfcx
@@ -109,16 +109,6 @@ def entr(input):
     return where(positive, neg(safe) * log(safe), where(isnan(input), input, outside))
 
 
-def xlog1py(input, other):
-    """input * log1p(other), 0 where input is 0 (unless other is NaN)."""
-    input, other = _tensor_pair(input, other)
-    # 0 * log1p(other) is 0 already, except where log1p(other) is -inf or NaN (other <= -1):
-    # those entries see other = 0 and are set to 0, so that no NaN reaches backward.
-    outside = logical_and(input == 0, other <= -1)
-    product = input * log1p(where(outside, 0.0, other))
-    return where(outside, 0.0, product)
-
-
 def softmax(input, dim, *, dtype=None):
     return _softmax(input, dim, dtype=dtype)
 
@@ -141,18 +131,6 @@ def _floating(input):
     if input.is_floating_point():
         return input
     return input.float()
-
-
-def _tensor_pair(input, other):
-    """Two operands of a binary special function as Tensors (PyTorch takes a number for either)."""
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        raise TypeError(f"expected at least one Tensor, got {type(input).__name__} and "
-                        f"{type(other).__name__}")
-    if not isinstance(input, Tensor):
-        input = as_tensor(input, dtype=other.dtype if other.is_floating_point() else None)
-    if not isinstance(other, Tensor):
-        other = as_tensor(other, dtype=input.dtype if input.is_floating_point() else None)
-    return _floating(input), _floating(other)
 
 
 

@@ -17,6 +17,7 @@ from . import _dtype
 from ._dtype import (from_numpy_dtype, get_default_dtype, is_differentiable, is_floating,
                      repr_prefix, to_dtype)
 from ._layout import check_memory_format, contiguous_format, has_memory_format, strided
+from ._layout import dim_order as _layout_dim_order
 from ._tensor_str import format_tensor
 from ._grad_state import _grad_state
 
@@ -294,11 +295,10 @@ class Tensor:
 
     const_data_ptr = data_ptr
 
-    def dim_order(self):
-        """The dims from outermost to innermost in memory: by stride, largest first, ties in
-        dim order (PyTorch's dim_order of a dense tensor)."""
-        strides = self._data.strides
-        return tuple(sorted(range(self._data.ndim), key=lambda dim: -strides[dim]))
+    def dim_order(self, *, ambiguity_check=False):
+        """The dims from outermost to innermost in memory, as PyTorch orders them; see
+        ``_layout.dim_order`` for ``ambiguity_check``."""
+        return _layout_dim_order(self._data, ambiguity_check)
 
     def is_inference(self):
         return self._is_inference

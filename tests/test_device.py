@@ -216,3 +216,20 @@ def test_dlpack_shares_memory_both_ways(torch):
     assert ember.from_dlpack(torch.arange(3.0))[2].item() == 2.0
     with pytest.raises(BufferError, match="require gradient"):
         ember.from_dlpack(ember.ones(2, requires_grad=True))
+
+
+def test_tensor_from_a_capsule_is_writable_as_torch(torch):
+    """An unversioned capsule carries no read-only flag: torch (and ember) write through it."""
+    from ember.utils.dlpack import from_dlpack, to_dlpack
+    ours = ember.arange(4)
+    shared = from_dlpack(to_dlpack(ours))
+    shared[0] = -9
+    theirs = torch.arange(4)
+    their_shared = torch.utils.dlpack.from_dlpack(torch.utils.dlpack.to_dlpack(theirs))
+    their_shared[0] = -9
+    assert ours.tolist() == theirs.tolist() == [-9, 1, 2, 3]
+    strided = from_dlpack(to_dlpack(ember.arange(6.0).reshape(2, 3)[:, 1:]))
+    assert strided.tolist() == [[1.0, 2.0], [4.0, 5.0]] and strided.stride() == (3, 1)
+    from_torch = from_dlpack(torch.utils.dlpack.to_dlpack(theirs))
+    from_torch[1] = 7
+    assert theirs.tolist() == [-9, 7, 2, 3]

@@ -175,6 +175,33 @@ def test_dim_order_like_pytorch(torch, make):
     assert make(ember).dim_order() == make(torch).dim_order()
 
 
+_PERMUTATIONS = [(0, 2, 1, 3), (0, 2, 3, 1), (1, 2, 0, 3), (2, 0, 3, 1), (3, 2, 1, 0)]
+
+
+@pytest.mark.parametrize("make", [
+    *[lambda fw, p=p: fw.zeros(2, 3, 1, 4).permute(*p) for p in _PERMUTATIONS],
+    *[lambda fw, p=p: fw.zeros(2, 3, 1, 4).permute(*p).contiguous().permute(*p)
+      for p in _PERMUTATIONS],
+    lambda fw: fw.zeros(3, 1).expand(3, 4), lambda fw: fw.zeros(1, 4).expand(3, 4),
+    lambda fw: fw.zeros(1, 1, 1), lambda fw: fw.zeros(4, 6)[:, ::2],
+    lambda fw: fw.zeros(2, 1, 4, 5).to(memory_format=fw.channels_last),
+    lambda fw: fw.zeros(2, 3, 1, 1).to(memory_format=fw.channels_last),
+    lambda fw: fw.zeros(3, 3)[:, :1].expand(3, 3)])
+@pytest.mark.parametrize("check", [False, True, "both", "channels_last", "none", "bad"])
+def test_dim_order_with_size_one_dims_and_its_ambiguity_check_like_pytorch(torch, make, check):
+    """Size-1 dims and zero strides sort as PyTorch sorts them; ambiguity_check raises (True, or
+    a list of formats of which not exactly one fits) with PyTorch's types and words."""
+    def run(fw):
+        argument = {"both": [fw.contiguous_format, fw.channels_last],
+                    "channels_last": [fw.channels_last], "none": [],
+                    "bad": "ILLEGAL"}.get(check, check)
+        try:
+            return make(fw).dim_order(ambiguity_check=argument)
+        except (RuntimeError, TypeError) as error:
+            return type(error).__name__, str(error)
+    assert run(ember) == run(torch)
+
+
 # ---- layouts of op results: PyTorch's strides for channels_last and row-major inputs -----------
 def _input(library, shape, layout, seed, grad=True):
     """A float32 tensor of seeded values laid out as ``layout`` (None: row-major; "last":

@@ -78,3 +78,29 @@ def test_binomial_records_a_node_whose_backward_raises():
     assert draws.requires_grad
     with pytest.raises(RuntimeError, match="derivative for aten::binomial is not implemented"):
         draws.sum().backward()
+
+
+_RECORDED_DRAWS = ["fw.bernoulli(x)", "x.bernoulli()", "fw.bernoulli(x, 0.3)", "fw.normal(x, 1.0)",
+                   "fw.normal(0.0, s)", "fw.normal(x, s)", "fw.normal(x.detach(), 1.0)",
+                   "fw.poisson(x)", "fw.binomial(s, x)"]
+
+
+@pytest.mark.parametrize("call", _RECORDED_DRAWS)
+def test_draws_from_grad_requiring_parameters_are_recorded_as_torch(torch, call):
+    """bernoulli and normal record torch's nodes (zero gradients: BernoulliBackward0,
+    NormalBackward1-3); bernoulli with a number p and binomial raise on backward."""
+    def run(fw):
+        fw.manual_seed(0)
+        x = fw.tensor([0.5, 0.25, 0.9, 0.5], requires_grad=True)
+        s = fw.tensor([1.0, 2.0, 0.5, 1.0], requires_grad=True)
+        draws = eval(call, {"fw": fw, "x": x, "s": s})
+        row = [draws.tolist(), draws.requires_grad,
+               draws.grad_fn.name() if draws.grad_fn is not None else None]
+        if draws.requires_grad:
+            try:
+                grads = fw.autograd.grad(draws.sum(), [x, s], allow_unused=True)
+                row.append([None if grad is None else grad.tolist() for grad in grads])
+            except RuntimeError as error:
+                row.append(str(error))
+        return row
+    assert run(ember) == run(torch)

@@ -9,7 +9,7 @@ import ember
 import ember.special as special
 from ember.autograd import gradcheck
 
-from tests.conftest import assert_close, compare_with_torch
+from tests.conftest import assert_close, compare_with_torch, float64_tensor
 
 # name, arguments of the call after the tensors, input domains (low, high) per tensor.
 UNARY = [
@@ -107,6 +107,30 @@ def test_xlog1py_zero_rule(torch):
     special.xlog1py(ember.tensor(x), our_other).sum().backward()
     torch.special.xlog1py(torch.tensor(x), their_other).sum().backward()
     assert_close(our_other.grad, their_other.grad)
+
+
+def test_xlog1py_zero_times_infinity_and_gradients_as_torch(torch):
+    """0 * log1p(inf) is 0 (only a NaN y escapes the zero rule); the gradients follow torch's
+    formulas there, at y = -1 and y < -1."""
+    x = [0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 1.0]
+    y = [-1.0, -2.0, math.inf, 1.0, math.nan, math.inf, -0.5]
+    results = []
+    for m in (ember, torch):
+        first = m.tensor(x, dtype=m.float64, requires_grad=True)
+        second = m.tensor(y, dtype=m.float64, requires_grad=True)
+        out = m.special.xlog1py(first, second)
+        out.sum().backward()
+        results.append((out, first.grad, second.grad, out.grad_fn.name()))
+    for ours, theirs in zip(results[0][:3], results[1][:3]):
+        assert_close(ours, theirs)
+    assert results[0][3] == results[1][3]
+
+
+def test_xlog1py_gradcheck():
+    x = float64_tensor((3, 2))
+    y = float64_tensor((2,), low=-0.5, high=2.0)
+    assert gradcheck(special.xlog1py, (x, y))
+    assert gradcheck(lambda a: special.xlog1py(a, 0.5), (x,))
 
 
 def test_a_number_for_either_operand(torch):
@@ -401,3 +425,4 @@ def test_igamma_tensor_methods_match_torch(torch):
         getattr(ours, name + "_")(ember.tensor(x))
         getattr(theirs, name + "_")(torch.tensor(x))
         assert_close(ours, theirs)
+

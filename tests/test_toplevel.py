@@ -1,6 +1,7 @@
 """torch's top-level spellings (ember._toplevel) and the Tensor methods added beside them,
 against PyTorch: same values, same dtypes, same in-place effects."""
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -93,6 +94,34 @@ def test_asarray_shares_memory_as_torch(torch):
     with pytest.raises(ValueError, match="copy=False"):
         ember.asarray(array, dtype=ember.float64, copy=False)
     assert ember.asarray(array, requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("source", ["plain", "leaf", "graph"])
+@pytest.mark.parametrize("options", [{}, {"requires_grad": False}, {"requires_grad": True},
+                                     {"copy": True}, {"dtype": "float64"},
+                                     {"dtype": "float64", "requires_grad": False}])
+def test_asarray_of_a_tensor_records_and_aliases_as_torch(torch, source, options):
+    """PyTorch 2.13: requires_grad follows the tensor, copies stay in its graph, False
+    detaches a graph result and clears a leaf's flag in place."""
+    def made(m):
+        leaf = m.tensor([1.0, 2.0], requires_grad=source != "plain")
+        given = leaf * 2 if source == "graph" else leaf
+        kwargs = dict(options)
+        if "dtype" in kwargs:
+            kwargs["dtype"] = getattr(m, kwargs["dtype"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = m.asarray(given, **kwargs)
+        return (out is given, out.requires_grad, out.grad_fn is not None,
+                given.requires_grad, out.data_ptr() == given.data_ptr(), out.tolist())
+    assert made(ember) == made(torch)
+
+
+def test_asarray_copy_of_a_tensor_passes_gradients_back():
+    leaf = ember.tensor([1.0, 2.0], dtype=ember.float64, requires_grad=True)
+    ember.asarray(leaf, copy=True).mul(ember.tensor([3.0, 4.0], dtype=ember.float64)).sum() \
+        .backward()
+    assert leaf.grad.tolist() == [3.0, 4.0]
 
 
 def test_real_tensor_complex_views_match_torch(torch):

@@ -16,7 +16,7 @@ from ._return_types import _return_type
 from ..autograd.grad_mode import no_grad
 from .elementwise.complex import conj_of
 from .elementwise.extrema import maximum
-from .linalg import _check_square, eigvalsh, inverse, matmul
+from .linalg import _check_square, _lu_arrays, eigvalsh, inverse, matmul
 from . import reduce as _reduce
 from .reduce import amax, amin, sum as reduce_sum, vector_norm
 from .shape import cat, require_tensor, tril
@@ -264,7 +264,7 @@ def geqrf(input):
 
 def householder_product(A, tau):
     """torch.linalg.householder_product: the first n columns of H_1 ... H_k, where
-    H_i = I - tau_i v_i v_i^T and v_i is column i of ``A`` below the diagonal with a 1 on it
+    H_i = I - tau_i v_i v_i^H and v_i is column i of ``A`` below the diagonal with a 1 on it
     (a composite of matrix products, one per reflector, so it is differentiable in both)."""
     operation = "torch.linalg.householder_product"
     require_tensor(A, "linalg_householder_product", "input")
@@ -286,8 +286,6 @@ def householder_product(A, tau):
     if tau._data.dtype != A._data.dtype:
         raise RuntimeError(f"{operation}: tau dtype {scalar_type_name(tau._data.dtype)} does "
                            f"not match input dtype {scalar_type_name(A._data.dtype)}")
-    if A._data.dtype.kind == "c":
-        raise NotImplementedError(f"{operation}: ember does not support complex matrices")
     if tau._data.shape[:-1] != A._data.shape[:-2]:
         raise RuntimeError(f"{operation}: Expected batch dimensions of tau to be equal to "
                            f"input.shape[:-2], but got {list(tau._data.shape[:-1])}")
@@ -298,7 +296,7 @@ def householder_product(A, tau):
     for index in reversed(range(count)):
         vector = vectors[..., :, index:index + 1]
         scale = tau[..., index:index + 1].unsqueeze(-1)
-        result = result - (scale * vector) @ (vector.mT @ result)
+        result = result - (scale * vector) @ (conj_of(vector).mT @ result)
     return result
 
 
@@ -318,14 +316,14 @@ class Pinv(Op):
             cutoff = _cutoff(magnitudes.max(axis=-1, initial=0.0), atol, rtol)
             kept = magnitudes > cutoff[..., None]
             inverse_values = np.where(kept, 1 / np.where(kept, values, 1), 0).astype(x.dtype)
-            out = (vectors * inverse_values[..., None, :]) @ vectors.mT
+            out = (vectors * inverse_values[..., None, :]) @ conj_of(vectors).mT
         else:
             u, s, vh = np.linalg.svd(x, full_matrices=False)
-            cutoff = _cutoff(s[..., 0] if s.shape[-1] else np.zeros(s.shape[:-1], x.dtype),
+            cutoff = _cutoff(s[..., 0] if s.shape[-1] else np.zeros(s.shape[:-1], s.dtype),
                              atol, rtol)
             kept = s > cutoff[..., None]
             inverse_s = np.where(kept, 1 / np.where(kept, s, 1), 0).astype(x.dtype)
-            out = (vh.mT * inverse_s[..., None, :]) @ u.mT
+            out = (conj_of(vh).mT * inverse_s[..., None, :]) @ conj_of(u).mT
         ctx.save_for_backward(x, out)
         return out.astype(x.dtype, copy=False)
 
@@ -333,16 +331,16 @@ class Pinv(Op):
     def backward(ctx, grad):
         a, pinv_a = ctx.saved_tensors
         rows, columns = a.shape[-2:]
-        pinv_t, grad_t = pinv_a.mT, grad.mT
+        pinv_t, grad_t = conj_of(pinv_a).mT, conj_of(grad).mT  # conjugate transposes
         if rows <= columns:
             k = grad_t @ pinv_a
             k_pinv_t = k @ pinv_t
-            result = -(pinv_a @ k).mT + k_pinv_t - (a @ pinv_a) @ k_pinv_t + \
+            result = -conj_of(pinv_a @ k).mT + k_pinv_t - (a @ pinv_a) @ k_pinv_t + \
                 (pinv_t @ pinv_a) @ (grad_t - k @ a)
         else:
             k = pinv_a @ grad_t
             pinv_t_k = pinv_t @ k
-            result = -(k @ pinv_a).mT + (grad_t - a @ k) @ pinv_a @ pinv_t + pinv_t_k - \
+            result = -conj_of(k @ pinv_a).mT + (grad_t - a @ k) @ pinv_a @ pinv_t + pinv_t_k - \
                 pinv_t_k @ pinv_a @ a
         return result, None, None, None
 
@@ -366,7 +364,8 @@ def _tolerances(A, atol, rtol):
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False):
     """torch.linalg.pinv."""
-    if not isinstance(A, Tensor) or A._data.ndim < 2 or not is_floating(A._data.dtype):
+    if not isinstance(A, Tensor) or A._data.ndim < 2 or \
+            not (is_floating(A._data.dtype) or A._data.dtype.kind == "c"):
         shape = list(A._data.shape) if isinstance(A, Tensor) else type(A).__name__
         kind = A.dtype._scalar_type if isinstance(A, Tensor) else ""
         raise RuntimeError(f"linalg.pinv({kind}{{{shape}}}): expected a tensor with 2 or more "
@@ -383,7 +382,7 @@ def pinverse(input, rcond=1e-15):
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """The number of singular values above max(atol, rtol * S_max), as int64."""
-    _check_matrices(A, "linalg.matrix_rank")
+    _check_matrices(A, "linalg.matrix_rank", complex_ok=True)
     atol_value, rtol_value = _tolerances(A, atol, rtol)
     # through the ops (no graph), so that it batches under ember.func.vmap
     with no_grad():
@@ -561,7 +560,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
 def cond(A, p=None):
     """torch.linalg.cond: S_max / S_min for p in (None, 2, -2 reversed), else
     norm(A, p) * norm(inv(A), p)."""
-    _check_matrices(A, "linalg.cond")
+    _check_matrices(A, "linalg.cond", complex_ok=True)
     if p in (None, 2, -2):
         values = svdvals(A)
         largest, smallest = amax(values, -1), amin(values, -1)
@@ -646,21 +645,21 @@ def _check_solve_pair(b, A, operation):
         raise RuntimeError(f"Incompatible matrix sizes for {operation}: each A matrix is {rows} "
                            f"by {columns} but each b matrix is {b._data.shape[-2]} by "
                            f"{b._data.shape[-1]}")
-    if not is_floating(A._data.dtype):
+    if not is_floating(A._data.dtype) and A._data.dtype.kind != "c":
         raise NotImplementedError(f'"{operation}_out_cpu" not implemented for '
                                   f"'{A.dtype._scalar_type}'")
 
 
 def _solve_with_factor(xp, factor, b, upper):
-    """X with A X = b, A = U^T U (``upper``) or L L^T, by two solves with the factor."""
-    lower = factor.mT if upper else factor
+    """X with A X = b, A = U^H U (``upper``) or L L^H, by two solves with the factor."""
+    lower = conj_of(factor).mT if upper else factor
     lower = xp.tril(lower)
-    return xp.linalg.solve(lower.mT, xp.linalg.solve(lower, b))
+    return xp.linalg.solve(conj_of(lower).mT, xp.linalg.solve(lower, b))
 
 
 class CholeskySolve(Op):
-    """X with A X = B, A = L L^T (or U^T U). Backward (PyTorch's cholesky_solve_backward):
-    gB = A^-1 gX and gL = -(S + S^T) L (S = gB X^T), its full matrix, not only the triangle."""
+    """X with A X = B, A = L L^H (or U^H U). Backward (PyTorch's cholesky_solve_backward):
+    gB = A^-1 gX and gL = -(S + S^H) L (S = gB X^H), its full matrix, not only the triangle."""
 
     differentiable_backward = True
 
@@ -682,8 +681,8 @@ class CholeskySolve(Op):
         grad_b = _solve_with_factor(xp, factor, grad, upper)
         grad_factor = None
         if ctx.needs_input_grad[1]:
-            common = grad_b @ out.mT
-            common = common + common.mT
+            common = grad_b @ conj_of(out).mT
+            common = common + conj_of(common).mT
             grad_factor = -(factor @ common) if upper else -(common @ factor)
             grad_factor = unbroadcast(grad_factor, factor_shape)
         grad_b = unbroadcast(grad_b, b_shape) if ctx.needs_input_grad[0] else None
@@ -707,7 +706,7 @@ def cholesky_inverse(input, upper=False):
     if data.shape[-1] != data.shape[-2]:
         raise RuntimeError(f"cholesky_inverse: A must be batches of square matrices, but they "
                            f"are {data.shape[-2]} by {data.shape[-1]} matrices")
-    if not is_floating(data.dtype):
+    if not is_floating(data.dtype) and data.dtype.kind != "c":
         raise NotImplementedError(f"\"cholesky_inverse_out_cpu\" not implemented for "
                                   f"'{input.dtype._scalar_type}'")
     identity = Tensor._wrap(np.broadcast_to(_identity(data.shape[-1], data.dtype), data.shape))
@@ -740,35 +739,6 @@ LUUnpackResult = _return_type("lu_unpack", "(P, L, U), like torch.return_types.l
                               "L", "U")
 
 
-def _lu_arrays(a):
-    """LAPACK getrf on a batch: the packed LU (L's unit diagonal implied), the 1-based int32
-    row swaps and the LAPACK info (the first zero pivot, 1-based; 0 when none). A loop over
-    the columns (the factorization is sequential), vectorised over rows and the batch."""
-    rows, columns = a.shape[-2:]
-    batch = a.shape[:-2]
-    lu = a.reshape((-1, rows, columns)).copy()
-    count = min(rows, columns)
-    pivots = np.zeros((lu.shape[0], count), np.int32)
-    info = np.zeros(lu.shape[0], np.int32)
-    every = np.arange(lu.shape[0])
-    for column in range(count):
-        chosen = column + np.argmax(np.abs(lu[:, column:, column]), axis=-1)  # first largest
-        pivots[:, column] = chosen + 1
-        row = lu[every, column].copy()
-        lu[every, column] = lu[every, chosen]
-        lu[every, chosen] = row
-        pivot = lu[:, column, column]
-        nonzero = pivot != 0
-        info = np.where((info == 0) & ~nonzero, column + 1, info).astype(np.int32)
-        safe = np.where(nonzero, pivot, 1)[:, None]
-        lu[:, column + 1:, column] = np.where(nonzero[:, None],
-                                              lu[:, column + 1:, column] / safe,
-                                              lu[:, column + 1:, column])
-        lu[:, column + 1:, column + 1:] -= \
-            lu[:, column + 1:, column, None] * lu[:, column, None, column + 1:]
-    return (lu.reshape(a.shape), pivots.reshape(batch + (count,)), info.reshape(batch))
-
-
 def _permutation(pivots, rows, dtype):
     """P (with A = P L U) from LAPACK's 1-based row swaps, for a batch of pivot vectors."""
     batch = pivots.shape[:-1]
@@ -787,8 +757,10 @@ def _permutation(pivots, rows, dtype):
 
 class LUFactor(Op):
     """The packed LU factorization with partial pivoting (LAPACK's getrf) and its pivots.
-    Backward (PyTorch's linalg_lu_backward, square A): gA = P L^-T (tril(L^T gL, -1) +
-    triu(gU U^T)) U^-T with gL, gU the strictly lower and upper parts of gLU."""
+    Backward (PyTorch's linalg_lu_backward), with gL, gU the strictly lower and upper parts of
+    gLU: square A, gA = P L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T; wide A = P L [U1 U2],
+    the first block so with -gU2 U2^T added inside tril, the second P L^-T gU2; tall
+    A = P [L1; L2] U, the first block with -L2^T gL2 inside triu, the second P gL2 U^-T."""
 
     _torch_name = "LinalgLuFactorExBackward0"
     differentiable_backward = True
@@ -796,25 +768,35 @@ class LUFactor(Op):
     @staticmethod
     def forward(ctx, a):
         lu, pivots, info = _lu_arrays(a)
-        ctx.square = a.shape[-1] == a.shape[-2]
-        ctx.permutation = _permutation(pivots, a.shape[-2], a.dtype) if ctx.square else None
+        ctx.permutation = _permutation(pivots, a.shape[-2], a.dtype)
         ctx.save_for_backward(lu)
         ctx.mark_non_differentiable(pivots, info)
         return lu, pivots, info
 
     @staticmethod
     def backward(ctx, grad, grad_pivots, grad_info):
-        if not ctx.square:
-            raise NotImplementedError("linalg.lu_factor: ember's backward covers square "
-                                      "matrices only")
         (lu,) = ctx.saved_tensors
         xp = ctx.xp
-        size = lu.shape[-1]
-        lower = xp.tril(lu, -1) + _identity(size, ctx.permutation.dtype)
-        upper = xp.triu(lu)
-        phi = xp.tril(lower.mT @ xp.tril(grad, -1), -1) + xp.triu(xp.triu(grad) @ upper.mT)
-        left = xp.linalg.solve(lower.mT, phi)
-        return xp.asarray(ctx.permutation) @ xp.linalg.solve(upper, left.mT).mT
+        rows, columns = lu.shape[-2:]
+        size = min(rows, columns)
+        identity = _identity(size, ctx.permutation.dtype)
+        square_lu, square_grad = lu[..., :size, :size], grad[..., :size, :size]
+        lower = xp.tril(square_lu, -1) + identity
+        upper = xp.triu(square_lu)
+        strict_lower = lower.mT @ xp.tril(square_grad, -1)
+        upper_part = xp.triu(square_grad) @ upper.mT
+        if rows < columns:
+            strict_lower = strict_lower - grad[..., :, size:] @ lu[..., :, size:].mT
+        elif rows > columns:
+            upper_part = upper_part - lu[..., size:, :].mT @ grad[..., size:, :]
+        phi = xp.tril(strict_lower, -1) + xp.triu(upper_part)
+        first = xp.linalg.solve(upper, xp.linalg.solve(lower.mT, phi).mT).mT
+        if rows < columns:
+            first = xp.concat([first, xp.linalg.solve(lower.mT, grad[..., :, size:])], axis=-1)
+        elif rows > columns:
+            first = xp.concat([first, xp.linalg.solve(upper, grad[..., size:, :].mT).mT],
+                              axis=-2)
+        return xp.asarray(ctx.permutation) @ first
 
 
 def _check_lu_input(A, operation, pivot=True):

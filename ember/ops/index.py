@@ -22,7 +22,8 @@ from ._broadcast import expanded_shape, unbroadcast
 from . import _select
 from ._select import select
 from .elementwise._operands import (
-    _check_tensor_elements, _grad_for, _promote, _shape_dtype, _shape_error, _to_operand)
+    _check_tensor_elements, _grad_for, _promote, _shape_dtype, _shape_error, _to_operand,
+    recorded_without_derivative)
 
 __all__ = ["argwhere", "bincount", "bucketize", "gather", "index_add", "index_copy", "index_fill",
            "index_put", "index_reduce", "index_select", "isin", "masked_fill", "masked_scatter",
@@ -1485,7 +1486,8 @@ def bincount(input, weights=None, minlength=0):
                            f"length {data.shape[0]})")
     counts = np.bincount(data, weights=weights._data, minlength=minlength)
     dtype = weights._data.dtype if weights._data.dtype.kind == "f" else np.float64
-    return Tensor._result(counts.astype(dtype))
+    return recorded_without_derivative(Tensor._result(counts.astype(dtype)), "aten::bincount",
+                                       weights)
 
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):

@@ -4,7 +4,7 @@ import numpy as np
 from .. import _halfcast, _threads
 from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
                       real_dtype, scalar_type_name)
-from .._layout import strided
+from .._layout import contiguous_format, strided
 from ..autograd.function import Op, forward_ad_unsupported, torch_named, without_double_backward
 from ..tensor import Tensor, warn_once
 from ._broadcast import mismatch_error, unbroadcast
@@ -712,7 +712,7 @@ _LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
 
 # the ops whose gradients take the conjugate transpose: complex matrices are theirs too
 _COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp", "linalg.eigh",
-                   "linalg.cholesky")
+                   "linalg.cholesky", "linalg.eig", "linalg.cond")
 
 
 def _check_square(input, operation, argument="A"):
@@ -737,6 +737,48 @@ def _check_square(input, operation, argument="A"):
                            f"{' by '.join(map(str, shape))} matrices")
 
 
+def _lu_arrays(a):
+    """LAPACK getrf on a batch: the packed LU (L's unit diagonal implied), the 1-based int32
+    row swaps and the LAPACK info (the first zero pivot, 1-based; 0 when none). A loop over
+    the columns (the factorization is sequential), vectorised over rows and the batch."""
+    rows, columns = a.shape[-2:]
+    batch = a.shape[:-2]
+    lu = a.reshape((-1, rows, columns)).copy()
+    count = min(rows, columns)
+    pivots = np.zeros((lu.shape[0], count), np.int32)
+    info = np.zeros(lu.shape[0], np.int32)
+    every = np.arange(lu.shape[0])
+    for column in range(count):
+        chosen = column + np.argmax(np.abs(lu[:, column:, column]), axis=-1)  # first largest
+        pivots[:, column] = chosen + 1
+        row = lu[every, column].copy()
+        lu[every, column] = lu[every, chosen]
+        lu[every, chosen] = row
+        pivot = lu[:, column, column]
+        nonzero = pivot != 0
+        info = np.where((info == 0) & ~nonzero, column + 1, info).astype(np.int32)
+        safe = np.where(nonzero, pivot, 1)[:, None]
+        lu[:, column + 1:, column] = np.where(nonzero[:, None],
+                                              lu[:, column + 1:, column] / safe,
+                                              lu[:, column + 1:, column])
+        lu[:, column + 1:, column + 1:] -= \
+            lu[:, column + 1:, column, None] * lu[:, column, None, column + 1:]
+    return (lu.reshape(a.shape), pivots.reshape(batch + (count,)), info.reshape(batch))
+
+
+def singular_inverse_error(operation, info, size):
+    """PyTorch's LinAlgError for a singular matrix to invert: getrf's first zero pivot (1-based)
+    of the first failing matrix, and that matrix's place in a batch (``size`` when rounding
+    left the pivot that LAPACK found zero nonzero here)."""
+    failed = np.flatnonzero(info.reshape(-1))
+    first = int(failed[0]) if failed.size else 0
+    batch = f"(Batch element {first}): " if info.ndim else ""
+    element = int(info.reshape(-1)[first]) if info.size else 0
+    element = element or size
+    return LinAlgError(f"{operation}: {batch}The diagonal element {element} is zero, the "
+                       f"inversion could not be completed because the input matrix is singular.")
+
+
 class Inverse(Op):
     _torch_name = "LinalgInvExBackward0"
     differentiable_backward = True
@@ -746,8 +788,7 @@ class Inverse(Op):
         try:
             out = np.linalg.inv(x)
         except np.linalg.LinAlgError:
-            raise LinAlgError("linalg.inv: The diagonal element is zero, the inversion could not "
-                               "be completed because the input matrix is singular.") from None
+            raise singular_inverse_error("linalg.inv", _lu_arrays(x)[2], x.shape[-1]) from None
         ctx.save_for_backward(out)
         return out
 
@@ -932,6 +973,9 @@ def matrix_power(input, n):
     if n == 0:
         eye = np.broadcast_to(np.eye(input._data.shape[-1], dtype=input._data.dtype),
                               input._data.shape)
+        if input.requires_grad:
+            # PyTorch copies I into a clone of A: the result is in A's graph (zero gradient)
+            return input.clone(memory_format=contiguous_format).copy_(Tensor._wrap(eye))
         return Tensor._result(eye.copy())
     if n == 1:
         return input.clone()
@@ -1093,6 +1137,8 @@ class Eigh(Op):
         inner_product = None
         if grad_vectors is not None:
             projected = adjoint @ grad_vectors
+            if complex_input:
+                _check_phase_invariant(projected, "linalg_eigh_backward")
             projected_adjoint = conj_of(projected).mT if complex_input else projected.mT
             # L_j - L_i off the diagonal; 1 on it, where the skew part is 0 (imaginary for
             # complex vectors, whose phase the loss must not depend on: dropped).
@@ -1105,6 +1151,17 @@ class Eigh(Op):
             inner_product = on_diagonal if inner_product is None else \
                 inner_product + on_diagonal
         return vectors @ inner_product @ adjoint, None
+
+
+def _check_phase_invariant(projected, operation):
+    """PyTorch's refusal of a loss that depends on the phases of complex eigenvectors: the
+    imaginary diagonal of V^H gV (``projected``) must be zero, to within 1e-2."""
+    data = projected._data if isinstance(projected, Tensor) else projected
+    imaginary = np.imag(np.diagonal(data, axis1=-2, axis2=-1))
+    if not np.allclose(imaginary, 0, rtol=1e-2, atol=1e-2):
+        raise RuntimeError(f"{operation}: The eigenvectors in the complex case are specified up "
+                           f"to multiplication by e^{{i phi}}. The specified loss function "
+                           f"depends on this quantity, so it is ill-defined.")
 
 
 def eigh(input, UPLO="L"):
@@ -1142,6 +1199,7 @@ class Eig(Op):
         vectors_h = np.conj(np.swapaxes(vectors, -1, -2))
         if grad_vectors is not None:
             projected = vectors_h @ grad_vectors
+            _check_phase_invariant(projected, "linalg_eig_backward")
             real_diagonal = np.real(projected[..., diagonal, diagonal])
             inner = projected - (vectors_h @ vectors) * real_diagonal[..., None, :]
             gaps = np.conj(values[..., None, :] - values[..., :, None])

@@ -21,13 +21,14 @@ from ..tensor import Tensor, _normalize_dim
 from ._broadcast import broadcast_view
 from ._return_types import _VALUES_INDICES, _Histogram, _HistogramDD, _MinMax
 from .elementwise import complex_parts, lerp, maximum, minimum
-from .elementwise._operands import _widened
+from .elementwise._operands import _widened, recorded_refusing, recorded_without_derivative
 from .elementwise.casting import autocast_op
 from .index import Gather, _array, _gathered, embed, where
 from .shape import diff, flip, narrow, stack
 
 __all__ = ["all", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "corrcoef",
            "count_nonzero", "cov", "cummax", "cummin", "cumprod", "cumsum", "cumulative_trapezoid",
+           "hash_tensor",
            "histc", "histogram", "histogramdd", "kthvalue", "log_softmax", "logcumsumexp", "logsumexp", "max",
            "mean", "median", "min", "mode", "msort", "nanmean", "nanmedian", "nanquantile",
            "nansum", "norm", "prod", "quantile", "renorm", "segment_reduce", "softmax", "sort", "std", "std_mean", "sum", "topk", "trapezoid", "unique",
@@ -1192,19 +1193,20 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _variance(Std, input, dim, unbiased, keepdim, correction, "std")
 
 
-def _check_reducible(input, axes, dim_given, operation):
-    """max/min/amax/amin/argmax have no identity: refuse reducing over an empty dimension."""
+def _check_reducible(input, axes, dim_given, operation, label=None):
+    """max/min/amax/amin/argmax have no identity: refuse reducing over an empty dimension
+    (``label`` the op's name in the message, ``operation()`` by default)."""
     shape = input._data.shape
     if input._data.size != 0:
         return
+    label = f"{operation}()" if label is None else label
     if not dim_given:
-        raise RuntimeError(f"{operation}(): Expected reduction dim to be specified for "
+        raise RuntimeError(f"{label}: Expected reduction dim to be specified for "
                            f"input.numel() == 0. Specify the reduction dim with the 'dim' "
                            f"argument.")
     for axis in axes:
         if shape[axis] == 0:
-            raise IndexError(f"{operation}(): Expected reduction dim {axis} to have non-zero "
-                             f"size.")
+            raise IndexError(f"{label}: Expected reduction dim {axis} to have non-zero size.")
 
 
 def _refuse_complex(data, kernel=None, message=None):
@@ -1289,6 +1291,22 @@ def amin(input, dim=(), keepdim=False):
     axes = _axes(dim, input._data.ndim, "amin")
     _check_reducible(input, axes, dim not in ((), [], None), "amin")
     return torch_named(Min.apply(input, axes, keepdim, None, False), "AminBackward0")
+
+
+def hash_tensor(input, dim=(), *, keepdim=False, mode=0):
+    """torch.hash_tensor (mode 0): the xor of the elements' 64-bit patterns along ``dim`` (floats
+    widened to float64, integers and bool to int64), as uint64; it records no gradient."""
+    data = input._data
+    if mode != 0:
+        raise RuntimeError(f"Unknown hash_tensor mode: {mode}")
+    if data.dtype.kind == "c" or data.dtype in (np.uint16, np.uint32, np.uint64):
+        raise NotImplementedError(f'"xor_sum_cpu" not implemented for '
+                                  f"'{scalar_type_name(data.dtype)}'")
+    axes = _axes(dim, data.ndim, "hash_tensor")
+    _check_reducible(input, axes, dim not in ((), [], None), "hash_tensor", "hash_tensor")
+    wide = data.astype(np.float64 if is_floating(data.dtype) else np.int64)
+    out = np.bitwise_xor.reduce(wide.view(np.uint64), axis=axes, keepdims=keepdim)
+    return Tensor._result(np.asarray(out, dtype=np.uint64))
 
 
 class ArgExtreme(Op):
@@ -2003,9 +2021,11 @@ def _quantile(input, q, dim, keepdim, interpolation, operation):
         valid = (~nan).sum(-1, keepdims=True) - 1
         ranks = levels.reshape(level_shape) * valid.astype(dtype)
         ranks = np.where(ranks < 0, 0, ranks).astype(dtype)
+        rank_slope, rank_fixed = valid, valid < 0
     else:
         ranks = levels.reshape(level_shape) * dtype.type(last)
         ranks = np.where(nan.any(-1, keepdims=True), dtype.type(last), ranks).astype(dtype)
+        rank_slope, rank_fixed = last, nan.any(-1, keepdims=True)
     if interpolation == "lower":
         ranks = np.floor(ranks)
     elif interpolation == "higher":
@@ -2017,8 +2037,16 @@ def _quantile(input, q, dim, keepdim, interpolation, operation):
     result = stacked.gather(-1, Tensor._wrap(below))
     if interpolation in ("linear", "midpoint"):
         weights = np.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        weights = Tensor._wrap(weights.astype(dtype))
+        if interpolation == "linear" and not scalar_q and q.requires_grad:
+            # The rank's fraction moves with q, except where the rank is fixed (selected away,
+            # so that a NaN row sends no NaN to q); added as moving - moving.detach(), zero in
+            # value, so the weights stay exact.
+            moving = q.reshape(level_shape) * Tensor._wrap(np.asarray(rank_slope, dtype))
+            moving = where(Tensor._wrap(np.broadcast_to(rank_fixed, ranks.shape)), 0.0, moving)
+            weights = weights + (moving - moving.detach())
         above = stacked.gather(-1, Tensor._wrap(np.ceil(ranks).astype(np.int64)))
-        result = lerp(result, above, Tensor._wrap(weights.astype(dtype)))
+        result = lerp(result, above, weights)
     result = result.squeeze(-1)
     if keepdim:
         if dim is None:
@@ -2047,7 +2075,10 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     # PyTorch keeps every NaN apart (NumPy merges them by default)
     values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=dim,
                                         equal_nan=dim is not None)
-    results = [Tensor._result(values)]
+    operation, node = ("_unique2", "Unique2Backward0") if dim is None else \
+        ("unique_dim", "UniqueDimBackward0")
+    results = [recorded_refusing(Tensor._result(values), node, (
+        NotImplementedError, f"the derivative for '{operation}' is not implemented."), input)]
     if return_inverse:
         shape = data.shape if dim is None else (data.shape[dim],)
         results.append(Tensor._result(inverse.reshape(shape).astype(np.int64)))
@@ -2190,7 +2221,10 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         values = input._data.reshape(-1)[starts]
     else:
         values = np.moveaxis(moved[starts], 0, axis)
-    results = [Tensor._result(np.ascontiguousarray(values))]
+    results = [recorded_refusing(
+        Tensor._result(np.ascontiguousarray(values)), "UniqueConsecutiveBackward0",
+        (NotImplementedError, "the derivative for 'unique_consecutive' is not implemented."),
+        input)]
     if return_inverse:
         results.append(Tensor._result((np.cumsum(starts) - 1).reshape(inverse_shape)
                                       .astype(np.int64)))
@@ -2328,7 +2362,7 @@ def _histogram_counts(samples, edges, weights, density, dtype):
     return hist
 
 
-def histogram(input, bins, *, range=None, weight=None, density=False):
+def histogram(input, bins=100, *, range=None, weight=None, density=False):
     """Counts (or summed ``weight``) of ``input``'s values in ``bins`` equal-width bins over
     ``range`` (the data's, when None), or between the edges of a 1-D ``bins`` tensor; the last
     bin includes its right edge. Returns ``(hist, bin_edges)``."""
@@ -2337,7 +2371,8 @@ def histogram(input, bins, *, range=None, weight=None, density=False):
     values = data.reshape(-1)
     edges = _histogram_edges(values, bins, range, 0, data.dtype)
     hist = _histogram_counts(values[:, None], [edges], weights, density, data.dtype)
-    return _Histogram((Tensor._result(hist), Tensor._result(edges)))
+    return _Histogram(recorded_without_derivative(
+        (Tensor._result(hist), Tensor._result(edges)), "aten::histogram", input, weight))
 
 
 def histogramdd(input, bins, *, range=None, weight=None, density=False):
@@ -2362,7 +2397,11 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):
                               dimension, data.dtype)
              for dimension in builtins.range(dimensions)]
     hist = _histogram_counts(samples, edges, weights, density, data.dtype)
-    return _HistogramDD((Tensor._result(hist), tuple(Tensor._result(edge) for edge in edges)))
+    hist = recorded_without_derivative(Tensor._result(hist), "aten::_histogramdd_from_bin_cts",
+                                       input, weight)
+    edges = recorded_without_derivative(tuple(Tensor._result(edge) for edge in edges),
+                                        "aten::_histogramdd_bin_edges", input, weight)
+    return _HistogramDD((hist, tuple(edges)))
 
 
 _SEGMENT_REDUCERS = {"sum": np.add, "mean": np.add, "prod": np.multiply, "max": np.maximum,

@@ -10,7 +10,7 @@ from ..tensor import Tensor, warn_once
 from ._coo import (  # noqa: F401
     SparseTensor, cast, log_softmax, matmul, mm, softmax, sparse_coo_tensor, sparse_sum, spmm,
     to_sparse)
-from ._csr import SparseCsrTensor, sparse_csr_tensor, to_sparse_csr  # noqa: F401
+from ._csr import SparseCsrTensor, sparse_csr_tensor, to_sparse_csr, to_sparse_layout  # noqa: F401
 from ._csr import cast as csr_cast  # noqa: F401
 
 __all__ = ["DoubleTensor", "FloatTensor", "LongTensor", "log_softmax", "mm", "softmax", "sum"]

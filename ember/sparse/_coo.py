@@ -615,7 +615,12 @@ class SparseTensor(SparseLayoutMethods, Tensor):
             raise RuntimeError("dtype argument is not supported by sparse_to_dense")
         return ToDense.apply(self)
 
-    def to_sparse(self, sparse_dim=None):
+    def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
+        if layout not in (None, sparse_coo) or blocksize is not None:
+            raise NotImplementedError(f"to_sparse: ember converts a COO tensor to {layout} "
+                                      f"through to_sparse_csr() only")
+        if dense_dim is not None:
+            sparse_dim = len(self._data.shape) - dense_dim
         if sparse_dim is not None and sparse_dim != self._data.sparse_dim:
             raise NotImplementedError("to_sparse: changing the sparse_dim of a sparse tensor is "
                                       "not supported by ember")

@@ -7,13 +7,13 @@ import numpy as np
 
 from .._device import check_cpu
 from .._dtype import from_numpy_dtype, get_default_dtype, scalar_type_name
-from .._layout import LayoutStorage, sparse_csr, strided
+from .._layout import LayoutStorage, sparse_coo, sparse_csc, sparse_csr, strided
 from .._tensor_str import _format_array
 from ..autograd.function import Op, torch_named
 from ..tensor import Tensor, _to_array
 from ..ops.shape import squeeze, unsqueeze
 from ._coo import (ARRAY_METHODS, SparseLayoutMethods, SparseTensor, _entry_products,
-                   _scipy_sparse, _storage as _coo_storage, refuse_array_methods)
+                   _scipy_sparse, _storage as _coo_storage, refuse_array_methods, to_sparse)
 
 
 class SparseCSRStorage(LayoutStorage):
@@ -474,6 +474,25 @@ def to_sparse_csr(input, dense_dim=None):
             raise RuntimeError("to_sparse_csr: expected a COO tensor with 2 sparse dims")
         return CooToCsr.apply(input.coalesce())
     return DenseToCsr.apply(input)
+
+
+def to_sparse_layout(input, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
+    """Tensor.to_sparse: COO with ``sparse_dim`` sparse dims, or, in its keyword form, the
+    ``layout`` asked for (COO keeps ``dense_dim`` trailing dims dense; strided is the tensor)."""
+    if layout is None and blocksize is None and dense_dim is None:
+        return to_sparse(input, sparse_dim)
+    if sparse_dim is not None:
+        raise TypeError("to_sparse() takes 0 positional arguments but 1 was given")
+    if layout is strided:
+        return input
+    if blocksize is not None and layout in (None, sparse_coo, sparse_csr, sparse_csc):
+        raise RuntimeError("dense_to_sparse: conversion from Strided to Sparse with blocksize "
+                           "argument given is not supported")
+    if layout in (None, sparse_coo):
+        return to_sparse(input, input._data.ndim - (dense_dim or 0))
+    if layout is sparse_csr:
+        return to_sparse_csr(input, dense_dim)
+    raise NotImplementedError(f"to_sparse: ember has no {layout} tensors (COO and CSR only)")
 
 
 def matmul(input, other, operation="matmul"):

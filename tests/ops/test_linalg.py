@@ -614,3 +614,81 @@ def test_linalg_grad_fn_names_match_torch(torch):
             matrix = framework.tensor(a, requires_grad=True)
             names.append(call(framework.linalg, matrix, framework.tensor(b)).grad_fn.name())
         assert names[0] == names[1], name
+
+
+_SINGULAR_CASES = {
+    "last_pivot": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]],
+    "zeros": [[0.0, 0.0], [0.0, 0.0]],
+    "ones": [[1.0, 1.0], [1.0, 1.0]],
+    "batch": [[[1.0, 0.0], [0.0, 1.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_SINGULAR_CASES))
+@pytest.mark.parametrize("call", ["linalg.inv", "inverse", "linalg.inv_ex_checked"])
+def test_singular_inverse_error_names_the_zero_pivot_as_torch(torch, case, call):
+    """getrf's first zero pivot (1-based) and the failing batch element, in torch's words."""
+    def run(module):
+        matrix = module.tensor(_SINGULAR_CASES[case])
+        if call == "linalg.inv_ex_checked":
+            return module.linalg.inv_ex(matrix, check_errors=True)
+        if call == "inverse":
+            return module.inverse(matrix)
+        return module.linalg.inv(matrix)
+    assert_raises_like_torch(lambda: run(torch), lambda: run(ember), RuntimeError)
+
+
+def test_inv_ex_info_and_inverses_of_a_partly_singular_batch(torch):
+    ours = ember.linalg.inv_ex(ember.tensor(_SINGULAR_CASES["batch"]))
+    theirs = torch.linalg.inv_ex(torch.tensor(_SINGULAR_CASES["batch"]))
+    assert ours.info.tolist() == theirs.info.tolist() == [0, 2, 1]
+    assert ours.info.dtype == ember.int32
+    np.testing.assert_allclose(ours.inverse[0].numpy(), theirs.inverse[0].numpy())
+
+
+def test_matrix_power_zero_stays_in_the_graph_as_torch(torch):
+    """A^0 of a grad-requiring A is I copied into A's clone: recorded, with a zero gradient."""
+    values = np.random.default_rng(8).standard_normal((2, 3, 3))
+    results = []
+    for m in (ember, torch):
+        a = m.tensor(values, requires_grad=True)
+        out = m.linalg.matrix_power(a.mT, 0)
+        grad, = m.autograd.grad(out.sum(), a)
+        plain = m.linalg.matrix_power(a.detach(), 0)
+        results.append((out.detach().numpy(), out.requires_grad, out.is_contiguous(),
+                        grad.numpy(), plain.requires_grad))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][3], results[1][3])
+    assert results[0][1:3] + results[0][4:] == results[1][1:3] + results[1][4:]
+
+
+_PHASE_CASES = {
+    "eig_real_part": ("general", "fw.linalg.eig(a)[1].real.sum()"),
+    "eig_moduli": ("general", "(fw.linalg.eig(a)[1].abs() ** 2 * fw.arange(3.0)).sum()"),
+    "eigh_real_part": ("hermitian", "fw.linalg.eigh(a)[1].real.sum()"),
+    "eigh_moduli": ("hermitian", "(fw.linalg.eigh(a)[1].abs() ** 2 * fw.arange(3.0)).sum()"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_PHASE_CASES))
+def test_eigenvector_losses_that_depend_on_the_phase_are_refused_as_torch(torch, case):
+    """A loss of complex eigenvectors must not depend on their phases: torch checks the
+    imaginary diagonal of V^H gV and raises; phase-free losses get torch's gradient."""
+    rng = np.random.default_rng(9)
+    values = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+    kind, call = _PHASE_CASES[case]
+    if kind == "hermitian":
+        values = values + values.conj().T
+
+    def run(fw):
+        a = fw.tensor(values, requires_grad=True)
+        try:
+            eval(call, {"fw": fw, "a": a}).backward()
+        except RuntimeError as error:
+            return str(error)
+        return a.grad.numpy()
+    ours, theirs = run(ember), run(torch)
+    if isinstance(theirs, str):
+        assert ours == theirs
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)

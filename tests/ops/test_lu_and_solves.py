@@ -197,3 +197,26 @@ def test_errors_match_torch(torch, call):
             "randn", "tensor", "int32")}
         return eval(call, {**names, "A": framework.eye(3), "B": framework.ones(3, 2)})
     assert_raises_like_torch(lambda: run(torch), lambda: run(ember), same_type=True)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (2, 3, 5), (2, 5, 3), (4, 1)])
+def test_lu_of_wide_and_tall_matrices_has_torchs_gradient(torch, shape):
+    """A = P L [U1 U2] and A = P [L1; L2] U: the gradients of L and U (through linalg.lu) and of
+    the packed factor equal torch's, and ember's own gradcheck agrees."""
+    rng = np.random.default_rng(11)
+    values = rng.standard_normal(shape)
+    results = []
+    for m in (ember, torch):
+        a = m.tensor(values, requires_grad=True)
+        _, lower, upper = m.linalg.lu(a)
+        lower_weights = m.linspace(0.5, 1.5, lower.numel(), dtype=m.float64).reshape(lower.shape)
+        upper_weights = m.linspace(-1.0, 2.0, upper.numel(), dtype=m.float64).reshape(upper.shape)
+        through_unpack, = m.autograd.grad((lower * lower_weights).sum()
+                                          + (upper * upper_weights).sum(), a)
+        packed, _ = m.linalg.lu_factor(a)
+        through_packed, = m.autograd.grad((packed * packed).sum(), a)
+        results.append((through_unpack.numpy(), through_packed.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    a = ember.tensor(values, requires_grad=True)
+    assert gradcheck(lambda x: ember.linalg.lu(x)[1:], (a,))

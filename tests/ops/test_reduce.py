@@ -1,12 +1,15 @@
 """ember.ops.reduce: reductions, softmax, cumulative ops, sorting, order statistics and
 norms."""
 import contextlib
+import math
+import warnings
 
 import numpy as np
 import pytest
 
 import ember
 from ember.ops import reduce
+from ember.autograd import gradcheck
 from tests.conftest import assert_raises_like_torch
 
 from .op_table import (
@@ -904,3 +907,105 @@ def test_selections_without_a_graph_equal_the_recorded_ones_and_torch(torch, dty
     indices = plain.indices.numpy()
     picked = np.take_along_axis(x, indices if indices.ndim == 2 else indices[..., None], axis)
     np.testing.assert_array_equal(picked.reshape(expected.values.shape), expected.values.numpy())
+
+
+@pytest.mark.parametrize("call", [
+    "hash_tensor(x)", "hash_tensor(x, 1)", "hash_tensor(x, (0, 1), keepdim=True)",
+    "hash_tensor(x, [])", "x.hash_tensor(0)", "hash_tensor(x.t(), 0)",
+    "hash_tensor(tensor([True, False, True]))", "hash_tensor(tensor([-1, 3], dtype=int8))",
+    "hash_tensor(tensor([1.5, -2.0], dtype=float16))", "hash_tensor(tensor(3.0))",
+    "hash_tensor(tensor([255], dtype=uint8))", "hash_tensor(tensor([-0.0, nan]))",
+    "hash_tensor(tensor([-0.5]).to(bfloat16))", "hash_tensor(tensor([-7], dtype=int32))",
+    "hash_tensor(x.double().requires_grad_())", "hash_tensor(zeros(0, 3), 1)",
+    # errors
+    "hash_tensor(tensor([1 + 1j]))", "hash_tensor(x, mode=1)", "hash_tensor(x, 5)",
+    "hash_tensor(zeros(0, 3), 0)", "hash_tensor(zeros(0, 3))",
+    "hash_tensor(tensor([7], dtype=uint32))"])
+def test_hash_tensor_xors_the_64_bit_patterns_as_torch(torch, call):
+    """Floats widened to float64 and integers to int64, bitcast and xor-reduced to uint64."""
+    def run(module):
+        names = {name: getattr(module, name) for name in (
+            "hash_tensor", "tensor", "zeros", "int8", "int32", "uint8", "uint32", "float16",
+            "bfloat16")}
+        names["x"] = module.tensor([[1.1918, -1.1813, 0.3373], [0.25, 2.0, -0.0]])
+        names["nan"] = math.nan
+        try:
+            out = eval(call, names)
+        except (RuntimeError, IndexError, NotImplementedError) as error:
+            return type(error).__name__, str(error)
+        return out.tolist(), str(out.dtype).split(".")[-1], out.requires_grad
+    assert run(ember) == run(torch)
+
+
+@pytest.mark.parametrize("operation", ["quantile", "nanquantile"])
+@pytest.mark.parametrize("with_nan", [False, True])
+@pytest.mark.parametrize("options", [{"dim": 1, "keepdim": True}, {}, {"dim": 0}])
+def test_quantile_gradient_in_q_as_torch(torch, operation, with_nan, options):
+    """Linear interpolation's fraction moves with q: torch's gradient (n - 1)(above - below),
+    none through a rank that a NaN row fixes."""
+    values = np.random.default_rng(3).standard_normal((2, 5))
+    if with_nan:
+        values[1, 2] = math.nan
+    levels = [0.25, 0.5, 0.8, 0.0, 1.0]
+    results = []
+    for m in (ember, torch):
+        x = m.tensor(values, requires_grad=True)
+        q = m.tensor(levels, dtype=m.float64, requires_grad=True)
+        out = getattr(m, operation)(x, q, **options)
+        weights = m.linspace(0.5, 1.5, out.numel(), dtype=m.float64).reshape(out.shape)
+        grads = m.autograd.grad((out * weights).sum(), (x, q))
+        results.append([out.detach().numpy()] + [grad.numpy() for grad in grads])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_quantile_gradcheck_in_q():
+    x = ember.tensor(np.random.default_rng(4).standard_normal((3, 6)))
+    q = ember.tensor([0.1, 0.45, 0.9], dtype=ember.float64, requires_grad=True)
+    assert gradcheck(lambda levels: ember.quantile(x, levels, dim=1), (q,))
+
+
+_NO_DERIVATIVE_CALLS = [
+    "fw.floor_divide(x, y)", "x // 2", "fw.heaviside(x, y)", "fw.heaviside(x.detach(), y)",
+    "fw.bincount(fw.tensor([0, 1, 1, 3]), weights=x)", "fw.histogram(x, 3)[0]",
+    "fw.histogram(x, 3)[1]", "fw.histogram(fw.tensor([1.0, 2.0]), 3, weight=x[:2])[0]",
+    "fw.histogramdd(x.reshape(2, 2), [2, 2])[0]", "fw.histogramdd(x.reshape(2, 2), [2, 2])[1][1]"]
+
+
+@pytest.mark.parametrize("call", _NO_DERIVATIVE_CALLS)
+def test_results_without_a_derivative_are_recorded_as_torch(torch, call):
+    """floor_divide, heaviside, bincount's weights and the histograms: torch records a
+    NotImplemented node (the result requires grad) whose backward raises its error."""
+    def run(fw):
+        x = fw.tensor([0.5, 0.25, 2.0, 0.0], requires_grad=True)
+        y = fw.tensor([1.0, -1.0, 0.5, 0.5], requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = eval(call, {"fw": fw, "x": x, "y": y})
+        with pytest.raises(RuntimeError) as error:
+            result.sum().backward()
+        with fw.no_grad():
+            unrecorded = eval(call, {"fw": fw, "x": x, "y": y}).requires_grad
+        return (result.tolist(), result.requires_grad, result.grad_fn.name(), str(error.value),
+                unrecorded)
+    assert run(ember) == run(torch)
+
+
+@pytest.mark.parametrize("call", [
+    "fw.unique(x)", "fw.unique(x, return_inverse=True, return_counts=True)[0]",
+    "fw.unique(x.reshape(2, 2), dim=0)", "fw.unique_consecutive(x)", "x.unique()",
+    "fw.unique(x.detach())"])
+def test_unique_values_are_recorded_without_a_derivative_as_torch(torch, call):
+    """torch records unique's values (Unique2Backward0, UniqueDimBackward0,
+    UniqueConsecutiveBackward0) with a backward that raises NotImplementedError."""
+    def run(fw):
+        x = fw.tensor([0.5, 0.25, 2.0, 0.5], requires_grad=True)
+        values = eval(call, {"fw": fw, "x": x})
+        row = [values.tolist(), values.requires_grad,
+               values.grad_fn.name() if values.grad_fn is not None else None]
+        if values.requires_grad:
+            with pytest.raises(NotImplementedError) as error:
+                values.sum().backward()
+            row.append(str(error.value))
+        return row
+    assert run(ember) == run(torch)

@@ -662,3 +662,23 @@ def test_dense_plus_sparse_gradcheck():
 
 def dense_minus(dense, values):
     return ember.sub(dense, ember.sparse_coo_tensor(INDICES, values, (3, 3)), alpha=1.5)
+
+
+@pytest.mark.parametrize("call", [
+    "x.to_sparse(layout=sparse_coo)", "x.to_sparse(layout=sparse_coo, dense_dim=1)",
+    "x.to_sparse(layout=strided)", "x.to_sparse(layout=sparse_csr)",
+    "x.to_sparse(layout=sparse_coo).to_sparse(layout=sparse_coo)", "x.to_sparse(1)",
+    "x.to_sparse(1, layout=sparse_coo)", "x.to_sparse(layout=sparse_coo, blocksize=(1, 1))"])
+def test_to_sparse_keyword_form_picks_the_layout_as_torch(torch, call):
+    def run(module):
+        names = {name: getattr(module, name) for name in ("sparse_coo", "sparse_csr", "strided")}
+        names["x"] = module.tensor([[1, 0], [0, 0], [2, 3]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                out = eval(call, names)
+            except (RuntimeError, TypeError) as error:
+                return type(error).__name__, str(error)
+        return str(out.layout).split(".")[-1], out.to_dense().tolist(), \
+            out.sparse_dim() if out.layout == names["sparse_coo"] else None
+    assert run(ember) == run(torch)

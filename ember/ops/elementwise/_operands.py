@@ -8,7 +8,7 @@ from ..._dtype import (
     _FROM_NUMPY, accumulation_dtype, from_numpy_dtype, get_default_dtype, is_floating, result_type,
     scalar_type_name, wrapped_int)
 from ..._layout import LayoutStorage, pointwise_layout, unary_layout
-from ...autograd.function import Op
+from ...autograd.function import Op, _BackwardOutput
 from ..._grad_state import _grad_state, fast_paths as _fast_paths
 from ...tensor import Tensor, named_type
 from .._broadcast import mismatch_error, unbroadcast
@@ -286,6 +286,32 @@ class _OfOperands(_Binary):
         a, b = cls.promote(a, b)
         ctx.save_for_backward(a, b)
         return cls.function(a, b)
+
+
+def recorded_without_derivative(results, operation, *inputs):
+    """``results`` (a Tensor or a tuple of them) recorded as PyTorch records an op it has no
+    derivative for: its NotImplemented node over the ``inputs`` that require grad, whose
+    backward raises PyTorch's error naming ``operation`` (``aten::heaviside``, ...); as they
+    are when none requires grad or grad mode is off."""
+    return recorded_refusing(results, "torch::autograd::NotImplemented",
+                             (RuntimeError, f"derivative for {operation} is not implemented"),
+                             *inputs)
+
+
+def recorded_refusing(results, node_name, error, *inputs):
+    """``results`` recorded under a node named ``node_name`` whose backward raises ``error``
+    (exception type, message), where one of the ``inputs`` requires grad and grad mode is on."""
+    edges = tuple((tensor.grad_fn, tensor._output_nr) if tensor.grad_fn is not None
+                  else (tensor, 0) for tensor in inputs
+                  if isinstance(tensor, Tensor) and tensor._requires_grad)
+    if not edges or not _grad_state.get()[0]:
+        return results
+
+    def linked(result):
+        return _BackwardOutput.link(result, edges, node_name, error)
+    if isinstance(results, Tensor):
+        return linked(results)
+    return tuple(linked(result) for result in results)
 
 
 def _binary_math(cls, input, other, operation, number_input=True, numbers_alone=False):

@@ -400,6 +400,8 @@ def _rounded_quotient(a, b, rounding_mode):
 
 
 class FloorDivide(_Binary):
+    _torch_name = "torch::autograd::NotImplemented"
+
     @staticmethod
     def forward(ctx, a, b):
         return _rounded_quotient(a, b, "floor")

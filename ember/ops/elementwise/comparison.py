@@ -4,7 +4,8 @@ import numpy as np
 from ..._dtype import is_floating, scalar_type_name
 from ...tensor import Tensor
 from .._broadcast import mismatch_error
-from ._operands import _shape_error, _tensor_input, _tensors_only, _unrecorded_binary
+from ._operands import (_shape_error, _tensor_input, _tensors_only, _unrecorded_binary,
+                        recorded_without_derivative)
 
 # greater, greater_equal, less and less_equal are Tensor methods only (not top-level in ember).
 __all__ = ["allclose", "eq", "equal", "ge", "gt", "heaviside", "isclose", "isfinite", "isinf",
@@ -74,7 +75,7 @@ def signbit(input):
 
 def heaviside(input, values):
     """The step function: 0 below zero, 1 above, ``values`` at zero (not differentiable)."""
-    _tensors_only("heaviside", input, values)
+    _tensors_only("aten::heaviside", input, values)
     if values._data.dtype != input._data.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
     if input._data.dtype.kind == "c":
@@ -84,7 +85,8 @@ def heaviside(input, values):
         out = np.where(data == 0, values._data, (data > 0).astype(data.dtype))
     except ValueError as error:
         raise _shape_error(error, input, values) from None
-    return Tensor._result(np.asarray(out).astype(data.dtype, copy=False))
+    result = Tensor._result(np.asarray(out).astype(data.dtype, copy=False))
+    return recorded_without_derivative(result, "aten::heaviside", input, values)
 
 
 def equal(input, other):

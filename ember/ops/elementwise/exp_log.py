@@ -8,6 +8,7 @@ from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
     _Binary, _binary_math, _floating, _floating_pair, _grad_for, _log, _not_tensor, _OfOperands,
+    _PYTHON_NUMBERS,
     _OfInput, _OfInputAnd, _OfOutput, _is_reduced, _refuse_integral, _tensors_only, _unary,
     _widened)
 
@@ -126,39 +127,72 @@ def logaddexp2(input, other):
     return _binary_math(LogAddExp2, input, other, "logaddexp2")
 
 
-def _xlogy(a, b):
-    """xlogy's forward, float16 computed in float32."""
+def _x_times_log(a, b, log):
+    """x * log(y) (log being np.log or np.log1p), 0 where x == 0 unless y is NaN; float16
+    computed in float32."""
     dtype = np.result_type(a, b)
     wide_a = _widened(a) if type(a) is np.ndarray else a
     wide_b = _widened(b) if type(b) is np.ndarray else b
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(wide_a == 0, 0, wide_a * np.log(wide_b))
+        out = np.where(wide_a == 0, 0, wide_a * log(wide_b))
     return np.where(np.isnan(wide_b), np.nan, out).astype(dtype, copy=False)
+
+
+def _xlogy(a, b):
+    return _x_times_log(a, b, np.log)
+
+
+def _xlog1py(a, b):
+    return _x_times_log(a, b, np.log1p)
+
+
+def _log1p(xp, value):
+    """log1p of a backward operand, a plain float for a Python number (as ``_log``)."""
+    if isinstance(value, _PYTHON_NUMBERS):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.log1p(value))
+    return xp.log1p(value)
 
 
 class XLogY(_OfOperands):
     """x * log(y), defined as 0 where x == 0 (unless y is NaN): the entropy-style product."""
 
     function = staticmethod(_xlogy)
+    _torch_name = "XlogyBackward0"
+    log = staticmethod(_log)
+    pole = 0  # log(y - pole) of the backward: y where log is -inf (and NaN below)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
         xp = ctx.xp
         grad_a = grad_b = None
         with np.errstate(divide="ignore", invalid="ignore"):
             if needs_a:
-                # log(y), but 0 where x == 0 and y <= 0 (PyTorch's convention there).
-                grad_a = _grad_for(xp.where((a == 0) & (b <= 0), 0, grad * _log(xp, b)),
-                                   *ctx.a_meta)
+                # log(y), but 0 where x == 0 and y is at or below the pole (PyTorch's convention).
+                grad_a = _grad_for(xp.where((a == 0) & (b <= cls.pole), 0,
+                                            grad * cls.log(xp, b)), *ctx.a_meta)
             if needs_b:
-                grad_b = _grad_for(grad * a / b, *ctx.b_meta)
+                grad_b = _grad_for(grad * a / (b - cls.pole), *ctx.b_meta)
         return grad_a, grad_b
 
 
 def xlogy(input, other):
     return _binary_math(XLogY, input, other, "xlogy")
+
+
+class XLog1PY(XLogY):
+    """x * log1p(y), 0 where x == 0 (unless y is NaN), y = inf included."""
+
+    function = staticmethod(_xlog1py)
+    _torch_name = "SpecialXlog1PyBackward0"
+    log = staticmethod(_log1p)
+    pole = -1
+
+
+def xlog1py(input, other):
+    return _binary_math(XLog1PY, input, other, "xlog1py")
 
 
 def _reciprocal_sqrt(x):

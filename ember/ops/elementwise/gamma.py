@@ -10,7 +10,7 @@ import numpy as np
 from ... import _jit
 from ...tensor import Tensor
 from ._operands import (
-    _binary_math, _not_tensor, _OfInput, _OfInputAnd, _OfOperands, _promote, _unary)
+    _binary_math, _grad_for, _not_tensor, _OfInput, _OfInputAnd, _OfOperands, _promote, _unary)
 from .._broadcast import unbroadcast
 from ..._dtype import scalar_type_name as _scalar_type_name
 
@@ -386,14 +386,19 @@ def _zeta(a, b):
 
 
 class Zeta(_OfOperands):
-    """The Hurwitz zeta function; PyTorch has no derivative for either argument."""
+    """The Hurwitz zeta function zeta(x, q): d/dq = -x zeta(x + 1, q); PyTorch has no
+    derivative in x."""
 
     function = staticmethod(_zeta)
     differentiable_backward = False
 
     @staticmethod
     def backward(ctx, grad):
-        raise NotImplementedError("the derivative for 'zeta' is not implemented.")
+        order, shift = ctx.saved_tensors
+        needs_order, needs_shift = ctx.needs_input_grad
+        if needs_order:
+            raise NotImplementedError("the derivative for 'zeta' is not implemented.")
+        return None, _grad_for(-grad * order * _zeta(order + 1, shift), *ctx.b_meta)
 
 
 def zeta(input, other):

@@ -8,6 +8,7 @@ import pytest
 
 import ember
 from ember.autograd import gradcheck, gradgradcheck
+from tests.conftest import assert_close, float64_tensor
 
 from ..op_table import (BadInputChecks, Case, CaseChecks, HalfChecks, SecondDerivativeChecks,
                         UNARY, ValueChecks)
@@ -224,13 +225,24 @@ def test_zeta_special_values_and_operands(torch):
         _assert_like_torch(ours, theirs, 1e-6, 0)
 
 
-def test_zeta_has_no_derivative_as_in_torch():
-    x = ember.tensor([2.0, 3.0], requires_grad=True)
-    with pytest.raises(NotImplementedError, match="the derivative for 'zeta' is not implemented"):
-        ember.special.zeta(x, 1.5).sum().backward()
-    q = ember.tensor([2.0, 3.0], requires_grad=True)
-    with pytest.raises(NotImplementedError, match="the derivative for 'zeta' is not implemented"):
-        ember.special.zeta(2.0, q).sum().backward()
+def test_zeta_gradient_in_q_as_torch_and_none_in_x(torch):
+    """d/dq zeta(x, q) = -x zeta(x + 1, q), also for a number x; the derivative in x is
+    NotImplementedError, raised only when that gradient is asked for."""
+    x = np.array([2.0, 3.0])
+    q = np.array([[1.0, 2.5], [0.5, 4.0]])
+    grads = []
+    for m in (ember, torch):
+        order = m.tensor(x, requires_grad=True)
+        shift = m.tensor(q, requires_grad=True)
+        out = m.special.zeta(order, shift)
+        grads.append(m.autograd.grad(out.sum(), shift, retain_graph=True)[0])
+        with pytest.raises(NotImplementedError, match="the derivative for 'zeta' is not"):
+            m.autograd.grad(out.sum(), order)
+        grads.append(m.autograd.grad(m.special.zeta(2.0, shift).sum(), shift)[0])
+    assert_close(grads[0], grads[2])
+    assert_close(grads[1], grads[3])
+    assert gradcheck(lambda shift: ember.special.zeta(ember.tensor(x), shift),
+                     (float64_tensor((2, 2), low=0.5, high=3.0),))
 
 
 DERIVATIVE_POINTS = np.array([-3.7, -2.2, -0.6, -0.15, 0.05, 0.4, 1.0, 1.46, 2.0, 3.3, 8.5,
