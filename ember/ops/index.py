@@ -500,6 +500,7 @@ class IndexSelect(AdvancedIndex):
 class IndexPut(Op):
     """``out = x.clone(); out[key] = value``: the recorded form of indexed assignment."""
 
+    _next_order = (0, 1)  # PyTorch lists the input and value, not the key
     differentiable_backward = True
 
     @staticmethod
@@ -1149,12 +1150,16 @@ def nonzero_static(input, *, size, fill_value=-1):
 class Scatter(Op):
     """out = input with ``src`` (a tensor or a number) written at ``index`` along ``axis``."""
 
+    _next_order = (0, 3)  # PyTorch lists the input and src, not the axis or index
     differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, axis, index, src):
         ctx.axis = axis
         ctx.src_shape = src.shape if type(src) is np.ndarray else None
+        if ctx.src_shape is None:
+            ctx._next_order = (0,)
+            ctx._torch_name = "ScatterBackward1"  # a number written (ScatterBackward0: a tensor)
         ctx.save_for_backward(index)
         out = x.copy()
         views = _along_views(out, index, axis)
@@ -1182,6 +1187,7 @@ class Scatter(Op):
 class ScatterAdd(Op):
     """out = input with ``src`` added at ``index`` along ``axis`` (repeats accumulate)."""
 
+    _next_order = (0, 3)  # PyTorch lists the input and src, not the axis or index
     differentiable_backward = True
 
     @staticmethod
@@ -1301,6 +1307,7 @@ def _slices_at(axis, index):
 
 
 class IndexAdd(Op):
+    _next_order = (0, 3)  # PyTorch lists the input and source, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1396,6 +1403,7 @@ def index_add(input, dim, index, source, alpha=1):
 
 
 class IndexFill(Op):
+    _next_order = (0,)  # PyTorch lists the input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1573,6 +1581,7 @@ def triu_indices(row, col, offset=0, *, dtype=None):
 
 
 class IndexCopy(Op):
+    _next_order = (0, 3)  # PyTorch lists the input and source, not the axis or index
     differentiable_backward = True
 
     @staticmethod
@@ -1616,6 +1625,7 @@ def index_copy(input, dim, index, source):
 class MaskedScatter(Op):
     """Where ``mask`` is True take ``source``'s elements in order; elsewhere keep ``input``."""
 
+    _next_order = (0, 2)  # PyTorch lists the input and source, not the mask
     differentiable_backward = True
 
     @staticmethod
@@ -1680,6 +1690,7 @@ def fill_diagonal(input, fill_value, wrap=False):
 class IndexPutAccumulate(Op):
     """``input`` with ``values`` added at an advanced index (repeated positions accumulate)."""
 
+    _next_order = (0, 2)  # PyTorch lists the input and values, not the key
     differentiable_backward = True
 
     @staticmethod
@@ -1822,6 +1833,7 @@ class ScatterReduce(Op):
     (optionally leaving ``input``'s own values out of the reduction). The gradients follow
     PyTorch's: prod divides only where no zero is involved, amax/amin share among ties."""
 
+    _next_order = (0, 3)  # PyTorch lists the input and src, not the options
     differentiable_backward = True
 
     @staticmethod

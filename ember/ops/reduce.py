@@ -485,6 +485,7 @@ def _products_of_others(xp, x, axis):
 
 class Prod(Op):
     output_layout = staticmethod(row_major_layout)
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -523,6 +524,7 @@ class LogSumExp(Op):
     output_layout = staticmethod(row_major_layout)
     _torch_name = "LogsumexpBackward0"
 
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1014,6 +1016,7 @@ class LogCumSumExp(Op):
     finite number for log 0 so that second derivatives stay finite)."""
 
     output_layout = staticmethod(row_major_layout)
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
