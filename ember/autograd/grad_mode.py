@@ -100,6 +100,9 @@ class set_grad_enabled(DecoratorContextManager):
     def clone(self):
         return type(self)(self.mode)
 
+    def __repr__(self):
+        return f"{type(self).__module__}.{type(self).__name__}(mode={self.mode})"
+
 
 class inference_mode(DecoratorContextManager):
     """Inference mode, as context manager and decorator: grad off; enable_grad inside records nothing.

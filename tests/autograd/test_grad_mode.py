@@ -1191,3 +1191,14 @@ def test_decorated_generator_steps_match_torch(name):
     torch.set_grad_enabled(True)
     set_grad_enabled(True)
     assert ember_seen == torch_seen
+
+
+def test_set_grad_enabled_repr_names_its_mode_like_torch(torch):
+    """PyTorch's docstring example prints the object that a plain call returns."""
+    import ember
+
+    for mode in (False, True):
+        expected = repr(torch.set_grad_enabled(mode))
+        got = repr(ember.set_grad_enabled(mode))
+        assert got.replace("ember.", "torch.") == expected
+    torch.set_grad_enabled(True)
