@@ -11,7 +11,8 @@ from .engine import _callbacks, queue_callback
 from .node import Node, _saved_bytes, saved_tensors_hooks_state
 
 __all__ = ["GraphStats", "disable_saved_tensors_hooks", "graph_stats",
-           "register_multi_grad_hook", "save_on_cpu", "saved_bytes", "saved_tensors_hooks"]
+           "region_activation_memory_budget", "register_multi_grad_hook", "save_on_cpu",
+           "saved_bytes", "saved_tensors_hooks"]
 
 
 class GraphStats(namedtuple("GraphStats", ["nodes", "saved_bytes"])):
@@ -163,3 +164,16 @@ def register_multi_grad_hook(tensors, fn, *, mode="all"):
 
     return _MultiHandle([tensor.register_hook(hook_for(index))
                          for index, tensor in enumerate(tensors)])
+
+
+def region_activation_memory_budget(budget):
+    """PyTorch's activation-memory budget for a region of a ``torch.compile`` graph. ember
+    compiles nothing (its ``torch.compile`` runs eagerly), so after PyTorch's checks of
+    ``budget`` this is PyTorch's eager-mode RuntimeError."""
+    name = "torch.autograd.graph.region_activation_memory_budget"
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+        raise TypeError(f"{name}: expects a float, got {type(budget).__name__}")
+    if not 0.0 <= budget <= 1.0:
+        raise ValueError(f"{name}: must be in [0, 1], got {budget}")
+    raise RuntimeError(f"{name} can only be used inside a torch.compile region; it has no "
+                       f"effect in eager mode.")

@@ -117,3 +117,15 @@ def test_leaves_and_errors():
     assert graph_stats(ember.randn(3)) == (0, 0)
     with pytest.raises(TypeError, match="expected a Tensor, got list"):
         graph_stats([1, 2])
+
+
+@pytest.mark.parametrize("budget", [0.0, 1, 0.4, 1.5, -0.1, True, "0.5"])
+def test_region_activation_memory_budget_in_eager_mode_raises_as_torch(torch, budget):
+    """Outside a compiled region PyTorch refuses the budget (after checking it): same error."""
+    with pytest.raises(Exception) as expected:
+        with torch.autograd.graph.region_activation_memory_budget(budget):
+            pass
+    with pytest.raises(type(expected.value)) as got:
+        with ember.autograd.graph.region_activation_memory_budget(budget):
+            pass
+    assert str(got.value) == str(expected.value)
