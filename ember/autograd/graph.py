@@ -10,7 +10,8 @@ from . import function
 from .engine import _callbacks, queue_callback
 from .node import Node, _saved_bytes, saved_tensors_hooks_state
 
-__all__ = ["GraphStats", "disable_saved_tensors_hooks", "graph_stats",
+__all__ = ["GraphStats", "allow_mutation_on_saved_tensors", "disable_saved_tensors_hooks",
+           "graph_stats",
            "region_activation_memory_budget", "register_multi_grad_hook", "save_on_cpu",
            "saved_bytes", "saved_tensors_hooks"]
 
@@ -102,6 +103,46 @@ class save_on_cpu(saved_tensors_hooks):
             return tensor.to(device)
 
         super().__init__(pack_to_cpu, unpack_from_cpu)
+
+
+class _AllowMutationOnSavedContext:
+    """The object ``allow_mutation_on_saved_tensors`` yields: whether its block is still open."""
+
+    def __init__(self):
+        self.open = True
+
+
+# Whether an allow_mutation_on_saved_tensors block is open (PyTorch's flag is global too).
+_mutation_allowed = [False]
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors():
+    """Within the block, tensors saved for backward may be changed in place afterwards: backward
+    sees them as they were when saved. ember copies each saved tensor as it is saved (PyTorch
+    copies only those later mutated; the gradients are the same); backward of such a graph
+    after the block has closed is PyTorch's AssertionError."""
+    if _mutation_allowed[0]:
+        raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+    context = _AllowMutationOnSavedContext()
+
+    def pack(tensor):
+        return tensor.detach().clone()
+
+    def unpack(saved):
+        if not context.open:
+            raise AssertionError("Trying to backward outside of the "
+                                 "'allow_mutation_on_saved_tensors' contextin which the graph "
+                                 "was originally recorded.")
+        return saved
+
+    _mutation_allowed[0] = True
+    try:
+        with saved_tensors_hooks(pack, unpack):
+            yield context
+    finally:
+        context.open = False
+        _mutation_allowed[0] = False
 
 
 @contextlib.contextmanager
