@@ -11,7 +11,7 @@ from .engine import _callbacks, queue_callback
 from .node import Node, _saved_bytes, saved_tensors_hooks_state
 
 __all__ = ["GraphStats", "allow_mutation_on_saved_tensors", "disable_saved_tensors_hooks",
-           "graph_stats",
+           "graph_stats", "increment_version",
            "region_activation_memory_budget", "register_multi_grad_hook", "save_on_cpu",
            "saved_bytes", "saved_tensors_hooks"]
 
@@ -218,3 +218,19 @@ def region_activation_memory_budget(budget):
         raise ValueError(f"{name}: must be in [0, 1], got {budget}")
     raise RuntimeError(f"{name} can only be used inside a torch.compile region; it has no "
                        f"effect in eager mode.")
+
+
+def increment_version(tensor):
+    """Record an in-place change made behind autograd's back (a kernel writing a tensor's
+    memory) on a tensor or each of an iterable of tensors; inference tensors have no counter."""
+    if isinstance(tensor, Tensor):
+        tensor = (tensor,)
+    try:
+        tensors = list(tensor)
+    except TypeError:
+        raise RuntimeError("increment_version expect a Iterable[Tensor] as input") from None
+    if not all(isinstance(item, Tensor) for item in tensors):
+        raise RuntimeError("increment_version expects each element of the iterable to be a "
+                           "tensor")
+    for item in tensors:
+        item._bump_version()
