@@ -210,7 +210,9 @@ def _option_inputs(library):
         "clamp_tensor": x.clamp(min=y), "lerp": library.lerp(x, y, 0.5),
         "lerp_tensor": library.lerp(x, y, weight), "round": x.round(),
         "round_decimals": x.round(decimals=1), "rsub": 2 - x, "fmod": library.fmod(x, 2.0),
-        "remainder": x % 2.0, "logsumexp": x.logsumexp(1), "prod": x.prod(), "prod_dim": x.prod(1),
+        "remainder": x % 2.0, "xlogy": library.xlogy(x, y),
+        "xlogy_number": library.xlogy(x, 2.0), "number_xlogy": library.xlogy(2.0, x),
+        "logsumexp": x.logsumexp(1), "prod": x.prod(), "prod_dim": x.prod(1),
         "logcumsumexp": x.logcumsumexp(1), "diagonal": x.diagonal(), "tril": x.tril(),
         "triu": x.triu(1), "diag_embed": library.diag_embed(x), "as_strided": x.as_strided((2, 2), (1, 2)),
         "unfold_dim": x.unfold(1, 2, 1), "nan_to_num": x.nan_to_num(),
@@ -227,7 +229,8 @@ def _option_inputs(library):
                                               align_corners=False),
         "sdpa": functional.scaled_dot_product_attention(query, query, query),
     }
-    return {name: [None if node is None else node.name() for node, _ in output.grad_fn.next_functions]
+    return {name: (output.grad_fn.name() if name.endswith("xlogy") or "xlogy_" in name else None,
+                   [None if node is None else node.name() for node, _ in output.grad_fn.next_functions])
             for name, output in outputs.items()}
 
 

@@ -140,6 +140,15 @@ class XLogY(_OfOperands):
     """x * log(y), defined as 0 where x == 0 (unless y is NaN): the entropy-style product."""
 
     function = staticmethod(_xlogy)
+    _torch_name = "XlogyBackward0"
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        if type(a) is not np.ndarray or type(b) is not np.ndarray:
+            # PyTorch's nodes with a number operand list the tensor only
+            ctx._torch_name = "XlogyBackward2" if type(a) is np.ndarray else "XlogyBackward1"
+            ctx._next_order = (0,) if type(a) is np.ndarray else (1,)
+        return super().forward(ctx, a, b)
 
     @staticmethod
     def backward(ctx, grad):
