@@ -10,7 +10,7 @@ from .graph import GraphStats, graph_stats, saved_bytes  # noqa: F401
 from . import profiler  # noqa: F401
 from .profiler import DeviceType, ProfilerActivity, ProfilerState  # noqa: F401
 from .grad_mode import (  # noqa: F401
-    enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
+    enable_grad, enforce_grad_layout_policy, inference_mode, is_grad_enabled, is_inference_mode_enabled,
     is_multithreading_enabled, is_view_replay_enabled, no_grad, set_grad_enabled,
     set_multithreading_enabled)
 from .function import NestedIOFunction, SavedTensor  # noqa: F401

@@ -1,9 +1,12 @@
 """Grad mode: whether ops record a graph, private to each thread and each asyncio task."""
+import threading
+
 from .._grad_state import GradState, _grad_state
 from ._contextlib import DecoratorContextManager
 
 __all__ = [
     "enable_grad",
+    "enforce_grad_layout_policy",
     "inference_mode",
     "is_grad_enabled",
     "is_inference_mode_enabled",
@@ -100,6 +103,9 @@ class set_grad_enabled(DecoratorContextManager):
     def clone(self):
         return type(self)(self.mode)
 
+    def __repr__(self):
+        return f"{type(self).__module__}.{type(self).__name__}(mode={self.mode})"
+
 
 class inference_mode(DecoratorContextManager):
     """Inference mode, as context manager and decorator: grad off; enable_grad inside records nothing.
@@ -169,3 +175,36 @@ def is_view_replay_enabled():
     """Whether views of views are rebuilt by replaying view ops (never here, as PyTorch's
     default)."""
     return False
+
+
+# Whether the gradient layout contract is enforced, per thread (PyTorch's flag is thread-local).
+_layout_policy = threading.local()
+
+
+def is_grad_layout_enforcement_enabled():
+    return getattr(_layout_policy, "enabled", True)
+
+
+class enforce_grad_layout_policy(DecoratorContextManager):
+    """Set whether accumulated gradients must follow the gradient layout contract (their
+    parameter's strides), at once; as a context manager, restore on exit. Relaxing lets
+    PyTorch keep a gradient's own layout where that saves a copy; ember's engine keeps the
+    contract either way, which the relaxed policy allows."""
+
+    def __init__(self, enable=True):
+        self.mode = enable
+        self._previous = is_grad_layout_enforcement_enabled()
+        _layout_policy.enabled = enable
+
+    def __call__(self, function):
+        _layout_policy.enabled = self._previous  # a decorator leaves the caller's flag alone
+        return super().__call__(function)
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, exception_type, exception_value, traceback):
+        _layout_policy.enabled = self._previous
+
+    def clone(self):
+        return type(self)(self.mode)

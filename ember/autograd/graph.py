@@ -10,8 +10,10 @@ from . import function
 from .engine import _callbacks, queue_callback
 from .node import Node, _saved_bytes, saved_tensors_hooks_state
 
-__all__ = ["GraphStats", "disable_saved_tensors_hooks", "graph_stats",
-           "register_multi_grad_hook", "save_on_cpu", "saved_bytes", "saved_tensors_hooks"]
+__all__ = ["GraphStats", "allow_mutation_on_saved_tensors", "disable_saved_tensors_hooks",
+           "graph_stats", "increment_version",
+           "region_activation_memory_budget", "register_multi_grad_hook", "save_on_cpu",
+           "saved_bytes", "saved_tensors_hooks"]
 
 
 class GraphStats(namedtuple("GraphStats", ["nodes", "saved_bytes"])):
@@ -103,6 +105,46 @@ class save_on_cpu(saved_tensors_hooks):
         super().__init__(pack_to_cpu, unpack_from_cpu)
 
 
+class _AllowMutationOnSavedContext:
+    """The object ``allow_mutation_on_saved_tensors`` yields: whether its block is still open."""
+
+    def __init__(self):
+        self.open = True
+
+
+# Whether an allow_mutation_on_saved_tensors block is open (PyTorch's flag is global too).
+_mutation_allowed = [False]
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors():
+    """Within the block, tensors saved for backward may be changed in place afterwards: backward
+    sees them as they were when saved. ember copies each saved tensor as it is saved (PyTorch
+    copies only those later mutated; the gradients are the same); backward of such a graph
+    after the block has closed is PyTorch's AssertionError."""
+    if _mutation_allowed[0]:
+        raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+    context = _AllowMutationOnSavedContext()
+
+    def pack(tensor):
+        return tensor.detach().clone()
+
+    def unpack(saved):
+        if not context.open:
+            raise AssertionError("Trying to backward outside of the "
+                                 "'allow_mutation_on_saved_tensors' contextin which the graph "
+                                 "was originally recorded.")
+        return saved
+
+    _mutation_allowed[0] = True
+    try:
+        with saved_tensors_hooks(pack, unpack):
+            yield context
+    finally:
+        context.open = False
+        _mutation_allowed[0] = False
+
+
 @contextlib.contextmanager
 def disable_saved_tensors_hooks(error_message):
     """Within the block, entering ``saved_tensors_hooks`` raises RuntimeError(error_message)."""
@@ -163,3 +205,32 @@ def register_multi_grad_hook(tensors, fn, *, mode="all"):
 
     return _MultiHandle([tensor.register_hook(hook_for(index))
                          for index, tensor in enumerate(tensors)])
+
+
+def region_activation_memory_budget(budget):
+    """PyTorch's activation-memory budget for a region of a ``torch.compile`` graph. ember
+    compiles nothing (its ``torch.compile`` runs eagerly), so after PyTorch's checks of
+    ``budget`` this is PyTorch's eager-mode RuntimeError."""
+    name = "torch.autograd.graph.region_activation_memory_budget"
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+        raise TypeError(f"{name}: expects a float, got {type(budget).__name__}")
+    if not 0.0 <= budget <= 1.0:
+        raise ValueError(f"{name}: must be in [0, 1], got {budget}")
+    raise RuntimeError(f"{name} can only be used inside a torch.compile region; it has no "
+                       f"effect in eager mode.")
+
+
+def increment_version(tensor):
+    """Record an in-place change made behind autograd's back (a kernel writing a tensor's
+    memory) on a tensor or each of an iterable of tensors; inference tensors have no counter."""
+    if isinstance(tensor, Tensor):
+        tensor = (tensor,)
+    try:
+        tensors = list(tensor)
+    except TypeError:
+        raise RuntimeError("increment_version expect a Iterable[Tensor] as input") from None
+    if not all(isinstance(item, Tensor) for item in tensors):
+        raise RuntimeError("increment_version expects each element of the iterable to be a "
+                           "tensor")
+    for item in tensors:
+        item._bump_version()

@@ -5,10 +5,12 @@ from ._eager import (
     functionalize, grad, grad_and_value, hessian, jacfwd, jacrev, jvp, linearize, vjp)
 from ._functional_call import functional_call, replace_all_batch_norm_modules_, stack_module_state
 from ._batching import _batch_of
+from ._rearrange import rearrange
 from ._vmap import vmap
 
 __all__ = ["debug_unwrap", "functional_call", "functionalize", "grad", "grad_and_value", "hessian", "jacfwd",
-           "jacrev", "jvp", "linearize", "replace_all_batch_norm_modules_", "stack_module_state",
+           "jacrev", "jvp", "linearize", "rearrange", "replace_all_batch_norm_modules_",
+           "stack_module_state",
            "vjp", "vmap"]
 
 

@@ -501,6 +501,7 @@ class IndexSelect(AdvancedIndex):
 class IndexPut(Op):
     """``out = x.clone(); out[key] = value``: the recorded form of indexed assignment."""
 
+    _next_order = (0, 1)  # PyTorch lists the input and value, not the key
     differentiable_backward = True
 
     @staticmethod
@@ -1150,12 +1151,16 @@ def nonzero_static(input, *, size, fill_value=-1):
 class Scatter(Op):
     """out = input with ``src`` (a tensor or a number) written at ``index`` along ``axis``."""
 
+    _next_order = (0, 3)  # PyTorch lists the input and src, not the axis or index
     differentiable_backward = True
 
     @staticmethod
     def forward(ctx, x, axis, index, src):
         ctx.axis = axis
         ctx.src_shape = src.shape if type(src) is np.ndarray else None
+        if ctx.src_shape is None:
+            ctx._next_order = (0,)
+            ctx._torch_name = "ScatterBackward1"  # a number written (ScatterBackward0: a tensor)
         ctx.save_for_backward(index)
         out = x.copy()
         views = _along_views(out, index, axis)
@@ -1183,6 +1188,7 @@ class Scatter(Op):
 class ScatterAdd(Op):
     """out = input with ``src`` added at ``index`` along ``axis`` (repeats accumulate)."""
 
+    _next_order = (0, 3)  # PyTorch lists the input and src, not the axis or index
     differentiable_backward = True
 
     @staticmethod
@@ -1302,6 +1308,7 @@ def _slices_at(axis, index):
 
 
 class IndexAdd(Op):
+    _next_order = (0, 3)  # PyTorch lists the input and source, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1397,6 +1404,7 @@ def index_add(input, dim, index, source, alpha=1):
 
 
 class IndexFill(Op):
+    _next_order = (0,)  # PyTorch lists the input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1575,6 +1583,7 @@ def triu_indices(row, col, offset=0, *, dtype=None):
 
 
 class IndexCopy(Op):
+    _next_order = (0, 3)  # PyTorch lists the input and source, not the axis or index
     differentiable_backward = True
 
     @staticmethod
@@ -1618,6 +1627,7 @@ def index_copy(input, dim, index, source):
 class MaskedScatter(Op):
     """Where ``mask`` is True take ``source``'s elements in order; elsewhere keep ``input``."""
 
+    _next_order = (0, 2)  # PyTorch lists the input and source, not the mask
     differentiable_backward = True
 
     @staticmethod
@@ -1682,6 +1692,7 @@ def fill_diagonal(input, fill_value, wrap=False):
 class IndexPutAccumulate(Op):
     """``input`` with ``values`` added at an advanced index (repeated positions accumulate)."""
 
+    _next_order = (0, 2)  # PyTorch lists the input and values, not the key
     differentiable_backward = True
 
     @staticmethod
@@ -1824,6 +1835,7 @@ class ScatterReduce(Op):
     (optionally leaving ``input``'s own values out of the reduction). The gradients follow
     PyTorch's: prod divides only where no zero is involved, amax/amin share among ties."""
 
+    _next_order = (0, 3)  # PyTorch lists the input and src, not the options
     differentiable_backward = True
 
     @staticmethod

@@ -319,6 +319,7 @@ class Einsum(Op):
     letters only that operand has and put onto its diagonal (an einsum with identity matrices)
     when a letter repeats (``ii``)."""
 
+    _next_order = slice(2, None)  # the operands, not the subscripts
     differentiable_backward = True
 
     @staticmethod

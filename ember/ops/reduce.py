@@ -486,6 +486,7 @@ def _products_of_others(xp, x, axis):
 
 class Prod(Op):
     output_layout = staticmethod(row_major_layout)
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -524,6 +525,7 @@ class LogSumExp(Op):
     output_layout = staticmethod(row_major_layout)
     _torch_name = "LogsumexpBackward0"
 
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1015,6 +1017,7 @@ class LogCumSumExp(Op):
     finite number for log 0 so that second derivatives stay finite)."""
 
     output_layout = staticmethod(row_major_layout)
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod

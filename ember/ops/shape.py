@@ -819,6 +819,7 @@ def is_floating_point(input):
 class Triangle(Op):
     """tril/triu over the last two dims: the gradient keeps the same triangle."""
 
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1230,6 +1231,7 @@ def select(input, dim, index):
 class Diagonal(Op):
     """The diagonal of the (axis1, axis2) planes, as a new last dim (a copy)."""
 
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1287,6 +1289,7 @@ class DiagonalScatter(Op):
     """Zeros of ``shape`` with the last dim of ``values`` on the diagonal of the (axis1, axis2)
     planes: Diagonal's adjoint (diag of a vector, diag_embed, Diagonal's backward)."""
 
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1374,6 +1377,7 @@ class Unfold(Op):
     the input (windows overlap when step < size), with PyTorch's strides."""
 
     is_view = True
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -1608,6 +1612,7 @@ class AsStrided(Op):
     in the input's geometry (divided among input elements that share storage, as PyTorch)."""
 
     is_view = True
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod

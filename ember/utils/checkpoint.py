@@ -26,7 +26,14 @@ from ..nn.utils.modes import _deliberate_depth
 from ..tensor import Tensor
 
 __all__ = ["CheckpointError", "CheckpointPolicy", "SelectiveCheckpointContext", "checkpoint",
-           "checkpoint_sequential", "create_selective_checkpoint_contexts", "noop_context_fn"]
+           "check_backward_validity", "checkpoint_sequential",
+           "create_selective_checkpoint_contexts", "detach_variable", "noop_context_fn",
+           "set_checkpoint_debug_enabled", "set_checkpoint_early_stop"]
+
+# Settings of set_checkpoint_early_stop and set_checkpoint_debug_enabled (None: checkpoint's own
+# ``debug`` argument decides).
+_early_stop = True
+_debug_enabled = None
 
 
 class CheckpointError(RuntimeError):
@@ -73,6 +80,54 @@ _SEQUENTIAL_USE_REENTRANT_WARNING = (
     "use_reentrant=False is recommended, but if you need to preserve the current default "
     "behavior, you can pass use_reentrant=True. Refer to docs for more details on the "
     "differences between the two variants.")
+
+
+@contextlib.contextmanager
+def set_checkpoint_early_stop(enable):
+    """Whether non-reentrant checkpoints made inside may stop recomputing once the saved tensors
+    backward needs are back. ember's recomputation runs the whole function either way, so the
+    setting changes no result; it is kept (and restored on exit) as PyTorch's is."""
+    global _early_stop
+    previous = _early_stop
+    _early_stop = enable
+    try:
+        yield
+    finally:
+        _early_stop = previous
+
+
+@contextlib.contextmanager
+def set_checkpoint_debug_enabled(enabled):
+    """Overrides checkpoint's ``debug`` argument inside (None defers to the argument)."""
+    global _debug_enabled
+    previous = _debug_enabled
+    _debug_enabled = enabled
+    try:
+        yield
+    finally:
+        _debug_enabled = previous
+
+
+def detach_variable(inputs):
+    """A tuple of the inputs with each tensor detached, keeping its ``requires_grad``."""
+    if not isinstance(inputs, tuple):
+        raise RuntimeError(f"Only tuple of tensors is supported. Got Unsupported input type: "
+                           f"{type(inputs).__name__}")
+    detached = []
+    for value in inputs:
+        if isinstance(value, Tensor):
+            copy = value.detach()
+            copy.requires_grad = value.requires_grad
+            value = copy
+        detached.append(value)
+    return tuple(detached)
+
+
+def check_backward_validity(inputs):
+    """Warns when no tensor among ``inputs`` requires grad (its gradients would all be None)."""
+    if not any(value.requires_grad for value in inputs if isinstance(value, Tensor)):
+        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None",
+                      stacklevel=2)
 
 
 def noop_context_fn():

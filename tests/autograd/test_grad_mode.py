@@ -1191,3 +1191,46 @@ def test_decorated_generator_steps_match_torch(name):
     torch.set_grad_enabled(True)
     set_grad_enabled(True)
     assert ember_seen == torch_seen
+
+
+def test_set_grad_enabled_repr_names_its_mode_like_torch(torch):
+    """PyTorch's docstring example prints the object that a plain call returns."""
+    import ember
+
+    for mode in (False, True):
+        expected = repr(torch.set_grad_enabled(mode))
+        got = repr(ember.set_grad_enabled(mode))
+        assert got.replace("ember.", "torch.") == expected
+    torch.set_grad_enabled(True)
+
+
+def test_enforce_grad_layout_policy_docstring_example_like_torch(torch):
+    """PyTorch's example: a permuted leaf's gradient under the relaxed policy; the flag is set
+    at construction and restored on exit (or, as a decorator, left alone)."""
+    import numpy as np
+
+    import ember
+    from ember.autograd.grad_mode import is_grad_layout_enforcement_enabled
+
+    def gradient(library):
+        p = library.ones(2, 3, 4).permute(2, 0, 1).requires_grad_()
+        with library.autograd.enforce_grad_layout_policy(False):
+            (p * 2).sum().backward()
+        return p.grad.numpy(), p.grad.shape
+
+    ours, theirs = gradient(ember), gradient(torch)
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    assert tuple(ours[1]) == tuple(theirs[1])
+    assert is_grad_layout_enforcement_enabled()
+    policy = ember.autograd.enforce_grad_layout_policy(False)
+    assert not is_grad_layout_enforcement_enabled()
+    with policy:
+        assert not is_grad_layout_enforcement_enabled()
+    assert is_grad_layout_enforcement_enabled()
+
+    @ember.autograd.enforce_grad_layout_policy(False)
+    def relaxed():
+        return is_grad_layout_enforcement_enabled()
+
+    assert is_grad_layout_enforcement_enabled() and relaxed() is False
+    assert is_grad_layout_enforcement_enabled()

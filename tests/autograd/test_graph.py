@@ -117,3 +117,46 @@ def test_leaves_and_errors():
     assert graph_stats(ember.randn(3)) == (0, 0)
     with pytest.raises(TypeError, match="expected a Tensor, got list"):
         graph_stats([1, 2])
+
+
+@pytest.mark.parametrize("budget", [0.0, 1, 0.4, 1.5, -0.1, True, "0.5"])
+def test_region_activation_memory_budget_in_eager_mode_raises_as_torch(torch, budget):
+    """Outside a compiled region PyTorch refuses the budget (after checking it): same error."""
+    with pytest.raises(Exception) as expected:
+        with torch.autograd.graph.region_activation_memory_budget(budget):
+            pass
+    with pytest.raises(type(expected.value)) as got:
+        with ember.autograd.graph.region_activation_memory_budget(budget):
+            pass
+    assert str(got.value) == str(expected.value)
+
+
+def _versions(library):
+    graph = library.autograd.graph
+    x = library.ones(3)
+    view = x[1:]
+    graph.increment_version(x)
+    graph.increment_version([x, view])
+    counts = [x._version, view._version]
+    with library.inference_mode():
+        frozen = library.ones(2)
+    graph.increment_version(frozen)
+    errors = []
+    for argument in (3, [library.ones(1), 3]):
+        try:
+            graph.increment_version(argument)
+        except RuntimeError as error:
+            errors.append(str(error))
+    saved = library.ones(2, requires_grad=True).clone()
+    out = saved.exp()
+    graph.increment_version(out)
+    try:
+        out.sum().backward()
+    except RuntimeError as error:
+        errors.append(type(error).__name__)
+    return counts, errors
+
+
+def test_increment_version_like_torch(torch):
+    """A bumped saved tensor fails backward's check as an in-place change does."""
+    assert _versions(ember) == _versions(torch)

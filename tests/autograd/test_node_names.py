@@ -193,3 +193,65 @@ def test_grad_fn_names_of_vmapped_reductions_like_pytorch(torch):
     expected = _vmapped_names(torch)
     got = _vmapped_names(ember)
     assert [pair for pair in zip(VMAPPED, expected, got) if pair[1] != pair[2]] == []
+
+
+def _option_inputs(library):
+    """next_functions of ops that take options (dims, sizes, numbers) beside their tensors."""
+    functional = library.nn.functional
+    x = library.arange(12.0).reshape(3, 4).requires_grad_()
+    y = library.ones(3, 4, requires_grad=True)
+    weight = library.full((3, 4), 0.25, requires_grad=True)
+    image = library.ones(1, 2, 4, 4, requires_grad=True)
+    kernel = library.ones(2, 3, 3, 3, requires_grad=True)
+    query = library.ones(1, 2, 3, 4, requires_grad=True)
+    index = library.tensor([[0], [1], [2]])
+    outputs = {
+        "clone": x.clone(), "clamp": x.clamp(0, 1), "clamp_min": x.clamp(min=0),
+        "clamp_tensor": x.clamp(min=y), "lerp": library.lerp(x, y, 0.5),
+        "lerp_tensor": library.lerp(x, y, weight), "round": x.round(),
+        "round_decimals": x.round(decimals=1), "rsub": 2 - x, "fmod": library.fmod(x, 2.0),
+        "remainder": x % 2.0, "xlogy": library.xlogy(x, y),
+        "xlogy_number": library.xlogy(x, 2.0), "number_xlogy": library.xlogy(2.0, x),
+        "logsumexp": x.logsumexp(1), "prod": x.prod(), "prod_dim": x.prod(1),
+        "logcumsumexp": x.logcumsumexp(1), "diagonal": x.diagonal(), "tril": x.tril(),
+        "triu": x.triu(1), "diag_embed": library.diag_embed(x), "as_strided": x.as_strided((2, 2), (1, 2)),
+        "unfold_dim": x.unfold(1, 2, 1), "nan_to_num": x.nan_to_num(),
+        "scatter": x.scatter(1, index, 1.0), "scatter_add": x.scatter_add(1, index, y),
+        "scatter_reduce": x.scatter_reduce(1, index, y[:, :1], "sum"),
+        "index_add": x.index_add(0, library.tensor([0, 1]), y[:2]),
+        "index_copy": x.index_copy(0, library.tensor([0]), y[:1]),
+        "index_fill": x.index_fill(0, library.tensor([0]), 1.0),
+        "masked_scatter": x.masked_scatter(x > 3, y),
+        "unfold": functional.unfold(image, 2), "conv_transpose2d": functional.conv_transpose2d(image, kernel),
+        "affine_grid": functional.affine_grid(library.ones(1, 2, 3, requires_grad=True), (1, 1, 2, 2),
+                                              align_corners=False),
+        "grid_sample": functional.grid_sample(image, library.zeros(1, 2, 2, 2, requires_grad=True),
+                                              align_corners=False),
+        "sdpa": functional.scaled_dot_product_attention(query, query, query),
+    }
+    return {name: (output.grad_fn.name() if name.endswith("xlogy") or "xlogy_" in name else None,
+                   [None if node is None else node.name() for node, _ in output.grad_fn.next_functions])
+            for name, output in outputs.items()}
+
+
+def test_next_functions_leave_out_options_like_torch(torch):
+    """A node lists its tensor inputs only (an op's numbers, dims and sizes are not edges)."""
+    assert _option_inputs(ember) == _option_inputs(torch)
+
+
+@pytest.mark.parametrize("expression", ["a.clone()", "a.clamp(-1, 1)", "a.logsumexp(0)",
+                                        "fw.lerp(a, a.detach() * 2, 0.5)", "2 - a", "a.tril()"])
+def test_node_hook_sees_one_gradient_per_listed_input(torch, expression):
+    """PyTorch's Node.register_hook example: a hook returning one gradient per listed input
+    replaces them (here doubled)."""
+    def doubled_gradient(fw):
+        a = fw.tensor([[0.5, -2.0], [1.5, 0.25]], dtype=fw.float64, requires_grad=True)
+        output = eval(expression, {"fw": fw, "a": a})
+        output.grad_fn.register_hook(lambda grad_inputs, grad_outputs:
+                                     tuple(None if grad is None else grad * 2
+                                           for grad in grad_inputs))
+        output.sum().backward()
+        return a.grad.numpy()
+
+    expected = doubled_gradient(torch)
+    assert (doubled_gradient(ember) == expected).all()

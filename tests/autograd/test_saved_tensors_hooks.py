@@ -191,3 +191,47 @@ def test_hooks_under_torch_func_are_refused_by_reverse_transforms_as_torch(torch
                                     "saved tensor hooks. Please open an issue with your use case.")
         return
     np.testing.assert_allclose(call(ember)().numpy(), expected.numpy(), rtol=1e-12)
+
+
+def _mutated_after_saving(library):
+    """PyTorch's allow_mutation_on_saved_tensors example and two more mutations: of an op's
+    saved input (exp of a scaled tensor), of a tensor saved twice (b * b)."""
+    graph = library.autograd.graph
+    grads = []
+    with graph.allow_mutation_on_saved_tensors() as context:
+        a = library.ones(2, 3, dtype=library.float64, requires_grad=True)
+        b = a.clone()
+        out = (b ** 2).sum()
+        b.sin_()
+        out.sum().backward()
+        grads.append(a.grad.numpy())
+        a = library.tensor([0.5, 1.0, -2.0], dtype=library.float64, requires_grad=True)
+        b = a * 2
+        c = b.exp() + b * b
+        b.mul_(3)
+        c.sum().backward()
+        grads.append(a.grad.numpy())
+    errors = [type(context).__name__]
+    with graph.allow_mutation_on_saved_tensors():
+        x = library.ones(3, requires_grad=True)
+        out = (x.clone() ** 2).sum()
+    try:
+        out.backward()
+    except AssertionError as error:
+        errors.append(str(error))
+    try:
+        with graph.allow_mutation_on_saved_tensors():
+            with graph.allow_mutation_on_saved_tensors():
+                pass
+    except RuntimeError as error:
+        errors.append(str(error))
+    return grads, errors
+
+
+def test_allow_mutation_on_saved_tensors_like_torch(torch):
+    ours, theirs = _mutated_after_saving(ember), _mutated_after_saving(torch)
+    for mine, expected in zip(ours[0], theirs[0]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12)
+    assert ours[1] == theirs[1]
+    with ember.autograd.graph.allow_mutation_on_saved_tensors():
+        pass  # the flag was reset after each block, the failed nested one included

@@ -41,6 +41,35 @@ def test_unfold_and_fold_errors_match_torch(torch, call):
     assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
 
 
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.nn.functional.unfold(lib.zeros(5, 10), ...),
+    lambda lib: lib.nn.functional.fold(lib.zeros(5, 10), ..., 2),
+    lambda lib: lib.nn.functional.unfold(lib.zeros(1, 1, 4, 4), 2, stride=...),
+    lambda lib: lib.nn.functional.unfold(lib.zeros(1, 1, 4, 4), 2.0),
+    lambda lib: lib.nn.Unfold(kernel_size=..., dilation=..., padding=..., stride=...)(
+        lib.ones(5, 10)),
+])
+def test_unfold_and_fold_refuse_non_int_sizes_first_like_torch(torch, call):
+    """PyTorch's docstring example (``kernel_size=...``): its argument parser's TypeError comes
+    before any check of the input's dims."""
+    with pytest.raises(TypeError):
+        call(torch)
+    with pytest.raises(TypeError, match="must be an int or a tuple of ints"):
+        call(ember)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.nn.functional.unfold(lib.zeros(1, 1, 4, 4), (2, 2, 2)),
+    lambda lib: lib.nn.functional.fold(lib.zeros(1, 4, 9), (4, 4, 1), 2),
+])
+def test_unfold_and_fold_refuse_sizes_of_three_like_torch(torch, call):
+    with pytest.raises(RuntimeError) as expected:
+        call(torch)
+    with pytest.raises(RuntimeError) as got:
+        call(ember)
+    assert str(got.value).endswith(str(expected.value))
+
+
 @pytest.mark.parametrize("shape, options", [case for case in FOLD_CASES if len(case[0]) == 4],
                          ids=str)
 def test_unfold_and_fold_third_derivatives_match_torch(torch, shape, options):

@@ -285,3 +285,47 @@ def test_orthogonal_errors_match_torch(torch):
         layer.weight = module.zeros(2, 3)
     assert_raises_like_torch(lambda: assign_wrong_shape(pair[1], torch),
                              lambda: assign_wrong_shape(pair[0], ember), ValueError)
+
+
+def _transferred(library):
+    """A symmetric-weight parametrization and a two-original one moved to fresh modules."""
+    nn = library.nn
+    parametrize = nn.utils.parametrize
+
+    class Symmetric(nn.Module):
+        def forward(self, value):
+            return value.triu() + value.triu(1).transpose(0, 1)
+
+    class Sum(nn.Module):
+        def forward(self, first, second):
+            return first + second
+
+        def right_inverse(self, value):
+            return value / 2, value / 2
+
+    library.manual_seed(0)
+    source = nn.Linear(3, 3)
+    parametrize.register_parametrization(source, "weight", Symmetric())
+    parametrize.register_parametrization(source, "bias", Sum())
+    target = nn.Linear(3, 3)
+    returned = parametrize.transfer_parametrizations_and_params(source, target)
+    partial = parametrize.transfer_parametrizations_and_params(source, nn.Linear(3, 3), "bias")
+    fresh = parametrize.transfer_parametrizations_and_params(source, nn.Identity(), "weight")
+    unchanged = parametrize.transfer_parametrizations_and_params(nn.Linear(2, 2), target)
+    return (returned is target and unchanged is target,
+            {key: value.detach().numpy() for key, value in target.state_dict().items()},
+            target.weight.detach().numpy(), sorted(partial.parametrizations),
+            sorted(fresh.state_dict()), fresh.weight.detach().numpy(),
+            target.parametrizations.weight.original is source.parametrizations.weight.original)
+
+
+def test_transfer_parametrizations_and_params_like_torch(torch):
+    ours, theirs = _transferred(ember), _transferred(torch)
+    assert ours[0] and theirs[0]
+    assert sorted(ours[1]) == sorted(theirs[1])
+    for key in theirs[1]:
+        np.testing.assert_allclose(ours[1][key], theirs[1][key], rtol=1e-6)
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-6)
+    assert ours[3:5] == theirs[3:5]
+    np.testing.assert_allclose(ours[5], theirs[5], rtol=1e-6)
+    assert ours[6] and theirs[6]

@@ -71,6 +71,17 @@ def test_skip_init_makes_the_module_and_checks_like_torch(torch):
             module.utils.skip_init(int)
 
 
+def test_skip_init_draws_no_random_numbers_like_torch(torch):
+    """PyTorch's docstring example: later draws are those of a program without the call."""
+    def draws(library):
+        library.manual_seed(0)
+        library.nn.utils.skip_init(library.nn.Linear, 5, 1)
+        library.nn.utils.skip_init(library.nn.Conv2d, 2, 3, 3)
+        return library.rand(4).numpy()
+
+    np.testing.assert_array_equal(draws(ember), draws(torch))
+
+
 def test_stateless_functional_call_warns_and_calls_like_torch(torch):
     layer = nn.Linear(3, 2)
     weight = ember.ones(2, 3)

@@ -172,3 +172,31 @@ def test_layers_on_packed_input_match_torch(torch, name, enforce_sorted, initial
     torch_parameters = dict(torch_module.named_parameters())
     for key, parameter in ember_module.named_parameters():
         assert_close(parameter.grad, torch_parameters[key].grad, rtol=1e-4, atol=1e-5)
+
+
+def _unpad_effects(library, batch_first):
+    """What unpad_sequence returns and leaves behind, for PyTorch's docstring example."""
+    rnn = library.nn.utils.rnn
+    sequences = [library.arange(6.0).reshape(3, 2), library.arange(4.0).reshape(2, 2) + 10]
+    padded = rnn.pad_sequence(sequences, batch_first=batch_first).requires_grad_() * 1
+    unpadded = rnn.unpad_sequence(padded, library.tensor([3, 2]), batch_first=batch_first)
+    results = [(item.detach().numpy().tolist(), item.grad_fn.name()) for item in unpadded]
+    errors = []
+    for lengths in ([3, 2, 1], [3]):
+        try:
+            rnn.unpad_sequence(rnn.pad_sequence(sequences), library.tensor(lengths))
+        except ValueError as error:
+            errors.append(str(error))
+    leaf = rnn.pad_sequence(sequences).requires_grad_()
+    try:
+        rnn.unpad_sequence(leaf, library.tensor([3, 2]))
+    except RuntimeError as error:
+        errors.append(str(error))
+    return results, tuple(padded.shape), errors
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_unpad_sequence_transposes_in_place_and_copies_like_torch(torch, batch_first):
+    """PyTorch transposes a time-first batch in place, returns masked copies and refuses
+    lengths of another count; the docstring example then sees the padded tensor batch-first."""
+    assert _unpad_effects(ember, batch_first) == _unpad_effects(torch, batch_first)

@@ -312,3 +312,48 @@ def test_checkpoint_under_torch_func_runs_or_fails_as_torch(torch, transform, us
             return fw.utils.checkpoint.checkpoint(fw.sin, v, use_reentrant=use_reentrant)
         return lambda: _TRANSFORMS[transform](fw.func, f, x)
     assert_same_result_or_error(call(torch), call(ember))
+
+
+def test_set_checkpoint_early_stop_docstring_example_like_torch(torch):
+    """PyTorch's example: a checkpoint made under set_checkpoint_early_stop(False) backpropagates
+    the same gradients; the setting is restored on exit."""
+    import ember.utils.checkpoint as ember_checkpoint
+    import torch.utils.checkpoint as torch_checkpoint
+
+    def gradient(library, module):
+        x = library.tensor([0.5, -1.0, 2.0], dtype=library.float64, requires_grad=True)
+        with module.set_checkpoint_early_stop(False):
+            out = module.checkpoint(lambda value: (value.sin() * value).sum(), x,
+                                    use_reentrant=False)
+        out.backward()
+        return x.grad.numpy()
+
+    np.testing.assert_allclose(gradient(ember, ember_checkpoint),
+                               gradient(torch, torch_checkpoint), rtol=1e-12)
+    assert ember_checkpoint._early_stop is True
+    with ember_checkpoint.set_checkpoint_debug_enabled(True):
+        assert ember_checkpoint._debug_enabled is True
+    assert ember_checkpoint._debug_enabled is None
+
+
+def test_detach_variable_and_check_backward_validity_like_torch(torch):
+    import ember.utils.checkpoint as ember_checkpoint
+    import torch.utils.checkpoint as torch_checkpoint
+
+    def detached(library, module):
+        inputs = (library.ones(2, requires_grad=True) * 2, library.zeros(2), 3)
+        out = module.detach_variable(inputs)
+        return [(value.requires_grad, value.grad_fn is None) if hasattr(value, "grad_fn")
+                else value for value in out]
+
+    assert detached(ember, ember_checkpoint) == detached(torch, torch_checkpoint)
+    for module in (ember_checkpoint, torch_checkpoint):
+        with pytest.raises(RuntimeError, match="Only tuple of tensors is supported. Got "
+                                               "Unsupported input type: list"):
+            module.detach_variable([1])
+    for library, module in ((ember, ember_checkpoint), (torch, torch_checkpoint)):
+        with pytest.warns(UserWarning, match="None of the inputs have requires_grad=True"):
+            module.check_backward_validity((library.ones(1), 2))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            module.check_backward_validity((library.ones(1, requires_grad=True),))

@@ -62,10 +62,13 @@ class ScaledDotProductAttention(Op):
     mask drawn from the generator ``stream``; the mask is a constant of backward.
     """
 
+    _next_order = (0, 1, 2)  # query, key, value (a mask that needs a gradient adds itself)
     differentiable_backward = True
 
     @staticmethod
     def forward(ctx, query, key, value, float_mask, blocked, scale, dropout_p, stream):
+        if ctx.needs_input_grad[3]:
+            ctx._next_order = (0, 1, 2, 3)
         dtype = query.dtype
         work_query, work_key, work_value = _compute_dtype(query, key, value)
         keep = None

@@ -676,6 +676,7 @@ class ConvTransposeNd(Op):
     output_layout = staticmethod(spatial_layout)
     _torch_name = "ConvolutionBackward0"  # PyTorch's one convolution node, transposed or not
 
+    _next_order = (0, 1, 2)  # input, weight, bias
     differentiable_backward = True
     backward_is_one_node = True
 
@@ -754,6 +755,7 @@ class Unfold(Op):
 
     _torch_name = "Im2ColBackward0"
 
+    _next_order = (0,)  # PyTorch lists the input, not the options
     differentiable_backward = True
 
     @staticmethod
@@ -776,6 +778,7 @@ class Unfold(Op):
 class Fold(Op):
     """(N, C * kh * kw, L) -> (N, C, H, W): columns summed back into their windows."""
 
+    _next_order = (0,)  # PyTorch lists the input, not the options
     differentiable_backward = True
 
     @staticmethod

@@ -222,6 +222,7 @@ class AffineGridGenerator(Op):
     be backpropagated through more than once. Linear in theta; the backward is written against
     ``ctx.xp`` (create_graph)."""
 
+    _next_order = (0,)  # PyTorch lists theta, not the size
     differentiable_backward = True
 
     @staticmethod
@@ -297,6 +298,7 @@ class GridSample(Op):
     functions of the grid (piecewise polynomial in it), written against ``ctx.xp``:
     differentiable (create_graph)."""
 
+    _next_order = (0, 1)  # input and grid, not the options
     differentiable_backward = True
     backward_is_one_node = True
 

@@ -17,7 +17,10 @@ def int_tuple(value, count, name, mismatch):
     """``value`` (an int, or a sequence of one or ``count`` ints) as ``count`` ints; TypeError for
     anything but ints (PyTorch's argument parser refuses floats and bools), the error
     ``mismatch(value)`` for any other length. Convolution's and pooling's size arguments."""
-    items = (value,) if isinstance(value, (int, float, np.number, str)) else value
+    if isinstance(value, (int, float, np.number, str)) or not hasattr(value, "__iter__"):
+        items = (value,)  # a single value (``...`` included) is checked as one item
+    else:
+        items = value
     for item in items:
         if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
             raise TypeError(f"argument '{name}' must be an int or a tuple of ints, but got "
@@ -272,8 +275,8 @@ def _window_arguments(operation, **arguments):
     not negative (PyTorch's im2col checks)."""
     pairs = {}
     for name, value in arguments.items():
-        pair = int_tuple(value, 2, name, lambda got, name=name: ValueError(
-            f"{operation}(): {name} must be an int or a pair of ints, got {got}"))
+        pair = int_tuple(value, 2, name, lambda got, name=name: RuntimeError(
+            f"{operation}(): It is expected {name} equals to 2, but got size {len(got)}"))
         lowest = 0 if name == "padding" else 1
         if min(pair) < lowest:
             word = "non-negative" if name == "padding" else "greater than zero"
@@ -293,6 +296,9 @@ def _blocks(spatial, kernel_size, dilation, padding, stride):
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Sliding local blocks of a (N, C, H, W) or (C, H, W) input as columns (N, C*kh*kw, L)."""
     check_tensors("unfold", input=input)
+    # PyTorch's argument parser checks the sizes before im2col looks at the input.
+    sizes = _window_arguments("unfold", kernel_size=kernel_size, dilation=dilation,
+                              padding=padding, stride=stride)
     if input.dim() < 3:
         # PyTorch reads input.size(2) first.
         raise IndexError(f"Dimension out of range (expected to be in range of "
@@ -300,8 +306,6 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if input.dim() > 4:
         raise RuntimeError(f"unfold(): Only 3D or 4D input Tensors are supported (got "
                            f"{input.dim()}D)")
-    sizes = _window_arguments("unfold", kernel_size=kernel_size, dilation=dilation,
-                              padding=padding, stride=stride)
     kernel_size, dilation, padding, stride = sizes.values()
     unbatched = input.dim() == 3
     if unbatched:
@@ -320,12 +324,12 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum columns (N, C*kh*kw, L) or (C*kh*kw, L) back into an image of ``output_size``."""
     check_tensors("fold", input=input)
+    sizes = _window_arguments("fold", output_size=output_size, kernel_size=kernel_size,
+                              dilation=dilation, padding=padding, stride=stride)
     if input.dim() not in (2, 3):
         raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 "
                            f"batch size and non-zero dimensions for input, but got: "
                            f"{list(input.shape)}")
-    sizes = _window_arguments("fold", output_size=output_size, kernel_size=kernel_size,
-                              dilation=dilation, padding=padding, stride=stride)
     output_size, kernel_size, dilation, padding, stride = sizes.values()
     unbatched = input.dim() == 2
     if unbatched:

@@ -14,7 +14,8 @@ from ..modules.container import ModuleDict, ModuleList
 from ..parameter import Parameter
 
 __all__ = ["ParametrizationList", "cached", "is_parametrized", "register_parametrization",
-           "remove_parametrizations", "type_before_parametrizations"]
+           "remove_parametrizations", "transfer_parametrizations_and_params",
+           "type_before_parametrizations"]
 
 _cache = {"enabled": 0, "values": {}}
 
@@ -203,6 +204,30 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
         delattr(module, "parametrizations")
         module.__class__ = type(module)._parametrized_base
     return module
+
+
+def transfer_parametrizations_and_params(from_module, to_module, tensor_name=None):
+    """Register ``from_module``'s parametrizations (of ``tensor_name``, or all) on
+    ``to_module`` too, sharing their original tensors; a tensor ``to_module`` lacks is made a
+    Parameter of the parametrized value first. Returns ``to_module``."""
+    if not is_parametrized(from_module):
+        return to_module
+    names = list(from_module.parametrizations) if tensor_name is None else [tensor_name]
+    for name in names:
+        if not hasattr(to_module, name):
+            setattr(to_module, name, Parameter(getattr(from_module, name)))
+        source = from_module.parametrizations[name]
+        for parametrization in source:
+            register_parametrization(to_module, name, parametrization)
+        target = to_module.parametrizations[name]
+        if hasattr(source, "original"):
+            target.original = source.original
+            continue
+        index = 0
+        while hasattr(source, f"original{index}"):
+            setattr(target, f"original{index}", getattr(source, f"original{index}"))
+            index += 1
+    return to_module
 
 
 def type_before_parametrizations(module):

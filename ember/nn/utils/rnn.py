@@ -234,11 +234,14 @@ def pack_sequence(sequences, enforce_sorted=True):
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
-    """The list of unpadded sequences of a padded batch."""
+    """The list of unpadded sequences of a padded batch, each a copy (a boolean-mask index).
+    As PyTorch's, a time-first batch is transposed in place (the caller's tensor becomes
+    batch-first), and ``lengths`` must have one entry per sequence (ValueError)."""
     if not batch_first:
-        padded_sequences = ops.transpose(padded_sequences, 0, 1)
-    return [padded_sequences[index, :int(length)]
-            for index, length in enumerate(_as_int_array(lengths))]
+        padded_sequences.transpose_(0, 1)
+    positions = _factories.arange(padded_sequences.shape[1])
+    return [sequence[positions < length]
+            for sequence, length in zip(padded_sequences, lengths, strict=True)]
 
 
 def unpack_sequence(packed_sequences):

@@ -173,6 +173,7 @@ class Sub(_Binary):
                 "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
         if type(a) is not np.ndarray:
             ctx._torch_name = "RsubBackward1"  # number - tensor
+            ctx._next_order = (1,)  # which lists the tensor only
         a, b = _promote(a, b)
         if type(a) is np.ndarray:
             if a.dtype.itemsize == 2:
@@ -440,6 +441,8 @@ class Remainder(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
+        if type(b) is not np.ndarray:
+            ctx._next_order = (0,)  # PyTorch's node of tensor op number lists the tensor only
         a, b = _promote(a, b)
         _refuse_bool(a, b, "remainder_cpu")
         if isinstance(b, np.ndarray) and b.dtype.kind in "iu" and np.any(b == 0) or \
@@ -497,6 +500,8 @@ class Fmod(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
+        if type(b) is not np.ndarray:
+            ctx._next_order = (0,)  # PyTorch's node of tensor op number lists the tensor only
         a, b = _promote(a, b)
         _refuse_bool(a, b, "fmod_cpu")
         if ctx.needs_input_grad[1]:
@@ -951,6 +956,7 @@ class Lerp(Op):
     """input + weight * (end - input), in PyTorch's two-sided form (exact at weight 0 and 1)."""
 
     output_layout = staticmethod(unary_layout)
+    _next_order = (0, 1)  # LerpBackward0 lists start and end; a tensor weight adds itself
     differentiable_backward = True
 
     @staticmethod
@@ -1053,7 +1059,11 @@ def lerp(input, end, weight):
     if not isinstance(weight, Tensor):
         weight = _to_operand(weight, "lerp")
     try:
-        return Lerp.apply(input, end, weight)
+        output = Lerp.apply(input, end, weight)
+        if isinstance(weight, Tensor) and output.grad_fn is not None:
+            output.grad_fn._next_order = None
+            torch_named(output, "LerpBackward1")
+        return output
     except ValueError as error:
         raise _shape_error(error, input, end, weight) from None
 

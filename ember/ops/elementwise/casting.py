@@ -44,6 +44,7 @@ def cast(input, dtype):
 
 
 class Clone(Op):
+    _next_order = (0,)  # PyTorch lists the one tensor input, not the options
     differentiable_backward = True
 
     @staticmethod

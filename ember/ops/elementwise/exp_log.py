@@ -163,6 +163,15 @@ class XLogY(_OfOperands):
     pole = 0  # log(y - pole) of the backward: y where log is -inf (and NaN below)
 
     @classmethod
+    def forward(cls, ctx, a, b):
+        if type(a) is not np.ndarray or type(b) is not np.ndarray:
+            # PyTorch's nodes with a number operand list the tensor only
+            stem = cls._torch_name[:-1]
+            ctx._torch_name = stem + ("2" if type(a) is np.ndarray else "1")
+            ctx._next_order = (0,) if type(a) is np.ndarray else (1,)
+        return super().forward(ctx, a, b)
+
+    @classmethod
     def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad

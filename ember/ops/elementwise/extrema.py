@@ -136,6 +136,7 @@ class Clamp(Op):
     result has the dtype of x and tensor bounds together (PyTorch's promotion)."""
 
     output_layout = staticmethod(unary_layout)
+    _next_order = (0,)  # number bounds: PyTorch lists the input only
     differentiable_backward = True
 
     @staticmethod
@@ -158,6 +159,8 @@ class Clamp(Op):
             low, high = _number_bound(low, target), _number_bound(high, target)
             if type(low) is not np.ndarray and type(high) is not np.ndarray:
                 ctx._torch_name = "ClampBackward1"  # number bounds (ClampBackward0: tensors)
+            else:
+                ctx._next_order = None  # ClampBackward0 lists the input and both bounds
             out = _cast(x, target)
             if low is not None:
                 out = np.maximum(out, _cast(low, target) if isinstance(low, np.ndarray) else low)

@@ -18,11 +18,13 @@ class _Stepwise(Op):
 
     output_layout = staticmethod(unary_layout)
     ufunc = None
+    _next_order = (0,)  # PyTorch lists the input, not the decimals
     differentiable_backward = True
 
     @classmethod
     def forward(cls, ctx, x, decimals=0):
         if decimals:
+            ctx._torch_name = "RoundBackward1"
             if not is_floating(x.dtype):  # PyTorch rounds to decimals in floating kernels only
                 raise _not_implemented("round_cpu" if x.dtype.kind != "c" else "round_vml_cpu",
                                        x.dtype)
@@ -89,6 +91,7 @@ class NanToNum(Op):
     """NaN and infinities replaced by numbers; the gradient flows only through finite entries."""
 
     output_layout = staticmethod(unary_layout)
+    _next_order = (0,)  # PyTorch lists the input, not the replacements
     differentiable_backward = True
 
     @staticmethod
