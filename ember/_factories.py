@@ -19,6 +19,7 @@ from ._dtype import (from_numpy_dtype, get_default_dtype, is_floating, overflow_
                      scalar_overflows, set_default_dtype, to_dtype)
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
+from ._storage import UntypedStorage
 from .autograd.function import Op
 from .autograd.node import BatchedForward
 from .ops._broadcast import mismatch_error
@@ -226,6 +227,8 @@ def as_tensor(data, dtype=None, device=None):
             return _new(data.astype(dtype.numpy))
         _warn_if_read_only(data)
         return _new(data)
+    if isinstance(data, UntypedStorage):
+        return _new(data._elements(dtype))
     return _new(_to_array(data, dtype))
 
 
