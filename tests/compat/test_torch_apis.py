@@ -393,6 +393,36 @@ def test_meta_device_block_then_to_empty_and_init_as_pytorch():
     assert str(next(ours.parameters()).device) == "cpu"
 
 
+def _built_in_a_meta_block(framework):
+    """What transformers reads while building a model under ``with device('meta')``: the
+    device of a fresh tensor and the default device (it skips the init then), of layers'
+    parameters and buffers, and after the block, ``empty_like(..., device='cpu')`` and to_empty."""
+    seen = []
+    with framework.device("meta"):
+        seen.append((str(framework.tensor([]).device), str(framework.get_default_device())))
+        linear = framework.nn.Linear(3, 2)
+        layers = (linear, framework.nn.Embedding(5, 4), framework.nn.LayerNorm(4))
+        seen.append([str(parameter.device) for layer in layers for parameter in layer.parameters()])
+        made = framework.zeros(2, device=linear.weight.device)
+        buffer = framework.nn.Buffer(framework.arange(4), persistent=False)
+        seen.append((str(made.device), made.is_meta, str(buffer.device)))
+    seen.append((str(framework.get_default_device()), str(framework.zeros(1).device),
+                 str(linear.weight.device), linear.weight.is_meta,
+                 str(framework.empty_like(linear.weight, device="cpu").device)))
+    linear.to_empty(device="cpu")
+    seen.append((str(linear.weight.device), linear.weight.is_meta))
+    return seen
+
+
+def test_meta_block_tensors_report_the_meta_device_as_torch(torch):
+    """transformers builds every from_pretrained model in a meta block and initialises only
+    what is still on the meta device afterwards (non-persistent buffers such as RoPE's
+    inv_freq and BERT's position_ids were left zero when ember's tensors said 'cpu')."""
+    assert _built_in_a_meta_block(ember) == _built_in_a_meta_block(torch)
+    with pytest.raises(RuntimeError, match="ember runs on the CPU only, got device 'meta'"):
+        ember.zeros(1, device="meta")
+
+
 def test_compiler_settings_that_scripts_write(ember_torch):
     """llm.c's and gpt-fast's settings: torch._inductor.config and torch._dynamo.config take
     them (ember compiles nothing), and the dynamo helpers change nothing."""

@@ -882,8 +882,11 @@ class Module:
         return self
 
     def to_empty(self, *, device=None, recurse=True):
-        """PyTorch moves meta-device modules to ``device``; ember's live on the CPU already."""
+        """PyTorch moves meta-device modules to ``device``; ember's live on the CPU already, and
+        those built in a meta block stop reporting the meta device."""
         _device.check_cpu(device, "Module.to_empty")
+        for tensor in (*self.parameters(recurse), *self.buffers(recurse)):
+            tensor.__dict__.pop("_on_meta", None)
         return self
 
     def share_memory(self):
