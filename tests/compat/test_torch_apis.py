@@ -1008,14 +1008,17 @@ def test_getitem_to_index_mode_indexes_with_tensors_as_torch(torch):
     around vmap-built masks: indexing by ints and 0-d tensors, with values as without it."""
     from torch._dynamo._trace_wrapped_higher_order_op import TransformGetItemToIndex as Theirs
     from ember._dynamo_trace_wrapped import TransformGetItemToIndex as Ours
-    for library, mode in ((ember, Ours), (torch, Theirs)):
-        table = library.arange(12).reshape(3, 4)
-        with mode():
-            picked = table[library.tensor(2), 1]
-            row = table[1]
-            sliced = table[:, 1]
-        assert (picked.item(), picked.dim(), row.tolist(), sliced.tolist()) == \
-            (9, 0, [4, 5, 6, 7], [1, 5, 9])
+    try:
+        for library, mode in ((ember, Ours), (torch, Theirs)):
+            table = library.arange(12).reshape(3, 4)
+            with mode():
+                picked = table[library.tensor(2), 1]
+                row = table[1]
+                sliced = table[:, 1]
+            assert (picked.item(), picked.dim(), row.tolist(), sliced.tolist()) == \
+                (9, 0, [4, 5, 6, 7], [1, 5, 9])
+    finally:
+        ember.overrides._deactivate()  # a mode turns the protocol on for the process
 
 
 def test_compiler_markers_that_transformers_applies(ember_torch):
