@@ -75,21 +75,29 @@ class device:
         """``with torch.device('cpu'):`` makes it the factories' default for the block, as
         ``set_default_device`` does. ``with torch.device('meta'):`` builds a module's structure
         to be filled later (``to_empty`` then an init): ember makes its tensors on the CPU but
-        leaves the default generator's stream as it was, since meta tensors draw nothing.
+        leaves the default generator's stream as it was, since meta tensors draw nothing; the
+        factories' tensors report the meta device (``in_meta_block``) until ``to_empty``.
         Other devices are refused as ``set_default_device`` refuses them."""
         if self._type == "meta":
+            global meta_blocks_open
             _meta_blocks.saved.append(_meta_block_hooks[0]())
+            meta_blocks_open += 1
             return self
         check_cpu(self, f"with device('{self}')")
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
         if self._type == "meta":
+            global meta_blocks_open
             _meta_block_hooks[1](_meta_blocks.saved.pop())
+            meta_blocks_open -= 1
         return None
 
 
 CPU = device("cpu")
+META = device("meta")
+# ``with device('meta')`` blocks open in any thread: factories look further only when nonzero.
+meta_blocks_open = 0
 
 
 class _MetaBlocks(threading.local):
@@ -110,21 +118,27 @@ class CudaUnavailableError(RuntimeError, AssertionError):
     compiled with CUDA enabled"), which scripts catch; ember's errors were RuntimeErrors."""
 
 
+def in_meta_block():
+    """Whether the calling thread is inside ``with device('meta')``."""
+    return meta_blocks_open > 0 and bool(_meta_blocks.saved)
+
+
 def check_cpu(target, operation):
-    """Refuse any device but the CPU, naming the operation (``Tensor.to``, ``Module.to``, ...)."""
+    """Refuse any device but the CPU, naming the operation (``Tensor.to``, ``Module.to``, ...);
+    inside a meta block the meta device is accepted (its tensors are the CPU's)."""
     if target is None:
         return
     if not isinstance(target, device):
         target = device(target)
-    if target.type != "cpu":
+    if target.type != "cpu" and not (target.type == "meta" and in_meta_block()):
         error = CudaUnavailableError if target.type == "cuda" else RuntimeError
         raise error(f"{operation}: ember runs on the CPU only, got device '{target}' "
                     f"(ember.cuda.is_available() is False)")
 
 
 def get_default_device():
-    """The device factories use when none is given: always the CPU here."""
-    return CPU
+    """The device factories use when none is given: the CPU, or meta inside a meta block."""
+    return META if in_meta_block() else CPU
 
 
 def set_default_device(device):

@@ -13,12 +13,13 @@ import warnings
 
 import numpy as np
 
-from . import _dtype, _random
+from . import _device, _dtype, _random
 from ._device import check_cpu
 from ._dtype import (from_numpy_dtype, get_default_dtype, is_floating, overflow_error,
                      scalar_overflows, set_default_dtype, to_dtype)
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
+from ._storage import UntypedStorage
 from .autograd.function import Op
 from .autograd.node import BatchedForward
 from .ops._broadcast import mismatch_error
@@ -142,8 +143,11 @@ def _fill_array(shape, value, target):
 
 # ---- results ---------------------------------------------------------------------------------
 def _new(array, requires_grad=False):
-    """Wrap a freshly made array; ``requires_grad`` is honoured even under no_grad (PyTorch)."""
+    """Wrap a freshly made array; ``requires_grad`` is honoured even under no_grad (PyTorch).
+    Inside a meta block the tensor reports the meta device."""
     tensor = Tensor._result(array)
+    if _device.meta_blocks_open and _device.in_meta_block():
+        tensor._on_meta = True
     if requires_grad:
         tensor._require_grad_on_creation()
     return tensor
@@ -226,6 +230,8 @@ def as_tensor(data, dtype=None, device=None):
             return _new(data.astype(dtype.numpy))
         _warn_if_read_only(data)
         return _new(data)
+    if isinstance(data, UntypedStorage):
+        return _new(data._elements(dtype))
     return _new(_to_array(data, dtype))
 
 
@@ -236,7 +242,7 @@ def from_numpy(array):
     from_numpy_dtype(array.dtype)
     _check_numpy_strides(array)
     _warn_if_read_only(array)
-    return _new(array)
+    return Tensor._result(array)  # NumPy's memory: on the CPU even in a meta block
 
 
 def _warn_if_read_only(array):

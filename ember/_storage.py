@@ -2,6 +2,7 @@
 lives in (the outermost NumPy array its data is a view of), for code that compares storages
 (``data_ptr()``), sizes them or reads their elements. ember allocates through NumPy, so storages
 are not resized or shared by hand."""
+import os
 import warnings
 
 import numpy as np
@@ -26,6 +27,18 @@ def _root(array):
     while isinstance(array.base, np.ndarray):
         array = array.base
     return array
+
+
+def mapped_bytes(filename, shared, nbytes):
+    """The first ``nbytes`` bytes of a file as a uint8 array mapped onto it (copy-on-write
+    unless ``shared``)."""
+    available = os.path.getsize(filename)
+    if nbytes > available:
+        raise RuntimeError(f"file <{filename}> size <{available}> is smaller than the required "
+                           f"mapping size <{nbytes}>")
+    if nbytes == 0:
+        return np.zeros(0, np.uint8)
+    return np.memmap(filename, dtype=np.uint8, mode="r+" if shared else "c", shape=(nbytes,))
 
 
 class UntypedStorage:
@@ -61,7 +74,26 @@ class UntypedStorage:
         return np.ascontiguousarray(self._root).reshape(-1).view(np.uint8)
 
     def __getitem__(self, index):
+        """A byte as an int; a slice is the storage of those bytes (sharing them)."""
+        if isinstance(index, slice):
+            if index.step not in (None, 1):
+                raise RuntimeError(f"Trying to slice with a step of {index.step}, but only a "
+                                   f"step of 1 is supported")
+            return UntypedStorage(self._bytes()[index])
         return int(self._bytes()[index])
+
+    @classmethod
+    def from_file(cls, filename, shared=False, nbytes=0):
+        """The first ``nbytes`` bytes of a file, mapped: writes reach the file when ``shared``,
+        else they stay private (copy-on-write)."""
+        return cls(mapped_bytes(filename, shared, nbytes))
+
+    def _elements(self, dtype):
+        """The bytes read as whole elements of ``dtype`` (int64 when None), sharing memory:
+        what ``torch.asarray(storage)`` holds."""
+        numpy_dtype = (dtype or _dtype.int64).numpy
+        data = self._bytes()
+        return data[:data.size - data.size % numpy_dtype.itemsize].view(numpy_dtype)
 
     def tolist(self):
         return self._bytes().tolist()

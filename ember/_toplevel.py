@@ -5,14 +5,13 @@ import builtins
 import enum
 import importlib
 import math
-import os
 import warnings
 
 import numpy as np
 
 from . import _dtype, _factories, _threads, ops
 from ._layout import contiguous_format
-from ._storage import TypedStorage, UntypedStorage
+from ._storage import TypedStorage, UntypedStorage, mapped_bytes
 from ._streams import Event, Stream  # noqa: F401
 from .autograd import anomaly_mode
 from .jit import Future, fork, wait  # noqa: F401
@@ -458,17 +457,7 @@ def from_file(filename, shared=None, size=0, *, dtype=None, layout=None, device=
     reach the file) when ``shared``, else a private copy."""
     target = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     numpy_dtype = target.numpy
-    needed = size * numpy_dtype.itemsize
-    available = os.path.getsize(filename)
-    if needed > available:
-        raise RuntimeError(f"file <{filename}> size <{available}> is smaller than the required "
-                           f"mapping size <{needed}>")
-    if size == 0:
-        values = np.zeros(0, numpy_dtype)
-    elif shared:
-        values = np.memmap(filename, dtype=numpy_dtype, mode="r+", shape=(size,))
-    else:
-        values = np.fromfile(filename, dtype=numpy_dtype, count=size)
+    values = mapped_bytes(filename, shared, size * numpy_dtype.itemsize).view(numpy_dtype)
     result = Tensor._wrap(values)
     return result.requires_grad_() if requires_grad else result
 

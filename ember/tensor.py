@@ -176,6 +176,9 @@ class Tensor:
     # is made (the drop-in import later renames ember's classes' __module__ to torch's)
     _ember_own = True
     is_sparse = False  # a class attribute: ember.sparse's subclass says True
+    # True (in __dict__) on a tensor made by a factory in a ``with device('meta')`` block: it
+    # reports the meta device, as PyTorch's would, until Module.to_empty.
+    _on_meta = False
 
     def __new__(cls, *args, **kwargs):
         """PyTorch's legacy constructor: ``Tensor(*sizes)`` (zeros here, where PyTorch leaves
@@ -250,7 +253,7 @@ class Tensor:
 
     @property
     def device(self):
-        return _device.CPU
+        return _device.META if self._on_meta else _device.CPU
 
     @property
     def is_cuda(self):
@@ -627,8 +630,11 @@ class Tensor:
         return self._output_nr
 
     # Backends and layouts a CPU tensor is not on (libraries branch on these properties).
-    is_meta = is_mps = is_quantized = is_nested = is_mkldnn = is_sparse_csr = property(
-        lambda self: False)
+    is_mps = is_quantized = is_nested = is_mkldnn = is_sparse_csr = property(lambda self: False)
+
+    @property
+    def is_meta(self):
+        return self._on_meta
     is_xla = is_xpu = is_ipu = is_vulkan = is_maia = is_mtia = property(lambda self: False)
 
 

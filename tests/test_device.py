@@ -152,6 +152,9 @@ _CPU_ANSWERS = {
     "set_rng_state": lambda L: L.cuda.set_rng_state(L.ByteTensor(8)),
     "memory_reserved": lambda L: L.cuda.memory_reserved(),
     "stream None": lambda L: L.cuda.stream(None).__enter__(),
+    "StreamContext None": lambda L: (type(L.cuda.stream(None)) is L.cuda.StreamContext,
+                                     not L.cuda.StreamContext(None).__exit__(None, None, None)),
+    "default_generators": lambda L: L.cuda.default_generators,
     "device -1": lambda L: L.cuda.device(-1).__enter__(),
     "mps": lambda L: (L.mps.is_available(), L.backends.mps.is_available()),
     "xpu": lambda L: (L.xpu.is_available(), L.xpu.device_count()),
@@ -166,6 +169,9 @@ _CPU_FAILURES = {
     "Event": lambda L: L.cuda.Event(enable_timing=True),
     "device 0": lambda L: L.cuda.device(0).__enter__(),
     "mem_get_info": lambda L: L.cuda.mem_get_info(),
+    "CUDAGraph": lambda L: L.cuda.CUDAGraph(),
+    "graph": lambda L: L.cuda.graph(None),
+    "is_current_stream_capturing": lambda L: L.cuda.is_current_stream_capturing(),
     "nvtx": lambda L: L.cuda.nvtx.range_push("step"),
     "mps.synchronize": lambda L: L.mps.synchronize(),
 }
@@ -182,6 +188,13 @@ def test_device_queries_fail_where_cpu_torch_fails(torch, name):
         _CPU_FAILURES[name](torch)
     with pytest.raises((RuntimeError, AssertionError)):
         _CPU_FAILURES[name](ember)
+
+
+def test_cuda_graph_is_a_dummy_class_as_in_cpu_torch(torch):
+    """transformers annotates with torch.cuda.CUDAGraph at import; making one raises."""
+    for library in (ember, torch):
+        with pytest.raises(RuntimeError, match="^Tried to instantiate dummy base class CUDAGraph$"):
+            library.cuda.CUDAGraph()
 
 
 def test_cached_memory_spellings_warn_and_answer_zero():

@@ -32,6 +32,8 @@ ORDER = [
     # torch.overrides: the __torch_function__ protocol over Tensor (it wraps the public modules
     # found in sys.modules, importing none).
     ("ember.overrides",),
+    # torch._dynamo's getitem mode, a TorchFunctionMode.
+    ("ember._dynamo_trace_wrapped",),
     # autograd: the node (saved values) < views and in-place < Op/Function < the engine <
     # what is built on the engine.
     ("ember.autograd.node",),

@@ -127,3 +127,32 @@ def test_set_records_a_node_without_derivative(torch):
         assert target.requires_grad and target.grad_fn.name().endswith("NotImplemented")
         with pytest.raises(RuntimeError, match="derivative for set_ is not implemented"):
             target.sum().backward()
+
+
+def _read_like_safetensors(library, path):
+    """safetensors' framework="pt" read: map the file, slice its bytes, view them as a dtype."""
+    mapped = library.UntypedStorage.from_file(str(path), shared=False, nbytes=28)
+    values = library.asarray(mapped[4:28], dtype=library.uint8).view(library.float32)
+    default = library.asarray(mapped[4:21])
+    return mapped, values, default
+
+
+def test_file_mapped_storages_read_like_torch(torch, tmp_path):
+    path = tmp_path / "weights.bin"
+    payload = np.arange(7, dtype=np.float32)
+    payload.tofile(path)
+    ours, theirs = _read_like_safetensors(ember, path), _read_like_safetensors(torch, path)
+    assert len(ours[0]) == len(theirs[0]) == 28 and isinstance(ours[0], ember.UntypedStorage)
+    np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+    assert ours[2].dtype == ember.int64 and ours[2].tolist() == theirs[2].tolist()
+    ours[1][0] = 9.0  # private mapping: the file keeps its bytes
+    assert np.fromfile(path, dtype=np.float32).tolist() == payload.tolist()
+    shared = ember.UntypedStorage.from_file(str(path), shared=True, nbytes=8)
+    ember.asarray(shared, dtype=ember.float32)[1] = 5.0
+    assert np.fromfile(path, dtype=np.float32)[:2].tolist() == [0.0, 5.0]
+    for library in (ember, torch):
+        with pytest.raises(RuntimeError, match="is smaller than the required mapping size <99>"):
+            library.UntypedStorage.from_file(str(path), shared=False, nbytes=99)
+        with pytest.raises(RuntimeError, match="only a step of 1 is supported"):
+            library.UntypedStorage.from_file(str(path), nbytes=8)[0:8:2]
+    assert len(ember.UntypedStorage.from_file(str(path))) == 0

@@ -43,6 +43,15 @@ TABLE = {
     "torch.nn.modules.rnn": ("ember.nn.modules.rnn", "ember.nn.utils.rnn"),
     "torch.optim.adamw": ("ember.optim.adam",),
     "torch.nn.parallel.distributed": ("ember.distributed.parallel",),
+    # PyTorch's sharding APIs: their names, over nothing that shards
+    "torch.distributed.tensor": ("ember.distributed._sharding",),
+    "torch.distributed.tensor.placement_types": ("ember.distributed._sharding",),
+    "torch.distributed.tensor._utils": ("ember.distributed._sharding",),
+    "torch.distributed.device_mesh": ("ember.distributed._sharding",),
+    "torch.distributed._functional_collectives": ("ember.distributed._sharding",),
+    "torch.distributed.fsdp": ("ember.distributed._sharding",),
+    "torch.distributed._composable": ("ember.distributed._sharding",),
+    "torch.distributed._composable.fsdp": ("ember.distributed._sharding",),
     "torch.cuda.amp.autocast_mode": ("ember.cuda.amp",),
     "torch.cuda.amp.grad_scaler": ("ember.cuda.amp",),
     "torch.cpu.amp.autocast_mode": ("ember.cpu.amp",),
@@ -63,6 +72,7 @@ TABLE = {
     "torch._dynamo": ("ember._dynamo",),
     "torch._dynamo.config": ("ember._dynamo_config",),
     "torch._dynamo.eval_frame": ("ember._dynamo_eval_frame",),
+    "torch._dynamo._trace_wrapped_higher_order_op": ("ember._dynamo_trace_wrapped",),
     "torch._inductor": ("ember._inductor",),
     "torch._inductor.config": ("ember._inductor_config",),
     # torch's private helpers that programs import (_flatten_dense_tensors for all-reduce)

@@ -187,6 +187,29 @@ class Event:
         _no_device("Event")
 
 
+class graph:
+    """``with torch.cuda.graph(cuda_graph)``: capture needs a device."""
+
+    def __init__(self, cuda_graph, pool=None, stream=None, capture_error_mode="global"):
+        _no_device("graph")
+
+
+def is_current_stream_capturing():
+    _no_device("is_current_stream_capturing")
+
+
+# one generator per CUDA device: none
+default_generators = ()
+
+
+class CUDAGraph:
+    """A captured CUDA graph: on a build without CUDA only the name exists (transformers
+    annotates with it), and making one raises PyTorch's RuntimeError."""
+
+    def __new__(cls, *args, **kwargs):
+        raise RuntimeError(f"Tried to instantiate dummy base class {cls.__name__}")
+
+
 class device:
     """``with torch.cuda.device(index)``: made freely, entered only with a device; None or a
     negative index selects nothing, as in PyTorch."""
@@ -203,7 +226,7 @@ class device:
         return False
 
 
-class stream:
+class StreamContext:
     """``with torch.cuda.stream(s)``: a None stream selects nothing, as in PyTorch."""
 
     def __init__(self, stream):
@@ -215,6 +238,11 @@ class stream:
 
     def __exit__(self, *exc):
         return False
+
+
+def stream(stream):
+    """The StreamContext of ``stream``."""
+    return StreamContext(stream)
 
 
 from . import nvtx  # noqa: E402,F401  (torch.cuda.nvtx: markers that need CUDA)

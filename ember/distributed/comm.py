@@ -10,6 +10,7 @@ import os
 import pickle
 import sys
 import time
+import warnings
 import zlib
 
 import numpy as np
@@ -281,6 +282,46 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         output._write(array)
         output._bump_version()
     return Work(_DoneRequest(), None) if async_op else None
+
+
+def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
+    """``output_tensor`` (world_size times ``input_tensor`` along dim 0, or stacked) filled
+    with every rank's ``input_tensor`` in rank order (PyTorch deprecates the name for
+    all_gather_single)."""
+    warnings.warn("`torch.distributed.all_gather_into_tensor` is deprecated. Please use "
+                  "`torch.distributed.all_gather_single` instead.", FutureWarning, stacklevel=2)
+    engine = _require_backend("all_gather_into_tensor", group)
+    shape = input_tensor._data.shape
+    stacked = (engine.world_size, *shape)
+    concatenated = (engine.world_size * shape[0], *shape[1:]) if shape else stacked
+    if output_tensor._data.shape not in (stacked, concatenated):
+        raise RuntimeError(f"all_gather_into_tensor: output_tensor must have shape "
+                           f"{list(concatenated)}, got {list(output_tensor._data.shape)}")
+    gathered = engine.allgather(np.ascontiguousarray(input_tensor._data))
+    output_tensor._write(np.stack(gathered).reshape(output_tensor._data.shape))
+    output_tensor._bump_version()
+    return Work(_DoneRequest(), None) if async_op else None
+
+
+def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None,
+                      group=None, async_op=False):
+    """Rank r's slice j of ``input`` lands in slice r of rank j's ``output`` (along dim 0);
+    in a one-process world that is a copy."""
+    engine = _require_backend("all_to_all_single", group)
+    if engine.world_size != 1:
+        raise NotImplementedError("all_to_all_single: ember's MPI engine has no all-to-all; "
+                                  "it runs in a one-process world only")
+    if output._data.shape != input._data.shape:
+        raise RuntimeError(f"all_to_all_single: output shape {list(output._data.shape)} differs "
+                           f"from input shape {list(input._data.shape)}")
+    output._write(input._data)
+    output._bump_version()
+    return Work(_DoneRequest(), None) if async_op else None
+
+
+def get_process_group_ranks(group):
+    """The global ranks in ``group``: ember's one group holds them all."""
+    return list(range(_require_backend("get_process_group_ranks").world_size))
 
 
 def _object_bytes(obj):

@@ -1,6 +1,8 @@
 """Nested Python containers of tensors ("pytrees"), as the function transforms see them: tuples,
-lists, dicts, namedtuples and return types (``max(dim)``'s) are nodes, everything else (None
-included) is a leaf."""
+lists, dicts, namedtuples, return types (``max(dim)``'s) and classes registered with
+``register_pytree_node`` are nodes, everything else (None included) is a leaf."""
+import collections
+import dataclasses
 
 
 class TreeSpec:
@@ -29,7 +31,9 @@ class TreeSpec:
         """PyTorch's TreeSpec repr (error messages quote it)."""
         if self.kind is None:
             return "*"
-        if self.kind == "namedtuple":
+        if isinstance(self.kind, type):
+            name, context = self.kind.__name__, self.context
+        elif self.kind == "namedtuple":
             name, context = self.context.__name__, self.context
         elif self.kind == "structseq":
             name, context = self.context.__name__, None
@@ -57,8 +61,47 @@ _ASTERISK = _Asterisk()
 LEAF = TreeSpec(None, None, ())
 
 
+# classes made nodes by register_pytree_node -> (flatten_fn, unflatten_fn)
+_REGISTERED = {}
+_BUILT_IN_NODES = (tuple, list, dict, collections.OrderedDict, collections.defaultdict,
+                   collections.deque)
+
+
+def register_pytree_node(cls, flatten_fn, unflatten_fn, *, serialized_type_name=None,
+                         to_dumpable_context=None, from_dumpable_context=None,
+                         flatten_with_keys_fn=None):
+    """Make instances of exactly ``cls`` nodes: ``flatten_fn(node)`` gives (children, context),
+    ``unflatten_fn(children, context)`` rebuilds one. The serialization and key-path arguments
+    are taken for PyTorch's signature; ember neither exports specs nor walks key paths."""
+    if cls in _REGISTERED or cls in _BUILT_IN_NODES:
+        raise ValueError(f"{cls} is already registered as pytree node.")
+    _REGISTERED[cls] = (flatten_fn, unflatten_fn)
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingKey:
+    """The key path entry of a mapping's child (``flatten_with_keys_fn`` results hold them)."""
+    key: object
+
+    def __str__(self):
+        return f"[{self.key!r}]"
+
+    def get(self, mapping):
+        return mapping[self.key]
+
+
+def _dict_flatten_with_keys(mapping):
+    """A dict's children with their MappingKeys, and its keys as the context."""
+    keys = list(mapping)
+    return [(MappingKey(key), mapping[key]) for key in keys], keys
+
+
 def _node(tree):
     """(kind, context, children) for a container node, or None for a leaf."""
+    registered = _REGISTERED.get(type(tree))
+    if registered is not None:
+        children, context = registered[0](tree)
+        return type(tree), context, tuple(children)
     if isinstance(tree, tuple):
         if hasattr(type(tree), "_fields"):
             return "namedtuple", type(tree), tuple(tree)
@@ -100,6 +143,8 @@ def _build(iterator, spec):
     if spec.kind is None:
         return next(iterator)
     children = [_build(iterator, child) for child in spec.children]
+    if isinstance(spec.kind, type):
+        return _REGISTERED[spec.kind][1](children, spec.context)
     if spec.kind == "tuple":
         return tuple(children)
     if spec.kind == "list":

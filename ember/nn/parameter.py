@@ -29,6 +29,8 @@ class Parameter(Tensor):
         _init(self, _storage("Parameter", data))
         if requires_grad:
             self._require_grad_on_creation()
+        if data is not None and data._on_meta:
+            self._on_meta = True
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -44,6 +46,8 @@ class Buffer(Tensor):
         _init(self, _storage("Buffer", data))
         if data is not None and data.requires_grad:
             self.requires_grad_(True)
+        if data is not None and data._on_meta:
+            self._on_meta = True
         self.persistent = persistent
 
 

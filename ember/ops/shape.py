@@ -163,7 +163,14 @@ class Expand(Op):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return broadcast_view(x, shape)
+        view = broadcast_view(x, shape)
+        if view.size == x.size and x.size and x.flags.writeable:
+            # Only size-1 dims were added or expanded: no element is seen twice, so the view
+            # is written through as PyTorch allows (``arange(n).expand(1, -1).copy_(...)``).
+            if x.flags.c_contiguous:
+                return np.ndarray(view.shape, x.dtype, x, 0, view.strides)
+            return np.lib.stride_tricks.as_strided(x, view.shape, view.strides)
+        return view
 
     @staticmethod
     def backward(ctx, grad):

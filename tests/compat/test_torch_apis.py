@@ -474,6 +474,36 @@ def test_meta_device_block_then_to_empty_and_init_as_pytorch():
     assert str(next(ours.parameters()).device) == "cpu"
 
 
+def _built_in_a_meta_block(framework):
+    """What transformers reads while building a model under ``with device('meta')``: the
+    device of a fresh tensor and the default device (it skips the init then), of layers'
+    parameters and buffers, and after the block, ``empty_like(..., device='cpu')`` and to_empty."""
+    seen = []
+    with framework.device("meta"):
+        seen.append((str(framework.tensor([]).device), str(framework.get_default_device())))
+        linear = framework.nn.Linear(3, 2)
+        layers = (linear, framework.nn.Embedding(5, 4), framework.nn.LayerNorm(4))
+        seen.append([str(parameter.device) for layer in layers for parameter in layer.parameters()])
+        made = framework.zeros(2, device=linear.weight.device)
+        buffer = framework.nn.Buffer(framework.arange(4), persistent=False)
+        seen.append((str(made.device), made.is_meta, str(buffer.device)))
+    seen.append((str(framework.get_default_device()), str(framework.zeros(1).device),
+                 str(linear.weight.device), linear.weight.is_meta,
+                 str(framework.empty_like(linear.weight, device="cpu").device)))
+    linear.to_empty(device="cpu")
+    seen.append((str(linear.weight.device), linear.weight.is_meta))
+    return seen
+
+
+def test_meta_block_tensors_report_the_meta_device_as_torch(torch):
+    """transformers builds every from_pretrained model in a meta block and initialises only
+    what is still on the meta device afterwards (non-persistent buffers such as RoPE's
+    inv_freq and BERT's position_ids were left zero when ember's tensors said 'cpu')."""
+    assert _built_in_a_meta_block(ember) == _built_in_a_meta_block(torch)
+    with pytest.raises(RuntimeError, match="ember runs on the CPU only, got device 'meta'"):
+        ember.zeros(1, device="meta")
+
+
 def test_compiler_settings_that_scripts_write(ember_torch):
     """llm.c's and gpt-fast's settings: torch._inductor.config and torch._dynamo.config take
     them (ember compiles nothing), and the dynamo helpers change nothing."""
@@ -1023,3 +1053,104 @@ def test_private_utils_that_programs_import_like_torch(torch):
             helpers._get_device_index(None)
         with pytest.warns(UserWarning, match="torch._utils.is_compiling` is deprecated"):
             assert helpers.is_compiling() is False
+
+
+class _Pair:
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+
+def test_pytree_nodes_registered_as_transformers_registers_model_outputs(torch):
+    """transformers registers each ModelOutput class with register_pytree_node (flatten_with_keys
+    from the private _dict_flatten_with_keys) at import; flattening then walks into them."""
+    import torch.utils._pytree as theirs
+    from ember.func import _pytree as ours
+    for pytree in (ours, theirs):
+        kind = type("Pair", (_Pair,), {})
+        pytree.register_pytree_node(kind, lambda pair: ([pair.first, pair.second], "ctx"),
+                                    lambda values, context: kind(*values),
+                                    serialized_type_name="tests.Pair",
+                                    flatten_with_keys_fn=pytree._dict_flatten_with_keys)
+        leaves, spec = pytree.tree_flatten([kind(1, (2, 3)), 4])
+        assert leaves == [1, 2, 3, 4] and spec.num_leaves == 4
+        rebuilt = pytree.tree_unflatten([5, 6, 7, 8], spec)
+        assert type(rebuilt[0]) is kind and (rebuilt[0].first, rebuilt[0].second) == (5, (6, 7))
+        assert pytree.tree_map(lambda leaf: leaf * 10, kind(1, 2)).second == 20
+        with pytest.raises(ValueError, match="is already registered as pytree node"):
+            pytree.register_pytree_node(kind, None, None)
+        with pytest.raises(ValueError, match="is already registered as pytree node"):
+            pytree.register_pytree_node(tuple, None, None)
+        keyed, context = pytree._dict_flatten_with_keys({"a": 1, "b": 2})
+        assert [(str(key), value) for key, value in keyed] == [("['a']", 1), ("['b']", 2)]
+        assert list(context) == ["a", "b"] and keyed[1][0].get({"b": 7}) == 7
+
+
+def test_getitem_to_index_mode_indexes_with_tensors_as_torch(torch):
+    """transformers' masking_utils imports TransformGetItemToIndex at module level and enters it
+    around vmap-built masks: indexing by ints and 0-d tensors, with values as without it."""
+    from torch._dynamo._trace_wrapped_higher_order_op import TransformGetItemToIndex as Theirs
+    from ember._dynamo_trace_wrapped import TransformGetItemToIndex as Ours
+    try:
+        for library, mode in ((ember, Ours), (torch, Theirs)):
+            table = library.arange(12).reshape(3, 4)
+            with mode():
+                picked = table[library.tensor(2), 1]
+                row = table[1]
+                sliced = table[:, 1]
+            assert (picked.item(), picked.dim(), row.tolist(), sliced.tolist()) == \
+                (9, 0, [4, 5, 6, 7], [1, 5, 9])
+    finally:
+        ember.overrides._deactivate()  # a mode turns the protocol on for the process
+
+
+def test_compiler_markers_that_transformers_applies(ember_torch):
+    """A decorator transformers applies at import, and a marker for static cache tensors."""
+    function = ember_torch._dynamo.assume_constant_result(len)
+    assert function is len
+    assert ember_torch._dynamo.mark_static_address(ember_torch.zeros(2)) is None
+    assert ember_torch.nn.modules.module._EXTRA_STATE_KEY_SUFFIX == "_extra_state"
+
+
+def test_sharding_placements_are_torchs_values(torch):
+    """transformers builds placements at import (its tensor-parallel styles): the same values,
+    reprs, tests and chunk arithmetic as torch's."""
+    from torch.distributed.tensor import placement_types as theirs
+    from ember.distributed import _sharding as ours
+    for library in (ours, theirs):
+        shard, replicate, partial, strided = (library.Shard, library.Replicate, library.Partial,
+                                              library._StridedShard)
+        values = [shard(1), replicate(), partial(), partial("max"), strided(0, split_factor=2)]
+        assert [repr(value) for value in values] == ["Shard(dim=1)", "Replicate()", "Partial(sum)",
+                                                     "Partial(max)", "_StridedShard(dim=0, sf=2)"]
+        assert [str(value) for value in values] == ["S(1)", "R", "P(sum)", "P(max)", "_S(0, 2)"]
+        assert (shard(0) == shard(0), shard(0) == shard(1), hash(shard(2)) == hash(shard(2)),
+                shard(0) == strided(0, split_factor=2)) == (True, False, True, False)
+        assert [value.is_shard() for value in values] == [True, False, False, False, False]
+        assert (shard(1).is_shard(1), shard(1).is_shard(0), replicate().is_replicate(),
+                partial("max").is_partial("max"), partial().is_partial("max")) == \
+            (True, False, True, True, False)
+        assert [shard.local_shard_size_and_offset(*case)
+                for case in ((10, 3, 2), (10, 3, 0), (2, 4, 3), (5, 4, 3), (5, 4, 2))] == \
+            [(2, 8), (4, 0), (0, 2), (0, 5), (1, 4)]
+
+
+def test_sharding_names_import_where_distributed_is_available(ember_torch):
+    """The imports transformers makes at module level when torch.distributed.is_available();
+    nothing sharded can be made in ember."""
+    from torch.distributed import all_gather_into_tensor, all_to_all_single  # noqa: F401
+    from torch.distributed.tensor import DTensor, Partial, Replicate, Shard, distribute_tensor  # noqa: F401
+    from torch.distributed.tensor.placement_types import _StridedShard  # noqa: F401
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset  # noqa: F401
+    from torch.distributed.device_mesh import DeviceMesh
+    from torch.distributed._functional_collectives import wait_tensor
+    from torch.distributed._composable.fsdp import fully_shard  # noqa: F401
+    from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy
+    assert ember_torch.distributed.is_available()
+    assert issubclass(DTensor, ember_torch.Tensor) and not isinstance(ember_torch.ones(1), DTensor)
+    tensor = ember_torch.ones(2)
+    assert wait_tensor(tensor) is tensor
+    assert MixedPrecisionPolicy().param_dtype is None and CPUOffloadPolicy().pin_memory
+    for make in (lambda: distribute_tensor(tensor), lambda: DeviceMesh("cpu", [0]),
+                 lambda: DTensor()):
+        with pytest.raises(NotImplementedError, match="ember has no sharded tensors"):
+            make()

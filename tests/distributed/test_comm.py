@@ -262,3 +262,46 @@ def test_object_collectives_pickle_through_the_engine(world):
     np.testing.assert_array_equal(gathered[1][2].numpy(), [1.0])
     with pytest.raises(RuntimeError, match="invalid root rank: 2"):
         dist.broadcast_object_list([1], src=2)
+
+
+def test_gather_into_one_tensor_and_all_to_all_as_torch_in_one_process(world, torch):
+    """The collectives transformers imports from torch.distributed (expert parallelism),
+    against gloo's answers in a world of one."""
+    import torch.distributed as theirs
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", "29533")
+    theirs.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        results = []
+        for library, collectives in ((ember, dist), (torch, theirs)):
+            gathered = library.zeros(2, 3)
+            with pytest.warns(FutureWarning, match="all_gather_into_tensor` is deprecated"):
+                collectives.all_gather_into_tensor(gathered, library.arange(6.0).reshape(2, 3))
+            exchanged = library.zeros(4)
+            collectives.all_to_all_single(exchanged, library.arange(4.0))
+            results.append((gathered.tolist(), exchanged.tolist(),
+                            collectives.get_process_group_ranks(collectives.group.WORLD)
+                            if library is torch else collectives.get_process_group_ranks(None)))
+        assert results[0] == results[1]
+    finally:
+        theirs.destroy_process_group()
+
+
+def test_gather_into_one_tensor_concatenates_or_stacks_the_ranks():
+    dist.init_process_group(_TwinBackend())
+    try:
+        concatenated = ember.zeros(4)
+        with pytest.warns(FutureWarning):
+            dist.all_gather_into_tensor(concatenated, ember.tensor([1.0, 2.0]))
+        assert concatenated.tolist() == [1.0, 2.0, 2.0, 3.0]
+        stacked = ember.zeros(2, 2)
+        with pytest.warns(FutureWarning):
+            dist.all_gather_into_tensor(stacked, ember.tensor([1.0, 2.0]))
+        assert stacked.tolist() == [[1.0, 2.0], [2.0, 3.0]]
+        with pytest.warns(FutureWarning), pytest.raises(RuntimeError, match="must have shape"):
+            dist.all_gather_into_tensor(ember.zeros(5), ember.tensor([1.0, 2.0]))
+        with pytest.raises(NotImplementedError, match="one-process world only"):
+            dist.all_to_all_single(ember.zeros(2), ember.ones(2))
+        assert dist.get_process_group_ranks(None) == [0, 1]
+    finally:
+        dist.destroy_process_group()

@@ -766,3 +766,21 @@ def test_split_without_a_graph_matches_torch(torch, shape, size, dim, requires_g
             base.add_(1.0)
             results[-1].append([piece._version == base._version == 1 for piece in pieces])
     assert results[1] == results[0]
+
+
+def _write_through_expanded(fw):
+    """transformers' position_ids buffer: arange(n).expand(1, -1), later filled by copy_."""
+    positions = fw.arange(5).expand((1, -1))
+    positions.copy_(fw.arange(5)[None] * 2)
+    column = fw.ones(3, 1).expand(3, 1)
+    column.add_(1)
+    scalar = fw.ones(()).expand(1, 1)
+    scalar.mul_(3)
+    return positions.tolist(), column.tolist(), scalar.tolist()
+
+
+def test_expand_without_repeating_an_element_is_written_through_as_torch(torch):
+    assert _write_through_expanded(ember) == _write_through_expanded(torch)
+    for fw in (ember, torch):
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            fw.ones(3, 1).expand(3, 2).add_(1)

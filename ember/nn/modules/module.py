@@ -882,8 +882,11 @@ class Module:
         return self
 
     def to_empty(self, *, device=None, recurse=True):
-        """PyTorch moves meta-device modules to ``device``; ember's live on the CPU already."""
+        """PyTorch moves meta-device modules to ``device``; ember's live on the CPU already, and
+        those built in a meta block stop reporting the meta device."""
         _device.check_cpu(device, "Module.to_empty")
+        for tensor in (*self.parameters(recurse), *self.buffers(recurse)):
+            tensor.__dict__.pop("_on_meta", None)
         return self
 
     def share_memory(self):
@@ -966,7 +969,7 @@ class Module:
             if buffer is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buffer if keep_vars else buffer.detach()
         if type(self).get_extra_state is not Module.get_extra_state:
-            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
 
     def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
         """An ordered dict of parameters and persistent buffers by dotted name, PyTorch's keys and
@@ -1058,11 +1061,11 @@ class Module:
                                   f"model is {Size(current._data.shape)!r}.")
                 continue
             pending.append((self, name, current, array, assign))
-        extra_key = prefix + _EXTRA_STATE
+        extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
         extra = type(self).set_extra_state is not Module.set_extra_state
         if extra:
             if extra_key in state_dict:
-                pending.append((self, _EXTRA_STATE, None, state_dict[extra_key], assign))
+                pending.append((self, _EXTRA_STATE_KEY_SUFFIX, None, state_dict[extra_key], assign))
             elif strict:
                 missing_keys.append(extra_key)
         if strict:
@@ -1152,7 +1155,7 @@ class Module:
         return text + ")"
 
 
-_EXTRA_STATE = "_extra_state"  # the state_dict key of get_extra_state()'s value
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"  # the state_dict key of get_extra_state()'s value
 
 
 def _post_order(module):
@@ -1177,7 +1180,7 @@ def _run_copies(pending):
             if callable(name):  # a module's own restore step (quantized layers' packed weights)
                 name(array)
                 continue
-            if name == _EXTRA_STATE:
+            if name == _EXTRA_STATE_KEY_SUFFIX:
                 module.set_extra_state(array)
                 continue
             if assign:
