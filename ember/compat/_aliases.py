@@ -70,6 +70,8 @@ TABLE = {
     "torch.__future__": ("ember.__future__",),
     # custom ops' namespaces (ember.ops is ember's own op package)
     "torch.ops": ("ember._torch_ops",),
+    # the handful of private extension names that libraries call unconditionally
+    "torch._C": ("ember.compat._torch_c",),
 }
 
 # ember modules that are not the torch module of the same name (or not torch's at all): under a

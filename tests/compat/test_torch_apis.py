@@ -511,6 +511,32 @@ def test_return_types_are_reachable_for_isinstance_checks(ember_torch):
     assert ember_torch.return_types.topk.__name__ == "topk"
 
 
+def _private_extension_probes(torch):
+    """What torchmetrics' Metric.__init__, tensor subclasses and older tracing checks ask of
+    torch._C."""
+    torch._C._log_api_usage_once("torchmetrics.metric.Accuracy")
+
+    class Plain(torch.Tensor):
+        __torch_function__ = torch._C._disabled_torch_function_impl
+
+    tensor = torch.ones(2, 3)
+    subclassed = tensor.as_subclass(Plain)
+    before = torch.is_grad_enabled()
+    torch._C._set_grad_enabled(False)
+    disabled = (torch.is_grad_enabled(), torch._C.is_grad_enabled())
+    torch._C._set_grad_enabled(before)
+    return (torch._C._get_tracing_state(), isinstance(tensor, torch._C.TensorBase),
+            isinstance(tensor, torch._C._TensorBase), torch._C.TensorBase in type(tensor).__mro__,
+            isinstance(torch.Generator(), torch._C.Generator), type(subclassed + 1).__name__,
+            disabled, torch.is_grad_enabled() == before)
+
+
+def test_private_extension_names_that_libraries_call(torch, ember_torch):
+    assert _private_extension_probes(ember_torch) == _private_extension_probes(torch)
+    with pytest.raises(AttributeError, match=r"torch._C._no_such_name is not provided by ember"):
+        ember_torch._C._no_such_name
+
+
 _SCALAR_SCRIPT = """
 import math, torch, warnings
 x = torch.ones(2, requires_grad=True)
