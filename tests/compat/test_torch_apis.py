@@ -537,6 +537,49 @@ def test_private_extension_names_that_libraries_call(torch, ember_torch):
         ember_torch._C._no_such_name
 
 
+_FX_WRAP_SCRIPT = """
+import torch
+import torch.fx
+
+
+def rotate(x):
+    return x.flip(-1)
+
+
+print(torch.fx.wrap(rotate) is rotate, torch.fx.wrap("rotate"))
+for bad in (3, None):
+    try:
+        torch.fx.wrap(bad)
+    except Exception as error:
+        print(type(error).__name__, error)
+
+
+def inside():
+    return torch.fx.wrap(rotate)
+
+
+try:
+    inside()
+except Exception as error:
+    print(type(error).__name__, error)
+"""
+
+
+def test_fx_wrap_at_import_time_like_torch(tmp_path, torch):
+    # timm decorates its layers' helpers with @torch.fx.wrap when it is imported
+    import subprocess
+    import sys
+    from tests.compat.conftest import run_ember
+    script = tmp_path / "fx_wrap.py"
+    script.write_text(_FX_WRAP_SCRIPT)
+    ours = run_ember(script)
+    assert ours.returncode == 0, ours.stderr
+    theirs = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+
+
 _SCALAR_SCRIPT = """
 import math, torch, warnings
 x = torch.ones(2, requires_grad=True)
