@@ -70,6 +70,8 @@ TABLE = {
     "torch.__future__": ("ember.__future__",),
     # custom ops' namespaces (ember.ops is ember's own op package)
     "torch.ops": ("ember._torch_ops",),
+    # typing's names (List, Tuple, Dict, Optional) as TorchScript code imports them
+    "torch.jit.annotations": ("typing",),
     # the handful of private extension names that libraries call unconditionally
     "torch._C": ("ember.compat._torch_c",),
 }
