@@ -1,9 +1,28 @@
-"""``torch.fx``: only ``wrap``, which libraries (timm) apply at import time to keep a function
-whole in symbolic traces. ember traces nothing, so ``wrap`` checks its argument and place as
-PyTorch does and returns it; the rest of torch.fx is not provided."""
+"""``torch.fx``: only what libraries touch at import time. ``wrap`` (timm) keeps a function whole
+in symbolic traces: ember traces nothing, so it checks its argument and place as PyTorch does
+and returns it. ``GraphModule`` (Lightning's annotations, isinstance checks) is a module class
+that no model is an instance of. The rest of torch.fx is not provided."""
 import inspect
 
-__all__ = ["wrap"]
+__all__ = ["GraphModule", "wrap"]
+
+_graph_module = []  # the GraphModule class, made on first use (nn stands above this module)
+
+
+def __getattr__(name):
+    if name != "GraphModule":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _graph_module:
+        from .nn import Module  # nn stands above this module
+
+        def __init__(self, root, graph, class_name="GraphModule"):
+            raise NotImplementedError("torch.fx.GraphModule: ember has no torch.fx graphs "
+                                      "(symbolic_trace is not provided)")
+
+        _graph_module.append(type("GraphModule", (Module,), {
+            "__module__": __name__, "__qualname__": "GraphModule", "__init__": __init__,
+            "__doc__": "The result of a symbolic trace, which ember never produces."}))
+    return _graph_module[0]
 
 
 def wrap(fn_or_name):

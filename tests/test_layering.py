@@ -129,6 +129,8 @@ ALLOWED = {
     ("ember.jit", "ember.io.files", "function"),
     # torch.jit.script/trace give an nn.Module the save(f) method of PyTorch's scripted modules.
     ("ember.jit", "ember.nn", "function"),
+    # torch.fx.GraphModule is an nn.Module class, made on first use.
+    ("ember.fx", "ember.nn", "function"),
     # gradcheck(check_forward_ad=True) makes dual tensors; forward AD stands on autograd.functional.
     ("ember.autograd.gradcheck", "ember.autograd.forward_ad", "function"),
     # nn.utils imports layers itself, so the recurrent layers reach PackedSequence lazily.

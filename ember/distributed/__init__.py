@@ -7,7 +7,8 @@ from .comm import (  # noqa: F401
     SingleProcessBackend, Work, all_gather, all_gather_object, all_reduce, all_reduce_metrics,
     barrier, broadcast, broadcast_object_list, default_pg_timeout, destroy_process_group,
     get_backend, get_rank, get_world_size, group, init_process_group, is_available,
-    is_initialized, is_main_process, is_mpi_available, launched_under_mpi)
+    is_initialized, is_main_process, is_mpi_available, is_torchelastic_launched,
+    launched_under_mpi)
 from .parallel import DistributedDataParallel  # noqa: F401
 from .sampler import DistributedSampler, UnpaddedDistributedSampler  # noqa: F401
 from .sync_batchnorm import SyncBatchNorm  # noqa: F401

@@ -158,6 +158,12 @@ def is_available():
     return True
 
 
+def is_torchelastic_launched():
+    """Whether torchrun (torch.distributed.elastic) started this process: it sets
+    TORCHELASTIC_RUN_ID."""
+    return os.getenv("TORCHELASTIC_RUN_ID") is not None
+
+
 def is_mpi_available():
     """Whether mpi4py can be imported (checked without importing it)."""
     return importlib.util.find_spec("mpi4py") is not None

@@ -1,5 +1,6 @@
 """PyTorch's device, backend, determinism and compiler APIs on a CPU-only build: ember answers
 what torch 2.13 (CPU) answers, values and errors alike."""
+import collections
 import warnings
 
 import numpy as np
@@ -525,7 +526,14 @@ def _private_extension_probes(torch):
     torch._C._set_grad_enabled(False)
     disabled = (torch.is_grad_enabled(), torch._C.is_grad_enabled())
     torch._C._set_grad_enabled(before)
-    return (torch._C._get_tracing_state(), isinstance(tensor, torch._C.TensorBase),
+    parsed = [torch._C._nn._parse_to(*args, **kwargs) for args, kwargs in (
+        ((), {}), (("cpu",), {}), ((torch.float64,), {}), (("cpu", torch.float16), {}),
+        ((torch.ones(2, dtype=torch.int32),), {}), ((torch.float32, True), {}),
+        ((), {"device": "cpu", "dtype": torch.float64, "non_blocking": True}),
+        ((torch.device("cpu"),), {"memory_format": torch.channels_last}))]
+    return ([tuple(map(str, result)) for result in parsed],
+            isinstance(torch.Tensor, torch._C._TensorMeta),
+            torch._C._get_tracing_state(), isinstance(tensor, torch._C.TensorBase),
             isinstance(tensor, torch._C._TensorBase), torch._C.TensorBase in type(tensor).__mro__,
             isinstance(torch.Generator(), torch._C.Generator), type(subclassed + 1).__name__,
             disabled, torch.is_grad_enabled() == before)
@@ -535,6 +543,62 @@ def test_private_extension_names_that_libraries_call(torch, ember_torch):
     assert _private_extension_probes(ember_torch) == _private_extension_probes(torch)
     with pytest.raises(AttributeError, match=r"torch._C._no_such_name is not provided by ember"):
         ember_torch._C._no_such_name
+
+
+def _lightning_probes(torch, path):
+    """What PyTorch Lightning reads of torch while it imports and sets up a Trainer (through
+    attributes: an import statement would bind whichever torch is installed)."""
+    pytree = torch.utils._pytree
+
+    def flatten(tree):  # Lightning's own flatten over torch's node registry
+        node_type = pytree._get_node_type(tree)
+        if node_type not in pytree.SUPPORTED_NODES:
+            return [tree], pytree.LeafSpec()
+        children, context = pytree.SUPPORTED_NODES[node_type].flatten_fn(tree)
+        leaves, specs = [], []
+        for child in children:
+            child_leaves, child_spec = flatten(child)
+            leaves += child_leaves
+            specs.append(child_spec)
+        return leaves, pytree.TreeSpec(node_type, context, specs)
+
+    Pair = collections.namedtuple("Pair", ["x", "y"])
+    tree = {"a": [1, (2, 3)], "b": Pair(4, [5])}
+    leaves, spec = flatten(tree)
+    rebuilt = pytree.tree_unflatten([leaf * 10 for leaf in leaves], spec)
+    with torch.autograd.profiler.emit_nvtx(enabled=False), \
+            torch.autograd.profiler.emit_itt():
+        nvtx_off = True
+    try:
+        with torch.autograd.profiler.emit_nvtx():
+            nvtx_on = "entered"
+    except AssertionError as error:
+        nvtx_on = str(error)
+    reader = torch.PyTorchFileReader(str(path))
+    records = sorted(reader.get_all_records())
+    storage = reader.get_storage_from_record("data/0", 4, torch.float32)
+    return (leaves, rebuilt, spec.num_leaves, pytree.LeafSpec().is_leaf(), nvtx_off, nvtx_on,
+            torch.profiler.kineto_available(), torch.distributed.is_torchelastic_launched(),
+            "data.pkl" in records, reader.has_record("data/0"), tuple(storage.shape),
+            torch.tensor([]).set_(storage.untyped_storage()).tolist(),
+            isinstance(torch.nn.Linear(1, 1), (torch.ScriptModule, torch.fx.GraphModule,
+                                               torch._dynamo.OptimizedModule)),
+            issubclass(torch.fx.GraphModule, torch.nn.Module),
+            issubclass(torch.ScriptModule, torch.nn.Module),
+            torch.distributed.constants.default_pg_timeout is not None)
+
+
+@pytest.fixture
+def torch_checkpoint(torch, tmp_path):
+    """A file PyTorch wrote (before torch's names resolve to ember)."""
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"w": torch.arange(4.0)}, path)
+    return path
+
+
+def test_what_lightning_reads_of_torch(torch, torch_checkpoint, ember_torch):
+    assert _lightning_probes(ember_torch, torch_checkpoint) == \
+        _lightning_probes(torch, torch_checkpoint)
 
 
 _FX_WRAP_SCRIPT = """
