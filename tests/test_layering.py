@@ -17,7 +17,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 # name that is it or a package above it.
 ORDER = [
     ("ember._dtype", "ember.futures", "ember.__future__", "ember._extras", "ember._layout", "ember._random", "ember._hooks", "ember._device",
-     "ember.cuda", "ember.cpu", "ember.mps", "ember.xpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._threads", "ember._jit", "ember._halfcast", "ember._grad_state", "ember._autocast_state"),
+     "ember.cuda", "ember.cpu", "ember.mps", "ember.xpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._threads", "ember.__config__", "ember._jit", "ember._halfcast", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
     ("ember.accelerator", "ember.backends", "ember.compiler", "ember.fx", "ember.jit", "ember.random",
      "ember._dynamo", "ember._dynamo_config", "ember._dynamo_eval_frame", "ember._inductor",

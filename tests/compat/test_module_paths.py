@@ -228,3 +228,16 @@ def test_jit_annotations_are_typings_names(torch, ember_torch):
     ours = importlib.import_module("torch.jit.annotations")
     assert [getattr(ours, name) for name in names] == \
         [getattr(torch.jit.annotations, name) for name in names]
+
+
+def test_config_describes_the_build_in_torchs_layout(torch, ember_torch):
+    # PyTorch Geometric: NO_MKL = 'USE_MKL=OFF' in torch.__config__.show()
+    ours = ember_torch.__config__
+    assert ours is importlib.import_module("torch.__config__")
+    for library in (torch, ember_torch):
+        shown, parallel = library.__config__.show(), library.__config__.parallel_info()
+        assert shown.startswith("PyTorch built with:\n") and "Build settings: " in shown
+        assert parallel.startswith("ATen/Parallel:\n")
+        assert f"at::get_num_threads() : {library.get_num_threads()}\n" in parallel
+        mkl = "USE_MKL=ON" if library.backends.mkl.is_available() else "USE_MKL=OFF"
+        assert mkl in shown and "USE_CUDA=0" in shown
