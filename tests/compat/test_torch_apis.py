@@ -259,6 +259,23 @@ def test_backends_reached_through_torch_names(ember_torch):
     assert cudnn is torch.backends.cudnn
 
 
+def _jit_warnings_a_script_sees(library):
+    """The DeprecationWarnings that pass a script's default filters (shown only where raised
+    from the script itself) when it scripts and traces."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("default", category=DeprecationWarning, module=__name__)
+        model = library.nn.Linear(2, 2)
+        library.jit.script(model)
+        library.jit.trace(model, library.ones(1, 2))
+    return [str(warning.message) for warning in caught]
+
+
+def test_jit_deprecation_is_hidden_from_scripts_like_torch(torch):
+    # einops' layers scripted by a user: PyTorch's warning is not shown, ember's was
+    assert _jit_warnings_a_script_sees(ember) == _jit_warnings_a_script_sees(torch) == []
+
+
 def test_jit_passes_modules_and_functions_through():
     model = ember.nn.Linear(2, 3)
     with pytest.warns(DeprecationWarning, match="torch.jit.script"):
