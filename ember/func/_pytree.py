@@ -5,6 +5,7 @@ included) is a leaf.
 PyTorch's own spelling of specs and node types (``TreeSpec(dict, keys, children)``,
 ``LeafSpec()``, ``SUPPORTED_NODES``, ``_get_node_type``), which libraries use to write their own
 flatten (Lightning's combined loader), maps onto ember's."""
+import warnings
 from collections import namedtuple
 from typing import Any
 
@@ -78,15 +79,18 @@ _ASTERISK = _Asterisk()
 
 
 class LeafSpec(TreeSpec):
-    """The spec of a leaf (``LeafSpec()``)."""
+    """The spec of a leaf (``LeafSpec()``, which PyTorch 2.13 deprecates with a FutureWarning)."""
 
     __slots__ = ()
 
     def __init__(self):
+        warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use `isinstance(treespec, "
+                      "TreeSpec) and treespec.is_leaf()` instead.", FutureWarning, stacklevel=2)
         super().__init__(None, None, ())
 
 
-LEAF = LeafSpec()
+LEAF = LeafSpec.__new__(LeafSpec)  # ember's own leaf spec, made without the warning
+TreeSpec.__init__(LEAF, None, None, ())
 
 NodeDef = namedtuple("NodeDef", ["type", "flatten_fn", "unflatten_fn", "flatten_with_keys_fn"],
                      defaults=[None])

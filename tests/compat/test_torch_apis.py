@@ -581,7 +581,10 @@ def _lightning_probes(torch, path):
 
     Pair = collections.namedtuple("Pair", ["x", "y"])
     tree = {"a": [1, (2, 3)], "b": Pair(4, [5])}
-    leaves, spec = flatten(tree)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        leaves, spec = flatten(tree)
+    leaf_warnings = {(warning.category, str(warning.message)) for warning in caught}
     rebuilt = pytree.tree_unflatten([leaf * 10 for leaf in leaves], spec)
     with torch.autograd.profiler.emit_nvtx(enabled=False), \
             torch.autograd.profiler.emit_itt():
@@ -594,7 +597,7 @@ def _lightning_probes(torch, path):
     reader = torch.PyTorchFileReader(str(path))
     records = sorted(reader.get_all_records())
     storage = reader.get_storage_from_record("data/0", 4, torch.float32)
-    return (leaves, rebuilt, spec.num_leaves, pytree.LeafSpec().is_leaf(), nvtx_off, nvtx_on,
+    return (leaves, rebuilt, spec.num_leaves, leaf_warnings, nvtx_off, nvtx_on,
             torch.profiler.kineto_available(), torch.distributed.is_torchelastic_launched(),
             "data.pkl" in records, reader.has_record("data/0"), tuple(storage.shape),
             torch.tensor([]).set_(storage.untyped_storage()).tolist(),
