@@ -3,11 +3,12 @@
 ``reset``, ``disable``, ``mark_dynamic`` and the graph markers change nothing."""
 from . import _dynamo_config as config  # noqa: F401
 from . import _dynamo_eval_frame as eval_frame  # noqa: F401
+from ._dynamo_eval_frame import OptimizedModule  # noqa: F401
 from .compiler import allow_in_graph, disable, is_compiling, reset  # noqa: F401
 
-__all__ = ["allow_in_graph", "assume_constant_result", "config", "disable", "disallow_in_graph",
-           "eval_frame", "graph_break", "is_compiling", "mark_dynamic", "mark_static",
-           "mark_static_address", "maybe_mark_dynamic", "reset"]
+__all__ = ["OptimizedModule", "allow_in_graph", "assume_constant_result", "config", "disable",
+           "disallow_in_graph", "eval_frame", "graph_break", "is_compiling", "mark_dynamic",
+           "mark_static", "mark_static_address", "maybe_mark_dynamic", "reset"]
 
 
 def mark_dynamic(tensor, index, *, min=None, max=None, specialize_on=None):

@@ -14,6 +14,7 @@ from ._layout import contiguous_format
 from ._storage import TypedStorage, UntypedStorage, mapped_bytes
 from ._streams import Event, Stream  # noqa: F401
 from .autograd import anomaly_mode
+from .io.torch_files import PyTorchFileReader  # noqa: F401
 from .jit import Future, fork, wait  # noqa: F401
 from .ops.decompositions import (  # noqa: F401
     ormqr, cholesky_inverse, cholesky_solve, geqrf, householder_product as orgqr, lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack,
@@ -23,6 +24,16 @@ from .ops.decompositions import (  # noqa: F401
 from .nn import functional as F
 from .ops.spectral import istft, stft  # noqa: F401
 from .tensor import Tensor, warn_once
+
+
+class ScriptModule:
+    """``torch.ScriptModule`` (torch._C's): the compiled object behind a scripted module. ember
+    compiles nothing, so no value is one (annotations and isinstance checks name it)."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("ScriptModule: ember has no TorchScript compilation units to build one "
+                        "from (torch.jit.script returns the module itself)")
+
 
 pi = math.pi
 e = math.e
@@ -493,4 +504,5 @@ __all__ = sorted(_METHOD_FORMS + (
     "SymInt", "AcceleratorError", "compiled_with_cxx11_abi", "empty_permuted", "has_lapack",
     "has_mkl", "has_openmp", "has_spectral", "init_num_threads", "is_distributed",
     "is_vulkan_available", "legacy_contiguous_format", "norm_except_dim", "set_anomaly_enabled",
-    "sym_sqrt", "ormqr", "to_dlpack", "from_file", "while_loop", "fork", "wait", "Future", "Tag"))
+    "sym_sqrt", "ormqr", "to_dlpack", "from_file", "while_loop", "fork", "wait", "Future", "Tag", "PyTorchFileReader",
+    "ScriptModule"))

@@ -16,8 +16,10 @@ Final = typing.Final
 
 
 def _deprecated(name):
+    # attributed to the torch.jit function, as PyTorch's is: a script's default warning
+    # filters hide a DeprecationWarning raised outside __main__
     warnings.warn(f"`torch.jit.{name}` is deprecated. Please switch to `torch.compile` or "
-                  f"`torch.export`.", DeprecationWarning, stacklevel=3)
+                  f"`torch.export`.", DeprecationWarning, stacklevel=2)
 
 
 def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):

@@ -7,11 +7,12 @@ import os
 import socket
 import time
 
+from .autograd import kineto_available  # noqa: F401
 from .autograd.profiler import (  # noqa: F401
     EventList, ProfilerActivity, profile as _autograd_profile, record_function)
 
-__all__ = ["ProfilerAction", "ProfilerActivity", "profile", "record_function", "schedule",
-           "supported_activities", "tensorboard_trace_handler"]
+__all__ = ["ProfilerAction", "ProfilerActivity", "kineto_available", "profile", "record_function",
+           "schedule", "supported_activities", "tensorboard_trace_handler"]
 
 
 class ProfilerAction(enum.Enum):

@@ -17,9 +17,9 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 # name that is it or a package above it.
 ORDER = [
     ("ember._dtype", "ember.futures", "ember.__future__", "ember._extras", "ember._layout", "ember._random", "ember._hooks", "ember._device",
-     "ember.cuda", "ember.cpu", "ember.mps", "ember.xpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._shared_memory", "ember._threads", "ember._jit", "ember._halfcast", "ember._grad_state", "ember._autocast_state"),
+     "ember.cuda", "ember.cpu", "ember.mps", "ember.xpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._shared_memory", "ember._threads", "ember.__config__", "ember._jit", "ember._halfcast", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.
-    ("ember.accelerator", "ember.backends", "ember.compiler", "ember.jit", "ember.random",
+    ("ember.accelerator", "ember.backends", "ember.compiler", "ember.fx", "ember.jit", "ember.random",
      "ember._dynamo_config", "ember._inductor", "ember._inductor_config"),
     # torch.utils.benchmark's timer: the standard library's timeit and the thread setting.
     ("ember.utils.benchmark",),
@@ -135,6 +135,8 @@ ALLOWED = {
     ("ember.jit", "ember.nn", "function"),
     # torch.compile wraps an nn.Module in torch._dynamo's OptimizedModule.
     ("ember.compiler", "ember._dynamo_eval_frame", "function"),
+    # torch.fx.GraphModule is an nn.Module class, made on first use.
+    ("ember.fx", "ember.nn", "function"),
     # gradcheck(check_forward_ad=True) makes dual tensors; forward AD stands on autograd.functional.
     ("ember.autograd.gradcheck", "ember.autograd.forward_ad", "function"),
     # nn.utils imports layers itself, so the recurrent layers reach PackedSequence lazily.

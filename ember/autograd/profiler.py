@@ -15,7 +15,7 @@ from .function import Op
 from .node import Node
 
 __all__ = ["DeviceType", "EventList", "FunctionEvent", "FunctionEventAvg", "ProfilerActivity",
-           "ProfilerState", "profile", "record_function"]
+           "ProfilerState", "emit_itt", "emit_nvtx", "profile", "record_function"]
 
 
 class ProfilerActivity(enum.Enum):
@@ -261,6 +261,37 @@ class record_function:
 
 
 # ---- recording --------------------------------------------------------------------------------
+class emit_nvtx:
+    """NVTX ranges for NVIDIA's profilers: a CUDA feature, so entering it enabled raises as
+    PyTorch's CPU build does."""
+
+    def __init__(self, enabled=True, record_shapes=False):
+        self.enabled = enabled
+        self.record_shapes = record_shapes
+
+    def __enter__(self):
+        if self.enabled:
+            raise AssertionError("Torch not compiled with CUDA enabled")
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+class emit_itt:
+    """Intel ITT ranges for VTune: no ITT here, so the block runs unannotated."""
+
+    def __init__(self, enabled=True, record_shapes=False):
+        self.enabled = enabled
+        self.record_shapes = record_shapes
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
 def _now_us():
     return time.perf_counter_ns() / 1000.0
 

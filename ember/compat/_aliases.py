@@ -78,8 +78,13 @@ TABLE = {
     # torch's private helpers that programs import (_flatten_dense_tensors for all-reduce)
     "torch._utils": ("ember._utils",),
     "torch.__future__": ("ember.__future__",),
+    "torch.__config__": ("ember.__config__",),
     # custom ops' namespaces (ember.ops is ember's own op package)
     "torch.ops": ("ember._torch_ops",),
+    # typing's names (List, Tuple, Dict, Optional) as TorchScript code imports them
+    "torch.jit.annotations": ("typing",),
+    # the handful of private extension names that libraries call unconditionally
+    "torch._C": ("ember.compat._torch_c",),
 }
 
 # ember modules that are not the torch module of the same name (or not torch's at all): under a
@@ -164,6 +169,8 @@ class TorchModule(types.ModuleType):
             for target in self._ember_targets:
                 if name in ("__file__", "__doc__") and hasattr(target, name):
                     return getattr(target, name)
+            if f"{self.__name__}.{name}" in TABLE:  # torch.__config__, torch.__future__
+                return self._submodule(name, f"{self.__name__}.{name}")
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
         torch_name = f"{self.__name__}.{name}"
         for target in self._ember_targets:

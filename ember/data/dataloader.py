@@ -16,6 +16,7 @@ import queue
 import threading
 import warnings
 from collections import deque
+from typing import Generic
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .. import _random
 from ..tensor import Tensor
 from ._collate import default_collate, default_convert
 from .dataset import IterableDataset, _tensor_rows
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, T_co
 
 __all__ = ["DataLoader", "get_worker_info", "WorkerInfo"]
 
@@ -180,7 +181,7 @@ def _sampling(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last, g
     return sampler, batch_sampler, batch_size, drop_last
 
 
-class DataLoader:
+class DataLoader(Generic[T_co]):
     """Iterate over ``dataset`` in batches of ``batch_size`` (see PyTorch's DataLoader)."""
 
     _locked_attributes = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset",

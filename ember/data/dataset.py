@@ -3,6 +3,7 @@ import bisect
 import itertools
 import math
 import warnings
+from typing import Generic, Iterable, TypeVar
 
 import numpy as np
 
@@ -12,8 +13,12 @@ from ..tensor import Tensor
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
            "ChainDataset", "Subset", "random_split"]
 
+# Datasets are generic in their sample type, as in PyTorch:
+# ``class Pairs(Dataset[tuple[Tensor, int]])``
+T_co = TypeVar("T_co", covariant=True)
 
-class Dataset:
+
+class Dataset(Generic[T_co]):
     """A map-style dataset: ``__getitem__(index)`` returns one sample, ``__len__`` their count."""
 
     def __getitem__(self, index):
@@ -23,7 +28,7 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset):
+class IterableDataset(Dataset[T_co], Iterable[T_co]):
     """A stream of samples: ``__iter__`` yields them (no indexing, no sampler, no shuffle)."""
 
     def __iter__(self):
@@ -33,7 +38,7 @@ class IterableDataset(Dataset):
         return ChainDataset([self, other])
 
 
-class TensorDataset(Dataset):
+class TensorDataset(Dataset[tuple[Tensor, ...]]):
     """Samples are ``tuple(tensor[index] for tensor in tensors)``; all share the first dimension."""
 
     def __init__(self, *tensors):
@@ -55,7 +60,7 @@ class TensorDataset(Dataset):
         return self.tensors[0]._data.shape[0]
 
 
-class StackDataset(Dataset):
+class StackDataset(Dataset[T_co]):
     """Zip datasets of equal length: samples are tuples (positional) or dicts (keyword)."""
 
     def __init__(self, *args, **kwargs):
@@ -79,7 +84,7 @@ class StackDataset(Dataset):
         return self._length
 
 
-class ConcatDataset(Dataset):
+class ConcatDataset(Dataset[T_co]):
     """Several map-style datasets one after another."""
 
     def __init__(self, datasets):
@@ -133,7 +138,7 @@ def _check_iterable(dataset):
         raise AssertionError("ChainDataset only supports IterableDataset")
 
 
-class Subset(Dataset):
+class Subset(Dataset[T_co]):
     """The samples of ``dataset`` at ``indices``, in that order."""
 
     def __init__(self, dataset, indices):

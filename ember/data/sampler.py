@@ -1,5 +1,6 @@
 """Samplers: which dataset indices to visit, in which order, and how to group them into batches."""
 import itertools
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -10,8 +11,11 @@ from ..tensor import Tensor
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
 
+# Samplers are generic in what they yield, as in PyTorch (``Sampler[list[int]]``)
+T_co = TypeVar("T_co", covariant=True)
 
-class Sampler:
+
+class Sampler(Generic[T_co]):
     """Base class: ``__iter__`` yields indices (or lists of indices, for a batch sampler)."""
 
     def __init__(self, data_source=None):
@@ -21,7 +25,7 @@ class Sampler:
         raise NotImplementedError
 
 
-class SequentialSampler(Sampler):
+class SequentialSampler(Sampler[int]):
     """``0, 1, ..., len(data_source) - 1``."""
 
     def __init__(self, data_source):
@@ -50,7 +54,7 @@ def _private_stream(generator):
     return Generator().manual_seed(int(_random.full_range(None, (), np.int64)))
 
 
-class RandomSampler(Sampler):
+class RandomSampler(Sampler[int]):
     """A random permutation (or ``num_samples`` draws with replacement), fresh at every ``iter``.
 
     Draws from ``generator``, else from a stream seeded by the default generator, so
@@ -96,7 +100,7 @@ class RandomSampler(Sampler):
         return self.num_samples
 
 
-class SubsetRandomSampler(Sampler):
+class SubsetRandomSampler(Sampler[int]):
     """The given indices in a random order."""
 
     def __init__(self, indices, generator=None):
@@ -122,7 +126,7 @@ def _check_weights(weights):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
 
 
-class WeightedRandomSampler(Sampler):
+class WeightedRandomSampler(Sampler[int]):
     """``num_samples`` indices drawn with probability proportional to ``weights``.
 
     With replacement the draws are made 32 at a time as they are consumed (inverse CDF), so a
@@ -172,7 +176,7 @@ class WeightedRandomSampler(Sampler):
         return self.num_samples
 
 
-class BatchSampler(Sampler):
+class BatchSampler(Sampler[list[int]]):
     """Group another sampler's indices into lists of ``batch_size`` (the last may be shorter)."""
 
     def __init__(self, sampler, batch_size, drop_last):

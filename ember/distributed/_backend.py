@@ -17,6 +17,10 @@ class ReduceOp(enum.Enum):
     MAX = 4
 
 
+# torch.distributed.ReduceOp.RedOpType, the type of ReduceOp.SUM etc. (type annotations name it)
+ReduceOp.RedOpType = ReduceOp
+
+
 class DistError(RuntimeError):
     """An error of the distributed package (``torch.distributed.DistError``)."""
 

@@ -65,6 +65,39 @@ def _timeout_seconds(timeout, operation):
     return seconds
 
 
+class ProcessGroup:
+    """The default process group (``torch.distributed.ProcessGroup``), ember's only one: every
+    rank of the job. ``group.WORLD`` is it while the job's group is initialised."""
+
+    def rank(self):
+        return get_rank()
+
+    def size(self):
+        return get_world_size()
+
+    def name(self):
+        return get_backend()
+
+    def __repr__(self):
+        return f"<ProcessGroup WORLD (ember, {get_backend()})>"
+
+
+class group:
+    """``torch.distributed.group``: ``WORLD`` is the default process group, None before
+    ``init_process_group`` and after ``destroy_process_group``."""
+
+    WORLD = None
+
+
+class GroupMember(group):
+    NON_GROUP_MEMBER = -100
+
+
+def _set_world(process_group):
+    # a function of its own: the collectives' ``group`` argument hides the class
+    group.WORLD = process_group
+
+
 def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1,
                        **unused):
     """Join the job's process group: MPI under ``mpiexec``, else a world of one process.
@@ -103,6 +136,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         engine.close()
         raise ValueError("init_process_group: " + "; ".join(problems))
     _backend = engine
+    _set_world(ProcessGroup())
     if engine.world_size > 1 and _previous_excepthook is None:
         _previous_excepthook = sys.excepthook
         sys.excepthook = _abort_on_uncaught_exception
@@ -113,6 +147,7 @@ def destroy_process_group(group=None):
     global _backend, _previous_excepthook
     engine = _require_backend("destroy_process_group")
     _backend = None
+    _set_world(None)
     if _previous_excepthook is not None:
         sys.excepthook = _previous_excepthook
         _previous_excepthook = None
@@ -122,6 +157,12 @@ def destroy_process_group(group=None):
 def is_available():
     """The package works everywhere (a single process without MPI)."""
     return True
+
+
+def is_torchelastic_launched():
+    """Whether torchrun (torch.distributed.elastic) started this process: it sets
+    TORCHELASTIC_RUN_ID."""
+    return os.getenv("TORCHELASTIC_RUN_ID") is not None
 
 
 def is_mpi_available():
@@ -144,7 +185,7 @@ def get_backend(group=None):
 
 
 def _require_backend(operation, group=None):
-    if group is not None:
+    if group is not None and not isinstance(group, ProcessGroup):
         raise ValueError(f"{operation}: ember has only the default process group; pass "
                          f"group=None")
     if _backend is None:

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import _random
 from .._random import Generator
-from ..data.sampler import Sampler
+from ..data.sampler import Sampler, T_co
 from . import comm
 
 
@@ -20,7 +20,7 @@ def _replicas_and_rank(num_replicas, rank):
     return num_replicas, rank
 
 
-class DistributedSampler(Sampler):
+class DistributedSampler(Sampler[T_co]):
     """Rank ``rank``'s indices: every ``num_replicas``-th of a (seed, epoch) permutation.
 
     As in PyTorch, the list is padded by repeating its start (or, with ``drop_last``, trimmed) to a

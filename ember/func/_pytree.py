@@ -1,8 +1,21 @@
 """Nested Python containers of tensors ("pytrees"), as the function transforms see them: tuples,
 lists, dicts, namedtuples, return types (``max(dim)``'s) and classes registered with
-``register_pytree_node`` are nodes, everything else (None included) is a leaf."""
+``register_pytree_node`` are nodes, everything else (None included) is a leaf.
+
+PyTorch's own spelling of specs and node types (``TreeSpec(dict, keys, children)``,
+``LeafSpec()``, ``SUPPORTED_NODES``, ``_get_node_type``), which libraries use to write their own
+flatten (Lightning's combined loader), maps onto ember's."""
 import collections
 import dataclasses
+import warnings
+from collections import namedtuple
+from typing import Any
+
+PyTree = Any
+
+# PyTorch's node types -> ember's kinds of node
+_KINDS = {tuple: "tuple", list: "list", dict: "dict", namedtuple: "namedtuple"}
+_TYPES = {kind: node_type for node_type, kind in _KINDS.items()}
 
 
 class TreeSpec:
@@ -12,13 +25,22 @@ class TreeSpec:
     __slots__ = ("kind", "context", "children", "num_leaves")
 
     def __init__(self, kind, context, children):
-        self.kind = kind
+        self.kind = _KINDS.get(kind, kind)
         self.context = context
         self.children = tuple(children)
         self.num_leaves = 1 if kind is None else sum(child.num_leaves for child in children)
 
     def is_leaf(self):
         return self.kind is None
+
+    @property
+    def type(self):
+        """PyTorch's node type (tuple, list, dict, collections.namedtuple); None for a leaf."""
+        return _TYPES.get(self.kind, self.context if self.kind == "structseq" else None)
+
+    @property
+    def children_specs(self):
+        return list(self.children)
 
     def __eq__(self, other):
         return isinstance(other, TreeSpec) and (self.kind, self.context, self.children) == \
@@ -58,7 +80,43 @@ class _Asterisk:
 
 
 _ASTERISK = _Asterisk()
-LEAF = TreeSpec(None, None, ())
+
+
+class LeafSpec(TreeSpec):
+    """The spec of a leaf (``LeafSpec()``, which PyTorch 2.13 deprecates with a FutureWarning)."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use `isinstance(treespec, "
+                      "TreeSpec) and treespec.is_leaf()` instead.", FutureWarning, stacklevel=2)
+        super().__init__(None, None, ())
+
+
+LEAF = LeafSpec.__new__(LeafSpec)  # ember's own leaf spec, made without the warning
+TreeSpec.__init__(LEAF, None, None, ())
+
+NodeDef = namedtuple("NodeDef", ["type", "flatten_fn", "unflatten_fn", "flatten_with_keys_fn"],
+                     defaults=[None])
+
+# PyTorch's registry of container types: flatten_fn(node) -> (children, context) and
+# unflatten_fn(children, context) -> node, in the contexts ember's specs keep
+SUPPORTED_NODES = {
+    tuple: NodeDef(tuple, lambda node: (list(node), None), lambda values, context: tuple(values)),
+    list: NodeDef(list, lambda node: (list(node), None), lambda values, context: list(values)),
+    dict: NodeDef(dict, lambda node: (list(node.values()), tuple(node)),
+                  lambda values, context: dict(zip(context, values))),
+    namedtuple: NodeDef(namedtuple, lambda node: (list(node), type(node)),
+                        lambda values, context: context(*values)),
+}
+
+
+def _get_node_type(tree):
+    """PyTorch's key into SUPPORTED_NODES: collections.namedtuple for a namedtuple, else the
+    type."""
+    if isinstance(tree, tuple) and hasattr(type(tree), "_fields"):
+        return namedtuple
+    return type(tree)
 
 
 # classes made nodes by register_pytree_node -> (flatten_fn, unflatten_fn)

@@ -13,6 +13,7 @@ calls it as torch does, the user's decision.
 import collections
 import math
 import mmap as mmap_module
+import os
 import struct
 import warnings
 import zlib
@@ -23,7 +24,7 @@ import numpy as np
 from .._device import device as ember_device
 from .._dtype import _BY_NAME, _QUANTIZED, _SHELL, dtype as _ember_dtype
 from ..tensor import Size, Tensor
-from .files import MAX_ARRAY_BYTES, MAX_DIMENSIONS, Corrupt, Unsafe, read_into, short
+from .files import MAX_ARRAY_BYTES, MAX_DIMENSIONS, Corrupt, Source, Unsafe, read_into, short
 from .locations import Storage, UnknownLocation, restore_array
 
 _MAX_DIRECTORY_BYTES = 256 * 1024 * 1024
@@ -258,6 +259,46 @@ class ZipArchive:
         self.source.seek(self.data_offset(record))
         read_into(self.source, view)
         _check_crc(record, zlib.crc32(view))
+
+
+class PyTorchFileReader:
+    """``torch.PyTorchFileReader``: the records of a torch.save archive by name (the archive's
+    folder left out), as code that reads checkpoints lazily asks for them."""
+
+    def __init__(self, file):
+        if isinstance(file, (str, os.PathLike)):
+            file = open(file, "rb")  # noqa: SIM115 (kept open while the reader lives)
+        start = file.tell()
+        size = file.seek(0, os.SEEK_END) - start
+        self._archive = ZipArchive(Source(file, start, size, short(str(file)), None))
+        names = list(self._archive.records)
+        self._prefix = names[0].split("/", 1)[0] + "/" if names else ""
+
+    def _record(self, name):
+        record = self._archive.records.get(self._prefix + name)
+        if record is None:
+            raise RuntimeError(f"PytorchStreamReader failed locating file {name}: file not "
+                               f"found")
+        return record
+
+    def get_all_records(self):
+        return [name[len(self._prefix):] for name in self._archive.records]
+
+    def has_record(self, name):
+        return self._prefix + name in self._archive.records
+
+    def get_record(self, name):
+        return self._archive.read(self._record(name))
+
+    def get_record_size(self, name):
+        return self._record(name).size
+
+    def get_storage_from_record(self, name, numel, dtype):
+        """An empty tensor over a storage of the record's ``numel`` values of ``dtype`` (bytes
+        for a storage class), as PyTorch returns it: ``untyped_storage()`` holds the values."""
+        numpy_dtype = dtype.numpy if isinstance(dtype, _ember_dtype) else np.dtype(np.uint8)
+        array = np.frombuffer(bytearray(self.get_record(name)), dtype=numpy_dtype, count=numel)
+        return Tensor._wrap(array)[:0]
 
 
 def _zip64_sizes(extra, sizes, name):

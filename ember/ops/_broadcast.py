@@ -29,23 +29,27 @@ def expanded_shape(array, sizes):
                            f"size={list(sizes)}): the number of sizes "
                            f"provided ({len(sizes)}) must be greater or equal to the number of "
                            f"dimensions in the tensor ({len(shape)})")
-    padded = (1,) * (len(sizes) - len(shape)) + shape
-    target = []
-    for axis, (size, existing) in enumerate(zip(sizes, padded)):
+    leading = len(sizes) - len(shape)
+    padded = (1,) * leading + shape
+    target = [0] * len(sizes)
+    # PyTorch checks from the last dimension back, so the last bad dimension is the one named
+    for axis in range(len(sizes) - 1, -1, -1):
+        size = sizes[axis]
+        existing = padded[axis]
         if size == -1:
-            if axis < len(sizes) - len(shape):
-                raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a "
-                                   "leading, non-existing dimension 0")
+            if axis < leading:
+                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a "
+                                   f"leading, non-existing dimension {axis}")
             size = existing
-        if size < 0:
-            raise RuntimeError(f"expand({tensor_type_name(array.dtype)}{{{list(shape)}}}, "
-                               f"size={list(sizes)}): the expanded size {size} is negative "
-                               f"(only -1, keep the size, is allowed)")
         if existing != 1 and size != existing:
             raise RuntimeError(f"The expanded size of the tensor ({size}) must match the existing "
                                f"size ({existing}) at non-singleton dimension {axis}.  Target "
                                f"sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
-        target.append(size)
+        target[axis] = size
+    if min(target, default=0) < 0:
+        raise RuntimeError(f"expand({tensor_type_name(array.dtype)}{{{list(shape)}}}, "
+                           f"size={list(sizes)}): the expanded size {min(target)} is negative "
+                           f"(only -1, keep the size, is allowed)")
     return tuple(target)
 
 

@@ -14,7 +14,7 @@ from ..autograd import function as function_module
 from ..autograd.function import Op, torch_named
 from ..autograd.views import check_inplace, nothing_recorded, unrecorded_view, view_result
 from ..tensor import Size, Tensor, _normalize_dim, mark_unrecorded_view, named_type, warn_once
-from ._broadcast import broadcast_view, expanded_shape, unbroadcast
+from ._broadcast import broadcast_view, expanded_shape, mismatch_error, unbroadcast
 from .elementwise._operands import _check_tensor_elements
 from .elementwise.casting import autocast_op
 from .index import getitem, index_select, require_tensor
@@ -1328,20 +1328,44 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 
 def broadcast_shapes(*shapes):
-    try:
-        return Size(np.broadcast_shapes(*[(shape,) if isinstance(shape, int) else tuple(shape)
-                                          for shape in shapes]))
-    except ValueError:
-        if any(size < 0 for shape in shapes for size in ((shape,) if isinstance(shape, int)
-                                                          else shape)):
-            raise ValueError(f"broadcast_shapes(): a dimension has negative length in "
-                             f"{[shape for shape in shapes]}") from None
-        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: "
-                           f"{[list(shape) for shape in shapes]}") from None
+    """The shape that all ``shapes`` broadcast to (an int is a 1-d shape, None is skipped), with
+    PyTorch's errors naming the first argument that does not fit."""
+    shapes = [(shape,) if isinstance(shape, int) else shape for shape in shapes
+              if shape is not None]
+    for shape in shapes:
+        if not isinstance(shape, (tuple, list, Size)):
+            raise RuntimeError(f"Input shapes should be of type ints, a tuple of ints, or a list "
+                               f"of ints, got {shape}")
+    common = [1] * max((len(shape) for shape in shapes), default=0)
+    for index, shape in enumerate(shapes):
+        for axis in range(-1, -1 - len(shape), -1):
+            size = shape[axis]
+            if size == common[axis]:
+                continue
+            if common[axis] == 1:
+                if size < 0:
+                    raise ValueError("Attempting to broadcast a dimension with negative length!")
+                common[axis] = size
+            elif size != 1:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {size} at "
+                                   f"{axis}! Mismatching argument at index {index} had {shape}; "
+                                   f"but expected shape should be broadcastable to {common}")
+    return Size(common)
 
 
 def broadcast_tensors(*tensors):
-    shape = broadcast_shapes(*[tensor._data.shape for tensor in tensors])
+    shapes = [tensor._data.shape for tensor in tensors]
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        # PyTorch folds the shapes left to right and names the pair that fails
+        shape = shapes[0]
+        for other in shapes[1:]:
+            mismatch = mismatch_error(shape, other)
+            if mismatch is not None:
+                raise mismatch from None
+            shape = np.broadcast_shapes(shape, other)
+        raise
     return tuple(expand(tensor, shape) for tensor in tensors)
 
 

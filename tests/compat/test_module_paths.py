@@ -100,7 +100,7 @@ def test_the_same_class_under_every_path(ember_torch):
 
 
 def test_modules_ember_lacks_are_refused_by_name(ember_torch):
-    for path in ("torch.fx", "torch.export", "torch.package"):
+    for path in ("torch.fx.graph_module", "torch.export", "torch.package"):
         with pytest.raises(ModuleNotFoundError, match=f"^{path} is not provided by ember$"):
             importlib.import_module(path)
 
@@ -220,3 +220,24 @@ def test_classes_report_the_torch_module_they_are_imported_from(torch):
         ember.compat.uninstall()
     assert ember.optim.lr_scheduler.MultiStepLR.__module__ == "ember.optim.lr_scheduler"
     assert ember.Tensor.__module__ == "ember.tensor"
+
+
+def test_jit_annotations_are_typings_names(torch, ember_torch):
+    # timm's densenet and torchvision's ops: from torch.jit.annotations import List, Tuple
+    names = ("Any", "Dict", "List", "Optional", "Tuple", "Union")
+    ours = importlib.import_module("torch.jit.annotations")
+    assert [getattr(ours, name) for name in names] == \
+        [getattr(torch.jit.annotations, name) for name in names]
+
+
+def test_config_describes_the_build_in_torchs_layout(torch, ember_torch):
+    # PyTorch Geometric: NO_MKL = 'USE_MKL=OFF' in torch.__config__.show()
+    ours = ember_torch.__config__
+    assert ours is importlib.import_module("torch.__config__")
+    for library in (torch, ember_torch):
+        shown, parallel = library.__config__.show(), library.__config__.parallel_info()
+        assert shown.startswith("PyTorch built with:\n") and "Build settings: " in shown
+        assert parallel.startswith("ATen/Parallel:\n")
+        assert f"at::get_num_threads() : {library.get_num_threads()}\n" in parallel
+        mkl = "USE_MKL=ON" if library.backends.mkl.is_available() else "USE_MKL=OFF"
+        assert mkl in shown and "USE_CUDA=0" in shown

@@ -1,5 +1,6 @@
 """PyTorch's device, backend, determinism and compiler APIs on a CPU-only build: ember answers
 what torch 2.13 (CPU) answers, values and errors alike."""
+import collections
 import copy
 import warnings
 
@@ -257,6 +258,23 @@ def test_backends_reached_through_torch_names(ember_torch):
     assert torch.backends.cpu.get_cpu_capability() in ("AVX512", "AVX2", "DEFAULT")
     import torch.backends.cudnn as cudnn
     assert cudnn is torch.backends.cudnn
+
+
+def _jit_warnings_a_script_sees(library):
+    """The DeprecationWarnings that pass a script's default filters (shown only where raised
+    from the script itself) when it scripts and traces."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("default", category=DeprecationWarning, module=__name__)
+        model = library.nn.Linear(2, 2)
+        library.jit.script(model)
+        library.jit.trace(model, library.ones(1, 2))
+    return [str(warning.message) for warning in caught]
+
+
+def test_jit_deprecation_is_hidden_from_scripts_like_torch(torch):
+    # einops' layers scripted by a user: PyTorch's warning is not shown, ember's was
+    assert _jit_warnings_a_script_sees(ember) == _jit_warnings_a_script_sees(torch) == []
 
 
 def test_jit_passes_modules_and_functions_through():
@@ -620,6 +638,141 @@ def test_return_types_are_reachable_for_isinstance_checks(ember_torch):
     assert isinstance(values.max(0), ember_torch.return_types.max)
     assert isinstance(ember_torch.sort(values), ember_torch.return_types.sort)
     assert ember_torch.return_types.topk.__name__ == "topk"
+
+
+def _private_extension_probes(torch):
+    """What torchmetrics' Metric.__init__, tensor subclasses and older tracing checks ask of
+    torch._C."""
+    torch._C._log_api_usage_once("torchmetrics.metric.Accuracy")
+
+    class Plain(torch.Tensor):
+        __torch_function__ = torch._C._disabled_torch_function_impl
+
+    tensor = torch.ones(2, 3)
+    subclassed = tensor.as_subclass(Plain)
+    before = torch.is_grad_enabled()
+    torch._C._set_grad_enabled(False)
+    disabled = (torch.is_grad_enabled(), torch._C.is_grad_enabled())
+    torch._C._set_grad_enabled(before)
+    parsed = [torch._C._nn._parse_to(*args, **kwargs) for args, kwargs in (
+        ((), {}), (("cpu",), {}), ((torch.float64,), {}), (("cpu", torch.float16), {}),
+        ((torch.ones(2, dtype=torch.int32),), {}), ((torch.float32, True), {}),
+        ((), {"device": "cpu", "dtype": torch.float64, "non_blocking": True}),
+        ((torch.device("cpu"),), {"memory_format": torch.channels_last}))]
+    return ([tuple(map(str, result)) for result in parsed],
+            isinstance(torch.Tensor, torch._C._TensorMeta),
+            torch._C._get_tracing_state(), isinstance(tensor, torch._C.TensorBase),
+            isinstance(tensor, torch._C._TensorBase), torch._C.TensorBase in type(tensor).__mro__,
+            isinstance(torch.Generator(), torch._C.Generator), type(subclassed + 1).__name__,
+            disabled, torch.is_grad_enabled() == before)
+
+
+def test_private_extension_names_that_libraries_call(torch, ember_torch):
+    assert _private_extension_probes(ember_torch) == _private_extension_probes(torch)
+    with pytest.raises(AttributeError, match=r"torch._C._no_such_name is not provided by ember"):
+        ember_torch._C._no_such_name
+
+
+def _lightning_probes(torch, path):
+    """What PyTorch Lightning reads of torch while it imports and sets up a Trainer (through
+    attributes: an import statement would bind whichever torch is installed)."""
+    pytree = torch.utils._pytree
+
+    def flatten(tree):  # Lightning's own flatten over torch's node registry
+        node_type = pytree._get_node_type(tree)
+        if node_type not in pytree.SUPPORTED_NODES:
+            return [tree], pytree.LeafSpec()
+        children, context = pytree.SUPPORTED_NODES[node_type].flatten_fn(tree)
+        leaves, specs = [], []
+        for child in children:
+            child_leaves, child_spec = flatten(child)
+            leaves += child_leaves
+            specs.append(child_spec)
+        return leaves, pytree.TreeSpec(node_type, context, specs)
+
+    Pair = collections.namedtuple("Pair", ["x", "y"])
+    tree = {"a": [1, (2, 3)], "b": Pair(4, [5])}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        leaves, spec = flatten(tree)
+    leaf_warnings = {(warning.category, str(warning.message)) for warning in caught}
+    rebuilt = pytree.tree_unflatten([leaf * 10 for leaf in leaves], spec)
+    with torch.autograd.profiler.emit_nvtx(enabled=False), \
+            torch.autograd.profiler.emit_itt():
+        nvtx_off = True
+    try:
+        with torch.autograd.profiler.emit_nvtx():
+            nvtx_on = "entered"
+    except AssertionError as error:
+        nvtx_on = str(error)
+    reader = torch.PyTorchFileReader(str(path))
+    records = sorted(reader.get_all_records())
+    storage = reader.get_storage_from_record("data/0", 4, torch.float32)
+    return (leaves, rebuilt, spec.num_leaves, leaf_warnings, nvtx_off, nvtx_on,
+            torch.profiler.kineto_available(), torch.distributed.is_torchelastic_launched(),
+            "data.pkl" in records, reader.has_record("data/0"), tuple(storage.shape),
+            torch.tensor([]).set_(storage.untyped_storage()).tolist(),
+            isinstance(torch.nn.Linear(1, 1), (torch.ScriptModule, torch.fx.GraphModule,
+                                               torch._dynamo.OptimizedModule)),
+            issubclass(torch.fx.GraphModule, torch.nn.Module),
+            issubclass(torch.ScriptModule, torch.nn.Module),
+            torch.distributed.constants.default_pg_timeout is not None)
+
+
+@pytest.fixture
+def torch_checkpoint(torch, tmp_path):
+    """A file PyTorch wrote (before torch's names resolve to ember)."""
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"w": torch.arange(4.0)}, path)
+    return path
+
+
+def test_what_lightning_reads_of_torch(torch, torch_checkpoint, ember_torch):
+    assert _lightning_probes(ember_torch, torch_checkpoint) == \
+        _lightning_probes(torch, torch_checkpoint)
+
+
+_FX_WRAP_SCRIPT = """
+import torch
+import torch.fx
+
+
+def rotate(x):
+    return x.flip(-1)
+
+
+print(torch.fx.wrap(rotate) is rotate, torch.fx.wrap("rotate"))
+for bad in (3, None):
+    try:
+        torch.fx.wrap(bad)
+    except Exception as error:
+        print(type(error).__name__, error)
+
+
+def inside():
+    return torch.fx.wrap(rotate)
+
+
+try:
+    inside()
+except Exception as error:
+    print(type(error).__name__, error)
+"""
+
+
+def test_fx_wrap_at_import_time_like_torch(tmp_path, torch):
+    # timm decorates its layers' helpers with @torch.fx.wrap when it is imported
+    import subprocess
+    import sys
+    from tests.compat.conftest import run_ember
+    script = tmp_path / "fx_wrap.py"
+    script.write_text(_FX_WRAP_SCRIPT)
+    ours = run_ember(script)
+    assert ours.returncode == 0, ours.stderr
+    theirs = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
 
 
 _SCALAR_SCRIPT = """

@@ -185,3 +185,44 @@ def test_batch_sampler_errors():
         BatchSampler([0, 1], True, False)
     with pytest.raises(ValueError, match="drop_last should be a boolean value"):
         BatchSampler([0, 1], 1, 0)
+
+
+_GENERIC_CLASSES = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset",
+                    "Subset", "StackDataset", "Sampler", "SequentialSampler", "RandomSampler",
+                    "BatchSampler", "SubsetRandomSampler", "WeightedRandomSampler", "DataLoader"]
+
+
+def _subscripted(data, name):
+    """What ``data.<name>[int]`` gives: subscriptable, or the TypeError's kind (not its text,
+    which names the module)."""
+    try:
+        getattr(data, name)[int]
+    except TypeError as error:
+        return "not generic" if "not a generic class" in str(error) else str(error)
+    return "generic"
+
+
+@pytest.mark.parametrize("name", _GENERIC_CLASSES)
+def test_data_classes_are_generic_like_torch(torch, name):
+    # timm: class ScheduledBatchSampler(Sampler[List[Tuple[Any, int]]]) at import time
+    assert _subscripted(ember.data, name) == _subscripted(torch.utils.data, name)
+
+
+def test_subclassing_a_parameterized_dataset_and_sampler():
+    from ember.distributed import DistributedSampler
+
+    class Pairs(Dataset[tuple]):
+        def __getitem__(self, index):
+            return index, index * 2
+
+        def __len__(self):
+            return 3
+
+    class Batches(ember.data.Sampler[list]):
+        def __iter__(self):
+            return iter([[0, 1], [2]])
+
+    loader = ember.data.DataLoader(Pairs(), batch_sampler=Batches())
+    assert [batch[1].tolist() for batch in loader] == [[0, 2], [4]]
+    assert DistributedSampler[int] is not None
+    assert isinstance(Pairs(), Dataset) and isinstance(loader, ember.data.DataLoader)

@@ -305,3 +305,27 @@ def test_gather_into_one_tensor_concatenates_or_stacks_the_ranks():
         assert dist.get_process_group_ranks(None) == [0, 1]
     finally:
         dist.destroy_process_group()
+
+
+def _world_group_outcome(library):
+    """What Lightning's sync code asks of the default group, before, during and after it."""
+    before = library.distributed.group.WORLD
+    library.distributed.init_process_group("gloo", init_method="tcp://127.0.0.1:29533",
+                                           world_size=1, rank=0)
+    try:
+        world = library.distributed.group.WORLD
+        tensor = library.tensor([1.0, 2.0])
+        library.distributed.all_reduce(tensor, op=library.distributed.ReduceOp.SUM, group=world)
+        during = (isinstance(world, library.distributed.ProcessGroup), world.rank(),
+                  world.size(), library.distributed.get_rank(group=world),
+                  library.distributed.GroupMember.WORLD is world, tensor.tolist())
+    finally:
+        library.distributed.destroy_process_group()
+    return (before, during, library.distributed.group.WORLD,
+            library.distributed.GroupMember.NON_GROUP_MEMBER,
+            isinstance(library.distributed.ReduceOp.SUM, library.distributed.ReduceOp.RedOpType))
+
+
+def test_default_group_and_reduce_op_type_like_torch(torch):
+    # lightning_fabric: from torch.distributed import ProcessGroup, ReduceOp; ReduceOp.RedOpType
+    assert _world_group_outcome(ember) == _world_group_outcome(torch)

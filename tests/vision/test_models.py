@@ -101,8 +101,57 @@ def test_weights_from_a_local_safetensors_file(tmp_path):
 def test_pretrained_without_a_file_is_a_clear_error(tmp_path):
     with pytest.raises(RuntimeError, match="pretrained=True needs torchvision's weights"):
         models.resnet18(pretrained=True)
-    with pytest.raises(FileNotFoundError, match="'IMAGENET1K_V1' is not a file"):
-        models.resnet18(weights="IMAGENET1K_V1")
+    with pytest.raises(FileNotFoundError, match="'IMAGENET2K_V9' is not a file"):
+        models.resnet18(weights="IMAGENET2K_V9")
+    # torchvision's entries (or their names) are downloads, which ember does not make
+    for weights in (models.ResNet18_Weights.DEFAULT, "IMAGENET1K_V1",
+                    "ResNet18_Weights.IMAGENET1K_V1"):
+        with pytest.raises(RuntimeError, match=r"weights=ResNet18_Weights.IMAGENET1K_V1 are "
+                                               r"torchvision's download \(https://download"):
+            models.resnet18(weights=weights)
+    with pytest.raises(TypeError, match="expected ResNet18_Weights but received VGG16_Weights"):
+        models.resnet18(weights=models.VGG16_Weights.DEFAULT)
+
+
+WEIGHT_ENUMS = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights",
+                "resnet50": "ResNet50_Weights", "vgg11": "VGG11_Weights",
+                "vgg11_bn": "VGG11_BN_Weights", "vgg16": "VGG16_Weights",
+                "vgg16_bn": "VGG16_BN_Weights", "alexnet": "AlexNet_Weights",
+                "mobilenet_v2": "MobileNet_V2_Weights", "squeezenet1_1": "SqueezeNet1_1_Weights"}
+
+
+def _describe(weights_enum, get_weight):
+    """What a weights enum tells: entries, DEFAULT, url, counts, preset transform settings."""
+    entries = []
+    for entry in weights_enum:
+        preset = entry.transforms()
+        entries.append((repr(entry), entry.url, entry.meta["num_params"], entry.meta["min_size"],
+                        preset.crop_size, preset.resize_size, preset.mean, preset.std,
+                        preset.interpolation.value, preset.antialias))
+    return (entries, weights_enum.DEFAULT.name, repr(weights_enum.verify("DEFAULT")),
+            repr(get_weight(f"{weights_enum.__name__}.{weights_enum.DEFAULT.name}")))
+
+
+@pytest.mark.parametrize("name", sorted(WEIGHT_ENUMS))
+def test_weight_enums_like_torchvision(torchvision, name):
+    # torchmetrics imports torchvision.models.VGG16_Weights when torchvision is installed
+    theirs = getattr(torchvision.models, WEIGHT_ENUMS[name])
+    ours = getattr(models, WEIGHT_ENUMS[name])
+    assert models.get_model_weights(name) is ours
+    assert _describe(ours, models.get_weight) == _describe(theirs, torchvision.models.get_weight)
+
+
+def test_image_classification_preset_like_torchvision(torchvision, torch):
+    # a float image: torchvision resizes uint8 tensors with its own rounding (docs/vision.md)
+    image = np.random.default_rng(0).random((3, 40, 50), dtype=np.float32)
+    ours = models.ResNet50_Weights.DEFAULT.transforms()
+    theirs = torchvision.models.ResNet50_Weights.DEFAULT.transforms()
+    ours.crop_size, ours.resize_size = [24], [30]
+    theirs.crop_size, theirs.resize_size = [24], [30]
+    expected = theirs(torch.from_numpy(image)).numpy()
+    result = ours(ember.from_numpy(image)).numpy()
+    assert result.dtype == expected.dtype and result.shape == expected.shape == (3, 24, 24)
+    np.testing.assert_allclose(result, expected, atol=1e-5)
 
 
 # ---- the same architectures written in torch -------------------------------------------------

@@ -3,6 +3,7 @@ import os
 
 from ..._factories import from_numpy
 from .._optional import require
+from ._api import MODEL_WEIGHTS, WeightsEnum
 
 
 def make_divisible(value, divisor, min_value=None):
@@ -16,6 +17,20 @@ def make_divisible(value, divisor, min_value=None):
     return rounded
 
 
+def _named_weights(name, weights):
+    """The ``<Model>_Weights`` entry that ``weights`` names (a member, or a name such as
+    'DEFAULT' that is not a file), checked against the model as torchvision checks it; else
+    None."""
+    if isinstance(weights, WeightsEnum):
+        return MODEL_WEIGHTS[name].verify(weights)
+    if isinstance(weights, str) and not os.path.isfile(weights):
+        try:
+            return MODEL_WEIGHTS[name].verify(weights)
+        except KeyError:
+            return None
+    return None
+
+
 def load_weights(model, name, weights, pretrained):
     """Load ``weights`` (a path to a safetensors file of torchvision's state_dict) into
     ``model``; ember downloads no weights, so ``pretrained=True`` without a file is an error."""
@@ -26,6 +41,12 @@ def load_weights(model, name, weights, pretrained):
                 f"local file; convert them once (docs/vision.md) and pass "
                 f"weights='{name}.safetensors'")
         return model
+    named = _named_weights(name, weights)
+    if named is not None:
+        raise RuntimeError(
+            f"ember.vision.models.{name}: weights={named!r} are torchvision's download "
+            f"({named.url}); ember downloads no weights: convert them once (docs/vision.md) and "
+            f"pass weights='{name}.safetensors'")
     path = os.fspath(weights)
     if not os.path.isfile(path):
         raise FileNotFoundError(

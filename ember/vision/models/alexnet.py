@@ -1,6 +1,7 @@
 """AlexNet (Krizhevsky 2014, "one weird trick" variant) as torchvision builds it."""
 from ... import nn
 from ...ops import flatten
+from ._api import AlexNet_Weights  # noqa: F401
 from ._utils import load_weights
 
 __all__ = ["AlexNet", "alexnet"]

@@ -3,6 +3,7 @@ from ... import nn
 from ...nn import functional as F
 from ...ops import flatten
 from ..ops.misc import Conv2dNormActivation
+from ._api import MobileNet_V2_Weights  # noqa: F401
 from ._utils import load_weights, make_divisible
 
 __all__ = ["MobileNetV2", "InvertedResidual", "mobilenet_v2"]

@@ -1,6 +1,7 @@
 """ResNet (He et al. 2015) with torchvision's layout, initialisation and state_dict keys."""
 from ... import nn
 from ...ops import flatten
+from ._api import ResNet18_Weights, ResNet34_Weights, ResNet50_Weights  # noqa: F401
 from ._utils import load_weights
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50"]

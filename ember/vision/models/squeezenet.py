@@ -1,6 +1,7 @@
 """SqueezeNet 1.1 (Iandola et al. 2016) as torchvision builds it."""
 from ... import nn
 from ...ops import cat, flatten
+from ._api import SqueezeNet1_1_Weights  # noqa: F401
 from ._utils import load_weights
 
 __all__ = ["SqueezeNet", "Fire", "squeezenet1_1"]

@@ -1,6 +1,7 @@
 """VGG (Simonyan & Zisserman 2014) with torchvision's layout, initialisation and keys."""
 from ... import nn
 from ...ops import flatten
+from ._api import VGG11_BN_Weights, VGG11_Weights, VGG16_BN_Weights, VGG16_Weights  # noqa: F401
 from ._utils import load_weights
 
 __all__ = ["VGG", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn"]
