@@ -89,8 +89,10 @@ class Categorical(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         value = value.to(int64).unsqueeze(-1)
-        value, log_pmf = broadcast_tensors(value, self.logits)
-        value = value[..., :1]
+        log_pmf = self.logits
+        if value.shape[:-1] != log_pmf.shape[:-1]:  # else broadcasting leaves both as they are
+            value, log_pmf = broadcast_tensors(value, log_pmf)
+            value = value[..., :1]
         return log_pmf.gather(-1, value).squeeze(-1)
 
     def entropy(self):

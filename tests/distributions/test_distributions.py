@@ -771,3 +771,19 @@ def test_integer_interval_support_checks_actions_as_torch(torch, dtype):
     np.testing.assert_array_equal(
         distributions.constraints.integer_interval(0, 2).check(ember.tensor(half)).numpy(),
         torch.distributions.constraints.integer_interval(0, 2).check(torch.tensor(half)).numpy())
+
+
+def test_categorical_log_prob_broadcasts_values_as_torch(torch):
+    """Values of the batch shape gather directly; others broadcast against the batch first."""
+    logits = np.linspace(-2, 2, 18).reshape(6, 3)
+    for values in ([0, 2, 1, 1, 0, 2], [[0, 2, 1, 1, 0, 2], [1, 1, 1, 0, 0, 0]], [2], 1):
+        ours = distributions.Categorical(logits=ember.tensor(logits)).log_prob(
+            ember.tensor(values))
+        theirs = torch.distributions.Categorical(logits=torch.tensor(logits)).log_prob(
+            torch.tensor(values))
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    picks = ember.tensor([[0, 2, 1, 1, 0, 2], [1, 1, 1, 0, 0, 0]])
+    for taken in (picks[0], picks):
+        assert gradcheck(lambda x: distributions.Categorical(logits=x).log_prob(taken),
+                         (ember.tensor(logits, requires_grad=True),))
