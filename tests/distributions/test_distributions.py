@@ -787,3 +787,20 @@ def test_categorical_log_prob_broadcasts_values_as_torch(torch):
     for taken in (picks[0], picks):
         assert gradcheck(lambda x: distributions.Categorical(logits=x).log_prob(taken),
                          (ember.tensor(logits, requires_grad=True),))
+
+
+def test_parameter_checks_of_tensors_requiring_grad_match_torch(torch):
+    """minimalRL's PPO builds Categorical(probs) from a softmax output that requires grad: the
+    simplex check (run without recording) accepts it and refuses bad ones as torch does."""
+    for fw in (ember, torch):
+        logits = fw.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        probs = fw.softmax(logits, 0)
+        dist = fw.distributions.Categorical(probs)
+        assert dist.probs.grad_fn is not None
+        dist.log_prob(fw.tensor(2)).backward()
+        np.testing.assert_allclose(logits.grad.numpy(), (np.eye(3)[2] - probs.detach().numpy()),
+                                   rtol=1e-6, atol=1e-7)
+        with pytest.raises(ValueError, match="Expected parameter probs"):
+            fw.distributions.Categorical(probs=fw.tensor([[0.5, -0.1]], requires_grad=True) * 1)
+        with pytest.raises(ValueError, match="Expected parameter scale"):
+            fw.distributions.Normal(fw.zeros(2), fw.tensor([1.0, -1.0], requires_grad=True))
