@@ -205,10 +205,6 @@ def _copied(data, dtype=None, device=None, requires_grad=False):
     dtype = _dtype_argument("tensor", dtype)
     if type(data) is np.ndarray:
         _check_numpy_strides(data)
-    elif type(data) is list and data and type(data[0]) is np.ndarray:
-        warn_once("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
-                  "consider converting the list to a single numpy.ndarray with numpy.array() "
-                  "before converting to a tensor.")
     array = _to_array(data, dtype)
     source = data._data if isinstance(data, Tensor) else data
     if isinstance(source, np.ndarray) and np.may_share_memory(array, source):

@@ -360,7 +360,11 @@ def normal(generator, shape, dtype, mean=0.0, std=1.0, contiguous=True):
             _box_muller_16(tail, mean, std)
             values[count - 16:] = tail
     else:
-        values = _fused64(_scalar_normals(_stream(generator), count), float(std), float(mean))
+        values = _scalar_normals(_stream(generator), count)
+        if std == 1.0 and mean == 0.0:
+            values += 0.0  # fma(x, 1, 0) is x, with -0.0 made +0.0: no split products needed
+        else:
+            values = _fused64(values, float(std), float(mean))
     return values.astype(dtype, copy=False).reshape(shape)
 
 

@@ -18,7 +18,7 @@ from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
 from .autograd.function import _BackwardOutput
 from .autograd.node import BatchedForward
-from .autograd.views import apply_inplace, check_inplace, write
+from .autograd.views import apply_inplace, check_inplace, refuse_overlap, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
 from .ops.elementwise.arithmetic import (_fusable, fused_add_scaled, scalar_first,
                                          scalar_first_addc, scalar_first_overload,
@@ -302,6 +302,20 @@ def _inplace_with_arguments(op):
     method.__name__ = name
     method.__doc__ = f"In-place ``{op.__name__}``."
     return method
+
+
+def index_add_(self, dim, index, source, alpha=1):
+    """In-place ``index_add``; with no graph to record, the slices go straight into storage."""
+    fast = None
+    if isinstance(source, Tensor):
+        refuse_overlap(self, source)
+        if isinstance(index, Tensor):
+            refuse_overlap(self, index)
+        if type(self._data) is np.ndarray and type(source._data) is np.ndarray:
+            def fast(array):
+                ops.index.index_add_into(array, self, dim, index, source, alpha)
+    return apply_inplace(self, "index_add_", lambda: ops.index_add(self, dim, index, source, alpha),
+                         fast, source)
 
 
 def clamp_(self, min=None, max=None):
@@ -1228,7 +1242,7 @@ METHODS.update({
     "divide_": divide_, "multiply_": mul_, "true_divide_": div_, "clamp_": clamp_,
     "clip_": clamp_, "clamp_min_": clamp_min_, "clamp_max_": clamp_max_, "scatter_": scatter_,
     "index_put_": index_put_, "masked_fill_": masked_fill_, "zero_": zero_, "fill_": fill_,
-    "copy_": copy_, "unsqueeze_": unsqueeze_, "squeeze_": squeeze_, "t_": t_,
+    "copy_": copy_, "index_add_": index_add_, "unsqueeze_": unsqueeze_, "squeeze_": squeeze_, "t_": t_,
     "transpose_": transpose_, "swapaxes_": transpose_, "swapdims_": transpose_,
     "uniform_": uniform_, "normal_": normal_, "bernoulli_": bernoulli_, "random_": random_,
     "exponential_": exponential_, "geometric_": geometric_, "log_normal_": log_normal_,
@@ -1247,7 +1261,7 @@ for _op in (ops.atan2, ops.hypot, ops.xlogy, ops.floor_divide, ops.eq, ops.ne, o
             ops.lcm, ops.nextafter, ops.bitwise_and, ops.bitwise_or, ops.bitwise_xor,
             ops.bitwise_left_shift, ops.bitwise_right_shift, ops.igamma, ops.igammac):
     METHODS[_op.__name__ + "_"] = _binary_inplace(_op)
-for _op in (ops.lerp, ops.scatter_add, ops.index_add, ops.index_fill,
+for _op in (ops.lerp, ops.scatter_add, ops.index_fill,
             ops.scatter_reduce, ops.logit, ops.cumprod, ops.cumsum, ops.round, ops.nan_to_num,
             ops.tril, ops.triu, ops.index_copy, ops.masked_scatter, ops.fill_diagonal,
             ops.mvlgamma, ops.index_reduce, ops.put, ops.renorm):

@@ -911,10 +911,13 @@ def _cast_checked(array, target):
 
 
 def _first_sizes(data):
-    """The shape that the first element of each level gives (PyTorch's compute_sizes)."""
+    """The shape that the first element of each level gives (PyTorch's compute_sizes, which
+    takes a 0-d array met there for a sequence and fails on its length)."""
     shape = []
     item = data
-    while _is_sequence(item) and not (isinstance(item, np.ndarray) and item.ndim == 0):
+    while _is_sequence(item):
+        if isinstance(item, np.ndarray) and item.ndim == 0:
+            raise TypeError("len() of unsized object")
         if len(shape) == 32:
             raise ValueError("too many dimensions: the data is nested more than 32 deep")
         shape.append(len(item))
@@ -926,12 +929,20 @@ def _first_sizes(data):
     return tuple(shape)
 
 
+_LIST_OF_ARRAYS = ("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
+                   "consider converting the list to a single numpy.ndarray with numpy.array() "
+                   "before converting to a tensor.")
+
+
 def _collect(data, shape, leaves):
     """Depth-first through the sequences, checking each length against ``shape``: the numbers
     in order, and the values of a tensor that stands where a dimension is expected."""
     stack = [(data, 0)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, np.ndarray) and _LIST_OF_ARRAYS not in _warned_once:
+            _warned_once.add(_LIST_OF_ARRAYS)  # PyTorch's, once, for an array at any depth
+            warn_at_caller(_LIST_OF_ARRAYS)
         if depth == len(shape):
             leaves.append(item[()] if isinstance(item, np.ndarray) else item)
             continue

@@ -32,6 +32,15 @@ EXACT = {
     "randn under 16": lambda L: L.randn(2, 3),
     "randn float64": lambda L: L.randn(100, dtype=L.float64),
     "randn float64 under 16": lambda L: L.randn(3, dtype=L.float64),
+    # an RL policy's one-action draws: each under 16, float32 and float64, the pair's second
+    # value kept for the next call
+    "Categorical samples of 1-3 dims": lambda L: L.cat([
+        L.distributions.Categorical(logits=L.linspace(-2, 2, 24).reshape(shape)).sample(
+            sample_shape).reshape(-1) for shape in ((24,), (6, 4), (2, 3, 4))
+        for sample_shape in ((), (5,), (2, 3))]),
+    "Normal samples one at a time": lambda L: L.cat(
+        [L.distributions.Normal(L.zeros(1, 1), L.ones(1, 1)).sample().reshape(-1).double()
+         for _ in range(7)] + [L.randn(1, 1, dtype=L.float64).reshape(-1) for _ in range(5)]),
     "randint": lambda L: L.randint(-3, 17, (50,)),
     "randint wide": lambda L: L.randint(0, 2 ** 40, (5,)),
     "randperm": lambda L: L.randperm(1000),

@@ -84,3 +84,39 @@ def test_once_only_warnings_come_once_per_process():
             ember.tensor([np.ones(2), np.ones(2)])
     assert len(caught) == 2
     assert caught[0].filename == __file__
+
+
+NESTED_ARRAYS = {
+    "list of lists of arrays": lambda lib: lib.tensor([[np.ones(3)] * 2] * 2, dtype=lib.float),
+    "tuple of arrays": lambda lib: lib.tensor((np.ones(2), np.ones(2))),
+    "array after plain numbers": lambda lib: lib.tensor([[1, 2], np.ones(2, np.int64)]),
+    "0-d array inside a row": lambda lib: lib.tensor([[1.0], [np.array(2.0)]]),
+    "as_tensor of a list of arrays": lambda lib: lib.as_tensor([np.ones(2)]),
+    "legacy constructor": lambda lib: lib.Tensor([np.ones(2)]),
+    "NumPy scalars": lambda lib: lib.tensor([1.0, np.float32(2)]),
+    "first element a 0-d array": lambda lib: lib.tensor([np.array(2.0)], dtype=lib.float),
+}
+
+
+def test_arrays_at_any_depth_warn_as_torch(torch):
+    """minimalRL's ppo-continuous builds ``torch.tensor(batch, dtype=torch.float)`` from lists of
+    lists of arrays: PyTorch warns for an array met anywhere (not only a list's first element),
+    and fails on a 0-d array where compute_sizes expects a sequence."""
+    torch.set_warn_always(True)  # its once-only warnings then warn every time (per array)
+    try:
+        for name, build in NESTED_ARRAYS.items():
+            results = []
+            for lib in (torch, ember):
+                tensor_module._warned_once.clear()
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    try:
+                        made = build(lib)
+                        outcome = (made.tolist(), str(made.dtype).split(".")[1])
+                    except TypeError as error:
+                        outcome = str(error)
+                results.append((outcome, any("numpy.ndarrays is extremely slow" in str(w.message)
+                                             for w in caught)))
+            assert results[0] == results[1], name
+    finally:
+        torch.set_warn_always(False)

@@ -135,6 +135,19 @@ def write(tensor, array, cast=False):
     np.copyto(target, array, casting="unsafe")
 
 
+def refuse_overlap(tensor, operand):
+    """PyTorch's refusal of an in-place op whose contiguous operand shares memory with the
+    contiguous tensor it writes (where either is strided, PyTorch does not look)."""
+    target = tensor._data
+    other = operand._data
+    if (type(target) is np.ndarray and type(other) is np.ndarray and target.size and other.size
+            and target.flags.c_contiguous and other.flags.c_contiguous
+            and np.may_share_memory(target, other)):
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the "
+                           "written-to tensor refer to a single memory location. Please clone() "
+                           "the tensor before performing the operation.")
+
+
 def apply_inplace(tensor, operation, compute, fast=None, operand=None):
     """Store the result of ``compute()`` (the out-of-place op) in ``tensor`` and return it.
     ``operation`` names the op at the call (PyTorch's errors for these checks do not name it).

@@ -75,19 +75,24 @@ class Categorical(Distribution):
     def sample(self, sample_shape=Size()):
         sample_shape = Size(sample_shape)
         with no_grad():
-            probs_2d = self.probs.reshape(-1, self._num_events)
+            probs = self.probs
+            probs_2d = probs if probs.dim() == 2 else probs.reshape(-1, self._num_events)
             count = 1
             for size in sample_shape:
                 count *= size
-            samples_2d = multinomial(probs_2d, count, True).T
+            samples_2d = multinomial(probs_2d, count, True)
+            if count != 1:
+                samples_2d = samples_2d.T  # one draw per row reads the same either way round
             return samples_2d.reshape(self._extended_shape(sample_shape))
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
         value = value.to(int64).unsqueeze(-1)
-        value, log_pmf = broadcast_tensors(value, self.logits)
-        value = value[..., :1]
+        log_pmf = self.logits
+        if value.shape[:-1] != log_pmf.shape[:-1]:  # else broadcasting leaves both as they are
+            value, log_pmf = broadcast_tensors(value, log_pmf)
+            value = value[..., :1]
         return log_pmf.gather(-1, value).squeeze(-1)
 
     def entropy(self):

@@ -4,7 +4,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from .._dtype import finfo
+from .._dtype import bool_ as _bool, finfo
 from ..ops import cat as concatenate, isclose, stack as stack_tensors
 from ..tensor import Tensor
 
@@ -174,6 +174,12 @@ class _Multinomial(Constraint):
         return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
 
 
+def _whole_numbers_only(value):
+    """Whether ``value``'s dtype holds only whole numbers (an integer dtype other than bool)."""
+    dtype = value.dtype
+    return not (dtype.is_floating_point or dtype.is_complex) and dtype != _bool
+
+
 class _IntegerInterval(Constraint):
     is_discrete = True
 
@@ -182,7 +188,10 @@ class _IntegerInterval(Constraint):
         self.upper_bound = upper_bound
 
     def check(self, value):
-        return (value % 1 == 0) & (self.lower_bound <= value) & (value <= self.upper_bound)
+        within = (self.lower_bound <= value) & (value <= self.upper_bound)
+        if _whole_numbers_only(value):
+            return within  # ``value % 1 == 0`` holds everywhere: the same result, two ops fewer
+        return (value % 1 == 0) & within
 
     def __repr__(self):
         return _bounds_repr(self, "lower_bound", "upper_bound")

@@ -53,7 +53,12 @@ class Distribution:
                         getattr(type(self), parameter, None), lazy_property):
                     continue  # skip the parameter that was not given (probs or logits)
                 value = getattr(self, parameter)
-                if not bool(constraint.check(value).all()):
+                if isinstance(value, Tensor) and value._requires_grad:
+                    with no_grad():  # a check's arithmetic (simplex: sum, -1, abs) needs no graph
+                        valid = constraint.check(value)
+                else:
+                    valid = constraint.check(value)
+                if not bool(valid.all()):
                     raise ValueError(
                         f"Expected parameter {parameter} ({type(value).__name__} of shape "
                         f"{tuple(value.shape)}) of distribution {self!r} to satisfy the "

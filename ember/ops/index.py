@@ -16,6 +16,7 @@ from .._dtype import (checked_scalar, cpp_type_name, overflow_error, repr_prefix
 from .._layout import iterator_strides, pointwise_layout, row_major_layout, with_strides
 from ..autograd import function as _function
 from ..autograd.function import Op, torch_named
+from ..autograd.node import BatchedForward
 from ..autograd.views import unrecorded_view, view_result
 from ..tensor import Tensor, warn_at_caller, warn_once
 from ._broadcast import expanded_shape, unbroadcast
@@ -259,6 +260,9 @@ def add_rows_in_order(out, axis, index, values):
     if (axis != 0 or out.ndim == 0 or out.dtype not in _ROW_DTYPES
             or values.shape != index.shape + out.shape[1:] or not out.flags.c_contiguous):
         return False
+    if out.ndim == 1:
+        np.add.at(out, index, values)  # NumPy's 1-D loop: the same order, faster than a kernel call
+        return True
     kernel = _add_rows_kernel.compiled()
     if kernel is None:
         return False
@@ -1307,6 +1311,13 @@ def _slices_at(axis, index):
     return (slice(None),) * axis + (index, Ellipsis)
 
 
+def _add_at(out, axis, index, source, alpha):
+    """out's slices at ``index`` along ``axis`` += alpha * source, in index order."""
+    added = (source if alpha == 1 else source * alpha).astype(out.dtype, copy=False)
+    if not add_rows_in_order(out, axis, index, added):
+        np.add.at(out, _slices_at(axis, index), added)
+
+
 class IndexAdd(Op):
     _next_order = (0, 3)  # PyTorch lists the input and source, not the options
     differentiable_backward = True
@@ -1317,9 +1328,7 @@ class IndexAdd(Op):
         ctx.source_shape = source.shape
         ctx.save_for_backward(index)
         out = x.copy()
-        added = (source if alpha == 1 else source * alpha).astype(out.dtype, copy=False)
-        if not add_rows_in_order(out, axis, index, added):
-            np.add.at(out, _slices_at(axis, index), added)
+        _add_at(out, axis, index, source, alpha)
         return out
 
     @staticmethod
@@ -1378,6 +1387,30 @@ def _check_slices(operation, input, axis, count, source, scalar_source, count_er
 
 def index_add(input, dim, index, source, alpha=1):
     """``input`` with ``alpha * source`` slices added at ``index`` along ``dim``."""
+    axis, indices = _index_add_arguments(input, dim, index, source)
+    if input._data.ndim == 0:
+        return IndexAdd.apply(input.reshape(1), 0, indices, source.reshape(-1), alpha).reshape(())
+    return IndexAdd.apply(input, axis, indices, source, alpha)
+
+
+def index_add_into(array, input, dim, index, source, alpha=1):
+    """``input.index_add_`` where no graph is recorded: after index_add's checks, the slices are
+    added straight into ``array`` (input's storage), sparing a copy of it and a write-back."""
+    axis, indices = _index_add_arguments(input, dim, index, source)
+    if type(indices) is not np.ndarray:
+        raise BatchedForward  # a per-sample index under ember.func.vmap: its rule writes
+    added = source._data
+    if np.may_share_memory(array, added) or np.may_share_memory(array, indices):
+        added = added.copy()  # the out-of-place op reads the operands as they were
+        indices = indices.copy()
+    if array.ndim == 0:
+        _add_at(array.reshape(1), 0, indices, added.reshape(-1), alpha)
+    else:
+        _add_at(array, axis, indices, added, alpha)
+
+
+def _index_add_arguments(input, dim, index, source):
+    """index_add's checks, in PyTorch's order: (axis, the indices as intp)."""
     indices = _check_index_vector(index, "index_add_", (np.int32, np.int64))
     if not isinstance(source, Tensor):
         raise TypeError(f"index_add(): argument 'source' (position 3) must be Tensor, not "
@@ -1397,10 +1430,9 @@ def index_add(input, dim, index, source, alpha=1):
     if values.size and not indices_within(values, size):
         if axis == 0 or input._data.ndim < 2:  # PyTorch's words differ by kernel
             raise IndexError("index out of range in self")
-    indices = _check_bounds(indices, size, axis)
-    if input._data.ndim == 0:
-        return IndexAdd.apply(input.reshape(1), 0, indices, source.reshape(-1), alpha).reshape(())
-    return IndexAdd.apply(input, axis, indices, source, alpha)
+    elif type(indices) is np.ndarray:
+        return axis, indices.astype(np.intp, copy=False)  # in range: no second bounds pass
+    return axis, _check_bounds(indices, size, axis)
 
 
 class IndexFill(Op):

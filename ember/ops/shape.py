@@ -1354,6 +1354,8 @@ def broadcast_shapes(*shapes):
 
 
 def broadcast_tensors(*tensors):
+    """The tensors expanded to one shape; one already of that shape comes back itself, as in
+    PyTorch (no view, no ExpandBackward node: ``Normal(loc, scale).loc is loc``)."""
     shapes = [tensor._data.shape for tensor in tensors]
     try:
         shape = np.broadcast_shapes(*shapes)
@@ -1366,7 +1368,8 @@ def broadcast_tensors(*tensors):
                 raise mismatch from None
             shape = np.broadcast_shapes(shape, other)
         raise
-    return tuple(expand(tensor, shape) for tensor in tensors)
+    return tuple(tensor if tensor._data.shape == shape else expand(tensor, shape)
+                 for tensor in tensors)
 
 
 def tensor_split(input, indices_or_sections, dim=0):

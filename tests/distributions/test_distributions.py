@@ -739,3 +739,68 @@ def test_wishart_rsample_gradient_estimates_torch_exact_one(torch):
         (40000,))
     (our_grad,) = ember.autograd.grad(draws.diagonal(dim1=-2, dim2=-1).sum(-1).mean(), [df])
     np.testing.assert_allclose(our_grad.numpy(), [np.trace(COVARIANCE[0])], rtol=0.05)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "float32", "bool"])
+def test_integer_interval_support_checks_actions_as_torch(torch, dtype):
+    """CleanRL's PPO: ``Categorical(logits=...).log_prob(actions)`` with int64 actions (sampled),
+    float ones (a stored buffer cast with .long() or not), and out-of-range or fractional ones."""
+    random = np.random.default_rng(11)
+    logits = random.standard_normal((6, 3)).astype(np.float32)
+    actions = np.array([0, 2, 1, 1, 0, 2]).astype(dtype if dtype != "bool" else "int64")
+    if dtype == "bool":
+        actions = actions.astype(bool)
+    for values in (actions, np.array([0, 3, 1, 1, 0, 2]).astype(actions.dtype)):
+        results = []
+        for fw in (ember, torch):
+            support = fw.distributions.Categorical(logits=fw.tensor(logits)).support
+            inside = support.check(fw.tensor(values))
+            try:
+                log_prob = fw.distributions.Categorical(logits=fw.tensor(logits)).log_prob(
+                    fw.tensor(values)).numpy()
+            except ValueError as error:
+                log_prob = type(error)
+            results.append((inside.numpy(), log_prob))
+        (our_inside, our_log_prob), (their_inside, their_log_prob) = results
+        np.testing.assert_array_equal(our_inside, their_inside)
+        if isinstance(their_log_prob, type):
+            assert our_log_prob is their_log_prob
+        else:
+            np.testing.assert_allclose(our_log_prob, their_log_prob, rtol=1e-6)
+    half = np.array([0.5, 1.0, 2.0], dtype=np.float32)
+    np.testing.assert_array_equal(
+        distributions.constraints.integer_interval(0, 2).check(ember.tensor(half)).numpy(),
+        torch.distributions.constraints.integer_interval(0, 2).check(torch.tensor(half)).numpy())
+
+
+def test_categorical_log_prob_broadcasts_values_as_torch(torch):
+    """Values of the batch shape gather directly; others broadcast against the batch first."""
+    logits = np.linspace(-2, 2, 18).reshape(6, 3)
+    for values in ([0, 2, 1, 1, 0, 2], [[0, 2, 1, 1, 0, 2], [1, 1, 1, 0, 0, 0]], [2], 1):
+        ours = distributions.Categorical(logits=ember.tensor(logits)).log_prob(
+            ember.tensor(values))
+        theirs = torch.distributions.Categorical(logits=torch.tensor(logits)).log_prob(
+            torch.tensor(values))
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    picks = ember.tensor([[0, 2, 1, 1, 0, 2], [1, 1, 1, 0, 0, 0]])
+    for taken in (picks[0], picks):
+        assert gradcheck(lambda x: distributions.Categorical(logits=x).log_prob(taken),
+                         (ember.tensor(logits, requires_grad=True),))
+
+
+def test_parameter_checks_of_tensors_requiring_grad_match_torch(torch):
+    """minimalRL's PPO builds Categorical(probs) from a softmax output that requires grad: the
+    simplex check (run without recording) accepts it and refuses bad ones as torch does."""
+    for fw in (ember, torch):
+        logits = fw.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        probs = fw.softmax(logits, 0)
+        dist = fw.distributions.Categorical(probs)
+        assert dist.probs.grad_fn is not None
+        dist.log_prob(fw.tensor(2)).backward()
+        np.testing.assert_allclose(logits.grad.numpy(), (np.eye(3)[2] - probs.detach().numpy()),
+                                   rtol=1e-6, atol=1e-7)
+        with pytest.raises(ValueError, match="Expected parameter probs"):
+            fw.distributions.Categorical(probs=fw.tensor([[0.5, -0.1]], requires_grad=True) * 1)
+        with pytest.raises(ValueError, match="Expected parameter scale"):
+            fw.distributions.Normal(fw.zeros(2), fw.tensor([1.0, -1.0], requires_grad=True))

@@ -848,3 +848,57 @@ def test_byte_masks_warn_or_refuse_like_torch(torch, source):
         outcomes.append((value, x.tolist(),
                          [str(w.message).split(" (Triggered")[0] for w in caught]))
     assert outcomes[0] == outcomes[1]
+
+
+def test_index_add_in_place_on_row_views_matches_torch(torch):
+    """CleanRL's C51 projection: ``target[i].index_add_(0, l[i].long(), d[i])`` row by row under
+    no_grad adds straight into storage; repeats in order, alpha, 0-d as torch, and an operand
+    sharing the written memory refused as torch refuses it."""
+    random = np.random.default_rng(10)
+    b = random.uniform(0, 10, (5, 11)).astype(np.float32)
+    pmfs = random.uniform(0, 1, (5, 11)).astype(np.float32)
+    results = []
+    for fw in (ember, torch):
+        lower = fw.tensor(b).floor()
+        mass = fw.tensor(pmfs) * 1e-7 + 1
+        target = fw.zeros(5, 11)
+        with fw.no_grad():
+            for row in range(5):
+                target[row].index_add_(0, lower[row].long(), mass[row])
+                target[row].index_add_(0, lower[row].long(), mass[row], alpha=0.5)
+        version = target._version
+        alias = fw.arange(6.0, dtype=fw.float64)
+        alias[:3].index_add_(0, fw.tensor([2, 0, 2]), alias[3:])
+        with pytest.raises(RuntimeError, match="refer to a single memory location"):
+            alias.index_add_(0, fw.tensor([5, 0, 5]), alias[:3])
+        counts = fw.arange(6)
+        with pytest.raises(RuntimeError, match="refer to a single memory location"):
+            counts.index_add_(0, counts[:2], counts[2:4])
+        scalar = fw.tensor(1.5)
+        scalar.index_add_(0, fw.tensor([0]), fw.tensor(2.0), alpha=2)
+        results.append((target.numpy().copy(), version, alias.numpy().copy(), scalar.item()))
+    (ours, our_version, our_alias, our_scalar), (theirs, their_version, their_alias,
+                                                 their_scalar) = results
+    np.testing.assert_array_equal(ours, theirs)
+    assert our_version == their_version
+    np.testing.assert_array_equal(our_alias, their_alias)
+    assert our_scalar == their_scalar
+
+
+def test_index_add_in_place_records_a_graph_only_when_needed(torch):
+    ours = []
+    for fw in (ember, torch):
+        source = fw.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=fw.float64, requires_grad=True)
+        target = fw.ones(3, 2, dtype=fw.float64)
+        target.index_add_(0, fw.tensor([2, 2]), source, alpha=3)
+        (target * fw.tensor([[1.0], [2.0], [5.0]], dtype=fw.float64)).sum().backward()
+        plain = fw.ones(3, 2)
+        plain.index_add_(0, fw.tensor([1]), fw.ones(1, 2))
+        ours.append((target.detach().numpy(), source.grad.numpy(), target.grad_fn is None,
+                     plain.grad_fn is None, plain.numpy()))
+    for mine, theirs in zip(*ours):
+        np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(IndexError, match="index out of range in self"):
+        ember.zeros(3).index_add_(0, ember.tensor([3]), ember.ones(1))
+    with pytest.raises(RuntimeError, match="must have the same scalar type"):
+        ember.zeros(3).index_add_(0, ember.tensor([1]), ember.ones(1, dtype=ember.float64))

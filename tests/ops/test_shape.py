@@ -784,3 +784,27 @@ def test_expand_without_repeating_an_element_is_written_through_as_torch(torch):
     for fw in (ember, torch):
         with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
             fw.ones(3, 1).expand(3, 2).add_(1)
+
+
+def test_broadcast_tensors_returns_a_tensor_already_of_the_shape_itself(torch):
+    """PyTorch expands only the tensors whose shape differs: the others come back as the same
+    objects, with no view and no ExpandBackward (so ``Normal(loc, scale).loc is loc``)."""
+    for fw in (ember, torch):
+        leaf = fw.linspace(-1, 1, 6, dtype=fw.float64).reshape(2, 3).requires_grad_()
+        row = fw.tensor([1.0, 2.0, 3.0], dtype=fw.float64)
+        same, expanded = fw.broadcast_tensors(leaf, row)
+        assert same is leaf and same.grad_fn is None
+        assert expanded.shape == (2, 3) and expanded is not row
+        (alone,) = fw.broadcast_tensors(row)
+        assert alone is row
+        normal = fw.distributions.Normal(leaf, leaf.detach().abs() + 1)
+        assert normal.loc is leaf and normal.loc.grad_fn is None
+        (normal.log_prob(expanded) * expanded).sum().backward()
+    ours = ember.tensor([[0.5, -1.0, 2.0]], dtype=ember.float64, requires_grad=True)
+    scale = ember.full((1, 3), 1.5, dtype=ember.float64)
+    value = ember.linspace(-2, 2, 6, dtype=ember.float64).reshape(2, 3)
+
+    def log_density(loc):
+        return ember.distributions.Normal(*ember.broadcast_tensors(loc, scale)).log_prob(
+            ember.broadcast_tensors(value, loc)[0]).sum()
+    assert gradcheck(log_density, (ours,))
