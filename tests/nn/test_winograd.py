@@ -22,10 +22,30 @@ CASES = [
 ]
 
 
+def test_winograd_is_off_unless_asked_for(monkeypatch):
+    """Off by default (its rounding drifts float32 training away from PyTorch's); the switch is
+    EMBER_WINOGRAD=1 in the environment, read at import."""
+    import os
+    import subprocess
+    import sys
+    monkeypatch.delenv("EMBER_WINOGRAD", raising=False)
+    probe = ("import ember.nn._kernels.winograd as w, numpy as np; "
+             "print(w.ENABLED, w.applies(np.ones((1, 64, 4, 4)), np.ones((64, 64, 3, 3)), 64, "
+             "64, (3, 3), (1, 1), (1, 1), 1))")
+    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=dict(os.environ), check=True)
+    on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                        env=dict(os.environ, EMBER_WINOGRAD="1"), check=True)
+    assert off.stdout.split() == ["False", "False"] and on.stdout.split() == ["True", "True"]
+
+
 @pytest.fixture(autouse=True)
-def small_channel_pairs(monkeypatch):
-    """The path from 16 x 16 channel pairs (by default it starts at 1024), so that the shapes
-    here stay small."""
+def small_channel_pairs(request, monkeypatch):
+    """The path switched on, from 16 x 16 channel pairs (by default it starts at 1024), so
+    that the shapes here stay small."""
+    if request.node.name == "test_winograd_is_off_unless_asked_for":
+        return
+    monkeypatch.setattr(winograd, "ENABLED", True)
     monkeypatch.setattr(winograd, "_MIN_CHANNEL_PAIRS", 256)
     monkeypatch.setattr(winograd, "_MIN_WEIGHT_GRAD_PAIRS", 256)
 

@@ -12,10 +12,10 @@ over pixels. With the ``jit`` extra, col2im of
 float32/float64 arrays is a compiled loop instead (straight into the unpadded result, parallel
 over channels); the GEMMs stay in BLAS, and im2col stays NumPy's strided copy (a
 compiled copy measured no faster). Depthwise convolutions (one input channel per group), whose
-per-group GEMMs would be tiny, run compiled direct loops instead, in all three passes. 3x3
-stride-1 convolutions with at least 16 channels in and out (and 1024 channel pairs; 4096 for
-the weight gradient) take Winograd's F(2x2, 3x3) (ember.nn._kernels.winograd): 2.25 times
-fewer multiplications.
+per-group GEMMs would be tiny, run compiled direct loops instead, in all three passes. With
+EMBER_WINOGRAD=1, 3x3 stride-1 convolutions with at least 16 channels in and out (and 1024
+channel pairs; 4096 for the weight gradient) take Winograd's F(2x2, 3x3)
+(ember.nn._kernels.winograd): 2.25 times fewer multiplications, rounded less like PyTorch.
 
 Three Ops (convolution, transposed convolution, weight gradient) are each other's gradients, so
 a convolution is differentiable to any order. Unfold and Fold are the im2col/col2im pair on

@@ -1,5 +1,5 @@
 """Winograd's minimal filtering F(2x2, 3x3) for 3x3, stride-1, undilated, ungrouped 2-D
-convolutions: each 2x2 output tile from a 4x4 input tile with 16 multiplications per channel pair
+convolutions, opt-in (EMBER_WINOGRAD=1, see ENABLED): each 2x2 output tile from a 4x4 input tile with 16 multiplications per channel pair
 instead of 36 (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
 
 With B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]], G = [[1,0,0],[1/2,1/2,1/2],
@@ -15,6 +15,8 @@ operations in the same order and give the same bits. In exact arithmetic the res
 convolution's; in floating point it is rounded differently from im2col's dot products (float32
 results agree to about 1e-6 relative).
 """
+import os
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -23,6 +25,10 @@ from ... import _jit, _threads
 __all__ = ["applies", "convolve", "convolve_transpose", "transpose_applies", "weight_grad",
            "weight_transform"]
 
+# Off unless EMBER_WINOGRAD=1: its float32 rounding (~1e-6 relative, several times im2col's)
+# is amplified by training. Pytorch-UNet's 20 float32 steps (tests/compat/programs) drift from
+# PyTorch's losses by 1.2e-3 relative with it, against under 2e-5 with im2col.
+ENABLED = os.environ.get("EMBER_WINOGRAD") == "1"
 # Tiles per chunk: the (16, C, tiles) transformed input and (16, K, tiles) products of a chunk
 # stay within cache for C, K up to a few hundred (Conv2d(64->128) on 16x16 tiles: the GEMMs run
 # at 110 GFLOP/s at 512 tiles a chunk, 52 with all 8192 tiles at once).
@@ -46,7 +52,7 @@ def applies(input, weight, in_channels, out_channels, kernel_size, stride, dilat
     ``weight_grad`` its weight gradient) from ``in_channels`` to ``out_channels`` takes this
     path."""
     pairs = _MIN_WEIGHT_GRAD_PAIRS if weight_grad else _MIN_CHANNEL_PAIRS
-    return (kernel_size == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
+    return (ENABLED and kernel_size == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
             and input.dtype in _FLOATS and weight.dtype == input.dtype
             and min(in_channels, out_channels) >= _MIN_CHANNELS
             and in_channels * out_channels >= pairs and input.shape[0] > 0)
