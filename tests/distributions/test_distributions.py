@@ -742,9 +742,10 @@ def test_wishart_rsample_gradient_estimates_torch_exact_one(torch):
 
 
 @pytest.mark.parametrize("dtype", ["int64", "int32", "float32", "bool"])
-def test_integer_interval_support_checks_actions_as_torch(torch, dtype):
+def test_integer_interval_support_checks_actions_as_torch(validating_torch, dtype):
     """CleanRL's PPO: ``Categorical(logits=...).log_prob(actions)`` with int64 actions (sampled),
     float ones (a stored buffer cast with .long() or not), and out-of-range or fractional ones."""
+    torch = validating_torch
     random = np.random.default_rng(11)
     logits = random.standard_normal((6, 3)).astype(np.float32)
     actions = np.array([0, 2, 1, 1, 0, 2]).astype(dtype if dtype != "bool" else "int64")
@@ -789,9 +790,10 @@ def test_categorical_log_prob_broadcasts_values_as_torch(torch):
                          (ember.tensor(logits, requires_grad=True),))
 
 
-def test_parameter_checks_of_tensors_requiring_grad_match_torch(torch):
+def test_parameter_checks_of_tensors_requiring_grad_match_torch(validating_torch):
     """minimalRL's PPO builds Categorical(probs) from a softmax output that requires grad: the
     simplex check (run without recording) accepts it and refuses bad ones as torch does."""
+    torch = validating_torch
     for fw in (ember, torch):
         logits = fw.tensor([0.5, -1.0, 2.0], requires_grad=True)
         probs = fw.softmax(logits, 0)
