@@ -39,12 +39,27 @@ __all__ = ["BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTe
 
 
 # ---- argument checks ---------------------------------------------------------------------------
+# PyTorch's signatures of the size-first random factories, listed in its argument error.
+_DRAWING = {name: (f" * (tuple of ints size, *, torch.Generator generator, Tensor out = None, "
+                   f"torch.dtype dtype = None, torch.layout layout = None, torch.device device = "
+                   f"None, bool pin_memory = False, bool requires_grad = False)\n"
+                   f" * (tuple of ints size, *, Tensor out = None, torch.dtype dtype = None, "
+                   f"torch.layout layout = None, torch.device device = None, bool pin_memory = "
+                   f"False, bool requires_grad = False)\n") for name in ("rand", "randn")}
+
+
 def _varargs_size(name, size, keyword):
     """The shape given as ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
     if keyword is not None:
         if size:
             raise TypeError(f"{name}() got multiple values for argument 'size'")
         size = (keyword,)
+    elif not size:
+        # PyTorch's size is required (the shape () is spelled zeros(()) or zeros([]))
+        if name in _DRAWING:
+            raise TypeError(f"{name}() received an invalid combination of arguments - got (), but "
+                            f"expected one of:\n{_DRAWING[name]}")
+        raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
     if len(size) == 1 and integer_size(size[0]) is None:
         single = size[0]
         if not isinstance(single, (tuple, list, Size)):

@@ -541,6 +541,28 @@ def test_size_keyword_of_new_factories():
     assert base.new_empty(size=[4]).tolist() == [0, 0, 0, 0]
 
 
+def _without_size(fw):
+    """Each size-first factory and ``new_*`` method called with no size at all."""
+    base = fw.ones(2)
+    calls = {"zeros": fw.zeros, "ones": fw.ones, "empty": fw.empty, "rand": fw.rand,
+             "randn": fw.randn, "new_zeros": base.new_zeros, "new_ones": base.new_ones,
+             "new_empty": base.new_empty, "resize_": base.clone().resize_}
+    outcomes = {}
+    for name, call in calls.items():
+        with pytest.raises(TypeError) as error:
+            call()
+        outcomes[name] = str(error.value)
+    return outcomes
+
+
+def test_size_is_required_as_in_torch(torch):
+    """zeros() is an error in PyTorch (the 0-d shape is spelled zeros(()) or zeros([])); ember
+    had returned a 0-d tensor."""
+    assert _without_size(ember) == _without_size(torch)
+    for made in (ember.zeros(()), ember.ones([]), ember.randn(size=())):
+        assert made.shape == ()
+
+
 def test_multinomial_frequencies_follow_the_weights():
     weights = ember.tensor([0.1, 0.6, 0.0, 0.3])
     picks = ember.multinomial(weights, 20000, replacement=True,
