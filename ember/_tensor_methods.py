@@ -399,9 +399,11 @@ def copy_(self, source):
                          lambda array: write(self, source._data, cast=True), source)
 
 
-def _inplace_view(self, view):
+def _inplace_view(self, view, overload=1):
     """Change this tensor's shape in place (``unsqueeze_``, ``t_``, ...): it becomes ``view`` of
-    its former self, which its history then records."""
+    its former self, which its history then records. PyTorch numbers the in-place forms' nodes
+    after the out-of-place ones: TransposeBackward1 for TransposeBackward0, SqueezeBackward3-5
+    for 0-2 (``overload`` is that offset)."""
     recording = check_inplace(self)
     former = Tensor._wrap(self._data, self._requires_grad)
     if recording and self._requires_grad:
@@ -410,6 +412,11 @@ def _inplace_view(self, view):
         former._vc = self._version_counter()
         former._is_inference = self._is_inference
         out = view(former)
+        node = out.grad_fn
+        if node is not None and node is not self.grad_fn:
+            stem, _, number = node.name().rpartition("Backward")
+            if number.isdigit():
+                node._torch_name = f"{stem}Backward{int(number) + overload}"
         self.grad_fn = out.grad_fn
         self._output_nr = out._output_nr
     else:
@@ -423,7 +430,7 @@ def unsqueeze_(self, dim):
 
 
 def squeeze_(self, dim=None):
-    return _inplace_view(self, lambda tensor: ops.squeeze(tensor, dim))
+    return _inplace_view(self, lambda tensor: ops.squeeze(tensor, dim), overload=3)
 
 
 def t_(self):

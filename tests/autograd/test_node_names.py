@@ -255,3 +255,27 @@ def test_node_hook_sees_one_gradient_per_listed_input(torch, expression):
 
     expected = doubled_gradient(torch)
     assert (doubled_gradient(ember) == expected).all()
+
+
+def _inplace_view_names(fw):
+    """The nodes of in-place view changes, and a gradient through one."""
+    names = []
+    changes = (((2, 3), lambda x: x.squeeze_(0)), ((2, 1, 1), lambda x: x.squeeze_((1, 2))),
+               ((2, 1, 1), lambda x: x.squeeze_()), ((2, 3), lambda x: x.swapaxes_(0, 1)),
+               ((2, 3), lambda x: x.transpose_(0, 1)), ((3,), lambda x: x.t_()),
+               ((3,), lambda x: x.unsqueeze_(0)))
+    for shape, change in changes:
+        x = fw.ones(*shape, requires_grad=True).clone()
+        change(x)
+        names.append(x.grad_fn.name())
+    leaf = fw.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    doubled = leaf * 2
+    doubled.unsqueeze_(0)
+    (doubled * fw.tensor([[1.0, 10.0, 100.0]])).sum().backward()
+    return names, leaf.grad.tolist()
+
+
+def test_inplace_view_nodes_are_named_as_torch(torch):
+    """PyTorch numbers in-place view changes after the out-of-place ops: TransposeBackward1,
+    TBackward1, UnsqueezeBackward1 and SqueezeBackward3-5."""
+    assert _inplace_view_names(ember) == _inplace_view_names(torch)
