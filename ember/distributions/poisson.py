@@ -10,8 +10,12 @@ from .exp_family import ExponentialFamily
 __all__ = ["Poisson"]
 
 def poisson_draws(rate):
-    """Poisson counts with the given rates (a Tensor), as floats of the rates' dtype."""
+    """Poisson counts with the given rates (a Tensor), as floats of the rates' dtype; integer
+    rates are refused as torch.poisson refuses them."""
     rates = rate.detach().numpy()
+    if not rate.dtype.is_floating_point:
+        raise NotImplementedError(f"\"poisson_cpu\" not implemented for "
+                                  f"'{rate.dtype._scalar_type}'")
     return Tensor._wrap(_random.poisson(None, rates).astype(rates.dtype))
 
 class Poisson(ExponentialFamily):

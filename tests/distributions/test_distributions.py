@@ -806,3 +806,17 @@ def test_parameter_checks_of_tensors_requiring_grad_match_torch(validating_torch
             fw.distributions.Categorical(probs=fw.tensor([[0.5, -0.1]], requires_grad=True) * 1)
         with pytest.raises(ValueError, match="Expected parameter scale"):
             fw.distributions.Normal(fw.zeros(2), fw.tensor([1.0, -1.0], requires_grad=True))
+
+
+def test_poisson_samples_refuse_integer_rates_as_torch(torch):
+    """Poisson.sample draws through torch.poisson, which has no integer or bool kernel."""
+    for values in ([2, 5], [True, False]):
+        with pytest.raises(NotImplementedError) as ours:
+            distributions.Poisson(ember.tensor(values)).sample()
+        with pytest.raises(NotImplementedError) as theirs:
+            torch.distributions.Poisson(torch.tensor(values)).sample()
+        assert str(ours.value) == str(theirs.value)
+    ember.manual_seed(3)
+    torch.manual_seed(3)
+    assert distributions.Poisson(ember.tensor([2.0, 5.0])).sample((3,)).tolist() == \
+        torch.distributions.Poisson(torch.tensor([2.0, 5.0])).sample((3,)).tolist()
