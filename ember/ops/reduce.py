@@ -197,6 +197,24 @@ class Sum(Op):
                          copy=False), None, None, None
 
 
+class NanSum(Sum):
+    """sum with NaN counted as zero. The gradient is grad times the not-NaN mask, a product as
+    in PyTorch's nansum backward, so an infinite gradient gives NaN at the NaN elements
+    (nanmean of an all-NaN slice)."""
+    _torch_name = "NansumBackward0"
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, dtype):
+        missing = np.isnan(x)
+        ctx.kept = np.logical_not(missing).astype(x.dtype)
+        return Sum.forward(ctx, np.where(missing, np.zeros((), x.dtype), x), axes, keepdim, dtype)
+
+    @staticmethod
+    def backward(ctx, grad, *_):
+        expanded = Sum.backward(ctx, grad)[0]
+        return (expanded * ctx.kept,) + (None,) * 3
+
+
 class Mean(Op):
     output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
@@ -1453,7 +1471,8 @@ def nansum(input, dim=None, keepdim=False, dtype=None):
     """Sum treating NaN as zero (their gradient is zero)."""
     if not is_floating(input._data.dtype):
         return sum(input, dim, keepdim, dtype)
-    return sum(where(Tensor._wrap(np.isnan(input._data)), 0, input), dim, keepdim, dtype)
+    return NanSum.apply(input, _axes(dim, input._data.ndim, "nansum"), keepdim,
+                        _dtype_argument(dtype, "nansum"))
 
 
 def nanmean(input, dim=None, keepdim=False, dtype=None):

@@ -1009,3 +1009,25 @@ def test_unique_values_are_recorded_without_a_derivative_as_torch(torch, call):
             row.append(str(error.value))
         return row
     assert run(ember) == run(torch)
+
+
+def _nan_reductions(fw):
+    """nansum's node and gradient, and nanmean's over an all-NaN slice (inf times the zero
+    of the not-NaN mask: NaN, as PyTorch's product gives)."""
+    nan = float("nan")
+    x = fw.tensor([[nan, nan], [1.0, nan]], requires_grad=True)
+    mean = x.nanmean(1)
+    mean.sum().backward()
+    y = fw.tensor([[nan, 2.0], [1.0, 3.0]], dtype=fw.float64, requires_grad=True)
+    total = fw.nansum(y, 0, keepdim=True)
+    (total * fw.tensor([[2.0, 3.0]], dtype=fw.float64)).sum().backward()
+    return (mean.tolist(), x.grad.tolist(), total.tolist(), y.grad.tolist(),
+            total.grad_fn.name(), str(fw.nansum(fw.tensor([1.0, nan], dtype=fw.float16)).dtype))
+
+
+def test_nansum_and_nanmean_gradients_match_torch(torch):
+    ours, theirs = _nan_reductions(ember), _nan_reductions(torch)
+    for index in (0, 1):  # NaN where torch has NaN (assert_array_equal matches NaN with NaN)
+        np.testing.assert_array_equal(np.array(ours[index]), np.array(theirs[index]))
+    assert ours[2:5] == theirs[2:5]
+    assert ours[5].replace("ember", "torch") == theirs[5]
