@@ -112,10 +112,11 @@ def convolve(input, weight, padding):
 
     def compute_compiled(first, last):
         for start, stop in chunks[first:last]:
+            segments = _row_segments(start, stop, tiles_h, tiles_w)
             transformed = np.empty((16, channels, stop - start), input.dtype)
-            input_kernel(padded, start, stop, tiles_h, tiles_w, transformed)
+            input_kernel(padded, segments, transformed)
             products = np.matmul(transformed_weight, transformed)
-            output_kernel(products, start, stop, tiles_h, tiles_w, output)
+            output_kernel(products, segments, output)
     _threads.split(len(chunks), 16 * out_channels * channels * tiles, compute_compiled,
                    _threads.GEMM_GRAIN)
     return output
@@ -161,10 +162,11 @@ def weight_grad(input, grad, padding):
         def compute(first, last):
             for index in range(first, last):
                 start, stop = chunks[index]
+                segments = _row_segments(start, stop, tiles_h, tiles_w)
                 transformed = np.empty((16, channels, stop - start), input.dtype)
-                input_kernel(padded, start, stop, tiles_h, tiles_w, transformed)
+                input_kernel(padded, segments, transformed)
                 transformed_grad = np.empty((16, out_channels, stop - start), input.dtype)
-                grad_kernel(grad_tiles, start, stop, tiles_h, tiles_w, transformed_grad)
+                grad_kernel(grad_tiles, segments, transformed_grad)
                 partials[index] = np.matmul(transformed_grad, transformed.transpose(0, 2, 1))
     _threads.split(len(chunks), 16 * out_channels * channels * tiles, compute,
                    _threads.GEMM_GRAIN)
@@ -246,22 +248,29 @@ def _output_transform(products, output, tiles_h, tiles_w):
 
 
 # ---- compiled transforms of one chunk of tiles [start, stop) -------------------------------
-# Both walk the chunk's tiles by rows of tiles (fixed n and i), so the innermost loop runs along
-# j over contiguous products and stride-2 image columns, which the compiler vectorises.
+def _row_segments(start, stop, tiles_h, tiles_w):
+    """The rows of tiles (fixed n and i) that the chunk [start, stop) of tiles in (n, i, j)
+    order meets: int64 rows (n, i, first j, end j, the chunk column of j = 0), so that the
+    kernels' innermost loops run along j."""
+    rows = np.arange(start // tiles_w, (stop - 1) // tiles_w + 1)
+    begin = rows * tiles_w
+    return np.stack((rows // tiles_h, rows % tiles_h, np.maximum(start, begin) - begin,
+                     np.minimum(stop, begin + tiles_w) - begin, begin - start), axis=1)
+
+
 @_jit.kernel
-def _input_transform_kernel(padded, start, stop, tiles_h, tiles_w, out):
+def _input_transform_kernel(padded, segments, out):
     """out[4 * xi + nu, c, t - start] = (B^T d B)[xi, nu] of tile t of channel c. Per row of
-    tiles, B^T first combines the four image rows along their whole length (contiguous, so
-    vectorised), then B along each tile's columns."""
+    tiles, B^T first combines the four image rows along their whole length, then B runs along
+    each tile's columns."""
     rows = np.empty((4, padded.shape[3]), padded.dtype)
     for c in range(padded.shape[1]):
-        t = start
-        while t < stop:
-            n = t // (tiles_h * tiles_w)
-            i = (t // tiles_w) % tiles_h
-            first = t % tiles_w
-            last = min(tiles_w, first + stop - t)
-            offset = t - start - first
+        for segment in range(segments.shape[0]):
+            n = segments[segment, 0]
+            i = segments[segment, 1]
+            first = segments[segment, 2]
+            last = segments[segment, 3]
+            offset = segments[segment, 4]
             p0 = padded[n, c, 2 * i]
             p1 = padded[n, c, 2 * i + 1]
             p2 = padded[n, c, 2 * i + 2]
@@ -283,11 +292,10 @@ def _input_transform_kernel(padded, start, stop, tiles_h, tiles_w, out):
                     out1[offset + j] = row[x + 1] + row[x + 2]
                     out2[offset + j] = row[x + 2] - row[x + 1]
                     out3[offset + j] = row[x + 1] - row[x + 3]
-            t += last - first
 
 
 @_jit.kernel
-def _output_transform_kernel(products, start, stop, tiles_h, tiles_w, output):
+def _output_transform_kernel(products, segments, output):
     """output[n, k, 2i + rho, 2j + sigma] = (A^T m A)[rho, sigma] of tile t = (n, i, j), the
     parts past the output's edge dropped."""
     out_height, out_width = output.shape[2], output.shape[3]
@@ -308,13 +316,12 @@ def _output_transform_kernel(products, start, stop, tiles_h, tiles_w, output):
         m13 = products[13, k]
         m14 = products[14, k]
         m15 = products[15, k]
-        t = start
-        while t < stop:
-            n = t // (tiles_h * tiles_w)
-            i = (t // tiles_w) % tiles_h
-            first = t % tiles_w
-            last = min(tiles_w, first + stop - t)
-            offset = t - start - first
+        for segment in range(segments.shape[0]):
+            n = segments[segment, 0]
+            i = segments[segment, 1]
+            first = segments[segment, 2]
+            last = segments[segment, 3]
+            offset = segments[segment, 4]
             top = output[n, k, 2 * i]
             second_row = 2 * i + 1 < out_height
             bottom = output[n, k, 2 * i + 1] if second_row else top
@@ -337,23 +344,21 @@ def _output_transform_kernel(products, start, stop, tiles_h, tiles_w, output):
                     top[2 * j + 1] = (a1 - a2) - a3
                     if second_row:
                         bottom[2 * j + 1] = (b1 - b2) - b3
-            t += last - first
 
 
 @_jit.kernel
-def _grad_transform_kernel(grad_tiles, start, stop, tiles_h, tiles_w, out):
+def _grad_transform_kernel(grad_tiles, segments, out):
     """out[4 * xi + nu, k, t - start] = (A g A^T)[xi, nu] of the 2x2 gradient tile t of
-    channel k: A down the two rows of a row of tiles first (contiguous, so vectorised), then
-    along each tile's two columns."""
+    channel k: A down the two rows of a row of tiles first, then along each tile's two
+    columns."""
     rows = np.empty((4, grad_tiles.shape[3]), grad_tiles.dtype)
     for k in range(grad_tiles.shape[1]):
-        t = start
-        while t < stop:
-            n = t // (tiles_h * tiles_w)
-            i = (t // tiles_w) % tiles_h
-            first = t % tiles_w
-            last = min(tiles_w, first + stop - t)
-            offset = t - start - first
+        for segment in range(segments.shape[0]):
+            n = segments[segment, 0]
+            i = segments[segment, 1]
+            first = segments[segment, 2]
+            last = segments[segment, 3]
+            offset = segments[segment, 4]
             top = grad_tiles[n, k, 2 * i]
             bottom = grad_tiles[n, k, 2 * i + 1]
             for x in range(2 * first, 2 * last):
@@ -372,4 +377,3 @@ def _grad_transform_kernel(grad_tiles, start, stop, tiles_h, tiles_w, out):
                     out1[offset + j] = row[2 * j] + row[2 * j + 1]
                     out2[offset + j] = row[2 * j] - row[2 * j + 1]
                     out3[offset + j] = -row[2 * j + 1]
-            t += last - first
