@@ -796,8 +796,12 @@ def _array_like(value, data):
     (``gradient_layout``)."""
     if value.shape != data.shape:
         value = np.broadcast_to(value, data.shape)
-    if data.flags.c_contiguous and (data.ndim < 2 or 1 not in data.shape):
-        return np.array(value, dtype=data.dtype, order="C")
+    if data.flags.c_contiguous:
+        result = np.array(value, dtype=data.dtype, order="C")
+        # a size-1 dim's stride is free in a contiguous array: the leaf's may differ from
+        # NumPy's own, and the gradient keeps the leaf's (empty_strided costs ~10 us)
+        if data.ndim < 2 or 1 not in data.shape or result.strides == data.strides:
+            return result
     result = empty_strided(data.shape, gradient_strides(data), data.dtype)
     result[...] = value
     return result
