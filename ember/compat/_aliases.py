@@ -43,6 +43,8 @@ TABLE = {
     "torch.nn.modules.rnn": ("ember.nn.modules.rnn", "ember.nn.utils.rnn"),
     "torch.optim.adamw": ("ember.optim.adam",),
     "torch.nn.parallel.distributed": ("ember.distributed.parallel",),
+    # the module behind torch.distributed's collectives, which scripts import from directly
+    "torch.distributed.distributed_c10d": ("ember.distributed.comm",),
     # PyTorch's sharding APIs: their names, over nothing that shards
     "torch.distributed.tensor": ("ember.distributed._sharding",),
     "torch.distributed.tensor.placement_types": ("ember.distributed._sharding",),

@@ -80,6 +80,15 @@ class Backend:
     def barrier(self, timeout=None):
         raise NotImplementedError
 
+    def isend(self, array, dst, tag=0):
+        """Start sending ``array`` to rank ``dst``; return a ``Request``."""
+        raise NotImplementedError(f"the {self.name} engine has no point-to-point messages")
+
+    def irecv(self, array, src, tag=0):
+        """Start receiving into ``array`` from rank ``src`` (any rank when None); return a
+        ``Request`` whose ``source`` is the sender once it has finished."""
+        raise NotImplementedError(f"the {self.name} engine has no point-to-point messages")
+
     def abort(self, code=1):
         """End every rank of the job (used when one rank fails, so the others never hang)."""
         os._exit(code)

@@ -128,7 +128,8 @@ def _mismatch_message(rows, number):
 
 
 def _start_mpi_waiting_for_every_rank(timeout):
-    """Initialise MPI and make the engine's three communicators; returns (MPI, communicators).
+    """Initialise MPI and make the engine's four communicators (collectives, their checks,
+    notices, point-to-point messages); returns (MPI, communicators).
 
     MPI_Init and Dup block, in C and holding the GIL, until every rank has called them, so no
     Python thread can end the wait. faulthandler's watchdog runs without the GIL: if a rank
@@ -139,7 +140,7 @@ def _start_mpi_waiting_for_every_rank(timeout):
     try:
         from mpi4py import MPI  # importing it initialises MPI: only once asked to
         world = MPI.COMM_WORLD
-        return MPI, [world.Dup() for _ in range(3)]
+        return MPI, [world.Dup() for _ in range(4)]
     finally:
         faulthandler.cancel_dump_traceback_later()
 
@@ -171,6 +172,45 @@ class _Collective(Request):
         self.engine._complete(self, timeout)
 
 
+class _Message(Request):
+    """A point-to-point send or receive: polled against the process group's time limit, as the
+    collectives are (without their cross-rank checks, which need every rank)."""
+
+    def __init__(self, engine, request, status, buffer, what):
+        self.engine = engine
+        self.request = request
+        self.status = status
+        self.buffer = buffer  # kept alive while MPI reads or writes it
+        self.what = what
+        self.source = None
+        self.deadline = time.monotonic() + engine.timeout
+
+    def test(self):
+        if self.request is None:
+            return True
+        done = self.request.Test(self.status) if self.status is not None else \
+            self.request.Test()
+        if done:
+            if self.status is not None:
+                self.source = self.status.Get_source()
+            self.request = self.buffer = None
+        return done
+
+    def wait(self, timeout=None):
+        now = time.monotonic()
+        deadline = self.deadline if timeout is None else now + timeout
+        spin_until = now + _SPIN_SECONDS
+        while not self.test():
+            now = time.monotonic()
+            if now >= deadline:
+                limit = self.engine.timeout if timeout is None else timeout
+                self.engine._fail(f"{self.what} timed out after {limit:g} s: the other rank "
+                                  f"never matched it. The limit is "
+                                  f"init_process_group(timeout=datetime.timedelta(...)).")
+            if now >= spin_until:
+                time.sleep(_SLEEP_SECONDS)
+
+
 class MPIBackend(Backend):
     """MPI through mpi4py, on private duplicates of ``COMM_WORLD``; ``timeout`` in seconds."""
 
@@ -184,7 +224,7 @@ class MPIBackend(Backend):
                                "but mpi4py is not importable; install it with "
                                f"`{install_hint('mpi')}` (or `pip install mpi4py` built "
                                f"against the site MPI)") from error
-        self._comm, self._check_comm, self._notice_comm = communicators
+        self._comm, self._check_comm, self._notice_comm, self._p2p_comm = communicators
         self.rank = self._comm.Get_rank()
         self.world_size = self._comm.Get_size()
         self.timeout = timeout
@@ -226,6 +266,24 @@ class MPIBackend(Backend):
         # Every rank's signature arriving is the barrier: no data phase.
         self._start(BARRIER, None, None, timeout=timeout).wait()
 
+    def isend(self, array, dst, tag=0):
+        self._require_usable("send")
+        request = self._p2p_comm.Isend(array, dest=dst, tag=tag)
+        return _Message(self, request, None, array, f"send to rank {dst}")
+
+    def irecv(self, array, src, tag=0):
+        self._require_usable("recv")
+        status = self._mpi.Status()
+        source = self._mpi.ANY_SOURCE if src is None else src
+        request = self._p2p_comm.Irecv(array, source=source, tag=tag)
+        return _Message(self, request, status, array,
+                        "recv from any rank" if src is None else f"recv from rank {src}")
+
+    def _require_usable(self, operation):
+        if self._failure is not None:
+            raise DistBackendError(f"{operation}: the process group is unusable after an "
+                                   f"earlier failure: {self._failure}")
+
     def abort(self, code=1):
         self._mpi.COMM_WORLD.Abort(code)
 
@@ -235,7 +293,7 @@ class MPIBackend(Backend):
         self._leave()
         self._closed = True
         atexit.unregister(self._at_exit)
-        for comm in (self._comm, self._check_comm, self._notice_comm):
+        for comm in (self._comm, self._check_comm, self._notice_comm, self._p2p_comm):
             comm.Free()
 
     # ---- scheduling and waiting --------------------------------------------------------------
