@@ -293,7 +293,7 @@ def refusing_draws(message):
 
 
 # From this many words on, a draw runs the compiled MT19937 below (NumPy's random_raw calls its
-# generator once per word: 1.6M words 5.8 -> 3.4 ms), which repays reading and writing the
+# generator once per word: 1.6M words 6.1 -> 2.5 ms), which repays reading and writing the
 # state (~0.15 ms).
 _COMPILED_WORDS = 1 << 16
 _UPPER_BIT, _LOWER_BITS = np.uint32(0x80000000), np.uint32(0x7FFFFFFF)

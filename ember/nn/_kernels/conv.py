@@ -626,7 +626,7 @@ def convolve_weight_grad(input, grad, geometry):
     if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
         # A GEMM per item, each chunk of items' columns copied and multiplied while in cache
         # (CIFAR's 16-channel 3x3 layers, batch 64: 38 MB of columns no longer made at once,
-        # 18 -> 13 ms); their sum over the batch stays one reduction in order.
+        # 23 -> 11 ms at one thread); their sum over the batch stays one reduction in order.
         windows = _windows(_pad(input, geometry.padding), kernel_size, geometry.stride,
                            geometry.dilation, out_size)
         products = np.empty((batch, groups, out_channels // groups, width),
