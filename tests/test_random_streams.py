@@ -363,3 +363,41 @@ def test_float32_normals_compiled_and_numpy_paths_are_equal(count, mean, std):
             draws.append(ember.empty(count).normal_(mean, std).numpy())
     np.testing.assert_array_equal(draws[0], draws[1])
     assert np.isfinite(draws[0]).all() and abs(draws[0].mean() - mean) < 5 * std / count ** 0.5
+
+
+LARGE = {
+    "dropout": lambda L: L.nn.functional.dropout(L.ones(300, 347), 0.1),
+    "bernoulli_ p": lambda L: L.empty(70001).bernoulli_(0.37),
+    "rand": lambda L: L.rand(100003),
+    "rand float64": lambda L: L.rand(40000, dtype=L.float64),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LARGE))
+def test_large_draws_equal_torch_and_leave_its_state(torch, name):
+    """Draws of 2^16 words and more run the compiled MT19937 (and dropout's mask its one-pass
+    comparison): the same numbers as PyTorch, and the generator ends where PyTorch's does."""
+    def build(library):
+        library.rand(5)  # start mid-way through the 624 state words
+        return LARGE[name](library), library.rand(7)
+    ours, theirs = _pair(torch, build, seed=9)
+    for mine, reference in zip(ours, theirs):
+        np.testing.assert_array_equal(mine.numpy(), reference.numpy())
+
+
+@pytest.mark.parametrize("count", [1 << 16, 624 * 200 - 5, 300001])
+def test_compiled_mt19937_and_bernoulli_equal_the_numpy_paths(count):
+    """The compiled generator and mask comparison give NumPy's random_raw words and the NumPy
+    comparison's mask, bit for bit, from any position in the state, and the same state after."""
+    from ember import _jit, _random
+    results = []
+    for disabled in (False, True):
+        generator = ember.Generator().manual_seed(2)
+        with (_jit.disabled() if disabled else contextlib.nullcontext()):
+            _random.random32(generator, 13)
+            words = _random.random32(generator, count)
+            mask = _random.bernoulli(generator, 0.7, (count // 2,))
+            results.append((words, mask, _random.random32(generator, 3)))
+    for compiled, numpy_path in zip(*results):
+        np.testing.assert_array_equal(compiled, numpy_path)
+    assert results[0][1].dtype == np.bool_ and results[0][1].shape == (count // 2,)

@@ -76,6 +76,11 @@ CONV_CASES = [
     ("conv3d", (2, 2, 5, 6, 4), (3, 2, 2, 3, 2), dict(stride=2, padding=1)),
     ("conv_transpose2d", (2, 4, 5, 6), (4, 3, 3, 2), dict(stride=2, padding=1,
                                                           output_padding=1)),
+    # stride 1 (col2im's unconditional row loop): padding past the kernel's reach, so some
+    # taps' rows lie partly or wholly outside the image
+    ("conv2d", (2, 3, 6, 5), (4, 3, 2, 3), dict(padding=(3, 4), dilation=(1, 2))),
+    ("conv1d", (2, 3, 9), (2, 3, 4), dict(padding=5)),
+    ("conv_transpose2d", (2, 4, 5, 6), (4, 3, 3, 2), dict(padding=(0, 1), dilation=(2, 1))),
 ]
 
 
@@ -287,3 +292,27 @@ def test_gradgradcheck_through_compiled_first_order(compiled):
               _input((2,), np.float64, 15), _input((2,), np.float64, 16)]
     leaves = [ember.tensor(array, requires_grad=True) for array in arrays]
     assert gradgradcheck(_small_cnn, leaves)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation", [
+    ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
+    ((2, 3), (1, 1), ((3, 0), (4, 2)), (1, 2)),
+    ((1, 4), (1, 1), ((0, 0), (6, 5)), (1, 1)),
+    ((3, 2), (2, 3), ((1, 2), (2, 1)), (2, 1)),
+])
+def test_compiled_col2im_adds_as_the_numpy_loop(compiled, dtype, kernel_size, stride, padding,
+                                               dilation):
+    """col2im's compiled kernel (its stride-1 rows without bounds tests included) equals the
+    NumPy loop over kernel offsets bit for bit: the same terms added in the same order."""
+    from ember.nn._kernels import conv
+    shape = (3, 4, 7, 6)
+    out_size = tuple((size + before + after - gap * (kernel - 1) - 1) // step + 1
+                     for size, (before, after), gap, kernel, step
+                     in zip(shape[2:], padding, dilation, kernel_size, stride))
+    columns = _input(shape[:2] + kernel_size + out_size, dtype, 5)
+    arguments = (columns, shape, kernel_size, stride, padding, dilation, out_size)
+    compiled_image = conv._col2im(*arguments)
+    with _jit.disabled():
+        numpy_image = conv._col2im(*arguments)
+    np.testing.assert_array_equal(compiled_image, numpy_image)

@@ -100,3 +100,42 @@ def test_strategy_empty_batch(torch, strategy, groups):
     for mine, theirs in ((x, tx), (w, tw), (b, tb)):
         assert mine.grad.shape == tuple(theirs.grad.shape)
         np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 12, 1 << 30], ids=["item", "few", "batch"])
+@pytest.mark.parametrize("input_shape, weight_shape, stride, padding, dilation, groups", [
+    ((5, 4, 9, 8), (6, 4, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
+    ((3, 4, 10, 7), (6, 2, 3, 2), (2, 1), ((1, 1), (2, 2)), (1, 2), 2),
+    ((4, 3, 6, 6), (5, 3, 1, 1), (2, 2), ((0, 0), (0, 0)), (1, 1), 1),
+])
+def test_batched_weight_grad_in_chunks_equals_the_whole_batch_product(
+        torch, monkeypatch, dtype, chunk_bytes, input_shape, weight_shape, stride, padding,
+        dilation, groups):
+    """The small weight gradients copy each chunk of items' columns and multiply it while in
+    cache: per item the same GEMM as on the whole batch's columns, the same sum over the batch,
+    so bit for bit the whole-batch result; and torch's values."""
+    monkeypatch.setattr(conv, "_COLUMN_CHUNK_BYTES", chunk_bytes)
+    random = np.random.default_rng(4)
+    input = random.standard_normal(input_shape).astype(dtype)
+    kernel_size = weight_shape[2:]
+    out_size = tuple((size + before + after - gap * (kernel - 1) - 1) // step + 1
+                     for size, (before, after), gap, kernel, step
+                     in zip(input_shape[2:], padding, dilation, kernel_size, stride))
+    grad = random.standard_normal(input_shape[:1] + weight_shape[:1] + out_size).astype(dtype)
+    geometry = conv.Geometry(input_shape[2:], kernel_size, stride, padding, dilation, groups,
+                             out_size)
+    result = conv.convolve_weight_grad(input, grad, geometry)
+    columns = conv._im2col(input, kernel_size, stride, padding, dilation, out_size)
+    columns = columns.reshape(input_shape[0], groups, -1, columns.shape[-1])
+    grad_rows = grad.reshape(input_shape[0], groups, weight_shape[0] // groups, -1)
+    whole = np.matmul(grad_rows, columns.swapaxes(-1, -2)).sum(axis=0).reshape(weight_shape)
+    assert result.dtype == dtype
+    np.testing.assert_array_equal(result, whole)
+    torch_input = torch.tensor(input)
+    torch_weight = torch.zeros(weight_shape, dtype=torch_input.dtype, requires_grad=True)
+    torch.nn.functional.conv2d(torch_input, torch_weight, stride=stride,
+                               padding=tuple(before for before, _ in padding), dilation=dilation,
+                               groups=groups).backward(torch.tensor(grad))
+    tolerance = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(result, torch_weight.grad.numpy(), rtol=tolerance, atol=tolerance)

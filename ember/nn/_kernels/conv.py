@@ -183,6 +183,11 @@ def _col2im_kernel(columns, image, stride, padding, dilation):
             for b in range(kernel_height):
                 for e in range(kernel_width):
                     first_x = e * dilation[2] - padding[2]
+                    # at stride 1, the outputs x whose target first_x + x lies in the image: a
+                    # row's additions are then one unconditional loop that vectorises (1.3-1.9x
+                    # faster at 8-32 columns); the same additions in the same order
+                    start_x = min(out_width, max(0, -first_x))
+                    stop_x = max(start_x, min(out_width, width - first_x))
                     for item in range(batch):
                         for z in range(out_depth):
                             target_z = z * stride[0] - padding[0] + a * dilation[0]
@@ -194,6 +199,12 @@ def _col2im_kernel(columns, image, stride, padding, dilation):
                                     continue
                                 row = columns[item, channel, a, b, e, z, y]
                                 target = image[item, channel, target_z, target_y]
+                                if stride[2] == 1:
+                                    shifted = target[first_x + start_x:first_x + stop_x]
+                                    source = row[start_x:stop_x]
+                                    for x in range(stop_x - start_x):
+                                        shifted[x] += source[x]
+                                    continue
                                 for x in range(out_width):
                                     target_x = first_x + x * stride[2]
                                     if 0 <= target_x < width:
@@ -602,19 +613,39 @@ def convolve_weight_grad(input, grad, geometry):
     if winograd.applies(input, grad, in_channels, out_channels, kernel_size, geometry.stride,
                         geometry.dilation, groups, weight_grad=True):
         return winograd.weight_grad(input, grad, geometry.padding)
-    grad_rows = grad.reshape(batch, groups, out_channels // groups, math.prod(out_size))
-    if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
+    length = math.prod(out_size)
+    grad_rows = grad.reshape(batch, groups, out_channels // groups, length)
+    if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT and (length == 1
+                                                                       or batch == 1):
+        # one position: _threads.matmul's broadcast product (NumPy's matmul of a depth of 1
+        # is its own slow loop); one item: its columns copied on ember's threads
         columns = _im2col(input, kernel_size, geometry.stride, geometry.padding,
-                          geometry.dilation, out_size)
-        columns = columns.reshape(batch, groups, width, columns.shape[2])
-        # per-item products split over the batch; their sum stays one reduction in order
-        product = _threads.matmul(grad_rows, columns.swapaxes(-1, -2)).sum(axis=0)
-        return product.reshape(weight_shape)
+                          geometry.dilation, out_size).reshape(batch, groups, width, length)
+        return _threads.matmul(grad_rows, columns.swapaxes(-1, -2)).sum(axis=0).reshape(
+            weight_shape)
+    if batch * out_channels * width <= _BATCHED_WEIGHT_GRAD_LIMIT:
+        # A GEMM per item, each chunk of items' columns copied and multiplied while in cache
+        # (CIFAR's 16-channel 3x3 layers, batch 64: 38 MB of columns no longer made at once,
+        # 23 -> 11 ms at one thread); their sum over the batch stays one reduction in order.
+        windows = _windows(_pad(input, geometry.padding), kernel_size, geometry.stride,
+                           geometry.dilation, out_size)
+        products = np.empty((batch, groups, out_channels // groups, width),
+                            np.result_type(grad, input))
+        chunk = _chunk(width * groups * length * input.itemsize)
+
+        def compute(first, last):
+            for start in range(first, last, chunk):
+                stop = min(last, start + chunk)
+                columns = np.ascontiguousarray(windows[start:stop]).reshape(
+                    stop - start, groups, width, length)
+                np.matmul(grad_rows[start:stop], columns.swapaxes(-1, -2),
+                          out=products[start:stop])
+        _per_item(batch, batch * out_channels * width * length, compute)
+        return products.sum(axis=0).reshape(weight_shape)
     windows = _windows(_pad(input, geometry.padding), kernel_size, geometry.stride,
                        geometry.dilation, out_size)
     # (N, C, *kernel, *out) -> (C, *kernel, N, *out): rows ordered like the weight's columns.
     order = _channel_major_order(len(kernel_size))[0]
-    length = math.prod(out_size)
     partials = {}
 
     def compute(start, stop):
