@@ -318,3 +318,33 @@ def test_complex_logsumexp_gradient_by_finite_differences():
             step[index] = 1e-6 * unit
             numeric[index] += unit * (loss(start + step) - loss(start - step)) / 2e-6
     np.testing.assert_allclose(z.grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
+
+
+def _polar_second_derivatives(fw, magnitude, angle, dtype):
+    """Hessian-vector products of a real loss of polar(magnitude, angle), by reverse over
+    reverse (autograd.grad) and by func.hessian."""
+    leaves = [fw.tensor(magnitude.astype(dtype), requires_grad=True),
+              fw.tensor(angle.astype(dtype), requires_grad=True)]
+
+    def loss(r, theta):
+        return (fw.view_as_real(fw.polar(r, theta)) ** 2 * fw.tensor([0.7, -1.3], dtype=r.dtype)
+                ).sum()
+    grads = fw.autograd.grad(loss(*leaves), leaves, create_graph=True)
+    second = fw.autograd.grad(sum((grad * grad).sum() for grad in grads), leaves)
+    hessian = fw.func.hessian(loss, argnums=(0, 1))(*[leaf.detach() for leaf in leaves])
+    return [value.detach().numpy() for value in (*second, *[h for row in hessian for h in row])]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_polar_second_derivatives_match_pytorch(torch, dtype):
+    # the gradient's unit phasor is a function of the angle (ember had saved it as a constant,
+    # which dropped the second derivatives through the angle)
+    random = np.random.default_rng(0)
+    magnitude = np.abs(random.standard_normal((3, 1))) + 0.5
+    angle = random.standard_normal((1, 4))
+    ours = _polar_second_derivatives(ember, magnitude, angle, dtype)
+    theirs = _polar_second_derivatives(torch, magnitude, angle, dtype)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    for mine, expected in zip(ours, theirs):
+        assert mine.dtype == expected.dtype
+        np.testing.assert_allclose(mine, expected, rtol=tolerance, atol=tolerance)
