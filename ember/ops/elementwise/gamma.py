@@ -513,7 +513,7 @@ class _IncompleteGamma(_OfOperands):
             return None, _grad_for(-grad * density if cls.upper else grad * density, *ctx.b_meta)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             wide_a, wide_x = np.asarray(a, np.float64), np.asarray(x, np.float64)
-            logarithm = np.where(wide_a == 1, 0.0, (wide_a - 1) * np.log(wide_x))
+            logarithm = (wide_a - 1) * np.log(wide_x)  # NaN at a = 1, x = 0, as PyTorch
             density = np.exp(logarithm - wide_x - _lgamma_float64(wide_a))
         if cls.upper:
             density = -density

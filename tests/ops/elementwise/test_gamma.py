@@ -358,3 +358,14 @@ def test_zeta_and_incomplete_gamma_double_backward_match_torch(torch, dtype):
     for mine, expected in zip(ours, theirs):
         assert mine.dtype == expected.dtype
         np.testing.assert_allclose(mine, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("name", ["igamma", "igammac"])
+def test_incomplete_gamma_gradient_at_the_origin_matches_torch(torch, name):
+    # PyTorch's (a - 1) log x is NaN at a = 1, x = 0 (ember had given the density's limit)
+    grads = []
+    for fw in (torch, ember):
+        x = fw.tensor([0.0, 2.0, 0.0, 1.7], dtype=fw.float64, requires_grad=True)
+        a = fw.tensor([1.0, 1.0, 2.5, 0.5], dtype=fw.float64)
+        grads.append(fw.autograd.grad(getattr(fw, name)(a, x).sum(), x)[0].numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-14, atol=0, equal_nan=True)
