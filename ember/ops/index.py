@@ -1261,6 +1261,9 @@ class ScatterCombine(Op):
     """scatter's legacy ``reduce='add'|'multiply'``: the values combined into a copy of the
     input; PyTorch records it (a graph through it) but has no derivative for it."""
 
+    _torch_name = "torch::autograd::NotImplemented"
+    differentiable_backward = True  # it only raises PyTorch's error, under create_graph too
+
     @staticmethod
     def forward(ctx, x, axis, indices, src, reduce):
         out = x.copy().reshape(x.shape or (1,))

@@ -2442,6 +2442,9 @@ class SegmentReduce(Op):
     are those of the (batch..., segments) ``lengths``: its rows, taken in order, are the
     segments' rows one batch after another."""
 
+    double_backward_error = (RuntimeError,
+                             "derivative for aten::_segment_reduce_backward is not implemented")
+
     @staticmethod
     def forward(ctx, x, lengths, axis, reduce, initial):
         ctx.input_shape = x.shape

@@ -1031,3 +1031,26 @@ def test_nansum_and_nanmean_gradients_match_torch(torch):
         np.testing.assert_array_equal(np.array(ours[index]), np.array(theirs[index]))
     assert ours[2:5] == theirs[2:5]
     assert ours[5].replace("ember", "torch") == theirs[5]
+
+
+def _grad_of_grad(fw, function):
+    """Differentiate twice (create_graph) a loss of ``function(x, y)``: the second call is where
+    PyTorch refuses ops it has no derivative of."""
+    x = fw.tensor([1.5, -2.0, 3.0], dtype=fw.float64, requires_grad=True)
+    y = fw.tensor([0.7, 1.1, 2.0], dtype=fw.float64, requires_grad=True)
+    out = function(fw, x, y)
+    grads = fw.autograd.grad((out * out).sum(), (x, y), create_graph=True, allow_unused=True)
+    return lambda: fw.autograd.grad(sum((grad * 1.3).sum() for grad in grads
+                                        if grad is not None and grad.requires_grad), (x, y),
+                                    allow_unused=True)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "max", "prod"])
+def test_segment_reduce_double_backward_raises_like_torch(torch, reduce):
+    # the first gradients are recorded; differentiating them raises PyTorch's error (ember had
+    # raised its generic "double backward is not implemented" at the first grad)
+    def function(fw, x, y):
+        return fw.segment_reduce(x, reduce, lengths=fw.tensor([1, 2]))
+    assert_raises_like_torch(lambda: _grad_of_grad(torch, function)(),
+                             lambda: _grad_of_grad(ember, function)(), RuntimeError,
+                             same_type=True)

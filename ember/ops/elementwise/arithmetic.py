@@ -402,6 +402,7 @@ def _rounded_quotient(a, b, rounding_mode):
 
 class FloorDivide(_Binary):
     _torch_name = "torch::autograd::NotImplemented"
+    differentiable_backward = True  # it only raises PyTorch's error, under create_graph too
 
     @staticmethod
     def forward(ctx, a, b):

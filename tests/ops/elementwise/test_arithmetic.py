@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import ember
+from tests.conftest import assert_raises_like_torch
 
 from ..op_table import (
     BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, HalfChecks, INPLACE,
@@ -475,3 +476,24 @@ def test_float32_integer_powers_within_an_ulp_of_torch(torch, exponent):
     reference = torch.tensor([1.5, -0.7], requires_grad=True)
     (reference ** exponent).sum().backward()
     np.testing.assert_allclose(grad_input.grad.numpy(), reference.grad.numpy(), rtol=1e-6)
+
+
+def _grad_of_grad(fw, function):
+    """Differentiate twice (create_graph) a loss of ``function(x, y)``: the second call is where
+    PyTorch refuses ops it has no derivative of."""
+    x = fw.tensor([1.5, -2.0, 3.0], dtype=fw.float64, requires_grad=True)
+    y = fw.tensor([0.7, 1.1, 2.0], dtype=fw.float64, requires_grad=True)
+    out = function(fw, x, y)
+    grads = fw.autograd.grad((out * out).sum(), (x, y), create_graph=True, allow_unused=True)
+    return lambda: fw.autograd.grad(sum((grad * 1.3).sum() for grad in grads
+                                        if grad is not None and grad.requires_grad), (x, y),
+                                    allow_unused=True)
+
+
+def test_floor_divide_refuses_create_graph_like_torch(torch):
+    # ember had raised its generic "double backward is not implemented" instead
+    def function(fw, x, y):
+        return fw.floor_divide(x, y)
+    assert_raises_like_torch(lambda: _grad_of_grad(torch, function)(),
+                             lambda: _grad_of_grad(ember, function)(), RuntimeError,
+                             same_type=True)
