@@ -1111,9 +1111,8 @@ class VectorNorm(Op):
     @staticmethod
     def backward(ctx, grad):
         ord = ctx.ord
-        if ord == 0:  # piecewise constant
-            x = ctx.saved_tensors[0]
-            return np.zeros(_array(x).shape, _array(x).dtype), None, None, None
+        if ord == 0:  # piecewise constant: PyTorch gives no gradient (None), not zeros
+            return None, None, None, None
         xp = ctx.xp
         if xp is np and ord not in (1, np.inf, -np.inf):
             # the scale computed at the norm's shape, broadcast only by the final products

@@ -1054,3 +1054,21 @@ def test_segment_reduce_double_backward_raises_like_torch(torch, reduce):
     assert_raises_like_torch(lambda: _grad_of_grad(torch, function)(),
                              lambda: _grad_of_grad(ember, function)(), RuntimeError,
                              same_type=True)
+
+
+@pytest.mark.parametrize("call", ["norm", "vector_norm_dim"])
+def test_zero_norm_gives_no_gradient_like_torch(torch, call):
+    # PyTorch's derivative of the 0-"norm" (a count) is undefined: .grad stays None and grad()
+    # calls the input unused (ember had given zeros)
+    def norm(fw, x):
+        return x.norm(0) if call == "norm" else fw.linalg.vector_norm(x, 0, dim=1).sum()
+    for fw in (torch, ember):
+        x = fw.tensor(np.arange(12.0).reshape(3, 4) - 5, requires_grad=True)
+        norm(fw, x).backward()
+        assert x.grad is None
+        assert fw.autograd.grad(norm(fw, x), x, allow_unused=True) == (None,)
+
+    def strict(fw):
+        x = fw.ones(2, 3, requires_grad=True)
+        return lambda: fw.autograd.grad(norm(fw, x), x)
+    assert_raises_like_torch(strict(torch), strict(ember), RuntimeError)
