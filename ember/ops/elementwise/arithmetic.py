@@ -833,6 +833,12 @@ class Sign(Op):
                 unit = x / magnitude
                 result = (grad - unit * (grad * unit.conj()).real) / magnitude
             return np.where(magnitude == 0, 0, result).astype(x.dtype)
+        if x is not None:  # create_graph: the same formula, recorded
+            xp = ctx.xp
+            magnitude = xp.abs(x)
+            unit = x / magnitude
+            result = (grad - unit * xp.real(grad * xp.conj(unit))) / magnitude
+            return xp.where(magnitude == 0, 0, result)
         return ctx.xp.zeros_like(grad)
 
 

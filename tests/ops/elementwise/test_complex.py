@@ -348,3 +348,30 @@ def test_polar_second_derivatives_match_pytorch(torch, dtype):
     for mine, expected in zip(ours, theirs):
         assert mine.dtype == expected.dtype
         np.testing.assert_allclose(mine, expected, rtol=tolerance, atol=tolerance)
+
+
+def _complex_derivatives(fw, name, create_graph):
+    """Gradients (and, under create_graph, grad-of-grad) of a real loss of ``name`` applied to
+    a complex tensor built from two real leaves."""
+    random = np.random.default_rng(0)
+    leaves = [fw.tensor(random.standard_normal((2, 3)), requires_grad=True) for _ in range(2)]
+    weight = fw.tensor(random.standard_normal((2, 3, 2)))
+    out = getattr(fw.complex(*leaves), name)()
+    grads = fw.autograd.grad((fw.view_as_real(out) * weight).sum(), leaves,
+                             create_graph=create_graph)
+    results = list(grads)
+    if create_graph:
+        results += fw.autograd.grad(sum((grad * grad).sum() for grad in grads), leaves)
+    return [result.detach().numpy() for result in results]
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "sgn", "acosh"])
+def test_complex_gradients_and_second_derivatives_match_pytorch(torch, name, create_graph):
+    # ember had: sigmoid's recorded gradient without the conjugate, tanh's second derivative
+    # through its real-only node, sgn's recorded gradient zero, and acosh's derivative
+    # 1 / sqrt(z^2 - 1) on the wrong branch (PyTorch: 1 / (sqrt(z - 1) sqrt(z + 1)))
+    ours = _complex_derivatives(ember, name, create_graph)
+    theirs = _complex_derivatives(torch, name, create_graph)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
