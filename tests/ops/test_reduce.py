@@ -1072,3 +1072,26 @@ def test_zero_norm_gives_no_gradient_like_torch(torch, call):
         x = fw.ones(2, 3, requires_grad=True)
         return lambda: fw.autograd.grad(norm(fw, x), x)
     assert_raises_like_torch(strict(torch), strict(ember), RuntimeError)
+
+
+def _complex_product_derivatives(fw, name, with_zero):
+    """Gradient and grad-of-grad of a real loss of a complex prod / cumprod."""
+    values = np.array([[0.3 + 1.2j, -0.5 - 0.7j, 1.5 + 0.1j], [2 + 0.5j, -1j, 0.7 + 0.2j]])
+    if with_zero:
+        values[1, 1] = 0
+    z = fw.tensor(values, requires_grad=True)
+    out = {"prod": lambda: z.prod(1), "prod_all": lambda: z.prod(),
+           "cumprod": lambda: z.cumprod(1)}[name]()
+    (grad,) = fw.autograd.grad(fw.view_as_real(out).sum(), z, create_graph=True)
+    (second,) = fw.autograd.grad(fw.view_as_real(grad * grad).sum(), z)
+    return [value.detach().resolve_conj().resolve_neg().numpy() for value in (grad, second)]
+
+
+@pytest.mark.parametrize("with_zero", [False, True])
+@pytest.mark.parametrize("name", ["prod", "prod_all", "cumprod"])
+def test_complex_prod_and_cumprod_gradients_match_torch(torch, name, with_zero):
+    # grad times the conjugate derivative (ember had left out the conjugate)
+    ours = _complex_product_derivatives(ember, name, with_zero)
+    theirs = _complex_product_derivatives(torch, name, with_zero)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12, atol=1e-12)
