@@ -497,3 +497,17 @@ def test_floor_divide_refuses_create_graph_like_torch(torch):
     assert_raises_like_torch(lambda: _grad_of_grad(torch, function)(),
                              lambda: _grad_of_grad(ember, function)(), RuntimeError,
                              same_type=True)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_complex_exponent_gradient_at_a_zero_base_matches_torch(torch, create_graph):
+    # PyTorch zeroes d/dy x**y at x == 0 only for a real y >= 0 (ember had compared complex y
+    # with >= 0: zeros for 1 + 1j, and a refusal under create_graph)
+    grads = []
+    for fw in (torch, ember):
+        base = fw.tensor([0j, 0j, 0j, 1 + 1j, 0j], requires_grad=True)
+        exponent = fw.tensor([1 + 1j, 2 + 0j, -1 + 0j, 0.5 - 0.3j, 1j], requires_grad=True)
+        grad = fw.autograd.grad(fw.view_as_real(base ** exponent).sum(), exponent,
+                                create_graph=create_graph)[0]
+        grads.append(grad.detach().resolve_conj().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6, equal_nan=True)
