@@ -858,6 +858,8 @@ def _number_as(value, dtype, operation, float_range=True):
     (``checked_scalar``: RuntimeError where it does not fit, integers wrapped). Without
     ``float_range`` a float type takes any number, beyond its range as inf (setitem)."""
     if isinstance(value, (complex, np.complexfloating)):
+        if dtype.kind == "c":
+            return np.asarray(value).astype(dtype)
         raise RuntimeError(f"{operation}: value {value} cannot be converted to type "
                            f"{scalar_type_name(dtype)} without overflow")
     if isinstance(value, np.generic):

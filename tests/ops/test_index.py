@@ -929,3 +929,14 @@ def test_scatter_with_reduce_refuses_create_graph_like_torch(torch):
     their_node = function(torch, torch.ones(3, requires_grad=True), torch.ones(3)).grad_fn
     our_node = function(ember, ember.ones(3, requires_grad=True), ember.ones(3)).grad_fn
     assert our_node.name() == their_node.name()
+
+
+@pytest.mark.parametrize("name", ["masked_fill", "index_fill", "scatter"])
+def test_complex_values_fill_complex_tensors_like_torch(torch, name):
+    # ember had refused any complex value, complex tensors too
+    def fill(fw):
+        tensor = fw.tensor([1 + 1j, 2, 3j])
+        return {"masked_fill": lambda: tensor.masked_fill(fw.tensor([True, False, True]), 1j),
+                "index_fill": lambda: tensor.index_fill(0, fw.tensor([1]), 2 - 1j),
+                "scatter": lambda: tensor.scatter(0, fw.tensor([2]), 1j)}[name]().numpy()
+    np.testing.assert_array_equal(fill(ember), fill(torch))
