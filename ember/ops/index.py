@@ -858,6 +858,8 @@ def _number_as(value, dtype, operation, float_range=True):
     (``checked_scalar``: RuntimeError where it does not fit, integers wrapped). Without
     ``float_range`` a float type takes any number, beyond its range as inf (setitem)."""
     if isinstance(value, (complex, np.complexfloating)):
+        if dtype.kind == "c":
+            return np.asarray(value).astype(dtype)
         raise RuntimeError(f"{operation}: value {value} cannot be converted to type "
                            f"{scalar_type_name(dtype)} without overflow")
     if isinstance(value, np.generic):
@@ -1260,6 +1262,9 @@ def _scatter_op(cls, input, axis, indices, src, *extra):
 class ScatterCombine(Op):
     """scatter's legacy ``reduce='add'|'multiply'``: the values combined into a copy of the
     input; PyTorch records it (a graph through it) but has no derivative for it."""
+
+    _torch_name = "torch::autograd::NotImplemented"
+    differentiable_backward = True  # it only raises PyTorch's error, under create_graph too
 
     @staticmethod
     def forward(ctx, x, axis, indices, src, reduce):

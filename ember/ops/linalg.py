@@ -1151,6 +1151,9 @@ class Eigh(Op):
             on_diagonal = xp.expand_dims(grad_values, -2) * identity
             inner_product = on_diagonal if inner_product is None else \
                 inner_product + on_diagonal
+        if complex_input and xp is not np and not inner_product.is_complex():
+            # eigenvalue gradients alone are real: recorded matmuls take one dtype
+            inner_product = xp.astype(inner_product, ctx.dtype, copy=False)
         return vectors @ inner_product @ adjoint, None
 
 

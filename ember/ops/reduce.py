@@ -531,6 +531,7 @@ class Prod(Op):
             grad_kept = grad if keepdim else xp.expand_dims(grad, axis)
         if 0 in x.shape:  # nothing to differentiate
             return xp.broadcast_to(grad_kept, x.shape), None, None
+        x = complex_parts.conj_of(x)  # complex x: grad times the conjugate derivative
         if axis is None:
             flat = xp.reshape(x, (-1,))
             return grad_kept * xp.reshape(_products_of_others(xp, flat, 0), x.shape), None, None
@@ -975,6 +976,8 @@ class CumProd(_Cumulative):
         axis = ctx.axis
         if x.shape[axis] == 1:
             return grad, None  # the identity along a length-1 axis (PyTorch: even for NaN x)
+        # complex x: grad times the conjugate derivative, a function of conj(x) and conj(out)
+        x, out = complex_parts.conj_of(x), complex_parts.conj_of(out)
         is_zero = _array(x) == 0
         if not is_zero.any():
             # dL/dx_i = sum_{j >= i} g_j out_j / x_i
@@ -1111,9 +1114,8 @@ class VectorNorm(Op):
     @staticmethod
     def backward(ctx, grad):
         ord = ctx.ord
-        if ord == 0:  # piecewise constant
-            x = ctx.saved_tensors[0]
-            return np.zeros(_array(x).shape, _array(x).dtype), None, None, None
+        if ord == 0:  # piecewise constant: PyTorch gives no gradient (None), not zeros
+            return None, None, None, None
         xp = ctx.xp
         if xp is np and ord not in (1, np.inf, -np.inf):
             # the scale computed at the norm's shape, broadcast only by the final products
@@ -2441,6 +2443,9 @@ class SegmentReduce(Op):
     """Reduce consecutive runs (segments) along ``axis`` of an array whose leading dimensions
     are those of the (batch..., segments) ``lengths``: its rows, taken in order, are the
     segments' rows one batch after another."""
+
+    double_backward_error = (RuntimeError,
+                             "derivative for aten::_segment_reduce_backward is not implemented")
 
     @staticmethod
     def forward(ctx, x, lengths, axis, reduce, initial):

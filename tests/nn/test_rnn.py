@@ -867,3 +867,55 @@ def test_relu_rnn_gives_positive_zeros_as_torch(torch):
         np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-12)
         assert (outputs[1] == 0).any()
         np.testing.assert_array_equal(np.signbit(outputs[1]), np.signbit(outputs[0]))
+
+
+def _per_sample_recurrent_gradients(fw, kind, dtype, state, ensemble):
+    """vmap of grad with respect to a recurrent layer's or cell's parameters: per-sample
+    gradients (shared parameters, ``in_dims`` None) or an ensemble's (stacked, ``in_dims`` 0),
+    with no initial state, a captured unbatched one or one mapped with the input."""
+    fw.manual_seed(0)
+    cell = kind.endswith("Cell")
+    module = getattr(fw.nn, kind)(3, 4, **({} if cell else {"batch_first": True})).to(dtype)
+    params = {name: value.detach() for name, value in module.named_parameters()}
+    if ensemble:
+        params = {name: value.expand(3, *value.shape).clone() for name, value in params.items()}
+    x = (fw.randn(3, 2, 3) if cell else fw.randn(3, 2, 5, 3)).to(dtype)
+    state_shape = (2, 4) if cell else (1, 2, 4)
+    states = fw.randn((3,) + state_shape).to(dtype)
+    lstm = kind.startswith("LSTM")
+
+    def loss(weights, sample, state_sample):
+        if state == "captured":
+            state_sample = fw.zeros(state_shape, dtype=dtype)
+        arguments = (sample,) if state is None else (
+            sample, (state_sample, state_sample) if lstm else state_sample)
+        out = fw.func.functional_call(module, weights, arguments)
+        return (out[0] if isinstance(out, tuple) else out).sum()
+    in_dims = (0 if ensemble else None, 0, 0)
+    return lambda: fw.func.vmap(fw.func.grad(loss), in_dims=in_dims)(params, x, states)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("state, ensemble", [(None, False), ("captured", False),
+                                             ("mapped", False), (None, True)])
+def test_vmap_of_grad_over_parameters_runs_or_fails_as_torch(kind, dtype, state, ensemble):
+    """PyTorch adds each step's batched input projection in place into the hidden state's
+    projection: per-sample gradients with no batched state fail (a float32 LSTM layer runs
+    through oneDNN and passes), an ensemble's batched weights pass. ember had run float64
+    LSTMs and refused ensembles of every kind."""
+    torch = pytest.importorskip("torch")
+    theirs = _per_sample_recurrent_gradients(torch, kind, getattr(torch, dtype), state, ensemble)
+    ours = _per_sample_recurrent_gradients(ember, kind, getattr(ember, dtype), state, ensemble)
+    try:
+        expected = theirs()
+    except RuntimeError as error:
+        with pytest.raises(RuntimeError) as raised:
+            ours()
+        assert str(raised.value) == str(error)
+        return
+    got = ours()
+    tolerance = 1e-5 if dtype == "float32" else 1e-10
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name].numpy(), value.numpy(), rtol=tolerance,
+                                   atol=tolerance, err_msg=name)

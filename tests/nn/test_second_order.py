@@ -151,8 +151,9 @@ SPARSE_DROPOUT_ATTENTION_CASES = [
          [((3, 4),)]),
     Case("embedding", lambda fw, w: fw.nn.functional.embedding(
         fw.tensor([[0, 2], [2, 1]]), w, padding_idx=1), [((3, 4),)]),
+    # PyTorch's derivative of the scaled gradient picks rows unscaled (test_sparse.py checks it)
     Case("embedding_scaled", lambda fw, w: fw.nn.functional.embedding(
-        fw.tensor([0, 2, 2, 2]), w, scale_grad_by_freq=True), [((3, 4),)]),
+        fw.tensor([0, 2, 2, 2]), w, scale_grad_by_freq=True), [((3, 4),)], check_gradgrad=False),
     # PyTorch has no derivative of embedding_bag's backward (see DOUBLE_BACKWARD_RAISES)
     Case("embedding_bag", lambda fw, w: fw.nn.functional.embedding_bag(
         fw.tensor([0, 2, 1, 2]), w, fw.tensor([0, 1])), [((3, 4),)], check_gradgrad=False),

@@ -329,3 +329,35 @@ def test_embedding_index_dtypes_and_bounds_as_torch(dtype, indices):
         assert got[1].replace("ember.", "") == expected[1]
     else:
         np.testing.assert_array_equal(got, expected)
+
+
+def _scaled_embedding_derivatives(fw, weight_array, indices):
+    """Second derivatives through embedding(scale_grad_by_freq=True, padding_idx=1): reverse
+    over reverse (autograd.grad), forward over reverse (func.hessian) and the jvp."""
+    weight = fw.tensor(weight_array, requires_grad=True)
+    lookups = fw.tensor(indices)
+
+    def loss(table):
+        rows = fw.nn.functional.embedding(lookups, table, padding_idx=1, scale_grad_by_freq=True)
+        return (rows * rows * rows.new_tensor(np.linspace(0.5, 2.0, 3))).sum()
+
+    (grad,) = fw.autograd.grad(loss(weight), weight, create_graph=True)
+    direction = np.cos(np.arange(weight_array.size)).reshape(weight_array.shape)
+    (second,) = fw.autograd.grad((grad * fw.tensor(direction)).sum(), weight)
+    hessian = fw.func.hessian(loss)(weight.detach())
+    tangent = fw.tensor(direction)
+    _, jvp = fw.func.jvp(lambda table: fw.nn.functional.embedding(
+        lookups, table, padding_idx=1, scale_grad_by_freq=True), (weight.detach(),), (tangent,))
+    return [value.detach().numpy() for value in (grad, second, hessian, jvp)]
+
+
+def test_scaled_embedding_second_derivatives_match_torch(torch):
+    # PyTorch's double backward of the scaled gradient picks its rows unscaled, while its jvp
+    # scales (ember had divided by the counts twice in the double backward), and the lookup's
+    # jvp keeps padding_idx's rows (ember had zeroed them)
+    weight = np.random.default_rng(0).standard_normal((4, 3))
+    indices = [[0, 2, 1, 2], [2, 1, 3, 2]]
+    ours = _scaled_embedding_derivatives(ember, weight, indices)
+    theirs = _scaled_embedding_derivatives(torch, weight, indices)
+    for name, mine, expected in zip(("grad", "grad of grad", "hessian", "jvp"), ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12, atol=1e-12, err_msg=name)

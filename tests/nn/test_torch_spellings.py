@@ -10,7 +10,7 @@ import ember
 from ember import nn
 from ember.backends import cuda as cuda_backends
 from ember.nn.attention import SDPBackend, sdpa_kernel
-from tests.conftest import assert_close
+from tests.conftest import assert_close, assert_raises_like_torch
 
 SWITCHES = (cuda_backends.flash_sdp_enabled, cuda_backends.mem_efficient_sdp_enabled,
             cuda_backends.math_sdp_enabled, cuda_backends.cudnn_sdp_enabled)
@@ -138,16 +138,40 @@ def _lrn_input(library):
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5])
-def test_cross_map_lrn2d_forward_like_torch(torch, size):
-    """Lua Torch's LRN as PyTorch keeps it, channel 0's square in every window included."""
+def test_cross_map_lrn2d_forward_and_gradient_like_torch(torch, size):
+    """Lua Torch's LRN as PyTorch keeps it, channel 0's square in every window included, and
+    its backward."""
     ours = nn.CrossMapLRN2d(size, 0.3, 0.75, 1.5)(_lrn_input(ember))
     theirs = torch.nn.CrossMapLRN2d(size, 0.3, 0.75, 1.5)(_lrn_input(torch))
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
     assert repr(nn.CrossMapLRN2d(size)) == repr(torch.nn.CrossMapLRN2d(size))
     with pytest.raises(ValueError, match="Expected input to be 4D, got 3D instead"):
         nn.CrossMapLRN2d(size)(ember.ones(2, 3, 4))
-    x = _lrn_input(ember).requires_grad_()
-    assert ember.autograd.gradcheck(lambda t: nn.CrossMapLRN2d(size, 0.3, 0.75, 1.5)(t), (x,))
+    # PyTorch's hand-written backward, not this forward's derivative (ember had given the
+    # derivative); size 1 fails in it
+    gradients = []
+    for fw in (torch, ember):
+        x = _lrn_input(fw).requires_grad_()
+        loss = fw.nn.CrossMapLRN2d(size, 0.3, 0.75, 1.5)(x).sin().sum()
+        gradients.append(lambda fw=fw, loss=loss, x=x: fw.autograd.grad(loss, x)[0].numpy())
+    if size == 1:
+        assert_raises_like_torch(*gradients, RuntimeError)
+        return
+    np.testing.assert_allclose(gradients[1](), gradients[0](), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("call", ["create_graph", "vmap", "jacrev"])
+def test_cross_map_lrn2d_refuses_what_torch_refuses(torch, call):
+    # PyTorch's legacy Function: out= ops in its backward, no setup_context for torch.func
+    def attempt(fw):
+        layer = fw.nn.CrossMapLRN2d(3, 0.3, 0.75, 1.5)
+        x = _lrn_input(fw).requires_grad_()
+        if call == "create_graph":
+            return lambda: fw.autograd.grad(layer(x).sum(), x, create_graph=True)
+        if call == "vmap":
+            return lambda: fw.func.vmap(layer)(x.detach().unsqueeze(0))
+        return lambda: fw.func.jacrev(layer)(x.detach())
+    assert_raises_like_torch(attempt(torch), attempt(ember), RuntimeError, same_type=True)
 
 
 def test_container_and_factory_kwargs_like_torch(torch):

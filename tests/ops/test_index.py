@@ -902,3 +902,41 @@ def test_index_add_in_place_records_a_graph_only_when_needed(torch):
         ember.zeros(3).index_add_(0, ember.tensor([3]), ember.ones(1))
     with pytest.raises(RuntimeError, match="must have the same scalar type"):
         ember.zeros(3).index_add_(0, ember.tensor([1]), ember.ones(1, dtype=ember.float64))
+
+
+def _grad_of_grad(fw, function):
+    """Differentiate twice (create_graph) a loss of ``function(x, y)``: the second call is where
+    PyTorch refuses ops it has no derivative of."""
+    x = fw.tensor([1.5, -2.0, 3.0], dtype=fw.float64, requires_grad=True)
+    y = fw.tensor([0.7, 1.1, 2.0], dtype=fw.float64, requires_grad=True)
+    out = function(fw, x, y)
+    grads = fw.autograd.grad((out * out).sum(), (x, y), create_graph=True, allow_unused=True)
+    return lambda: fw.autograd.grad(sum((grad * 1.3).sum() for grad in grads
+                                        if grad is not None and grad.requires_grad), (x, y),
+                                    allow_unused=True)
+
+
+def test_scatter_with_reduce_refuses_create_graph_like_torch(torch):
+    # PyTorch's NotImplemented node raises under create_graph too (ember had raised its generic
+    # "double backward is not implemented" from a node of another name)
+    def function(fw, x, y):
+        return x.scatter(0, fw.tensor([0, 1]), y[:2], reduce="multiply")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_raises_like_torch(lambda: _grad_of_grad(torch, function)(),
+                                 lambda: _grad_of_grad(ember, function)(), RuntimeError,
+                                 same_type=True)
+    their_node = function(torch, torch.ones(3, requires_grad=True), torch.ones(3)).grad_fn
+    our_node = function(ember, ember.ones(3, requires_grad=True), ember.ones(3)).grad_fn
+    assert our_node.name() == their_node.name()
+
+
+@pytest.mark.parametrize("name", ["masked_fill", "index_fill", "scatter"])
+def test_complex_values_fill_complex_tensors_like_torch(torch, name):
+    # ember had refused any complex value, complex tensors too
+    def fill(fw):
+        tensor = fw.tensor([1 + 1j, 2, 3j])
+        return {"masked_fill": lambda: tensor.masked_fill(fw.tensor([True, False, True]), 1j),
+                "index_fill": lambda: tensor.index_fill(0, fw.tensor([1]), 2 - 1j),
+                "scatter": lambda: tensor.scatter(0, fw.tensor([2]), 1j)}[name]().numpy()
+    np.testing.assert_array_equal(fill(ember), fill(torch))

@@ -692,3 +692,24 @@ def test_eigenvector_losses_that_depend_on_the_phase_are_refused_as_torch(torch,
         assert ours == theirs
     else:
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["eigvalsh", "eigenvalues_squared", "vector_magnitudes"])
+def test_complex_eigh_double_backward_matches_torch(torch, loss):
+    # with only eigenvalue gradients the recorded backward mixed real and complex matrices in
+    # one matmul (ember had raised its dtype error under create_graph)
+    values = np.random.default_rng(0).standard_normal((3, 3)) \
+        + 1j * np.random.default_rng(1).standard_normal((3, 3))
+    results = []
+    for fw in (torch, ember):
+        a = fw.tensor(values, requires_grad=True)
+        hermitian = a @ a.mH
+        output = {"eigvalsh": lambda: fw.linalg.eigvalsh(hermitian).sum(),
+                  "eigenvalues_squared": lambda: (fw.linalg.eigh(hermitian)[0] ** 2).sum(),
+                  "vector_magnitudes": lambda: fw.linalg.eigh(hermitian)[1].abs().sum()}[loss]()
+        (grad,) = fw.autograd.grad(output, a, create_graph=True)
+        (second,) = fw.autograd.grad(fw.view_as_real(grad).pow(2).sum(), a)
+        results.append([value.detach().resolve_conj().resolve_neg().numpy()
+                        for value in (grad, second)])
+    for mine, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-9, atol=1e-9)

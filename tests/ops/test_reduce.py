@@ -1031,3 +1031,67 @@ def test_nansum_and_nanmean_gradients_match_torch(torch):
         np.testing.assert_array_equal(np.array(ours[index]), np.array(theirs[index]))
     assert ours[2:5] == theirs[2:5]
     assert ours[5].replace("ember", "torch") == theirs[5]
+
+
+def _grad_of_grad(fw, function):
+    """Differentiate twice (create_graph) a loss of ``function(x, y)``: the second call is where
+    PyTorch refuses ops it has no derivative of."""
+    x = fw.tensor([1.5, -2.0, 3.0], dtype=fw.float64, requires_grad=True)
+    y = fw.tensor([0.7, 1.1, 2.0], dtype=fw.float64, requires_grad=True)
+    out = function(fw, x, y)
+    grads = fw.autograd.grad((out * out).sum(), (x, y), create_graph=True, allow_unused=True)
+    return lambda: fw.autograd.grad(sum((grad * 1.3).sum() for grad in grads
+                                        if grad is not None and grad.requires_grad), (x, y),
+                                    allow_unused=True)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "max", "prod"])
+def test_segment_reduce_double_backward_raises_like_torch(torch, reduce):
+    # the first gradients are recorded; differentiating them raises PyTorch's error (ember had
+    # raised its generic "double backward is not implemented" at the first grad)
+    def function(fw, x, y):
+        return fw.segment_reduce(x, reduce, lengths=fw.tensor([1, 2]))
+    assert_raises_like_torch(lambda: _grad_of_grad(torch, function)(),
+                             lambda: _grad_of_grad(ember, function)(), RuntimeError,
+                             same_type=True)
+
+
+@pytest.mark.parametrize("call", ["norm", "vector_norm_dim"])
+def test_zero_norm_gives_no_gradient_like_torch(torch, call):
+    # PyTorch's derivative of the 0-"norm" (a count) is undefined: .grad stays None and grad()
+    # calls the input unused (ember had given zeros)
+    def norm(fw, x):
+        return x.norm(0) if call == "norm" else fw.linalg.vector_norm(x, 0, dim=1).sum()
+    for fw in (torch, ember):
+        x = fw.tensor(np.arange(12.0).reshape(3, 4) - 5, requires_grad=True)
+        norm(fw, x).backward()
+        assert x.grad is None
+        assert fw.autograd.grad(norm(fw, x), x, allow_unused=True) == (None,)
+
+    def strict(fw):
+        x = fw.ones(2, 3, requires_grad=True)
+        return lambda: fw.autograd.grad(norm(fw, x), x)
+    assert_raises_like_torch(strict(torch), strict(ember), RuntimeError)
+
+
+def _complex_product_derivatives(fw, name, with_zero):
+    """Gradient and grad-of-grad of a real loss of a complex prod / cumprod."""
+    values = np.array([[0.3 + 1.2j, -0.5 - 0.7j, 1.5 + 0.1j], [2 + 0.5j, -1j, 0.7 + 0.2j]])
+    if with_zero:
+        values[1, 1] = 0
+    z = fw.tensor(values, requires_grad=True)
+    out = {"prod": lambda: z.prod(1), "prod_all": lambda: z.prod(),
+           "cumprod": lambda: z.cumprod(1)}[name]()
+    (grad,) = fw.autograd.grad(fw.view_as_real(out).sum(), z, create_graph=True)
+    (second,) = fw.autograd.grad(fw.view_as_real(grad * grad).sum(), z)
+    return [value.detach().resolve_conj().resolve_neg().numpy() for value in (grad, second)]
+
+
+@pytest.mark.parametrize("with_zero", [False, True])
+@pytest.mark.parametrize("name", ["prod", "prod_all", "cumprod"])
+def test_complex_prod_and_cumprod_gradients_match_torch(torch, name, with_zero):
+    # grad times the conjugate derivative (ember had left out the conjugate)
+    ours = _complex_product_derivatives(ember, name, with_zero)
+    theirs = _complex_product_derivatives(torch, name, with_zero)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12, atol=1e-12)

@@ -1,4 +1,5 @@
-"""Normalisation kernels: BatchNorm, LayerNorm and RMSNorm, each one fused Op (speed and memory).
+"""Normalisation kernels: BatchNorm, LayerNorm and RMSNorm, each one fused Op (speed and memory),
+and CrossMapLRN2d, PyTorch's legacy Function.
 
 BatchNorm's statistics accumulate in float64 and are rounded back to the input's dtype, so
 float32 results stay close to PyTorch's for large reductions; outputs and gradients keep the
@@ -15,9 +16,11 @@ import numpy as np
 from ... import _jit, _threads
 from ..._dtype import accumulation_dtype
 from ..._layout import spatial_layout
-from ...autograd.function import Op
+from ..._grad_state import _grad_state
+from ...autograd.function import Function, Op
 from ...ops.elementwise.exp_log import _reciprocal_sqrt
 from ...ops.reduce import _sum_array
+from ...tensor import Tensor
 
 
 class BatchNorm(Op):
@@ -749,3 +752,51 @@ class RMSNorm(Op):
             leading = tuple(range(input.ndim - len(axes)))
             grad_weight = xp.sum(grad * (input * inverse_rms), axis=leading)
         return grad_input, grad_weight, None, None
+
+
+class CrossMapLRN2d(Function):
+    """Lua Torch's cross-channel response normalisation of (N, C, H, W) inputs as PyTorch keeps
+    it: a legacy Function (no setup_context: refused by the func transforms) whose hand-written
+    backward is not this forward's derivative, and which refuses create_graph (its out= ops)."""
+
+    @staticmethod
+    def forward(ctx, input, size, alpha, beta, k):
+        ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
+        values = input.detach().numpy()
+        channels = values.shape[1]
+        # channel c's window sums the squares of channels c - h .. c + h (clipped) and, as
+        # PyTorch's running sum never drops it, channel 0's square
+        reach = int((size - 1) / 2 + 1)
+        squares = values * values
+        running = np.cumsum(squares, axis=1)
+        last = np.minimum(np.arange(channels) + reach - 1, channels - 1)
+        before_first = np.maximum(1, np.arange(channels) - reach + 1) - 1
+        window = squares[:, :1] + running[:, last] - running[:, before_first]
+        ctx.scale = (k + alpha / size * window).astype(values.dtype, copy=False)
+        output = Tensor._wrap(values * ctx.scale ** -beta)
+        ctx.save_for_backward(input, output)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, output = ctx.saved_tensors
+        if _grad_state.get()[0] and input.shape[0]:
+            raise RuntimeError("mul(): functions with out=... arguments don't support automatic "
+                               "differentiation, but one of the arguments requires grad.")
+        grad = grad_output.detach().numpy()
+        size, scale = ctx.size, ctx.scale
+        channels = grad.shape[1]
+        # PyTorch's: scale^-beta g - 2 alpha beta / size * x * (sum over a window of size
+        # channels, starting size - (size - 1) / 2 before c, of g * output / scale)
+        ratio = grad * output.detach().numpy() / scale
+        padded = np.zeros((grad.shape[0], channels + size) + grad.shape[2:], grad.dtype)
+        before = int(size - (size - 1) / 2)
+        if before > size - 1:  # size 1: PyTorch's narrow of its padded ratios fails
+            raise RuntimeError(f"start ({before}) + length ({channels}) exceeds dimension size "
+                               f"({channels + size - 1}).")
+        padded[:, 1 + before:1 + before + channels] = ratio
+        totals = np.cumsum(padded, axis=1)
+        windows = totals[:, size:size + channels] - totals[:, :channels]
+        grad_input = scale ** -ctx.beta * grad - \
+            (2 * ctx.alpha * ctx.beta / size) * input.detach().numpy() * windows
+        return Tensor._wrap(grad_input.astype(grad.dtype, copy=False)), None, None, None, None

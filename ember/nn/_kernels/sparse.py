@@ -3,7 +3,7 @@ import numpy as np
 
 from ... import _jit
 from ...autograd import engine
-from ...autograd.function import Op, transposing_for_forward_mode
+from ...autograd.function import Op, forward_mode_active, transposing_for_forward_mode
 from ...ops.index import add_rows_in_order
 from ...sparse._coo import accumulate_sparse_grad
 from ...tensor import Tensor
@@ -39,13 +39,24 @@ class Embedding(Op):
             flat_indices = indices._data.reshape(-1)
             selection = np.zeros((weight_shape[0], flat_indices.size), grad._data.dtype)
             selection[flat_indices, np.arange(flat_indices.size)] = 1
-            # (not under forward mode: PyTorch's jvp of the lookup is the tangent's rows)
-            if scale_grad_by_freq and not transposing_for_forward_mode():
-                selection /= np.maximum(selection.sum(axis=1, keepdims=True), 1)
+            if transposing_for_forward_mode():
+                # this backward stands for the lookup's forward derivative: PyTorch's jvp of
+                # embedding is the tangent's rows, unscaled, padding_idx's included
+                flat_grad = xp.reshape(grad, (flat_indices.size, weight_shape[1]))
+                return None, xp.matmul(xp.asarray(selection), flat_grad), None, None, None
             if padding_idx is not None:
                 selection[padding_idx] = 0
+            counts = np.maximum(selection.sum(axis=1, keepdims=True), 1)
+            if scale_grad_by_freq and forward_mode_active():
+                selection /= counts  # PyTorch's jvp of embedding_dense_backward: linear, scaled
             flat_grad = xp.reshape(grad, (flat_indices.size, weight_shape[1]))
-            return None, xp.matmul(xp.asarray(selection), flat_grad), None, None, None
+            grad_weight = xp.matmul(xp.asarray(selection), flat_grad)
+            if scale_grad_by_freq and not forward_mode_active():
+                # PyTorch's double backward of embedding_dense_backward picks the rows of its
+                # gradient unscaled: the division by the counts adds a term with no derivative
+                grad_weight = grad_weight + xp.matmul(xp.asarray(selection / counts - selection),
+                                                      flat_grad.detach())
+            return None, grad_weight, None, None, None
         return None, _sum_rows_by_index(grad, indices.reshape(-1), weight_shape, padding_idx,
                                         scale_grad_by_freq), None, None, None
 

@@ -5,6 +5,7 @@ import warnings
 from ... import _factories
 from .. import functional as F
 from .. import init
+from .._kernels.normalization import CrossMapLRN2d as _CrossMapLRN2d
 from .batchnorm import _NormBase, _add_affine, _reset_affine
 from .module import Module, _optional_parameter
 
@@ -170,10 +171,7 @@ class LocalResponseNorm(Module):
 
 class CrossMapLRN2d(Module):
     """Lua Torch's cross-channel response normalisation of (N, C, H, W) inputs, as PyTorch
-    keeps it: x * (k + alpha / size * window)^-beta, where channel c's window sums the squares
-    of channels c - h .. c + h (h = (size - 1) // 2 + 1 - 1, clipped) and, as PyTorch's running
-    sum never drops it, channel 0's square in every window. Gradients are this forward's own
-    (PyTorch's hand-written backward differs from it)."""
+    keeps it (nn._kernels.normalization.CrossMapLRN2d: its legacy Function and backward)."""
 
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
         super().__init__()
@@ -186,15 +184,7 @@ class CrossMapLRN2d(Module):
         if input.dim() != 4:
             raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D "
                              f"instead.")
-        channels = input.shape[1]
-        reach = int((self.size - 1) / 2 + 1)
-        squares = input * input
-        running = squares.cumsum(1)
-        last = _factories.tensor([min(c + reach - 1, channels - 1) for c in range(channels)])
-        before_first = _factories.tensor([max(1, c - reach + 1) - 1 for c in range(channels)])
-        window = squares[:, :1] + running.index_select(1, last) - \
-            running.index_select(1, before_first)
-        return input * (self.k + self.alpha / self.size * window).pow(-self.beta)
+        return _CrossMapLRN2d.apply(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

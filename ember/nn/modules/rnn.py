@@ -53,38 +53,71 @@ _ATEN_NAMES = {"LSTM": "lstm.input", "GRU": "gru.input", "RNN_TANH": "rnn_tanh.i
                "RNN_RELU": "rnn_relu.input"}
 
 
-def _refuse_where_torch_vmap_fails(kernel, input, states, weights, gates, unbatchable,
+def _refuse_where_torch_vmap_fails(kernel, input, groups, directions, gates, unbatchable,
                                    passes_under_grad=False):
     """PyTorch's vmap errors over its recurrent kernels, which ember batches: an ``unbatchable``
     kernel (aten::``kernel``) fails unless a grad transform runs inside the vmap; inside one, a
-    batched input with an unbatched state fails writing into that state (the (B, ``gates``)
-    buffer), unless the kernel ``passes_under_grad`` (an LSTM layer without projections)."""
+    step whose input side (input, w_ih, b_ih) is batched while its hidden side (the initial
+    state, w_hh, b_hh) is not fails adding the former into the latter in place (the (B,
+    ``gates``) buffer), unless the kernel ``passes_under_grad`` (oneDNN's LSTM). ``groups``:
+    per layer and direction, (input-side weights, hidden-side tensors)."""
     batched_type = function_module._batched_tensor_type
     if batched_type is None:
         return
-    levels = [tensor._data.level for tensor in (input, *states, *weights)
-              if isinstance(tensor, batched_type)]
+    tensors = [input] + [tensor for input_side, hidden_side in groups
+                         for tensor in (*input_side, *hidden_side)]
+    levels = [tensor._data.level for tensor in tensors if isinstance(tensor, batched_type)]
     if not levels:
         return
     level = max(levels)
+
+    def batched(tensor):
+        if not (isinstance(tensor, batched_type) and tensor._data.level == level):
+            return False
+        # a grad transform's variable for an unbatched input is broadcast along the level (a
+        # batch stride of 0), where PyTorch's stays unbatched
+        value = tensor._data.value._data
+        return not (type(value) is np.ndarray and value.shape[0] > 1 and value.strides[0] == 0)
+
     if not grad_transform_within(level):
         if not unbatchable:
             return
         message = (f"Batching rule not implemented for aten::{kernel}. We could not generate a "
                    f"fallback.")
     else:
-        if passes_under_grad or not (isinstance(input, batched_type)
-                                     and input._data.level == level):
-            return
-        if all(isinstance(state, batched_type) and state._data.level == level
-               for state in states):
+        if passes_under_grad or not _adds_batched_into_unbatched(batched, input, groups,
+                                                                  directions):
             return
         shape = [input.shape[-2], gates]
         message = (f"output with shape {shape} doesn't match the broadcast shape "
-                   f"{[input._data.value.shape[0]] + shape}")
+                   f"{[_batch_size(tensors, level)] + shape}")
     error = RuntimeError(message)
     error.vmap_refusal = True  # raised as it is, not run once per sample
     raise error
+
+
+def _adds_batched_into_unbatched(batched, input, groups, directions):
+    """Whether a layer's first step has a batched input side and an unbatched hidden side (a
+    layer's input is batched where anything before it is)."""
+    layer_input_batched = batched(input)
+    for first in range(0, len(groups), directions):
+        output_batched = False
+        for input_side, hidden_side in groups[first:first + directions]:
+            input_batched = layer_input_batched or any(map(batched, input_side))
+            hidden_batched = any(map(batched, hidden_side))
+            if input_batched and not hidden_batched:
+                return True
+            output_batched = output_batched or input_batched or hidden_batched
+        layer_input_batched = output_batched
+    return False
+
+
+def _batch_size(tensors, level):
+    """The size of vmap level ``level`` among ``tensors``."""
+    for tensor in tensors:
+        if isinstance(tensor, function_module._batched_tensor_type) and \
+                tensor._data.level == level:
+            return tensor._data.value.shape[0]
 
 
 def _state_pair(hx, operation):
@@ -263,9 +296,16 @@ class RNNBase(Module):
             states = [state for pair in initial_states
                       for state in (pair if lstm else (pair,))]
             gates = (4 if lstm else 1) * self.hidden_size
-            _refuse_where_torch_vmap_fails(_ATEN_NAMES[self.mode], input, states,
-                                           self._flat_weights, gates, True,
-                                           passes_under_grad=lstm and self.proj_size == 0)
+            groups = []
+            for index, names in enumerate(self._all_weights):
+                input_side = [getattr(self, name) for name in names if "_ih_" in name]
+                hidden_side = [getattr(self, name) for name in names if "_hh_" in name]
+                groups.append((input_side, [states[index * (2 if lstm else 1)]] + hidden_side))
+            # PyTorch runs a float32 LSTM without projections through oneDNN, which adds nothing
+            # in place
+            one_dnn = lstm and self.proj_size == 0 and input.dtype == float32
+            _refuse_where_torch_vmap_fails(_ATEN_NAMES[self.mode], input, groups, num_directions,
+                                           gates, True, passes_under_grad=one_dnn)
         layer_input = input
         final_states = []
         for layer in range(self.num_layers):
@@ -625,8 +665,10 @@ class RNNCellBase(Module):
                        for weight in weights]
         self._check_sizes(input, [("0", hidden), ("1", cell)] if lstm else [("0", hidden)],
                           weights[0]._data.dtype)
-        _refuse_where_torch_vmap_fails("lstm_cell", input, (hidden, cell) if lstm else (hidden,),
-                                       weights, (4 if lstm else 1) * self.hidden_size, lstm)
+        weight_ih, weight_hh, bias_ih, bias_hh = weights
+        groups = [((weight_ih, bias_ih), (hidden, weight_hh, bias_hh))]
+        _refuse_where_torch_vmap_fails("lstm_cell", input, groups, 1,
+                                       (4 if lstm else 1) * self.hidden_size, lstm)
         result = _recurrent.Cell.apply(input, hidden, cell, *weights, mode)
         if batched:
             return result

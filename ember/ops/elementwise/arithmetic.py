@@ -402,6 +402,7 @@ def _rounded_quotient(a, b, rounding_mode):
 
 class FloorDivide(_Binary):
     _torch_name = "torch::autograd::NotImplemented"
+    differentiable_backward = True  # it only raises PyTorch's error, under create_graph too
 
     @staticmethod
     def forward(ctx, a, b):
@@ -598,15 +599,23 @@ class Pow(_Binary):
                         grad_base = xp.where(exponent == 0, 0, grad_base)
                 grad_base = _grad_for(grad_base, *ctx.a_meta)
             if needs_exponent:
-                # d/dy x**y = x**y * log(x), taken as 0 where x == 0 and y >= 0 (PyTorch).
+                # d/dy x**y = x**y * log(x), taken as 0 where x == 0 and y >= 0 (PyTorch; a
+                # complex y counts when it is real)
                 local = out * _log(xp, base)
                 if isinstance(base, _PYTHON_NUMBERS):
                     if base == 0:
-                        local = xp.where(exponent >= 0, 0, local)
+                        local = xp.where(_real_nonnegative(xp, exponent), 0, local)
                 else:
-                    local = xp.where((base == 0) & (exponent >= 0), 0, local)
+                    local = xp.where((base == 0) & _real_nonnegative(xp, exponent), 0, local)
                 grad_exponent = _grad_for(grad * conj_of(local), *ctx.b_meta)
         return grad_base, grad_exponent
+
+
+def _real_nonnegative(xp, exponent):
+    """exponent >= 0, where a complex exponent must also have no imaginary part."""
+    if (exponent.dtype.kind != "c") if xp is np else not exponent.is_complex():
+        return exponent >= 0
+    return (xp.imag(exponent) == 0) & (xp.real(exponent) >= 0)
 
 
 _SPECIAL_EXPONENTS = (2, 3, 0.5, -0.5, -1, -2)
@@ -832,6 +841,12 @@ class Sign(Op):
                 unit = x / magnitude
                 result = (grad - unit * (grad * unit.conj()).real) / magnitude
             return np.where(magnitude == 0, 0, result).astype(x.dtype)
+        if x is not None:  # create_graph: the same formula, recorded
+            xp = ctx.xp
+            magnitude = xp.abs(x)
+            unit = x / magnitude
+            result = (grad - unit * xp.real(grad * xp.conj(unit))) / magnitude
+            return xp.where(magnitude == 0, 0, result)
         return ctx.xp.zeros_like(grad)
 
 

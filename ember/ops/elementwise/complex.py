@@ -148,13 +148,15 @@ class Polar(Op):
         unit = np.empty(angle.shape, complex_dtype(angle.dtype))
         np.cos(angle, out=unit.real)
         np.sin(angle, out=unit.imag)
-        ctx.save_for_backward(magnitude, unit)
+        ctx.save_for_backward(magnitude, angle, unit)
         return magnitude * unit
 
     @staticmethod
     def backward(ctx, grad):
-        magnitude, unit = ctx.saved_tensors
+        magnitude, angle, unit = ctx.saved_tensors
         xp = ctx.xp
+        if xp is not np:
+            unit = Complex.apply(xp.cos(angle), xp.sin(angle))  # recorded: it depends on the angle
         # dL/dabs = Re(conj(unit) g); dL/dangle = Re(conj(i abs unit) g) = abs * Im(conj(unit) g)
         turned = conj_of(unit) * grad
         grad_magnitude = xp.real(turned) if xp is not np else turned.real

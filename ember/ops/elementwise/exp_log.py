@@ -297,6 +297,8 @@ class Sigmoid(Op):
             return (_widened(grad) * wide * (1 - wide)).astype(grad.dtype)
         if ctx.xp is np and out.dtype.kind == "c":
             return grad * np.conj(out * (1 - out))
+        if ctx.xp is not np and out.is_complex():
+            return grad * ctx.xp.conj(out * (1 - out))
         return grad * out * (1 - out)
 
 

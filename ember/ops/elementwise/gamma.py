@@ -390,7 +390,6 @@ class Zeta(_OfOperands):
     derivative in x."""
 
     function = staticmethod(_zeta)
-    differentiable_backward = False
 
     @staticmethod
     def backward(ctx, grad):
@@ -398,7 +397,8 @@ class Zeta(_OfOperands):
         needs_order, needs_shift = ctx.needs_input_grad
         if needs_order:
             raise NotImplementedError("the derivative for 'zeta' is not implemented.")
-        return None, _grad_for(-grad * order * _zeta(order + 1, shift), *ctx.b_meta)
+        following = _zeta(order + 1, shift) if ctx.xp is np else Zeta.apply(order + 1, shift)
+        return None, _grad_for(-grad * order * following, *ctx.b_meta)
 
 
 def zeta(input, other):
@@ -488,7 +488,6 @@ class _IncompleteGamma(_OfOperands):
     Q); PyTorch has none in a."""
 
     upper = False
-    differentiable_backward = False
 
     @classmethod
     def function(cls, a, x):
@@ -507,9 +506,14 @@ class _IncompleteGamma(_OfOperands):
         if ctx.needs_input_grad[0]:
             name = "igammac" if cls.upper else "igamma"
             raise NotImplementedError(f"the derivative for '{name}: input' is not implemented.")
+        if ctx.xp is not np:
+            # PyTorch's derivative as a composite, itself differentiable in a and x
+            xp = ctx.xp
+            density = xp.exp((a - 1) * xp.log(x) - x - Lgamma.apply(a))
+            return None, _grad_for(-grad * density if cls.upper else grad * density, *ctx.b_meta)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             wide_a, wide_x = np.asarray(a, np.float64), np.asarray(x, np.float64)
-            logarithm = np.where(wide_a == 1, 0.0, (wide_a - 1) * np.log(wide_x))
+            logarithm = (wide_a - 1) * np.log(wide_x)  # NaN at a = 1, x = 0, as PyTorch
             density = np.exp(logarithm - wide_x - _lgamma_float64(wide_a))
         if cls.upper:
             density = -density

@@ -6,8 +6,8 @@ from ..._layout import unary_layout
 from ...autograd.function import Op
 from ...tensor import Tensor
 from ._operands import (
-    _Binary, _binary_math, _floating, _floating_pair, _grad_for, _not_implemented, _not_tensor,
-    _OfOperands,
+    _apply_gradient, _Binary, _binary_math, _floating, _floating_pair, _grad_for,
+    _not_implemented, _not_tensor, _OfOperands,
     _OfInput, _OfOutput, _is_reduced, _refuse_integral, _shape_dtype, _tensors_only, _unary,
     _widened)
 from .arithmetic import mul
@@ -148,6 +148,8 @@ class Tanh(_OfOutput):
         (out,) = ctx.saved_tensors
         if ctx.xp is np:
             return _tanh_gradient_array(grad, out)
+        if out.is_complex():  # grad * conj(1 - out^2), recorded as a composite
+            return _apply_gradient(Tanh, ctx.xp, grad, out)
         if grad._data.shape != out._data.shape or grad._data.dtype != out._data.dtype:
             return Tanh.gradient(ctx.xp, grad, out)
         return TanhBackward.apply(grad, out)
@@ -249,9 +251,17 @@ class Asinh(_OfInput):
 asinh = _unary(Asinh, "asinh")
 
 
+def _acosh_gradient(xp, grad, x):
+    """grad / sqrt(x^2 - 1) for real x (finite below -1, as PyTorch's); for complex z PyTorch's
+    grad / (sqrt(z - 1) sqrt(z + 1)), the principal branch's derivative."""
+    if (x.dtype.kind == "c") if xp is np else x.is_complex():
+        return grad / (xp.sqrt(x - 1) * xp.sqrt(x + 1))
+    return grad / xp.sqrt(x * x - 1)
+
+
 class Acosh(_OfInput):
     function = staticmethod(np.arccosh)
-    gradient = staticmethod(lambda xp, grad, x: grad / xp.sqrt(x * x - 1))
+    gradient = staticmethod(_acosh_gradient)
     quiet = True
 
 

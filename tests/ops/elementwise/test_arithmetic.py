@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import ember
+from tests.conftest import assert_raises_like_torch
 
 from ..op_table import (
     BINARY, BINARY_SHAPES, BadInputChecks, Case, CaseChecks, HalfChecks, INPLACE,
@@ -475,3 +476,38 @@ def test_float32_integer_powers_within_an_ulp_of_torch(torch, exponent):
     reference = torch.tensor([1.5, -0.7], requires_grad=True)
     (reference ** exponent).sum().backward()
     np.testing.assert_allclose(grad_input.grad.numpy(), reference.grad.numpy(), rtol=1e-6)
+
+
+def _grad_of_grad(fw, function):
+    """Differentiate twice (create_graph) a loss of ``function(x, y)``: the second call is where
+    PyTorch refuses ops it has no derivative of."""
+    x = fw.tensor([1.5, -2.0, 3.0], dtype=fw.float64, requires_grad=True)
+    y = fw.tensor([0.7, 1.1, 2.0], dtype=fw.float64, requires_grad=True)
+    out = function(fw, x, y)
+    grads = fw.autograd.grad((out * out).sum(), (x, y), create_graph=True, allow_unused=True)
+    return lambda: fw.autograd.grad(sum((grad * 1.3).sum() for grad in grads
+                                        if grad is not None and grad.requires_grad), (x, y),
+                                    allow_unused=True)
+
+
+def test_floor_divide_refuses_create_graph_like_torch(torch):
+    # ember had raised its generic "double backward is not implemented" instead
+    def function(fw, x, y):
+        return fw.floor_divide(x, y)
+    assert_raises_like_torch(lambda: _grad_of_grad(torch, function)(),
+                             lambda: _grad_of_grad(ember, function)(), RuntimeError,
+                             same_type=True)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_complex_exponent_gradient_at_a_zero_base_matches_torch(torch, create_graph):
+    # PyTorch zeroes d/dy x**y at x == 0 only for a real y >= 0 (ember had compared complex y
+    # with >= 0: zeros for 1 + 1j, and a refusal under create_graph)
+    grads = []
+    for fw in (torch, ember):
+        base = fw.tensor([0j, 0j, 0j, 1 + 1j, 0j], requires_grad=True)
+        exponent = fw.tensor([1 + 1j, 2 + 0j, -1 + 0j, 0.5 - 0.3j, 1j], requires_grad=True)
+        grad = fw.autograd.grad(fw.view_as_real(base ** exponent).sum(), exponent,
+                                create_graph=create_graph)[0]
+        grads.append(grad.detach().resolve_conj().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6, equal_nan=True)

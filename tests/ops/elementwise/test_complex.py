@@ -318,3 +318,60 @@ def test_complex_logsumexp_gradient_by_finite_differences():
             step[index] = 1e-6 * unit
             numeric[index] += unit * (loss(start + step) - loss(start - step)) / 2e-6
     np.testing.assert_allclose(z.grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
+
+
+def _polar_second_derivatives(fw, magnitude, angle, dtype):
+    """Hessian-vector products of a real loss of polar(magnitude, angle), by reverse over
+    reverse (autograd.grad) and by func.hessian."""
+    leaves = [fw.tensor(magnitude.astype(dtype), requires_grad=True),
+              fw.tensor(angle.astype(dtype), requires_grad=True)]
+
+    def loss(r, theta):
+        return (fw.view_as_real(fw.polar(r, theta)) ** 2 * fw.tensor([0.7, -1.3], dtype=r.dtype)
+                ).sum()
+    grads = fw.autograd.grad(loss(*leaves), leaves, create_graph=True)
+    second = fw.autograd.grad(sum((grad * grad).sum() for grad in grads), leaves)
+    hessian = fw.func.hessian(loss, argnums=(0, 1))(*[leaf.detach() for leaf in leaves])
+    return [value.detach().numpy() for value in (*second, *[h for row in hessian for h in row])]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_polar_second_derivatives_match_pytorch(torch, dtype):
+    # the gradient's unit phasor is a function of the angle (ember had saved it as a constant,
+    # which dropped the second derivatives through the angle)
+    random = np.random.default_rng(0)
+    magnitude = np.abs(random.standard_normal((3, 1))) + 0.5
+    angle = random.standard_normal((1, 4))
+    ours = _polar_second_derivatives(ember, magnitude, angle, dtype)
+    theirs = _polar_second_derivatives(torch, magnitude, angle, dtype)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    for mine, expected in zip(ours, theirs):
+        assert mine.dtype == expected.dtype
+        np.testing.assert_allclose(mine, expected, rtol=tolerance, atol=tolerance)
+
+
+def _complex_derivatives(fw, name, create_graph):
+    """Gradients (and, under create_graph, grad-of-grad) of a real loss of ``name`` applied to
+    a complex tensor built from two real leaves."""
+    random = np.random.default_rng(0)
+    leaves = [fw.tensor(random.standard_normal((2, 3)), requires_grad=True) for _ in range(2)]
+    weight = fw.tensor(random.standard_normal((2, 3, 2)))
+    out = getattr(fw.complex(*leaves), name)()
+    grads = fw.autograd.grad((fw.view_as_real(out) * weight).sum(), leaves,
+                             create_graph=create_graph)
+    results = list(grads)
+    if create_graph:
+        results += fw.autograd.grad(sum((grad * grad).sum() for grad in grads), leaves)
+    return [result.detach().numpy() for result in results]
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "sgn", "acosh"])
+def test_complex_gradients_and_second_derivatives_match_pytorch(torch, name, create_graph):
+    # ember had: sigmoid's recorded gradient without the conjugate, tanh's second derivative
+    # through its real-only node, sgn's recorded gradient zero, and acosh's derivative
+    # 1 / sqrt(z^2 - 1) on the wrong branch (PyTorch: 1 / (sqrt(z - 1) sqrt(z + 1)))
+    ours = _complex_derivatives(ember, name, create_graph)
+    theirs = _complex_derivatives(torch, name, create_graph)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
