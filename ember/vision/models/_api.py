@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..transforms._presets import ImageClassification
+from ..transforms.functional import InterpolationMode
 
 __all__ = ["Weights", "WeightsEnum", "get_model_weights", "get_weight"]
 
@@ -53,10 +54,10 @@ class WeightsEnum(enum.Enum):
         return self.value.meta
 
 
-def _imagenet(file, num_params, min_size, resize_size=256, **transform_options):
+def _imagenet(file, num_params, min_size, crop_size=224, resize_size=256, **transform_options):
     """One torchvision ImageNet-1K entry (the category names are not carried)."""
     return Weights(url=f"https://download.pytorch.org/models/{file}",
-                   transforms=partial(ImageClassification, crop_size=224,
+                   transforms=partial(ImageClassification, crop_size=crop_size,
                                       resize_size=resize_size, **transform_options),
                    meta={"num_params": num_params, "min_size": min_size})
 
@@ -116,12 +117,96 @@ class SqueezeNet1_1_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("squeezenet1_1-b8a52dc0.pth", 1235496, (17, 17))
     DEFAULT = IMAGENET1K_V1
 
+class ResNet101_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("resnet101-63fe2227.pth", 44549160, (1, 1))
+    IMAGENET1K_V2 = _imagenet("resnet101-cd907fc2.pth", 44549160, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
 
-MODEL_WEIGHTS = {"resnet18": ResNet18_Weights, "resnet34": ResNet34_Weights,
-                 "resnet50": ResNet50_Weights, "vgg11": VGG11_Weights,
-                 "vgg11_bn": VGG11_BN_Weights, "vgg16": VGG16_Weights,
-                 "vgg16_bn": VGG16_BN_Weights, "alexnet": AlexNet_Weights,
-                 "mobilenet_v2": MobileNet_V2_Weights, "squeezenet1_1": SqueezeNet1_1_Weights}
+
+class ResNet152_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("resnet152-394f9c45.pth", 60192808, (1, 1))
+    IMAGENET1K_V2 = _imagenet("resnet152-f82ba261.pth", 60192808, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNeXt50_32X4D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("resnext50_32x4d-7cdf4587.pth", 25028904, (1, 1))
+    IMAGENET1K_V2 = _imagenet("resnext50_32x4d-1a0047aa.pth", 25028904, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNeXt101_32X8D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("resnext101_32x8d-8ba56ff5.pth", 88791336, (1, 1))
+    IMAGENET1K_V2 = _imagenet("resnext101_32x8d-110c445d.pth", 88791336, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNeXt101_64X4D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("resnext101_64x4d-173b62eb.pth", 83455272, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V1
+
+
+class Wide_ResNet50_2_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("wide_resnet50_2-95faca4d.pth", 68883240, (1, 1))
+    IMAGENET1K_V2 = _imagenet("wide_resnet50_2-9ba9bcbe.pth", 68883240, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class Wide_ResNet101_2_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("wide_resnet101_2-32ee1156.pth", 126886696, (1, 1))
+    IMAGENET1K_V2 = _imagenet("wide_resnet101_2-d733dc28.pth", 126886696, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class VGG13_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("vgg13-19584684.pth", 133047848, (32, 32))
+    DEFAULT = IMAGENET1K_V1
+
+
+class VGG13_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("vgg13_bn-abd245e5.pth", 133053736, (32, 32))
+    DEFAULT = IMAGENET1K_V1
+
+
+class VGG19_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("vgg19-dcbb9e9d.pth", 143667240, (32, 32))
+    DEFAULT = IMAGENET1K_V1
+
+
+class VGG19_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("vgg19_bn-c79401a0.pth", 143678248, (32, 32))
+    DEFAULT = IMAGENET1K_V1
+
+
+class SqueezeNet1_0_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("squeezenet1_0-b66bff10.pth", 1248424, (21, 21))
+    DEFAULT = IMAGENET1K_V1
+
+
+MODEL_WEIGHTS = {
+    "resnet18": ResNet18_Weights,
+    "resnet34": ResNet34_Weights,
+    "resnet50": ResNet50_Weights,
+    "vgg11": VGG11_Weights,
+    "vgg11_bn": VGG11_BN_Weights,
+    "vgg16": VGG16_Weights,
+    "vgg16_bn": VGG16_BN_Weights,
+    "alexnet": AlexNet_Weights,
+    "mobilenet_v2": MobileNet_V2_Weights,
+    "squeezenet1_1": SqueezeNet1_1_Weights,
+    "resnet101": ResNet101_Weights,
+    "resnet152": ResNet152_Weights,
+    "resnext50_32x4d": ResNeXt50_32X4D_Weights,
+    "resnext101_32x8d": ResNeXt101_32X8D_Weights,
+    "resnext101_64x4d": ResNeXt101_64X4D_Weights,
+    "wide_resnet50_2": Wide_ResNet50_2_Weights,
+    "wide_resnet101_2": Wide_ResNet101_2_Weights,
+    "vgg13": VGG13_Weights,
+    "vgg13_bn": VGG13_BN_Weights,
+    "vgg19": VGG19_Weights,
+    "vgg19_bn": VGG19_BN_Weights,
+    "squeezenet1_0": SqueezeNet1_0_Weights,
+}
 
 
 def get_model_weights(name):

@@ -1,0 +1,129 @@
+"""ember.vision.models against torchvision 0.28 itself: the same state_dict keys, shapes and order
+and parameter counts; the same weights after the same seed; the same outputs, gradients and
+BatchNorm statistics with torchvision's weights loaded, in eval and in train mode (dropout and
+stochastic depth drawn from equal seeds). Skipped where torch or torchvision is missing."""
+import copy
+
+import numpy as np
+import pytest
+
+import ember
+from ember.io import load_torch_state_dict
+from ember.vision import models
+
+torch = pytest.importorskip("torch")
+
+# Every builder checked here for structure; the largest are built on torch's meta device.
+BUILDERS = [
+    "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
+    "wide_resnet50_2", "wide_resnet101_2", "vgg13", "vgg13_bn", "vgg19", "vgg19_bn",
+    "squeezenet1_0",
+]
+
+
+
+def _resnext(library):
+    """ResNeXt's grouped bottlenecks (resnext50_32x4d's settings), one block per stage."""
+    return library.ResNet(library.resnet.Bottleneck, [1, 1, 1, 1], groups=32, width_per_group=4,
+                          num_classes=10)
+
+
+# A small member of each family (built by name with num_classes=10, or by a function of the
+# models module), and the image side for the forward and backward checks.
+CASES = {
+    "squeezenet1_0": 64, "resnext": (_resnext, 64),
+}
+
+
+def _build(library, name):
+    spec = CASES[name]
+    if isinstance(spec, tuple):
+        return spec[0](library)
+    return getattr(library, name)(num_classes=10)
+
+
+def _side(name):
+    spec = CASES[name]
+    return spec[1] if isinstance(spec, tuple) else spec
+
+
+@pytest.fixture(scope="module")
+def tvm(torchvision):
+    return torchvision.models
+
+
+def _shapes(state_dict):
+    return [(key, tuple(value.shape)) for key, value in state_dict.items()]
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_state_dict_layout_like_torchvision(name, tvm, without_random_init):
+    with torch.device("meta"):
+        reference = getattr(tvm, name)()
+    model = getattr(models, name)()
+    assert _shapes(model.state_dict()) == _shapes(reference.state_dict())
+    assert sum(parameter.numel() for parameter in model.parameters()) == \
+        sum(parameter.numel() for parameter in reference.parameters())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_default_init_like_torchvision(name, tvm):
+    torch.manual_seed(0)
+    reference = _build(tvm, name)
+    ember.manual_seed(0)
+    model = _build(models, name)
+    expected = reference.state_dict()
+    result = model.state_dict()
+    assert list(result) == list(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(result[key].numpy(), value.numpy(), err_msg=key)
+
+
+def _assert_close(result, expected, exact, what):
+    """``result`` (ember, float32) within 2e-5 of ``exact`` relative to its largest value, or
+    no further than three times torch's own float32 ``expected`` is: deep networks in train
+    mode amplify rounding through BatchNorm's small-batch statistics."""
+    scale = max(float(np.abs(exact).max()), 1e-12)
+    error = float(np.abs(result.astype(np.float64) - exact).max()) / scale
+    reference_error = float(np.abs(expected.astype(np.float64) - exact).max()) / scale
+    assert error <= max(3.0 * reference_error, 2e-5), \
+        f"{what}: error {error:.3g} of the largest value, torch's float32 {reference_error:.3g}"
+
+
+def _run(model, images, loss_weights, library):
+    """The output, the input's gradient, the parameters' gradients and the buffers after one
+    forward and backward pass of ``sum(output * loss_weights)``, as float64 arrays."""
+    images = images.clone().requires_grad_()
+    library.manual_seed(5)
+    output = model(images)
+    (output * loss_weights).sum().backward()
+    arrays = {"output": output.detach().numpy(), "input gradient": images.grad.numpy()}
+    arrays.update({key: parameter.grad.numpy() for key, parameter in model.named_parameters()})
+    arrays.update({key: buffer.numpy() for key, buffer in model.named_buffers()})
+    return arrays
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forward_and_gradients_like_torchvision(name, training, tvm, without_random_init):
+    side = _side(name)
+    torch.manual_seed(0)
+    reference = _build(tvm, name)
+    model = _build(models, name)
+    model.load_state_dict(load_torch_state_dict(reference.state_dict()))
+    reference.train(training)
+    model.train(training)
+    generator = np.random.default_rng(1)
+    images = generator.standard_normal((2, 3, side, side), dtype=np.float32)
+    loss_weights = generator.standard_normal((2, 10), dtype=np.float32)
+    expected = _run(copy.deepcopy(reference), torch.from_numpy(images),
+                    torch.from_numpy(loss_weights), torch)
+    exact = expected
+    if training:  # torch in float64 measures how far float32 rounding carries
+        exact = _run(reference.double(), torch.from_numpy(images).double(),
+                     torch.from_numpy(loss_weights).double(), torch)
+    result = _run(model, ember.from_numpy(images), ember.from_numpy(loss_weights), ember)
+    assert list(result) == list(expected)
+    for key, value in result.items():
+        assert value.dtype == expected[key].dtype, key
+        _assert_close(value, expected[key], exact[key], key)
