@@ -17,7 +17,9 @@ torch = pytest.importorskip("torch")
 BUILDERS = [
     "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
     "wide_resnet50_2", "wide_resnet101_2", "vgg13", "vgg13_bn", "vgg19", "vgg19_bn",
-    "squeezenet1_0",
+    "squeezenet1_0", "densenet121", "densenet161", "densenet169", "densenet201",
+    "mobilenet_v3_small", "mobilenet_v3_large", *[f"efficientnet_b{index}" for index in range(8)],
+    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
 ]
 
 
@@ -28,10 +30,25 @@ def _resnext(library):
                           num_classes=10)
 
 
+def _densenet(library):
+    """DenseNet's dense blocks and transitions, two layers a block, with dropout."""
+    return library.DenseNet(growth_rate=8, block_config=(2, 2, 2, 2), num_init_features=16,
+                            drop_rate=0.2, num_classes=10)
+
+
+def _efficientnet(library):
+    """EfficientNet-B0's first three stages (MBConv with squeeze-excitation, 3x3 and 5x5), each
+    residual branch dropped with probability up to 0.5."""
+    conf = library.efficientnet.MBConvConfig
+    setting = [conf(1, 3, 1, 32, 16, 1), conf(6, 5, 2, 16, 24, 2), conf(6, 3, 1, 24, 24, 2)]
+    return library.EfficientNet(setting, dropout=0.3, stochastic_depth_prob=0.5, num_classes=10)
+
+
 # A small member of each family (built by name with num_classes=10, or by a function of the
 # models module), and the image side for the forward and backward checks.
 CASES = {
-    "squeezenet1_0": 64, "resnext": (_resnext, 64),
+    "squeezenet1_0": 64, "resnext": (_resnext, 64), "densenet": (_densenet, 32),
+    "mobilenet_v3_small": 64, "efficientnet": (_efficientnet, 64), "shufflenet_v2_x0_5": 64,
 }
 
 
@@ -81,12 +98,13 @@ def test_default_init_like_torchvision(name, tvm):
 
 def _assert_close(result, expected, exact, what):
     """``result`` (ember, float32) within 2e-5 of ``exact`` relative to its largest value, or
-    no further than three times torch's own float32 ``expected`` is: deep networks in train
-    mode amplify rounding through BatchNorm's small-batch statistics."""
+    within ten times torch's own float32 error: in train mode BatchNorm's statistics over a few
+    values per channel amplify rounding far past 1e-5, differently for each summation order,
+    while a wrong layer would be off by the order of the values themselves."""
     scale = max(float(np.abs(exact).max()), 1e-12)
     error = float(np.abs(result.astype(np.float64) - exact).max()) / scale
     reference_error = float(np.abs(expected.astype(np.float64) - exact).max()) / scale
-    assert error <= max(3.0 * reference_error, 2e-5), \
+    assert error <= max(10.0 * reference_error, 2e-5), \
         f"{what}: error {error:.3g} of the largest value, torch's float32 {reference_error:.3g}"
 
 

@@ -182,6 +182,106 @@ class SqueezeNet1_0_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("squeezenet1_0-b66bff10.pth", 1248424, (21, 21))
     DEFAULT = IMAGENET1K_V1
 
+class DenseNet121_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("densenet121-a639ec97.pth", 7978856, (29, 29))
+    DEFAULT = IMAGENET1K_V1
+
+
+class DenseNet161_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("densenet161-8d451a50.pth", 28681000, (29, 29))
+    DEFAULT = IMAGENET1K_V1
+
+
+class DenseNet169_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("densenet169-b2777c0a.pth", 14149480, (29, 29))
+    DEFAULT = IMAGENET1K_V1
+
+
+class DenseNet201_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("densenet201-c1103571.pth", 20013928, (29, 29))
+    DEFAULT = IMAGENET1K_V1
+
+
+class MobileNet_V3_Small_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("mobilenet_v3_small-047dcff4.pth", 2542856, (1, 1))
+    DEFAULT = IMAGENET1K_V1
+
+
+class MobileNet_V3_Large_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("mobilenet_v3_large-8738ca79.pth", 5483032, (1, 1))
+    IMAGENET1K_V2 = _imagenet("mobilenet_v3_large-5c1a4163.pth", 5483032, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class EfficientNet_B0_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_b0_rwightman-7f5810bc.pth", 5288548, (1, 1),
+                              interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_B1_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_b1_rwightman-bac287d4.pth", 7794184, (1, 1),
+                              crop_size=240, interpolation=InterpolationMode.BICUBIC)
+    IMAGENET1K_V2 = _imagenet("efficientnet_b1-c27df63c.pth", 7794184, (1, 1),
+                              crop_size=240, resize_size=255, interpolation=InterpolationMode.BILINEAR)
+    DEFAULT = IMAGENET1K_V2
+
+
+class EfficientNet_B2_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_b2_rwightman-c35c1473.pth", 9109994, (1, 1),
+                              crop_size=288, resize_size=288, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_B3_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_b3_rwightman-b3899882.pth", 12233232, (1, 1),
+                              crop_size=300, resize_size=320, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_B4_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_b4_rwightman-23ab8bcd.pth", 19341616, (1, 1),
+                              crop_size=380, resize_size=384, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_B5_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_b5_lukemelas-1a07897c.pth", 30389784, (1, 1),
+                              crop_size=456, resize_size=456, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_B6_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_b6_lukemelas-24a108a5.pth", 43040704, (1, 1),
+                              crop_size=528, resize_size=528, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_B7_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_b7_lukemelas-c5b4e57e.pth", 66347960, (1, 1),
+                              crop_size=600, resize_size=600, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ShuffleNet_V2_X0_5_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("shufflenetv2_x0.5-f707e7126e.pth", 1366792, (1, 1))
+    DEFAULT = IMAGENET1K_V1
+
+
+class ShuffleNet_V2_X1_0_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("shufflenetv2_x1-5666bf0f80.pth", 2278604, (1, 1))
+    DEFAULT = IMAGENET1K_V1
+
+
+class ShuffleNet_V2_X1_5_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("shufflenetv2_x1_5-3c479a10.pth", 3503624, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ShuffleNet_V2_X2_0_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("shufflenetv2_x2_0-8be3c8ee.pth", 7393996, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V1
+
 
 MODEL_WEIGHTS = {
     "resnet18": ResNet18_Weights,
@@ -206,6 +306,24 @@ MODEL_WEIGHTS = {
     "vgg19": VGG19_Weights,
     "vgg19_bn": VGG19_BN_Weights,
     "squeezenet1_0": SqueezeNet1_0_Weights,
+    "densenet121": DenseNet121_Weights,
+    "densenet161": DenseNet161_Weights,
+    "densenet169": DenseNet169_Weights,
+    "densenet201": DenseNet201_Weights,
+    "mobilenet_v3_small": MobileNet_V3_Small_Weights,
+    "mobilenet_v3_large": MobileNet_V3_Large_Weights,
+    "efficientnet_b0": EfficientNet_B0_Weights,
+    "efficientnet_b1": EfficientNet_B1_Weights,
+    "efficientnet_b2": EfficientNet_B2_Weights,
+    "efficientnet_b3": EfficientNet_B3_Weights,
+    "efficientnet_b4": EfficientNet_B4_Weights,
+    "efficientnet_b5": EfficientNet_B5_Weights,
+    "efficientnet_b6": EfficientNet_B6_Weights,
+    "efficientnet_b7": EfficientNet_B7_Weights,
+    "shufflenet_v2_x0_5": ShuffleNet_V2_X0_5_Weights,
+    "shufflenet_v2_x1_0": ShuffleNet_V2_X1_0_Weights,
+    "shufflenet_v2_x1_5": ShuffleNet_V2_X1_5_Weights,
+    "shufflenet_v2_x2_0": ShuffleNet_V2_X2_0_Weights,
 }
 
 
