@@ -20,7 +20,8 @@ BUILDERS = [
     "squeezenet1_0", "densenet121", "densenet161", "densenet169", "densenet201",
     "mobilenet_v3_small", "mobilenet_v3_large", *[f"efficientnet_b{index}" for index in range(8)],
     "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
-]
+    "convnext_tiny", "convnext_small", "convnext_base", "vit_b_16", "vit_b_32",
+]  # convnext_large and vit_l/h (200M to 630M parameters) differ from these only in numbers
 
 
 
@@ -44,11 +45,27 @@ def _efficientnet(library):
     return library.EfficientNet(setting, dropout=0.3, stochastic_depth_prob=0.5, num_classes=10)
 
 
+def _convnext(library):
+    """Two ConvNeXt stages (one downsampling), branches dropped with probability up to 0.5 and
+    scaled by 0.5 so that they count."""
+    conf = library.convnext.CNBlockConfig
+    return library.ConvNeXt([conf(16, 32, 1), conf(32, None, 2)], stochastic_depth_prob=0.5,
+                            layer_scale=0.5, num_classes=10)
+
+
+def _vit(library):
+    """A two-layer ViT on 32x32 images in 8x8 patches, with dropout and attention dropout."""
+    return library.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+                                     hidden_dim=16, mlp_dim=32, dropout=0.1,
+                                     attention_dropout=0.1, num_classes=10)
+
+
 # A small member of each family (built by name with num_classes=10, or by a function of the
 # models module), and the image side for the forward and backward checks.
 CASES = {
     "squeezenet1_0": 64, "resnext": (_resnext, 64), "densenet": (_densenet, 32),
     "mobilenet_v3_small": 64, "efficientnet": (_efficientnet, 64), "shufflenet_v2_x0_5": 64,
+    "convnext": (_convnext, 32), "vit": (_vit, 32),
 }
 
 
@@ -128,6 +145,9 @@ def test_forward_and_gradients_like_torchvision(name, training, tvm, without_ran
     torch.manual_seed(0)
     reference = _build(tvm, name)
     model = _build(models, name)
+    with torch.no_grad():  # away from the init's zeros and ones (ViT's head is all zeros)
+        for parameter in reference.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.2)
     model.load_state_dict(load_torch_state_dict(reference.state_dict()))
     reference.train(training)
     model.train(training)

@@ -223,43 +223,50 @@ class EfficientNet_B1_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("efficientnet_b1_rwightman-bac287d4.pth", 7794184, (1, 1),
                               crop_size=240, interpolation=InterpolationMode.BICUBIC)
     IMAGENET1K_V2 = _imagenet("efficientnet_b1-c27df63c.pth", 7794184, (1, 1),
-                              crop_size=240, resize_size=255, interpolation=InterpolationMode.BILINEAR)
+                              crop_size=240, resize_size=255,
+                              interpolation=InterpolationMode.BILINEAR)
     DEFAULT = IMAGENET1K_V2
 
 
 class EfficientNet_B2_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("efficientnet_b2_rwightman-c35c1473.pth", 9109994, (1, 1),
-                              crop_size=288, resize_size=288, interpolation=InterpolationMode.BICUBIC)
+                              crop_size=288, resize_size=288,
+                              interpolation=InterpolationMode.BICUBIC)
     DEFAULT = IMAGENET1K_V1
 
 
 class EfficientNet_B3_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("efficientnet_b3_rwightman-b3899882.pth", 12233232, (1, 1),
-                              crop_size=300, resize_size=320, interpolation=InterpolationMode.BICUBIC)
+                              crop_size=300, resize_size=320,
+                              interpolation=InterpolationMode.BICUBIC)
     DEFAULT = IMAGENET1K_V1
 
 
 class EfficientNet_B4_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("efficientnet_b4_rwightman-23ab8bcd.pth", 19341616, (1, 1),
-                              crop_size=380, resize_size=384, interpolation=InterpolationMode.BICUBIC)
+                              crop_size=380, resize_size=384,
+                              interpolation=InterpolationMode.BICUBIC)
     DEFAULT = IMAGENET1K_V1
 
 
 class EfficientNet_B5_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("efficientnet_b5_lukemelas-1a07897c.pth", 30389784, (1, 1),
-                              crop_size=456, resize_size=456, interpolation=InterpolationMode.BICUBIC)
+                              crop_size=456, resize_size=456,
+                              interpolation=InterpolationMode.BICUBIC)
     DEFAULT = IMAGENET1K_V1
 
 
 class EfficientNet_B6_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("efficientnet_b6_lukemelas-24a108a5.pth", 43040704, (1, 1),
-                              crop_size=528, resize_size=528, interpolation=InterpolationMode.BICUBIC)
+                              crop_size=528, resize_size=528,
+                              interpolation=InterpolationMode.BICUBIC)
     DEFAULT = IMAGENET1K_V1
 
 
 class EfficientNet_B7_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("efficientnet_b7_lukemelas-c5b4e57e.pth", 66347960, (1, 1),
-                              crop_size=600, resize_size=600, interpolation=InterpolationMode.BICUBIC)
+                              crop_size=600, resize_size=600,
+                              interpolation=InterpolationMode.BICUBIC)
     DEFAULT = IMAGENET1K_V1
 
 
@@ -281,6 +288,64 @@ class ShuffleNet_V2_X1_5_Weights(WeightsEnum):
 class ShuffleNet_V2_X2_0_Weights(WeightsEnum):
     IMAGENET1K_V1 = _imagenet("shufflenetv2_x2_0-8be3c8ee.pth", 7393996, (1, 1), resize_size=232)
     DEFAULT = IMAGENET1K_V1
+
+class ConvNeXt_Tiny_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("convnext_tiny-983f1562.pth", 28589128, (32, 32), resize_size=236)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ConvNeXt_Small_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("convnext_small-0c510722.pth", 50223688, (32, 32), resize_size=230)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ConvNeXt_Base_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("convnext_base-6075fbad.pth", 88591464, (32, 32), resize_size=232)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ConvNeXt_Large_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("convnext_large-ea097f82.pth", 197767336, (32, 32), resize_size=232)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ViT_B_16_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("vit_b_16-c867db91.pth", 86567656, (224, 224))
+    IMAGENET1K_SWAG_E2E_V1 = _imagenet("vit_b_16_swag-9ac1b537.pth", 86859496, (384, 384),
+                                       crop_size=384, resize_size=384,
+                                       interpolation=InterpolationMode.BICUBIC)
+    IMAGENET1K_SWAG_LINEAR_V1 = _imagenet("vit_b_16_lc_swag-4e70ced5.pth", 86567656, (224, 224),
+                                          resize_size=224, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ViT_B_32_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("vit_b_32-d86f8d99.pth", 88224232, (224, 224))
+    DEFAULT = IMAGENET1K_V1
+
+
+class ViT_L_16_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("vit_l_16-852ce7e3.pth", 304326632, (224, 224), resize_size=242)
+    IMAGENET1K_SWAG_E2E_V1 = _imagenet("vit_l_16_swag-4f3808c9.pth", 305174504, (512, 512),
+                                       crop_size=512, resize_size=512,
+                                       interpolation=InterpolationMode.BICUBIC)
+    IMAGENET1K_SWAG_LINEAR_V1 = _imagenet("vit_l_16_lc_swag-4d563306.pth", 304326632, (224, 224),
+                                          resize_size=224, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ViT_L_32_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("vit_l_32-c7638314.pth", 306535400, (224, 224))
+    DEFAULT = IMAGENET1K_V1
+
+
+class ViT_H_14_Weights(WeightsEnum):
+    IMAGENET1K_SWAG_E2E_V1 = _imagenet("vit_h_14_swag-80465313.pth", 633470440, (518, 518),
+                                       crop_size=518, resize_size=518,
+                                       interpolation=InterpolationMode.BICUBIC)
+    IMAGENET1K_SWAG_LINEAR_V1 = _imagenet("vit_h_14_lc_swag-c1eb923e.pth", 632045800, (224, 224),
+                                          resize_size=224, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_SWAG_E2E_V1
 
 
 MODEL_WEIGHTS = {
@@ -324,6 +389,15 @@ MODEL_WEIGHTS = {
     "shufflenet_v2_x1_0": ShuffleNet_V2_X1_0_Weights,
     "shufflenet_v2_x1_5": ShuffleNet_V2_X1_5_Weights,
     "shufflenet_v2_x2_0": ShuffleNet_V2_X2_0_Weights,
+    "convnext_tiny": ConvNeXt_Tiny_Weights,
+    "convnext_small": ConvNeXt_Small_Weights,
+    "convnext_base": ConvNeXt_Base_Weights,
+    "convnext_large": ConvNeXt_Large_Weights,
+    "vit_b_16": ViT_B_16_Weights,
+    "vit_b_32": ViT_B_32_Weights,
+    "vit_l_16": ViT_L_16_Weights,
+    "vit_l_32": ViT_L_32_Weights,
+    "vit_h_14": ViT_H_14_Weights,
 }
 
 
