@@ -20,7 +20,8 @@ BUILDERS = [
     "squeezenet1_0", "densenet121", "densenet161", "densenet169", "densenet201",
     "mobilenet_v3_small", "mobilenet_v3_large", *[f"efficientnet_b{index}" for index in range(8)],
     "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
-    "convnext_tiny", "convnext_small", "convnext_base", "vit_b_16", "vit_b_32",
+    "convnext_tiny", "convnext_small", "convnext_base", "vit_b_16", "vit_b_32", "googlenet",
+    "inception_v3",
 ]  # convnext_large and vit_l/h (200M to 630M parameters) differ from these only in numbers
 
 
@@ -60,12 +61,24 @@ def _vit(library):
                                      attention_dropout=0.1, num_classes=10)
 
 
+def _googlenet(library):
+    """GoogLeNet with its auxiliary classifiers and transform_input."""
+    return library.googlenet(num_classes=10, aux_logits=True, transform_input=True,
+                             init_weights=True)
+
+
+def _inception_v3(library):
+    """Inception v3 with its auxiliary classifier, at its smallest input (75x75)."""
+    return library.inception_v3(num_classes=10, init_weights=True)
+
+
 # A small member of each family (built by name with num_classes=10, or by a function of the
 # models module), and the image side for the forward and backward checks.
 CASES = {
-    "squeezenet1_0": 64, "resnext": (_resnext, 64), "densenet": (_densenet, 32),
+    "squeezenet1_0": 64, "resnext": (_resnext, 64), "densenet": (_densenet, 64),
     "mobilenet_v3_small": 64, "efficientnet": (_efficientnet, 64), "shufflenet_v2_x0_5": 64,
-    "convnext": (_convnext, 32), "vit": (_vit, 32),
+    "convnext": (_convnext, 32), "vit": (_vit, 32), "googlenet": (_googlenet, 64),
+    "inception_v3": (_inception_v3, 75),
 }
 
 
@@ -131,15 +144,27 @@ def _run(model, images, loss_weights, library):
     images = images.clone().requires_grad_()
     library.manual_seed(5)
     output = model(images)
-    (output * loss_weights).sum().backward()
-    arrays = {"output": output.detach().numpy(), "input gradient": images.grad.numpy()}
-    arrays.update({key: parameter.grad.numpy() for key, parameter in model.named_parameters()})
+    # GoogLeNet and Inception v3 return their auxiliary logits in training, in a named tuple
+    outputs = output._asdict() if isinstance(output, tuple) else {"output": output}
+    sum(value * loss_weights for value in outputs.values()).sum().backward()
+    arrays = {name: value.detach().numpy() for name, value in outputs.items()}
+    arrays["input gradient"] = images.grad.numpy()
+    # (auxiliary classifiers get no gradient in eval mode)
+    arrays.update({key: parameter.grad.numpy() for key, parameter in model.named_parameters()
+                   if parameter.grad is not None})
     arrays.update({key: buffer.numpy() for key, buffer in model.named_buffers()})
     return arrays
 
 
-@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
-@pytest.mark.parametrize("name", sorted(CASES))
+# Inception v3's auxiliary classifier needs a 17x17 grid (about 300x300 images): eval mode only.
+# GoogLeNet's eval mode is its train mode's path without the auxiliary classifiers.
+FORWARD = [(name, training) for name in sorted(CASES) for training in (False, True)
+           if (name, training) not in {("inception_v3", True), ("googlenet", False)}]
+
+
+@pytest.mark.parametrize("name, training", FORWARD,
+                         ids=[f"{name}-{'train' if training else 'eval'}"
+                              for name, training in FORWARD])
 def test_forward_and_gradients_like_torchvision(name, training, tvm, without_random_init):
     side = _side(name)
     torch.manual_seed(0)
@@ -163,5 +188,5 @@ def test_forward_and_gradients_like_torchvision(name, training, tvm, without_ran
     result = _run(model, ember.from_numpy(images), ember.from_numpy(loss_weights), ember)
     assert list(result) == list(expected)
     for key, value in result.items():
-        assert value.dtype == expected[key].dtype, key
+        assert value.dtype == expected[key].dtype and value.shape == expected[key].shape, key
         _assert_close(value, expected[key], exact[key], key)

@@ -5,15 +5,16 @@ from ._api import (  # noqa: F401
     DenseNet201_Weights, EfficientNet_B0_Weights, EfficientNet_B1_Weights,
     EfficientNet_B2_Weights, EfficientNet_B3_Weights, EfficientNet_B4_Weights,
     EfficientNet_B5_Weights, EfficientNet_B6_Weights, EfficientNet_B7_Weights,
-    MobileNet_V2_Weights, MobileNet_V3_Large_Weights, MobileNet_V3_Small_Weights,
-    ResNeXt101_32X8D_Weights, ResNeXt101_64X4D_Weights, ResNeXt50_32X4D_Weights,
-    ResNet101_Weights, ResNet152_Weights, ResNet18_Weights, ResNet34_Weights, ResNet50_Weights,
-    ShuffleNet_V2_X0_5_Weights, ShuffleNet_V2_X1_0_Weights, ShuffleNet_V2_X1_5_Weights,
-    ShuffleNet_V2_X2_0_Weights, SqueezeNet1_0_Weights, SqueezeNet1_1_Weights, VGG11_BN_Weights,
-    VGG11_Weights, VGG13_BN_Weights, VGG13_Weights, VGG16_BN_Weights, VGG16_Weights,
-    VGG19_BN_Weights, VGG19_Weights, ViT_B_16_Weights, ViT_B_32_Weights, ViT_H_14_Weights,
-    ViT_L_16_Weights, ViT_L_32_Weights, Weights, WeightsEnum, Wide_ResNet101_2_Weights,
-    Wide_ResNet50_2_Weights, get_model_weights, get_weight)
+    GoogLeNet_Weights, Inception_V3_Weights, MobileNet_V2_Weights, MobileNet_V3_Large_Weights,
+    MobileNet_V3_Small_Weights, ResNeXt101_32X8D_Weights, ResNeXt101_64X4D_Weights,
+    ResNeXt50_32X4D_Weights, ResNet101_Weights, ResNet152_Weights, ResNet18_Weights,
+    ResNet34_Weights, ResNet50_Weights, ShuffleNet_V2_X0_5_Weights, ShuffleNet_V2_X1_0_Weights,
+    ShuffleNet_V2_X1_5_Weights, ShuffleNet_V2_X2_0_Weights, SqueezeNet1_0_Weights,
+    SqueezeNet1_1_Weights, VGG11_BN_Weights, VGG11_Weights, VGG13_BN_Weights, VGG13_Weights,
+    VGG16_BN_Weights, VGG16_Weights, VGG19_BN_Weights, VGG19_Weights, ViT_B_16_Weights,
+    ViT_B_32_Weights, ViT_H_14_Weights, ViT_L_16_Weights, ViT_L_32_Weights, Weights,
+    WeightsEnum, Wide_ResNet101_2_Weights, Wide_ResNet50_2_Weights, get_model_weights,
+    get_weight)
 from .alexnet import AlexNet, alexnet  # noqa: F401
 from .convnext import (  # noqa: F401
     ConvNeXt, convnext_base, convnext_large, convnext_small, convnext_tiny)
@@ -21,6 +22,8 @@ from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet2
 from .efficientnet import (  # noqa: F401
     EfficientNet, efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3,
     efficientnet_b4, efficientnet_b5, efficientnet_b6, efficientnet_b7)
+from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet  # noqa: F401
+from .inception import Inception3, InceptionOutputs, inception_v3  # noqa: F401
 from .mobilenetv2 import InvertedResidual, MobileNetV2, mobilenet_v2  # noqa: F401
 from .mobilenetv3 import MobileNetV3, mobilenet_v3_large, mobilenet_v3_small  # noqa: F401
 from .resnet import (  # noqa: F401
@@ -40,25 +43,27 @@ __all__ = ["AlexNet", "AlexNet_Weights", "BasicBlock", "Bottleneck", "ConvNeXt",
            "DenseNet169_Weights", "DenseNet201_Weights", "EfficientNet", "EfficientNet_B0_Weights",
            "EfficientNet_B1_Weights", "EfficientNet_B2_Weights", "EfficientNet_B3_Weights",
            "EfficientNet_B4_Weights", "EfficientNet_B5_Weights", "EfficientNet_B6_Weights",
-           "EfficientNet_B7_Weights", "Fire", "InvertedResidual", "MobileNetV2", "MobileNetV3",
-           "MobileNet_V2_Weights", "MobileNet_V3_Large_Weights", "MobileNet_V3_Small_Weights",
-           "ResNeXt101_32X8D_Weights", "ResNeXt101_64X4D_Weights", "ResNeXt50_32X4D_Weights",
-           "ResNet", "ResNet101_Weights", "ResNet152_Weights", "ResNet18_Weights",
-           "ResNet34_Weights", "ResNet50_Weights", "ShuffleNetV2", "ShuffleNet_V2_X0_5_Weights",
-           "ShuffleNet_V2_X1_0_Weights", "ShuffleNet_V2_X1_5_Weights",
-           "ShuffleNet_V2_X2_0_Weights", "SqueezeNet", "SqueezeNet1_0_Weights",
-           "SqueezeNet1_1_Weights", "VGG", "VGG11_BN_Weights", "VGG11_Weights", "VGG13_BN_Weights",
-           "VGG13_Weights", "VGG16_BN_Weights", "VGG16_Weights", "VGG19_BN_Weights",
-           "VGG19_Weights", "ViT_B_16_Weights", "ViT_B_32_Weights", "ViT_H_14_Weights",
-           "ViT_L_16_Weights", "ViT_L_32_Weights", "VisionTransformer", "Weights", "WeightsEnum",
-           "Wide_ResNet101_2_Weights", "Wide_ResNet50_2_Weights", "alexnet", "convnext_base",
-           "convnext_large", "convnext_small", "convnext_tiny", "densenet121", "densenet161",
-           "densenet169", "densenet201", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
+           "EfficientNet_B7_Weights", "Fire", "GoogLeNet", "GoogLeNetOutputs", "GoogLeNet_Weights",
+           "Inception3", "InceptionOutputs", "Inception_V3_Weights", "InvertedResidual",
+           "MobileNetV2", "MobileNetV3", "MobileNet_V2_Weights", "MobileNet_V3_Large_Weights",
+           "MobileNet_V3_Small_Weights", "ResNeXt101_32X8D_Weights", "ResNeXt101_64X4D_Weights",
+           "ResNeXt50_32X4D_Weights", "ResNet", "ResNet101_Weights", "ResNet152_Weights",
+           "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights", "ShuffleNetV2",
+           "ShuffleNet_V2_X0_5_Weights", "ShuffleNet_V2_X1_0_Weights",
+           "ShuffleNet_V2_X1_5_Weights", "ShuffleNet_V2_X2_0_Weights", "SqueezeNet",
+           "SqueezeNet1_0_Weights", "SqueezeNet1_1_Weights", "VGG", "VGG11_BN_Weights",
+           "VGG11_Weights", "VGG13_BN_Weights", "VGG13_Weights", "VGG16_BN_Weights",
+           "VGG16_Weights", "VGG19_BN_Weights", "VGG19_Weights", "ViT_B_16_Weights",
+           "ViT_B_32_Weights", "ViT_H_14_Weights", "ViT_L_16_Weights", "ViT_L_32_Weights",
+           "VisionTransformer", "Weights", "WeightsEnum", "Wide_ResNet101_2_Weights",
+           "Wide_ResNet50_2_Weights", "alexnet", "convnext_base", "convnext_large",
+           "convnext_small", "convnext_tiny", "densenet121", "densenet161", "densenet169",
+           "densenet201", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
            "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6",
-           "efficientnet_b7", "get_model_weights", "get_weight", "mobilenet_v2",
-           "mobilenet_v3_large", "mobilenet_v3_small", "resnet101", "resnet152", "resnet18",
-           "resnet34", "resnet50", "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d",
-           "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
-           "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
-           "vgg16_bn", "vgg19", "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16",
-           "vit_l_32", "wide_resnet101_2", "wide_resnet50_2"]
+           "efficientnet_b7", "get_model_weights", "get_weight", "googlenet", "inception_v3",
+           "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet101", "resnet152",
+           "resnet18", "resnet34", "resnet50", "resnext101_32x8d", "resnext101_64x4d",
+           "resnext50_32x4d", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+           "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn", "vgg13",
+           "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vit_b_16", "vit_b_32",
+           "vit_h_14", "vit_l_16", "vit_l_32", "wide_resnet101_2", "wide_resnet50_2"]

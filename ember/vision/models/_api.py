@@ -347,6 +347,16 @@ class ViT_H_14_Weights(WeightsEnum):
                                           resize_size=224, interpolation=InterpolationMode.BICUBIC)
     DEFAULT = IMAGENET1K_SWAG_E2E_V1
 
+class GoogLeNet_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("googlenet-1378be20.pth", 6624904, (15, 15))
+    DEFAULT = IMAGENET1K_V1
+
+
+class Inception_V3_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("inception_v3_google-0cc3c7bd.pth", 27161264, (75, 75),
+                              crop_size=299, resize_size=342)
+    DEFAULT = IMAGENET1K_V1
+
 
 MODEL_WEIGHTS = {
     "resnet18": ResNet18_Weights,
@@ -398,6 +408,8 @@ MODEL_WEIGHTS = {
     "vit_l_16": ViT_L_16_Weights,
     "vit_l_32": ViT_L_32_Weights,
     "vit_h_14": ViT_H_14_Weights,
+    "googlenet": GoogLeNet_Weights,
+    "inception_v3": Inception_V3_Weights,
 }
 
 
