@@ -190,3 +190,33 @@ def test_forward_and_gradients_like_torchvision(name, training, tvm, without_ran
     for key, value in result.items():
         assert value.dtype == expected[key].dtype and value.shape == expected[key].shape, key
         _assert_close(value, expected[key], exact[key], key)
+
+
+def test_model_registry_like_torchvision(tvm):
+    names = models.list_models()
+    assert names == sorted(names) and set(names) <= set(tvm.list_models())
+    assert set(BUILDERS) <= set(names)
+    assert models.list_models(module=models) == names
+    for include, exclude in [("resnet*", None), (["vgg1?", "densenet*"], "*_bn"),
+                             ("*", ["efficientnet_b[2-7]", "vit*"]), (None, "*net*")]:
+        expected = tvm.list_models(module=tvm, include=include, exclude=exclude)
+        assert models.list_models(include=include, exclude=exclude) == \
+            [name for name in expected if name in names]
+    assert models.get_model_builder("ResNet18") is models.resnet18
+    model = models.get_model("squeezenet1_0", num_classes=3, dropout=0.0)
+    assert isinstance(model, models.SqueezeNet) and model.classifier[1].out_channels == 3
+    for library in (models, tvm):
+        with pytest.raises(ValueError, match="^Unknown model no_such_net$"):
+            library.get_model("No_Such_Net")
+
+
+def test_builders_fix_their_settings_like_torchvision(tvm):
+    for library in (models, tvm):
+        with pytest.raises(ValueError, match="^The parameter 'groups' expected value 32 but "
+                                             "got 8 instead.$"):
+            library.resnext50_32x4d(groups=8)
+        with pytest.raises(ValueError, match="^Unsupported SqueezeNet version 2_0: 1_0 or 1_1 "
+                                             "expected$"):
+            library.SqueezeNet("2_0")
+        with pytest.warns(FutureWarning, match="default weight initialization of GoogleNet"):
+            library.googlenet(num_classes=2)

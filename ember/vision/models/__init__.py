@@ -13,8 +13,8 @@ from ._api import (  # noqa: F401
     SqueezeNet1_1_Weights, VGG11_BN_Weights, VGG11_Weights, VGG13_BN_Weights, VGG13_Weights,
     VGG16_BN_Weights, VGG16_Weights, VGG19_BN_Weights, VGG19_Weights, ViT_B_16_Weights,
     ViT_B_32_Weights, ViT_H_14_Weights, ViT_L_16_Weights, ViT_L_32_Weights, Weights,
-    WeightsEnum, Wide_ResNet101_2_Weights, Wide_ResNet50_2_Weights, get_model_weights,
-    get_weight)
+    WeightsEnum, Wide_ResNet101_2_Weights, Wide_ResNet50_2_Weights, get_model,
+    get_model_builder, get_model_weights, get_weight, list_models)
 from .alexnet import AlexNet, alexnet  # noqa: F401
 from .convnext import (  # noqa: F401
     ConvNeXt, convnext_base, convnext_large, convnext_small, convnext_tiny)
@@ -60,10 +60,11 @@ __all__ = ["AlexNet", "AlexNet_Weights", "BasicBlock", "Bottleneck", "ConvNeXt",
            "convnext_small", "convnext_tiny", "densenet121", "densenet161", "densenet169",
            "densenet201", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
            "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6",
-           "efficientnet_b7", "get_model_weights", "get_weight", "googlenet", "inception_v3",
-           "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet101", "resnet152",
-           "resnet18", "resnet34", "resnet50", "resnext101_32x8d", "resnext101_64x4d",
-           "resnext50_32x4d", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
-           "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn", "vgg13",
-           "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vit_b_16", "vit_b_32",
-           "vit_h_14", "vit_l_16", "vit_l_32", "wide_resnet101_2", "wide_resnet50_2"]
+           "efficientnet_b7", "get_model", "get_model_builder", "get_model_weights", "get_weight",
+           "googlenet", "inception_v3", "list_models", "mobilenet_v2", "mobilenet_v3_large",
+           "mobilenet_v3_small", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
+           "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d", "shufflenet_v2_x0_5",
+           "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "squeezenet1_0",
+           "squeezenet1_1", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
+           "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
+           "wide_resnet101_2", "wide_resnet50_2"]

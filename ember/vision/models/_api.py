@@ -2,6 +2,8 @@
 ImageNet weights (url, evaluation transform, parameter count). ember downloads nothing: a model
 built with one of them raises the error ``pretrained=True`` raises (docs/vision.md)."""
 import enum
+import fnmatch
+import importlib
 import sys
 from dataclasses import dataclass
 from functools import partial
@@ -9,7 +11,8 @@ from functools import partial
 from ..transforms._presets import ImageClassification
 from ..transforms.functional import InterpolationMode
 
-__all__ = ["Weights", "WeightsEnum", "get_model_weights", "get_weight"]
+__all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights",
+           "get_weight", "list_models"]
 
 
 @dataclass
@@ -411,6 +414,40 @@ MODEL_WEIGHTS = {
     "googlenet": GoogLeNet_Weights,
     "inception_v3": Inception_V3_Weights,
 }
+
+
+def list_models(module=None, include=None, exclude=None):
+    """The sorted names of the model builders, those of ``module`` only if given (all of
+    ember's are classification models, torchvision.models), kept when they match any
+    ``include`` pattern (fnmatch) and dropped when they match any ``exclude`` pattern."""
+    names = set(MODEL_WEIGHTS)
+    if module is not None and module.__name__ != __package__:
+        names = set()
+    if include:
+        patterns = [include] if isinstance(include, str) else include
+        kept = set()
+        for pattern in patterns:
+            kept |= set(fnmatch.filter(names, pattern))
+    else:
+        kept = names
+    if exclude:
+        for pattern in [exclude] if isinstance(exclude, str) else exclude:
+            kept -= set(fnmatch.filter(names, pattern))
+    return sorted(kept)
+
+
+def get_model_builder(name):
+    """The builder function registered as ``name`` (case-insensitive)."""
+    name = name.lower()
+    if name not in MODEL_WEIGHTS:
+        raise ValueError(f"Unknown model {name}")
+    # the builders' modules import this one, so the package is only read on demand
+    return getattr(importlib.import_module(__package__), name)
+
+
+def get_model(name, **config):
+    """The model ``name`` built with the builder's keyword arguments ``config``."""
+    return get_model_builder(name)(**config)
 
 
 def get_model_weights(name):
