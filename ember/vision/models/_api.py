@@ -360,6 +360,108 @@ class Inception_V3_Weights(WeightsEnum):
                               crop_size=299, resize_size=342)
     DEFAULT = IMAGENET1K_V1
 
+class RegNet_X_16GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_x_16gf-2007eb11.pth", 54278536, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_x_16gf-ba3796d7.pth", 54278536, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_X_1_6GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_x_1_6gf-e3633e7f.pth", 9190136, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_x_1_6gf-a12f2b72.pth", 9190136, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_X_32GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_x_32gf-9d47f8d0.pth", 107811560, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_x_32gf-6eb8fdc6.pth", 107811560, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_X_3_2GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_x_3_2gf-f342aeae.pth", 15296552, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_x_3_2gf-7071aa85.pth", 15296552, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_X_400MF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_x_400mf-adf1edd5.pth", 5495976, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_x_400mf-62229a5f.pth", 5495976, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_X_800MF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_x_800mf-ad17e45c.pth", 7259656, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_x_800mf-94a99ebd.pth", 7259656, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_X_8GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_x_8gf-03ceed89.pth", 39572648, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_x_8gf-2b70d774.pth", 39572648, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_Y_128GF_Weights(WeightsEnum):
+    IMAGENET1K_SWAG_E2E_V1 = _imagenet("regnet_y_128gf_swag-c8ce3e52.pth", 644812894, (1, 1),
+                                       crop_size=384, resize_size=384,
+                                       interpolation=InterpolationMode.BICUBIC)
+    IMAGENET1K_SWAG_LINEAR_V1 = _imagenet("regnet_y_128gf_lc_swag-cbe8ce12.pth", 644812894, (1, 1),
+                                          resize_size=224, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_SWAG_E2E_V1
+
+
+class RegNet_Y_16GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_y_16gf-9e6ed7dd.pth", 83590140, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_y_16gf-3e4a00f9.pth", 83590140, (1, 1), resize_size=232)
+    IMAGENET1K_SWAG_E2E_V1 = _imagenet("regnet_y_16gf_swag-43afe44d.pth", 83590140, (1, 1),
+                                       crop_size=384, resize_size=384,
+                                       interpolation=InterpolationMode.BICUBIC)
+    IMAGENET1K_SWAG_LINEAR_V1 = _imagenet("regnet_y_16gf_lc_swag-f3ec0043.pth", 83590140, (1, 1),
+                                          resize_size=224, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_Y_1_6GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_y_1_6gf-b11a554e.pth", 11202430, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_y_1_6gf-0d7bc02a.pth", 11202430, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_Y_32GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_y_32gf-4dee3f7a.pth", 145046770, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_y_32gf-8db6d4b5.pth", 145046770, (1, 1), resize_size=232)
+    IMAGENET1K_SWAG_E2E_V1 = _imagenet("regnet_y_32gf_swag-04fdfa75.pth", 145046770, (1, 1),
+                                       crop_size=384, resize_size=384,
+                                       interpolation=InterpolationMode.BICUBIC)
+    IMAGENET1K_SWAG_LINEAR_V1 = _imagenet("regnet_y_32gf_lc_swag-e1583746.pth", 145046770, (1, 1),
+                                          resize_size=224, interpolation=InterpolationMode.BICUBIC)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_Y_3_2GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_y_3_2gf-b5a9779c.pth", 19436338, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_y_3_2gf-9180c971.pth", 19436338, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_Y_400MF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_y_400mf-c65dace8.pth", 4344144, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_y_400mf-e6988f5f.pth", 4344144, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_Y_800MF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_y_800mf-1b27b58c.pth", 6432512, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_y_800mf-58fc7688.pth", 6432512, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class RegNet_Y_8GF_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("regnet_y_8gf-d0d0e4a8.pth", 39381472, (1, 1))
+    IMAGENET1K_V2 = _imagenet("regnet_y_8gf-dc2b1b54.pth", 39381472, (1, 1), resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
 
 MODEL_WEIGHTS = {
     "resnet18": ResNet18_Weights,
@@ -413,6 +515,21 @@ MODEL_WEIGHTS = {
     "vit_h_14": ViT_H_14_Weights,
     "googlenet": GoogLeNet_Weights,
     "inception_v3": Inception_V3_Weights,
+    "regnet_x_16gf": RegNet_X_16GF_Weights,
+    "regnet_x_1_6gf": RegNet_X_1_6GF_Weights,
+    "regnet_x_32gf": RegNet_X_32GF_Weights,
+    "regnet_x_3_2gf": RegNet_X_3_2GF_Weights,
+    "regnet_x_400mf": RegNet_X_400MF_Weights,
+    "regnet_x_800mf": RegNet_X_800MF_Weights,
+    "regnet_x_8gf": RegNet_X_8GF_Weights,
+    "regnet_y_128gf": RegNet_Y_128GF_Weights,
+    "regnet_y_16gf": RegNet_Y_16GF_Weights,
+    "regnet_y_1_6gf": RegNet_Y_1_6GF_Weights,
+    "regnet_y_32gf": RegNet_Y_32GF_Weights,
+    "regnet_y_3_2gf": RegNet_Y_3_2GF_Weights,
+    "regnet_y_400mf": RegNet_Y_400MF_Weights,
+    "regnet_y_800mf": RegNet_Y_800MF_Weights,
+    "regnet_y_8gf": RegNet_Y_8GF_Weights,
 }
 
 
