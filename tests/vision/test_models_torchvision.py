@@ -19,6 +19,7 @@ BUILDERS = [
     "wide_resnet50_2", "wide_resnet101_2", "vgg13", "vgg13_bn", "vgg19", "vgg19_bn",
     "squeezenet1_0", "densenet121", "densenet161", "densenet169", "densenet201",
     "mobilenet_v3_small", "mobilenet_v3_large", *[f"efficientnet_b{index}" for index in range(8)],
+    "efficientnet_v2_s", "efficientnet_v2_m",
     "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
     "convnext_tiny", "convnext_small", "convnext_base", "vit_b_16", "vit_b_32", "googlenet",
     "inception_v3", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf",
@@ -42,10 +43,12 @@ def _densenet(library):
 
 
 def _efficientnet(library):
-    """EfficientNet-B0's first three stages (MBConv with squeeze-excitation, 3x3 and 5x5), each
-    residual branch dropped with probability up to 0.5."""
+    """EfficientNetV2's fused stages (with and without expansion), then B0's MBConv stages
+    (squeeze-excitation, 3x3 and 5x5); residual branches dropped with probability up to 0.5."""
     conf = library.efficientnet.MBConvConfig
-    setting = [conf(1, 3, 1, 32, 16, 1), conf(6, 5, 2, 16, 24, 2), conf(6, 3, 1, 24, 24, 2)]
+    fused = library.efficientnet.FusedMBConvConfig
+    setting = [fused(1, 3, 1, 32, 32, 1), fused(4, 3, 2, 32, 16, 2), conf(6, 5, 2, 16, 24, 2),
+               conf(6, 3, 1, 24, 24, 2)]
     return library.EfficientNet(setting, dropout=0.3, stochastic_depth_prob=0.5, num_classes=10)
 
 

@@ -462,6 +462,27 @@ class RegNet_Y_8GF_Weights(WeightsEnum):
     IMAGENET1K_V2 = _imagenet("regnet_y_8gf-dc2b1b54.pth", 39381472, (1, 1), resize_size=232)
     DEFAULT = IMAGENET1K_V2
 
+class EfficientNet_V2_S_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_v2_s-dd5fe13b.pth", 21458488, (33, 33),
+                              crop_size=384, resize_size=384,
+                              interpolation=InterpolationMode.BILINEAR)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_V2_M_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_v2_m-dc08266a.pth", 54139356, (33, 33),
+                              crop_size=480, resize_size=480,
+                              interpolation=InterpolationMode.BILINEAR)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_V2_L_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet("efficientnet_v2_l-59c71312.pth", 118515272, (33, 33),
+                              crop_size=480, resize_size=480,
+                              interpolation=InterpolationMode.BICUBIC,
+                              mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    DEFAULT = IMAGENET1K_V1
+
 
 MODEL_WEIGHTS = {
     "resnet18": ResNet18_Weights,
@@ -530,6 +551,9 @@ MODEL_WEIGHTS = {
     "regnet_y_400mf": RegNet_Y_400MF_Weights,
     "regnet_y_800mf": RegNet_Y_800MF_Weights,
     "regnet_y_8gf": RegNet_Y_8GF_Weights,
+    "efficientnet_v2_s": EfficientNet_V2_S_Weights,
+    "efficientnet_v2_m": EfficientNet_V2_M_Weights,
+    "efficientnet_v2_l": EfficientNet_V2_L_Weights,
 }
 
 

@@ -1,4 +1,5 @@
-"""EfficientNet B0-B7 (Tan & Le 2019) with torchvision's layout, initialisation and keys."""
+"""EfficientNet B0-B7 (Tan & Le 2019) and V2 S/M/L (Tan & Le 2021) with torchvision's layout,
+initialisation and keys."""
 import copy
 import math
 from functools import partial
@@ -10,31 +11,53 @@ from ..ops.stochastic_depth import StochasticDepth
 from ._api import (  # noqa: F401
     EfficientNet_B0_Weights, EfficientNet_B1_Weights, EfficientNet_B2_Weights,
     EfficientNet_B3_Weights, EfficientNet_B4_Weights, EfficientNet_B5_Weights,
-    EfficientNet_B6_Weights, EfficientNet_B7_Weights)
+    EfficientNet_B6_Weights, EfficientNet_B7_Weights, EfficientNet_V2_L_Weights,
+    EfficientNet_V2_M_Weights, EfficientNet_V2_S_Weights)
 from ._utils import load_weights, make_divisible
 
 __all__ = ["EfficientNet", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
            "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6",
-           "efficientnet_b7"]
+           "efficientnet_b7", "efficientnet_v2_l", "efficientnet_v2_m", "efficientnet_v2_s"]
 
 
-class MBConvConfig:
-    """One stage's settings, its widths scaled by ``width_mult`` (rounded to 8) and its depth
-    by ``depth_mult`` (rounded up)."""
+class _MBConvConfig:
+    """One stage's settings: expansion, kernel, first stride, widths, depth, block type."""
 
     def __init__(self, expand_ratio, kernel, stride, input_channels, out_channels, num_layers,
-                 width_mult=1.0, depth_mult=1.0, block=None):
+                 block):
         self.expand_ratio = expand_ratio
         self.kernel = kernel
         self.stride = stride
-        self.input_channels = self.adjust_channels(input_channels, width_mult)
-        self.out_channels = self.adjust_channels(out_channels, width_mult)
-        self.num_layers = int(math.ceil(num_layers * depth_mult))
-        self.block = MBConv if block is None else block
+        self.input_channels = input_channels
+        self.out_channels = out_channels
+        self.num_layers = num_layers
+        self.block = block
 
     @staticmethod
     def adjust_channels(channels, width_mult, min_value=None):
         return make_divisible(channels * width_mult, 8, min_value)
+
+
+class MBConvConfig(_MBConvConfig):
+    """An MBConv stage, its widths scaled by ``width_mult`` (rounded to 8) and its depth by
+    ``depth_mult`` (rounded up)."""
+
+    def __init__(self, expand_ratio, kernel, stride, input_channels, out_channels, num_layers,
+                 width_mult=1.0, depth_mult=1.0, block=None):
+        super().__init__(expand_ratio, kernel, stride,
+                         self.adjust_channels(input_channels, width_mult),
+                         self.adjust_channels(out_channels, width_mult),
+                         int(math.ceil(num_layers * depth_mult)),
+                         MBConv if block is None else block)
+
+
+class FusedMBConvConfig(_MBConvConfig):
+    """A FusedMBConv stage (EfficientNetV2's early stages)."""
+
+    def __init__(self, expand_ratio, kernel, stride, input_channels, out_channels, num_layers,
+                 block=None):
+        super().__init__(expand_ratio, kernel, stride, input_channels, out_channels, num_layers,
+                         FusedMBConv if block is None else block)
 
 
 class MBConv(nn.Module):
@@ -72,6 +95,37 @@ class MBConv(nn.Module):
         return result
 
 
+class FusedMBConv(nn.Module):
+    """MBConv with the expansion and depthwise convolutions fused into one kxk convolution
+    (no squeeze-excitation); stochastic depth on the residual branch."""
+
+    def __init__(self, cnf, stochastic_depth_prob, norm_layer):
+        super().__init__()
+        if not 1 <= cnf.stride <= 2:
+            raise ValueError("illegal stride value")
+        self.use_res_connect = cnf.stride == 1 and cnf.input_channels == cnf.out_channels
+        expanded_channels = cnf.adjust_channels(cnf.input_channels, cnf.expand_ratio)
+        if expanded_channels != cnf.input_channels:
+            layers = [Conv2dNormActivation(cnf.input_channels, expanded_channels,
+                                           kernel_size=cnf.kernel, stride=cnf.stride,
+                                           norm_layer=norm_layer, activation_layer=nn.SiLU),
+                      Conv2dNormActivation(expanded_channels, cnf.out_channels, kernel_size=1,
+                                           norm_layer=norm_layer, activation_layer=None)]
+        else:
+            layers = [Conv2dNormActivation(cnf.input_channels, cnf.out_channels,
+                                           kernel_size=cnf.kernel, stride=cnf.stride,
+                                           norm_layer=norm_layer, activation_layer=nn.SiLU)]
+        self.block = nn.Sequential(*layers)
+        self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
+        self.out_channels = cnf.out_channels
+
+    def forward(self, input):
+        result = self.block(input)
+        if self.use_res_connect:
+            result = self.stochastic_depth(result) + input
+        return result
+
+
 class EfficientNet(nn.Module):
     """SiLU stem, the MBConv stages (drop probability rising linearly with depth to
     ``stochastic_depth_prob``), a 1x1 conv to four times the last width, pool, classifier."""
@@ -82,7 +136,7 @@ class EfficientNet(nn.Module):
         if not inverted_residual_setting:
             raise ValueError("The inverted_residual_setting should not be empty")
         if not (isinstance(inverted_residual_setting, (list, tuple)) and
-                all(isinstance(cnf, MBConvConfig) for cnf in inverted_residual_setting)):
+                all(isinstance(cnf, _MBConvConfig) for cnf in inverted_residual_setting)):
             raise TypeError("The inverted_residual_setting should be List[MBConvConfig]")
         norm_layer = nn.BatchNorm2d if norm_layer is None else norm_layer
         layers = [Conv2dNormActivation(3, inverted_residual_setting[0].input_channels,
@@ -136,10 +190,46 @@ def _efficientnet_conf(width_mult, depth_mult):
 
 def _efficientnet(name, width_mult, depth_mult, dropout, weights, pretrained, kwargs,
                   **fixed):
-    # B5-B7 fix their norm layer as keywords beside kwargs: passing another is a TypeError
-    model = EfficientNet(_efficientnet_conf(width_mult, depth_mult),
-                         kwargs.pop("dropout", dropout), last_channel=None, **fixed, **kwargs)
+    return _build(name, _efficientnet_conf(width_mult, depth_mult), None, dropout, weights,
+                  pretrained, kwargs, **fixed)
+
+
+def _build(name, setting, last_channel, dropout, weights, pretrained, kwargs, **fixed):
+    # B5-B7 and V2 fix their norm layer as keywords beside kwargs: passing another is a TypeError
+    model = EfficientNet(setting, kwargs.pop("dropout", dropout), last_channel=last_channel,
+                         **fixed, **kwargs)
     return load_weights(model, name, weights, pretrained)
+
+
+# EfficientNetV2 stages: (expansion, kernel, stride, in, out, repeats), fused ones first.
+_V2_SETTINGS = {
+    "efficientnet_v2_s": [(FusedMBConvConfig, 1, 3, 1, 24, 24, 2),
+                          (FusedMBConvConfig, 4, 3, 2, 24, 48, 4),
+                          (FusedMBConvConfig, 4, 3, 2, 48, 64, 4),
+                          (MBConvConfig, 4, 3, 2, 64, 128, 6),
+                          (MBConvConfig, 6, 3, 1, 128, 160, 9),
+                          (MBConvConfig, 6, 3, 2, 160, 256, 15)],
+    "efficientnet_v2_m": [(FusedMBConvConfig, 1, 3, 1, 24, 24, 3),
+                          (FusedMBConvConfig, 4, 3, 2, 24, 48, 5),
+                          (FusedMBConvConfig, 4, 3, 2, 48, 80, 5),
+                          (MBConvConfig, 4, 3, 2, 80, 160, 7),
+                          (MBConvConfig, 6, 3, 1, 160, 176, 14),
+                          (MBConvConfig, 6, 3, 2, 176, 304, 18),
+                          (MBConvConfig, 6, 3, 1, 304, 512, 5)],
+    "efficientnet_v2_l": [(FusedMBConvConfig, 1, 3, 1, 32, 32, 4),
+                          (FusedMBConvConfig, 4, 3, 2, 32, 64, 7),
+                          (FusedMBConvConfig, 4, 3, 2, 64, 96, 7),
+                          (MBConvConfig, 4, 3, 2, 96, 192, 10),
+                          (MBConvConfig, 6, 3, 1, 192, 224, 19),
+                          (MBConvConfig, 6, 3, 2, 224, 384, 25),
+                          (MBConvConfig, 6, 3, 1, 384, 640, 7)],
+}
+
+
+def _efficientnet_v2(name, dropout, weights, pretrained, kwargs):
+    setting = [config(*values) for config, *values in _V2_SETTINGS[name]]
+    return _build(name, setting, 1280, dropout, weights, pretrained, kwargs,
+                  norm_layer=partial(nn.BatchNorm2d, eps=1e-03))
 
 
 def efficientnet_b0(*, weights=None, progress=True, pretrained=False, **kwargs):
@@ -183,3 +273,18 @@ def efficientnet_b7(*, weights=None, progress=True, pretrained=False, **kwargs):
     """EfficientNet-B7 (66,347,960 parameters)."""
     return _efficientnet("efficientnet_b7", 2.0, 3.1, 0.5, weights, pretrained, kwargs,
                          norm_layer=partial(nn.BatchNorm2d, eps=0.001, momentum=0.01))
+
+
+def efficientnet_v2_s(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """EfficientNetV2-S (21,458,488 parameters)."""
+    return _efficientnet_v2("efficientnet_v2_s", 0.2, weights, pretrained, kwargs)
+
+
+def efficientnet_v2_m(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """EfficientNetV2-M (54,139,356 parameters)."""
+    return _efficientnet_v2("efficientnet_v2_m", 0.3, weights, pretrained, kwargs)
+
+
+def efficientnet_v2_l(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """EfficientNetV2-L (118,515,272 parameters)."""
+    return _efficientnet_v2("efficientnet_v2_l", 0.4, weights, pretrained, kwargs)
