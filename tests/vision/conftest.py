@@ -37,6 +37,17 @@ def _import_torchvision():
 _LIBRARIES = []  # the schemas' library must outlive the import
 
 
+@pytest.fixture
+def without_random_init(monkeypatch):
+    """Skip the random fills while building (VGG's 100M-parameter classifier takes seconds to
+    initialise); for tests of structure, or of weights loaded afterwards."""
+    from ember import nn
+
+    for name in ("uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_", "trunc_normal_",
+                 "xavier_uniform_"):
+        monkeypatch.setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+
+
 @pytest.fixture(scope="session")
 def torchvision():
     """The torchvision module; the test is skipped cleanly when torch or torchvision is

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import ember
-from ember import nn
 from ember.io import to_torch_state_dict
 from ember.vision import models
+from ember.vision.models._api import MODEL_WEIGHTS
 
 # torchvision's documented parameter counts (ImageNet heads, 1000 classes).
 DOCUMENTED_PARAMETERS = {
@@ -42,14 +42,6 @@ DOCUMENTED_KEYS = {
                       "features.12.squeeze.weight": (64, 512, 1, 1),
                       "classifier.1.weight": (1000, 512, 1, 1)},
 }
-
-
-@pytest.fixture
-def without_random_init(monkeypatch):
-    """Skip the random fills while building (VGG's 100M-parameter classifier takes seconds to
-    initialise); for tests of structure only."""
-    for name in ("uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_"):
-        monkeypatch.setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTED_PARAMETERS))
@@ -113,13 +105,6 @@ def test_pretrained_without_a_file_is_a_clear_error(tmp_path):
         models.resnet18(weights=models.VGG16_Weights.DEFAULT)
 
 
-WEIGHT_ENUMS = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights",
-                "resnet50": "ResNet50_Weights", "vgg11": "VGG11_Weights",
-                "vgg11_bn": "VGG11_BN_Weights", "vgg16": "VGG16_Weights",
-                "vgg16_bn": "VGG16_BN_Weights", "alexnet": "AlexNet_Weights",
-                "mobilenet_v2": "MobileNet_V2_Weights", "squeezenet1_1": "SqueezeNet1_1_Weights"}
-
-
 def _describe(weights_enum, get_weight):
     """What a weights enum tells: entries, DEFAULT, url, counts, preset transform settings."""
     entries = []
@@ -132,12 +117,12 @@ def _describe(weights_enum, get_weight):
             repr(get_weight(f"{weights_enum.__name__}.{weights_enum.DEFAULT.name}")))
 
 
-@pytest.mark.parametrize("name", sorted(WEIGHT_ENUMS))
+@pytest.mark.parametrize("name", sorted(MODEL_WEIGHTS))
 def test_weight_enums_like_torchvision(torchvision, name):
     # torchmetrics imports torchvision.models.VGG16_Weights when torchvision is installed
-    theirs = getattr(torchvision.models, WEIGHT_ENUMS[name])
-    ours = getattr(models, WEIGHT_ENUMS[name])
-    assert models.get_model_weights(name) is ours
+    theirs = torchvision.models.get_model_weights(name)
+    ours = models.get_model_weights(name)
+    assert ours.__name__ == theirs.__name__ and getattr(models, ours.__name__) is ours
     assert _describe(ours, models.get_weight) == _describe(theirs, torchvision.models.get_weight)
 
 

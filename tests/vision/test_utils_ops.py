@@ -137,3 +137,13 @@ def test_batched_nms_keeps_categories_apart():
     scores = ember.tensor([0.9, 0.8, 0.7])
     assert ops.batched_nms(boxes, scores, ember.tensor([0, 0, 1]), 0.5).tolist() == [0, 2]
     assert ops.nms(boxes, scores, 0.5).tolist() == [0]
+
+
+def test_permute_like_torchvision(torchvision, torch):
+    from torchvision.ops.misc import Permute as TorchvisionPermute
+
+    array = np.random.default_rng(0).standard_normal((2, 3, 4, 5), dtype=np.float32)
+    ours = ops.Permute([0, 2, 3, 1])(ember.from_numpy(array).requires_grad_())
+    theirs = TorchvisionPermute([0, 2, 3, 1])(torch.from_numpy(array))
+    assert ours.shape == tuple(theirs.shape) and ours.grad_fn is not None
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.numpy())

@@ -17,6 +17,17 @@ def make_divisible(value, divisor, min_value=None):
     return rounded
 
 
+def overwrite_named_param(kwargs, param, new_value):
+    """Set ``kwargs[param]`` to the value a builder fixes (ResNeXt's groups), refusing a
+    different value the caller passed, as torchvision does."""
+    if param in kwargs:
+        if kwargs[param] != new_value:
+            raise ValueError(f"The parameter '{param}' expected value {new_value} but got "
+                             f"{kwargs[param]} instead.")
+    else:
+        kwargs[param] = new_value
+
+
 def _named_weights(name, weights):
     """The ``<Model>_Weights`` entry that ``weights`` names (a member, or a name such as
     'DEFAULT' that is not a file), checked against the model as torchvision checks it; else

@@ -1,10 +1,15 @@
 """ResNet (He et al. 2015) with torchvision's layout, initialisation and state_dict keys."""
 from ... import nn
 from ...ops import flatten
-from ._api import ResNet18_Weights, ResNet34_Weights, ResNet50_Weights  # noqa: F401
-from ._utils import load_weights
+from ._api import (  # noqa: F401
+    ResNet18_Weights, ResNet34_Weights, ResNet50_Weights, ResNet101_Weights, ResNet152_Weights,
+    ResNeXt50_32X4D_Weights, ResNeXt101_32X8D_Weights, ResNeXt101_64X4D_Weights,
+    Wide_ResNet50_2_Weights, Wide_ResNet101_2_Weights)
+from ._utils import load_weights, overwrite_named_param
 
-__all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50"]
+__all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101",
+           "resnet152", "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
+           "wide_resnet50_2", "wide_resnet101_2"]
 
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
@@ -162,3 +167,47 @@ def resnet34(*, weights=None, progress=True, pretrained=False, **kwargs):
 def resnet50(*, weights=None, progress=True, pretrained=False, **kwargs):
     """ResNet-50 (25,557,032 parameters with 1000 classes)."""
     return _resnet("resnet50", Bottleneck, [3, 4, 6, 3], weights, pretrained, kwargs)
+
+
+def resnet101(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """ResNet-101 (44,549,160 parameters)."""
+    return _resnet("resnet101", Bottleneck, [3, 4, 23, 3], weights, pretrained, kwargs)
+
+
+def resnet152(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """ResNet-152 (60,192,808 parameters)."""
+    return _resnet("resnet152", Bottleneck, [3, 8, 36, 3], weights, pretrained, kwargs)
+
+
+def _grouped(name, layers, groups, width_per_group, weights, pretrained, kwargs):
+    """A ResNeXt or wide ResNet: Bottleneck blocks whose 3x3 convolution has ``groups`` groups
+    of ``width_per_group`` channels (scaled per stage); the builder fixes both numbers."""
+    if groups != 1:
+        overwrite_named_param(kwargs, "groups", groups)
+    overwrite_named_param(kwargs, "width_per_group", width_per_group)
+    return _resnet(name, Bottleneck, layers, weights, pretrained, kwargs)
+
+
+def resnext50_32x4d(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """ResNeXt-50 32x4d (25,028,904 parameters)."""
+    return _grouped("resnext50_32x4d", [3, 4, 6, 3], 32, 4, weights, pretrained, kwargs)
+
+
+def resnext101_32x8d(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """ResNeXt-101 32x8d (88,791,336 parameters)."""
+    return _grouped("resnext101_32x8d", [3, 4, 23, 3], 32, 8, weights, pretrained, kwargs)
+
+
+def resnext101_64x4d(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """ResNeXt-101 64x4d (83,455,272 parameters)."""
+    return _grouped("resnext101_64x4d", [3, 4, 23, 3], 64, 4, weights, pretrained, kwargs)
+
+
+def wide_resnet50_2(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """Wide ResNet-50-2: ResNet-50 with twice the bottleneck width (68,883,240 parameters)."""
+    return _grouped("wide_resnet50_2", [3, 4, 6, 3], 1, 128, weights, pretrained, kwargs)
+
+
+def wide_resnet101_2(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """Wide ResNet-101-2 (126,886,696 parameters)."""
+    return _grouped("wide_resnet101_2", [3, 4, 23, 3], 1, 128, weights, pretrained, kwargs)

@@ -1,10 +1,10 @@
-"""SqueezeNet 1.1 (Iandola et al. 2016) as torchvision builds it."""
+"""SqueezeNet 1.0 and 1.1 (Iandola et al. 2016) as torchvision builds them."""
 from ... import nn
 from ...ops import cat, flatten
-from ._api import SqueezeNet1_1_Weights  # noqa: F401
+from ._api import SqueezeNet1_0_Weights, SqueezeNet1_1_Weights  # noqa: F401
 from ._utils import load_weights
 
-__all__ = ["SqueezeNet", "Fire", "squeezenet1_1"]
+__all__ = ["SqueezeNet", "Fire", "squeezenet1_0", "squeezenet1_1"]
 
 
 class Fire(nn.Module):
@@ -27,22 +27,34 @@ class Fire(nn.Module):
 
 
 class SqueezeNet(nn.Module):
-    """SqueezeNet; only version "1_1" (the one torchvision recommends) is built here."""
+    """SqueezeNet: version "1_0" (the paper's: 7x7 stem) or "1_1" (3x3 stem, earlier pools,
+    2.4x less computation at the same accuracy)."""
 
-    def __init__(self, version="1_1", num_classes=1000, dropout=0.5):
+    def __init__(self, version="1_0", num_classes=1000, dropout=0.5):
         super().__init__()
-        if version != "1_1":
-            raise ValueError(f"Unsupported SqueezeNet version {version}: ember builds 1_1")
         self.num_classes = num_classes
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=3, stride=2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-            Fire(64, 16, 64, 64), Fire(128, 16, 64, 64),
-            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-            Fire(128, 32, 128, 128), Fire(256, 32, 128, 128),
-            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-            Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256),
-            Fire(512, 64, 256, 256))
+        if version == "1_0":
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 96, kernel_size=7, stride=2), nn.ReLU(inplace=True),
+                nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+                Fire(96, 16, 64, 64), Fire(128, 16, 64, 64), Fire(128, 32, 128, 128),
+                nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+                Fire(256, 32, 128, 128), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
+                Fire(384, 64, 256, 256),
+                nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+                Fire(512, 64, 256, 256))
+        elif version == "1_1":
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 64, kernel_size=3, stride=2), nn.ReLU(inplace=True),
+                nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+                Fire(64, 16, 64, 64), Fire(128, 16, 64, 64),
+                nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+                Fire(128, 32, 128, 128), Fire(256, 32, 128, 128),
+                nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+                Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256),
+                Fire(512, 64, 256, 256))
+        else:
+            raise ValueError(f"Unsupported SqueezeNet version {version}: 1_0 or 1_1 expected")
         final_conv = nn.Conv2d(512, self.num_classes, kernel_size=1)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout), final_conv, nn.ReLU(inplace=True),
                                         nn.AdaptiveAvgPool2d((1, 1)))
@@ -57,6 +69,11 @@ class SqueezeNet(nn.Module):
 
     def forward(self, x):
         return flatten(self.classifier(self.features(x)), 1)
+
+
+def squeezenet1_0(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """SqueezeNet 1.0 (1,248,424 parameters)."""
+    return load_weights(SqueezeNet("1_0", **kwargs), "squeezenet1_0", weights, pretrained)
 
 
 def squeezenet1_1(*, weights=None, progress=True, pretrained=False, **kwargs):

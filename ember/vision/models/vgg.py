@@ -1,16 +1,22 @@
 """VGG (Simonyan & Zisserman 2014) with torchvision's layout, initialisation and keys."""
 from ... import nn
 from ...ops import flatten
-from ._api import VGG11_BN_Weights, VGG11_Weights, VGG16_BN_Weights, VGG16_Weights  # noqa: F401
+from ._api import (  # noqa: F401
+    VGG11_BN_Weights, VGG11_Weights, VGG13_BN_Weights, VGG13_Weights, VGG16_BN_Weights,
+    VGG16_Weights, VGG19_BN_Weights, VGG19_Weights)
 from ._utils import load_weights
 
-__all__ = ["VGG", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn"]
+__all__ = ["VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
+           "vgg19_bn"]
 
 # Output channels of each 3x3 convolution; "M" is a 2x2 max-pool.
 CONFIGS = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512,
           "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512,
+          512, 512, 512, "M"],
 }
 
 
@@ -75,6 +81,16 @@ def vgg11_bn(*, weights=None, progress=True, pretrained=False, **kwargs):
     return _vgg("vgg11_bn", "A", True, weights, pretrained, kwargs)
 
 
+def vgg13(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """VGG-13, configuration "B" (133,047,848 parameters)."""
+    return _vgg("vgg13", "B", False, weights, pretrained, kwargs)
+
+
+def vgg13_bn(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """VGG-13 with BatchNorm (133,053,736 parameters)."""
+    return _vgg("vgg13_bn", "B", True, weights, pretrained, kwargs)
+
+
 def vgg16(*, weights=None, progress=True, pretrained=False, **kwargs):
     """VGG-16, configuration "D" (138,357,544 parameters)."""
     return _vgg("vgg16", "D", False, weights, pretrained, kwargs)
@@ -83,3 +99,13 @@ def vgg16(*, weights=None, progress=True, pretrained=False, **kwargs):
 def vgg16_bn(*, weights=None, progress=True, pretrained=False, **kwargs):
     """VGG-16 with BatchNorm (138,365,992 parameters)."""
     return _vgg("vgg16_bn", "D", True, weights, pretrained, kwargs)
+
+
+def vgg19(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """VGG-19, configuration "E" (143,667,240 parameters)."""
+    return _vgg("vgg19", "E", False, weights, pretrained, kwargs)
+
+
+def vgg19_bn(*, weights=None, progress=True, pretrained=False, **kwargs):
+    """VGG-19 with BatchNorm (143,678,248 parameters)."""
+    return _vgg("vgg19_bn", "E", True, weights, pretrained, kwargs)

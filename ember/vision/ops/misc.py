@@ -1,8 +1,9 @@
 """Building blocks shared by the models (torchvision.ops.misc)."""
 from ... import nn
 from ..._factories import ones, zeros
+from ...ops import permute
 
-__all__ = ["Conv2dNormActivation", "FrozenBatchNorm2d", "MLP", "SqueezeExcitation"]
+__all__ = ["Conv2dNormActivation", "FrozenBatchNorm2d", "MLP", "Permute", "SqueezeExcitation"]
 
 
 class FrozenBatchNorm2d(nn.Module):
@@ -94,3 +95,15 @@ class Conv2dNormActivation(nn.Sequential):
                           else activation_layer())
         super().__init__(*layers)
         self.out_channels = out_channels
+
+
+class Permute(nn.Module):
+    """``permute(x, dims)`` as a layer (ConvNeXt moves channels last around its LayerNorm and
+    linear layers)."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return permute(x, self.dims)
