@@ -356,6 +356,10 @@ def test_recurrent_dtypes_under_autocast_follow_torch(torch, layer, autocast_dty
         output = result[0] if isinstance(result, tuple) else result
         return str(output.dtype).split(".")[1], output.float().detach().numpy()
 
+    # PyTorch runs LSTM through oneDNN only on CPUs with AVX-512 (its bfloat16 kernels); on
+    # others its native LSTM returns other dtypes. ember follows the oneDNN path everywhere,
+    # so there only the values are compared.
+    onednn_lstm = torch.backends.cpu.get_cpu_capability() == "AVX512"
     for weights in ("float32", "bfloat16"):
         for inputs in _RECURRENT_DTYPES + ["float64"]:
             for state in (None, "float32", "bfloat16"):
@@ -366,7 +370,8 @@ def test_recurrent_dtypes_under_autocast_follow_torch(torch, layer, autocast_dty
                 if isinstance(expected, str):
                     assert actual == expected, (weights, inputs, state)
                     continue
-                assert actual[0] == expected[0], (weights, inputs, state)
+                if layer != "LSTM" or onednn_lstm:
+                    assert actual[0] == expected[0], (weights, inputs, state)
                 np.testing.assert_allclose(actual[1], expected[1], rtol=3e-2, atol=3e-2)
 
 

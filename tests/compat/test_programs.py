@@ -48,6 +48,10 @@ PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
 # a few such elements move a mean loss by far less than that, hence 1e-3.
 FLOAT32 = dict(rtol=2e-5, atol=1e-6)
 BFLOAT16 = dict(rtol=1e-3, atol=1e-4)
+# PyTorch's bfloat16 convolutions and matrix products round differently on CPUs without AVX-512
+# (its AVX2 kernels); over 20 steps the losses then drift apart by up to a bfloat16 rounding step
+# (eps 7.8e-3), as they would between two PyTorch machines.
+BFLOAT16_AVX2 = dict(rtol=1e-2, atol=1e-3)
 
 # PyTorch warns that its C++ sparse kernels skip index checks unless asked; ember's sparse
 # tensors always index through checked NumPy/SciPy code, so there is nothing to warn about.
@@ -192,6 +196,8 @@ def test_program_runs_unchanged_and_learns(case, outcomes):
 
 def test_program_matches_pytorch(case, outcomes, torch):
     _, tolerance = CASES[case]
+    if tolerance is BFLOAT16 and torch.backends.cpu.get_cpu_capability() != "AVX512":
+        tolerance = BFLOAT16_AVX2
     ours = outcomes["ember"][case]
     reference = outcomes["torch"][case]
     mine = _result(ours)

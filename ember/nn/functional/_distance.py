@@ -4,7 +4,7 @@ import numpy as np
 from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
 from ...ops import vector_norm
 from ...ops._broadcast import mismatch_error
-from .._kernels.distance import EuclideanPdist, euclidean_pdist_applies
+from .._kernels.distance import EuclideanPdist, NonzeroCountRows, euclidean_pdist_applies
 
 __all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
@@ -68,7 +68,8 @@ def pdist(input, p=2):
         return EuclideanPdist.apply(input)
     first, second = np.triu_indices(input.shape[0], k=1)
     difference = input[first] - input[second]
-    distances = without_double_backward(vector_norm(difference, p, 1), NotImplementedError,
+    counts = NonzeroCountRows.apply(difference) if p == 0 else vector_norm(difference, p, 1)
+    distances = without_double_backward(counts, NotImplementedError,
                                         "the derivative for '_pdist_backward' is not implemented.",
                                         forward_ad_unsupported("_pdist_forward"))
     return torch_named(distances, "PdistBackward0")
