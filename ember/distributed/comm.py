@@ -270,26 +270,35 @@ def _finish_in_place(tensor, buffer, divisor):
         np.copyto(tensor._data, buffer)
 
 
-def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
-    """Combine ``tensor`` across ranks in place; every rank gets the result (dtype kept)."""
-    engine = _require_backend("all_reduce", group)
+def _check_op(op, operation):
     if not isinstance(op, ReduceOp):
-        raise TypeError(f"all_reduce: op must be a ReduceOp, got {type(op).__name__}")
-    buffer = _contiguous_buffer(tensor, "all_reduce")
+        raise TypeError(f"{operation}: op must be a ReduceOp, got {type(op).__name__}")
+
+
+def _engine_op(engine, buffer, op, operation):
+    """What the engine reduces for ``op`` on ``buffer``: (the array, the engine's op, the
+    divisor to apply afterwards or None). AVG is a SUM then a division by the world size."""
     divisor = None
     if op is ReduceOp.AVG:
         if buffer.dtype.kind not in "fc":
-            raise RuntimeError(f"all_reduce: ReduceOp.AVG needs a floating-point tensor, got "
-                               f"{tensor.dtype}")
-        op = ReduceOp.SUM
-        divisor = engine.world_size
-    tensor._bump_version()
-    reduced = buffer
+            raise RuntimeError(f"{operation}: ReduceOp.AVG needs a floating-point tensor, got "
+                               f"{from_numpy_dtype(buffer.dtype)}")
+        op, divisor = ReduceOp.SUM, engine.world_size
     if buffer.dtype == np.bool_:
         # MPI has no arithmetic on booleans: as PyTorch's backends do, SUM and MAX are a
         # logical or, PRODUCT and MIN a logical and, on the same bytes seen as uint8.
-        reduced = buffer.view(np.uint8)
-        op = ReduceOp.MAX if op in (ReduceOp.SUM, ReduceOp.MAX) else ReduceOp.MIN
+        return (buffer.view(np.uint8),
+                ReduceOp.MAX if op in (ReduceOp.SUM, ReduceOp.MAX) else ReduceOp.MIN, divisor)
+    return buffer, op, divisor
+
+
+def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
+    """Combine ``tensor`` across ranks in place; every rank gets the result (dtype kept)."""
+    engine = _require_backend("all_reduce", group)
+    _check_op(op, "all_reduce")
+    buffer = _contiguous_buffer(tensor, "all_reduce")
+    reduced, op, divisor = _engine_op(engine, buffer, op, "all_reduce")
+    tensor._bump_version()
     request = engine.iallreduce(reduced, op)
     work = Work(request, lambda: _finish_in_place(tensor, buffer, divisor), [tensor])
     if async_op:
@@ -331,8 +340,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         raise RuntimeError("all_gather: " + "; ".join(problems))
     gathered = engine.allgather(np.ascontiguousarray(tensor._data))
     for output, array in zip(tensor_list, gathered):
-        output._write(array)
-        output._bump_version()
+        _store(output, array)
     return Work(_DoneRequest(), None) if async_op else None
 
 
@@ -350,8 +358,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
         raise RuntimeError(f"all_gather_into_tensor: output_tensor must have shape "
                            f"{list(concatenated)}, got {list(output_tensor._data.shape)}")
     gathered = engine.allgather(np.ascontiguousarray(input_tensor._data))
-    output_tensor._write(np.stack(gathered).reshape(output_tensor._data.shape))
-    output_tensor._bump_version()
+    _store(output_tensor, np.stack(gathered).reshape(output_tensor._data.shape))
     return Work(_DoneRequest(), None) if async_op else None
 
 
@@ -435,25 +442,23 @@ def _check_list_shapes(operation, tensors, shape, count, what):
                                f"{_sizes(shape)}, got {_sizes(tensor._data.shape)})")
 
 
+def _check_root_list(is_root, values, name, role):
+    """PyTorch's rule for a rooted collective's list: given on the ``role`` rank, on no other."""
+    if is_root and not values:
+        raise ValueError(f"Argument ``{name}`` must be specified on {role} rank.")
+    if not is_root and values:
+        raise ValueError(f"Argument ``{name}`` must NOT be specified on non-{role} ranks.")
+
+
 def _sizes(shape):
     return "(" + ", ".join(str(size) for size in shape) + ")"
 
 
 def _reduced(engine, array, op, operation):
     """A reduced copy of ``array`` across ranks (AVG a sum then a division, as all_reduce)."""
-    if not isinstance(op, ReduceOp):
-        raise TypeError(f"{operation}: op must be a ReduceOp, got {type(op).__name__}")
+    _check_op(op, operation)
     buffer = np.array(array, order="C")
-    divisor = None
-    if op is ReduceOp.AVG:
-        if buffer.dtype.kind not in "fc":
-            raise RuntimeError(f"{operation}: ReduceOp.AVG needs a floating-point tensor, got "
-                               f"{from_numpy_dtype(buffer.dtype)}")
-        op, divisor = ReduceOp.SUM, engine.world_size
-    reduced = buffer
-    if buffer.dtype == np.bool_:
-        reduced = buffer.view(np.uint8)
-        op = ReduceOp.MAX if op in (ReduceOp.SUM, ReduceOp.MAX) else ReduceOp.MIN
+    reduced, op, divisor = _engine_op(engine, buffer, op, operation)
     engine.allreduce(reduced, op, label=operation)
     if divisor is not None:
         np.divide(buffer, divisor, out=buffer, casting="unsafe")
@@ -489,14 +494,10 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
         _check_tensor_list(gather_list, "gather", "gather_list")
     engine = _require_backend("gather", group)
     root = _root(engine, "gather", dst, group_dst, default=0)
+    _check_root_list(engine.rank == root, gather_list, "gather_list", "destination")
     if engine.rank == root:
-        if not gather_list:
-            raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
         _check_list_shapes("gather", gather_list, tensor._data.shape, engine.world_size,
                            "output")
-    elif gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination "
-                         "ranks.")
     gathered = engine.allgather(np.ascontiguousarray(tensor._data), label="gather")
     if engine.rank == root:
         for output, array in zip(gather_list, gathered):
@@ -512,17 +513,13 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
         _check_tensor_list(scatter_list, "scatter", "scatter_list")
     engine = _require_backend("scatter", group)
     root = _root(engine, "scatter", src, group_src, default=0)
+    _check_root_list(engine.rank == root, scatter_list, "scatter_list", "source")
     if engine.rank == root:
-        if not scatter_list:
-            raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
         _check_list_shapes("scatter", scatter_list, tensor._data.shape, engine.world_size,
                            "input")
         stacked = np.ascontiguousarray(np.stack([item._data for item in scatter_list])
                                        .astype(tensor._data.dtype, copy=False))
     else:
-        if scatter_list:
-            raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source "
-                             "ranks.")
         stacked = np.empty((engine.world_size,) + tensor._data.shape, tensor._data.dtype)
     engine.broadcast(stacked, root, label="scatter")
     _store(tensor, stacked[engine.rank])
@@ -660,12 +657,8 @@ def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=
     ``object_gather_list``, which the other ranks leave out."""
     engine = _require_backend("gather_object", group)
     root = _root(engine, "gather_object", dst, group_dst, default=0)
-    if engine.rank == root:
-        if not object_gather_list:
-            raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
-    elif object_gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination "
-                         "ranks.")
+    # PyTorch's message names gather_list here too
+    _check_root_list(engine.rank == root, object_gather_list, "gather_list", "destination")
     gathered = [None] * engine.world_size
     all_gather_object(gathered, obj)
     if engine.rank == root:
