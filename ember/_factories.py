@@ -20,7 +20,7 @@ from ._dtype import (from_numpy_dtype, get_default_dtype, is_floating, overflow_
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
 from ._storage import UntypedStorage
-from .autograd.function import Op
+from .autograd.function import NOT_IMPLEMENTED, Op
 from .autograd.node import BatchedForward
 from .ops._broadcast import mismatch_error
 from .ops.reduce import linspace_array
@@ -839,7 +839,7 @@ def bernoulli(input, p=None, generator=None):
     if input.requires_grad:
         if p is None:
             return _drawn(draws.astype(data.dtype), "BernoulliBackward0", input)
-        return _drawn(draws.astype(data.dtype), "torch::autograd::NotImplemented", input,
+        return _drawn(draws.astype(data.dtype), NOT_IMPLEMENTED, input,
                       refused="bernoulli")
     return _new(draws.astype(data.dtype))
 
@@ -910,7 +910,7 @@ def binomial(count, prob, generator=None):
     probabilities = np.broadcast_to(prob._data, shape)
     draws = _random.binomial(generator, counts, probabilities,
                              single=count._data.dtype == np.float32)
-    return _drawn(draws.astype(count._data.dtype), "torch::autograd::NotImplemented", count, prob,
+    return _drawn(draws.astype(count._data.dtype), NOT_IMPLEMENTED, count, prob,
                   refused="binomial")
 
 

@@ -16,7 +16,7 @@ from ._dtype import (
     get_default_dtype, overflow_error, scalar_overflows, tensor_type_name, to_dtype, wrapped_int)
 from ._layout import check_memory_format, preserve_format, suggest_memory_format
 from .autograd import engine
-from .autograd.function import _BackwardOutput
+from .autograd.function import NOT_IMPLEMENTED, _BackwardOutput
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, refuse_overlap, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
@@ -898,7 +898,7 @@ def set_(self, source=None, storage_offset=None, size=None, stride=None):
     if recording and (self._requires_grad or (is_tensor and source._requires_grad)):
         edges = tuple(_set_edge(tensor) for tensor in (self, source)
                       if isinstance(tensor, Tensor) and tensor._requires_grad)
-        linked = _BackwardOutput.link(self, edges, "NotImplemented",
+        linked = _BackwardOutput.link(self, edges, NOT_IMPLEMENTED,
                                       (RuntimeError, "derivative for set_ is not implemented"))
         self.grad_fn = linked.grad_fn
         self._output_nr = 0

@@ -77,6 +77,10 @@ _batched_tensor_type = None
 _saved_tensors_hooks = False
 
 
+# PyTorch's name of the node of a gradient that has no derivative formula of its own.
+NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
+
+
 class Op(Node):
     """One differentiable op: ``forward(ctx, *arrays)`` and ``backward(ctx, *grads)`` on arrays,
     side by side; ``YourOp.apply(*args)`` runs forward and records the node when grad is on.
@@ -290,7 +294,7 @@ class Op(Node):
         if not inputs:  # nothing to differentiate the gradients with respect to
             return tuple([None if gradient is None or edge is None else Tensor._wrap(gradient)
                           for gradient, edge in zip(results, self.next_edges)])
-        return tuple([_BackwardOutput.link(Tensor._wrap(gradient), inputs, "NotImplemented",
+        return tuple([_BackwardOutput.link(Tensor._wrap(gradient), inputs, NOT_IMPLEMENTED,
                                            self.double_backward_error,
                                            self.forward_ad_error or self.backward_forward_ad_error)
                       if gradient is not None and edge is not None else None
@@ -394,7 +398,7 @@ class _DiagonalTranspose(Node):
     Jacobian is diagonal, so its transpose is itself): the op's forward-mode derivative."""
 
     def name(self):
-        return "NotImplemented"
+        return NOT_IMPLEMENTED
 
     @classmethod
     def linked(cls, owner, grad_outputs):
@@ -428,7 +432,7 @@ class _DiagonalTranspose(Node):
             inputs = ((grad.grad_fn, grad._output_nr) if grad.grad_fn is not None
                       else (grad, 0),) + inputs
         array = self._applied(grad._data if isinstance(grad, Tensor) else grad)
-        return (_BackwardOutput.link(Tensor._wrap(array), inputs, "NotImplemented",
+        return (_BackwardOutput.link(Tensor._wrap(array), inputs, NOT_IMPLEMENTED,
                                      owner.double_backward_error,
                                      owner.backward_forward_ad_error),)
 

@@ -15,7 +15,7 @@ from .._dtype import (checked_scalar, cpp_type_name, overflow_error, repr_prefix
                       scalar_type_name, tensor_type_name)
 from .._layout import iterator_strides, pointwise_layout, row_major_layout, with_strides
 from ..autograd import function as _function
-from ..autograd.function import Op, torch_named
+from ..autograd.function import NOT_IMPLEMENTED, Op, torch_named
 from ..autograd.node import BatchedForward
 from ..autograd.views import unrecorded_view, view_result
 from ..tensor import Tensor, warn_at_caller, warn_once
@@ -1263,7 +1263,7 @@ class ScatterCombine(Op):
     """scatter's legacy ``reduce='add'|'multiply'``: the values combined into a copy of the
     input; PyTorch records it (a graph through it) but has no derivative for it."""
 
-    _torch_name = "torch::autograd::NotImplemented"
+    _torch_name = NOT_IMPLEMENTED
     differentiable_backward = True  # it only raises PyTorch's error, under create_graph too
 
     @staticmethod

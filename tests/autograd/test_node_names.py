@@ -279,3 +279,27 @@ def test_inplace_view_nodes_are_named_as_torch(torch):
     """PyTorch numbers in-place view changes after the out-of-place ops: TransposeBackward1,
     TBackward1, UnsqueezeBackward1 and SqueezeBackward3-5."""
     assert _inplace_view_names(ember) == _inplace_view_names(torch)
+
+
+@pytest.mark.parametrize("expression", [
+    "F.ctc_loss(logp, targets, lengths, target_lengths)",  # an op's own refusing backward
+    "F.hardsigmoid(x)",
+])
+def test_gradients_without_a_derivative_name_torchs_not_implemented_node(torch, expression):
+    """A gradient made under create_graph by a backward with no derivative formula is the output
+    of PyTorch's ``torch::autograd::NotImplemented`` node, printed as ``<NotImplemented>``."""
+    names = []
+    for fw in (torch, ember):
+        generator = fw.Generator().manual_seed(0)
+        logp = fw.randn(5, 2, 4, generator=generator).log_softmax(2).detach().requires_grad_()
+        x = fw.randn(3, 2, generator=generator, requires_grad=True)
+        namespace = {"F": fw.nn.functional, "logp": logp, "x": x,
+                     "targets": fw.tensor([[1, 2], [1, 1]]), "lengths": fw.tensor([5, 5]),
+                     "target_lengths": fw.tensor([2, 2])}
+        loss = eval(expression, namespace).sum()
+        source = logp if "ctc" in expression else x
+        (gradient,) = fw.autograd.grad(loss, source, create_graph=True)
+        names.append((gradient.grad_fn.name(), repr(gradient.grad_fn).split(" ")[0],
+                      repr(gradient).rpartition("grad_fn=")[2]))
+    assert names[1] == names[0]
+    assert names[0][0] == "torch::autograd::NotImplemented"

@@ -8,7 +8,7 @@ from ..._dtype import (
     _FROM_NUMPY, accumulation_dtype, from_numpy_dtype, get_default_dtype, is_floating, result_type,
     scalar_type_name, wrapped_int)
 from ..._layout import LayoutStorage, pointwise_layout, unary_layout
-from ...autograd.function import Op, _BackwardOutput
+from ...autograd.function import NOT_IMPLEMENTED, Op, _BackwardOutput
 from ..._grad_state import _grad_state, fast_paths as _fast_paths
 from ...tensor import Tensor, named_type
 from .._broadcast import mismatch_error, unbroadcast
@@ -293,7 +293,7 @@ def recorded_without_derivative(results, operation, *inputs):
     derivative for: its NotImplemented node over the ``inputs`` that require grad, whose
     backward raises PyTorch's error naming ``operation`` (``aten::heaviside``, ...); as they
     are when none requires grad or grad mode is off."""
-    return recorded_refusing(results, "torch::autograd::NotImplemented",
+    return recorded_refusing(results, NOT_IMPLEMENTED,
                              (RuntimeError, f"derivative for {operation} is not implemented"),
                              *inputs)
 

@@ -12,7 +12,7 @@ from ..._dtype import (
     from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
     scalar_type_name, _repr_prefix)
 from ..._layout import LayoutStorage, unary_layout
-from ...autograd.function import Op, torch_named
+from ...autograd.function import NOT_IMPLEMENTED, Op, torch_named
 from ...tensor import Tensor
 from .._return_types import _Frexp
 from .complex import conj_of
@@ -401,7 +401,7 @@ def _rounded_quotient(a, b, rounding_mode):
 
 
 class FloorDivide(_Binary):
-    _torch_name = "torch::autograd::NotImplemented"
+    _torch_name = NOT_IMPLEMENTED
     differentiable_backward = True  # it only raises PyTorch's error, under create_graph too
 
     @staticmethod
