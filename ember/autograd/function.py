@@ -108,6 +108,9 @@ class Op(Node):
     # (exception type, message) where PyTorch's backward of the op has no derivative: under
     # create_graph the gradients require grad, and differentiating them raises this.
     double_backward_error = None
+    # PyTorch's name of the refusing gradients' node where its backward is an op of its own
+    # (PdistBackwardBackward0); None: the generic NOT_IMPLEMENTED node.
+    double_backward_name = None
     # (exception type, message) where PyTorch has no forward-mode derivative for the op: raised
     # when a forward-mode transform reaches an op that also has a double_backward_error.
     forward_ad_error = None
@@ -294,7 +297,8 @@ class Op(Node):
         if not inputs:  # nothing to differentiate the gradients with respect to
             return tuple([None if gradient is None or edge is None else Tensor._wrap(gradient)
                           for gradient, edge in zip(results, self.next_edges)])
-        return tuple([_BackwardOutput.link(Tensor._wrap(gradient), inputs, NOT_IMPLEMENTED,
+        name = self.double_backward_name or NOT_IMPLEMENTED
+        return tuple([_BackwardOutput.link(Tensor._wrap(gradient), inputs, name,
                                            self.double_backward_error,
                                            self.forward_ad_error or self.backward_forward_ad_error)
                       if gradient is not None and edge is not None else None

@@ -64,6 +64,7 @@ class EuclideanPdist(Op):
     _torch_name = "PdistBackward0"
     double_backward_error = (NotImplementedError,
                              "the derivative for '_pdist_backward' is not implemented.")
+    double_backward_name = "PdistBackwardBackward0"
     forward_ad_error = forward_ad_unsupported("_pdist_forward")
 
     @staticmethod
