@@ -257,12 +257,13 @@ def from_numpy(array):
 
 
 def _warn_if_read_only(array):
+    """PyTorch's warning, once, at the caller of from_numpy or as_tensor."""
     if not array.flags.writeable:
         warn_once("The given NumPy array is not writable, and PyTorch does not support "
                   "non-writable tensors. This means writing to this tensor will result in "
                   "undefined behavior. You may want to copy the array to protect its data or "
                   "make it writable before converting it to a tensor. This type of warning "
-                  "will be suppressed for the rest of this program.")
+                  "will be suppressed for the rest of this program.", stacklevel=3)
 
 
 _warned_read_only_buffer = []

@@ -85,7 +85,7 @@ def slogdet(A):
 
 
 def cholesky(A, *, upper=False):
-    return _ops_linalg.cholesky(A, upper=upper)
+    return _ops_linalg.linalg_cholesky(A, upper=upper)
 
 
 def eigh(A, UPLO="L"):
@@ -125,7 +125,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     """(L, info): info is 0, or (with check_errors=False) the order of the first leading minor
     that is not positive-definite, L then holding NaN."""
     try:
-        factor = _ops_linalg.cholesky(A, upper=upper)
+        factor = _ops_linalg.linalg_cholesky(A, upper=upper)
         return _CholeskyEx((factor, _info(np.zeros(A.shape[:-2]))))
     except RuntimeError:
         if check_errors:

@@ -502,6 +502,19 @@ def test_tensor_of_a_tensor_is_a_differentiable_alias():
     assert leaf.tolist()[0] == 5.0
 
 
+def test_read_only_numpy_warning_points_at_the_caller(torch):
+    """from_numpy of a read-only array warns once, at the caller's line, as PyTorch does."""
+    array = np.zeros(3)
+    array.flags.writeable = False
+    _warned_once.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ember.from_numpy(array)
+        ember.from_numpy(array)
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert str(caught[0].message).startswith("The given NumPy array is not writable")
+
+
 def test_set_default_tensor_type(torch):
     """Its deprecation warning shows once a process, as PyTorch's."""
     _warned_once.clear()

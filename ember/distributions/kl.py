@@ -396,8 +396,10 @@ def _kl_expfamily_expfamily(p, q):
     # The Bregman divergence of the log normaliser: F(theta_q) - F(theta_p)
     # - <theta_q - theta_p, dF/dtheta(theta_p)>.
     if type(p) is not type(q):
+        # PyTorch's text keeps the indentation of its source line's continuation
         raise NotImplementedError("The cross KL-divergence between different exponential "
-                                  "families cannot be computed using Bregman divergences")
+                                  "families cannot " + " " * 28 + "be computed using Bregman "
+                                  "divergences")
     log_normalizer, p_natural_params, gradients = p._log_normalizer_and_gradients()
     result = q._log_normalizer(*q._natural_params) - log_normalizer
     for p_parameter, q_parameter, gradient in zip(p_natural_params, q._natural_params,

@@ -388,6 +388,25 @@ class _Global:
         return self.name
 
 
+class _UserGlobal(_Global):
+    """A global the user allowed (add_safe_globals): called or instantiated as itself, and
+    passed as itself where a call takes it as an argument (numpy's ``_reconstruct(ndarray,
+    ...)``, a class given to a function), as pickle would."""
+
+    __slots__ = ("allowed",)
+
+    def __init__(self, name, allowed):
+        super().__init__(name, lambda *arguments: allowed(*_unwrapped(arguments)),
+                         (lambda *arguments: allowed.__new__(allowed, *_unwrapped(arguments)))
+                         if isinstance(allowed, type) else None)
+        self.allowed = allowed
+
+
+def _unwrapped(arguments):
+    return [argument.allowed if isinstance(argument, _UserGlobal) else argument
+            for argument in arguments]
+
+
 class _StorageType:
     __slots__ = ("dtype_name",)  # None for UntypedStorage (bytes)
 
@@ -846,9 +865,7 @@ class TorchReader:
             return found
         allowed = self.user_globals.get(full_name)
         if allowed is not None:
-            new = (lambda *arguments: allowed.__new__(allowed, *arguments)) if isinstance(
-                allowed, type) else None
-            return _Global(full_name, allowed, new)
+            return _UserGlobal(full_name, allowed)
         if module == "torch" and name in _TORCH_DTYPES:
             dtype = _BY_NAME.get(name)
             return dtype if dtype is not None and dtype.name == name else _MissingDtype(name)

@@ -713,7 +713,7 @@ _LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
 
 # the ops whose gradients take the conjugate transpose: complex matrices are theirs too
 _COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp", "linalg.eigh",
-                   "linalg.cholesky", "linalg.eig", "linalg.cond")
+                   "linalg.cholesky", "cholesky", "linalg.eig", "linalg.cond")
 
 
 def _check_square(input, operation, argument="A"):
@@ -1061,15 +1061,13 @@ class Cholesky(Op):
     differentiable_backward = True
 
     @staticmethod
-    def forward(ctx, x, upper):
+    def forward(ctx, x, upper, operation):
         try:
             lower = np.linalg.cholesky(x)
         except np.linalg.LinAlgError:
-            raise LinAlgError("linalg.cholesky: The factorization could not be completed because "
-                               "the input is not positive-definite.") from None
-        if not np.isfinite(lower).all():
-            raise LinAlgError("linalg.cholesky: The factorization could not be completed because "
-                               "the input is not positive-definite (it holds NaN or inf).")
+            lower = None
+        if lower is None or not np.isfinite(lower).all():
+            raise _not_positive_definite(x, operation)
         ctx.upper = upper
         ctx.dtype = x.dtype
         # + 0.0: a copy whose conjugated zero imaginary parts are +0.0, as PyTorch's U
@@ -1097,7 +1095,34 @@ class Cholesky(Op):
             # input can move in), which the Hermitian part above drops
             phase = xp.imag(inner_product) * np.eye(size, dtype=real_dtype(ctx.dtype)) * 1j
             gradient = gradient + _adjoint(inverse_lower) @ phase @ inverse_lower
-        return gradient, None
+        return gradient, None, None
+
+
+def _first_failing_minor(matrix):
+    """LAPACK potrf's info: the order of the first leading minor whose factorization meets a
+    diagonal that is not positive (or NaN); 0 when there is none."""
+    for order in range(1, matrix.shape[-1] + 1):
+        try:
+            lower = np.linalg.cholesky(matrix[:order, :order])
+        except np.linalg.LinAlgError:
+            return order
+        if not np.isfinite(lower).all():
+            return order
+    return 0
+
+
+def _not_positive_definite(x, operation):
+    """PyTorch's error for the first matrix of the batch that has no Cholesky factor."""
+    batch = x.shape[:-2]
+    for index in np.ndindex(*batch):
+        order = _first_failing_minor(x[index])
+        if order:
+            where = f"(Batch element {np.ravel_multi_index(index, batch)}): " if batch else ""
+            return LinAlgError(f"{operation}: {where}The factorization could not be completed "
+                               f"because the input is not positive-definite (the leading minor "
+                               f"of order {order} is not positive-definite).")
+    return LinAlgError(f"{operation}: The factorization could not be completed because the "
+                       f"input is not positive-definite.")
 
 
 def _adjoint(matrices):
@@ -1105,9 +1130,22 @@ def _adjoint(matrices):
     return conj_of(matrices).mT
 
 
-def cholesky(input, *, upper=False):
+def linalg_cholesky(input, *, upper=False):
+    """torch.linalg.cholesky: L with A = L L^H (or U with A = U^H U)."""
     _check_square(input, "linalg.cholesky")
-    return Cholesky.apply(input, upper)
+    return Cholesky.apply(input, upper, "linalg.cholesky")
+
+
+def cholesky(input, upper=False):
+    """The deprecated torch.cholesky (and Tensor.cholesky): linalg.cholesky with ``upper``
+    positional and errors under its own name; PyTorch warns once a process."""
+    warn_once("torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed "
+              "in a future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced with\n"
+              "L = torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\nshould be "
+              "replaced with\nU = torch.linalg.cholesky(A).mH\nThis transform will produce "
+              "equivalent results for all valid (symmetric positive definite) inputs.")
+    _check_square(input, "cholesky")
+    return Cholesky.apply(input, upper, "cholesky")
 
 
 ger = outer

@@ -35,16 +35,40 @@ __all__ = ["as_strided", "as_strided_", "as_strided_scatter", "atleast_1d", "atl
 def _shape_arg(shape, operation, argument="size"):
     """Sizes given as ``*sizes`` or as one sequence, as a tuple of ints; PyTorch's TypeError for
     anything else (a float is not truncated)."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
+    as_sequence = len(shape) == 1 and isinstance(shape[0], (tuple, list))
+    sizes = shape[0] if as_sequence else shape
     try:
-        return tuple([operator.index(size) for size in shape])
+        return tuple([operator.index(size) for size in sizes])
     except TypeError:
-        position = next(position for position, size in enumerate(shape)
-                        if not hasattr(size, "__index__"))
-        raise TypeError(f"{operation}(): argument '{argument}' must be tuple of ints, but found "
-                        f"element of type {type(shape[position]).__name__} at pos "
-                        f"{position}") from None
+        pass
+    raise TypeError(_sizes_error(shape, sizes, as_sequence, operation, argument))
+
+
+def _sizes_error(shape, sizes, as_sequence, operation, argument):
+    """PyTorch's argument parser's words for sizes that are not ints (method forms, where the
+    sizes are argument 1): which it says depends on where the first bad one is."""
+    if len(shape) == 1 and not as_sequence:
+        # one argument that is neither a sequence nor an int: an array or a tensor of sizes
+        return (f"{operation}(): argument '{argument}' (position 1) must be tuple of ints, not "
+                f"{named_type(shape[0])}")
+    position = next(position for position, size in enumerate(sizes) if not _is_index(size))
+    if position > 0:
+        return (f"{operation}(): argument '{argument}' failed to unpack the object at pos "
+                f"{position + 1} with error \"type must be tuple of ints,but got "
+                f"{named_type(sizes[position])}\"")
+    if as_sequence:
+        return (f"{operation}(): argument '{argument}' (position 1) must be tuple of ints, but "
+                f"found element of type {named_type(sizes[0])} at pos 0")
+    # a first size that is not an int is not taken as the start of ``*sizes``
+    return f"{operation}() takes 1 positional argument but {len(shape)} were given"
+
+
+def _is_index(value):
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _sizes_argument(positional, keyword, operation, argument):

@@ -124,19 +124,30 @@ class SWALR(LRScheduler):
                  last_epoch=-1):
         swa_lrs = _format_param("swa_lr", optimizer, swa_lr)
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must by one of 'cos' or 'linear', instead got "
+            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
                              f"{anneal_strategy}")
         if not isinstance(anneal_epochs, int) or anneal_epochs < 0:
             raise ValueError(f"anneal_epochs must be equal or greater than 0, got "
                              f"{anneal_epochs}")
         for value, group in zip(swa_lrs, optimizer.param_groups):
             group["swa_lr"] = value
-        self.anneal_strategy = anneal_strategy
+        # PyTorch's attribute name, so that state_dict() has its "_anneal_strategy" key
+        self._anneal_strategy = anneal_strategy
         self.anneal_epochs = anneal_epochs
         super().__init__(optimizer, last_epoch)
 
-    def _anneal(self, t):
-        return t if self.anneal_strategy == "linear" else (1 - math.cos(math.pi * t)) / 2
+    @staticmethod
+    def _linear_anneal(t):
+        return t
+
+    @staticmethod
+    def _cosine_anneal(t):
+        return (1 - math.cos(math.pi * t)) / 2
+
+    @property
+    def anneal_func(self):
+        """The annealing curve ``_anneal_strategy`` names (a property, so never in state_dict)."""
+        return self._linear_anneal if self._anneal_strategy == "linear" else self._cosine_anneal
 
     @staticmethod
     def _get_initial_lr(lr, swa_lr, alpha):
@@ -149,9 +160,9 @@ class SWALR(LRScheduler):
         step = self._step_count - 1
         if self.anneal_epochs == 0:
             step = max(1, step)
-        previous_alpha = self._anneal(max(0, min(1, (step - 1) / max(1, self.anneal_epochs))))
+        previous_alpha = self.anneal_func(max(0, min(1, (step - 1) / max(1, self.anneal_epochs))))
         previous_lrs = [self._get_initial_lr(group["lr"], group["swa_lr"], previous_alpha)
                         for group in self.optimizer.param_groups]
-        alpha = self._anneal(max(0, min(1, step / max(1, self.anneal_epochs))))
+        alpha = self.anneal_func(max(0, min(1, step / max(1, self.anneal_epochs))))
         return [group["swa_lr"] * alpha + lr * (1 - alpha)
                 for group, lr in zip(self.optimizer.param_groups, previous_lrs)]

@@ -11,8 +11,10 @@ nn_really.py, fused_conv_bn.py, imagenet_loop.py, llama_lora_decode.py, ddpm_une
 maml_meta_sgd.py, dp_sgd_per_sample.py (its noise from a seeded torch.Generator), the two Dive
 into Deep Learning programs (d2l_rnn_scratch.py, d2l_transformer.py), fast.ai's miniai Learner
 (miniai_learner.py), the UvA tutorial's graph attention (uva_gat.py), the Sobol-sampled PINN
-(qmc_pinn_sobol.py, its points from seeded SobolEngines) and the DLRM recommender
-(dlrm_embedding_bags.py). Ten are public code taken as written (MIT or BSD licensed, noted at
+(qmc_pinn_sobol.py, its points from seeded SobolEngines), the DLRM recommender
+(dlrm_embedding_bags.py) and the PPO/VAE/flow/contrastive/distillation/neural-ODE mix with the
+training utilities, resumed from a torch.save of its whole training state midway
+(rl_generative_utils.py). Ten are public code taken as written (MIT or BSD licensed, noted at
 their top): PyTorch-GAN's InfoGAN (infogan.py, its noise from a seeded ``np.random``),
 pytorch-a2c-ppo-acktr's ACKTR with KFAC (acktr_kfac.py), Udacity's character-level LSTM
 (udacity_char_rnn.py, its text and sampling from a seeded ``np.random``), the PyTorch
@@ -101,6 +103,8 @@ CASES = {
     "tutorial_fgsm_input_gradients": (["tutorial_fgsm.py", "--steps", "20"], FLOAT32),
     "pytorch_examples_gcn_dense_plus_sparse": (["examples_gcn_cora.py", "--steps", "20"], FLOAT32),
     "pytorch_examples_mnist_rnn_adadelta": (["examples_mnist_rnn.py", "--steps", "20"], FLOAT32),
+    "rl_generative_training_utils_resume": (["rl_generative_utils.py", "--steps", "20"],
+                                            FLOAT32),
 }
 
 

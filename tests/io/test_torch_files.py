@@ -416,6 +416,31 @@ def test_globals_the_user_allows_load_as_in_torch(torch, tmp_path):
         ember.serialization.add_safe_globals([(argparse.Namespace,)])
 
 
+def test_allowed_numpy_globals_load_numpy_state_as_in_torch(torch, tmp_path):
+    """A checkpoint with NumPy's RNG state and a NumPy scalar loads once NumPy's globals are
+    allowed, as torch.load's weights_only unpickler does: the allowed ndarray class reaches
+    _reconstruct as the class itself (ember passed its own wrapper, a malformed-pickle error)."""
+    multiarray = getattr(np, "_core", getattr(np, "core", None)).multiarray
+    allowed = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+               type(np.dtype(np.uint32)), type(np.dtype(np.float64))]
+    generator = np.random.RandomState(3)
+    path = _write(torch, {"numpy_rng": generator.get_state(), "best": np.float64(0.25),
+                          "epoch": 4}, tmp_path / "numpy_state.pt")
+    with torch.serialization.safe_globals(allowed):
+        expected = torch.load(str(path), weights_only=True)
+    with ember.serialization.safe_globals(allowed):
+        loaded = ember.load(path)
+    assert type(loaded["best"]) is np.float64 and loaded["best"] == expected["best"] == 0.25
+    assert loaded["epoch"] == 4
+    name, keys, position, has_gauss, cached = loaded["numpy_rng"]
+    assert (name, position, has_gauss, cached) == (expected["numpy_rng"][0],
+                                                    *expected["numpy_rng"][2:])
+    assert keys.dtype == np.uint32 and np.array_equal(keys, expected["numpy_rng"][1])
+    resumed = np.random.RandomState()
+    resumed.set_state(loaded["numpy_rng"])
+    assert resumed.rand() == generator.rand()
+
+
 def test_blocked_modules_stay_blocked_when_allowed(torch, tmp_path):
     class Runs:
         def __reduce__(self):

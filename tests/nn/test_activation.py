@@ -1,6 +1,7 @@
 """Activations: one table drives forward/backward vs torch, float64 gradchecks, dtype, reprs,
 extreme inputs; in-place forms, PReLU, RReLU, gumbel_softmax and errors against PyTorch."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -424,6 +425,18 @@ def test_gumbel_softmax_samples_and_straight_through_gradient():
     (hard * ember.tensor(np.arange(3, dtype=np.float32))).sum().backward()
     assert np.all(np.isfinite(logits.grad.numpy()))
     assert np.abs(logits.grad.numpy()).sum() > 0
+
+
+def test_gumbel_softmax_eps_is_deprecated_like_torch(torch):
+    """Any eps but the default warns, at the caller, that it has no effect."""
+    seen = []
+    for library in (ember, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            library.nn.functional.gumbel_softmax(library.zeros(2, 3), eps=0.1)
+            library.nn.functional.gumbel_softmax(library.zeros(2, 3), eps=1e-10)
+        seen.append([(str(warning.message), warning.filename) for warning in caught])
+    assert seen[0] == seen[1] == [("`eps` parameter is deprecated and has no effect.", __file__)]
 
 
 @pytest.mark.parametrize("name, arguments", [

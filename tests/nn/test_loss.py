@@ -332,6 +332,27 @@ def test_shape_mismatch_messages(torch):
         F.mse_loss(ember.tensor([0.5, 0.2]), ember.tensor([[0.0, 1.0], [1.0, 1.0]]))
 
 
+
+@pytest.mark.parametrize("call", [
+    lambda F, fw: F.kl_div(fw.zeros(2, 3), fw.ones(2, 3)),
+    lambda F, fw: F.mse_loss(fw.zeros(2, 3), fw.ones(3)),
+    lambda F, fw: F.l1_loss(fw.zeros(2, 3), fw.ones(3)),
+    lambda F, fw: F.smooth_l1_loss(fw.zeros(2, 3), fw.ones(3)),
+    lambda F, fw: F.huber_loss(fw.zeros(2, 3), fw.ones(3))],
+    ids=["kl_div_mean", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"])
+def test_loss_warnings_point_at_the_caller_like_torch(torch, call):
+    """PyTorch's warnings name the line that called the loss (the default filter shows one per
+    line), not a frame inside the framework."""
+    seen = []
+    for functional, library in ((F, ember), (torch.nn.functional, torch)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call(functional, library)
+        seen.append([(str(warning.message).replace("torch.Size", "ember.Size"),
+                      warning.filename) for warning in caught])
+    assert len(seen[1]) == 1 and seen[1][0][1] == __file__
+    assert seen[0] == seen[1]
+
 # ---- the loss table: name -> (layer, its keyword arguments, [(array, differentiable)]) -----
 def _uniform(shape, seed, low=-2.0, high=2.0):
     return np.random.default_rng(seed).uniform(low, high, size=shape).astype(np.float32)

@@ -75,6 +75,46 @@ def test_parametrize_errors_match_torch(torch):
         assert not P.is_parametrized(layer)
 
 
+def _consistency_errors(module):
+    """The message of each refused registration: a first parametrization that changes the
+    shape or the dtype, a chained one that does, and a chained one whose right_inverse does."""
+    P = module.nn.utils.parametrize
+
+    class Shrink(module.nn.Module):
+        def forward(self, X):  # noqa: N803
+            return X[:2]
+
+    class ToDouble(module.nn.Module):
+        def forward(self, X):  # noqa: N803
+            return X.double()
+
+    class ShrinkingInverse(module.nn.Module):
+        def forward(self, X):  # noqa: N803
+            return X
+
+        def right_inverse(self, A):  # noqa: N803
+            return A[:, :1]
+    messages = []
+    for first in (Shrink, ToDouble):
+        with pytest.raises(ValueError) as raised:
+            P.register_parametrization(module.nn.Linear(3, 3), "weight", first())
+        messages.append(str(raised.value))
+    for second in (Shrink, ToDouble, ShrinkingInverse):
+        layer = module.nn.Linear(3, 3)
+        P.register_parametrization(layer, "weight", _symmetric(module))
+        with pytest.raises(ValueError) as raised:
+            P.register_parametrization(layer, "weight", second())
+        messages.append(str(raised.value))
+        assert len(layer.parametrizations.weight) == 1
+    return messages
+
+
+def test_consistency_errors_match_torch(torch):
+    """PyTorch's separate dtype and shape messages, the shapes as Size reprs."""
+    expected = [message.replace("torch.", "ember.") for message in _consistency_errors(torch)]
+    assert _consistency_errors(ember) == expected
+
+
 def test_assignment_needs_every_right_inverse_like_torch(torch):
     """Assigning to a parametrized tensor runs the chain's right_inverse backwards; a
     parametrization without one is an error (the originals are left as they were), and

@@ -11,6 +11,7 @@ import pytest
 import ember
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
 from ember.ops import linalg as linalg_ops
+from ember.tensor import _warned_once
 from tests.conftest import assert_raises_like_torch
 
 from .op_table import (
@@ -521,6 +522,55 @@ def test_complex_cholesky_and_its_gradient_match_torch(torch, shape, upper):
     x = ember.tensor(array, requires_grad=True)
     assert gradcheck(hermitian, (x,))
     assert gradgradcheck(hermitian, (x,))
+
+
+def _not_positive_definite(library):
+    batch = library.eye(3).repeat(4, 1, 1)
+    batch[2, 1, 1] = -1.0
+    batch[3, 0, 0] = -1.0
+    nan_first = library.tensor([[float("nan"), 0.0], [0.0, 1.0]])
+    return [batch, library.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=library.float64), nan_first]
+
+
+@pytest.mark.parametrize("spelling", ["linalg", "legacy", "method"])
+def test_cholesky_not_positive_definite_messages_match_torch(torch, spelling):
+    """PyTorch names the first failing batch element and LAPACK's order of the leading minor,
+    under the name of the function called (the deprecated torch.cholesky is 'cholesky')."""
+    messages = []
+    for library in (ember, torch):
+        call = {"linalg": library.linalg.cholesky, "legacy": library.cholesky,
+                "method": lambda a: a.cholesky()}[spelling]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for matrix in _not_positive_definite(library):
+                with pytest.raises(library.linalg.LinAlgError) as raised:
+                    call(matrix)
+                messages.append(str(raised.value))
+    assert messages[:3] == messages[3:]
+
+
+def test_legacy_cholesky_takes_upper_positionally_and_warns_once(torch):
+    array = np.array([[4.0, 2.0], [2.0, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = torch.cholesky(torch.tensor(array), True).numpy()
+    _warned_once.discard(_CHOLESKY_DEPRECATION)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        upper = ember.cholesky(ember.tensor(array), True)
+        method_upper = ember.tensor(array).cholesky(True)
+    np.testing.assert_allclose(upper.numpy(), expected, rtol=1e-15)
+    np.testing.assert_allclose(method_upper.numpy(), expected, rtol=1e-15)
+    assert [str(warning.message) for warning in caught] == [_CHOLESKY_DEPRECATION]
+
+
+# PyTorch 2.13's TORCH_WARN_ONCE text (BatchLinearAlgebra.cpp), less its "Triggered internally"
+_CHOLESKY_DEPRECATION = (
+    "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a "
+    "future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced with\n"
+    "L = torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\nshould be replaced "
+    "with\nU = torch.linalg.cholesky(A).mH\nThis transform will produce equivalent results for "
+    "all valid (symmetric positive definite) inputs.")
 
 
 @pytest.mark.parametrize("call", [

@@ -375,6 +375,38 @@ def test_sizes_arguments_by_keyword_or_missing_like_torch(torch, name):
                                 error=TypeError)
 
 
+ARRAY_SIZES_CALLS = {
+    "reshape_ndarray": lambda fw, x: x.reshape(np.array([3, 2])),
+    "reshape_tensor": lambda fw, x: x.reshape(fw.tensor([3, 2])),
+    "permute_ndarray": lambda fw, x: x.permute(np.array([1, 0])),
+    "expand_ndarray": lambda fw, x: x.expand(np.array([2, 2, 3])),
+    "repeat_ndarray": lambda fw, x: x.repeat(np.array([2, 1])),
+    "reshape_float_element": lambda fw, x: x.reshape(3, 2.0),
+    "reshape_first_float_element": lambda fw, x: x.reshape(3.0, 2),
+    "reshape_float_first_in_tuple": lambda fw, x: x.reshape((3.0, 2)),
+    "reshape_none_second_in_list": lambda fw, x: x.reshape([3, None]),
+    "reshape_float": lambda fw, x: x.reshape(6.0),
+    "permute_float_element": lambda fw, x: x.permute(1, 0.0),
+    "expand_first_float": lambda fw, x: x.expand(2.0, 3),
+    "repeat_float_in_tuple": lambda fw, x: x.repeat((2, 1.0)),
+    "tile_float_element": lambda fw, x: x.tile(2, 1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ARRAY_SIZES_CALLS))
+def test_sizes_as_an_array_raise_torch_type_error(torch, name):
+    """Sizes given as one NumPy array or tensor are not a tuple of ints (ember let a
+    StopIteration escape), nor are sizes with a float or None among them: PyTorch's TypeError
+    and its parser's words, which depend on where the first bad size is."""
+    data = np.arange(6.0).reshape(2, 3)
+    messages = []
+    for library in (ember, torch):
+        with pytest.raises(TypeError) as raised:
+            ARRAY_SIZES_CALLS[name](library, library.tensor(data))
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
+
+
 DTYPE_VIEWS = {
     "float32 as uint8": lambda fw, x: x.view(fw.uint8),
     "float32 as int16": lambda fw, x: x.view(fw.int16),

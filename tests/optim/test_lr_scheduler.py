@@ -222,10 +222,14 @@ def test_warns_when_stepped_before_optimizer():
         scheduler.step()
 
 
-def test_resuming_without_initial_lr_raises():
-    opt = _optimizer(ember, optim, "SGD", {})
-    with pytest.raises(KeyError, match="initial_lr"):
-        lr_scheduler.StepLR(opt, step_size=2, last_epoch=3)
+def test_resuming_without_initial_lr_raises(torch):
+    messages = []
+    for library in (ember, torch):
+        opt = _optimizer(library, library.optim, "SGD", {})
+        with pytest.raises(KeyError, match="initial_lr") as raised:
+            library.optim.lr_scheduler.StepLR(opt, step_size=2, last_epoch=3)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
 
 
 def test_closed_form_with_epoch_argument():

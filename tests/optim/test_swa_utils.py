@@ -76,7 +76,36 @@ def test_swalr_matches_torch(torch, strategy, epochs):
     np.testing.assert_allclose(traces[0], traces[1], rtol=1e-12)
     for module in (ember, torch):
         optimizer = module.optim.SGD([module.nn.Parameter(module.zeros(1))], lr=0.1)
-        with pytest.raises(ValueError, match="anneal_strategy"):
+        with pytest.raises(ValueError, match="^anneal_strategy must be one of 'cos' or 'linear', "
+                                             "instead got step$"):
             module.optim.swa_utils.SWALR(optimizer, 0.1, anneal_strategy="step")
         with pytest.raises(ValueError, match="anneal_epochs"):
             module.optim.swa_utils.SWALR(optimizer, 0.1, anneal_epochs=-1)
+
+
+def test_swalr_state_dict_matches_torch(torch):
+    """PyTorch's keys (the strategy as ``_anneal_strategy``), and a loaded state brings its
+    strategy along: a cosine scheduler resumed from a linear one's state anneals linearly."""
+    states, traces = [], []
+    for module in (ember, torch):
+        swa = module.optim.swa_utils
+        optimizer = module.optim.SGD([module.nn.Parameter(module.zeros(1))], lr=0.5)
+        linear = swa.SWALR(optimizer, swa_lr=0.05, anneal_epochs=4, anneal_strategy="linear")
+        optimizer.step()
+        linear.step()
+        state = linear.state_dict()
+        states.append(state)
+        resumed_optimizer = module.optim.SGD([module.nn.Parameter(module.zeros(1))], lr=0.5)
+        resumed = swa.SWALR(resumed_optimizer, swa_lr=0.05, anneal_epochs=4)
+        resumed_optimizer.load_state_dict(optimizer.state_dict())
+        resumed.load_state_dict(state)
+        trace = []
+        for _ in range(4):
+            resumed_optimizer.step()
+            resumed.step()
+            trace.append(resumed.get_last_lr()[0])
+        traces.append(trace)
+        assert resumed.anneal_func(0.5) == 0.5
+    assert sorted(states[0]) == sorted(states[1])
+    assert states[0]["_anneal_strategy"] == states[1]["_anneal_strategy"] == "linear"
+    np.testing.assert_allclose(traces[0], traces[1], rtol=1e-12)

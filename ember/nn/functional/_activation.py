@@ -216,6 +216,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
     """softmax((logits + Gumbel noise) / tau); with ``hard`` the one-hot argmax in the forward
     pass and the soft sample's gradient (straight-through)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
     # -log of exponential_() draws in the logits' dtype, as PyTorch's
     noise = _random.exponential(None, tuple(logits.shape)).astype(logits._data.dtype)
     gumbels = type(logits)._wrap(-np.log(noise))

@@ -318,12 +318,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 # ---- regression losses and KL divergence (composites) --------------------------------------------
-def _check_sizes(input, target):
+def _check_sizes(input, target, stacklevel=4):
+    """PyTorch's broadcasting warning, shown at the loss's caller (the frames up to it: this
+    check, the loss, its autocast wrapper; one more where a helper calls the check)."""
     if tuple(target._data.shape) != tuple(input._data.shape):
         warnings.warn(f"Using a target size ({Size(target._data.shape)!r}) that is different to "
                       f"the input size ({Size(input._data.shape)!r}). This will likely lead to "
                       f"incorrect results due to broadcasting. Please ensure they have the same "
-                      f"size.", stacklevel=3)
+                      f"size.", stacklevel=stacklevel)
 
 
 @autocast_op("mse_loss")
@@ -349,7 +351,7 @@ def _elementwise_loss(penalty, input, target, size_average, reduce, reduction, w
     """reduce(weight * penalty(input - target)): mse_loss (square) and l1_loss (abs)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
-    _check_sizes(input, target)
+    _check_sizes(input, target, stacklevel=5)
     _check_loss_weight(weight, input)
     loss = penalty(input - target)
     if weight is None:
@@ -430,7 +432,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce)
     elif reduction == "mean":
-        warnings.warn(_KL_MEAN_WARNING, stacklevel=2)
+        warnings.warn(_KL_MEAN_WARNING, stacklevel=3)  # the caller of the autocast wrapper
     if reduction == "batchmean":
         reduced = "sum"
     else:

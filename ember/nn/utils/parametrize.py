@@ -48,6 +48,8 @@ class ParametrizationList(ModuleList):
             raise ValueError("ParametrizationList requires one or more modules.")
         super().__init__(modules)
         self.unsafe = unsafe
+        original_dtype = original.dtype
+        original_shape = original.shape
         new = original
         with no_grad():
             for parametrization in reversed(self):
@@ -76,14 +78,7 @@ class ParametrizationList(ModuleList):
                     tensor = Parameter(tensor.detach(), original.requires_grad)
                 _register(self, f"original{index}", tensor)
         if not unsafe:
-            computed = self()
-            if tuple(computed.shape) != tuple(original.shape) or computed.dtype != original.dtype:
-                raise ValueError(f"Registering a parametrization may not change the shape or "
-                                 f"dtype of the tensor, unless `unsafe` flag is enabled.\n"
-                                 f"unparametrized dtype: {original.dtype}\nparametrized dtype: "
-                                 f"{computed.dtype}\nunparametrized shape: "
-                                 f"{tuple(original.shape)}\nparametrized shape: "
-                                 f"{tuple(computed.shape)}")
+            _check_unchanged(self(), original_dtype, original_shape)
 
     def right_inverse(self, value):
         """Assigning to the parametrized name: the originals take right_inverse(value), which
@@ -118,6 +113,58 @@ class ParametrizationList(ModuleList):
         return result
 
 
+def _check_unchanged(computed, dtype, shape):
+    """A first parametrization maps the original's space to itself (PyTorch's messages)."""
+    if not isinstance(computed, Tensor):
+        raise ValueError(f"A parametrization must return a tensor. Got "
+                         f"{type(computed).__name__}.")
+    if computed.dtype != dtype:
+        raise ValueError(f"Registering a parametrization may not change the dtype of the tensor, "
+                         f"unless `unsafe` flag is enabled.\nunparametrized dtype: {dtype}\n"
+                         f"parametrized dtype: {computed.dtype}")
+    if computed.shape != shape:
+        raise ValueError(f"Registering a parametrization may not change the shape of the tensor, "
+                         f"unless `unsafe` flag is enabled.\nunparametrized shape: {shape}\n"
+                         f"parametrized shape: {computed.shape}")
+
+
+def _check_chained(parametrization, current, tensor_name):
+    """A parametrization chained after others maps ``module.<tensor_name>``'s space to itself,
+    and so does its right_inverse where it has one (PyTorch's messages)."""
+    after = parametrization(current)
+    if not isinstance(after, Tensor):
+        raise ValueError(f"A parametrization must return a tensor. Got {type(after).__name__}.")
+    if after.dtype != current.dtype:
+        raise ValueError(f"Registering a parametrization may not change the dtype of the tensor, "
+                         f"unless the `unsafe` flag is enabled.\n"
+                         f"module.{tensor_name}.dtype: {current.dtype}\n"
+                         f"parametrization(module.{tensor_name}).dtype: {after.dtype}")
+    if after.shape != current.shape:
+        raise ValueError(f"Registering a parametrization may not change the shape of the tensor, "
+                         f"unless the `unsafe` flag is enabled.\n"
+                         f"module.{tensor_name}.shape: {current.shape}\n"
+                         f"parametrization(module.{tensor_name}).shape: {after.shape}")
+    if not hasattr(parametrization, "right_inverse"):
+        return
+    try:
+        inverse = parametrization.right_inverse(after)
+    except NotImplementedError:
+        return
+    if not isinstance(inverse, Tensor):
+        raise ValueError(f"parametrization.right_inverse must return a tensor. Got: "
+                         f"{type(inverse).__name__}")
+    if inverse.dtype != current.dtype:
+        raise ValueError(f"The tensor returned by parametrization.right_inverse must have the "
+                         f"same dtype as module.{tensor_name}, unless the `unsafe` flag is "
+                         f"enabled.\nmodule.{tensor_name}.dtype: {current.dtype}\n"
+                         f"returned dtype: {inverse.dtype}")
+    if inverse.shape != current.shape:
+        raise ValueError(f"The tensor returned by parametrization.right_inverse must have the "
+                         f"same shape as module.{tensor_name}, unless the `unsafe` flag is "
+                         f"enabled.\nmodule.{tensor_name}.shape: {current.shape}\n"
+                         f"returned shape: {inverse.shape}")
+
+
 def _inject_class(module):
     """Give ``module`` its own subclass, where the parametrized properties live."""
     base = type(module)
@@ -147,11 +194,7 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
     if is_parametrized(module, tensor_name):
         chain = module.parametrizations[tensor_name]
         if not unsafe:
-            current = getattr(module, tensor_name)
-            after = parametrization(current)
-            if tuple(after.shape) != tuple(current.shape) or after.dtype != current.dtype:
-                raise ValueError("Registering a parametrization may not change the shape or "
-                                 "dtype of the tensor, unless `unsafe` flag is enabled.")
+            _check_chained(parametrization, getattr(module, tensor_name), tensor_name)
         chain.append(parametrization)
         chain.unsafe |= unsafe
         return module
