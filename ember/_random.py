@@ -143,6 +143,10 @@ class Generator:
 _state_tensor = None
 
 default_generator = Generator()
+# PyTorch seeds its default CPU generator from OS entropy at startup, so unseeded programs
+# differ from run to run (torch.initial_seed() is new each time); a new Generator() starts
+# from the fixed default seed.
+default_generator.seed()
 # A thread's own default generator (a DataLoader worker's), where it has one.
 class _ThreadState(threading.local):
     """A thread's own random state: its default generator where it has one (set as an

@@ -4,6 +4,8 @@ so default initialisation, dropout masks, shuffling and sampling match torch aft
 ``manual_seed``, compared bit for bit."""
 import contextlib
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -401,3 +403,22 @@ def test_compiled_mt19937_and_bernoulli_equal_the_numpy_paths(count):
     for compiled, numpy_path in zip(*results):
         np.testing.assert_array_equal(compiled, numpy_path)
     assert results[0][1].dtype == np.bool_ and results[0][1].shape == (count // 2,)
+
+
+def _startup_seeds(module):
+    """initial_seed() and a first draw in two fresh interpreters, plus a new Generator's seed."""
+    code = (f"import {module} as L; print(L.initial_seed(), L.rand(1).item(), "
+            f"L.Generator().initial_seed())")
+    return [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.split() for _ in range(2)]
+
+
+def test_the_default_generator_starts_from_entropy_as_pytorchs():
+    """PyTorch seeds its default generator from OS entropy at startup: unseeded programs draw
+    differently each run, while a new Generator() starts from the fixed default seed."""
+    first, second = _startup_seeds("ember")
+    assert first[0] != second[0] and first[1] != second[1]
+    assert first[2] == second[2] == "67280421310721"
+    pytest.importorskip("torch")
+    theirs = _startup_seeds("torch")
+    assert theirs[0][0] != theirs[1][0] and theirs[0][2] == first[2]
