@@ -199,6 +199,15 @@ def softshrink(input, lambd=0.5):
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky ReLU with slopes drawn from U(lower, upper) per element in training, and their mean
     in evaluation."""
+    if _random.inside_vmap():
+        # PyTorch has no batching rule for rrelu: under vmap it refuses in every randomness
+        # mode, in evaluation too, and also for inputs that vmap does not map over (under a
+        # forward-mode transform too, where it is decomposed to rrelu_with_noise first)
+        name = "rrelu_with_noise" if function_module.forward_mode_active() else "rrelu"
+        name = name + "_" if inplace else name
+        error = RuntimeError(f"vmap: we do not yet support aten::{name}. Please file an issue")
+        error.vmap_refusal = True  # raised, not run once per sample
+        raise error
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     # PyTorch draws one float64 U(lower, upper) per non-positive element, in order, with the
