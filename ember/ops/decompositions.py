@@ -75,7 +75,9 @@ class SVD(Op):
 
 
 def svd_backward(xp, dtype, u, s, vh, grad_u, grad_s, grad_vh):
-    """The gradient of A from those of U, S and Vh (any of them may be None)."""
+    """The gradient of A from those of U, S and Vh (any of them may be None); for complex
+    matrices with conjugate transposes, and the imaginary diagonal of U^H gU - gU^H U over 2 S
+    added, as PyTorch's svd_backward."""
     rows, columns = u.shape[-2], vh.shape[-1]
     rank = s.shape[-1]
     if u.shape[-1] != rank or vh.shape[-2] != rank:
@@ -83,35 +85,45 @@ def svd_backward(xp, dtype, u, s, vh, grad_u, grad_s, grad_vh):
         u, vh = u[..., :rank], vh[..., :rank, :]
         grad_u = None if grad_u is None else grad_u[..., :rank]
         grad_vh = None if grad_vh is None else grad_vh[..., :rank, :]
-    identity = _identity(rank, dtype)
+    identity = _identity(rank, real_dtype(dtype))
     if grad_u is None and grad_vh is None:
         if grad_s is None:
             return None
         return (u * xp.expand_dims(grad_s, -2)) @ vh
-    v, grad_v = vh.mT, None if grad_vh is None else grad_vh.mT
+    complex_input = dtype.kind == "c"
+    v, grad_v = _adjoint(vh), None if grad_vh is None else _adjoint(grad_vh)
     squares = s * s
     gaps = xp.expand_dims(squares, -2) - xp.expand_dims(squares, -1) + identity
     inner = None
     if grad_u is not None:
-        projected_u = u.mT @ grad_u
-        skew_u = projected_u - projected_u.mT
+        projected_u = _adjoint(u) @ grad_u
+        skew_u = projected_u - _adjoint(projected_u)
         inner = skew_u * xp.expand_dims(s, -2) / gaps
+        if complex_input:
+            # skew_u's diagonal is imaginary (a phase of each singular pair), 0 for real A
+            inner = inner + xp.expand_dims(xp.diagonal(skew_u, 0, -2, -1) / (2 * s), -2) * \
+                identity
     if grad_v is not None:
-        projected_v = v.mT @ grad_v
-        skew_v = projected_v - projected_v.mT
+        projected_v = _adjoint(v) @ grad_v
+        skew_v = projected_v - _adjoint(projected_v)
         term = xp.expand_dims(s, -1) * skew_v / gaps
         inner = term if inner is None else inner + term
     if grad_s is not None:
         inner = inner + xp.expand_dims(grad_s, -2) * identity
     if rows > rank and grad_u is not None:
         scaled = grad_u / xp.expand_dims(s, -2)
-        middle = u @ inner + scaled - u @ (u.mT @ scaled)
+        middle = u @ inner + scaled - u @ (_adjoint(u) @ scaled)
         return middle @ vh
     if columns > rank and grad_v is not None:
         scaled = grad_vh / xp.expand_dims(s, -1)
         middle = inner @ vh + scaled - (scaled @ v) @ vh
         return u @ middle
     return u @ inner @ vh
+
+
+def _adjoint(matrix):
+    """The conjugate transpose (the transpose of a real matrix)."""
+    return conj_of(matrix).mT
 
 
 def svd(A, full_matrices=True, *, driver=None):

@@ -1182,10 +1182,14 @@ def eigvalsh(input, UPLO="L"):
 
 class Eig(Op):
     """Eigenvalues and unit-norm eigenvectors of general square matrices, always complex.
-    Backward (PyTorch's formula): gA = V^-H (diag(gL) + (V^H gV - V^H V Re(diag(V^H gV))) /
-    conj(L_j - L_i)) V^H, its real part for a real input."""
+    Backward (PyTorch's linalg_eig_backward): with M = V^H gV projected as M - V^H V
+    Re(diag(M)), gA = V^-H (M / conj(L_j - L_i), its diagonal replaced by gL where given) V^H,
+    or V^-H diag(gL) V^H for eigenvalues alone; the real part for a real input. Written
+    against ``ctx.xp``, so it is differentiable again (create_graph)."""
 
     _torch_name = "LinalgEigBackward0"
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         values, vectors = np.linalg.eig(x)
@@ -1198,24 +1202,26 @@ class Eig(Op):
     @staticmethod
     def backward(ctx, grad_values, grad_vectors):
         values, vectors = ctx.saved_tensors
-        size = values.shape[-1]
-        diagonal = np.arange(size)
-        vectors_h = np.conj(np.swapaxes(vectors, -1, -2))
-        if grad_vectors is not None:
+        xp = ctx.xp
+        vectors_h = conj_of(vectors).mT
+        if grad_vectors is None:
+            grad = xp.linalg.solve(vectors_h, xp.expand_dims(grad_values, -1) * vectors_h)
+        else:
             projected = vectors_h @ grad_vectors
             _check_phase_invariant(projected, "linalg_eig_backward")
-            real_diagonal = np.real(projected[..., diagonal, diagonal])
-            inner = projected - (vectors_h @ vectors) * real_diagonal[..., None, :]
-            gaps = np.conj(values[..., None, :] - values[..., :, None])
-            gaps[..., diagonal, diagonal] = 1
-            inner = inner / gaps
-        else:
-            inner = np.zeros(vectors.shape, vectors.dtype)
-        inner[..., diagonal, diagonal] = 0 if grad_values is None else grad_values
-        grad = np.linalg.solve(vectors_h, inner @ vectors_h)
+            diagonal = xp.real(xp.diagonal(projected, 0, -2, -1))
+            projected = projected - vectors_h @ (vectors * xp.expand_dims(diagonal, -2))
+            identity = np.eye(values.shape[-1], dtype=real_dtype(ctx.dtype))
+            conjugates = conj_of(values)
+            # conj(L_j - L_i) off the diagonal; 1 on it
+            gaps = xp.expand_dims(conjugates, -2) - xp.expand_dims(conjugates, -1) + identity
+            inner = projected / gaps
+            if grad_values is not None:
+                inner = inner * (1 - identity) + xp.expand_dims(grad_values, -2) * identity
+            grad = xp.linalg.solve(vectors_h, inner @ vectors_h)
         if ctx.dtype.kind != "c":
-            grad = grad.real
-        return grad.astype(ctx.dtype)
+            grad = xp.real(grad)
+        return xp.astype(grad, ctx.dtype, copy=False)
 
 
 def eig(input):

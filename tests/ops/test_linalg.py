@@ -713,3 +713,56 @@ def test_complex_eigh_double_backward_matches_torch(torch, loss):
                         for value in (grad, second)])
     for mine, expected in zip(results[1], results[0]):
         np.testing.assert_allclose(mine, expected, rtol=1e-9, atol=1e-9)
+
+
+def _complex_matrix(shape, seed):
+    generator = np.random.default_rng(seed)
+    return generator.standard_normal(shape) + 1j * generator.standard_normal(shape)
+
+
+COMPLEX_SECOND_DERIVATIVES = {
+    "svdvals": lambda fw, a: fw.linalg.svdvals(a).pow(2).sum() + fw.linalg.svdvals(a).prod(),
+    "svdvals_cubed": lambda fw, a: fw.linalg.svdvals(a).pow(3).sum(),
+    "matrix_norm_nuc": lambda fw, a: (fw.linalg.matrix_norm(a, "nuc") ** 2).sum(),
+    "norm_nuc": lambda fw, a: (fw.norm(a, "nuc", dim=(-2, -1)) ** 2).sum(),
+    "linalg_norm_nuc": lambda fw, a: (fw.linalg.norm(a, "nuc", dim=(-2, -1)) ** 3).sum(),
+    "eigvals": lambda fw, a: fw.linalg.eigvals(a).abs().pow(3).sum(),
+    "eig_values": lambda fw, a: (fw.linalg.eig(a)[0] ** 2).real.sum()
+    + fw.linalg.eig(a)[0].imag.sum(),
+    "eig_vector_magnitudes": lambda fw, a: (fw.linalg.eig(a)[1].abs().pow(2) * fw.arange(
+        a.shape[-1] ** 2, dtype=fw.float64).reshape(a.shape[-1], -1)).sum(),
+    "eig_both": lambda fw, a: (fw.linalg.eig(a)[1].abs()
+                               * fw.linalg.eig(a)[0].abs().unsqueeze(-2)).sum(),
+}
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (3, 4), (4, 3), (2, 3, 3)])
+@pytest.mark.parametrize("name", list(COMPLEX_SECOND_DERIVATIVES))
+@pytest.mark.parametrize("kind", ["complex", "real"])
+def test_svdvals_nuclear_norm_and_eig_second_derivatives_match_torch(torch, name, shape, kind):
+    """Double backward of svdvals and the nuclear norm (complex ones take conjugate transposes
+    and the phase term of PyTorch's svd_backward) and of eig (its backward written again as
+    differentiable ops), complex and real, against torch's gradient and Hessian-vector
+    product."""
+    if name.startswith("eig") and shape[-1] != shape[-2]:
+        pytest.skip("eig takes square matrices")
+    array = _complex_matrix(shape, 11) if kind == "complex" else _complex_matrix(shape, 11).real
+    direction = np.cos(np.arange(array.size)).reshape(shape) + (
+        1j * np.sin(np.arange(array.size)).reshape(shape) if kind == "complex" else 0)
+    results = []
+    for fw in (torch, ember):
+        a = fw.tensor(array, requires_grad=True)
+        value = COMPLEX_SECOND_DERIVATIVES[name](fw, a)
+        (grad,) = fw.autograd.grad(value, a, create_graph=True)
+        product = (grad * fw.tensor(direction)).real.sum() if kind == "complex" else \
+            (grad * fw.tensor(direction)).sum()
+        (second,) = fw.autograd.grad(product, a)
+        results.append([tensor.detach().resolve_conj().numpy() for tensor in (grad, second)])
+    for mine, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["svdvals", "eig_vector_magnitudes", "eig_values"])
+def test_complex_svdvals_and_eig_gradgradcheck(name):
+    a = ember.tensor(_complex_matrix((3, 3), 12), requires_grad=True)
+    assert gradgradcheck(lambda x: COMPLEX_SECOND_DERIVATIVES[name](ember, x), (a,))
