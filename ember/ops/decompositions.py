@@ -35,17 +35,22 @@ LstsqResult = _return_type("linalg_lstsq", "(solution, residuals, rank, singular
                            "singular_values")
 
 
-def _check_matrices(input, operation, complex_ok=False):
+def _check_matrices(input, operation, complex_ok=False, kernel=None):
     """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims
-    (complex ones only where ``complex_ok``)."""
+    (complex ones only where ``complex_ok``); float16 and bfloat16 refused as PyTorch's CPU
+    ``kernel`` refuses them, where one is named."""
     require_tensor(input, operation.replace(".", "_"), "A")
-    if input._data.ndim < 2:
+    data = input._data
+    if data.ndim < 2:
         raise RuntimeError(f"{operation}: The input tensor A must have at least 2 dimensions.")
-    if input._data.dtype.kind == "c" and not complex_ok:
+    if data.dtype.kind == "c" and not complex_ok:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
-    if not is_floating(input._data.dtype) and input._data.dtype.kind != "c":
+    if not is_floating(data.dtype) and data.dtype.kind != "c":
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {input.dtype._scalar_type}")
+    if kernel is not None and data.dtype.kind != "c" and data.dtype.itemsize == 2:
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{input.dtype._scalar_type}'")
 
 
 def _identity(size, dtype):
@@ -128,7 +133,7 @@ def _adjoint(matrix):
 
 def svd(A, full_matrices=True, *, driver=None):
     """torch.linalg.svd: (U, S, Vh) with S descending."""
-    _check_matrices(A, "linalg.svd")
+    _check_matrices(A, "linalg.svd", kernel="linalg_svd_cpu")
     u, s, vh = SVD.apply(A, bool(full_matrices))
     return SVDResult((u, s, vh))
 
@@ -140,7 +145,7 @@ SVDLegacyResult = _return_type("svd", "(U, S, V), like torch.return_types.svd.",
 def svd_legacy(input, some=True, compute_uv=True):
     """torch.svd (and Tensor.svd): (U, S, V) with V = Vh^T; U and V are zeros (of the full
     sizes) when compute_uv is False."""
-    _check_matrices(input, "linalg.svd")
+    _check_matrices(input, "linalg.svd", kernel="linalg_svd_cpu")
     if not compute_uv:
         values = svdvals(input)
         shape = input._data.shape
@@ -154,7 +159,7 @@ def svd_legacy(input, some=True, compute_uv=True):
 def svdvals(A, *, driver=None):
     """The singular values, descending (real for complex A): their gradient U diag(gS) V^H
     needs no phase convention, so complex matrices are taken here, unlike linalg.svd."""
-    _check_matrices(A, "linalg.svdvals", complex_ok=True)
+    _check_matrices(A, "linalg.svd", complex_ok=True, kernel="linalg_svd_cpu")
     return SVD.apply(A, False)[1]
 
 
@@ -233,7 +238,7 @@ _QR_MODES = ("reduced", "complete", "r")
 
 def qr(A, mode="reduced"):
     """torch.linalg.qr: (Q, R); mode 'r' leaves Q empty."""
-    _check_matrices(A, "linalg.qr")
+    _check_matrices(A, "linalg.qr", kernel="geqrf_cpu")
     if mode not in _QR_MODES:
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
                            f"'reduced' (default), 'r', or 'complete'")
@@ -457,7 +462,10 @@ def _triangle(xp, a, upper, unitriangular, dtype):
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     """torch.linalg.solve_triangular."""
-    _check_matrices(A, "linalg.solve_triangular")
+    require_tensor(A, "linalg_solve_triangular", "A")
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor A must have at least 2 "
+                           "dimensions.")
     require_tensor(B, "linalg_solve_triangular", "B", 2)
     if B._data.ndim < 2:
         raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
@@ -572,13 +580,27 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
 def cond(A, p=None):
     """torch.linalg.cond: S_max / S_min for p in (None, 2, -2 reversed), else
     norm(A, p) * norm(inv(A), p)."""
-    _check_matrices(A, "linalg.cond", complex_ok=True)
+    require_tensor(A, "linalg_cond", "A")
+    data = A._data
+    # PyTorch's checks: the rank (the matrix norms' own check for 'fro' and 'nuc'), then the
+    # singular values' or, for the other orders, squareness under "linalg.cond(ord=p)" and
+    # the inverse's (the nuclear norm's: the SVD's) dtype checks
+    if data.ndim < 2 and p not in ("fro", "nuc"):
+        raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
     if p in (None, 2, -2):
         values = svdvals(A)
         largest, smallest = amax(values, -1), amin(values, -1)
         return largest / smallest if p != -2 else smallest / largest
-    _check_square(A, "linalg.cond")
-    return matrix_norm(A, p) * matrix_norm(inverse(A), p)
+    if data.ndim < 2:
+        raise RuntimeError(f"linalg.cond(ord={p}): The input tensor A must have at least 2 "
+                           f"dimensions.")
+    if data.shape[-1] != data.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but "
+                           f"they are {data.shape[-2]} by {data.shape[-1]} matrices")
+    if p == "nuc":
+        _check_matrices(A, "linalg.svd", complex_ok=True, kernel="linalg_svd_cpu")
+    inverted = inverse(A)
+    return matrix_norm(A, p) * matrix_norm(inverted, p)
 
 
 def lstsq(A, B, rcond=None, *, driver=None):

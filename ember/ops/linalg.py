@@ -706,36 +706,57 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 
 
 # ---- inverse, determinant, solve ---------------------------------------------------------------
-# PyTorch's CPU kernels of these ops refuse float16 (RuntimeError) or have none for it
-# (NotImplementedError); eigh has none for integers either.
+# PyTorch's CPU kernels of these ops refuse float16 and bfloat16 (RuntimeError); others have
+# none for them (NotImplementedError, _KERNEL_NAMES).
 _LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
 
 
 # the ops whose gradients take the conjugate transpose: complex matrices are theirs too
 _COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp", "linalg.eigh",
-                   "linalg.cholesky", "linalg.eig", "linalg.cond")
+                   "linalg.cholesky", "linalg.eig", "linalg.eigvals", "linalg.cond")
+
+
+# The CPU kernel that refuses float16 and bfloat16 (and, for eigh and solve_triangular,
+# integer and bool) inputs, named in PyTorch's NotImplementedError.
+_KERNEL_NAMES = {"linalg.det": "lu_cpu", "linalg.solve": "lu_cpu", "linalg.cholesky": "cholesky_cpu",
+                 "linalg.eigh": "linalg_eigh_cpu", "linalg.eig": "linalg_eig_out_cpu",
+                 "linalg.eigvals": "linalg_eig_out_cpu",
+                 "linalg.solve_triangular": "triangular_solve_cpu"}
+_KERNEL_CHECKS_INTEGERS = ("linalg.eigh", "linalg.solve_triangular")
 
 
 def _check_square(input, operation, argument="A"):
+    """PyTorch's checks of a square-matrix op's input, in its order: (eig's and solve's dtype
+    first), at least 2 dims, square, then the dtype as ``operation``'s kernel refuses it."""
     require_tensor(input, operation.replace(".", "_"), argument)
     data = input._data
-    if data.dtype == np.float16:
-        if operation in _LOW_PRECISION_CHECKED:
-            raise RuntimeError(f"{operation}: Low precision dtypes not supported. Got Half")
-        raise NotImplementedError(f"{operation}: not implemented for 'Half' tensors on CPU (as "
-                                  f"in PyTorch)")
+    type_name = input.dtype._scalar_type
+    floating = is_floating(data.dtype) or data.dtype.kind == "c"
+    if not floating and operation in ("linalg.eig", "linalg.eigvals"):
+        raise RuntimeError(f"Unknown Complex ScalarType for {type_name}")
+    if not floating and operation == "linalg.solve":
+        raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
+                           f"Got {type_name}")
+    if data.ndim < 2:
+        raise RuntimeError(f"{operation}: The input tensor A must have at least 2 dimensions.")
+    if data.shape[-1] != data.shape[-2]:
+        raise RuntimeError(f"{operation}: A must be batches of square matrices, but they are "
+                           f"{data.shape[-2]} by {data.shape[-1]} matrices")
+    low_precision = floating and data.dtype.kind != "c" and data.dtype.itemsize == 2
+    if low_precision and operation in _LOW_PRECISION_CHECKED:
+        raise RuntimeError(f"{operation}: Low precision dtypes not supported. Got {type_name}")
+    if operation in _KERNEL_NAMES and (low_precision or (
+            not floating and operation in _KERNEL_CHECKS_INTEGERS)):
+        raise NotImplementedError(f'"{_KERNEL_NAMES[operation]}" not implemented for '
+                                  f"'{type_name}'")
+    if not floating:
+        raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
+                           f"Got {type_name}")
+    if low_precision:
+        raise NotImplementedError(f"{operation}: not implemented for '{type_name}' tensors on "
+                                  f"CPU (as in PyTorch)")
     if data.dtype.kind == "c" and operation not in _COMPLEX_SQUARE:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
-    if data.dtype.kind not in "fc":
-        if operation == "linalg.eigh":
-            raise NotImplementedError(f"{operation}: not implemented for {input.dtype} tensors "
-                                      f"(PyTorch's kernel takes floating point only)")
-        raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
-                           f"Got {input.dtype}")
-    if data.ndim < 2 or data.shape[-1] != data.shape[-2]:
-        shape = data.shape[-2:] if data.ndim >= 2 else data.shape
-        raise RuntimeError(f"{operation}: A must be batches of square matrices, but they are "
-                           f"{' by '.join(map(str, shape))} matrices")
 
 
 def _lu_arrays(a):
@@ -1233,4 +1254,5 @@ def eig(input):
 
 def eigvals(input):
     """The eigenvalues of square matrices, complex."""
-    return eig(input)[0]
+    _check_square(input, "linalg.eigvals")
+    return Eig.apply(input)[0]
