@@ -946,11 +946,13 @@ def solve_columns(A, B, vector):
     """solve with B's layout given: a batch of vectors or of (n, k) column blocks."""
     if B._data.dtype != A._data.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
-                           f"A of type {A.dtype} and B of type {B.dtype} instead")
+                           f"A of type {A.dtype._scalar_type} and B of type "
+                           f"{B.dtype._scalar_type} instead")
     if B._data.shape[-1 if vector else -2] != A._data.shape[-1]:
+        # (a vector B printed as the column it stands for)
+        rows, columns = (B._data.shape[-1], 1) if vector else B._data.shape[-2:]
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = "
-                           f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and "
-                           f"{'x'.join(map(str, B._data.shape[-2:]))})")
+                           f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and {rows}x{columns})")
     mismatch = mismatch_error(A._data.shape[:-2], B._data.shape[:-1 if vector else -2])
     if mismatch is not None:
         raise mismatch
@@ -990,8 +992,13 @@ def matrix_power(input, n):
     """A^n by repeated squaring (n < 0 through the inverse)."""
     require_tensor(input, "linalg_matrix_power", "A")
     n = require_int(n, "linalg_matrix_power", "n", 2)
-    if input._data.ndim < 2 or input._data.shape[-1] != input._data.shape[-2]:
-        raise RuntimeError("linalg.matrix_power: A must be batches of square matrices")
+    shape = input._data.shape
+    if len(shape) < 2:
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if shape[-1] != shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but "
+                           f"they are {shape[-2]} by {shape[-1]} matrices")
     if n == 0:
         eye = np.broadcast_to(np.eye(input._data.shape[-1], dtype=input._data.dtype),
                               input._data.shape)
@@ -1027,6 +1034,15 @@ def multi_dot(tensors):
                                f"{ndim}D")
         if 0 < position < last and ndim != 2:
             raise RuntimeError(f"multi_dot(): tensor {position} must be 2D but got {ndim}D")
+        if tensor._data.dtype != tensors[0]._data.dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor "
+                               f"0 is {cpp_type_name(tensors[0]._data.dtype)} and tensor "
+                               f"{position} {cpp_type_name(tensor._data.dtype)}")
+    for position in range(last):
+        left, right = tensors[position]._data.shape, tensors[position + 1]._data.shape
+        if left[-1] != right[0]:
+            raise RuntimeError(f"multi_dot(): tensors {position} and {position + 1} with shapes "
+                               f"{list(left)} and {list(right)} cannot be multiplied")
     result = tensors[0]
     for tensor in tensors[1:]:
         result = matmul(result, tensor)
@@ -1074,6 +1090,19 @@ def logdet(input):
     return logabsdet + sign.log()  # log of the sign: 0 for +1, NaN for -1, -inf for 0
 
 
+def _first_indefinite_minor(matrices):
+    """(flat batch index, order) of the first leading minor that is not positive-definite, as
+    LAPACK's potrf reports it (an error path: one small factorization per order)."""
+    flat = matrices.reshape((-1,) + matrices.shape[-2:])
+    for index, matrix in enumerate(flat):
+        for order in range(1, matrix.shape[-1] + 1):
+            try:
+                np.linalg.cholesky(matrix[:order, :order])
+            except np.linalg.LinAlgError:
+                return index, order
+    return 0, matrices.shape[-1]
+
+
 class Cholesky(Op):
     """L with A = L L^H; the gradient is made Hermitian, since only A's lower triangle is
     read."""
@@ -1086,8 +1115,11 @@ class Cholesky(Op):
         try:
             lower = np.linalg.cholesky(x)
         except np.linalg.LinAlgError:
-            raise LinAlgError("linalg.cholesky: The factorization could not be completed because "
-                               "the input is not positive-definite.") from None
+            index, order = _first_indefinite_minor(x)
+            batch = f"(Batch element {index}): " if x.ndim > 2 else ""
+            raise LinAlgError(f"linalg.cholesky: {batch}The factorization could not be completed "
+                              f"because the input is not positive-definite (the leading minor "
+                              f"of order {order} is not positive-definite).") from None
         if not np.isfinite(lower).all():
             raise LinAlgError("linalg.cholesky: The factorization could not be completed because "
                                "the input is not positive-definite (it holds NaN or inf).")

@@ -819,3 +819,50 @@ def test_matrix_input_checks_match_torch(torch, name, matrix):
         assert_raises_like_torch(call(torch), call(ember), same_type=True)
         return
     call(ember)()  # where torch computes (svd of a wide matrix), ember does too
+
+
+LINALG_ERRORS = {
+    "solve_vector_mismatch": lambda fw: fw.linalg.solve(fw.eye(3), fw.ones(4)),
+    "solve_dtypes": lambda fw: fw.linalg.solve(fw.eye(3), fw.ones(3, dtype=fw.float64)),
+    "matrix_power_vector": lambda fw: fw.linalg.matrix_power(fw.ones(3), 2),
+    "matrix_power_wide": lambda fw: fw.linalg.matrix_power(fw.ones(2, 3), 2),
+    "multi_dot_shapes": lambda fw: fw.linalg.multi_dot([fw.ones(3, 3), fw.ones(4, 3)]),
+    "multi_dot_vector_shapes": lambda fw: fw.linalg.multi_dot([fw.ones(3), fw.ones(2, 3)]),
+    "multi_dot_dtypes": lambda fw: fw.linalg.multi_dot([fw.ones(3, 3),
+                                                        fw.ones(3, 3, dtype=fw.float64)]),
+    "vecdot_integers": lambda fw: fw.linalg.vecdot(fw.ones(3, dtype=fw.int64), fw.ones(3)),
+    "vecdot_dtypes": lambda fw: fw.linalg.vecdot(fw.ones(3).half(), fw.ones(3)),
+    "cholesky_ex_vector": lambda fw: fw.linalg.cholesky_ex(fw.ones(3)),
+    "cholesky_ex_wide": lambda fw: fw.linalg.cholesky_ex(fw.ones(2, 3)),
+    "cholesky_ex_integers": lambda fw: fw.linalg.cholesky_ex(fw.ones(3, 3, dtype=fw.int64)),
+    "cholesky_ex_half": lambda fw: fw.linalg.cholesky_ex(fw.eye(3).half()),
+    "vector_norm_empty_inf": lambda fw: fw.linalg.vector_norm(fw.zeros(0), float("inf")),
+    "vector_norm_empty_negative": lambda fw: fw.linalg.vector_norm(fw.zeros(0, 3), -0.5),
+    "vector_norm_empty_dim": lambda fw: fw.linalg.vector_norm(fw.zeros(0, 3), -1, dim=-2),
+    "vector_norm_empty_dims": lambda fw: fw.linalg.vector_norm(fw.zeros(3, 0), -1e10,
+                                                               dim=(0, 1)),
+}
+
+
+@pytest.mark.parametrize("name", list(LINALG_ERRORS))
+def test_linalg_errors_match_torch(torch, name):
+    assert_raises_like_torch(lambda: LINALG_ERRORS[name](torch), lambda: LINALG_ERRORS[name](ember),
+                             same_type=True)
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.linalg.cholesky(fw.tensor([[1.0, 2.0], [2.0, 1.0]])),
+    lambda fw: fw.linalg.cholesky(fw.stack([fw.eye(2), -fw.eye(2)])),
+    lambda fw: fw.linalg.cholesky_ex(-fw.eye(3), check_errors=True)])
+def test_cholesky_failures_name_the_minor_like_torch(torch, call):
+    """LAPACK's report: the first leading minor that is not positive-definite, and the batch
+    element (torch's _LinAlgError and ember's LinAlgError are both RuntimeErrors)."""
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
+
+
+def test_vecdot_conjugates_its_first_argument_like_torch(torch):
+    x = np.array([1 + 2j, -0.5j, 3.0]), np.array([2 - 1j, 1 + 1j, -1j])
+    ours = ember.linalg.vecdot(ember.tensor(x[0]), ember.tensor(x[1]))
+    theirs = torch.linalg.vecdot(torch.tensor(x[0]), torch.tensor(x[1]))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    assert ours.dtype == ember.complex128
