@@ -679,8 +679,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if "bfloat16" in (x1._data.dtype.name, x2._data.dtype.name):
         raise NotImplementedError("\"cdist\" not implemented for 'BFloat16'")
     if x1._data.dtype == np.float16 or x2._data.dtype == np.float16:
-        raise NotImplementedError("cdist: not implemented for 'Half' tensors on CPU (as in "
-                                  "PyTorch)")
+        raise NotImplementedError("\"cdist\" not implemented for 'Half'")
     if x1._data.ndim < 2 or x2._data.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1._data.ndim}D")
     if x1._data.shape[-1] != x2._data.shape[-1]:

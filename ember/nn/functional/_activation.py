@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from ... import _random, ops as _ops
-from ..._dtype import scalar_type_name
+from ..._dtype import is_floating, scalar_type_name
 from ...autograd import function as function_module
 from ...autograd.function import keep_input_in_gradient
 from ...autograd.views import nothing_recorded
@@ -160,7 +160,10 @@ def glu(input, dim=-1):
     """Gated linear unit: first half of ``dim`` times sigmoid of the second half."""
     if input.dim() == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
-    axis = dim % input.dim() if -input.dim() <= dim < input.dim() else dim
+    if not -input.dim() <= dim < input.dim():
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.dim()}, "
+                         f"{input.dim() - 1}], but got {dim})")
+    axis = dim % input.dim()
     size = input.shape[axis]
     if size % 2 != 0:
         raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {size}")
@@ -225,6 +228,10 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
     """softmax((logits + Gumbel noise) / tau); with ``hard`` the one-hot argmax in the forward
     pass and the soft sample's gradient (straight-through)."""
+    if not is_floating(logits._data.dtype):
+        raise RuntimeError(f"Exponential distribution is a continuous probability distribution. "
+                           f"dtype must be a floating point but you specified "
+                           f"{scalar_type_name(logits._data.dtype)}")
     # -log of exponential_() draws in the logits' dtype, as PyTorch's
     noise = _random.exponential(None, tuple(logits.shape)).astype(logits._data.dtype)
     gumbels = type(logits)._wrap(-np.log(noise))

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..._dtype import cpp_type_name, scalar_type_name
+from ..._dtype import cpp_type_name, is_floating, scalar_type_name
 from ...autograd.function import torch_named
 from ...ops import linalg as _linalg
 from ...ops.shape import cat
@@ -320,8 +320,16 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
                            f"dilation={dilation}, padding={padding}, calculated shape of the "
                            f"array of sliding blocks as {blocks}, but its components must be at "
                            f"least one.")
+    _check_window_dtype(input, "im2col_out_cpu")
     output = Unfold.apply(input, kernel_size, dilation, padding, stride, blocks)
     return output.squeeze(0) if unbatched else output
+
+
+def _check_window_dtype(input, kernel):
+    """PyTorch's im2col/col2im kernels take floating point, complex and bool tensors only."""
+    dtype = input._data.dtype
+    if not (is_floating(dtype) or dtype.kind in "cb"):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{scalar_type_name(dtype)}\'')
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -348,6 +356,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"size of input's dimension 2 to match the calculated number of "
                            f"sliding blocks {blocks[0]} * {blocks[1]} = {math.prod(blocks)}, "
                            f"but got input.size(2)={input.shape[2]}.")
+    _check_window_dtype(input, "col2im_out_cpu")
     output = Fold.apply(input, output_size, kernel_size, dilation, padding, stride, blocks)
     return output.squeeze(0) if unbatched else output
 
