@@ -35,16 +35,24 @@ LstsqResult = _return_type("linalg_lstsq", "(solution, residuals, rank, singular
                            "singular_values")
 
 
-def _check_matrices(input, operation, complex_ok=False, kernel=None):
+# matrix_rank's and lstsq's refusal of other dtypes than float32/64 (and complex)
+_FLOAT_AND_DOUBLE_ONLY = "This function doesn't handle types other than float and double"
+
+
+def _check_matrices(input, operation, complex_ok=False, kernel=None, argument="A"):
     """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims
     (complex ones only where ``complex_ok``); float16 and bfloat16 refused as PyTorch's CPU
-    ``kernel`` refuses them, where one is named."""
-    require_tensor(input, operation.replace(".", "_"), "A")
+    ``kernel`` refuses them, where one is named (or with ``_FLOAT_AND_DOUBLE_ONLY``)."""
+    require_tensor(input, operation.removeprefix("torch.").replace(".", "_"), argument)
     data = input._data
     if data.ndim < 2:
-        raise RuntimeError(f"{operation}: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError(f"{operation}: The input tensor {argument} must have at least 2 "
+                           f"dimensions.")
     if data.dtype.kind == "c" and not complex_ok:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
+    if kernel is _FLOAT_AND_DOUBLE_ONLY and data.dtype.kind != "c" and \
+            data.dtype not in (np.float32, np.float64):
+        raise RuntimeError(_FLOAT_AND_DOUBLE_ONLY)
     if not is_floating(data.dtype) and data.dtype.kind != "c":
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {input.dtype._scalar_type}")
@@ -399,7 +407,8 @@ def pinverse(input, rcond=1e-15):
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """The number of singular values above max(atol, rtol * S_max), as int64."""
-    _check_matrices(A, "linalg.matrix_rank", complex_ok=True)
+    _check_matrices(A, "torch.linalg.matrix_rank", complex_ok=True,
+                    kernel=_FLOAT_AND_DOUBLE_ONLY, argument="input")
     atol_value, rtol_value = _tolerances(A, atol, rtol)
     # through the ops (no graph), so that it batches under ember.func.vmap
     with no_grad():
@@ -589,6 +598,8 @@ def cond(A, p=None):
         raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
     if p in (None, 2, -2):
         values = svdvals(A)
+        if values._data.shape[-1] == 0:  # empty matrices: PyTorch's zeros
+            return Tensor._result(np.zeros(values._data.shape[:-1], values._data.dtype))
         largest, smallest = amax(values, -1), amin(values, -1)
         return largest / smallest if p != -2 else smallest / largest
     if data.ndim < 2:
@@ -608,8 +619,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
     pseudo-inverse, so differentiable), and what the driver reports as PyTorch does: the rank
     (not for 'gels'), the singular values ('gelsd', 'gelss'), the squared residuals of each
     column when A is tall ('gels'; 'gelsd' and 'gelss' only when every matrix has full rank)."""
-    _check_matrices(A, "linalg.lstsq")
+    _check_matrices(A, "linalg.lstsq", kernel=_FLOAT_AND_DOUBLE_ONLY)
     require_tensor(B, "linalg_lstsq", "B", 2)
+    if A._data.dtype != B._data.dtype:
+        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same "
+                           f"dtype, but got input's dtype {A.dtype._scalar_type} and other's "
+                           f"dtype {B.dtype._scalar_type}")
     if driver is None:
         driver = "gelsy"
     if driver not in ("gelsy", "gels", "gelsd", "gelss"):
@@ -776,7 +791,7 @@ LUUnpackResult = _return_type("lu_unpack", "(P, L, U), like torch.return_types.l
 def _permutation(pivots, rows, dtype):
     """P (with A = P L U) from LAPACK's 1-based row swaps, for a batch of pivot vectors."""
     batch = pivots.shape[:-1]
-    flat = pivots.reshape((-1, pivots.shape[-1])).astype(np.int64) - 1
+    flat = pivots.reshape((math.prod(batch), pivots.shape[-1])).astype(np.int64) - 1
     order = np.broadcast_to(np.arange(rows), (flat.shape[0], rows)).copy()
     every = np.arange(flat.shape[0])
     for step in range(flat.shape[1]):
@@ -838,7 +853,7 @@ def _check_lu_input(A, operation, pivot=True):
     if A._data.ndim < 2:
         raise RuntimeError(f"{operation}: Expected tensor with 2 or more dimensions. Got size: "
                            f"{list(A._data.shape)} instead")
-    if not is_floating(A._data.dtype):
+    if not is_floating(A._data.dtype) or A._data.dtype.itemsize == 2:
         raise NotImplementedError(f"\"lu_cpu\" not implemented for '{A.dtype._scalar_type}'")
     if not pivot:
         name = operation.replace("torch.linalg.", "linalg.").replace("torch.", "linalg.")

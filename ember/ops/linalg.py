@@ -1,4 +1,6 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
+import math
+
 import numpy as np
 
 from .. import _halfcast, _threads
@@ -764,7 +766,8 @@ def _lu_arrays(a):
     the columns (the factorization is sequential), vectorised over rows and the batch."""
     rows, columns = a.shape[-2:]
     batch = a.shape[:-2]
-    lu = a.reshape((-1, rows, columns)).copy()
+    # (the batch size spelled out: -1 cannot be inferred for empty matrices)
+    lu = a.reshape((math.prod(batch), rows, columns)).copy()
     count = min(rows, columns)
     pivots = np.zeros((lu.shape[0], count), np.int32)
     info = np.zeros(lu.shape[0], np.int32)

@@ -1508,9 +1508,9 @@ def vector_norm(input, ord=2, dim=None, keepdim=False, dtype=None):
     if not is_floating(input._data.dtype):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {scalar_type_name(input._data.dtype)}")
-    if isinstance(ord, str) or isinstance(ord, bool) or \
-            not isinstance(ord, (int, float, np.number)):
-        raise RuntimeError(f"linalg.vector_norm: got an invalid ord {ord!r} (a number expected)")
+    if not isinstance(ord, (int, float, np.number)):  # (a bool is a number here too)
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, "
+                        f"not {type(ord).__name__}")
     axes = _axes(dim, input._data.ndim, "linalg.vector_norm")
     if (ord == np.inf or ord < 0) and input._data.size == 0:
         # the max/min-like norms have no identity for an empty reduction (PyTorch's message,

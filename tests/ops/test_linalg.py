@@ -841,6 +841,16 @@ LINALG_ERRORS = {
     "vector_norm_empty_dim": lambda fw: fw.linalg.vector_norm(fw.zeros(0, 3), -1, dim=-2),
     "vector_norm_empty_dims": lambda fw: fw.linalg.vector_norm(fw.zeros(3, 0), -1e10,
                                                                dim=(0, 1)),
+    "vector_norm_string_ord": lambda fw: fw.linalg.vector_norm(fw.ones(3), "fro"),
+    "vector_norm_none_ord": lambda fw: fw.linalg.vector_norm(fw.ones(3), None),
+    "lstsq_dtypes": lambda fw: fw.linalg.lstsq(fw.ones(3, 3), fw.ones(4, 2).double()),
+    "lstsq_integers": lambda fw: fw.linalg.lstsq(fw.ones(3, 3, dtype=fw.int64),
+                                                 fw.ones(3, 2, dtype=fw.int64)),
+    "matrix_rank_vector": lambda fw: fw.linalg.matrix_rank(fw.ones(3)),
+    "matrix_rank_integers": lambda fw: fw.linalg.matrix_rank(fw.ones(3, 3, dtype=fw.int64)),
+    "matrix_rank_half": lambda fw: fw.linalg.matrix_rank(fw.ones(3, 3).half()),
+    "lu_factor_half": lambda fw: fw.linalg.lu_factor(fw.eye(3).half()),
+    "lu_bfloat16": lambda fw: fw.linalg.lu(fw.eye(3).bfloat16()),
 }
 
 
@@ -866,3 +876,15 @@ def test_vecdot_conjugates_its_first_argument_like_torch(torch):
     theirs = torch.linalg.vecdot(torch.tensor(x[0]), torch.tensor(x[1]))
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
     assert ours.dtype == ember.complex128
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (0, 3, 3), (3, 0), (0, 3)])
+@pytest.mark.parametrize("name", ["lu_factor", "lu", "lu_factor_ex", "cond"])
+def test_lu_and_cond_of_empty_matrices_like_torch(torch, name, shape):
+    """Empty matrices factor to empty factors, and their condition number is 0 (PyTorch's)."""
+    results = []
+    for fw in (torch, ember):
+        result = getattr(fw.linalg, name)(fw.ones(shape))
+        result = result if isinstance(result, tuple) else (result,)
+        results.append([(tuple(part.shape), part.numpy().tolist()) for part in result])
+    assert results[1] == results[0]
