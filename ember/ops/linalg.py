@@ -719,7 +719,8 @@ _COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_ex
 
 # The CPU kernel that refuses float16 and bfloat16 (and, for eigh and solve_triangular,
 # integer and bool) inputs, named in PyTorch's NotImplementedError.
-_KERNEL_NAMES = {"linalg.det": "lu_cpu", "linalg.solve": "lu_cpu", "linalg.cholesky": "cholesky_cpu",
+_KERNEL_NAMES = {"linalg.det": "lu_cpu", "linalg.solve": "lu_cpu",
+                 "linalg.cholesky": "cholesky_cpu",
                  "linalg.eigh": "linalg_eigh_cpu", "linalg.eig": "linalg_eig_out_cpu",
                  "linalg.eigvals": "linalg_eig_out_cpu",
                  "linalg.solve_triangular": "triangular_solve_cpu"}

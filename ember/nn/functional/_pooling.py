@@ -64,6 +64,9 @@ def _prepare(input, spatial_dims, operation, dtypes="f", kernel=None):
     if operation.startswith("adaptive"):
         raise RuntimeError(f"{operation}(): Expected {spatial_dims + 1}D or {spatial_dims + 2}D "
                            f"tensor, but got {shape}")
+    if operation == "avg_pool1d":
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {ndim}-dimensional tensor for "
+                           f"argument #1 'self' (while checking arguments for avg_pool1d)")
     if spatial_dims == 1:
         raise RuntimeError(f"{operation}: Expected 2D or 3D (batch mode) tensor with optional 0 "
                            f"dim batch size for input, but got:{shape}")
