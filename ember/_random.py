@@ -150,10 +150,12 @@ default_generator.seed()
 # A thread's own default generator (a DataLoader worker's), where it has one.
 class _ThreadState(threading.local):
     """A thread's own random state: its default generator where it has one (set as an
-    attribute), vmap's refusal of draws and its BatchDraws (class defaults: read directly)."""
+    attribute), vmap's refusal of draws, its BatchDraws and its calls in progress (class
+    defaults: read directly)."""
 
     refusal = None
     batch_draws = None
+    vmap_calls = 0
 
 
 _thread = _ThreadState()
@@ -294,6 +296,22 @@ def refusing_draws(message):
         yield
     finally:
         _thread.refusal = previous
+
+
+@contextlib.contextmanager
+def vmapping():
+    """Marks a call of ember.func.vmap's function in progress (batched or once per sample):
+    random ops that PyTorch cannot batch (rrelu) refuse there, whatever their inputs."""
+    _thread.vmap_calls += 1
+    try:
+        yield
+    finally:
+        _thread.vmap_calls -= 1
+
+
+def inside_vmap():
+    """Whether a call of ember.func.vmap's function is in progress in this thread."""
+    return _thread.vmap_calls > 0
 
 
 # From this many words on, a draw runs the compiled MT19937 below (NumPy's random_raw calls its

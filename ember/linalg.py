@@ -5,6 +5,7 @@ matrices are not provided; inv, det, solve, matrix_exp, eigh, cholesky, svdvals 
 matrix_norm take complex ones.)"""
 import numpy as np
 
+from ._dtype import is_floating
 from .ops import linalg as _ops_linalg
 from .ops._return_types import _LinalgSignLogAbsDet, _return_type
 from .ops.decompositions import (  # noqa: F401
@@ -57,7 +58,15 @@ def cross(input, other, *, dim=-1):
 
 @autocast_op("vecdot")
 def vecdot(x, y, *, dim=-1):
-    return (x * y).sum(dim)
+    """The dot products of x's and y's vectors along ``dim``, conjugating x (complex)."""
+    if not (is_floating(x._data.dtype) or x._data.dtype.kind == "c"):
+        raise RuntimeError(f"linalg.vecdot: Expected a floating point or complex tensor as "
+                           f"input. Got {x.dtype._scalar_type}")
+    if x._data.dtype != y._data.dtype:
+        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x "
+                           f"of type {x.dtype._scalar_type} and y of type "
+                           f"{y.dtype._scalar_type} instead")
+    return (x.conj() * y).sum(dim)
 
 
 def inv(A):
@@ -124,12 +133,14 @@ _SolveEx = _return_type("linalg_solve_ex", "(result, info), like "
 def cholesky_ex(A, *, upper=False, check_errors=False):
     """(L, info): info is 0, or (with check_errors=False) the order of the first leading minor
     that is not positive-definite, L then holding NaN."""
+    _ops_linalg._check_square(A, "linalg.cholesky")
     try:
         factor = _ops_linalg.linalg_cholesky(A, upper=upper)
         return _CholeskyEx((factor, _info(np.zeros(A.shape[:-2]))))
-    except RuntimeError:
+    except LinAlgError as error:
         if check_errors:
-            raise
+            raise LinAlgError(str(error).replace("linalg.cholesky:", "linalg.cholesky_ex:",
+                                                 1)) from None
     data = A._data
     failed = np.zeros(data.shape[:-2], dtype=np.int32)
     for index in np.ndindex(*data.shape[:-2]):

@@ -24,7 +24,7 @@ import weakref
 
 import numpy as np
 
-from .._random import default_generator
+from .._random import default_generator, vmapping
 from ..autograd.engine import grad as _autograd_grad
 from ..autograd.engine import inside_transform
 from ..autograd.forward_ad import check_dual
@@ -548,8 +548,9 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         _check_duals(tensors, tensors)
         levels = _batching.active_levels()
         state = default_generator._snapshot()
-        linear = _Linearization(func, args, primals, numbers, has_aux, levels,
-                                _batching.check_vmappable)
+        with vmapping():  # PyTorch's jacfwd is a vmap of jvp
+            linear = _Linearization(func, args, primals, numbers, has_aux, levels,
+                                    _batching.check_vmappable)
         if randomness == "error" and default_generator._snapshot() != state:
             raise RuntimeError(_RANDOM_ERROR)
         keep = linear.needs_graph([])

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .._random import batch_draws, default_generator, refusing_draws
+from .._random import batch_draws, default_generator, refusing_draws, vmapping
 from .._tensor_methods import numpy_names
 from ..autograd.engine import inside_transform
 from ..autograd.function import BatchedForward
@@ -144,7 +144,7 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
             inputs = [arg if in_dim is None else
                       _batching.wrap(arg if in_dim == 0 else arg.movedim(in_dim, 0), level.id)
                       for arg, in_dim in zip(flat_args, flat_in_dims)]
-            with inside_transform(), refusing_draws(_refusal(randomness)):
+            with inside_transform(), refusing_draws(_refusal(randomness)), vmapping():
                 outputs = func(*tree_unflatten(inputs, spec), **kwargs)
     except Exception as error:  # noqa: BLE001 - any failure of the batched try runs per sample
         if getattr(error, "vmap_refusal", False) or str(error) == _RANDOM_ERROR:
@@ -325,7 +325,7 @@ def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness,
             default_generator._restore(state)
         sample = [arg if in_dim is None else arg.select(in_dim, position)
                   for arg, in_dim in zip(flat_args, flat_in_dims)]
-        with inside_transform(), refusing_draws(_refusal(randomness)):
+        with inside_transform(), refusing_draws(_refusal(randomness)), vmapping():
             results.append(func(*tree_unflatten(sample, spec), **kwargs))
         _check_unmapped_unchanged(versions, name)
     if randomness == "error" and default_generator._snapshot() != state:

@@ -35,17 +35,30 @@ LstsqResult = _return_type("linalg_lstsq", "(solution, residuals, rank, singular
                            "singular_values")
 
 
-def _check_matrices(input, operation, complex_ok=False):
+# matrix_rank's and lstsq's refusal of other dtypes than float32/64 (and complex)
+_FLOAT_AND_DOUBLE_ONLY = "This function doesn't handle types other than float and double"
+
+
+def _check_matrices(input, operation, complex_ok=False, kernel=None, argument="A"):
     """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims
-    (complex ones only where ``complex_ok``)."""
-    require_tensor(input, operation.replace(".", "_"), "A")
-    if input._data.ndim < 2:
-        raise RuntimeError(f"{operation}: The input tensor A must have at least 2 dimensions.")
-    if input._data.dtype.kind == "c" and not complex_ok:
+    (complex ones only where ``complex_ok``); float16 and bfloat16 refused as PyTorch's CPU
+    ``kernel`` refuses them, where one is named (or with ``_FLOAT_AND_DOUBLE_ONLY``)."""
+    require_tensor(input, operation.removeprefix("torch.").replace(".", "_"), argument)
+    data = input._data
+    if data.ndim < 2:
+        raise RuntimeError(f"{operation}: The input tensor {argument} must have at least 2 "
+                           f"dimensions.")
+    if data.dtype.kind == "c" and not complex_ok:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
-    if not is_floating(input._data.dtype) and input._data.dtype.kind != "c":
+    if kernel is _FLOAT_AND_DOUBLE_ONLY and data.dtype.kind != "c" and \
+            data.dtype not in (np.float32, np.float64):
+        raise RuntimeError(_FLOAT_AND_DOUBLE_ONLY)
+    if not is_floating(data.dtype) and data.dtype.kind != "c":
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {input.dtype._scalar_type}")
+    if kernel is not None and data.dtype.kind != "c" and data.dtype.itemsize == 2:
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{input.dtype._scalar_type}'")
 
 
 def _identity(size, dtype):
@@ -75,7 +88,9 @@ class SVD(Op):
 
 
 def svd_backward(xp, dtype, u, s, vh, grad_u, grad_s, grad_vh):
-    """The gradient of A from those of U, S and Vh (any of them may be None)."""
+    """The gradient of A from those of U, S and Vh (any of them may be None); for complex
+    matrices with conjugate transposes, and the imaginary diagonal of U^H gU - gU^H U over 2 S
+    added, as PyTorch's svd_backward."""
     rows, columns = u.shape[-2], vh.shape[-1]
     rank = s.shape[-1]
     if u.shape[-1] != rank or vh.shape[-2] != rank:
@@ -83,29 +98,34 @@ def svd_backward(xp, dtype, u, s, vh, grad_u, grad_s, grad_vh):
         u, vh = u[..., :rank], vh[..., :rank, :]
         grad_u = None if grad_u is None else grad_u[..., :rank]
         grad_vh = None if grad_vh is None else grad_vh[..., :rank, :]
-    identity = _identity(rank, dtype)
+    identity = _identity(rank, real_dtype(dtype))
     if grad_u is None and grad_vh is None:
         if grad_s is None:
             return None
         return (u * xp.expand_dims(grad_s, -2)) @ vh
-    v, grad_v = vh.mT, None if grad_vh is None else grad_vh.mT
+    complex_input = dtype.kind == "c"
+    v, grad_v = _adjoint(vh), None if grad_vh is None else _adjoint(grad_vh)
     squares = s * s
     gaps = xp.expand_dims(squares, -2) - xp.expand_dims(squares, -1) + identity
     inner = None
     if grad_u is not None:
-        projected_u = u.mT @ grad_u
-        skew_u = projected_u - projected_u.mT
+        projected_u = _adjoint(u) @ grad_u
+        skew_u = projected_u - _adjoint(projected_u)
         inner = skew_u * xp.expand_dims(s, -2) / gaps
+        if complex_input:
+            # skew_u's diagonal is imaginary (a phase of each singular pair), 0 for real A
+            inner = inner + xp.expand_dims(xp.diagonal(skew_u, 0, -2, -1) / (2 * s), -2) * \
+                identity
     if grad_v is not None:
-        projected_v = v.mT @ grad_v
-        skew_v = projected_v - projected_v.mT
+        projected_v = _adjoint(v) @ grad_v
+        skew_v = projected_v - _adjoint(projected_v)
         term = xp.expand_dims(s, -1) * skew_v / gaps
         inner = term if inner is None else inner + term
     if grad_s is not None:
         inner = inner + xp.expand_dims(grad_s, -2) * identity
     if rows > rank and grad_u is not None:
         scaled = grad_u / xp.expand_dims(s, -2)
-        middle = u @ inner + scaled - u @ (u.mT @ scaled)
+        middle = u @ inner + scaled - u @ (_adjoint(u) @ scaled)
         return middle @ vh
     if columns > rank and grad_v is not None:
         scaled = grad_vh / xp.expand_dims(s, -1)
@@ -114,9 +134,14 @@ def svd_backward(xp, dtype, u, s, vh, grad_u, grad_s, grad_vh):
     return u @ inner @ vh
 
 
+def _adjoint(matrix):
+    """The conjugate transpose (the transpose of a real matrix)."""
+    return conj_of(matrix).mT
+
+
 def svd(A, full_matrices=True, *, driver=None):
     """torch.linalg.svd: (U, S, Vh) with S descending."""
-    _check_matrices(A, "linalg.svd")
+    _check_matrices(A, "linalg.svd", kernel="linalg_svd_cpu")
     u, s, vh = SVD.apply(A, bool(full_matrices))
     return SVDResult((u, s, vh))
 
@@ -128,7 +153,7 @@ SVDLegacyResult = _return_type("svd", "(U, S, V), like torch.return_types.svd.",
 def svd_legacy(input, some=True, compute_uv=True):
     """torch.svd (and Tensor.svd): (U, S, V) with V = Vh^T; U and V are zeros (of the full
     sizes) when compute_uv is False."""
-    _check_matrices(input, "linalg.svd")
+    _check_matrices(input, "linalg.svd", kernel="linalg_svd_cpu")
     if not compute_uv:
         values = svdvals(input)
         shape = input._data.shape
@@ -142,7 +167,7 @@ def svd_legacy(input, some=True, compute_uv=True):
 def svdvals(A, *, driver=None):
     """The singular values, descending (real for complex A): their gradient U diag(gS) V^H
     needs no phase convention, so complex matrices are taken here, unlike linalg.svd."""
-    _check_matrices(A, "linalg.svdvals", complex_ok=True)
+    _check_matrices(A, "linalg.svd", complex_ok=True, kernel="linalg_svd_cpu")
     return SVD.apply(A, False)[1]
 
 
@@ -221,7 +246,7 @@ _QR_MODES = ("reduced", "complete", "r")
 
 def qr(A, mode="reduced"):
     """torch.linalg.qr: (Q, R); mode 'r' leaves Q empty."""
-    _check_matrices(A, "linalg.qr")
+    _check_matrices(A, "linalg.qr", kernel="geqrf_cpu")
     if mode not in _QR_MODES:
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
                            f"'reduced' (default), 'r', or 'complete'")
@@ -382,7 +407,8 @@ def pinverse(input, rcond=1e-15):
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """The number of singular values above max(atol, rtol * S_max), as int64."""
-    _check_matrices(A, "linalg.matrix_rank", complex_ok=True)
+    _check_matrices(A, "torch.linalg.matrix_rank", complex_ok=True,
+                    kernel=_FLOAT_AND_DOUBLE_ONLY, argument="input")
     atol_value, rtol_value = _tolerances(A, atol, rtol)
     # through the ops (no graph), so that it batches under ember.func.vmap
     with no_grad():
@@ -445,7 +471,10 @@ def _triangle(xp, a, upper, unitriangular, dtype):
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     """torch.linalg.solve_triangular."""
-    _check_matrices(A, "linalg.solve_triangular")
+    require_tensor(A, "linalg_solve_triangular", "A")
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor A must have at least 2 "
+                           "dimensions.")
     require_tensor(B, "linalg_solve_triangular", "B", 2)
     if B._data.ndim < 2:
         raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
@@ -560,13 +589,29 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
 def cond(A, p=None):
     """torch.linalg.cond: S_max / S_min for p in (None, 2, -2 reversed), else
     norm(A, p) * norm(inv(A), p)."""
-    _check_matrices(A, "linalg.cond", complex_ok=True)
+    require_tensor(A, "linalg_cond", "A")
+    data = A._data
+    # PyTorch's checks: the rank (the matrix norms' own check for 'fro' and 'nuc'), then the
+    # singular values' or, for the other orders, squareness under "linalg.cond(ord=p)" and
+    # the inverse's (the nuclear norm's: the SVD's) dtype checks
+    if data.ndim < 2 and p not in ("fro", "nuc"):
+        raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
     if p in (None, 2, -2):
         values = svdvals(A)
+        if values._data.shape[-1] == 0:  # empty matrices: PyTorch's zeros
+            return Tensor._result(np.zeros(values._data.shape[:-1], values._data.dtype))
         largest, smallest = amax(values, -1), amin(values, -1)
         return largest / smallest if p != -2 else smallest / largest
-    _check_square(A, "linalg.cond")
-    return matrix_norm(A, p) * matrix_norm(inverse(A), p)
+    if data.ndim < 2:
+        raise RuntimeError(f"linalg.cond(ord={p}): The input tensor A must have at least 2 "
+                           f"dimensions.")
+    if data.shape[-1] != data.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but "
+                           f"they are {data.shape[-2]} by {data.shape[-1]} matrices")
+    if p == "nuc":
+        _check_matrices(A, "linalg.svd", complex_ok=True, kernel="linalg_svd_cpu")
+    inverted = inverse(A)
+    return matrix_norm(A, p) * matrix_norm(inverted, p)
 
 
 def lstsq(A, B, rcond=None, *, driver=None):
@@ -574,8 +619,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
     pseudo-inverse, so differentiable), and what the driver reports as PyTorch does: the rank
     (not for 'gels'), the singular values ('gelsd', 'gelss'), the squared residuals of each
     column when A is tall ('gels'; 'gelsd' and 'gelss' only when every matrix has full rank)."""
-    _check_matrices(A, "linalg.lstsq")
+    _check_matrices(A, "linalg.lstsq", kernel=_FLOAT_AND_DOUBLE_ONLY)
     require_tensor(B, "linalg_lstsq", "B", 2)
+    if A._data.dtype != B._data.dtype:
+        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same "
+                           f"dtype, but got input's dtype {A.dtype._scalar_type} and other's "
+                           f"dtype {B.dtype._scalar_type}")
     if driver is None:
         driver = "gelsy"
     if driver not in ("gelsy", "gels", "gelsd", "gelss"):
@@ -742,7 +791,7 @@ LUUnpackResult = _return_type("lu_unpack", "(P, L, U), like torch.return_types.l
 def _permutation(pivots, rows, dtype):
     """P (with A = P L U) from LAPACK's 1-based row swaps, for a batch of pivot vectors."""
     batch = pivots.shape[:-1]
-    flat = pivots.reshape((-1, pivots.shape[-1])).astype(np.int64) - 1
+    flat = pivots.reshape((math.prod(batch), pivots.shape[-1])).astype(np.int64) - 1
     order = np.broadcast_to(np.arange(rows), (flat.shape[0], rows)).copy()
     every = np.arange(flat.shape[0])
     for step in range(flat.shape[1]):
@@ -804,7 +853,7 @@ def _check_lu_input(A, operation, pivot=True):
     if A._data.ndim < 2:
         raise RuntimeError(f"{operation}: Expected tensor with 2 or more dimensions. Got size: "
                            f"{list(A._data.shape)} instead")
-    if not is_floating(A._data.dtype):
+    if not is_floating(A._data.dtype) or A._data.dtype.itemsize == 2:
         raise NotImplementedError(f"\"lu_cpu\" not implemented for '{A.dtype._scalar_type}'")
     if not pivot:
         name = operation.replace("torch.linalg.", "linalg.").replace("torch.", "linalg.")

@@ -1,4 +1,6 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
+import math
+
 import numpy as np
 
 from .. import _halfcast, _threads
@@ -679,8 +681,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if "bfloat16" in (x1._data.dtype.name, x2._data.dtype.name):
         raise NotImplementedError("\"cdist\" not implemented for 'BFloat16'")
     if x1._data.dtype == np.float16 or x2._data.dtype == np.float16:
-        raise NotImplementedError("cdist: not implemented for 'Half' tensors on CPU (as in "
-                                  "PyTorch)")
+        raise NotImplementedError("\"cdist\" not implemented for 'Half'")
     if x1._data.ndim < 2 or x2._data.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1._data.ndim}D")
     if x1._data.shape[-1] != x2._data.shape[-1]:
@@ -706,36 +707,58 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 
 
 # ---- inverse, determinant, solve ---------------------------------------------------------------
-# PyTorch's CPU kernels of these ops refuse float16 (RuntimeError) or have none for it
-# (NotImplementedError); eigh has none for integers either.
+# PyTorch's CPU kernels of these ops refuse float16 and bfloat16 (RuntimeError); others have
+# none for them (NotImplementedError, _KERNEL_NAMES).
 _LOW_PRECISION_CHECKED = ("linalg.inv", "linalg.slogdet")
 
 
 # the ops whose gradients take the conjugate transpose: complex matrices are theirs too
 _COMPLEX_SQUARE = ("linalg.inv", "linalg.det", "linalg.solve", "linalg.matrix_exp", "linalg.eigh",
-                   "linalg.cholesky", "cholesky", "linalg.eig", "linalg.cond")
+                   "linalg.cholesky", "cholesky", "linalg.eig", "linalg.eigvals", "linalg.cond")
+
+
+# The CPU kernel that refuses float16 and bfloat16 (and, for eigh and solve_triangular,
+# integer and bool) inputs, named in PyTorch's NotImplementedError.
+_KERNEL_NAMES = {"linalg.det": "lu_cpu", "linalg.solve": "lu_cpu",
+                 "linalg.cholesky": "cholesky_cpu", "cholesky": "cholesky_cpu",
+                 "linalg.eigh": "linalg_eigh_cpu", "linalg.eig": "linalg_eig_out_cpu",
+                 "linalg.eigvals": "linalg_eig_out_cpu",
+                 "linalg.solve_triangular": "triangular_solve_cpu"}
+_KERNEL_CHECKS_INTEGERS = ("linalg.eigh", "linalg.solve_triangular")
 
 
 def _check_square(input, operation, argument="A"):
+    """PyTorch's checks of a square-matrix op's input, in its order: (eig's and solve's dtype
+    first), at least 2 dims, square, then the dtype as ``operation``'s kernel refuses it."""
     require_tensor(input, operation.replace(".", "_"), argument)
     data = input._data
-    if data.dtype == np.float16:
-        if operation in _LOW_PRECISION_CHECKED:
-            raise RuntimeError(f"{operation}: Low precision dtypes not supported. Got Half")
-        raise NotImplementedError(f"{operation}: not implemented for 'Half' tensors on CPU (as "
-                                  f"in PyTorch)")
+    type_name = input.dtype._scalar_type
+    floating = is_floating(data.dtype) or data.dtype.kind == "c"
+    if not floating and operation in ("linalg.eig", "linalg.eigvals"):
+        raise RuntimeError(f"Unknown Complex ScalarType for {type_name}")
+    if not floating and operation == "linalg.solve":
+        raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
+                           f"Got {type_name}")
+    if data.ndim < 2:
+        raise RuntimeError(f"{operation}: The input tensor A must have at least 2 dimensions.")
+    if data.shape[-1] != data.shape[-2]:
+        raise RuntimeError(f"{operation}: A must be batches of square matrices, but they are "
+                           f"{data.shape[-2]} by {data.shape[-1]} matrices")
+    low_precision = floating and data.dtype.kind != "c" and data.dtype.itemsize == 2
+    if low_precision and operation in _LOW_PRECISION_CHECKED:
+        raise RuntimeError(f"{operation}: Low precision dtypes not supported. Got {type_name}")
+    if operation in _KERNEL_NAMES and (low_precision or (
+            not floating and operation in _KERNEL_CHECKS_INTEGERS)):
+        raise NotImplementedError(f'"{_KERNEL_NAMES[operation]}" not implemented for '
+                                  f"'{type_name}'")
+    if not floating:
+        raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
+                           f"Got {type_name}")
+    if low_precision:
+        raise NotImplementedError(f"{operation}: not implemented for '{type_name}' tensors on "
+                                  f"CPU (as in PyTorch)")
     if data.dtype.kind == "c" and operation not in _COMPLEX_SQUARE:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
-    if data.dtype.kind not in "fc":
-        if operation == "linalg.eigh":
-            raise NotImplementedError(f"{operation}: not implemented for {input.dtype} tensors "
-                                      f"(PyTorch's kernel takes floating point only)")
-        raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
-                           f"Got {input.dtype}")
-    if data.ndim < 2 or data.shape[-1] != data.shape[-2]:
-        shape = data.shape[-2:] if data.ndim >= 2 else data.shape
-        raise RuntimeError(f"{operation}: A must be batches of square matrices, but they are "
-                           f"{' by '.join(map(str, shape))} matrices")
 
 
 def _lu_arrays(a):
@@ -744,7 +767,8 @@ def _lu_arrays(a):
     the columns (the factorization is sequential), vectorised over rows and the batch."""
     rows, columns = a.shape[-2:]
     batch = a.shape[:-2]
-    lu = a.reshape((-1, rows, columns)).copy()
+    # (the batch size spelled out: -1 cannot be inferred for empty matrices)
+    lu = a.reshape((math.prod(batch), rows, columns)).copy()
     count = min(rows, columns)
     pivots = np.zeros((lu.shape[0], count), np.int32)
     info = np.zeros(lu.shape[0], np.int32)
@@ -925,11 +949,13 @@ def solve_columns(A, B, vector):
     """solve with B's layout given: a batch of vectors or of (n, k) column blocks."""
     if B._data.dtype != A._data.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
-                           f"A of type {A.dtype} and B of type {B.dtype} instead")
+                           f"A of type {A.dtype._scalar_type} and B of type "
+                           f"{B.dtype._scalar_type} instead")
     if B._data.shape[-1 if vector else -2] != A._data.shape[-1]:
+        # (a vector B printed as the column it stands for)
+        rows, columns = (B._data.shape[-1], 1) if vector else B._data.shape[-2:]
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = "
-                           f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and "
-                           f"{'x'.join(map(str, B._data.shape[-2:]))})")
+                           f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and {rows}x{columns})")
     mismatch = mismatch_error(A._data.shape[:-2], B._data.shape[:-1 if vector else -2])
     if mismatch is not None:
         raise mismatch
@@ -969,8 +995,13 @@ def matrix_power(input, n):
     """A^n by repeated squaring (n < 0 through the inverse)."""
     require_tensor(input, "linalg_matrix_power", "A")
     n = require_int(n, "linalg_matrix_power", "n", 2)
-    if input._data.ndim < 2 or input._data.shape[-1] != input._data.shape[-2]:
-        raise RuntimeError("linalg.matrix_power: A must be batches of square matrices")
+    shape = input._data.shape
+    if len(shape) < 2:
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if shape[-1] != shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but "
+                           f"they are {shape[-2]} by {shape[-1]} matrices")
     if n == 0:
         eye = np.broadcast_to(np.eye(input._data.shape[-1], dtype=input._data.dtype),
                               input._data.shape)
@@ -1006,6 +1037,15 @@ def multi_dot(tensors):
                                f"{ndim}D")
         if 0 < position < last and ndim != 2:
             raise RuntimeError(f"multi_dot(): tensor {position} must be 2D but got {ndim}D")
+        if tensor._data.dtype != tensors[0]._data.dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor "
+                               f"0 is {cpp_type_name(tensors[0]._data.dtype)} and tensor "
+                               f"{position} {cpp_type_name(tensor._data.dtype)}")
+    for position in range(last):
+        left, right = tensors[position]._data.shape, tensors[position + 1]._data.shape
+        if left[-1] != right[0]:
+            raise RuntimeError(f"multi_dot(): tensors {position} and {position + 1} with shapes "
+                               f"{list(left)} and {list(right)} cannot be multiplied")
     result = tensors[0]
     for tensor in tensors[1:]:
         result = matmul(result, tensor)
@@ -1220,10 +1260,14 @@ def eigvalsh(input, UPLO="L"):
 
 class Eig(Op):
     """Eigenvalues and unit-norm eigenvectors of general square matrices, always complex.
-    Backward (PyTorch's formula): gA = V^-H (diag(gL) + (V^H gV - V^H V Re(diag(V^H gV))) /
-    conj(L_j - L_i)) V^H, its real part for a real input."""
+    Backward (PyTorch's linalg_eig_backward): with M = V^H gV projected as M - V^H V
+    Re(diag(M)), gA = V^-H (M / conj(L_j - L_i), its diagonal replaced by gL where given) V^H,
+    or V^-H diag(gL) V^H for eigenvalues alone; the real part for a real input. Written
+    against ``ctx.xp``, so it is differentiable again (create_graph)."""
 
     _torch_name = "LinalgEigBackward0"
+    differentiable_backward = True
+
     @staticmethod
     def forward(ctx, x):
         values, vectors = np.linalg.eig(x)
@@ -1236,24 +1280,26 @@ class Eig(Op):
     @staticmethod
     def backward(ctx, grad_values, grad_vectors):
         values, vectors = ctx.saved_tensors
-        size = values.shape[-1]
-        diagonal = np.arange(size)
-        vectors_h = np.conj(np.swapaxes(vectors, -1, -2))
-        if grad_vectors is not None:
+        xp = ctx.xp
+        vectors_h = conj_of(vectors).mT
+        if grad_vectors is None:
+            grad = xp.linalg.solve(vectors_h, xp.expand_dims(grad_values, -1) * vectors_h)
+        else:
             projected = vectors_h @ grad_vectors
             _check_phase_invariant(projected, "linalg_eig_backward")
-            real_diagonal = np.real(projected[..., diagonal, diagonal])
-            inner = projected - (vectors_h @ vectors) * real_diagonal[..., None, :]
-            gaps = np.conj(values[..., None, :] - values[..., :, None])
-            gaps[..., diagonal, diagonal] = 1
-            inner = inner / gaps
-        else:
-            inner = np.zeros(vectors.shape, vectors.dtype)
-        inner[..., diagonal, diagonal] = 0 if grad_values is None else grad_values
-        grad = np.linalg.solve(vectors_h, inner @ vectors_h)
+            diagonal = xp.real(xp.diagonal(projected, 0, -2, -1))
+            projected = projected - vectors_h @ (vectors * xp.expand_dims(diagonal, -2))
+            identity = np.eye(values.shape[-1], dtype=real_dtype(ctx.dtype))
+            conjugates = conj_of(values)
+            # conj(L_j - L_i) off the diagonal; 1 on it
+            gaps = xp.expand_dims(conjugates, -2) - xp.expand_dims(conjugates, -1) + identity
+            inner = projected / gaps
+            if grad_values is not None:
+                inner = inner * (1 - identity) + xp.expand_dims(grad_values, -2) * identity
+            grad = xp.linalg.solve(vectors_h, inner @ vectors_h)
         if ctx.dtype.kind != "c":
-            grad = grad.real
-        return grad.astype(ctx.dtype)
+            grad = xp.real(grad)
+        return xp.astype(grad, ctx.dtype, copy=False)
 
 
 def eig(input):
@@ -1265,4 +1311,5 @@ def eig(input):
 
 def eigvals(input):
     """The eigenvalues of square matrices, complex."""
-    return eig(input)[0]
+    _check_square(input, "linalg.eigvals")
+    return Eig.apply(input)[0]

@@ -1508,12 +1508,21 @@ def vector_norm(input, ord=2, dim=None, keepdim=False, dtype=None):
     if not is_floating(input._data.dtype):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {scalar_type_name(input._data.dtype)}")
-    if isinstance(ord, str) or isinstance(ord, bool) or \
-            not isinstance(ord, (int, float, np.number)):
-        raise RuntimeError(f"linalg.vector_norm: got an invalid ord {ord!r} (a number expected)")
+    if not isinstance(ord, (int, float, np.number)):  # (a bool is a number here too)
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, "
+                        f"not {type(ord).__name__}")
     axes = _axes(dim, input._data.ndim, "linalg.vector_norm")
-    if ord in (np.inf, -np.inf) or ord < 0:
-        _check_reducible(input, axes, dim is not None, "linalg.vector_norm")
+    if (ord == np.inf or ord < 0) and input._data.size == 0:
+        # the max/min-like norms have no identity for an empty reduction (PyTorch's message,
+        # its missing space included)
+        label = f"linalg.vector_norm cannot compute the {format(float(ord), 'g')} norm on"
+        if dim is None:
+            raise RuntimeError(f"{label} an empty tensor because the operation does not have an "
+                               f"identity")
+        for given in ((dim,) if _is_int(dim) else tuple(dim)):  # printed as given
+            if input._data.shape[int(given) % input._data.ndim] == 0:
+                raise RuntimeError(f"{label} the dimension {given}because this dimension is "
+                                   f"empty and the operation does not have an identity")
     return VectorNorm.apply(input, float(ord), axes, keepdim)
 
 

@@ -216,6 +216,49 @@ def test_random_ops_are_refused_by_default_like_torch(torch):
         assert_raises_like_torch(call(torch, function), call(ember, function), same_type=True)
 
 
+@pytest.mark.parametrize("randomness", ["error", "different", "same"])
+@pytest.mark.parametrize("call", ["train", "eval", "module", "inplace", "unmapped", "jacfwd",
+                                  "jacfwd_inplace", "hessian", "vmap_of_jvp"])
+def test_rrelu_is_refused_under_vmap_like_torch(torch, randomness, call):
+    """PyTorch has no batching rule for rrelu: vmap refuses it in every randomness mode (in
+    evaluation and for unmapped inputs too); jacfwd, hessian and vmap of jvp name the
+    rrelu_with_noise it decomposes to under forward mode."""
+    def run(fw):
+        functional = fw.nn.functional
+        x = fw.tensor([[-1.0, 2.0, -3.0], [0.5, -0.5, 4.0]], dtype=fw.float64)
+        constant = -fw.ones(3, dtype=fw.float64)
+        def vmap(function):
+            return fw.func.vmap(function, randomness=randomness)
+
+        def jacfwd(function):
+            return fw.func.jacfwd(function, randomness=randomness)
+        return {
+            "train": lambda: vmap(lambda a: functional.rrelu(a, training=True))(x),
+            "eval": lambda: vmap(lambda a: functional.rrelu(a, training=False))(x),
+            "module": lambda: vmap(fw.nn.RReLU())(x),
+            "inplace": lambda: vmap(lambda a: functional.rrelu(a * 1, training=True,
+                                                               inplace=True))(x),
+            "unmapped": lambda: vmap(lambda a: a + functional.rrelu(constant))(x),
+            "jacfwd": lambda: jacfwd(lambda a: functional.rrelu(a, training=True))(x[0]),
+            "jacfwd_inplace": lambda: jacfwd(lambda a: functional.rrelu_(a * 1))(x[0]),
+            "hessian": lambda: fw.func.hessian(lambda a: functional.rrelu(a).sum())(x[0]),
+            "vmap_of_jvp": lambda: vmap(lambda a: fw.func.jvp(functional.rrelu, (a,),
+                                                              (a,))[1])(x),
+        }[call]
+    assert_raises_like_torch(run(torch), run(ember), RuntimeError, same_type=True)
+
+
+def test_rrelu_outside_vmap_still_differentiates_like_torch(torch):
+    """Outside vmap, jacrev and jvp of rrelu run (the same slopes for the same seed)."""
+    def run(fw):
+        x = fw.tensor([-1.0, 2.0, -3.0], dtype=fw.float64)
+        fw.manual_seed(3)
+        jacobian = fw.func.jacrev(lambda a: fw.nn.functional.rrelu(a, training=True))(x)
+        tangent = fw.func.jvp(fw.nn.functional.rrelu, (x,), (x,))[1]
+        return jacobian, tangent
+    assert_same_tree(run(ember), run(torch), rtol=1e-12)
+
+
 @pytest.mark.parametrize("chunk_size", [None, 2])
 def test_randomness_same_and_different(chunk_size):
     x = ember.zeros(4, 3)

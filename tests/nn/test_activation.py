@@ -655,3 +655,13 @@ def test_broadcast_gradient_gives_the_contiguous_gradients_values(torch, name):
     theirs = torch.tensor(array, requires_grad=True)
     getattr(torch.nn.functional, name)(theirs).sum().backward()
     np.testing.assert_allclose(grads[0], theirs.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.nn.functional.glu(fw.ones(3, 4), dim=3),
+    lambda fw: fw.nn.functional.glu(fw.ones(3, 4), dim=-3),
+    lambda fw: fw.nn.functional.gumbel_softmax(fw.ones(2, 3, dtype=fw.int64)),
+    lambda fw: fw.nn.functional.gumbel_softmax(fw.ones(2, 3, dtype=fw.bool)),
+    lambda fw: fw.nn.functional.gumbel_softmax(fw.ones(2, 3, dtype=fw.complex64))])
+def test_glu_dim_and_gumbel_softmax_dtype_errors_match_torch(torch, call):
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), same_type=True)

@@ -263,6 +263,68 @@ def test_functional_errors_match_torch(torch, call, error):
     assert str(raised.value) == str(expected.value).replace("torch.Size", "ember.Size")
 
 
+def _stats(lib, size=3, mean_grad=True, var_grad=True, dtype=None):
+    return (lib.zeros(size, requires_grad=mean_grad, dtype=dtype),
+            lib.ones(size, requires_grad=var_grad))
+
+
+RUNNING_STATS_REQUIRING_GRAD = {
+    "train": lambda F, lib: F.batch_norm(lib.randn(4, 3, 5), *_stats(lib), training=True),
+    "train_var_only": lambda F, lib: F.batch_norm(lib.randn(4, 3), *_stats(lib, mean_grad=False),
+                                                  training=True),
+    "eval": lambda F, lib: F.batch_norm(lib.randn(4, 3, requires_grad=True), *_stats(lib)),
+    "momentum_zero": lambda F, lib: F.batch_norm(lib.randn(4, 3), *_stats(lib), training=True,
+                                                 momentum=0.0),
+    "then_sizes": lambda F, lib: F.batch_norm(lib.randn(4, 3), *_stats(lib, 4), training=True),
+    "then_eps": lambda F, lib: F.batch_norm(lib.randn(4, 3), *_stats(lib), training=True,
+                                            eps=0.0),
+    "then_batch": lambda F, lib: F.batch_norm(lib.randn(1, 3), *_stats(lib), training=True),
+    "before_dtypes": lambda F, lib: F.batch_norm(lib.randn(4, 3), *_stats(lib, dtype=lib.float64),
+                                                 training=True),
+    "before_integer_input": lambda F, lib: F.batch_norm(lib.ones(4, 3, dtype=lib.int64),
+                                                        *_stats(lib), training=True),
+    "bfloat16": lambda F, lib: F.batch_norm(lib.randn(4, 3).bfloat16(), *_stats(lib),
+                                            training=True),
+    "instance_norm": lambda F, lib: F.instance_norm(lib.randn(2, 3, 5), *_stats(lib)),
+    "instance_norm_eval": lambda F, lib: F.instance_norm(lib.randn(2, 3, 5), *_stats(lib),
+                                                         use_input_stats=False),
+    "instance_norm_then_sizes": lambda F, lib: F.instance_norm(lib.randn(2, 3, 5),
+                                                               *_stats(lib, 4)),
+}
+
+
+@pytest.mark.parametrize("name", list(RUNNING_STATS_REQUIRING_GRAD))
+def test_running_statistics_requiring_grad_are_refused_like_torch(torch, name):
+    """PyTorch's native_batch_norm is not differentiable in its running statistics: given ones
+    that require grad (training or not, instance_norm's too) it raises, after the size and
+    batch checks and before its kernel's dtype checks."""
+    call = RUNNING_STATS_REQUIRING_GRAD[name]
+    with pytest.raises(Exception) as expected:
+        call(torch.nn.functional, torch)
+    with pytest.raises(expected.type) as raised:
+        call(F, ember)
+    assert str(raised.value) == str(expected.value).replace("torch.Size", "ember.Size")
+
+
+@pytest.mark.parametrize("case", ["no_grad", "empty", "empty_integer"])
+def test_running_statistics_requiring_grad_pass_where_torch_lets_them(torch, case):
+    """Without grad mode, or for an empty batch (which never reaches the kernel), PyTorch
+    accepts them; the output and running statistics then equal its."""
+    results = []
+    for lib in (torch, ember):
+        shape = (0, 3) if case != "no_grad" else (4, 3)
+        dtype = lib.int64 if case == "empty_integer" else lib.float32
+        x = lib.tensor(np.arange(12.0).reshape(4, 3)[:shape[0]]).to(dtype)
+        running_mean, running_var = _stats(lib)
+        with lib.no_grad() if case == "no_grad" else lib.enable_grad():
+            output = lib.nn.functional.batch_norm(x, running_mean, running_var, training=True)
+        results.append([tensor.detach().numpy() for tensor in (output, running_mean,
+                                                                running_var)])
+    for ours, theirs in zip(results[1], results[0]):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
 def test_batch_counter_counts_and_bumps_its_version_as_torch(torch):
     """num_batches_tracked goes up by one per training forward, its version with it (PyTorch's
     add_), and not in eval; a layer made under inference_mode refuses to count outside it."""

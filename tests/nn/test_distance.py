@@ -99,3 +99,35 @@ def test_euclidean_pdist_kernel_and_composite_match_torch(torch, dtype):
     (first,) = ember.autograd.grad(F.pdist(x).sum(), x, create_graph=True)
     with pytest.raises(NotImplementedError, match="_pdist_backward"):
         ember.autograd.grad(first.sum(), x)
+
+
+DISTANCE_DTYPE_ERRORS = {
+    "cosine_similarity_int64": lambda fw: fw.nn.functional.cosine_similarity(
+        fw.ones(2, 3, dtype=fw.int64), fw.ones(2, 3, dtype=fw.int64)),
+    "cosine_similarity_bool": lambda fw: fw.nn.functional.cosine_similarity(
+        fw.ones(2, 3, dtype=fw.bool), fw.ones(2, 3, dtype=fw.bool)),
+    "cosine_similarity_complex": lambda fw: fw.nn.functional.cosine_similarity(
+        fw.ones(2, 3, dtype=fw.complex64), fw.ones(2, 3, dtype=fw.complex64)),
+    "pdist_int64": lambda fw: fw.nn.functional.pdist(fw.ones(2, 3, dtype=fw.int64)),
+    "pdist_bool": lambda fw: fw.nn.functional.pdist(fw.ones(2, 3, dtype=fw.bool)),
+    "pdist_complex": lambda fw: fw.nn.functional.pdist(fw.ones(2, 3, dtype=fw.complex64)),
+    "pdist_half": lambda fw: fw.nn.functional.pdist(fw.ones(2, 3).half()),
+    "pdist_bfloat16": lambda fw: fw.nn.functional.pdist(fw.ones(2, 3).bfloat16()),
+    "cdist_half": lambda fw: fw.cdist(fw.ones(2, 3).half(), fw.ones(2, 3).half()),
+}
+
+
+@pytest.mark.parametrize("name", list(DISTANCE_DTYPE_ERRORS))
+def test_distance_dtype_errors_match_torch(torch, name):
+    call = DISTANCE_DTYPE_ERRORS[name]
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), same_type=True)
+
+
+def test_cosine_similarity_promotes_integer_and_float_inputs_like_torch(torch):
+    values = np.arange(6.0).reshape(2, 3) - 2
+    ours = F.cosine_similarity(ember.tensor(values.astype(np.int64)),
+                               ember.tensor(values[::-1].astype(np.float32)))
+    theirs = torch.nn.functional.cosine_similarity(torch.tensor(values.astype(np.int64)),
+                                                   torch.tensor(values[::-1].astype(np.float32)))
+    assert ours.dtype == ember.float32
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)

@@ -89,3 +89,24 @@ def test_unfold_and_fold_gradgradcheck():
     columns = ember.tensor(np.random.default_rng(9).standard_normal((1, 8, 9)),
                            requires_grad=True)
     assert gradgradcheck(lambda x: F.fold(x, (4, 5), 2, padding=1, stride=2), (columns,))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "float16", "bfloat16"])
+@pytest.mark.parametrize("name", ["unfold", "fold"])
+def test_fold_and_unfold_dtypes_like_torch(torch, name, dtype):
+    """im2col and col2im take floating point, complex and bool tensors; integers are refused by
+    PyTorch's kernels (NotImplementedError naming im2col_out_cpu / col2im_out_cpu)."""
+    def call(fw):
+        def run():
+            functional = fw.nn.functional
+            if name == "unfold":
+                return functional.unfold(fw.ones(1, 1, 4, 4).to(getattr(fw, dtype)), 2)
+            return functional.fold(fw.ones(1, 4, 4).to(getattr(fw, dtype)), (3, 3), 2)
+        return run
+    try:
+        expected = call(torch)()
+    except NotImplementedError:
+        assert_raises_like_torch(call(torch), call(ember), NotImplementedError)
+        return
+    ours = call(ember)()
+    np.testing.assert_array_equal(ours.float().numpy(), expected.float().numpy())

@@ -87,6 +87,24 @@ def test_linear_errors_match_torch(torch):
         ours(ember.randn(2, 4, dtype=ember.float64))
 
 
+@pytest.mark.parametrize("dtypes", [("float64", "float32", None), ("float16", "float32", None),
+                                    ("float64", "float32", "float64"),
+                                    ("float32", "float64", "float64"),
+                                    ("float32", "float32", "float16"),
+                                    ("bfloat16", "bfloat16", "float32")])
+@pytest.mark.parametrize("shape", [(2, 3), (4, 2, 3), (3,)])
+def test_linear_dtype_mismatch_messages_like_torch(torch, dtypes, shape):
+    """PyTorch's words: mm's 'expected m1 and m2 ...' without a bias; with one addmm's, the
+    bias against the weight first ('self and mat2'), then the input ('mat1 and mat2')."""
+    def call(fw):
+        input_dtype, weight_dtype, bias_dtype = (None if name is None else getattr(fw, name)
+                                                 for name in dtypes)
+        bias = None if bias_dtype is None else fw.ones(4, dtype=bias_dtype)
+        return lambda: fw.nn.functional.linear(fw.ones(shape, dtype=input_dtype),
+                                               fw.ones(4, 3, dtype=weight_dtype), bias)
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError)
+
+
 def test_linear_default_init_statistics():
     fan_in = 400
     layer = nn.Linear(fan_in, 300)
@@ -384,7 +402,7 @@ def test_linear_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype,
     assert [event.key for event in profiled.key_averages()] == ["aten::linear"]
     with ember.no_grad(), pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be"):
         F.linear(mine[0], ember.ones(7, 4))
-    with ember.no_grad(), pytest.raises(RuntimeError, match="mat1 and mat2 must have the same"):
+    with ember.no_grad(), pytest.raises(RuntimeError, match="expected m1 and m2 to have the same"):
         F.linear(mine[0].double() if dtype == np.float32 else mine[0].float(), mine[1])
 
 

@@ -1070,3 +1070,80 @@ def test_smooth_l1_and_huber_one_node_match_torch(torch, path, name, bound, redu
     for mine_value, their_value in zip(ours, (expected.detach().numpy(), theirs.grad.numpy(),
                                               their_target.grad.numpy())):
         np.testing.assert_allclose(mine_value, their_value, rtol=3e-7, atol=1e-12)
+
+
+LOSS_INPUT_ERRORS = {
+    "multi_margin_integer_input": lambda fw, F: F.multi_margin_loss(
+        fw.ones(2, 3, dtype=fw.int64), fw.ones(2)),
+    "multi_margin_weight_size": lambda fw, F: F.multi_margin_loss(
+        fw.ones(2, 3, dtype=fw.int64), fw.ones(2, dtype=fw.int64), weight=fw.ones(4)),
+    "multi_margin_float_target": lambda fw, F: F.multi_margin_loss(fw.ones(2, 3),
+                                                                   fw.tensor([5.0, 0.0])),
+    "multi_margin_weight_rank": lambda fw, F: F.multi_margin_loss(
+        fw.ones(2, 3), fw.tensor([1, 0]), weight=fw.ones(1, 3)),
+    "multi_margin_empty_classes": lambda fw, F: F.multi_margin_loss(fw.ones(2, 0),
+                                                                    fw.tensor([1, 0])),
+    "multi_margin_weight_dtype": lambda fw, F: F.multi_margin_loss(
+        fw.ones(2, 3), fw.tensor([1, 0]), weight=fw.ones(3, dtype=fw.float64)),
+    "multi_margin_half": lambda fw, F: F.multi_margin_loss(fw.ones(2, 3).half(),
+                                                           fw.tensor([1, 0])),
+    "multi_margin_3d": lambda fw, F: F.multi_margin_loss(fw.ones(2, 3, 4),
+                                                         fw.zeros(2, 5, dtype=fw.int64)),
+    "multilabel_margin_integer_input": lambda fw, F: F.multilabel_margin_loss(
+        fw.ones(2, 3, dtype=fw.int64), fw.ones(2, 3, dtype=fw.int64)),
+    "multilabel_margin_bfloat16": lambda fw, F: F.multilabel_margin_loss(
+        fw.ones(2, 3).bfloat16(), fw.ones(2, 3, dtype=fw.int64)),
+    "multilabel_margin_int32_target": lambda fw, F: F.multilabel_margin_loss(
+        fw.ones(2, 3), fw.ones(2, 3, dtype=fw.int32)),
+    "multilabel_margin_float_target": lambda fw, F: F.multilabel_margin_loss(
+        fw.ones(2, 3), fw.ones(2, 3)),
+    "multilabel_margin_3d": lambda fw, F: F.multilabel_margin_loss(
+        fw.ones(2, 3, 4), fw.ones(2, 3, 4, dtype=fw.int64)),
+    "ctc_half": lambda fw, F: F.ctc_loss(fw.ones(5, 2, 4).half(), fw.tensor([[1, 2], [1, 1]]),
+                                         fw.tensor([5, 5]), fw.tensor([2, 2])),
+    "ctc_integer": lambda fw, F: F.ctc_loss(fw.ones(5, 2, 4, dtype=fw.int64),
+                                            fw.tensor([[1, 2], [1, 1]]), fw.tensor([5, 5]),
+                                            fw.tensor([2, 2])),
+    "nll_scalar": lambda fw, F: F.nll_loss(fw.ones(()), fw.tensor(0)),
+    "cross_entropy_scalar_long_target": lambda fw, F: F.cross_entropy(fw.ones(()), fw.tensor(0)),
+    "cross_entropy_scalar_float_target": lambda fw, F: F.cross_entropy(fw.ones(()),
+                                                                       fw.tensor(0.5)),
+    "cross_entropy_scalar_vector_target": lambda fw, F: F.cross_entropy(
+        fw.ones(()), fw.ones(2, dtype=fw.int64)),
+}
+
+
+@pytest.mark.parametrize("name", list(LOSS_INPUT_ERRORS))
+def test_loss_input_errors_match_torch(torch, name):
+    """PyTorch's order: the margin losses' shape checks, then their kernels' dtypes (float32 or
+    float64 input, int64 target, a weight of the input's dtype); ctc's kernel dtypes; a 0-D
+    input to nll_loss and cross_entropy."""
+    call = LOSS_INPUT_ERRORS[name]
+    assert_raises_like_torch(lambda: call(torch, torch.nn.functional), lambda: call(ember, F),
+                             same_type=True)
+
+
+@pytest.mark.parametrize("name", ["huber_loss", "soft_margin_loss",
+                                  "binary_cross_entropy_with_logits"])
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32")])
+def test_mixed_dtype_losses_take_torchs_result_dtype(torch, name, dtypes):
+    """huber and soft margin losses come out in the input's dtype, binary cross entropy with
+    logits in the target's (PyTorch's kernels write into those); gradients equal torch's where
+    its backward runs (its huber_loss backward refuses mixed dtypes; ember's computes it)."""
+    values = np.linspace(-2.0, 2.0, 6).reshape(2, 3), np.linspace(0.0, 1.0, 6).reshape(2, 3)
+    results = []
+    for fw in (torch, ember):
+        function = getattr(fw.nn.functional, name)
+        x = fw.tensor(values[0]).to(getattr(fw, dtypes[0])).requires_grad_()
+        loss = function(x, fw.tensor(values[1]).to(getattr(fw, dtypes[1])), reduction="none")
+        try:
+            loss.sum().backward()
+            gradient = x.grad.numpy()
+        except RuntimeError:
+            gradient = None
+        results.append((str(loss.dtype).split(".")[1], loss.detach().numpy(), gradient))
+    (their_dtype, theirs, their_grad), (our_dtype, ours, our_grad) = results
+    assert our_dtype == their_dtype
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    if their_grad is not None:
+        np.testing.assert_allclose(our_grad, their_grad, rtol=1e-6, atol=1e-7)

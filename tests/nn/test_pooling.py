@@ -603,3 +603,62 @@ def test_global_adaptive_average_pooling_gradcheck():
     x = ember.tensor(np.random.default_rng(10).standard_normal((2, 3, 4, 3)), requires_grad=True)
     assert gradcheck(lambda x: F.adaptive_avg_pool2d(x, 1), (x,))
     assert gradgradcheck(lambda x: F.adaptive_avg_pool2d(x, 1) ** 2, (x,))
+
+
+def _pooling_error_cases():
+    """(name, call) pairs: empty non-batch dims, dtypes the kernels lack, zero dilation,
+    negative padding and adaptive output sizes, for every max, average and adaptive pooling."""
+    cases = []
+    for dims in (1, 2, 3):
+        spatial = (4,) * dims
+        for kind in ("max", "avg"):
+            name = f"{kind}_pool{dims}d"
+            shapes = [(1, 0) + spatial, (0,) + spatial, (2, 3, 0) + spatial[1:],
+                      (0, 2) + spatial]
+            for shape in shapes:
+                cases.append((f"{name}{shape}", name, shape, {}, None))
+                cases.append((f"{name}{shape}_negative_padding", name, shape, {"padding": -1},
+                              None))
+            for dtype in ("int64", "bool", "float16"):
+                cases.append((f"{name}_{dtype}", name, (1, 1) + spatial, {}, dtype))
+            if kind == "max":
+                cases.append((f"{name}_zero_dilation", name, (1, 1) + spatial, {"dilation": 0},
+                              None))
+                cases.append((f"{name}_bool_indices", name, (1, 1) + spatial,
+                              {"return_indices": True}, "bool"))
+            adaptive = f"adaptive_{kind}_pool{dims}d"
+            for shape in shapes + [(3, 0) + spatial[1:]]:
+                cases.append((f"{adaptive}{shape}", adaptive, shape, {}, None))
+                cases.append((f"{adaptive}{shape}_negative", adaptive, shape, {"size": -2},
+                              None))
+            for dtype in ("int64", "bool"):
+                cases.append((f"{adaptive}_{dtype}", adaptive, (1, 1) + spatial, {}, dtype))
+            cases.append((f"{adaptive}_negative", adaptive, (1, 1) + spatial, {"size": -1},
+                          None))
+    return cases
+
+
+@pytest.mark.parametrize("case", _pooling_error_cases(), ids=lambda case: case[0])
+def test_pooling_input_checks_match_torch(torch, case):
+    """PyTorch's order and words: max_pool1d refuses empty dims first, the others after their
+    argument checks (3-D pooling naming 'non-batch dimension 0' whichever is empty); adaptive
+    max pooling checks empty dims before the output size; each kernel's own name in dtype
+    refusals (max_pool1d_impl, avg_pool3d_out_frame, adaptive_max_pool2d for 1-D, ...)."""
+    _, name, shape, options, dtype = case
+    options = dict(options)
+    size = options.pop("size", 2)
+
+    def call(fw):
+        def run():
+            x = fw.ones(shape) if dtype is None else fw.ones(shape).to(getattr(fw, dtype))
+            return getattr(fw.nn.functional, name)(x, size, **options)
+        return run
+    try:
+        expected = call(torch)()
+    except Exception:  # noqa: BLE001 - torch's error decides what ember must raise
+        assert_raises_like_torch(call(torch), call(ember), same_type=True)
+        return
+    expected = expected[0] if isinstance(expected, tuple) else expected
+    ours = call(ember)()
+    ours = ours[0] if isinstance(ours, tuple) else ours
+    assert tuple(ours.shape) == tuple(expected.shape)

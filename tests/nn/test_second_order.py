@@ -540,3 +540,55 @@ def test_grid_sample_second_derivatives_like_torch(torch, mode):
     assert (our_second is None) == (their_second is None)
     if their_second is not None:
         np.testing.assert_allclose(our_second, their_second, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["linear", "squared"])
+@pytest.mark.parametrize("leaves", ["all", "weight_and_bias", "input_and_weight"])
+@pytest.mark.parametrize("pad", [0, 1])
+def test_conv_tbc_second_derivatives_like_torch(torch, loss, leaves, pad):
+    """PyTorch's conv_tbc backward is made of differentiable ops, not one node: under
+    create_graph the bias gradient depends on grad_output alone (no graph for a linear loss),
+    the weight's on the input and grad_output, the input's on the weight and grad_output;
+    every second derivative equals torch's (or is None / raises where torch's is / does)."""
+    random = np.random.default_rng(5)
+    arrays = [random.standard_normal((5, 2, 3)), random.standard_normal((3, 3, 4)),
+              random.standard_normal(4)]
+    needs = {"all": (True, True, True), "weight_and_bias": (False, True, True),
+             "input_and_weight": (True, True, False)}[leaves]
+    results = []
+    for fw in (torch, ember):
+        tensors = [fw.tensor(array, requires_grad=need) for array, need in zip(arrays, needs)]
+        output = fw.nn.functional.conv_tbc(*tensors, pad)
+        weights = fw.tensor(np.cos(np.arange(output.numel())).reshape(tuple(output.shape)))
+        value = (output * weights).sum() if loss == "linear" else (output ** 2 * weights).sum()
+        leaves_used = [tensor for tensor in tensors if tensor.requires_grad]
+        grads = fw.autograd.grad(value, leaves_used, create_graph=True)
+        outcome = [output.grad_fn.name(), [grad.requires_grad for grad in grads],
+                   [grad.detach().numpy() for grad in grads]]
+        for grad in grads:
+            try:
+                again = fw.autograd.grad((grad * grad.detach().cos()).sum(), leaves_used,
+                                         allow_unused=True, retain_graph=True)
+                outcome.append([None if item is None else item.numpy() for item in again])
+            except RuntimeError as error:
+                outcome.append(str(error))
+        results.append(outcome)
+    theirs, ours = results
+    assert ours[:2] == theirs[:2]
+    for mine, expected in zip(ours[2:], theirs[2:]):
+        if isinstance(expected, str) or expected is None:
+            assert mine == expected
+            continue
+        for our_array, their_array in zip(mine, expected):
+            if their_array is None:
+                assert our_array is None
+            else:
+                np.testing.assert_allclose(our_array, their_array, rtol=1e-10, atol=1e-12)
+
+
+def test_conv_tbc_gradgradcheck():
+    random = np.random.default_rng(6)
+    tensors = [ember.tensor(random.standard_normal(shape), requires_grad=True)
+               for shape in ((4, 2, 3), (2, 3, 2), (2,))]
+    assert ember.autograd.gradgradcheck(
+        lambda x, w, b: ember.nn.functional.conv_tbc(x, w, b, 1), tensors)

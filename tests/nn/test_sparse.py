@@ -136,6 +136,47 @@ def test_embedding_bag_errors_match_torch(torch):
         assert_raises_like_torch(lambda: call(torch), lambda: call(ember), error)
 
 
+def _bag_outcome(lib, input_kind, offsets_kind, weights_kind, mode, flags, weight_rank):
+    """F.embedding_bag's result (or error type and message) and the weight afterwards."""
+    scale_grad_by_freq, sparse, max_norm = flags
+    input = {"1d": lib.tensor([1, 2, 4, 5, 4, 3]), "2d": lib.tensor([[1, 2, 4], [5, 4, 3]]),
+             "3d": lib.tensor([[[1, 2]]])}[input_kind]
+    offsets = {None: None, "ok": lib.tensor([0, 2]), "2d": lib.tensor([[0, 2]]),
+               "nonzero first": lib.tensor([1, 2]), "past end": lib.tensor([0, 7])}[offsets_kind]
+    weight = lib.tensor(np.arange(40.0).reshape(10, 4).astype(np.float32))
+    if weight_rank == 1:
+        weight = weight[:, 0].contiguous()
+    per_sample_weights = {None: None, "match": lib.ones(input.shape),
+                          "mismatch": lib.ones(7)}[weights_kind]
+    try:
+        output = lib.nn.functional.embedding_bag(
+            input, weight, offsets, max_norm=max_norm, scale_grad_by_freq=scale_grad_by_freq,
+            mode=mode, sparse=sparse, per_sample_weights=per_sample_weights)
+        result = output.detach().numpy().round(4).tolist()
+    except Exception as error:  # the error itself is the result compared
+        message = str(error).replace("torch.Size", "ember.Size").replace("torch.", "ember.")
+        result = (type(error).__name__, message.replace("ember.tensor.Tensor", "ember.Tensor"))
+    return result, weight.numpy().round(3).tolist()
+
+
+def test_embedding_bag_check_order_matches_torch(torch):
+    """Where an input breaks several of PyTorch's rules, the same error comes first (shape of
+    per_sample_weights, weight rank, offsets, mode, max_norm's renorm, per_sample_weights' mode,
+    offsets' values), and the weight is renormed as far as PyTorch gets."""
+    import itertools
+    import warnings
+    flag_sets = [(False, False, None), (True, False, None), (False, True, None),
+                 (False, False, 1.0)]
+    for case in itertools.product(["1d", "2d", "3d"],
+                                  [None, "ok", "2d", "nonzero first", "past end"],
+                                  [None, "match", "mismatch"], ["sum", "mean", "max", "median"],
+                                  flag_sets, [2, 1]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = _bag_outcome(torch, *case)
+        assert _bag_outcome(ember, *case) == theirs, case
+
+
 # ---- sparse gradients: Embedding(sparse=True), EmbeddingBag(sparse=True) ----------------------
 def _sparse_pair(torch, rows, columns, **options):
     weight = np.random.default_rng(3).standard_normal((rows, columns)).astype(np.float32)

@@ -514,3 +514,29 @@ def test_uint8_resizing_without_torch():
     assert (np.diff(out.numpy().astype(int), axis=-1) >= 0).all()
     with pytest.raises(NotImplementedError, match="bicubic resizing of uint8 images"):
         ember.nn.functional.interpolate(flat, size=(4, 5), mode="bicubic")
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+@pytest.mark.parametrize("mode, shape", [
+    ("linear", (1, 1, 4)), ("bilinear", (1, 3, 4, 4)), ("bicubic", (1, 1, 4, 4)),
+    ("trilinear", (1, 1, 4, 4, 4)), ("nearest", (1, 1, 4)), ("nearest", (2, 3, 4, 4)),
+    ("nearest", (1, 1, 4, 4, 4)), ("nearest-exact", (1, 1, 4, 4)), ("area", (1, 1, 4)),
+    ("area", (1, 1, 4, 4, 4))])
+def test_interpolate_refuses_integers_naming_torchs_kernel(torch, mode, shape, dtype):
+    """2-D bilinear and nearest name PyTorch's channels-last kernels, area its adaptive
+    pooling, the others the kernel computing their interpolation weights."""
+    def call(fw):
+        return lambda: fw.nn.functional.interpolate(fw.ones(shape).to(getattr(fw, dtype)),
+                                                    scale_factor=2, mode=mode)
+    assert_raises_like_torch(call(torch), call(ember), NotImplementedError)
+
+
+@pytest.mark.parametrize("grid_dtype, input_dtype", [("float64", "float32"),
+                                                     ("float32", "float64"),
+                                                     ("float16", "float32")])
+def test_grid_sample_dtype_mismatch_message_like_torch(torch, grid_dtype, input_dtype):
+    def call(fw):
+        return lambda: fw.nn.functional.grid_sample(
+            fw.ones(1, 1, 4, 4).to(getattr(fw, input_dtype)),
+            fw.zeros(1, 2, 2, 2).to(getattr(fw, grid_dtype)), align_corners=False)
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError)

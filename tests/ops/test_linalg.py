@@ -763,3 +763,179 @@ def test_complex_eigh_double_backward_matches_torch(torch, loss):
                         for value in (grad, second)])
     for mine, expected in zip(results[1], results[0]):
         np.testing.assert_allclose(mine, expected, rtol=1e-9, atol=1e-9)
+
+
+def _complex_matrix(shape, seed):
+    generator = np.random.default_rng(seed)
+    return generator.standard_normal(shape) + 1j * generator.standard_normal(shape)
+
+
+COMPLEX_SECOND_DERIVATIVES = {
+    "svdvals": lambda fw, a: fw.linalg.svdvals(a).pow(2).sum() + fw.linalg.svdvals(a).prod(),
+    "svdvals_cubed": lambda fw, a: fw.linalg.svdvals(a).pow(3).sum(),
+    "matrix_norm_nuc": lambda fw, a: (fw.linalg.matrix_norm(a, "nuc") ** 2).sum(),
+    "norm_nuc": lambda fw, a: (fw.norm(a, "nuc", dim=(-2, -1)) ** 2).sum(),
+    "linalg_norm_nuc": lambda fw, a: (fw.linalg.norm(a, "nuc", dim=(-2, -1)) ** 3).sum(),
+    "eigvals": lambda fw, a: fw.linalg.eigvals(a).abs().pow(3).sum(),
+    "eig_values": lambda fw, a: (fw.linalg.eig(a)[0] ** 2).real.sum()
+    + fw.linalg.eig(a)[0].imag.sum(),
+    "eig_vector_magnitudes": lambda fw, a: (fw.linalg.eig(a)[1].abs().pow(2) * fw.arange(
+        a.shape[-1] ** 2, dtype=fw.float64).reshape(a.shape[-1], -1)).sum(),
+    "eig_both": lambda fw, a: (fw.linalg.eig(a)[1].abs()
+                               * fw.linalg.eig(a)[0].abs().unsqueeze(-2)).sum(),
+}
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (3, 4), (4, 3), (2, 3, 3)])
+@pytest.mark.parametrize("name", list(COMPLEX_SECOND_DERIVATIVES))
+@pytest.mark.parametrize("kind", ["complex", "real"])
+def test_svdvals_nuclear_norm_and_eig_second_derivatives_match_torch(torch, name, shape, kind):
+    """Double backward of svdvals and the nuclear norm (complex ones take conjugate transposes
+    and the phase term of PyTorch's svd_backward) and of eig (its backward written again as
+    differentiable ops), complex and real, against torch's gradient and Hessian-vector
+    product."""
+    if name.startswith("eig") and shape[-1] != shape[-2]:
+        pytest.skip("eig takes square matrices")
+    array = _complex_matrix(shape, 11) if kind == "complex" else _complex_matrix(shape, 11).real
+    direction = np.cos(np.arange(array.size)).reshape(shape) + (
+        1j * np.sin(np.arange(array.size)).reshape(shape) if kind == "complex" else 0)
+    results = []
+    for fw in (torch, ember):
+        a = fw.tensor(array, requires_grad=True)
+        value = COMPLEX_SECOND_DERIVATIVES[name](fw, a)
+        (grad,) = fw.autograd.grad(value, a, create_graph=True)
+        product = (grad * fw.tensor(direction)).real.sum() if kind == "complex" else \
+            (grad * fw.tensor(direction)).sum()
+        (second,) = fw.autograd.grad(product, a)
+        results.append([tensor.detach().resolve_conj().numpy() for tensor in (grad, second)])
+    for mine, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["svdvals", "eig_vector_magnitudes", "eig_values"])
+def test_complex_svdvals_and_eig_gradgradcheck(name):
+    a = ember.tensor(_complex_matrix((3, 3), 12), requires_grad=True)
+    assert gradgradcheck(lambda x: COMPLEX_SECOND_DERIVATIVES[name](ember, x), (a,))
+
+
+SQUARE_MATRIX_OPS = {
+    "inv": lambda fw, a: fw.linalg.inv(a),
+    "det": lambda fw, a: fw.linalg.det(a),
+    "slogdet": lambda fw, a: fw.linalg.slogdet(a),
+    "cholesky": lambda fw, a: fw.linalg.cholesky(a),
+    "eigh": lambda fw, a: fw.linalg.eigh(a),
+    "eigvalsh": lambda fw, a: fw.linalg.eigvalsh(a),
+    "eig": lambda fw, a: fw.linalg.eig(a),
+    "eigvals": lambda fw, a: fw.linalg.eigvals(a),
+    "matrix_exp": lambda fw, a: fw.linalg.matrix_exp(a),
+    "solve": lambda fw, a: fw.linalg.solve(a, fw.ones(a.shape[:-1], dtype=a.dtype)),
+    "solve_triangular": lambda fw, a: fw.linalg.solve_triangular(
+        a, fw.ones(a.shape, dtype=a.dtype), upper=True),
+    "svd": lambda fw, a: fw.linalg.svd(a),
+    "svdvals": lambda fw, a: fw.linalg.svdvals(a),
+    "qr": lambda fw, a: fw.linalg.qr(a),
+    "cond": lambda fw, a: fw.linalg.cond(a),
+    "cond_1": lambda fw, a: fw.linalg.cond(a, 1),
+    "cond_fro": lambda fw, a: fw.linalg.cond(a, "fro"),
+    "cond_nuc": lambda fw, a: fw.linalg.cond(a, "nuc"),
+}
+BAD_MATRICES = {
+    "vector": lambda fw: fw.ones(3), "scalar": lambda fw: fw.ones(()),
+    "integer": lambda fw: fw.ones(3, 3, dtype=fw.int64),
+    "integer_vector": lambda fw: fw.ones(3, dtype=fw.int64),
+    "integer_wide": lambda fw: fw.ones(2, 3, dtype=fw.int64),
+    "bool": lambda fw: fw.ones(3, 3, dtype=fw.bool),
+    "int8": lambda fw: fw.ones(3, 3, dtype=fw.int8),
+    "half": lambda fw: fw.eye(3, dtype=fw.float16), "half_wide": lambda fw: fw.ones(2, 3).half(),
+    "half_vector": lambda fw: fw.ones(3).half(),
+    "bfloat16": lambda fw: fw.eye(3, dtype=fw.bfloat16),
+    "bfloat16_wide": lambda fw: fw.ones(2, 3).bfloat16(),
+}
+
+
+@pytest.mark.parametrize("matrix", list(BAD_MATRICES))
+@pytest.mark.parametrize("name", list(SQUARE_MATRIX_OPS))
+def test_matrix_input_checks_match_torch(torch, name, matrix):
+    """Each op's checks in PyTorch's order (rank, squareness, then the dtype as its CPU kernel
+    refuses it; eig's and solve's dtype first) with its messages."""
+    if name == "matrix_exp" and matrix in ("half", "bfloat16"):
+        pytest.skip("PyTorch computes float16 matrix_exp in float16 (nan for moderate inputs); "
+                    "ember refuses it")
+
+    def call(fw):
+        return lambda: SQUARE_MATRIX_OPS[name](fw, BAD_MATRICES[matrix](fw))
+    try:
+        call(torch)()
+    except Exception:  # noqa: BLE001 - torch's error decides what ember must raise
+        assert_raises_like_torch(call(torch), call(ember), same_type=True)
+        return
+    call(ember)()  # where torch computes (svd of a wide matrix), ember does too
+
+
+LINALG_ERRORS = {
+    "solve_vector_mismatch": lambda fw: fw.linalg.solve(fw.eye(3), fw.ones(4)),
+    "solve_dtypes": lambda fw: fw.linalg.solve(fw.eye(3), fw.ones(3, dtype=fw.float64)),
+    "matrix_power_vector": lambda fw: fw.linalg.matrix_power(fw.ones(3), 2),
+    "matrix_power_wide": lambda fw: fw.linalg.matrix_power(fw.ones(2, 3), 2),
+    "multi_dot_shapes": lambda fw: fw.linalg.multi_dot([fw.ones(3, 3), fw.ones(4, 3)]),
+    "multi_dot_vector_shapes": lambda fw: fw.linalg.multi_dot([fw.ones(3), fw.ones(2, 3)]),
+    "multi_dot_dtypes": lambda fw: fw.linalg.multi_dot([fw.ones(3, 3),
+                                                        fw.ones(3, 3, dtype=fw.float64)]),
+    "vecdot_integers": lambda fw: fw.linalg.vecdot(fw.ones(3, dtype=fw.int64), fw.ones(3)),
+    "vecdot_dtypes": lambda fw: fw.linalg.vecdot(fw.ones(3).half(), fw.ones(3)),
+    "cholesky_ex_vector": lambda fw: fw.linalg.cholesky_ex(fw.ones(3)),
+    "cholesky_ex_wide": lambda fw: fw.linalg.cholesky_ex(fw.ones(2, 3)),
+    "cholesky_ex_integers": lambda fw: fw.linalg.cholesky_ex(fw.ones(3, 3, dtype=fw.int64)),
+    "cholesky_ex_half": lambda fw: fw.linalg.cholesky_ex(fw.eye(3).half()),
+    "vector_norm_empty_inf": lambda fw: fw.linalg.vector_norm(fw.zeros(0), float("inf")),
+    "vector_norm_empty_negative": lambda fw: fw.linalg.vector_norm(fw.zeros(0, 3), -0.5),
+    "vector_norm_empty_dim": lambda fw: fw.linalg.vector_norm(fw.zeros(0, 3), -1, dim=-2),
+    "vector_norm_empty_dims": lambda fw: fw.linalg.vector_norm(fw.zeros(3, 0), -1e10,
+                                                               dim=(0, 1)),
+    "vector_norm_string_ord": lambda fw: fw.linalg.vector_norm(fw.ones(3), "fro"),
+    "vector_norm_none_ord": lambda fw: fw.linalg.vector_norm(fw.ones(3), None),
+    "lstsq_dtypes": lambda fw: fw.linalg.lstsq(fw.ones(3, 3), fw.ones(4, 2).double()),
+    "lstsq_integers": lambda fw: fw.linalg.lstsq(fw.ones(3, 3, dtype=fw.int64),
+                                                 fw.ones(3, 2, dtype=fw.int64)),
+    "matrix_rank_vector": lambda fw: fw.linalg.matrix_rank(fw.ones(3)),
+    "matrix_rank_integers": lambda fw: fw.linalg.matrix_rank(fw.ones(3, 3, dtype=fw.int64)),
+    "matrix_rank_half": lambda fw: fw.linalg.matrix_rank(fw.ones(3, 3).half()),
+    "lu_factor_half": lambda fw: fw.linalg.lu_factor(fw.eye(3).half()),
+    "lu_bfloat16": lambda fw: fw.linalg.lu(fw.eye(3).bfloat16()),
+}
+
+
+@pytest.mark.parametrize("name", list(LINALG_ERRORS))
+def test_linalg_errors_match_torch(torch, name):
+    assert_raises_like_torch(lambda: LINALG_ERRORS[name](torch), lambda: LINALG_ERRORS[name](ember),
+                             same_type=True)
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.linalg.cholesky(fw.tensor([[1.0, 2.0], [2.0, 1.0]])),
+    lambda fw: fw.linalg.cholesky(fw.stack([fw.eye(2), -fw.eye(2)])),
+    lambda fw: fw.linalg.cholesky_ex(-fw.eye(3), check_errors=True)])
+def test_cholesky_failures_name_the_minor_like_torch(torch, call):
+    """LAPACK's report: the first leading minor that is not positive-definite, and the batch
+    element (torch's _LinAlgError and ember's LinAlgError are both RuntimeErrors)."""
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
+
+
+def test_vecdot_conjugates_its_first_argument_like_torch(torch):
+    x = np.array([1 + 2j, -0.5j, 3.0]), np.array([2 - 1j, 1 + 1j, -1j])
+    ours = ember.linalg.vecdot(ember.tensor(x[0]), ember.tensor(x[1]))
+    theirs = torch.linalg.vecdot(torch.tensor(x[0]), torch.tensor(x[1]))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    assert ours.dtype == ember.complex128
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (0, 3, 3), (3, 0), (0, 3)])
+@pytest.mark.parametrize("name", ["lu_factor", "lu", "lu_factor_ex", "cond"])
+def test_lu_and_cond_of_empty_matrices_like_torch(torch, name, shape):
+    """Empty matrices factor to empty factors, and their condition number is 0 (PyTorch's)."""
+    results = []
+    for fw in (torch, ember):
+        result = getattr(fw.linalg, name)(fw.ones(shape))
+        result = result if isinstance(result, tuple) else (result,)
+        results.append([(tuple(part.shape), part.numpy().tolist()) for part in result])
+    assert results[1] == results[0]

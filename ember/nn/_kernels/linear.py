@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ... import _halfcast, _threads
-from ..._dtype import accumulation_dtype, scalar_type_name
+from ..._dtype import accumulation_dtype, cpp_type_name, scalar_type_name
 from ...autograd.function import Op
 from ...ops.elementwise.complex import conj_of
 from ...ops.linalg import _product_transposed, matmul_arrays
@@ -31,10 +31,17 @@ class Linear(Op):
             mat1 = f"{rows}x{x.shape[-1]}" if x.ndim else "1x1"
             mat2 = "x".join(str(size) for size in reversed(weight.shape))
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({mat1} and {mat2})")
-        if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
-            other = bias if x.dtype == weight.dtype else x
+        # PyTorch's messages: addmm's for the bias, then the input's; mm's without a bias
+        if bias is not None and bias.dtype != weight.dtype:
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                               f"{scalar_type_name(bias.dtype)} and "
+                               f"{scalar_type_name(weight.dtype)}")
+        if x.dtype != weight.dtype:
+            if bias is None:
+                raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                                   f"{cpp_type_name(x.dtype)} != {cpp_type_name(weight.dtype)}")
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                               f"{scalar_type_name(other.dtype)} and "
+                               f"{scalar_type_name(x.dtype)} and "
                                f"{scalar_type_name(weight.dtype)}")
         batch_shape = x.shape[:-1]
         # Explicit row count: reshape(-1, 0) cannot infer it for Linear(0, n).

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from ... import _random, ops as _ops
-from ..._dtype import scalar_type_name
+from ..._dtype import is_floating, scalar_type_name
 from ...autograd import function as function_module
 from ...autograd.function import keep_input_in_gradient
 from ...autograd.views import nothing_recorded
@@ -160,7 +160,10 @@ def glu(input, dim=-1):
     """Gated linear unit: first half of ``dim`` times sigmoid of the second half."""
     if input.dim() == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
-    axis = dim % input.dim() if -input.dim() <= dim < input.dim() else dim
+    if not -input.dim() <= dim < input.dim():
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.dim()}, "
+                         f"{input.dim() - 1}], but got {dim})")
+    axis = dim % input.dim()
     size = input.shape[axis]
     if size % 2 != 0:
         raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {size}")
@@ -199,6 +202,15 @@ def softshrink(input, lambd=0.5):
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky ReLU with slopes drawn from U(lower, upper) per element in training, and their mean
     in evaluation."""
+    if _random.inside_vmap():
+        # PyTorch has no batching rule for rrelu: under vmap it refuses in every randomness
+        # mode, in evaluation too, and also for inputs that vmap does not map over (under a
+        # forward-mode transform too, where it is decomposed to rrelu_with_noise first)
+        name = "rrelu_with_noise" if function_module.forward_mode_active() else "rrelu"
+        name = name + "_" if inplace else name
+        error = RuntimeError(f"vmap: we do not yet support aten::{name}. Please file an issue")
+        error.vmap_refusal = True  # raised, not run once per sample
+        raise error
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     # PyTorch draws one float64 U(lower, upper) per non-positive element, in order, with the
@@ -218,6 +230,10 @@ def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
     pass and the soft sample's gradient (straight-through)."""
     if eps != 1e-10:
         warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    if not is_floating(logits._data.dtype):
+        raise RuntimeError(f"Exponential distribution is a continuous probability distribution. "
+                           f"dtype must be a floating point but you specified "
+                           f"{scalar_type_name(logits._data.dtype)}")
     # -log of exponential_() draws in the logits' dtype, as PyTorch's
     noise = _random.exponential(None, tuple(logits.shape)).astype(logits._data.dtype)
     gumbels = type(logits)._wrap(-np.log(noise))

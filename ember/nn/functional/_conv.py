@@ -4,7 +4,10 @@ import math
 
 import numpy as np
 
-from ..._dtype import cpp_type_name, scalar_type_name
+from ..._dtype import cpp_type_name, is_floating, scalar_type_name
+from ...autograd.function import torch_named
+from ...ops import linalg as _linalg
+from ...ops.shape import cat
 from ...ops.elementwise.casting import autocast_op, computed_in_float32
 from ...tensor import Tensor, warn_once
 from .._kernels.conv import ConvNd, ConvTransposeNd, Fold, Geometry, Unfold
@@ -317,8 +320,16 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
                            f"dilation={dilation}, padding={padding}, calculated shape of the "
                            f"array of sliding blocks as {blocks}, but its components must be at "
                            f"least one.")
+    _check_window_dtype(input, "im2col_out_cpu")
     output = Unfold.apply(input, kernel_size, dilation, padding, stride, blocks)
     return output.squeeze(0) if unbatched else output
+
+
+def _check_window_dtype(input, kernel):
+    """PyTorch's im2col/col2im kernels take floating point, complex and bool tensors only."""
+    dtype = input._data.dtype
+    if not (is_floating(dtype) or dtype.kind in "cb"):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{scalar_type_name(dtype)}\'')
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -345,13 +356,14 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"size of input's dimension 2 to match the calculated number of "
                            f"sliding blocks {blocks[0]} * {blocks[1]} = {math.prod(blocks)}, "
                            f"but got input.size(2)={input.shape[2]}.")
+    _check_window_dtype(input, "col2im_out_cpu")
     output = Fold.apply(input, output_size, kernel_size, dilation, padding, stride, blocks)
     return output.squeeze(0) if unbatched else output
 
 
 def conv_tbc(input, weight, bias, pad=0):
     """A 1-D convolution of a time-major (T, B, C_in) input with a (K, C_in, C_out) weight and
-    ``pad`` steps of zeros at both ends (fairseq's layout): conv1d with the axes moved."""
+    ``pad`` steps of zeros at both ends (fairseq's layout)."""
     if input.dim() != 3:
         raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
     if weight.dim() != 3:
@@ -366,5 +378,13 @@ def conv_tbc(input, weight, bias, pad=0):
     if pad < 0:  # a negative pad crops the sequence instead
         input = input[-pad:input.shape[0] + pad]
         pad = 0
-    output = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
-    return output.permute(2, 0, 1)
+    if pad:
+        zeros = input.new_zeros((pad,) + tuple(input.shape[1:]))
+        input = cat([zeros, input, zeros])
+    # Composite (a contraction of the kernel-wide windows, plus the bias) rather than conv1d's
+    # one-node backward: PyTorch's conv_tbc_backward is made of differentiable ops, so under
+    # create_graph the bias gradient depends on grad_output alone, the weight's on the input
+    # and grad_output, the input's on the weight and grad_output.
+    windows = input.unfold(0, weight.shape[0], 1)  # (T_out, B, C_in, K)
+    output = _linalg.tensordot(windows, weight, dims=([2, 3], [1, 0])) + bias
+    return torch_named(output, "ConvTbcBackward0")

@@ -1,6 +1,7 @@
 """Distance functions: pairwise_distance, pdist and cosine_similarity (composites of ember.ops)."""
 import numpy as np
 
+from ..._dtype import is_floating, promote_types, scalar_type_name
 from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
 from ...ops import vector_norm
 from ...ops._broadcast import mismatch_error
@@ -22,6 +23,11 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
     As in PyTorch, each vector is divided by its norm first, and the eps clamp does not stop the
     gradient (it acts as a constant shift of the norm)."""
+    common = promote_types(x1.dtype, x2.dtype)
+    if not common.is_floating_point:
+        raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is "
+                           f"{common._scalar_type}")
+    x1, x2 = x1.to(common), x2.to(common)
     shape = _broadcast_shape(x1, x2)
     rank = len(shape)
     if not rank or not -rank <= dim < rank:
@@ -62,8 +68,13 @@ def pdist(input, p=2):
     order of the pairs (the upper triangle of cdist, flattened)."""
     if input.dim() != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
+    if not is_floating(input._data.dtype):
+        raise RuntimeError("pdist only supports floating-point dtypes")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
+    if input._data.dtype.itemsize == 2:
+        raise NotImplementedError(f'"pdist" not implemented for '
+                                  f"'{scalar_type_name(input._data.dtype)}'")
     if p == 2 and euclidean_pdist_applies(input._data):
         return EuclideanPdist.apply(input)
     first, second = np.triu_indices(input.shape[0], k=1)

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from ... import ops as _ops
-from ..._dtype import is_floating, scalar_type_name
+from ..._dtype import is_floating, promote_types, scalar_type_name
 from ...ops._broadcast import mismatch_error
 from ...ops.index import indices_within
 from ...ops.elementwise.casting import autocast_op
@@ -110,7 +110,17 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{scalar_type_name(array.dtype)}'")
     if array.ndim == 0:
-        raise RuntimeError(f"{operation}: input tensor should be 1D or more, but got a 0D tensor")
+        # PyTorch: nll_loss_nd's check; cross_entropy takes a 0-D target as probabilities,
+        # then fails at the class dim 1
+        if not from_logits:
+            raise ValueError("Expected 1 or more dimensions (got 0)")
+        if target_array.ndim != 0:
+            raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but "
+                             "got 1)")
+        if not is_floating(target_array.dtype):
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {scalar_type_name(target_array.dtype)}")
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
     unbatched = array.ndim == 1
     probabilities = tuple(array.shape) == tuple(target_array.shape)
     if not probabilities:
@@ -311,7 +321,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                      input)
     _check_broadcastable(pos_weight, input, "pos_weight")
     _check_broadcastable(weight, input, "weight")
-    loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
+    if target._data.dtype != input._data.dtype:
+        # PyTorch's kernel works in place on a tensor made from the target: the target's dtype
+        common = promote_types(input.dtype, target.dtype)
+        loss = BinaryCrossEntropyWithLogits.apply(input.to(common), target.to(common),
+                                                  pos_weight).to(target.dtype)
+    else:
+        loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         loss = loss * weight
     return torch_named(apply_reduction(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
@@ -412,6 +428,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     distance = _ops.abs(difference)
     loss = _ops.where(distance < delta, difference * difference * 0.5,
                              (distance - 0.5 * delta) * delta)
+    if loss._data.dtype != input._data.dtype and is_floating(target._data.dtype):
+        loss = loss.to(input.dtype)  # PyTorch's kernel writes into the input's dtype
     if weight is not None:
         loss = loss * weight
         return apply_reduction(loss, reduction)
@@ -470,6 +488,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """log(1 + exp(-target * input)), the logistic loss for targets in {-1, 1}."""
     reduction = reduction_from(size_average, reduce, reduction)
     loss = _ops.log1p(_ops.exp(-input * target))
+    if loss._data.dtype != input._data.dtype and is_floating(input._data.dtype):
+        loss = loss.to(input.dtype)  # PyTorch's kernel writes into the input's dtype
     return apply_reduction(loss, reduction)
 
 
@@ -595,7 +615,10 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     reduction = reduction_from(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.dim() != 1:
+        raise ValueError("weight must be one-dimensional")
     _refuse_gradient(weight, "multi_margin_loss", "weight", input)
+    _check_margin_input(input)
     unbatched = input.dim() <= 1
     scores = input.reshape(1, -1) if unbatched else input
     classes = scores.shape[1]
@@ -605,6 +628,14 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
                            f"the number of input samples (batch size). Expected target size "
                            f"[{scores.shape[0]}], but got {list(target.shape)}. Input has shape "
                            f"{list(input.shape)}.")
+    if weight is not None and weight.numel() != classes:
+        raise RuntimeError(f"inconsistent weight size, expected {classes} but got "
+                           f"{list(weight.shape)}")
+    # then PyTorch's kernel: float32/float64 input, int64 target, a weight of the input's dtype
+    _check_margin_kernel(input, target, "multi_margin_loss_cpu_kernel")
+    if weight is not None and weight._data.dtype != input._data.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._data.dtype)} but "
+                           f"found {scalar_type_name(weight._data.dtype)}")
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise RuntimeError("target out of range")
     label_index = type(input)._wrap(labels.reshape(-1, 1).astype(np.int64))
@@ -622,17 +653,40 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return apply_reduction(loss, reduction)
 
 
+def _check_margin_input(input):
+    """PyTorch's shape check of the margin losses' input: a non-empty vector, a matrix with
+    non-empty rows, or a scalar."""
+    shape = tuple(input.shape)
+    if not ((len(shape) == 2 and shape[1] != 0) or (len(shape) == 1 and shape[0] != 0)
+            or not shape):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(shape)}")
+
+
+def _check_margin_kernel(input, target, kernel):
+    """The margin losses' CPU kernels: float32 or float64 input, int64 target."""
+    dtype = input._data.dtype
+    if dtype not in (np.float32, np.float64):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{scalar_type_name(dtype)}\'')
+    if target._data.dtype != np.int64:
+        raise RuntimeError(f"expected scalar type Long but found "
+                           f"{scalar_type_name(target._data.dtype)}")
+
+
 @autocast_op("multilabel_margin_loss")
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """sum over target classes j (up to the first -1) and non-target classes i of
     max(0, 1 - (x[j] - x[i])), divided by C."""
     reduction = reduction_from(size_average, reduce, reduction)
+    _check_margin_input(input)
     unbatched = input.dim() <= 1
     scores = input.reshape(1, -1) if unbatched else input
-    labels = target._data.reshape(scores.shape) if unbatched else target._data
+    labels = target._data.reshape(scores.shape) if unbatched and target._data.size == \
+        scores._data.size else target._data
     if tuple(labels.shape) != tuple(scores.shape):
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}")
+    _check_margin_kernel(input, target, "multilabel_margin_loss_forward_out_frame")
     classes = scores.shape[1]
     if labels.size and (labels.min() < -1 or labels.max() >= classes):
         raise RuntimeError("argument #2 'target' is out of range")
@@ -726,6 +780,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         raise RuntimeError("input_lengths must be of size batch_size")
     if target_array.shape[0] != batch:
         raise RuntimeError("target_lengths must be of size batch_size")
+    if log_probs._data.dtype not in (np.float32, np.float64):
+        raise NotImplementedError(f'"ctc_loss_cpu" not implemented for '
+                                  f"'{scalar_type_name(log_probs._data.dtype)}'")
     if not 0 <= blank < classes:
         raise RuntimeError("blank must be in label range")
     if input_array.size and input_array.max() > steps:

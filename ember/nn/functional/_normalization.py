@@ -8,7 +8,7 @@ import numpy as np
 
 from ..._dtype import bfloat16, finfo, float16, float32, float64, is_floating, scalar_type_name
 from ...autograd import function as function_module
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...autograd.views import check_inplace, nothing_recorded
 from ...ops import vector_norm
 from ...ops.shape import keep_memory_format
@@ -33,7 +33,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     array = input._data
     if array.ndim < 2:
         raise ValueError(f"batch_norm: expected 2D or higher input (got {array.ndim}D input)")
-    _check_floating(array, "batch_norm")
     if training and eps <= 0:
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0:
@@ -63,8 +62,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError("running_mean must be defined in evaluation mode")
     elif running_var is None:
         raise RuntimeError("running_var must be defined in evaluation mode")
-    _check_parameter_dtypes(input, weight, bias, running_mean, running_var)
-    if array.size == 0:
+    if array.size:
+        # PyTorch's native_batch_norm refuses, before its kernel's checks, running statistics
+        # that require grad (in evaluation too); an empty input never reaches it
+        for name, buffer in (("running_mean", running_mean), ("running_var", running_var)):
+            if buffer is not None and buffer.requires_grad and is_grad_enabled():
+                raise RuntimeError(f"The function 'native_batch_norm' is not differentiable "
+                                   f"with respect to argument '{name}'. This input cannot have "
+                                   f"requires_grad True.")
+        _check_floating(array, "batch_norm")
+        _check_parameter_dtypes(input, weight, bias, running_mean, running_var)
+    else:
         return _empty_batch_norm(input, weight, bias)
     if array.dtype.kind == "V" and input.dtype == bfloat16:
         # NumPy's einsum has no bfloat16: computed in float32 and rounded once, as PyTorch's
@@ -255,7 +263,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         repeated.append(tensor.repeat(batch) if tensor is not None else None)
     running = []
     for buffer in (running_mean, running_var):
-        running.append(Tensor._wrap(np.tile(buffer._data, batch)) if buffer is not None else None)
+        # (requiring grad as the buffer does: batch_norm then refuses it as PyTorch's does)
+        running.append(Tensor._wrap(np.tile(buffer._data, batch), buffer.requires_grad)
+                       if buffer is not None else None)
     output = batch_norm(folded, running[0], running[1], repeated[0], repeated[1],
                         use_input_stats, momentum, eps)
     with no_grad():

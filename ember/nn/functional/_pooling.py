@@ -39,16 +39,17 @@ def _tuple(value, count, name):
         f"{name} must either be a single int, or a tuple of {count} ints"))
 
 
-def _prepare(input, spatial_dims, operation, dtypes="f"):
+def _prepare(input, spatial_dims, operation, dtypes="f", kernel=None):
     """Check the type, dtype and rank; return (batched input, whether it was unbatched).
-    ``dtypes``: the NumPy kinds the op accepts besides floating point, or "l" for int64 only."""
+    ``dtypes``: the NumPy kinds the op accepts besides floating point, or "l" for int64 only;
+    ``kernel``: the name PyTorch's dtype refusal gives (``operation`` by default)."""
     # PyTorch's Python-level adaptive and power pooling fail reading an attribute.
     python_level = operation.startswith(("adaptive_max", "lp_", "adaptive_avg_pool2d",
                                          "adaptive_avg_pool3d"))
     check_tensors(operation, AttributeError if python_level else TypeError, input=input)
     dtype = input._data.dtype
     if not (is_floating(dtype) or dtype.kind in dtypes or (dtypes == "l" and dtype == np.int64)):
-        raise NotImplementedError(f'"{operation}" not implemented for '
+        raise NotImplementedError(f'"{kernel or operation}" not implemented for '
                                   f"'{scalar_type_name(dtype)}'")
     ndim = input._data.ndim
     if ndim < 3 and operation in ("avg_pool2d", "lp_pool2d"):
@@ -63,6 +64,9 @@ def _prepare(input, spatial_dims, operation, dtypes="f"):
     if operation.startswith("adaptive"):
         raise RuntimeError(f"{operation}(): Expected {spatial_dims + 1}D or {spatial_dims + 2}D "
                            f"tensor, but got {shape}")
+    if operation == "avg_pool1d":
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {ndim}-dimensional tensor for "
+                           f"argument #1 'self' (while checking arguments for avg_pool1d)")
     if spatial_dims == 1:
         raise RuntimeError(f"{operation}: Expected 2D or 3D (batch mode) tensor with optional 0 "
                            f"dim batch size for input, but got:{shape}")
@@ -71,14 +75,17 @@ def _prepare(input, spatial_dims, operation, dtypes="f"):
 
 
 def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims,
-               operation, max_indices=None):
+               operation, max_indices=None, given_shape=None):
     kernel_size = _tuple(kernel_size, spatial_dims, "kernel_size")
     stride = kernel_size if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
         else _tuple(stride, spatial_dims, "stride")
     padding = _tuple(padding, spatial_dims, "padding")
     dilation = _tuple(dilation, spatial_dims, "dilation")
-    # PyTorch's max_pool1d checks the kernel before the stride; the others the stride first
+    # PyTorch's max_pool1d checks for empty dims first, and the kernel before the stride; the
+    # others the stride first and empty dims last
     kernel_first = operation == "max_pool1d"
+    if kernel_first and max_indices is False and given_shape is not None:
+        _check_non_batch_sizes(given_shape, spatial_dims, operation)
     if kernel_first and any(kernel <= 0 for kernel in kernel_size):
         raise RuntimeError(f"{operation}() kernel_size must be greater than zero, but got "
                            f"{_dims(kernel_size)}")
@@ -88,14 +95,28 @@ def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial
         raise RuntimeError(f"{operation}: kernel_size must be greater than zero, but got "
                            f"{_dims(kernel_size)}")
     if any(gap <= 0 for gap in dilation):
+        if operation == "max_pool1d":
+            raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got "
+                               f"{dilation[0]}")
+        if operation in ("max_pool2d", "max_pool3d"):
+            names = ("dilationT", "dilationH", "dilationW")[3 - spatial_dims:]
+            raise RuntimeError("dilation should be greater than zero, but got " + " ".join(
+                f"{name}: {gap}" for name, gap in zip(names, dilation)))
         raise RuntimeError(f"{operation}: dilation must be greater than zero, but got "
                            f"{_dims(dilation)}")
+    for pad in padding:
+        if pad < 0:
+            if kernel_first and max_indices is False:
+                raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {pad}")
+            raise RuntimeError(f"pad must be non-negative, but got pad: {pad}")
     if max_indices is not None:  # max pooling (with or without indices)
         _check_plain_padding(padding, kernel_size, dilation, with_indices=max_indices)
     for pad, kernel, gap in zip(padding, kernel_size, dilation):
         if pad < 0 or pad > (gap * (kernel - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={pad}, kernel_size={kernel} and dilation={gap}")
+    if given_shape is not None:
+        _check_non_batch_sizes(given_shape, spatial_dims, operation)
     sizes = input._data.shape[2:]
     out_size = tuple(_pool_size(size, kernel, jump, pad, gap, ceil_mode) for size, kernel, jump,
                      pad, gap in zip(sizes, kernel_size, stride, padding, dilation))
@@ -112,6 +133,28 @@ def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial
                            f"({'x'.join(str(size) for size in calculated)}). "
                            f"Output size is too small")
     return kernel_size, stride, padding, dilation, out_size
+
+
+def _check_non_batch_sizes(shape, spatial_dims, operation):
+    """PyTorch's refusal of max and average pooling over an input (of the caller's ``shape``)
+    with an empty non-batch dim, in each kernel's words."""
+    first = 1 if len(shape) == spatial_dims + 2 else 0
+    if all(shape[first:]):
+        return
+    if spatial_dims == 3:
+        label = "max_pool3d_with_indices_out_cpu_template" if operation == "max_pool3d" else \
+            operation
+        # (PyTorch's message names non-batch dimension 0 whichever is empty)
+        raise RuntimeError(f"{label}(): Expected input's non-batch dimensions to have positive "
+                           f"length, but input has a shape of {list(shape)} and non-batch "
+                           f"dimension 0 has length zero!")
+    if operation == "max_pool1d":
+        raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 "
+                           f"dim batch size for input, but got:{list(shape)}")
+    if spatial_dims == 1:  # average pooling of one dim runs as 2-D pooling over (C, 1, L)
+        shape = list(shape[:-1]) + [1, shape[-1]]
+    raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size "
+                       f"for input, but got:{list(shape)}")
 
 
 def _check_plain_padding(padding, kernel_size, dilation, with_indices):
@@ -137,12 +180,15 @@ def _dims(values):
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               spatial_dims, operation):
-    # max_pool1d without indices takes floats and int64 only, the others any integer type.
-    accepted = "l" if spatial_dims == 1 and not return_indices else "iu"
-    batched, unbatched = _prepare(input, spatial_dims, operation, accepted)
+    # max_pool1d without indices takes floating point only (its kernel max_pool1d_impl), the
+    # others any integer type too (1-D with indices runs as max_pool2d)
+    plain_1d = spatial_dims == 1 and not return_indices
+    kernel = "max_pool1d_impl" if plain_1d else "max_pool2d" if spatial_dims == 1 else None
+    batched, unbatched = _prepare(input, spatial_dims, operation, "f" if plain_1d else "iu",
+                                  kernel)
     kernel_size, stride, padding, dilation, out_size = _arguments(
         batched, kernel_size, stride, padding, dilation, ceil_mode, spatial_dims, operation,
-        max_indices=bool(return_indices))
+        max_indices=bool(return_indices), given_shape=tuple(input._data.shape))
     result = MaxPoolNd.apply(batched, kernel_size, stride, padding, dilation, out_size,
                              bool(return_indices))
     if spatial_dims > 1:
@@ -180,9 +226,17 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
               spatial_dims, operation):
-    batched, unbatched = _prepare(input, spatial_dims, operation, "l")
+    # (1-D pooling runs as avg_pool2d; avg_pool3d's kernel has no float16 or bfloat16)
+    kernel = "avg_pool2d" if spatial_dims == 1 else "avg_pool3d_out_frame" \
+        if spatial_dims == 3 else None
+    batched, unbatched = _prepare(input, spatial_dims, operation, "l", kernel)
+    if spatial_dims == 3 and batched._data.dtype.itemsize == 2 and is_floating(
+            batched._data.dtype):
+        raise NotImplementedError(f'"avg_pool3d_out_frame" not implemented for '
+                                  f"'{scalar_type_name(batched._data.dtype)}'")
     kernel_size, stride, padding, _, out_size = _arguments(
-        batched, kernel_size, stride, padding, 1, ceil_mode, spatial_dims, operation)
+        batched, kernel_size, stride, padding, 1, ceil_mode, spatial_dims, operation,
+        given_shape=tuple(input._data.shape))
     dtype = batched._data.dtype
     if divisor_override is not None:
         if divisor_override == 0:
@@ -231,28 +285,53 @@ def _adaptive_output_size(input, output_size, spatial_dims, operation):
     sizes = input._data.shape[-spatial_dims:]
     output_size = tuple(size if count is None else int(count)
                         for size, count in zip(sizes, output_size))
+    if operation.startswith("adaptive_max"):  # checked before the output is made
+        _check_adaptive_sizes(input, operation)
     if any(count < 0 for count in output_size):
+        if operation.startswith("adaptive_max"):
+            # (1-D pooling runs as 2-D over (N, C, 1, L))
+            shape = list(input._data.shape[:-spatial_dims]) + [1] * (spatial_dims == 1)
+            raise RuntimeError(f"Trying to create tensor with negative dimension "
+                               f"{min(output_size)}: {shape + list(output_size)}")
+        # PyTorch's own spacing: "{-1, -1}" in 2-D, "{-1, -1,-1}" in 3-D
+        shown = ", ".join(map(str, output_size)) if spatial_dims < 3 else \
+            f"{output_size[0]}, {output_size[1]},{output_size[2]}"
         raise RuntimeError(f"{operation}: elements of output_size must be greater than or equal "
-                           f"to 0 but received {list(output_size)}")
-    first = 1 if input._data.ndim == spatial_dims + 2 else 0  # the batch may be empty
+                           f"to 0 but received {{{shown}}}")
+    _check_adaptive_sizes(input, operation)
+    return output_size
+
+
+def _check_adaptive_sizes(input, operation):
+    """PyTorch's refusal of adaptive pooling over an empty non-batch dim: the first dim is taken
+    as the batch (may be empty), even of an unbatched input; 2-D average pooling checks its
+    spatial dims only."""
+    first = input._data.ndim - 2 if operation == "adaptive_avg_pool2d" else 1
     for dim in range(first - input._data.ndim, 0):
         if input._data.shape[dim] == 0:
             raise RuntimeError(f"{operation}(): Expected input to have non-zero size for "
                                f"non-batch dimensions, but input has sizes "
                                f"{list(input._data.shape)} with dimension {input._data.ndim + dim}"
                                f" being empty")
-    return output_size
 
 
 def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
-    _prepare(input, spatial_dims, operation)
+    kernel = "adaptive_avg_pool2d" if spatial_dims == 1 else "adaptive_avg_pool3d_cpu" \
+        if spatial_dims == 3 else None
+    _prepare(input, spatial_dims, operation, kernel=kernel)
+    if spatial_dims == 1:
+        # PyTorch pools one dim as two, the new one of size 1 (its node is SqueezeBackward1),
+        # checked as adaptive_avg_pool2d
+        if isinstance(output_size, (int, np.integer)) or output_size is None:
+            output_size = (output_size,)
+        if len(tuple(output_size)) != 1:
+            raise RuntimeError(f"adaptive_avg_pool1d() argument 'output_size' should contain one "
+                               f"int (got {len(tuple(output_size))})")
+        pooled = _adaptive_avg_pool(input.unsqueeze(-2), (1,) + tuple(output_size), 2,
+                                    "adaptive_avg_pool2d")
+        return pooled.squeeze(-2)
     output_size = _adaptive_output_size(input, output_size, spatial_dims, operation)
     dtype = input._data.dtype
-    if spatial_dims == 1:
-        # PyTorch pools one dim as two, the new one of size 1 (its node is SqueezeBackward1)
-        pooled = _adaptive_avg_pool(input.unsqueeze(-2), (1,) + tuple(output_size), 2,
-                                    operation)
-        return pooled.squeeze(-2)
     ndim = input._data.ndim
     work = accumulation_dtype(dtype)
     if (work == dtype and input._data.flags.c_contiguous
@@ -292,8 +371,10 @@ def adaptive_avg_pool3d(input, output_size):
 
 
 def _adaptive_max_pool(input, output_size, return_indices, spatial_dims, operation):
-    batched, unbatched = _prepare(input, spatial_dims, operation)
-    output_size = _adaptive_output_size(batched, output_size, spatial_dims, operation)
+    kernel = "adaptive_max_pool2d" if spatial_dims == 1 else "adaptive_max_pool3d_cpu" \
+        if spatial_dims == 3 else None
+    batched, unbatched = _prepare(input, spatial_dims, operation, kernel=kernel)
+    output_size = _adaptive_output_size(input, output_size, spatial_dims, operation)
     indices = np.ascontiguousarray(adaptive_max_indices(batched._data, output_size))
     indices = spatial_layout(indices, (batched._data,))  # as PyTorch's (channels_last too)
     output = keep_input_in_gradient(GatherSpatial.apply(batched, indices))

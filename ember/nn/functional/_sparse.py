@@ -1,5 +1,8 @@
 """Sparse functions: embedding (one kernel node), embedding_bag (a composite) and one_hot."""
+import warnings
+
 import numpy as np
+
 
 from ..._dtype import tensor_type_name
 from ...autograd import function as function_module
@@ -103,13 +106,28 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     """Sum, mean or max of the embeddings of each bag (a row of a 2-D input, or a run of a 1-D
     input starting at each offset); ``padding_idx`` entries are left out (composite: one lookup,
     then a segment sum over each bag's run of rows, or a gather at each bag's argmax)."""
+    # PyTorch's checks, in its order: the argument swap, the weights' shape, the weight's rank,
+    # the input's rank and offsets, the mode, max_norm's renorm, then per_sample_weights' mode
+    if weight._data.dtype == np.int64 and input.is_floating_point():
+        warnings.warn("Argument order of nn.functional.embedding_bag was changed. Usage "
+                      "`embedding_bag(weight, input, ...)` is deprecated, and should now be "
+                      "`embedding_bag(input, weight, ...)`.", stacklevel=2)
+        weight, input = input, weight
+    if per_sample_weights is not None and input.shape != per_sample_weights.shape:
+        raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is "
+                         f"not None, then it must have the same shape as the input "
+                         f"({input.shape})")
+    if weight.dim() != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension "
+                         f"{weight.dim()}")
     if input.dim() == 2:
         if offsets is not None:
             raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
                              f"is a mini-batch of fixed length sequences. However, found offsets "
                              f"of type {type(offsets)}")
         bags, length = input.shape
-        starts = np.arange(bags, dtype=np.int64) * length
+        offsets_array = np.arange(bags, dtype=np.int64) * length
+        include_last_offset = False
         input = input.reshape(-1)
         if per_sample_weights is not None:
             per_sample_weights = per_sample_weights.reshape(-1)
@@ -118,22 +136,25 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             raise ValueError("offsets has to be a 1D Tensor but got None")
         if offsets.dim() != 1:
             raise ValueError("offsets has to be a 1D Tensor")
-        starts = offsets._data.astype(np.int64)
-        if include_last_offset:
-            starts = starts[:-1]
-        if starts.size and starts[0] != 0:
-            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
-                               f"mini-batch has to start from position 0. However, got "
-                               f"{starts[0]}")
+        offsets_array = None
     else:
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
                          f"{input.dim()}")
-    if mode not in ("sum", "mean", "max"):
+    if mode == "max":
+        if scale_grad_by_freq:
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
+        if sparse:
+            raise ValueError("max mode does not support sparse weights")
+    elif mode not in ("sum", "mean"):
         raise ValueError("mode has to be one of sum, mean or max")
+    if max_norm is not None:
+        _embedding_renorm(weight, input._data, max_norm, norm_type)
+        max_norm = None
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
                                   f"per_sample_weights is only supported for mode='sum' (got "
                                   f"mode='{mode}'). Please open a feature request on GitHub.")
+    starts = _checked_bag_starts(input, weight, offsets, offsets_array, include_last_offset)
     indices = input._data
     count = weight.shape[0]
     bad = np.flatnonzero((indices < 0) | (indices >= count))
@@ -142,8 +163,6 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                            f"in the valid range [0, {count})")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += count
-    if sparse and mode == "max":
-        raise ValueError("max mode does not support sparse weights")
     # sparse: padding entries are left out of the gradient (dense: the membership drops them).
     rows = embedding(input, weight, padding_idx if sparse else None, max_norm, norm_type,
                      scale_grad_by_freq, sparse)
@@ -170,6 +189,45 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     # PyTorch's one node for the whole bag reduction
     return torch_named(BagSum.apply(rows, bag_of, row_scale, divisor, starts.size),
                        "EmbeddingBagBackward0")
+
+
+def _checked_bag_starts(input, weight, offsets, offsets_array, include_last_offset):
+    """Each bag's first position in the flat ``input``, after the checks of PyTorch's
+    embedding_bag kernel (index and weight dtypes, offsets[0] == 0, offsets[-1] within the
+    input)."""
+    if input._data.dtype not in _INDEX_DTYPES:
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got "
+                           f"{tensor_type_name(input._data.dtype)} instead (while checking "
+                           f"arguments for embedding_bag)")
+    if offsets_array is None:
+        if offsets._data.dtype not in _INDEX_DTYPES:
+            raise RuntimeError(f"Expected tensor for argument #1 'offsets' to have one of the "
+                               f"following scalar types: Long, Int; but got "
+                               f"{tensor_type_name(offsets._data.dtype)} instead (while "
+                               f"checking arguments for embedding_bag)")
+        offsets_dtype = offsets._data.dtype
+        offsets_array = offsets._data.astype(np.int64)
+    else:
+        offsets_dtype = input._data.dtype
+    if not weight.is_floating_point() or weight.is_complex():
+        raise RuntimeError(f"Expected tensor for argument #1 'weight' to have one of the "
+                           f"following scalar types: Half, BFloat16, Float, Double; but got "
+                           f"{tensor_type_name(weight._data.dtype)} instead (while checking "
+                           f"arguments for embedding_bag)")
+    if offsets_array.size:
+        if offsets_array[0] != 0:
+            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
+                               f"mini-batch has to start from position 0. However, got "
+                               f"{offsets_array[0]}\n[ {tensor_type_name(offsets_dtype)}{{}} ]")
+        if offsets_array[-1] > input.shape[0]:
+            raise RuntimeError(f"offsets[-1] can not be greater than input's length "
+                               f"{input.shape[0]} but got offsets[-1] of {offsets_array[-1]}")
+    if include_last_offset:
+        if not offsets_array.size:
+            raise RuntimeError("include_last_offset: number of offset should be at least 1")
+        return offsets_array[:-1]
+    return offsets_array
 
 
 def _bag_max(rows, bag_of, kept, bags, dtype):

@@ -96,10 +96,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     data = input._data
     nearest_of_bytes = data.dtype == np.uint8 and mode in ("nearest", "nearest-exact")
     if not is_floating(data.dtype) and not nearest_of_bytes:
-        kind = ("cubic" if mode == "bicubic" else "linear" if mode in _LINEAR_MODES
-                else "nearest")
-        raise NotImplementedError(f'"interpolate (compute_indices_weights_{kind})" not '
-                                  f"implemented for '{scalar_type_name(data.dtype)}'")
+        # the kernel PyTorch's refusal names: 2-D bilinear and nearest take its channels-last
+        # kernels, the others compute their interpolation weights first
+        if dims == 2 and mode in ("bilinear", "nearest", "nearest-exact"):
+            kernel = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
+        else:
+            kind = ("cubic" if mode == "bicubic" else "linear" if mode in _LINEAR_MODES
+                    else "nearest")
+            kernel = f"compute_indices_weights_{kind}"
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_type_name(data.dtype)}'")
     maps = []
     # half-precision weights and products in float32, rounded once at the end (PyTorch's opmath);
     # nearest positions of uint8 images in float32, as PyTorch's
@@ -226,8 +232,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise NotImplementedError(f'"grid_sampler" not implemented for '
                                   f"'{scalar_type_name(dtype)}'")
     if grid._data.dtype != dtype:
-        raise RuntimeError(f"grid_sampler(): expected scalar type {scalar_type_name(dtype)} "
-                           f"but found {scalar_type_name(grid._data.dtype)}")
+        raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
+                           f"{scalar_type_name(grid._data.dtype)}")
     _check_grid_sampler(input, grid, mode)
     return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
 

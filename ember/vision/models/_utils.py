@@ -1,9 +1,42 @@
 """Loading torchvision's weights into ember's models: from a local safetensors file only."""
 import os
 
+from ... import nn
 from ..._factories import from_numpy
 from .._optional import require
 from ._api import MODEL_WEIGHTS, WeightsEnum
+
+
+def _init_weights(model, init_linear=None):
+    """MobileNet's and EfficientNet's initialisation: Kaiming-normal (fan_out) convolutions,
+    unit-weight norms, zero biases, and Linear weights by ``init_linear(module)`` (None:
+    N(0, 0.01))."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            if init_linear is None:
+                nn.init.normal_(module.weight, 0, 0.01)
+            else:
+                init_linear(module)
+            nn.init.zeros_(module.bias)
+
+
+def _init_truncated_normal(model, std_of):
+    """GoogLeNet's and Inception v3's initialisation: convolution and Linear weights from a
+    normal of standard deviation ``std_of(module)`` truncated to [-2, 2], unit-weight and
+    zero-bias BatchNorms."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.trunc_normal_(module.weight, mean=0.0, std=std_of(module), a=-2, b=2)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.constant_(module.weight, 1)
+            nn.init.constant_(module.bias, 0)
 
 
 def make_divisible(value, divisor, min_value=None):

@@ -13,7 +13,7 @@ from ._api import (  # noqa: F401
     EfficientNet_B3_Weights, EfficientNet_B4_Weights, EfficientNet_B5_Weights,
     EfficientNet_B6_Weights, EfficientNet_B7_Weights, EfficientNet_V2_L_Weights,
     EfficientNet_V2_M_Weights, EfficientNet_V2_S_Weights)
-from ._utils import load_weights, make_divisible
+from ._utils import _init_weights, load_weights, make_divisible
 
 __all__ = ["EfficientNet", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
            "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6",
@@ -126,6 +126,12 @@ class FusedMBConv(nn.Module):
         return result
 
 
+def _uniform_linear_init(module):
+    """EfficientNet's classifier: U(-1/sqrt(out_features), 1/sqrt(out_features))."""
+    init_range = 1.0 / math.sqrt(module.out_features)
+    nn.init.uniform_(module.weight, -init_range, init_range)
+
+
 class EfficientNet(nn.Module):
     """SiLU stem, the MBConv stages (drop probability rising linearly with depth to
     ``stochastic_depth_prob``), a 1x1 conv to four times the last width, pool, classifier."""
@@ -163,18 +169,7 @@ class EfficientNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
                                         nn.Linear(last_output, num_classes))
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Linear):
-                init_range = 1.0 / math.sqrt(module.out_features)
-                nn.init.uniform_(module.weight, -init_range, init_range)
-                nn.init.zeros_(module.bias)
+        _init_weights(self, _uniform_linear_init)
 
     def forward(self, x):
         return self.classifier(flatten(self.avgpool(self.features(x)), 1))

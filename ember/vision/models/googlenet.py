@@ -7,7 +7,7 @@ from ... import nn
 from ...nn import functional as F
 from ...ops import cat, flatten, unsqueeze
 from ._api import GoogLeNet_Weights  # noqa: F401
-from ._utils import load_weights, overwrite_named_param
+from ._utils import _init_truncated_normal, load_weights, overwrite_named_param
 
 __all__ = ["GoogLeNet", "GoogLeNetOutputs", "googlenet"]
 
@@ -118,12 +118,7 @@ class GoogLeNet(nn.Module):
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(1024, num_classes)
         if init_weights:
-            for module in self.modules():
-                if isinstance(module, (nn.Conv2d, nn.Linear)):
-                    nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
-                elif isinstance(module, nn.BatchNorm2d):
-                    nn.init.constant_(module.weight, 1)
-                    nn.init.constant_(module.bias, 0)
+            _init_truncated_normal(self, lambda module: 0.01)
 
     def forward(self, x):
         if self.transform_input:

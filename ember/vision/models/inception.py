@@ -7,7 +7,7 @@ from ... import nn
 from ...nn import functional as F
 from ...ops import cat, flatten
 from ._api import Inception_V3_Weights  # noqa: F401
-from ._utils import load_weights, overwrite_named_param
+from ._utils import _init_truncated_normal, load_weights, overwrite_named_param
 from .googlenet import BasicConv2d, transform_input
 
 __all__ = ["Inception3", "InceptionOutputs", "inception_v3"]
@@ -193,13 +193,7 @@ class Inception3(nn.Module):
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(2048, num_classes)
         if init_weights:
-            for module in self.modules():
-                if isinstance(module, (nn.Conv2d, nn.Linear)):
-                    stddev = float(module.stddev) if hasattr(module, "stddev") else 0.1
-                    nn.init.trunc_normal_(module.weight, mean=0.0, std=stddev, a=-2, b=2)
-                elif isinstance(module, nn.BatchNorm2d):
-                    nn.init.constant_(module.weight, 1)
-                    nn.init.constant_(module.bias, 0)
+            _init_truncated_normal(self, lambda module: float(getattr(module, "stddev", 0.1)))
 
     def forward(self, x):
         if self.transform_input:

@@ -6,7 +6,7 @@ from ... import nn
 from ...ops import flatten
 from ..ops.misc import Conv2dNormActivation, SqueezeExcitation
 from ._api import MobileNet_V3_Large_Weights, MobileNet_V3_Small_Weights  # noqa: F401
-from ._utils import load_weights, make_divisible
+from ._utils import _init_weights, load_weights, make_divisible
 
 __all__ = ["MobileNetV3", "mobilenet_v3_large", "mobilenet_v3_small"]
 
@@ -97,17 +97,7 @@ class MobileNetV3(nn.Module):
         self.classifier = nn.Sequential(
             nn.Linear(last_output, last_channel), nn.Hardswish(inplace=True),
             nn.Dropout(p=dropout, inplace=True), nn.Linear(last_channel, num_classes))
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, 0, 0.01)
-                nn.init.zeros_(module.bias)
+        _init_weights(self)
 
     def forward(self, x):
         return self.classifier(flatten(self.avgpool(self.features(x)), 1))
