@@ -9,7 +9,7 @@ from ..ops import digamma, lgamma, where, xlogy
 from ..tensor import Size, Tensor, named_type
 from . import constraints
 from .exp_family import ExponentialFamily
-from .gamma import digamma_one
+from .gamma import digamma_one, rounded_log, rounded_power
 
 __all__ = ["Dirichlet"]
 
@@ -39,14 +39,14 @@ _DIRICHLET_GRAD_RATIONAL = np.array([
 def _beta_grad_alpha_small(x, alpha, beta):
     """d x / d alpha of a Beta(alpha, beta) draw near 0: eleven terms of the incomplete beta's
     power series, in x's dtype (as ATen computes it)."""
-    factor = digamma_one(alpha) - digamma_one(alpha + beta) - np.log(x)
+    factor = digamma_one(alpha) - digamma_one(alpha + beta) - rounded_log(x)
     numerator = np.ones_like(x)
     series = numerator / alpha * (factor + 1 / alpha)
     for index in range(1, 11):
         numerator = numerator * ((index - beta) * x / index)
         denominator = alpha + index
         series = series + numerator / denominator * (factor + 1 / denominator)
-    result = x * (1 - x) ** -beta * series
+    result = x * rounded_power(1 - x, -beta) * series
     return np.where(np.isnan(result), 0, result)
 
 
@@ -63,7 +63,7 @@ def _beta_grad_beta_small(x, alpha, beta):
         dbetas = dbetas * (beta - index) + betas
         betas = betas * (beta - index)
         series = series + numerator / (alpha + index) * (dbetas + factor * betas)
-    result = -(1 - x) ** (1 - beta) * series
+    result = -rounded_power(1 - x, 1 - beta) * series
     return np.where(np.isnan(result), 0, result)
 
 

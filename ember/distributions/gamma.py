@@ -38,6 +38,17 @@ _NEAR_LOW = float(np.float32(0.9))
 _NEAR_HIGH = float(np.float32(1.1))
 
 
+def rounded_log(x):
+    """log in x's dtype, rounded from float64: as C's logf rounds float32 logs (NumPy's own
+    float32 log is off by a last bit more often), which ATen's float32 series take."""
+    return np.log(x.astype(np.float64)).astype(x.dtype)
+
+
+def rounded_power(base, exponent):
+    """base ** exponent in base's dtype, rounded from float64, as C's powf (see rounded_log)."""
+    return np.power(base.astype(np.float64), exponent.astype(np.float64)).astype(base.dtype)
+
+
 def digamma_one(x):
     """Digamma of positive ``x`` as ATen's reparameterised gradients take it (Cephes: recur up
     to 10, then the asymptotic series), in the steps of x's dtype with a float64 running sum, so
@@ -56,7 +67,7 @@ def digamma_one(x):
         for coefficient in _DIGAMMA_SERIES[1:]:
             series = series * inverse_square + coefficient
         series = np.where(x < 1e17, inverse_square * series, 0.0)
-        value = (recurrence + np.log(x).astype(np.float64)
+        value = (recurrence + rounded_log(x).astype(np.float64)
                  - (0.5 / x).astype(np.float64) - series)
     value = np.where(x == 10, recurrence + _PSI_10, value)
     return np.where(zero, np.inf, value).astype(x.dtype)
