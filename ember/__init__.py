@@ -103,15 +103,24 @@ short = int16
 __version__ = "0.1.0"
 
 
+_DISTRIBUTION_OPS = {"_standard_gamma": "gamma", "_standard_gamma_grad": "gamma",
+                     "_sample_dirichlet": "dirichlet", "_dirichlet_grad": "dirichlet"}
+
+
 def __getattr__(name):
     """``ember.func`` (torch.func's transforms), ``ember.vmap`` (torch.vmap, its vmap),
     ``ember.distributions``, ``ember.special``, ``ember.random``, ``ember.multiprocessing``,
     ``ember.ao`` (quantization), ``ember.library`` (custom ops), ``ember.signal`` (windows) and
     ``ember.quasirandom`` (SobolEngine) and ``ember.hub`` load on first use, keeping
-    ``import ember`` fast; ``import ember.func`` works as usual."""
+    ``import ember`` fast; ``import ember.func`` works as usual. So do torch's private draws
+    that distributions' code calls (``torch._standard_gamma``, ``torch._sample_dirichlet``)."""
     if name in ("func", "vmap", "distributions", "special", "random", "multiprocessing", "ao",
                 "library", "signal", "quasirandom", "hub"):
         import importlib  # only on that first use: the package is not imported at start-up
         module = importlib.import_module(".func" if name == "vmap" else f".{name}", __name__)
         return module.vmap if name == "vmap" else module
+    if name in _DISTRIBUTION_OPS:  # torch._standard_gamma and kin, the distributions' draws
+        import importlib
+        module = importlib.import_module(f".distributions.{_DISTRIBUTION_OPS[name]}", __name__)
+        return getattr(module, name)
     raise AttributeError(f"module 'ember' has no attribute '{name}'")

@@ -1,67 +1,145 @@
-"""``torch.distributions.Gamma``, and the reparameterised standard-gamma draw that Gamma, Chi2,
-Beta and Dirichlet share."""
+"""``torch.distributions.Gamma``, and the reparameterised standard-gamma draw that Gamma, Chi2
+and FisherSnedecor share (``torch._standard_gamma`` and its gradient)."""
 import numpy as np
 
 from .. import _random
 from .._dtype import finfo
+from .._factories import _check_tensor_input
 from ..autograd.function import Op
 from ..ops import digamma, lgamma, log, xlogy
-from ..ops.elementwise.gamma import polygamma_array
-from ..tensor import Size
+from ..tensor import Size, Tensor, named_type
 from . import constraints
 from .distribution import batch_shape_of, broadcast_all
 from .exp_family import ExponentialFamily
 
 __all__ = ["Gamma"]
 
-# Above this draw the series below needs too many terms (and its partial sums overflow near
-# x = 700); such draws come from large concentrations, where Wilson-Hilferty is accurate.
-_SERIES_LIMIT = 150.0
+# Cephes' asymptotic digamma series in 1/x^2, and digamma(10).
+_DIGAMMA_SERIES = (8.33333333333333333333e-2, -2.10927960927960927961e-2,
+                   7.57575757575757575758e-3, -4.16666666666666666667e-3,
+                   3.96825396825396825397e-3, -8.33333333333333333333e-3,
+                   8.33333333333333333333e-2)
+_PSI_10 = 2.25175258906672110764
+
+# ATen's rational fit of log(d draw / d alpha) in u = log(x / alpha), v = log(alpha): row k
+# holds u^k's coefficients, the first four of the numerator's cubic in v, the last four of the
+# denominator's.
+_GAMMA_GRAD_RATIONAL = np.array([
+    [0.16009398, -0.094634809, 0.025146376, -0.0030648343,
+     1, 0.32668115, 0.10406089, 0.0014179084],
+    [0.53487893, 0.1298071, 0.065735949, -0.0015649758,
+     0.16639465, 0.020070113, -0.0035938915, -0.00058392623],
+    [0.040121004, -0.0065914022, -0.0026286047, -0.0013441777,
+     0.017050642, -0.0021309326, 0.00085092367, -1.5247877e-07]])
+
+# ATen compares with float literals (0.8f, 0.9f, 1.1f): their float64 values.
+_SMALL_DRAW = float(np.float32(0.8))
+_NEAR_LOW = float(np.float32(0.9))
+_NEAR_HIGH = float(np.float32(1.1))
 
 
-def _series_gradient(x, concentration):
-    """dx/dconcentration at fixed CDF: -dP(a, x)/da / p(x; a), with P the regularised lower
-    incomplete gamma written as the series exp(-x) sum_n x^(a+n) / Gamma(a+n+1). Divided by the
-    density, the n-th term becomes r_n = x^(n+1) Gamma(a) / Gamma(a+n+1), a running product."""
-    log_x = np.log(x)
-    term = x / concentration
-    psi = polygamma_array(0, concentration + 1)
-    total = term * (psi - log_x)
-    terms_sum = term.copy()
-    n = 0
-    while True:
-        n += 1
-        psi = psi + 1 / (concentration + n)
-        term = term * x / (concentration + n)
-        total += term * (psi - log_x)
-        terms_sum += term
-        if n > x.max() and bool((term <= 1e-17 * terms_sum).all()):
-            return total
+def rounded_log(x):
+    """log in x's dtype, rounded from float64: as C's logf rounds float32 logs (NumPy's own
+    float32 log is off by a last bit more often), which ATen's float32 series take."""
+    return np.log(x.astype(np.float64)).astype(x.dtype)
 
 
-def _wilson_hilferty_gradient(x, concentration):
-    """dx/dconcentration at fixed z of x = a (1 - 1/(9a) + z / (3 sqrt(a)))^3, the cube-root
-    normal approximation of a large gamma draw."""
-    root = np.sqrt(concentration)
-    cube_root = np.cbrt(x / concentration)
-    z = (cube_root - 1 + 1 / (9 * concentration)) * 3 * root
-    w = 1 - 1 / (9 * concentration) + z / (3 * root)
-    dw = 1 / (9 * concentration ** 2) - z / (6 * concentration * root)
-    return w ** 3 + 3 * concentration * w ** 2 * dw
+def rounded_power(base, exponent):
+    """base ** exponent in base's dtype, rounded from float64, as C's powf (see rounded_log)."""
+    return np.power(base.astype(np.float64), exponent.astype(np.float64)).astype(base.dtype)
 
 
-def standard_gamma_gradient(x, concentration):
-    """The implicit reparameterisation gradient d draw / d concentration of Gamma(a, 1) draws
-    (float64 inside, the draws' dtype out)."""
-    x64 = np.asarray(x, dtype=np.float64)
-    concentration64 = np.broadcast_to(np.asarray(concentration, dtype=np.float64), x64.shape)
-    gradient = np.empty_like(x64)
-    series = x64 <= _SERIES_LIMIT
-    if series.any():
-        gradient[series] = _series_gradient(x64[series], concentration64[series])
-    if not series.all():
-        gradient[~series] = _wilson_hilferty_gradient(x64[~series], concentration64[~series])
-    return gradient.astype(np.asarray(x).dtype, copy=False)
+def digamma_one(x):
+    """Digamma of positive ``x`` as ATen's reparameterised gradients take it (Cephes: recur up
+    to 10, then the asymptotic series), in the steps of x's dtype with a float64 running sum, so
+    float32 gradients round as PyTorch's do."""
+    x = np.array(x, copy=True)
+    zero = x == 0
+    recurrence = np.zeros(x.shape, np.float64)
+    below = x < 10
+    while below.any():
+        recurrence[below] -= 1 / x[below]
+        x[below] += 1
+        below = x < 10
+    with np.errstate(all="ignore"):
+        inverse_square = 1.0 / (x * x).astype(np.float64)
+        series = np.full(x.shape, _DIGAMMA_SERIES[0])
+        for coefficient in _DIGAMMA_SERIES[1:]:
+            series = series * inverse_square + coefficient
+        series = np.where(x < 1e17, inverse_square * series, 0.0)
+        value = (recurrence + rounded_log(x).astype(np.float64)
+                 - (0.5 / x).astype(np.float64) - series)
+    value = np.where(x == 10, recurrence + _PSI_10, value)
+    return np.where(zero, np.inf, value).astype(x.dtype)
+
+
+def _gamma_grad_small_draw(alpha, x):
+    """-dP(alpha, x)/dalpha / p(x; alpha) from six terms of P's power series (x < 0.8)."""
+    numerator = np.ones_like(x)
+    denominator = alpha.copy()
+    series1 = numerator / denominator
+    series2 = numerator / (denominator * denominator)
+    for index in range(1, 6):
+        numerator = numerator * (-x / index)
+        denominator = denominator + 1
+        series1 = series1 + numerator / denominator
+        series2 = series2 + numerator / (denominator * denominator)
+    pow_x_alpha = x ** alpha
+    pdf = x ** (alpha - 1) * np.exp(-x)
+    cdf = pow_x_alpha * series1
+    cdf_alpha = (np.log(x) - digamma_one(alpha)) * cdf - pow_x_alpha * series2
+    result = -cdf_alpha / pdf
+    return np.where(np.isnan(result), 0.0, result)
+
+
+def _gamma_grad_large_alpha(alpha, x):
+    """Rice's saddle-point expansion for alpha > 8; a polynomial within 10% of alpha, where the
+    expansion's terms are singular."""
+    near = (_NEAR_LOW * alpha <= x) & (x <= _NEAR_HIGH * alpha)
+    numer_1 = 1 + 24 * alpha * (1 + 12 * alpha)
+    numer_2 = (1440 * (alpha * alpha) + 6 * x * (53 - 120 * x) - 65 * x * x / alpha
+               + alpha * (107 + 3600 * x))
+    near_value = numer_1 * numer_2 / (1244160 * (alpha * alpha) * (alpha * alpha))
+    denominator = np.sqrt(8 * alpha)
+    term2 = denominator / (alpha - x)
+    term3 = (x - alpha - alpha * np.log(x / alpha)) ** -1.5
+    term23 = np.where(x < alpha, term2 - term3, term2 + term3)
+    term1 = (np.log(x / alpha) * term23
+             - np.sqrt(2 / alpha) * (alpha + x) / ((alpha - x) * (alpha - x)))
+    stirling = 1 + 1 / (12 * alpha) * (1 + 1 / (24 * alpha))
+    far_value = -stirling * (x * term1) / denominator
+    return np.where(near, near_value, far_value)
+
+
+def _gamma_grad_rational(alpha, x):
+    """ATen's bivariate rational fit, exp(p(u, v) / q(u, v)), between the other two regimes."""
+    u = np.log(x / alpha)
+    v = np.log(alpha)
+    rows = _GAMMA_GRAD_RATIONAL
+    coefficients = [rows[0, k] + u * (rows[1, k] + u * rows[2, k]) for k in range(8)]
+    p = coefficients[0] + v * (coefficients[1] + v * (coefficients[2] + v * coefficients[3]))
+    q = coefficients[4] + v * (coefficients[5] + v * (coefficients[6] + v * coefficients[7]))
+    return np.exp(p / q)
+
+
+def standard_gamma_gradient(concentration, draws):
+    """d draw / d concentration of Gamma(concentration, 1) draws at a fixed CDF value, by
+    PyTorch's approximation (ATen's standard_gamma_grad_one: a series for draws below 0.8, a
+    saddle-point expansion for concentrations above 8, a rational fit between), in float64,
+    returned in the draws' dtype."""
+    dtype = np.result_type(concentration, draws)
+    alpha, x = np.broadcast_arrays(np.asarray(concentration, np.float64),
+                                   np.asarray(draws, np.float64))
+    gradient = np.empty(x.shape, np.float64)
+    small = x < _SMALL_DRAW
+    large = ~small & (alpha > 8)
+    rational = ~small & ~large
+    with np.errstate(all="ignore"):
+        for mask, regime in ((small, _gamma_grad_small_draw), (large, _gamma_grad_large_alpha),
+                             (rational, _gamma_grad_rational)):
+            if mask.any():
+                gradient[mask] = regime(alpha[mask], x[mask])
+    return gradient.astype(dtype, copy=False)
 
 
 class StandardGamma(Op):
@@ -69,22 +147,37 @@ class StandardGamma(Op):
     normal number (as PyTorch's), differentiable by implicit reparameterisation."""
 
     @staticmethod
-    def forward(ctx, concentration, in_float64=False):
-        # PyTorch's sampler in the concentration's precision (its Dirichlet's in float64, then
-        # kept above float64's smallest normal and normalised before the cast)
-        single = concentration.dtype == np.float32 and not in_float64
-        draws = _random.standard_gamma(None, concentration, single=single)
-        if not in_float64:
-            draws = draws.astype(concentration.dtype)
-        draws = np.maximum(draws, np.finfo(draws.dtype).tiny)
+    def forward(ctx, concentration, generator=None):
+        single = concentration.dtype == np.float32
+        draws = _random.standard_gamma(generator, concentration, single=single)
+        draws = np.maximum(draws.astype(concentration.dtype), np.finfo(concentration.dtype).tiny)
         ctx.save_for_backward(draws, concentration)
         return draws
 
     @staticmethod
     def backward(ctx, grad):
         draws, concentration = ctx.saved_tensors
-        gradient = grad * standard_gamma_gradient(draws, concentration)
+        gradient = grad * standard_gamma_gradient(concentration, draws)
         return gradient.astype(concentration.dtype, copy=False), None
+
+
+def _standard_gamma(input, generator=None):
+    """``torch._standard_gamma``: Gamma(input, 1) draws, differentiable in ``input``."""
+    _check_tensor_input("_standard_gamma", input)
+    return StandardGamma.apply(input, generator)
+
+
+def _standard_gamma_grad(input, output):
+    """``torch._standard_gamma_grad``: d output / d input of Gamma(input, 1) draws ``output``,
+    in ``input``'s shape and dtype (not differentiable, as in PyTorch)."""
+    _check_tensor_input("_standard_gamma_grad", input)
+    if not isinstance(output, Tensor):
+        raise TypeError(f"_standard_gamma_grad(): argument 'output' (position 2) must be "
+                        f"Tensor, not {named_type(output)}")
+    alpha = input._data
+    x = np.broadcast_to(output._data, alpha.shape)
+    gradient = standard_gamma_gradient(alpha, x).astype(alpha.dtype, copy=False)
+    return Tensor._wrap(np.ascontiguousarray(gradient))
 
 
 class Gamma(ExponentialFamily):
@@ -119,7 +212,10 @@ class Gamma(ExponentialFamily):
         shape = self._extended_shape(sample_shape)
         draws = StandardGamma.apply(self.concentration.expand(shape))
         value = draws / self.rate.expand(shape)
-        return value.clamp(min=finfo(value.dtype).tiny)
+        # kept above the smallest normal number outside the graph, as PyTorch's: a clamped
+        # draw keeps its gradient
+        value.detach().clamp_(min=finfo(value.dtype).tiny)
+        return value
 
     def log_prob(self, value):
         if self._validate_args:
