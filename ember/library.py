@@ -4,6 +4,7 @@ autograd differentiates through the backward given to ``register_autograd`` (PyT
 
 ember runs every op eagerly on the CPU, so a fake (meta) implementation is only kept and checked
 by ``opcheck``, and a kernel registered for the CPU replaces the function's body."""
+import dataclasses
 import functools
 import inspect
 
@@ -150,44 +151,122 @@ def register_autograd(op, backward, /, *, setup_context=None, lib=None):
     _lookup(op, "register_autograd").register_autograd(backward, setup_context=setup_context)
 
 
-def opcheck(op, args, kwargs=None, *, test_utils=None, raise_exception=True):
-    """Check what ember can of a custom op on these inputs: arguments it did not declare as
-    mutated are unchanged; outputs need grad when inputs do and a backward is registered; the
-    fake implementation gives the real outputs' shapes and dtypes."""
+# The checks opcheck runs by default, and all it knows, in PyTorch's order.
+DEFAULT_TEST_UTILS = ("test_schema", "test_autograd_registration", "test_faketensor",
+                      "test_aot_dispatch_dynamic")
+_ALL_TEST_UTILS = ("test_schema", "test_autograd_registration", "test_faketensor",
+                   "test_aot_dispatch_static", "test_aot_dispatch_dynamic")
+
+
+class OpCheckError(Exception):
+    """What ``opcheck`` raises when one of its checks fails (PyTorch's exception type)."""
+
+
+@dataclasses.dataclass
+class MetadataMismatchError(RuntimeError):
+    """A fake implementation's output whose shape or dtype is not the real output's."""
+
+    reason: str
+
+    def __str__(self):
+        return self.reason
+
+
+def opcheck(op, args, kwargs=None, *, test_utils=DEFAULT_TEST_UTILS, raise_exception=True,
+            atol=None, rtol=None):
+    """PyTorch's checks of a custom op on these inputs, as far as an eager CPU framework has
+    them: arguments not declared as mutated stay unchanged (test_schema); the fake
+    implementation's outputs have the real outputs' shapes and dtypes (test_faketensor); the op
+    can be traced (it has a fake) and, with inputs that require grad, differentiated (the
+    test_aot_dispatch checks). Each check's result is "SUCCESS" or the exception it failed with."""
     definition = _lookup(op, "opcheck")
     kwargs = kwargs or {}
+    if isinstance(test_utils, str):
+        test_utils = (test_utils,)
+    if not set(test_utils).issubset(_ALL_TEST_UTILS):
+        raise ValueError(f"opcheck(op, ..., test_utils={test_utils}), expected test_utils to be "
+                         f"subset of {_ALL_TEST_UTILS} but it was not")
+    checks = {"test_schema": _check_schema, "test_autograd_registration": lambda *_: None,
+              "test_faketensor": _check_fake, "test_aot_dispatch_static": _check_traceable,
+              "test_aot_dispatch_dynamic": _check_traceable}
     results = {}
+    for name in test_utils:
+        try:
+            checks[name](definition, args, kwargs)
+        except Exception as error:
+            if raise_exception:
+                raise OpCheckError(f"opcheck(op, ...): {name} failed with {error} (scroll up "
+                                   f"for stack trace)") from error
+            results[name] = error
+        else:
+            results[name] = "SUCCESS"
+    return results
+
+
+def _check_schema(definition, args, kwargs):
     bound = definition._signature.bind(*args, **kwargs)
     versions = {name: value._version for name, value in bound.arguments.items()
                 if isinstance(value, Tensor)}
     with no_grad():
-        output = definition(*args, **kwargs)
+        definition(*args, **kwargs)
     declared = definition._mutates_args
-    changed = [name for name, version in versions.items()
-               if bound.arguments[name]._version != version
-               and declared != "unknown" and name not in declared]
-    results["test_schema"] = (f"{definition!r} changed {changed} without declaring them in "
-                              f"mutates_args") if changed else "SUCCESS"
-    results["test_autograd_registration"] = "SUCCESS"
-    if definition._fake_fn is None:
-        results["test_faketensor"] = (f"There was no fake impl registered for {definition!r}. "
-                                      f"Please use `{definition._name}.register_fake` to add a "
-                                      f"fake impl.")
-    else:
-        fake = definition._fake_fn(*args, **kwargs)
-        real_items = output if isinstance(output, (tuple, list)) else (output,)
-        fake_items = fake if isinstance(fake, (tuple, list)) else (fake,)
-        same = len(real_items) == len(fake_items) and all(
-            not isinstance(real, Tensor) or (isinstance(made, Tensor) and real.shape == made.shape
-                                             and real.dtype == made.dtype)
-            for real, made in zip(real_items, fake_items))
-        results["test_faketensor"] = "SUCCESS" if same else (
-            "the fake impl's outputs differ in shape or dtype from the op's")
-    failures = {name: message for name, message in results.items() if message != "SUCCESS"}
-    if failures and raise_exception:
-        name, message = next(iter(failures.items()))
-        raise RuntimeError(f"opcheck(op, ...): {name} failed with {message}")
-    return results
+    for name, version in versions.items():
+        if bound.arguments[name]._version != version and declared != "unknown" and \
+                name not in declared:
+            raise RuntimeError(f"Argument {name} is not defined as mutable but was mutated")
+
+
+def _fake_outputs(definition, args, kwargs):
+    """The registered fake's outputs; an op that mutates its arguments and returns nothing has
+    PyTorch's generated trivial fake."""
+    if definition._fake_fn is not None:
+        return definition._fake_fn(*args, **kwargs)
+    if definition._signature.return_annotation in (None, type(None)) and \
+            definition._mutates_args:
+        return None
+    raise RuntimeError(f"There was no fake impl registered for {definition!r}. This is "
+                       f"necessary for torch.compile/export/fx tracing to work. Please use "
+                       f"`{definition._name}.register_fake` to add an fake impl.")
+
+
+def _check_fake(definition, args, kwargs):
+    fake = _fake_outputs(definition, args, kwargs)
+    with no_grad():
+        output = definition(*args, **kwargs)
+    if fake is None:
+        return
+    context = (f"When comparing the output of {definition._namespace}.{definition._name}.default "
+               f"on FakeTensor and concrete Tensors, found")
+    real_items = output if isinstance(output, (tuple, list)) else (output,)
+    fake_items = fake if isinstance(fake, (tuple, list)) else (fake,)
+    if len(real_items) != len(fake_items):
+        raise AssertionError(f"{context} mismatch in number of returns {len(fake_items)} != "
+                             f"{len(real_items)}")
+    for index, (real, made) in enumerate(zip(real_items, fake_items)):
+        if isinstance(real, Tensor) != isinstance(made, Tensor):
+            raise AssertionError(f"{context} mismatched number of tensor outputs")
+        if not isinstance(real, Tensor):
+            continue
+        if real.shape != made.shape:
+            problem = f"Shapes {real.shape} and {made.shape} are not equal!"
+        elif real.dtype != made.dtype:
+            problem = f"Dtypes {real.dtype} and {made.dtype} are not equal!"
+        else:
+            continue
+        where = "" if len(real_items) == 1 else f" for output[{index}]"
+        raise MetadataMismatchError(f"{context} mismatched tensor metadata{where}: {problem}")
+
+
+def _check_traceable(definition, args, kwargs):
+    """What compiling the op needs of it: a backward where an input requires grad (checked
+    first, as PyTorch does), and a fake."""
+    inputs = (*args, *kwargs.values())
+    if definition._backward is None and any(isinstance(value, Tensor) and value.requires_grad
+                                            for value in inputs):
+        raise RuntimeError(f"Trying to backward through {definition._namespace}."
+                           f"{definition._name}.default but no autograd formula was registered. "
+                           f"Please use register_autograd to add one.")
+    _fake_outputs(definition, args, kwargs)
 
 
 class _Namespace:

@@ -71,11 +71,68 @@ def test_opcheck_reports_a_missing_fake_and_undeclared_mutation():
         x.mul_(2)
         return x.clone()
 
-    with pytest.raises(RuntimeError, match="test_schema failed"):
+    with pytest.raises(ember.library.OpCheckError, match="test_schema failed"):
         ember.library.opcheck(scale_, (ember.ones(2),))
     results = ember.library.opcheck(scale_, (ember.ones(2),), raise_exception=False)
-    assert "no fake impl registered" in results["test_faketensor"]
+    assert "no fake impl registered" in str(results["test_faketensor"])
     import ember._torch_ops as torch_ops
     assert torch_ops.ember_library_checks.scale_ is scale_
     with pytest.raises(AttributeError, match="ops.ember_library_checks.missing is not provided"):
         torch_ops.ember_library_checks.missing
+
+
+def _opcheck_outcomes(lib, namespace):
+    """opcheck's results (each "SUCCESS" or the failure's type and message) and raised errors
+    for the ops of the tutorial's kinds: no fake, a fake of the wrong shape or dtype, an
+    undeclared mutation, a mutating op returning nothing (which needs no fake), inputs that
+    require grad with no backward registered, and a chosen subset of the checks."""
+    @lib.library.custom_op(f"{namespace}::no_fake", mutates_args=())
+    def no_fake(x: lib.Tensor) -> lib.Tensor:
+        return x.sin()
+
+    @lib.library.custom_op(f"{namespace}::bad_fake", mutates_args=())
+    def bad_fake(x: lib.Tensor) -> tuple[lib.Tensor, lib.Tensor]:
+        return x.sin(), x.cos()
+
+    @bad_fake.register_fake
+    def _(x):
+        return lib.empty_like(x), lib.empty_like(x, dtype=lib.float64)
+
+    @lib.library.custom_op(f"{namespace}::sin_out", mutates_args={"out"})
+    def sin_out(x: lib.Tensor, out: lib.Tensor) -> None:
+        out.copy_(x.sin())
+
+    @lib.library.custom_op(f"{namespace}::sneaky", mutates_args=())
+    def sneaky(x: lib.Tensor) -> lib.Tensor:
+        x.add_(1)
+        return x.sin()
+
+    @sneaky.register_fake
+    def _(x):
+        return lib.empty(3)
+
+    def outcome(op, arguments, **options):
+        try:
+            results = lib.library.opcheck(op, arguments, **options)
+        except Exception as error:
+            return type(error).__name__, str(error).replace(namespace, "NS")
+        return [(name, value if value == "SUCCESS" else
+                 (type(value).__name__, str(value).replace(namespace, "NS")))
+                for name, value in results.items()]
+    quiet = dict(raise_exception=False)
+    return [outcome(no_fake, (lib.ones(2),), **quiet),
+            outcome(no_fake, (lib.ones(2, requires_grad=True),), **quiet),
+            outcome(no_fake, (lib.ones(2),)),
+            outcome(bad_fake, (lib.ones(2),), **quiet),
+            outcome(sin_out, (lib.ones(2), lib.empty(2))),
+            outcome(sneaky, (lib.ones(2),), **quiet),
+            outcome(no_fake, (lib.ones(2),), test_utils="test_schema"),
+            outcome(no_fake, (lib.ones(2),), test_utils=("test_faketensor", "test_schema"),
+                    **quiet),
+            outcome(no_fake, (lib.ones(2),), test_utils="test_bogus")]
+
+
+def test_opcheck_results_and_errors_match_torch(torch):
+    ours = _opcheck_outcomes(ember, "ember_opcheck_outcomes")
+    theirs = _opcheck_outcomes(torch, "ember_opcheck_outcomes")
+    assert str(ours).replace("ember.", "torch.") == str(theirs)
