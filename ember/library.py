@@ -7,13 +7,16 @@ by ``opcheck``, and a kernel registered for the CPU replaces the function's body
 import dataclasses
 import functools
 import inspect
+import sys
+
+import numpy as np
 
 from .autograd.function import Function
 from .autograd.grad_mode import no_grad
 from .tensor import Tensor
 
 __all__ = ["CustomOpDef", "custom_op", "opcheck", "register_autograd", "register_fake",
-           "register_kernel"]
+           "register_kernel", "register_vmap"]
 
 _REGISTRY = {}  # "namespace::name" -> CustomOpDef
 
@@ -31,6 +34,7 @@ class CustomOpDef:
         self._fake_fn = None
         self._backward = None
         self._setup_context = None
+        self._vmap_rule = None
         self._function_class = None
 
     def __repr__(self):
@@ -63,6 +67,15 @@ class CustomOpDef:
         self._setup_context = setup_context
         self._function_class = None
 
+    def register_vmap(self, func=None):
+        """Batch the op under vmap with ``func(info, in_dims, *args, **kwargs)``, which returns
+        ``(output, out_dims)`` (one in_dim per positional argument; None: not batched)."""
+        def register(rule):
+            self._vmap_rule = rule
+            self._function_class = None
+            return rule
+        return register if func is None else register(func)
+
     def __call__(self, *args, **kwargs):
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
@@ -73,7 +86,11 @@ class CustomOpDef:
 
     def _run(self, values):
         """The op's body on the bound arguments, keyword-only ones passed by keyword."""
-        function = self._cpu_kernel or self._init_fn
+        positional, keywords = self._split(values)
+        return (self._cpu_kernel or self._init_fn)(*positional, **keywords)
+
+    def _split(self, values):
+        """The bound arguments as (positional, keyword-only by name)."""
         positional = []
         keywords = {}
         for (name, parameter), value in zip(self._signature.parameters.items(), values):
@@ -81,7 +98,7 @@ class CustomOpDef:
                 keywords[name] = value
             else:
                 positional.append(value)
-        return function(*positional, **keywords)
+        return positional, keywords
 
     def _make_function(self):
         op = self
@@ -90,8 +107,10 @@ class CustomOpDef:
         def forward(*values):
             # The body runs below autograd, as PyTorch runs an op's kernel: on detached inputs
             # (sharing storage, so declared mutations land in the arguments).
-            return op._run([value.detach() if isinstance(value, Tensor) else value
-                            for value in values])
+            output = op._run([value.detach() if isinstance(value, Tensor) else value
+                              for value in values])
+            _check_no_aliasing(op, values, output)
+            return output
 
         def setup_context(ctx, inputs, output):
             if op._setup_context is not None:
@@ -104,15 +123,23 @@ class CustomOpDef:
                                    f"add one.")
             return op._backward(ctx, *grad_outputs)
 
+        def vmap(info, in_dims, *values):
+            positional, keywords = op._split(values)
+            return op._vmap_rule(info, tuple(in_dims[:len(positional)]), *positional,
+                                 **keywords)
+
         name = f"GeneratedBackwardFor_{self._namespace}_{self._name}_default"
-        return type(name, (Function,), {
-            "forward": staticmethod(forward), "setup_context": staticmethod(setup_context),
-            "backward": staticmethod(backward), "generate_vmap_rule": True})
+        methods = {"forward": staticmethod(forward), "setup_context": staticmethod(setup_context),
+                   "backward": staticmethod(backward), "generate_vmap_rule": True}
+        if self._vmap_rule is not None:
+            methods.update(vmap=staticmethod(vmap), generate_vmap_rule=False)
+        return type(name, (Function,), methods)
 
 
-def custom_op(name, fn=None, /, *, mutates_args, device_types=None, schema=None):
+def custom_op(name, fn=None, /, *, mutates_args, device_types=None, schema=None, tags=None):
     """Make ``fn`` the op ``"namespace::name"``; used bare (``@custom_op(name, ...)``) it
-    decorates. ``mutates_args`` names the arguments it writes to ("unknown": any)."""
+    decorates. ``mutates_args`` names the arguments it writes to ("unknown": any); ``tags``
+    (PyTorch's compiler hints) change nothing here."""
     if not isinstance(name, str) or name.count("::") != 1:
         raise ValueError(f"Expected a qualified name 'namespace::name', got {name!r}")
     if mutates_args != "unknown" and isinstance(mutates_args, str):
@@ -121,12 +148,55 @@ def custom_op(name, fn=None, /, *, mutates_args, device_types=None, schema=None)
     namespace, op_name = name.split("::")
 
     def make(function):
+        if schema is None:
+            _check_annotations(function)
         op = CustomOpDef(namespace, op_name, function, mutates_args)
         if device_types is not None:
             op.register_kernel(device_types, function)
         _REGISTRY[name] = op
         return op
     return make if fn is None else make(fn)
+
+
+def _check_annotations(function):
+    """PyTorch infers an op's schema from the annotations: every parameter and the return
+    need one."""
+    signature = inspect.signature(function)
+    for name, parameter in signature.parameters.items():
+        if parameter.annotation is inspect.Parameter.empty:
+            raise ValueError(f"infer_schema(func): Parameter {name} must have a type "
+                             f"annotation. Got func with signature {signature})")
+    if signature.return_annotation is inspect.Signature.empty:
+        raise ValueError(f"infer_schema(func): No return type annotation was provided. Please "
+                         f"add one. Got func with signature {signature})")
+
+
+def _storage(array):
+    """The array that owns ``array``'s memory (PyTorch's storage, shared by all its views)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _check_no_aliasing(op, values, output):
+    """PyTorch's rule: an op's outputs are new tensors, sharing memory with no input and with
+    no other output."""
+    outputs = output if isinstance(output, (tuple, list)) else (output,)
+    seen = {id(_storage(value._data)) for value in values if isinstance(value, Tensor)}
+    for value in outputs:
+        if not isinstance(value, Tensor):
+            continue
+        storage = id(_storage(value._data))
+        if storage in seen:
+            raise RuntimeError(
+                f"{op._name} (with implementation in {sys.modules[__name__]!r}): The output "
+                f"of this custom operator (1) must not also be an input to this custom "
+                f"operator and (2) may not alias any inputs to this custom operator or other "
+                f"returns. The most common way to trigger this error is if we have y = "
+                f"custom_op(x) and y and x are the same Tensor. Please instead return a clone "
+                f"of the offending output tensor(s) (e.g. return x.clone()) or refactor the "
+                f"custom operator to not return y.")
+        seen.add(storage)
 
 
 def _lookup(op, caller):
@@ -170,6 +240,11 @@ class MetadataMismatchError(RuntimeError):
 
     def __str__(self):
         return self.reason
+
+
+def register_vmap(op, func=None, /, *, lib=None):
+    """``register_vmap("namespace::name", func)``, or as a decorator without ``func``."""
+    return _lookup(op, "register_vmap").register_vmap(func)
 
 
 def opcheck(op, args, kwargs=None, *, test_utils=DEFAULT_TEST_UTILS, raise_exception=True,
