@@ -43,10 +43,27 @@ def format_tensor(tensor):
     # a program's Tensor subclass prints under its own name (PyTorch's)
     kind = type(tensor)
     prefix = "tensor(" if kind._ember_own else f"{kind.__name__}("
+    if tensor._on_meta:
+        # a meta tensor has no values: its size and dtype stand in for them (PyTorch's)
+        body = "..."
+        suffixes = ["device='meta'", f"size={tuple(array.shape)}"]
+        if array.dtype != get_default_dtype().numpy:
+            suffixes.append(f"dtype={from_numpy_dtype(array.dtype)!r}")
+    else:
+        body, suffixes = _values_and_suffixes(array, len(prefix))
+    if tensor.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{tensor.grad_fn.name().rpartition('::')[2]}>")
+    elif tensor._requires_grad:
+        suffixes.append("requires_grad=True")
+    return prefix + body + _suffixes(prefix + body, suffixes, len(prefix)) + ")"
+
+
+def _values_and_suffixes(array, indent):
+    """The printed values of ``array`` and the dtype and size suffixes PyTorch adds to them."""
     # bfloat16 values print as the float32 values they are (exactly representable there).
     shown = array.astype(np.float32) if is_floating(array.dtype) and array.dtype.kind != "f" \
         else array
-    body = _format_array(shown, len(prefix))
+    body = _format_array(shown, indent)
     suffixes = []
     default = get_default_dtype().numpy
     if array.dtype not in (default, default_complex().numpy, np.int64, np.bool_) or \
@@ -54,11 +71,7 @@ def format_tensor(tensor):
         suffixes.append(f"dtype={from_numpy_dtype(array.dtype)!r}")
     if array.size == 0 and array.ndim != 1:
         suffixes.insert(0, f"size={tuple(array.shape)}")
-    if tensor.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{tensor.grad_fn.name().rpartition('::')[2]}>")
-    elif tensor._requires_grad:
-        suffixes.append("requires_grad=True")
-    return prefix + body + _suffixes(prefix + body, suffixes, len(prefix)) + ")"
+    return body, suffixes
 
 
 def format_values(array, suffixes):

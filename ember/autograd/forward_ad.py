@@ -121,6 +121,9 @@ def make_dual(tensor, tangent, *, level=None):
     if _dual_entry(tensor) is not None or _reached_duals(tensor)[0]:
         raise RuntimeError(f"Making a dual Tensor based on a Tensor that already has a forward "
                            f"gradient at the same level {level} is not supported.")
+    if tangent.stride() != tensor.stride():
+        # PyTorch keeps a tangent laid out as its primal: another layout is copied into one
+        tangent = tangent.new_empty_strided(tensor.shape, tensor.stride()).copy_(tangent)
     if tensor.requires_grad:
         with enable_grad():
             dual = Alias.apply(tensor)

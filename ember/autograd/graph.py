@@ -77,7 +77,7 @@ class saved_tensors_hooks:
             raise RuntimeError(state.disabled)
         if function._transforms.reverse:
             raise RuntimeError(function.SAVED_TENSOR_HOOKS_REFUSED)
-        state.stack = state.stack + ((self.pack_hook, self.unpack_hook),)
+        state.stack = state.stack + ((_unchanging(self.pack_hook), self.unpack_hook),)
         with _active_lock:
             _active[0] += 1
             function._saved_tensors_hooks = True
@@ -88,6 +88,21 @@ class saved_tensors_hooks:
         with _active_lock:
             _active[0] -= 1
             function._saved_tensors_hooks = _active[0] > 0
+
+
+def _unchanging(pack_hook):
+    """``pack_hook`` refused, as PyTorch refuses it, where it changes its input in place."""
+    def pack(tensor):
+        version = tensor._version
+        packed = pack_hook(tensor)
+        if tensor._version != version:
+            raise RuntimeError("A saved tensor pack hook is modifying its input in place. Tensors "
+                               "provided as input to pack hook cannot be modified by in-place "
+                               "operations as this can lead to unexpected side-effects. Please "
+                               "open an issue if you need to perform in-place operations on the "
+                               "input to a pack hook.")
+        return packed
+    return pack
 
 
 class save_on_cpu(saved_tensors_hooks):

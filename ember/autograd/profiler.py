@@ -390,12 +390,20 @@ def _uninstall():
 
 
 # ---- output -----------------------------------------------------------------------------------
-def _format_us(value):
-    if value >= 1e6:
+def _format_us(value, time_unit=None):
+    """A time in microseconds as PyTorch's table shows it: in the unit asked for, else in the
+    largest of s, ms and us that is reached."""
+    if time_unit == "s" or time_unit is None and value >= 1e6:
         return f"{value / 1e6:.3f}s"
-    if value >= 1e3:
+    if time_unit == "ms" or time_unit is None and value >= 1e3:
         return f"{value / 1e3:.3f}ms"
     return f"{value:.3f}us"
+
+
+def _format_share(value, total):
+    if total == 0:
+        return "NaN"
+    return f"{value * 100.0 / total:.2f}%"
 
 
 _SORT_KEYS = {"cpu_time_total", "self_cpu_time_total", "cpu_time", "count",
@@ -405,59 +413,78 @@ _SORT_KEYS = {"cpu_time_total", "self_cpu_time_total", "cpu_time", "count",
 
 def _format_memory(nbytes):
     """PyTorch's spelling of a byte count in the profiler's table."""
-    for unit, size in (("Gb", 1024 ** 3), ("Mb", 1024 ** 2), ("Kb", 1024)):
+    for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
         if abs(nbytes) >= size:
             return f"{nbytes / size:.2f} {unit}"
-    return f"{nbytes} b"
+    return f"{nbytes} B"
 
 
 def _table(events, sort_by, row_limit, name_width, shapes_width, header, top_level_only,
            time_unit):
+    """PyTorch's summary table: columns sized to the widest name and input shapes of all the
+    events (plus 4, within the given maxima), values right-aligned, two spaces apart."""
+    if len(events) == 0:
+        return ""
     rows = list(events)
-    if top_level_only:
-        rows = [event for event in rows if getattr(event, "is_top_level", True)]
     if sort_by is not None:
         if sort_by not in _SORT_KEYS:
-            raise AttributeError(f"'{type(rows[0]).__name__ if rows else 'FunctionEventAvg'}' "
-                                 f"object has no attribute '{sort_by}'")
+            raise AttributeError(f"'{type(rows[0]).__name__}' object has no attribute "
+                                 f"'{sort_by}'")
         rows.sort(key=lambda event: getattr(event, sort_by, 0.0), reverse=True)
-    if row_limit is not None and row_limit > 0:
-        rows = rows[:row_limit]
-    total_self = sum(event.self_cpu_time_total for event in events) or 1.0
     with_shapes = getattr(events, "_with_shapes", False) and any(
-        getattr(event, "input_shapes", None) is not None for event in rows)
-    width = min(name_width, max([len(str(event.key)) for event in rows] + [4]))
+        event.input_shapes for event in rows)
     with_memory = getattr(events, "_profile_memory", False)
+    name_column = max(len(str(event.key)) for event in rows) + 4
+    if name_width is not None:
+        name_column = min(name_column, name_width)
     titles = ["Self CPU %", "Self CPU", "CPU total %", "CPU total", "CPU time avg"]
     if with_memory:
         titles += ["CPU Mem", "Self CPU Mem"]
-    columns = [("Name", width)] + [(title, 12) for title in titles + ["# of Calls"]]
+    columns = [("Name", name_column)] + [(title, 12) for title in titles + ["# of Calls"]]
     if with_shapes:
-        columns.append(("Input Shapes", min(shapes_width, 33)))
-    rule = "  ".join("-" * size for _, size in columns) + "  "
+        shapes_column = max(len(_shapes_text(event)) for event in rows) + 4
+        if shapes_width is not None:
+            shapes_column = min(shapes_column, shapes_width)
+        columns.append(("Input Shapes", shapes_column))
+
+    def line(cells):
+        return "".join(str(cell).rjust(size) + "  " for cell, (_, size) in zip(cells, columns))
+    rule = "".join("-" * size + "  " for _, size in columns)
+    total_self = sum(event.self_cpu_time_total for event in events)
     lines = []
     if header is not None:
-        lines += ["=" * len(rule), header]
-    lines += [rule, "  ".join(title.rjust(size) for title, size in columns) + "  ", rule]
+        lines += ["=" * (len(rule) - 2), header]
+    if top_level_only:
+        lines += ["=" * (len(rule) - 2), "This report only display top-level ops statistics"]
+    lines += [rule, line(title for title, _ in columns), rule]
+    shown = 0
     for event in rows:
+        if shown == row_limit:
+            break
+        if top_level_only and not getattr(event, "is_top_level", True):
+            continue
+        shown += 1
         name = str(event.key)
-        if len(name) > width:
-            name = name[:width - 3] + "..."
-        cells = [name.rjust(width),
-                 f"{100 * event.self_cpu_time_total / total_self:.2f}%",
-                 _format_us(event.self_cpu_time_total),
-                 f"{100 * event.cpu_time_total / total_self:.2f}%",
-                 _format_us(event.cpu_time_total), _format_us(event.cpu_time)]
+        if name_width is not None and len(name) >= name_width - 3:
+            name = name[:name_width - 3] + "..."
+        cells = [name, _format_share(event.self_cpu_time_total, total_self),
+                 _format_us(event.self_cpu_time_total, time_unit),
+                 _format_share(event.cpu_time_total, total_self),
+                 _format_us(event.cpu_time_total, time_unit),
+                 _format_us(event.cpu_time, time_unit)]
         if with_memory:
             cells += [_format_memory(event.cpu_memory_usage),
                       _format_memory(event.self_cpu_memory_usage)]
-        cells.append(str(event.count))
+        cells.append(event.count)
         if with_shapes:
-            shapes = str(event.input_shapes if event.input_shapes is not None else [])
-            cells.append(shapes[:columns[-1][1]])
-        lines.append("  ".join(cell.rjust(size) for cell, (_, size) in zip(cells, columns)) + "  ")
-    lines += [rule, f"Self CPU time total: {_format_us(total_self)}", ""]
+            cells.append(_shapes_text(event)[:columns[-1][1]])
+        lines.append(line(cells))
+    lines += [rule, f"Self CPU time total: {_format_us(total_self, time_unit)}", ""]
     return "\n".join(lines)
+
+
+def _shapes_text(event):
+    return str(event.input_shapes if event.input_shapes is not None else [])
 
 
 def _export_chrome_trace(events, path):

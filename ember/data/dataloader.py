@@ -5,6 +5,8 @@ sampler order, so the result never depends on the number of workers. An Iterable
 read as PyTorch reads it: every worker iterates its own copy, the batches taken round-robin.
 The threads are daemons: with ``timeout > 0`` a batch that takes longer raises PyTorch's
 RuntimeError, and a thread stuck in ``__getitem__`` never keeps the process from exiting.
+Each worker thread has its own default generator and its own Python and NumPy global streams,
+seeded as PyTorch seeds its worker processes' (``_worker_random``).
 """
 import concurrent.futures
 import copy
@@ -22,6 +24,7 @@ import numpy as np
 
 from .. import _random
 from ..tensor import Tensor
+from . import _worker_random
 from ._collate import default_collate, default_convert
 from .dataset import IterableDataset, _tensor_rows
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, T_co
@@ -66,16 +69,20 @@ class _Worker:
 
     info: WorkerInfo
     generator: object
+    streams: tuple  # its Python and NumPy global streams (_worker_random)
     initialized: bool = False
 
     @classmethod
     def start(cls, info):
-        return cls(info, _random.Generator().manual_seed(info.seed))
+        base_seed = info.seed - info.id
+        return cls(info, _random.Generator().manual_seed(info.seed),
+                   _worker_random.worker_streams(base_seed, info.id))
 
     def enter(self, worker_init_fn):
         """Become this worker in the calling thread; ``worker_init_fn`` on first entry only."""
         _worker_local.info = self.info
         _random.set_thread_generator(self.generator)
+        _worker_random.enter(self.streams)
         if self.initialized or worker_init_fn is None:
             return
         self.initialized = True

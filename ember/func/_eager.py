@@ -552,6 +552,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             linear = _Linearization(func, args, primals, numbers, has_aux, levels,
                                     _batching.check_vmappable)
         if randomness == "error" and default_generator._snapshot() != state:
+            default_generator._restore(state)  # PyTorch refuses the draw before it is made
             raise RuntimeError(_RANDOM_ERROR)
         keep = linear.needs_graph([])
         plain = not levels and not keep

@@ -162,6 +162,8 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
                                f"issues if you need this feature.") from None
     if default_generator._snapshot() != state:
         if randomness == "error":
+            # PyTorch refuses the draw before it is made: the generator stays where it was
+            default_generator._restore(state)
             raise RuntimeError(_RANDOM_ERROR)
         if reason is None and randomness == "different" and (draws is None or draws.unbatched):
             reason = "random operations with randomness='different'"
@@ -329,6 +331,7 @@ def _per_sample(func, size, flat_in_dims, flat_args, spec, out_dims, randomness,
             results.append(func(*tree_unflatten(sample, spec), **kwargs))
         _check_unmapped_unchanged(versions, name)
     if randomness == "error" and default_generator._snapshot() != state:
+        default_generator._restore(state)
         raise RuntimeError(_RANDOM_ERROR)
     for result in results:
         _flat_outputs(result, out_dims, name)

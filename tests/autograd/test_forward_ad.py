@@ -347,3 +347,29 @@ def test_unpacking_a_tensor_again_gives_the_same_tangent_as_torch(torch):
     ours = _unpacked_twice(ember)
     assert ours[0] and theirs[0]
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12)
+
+
+def _tangents_of_other_layouts(framework, forward_ad):
+    """The tutorial's ``make_dual(primal, tangent.T)``: a tangent laid out otherwise than its
+    primal is copied into the primal's layout (values, strides, identity); one laid out alike
+    is kept as it is."""
+    framework.manual_seed(0)
+    primal = framework.randn(3, 4)
+    seen = []
+    with forward_ad.dual_level():
+        for tangent in (framework.randn(4, 3).T, framework.randn(3, 8)[:, ::2],
+                        framework.randn(1, 4).expand(3, 4), framework.randn(3, 4),
+                        framework.randn(4, 3, requires_grad=True).T):
+            unpacked = forward_ad.unpack_dual(forward_ad.make_dual(primal, tangent)).tangent
+            seen.append((unpacked is tangent, unpacked.stride(), unpacked.is_contiguous(),
+                         unpacked.requires_grad, unpacked.detach().numpy().tolist(),
+                         tangent.detach().numpy().tolist()))
+        transposed = framework.randn(4, 3).T
+        unpacked = forward_ad.unpack_dual(forward_ad.make_dual(transposed, framework.ones(3, 4)))
+        seen.append(unpacked.tangent.stride())
+    return seen
+
+
+def test_tangent_is_laid_out_as_its_primal_like_torch(torch):
+    theirs, ours = _run_both(torch, _tangents_of_other_layouts)
+    assert ours == theirs

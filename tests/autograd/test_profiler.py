@@ -3,6 +3,7 @@ nesting and times, the schedule against PyTorch's, traces on disk, and that noth
 wrapped once profiling stops."""
 import json
 import os
+import re
 import warnings
 
 import pytest
@@ -143,3 +144,28 @@ def test_profile_memory_counts_the_bytes_ops_allocate_like_torch():
     ours = _memory_profile(ember)
     assert ours == _memory_profile(torch)
     assert ours[:3] == (64 * 16 * 4 + 4, 64 * 16 * 4 + 4, 4) and "CPU Mem" in " ".join(ours[3])
+
+
+def _table_layouts(lib):
+    """The summary table's layout for blocks that run no op (so that both frameworks record
+    the same events): each line's length and its words, the timed numbers left out."""
+    with lib.profiler.profile(record_shapes=True, profile_memory=True) as prof:
+        for name in ("a_block_named_at_some_length", "short"):
+            with lib.profiler.record_function(name):
+                pass
+    averages = prof.key_averages()
+    tables = [averages.table(sort_by="cpu_time_total"),
+              averages.table(sort_by="cpu_time_total", row_limit=0, header="HEADER"),
+              averages.table(sort_by="cpu_time_total", max_name_column_width=12, time_unit="ms"),
+              prof.key_averages(group_by_input_shape=True).table(top_level_events_only=True)]
+    return [[(None if line.startswith("Self CPU time total") else len(line),
+              re.sub(r"[0-9.]+(?=%|us|ms|s$|s )", "", line).split())
+             for line in table.split("\n")] for table in tables]
+
+
+def test_table_layout_as_torch():
+    """Columns as wide as the widest name plus 4 (within max_name_column_width, a longer name
+    cut to it with '...'), memory in PyTorch's B/KB/MB, time_unit, row_limit=0, header and
+    top_level_events_only banners."""
+    torch = pytest.importorskip("torch")
+    assert _table_layouts(ember) == _table_layouts(torch)

@@ -134,6 +134,31 @@ def test_errors(torch):
     assert result == expected
 
 
+def test_pack_hook_that_changes_its_input_in_place_is_refused_as_torch(torch):
+    def program(framework, module):
+        seen = []
+        x = framework.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+        def doubling(tensor):
+            tensor.mul_(2)
+            return tensor
+        for inputs in (x.clone(), x.clone().detach()):
+            try:
+                with module.saved_tensors_hooks(doubling, lambda packed: packed):
+                    out = inputs.pow(2) * inputs.exp()
+                seen.append(("ran", out.sum().item()))
+            except RuntimeError as error:
+                seen.append((type(error).__name__, str(error)))
+        with module.saved_tensors_hooks(lambda tensor: tensor.clone().mul_(2),
+                                        lambda packed: packed / 2):
+            out = x.pow(2)
+        out.sum().backward()
+        seen.append(x.grad.tolist())
+        return seen
+    expected, result = _both(torch, program)
+    assert result == expected
+
+
 def test_hooks_are_per_thread():
     packed = []
     a = ember.ones(2, requires_grad=True)

@@ -361,6 +361,49 @@ def test_persistent_workers_keep_their_streams_across_epochs_like_torch(torch, p
     assert results[1][1] == results[0][1]
 
 
+def _global_streams_in_workers(library):
+    """Samples drawn from Python's and NumPy's global generators in two workers: seeded as
+    PyTorch seeds its worker processes, reseeded by the reproducibility recipe's
+    ``seed_worker``, their streams kept across passes by persistent workers; and the main
+    process's draws afterwards, which the workers' never reach."""
+    import random
+
+    class GlobalDraws(library.utils.data.Dataset):
+        def __getitem__(self, index):
+            return library.tensor([index, np.random.rand(), random.random(),
+                                   library.rand(1).item()], dtype=library.float64)
+
+        def __len__(self):
+            return 6
+
+    def seed_worker(worker_id):
+        worker_seed = library.initial_seed() % 2 ** 32
+        np.random.seed(worker_seed)
+        random.seed(worker_seed)
+
+    library.manual_seed(0)
+    np.random.seed(1)
+    random.seed(2)
+    generator = library.Generator()
+    passes = []
+    for options in ({}, {"worker_init_fn": seed_worker, "generator": generator},
+                    {"worker_init_fn": seed_worker, "generator": generator},
+                    {"persistent_workers": True}):
+        generator.manual_seed(0)
+        loader = library.utils.data.DataLoader(GlobalDraws(), batch_size=2, num_workers=2,
+                                               **options)
+        passes.append([[batch.tolist() for batch in loader] for _ in range(2)])
+    return passes, np.random.rand(), random.random()
+
+
+def test_workers_draw_from_their_own_python_and_numpy_streams_like_torch(torch):
+    ours = _global_streams_in_workers(ember)
+    theirs = _global_streams_in_workers(torch)
+    np.testing.assert_allclose(np.array(ours[0]), np.array(theirs[0]), rtol=1e-6)
+    assert ours[1:] == theirs[1:]
+    assert ours[0][1] == ours[0][2]  # seed_worker makes a pass reproducible
+
+
 def test_persistent_workers_run_worker_init_fn_once():
     started = []
     lock = threading.Lock()

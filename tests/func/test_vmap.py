@@ -259,6 +259,25 @@ def test_rrelu_outside_vmap_still_differentiates_like_torch(torch):
     assert_same_tree(run(ember), run(torch), rtol=1e-12)
 
 
+def _draws_after_refusals(fw):
+    """The default generator's next draws after vmap and jacfwd refused a random op (the
+    default randomness="error"): PyTorch refuses the draw before making it."""
+    fw.manual_seed(0)
+    seen = []
+    for transform in (fw.func.vmap, fw.func.jacfwd):
+        for function in (lambda a: a + fw.rand(()), lambda a: fw.nn.functional.dropout(a, 0.5)):
+            try:
+                transform(function)(fw.zeros(3))
+            except RuntimeError as error:
+                seen.append(str(error)[:40])
+            seen.append(fw.rand(1).item())
+    return seen
+
+
+def test_a_refused_random_op_leaves_the_generator_as_torch(torch):
+    assert _draws_after_refusals(ember) == _draws_after_refusals(torch)
+
+
 @pytest.mark.parametrize("chunk_size", [None, 2])
 def test_randomness_same_and_different(chunk_size):
     x = ember.zeros(4, 3)

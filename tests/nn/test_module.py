@@ -244,6 +244,35 @@ def test_to_double_keeps_parameter_identity_and_integer_buffers():
     assert net.cpu() is net and net.to("cpu") is net
 
 
+def test_to_meta_then_load_and_to_empty_as_torch(torch):
+    """The model-ensembling tutorial's ``copy.deepcopy(model).to('meta')``: the parameters and
+    buffers report the meta device and print without values; loading a state_dict without
+    ``assign`` is PyTorch's warned no-op; ``to_empty`` gives them writable memory again."""
+    def run(framework):
+        seen = []
+        model = framework.nn.Sequential(framework.nn.Linear(3, 2), framework.nn.BatchNorm1d(2))
+        model[0].weight.grad = framework.ones(2, 3)
+        assert model.to("meta") is model
+        seen.append([(str(tensor.device), tensor.is_meta) for tensor in
+                     (*model.parameters(), *model.buffers(), model[0].weight.grad)])
+        seen.append([repr(tensor).replace(framework.__name__, "torch")
+                     for tensor in (model[0].weight, model[1].num_batches_tracked)])
+        source = framework.nn.Sequential(framework.nn.Linear(3, 2), framework.nn.BatchNorm1d(2))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_state_dict(source.state_dict())
+        seen.append([str(warning.message) for warning in caught])
+        seen.append(str(model[0].bias.device))
+        model.to_empty(device="cpu")
+        with framework.no_grad():
+            model[0].weight.fill_(0.5)
+            model[1].running_var.fill_(2.0)
+        seen.append((str(model[0].weight.device), model[0].weight.is_meta,
+                     model[0].weight.sum().item(), model[1].running_var.sum().item()))
+        return seen
+    assert run(ember) == run(torch)
+
+
 # ---- hooks -------------------------------------------------------------------------------------
 def test_forward_hooks_and_handles():
     model = nn.Linear(2, 2)

@@ -55,3 +55,22 @@ def test_measurement_fields_and_significant_figures_match_torch(raw_times):
         assert ours.env == theirs.env
         assert ours.as_row_name == theirs.as_row_name
         assert ours.significant_figures == theirs.significant_figures
+
+
+def test_statements_may_call_torch_without_importing_it(torch):
+    """PyTorch's Timer puts ``torch`` in the statement's globals when they lack it (the
+    Jacobians tutorial times ``compute_jac(xp)`` this way): ember's, the module the program
+    calls torch (ember itself, or the drop-in module under ember.compat)."""
+    import ember
+    import ember.compat
+    reference = torch.utils.benchmark.Timer("torch.ones(2).sum()").timeit(3)
+    ours = Timer("torch.ones(2).sum()", setup="y = torch.zeros(1)").timeit(3)
+    assert ours.number_per_run == reference.number_per_run == 3
+    assert Timer("x = torch", globals={"torch": 5})._globals["torch"] == 5
+    assert Timer("pass")._globals["torch"] is ember
+    ember.compat.install(force=True)
+    try:
+        drop_in = __import__("torch")
+        assert Timer("pass")._globals["torch"] is drop_in
+    finally:
+        ember.compat.uninstall()

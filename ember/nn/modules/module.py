@@ -219,7 +219,23 @@ def _optional_parameter(module, name, present, shape, dtype=None, device=None):
 def _storage_free(tensor):
     """A read-only stand-in of ``tensor``'s shape and dtype that holds no memory (one zero seen
     through zero strides): what ``Module.to('meta')`` leaves in place of parameters and buffers."""
-    return Tensor._wrap(np.broadcast_to(np.zeros((), tensor._data.dtype), tensor._data.shape))
+    stand_in = Tensor._wrap(np.broadcast_to(np.zeros((), tensor._data.dtype), tensor._data.shape))
+    stand_in._on_meta = True
+    return stand_in
+
+
+def _storage_given(tensor):
+    """``tensor`` where it holds memory, else new zeros of its shape and dtype: what
+    ``Module.to_empty`` leaves in place of the stand-ins ``Module.to('meta')`` made."""
+    if tensor._data.flags.writeable:
+        return tensor
+    return Tensor._wrap(np.zeros(tensor._data.shape, tensor._data.dtype))
+
+
+def _with_grads(tensors):
+    """``tensors`` followed by the gradients they hold."""
+    tensors = list(tensors)
+    return tensors + [tensor._grad for tensor in tensors if tensor._grad is not None]
 
 
 def _typename(value):
@@ -786,6 +802,10 @@ class Module:
         and buffer with ``convert``, children first."""
         for module in self.children():
             module._apply(convert)
+        return self._apply_here(convert)
+
+    def _apply_here(self, convert):
+        """``_apply`` to this module's own parameters, gradients and buffers."""
         flags = _future._flags
         for key, parameter in self._parameters.items():
             if parameter is None:
@@ -847,7 +867,10 @@ class Module:
         if device is not None and _device.device(device).type == "meta":
             if target is not None:
                 self.to(target)
-            return self._apply(_storage_free)
+            self._apply(_storage_free)
+            for tensor in _with_grads(self.parameters()):
+                tensor._on_meta = True
+            return self
         if self._holds_tensors():
             _device.check_cpu(device, "Module.to")
         elif device is not None and not isinstance(device, _device.device):
@@ -885,7 +908,9 @@ class Module:
         """PyTorch moves meta-device modules to ``device``; ember's live on the CPU already, and
         those built in a meta block stop reporting the meta device."""
         _device.check_cpu(device, "Module.to_empty")
-        for tensor in (*self.parameters(recurse), *self.buffers(recurse)):
+        for module in self.modules() if recurse else (self,):
+            module._apply_here(_storage_given)
+        for tensor in _with_grads((*self.parameters(recurse), *self.buffers(recurse))):
             tensor.__dict__.pop("_on_meta", None)
         return self
 
@@ -1059,6 +1084,15 @@ class Module:
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{Size(array.shape)!r} from checkpoint, the shape in current "
                                   f"model is {Size(current._data.shape)!r}.")
+                continue
+            if current._on_meta and not assign:
+                # a meta tensor has nothing to copy into (PyTorch's no-op)
+                if not (isinstance(value, Tensor) and value._on_meta):
+                    warnings.warn(f"for {key}: copying from a non-meta parameter in the "
+                                  f"checkpoint to a meta parameter in the current model, which "
+                                  f"is a no-op. (Did you mean to pass `assign=True` to assign "
+                                  f"items in the state dictionary to their corresponding key in "
+                                  f"the module instead of copying them in place?)")
                 continue
             pending.append((self, name, current, array, assign))
         extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
