@@ -234,11 +234,20 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
     matrices (LAPACK's sytrf, lower triangle): D and L packed in LD, pivots 1-based as LAPACK
     gives them, info > 0 where D is singular."""
     require_tensor(A, "linalg.ldl_factor_ex")
-    if A.dim() < 2 or A.shape[-1] != A.shape[-2]:
+    if A.dim() < 2:
+        raise RuntimeError("torch.linalg.ldl_factor_ex: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"torch.linalg.ldl_factor_ex: A must be batches of square matrices, "
-                           f"but they are {A.shape[-2] if A.dim() > 1 else A.shape[-1]} by "
-                           f"{A.shape[-1]} matrices")
+                           f"but they are {A.shape[-2]} by {A.shape[-1]} matrices")
     data = A._data
+    if not (is_floating(data.dtype) or data.dtype.kind == "c"):
+        raise RuntimeError(f"torch.linalg.ldl_factor_ex: Expected a floating point or complex "
+                           f"tensor as input. Got {A.dtype._scalar_type}")
+    if data.dtype.kind != "c" and data.dtype.itemsize == 2:
+        # float16 and bfloat16: PyTorch's CPU kernel has no such instantiation
+        raise NotImplementedError(f'"ldl_factor_kernel_cpu" not implemented for '
+                                  f"'{A.dtype._scalar_type}'")
     factor = _lapack("sytrf", data.dtype)
     packed = np.zeros_like(data)
     pivots = np.zeros(data.shape[:-1], np.int32)

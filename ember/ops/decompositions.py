@@ -293,7 +293,7 @@ def householder_product(A, tau):
     (a composite of matrix products, one per reflector, so it is differentiable in both)."""
     operation = "torch.linalg.householder_product"
     require_tensor(A, "linalg_householder_product", "input")
-    require_tensor(tau, "linalg_householder_product", "tau")
+    require_tensor(tau, "linalg_householder_product", "tau", position=2)
     if A._data.ndim < 2:
         raise RuntimeError(f"{operation}: input must have at least 2 dimensions.")
     rows, columns = A._data.shape[-2:]
@@ -387,10 +387,14 @@ def _tolerances(A, atol, rtol):
     return (0.0 if atol_value is None else atol_value), rtol_value
 
 
+# The dtypes PyTorch's LAPACK-backed CPU kernels take (not float16, bfloat16, integers, bool).
+_LAPACK_DTYPES = tuple(np.dtype(name)
+                       for name in ("float32", "float64", "complex64", "complex128"))
+
+
 def pinv(A, *, atol=None, rtol=None, hermitian=False):
     """torch.linalg.pinv."""
-    if not isinstance(A, Tensor) or A._data.ndim < 2 or \
-            not (is_floating(A._data.dtype) or A._data.dtype.kind == "c"):
+    if not isinstance(A, Tensor) or A._data.ndim < 2 or A._data.dtype not in _LAPACK_DTYPES:
         shape = list(A._data.shape) if isinstance(A, Tensor) else type(A).__name__
         kind = A.dtype._scalar_type if isinstance(A, Tensor) else ""
         raise RuntimeError(f"linalg.pinv({kind}{{{shape}}}): expected a tensor with 2 or more "
@@ -661,6 +665,10 @@ def vander(x, *, N=None):
     require_tensor(x, "linalg_vander", "x")
     if x._data.ndim < 1:
         raise RuntimeError("linalg.vander: x must have at least one dimension")
+    dtype = x._data.dtype
+    if dtype.kind not in "iuc" and dtype not in _LAPACK_DTYPES:  # bool, float16, bfloat16
+        raise RuntimeError(f"linalg.vander supports floating point, complex, and integer tensors, "
+                           f"but got {x.dtype._scalar_type}")
     count = x._data.shape[-1] if N is None else N
     if count < 0:
         raise RuntimeError("N must be non-negative.")

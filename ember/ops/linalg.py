@@ -755,8 +755,10 @@ def _check_square(input, operation, argument="A"):
         raise RuntimeError(f"{operation}: Expected a floating point or complex tensor as input. "
                            f"Got {type_name}")
     if low_precision:
-        raise NotImplementedError(f"{operation}: not implemented for '{type_name}' tensors on "
-                                  f"CPU (as in PyTorch)")
+        # (PyTorch's matrix_exp computes them in that precision and gives NaN for moderate
+        # inputs)
+        raise NotImplementedError(f"{operation}: ember does not compute '{type_name}' matrices; "
+                                  f"convert them to float32 first")
     if data.dtype.kind == "c" and operation not in _COMPLEX_SQUARE:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
 

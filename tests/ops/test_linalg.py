@@ -947,3 +947,36 @@ def test_half_precision_matrix_exp_is_refused(dtype):
     computes it in that precision and returns NaN for moderate inputs)."""
     with pytest.raises(NotImplementedError, match="matrix_exp"):
         ember.linalg.matrix_exp(ember.eye(3, dtype=getattr(ember, dtype)))
+
+
+DTYPE_CHECKED_CALLS = {
+    "ldl_factor_half": lambda fw: fw.linalg.ldl_factor(fw.eye(3, dtype=fw.half)),
+    "ldl_factor_bfloat16": lambda fw: fw.linalg.ldl_factor(fw.eye(3, dtype=fw.bfloat16)),
+    "ldl_factor_integer": lambda fw: fw.linalg.ldl_factor(fw.eye(3, dtype=fw.int64)),
+    "ldl_factor_ex_half": lambda fw: fw.linalg.ldl_factor_ex(fw.eye(3, dtype=fw.half)),
+    "ldl_factor_vector": lambda fw: fw.linalg.ldl_factor(fw.ones(3)),
+    "ldl_factor_integer_wide": lambda fw: fw.linalg.ldl_factor(fw.ones(2, 3, dtype=fw.int64)),
+    "vander_half": lambda fw: fw.linalg.vander(fw.ones(3, dtype=fw.half)),
+    "vander_bfloat16": lambda fw: fw.linalg.vander(fw.ones(3, dtype=fw.bfloat16)),
+    "vander_bool": lambda fw: fw.linalg.vander(fw.ones(3, dtype=fw.bool)),
+    "pinv_half": lambda fw: fw.linalg.pinv(fw.eye(3, dtype=fw.half)),
+    "pinv_bfloat16": lambda fw: fw.linalg.pinv(fw.eye(3, dtype=fw.bfloat16)),
+    "householder_product_number_tau": lambda fw: fw.linalg.householder_product(fw.eye(3), 2),
+}
+
+
+@pytest.mark.parametrize("name", list(DTYPE_CHECKED_CALLS))
+def test_dtype_checks_of_ldl_vander_pinv_like_torch(torch, name):
+    """Half precision, bool and integers where PyTorch's kernels refuse them, in its words
+    (pinv had let NumPy's own TypeError through; vander and ldl_factor computed)."""
+    call = DTYPE_CHECKED_CALLS[name]
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), same_type=True)
+
+
+def test_vander_of_integers_and_floats_still_computes_like_torch(torch):
+    for dtype in ("int64", "uint8", "float32", "complex64"):
+        x = np.array([1, 2, 3]).astype(dtype)
+        ours = ember.linalg.vander(ember.tensor(x)).numpy()
+        theirs = torch.linalg.vander(torch.tensor(x)).numpy()
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
