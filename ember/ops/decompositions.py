@@ -39,15 +39,19 @@ LstsqResult = _return_type("linalg_lstsq", "(solution, residuals, rank, singular
 _FLOAT_AND_DOUBLE_ONLY = "This function doesn't handle types other than float and double"
 
 
-def _check_matrices(input, operation, complex_ok=False, kernel=None, argument="A"):
+def _check_matrices(input, operation, complex_ok=False, kernel=None, argument="A", driver=None):
     """PyTorch's checks of a decomposition's input: a floating tensor of at least 2 dims
     (complex ones only where ``complex_ok``); float16 and bfloat16 refused as PyTorch's CPU
-    ``kernel`` refuses them, where one is named (or with ``_FLOAT_AND_DOUBLE_ONLY``)."""
+    ``kernel`` refuses them, where one is named (or with ``_FLOAT_AND_DOUBLE_ONLY``); svd's
+    ``driver``, a cuSOLVER option, refused on the CPU."""
     require_tensor(input, operation.removeprefix("torch.").replace(".", "_"), argument)
     data = input._data
     if data.ndim < 2:
         raise RuntimeError(f"{operation}: The input tensor {argument} must have at least 2 "
                            f"dimensions.")
+    if driver is not None:
+        raise RuntimeError("torch.linalg.svd: keyword argument `driver=` is only supported on "
+                           "CUDA inputs with cuSOLVER backend.")
     if data.dtype.kind == "c" and not complex_ok:
         raise NotImplementedError(f"{operation}: ember does not support complex matrices")
     if kernel is _FLOAT_AND_DOUBLE_ONLY and data.dtype.kind != "c" and \
@@ -141,7 +145,7 @@ def _adjoint(matrix):
 
 def svd(A, full_matrices=True, *, driver=None):
     """torch.linalg.svd: (U, S, Vh) with S descending."""
-    _check_matrices(A, "linalg.svd", kernel="linalg_svd_cpu")
+    _check_matrices(A, "linalg.svd", kernel="linalg_svd_cpu", driver=driver)
     u, s, vh = SVD.apply(A, bool(full_matrices))
     return SVDResult((u, s, vh))
 
@@ -167,7 +171,7 @@ def svd_legacy(input, some=True, compute_uv=True):
 def svdvals(A, *, driver=None):
     """The singular values, descending (real for complex A): their gradient U diag(gS) V^H
     needs no phase convention, so complex matrices are taken here, unlike linalg.svd."""
-    _check_matrices(A, "linalg.svd", complex_ok=True, kernel="linalg_svd_cpu")
+    _check_matrices(A, "linalg.svd", complex_ok=True, kernel="linalg_svd_cpu", driver=driver)
     return SVD.apply(A, False)[1]
 
 
@@ -399,6 +403,9 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
         kind = A.dtype._scalar_type if isinstance(A, Tensor) else ""
         raise RuntimeError(f"linalg.pinv({kind}{{{shape}}}): expected a tensor with 2 or more "
                            f"dimensions of float, double, cfloat or cdouble types")
+    if hermitian and A._data.shape[-1] != A._data.shape[-2]:  # PyTorch's pinv goes through eigh
+        raise RuntimeError(f"linalg.eigh: A must be batches of square matrices, but they are "
+                           f"{A._data.shape[-2]} by {A._data.shape[-1]} matrices")
     atol_value, rtol_value = _tolerances(A, atol, rtol)
     return Pinv.apply(A, atol_value, rtol_value, bool(hermitian))
 

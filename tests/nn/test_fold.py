@@ -110,3 +110,9 @@ def test_fold_and_unfold_dtypes_like_torch(torch, name, dtype):
         return
     ours = call(ember)()
     np.testing.assert_array_equal(ours.float().numpy(), expected.float().numpy())
+
+
+def test_unfold_of_a_5d_input_is_refused_like_torch(torch):
+    def call(fw):
+        return lambda: fw.nn.functional.unfold(fw.ones(1, 1, 3, 3, 3), 2)
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError)

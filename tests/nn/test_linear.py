@@ -437,3 +437,10 @@ def test_embedding_without_a_graph_equals_the_recorded_node_and_torch(torch, dty
             assert_raises_like_torch(
                 lambda: torch.nn.functional.embedding(torch.tensor(bad), torch.tensor(table)),
                 lambda: F.embedding(ember.tensor(bad), weight), same_type=True)
+
+
+def test_bilinear_batch_mismatch_names_the_dim_like_torch(torch):
+    def call(fw):
+        return lambda: fw.nn.functional.bilinear(fw.ones(2, 5, 3), fw.ones(2, 4, 4),
+                                                 fw.ones(5, 3, 4))
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError)

@@ -189,3 +189,20 @@ def test_constant_pad_from_widths_values_and_double_backward_as_pytorch(widths):
         results.append([y.detach().numpy(), grad.detach().numpy(), x.grad.numpy()])
     for mine, reference in zip(*results):
         np.testing.assert_allclose(mine, reference, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("shape, pad", [
+    ((1, 1, 0), (1, 1)), ((1, 0, 3), (1, 1)), ((0, 3), (1, 1)), ((2, 0), (1, 1)),
+    ((1, 1, 0), (0, 0)), ((1, 1, 0, 3), (1, 1, 1, 1)), ((1, 1, 3, 0), (1, 1, 1, 1)),
+    ((1, 1, 1, 3, 0), (1, 1, 1, 1, 1, 1)), ((0, 1, 3), (1, 1))])
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_reflect_and_replicate_refuse_empty_non_batch_dims_like_torch(torch, shape, pad, mode):
+    """Only the batch dim may be empty: PyTorch checks that before the padding sizes."""
+    def call(fw):
+        return lambda: fw.nn.functional.pad(fw.ones(shape), pad, mode=mode)
+    try:
+        expected = call(torch)()
+    except RuntimeError:
+        assert_raises_like_torch(call(torch), call(ember), RuntimeError)
+    else:
+        assert tuple(call(ember)().shape) == tuple(expected.shape)

@@ -980,3 +980,15 @@ def test_vander_of_integers_and_floats_still_computes_like_torch(torch):
         theirs = torch.linalg.vander(torch.tensor(x)).numpy()
         assert ours.dtype == theirs.dtype
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.linalg.pinv(fw.ones(2, 3), hermitian=True),
+    lambda fw: fw.linalg.svd(fw.eye(3), driver="gesvd"),
+    lambda fw: fw.linalg.svdvals(fw.eye(3), driver="gesvd"),
+    lambda fw: fw.linalg.svd(fw.ones(3), driver="gesvd"),
+], ids=["pinv_hermitian_wide", "svd_driver", "svdvals_driver", "svd_driver_vector"])
+def test_pinv_hermitian_and_svd_driver_checks_like_torch(torch, call):
+    """pinv(hermitian=True) goes through eigh's squareness check; svd's driver= is refused on
+    the CPU after the rank check (NumPy's LinAlgError had escaped; driver was ignored)."""
+    assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)

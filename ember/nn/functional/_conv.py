@@ -307,8 +307,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         raise IndexError(f"Dimension out of range (expected to be in range of "
                          f"[{-max(input.dim(), 1)}, {max(input.dim(), 1) - 1}], but got 2)")
     if input.dim() > 4:
-        raise RuntimeError(f"unfold(): Only 3D or 4D input Tensors are supported (got "
-                           f"{input.dim()}D)")
+        raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with possibly 0 batch size "
+                           f"and other non-zero dimensions for input, but got: "
+                           f"{list(input.shape)}")
     kernel_size, dilation, padding, stride = sizes.values()
     unbatched = input.dim() == 3
     if unbatched:

@@ -89,6 +89,12 @@ def _check_non_constant(shape, pairs, mode, value, pad_length):
     if ndim not in (pad_length // 2 + 1, pad_length // 2 + 2) or pad_length > 6:
         raise NotImplementedError(f"Padding size {pad_length} is not supported for {ndim}D "
                                   f"input tensor.\n{_SUPPORTED_DIMS}")
+    spatial = pad_length // 2
+    if mode in ("reflect", "replicate") and 0 in shape[ndim - spatial - 1:]:
+        # only a batch dim (one more than the channels and spatial dims) may be empty
+        raise RuntimeError(f"Expected {spatial + 1}D or {spatial + 2}D (batch mode) tensor with "
+                           f"possibly 0 batch size and other non-zero dimensions for input, but "
+                           f"got: {list(shape)}")
     for number, (axis, left, right) in enumerate(pairs):
         if mode == "reflect" and (left >= shape[axis] or right >= shape[axis]):
             raise RuntimeError(f"Argument #{4 + 2 * number}: Padding size should be less than "
