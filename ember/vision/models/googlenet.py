@@ -142,14 +142,23 @@ def googlenet(*, weights=None, progress=True, pretrained=False, **kwargs):
     """GoogLeNet (6,624,904 parameters without the auxiliary classifiers). Given weights, the
     model is built as torchvision builds it for its checkpoint (auxiliary heads, transformed
     input) and the heads are dropped afterwards unless ``aux_logits=True``."""
-    original_aux_logits = kwargs.get("aux_logits", False)
+    return load_with_auxiliary_heads(GoogLeNet, "googlenet", ("aux1", "aux2"), False, weights,
+                                     pretrained, kwargs)
+
+
+def load_with_auxiliary_heads(model_class, name, heads, aux_default, weights, pretrained,
+                              kwargs):
+    """``model_class(**kwargs)`` with ``weights`` loaded, built as torchvision builds it for its
+    checkpoint when given weights (auxiliary ``heads`` on, transformed input, no init), the
+    heads dropped afterwards unless the caller asked for them (``aux_default`` when unsaid)."""
+    original_aux_logits = kwargs.get("aux_logits", aux_default)
     if weights is not None or pretrained:
         kwargs.setdefault("transform_input", True)
         overwrite_named_param(kwargs, "aux_logits", True)
         overwrite_named_param(kwargs, "init_weights", False)
-    model = load_weights(GoogLeNet(**kwargs), "googlenet", weights, pretrained)
+    model = load_weights(model_class(**kwargs), name, weights, pretrained)
     if weights is not None and not original_aux_logits:
         model.aux_logits = False
-        model.aux1 = None
-        model.aux2 = None
+        for head in heads:
+            setattr(model, head, None)
     return model

@@ -7,8 +7,8 @@ from ... import nn
 from ...nn import functional as F
 from ...ops import cat, flatten
 from ._api import Inception_V3_Weights  # noqa: F401
-from ._utils import _init_truncated_normal, load_weights, overwrite_named_param
-from .googlenet import BasicConv2d, transform_input
+from ._utils import _init_truncated_normal
+from .googlenet import BasicConv2d, load_with_auxiliary_heads, transform_input
 
 __all__ = ["Inception3", "InceptionOutputs", "inception_v3"]
 
@@ -214,13 +214,5 @@ def inception_v3(*, weights=None, progress=True, pretrained=False, **kwargs):
     """Inception v3 (27,161,264 parameters with the auxiliary classifier). Given weights, the
     model is built as torchvision builds it for its checkpoint (auxiliary head, transformed
     input) and the head is dropped afterwards if ``aux_logits=False``."""
-    original_aux_logits = kwargs.get("aux_logits", True)
-    if weights is not None or pretrained:
-        kwargs.setdefault("transform_input", True)
-        overwrite_named_param(kwargs, "aux_logits", True)
-        overwrite_named_param(kwargs, "init_weights", False)
-    model = load_weights(Inception3(**kwargs), "inception_v3", weights, pretrained)
-    if weights is not None and not original_aux_logits:
-        model.aux_logits = False
-        model.AuxLogits = None
-    return model
+    return load_with_auxiliary_heads(Inception3, "inception_v3", ("AuxLogits",), True, weights,
+                                     pretrained, kwargs)
