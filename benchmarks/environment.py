@@ -178,5 +178,7 @@ def describe(framework, module):
         if framework == "torch":
             info["torch"] = _torch_build(module)
         elif framework == "ember":
-            info["ember"] = {"num_threads": module.get_num_threads()}
+            info["ember"] = {"num_threads": module.get_num_threads(),
+                             "native": list(module._native.loaded()),
+                             "native_modules": len(module._native.MODULES)}
     return info

@@ -250,6 +250,12 @@ def _machine_section(run):
         lines += ["", "ember threads through BLAS unless EMBER_INTRA_OP_THREADS=1 switches on "
                       "its own pool (ember/_threads.py; BLAS then reads 1 thread); "
                       f"ember.get_num_threads(): {ember_counts}."]
+    ember_environment = (environments.get("ember") or {}).get("ember") or {}
+    if "native" in ember_environment:
+        compiled = len(ember_environment["native"])
+        lines += ["", f"ember's compiled autograd core (ember/_native.py): {compiled} of "
+                      f"{ember_environment['native_modules']} modules ran from their Cython "
+                      "build" + ("." if compiled else " (none built: the Python source ran).")]
     torch_build = (environments.get("torch") or {}).get("torch")
     if torch_build:
         reported = [(threads, (_first_environment(run["records"], "torch", threads) or {})
@@ -494,7 +500,9 @@ def _profile_section(run):
         "per function (pstats' tottime), top 15, per step. NumPy's ufuncs and matmul are not "
         "calls of their own: their time counts in the Python function that called them "
         "(`_matmul_arrays` holds the GEMMs). cProfile charges every Python call, so "
-        "Python-heavy code looks slower than it is and the shares are what to read. Phases: "
+        "Python-heavy code looks slower than it is and the shares are what to read. The "
+        "profiled workers run ember's Python source (EMBER_NATIVE=0), so that the autograd "
+        "core's functions, compiled in the timed runs, appear by name. Phases: "
         "cumulative time of the parts of a training step.",
         "",
     ]

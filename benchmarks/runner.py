@@ -92,8 +92,11 @@ def run_worker(framework, workload, variant, *, quick, threads, timeout, profile
         command.append("--quick")
     if profile:
         command.append("--profile")
+    environment = child_environment(threads)
+    if profile:  # cProfile cannot see compiled functions: profile the Python source
+        environment["EMBER_NATIVE"] = "0"
     try:
-        completed = subprocess.run(command, cwd=REPOSITORY_ROOT, env=child_environment(threads),
+        completed = subprocess.run(command, cwd=REPOSITORY_ROOT, env=environment,
                                    capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return unavailable(framework, workload, variant, f"timed out after {timeout:.0f} s",

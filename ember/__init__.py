@@ -1,4 +1,6 @@
 """ember: PyTorch's semantics for autograd, grad modes and module modes, on NumPy."""
+from . import _native
+_native.install()  # the compiled autograd core, where built for this source
 from . import _allocator
 _allocator.set_thresholds()
 from . import _numpy_errors

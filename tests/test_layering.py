@@ -16,6 +16,9 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "ember"
 # Lowest first; the names on one line share a place. A module's place is that of the longest
 # name that is it or a package above it.
 ORDER = [
+    # the finder of the compiled autograd core, installed first by ember/__init__.py, and its build
+    ("ember._native",),
+    ("ember._native_build",),
     ("ember._dtype", "ember.futures", "ember.__future__", "ember._extras", "ember._layout", "ember._random", "ember._hooks", "ember._device",
      "ember.cuda", "ember.cpu", "ember.mps", "ember.xpu", "ember._allocator", "ember._numpy_errors", "ember.multiprocessing", "ember._shared_memory", "ember._threads", "ember.__config__", "ember._jit", "ember._halfcast", "ember._grad_state", "ember._autocast_state"),
     # settings and answers of PyTorch's device and compiler APIs, depending on nothing above.

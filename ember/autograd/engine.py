@@ -51,6 +51,10 @@ class _RetainGrad:
             tensor._grad._data = tensor._grad._data + grad._data
 
 
+# warnings.warn's stacklevel that names this module's caller: built by ember._native, this
+# module's functions run without a Python frame of their own.
+_CALLER = 2 if __file__.endswith(".py") else 1
+
 def add_tensor_hook(tensor, hook):
     """Register ``hook(grad)`` on ``tensor``: on a leaf's own dict, or on its node's per-output
     dict for a non-leaf (so the hook sees the gradient reaching that output)."""
@@ -647,7 +651,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
                            "call backward() outside of functorch transforms.")
     if grad_variables is not None:
         warnings.warn("`grad_variables` is deprecated. Use `grad_tensors` instead.",
-                      FutureWarning, stacklevel=2)
+                      FutureWarning, stacklevel=_CALLER)
         if grad_tensors is not None:
             raise RuntimeError("`grad_tensors` and `grad_variables` (deprecated) arguments both "
                                "passed to `backward()`. Please only use `grad_tensors`.")
@@ -701,7 +705,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if not only_inputs:
         warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). "
                       "To accumulate gradient for other parts of the graph, please use "
-                      "torch.autograd.backward.", FutureWarning, stacklevel=2)
+                      "torch.autograd.backward.", FutureWarning, stacklevel=_CALLER)
     if type(inputs) is dict:
         names = tuple(inputs)
         results = grad(outputs, tuple(inputs.values()), grad_outputs, retain_graph,
