@@ -166,22 +166,68 @@ def _checked_matmul(input, other):
     if a.dtype == np.bool_:
         raise NotImplementedError("matmul: not implemented for 'Bool' tensors (PyTorch's CPU "
                                   "kernels have none)")
-    inner_a = a.shape[-1]
     inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if inner_a != inner_b:
-        if a.ndim == 1 and b.ndim == 1:
-            raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
-                               f"[{b.shape[0]}] to have the same number of elements, but got "
-                               f"{a.shape[0]} and {b.shape[0]} elements respectively")
-        rows = a.shape[-2] if a.ndim > 1 else 1
-        left = f"{rows}x{inner_a}" if a.ndim <= 2 else f"{int(np.prod(a.shape[:-1]))}x{inner_a}"
-        right = f"{inner_b}x{b.shape[-1] if b.ndim > 1 else 1}"
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
-    if a.ndim > 2 or b.ndim > 2:
-        mismatch = mismatch_error(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
-        if mismatch is not None:
-            raise mismatch
+    if a.shape[-1] != inner_b or (a.ndim > 2 or b.ndim > 2) and \
+            mismatch_error(a.shape[:-2], b.shape[:-2]) is not None:
+        raise matmul_shape_error(a.shape, b.shape, _folds(input, other))
     return MatMul.apply(input, other)
+
+
+def matmul_shape_error(a, b, folds):
+    """PyTorch's error for matmul operands of shapes ``a`` and ``b`` that do not fit, in the
+    words of the kernel its matmul picks (ATen's _matmul_impl): dot, mv or mm for up to 2-D
+    operands; with a batch, mm or mv on the larger operand folded into a matrix where ``folds``
+    (see _folds), else bmm after broadcasting the batch dims."""
+    if len(a) == 1 and len(b) == 1:
+        return RuntimeError(f"inconsistent tensor size, expected tensor [{a[0]}] and src "
+                            f"[{b[0]}] to have the same number of elements, but got {a[0]} and "
+                            f"{b[0]} elements respectively")
+    if len(a) <= 2 and len(b) <= 2:
+        matrix = a if len(a) == 2 else (1, a[0])
+        return _mm_or_mv_error(matrix, b)
+    if folds:
+        if len(a) >= len(b):
+            folded, small = a, b
+        else:  # the larger operand's transpose, times the smaller one's
+            folded = b[:-2] + (b[-1], b[-2])
+            small = (a[1], a[0]) if len(a) == 2 else a
+        return _mm_or_mv_error((math.prod(folded[:-1]), folded[-1]), small)
+    mismatch = mismatch_error(a[:-2], b[:-2])
+    if mismatch is not None:
+        return mismatch
+    batch = math.prod(np.broadcast_shapes(a[:-2], b[:-2]))
+    inner_b = b[0] if len(b) == 1 else b[-2]
+    return RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                        f"[{batch}, {a[-1]}] but got: [{batch}, {inner_b}].")
+
+
+def _mm_or_mv_error(matrix, right):
+    if len(right) == 1:
+        return RuntimeError(f"size mismatch, got input ({matrix[0]}), mat "
+                            f"({matrix[0]}x{matrix[1]}), vec ({right[0]})")
+    return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({matrix[0]}x{matrix[1]} "
+                        f"and {right[0]}x{right[1]})")
+
+
+def _folds(input, other):
+    """ATen's should_fold: whether matmul folds the batch of its larger operand (3-D or more)
+    into the rows of one matrix, the other being 1-D or 2-D: when the smaller one requires grad,
+    or when the fold is a view (the larger one's leading dims contiguous)."""
+    larger_first = input._data.ndim >= other._data.ndim
+    larger, smaller = (input, other) if larger_first else (other, input)
+    if larger._data.ndim < 3 or smaller._data.ndim > 2:
+        return False
+    if smaller.requires_grad:
+        return True
+    if input._data.ndim == 2:
+        return False
+    if larger._data.size == 0:
+        return True
+    shape, strides = larger._data.shape, larger.stride()
+    if not larger_first:  # the larger operand enters transposed
+        shape = shape[:-2] + (shape[-1], shape[-2])
+        strides = strides[:-2] + (strides[-1], strides[-2])
+    return all(strides[i] == strides[i + 1] * shape[i + 1] for i in range(len(shape) - 2))
 
 
 def _require_tensors(operation, *named):

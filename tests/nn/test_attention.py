@@ -143,6 +143,22 @@ def test_sdpa_mask_that_does_not_broadcast_raises_like_torch(torch):
     assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
 
 
+@pytest.mark.parametrize("shapes", [
+    ((2, 3, 4), (2, 5, 4), (2, 6, 4)), ((2, 3, 4), (2, 5, 3), (2, 5, 4)),
+    ((2, 2, 3, 4), (2, 2, 5, 3), (2, 2, 5, 4)), ((2, 3, 4), (3, 5, 4), (3, 5, 4)),
+    ((2, 2, 3, 4), (2, 3, 5, 4), (2, 3, 5, 4)), ((2, 2, 3, 4), (2, 2, 5, 4), (3, 2, 5, 4)),
+    ((3, 4), (5, 4), (6, 4)), ((3, 4), (5, 3), (5, 4)), ((2, 3, 4), (5, 3), (5, 4)),
+    ((3, 4), (2, 5, 3), (2, 5, 4)), ((3, 4), (5, 4), (2, 6, 4)), ((2, 3, 4), (2, 5, 4), (6, 4))])
+@pytest.mark.parametrize("query_grad", [False, True])
+def test_sdpa_shapes_that_do_not_fit_raise_torchs_math_kernel_error(torch, shapes, query_grad):
+    # PyTorch's math kernel fails in its matmuls (query by key^T, then weights by value)
+    def call(fw):
+        q, k, v = (fw.zeros(*shape) for shape in shapes)
+        q.requires_grad_(query_grad)
+        return lambda: fw.nn.functional.scaled_dot_product_attention(q, k, v)
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+
+
 @pytest.mark.parametrize("dtypes", [("float32", "float64", "float32"),
                                     ("float16", "float32", "float32"),
                                     ("bfloat16", "bfloat16", "float64")])

@@ -992,3 +992,37 @@ def test_pinv_hermitian_and_svd_driver_checks_like_torch(torch, call):
     """pinv(hermitian=True) goes through eigh's squareness check; svd's driver= is refused on
     the CPU after the rank check (NumPy's LinAlgError had escaped; driver was ignored)."""
     assert_raises_like_torch(lambda: call(torch), lambda: call(ember), RuntimeError)
+
+
+# (left shape, right shape, left requires grad, right requires grad, left made transposed)
+_MATMUL_MISFITS = [
+    ((4,), (5,), False, False, False), ((3, 4), (5,), False, False, False),
+    ((4,), (5, 6), False, False, False), ((3, 4), (5, 6), False, False, False),
+    ((2, 3, 4), (2, 3, 5), False, False, False), ((2, 2, 3, 4), (2, 2, 5, 6), False, False, False),
+    ((2, 3, 4), (3, 5, 6), False, False, False), ((2, 3, 4), (3, 4, 5), False, False, False),
+    ((2, 1, 3, 4), (3, 5, 6), False, False, False),
+    # folded onto a matrix: the larger operand's leading dims contiguous ...
+    ((2, 3, 4), (5, 6), False, False, False), ((2, 3, 4), (5,), False, False, False),
+    ((4,), (2, 1, 6), False, False, False),
+    # ... or the smaller one requiring grad
+    ((2, 3, 4), (5, 6), True, False, True), ((2, 3, 4), (5,), False, True, True),
+    ((4,), (2, 5, 6), True, False, False), ((3, 4), (2, 5, 6), True, False, False),
+    # not folded: bmm after broadcasting
+    ((2, 3, 4), (5, 6), False, False, True), ((2, 3, 4), (5,), False, False, True),
+    ((4,), (2, 5, 6), False, False, False), ((3, 4), (2, 5, 6), False, False, False),
+    ((3, 4), (2, 1, 6), False, False, False), ((2, 3), (4, 2, 5, 6), False, False, False),
+]
+
+
+@pytest.mark.parametrize("left, right, left_grad, right_grad, transposed", _MATMUL_MISFITS)
+def test_matmul_shape_errors_name_the_kernel_torch_picks(torch, left, right, left_grad,
+                                                         right_grad, transposed):
+    def call(fw):
+        if transposed:  # same shape, leading dims not contiguous
+            a = fw.zeros(left[1], left[0], *left[2:]).transpose(0, 1)
+        else:
+            a = fw.zeros(*left)
+        a.requires_grad_(left_grad)
+        b = fw.zeros(*right, requires_grad=right_grad)
+        return lambda: fw.matmul(a, b)
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)

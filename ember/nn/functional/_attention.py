@@ -15,6 +15,7 @@ from ...autograd.function import forward_ad_unsupported, without_double_backward
 from ...autograd.views import nothing_recorded
 from ...backends.cuda import flash_sdp_enabled
 from ...ops._broadcast import mismatch_error
+from ...ops.linalg import matmul_shape_error
 from ...ops import cat, chunk, expand, matmul, mean, reshape, softmax, squeeze, transpose, unsqueeze
 from ...tensor import Tensor
 from .._kernels.attention import ScaledDotProductAttention, causal_blocked, untracked_attention
@@ -138,6 +139,9 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
                            f"but got query.dim: {query._data.ndim} key.dim: {key._data.ndim} "
                            f"and value.dim: {value._data.ndim} instead.")
     if query_shape[-1] != key_shape[-1] or key_shape[-2] != value_shape[-2]:
+        if not _flash_kernel_runs(query, key, value, None, 0.0, True):
+            raise _math_kernel_shape_error(query, key, value)
+        # PyTorch's flash kernel takes keys and values of different lengths and reads past them
         raise RuntimeError(f"scaled_dot_product_attention: shapes of query {list(query.shape)}, "
                            f"key {list(key.shape)} and value {list(value.shape)} do not match")
     if attn_mask is not None:
@@ -150,6 +154,24 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
 
 
+def _math_kernel_shape_error(query, key, value):
+    """The error of PyTorch's math kernel for shapes that do not fit: the matmul of query by the
+    transposed key fails, or that of the weights by value. Both operands of the first are fresh
+    products by the scale, the first row-major, the second the key's transposed layout; the
+    weights are row-major."""
+    q, k, v = query._data.shape, key._data.shape, value._data.shape
+    key_t = k[:-2] + (k[-1], k[-2])
+    # ATen's should_fold for row-major operands: a 3-D-or-more left operand folds onto a
+    # matrix; a matrix on the left folds only when it requires grad.
+    if q[-1] != key_t[-2] or mismatch_error(q[:-2], key_t[:-2]) is not None:
+        folds = len(q) >= 3 and len(k) <= 2 or len(q) <= 2 and query.requires_grad
+        return matmul_shape_error(q, key_t, folds)
+    weights = tuple(np.broadcast_shapes(q[:-2], k[:-2])) + (q[-2], k[-2])
+    folds = len(weights) >= 3 and len(v) <= 2 or \
+        len(weights) <= 2 and (query.requires_grad or key.requires_grad)
+    return matmul_shape_error(weights, v, folds)
+
+
 def _common_batch(query, key, value):
     """query, key and value expanded to one shape of their leading (batch) dims."""
     if query._data.shape[:-2] == key._data.shape[:-2] == value._data.shape[:-2]:
@@ -158,9 +180,7 @@ def _common_batch(query, key, value):
         batch = np.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]),
                                     tuple(value.shape[:-2]))
     except ValueError:
-        raise RuntimeError(f"scaled_dot_product_attention: the batch dims of query "
-                           f"{list(query.shape)}, key {list(key.shape)} and value "
-                           f"{list(value.shape)} do not broadcast") from None
+        raise _math_kernel_shape_error(query, key, value) from None
     expanded = []
     for tensor in (query, key, value):
         if tuple(tensor.shape[:-2]) != batch:
