@@ -10,7 +10,7 @@ import ember.nn as nn
 import ember.nn.functional as F
 from ember.autograd import gradcheck, gradgradcheck
 from ember.ops import shape as shape_ops
-from tests.conftest import assert_close
+from tests.conftest import assert_close, assert_raises_like_torch
 from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 CONV_CASES = [
@@ -420,3 +420,25 @@ def test_float16_matches_torch(torch, name, input_shape, weight_shape, keywords)
     for mine, theirs_input in zip(ours, theirs):
         assert mine.grad.dtype == ember.float16
         assert_close(mine.grad, theirs_input.grad, rtol=2e-3, atol=5e-2)
+
+
+_CONVOLUTIONS = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                 "conv_transpose3d"]
+
+
+@pytest.mark.parametrize("operation, weight_dims, options", [
+    (operation, weight_dims, options) for operation in _CONVOLUTIONS for weight_dims in range(2, 7)
+    for options in ({}, {"stride": 2}, {"groups": 0})
+    if weight_dims != int(operation[-2]) + 2 or options == {"groups": 0}])
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_weight_of_another_rank_raises_torchs_error(torch, operation, weight_dims, options,
+                                                      batched):
+    # PyTorch's convolution takes its rank from the weight: the stride list fails to match it,
+    # or (one spatial dim) the input's rank does.
+    spatial = int(operation[-2])
+
+    def call(fw):
+        x = fw.zeros(*([2] if batched else []), 4, *[6] * spatial)
+        w = fw.zeros(4, 4, *[2] * (weight_dims - 2))
+        return lambda: getattr(fw.nn.functional, operation)(x, w, **options)
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)

@@ -69,19 +69,27 @@ def _batched(input, spatial_dims, operation):
                        f"{list(array.shape)}")
 
 
-def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operation):
-    if weight._data.ndim != spatial_dims + 2:
-        raise RuntimeError("weight should have at least three dimensions"
-                           if weight._data.ndim < 3 else
-                           f"Expected {spatial_dims + 2}-dimensional weight for "
-                           f"{spatial_dims + 2}-dimensional input, but got "
-                           f"{weight._data.ndim}-dimensional weight of size "
-                           f"{list(weight._data.shape)}")
+def _check_weight(input, weight, bias, groups, spatial_dims, transposed, operation, stride):
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
         raise TypeError(f"{operation}(): argument 'groups' must be int, not "
                         f"{type(groups).__name__}")
+    if weight._data.ndim < 3:
+        raise RuntimeError("weight should have at least three dimensions")
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
+    if weight._data.ndim != spatial_dims + 2:
+        # PyTorch's convolution takes its dimensionality from the weight: the stride the
+        # argument parser made (one value per dim of this op) fails to match it, or, with one
+        # spatial dim, the input's rank does.
+        weight_dims = weight._data.ndim
+        if spatial_dims > 1:
+            raise RuntimeError(f"expected stride to be a single integer value or a list of "
+                               f"{weight_dims - 2} values to match the convolution dimensions, "
+                               f"but got stride={list(stride)}")
+        raise RuntimeError(f"Expected {weight_dims}-dimensional input for {weight_dims}-"
+                           f"dimensional weight {list(weight._data.shape)}, but got "
+                           f"{input._data.ndim}-dimensional input of size "
+                           f"{list(input._data.shape)} instead")
     dtype = input._data.dtype
     if bias is not None and bias._data.dtype != dtype:
         raise RuntimeError(f"Input type ({cpp_type_name(dtype)}) and bias type "
@@ -136,9 +144,9 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
     unbatched = _batched(input, spatial_dims, operation)
     if unbatched:
         input = input.unsqueeze(0)
-    _check_weight(input, weight, bias, groups, spatial_dims, False, operation)
     stride = _tuple(stride, spatial_dims, "stride")
     dilation = _tuple(dilation, spatial_dims, "dilation")
+    _check_weight(input, weight, bias, groups, spatial_dims, False, operation, stride)
     kernel_size = weight._data.shape[2:]
     if isinstance(padding, str):
         if padding == "valid":
@@ -205,11 +213,11 @@ def _transposed(input, weight, bias, stride, padding, output_padding, groups, di
     unbatched = _batched(input, spatial_dims, operation)
     if unbatched:
         input = input.unsqueeze(0)
-    _check_weight(input, weight, bias, groups, spatial_dims, True, operation)
     stride = _tuple(stride, spatial_dims, "stride")
     padding = _tuple(padding, spatial_dims, "padding")
     output_padding = _tuple(output_padding, spatial_dims, "output_padding")
     dilation = _tuple(dilation, spatial_dims, "dilation")
+    _check_weight(input, weight, bias, groups, spatial_dims, True, operation, stride)
     if any(jump <= 0 for jump in stride):
         raise RuntimeError("non-positive stride is not supported")
     if any(pad < 0 for pad in padding):
