@@ -444,3 +444,20 @@ def test_bilinear_batch_mismatch_names_the_dim_like_torch(torch):
         return lambda: fw.nn.functional.bilinear(fw.ones(2, 5, 3), fw.ones(2, 4, 4),
                                                  fw.ones(5, 3, 4))
     assert_raises_like_torch(call(torch), call(ember), RuntimeError)
+
+
+@pytest.mark.parametrize("input_shape, transposed", [
+    ((4, 3), False), ((3,), False), ((2, 4, 3), False), ((2, 4, 3), True), ((2, 2, 4, 3), False),
+    ((2, 2, 4, 3), True)])
+@pytest.mark.parametrize("bias_size", [3, 5])
+def test_a_bias_of_the_wrong_length_raises_torchs_error(torch, input_shape, transposed,
+                                                        bias_size):
+    # addmm's expand of the bias where PyTorch flattens the input to rows, the broadcasting
+    # add's message where it adds the bias to matmul's result
+    def call(fw):
+        if transposed:
+            x = fw.zeros(input_shape[1], input_shape[0], *input_shape[2:]).transpose(0, 1)
+        else:
+            x = fw.zeros(*input_shape)
+        return lambda: fw.nn.functional.linear(x, fw.ones(4, 3), fw.ones(bias_size))
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)

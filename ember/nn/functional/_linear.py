@@ -1,9 +1,12 @@
 """Linear maps: linear (one fused kernel node) and bilinear (a composite of matmuls)."""
+import math
+
 import numpy as np
 
 from ...autograd import function as function_module
 from ...autograd.views import nothing_recorded
 from ...ops import matmul
+from ...ops._broadcast import mismatch_error
 from ...tensor import Tensor
 from .._kernels.linear import Linear, untracked_linear
 from ._conv import check_tensors
@@ -43,6 +46,16 @@ def _linear_composite(input, weight, bias):
     except ValueError:
         compatible = False
     if not compatible:
+        if bias.dim() == 1:
+            # PyTorch's addmm of a row-major (or 2-D) input flattened to rows expands the bias
+            # to (rows, out); otherwise the bias is added to matmul's result.
+            if input.dim() <= 2 or input.is_contiguous():
+                rows = math.prod(input.shape[:-1])
+                raise RuntimeError(f"The expanded size of the tensor ({out_shape[-1]}) must "
+                                   f"match the existing size ({bias.shape[0]}) at non-singleton "
+                                   f"dimension 1.  Target sizes: [{rows}, {out_shape[-1]}].  "
+                                   f"Tensor sizes: [{bias.shape[0]}]")
+            raise mismatch_error(out_shape, tuple(bias.shape))
         raise RuntimeError(f"linear(): bias of size {list(bias.shape)} does not broadcast to "
                            f"the output of size {list(out_shape)}")
     return output + bias
