@@ -318,16 +318,37 @@ def index_add_(self, dim, index, source, alpha=1):
                          fast, source)
 
 
+def _refuse_float_bound(self, *bounds):
+    """PyTorch's in-place clamp of an integral tensor by a float scalar, or of a bool one by an
+    integer scalar: its error names the dtype's C++ type ('long int'), unlike other in-place
+    casts ('Long')."""
+    kind = self._data.dtype.kind
+    if kind not in "biu":
+        return
+    if any(isinstance(bound, float) for bound in bounds):
+        result = _dtype.scalar_type_name(_dtype.get_default_dtype().numpy)
+    elif kind == "b" and any(isinstance(bound, int) and not isinstance(bound, bool)
+                             for bound in bounds):
+        result = "Long"
+    else:
+        return
+    raise RuntimeError(f"result type {result} can't be cast to the desired output type "
+                       f"{_dtype.cpp_type_name(self._data.dtype)}")
+
+
 def clamp_(self, min=None, max=None):
+    _refuse_float_bound(self, min, max)
     return apply_inplace(self, "clamp_", lambda: ops.clamp(self, min, max), None,
                          min if isinstance(min, Tensor) else max)
 
 
 def clamp_min_(self, min):
+    _refuse_float_bound(self, min)
     return apply_inplace(self, "clamp_min_", lambda: ops.clamp(self, min, None))
 
 
 def clamp_max_(self, max):
+    _refuse_float_bound(self, max)
     return apply_inplace(self, "clamp_max_", lambda: ops.clamp(self, None, max))
 
 
@@ -936,8 +957,10 @@ def new_empty_strided(self, size, stride, dtype=None, device=None, requires_grad
 
 
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-    target = self._data.dtype if dtype is None else to_dtype(dtype).numpy
-    out = Tensor._wrap(np.full(tuple(size), fill_value, target))
+    target = self.dtype if dtype is None else to_dtype(dtype)
+    value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
+    # PyTorch's fill: its overflow check, integers wrapped (uint8 takes -1 as 255)
+    out = Tensor._wrap(_factories._fill_array(tuple(size), value, target))
     return out._require_grad_on_creation() if requires_grad else out
 
 

@@ -1147,3 +1147,51 @@ def test_mixed_dtype_losses_take_torchs_result_dtype(torch, name, dtypes):
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
     if their_grad is not None:
         np.testing.assert_allclose(our_grad, their_grad, rtol=1e-6, atol=1e-7)
+
+
+def _integer_loss_call(fw, name, dtype, reduction, margin):
+    values = fw.tensor([1, 2, 3, 0], dtype=getattr(fw, dtype))
+    signs = fw.tensor([1, -1, 1, -1] if dtype != "bool" else [1, 0, 1, 0], dtype=getattr(fw, dtype))
+    others = fw.tensor([3, 1, 0, 2], dtype=getattr(fw, dtype))
+    function = getattr(fw.nn.functional, name)
+    if name == "margin_ranking_loss":
+        return function(values, others, signs, margin=margin, reduction=reduction)
+    if name == "hinge_embedding_loss":
+        return function(values, signs, margin=margin, reduction=reduction)
+    return function(values, signs, reduction=reduction)
+
+
+@pytest.mark.parametrize("name, margin", [("hinge_embedding_loss", 1.0),
+                                          ("hinge_embedding_loss", 1.5),
+                                          ("hinge_embedding_loss", -0.5),
+                                          ("margin_ranking_loss", 0.0),
+                                          ("margin_ranking_loss", 1.5),
+                                          ("soft_margin_loss", None),
+                                          ("binary_cross_entropy_with_logits", None)])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_losses_of_integer_and_bool_inputs_behave_as_torchs(torch, name, margin, dtype,
+                                                             reduction):
+    # PyTorch's ATen composites: hinge fills the margin into the input's dtype (truncated,
+    # range-checked) and stays integral; margin ranking adds a double margin (a float loss);
+    # soft margin computes in place in the input's dtype; BCE with logits takes log_sigmoid first
+    try:
+        expected = _integer_loss_call(torch, name, dtype, reduction, margin)
+    except Exception as error:
+        with pytest.raises(type(error)) as raised:
+            _integer_loss_call(ember, name, dtype, reduction, margin)
+        assert str(raised.value) == str(error)
+        return
+    result = _integer_loss_call(ember, name, dtype, reduction, margin)
+    assert str(result.dtype).split(".")[1] == str(expected.dtype).split(".")[1]
+    np.testing.assert_allclose(result.numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_multilabel_margin_loss_checks_the_target_range_before_the_dtypes(torch):
+    for fw_input, fw_target in [([[1, 2, 3]], [[3, 1, 0]]), ([[1.0, 2.0, 3.0]], [[3.0, 1.0, 0.0]])]:
+        calls = [lambda fw=fw: fw.nn.functional.multilabel_margin_loss(
+            fw.tensor(fw_input), fw.tensor(fw_target)) for fw in (torch, ember)]
+        with pytest.raises(RuntimeError, match="argument #2 'target' is out of range"):
+            calls[0]()
+        with pytest.raises(RuntimeError, match="argument #2 'target' is out of range"):
+            calls[1]()

@@ -309,7 +309,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(f"Target size ({Size(target._data.shape)!r}) must be the same as input "
                          f"size ({Size(input._data.shape)!r})")
-    _check_floating_loss(input, "binary_cross_entropy_with_logits")
+    _check_floating_loss(input, "log_sigmoid_cpu")  # PyTorch takes log_sigmoid(input) first
     if target._data.dtype == np.bool_:  # PyTorch computes 1 - target first
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
@@ -479,7 +479,10 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
                            f"but got sizes: input1: {input1.shape}, input2: {input2.shape}, "
                            f"target: {target.shape} ")
-    loss = _ops.clamp(-target * (input1 - input2) + margin, min=0)
+    # PyTorch's ATen evaluates the difference first (its error for bool inputs), and its margin
+    # is a double: integer inputs give a float loss.
+    difference = input1 - input2
+    loss = _ops.clamp(-target * difference + float(margin), min=0)
     return apply_reduction(loss, reduction)
 
 
@@ -487,6 +490,10 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)), the logistic loss for targets in {-1, 1}."""
     reduction = reduction_from(size_average, reduce, reduction)
+    kind = input._data.dtype.kind
+    if kind in "iu":  # PyTorch computes in place in the input's dtype: exp_ cannot
+        raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                           f"{scalar_type_name(input._data.dtype)}")
     loss = _ops.log1p(_ops.exp(-input * target))
     if loss._data.dtype != input._data.dtype and is_floating(input._data.dtype):
         loss = loss.to(input.dtype)  # PyTorch's kernel writes into the input's dtype
@@ -499,7 +506,13 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     """input where target is 1, max(0, margin - input) where target is -1."""
     reduction = reduction_from(size_average, reduce, reduction)
     zeros = input.new_zeros(input.shape)
-    margin_part = _ops.where(target != 1, _ops.clamp(margin - input, min=0), zeros)
+    if input._data.dtype.kind in "biu":
+        # PyTorch's margin - input fills a tensor of the input's dtype with the margin first
+        # (truncated for integers; bool minus bool is refused)
+        margin_minus_input = input.new_full(input.shape, margin) - input
+    else:
+        margin_minus_input = margin - input
+    margin_part = _ops.where(target != 1, _ops.clamp(margin_minus_input, min=0), zeros)
     self_part = _ops.where(target != -1, input, zeros)
     return apply_reduction(margin_part + self_part, reduction)
 
@@ -686,10 +699,10 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     if tuple(labels.shape) != tuple(scores.shape):
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}")
-    _check_margin_kernel(input, target, "multilabel_margin_loss_forward_out_frame")
     classes = scores.shape[1]
-    if labels.size and (labels.min() < -1 or labels.max() >= classes):
+    if labels.size and (labels.min() < -1 or labels.max() >= classes):  # before the dtypes
         raise RuntimeError("argument #2 'target' is out of range")
+    _check_margin_kernel(input, target, "multilabel_margin_loss_forward_out_frame")
     # Targets are read up to the first -1 of each row.
     valid = np.cumprod(labels >= 0, axis=1).astype(bool)
     safe_labels = np.where(valid, labels, 0).astype(np.int64)
