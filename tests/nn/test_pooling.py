@@ -698,3 +698,33 @@ def test_max_pool_wide_tiling_windows_match_torch_exactly(torch, name, shape, ke
         np.testing.assert_array_equal(ours, theirs)
         if kind in ("normal", "relu"):
             np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+@pytest.mark.parametrize("name, shape, kernel_size", [
+    ("max_pool1d", (2, 3, 1024), 1024),  # global max pooling over points
+    ("max_pool1d", (2, 3, 600), 256),  # two windows and a border
+    ("max_pool2d", (1, 2, 4, 300), (2, 300)),
+])
+@pytest.mark.parametrize("kind", ["rounded", "nan"])
+def test_max_pool_long_windows_keep_torchs_first_maximum(torch, name, shape, kernel_size, kind):
+    """Windows of 256 or more columns (the compiled forward): PyTorch's rule, NaN wins and of
+    tied maxima the first is kept, so a zero maximum has the sign of the window's first zero
+    (NumPy's maximum keeps the second); gradients equal to PyTorch's."""
+    random = np.random.default_rng(9)
+    # maxima of 0 in every window, its zeros -0 or +0 at random
+    magnitudes = np.round(np.abs(random.standard_normal(shape)))
+    signs = np.where(random.random(shape) < 0.5, -1.0, 1.0)
+    array = np.where(magnitudes == 0, np.copysign(0.0, signs), -magnitudes).astype(np.float32)
+    if kind == "nan":
+        array.reshape(-1)[5] = np.nan  # one window's maximum
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(array, requires_grad=True)
+        output = getattr(fw.nn.functional, name)(x, kernel_size)
+        output.backward(fw.ones_like(output))
+        results.append((output.detach().numpy(), x.grad.numpy()))
+    (expected, expected_grad), (output, grad) = results
+    assert (expected == 0).any()
+    np.testing.assert_array_equal(output, expected)
+    np.testing.assert_array_equal(np.signbit(output), np.signbit(expected))
+    np.testing.assert_array_equal(grad, expected_grad)
