@@ -665,3 +665,52 @@ def test_broadcast_gradient_gives_the_contiguous_gradients_values(torch, name):
     lambda fw: fw.nn.functional.gumbel_softmax(fw.ones(2, 3, dtype=fw.complex64))])
 def test_glu_dim_and_gumbel_softmax_dtype_errors_match_torch(torch, call):
     assert_raises_like_torch(lambda: call(torch), lambda: call(ember), same_type=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(5,), (3, 17), (2, 33, 17), (4, 8, 9, 9)])
+@pytest.mark.parametrize("bounds, inplace", [((0.0, 6.0), False), ((0.0, 6.0), True),
+                                             ((-1.0, 1.0), False), ((-0.3, 0.7), True)])
+def test_hardtanh_values_and_gradients_equal_torchs_exactly(torch, dtype, shape, bounds,
+                                                            inplace):
+    """hardtanh and relu6 (the one-pass float32 kernel from 256 elements, NumPy's passes below
+    it and in float64): the clamp bit for bit, NaN kept, the gradient passed strictly inside
+    the edges only. PyTorch's vectorised loop zeroes a NaN's gradient, its scalar tail passes
+    it: a NaN goes only at index 0 of 32 or more elements, in the vectorised part."""
+    low, high = bounds
+    values = float_array(shape, low=-8.0, high=8.0).astype(dtype)
+    flat = values.reshape(-1)
+    edges = [np.nan, low, high, -0.0, 0.0, np.inf, -np.inf, np.nextafter(low, high, dtype=dtype),
+             np.nextafter(high, low, dtype=dtype)]
+    if flat.size < 32:
+        edges = edges[1:]
+    count = min(len(edges), flat.size)
+    flat[:count] = edges[:count]
+    grad = float_array(shape, low=0.5, high=1.5).astype(dtype)
+    results = []
+    for fw in (torch, ember):
+        leaf = fw.tensor(values, requires_grad=True)
+        out = fw.nn.functional.hardtanh(leaf * 1, low, high, inplace)
+        out.backward(fw.tensor(grad))
+        results.append((out.detach().numpy(), leaf.grad.numpy()))
+    (expected_out, expected_grad), (out, got_grad) = results
+    assert out.dtype == expected_out.dtype and got_grad.dtype == expected_grad.dtype
+    np.testing.assert_array_equal(out, expected_out)
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(expected_out))
+    np.testing.assert_array_equal(got_grad, expected_grad)
+
+
+def test_hardtanh_second_derivative_and_gradcheck_match_torch(torch):
+    values = float_array((20, 20), low=-2.0, high=2.0)
+    results = []
+    for fw in (torch, ember):
+        leaf = fw.tensor(values, requires_grad=True)
+        (first,) = fw.autograd.grad((fw.nn.functional.hardtanh(leaf) * leaf).sum(), leaf,
+                                    create_graph=True)
+        (second,) = fw.autograd.grad(first.sum(), leaf)
+        results.append((first.detach().numpy(), second.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)
+    leaf = ember.tensor(float_array((17, 19), low=-2.0, high=2.0).astype(np.float64),
+                        requires_grad=True)
+    assert gradcheck(lambda x: F.hardtanh(x, -0.9, 1.1), (leaf,))

@@ -52,6 +52,9 @@ CONFIGURATIONS = [
     ("BatchNorm1d", dict(), (8, 4), None),
     ("BatchNorm1d", dict(), (6, 4, 5), None),
     ("BatchNorm1d", dict(momentum=None), (6, 4, 5), None),
+    # (N, C) inputs: the compiled row kernels, channels side by side
+    ("BatchNorm1d", dict(), (33, 1031), None),
+    ("BatchNorm1d", dict(momentum=None, affine=False), (200, 96), None),
     ("BatchNorm2d", dict(), (4, 3, 5, 6), None),
     ("BatchNorm2d", dict(momentum=None), (4, 3, 5, 6), None),
     ("BatchNorm2d", dict(momentum=0.3, eps=1e-3), (4, 3, 5, 6), None),

@@ -662,3 +662,69 @@ def test_pooling_input_checks_match_torch(torch, case):
     ours = call(ember)()
     ours = ours[0] if isinstance(ours, tuple) else ours
     assert tuple(ours.shape) == tuple(expected.shape)
+
+
+@pytest.mark.parametrize("name, shape, kernel_size", [
+    ("max_pool1d", (4, 6, 58), 58),  # max over time: one window per row
+    ("max_pool1d", (3, 5, 107), 9),  # windows of 9 leaving a border of 8
+    ("max_pool2d", (2, 4, 16, 16), 8),
+    ("max_pool2d", (2, 3, 19, 21), (2, 9)),
+    ("max_pool3d", (1, 2, 3, 5, 17), (1, 2, 8)),
+])
+@pytest.mark.parametrize("kind", ["normal", "relu", "rounded", "nan"])
+def test_max_pool_wide_tiling_windows_match_torch_exactly(torch, name, shape, kernel_size, kind):
+    """Windows of 8 or more columns tiling the input (one window at a time in the compiled
+    kernel): output and gradient equal to PyTorch's, ties (after ReLU, rounded values) on the
+    first maximum, NaN windows; -0 gradients give +0 as PyTorch's. (Not compared: the sign of
+    a zero maximum among -0 and +0 ties, and of zeros around NaN windows, where ember's
+    forward and PyTorch's differ.)"""
+    random = np.random.default_rng(5)
+    array = random.standard_normal(shape).astype(np.float32)
+    if kind == "relu":
+        array = np.maximum(array, 0)
+    elif kind == "rounded":
+        array = np.round(array)
+    elif kind == "nan":
+        array.reshape(-1)[::7] = np.nan
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(array, requires_grad=True)
+        output = getattr(fw.nn.functional, name)(x, kernel_size)
+        grad = np.linspace(-2, 2, output.numel(), dtype=np.float32).reshape(tuple(output.shape))
+        grad.reshape(-1)[::5] = -0.0
+        output.backward(fw.tensor(grad))
+        results.append((output.detach().numpy(), x.grad.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)
+        if kind in ("normal", "relu"):
+            np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+@pytest.mark.parametrize("name, shape, kernel_size", [
+    ("max_pool1d", (2, 3, 1024), 1024),  # global max pooling over points
+    ("max_pool1d", (2, 3, 600), 256),  # two windows and a border
+    ("max_pool2d", (1, 2, 4, 300), (2, 300)),
+])
+@pytest.mark.parametrize("kind", ["rounded", "nan"])
+def test_max_pool_long_windows_keep_torchs_first_maximum(torch, name, shape, kernel_size, kind):
+    """Windows of 256 or more columns (the compiled forward): PyTorch's rule, NaN wins and of
+    tied maxima the first is kept, so a zero maximum has the sign of the window's first zero
+    (NumPy's maximum keeps the second); gradients equal to PyTorch's."""
+    random = np.random.default_rng(9)
+    # maxima of 0 in every window, its zeros -0 or +0 at random
+    magnitudes = np.round(np.abs(random.standard_normal(shape)))
+    signs = np.where(random.random(shape) < 0.5, -1.0, 1.0)
+    array = np.where(magnitudes == 0, np.copysign(0.0, signs), -magnitudes).astype(np.float32)
+    if kind == "nan":
+        array.reshape(-1)[5] = np.nan  # one window's maximum
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(array, requires_grad=True)
+        output = getattr(fw.nn.functional, name)(x, kernel_size)
+        output.backward(fw.ones_like(output))
+        results.append((output.detach().numpy(), x.grad.numpy()))
+    (expected, expected_grad), (output, grad) = results
+    assert (expected == 0).any()
+    np.testing.assert_array_equal(output, expected)
+    np.testing.assert_array_equal(np.signbit(output), np.signbit(expected))
+    np.testing.assert_array_equal(grad, expected_grad)

@@ -139,7 +139,8 @@ def test_pooling_on_threads_matches_one_thread(split_count, kernels, dtype, ties
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("training", [True, False])
-@pytest.mark.parametrize("shape", [(5, 3, 7, 6), (1, 4, 5, 3), (7, 1, 9), (4, 3, 2, 3, 2)])
+@pytest.mark.parametrize("shape", [(5, 3, 7, 6), (1, 4, 5, 3), (7, 1, 9), (4, 3, 2, 3, 2),
+                                   (9, 37), (130, 300)])
 def test_batch_norm_on_threads_matches_one_thread(split_count, kernels, dtype, training, shape):
     channels = shape[1]
     image, weight, bias, mean, variance = _arrays(dtype, shape, (channels,), (channels,),

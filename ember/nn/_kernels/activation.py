@@ -295,6 +295,22 @@ class _Activation(Op):
     differentiable_backward = True
 
 
+@_jit.kernel
+def _hardtanh_float32_kernel(x, grad, low, high, out, backward):
+    """hardtanh of flat float32 arrays in one pass (NumPy's clip, or compare, compare, and,
+    select): x clamped to [low, high] as np.clip (NaN kept, ties kept as x), or with
+    ``backward`` grad strictly inside the edges, else 0 (NaN too: PyTorch's vectorised loop
+    zeroes it; only its scalar tail of fewer than a vector's elements passes it)."""
+    for index in range(x.size):
+        value = x[index]
+        if backward:
+            out[index] = grad[index] if low < value < high else 0
+        else:
+            # max then min, as np.clip: with low > high every value becomes high
+            clamped = low if value < low else value
+            out[index] = high if clamped > high else clamped
+
+
 class Hardtanh(_Activation):
     """clamp to [min_val, max_val] (integers too, as PyTorch); the gradient is zero at and
     beyond the edges. It saves its input (the in-place form a copy of it), as PyTorch's, so its
@@ -310,16 +326,31 @@ class Hardtanh(_Activation):
             raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
         if x.dtype.kind == "c":
             raise NotImplementedError("clamp is not supported for complex types")
-        # an array even for 0-d x; NumPy clips bfloat16 into float32
-        out = np.asarray(np.clip(x, min_val, max_val)).astype(x.dtype, copy=False)
         ctx.save_for_backward(x)
         ctx.bounds = (min_val, max_val)
-        return out
+        compiled = _jit.compiled_float32(_hardtanh_float32_kernel, x)
+        if compiled is not None:
+            out = np.empty(x.shape, np.float32)
+            flat = x.reshape(-1)
+            # Python floats meet float32 arrays as float32 in NumPy (weak scalars) too
+            compiled(flat, flat, np.float32(min_val), np.float32(max_val), out.reshape(-1),
+                     False)
+            return out
+        # an array even for 0-d x; NumPy clips bfloat16 into float32
+        return np.asarray(np.clip(x, min_val, max_val)).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
         min_val, max_val = ctx.bounds
+        if ctx.xp is np:
+            grad = _dense(grad, saved)
+            compiled = _jit.compiled_float32(_hardtanh_float32_kernel, saved, grad)
+            if compiled is not None:
+                out = np.empty(grad.shape, np.float32)
+                compiled(saved.reshape(-1), grad.reshape(-1), np.float32(min_val),
+                         np.float32(max_val), out.reshape(-1), True)
+                return out, None, None
         return where(ctx.xp, (saved > min_val) & (saved < max_val), grad, 0.0), None, None
 
 
