@@ -728,3 +728,24 @@ def test_max_pool_long_windows_keep_torchs_first_maximum(torch, name, shape, ker
     np.testing.assert_array_equal(output, expected)
     np.testing.assert_array_equal(np.signbit(output), np.signbit(expected))
     np.testing.assert_array_equal(grad, expected_grad)
+
+
+@pytest.mark.parametrize("name", ["adaptive_avg_pool1d", "adaptive_max_pool1d",
+                                  "adaptive_avg_pool2d", "adaptive_max_pool2d",
+                                  "adaptive_avg_pool3d", "adaptive_max_pool3d"])
+@pytest.mark.parametrize("output_size", ["ok", "int", "nones", "long", "short", "mixed"])
+def test_adaptive_pooling_ranks_and_output_sizes_err_as_torch(torch, name, output_size):
+    # PyTorch's Python layer (Nones filled from the input, which needs more dims), its argument
+    # parser (1-D sizes) and its kernels (output size length, then rank) in their order
+    spatial = int(name[-2])
+    size = {"ok": (2,) * spatial, "int": 2, "nones": (None,) * spatial,
+            "long": (2,) * (spatial + 1), "short": (2,), "mixed": (None, 2)}[output_size]
+    for dims in range(1, spatial + 4):
+        outcomes = []
+        for fw in (torch, ember):
+            try:
+                result = getattr(fw.nn.functional, name)(fw.zeros(*[4] * dims), size)
+                outcomes.append(tuple((result[0] if isinstance(result, tuple) else result).shape))
+            except Exception as error:
+                outcomes.append((type(error).__name__, str(error)))
+        assert outcomes[1] == outcomes[0], dims

@@ -61,12 +61,13 @@ def _prepare(input, spatial_dims, operation, dtypes="f", kernel=None):
     if ndim == spatial_dims + 2:
         return input, False
     shape = list(input._data.shape)
-    if operation.startswith("adaptive"):
-        raise RuntimeError(f"{operation}(): Expected {spatial_dims + 1}D or {spatial_dims + 2}D "
-                           f"tensor, but got {shape}")
-    if operation == "avg_pool1d":
+    if operation in ("avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d"):
         raise RuntimeError(f"Expected 2 to 3 dimensions, but got {ndim}-dimensional tensor for "
-                           f"argument #1 'self' (while checking arguments for avg_pool1d)")
+                           f"argument #1 'self' (while checking arguments for {operation})")
+    if operation.startswith("adaptive"):
+        colon = ":" if operation.startswith("adaptive_max") else ""
+        raise RuntimeError(f"{operation}(): Expected {spatial_dims + 1}D or {spatial_dims + 2}D "
+                           f"tensor, but got{colon} {shape}")
     if spatial_dims == 1:
         raise RuntimeError(f"{operation}: Expected 2D or 3D (batch mode) tensor with optional 0 "
                            f"dim batch size for input, but got:{shape}")
@@ -275,13 +276,20 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      divisor_override, 3, "avg_pool3d")
 
 
+def _check_sizes_against_input(input, output_size):
+    """PyTorch's Python-level adaptive pooling fills the Nones of a sequence ``output_size`` from
+    the input's trailing sizes, first refusing an input without more dims than it has."""
+    if isinstance(input, Tensor) and not isinstance(output_size, (int, np.integer)) and \
+            output_size is not None and input._data.ndim <= len(output_size):
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
+
+
 def _adaptive_output_size(input, output_size, spatial_dims, operation):
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size,) * spatial_dims
     output_size = tuple(output_size)
     if len(output_size) != spatial_dims:
-        raise RuntimeError(f"{operation}(): output_size must have {spatial_dims} elements, got "
-                           f"{output_size}")
+        raise _output_size_length_error(operation, spatial_dims, len(output_size))
     sizes = input._data.shape[-spatial_dims:]
     output_size = tuple(size if count is None else int(count)
                         for size, count in zip(sizes, output_size))
@@ -302,6 +310,27 @@ def _adaptive_output_size(input, output_size, spatial_dims, operation):
     return output_size
 
 
+def _output_size_length_error(operation, spatial_dims, length):
+    """PyTorch's error for an adaptive pooling ``output_size`` of ``length`` elements."""
+    if spatial_dims == 1:  # its argument parser's
+        return RuntimeError(f"{operation}() argument 'output_size' should contain one int (got "
+                            f"{length})")
+    if operation.startswith("adaptive_max"):
+        return RuntimeError(f"{operation}(): internal error: output_size.size() must be "
+                            f"{spatial_dims}")
+    return RuntimeError(f"{operation}: output_size must be {spatial_dims}")
+
+
+def _check_one_dim_output_size(output_size, operation):
+    """The argument parser's TypeError for a None in a 1-D pooling's ``output_size``."""
+    if not isinstance(output_size, (int, np.integer)) and output_size is not None:
+        for position, count in enumerate(output_size):
+            if count is None:
+                raise TypeError(f"{operation}(): argument 'output_size' (position 2) must be "
+                                f"tuple of ints, but found element of type NoneType at pos "
+                                f"{position}")
+
+
 def _check_adaptive_sizes(input, operation):
     """PyTorch's refusal of adaptive pooling over an empty non-batch dim: the first dim is taken
     as the batch (may be empty), even of an unbatched input; 2-D average pooling checks its
@@ -318,6 +347,14 @@ def _check_adaptive_sizes(input, operation):
 def _adaptive_avg_pool(input, output_size, spatial_dims, operation):
     kernel = "adaptive_avg_pool2d" if spatial_dims == 1 else "adaptive_avg_pool3d_cpu" \
         if spatial_dims == 3 else None
+    if spatial_dims > 1:
+        _check_sizes_against_input(input, output_size)
+        # the kernel checks the output size's length before the input's rank
+        if not isinstance(output_size, (int, np.integer)) and output_size is not None and \
+                len(tuple(output_size)) != spatial_dims:
+            raise _output_size_length_error(operation, spatial_dims, len(tuple(output_size)))
+    else:
+        _check_one_dim_output_size(output_size, operation)
     _prepare(input, spatial_dims, operation, kernel=kernel)
     if spatial_dims == 1:
         # PyTorch pools one dim as two, the new one of size 1 (its node is SqueezeBackward1),
@@ -373,6 +410,10 @@ def adaptive_avg_pool3d(input, output_size):
 def _adaptive_max_pool(input, output_size, return_indices, spatial_dims, operation):
     kernel = "adaptive_max_pool2d" if spatial_dims == 1 else "adaptive_max_pool3d_cpu" \
         if spatial_dims == 3 else None
+    if spatial_dims > 1:
+        _check_sizes_against_input(input, output_size)
+    else:
+        _check_one_dim_output_size(output_size, operation)
     batched, unbatched = _prepare(input, spatial_dims, operation, kernel=kernel)
     output_size = _adaptive_output_size(input, output_size, spatial_dims, operation)
     indices = np.ascontiguousarray(adaptive_max_indices(batched._data, output_size))
