@@ -965,8 +965,9 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, de
     if std_array is not None and hasattr(type(std_array), "whole_batch"):
         std_values = std_array.whole_batch()  # batched by ember.func.vmap: every sample checked
     if std_array is None and std < 0 or std_array is not None and (std_values < 0).any():
-        found = std if std_array is None else std_values.min()
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {_compact(found)}")
+        if std_array is not None:
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_compact(std)}")
     if mean_array is None and std_array is None:
         if size is None:
             raise TypeError("normal(): with a number mean and std, size must be given")

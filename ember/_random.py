@@ -36,7 +36,7 @@ class Generator:
         """Reseed and return self (torch.Generator.manual_seed)."""
         seed = int(seed)
         if seed < -0x8000_0000_0000_0000 or seed > 0xFFFF_FFFF_FFFF_FFFF:
-            raise RuntimeError(f"Overflow when unpacking long: seed {seed} is out of range")
+            raise ValueError("Overflow when unpacking long long")  # PyTorch's argument parser
         seed &= 0xFFFF_FFFF_FFFF_FFFF
         self._initial_seed = seed
         # PyTorch's mt19937 keeps the low 32 bits of the seed and fills its state by Knuth's

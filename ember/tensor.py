@@ -14,8 +14,8 @@ import numpy as np
 
 from . import _device, _random, _shared_memory
 from . import _dtype
-from ._dtype import (from_numpy_dtype, get_default_dtype, is_differentiable, is_floating,
-                     repr_prefix, to_dtype)
+from ._dtype import (cpp_type_name, from_numpy_dtype, get_default_dtype, is_differentiable,
+                     is_floating, repr_prefix, scalar_type_name, to_dtype)
 from ._layout import check_memory_format, contiguous_format, has_memory_format, strided
 from ._layout import dim_order as _layout_dim_order
 from ._tensor_str import format_tensor
@@ -380,11 +380,19 @@ class Tensor:
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
                                 f"type {type(value).__name__}")
             if value._data.shape != self._data.shape:
-                raise RuntimeError(f"assigned grad has data of a different size: expected "
-                                   f"{list(self._data.shape)}, got {list(value._data.shape)}")
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value._data.shape)}' to a tensor of size "
+                                   f"'{list(self._data.shape)}'. Please ensure that the gradient "
+                                   f"and the tensor are the same size")
             if value._data.dtype != self._data.dtype:
-                raise RuntimeError(f"assigned grad has data of a different type: expected "
-                                   f"{self.dtype}, got {value.dtype}")
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype "
+                    f"'{cpp_type_name(value._data.dtype)}' to a tensor with grad_dtype "
+                    f"'{scalar_type_name(self._data.dtype)}'. The gradient must match the "
+                    f"tensor's grad_dtype (defaults to the tensor's dtype). You can set the "
+                    f"tensor's grad_dtype attribute with a specific dtype, or None to allow any "
+                    f"dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and "
+                    f"its gradient may break downstream systems that assume they match.")
         self._grad = value
 
     @property
@@ -411,7 +419,8 @@ class Tensor:
     @data.setter
     def data(self, value):
         if not isinstance(value, Tensor):
-            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+            raise TypeError(f"Variable data has to be a tensor, but got "
+                            f"{type(value).__name__}")
         self._data = value._data
 
     def detach(self):
@@ -423,6 +432,14 @@ class Tensor:
 
     def detach_(self):
         """Make this tensor a leaf that does not require grad, in place."""
+        if self._view_creation is not None or \
+                self.grad_fn is not None and self.grad_fn._view_of is not None:
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using "
+                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
+                "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
+                "called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
         self.grad_fn = None
         self._output_nr = 0
         self._requires_grad = False

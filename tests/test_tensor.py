@@ -419,3 +419,42 @@ def test_new_full_fills_as_torch(dtype, fill, new_dtype):
         except RuntimeError as error:
             outcomes.append(str(error))
     assert outcomes[1] == outcomes[0]
+
+
+def _assign_grad(fw, grad):
+    tensor = fw.ones(2, requires_grad=True)
+    tensor.grad = grad(fw)
+
+
+def _assign_data(fw):
+    tensor = fw.ones(2)
+    tensor.data = [1.0, 2.0]
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.zeros(2, 3).repeat(-1, 2), lambda fw: fw.zeros(2, 3).repeat(2, -1, 2),
+    lambda fw: fw.zeros(0, 3).repeat(2, -1), lambda fw: fw.zeros(2, 3).tile(-1),
+    lambda fw: fw.zeros(0, 3).repeat(-1, 1).shape,
+    lambda fw: fw.normal(fw.zeros(2), -fw.ones(2)), lambda fw: fw.normal(0.0, -1.0, (2,)),
+    lambda fw: _assign_grad(fw, lambda fw: fw.ones(3)),
+    lambda fw: _assign_grad(fw, lambda fw: fw.ones(2, dtype=fw.float64)),
+    lambda fw: _assign_grad(fw, lambda fw: fw.ones(2, dtype=fw.long)),
+    _assign_data,
+    lambda fw: fw.ones(2, requires_grad=True)[0:1].detach_(),
+    lambda fw: fw.ones(2, requires_grad=True).view(2).detach_(),
+    lambda fw: fw.ones(2, requires_grad=True).detach().detach_().requires_grad,
+    lambda fw: fw.manual_seed(2 ** 64), lambda fw: fw.manual_seed(-2 ** 63 - 1),
+    lambda fw: fw.Generator().manual_seed(2 ** 64),
+    lambda fw: fw.zeros(2, 3).sum(dim=(0, -2)), lambda fw: fw.zeros(2, 3).var(dim=(1, 1)),
+    lambda fw: fw.zeros(2, 3).amax(dim=(0, 0)),
+    lambda fw: type(fw.linalg.inv(fw.zeros(2, 2))).__name__])
+def test_misuse_raises_torchs_error(call):
+    torch = pytest.importorskip("torch")
+    outcomes = []
+    for fw in (torch, ember):
+        try:
+            result = call(fw)
+            outcomes.append(tuple(result) if hasattr(result, "__len__") else result)
+        except Exception as error:
+            outcomes.append((type(error).__name__, str(error)))
+    assert outcomes[1] == outcomes[0]

@@ -23,9 +23,12 @@ __all__ = ["addbmm", "addmm", "addmv", "addr", "baddbmm", "bmm", "cdist", "chain
            "logdet", "matmul", "matrix_power", "mm", "mv", "outer", "slogdet", "tensordot", "vdot"]
 
 
-class LinAlgError(RuntimeError):
+class _LinAlgError(RuntimeError):
     """A matrix that a linear-algebra function cannot take (singular, not positive-definite):
-    torch.linalg.LinAlgError, a RuntimeError as in PyTorch."""
+    torch.linalg.LinAlgError, a RuntimeError named _LinAlgError as in PyTorch."""
+
+
+LinAlgError = _LinAlgError
 
 
 def matmul_arrays(a, b):

@@ -64,8 +64,7 @@ def _axes(dim, ndim, operation):
                              f"[{-rank}, {rank - 1}], but got {axis})")
         axis = int(axis) % rank
         if axis in axes:
-            raise RuntimeError(f"{operation}(): dim {axis} appears multiple times in the list of "
-                               f"dims")
+            raise RuntimeError(f"dim {axis} appears multiple times in the list of dims")
         axes.append(axis)
     if ndim == 0:
         return ()

@@ -1,4 +1,5 @@
 """Shape ops: reshape/view, permute/transpose, expand, repeat, squeeze/unsqueeze, cat/stack, split."""
+import builtins
 import itertools
 import math
 import operator
@@ -582,7 +583,14 @@ def repeat(input, *counts, repeats=None):
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
                            "dimensions of tensor")
     if any(count < 0 for count in repeats):
-        raise RuntimeError(f"repeat(): repeats must be non-negative, got {list(repeats)}")
+        # PyTorch checks the result's sizes: a negative count of an empty dim makes it empty
+        padded = (1,) * (len(repeats) - input._data.ndim) + input._data.shape
+        target = [size * count for size, count in zip(padded, repeats)]
+        negative = [size for size in target if size < 0]
+        if negative:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {negative[0]}: "
+                               f"{target}")
+        repeats = tuple(builtins.max(count, 0) for count in repeats)
     return Repeat.apply(input, repeats)
 
 
