@@ -322,7 +322,9 @@ class Tensor:
     def requires_grad_(self, requires_grad=True, *, _dtype_error=None):
         """Set requires_grad on a leaf; errors as PyTorch for non-leaves and non-float dtypes
         (whose words depend on the way in: this method, the attribute, or a factory)."""
-        requires_grad = bool(requires_grad)
+        if type(requires_grad) is not bool:
+            raise TypeError(f"requires_grad_(): argument 'requires_grad' (position 1) must be "
+                            f"bool, not {named_type(requires_grad)}")
         if self.grad_fn is not None:
             if requires_grad:
                 return self

@@ -87,14 +87,22 @@ def _arguments(input, kernel_size, stride, padding, dilation, ceil_mode, spatial
     kernel_first = operation == "max_pool1d"
     if kernel_first and max_indices is False and given_shape is not None:
         _check_non_batch_sizes(given_shape, spatial_dims, operation)
-    if kernel_first and any(kernel <= 0 for kernel in kernel_size):
+    plain_max_pool1d = kernel_first and max_indices is False  # its own checks, kernel first
+    if plain_max_pool1d and any(kernel <= 0 for kernel in kernel_size):
         raise RuntimeError(f"{operation}() kernel_size must be greater than zero, but got "
                            f"{_dims(kernel_size)}")
-    if any(jump <= 0 for jump in stride):
+    if plain_max_pool1d and stride[0] <= 0:
+        raise RuntimeError(f"max_pool1d() stride must be greater than zero, but got {stride[0]}")
+    # PyTorch's output-size computation refuses a zero stride; its shape check then refuses
+    # kernel sizes, then strides, below one (1-D pooling runs as 2-D with a height of 1)
+    if any(jump == 0 for jump in stride):
         raise RuntimeError("stride should not be zero")
     if any(kernel <= 0 for kernel in kernel_size):
-        raise RuntimeError(f"{operation}: kernel_size must be greater than zero, but got "
-                           f"{_dims(kernel_size)}")
+        raise RuntimeError(f"kernel size should be greater than zero, but got "
+                           f"{_named_dims('k', kernel_size)}")
+    if any(jump < 0 for jump in stride):
+        raise RuntimeError(f"stride should be greater than zero, but got "
+                           f"{_named_dims('d', stride)}")
     if any(gap <= 0 for gap in dilation):
         if operation == "max_pool1d":
             raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got "
@@ -177,6 +185,13 @@ def _check_plain_padding(padding, kernel_size, dilation, with_indices):
 
 def _dims(values):
     return " ".join(str(value) for value in values)
+
+
+def _named_dims(letter, values):
+    """'kH: 2 kW: 3' as PyTorch's pooling shape checks print sizes (1-D as a height of 1)."""
+    values = (1,) + tuple(values) if len(values) == 1 else tuple(values)
+    names = ("T", "H", "W")[3 - len(values):]
+    return " ".join(f"{letter}{name}: {value}" for name, value in zip(names, values))
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,

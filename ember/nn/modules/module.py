@@ -600,7 +600,7 @@ class Module:
         self._check_name("buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
-                            f"(Tensor or None required)")
+                            f"({_dtype.repr_prefix()} Tensor or None required)")
         if _global_buffer_registration_hooks:
             tensor = _registered(_global_buffer_registration_hooks, self, name, tensor)
         self._buffers[name] = tensor

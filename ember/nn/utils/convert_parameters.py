@@ -1,6 +1,7 @@
 """Flatten parameters into one vector and copy a vector back into them."""
 from ... import ops
-from ...tensor import Tensor
+from ..._dtype import repr_prefix
+from ...tensor import Tensor, named_type
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
@@ -14,8 +15,7 @@ def parameters_to_vector(parameters):
 def vector_to_parameters(vec, parameters):
     """Give each parameter its slice of ``vec`` as new data (sharing ``vec``'s storage)."""
     if not isinstance(vec, Tensor):
-        raise TypeError(f"expected ember.Tensor, but got: {type(vec).__module__}."
-                        f"{type(vec).__name__}")
+        raise TypeError(f"expected {repr_prefix()}.Tensor, but got: {named_type(vec)}")
     pointer = 0
     for parameter in parameters:
         count = parameter.numel()

@@ -11,6 +11,7 @@ from ... import _dtype as dtypes
 from ... import _factories
 from ... import ops
 from ...autograd.grad_mode import is_grad_enabled
+from ...ops._broadcast import mismatch_error
 from ...tensor import Tensor, named_type
 
 
@@ -192,11 +193,24 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Stack (L_i, *) tensors into (max L, B, *) (or (B, max L, *)), padding the short ones."""
     if padding_side not in ("left", "right"):
-        raise ValueError(f"Expected padding_side to be one of left or right, but got "
-                         f"{padding_side}.")
+        raise RuntimeError(f"Expected padding_side to be one of left or right, but got "
+                           f"{padding_side}.")
     sequences = _check_sequences(sequences)
     max_length = max(sequence.shape[0] for sequence in sequences)
     first = sequences[0]
+    trailing = tuple(first.shape[1:])
+    if any(tuple(sequence.shape[1:]) != trailing for sequence in sequences):
+        # PyTorch copies each sequence into a buffer shaped by the first: broadcast, or its error
+        for position, sequence in enumerate(sequences):
+            place = (sequence.shape[0],) + trailing
+            error = mismatch_error(place, tuple(sequence.shape))
+            if error is not None:
+                raise error
+            broadcast = tuple(np.broadcast_shapes(place, tuple(sequence.shape)))
+            if broadcast != place:  # copy_'s check: the source may not grow the buffer
+                raise RuntimeError(f"output with shape {list(place)} doesn't match the "
+                                   f"broadcast shape {list(broadcast)}")
+            sequences[position] = sequence.expand(*place)
     if not (is_grad_enabled() and any(sequence.requires_grad for sequence in sequences)) and all(
             sequence.dtype == first.dtype and sequence.shape[1:] == first.shape[1:]
             and type(sequence._data) is np.ndarray for sequence in sequences):
