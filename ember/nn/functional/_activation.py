@@ -199,14 +199,23 @@ def softshrink(input, lambd=0.5):
     return _activation.Softshrink.apply(input, lambd)
 
 
+def _grad_transform_innermost():
+    """Whether the innermost function transform running is a grad-type one (grad, vjp, jacrev):
+    it started with every vmap in progress already running."""
+    started_within = function_module._transforms.vmap_levels
+    return bool(started_within) and len(started_within[-1]) == _random.vmap_depth()
+
+
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky ReLU with slopes drawn from U(lower, upper) per element in training, and their mean
     in evaluation."""
     if _random.inside_vmap():
         # PyTorch has no batching rule for rrelu: under vmap it refuses in every randomness
         # mode, in evaluation too, and also for inputs that vmap does not map over (under a
-        # forward-mode transform too, where it is decomposed to rrelu_with_noise first)
-        name = "rrelu_with_noise" if function_module.forward_mode_active() else "rrelu"
+        # forward-mode transform too, where it is decomposed to rrelu_with_noise first, as under
+        # a grad transform started inside the innermost vmap)
+        decomposed = function_module.forward_mode_active() or _grad_transform_innermost()
+        name = "rrelu_with_noise" if decomposed else "rrelu"
         name = name + "_" if inplace else name
         error = RuntimeError(f"vmap: we do not yet support aten::{name}. Please file an issue")
         error.vmap_refusal = True  # raised, not run once per sample
