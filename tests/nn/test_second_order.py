@@ -457,6 +457,26 @@ def test_second_derivative_at_zero_and_thresholds_matches_torch(torch, name, dty
         np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("loss", ["huber_loss", "smooth_l1_loss"])
+def test_robust_loss_gradient_under_create_graph_matches_torch(torch, loss, reduction):
+    """Huber's and smooth L1's recorded first gradient (and a gradient penalty's input
+    gradient) beyond delta/beta are torch's to float64 precision: delta stays float64."""
+    data = np.array([[-2.0, -0.3, 0.5], [2.0, 0.9, -0.69]])
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        function = getattr(fw.nn.functional, loss)
+        option = {"delta": 0.7} if loss == "huber_loss" else {"beta": 0.7}
+        output = function(x, fw.zeros_like(x), reduction=reduction, **option)
+        (first,) = fw.autograd.grad(output.sum(), x, create_graph=True)
+        penalty = ((first.norm(2, dim=1) - 1) ** 2).mean()
+        (second,) = fw.autograd.grad(penalty, x)
+        results.append((first.detach().numpy(), second.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=1e-15)
+
+
 @pytest.mark.parametrize("mode", ["mean", "max", "sum"])
 def test_embedding_bag_gradient_of_a_linear_loss_has_no_graph_like_torch(torch, mode):
     """The weight gradient of embedding_bag depends on grad_output only: with a loss linear in
