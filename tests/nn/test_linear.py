@@ -444,3 +444,20 @@ def test_bilinear_batch_mismatch_names_the_dim_like_torch(torch):
         return lambda: fw.nn.functional.bilinear(fw.ones(2, 5, 3), fw.ones(2, 4, 4),
                                                  fw.ones(5, 3, 4))
     assert_raises_like_torch(call(torch), call(ember), RuntimeError)
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64", "float32", "float32"),
+                                    ("float32", "float32", "float64", None),
+                                    ("float32", "float32", "float32", "float64"),
+                                    ("float32", "int64", "float32", None),
+                                    ("float64", "float16", "float64", "float64")])
+def test_bilinear_refuses_mixed_dtypes_like_torch(torch, dtypes):
+    """PyTorch's bilinear checks its operands share one dtype before any shape, and names each
+    one's C++ type (bias only when given); a batch mismatch beside it is not reported."""
+    def call(fw):
+        first, second, weight, bias = (None if name is None else getattr(fw, name)
+                                       for name in dtypes)
+        return lambda: fw.nn.functional.bilinear(
+            fw.ones(2, 3, dtype=first), fw.ones(1, 3, dtype=second), fw.ones(2, 3, 3, dtype=weight),
+            None if bias is None else fw.ones(2, dtype=bias))
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError)
