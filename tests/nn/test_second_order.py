@@ -494,6 +494,33 @@ def test_embedding_bag_gradient_of_a_linear_loss_has_no_graph_like_torch(torch, 
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
+@pytest.mark.parametrize("differentiated", ["both", "weight", "per_sample_weights"])
+def test_embedding_bag_weight_and_per_sample_weights_double_backward_raises_like_torch(
+        torch, differentiated):
+    """With the weight and per_sample_weights both requiring grad, differentiating their
+    gradients raises PyTorch's error: per_sample_weights' RuntimeError whenever its gradient is
+    differentiated, the weight gradient's NotImplementedError when only that one is."""
+    results = []
+    for fw in (torch, ember):
+        weight = fw.tensor(np.arange(18.0).reshape(6, 3) / 7, requires_grad=True)
+        weights = fw.tensor(np.linspace(0.1, 0.6, 6), requires_grad=True)
+        bags = fw.nn.functional.embedding_bag(fw.tensor([1, 2, 1, 0, 5, 3]), weight,
+                                              fw.tensor([0, 3]), mode="sum",
+                                              per_sample_weights=weights)
+        weight_grad, weights_grad = fw.autograd.grad((bags ** 2).sum(), (weight, weights),
+                                                     create_graph=True)
+        total = {"both": (weight_grad ** 2).sum() + (weights_grad ** 2).sum(),
+                 "weight": (weight_grad ** 2).sum(),
+                 "per_sample_weights": (weights_grad ** 2).sum()}[differentiated]
+        with pytest.raises(Exception) as error:
+            fw.autograd.grad(total, (weight, weights), allow_unused=True)
+        results.append((type(error.value), str(error.value), weight_grad.detach().numpy(),
+                        weights_grad.detach().numpy()))
+    assert results[1][:2] == results[0][:2]
+    for mine, expected in zip(results[1][2:], results[0][2:]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("shared", [True, False])
 def test_prelu_second_derivatives_at_zero_match_torch(torch, shared):
     """prelu's backward is one node in PyTorch whose own derivatives take x >= 0 as positive:
