@@ -1147,3 +1147,23 @@ def test_mixed_dtype_losses_take_torchs_result_dtype(torch, name, dtypes):
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
     if their_grad is not None:
         np.testing.assert_allclose(our_grad, their_grad, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_soft_margin_loss_node_and_target_refusal_like_torch(torch, reduction):
+    """PyTorch's soft_margin_loss is one node (SoftMarginLossBackward0 in every reduction) with no
+    derivative for the target: a target requiring grad is refused under grad mode, accepted
+    under no_grad."""
+    def call(fw, target_requires_grad):
+        x = fw.tensor(np.linspace(-1.0, 1.0, 6), requires_grad=True)
+        target = fw.tensor(np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0]),
+                           requires_grad=target_requires_grad)
+        return fw.nn.functional.soft_margin_loss(x, target, reduction=reduction)
+    assert call(ember, False).grad_fn.name() == call(torch, False).grad_fn.name()
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch, True)
+    with pytest.raises(RuntimeError) as ours:
+        call(ember, True)
+    assert str(ours.value) == str(theirs.value)
+    with ember.no_grad():
+        assert not call(ember, True).requires_grad
