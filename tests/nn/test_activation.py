@@ -665,3 +665,29 @@ def test_broadcast_gradient_gives_the_contiguous_gradients_values(torch, name):
     lambda fw: fw.nn.functional.gumbel_softmax(fw.ones(2, 3, dtype=fw.complex64))])
 def test_glu_dim_and_gumbel_softmax_dtype_errors_match_torch(torch, call):
     assert_raises_like_torch(lambda: call(torch), lambda: call(ember), same_type=True)
+
+
+IN_PLACE_NODE_CALLS = {
+    "elu_": lambda F, x: F.elu(x, inplace=True),
+    "selu_": lambda F, x: F.selu(x, inplace=True),
+    "celu_": lambda F, x: F.celu_(x),
+    "leaky_relu_": lambda F, x: F.leaky_relu(x, 0.1, inplace=True),
+    "threshold_": lambda F, x: F.threshold_(x, 0.1, 2.0),
+    "threshold_inplace": lambda F, x: F.threshold(x, 0.1, 2.0, inplace=True),
+    "rrelu": lambda F, x: F.rrelu(x),
+    "rrelu_training": lambda F, x: F.rrelu(x, training=True),
+    "rrelu_": lambda F, x: F.rrelu_(x),
+    "rrelu_training_inplace": lambda F, x: F.rrelu(x, training=True, inplace=True),
+    "elu": lambda F, x: F.elu(x),
+    "leaky_relu": lambda F, x: F.leaky_relu(x, 0.1),
+}
+
+
+@pytest.mark.parametrize("name", list(IN_PLACE_NODE_CALLS))
+def test_activation_nodes_are_named_like_torch(torch, name):
+    """PyTorch's in-place elu_, selu_, celu_, leaky_relu_, threshold_ and rrelu_ have nodes of
+    their own (…Backward1, saving the result); rrelu's node is RreluWithNoiseBackward0."""
+    def node(fw):
+        x = fw.tensor(np.linspace(-2.0, 2.0, 6), requires_grad=True)
+        return IN_PLACE_NODE_CALLS[name](fw.nn.functional, x * 1).grad_fn.name()
+    assert node(ember) == node(torch)
