@@ -154,7 +154,7 @@ def _check_state_dtype(module, state, weight_dtype):
     state_dtype = state._data.dtype
     if state_dtype == weight_dtype:
         return
-    if type(module).__name__ == "LSTM" and module.proj_size == 0 and weight_dtype == np.float32 \
+    if isinstance(module, LSTM) and module.proj_size == 0 and weight_dtype == np.float32 \
             and state_dtype == np.float64:
         raise RuntimeError("get_mkldnn_dtype: unsupported data type")
     raise _matmul_dtype_error(state_dtype, weight_dtype, module.bias)
