@@ -152,7 +152,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _apply(input, inplace, "celu_", lambda: _activation.Celu.apply(input, alpha),
+    return _apply(input, inplace, "celu_", lambda: _activation.Celu.apply(input, alpha, inplace),
                   "CeluBackward1")
 
 
