@@ -314,6 +314,11 @@ def inside_vmap():
     return _thread.vmap_calls > 0
 
 
+def vmap_depth():
+    """How many calls of ember.func.vmap's function are in progress in this thread."""
+    return _thread.vmap_calls
+
+
 # From this many words on, a draw runs the compiled MT19937 below (NumPy's random_raw calls its
 # generator once per word: 1.6M words 6.1 -> 2.5 ms), which repays reading and writing the
 # state (~0.15 ms).

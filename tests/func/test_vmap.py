@@ -218,11 +218,12 @@ def test_random_ops_are_refused_by_default_like_torch(torch):
 
 @pytest.mark.parametrize("randomness", ["error", "different", "same"])
 @pytest.mark.parametrize("call", ["train", "eval", "module", "inplace", "unmapped", "jacfwd",
-                                  "jacfwd_inplace", "hessian", "vmap_of_jvp"])
+                                  "jacfwd_inplace", "hessian", "vmap_of_jvp", "vmap_of_grad",
+                                  "vmap_of_jacrev", "vmap_of_grad_of_vmap", "grad_of_vmap"])
 def test_rrelu_is_refused_under_vmap_like_torch(torch, randomness, call):
     """PyTorch has no batching rule for rrelu: vmap refuses it in every randomness mode (in
-    evaluation and for unmapped inputs too); jacfwd, hessian and vmap of jvp name the
-    rrelu_with_noise it decomposes to under forward mode."""
+    evaluation and for unmapped inputs too); jacfwd, hessian, vmap of jvp and a grad-type
+    transform inside the innermost vmap name the rrelu_with_noise it decomposes to there."""
     def run(fw):
         functional = fw.nn.functional
         x = fw.tensor([[-1.0, 2.0, -3.0], [0.5, -0.5, 4.0]], dtype=fw.float64)
@@ -244,6 +245,11 @@ def test_rrelu_is_refused_under_vmap_like_torch(torch, randomness, call):
             "hessian": lambda: fw.func.hessian(lambda a: functional.rrelu(a).sum())(x[0]),
             "vmap_of_jvp": lambda: vmap(lambda a: fw.func.jvp(functional.rrelu, (a,),
                                                               (a,))[1])(x),
+            "vmap_of_grad": lambda: vmap(fw.func.grad(lambda a: functional.rrelu(a).sum()))(x),
+            "vmap_of_jacrev": lambda: vmap(fw.func.jacrev(functional.rrelu))(x),
+            "vmap_of_grad_of_vmap": lambda: vmap(fw.func.grad(
+                lambda a: vmap(functional.rrelu)(a[None]).sum()))(x),
+            "grad_of_vmap": lambda: fw.func.grad(lambda a: vmap(functional.rrelu)(a).sum())(x),
         }[call]
     assert_raises_like_torch(run(torch), run(ember), RuntimeError, same_type=True)
 

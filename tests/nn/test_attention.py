@@ -641,3 +641,14 @@ def test_sdpa_without_queries_or_keys_matches_torch(torch, dtype, length, source
     for theirs, mine in zip(*results):
         assert mine.shape == theirs.shape and mine.dtype == theirs.dtype
         np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize("mask_dtype", ["float64", "int64", "float16"])
+def test_sdpa_mask_of_another_dtype_names_the_cpp_types_like_torch(torch, mask_dtype):
+    """The attn_mask dtype error prints PyTorch's C++ type names (double, float, long int)."""
+    def call(fw):
+        query = fw.ones(1, 2, 3)
+        mask = fw.zeros(2, 2, dtype=getattr(fw, mask_dtype))
+        return lambda: fw.nn.functional.scaled_dot_product_attention(query, query, query,
+                                                                     attn_mask=mask)
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError)

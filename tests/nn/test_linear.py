@@ -461,3 +461,20 @@ def test_a_bias_of_the_wrong_length_raises_torchs_error(torch, input_shape, tran
             x = fw.zeros(*input_shape)
         return lambda: fw.nn.functional.linear(x, fw.ones(4, 3), fw.ones(bias_size))
     assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64", "float32", "float32"),
+                                    ("float32", "float32", "float64", None),
+                                    ("float32", "float32", "float32", "float64"),
+                                    ("float32", "int64", "float32", None),
+                                    ("float64", "float16", "float64", "float64")])
+def test_bilinear_refuses_mixed_dtypes_like_torch(torch, dtypes):
+    """PyTorch's bilinear checks its operands share one dtype before any shape, and names each
+    one's C++ type (bias only when given); a batch mismatch beside it is not reported."""
+    def call(fw):
+        first, second, weight, bias = (None if name is None else getattr(fw, name)
+                                       for name in dtypes)
+        return lambda: fw.nn.functional.bilinear(
+            fw.ones(2, 3, dtype=first), fw.ones(1, 3, dtype=second), fw.ones(2, 3, 3, dtype=weight),
+            None if bias is None else fw.ones(2, dtype=bias))
+    assert_raises_like_torch(call(torch), call(ember), RuntimeError)

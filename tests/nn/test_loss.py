@@ -1195,3 +1195,23 @@ def test_multilabel_margin_loss_checks_the_target_range_before_the_dtypes(torch)
             calls[0]()
         with pytest.raises(RuntimeError, match="argument #2 'target' is out of range"):
             calls[1]()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_soft_margin_loss_node_and_target_refusal_like_torch(torch, reduction):
+    """PyTorch's soft_margin_loss is one node (SoftMarginLossBackward0 in every reduction) with no
+    derivative for the target: a target requiring grad is refused under grad mode, accepted
+    under no_grad."""
+    def call(fw, target_requires_grad):
+        x = fw.tensor(np.linspace(-1.0, 1.0, 6), requires_grad=True)
+        target = fw.tensor(np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0]),
+                           requires_grad=target_requires_grad)
+        return fw.nn.functional.soft_margin_loss(x, target, reduction=reduction)
+    assert call(ember, False).grad_fn.name() == call(torch, False).grad_fn.name()
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch, True)
+    with pytest.raises(RuntimeError) as ours:
+        call(ember, True)
+    assert str(ours.value) == str(theirs.value)
+    with ember.no_grad():
+        assert not call(ember, True).requires_grad

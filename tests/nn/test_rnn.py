@@ -14,7 +14,7 @@ from ember.nn._kernels import recurrent
 from ember.nn._kernels.recurrent import STEPS, Recurrence
 from ember.ops import index as index_ops
 from ember.ops import shape as shape_ops
-from tests.conftest import assert_close, float64_tensor
+from tests.conftest import assert_close, assert_raises_like_torch, float64_tensor
 from tests.nn.higher_order import assert_derivatives_match_torch, random_arrays
 
 LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
@@ -919,3 +919,57 @@ def test_vmap_of_grad_over_parameters_runs_or_fails_as_torch(kind, dtype, state,
     for name, value in expected.items():
         np.testing.assert_allclose(got[name].numpy(), value.numpy(), rtol=tolerance,
                                    atol=tolerance, err_msg=name)
+
+
+STATE_DTYPE_CALLS = {
+    "rnn": lambda fw, x, h: fw.nn.RNN(3, 4)(x[None], h[None]),
+    "rnn_half_state": lambda fw, x, h: fw.nn.RNN(3, 4)(x[None], h[None].half()),
+    "rnn_no_bias": lambda fw, x, h: fw.nn.RNN(3, 4, bias=False)(x[None], h[None]),
+    "gru_two_layers": lambda fw, x, h: fw.nn.GRU(3, 4, num_layers=2)(x[None], fw.cat([h[None]] * 2)),
+    "lstm_onednn": lambda fw, x, h: fw.nn.LSTM(3, 4)(x[None], (h[None], h[None].float())),
+    "lstm_onednn_cell_state": lambda fw, x, h: fw.nn.LSTM(3, 4)(x[None], (h[None].float(),
+                                                                          h[None])),
+    "lstm_projection": lambda fw, x, h: fw.nn.LSTM(3, 4, proj_size=2)(
+        x[None], (h[None, :, :2], h[None].float())),
+    "lstm_float64": lambda fw, x, h: fw.nn.LSTM(3, 4).double()(x[None].double(),
+                                                               (h[None].float(), h[None])),
+    "rnn_cell": lambda fw, x, h: fw.nn.RNNCell(3, 4)(x, h),
+    "rnn_cell_unbatched": lambda fw, x, h: fw.nn.RNNCell(3, 4)(x[0], h[0]),
+    "rnn_cell_no_bias_input": lambda fw, x, h: fw.nn.RNNCell(3, 4, bias=False)(x.double(),
+                                                                               h.float()),
+    "gru_cell_no_bias": lambda fw, x, h: fw.nn.GRUCell(3, 4, bias=False)(x, h),
+    "lstm_cell": lambda fw, x, h: fw.nn.LSTMCell(3, 4)(x, (h, h.float())),
+}
+
+
+@pytest.mark.parametrize("name", list(STATE_DTYPE_CALLS))
+def test_state_of_another_dtype_raises_like_torch(torch, name):
+    """A hidden state whose dtype is not the weights' fails where PyTorch's first product with
+    the weights fails: addmm's message with a bias, mm's without, oneDNN's for an LSTM layer on
+    float32 input without projections."""
+
+    def call(fw):
+        x = fw.tensor(np.linspace(-1.0, 1.0, 6).reshape(2, 3).astype(np.float32))
+        h = fw.zeros(2, 4, dtype=fw.float64)
+        return lambda: STATE_DTYPE_CALLS[name](fw, x, h)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+
+
+def test_lstm_cell_promotes_a_cell_state_of_another_dtype_like_torch(torch):
+    """PyTorch's LSTMCell takes c (hx[1]) in another dtype than the weights: both new states
+    come out in the promoted dtype."""
+    results = []
+    theirs = torch.nn.LSTMCell(3, 4)
+    ours = nn.LSTMCell(3, 4)
+    ours.load_state_dict({key: ember.tensor(value.detach().numpy())
+                          for key, value in theirs.state_dict().items()})
+    for fw, module in ((torch, theirs), (ember, ours)):
+        x = fw.tensor(np.linspace(-1.0, 1.0, 6).reshape(2, 3).astype(np.float32))
+        cell = fw.tensor(np.linspace(-1.0, 2.0, 8).reshape(2, 4))
+        hidden, new_cell = module(x, (cell.float(), cell))
+        assert str(hidden.dtype).endswith("float64") and str(new_cell.dtype).endswith("float64")
+        results.append((hidden.detach().numpy(), new_cell.detach().numpy()))
+    for mine, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-6, atol=1e-6)

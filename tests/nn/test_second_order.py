@@ -457,6 +457,26 @@ def test_second_derivative_at_zero_and_thresholds_matches_torch(torch, name, dty
         np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("loss", ["huber_loss", "smooth_l1_loss"])
+def test_robust_loss_gradient_under_create_graph_matches_torch(torch, loss, reduction):
+    """Huber's and smooth L1's recorded first gradient (and a gradient penalty's input
+    gradient) beyond delta/beta are torch's to float64 precision: delta stays float64."""
+    data = np.array([[-2.0, -0.3, 0.5], [2.0, 0.9, -0.69]])
+    results = []
+    for fw in (torch, ember):
+        x = fw.tensor(data, requires_grad=True)
+        function = getattr(fw.nn.functional, loss)
+        option = {"delta": 0.7} if loss == "huber_loss" else {"beta": 0.7}
+        output = function(x, fw.zeros_like(x), reduction=reduction, **option)
+        (first,) = fw.autograd.grad(output.sum(), x, create_graph=True)
+        penalty = ((first.norm(2, dim=1) - 1) ** 2).mean()
+        (second,) = fw.autograd.grad(penalty, x)
+        results.append((first.detach().numpy(), second.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=1e-15)
+
+
 @pytest.mark.parametrize("mode", ["mean", "max", "sum"])
 def test_embedding_bag_gradient_of_a_linear_loss_has_no_graph_like_torch(torch, mode):
     """The weight gradient of embedding_bag depends on grad_output only: with a loss linear in
@@ -472,6 +492,33 @@ def test_embedding_bag_gradient_of_a_linear_loss_has_no_graph_like_torch(torch, 
     (their_flag, theirs), (our_flag, ours) = results
     assert our_flag == their_flag is False
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("differentiated", ["both", "weight", "per_sample_weights"])
+def test_embedding_bag_weight_and_per_sample_weights_double_backward_raises_like_torch(
+        torch, differentiated):
+    """With the weight and per_sample_weights both requiring grad, differentiating their
+    gradients raises PyTorch's error: per_sample_weights' RuntimeError whenever its gradient is
+    differentiated, the weight gradient's NotImplementedError when only that one is."""
+    results = []
+    for fw in (torch, ember):
+        weight = fw.tensor(np.arange(18.0).reshape(6, 3) / 7, requires_grad=True)
+        weights = fw.tensor(np.linspace(0.1, 0.6, 6), requires_grad=True)
+        bags = fw.nn.functional.embedding_bag(fw.tensor([1, 2, 1, 0, 5, 3]), weight,
+                                              fw.tensor([0, 3]), mode="sum",
+                                              per_sample_weights=weights)
+        weight_grad, weights_grad = fw.autograd.grad((bags ** 2).sum(), (weight, weights),
+                                                     create_graph=True)
+        total = {"both": (weight_grad ** 2).sum() + (weights_grad ** 2).sum(),
+                 "weight": (weight_grad ** 2).sum(),
+                 "per_sample_weights": (weights_grad ** 2).sum()}[differentiated]
+        with pytest.raises(Exception) as error:
+            fw.autograd.grad(total, (weight, weights), allow_unused=True)
+        results.append((type(error.value), str(error.value), weight_grad.detach().numpy(),
+                        weights_grad.detach().numpy()))
+    assert results[1][:2] == results[0][:2]
+    for mine, expected in zip(results[1][2:], results[0][2:]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("shared", [True, False])

@@ -899,11 +899,14 @@ class Celu(_Activation):
     backward by 1 / float32(alpha) (derivatives.yaml: 1.0 / alpha.toFloat())."""
 
     @staticmethod
-    def forward(ctx, x, alpha):
+    def forward(ctx, x, alpha, inplace=False):
         _check_floating(x, "elu_cpu")
         negative = np.expm1(_at_most(_widened(x), 0.0) * (1.0 / alpha)) * alpha
         out = select(x > 0, x, _once(negative, x.dtype))
-        ctx.save_for_backward(x)
+        # the in-place form saves the output, as PyTorch's celu_ (elu_ with input scale
+        # 1 / alpha): below zero the slope is (out + alpha) / alpha
+        ctx.from_output = inplace and alpha >= 0
+        ctx.save_for_backward(out if ctx.from_output else x)
         ctx.alpha = alpha
         return out
 
@@ -913,13 +916,20 @@ class Celu(_Activation):
         (x,) = ctx.saved_tensors
         alpha = ctx.alpha
         input_scale = 1.0 / float(np.float32(alpha))
+        if ctx.from_output:
+            out = x
+            if xp is np:
+                below = _once(_widened(grad) * input_scale * (_widened(out) + alpha), grad.dtype)
+            else:
+                below = grad * input_scale * (xp.where(out < 0, out, 0.0) + alpha)
+            return where(xp, out > 0, grad, below), None, None
         if xp is np:
             below = _once(_widened(grad) * input_scale * alpha
                           * np.exp(_at_most(_widened(x), 0.0) * input_scale), grad.dtype)
         else:
             # PyTorch's second derivative is masked by x < 0: at 0 the slope is a constant
             below = grad * input_scale * alpha * xp.exp(xp.where(x < 0, x, 0.0) * input_scale)
-        return where(xp, x > 0, grad, below), None
+        return where(xp, x > 0, grad, below), None, None
 
 
 class Threshold(_Activation):

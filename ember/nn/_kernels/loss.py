@@ -967,7 +967,9 @@ class RobustLoss(Op):
                      gradient.reshape(-1))
         else:
             difference = input - target
-            sign = xp.where(difference > 0, dtype.type(1), dtype.type(-1))
+            # 0-d arrays of the input's dtype: two Python scalars would make a default-dtype
+            # sign under create_graph, rounding Huber's delta to float32
+            sign = xp.where(difference > 0, xp.asarray(1, dtype), xp.asarray(-1, dtype))
             outside = xp.abs(difference) >= bound
             if huber:
                 derivative = xp.where(outside, sign * bound, difference)

@@ -7,7 +7,7 @@ import numpy as np
 from ... import _random, ops as _ops
 from ..._dtype import is_floating, scalar_type_name
 from ...autograd import function as function_module
-from ...autograd.function import keep_input_in_gradient
+from ...autograd.function import keep_input_in_gradient, torch_named
 from ...autograd.views import nothing_recorded
 from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
@@ -20,10 +20,13 @@ __all__ = ["celu", "celu_", "elu", "elu_", "gelu", "glu", "gumbel_softmax", "har
            "softshrink", "softsign", "tanh", "tanhshrink", "threshold", "threshold_"]
 
 
-def _apply(input, inplace, name, compute):
-    """``compute()``, or the same written into ``input`` in place when ``inplace``."""
+def _apply(input, inplace, name, compute, inplace_node=None):
+    """``compute()``, or the same written into ``input`` in place when ``inplace`` (its node
+    named ``inplace_node`` where PyTorch's in-place form has a node of its own, one that saves
+    the result: EluBackward1 for elu_)."""
     if inplace:
-        return input._inplace(name, compute)
+        result = input._inplace(name, compute)
+        return result if inplace_node is None else torch_named(result, inplace_node)
     return compute()
 
 
@@ -51,16 +54,18 @@ def relu6(input, inplace=False):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     return _apply(input, inplace, "leaky_relu_",
-                  lambda: _activation.LeakyRelu.apply(input, negative_slope, inplace))
+                  lambda: _activation.LeakyRelu.apply(input, negative_slope, inplace),
+                  "LeakyReluBackward1")
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _apply(input, inplace, "elu_", lambda: _activation.Elu.apply(input, alpha, 1.0, inplace))
+    return _apply(input, inplace, "elu_", lambda: _activation.Elu.apply(input, alpha, 1.0, inplace),
+                  "EluBackward1")
 
 
 def selu(input, inplace=False):
     return _apply(input, inplace, "selu_", lambda: _activation.Elu.apply(
-        input, SELU_ALPHA, SELU_SCALE, inplace))
+        input, SELU_ALPHA, SELU_SCALE, inplace), "EluBackward1")
 
 
 def gelu(input, approximate="none"):
@@ -147,13 +152,15 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _apply(input, inplace, "celu_", lambda: _activation.Celu.apply(input, alpha))
+    return _apply(input, inplace, "celu_", lambda: _activation.Celu.apply(input, alpha, inplace),
+                  "CeluBackward1")
 
 
 def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, otherwise ``value``."""
     return _apply(input, inplace, "threshold_",
-                  lambda: _activation.Threshold.apply(input, threshold, value))
+                  lambda: _activation.Threshold.apply(input, threshold, value),
+                  "ThresholdBackward1")
 
 
 def glu(input, dim=-1):
@@ -199,20 +206,31 @@ def softshrink(input, lambd=0.5):
     return _activation.Softshrink.apply(input, lambd)
 
 
+def _grad_transform_innermost():
+    """Whether the innermost function transform running is a grad-type one (grad, vjp, jacrev):
+    it started with every vmap in progress already running."""
+    started_within = function_module._transforms.vmap_levels
+    return bool(started_within) and len(started_within[-1]) == _random.vmap_depth()
+
+
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky ReLU with slopes drawn from U(lower, upper) per element in training, and their mean
     in evaluation."""
     if _random.inside_vmap():
         # PyTorch has no batching rule for rrelu: under vmap it refuses in every randomness
         # mode, in evaluation too, and also for inputs that vmap does not map over (under a
-        # forward-mode transform too, where it is decomposed to rrelu_with_noise first)
-        name = "rrelu_with_noise" if function_module.forward_mode_active() else "rrelu"
+        # forward-mode transform too, where it is decomposed to rrelu_with_noise first, as under
+        # a grad transform started inside the innermost vmap)
+        decomposed = function_module.forward_mode_active() or _grad_transform_innermost()
+        name = "rrelu_with_noise" if decomposed else "rrelu"
         name = name + "_" if inplace else name
         error = RuntimeError(f"vmap: we do not yet support aten::{name}. Please file an issue")
         error.vmap_refusal = True  # raised, not run once per sample
         raise error
     if not training:
-        return leaky_relu(input, (lower + upper) / 2, inplace)
+        result = leaky_relu(input, (lower + upper) / 2, inplace)
+        return torch_named(result, "RreluWithNoiseBackward1" if inplace else
+                           "RreluWithNoiseBackward0")
     # PyTorch draws one float64 U(lower, upper) per non-positive element, in order, with the
     # bounds first rounded to the input's compute type (float32 below float64)
     negative = input._data <= 0
@@ -222,7 +240,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
                                        float(compute(lower)), float(compute(upper)))
     noise = type(input)._wrap(slopes)
     # PyTorch's rrelu_with_noise_backward keeps the input (derivative 0) under create_graph
-    return _apply(input, inplace, "rrelu_", lambda: keep_input_in_gradient(input * noise))
+    return _apply(input, inplace, "rrelu_", lambda: torch_named(
+        keep_input_in_gradient(input * noise), "RreluWithNoiseBackward0"),
+                  "RreluWithNoiseBackward1")
 
 
 def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
@@ -273,7 +293,8 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 
 def threshold_(input, threshold, value):
     return _apply(input, True, "threshold_",
-                  lambda: _activation.Threshold.apply(input, threshold, value))
+                  lambda: _activation.Threshold.apply(input, threshold, value),
+                  "ThresholdBackward1")
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):

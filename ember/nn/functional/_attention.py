@@ -148,8 +148,8 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p):
         kind = attn_mask._data.dtype
         if kind not in (np.bool_, np.float32, query._data.dtype):
             raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
-                               f"dtype, but got attn_mask.dtype: {attn_mask.dtype} and  "
-                               f"query.dtype: {query.dtype} instead.")
+                               f"dtype, but got attn_mask.dtype: {cpp_type_name(kind)} and  "
+                               f"query.dtype: {cpp_type_name(query._data.dtype)} instead.")
     if not 0.0 <= dropout_p <= 1.0:  # a RuntimeError here, unlike F.dropout's ValueError (PyTorch)
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
 

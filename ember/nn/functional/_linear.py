@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..._dtype import cpp_type_name
 from ...autograd import function as function_module
 from ...autograd.views import nothing_recorded
 from ...ops import matmul
@@ -65,6 +66,13 @@ def _linear_composite(input, weight, bias):
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o] (composite)."""
     check_tensors("bilinear", input1=input1, input2=input2, weight=weight, bias=bias)
+    operands = {"input1": input1, "input2": input2, "weight": weight}
+    if bias is not None:
+        operands["bias"] = bias
+    if any(tensor._data.dtype != input1._data.dtype for tensor in operands.values()):
+        listed = ", ".join(f"{name}: {cpp_type_name(tensor._data.dtype)}"
+                           for name, tensor in operands.items())
+        raise RuntimeError(f"All tensors must have the same dtype, got {listed}")
     if input1.dim() != input2.dim():
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.dim()} and "
                            f"{input2.dim()}")

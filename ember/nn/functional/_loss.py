@@ -490,6 +490,7 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)), the logistic loss for targets in {-1, 1}."""
     reduction = reduction_from(size_average, reduce, reduction)
+    _refuse_gradient(target, "soft_margin_loss", "target", input)
     kind = input._data.dtype.kind
     if kind in "iu":  # PyTorch computes in place in the input's dtype: exp_ cannot
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
@@ -497,7 +498,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     loss = _ops.log1p(_ops.exp(-input * target))
     if loss._data.dtype != input._data.dtype and is_floating(input._data.dtype):
         loss = loss.to(input.dtype)  # PyTorch's kernel writes into the input's dtype
-    return apply_reduction(loss, reduction)
+    return torch_named(apply_reduction(loss, reduction), "SoftMarginLossBackward0")
 
 
 @autocast_op("hinge_embedding_loss")

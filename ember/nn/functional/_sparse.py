@@ -163,6 +163,15 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                            f"in the valid range [0, {count})")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += count
+    scale = None
+    if per_sample_weights is not None:
+        # Made before the lookup, so that under create_graph its gradient's node is the last
+        # made: differentiating both gradients raises per_sample_weights' error first, as
+        # PyTorch's (whose weight gradient node, made first, raises its own error alone).
+        scale = without_double_backward(
+            per_sample_weights.unsqueeze(1), RuntimeError, "derivative for "
+            "aten::_embedding_bag_per_sample_weights_backward is not implemented",
+            _EMBEDDING_BAG_FORWARD_AD)
     # sparse: padding entries are left out of the gradient (dense: the membership drops them).
     rows = embedding(input, weight, padding_idx if sparse else None, max_norm, norm_type,
                      scale_grad_by_freq, sparse)
@@ -181,11 +190,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     divisor = None
     if mode == "mean":
         divisor = np.maximum(np.bincount(bag_of[kept], minlength=starts.size), 1).astype(dtype)
-    if per_sample_weights is not None:
-        rows = without_double_backward(
-            rows * per_sample_weights.unsqueeze(1), RuntimeError, "derivative for "
-            "aten::_embedding_bag_per_sample_weights_backward is not implemented",
-            _EMBEDDING_BAG_FORWARD_AD)
+    if scale is not None:
+        rows = rows * scale
     # PyTorch's one node for the whole bag reduction
     return torch_named(BagSum.apply(rows, bag_of, row_scale, divisor, starts.size),
                        "EmbeddingBagBackward0")

@@ -15,7 +15,7 @@ import numpy as np
 from ... import _factories
 from ... import ops
 from ..._autocast_state import DEFAULT_DTYPES as DEFAULT_AUTOCAST_DTYPES, _autocast_state
-from ..._dtype import bfloat16, float32, promote_types, scalar_type_name
+from ..._dtype import bfloat16, cpp_type_name, float32, promote_types, scalar_type_name
 from ...autograd import function as function_module
 from ...autograd.function import grad_transform_within
 from ...tensor import Tensor
@@ -137,10 +137,27 @@ def _state_pair(hx, operation):
     return hx[0], hx[1]
 
 
-def _check_state_dtype(layer, state, weight):
-    if state.dtype != weight.dtype:
-        raise RuntimeError(f"{layer}: the hidden state's dtype ({state.dtype}) must match the "
-                           f"weights' dtype ({weight.dtype})")
+def _matmul_dtype_error(first, second, bias):
+    """PyTorch's error for the first product of an operand with the weights in another dtype:
+    addmm's with a bias, mm's without."""
+    if bias:
+        return RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                            f"{scalar_type_name(first)} and {scalar_type_name(second)}")
+    return RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                        f"{cpp_type_name(first)} != {cpp_type_name(second)}")
+
+
+def _check_state_dtype(module, state, weight_dtype):
+    """A hidden state in another dtype than the weights fails in PyTorch's first product of it
+    with the weights; an LSTM layer without projections on float32 input runs oneDNN, which
+    refuses a float64 state first."""
+    state_dtype = state._data.dtype
+    if state_dtype == weight_dtype:
+        return
+    if isinstance(module, LSTM) and module.proj_size == 0 and weight_dtype == np.float32 \
+            and state_dtype == np.float64:
+        raise RuntimeError("get_mkldnn_dtype: unsupported data type")
+    raise _matmul_dtype_error(state_dtype, weight_dtype, module.bias)
 
 
 def _is_packed(input):
@@ -282,7 +299,7 @@ class RNNBase(Module):
         if tuple(hidden.shape) != expected:
             raise RuntimeError(message.format(expected, list(hidden.shape)))
         if weight_dtype is None or hidden.dtype != weight_dtype:
-            _check_state_dtype(type(self).__name__, hidden, self.weight_ih_l0)
+            _check_state_dtype(self, hidden, self.weight_ih_l0._data.dtype)
 
     # ---- the recurrence ----------------------------------------------------------------------
     def _run(self, input, initial_states, batch_sizes=None, weight_dtype=None):
@@ -632,12 +649,9 @@ class RNNCellBase(Module):
                     raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got "
                                        f"{shape[1]}, expected {self.hidden_size}")
         if input._data.dtype != weight_dtype:
-            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                               f"{scalar_type_name(input._data.dtype)} and "
-                               f"{scalar_type_name(weight_dtype)}")
-        for label, hidden in hiddens:
-            if hidden._data.dtype != weight_dtype:
-                _check_state_dtype(type(self).__name__, hidden, self.weight_ih)
+            raise _matmul_dtype_error(input._data.dtype, weight_dtype, self.bias)
+        # an LSTM cell's c (hx[1]) of another dtype is promoted (PyTorch computes)
+        _check_state_dtype(self, hiddens[0][1], weight_dtype)
 
     def _cell(self, mode, input, hidden, cell=None):
         """One step of the cell (mode: a key of recurrent.STEPS) as one node; ``hidden`` and
