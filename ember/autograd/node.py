@@ -296,7 +296,9 @@ class Node:
             array = item._data if isinstance(item, Tensor) else item
             description = f"[{tensor_type_name(array.dtype)} {list(array.shape)}]"
             if grad_fn is not None:
-                operation = grad_fn.name().removesuffix("Backward0")
+                # PyTorch names the op without "Backward", and without the 0 of its first
+                # overload: "Exp" for ExpBackward0, "Elu1" for EluBackward1
+                operation = grad_fn.name().removesuffix("Backward0").replace("Backward", "", 1)
                 description += f", which is output {output_nr} of {operation},"
             hint = ("the backtrace further above shows the operation that failed to compute its "
                     "gradient. The variable in question was changed in there or anywhere later. "

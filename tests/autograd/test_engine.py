@@ -120,6 +120,21 @@ def test_inplace_change_of_saved_tensor_names_both_versions():
     assert "output 0 of Exp," in message
 
 
+@pytest.mark.parametrize("activation", ["elu", "leaky_relu", "celu"])
+def test_version_error_names_an_overloads_node_as_torch(torch, activation):
+    # EluBackward1 (the in-place overload) is "Elu1" in PyTorch's message, ExpBackward0 "Exp"
+    messages = []
+    for fw in (torch, ember):
+        x = fw.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        y = getattr(fw.nn.functional, activation)(x.clone(), inplace=True)
+        z = y * y
+        y.detach().add_(1)  # shares the version counter, keeps the node
+        with pytest.raises(RuntimeError) as error:
+            z.sum().backward()
+        messages.append(str(error.value).replace("torch.", "ember."))
+    assert messages[1] == messages[0]
+
+
 def test_version_error_matches_torch(torch):
     def run(fw):
         x = fw.tensor([1.0, 2.0], requires_grad=True)
