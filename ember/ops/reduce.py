@@ -1397,7 +1397,7 @@ def _softmax_axis(input, dim, dtype, operation):
         raise TypeError(f"{operation}() missing required argument 'dim'")
     if _dtype_argument(dtype, operation) is not None:
         input = input.to(dtype)
-    elif not is_floating(input._data.dtype):
+    if not is_floating(input._data.dtype):
         # PyTorch's kernel names: the last dim's own kernel, another for any other dim
         axis = _axis(dim, input._data.ndim, operation)
         last = input._data.ndim == 0 or axis == input._data.ndim - 1

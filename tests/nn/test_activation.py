@@ -757,3 +757,30 @@ def test_celu_inplace_saves_its_output_like_torch(torch, alpha):
         result.mul_(2)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             result.sum().backward()
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw: fw.nn.functional.softmax(fw.ones(3, 2), dim=0, dtype=fw.long),
+    lambda fw: fw.nn.functional.softmax(fw.ones(3, 2), dim=1, dtype=fw.bool),
+    lambda fw: fw.nn.functional.log_softmax(fw.ones(3, 2), dim=0, dtype=fw.int32),
+    lambda fw: fw.nn.functional.softmin(fw.ones(3, 2), dim=1, dtype=fw.long),
+    lambda fw: fw.nn.functional.rrelu(fw.ones(3), lower=0.5, upper=0.1, training=True),
+    lambda fw: fw.nn.functional.rrelu(fw.ones(3), lower=0.5, upper=0.1, training=False),
+    lambda fw: fw.nn.functional.threshold(fw.ones(3), 0.5),
+    lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 3), p=-1),
+    lambda fw: fw.nn.functional.embedding_bag(fw.tensor([[0, 1], [1, 2]]), fw.zeros(3, 2),
+                                               fw.tensor([0])),
+    lambda fw: fw.nn.MultiheadAttention(4, 2, kdim=3)(fw.zeros(3, 2, 4), fw.zeros(5, 2, 4),
+                                                      fw.zeros(5, 2, 4)),
+    lambda fw: fw.nn.MultiheadAttention(4, 2, vdim=5)(fw.zeros(3, 2, 4), fw.zeros(5, 2, 4),
+                                                      fw.zeros(5, 2, 4)),
+    lambda fw: fw.nn.TransformerEncoder(fw.nn.TransformerEncoderLayer(4, 2), num_layers=0)(
+        fw.zeros(3, 2, 4))])
+def test_functional_misuse_raises_torchs_error(torch, call):
+    outcomes = []
+    for fw in (torch, ember):
+        with pytest.raises(Exception) as error:
+            call(fw)
+        outcomes.append((type(error.value).__name__,
+                         str(error.value).replace("torch.", "ember.")))
+    assert outcomes[1] == outcomes[0]

@@ -156,11 +156,14 @@ def celu(input, alpha=1.0, inplace=False):
                   "CeluBackward1")
 
 
-def threshold(input, threshold, value, inplace=False):
+def _threshold(input, threshold, value, inplace=False):
     """x where x > threshold, otherwise ``value``."""
     return _apply(input, inplace, "threshold_",
                   lambda: _activation.Threshold.apply(input, threshold, value),
                   "ThresholdBackward1")
+
+
+threshold = _threshold  # PyTorch's F.threshold is _threshold (its argument errors say so)
 
 
 def glu(input, dim=-1):
@@ -227,6 +230,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         error = RuntimeError(f"vmap: we do not yet support aten::{name}. Please file an issue")
         error.vmap_refusal = True  # raised, not run once per sample
         raise error
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     if not training:
         result = leaky_relu(input, (lower + upper) / 2, inplace)
         return torch_named(result, "RreluWithNoiseBackward1" if inplace else

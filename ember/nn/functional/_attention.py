@@ -261,6 +261,18 @@ def _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
     if in_proj_bias is not None:
         biases = (in_proj_bias[:embed_dim], in_proj_bias[embed_dim:2 * embed_dim],
                   in_proj_bias[2 * embed_dim:])
+    if in_proj_weight is None:  # PyTorch's _in_projection asserts the separate weights' shapes
+        size = query.shape[-1]
+        for name, tensor, weight in (("query", query, q_proj_weight), ("key", key, k_proj_weight),
+                                     ("value", value, v_proj_weight)):
+            expected = (size, tensor.shape[-1])
+            if tuple(weight.shape) != expected:
+                raise AssertionError(f"expecting {name} weights shape of {expected}, but got "
+                                     f"{weight.shape}")
+        for name, bias in zip(("query", "key", "value"), biases):
+            if bias is not None and tuple(bias.shape) != (size,):
+                raise AssertionError(f"expecting {name} bias shape of {(size,)}, but got "
+                                     f"{bias.shape}")
     return (linear(query, q_proj_weight, biases[0]),
             linear(key, k_proj_weight, biases[1]),
             linear(value, v_proj_weight, biases[2]))

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 
 
-from ..._dtype import tensor_type_name
+from ..._dtype import repr_prefix, tensor_type_name
 from ...autograd import function as function_module
 from ...autograd.function import forward_ad_unsupported, torch_named, without_double_backward
 from ...autograd.views import nothing_recorded
@@ -14,6 +14,13 @@ from ...tensor import Tensor
 from .._kernels.sparse import BagSum, Embedding, untracked_embedding
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
+
+
+def _type_repr(value):
+    """repr of a value's type as PyTorch's shows it: Tensor as torch.Tensor (here ember.Tensor)."""
+    if isinstance(value, Tensor):
+        return f"<class '{repr_prefix()}.Tensor'>"
+    return repr(type(value))
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -124,7 +131,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if offsets is not None:
             raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
                              f"is a mini-batch of fixed length sequences. However, found offsets "
-                             f"of type {type(offsets)}")
+                             f"of type {_type_repr(offsets)}")
         bags, length = input.shape
         offsets_array = np.arange(bags, dtype=np.int64) * length
         include_last_offset = False

@@ -228,7 +228,7 @@ class TransformerEncoder(Module):
         src_key_padding_mask = F._canonical_mask(src_key_padding_mask, "src_key_padding_mask",
                                                  F._none_or_dtype(mask), "mask", src.dtype)
         mask = F._canonical_mask(mask, "mask", None, "", src.dtype, check_other=False)
-        batch_first = self.layers[0].self_attn.batch_first if self.num_layers else False
+        batch_first = self.layers[0].self_attn.batch_first  # (IndexError without layers)
         is_causal = _detect_is_causal_mask(mask, is_causal,
                                            _sequence_length(src, batch_first))
         output = src
@@ -279,7 +279,7 @@ class TransformerDecoder(Module):
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
-        batch_first = self.layers[0].self_attn.batch_first if self.num_layers else False
+        batch_first = self.layers[0].self_attn.batch_first  # (IndexError without layers)
         tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal,
                                                _sequence_length(tgt, batch_first))
         output = tgt
