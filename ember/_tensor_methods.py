@@ -20,6 +20,7 @@ from .autograd.function import NOT_IMPLEMENTED, _BackwardOutput
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, refuse_overlap, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
+from .ops._broadcast import mismatch_error as _broadcast_mismatch
 from .ops.elementwise.arithmetic import (_fusable, fused_add_scaled, scalar_first,
                                          scalar_first_addc, scalar_first_overload,
                                          scalar_first_product)
@@ -416,6 +417,11 @@ def copy_(self, source):
     """Copy ``source`` (broadcast, cast) into this tensor; differentiable w.r.t. source."""
     if not isinstance(source, Tensor):
         source = Tensor._wrap(np.asarray(source))
+    if source._data.shape != self._data.shape:
+        # sizes that cannot broadcast: PyTorch's expand error (growing ones: write's own)
+        error = _broadcast_mismatch(self._data.shape, source._data.shape)
+        if error is not None:
+            raise error
     return apply_inplace(self, "copy_", lambda: ops.copy_into(self, source),
                          lambda array: write(self, source._data, cast=True), source)
 
@@ -501,6 +507,9 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
     real view)."""
     if self._data.dtype.kind != "c":
         _check_continuous(self, "check_uniform_bounds")
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={a:g} > to={b:g}")
     filled = _batched_fill(self, lambda shape: _random.uniform(generator, shape,
                                                                self._data.dtype, a, b))
     if filled is not None:
@@ -517,6 +526,8 @@ def normal_(self, mean=0.0, std=1.0, generator=None):
                                 std / np.sqrt(2))
         return _fill_with(self, _as_parts(self, values), "normal_", drawn=True)
     _check_continuous(self, "normal_kernel_cpu")
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     filled = _batched_fill(self, lambda shape: _random.normal(generator, shape,
                                                               self._data.dtype, mean, std))
     if filled is not None:
@@ -548,6 +559,13 @@ def _as_parts(tensor, values):
 
 
 def bernoulli_(self, p=0.5, generator=None):
+    if isinstance(p, Tensor):
+        if p._data.size and not ((p._data >= 0) & (p._data <= 1)).all():
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  "
+                               "(Could this error message be improved?  If so, please report "
+                               "an enhancement request to PyTorch.)")
+    elif not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
     values = (_random.bernoulli(generator, p._data, self._data.shape) if isinstance(p, Tensor)
               else _random.bernoulli(generator, float(p), self._data.shape))
     return _fill_with(self, values, "bernoulli_", drawn=True)

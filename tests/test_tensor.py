@@ -447,7 +447,23 @@ def _assign_data(fw):
     lambda fw: fw.Generator().manual_seed(2 ** 64),
     lambda fw: fw.zeros(2, 3).sum(dim=(0, -2)), lambda fw: fw.zeros(2, 3).var(dim=(1, 1)),
     lambda fw: fw.zeros(2, 3).amax(dim=(0, 0)),
-    lambda fw: type(fw.linalg.inv(fw.zeros(2, 2))).__name__])
+    lambda fw: type(fw.linalg.inv(fw.zeros(2, 2))).__name__,
+    lambda fw: fw.ones(2).uniform_(2, 1), lambda fw: fw.ones(2).uniform_(1e-7, 0),
+    lambda fw: fw.ones(2).uniform_(3, 3).tolist(),
+    lambda fw: fw.ones(2).normal_(0, -0.5), lambda fw: fw.ones(2).bernoulli_(1.5),
+    lambda fw: fw.ones(2).bernoulli_(fw.full((2,), 1.5)),
+    lambda fw: fw.zeros(3)["a"], lambda fw: fw.zeros(3)[b"a"],
+    lambda fw: fw.add(fw.tensor([1.0]), fw.tensor([1.0]), alpha=True),
+    lambda fw: fw.sub(fw.tensor([1]), fw.tensor([1]), alpha=True),
+    lambda fw: fw.add(fw.tensor([True]), fw.tensor([False]), alpha=True).tolist(),
+    lambda fw: fw.tensor([True]) - fw.tensor([False]),
+    lambda fw: fw.addcdiv(fw.tensor([1]), fw.tensor([1]), fw.tensor([2])),
+    lambda fw: fw.lerp(fw.ones(2), fw.ones(2, dtype=fw.float64), 0.5),
+    lambda fw: fw.lerp(fw.ones(2), fw.ones(2), fw.ones(2, dtype=fw.float64)),
+    lambda fw: fw.histc(fw.tensor([1, 2])), lambda fw: fw.cartesian_prod(fw.ones(2, 2)),
+    lambda fw: fw.diff(fw.ones(3), n=-1), lambda fw: fw.corrcoef(fw.ones(2, 2, 2)),
+    lambda fw: fw.cov(fw.ones(2, 2, 2)), lambda fw: fw.ones(2).copy_(fw.ones(3)),
+    lambda fw: fw.ones(2).copy_(fw.ones(2, 2))])
 def test_misuse_raises_torchs_error(call):
     torch = pytest.importorskip("torch")
     outcomes = []

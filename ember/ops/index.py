@@ -119,8 +119,8 @@ def _convert_key(key):
         elif isinstance(item, float):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              "byte Variables are valid indices (got float)")
-        elif isinstance(item, str):
-            raise TypeError(f"index: a str ({item!r}) is not a valid index")
+        elif isinstance(item, (str, bytes)):
+            raise TypeError(f"new(): invalid data type '{type(item).__name__}'")
         elif not (item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(item).__name__})")

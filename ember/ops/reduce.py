@@ -2154,8 +2154,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     """The covariance matrix of the rows (variables) over the columns (observations), each
     observation weighted by ``fweights`` (integer repeats) times ``aweights`` (importance)."""
     if input._data.ndim > 2:
-        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
-                           f"input with {input._data.ndim} dimensions")
+        raise _more_than_two_dims("cov", input)
     data = input if input._data.ndim == 2 else input.reshape(1, -1)
     if not is_floating(data._data.dtype):
         data = data.to(get_default_dtype())
@@ -2204,8 +2203,15 @@ def _check_cov_weights(name, weights, integral, observations):
         raise RuntimeError(f"cov(): {name} cannot be negative")
 
 
+def _more_than_two_dims(operation, input):
+    return RuntimeError(f"{operation}(): expected input to have two or fewer dimensions but got "
+                        f"an input with {input._data.ndim} dimensions")
+
+
 def corrcoef(input):
     """Pearson correlation coefficients of the rows, clipped to [-1, 1]."""
+    if input._data.ndim > 2:
+        raise _more_than_two_dims("corrcoef", input)
     covariance = cov(input)
     if covariance._data.ndim == 0:
         return covariance / covariance
@@ -2218,7 +2224,8 @@ def histc(input, bins=100, min=0, max=0):
     """Counts in ``bins`` equal-width bins over [min, max] (the data's range when both are 0)."""
     data = input._data
     if not is_floating(data.dtype):
-        raise NotImplementedError(f'"histogram_cpu" not implemented for {input.dtype}')
+        raise NotImplementedError(f'"histogram_cpu" not implemented for '
+                                  f"'{scalar_type_name(input._data.dtype)}'")
     if not _is_int(bins):
         raise TypeError(f"histc(): argument 'bins' must be int, not {type(bins).__name__}")
     if bins <= 0:

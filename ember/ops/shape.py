@@ -1067,7 +1067,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     if input._data.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:
-        raise RuntimeError(f"diff(): order must be non-negative but got {n}")
+        raise RuntimeError(f"order must be non-negative but got {n}")
     axis = _normalize_dim(dim, input._data.ndim)
     pieces = [value for value in (prepend, input, append) if value is not None]
     if len(pieces) > 1:
@@ -1532,6 +1532,9 @@ def block_diag(*tensors):
 
 def cartesian_prod(*tensors):
     """Every combination of the 1-D tensors' elements, one per row."""
+    for tensor in tensors:
+        if isinstance(tensor, Tensor) and tensor._data.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(tensor._data.shape)}")
     if len(tensors) == 1:
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")

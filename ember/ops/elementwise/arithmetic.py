@@ -9,8 +9,8 @@ import numpy as np
 
 from ... import _halfcast, _jit, _threads
 from ..._dtype import (
-    from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
-    scalar_type_name, _repr_prefix)
+    cpp_type_name, from_numpy_dtype, get_default_dtype, is_floating, overflow_error,
+    scalar_overflows, scalar_type_name, _repr_prefix)
 from ..._layout import LayoutStorage, unary_layout
 from ...autograd.function import NOT_IMPLEMENTED, Op, torch_named
 from ...tensor import Tensor
@@ -131,7 +131,7 @@ def _fusable(input, other):
 
 def add(input, other, alpha=1):
     try:
-        if alpha == 1:
+        if alpha == 1 and alpha is not True:
             out = _plain_binary(np.add, input, other)
             if out is not None:
                 return out
@@ -197,7 +197,7 @@ def _is_bool(operand):
 
 def sub(input, other, alpha=1):
     try:
-        if alpha == 1:
+        if alpha == 1 and alpha is not True:
             out = _plain_binary(np.subtract, input, other)
             if out is not None:
                 return out
@@ -235,7 +235,13 @@ def _scaled(input, other, alpha, operation, check_only=False):
     if isinstance(alpha, float) and not _is_floating(input) and not _is_floating(other):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
                            "point number.")
+    if isinstance(alpha, bool) and not (_is_bool(_data_of(input)) and _is_bool(_data_of(other))):
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
     return None if check_only else mul(other, alpha)
+
+
+def _data_of(operand):
+    return operand._data if isinstance(operand, Tensor) else operand
 
 
 def _is_floating(operand):
@@ -1066,11 +1072,11 @@ def lerp(input, end, weight):
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{scalar_type_name(input._data.dtype)}'")
     if end._data.dtype != input._data.dtype:
-        raise RuntimeError(f"lerp(): expected dtype {input.dtype} for `end` but got dtype "
-                           f"{end.dtype}")
+        raise RuntimeError(f"expected dtype {cpp_type_name(input._data.dtype)} for `end` but "
+                           f"got dtype {cpp_type_name(end._data.dtype)}")
     if isinstance(weight, Tensor) and weight._data.dtype != input._data.dtype:
-        raise RuntimeError(f"lerp(): expected dtype {input.dtype} for `weight` but got dtype "
-                           f"{weight.dtype}")
+        raise RuntimeError(f"expected dtype {cpp_type_name(input._data.dtype)} for `weight` "
+                           f"but got dtype {cpp_type_name(weight._data.dtype)}")
     if not isinstance(weight, Tensor):
         weight = _to_operand(weight, "lerp")
     try:
@@ -1151,7 +1157,7 @@ def addcdiv(input, tensor1, tensor2, *deprecated, value=1):
     _check_addc("addcdiv", input, tensor1, tensor2, value)
     if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future "
-                           "release addcdiv will perform a true division of tensor1 and tensor2. "
+                           " release addcdiv will perform a true division of tensor1 and tensor2. "
                            "The historic addcdiv behavior can be implemented as (input + value * "
                            "torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs "
                            "and as (input + value * tensor1 / tensor2) for float inputs. The "
