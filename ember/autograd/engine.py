@@ -90,10 +90,10 @@ def _run_hooks(hooks, grad, retained=None):
         if result is None:
             continue
         if not isinstance(result, Tensor):
-            raise TypeError(f"hook returned {type(result).__name__}, expected a Tensor or None")
+            raise TypeError(f"expected Variable, but hook returned '{type(result).__name__}'")
         if result._data.shape != grad.shape:
-            raise RuntimeError(f"hook 'hook' has changed the size of value: expected "
-                               f"{list(grad.shape)}, got {list(result._data.shape)}")
+            raise RuntimeError(f"hook '{getattr(hook, '__name__', 'hook')}' has changed the size "
+                               f"of value")
         grad = result if as_tensor else result._data
     if retained is not None:
         retained(grad if as_tensor else Tensor._wrap(grad))
@@ -603,11 +603,14 @@ def _as_tensor_tuple(value, name, inputs=False):
 
 
 def _grad_tuple(grad_tensors, count):
+    """The gradients of ``count`` tensors: PyTorch pairs them up (zip), so extra gradients are
+    ignored and missing ones are its engine's error."""
     if grad_tensors is None:
         return (None,) * count
-    if isinstance(grad_tensors, Tensor):
-        return (grad_tensors,)
-    return tuple(grad_tensors)
+    gradients = (grad_tensors,) if isinstance(grad_tensors, Tensor) else tuple(grad_tensors)
+    if len(gradients) < count:
+        raise RuntimeError(f"got {count} tensors and {len(gradients)} gradients")
+    return gradients[:count]
 
 
 class inside_transform:
@@ -667,8 +670,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     tensors = _as_tensor_tuple(tensors, "backward")
     grad_tensors = _grad_tuple(grad_tensors, len(tensors))
-    if len(grad_tensors) != len(tensors):
-        raise RuntimeError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
     if create_graph:
         warn_once("Using backward() with create_graph=True will create a reference cycle "
                   "between the parameter and its gradient which can cause a memory leak. We "

@@ -582,6 +582,14 @@ class FunctionCtx:
     """What ``ctx`` offers a custom Function beyond a node's ``save_for_backward`` and
     ``mark_non_differentiable`` (PyTorch's FunctionCtx, a base of both Function and its nodes)."""
 
+    def save_for_backward(self, *tensors):
+        """Node.save_for_backward, refusing what is neither a Tensor nor None (PyTorch)."""
+        for position, item in enumerate(tensors):
+            if item is not None and not isinstance(item, Tensor):
+                raise TypeError(f"save_for_backward can only save variables, but argument "
+                                f"{position} is of type {type(item).__name__}")
+        Node.save_for_backward(self, *tensors)
+
     def save_for_forward(self, *tensors):
         """Keep tensors for ``jvp``, where ``ctx.saved_tensors`` returns them."""
         self._saved_for_forward = tensors
@@ -635,6 +643,10 @@ class BackwardCFunction(FunctionCtx, Node):
     def _returned_dirty_inputs(self, output, results, recording):
         """``results`` with each output that is a dirty input replaced by that input itself."""
         outputs = output if type(output) is tuple else (output,)
+        if not self._dirty <= {id(item) for item in outputs}:
+            raise RuntimeError("Some elements marked as dirty during the forward method were not "
+                               "returned as output. The inputs that are modified inplace must "
+                               "all be outputs of the Function.")
         replaced = list(results)
         for number, item in enumerate(outputs):
             if not isinstance(item, Tensor) or id(item) not in self._dirty:
@@ -792,6 +804,12 @@ class Function(FunctionCtx, Op, metaclass=FunctionMeta):
         error.vmap_refusal = True  # under ember.func.vmap too: raised, not run per sample
         raise error
 
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("Legacy autograd function with non-static forward method is "
+                           "deprecated. Please use new-style autograd function with static "
+                           "forward method. (Example: https://pytorch.org/docs/stable/"
+                           "autograd.html#torch.autograd.Function)")
+
     @staticmethod
     def setup_context(ctx, inputs, output):
         """Save what backward needs, when ``forward`` is written without ``ctx``
@@ -896,6 +914,8 @@ def _validate_gradient(node, index, gradient, meta, create_graph):
     and dtype: an array, or a Tensor under create_graph; RuntimeError for incompatible shapes."""
     if gradient is None or meta is None:
         return None if gradient is None else _plain(gradient, create_graph)
+    if not isinstance(gradient, (Tensor, np.ndarray)):
+        raise RuntimeError(f"expected Variable or None (got {type(gradient).__name__})")
     shape, dtype = meta
     if create_graph and isinstance(gradient, Tensor):
         array = gradient._data

@@ -82,8 +82,8 @@ class set_grad_enabled(DecoratorContextManager):
     def __init__(self, mode):
         if not isinstance(mode, bool):
             raise TypeError(
-                "set_grad_enabled(): argument 'mode' (position 1) must be bool, "
-                f"not {type(mode).__name__}; pass True or False"
+                "set_grad_enabled(): argument 'enabled' (position 1) must be bool, "
+                f"not {type(mode).__name__}"
             )
         self.mode = mode
         self._previous_state = _grad_state.get()

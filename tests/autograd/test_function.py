@@ -498,3 +498,55 @@ def test_a_function_without_backward_uses_vjp_or_raises_like_torch(torch, define
     else:
         for mine, expected in zip(ours, theirs):
             np.testing.assert_allclose(mine.detach().numpy(), expected.detach().numpy())
+
+
+def _function_class(fw, forward, backward):
+    return type("F", (fw.autograd.Function,), {"forward": staticmethod(forward),
+                                               "backward": staticmethod(backward)})
+
+
+def _dirty_not_returned(ctx, x):
+    x.add_(1)
+    ctx.mark_dirty(x)
+    return x * 2
+
+
+def _hooked(fw, hook):
+    x = fw.ones(2, requires_grad=True)
+    x.register_hook(hook)
+    (x * 2).sum().backward()
+
+
+@pytest.mark.parametrize("call", [
+    lambda fw: _function_class(fw, lambda ctx, x: x * 2, lambda ctx, g: 3).apply(
+        fw.ones(2, requires_grad=True)).sum().backward(),
+    lambda fw: _function_class(fw, lambda ctx, x: x * 2, lambda ctx, g: g)()(fw.ones(2)),
+    lambda fw: _function_class(fw, lambda ctx, x: (ctx.save_for_backward(x, 3), x * 1)[1],
+                               lambda ctx, g: g).apply(fw.ones(2, requires_grad=True)),
+    lambda fw: _function_class(fw, _dirty_not_returned, lambda ctx, g: g).apply(
+        fw.ones(2, requires_grad=True).clone()),
+    lambda fw: (lambda x: fw.autograd.grad([x.sum(), x.sum()], x,
+                                           grad_outputs=[fw.ones(())]))(
+        fw.ones(2, requires_grad=True)),
+    lambda fw: (lambda x: fw.autograd.backward([x.sum(), x.sum()], [fw.ones(())]))(
+        fw.ones(2, requires_grad=True)),
+    lambda fw: _hooked(fw, lambda g: fw.ones(3)),
+    lambda fw: _hooked(fw, lambda g: 3)])
+def test_autograd_misuse_raises_torchs_error(torch, call):
+    outcomes = []
+    for fw in (torch, ember):
+        with pytest.raises(Exception) as error:
+            call(fw)
+        outcomes.append((type(error.value).__name__,
+                         str(error.value).replace("torch.", "ember.")))
+    assert outcomes[1] == outcomes[0]
+
+
+def test_extra_grad_outputs_are_ignored_as_torch(torch):
+    results = []
+    for fw in (torch, ember):
+        x = fw.ones(2, requires_grad=True)
+        (gradient,) = fw.autograd.grad([(x * 3).sum()], x,
+                                       grad_outputs=[fw.ones(()), fw.ones(())])
+        results.append(gradient.tolist())
+    assert results[1] == results[0]
