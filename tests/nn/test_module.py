@@ -49,7 +49,7 @@ def test_attribute_assignment_registers_parameters_buffers_and_modules():
 def test_assignment_errors_match_pytorch():
     net = Net()
     with pytest.raises(TypeError, match=r"cannot assign 'int' as parameter 'weight' "
-                                        r"\(torch.nn.Parameter or None expected\)"):
+                                        r"\(ember.nn.Parameter or None expected\)"):
         net.weight = 3
     with pytest.raises(TypeError, match="cannot assign 'ember.FloatTensor' as parameter"):
         net.weight = ember.zeros(3, 2)

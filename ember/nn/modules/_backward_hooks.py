@@ -87,7 +87,7 @@ class BackwardHookState:
         for hook in self.pre_hooks:
             result = hook(self.module, grads)
             if result is not None:
-                grads = _checked(result, len(grads), "backward pre-hook")
+                grads = _checked(result, grads, "backward pre-hook")
         self.grad_outputs = grads
         if not self.inputs_hooked and self.hooks:
             warnings.warn("Full backward hook is firing when gradients are computed with respect "
@@ -107,7 +107,7 @@ class BackwardHookState:
         for hook in self.hooks:
             result = hook(self.module, grad_inputs, self.grad_outputs)
             if result is not None:
-                grad_inputs = _checked(result, len(grad_inputs), "backward hook")
+                grad_inputs = _checked(result, grad_inputs, "backward hook")
         return [_as_array(grad) if tensor.requires_grad else None
                 for grad, tensor in zip(grad_inputs, self.inputs)]
 
@@ -120,12 +120,20 @@ def _as_array(grad):
     return grad._data if isinstance(grad, Tensor) else grad
 
 
-def _checked(result, count, kind):
-    """A hook's replacement gradients: a tuple (or list) of ``count`` tensors or Nones."""
+def _checked(result, given, kind):
+    """A hook's replacement gradients: a tuple (or list) of tensors or Nones, one per gradient
+    ``given``, each the size of the one it replaces (PyTorch's checks and words)."""
     result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
-    if len(result) != count:
+    if len(result) != len(given):
         raise RuntimeError(f"{kind} returned an invalid number of grad_input, got "
-                           f"{len(result)}, but expected {count}")
+                           f"{len(result)}, but expected {len(given)}")
+    for new, old in zip(result, given):
+        if new is None:
+            continue
+        if not isinstance(new, Tensor):
+            raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
+        if old is not None and new._data.shape != old._data.shape:
+            raise RuntimeError("hook 'hook' has changed the size of value")
     return result
 
 

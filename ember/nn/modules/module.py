@@ -499,7 +499,7 @@ class Module:
         elif parameters is not None and name in parameters:
             if value is not None:
                 raise TypeError(f"cannot assign '{_typename(value)}' as parameter '{name}' "
-                                f"(torch.nn.Parameter or None expected)")
+                                f"({_dtype.repr_prefix()}.nn.Parameter or None expected)")
             parameters[name] = None
         elif isinstance(value, Module):
             if modules is None:
@@ -512,7 +512,7 @@ class Module:
         elif modules is not None and name in modules:
             if value is not None:
                 raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
-                                f"(Module or None expected)")
+                                f"({_dtype.repr_prefix()}.nn.Module or None expected)")
             modules[name] = None
             children_changes[0] += 1
         elif isinstance(value, Buffer):
@@ -523,7 +523,8 @@ class Module:
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                f"(Tensor or None expected)")
+                                f"({_dtype.repr_prefix()}.nn.Buffer, {_dtype.repr_prefix()}.Tensor "
+                                f"or None expected)")
             if _global_buffer_registration_hooks:
                 value = _registered(_global_buffer_registration_hooks, self, name, value)
             buffers[name] = value
