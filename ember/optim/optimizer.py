@@ -194,7 +194,7 @@ class Optimizer:
         for param in params:
             if not isinstance(param, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
-                                f"{type(param).__module__}.{type(param).__name__}")
+                                + _typename(param))
             if not param.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
         group = dict(param_group)
@@ -421,18 +421,19 @@ class Optimizer:
                 result = hook(self, state_dict)
                 if result is not None:
                     state_dict = result
-        if not isinstance(state_dict, dict) or "state" not in state_dict \
-                or "param_groups" not in state_dict:
+        if not isinstance(state_dict, dict):
             raise ValueError(f"{type(self).__name__}.load_state_dict: expected a dict with 'state' "
                              f"and 'param_groups', got {_describe(state_dict)}")
         groups = self.param_groups
-        saved_groups = state_dict["param_groups"]
+        saved_groups = state_dict["param_groups"]  # PyTorch's KeyError where it is missing
         if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         if any(len(group["params"]) != len(saved["params"])
                for group, saved in zip(groups, saved_groups)):
             raise ValueError("loaded state dict contains a parameter group that doesn't match the "
                              "size of optimizer's group")
+        if "state" not in state_dict:
+            raise KeyError("state")  # read after the groups' checks, as in PyTorch
         param_of = {}
         for group, saved in zip(groups, saved_groups):
             for saved_index, param in zip(saved["params"], group["params"]):
@@ -575,12 +576,28 @@ def _default_to_fused_or_foreach(params, differentiable, use_fused=False):
     return fused, not fused and none
 
 
+def _check_lr_elements(lr):
+    """PyTorch's first constructor check: a Tensor learning rate holds one number."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+
+
 def _check_non_negative(**values):
-    """PyTorch's constructor checks, in the order given: each hyper-parameter must be >= 0."""
+    """PyTorch's constructor checks, in the order given: each hyper-parameter must be >= 0
+    (a Tensor lr first must hold one number)."""
     for name, value in values.items():
+        if name == "lr":
+            _check_lr_elements(value)
         if not 0.0 <= value:
             label = {"lr": "learning rate", "eps": "epsilon value"}.get(name, name + " value")
             raise ValueError(f"Invalid {label}: {value}")
+
+
+def _typename(obj):
+    """``torch.typename`` of a non-tensor: its qualified name, the module left out for builtins."""
+    kind = type(obj)
+    module = kind.__module__
+    return kind.__qualname__ if module in ("", "builtins") else f"{module}.{kind.__qualname__}"
 
 
 def _check_adam_options(lr, eps, betas, weight_decay):
