@@ -107,8 +107,7 @@ class ConcatDataset(Dataset[T_co]):
             index = len(self) + index
         dataset_index = bisect.bisect_right(self.cumulative_sizes, index)
         if dataset_index == len(self.datasets):
-            raise IndexError(f"ConcatDataset index {index} is out of range for length "
-                             f"{len(self)}")
+            raise IndexError("list index out of range")  # PyTorch's datasets[dataset_index]
         sample_index = index if dataset_index == 0 else \
             index - self.cumulative_sizes[dataset_index - 1]
         return self.datasets[dataset_index][sample_index]
@@ -180,8 +179,6 @@ def random_split(dataset, lengths, generator=None):
             if length == 0:
                 warnings.warn(f"Length of split at index {index} is 0. This might result in an "
                               "empty dataset.", stacklevel=2)
-    if any(length < 0 for length in lengths):
-        raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     permutation = _random.permutation(generator, sum(lengths)).tolist()

@@ -6,6 +6,7 @@ import ember
 from ember.data import (
     BatchSampler, ConcatDataset, Dataset, RandomSampler, SequentialSampler, StackDataset, Subset,
     SubsetRandomSampler, TensorDataset, WeightedRandomSampler, random_split)
+from tests.conftest import assert_raises_like_torch
 
 
 class Squares(Dataset):
@@ -226,3 +227,22 @@ def test_subclassing_a_parameterized_dataset_and_sampler():
     assert [batch[1].tolist() for batch in loader] == [[0, 2], [4]]
     assert DistributedSampler[int] is not None
     assert isinstance(Pairs(), Dataset) and isinstance(loader, ember.data.DataLoader)
+
+
+@pytest.mark.parametrize("lengths", [[6, -1], [-1, 6], [2, 3]])
+def test_random_split_slices_lengths_as_torch(torch, lengths):
+    """PyTorch checks only that the lengths sum to the dataset's length; a negative length
+    slices the permutation as Python does (an empty or shortened split)."""
+    ours = ember.utils.data.random_split(range(5), lengths,
+                                         generator=ember.Generator().manual_seed(0))
+    theirs = torch.utils.data.random_split(range(5), lengths,
+                                           generator=torch.Generator().manual_seed(0))
+    assert [list(split) for split in ours] == [list(split) for split in theirs]
+
+
+@pytest.mark.parametrize("index", [5, 9, -6])
+def test_concat_dataset_index_out_of_range_fails_like_torch(torch, index):
+    assert_raises_like_torch(
+        lambda: torch.utils.data.ConcatDataset([range(2), range(3)])[index],
+        lambda: ember.utils.data.ConcatDataset([range(2), range(3)])[index],
+        Exception, same_type=True)
