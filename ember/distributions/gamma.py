@@ -7,6 +7,7 @@ from .._dtype import finfo
 from .._factories import _check_tensor_input
 from ..autograd.function import Op
 from ..ops import digamma, lgamma, log, xlogy
+from ..special import gammainc
 from ..tensor import Size, Tensor, named_type
 from . import constraints
 from .distribution import batch_shape_of, broadcast_all
@@ -222,6 +223,13 @@ class Gamma(ExponentialFamily):
             self._validate_sample(value)
         return (xlogy(self.concentration, self.rate) + xlogy(self.concentration - 1, value)
                 - self.rate * value - lgamma(self.concentration))
+
+    def cdf(self, value):
+        """The regularised lower incomplete gamma function at ``rate * value`` (differentiable in
+        ``value`` and ``rate``, not in ``concentration``, as PyTorch's)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        return gammainc(self.concentration, self.rate * value)
 
     def entropy(self):
         return (self.concentration - log(self.rate) + lgamma(self.concentration)
