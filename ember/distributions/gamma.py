@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import _random
 from .._dtype import finfo
-from .._factories import _check_tensor_input
+from .._factories import _check_tensor_input, as_tensor
 from ..autograd.function import Op
 from ..ops import digamma, lgamma, log, xlogy
 from ..special import gammainc
@@ -219,6 +219,9 @@ class Gamma(ExponentialFamily):
         return value
 
     def log_prob(self, value):
+        # PyTorch's Gamma (and Chi2) converts the value to the rate's dtype first: a number or
+        # a list is taken, a float64 value gives a float32 result for float32 parameters
+        value = as_tensor(value, dtype=self.rate.dtype, device=self.rate.device)
         if self._validate_args:
             self._validate_sample(value)
         return (xlogy(self.concentration, self.rate) + xlogy(self.concentration - 1, value)

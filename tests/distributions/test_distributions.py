@@ -885,3 +885,33 @@ def test_gamma_cdf_is_not_differentiable_in_concentration_like_torch(torch):
         lambda: distributions.Gamma(ember.tensor(2.0, requires_grad=True),
                                     ember.tensor(1.0)).cdf(ember.tensor(1.0)).backward(),
         NotImplementedError, same_type=True)
+
+
+@pytest.mark.parametrize("family", ["Gamma", "Chi2"])
+@pytest.mark.parametrize("value", ["float64", "int64", "number", "list"])
+def test_gamma_log_prob_converts_the_value_to_the_rates_dtype_like_torch(torch, family, value):
+    """PyTorch's Gamma.log_prob (and Chi2's) takes as_tensor(value, dtype=rate.dtype) first:
+    numbers and lists are taken, and a float64 value gives a float32 result, with its gradient
+    back in float64."""
+    results = []
+    for library in (ember, torch):
+        values = {"float64": library.tensor([0.5, 1.5], dtype=library.float64,
+                                            requires_grad=True),
+                  "int64": library.tensor([1, 2]), "number": 0.5, "list": [0.5, 1.0]}
+        concentration = library.tensor([2.0, 3.0])
+        distribution = (library.distributions.Gamma(concentration, library.tensor([1.0, 2.0]),
+                                                    validate_args=True)
+                        if family == "Gamma" else
+                        library.distributions.Chi2(concentration, validate_args=True))
+        log_prob = distribution.log_prob(values[value])
+        gradient = None
+        if value == "float64":
+            log_prob.sum().backward()
+            gradient = values[value].grad.numpy()
+        results.append((log_prob.detach().numpy(), str(log_prob.dtype).split(".")[-1],
+                        gradient))
+    ours, theirs = results
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6)
+    assert ours[1] == theirs[1]
+    if ours[2] is not None:
+        np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-6)
