@@ -107,6 +107,10 @@ def _call_closure(closure):
 class Optimizer:
     """Base class: ``param_groups`` (dicts of params and options) and per-parameter ``state``."""
 
+    # what PyTorch's __setstate__ (run by load_state_dict) sets in each loaded group
+    _loaded_group_defaults = {}
+    _loaded_group_overrides = {}
+
     # True where ``_update`` is elementwise and the state is shaped like the parameter (plus a
     # 'step'): then a group may be updated through flat arrays (``_foreach.py``).
     _foreach_update = False
@@ -239,11 +243,11 @@ class Optimizer:
         state = self.state
         for group in self.param_groups:
             options = _hyperparameters(group)
-            weight_decay = getattr(options, "weight_decay", 0.0)
+            weight_decay = options.__dict__.get("weight_decay", 0.0)
             if not self._step_applies_weight_decay:
                 weight_decay = 0.0
-            decoupled = getattr(options, "decoupled_weight_decay", False)
-            if self._foreach_update and getattr(options, "foreach", None) is not False:
+            decoupled = options.__dict__.get("decoupled_weight_decay", False)
+            if self._foreach_update and options.__dict__.get("foreach") is not False:
                 prepared = self._foreach_plan(group, options)
                 if prepared is not None:
                     plan, gradients = prepared
@@ -464,6 +468,10 @@ class Optimizer:
                     value = tuple(value)  # a JSON round trip turns betas into a list
                 new_group[key] = value
             new_group["params"] = group["params"]
+            # the options each PyTorch optimizer's __setstate__ fills in (or forces)
+            for key, value in self._loaded_group_defaults.items():
+                new_group.setdefault(key, value)
+            new_group.update(self._loaded_group_overrides)
             new_groups.append(new_group)
         self.state = new_state
         self.param_groups = new_groups
@@ -609,11 +617,19 @@ def _check_adam_options(lr, eps, betas, weight_decay):
     _check_non_negative(weight_decay=weight_decay)
 
 
+class _Options(types.SimpleNamespace):
+    """A group's options as attributes; a missing one (a group loaded from another optimizer's
+    state_dict) is the KeyError of PyTorch's ``group[name]``."""
+
+    def __getattr__(self, name):
+        raise KeyError(name)
+
+
 def _hyperparameters(group):
     """A group's options as attributes, numbers as Python floats (NumPy scalars and 0-d tensors
     too): a NumPy float64 learning rate must not turn a float32 update into float64."""
-    return types.SimpleNamespace(**{key: _as_float(value) for key, value in group.items()
-                                    if key != "params"})
+    return _Options(**{key: _as_float(value) for key, value in group.items()
+                       if key != "params"})
 
 
 def _as_float(value):

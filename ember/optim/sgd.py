@@ -12,6 +12,9 @@ __all__ = ["SGD"]
 class SGD(Optimizer):
     """SGD with PyTorch's update: the first momentum buffer is the gradient (no dampening)."""
 
+    _loaded_group_defaults = {"nesterov": False, "maximize": False, "foreach": None,
+                              "differentiable": False, "fused": False}
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
                  *, maximize=False, foreach=None, differentiable=False, fused=None):
         _check_lr_elements(lr)

@@ -744,3 +744,35 @@ def test_load_state_dict_missing_key_fails_like_torch(torch, missing, doubled_gr
         optimizer.load_state_dict(state)
 
     assert_raises_like_torch(lambda: load(torch), lambda: load(ember), Exception, same_type=True)
+
+
+@pytest.mark.parametrize("source, target", [("Adam", "SGD"), ("SGD", "Adam"), ("NAdam", "Adam"),
+                                            ("Adam", "AdamW"), ("SGD", "RMSprop"),
+                                            ("Adagrad", "Adamax"), ("RMSprop", "Rprop")])
+def test_loading_another_optimizers_state_goes_as_in_torch(torch, source, target):
+    """load_state_dict fills in the options each PyTorch optimizer's __setstate__ sets (AdamW
+    forces decoupled weight decay); a group still missing one the step reads fails with
+    PyTorch's KeyError, not an AttributeError."""
+    def load_and_step(library):
+        library.manual_seed(0)
+        parameter = library.nn.Parameter(library.ones(2))
+        optimizer = getattr(library.optim, source)([parameter], lr=0.1)
+        parameter.grad = library.ones(2)
+        optimizer.step()
+        other_parameter = library.nn.Parameter(library.ones(2))
+        other = getattr(library.optim, target)([other_parameter], lr=0.1)
+        other.load_state_dict(optimizer.state_dict())
+        other_parameter.grad = library.ones(2)
+        other.step()
+        return other_parameter.detach().numpy(), other.state_dict()["param_groups"][0]
+
+    try:
+        expected = load_and_step(torch)
+    except KeyError:
+        assert_raises_like_torch(lambda: load_and_step(torch), lambda: load_and_step(ember),
+                                 KeyError, same_type=True)
+        return
+    values, group = load_and_step(ember)
+    np.testing.assert_allclose(values, expected[0], rtol=1e-6)
+    assert sorted(group) == sorted(expected[1])
+    assert group["decoupled_weight_decay"] == expected[1]["decoupled_weight_decay"]
